@@ -1,0 +1,15 @@
+import { z } from 'zod';
+
+export const AptSpecSchema = z
+  .object({
+    name: z.string().min(1),
+    url: z.string().regex(/^https?:\/\/\S+$/, 'url must be http(s)://'),
+    suites: z.array(z.string().min(1)).min(1),
+    components: z.array(z.string().min(1)).min(1).default(['main']),
+    architectures: z.array(z.string().min(1)).min(1).default(['amd64']),
+    packages: z.array(z.string().min(1)).optional().describe('These and their dependency closure; omitted = the whole component.'),
+    keys: z.array(z.string()).optional().describe('OpenPGP public keys that sign the repository (files relative to the manifest).'),
+  })
+  .strict();
+
+export type AptSpec = z.infer<typeof AptSpecSchema>;

@@ -1,0 +1,19 @@
+import { z } from 'zod';
+
+export const ChartSpecSchema = z
+  .object({
+    name: z.string().min(1).describe('Chart name in the repository.'),
+    repo: z
+      .string()
+      .regex(/^(https?|oci):\/\/\S+$/, 'repo must be an http(s):// chart repository or an oci:// registry path')
+      .describe('HTTP repository (serving index.yaml) or oci://registry/path.'),
+    version: z.string().min(1).describe('Exact version, or a semver range (the newest match wins).'),
+    values: z.array(z.string()).optional().describe('Values files you deploy with, relative to the manifest.'),
+    images: z
+      .union([z.enum(['discover', 'none']), z.array(z.string())])
+      .default('discover')
+      .describe('discover (default): bundle every image the chart deploys; none; or an explicit list.'),
+  })
+  .strict();
+
+export type ChartSpec = z.infer<typeof ChartSpecSchema>;

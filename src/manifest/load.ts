@@ -1,0 +1,121 @@
+import { readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { parseDocument } from 'yaml';
+import { FerryError } from '../errors.js';
+import { ManifestSchema, type Manifest } from './schema.js';
+import { MirrorTargetSchema, type MirrorTarget } from './target.js';
+import { LockSchema, type Lock } from './lock.js';
+import { expandEntry, unresolvedPlaceholders, type Vars } from './vars.js';
+import { issuesToProblems, parseOrThrow } from './validate.js';
+
+export interface LoadedManifest {
+  manifest: Manifest;
+  /** Absolute path of the manifest file. */
+  file: string;
+  /** Directory relative paths in the manifest are resolved against. */
+  dir: string;
+  /** sha256 of the expanded, validated content: what a lock is checked against. */
+  digest: string;
+}
+
+async function readYaml(file: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    throw new FerryError('VALIDATION', `${file}: not valid YAML`, {
+      details: doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+    });
+  }
+  return doc.toJS();
+}
+
+/** Stable JSON: keys sorted, so the digest does not depend on YAML formatting or order of keys. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
+const EXPANDED_KINDS = ['images', 'charts', 'files', 'apt'] as const;
+
+export function validateManifest(raw: unknown, where: string): Manifest {
+  const problems: string[] = [];
+  const data = (raw && typeof raw === 'object' ? { ...(raw as Record<string, unknown>) } : raw) as Record<string, unknown>;
+  if (data && typeof data === 'object') {
+    const vars = (data.vars && typeof data.vars === 'object' && !Array.isArray(data.vars) ? data.vars : {}) as Vars;
+    for (const kind of EXPANDED_KINDS) {
+      const list = data[kind];
+      if (!Array.isArray(list)) continue;
+      const expanded: unknown[] = [];
+      list.forEach((entry, i) => {
+        for (const e of expandEntry(entry, vars)) {
+          problems.push(...unresolvedPlaceholders(e, `${kind}[${i}]`));
+          expanded.push(e);
+        }
+      });
+      data[kind] = expanded;
+    }
+  }
+  const result = ManifestSchema.safeParse(data);
+  if (!result.success) problems.push(...issuesToProblems(result.error.issues));
+  const unique = [...new Set(problems)];
+  if (unique.length || !result.success) {
+    throw new FerryError('VALIDATION', `${where}: ${unique.length} problem${unique.length === 1 ? '' : 's'} in manifest`, {
+      details: unique,
+      hint: 'Fix each listed field; `ferry schema manifest` prints the JSON Schema for editor completion.',
+    });
+  }
+  return result.data;
+}
+
+export async function loadManifest(file: string): Promise<LoadedManifest> {
+  const abs = path.resolve(file);
+  const manifest = validateManifest(await readYaml(abs, 'manifest'), abs);
+  const { metadata: _m, ...content } = manifest;
+  const digest = 'sha256:' + createHash('sha256').update(canonicalJson({ name: manifest.metadata.name, ...content })).digest('hex');
+  return { manifest, file: abs, dir: path.dirname(abs), digest };
+}
+
+export interface LoadedTarget {
+  target: MirrorTarget;
+  file: string;
+  dir: string;
+}
+
+export async function loadTarget(file: string): Promise<LoadedTarget> {
+  const abs = path.resolve(file);
+  const target = parseOrThrow(MirrorTargetSchema, await readYaml(abs, 'mirror target'), `${abs}`, '`ferry schema target` prints the JSON Schema.');
+  return { target, file: abs, dir: path.dirname(abs) };
+}
+
+export function lockPathFor(manifestFile: string, name: string): string {
+  return path.join(path.dirname(path.resolve(manifestFile)), `${name}.lock.json`);
+}
+
+export async function readLock(file: string): Promise<Lock | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${file}: lock file is not valid JSON`, { cause: err, hint: 'Delete it and run `ferry lock` again.' });
+  }
+  return parseOrThrow(LockSchema, raw, file, 'Delete it and run `ferry lock` again.');
+}
+
+/** Deterministic lock text: fixed key order from the objects we build, sorted lists, trailing newline. */
+export function serializeLock(lock: Lock): string {
+  return JSON.stringify(lock, null, 2) + '\n';
+}

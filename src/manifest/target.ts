@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+export const RegistryTargetSchema = z
+  .object({
+    url: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'url must be http(s)://host[:port] with no path (use prefix for a path)'),
+    prefix: z
+      .string()
+      .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'prefix must be lowercase repository path components separated by /')
+      .optional(),
+    layout: z.enum(['nested', 'flat']).default('nested').describe('nested: <prefix>/<upstream-host>/<path>; flat: <prefix>/<path>'),
+    ca: z.string().optional().describe('PEM file with the CA that signed the registry certificate (relative to the target file).'),
+    insecure: z.boolean().default(false).describe('Allow plain http:// to a non-loopback host, or skip TLS verification.'),
+    maxPathDepth: z.number().int().positive().optional().describe('Refuse mapped repository paths deeper than this (Harbor: 2 under a project, ECR/GAR limits).'),
+    maxPathLength: z.number().int().positive().optional(),
+  })
+  .strict();
+
+export const DirTargetSchema = z
+  .object({ dir: z.string().min(1), baseUrl: z.string().regex(/^https?:\/\/\S+$/, 'baseUrl must be http(s)://') })
+  .strict();
+
+export const MirrorTargetSchema = z
+  .object({
+    apiVersion: z.literal('ferry/v1alpha1'),
+    kind: z.literal('MirrorTarget'),
+    metadata: z.object({ name: z.string().min(1), description: z.string().optional() }).passthrough(),
+    registry: RegistryTargetSchema.optional(),
+    directory: z.string().min(1).optional().describe('Write an OCI image layout here (serve it with `ferry serve`).'),
+    charts: DirTargetSchema.optional(),
+    files: DirTargetSchema.optional(),
+    apt: DirTargetSchema.extend({ signingKey: z.string().optional() }).strict().optional(),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (!t.registry && !t.directory && !t.charts && !t.files && !t.apt) {
+      ctx.addIssue({ code: 'custom', message: 'a target needs at least one of registry, directory, charts, files, apt' });
+    }
+  });
+
+export type MirrorTarget = z.infer<typeof MirrorTargetSchema>;
+export type RegistryTarget = z.infer<typeof RegistryTargetSchema>;

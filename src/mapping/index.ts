@@ -1,0 +1,164 @@
+import { FerryError } from '../errors.js';
+import type { MirrorTarget } from '../manifest/target.js';
+import { formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
+
+/**
+ * The single source of truth for "where does this upstream thing live on the mirror".
+ * Import, serve, map, rewrite, mirror-config and audit all call these functions; none of
+ * them computes a mirror location on its own.
+ */
+
+export interface RegistryMapping {
+  /** host[:port] of the mirror registry, or undefined for a directory target not yet served. */
+  host?: string;
+  prefix?: string;
+  layout: 'nested' | 'flat';
+  maxPathDepth?: number;
+  maxPathLength?: number;
+}
+
+/** Mapping used when serving a bundle or layout with no target: nested, no prefix. */
+export const DEFAULT_REGISTRY_MAPPING: RegistryMapping = { layout: 'nested' };
+
+export function registryMappingFor(target: MirrorTarget | undefined): RegistryMapping {
+  const reg = target?.registry;
+  if (!reg) return DEFAULT_REGISTRY_MAPPING;
+  return {
+    host: new URL(reg.url).host,
+    prefix: reg.prefix,
+    layout: reg.layout ?? 'nested',
+    maxPathDepth: reg.maxPathDepth,
+    maxPathLength: reg.maxPathLength,
+  };
+}
+
+/**
+ * A registry host as one repository path component: `registry.example.com:5000` is not a
+ * valid component, so the port joins with `-` (`registry.example.com-5000`); IPv6 brackets
+ * and colons become `-` too. Used for every nested mapping, everywhere.
+ */
+export function hostPathComponent(registry: string): string {
+  return registry
+    .toLowerCase()
+    .replace(/[[\]]/g, '')
+    .replace(/[^a-z0-9.]+/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '')
+    .replace(/\.{2,}/g, '.');
+}
+
+/** Repository path on the mirror for an upstream repository. */
+export function mirrorRepositoryPath(ref: Pick<ImageReference, 'registry' | 'repository'>, m: RegistryMapping): string {
+  const parts: string[] = [];
+  if (m.prefix) parts.push(m.prefix);
+  if (m.layout === 'nested') parts.push(hostPathComponent(ref.registry));
+  parts.push(ref.repository);
+  const path = parts.join('/');
+  const depth = path.split('/').length;
+  const upstream = `${ref.registry}/${ref.repository}`;
+  if (m.maxPathDepth !== undefined && depth > m.maxPathDepth) {
+    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} has ${depth} components; the target allows ${m.maxPathDepth}`, {
+      hint: 'Use layout: flat, a shorter prefix, or raise maxPathDepth if the registry allows it.',
+    });
+  }
+  if (m.maxPathLength !== undefined && path.length > m.maxPathLength) {
+    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} is ${path.length} characters; the target allows ${m.maxPathLength}`, {
+      hint: 'Use layout: flat or a shorter prefix.',
+    });
+  }
+  return path;
+}
+
+export interface MappedImage {
+  upstream: string;
+  /** Full mirror reference (host/path[:tag][@digest]); without host for an unserved directory. */
+  mirror: string;
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+/**
+ * Map an upstream image reference. `storedDigest` replaces the digest when a platform filter
+ * changed what is stored, so digest references keep resolving on the mirror.
+ */
+export function mapImage(upstream: string | ImageReference, m: RegistryMapping, storedDigest?: string): MappedImage {
+  const ref = typeof upstream === 'string' ? parseImageReference(upstream) : upstream;
+  const repository = mirrorRepositoryPath(ref, m);
+  const digest = ref.digest ? (storedDigest ?? ref.digest) : undefined;
+  let mirror = m.host ? `${m.host}/${repository}` : repository;
+  if (ref.tag) mirror += `:${ref.tag}`;
+  if (digest) mirror += `@${digest}`;
+  return { upstream: formatImageReference(ref), mirror, repository, tag: ref.tag, digest };
+}
+
+/** Refuse two upstream repositories landing on one mirror repository (flat layout, odd hosts). */
+export function checkCollisions(refs: Iterable<string | ImageReference>, m: RegistryMapping): void {
+  const seen = new Map<string, string>();
+  const problems: string[] = [];
+  for (const r of refs) {
+    const ref = typeof r === 'string' ? parseImageReference(r) : r;
+    const upstreamRepo = `${ref.registry}/${ref.repository}`;
+    const repo = mirrorRepositoryPath(ref, m);
+    const prev = seen.get(repo);
+    if (prev && prev !== upstreamRepo) problems.push(`${prev} and ${upstreamRepo} both map to ${repo}`);
+    else seen.set(repo, upstreamRepo);
+  }
+  if (problems.length) {
+    throw new FerryError('CONFLICT', `mapping collision${problems.length > 1 ? 's' : ''} in ${m.layout} layout`, {
+      details: problems,
+      hint: m.layout === 'flat' ? 'Use layout: nested, which keeps the upstream host in the path.' : 'Rename one of the upstream registries.',
+    });
+  }
+}
+
+/** Path of an upstream URL under a mirror directory: `<host>/<path>` (host with port as in hostPathComponent). */
+export function mirrorUrlPath(url: string): string {
+  const u = new URL(url);
+  const p = decodeURIComponent(u.pathname).replace(/^\/+/, '');
+  const clean = p.split('/').filter((s) => s && s !== '.' && s !== '..').join('/');
+  return `${hostPathComponent(u.host)}/${clean}`;
+}
+
+export interface MappedUrl {
+  upstream: string;
+  /** Path relative to the target dir. */
+  path: string;
+  /** URL clients use on the mirror. */
+  url: string;
+}
+
+function joinUrl(base: string, rel: string): string {
+  return base.replace(/\/+$/, '') + '/' + rel.split('/').map(encodeURIComponent).join('/');
+}
+
+/** Files and cloud images: `files: { dir, baseUrl }`. */
+export function mapFileUrl(url: string, target: { baseUrl: string }): MappedUrl {
+  const path = mirrorUrlPath(url);
+  return { upstream: url, path, url: joinUrl(target.baseUrl, path) };
+}
+
+/** APT repositories: the repository root URL maps to `<baseUrl>/<host>/<path>`. */
+export function mapAptRepo(url: string, target: { baseUrl: string }): MappedUrl {
+  const path = mirrorUrlPath(url.replace(/\/+$/, ''));
+  return { upstream: url, path, url: joinUrl(target.baseUrl, path) };
+}
+
+/**
+ * Helm chart in an OCI registry: `oci://host/path` + name → the image-like reference that the
+ * image mapping places, so charts and images share one rule.
+ */
+export function mapOciChart(repo: string, name: string, version: string, m: RegistryMapping): MappedImage {
+  const base = repo.replace(/^oci:\/\//, '').replace(/\/+$/, '');
+  return mapImage(`${base}/${name}:${version.replace(/\+/g, '_')}`, m);
+}
+
+/**
+ * Helm chart from an HTTP repository pushed as OCI: it lives under the repository's host and
+ * path, as if the HTTP repository were a registry namespace.
+ */
+export function chartOciReference(repo: string, name: string, version: string): string {
+  if (repo.startsWith('oci://')) return `${repo.slice('oci://'.length).replace(/\/+$/, '')}/${name}:${version.replace(/\+/g, '_')}`;
+  const u = new URL(repo);
+  const segments = u.pathname.split('/').filter(Boolean).map((s) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
+  return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
+}

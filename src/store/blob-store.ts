@@ -1,0 +1,161 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+
+export interface BlobDescriptor {
+  digest: string;
+  size: number;
+  mediaType?: string;
+}
+
+export function sha256Hex(digest: string): string {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
+  if (!m) throw new FerryError('VALIDATION', `${digest}: unsupported digest (ferry stores sha256 only)`);
+  return m[1];
+}
+
+export function digestOf(bytes: Uint8Array | string): string {
+  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Re-hash a partial file so a resumed download continues the same hash. */
+async function hashPrefix(file: string): Promise<{ hash: Hash; size: number }> {
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    await pipeline(createReadStream(file), new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        size += chunk.length;
+        cb();
+      },
+    }));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  return { hash, size };
+}
+
+export type OpenAt = (offset: number) => Promise<Readable>;
+
+export interface IngestOptions {
+  /** Names the artifact in errors: `docker.io/library/alpine:3.20 layer`. */
+  label: string;
+  retry?: RetryPolicy;
+  onProgress?: (bytes: number) => void;
+  onRetry?: (message: string) => void;
+}
+
+/**
+ * Content-addressed blobs laid out as an OCI image layout (`blobs/sha256/<hex>`), so a store
+ * directory is readable by any OCI tool. Writes go to `<hex>.partial`, are hashed while they
+ * stream, and are renamed into place only after the digest and size matched.
+ */
+export class BlobStore {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  blobPath(digest: string): string {
+    return path.join(this.root, 'blobs', 'sha256', sha256Hex(digest));
+  }
+
+  async init(): Promise<void> {
+    await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(path.join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  }
+
+  async has(desc: BlobDescriptor): Promise<boolean> {
+    try {
+      const s = await stat(this.blobPath(desc.digest));
+      return s.size === desc.size;
+    } catch {
+      return false;
+    }
+  }
+
+  async readBytes(digest: string): Promise<Buffer> {
+    return readFile(this.blobPath(digest));
+  }
+
+  open(digest: string, start = 0): Readable {
+    return createReadStream(this.blobPath(digest), { start });
+  }
+
+  /** Store small bytes (manifests, configs) that were already verified or are ours. */
+  async putBytes(bytes: Uint8Array, expected?: string): Promise<BlobDescriptor> {
+    const digest = digestOf(bytes);
+    if (expected && expected !== digest) {
+      throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
+    }
+    const final = this.blobPath(digest);
+    const tmp = `${final}.${process.pid}.tmp`;
+    await mkdir(path.dirname(final), { recursive: true });
+    await writeFile(tmp, bytes);
+    await rename(tmp, final);
+    return { digest, size: bytes.length };
+  }
+
+  /**
+   * Stream a blob in, resuming a partial download (from this run or an interrupted earlier one)
+   * with `openAt(offset)`. Transient failures are retried under the one policy; a digest or
+   * size mismatch is not: the partial file is removed and a VERIFY error names the blob.
+   */
+  async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+    if (await this.has(desc)) return;
+    const final = this.blobPath(desc.digest);
+    const partial = `${final}.partial`;
+    await mkdir(path.dirname(final), { recursive: true });
+    let state = await hashPrefix(partial);
+    if (state.size > desc.size) {
+      await rm(partial, { force: true });
+      state = { hash: createHash('sha256'), size: 0 };
+    }
+    await withRetry(
+      `${opts.label} ${desc.digest}`,
+      async () => {
+        if (state.size < desc.size) {
+          const body = await openAt(state.size);
+          const handle = await open(partial, 'a');
+          const out = createWriteStream('', { fd: handle.fd, autoClose: true } as never);
+          const counter = new Transform({
+            transform(chunk: Buffer, _e, cb) {
+              if (state.size + chunk.length > desc.size) {
+                cb(new FerryError('VERIFY', `${opts.label} ${desc.digest}: server sent more than the expected ${desc.size} bytes`));
+                return;
+              }
+              state.hash.update(chunk);
+              state.size += chunk.length;
+              opts.onProgress?.(chunk.length);
+              cb(null, chunk);
+            },
+          });
+          await pipeline(body, counter, out);
+        }
+        if (state.size < desc.size) {
+          throw new RetryableError(`connection ended after ${state.size} of ${desc.size} bytes`);
+        }
+      },
+      opts.retry,
+      opts.onRetry,
+    ).catch(async (err) => {
+      if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
+      throw err;
+    });
+    const actual = 'sha256:' + state.hash.digest('hex');
+    if (actual !== desc.digest) {
+      await rm(partial, { force: true });
+      throw new FerryError('VERIFY', `${opts.label} ${desc.digest}: digest mismatch (received content hashes to ${actual})`, {
+        hint: 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.',
+      });
+    }
+    await rename(partial, final);
+  }
+}
