@@ -1,0 +1,52 @@
+import type { BlobStore } from '../store/blob-store.js';
+import type { BlobSource } from '../store/source.js';
+import type { OciDescriptor } from '../oci/media-types.js';
+import type { Progress } from '../ui/progress.js';
+import type { LoadedTarget } from '../manifest/load.js';
+
+/**
+ * Every artifact kind (image, chart, file, apt) is one folder with this surface, registered
+ * in src/kinds/index.ts. Endpoints resolve and fetch nothing; they feed the inventory.
+ */
+export interface KindContext {
+  /** Directory relative paths in the manifest resolve against. */
+  manifestDir: string;
+  store: BlobStore;
+  progress: Progress;
+  /** Bounded concurrency for downloads and pushes. */
+  concurrency: number;
+}
+
+export interface ImportContext {
+  source: BlobSource;
+  target: LoadedTarget;
+  progress: Progress;
+  concurrency: number;
+}
+
+export interface ImportResult {
+  /** Artifact named as a user would (reference, URL, repository). */
+  artifact: string;
+  /** Where it went (mirror reference, path, URL). */
+  location: string;
+  /** Bytes actually transferred (0 when the target had everything). */
+  bytesSent: number;
+  skipped: boolean;
+}
+
+/** An upstream location a lock entry stands for, for mapping, rewrite and audit. */
+export interface UpstreamRef {
+  kind: 'image' | 'chart' | 'file' | 'apt';
+  /** Normalized reference or URL. */
+  upstream: string;
+}
+
+export interface Kind<Spec, LockEntry> {
+  name: UpstreamRef['kind'];
+  resolve(specs: Spec[], ctx: KindContext): Promise<LockEntry[]>;
+  /** Bring the bytes into the store; return the top-level descriptors for the bundle's index.json. */
+  fetch(entry: LockEntry, ctx: KindContext): Promise<OciDescriptor[]>;
+  /** Push or write one top-level bundle entry to the target, idempotently. */
+  importTo(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]>;
+  references(entry: LockEntry): UpstreamRef[];
+}
