@@ -1,8 +1,18 @@
 import type { Command } from 'commander';
 import { register as registerSchema } from './schema.js';
+import { register as registerLock } from './lock.js';
+import { register as registerBundle } from './bundle.js';
+import { register as registerImport } from './import.js';
+import { register as registerMap } from './map.js';
 
 /** One registration function per verb group (one file each): adding a group is one file and one line here. */
-const REGISTER: Array<(program: Command) => void> = [registerSchema];
+const REGISTER: Array<(program: Command) => void> = [
+  registerLock,
+  registerBundle,
+  registerImport,
+  registerMap,
+  registerSchema,
+];
 
 export function registerCommands(program: Command): void {
   for (const register of REGISTER) register(program);

@@ -3,6 +3,8 @@ import type { BlobSource } from '../store/source.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { Progress } from '../ui/progress.js';
 import type { LoadedTarget } from '../manifest/load.js';
+import type { HttpClient } from '../net/http.js';
+import type { RegistryClient } from '../oci/client.js';
 
 /**
  * Every artifact kind (image, chart, file, apt) is one folder with this surface, registered
@@ -15,6 +17,10 @@ export interface KindContext {
   progress: Progress;
   /** Bounded concurrency for downloads and pushes. */
   concurrency: number;
+  /** HTTP with the user's proxy and CA settings. */
+  http: HttpClient;
+  /** OCI distribution client for upstream registries (credentials from the docker config). */
+  registry: RegistryClient;
 }
 
 export interface ImportContext {
@@ -22,6 +28,10 @@ export interface ImportContext {
   target: LoadedTarget;
   progress: Progress;
   concurrency: number;
+  /** Client for the target registry (the target's CA and insecure settings), when the target has one. */
+  registry?: RegistryClient;
+  /** digest → mirror repositories that already hold it in this run, for cross-repository mounts. */
+  mounts: Map<string, string[]>;
 }
 
 export interface ImportResult {
@@ -39,6 +49,8 @@ export interface UpstreamRef {
   kind: 'image' | 'chart' | 'file' | 'apt';
   /** Normalized reference or URL. */
   upstream: string;
+  /** Images: the digest stored when a platform filter changed the index. */
+  storedDigest?: string;
 }
 
 export interface Kind<Spec, LockEntry> {

@@ -48,11 +48,8 @@ export function hostPathComponent(registry: string): string {
 
 /** Repository path on the mirror for an upstream repository. */
 export function mirrorRepositoryPath(ref: Pick<ImageReference, 'registry' | 'repository'>, m: RegistryMapping): string {
-  const parts: string[] = [];
-  if (m.prefix) parts.push(m.prefix);
-  if (m.layout === 'nested') parts.push(hostPathComponent(ref.registry));
-  parts.push(ref.repository);
-  const path = parts.join('/');
+  const { pathPrefix } = registryMirrorFor(ref.registry, m);
+  const path = pathPrefix ? `${pathPrefix}/${ref.repository}` : ref.repository;
   const depth = path.split('/').length;
   const upstream = `${ref.registry}/${ref.repository}`;
   if (m.maxPathDepth !== undefined && depth > m.maxPathDepth) {
@@ -66,6 +63,18 @@ export function mirrorRepositoryPath(ref: Pick<ImageReference, 'registry' | 'rep
     });
   }
   return path;
+}
+
+/**
+ * The runtime-config view of the mapping (containerd hosts.toml, registries.conf, k3s, IDMS):
+ * every repository of an upstream registry lands under one path prefix on the mirror host, so
+ * `<host>/<pathPrefix>/<upstream repository>` is exactly what mirrorRepositoryPath gives.
+ */
+export function registryMirrorFor(registry: string, m: RegistryMapping): { host?: string; pathPrefix: string } {
+  const parts: string[] = [];
+  if (m.prefix) parts.push(m.prefix);
+  if (m.layout === 'nested') parts.push(hostPathComponent(registry));
+  return { host: m.host, pathPrefix: parts.join('/') };
 }
 
 export interface MappedImage {
@@ -161,4 +170,36 @@ export function chartOciReference(repo: string, name: string, version: string): 
   const u = new URL(repo);
   const segments = u.pathname.split('/').filter(Boolean).map((s) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
   return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
+}
+
+export interface MirrorLocation {
+  kind: 'image' | 'chart' | 'file' | 'apt';
+  upstream: string;
+  /** Where it lives on the mirror (reference or URL); one per target facet that carries it. */
+  mirror: string[];
+}
+
+/**
+ * Every mirror location of one upstream thing for a target: the registry and/or the directory
+ * facets. `map`, `rewrite` and `audit` use this so they agree with import.
+ */
+export function mapUpstream(
+  ref: { kind: MirrorLocation['kind']; upstream: string; storedDigest?: string },
+  target: MirrorTarget,
+): MirrorLocation {
+  const mirror: string[] = [];
+  const m = registryMappingFor(target);
+  switch (ref.kind) {
+    case 'image':
+    case 'chart':
+      if (target.registry || target.directory) mirror.push(mapImage(ref.upstream, m, ref.storedDigest).mirror);
+      break;
+    case 'file':
+      if (target.files) mirror.push(mapFileUrl(ref.upstream, target.files).url);
+      break;
+    case 'apt':
+      if (target.apt) mirror.push(mapAptRepo(ref.upstream, target.apt).url);
+      break;
+  }
+  return { kind: ref.kind, upstream: ref.upstream, mirror };
 }

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { createBundle } from '../store/bundle-create.js';
+import { printResult } from '../ui/output.js';
+import { humanBytes } from '../ui/progress.js';
+import { addVerifyCommand } from './bundle-verify.js';
+import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+
+export function register(program: Command): void {
+  const bundle = program.command('bundle').description('create and verify transferable bundles');
+  withNetOptions(
+    bundle
+      .command('create')
+      .description('resolve (or use the matching lock), fetch and verify every artifact, and pack one .tar (an OCI image layout)')
+      .argument('<manifest>', 'manifest YAML')
+      .requiredOption('-o, --output <file>', 'bundle file to write (e.g. app.ferry.tar)')
+      .option('--frozen', 'fail instead of re-resolving when the lock is missing or does not match the manifest')
+      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string }) => {
+    const progress = progressFor(opts);
+    const r = await createBundle(manifest, { ...netOptions(opts), progress, output: opts.output, frozen: opts.frozen, cacheDir: opts.cacheDir });
+    progress.done();
+    printResult(r, opts, () =>
+      [
+        `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique)`,
+        `  ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
+        `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+      ].join('\n'),
+    );
+  });
+  addVerifyCommand(bundle);
+}

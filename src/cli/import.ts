@@ -1,0 +1,29 @@
+import type { Command } from 'commander';
+import { importBundle } from '../store/bundle-import.js';
+import { printResult, table } from '../ui/output.js';
+import { humanBytes } from '../ui/progress.js';
+import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+
+export function register(program: Command): void {
+  withNetOptions(
+    program
+      .command('import')
+      .description('verify a bundle, then push/write everything into the mirror target (idempotent; safe to rerun)')
+      .argument('<bundle>', 'bundle .tar')
+      .requiredOption('-t, --target <file>', 'mirror target YAML'),
+  ).action(async (bundle: string, opts: CommonCliOptions & { target: string }) => {
+    const progress = progressFor(opts);
+    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, progress });
+    progress.done();
+    printResult(r, opts, () =>
+      [
+        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)})`,
+        table(
+          ['ARTIFACT', 'MIRROR', 'STATUS'],
+          r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}`]),
+        ),
+        `${r.pushed} imported, ${r.skipped} already present, ${humanBytes(r.bytesSent)} sent`,
+      ].join('\n'),
+    );
+  });
+}

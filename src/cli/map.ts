@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { mapTable } from '../mapping/map-table.js';
+import { printResult, table } from '../ui/output.js';
+import { withOutputOptions, type CommonCliOptions } from './common.js';
+
+export function register(program: Command): void {
+  withOutputOptions(
+    program
+      .command('map')
+      .description('print where every upstream artifact lives on the mirror (the same mapping import, rewrite and audit use)')
+      .argument('<source>', 'bundle .tar, lock .json, or manifest .yaml (its lock beside it)')
+      .requiredOption('-t, --target <file>', 'mirror target YAML'),
+  ).action(async (source: string, opts: CommonCliOptions & { target: string }) => {
+    const r = await mapTable(source, opts.target);
+    printResult(r, opts, () =>
+      table(
+        ['KIND', 'UPSTREAM', 'MIRROR'],
+        r.rows.map((row) => [row.kind, row.upstream, row.mirror.join(', ') || '(target has no place for this kind)']),
+      ),
+    );
+  });
+}

@@ -1,0 +1,234 @@
+import { createReadStream } from 'node:fs';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { parse as parseYaml } from 'yaml';
+import { FerryError } from '../../errors.js';
+
+/**
+ * A Helm chart as discovery and dependency resolution see it: metadata, the text files that
+ * matter (values, templates, lock files), and its vendored subcharts. Read from a directory or
+ * streamed from a .tgz (subchart archives inside it are streamed too, never unpacked to disk).
+ */
+export interface ChartDependency {
+  name: string;
+  version?: string;
+  repository?: string;
+  alias?: string;
+  condition?: string;
+  tags?: string[];
+}
+
+export interface ChartMetadata {
+  apiVersion?: string;
+  name: string;
+  version: string;
+  appVersion?: string;
+  type?: string;
+  dependencies?: ChartDependency[];
+  annotations?: Record<string, string>;
+  [key: string]: unknown;
+}
+
+export interface LoadedChart {
+  metadata: ChartMetadata;
+  /** Where this chart sits, for messages: `keycloak`, `keycloak/charts/postgresql`. */
+  where: string;
+  /** Text files by path relative to the chart root (Chart.yaml, values.yaml, templates/…, Images.lock, Chart.lock). */
+  files: Map<string, string>;
+  /** Vendored subcharts (charts/<dir>/ or charts/*.tgz), by the directory or archive they came from. */
+  subcharts: LoadedChart[];
+}
+
+/** Largest single text file kept (templates and values are small; skip anything odd). */
+const MAX_TEXT = 4 * 1024 * 1024;
+
+function wanted(rel: string): boolean {
+  const base = path.posix.basename(rel);
+  if (rel === 'Chart.yaml' || rel === 'values.yaml' || rel === 'values.yml' || rel === 'Chart.lock') return true;
+  if (rel === 'requirements.yaml' || rel === 'requirements.lock') return true;
+  if (/^images\.lock$/i.test(base) && !rel.startsWith('charts/')) return true;
+  if (rel.startsWith('templates/') && /\.(ya?ml|tpl|txt|json)$/i.test(base)) return true;
+  return false;
+}
+
+function parseMetadata(text: string | undefined, where: string): ChartMetadata {
+  if (text === undefined) throw new FerryError('VALIDATION', `${where}: no Chart.yaml`, { hint: 'Point at a chart directory, a packaged chart (.tgz) or a manifest.' });
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${where}/Chart.yaml: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  const m = (raw ?? {}) as Partial<ChartMetadata>;
+  const problems: string[] = [];
+  if (typeof m.name !== 'string' || !m.name) problems.push('name: missing');
+  if (m.version === undefined || m.version === null) problems.push('version: missing');
+  if (problems.length) throw new FerryError('VALIDATION', `${where}/Chart.yaml: not a valid chart`, { details: problems });
+  return {
+    ...m,
+    name: String(m.name),
+    version: String(m.version),
+    appVersion: m.appVersion === undefined || m.appVersion === null ? undefined : String(m.appVersion),
+  } as ChartMetadata;
+}
+
+/** Dependencies from Chart.yaml (apiVersion v2) or requirements.yaml (v1). */
+export function chartDependencies(chart: LoadedChart): ChartDependency[] {
+  let deps = chart.metadata.dependencies;
+  if (!deps && chart.files.has('requirements.yaml')) {
+    deps = ((parseYaml(chart.files.get('requirements.yaml')!) ?? {}) as { dependencies?: ChartDependency[] }).dependencies;
+  }
+  return (deps ?? []).filter((d) => d && typeof d.name === 'string');
+}
+
+/** Chart.lock / requirements.lock pins: name → {version, repository}. */
+export function chartLockPins(chart: LoadedChart): ChartDependency[] {
+  const text = chart.files.get('Chart.lock') ?? chart.files.get('requirements.lock');
+  if (!text) return [];
+  const lock = (parseYaml(text) ?? {}) as { dependencies?: ChartDependency[] };
+  return (lock.dependencies ?? []).filter((d) => d && typeof d.name === 'string').map((d) => ({ ...d, version: d.version === undefined ? undefined : String(d.version) }));
+}
+
+// ── directory ────────────────────────────────────────────────────────────────
+
+async function walk(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) {
+      if (r === 'charts') continue;
+      out.push(...(await walk(dir, r)));
+    } else if (e.isFile()) out.push(r);
+  }
+  return out;
+}
+
+export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir))): Promise<LoadedChart> {
+  const files = new Map<string, string>();
+  for (const rel of await walk(dir)) {
+    if (!wanted(rel)) continue;
+    const abs = path.join(dir, rel);
+    if ((await stat(abs)).size > MAX_TEXT) continue;
+    files.set(rel, await readFile(abs, 'utf8'));
+  }
+  const metadata = parseMetadata(files.get('Chart.yaml'), where);
+  const subcharts: LoadedChart[] = [];
+  const chartsDir = path.join(dir, 'charts');
+  let entries: import('node:fs').Dirent[] = [];
+  try {
+    entries = await readdir(chartsDir, { withFileTypes: true });
+  } catch {
+    /* no charts/ */
+  }
+  for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const abs = path.join(chartsDir, e.name);
+    if (e.isDirectory()) subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`));
+    else if (e.isFile() && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`));
+  }
+  return { metadata, where, files, subcharts };
+}
+
+// ── archive ──────────────────────────────────────────────────────────────────
+
+interface Tree {
+  files: Map<string, string>;
+  /** charts/<name>/… entries of vendored subcharts as directories inside the archive. */
+  dirs: Map<string, Tree>;
+  archives: Array<{ name: string; chart: Promise<LoadedChart> }>;
+}
+
+function newTree(): Tree {
+  return { files: new Map(), dirs: new Map(), archives: [] };
+}
+
+function collect(entry: ReadEntry): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    entry.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_TEXT) chunks.push(c);
+    });
+    entry.on('end', () => resolve(size <= MAX_TEXT ? Buffer.concat(chunks).toString('utf8') : ''));
+    entry.on('error', reject);
+  });
+}
+
+/**
+ * Stream a packaged chart (.tgz). Helm archives hold one top directory (`<name>/…`); vendored
+ * subcharts are `charts/<dep>/…` directories or `charts/<dep>-<ver>.tgz` archives, which are
+ * parsed by piping the entry into a nested parser.
+ */
+export async function loadChartStream(input: Readable, where: string): Promise<LoadedChart> {
+  const root = newTree();
+  const pending: Promise<unknown>[] = [];
+  const parser = new Parser({
+    onReadEntry: (entry: ReadEntry) => {
+      const parts = entry.path.replace(/\\/g, '/').split('/').filter((p) => p && p !== '.');
+      if (entry.type !== 'File' && entry.type !== 'OldFile') return entry.resume();
+      if (parts.length < 2 || parts.includes('..')) return entry.resume();
+      // Walk down charts/<dir>/ levels to the tree the file belongs to.
+      let tree = root;
+      let i = 1;
+      let whereHere = where;
+      while (parts.length - i > 2 && parts[i] === 'charts') {
+        const dirName = parts[i + 1];
+        whereHere = `${whereHere}/charts/${dirName}`;
+        let sub = tree.dirs.get(dirName);
+        if (!sub) tree.dirs.set(dirName, (sub = newTree()));
+        tree = sub;
+        i += 2;
+      }
+      const rel = parts.slice(i).join('/');
+      if (/^charts\/[^/]+\.tgz$/.test(rel)) {
+        const name = rel.slice('charts/'.length);
+        const nested = new Readable({ read() {} });
+        entry.on('data', (c: Buffer) => nested.push(c));
+        entry.on('end', () => nested.push(null));
+        entry.on('error', (e: Error) => nested.destroy(e));
+        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`);
+        chart.catch(() => undefined);
+        tree.archives.push({ name, chart });
+        pending.push(chart);
+        return;
+      }
+      if (!wanted(rel)) return entry.resume();
+      pending.push(collect(entry).then((text) => text && tree.files.set(rel, text)));
+    },
+  });
+  try {
+    await pipeline(input, createGunzip(), parser);
+    await Promise.all(pending);
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw new FerryError('VALIDATION', `${where}: not a readable chart archive (${(err as Error).message})`, { cause: err, hint: 'A packaged chart is a gzip-compressed tar, as `helm package` writes it.' });
+  }
+  const build = async (tree: Tree, whereHere: string): Promise<LoadedChart> => {
+    const metadata = parseMetadata(tree.files.get('Chart.yaml'), whereHere);
+    const subcharts: LoadedChart[] = [];
+    for (const [name, sub] of [...tree.dirs].sort(([a], [b]) => (a < b ? -1 : 1))) subcharts.push(await build(sub, `${whereHere}/charts/${name}`));
+    for (const a of tree.archives.sort((x, y) => (x.name < y.name ? -1 : 1))) subcharts.push(await a.chart);
+    return { metadata, where: whereHere, files: tree.files, subcharts };
+  };
+  return build(root, where);
+}
+
+export async function loadChartArchive(file: string): Promise<LoadedChart> {
+  return loadChartStream(createReadStream(file), path.basename(file));
+}
+
+/** A chart directory or a packaged .tgz. */
+export async function loadChart(location: string): Promise<LoadedChart> {
+  let s;
+  try {
+    s = await stat(location);
+  } catch (err) {
+    throw new FerryError('USAGE', `${location}: no such chart directory or archive`, { cause: err });
+  }
+  return s.isDirectory() ? loadChartDir(location) : loadChartArchive(location);
+}

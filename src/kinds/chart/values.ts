@@ -1,0 +1,138 @@
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { FerryError } from '../../errors.js';
+
+/**
+ * Helm values as plain data, with the file and line every leaf came from, so discovery can say
+ * where it found an image even after user values were merged over the chart defaults.
+ *
+ * Numbers keep their source text (`tag: 1.10` stays "1.10", not 1.1): discovery never does
+ * arithmetic, and an image tag written as a YAML float must not lose digits.
+ */
+export type Value = string | boolean | null | Value[] | { [key: string]: Value };
+export type ValueMap = { [key: string]: Value };
+
+export interface Origin {
+  file: string;
+  line?: number;
+}
+
+/** Origins per key of each map or list (keyed by index for lists). */
+const ORIGINS = new WeakMap<object, Map<string, Origin>>();
+
+export function originOf(container: object, key: string | number): Origin | undefined {
+  return ORIGINS.get(container)?.get(String(key));
+}
+
+function setOrigin(container: object, key: string | number, origin: Origin | undefined): void {
+  if (!origin) return;
+  let m = ORIGINS.get(container);
+  if (!m) ORIGINS.set(container, (m = new Map()));
+  m.set(String(key), origin);
+}
+
+export function isValueMap(v: unknown): v is ValueMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Parse a values file; `file` is how provenance names it. Empty text → {}. */
+export function parseValues(text: string, file: string): ValueMap {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
+  if (doc.errors.length) {
+    throw new FerryError('VALIDATION', `${file}: not valid YAML`, {
+      details: doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
+      hint: 'Fix the values file; Helm would refuse it too.',
+    });
+  }
+  const lineOf = (n: Node | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
+  const convert = (node: unknown): Value => {
+    if (isMap(node)) {
+      const out: ValueMap = {};
+      for (const pair of node.items) {
+        const keyNode = pair.key as Node | null;
+        const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
+        out[key] = convert(pair.value);
+        setOrigin(out, key, { file, line: lineOf(keyNode) ?? lineOf(pair.value as Node) });
+      }
+      return out;
+    }
+    if (isSeq(node)) {
+      const out: Value[] = [];
+      node.items.forEach((item, i) => {
+        out.push(convert(item));
+        setOrigin(out, i, { file, line: lineOf(item as Node) });
+      });
+      return out;
+    }
+    if (isScalar(node)) {
+      const v = node.value;
+      if (v === null || v === undefined) return null;
+      if (typeof v === 'boolean' || typeof v === 'string') return v;
+      if (typeof v === 'number' || typeof v === 'bigint') return node.source ?? String(v);
+      return String(v);
+    }
+    return null;
+  };
+  const root = doc.contents ? convert(doc.contents) : {};
+  return isValueMap(root) ? root : {};
+}
+
+/** Deep copy keeping origins. */
+export function cloneValue(v: Value): Value {
+  if (Array.isArray(v)) {
+    const out = v.map(cloneValue);
+    v.forEach((_x, i) => setOrigin(out, i, originOf(v, i)));
+    return out;
+  }
+  if (isValueMap(v)) {
+    const out: ValueMap = {};
+    for (const [k, x] of Object.entries(v)) {
+      out[k] = cloneValue(x);
+      setOrigin(out, k, originOf(v, k));
+    }
+    return out;
+  }
+  return v;
+}
+
+/**
+ * Helm's coalescing: `over` wins over `base`; maps merge recursively; a null in `over`
+ * deletes the key (how users remove a default); lists replace.
+ */
+export function mergeValues(base: ValueMap, over: ValueMap): ValueMap {
+  const out = cloneValue(base) as ValueMap;
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) {
+      delete out[k];
+      continue;
+    }
+    const cur = out[k];
+    if (isValueMap(cur) && isValueMap(v)) out[k] = mergeValues(cur, v);
+    else out[k] = cloneValue(v);
+    setOrigin(out, k, originOf(over, k));
+  }
+  return out;
+}
+
+/** Value at a dotted path (`postgresql.enabled`), or undefined. */
+export function valueAt(root: ValueMap, path: string): Value | undefined {
+  let cur: Value | undefined = root;
+  for (const part of path.split('.').filter(Boolean)) {
+    if (!isValueMap(cur)) return undefined;
+    cur = cur[part];
+  }
+  return cur;
+}
+
+export function asString(v: Value | undefined): string | undefined {
+  if (typeof v === 'string') return v;
+  return undefined;
+}
+
+/** Helm's truthiness for a condition value. */
+export function asBoolean(v: Value | undefined): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  return undefined;
+}

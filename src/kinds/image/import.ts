@@ -1,0 +1,99 @@
+import path from 'node:path';
+import { FerryError } from '../../errors.js';
+import { mapImage, registryMappingFor } from '../../mapping/index.js';
+import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
+import type { RepoRef } from '../../oci/client.js';
+import { mapLimit } from '../../net/concurrency.js';
+import { LayoutDir } from '../../store/layout.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import type { ImportContext, ImportResult } from '../types.js';
+
+interface ImageGraph {
+  refName: string;
+  top: OciDescriptor;
+  topBytes: Buffer;
+  /** Child manifests of an index, with their bytes (empty for a single manifest). */
+  children: Array<{ desc: OciDescriptor; bytes: Buffer }>;
+  /** Config and layer blobs, each once. */
+  blobs: OciDescriptor[];
+}
+
+/** Read an image's manifests from the bundle (small) and list every blob it reaches. */
+export async function readImageGraph(top: OciDescriptor, source: BlobSource): Promise<ImageGraph> {
+  const refName = top.annotations?.[ANNOTATION.refName] ?? top.digest;
+  const topBytes = await source.readBlob(top.digest);
+  const children: ImageGraph['children'] = [];
+  const manifests: Buffer[] = [];
+  if (isIndexType(top.mediaType)) {
+    const index = JSON.parse(topBytes.toString('utf8')) as OciIndex;
+    for (const desc of index.manifests) {
+      const bytes = await source.readBlob(desc.digest);
+      children.push({ desc, bytes });
+      manifests.push(bytes);
+    }
+  } else {
+    manifests.push(topBytes);
+  }
+  const blobs = new Map<string, OciDescriptor>();
+  for (const bytes of manifests) {
+    const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
+    for (const d of [m.config, ...(m.layers ?? [])]) if (d) blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
+  }
+  return { refName, top, topBytes, children, blobs: [...blobs.values()] };
+}
+
+/** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
+async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
+  const reg = ctx.target.target.registry!;
+  if (!ctx.registry) throw new FerryError('INTERNAL', 'no registry client for the target');
+  const filtered = g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined;
+  const mapped = mapImage(g.refName, registryMappingFor(ctx.target.target), filtered);
+  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+
+  const existing = await ctx.registry.headManifest(repo, mapped.tag ?? g.top.digest);
+  if (existing?.digest === g.top.digest) {
+    return { artifact: g.refName, location: mapped.mirror, bytesSent: 0, skipped: true };
+  }
+  let bytesSent = 0;
+  await mapLimit(g.blobs, ctx.concurrency, async (blob) => {
+    const task = ctx.progress.start(`${g.refName} ${blob.digest.slice(7, 19)}`, blob.size);
+    const how = await ctx.registry!.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
+      mountFrom: (ctx.mounts.get(blob.digest) ?? []).filter((r) => r !== repo.repository),
+    });
+    if (how === 'uploaded') bytesSent += blob.size;
+    task.advance(blob.size);
+    task.finish(how);
+    ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
+  });
+  for (const child of g.children) {
+    await ctx.registry.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
+  }
+  await ctx.registry.putManifest(repo, g.top.digest, g.topBytes, g.top.mediaType);
+  if (mapped.tag) await ctx.registry.putManifest(repo, mapped.tag, g.topBytes, g.top.mediaType);
+  return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
+}
+
+/** Write into an OCI image layout directory; index.json is updated last. */
+async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
+  const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
+  const layout = new LayoutDir(dir);
+  await layout.init();
+  let bytesSent = 0;
+  const all: OciDescriptor[] = [...g.blobs, ...g.children.map((c) => c.desc), g.top];
+  await mapLimit(all, ctx.concurrency, async (d) => {
+    if ((await layout.blobSize(d.digest)) === d.size) return;
+    await layout.writeBlob(d.digest, d.size, await ctx.source.openBlob(d.digest));
+    bytesSent += d.size;
+  });
+  const skipped = bytesSent === 0 && (await layout.hasRef(g.refName, g.top.digest));
+  await layout.addToIndex([g.top]);
+  return { artifact: g.refName, location: `${dir}#${g.refName}`, bytesSent, skipped };
+}
+
+export async function importImage(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  const g = await readImageGraph(top, ctx.source);
+  const results: ImportResult[] = [];
+  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx));
+  if (ctx.target.target.directory) results.push(await writeToDirectory(g, ctx));
+  return results;
+}

@@ -1,0 +1,76 @@
+import { FerryError } from '../../errors.js';
+import type { ImageLock } from '../../manifest/lock.js';
+import { isIndexType, platformString, type OciManifest } from '../../oci/media-types.js';
+import { formatImageReference, parseImageReference, type ImageReference } from '../../oci/reference.js';
+import type { RegistryClient, RepoRef } from '../../oci/client.js';
+import { digestOf } from '../../store/blob-store.js';
+import { filterIndex } from './platforms.js';
+import type { ImageSpec } from './spec.js';
+
+/** Tag `latest` when the reference names neither tag nor digest, as docker does. */
+export function withDefaultTag(ref: ImageReference): ImageReference {
+  return ref.tag || ref.digest ? ref : { ...ref, tag: 'latest' };
+}
+
+function manifestBlobs(label: string, bytes: Buffer): Array<{ mediaType: string; digest: string; size: number }> {
+  const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
+  if (!m.config || !Array.isArray(m.layers)) throw new FerryError('VALIDATION', `${label}: manifest has no config or layers`);
+  return [m.config, ...m.layers].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size }));
+}
+
+/** Pin one image: tag → digest, platform manifests, every blob digest and size. */
+export async function resolveImage(spec: ImageSpec, client: RegistryClient): Promise<ImageLock> {
+  const ref = withDefaultTag(parseImageReference(spec.ref));
+  const label = formatImageReference(ref);
+  const repo: RepoRef = { registry: ref.registry, repository: ref.repository };
+  const top = await client.getManifest(repo, ref.digest ?? ref.tag!);
+  const blobs = new Map<string, { mediaType: string; digest: string; size: number }>();
+  const manifests: ImageLock['manifests'] = [];
+  let storedDigest: string | undefined;
+
+  if (isIndexType(top.mediaType)) {
+    const { bytes, kept, changed } = filterIndex(label, top.bytes, spec.platforms);
+    if (changed) storedDigest = digestOf(bytes);
+    for (const child of kept) {
+      const got = await client.getManifest(repo, child.digest);
+      if (isIndexType(got.mediaType)) {
+        throw new FerryError('VALIDATION', `${label}: nested index ${child.digest} is not supported`, { hint: 'Name the inner index by digest instead.' });
+      }
+      manifests.push({ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: platformString(child.platform) });
+      for (const b of manifestBlobs(`${label} ${child.digest}`, got.bytes)) blobs.set(b.digest, b);
+    }
+  } else {
+    for (const b of manifestBlobs(label, top.bytes)) blobs.set(b.digest, b);
+    if (spec.platforms) {
+      // A single-platform image cannot be filtered; check its config says what the user asked for.
+      const cfgDesc = (JSON.parse(top.bytes.toString('utf8')) as OciManifest).config;
+      const cfg = await readConfigPlatform(client, repo, cfgDesc.digest);
+      if (cfg && !spec.platforms.some((p) => p.split('/').slice(0, 2).join('/') === cfg)) {
+        throw new FerryError('NOT_FOUND', `${label}: single-platform image is ${cfg}, not ${spec.platforms.join(', ')}`, {
+          hint: 'Drop `platforms` for this image or name an image built for that platform.',
+        });
+      }
+    }
+  }
+  return {
+    source: spec.ref,
+    ref: label,
+    digest: top.digest,
+    mediaType: top.mediaType,
+    size: top.bytes.length,
+    ...(spec.platforms ? { platforms: [...spec.platforms].sort() } : {}),
+    ...(storedDigest ? { storedDigest } : {}),
+    manifests: manifests.sort((a, b) => a.platform.localeCompare(b.platform) || a.digest.localeCompare(b.digest)),
+    blobs: [...blobs.values()].sort((a, b) => a.digest.localeCompare(b.digest)),
+  };
+}
+
+async function readConfigPlatform(client: RegistryClient, repo: RepoRef, digest: string): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  const body = await client.openBlob(repo, digest);
+  for await (const c of body) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
+  if (digestOf(bytes) !== digest) throw new FerryError('VERIFY', `${repo.registry}/${repo.repository} config ${digest}: digest mismatch`);
+  const cfg = JSON.parse(bytes.toString('utf8')) as { os?: string; architecture?: string };
+  return cfg.os && cfg.architecture ? `${cfg.os}/${cfg.architecture}` : undefined;
+}

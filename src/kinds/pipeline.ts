@@ -1,0 +1,70 @@
+import { FerryError } from '../errors.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import type { Lock } from '../manifest/lock.js';
+import type { OciDescriptor } from '../oci/media-types.js';
+import { mapLimit } from '../net/concurrency.js';
+import { ANNOTATION } from '../store/source.js';
+import type { ImageSpec } from './image/spec.js';
+import { KINDS } from './index.js';
+import type { KindContext } from './types.js';
+
+/**
+ * Resolve every kind into a lock. Charts go before images so the images a chart deploys
+ * (discovered, `images: discover`) join the image list, deduplicated with explicit ones.
+ */
+export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Promise<Lock> {
+  const m = loaded.manifest;
+  const lock: Lock = {
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name: m.metadata.name, digest: loaded.digest },
+    images: [],
+    charts: [],
+    files: [],
+    apt: [],
+  };
+  const discovered: ImageSpec[] = [];
+  for (const { field, kind } of KINDS) {
+    if (field === 'images') continue;
+    const specs = (m[field] ?? []) as unknown[];
+    if (!specs.length) continue;
+    const entries = (await kind.resolve(specs, ctx)) as Array<Record<string, unknown>>;
+    (lock[field] as unknown[]) = entries;
+    for (const e of entries) {
+      const imgs = e.images;
+      if (Array.isArray(imgs)) for (const ref of imgs) if (typeof ref === 'string') discovered.push({ ref });
+    }
+  }
+  const images = KINDS.find((k) => k.field === 'images')!.kind;
+  lock.images = await images.resolve([...m.images, ...discovered], ctx);
+  return lock;
+}
+
+/** Fetch every locked artifact into the store; returns the bundle's top-level descriptors, sorted. */
+export async function fetchLocked(lock: Lock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const tops: OciDescriptor[] = [];
+  for (const { field, kind } of KINDS) {
+    const entries = (lock[field] ?? []) as unknown[];
+    const got = await mapLimit(entries, Math.min(2, ctx.concurrency), (e) => kind.fetch(e, ctx));
+    tops.push(...got.flat());
+  }
+  const seen = new Set<string>();
+  const unique = tops.filter((d) => {
+    const key = `${d.annotations?.[ANNOTATION.kind]}|${d.annotations?.[ANNOTATION.refName]}|${d.digest}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const key = (d: OciDescriptor) => `${d.annotations?.[ANNOTATION.kind] ?? ''}\u0000${d.annotations?.[ANNOTATION.refName] ?? ''}\u0000${d.digest}`;
+  return unique.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+export function lockMatches(lock: Lock | undefined, loaded: LoadedManifest): lock is Lock {
+  return Boolean(lock && lock.manifest.digest === loaded.digest && lock.manifest.name === loaded.manifest.metadata.name);
+}
+
+export function frozenMismatch(lockPath: string, exists: boolean): FerryError {
+  return new FerryError('CONFLICT', `${lockPath}: ${exists ? 'the lock does not match the manifest' : 'no lock file'} and --frozen forbids re-resolving`, {
+    hint: 'Run `ferry lock <manifest>` on the connected host and commit the lock.',
+  });
+}

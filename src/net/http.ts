@@ -1,0 +1,403 @@
+import { readFileSync } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import tls from 'node:tls';
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import { FerryError } from '../errors.js';
+import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
+
+/**
+ * The one HTTP client: undici with proxy settings from the environment (HTTPS_PROXY, HTTP_PROXY,
+ * NO_PROXY, lower case too), extra CAs applied to direct and tunnelled TLS alike, redirects
+ * followed by hand so Authorization never leaks to another host, and failures mapped to
+ * FerryError codes or RetryableError for the retry policy.
+ */
+export interface HttpSettings {
+  /** Extra PEM files with CA certificates, added to the default trust store. */
+  caFiles?: string[];
+  insecureSkipVerify?: boolean;
+  userAgent?: string;
+  connectTimeoutMs?: number;
+  /** Longest silence while waiting for headers or body bytes. */
+  bodyTimeoutMs?: number;
+  /** Override the environment's proxy settings (tests). */
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy?: string;
+  /** Retry policy for getBytes; defaults to DEFAULT_RETRY. */
+  retry?: RetryPolicy;
+}
+
+export type HttpHeaders = Record<string, string | string[] | undefined>;
+
+export interface HttpRequestOptions {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Readable | Buffer | string;
+  signal?: AbortSignal;
+  /** Default 10; 0 returns the redirect response itself. */
+  maxRedirects?: number;
+  /**
+   * Statuses that come back as a response instead of a RetryableError (429/502/503/504 throw
+   * by default so callers inside withRetry just retry).
+   */
+  passStatuses?: number[];
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: HttpHeaders;
+  body: Readable;
+  /** Final URL after redirects. */
+  url: string;
+}
+
+const RETRY_STATUSES = new Set([429, 502, 503, 504]);
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+
+/** Certificate verification failures: the peer is there but not trusted. */
+const CERT_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REVOKED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const CERT_REASONS: Record<string, string> = {
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'unable to verify the first certificate',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'issuer certificate not found locally',
+  SELF_SIGNED_CERT_IN_CHAIN: 'self-signed certificate in chain',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed certificate',
+  CERT_HAS_EXPIRED: 'certificate has expired',
+  CERT_NOT_YET_VALID: 'certificate is not yet valid',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'host name does not match the certificate',
+};
+
+export const CA_HINT =
+  'Trust the CA that signed it: pass --ca-file <ca.pem>, set `ca:` in the mirror target, or point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at a PEM bundle that contains it.';
+
+function errCode(err: unknown): string | undefined {
+  // The most specific code in the cause chain: undici wraps socket errors in UND_ERR_SOCKET.
+  let e: unknown = err;
+  let generic: string | undefined;
+  for (let depth = 0; e && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (code !== 'UND_ERR_SOCKET') return code;
+      generic = code;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return generic;
+}
+
+/** True for a failure in the TLS handshake itself (e.g. the server speaks plain HTTP), not a trust problem. */
+export function isTlsHandshakeFailure(err: unknown): boolean {
+  const tlsErr = err instanceof FerryError && err.code === 'TLS' ? err.cause : err;
+  const code = errCode(tlsErr) ?? '';
+  return code.startsWith('ERR_SSL_') || code === 'EPROTO' || /wrong version number|packet length too long|unknown protocol/i.test(String((tlsErr as Error)?.message ?? ''));
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
+/** Turn a transport failure into a TLS/NETWORK FerryError or a RetryableError, naming the URL. */
+export function mapTransportError(err: unknown, method: string, url: string): Error {
+  if (err instanceof FerryError || err instanceof RetryableError) return err;
+  if ((err as Error)?.name === 'AbortError') return err as Error;
+  const code = errCode(err) ?? '';
+  const host = hostOf(url);
+  const msg = (err as Error)?.message ?? String(err);
+  if (CERT_CODES.has(code)) {
+    return new FerryError('TLS', `${host}: certificate not trusted (${CERT_REASONS[code] ?? msg})`, { hint: CA_HINT, cause: err });
+  }
+  if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
+    return new FerryError('TLS', `${host}: TLS handshake failed (${msg})`, {
+      hint: 'Check that the server speaks HTTPS on that port; for a plain-HTTP registry use an http:// URL (or `insecure: true` in the mirror target).',
+      cause: err,
+    });
+  }
+  if (code === 'ENOTFOUND') {
+    return new FerryError('NETWORK', `${method} ${url}: host ${host} not found (DNS)`, {
+      hint: 'Check the host name, DNS, and HTTPS_PROXY/NO_PROXY settings.',
+      cause: err,
+    });
+  }
+  if (code === 'ECONNREFUSED') return new RetryableError(`${method} ${url}: connection refused`, { cause: err });
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') return new RetryableError(`${method} ${url}: connect timeout`, { cause: err });
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return new RetryableError(`${method} ${url}: no response (timeout)`, { cause: err });
+  if (code === 'UND_ERR_BODY_TIMEOUT') return new RetryableError(`${method} ${url}: body stalled (timeout)`, { cause: err });
+  if (code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new FerryError('NETWORK', `${method} ${url}: ${host} unreachable (${code})`, {
+      hint: 'Check the network path and HTTPS_PROXY/NO_PROXY settings.',
+      cause: err,
+    });
+  }
+  if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_URL') {
+    return new FerryError('USAGE', `${method} ${url}: ${msg}`, { cause: err });
+  }
+  return new RetryableError(`${method} ${url}: ${msg}${code ? ` (${code})` : ''}`, { cause: err });
+}
+
+/** CA bundle: Node's default store (incl. NODE_EXTRA_CA_CERTS) plus SSL_CERT_FILE plus extra files. */
+export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const extra = [...caFiles];
+  if (env.SSL_CERT_FILE) extra.push(env.SSL_CERT_FILE);
+  if (extra.length === 0) return undefined;
+  const getCa = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
+  const base = getCa ? getCa('default') : [...tls.rootCertificates];
+  if (!getCa && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
+  const out = [...base];
+  for (const file of extra) {
+    let pem: string;
+    try {
+      pem = readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new FerryError('USAGE', `CA file ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+        hint: 'Pass the path of a PEM file with the CA certificate(s).',
+      });
+    }
+    const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+    if (!certs) throw new FerryError('USAGE', `CA file ${file}: no PEM certificate found`, { hint: 'The file must contain -----BEGIN CERTIFICATE----- blocks.' });
+    out.push(...certs);
+  }
+  return out;
+}
+
+/** Skip the first `n` bytes of a stream (a server that ignored Range). */
+function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        cb();
+        return;
+      }
+      const rest = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      cb(null, rest);
+    },
+  });
+}
+
+function headerValue(h: HttpHeaders, name: string): string | undefined {
+  const v = h[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+export class HttpClient {
+  readonly settings: HttpSettings;
+  private readonly dispatcher: Dispatcher;
+  private readonly userAgent: string;
+
+  constructor(settings: HttpSettings = {}) {
+    this.settings = settings;
+    this.userAgent = settings.userAgent ?? 'ferry/0.1';
+    const ca = buildCaBundle(settings.caFiles);
+    const tlsOpts = {
+      ...(ca ? { ca } : {}),
+      ...(settings.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+      timeout: settings.connectTimeoutMs ?? 30_000,
+    };
+    const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
+    this.dispatcher = new EnvHttpProxyAgent({
+      connect: tlsOpts,
+      requestTls: tlsOpts,
+      proxyTls: tlsOpts,
+      connectTimeout: settings.connectTimeoutMs ?? 30_000,
+      headersTimeout: bodyTimeout,
+      bodyTimeout,
+      ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
+      ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
+      ...(settings.noProxy !== undefined ? { noProxy: settings.noProxy } : {}),
+    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+  }
+
+  /** One request; follows redirects (dropping Authorization across origins); retryable statuses throw RetryableError. */
+  async request(url: string, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
+    let method = (opts.method ?? 'GET').toUpperCase();
+    let headers: Record<string, string> = { 'user-agent': this.userAgent, ...lowerKeys(opts.headers ?? {}) };
+    let body = opts.body;
+    let current = url;
+    const maxRedirects = opts.maxRedirects ?? 10;
+    for (let hop = 0; ; hop++) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await this.dispatcher.request({
+          origin: new URL(current).origin,
+          path: pathAndQuery(current),
+          method: method as Dispatcher.HttpMethod,
+          headers,
+          body: body ?? null,
+          signal: opts.signal,
+        });
+      } catch (err) {
+        throw mapTransportError(err, method, current);
+      }
+      const status = res.statusCode;
+      const resHeaders = res.headers as HttpHeaders;
+      if (REDIRECT_STATUSES.has(status) && hop < maxRedirects && headerValue(resHeaders, 'location')) {
+        if (body instanceof Readable && status !== 303) {
+          // A stream body cannot be replayed; hand the redirect back to the caller.
+          return { status, headers: resHeaders, body: res.body, url: current };
+        }
+        await res.body.dump().catch(() => undefined);
+        const next = new URL(headerValue(resHeaders, 'location')!, current).toString();
+        if (new URL(next).origin !== new URL(current).origin) {
+          const { authorization: _drop, ...rest } = headers;
+          headers = rest;
+        }
+        if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) {
+          method = method === 'HEAD' ? 'HEAD' : 'GET';
+          body = undefined;
+          delete headers['content-type'];
+          delete headers['content-length'];
+        }
+        current = next;
+        continue;
+      }
+      if (RETRY_STATUSES.has(status) && !opts.passStatuses?.includes(status)) {
+        await res.body.dump().catch(() => undefined);
+        throw new RetryableError(`${method} ${current}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(resHeaders['retry-after']) });
+      }
+      return { status, headers: resHeaders, body: res.body, url: current };
+    }
+  }
+
+  /** Whole small body, retried under the policy; 404 → NOT_FOUND naming the URL. */
+  async getBytes(url: string, opts: { headers?: Record<string, string>; label?: string; maxBytes?: number } = {}): Promise<Buffer> {
+    const label = opts.label ? `${opts.label} (${url})` : url;
+    const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
+    return withRetry(
+      `GET ${label}`,
+      async () => {
+        const res = await this.request(url, { headers: opts.headers });
+        if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', label);
+        const chunks: Buffer[] = [];
+        let total = 0;
+        try {
+          for await (const chunk of res.body) {
+            total += (chunk as Buffer).length;
+            if (total > maxBytes) {
+              res.body.destroy();
+              throw new FerryError('VERIFY', `${label}: larger than the ${maxBytes} bytes ferry accepts here`);
+            }
+            chunks.push(chunk as Buffer);
+          }
+        } catch (err) {
+          throw mapTransportError(err, 'GET', url);
+        }
+        return Buffer.concat(chunks);
+      },
+      this.settings.retry,
+    );
+  }
+
+  /** Open a download at `offset` with Range; a server that ignores Range gets its first bytes skipped. */
+  async openAt(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string } = {}): Promise<Readable> {
+    const label = opts.label ? `${opts.label} (${url})` : url;
+    const headers = { ...(opts.headers ?? {}) };
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const res = await this.request(url, { headers });
+    return bodyFromOffset(res, offset, label);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+}
+
+/** Check a ranged (or not) response and give back the stream from `offset`. */
+export async function bodyFromOffset(res: HttpResponse, offset: number, label: string): Promise<Readable> {
+  if (res.status === 206) {
+    const cr = headerValue(res.headers, 'content-range');
+    const m = cr ? /^bytes\s+(\d+)-/.exec(cr) : null;
+    const start = m ? Number(m[1]) : offset;
+    if (start === offset) return res.body;
+    if (start < offset) return res.body.pipe(skipBytes(offset - start));
+    res.body.destroy();
+    throw new RetryableError(`${label}: server answered range from ${start}, asked for ${offset}`);
+  }
+  if (res.status === 200) {
+    return offset > 0 ? pipeWithErrors(res.body, skipBytes(offset)) : res.body;
+  }
+  if (res.status === 416) {
+    await discard(res.body);
+    throw new FerryError('VERIFY', `${label}: server has no bytes from offset ${offset} (range not satisfiable); the content is shorter than expected`);
+  }
+  return throwForStatus(res, 'GET', label);
+}
+
+/** Throw away a response body without reading it all (undici's dump reads a little to keep the connection). */
+export async function discard(body: Readable): Promise<void> {
+  const dump = (body as Readable & { dump?: (o?: { limit?: number }) => Promise<void> }).dump;
+  if (dump) await dump.call(body).catch(() => undefined);
+  else body.destroy();
+}
+
+function pipeWithErrors(src: Readable, t: Transform): Readable {
+  src.on('error', (err) => t.destroy(err));
+  return src.pipe(t);
+}
+
+/** Turn a non-2xx response into the right error (consumes the body). */
+export async function throwForStatus(res: HttpResponse, method: string, label: string): Promise<never> {
+  let text = '';
+  try {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for await (const c of res.body) {
+      if (n < 4096) chunks.push(c as Buffer);
+      n += (c as Buffer).length;
+    }
+    text = Buffer.concat(chunks).toString('utf8').slice(0, 300).trim();
+  } catch {
+    /* the status says enough */
+  }
+  const detail = text && !text.startsWith('<') ? `: ${text.replace(/\s+/g, ' ')}` : '';
+  switch (res.status) {
+    case 404:
+    case 410:
+      throw new FerryError('NOT_FOUND', `${label}: not found (HTTP ${res.status})`, { hint: 'Check the name, version and URL.' });
+    case 401:
+    case 403:
+      throw new FerryError('AUTH', `${label}: access denied (HTTP ${res.status})`, { hint: 'Check the credentials for this host.' });
+    case 408:
+    case 429:
+    case 500:
+    case 502:
+    case 503:
+    case 504:
+      throw new RetryableError(`${method} ${label}: HTTP ${res.status}${detail}`, { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+    default:
+      throw new FerryError('NETWORK', `${method} ${label}: unexpected HTTP ${res.status}${detail}`);
+  }
+}
+
+function lowerKeys(h: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function pathAndQuery(url: string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
+
+export { headerValue };

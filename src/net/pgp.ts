@@ -1,0 +1,174 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as openpgp from 'openpgp';
+import { FerryError } from '../errors.js';
+
+/**
+ * OpenPGP with the pure-JS `openpgp` package rather than shelling out to gpg/gpgv: ferry runs
+ * where gpg is absent (a build host, a container), keyrings are just files the manifest names,
+ * and no agent or GNUPGHOME state leaks in or out.
+ */
+
+export type PublicKeys = openpgp.Key[];
+
+const ARMOR = /-----BEGIN PGP /;
+
+function isArmored(bytes: Uint8Array): boolean {
+  return ARMOR.test(Buffer.from(bytes.subarray(0, 4096)).toString('latin1'));
+}
+
+/** Read public keys (armored or binary, one or several per file) relative to `baseDir`. */
+export async function readPublicKeys(files: string[], baseDir: string, label: string): Promise<PublicKeys> {
+  const keys: openpgp.Key[] = [];
+  for (const f of files) {
+    const abs = path.resolve(baseDir, f);
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(abs);
+    } catch (err) {
+      throw new FerryError('VALIDATION', `${label}: cannot read key file ${abs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+        cause: err,
+        hint: 'Key paths are relative to the manifest; export the vendor key with `gpg --export --armor <id>`.',
+      });
+    }
+    try {
+      keys.push(...(isArmored(bytes) ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: bytes })));
+    } catch (err) {
+      throw new FerryError('VALIDATION', `${label}: ${abs} is not an OpenPGP public key: ${(err as Error).message}`, { cause: err });
+    }
+  }
+  if (!keys.length) throw new FerryError('VALIDATION', `${label}: no OpenPGP keys given`, { hint: 'List the vendor key files under keys:.' });
+  return keys;
+}
+
+export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
+  return openpgp.readKeys({ armoredKeys: text });
+}
+
+export function fingerprints(keys: PublicKeys): string[] {
+  return keys.map((k) => k.getFingerprint().toUpperCase()).sort();
+}
+
+/** Fingerprint of the primary key that owns the key ID (a subkey may have signed). */
+function ownerFingerprint(keys: PublicKeys, keyId: openpgp.KeyID): string | undefined {
+  for (const k of keys) if (k.getKeys(keyId).length) return k.getFingerprint().toUpperCase();
+  return undefined;
+}
+
+async function firstVerified(signatures: openpgp.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
+  const reasons: string[] = [];
+  for (const s of signatures) {
+    try {
+      await s.verified;
+      const fpr = ownerFingerprint(keys, s.keyID);
+      if (fpr) return fpr;
+    } catch (err) {
+      reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(err as Error).message}`);
+    }
+  }
+  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${reasons.join('; ') || 'no signatures'})`, {
+    details: reasons,
+    hint: 'Check that keys: names the vendor key that signs this file, and that the file was not altered. Nothing from it was trusted.',
+  });
+}
+
+/** Verify a detached signature (armored or binary) over `data`; returns the signer's fingerprint. */
+export async function verifyDetached(data: Uint8Array, signature: Uint8Array, keys: PublicKeys, label: string): Promise<string> {
+  let sig: openpgp.Signature;
+  try {
+    sig = isArmored(signature)
+      ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') })
+      : await openpgp.readSignature({ binarySignature: signature });
+  } catch (err) {
+    throw new FerryError('VERIFY', `${label}: signature is not an OpenPGP signature: ${(err as Error).message}`, { cause: err });
+  }
+  const message = await openpgp.createMessage({ binary: data });
+  const result = await openpgp.verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
+  return firstVerified(result.signatures, keys, label, 'signature');
+}
+
+export function isClearSigned(bytes: Uint8Array): boolean {
+  return Buffer.from(bytes.subarray(0, 64)).toString('latin1').trimStart().startsWith('-----BEGIN PGP SIGNED MESSAGE-----');
+}
+
+/**
+ * Verify a clear-signed text (InRelease, signed SHA256SUMS) and return only the signed text:
+ * nothing outside the signature is ever parsed.
+ */
+export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, label: string): Promise<{ text: string; signer: string }> {
+  let message: openpgp.CleartextMessage;
+  try {
+    message = await openpgp.readCleartextMessage({ cleartextMessage: Buffer.from(bytes).toString('utf8') });
+  } catch (err) {
+    throw new FerryError('VERIFY', `${label}: not a valid clear-signed OpenPGP message: ${(err as Error).message}`, { cause: err });
+  }
+  const result = await openpgp.verify({ message, verificationKeys: keys });
+  const signer = await firstVerified(result.signatures, keys, label, 'clear-signed text');
+  return { text: result.data, signer };
+}
+
+/** The signed text of a clear-signed message, without verifying (for data verified earlier). */
+export function clearSignedText(text: string): string {
+  const lines = text.split(/\r?\n/);
+  let i = lines.findIndex((l) => l.startsWith('-----BEGIN PGP SIGNED MESSAGE-----'));
+  if (i < 0) return text;
+  i++;
+  while (i < lines.length && lines[i].trim() !== '') i++; // Hash: headers
+  i++;
+  const out: string[] = [];
+  for (; i < lines.length && !lines[i].startsWith('-----BEGIN PGP SIGNATURE-----'); i++) out.push(lines[i].startsWith('- ') ? lines[i].slice(2) : lines[i]);
+  return out.join('\n');
+}
+
+export interface SigningKey {
+  key: openpgp.PrivateKey;
+  fingerprint: string;
+}
+
+/** Read the site's private signing key (armored or binary), decrypting it with `passphrase` if needed. */
+export async function readSigningKey(file: string, passphrase: string | undefined, label: string): Promise<SigningKey> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${label}: cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
+      cause: err,
+      hint: 'Export it with `gpg --export-secret-keys --armor <id> > key.asc`; the path is relative to the target file.',
+    });
+  }
+  let key: openpgp.PrivateKey;
+  try {
+    key = isArmored(bytes) ? await openpgp.readPrivateKey({ armoredKey: bytes.toString('utf8') }) : await openpgp.readPrivateKey({ binaryKey: bytes });
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${label}: ${file} is not an OpenPGP private key: ${(err as Error).message}`, { cause: err });
+  }
+  if (!key.isDecrypted()) {
+    if (!passphrase) {
+      throw new FerryError('AUTH', `${label}: signing key ${file} is protected by a passphrase`, { hint: 'Set FERRY_SIGNING_PASSPHRASE.' });
+    }
+    try {
+      key = await openpgp.decryptKey({ privateKey: key, passphrase });
+    } catch (err) {
+      throw new FerryError('AUTH', `${label}: cannot unlock signing key ${file}: wrong passphrase?`, { cause: err });
+    }
+  }
+  return { key, fingerprint: key.getFingerprint().toUpperCase() };
+}
+
+export async function signDetachedArmored(data: Uint8Array, key: SigningKey): Promise<string> {
+  const message = await openpgp.createMessage({ binary: data });
+  return openpgp.sign({ message, signingKeys: key.key, detached: true, format: 'armored' });
+}
+
+export async function signClear(text: string, key: SigningKey): Promise<string> {
+  const message = await openpgp.createCleartextMessage({ text });
+  return openpgp.sign({ message, signingKeys: key.key });
+}
+
+export function publicKeyArmored(key: SigningKey): string {
+  return key.key.toPublic().armor();
+}
+
+export function publicKeyBinary(key: SigningKey): Uint8Array {
+  return key.key.toPublic().write();
+}

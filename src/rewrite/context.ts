@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { loadTarget, readLock } from '../manifest/load.js';
+import type { ImageLock, Lock } from '../manifest/lock.js';
+import type { MirrorTarget } from '../manifest/target.js';
+import { mapAptRepo, mapFileUrl, mapImage, registryMappingFor, registryMirrorFor, type RegistryMapping } from '../mapping/index.js';
+import { parseImageReference, repositoryName, type ImageReference } from '../oci/reference.js';
+import { readBundleLock } from './bundle-lock.js';
+
+/**
+ * What every rewrite needs: the target (where things live) and the lock (what is there), and
+ * lookups that answer "is this upstream thing covered, and where is it on the mirror" — always
+ * through src/mapping, never computed here.
+ */
+export interface RewriteSources {
+  target: string;
+  lock?: string;
+  bundle?: string;
+}
+
+export type ImageLookup =
+  | { status: 'mapped'; upstream: ImageReference; mirror: string; mirrorRef: ImageReference; host: string; pathPrefix: string; digestChanged: boolean }
+  | { status: 'mirror' }
+  | { status: 'unmapped'; reason: string };
+
+export interface RewriteContext {
+  targetFile: string;
+  target: MirrorTarget;
+  lock: Lock;
+  mapping: RegistryMapping;
+  lookupImage(ref: string | ImageReference): ImageLookup;
+  /** Mirror URL of a locked file URL, 'mirror' when already a mirror URL, undefined when not locked. */
+  lookupFileUrl(url: string): string | 'mirror' | undefined;
+  /** Origins (scheme://host) of every locked file: URLs there are expected to be mirrored. */
+  fileOrigins: Set<string>;
+  /** Mirror URL of a locked APT repository URL. */
+  lookupAptRepo(url: string): string | 'mirror' | undefined;
+  /** Upstream registries the lock pins images from, sorted. */
+  registries: string[];
+}
+
+export async function loadRewriteContext(src: RewriteSources): Promise<RewriteContext> {
+  const { target, file } = await loadTarget(src.target);
+  let lock: Lock | undefined;
+  if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
+  if (src.bundle) lock = await readBundleLock(path.resolve(src.bundle));
+  else if (src.lock) {
+    const abs = path.resolve(src.lock);
+    lock = await readLock(abs);
+    if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`, { hint: 'Run `ferry lock <manifest>` first, or pass the bundle with --bundle.' });
+  } else {
+    throw new FerryError('USAGE', 'rewrite needs the lock (--lock <file>) or the bundle (--bundle <tar>) so it knows what the mirror holds');
+  }
+  return createRewriteContext(target, lock, file);
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' && v ? v : undefined;
+}
+
+function trimSlash(u: string): string {
+  return u.replace(/\/+$/, '');
+}
+
+export function createRewriteContext(target: MirrorTarget, lock: Lock, targetFile = '<target>'): RewriteContext {
+  const mapping = registryMappingFor(target);
+  const byRepo = new Map<string, ImageLock[]>();
+  for (const img of lock.images ?? []) {
+    let ref: ImageReference;
+    try {
+      ref = parseImageReference(img.ref);
+    } catch {
+      continue;
+    }
+    const key = repositoryName(ref);
+    byRepo.set(key, [...(byRepo.get(key) ?? []), img]);
+  }
+  // OCI charts are stored like images; a values file may name them too (rare, harmless).
+  const registries = [...new Set([...byRepo.keys()].map((k) => k.slice(0, k.indexOf('/'))))].sort();
+
+  const lookupImage = (input: string | ImageReference): ImageLookup => {
+    const ref = typeof input === 'string' ? parseImageReference(input) : input;
+    if (mapping.host && ref.registry === mapping.host) return { status: 'mirror' };
+    if (!target.registry) return { status: 'unmapped', reason: `target ${targetFile} has no registry` };
+    const entries = byRepo.get(repositoryName(ref));
+    if (!entries?.length) return { status: 'unmapped', reason: 'repository not in the lock' };
+    let stored: string | undefined;
+    if (ref.digest) {
+      const hit = entries.find((e) => e.digest === ref.digest || e.storedDigest === ref.digest);
+      if (!hit) return { status: 'unmapped', reason: `digest ${ref.digest} not in the lock` };
+      stored = hit.storedDigest ?? hit.digest;
+    } else if (ref.tag) {
+      const hit = entries.find((e) => parseImageReference(e.ref).tag === ref.tag);
+      if (!hit) return { status: 'unmapped', reason: `tag ${ref.tag} not in the lock` };
+    }
+    const mapped = mapImage(ref, mapping, stored);
+    const { host, pathPrefix } = registryMirrorFor(ref.registry, mapping);
+    return {
+      status: 'mapped',
+      upstream: ref,
+      mirror: mapped.mirror,
+      mirrorRef: { registry: host!, repository: mapped.repository, tag: mapped.tag, digest: mapped.digest },
+      host: host!,
+      pathPrefix,
+      digestChanged: Boolean(ref.digest && mapped.digest !== ref.digest),
+    };
+  };
+
+  const files = new Map<string, string>();
+  const fileOrigins = new Set<string>();
+  for (const f of lock.files ?? []) {
+    const url = str((f as Record<string, unknown>).url);
+    if (!url) continue;
+    try {
+      fileOrigins.add(new URL(url).origin);
+    } catch {
+      continue;
+    }
+    if (target.files) files.set(url, mapFileUrl(url, target.files).url);
+  }
+  const lookupFileUrl = (url: string) => {
+    if (target.files && url.startsWith(trimSlash(target.files.baseUrl) + '/')) return 'mirror' as const;
+    return files.get(url);
+  };
+
+  const aptRepos = new Map<string, string>();
+  for (const a of lock.apt ?? []) {
+    const e = a as Record<string, unknown>;
+    const url = str(e.url) ?? str(e.repo) ?? str(e.uri);
+    if (url && target.apt) aptRepos.set(trimSlash(url), mapAptRepo(url, target.apt).url);
+  }
+  const lookupAptRepo = (url: string) => {
+    if (target.apt && trimSlash(url).startsWith(trimSlash(target.apt.baseUrl))) return 'mirror' as const;
+    return aptRepos.get(trimSlash(url));
+  };
+
+  return { targetFile, target, lock, mapping, lookupImage, lookupFileUrl, fileOrigins, lookupAptRepo, registries };
+}

@@ -1,0 +1,76 @@
+import { FerryError } from '../errors.js';
+import { loadTarget } from '../manifest/load.js';
+import { checkCollisions, registryMappingFor } from '../mapping/index.js';
+import { createTargetNetContext, type NetOptions } from '../net/context.js';
+import { kindByName } from '../kinds/index.js';
+import type { ImportResult } from '../kinds/types.js';
+import type { Progress } from '../ui/progress.js';
+import { BundleReader } from './bundle-reader.js';
+import { verifyBundle } from './bundle-verify.js';
+import { ANNOTATION } from './source.js';
+
+export interface ImportOptions extends NetOptions {
+  target: string;
+  concurrency?: number;
+  progress: Progress;
+}
+
+export interface ImportReport {
+  bundle: string;
+  target: string;
+  verified: { files: number; bytes: number };
+  results: ImportResult[];
+  pushed: number;
+  skipped: number;
+  bytesSent: number;
+}
+
+/**
+ * `ferry import`: verify every byte of the bundle first (a damaged bundle is refused before
+ * anything is sent), then hand each top-level entry to its kind. Each kind skips what the
+ * target already has, so a rerun after an interruption completes without resending.
+ */
+export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
+  const loaded = await loadTarget(opts.target);
+  const verifyTask = opts.progress.start('verify', 0);
+  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n) });
+  verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
+  if (!verified.ok) {
+    throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
+      details: verified.problems.map((p) => `${p.artifact ? `${p.artifact} ` : ''}${p.file}: ${p.message}`),
+      hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
+    });
+  }
+  const source = await BundleReader.open(bundle);
+  const index = await source.readIndex();
+  const tops = index.manifests;
+  const imageNames = tops.filter((d) => (d.annotations?.[ANNOTATION.kind] ?? 'image') === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => Boolean(n));
+  if (loaded.target.registry) checkCollisions(imageNames, registryMappingFor(loaded.target));
+
+  const net = createTargetNetContext(loaded.target, loaded.dir, opts);
+  const results: ImportResult[] = [];
+  try {
+    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? 4, registry: net?.registry, mounts: new Map<string, string[]>() };
+    for (const top of tops) {
+      const kindName = top.annotations?.[ANNOTATION.kind] ?? 'image';
+      const kind = kindByName(kindName);
+      if (!kind) {
+        throw new FerryError('VALIDATION', `${bundle}: entry ${top.annotations?.[ANNOTATION.refName] ?? top.digest} has kind ${kindName}, which this ferry cannot import`, {
+          hint: 'Use the same or a newer ferry version than the one that created the bundle.',
+        });
+      }
+      results.push(...(await kind.importTo(top, ctx)));
+    }
+  } finally {
+    await net?.close();
+  }
+  return {
+    bundle,
+    target: loaded.file,
+    verified: { files: verified.files, bytes: verified.bytes },
+    results,
+    pushed: results.filter((r) => !r.skipped).length,
+    skipped: results.filter((r) => r.skipped).length,
+    bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
+  };
+}

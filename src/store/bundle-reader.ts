@@ -1,0 +1,135 @@
+import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import type { OciIndex } from '../oci/media-types.js';
+import { sha256Hex } from './blob-store.js';
+import type { BlobSource } from './source.js';
+import { indexTar, type TarEntry, type TarIndex } from './tar-index.js';
+
+export type FerryFileName = 'bundle.json' | 'manifest.yaml' | 'lock.json' | 'checksums.sha256';
+
+/** Version of the bundle layout this ferry writes and reads. */
+export const BUNDLE_FORMAT_VERSION = 1;
+
+export interface BundleInfo {
+  formatVersion: number;
+  ferryVersion: string;
+  manifestName: string;
+  createdAt?: string;
+}
+
+/**
+ * A bundle tar read in place: one scan of its headers gives every file's offset and size;
+ * blobs are then streamed straight from the tar by offset, never unpacked. Unsafe entries
+ * (absolute paths, `..`, links, devices, duplicates) make `open` refuse the bundle.
+ */
+export class BundleReader implements BlobSource {
+  readonly path: string;
+  readonly index: TarIndex;
+  private fh?: FileHandle;
+
+  private constructor(tarPath: string, index: TarIndex) {
+    this.path = tarPath;
+    this.index = index;
+  }
+
+  static async open(tarPath: string): Promise<BundleReader> {
+    const abs = path.resolve(tarPath);
+    return new BundleReader(abs, await indexTar(abs));
+  }
+
+  entry(name: string): TarEntry | undefined {
+    const e = this.index.byName.get(name);
+    return e?.type === 'file' ? e : undefined;
+  }
+
+  /** Whole small file by name (metadata, manifests, index.json). */
+  async readFile(name: string): Promise<Buffer> {
+    const e = this.entry(name);
+    if (!e) throw new FerryError('NOT_FOUND', `${this.path}: ${name} is not in the bundle`, { hint: 'Is this a ferry bundle? `ferry bundle verify` checks it.' });
+    return this.readRange(e.offset, e.size);
+  }
+
+  private async readRange(offset: number, size: number): Promise<Buffer> {
+    this.fh ??= await open(this.path, 'r');
+    const buf = Buffer.alloc(size);
+    let got = 0;
+    while (got < size) {
+      const { bytesRead } = await this.fh.read(buf, got, size - got, offset + got);
+      if (bytesRead === 0) throw new FerryError('VERIFY', `${this.path}: ended early while reading bytes ${offset}–${offset + size}`);
+      got += bytesRead;
+    }
+    return buf;
+  }
+
+  ferryFile(name: FerryFileName): Promise<Buffer> {
+    return this.readFile(`ferry/${name}`);
+  }
+
+  async info(): Promise<BundleInfo> {
+    const raw = await this.ferryFile('bundle.json');
+    let info: BundleInfo;
+    try {
+      info = JSON.parse(raw.toString('utf8')) as BundleInfo;
+    } catch (err) {
+      throw new FerryError('VERIFY', `${this.path}: ferry/bundle.json is not valid JSON`, { cause: err });
+    }
+    if (typeof info.formatVersion !== 'number' || info.formatVersion > BUNDLE_FORMAT_VERSION) {
+      throw new FerryError('VALIDATION', `${this.path}: bundle format ${String(info.formatVersion)} is not supported (this ferry reads format ${BUNDLE_FORMAT_VERSION})`, {
+        hint: `The bundle was written by ferry ${info.ferryVersion ?? 'unknown'}; use that version or newer to read it.`,
+      });
+    }
+    return info;
+  }
+
+  blobEntry(digest: string): TarEntry | undefined {
+    let hex: string;
+    try {
+      hex = sha256Hex(digest);
+    } catch {
+      return undefined;
+    }
+    return this.entry(`blobs/sha256/${hex}`);
+  }
+
+  async blobSize(digest: string): Promise<number | undefined> {
+    return this.blobEntry(digest)?.size;
+  }
+
+  /** `end` is inclusive, as in fs.createReadStream and HTTP ranges. */
+  async openBlob(digest: string, start = 0, end?: number): Promise<Readable> {
+    const e = this.blobEntry(digest);
+    if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    const last = e.size - 1;
+    const stop = end === undefined ? last : Math.min(end, last);
+    if (start > stop) {
+      // An empty read (empty blob, or start at the end): a stream that ends at once.
+      return Readable.from([]);
+    }
+    return createReadStream(this.path, { start: e.offset + start, end: e.offset + stop, highWaterMark: 1 << 20 });
+  }
+
+  async readBlob(digest: string): Promise<Buffer> {
+    const e = this.blobEntry(digest);
+    if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    return this.readRange(e.offset, e.size);
+  }
+
+  async readIndex(): Promise<OciIndex> {
+    const raw = await this.readFile('index.json');
+    try {
+      const index = JSON.parse(raw.toString('utf8')) as OciIndex;
+      if (!Array.isArray(index.manifests)) throw new Error('no manifests array');
+      return index;
+    } catch (err) {
+      throw new FerryError('VERIFY', `${this.path}: index.json is not a valid OCI index (${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}

@@ -1,0 +1,291 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { FerryError } from '../errors.js';
+
+/**
+ * The tar format, both ways, without unpacking anything: an index of a tar built from its
+ * headers alone (one seek per entry, data never read), so bundles are read in place by
+ * offset; and the header writer the bundle packer uses (ustar, PAX only where needed).
+ *
+ * The reader is deliberately strict: a bundle crosses an air gap and may have been tampered
+ * with, so absolute paths, `..`, links, devices, sparse files and duplicate names are refused
+ * rather than interpreted.
+ */
+
+export const BLOCK = 512;
+
+export interface TarEntry {
+  /** Normalized path: no leading `./`, no trailing `/`. */
+  name: string;
+  type: 'file' | 'directory';
+  /** Byte offset of the entry's data in the tar. */
+  offset: number;
+  size: number;
+  /** Byte offset of the entry's first header (PAX/GNU long-name headers included). */
+  headerOffset: number;
+}
+
+export interface TarIndex {
+  /** In archive order. */
+  entries: TarEntry[];
+  byName: Map<string, TarEntry>;
+  /** Size of the tar file in bytes. */
+  fileSize: number;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  '1': 'hard link',
+  '2': 'symbolic link',
+  '3': 'character device',
+  '4': 'block device',
+  '6': 'FIFO',
+  K: 'GNU long link name',
+  S: 'GNU sparse file',
+  V: 'volume header',
+  M: 'multi-volume continuation',
+};
+
+function cString(buf: Buffer, start: number, len: number): string {
+  const field = buf.subarray(start, start + len);
+  const nul = field.indexOf(0);
+  return field.subarray(0, nul === -1 ? len : nul).toString('utf8');
+}
+
+/** Numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set. */
+function numberField(buf: Buffer, start: number, len: number): number {
+  const field = buf.subarray(start, start + len);
+  if (field[0] & 0x80) {
+    if (field[0] & 0x40) return NaN; // negative: never valid for a size
+    let v = field[0] & 0x3f;
+    for (let i = 1; i < len; i++) v = v * 256 + field[i];
+    return v;
+  }
+  const text = cString(buf, start, len).trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) return NaN;
+  return parseInt(text, 8);
+}
+
+function checksumOk(header: Buffer): boolean {
+  const stored = numberField(header, 148, 8);
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const b = i >= 148 && i < 156 ? 0x20 : header[i];
+    unsigned += b;
+    signed += b > 127 ? b - 256 : b;
+  }
+  return stored === unsigned || stored === signed;
+}
+
+/** PAX extended header records: `<len> <key>=<value>\n`. */
+export function parsePaxRecords(data: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let pos = 0;
+  while (pos < data.length) {
+    const space = data.indexOf(0x20, pos);
+    if (space === -1) break;
+    const len = parseInt(data.subarray(pos, space).toString('ascii'), 10);
+    if (!Number.isFinite(len) || len <= 0 || pos + len > data.length) throw new Error('malformed PAX record');
+    const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
+    const eq = record.indexOf('=');
+    if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
+    pos += len;
+  }
+  return out;
+}
+
+/** Reject anything that could land outside the extraction root; return the normalized name. */
+export function safeEntryName(raw: string, where: string): string {
+  let name = raw;
+  while (name.startsWith('./')) name = name.slice(2);
+  const isDirSyntax = name.endsWith('/');
+  name = name.replace(/\/+$/, '');
+  if (name === '' || name === '.') {
+    if (isDirSyntax || raw === '.') return '.';
+    throw new FerryError('VERIFY', `${where}: entry with an empty name`);
+  }
+  if (name.startsWith('/') || /^[A-Za-z]:[\\/]/.test(name)) {
+    throw new FerryError('VERIFY', `${where}: entry ${JSON.stringify(raw)} has an absolute path; refusing it`, {
+      hint: 'A bundle only holds relative paths; this tar was not made by ferry or was tampered with.',
+    });
+  }
+  if (name.includes('\0') || name.split(/[\\/]/).some((s) => s === '..')) {
+    throw new FerryError('VERIFY', `${where}: entry ${JSON.stringify(raw)} climbs out of the archive with ..; refusing it`, {
+      hint: 'A bundle never contains `..`; this tar was not made by ferry or was tampered with.',
+    });
+  }
+  return name.split('/').filter((s) => s !== '' && s !== '.').join('/');
+}
+
+async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
+  const buf = Buffer.alloc(len);
+  let got = 0;
+  while (got < len) {
+    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got === len ? buf : buf.subarray(0, got);
+}
+
+const MAX_META = 1 << 20;
+
+/**
+ * Index a tar by reading its headers only. Throws a VERIFY FerryError naming the tar and the
+ * entry for anything malformed, truncated or unsafe.
+ */
+export async function indexTar(file: string): Promise<TarIndex> {
+  const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') throw new FerryError('NOT_FOUND', `${file}: no such file`, { cause: err });
+    throw new FerryError('VALIDATION', `${file}: cannot open (${err.code ?? err.message})`, { cause: err });
+  });
+  try {
+    const fileSize = (await fh.stat()).size;
+    const entries: TarEntry[] = [];
+    const byName = new Map<string, TarEntry>();
+    let pos = 0;
+    let pax: Record<string, string> = {};
+    let gnuLongName: string | undefined;
+    let firstHeader = -1;
+    const bad = (msg: string, hint?: string) =>
+      new FerryError('VERIFY', `${file}: ${msg}`, { hint: hint ?? 'The bundle is damaged or is not a tar; copy it again from the source.' });
+    for (;;) {
+      if (pos + BLOCK > fileSize) {
+        throw bad(pos === fileSize ? 'ends without the end-of-archive marker (truncated?)' : `truncated header at byte ${pos}`);
+      }
+      const header = await readAt(fh, pos, BLOCK);
+      if (header.every((b) => b === 0)) break;
+      if (!checksumOk(header)) throw bad(`bad header checksum at byte ${pos} (not a tar, or damaged)`);
+      if (firstHeader === -1) firstHeader = pos;
+      const type = String.fromCharCode(header[156] || 0x30);
+      let size = numberField(header, 124, 12);
+      if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid size field at byte ${pos}`);
+      if (pax.size !== undefined) {
+        size = Number(pax.size);
+        if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid PAX size ${JSON.stringify(pax.size)} at byte ${pos}`);
+      }
+      const dataStart = pos + BLOCK;
+      const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
+      if (dataStart + size > fileSize) throw bad(`entry at byte ${pos} runs past the end of the file (truncated?)`);
+
+      if (type === 'x' || type === 'g' || type === 'L') {
+        if (size > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos}`);
+        const data = await readAt(fh, dataStart, size);
+        if (type === 'L') gnuLongName = cString(data, 0, data.length);
+        else if (type === 'x') {
+          try {
+            pax = { ...pax, ...parsePaxRecords(data) };
+          } catch {
+            throw bad(`malformed PAX header at byte ${pos}`);
+          }
+        }
+        // Global headers ('g') set defaults for the archive; ferry never writes them and
+        // nothing in them can change where data lands, so they are skipped.
+        pos = next;
+        continue;
+      }
+
+      const magic = header.subarray(257, 263).toString('latin1');
+      let rawName = cString(header, 0, 100);
+      if (magic === 'ustar\0') {
+        const prefix = cString(header, 345, 155);
+        if (prefix) rawName = `${prefix}/${rawName}`;
+      }
+      if (gnuLongName !== undefined) rawName = gnuLongName;
+      if (pax.path !== undefined) rawName = pax.path;
+      const headerOffset = firstHeader;
+      pax = {};
+      gnuLongName = undefined;
+      firstHeader = -1;
+
+      if (TYPE_NAMES[type] || (type !== '0' && type !== '7' && type !== '5')) {
+        throw bad(
+          `entry ${JSON.stringify(rawName)} is a ${TYPE_NAMES[type] ?? `type ${JSON.stringify(type)} entry`}; bundles hold only regular files and directories`,
+          'Refusing it rather than following it; this tar was not made by ferry or was tampered with.',
+        );
+      }
+      const name = safeEntryName(rawName, file);
+      if (name !== '.') {
+        const entry: TarEntry = { name, type: type === '5' ? 'directory' : 'file', offset: dataStart, size: type === '5' ? 0 : size, headerOffset };
+        const prev = byName.get(name);
+        if (prev && !(prev.type === 'directory' && entry.type === 'directory')) {
+          throw bad(`entry ${JSON.stringify(name)} appears twice (bytes ${prev.headerOffset} and ${headerOffset})`, 'A bundle holds each file once; this tar was altered after ferry wrote it.');
+        }
+        if (!prev) {
+          entries.push(entry);
+          byName.set(name, entry);
+        }
+      }
+      pos = next;
+    }
+    return { entries, byName, fileSize };
+  } finally {
+    await fh.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Largest size the 11-digit octal field holds; larger files get a PAX `size` record. */
+const MAX_OCTAL_SIZE = 0o77777777777;
+
+function octal(value: number, width: number): string {
+  return value.toString(8).padStart(width - 1, '0') + '\0';
+}
+
+function rawHeader(name: string, size: number, type: string, mode: number): Buffer {
+  const h = Buffer.alloc(BLOCK);
+  h.write(name, 0, 100, 'utf8');
+  h.write(octal(mode, 8), 100, 'ascii');
+  h.write(octal(0, 8), 108, 'ascii'); // uid
+  h.write(octal(0, 8), 116, 'ascii'); // gid
+  h.write(octal(size, 12), 124, 'ascii');
+  h.write(octal(0, 12), 136, 'ascii'); // mtime: fixed epoch, so equal inputs give equal bytes
+  h.write('        ', 148, 'ascii');
+  h.write(type, 156, 'ascii');
+  h.write('ustar\0', 257, 'latin1');
+  h.write('00', 263, 'ascii');
+  h.write(octal(0, 8), 329, 'ascii');
+  h.write(octal(0, 8), 337, 'ascii');
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return h;
+}
+
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = Buffer.byteLength(body) + 1;
+  while (String(len).length + Buffer.byteLength(body) !== len) len = String(len).length + Buffer.byteLength(body);
+  return `${len}${body}`;
+}
+
+/**
+ * Header block(s) for one entry: plain ustar, preceded by a PAX header when the name is longer
+ * than 100 bytes or the size does not fit the octal field. Deterministic: mtime 0, uid/gid 0,
+ * no user names.
+ */
+export function tarHeader(name: string, size: number, type: 'file' | 'directory'): Buffer {
+  const fullName = type === 'directory' && !name.endsWith('/') ? `${name}/` : name;
+  const mode = type === 'directory' ? 0o755 : 0o644;
+  const typeFlag = type === 'directory' ? '5' : '0';
+  const records: string[] = [];
+  if (Buffer.byteLength(fullName) > 100) records.push(paxRecord('path', fullName));
+  if (size > MAX_OCTAL_SIZE) records.push(paxRecord('size', String(size)));
+  // With a PAX path the ustar name field keeps a truncated copy (Buffer.write never splits a character).
+  const main = rawHeader(fullName, size > MAX_OCTAL_SIZE ? 0 : size, typeFlag, mode);
+  if (!records.length) return main;
+  const data = Buffer.from(records.join(''), 'utf8');
+  const base = fullName.replace(/\/$/, '').split('/').pop() ?? 'entry';
+  const paxHeader = rawHeader(`PaxHeaders/${base}`.slice(0, 100), data.length, 'x', 0o644);
+  return Buffer.concat([paxHeader, data, tarPadding(data.length), main]);
+}
+
+export function tarPadding(size: number): Buffer {
+  const rem = size % BLOCK;
+  return Buffer.alloc(rem === 0 ? 0 : BLOCK - rem);
+}
+
+/** Two zero blocks end an archive. */
+export const TAR_END = Buffer.alloc(2 * BLOCK);
