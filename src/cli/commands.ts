@@ -4,6 +4,10 @@ import { register as registerLock } from './lock.js';
 import { register as registerBundle } from './bundle.js';
 import { register as registerImport } from './import.js';
 import { register as registerMap } from './map.js';
+import { register as registerCharts } from './charts.js';
+import { register as registerServe } from './serve.js';
+import { register as registerRewrite } from './rewrite.js';
+import { register as registerAudit } from './audit.js';
 
 /** One registration function per verb group (one file each): adding a group is one file and one line here. */
 const REGISTER: Array<(program: Command) => void> = [
@@ -11,6 +15,10 @@ const REGISTER: Array<(program: Command) => void> = [
   registerBundle,
   registerImport,
   registerMap,
+  registerCharts,
+  registerServe,
+  registerRewrite,
+  registerAudit,
   registerSchema,
 ];
 

@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { FileLockSchema } from '../kinds/file/lock.js';
+import { AptLockSchema } from '../kinds/apt/lock.js';
+import { ChartLockSchema } from '../kinds/chart/lock.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 
@@ -29,9 +32,9 @@ export const LockSchema = z.object({
   kind: z.literal('Lock'),
   manifest: z.object({ name: z.string(), digest: Digest.describe('sha256 of the expanded manifest content') }),
   images: z.array(ImageLockSchema),
-  charts: z.array(z.record(z.string(), z.unknown())).default([]),
-  files: z.array(z.record(z.string(), z.unknown())).default([]),
-  apt: z.array(z.record(z.string(), z.unknown())).default([]),
+  charts: z.array(ChartLockSchema).default([]),
+  files: z.array(FileLockSchema).default([]),
+  apt: z.array(AptLockSchema).default([]),
 });
 
 export type Descriptor = z.infer<typeof DescriptorSchema>;

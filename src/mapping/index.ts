@@ -203,3 +203,12 @@ export function mapUpstream(
   }
   return { kind: ref.kind, upstream: ref.upstream, mirror };
 }
+
+/**
+ * Helm chart in an HTTP chart repository on the mirror (`charts: { dir, baseUrl }`): one flat
+ * repository, archives named as `helm package` names them, listed in `<dir>/index.yaml`.
+ */
+export function mapChartHttp(name: string, version: string, target: { baseUrl: string }): MappedUrl & { indexUrl: string } {
+  const file = `${name}-${version}.tgz`;
+  return { upstream: `${name} ${version}`, path: file, url: joinUrl(target.baseUrl, file), indexUrl: joinUrl(target.baseUrl, 'index.yaml') };
+}

@@ -28,7 +28,9 @@ export function isLoopbackHost(host: string): boolean {
 export function createNetContext(opts: NetOptions = {}): NetContext {
   const http = new HttpClient({ caFiles: opts.caFiles });
   const plain = new Set(opts.plainHttpHosts ?? []);
-  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: (host) => plain.has(host) || isLoopbackHost(host) });
+  // Without --insecure-registry the client decides: HTTPS, falling back to HTTP only for a
+  // loopback registry that does not speak TLS (as docker does for localhost).
+  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: plain.size ? (host) => plain.has(host) : undefined });
   return { http, registry, close: () => http.close() };
 }
 

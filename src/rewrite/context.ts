@@ -23,6 +23,11 @@ export type ImageLookup =
   | { status: 'mirror' }
   | { status: 'unmapped'; reason: string };
 
+export interface AptRepoLookup {
+  url: string | 'mirror';
+  resigned: boolean;
+}
+
 export interface RewriteContext {
   targetFile: string;
   target: MirrorTarget;
@@ -33,8 +38,8 @@ export interface RewriteContext {
   lookupFileUrl(url: string): string | 'mirror' | undefined;
   /** Origins (scheme://host) of every locked file: URLs there are expected to be mirrored. */
   fileOrigins: Set<string>;
-  /** Mirror URL of a locked APT repository URL. */
-  lookupAptRepo(url: string): string | 'mirror' | undefined;
+  /** Mirror URL of a locked APT repository URL ('mirror' when it already is one), and whether import re-signs it. */
+  lookupAptRepo(url: string): AptRepoLookup | undefined;
   /** Upstream registries the lock pins images from, sorted. */
   registries: string[];
 }
@@ -123,14 +128,22 @@ export function createRewriteContext(target: MirrorTarget, lock: Lock, targetFil
     return files.get(url);
   };
 
-  const aptRepos = new Map<string, string>();
+  // A filtered APT mirror is re-signed with the site key at import; a whole one keeps the vendor's signature.
+  const aptRepos = new Map<string, AptRepoLookup>();
+  const aptMirrors = new Map<string, boolean>();
   for (const a of lock.apt ?? []) {
     const e = a as Record<string, unknown>;
-    const url = str(e.url) ?? str(e.repo) ?? str(e.uri);
-    if (url && target.apt) aptRepos.set(trimSlash(url), mapAptRepo(url, target.apt).url);
+    const url = str(e.url);
+    if (!url || !target.apt) continue;
+    const mirror = mapAptRepo(url, target.apt).url;
+    const resigned = e.mode === 'filtered';
+    aptRepos.set(trimSlash(url), { url: mirror, resigned });
+    aptMirrors.set(trimSlash(mirror), resigned);
   }
-  const lookupAptRepo = (url: string) => {
-    if (target.apt && trimSlash(url).startsWith(trimSlash(target.apt.baseUrl))) return 'mirror' as const;
+  const lookupAptRepo = (url: string): AptRepoLookup | undefined => {
+    const onMirror = aptMirrors.get(trimSlash(url));
+    if (onMirror !== undefined) return { url: 'mirror', resigned: onMirror };
+    if (target.apt && trimSlash(url).startsWith(trimSlash(target.apt.baseUrl))) return { url: 'mirror', resigned: false };
     return aptRepos.get(trimSlash(url));
   };
 

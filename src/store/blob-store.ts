@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -120,11 +120,13 @@ export class BlobStore {
     }
     await withRetry(
       `${opts.label} ${desc.digest}`,
-      async () => {
+      async (attempt) => {
+        // After a failed attempt, bytes counted may not have reached the disk: resume from what is there.
+        if (attempt > 1) state = await hashPrefix(partial);
         if (state.size < desc.size) {
           const body = await openAt(state.size);
-          const handle = await open(partial, 'a');
-          const out = createWriteStream('', { fd: handle.fd, autoClose: true } as never);
+          // Let the stream own its fd: a FileHandle's fd closed by the stream fails again on GC (EBADF).
+          const out = createWriteStream(partial, { flags: 'a' });
           const counter = new Transform({
             transform(chunk: Buffer, _e, cb) {
               if (state.size + chunk.length > desc.size) {

@@ -197,10 +197,13 @@ export class LayoutDir implements BlobSource {
   /** `end` is inclusive, as in fs.createReadStream and HTTP ranges. */
   async openBlob(digest: string, start = 0, end?: number): Promise<Readable> {
     const file = this.blobPath(digest);
-    if ((await this.blobSize(digest)) === undefined) {
+    const size = await this.blobSize(digest);
+    if (size === undefined) {
       throw new FerryError('NOT_FOUND', `${this.root}: blob ${digest} is not in the layout`);
     }
-    return createReadStream(file, { start, end, highWaterMark: 1 << 20 });
+    const stop = end === undefined ? size - 1 : Math.min(end, size - 1);
+    if (start > stop) return Readable.from([]);
+    return createReadStream(file, { start, end: stop, highWaterMark: 1 << 20 });
   }
 
   async readBlob(digest: string): Promise<Buffer> {
@@ -231,6 +234,17 @@ export class LayoutDir implements BlobSource {
       return index;
     } catch (err) {
       throw new FerryError('VALIDATION', `${file}: not a valid OCI index (${(err as Error).message})`, { cause: err });
+    }
+  }
+
+  /** Whether index.json already names `refName` (any kind of ref.name) at `digest`. */
+  async hasRef(refName: string, digest: string): Promise<boolean> {
+    try {
+      const index = await this.readIndex();
+      return index.manifests.some((m) => m.digest === digest && m.annotations?.[ANNOTATION.refName] === refName);
+    } catch (err) {
+      if (err instanceof FerryError && err.code === 'NOT_FOUND') return false;
+      throw err;
     }
   }
 

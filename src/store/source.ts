@@ -9,6 +9,7 @@ import type { OciIndex } from '../oci/media-types.js';
 export interface BlobSource {
   /** Size in bytes, or undefined when the blob is not there. */
   blobSize(digest: string): Promise<number | undefined>;
+  /** Bytes `start` to `end` INCLUSIVE (as fs.createReadStream and HTTP Range); both optional. */
   openBlob(digest: string, start?: number, end?: number): Promise<Readable>;
   readBlob(digest: string): Promise<Buffer>;
   /** The layout's index.json. */

@@ -136,7 +136,7 @@ const MAX_META = 1 << 20;
  */
 export async function indexTar(file: string): Promise<TarIndex> {
   const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new FerryError('NOT_FOUND', `${file}: no such file`, { cause: err });
+    if (err.code === 'ENOENT') throw new FerryError('USAGE', `${file}: no such file`, { cause: err });
     throw new FerryError('VALIDATION', `${file}: cannot open (${err.code ?? err.message})`, { cause: err });
   });
   try {

@@ -33,6 +33,8 @@ export function runCommand(cmd: string, args: string[], opts: { cwd?: string; en
       if (timer) clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
+    // A child that exits without reading stdin would otherwise fail the run with EPIPE.
+    child.stdin.on('error', () => {});
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -50,9 +50,25 @@ export interface StartRegistryOptions {
   password?: string;
   /** Token lifetime for token mode (seconds). */
   tokenExpiresIn?: number;
+  /** Token mode: an identity (refresh) token the token server also accepts for the user. */
+  identityToken?: string;
 }
 
 export const REGISTRY_BIN = process.env.FERRY_TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry';
+
+/** Registries this process started: killed if the test process exits without stopping them. */
+const running = new Set<ChildProcess>();
+let exitHook = false;
+function track(child: ChildProcess): void {
+  running.add(child);
+  child.once('exit', () => running.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const c of running) c.kill('SIGKILL');
+    });
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -126,7 +142,13 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     const key = path.join(tokDir, 'signing.key');
     const cert = path.join(tokDir, 'signing.pem');
     await mustRun('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=ferry-test-token-signer']);
-    tokenServer = await startTokenServer({ keyFile: key, certFile: cert, users: { [username!]: password! }, expiresIn: opts.tokenExpiresIn });
+    tokenServer = await startTokenServer({
+      keyFile: key,
+      certFile: cert,
+      users: { [username!]: password! },
+      expiresIn: opts.tokenExpiresIn,
+      refreshTokens: opts.identityToken ? { [username!]: opts.identityToken } : undefined,
+    });
     authYaml =
       `auth:\n  token:\n    realm: ${yamlString(tokenServer.realm)}\n    service: ${yamlString(tokenServer.service)}\n` +
       `    issuer: ${yamlString(tokenServer.issuer)}\n    rootcertbundle: ${yamlString(cert)}\n`;
@@ -150,6 +172,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     // REGISTRY_* variables override the config file; keep the test's environment out of it.
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('REGISTRY_') && !k.startsWith('OTEL_')) env[k] = v;
     const child = spawn(REGISTRY_BIN, ['serve', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    track(child);
     let log = '';
     const keep = (d: Buffer) => {
       log = (log + d.toString()).slice(-20_000);
@@ -245,7 +268,8 @@ export function skopeoTlsArgs(reg: RunningRegistry, side: 'src' | 'dest' | '' = 
 
 /** Environment for skopeo: no stray auth file from the host. */
 export function skopeoEnv(_reg?: RunningRegistry): NodeJS.ProcessEnv {
-  return { REGISTRY_AUTH_FILE: '/dev/null/none', DOCKER_CONFIG: '/dev/null/none' };
+  const none = path.join(os.tmpdir(), 'ferry-test-no-credentials');
+  return { REGISTRY_AUTH_FILE: path.join(none, 'auth.json'), DOCKER_CONFIG: none };
 }
 
 /** Environment for the ferry CLI to reach this registry: its CA and a DOCKER_CONFIG with working credentials. */

@@ -38,6 +38,8 @@ export interface TokenServerOptions {
   issuer?: string;
   /** Token lifetime in seconds (default 300). */
   expiresIn?: number;
+  /** Refresh tokens (docker `identitytoken`) accepted for the POST grant, per user. */
+  refreshTokens?: Record<string, string>;
   /** Let requests without credentials get (pull-only) tokens. */
   allowAnonymousPull?: boolean;
 }
@@ -51,16 +53,57 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<Runnin
   const expiresIn = opts.expiresIn ?? 300;
   const requests: TokenRequestRecord[] = [];
 
+  const issue = (res: http.ServerResponse, account: string | undefined, authenticated: boolean, scopes: string[], aud: string) => {
+    const access = scopes
+      .map((s) => {
+        // type:name:actions — name may contain ':' (a port) so split from both ends.
+        const first = s.indexOf(':');
+        const last = s.lastIndexOf(':');
+        if (first < 0 || last <= first) return undefined;
+        const type = s.slice(0, first);
+        const name = s.slice(first + 1, last);
+        let actions = s.slice(last + 1).split(',').filter(Boolean);
+        if (!authenticated) actions = opts.allowAnonymousPull ? actions.filter((a) => a === 'pull') : [];
+        return { type, name, actions };
+      })
+      .filter((a): a is { type: string; name: string; actions: string[] } => !!a);
+    requests.push({ account, service: aud, scopes, outcome: 'ok' });
+    const now = Math.floor(Date.now() / 1000);
+    const header = { typ: 'JWT', alg: 'RS256', x5c: [der.toString('base64')] };
+    const claims = { iss: issuer, sub: account ?? '', aud, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomBytes(12).toString('hex'), access };
+    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
+    const token = `${signingInput}.${b64url(sign('sha256', Buffer.from(signingInput), key))}`;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
+  };
+
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     if (url.pathname !== '/token') {
       res.writeHead(404).end();
       return;
     }
+    if (req.method === 'POST') {
+      // OAuth2 refresh-token grant (docker's identitytoken).
+      let raw = '';
+      req.on('data', (d) => (raw += d));
+      req.on('end', () => {
+        const form = new URLSearchParams(raw);
+        const user = Object.entries(opts.refreshTokens ?? {}).find(([, t]) => t === form.get('refresh_token'))?.[0];
+        const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
+        if (form.get('grant_type') !== 'refresh_token' || !user) {
+          requests.push({ service: form.get('service') ?? undefined, scopes, outcome: 'denied' });
+          res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'invalid_grant' }));
+          return;
+        }
+        issue(res, user, true, scopes, form.get('service') ?? service);
+      });
+      return;
+    }
     const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     let account: string | undefined;
-    const authz = req.headers.authorization;
     let authenticated = false;
+    const authz = req.headers.authorization;
     if (authz?.startsWith('Basic ')) {
       const decoded = Buffer.from(authz.slice(6), 'base64').toString('utf8');
       const i = decoded.indexOf(':');
@@ -76,37 +119,7 @@ export async function startTokenServer(opts: TokenServerOptions): Promise<Runnin
         return;
       }
     }
-    const access = scopes
-      .map((s) => {
-        // type:name:actions — name may contain ':' (a port) so split from both ends.
-        const first = s.indexOf(':');
-        const last = s.lastIndexOf(':');
-        if (first < 0 || last <= first) return undefined;
-        const type = s.slice(0, first);
-        const name = s.slice(first + 1, last);
-        let actions = s.slice(last + 1).split(',').filter(Boolean);
-        if (!authenticated) actions = opts.allowAnonymousPull ? actions.filter((a) => a === 'pull') : [];
-        return { type, name, actions };
-      })
-      .filter((a): a is { type: string; name: string; actions: string[] } => !!a);
-    requests.push({ account, service: url.searchParams.get('service') ?? undefined, scopes, outcome: 'ok' });
-    const now = Math.floor(Date.now() / 1000);
-    const header = { typ: 'JWT', alg: 'RS256', x5c: [der.toString('base64')] };
-    const claims = {
-      iss: issuer,
-      sub: account ?? '',
-      aud: url.searchParams.get('service') ?? service,
-      exp: now + expiresIn,
-      nbf: now - 10,
-      iat: now,
-      jti: randomBytes(12).toString('hex'),
-      access,
-    };
-    const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-    const sig = sign('sha256', Buffer.from(signingInput), key);
-    const token = `${signingInput}.${b64url(sig)}`;
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
+    issue(res, account, authenticated, scopes, url.searchParams.get('service') ?? service);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -8,7 +8,10 @@ export const AptSpecSchema = z
     components: z.array(z.string().min(1)).min(1).default(['main']),
     architectures: z.array(z.string().min(1)).min(1).default(['amd64']),
     packages: z.array(z.string().min(1)).optional().describe('These and their dependency closure; omitted = the whole component.'),
-    keys: z.array(z.string()).optional().describe('OpenPGP public keys that sign the repository (files relative to the manifest).'),
+    keys: z
+      .array(z.string().min(1))
+      .min(1, 'keys must list at least one OpenPGP public key file: ferry verifies every repository signature')
+      .describe('OpenPGP public keys that sign the repository (files relative to the manifest).'),
   })
   .strict();
 

@@ -190,7 +190,7 @@ export async function loadChartStream(input: Readable, where: string): Promise<L
         const nested = new Readable({ read() {} });
         entry.on('data', (c: Buffer) => nested.push(c));
         entry.on('end', () => nested.push(null));
-        entry.on('error', (e: Error) => nested.destroy(e));
+        entry.on('error', (e: unknown) => nested.destroy(e as Error));
         const chart = loadChartStream(nested, `${whereHere}/charts/${name}`);
         chart.catch(() => undefined);
         tree.archives.push({ name, chart });

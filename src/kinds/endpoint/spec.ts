@@ -96,7 +96,10 @@ export const MitigationSchema = z
     type: z.enum(['mirrored', 'preset', 'disabled', 'exception', 'proxied', 'none']),
     description: z.string().optional().describe('What is done, e.g. "cmon.license set in Helm values".'),
     reason: z.string().optional().describe('Why an exception is accepted.'),
-    review: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'review must be a date YYYY-MM-DD').optional(),
+    review: z
+      .string()
+      .regex(/^(\d{4}-\d{2}-\d{2}|<[A-Za-z_][A-Za-z0-9_-]*>)$/, 'review must be a date YYYY-MM-DD (or a <var>)')
+      .optional(),
     proxy: z.string().optional().describe('The proxy (host:port) for a proxied endpoint.'),
   })
   .strict()
@@ -130,6 +133,7 @@ export const EndpointSchema = z
     hosts: z.array(z.string().min(1)).optional().describe('Hostnames or addresses (no wildcards in firewall output).'),
     urls: z.array(z.string().min(1)).optional(),
     from: z.string().min(1).describe('Zone that opens the connection.'),
+    to: z.string().optional().describe('Zone the endpoint lives in (default: the first external zone).'),
     side: z.enum(['server', 'browser']).default('server'),
     protocol: z.string().default('HTTPS'),
     transport: TransportSchema.default('tcp'),

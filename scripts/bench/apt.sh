@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark: mirror the same filtered package set (with dependencies) from the same loopback
+# APT repository with ferry (`ferry bundle create`: lock + verified fetch + pack) and with aptly
+# (`aptly mirror create -filter-with-deps` + `aptly mirror update`). Prints each run, the
+# wall-time ratio ferry/aptly (medians) and ferry's peak RSS (GNU time).
+#
+#   scripts/bench/apt.sh [runs]        (default 3 runs each; needs aptly, gpg, nginx, apt-get)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/env.sh
+RUNS=${1:-3}
+[ -f dist/ferry.mjs ] || npm run --silent build
+
+WORK=$(mktemp -d /tmp/ferry-bench-apt-XXXXXX)
+NGINX_PID=""
+cleanup() { [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# A repository of real Debian packages with real dependency chains.
+DEBS=(jq libjq1 libonig5 tree sensible-utils curl libcurl4 libnghttp2-14 librtmp1 libssh2-1 libpsl5 libbrotli1
+      libldap-2.5-0 libsasl2-2 libsasl2-modules-db libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0
+      libkeyutils1 libcom-err2 libzstd1 zlib1g libidn2-0 libunistring2 libgnutls30 libnettle8 libhogweed6
+      libgmp10 libp11-kit0 libffi8 libtasn1-6 publicsuffix xz-utils liblzma5 less file libmagic1 libmagic-mgc
+      rsync libpopt0 libxxhash0 liblz4-1 git-man wget libpcre2-8-0)
+CACHE=${FERRY_TEST_DEB_CACHE:-/tmp/ferry-test-debs}
+mkdir -p "$CACHE"
+missing=()
+for d in "${DEBS[@]}"; do ls "$CACHE/${d}_"*.deb >/dev/null 2>&1 || missing+=("$d"); done
+if [ ${#missing[@]} -gt 0 ]; then (cd "$CACHE" && apt-get download "${missing[@]}" >/dev/null 2>&1); fi
+files=()
+for d in "${DEBS[@]}"; do files+=("$(ls "$CACHE/${d}_"*.deb | sort | tail -1)"); done
+
+export GNUPGHOME="$WORK/gnupg"; mkdir -m 700 "$GNUPGHOME"
+gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key 'bench <bench@ferry.test>' rsa2048 sign never 2>/dev/null
+FPR=$(gpg --batch --with-colons --list-secret-keys | awk -F: '/^fpr/ {print $10; exit}')
+gpg --batch --armor --export "$FPR" > "$WORK/vendor.asc"
+gpg --batch --no-default-keyring --keyring "$WORK/trustedkeys.gpg" --import "$WORK/vendor.asc" 2>/dev/null
+
+cat > "$WORK/aptly-src.conf" <<EOF
+{"rootDir": "$WORK/aptly-src", "gpgProvider": "gpg", "architectures": ["amd64"]}
+EOF
+aptly -config="$WORK/aptly-src.conf" repo create -distribution=bookworm -component=main src >/dev/null
+aptly -config="$WORK/aptly-src.conf" repo add src "${files[@]}" >/dev/null 2>&1
+aptly -config="$WORK/aptly-src.conf" publish repo -gpg-key="$FPR" -passphrase= -batch -acquire-by-hash src repo >/dev/null 2>&1
+
+PORT=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx/nginx.conf" <<EOF
+$( [ "$(id -u)" = 0 ] && echo 'user root;' )
+worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log; daemon off;
+events { worker_connections 256; }
+http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/b; proxy_temp_path $WORK/nginx/p;
+  fastcgi_temp_path $WORK/nginx/f; uwsgi_temp_path $WORK/nginx/u; scgi_temp_path $WORK/nginx/s;
+  server { listen 127.0.0.1:$PORT; root $WORK/aptly-src/public; } }
+EOF
+/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!
+for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/repo/dists/bookworm/InRelease" >/dev/null 2>&1 && break; sleep 0.1; done
+URL="http://127.0.0.1:$PORT/repo"
+FILTER='jq | curl | rsync | wget | file'
+
+mkdir -p "$WORK/ferry"
+cp "$WORK/vendor.asc" "$WORK/ferry/vendor.asc"
+cat > "$WORK/ferry/manifest.yaml" <<EOF
+apiVersion: ferry/v1alpha1
+kind: Manifest
+metadata: { name: bench }
+apt:
+  - name: bench
+    url: $URL
+    suites: [bookworm]
+    components: [main]
+    architectures: [amd64]
+    packages: [jq, curl, rsync, wget, file]
+    keys: [vendor.asc]
+EOF
+
+now() { date +%s.%N; }
+ferry_times=(); aptly_times=(); rss=(); ferry_pkgs=0; aptly_pkgs=0
+for i in $(seq "$RUNS"); do
+  rm -rf "$WORK/ferry/cache" "$WORK/ferry/bench.lock.json" "$WORK/ferry/bench.tar"
+  t0=$(now)
+  FERRY_CACHE_DIR="$WORK/ferry/cache" /usr/bin/time -v -o "$WORK/time.txt" node dist/ferry.mjs bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null
+  t1=$(now)
+  ferry_times+=("$(echo "$t1 - $t0" | bc)")
+  rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")")
+  ferry_pkgs=$(node -e "const l=require('$WORK/ferry/bench.lock.json');console.log(l.apt[0].suites[0].packages.length)")
+
+  rm -rf "$WORK/aptly-mirror"
+  cat > "$WORK/aptly-mirror.conf" <<EOF
+{"rootDir": "$WORK/aptly-mirror", "gpgProvider": "gpg", "architectures": ["amd64"], "downloadConcurrency": 4}
+EOF
+  t0=$(now)
+  aptly -config="$WORK/aptly-mirror.conf" mirror create -keyring="$WORK/trustedkeys.gpg" -filter="$FILTER" -filter-with-deps -architectures=amd64 m "$URL" bookworm main >/dev/null
+  aptly -config="$WORK/aptly-mirror.conf" mirror update -keyring="$WORK/trustedkeys.gpg" m >/dev/null 2>&1
+  t1=$(now)
+  aptly_times+=("$(echo "$t1 - $t0" | bc)")
+  aptly_pkgs=$(aptly -config="$WORK/aptly-mirror.conf" mirror show m | awk -F': ' '/Number of packages/ {print $2}')
+  printf 'run %d: ferry %.2fs (peak RSS %d MiB), aptly %.2fs\n' "$i" "${ferry_times[-1]}" "$(( ${rss[-1]} / 1024 ))" "${aptly_times[-1]}"
+done
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+fm=$(median "${ferry_times[@]}"); am=$(median "${aptly_times[@]}"); rm_=$(median "${rss[@]}")
+echo "packages mirrored: ferry $ferry_pkgs, aptly $aptly_pkgs (repository: ${#DEBS[@]})"
+printf 'median wall time: ferry %.2fs, aptly %.2fs, ratio ferry/aptly %.2f\n' "$fm" "$am" "$(echo "$fm / $am" | bc -l)"
+printf 'ferry peak RSS (median): %d MiB\n' "$(( ${rm_%.*} / 1024 ))"

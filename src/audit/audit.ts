@@ -1,0 +1,259 @@
+import { isIP } from 'node:net';
+import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
+import type { LoadedTarget } from '../manifest/load.js';
+import { chartOciReference, mapAptRepo, mapFileUrl, mapImage, mapOciChart, registryMappingFor } from '../mapping/index.js';
+import { normalizeImageReference, parseImageReference } from '../oci/reference.js';
+import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
+import type { Reference, ScanResult, Setting } from './scan.js';
+
+/**
+ * Classify every reference a scan found, against the manifest (what is carried and declared)
+ * and the mirror target (where carried things live, through the single mapping), and run the
+ * mitigation checks. Classes:
+ * - mirrored: the manifest carries exactly this artifact; `mirror` is where the mapping puts it
+ * - internal: a target host, a zone host or address, loopback or a cluster-local name
+ * - declared-mitigated: a declared endpoint whose mitigation is in place (a check met)
+ * - declared-unmitigated: a declared endpoint whose mitigation is not shown to be in place
+ * - declared-exception: a declared endpoint allowed as an exception (or a declared connection)
+ * - undeclared: external, and nothing in the manifest says so
+ */
+export type FindingClass = 'mirrored' | 'internal' | 'declared-mitigated' | 'declared-unmitigated' | 'declared-exception' | 'undeclared';
+export const FINDING_CLASSES: FindingClass[] = ['mirrored', 'internal', 'declared-mitigated', 'declared-unmitigated', 'declared-exception', 'undeclared'];
+
+export interface Finding {
+  file: string;
+  line: number;
+  keyPath: string;
+  kind: Reference['kind'];
+  value: string;
+  host: string;
+  class: FindingClass;
+  /** Endpoint or connection the reference matched. */
+  declaredBy?: string;
+  /** Mirror location from the mapping (mirrored only, when the target covers the kind). */
+  mirror?: string;
+  note?: string;
+}
+
+export interface CheckResult {
+  endpoint: string;
+  check: string;
+  status: 'met' | 'unmet';
+  evidence: string;
+}
+
+export interface MitigationResult {
+  endpoint: string;
+  title: string;
+  type: Endpoint['mitigation']['type'];
+  requirement: Endpoint['requirement'];
+  status: 'met' | 'unmet' | 'unchecked' | 'exception';
+  referenced: number;
+}
+
+export interface AuditReport {
+  manifest: string;
+  target?: string;
+  files: number;
+  findings: Finding[];
+  checks: CheckResult[];
+  mitigations: MitigationResult[];
+  summary: Record<FindingClass, number> & { unmetMitigations: number };
+  failOn?: 'unmapped' | 'unmitigated';
+  failed: boolean;
+}
+
+const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$|\.(svc|cluster\.local|svc\.cluster\.local|localhost)$/i;
+
+function ipInCidr(ip: string, cidr: string): boolean {
+  const [base, bitsText] = cidr.split('/');
+  if (isIP(ip) !== 4 || isIP(base) !== 4) return false;
+  const bits = bitsText === undefined ? 32 : Number(bitsText);
+  const toInt = (a: string) => a.split('.').reduce((n, o) => (n << 8) + Number(o), 0) >>> 0;
+  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
+  return (toInt(ip) & mask) === (toInt(base) & mask);
+}
+
+function hostOfReference(r: Reference): string {
+  if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(r.value) ?? r.value;
+  if (r.kind === 'image') {
+    try {
+      return parseImageReference(r.value).registry.toLowerCase().replace(/:\d+$/, '');
+    } catch {
+      return r.value.split('/')[0].toLowerCase();
+    }
+  }
+  return r.value.toLowerCase().replace(/:\d+$/, '');
+}
+
+const strip = (u: string) => u.replace(/\/+$/, '');
+
+function describeCheck(c: Check): string {
+  if (c.description) return c.description;
+  if (c.kind === 'text') return `text contains ${c.pattern}`;
+  const cond = c.equals !== undefined ? ` = ${c.equals}` : c.notEquals !== undefined ? ` != ${c.notEquals}` : c.present === false ? ' absent' : ' set';
+  return `${c.kind} ${c.key}${cond}`;
+}
+
+function keyMatches(settingKey: string, key: string): boolean {
+  // Umbrella charts nest a subchart's values under its name: accept a dotted suffix.
+  return settingKey === key || settingKey.endsWith(`.${key}`);
+}
+
+export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet'; evidence: string } {
+  const inFiles = (file: string) => !c.files?.length || c.files.some((f) => file.endsWith(f));
+  if (c.kind === 'text') {
+    for (const f of scan.files.filter((x) => inFiles(x.file))) {
+      const idx = f.text.split('\n').findIndex((l) => l.includes(c.pattern!));
+      if (idx >= 0) return { status: 'met', evidence: `${f.file}:${idx + 1}` };
+    }
+    return { status: 'unmet', evidence: `"${c.pattern}" not found in the scanned files` };
+  }
+  const source: Setting['source'] = c.kind === 'env' ? 'env' : 'structured';
+  const hits = scan.settings.filter((s) => s.source === source && inFiles(s.file) && (c.kind === 'env' ? s.key === c.key : keyMatches(s.key, c.key!)));
+  if (!hits.length) return { status: c.whenMissing, evidence: `${c.key} not set in the scanned files${c.whenMissing === 'met' ? ' (the default is safe)' : ''}` };
+  const where = (s: Setting) => `${s.file}:${s.line} ${s.key}=${s.value.length > 40 ? s.value.slice(0, 37) + '…' : s.value}`;
+  const secretSafe = (s: Setting) => `${s.file}:${s.line} ${s.key} is set`;
+  if (c.equals !== undefined || c.notEquals !== undefined || c.present === false) {
+    const bad = hits.find((s) =>
+      c.equals !== undefined ? s.value !== String(c.equals) : c.notEquals !== undefined ? s.value === String(c.notEquals) : s.value !== '',
+    );
+    return bad ? { status: 'unmet', evidence: where(bad) } : { status: 'met', evidence: hits.map(where).join('; ') };
+  }
+  // present: any non-empty value. Never print it: it may be a license or a secret.
+  const good = hits.find((s) => s.value.trim() !== '' && s.value !== 'null' && s.value !== '~');
+  return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
+}
+
+export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; failOn?: 'unmapped' | 'unmitigated' }): AuditReport {
+  const t = target?.target;
+  const mapping = registryMappingFor(t);
+  const targetHosts = new Set<string>();
+  for (const u of [t?.registry?.url, t?.charts?.baseUrl, t?.files?.baseUrl, t?.apt?.baseUrl]) {
+    const h = u ? hostOfUrl(u) : undefined;
+    if (h) targetHosts.add(h);
+  }
+  const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
+  const zoneCidrs = model.zones.flatMap((z) => (z.cidrs ?? []).filter((c) => !isPlaceholder(c) && !c.endsWith('/0')));
+  const images = new Set(model.artifacts.images);
+  const files = new Set(model.artifacts.files);
+  const carriedRepos = new Set(model.artifacts.images.map((i) => {
+    const p = parseImageReference(i);
+    return `${p.registry}/${p.repository}`;
+  }));
+  const carriedHosts = new Set(model.mirrored.map((m) => m.host));
+
+  // Mitigation status per endpoint: checks (any met), or carried artifacts for mirrored.
+  const checks: CheckResult[] = [];
+  const status = new Map<string, MitigationResult['status']>();
+  for (const e of model.endpoints) {
+    if (e.mitigation.type === 'exception') {
+      status.set(e.name, 'exception');
+      continue;
+    }
+    const results = (e.checks ?? []).map((c) => ({ c, r: runCheck(c, scan) }));
+    for (const { c, r } of results) checks.push({ endpoint: e.name, check: describeCheck(c), status: r.status, evidence: r.evidence });
+    if (e.mitigation.type === 'mirrored') {
+      const hosts = endpointHosts(e).filter((h) => !isPlaceholder(h));
+      const carried = hosts.filter((h) => carriedHosts.has(h));
+      const met = hosts.length > 0 && carried.length === hosts.length;
+      checks.push({
+        endpoint: e.name,
+        check: 'the manifest carries artifacts from every host',
+        status: met ? 'met' : 'unmet',
+        evidence: met ? `carried: ${carried.join(', ')}` : `not carried: ${hosts.filter((h) => !carriedHosts.has(h)).join(', ') || endpointHosts(e).join(', ')}`,
+      });
+      status.set(e.name, met && results.every(({ r }) => r.status === 'met') ? 'met' : 'unmet');
+    } else if (results.length) status.set(e.name, results.some(({ r }) => r.status === 'met') ? 'met' : 'unmet');
+    else status.set(e.name, e.mitigation.type === 'none' ? 'unmet' : 'unchecked');
+  }
+
+  const endpointByHost = new Map<string, Endpoint>();
+  for (const e of model.endpoints) for (const h of endpointHosts(e)) if (!endpointByHost.has(h)) endpointByHost.set(h, e);
+  const connectionByHost = new Map<string, string>();
+  for (const c of model.connections) for (const h of c.hosts ?? []) connectionByHost.set(h.toLowerCase(), c.name);
+  const referenced = new Map<string, number>();
+
+  const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
+    const host = hostOfReference(r);
+    // 1. mirrored: exactly what the manifest carries, located through the mapping.
+    if (r.kind === 'image') {
+      try {
+        const norm = normalizeImageReference(r.value);
+        if (images.has(norm)) return { host, class: 'mirrored', mirror: mapImage(norm, mapping).mirror };
+        const parsed = parseImageReference(norm);
+        const repo = `${parsed.registry}/${parsed.repository}`;
+        if (carriedRepos.has(repo)) {
+          return { host, ...declared(host, `repository ${repo} is carried, but not this tag or digest`) };
+        }
+      } catch {
+        /* not a valid reference: classify by host */
+      }
+    }
+    if (r.kind === 'url' || r.kind === 'apt') {
+      if (files.has(r.value)) return { host, class: 'mirrored', mirror: t?.files ? mapFileUrl(r.value, t.files).url : undefined };
+      const apt = model.artifacts.apt.find((a) => strip(r.value) === strip(a) || strip(r.value).startsWith(strip(a) + '/'));
+      if (apt) return { host, class: 'mirrored', mirror: t?.apt ? mapAptRepo(apt, t.apt).url : undefined };
+      const chart = model.artifacts.charts.find((c) => !c.repo.startsWith('oci://') && (strip(r.value) === strip(c.repo) || strip(r.value).startsWith(strip(c.repo) + '/')));
+      if (chart) return { host, class: 'mirrored', mirror: t?.registry ? mapImage(chartOciReference(chart.repo, chart.name, chart.version), mapping).mirror : undefined };
+    }
+    if (r.kind === 'oci') {
+      const chart = model.artifacts.charts.find((c) => c.repo.startsWith('oci://') && (strip(r.value) === strip(c.repo) || strip(r.value).startsWith(strip(c.repo) + '/')));
+      if (chart) return { host, class: 'mirrored', mirror: t?.registry ? mapOciChart(chart.repo, chart.name, chart.version, mapping).mirror : undefined };
+    }
+    // 2. internal
+    if (targetHosts.has(host)) return { host, class: 'internal', note: 'mirror target' };
+    if (zoneHosts.has(host)) return { host, class: 'internal', note: 'zone host' };
+    if (LOCAL_HOST.test(host)) return { host, class: 'internal', note: 'loopback or cluster-local' };
+    if (isIP(host) && zoneCidrs.some((c) => ipInCidr(host, c))) return { host, class: 'internal', note: 'inside a zone CIDR' };
+    return { host, ...declared(host) };
+  };
+
+  function declared(host: string, note?: string): Pick<Finding, 'class' | 'declaredBy' | 'note'> {
+    const e = endpointByHost.get(host);
+    if (e) {
+      referenced.set(e.name, (referenced.get(e.name) ?? 0) + 1);
+      const s = status.get(e.name);
+      const n = [note, `mitigation ${e.mitigation.type}: ${s}`].filter(Boolean).join('; ');
+      if (s === 'exception') return { class: 'declared-exception', declaredBy: e.name, note: [note, `exception until ${e.mitigation.review}`].filter(Boolean).join('; ') };
+      if (e.mitigation.type === 'proxied' || s === 'met') return { class: 'declared-mitigated', declaredBy: e.name, note: n };
+      return { class: 'declared-unmitigated', declaredBy: e.name, note: n };
+    }
+    const c = connectionByHost.get(host);
+    if (c) return { class: 'declared-exception', declaredBy: c, note: [note, 'declared connection'].filter(Boolean).join('; ') };
+    return { class: 'undeclared', note };
+  }
+
+  const findings: Finding[] = scan.references
+    .map((r) => ({ file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...classify(r) }))
+    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.value.localeCompare(b.value) || a.kind.localeCompare(b.kind));
+
+  const mitigations: MitigationResult[] = model.endpoints.map((e) => ({
+    endpoint: e.name,
+    title: e.title ?? e.name,
+    type: e.mitigation.type,
+    requirement: e.requirement,
+    status: status.get(e.name) ?? 'unchecked',
+    referenced: referenced.get(e.name) ?? 0,
+  }));
+
+  const summary = Object.fromEntries(FINDING_CLASSES.map((c) => [c, findings.filter((f) => f.class === c).length])) as AuditReport['summary'];
+  summary.unmetMitigations = mitigations.filter((m) => m.status === 'unmet').length;
+  const failed =
+    opts.failOn === 'unmapped'
+      ? summary.undeclared > 0
+      : opts.failOn === 'unmitigated'
+        ? summary.undeclared > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0
+        : false;
+  return {
+    manifest: opts.manifestFile,
+    target: target?.file,
+    files: scan.files.length,
+    findings,
+    checks,
+    mitigations,
+    summary,
+    failOn: opts.failOn,
+    failed,
+  };
+}

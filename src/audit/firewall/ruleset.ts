@@ -1,0 +1,282 @@
+import { isIP } from 'node:net';
+import { FerryError } from '../../errors.js';
+import type { Port, Zone } from '../../kinds/endpoint/spec.js';
+import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
+
+/**
+ * The format-neutral allowlist every firewall emitter renders: address sets (zones, hosts),
+ * rules (allowed flows) and the flows that are deliberately not allowed, with the reason.
+ * Least privilege: a wildcard destination is refused, naming the connection.
+ */
+export type Family = 'ipv4' | 'ipv6';
+
+export interface AddressSet {
+  /** Identifier usable in every format: lowercase, [a-z0-9_]. */
+  id: string;
+  kind: 'zone' | 'host';
+  /** Zone title or hostname, for comments. */
+  label: string;
+  /** Known addresses/CIDRs (IPv4 and IPv6 mixed). Empty = placeholder to fill in. */
+  cidrs: string[];
+  /** Hostname this set stands for (kind host). */
+  hostname?: string;
+  /** The zone/host is "anywhere" (0.0.0.0/0): as a source it means no restriction. */
+  any: boolean;
+  /** Why it is empty: zone without CIDRs, unresolved hostname, or a <var> placeholder. */
+  placeholder?: string;
+  /** Set when --resolve filled it in. */
+  resolved?: { at: string; resolver: string };
+}
+
+export type RuleTransport = 'tcp' | 'udp' | 'icmp';
+
+export interface Rule {
+  /** Flow names merged into this rule, in manifest order. */
+  names: string[];
+  refs: string[];
+  purpose: string[];
+  chain: 'input' | 'output' | 'forward';
+  src?: AddressSet;
+  dst?: AddressSet;
+  /** Source and destination zone names (for security-group style emitters). */
+  fromZone: string;
+  toZone: string;
+  transport: RuleTransport;
+  ports: Port[];
+  /** Protocol label as documented (HTTPS, SMTP…), for proxies. */
+  protocols: string[];
+}
+
+export interface SkippedFlow {
+  name: string;
+  ref?: string;
+  chain: Rule['chain'];
+  reason: string;
+  /** The rule it would be, for a commented-out line. */
+  rule?: Rule;
+}
+
+export interface Ruleset {
+  system: string;
+  mode: 'host' | 'gateway';
+  /** host mode: the zone whose hosts run the firewall. */
+  zone?: string;
+  zones: Zone[];
+  sets: AddressSet[];
+  rules: Rule[];
+  skipped: SkippedFlow[];
+  resolution?: { at: string; resolver: string };
+}
+
+export interface RulesetOptions {
+  /** Host perspective: rules for hosts in this zone (input/output). Default: a zone marked self, else gateway (forward). */
+  zone?: string;
+  /** Flow names, conditions, or bootstrap/install/optional/all: also allow these. */
+  enable?: string[];
+  /** Resolve hostnames into addresses (opt-in; records the time and resolver). */
+  resolve?: (host: string) => Promise<string[]>;
+  resolverName?: string;
+  now?: () => Date;
+}
+
+export const setId = (prefix: 'zone' | 'host', name: string): string => `${prefix}_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+
+const ANY = new Set(['0.0.0.0/0', '::/0']);
+const isWildcardHost = (h: string) => h === '*' || h.includes('*') || h === 'any' || ANY.has(h);
+
+export function familyOf(cidr: string): Family {
+  return cidr.includes(':') ? 'ipv6' : 'ipv4';
+}
+
+function isAddress(h: string): boolean {
+  const bare = h.replace(/\/\d+$/, '');
+  return isIP(bare) !== 0;
+}
+
+function enabled(f: Flow, enable: string[]): boolean {
+  if (enable.includes('all') || enable.includes(f.name)) return true;
+  if (f.endpoint && enable.includes(f.endpoint.name)) return true;
+  if (f.lifecycle === 'bootstrap' && enable.includes('bootstrap')) return true;
+  if (f.lifecycle === 'install' && enable.includes('install')) return true;
+  if (f.requirement === 'optional' && enable.includes('optional')) return true;
+  if (f.condition && enable.some((e) => f.condition!.toLowerCase().includes(e.toLowerCase()))) return true;
+  return false;
+}
+
+/** Why a flow is not allowed, or undefined when it is. */
+function skipReason(f: Flow, enable: string[]): string | undefined {
+  if (f.status === 'blocked') return `BLOCKED${f.statusNote ? `: ${f.statusNote}` : ''}`;
+  if (f.status === 'tbd') return `TBD${f.statusNote ? `: ${f.statusNote}` : ''}`;
+  if (enabled(f, enable)) return undefined;
+  const m = f.endpoint?.mitigation;
+  if (m && ['mirrored', 'preset', 'disabled'].includes(m.type)) return `not needed: ${m.type}${m.description ? ` (${m.description})` : ''}; --enable ${f.endpoint!.name} to allow`;
+  if (f.lifecycle === 'bootstrap') return `bootstrap only${f.condition ? ` (${f.condition})` : ''}; --enable bootstrap to allow`;
+  if (f.lifecycle === 'install') return `install/upgrade time only; --enable install to allow`;
+  if (f.requirement === 'conditional') return `only if ${f.condition ?? 'enabled'}; --enable ${f.name} to allow`;
+  if (f.requirement === 'optional') return `optional${f.condition ? ` (${f.condition})` : ''}; --enable ${f.name} to allow`;
+  return undefined;
+}
+
+export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions = {}): Promise<Ruleset> {
+  const enable = opts.enable ?? [];
+  const zoneName = opts.zone ?? model.zones.find((z) => z.self)?.name;
+  if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
+    throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
+  }
+  const mode: Ruleset['mode'] = zoneName ? 'host' : 'gateway';
+  const zones = new Map(model.zones.map((z) => [z.name, z]));
+  const sets = new Map<string, AddressSet>();
+  const at = (opts.now ?? (() => new Date()))().toISOString();
+  let resolvedAny = false;
+
+  const zoneSet = (name: string): AddressSet => {
+    const id = setId('zone', name);
+    let s = sets.get(id);
+    if (!s) {
+      const z = zones.get(name);
+      const cidrs = (z?.cidrs ?? []).filter((c) => !isPlaceholder(c));
+      const unresolved = (z?.cidrs ?? []).filter(isPlaceholder);
+      s = {
+        id,
+        kind: 'zone',
+        label: z?.title ?? name,
+        cidrs,
+        any: cidrs.some((c) => ANY.has(c)),
+        placeholder: cidrs.length ? undefined : unresolved.length ? `CIDRs of zone ${name}: ${unresolved.join(', ')} has no value in vars` : `CIDRs of zone ${name} are not given in the manifest`,
+      };
+      sets.set(id, s);
+    }
+    return s;
+  };
+  const hostSet = async (host: string): Promise<AddressSet> => {
+    const id = setId('host', host);
+    let s = sets.get(id);
+    if (!s) {
+      if (isAddress(host)) {
+        s = { id, kind: 'host', label: host, cidrs: [host.includes('/') ? host : `${host}/${isIP(host) === 6 ? 128 : 32}`], hostname: host, any: false };
+      } else if (isPlaceholder(host)) {
+        s = { id, kind: 'host', label: host, cidrs: [], hostname: host, any: false, placeholder: `${host} has no value in vars` };
+      } else if (opts.resolve) {
+        let addrs: string[] = [];
+        try {
+          addrs = [...new Set(await opts.resolve(host))].sort();
+        } catch (err) {
+          throw new FerryError('NETWORK', `resolving ${host}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err, hint: 'Run without --resolve to keep placeholders, or fix DNS.' });
+        }
+        s = { id, kind: 'host', label: host, cidrs: addrs.map((a) => `${a}/${isIP(a) === 6 ? 128 : 32}`), hostname: host, any: false, resolved: { at, resolver: opts.resolverName ?? 'system resolver' } };
+        resolvedAny = true;
+      } else {
+        s = { id, kind: 'host', label: host, cidrs: [], hostname: host, any: false, placeholder: `addresses of ${host} (resolve, or run ferry firewall --resolve)` };
+      }
+      sets.set(id, s);
+    }
+    return s;
+  };
+
+  const problems: string[] = [];
+  const rules: Rule[] = [];
+  const skipped: SkippedFlow[] = [];
+  for (const f of flowsOf(model)) {
+    if (f.direction === 'local' || f.scope === 'localhost' || f.transport === 'unix' || f.side === 'browser') continue;
+    if (f.transport === 'other') {
+      skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `protocol ${f.protocol} has no port-level rule; handle it by hand` });
+      continue;
+    }
+    const reason = skipReason(f, enable);
+    // Destination addresses: the flow's hosts, or its destination zone.
+    const wildcard = f.hosts.find(isWildcardHost) ?? (!f.hosts.length && zones.get(f.to)?.cidrs?.some((c) => ANY.has(c)) ? zones.get(f.to)!.cidrs!.find((c) => ANY.has(c)) : undefined);
+    if (wildcard && !reason) {
+      problems.push(`${f.kind} ${f.name}${f.ref ? ` (${f.ref})` : ''}: destination ${wildcard} is a wildcard`);
+      continue;
+    }
+    let chains: Array<Rule['chain']>;
+    if (mode === 'host') {
+      if (f.to === zoneName && f.from === zoneName) chains = ['input', 'output'];
+      else if (f.to === zoneName) chains = ['input'];
+      else if (f.from === zoneName) chains = ['output'];
+      else continue;
+    } else chains = ['forward'];
+    const transports: RuleTransport[] = f.transport === 'tcp+udp' ? ['tcp', 'udp'] : [f.transport as RuleTransport];
+    const dsts: AddressSet[] = wildcard ? [] : f.hosts.length ? await Promise.all(f.hosts.map(hostSet)) : [zoneSet(f.to)];
+    const src = zoneSet(f.from);
+    for (const chain of chains) {
+      for (const dst of dsts.length ? dsts : [undefined]) {
+        for (const transport of transports) {
+          const rule: Rule = {
+            names: [f.name],
+            refs: f.ref ? [f.ref] : [],
+            purpose: [f.purpose],
+            chain,
+            src: chain === 'output' || src.any ? undefined : src,
+            dst: chain === 'input' ? undefined : dst,
+            fromZone: f.from,
+            toZone: f.to,
+            transport,
+            ports: f.ports,
+            protocols: [f.protocol],
+          };
+          if (reason) skipped.push({ name: f.name, ref: f.ref, chain, reason, rule });
+          else rules.push(rule);
+        }
+      }
+    }
+  }
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `${model.name}: ${problems.length} connection${problems.length === 1 ? '' : 's'} with a wildcard destination; ferry writes least-privilege allowlists only`, {
+      details: problems,
+      hint: 'Name the destination hosts or CIDRs, or mark the connection status: blocked until they are known.',
+    });
+  }
+
+  // Merge rules that differ only in ports, keeping the first one's position.
+  const merged: Rule[] = [];
+  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone].join('|');
+  const byKey = new Map<string, Rule>();
+  for (const r of rules) {
+    const k = key(r);
+    const prev = byKey.get(k);
+    if (prev) {
+      for (const n of r.names) if (!prev.names.includes(n)) prev.names.push(n);
+      for (const n of r.refs) if (!prev.refs.includes(n)) prev.refs.push(n);
+      for (const n of r.purpose) if (!prev.purpose.includes(n)) prev.purpose.push(n);
+      for (const n of r.protocols) if (!prev.protocols.includes(n)) prev.protocols.push(n);
+      if (!prev.ports.length || !r.ports.length) prev.ports = [];
+      else prev.ports = sortPorts([...prev.ports, ...r.ports]);
+    } else {
+      const copy = { ...r, ports: sortPorts(r.ports), names: [...r.names], refs: [...r.refs], purpose: [...r.purpose], protocols: [...r.protocols] };
+      byKey.set(k, copy);
+      merged.push(copy);
+    }
+  }
+
+  return {
+    system: model.name,
+    mode,
+    zone: zoneName,
+    zones: model.zones,
+    // Only sets a rule (allowed or commented out) refers to.
+    sets: [...sets.values()]
+      .filter((s) => [...merged, ...skipped.flatMap((x) => (x.rule ? [x.rule] : []))].some((r) => r.src?.id === s.id || r.dst?.id === s.id))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    rules: merged,
+    skipped,
+    resolution: resolvedAny ? { at, resolver: opts.resolverName ?? 'system resolver' } : undefined,
+  };
+}
+
+export function portStart(p: Port): number {
+  return typeof p === 'number' ? p : Number(p.split('-')[0]);
+}
+
+export function portRange(p: Port): [number, number] {
+  if (typeof p === 'number') return [p, p];
+  const [a, b] = p.split('-').map(Number);
+  return [a, b];
+}
+
+/** Unique, sorted by start port. */
+export function sortPorts(ports: Port[]): Port[] {
+  const seen = new Map<string, Port>();
+  for (const p of ports) seen.set(String(p), p);
+  return [...seen.values()].sort((a, b) => portStart(a) - portStart(b) || String(a).localeCompare(String(b)));
+}

@@ -1,0 +1,289 @@
+import { FerryError } from '../errors.js';
+import type { LoadedManifest } from '../manifest/load.js';
+import type { Manifest } from '../manifest/schema.js';
+import { ConnectionSchema, EndpointSchema, ZoneSchema, type Connection, type Endpoint, type Port, type Zone } from '../kinds/endpoint/spec.js';
+import { issuesToProblems } from '../manifest/validate.js';
+import { DOCKER_HUB, DOCKER_HUB_API, normalizeImageReference, parseImageReference } from '../oci/reference.js';
+import { chartOciReference } from '../mapping/index.js';
+
+/**
+ * The connection model of one manifest, with `<var>` placeholders expanded: zones,
+ * connections, endpoints, and the upstream hosts the artifact sections carry (mirrored).
+ * Placeholders without a value stay as they are; renderers show them as named variables.
+ */
+export interface MirroredUpstream {
+  host: string;
+  kind: 'image' | 'chart' | 'file' | 'apt';
+  /** Upstream references or URLs carried for this host, sorted. */
+  items: string[];
+}
+
+export interface ConnectionModel {
+  name: string;
+  description?: string;
+  zones: Zone[];
+  connections: Connection[];
+  endpoints: Endpoint[];
+  mirrored: MirroredUpstream[];
+  artifacts: {
+    images: string[];
+    charts: Array<{ repo: string; name: string; version: string; reference: string }>;
+    files: string[];
+    apt: string[];
+  };
+}
+
+const PLACEHOLDER = /<([A-Za-z_][A-Za-z0-9_-]*)>/g;
+export const isPlaceholder = (s: string): boolean => /<[A-Za-z_][A-Za-z0-9_-]*>/.test(s);
+
+type Vars = NonNullable<Manifest['vars']>;
+
+function substituteScalar(s: string, vars: Vars): string {
+  return s.replace(PLACEHOLDER, (whole, name: string) => {
+    const v = vars[name];
+    if (v === undefined) return whole;
+    return Array.isArray(v) ? v.map(String).join(', ') : String(v);
+  });
+}
+
+/** One string in a list becomes several when it uses list vars (every combination). */
+function substituteInList(s: string, vars: Vars): string[] {
+  let out = [s];
+  const names = [...new Set([...s.matchAll(PLACEHOLDER)].map((m) => m[1]))].sort();
+  for (const name of names) {
+    const v = vars[name];
+    if (v === undefined) continue;
+    const values = Array.isArray(v) ? v.map(String) : [String(v)];
+    out = out.flatMap((x) => values.map((val) => x.split(`<${name}>`).join(val)));
+  }
+  return out;
+}
+
+function expand(value: unknown, vars: Vars): unknown {
+  if (typeof value === 'string') return substituteScalar(value, vars);
+  if (Array.isArray(value)) {
+    return value.flatMap((v) => {
+      if (typeof v !== 'string') return [expand(v, vars)];
+      const parts = substituteInList(v, vars);
+      // A whole-number port written as a var stays a number.
+      return parts.map((p) => (/^\d+$/.test(p) && p !== v ? Number(p) : p));
+    });
+  }
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v, vars)]));
+  return value;
+}
+
+export function hostOfUrl(url: string): string | undefined {
+  try {
+    const u = new URL(url.replace(/^oci:\/\//, 'https://'));
+    return u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Host part of an endpoint URL or host entry, lowercased. */
+export function endpointHosts(e: Pick<Endpoint, 'hosts' | 'urls'>): string[] {
+  const out = new Set<string>();
+  for (const h of e.hosts ?? []) out.add(h.toLowerCase());
+  for (const u of e.urls ?? []) {
+    const h = /^[a-z][a-z0-9+.-]*:\/\//i.test(u) ? hostOfUrl(u) : u.split('/')[0].toLowerCase();
+    if (h) out.add(h);
+  }
+  return [...out].sort();
+}
+
+export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
+  const m = loaded.manifest;
+  const vars: Vars = m.vars ?? {};
+  const problems: string[] = [];
+
+  const reparse = <T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<never> } } }, list: unknown[], field: string): T[] =>
+    list.flatMap((raw, i) => {
+      // Twice: a var's value may itself use a var (cloud_api_host: ec2.<aws_region>.amazonaws.com).
+      const r = schema.safeParse(expand(expand(raw, vars), vars));
+      if (!r.success) {
+        problems.push(...issuesToProblems(r.error.issues, [field, i]));
+        return [];
+      }
+      return [r.data];
+    });
+
+  const zones = reparse<Zone>(ZoneSchema as never, m.zones, 'zones');
+  const connections = reparse<Connection>(ConnectionSchema as never, m.connections, 'connections');
+  const endpoints = reparse<Endpoint>(EndpointSchema as never, m.endpoints, 'endpoints');
+
+  const zoneNames = new Set<string>();
+  zones.forEach((z, i) => {
+    if (zoneNames.has(z.name)) problems.push(`zones[${i}].name: duplicate zone ${z.name}`);
+    zoneNames.add(z.name);
+  });
+  const endpointNames = new Set<string>();
+  endpoints.forEach((e, i) => {
+    if (endpointNames.has(e.name)) problems.push(`endpoints[${i}].name: duplicate endpoint ${e.name}`);
+    endpointNames.add(e.name);
+    if (!zoneNames.has(e.from)) problems.push(`endpoints[${i}].from: no zone named ${e.from}`);
+    if (e.to && !zoneNames.has(e.to)) problems.push(`endpoints[${i}].to: no zone named ${e.to}`);
+  });
+  const connectionNames = new Set<string>();
+  connections.forEach((c, i) => {
+    if (connectionNames.has(c.name)) problems.push(`connections[${i}].name: duplicate connection ${c.name}`);
+    connectionNames.add(c.name);
+    if (!zoneNames.has(c.from)) problems.push(`connections[${i}].from: no zone named ${c.from}`);
+    if (!zoneNames.has(c.to)) problems.push(`connections[${i}].to: no zone named ${c.to}`);
+    if (c.endpoint && !endpointNames.has(c.endpoint)) problems.push(`connections[${i}].endpoint: no endpoint named ${c.endpoint}`);
+    for (const p of c.ports ?? []) {
+      if (typeof p === 'string') {
+        const [a, b] = p.split('-').map(Number);
+        if (a > b || b > 65535) problems.push(`connections[${i}].ports: range ${p} is not low-high within 0-65535`);
+      }
+    }
+  });
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `${loaded.file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the connection model`, {
+      details: problems,
+      hint: 'Fix each listed field; zones, connections and endpoints refer to each other by name.',
+    });
+  }
+
+  // Upstream hosts the artifact sections carry: these are mirrored by construction.
+  const images = m.images.map((i) => normalizeImageReference(i.ref)).sort();
+  const charts = m.charts
+    .map((c) => ({ repo: c.repo, name: c.name, version: c.version, reference: chartOciReference(c.repo, c.name, c.version) }))
+    .sort((a, b) => a.reference.localeCompare(b.reference));
+  const files = m.files.map((f) => f.url).sort();
+  const apt = m.apt.map((a) => a.url).sort();
+  const mirroredMap = new Map<string, MirroredUpstream>();
+  const add = (host: string | undefined, kind: MirroredUpstream['kind'], item: string) => {
+    if (!host) return;
+    const key = `${kind} ${host}`;
+    const entry = mirroredMap.get(key) ?? { host, kind, items: [] };
+    if (!entry.items.includes(item)) entry.items.push(item);
+    mirroredMap.set(key, entry);
+  };
+  for (const ref of images) {
+    const host = parseImageReference(ref).registry.toLowerCase();
+    add(host, 'image', ref);
+    if (host === DOCKER_HUB) add(DOCKER_HUB_API, 'image', ref);
+  }
+  for (const c of m.charts) add(hostOfUrl(c.repo), 'chart', `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`);
+  for (const u of files) add(hostOfUrl(u), 'file', u);
+  for (const u of apt) add(hostOfUrl(u), 'apt', u);
+  const mirrored = [...mirroredMap.values()]
+    .map((e) => ({ ...e, items: e.items.sort() }))
+    .sort((a, b) => a.host.localeCompare(b.host) || a.kind.localeCompare(b.kind));
+
+  return {
+    name: m.metadata.name,
+    description: m.metadata.description,
+    zones,
+    connections,
+    endpoints,
+    mirrored,
+    artifacts: { images, charts, files, apt },
+  };
+}
+
+export function zoneByName(model: ConnectionModel, name: string): Zone | undefined {
+  return model.zones.find((z) => z.name === name);
+}
+
+export function portsText(ports: Port[] | undefined, note?: string): string {
+  const list = (ports ?? []).map(String);
+  if (note) return list.length ? `${list.join(', ')} (${note})` : note;
+  return list.join(', ') || 'any';
+}
+
+/** Endpoints and connections as one list of flows, for matrices and firewall rules. */
+export interface Flow {
+  kind: 'connection' | 'endpoint';
+  name: string;
+  ref?: string;
+  component?: string;
+  from: string;
+  to: string;
+  destination: string;
+  hosts: string[];
+  direction: Connection['direction'];
+  scope: Connection['scope'];
+  protocol: string;
+  transport: Connection['transport'];
+  ports: Port[];
+  portNote?: string;
+  security: NonNullable<Connection['security']>;
+  purpose: string;
+  notes?: string;
+  requirement: Connection['requirement'];
+  condition?: string;
+  lifecycle: Connection['lifecycle'];
+  status: Connection['status'];
+  statusNote?: string;
+  endpoint?: Endpoint;
+  side: 'server' | 'browser';
+}
+
+/** The zone endpoints live in when a manifest does not say: outside, by definition. */
+export const ENDPOINT_ZONE = 'external';
+
+export function flowsOf(model: ConnectionModel): Flow[] {
+  const byName = new Map(model.endpoints.map((e) => [e.name, e]));
+  const flows: Flow[] = model.connections.map((c) => {
+    const ep = c.endpoint ? byName.get(c.endpoint) : undefined;
+    return {
+      kind: 'connection',
+      name: c.name,
+      ref: c.ref,
+      component: c.component ?? c.source,
+      from: c.from,
+      to: c.to,
+      destination: c.destination ?? ep?.title ?? ep?.name ?? c.to,
+      hosts: c.hosts ?? (ep ? endpointHosts(ep) : []),
+      direction: c.direction,
+      scope: c.scope,
+      protocol: c.protocol,
+      transport: c.transport,
+      ports: c.ports ?? [],
+      portNote: c.portNote,
+      security: c.security ?? {},
+      purpose: c.purpose,
+      notes: c.notes,
+      requirement: c.requirement,
+      condition: c.condition,
+      lifecycle: c.lifecycle,
+      status: c.status,
+      statusNote: c.statusNote,
+      endpoint: ep,
+      side: 'server',
+    };
+  });
+  const linked = new Set(model.connections.map((c) => c.endpoint).filter(Boolean));
+  for (const e of model.endpoints) {
+    if (linked.has(e.name)) continue;
+    const external = model.zones.find((z) => z.external && z.name !== e.from);
+    flows.push({
+      kind: 'endpoint',
+      name: e.name,
+      ref: e.ref,
+      component: e.title ?? e.name,
+      from: e.from,
+      to: e.to ?? external?.name ?? ENDPOINT_ZONE,
+      destination: endpointHosts(e).join(', '),
+      hosts: endpointHosts(e),
+      direction: 'outbound',
+      scope: 'external',
+      protocol: e.protocol,
+      transport: e.transport,
+      ports: e.ports,
+      security: e.security ?? {},
+      purpose: e.purpose,
+      notes: e.notes,
+      requirement: e.requirement,
+      condition: e.condition,
+      lifecycle: e.lifecycle,
+      status: e.status,
+      endpoint: e,
+      side: e.side,
+    });
+  }
+  return flows;
+}

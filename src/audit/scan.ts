@@ -1,0 +1,308 @@
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
+import { FerryError } from '../errors.js';
+
+/**
+ * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
+ * image references and bare hostnames — with file, line and key path; and collect the
+ * settings (values keys, config keys, environment variables) mitigation checks look at.
+ * One scanner per file type, like Renovate's managers.
+ */
+export type FileType = 'yaml' | 'json' | 'toml' | 'env' | 'apt-list' | 'apt-sources' | 'text';
+export type RefKind = 'url' | 'oci' | 'image' | 'host' | 'apt';
+
+export interface Reference {
+  file: string;
+  line: number;
+  /** Dotted key path in structured files (`images[0].ref`), variable name in env files. */
+  keyPath?: string;
+  kind: RefKind;
+  value: string;
+}
+
+export interface Setting {
+  file: string;
+  line: number;
+  /** values/config: dotted key path; env: variable name. */
+  key: string;
+  value: string;
+  source: 'structured' | 'env';
+}
+
+export interface ScannedFile {
+  file: string;
+  type: FileType;
+  text: string;
+}
+
+export interface ScanResult {
+  files: ScannedFile[];
+  references: Reference[];
+  settings: Setting[];
+}
+
+const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
+const MAX_BYTES = 5 * 1024 * 1024;
+
+export function fileTypeOf(file: string): FileType {
+  const base = path.basename(file).toLowerCase();
+  const ext = path.extname(base);
+  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  if (ext === '.json') return 'json';
+  if (ext === '.toml') return 'toml';
+  if (base === '.env' || ext === '.env' || base.startsWith('.env.') || base === 'env') return 'env';
+  if (base === 'sources.list' || (ext === '.list' && file.includes('sources.list'))) return 'apt-list';
+  if (ext === '.sources') return 'apt-sources';
+  return 'text';
+}
+
+const TLDS =
+  'com|org|net|io|dev|cloud|co|us|eu|de|se|no|fi|dk|nl|fr|uk|ch|at|pro|app|ai|sh|info|biz|gov|edu|mil|internal|local|lan|corp|site|tech|xyz|me|tv|cc|ly|gg|so|page|run|services|systems';
+const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/[^\s"'<>`\\)\]}]+/gi;
+const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
+const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const IMAGE_KEY = /(^|\.)(image|images|img)(\[\d+\])?$|(^|\.)image\.?ref$|(^|\.)ref$/i;
+const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
+
+/** Everything a string points to. `imageContext`: the key or line says this is an image. */
+export function referencesIn(value: string, imageContext: boolean): Array<{ kind: RefKind; value: string }> {
+  const out: Array<{ kind: RefKind; value: string }> = [];
+  let rest = value;
+  for (const m of value.matchAll(URL_RE)) {
+    const url = m[0].replace(/[.,;:]+$/, '');
+    out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
+    rest = rest.replace(m[0], ' ');
+  }
+  const trimmed = rest.trim();
+  if (imageContext && trimmed && !/\s/.test(trimmed) && (IMAGE_ANY_RE.test(trimmed) || IMAGE_WITH_HOST_RE.test(trimmed))) {
+    IMAGE_WITH_HOST_RE.lastIndex = 0;
+    if (!trimmed.includes('{{') && !/^\d+(\.\d+)*$/.test(trimmed) && (trimmed.includes('/') || trimmed.includes(':'))) {
+      out.push({ kind: 'image', value: trimmed });
+      return out;
+    }
+  }
+  IMAGE_WITH_HOST_RE.lastIndex = 0;
+  for (const m of rest.matchAll(IMAGE_WITH_HOST_RE)) {
+    // host/path:tag or @digest is an image; host/path alone is just a host.
+    if (/:[\w][\w.-]*$|@sha256:/.test(m[1].split('/').slice(1).join('/'))) {
+      out.push({ kind: 'image', value: m[1] });
+      rest = rest.replace(m[1], ' ');
+    }
+  }
+  for (const m of rest.matchAll(HOST_RE)) out.push({ kind: 'host', value: m[0].toLowerCase() });
+  for (const m of rest.matchAll(IP_RE)) {
+    if (!/^0\.|^255\./.test(m[1])) out.push({ kind: 'host', value: m[1] });
+  }
+  return out;
+}
+
+async function walk(p: string, out: string[]): Promise<void> {
+  let s;
+  try {
+    s = await stat(p);
+  } catch {
+    throw new FerryError('USAGE', `${p}: no such file or directory`, { hint: 'Pass the files or directories to audit.' });
+  }
+  if (s.isDirectory()) {
+    const entries = (await readdir(p)).sort();
+    for (const e of entries) {
+      if (SKIP_DIRS.has(e)) continue;
+      await walk(path.join(p, e), out);
+    }
+  } else if (s.isFile()) out.push(p);
+}
+
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
+  const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
+  const docList = Array.isArray(docs) ? docs : [docs];
+  const visit = (node: unknown, keyPath: string, envName?: string) => {
+    if (isMap(node)) {
+      // Helm-style split image: { registry, repository, tag | digest }.
+      const get = (k: string) => {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
+        return pair && isScalar(pair.value) && pair.value.value !== null ? String(pair.value.value) : undefined;
+      };
+      const repo = get('repository');
+      const consumed = new Set<string>();
+      if (repo && (get('tag') !== undefined || get('registry') !== undefined || get('digest') !== undefined) && !repo.includes('://')) {
+        const registry = get('registry');
+        const tag = get('tag');
+        const digest = get('digest');
+        const ref = `${registry ? `${registry}/` : ''}${repo}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'repository');
+        refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref });
+        for (const k of ['registry', 'repository', 'tag', 'digest']) consumed.add(k);
+      }
+      // Kubernetes env lists: [{ name: X, value: Y }].
+      const name = get('name');
+      const value = get('value');
+      if (name && value !== undefined && /^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'value');
+        settings.push({ file, line: lineOf(pair?.value as YamlNode), key: name, value, source: 'env' });
+      }
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = isScalar(pair.key) ? String(pair.key.value) : '?';
+        const sub = keyPath ? `${keyPath}.${k}` : k;
+        if (consumed.has(k) && isScalar(pair.value)) {
+          settings.push({ file, line: lineOf(pair.value as YamlNode), key: sub, value: String((pair.value as { value: unknown }).value), source: 'structured' });
+          continue;
+        }
+        const isEnvMap = /(^|\.)(env|environment|extraEnv|envVars)$/i.test(sub);
+        visit(pair.value, sub, isEnvMap ? k : undefined);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => visit(item, `${keyPath}[${i}]`));
+    } else if (isScalar(node)) {
+      if (node.value === null || node.value === undefined) return;
+      const v = String(node.value);
+      const line = lineOf(node as YamlNode);
+      settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
+      if (envName && /^[A-Za-z_][A-Za-z0-9_]*$/.test(envName)) settings.push({ file, line, key: envName, value: v, source: 'env' });
+      // docker-compose `environment: [KEY=value]`
+      const eq = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(v);
+      if (eq && /(^|\.)(env|environment)\[\d+\]$/i.test(keyPath)) settings.push({ file, line, key: eq[1], value: eq[2], source: 'env' });
+      if (typeof node.value !== 'string') return;
+      const imageCtx = IMAGE_KEY.test(keyPath.replace(/\[\d+\]$/, '')) || /(^|\.)image(\[\d+\])?$/i.test(keyPath);
+      const multiline = v.includes('\n');
+      if (multiline) {
+        v.split('\n').forEach((l, i) => {
+          const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED' ? 1 : 0;
+          for (const r of referencesIn(l, false)) refs.push({ file, line: line + block + i, keyPath, ...r });
+        });
+      } else for (const r of referencesIn(v, imageCtx)) refs.push({ file, line, keyPath, ...r });
+    }
+  };
+  for (const doc of docList) {
+    if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
+    visit(doc.contents, '');
+  }
+}
+
+function unquote(v: string): string {
+  const t = v.trim();
+  if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) return t.slice(1, -1);
+  return t.replace(/\s+#.*$/, '');
+}
+
+function scanToml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+  let table = '';
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    const n = i + 1;
+    if (!line || line.startsWith('#')) return;
+    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
+    if (header) {
+      table = header[1].replace(/"/g, '');
+      return;
+    }
+    const kv = /^("?[A-Za-z0-9_.-]+"?(?:\s*\.\s*"?[A-Za-z0-9_-]+"?)*)\s*=\s*(.*)$/.exec(line);
+    if (!kv) {
+      for (const r of referencesIn(line, false)) refs.push({ file, line: n, keyPath: table || undefined, ...r });
+      return;
+    }
+    const key = [table, kv[1].replace(/["\s]/g, '')].filter(Boolean).join('.');
+    const value = kv[2].trim();
+    if (!value.startsWith('[') && !value.startsWith('{')) settings.push({ file, line: n, key, value: unquote(value), source: 'structured' });
+    const strings = [...value.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]);
+    const imageCtx = /(^|\.)image$/i.test(key);
+    for (const s of strings.length ? strings : [value]) for (const r of referencesIn(s, imageCtx)) refs.push({ file, line: n, keyPath: key, ...r });
+  });
+}
+
+const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
+const ENV_INLINE = /(?:^|\s)(?:export\s+)?([A-Z_][A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|]*)/g;
+
+function scanEnv(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+  text.split('\n').forEach((raw, i) => {
+    const m = ENV_LINE.exec(raw);
+    if (!m || raw.trim().startsWith('#')) return;
+    const value = unquote(m[2]);
+    settings.push({ file, line: i + 1, key: m[1], value, source: 'env' });
+    for (const r of referencesIn(value, /IMAGE/i.test(m[1]))) refs.push({ file, line: i + 1, keyPath: m[1], ...r });
+  });
+}
+
+function scanAptList(file: string, text: string, refs: Reference[]): void {
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*$/, '').trim();
+    const m = /^deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line);
+    if (m) refs.push({ file, line: i + 1, kind: 'apt', value: m[1] });
+  });
+}
+
+function scanAptSources(file: string, text: string, refs: Reference[]): void {
+  text.split('\n').forEach((raw, i) => {
+    const m = /^URIs:\s*(.+)$/i.exec(raw.trim());
+    if (m) for (const u of m[1].split(/\s+/).filter(Boolean)) refs.push({ file, line: i + 1, keyPath: 'URIs', kind: 'apt', value: u });
+  });
+}
+
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+  text.split('\n').forEach((raw, i) => {
+    const n = i + 1;
+    const imageCtx = /^\s*FROM\s|docker\s+(pull|run)|podman\s+(pull|run)|image:/i.test(raw);
+    if (imageCtx) {
+      const m = /(?:FROM\s+(?:--platform=\S+\s+)?|(?:pull|run)\s+(?:-\S+\s+)*|image:\s*)(\S+)/i.exec(raw);
+      if (m && IMAGE_ANY_RE.test(m[1]) && (m[1].includes('/') || m[1].includes(':'))) {
+        refs.push({ file, line: n, kind: 'image', value: m[1] });
+        for (const r of referencesIn(raw.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });
+        return;
+      }
+    }
+    for (const r of referencesIn(raw, false)) refs.push({ file, line: n, ...r });
+    if (!raw.trim().startsWith('#')) for (const m of raw.matchAll(ENV_INLINE)) settings.push({ file, line: n, key: m[1], value: unquote(m[2]), source: 'env' });
+  });
+}
+
+export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult> {
+  const all: string[] = [];
+  for (const p of inputs) await walk(path.resolve(cwd, p), all);
+  const unique = [...new Set(all)].sort();
+  const files: ScannedFile[] = [];
+  const references: Reference[] = [];
+  const settings: Setting[] = [];
+  for (const abs of unique) {
+    const s = await stat(abs);
+    if (s.size > MAX_BYTES) continue;
+    const buf = await readFile(abs);
+    if (buf.includes(0)) continue; // binary
+    const text = buf.toString('utf8');
+    const rel = path.relative(cwd, abs).split(path.sep).join('/') || path.basename(abs);
+    const type = fileTypeOf(abs);
+    files.push({ file: rel, type, text });
+    const refs: Reference[] = [];
+    switch (type) {
+      case 'yaml':
+      case 'json':
+        scanYaml(rel, text, refs, settings);
+        break;
+      case 'toml':
+        scanToml(rel, text, refs, settings);
+        break;
+      case 'env':
+        scanEnv(rel, text, refs, settings);
+        break;
+      case 'apt-list':
+        scanAptList(rel, text, refs);
+        break;
+      case 'apt-sources':
+        scanAptSources(rel, text, refs);
+        break;
+      default:
+        scanText(rel, text, refs, settings);
+    }
+    const seen = new Set<string>();
+    for (const r of refs) {
+      const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      references.push(r);
+    }
+  }
+  return { files, references, settings };
+}

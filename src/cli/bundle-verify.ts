@@ -1,0 +1,39 @@
+import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
+import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
+import { printResult } from '../ui/output.js';
+import { createProgress, humanBytes } from '../ui/progress.js';
+
+/** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
+export function addVerifyCommand(bundle: Command): void {
+  bundle
+    .command('verify')
+    .description('re-hash every file of a bundle and check it is complete (exit 3 on any problem)')
+    .argument('<bundle>', 'bundle .tar')
+    .option('--json', 'print the report as JSON on stdout')
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(async (file: string, opts: { json?: boolean; quiet?: boolean }) => {
+      const progress = createProgress(opts);
+      const task = progress.start('verify', 0);
+      let report: VerifyReport;
+      try {
+        report = await verifyBundle(file, { onProgress: (n) => task.advance(n) });
+      } finally {
+        task.finish();
+        progress.done();
+      }
+      if (opts.json) printResult(report, opts, () => '');
+      if (!report.ok) {
+        const n = report.problems.length;
+        throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})`, {
+          details: report.problems.map((p) => p.message),
+          hint: 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.',
+        });
+      }
+      if (!opts.json) {
+        printResult(report, opts, (r) =>
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete)`,
+        );
+      }
+    });
+}

@@ -1,0 +1,148 @@
+import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
+import { loadRewriteContext, type RewriteSources } from '../rewrite/context.js';
+import { formatRewriteReport, type RewriteResult } from '../rewrite/edits.js';
+import { rewriteValues } from '../rewrite/values.js';
+import { rewriteManifests } from '../rewrite/manifests.js';
+import { rewriteCatalogue } from '../rewrite/catalogue.js';
+import { rewriteAptSources } from '../rewrite/apt-sources.js';
+import { rewriteChart } from '../rewrite/chart.js';
+import { MIRROR_CONFIG_FORMATS, mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { note, printResult } from '../ui/output.js';
+import { withOutputOptions, type CommonCliOptions } from './common.js';
+
+interface RewriteCliOptions extends CommonCliOptions, RewriteSources {
+  dryRun?: boolean;
+  allowUnmapped?: boolean;
+  output?: string;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function withRewriteOptions(cmd: Command): Command {
+  return withOutputOptions(cmd)
+    .requiredOption('-t, --target <file>', 'mirror target YAML (where things live on the mirror)')
+    .option('--lock <file>', 'lock file (what the mirror holds)')
+    .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json says what the mirror holds)')
+    .option('--dry-run', 'print a unified diff and the report; write nothing')
+    .option('--allow-unmapped', 'rewrite what the mirror covers and leave the rest (reported) instead of failing');
+}
+
+function sources(opts: RewriteCliOptions): RewriteSources {
+  return { target: opts.target, lock: opts.lock, bundle: opts.bundle };
+}
+
+function print(result: RewriteResult, opts: RewriteCliOptions): void {
+  for (const w of result.warnings) note(`warning: ${w}`);
+  printResult(result, opts, (r) => formatRewriteReport(r));
+}
+
+function formatMirrorConfig(r: MirrorConfigResult): string {
+  const lines: string[] = [];
+  if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
+  if (!r.written.length && !r.dryRun) for (const f of r.files) lines.push(`--- ${f.path}`, f.content.trimEnd(), '');
+  for (const m of r.mirrors) lines.push(`${m.upstream} → ${m.mirror}`);
+  for (const f of r.written) lines.push(`wrote ${f}`);
+  for (const n of r.notes) lines.push(`note: ${n}`);
+  return lines.join('\n');
+}
+
+export function register(program: Command): void {
+  const rewrite = program.command('rewrite').description('point values, manifests, catalogues and APT sources at the mirror (the mapping import used)');
+
+  withRewriteOptions(
+    rewrite
+      .command('values')
+      .description('Helm values: write a minimal override (-o) or edit in place keeping comments, order and quoting')
+      .argument('<values...>', 'values files, in the order you pass them to helm')
+      .option('-o, --output <file>', 'override file to write (default: print it)')
+      .option('--in-place', 'edit the values files themselves'),
+  ).action(async (files: string[], opts: RewriteCliOptions & { inPlace?: boolean }) => {
+    const ctx = await loadRewriteContext(sources(opts));
+    const r = await rewriteValues(files, ctx, { output: opts.output, inPlace: opts.inPlace, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+    if (!opts.inPlace && !opts.output && !opts.dryRun && !opts.json) {
+      // The override is the output; the report goes beside it so `> override.yaml` works.
+      process.stdout.write(r.override ?? '');
+      note(formatRewriteReport(r));
+      return;
+    }
+    print(r, opts);
+  });
+
+  withRewriteOptions(
+    rewrite
+      .command('chart')
+      .description("one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)")
+      .argument('<chart>', 'chart directory or packaged .tgz')
+      .option('-o, --output <file>', 'override file to write (default: print it)')
+      .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect),
+  ).action(async (chart: string, opts: RewriteCliOptions & { values?: string[] }) => {
+    const ctx = await loadRewriteContext(sources(opts));
+    const r = await rewriteChart(chart, ctx, { output: opts.output, values: opts.values ?? [], dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+    const repos = r.chartRepos.map(
+      (d) => `dependency ${d.dependency} of ${d.chart}: ${d.upstream}${d.mirror ? ` → ${d.mirror}` : ' (no mirror location: not an OCI repository or no registry in the target)'}${d.vendored ? ' (vendored in charts/, nothing to fetch)' : ''}`,
+    );
+    if (!opts.output && !opts.dryRun && !opts.json) {
+      process.stdout.write(r.override ?? '');
+      for (const w of r.warnings) note(`warning: ${w}`);
+      note([formatRewriteReport(r), ...repos].join('\n'));
+      return;
+    }
+    for (const w of r.warnings) note(`warning: ${w}`);
+    printResult(r, opts, (x) => [formatRewriteReport(x), ...repos].join('\n'));
+  });
+
+  withRewriteOptions(
+    rewrite
+      .command('manifests')
+      .description('Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, and image keys in custom resources')
+      .argument('<paths...>', 'files or directories (every .yaml/.yml below)'),
+  ).action(async (paths: string[], opts: RewriteCliOptions) => {
+    const ctx = await loadRewriteContext(sources(opts));
+    print(await rewriteManifests(paths, ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+  });
+
+  withRewriteOptions(
+    rewrite
+      .command('catalogue')
+      .description('URLs of mirrored files (cloud image catalogues, scripts, docs) replaced with their mirror URL; checksums untouched')
+      .argument('<file>', 'catalogue file')
+      .option('--format <format>', 'json | yaml | toml | text (default: from the extension); checked before and after')
+      .option('-o, --output <file>', 'write here instead of in place'),
+  ).action(async (file: string, opts: RewriteCliOptions & { format?: 'json' | 'yaml' | 'toml' | 'text' }) => {
+    const ctx = await loadRewriteContext(sources(opts));
+    print(await rewriteCatalogue(file, ctx, { format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+  });
+
+  withRewriteOptions(
+    rewrite
+      .command('apt-sources')
+      .description('sources.list lines and deb822 .sources stanzas; Signed-By pointed at the site key where the mirror was re-signed')
+      .argument('<files...>', 'sources.list or *.sources files')
+      .option('--signed-by <path>', 'site keyring path on clients for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg)')
+      .option('-o, --output <file>', 'write here instead of in place (one input file)'),
+  ).action(async (files: string[], opts: RewriteCliOptions & { signedBy?: string }) => {
+    const ctx = await loadRewriteContext(sources(opts));
+    print(await rewriteAptSources(files, ctx, { signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+  });
+
+  withOutputOptions(
+    program
+      .command('mirror-config')
+      .description('runtime configuration so nodes pull upstream-named images from the mirror without touching workloads')
+      .argument('<format>', MIRROR_CONFIG_FORMATS.join(' | '))
+      .requiredOption('-t, --target <file>', 'mirror target YAML')
+      .option('--lock <file>', 'lock file (its images name the upstream registries)')
+      .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json)')
+      .option('-o, --output <dir>', 'directory to write the files into (default: print them)')
+      .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
+      .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
+      .option('--dry-run', 'print a unified diff against the files in -o; write nothing'),
+  ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string }) => {
+    if (opts.dryRun && !opts.output) throw new FerryError('USAGE', '--dry-run compares with the files in -o <dir>; give -o');
+    const ctx = await loadRewriteContext(sources(opts));
+    const r = await mirrorConfig(format, ctx, { output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry });
+    for (const w of r.warnings) note(`warning: ${w}`);
+    printResult(r, opts, formatMirrorConfig);
+  });
+}

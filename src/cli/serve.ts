@@ -1,0 +1,107 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
+import { loadTarget } from '../manifest/load.js';
+import { registryMappingFor } from '../mapping/index.js';
+import { startRegistryServer, type ServeRoute, type ServeRouteProvider } from '../oci/registry-server.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { verifyBundle } from '../store/bundle-verify.js';
+import { LayoutDir } from '../store/layout.js';
+import type { BlobSource } from '../store/source.js';
+import { note, printResult } from '../ui/output.js';
+
+/**
+ * Plain-HTTP trees other kinds serve beside the registry (files, apt, charts): one line each.
+ * A provider looks at the bundle/layout and returns the routes it needs (or none).
+ */
+export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [];
+
+export async function openServeSource(location: string): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void> }> {
+  const abs = path.resolve(location);
+  let s;
+  try {
+    s = await stat(abs);
+  } catch {
+    throw new FerryError('USAGE', `${abs}: no such bundle or directory`, { hint: 'Pass a bundle .tar (ferry bundle create) or a directory target written by ferry import.' });
+  }
+  if (s.isDirectory()) {
+    const layout = new LayoutDir(abs);
+    await layout.readIndex();
+    return { source: layout, kind: 'layout', close: async () => {} };
+  }
+  const reader = await BundleReader.open(abs);
+  return { source: reader, kind: 'bundle', close: () => reader.close() };
+}
+
+interface ServeOptions {
+  listen: string;
+  target?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  json?: boolean;
+  quiet?: boolean;
+  verify?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('serve a bundle or a directory target as a read-only OCI registry (pull only) until interrupted')
+    .argument('<source>', 'bundle .tar or OCI layout directory')
+    .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', '127.0.0.1:5000')
+    .option('--target <mirror-target.yaml>', 'name repositories as this target maps them (prefix, layout); default nested, no prefix')
+    .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
+    .option('--tls-key <pem>', 'private key for --tls-cert')
+    .option('--verify', 're-hash the whole bundle first and refuse to serve a damaged one (clients check digests anyway)')
+    .option('--json', 'print the address and repositories as JSON on stdout')
+    .option('-q, --quiet', 'no repository list on stderr')
+    .action(async (location: string, opts: ServeOptions) => {
+      if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
+      const target = opts.target ? (await loadTarget(opts.target)).target : undefined;
+      const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
+      if (opts.verify) {
+        const s = await stat(location).catch(() => undefined);
+        if (s?.isFile()) {
+          const report = await verifyBundle(location);
+          if (!report.ok) {
+            throw new FerryError('VERIFY', `${report.bundle}: verification failed (${report.problems.length} problems); not serving it`, {
+              details: report.problems.map((p) => p.message),
+              hint: 'Copy the bundle again from the source and run `ferry bundle verify`.',
+            });
+          }
+        }
+      }
+      const opened = await openServeSource(location);
+      const index = await opened.source.readIndex();
+      const routes: ServeRoute[] = [];
+      for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source: opened.source, index })));
+      const server = await startRegistryServer({ source: opened.source, mapping: registryMappingFor(target), listen: opts.listen, tls, routes });
+      const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
+      const data = {
+        url: server.url,
+        source: path.resolve(location),
+        repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
+        routes: routes.map((r) => r.prefix),
+        warnings: server.catalog.warnings,
+      };
+      // One line on stdout with the address (scripts parse it); the rest goes to stderr.
+      printResult(data, { json: opts.json }, (d) => `listening on ${d.url}`);
+      if (!opts.json && !opts.quiet) {
+        for (const r of data.repositories) note(`  ${r.name}${r.tags.length ? `: ${r.tags.join(', ')}` : ' (by digest)'}`);
+        for (const p of data.routes) note(`  ${server.url}${p}`);
+      }
+      for (const w of data.warnings) note(`warning: ${w}`);
+      await new Promise<void>((resolve) => {
+        const stop = () => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          resolve();
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
+      await server.close();
+      await opened.close();
+    });
+}

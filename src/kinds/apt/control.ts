@@ -1,0 +1,100 @@
+import type { Readable } from 'node:stream';
+import { createInterface } from 'node:readline';
+
+/** One deb822 paragraph (a Packages stanza, a Release file): fields by lower-case name, plus its text. */
+export interface Stanza {
+  fields: Map<string, string>;
+  /** The paragraph exactly as written (no trailing newline), when asked for. */
+  raw?: string;
+}
+
+function addLine(fields: Map<string, string>, line: string, last: { key?: string }): void {
+  if (/^[ \t]/.test(line)) {
+    if (last.key) fields.set(last.key, `${fields.get(last.key)}\n${line.slice(1)}`);
+    return;
+  }
+  const i = line.indexOf(':');
+  if (i <= 0) return;
+  last.key = line.slice(0, i).trim().toLowerCase();
+  fields.set(last.key, line.slice(i + 1).trim());
+}
+
+/** Parse deb822 text into paragraphs. */
+export function parseDeb822(text: string, keepRaw = false): Stanza[] {
+  const out: Stanza[] = [];
+  let fields = new Map<string, string>();
+  let raw: string[] = [];
+  const last: { key?: string } = {};
+  const flush = () => {
+    if (fields.size) out.push(keepRaw ? { fields, raw: raw.join('\n') } : { fields });
+    fields = new Map();
+    raw = [];
+    last.key = undefined;
+  };
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') {
+      flush();
+      continue;
+    }
+    if (line.startsWith('#')) continue;
+    raw.push(line);
+    addLine(fields, line, last);
+  }
+  flush();
+  return out;
+}
+
+/** Stream paragraphs from a (decompressed) index without holding the whole file. */
+export async function* streamDeb822(input: Readable, keepRaw = false): AsyncGenerator<Stanza> {
+  const rl = createInterface({ input, crlfDelay: Infinity });
+  let fields = new Map<string, string>();
+  let raw: string[] = [];
+  const last: { key?: string } = {};
+  for await (const line of rl) {
+    if (line.trim() === '') {
+      if (fields.size) yield keepRaw ? { fields, raw: raw.join('\n') } : { fields };
+      fields = new Map();
+      raw = [];
+      last.key = undefined;
+      continue;
+    }
+    if (keepRaw) raw.push(line);
+    addLine(fields, line, last);
+  }
+  if (fields.size) yield keepRaw ? { fields, raw: raw.join('\n') } : { fields };
+}
+
+export interface ReleaseFile {
+  fields: Map<string, string>;
+  /** Files listed under SHA256 (path → hash, size); also MD5Sum/SHA1/SHA512 for by-hash. */
+  sha256: Map<string, { hash: string; size: number }>;
+  hashes: Map<string, Map<string, { hash: string; size: number }>>;
+  acquireByHash: boolean;
+}
+
+const HASH_FIELDS: Record<string, string> = { md5sum: 'MD5Sum', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
+
+export function parseRelease(text: string): ReleaseFile {
+  const fields = parseDeb822(text)[0]?.fields ?? new Map<string, string>();
+  const hashes = new Map<string, Map<string, { hash: string; size: number }>>();
+  for (const [key, name] of Object.entries(HASH_FIELDS)) {
+    const v = fields.get(key);
+    if (!v) continue;
+    const m = new Map<string, { hash: string; size: number }>();
+    for (const line of v.split('\n')) {
+      const parts = line.trim().split(/\s+/);
+      if (parts.length === 3 && /^\d+$/.test(parts[1])) m.set(parts[2], { hash: parts[0].toLowerCase(), size: Number(parts[1]) });
+    }
+    hashes.set(name, m);
+  }
+  return {
+    fields,
+    sha256: hashes.get('SHA256') ?? new Map(),
+    hashes,
+    acquireByHash: (fields.get('acquire-by-hash') ?? '').toLowerCase() === 'yes',
+  };
+}
+
+export function words(v: string | undefined): string[] {
+  return (v ?? '').split(/\s+/).filter(Boolean);
+}

@@ -1,0 +1,212 @@
+import { compareVersions, satisfiesVersion, type Relation } from './version.js';
+
+export interface DepAlternative {
+  name: string;
+  /** `:any`, `:native` or an explicit architecture qualifier. */
+  arch?: string;
+  op?: Relation;
+  version?: string;
+}
+
+/** One comma-separated group: any alternative satisfies it. */
+export type DepGroup = DepAlternative[];
+
+const ALT = /^([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$/i;
+
+/** Parse a Depends/Pre-Depends/Provides value. Unparseable alternatives are kept by name only. */
+export function parseRelations(value: string | undefined): DepGroup[] {
+  if (!value) return [];
+  const groups: DepGroup[] = [];
+  for (const group of value.replace(/\n/g, ' ').split(',')) {
+    const alts: DepAlternative[] = [];
+    for (const raw of group.split('|')) {
+      const s = raw.trim();
+      if (!s) continue;
+      const m = ALT.exec(s);
+      if (!m) {
+        alts.push({ name: s.split(/[\s(:[]/)[0].toLowerCase() });
+        continue;
+      }
+      let op = m[3] as string | undefined;
+      if (op === '<') op = '<=';
+      if (op === '>') op = '>=';
+      alts.push({ name: m[1].toLowerCase(), ...(m[2] ? { arch: m[2] } : {}), ...(op ? { op: op as Relation, version: m[4] } : {}) });
+    }
+    if (alts.length) groups.push(alts);
+  }
+  return groups;
+}
+
+export function formatAlternative(a: DepAlternative): string {
+  return `${a.name}${a.arch ? `:${a.arch}` : ''}${a.op ? ` (${a.op} ${a.version})` : ''}`;
+}
+
+export function formatGroup(g: DepGroup): string {
+  return g.map(formatAlternative).join(' | ');
+}
+
+/** A binary package as the closure sees it. */
+export interface AptPackage {
+  /** Which repository source (spec + suite) lists it. */
+  source: number;
+  name: string;
+  version: string;
+  architecture: string;
+  multiArch?: string;
+  provides: DepAlternative[];
+  depends: DepGroup[];
+  filename: string;
+  sha256: string;
+  size: number;
+}
+
+export interface SourceInfo {
+  /** Whole mirrors already carry every package; filtered ones get what the closure adds. */
+  whole: boolean;
+  /** Suite family (`jammy` for jammy-updates, jammy-pgdg): dependencies prefer their own family. */
+  family: string;
+  label: string;
+}
+
+export function suiteFamily(suite: string): string {
+  return suite.split(/[-/]/)[0].toLowerCase();
+}
+
+export interface ClosureRequest {
+  source: number;
+  names: string[];
+  architectures: string[];
+}
+
+export interface ClosureResult {
+  /** Packages each filtered source must carry. */
+  selected: Map<number, Set<AptPackage>>;
+  /** Human-readable: which dependency of which package nothing listed satisfies. */
+  unsatisfied: Map<number, string[]>;
+  /** Requested names found nowhere. */
+  missing: Map<number, string[]>;
+}
+
+/**
+ * The dependency closure over Depends and Pre-Depends across every listed repository: for each
+ * group the first alternative that something satisfies (apt's choice), a real package before a
+ * provider, the dependent's own repository first, then its suite family, then the highest
+ * version. Architecture `all` and `Multi-Arch: foreign` packages satisfy any architecture;
+ * `:any` accepts `Multi-Arch: allowed`.
+ */
+export function computeClosure(packages: AptPackage[], sources: SourceInfo[], requests: ClosureRequest[]): ClosureResult {
+  const byName = new Map<string, AptPackage[]>();
+  const byProvides = new Map<string, Array<{ pkg: AptPackage; version?: string }>>();
+  for (const p of packages) {
+    let list = byName.get(p.name);
+    if (!list) byName.set(p.name, (list = []));
+    list.push(p);
+    for (const pr of p.provides) {
+      let pl = byProvides.get(pr.name);
+      if (!pl) byProvides.set(pr.name, (pl = []));
+      pl.push({ pkg: p, version: pr.op === '=' ? pr.version : undefined });
+    }
+  }
+
+  const archOk = (cand: AptPackage, want: string, alt: DepAlternative): boolean => {
+    if (alt.arch && alt.arch !== 'any' && alt.arch !== 'native') return cand.architecture === alt.arch;
+    if (cand.architecture === want || cand.architecture === 'all') return true;
+    if (cand.multiArch === 'foreign') return true;
+    return alt.arch === 'any' && cand.multiArch === 'allowed';
+  };
+
+  const rank = (from: AptPackage | undefined, fromSource: number, cand: AptPackage, want: string): number[] => [
+    cand.source === (from?.source ?? fromSource) ? 0 : 1,
+    sources[cand.source].family === sources[from?.source ?? fromSource].family ? 0 : 1,
+    cand.architecture === want ? 0 : cand.architecture === 'all' ? 1 : 2,
+  ];
+
+  const best = (cands: AptPackage[], from: AptPackage | undefined, fromSource: number, want: string): AptPackage | undefined => {
+    let top: AptPackage | undefined;
+    let topRank: number[] = [];
+    for (const c of cands) {
+      const r = rank(from, fromSource, c, want);
+      if (!top) {
+        top = c;
+        topRank = r;
+        continue;
+      }
+      const cmp = r.findIndex((x, i) => x !== topRank[i]);
+      if (cmp >= 0 ? r[cmp] < topRank[cmp] : compareVersions(c.version, top.version) > 0) {
+        top = c;
+        topRank = r;
+      }
+    }
+    return top;
+  };
+
+  const candidates = (alt: DepAlternative, want: string): { real: AptPackage[]; provided: AptPackage[] } => {
+    const real = (byName.get(alt.name) ?? []).filter((c) => archOk(c, want, alt) && (!alt.op || satisfiesVersion(c.version, alt.op, alt.version!)));
+    const provided = (byProvides.get(alt.name) ?? [])
+      .filter(({ pkg, version }) => archOk(pkg, want, alt) && (!alt.op || (version !== undefined && satisfiesVersion(version, alt.op, alt.version!))))
+      .map(({ pkg }) => pkg);
+    return { real, provided };
+  };
+
+  const selected = new Map<number, Set<AptPackage>>();
+  const unsatisfied = new Map<number, string[]>();
+  const missing = new Map<number, string[]>();
+  const visited = new Set<string>();
+  const queue: Array<{ pkg: AptPackage; arch: string; origin: number }> = [];
+
+  const take = (pkg: AptPackage, arch: string, origin: number) => {
+    const key = `${pkg.source}|${pkg.filename}|${arch}`;
+    if (visited.has(key)) return;
+    visited.add(key);
+    if (!sources[pkg.source].whole) {
+      let set = selected.get(pkg.source);
+      if (!set) selected.set(pkg.source, (set = new Set()));
+      set.add(pkg);
+    }
+    queue.push({ pkg, arch, origin });
+  };
+
+  for (const req of requests) {
+    for (const name of req.names) {
+      let found = false;
+      for (const arch of req.architectures) {
+        const alt = { name: name.toLowerCase() };
+        const { real, provided } = candidates(alt, arch);
+        const own = real.filter((p) => p.source === req.source);
+        const ownProvided = provided.filter((p) => p.source === req.source);
+        const pick = best(own.length ? own : ownProvided, undefined, req.source, arch);
+        if (pick) {
+          found = true;
+          take(pick, arch, req.source);
+        }
+      }
+      if (!found) {
+        let list = missing.get(req.source);
+        if (!list) missing.set(req.source, (list = []));
+        list.push(name);
+      }
+    }
+  }
+
+  while (queue.length) {
+    const { pkg, arch, origin } = queue.shift()!;
+    const want = pkg.architecture === 'all' ? arch : pkg.architecture;
+    for (const group of pkg.depends) {
+      let chosen: AptPackage | undefined;
+      for (const alt of group) {
+        const { real, provided } = candidates(alt, want);
+        chosen = best(real, pkg, pkg.source, want) ?? best(provided, pkg, pkg.source, want);
+        if (chosen) break;
+      }
+      if (chosen) {
+        take(chosen, want, origin);
+      } else {
+        let list = unsatisfied.get(origin);
+        if (!list) unsatisfied.set(origin, (list = []));
+        list.push(`${pkg.name} ${pkg.version} (${pkg.architecture}) depends on ${formatGroup(group)}`);
+      }
+    }
+  }
+  for (const [k, v] of unsatisfied) unsatisfied.set(k, [...new Set(v)].sort());
+  return { selected, unsatisfied, missing };
+}

@@ -1,0 +1,130 @@
+import { FerryError } from '../../errors.js';
+import { mapLimit } from '../../net/concurrency.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
+import { ANNOTATION } from '../../store/source.js';
+import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
+import { downloadToStore } from '../file/download.js';
+import type { KindContext } from '../types.js';
+import { parseRelease, words } from './control.js';
+import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
+import { readPackages, releaseTextOf, repoUrl } from './repo.js';
+import { aptLabel } from './resolve.js';
+
+export const APT_ARTIFACT_TYPE = 'application/vnd.ferry.apt.v1';
+export const APT_CONFIG_TYPE = 'application/vnd.ferry.apt.config.v1+json';
+export const DEB_MEDIA_TYPE = 'application/vnd.debian.binary-package';
+
+/** What import needs to publish a suite, kept as the artifact's config. */
+export interface AptSuiteConfig {
+  suite: string;
+  origin?: string;
+  label?: string;
+  codename?: string;
+  date?: string;
+  version?: string;
+  components: string[];
+  architectures: string[];
+  acquireByHash: boolean;
+}
+
+export interface AptConfig {
+  name: string;
+  url: string;
+  mode: 'whole' | 'filtered';
+  suites: AptSuiteConfig[];
+}
+
+async function ensurePinned(f: AptFile, base: string, label: string, ctx: KindContext): Promise<void> {
+  const desc = { digest: `sha256:${f.sha256}`, size: f.size };
+  if (await ctx.store.has(desc)) return;
+  const bytes = await ctx.http.getBytes(repoUrl(base, f.path), { label });
+  if ((await ctx.store.putBytes(bytes).then((d) => d.digest)) !== desc.digest) {
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, f.path)} changed since the lock`, {
+      hint: 'The repository published new metadata; run `ferry lock` again, then re-create the bundle.',
+    });
+  }
+}
+
+function layer(f: { sha256: string; size: number }, title: string, role: string, mediaType = 'application/octet-stream'): OciDescriptor {
+  return { mediaType, digest: `sha256:${f.sha256}`, size: f.size, annotations: { [ANNOTATION.title]: title, [ROLE]: role } };
+}
+
+/** Packages for one index of a filtered mirror: the upstream stanzas, verbatim, of the kept packages. */
+async function filteredIndex(s: AptSuiteLock, index: AptFile, ctx: KindContext): Promise<{ path: string; bytes: Buffer }> {
+  const keepByFile = new Map(s.packages.map((p) => [p.filename, p.sha256]));
+  const stanzas: Array<{ key: string; raw: string }> = [];
+  for await (const st of readPackages(ctx.store, index, true)) {
+    const file = st.fields.get('filename');
+    if (file && keepByFile.get(file) === st.fields.get('sha256')?.toLowerCase()) {
+      stanzas.push({ key: `${st.fields.get('package')}\u0000${st.fields.get('version')}\u0000${st.fields.get('architecture')}`, raw: st.raw! });
+    }
+  }
+  stanzas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const text = stanzas.map((x) => x.raw + '\n').join('\n');
+  return { path: index.path.replace(/\.gz$/, ''), bytes: Buffer.from(text, 'utf8') };
+}
+
+/**
+ * Bring one APT repository into the store as an OCI artifact: upstream metadata (kept signed
+ * for a whole mirror; provenance only for a filtered one), the indexes or the filtered
+ * Packages, and every .deb verified by SHA-256 and size while it streams.
+ */
+export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const layers: OciDescriptor[] = [];
+  const suites: AptSuiteConfig[] = [];
+  const debs = new Map<string, { filename: string; sha256: string; size: number }>();
+  for (const s of entry.suites) {
+    const label = aptLabel(entry, s.suite);
+    for (const f of s.release) await ensurePinned(f, entry.url, label, ctx);
+    const main = s.release.find((f) => f.path.endsWith('/InRelease')) ?? s.release.find((f) => f.path.endsWith('/Release'))!;
+    const rel = parseRelease(releaseTextOf(await ctx.store.readBytes(`sha256:${main.sha256}`)));
+    for (const idx of s.indexes) {
+      await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, idx.path), { sha256: idx.sha256, size: idx.size }, { label: `${label} ${idx.path}` });
+    }
+    const f = rel.fields;
+    suites.push({
+      suite: s.suite,
+      ...(f.get('origin') ? { origin: f.get('origin') } : {}),
+      ...(f.get('label') ? { label: f.get('label') } : {}),
+      ...(f.get('codename') ? { codename: f.get('codename') } : {}),
+      ...(f.get('date') ? { date: f.get('date') } : {}),
+      ...(f.get('version') ? { version: f.get('version') } : {}),
+      components: entry.components,
+      architectures: entry.architectures.filter((a) => !words(f.get('architectures')).length || words(f.get('architectures')).includes(a)),
+      acquireByHash: rel.acquireByHash,
+    });
+    if (entry.mode === 'whole') {
+      for (const r of s.release) layers.push(layer(r, r.path, 'release'));
+      for (const i of s.indexes) layers.push(layer(i, i.path, 'index'));
+    } else {
+      for (const r of s.release) layers.push(layer(r, `upstream/${r.path}`, 'upstream-release'));
+      for (const i of s.indexes) {
+        const gen = await filteredIndex(s, i, ctx);
+        const d = await ctx.store.putBytes(gen.bytes);
+        layers.push(layer({ sha256: d.digest.slice(7), size: d.size }, gen.path, 'generated-index', 'text/plain'));
+      }
+    }
+    for (const p of s.packages) debs.set(p.filename, p);
+  }
+  const list = [...debs.values()].sort((a, b) => (a.filename < b.filename ? -1 : 1));
+  const total = list.reduce((n, p) => n + p.size, 0);
+  const task = ctx.progress.start(`${aptLabel(entry)} ${list.length} packages`, total);
+  await mapLimit(list, ctx.concurrency, async (p) => {
+    await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, p.filename), { sha256: p.sha256, size: p.size }, {
+      label: `${aptLabel(entry)} ${p.filename}`,
+      onProgress: (n) => task.advance(n),
+      onRetry: (m) => ctx.progress.log(m),
+    });
+  });
+  task.finish(`${list.length} packages verified`);
+  for (const p of list) layers.push(layer(p, p.filename, 'package', DEB_MEDIA_TYPE));
+  const config: AptConfig = { name: entry.name, url: entry.url, mode: entry.mode, suites };
+  const top = await putArtifact(ctx.store, {
+    artifactType: APT_ARTIFACT_TYPE,
+    config: { mediaType: APT_CONFIG_TYPE, bytes: Buffer.from(JSON.stringify(config)) },
+    layers,
+    annotations: sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, 'io.ferry.apt.mode': entry.mode }),
+    topAnnotations: { [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, [ANNOTATION.refName]: entry.name, [ANNOTATION.title]: entry.name },
+  });
+  return [top];
+}

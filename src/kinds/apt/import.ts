@@ -1,0 +1,143 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../../errors.js';
+import { mapAptRepo } from '../../mapping/index.js';
+import { mapLimit } from '../../net/concurrency.js';
+import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
+import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
+import { ANNOTATION } from '../../store/source.js';
+import { ROLE } from '../file/artifact.js';
+import { hasSameContent, writeVerified } from '../file/download.js';
+import type { ImportContext, ImportResult } from '../types.js';
+import { parseRelease } from './control.js';
+import type { AptConfig } from './fetch.js';
+import { buildRelease, compressedVariants, sha256, type PublishedIndex } from './publish.js';
+import { releaseTextOf, safePoolPath } from './repo.js';
+
+/** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
+export const SITE_KEY_NAME = 'ferry-archive-keyring';
+
+export function aptTarget(ctx: ImportContext): { dir: string; baseUrl: string; signingKey?: string } {
+  const t = ctx.target.target.apt;
+  if (!t) {
+    throw new FerryError('VALIDATION', `${ctx.target.file}: the bundle carries APT repositories but the target has no apt: { dir, baseUrl }`, {
+      hint: 'Add an apt: section (and signingKey: for filtered mirrors) to the mirror target.',
+    });
+  }
+  return { dir: path.resolve(ctx.target.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(ctx.target.dir, t.signingKey) } : {}) };
+}
+
+async function writeSmall(dest: string, bytes: Uint8Array): Promise<boolean> {
+  const cur = await readFile(dest).catch(() => undefined);
+  if (cur && Buffer.compare(cur, bytes) === 0) return false;
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.ferry-${process.pid}.tmp`;
+  await writeFile(tmp, bytes);
+  await rename(tmp, dest);
+  return true;
+}
+
+async function writeBlob(layer: OciDescriptor, dest: string, ctx: ImportContext): Promise<number> {
+  if (await hasSameContent(dest, layer.digest, layer.size)) return 0;
+  return writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${layer.annotations?.[ANNOTATION.title]} → ${dest}`);
+}
+
+/** Where a by-hash copy of `relPath` (under dists/<suite>/) lives. */
+function byHashPath(relPath: string, type: string, hash: string): string {
+  return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
+}
+
+async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext): Promise<number> {
+  let sent = 0;
+  const prefix = `dists/${suite}/`;
+  const mine = layers.filter((l) => l.annotations?.[ANNOTATION.title]?.startsWith(prefix));
+  const releases = mine.filter((l) => l.annotations?.[ROLE] === 'release');
+  const main = releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/InRelease')) ?? releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/Release'));
+  if (!main) throw new FerryError('VERIFY', `apt ${suite}: the bundle has no Release for this suite`);
+  const rel = parseRelease(releaseTextOf(await ctx.source.readBlob(main.digest)));
+  for (const idx of mine.filter((l) => l.annotations?.[ROLE] === 'index')) {
+    const title = idx.annotations![ANNOTATION.title];
+    const relPath = title.slice(prefix.length);
+    if (rel.acquireByHash) {
+      for (const [type, files] of rel.hashes) {
+        const h = files.get(relPath);
+        if (h) sent += await writeBlob(idx, path.join(root, prefix, byHashPath(relPath, type, h.hash)), ctx);
+      }
+    }
+    sent += await writeBlob(idx, path.join(root, safePoolPath(title, 'apt index')), ctx);
+  }
+  // Signed metadata last, InRelease very last: a client sees new indexes only once they are all there.
+  const order = (l: OciDescriptor) => ['Release.gpg', 'Release', 'InRelease'].indexOf(l.annotations![ANNOTATION.title].split('/').pop()!);
+  for (const r of releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, path.join(root, r.annotations![ANNOTATION.title]), ctx);
+  return sent;
+}
+
+async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number], cfg: AptConfig, layers: OciDescriptor[], key: SigningKey, ctx: ImportContext): Promise<number> {
+  const prefix = `dists/${suiteCfg.suite}/`;
+  const generated = layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && l.annotations[ANNOTATION.title].startsWith(prefix));
+  const published: PublishedIndex[] = [];
+  for (const g of generated) {
+    const bytes = await ctx.source.readBlob(g.digest);
+    if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${g.annotations![ANNOTATION.title]}: bundle content does not match its digest`);
+    published.push(...compressedVariants(g.annotations![ANNOTATION.title].slice(prefix.length), bytes));
+  }
+  const release = buildRelease(suiteCfg, published, `Filtered mirror of ${cfg.url} (${cfg.name}), published by ferry`);
+  const dist = path.join(root, prefix);
+  const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
+  let sent = 0;
+  for (const p of published) {
+    const b = Buffer.from(p.bytes);
+    if (await writeSmall(path.join(dist, byHashPath(p.path, 'SHA256', sha256(b))), b)) sent += b.length;
+  }
+  for (const p of published) if (await writeSmall(path.join(dist, p.path), p.bytes)) sent += p.bytes.length;
+  if (current === release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
+  const releaseBytes = Buffer.from(release, 'utf8');
+  await writeSmall(path.join(dist, 'Release.gpg'), Buffer.from(await signDetachedArmored(releaseBytes, key)));
+  await writeSmall(path.join(dist, 'Release'), releaseBytes);
+  await writeSmall(path.join(dist, 'InRelease'), Buffer.from(await signClear(release, key)));
+  return sent + releaseBytes.length;
+}
+
+/**
+ * Write one APT repository into `apt.dir` under its mapped path: pool files first (each re-hashed),
+ * then indexes (by-hash copies before the named ones), then the signed Release files. A whole
+ * mirror keeps the vendor's signed metadata; a filtered one is re-signed with the site key.
+ */
+export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  const target = aptTarget(ctx);
+  const manifest = JSON.parse((await ctx.source.readBlob(top.digest)).toString('utf8')) as OciManifest;
+  const cfg = JSON.parse((await ctx.source.readBlob(manifest.config.digest)).toString('utf8')) as AptConfig;
+  const mapped = mapAptRepo(cfg.url, target);
+  const root = path.join(target.dir, mapped.path);
+  let key: SigningKey | undefined;
+  if (cfg.mode === 'filtered') {
+    if (!target.signingKey) {
+      throw new FerryError('VALIDATION', `apt[${cfg.name}] ${cfg.url}: a filtered mirror is re-signed, but the target's apt: has no signingKey`, {
+        hint: 'Set apt.signingKey to the site\'s armored OpenPGP private key (gpg --export-secret-keys --armor <id>).',
+      });
+    }
+    key = await readSigningKey(target.signingKey, process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
+  }
+  const packages = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  const total = packages.reduce((n, l) => n + l.size, 0);
+  const task = ctx.progress.start(`apt[${cfg.name}] ${packages.length} packages`, total);
+  let poolSent = 0;
+  await mapLimit(packages, ctx.concurrency, async (l) => {
+    const title = safePoolPath(l.annotations?.[ANNOTATION.title] ?? '', `apt[${cfg.name}]`);
+    const n = await writeBlob(l, path.join(root, title), ctx);
+    poolSent += n;
+    task.advance(l.size);
+  });
+  task.finish();
+  const results: ImportResult[] = [];
+  for (const s of cfg.suites) {
+    const sent = cfg.mode === 'whole' ? await importWhole(root, s.suite, manifest.layers, ctx) : await importFiltered(root, s, cfg, manifest.layers, key!, ctx);
+    results.push({ artifact: `${cfg.url} ${s.suite}`, location: `${mapped.url} ${s.suite}`, bytesSent: sent, skipped: sent === 0 && poolSent === 0 });
+  }
+  if (results.length) results[0].bytesSent += poolSent;
+  if (key) {
+    await writeSmall(path.join(target.dir, `${SITE_KEY_NAME}.asc`), Buffer.from(publicKeyArmored(key)));
+    await writeSmall(path.join(target.dir, `${SITE_KEY_NAME}.gpg`), Buffer.from(publicKeyBinary(key)));
+  }
+  return results;
+}

@@ -1,0 +1,210 @@
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { FerryError, isFerryError } from '../../errors.js';
+import type { HttpClient } from '../../net/http.js';
+import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
+import type { BlobStore } from '../../store/blob-store.js';
+import { downloadToStore } from '../file/download.js';
+import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
+import { parseRelations, type AptPackage } from './deps.js';
+import type { AptFile } from './lock.js';
+
+/** Shared helpers for reading an upstream APT repository: Release, indexes, packages. */
+
+export function repoUrl(base: string, rel: string): string {
+  return `${base.replace(/\/+$/, '')}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+export interface VerifiedRelease {
+  /** Files as fetched and kept (InRelease, Release, Release.gpg that verified). */
+  files: AptFile[];
+  release: ReleaseFile;
+  text: string;
+  signedBy: string;
+}
+
+async function getOptional(http: HttpClient, url: string, label: string): Promise<Buffer | undefined> {
+  try {
+    return await http.getBytes(url, { label });
+  } catch (err) {
+    if (isFerryError(err, 'NOT_FOUND')) return undefined;
+    throw err;
+  }
+}
+
+async function keep(store: BlobStore, path: string, bytes: Buffer): Promise<AptFile> {
+  const d = await store.putBytes(bytes);
+  return { path, sha256: d.digest.slice(7), size: d.size };
+}
+
+/**
+ * Fetch and verify `dists/<suite>/InRelease` (or `Release` + `Release.gpg`) with the given keys.
+ * An InRelease that exists but does not verify is refused, never bypassed via Release.
+ */
+export async function fetchVerifiedRelease(
+  base: string,
+  suite: string,
+  keys: PublicKeys,
+  http: HttpClient,
+  store: BlobStore,
+  label: string,
+  now = Date.now(),
+): Promise<VerifiedRelease> {
+  const dir = `dists/${suite}`;
+  const files: AptFile[] = [];
+  let text: string | undefined;
+  let signedBy: string | undefined;
+  const inRelease = await getOptional(http, repoUrl(base, `${dir}/InRelease`), label);
+  if (inRelease) {
+    const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
+    text = v.text;
+    signedBy = v.signer;
+    files.push(await keep(store, `${dir}/InRelease`, inRelease));
+  }
+  const release = await getOptional(http, repoUrl(base, `${dir}/Release`), label);
+  const releaseGpg = release ? await getOptional(http, repoUrl(base, `${dir}/Release.gpg`), label) : undefined;
+  if (release && releaseGpg) {
+    const signer = await verifyDetached(release, releaseGpg, keys, `${label} ${repoUrl(base, `${dir}/Release`)} (signature Release.gpg)`);
+    if (text === undefined) {
+      text = release.toString('utf8');
+      signedBy = signer;
+    } else if (parseRelease(release.toString('utf8')).sha256.size !== parseRelease(text).sha256.size) {
+      throw new FerryError('VERIFY', `${label}: ${dir}/Release and ${dir}/InRelease list different files`, {
+        hint: 'The repository is being updated; try again in a few minutes.',
+      });
+    }
+    files.push(await keep(store, `${dir}/Release`, release));
+    files.push(await keep(store, `${dir}/Release.gpg`, releaseGpg));
+  }
+  if (text === undefined || !signedBy) {
+    throw new FerryError(release ? 'VERIFY' : 'NOT_FOUND', `${label}: ${repoUrl(base, dir)} has ${release ? 'an unsigned Release (no InRelease, no Release.gpg)' : 'no InRelease or Release'}`, {
+      hint: release ? 'ferry mirrors only signed repositories.' : 'Check url: and suites: (the suite is the directory under dists/).',
+    });
+  }
+  const parsed = parseRelease(text);
+  const validUntil = parsed.fields.get('valid-until');
+  if (validUntil && Date.parse(validUntil) < now) {
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, `${dir}/InRelease`)} expired at ${validUntil} (Valid-Until)`, {
+      hint: 'The repository served stale metadata; try again later or report it to the vendor.',
+    });
+  }
+  return { files: files.sort((a, b) => a.path.localeCompare(b.path)), release: parsed, text, signedBy };
+}
+
+/** The signed Release text from kept bytes (verified when it was fetched). */
+export function releaseTextOf(bytes: Buffer): string {
+  const t = bytes.toString('utf8');
+  return isClearSigned(bytes) ? clearSignedText(t) : t;
+}
+
+/**
+ * Which index files of a Release a mirror of these components and architectures carries:
+ * Packages (every compression) for each architecture and `all`, per-architecture Release
+ * files and translations. Contents, sources, installer images and AppStream data are left out.
+ */
+export function selectIndexPaths(release: ReleaseFile, components: string[], architectures: string[]): string[] {
+  const arches = new Set([...architectures, 'all']);
+  const out: string[] = [];
+  for (const p of release.sha256.keys()) {
+    const comp = components.find((c) => p.startsWith(`${c}/`));
+    if (!comp) continue;
+    const rest = p.slice(comp.length + 1);
+    const bin = /^binary-([a-z0-9-]+)\/(Packages(\.gz|\.xz|\.bz2|\.zst|\.lzma)?|Release)$/.exec(rest);
+    if (bin) {
+      if (arches.has(bin[1])) out.push(p);
+      continue;
+    }
+    if (/^i18n\/(Translation-[A-Za-z_@.]+(\.gz|\.xz|\.bz2|\.zst)?|Index)$/.test(rest)) out.push(p);
+  }
+  return out.sort();
+}
+
+/** The Packages file to parse for one component and architecture: gzip or plain (Node has no xz). */
+export function packagesIndexFor(release: ReleaseFile, component: string, arch: string): string | undefined {
+  for (const ext of ['.gz', '']) {
+    const p = `${component}/binary-${arch}/Packages${ext}`;
+    if (release.sha256.has(p)) return p;
+  }
+  return undefined;
+}
+
+export function listsPackagesFor(release: ReleaseFile, component: string, arch: string): string[] {
+  return [...release.sha256.keys()].filter((p) => p.startsWith(`${component}/binary-${arch}/Packages`));
+}
+
+/** Download an index listed in Release, by hash when the repository offers it; verified against Release. */
+export async function fetchIndex(
+  base: string,
+  suite: string,
+  relPath: string,
+  release: ReleaseFile,
+  http: HttpClient,
+  store: BlobStore,
+  label: string,
+): Promise<AptFile> {
+  const listed = release.sha256.get(relPath);
+  if (!listed) throw new FerryError('INTERNAL', `${label}: ${relPath} is not listed in Release`);
+  const path = `dists/${suite}/${relPath}`;
+  const what = `${label} ${path} (as listed in the signed Release)`;
+  const expect = { sha256: listed.hash, size: listed.size };
+  if (release.acquireByHash) {
+    const byHash = `dists/${suite}/${relPath.replace(/[^/]+$/, '')}by-hash/SHA256/${listed.hash}`;
+    try {
+      await downloadToStore(store, http, repoUrl(base, byHash), expect, { label: what });
+      return { path, sha256: listed.hash, size: listed.size };
+    } catch (err) {
+      if (!isFerryError(err, 'NOT_FOUND')) throw err;
+    }
+  }
+  await downloadToStore(store, http, repoUrl(base, path), expect, { label: what });
+  return { path, sha256: listed.hash, size: listed.size };
+}
+
+/** Decompressed stream of an index in the store. */
+export function openIndex(store: BlobStore, file: AptFile): Readable {
+  const raw = store.open(`sha256:${file.sha256}`);
+  if (file.path.endsWith('.gz')) {
+    const gunzip = createGunzip();
+    raw.on('error', (e) => gunzip.destroy(e));
+    return raw.pipe(gunzip);
+  }
+  return raw;
+}
+
+export function safePoolPath(filename: string, label: string): string {
+  const parts = filename.split('/');
+  if (!filename || filename.startsWith('/') || parts.some((p) => p === '..' || p === '.' || p === '') || filename.includes('\\')) {
+    throw new FerryError('VERIFY', `${label}: refusing package path ${JSON.stringify(filename)}`, { hint: 'The index names a file outside the repository.' });
+  }
+  return filename;
+}
+
+/** Turn one Packages stanza into the closure's view of it; SHA256 and Size are required. */
+export function stanzaToPackage(st: Stanza, source: number, label: string): AptPackage {
+  const f = st.fields;
+  const name = f.get('package');
+  const filename = f.get('filename');
+  const sha256 = f.get('sha256')?.toLowerCase();
+  const size = f.get('size');
+  if (!name || !filename || !sha256 || !/^[a-f0-9]{64}$/.test(sha256) || !size || !/^\d+$/.test(size)) {
+    throw new FerryError('VERIFY', `${label}: package ${name ?? '?'} has no Filename, SHA256 or Size`, { hint: 'ferry verifies every .deb by SHA-256; this index cannot be used.' });
+  }
+  return {
+    source,
+    name,
+    version: f.get('version') ?? '0',
+    architecture: f.get('architecture') ?? 'all',
+    multiArch: f.get('multi-arch'),
+    provides: parseRelations(f.get('provides')).map((g) => g[0]),
+    depends: [...parseRelations(f.get('pre-depends')), ...parseRelations(f.get('depends'))],
+    filename: safePoolPath(filename, label),
+    sha256,
+    size: Number(size),
+  };
+}
+
+export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = false): AsyncGenerator<Stanza> {
+  yield* streamDeb822(openIndex(store, file), keepRaw);
+}
+
+export { words };

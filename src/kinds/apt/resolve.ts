@@ -1,0 +1,152 @@
+import { FerryError, isFerryError } from '../../errors.js';
+import { mapLimit } from '../../net/concurrency.js';
+import { readPublicKeys } from '../../net/pgp.js';
+import type { KindContext } from '../types.js';
+import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type SourceInfo } from './deps.js';
+import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
+import { fetchIndex, fetchVerifiedRelease, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
+import type { AptSpec } from './spec.js';
+
+interface LoadedSource {
+  spec: AptSpec;
+  specIndex: number;
+  suite: string;
+  label: string;
+  release: VerifiedRelease;
+  /** Index files this source carries (whole) or reads stanzas from (filtered). */
+  indexes: AptFile[];
+  packages: AptPackage[];
+}
+
+export function aptLabel(spec: { name: string }, suite?: string): string {
+  return `apt[${spec.name}]${suite ? ` ${suite}` : ''}`;
+}
+
+async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext): Promise<LoadedSource> {
+  const label = aptLabel(spec, suite);
+  if (!spec.keys?.length) {
+    throw new FerryError('VALIDATION', `${label}: no keys: ferry verifies every repository's signature`, {
+      hint: 'List the vendor key files (e.g. keys/percona.asc) under keys:.',
+    });
+  }
+  const keys = await readPublicKeys(spec.keys, ctx.manifestDir, label);
+  const release = await fetchVerifiedRelease(spec.url, suite, keys, ctx.http, ctx.store, label);
+  const rel = release.release;
+  const offered = words(rel.fields.get('architectures'));
+  const components = words(rel.fields.get('components'));
+  const problems: string[] = [];
+  const parse: string[] = [];
+  for (const comp of spec.components) {
+    if (components.length && !components.includes(comp) && !components.some((c) => c.endsWith(`/${comp}`))) {
+      problems.push(`component ${comp} is not offered (Components: ${components.join(' ')})`);
+      continue;
+    }
+    for (const arch of spec.architectures) {
+      const p = packagesIndexFor(rel, comp, arch);
+      if (p) parse.push(p);
+      else if (listsPackagesFor(rel, comp, arch).length) problems.push(`${comp}/binary-${arch} offers only ${listsPackagesFor(rel, comp, arch).join(', ')}; ferry reads Packages.gz or Packages`);
+      else if (!offered.includes(arch)) problems.push(`architecture ${arch} is not offered (Architectures: ${offered.join(' ')})`);
+    }
+    const all = packagesIndexFor(rel, comp, 'all');
+    if (all) parse.push(all);
+  }
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `${label}: ${spec.url} dists/${suite} cannot be mirrored as asked`, { details: [...new Set(problems)] });
+  }
+  const whole = !spec.packages;
+  const carry = whole ? [...new Set([...selectIndexPaths(rel, spec.components, spec.architectures), ...parse])].sort() : parse;
+  const got = await mapLimit(carry, ctx.concurrency, async (p) => {
+    try {
+      return await fetchIndex(spec.url, suite, p, rel, ctx.http, ctx.store, label);
+    } catch (err) {
+      // Release may list uncompressed or alternative variants the server does not have; apt skips those too.
+      if (isFerryError(err, 'NOT_FOUND') && !parse.includes(p)) return undefined;
+      throw err;
+    }
+  });
+  const indexes = got.filter((x): x is AptFile => Boolean(x));
+  const packages: AptPackage[] = [];
+  for (const p of parse) {
+    const file = indexes.find((i) => i.path === `dists/${suite}/${p}`)!;
+    for await (const st of readPackages(ctx.store, file)) packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`));
+  }
+  return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
+}
+
+function toLock(p: AptPackage): AptPackageLock {
+  return { name: p.name, version: p.version, architecture: p.architecture, filename: p.filename, sha256: p.sha256, size: p.size };
+}
+
+function uniquePackages(list: Iterable<AptPackage>): AptPackageLock[] {
+  const byFile = new Map<string, AptPackageLock>();
+  for (const p of list) {
+    const prev = byFile.get(p.filename);
+    if (prev && prev.sha256 !== p.sha256) {
+      throw new FerryError('VERIFY', `${p.filename}: two indexes of one suite give different SHA256 (${prev.sha256} and ${p.sha256})`, {
+        hint: 'The repository is inconsistent; try again later.',
+      });
+    }
+    byFile.set(p.filename, toLock(p));
+  }
+  return [...byFile.values()].sort((a, b) => (a.filename < b.filename ? -1 : a.filename > b.filename ? 1 : 0));
+}
+
+/**
+ * Pin every APT repository: verified Release per suite, verified indexes, and the packages
+ * (all of them, or the closure of `packages:` over Depends/Pre-Depends across every listed
+ * repository). Unsatisfiable dependencies are reported in the lock, not fatal; a requested
+ * package that no suite has is.
+ */
+export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<AptLock[]> {
+  const plan: Array<{ spec: AptSpec; specIndex: number; suite: string }> = [];
+  specs.forEach((spec, specIndex) => {
+    for (const suite of spec.suites) plan.push({ spec, specIndex, suite });
+  });
+  const sources = await mapLimit(plan, Math.max(1, Math.min(2, ctx.concurrency)), (p, i) => {
+    const task = ctx.progress.start(`${aptLabel(p.spec, p.suite)} metadata`, 0);
+    return loadSource(p.spec, p.specIndex, p.suite, i, ctx).then((s) => {
+      task.finish(`${s.packages.length} packages listed`);
+      return s;
+    });
+  });
+  const infos: SourceInfo[] = sources.map((s) => ({ whole: !s.spec.packages, family: suiteFamily(s.suite), label: s.label }));
+  const requests: ClosureRequest[] = sources
+    .map((s, i) => (s.spec.packages ? { source: i, names: s.spec.packages, architectures: s.spec.architectures } : undefined))
+    .filter((r): r is ClosureRequest => Boolean(r));
+  const closure = computeClosure(
+    sources.flatMap((s) => s.packages),
+    infos,
+    requests,
+  );
+  const missing = [...closure.missing.entries()].flatMap(([i, names]) => names.map((n) => `${sources[i].label}: ${n} is not in ${sources[i].spec.url} (${sources[i].spec.components.join(', ')}; ${sources[i].spec.architectures.join(', ')})`));
+  if (missing.length) {
+    throw new FerryError('NOT_FOUND', `${missing.length} requested package${missing.length === 1 ? '' : 's'} not found`, {
+      details: missing,
+      hint: 'Check the package names, components and architectures.',
+    });
+  }
+  const out: AptLock[] = [];
+  specs.forEach((spec, specIndex) => {
+    const mine = sources.map((s, i) => ({ s, i })).filter(({ s }) => s.specIndex === specIndex);
+    const suites: AptSuiteLock[] = mine.map(({ s, i }) => ({
+      suite: s.suite,
+      signedBy: s.release.signedBy,
+      release: s.release.files,
+      indexes: s.indexes,
+      packages: uniquePackages(spec.packages ? (closure.selected.get(i) ?? []) : s.packages),
+    }));
+    const unsatisfied = [...new Set(mine.flatMap(({ i }) => closure.unsatisfied.get(i) ?? []))].sort();
+    for (const u of unsatisfied) ctx.progress.log(`${aptLabel(spec)}: not satisfied by any listed repository: ${u}`);
+    out.push({
+      name: spec.name,
+      url: spec.url,
+      mode: spec.packages ? 'filtered' : 'whole',
+      components: spec.components,
+      architectures: spec.architectures,
+      ...(spec.packages ? { packages: [...spec.packages].sort() } : {}),
+      suites,
+      unsatisfied,
+    });
+  });
+  return out.sort((a, b) => a.name.localeCompare(b.name) || a.url.localeCompare(b.url));
+}

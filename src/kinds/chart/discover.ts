@@ -1,0 +1,582 @@
+import { parse as parseYaml } from 'yaml';
+import { parseImageReference, formatImageReference } from '../../oci/reference.js';
+import { chartDependencies, type ChartDependency, type LoadedChart } from './load.js';
+import {
+  asBoolean,
+  asString,
+  isValueMap,
+  mergeValues,
+  originOf,
+  parseValues,
+  valueAt,
+  type Origin,
+  type Value,
+  type ValueMap,
+} from './values.js';
+
+/**
+ * Every image a chart deploys, found without a helm binary, each with where it was found.
+ *
+ * Sources: the values (user values merged over the defaults, subcharts with Helm's scoping),
+ * chart annotations (`helm.sh/images`, `artifacthub.io/images`, `images`), Images.lock files,
+ * and image references written literally in templates. "certain" means the default install
+ * (with the given values) deploys it; "possible" means a disabled section or a loose match.
+ */
+
+export type Certainty = 'certain' | 'possible';
+export type SourceKind = 'values' | 'annotation' | 'images-lock' | 'template';
+
+/** The sub-keys of an image map in values, as the chart wrote them (for override files). */
+export interface ImageKeys {
+  registry?: string;
+  repository?: string;
+  image?: string;
+  name?: string;
+  tag?: string;
+  digest?: string;
+}
+
+export interface ImageSource {
+  kind: SourceKind;
+  /** Chart chain as Helm scopes it: `keycloak`, `keycloak > postgresql`. */
+  chart: string;
+  chartName: string;
+  chartVersion: string;
+  /**
+   * Value scope of the (sub)chart from the top chart's values: [] for the top chart,
+   * ['postgresql'] for a subchart (its alias when it has one). An override for this image in the
+   * top chart's values goes under `scope.join('.') + '.' + keyPath`.
+   */
+  scope: string[];
+  /** File the finding came from, relative to the top chart (or the user's values file as given). */
+  file: string;
+  line?: number;
+  /** Values key path inside the (sub)chart's own values: `controller.image`, `sidecars[0].image`. */
+  keyPath?: string;
+  /** Values key path from the top chart: scope + keyPath, what a user override sets. */
+  valuesPath?: string;
+  /** `map` (registry/repository/tag/digest sub-keys) or `string` (one value holding the reference). */
+  form?: 'map' | 'string';
+  /** Sub-keys present in an image map (only the ones the chart has). */
+  keys?: ImageKeys;
+  /** Values path that supplied the registry when it was not the map's own (`global.imageRegistry`). */
+  registryFrom?: string;
+  /** The tag came from the chart's appVersion because the values left it empty. */
+  tagFromAppVersion?: boolean;
+  /** Where values merged over the defaults changed a sub-key: `tag` → `my-values.yaml:4`. */
+  overrides?: Record<string, string>;
+  /** Template line text, for template findings. */
+  text?: string;
+  certainty: Certainty;
+  /** Why a finding is only possible. */
+  reason?: string;
+}
+
+export interface DiscoveredImage {
+  /** Normalized reference (`docker.io/bitnami/keycloak:26.3.3-debian-12-r0`). */
+  ref: string;
+  certainty: Certainty;
+  sources: ImageSource[];
+}
+
+export interface SkippedSubchart {
+  chart: string;
+  reason: string;
+}
+
+export interface DiscoveryResult {
+  chart: { name: string; version: string; appVersion?: string };
+  images: DiscoveredImage[];
+  /** Subcharts not walked because a condition or tags disabled them. */
+  skippedSubcharts: SkippedSubchart[];
+  /** Dependencies in Chart.yaml with no vendored copy (resolve them to discover their images). */
+  missingDependencies: Array<{ chart: string; dependency: string; version?: string; repository?: string }>;
+}
+
+export interface UserValues {
+  /** Name as shown in provenance (the path the user gave). */
+  file: string;
+  values: ValueMap;
+}
+
+export interface DiscoverOptions {
+  /** User values, merged over the defaults in order (later wins), as `helm -f a -f b`. */
+  values?: UserValues[];
+}
+
+// ── helpers ──────────────────────────────────────────────────────────────────
+
+const IMAGE_KEY = /image$/i;
+const IMAGES_KEY = /images$/i;
+
+function hasTemplate(s: string): boolean {
+  return s.includes('{{') || s.includes('}}');
+}
+
+/** A string that could be an image reference: not a URL, path or template expression. */
+function plausibleImage(s: string): boolean {
+  if (!s || hasTemplate(s) || s.includes('://') || /\s/.test(s)) return false;
+  if (s.startsWith('/') || s.startsWith('.') || s.startsWith('~') || s.includes('$')) return false;
+  if (/^[\d.]+$/.test(s)) return false;
+  return true;
+}
+
+function tryParse(s: string): string | undefined {
+  if (!plausibleImage(s)) return undefined;
+  try {
+    return formatImageReference(parseImageReference(s));
+  } catch {
+    return undefined;
+  }
+}
+
+function firstIsHost(p: string): boolean {
+  const slash = p.indexOf('/');
+  if (slash < 0) return false;
+  const first = p.slice(0, slash);
+  return first.includes('.') || first.includes(':') || first === 'localhost';
+}
+
+/** Strict shape for loose matches anywhere: a registry host, a path and a tag or digest. */
+const LOOSE_REF = /(?<![\w/:.@-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?\/[a-z0-9._/-]*[a-z0-9](?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64}))(?![\w/:@-])/g;
+
+function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : JSON.stringify(key);
+  return base ? `${base}.${k}` : k;
+}
+
+/** The tag a chart renders for an empty tag: its appVersion, with a `v` when its templates add one. */
+function appVersionTag(chart: LoadedChart): string | undefined {
+  const av = chart.metadata.appVersion;
+  if (!av) return undefined;
+  if (av.startsWith('v')) return av;
+  for (const [p, text] of chart.files) {
+    if (!p.startsWith('templates/')) continue;
+    if (/printf\s+"v%s"\s+\(?\s*\.Chart\.AppVersion/.test(text) || /\bv\{\{-?\s*\.Chart\.AppVersion/.test(text)) return `v${av}`;
+  }
+  return av;
+}
+
+// ── the walk ─────────────────────────────────────────────────────────────────
+
+interface Instance {
+  chart: LoadedChart;
+  /** Display chain. */
+  label: string;
+  scope: string[];
+  /** File prefix relative to the top chart (`charts/postgresql/`). */
+  prefix: string;
+  values: ValueMap;
+}
+
+interface Ctx {
+  findings: Array<{ ref: string; source: ImageSource }>;
+  inst: Instance;
+  appTag?: string;
+}
+
+function originText(o: Origin | undefined): string | undefined {
+  if (!o) return undefined;
+  return o.line ? `${o.file}:${o.line}` : o.file;
+}
+
+function baseSource(ctx: Ctx, container: object, key: string | number, keyPath: string): Omit<ImageSource, 'certainty'> {
+  const o = originOf(container, key);
+  return {
+    kind: 'values',
+    chart: ctx.inst.label,
+    chartName: ctx.inst.chart.metadata.name,
+    chartVersion: ctx.inst.chart.metadata.version,
+    scope: ctx.inst.scope,
+    file: o?.file ?? `${ctx.inst.prefix}values.yaml`,
+    line: o?.line,
+    keyPath,
+    valuesPath: [...ctx.inst.scope, keyPath].join('.'),
+  };
+}
+
+function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSource, 'kind' | 'chart' | 'chartName' | 'chartVersion' | 'scope' | 'file' | 'certainty'> & { ref: string } | undefined {
+  const root = ctx.inst.values;
+  const repo = asString(m.repository)?.trim();
+  const img = asString(m.image)?.trim();
+  const name = asString(m.name)?.trim();
+  const tag = asString(m.tag)?.trim();
+  const digest = asString(m.digest)?.trim();
+  const keys: ImageKeys = {};
+  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest'] as const) if (k in m) keys[k] = k;
+  let path: string;
+  let nameBased = false;
+  if (repo) {
+    // `repository: mysql` + `name: community-operator` (mysql-operator style)
+    path = imageKey && name && /^[a-z0-9._-]+$/.test(name) && !repo.endsWith(`/${name}`) ? `${repo}/${name}` : repo;
+  } else if (imageKey && (img || name)) {
+    nameBased = true;
+    // cert-manager style: imageRegistry + imageNamespace + image.name
+    const ns = img ? undefined : asString(root.imageNamespace)?.trim();
+    path = ns ? `${ns}/${name}` : (img || name)!;
+  } else return undefined;
+  if (!plausibleImage(path)) return undefined;
+  if ((tag && hasTemplate(tag)) || (digest && hasTemplate(digest))) return undefined;
+
+  const global = isValueMap(root.global) ? root.global : {};
+  const globalOverride = asString(global.imageRegistry)?.trim();
+  const own = asString(m.registry)?.trim();
+  const globalImage = isValueMap(global.image) ? asString(global.image.registry)?.trim() : undefined;
+  const rootRegistry = nameBased ? asString(root.imageRegistry)?.trim() : undefined;
+  let registry: string | undefined;
+  let registryFrom: string | undefined;
+  if (globalOverride) [registry, registryFrom] = [globalOverride, 'global.imageRegistry'];
+  else if (own) registry = own;
+  else if (globalImage) [registry, registryFrom] = [globalImage, 'global.image.registry'];
+  else if (rootRegistry) [registry, registryFrom] = [rootRegistry, [...ctx.inst.scope, 'imageRegistry'].join('.')];
+  if (registry && hasTemplate(registry)) return undefined;
+  let full = registry && !firstIsHost(path) ? `${registry.replace(/\/+$/, '')}/${path}` : path;
+  let tagFromAppVersion = false;
+  if (tag) full += `:${tag}`;
+  else if (!digest && ctx.appTag) {
+    full += `:${ctx.appTag}`;
+    tagFromAppVersion = true;
+  }
+  if (digest) full += `@${digest}`;
+  const ref = tryParse(full);
+  if (!ref) return undefined;
+  return { ref, form: 'map', keys, registryFrom, tagFromAppVersion: tagFromAppVersion || undefined };
+}
+
+function overridesOf(m: ValueMap, defaultsFile: string): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest']) {
+    const o = originOf(m, k);
+    if (o && o.file !== defaultsFile) out[k] = originText(o)!;
+  }
+  return Object.keys(out).length ? out : undefined;
+}
+
+function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | undefined): void {
+  if (Array.isArray(node)) {
+    node.forEach((item, i) => {
+      const p = joinPath(keyPath, i);
+      if (typeof item === 'string') looseString(ctx, node, i, item, p, disabled);
+      else walkValues(ctx, item, p, disabled);
+    });
+    return;
+  }
+  if (!isValueMap(node)) return;
+  const en = asBoolean(node.enabled);
+  if (en === false && !disabled) disabled = `${[...ctx.inst.scope, keyPath].filter(Boolean).join('.') || '(root)'}.enabled is false`;
+  for (const [key, val] of Object.entries(node)) {
+    if (!keyPath && key === 'global') continue;
+    const p = joinPath(keyPath, key);
+    const certainty: Certainty = disabled ? 'possible' : 'certain';
+    const imageKey = IMAGE_KEY.test(key);
+    if (isValueMap(val) && (imageKey || (typeof val.repository === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
+      const found = imageFromMap(ctx, val, imageKey);
+      if (found) {
+        const { ref, ...rest } = found;
+        const defaultsFile = `${ctx.inst.prefix}values.yaml`;
+        ctx.findings.push({
+          ref,
+          source: { ...baseSource(ctx, node, key, p), ...rest, overrides: overridesOf(val, defaultsFile), certainty, reason: disabled },
+        });
+        continue;
+      }
+    }
+    if (typeof val === 'string') {
+      if (imageKey || IMAGES_KEY.test(key)) {
+        // Older charts: `image: jenkins/jenkins` with the tag beside it in `imageTag`.
+        const tagKey = imageKey ? Object.keys(node).find((k) => k.toLowerCase() === `${key.toLowerCase()}tag`) : undefined;
+        const sibling = tagKey ? asString(node[tagKey])?.trim() : undefined;
+        const bare = val.trim();
+        const withTag = sibling && !hasTemplate(sibling) && !/[:@]/.test(bare.split('/').pop() ?? '') ? `${bare}:${sibling}` : bare;
+        const ref = tryParse(withTag);
+        if (ref) {
+          const src = { ...baseSource(ctx, node, key, p), form: 'string' as const, certainty, reason: disabled };
+          if (withTag !== bare) src.keys = { image: key, tag: tagKey };
+          ctx.findings.push({ ref, source: src });
+          continue;
+        }
+      }
+      looseString(ctx, node, key, val, p, disabled);
+      continue;
+    }
+    if (Array.isArray(val) && IMAGES_KEY.test(key)) {
+      val.forEach((item, i) => {
+        const ref = typeof item === 'string' ? tryParse(item.trim()) : undefined;
+        if (ref) ctx.findings.push({ ref, source: { ...baseSource(ctx, val, i, joinPath(p, i)), form: 'string', certainty, reason: disabled } });
+        else walkValues(ctx, item, joinPath(p, i), disabled);
+      });
+      continue;
+    }
+    walkValues(ctx, val, p, disabled);
+  }
+}
+
+/** A string value anywhere that has the strict shape of an image (host/path:tag): possible. */
+function looseString(ctx: Ctx, container: object, key: string | number, s: string, p: string, disabled: string | undefined): void {
+  const t = s.trim();
+  if (!plausibleImage(t) || !firstIsHost(t)) return;
+  LOOSE_REF.lastIndex = 0;
+  const m = LOOSE_REF.exec(t);
+  if (!m || m[1] !== t) return;
+  const ref = tryParse(t);
+  if (!ref) return;
+  ctx.findings.push({
+    ref,
+    source: { ...baseSource(ctx, container, key, p), form: 'string', certainty: 'possible', reason: disabled ?? `value at ${p} looks like an image reference` },
+  });
+}
+
+// ── annotations, Images.lock, templates ─────────────────────────────────────
+
+function refsInYaml(data: unknown, out: string[]): void {
+  if (typeof data === 'string') {
+    const r = tryParse(data.trim());
+    if (r) out.push(r);
+  } else if (Array.isArray(data)) data.forEach((d) => refsInYaml(d, out));
+  else if (data && typeof data === 'object') {
+    const o = data as Record<string, unknown>;
+    if (typeof o.image === 'string') refsInYaml(o.image, out);
+    else for (const [k, v] of Object.entries(o)) if (/^(images?|digests?)$/i.test(k) || typeof v === 'object') refsInYaml(v, out);
+  }
+}
+
+const IMAGE_ANNOTATIONS = ['helm.sh/images', 'artifacthub.io/images', 'images'];
+
+function annotationFindings(ctx: Ctx): void {
+  const ann = ctx.inst.chart.metadata.annotations ?? {};
+  for (const key of IMAGE_ANNOTATIONS) {
+    const text = ann[key];
+    if (typeof text !== 'string') continue;
+    let data: unknown;
+    try {
+      data = parseYaml(text);
+    } catch {
+      continue;
+    }
+    const refs: string[] = [];
+    refsInYaml(data, refs);
+    for (const ref of refs) {
+      ctx.findings.push({
+        ref,
+        source: {
+          kind: 'annotation',
+          chart: ctx.inst.label,
+          chartName: ctx.inst.chart.metadata.name,
+          chartVersion: ctx.inst.chart.metadata.version,
+          scope: ctx.inst.scope,
+          file: `${ctx.inst.prefix}Chart.yaml`,
+          keyPath: `annotations["${key}"]`,
+          certainty: 'certain',
+        },
+      });
+    }
+  }
+}
+
+function imagesLockFindings(ctx: Ctx): void {
+  for (const [p, text] of ctx.inst.chart.files) {
+    if (!/(^|\/)images\.lock$/i.test(p)) continue;
+    let data: unknown;
+    try {
+      data = parseYaml(text);
+    } catch {
+      continue;
+    }
+    const refs: string[] = [];
+    const images = (data as { images?: unknown })?.images ?? data;
+    refsInYaml(images, refs);
+    for (const ref of refs) {
+      ctx.findings.push({
+        ref,
+        source: {
+          kind: 'images-lock',
+          chart: ctx.inst.label,
+          chartName: ctx.inst.chart.metadata.name,
+          chartVersion: ctx.inst.chart.metadata.version,
+          scope: ctx.inst.scope,
+          file: `${ctx.inst.prefix}${p}`,
+          certainty: 'certain',
+        },
+      });
+    }
+  }
+}
+
+const TEMPLATE_IMAGE_LINE = /^\s*-?\s*image:\s*["']?([^"'\s#]+)["']?\s*(?:#.*)?$/;
+
+function templateFindings(ctx: Ctx): void {
+  for (const [p, text] of ctx.inst.chart.files) {
+    if (!p.startsWith('templates/')) continue;
+    const lines = text.split('\n');
+    let inComment = false;
+    lines.forEach((line, i) => {
+      // Skip {{/* … */}} comment blocks and YAML comments.
+      if (inComment) {
+        if (line.includes('*/')) inComment = false;
+        return;
+      }
+      if (/\{\{-?\s*\/\*/.test(line) && !line.includes('*/')) {
+        inComment = true;
+        return;
+      }
+      if (/^\s*#/.test(line)) return;
+      const base = {
+        kind: 'template' as const,
+        chart: ctx.inst.label,
+        chartName: ctx.inst.chart.metadata.name,
+        chartVersion: ctx.inst.chart.metadata.version,
+        scope: ctx.inst.scope,
+        file: `${ctx.inst.prefix}${p}`,
+        line: i + 1,
+        text: line.trim().slice(0, 200),
+      };
+      const m = TEMPLATE_IMAGE_LINE.exec(line);
+      if (m && !hasTemplate(line)) {
+        const ref = tryParse(m[1]);
+        if (ref) ctx.findings.push({ ref, source: { ...base, certainty: 'certain' } });
+        return;
+      }
+      // `image: {{ .Values.x | default "busybox:1.36" }}`: the fallback a template writes when values leave it empty.
+      if (/^\s*-?\s*image:/.test(line)) {
+        for (const d of line.matchAll(/\bdefault\s+"([^"\s{}]+)"/g)) {
+          const ref = tryParse(d[1]);
+          if (ref && d[1].includes(':')) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: 'default written in the template' } });
+        }
+      }
+      // Literal host/path:tag strings outside template actions (args, env values): possible.
+      const outside = line.replace(/\{\{.*?\}\}/g, ' ');
+      LOOSE_REF.lastIndex = 0;
+      for (const mm of outside.matchAll(LOOSE_REF)) {
+        const ref = tryParse(mm[1]);
+        if (ref) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: 'literal image-like string in a template' } });
+      }
+    });
+  }
+}
+
+// ── subcharts and scoping ────────────────────────────────────────────────────
+
+function conditionState(dep: ChartDependency, parentValues: ValueMap): { enabled: boolean; reason?: string } {
+  if (dep.condition) {
+    for (const c of String(dep.condition).split(',').map((s) => s.trim()).filter(Boolean)) {
+      const v = asBoolean(valueAt(parentValues, c));
+      if (v !== undefined) return { enabled: v, reason: `condition ${c} is ${v}` };
+    }
+  }
+  if (dep.tags?.length) {
+    const tags = isValueMap(parentValues.tags) ? parentValues.tags : {};
+    let hasTrue = false;
+    let hasFalse = false;
+    for (const t of dep.tags) {
+      const v = asBoolean(tags[t]);
+      if (v === true) hasTrue = true;
+      if (v === false) hasFalse = true;
+    }
+    if (!hasTrue && hasFalse) return { enabled: false, reason: `tags ${dep.tags.join(', ')} are false` };
+  }
+  return { enabled: true };
+}
+
+function defaultValues(chart: LoadedChart, prefix: string): ValueMap {
+  const text = chart.files.get('values.yaml') ?? chart.files.get('values.yml');
+  return text ? parseValues(text, `${prefix}values.yaml`) : {};
+}
+
+function visit(inst: Instance, result: DiscoveryResult, findings: Ctx['findings']): void {
+  const ctx: Ctx = { findings, inst, appTag: appVersionTag(inst.chart) };
+  walkValues(ctx, inst.values, '', undefined);
+  annotationFindings(ctx);
+  imagesLockFindings(ctx);
+  templateFindings(ctx);
+
+  const deps = chartDependencies(inst.chart);
+  const used = new Set<LoadedChart>();
+  const instances: Array<{ chart: LoadedChart; key: string; dep?: ChartDependency }> = [];
+  for (const dep of deps) {
+    const sub = inst.chart.subcharts.find((s) => s.metadata.name === dep.name);
+    if (!sub) {
+      result.missingDependencies.push({ chart: inst.label, dependency: dep.name, version: dep.version, repository: dep.repository });
+      continue;
+    }
+    used.add(sub);
+    instances.push({ chart: sub, key: dep.alias || dep.name, dep });
+  }
+  // Vendored charts nobody listed are still installed by Helm, under their own name.
+  for (const sub of inst.chart.subcharts) if (!used.has(sub)) instances.push({ chart: sub, key: sub.metadata.name });
+
+  for (const { chart, key, dep } of instances) {
+    const label = `${inst.label} > ${key}`;
+    if (dep) {
+      const state = conditionState(dep, inst.values);
+      if (!state.enabled) {
+        result.skippedSubcharts.push({ chart: label, reason: state.reason ?? 'disabled' });
+        continue;
+      }
+    }
+    const dirName = chart.where.split('/charts/').pop()!;
+    const prefix = `${inst.prefix}charts/${dirName}/`;
+    const defaults = defaultValues(chart, prefix);
+    const fromParent = isValueMap(inst.values[key]) ? (inst.values[key] as ValueMap) : {};
+    const values = mergeValues(defaults, fromParent);
+    // `global` flows down: the parent's globals win over the subchart's own.
+    const parentGlobal = isValueMap(inst.values.global) ? inst.values.global : {};
+    const ownGlobal = isValueMap(defaults.global) ? defaults.global : {};
+    values.global = mergeValues(ownGlobal, parentGlobal);
+    visit({ chart, label, scope: [...inst.scope, key], prefix, values }, result, findings);
+  }
+}
+
+function samePath(a: string, b: string): boolean {
+  const pa = parseImageReference(a);
+  const pb = parseImageReference(b);
+  return pa.repository === pb.repository;
+}
+
+/** Discover the images of a loaded chart. */
+export function discoverChartImages(chart: LoadedChart, opts: DiscoverOptions = {}): DiscoveryResult {
+  const result: DiscoveryResult = {
+    chart: { name: chart.metadata.name, version: chart.metadata.version, appVersion: chart.metadata.appVersion },
+    images: [],
+    skippedSubcharts: [],
+    missingDependencies: [],
+  };
+  let values = defaultValues(chart, '');
+  for (const u of opts.values ?? []) values = mergeValues(values, u.values);
+  const findings: Ctx['findings'] = [];
+  visit({ chart, label: chart.metadata.name, scope: [], prefix: '', values }, result, findings);
+
+  // Values say more than annotations: an annotated image that the values place in a disabled
+  // section, or replace with another tag, is only possible.
+  const valueFindings = findings.filter((f) => f.source.kind === 'values');
+  for (const f of findings) {
+    if (f.source.kind !== 'annotation' && f.source.kind !== 'images-lock') continue;
+    const same = valueFindings.filter((v) => samePath(v.ref, f.ref));
+    if (!same.length) continue;
+    if (same.some((v) => v.ref === f.ref && v.source.certainty === 'certain')) continue;
+    f.source.certainty = 'possible';
+    f.source.reason = same.some((v) => v.ref === f.ref)
+      ? `the values put it in a disabled section (${same.find((v) => v.ref === f.ref)!.source.reason})`
+      : `the values deploy ${same[0].ref} instead`;
+  }
+
+  const byRef = new Map<string, DiscoveredImage>();
+  for (const f of findings) {
+    let img = byRef.get(f.ref);
+    if (!img) byRef.set(f.ref, (img = { ref: f.ref, certainty: 'possible', sources: [] }));
+    img.sources.push(f.source);
+    if (f.source.certainty === 'certain') img.certainty = 'certain';
+  }
+  result.images = [...byRef.values()].sort((a, b) => (a.certainty !== b.certainty ? (a.certainty === 'certain' ? -1 : 1) : a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
+  return result;
+}
+
+/** Normalize an image string the way discovery does (undefined when it is not an image). */
+export function imageRefOf(s: string): string | undefined {
+  return tryParse(s.trim());
+}
+
+/** Parse user values files for discovery (`--values`, the manifest's `values:`). */
+export function userValues(text: string, file: string): UserValues {
+  return { file, values: parseValues(text, file) };
+}

@@ -1,0 +1,60 @@
+import { FerryError } from '../../errors.js';
+import { chartOciReference } from '../../mapping/index.js';
+import { MT, type OciDescriptor } from '../../oci/media-types.js';
+import { ANNOTATION } from '../../store/source.js';
+import type { KindContext } from '../types.js';
+import { loadChartStream } from './load.js';
+import type { ChartLock } from './lock.js';
+import { downloadToStore } from './repo-http.js';
+import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
+
+/**
+ * Bring a locked chart into the store as a Helm OCI artifact. From an OCI repository the
+ * upstream manifest, config and layers are kept byte for byte; from an HTTP repository the
+ * archive (digest checked) becomes the content layer of the manifest `helm push` would write.
+ */
+export async function fetchChart(entry: ChartLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const label = `chart ${entry.name} ${entry.version}`;
+  let top: OciDescriptor;
+  if (entry.source === 'oci') {
+    if (!entry.oci) throw new FerryError('VALIDATION', `${label}: the lock entry has no oci section; run \`ferry lock\` again`);
+    const repo = ociRepoRef(entry.repo, entry.name);
+    if (!(await ctx.store.has(entry.oci.manifest))) {
+      const got = await ctx.registry.getManifest(repo, entry.oci.manifest.digest);
+      await ctx.store.putBytes(got.bytes, entry.oci.manifest.digest);
+    }
+    for (const blob of [entry.oci.config, ...entry.oci.layers]) {
+      if (await ctx.store.has(blob)) continue;
+      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), { label, onRetry: (m) => ctx.progress.log(m) });
+    }
+    top = { mediaType: entry.oci.manifest.mediaType, digest: entry.oci.manifest.digest, size: entry.oci.manifest.size };
+  } else {
+    if (!entry.url) throw new FerryError('VALIDATION', `${label}: the lock entry has no url; run \`ferry lock\` again`);
+    if (!(await ctx.store.has({ digest: entry.digest, size: entry.size }))) {
+      const got = await downloadToStore(ctx.http, entry.url, entry.digest.slice('sha256:'.length), ctx.store, `${label} archive`);
+      if (got.size !== entry.size) throw new FerryError('VERIFY', `${label} (${entry.url}): ${got.size} bytes, the lock says ${entry.size}`);
+    }
+    if (entry.prov && !(await ctx.store.has(entry.prov)) && entry.prov.url) {
+      const bytes = await ctx.http.getBytes(entry.prov.url, { label: `${label} provenance` });
+      await ctx.store.putBytes(bytes, entry.prov.digest);
+    }
+    const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);
+    const config = await ctx.store.putBytes(helmConfigJson(chart.metadata));
+    const manifest = helmManifest(
+      { mediaType: MT.helmConfig, ...config },
+      { mediaType: MT.helmChart, digest: entry.digest, size: entry.size },
+      entry.prov ? { mediaType: MT.helmProv, digest: entry.prov.digest, size: entry.prov.size } : undefined,
+      { name: chart.metadata.name, version: chart.metadata.version, description: typeof chart.metadata.description === 'string' ? chart.metadata.description : undefined },
+    );
+    const stored = await ctx.store.putBytes(manifest);
+    top = { mediaType: MT.ociManifest, digest: stored.digest, size: stored.size };
+  }
+  top.artifactType = MT.helmConfig;
+  top.annotations = {
+    [ANNOTATION.refName]: chartOciReference(entry.repo, entry.name, entry.version),
+    [ANNOTATION.kind]: 'chart',
+    [ANNOTATION.source]: entry.url ?? `${entry.repo.replace(/\/+$/, '')}/${entry.name}:${entry.version}`,
+    [ANNOTATION.title]: `${entry.name}-${entry.version}.tgz`,
+  };
+  return [top];
+}

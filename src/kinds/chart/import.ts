@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import semver from 'semver';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { FerryError } from '../../errors.js';
+import { mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.js';
+import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
+import type { RepoRef } from '../../oci/client.js';
+import { LayoutDir } from '../../store/layout.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import type { ImportContext, ImportResult } from '../types.js';
+
+/**
+ * Import one chart artifact from the bundle: to the registry as `<mapped>/…/<chart>:<version>`
+ * (what `helm pull oci://…` reads), into an OCI layout directory, and/or into an HTTP chart
+ * repository directory with an `index.yaml` whose urls point at the target's baseUrl.
+ */
+export interface ChartArtifact {
+  refName: string;
+  top: OciDescriptor;
+  topBytes: Buffer;
+  manifest: OciManifest;
+  meta: Record<string, unknown> & { name: string; version: string };
+  chart: OciDescriptor;
+  prov?: OciDescriptor;
+  blobs: OciDescriptor[];
+}
+
+export async function readChartArtifact(top: OciDescriptor, source: BlobSource): Promise<ChartArtifact> {
+  const refName = top.annotations?.[ANNOTATION.refName] ?? top.digest;
+  const topBytes = await source.readBlob(top.digest);
+  const manifest = JSON.parse(topBytes.toString('utf8')) as OciManifest;
+  const meta = JSON.parse((await source.readBlob(manifest.config.digest)).toString('utf8')) as ChartArtifact['meta'];
+  const chart = manifest.layers.find((l) => l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip');
+  if (!chart) throw new FerryError('VERIFY', `${refName}: the bundle's chart artifact has no chart content layer`);
+  const prov = manifest.layers.find((l) => l.mediaType === MT.helmProv);
+  const strip = (d: OciDescriptor) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+  return { refName, top, topBytes, manifest, meta, chart, prov, blobs: [strip(manifest.config), ...manifest.layers.map(strip)] };
+}
+
+async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
+  const reg = ctx.target.target.registry!;
+  if (!ctx.registry) throw new FerryError('INTERNAL', 'no registry client for the target');
+  const mapped = mapImage(a.refName, registryMappingFor(ctx.target.target));
+  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  const tag = mapped.tag ?? a.top.digest;
+  const existing = await ctx.registry.headManifest(repo, tag);
+  if (existing?.digest === a.top.digest) return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent: 0, skipped: true };
+  let bytesSent = 0;
+  for (const blob of a.blobs) {
+    const how = await ctx.registry.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
+      mountFrom: (ctx.mounts.get(blob.digest) ?? []).filter((r) => r !== repo.repository),
+    });
+    if (how === 'uploaded') bytesSent += blob.size;
+    ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
+  }
+  await ctx.registry.putManifest(repo, tag, a.topBytes, a.top.mediaType || MT.ociManifest);
+  return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent, skipped: false };
+}
+
+async function writeToLayout(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
+  const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
+  const layout = new LayoutDir(dir);
+  await layout.init();
+  let bytesSent = 0;
+  for (const d of [...a.blobs, a.top]) {
+    if ((await layout.blobSize(d.digest)) === d.size) continue;
+    await layout.writeBlob(d.digest, d.size, await ctx.source.openBlob(d.digest));
+    bytesSent += d.size;
+  }
+  const skipped = bytesSent === 0 && (await layout.hasRef(a.refName, a.top.digest));
+  await layout.addToIndex([a.top]);
+  return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `${dir}#${a.refName}`, bytesSent, skipped };
+}
+
+async function sha256File(file: string): Promise<string | undefined> {
+  try {
+    const h = createHash('sha256');
+    await pipeline(createReadStream(file), new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(); } }));
+    return `sha256:${h.digest('hex')}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Stream a blob from the bundle to `file`, checking its digest; temp name then rename. */
+async function writeVerified(source: BlobSource, desc: OciDescriptor, file: string, label: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.partial`;
+  const h = createHash('sha256');
+  try {
+    await pipeline(await source.openBlob(desc.digest), new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(tmp));
+    const got = `sha256:${h.digest('hex')}`;
+    if (got !== desc.digest) throw new FerryError('VERIFY', `${label}: bundle content hashes to ${got}, expected ${desc.digest}`);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+interface HelmIndex {
+  apiVersion: string;
+  entries: Record<string, Array<Record<string, unknown>>>;
+  [key: string]: unknown;
+}
+
+/** Serialize index writes per directory within this process. */
+const indexLocks = new Map<string, Promise<unknown>>();
+
+async function updateIndex(dir: string, entry: Record<string, unknown> & { name: string; version: string; digest: string }): Promise<'added' | 'same'> {
+  const file = path.join(dir, 'index.yaml');
+  const run = (indexLocks.get(file) ?? Promise.resolve()).then(async () => {
+    let index: HelmIndex = { apiVersion: 'v1', entries: {} };
+    try {
+      const raw = parseYaml(await readFile(file, 'utf8')) as HelmIndex | null;
+      if (raw && typeof raw === 'object') index = { ...raw, apiVersion: raw.apiVersion ?? 'v1', entries: raw.entries ?? {} };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+        throw new FerryError('VALIDATION', `${file}: the existing index is not valid YAML; ferry will not overwrite it`, { cause: err, hint: 'Fix or remove it, then import again.' });
+      }
+    }
+    const list = (index.entries[entry.name] ?? []).filter(Boolean);
+    const prev = list.find((e) => String(e.version) === entry.version);
+    if (prev) {
+      if (prev.digest === entry.digest && JSON.stringify(prev.urls) === JSON.stringify(entry.urls)) return 'same';
+      if (prev.digest && prev.digest !== entry.digest) {
+        throw new FerryError('CONFLICT', `${file}: ${entry.name} ${entry.version} is already listed with digest ${String(prev.digest)}, the bundle has ${entry.digest}`, {
+          hint: 'Two different archives claim the same chart version; remove the old one from the mirror if it is wrong.',
+        });
+      }
+    }
+    const next = [...list.filter((e) => String(e.version) !== entry.version), entry];
+    next.sort((a, b) => {
+      const va = String(a.version);
+      const vb = String(b.version);
+      const sa = semver.valid(va, { loose: true });
+      const sb = semver.valid(vb, { loose: true });
+      if (sa && sb) return semver.rcompare(sa, sb);
+      return va < vb ? 1 : va > vb ? -1 : 0;
+    });
+    index.entries[entry.name] = next;
+    index.entries = Object.fromEntries(Object.entries(index.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    const { apiVersion, entries, ...rest } = index;
+    const text = stringifyYaml({ apiVersion, entries, ...rest }, { lineWidth: 0 });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, text);
+    await rename(tmp, file);
+    return 'added';
+  });
+  indexLocks.set(file, run.catch(() => undefined));
+  return run;
+}
+
+async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
+  const charts = ctx.target.target.charts!;
+  const dir = path.resolve(ctx.target.dir, charts.dir);
+  const mapped = mapChartHttp(a.meta.name, a.meta.version, charts);
+  const file = path.join(dir, mapped.path);
+  const label = `chart ${a.meta.name} ${a.meta.version}`;
+  let bytesSent = 0;
+  const have = await stat(file).then((s) => s.size, () => undefined);
+  if (have !== a.chart.size || (await sha256File(file)) !== a.chart.digest) {
+    if (have !== undefined && (await sha256File(file)) !== a.chart.digest) {
+      throw new FerryError('CONFLICT', `${file}: a different archive of ${a.meta.name} ${a.meta.version} is already there (bundle has ${a.chart.digest})`, {
+        hint: 'Remove the old archive if it is wrong, then import again.',
+      });
+    }
+    await writeVerified(ctx.source, a.chart, file, label);
+    bytesSent += a.chart.size;
+  }
+  if (a.prov && (await sha256File(`${file}.prov`)) !== a.prov.digest) {
+    await writeVerified(ctx.source, a.prov, `${file}.prov`, `${label} provenance`);
+    bytesSent += a.prov.size;
+  }
+  const { name, version, ...meta } = a.meta;
+  const entry = { apiVersion: 'v2', ...meta, name, version, urls: [mapped.url], digest: a.chart.digest.slice('sha256:'.length) };
+  const indexed = await updateIndex(dir, { ...entry, digest: entry.digest });
+  return { artifact: label, location: mapped.url, bytesSent, skipped: bytesSent === 0 && indexed === 'same' };
+}
+
+export async function importChart(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  const a = await readChartArtifact(top, ctx.source);
+  const results: ImportResult[] = [];
+  const t = ctx.target.target;
+  if (t.registry) results.push(await pushToRegistry(a, ctx));
+  if (t.directory) results.push(await writeToLayout(a, ctx));
+  if (t.charts) results.push(await writeToChartRepo(a, ctx));
+  return results;
+}

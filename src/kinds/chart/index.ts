@@ -1,0 +1,24 @@
+import type { Kind, UpstreamRef } from '../types.js';
+import { fetchChart } from './fetch.js';
+import { importChart } from './import.js';
+import type { ChartLock } from './lock.js';
+import { mergeChartLocks, resolveChart } from './resolve.js';
+import type { ChartSpec } from './spec.js';
+
+export { discoverChartImages, type DiscoveryResult, type DiscoveredImage, type ImageSource } from './discover.js';
+export { loadChart, loadChartDir, loadChartArchive } from './load.js';
+
+/** Helm charts from HTTP and OCI repositories, their non-vendored dependencies, and the images they deploy. */
+export const chartKind: Kind<ChartSpec, ChartLock> = {
+  name: 'chart',
+  async resolve(specs, ctx) {
+    const all: ChartLock[] = [];
+    for (const spec of specs) all.push(...(await resolveChart(spec, ctx)).entries);
+    return mergeChartLocks(all);
+  },
+  fetch: fetchChart,
+  importTo: importChart,
+  references(entry): UpstreamRef[] {
+    return [{ kind: 'chart', upstream: entry.url ?? `${entry.repo.replace(/\/+$/, '')}/${entry.name}:${entry.version}` }];
+  },
+};

@@ -1,0 +1,185 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parse as parseYaml } from 'yaml';
+import { FerryError } from '../../errors.js';
+import { headerValue, throwForStatus, type HttpClient } from '../../net/http.js';
+import { withRetry } from '../../net/retry.js';
+import type { BlobStore } from '../../store/blob-store.js';
+
+/**
+ * HTTP chart repositories: `index.yaml` lists every version of every chart with its archive
+ * URLs and digest. Public indexes are large (tens of MB), so the index is streamed line by line
+ * and only the wanted chart's section is parsed; an index in another shape falls back to a full
+ * parse.
+ */
+export interface IndexEntry {
+  name: string;
+  version: string;
+  appVersion?: string;
+  urls: string[];
+  /** sha256 hex of the archive, as the index gives it (may be missing in old indexes). */
+  digest?: string;
+  apiVersion?: string;
+  [key: string]: unknown;
+}
+
+export function indexUrlOf(repo: string): string {
+  return repo.replace(/\/+$/, '') + '/index.yaml';
+}
+
+/** Absolute archive URL: index urls may be relative to the repository URL. */
+export function archiveUrl(repo: string, entry: IndexEntry): string {
+  const u = entry.urls?.[0];
+  if (!u) throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has no urls`, { hint: 'The repository index is broken; ask its maintainer.' });
+  return new URL(u, repo.replace(/\/+$/, '') + '/').toString();
+}
+
+/**
+ * The lines of one chart's section in a Helm-style index (`entries:` then `  <name>:` at two
+ * spaces). Only an index in another shape (JSON, flow style) is kept whole for a full parse.
+ */
+export async function sectionFromStream(body: Readable, name: string): Promise<{ section?: string; full?: string }> {
+  const rl = createInterface({ input: body, crlfDelay: Infinity });
+  const header = new RegExp(`^  ["']?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?:\\s*$`);
+  let inEntries = false;
+  let sawEntries = false;
+  let capturing = false;
+  const lines: string[] = [];
+  const all: string[] = [];
+  let total = 0;
+  for await (const line of rl) {
+    if (!sawEntries) {
+      total += line.length + 1;
+      if (total > MAX_FULL_INDEX) {
+        rl.close();
+        body.destroy();
+        throw new FerryError('VALIDATION', `index.yaml: larger than ${MAX_FULL_INDEX} bytes in a shape ferry cannot stream (no top-level "entries:" block)`);
+      }
+      all.push(line);
+    }
+    if (!capturing) {
+      if (/^entries:\s*$/.test(line)) {
+        inEntries = sawEntries = true;
+        all.length = 0;
+        continue;
+      }
+      if (/^\S/.test(line)) inEntries = false;
+      if (inEntries && header.test(line)) capturing = true;
+      continue;
+    }
+    // The section ends at the next chart name (indent 2) or a top-level key.
+    if (/^\S/.test(line) || /^ {2}[^\s#-][^:]*:\s*$/.test(line)) {
+      rl.close();
+      body.destroy();
+      break;
+    }
+    lines.push(line);
+  }
+  if (sawEntries) return { section: lines.join('\n') };
+  return { full: all.join('\n') };
+}
+
+const MAX_FULL_INDEX = 256 * 1024 * 1024;
+
+/** Every version of `name` in the repository's index (newest order as the index has it). */
+export async function readIndexEntries(http: HttpClient, repo: string, name: string): Promise<IndexEntry[]> {
+  const url = indexUrlOf(repo);
+  const label = `chart repository ${repo}`;
+  const got = await withRetry(`GET ${url}`, async () => {
+    const res = await http.request(url);
+    if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', `${label} index (${url})`);
+    return sectionFromStream(res.body, name);
+  }).catch((err) => {
+    if (err instanceof FerryError && err.code === 'NETWORK') {
+      throw new FerryError('NETWORK', `${label}: unreachable (${err.message})`, { cause: err, hint: 'Check the repo URL in the manifest, the network and HTTPS_PROXY.' });
+    }
+    throw err;
+  });
+  let list: unknown;
+  try {
+    if (got.section !== undefined) list = parseYaml(got.section);
+    else if (got.full !== undefined) {
+      const doc = (parseYaml(got.full) ?? {}) as { entries?: Record<string, unknown> };
+      list = doc.entries?.[name];
+    }
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${url}: index.yaml is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  if (!Array.isArray(list)) return [];
+  return (list as IndexEntry[])
+    .filter((e) => e && e.version !== undefined)
+    .map((e) => ({ ...e, name: String(e.name ?? name), version: String(e.version), urls: Array.isArray(e.urls) ? e.urls.map(String) : [] }));
+}
+
+export interface DownloadedArchive {
+  digest: string;
+  size: number;
+}
+
+/**
+ * Stream an archive into the store, hashing as it flows; refuse it (nothing kept) when it does
+ * not match the digest the index gives. Renamed into `blobs/sha256/` only after it matched.
+ */
+export async function downloadToStore(http: HttpClient, url: string, expectedHex: string | undefined, store: BlobStore, label: string): Promise<DownloadedArchive> {
+  if (expectedHex) {
+    const desc = { digest: `sha256:${expectedHex}`, size: 0 };
+    const p = store.blobPath(desc.digest);
+    try {
+      const s = await (await import('node:fs/promises')).stat(p);
+      return { digest: desc.digest, size: s.size };
+    } catch {
+      /* not yet stored */
+    }
+  }
+  return withRetry(`GET ${url}`, async () => {
+    const res = await http.request(url);
+    if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', `${label} (${url})`);
+    const tmpDir = path.join(store.root, 'blobs', 'sha256');
+    await mkdir(tmpDir, { recursive: true });
+    const tmp = path.join(tmpDir, `download-${process.pid}-${Math.random().toString(36).slice(2)}.partial`);
+    const hash = createHash('sha256');
+    let size = 0;
+    const length = Number(headerValue(res.headers, 'content-length') ?? NaN);
+    try {
+      await pipeline(
+        res.body,
+        new Transform({
+          transform(chunk: Buffer, _e, cb) {
+            hash.update(chunk);
+            size += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        createWriteStream(tmp),
+      );
+      if (Number.isFinite(length) && size !== length) throw new FerryError('NETWORK', `${label} (${url}): connection ended after ${size} of ${length} bytes`);
+      const hex = hash.digest('hex');
+      if (expectedHex && hex !== expectedHex.toLowerCase()) {
+        throw new FerryError('VERIFY', `${label} (${url}): digest mismatch: the index says sha256:${expectedHex}, the archive hashes to sha256:${hex}`, {
+          hint: 'The repository served a different archive than its index names. Nothing was kept; report it to the repository maintainer.',
+        });
+      }
+      const digest = `sha256:${hex}`;
+      await rename(tmp, store.blobPath(digest));
+      return { digest, size };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  });
+}
+
+/** Provenance file next to the archive (`<url>.prov`), when the repository has one. */
+export async function fetchProv(http: HttpClient, url: string): Promise<Buffer | undefined> {
+  try {
+    return await http.getBytes(`${url}.prov`, { label: 'chart provenance', maxBytes: 1024 * 1024 });
+  } catch (err) {
+    if (err instanceof FerryError && (err.code === 'NOT_FOUND' || err.code === 'AUTH')) return undefined;
+    throw err;
+  }
+}

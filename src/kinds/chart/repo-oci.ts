@@ -1,0 +1,111 @@
+import { FerryError } from '../../errors.js';
+import type { RegistryClient, RepoRef } from '../../oci/client.js';
+import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
+import { parseImageReference } from '../../oci/reference.js';
+
+/**
+ * OCI chart repositories: `oci://host/path` + chart name is a registry repository whose tags
+ * are the chart versions (`+` written as `_`), each a Helm artifact: config
+ * `application/vnd.cncf.helm.config.v1+json` and the chart archive as the content layer.
+ */
+export function ociRepoRef(repo: string, name: string): RepoRef {
+  const base = repo.replace(/^oci:\/\//, '').replace(/\/+$/, '');
+  const ref = parseImageReference(`${base}/${name}`);
+  return { registry: ref.registry, repository: ref.repository };
+}
+
+export const tagOf = (version: string): string => version.replace(/\+/g, '_');
+export const versionOfTag = (tag: string): string => tag.replace(/_/g, '+');
+
+export async function listOciVersions(registry: RegistryClient, repo: string, name: string): Promise<string[]> {
+  try {
+    return (await registry.listTags(ociRepoRef(repo, name))).map(versionOfTag);
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'NOT_FOUND') {
+      throw new FerryError('NOT_FOUND', `chart ${name}: not found in ${repo}`, { cause: err, hint: 'Check the chart name and the oci:// repository path.' });
+    }
+    throw unreachable(err, repo);
+  }
+}
+
+export function unreachable(err: unknown, repo: string): unknown {
+  if (err instanceof FerryError && err.code === 'NETWORK') {
+    return new FerryError('NETWORK', `chart repository ${repo}: unreachable (${err.message})`, { cause: err, hint: 'Check the repo URL in the manifest, the network and HTTPS_PROXY.' });
+  }
+  return err;
+}
+
+export interface OciChartArtifact {
+  manifest: { digest: string; size: number; mediaType: string; bytes: Buffer };
+  config: OciDescriptor;
+  chart: OciDescriptor;
+  prov?: OciDescriptor;
+  layers: OciDescriptor[];
+}
+
+export async function getOciChart(registry: RegistryClient, repo: string, name: string, version: string): Promise<OciChartArtifact> {
+  const label = `chart ${name} ${version} (${repo})`;
+  let got;
+  try {
+    got = await registry.getManifest(ociRepoRef(repo, name), tagOf(version));
+  } catch (err) {
+    throw unreachable(err, repo);
+  }
+  const m = JSON.parse(got.bytes.toString('utf8')) as OciManifest;
+  if (!m.config || m.config.mediaType !== MT.helmConfig) {
+    throw new FerryError('VALIDATION', `${label}: not a Helm chart artifact (config media type ${m.config?.mediaType ?? 'missing'})`, {
+      hint: 'The tag holds something else than a chart pushed with `helm push`.',
+    });
+  }
+  const chart = (m.layers ?? []).find((l) => l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip');
+  if (!chart) throw new FerryError('VALIDATION', `${label}: the artifact has no chart content layer`);
+  const prov = (m.layers ?? []).find((l) => l.mediaType === MT.helmProv);
+  const strip = (d: OciDescriptor): OciDescriptor => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
+  return {
+    manifest: { digest: got.digest, size: got.bytes.length, mediaType: got.mediaType || MT.ociManifest, bytes: got.bytes },
+    config: strip(m.config),
+    chart: strip(chart),
+    prov: prov ? strip(prov) : undefined,
+    layers: (m.layers ?? []).map(strip),
+  };
+}
+
+/** Chart.yaml as Helm writes it into the OCI config (its metadata as JSON, Go field order). */
+export function helmConfigJson(meta: Record<string, unknown>): Buffer {
+  const order = ['name', 'home', 'sources', 'version', 'description', 'keywords', 'maintainers', 'icon', 'apiVersion', 'condition', 'tags', 'appVersion', 'deprecated', 'annotations', 'kubeVersion', 'dependencies', 'type'];
+  // Nested structs in Go field order too (chart.Maintainer, chart.Dependency).
+  const nested: Record<string, string[]> = {
+    maintainers: ['name', 'email', 'url'],
+    dependencies: ['name', 'version', 'repository', 'condition', 'tags', 'enabled', 'import-values', 'alias'],
+  };
+  const pick = (o: Record<string, unknown>, keys: string[]) => {
+    const r: Record<string, unknown> = {};
+    for (const k of keys) {
+      const v = o[k];
+      if (v === undefined || v === null || v === '' || v === false || (Array.isArray(v) && !v.length)) continue;
+      r[k] = v;
+    }
+    return r;
+  };
+  const out = pick(meta, order);
+  for (const [k, keys] of Object.entries(nested)) {
+    if (Array.isArray(out[k])) out[k] = (out[k] as unknown[]).map((x) => (x && typeof x === 'object' ? pick(x as Record<string, unknown>, keys) : x));
+  }
+  return Buffer.from(JSON.stringify(out));
+}
+
+/** The manifest `helm push` writes: config, chart layer, provenance layer when there is one. */
+export function helmManifest(config: OciDescriptor, chart: OciDescriptor, prov: OciDescriptor | undefined, meta: { name: string; version: string; description?: string }): Buffer {
+  const layers: Array<{ mediaType: string; digest: string; size: number }> = [{ mediaType: MT.helmChart, digest: chart.digest, size: chart.size }];
+  if (prov) layers.push({ mediaType: MT.helmProv, digest: prov.digest, size: prov.size });
+  const annotations: Record<string, string> = { 'org.opencontainers.image.title': meta.name, 'org.opencontainers.image.version': meta.version };
+  if (meta.description) annotations['org.opencontainers.image.description'] = meta.description;
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: MT.ociManifest,
+    config: { mediaType: MT.helmConfig, digest: config.digest, size: config.size },
+    layers,
+    annotations,
+  };
+  return Buffer.from(JSON.stringify(manifest));
+}

@@ -1,0 +1,238 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import semver from 'semver';
+import { FerryError } from '../../errors.js';
+import { MT } from '../../oci/media-types.js';
+import type { KindContext } from '../types.js';
+import { discoverChartImages, userValues, type DiscoveryResult } from './discover.js';
+import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
+import type { ChartLock } from './lock.js';
+import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
+import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
+import type { ChartSpec } from './spec.js';
+
+/** A chart found in its repository and brought into the store. */
+export interface LocatedChart {
+  name: string;
+  repo: string;
+  version: string;
+  requested: string;
+  source: 'http' | 'oci';
+  url?: string;
+  digest: string;
+  size: number;
+  prov?: { url?: string; digest: string; size: number };
+  oci?: ChartLock['oci'];
+}
+
+type ResolveCtx = Pick<KindContext, 'store' | 'http' | 'registry' | 'progress'>;
+
+const MAX_LISTED = 30;
+
+/** Exact version if it exists, else the newest match of a semver range; nothing → the versions that exist. */
+export function pickVersion(available: string[], wanted: string, what: string, where: string): string {
+  if (available.includes(wanted)) return wanted;
+  const loose = { loose: true, includePrerelease: false };
+  const range = semver.validRange(wanted, loose);
+  const valid = available.filter((v) => semver.valid(v, loose));
+  const best = range ? semver.maxSatisfying(valid, range, loose) : null;
+  if (best) return best;
+  const newest = [...valid].sort((a, b) => semver.rcompare(a, b, loose));
+  const listed = newest.slice(0, MAX_LISTED);
+  throw new FerryError('NOT_FOUND', `${what}: no version matches ${JSON.stringify(wanted)} in ${where}`, {
+    details: available.length
+      ? [`versions that exist (newest first${newest.length > MAX_LISTED ? `, ${MAX_LISTED} of ${newest.length}` : ''}): ${listed.join(', ')}`]
+      : ['the repository lists no version of this chart'],
+    hint: range ? 'Pick a version or range that matches one of these.' : `${JSON.stringify(wanted)} is neither a version nor a semver range.`,
+  });
+}
+
+function repoKind(repo: string): 'http' | 'oci' | undefined {
+  if (/^oci:\/\//.test(repo)) return 'oci';
+  if (/^https?:\/\//.test(repo)) return 'http';
+  return undefined;
+}
+
+/** Find the version, download the archive (index digest checked) or pull the OCI artifact into the store. */
+export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version'>, ctx: ResolveCtx): Promise<LocatedChart> {
+  const what = `chart ${spec.name}`;
+  const kind = repoKind(spec.repo);
+  if (kind === 'http') {
+    const entries = await readIndexEntries(ctx.http, spec.repo, spec.name);
+    if (!entries.length) {
+      throw new FerryError('NOT_FOUND', `${what}: not in the repository ${spec.repo} (${indexUrlOf(spec.repo)} has no entry for it)`, { hint: 'Check the chart name and the repo URL.' });
+    }
+    const version = pickVersion(entries.map((e) => e.version), spec.version, what, spec.repo);
+    const entry = entries.find((e) => e.version === version)!;
+    const url = archiveUrl(spec.repo, entry);
+    const hex = typeof entry.digest === 'string' ? entry.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
+    const task = ctx.progress.start(`${spec.name} ${version}`, 0);
+    const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`);
+    const provBytes = await fetchProv(ctx.http, url);
+    let prov: LocatedChart['prov'];
+    if (provBytes) {
+      const d = await ctx.store.putBytes(provBytes);
+      prov = { url: `${url}.prov`, digest: d.digest, size: d.size };
+    }
+    task.finish('resolved');
+    return { name: spec.name, repo: spec.repo, version, requested: spec.version, source: 'http', url, digest: got.digest, size: got.size, prov };
+  }
+  if (kind === 'oci') {
+    const versions = await listOciVersions(ctx.registry, spec.repo, spec.name);
+    const version = pickVersion(versions, spec.version, what, spec.repo);
+    const art = await getOciChart(ctx.registry, spec.repo, spec.name, version);
+    const repoRef = ociRepoRef(spec.repo, spec.name);
+    await ctx.store.putBytes(art.manifest.bytes, art.manifest.digest);
+    for (const blob of [art.config, ...art.layers]) {
+      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repoRef, blob.digest, offset), { label: `${what} ${version}` });
+    }
+    return {
+      name: spec.name,
+      repo: spec.repo,
+      version,
+      requested: spec.version,
+      source: 'oci',
+      digest: art.chart.digest,
+      size: art.chart.size,
+      prov: art.prov ? { digest: art.prov.digest, size: art.prov.size } : undefined,
+      oci: { manifest: { mediaType: art.manifest.mediaType || MT.ociManifest, digest: art.manifest.digest, size: art.manifest.size }, config: art.config, layers: art.layers },
+    };
+  }
+  throw new FerryError('VALIDATION', `${what}: repository ${JSON.stringify(spec.repo)} is neither http(s):// nor oci://`);
+}
+
+export async function loadChartFromStore(located: LocatedChart, ctx: Pick<KindContext, 'store'>): Promise<LoadedChart> {
+  return loadChartStream(ctx.store.open(located.digest), `${located.name}-${located.version}.tgz`);
+}
+
+/**
+ * Resolve the dependencies Chart.yaml lists that are not vendored under charts/: the version
+ * from Chart.lock when it pins one, else the newest match of the range; fetched from their
+ * repositories, attached as subcharts (so discovery scopes them), recursively.
+ */
+export async function attachDependencies(chart: LoadedChart, located: Pick<LocatedChart, 'name' | 'version'>, ctx: ResolveCtx, seen = new Set<string>()): Promise<LocatedChart[]> {
+  const out: LocatedChart[] = [];
+  const pins = chartLockPins(chart);
+  const parent = `${located.name} ${located.version}`;
+  for (const dep of chartDependencies(chart)) {
+    if (chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
+    const depLabel = `chart ${parent}: dependency ${dep.name}${dep.version ? ` ${dep.version}` : ''}${dep.repository ? ` from ${dep.repository}` : ''}`;
+    let repo = dep.repository?.trim();
+    if (repo && /^(@|alias:)/.test(repo)) repo = (await helmRepoByName(repo.replace(/^(@|alias:)/, ''))) ?? repo;
+    if (!repo || !repoKind(repo)) {
+      throw new FerryError('NOT_FOUND', `${depLabel}: not vendored under charts/ and ${repo ? `repository ${JSON.stringify(repo)} is not an http(s):// or oci:// URL` : 'no repository given'}`, {
+        hint: 'Vendor it (`helm dependency build`), give the dependency a repository URL in Chart.yaml, or add the named repository with `helm repo add` (ferry reads Helm\'s repositories.yaml).',
+      });
+    }
+    const sameRepo = (a?: string) => !a || a.replace(/\/+$/, '') === repo.replace(/\/+$/, '');
+    const pin = pins.find((p) => p.name === dep.name && sameRepo(p.repository));
+    const version = pin?.version ?? dep.version ?? '*';
+    let dl: LocatedChart;
+    try {
+      dl = await locateChart({ name: dep.name, repo, version }, ctx);
+    } catch (err) {
+      if (err instanceof FerryError) throw new FerryError(err.code, `${depLabel}: ${err.message}`, { cause: err, hint: err.hint, details: err.details });
+      throw err;
+    }
+    const key = `${dl.repo} ${dl.name} ${dl.version}`;
+    const sub = await loadChartFromStore(dl, ctx);
+    chart.subcharts.push(sub);
+    if (!seen.has(key)) {
+      seen.add(key);
+      out.push({ ...dl, requested: version });
+      out.push(...(await attachDependencies(sub, dl, ctx, seen)));
+    }
+  }
+  return out;
+}
+
+/**
+ * `repository: "@bitnami"` (or `alias:bitnami`) names a repository added with `helm repo add`:
+ * look it up where Helm keeps them ($HELM_REPOSITORY_CONFIG, else $XDG_CONFIG_HOME/helm or
+ * ~/.config/helm/repositories.yaml).
+ */
+export async function helmRepoByName(name: string): Promise<string | undefined> {
+  const file =
+    process.env.HELM_REPOSITORY_CONFIG ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'helm', 'repositories.yaml');
+  try {
+    const doc = (parseYaml(await readFile(file, 'utf8')) ?? {}) as { repositories?: Array<{ name?: string; url?: string }> };
+    return doc.repositories?.find((r) => r?.name === name)?.url ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ResolvedChart {
+  entries: ChartLock[];
+  discovery: DiscoveryResult;
+}
+
+async function readValues(files: string[], dir: string) {
+  const out = [];
+  for (const f of files) {
+    const abs = path.resolve(dir, f);
+    let text: string;
+    try {
+      text = await readFile(abs, 'utf8');
+    } catch (err) {
+      throw new FerryError('USAGE', `${f}: cannot read values file (relative to ${dir}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+    out.push(userValues(text, f));
+  }
+  return out;
+}
+
+function toLock(l: LocatedChart, images: string[], possible: string[], dependencyOf?: string[]): ChartLock {
+  const e: ChartLock = { name: l.name, repo: l.repo, version: l.version, requested: l.requested, source: l.source, digest: l.digest, size: l.size, images };
+  if (l.url) e.url = l.url;
+  if (l.prov) e.prov = l.prov;
+  if (l.oci) e.oci = l.oci;
+  if (dependencyOf?.length) e.dependencyOf = dependencyOf;
+  if (possible.length) e.possibleImages = possible;
+  return e;
+}
+
+/** One manifest chart: the chart, its non-vendored dependencies, and the images it deploys. */
+export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<ResolvedChart> {
+  const located = await locateChart(spec, ctx);
+  const chart = await loadChartFromStore(located, ctx);
+  const deps = await attachDependencies(chart, located, ctx);
+  const mode = spec.images ?? 'discover';
+  const discovery = discoverChartImages(chart, { values: await readValues(spec.values ?? [], ctx.manifestDir) });
+  let images: string[] = [];
+  let possible: string[] = [];
+  if (mode === 'discover') {
+    images = discovery.images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
+    possible = discovery.images.filter((i) => i.certainty === 'possible').map((i) => i.ref);
+  } else if (Array.isArray(mode)) images = [...mode].sort();
+  const parent = `${located.name} ${located.version}`;
+  const entries = [toLock(located, images, possible), ...deps.map((d) => toLock(d, [], [], [parent]))];
+  return { entries, discovery };
+}
+
+/** Merge entries for the same chart artifact (a dependency shared by two charts). */
+export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
+  const byKey = new Map<string, ChartLock>();
+  for (const e of all) {
+    const key = `${e.repo}\u0000${e.name}\u0000${e.version}`;
+    const prev = byKey.get(key);
+    if (!prev) {
+      byKey.set(key, { ...e });
+      continue;
+    }
+    prev.images = [...new Set([...prev.images, ...e.images])].sort();
+    const poss = [...new Set([...(prev.possibleImages ?? []), ...(e.possibleImages ?? [])])].sort();
+    if (poss.length) prev.possibleImages = poss;
+    if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
+    else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();
+  }
+  return [...byKey.values()].sort((a, b) => {
+    const ka = `${a.name}\u0000${a.version}\u0000${a.repo}`;
+    const kb = `${b.name}\u0000${b.version}\u0000${b.repo}`;
+    return ka < kb ? -1 : ka > kb ? 1 : 0;
+  });
+}
+
+export type { ChartDependency };

@@ -1,0 +1,212 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../../errors.js';
+import type { HttpClient } from '../../net/http.js';
+import { RetryableError, withRetry } from '../../net/retry.js';
+import type { BlobStore } from '../../store/blob-store.js';
+
+export interface Expected {
+  size?: number;
+  sha256?: string;
+  sha512?: string;
+}
+
+export interface Downloaded {
+  digest: string;
+  size: number;
+  sha512?: string;
+}
+
+/**
+ * Download `url` into the store, verified while it streams and resumed with Range after a
+ * dropped connection. With sha256 and size known this is BlobStore.ingest; a file pinned by
+ * sha512 only (or with no size) streams to `<store>/ingest/<hash>.partial`, hashed with both
+ * algorithms, and is renamed to its sha256 blob path only after every pinned value matched.
+ */
+export function downloadToStore(
+  store: BlobStore,
+  http: HttpClient,
+  url: string,
+  expect: Expected,
+  opts: { label: string; onProgress?: (n: number) => void; onRetry?: (m: string) => void },
+): Promise<Downloaded> {
+  // One download per content at a time: two repositories (or suites) often list the same index or .deb.
+  const key = expect.sha512 ?? expect.sha256 ?? `url:${url}`;
+  let running = inFlight.get(store);
+  if (!running) inFlight.set(store, (running = new Map()));
+  const existing = running.get(key);
+  if (existing) return existing;
+  const p = download(store, http, url, expect, opts).finally(() => running.delete(key));
+  running.set(key, p);
+  return p;
+}
+
+const inFlight = new WeakMap<BlobStore, Map<string, Promise<Downloaded>>>();
+
+async function download(
+  store: BlobStore,
+  http: HttpClient,
+  url: string,
+  expect: Expected,
+  opts: { label: string; onProgress?: (n: number) => void; onRetry?: (m: string) => void },
+): Promise<Downloaded> {
+  // Neither hash known: trust on first use (ferry lock pins what this download hashes to).
+  const tofu = !expect.sha256 && !expect.sha512;
+  if (expect.sha256 && expect.size !== undefined && !expect.sha512) {
+    const desc = { digest: `sha256:${expect.sha256}`, size: expect.size };
+    await store.ingest(desc, (offset) => http.openAt(url, offset, { label: opts.label }), {
+      label: `${opts.label} (${url})`,
+      onProgress: opts.onProgress,
+      onRetry: opts.onRetry,
+    });
+    return desc;
+  }
+  const key = expect.sha512 ?? expect.sha256 ?? `url-${createHash('sha256').update(url).digest('hex')}`;
+  const partial = path.join(store.root, 'ingest', `${key}.partial`);
+  const done = path.join(store.root, 'ingest', `${key}.done`);
+  await mkdir(path.dirname(partial), { recursive: true });
+  // A file pinned by sha512 only: an earlier run recorded which sha256 blob it became.
+  const known = await readFile(done, 'utf8').then((t) => /^sha256:([a-f0-9]{64}) (\d+)$/.exec(t.trim()), () => null);
+  if (!tofu && known && (await store.has({ digest: `sha256:${known[1]}`, size: Number(known[2]) }))) {
+    return { digest: `sha256:${known[1]}`, size: Number(known[2]), ...(expect.sha512 ? { sha512: expect.sha512 } : {}) };
+  }
+  const state = await hashPrefix(partial);
+  if (expect.size !== undefined && state.size > expect.size) {
+    await rm(partial, { force: true });
+    Object.assign(state, freshState());
+  }
+  await withRetry(
+    `${opts.label} (${url})`,
+    async () => {
+      if (expect.size !== undefined && state.size >= expect.size) return;
+      const body = await http.openAt(url, state.size, { label: opts.label });
+      const out = createWriteStream(partial, { flags: 'a' });
+      const counter = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          if (expect.size !== undefined && state.size + chunk.length > expect.size) {
+            cb(new FerryError('VERIFY', `${opts.label} (${url}): server sent more than the expected ${expect.size} bytes`));
+            return;
+          }
+          state.sha256.update(chunk);
+          state.sha512.update(chunk);
+          state.size += chunk.length;
+          opts.onProgress?.(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      await pipeline(body, counter, out);
+      if (expect.size !== undefined && state.size < expect.size) {
+        throw new RetryableError(`connection ended after ${state.size} of ${expect.size} bytes`);
+      }
+    },
+    undefined,
+    opts.onRetry,
+  ).catch(async (err) => {
+    if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
+    throw err;
+  });
+  const sha256 = state.sha256.digest('hex');
+  const sha512 = state.sha512.digest('hex');
+  const problems: string[] = [];
+  if (expect.sha512 && sha512 !== expect.sha512) problems.push(`sha512 ${sha512.slice(0, 16)}… ≠ pinned ${expect.sha512.slice(0, 16)}…`);
+  if (expect.sha256 && sha256 !== expect.sha256) problems.push(`sha256 ${sha256} ≠ pinned ${expect.sha256}`);
+  if (expect.size !== undefined && state.size !== expect.size) problems.push(`${state.size} bytes ≠ pinned ${expect.size}`);
+  if (problems.length) {
+    await rm(partial, { force: true });
+    throw new FerryError('VERIFY', `${opts.label} (${url}): checksum mismatch: ${problems.join('; ')}`, {
+      hint: 'The server sent different bytes than the checksum names. Nothing was kept; if the upstream file changed on purpose, run `ferry lock` again.',
+    });
+  }
+  const final = store.blobPath(`sha256:${sha256}`);
+  await mkdir(path.dirname(final), { recursive: true });
+  await rename(partial, final);
+  await writeFile(done, `sha256:${sha256} ${state.size}\n`);
+  return { digest: `sha256:${sha256}`, size: state.size, sha512 };
+}
+
+interface HashState {
+  sha256: Hash;
+  sha512: Hash;
+  size: number;
+}
+
+function freshState(): HashState {
+  return { sha256: createHash('sha256'), sha512: createHash('sha512'), size: 0 };
+}
+
+async function hashPrefix(file: string): Promise<HashState> {
+  const s = freshState();
+  try {
+    await stat(file);
+  } catch {
+    return s;
+  }
+  await pipeline(
+    createReadStream(file),
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        s.sha256.update(chunk);
+        s.sha512.update(chunk);
+        s.size += chunk.length;
+        cb();
+      },
+    }),
+  );
+  return s;
+}
+
+/** sha256 of a stream, written to `dest` via a temp name; renamed only when it matched. */
+export async function writeVerified(src: NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.ferry-${process.pid}.tmp`;
+  const hash = createHash('sha256');
+  let size = 0;
+  try {
+    await pipeline(
+      src,
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          hash.update(chunk);
+          size += chunk.length;
+          onProgress?.(chunk.length);
+          cb(null, chunk);
+        },
+      }),
+      createWriteStream(tmp),
+    );
+    const actual = 'sha256:' + hash.digest('hex');
+    if (actual !== expectedDigest) {
+      throw new FerryError('VERIFY', `${label}: bundle content hashes to ${actual}, expected ${expectedDigest}`, { hint: 'The bundle is damaged; run `ferry bundle verify`.' });
+    }
+    await rename(tmp, dest);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  return size;
+}
+
+/** True when `file` exists with this size and sha256. */
+export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile() || s.size !== size) return false;
+  } catch {
+    return false;
+  }
+  const hash = createHash('sha256');
+  await pipeline(
+    createReadStream(file),
+    new Transform({
+      transform(chunk: Buffer, _e, cb) {
+        hash.update(chunk);
+        cb();
+      },
+    }),
+  );
+  return 'sha256:' + hash.digest('hex') === digest;
+}

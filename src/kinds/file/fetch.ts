@@ -1,0 +1,71 @@
+import { FerryError } from '../../errors.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
+import { ANNOTATION } from '../../store/source.js';
+import type { KindContext } from '../types.js';
+import { putArtifact, ROLE } from './artifact.js';
+import { downloadToStore } from './download.js';
+import type { FileLock, PinnedFile } from './lock.js';
+
+export const FILE_ARTIFACT_TYPE = 'application/vnd.ferry.file.v1';
+export const SHA512_ANNOTATION = 'io.ferry.sha512';
+
+export function baseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? 'file');
+}
+
+async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext): Promise<OciDescriptor> {
+  const desc = { digest: `sha256:${p.sha256}`, size: p.size };
+  if (!(await ctx.store.has(desc))) {
+    const bytes = await ctx.http.getBytes(p.url, { label });
+    try {
+      await ctx.store.putBytes(bytes, desc.digest);
+    } catch (err) {
+      throw new FerryError('VERIFY', `${label}: ${p.url} changed since the lock (${(err as Error).message})`, {
+        hint: 'Run `ferry lock` again to pin the new checksum file, then re-create the bundle.',
+      });
+    }
+  }
+  return { mediaType: 'text/plain', ...desc, annotations: { [ANNOTATION.title]: baseName(p.url), [ANNOTATION.source]: p.url } };
+}
+
+/** Bring a pinned file (and its checksum file and signature) into the store as one OCI artifact. */
+export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const label = `files[${entry.name}]`;
+  const task = ctx.progress.start(entry.name, entry.size ?? 0);
+  const got = await downloadToStore(
+    ctx.store,
+    ctx.http,
+    entry.url,
+    { size: entry.size, sha256: entry.sha256, sha512: entry.sha512 },
+    { label, onProgress: (n) => task.advance(n), onRetry: (m) => ctx.progress.log(m) },
+  );
+  task.finish();
+  const layers: OciDescriptor[] = [
+    {
+      mediaType: 'application/octet-stream',
+      digest: got.digest,
+      size: got.size,
+      annotations: {
+        [ANNOTATION.title]: baseName(entry.url),
+        [ANNOTATION.source]: entry.url,
+        [ROLE]: 'file',
+        ...(entry.sha512 ? { [SHA512_ANNOTATION]: entry.sha512 } : {}),
+      },
+    },
+  ];
+  if (entry.checksums) {
+    const c = await fetchPinned(entry.checksums.file, label, ctx);
+    layers.push({ ...c, annotations: { ...c.annotations, [ROLE]: 'checksums' } });
+    if (entry.checksums.signature) {
+      const s = await fetchPinned(entry.checksums.signature, label, ctx);
+      layers.push({ ...s, mediaType: 'application/pgp-signature', annotations: { ...s.annotations, [ROLE]: 'signature' } });
+    }
+  }
+  const top = await putArtifact(ctx.store, {
+    artifactType: FILE_ARTIFACT_TYPE,
+    layers,
+    annotations: { [ANNOTATION.kind]: 'file', [ANNOTATION.source]: entry.url, ...(entry.checksums?.signedBy ? { 'io.ferry.signed-by': entry.checksums.signedBy } : {}) },
+    topAnnotations: { [ANNOTATION.kind]: 'file', [ANNOTATION.source]: entry.url, [ANNOTATION.refName]: entry.name, [ANNOTATION.title]: baseName(entry.url) },
+  });
+  return [top];
+}

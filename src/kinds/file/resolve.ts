@@ -1,0 +1,114 @@
+import { FerryError } from '../../errors.js';
+import { headerValue, discard } from '../../net/http.js';
+import { isClearSigned, readPublicKeys, verifyClearSigned, verifyDetached } from '../../net/pgp.js';
+import type { KindContext } from '../types.js';
+import { parseChecksumFile, requireChecksum } from './checksums.js';
+import { downloadToStore } from './download.js';
+import type { FileLock, PinnedFile } from './lock.js';
+import type { FileSpec } from './spec.js';
+
+interface FetchedSmall {
+  bytes: Buffer;
+  pinned: PinnedFile;
+}
+
+/** Fetch a small upstream file (checksum file, signature) and keep it in the store for the bundle. */
+async function fetchSmall(url: string, label: string, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>): Promise<FetchedSmall> {
+  let p = cache.get(url);
+  if (!p) {
+    p = (async () => {
+      const bytes = await ctx.http.getBytes(url, { label, maxBytes: 64 * 1024 * 1024 });
+      const d = await ctx.store.putBytes(bytes);
+      return { bytes, pinned: { url, sha256: d.digest.slice(7), size: d.size } };
+    })();
+    cache.set(url, p);
+  }
+  return p;
+}
+
+async function headSize(url: string, ctx: KindContext): Promise<number | undefined> {
+  try {
+    const res = await ctx.http.request(url, { method: 'HEAD' });
+    await discard(res.body);
+    if (res.status < 200 || res.status >= 300) return undefined;
+    const len = headerValue(res.headers, 'content-length');
+    return len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Pin one file: its checksum from the manifest or from the checksum file (whose signature is
+ * verified with the given keys before any line of it is trusted), and its size from the server.
+ */
+export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>> = new Map()): Promise<FileLock> {
+  const label = `files[${spec.name}]`;
+  let sha256 = spec.sha256;
+  let sha512 = spec.sha512;
+  let checksums: FileLock['checksums'];
+  if (spec.checksums) {
+    const c = spec.checksums;
+    const where = `${label} ${c.url}`;
+    const keys = c.keys?.length ? await readPublicKeys(c.keys, ctx.manifestDir, label) : undefined;
+    const sums = await fetchSmall(c.url, label, ctx, cache);
+    let text: string;
+    let signedBy: string | undefined;
+    let signature: PinnedFile | undefined;
+    if (c.signature) {
+      if (!keys) {
+        throw new FerryError('VALIDATION', `${label}: checksums.signature is set but checksums.keys is empty`, {
+          hint: 'List the OpenPGP public key files that sign the checksum file under checksums.keys.',
+        });
+      }
+      const sig = await fetchSmall(c.signature, label, ctx, cache);
+      signedBy = await verifyDetached(sums.bytes, sig.bytes, keys, `${where} (signature ${c.signature})`);
+      signature = sig.pinned;
+      text = sums.bytes.toString('utf8');
+      if (isClearSigned(sums.bytes)) text = (await verifyClearSigned(sums.bytes, keys, where)).text;
+    } else if (isClearSigned(sums.bytes)) {
+      if (!keys) {
+        throw new FerryError('VALIDATION', `${where}: the checksum file is clear-signed but checksums.keys is empty`, {
+          hint: 'List the OpenPGP public key files that sign it under checksums.keys.',
+        });
+      }
+      const v = await verifyClearSigned(sums.bytes, keys, where);
+      text = v.text;
+      signedBy = v.signer;
+    } else {
+      if (keys) {
+        throw new FerryError('VERIFY', `${where}: checksums.keys is set but the checksum file is not signed`, {
+          hint: 'Give the detached signature URL as checksums.signature (e.g. SHA256SUMS.gpg), or drop keys: if the vendor does not sign it.',
+        });
+      }
+      text = sums.bytes.toString('utf8');
+    }
+    const found = requireChecksum(parseChecksumFile(text), spec.url, c.url, c.algorithm, label);
+    const pinned = found.algorithm === 'sha256' ? spec.sha256 : spec.sha512;
+    if (pinned && pinned !== found.hex) {
+      throw new FerryError('VERIFY', `${label}: ${found.algorithm} in the manifest (${pinned}) differs from ${c.url} (${found.hex})`, {
+        hint: 'One of them is out of date; remove the inline checksum or correct it.',
+      });
+    }
+    if (found.algorithm === 'sha256') sha256 = found.hex;
+    else sha512 = found.hex;
+    checksums = { file: sums.pinned, ...(signature ? { signature } : {}), ...(signedBy ? { signedBy } : {}) };
+  }
+  let size = spec.size ?? (await headSize(spec.url, ctx));
+  if (!sha256 && !sha512) {
+    // No published checksum: pin what the file hashes to now (trust on first use); every later fetch must match it.
+    const task = ctx.progress.start(`${spec.name}`, size ?? 0);
+    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, onProgress: (n) => task.advance(n), onRetry: (m) => ctx.progress.log(m) });
+    task.finish('pinned on first download');
+    sha256 = got.digest.slice(7);
+    size = got.size;
+  }
+  return {
+    name: spec.name,
+    url: spec.url,
+    ...(size !== undefined ? { size } : {}),
+    ...(sha256 ? { sha256 } : {}),
+    ...(sha512 ? { sha512 } : {}),
+    ...(checksums ? { checksums } : {}),
+  };
+}

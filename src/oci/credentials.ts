@@ -1,0 +1,259 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+
+/**
+ * Registry credentials the way docker, podman and skopeo find them: `REGISTRY_AUTH_FILE`
+ * (containers auth.json), then `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` with
+ * `credHelpers`, `auths` and `credsStore` (docker-credential-* helpers). Every lookup also says
+ * where it looked, so an auth failure can name the places; secrets never leave this module
+ * except inside the Credential itself.
+ */
+export interface Credential {
+  username?: string;
+  password?: string;
+  /** OAuth2 refresh token (docker's `identitytoken`), exchanged at the token endpoint. */
+  identityToken?: string;
+}
+
+export interface CredentialLookup {
+  credential?: Credential;
+  /** Where the credential came from (a file path or `docker-credential-<x>`), when found. */
+  source?: string;
+  /** Every place consulted, in order, for error messages. */
+  searched: string[];
+  /** Problems met on the way (unreadable file, failing helper), secrets-free. */
+  warnings: string[];
+}
+
+export interface CredentialStoreOptions {
+  env?: NodeJS.ProcessEnv;
+  homeDir?: string;
+  helperTimeoutMs?: number;
+}
+
+const DOCKER_HUB_KEYS = ['https://index.docker.io/v1/', 'index.docker.io', 'docker.io', 'registry-1.docker.io', 'https://registry-1.docker.io'];
+const DOCKER_HUB_HOSTS = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+
+interface AuthEntry {
+  auth?: string;
+  username?: string;
+  password?: string;
+  identitytoken?: string;
+}
+
+interface ConfigFile {
+  auths?: Record<string, AuthEntry>;
+  credHelpers?: Record<string, string>;
+  credsStore?: string;
+}
+
+/** docker's convertToHostname: drop the scheme and any path, lower-case. */
+export function normalizeAuthKey(key: string): string {
+  let k = key.trim();
+  k = k.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
+  const slash = k.indexOf('/');
+  if (slash >= 0) k = k.slice(0, slash);
+  k = k.toLowerCase();
+  return DOCKER_HUB_HOSTS.has(k) ? 'docker.io' : k;
+}
+
+export function normalizeRegistryHost(host: string): string {
+  const h = host.toLowerCase();
+  return DOCKER_HUB_HOSTS.has(h) ? 'docker.io' : h;
+}
+
+/** The server name a credential helper is asked about (docker uses the v1 URL for Docker Hub). */
+export function helperServerName(host: string): string {
+  return normalizeRegistryHost(host) === 'docker.io' ? 'https://index.docker.io/v1/' : host;
+}
+
+/** Decode one `auths` entry; undefined when it carries nothing usable. */
+export function decodeAuthEntry(entry: AuthEntry | undefined): Credential | undefined {
+  if (!entry || typeof entry !== 'object') return undefined;
+  if (entry.identitytoken) {
+    let username: string | undefined;
+    if (entry.auth) username = Buffer.from(entry.auth, 'base64').toString('utf8').split(':')[0] || undefined;
+    return { identityToken: entry.identitytoken, username: username ?? entry.username };
+  }
+  if (entry.auth) {
+    const decoded = Buffer.from(entry.auth, 'base64').toString('utf8');
+    const i = decoded.indexOf(':');
+    if (i < 0) return undefined;
+    return { username: decoded.slice(0, i), password: decoded.slice(i + 1).replace(/\n$/, '') };
+  }
+  if (entry.username && entry.password !== undefined) return { username: entry.username, password: entry.password };
+  return undefined;
+}
+
+/**
+ * Find the entry for a host in an `auths` map. Containers' auth.json may also key by
+ * `host/namespace/repo`; the most specific key matching the repository wins.
+ */
+export function findAuthEntry(auths: Record<string, AuthEntry> | undefined, host: string, repository?: string): AuthEntry | undefined {
+  if (!auths) return undefined;
+  const want = normalizeRegistryHost(host);
+  if (repository) {
+    const parts = repository.split('/');
+    for (let n = parts.length; n > 0; n--) {
+      const key = `${host}/${parts.slice(0, n).join('/')}`;
+      if (auths[key]) return auths[key];
+    }
+  }
+  if (want === 'docker.io') {
+    for (const k of DOCKER_HUB_KEYS) if (auths[k]) return auths[k];
+  }
+  if (auths[host]) return auths[host];
+  for (const [k, v] of Object.entries(auths)) {
+    if (normalizeAuthKey(k) === want) return v;
+  }
+  return undefined;
+}
+
+function findHelper(helpers: Record<string, string> | undefined, host: string): string | undefined {
+  if (!helpers) return undefined;
+  const want = normalizeRegistryHost(host);
+  if (helpers[host]) return helpers[host];
+  for (const [k, v] of Object.entries(helpers)) if (normalizeAuthKey(k) === want) return v;
+  return undefined;
+}
+
+async function readConfig(file: string, warnings: string[]): Promise<ConfigFile | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') warnings.push(`${file}: cannot read (${code})`);
+    return undefined;
+  }
+  try {
+    return JSON.parse(text) as ConfigFile;
+  } catch (err) {
+    warnings.push(`${file}: not valid JSON (${(err as Error).message.split('\n')[0]})`);
+    return undefined;
+  }
+}
+
+/** Run `docker-credential-<name> get`; undefined when the helper has nothing for the server. */
+export async function runCredentialHelper(name: string, server: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Credential | undefined> {
+  const bin = `docker-credential-${name}`;
+  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(bin, ['get'], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (c, signal) => {
+      clearTimeout(timer);
+      resolve({ code: c ?? (signal ? 128 : 1), stdout: out, stderr: err });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(server);
+  }).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ENOENT') {
+      throw new FerryError('AUTH', `credential helper ${bin} not found on PATH (configured for ${server})`, {
+        hint: `Install ${bin}, or remove it from credHelpers/credsStore in the docker config.`,
+      });
+    }
+    throw e;
+  });
+  if (code !== 0) {
+    const msg = (stdout + stderr).trim();
+    if (/credentials not found|not found in native keychain|no credentials/i.test(msg)) return undefined;
+    throw new FerryError('AUTH', `credential helper ${bin} failed for ${server} (exit ${code})`, {
+      hint: `Run \`echo ${server} | ${bin} get\` to see why.`,
+    });
+  }
+  let parsed: { Username?: string; Secret?: string };
+  try {
+    parsed = JSON.parse(stdout) as { Username?: string; Secret?: string };
+  } catch {
+    throw new FerryError('AUTH', `credential helper ${bin} answered something that is not JSON for ${server}`);
+  }
+  if (!parsed.Secret) return undefined;
+  if (parsed.Username === '<token>') return { identityToken: parsed.Secret };
+  return { username: parsed.Username ?? '', password: parsed.Secret };
+}
+
+export class CredentialStore {
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly homeDir: string;
+  private readonly helperTimeoutMs?: number;
+  private readonly cache = new Map<string, Promise<CredentialLookup>>();
+
+  constructor(opts: CredentialStoreOptions = {}) {
+    this.env = opts.env ?? process.env;
+    this.homeDir = opts.homeDir ?? this.env.HOME ?? os.homedir();
+    this.helperTimeoutMs = opts.helperTimeoutMs;
+  }
+
+  /** The docker config file consulted. */
+  dockerConfigFile(): string {
+    const dir = this.env.DOCKER_CONFIG || path.join(this.homeDir, '.docker');
+    return path.join(dir, 'config.json');
+  }
+
+  /** Credentials for a registry host (as in references: `docker.io`, `host:port`). Cached per host. */
+  lookup(host: string, repository?: string): Promise<CredentialLookup> {
+    const key = `${host.toLowerCase()}|${repository ?? ''}`;
+    let p = this.cache.get(key);
+    if (!p) {
+      p = this.doLookup(host.toLowerCase(), repository);
+      this.cache.set(key, p);
+      p.catch(() => this.cache.delete(key));
+    }
+    return p;
+  }
+
+  private async doLookup(host: string, repository?: string): Promise<CredentialLookup> {
+    const searched: string[] = [];
+    const warnings: string[] = [];
+    const authFile = this.env.REGISTRY_AUTH_FILE;
+    if (authFile) {
+      searched.push(`${authFile} (REGISTRY_AUTH_FILE)`);
+      const cfg = await readConfig(authFile, warnings);
+      const found = await this.fromConfig(cfg, authFile, host, repository, searched);
+      if (found) return { ...found, searched, warnings };
+    }
+    const dockerFile = this.dockerConfigFile();
+    searched.push(dockerFile);
+    const cfg = await readConfig(dockerFile, warnings);
+    const found = await this.fromConfig(cfg, dockerFile, host, repository, searched);
+    if (found) return { ...found, searched, warnings };
+    return { searched, warnings };
+  }
+
+  private async fromConfig(cfg: ConfigFile | undefined, file: string, host: string, repository: string | undefined, searched: string[]): Promise<{ credential: Credential; source: string } | undefined> {
+    if (!cfg) return undefined;
+    const server = helperServerName(host);
+    const helper = findHelper(cfg.credHelpers, host);
+    if (helper) {
+      searched.push(`docker-credential-${helper} (credHelpers in ${file})`);
+      const c = await runCredentialHelper(helper, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      if (c) return { credential: c, source: `docker-credential-${helper}` };
+    }
+    const entry = decodeAuthEntry(findAuthEntry(cfg.auths, host, repository));
+    if (entry) return { credential: entry, source: file };
+    if (cfg.credsStore) {
+      searched.push(`docker-credential-${cfg.credsStore} (credsStore in ${file})`);
+      const c = await runCredentialHelper(cfg.credsStore, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      if (c) return { credential: c, source: `docker-credential-${cfg.credsStore}` };
+    }
+    return undefined;
+  }
+}
+
+/** "looked in a, b and c" for messages. */
+export function describeSearch(lookup: Pick<CredentialLookup, 'searched'>): string {
+  const s = lookup.searched;
+  if (s.length === 0) return 'no credential sources';
+  return s.join(', ');
+}

@@ -1,0 +1,396 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { checkCollisions, mapImage, type RegistryMapping } from '../mapping/index.js';
+import { isManifestType, type OciDescriptor, type OciIndex } from './media-types.js';
+import { parseImageReference } from './reference.js';
+import { walkIndex } from '../store/layout.js';
+import { ANNOTATION, type BlobSource } from '../store/source.js';
+
+/**
+ * A read-only OCI distribution registry (the pull side) over a bundle tar or an OCI layout,
+ * so skopeo and containerd can pull on the air-gapped side with nothing else installed.
+ * Repository names come from the one mapping (`mapImage`); blobs are streamed by offset,
+ * never loaded whole. Other kinds add plain HTTP trees (files, apt, charts) through `routes`.
+ */
+
+/** An extension point: a path prefix outside `/v2/` that another kind serves (`/files/`, `/apt/`, `/charts/`). */
+export interface ServeRoute {
+  /** Path prefix, starting and ending with `/`. */
+  prefix: string;
+  /** `rest` is the decoded path after the prefix. Answer the request (GET/HEAD); other methods never reach it. */
+  handle(req: IncomingMessage, res: ServerResponse, rest: string): Promise<void> | void;
+}
+
+/** What a route provider gets to decide which routes a served bundle/layout needs. */
+export interface ServeRouteContext {
+  source: BlobSource;
+  index: OciIndex;
+}
+
+export type ServeRouteProvider = (ctx: ServeRouteContext) => Promise<ServeRoute[]> | ServeRoute[];
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+/** `127.0.0.1:5000`, `[::1]:5000`, `localhost:0`, `:5000` (all interfaces), `5000` (loopback). */
+export function parseListen(text: string): Listen {
+  const bad = () =>
+    new FerryError('USAGE', `--listen ${JSON.stringify(text)}: expected host:port (e.g. 127.0.0.1:5000, [::1]:5000, :5000)`);
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (v6) [host, portText] = [v6[1], v6[2]];
+  else if (/^\d+$/.test(text)) [host, portText] = ['127.0.0.1', text];
+  else {
+    const i = text.lastIndexOf(':');
+    if (i === -1) throw bad();
+    host = text.slice(0, i) || '0.0.0.0';
+    portText = text.slice(i + 1);
+    if (host.includes(':')) throw bad();
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw bad();
+  return { host, port };
+}
+
+export interface ServedRepository {
+  name: string;
+  /** tag → top-level descriptor. */
+  tags: Map<string, OciDescriptor>;
+  /** Every manifest/index the repository's images reach: digest → media type. */
+  manifests: Map<string, string>;
+  /** Every blob (config, layer, other) the repository's images reach. */
+  blobs: Set<string>;
+  /** The upstream references served here. */
+  upstream: string[];
+}
+
+export interface RegistryCatalog {
+  repositories: Map<string, ServedRepository>;
+  /** Things in index.json that are not served, or damaged, said plainly. */
+  warnings: string[];
+}
+
+/** Which top-level descriptors are images the registry serves, under which repository and tag. */
+export async function buildCatalog(source: BlobSource, mapping: RegistryMapping, index?: OciIndex): Promise<RegistryCatalog> {
+  const idx = index ?? (await source.readIndex());
+  const warnings: string[] = [];
+  const servable: Array<{ top: OciDescriptor; refName: string }> = [];
+  for (const top of idx.manifests ?? []) {
+    const refName = top.annotations?.[ANNOTATION.refName];
+    const kind = top.annotations?.[ANNOTATION.kind];
+    if (!refName || !isManifestType(top.mediaType)) continue;
+    if (kind !== undefined && kind !== 'image' && kind !== 'chart') continue;
+    try {
+      parseImageReference(refName);
+    } catch {
+      warnings.push(`${refName}: not a full image reference; not served (${top.digest})`);
+      continue;
+    }
+    servable.push({ top, refName });
+  }
+  checkCollisions(servable.map((s) => s.refName), mapping);
+
+  const walk = await walkIndex({ schemaVersion: 2, manifests: servable.map((s) => s.top) }, source);
+  for (const p of walk.problems) warnings.push(`${p.artifacts.join(', ')} ${p.role} ${p.digest}: ${p.message}`);
+
+  const repositories = new Map<string, ServedRepository>();
+  const repoOfLabel = new Map<string, ServedRepository>();
+  for (const { top, refName } of servable) {
+    const mapped = mapImage(refName, mapping, top.annotations?.[ANNOTATION.upstreamDigest] ? top.digest : undefined);
+    let repo = repositories.get(mapped.repository);
+    if (!repo) {
+      repo = { name: mapped.repository, tags: new Map(), manifests: new Map(), blobs: new Set(), upstream: [] };
+      repositories.set(mapped.repository, repo);
+    }
+    repo.upstream.push(mapped.upstream);
+    if (mapped.tag) {
+      const prev = repo.tags.get(mapped.tag);
+      if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
+      else repo.tags.set(mapped.tag, top);
+    }
+    repoOfLabel.set(refName, repo);
+  }
+  for (const b of walk.blobs.values()) {
+    for (const label of b.artifacts) {
+      const repo = repoOfLabel.get(label);
+      if (!repo) continue;
+      if (b.role === 'index' || b.role === 'manifest') repo.manifests.set(b.digest, b.mediaType);
+      else repo.blobs.add(b.digest);
+    }
+  }
+  return { repositories, warnings };
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP helpers, exported so routes of other kinds answer the same way.
+
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(head ? undefined : text);
+}
+
+/** OCI distribution error body: `{"errors":[{"code","message","detail"}]}`. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, head = false, detail?: unknown): void {
+  sendJson(res, status, { errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] }, {}, head);
+}
+
+/**
+ * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
+ * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
+ */
+export async function sendRanged(
+  req: IncomingMessage,
+  res: ServerResponse,
+  size: number,
+  open: (start: number, end: number) => Promise<NodeJS.ReadableStream>,
+  headers: Record<string, string>,
+): Promise<void> {
+  const head = req.method === 'HEAD';
+  let start = 0;
+  let end = size - 1;
+  let status = 200;
+  const range = req.headers.range;
+  if (range && !range.includes(',')) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    let ok = Boolean(m) && !(m![1] === '' && m![2] === '');
+    if (ok && m) {
+      if (m[1] === '') {
+        const suffix = Number(m[2]);
+        start = Math.max(0, size - suffix);
+        ok = suffix > 0;
+      } else {
+        start = Number(m[1]);
+        if (m[2] !== '') end = Math.min(Number(m[2]), size - 1);
+        ok = start < size && start <= end;
+      }
+    }
+    if (!ok) {
+      res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Type': 'application/json', ...headers });
+      res.end(head ? undefined : JSON.stringify({ errors: [{ code: 'RANGE_INVALID', message: `range ${range} not satisfiable for ${size} bytes` }] }));
+      return;
+    }
+    status = 206;
+  }
+  const length = size === 0 ? 0 : end - start + 1;
+  res.writeHead(status, {
+    'Content-Length': String(length),
+    'Accept-Ranges': 'bytes',
+    ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+    ...headers,
+  });
+  if (head || length === 0) {
+    res.end();
+    return;
+  }
+  const body = await open(start, end);
+  await pipeline(body, res).catch(() => {
+    // The client went away mid-blob (or the source failed): drop the connection so the
+    // client sees a short body, never a silently truncated 200.
+    res.destroy();
+  });
+}
+
+function paginate(items: string[], url: URL): { page: string[]; next?: string } {
+  const last = url.searchParams.get('last');
+  const nText = url.searchParams.get('n');
+  let from = 0;
+  if (last !== null) {
+    from = items.findIndex((t) => t > last);
+    if (from === -1) from = items.length;
+  }
+  if (nText === null || nText === '') return { page: items.slice(from) };
+  const n = Math.max(0, Number.parseInt(nText, 10) || 0);
+  const page = items.slice(from, from + n);
+  const more = from + n < items.length && page.length > 0;
+  return { page, next: more ? page[page.length - 1] : undefined };
+}
+
+function linkHeader(pathname: string, n: string | null, last: string): Record<string, string> {
+  const q = new URLSearchParams();
+  if (n) q.set('n', n);
+  q.set('last', last);
+  return { Link: `<${pathname}?${q.toString()}>; rel="next"` };
+}
+
+export interface RegistryServerOptions {
+  source: BlobSource;
+  mapping: RegistryMapping;
+  /** `127.0.0.1:5000` or parsed. Port 0 picks a free port. */
+  listen: string | Listen;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Extra plain-HTTP trees from other kinds (`/files/`, `/apt/`, `/charts/`). */
+  routes?: ServeRoute[];
+  /** Called once per answered request, for access logs. */
+  onRequest?: (info: { method: string; path: string; status: number }) => void;
+}
+
+export interface RegistryServer {
+  url: string;
+  host: string;
+  port: number;
+  catalog: RegistryCatalog;
+  close(): Promise<void>;
+}
+
+/** Start the registry; resolves once it listens. */
+export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
+  const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
+  const catalog = await buildCatalog(opts.source, opts.mapping);
+  const repoNames = [...catalog.repositories.keys()].sort();
+  const routes = [...(opts.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
+  const source = opts.source;
+
+  const handleV2 = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
+    const head = req.method === 'HEAD';
+    const p = url.pathname;
+    if (p === '/v2/' || p === '/v2') {
+      sendJson(res, 200, {}, {}, head);
+      return;
+    }
+    if (p === '/v2/_catalog') {
+      const { page, next } = paginate(repoNames, url);
+      sendJson(res, 200, { repositories: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
+      return;
+    }
+    const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(p) ?? /^\/v2\/(.+)\/(tags)\/list$/.exec(p);
+    if (!m) {
+      sendError(res, 404, 'NOT_FOUND', `no such endpoint: ${p}`, head);
+      return;
+    }
+    const [, name, what, rawRef] = m;
+    const repo = catalog.repositories.get(name);
+    if (!repo) {
+      sendError(res, 404, 'NAME_UNKNOWN', `repository ${name} is not served here`, head, { name });
+      return;
+    }
+    if (what === 'tags') {
+      const tags = [...repo.tags.keys()].sort();
+      const { page, next } = paginate(tags, url);
+      sendJson(res, 200, { name, tags: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
+      return;
+    }
+    const ref = decodeURIComponent(rawRef);
+    if (what === 'manifests') {
+      let digest: string;
+      let mediaType: string | undefined;
+      if (ref.includes(':')) {
+        if (!DIGEST.test(ref)) {
+          sendError(res, 400, 'DIGEST_INVALID', `${ref}: unsupported or malformed digest`, head);
+          return;
+        }
+        digest = ref;
+        mediaType = repo.manifests.get(ref);
+      } else {
+        const top = repo.tags.get(ref);
+        digest = top?.digest ?? '';
+        mediaType = top?.mediaType;
+      }
+      const size = mediaType ? await source.blobSize(digest) : undefined;
+      if (!mediaType || size === undefined) {
+        sendError(res, 404, 'MANIFEST_UNKNOWN', `manifest ${ref} is not in ${name}`, head, { name, reference: ref });
+        return;
+      }
+      const bytes = await source.readBlob(digest);
+      res.writeHead(200, {
+        'Content-Type': mediaType,
+        'Content-Length': String(bytes.length),
+        'Docker-Content-Digest': digest,
+        ETag: `"${digest}"`,
+      });
+      res.end(head ? undefined : bytes);
+      return;
+    }
+    // blobs
+    if (!DIGEST.test(ref)) {
+      sendError(res, 400, 'DIGEST_INVALID', `${ref}: unsupported or malformed digest`, head);
+      return;
+    }
+    const reachable = repo.blobs.has(ref) || repo.manifests.has(ref);
+    const size = reachable ? await source.blobSize(ref) : undefined;
+    if (size === undefined) {
+      sendError(res, 404, 'BLOB_UNKNOWN', `blob ${ref} is not in ${name}`, head, { digest: ref });
+      return;
+    }
+    await sendRanged(req, res, size, (start, end) => source.openBlob(ref, start, end), {
+      'Content-Type': 'application/octet-stream',
+      'Docker-Content-Digest': ref,
+      ETag: `"${ref}"`,
+    });
+  };
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://registry.invalid');
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const isV2 = url.pathname === '/v2' || url.pathname.startsWith('/v2/');
+    const route = isV2 ? undefined : routes.find((r) => url.pathname.startsWith(r.prefix));
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendError(res, 405, 'UNSUPPORTED', `${req.method} is not supported: this registry is read-only (ferry serve)`);
+      return;
+    }
+    if (isV2) {
+      await handleV2(req, res, url);
+      return;
+    }
+    if (route) {
+      let rest: string;
+      try {
+        rest = decodeURIComponent(url.pathname.slice(route.prefix.length));
+      } catch {
+        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        return;
+      }
+      await route.handle(req, res, rest);
+      return;
+    }
+    sendError(res, 404, 'NOT_FOUND', `no such path: ${url.pathname}`, req.method === 'HEAD');
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handler(req, res)
+      .catch((err) => {
+        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error)?.message ?? String(err), req.method === 'HEAD');
+        else res.destroy();
+      })
+      .finally(() => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '/', status: res.statusCode }));
+  };
+  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+  server.keepAliveTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new FerryError('USAGE', `cannot listen on ${listen.host}:${listen.port} (${err.code ?? err.message})`, {
+          cause: err,
+          hint: err.code === 'EADDRINUSE' ? 'Another process uses that port; pick another with --listen, or port 0 for a free one.' : undefined,
+        }),
+      );
+    server.once('error', onError);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const hostForUrl = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    catalog,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

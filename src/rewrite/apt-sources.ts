@@ -1,0 +1,156 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import type { RewriteContext } from './context.js';
+import { applyTextEdits, finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
+
+export interface RewriteAptSourcesOptions {
+  /** Keyring path clients use for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg). */
+  signedBy?: string;
+  output?: string;
+  dryRun?: boolean;
+  allowUnmapped?: boolean;
+}
+
+/** The site key import publishes beside the repositories (src/kinds/apt/import.ts SITE_KEY_NAME). */
+export const SITE_KEYRING = 'ferry-archive-keyring.gpg';
+
+/** Where clients keep the site key that re-signed (filtered) mirrors are signed with. */
+export function siteKeyringPath(explicit?: string): string {
+  return explicit ?? `/etc/apt/keyrings/${SITE_KEYRING}`;
+}
+
+interface Scan {
+  edits: TextEdit[];
+  replacements: Replacement[];
+  unmapped: Unmapped[];
+}
+
+/** Rewrite one URI; returns whether the repository is on the mirror and re-signed with the site key. */
+function mapUri(uri: string, file: string, line: number, ctx: RewriteContext, scan: Scan, start: number): { resigned: boolean } | undefined {
+  const found = ctx.lookupAptRepo(uri);
+  if (!found) {
+    scan.unmapped.push({ file, line, kind: 'apt-repo', ref: uri, reason: 'repository not in the lock' });
+    return undefined;
+  }
+  if (found.url === 'mirror') return { resigned: found.resigned };
+  const mirror = found.url;
+  const replacement = uri.endsWith('/') && !mirror.endsWith('/') ? `${mirror}/` : mirror;
+  scan.edits.push({ start, end: start + uri.length, text: replacement });
+  scan.replacements.push({ file, line, kind: 'apt-repo', old: uri, new: replacement });
+  return { resigned: found.resigned };
+}
+
+/** `deb [opt=val …] uri suite [component…]` lines. */
+function scanOneLine(text: string, file: string, ctx: RewriteContext, keyring: string, scan: Scan): void {
+  let offset = 0;
+  text.split('\n').forEach((lineText, i) => {
+    const lineStart = offset;
+    offset += lineText.length + 1;
+    const m = /^(\s*deb(?:-src)?\s+)(\[[^\]]*\]\s+)?(\S+)/.exec(lineText);
+    if (!m) return;
+    const line = i + 1;
+    const uriStart = lineStart + m[1].length + (m[2]?.length ?? 0);
+    const mapped = mapUri(m[3], file, line, ctx, scan, uriStart);
+    if (!mapped?.resigned) return;
+    const opts = m[2];
+    if (!opts) {
+      scan.edits.push({ start: uriStart, end: uriStart, text: `[signed-by=${keyring}] ` });
+      scan.replacements.push({ file, line, kind: 'signed-by', old: '(none)', new: keyring });
+      return;
+    }
+    const sb = /signed-by=(\S+?)(?=[\s\]])/.exec(opts);
+    const optsStart = lineStart + m[1].length;
+    if (sb) {
+      if (sb[1] === keyring) return;
+      const s = optsStart + sb.index + 'signed-by='.length;
+      scan.edits.push({ start: s, end: s + sb[1].length, text: keyring });
+      scan.replacements.push({ file, line, kind: 'signed-by', old: sb[1], new: keyring });
+    } else {
+      const close = optsStart + opts.lastIndexOf(']');
+      scan.edits.push({ start: close, end: close, text: ` signed-by=${keyring}` });
+      scan.replacements.push({ file, line, kind: 'signed-by', old: '(none)', new: keyring });
+    }
+  });
+}
+
+/** deb822 `.sources`: stanzas of `Field: value` with indented continuation lines. */
+function scanDeb822(text: string, file: string, ctx: RewriteContext, keyring: string, scan: Scan): void {
+  const lines = text.split('\n');
+  const starts: number[] = [];
+  let o = 0;
+  for (const l of lines) starts.push(o), (o += l.length + 1);
+  let i = 0;
+  while (i < lines.length) {
+    // One stanza: up to a blank line.
+    if (!lines[i].trim()) {
+      i++;
+      continue;
+    }
+    const first = i;
+    while (i < lines.length && lines[i].trim()) i++;
+    const fields: Array<{ name: string; line: number; end: number }> = [];
+    for (let j = first; j < i; j++) {
+      if (/^[ \t]/.test(lines[j]) || lines[j].startsWith('#')) continue;
+      const m = /^([A-Za-z0-9-]+):/.exec(lines[j]);
+      if (!m) continue;
+      let end = j;
+      while (end + 1 < i && /^[ \t]/.test(lines[end + 1])) end++;
+      fields.push({ name: m[1].toLowerCase(), line: j, end });
+    }
+    const uris = fields.find((f) => f.name === 'uris');
+    const enabled = fields.find((f) => f.name === 'enabled');
+    if (!uris || (enabled && /:\s*no\s*$/i.test(lines[enabled.line]))) continue;
+    let allResigned = true;
+    for (let j = uris.line; j <= uris.end; j++) {
+      const body = j === uris.line ? lines[j].slice(lines[j].indexOf(':') + 1) : lines[j];
+      const bodyStart = starts[j] + (lines[j].length - body.length);
+      for (const u of body.matchAll(/\S+/g)) {
+        if (!mapUri(u[0], file, j + 1, ctx, scan, bodyStart + u.index!)?.resigned) allResigned = false;
+      }
+    }
+    if (!allResigned) continue;
+    const sb = fields.find((f) => f.name === 'signed-by');
+    if (sb) {
+      const old = lines.slice(sb.line, sb.end + 1).join('\n');
+      const valueStart = starts[sb.line] + lines[sb.line].indexOf(':') + 1;
+      const oldValue = old.slice(old.indexOf(':') + 1).trim();
+      if (oldValue === keyring) continue;
+      const end = starts[sb.end] + lines[sb.end].length;
+      scan.edits.push({ start: valueStart, end, text: ` ${keyring}` });
+      scan.replacements.push({ file, line: sb.line + 1, kind: 'signed-by', old: oldValue.includes('\n') ? '(inline key)' : oldValue, new: keyring });
+    } else {
+      const at = starts[uris.end] + lines[uris.end].length;
+      scan.edits.push({ start: at, end: at, text: `\nSigned-By: ${keyring}` });
+      scan.replacements.push({ file, line: uris.line + 1, kind: 'signed-by', old: '(none)', new: keyring });
+    }
+  }
+}
+
+/**
+ * Point APT sources at the mirror: one-line `sources.list` and deb822 `.sources`. When the
+ * mirror was re-signed with a site key, `Signed-By` names the site keyring.
+ */
+export async function rewriteAptSources(files: string[], ctx: RewriteContext, opts: RewriteAptSourcesOptions): Promise<RewriteResult> {
+  if (!files.length) throw new FerryError('USAGE', 'rewrite apt-sources needs at least one sources file');
+  if (!ctx.target.apt) throw new FerryError('USAGE', `${ctx.targetFile}: the target has no apt: {dir, baseUrl}; there is no APT mirror to point at`);
+  if (opts.output && files.length > 1) throw new FerryError('USAGE', '-o takes one sources file; rewrite several in place');
+  const keyring = siteKeyringPath(opts.signedBy);
+  const changes: FileChange[] = [];
+  const scan: Scan = { edits: [], replacements: [], unmapped: [] };
+  for (const f of files) {
+    const abs = path.resolve(f);
+    const text = await readText(abs, 'APT sources file');
+    const before = { edits: scan.edits.length };
+    const deb822 = abs.endsWith('.sources') || (/^\s*(Types|URIs)\s*:/im.test(text) && !/^\s*deb(-src)?\s/m.test(text));
+    if (deb822) scanDeb822(text, abs, ctx, keyring, scan);
+    else scanOneLine(text, abs, ctx, keyring, scan);
+    const after = applyTextEdits(text, scan.edits.slice(before.edits));
+    const out = opts.output ? path.resolve(opts.output) : abs;
+    changes.push({ file: out, before: out === abs ? text : await readTextIfExists(out), after });
+  }
+  const warnings: string[] = [];
+  if (scan.replacements.some((r) => r.kind === 'signed-by')) {
+    warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${SITE_KEYRING} as ${keyring} on every client`);
+  }
+  return finishRewrite(changes, scan.replacements, scan.unmapped, { ...opts, warnings });
+}

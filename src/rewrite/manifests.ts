@@ -1,0 +1,103 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { isScalar, type Document } from 'yaml';
+import { FerryError } from '../errors.js';
+import { parseImageReference } from '../oci/reference.js';
+import type { RewriteContext } from './context.js';
+import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
+import { formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, walk, type YamlPath } from './yaml-text.js';
+
+export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+
+export interface RewriteManifestsOptions {
+  dryRun?: boolean;
+  allowUnmapped?: boolean;
+}
+
+/** Every .yaml/.yml under the given files and directories, sorted, each once. */
+export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
+  const out = new Set<string>();
+  const visit = async (p: string, explicit: boolean): Promise<void> => {
+    let st;
+    try {
+      st = await stat(p);
+    } catch {
+      throw new FerryError('USAGE', `${p}: no such file or directory`);
+    }
+    if (st.isDirectory()) {
+      const entries = (await readdir(p)).sort();
+      for (const e of entries) if (!e.startsWith('.')) await visit(path.join(p, e), false);
+    } else if (explicit || /\.ya?ml$/i.test(p)) out.add(path.resolve(p));
+  };
+  for (const i of inputs) await visit(i, true);
+  return [...out].sort();
+}
+
+function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?: string; container?: string } {
+  // Resolve the object the path is in: a List's item, or the document itself.
+  let obj = doc;
+  let rest = path;
+  if (scalarText(mapGet(doc, 'kind'))?.endsWith('List') && path[0] === 'items' && typeof path[1] === 'number') {
+    obj = (mapGet(doc, 'items') as unknown as { items: unknown[] }).items[path[1]];
+    rest = path.slice(2);
+  }
+  const kind = scalarText(mapGet(obj, 'kind'));
+  const name = scalarText(mapGet(mapGet(obj, 'metadata'), 'name'));
+  const i = rest.length - 3;
+  const isContainer = i >= 0 && CONTAINER_LISTS.has(String(rest[i])) && typeof rest[i + 1] === 'number';
+  if (!kind || !WORKLOAD_KINDS.includes(kind) || !isContainer) return { kind, name };
+  return { kind, name, container: String(rest[i]) };
+}
+
+export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number) {
+  const edits: TextEdit[] = [];
+  const replacements: Replacement[] = [];
+  const unmapped: Unmapped[] = [];
+  walk(doc.contents, (node, p, key) => {
+    if (key !== 'image' || !isScalar(node)) return;
+    const value = scalarText(node);
+    if (!value || value.includes('{{')) return;
+    const info = describeWorkload(doc.contents, p);
+    const custom = !info.container;
+    const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
+    const line = lineOf(node.range![0]);
+    let ref;
+    try {
+      ref = parseImageReference(value);
+    } catch {
+      if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
+      return;
+    }
+    const look = ctx.lookupImage(ref);
+    if (look.status === 'mirror') return;
+    if (look.status === 'unmapped') {
+      unmapped.push({ file, line, kind: 'image', ref: value, reason: look.reason, where: custom ? `${where} (custom resource)` : where });
+      return;
+    }
+    edits.push(scalarEdit(node, look.mirror, text));
+    replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
+  });
+  return { edits, replacements, unmapped };
+}
+
+export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {
+  if (!inputs.length) throw new FerryError('USAGE', 'rewrite manifests needs files or directories');
+  const files = await collectYamlFiles(inputs);
+  const changes: FileChange[] = [];
+  const replacements: Replacement[] = [];
+  const unmapped: Unmapped[] = [];
+  for (const file of files) {
+    const text = await readText(file, 'manifest');
+    const lineOf = lineIndex(text);
+    const edits: TextEdit[] = [];
+    for (const doc of parseYamlDocuments(text, file)) {
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf);
+      edits.push(...r.edits);
+      replacements.push(...r.replacements);
+      unmapped.push(...r.unmapped);
+    }
+    changes.push({ file, before: text, after: applyTextEdits(text, edits) });
+  }
+  return finishRewrite(changes, replacements, unmapped, opts);
+}

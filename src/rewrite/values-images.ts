@@ -1,0 +1,157 @@
+import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
+import { checkRegistryHost, parseImageReference, type ImageReference } from '../oci/reference.js';
+import type { RewriteContext } from './context.js';
+import type { ReplacementKind, Unmapped } from './edits.js';
+import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
+
+/**
+ * Where a Helm values document names images, and what each place becomes on the mirror.
+ *
+ * Shapes understood (the ones real charts use):
+ * - image maps: `{registry?, repository | image, name?, tag?, digest?}` — the registry key (even
+ *   empty) becomes `<mirror host>/<path prefix>` so `{{registry}}/{{repository}}` lands on the
+ *   mirrored repository; without a registry key the repository becomes the full mirror path;
+ * - image strings: any `image`/`*Image` key holding a reference;
+ * - registry-only keys (`imageRegistry`, `global.imageRegistry`, `global.image.registry`): become
+ *   `<mirror host>/<path prefix>` for that upstream registry when the lock has images from it.
+ */
+export interface ValueChange {
+  path: YamlPath;
+  node?: Scalar;
+  line: number;
+  old: string;
+  new: string;
+  kind: ReplacementKind;
+  /** The whole upstream image this change is part of (for the report). */
+  image?: string;
+}
+
+export interface ValuesScan {
+  changes: ValueChange[];
+  unmapped: Array<Omit<Unmapped, 'file'>>;
+}
+
+const REGISTRY_ONLY_KEYS = new Set(['imageRegistry', 'registry']);
+
+function looksLikeHost(v: string): boolean {
+  return (v.includes('.') || v.includes(':') || v === 'localhost') && !checkRegistryHost(v);
+}
+
+function tryParse(ref: string): ImageReference | undefined {
+  try {
+    return parseImageReference(ref);
+  } catch {
+    return undefined;
+  }
+}
+
+export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, lineOf: (offset: number) => number): ValuesScan {
+  const changes: ValueChange[] = [];
+  const unmapped: ValuesScan['unmapped'] = [];
+  const line = (n: Node | undefined) => (n?.range ? lineOf(n.range[0]) : 0);
+  const change = (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
+    if (oldV === newV) return;
+    changes.push({ path, node: isScalar(node) ? node : undefined, line: line(node), old: oldV, new: newV, kind, image });
+  };
+
+  walk(doc.contents, (node, path, key) => {
+    if (isMap(node)) {
+      const imageMap = readImageMap(node);
+      if (!imageMap) return;
+      const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode } = imageMap;
+      const where = formatPath(path);
+      const look = ctx.lookupImage(ref);
+      if (look.status === 'mirror') return false;
+      const upstream = `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+      if (look.status === 'unmapped') {
+        unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: look.reason, where });
+        return false;
+      }
+      const regValue = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
+      if (hasRegistryKey) {
+        change([...path, 'registry'], registryNode, scalarText(registryNode) ?? '', regValue, 'registry', upstream);
+        // What the registry key no longer says must be in the repository: Docker Hub's library/
+        // and any registry the repository itself carried.
+        const repoValue = scalarText(repoNode)!;
+        if (!nameNode) change([...path, repoKey], repoNode, repoValue, ref.repository, 'image', upstream);
+        else if (tryParse(`${repoValue}/x`)?.registry !== 'docker.io' || repoValue.includes('.')) {
+          // `{registry, repository: namespace, name}`: the namespace carries no registry in practice.
+        }
+      } else {
+        change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}`, 'image', upstream);
+      }
+      if (look.digestChanged && digestNode) change([...path, 'digest'], digestNode, scalarText(digestNode)!, look.mirrorRef.digest!, 'digest', upstream);
+      return false;
+    }
+    if (isScalar(node) && typeof key === 'string') {
+      const value = scalarText(node);
+      if (!value) return;
+      const parentPath = path.slice(0, -1);
+      if (/^(image|[A-Za-z]*Image)$/.test(key) && !/\s/.test(value) && !value.includes('{{')) {
+        const ref = tryParse(value);
+        if (!ref || !(value.includes(':') || value.includes('/') || value.includes('@'))) return;
+        const look = ctx.lookupImage(ref);
+        if (look.status === 'mirror') return;
+        if (look.status === 'unmapped') {
+          unmapped.push({ line: line(node), kind: 'image', ref: value, reason: look.reason, where: formatPath(path) });
+          return;
+        }
+        change(path, node, value, look.mirror, look.digestChanged ? 'digest' : 'image', value);
+        return;
+      }
+      const parentKey = parentPath[parentPath.length - 1];
+      const registryOnly = key === 'imageRegistry' || (key === 'registry' && (parentKey === 'global' || (parentKey === 'image' && parentPath[0] === 'global')));
+      if (REGISTRY_ONLY_KEYS.has(key) && registryOnly && looksLikeHost(value)) {
+        const registry = tryParse(`${value}/x`)?.registry ?? value;
+        if (ctx.mapping.host && registry === ctx.mapping.host) return;
+        if (value.startsWith(`${ctx.mapping.host}/`)) return;
+        if (!ctx.registries.includes(registry)) {
+          unmapped.push({ line: line(node), kind: 'image', ref: value, reason: `no image from ${registry} in the lock`, where: formatPath(path) });
+          return;
+        }
+        const probe = ctx.lookupImage({ registry, repository: ctx.lock.images.map((i) => tryParse(i.ref)).find((r) => r?.registry === registry)!.repository });
+        if (probe.status !== 'mapped') return;
+        change(path, node, value, probe.pathPrefix ? `${probe.host}/${probe.pathPrefix}` : probe.host, 'registry', value);
+      }
+    }
+  });
+  return { changes, unmapped };
+}
+
+interface ImageMap {
+  ref: ImageReference;
+  repoKey: 'repository' | 'image';
+  repoNode: Node;
+  registryNode?: Node;
+  hasRegistryKey: boolean;
+  nameNode?: Node;
+  digestNode?: Node;
+}
+
+/** An image map, or undefined when this map is not one (or not a complete, valid one). */
+export function readImageMap(node: Node): ImageMap | undefined {
+  let repoKey: 'repository' | 'image' | undefined;
+  if (scalarText(mapGet(node, 'repository')) !== undefined) repoKey = 'repository';
+  else if (scalarText(mapGet(node, 'image')) !== undefined && (hasKey(node, 'registry') || hasKey(node, 'tag') || hasKey(node, 'digest'))) repoKey = 'image';
+  if (!repoKey) return undefined;
+  const repoNode = mapGet(node, repoKey)!;
+  const repo = scalarText(repoNode)!;
+  if (!repo || repo.includes('{{') || repo.includes('://')) return undefined;
+  const registryNode = mapGet(node, 'registry');
+  const registry = scalarText(registryNode) ?? '';
+  if (registryNode && scalarText(registryNode) === undefined && !(isScalar(registryNode) && registryNode.value === null)) return undefined;
+  const nameNode = hasKey(node, 'name') && hasKey(node, 'registry') && repoKey === 'repository' ? mapGet(node, 'name') : undefined;
+  const name = scalarText(nameNode);
+  const tag = scalarText(mapGet(node, 'tag'));
+  const digestNode = mapGet(node, 'digest');
+  const digest = scalarText(digestNode);
+  let s = registry ? `${registry}/${repo}` : repo;
+  if (name) s += `/${name}`;
+  if (tag && !/[:@]/.test(repo.split('/').pop()!)) s += `:${tag}`;
+  if (digest) s += `@${digest}`;
+  const ref = tryParse(s);
+  if (!ref) return undefined;
+  // A registry-less single name with no tag and no registry key is too weak a signal (`repository: txt`).
+  if (!registry && !tag && !digest && !repo.includes('/') && !hasKey(node, 'registry')) return undefined;
+  return { ref, repoKey, repoNode, registryNode, hasRegistryKey: hasKey(node, 'registry'), nameNode: name ? nameNode : undefined, digestNode: digest ? digestNode : undefined };
+}

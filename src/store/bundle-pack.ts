@@ -1,0 +1,203 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { MT, type OciIndex } from '../oci/media-types.js';
+import { sha256Hex, type BlobStore } from './blob-store.js';
+import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
+import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
+import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
+
+/**
+ * Bundle layout (one plain tar, root = an OCI image layout), in this order:
+ *
+ *   oci-layout
+ *   ferry/ bundle.json, checksums.sha256, lock.json, manifest.yaml
+ *   blobs/sha256/<hex>        every reachable blob once, sorted by digest
+ *   index.json                last
+ *
+ * Metadata first, so a reader streaming the tar (verify) knows what to expect before the
+ * gigabytes arrive; index.json last, so a tar cut short in transit has no index and can never
+ * be mistaken for a complete layout by an OCI tool. The checksums can be written up front
+ * because a blob's checksum is its name: each blob is re-hashed while it is copied in, and a
+ * store blob that does not match its name aborts the pack.
+ */
+
+export interface PackInput {
+  store: BlobStore;
+  index: OciIndex;
+  metadata: {
+    manifestYaml: Buffer | string;
+    lock: string;
+    manifestName: string;
+    /** Defaults to the running ferry's version. */
+    ferryVersion?: string;
+    /** Only when asked: a timestamp makes otherwise equal bundles differ. */
+    createdAt?: string;
+  };
+  output: string;
+  onProgress?: (bytes: number) => void;
+}
+
+export interface PackResult {
+  path: string;
+  size: number;
+  blobs: number;
+  blobBytes: number;
+}
+
+export const FERRY_VERSION = '0.1.0';
+
+/** GNU `sha256sum` text for name → hex, sorted by name (byte order). */
+export function formatChecksums(sums: Map<string, string> | Record<string, string>): string {
+  const entries = sums instanceof Map ? [...sums.entries()] : Object.entries(sums);
+  entries.sort(([a], [b]) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+  return entries.map(([name, hex]) => `${hex}  ${name}\n`).join('');
+}
+
+export interface ChecksumProblem {
+  line: number;
+  message: string;
+}
+
+/** Parse GNU `sha256sum` output (text or binary mode markers); every bad line is reported. */
+export function parseChecksums(text: string): { sums: Map<string, string>; problems: ChecksumProblem[] } {
+  const sums = new Map<string, string>();
+  const problems: ChecksumProblem[] = [];
+  const lines = text.split('\n');
+  if (lines[lines.length - 1] === '') lines.pop();
+  lines.forEach((line, i) => {
+    const m = /^\\?([a-fA-F0-9]{64}) [ *](.+)$/.exec(line);
+    if (!m) {
+      problems.push({ line: i + 1, message: `not a sha256sum line: ${JSON.stringify(line.slice(0, 80))}` });
+      return;
+    }
+    let name = m[2];
+    if (line.startsWith('\\')) name = name.replace(/\\(\\|n)/g, (_s, c: string) => (c === 'n' ? '\n' : '\\'));
+    if (name.startsWith('./')) name = name.slice(2);
+    if (sums.has(name)) problems.push({ line: i + 1, message: `${name} listed twice` });
+    sums.set(name, m[1].toLowerCase());
+  });
+  return { sums, problems };
+}
+
+const hexOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** Adapts the fetch store to the walker. */
+function storeSource(store: BlobStore) {
+  return {
+    async blobSize(digest: string) {
+      try {
+        const s = await stat(store.blobPath(digest));
+        return s.isFile() ? s.size : undefined;
+      } catch {
+        return undefined;
+      }
+    },
+    readBlob: (digest: string) => store.readBytes(digest),
+  };
+}
+
+/**
+ * Write a bundle: every blob streamed from the store and re-hashed on the way (never held in
+ * memory), written to `<output>.partial` and renamed when complete. Equal inputs give
+ * byte-identical tars (sorted entries, mtime 0, uid/gid 0, fixed modes).
+ */
+export async function packBundle(input: PackInput): Promise<PackResult> {
+  const { store, metadata } = input;
+  const index: OciIndex = {
+    schemaVersion: 2,
+    mediaType: input.index.mediaType ?? MT.ociIndex,
+    manifests: input.index.manifests,
+    ...(input.index.annotations ? { annotations: input.index.annotations } : {}),
+  };
+
+  const walk = await walkIndex(index, storeSource(store));
+  if (walk.problems.length) {
+    const details = walk.problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message === 'missing' ? 'not in the store' : p.message}`);
+    throw new FerryError('VERIFY', `cannot pack ${input.output}: ${walk.problems.length} blob${walk.problems.length > 1 ? 's' : ''} missing or damaged in the store ${store.root}`, {
+      details,
+      hint: 'Run `ferry bundle create` again to fetch what is missing.',
+    });
+  }
+  const blobs: ReachableBlob[] = [...walk.blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+
+  const info: BundleInfo = {
+    formatVersion: BUNDLE_FORMAT_VERSION,
+    ferryVersion: metadata.ferryVersion ?? FERRY_VERSION,
+    manifestName: metadata.manifestName,
+    ...(metadata.createdAt ? { createdAt: metadata.createdAt } : {}),
+  };
+  const small = new Map<string, Buffer>([
+    ['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))],
+    ['ferry/bundle.json', Buffer.from(JSON.stringify(info, null, 2) + '\n')],
+    ['ferry/lock.json', Buffer.from(metadata.lock)],
+    ['ferry/manifest.yaml', Buffer.isBuffer(metadata.manifestYaml) ? metadata.manifestYaml : Buffer.from(metadata.manifestYaml)],
+    ['index.json', Buffer.from(JSON.stringify(index))],
+  ]);
+  const sums = new Map<string, string>();
+  for (const [name, bytes] of small) sums.set(name, hexOf(bytes));
+  for (const b of blobs) sums.set(`blobs/sha256/${sha256Hex(b.digest)}`, sha256Hex(b.digest));
+  small.set('ferry/checksums.sha256', Buffer.from(formatChecksums(sums)));
+
+  const output = path.resolve(input.output);
+  const partial = `${output}.partial`;
+  await mkdir(path.dirname(output), { recursive: true });
+
+  async function* tarStream(): AsyncGenerator<Buffer> {
+    const file = function* (name: string) {
+      const bytes = small.get(name)!;
+      yield tarHeader(name, bytes.length, 'file');
+      yield bytes;
+      yield tarPadding(bytes.length);
+    };
+    yield* file('oci-layout');
+    yield tarHeader('ferry', 0, 'directory');
+    for (const name of ['ferry/bundle.json', 'ferry/checksums.sha256', 'ferry/lock.json', 'ferry/manifest.yaml']) yield* file(name);
+    yield tarHeader('blobs', 0, 'directory');
+    yield tarHeader('blobs/sha256', 0, 'directory');
+    for (const b of blobs) {
+      yield tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file');
+      const hash = createHash('sha256');
+      let n = 0;
+      for await (const chunk of store.open(b.digest) as AsyncIterable<Buffer>) {
+        n += chunk.length;
+        if (n > b.size) break;
+        hash.update(chunk);
+        input.onProgress?.(chunk.length);
+        yield chunk;
+      }
+      const actual = 'sha256:' + hash.digest('hex');
+      if (n !== b.size || actual !== b.digest) {
+        throw new FerryError('VERIFY', `${describeBlob(b.artifacts, b.role, b.digest)}: damaged in the store ${store.root} (${n !== b.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
+          hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
+        });
+      }
+      yield tarPadding(b.size);
+    }
+    yield* file('index.json');
+    yield TAR_END;
+  }
+
+  try {
+    async function* nonEmpty() {
+      for await (const chunk of tarStream()) if (chunk.length) yield chunk;
+    }
+    await pipeline(Readable.from(nonEmpty(), { objectMode: false }), createWriteStream(partial, { highWaterMark: 1 << 20 }));
+    const fh = await open(partial, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(partial, output);
+  } catch (err) {
+    await rm(partial, { force: true });
+    throw err;
+  }
+  const size = (await stat(output)).size;
+  return { path: output, size, blobs: blobs.length, blobBytes: blobs.reduce((s, b) => s + b.size, 0) };
+}

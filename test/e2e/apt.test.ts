@@ -1,0 +1,190 @@
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFerry } from '../support/cli.js';
+import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+
+/**
+ * A real signed APT repository (aptly, gpg) served by nginx; ferry locks, bundles, verifies and
+ * imports a filtered set and a whole component; the real apt-get then updates and downloads
+ * from the imported mirror with signature checking on. Tampering is refused with the file named.
+ */
+
+const DEBS = ['jq', 'libjq1', 'libonig5', 'tree', 'sensible-utils'];
+
+let work: string;
+let vendor: GpgKey;
+let site: GpgKey;
+let stranger: GpgKey;
+let upstream: Nginx;
+let mirror: Nginx | undefined;
+let publicDir: string;
+const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
+
+function manifest(entries: Array<{ name: string; prefix: string; packages?: string[] }>): string {
+  return [
+    'apiVersion: ferry/v1alpha1',
+    'kind: Manifest',
+    'metadata: { name: apt-e2e }',
+    'vars:',
+    '  release: [bookworm]',
+    'apt:',
+    ...entries.flatMap((e) => [
+      `  - name: ${e.name}`,
+      `    url: ${upstream.url}/${e.prefix}`,
+      '    suites: [<release>]',
+      '    components: [main]',
+      '    architectures: [amd64]',
+      ...(e.packages ? [`    packages: [${e.packages.join(', ')}]`] : []),
+      '    keys: [vendor.asc]',
+    ]),
+    '',
+  ].join('\n');
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-apt-e2e-'));
+  const debs = await downloadDebs(DEBS);
+  vendor = await makeGpgKey(work, 'vendor');
+  site = await makeGpgKey(work, 'site');
+  stranger = await makeGpgKey(work, 'stranger');
+  const repo = await publishWithAptly(work, debs, vendor, { distribution: 'bookworm', prefixes: ['filtered', 'whole', 'tamper-deb', 'tamper-index', 'tamper-key'] });
+  publicDir = repo.publicDir;
+  upstream = await startNginx(publicDir);
+});
+
+afterAll(async () => {
+  await mirror?.stop();
+  await upstream?.stop();
+  if (work && !process.env.FERRY_TEST_KEEP) await rm(work, { recursive: true, force: true });
+});
+
+describe('apt: filtered and whole mirrors through lock, bundle, verify, import, apt-get', () => {
+  it('mirrors jq with its dependency closure (re-signed) and a whole component (vendor-signed); apt-get installs from both', async () => {
+    const dir = path.join(work, 'good');
+    await mkdir(dir, { recursive: true });
+    await cp(path.join(work, 'vendor.asc'), path.join(dir, 'vendor.asc'));
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest([{ name: 'vendor-filtered', prefix: 'filtered', packages: ['jq'] }, { name: 'vendor-whole', prefix: 'whole' }]));
+
+    const lock = await runFerry(['lock', 'manifest.yaml', '--json'], { cwd: dir, env: env() });
+    expect(lock.code, lock.stderr).toBe(0);
+    const lockJson = JSON.parse(await readFile(path.join(dir, 'apt-e2e.lock.json'), 'utf8'));
+    const filtered = lockJson.apt.find((a: { name: string }) => a.name === 'vendor-filtered');
+    const whole = lockJson.apt.find((a: { name: string }) => a.name === 'vendor-whole');
+    expect(filtered.mode).toBe('filtered');
+    expect(filtered.suites[0].packages.map((p: { name: string }) => p.name).sort()).toEqual(['jq', 'libjq1', 'libonig5']);
+    expect(filtered.suites[0].signedBy).toBe(vendor.fingerprint);
+    // libc6 is not in the listed repositories: reported, not fatal.
+    expect(filtered.unsatisfied.some((u: string) => /depends on libc6/.test(u))).toBe(true);
+    expect(whole.mode).toBe('whole');
+    expect(whole.suites[0].packages.map((p: { name: string }) => p.name).sort()).toEqual([...DEBS].sort());
+    // The lock pins every .deb by the SHA-256 the signed index gives; check one against the real file.
+    const jqDeb = (await downloadDebs(['jq']))[0];
+    const jqHash = createHash('sha256').update(await readFile(jqDeb)).digest('hex');
+    expect(filtered.suites[0].packages.find((p: { name: string }) => p.name === 'jq').sha256).toBe(jqHash);
+
+    const bundle = path.join(dir, 'apt.ferry.tar');
+    const create = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', bundle, '--frozen'], { cwd: dir, env: env() });
+    expect(create.code, create.stderr).toBe(0);
+    const verify = await runFerry(['bundle', 'verify', bundle], { cwd: dir, env: env() });
+    expect(verify.code, verify.stderr + verify.stdout).toBe(0);
+
+    const mirrorDir = path.join(dir, 'mirror');
+    await cp(site.secretKey, path.join(dir, 'site.secret.asc'));
+    await mkdir(mirrorDir, { recursive: true });
+    mirror = await startNginx(mirrorDir);
+    await writeFile(
+      path.join(dir, 'target.yaml'),
+      ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', '  dir: ./mirror', `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+    );
+    const imp = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
+    expect(imp.code, imp.stderr).toBe(0);
+    const results = JSON.parse(imp.stdout).results as Array<{ artifact: string; location: string; skipped: boolean }>;
+    const loc = (prefix: string) => results.find((r) => r.artifact === `${upstream.url}/${prefix} bookworm`)!.location.split(' ')[0];
+    expect(loc('filtered')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+
+    // The filtered mirror is signed with the site key, exported for clients; the whole one keeps the vendor's signature.
+    const siteKeyFile = path.join(mirrorDir, 'ferry-archive-keyring.asc');
+    expect(await readFile(siteKeyFile, 'utf8')).toContain('BEGIN PGP PUBLIC KEY BLOCK');
+    const aptRoot = path.join(dir, 'apt-root');
+    const sources = [
+      `deb [signed-by=${siteKeyFile}] ${loc('filtered')} bookworm main`,
+      `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${loc('whole')} bookworm main`,
+    ].join('\n');
+    const update = await aptGet(aptRoot, sources, ['update']);
+    expect(update.code, update.stdout + update.stderr).toBe(0);
+    expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
+
+    const install = await aptGet(aptRoot, sources, ['install', '--download-only', '--reinstall', 'jq', 'libjq1', 'libonig5', 'tree', 'sensible-utils']);
+    expect(install.code, install.stdout + install.stderr).toBe(0);
+    const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
+    for (const name of DEBS) expect(archives.some((f) => f.startsWith(`${name}_`) && f.endsWith('.deb')), `${name} in ${archives.join(' ')}`).toBe(true);
+
+    // Import is idempotent: a second run writes nothing new.
+    const again = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    const second = JSON.parse(again.stdout).results as Array<{ artifact: string; skipped: boolean }>;
+    expect(second.filter((r) => r.artifact.includes('bookworm')).every((r) => r.skipped)).toBe(true);
+  });
+});
+
+describe('apt: tampering is refused with the file named', () => {
+  async function setup(name: string, prefix: string): Promise<string> {
+    const dir = path.join(work, name);
+    await mkdir(dir, { recursive: true });
+    await cp(path.join(work, 'vendor.asc'), path.join(dir, 'vendor.asc'));
+    await writeFile(path.join(dir, 'manifest.yaml'), manifest([{ name: 'vendor', prefix, packages: ['jq'] }]));
+    return dir;
+  }
+  const freshEnv = (dir: string) => ({ ...env(), FERRY_CACHE_DIR: path.join(dir, 'cache') });
+
+  it('a changed .deb fails bundle create, naming the package file', async () => {
+    const dir = await setup('t-deb', 'tamper-deb');
+    expect((await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) })).code).toBe(0);
+    const pool = path.join(publicDir, 'tamper-deb/pool/main/j/jq');
+    const deb = path.join(pool, (await readdir(pool)).find((f) => f.endsWith('.deb'))!);
+    const bytes = await readFile(deb);
+    bytes[bytes.length - 10] ^= 0xff;
+    await rm(deb);
+    await writeFile(deb, bytes);
+    const r = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'x.tar', '--frozen'], { cwd: dir, env: freshEnv(dir) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/pool\/main\/j\/jq\/jq_[^ ]+\.deb/);
+    expect(r.stderr).toMatch(/mismatch/);
+  });
+
+  it('a Packages index that does not match the signed Release fails lock, naming the index', async () => {
+    const dir = await setup('t-index', 'tamper-index');
+    const binDir = path.join(publicDir, 'tamper-index/dists/bookworm/main/binary-amd64');
+    const gz = path.join(binDir, 'Packages.gz');
+    const text = gunzipSync(await readFile(gz)).toString('utf8').replace(/^Version: (.*)$/m, 'Version: 99:$1');
+    const forged = gzipSync(Buffer.from(text));
+    // Replace the named file and every by-hash copy, so whichever path ferry takes is forged.
+    await rm(gz);
+    await writeFile(gz, forged);
+    for (const sub of ['by-hash/SHA256', 'by-hash/SHA512', 'by-hash/SHA1', 'by-hash/MD5Sum']) {
+      const d = path.join(binDir, sub);
+      for (const f of await readdir(d).catch(() => [] as string[])) {
+        await rm(path.join(d, f));
+        await writeFile(path.join(d, f), forged);
+      }
+    }
+    await writeFile(path.join(binDir, 'Packages'), text);
+    const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/dists\/bookworm\/main\/binary-amd64\/Packages/);
+  });
+
+  it('an InRelease signed by an unknown key fails lock, naming InRelease', async () => {
+    const dir = await setup('t-key', 'tamper-key');
+    const dist = path.join(publicDir, 'tamper-key/dists/bookworm');
+    await gpgSign(stranger, path.join(dist, 'Release'), 'clearsign', path.join(dist, 'InRelease'));
+    const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/tamper-key\/dists\/bookworm\/InRelease/);
+    expect(r.stderr).toMatch(/not signed by any of the given keys/);
+  });
+});

@@ -1,0 +1,242 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mustRun, runCommand, runFerry } from '../support/cli.js';
+import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
+import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
+
+/**
+ * Import, then rewrite and generate runtime configs, then prove with real clients that what
+ * ferry wrote is exactly where the bytes are: skopeo through the generated registries.conf and
+ * containerd through the generated hosts.toml pull upstream-named images from the loopback
+ * mirror while the upstream registry is stopped; every rewritten reference resolves on the mirror.
+ */
+let work: string;
+let upstream: RunningRegistry;
+let mirror: RunningRegistry;
+let seeded: SeededImages;
+let upstreamHost: string;
+let targetFile: string;
+let lockFile: string;
+let bundle: string;
+let lock: { images: Array<{ ref: string; digest: string; storedDigest?: string }> };
+const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50' });
+
+/** Where the nested mapping with prefix `ferry` puts an upstream repository (spelled out independently of ferry). */
+const onMirror = (upstreamRepo: string) => `${mirror.host}/ferry/${upstreamHost.replace(':', '-')}/${upstreamRepo}`;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-rewrite-'));
+  upstream = await startRegistry({ mode: 'http' });
+  upstreamHost = upstream.host;
+  seeded = await seedImages(upstream);
+  await mustRun('skopeo', ['copy', '--all', ...skopeoTlsArgs(upstream, 'src'), ...skopeoTlsArgs(upstream, 'dest'), `docker://${seeded.refs.multi}`, `docker://${upstream.host}/ferry-test/multi-arm:1`], { env: skopeoEnv() });
+  const manifest = path.join(work, 'site.yaml');
+  await writeFile(
+    manifest,
+    [
+      'apiVersion: ferry/v1alpha1',
+      'kind: Manifest',
+      'metadata: { name: site }',
+      'images:',
+      `  - ref: ${seeded.refs.base}`,
+      `  - ref: ${seeded.refs.app}`,
+      `  - ref: ${seeded.refs.multi}`,
+      `  - ref: ${upstream.host}/ferry-test/multi-arm@${seeded.digests.multi}`,
+      '    platforms: [linux/arm64]',
+      '',
+    ].join('\n'),
+  );
+  let r = await runFerry(['lock', manifest, '--insecure-registry', upstream.host], { env: env() });
+  expect(r.code, r.stderr).toBe(0);
+  lockFile = path.join(work, 'site.lock.json');
+  lock = JSON.parse(await readFile(lockFile, 'utf8'));
+  bundle = path.join(work, 'site.ferry.tar');
+  r = await runFerry(['bundle', 'create', manifest, '-o', bundle, '--frozen', '--concurrency', '1', '--insecure-registry', upstream.host], { env: env() });
+  expect(r.code, r.stderr).toBe(0);
+
+  mirror = await startRegistry({ mode: 'http' });
+  targetFile = path.join(work, 'target.yaml');
+  await writeFile(targetFile, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${mirror.url}\n  prefix: ferry\n  layout: nested\n`);
+  r = await runFerry(['import', bundle, '--target', targetFile], { env: env() });
+  expect(r.code, r.stderr).toBe(0);
+  // From here on the upstream is gone: anything that still needs it fails.
+  await upstream.stop();
+}, 600_000);
+
+afterAll(async () => {
+  await mirror?.stop();
+  await upstream?.stop().catch(() => undefined);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('mirror-config registries-conf', () => {
+  it('skopeo with the generated registries.conf pulls upstream-named images from the mirror (upstream stopped)', async () => {
+    const out = path.join(work, 'containers');
+    const r = await runFerry(['mirror-config', 'registries-conf', '-t', targetFile, '--bundle', bundle, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const conf = path.join(out, 'registries.conf');
+    expect(await readFile(conf, 'utf8')).toContain(`location = "${mirror.host}/ferry/${upstreamHost.replace(':', '-')}"`);
+    // The upstream is stopped, so the only way these succeed is the mirror entry.
+    for (const key of ['base', 'app', 'multi'] as const) {
+      const ins = await runCommand('skopeo', ['--registries-conf', conf, 'inspect', '--raw', '--tls-verify=false', `docker://${seeded.refs[key]}`], { env: skopeoEnv() });
+      expect(ins.code, ins.stderr).toBe(0);
+      const digest = 'sha256:' + (await import('node:crypto')).createHash('sha256').update(ins.stdout).digest('hex');
+      expect(digest).toBe(seeded.digests[key]);
+    }
+    // A full pull (every blob) through the mirror.
+    const pulled = path.join(work, 'pulled-app');
+    const cp = await runCommand('skopeo', ['--registries-conf', conf, 'copy', '--src-tls-verify=false', `docker://${seeded.refs.app}`, `oci:${pulled}:app`], { env: skopeoEnv() });
+    expect(cp.code, cp.stderr).toBe(0);
+    // Without the generated file the same pull fails: the upstream really is gone.
+    const without = await runCommand('skopeo', ['inspect', '--raw', '--tls-verify=false', '--retry-times', '0', `docker://${seeded.refs.app}`], { env: skopeoEnv(), timeoutMs: 60_000 });
+    expect(without.code).not.toBe(0);
+  });
+
+  it('is deterministic, and --dry-run against the written files shows no difference', async () => {
+    const out = path.join(work, 'containers');
+    const r = await runFerry(['mirror-config', 'registries-conf', '-t', targetFile, '--lock', lockFile, '-o', out, '--dry-run', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).diff).toBe('');
+  });
+});
+
+describe('mirror-config containerd', () => {
+  let containerd: ChildProcess | undefined;
+  let sock: string;
+
+  afterAll(async () => {
+    if (containerd?.pid) {
+      containerd.kill('SIGTERM');
+      await new Promise((r) => containerd!.once('exit', r));
+    }
+  });
+
+  it('containerd resolves and fetches an upstream-named image through the generated hosts.toml (upstream stopped)', async () => {
+    expect(existsSync('/usr/bin/containerd'), 'containerd is not installed (scripts/install-test-deps.sh installs it)').toBe(true);
+    const out = path.join(work, 'containerd');
+    const r = await runFerry(['mirror-config', 'containerd', '-t', targetFile, '--lock', lockFile, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    // The directory is named as the reference spells the host, port included.
+    expect(await readdir(path.join(out, 'certs.d'))).toEqual([upstreamHost]);
+    const hosts = await readFile(path.join(out, 'certs.d', upstreamHost, 'hosts.toml'), 'utf8');
+    expect(hosts).toContain(`[host."http://${mirror.host}/v2/ferry/${upstreamHost.replace(':', '-')}"]`);
+    expect(hosts).toContain('override_path = true');
+
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-containerd-'));
+    sock = path.join(dir, 'containerd.sock');
+    await writeFile(
+      path.join(dir, 'config.toml'),
+      [
+        'version = 2',
+        `root = "${dir}/root"`,
+        `state = "${dir}/state"`,
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+        '[grpc]',
+        `  address = "${sock}"`,
+        '[ttrpc]',
+        `  address = "${sock}.ttrpc"`,
+        '',
+      ].join('\n'),
+    );
+    let log = '';
+    containerd = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    containerd.stdout!.on('data', (d) => (log += d));
+    containerd.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
+    for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 100));
+    expect(existsSync(sock), `containerd did not start:\n${log}`).toBe(true);
+
+    const ctr = (args: string[]) => runCommand('ctr', ['--address', sock, '--namespace', 'ferry-test', ...args], { timeoutMs: 120_000 });
+    const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.app]);
+    expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${log.slice(-3000)}`).toBe(0);
+    // What containerd now holds is the upstream manifest, byte for byte (same digest).
+    const listed = await ctr(['content', 'ls', '-q']);
+    expect(listed.stdout.split('\n')).toContain(seeded.digests.app);
+    // Without the hosts dir the same fetch fails: the upstream is stopped.
+    const direct = await ctr(['content', 'fetch', '--plain-http', `${upstreamHost}/ferry-test/base:1`]);
+    expect(direct.code).not.toBe(0);
+    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  }, 180_000);
+});
+
+describe('rewrite against the mirror', () => {
+  it('rewrite manifests: every rewritten image resolves on the mirror; the platform-filtered digest is the stored one', async () => {
+    const file = path.join(work, 'deploy.yaml');
+    const filtered = lock.images.find((i) => i.storedDigest)!;
+    await writeFile(
+      file,
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata: { name: app }',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      initContainers:',
+        `        - { name: init, image: "${seeded.refs.base}" }`,
+        '      containers:',
+        '        - name: app',
+        `          image: ${seeded.refs.app}   # the app`,
+        '        - name: arm',
+        `          image: ${upstreamHost}/ferry-test/multi-arm@${seeded.digests.multi}`,
+        '',
+      ].join('\n'),
+    );
+    const r = await runFerry(['rewrite', 'manifests', file, '-t', targetFile, '--bundle', bundle]);
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(file, 'utf8');
+    expect(text).toContain(`image: "${onMirror('ferry-test/base:1')}"`);
+    expect(text).toContain(`image: ${onMirror('ferry-test/app:1')}   # the app`);
+    expect(text).toContain(`image: ${onMirror('ferry-test/multi-arm')}@${filtered.storedDigest}`);
+    expect(r.stdout).toContain(`${seeded.refs.app} → ${onMirror('ferry-test/app:1')}`);
+    // Each rewritten reference is really there (skopeo, straight at the mirror).
+    for (const ref of [...text.matchAll(/image: "?([^"\s]+)"?/g)].map((m) => m[1])) {
+      const ins = await runCommand('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { env: skopeoEnv() });
+      expect(ins.code, `${ref}: ${ins.stderr}`).toBe(0);
+    }
+    expect(await skopeoDigest(mirror, `${onMirror('ferry-test/multi-arm')}@${filtered.storedDigest}`)).toBe(filtered.storedDigest);
+    // Rewriting twice changes nothing the second time.
+    const again = await runFerry(['rewrite', 'manifests', file, '-t', targetFile, '--lock', lockFile, '--json']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).replacements).toEqual([]);
+    expect(await readFile(file, 'utf8')).toBe(text);
+  });
+
+  it('rewrite values: the override points every image at a repository the mirror serves', async () => {
+    const values = path.join(work, 'values.yaml');
+    const [repo, tag] = seeded.refs.app.slice(upstreamHost.length + 1).split(':');
+    await writeFile(values, `app:\n  image:\n    registry: ${upstreamHost}\n    repository: ${repo}\n    tag: "${tag}"\nbase:\n  image: ${seeded.refs.base}\n`);
+    const override = path.join(work, 'override.yaml');
+    const r = await runFerry(['rewrite', 'values', values, '-o', override, '-t', targetFile, '--lock', lockFile]);
+    expect(r.code, r.stderr).toBe(0);
+    const { parse } = await import('yaml');
+    const o = parse(await readFile(override, 'utf8'));
+    // What a chart template composes: {{registry}}/{{repository}}:{{tag}}.
+    const composed = `${o.app.image.registry}/${repo}:${tag}`;
+    for (const ref of [composed, o.base.image]) {
+      const ins = await runCommand('skopeo', ['inspect', '--raw', '--tls-verify=false', `docker://${ref}`], { env: skopeoEnv() });
+      expect(ins.code, `${ref}: ${ins.stderr}`).toBe(0);
+    }
+    expect(Object.keys(o.app.image)).toEqual(['registry']);
+  });
+
+  it('a reference the mirror does not hold fails the command and writes nothing, unless --allow-unmapped', async () => {
+    const file = path.join(work, 'pod.yaml');
+    const original = `apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  containers:\n    - name: a\n      image: ${seeded.refs.app}\n    - name: b\n      image: ${upstreamHost}/ferry-test/not-imported:1\n`;
+    await writeFile(file, original);
+    const r = await runFerry(['rewrite', 'manifests', file, '-t', targetFile, '--lock', lockFile]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${upstreamHost}/ferry-test/not-imported:1`);
+    expect(r.stderr).toContain('--allow-unmapped');
+    expect(await readFile(file, 'utf8')).toBe(original);
+    const ok = await runFerry(['rewrite', 'manifests', file, '-t', targetFile, '--lock', lockFile, '--allow-unmapped']);
+    expect(ok.code, ok.stderr).toBe(0);
+    const text = await readFile(file, 'utf8');
+    expect(text).toContain(onMirror('ferry-test/app:1'));
+    expect(text).toContain(`image: ${upstreamHost}/ferry-test/not-imported:1`);
+    expect(ok.stdout).toContain('not mirrored');
+  });
+});

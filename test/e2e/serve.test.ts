@@ -1,0 +1,226 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { OciIndex } from '../../src/oci/media-types.js';
+import { BlobStore } from '../../src/store/blob-store.js';
+import { packBundle } from '../../src/store/bundle-pack.js';
+import { FERRY, mustRun, runFerry } from '../support/cli.js';
+import { flipByte } from '../support/tar-walk.js';
+import { writeOciLayout, type Descriptor } from '../support/images.js';
+import { makeTestCa } from '../support/registry.js';
+
+/**
+ * `ferry serve` as the pull side of a registry on the air-gapped host: skopeo (an independent
+ * client) pulls from it and gets the upstream digests, over a bundle tar and over a layout dir.
+ */
+
+const ALPINE = 'docker.io/library/alpine:3.20';
+const API = 'registry.example.com:5000/team/api:1.4.2';
+const API_OLD = 'registry.example.com:5000/team/api:1.4.1';
+const base = { files: { 'etc/os-release': 'NAME=ferry-test\n', 'bin/sh': '#!/bin/true\n' } };
+
+let dir: string;
+let upstream: string;
+let tops: Record<string, Descriptor>;
+let bundle: string;
+const servers: ChildProcess[] = [];
+
+const sha256 = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
+const blobFile = (digest: string) => path.join(upstream, 'blobs/sha256', digest.slice(7));
+const readJson = async (digest: string) => JSON.parse(await readFile(blobFile(digest), 'utf8'));
+
+interface Served {
+  url: string;
+  host: string;
+  child: ChildProcess;
+  stderr: () => string;
+}
+
+/** Start the built `ferry serve` and wait for the one stdout line with its address. */
+function serve(args: string[]): Promise<Served> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [FERRY, 'serve', ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    servers.push(child);
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /listening on (https?:\/\/(\S+))\n/.exec(out);
+      if (m) resolve({ url: m[1], host: m[2], child, stderr: () => err });
+    });
+    child.on('exit', (code) => reject(new Error(`ferry serve exited ${code} before listening\n${out}\n${err}`)));
+  });
+}
+
+function stop(s: Served): Promise<number | null> {
+  return new Promise((resolve) => {
+    s.child.once('exit', (code) => resolve(code));
+    s.child.kill('SIGTERM');
+  });
+}
+
+async function skopeoDigest(ref: string, extra: string[] = ['--tls-verify=false']): Promise<string> {
+  const r = await mustRun('skopeo', ['inspect', '--raw', ...extra, `docker://${ref}`]);
+  return sha256(Buffer.from(r.stdout));
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-serve-'));
+  upstream = path.join(dir, 'upstream');
+  tops = await writeOciLayout(upstream, [
+    { name: ALPINE, platforms: [{ architecture: 'amd64', layers: [base] }] },
+    {
+      name: API,
+      platforms: [
+        { architecture: 'amd64', layers: [base, { randomBytes: 2 * 1024 * 1024, seed: 'serve-amd64' }] },
+        { architecture: 'arm64', layers: [base, { files: { 'app/api': 'arm64\n' } }] },
+      ],
+    },
+    { name: API_OLD, platforms: [{ architecture: 'amd64', layers: [base, { files: { 'app/api': 'old\n' } }] }] },
+  ]);
+  const index: OciIndex = {
+    schemaVersion: 2,
+    manifests: [ALPINE, API, API_OLD].map((ref) => ({ ...tops[ref], annotations: { 'org.opencontainers.image.ref.name': ref, 'io.ferry.kind': 'image' } })),
+  };
+  bundle = path.join(dir, 'app.ferry.tar');
+  await packBundle({ store: new BlobStore(upstream), index, metadata: { manifestYaml: 'x: 1\n', lock: '{}\n', manifestName: 'app' }, output: bundle });
+});
+
+afterAll(async () => {
+  for (const c of servers) if (c.exitCode === null) c.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('ferry serve over a bundle tar', () => {
+  let s: Served;
+  beforeAll(async () => {
+    s = await serve([bundle, '--listen', '127.0.0.1:0']);
+  });
+
+  it('skopeo sees every image under its mapped repository with the upstream digest', async () => {
+    expect(await skopeoDigest(`${s.host}/docker.io/library/alpine:3.20`)).toBe(tops[ALPINE].digest);
+    expect(await skopeoDigest(`${s.host}/registry.example.com-5000/team/api:1.4.2`)).toBe(tops[API].digest);
+    const tags = JSON.parse((await mustRun('skopeo', ['list-tags', '--tls-verify=false', `docker://${s.host}/registry.example.com-5000/team/api`])).stdout);
+    expect(tags.Tags).toEqual(['1.4.1', '1.4.2']);
+  });
+
+  it('skopeo copies a multi-platform image with all children, digests preserved', async () => {
+    const out = path.join(dir, 'pulled');
+    await mustRun('skopeo', ['copy', '--all', '--preserve-digests', '--src-tls-verify=false', `docker://${s.host}/registry.example.com-5000/team/api:1.4.2`, `oci:${out}:api`]);
+    const index = JSON.parse(await readFile(path.join(out, 'index.json'), 'utf8'));
+    expect(index.manifests[0].digest).toBe(tops[API].digest);
+    const upstreamIndex = await readJson(tops[API].digest);
+    for (const child of upstreamIndex.manifests as Descriptor[]) {
+      const m = await readJson(child.digest);
+      for (const d of [child, m.config, ...m.layers] as Descriptor[]) {
+        expect(sha256(await readFile(path.join(out, 'blobs/sha256', d.digest.slice(7))))).toBe(d.digest);
+      }
+    }
+  });
+
+  it('serves the children of an index by digest', async () => {
+    const upstreamIndex = await readJson(tops[API].digest);
+    const arm = upstreamIndex.manifests.find((m: Descriptor) => m.platform?.architecture === 'arm64');
+    expect(await skopeoDigest(`${s.host}/registry.example.com-5000/team/api@${arm.digest}`)).toBe(arm.digest);
+    const res = await fetch(`${s.url}/v2/registry.example.com-5000/team/api/manifests/${arm.digest}`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/vnd.oci.image.manifest.v1+json');
+    expect(res.headers.get('docker-content-digest')).toBe(arm.digest);
+    expect(Buffer.from(await res.arrayBuffer())).toEqual(await readFile(blobFile(arm.digest)));
+    // A digest the repository does not reach is not served from it.
+    const other = await fetch(`${s.url}/v2/docker.io/library/alpine/manifests/${arm.digest}`);
+    expect(other.status).toBe(404);
+    expect((await other.json()).errors[0].code).toBe('MANIFEST_UNKNOWN');
+  });
+
+  it('speaks the distribution API: version check, ranges, HEAD, pagination, errors', async () => {
+    const v2 = await fetch(`${s.url}/v2/`);
+    expect(v2.status).toBe(200);
+    expect(v2.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+
+    const manifest = await readJson(tops[ALPINE].digest);
+    const layer: Descriptor = manifest.layers[0];
+    const whole = await readFile(blobFile(layer.digest));
+    const head = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/${layer.digest}`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(layer.size);
+    expect(head.headers.get('docker-content-digest')).toBe(layer.digest);
+    const ranged = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/${layer.digest}`, { headers: { Range: 'bytes=10-99' } });
+    expect(ranged.status).toBe(206);
+    expect(ranged.headers.get('content-range')).toBe(`bytes 10-99/${layer.size}`);
+    expect(Buffer.from(await ranged.arrayBuffer())).toEqual(whole.subarray(10, 100));
+    const tail = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/${layer.digest}`, { headers: { Range: 'bytes=-5' } });
+    expect(Buffer.from(await tail.arrayBuffer())).toEqual(whole.subarray(whole.length - 5));
+    const beyond = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/${layer.digest}`, { headers: { Range: `bytes=${layer.size}-` } });
+    expect(beyond.status).toBe(416);
+
+    const page1 = await fetch(`${s.url}/v2/registry.example.com-5000/team/api/tags/list?n=1`);
+    expect(await page1.json()).toEqual({ name: 'registry.example.com-5000/team/api', tags: ['1.4.1'] });
+    const link = page1.headers.get('link')!;
+    expect(link).toMatch(/rel="next"/);
+    const page2 = await fetch(new URL(/<([^>]+)>/.exec(link)![1], s.url));
+    expect(await page2.json()).toEqual({ name: 'registry.example.com-5000/team/api', tags: ['1.4.2'] });
+    expect(page2.headers.get('link')).toBeNull();
+
+    const catalog = await (await fetch(`${s.url}/v2/_catalog`)).json();
+    expect(catalog).toEqual({ repositories: ['docker.io/library/alpine', 'registry.example.com-5000/team/api'] });
+
+    const unknownTag = await fetch(`${s.url}/v2/docker.io/library/alpine/manifests/9.9`);
+    expect(unknownTag.status).toBe(404);
+    expect((await unknownTag.json()).errors[0].code).toBe('MANIFEST_UNKNOWN');
+    const unknownRepo = await fetch(`${s.url}/v2/docker.io/library/nginx/tags/list`);
+    expect((await unknownRepo.json()).errors[0].code).toBe('NAME_UNKNOWN');
+    const unknownBlob = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/sha256:${'0'.repeat(64)}`);
+    expect(unknownBlob.status).toBe(404);
+    expect((await unknownBlob.json()).errors[0].code).toBe('BLOB_UNKNOWN');
+    const put = await fetch(`${s.url}/v2/docker.io/library/alpine/manifests/3.20`, { method: 'PUT', body: '{}' });
+    expect(put.status).toBe(405);
+    expect((await put.json()).errors[0].code).toBe('UNSUPPORTED');
+    const upload = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/uploads/`, { method: 'POST' });
+    expect(upload.status).toBe(405);
+  });
+
+  it('stops cleanly on SIGTERM', async () => {
+    expect(await stop(s)).toBe(0);
+  });
+});
+
+describe('ferry serve over a layout directory, with a target mapping and TLS', () => {
+  it('serves an OCI layout dir under the target prefix (flat), over HTTPS', async () => {
+    const ca = await makeTestCa(path.join(dir, 'ca'));
+    const targetFile = path.join(dir, 'site.yaml');
+    await writeFile(targetFile, 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: https://127.0.0.1:5000\n  prefix: mirror\n  layout: flat\n');
+    const s = await serve([upstream, '--listen', '127.0.0.1:0', '--target', targetFile, '--tls-cert', ca.certFile, '--tls-key', ca.keyFile]);
+    expect(s.url).toMatch(/^https:\/\//);
+    // Trusting the CA the way a client on the site would (containers-certs.d layout).
+    const certDir = path.join(dir, 'certs');
+    await mustRun('mkdir', ['-p', certDir]);
+    await mustRun('cp', [ca.caFile, path.join(certDir, 'ca.crt')]);
+    const tls = ['--cert-dir', certDir];
+    expect(await skopeoDigest(`${s.host}/mirror/library/alpine:3.20`, tls)).toBe(tops[ALPINE].digest);
+    expect(await skopeoDigest(`${s.host}/mirror/team/api:1.4.2`, tls)).toBe(tops[API].digest);
+    const out = path.join(dir, 'from-layout');
+    await mustRun('skopeo', ['copy', '--preserve-digests', '--src-cert-dir', certDir, `docker://${s.host}/mirror/team/api:1.4.1`, `dir:${out}`]);
+    expect(sha256(await readFile(path.join(out, 'manifest.json')))).toBe(tops[API_OLD].digest);
+    expect(await stop(s)).toBe(0);
+  });
+
+  it('says what is wrong with a bad source or listen address', async () => {
+    const r1 = await mustRun(process.execPath, [FERRY, 'serve', path.join(dir, 'nope.tar'), '--listen', '127.0.0.1:0']).catch((e: Error) => e.message);
+    expect(r1).toMatch(/exited 2[\s\S]*nope\.tar: no such bundle or directory/);
+    const r2 = await mustRun(process.execPath, [FERRY, 'serve', bundle, '--listen', 'nonsense']).catch((e: Error) => e.message);
+    expect(r2).toMatch(/--listen "nonsense": expected host:port/);
+    const damaged = path.join(dir, 'damaged.tar');
+    await mustRun('cp', [bundle, damaged]);
+    const layer = (await readJson(tops[ALPINE].digest)).layers[0].digest as string;
+    await flipByte(damaged, `blobs/sha256/${layer.slice(7)}`);
+    const r3 = await runFerry(['serve', damaged, '--verify', '--listen', '127.0.0.1:0']);
+    expect(r3.code).toBe(3);
+    expect(r3.stderr).toContain(`layer ${layer}: digest mismatch`);
+    expect(r3.stdout).toBe('');
+  });
+});

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { parseRetryAfter } from '../../../src/net/retry.js';
+import { appendQuery, isLoopbackHost, nextLink, rangeEnd, resolveLocation } from '../../../src/oci/client.js';
+
+describe('upload Location joining', () => {
+  const base = 'https://reg.example:5000/v2/team/app/blobs/uploads/';
+  it('resolves relative and absolute Locations against the request URL', () => {
+    expect(resolveLocation(base, '/v2/team/app/blobs/uploads/abc?_state=x%3D')).toBe('https://reg.example:5000/v2/team/app/blobs/uploads/abc?_state=x%3D');
+    expect(resolveLocation(base, 'abc')).toBe('https://reg.example:5000/v2/team/app/blobs/uploads/abc');
+    expect(resolveLocation(base, 'https://uploads.example/u/1?sig=a%2Bb')).toBe('https://uploads.example/u/1?sig=a%2Bb');
+  });
+  it('appends digest= with ? or & and leaves existing parameters byte for byte', () => {
+    const d = 'sha256:' + 'a'.repeat(64);
+    expect(appendQuery('https://r/v2/x/blobs/uploads/1', 'digest', d)).toBe(`https://r/v2/x/blobs/uploads/1?digest=sha256%3A${'a'.repeat(64)}`);
+    expect(appendQuery('https://r/u/1?_state=ab%3D%3D&x=1', 'digest', d)).toBe(`https://r/u/1?_state=ab%3D%3D&x=1&digest=sha256%3A${'a'.repeat(64)}`);
+    expect(appendQuery('https://r/u/1?', 'digest', d)).toBe(`https://r/u/1?digest=sha256%3A${'a'.repeat(64)}`);
+  });
+});
+
+describe('Link pagination', () => {
+  it('finds rel="next" relative to the request', () => {
+    expect(nextLink('</v2/x/tags/list?n=2&last=b>; rel="next"', 'https://r:5000/v2/x/tags/list?n=2')).toBe('https://r:5000/v2/x/tags/list?n=2&last=b');
+    expect(nextLink('<https://r/a?last=1>; rel="prev", <https://r/a?last=9>; rel="next"', 'https://r/a')).toBe('https://r/a?last=9');
+    expect(nextLink(undefined, 'https://r/a')).toBeUndefined();
+    expect(nextLink('<https://r/a?last=1>; rel="prev"', 'https://r/a')).toBeUndefined();
+  });
+});
+
+describe('upload Range', () => {
+  it('reads the next offset from Range: 0-<last>', () => {
+    expect(rangeEnd('0-1048575')).toBe(1048576);
+    expect(rangeEnd('bytes=0-99')).toBe(100);
+    expect(rangeEnd('0-0')).toBe(0);
+    expect(rangeEnd(undefined)).toBe(0);
+  });
+});
+
+describe('Retry-After', () => {
+  it('reads seconds and HTTP dates', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    expect(parseRetryAfter('Thu, 01 Jan 2026 00:00:05 GMT', now)).toBe(5000);
+    expect(parseRetryAfter('Wed, 31 Dec 2025 23:00:00 GMT', now)).toBe(0);
+    expect(parseRetryAfter(['2', '9'])).toBe(2000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+});
+
+describe('loopback hosts (plain-HTTP fallback)', () => {
+  it('knows localhost, 127/8 and [::1], with or without a port', () => {
+    for (const h of ['localhost', 'localhost:5000', '127.0.0.1', '127.1.2.3:443', '[::1]', '[::1]:5000']) expect(isLoopbackHost(h)).toBe(true);
+    for (const h of ['registry.example.com', '10.0.0.1:5000', '[fe80::1]:5000', 'localhost.example.com']) expect(isLoopbackHost(h)).toBe(false);
+  });
+});

@@ -1,0 +1,104 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse as parseToml } from 'smol-toml';
+import { rewriteCatalogue } from '../../../src/rewrite/catalogue.js';
+import { rewriteAptSources } from '../../../src/rewrite/apt-sources.js';
+import { fixtureContext, scratch, write } from './helpers.js';
+
+const IMG = 'https://cloud-images.ubuntu.com/noble/current/noble-server-cloudimg-amd64.img';
+const SUMS = 'https://cloud-images.ubuntu.com/noble/current/SHA256SUMS';
+const FILES = 'https://files.site.example/mirror/cloud-images.ubuntu.com/noble/current';
+
+describe('rewrite catalogue', () => {
+  it('JSON: URLs of mirrored files become mirror URLs; checksums and other URLs stay', async () => {
+    const dir = await scratch('catalogue.json');
+    const file = path.join(dir, 'catalogue.json');
+    const r = await rewriteCatalogue(file, await fixtureContext(), {});
+    const out = JSON.parse(await readFile(file, 'utf8'));
+    expect(out.images[0].url).toBe(`${FILES}/noble-server-cloudimg-amd64.img`);
+    expect(out.images[0].checksums).toBe(`${FILES}/SHA256SUMS`);
+    expect(out.images[0].sha256).toBe('a'.repeat(64));
+    expect(out.docs).toBe('https://example.org/docs');
+    expect(r.replacements.map((x) => x.line)).toEqual([5, 7]);
+    const again = await rewriteCatalogue(file, await fixtureContext(), {});
+    expect(again.replacements).toEqual([]);
+  });
+
+  it('TOML and text, written to -o; a URL at a mirrored origin that the lock lacks is unmapped', async () => {
+    const dir = await scratch();
+    const toml = await write(dir, 'c.toml', `[[image]]\nname = "noble"\nurl = "${IMG}"\nsha256 = "${'a'.repeat(64)}"\n`);
+    const out = path.join(dir, 'out.toml');
+    await rewriteCatalogue(toml, await fixtureContext(), { output: out });
+    expect(parseToml(await readFile(out, 'utf8'))).toEqual({ image: [{ name: 'noble', url: `${FILES}/noble-server-cloudimg-amd64.img`, sha256: 'a'.repeat(64) }] });
+    const text = await write(dir, 'get.sh', `curl -fsSLO ${SUMS}.\ncurl -fsSLO https://cloud-images.ubuntu.com/jammy/current/other.img\n`);
+    const err = await rewriteCatalogue(text, await fixtureContext(), {}).catch((e) => e);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.details[0]).toContain(`${text}:2  https://cloud-images.ubuntu.com/jammy/current/other.img`);
+    await rewriteCatalogue(text, await fixtureContext(), { allowUnmapped: true });
+    expect(await readFile(text, 'utf8')).toBe(`curl -fsSLO ${FILES}/SHA256SUMS.\ncurl -fsSLO https://cloud-images.ubuntu.com/jammy/current/other.img\n`);
+  });
+
+  it('refuses a file that is not the format it claims', async () => {
+    const dir = await scratch();
+    const f = await write(dir, 'bad.json', '{ not json');
+    await expect(rewriteCatalogue(f, await fixtureContext(), {})).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe('rewrite apt-sources', () => {
+  const DEB = 'https://apt.site.example/debian-mirror/deb.debian.org/debian';
+  const SEC = 'https://apt.site.example/debian-mirror/security.debian.org/debian-security/';
+  const KEY = '/etc/apt/keyrings/ferry-archive-keyring.gpg';
+
+  it('one-line sources: URIs mapped; Signed-By set only where the mirror is re-signed (filtered)', async () => {
+    const dir = await scratch('sources.list');
+    const file = path.join(dir, 'sources.list');
+    const r = await rewriteAptSources([file], await fixtureContext(), {});
+    expect(await readFile(file, 'utf8')).toBe(
+      [
+        '# Debian',
+        `deb [signed-by=${KEY}] ${DEB} bookworm main contrib`,
+        `deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] ${SEC} bookworm-security main`,
+        '# deb-src http://deb.debian.org/debian bookworm main',
+        '',
+      ].join('\n'),
+    );
+    expect(r.warnings.join()).toContain('https://apt.site.example/debian-mirror/ferry-archive-keyring.gpg');
+    const again = await rewriteAptSources([file], await fixtureContext(), {});
+    expect(again.replacements).toEqual([]);
+  });
+
+  it('deb822 .sources: URIs and Signed-By per stanza, idempotent', async () => {
+    const dir = await scratch('debian.sources');
+    const file = path.join(dir, 'debian.sources');
+    await rewriteAptSources([file], await fixtureContext(), { signedBy: '/usr/share/keyrings/site.gpg' });
+    const text = await readFile(file, 'utf8');
+    expect(text).toBe(
+      [
+        'Types: deb',
+        `URIs: ${DEB}`,
+        'Suites: bookworm bookworm-updates',
+        'Components: main',
+        'Signed-By: /usr/share/keyrings/site.gpg',
+        '',
+        'Types: deb',
+        `URIs: ${SEC}`,
+        'Suites: bookworm-security',
+        'Components: main',
+        '',
+      ].join('\n'),
+    );
+    const again = await rewriteAptSources([file], await fixtureContext(), { signedBy: '/usr/share/keyrings/site.gpg' });
+    expect(again.replacements).toEqual([]);
+  });
+
+  it('an inline Signed-By key block is replaced whole; an unknown repository is unmapped', async () => {
+    const dir = await scratch();
+    const file = await write(dir, 'x.sources', 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm\nSigned-By:\n -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n abc\n -----END PGP PUBLIC KEY BLOCK-----\n\nTypes: deb\nURIs: https://download.example.com/apt\nSuites: stable\n');
+    const err = await rewriteAptSources([file], await fixtureContext(), {}).catch((e) => e);
+    expect(err.details[0]).toContain('https://download.example.com/apt');
+    await rewriteAptSources([file], await fixtureContext(), { allowUnmapped: true });
+    expect(await readFile(file, 'utf8')).toBe(`Types: deb\nURIs: ${DEB}\nSuites: bookworm\nSigned-By: /etc/apt/keyrings/ferry-archive-keyring.gpg\n\nTypes: deb\nURIs: https://download.example.com/apt\nSuites: stable\n`);
+  });
+});

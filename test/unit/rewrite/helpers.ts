@@ -1,0 +1,40 @@
+import { mkdtemp, readFile, writeFile, cp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parse } from 'yaml';
+import { LockSchema, type Lock } from '../../../src/manifest/lock.js';
+import { MirrorTargetSchema, type MirrorTarget } from '../../../src/manifest/target.js';
+import { createRewriteContext, type RewriteContext } from '../../../src/rewrite/context.js';
+
+export const FIXTURES = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../fixtures/rewrite');
+
+export async function fixtureLock(): Promise<Lock> {
+  return LockSchema.parse(JSON.parse(await readFile(path.join(FIXTURES, 'lock.json'), 'utf8')));
+}
+
+export async function fixtureTarget(patch: (t: Record<string, unknown>) => void = () => undefined): Promise<MirrorTarget> {
+  const raw = parse(await readFile(path.join(FIXTURES, 'target.yaml'), 'utf8')) as Record<string, unknown>;
+  patch(raw);
+  return MirrorTargetSchema.parse(raw);
+}
+
+export async function fixtureContext(patch?: (t: Record<string, unknown>) => void, targetFile = path.join(FIXTURES, 'target.yaml')): Promise<RewriteContext> {
+  return createRewriteContext(await fixtureTarget(patch), await fixtureLock(), targetFile);
+}
+
+/** A temp copy of fixture files (tests edit in place). */
+export async function scratch(...names: string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-rewrite-unit-'));
+  for (const n of names) await cp(path.join(FIXTURES, n), path.join(dir, n));
+  return dir;
+}
+
+export async function write(dir: string, name: string, text: string): Promise<string> {
+  const f = path.join(dir, name);
+  await writeFile(f, text);
+  return f;
+}
+
+export const MIRROR = 'mirror.site.example:5000/ferry';
+export const CTRL_DIGEST = 'sha256:f48a2c980882da0079b098950eb796d0c1f98277ce451b22c98b2b01b5a607b2';
+export const CTRL_STORED = 'sha256:a52e554a2de73079f4e5a2f54242014b3d226d7bf522183d10cc4f843cfc6aed';
