@@ -191,6 +191,7 @@ export class RegistryClient {
       }
       if (opts.body instanceof Readable) {
         // The body went with the refused request; the caller's retry reopens it with the new token.
+        opts.body.destroy();
         throw new RetryableError(`${method} ${url}: token expired during the upload`);
       }
       const retried = await this.http.request(url, { method, headers: { ...headers, authorization: outcome.header }, body: opts.body, maxRedirects: opts.maxRedirects });

@@ -214,3 +214,44 @@ function allowInsecureImagesKey(chart: LoadedChart, prefix: string): { file: str
   }
   return undefined;
 }
+
+/** The values a (sub)chart sees: its defaults, with what its parents pass under its key merged over. */
+function scopedValues(chart: LoadedChart, users: UserValues[], scope: string[]): ValueMap {
+  const defaults = (c: LoadedChart): ValueMap => {
+    const text = c.files.get('values.yaml') ?? c.files.get('values.yml');
+    return text ? parseValues(text, 'values.yaml') : {};
+  };
+  let values = defaults(chart);
+  for (const u of users) values = mergeValues(values, u.values);
+  let cur = chart;
+  for (const key of scope) {
+    const dep = chartDependencies(cur).find((d) => (d.alias || d.name) === key);
+    const sub = cur.subcharts.find((c) => c.metadata.name === (dep?.name ?? key));
+    if (!sub) return {};
+    const fromParent = isValueMap(values[key]) ? (values[key] as ValueMap) : {};
+    values = mergeValues(defaults(sub), fromParent);
+    cur = sub;
+  }
+  return values;
+}
+
+/** Chart repositories named in Chart.yaml dependencies, with their place on the mirror (OCI). */
+function dependencyRepos(chart: LoadedChart, ctx: RewriteContext): ChartRepoMapping[] {
+  const out: ChartRepoMapping[] = [];
+  const walk = (c: LoadedChart, label: string) => {
+    for (const dep of chartDependencies(c)) {
+      if (!dep.repository || dep.repository.startsWith('file://')) continue;
+      const vendored = c.subcharts.some((s) => s.metadata.name === dep.name);
+      let mirror: string | undefined;
+      if (dep.repository.startsWith('oci://') && ctx.target.registry) {
+        // The repository's place does not depend on the version; any valid tag places it.
+        const m = mapOciChart(dep.repository, dep.name, '0.0.0', ctx.mapping);
+        mirror = `oci://${m.mirror.slice(0, m.mirror.lastIndexOf('/'))}`;
+      }
+      out.push({ dependency: dep.name, chart: label, upstream: dep.repository, mirror, vendored });
+    }
+    for (const s of c.subcharts) walk(s, `${label} > ${s.metadata.name}`);
+  };
+  walk(chart, chart.metadata.name);
+  return out;
+}

@@ -216,14 +216,15 @@ export function emitSquid(rs: Ruleset): string {
       src = `src_${r.src.id.replace(/^zone_/, '')}`;
       if (!srcAcl.has(src)) srcAcl.set(src, `acl ${src} src ${r.src.cidrs.join(' ')}`);
       src += ' ';
-    } else if (r.src) {
+    } else if (r.src && !srcAcl.has(`missing ${r.src.id}`)) {
+      srcAcl.set(`missing ${r.src.id}`, '');
       access.push(`# source zone ${r.src.label}: CIDRs not given — add "acl src_${r.src.id.replace(/^zone_/, '')} src <CIDR>" and use it below`);
     }
     const line = `http_access allow ${src}${dstAcl}${portAcl ? ` ${portAcl}` : ''}`;
     access.push(`# ${ruleLabel(r)}${purposeText(r)}`);
     access.push((dst.hostname ?? '').startsWith('<') ? `# PLACEHOLDER ${line}` : line);
   }
-  out.push(...[...srcAcl.values()], ...acls, '');
+  out.push(...[...srcAcl.values()].filter(Boolean), ...acls, '');
   out.push('http_access deny CONNECT !ports_connect');
   out.splice(out.indexOf('acl CONNECT method CONNECT') + 1, 0, `acl ports_connect port ${[...ports].sort((a, b) => a - b).join(' ') || '443'}`);
   out.push(...access);

@@ -11,7 +11,7 @@ import { hasSameContent, writeVerified } from '../file/download.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
-import { buildRelease, compressedVariants, sha256, type PublishedIndex } from './publish.js';
+import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
 import { releaseTextOf, safePoolPath } from './repo.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
@@ -43,7 +43,7 @@ async function writeBlob(layer: OciDescriptor, dest: string, ctx: ImportContext)
 }
 
 /** Where a by-hash copy of `relPath` (under dists/<suite>/) lives. */
-function byHashPath(relPath: string, type: string, hash: string): string {
+export function byHashPath(relPath: string, type: string, hash: string): string {
   return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
 }
 
@@ -72,29 +72,39 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   return sent;
 }
 
+/** The generated Packages of one filtered suite, from the bundle (re-hashed). */
+export async function generatedIndexes(suite: string, layers: OciDescriptor[], read: (digest: string) => Promise<Buffer>): Promise<PublishedIndex[]> {
+  const prefix = `dists/${suite}/`;
+  const out: PublishedIndex[] = [];
+  for (const g of layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && l.annotations[ANNOTATION.title].startsWith(prefix))) {
+    const bytes = await read(g.digest);
+    if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${g.annotations![ANNOTATION.title]}: bundle content does not match its digest`);
+    out.push({ path: g.annotations![ANNOTATION.title].slice(prefix.length), bytes });
+  }
+  return out;
+}
+
+export function filteredDescription(cfg: AptConfig): string {
+  return `Filtered mirror of ${cfg.url} (${cfg.name}), published by ferry`;
+}
+
 async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number], cfg: AptConfig, layers: OciDescriptor[], key: SigningKey, ctx: ImportContext): Promise<number> {
   const prefix = `dists/${suiteCfg.suite}/`;
-  const generated = layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && l.annotations[ANNOTATION.title].startsWith(prefix));
-  const published: PublishedIndex[] = [];
-  for (const g of generated) {
-    const bytes = await ctx.source.readBlob(g.digest);
-    if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${g.annotations![ANNOTATION.title]}: bundle content does not match its digest`);
-    published.push(...compressedVariants(g.annotations![ANNOTATION.title].slice(prefix.length), bytes));
-  }
-  const release = buildRelease(suiteCfg, published, `Filtered mirror of ${cfg.url} (${cfg.name}), published by ferry`);
+  const generated = await generatedIndexes(suiteCfg.suite, layers, (d) => ctx.source.readBlob(d));
+  const unsigned = await filteredSuite(suiteCfg, generated, filteredDescription(cfg));
   const dist = path.join(root, prefix);
   const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
   let sent = 0;
-  for (const p of published) {
-    const b = Buffer.from(p.bytes);
-    if (await writeSmall(path.join(dist, byHashPath(p.path, 'SHA256', sha256(b))), b)) sent += b.length;
+  // by-hash copies first, then the named indexes, then the signed Release files: InRelease last.
+  for (const p of unsigned.indexes) {
+    if (await writeSmall(path.join(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes))), p.bytes)) sent += p.bytes.length;
   }
-  for (const p of published) if (await writeSmall(path.join(dist, p.path), p.bytes)) sent += p.bytes.length;
-  if (current === release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
-  const releaseBytes = Buffer.from(release, 'utf8');
+  for (const p of unsigned.indexes) if (await writeSmall(path.join(dist, p.path), p.bytes)) sent += p.bytes.length;
+  if (current === unsigned.release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
+  const releaseBytes = Buffer.from(unsigned.release, 'utf8');
   await writeSmall(path.join(dist, 'Release.gpg'), Buffer.from(await signDetachedArmored(releaseBytes, key)));
   await writeSmall(path.join(dist, 'Release'), releaseBytes);
-  await writeSmall(path.join(dist, 'InRelease'), Buffer.from(await signClear(release, key)));
+  await writeSmall(path.join(dist, 'InRelease'), Buffer.from(await signClear(unsigned.release, key)));
   return sent + releaseBytes.length;
 }
 

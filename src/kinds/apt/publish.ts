@@ -50,3 +50,25 @@ export function buildRelease(cfg: AptSuiteConfig, indexes: PublishedIndex[], des
   for (const i of sorted) lines.push(` ${sha256(i.bytes)} ${String(i.bytes.length).padStart(width)} ${i.path}`);
   return lines.join('\n') + '\n';
 }
+
+export interface FilteredSuite {
+  /** Packages, Packages.gz … relative to `dists/<suite>/`. */
+  indexes: PublishedIndex[];
+  release: string;
+  /** Present when signed. */
+  inRelease?: string;
+  releaseGpg?: string;
+}
+
+/** Indexes and Release for one filtered suite, signed with the site key when one is given. */
+export async function filteredSuite(
+  cfg: AptSuiteConfig,
+  generated: PublishedIndex[],
+  description: string,
+  sign?: { clear(text: string): Promise<string>; detached(bytes: Uint8Array): Promise<string> },
+): Promise<FilteredSuite> {
+  const indexes = generated.flatMap((g) => compressedVariants(g.path, g.bytes));
+  const release = buildRelease(cfg, indexes, description);
+  if (!sign) return { indexes, release };
+  return { indexes, release, inRelease: await sign.clear(release), releaseGpg: await sign.detached(Buffer.from(release, 'utf8')) };
+}
