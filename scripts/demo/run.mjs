@@ -15,7 +15,8 @@ await mkdir(work, { recursive: true });
 const env = { ...process.env, FERRY_CACHE_DIR: path.join(work, 'cache'), NO_COLOR: '1' };
 
 function show(args) {
-  console.log(`\n$ ferry ${args.map((a) => (a.startsWith(work) ? path.relative(process.cwd(), a) || '.' : a)).join(' ')}`);
+  const shown = (a) => (a.startsWith(work + path.sep) && work.startsWith(process.cwd() + path.sep) ? path.relative(process.cwd(), a) : a);
+  console.log(`\n$ ferry ${args.map(shown).join(' ')}`);
 }
 
 function run(args) {

@@ -3,6 +3,8 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { loadTarget } from '../manifest/load.js';
+import { fileServeRoutes } from '../kinds/file/serve.js';
+import { aptServeRoutes } from '../kinds/apt/serve.js';
 import { registryMappingFor } from '../mapping/index.js';
 import { startRegistryServer, type ServeRoute, type ServeRouteProvider } from '../oci/registry-server.js';
 import { BundleReader } from '../store/bundle-reader.js';
@@ -15,7 +17,7 @@ import { note, printResult } from '../ui/output.js';
  * Plain-HTTP trees other kinds serve beside the registry (files, apt, charts): one line each.
  * A provider looks at the bundle/layout and returns the routes it needs (or none).
  */
-export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [];
+export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, aptServeRoutes];
 
 export async function openServeSource(location: string): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void> }> {
   const abs = path.resolve(location);
@@ -58,7 +60,8 @@ export function register(program: Command): void {
     .option('-q, --quiet', 'no repository list on stderr')
     .action(async (location: string, opts: ServeOptions) => {
       if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
-      const target = opts.target ? (await loadTarget(opts.target)).target : undefined;
+      const loadedTarget = opts.target ? await loadTarget(opts.target) : undefined;
+      const target = loadedTarget?.target;
       const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
       if (opts.verify) {
         const s = await stat(location).catch(() => undefined);
@@ -75,7 +78,7 @@ export function register(program: Command): void {
       const opened = await openServeSource(location);
       const index = await opened.source.readIndex();
       const routes: ServeRoute[] = [];
-      for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source: opened.source, index })));
+      for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source: opened.source, index, target: loadedTarget })));
       const server = await startRegistryServer({ source: opened.source, mapping: registryMappingFor(target), listen: opts.listen, tls, routes });
       const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
       const data = {

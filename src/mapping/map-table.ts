@@ -12,7 +12,11 @@ export async function lockFrom(source: string): Promise<Lock> {
   const abs = path.resolve(source);
   if (/\.tar$/.test(abs)) {
     const reader = await BundleReader.open(abs);
-    return parseOrThrow(LockSchema, JSON.parse((await reader.ferryFile('lock.json')).toString('utf8')), `${abs}:ferry/lock.json`);
+    try {
+      return parseOrThrow(LockSchema, JSON.parse((await reader.ferryFile('lock.json')).toString('utf8')), `${abs}:ferry/lock.json`);
+    } finally {
+      await reader.close();
+    }
   }
   if (/\.json$/.test(abs)) {
     const lock = await readLock(abs);

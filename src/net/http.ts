@@ -317,8 +317,16 @@ export class HttpClient {
     return bodyFromOffset(res, offset, label);
   }
 
+  /** Close idle connections; anything still in flight after a short grace (an unread body) is torn down. */
   async close(): Promise<void> {
-    await this.dispatcher.close();
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), 1000);
+      timer.unref();
+    });
+    const closed = this.dispatcher.close().then(() => 'closed' as const, () => 'closed' as const);
+    if ((await Promise.race([closed, grace])) === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
+    if (timer) clearTimeout(timer);
   }
 }
 

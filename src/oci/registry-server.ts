@@ -8,6 +8,7 @@ import { isManifestType, type OciDescriptor, type OciIndex } from './media-types
 import { parseImageReference } from './reference.js';
 import { walkIndex } from '../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
+import type { LoadedTarget } from '../manifest/load.js';
 
 /**
  * A read-only OCI distribution registry (the pull side) over a bundle tar or an OCI layout,
@@ -28,6 +29,8 @@ export interface ServeRoute {
 export interface ServeRouteContext {
   source: BlobSource;
   index: OciIndex;
+  /** The mirror target given with `--target`, if any (e.g. the APT site signing key). */
+  target?: LoadedTarget;
 }
 
 export type ServeRouteProvider = (ctx: ServeRouteContext) => Promise<ServeRoute[]> | ServeRoute[];

@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { loadTarget, readLock } from '../manifest/load.js';
 import type { ImageLock, Lock } from '../manifest/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
-import { mapAptRepo, mapFileUrl, mapImage, registryMappingFor, registryMirrorFor, type RegistryMapping } from '../mapping/index.js';
+import { checkCollisions, mapAptRepo, mapFileUrl, mapImage, registryMappingFor, registryMirrorFor, type RegistryMapping } from '../mapping/index.js';
 import { parseImageReference, repositoryName, type ImageReference } from '../oci/reference.js';
 import { readBundleLock } from './bundle-lock.js';
 
@@ -69,6 +69,8 @@ function trimSlash(u: string): string {
 
 export function createRewriteContext(target: MirrorTarget, lock: Lock, targetFile = '<target>'): RewriteContext {
   const mapping = registryMappingFor(target);
+  // Import refuses a lock whose repositories collide on this target; rewriting must not point at such a place either.
+  if (target.registry) checkCollisions((lock.images ?? []).map((i) => i.ref), mapping);
   const byRepo = new Map<string, ImageLock[]>();
   for (const img of lock.images ?? []) {
     let ref: ImageReference;

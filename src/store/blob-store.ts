@@ -58,6 +58,7 @@ export interface IngestOptions {
  */
 export class BlobStore {
   readonly root: string;
+  private readonly inflight = new Map<string, Promise<void>>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -109,6 +110,15 @@ export class BlobStore {
    * size mismatch is not: the partial file is removed and a VERIFY error names the blob.
    */
   async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+    // Images share layers: concurrent fetches of one blob wait for the one download.
+    const running = this.inflight.get(desc.digest);
+    if (running) return running;
+    const p = this.ingestOnce(desc, openAt, opts).finally(() => this.inflight.delete(desc.digest));
+    this.inflight.set(desc.digest, p);
+    return p;
+  }
+
+  private async ingestOnce(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
     if (await this.has(desc)) return;
     const final = this.blobPath(desc.digest);
     const partial = `${final}.partial`;

@@ -63,6 +63,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     }
   } finally {
     await net?.close();
+    await source.close();
   }
   return {
     bundle,

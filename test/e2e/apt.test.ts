@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { startFerryServe } from '../support/static-http.js';
+import { mapAptRepo } from '../../src/mapping/index.js';
 import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
 
 /**
@@ -22,6 +24,8 @@ let stranger: GpgKey;
 let upstream: Nginx;
 let mirror: Nginx | undefined;
 let publicDir: string;
+/** Set by the first test: the bundle and its project directory, for the serve test. */
+let goodDir: string | undefined;
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
 
 function manifest(entries: Array<{ name: string; prefix: string; packages?: string[] }>): string {
@@ -124,10 +128,37 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     for (const name of DEBS) expect(archives.some((f) => f.startsWith(`${name}_`) && f.endsWith('.deb')), `${name} in ${archives.join(' ')}`).toBe(true);
 
     // Import is idempotent: a second run writes nothing new.
+    goodDir = dir;
     const again = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
     expect(again.code, again.stderr).toBe(0);
     const second = JSON.parse(again.stdout).results as Array<{ artifact: string; skipped: boolean }>;
     expect(second.filter((r) => r.artifact.includes('bookworm')).every((r) => r.skipped)).toBe(true);
+  });
+});
+
+describe('apt: ferry serve', () => {
+  it('serves both repositories straight from the bundle; apt-get updates and downloads with signatures on', async () => {
+    expect(goodDir, 'the import test ran first').toBeDefined();
+    const dir = goodDir!;
+    const serve = await startFerryServe([path.join(dir, 'apt.ferry.tar'), '--target', 'target.yaml'], { cwd: dir });
+    try {
+      const at = (prefix: string) => mapAptRepo(`${upstream.url}/${prefix}`, { baseUrl: `${serve.url}/apt` }).url;
+      const key = path.join(dir, 'served-site.asc');
+      const res = await fetch(`${serve.url}/apt/ferry-archive-keyring.asc`);
+      expect(res.status).toBe(200);
+      await writeFile(key, Buffer.from(await res.arrayBuffer()));
+      const sources = [`deb [signed-by=${key}] ${at('filtered')} bookworm main`, `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${at('whole')} bookworm main`].join('\n');
+      const aptRoot = path.join(dir, 'apt-root-serve');
+      const update = await aptGet(aptRoot, sources, ['update']);
+      expect(update.code, update.stdout + update.stderr).toBe(0);
+      expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
+      const install = await aptGet(aptRoot, sources, ['install', '--download-only', '--reinstall', 'jq', 'tree']);
+      expect(install.code, install.stdout + install.stderr).toBe(0);
+      const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
+      for (const name of ['jq', 'libjq1', 'libonig5', 'tree']) expect(archives.some((f) => f.startsWith(`${name}_`)), `${name} in ${archives.join(' ')}`).toBe(true);
+    } finally {
+      await serve.stop();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,7 +185,7 @@ describe('ferry bundle verify', () => {
     expect(r.stderr).toMatch(/symbolic link/);
   });
 
-  it('a bundle missing a blob that index.json reaches names the image and blob', async () => {
+  it('a bundle missing a blob that index.json reaches names the image and blob; an added file is named too', async () => {
     // Re-pack from a store that lacks nothing, then rebuild the tar without one blob using GNU tar.
     const unpacked = path.join(dir, 'unpacked');
     await mkdir(unpacked);
@@ -193,6 +193,7 @@ describe('ferry bundle verify', () => {
     const manifest = JSON.parse(await readFile(path.join(upstream, 'blobs/sha256', tops[ALPINE].digest.slice(7)), 'utf8'));
     const config: string = manifest.config.digest;
     await rm(path.join(unpacked, 'blobs/sha256', config.slice(7)));
+    await writeFile(path.join(unpacked, 'ferry', 'extra.txt'), 'smuggled\n');
     const rebuilt = path.join(dir, 'rebuilt.tar');
     await mustRun('tar', ['--format=pax', '-cf', rebuilt, '-C', unpacked, 'oci-layout', 'ferry', 'blobs', 'index.json']);
     const r = await runFerry(['bundle', 'verify', rebuilt, '--json']);
@@ -200,5 +201,7 @@ describe('ferry bundle verify', () => {
     const messages = JSON.parse(r.stdout).problems.map((p: { message: string }) => p.message);
     expect(messages).toContain(`${ALPINE} config ${config}: missing from the bundle`);
     expect(messages).toContain(`blobs/sha256/${config.slice(7)}: listed in ferry/checksums.sha256 but missing from the bundle`);
+    expect(messages).toContain('ferry/extra.txt: not listed in ferry/checksums.sha256 (a file was added)');
+    expect(messages).toHaveLength(3);
   });
 });

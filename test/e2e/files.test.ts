@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runFerry } from '../support/cli.js';
 import { gpgSign, makeGpgKey, type GpgKey } from '../support/apt-repo.js';
-import { startStaticServer, type StaticServer } from '../support/static-http.js';
+import { startFerryServe, startStaticServer, type StaticServer } from '../support/static-http.js';
 
 /**
  * Files and cloud images from a loopback HTTP server with signed checksum files (made with the
@@ -125,6 +125,22 @@ describe('files: signed checksums, resumed downloads, bundle, import', () => {
     await mustRun('gpg', ['--batch', '--no-default-keyring', '--keyring', keyring, '--import', path.join(dir, 'keys/vendor.asc')], { env: { GNUPGHOME: vendor.home } });
     await mustRun('gpgv', ['--keyring', keyring, 'SHA256SUMS.gpg', 'SHA256SUMS'], { cwd: mirrored });
     expect(await readFile(path.join(dir, 'mirror', host, 'noble/current/other.tar.gz'))).toEqual(await readFile(path.join(srv, 'noble/current/other.tar.gz')));
+
+    // ferry serve answers the same paths under /files/, straight from the bundle, with Range.
+    const serve = await startFerryServe([bundle], { cwd: dir });
+    try {
+      const url = `${serve.url}/files/${host}/noble/current/noble-server-cloudimg-amd64.img`;
+      const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
+      expect(sha('sha256', whole)).toBe(noble.sha256);
+      const part = await fetch(url, { headers: { range: 'bytes=1000-' } });
+      expect(part.status).toBe(206);
+      expect(Buffer.from(await part.arrayBuffer())).toEqual(whole.subarray(1000));
+      expect(await (await fetch(`${url}.sha256`)).text()).toBe(`${noble.sha256}  noble-server-cloudimg-amd64.img\n`);
+      expect((await fetch(`${serve.url}/files/${host}/noble/current/SHA256SUMS`)).status).toBe(200);
+      expect((await fetch(`${serve.url}/files/${host}/nope.img`)).status).toBe(404);
+    } finally {
+      await serve.stop();
+    }
   });
 
   it('refuses bytes that do not match the signed checksum, naming the URL', async () => {

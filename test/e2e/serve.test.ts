@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OciIndex } from '../../src/oci/media-types.js';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { packBundle } from '../../src/store/bundle-pack.js';
+import { LayoutDir } from '../../src/store/layout.js';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { flipByte } from '../support/tar-walk.js';
 import { writeOciLayout, type Descriptor } from '../support/images.js';
@@ -206,6 +207,43 @@ describe('ferry serve over a layout directory, with a target mapping and TLS', (
     const out = path.join(dir, 'from-layout');
     await mustRun('skopeo', ['copy', '--preserve-digests', '--src-cert-dir', certDir, `docker://${s.host}/mirror/team/api:1.4.1`, `dir:${out}`]);
     expect(sha256(await readFile(path.join(out, 'manifest.json')))).toBe(tops[API_OLD].digest);
+    expect(await stop(s)).toBe(0);
+  });
+
+  it('serves Docker schema 2 manifests with their own media type, from a layout LayoutDir wrote', async () => {
+    const v2dir = path.join(dir, 'v2s2-dir');
+    await mustRun('skopeo', ['copy', '--format', 'v2s2', `oci:${upstream}:${ALPINE}`, `dir:${v2dir}`]);
+    const manifestBytes = await readFile(path.join(v2dir, 'manifest.json'));
+    const manifest = JSON.parse(manifestBytes.toString('utf8'));
+    expect(manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    const layout = new LayoutDir(path.join(dir, 'v2s2-layout'));
+    await layout.init();
+    for (const d of [manifest.config, ...manifest.layers] as Descriptor[]) {
+      await layout.writeBytes(await readFile(path.join(v2dir, d.digest.slice(7))), d.digest);
+    }
+    const digest = sha256(manifestBytes);
+    await layout.writeBytes(manifestBytes, digest);
+    const ref = 'docker.io/library/alpine:3.20-v2s2';
+    await layout.addToIndex([{ mediaType: manifest.mediaType, digest, size: manifestBytes.length, annotations: { 'org.opencontainers.image.ref.name': ref } }]);
+    // skopeo reads the layout LayoutDir wrote, independently of ferry serve.
+    expect(sha256(Buffer.from((await mustRun('skopeo', ['inspect', '--raw', `oci:${layout.root}:${ref}`])).stdout))).toBe(digest);
+
+    const s = await serve([layout.root, '--listen', '127.0.0.1:0']);
+    expect(await skopeoDigest(`${s.host}/docker.io/library/alpine:3.20-v2s2`)).toBe(digest);
+    const res = await fetch(`${s.url}/v2/docker.io/library/alpine/manifests/3.20-v2s2`, { method: 'HEAD' });
+    expect(res.headers.get('content-type')).toBe('application/vnd.docker.distribution.manifest.v2+json');
+    expect(res.headers.get('docker-content-digest')).toBe(digest);
+    const out = path.join(dir, 'v2s2-pulled');
+    await mustRun('skopeo', ['copy', '--preserve-digests', '--src-tls-verify=false', `docker://${s.host}/docker.io/library/alpine:3.20-v2s2`, `dir:${out}`]);
+    expect(sha256(await readFile(path.join(out, 'manifest.json')))).toBe(digest);
+
+    // A client that drops a blob mid-transfer does not take the server down.
+    const layer: Descriptor = manifest.layers[0];
+    const aborted = new AbortController();
+    const partial = await fetch(`${s.url}/v2/docker.io/library/alpine/blobs/${layer.digest}`, { signal: aborted.signal });
+    aborted.abort();
+    await partial.arrayBuffer().catch(() => undefined);
+    expect((await fetch(`${s.url}/v2/`)).status).toBe(200);
     expect(await stop(s)).toBe(0);
   });
 

@@ -1,8 +1,10 @@
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { FERRY } from './cli.js';
 
 /**
  * A loopback static file server with `Range` support, for files and checksum files; plus fault
@@ -83,6 +85,39 @@ export async function startStaticServer(root: string): Promise<StaticServer> {
       new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
+      }),
+  };
+}
+
+/** `ferry serve … --json` in the background; resolves with its URL once it listens. */
+export async function startFerryServe(args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<{ url: string; stop(): Promise<void>; child: ChildProcess }> {
+  const child = spawn(process.execPath, [FERRY, 'serve', ...args, '--listen', '127.0.0.1:0', '--json'], {
+    cwd: opts.cwd,
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d) => {
+      out += d;
+      try {
+        resolve((JSON.parse(out) as { url: string }).url);
+      } catch {
+        /* not complete yet */
+      }
+    });
+    child.on('exit', (code) => reject(new Error(`ferry serve exited ${code}: ${err}`)));
+  });
+  return {
+    url,
+    child,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
       }),
   };
 }
