@@ -149,7 +149,14 @@ export class BlobStore {
               cb(null, chunk);
             },
           });
-          await pipeline(body, counter, out);
+          try {
+            await pipeline(body, counter, out);
+          } catch (err) {
+            // Bytes counted may not all have reached the disk: continue from what the file holds.
+            if (!out.closed) await new Promise((r) => out.once('close', r));
+            state = await hashPrefix(partial);
+            throw err;
+          }
         }
         if (state.size < desc.size) {
           throw new RetryableError(`connection ended after ${state.size} of ${desc.size} bytes`);

@@ -34,6 +34,10 @@ function routes(seen: Array<{ url: string; auth?: string; range?: string; host?:
         } else res.writeHead(200).end(BODY);
         return;
       }
+      case '/stall':
+        res.writeHead(200, { 'content-length': '1000' });
+        res.write('partial');
+        return;
       case '/missing':
         res.writeHead(404).end('nope');
         return;
@@ -197,6 +201,14 @@ describe('HttpClient', () => {
     await text((await bypass.request(`${secureBase}/data`)).body);
     expect(proxy.seen).toEqual([]);
     await bypass.close();
+  });
+
+  it('closes even when a response is still streaming, tearing it down', async () => {
+    const c = client();
+    const res = await c.request(`${base}/stall`);
+    expect(res.status).toBe(200);
+    await c.close();
+    await expect(text(res.body)).rejects.toThrow();
   });
 
   it('gives up on a refused connection with a NETWORK error naming the URL', async () => {
