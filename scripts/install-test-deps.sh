@@ -8,6 +8,7 @@ for pair in docker-registry:docker-registry skopeo:skopeo umoci:umoci openssl:op
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || [ -x "/usr/bin/$cmd" ] || need+=("$pkg")
 done
+[ -x /usr/bin/time ] || need+=(time)  # GNU time: peak RSS in the large-file test (`command -v time` finds the shell keyword)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}" >&2
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo

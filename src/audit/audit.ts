@@ -125,7 +125,7 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
   return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
 }
 
-export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; failOn?: 'unmapped' | 'unmitigated' }): AuditReport {
+export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated' }): AuditReport {
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();
@@ -249,7 +249,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
         : false;
   return {
     manifest: opts.manifestFile,
-    target: target?.file,
+    target: opts.targetFile,
     files: scan.files.length,
     findings,
     checks,

@@ -66,7 +66,7 @@ export async function auditCommand(paths: string[], opts: AuditCommandOptions, c
   const model = buildConnectionModel(loaded);
   const target = opts.target ? await loadTarget(opts.target) : undefined;
   const scan = await scanPaths(paths, cwd);
-  return auditReferences(model, target, scan, { manifestFile: opts.manifest, failOn: opts.failOn as AuditReport['failOn'] });
+  return auditReferences(model, target, scan, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn as AuditReport['failOn'] });
 }
 
 export interface ProbeCommandOptions {

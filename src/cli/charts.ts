@@ -46,9 +46,14 @@ function human(report: ChartsImagesReport, why: boolean): string {
         if (why) for (const s of img.sources) out.push(`        ${describeSource(s)}`);
       }
     }
+    if (r.renderedOnly?.length) {
+      out.push(`  only in helm template (${r.renderedOnly.length})`);
+      for (const ref of r.renderedOnly) out.push(`    ${ref}`);
+    }
     for (const s of r.skippedSubcharts) out.push(`  skipped subchart ${s.chart}: ${s.reason}`);
     for (const d of r.missingDependencies) out.push(`  dependency ${d.dependency} ${d.version ?? ''} of ${d.chart} is not vendored${d.repository ? ` (from ${d.repository})` : ''}`);
   }
+  if (report.renderNote) out.push(`note: ${report.renderNote}`);
   return out.join('\n');
 }
 

@@ -19,7 +19,9 @@ import { note, printResult } from '../ui/output.js';
  */
 export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, aptServeRoutes];
 
-export async function openServeSource(location: string): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void> }> {
+export async function openServeSource(
+  location: string,
+): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void>; indexVersion?: () => Promise<string | undefined> }> {
   const abs = path.resolve(location);
   let s;
   try {
@@ -30,7 +32,13 @@ export async function openServeSource(location: string): Promise<{ source: BlobS
   if (s.isDirectory()) {
     const layout = new LayoutDir(abs);
     await layout.readIndex();
-    return { source: layout, kind: 'layout', close: async () => {} };
+    // A directory target may grow while served (another import): pick up a new index.json.
+    const indexVersion = () =>
+      stat(path.join(abs, 'index.json')).then(
+        (st) => `${st.mtimeMs}:${st.size}:${st.ino}`,
+        () => undefined,
+      );
+    return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
   }
   const reader = await BundleReader.open(abs);
   return { source: reader, kind: 'bundle', close: () => reader.close() };
@@ -79,7 +87,14 @@ export function register(program: Command): void {
       const index = await opened.source.readIndex();
       const routes: ServeRoute[] = [];
       for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source: opened.source, index, target: loadedTarget })));
-      const server = await startRegistryServer({ source: opened.source, mapping: registryMappingFor(target), listen: opts.listen, tls, routes });
+      const server = await startRegistryServer({
+        source: opened.source,
+        mapping: registryMappingFor(target),
+        listen: opts.listen,
+        tls,
+        routes,
+        indexVersion: opened.indexVersion,
+      });
       const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
       const data = {
         url: server.url,

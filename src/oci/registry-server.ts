@@ -234,21 +234,48 @@ export interface RegistryServerOptions {
   routes?: ServeRoute[];
   /** Called once per answered request, for access logs. */
   onRequest?: (info: { method: string; path: string; status: number }) => void;
+  /**
+   * A directory target keeps growing while it is served (imports run beside it): when this
+   * returns a new value (e.g. index.json's mtime), the catalog is rebuilt before answering.
+   * Checked at most once a second.
+   */
+  indexVersion?: () => Promise<string | undefined>;
 }
 
 export interface RegistryServer {
   url: string;
   host: string;
   port: number;
-  catalog: RegistryCatalog;
+  /** The current catalog (rebuilt when `indexVersion` changes). */
+  readonly catalog: RegistryCatalog;
   close(): Promise<void>;
 }
 
 /** Start the registry; resolves once it listens. */
 export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
   const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
-  const catalog = await buildCatalog(opts.source, opts.mapping);
-  const repoNames = [...catalog.repositories.keys()].sort();
+  let catalog = await buildCatalog(opts.source, opts.mapping);
+  let repoNames = [...catalog.repositories.keys()].sort();
+  let version = await opts.indexVersion?.();
+  let checkedAt = Date.now();
+  let refreshing: Promise<void> | undefined;
+  const refresh = async () => {
+    if (!opts.indexVersion || Date.now() - checkedAt < 1000) return;
+    refreshing ??= (async () => {
+      checkedAt = Date.now();
+      const now = await opts.indexVersion!();
+      if (now === version) return;
+      // Keep serving the old catalog if the new index is half-written or damaged.
+      const next = await buildCatalog(opts.source, opts.mapping).catch(() => undefined);
+      if (!next) return;
+      catalog = next;
+      repoNames = [...catalog.repositories.keys()].sort();
+      version = now;
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    await refreshing;
+  };
   const routes = [...(opts.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
   const source = opts.source;
 
@@ -341,6 +368,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       return;
     }
     if (isV2) {
+      await refresh();
       await handleV2(req, res, url);
       return;
     }
@@ -389,7 +417,9 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`,
     host: addr.address,
     port: addr.port,
-    catalog,
+    get catalog() {
+      return catalog;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

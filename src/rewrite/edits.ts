@@ -171,6 +171,7 @@ export function formatRewriteReport(r: RewriteResult, cwd = process.cwd()): stri
   for (const u of r.unmapped) lines.push(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`);
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
-  lines.push(`${n} replacement${n === 1 ? '' : 's'}; ${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.unmapped.length ? `; ${r.unmapped.length} unmapped` : ''}`);
+  const where = n && !r.files.length && !r.dryRun ? 'in the override printed on stdout' : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
+  lines.push(`${n} replacement${n === 1 ? '' : 's'}; ${where}${r.unmapped.length ? `; ${r.unmapped.length} unmapped` : ''}`);
   return lines.join('\n');
 }

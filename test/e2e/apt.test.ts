@@ -152,7 +152,7 @@ describe('apt: ferry serve', () => {
       const update = await aptGet(aptRoot, sources, ['update']);
       expect(update.code, update.stdout + update.stderr).toBe(0);
       expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
-      const install = await aptGet(aptRoot, sources, ['install', '--download-only', '--reinstall', 'jq', 'tree']);
+      const install = await aptGet(aptRoot, sources, ['install', '--download-only', '--reinstall', 'jq', 'libjq1', 'libonig5', 'tree']);
       expect(install.code, install.stdout + install.stderr).toBe(0);
       const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
       for (const name of ['jq', 'libjq1', 'libonig5', 'tree']) expect(archives.some((f) => f.startsWith(`${name}_`)), `${name} in ${archives.join(' ')}`).toBe(true);

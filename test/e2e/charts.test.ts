@@ -329,5 +329,10 @@ describe('charts: bad input names the chart, the dependency and the place', () =
     const r = await runFerry(['lock', m], { env: { ...env(), FERRY_RETRIES: '0' } });
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`chart repository ${dead}: unreachable`);
+    const deadOci = `oci://127.0.0.1:${await freePort()}/charts`;
+    const mo = await writeManifest('dead-oci', [{ name: 'external-dns', repo: deadOci, version: '1.x', images: 'none' }]);
+    const o = await runFerry(['lock', mo, '--insecure-registry', deadOci.slice('oci://'.length).split('/')[0]], { env: { ...env(), FERRY_RETRIES: '0' } });
+    expect(o.code).toBe(4);
+    expect(o.stderr).toContain(`chart repository ${deadOci}: unreachable`);
   });
 });

@@ -248,6 +248,25 @@ describe('ferry serve over a layout directory, with a target mapping and TLS', (
     expect(await stop(s)).toBe(0);
   });
 
+  it('picks up images added to a served directory (skopeo writes the layout here)', async () => {
+    const grow = path.join(dir, 'grow');
+    await mustRun('skopeo', ['copy', '--preserve-digests', `oci:${upstream}:${ALPINE}`, `oci:${grow}:${ALPINE}`]);
+    const s = await serve([grow, '--listen', '127.0.0.1:0']);
+    expect(await skopeoDigest(`${s.host}/docker.io/library/alpine:3.20`)).toBe(tops[ALPINE].digest);
+    const missing = await fetch(`${s.url}/v2/registry.example.com-5000/team/api/manifests/1.4.1`);
+    expect(missing.status).toBe(404);
+    await mustRun('skopeo', ['copy', '--preserve-digests', `oci:${upstream}:${API_OLD}`, `oci:${grow}:${API_OLD}`]);
+    // The server re-reads index.json at most once a second; poll until it has.
+    let status = 0;
+    for (let i = 0; i < 50 && status !== 200; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      status = (await fetch(`${s.url}/v2/registry.example.com-5000/team/api/manifests/1.4.1`, { method: 'HEAD' })).status;
+    }
+    expect(status).toBe(200);
+    expect(await skopeoDigest(`${s.host}/registry.example.com-5000/team/api:1.4.1`)).toBe(tops[API_OLD].digest);
+    expect(await stop(s)).toBe(0);
+  });
+
   it('says what is wrong with a bad source or listen address', async () => {
     const r1 = await mustRun(process.execPath, [FERRY, 'serve', path.join(dir, 'nope.tar'), '--listen', '127.0.0.1:0']).catch((e: Error) => e.message);
     expect(r1).toMatch(/exited 2[\s\S]*nope\.tar: no such bundle or directory/);

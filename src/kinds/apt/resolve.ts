@@ -1,5 +1,6 @@
 import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
+import { mirrorUrlPath } from '../../mapping/index.js';
 import { readPublicKeys } from '../../net/pgp.js';
 import type { KindContext } from '../types.js';
 import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type SourceInfo } from './deps.js';
@@ -98,6 +99,21 @@ function uniquePackages(list: Iterable<AptPackage>): AptPackageLock[] {
  * package that no suite has is.
  */
 export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<AptLock[]> {
+  const byPath = new Map<string, string>();
+  const clashes: string[] = [];
+  for (const spec of specs) {
+    // Two entries for one repository would write one mirror tree twice with different contents.
+    const key = mirrorUrlPath(spec.url.replace(/\/+$/, ''));
+    const prev = byPath.get(key);
+    if (prev !== undefined && prev !== spec.name) clashes.push(`apt[${prev}] and apt[${spec.name}] both mirror ${spec.url}`);
+    else byPath.set(key, spec.name);
+  }
+  if (clashes.length) {
+    throw new FerryError('VALIDATION', `${clashes.length} APT repositor${clashes.length === 1 ? 'y is' : 'ies are'} listed twice`, {
+      details: clashes,
+      hint: 'Merge the entries: list every suite under suites: and every package under packages: of one entry.',
+    });
+  }
   const plan: Array<{ spec: AptSpec; specIndex: number; suite: string }> = [];
   specs.forEach((spec, specIndex) => {
     for (const suite of spec.suites) plan.push({ spec, specIndex, suite });

@@ -34,6 +34,8 @@ export interface ImageKeys {
   name?: string;
   tag?: string;
   digest?: string;
+  /** nats style: a full reference that overrides the other sub-keys when set. */
+  fullImageName?: string;
 }
 
 export interface ImageSource {
@@ -204,7 +206,12 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   const tag = asString(m.tag)?.trim();
   const digest = asString(m.digest)?.trim();
   const keys: ImageKeys = {};
-  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest'] as const) if (k in m) keys[k] = k;
+  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest', 'fullImageName'] as const) if (k in m) keys[k] = k;
+  const fullImageName = asString(m.fullImageName)?.trim();
+  if (fullImageName) {
+    const ref = tryParse(fullImageName);
+    return ref ? { ref, form: 'map', keys } : undefined;
+  }
   let path: string;
   let nameBased = false;
   if (repo) {
@@ -246,7 +253,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
 
 function overridesOf(m: ValueMap, defaultsFile: string): Record<string, string> | undefined {
   const out: Record<string, string> = {};
-  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest']) {
+  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest', 'fullImageName']) {
     const o = originOf(m, k);
     if (o && o.file !== defaultsFile) out[k] = originText(o)!;
   }

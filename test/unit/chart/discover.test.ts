@@ -242,6 +242,15 @@ describe('discovery rules', () => {
     expect(possible(r)).toEqual(['quay.io/acme/side:1.2']);
   });
 
+  it('a fullImageName in an image map overrides its other sub-keys (nats style)', async () => {
+    const r = await discover(
+      { chart: { name: 'x', version: '1.0.0' }, values: 'container:\n  image:\n    repository: nats\n    tag: 2.14.2-alpine\n    fullImageName:\n' },
+      [['u.yaml', 'container:\n  image:\n    fullImageName: registry.site.internal/nats/nats:2.14.2\n']],
+    );
+    expect(certain(r)).toEqual(['registry.site.internal/nats/nats:2.14.2']);
+    expect(r.images[0].sources[0].overrides).toEqual({ fullImageName: 'u.yaml:3' });
+  });
+
   it('a null in user values removes a default (Helm semantics)', async () => {
     const r = await discover(
       { chart: { name: 'x', version: '1.0.0' }, values: 'image:\n  repository: acme/a\n  tag: "1.0"\n  digest: sha256:' + 'c'.repeat(64) + '\n' },
