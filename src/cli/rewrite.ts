@@ -63,7 +63,7 @@ export function register(program: Command): void {
     if (!opts.inPlace && !opts.output && !opts.dryRun && !opts.json) {
       // The override is the output; the report goes beside it so `> override.yaml` works.
       process.stdout.write(r.override ?? '');
-      note(formatRewriteReport(r));
+      note(formatRewriteReport(r, { overrideOnStdout: true }));
       return;
     }
     print(r, opts);
@@ -85,7 +85,7 @@ export function register(program: Command): void {
     if (!opts.output && !opts.dryRun && !opts.json) {
       process.stdout.write(r.override ?? '');
       for (const w of r.warnings) note(`warning: ${w}`);
-      note([formatRewriteReport(r), ...repos].join('\n'));
+      note([formatRewriteReport(r, { overrideOnStdout: true }), ...repos].join('\n'));
       return;
     }
     for (const w of r.warnings) note(`warning: ${w}`);

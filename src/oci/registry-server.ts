@@ -380,6 +380,11 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
         sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
         return;
       }
+      // Routes may map paths onto a directory: never hand them a path that climbs out.
+      if (rest.includes('\0') || rest.split(/[\\/]/).includes('..')) {
+        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        return;
+      }
       await route.handle(req, res, rest);
       return;
     }

@@ -163,7 +163,8 @@ export async function finishRewrite(
 }
 
 /** The human report: `file:line  old → new`, then the unmapped ones and a summary. */
-export function formatRewriteReport(r: RewriteResult, cwd = process.cwd()): string {
+export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; overrideOnStdout?: boolean } = {}): string {
+  const cwd = opts.cwd ?? process.cwd();
   const rel = (f: string) => (path.isAbsolute(f) ? path.relative(cwd, f) || f : f);
   const lines: string[] = [];
   if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
@@ -171,7 +172,7 @@ export function formatRewriteReport(r: RewriteResult, cwd = process.cwd()): stri
   for (const u of r.unmapped) lines.push(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`);
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
-  const where = n && !r.files.length && !r.dryRun ? 'in the override printed on stdout' : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
+  const where = opts.overrideOnStdout ? 'in the override printed on stdout' : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
   lines.push(`${n} replacement${n === 1 ? '' : 's'}; ${where}${r.unmapped.length ? `; ${r.unmapped.length} unmapped` : ''}`);
   return lines.join('\n');
 }

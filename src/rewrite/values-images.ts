@@ -24,6 +24,8 @@ export interface ValueChange {
   kind: ReplacementKind;
   /** The whole upstream image this change is part of (for the report). */
   image?: string;
+  /** Write the new value as a YAML boolean (Bitnami's allowInsecureImages guard). */
+  boolean?: boolean;
 }
 
 export interface ValuesScan {
@@ -115,6 +117,12 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       }
     }
   });
+  // Bitnami charts refuse to render images moved to another registry unless this is true; the
+  // mirror holds the same digests, so a values file that moves its images must say so.
+  const guard = doc.getIn(['global', 'security', 'allowInsecureImages'], true);
+  if (changes.length && isScalar(guard) && guard.value === false) {
+    changes.push({ path: ['global', 'security', 'allowInsecureImages'], node: guard, line: line(guard), old: 'false', new: 'true', kind: 'registry', boolean: true });
+  }
   return { changes, unmapped };
 }
 

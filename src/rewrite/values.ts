@@ -61,7 +61,7 @@ export function addToOverride(override: Document, s: ScannedValues, scope: YamlP
         if (source) override.setIn(full, (source as Node & { clone(): Node }).clone());
       }
     }
-    override.setIn([...scope, ...c.path], c.new);
+    override.setIn([...scope, ...c.path], c.boolean ? c.new === 'true' : c.new);
   }
 }
 
@@ -80,7 +80,7 @@ export async function rewriteValues(files: string[], ctx: RewriteContext, opts: 
 
   if (opts.inPlace) {
     const changes: FileChange[] = scanned.map((s) => {
-      const edits: TextEdit[] = s.changes.filter((c) => c.node).map((c) => scalarEdit(c.node!, c.new, s.text));
+      const edits: TextEdit[] = s.changes.filter((c) => c.node).map((c) => (c.boolean ? { start: c.node!.range![0], end: c.node!.range![1], text: c.new } : scalarEdit(c.node!, c.new, s.text)));
       return { file: s.file, before: s.text, after: applyTextEdits(s.text, edits) };
     });
     return finishRewrite(changes, replacements, unmapped, opts);

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
-import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ferryEnv, skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
@@ -154,6 +154,24 @@ describe('import', () => {
     const rep = JSON.parse(again.stdout);
     expect(rep.bytesSent).toBe(0);
     expect(rep.pushed).toBe(0);
+  });
+
+  it('pushes into a registry with bearer-token auth using the docker config credentials', async () => {
+    const target = await startRegistry({ mode: 'token' });
+    targets.push(target);
+    const file = await writeTarget('token-site', target);
+    const r = await runFerry(['import', bundle, '--target', file, '--json'], { env: { ...env(), ...ferryEnv(target) } });
+    expect(r.code, r.stderr).toBe(0);
+    for (const key of ['app', 'multi', 'docker'] as const) {
+      const repoTag = seeded.refs[key].replace(upstream.host, `mirror/${upstream.host.replace(':', '-')}`);
+      expect(await skopeoDigest(target, `${target.host}/${repoTag}`)).toBe(seeded.digests[key]);
+    }
+    // Without credentials the registry refuses, and ferry says where it looked.
+    const none = await mkdtemp(path.join(work, 'nocreds-'));
+    const denied = await runFerry(['import', bundle, '--target', file], { env: { ...env(), DOCKER_CONFIG: none, REGISTRY_AUTH_FILE: path.join(none, 'auth.json') } });
+    expect(denied.code).toBe(4);
+    expect(denied.stderr).toContain(target.host);
+    expect(denied.stderr).toContain(none);
   });
 
   it('refuses a bundle with one flipped byte: verify names image and blob, import sends nothing', async () => {

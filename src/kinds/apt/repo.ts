@@ -64,17 +64,21 @@ export async function fetchVerifiedRelease(
   const release = await getOptional(http, repoUrl(base, `${dir}/Release`), label);
   const releaseGpg = release ? await getOptional(http, repoUrl(base, `${dir}/Release.gpg`), label) : undefined;
   if (release && releaseGpg) {
-    const signer = await verifyDetached(release, releaseGpg, keys, `${label} ${repoUrl(base, `${dir}/Release`)} (signature Release.gpg)`);
-    if (text === undefined) {
+    let signer: string | undefined;
+    try {
+      signer = await verifyDetached(release, releaseGpg, keys, `${label} ${repoUrl(base, `${dir}/Release`)} (signature Release.gpg)`);
+    } catch (err) {
+      // With a verified InRelease, a Release.gpg by another key is not carried; without one, it is fatal.
+      if (text === undefined || !isFerryError(err, 'VERIFY')) throw err;
+    }
+    if (signer && text === undefined) {
       text = release.toString('utf8');
       signedBy = signer;
-    } else if (parseRelease(release.toString('utf8')).sha256.size !== parseRelease(text).sha256.size) {
-      throw new FerryError('VERIFY', `${label}: ${dir}/Release and ${dir}/InRelease list different files`, {
-        hint: 'The repository is being updated; try again in a few minutes.',
-      });
     }
-    files.push(await keep(store, `${dir}/Release`, release));
-    files.push(await keep(store, `${dir}/Release.gpg`, releaseGpg));
+    if (signer && parseRelease(release.toString('utf8')).sha256.size === parseRelease(text!).sha256.size) {
+      files.push(await keep(store, `${dir}/Release`, release));
+      files.push(await keep(store, `${dir}/Release.gpg`, releaseGpg));
+    }
   }
   if (text === undefined || !signedBy) {
     throw new FerryError(release ? 'VERIFY' : 'NOT_FOUND', `${label}: ${repoUrl(base, dir)} has ${release ? 'an unsigned Release (no InRelease, no Release.gpg)' : 'no InRelease or Release'}`, {

@@ -9,7 +9,7 @@ import { createNetContext, type NetOptions } from '../../net/context.js';
 import { BlobStore } from '../../store/blob-store.js';
 import { silentProgress } from '../../ui/progress.js';
 import { discoverChartImages, imageRefOf, userValues, type DiscoveryResult, type UserValues } from './discover.js';
-import { loadChart, type LoadedChart } from './load.js';
+import { chartDependencies, loadChart, loadChartDir, type LoadedChart } from './load.js';
 import { locateChart, loadChartFromStore, attachDependencies } from './resolve.js';
 import type { ChartSpec } from './spec.js';
 
@@ -94,6 +94,27 @@ function addRendered(entry: ChartImagesEntry, rendered: string[]): void {
   entry.renderedOnly = [...only].sort();
 }
 
+/**
+ * `repository: file://../common` in a chart directory (charts developed side by side): load the
+ * dependency from disk when it is not vendored, as `helm dependency build` would copy it.
+ */
+async function attachLocalDependencies(chart: LoadedChart, dir: string): Promise<void> {
+  for (const dep of chartDependencies(chart)) {
+    if (!dep.repository?.startsWith('file://') || chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
+    const depDir = path.resolve(dir, dep.repository.slice('file://'.length));
+    try {
+      const sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`);
+      await attachLocalDependencies(sub, depDir);
+      chart.subcharts.push(sub);
+    } catch (err) {
+      throw new FerryError('NOT_FOUND', `chart ${chart.metadata.name} ${chart.metadata.version}: dependency ${dep.name} from ${dep.repository}: no chart at ${depDir}`, {
+        cause: err,
+        hint: 'Fix the file:// path in Chart.yaml, or vendor the dependency under charts/.',
+      });
+    }
+  }
+}
+
 export async function chartsImagesCommand(input: string, opts: ChartsImagesOptions): Promise<ChartsImagesReport> {
   const abs = path.resolve(input);
   try {
@@ -108,6 +129,20 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
 
   if (!(await isManifestFile(abs))) {
     const chart = await loadChart(abs);
+    if ((await stat(abs)).isDirectory()) await attachLocalDependencies(chart, abs);
+    if (chartDependencies(chart).some((d) => !chart.subcharts.some((s) => s.metadata.name === d.name))) {
+      // Dependencies neither vendored nor on disk: fetch them from their repositories.
+      const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts-'));
+      const net = createNetContext(opts);
+      try {
+        const store = new BlobStore(tmp);
+        await store.init();
+        await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+      } finally {
+        await net.close();
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }
     const entry: ChartImagesEntry = { ...discoverChartImages(chart, { values: cliValues }), source: input };
     if (helm) addRendered(entry, renderImages(helm, abs, opts.values));
     report.charts.push(entry);

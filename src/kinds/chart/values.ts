@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { FerryError } from '../../errors.js';
 
 /**
@@ -45,21 +45,38 @@ export function parseValues(text: string, file: string): ValueMap {
     });
   }
   const lineOf = (n: Node | null | undefined): number | undefined => (n?.range ? lc.linePos(n.range[0]).line : undefined);
-  const convert = (node: unknown): Value => {
+  const convert = (node: unknown, depth = 0): Value => {
+    if (depth > 64) return null;
+    if (isAlias(node)) return convert(node.resolve(doc), depth + 1);
     if (isMap(node)) {
       const out: ValueMap = {};
+      const merges: Value[] = [];
       for (const pair of node.items) {
         const keyNode = pair.key as Node | null;
         const key = isScalar(keyNode) ? String(keyNode.value) : String(keyNode);
-        out[key] = convert(pair.value);
+        if (key === '<<' && (isAlias(pair.value) || isSeq(pair.value))) {
+          // YAML merge keys: `<<: *defaults` (or a list of them); explicit keys win.
+          const v = convert(pair.value, depth + 1);
+          merges.push(...(Array.isArray(v) ? v : [v]));
+          continue;
+        }
+        out[key] = convert(pair.value, depth + 1);
         setOrigin(out, key, { file, line: lineOf(keyNode) ?? lineOf(pair.value as Node) });
+      }
+      for (const m of merges) {
+        if (!isValueMap(m)) continue;
+        for (const [k, v] of Object.entries(m)) {
+          if (k in out) continue;
+          out[k] = v;
+          setOrigin(out, k, originOf(m, k));
+        }
       }
       return out;
     }
     if (isSeq(node)) {
       const out: Value[] = [];
       node.items.forEach((item, i) => {
-        out.push(convert(item));
+        out.push(convert(item, depth + 1));
         setOrigin(out, i, { file, line: lineOf(item as Node) });
       });
       return out;

@@ -251,6 +251,15 @@ describe('discovery rules', () => {
     expect(r.images[0].sources[0].overrides).toEqual({ fullImageName: 'u.yaml:3' });
   });
 
+  it('YAML anchors, aliases and merge keys in values are followed', async () => {
+    const r = await discover({
+      chart: { name: 'x', version: '1.0.0' },
+      values: 'base: &img\n  registry: quay.io\n  repository: acme/base\n  tag: "1.0"\nworker:\n  image:\n    <<: *img\n    repository: acme/worker\nsidecar:\n  image: *img\n',
+    });
+    expect(certain(r)).toEqual(['quay.io/acme/base:1.0', 'quay.io/acme/worker:1.0']);
+    expect(r.images.find((i) => i.ref.includes('worker'))!.sources[0].valuesPath).toBe('worker.image');
+  });
+
   it('a null in user values removes a default (Helm semantics)', async () => {
     const r = await discover(
       { chart: { name: 'x', version: '1.0.0' }, values: 'image:\n  repository: acme/a\n  tag: "1.0"\n  digest: sha256:' + 'c'.repeat(64) + '\n' },

@@ -100,3 +100,16 @@ describe('rewrite values (override)', () => {
     expect(r.unmapped[0].reason).toBe('tag 9.99 not in the lock');
   });
 });
+
+describe('rewrite values: Bitnami substitution guard', () => {
+  it('turns global.security.allowInsecureImages on when images move, in place and in the override', async () => {
+    const dir = await scratch();
+    const text = 'global:\n  security:\n    allowInsecureImages: false  # bitnami\nimage:\n  registry: docker.io\n  repository: bitnami/redis\n  tag: "7.4"\n';
+    const file = await write(dir, 'v.yaml', text);
+    const out = path.join(dir, 'o.yaml');
+    await rewriteValues([file], await fixtureContext(), { output: out });
+    expect(parse(await readFile(out, 'utf8'))).toEqual({ image: { registry: `${MIRROR}/docker.io` }, global: { security: { allowInsecureImages: true } } });
+    await rewriteValues([file], await fixtureContext(), { inPlace: true });
+    expect(await readFile(file, 'utf8')).toBe(text.replace('false  # bitnami', 'true  # bitnami').replace('registry: docker.io', `registry: ${MIRROR}/docker.io`));
+  });
+});
