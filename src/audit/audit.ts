@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
+import type { Lock } from '../manifest/lock.js';
 import { chartOciReference, mapAptRepo, mapFileUrl, mapImage, mapOciChart, registryMappingFor } from '../mapping/index.js';
 import { normalizeImageReference, parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
@@ -125,7 +126,7 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
   return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
 }
 
-export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated' }): AuditReport {
+export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock }): AuditReport {
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();
@@ -137,6 +138,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const zoneCidrs = model.zones.flatMap((z) => (z.cidrs ?? []).filter((c) => !isPlaceholder(c) && !c.endsWith('/0')));
   const images = new Set(model.artifacts.images);
   const files = new Set(model.artifacts.files);
+  // With a lock, a digest reference to a locked image is carried too (what `ferry rewrite` writes).
+  const lockedDigests = new Map<string, { ref: string; storedDigest?: string }>();
+  for (const l of opts.lock?.images ?? []) {
+    const p = parseImageReference(l.ref);
+    lockedDigests.set(`${p.registry}/${p.repository}@${l.digest}`, { ref: l.ref, storedDigest: l.storedDigest });
+    if (l.storedDigest) lockedDigests.set(`${p.registry}/${p.repository}@${l.storedDigest}`, { ref: l.ref });
+  }
   const carriedRepos = new Set(model.artifacts.images.map((i) => {
     const p = parseImageReference(i);
     return `${p.registry}/${p.repository}`;
@@ -181,6 +189,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       try {
         const norm = normalizeImageReference(r.value);
         if (images.has(norm)) return { host, class: 'mirrored', mirror: mapImage(norm, mapping).mirror };
+        const pr = parseImageReference(norm);
+        const locked = pr.digest ? lockedDigests.get(`${pr.registry}/${pr.repository}@${pr.digest}`) : undefined;
+        if (locked) return { host, class: 'mirrored', mirror: mapImage(norm, mapping, locked.storedDigest).mirror, note: `locked digest of ${locked.ref}` };
         const parsed = parseImageReference(norm);
         const repo = `${parsed.registry}/${parsed.repository}`;
         if (carriedRepos.has(repo)) {

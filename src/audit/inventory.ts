@@ -121,7 +121,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
       component: f.component ?? '',
       from: title(f.from),
       to: title(f.to),
-      destination: f.destination,
+      destination: f.destination === f.to ? title(f.to) : f.destination,
       hosts: f.hosts,
       protocol: f.protocol,
       ports: portsLabel(f.ports, f.transport, f.portNote),
@@ -201,8 +201,9 @@ export function buildInventory(model: ConnectionModel): Inventory {
   const byMitigation = new Map<string, number>();
   for (const e of model.endpoints) byMitigation.set(e.mitigation.type, (byMitigation.get(e.mitigation.type) ?? 0) + 1);
   const mitigationCounts = [...byMitigation.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
-  const authed = external.filter((r) => r.auth === 'x').length;
-  const unknownAuth = external.filter((r) => r.auth === '?').length;
+  const externalFlows = flowsOf(model).filter((f) => f.scope === 'external');
+  const authed = externalFlows.filter((f) => f.security.authenticated === true).length;
+  const unknownAuth = externalFlows.filter((f) => f.security.authenticated === 'unknown' || f.security.authenticated === undefined).length;
   const checks = model.endpoints.reduce((n, e) => n + (e.checks?.length ?? 0), 0);
   const open = rows.filter((r) => r.status !== 'confirmed');
   const zonesWithCidrs = model.zones.filter((z) => z.cidrs?.length).length;
@@ -210,9 +211,9 @@ export function buildInventory(model: ConnectionModel): Inventory {
   const cmmc: CmmcObjective[] = [
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[a]', statement: 'Connections to external systems are identified.', evidence: `${count(external)} external connection(s) listed under Inbound listeners and Outbound connections, each with zones, protocol and ports.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${count(model.mirrored)} upstream host(s) carried by the bundle.` },
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[c]', statement: 'Connections to external systems are verified.', evidence: `C / I / Auth / Trust and the authentication method recorded per connection: ${authed} of ${count(external)} external connection(s) authenticated, ${unknownAuth} unknown. \`ferry probe\` records what is reachable from a host.` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[c]', statement: 'Connections to external systems are verified.', evidence: `C / I / Auth / Trust and the authentication method recorded per connection: ${authed} of ${count(external)} external connection(s) authenticated, ${unknownAuth} unknown or not recorded in the source. \`ferry probe\` records what is reachable from a host.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[d]', statement: 'The use of external systems is verified.', evidence: `${checks} mitigation check(s) that \`ferry audit\` runs against the deployed configuration; audit classifies every reference found in it.` },
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[e]', statement: 'Connections to external systems are controlled/limited.', evidence: `\`ferry firewall\` emits default-deny allowlists (nftables, iptables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups); ${count(open)} connection(s) TBD or blocked are not allowed.` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[e]', statement: 'Connections to external systems are controlled/limited.', evidence: `\`ferry firewall\` emits default-deny allowlists (nftables, iptables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups); ${count(open)} connection(s) TBD or blocked stay closed.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[f]', statement: 'The use of external systems is controlled/limited.', evidence: `Mitigations: ${mitigationCounts}.` },
     { practice: 'SC.L1-b.1.x (SC.L1-3.13.1)', objective: '[a]–[h]', statement: 'Communications at external and key internal boundaries are monitored, controlled and protected.', evidence: `${count(model.zones)} zone(s) (${zonesWithCidrs} with CIDRs); the cross-zone matrix lists ${count(matrix)} flow(s) with their boundary and security properties.` },
   ];
@@ -260,8 +261,8 @@ export function renderInventoryMarkdown(inv: Inventory): string {
 
   const flowTable = (rows: InventoryRow[]) =>
     mdTable(
-      ['Ref', 'Component', 'From', 'To', 'Destination', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
-      rows.map((r) => [r.ref, r.component, r.from, r.to, r.destination, r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, reqLabel(r), [statusLabel(r), r.statusNote].filter(Boolean).join(' — '), r.mitigation, r.notes]),
+      ['Ref', 'Component', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
+      rows.map((r) => [r.ref, r.component, r.from, r.to, r.destination, r.scope, r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, reqLabel(r), [statusLabel(r), r.statusNote].filter(Boolean).join(' — '), r.mitigation, r.notes]),
     );
 
   out.push('## Inbound listeners', '', flowTable(inv.inbound), '');

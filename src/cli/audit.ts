@@ -8,7 +8,7 @@ import { buildRuleset } from '../audit/firewall/ruleset.js';
 import { emitFirewall, FIREWALL_FORMATS } from '../audit/firewall/emit.js';
 import { printResult, table } from '../ui/output.js';
 import { EXIT } from '../errors.js';
-import { loadTarget } from '../manifest/load.js';
+import { loadTarget, lockPathFor, readLock } from '../manifest/load.js';
 import { scanPaths } from '../audit/scan.js';
 import { auditReferences, type AuditReport } from '../audit/audit.js';
 import { renderAuditCsv, renderAuditMarkdown } from '../audit/render-audit.js';
@@ -65,8 +65,9 @@ export async function auditCommand(paths: string[], opts: AuditCommandOptions, c
   const loaded = await loadManifest(opts.manifest);
   const model = buildConnectionModel(loaded);
   const target = opts.target ? await loadTarget(opts.target) : undefined;
+  const lock = await readLock(lockPathFor(loaded.file, loaded.manifest.metadata.name));
   const scan = await scanPaths(paths, cwd);
-  return auditReferences(model, target, scan, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn as AuditReport['failOn'] });
+  return auditReferences(model, target, scan, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn as AuditReport['failOn'], lock });
 }
 
 export interface ProbeCommandOptions {

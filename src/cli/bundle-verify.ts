@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
@@ -14,7 +15,8 @@ export function addVerifyCommand(bundle: Command): void {
     .option('-q, --quiet', 'no progress on stderr')
     .action(async (file: string, opts: { json?: boolean; quiet?: boolean }) => {
       const progress = createProgress(opts);
-      const task = progress.start('verify', 0);
+      const size = await stat(file).then((s) => s.size, () => 0);
+      const task = progress.start('verify', size);
       let report: VerifyReport;
       try {
         report = await verifyBundle(file, { onProgress: (n) => task.advance(n) });

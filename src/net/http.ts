@@ -204,6 +204,7 @@ export class HttpClient {
   readonly settings: HttpSettings;
   private readonly dispatcher: Dispatcher;
   private readonly userAgent: string;
+  private readonly openBodies = new Set<Readable>();
 
   constructor(settings: HttpSettings = {}) {
     this.settings = settings;
@@ -275,7 +276,10 @@ export class HttpClient {
         await res.body.dump().catch(() => undefined);
         throw new RetryableError(`${method} ${current}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(resHeaders['retry-after']) });
       }
-      return { status, headers: resHeaders, body: res.body, url: current };
+      const out = res.body;
+      this.openBodies.add(out);
+      out.once('close', () => this.openBodies.delete(out));
+      return { status, headers: resHeaders, body: out, url: current };
     }
   }
 
@@ -317,16 +321,17 @@ export class HttpClient {
     return bodyFromOffset(res, offset, label);
   }
 
-  /** Close idle connections; anything still in flight after a short grace (an unread body) is torn down. */
+  /**
+   * Close the connections. Bodies still open after a short grace (unread, or a stalled server)
+   * are destroyed first: undici's close would otherwise wait for them forever.
+   */
   async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const grace = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), 1000);
-      timer.unref();
-    });
-    const closed = this.dispatcher.close().then(() => 'closed' as const, () => 'closed' as const);
-    if ((await Promise.race([closed, grace])) === 'timeout') await this.dispatcher.destroy().catch(() => undefined);
-    if (timer) clearTimeout(timer);
+    if (this.openBodies.size > 0) {
+      const deadline = Date.now() + 1000;
+      while (this.openBodies.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const body of this.openBodies) body.destroy(new Error('HTTP client closed'));
+    }
+    await this.dispatcher.close();
   }
 }
 

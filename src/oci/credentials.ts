@@ -220,34 +220,57 @@ export class CredentialStore {
     if (authFile) {
       searched.push(`${authFile} (REGISTRY_AUTH_FILE)`);
       const cfg = await readConfig(authFile, warnings);
-      const found = await this.fromConfig(cfg, authFile, host, repository, searched);
+      const found = await this.fromConfig(cfg, authFile, host, repository, searched, warnings);
       if (found) return { ...found, searched, warnings };
     }
     const dockerFile = this.dockerConfigFile();
     searched.push(dockerFile);
     const cfg = await readConfig(dockerFile, warnings);
-    const found = await this.fromConfig(cfg, dockerFile, host, repository, searched);
+    const found = await this.fromConfig(cfg, dockerFile, host, repository, searched, warnings);
     if (found) return { ...found, searched, warnings };
     return { searched, warnings };
   }
 
-  private async fromConfig(cfg: ConfigFile | undefined, file: string, host: string, repository: string | undefined, searched: string[]): Promise<{ credential: Credential; source: string } | undefined> {
+  private async fromConfig(
+    cfg: ConfigFile | undefined,
+    file: string,
+    host: string,
+    repository: string | undefined,
+    searched: string[],
+    warnings: string[],
+  ): Promise<{ credential: Credential; source: string } | undefined> {
     if (!cfg) return undefined;
     const server = helperServerName(host);
     const helper = findHelper(cfg.credHelpers, host);
     if (helper) {
       searched.push(`docker-credential-${helper} (credHelpers in ${file})`);
-      const c = await runCredentialHelper(helper, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      const c = await this.ask(helper, server, warnings);
       if (c) return { credential: c, source: `docker-credential-${helper}` };
     }
     const entry = decodeAuthEntry(findAuthEntry(cfg.auths, host, repository));
     if (entry) return { credential: entry, source: file };
     if (cfg.credsStore) {
       searched.push(`docker-credential-${cfg.credsStore} (credsStore in ${file})`);
-      const c = await runCredentialHelper(cfg.credsStore, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      const c = await this.ask(cfg.credsStore, server, warnings);
       if (c) return { credential: c, source: `docker-credential-${cfg.credsStore}` };
     }
     return undefined;
+  }
+
+  /**
+   * A helper that is missing or fails is a warning, not an error: a public registry still works
+   * anonymously, and an auth failure lists the warning with the places looked in.
+   */
+  private async ask(helper: string, server: string, warnings: string[]): Promise<Credential | undefined> {
+    try {
+      return await runCredentialHelper(helper, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+    } catch (err) {
+      if (err instanceof FerryError) {
+        warnings.push(err.message);
+        return undefined;
+      }
+      throw err;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Document } from 'yaml';
+import { Document, parse as parseYaml } from 'yaml';
 import { FerryError } from '../errors.js';
 import { discoverChartImages, userValues, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
@@ -86,8 +86,13 @@ function setIn(root: Record<string, unknown>, p: Path, value: unknown): void {
 export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts: RewriteChartOptions): Promise<ChartRewriteResult> {
   const chart = await loadChart(chartPath);
   const users: UserValues[] = [];
-  for (const f of opts.values ?? []) users.push(userValues(await readText(path.resolve(f), 'values file'), f));
-  const { override, replacements, unmapped, warnings } = chartOverride(chart, ctx, users, chartPath);
+  const userTexts: string[] = [];
+  for (const f of opts.values ?? []) {
+    const text = await readText(path.resolve(f), 'values file');
+    userTexts.push(text);
+    users.push(userValues(text, f));
+  }
+  const { override, replacements, unmapped, warnings } = chartOverride(chart, ctx, users, chartPath, userTexts);
 
   // Check: with the override merged in, discovery must find no image of the lock still upstream.
   const after = discoverChartImages(chart, { values: [...users, { file: '(override)', values: override as never }] });
@@ -113,7 +118,7 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   return { ...result, override: text, overrideValues: override, chartRepos };
 }
 
-export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where) {
+export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where, userTexts: string[] = []) {
   const discovery: DiscoveryResult = discoverChartImages(chart, { values: users });
   const override: Record<string, unknown> = {};
   const replacements: Replacement[] = [];
@@ -155,9 +160,19 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     const ref = parseImageReference(img.ref);
     for (const s of valueSources) {
       const p = parseValuesPath(s.valuesPath!);
-      if (p.some((k) => typeof k === 'number')) {
-        unmapped.push({ file: file(s), line: s.line ?? 0, kind: 'image', ref: img.ref, reason: 'inside a list, which Helm replaces wholesale; set it in your own values', where: s.valuesPath });
-        continue;
+      const keyP = parseValuesPath(s.keyPath ?? s.valuesPath!);
+      const firstIndex = keyP.findIndex((k) => typeof k === 'number');
+      if (firstIndex >= 0) {
+        // Helm replaces lists wholesale: the override carries the whole list, with real YAML types.
+        const listKey = [...s.scope, ...keyP.slice(0, firstIndex)];
+        if (!Array.isArray(getIn(override, listKey))) {
+          const list = getIn(typedScopedValues(chart, userTexts, s.scope), keyP.slice(0, firstIndex));
+          if (!Array.isArray(list)) {
+            unmapped.push({ file: file(s), line: s.line ?? 0, kind: 'image', ref: img.ref, reason: 'inside a list ferry could not read back; set it in your own values', where: s.valuesPath });
+            continue;
+          }
+          setIn(override, listKey, structuredClone(list));
+        }
       }
       const location = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
       if (s.form === 'string') {
@@ -213,6 +228,41 @@ function allowInsecureImagesKey(chart: LoadedChart, prefix: string): { file: str
     if (found) return found;
   }
   return undefined;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Helm's merge: maps merge, everything else replaces, null deletes. */
+function mergeTyped(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = structuredClone(base);
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k];
+    else if (isPlainObject(out[k]) && isPlainObject(v)) out[k] = mergeTyped(out[k] as Record<string, unknown>, v);
+    else out[k] = structuredClone(v);
+  }
+  return out;
+}
+
+/** Like scopedValues, with YAML's own types (numbers stay numbers): what an override may copy. */
+function typedScopedValues(chart: LoadedChart, userTexts: string[], scope: string[]): Record<string, unknown> {
+  const load = (text: string | undefined): Record<string, unknown> => {
+    const v = text ? parseYaml(text) : undefined;
+    return isPlainObject(v) ? v : {};
+  };
+  const defaults = (c: LoadedChart) => load(c.files.get('values.yaml') ?? c.files.get('values.yml'));
+  let values = defaults(chart);
+  for (const t of userTexts) values = mergeTyped(values, load(t));
+  let cur = chart;
+  for (const key of scope) {
+    const dep = chartDependencies(cur).find((d) => (d.alias || d.name) === key);
+    const sub = cur.subcharts.find((c) => c.metadata.name === (dep?.name ?? key));
+    if (!sub) return {};
+    values = mergeTyped(defaults(sub), isPlainObject(values[key]) ? values[key] : {});
+    cur = sub;
+  }
+  return values;
 }
 
 /** The values a (sub)chart sees: its defaults, with what its parents pass under its key merged over. */

@@ -91,7 +91,8 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       const parentPath = path.slice(0, -1);
       if (/^(image|[A-Za-z]*Image)$/.test(key) && !/\s/.test(value) && !value.includes('{{')) {
         const ref = tryParse(value);
-        if (!ref || !(value.includes(':') || value.includes('/') || value.includes('@'))) return;
+        // `image: busybox` is an image; `sidecarImage: enabled` is not unless it looks like one.
+        if (!ref || (key !== 'image' && !/[:/@]/.test(value))) return;
         const look = ctx.lookupImage(ref);
         if (look.status === 'mirror') return;
         if (look.status === 'unmapped') {

@@ -3,6 +3,7 @@ import { loadTarget } from '../manifest/load.js';
 import { checkCollisions, registryMappingFor } from '../mapping/index.js';
 import { createTargetNetContext, type NetOptions } from '../net/context.js';
 import { kindByName } from '../kinds/index.js';
+import { mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BundleReader } from './bundle-reader.js';
@@ -51,7 +52,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const results: ImportResult[] = [];
   try {
     const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? 4, registry: net?.registry, mounts: new Map<string, string[]>() };
-    for (const top of tops) {
+    const kinds = tops.map((top) => {
       const kindName = top.annotations?.[ANNOTATION.kind] ?? 'image';
       const kind = kindByName(kindName);
       if (!kind) {
@@ -59,8 +60,11 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
           hint: 'Use the same or a newer ferry version than the one that created the bundle.',
         });
       }
-      results.push(...(await kind.importTo(top, ctx)));
-    }
+      return kind;
+    });
+    // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
+    const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top, i) => kinds[i].importTo(top, ctx));
+    results.push(...perEntry.flat());
   } finally {
     await net?.close();
     await source.close();

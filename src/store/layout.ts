@@ -160,7 +160,8 @@ export function describeBlob(artifacts: string[], role: BlobRole, digest: string
  */
 export class LayoutDir implements BlobSource {
   readonly root: string;
-  private indexLock: Promise<unknown> = Promise.resolve();
+  /** index.json updates are serialized per directory, across LayoutDir instances (kinds import concurrently). */
+  private static readonly indexLocks = new Map<string, Promise<unknown>>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -308,7 +309,7 @@ export class LayoutDir implements BlobSource {
    * Sorted, so the same imports give the same index.json. Serialized within the process.
    */
   async addToIndex(descs: OciDescriptor[]): Promise<void> {
-    const run = this.indexLock.then(async () => {
+    const run = (LayoutDir.indexLocks.get(this.root) ?? Promise.resolve()).then(async () => {
       let index: OciIndex;
       try {
         index = await this.readIndex();
@@ -330,7 +331,7 @@ export class LayoutDir implements BlobSource {
       });
       await this.writeIndex({ ...index, manifests });
     });
-    this.indexLock = run.catch(() => undefined);
+    LayoutDir.indexLocks.set(this.root, run.catch(() => undefined));
     return run;
   }
 }

@@ -8,6 +8,8 @@ import type { OciIndex } from '../../src/oci/media-types.js';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { packBundle } from '../../src/store/bundle-pack.js';
 import { LayoutDir } from '../../src/store/layout.js';
+import { BundleReader } from '../../src/store/bundle-reader.js';
+import { startRegistryServer } from '../../src/oci/registry-server.js';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { flipByte } from '../support/tar-walk.js';
 import { writeOciLayout, type Descriptor } from '../support/images.js';
@@ -280,5 +282,40 @@ describe('ferry serve over a layout directory, with a target mapping and TLS', (
     expect(r3.code).toBe(3);
     expect(r3.stderr).toContain(`layer ${layer}: digest mismatch`);
     expect(r3.stdout).toBe('');
+  });
+});
+
+describe('startRegistryServer in process', () => {
+  it('serves a bundle with a route another kind adds, and never hands a route a path with ..', async () => {
+    const source = await BundleReader.open(bundle);
+    const seen: string[] = [];
+    const server = await startRegistryServer({
+      source,
+      mapping: { layout: 'nested', prefix: 'site' },
+      listen: '127.0.0.1:0',
+      routes: [
+        {
+          prefix: '/files/',
+          handle: (_req, res, rest) => {
+            seen.push(rest);
+            res.writeHead(200, { 'Content-Type': 'text/plain' });
+            res.end(`file ${rest}\n`);
+          },
+        },
+      ],
+    });
+    try {
+      expect(await skopeoDigest(`${server.url.replace('http://', '')}/site/docker.io/library/alpine:3.20`)).toBe(tops[ALPINE].digest);
+      expect(await (await fetch(`${server.url}/files/example.com/a%20b.txt`)).text()).toBe('file example.com/a b.txt\n');
+      // Dot segments are resolved by URL parsing (this lands on /etc/passwd: not a route);
+      // encoded slashes survive it and are refused before any route sees them.
+      expect((await fetch(`${server.url}/files/x/%2e%2e/%2e%2e/etc/passwd`)).status).toBe(404);
+      expect((await fetch(`${server.url}/files/x%2f..%2f..%2fetc%2fpasswd`)).status).toBe(400);
+      expect(seen).toEqual(['example.com/a b.txt']);
+      expect((await fetch(`${server.url}/other`)).status).toBe(404);
+    } finally {
+      await server.close();
+      await source.close();
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { byCodePoint } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
@@ -92,7 +93,7 @@ export async function fetchVerifiedRelease(
       hint: 'The repository served stale metadata; try again later or report it to the vendor.',
     });
   }
-  return { files: files.sort((a, b) => a.path.localeCompare(b.path)), release: parsed, text, signedBy };
+  return { files: files.sort((a, b) => byCodePoint(a.path, b.path)), release: parsed, text, signedBy };
 }
 
 /** The signed Release text from kept bytes (verified when it was fetched). */

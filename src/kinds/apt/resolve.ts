@@ -1,3 +1,4 @@
+import { byCodePoint } from '../file/artifact.js';
 import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { mirrorUrlPath } from '../../mapping/index.js';
@@ -164,5 +165,5 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
       unsatisfied,
     });
   });
-  return out.sort((a, b) => a.name.localeCompare(b.name) || a.url.localeCompare(b.url));
+  return out.sort((a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.url, b.url));
 }

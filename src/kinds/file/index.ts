@@ -1,3 +1,4 @@
+import { byCodePoint } from './artifact.js';
 import type { Kind } from '../types.js';
 import { FerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
@@ -21,7 +22,7 @@ export const fileKind: Kind<FileSpec, FileLock> = {
     const cache = new Map();
     const unique = specs.filter((s, i) => specs.findIndex((o) => o.name === s.name) === i);
     const entries = await mapLimit(unique, ctx.concurrency, (s) => resolveFile(s, ctx, cache));
-    return entries.sort((a, b) => a.name.localeCompare(b.name) || a.url.localeCompare(b.url));
+    return entries.sort((a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.url, b.url));
   },
   fetch: fetchFile,
   importTo: importFile,

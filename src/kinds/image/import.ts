@@ -5,6 +5,7 @@ import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from
 import type { RepoRef } from '../../oci/client.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { LayoutDir } from '../../store/layout.js';
+import { pushBlobs } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -54,17 +55,7 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
   if (existing?.digest === g.top.digest) {
     return { artifact: g.refName, location: mapped.mirror, bytesSent: 0, skipped: true };
   }
-  let bytesSent = 0;
-  await mapLimit(g.blobs, ctx.concurrency, async (blob) => {
-    const task = ctx.progress.start(`${g.refName} ${blob.digest.slice(7, 19)}`, blob.size);
-    const how = await ctx.registry!.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
-      mountFrom: (ctx.mounts.get(blob.digest) ?? []).filter((r) => r !== repo.repository),
-    });
-    if (how === 'uploaded') bytesSent += blob.size;
-    task.advance(blob.size);
-    task.finish(how);
-    ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
-  });
+  const bytesSent = await pushBlobs(repo, g.blobs, ctx, g.refName);
   for (const child of g.children) {
     await ctx.registry.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
   }
@@ -73,11 +64,22 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
   return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
 }
 
+/** One LayoutDir per directory in a process, so concurrent imports serialize their index.json updates. */
+const layouts = new Map<string, Promise<LayoutDir>>();
+function layoutFor(dir: string): Promise<LayoutDir> {
+  let l = layouts.get(dir);
+  if (!l) {
+    const layout = new LayoutDir(dir);
+    l = layout.init().then(() => layout);
+    layouts.set(dir, l);
+  }
+  return l;
+}
+
 /** Write into an OCI image layout directory; index.json is updated last. */
 async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
   const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
-  const layout = new LayoutDir(dir);
-  await layout.init();
+  const layout = await layoutFor(dir);
   let bytesSent = 0;
   const all: OciDescriptor[] = [...g.blobs, ...g.children.map((c) => c.desc), g.top];
   await mapLimit(all, ctx.concurrency, async (d) => {

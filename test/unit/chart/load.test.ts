@@ -6,6 +6,7 @@ import { create as tarCreate } from 'tar';
 import { discoverChartImages } from '../../../src/kinds/chart/discover.js';
 import { chartLockPins, loadChartArchive } from '../../../src/kinds/chart/load.js';
 import { helmRepoByName } from '../../../src/kinds/chart/resolve.js';
+import { chartsImagesCommand } from '../../../src/kinds/chart/images-command.js';
 import { writeChart } from './helpers.js';
 
 let tmp: string;
@@ -60,5 +61,19 @@ describe('named repositories (helm repo add)', () => {
       if (prev === undefined) delete process.env.HELM_REPOSITORY_CONFIG;
       else process.env.HELM_REPOSITORY_CONFIG = prev;
     }
+  });
+});
+
+describe('chart directories with file:// dependencies', () => {
+  it('loads the dependency from disk, scoped under its alias', async () => {
+    await writeChart(path.join(tmp, 'mono', 'lib'), { chart: { name: 'lib', version: '0.1.0', appVersion: '9.9' }, values: 'image:\n  repository: ghcr.io/acme/lib\n' });
+    await writeChart(path.join(tmp, 'mono', 'app'), {
+      chart: { name: 'app', version: '1.0.0', dependencies: [{ name: 'lib', version: '0.1.0', repository: 'file://../lib', alias: 'helper' }] },
+      values: 'helper:\n  image:\n    tag: "9.9.1"\n',
+    });
+    const report = await chartsImagesCommand(path.join(tmp, 'mono', 'app'), { values: [] });
+    expect(report.charts[0].images.map((i) => [i.ref, i.sources[0].valuesPath])).toEqual([['ghcr.io/acme/lib:9.9.1', 'helper.image']]);
+    await writeChart(path.join(tmp, 'mono', 'bad'), { chart: { name: 'bad', version: '1.0.0', dependencies: [{ name: 'gone', version: '1', repository: 'file://../gone' }] } });
+    await expect(chartsImagesCommand(path.join(tmp, 'mono', 'bad'), { values: [] })).rejects.toThrow(/chart bad 1\.0\.0: dependency gone from file:\/\/\.\.\/gone: no chart at/);
   });
 });

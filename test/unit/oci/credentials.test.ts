@@ -2,7 +2,6 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src/errors.js';
 import { CredentialStore, decodeAuthEntry, describeSearch, normalizeAuthKey } from '../../../src/oci/credentials.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -104,14 +103,16 @@ esac
     expect(miss.searched).toContain(`docker-credential-fake (credsStore in ${path.join(d, 'config.json')})`);
   });
 
-  it('explains a missing or failing helper without leaking anything', async () => {
-    const d = await dockerConfig('badhelpers', { credHelpers: { 'gone.example': 'does-not-exist', 'broken.example': 'broken' } });
+  it('treats a missing or failing helper as a warning, so anonymous pulls still work', async () => {
+    const d = await dockerConfig('badhelpers', { credHelpers: { 'gone.example': 'does-not-exist', 'broken.example': 'broken' }, auths: { 'broken.example': { auth: b64('b:p') } } });
     const store = new CredentialStore({ env: envWith({ DOCKER_CONFIG: d }) });
-    const gone = await store.lookup('gone.example').catch((e: unknown) => e);
-    expect((gone as FerryError).code).toBe('AUTH');
-    expect((gone as FerryError).message).toContain('docker-credential-does-not-exist');
-    const broken = await store.lookup('broken.example').catch((e: unknown) => e);
-    expect((broken as FerryError).message).toMatch(/docker-credential-broken failed for broken\.example/);
+    const gone = await store.lookup('gone.example');
+    expect(gone.credential).toBeUndefined();
+    expect(gone.warnings.join('\n')).toContain('docker-credential-does-not-exist not found on PATH');
+    const broken = await store.lookup('broken.example');
+    expect(broken.warnings.join('\n')).toMatch(/docker-credential-broken failed for broken\.example/);
+    // the auths entry is still used after the helper failed
+    expect(broken.credential).toEqual({ username: 'b', password: 'p' });
   });
 
   it('decodes identity tokens and normalizes keys like docker', () => {

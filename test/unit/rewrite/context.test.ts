@@ -14,7 +14,7 @@ describe('rewrite context (lock + target through the one mapping)', () => {
     });
     expect(ctx.lookupImage('ghcr.io/example/app')).toMatchObject({ status: 'mapped', mirror: 'mirror.site.example:5000/ferry/ghcr.io/example/app' });
     expect(ctx.lookupImage('mirror.site.example:5000/ferry/docker.io/library/nginx:1.27')).toEqual({ status: 'mirror' });
-    expect(ctx.lookupImage('docker.io/library/redis:7')).toEqual({ status: 'unmapped', reason: 'repository not in the lock' });
+    expect(ctx.lookupImage('docker.io/library/postgres:16')).toEqual({ status: 'unmapped', reason: 'repository not in the lock' });
     expect(ctx.registries).toEqual(['docker.io', 'ghcr.io', 'quay.io', 'registry.example.com:5000', 'registry.k8s.io']);
   });
 

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Bundle I/O: pack (re-hashing / trusting the store), verify, serve → skopeo copy, against
+# sha256sum / cp / skopeo oci-archive baselines on the same bytes. Prints wall times and peak RSS.
+#   scripts/bench/bundle-io.sh [big-layer-bytes]   (default 4 GiB)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source scripts/env.sh
+SIZE=${1:-4294967296}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench-bundle-XXXXXX")
+trap 'kill $SERVE_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+SERVE_PID=
+npm run --silent build
+node_modules/.bin/esbuild scripts/bench/bundle-io.ts --bundle --platform=node --format=esm --outfile="$WORK/bench.mjs" --log-level=warning
+T() { /usr/bin/time -f "%e s wall, %M KB peak RSS" "$@"; }
+
+echo "== layout with a $SIZE-byte layer + 20 small images"
+node "$WORK/bench.mjs" layout "$WORK" "$SIZE"
+du -sh "$WORK/upstream"
+echo "== baseline: sha256sum of the big layer";  T sha256sum "$WORK"/upstream/blobs/sha256/* >/dev/null
+echo "== baseline: cp -r of the layout";         T cp -r "$WORK/upstream" "$WORK/cp-copy"; rm -rf "$WORK/cp-copy"
+echo "== baseline: skopeo copy layout → oci-archive (big image)"
+T skopeo copy --preserve-digests -q "oci:$WORK/upstream:docker.io/library/big:1" "oci-archive:$WORK/skopeo.tar:big" ; rm -f "$WORK/skopeo.tar"
+echo "== ferry packBundle (re-hash every blob)"; T node "$WORK/bench.mjs" pack "$WORK" rehash
+echo "== ferry packBundle (trustStore)";         T node "$WORK/bench.mjs" pack "$WORK" trust
+echo "== ferry bundle verify";                   T node dist/ferry.mjs bundle verify -q "$WORK/bench.ferry.tar"
+echo "== ferry serve → skopeo copy (big image)"
+node dist/ferry.mjs serve "$WORK/bench.ferry.tar" --listen 127.0.0.1:0 -q > "$WORK/serve.out" &
+SERVE_PID=$!
+for _ in $(seq 100); do grep -q listening "$WORK/serve.out" 2>/dev/null && break; sleep 0.1; done
+HOSTPORT=$(sed -n 's|listening on http://||p' "$WORK/serve.out")
+T skopeo copy -q --preserve-digests --src-tls-verify=false "docker://$HOSTPORT/docker.io/library/big:1" "dir:$WORK/pulled"
+echo "serve RSS: $(ps -o rss= -p $SERVE_PID) KB (after the pull)"

@@ -1,0 +1,47 @@
+import { cp, mkdtemp, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { mustRun } from '../../support/cli.js';
+import { rewriteChart } from '../../../src/rewrite/chart.js';
+import { FIXTURES, MIRROR, fixtureContext, scratch, write } from './helpers.js';
+
+const CHART = path.join(FIXTURES, 'chart');
+const EXPECTED = {
+  // The subchart's keys sit under its alias, as Helm scopes them.
+  cache: { image: { registry: `${MIRROR}/docker.io`, repository: 'library/redis' } },
+  app: { image: { repository: `${MIRROR}/ghcr.io/example/app` } },
+  // Helm replaces lists wholesale: the whole list, only the image changed.
+  sidecars: [{ name: 'tool', image: `${MIRROR}/registry.example.com-5000/team/tool:1` }],
+};
+
+describe('rewrite chart (fixture chart with an aliased subchart)', () => {
+  it('scopes subchart keys under the alias, carries lists whole, warns about literal template images', async () => {
+    const dir = await scratch();
+    const out = path.join(dir, 'override.yaml');
+    const r = await rewriteChart(CHART, await fixtureContext(), { output: out });
+    expect(parse(await readFile(out, 'utf8'))).toEqual(EXPECTED);
+    expect(r.warnings.join('\n')).toContain('quay.io/jetstack/cert-manager-controller:v1.16.0 is written literally in templates/deploy.yaml:12');
+    expect(r.chartRepos).toEqual([
+      { dependency: 'sub', chart: 'demo', upstream: 'oci://ghcr.io/example/charts', mirror: `oci://${MIRROR}/ghcr.io/example/charts`, vendored: true },
+    ]);
+  });
+
+  it('the same override from a packaged .tgz', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-chart-tgz-'));
+    await cp(CHART, path.join(dir, 'demo'), { recursive: true });
+    await mustRun('tar', ['-czf', path.join(dir, 'demo-1.0.0.tgz'), '-C', dir, 'demo']);
+    const r = await rewriteChart(path.join(dir, 'demo-1.0.0.tgz'), await fixtureContext(), {});
+    expect(r.overrideValues).toEqual(EXPECTED);
+  });
+
+  it('user values are merged first: a tag the lock lacks is unmapped, naming the values path', async () => {
+    const dir = await scratch();
+    const values = await write(dir, 'mine.yaml', 'cache:\n  image:\n    tag: "9.9"\n');
+    const err = await rewriteChart(CHART, await fixtureContext(), { values: [values] }).catch((e) => e);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.details.join('\n')).toContain('docker.io/library/redis:9.9');
+    expect(err.details.join('\n')).toContain('cache.image');
+  });
+});
