@@ -19,7 +19,7 @@ export interface HttpSettings {
   connectTimeoutMs?: number;
   /** Longest silence while waiting for headers or body bytes. */
   bodyTimeoutMs?: number;
-  /** Override the environment's proxy settings (tests). */
+  /** Override the environment's proxy settings (tests). Default NO_PROXY adds loopback hosts. */
   httpProxy?: string;
   httpsProxy?: string;
   noProxy?: string;
@@ -178,6 +178,12 @@ export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = p
   return out;
 }
 
+/** NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. */
+export function defaultNoProxy(env: NodeJS.ProcessEnv = process.env): string {
+  const fromEnv = env.no_proxy ?? env.NO_PROXY ?? '';
+  return [fromEnv, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
+}
+
 /** Skip the first `n` bytes of a stream (a server that ignored Range). */
 function skipBytes(n: number): Transform {
   let left = n;
@@ -225,7 +231,7 @@ export class HttpClient {
       bodyTimeout,
       ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
       ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
-      ...(settings.noProxy !== undefined ? { noProxy: settings.noProxy } : {}),
+      noProxy: settings.noProxy ?? defaultNoProxy(),
     } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
 

@@ -89,6 +89,11 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
     const kind = top.annotations?.[ANNOTATION.kind];
     if (!refName || !isManifestType(top.mediaType)) continue;
     if (kind !== undefined && kind !== 'image' && kind !== 'chart') continue;
+    if (!/[/:@]/.test(refName)) {
+      // The OCI convention (skopeo `oci:dir:tag`) puts only a tag in ref.name: no repository to serve it under.
+      warnings.push(`${refName}: ref.name is a bare tag, not a full image reference; not served (${top.digest})`);
+      continue;
+    }
     try {
       parseImageReference(refName);
     } catch {

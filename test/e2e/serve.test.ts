@@ -253,8 +253,13 @@ describe('ferry serve over a layout directory, with a target mapping and TLS', (
   it('picks up images added to a served directory (skopeo writes the layout here)', async () => {
     const grow = path.join(dir, 'grow');
     await mustRun('skopeo', ['copy', '--preserve-digests', `oci:${upstream}:${ALPINE}`, `oci:${grow}:${ALPINE}`]);
+    // The usual OCI convention, a bare tag as ref.name, names no repository: said, not served.
+    await mustRun('skopeo', ['copy', '--preserve-digests', `oci:${upstream}:${ALPINE}`, `oci:${grow}:plain`]);
     const s = await serve([grow, '--listen', '127.0.0.1:0']);
     expect(await skopeoDigest(`${s.host}/docker.io/library/alpine:3.20`)).toBe(tops[ALPINE].digest);
+    for (let i = 0; i < 50 && !s.stderr().includes('warning: plain'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(s.stderr()).toContain('warning: plain: ref.name is a bare tag');
+    expect(await (await fetch(`${s.url}/v2/_catalog`)).json()).toEqual({ repositories: ['docker.io/library/alpine'] });
     const missing = await fetch(`${s.url}/v2/registry.example.com-5000/team/api/manifests/1.4.1`);
     expect(missing.status).toBe(404);
     await mustRun('skopeo', ['copy', '--preserve-digests', `oci:${upstream}:${API_OLD}`, `oci:${grow}:${API_OLD}`]);
@@ -266,6 +271,7 @@ describe('ferry serve over a layout directory, with a target mapping and TLS', (
     }
     expect(status).toBe(200);
     expect(await skopeoDigest(`${s.host}/registry.example.com-5000/team/api:1.4.1`)).toBe(tops[API_OLD].digest);
+    expect(await (await fetch(`${s.url}/v2/_catalog`)).json()).toEqual({ repositories: ['docker.io/library/alpine', 'registry.example.com-5000/team/api'] });
     expect(await stop(s)).toBe(0);
   });
 

@@ -55,6 +55,13 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   const main = releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/InRelease')) ?? releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/Release'));
   if (!main) throw new FerryError('VERIFY', `apt ${suite}: the bundle has no Release for this suite`);
   const rel = parseRelease(releaseTextOf(await ctx.source.readBlob(main.digest)));
+  const validUntil = rel.fields.get('valid-until');
+  if (validUntil) {
+    // The vendor's signature covers Valid-Until; a whole mirror keeps it, so it expires like upstream.
+    ctx.progress.log(
+      `${root} ${suite}: the vendor's Release is valid until ${validUntil}; after that apt refuses it unless clients set Acquire::Check-Valid-Until=false (or mirror it filtered, re-signed without expiry)`,
+    );
+  }
   for (const idx of mine.filter((l) => l.annotations?.[ROLE] === 'index')) {
     const title = idx.annotations![ANNOTATION.title];
     const relPath = title.slice(prefix.length);

@@ -37,6 +37,12 @@ export function parseChecksumFile(text: string): ChecksumLine[] {
       if (algorithmFor(hex) === algorithm) out.push({ name: bsd[2], algorithm, hex });
       continue;
     }
+    if (/^([A-Fa-f0-9]{64}|[A-Fa-f0-9]{128})$/.test(line.trim())) {
+      // A bare hash (`file.sha256` holding only the digest): it names no file, so it names this one.
+      const hex = line.trim().toLowerCase();
+      out.push({ name: '', algorithm: algorithmFor(hex)!, hex });
+      continue;
+    }
     const gnu = GNU.exec(line);
     if (gnu) {
       const hex = gnu[1].toLowerCase();
@@ -69,7 +75,8 @@ export function findChecksum(lines: ChecksumLine[], fileUrl: string, checksumUrl
     const pick = prefer ? matches.find((m) => m.algorithm === prefer) : (matches.find((m) => m.algorithm === 'sha512') ?? matches[0]);
     if (pick) return pick;
   }
-  return undefined;
+  const bare = lines.filter((l) => l.name === '' && (!prefer || l.algorithm === prefer));
+  return lines.length === 1 && bare.length === 1 ? bare[0] : undefined;
 }
 
 /** GNU form, one line: what ferry writes beside an imported file. */

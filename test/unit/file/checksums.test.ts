@@ -37,6 +37,12 @@ describe('checksum files', () => {
     expect(findChecksum(lines, 'https://h/f.img', 'https://h/SUMS', 'sha256')?.hex).toBe(A);
   });
 
+  it('accepts a checksum file that holds only the bare hash', () => {
+    const lines = parseChecksumFile(`${A}\n`);
+    expect(findChecksum(lines, 'https://h/alpine.qcow2', 'https://h/alpine.qcow2.sha256')?.hex).toBe(A);
+    expect(findChecksum(lines, 'https://h/alpine.qcow2', 'https://h/alpine.qcow2.sha256', 'sha512')).toBeUndefined();
+  });
+
   it('names the checksum file and the file when there is no entry', () => {
     try {
       requireChecksum(parseChecksumFile(`${A}  other.img\n`), 'https://h/f.img', 'https://h/SHA256SUMS', undefined, 'files[f]');

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { HttpClient, buildCaBundle } from '../../../src/net/http.js';
+import { HttpClient, buildCaBundle, defaultNoProxy } from '../../../src/net/http.js';
 import { RetryableError, type RetryPolicy } from '../../../src/net/retry.js';
 import { startConnectProxy, type ConnectProxy } from '../../support/fault-proxy.js';
 import { makeTestCa, type TestCa } from '../../support/registry.js';
@@ -221,5 +221,13 @@ describe('HttpClient', () => {
     expect((err as FerryError).message).toContain(`http://127.0.0.1:${port}/x`);
     expect((err as FerryError).message).toMatch(/refused/);
     await c.close();
+  });
+});
+
+describe('proxy defaults', () => {
+  it('never proxies loopback, on top of NO_PROXY', () => {
+    expect(defaultNoProxy({ NO_PROXY: '.corp.example' })).toBe('.corp.example,localhost,127.0.0.1,::1');
+    expect(defaultNoProxy({ no_proxy: 'a', NO_PROXY: 'b' })).toBe('a,localhost,127.0.0.1,::1');
+    expect(defaultNoProxy({})).toBe('localhost,127.0.0.1,::1');
   });
 });
