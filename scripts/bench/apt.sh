@@ -75,7 +75,7 @@ apt:
 EOF
 
 now() { date +%s.%N; }
-ferry_times=(); aptly_times=(); rss=(); ferry_pkgs=0; aptly_pkgs=0
+ferry_times=(); aptly_times=(); ferry_cpu=(); aptly_cpu=(); rss=(); ferry_pkgs=0; aptly_pkgs=0
 for i in $(seq "$RUNS"); do
   rm -rf "$WORK/ferry/cache" "$WORK/ferry/bench.lock.json" "$WORK/ferry/bench.tar"
   t0=$(now)
@@ -83,6 +83,7 @@ for i in $(seq "$RUNS"); do
   t1=$(now)
   ferry_times+=("$(echo "$t1 - $t0" | bc)")
   rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")")
+  ferry_cpu+=("$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$WORK/time.txt")")
   ferry_pkgs=$(node -e "const l=require('$WORK/ferry/bench.lock.json');console.log(l.apt[0].suites[0].packages.length)")
 
   rm -rf "$WORK/aptly-mirror"
@@ -90,16 +91,21 @@ for i in $(seq "$RUNS"); do
 {"rootDir": "$WORK/aptly-mirror", "gpgProvider": "gpg", "architectures": ["amd64"], "downloadConcurrency": 4}
 EOF
   t0=$(now)
-  aptly -config="$WORK/aptly-mirror.conf" mirror create -keyring="$WORK/trustedkeys.gpg" -filter="$FILTER" -filter-with-deps -architectures=amd64 m "$URL" bookworm main >/dev/null
-  aptly -config="$WORK/aptly-mirror.conf" mirror update -keyring="$WORK/trustedkeys.gpg" m >/dev/null 2>&1
+  rm -f "$WORK/aptly-time.txt"
+  /usr/bin/time -a -o "$WORK/aptly-time.txt" -f '%U %S' aptly -config="$WORK/aptly-mirror.conf" mirror create -keyring="$WORK/trustedkeys.gpg" -filter="$FILTER" -filter-with-deps -architectures=amd64 m "$URL" bookworm main >/dev/null 2>&1
+  /usr/bin/time -a -o "$WORK/aptly-time.txt" -f '%U %S' aptly -config="$WORK/aptly-mirror.conf" mirror update -keyring="$WORK/trustedkeys.gpg" m >/dev/null 2>&1
   t1=$(now)
   aptly_times+=("$(echo "$t1 - $t0" | bc)")
+  aptly_cpu+=("$(awk '{s+=$1+$2} END {print s}' "$WORK/aptly-time.txt")")
   aptly_pkgs=$(aptly -config="$WORK/aptly-mirror.conf" mirror show m | awk -F': ' '/Number of packages/ {print $2}')
-  printf 'run %d: ferry %.2fs (peak RSS %d MiB), aptly %.2fs\n' "$i" "${ferry_times[-1]}" "$(( ${rss[-1]} / 1024 ))" "${aptly_times[-1]}"
+  printf 'run %d: ferry %.2fs wall %.2fs cpu (peak RSS %d MiB), aptly %.2fs wall %.2fs cpu\n' "$i" "${ferry_times[-1]}" "${ferry_cpu[-1]}" "$(( ${rss[-1]} / 1024 ))" "${aptly_times[-1]}" "${aptly_cpu[-1]}"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 fm=$(median "${ferry_times[@]}"); am=$(median "${aptly_times[@]}"); rm_=$(median "${rss[@]}")
 echo "packages mirrored: ferry $ferry_pkgs, aptly $aptly_pkgs (repository: ${#DEBS[@]})"
 printf 'median wall time: ferry %.2fs, aptly %.2fs, ratio ferry/aptly %.2f\n' "$fm" "$am" "$(echo "$fm / $am" | bc -l)"
+fc=$(median "${ferry_cpu[@]}"); ac=$(median "${aptly_cpu[@]}")
+printf 'median cpu time (user+sys): ferry %.2fs, aptly %.2fs, ratio %.2f\n' "$fc" "$ac" "$(echo "$fc / $ac" | bc -l)"
 printf 'ferry peak RSS (median): %d MiB\n' "$(( ${rm_%.*} / 1024 ))"
+echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other work on the machine inflates both)"

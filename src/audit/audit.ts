@@ -37,7 +37,9 @@ export interface Finding {
 }
 
 export interface CheckResult {
+  /** Endpoint (mitigation check) or connection (configuration check) the check belongs to. */
   endpoint: string;
+  subject: 'endpoint' | 'connection';
   check: string;
   status: 'met' | 'unmet';
   evidence: string;
@@ -59,7 +61,7 @@ export interface AuditReport {
   findings: Finding[];
   checks: CheckResult[];
   mitigations: MitigationResult[];
-  summary: Record<FindingClass, number> & { unmetMitigations: number };
+  summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number };
   failOn?: 'unmapped' | 'unmitigated';
   failed: boolean;
 }
@@ -104,7 +106,9 @@ function keyMatches(settingKey: string, key: string): boolean {
 export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet'; evidence: string } {
   const inFiles = (file: string) => !c.files?.length || c.files.some((f) => file.endsWith(f));
   if (c.kind === 'text') {
-    for (const f of scan.files.filter((x) => inFiles(x.file))) {
+    const candidates = scan.files.filter((x) => inFiles(x.file));
+    if (c.files?.length && !candidates.length) return { status: c.whenMissing, evidence: `no scanned file matches ${c.files.join(', ')}` };
+    for (const f of candidates) {
       const idx = f.text.split('\n').findIndex((l) => l.includes(c.pattern!));
       if (idx >= 0) return { status: 'met', evidence: `${f.file}:${idx + 1}` };
     }
@@ -160,13 +164,14 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       continue;
     }
     const results = (e.checks ?? []).map((c) => ({ c, r: runCheck(c, scan) }));
-    for (const { c, r } of results) checks.push({ endpoint: e.name, check: describeCheck(c), status: r.status, evidence: r.evidence });
+    for (const { c, r } of results) checks.push({ endpoint: e.name, subject: 'endpoint', check: describeCheck(c), status: r.status, evidence: r.evidence });
     if (e.mitigation.type === 'mirrored') {
       const hosts = endpointHosts(e).filter((h) => !isPlaceholder(h));
       const carried = hosts.filter((h) => carriedHosts.has(h));
       const met = hosts.length > 0 && carried.length === hosts.length;
       checks.push({
         endpoint: e.name,
+        subject: 'endpoint',
         check: 'the manifest carries artifacts from every host',
         status: met ? 'met' : 'unmet',
         evidence: met ? `carried: ${carried.join(', ')}` : `not carried: ${hosts.filter((h) => !carriedHosts.has(h)).join(', ') || endpointHosts(e).join(', ')}`,
@@ -174,6 +179,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       status.set(e.name, met && results.every(({ r }) => r.status === 'met') ? 'met' : 'unmet');
     } else if (results.length) status.set(e.name, results.some(({ r }) => r.status === 'met') ? 'met' : 'unmet');
     else status.set(e.name, e.mitigation.type === 'none' ? 'unmet' : 'unchecked');
+  }
+
+  for (const c of model.connections) {
+    for (const check of c.checks ?? []) {
+      const r = runCheck(check, scan);
+      checks.push({ endpoint: c.name, subject: 'connection', check: describeCheck(check), status: r.status, evidence: r.evidence });
+    }
   }
 
   const endpointByHost = new Map<string, Endpoint>();
@@ -252,11 +264,12 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
 
   const summary = Object.fromEntries(FINDING_CLASSES.map((c) => [c, findings.filter((f) => f.class === c).length])) as AuditReport['summary'];
   summary.unmetMitigations = mitigations.filter((m) => m.status === 'unmet').length;
+  summary.unmetConnectionChecks = checks.filter((c) => c.subject === 'connection' && c.status === 'unmet').length;
   const failed =
     opts.failOn === 'unmapped'
       ? summary.undeclared > 0
       : opts.failOn === 'unmitigated'
-        ? summary.undeclared > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0
+        ? summary.undeclared > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
         : false;
   return {
     manifest: opts.manifestFile,

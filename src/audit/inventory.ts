@@ -77,6 +77,8 @@ export interface Inventory {
   endpoints: EndpointSummary[];
   mirrored: MirroredUpstream[];
   open: InventoryRow[];
+  /** What `ferry audit` verifies: mitigation checks of endpoints, configuration checks of connections. */
+  checks: Array<{ subject: 'endpoint' | 'connection'; name: string; check: string }>;
   checklist: { requiredForAll: ChecklistItem[]; onlyIfEnabled: ChecklistItem[] };
   cmmc: CmmcObjective[];
 }
@@ -204,7 +206,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
   const externalFlows = flowsOf(model).filter((f) => f.scope === 'external');
   const authed = externalFlows.filter((f) => f.security.authenticated === true).length;
   const unknownAuth = externalFlows.filter((f) => f.security.authenticated === 'unknown' || f.security.authenticated === undefined).length;
-  const checks = model.endpoints.reduce((n, e) => n + (e.checks?.length ?? 0), 0);
+  const checks = model.endpoints.reduce((n, e) => n + (e.checks?.length ?? 0), 0) + model.connections.reduce((n, c) => n + (c.checks?.length ?? 0), 0);
   const open = rows.filter((r) => r.status !== 'confirmed');
   const zonesWithCidrs = model.zones.filter((z) => z.cidrs?.length).length;
 
@@ -212,7 +214,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[a]', statement: 'Connections to external systems are identified.', evidence: `${count(external)} external connection(s) listed under Inbound listeners and Outbound connections, each with zones, protocol and ports.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${count(model.mirrored)} upstream host(s) carried by the bundle.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[c]', statement: 'Connections to external systems are verified.', evidence: `C / I / Auth / Trust and the authentication method recorded per connection: ${authed} of ${count(external)} external connection(s) authenticated, ${unknownAuth} unknown or not recorded in the source. \`ferry probe\` records what is reachable from a host.` },
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[d]', statement: 'The use of external systems is verified.', evidence: `${checks} mitigation check(s) that \`ferry audit\` runs against the deployed configuration; audit classifies every reference found in it.` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[d]', statement: 'The use of external systems is verified.', evidence: `${checks} check(s) that \`ferry audit\` runs against the deployed configuration; audit classifies every reference found in it.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[e]', statement: 'Connections to external systems are controlled/limited.', evidence: `\`ferry firewall\` emits default-deny allowlists (nftables, iptables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups); ${count(open)} connection(s) TBD or blocked stay closed.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[f]', statement: 'The use of external systems is controlled/limited.', evidence: `Mitigations: ${mitigationCounts}.` },
     { practice: 'SC.L1-b.1.x (SC.L1-3.13.1)', objective: '[a]–[h]', statement: 'Communications at external and key internal boundaries are monitored, controlled and protected.', evidence: `${count(model.zones)} zone(s) (${zonesWithCidrs} with CIDRs); the cross-zone matrix lists ${count(matrix)} flow(s) with their boundary and security properties.` },
@@ -230,6 +232,10 @@ export function buildInventory(model: ConnectionModel): Inventory {
     endpoints,
     mirrored: model.mirrored,
     open,
+    checks: [
+      ...model.endpoints.flatMap((e) => (e.checks ?? []).map((c) => ({ subject: 'endpoint' as const, name: e.name, check: checkText(c) }))),
+      ...model.connections.flatMap((c) => (c.checks ?? []).map((k) => ({ subject: 'connection' as const, name: c.name, check: checkText(k) }))),
+    ],
     checklist: { requiredForAll, onlyIfEnabled },
     cmmc,
   };
@@ -279,6 +285,32 @@ export function renderInventoryMarkdown(inv: Inventory): string {
     '',
   );
 
+  out.push('## Matrix per zone', '', 'Every flow that starts or ends in a zone, TBD and BLOCKED rows included.', '');
+  for (const z of inv.zones) {
+    const rows = inv.matrix.filter((r) => r.from === z.title || r.to === z.title);
+    if (!rows.length) continue;
+    out.push(`### ${z.title}`, '');
+    out.push(
+      mdTable(
+        ['Ref', 'Direction', 'Peer zone', 'Component', 'Destination', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Status'],
+        rows.map((r) => [
+          r.ref,
+          r.from === z.title && r.to === z.title ? 'within' : r.from === z.title ? 'out' : 'in',
+          r.from === z.title ? r.to : r.from,
+          r.component,
+          r.destination,
+          r.ports,
+          r.c,
+          r.i,
+          r.auth,
+          r.trust,
+          [statusLabel(r), r.requirement !== 'required' ? (r.requirement === 'optional' ? 'optional' : 'only if enabled') : ''].filter(Boolean).join(', '),
+        ]),
+      ),
+      '',
+    );
+  }
+
   out.push('## External endpoints', '');
   out.push(
     mdTable(
@@ -302,6 +334,9 @@ export function renderInventoryMarkdown(inv: Inventory): string {
     ),
     '',
   );
+
+  out.push('## Checks `ferry audit` runs', '');
+  out.push(mdTable(['Subject', 'Name', 'Check'], inv.checks.map((c) => [c.subject, c.name, c.check])), '');
 
   out.push('## Mirrored upstreams', '', 'Hosts whose artifacts the manifest carries across the gap (images, charts, files, APT).', '');
   out.push(mdTable(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [m.host, m.kind, String(m.items.length)])), '');

@@ -70,12 +70,13 @@ export const defaultProbeDeps: ProbeDeps = {
   now: () => new Date(),
 };
 
-export function probeTargets(model: ConnectionModel): ProbeTarget[] {
+export function probeTargets(model: ConnectionModel, zone?: string): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   const seen = new Set<string>();
   for (const f of flowsOf(model)) {
     const externalTo = model.zones.find((z) => z.name === f.to)?.external ?? true;
     if (!f.hosts.length || !externalTo || f.direction === 'inbound' || f.side === 'browser') continue;
+    if (zone && f.from !== zone) continue;
     if (f.transport !== 'tcp' && f.transport !== 'tcp+udp') continue;
     const m = f.endpoint?.mitigation;
     let expected: ProbeTarget['expected'] = 'allowed';
@@ -113,9 +114,9 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (t: T) => Promise<R
   return out;
 }
 
-export async function probe(model: ConnectionModel, opts: { manifestFile: string; timeoutMs: number; concurrency?: number; deps?: ProbeDeps }): Promise<ProbeReport> {
+export async function probe(model: ConnectionModel, opts: { manifestFile: string; timeoutMs: number; concurrency?: number; zone?: string; deps?: ProbeDeps }): Promise<ProbeReport> {
   const deps = opts.deps ?? defaultProbeDeps;
-  const targets = probeTargets(model);
+  const targets = probeTargets(model, opts.zone);
   const records = await mapLimit(targets, opts.concurrency ?? 8, async (t): Promise<ProbeRecord> => {
     if (isPlaceholder(t.host)) return { ...t, addresses: [], status: 'skipped', detail: `${t.host} has no value in vars`, verdict: 'n/a' };
     let addresses: string[];

@@ -7,7 +7,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   if (r.target) out.push(`Mirror target: ${r.target}`, '');
   out.push(`${r.files} file(s) scanned, ${r.findings.length} reference(s) found.`, '');
   out.push('## Summary', '');
-  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)]]), '');
+  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)]]), '');
   out.push('## References', '');
   out.push(
     mdTable(
@@ -19,7 +19,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push('## Mitigations', '');
   out.push(mdTable(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], r.mitigations.map((m) => [m.title, m.type, m.requirement, m.status, String(m.referenced)])), '');
   out.push('## Checks', '');
-  out.push(mdTable(['Endpoint', 'Check', 'Status', 'Evidence'], r.checks.map((c) => [c.endpoint, c.check, c.status, c.evidence])), '');
+  out.push(mdTable(['Subject', 'Name', 'Check', 'Status', 'Evidence'], r.checks.map((c) => [c.subject, c.endpoint, c.check, c.status, c.evidence])), '');
   if (r.failOn) out.push(`--fail-on ${r.failOn}: ${r.failed ? 'FAILED' : 'passed'}`, '');
   return out.join('\n');
 }

@@ -37,17 +37,20 @@ export interface FirewallCommandOptions {
   resolve?: boolean;
 }
 
-export async function firewallCommand(manifestFile: string, opts: FirewallCommandOptions): Promise<string> {
-  checkFormat(opts.format, FIREWALL_FORMATS);
+export async function firewallRuleset(manifestFile: string, opts: Omit<FirewallCommandOptions, 'format'>) {
   const model = buildConnectionModel(await loadManifest(manifestFile));
   const servers = dns.getServers();
-  const ruleset = await buildRuleset(model, {
+  return buildRuleset(model, {
     zone: opts.zone,
     enable: opts.enable,
     resolve: opts.resolve ? async (host) => (await dns.lookup(host, { all: true })).map((a) => a.address) : undefined,
     resolverName: `system resolver (getaddrinfo; nameservers ${servers.join(', ') || 'none'})`,
   });
-  return emitFirewall(ruleset, opts.format);
+}
+
+export async function firewallCommand(manifestFile: string, opts: FirewallCommandOptions): Promise<string> {
+  checkFormat(opts.format, FIREWALL_FORMATS);
+  return emitFirewall(await firewallRuleset(manifestFile, opts), opts.format);
 }
 
 export interface AuditCommandOptions {
@@ -71,6 +74,7 @@ export async function auditCommand(paths: string[], opts: AuditCommandOptions, c
 }
 
 export interface ProbeCommandOptions {
+  zone?: string;
   timeout: string;
   concurrency: string;
   json?: boolean;
@@ -82,7 +86,10 @@ export async function probeCommand(manifestFile: string, opts: ProbeCommandOptio
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FerryError('USAGE', `--timeout ${opts.timeout}: must be a positive number of milliseconds`);
   if (!Number.isInteger(concurrency) || concurrency <= 0) throw new FerryError('USAGE', `--concurrency ${opts.concurrency}: must be a positive integer`);
   const model = buildConnectionModel(await loadManifest(manifestFile));
-  return probe(model, { manifestFile, timeoutMs, concurrency });
+  if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
+    throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
+  }
+  return probe(model, { manifestFile, timeoutMs, concurrency, zone: opts.zone });
 }
 
 function renderProbe(r: ProbeReport): string {
@@ -110,13 +117,18 @@ export function register(program: Command): void {
     .command('firewall')
     .description('allowlist firewall rules with default deny, generated from the connection model')
     .argument('<manifest>', 'manifest file')
-    .requiredOption('--format <format>', FIREWALL_FORMATS.join(' | '))
+    .option('--format <format>', FIREWALL_FORMATS.join(' | '))
+    .option('--json', 'print the format-neutral allowlist (address sets, rules, flows not allowed) as JSON')
     .option('--zone <zone>', 'write host rules (input/output) for hosts in this zone; default: the zone marked self, else gateway rules (forward)')
     .option('--enable <names>', 'also allow these connections/endpoints, conditions, or bootstrap, install, optional, all (comma-separated, repeatable)', list)
     .option('--resolve', 'resolve hostnames the format cannot carry (records time and resolver); default: named placeholders')
-    .action(async (manifest: string, opts: FirewallCommandOptions) => {
-      const text = await firewallCommand(manifest, opts);
-      printResult(text, {}, (t) => t);
+    .action(async (manifest: string, opts: FirewallCommandOptions & { json?: boolean }) => {
+      if (opts.json) {
+        printResult(await firewallRuleset(manifest, opts), { json: true }, () => '');
+        return;
+      }
+      if (!opts.format) throw new FerryError('USAGE', 'firewall: --format is required', { hint: `Choose one of ${FIREWALL_FORMATS.join(', ')}, or --json.` });
+      printResult(await firewallCommand(manifest, opts), {}, (t) => t);
     });
 
   program
@@ -140,6 +152,7 @@ export function register(program: Command): void {
     .command('probe')
     .description('from this host, try DNS and a TCP connect to each declared external destination; record reachable / refused / timed out')
     .argument('<manifest>', 'manifest file')
+    .option('--zone <zone>', 'only destinations reached from this zone (the zone this host is in)')
     .option('--timeout <ms>', 'connect timeout per destination in milliseconds', '3000')
     .option('--concurrency <n>', 'destinations probed at once', '8')
     .option('--json', 'print the evidence as JSON')

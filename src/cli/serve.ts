@@ -52,6 +52,7 @@ interface ServeOptions {
   json?: boolean;
   quiet?: boolean;
   verify?: boolean;
+  accessLog?: boolean;
 }
 
 export function register(program: Command): void {
@@ -64,6 +65,7 @@ export function register(program: Command): void {
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
     .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--verify', 're-hash the whole bundle first and refuse to serve a damaged one (clients check digests anyway)')
+    .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
     .option('-q, --quiet', 'no repository list on stderr')
     .action(async (location: string, opts: ServeOptions) => {
@@ -94,6 +96,7 @@ export function register(program: Command): void {
         tls,
         routes,
         indexVersion: opened.indexVersion,
+        onRequest: opts.accessLog ? (r) => note(`${r.method} ${r.path} ${r.status}`) : undefined,
       });
       const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
       const data = {

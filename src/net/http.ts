@@ -25,6 +25,8 @@ export interface HttpSettings {
   noProxy?: string;
   /** Retry policy for getBytes; defaults to DEFAULT_RETRY. */
   retry?: RetryPolicy;
+  /** One line per response (`GET <url> → 200`), URLs redacted; for --debug. */
+  log?: (line: string) => void;
 }
 
 export type HttpHeaders = Record<string, string | string[] | undefined>;
@@ -107,6 +109,31 @@ export function isTlsHandshakeFailure(err: unknown): boolean {
   return code.startsWith('ERR_SSL_') || code === 'EPROTO' || /wrong version number|packet length too long|unknown protocol/i.test(String((tlsErr as Error)?.message ?? ''));
 }
 
+const SECRET_PARAM = /sig|signature|token|key|credential|secret|auth|policy|password/i;
+
+/** A URL fit for messages and logs: values of signature/token-like query parameters masked. */
+export function redactUrl(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    return url;
+  }
+  let changed = false;
+  if (u.username || u.password) {
+    u.username = u.username ? '***' : '';
+    u.password = u.password ? '***' : '';
+    changed = true;
+  }
+  for (const key of [...u.searchParams.keys()]) {
+    if (SECRET_PARAM.test(key)) {
+      u.searchParams.set(key, '***');
+      changed = true;
+    }
+  }
+  return changed ? u.toString() : url;
+}
+
 function hostOf(url: string): string {
   try {
     return new URL(url).host;
@@ -116,11 +143,12 @@ function hostOf(url: string): string {
 }
 
 /** Turn a transport failure into a TLS/NETWORK FerryError or a RetryableError, naming the URL. */
-export function mapTransportError(err: unknown, method: string, url: string): Error {
+export function mapTransportError(err: unknown, method: string, rawUrl: string): Error {
   if (err instanceof FerryError || err instanceof RetryableError) return err;
+  const url = redactUrl(rawUrl);
   if ((err as Error)?.name === 'AbortError') return err as Error;
   const code = errCode(err) ?? '';
-  const host = hostOf(url);
+  const host = hostOf(rawUrl);
   const msg = (err as Error)?.message ?? String(err);
   if (CERT_CODES.has(code)) {
     return new FerryError('TLS', `${host}: certificate not trusted (${CERT_REASONS[code] ?? msg})`, { hint: CA_HINT, cause: err });
@@ -258,6 +286,7 @@ export class HttpClient {
       }
       const status = res.statusCode;
       const resHeaders = res.headers as HttpHeaders;
+      this.settings.log?.(`${method} ${redactUrl(current)} → ${status}`);
       if (REDIRECT_STATUSES.has(status) && hop < maxRedirects && headerValue(resHeaders, 'location')) {
         if (body instanceof Readable && status !== 303) {
           // A stream body cannot be replayed; hand the redirect back to the caller.
@@ -280,7 +309,7 @@ export class HttpClient {
       }
       if (RETRY_STATUSES.has(status) && !opts.passStatuses?.includes(status)) {
         await res.body.dump().catch(() => undefined);
-        throw new RetryableError(`${method} ${current}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(resHeaders['retry-after']) });
+        throw new RetryableError(`${method} ${redactUrl(current)}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(resHeaders['retry-after']) });
       }
       const out = res.body;
       this.openBodies.add(out);
@@ -291,7 +320,7 @@ export class HttpClient {
 
   /** Whole small body, retried under the policy; 404 → NOT_FOUND naming the URL. */
   async getBytes(url: string, opts: { headers?: Record<string, string>; label?: string; maxBytes?: number } = {}): Promise<Buffer> {
-    const label = opts.label ? `${opts.label} (${url})` : url;
+    const label = opts.label ? `${opts.label} (${redactUrl(url)})` : redactUrl(url);
     const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
     return withRetry(
       `GET ${label}`,
@@ -320,7 +349,7 @@ export class HttpClient {
 
   /** Open a download at `offset` with Range; a server that ignores Range gets its first bytes skipped. */
   async openAt(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string } = {}): Promise<Readable> {
-    const label = opts.label ? `${opts.label} (${url})` : url;
+    const label = opts.label ? `${opts.label} (${redactUrl(url)})` : redactUrl(url);
     const headers = { ...(opts.headers ?? {}) };
     if (offset > 0) headers.range = `bytes=${offset}-`;
     const res = await this.request(url, { headers });

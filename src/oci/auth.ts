@@ -255,7 +255,11 @@ export function noCredentials(registry: string, repository: string | undefined, 
 }
 
 export function wrongCredentials(registry: string, repository: string | undefined, lookup: CredentialLookup): FerryError {
-  return new FerryError('AUTH', `${registry}: authentication failed${repository ? ` for ${repository}` : ''} (${place(lookup)}${lookup.source ? `; used the ones from ${lookup.source}` : ''})`, {
+  const where =
+    lookup.source && lookup.searched.length <= 1
+      ? `credentials from ${lookup.source}`
+      : `${place(lookup)}${lookup.source ? `; used the ones from ${lookup.source}` : ''}`;
+  return new FerryError('AUTH', `${registry}: authentication failed${repository ? ` for ${repository}` : ''} (${where})`, {
     hint: `Check the user name and password for ${registry} (\`docker login ${registry}\` replaces them), and that the account may access ${repository ?? 'the repository'}.`,
     details: lookup.warnings.length ? lookup.warnings : undefined,
   });

@@ -334,14 +334,18 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
         sendError(res, 404, 'MANIFEST_UNKNOWN', `manifest ${ref} is not in ${name}`, head, { name, reference: ref });
         return;
       }
-      const bytes = await source.readBlob(digest);
       res.writeHead(200, {
         'Content-Type': mediaType,
-        'Content-Length': String(bytes.length),
+        'Content-Length': String(size),
         'Docker-Content-Digest': digest,
         ETag: `"${digest}"`,
       });
-      res.end(head ? undefined : bytes);
+      if (head || size === 0) {
+        res.end();
+        return;
+      }
+      // The exact stored bytes, streamed like any blob.
+      await pipeline(await source.openBlob(digest), res).catch(() => res.destroy());
       return;
     }
     // blobs

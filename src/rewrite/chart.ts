@@ -4,7 +4,7 @@ import { FerryError } from '../errors.js';
 import { discoverChartImages, userValues, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
-import { mapOciChart } from '../mapping/index.js';
+import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type Unmapped } from './edits.js';
@@ -293,10 +293,13 @@ function dependencyRepos(chart: LoadedChart, ctx: RewriteContext): ChartRepoMapp
       if (!dep.repository || dep.repository.startsWith('file://')) continue;
       const vendored = c.subcharts.some((s) => s.metadata.name === dep.name);
       let mirror: string | undefined;
-      if (dep.repository.startsWith('oci://') && ctx.target.registry) {
-        // The repository's place does not depend on the version; any valid tag places it.
-        const m = mapOciChart(dep.repository, dep.name, '0.0.0', ctx.mapping);
+      if (ctx.target.registry && /^(oci|https?):\/\//.test(dep.repository)) {
+        // Where import pushes the chart (OCI and HTTP repositories alike); the repository's
+        // place does not depend on the version, so any valid tag places it.
+        const m = mapImage(chartOciReference(dep.repository, dep.name, '0.0.0'), ctx.mapping);
         mirror = `oci://${m.mirror.slice(0, m.mirror.lastIndexOf('/'))}`;
+      } else if (ctx.target.charts) {
+        mirror = mapChartHttp(dep.name, '0.0.0', ctx.target.charts).indexUrl.replace(/\/index\.yaml$/, '');
       }
       out.push({ dependency: dep.name, chart: label, upstream: dep.repository, mirror, vendored });
     }

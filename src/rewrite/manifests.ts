@@ -1,11 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isScalar, type Document } from 'yaml';
+import { isMap, isScalar, type Document } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, walk, type YamlPath } from './yaml-text.js';
+import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -55,6 +56,20 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   walk(doc.contents, (node, p, key) => {
+    if (key === 'image' && isMap(node) && readImageMap(node)) {
+      // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).
+      const info = describeWorkload(doc.contents, p);
+      const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
+      const changes: ValueChange[] = [];
+      const um: Array<Omit<Unmapped, 'file'>> = [];
+      scanImageMap(node, p, ctx, (n) => (n?.range ? lineOf(n.range[0]) : lineOf(node.range![0])), changes, um);
+      for (const c of changes) {
+        if (c.node) edits.push(scalarEdit(c.node, c.new, text));
+        replacements.push({ file, line: c.line, kind: 'custom-resource-image', old: c.old, new: c.new, where: `${where} (${c.image})` });
+      }
+      for (const u of um) unmapped.push({ ...u, file, where: `${where} (custom resource)` });
+      return false;
+    }
     if (key !== 'image' || !isScalar(node)) return;
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;

@@ -58,31 +58,8 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
 
   walk(doc.contents, (node, path, key) => {
     if (isMap(node)) {
-      const imageMap = readImageMap(node);
-      if (!imageMap) return;
-      const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode } = imageMap;
-      const where = formatPath(path);
-      const look = ctx.lookupImage(ref);
-      if (look.status === 'mirror') return false;
-      const upstream = `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
-      if (look.status === 'unmapped') {
-        unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: look.reason, where });
-        return false;
-      }
-      const regValue = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
-      if (hasRegistryKey) {
-        change([...path, 'registry'], registryNode, scalarText(registryNode) ?? '', regValue, 'registry', upstream);
-        // What the registry key no longer says must be in the repository: Docker Hub's library/
-        // and any registry the repository itself carried.
-        const repoValue = scalarText(repoNode)!;
-        if (!nameNode) change([...path, repoKey], repoNode, repoValue, ref.repository, 'image', upstream);
-        else if (tryParse(`${repoValue}/x`)?.registry !== 'docker.io' || repoValue.includes('.')) {
-          // `{registry, repository: namespace, name}`: the namespace carries no registry in practice.
-        }
-      } else {
-        change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}`, 'image', upstream);
-      }
-      if (look.digestChanged && digestNode) change([...path, 'digest'], digestNode, scalarText(digestNode)!, look.mirrorRef.digest!, 'digest', upstream);
+      if (!readImageMap(node)) return;
+      scanImageMap(node, path, ctx, line, changes, unmapped);
       return false;
     }
     if (isScalar(node) && typeof key === 'string') {
@@ -125,6 +102,37 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     changes.push({ path: ['global', 'security', 'allowInsecureImages'], node: guard, line: line(guard), old: 'false', new: 'true', kind: 'registry', boolean: true });
   }
   return { changes, unmapped };
+}
+
+/**
+ * One image map: the registry key (even empty) becomes `<mirror host>/<path prefix>` and the
+ * repository spells the upstream repository in full; without a registry key the repository
+ * becomes the full mirror path. A digest becomes the stored one when a platform filter changed it.
+ */
+export function scanImageMap(node: Node, path: YamlPath, ctx: RewriteContext, line: (n: Node | undefined) => number, changes: ValueChange[], unmapped: ValuesScan['unmapped']): void {
+  const imageMap = readImageMap(node);
+  if (!imageMap) return;
+  const change = (p: YamlPath, n: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
+    if (oldV !== newV) changes.push({ path: p, node: isScalar(n) ? n : undefined, line: line(n), old: oldV, new: newV, kind, image });
+  };
+  const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode } = imageMap;
+  const look = ctx.lookupImage(ref);
+  if (look.status === 'mirror') return;
+  const upstream = `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+  if (look.status === 'unmapped') {
+    unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: look.reason, where: formatPath(path) });
+    return;
+  }
+  if (hasRegistryKey) {
+    change([...path, 'registry'], registryNode, scalarText(registryNode) ?? '', look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host, 'registry', upstream);
+    // What the registry key no longer says must be in the repository: Docker Hub's library/ and
+    // any registry the repository carried itself. `{registry, repository: namespace, name}` maps
+    // never carry one in practice.
+    if (!nameNode) change([...path, repoKey], repoNode, scalarText(repoNode)!, ref.repository, 'image', upstream);
+  } else {
+    change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}`, 'image', upstream);
+  }
+  if (look.digestChanged && digestNode) change([...path, 'digest'], digestNode, scalarText(digestNode)!, look.mirrorRef.digest!, 'digest', upstream);
 }
 
 interface ImageMap {

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { MT, type OciIndex } from '../oci/media-types.js';
 import { sha256Hex, type BlobStore } from './blob-store.js';
@@ -153,51 +150,66 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   const partial = `${output}.partial`;
   await mkdir(path.dirname(output), { recursive: true });
 
-  async function* tarStream(): AsyncGenerator<Buffer> {
-    const file = function* (name: string) {
-      const bytes = small.get(name)!;
-      yield tarHeader(name, bytes.length, 'file');
-      yield bytes;
-      yield tarPadding(bytes.length);
-    };
-    yield* file('oci-layout');
-    yield tarHeader('ferry', 0, 'directory');
-    for (const name of ['ferry/bundle.json', 'ferry/checksums.sha256', 'ferry/lock.json', 'ferry/manifest.yaml']) yield* file(name);
-    yield tarHeader('blobs', 0, 'directory');
-    yield tarHeader('blobs/sha256', 0, 'directory');
-    for (const b of blobs) {
-      yield tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file');
-      const hash = input.trustStore ? undefined : createHash('sha256');
-      let n = 0;
-      for await (const chunk of createReadStream(store.blobPath(b.digest), { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-        n += chunk.length;
-        if (n > b.size) break;
-        hash?.update(chunk);
-        input.onProgress?.(chunk.length);
-        yield chunk;
-      }
-      const actual = hash ? 'sha256:' + hash.digest('hex') : b.digest;
-      if (n !== b.size || actual !== b.digest) {
-        throw new FerryError('VERIFY', `${describeBlob(b.artifacts, b.role, b.digest)}: damaged in the store ${store.root} (${n !== b.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
-          hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
-        });
-      }
-      yield tarPadding(b.size);
+  // Straight file-handle I/O through two reused buffers: the next chunk is read and hashed
+  // while the previous one is written, and memory stays flat whatever the blob sizes.
+  const out = await open(partial, 'w');
+  let outPos = 0;
+  const writeAll = async (bytes: Buffer) => {
+    let off = 0;
+    while (off < bytes.length) {
+      const { bytesWritten } = await out.write(bytes, off, bytes.length - off, outPos);
+      off += bytesWritten;
+      outPos += bytesWritten;
     }
-    yield* file('index.json');
-    yield TAR_END;
-  }
+  };
+  const writeFileEntry = async (name: string) => {
+    const bytes = small.get(name)!;
+    await writeAll(Buffer.concat([tarHeader(name, bytes.length, 'file'), bytes, tarPadding(bytes.length)]));
+  };
+  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
+  const copyBlob = async (b: ReachableBlob) => {
+    await writeAll(tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file'));
+    const hash = input.trustStore ? undefined : createHash('sha256');
+    const src = await open(store.blobPath(b.digest), 'r');
+    let n = 0;
+    let pending: Promise<void> = Promise.resolve();
+    try {
+      for (let i = 0; n < b.size; i ^= 1) {
+        const buf = buffers[i];
+        const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, b.size - n), n);
+        if (bytesRead === 0) break;
+        const chunk = buf.subarray(0, bytesRead);
+        hash?.update(chunk);
+        n += bytesRead;
+        await pending;
+        pending = writeAll(chunk);
+        input.onProgress?.(bytesRead);
+      }
+      await pending;
+    } finally {
+      await src.close();
+    }
+    const actual = hash ? 'sha256:' + hash.digest('hex') : b.digest;
+    if (n !== b.size || actual !== b.digest) {
+      throw new FerryError('VERIFY', `${describeBlob(b.artifacts, b.role, b.digest)}: damaged in the store ${store.root} (${n !== b.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
+        hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
+      });
+    }
+    await writeAll(tarPadding(b.size));
+  };
 
   try {
-    async function* nonEmpty() {
-      for await (const chunk of tarStream()) if (chunk.length) yield chunk;
-    }
-    await pipeline(Readable.from(nonEmpty(), { objectMode: false }), createWriteStream(partial, { highWaterMark: 1 << 20 }));
-    const fh = await open(partial, 'r+');
     try {
-      await fh.sync();
+      await writeFileEntry('oci-layout');
+      await writeAll(tarHeader('ferry', 0, 'directory'));
+      for (const name of ['ferry/bundle.json', 'ferry/checksums.sha256', 'ferry/lock.json', 'ferry/manifest.yaml']) await writeFileEntry(name);
+      await writeAll(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
+      for (const b of blobs) await copyBlob(b);
+      await writeFileEntry('index.json');
+      await writeAll(TAR_END);
+      await out.sync();
     } finally {
-      await fh.close();
+      await out.close();
     }
     await rename(partial, output);
   } catch (err) {

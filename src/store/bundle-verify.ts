@@ -1,5 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
@@ -180,43 +180,31 @@ async function checkJson(reader: BundleReader, name: string, problems: VerifyPro
   for (const issue of check(value)) problems.push({ file: name, message: `${name}: ${issue}` });
 }
 
-/** Hash every entry's data in one sequential read of the tar; name → hex. */
+/**
+ * Hash every entry's data in one sequential read of the tar (headers skipped, entries in
+ * offset order), through one reused buffer: memory stays flat whatever the bundle's size.
+ */
 async function hashEntries(tarPath: string, entries: TarEntry[], onProgress?: (bytes: number) => void): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-  let cur = 0;
-  let hash: Hash | undefined;
-  const finish = (e: TarEntry) => {
-    out.set(e.name, (hash ?? createHash('sha256')).digest('hex'));
-    hash = undefined;
-    cur++;
-  };
-  // Entries of size 0 before the first byte.
-  while (cur < sorted.length && sorted[cur].size === 0 && sorted[cur].offset === 0) finish(sorted[cur]);
-  if (cur < sorted.length) {
-    const end = sorted[sorted.length - 1].offset + sorted[sorted.length - 1].size;
-    let pos = 0;
-    for await (const chunk of createReadStream(tarPath, { start: 0, end: Math.max(0, end - 1), highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
-      const cs = pos;
-      const ce = pos + chunk.length;
-      while (cur < sorted.length) {
-        const e = sorted[cur];
-        const eEnd = e.offset + e.size;
-        if (e.offset > ce || (e.offset === ce && e.size > 0)) break;
-        const s = Math.max(cs, e.offset);
-        const t = Math.min(ce, eEnd);
-        if (t > s) {
-          hash ??= createHash('sha256');
-          hash.update(chunk.subarray(s - cs, t - cs));
-          onProgress?.(t - s);
-        }
-        if (eEnd <= ce) finish(e);
-        else break;
+  const fh = await open(tarPath, 'r');
+  const buf = Buffer.allocUnsafe(1 << 20);
+  try {
+    for (const e of sorted) {
+      const hash = createHash('sha256');
+      let pos = e.offset;
+      const end = e.offset + e.size;
+      while (pos < end) {
+        const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+        if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
+        hash.update(buf.subarray(0, bytesRead));
+        pos += bytesRead;
+        onProgress?.(bytesRead);
       }
-      pos = ce;
+      out.set(e.name, hash.digest('hex'));
     }
-    while (cur < sorted.length && sorted[cur].offset + sorted[cur].size <= pos) finish(sorted[cur]);
+  } finally {
+    await fh.close();
   }
-  if (cur < sorted.length) throw new FerryError('VERIFY', `${tarPath}: ended before ${sorted[cur].name} was complete (truncated?)`);
   return out;
 }

@@ -14,6 +14,9 @@ export type BlobRole = 'index' | 'manifest' | 'config' | 'layer' | 'blob';
 
 export const OCI_ARTIFACT_MANIFEST = 'application/vnd.oci.artifact.manifest.v1+json';
 
+/** Registries refuse manifests above 4 MiB; a bigger "manifest" is never parsed (it would sit in memory). */
+export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
 export function roleOf(mediaType: string | undefined, fallback: BlobRole = 'blob'): BlobRole {
   if (isIndexType(mediaType)) return 'index';
   if (isManifestType(mediaType) || mediaType === OCI_ARTIFACT_MANIFEST) return 'manifest';
@@ -77,6 +80,11 @@ export async function walkIndex(
     if (parsed.has(desc.digest)) return parsed.get(desc.digest)!;
     let result: ChildList | null = null;
     if ((role === 'index' || role === 'manifest') && (opts.canParse?.(desc.digest) ?? true)) {
+      if (desc.size > MAX_MANIFEST_BYTES) {
+        problems.push({ artifacts: [label], role, digest: desc.digest, message: `${desc.size} bytes: larger than any registry accepts for a ${role} (${MAX_MANIFEST_BYTES}); not read` });
+        parsed.set(desc.digest, null);
+        return null;
+      }
       try {
         const json = JSON.parse((await source.readBlob(desc.digest)).toString('utf8')) as {
           manifests?: OciDescriptor[];

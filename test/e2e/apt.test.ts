@@ -55,7 +55,7 @@ beforeAll(async () => {
   vendor = await makeGpgKey(work, 'vendor');
   site = await makeGpgKey(work, 'site');
   stranger = await makeGpgKey(work, 'stranger');
-  const repo = await publishWithAptly(work, debs, vendor, { distribution: 'bookworm', prefixes: ['filtered', 'whole', 'tamper-deb', 'tamper-index', 'tamper-key'] });
+  const repo = await publishWithAptly(work, debs, vendor, { distribution: 'bookworm', prefixes: ['filtered', 'whole', 'tamper-deb', 'tamper-index', 'tamper-key', 'no-inrelease'] });
   publicDir = repo.publicDir;
   upstream = await startNginx(publicDir);
 });
@@ -207,6 +207,23 @@ describe('apt: tampering is refused with the file named', () => {
     const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) });
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/dists\/bookworm\/main\/binary-amd64\/Packages/);
+  });
+
+  it('without InRelease, Release + Release.gpg are verified and used instead', async () => {
+    const dir = await setup('no-inrelease', 'no-inrelease');
+    await rm(path.join(publicDir, 'no-inrelease/dists/bookworm/InRelease'));
+    const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) });
+    expect(r.code, r.stderr).toBe(0);
+    const suite = JSON.parse(await readFile(path.join(dir, 'apt-e2e.lock.json'), 'utf8')).apt[0].suites[0];
+    expect(suite.release.map((f: { path: string }) => f.path)).toEqual(['dists/bookworm/Release', 'dists/bookworm/Release.gpg']);
+    expect(suite.signedBy).toBe(vendor.fingerprint);
+    // A Release.gpg from an unknown key is then fatal, naming the file.
+    const dist = path.join(publicDir, 'no-inrelease/dists/bookworm');
+    await rm(path.join(dist, 'Release.gpg'));
+    await gpgSign(stranger, path.join(dist, 'Release'), 'armor-detach', path.join(dist, 'Release.gpg'));
+    const bad = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toMatch(/no-inrelease\/dists\/bookworm\/Release \(signature Release\.gpg\)/);
   });
 
   it('an InRelease signed by an unknown key fails lock, naming InRelease', async () => {

@@ -78,4 +78,13 @@ describe('firewall tool checks have teeth', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('connection agent-to-anything (row 2): destination 0.0.0.0/0 is a wildcard');
   });
+
+  it('--json prints the format-neutral allowlist', async () => {
+    const r = await runFerry(['firewall', 'manifests/spinifex.yaml', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const rs = JSON.parse(r.stdout);
+    expect(rs).toMatchObject({ system: 'spinifex', mode: 'host', zone: 'cluster' });
+    expect(rs.rules.find((x: { chain: string; src?: unknown }) => x.chain === 'input' && !x.src).ports).toEqual([22, 3000, 9999]);
+    expect(rs.skipped.map((x: { name: string }) => x.name)).toContain('install-telemetry');
+  });
 });

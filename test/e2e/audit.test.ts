@@ -66,6 +66,8 @@ describe('ferry audit', () => {
       ['install.sh', 'https://severalnines.com/service/lic.php', 'declared-mitigated', ''],
       ['app.env', 'https://events.pagerduty.com/v2/enqueue', 'declared-unmitigated', 'PAGERDUTY_URL'],
       ['app.env', 'postgres.ccx.svc.cluster.local', 'internal', 'DB_HOST'],
+      ['ui-config.json', 'https://severalnines.piwik.pro/ppms.js', 'declared-exception', 'analytics.trackerUrl'],
+      ['ui-config.json', 'http://localhost:18091', 'internal', 'api'],
     ];
     for (const [file, value, cls, keyPath, needle] of planted) {
       const f = find(file, value);
@@ -118,5 +120,29 @@ describe('ferry audit', () => {
     const bad = await runFerry(['audit', SITE, ...base, '--fail-on', 'everything']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--fail-on everything: unknown');
+  });
+
+  it('Spinifex node: runs the telemetry opt-out, SSH and dev_networking checks against the node configuration', async () => {
+    const node = 'test/fixtures/audit/spinifex-node';
+    const r = await runFerry(['audit', node, '--manifest', 'manifests/spinifex.yaml', '--target', 'mirror-targets/spinifex.yaml', '--fail-on', 'unmitigated', '--json']);
+    expect(r.code, r.stderr).toBe(5);
+    const report = JSON.parse(r.stdout);
+    const checks = report.checks.map((c: { endpoint: string; status: string; evidence: string }) => [c.endpoint, c.status, c.evidence]);
+    expect(checks).toContainEqual(['install-telemetry', 'met', `${node}/bootstrap.sh:2 SPX_NO_TELEMETRY=1`]);
+    expect(checks).toContainEqual(['ssh', 'met', `${node}/etc/ssh/sshd_config:3`]);
+    expect(checks).toContainEqual(['qemu-dev-port-forwarding', 'unmet', `${node}/etc/spinifex/spinifex.toml:7 nodes.node1.daemon.dev_networking=true`]);
+    const byValue = new Map(report.findings.map((f: Finding) => [f.value, f]));
+    expect(byValue.get('https://cdimage.debian.org/cdimage/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2')).toMatchObject({
+      class: 'mirrored',
+      mirror: 'https://mirror.spinifex.internal/files/cdimage.debian.org/cdimage/cloud/bookworm/latest/debian-12-genericcloud-amd64.qcow2',
+    });
+    expect(byValue.get('https://cloud-images.ubuntu.com/noble/current/')).toMatchObject({ class: 'declared-unmitigated', declaredBy: 'ubuntu-cloud-image' });
+    const addresses = report.findings.filter((f: Finding) => f.value === '10.0.1.11').map((f: Finding) => [f.keyPath, f.class]);
+    expect(addresses).toEqual([
+      ['nodes.node1.awsgw.host', 'internal'],
+      ['nodes.node1.daemon.host', 'internal'],
+      ['nodes.node1.vpcd.ovn_nb_addr', 'internal'],
+      ['nodes.node1.vpcd.ovn_sb_addr', 'internal'],
+    ]);
   });
 });

@@ -125,6 +125,8 @@ describe('files: signed checksums, resumed downloads, bundle, import', () => {
     await mustRun('gpg', ['--batch', '--no-default-keyring', '--keyring', keyring, '--import', path.join(dir, 'keys/vendor.asc')], { env: { GNUPGHOME: vendor.home } });
     await mustRun('gpgv', ['--keyring', keyring, 'SHA256SUMS.gpg', 'SHA256SUMS'], { cwd: mirrored });
     expect(await readFile(path.join(dir, 'mirror', host, 'noble/current/other.tar.gz'))).toEqual(await readFile(path.join(srv, 'noble/current/other.tar.gz')));
+    // The SHA-512-pinned file gets a .sha512 beside it too, checked with the real sha512sum.
+    await mustRun('sha512sum', ['-c', 'other.tar.gz.sha512'], { cwd: mirrored });
 
     // ferry serve answers the same paths under /files/, straight from the bundle, with Range.
     const serve = await startFerryServe([bundle], { cwd: dir });

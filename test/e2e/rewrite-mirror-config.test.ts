@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,28 +105,15 @@ describe('mirror-config registries-conf', () => {
 });
 
 describe('mirror-config containerd', () => {
-  let containerd: ChildProcess | undefined;
+  let proc: ChildProcess | undefined;
+  let dir: string;
   let sock: string;
+  let log = '';
+  const ctr = (args: string[]) => runCommand('ctr', ['--address', sock, '--namespace', 'ferry-test', ...args], { timeoutMs: 120_000 });
 
-  afterAll(async () => {
-    if (containerd?.pid) {
-      containerd.kill('SIGTERM');
-      await new Promise((r) => containerd!.once('exit', r));
-    }
-  });
-
-  it('containerd resolves and fetches an upstream-named image through the generated hosts.toml (upstream stopped)', async () => {
+  beforeAll(async () => {
     expect(existsSync('/usr/bin/containerd'), 'containerd is not installed (scripts/install-test-deps.sh installs it)').toBe(true);
-    const out = path.join(work, 'containerd');
-    const r = await runFerry(['mirror-config', 'containerd', '-t', targetFile, '--lock', lockFile, '-o', out]);
-    expect(r.code, r.stderr).toBe(0);
-    // The directory is named as the reference spells the host, port included.
-    expect(await readdir(path.join(out, 'certs.d'))).toEqual([upstreamHost]);
-    const hosts = await readFile(path.join(out, 'certs.d', upstreamHost, 'hosts.toml'), 'utf8');
-    expect(hosts).toContain(`[host."http://${mirror.host}/v2/ferry/${upstreamHost.replace(':', '-')}"]`);
-    expect(hosts).toContain('override_path = true');
-
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-containerd-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-containerd-'));
     sock = path.join(dir, 'containerd.sock');
     await writeFile(
       path.join(dir, 'config.toml'),
@@ -142,14 +129,31 @@ describe('mirror-config containerd', () => {
         '',
       ].join('\n'),
     );
-    let log = '';
-    containerd = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    containerd.stdout!.on('data', (d) => (log += d));
-    containerd.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
+    proc = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    proc.stdout!.on('data', (d) => (log = (log + d).slice(-20_000)));
+    proc.stderr!.on('data', (d) => (log = (log + d).slice(-20_000)));
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 100));
     expect(existsSync(sock), `containerd did not start:\n${log}`).toBe(true);
+  });
 
-    const ctr = (args: string[]) => runCommand('ctr', ['--address', sock, '--namespace', 'ferry-test', ...args], { timeoutMs: 120_000 });
+  afterAll(async () => {
+    if (proc?.pid && proc.exitCode === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => proc!.once('exit', r));
+    }
+    if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+  });
+
+  it('containerd resolves and fetches an upstream-named image through the generated hosts.toml (upstream stopped)', async () => {
+    const out = path.join(work, 'containerd');
+    const r = await runFerry(['mirror-config', 'containerd', '-t', targetFile, '--lock', lockFile, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    // The directory is named as the reference spells the host, port included.
+    expect(await readdir(path.join(out, 'certs.d'))).toEqual([upstreamHost]);
+    const hosts = await readFile(path.join(out, 'certs.d', upstreamHost, 'hosts.toml'), 'utf8');
+    expect(hosts).toContain(`[host."http://${mirror.host}/v2/ferry/${upstreamHost.replace(':', '-')}"]`);
+    expect(hosts).toContain('override_path = true');
+
     const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.app]);
     expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${log.slice(-3000)}`).toBe(0);
     // What containerd now holds is the upstream manifest, byte for byte (same digest).
@@ -158,8 +162,44 @@ describe('mirror-config containerd', () => {
     // Without the hosts dir the same fetch fails: the upstream is stopped.
     const direct = await ctr(['content', 'fetch', '--plain-http', `${upstreamHost}/ferry-test/base:1`]);
     expect(direct.code).not.toBe(0);
-    await rm(dir, { recursive: true, force: true }).catch(() => undefined);
-  }, 180_000);
+  });
+
+  it('a TLS mirror with its own CA: containerd (hosts.toml ca) and skopeo (certs.d) trust it through the generated files', async () => {
+    const tls = await startRegistry({ mode: 'tls' });
+    try {
+      const tlsTarget = path.join(work, 'tls-target.yaml');
+      await writeFile(tlsTarget, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: tls }\nregistry:\n  url: ${tls.url}\n  prefix: ferry\n  ca: ${tls.caFile}\n`);
+      const imp = await runFerry(['import', bundle, '--target', tlsTarget], { env: env() });
+      expect(imp.code, imp.stderr).toBe(0);
+
+      const out = path.join(work, 'containerd-tls');
+      const r = await runFerry(['mirror-config', 'containerd', '-t', tlsTarget, '--bundle', bundle, '-o', out, '--config-path', path.join(out, 'certs.d')]);
+      expect(r.code, r.stderr).toBe(0);
+      const hosts = await readFile(path.join(out, 'certs.d', upstreamHost, 'hosts.toml'), 'utf8');
+      expect(hosts).toContain(`ca = "${path.join(out, 'certs.d', upstreamHost, 'ca.crt')}"`);
+      expect(await readFile(path.join(out, 'certs.d', upstreamHost, 'ca.crt'), 'utf8')).toBe(await readFile(tls.caFile!, 'utf8'));
+      const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.multi]);
+      expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${log.slice(-3000)}`).toBe(0);
+      expect((await ctr(['content', 'ls', '-q'])).stdout.split('\n')).toContain(seeded.digests.multi);
+      // The CA line is what makes it work: without it containerd refuses the mirror's certificate.
+      const noCa = path.join(work, 'containerd-tls-noca');
+      await mkdir(path.join(noCa, upstreamHost), { recursive: true });
+      await writeFile(path.join(noCa, upstreamHost, 'hosts.toml'), hosts.replace(/^\s*ca = .*$/m, ''));
+      const refused = await ctr(['content', 'fetch', '--hosts-dir', noCa, seeded.refs.docker]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/x509|certificate/);
+
+      const conf = path.join(work, 'containers-tls');
+      const rc = await runFerry(['mirror-config', 'registries-conf', '-t', tlsTarget, '--bundle', bundle, '-o', conf]);
+      expect(rc.code, rc.stderr).toBe(0);
+      const certDir = path.join(conf, 'certs.d', tls.host);
+      const ins = await runCommand('skopeo', ['--registries-conf', path.join(conf, 'registries.conf'), 'inspect', '--raw', '--cert-dir', certDir, `docker://${seeded.refs.multi}`], { env: skopeoEnv() });
+      expect(ins.code, ins.stderr).toBe(0);
+      expect('sha256:' + (await import('node:crypto')).createHash('sha256').update(ins.stdout).digest('hex')).toBe(seeded.digests.multi);
+    } finally {
+      await tls.stop();
+    }
+  });
 });
 
 describe('rewrite against the mirror', () => {

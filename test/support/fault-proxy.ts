@@ -5,13 +5,16 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 /**
  * An in-process reverse proxy in front of a real registry (or any HTTP server) that injects
  * faults into the requests matching a rule: reset the connection after N body bytes, answer
- * 429 with Retry-After, answer 503, or flip one byte of the body. Everything else passes
+ * 429 with Retry-After, answer 503, flip one byte of the body, or let the upstream act on a
+ * request and then drop its answer. Everything else passes
  * through untouched (the Host header too, so upload Locations point back at the proxy).
  */
 export type FaultAction =
   | { kind: 'reset'; afterBytes: number }
   | { kind: 'status'; status: number; retryAfter?: string }
-  | { kind: 'corrupt'; atByte?: number };
+  | { kind: 'corrupt'; atByte?: number }
+  /** Forward the request, then cut the connection instead of relaying the answer (a lost response). */
+  | { kind: 'drop' };
 
 export interface FaultRule {
   method?: string;
@@ -88,6 +91,11 @@ export async function startFaultProxy(upstream: string, opts: { ca?: string | Bu
       },
       (upRes) => {
         record.status = upRes.statusCode;
+        if (action?.kind === 'drop') {
+          upRes.resume();
+          upRes.on('end', () => res.socket?.destroy());
+          return;
+        }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         if (!action) {
           upRes.pipe(res);

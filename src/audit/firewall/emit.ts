@@ -156,8 +156,9 @@ export function emitIptables(rs: Ruleset): string {
   const out = [...header(rs, 'iptables-restore (IPv4)')];
   out.push('# Lines starting with "# PLACEHOLDER" need addresses: fill in the <SET> and uncomment.');
   for (const s of rs.sets.filter((x) => x.placeholder)) out.push(`#   <${s.id.toUpperCase()}> = ${oneLine(s.placeholder!)}`);
-  out.push('*filter');
   const host = rs.mode === 'host';
+  if (!host) out.push("# Gateway rules: FORWARD is the allowlist; the gateway's own INPUT/OUTPUT are not part of this model.");
+  out.push('*filter');
   out.push(`:INPUT ${host ? 'DROP' : 'ACCEPT'} [0:0]`, ':FORWARD DROP [0:0]', `:OUTPUT ${host ? 'DROP' : 'ACCEPT'} [0:0]`);
   const chains: Array<[Rule['chain'], string]> = host ? [['input', 'INPUT'], ['output', 'OUTPUT']] : [['forward', 'FORWARD']];
   for (const [chain, name] of chains) {

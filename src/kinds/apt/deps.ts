@@ -170,7 +170,9 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     for (const name of req.names) {
       let found = false;
       for (const arch of req.architectures) {
-        const alt = { name: name.toLowerCase() };
+        // `name` or `name=version` (apt's syntax for one exact version).
+        const [n, v] = name.split('=', 2);
+        const alt: DepAlternative = { name: n.trim().toLowerCase(), ...(v ? { op: '=' as Relation, version: v.trim() } : {}) };
         const { real, provided } = candidates(alt, arch);
         const own = real.filter((p) => p.source === req.source);
         const ownProvided = provided.filter((p) => p.source === req.source);

@@ -55,15 +55,16 @@ export async function fetchVerifiedRelease(
   const files: AptFile[] = [];
   let text: string | undefined;
   let signedBy: string | undefined;
-  const inRelease = await getOptional(http, repoUrl(base, `${dir}/InRelease`), label);
+  // The three candidates at once: one round trip instead of three.
+  const [inRelease, release, releaseGpg] = await Promise.all(
+    ['InRelease', 'Release', 'Release.gpg'].map((name) => getOptional(http, repoUrl(base, `${dir}/${name}`), label)),
+  );
   if (inRelease) {
     const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
     text = v.text;
     signedBy = v.signer;
     files.push(await keep(store, `${dir}/InRelease`, inRelease));
   }
-  const release = await getOptional(http, repoUrl(base, `${dir}/Release`), label);
-  const releaseGpg = release ? await getOptional(http, repoUrl(base, `${dir}/Release.gpg`), label) : undefined;
   if (release && releaseGpg) {
     let signer: string | undefined;
     try {
@@ -105,7 +106,8 @@ export function releaseTextOf(bytes: Buffer): string {
 /**
  * Which index files of a Release a mirror of these components and architectures carries:
  * Packages (every compression) for each architecture and `all`, per-architecture Release
- * files and translations. Contents, sources, installer images and AppStream data are left out.
+ * files, translations, AppStream (dep11) and command-not-found (cnf) data. Contents, sources
+ * and installer images are left out.
  */
 export function selectIndexPaths(release: ReleaseFile, components: string[], architectures: string[]): string[] {
   const arches = new Set([...architectures, 'all']);
@@ -120,6 +122,10 @@ export function selectIndexPaths(release: ReleaseFile, components: string[], arc
       continue;
     }
     if (/^i18n\/(Translation-[A-Za-z_@.]+(\.gz|\.xz|\.bz2|\.zst)?|Index)$/.test(rest)) out.push(p);
+    // AppStream and command-not-found data: Ubuntu clients fetch these on update when installed.
+    const perArch = /^(?:dep11\/Components|cnf\/Commands)-([a-z0-9-]+)(?:\.[a-z0-9.]+)?$/.exec(rest);
+    if (perArch && arches.has(perArch[1])) out.push(p);
+    if (/^dep11\/icons-[0-9x@]+\.tar(\.gz|\.xz)?$/.test(rest)) out.push(p);
   }
   return out.sort();
 }

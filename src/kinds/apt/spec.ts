@@ -7,7 +7,7 @@ export const AptSpecSchema = z
     suites: z.array(z.string().min(1)).min(1),
     components: z.array(z.string().min(1)).min(1).default(['main']),
     architectures: z.array(z.string().min(1)).min(1).default(['amd64']),
-    packages: z.array(z.string().min(1)).optional().describe('These and their dependency closure; omitted = the whole component.'),
+    packages: z.array(z.string().min(1)).optional().describe('These (name or name=version) and their dependency closure over Depends and Pre-Depends; omitted = the whole component.'),
     keys: z
       .array(z.string().min(1))
       .min(1, 'keys must list at least one OpenPGP public key file: ferry verifies every repository signature')

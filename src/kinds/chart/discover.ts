@@ -36,6 +36,10 @@ export interface ImageKeys {
   digest?: string;
   /** nats style: a full reference that overrides the other sub-keys when set. */
   fullImageName?: string;
+  /** `repo` instead of `repository`. */
+  repo?: string;
+  /** grafana style: the digest's hex, rendered as `@sha256:<sha>`. */
+  sha?: string;
 }
 
 export interface ImageSource {
@@ -155,7 +159,13 @@ function appVersionTag(chart: LoadedChart): string | undefined {
   if (av.startsWith('v')) return av;
   for (const [p, text] of chart.files) {
     if (!p.startsWith('templates/')) continue;
-    if (/printf\s+"v%s"\s+\(?\s*\.Chart\.AppVersion/.test(text) || /\bv\{\{-?\s*\.Chart\.AppVersion/.test(text)) return `v${av}`;
+    if (
+      /printf\s+"v%s"\s+\(?\s*\.Chart\.AppVersion/.test(text) ||
+      /\bv\{\{-?\s*\.Chart\.AppVersion/.test(text) ||
+      /\b(print|cat)\s+"v"\s+\.Chart\.AppVersion/.test(text)
+    ) {
+      return `v${av}`;
+    }
   }
   return av;
 }
@@ -200,13 +210,16 @@ function baseSource(ctx: Ctx, container: object, key: string | number, keyPath: 
 
 function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSource, 'kind' | 'chart' | 'chartName' | 'chartVersion' | 'scope' | 'file' | 'certainty'> & { ref: string } | undefined {
   const root = ctx.inst.values;
-  const repo = asString(m.repository)?.trim();
+  const repo = (asString(m.repository) || asString(m.repo))?.trim();
   const img = asString(m.image)?.trim();
   const name = asString(m.name)?.trim();
-  const tag = asString(m.tag)?.trim();
-  const digest = asString(m.digest)?.trim();
+  // Charts that tpl their values write the appVersion in as `{{ .Chart.AppVersion }}`.
+  const av = ctx.inst.chart.metadata.appVersion;
+  const tag = asString(m.tag)?.trim().replace(/\{\{-?\s*\.Chart\.AppVersion\s*-?\}\}/g, () => av ?? '{{}}');
+  const sha = asString(m.sha)?.trim();
+  const digest = asString(m.digest)?.trim() || (sha && /^(sha256:)?[a-f0-9]{64}$/.test(sha) ? (sha.startsWith('sha256:') ? sha : `sha256:${sha}`) : undefined);
   const keys: ImageKeys = {};
-  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest', 'fullImageName'] as const) if (k in m) keys[k] = k;
+  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName'] as const) if (k in m) keys[k] = k;
   const fullImageName = asString(m.fullImageName)?.trim();
   if (fullImageName) {
     const ref = tryParse(fullImageName);
@@ -253,7 +266,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
 
 function overridesOf(m: ValueMap, defaultsFile: string): Record<string, string> | undefined {
   const out: Record<string, string> = {};
-  for (const k of ['registry', 'repository', 'image', 'name', 'tag', 'digest', 'fullImageName']) {
+  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName']) {
     const o = originOf(m, k);
     if (o && o.file !== defaultsFile) out[k] = originText(o)!;
   }
@@ -273,11 +286,15 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
   const en = asBoolean(node.enabled);
   if (en === false && !disabled) disabled = `${[...ctx.inst.scope, keyPath].filter(Boolean).join('.') || '(root)'}.enabled is false`;
   for (const [key, val] of Object.entries(node)) {
-    if (!keyPath && key === 'global') continue;
+    if (!keyPath && key === 'global') {
+      // Some charts set one image for all components under global (argo-cd: global.image).
+      if (isValueMap(val)) walkGlobal(ctx, val, 'global', disabled);
+      continue;
+    }
     const p = joinPath(keyPath, key);
     const certainty: Certainty = disabled ? 'possible' : 'certain';
     const imageKey = IMAGE_KEY.test(key);
-    if (isValueMap(val) && (imageKey || (typeof val.repository === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
+    if (isValueMap(val) && (imageKey || (typeof (val.repository ?? val.repo) === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
       const found = imageFromMap(ctx, val, imageKey);
       if (found) {
         const { ref, ...rest } = found;
@@ -316,6 +333,20 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
       continue;
     }
     walkValues(ctx, val, p, disabled);
+  }
+}
+
+/** Image maps under `global`: the override path is global (not scoped), whichever subchart sees it. */
+function walkGlobal(ctx: Ctx, node: ValueMap, keyPath: string, disabled: string | undefined): void {
+  for (const [key, val] of Object.entries(node)) {
+    if (!isValueMap(val)) continue;
+    const p = joinPath(keyPath, key);
+    const found = IMAGE_KEY.test(key) ? imageFromMap(ctx, val, true) : undefined;
+    if (found) {
+      const { ref, ...rest } = found;
+      const base = baseSource(ctx, node, key, p);
+      ctx.findings.push({ ref, source: { ...base, valuesPath: p, ...rest, overrides: overridesOf(val, `${ctx.inst.prefix}values.yaml`), certainty: disabled ? 'possible' : 'certain', reason: disabled } });
+    } else walkGlobal(ctx, val, p, disabled);
   }
 }
 
@@ -412,12 +443,167 @@ function imagesLockFindings(ctx: Ctx): void {
 
 const TEMPLATE_IMAGE_LINE = /^\s*-?\s*image:\s*["']?([^"'\s#]+)["']?\s*(?:#.*)?$/;
 
+// ── template control flow (just enough to see that a literal sits in a disabled block) ──
+
+type Truth = boolean | undefined;
+type Expr = string | Expr[];
+
+function tokenize(src: string): string[] | undefined {
+  const out: string[] = [];
+  const re = /\s*("(?:[^"\\]|\\.)*"|`[^`]*`|\(|\)|\||[^\s()|"`]+)/gy;
+  let m: RegExpExecArray | null;
+  let pos = 0;
+  while ((m = re.exec(src))) {
+    out.push(m[1]);
+    pos = re.lastIndex;
+  }
+  return src.slice(pos).trim() ? undefined : out;
+}
+
+function parseExpr(tokens: string[]): Expr[] | undefined {
+  const stack: Expr[][] = [[]];
+  for (const t of tokens) {
+    if (t === '|') return undefined;
+    if (t === '(') stack.push([]);
+    else if (t === ')') {
+      const done = stack.pop();
+      if (!done || !stack.length) return undefined;
+      stack[stack.length - 1].push(done);
+    } else stack[stack.length - 1].push(t);
+  }
+  return stack.length === 1 ? stack[0] : undefined;
+}
+
+function goTruthy(v: Value | undefined): boolean {
+  if (v === undefined || v === null || v === false || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (isValueMap(v)) return Object.keys(v).length > 0;
+  return v !== '0' && v !== 'false';
+}
+
+interface EvalScope {
+  values: ValueMap;
+  /** `.` was rebound by with/range: only `$.Values` still means the values. */
+  dotRebound: boolean;
+}
+
+function evalValue(e: Expr, sc: EvalScope): { known: boolean; value?: Value } {
+  if (Array.isArray(e)) {
+    const t = evalCall(e, sc);
+    return t === undefined ? { known: false } : { known: true, value: t };
+  }
+  if (/^".*"$/.test(e)) return { known: true, value: e.slice(1, -1) };
+  if (e === 'true' || e === 'false') return { known: true, value: e === 'true' };
+  if (/^-?\d+(\.\d+)?$/.test(e)) return { known: true, value: e };
+  const m = /^(\$?)\.Values((?:\.[A-Za-z_][\w-]*)*)$/.exec(e);
+  if (m && (m[1] === '$' || !sc.dotRebound)) return { known: true, value: valueAt(sc.values, m[2].slice(1)) ?? null };
+  return { known: false };
+}
+
+function evalCall(e: Expr[], sc: EvalScope): Truth {
+  if (!e.length) return undefined;
+  const [head, ...args] = e;
+  if (typeof head !== 'string') return e.length === 1 ? evalCall(head, sc) : undefined;
+  if (head === 'not' && args.length === 1) {
+    const t = truthOf(args[0], sc);
+    return t === undefined ? undefined : !t;
+  }
+  if (head === 'and' || head === 'or') {
+    const ts = args.map((a) => truthOf(a, sc));
+    if (head === 'and') return ts.includes(false) ? false : ts.includes(undefined) ? undefined : true;
+    return ts.includes(true) ? true : ts.includes(undefined) ? undefined : false;
+  }
+  if ((head === 'eq' || head === 'ne') && args.length === 2) {
+    const [a, b] = args.map((x) => evalValue(x, sc));
+    if (!a.known || !b.known || typeof a.value === 'object' || typeof b.value === 'object') return undefined;
+    const same = String(a.value) === String(b.value);
+    return head === 'eq' ? same : !same;
+  }
+  if (args.length === 0) return truthOf(head, sc);
+  return undefined;
+}
+
+function truthOf(e: Expr, sc: EvalScope): Truth {
+  if (Array.isArray(e)) return evalCall(e, sc);
+  const v = evalValue(e, sc);
+  return v.known ? goTruthy(v.value) : undefined;
+}
+
+/** Truth of a Go template condition over the chart's values, or undefined when ferry cannot tell. */
+export function templateCondition(cond: string, values: ValueMap, dotRebound = false): Truth {
+  const tokens = tokenize(cond.trim());
+  const expr = tokens && parseExpr(tokens);
+  if (!expr) return undefined;
+  return evalCall(expr, { values, dotRebound });
+}
+
+interface Block {
+  kind: 'if' | 'with' | 'range' | 'define';
+  truth: Truth;
+  anyTrue: boolean;
+  unknown: boolean;
+  text: string;
+}
+
+const ACTION = /\{\{-?\s*([\s\S]*?)\s*-?\}\}/g;
+
+function applyAction(stack: Block[], action: string, values: ValueMap): void {
+  const rebound = stack.some((b) => b.kind !== 'if');
+  const kw = /^(if|else if|else with|else|with|range|define|block|end)\b\s*(.*)$/s.exec(action);
+  if (!kw) return;
+  const [, word, rest] = kw;
+  const top = stack[stack.length - 1];
+  switch (word) {
+    case 'if':
+    case 'with': {
+      const t = word === 'if' ? templateCondition(rest, values, rebound) : templateCondition(rest.replace(/^\$\w+\s*:=\s*/, ''), values, rebound);
+      stack.push({ kind: word, truth: t, anyTrue: t === true, unknown: t === undefined, text: `${word} ${rest}` });
+      break;
+    }
+    case 'range':
+      stack.push({ kind: 'range', truth: undefined, anyTrue: false, unknown: true, text: `range ${rest}` });
+      break;
+    case 'define':
+    case 'block':
+      stack.push({ kind: 'define', truth: undefined, anyTrue: false, unknown: true, text: `${word} ${rest}` });
+      break;
+    case 'else if':
+    case 'else with':
+      if (!top) return;
+      if (top.unknown) top.truth = undefined;
+      else if (top.anyTrue) top.truth = false;
+      else {
+        top.truth = templateCondition(rest, values, rebound || word === 'else with');
+        top.anyTrue = top.truth === true;
+        top.unknown = top.truth === undefined;
+      }
+      top.text = `${word} ${rest}`;
+      break;
+    case 'else':
+      if (!top) return;
+      top.truth = top.unknown ? undefined : !top.anyTrue;
+      top.text = `else of ${top.text}`;
+      break;
+    case 'end':
+      stack.pop();
+      break;
+  }
+}
+
 function templateFindings(ctx: Ctx): void {
   for (const [p, text] of ctx.inst.chart.files) {
     if (!p.startsWith('templates/')) continue;
     const lines = text.split('\n');
     let inComment = false;
+    const stack: Block[] = [];
+    // Actions over the whole file (they may span lines), applied in order as the lines pass.
+    const actions = [...text.matchAll(ACTION)].map((a) => ({ at: a.index!, body: a[1] })).filter((a) => !a.body.startsWith('/*'));
+    let next = 0;
+    let offset = 0;
     lines.forEach((line, i) => {
+      const lineStart = offset;
+      offset += line.length + 1;
+      while (next < actions.length && actions[next].at < lineStart) applyAction(stack, actions[next++].body, ctx.inst.values);
       // Skip {{/* … */}} comment blocks and YAML comments.
       if (inComment) {
         if (line.includes('*/')) inComment = false;
@@ -427,6 +613,9 @@ function templateFindings(ctx: Ctx): void {
         inComment = true;
         return;
       }
+      const disabledBy = stack.find((b) => b.truth === false);
+      const certainty: Certainty = disabledBy ? 'possible' : 'certain';
+      const reason = disabledBy ? `inside {{ ${disabledBy.text} }}, which is false with these values` : undefined;
       if (/^\s*#/.test(line)) return;
       const base = {
         kind: 'template' as const,
@@ -441,14 +630,14 @@ function templateFindings(ctx: Ctx): void {
       const m = TEMPLATE_IMAGE_LINE.exec(line);
       if (m && !hasTemplate(line)) {
         const ref = tryParse(m[1]);
-        if (ref) ctx.findings.push({ ref, source: { ...base, certainty: 'certain' } });
+        if (ref) ctx.findings.push({ ref, source: { ...base, certainty, reason } });
         return;
       }
       // `image: {{ .Values.x | default "busybox:1.36" }}`: the fallback a template writes when values leave it empty.
       if (/^\s*-?\s*image:/.test(line)) {
         for (const d of line.matchAll(/\bdefault\s+"([^"\s{}]+)"/g)) {
           const ref = tryParse(d[1]);
-          if (ref && d[1].includes(':')) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: 'default written in the template' } });
+          if (ref && d[1].includes(':')) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: reason ?? 'default written in the template' } });
         }
       }
       // Literal host/path:tag strings outside template actions (args, env values): possible.
@@ -456,7 +645,7 @@ function templateFindings(ctx: Ctx): void {
       LOOSE_REF.lastIndex = 0;
       for (const mm of outside.matchAll(LOOSE_REF)) {
         const ref = tryParse(mm[1]);
-        if (ref) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: 'literal image-like string in a template' } });
+        if (ref) ctx.findings.push({ ref, source: { ...base, certainty: 'possible', reason: reason ?? 'literal image-like string in a template' } });
       }
     });
   }

@@ -11,6 +11,7 @@ import { mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { LayoutDir } from '../../store/layout.js';
+import { pushBlobs } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -50,14 +51,7 @@ async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<Imp
   const tag = mapped.tag ?? a.top.digest;
   const existing = await ctx.registry.headManifest(repo, tag);
   if (existing?.digest === a.top.digest) return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent: 0, skipped: true };
-  let bytesSent = 0;
-  for (const blob of a.blobs) {
-    const how = await ctx.registry.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
-      mountFrom: (ctx.mounts.get(blob.digest) ?? []).filter((r) => r !== repo.repository),
-    });
-    if (how === 'uploaded') bytesSent += blob.size;
-    ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
-  }
+  const bytesSent = await pushBlobs(repo, a.blobs, ctx, `chart ${a.meta.name} ${a.meta.version}`);
   await ctx.registry.putManifest(repo, tag, a.topBytes, a.top.mediaType || MT.ociManifest);
   return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent, skipped: false };
 }

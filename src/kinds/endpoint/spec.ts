@@ -46,6 +46,23 @@ export const ZoneSchema = z
   })
   .strict();
 
+export const CheckSchema = z
+  .object({
+    kind: z.enum(['values', 'env', 'config', 'text']).describe('values: Helm values key; env: environment setting; config: config-file key; text: a pattern in any scanned file.'),
+    key: z.string().optional().describe('Dotted key path (values/config) or variable name (env).'),
+    pattern: z.string().optional().describe('Literal text to find (kind text).'),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    notEquals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    present: z.boolean().optional().describe('true (default): the key must be set and non-empty; false: it must be absent.'),
+    whenMissing: z.enum(['met', 'unmet']).default('unmet').describe('Result when no scanned file sets the key (met when the default is safe).'),
+    files: z.array(z.string()).optional().describe('Only files whose path ends with one of these.'),
+    description: z.string().optional(),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.kind === 'text' ? !c.pattern : !c.key) ctx.addIssue({ code: 'custom', message: c.kind === 'text' ? 'a text check needs pattern' : `a ${c.kind} check needs key` });
+  });
+
 export const ConnectionSchema = z
   .object({
     name: z.string().regex(NAME, `connection name ${NAME_MSG}`),
@@ -71,25 +88,9 @@ export const ConnectionSchema = z
     lifecycle: LifecycleSchema.default('runtime'),
     status: StatusSchema.default('confirmed'),
     statusNote: z.string().optional(),
+    checks: z.array(CheckSchema).optional().describe('Checks that the configuration matches this entry (a blocked listener stays off, SSH keys only); all must be met.'),
   })
   .strict();
-
-export const CheckSchema = z
-  .object({
-    kind: z.enum(['values', 'env', 'config', 'text']).describe('values: Helm values key; env: environment setting; config: config-file key; text: a pattern in any scanned file.'),
-    key: z.string().optional().describe('Dotted key path (values/config) or variable name (env).'),
-    pattern: z.string().optional().describe('Literal text to find (kind text).'),
-    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    notEquals: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    present: z.boolean().optional().describe('true (default): the key must be set and non-empty; false: it must be absent.'),
-    whenMissing: z.enum(['met', 'unmet']).default('unmet').describe('Result when no scanned file sets the key (met when the default is safe).'),
-    files: z.array(z.string()).optional().describe('Only files whose path ends with one of these.'),
-    description: z.string().optional(),
-  })
-  .strict()
-  .superRefine((c, ctx) => {
-    if (c.kind === 'text' ? !c.pattern : !c.key) ctx.addIssue({ code: 'custom', message: c.kind === 'text' ? 'a text check needs pattern' : `a ${c.kind} check needs key` });
-  });
 
 export const MitigationSchema = z
   .object({

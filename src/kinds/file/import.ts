@@ -8,7 +8,7 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { hasSameContent, writeVerified } from './download.js';
-import { baseName } from './fetch.js';
+import { baseName, SHA512_ANNOTATION } from './fetch.js';
 
 export function filesTarget(ctx: ImportContext): { dir: string; baseUrl: string } {
   const t = ctx.target.target.files;
@@ -38,16 +38,18 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
       task.finish();
     }
     if (layer.annotations?.[ROLE] === 'file') {
-      const sumFile = `${dest}.sha256`;
-      const line = formatChecksumLine(layer.digest.slice(7), path.basename(dest));
-      const current = await readFile(sumFile, 'utf8').catch(() => '');
-      if (current !== line) {
-        await mkdir(path.dirname(sumFile), { recursive: true });
-        await writeFile(`${sumFile}.tmp`, line);
-        await rename(`${sumFile}.tmp`, sumFile);
-      }
+      const sha512 = layer.annotations?.[SHA512_ANNOTATION];
+      await writeSidecar(`${dest}.sha256`, formatChecksumLine(layer.digest.slice(7), path.basename(dest)));
+      if (sha512) await writeSidecar(`${dest}.sha512`, formatChecksumLine(sha512, path.basename(dest)));
       results.push({ artifact: url, location: mapped.url, bytesSent: sent, skipped });
     }
   }
   return results;
+}
+
+async function writeSidecar(file: string, line: string): Promise<void> {
+  if ((await readFile(file, 'utf8').catch(() => '')) === line) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, line);
+  await rename(`${file}.tmp`, file);
 }

@@ -4,6 +4,7 @@ import { mapFileUrl } from '../../mapping/index.js';
 import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
+import { SHA512_ANNOTATION } from './fetch.js';
 
 /** Where `ferry serve` puts files: `<server>/files/<host>/<path>`, as a target with that baseUrl maps them. */
 export const FILES_PREFIX = '/files/';
@@ -38,6 +39,8 @@ export async function fileServeRoutes(ctx: ServeRouteContext): Promise<ServeRout
       paths.set(p, { digest: layer.digest, size: layer.size });
       if (layer.annotations?.[ROLE] === 'file') {
         paths.set(`${p}.sha256`, { bytes: Buffer.from(formatChecksumLine(layer.digest.slice(7), p.split('/').pop()!)) });
+        const sha512 = layer.annotations?.[SHA512_ANNOTATION];
+        if (sha512) paths.set(`${p}.sha512`, { bytes: Buffer.from(formatChecksumLine(sha512, p.split('/').pop()!)) });
       }
     }
   }

@@ -26,6 +26,11 @@ SHA256:
  ${'7'.repeat(64)}  100 main/Contents-amd64.gz
  ${'8'.repeat(64)}  100 main/source/Sources.gz
  ${'9'.repeat(64)}  100 contrib/binary-amd64/Packages.gz
+ ${'a'.repeat(64)}  100 main/dep11/Components-amd64.yml.gz
+ ${'b'.repeat(64)}  100 main/dep11/Components-arm64.yml.gz
+ ${'c'.repeat(64)}  100 main/dep11/icons-64x64@2.tar.gz
+ ${'d'.repeat(64)}  100 main/cnf/Commands-amd64.xz
+ ${'e'.repeat(64)}  100 main/debian-installer/binary-amd64/Packages.gz
 `;
 
 describe('deb822 and Release', () => {
@@ -53,6 +58,9 @@ describe('deb822 and Release', () => {
       'main/binary-amd64/Packages',
       'main/binary-amd64/Packages.gz',
       'main/binary-amd64/Packages.xz',
+      'main/cnf/Commands-amd64.xz',
+      'main/dep11/Components-amd64.yml.gz',
+      'main/dep11/icons-64x64@2.tar.gz',
       'main/i18n/Translation-en.bz2',
     ]);
     expect(packagesIndexFor(r, 'main', 'amd64')).toBe('main/binary-amd64/Packages.gz');

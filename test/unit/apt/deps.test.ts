@@ -94,6 +94,13 @@ describe('dependency closure', () => {
     expect(r.unsatisfied.size).toBe(0);
   });
 
+  it('takes an exact version when asked with name=version', () => {
+    const pkgs = [pkg(0, 'srv', '8.0.36'), pkg(0, 'srv', '8.0.40')];
+    expect(names(computeClosure(pkgs, one, [{ source: 0, names: ['srv=8.0.36'], architectures: ['amd64'] }]).selected.get(0))).toEqual(['srv=8.0.36']);
+    expect(names(computeClosure(pkgs, one, [{ source: 0, names: ['srv'], architectures: ['amd64'] }]).selected.get(0))).toEqual(['srv=8.0.40']);
+    expect(computeClosure(pkgs, one, [{ source: 0, names: ['srv=9'], architectures: ['amd64'] }]).missing.get(0)).toEqual(['srv=9']);
+  });
+
   it('reports requested packages that the repository does not have', () => {
     const r = computeClosure([pkg(0, 'a', '1')], one, [{ source: 0, names: ['a', 'nope'], architectures: ['amd64'] }]);
     expect(r.missing.get(0)).toEqual(['nope']);

@@ -6,6 +6,7 @@ import { loadManifest } from '../../../src/manifest/load.js';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 import { buildRuleset } from '../../../src/audit/firewall/ruleset.js';
 import { emitNftables } from '../../../src/audit/firewall/emit.js';
+import { renderInventoryMarkdown } from '../../../src/audit/inventory.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const seed = (name: string) => path.join(ROOT, 'manifests', `${name}.yaml`);
@@ -110,6 +111,11 @@ describe('SPIRE', () => {
       ['azure-staging-agent', 'tbd'],
     ]);
     expect(inv.matrix.filter((r) => r.ref.startsWith('§5 row')).length).toBe(12);
+    const md = renderInventoryMarkdown(inv);
+    const dmz = md.split('### DMZ / Edge')[1].split('###')[0];
+    expect(dmz).toMatch(/\| §5 row 10 \| out \| On-prem downstream SPIRE server \| DMZ agent \(TBD\) \|.*\| BLOCKED \|/);
+    const staging = md.split('### AWS staging / dev')[1].split('###')[0];
+    expect(staging).toContain('| TBD |');
   });
 
   it('firewall templates let agents reach only the server addresses on 8081, with segment CIDRs as variables', async () => {

@@ -260,6 +260,70 @@ describe('discovery rules', () => {
     expect(r.images.find((i) => i.ref.includes('worker'))!.sources[0].valuesPath).toBe('worker.image');
   });
 
+  it('other common shapes: grafana sha, repo instead of repository, tpl\'d appVersion tags, one image under global (argo-cd)', async () => {
+    const hex = 'd'.repeat(64);
+    const r = await discover({
+      chart: { name: 'x', version: '1.0.0', appVersion: '2.9.0' },
+      values: [
+        'global:',
+        '  image:',
+        '    repository: quay.io/argoproj/argocd',
+        '    tag: ""',
+        'server:',
+        '  image:',
+        '    repository: ""',
+        '    tag: ""',
+        'grafana:',
+        '  image:',
+        '    registry: docker.io',
+        '    repository: grafana/grafana',
+        '    tag: 11.0.0',
+        `    sha: "${hex}"`,
+        'agent:',
+        '  image:',
+        '    repo: ghcr.io/acme/agent',
+        '    tag: "{{ .Chart.AppVersion }}"',
+      ].join('\n'),
+      files: { 'templates/_helpers.tpl': '{{- define "x.tag" -}}{{ default (print "v" .Chart.AppVersion) .Values.global.image.tag }}{{- end }}\n' },
+    });
+    expect(certain(r)).toEqual([`docker.io/grafana/grafana:11.0.0@sha256:${hex}`, 'ghcr.io/acme/agent:2.9.0', 'quay.io/argoproj/argocd:v2.9.0']);
+    const g = r.images.find((i) => i.ref.includes('argocd'))!.sources[0];
+    expect(g).toMatchObject({ valuesPath: 'global.image', keyPath: 'global.image', tagFromAppVersion: true });
+  });
+
+  it('a literal image inside a template block that is false with these values is only possible', async () => {
+    const tpl = [
+      '{{- if .Values.metrics.enabled }}',
+      '      containers:',
+      '        - name: exporter',
+      '          image: quay.io/acme/exporter:1.0',
+      '{{- else if and .Values.debug (not .Values.quiet) }}',
+      '        - name: debug',
+      '          image: docker.io/library/busybox:1.36',
+      '{{- else }}',
+      '        - name: idle',
+      '          image: registry.k8s.io/pause:3.9',
+      '{{- end }}',
+      '{{- if or (eq .Values.mode "job")',
+      '          .Values.forceJob }}',
+      '          image: curlimages/curl:8.5.0',
+      '{{- end }}',
+      '{{- with .Values.extra }}',
+      '          image: ghcr.io/acme/extra:2',
+      '{{- end }}',
+      '{{- if include "x.unknown" . }}',
+      '          image: ghcr.io/acme/unknown:3',
+      '{{- end }}',
+    ].join('\n');
+    const chart = { chart: { name: 'x', version: '1.0.0' }, values: 'metrics:\n  enabled: false\ndebug: true\nquiet: false\nmode: job\nextra: {}\n', files: { 'templates/d.yaml': tpl } };
+    const r = await discover(chart);
+    expect(certain(r)).toEqual(['docker.io/curlimages/curl:8.5.0', 'docker.io/library/busybox:1.36', 'ghcr.io/acme/unknown:3']);
+    expect(possible(r)).toEqual(['ghcr.io/acme/extra:2', 'quay.io/acme/exporter:1.0', 'registry.k8s.io/pause:3.9']);
+    expect(r.images.find((i) => i.ref.includes('exporter'))!.sources[0].reason).toBe('inside {{ if .Values.metrics.enabled }}, which is false with these values');
+    const on = await discover(chart, [['on.yaml', 'metrics:\n  enabled: true\nmode: web\nextra:\n  a: 1\n']]);
+    expect(certain(on)).toEqual(['ghcr.io/acme/extra:2', 'ghcr.io/acme/unknown:3', 'quay.io/acme/exporter:1.0']);
+  });
+
   it('a null in user values removes a default (Helm semantics)', async () => {
     const r = await discover(
       { chart: { name: 'x', version: '1.0.0' }, values: 'image:\n  repository: acme/a\n  tag: "1.0"\n  digest: sha256:' + 'c'.repeat(64) + '\n' },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { redactUrl } from '../../../src/net/http.js';
 import { parseRetryAfter } from '../../../src/net/retry.js';
 import { appendQuery, isLoopbackHost, nextLink, rangeEnd, resolveLocation } from '../../../src/oci/client.js';
 
@@ -51,5 +52,14 @@ describe('loopback hosts (plain-HTTP fallback)', () => {
   it('knows localhost, 127/8 and [::1], with or without a port', () => {
     for (const h of ['localhost', 'localhost:5000', '127.0.0.1', '127.1.2.3:443', '[::1]', '[::1]:5000']) expect(isLoopbackHost(h)).toBe(true);
     for (const h of ['registry.example.com', '10.0.0.1:5000', '[fe80::1]:5000', 'localhost.example.com']) expect(isLoopbackHost(h)).toBe(false);
+  });
+});
+
+describe('URLs in messages', () => {
+  it('masks signatures, tokens and user info, and leaves other URLs byte for byte', () => {
+    expect(redactUrl('https://cdn.example/blobs/ab?X-Amz-Signature=abc&X-Amz-Date=1')).toBe('https://cdn.example/blobs/ab?X-Amz-Signature=***&X-Amz-Date=1');
+    expect(redactUrl('https://user:pw@h.example/x')).toBe('https://***:***@h.example/x');
+    expect(redactUrl('https://h.example/v2/a/blobs/uploads/1?_state=x%3D')).toBe('https://h.example/v2/a/blobs/uploads/1?_state=x%3D');
+    expect(redactUrl('not a url')).toBe('not a url');
   });
 });

@@ -50,6 +50,14 @@ describe('rewrite manifests', () => {
     ]);
   });
 
+  it('rewrites image maps in custom resources (registry/repository/tag) and reports them as such', async () => {
+    const dir = await scratch();
+    const file = await write(dir, 'cr.yaml', 'apiVersion: example.com/v1\nkind: Cache\nmetadata: {name: c}\nspec:\n  image:\n    registry: docker.io   # vendor default\n    repository: bitnami/redis\n    tag: "7.4"\n');
+    const r = await rewriteManifests([file], await fixtureContext(), {});
+    expect(await readFile(file, 'utf8')).toBe(`apiVersion: example.com/v1\nkind: Cache\nmetadata: {name: c}\nspec:\n  image:\n    registry: ${MIRROR}/docker.io   # vendor default\n    repository: bitnami/redis\n    tag: "7.4"\n`);
+    expect(r.replacements).toEqual([expect.objectContaining({ kind: 'custom-resource-image', line: 6, old: 'docker.io', where: 'Cache/c spec.image (docker.io/bitnami/redis:7.4)' })]);
+  });
+
   it('walks directories, keeps comments and quoting, uses the stored digest, and is idempotent', async () => {
     const dir = await scratch('deploy.yaml');
     await write(dir, 'README.md', 'image: nginx:1.27\n');
