@@ -36,5 +36,11 @@ export function progressFor(opts: CommonCliOptions): Progress {
 }
 
 export function netOptions(opts: CommonCliOptions) {
-  return { caFiles: opts.caFile, plainHttpHosts: opts.insecureRegistry, concurrency: concurrencyOf(opts) };
+  const debug = Boolean(process.env.FERRY_DEBUG) || process.argv.includes('--debug');
+  return {
+    caFiles: opts.caFile,
+    plainHttpHosts: opts.insecureRegistry,
+    concurrency: concurrencyOf(opts),
+    log: debug ? (line: string) => void process.stderr.write(`http: ${line}\n`) : undefined,
+  };
 }

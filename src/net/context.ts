@@ -6,6 +6,8 @@ import { RegistryClient } from '../oci/client.js';
 import { HttpClient } from './http.js';
 
 export interface NetOptions {
+  /** One line per HTTP response (secrets masked by HttpClient); the CLI sets it for --debug. */
+  log?: (line: string) => void;
   /** `--ca-file`, repeatable. */
   caFiles?: string[];
   /** `--insecure-registry host`, repeatable: plain HTTP allowed for these hosts. */
@@ -26,7 +28,7 @@ export function isLoopbackHost(host: string): boolean {
 
 /** Network access for upstream work (lock, bundle create): the user's proxies, CAs and credentials. */
 export function createNetContext(opts: NetOptions = {}): NetContext {
-  const http = new HttpClient({ caFiles: opts.caFiles });
+  const http = new HttpClient({ caFiles: opts.caFiles, log: opts.log });
   const plain = new Set(opts.plainHttpHosts ?? []);
   // Without --insecure-registry the client decides: HTTPS, falling back to HTTP only for a
   // loopback registry that does not speak TLS (as docker does for localhost).
@@ -45,7 +47,7 @@ export function createTargetNetContext(target: MirrorTarget, targetDir: string, 
     });
   }
   const caFiles = [...(opts.caFiles ?? []), ...(reg.ca ? [path.resolve(targetDir, reg.ca)] : [])];
-  const http = new HttpClient({ caFiles, insecureSkipVerify: url.protocol === 'https:' && reg.insecure });
+  const http = new HttpClient({ caFiles, insecureSkipVerify: url.protocol === 'https:' && reg.insecure, log: opts.log });
   const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: (host) => host === url.host && url.protocol === 'http:' });
   return { http, registry, close: () => http.close() };
 }

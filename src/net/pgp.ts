@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import * as openpgp from 'openpgp';
+import type * as OpenPGP from 'openpgp';
 import { FerryError } from '../errors.js';
 
 /**
@@ -9,7 +9,11 @@ import { FerryError } from '../errors.js';
  * and no agent or GNUPGHOME state leaks in or out.
  */
 
-export type PublicKeys = openpgp.Key[];
+/** Loaded on first use: commands that verify no signature do not pay for its start-up. */
+let loaded: Promise<typeof OpenPGP> | undefined;
+const pgp = (): Promise<typeof OpenPGP> => (loaded ??= import('openpgp'));
+
+export type PublicKeys = OpenPGP.Key[];
 
 const ARMOR = /-----BEGIN PGP /;
 
@@ -19,7 +23,7 @@ function isArmored(bytes: Uint8Array): boolean {
 
 /** Read public keys (armored or binary, one or several per file) relative to `baseDir`. */
 export async function readPublicKeys(files: string[], baseDir: string, label: string): Promise<PublicKeys> {
-  const keys: openpgp.Key[] = [];
+  const keys: OpenPGP.Key[] = [];
   for (const f of files) {
     const abs = path.resolve(baseDir, f);
     let bytes: Buffer;
@@ -32,7 +36,7 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
       });
     }
     try {
-      keys.push(...(isArmored(bytes) ? await openpgp.readKeys({ armoredKeys: bytes.toString('utf8') }) : await openpgp.readKeys({ binaryKeys: bytes })));
+      keys.push(...(isArmored(bytes) ? await (await pgp()).readKeys({ armoredKeys: bytes.toString('utf8') }) : await (await pgp()).readKeys({ binaryKeys: bytes })));
     } catch (err) {
       throw new FerryError('VALIDATION', `${label}: ${abs} is not an OpenPGP public key: ${(err as Error).message}`, { cause: err });
     }
@@ -42,7 +46,7 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
 }
 
 export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
-  return openpgp.readKeys({ armoredKeys: text });
+  return (await pgp()).readKeys({ armoredKeys: text });
 }
 
 export function fingerprints(keys: PublicKeys): string[] {
@@ -50,12 +54,12 @@ export function fingerprints(keys: PublicKeys): string[] {
 }
 
 /** Fingerprint of the primary key that owns the key ID (a subkey may have signed). */
-function ownerFingerprint(keys: PublicKeys, keyId: openpgp.KeyID): string | undefined {
+function ownerFingerprint(keys: PublicKeys, keyId: OpenPGP.KeyID): string | undefined {
   for (const k of keys) if (k.getKeys(keyId).length) return k.getFingerprint().toUpperCase();
   return undefined;
 }
 
-async function firstVerified(signatures: openpgp.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
+async function firstVerified(signatures: OpenPGP.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
   const reasons: string[] = [];
   for (const s of signatures) {
     try {
@@ -74,16 +78,16 @@ async function firstVerified(signatures: openpgp.VerifyMessageResult['signatures
 
 /** Verify a detached signature (armored or binary) over `data`; returns the signer's fingerprint. */
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, keys: PublicKeys, label: string): Promise<string> {
-  let sig: openpgp.Signature;
+  let sig: OpenPGP.Signature;
   try {
     sig = isArmored(signature)
-      ? await openpgp.readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') })
-      : await openpgp.readSignature({ binarySignature: signature });
+      ? await (await pgp()).readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') })
+      : await (await pgp()).readSignature({ binarySignature: signature });
   } catch (err) {
     throw new FerryError('VERIFY', `${label}: signature is not an OpenPGP signature: ${(err as Error).message}`, { cause: err });
   }
-  const message = await openpgp.createMessage({ binary: data });
-  const result = await openpgp.verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
+  const message = await (await pgp()).createMessage({ binary: data });
+  const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
   return firstVerified(result.signatures, keys, label, 'signature');
 }
 
@@ -96,13 +100,13 @@ export function isClearSigned(bytes: Uint8Array): boolean {
  * nothing outside the signature is ever parsed.
  */
 export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, label: string): Promise<{ text: string; signer: string }> {
-  let message: openpgp.CleartextMessage;
+  let message: OpenPGP.CleartextMessage;
   try {
-    message = await openpgp.readCleartextMessage({ cleartextMessage: Buffer.from(bytes).toString('utf8') });
+    message = await (await pgp()).readCleartextMessage({ cleartextMessage: Buffer.from(bytes).toString('utf8') });
   } catch (err) {
     throw new FerryError('VERIFY', `${label}: not a valid clear-signed OpenPGP message: ${(err as Error).message}`, { cause: err });
   }
-  const result = await openpgp.verify({ message, verificationKeys: keys });
+  const result = await (await pgp()).verify({ message, verificationKeys: keys });
   const signer = await firstVerified(result.signatures, keys, label, 'clear-signed text');
   return { text: result.data, signer };
 }
@@ -121,7 +125,7 @@ export function clearSignedText(text: string): string {
 }
 
 export interface SigningKey {
-  key: openpgp.PrivateKey;
+  key: OpenPGP.PrivateKey;
   fingerprint: string;
 }
 
@@ -136,9 +140,9 @@ export async function readSigningKey(file: string, passphrase: string | undefine
       hint: 'Export it with `gpg --export-secret-keys --armor <id> > key.asc`; the path is relative to the target file.',
     });
   }
-  let key: openpgp.PrivateKey;
+  let key: OpenPGP.PrivateKey;
   try {
-    key = isArmored(bytes) ? await openpgp.readPrivateKey({ armoredKey: bytes.toString('utf8') }) : await openpgp.readPrivateKey({ binaryKey: bytes });
+    key = isArmored(bytes) ? await (await pgp()).readPrivateKey({ armoredKey: bytes.toString('utf8') }) : await (await pgp()).readPrivateKey({ binaryKey: bytes });
   } catch (err) {
     throw new FerryError('VALIDATION', `${label}: ${file} is not an OpenPGP private key: ${(err as Error).message}`, { cause: err });
   }
@@ -147,7 +151,7 @@ export async function readSigningKey(file: string, passphrase: string | undefine
       throw new FerryError('AUTH', `${label}: signing key ${file} is protected by a passphrase`, { hint: 'Set FERRY_SIGNING_PASSPHRASE.' });
     }
     try {
-      key = await openpgp.decryptKey({ privateKey: key, passphrase });
+      key = await (await pgp()).decryptKey({ privateKey: key, passphrase });
     } catch (err) {
       throw new FerryError('AUTH', `${label}: cannot unlock signing key ${file}: wrong passphrase?`, { cause: err });
     }
@@ -156,13 +160,13 @@ export async function readSigningKey(file: string, passphrase: string | undefine
 }
 
 export async function signDetachedArmored(data: Uint8Array, key: SigningKey): Promise<string> {
-  const message = await openpgp.createMessage({ binary: data });
-  return openpgp.sign({ message, signingKeys: key.key, detached: true, format: 'armored' });
+  const message = await (await pgp()).createMessage({ binary: data });
+  return (await pgp()).sign({ message, signingKeys: key.key, detached: true, format: 'armored' });
 }
 
 export async function signClear(text: string, key: SigningKey): Promise<string> {
-  const message = await openpgp.createCleartextMessage({ text });
-  return openpgp.sign({ message, signingKeys: key.key });
+  const message = await (await pgp()).createCleartextMessage({ text });
+  return (await pgp()).sign({ message, signingKeys: key.key });
 }
 
 export function publicKeyArmored(key: SigningKey): string {

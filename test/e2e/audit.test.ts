@@ -145,4 +145,19 @@ describe('ferry audit', () => {
       ['nodes.node1.vpcd.ovn_sb_addr', 'internal'],
     ]);
   });
+
+  it('ferry inventory prints the golden inventory in every format, and refuses an unknown one', async () => {
+    for (const [args, golden] of [
+      [['--format', 'md'], 'inventory.md'],
+      [['--json'], 'inventory.json'],
+      [['--format', 'csv'], 'inventory.csv'],
+    ] as const) {
+      const r = await runFerry(['inventory', 'manifests/spire.yaml', ...args]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(readFileSync(path.join(ROOT, 'test/golden/spire', golden), 'utf8'));
+    }
+    const bad = await runFerry(['inventory', 'manifests/spire.yaml', '--format', 'pdf']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--format pdf: unknown format');
+  });
 });

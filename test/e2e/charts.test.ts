@@ -8,7 +8,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { mustRun, ROOT, runFerry } from '../support/cli.js';
 import { packageChart, sha256Hex, startStaticServer, writeHelmLayout, writeRepoIndex, type PackagedChart, type StaticServer } from '../support/chart-repo.js';
 import { pushLayoutImage, skopeoRawManifest, writeOciLayout } from '../support/images.js';
-import { freePort, skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { freePort, makeTestCa, skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * Charts end to end with the built CLI: an HTTP chart repository (real nginx) built from the
@@ -290,6 +290,26 @@ describe('charts images over a manifest', () => {
     const report = JSON.parse(r.stdout);
     expect(report.renderNote).toMatch(/no helm binary/);
     expect(report.charts[0].images.length).toBeGreaterThan(0);
+  });
+});
+
+describe('charts over HTTPS with a private CA', () => {
+  it('trusts the repository with --ca-file, and names the host and what to do without it', async () => {
+    const ca = await makeTestCa(path.join(work, 'pki'));
+    const tls = await startStaticServer(repoDir, { tls: ca });
+    try {
+      const m = await writeManifest('tls', [{ name: 'nats', repo: `${tls.url}/stable`, version: '2.14.2', images: 'none' }]);
+      const bad = await runFerry(['lock', m], { env: env() });
+      expect(bad.code).not.toBe(0);
+      expect(bad.stderr).toContain(`127.0.0.1:${tls.port}`);
+      expect(bad.stderr).toMatch(/--ca-file/);
+      const ok = await runFerry(['lock', m, '--ca-file', ca.caFile], { env: env() });
+      expect(ok.code, ok.stderr).toBe(0);
+      const l = JSON.parse(await readFile(path.join(work, 'tls.lock.json'), 'utf8'));
+      expect(l.charts[0]).toMatchObject({ name: 'nats', version: '2.14.2', digest: `sha256:${pkgs.nats.digest}`, url: `${tls.url}/stable/nats-2.14.2.tgz` });
+    } finally {
+      await tls.stop();
+    }
   });
 });
 

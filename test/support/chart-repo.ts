@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { create as tarCreate } from 'tar';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { freePort } from './registry.js';
+import { freePort, type TestCa } from './registry.js';
 
 /**
  * Helm chart repositories for tests: charts packaged with `tar` the way `helm package` lays
@@ -100,8 +100,11 @@ async function waitForPort(port: number, proc: ChildProcess, log: () => string):
   }
 }
 
-/** Serve `root` over plain HTTP on 127.0.0.1 with nginx (config in a temp dir, foreground). */
-export async function startStaticServer(root: string): Promise<StaticServer> {
+const running = new Set<ChildProcess>();
+let exitHook = false;
+
+/** Serve `root` on 127.0.0.1 with nginx (config in a temp dir, foreground): plain HTTP, or HTTPS with `tls`. */
+export async function startStaticServer(root: string, opts: { tls?: TestCa } = {}): Promise<StaticServer> {
   const conf = await mkdtemp(path.join(os.tmpdir(), 'ferry-nginx-'));
   const port = await freePort();
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
@@ -119,19 +122,27 @@ http {
   types { application/x-yaml yaml; application/gzip tgz; }
   default_type application/octet-stream;
   server {
-    listen 127.0.0.1:${port};
-    root ${root};
+    listen 127.0.0.1:${port}${opts.tls ? ' ssl' : ''};
+${opts.tls ? `    ssl_certificate ${opts.tls.certFile};\n    ssl_certificate_key ${opts.tls.keyFile};\n` : ''}    root ${root};
     location / { try_files $uri =404; }
   }
 }
 `;
   await writeFile(path.join(conf, 'nginx.conf'), config);
   const proc = spawn(NGINX_BIN, ['-p', conf, '-c', path.join(conf, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  running.add(proc);
+  proc.once('exit', () => running.delete(proc));
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const p of running) p.kill('SIGKILL');
+    });
+  }
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));
   await waitForPort(port, proc, () => stderr);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
     async stop() {
       if (proc.exitCode === null) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
@@ -127,14 +127,10 @@ export interface DownloadedArchive {
  */
 export async function downloadToStore(http: HttpClient, url: string, expectedHex: string | undefined, store: BlobStore, label: string): Promise<DownloadedArchive> {
   if (expectedHex) {
-    const desc = { digest: `sha256:${expectedHex}`, size: 0 };
-    const p = store.blobPath(desc.digest);
-    try {
-      const s = await (await import('node:fs/promises')).stat(p);
-      return { digest: desc.digest, size: s.size };
-    } catch {
-      /* not yet stored */
-    }
+    // Already in the store (content-addressed: the name is the digest it was verified against).
+    const digest = `sha256:${expectedHex.toLowerCase()}`;
+    const have = await stat(store.blobPath(digest)).catch(() => undefined);
+    if (have?.isFile()) return { digest, size: have.size };
   }
   return withRetry(`GET ${url}`, async () => {
     const res = await http.request(url);

@@ -67,7 +67,10 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
     const version = pickVersion(entries.map((e) => e.version), spec.version, what, spec.repo);
     const entry = entries.find((e) => e.version === version)!;
     const url = archiveUrl(spec.repo, entry);
-    const hex = typeof entry.digest === 'string' ? entry.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
+    const hex = typeof entry.digest === 'string' && entry.digest ? entry.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
+    if (hex && !/^[a-f0-9]{64}$/.test(hex)) {
+      throw new FerryError('VALIDATION', `${what} ${version}: ${indexUrlOf(spec.repo)} gives digest ${JSON.stringify(entry.digest)}, which is not a sha256`, { hint: 'The repository index is broken; ask its maintainer.' });
+    }
     const task = ctx.progress.start(`${spec.name} ${version}`, 0);
     const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`);
     const provBytes = await fetchProv(ctx.http, url);

@@ -66,11 +66,7 @@ export async function resolveImage(spec: ImageSpec, client: RegistryClient): Pro
 }
 
 async function readConfigPlatform(client: RegistryClient, repo: RepoRef, digest: string): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  const body = await client.openBlob(repo, digest);
-  for await (const c of body) chunks.push(c as Buffer);
-  const bytes = Buffer.concat(chunks);
-  if (digestOf(bytes) !== digest) throw new FerryError('VERIFY', `${repo.registry}/${repo.repository} config ${digest}: digest mismatch`);
+  const bytes = await client.getBlobBytes(repo, digest, 4 * 1024 * 1024);
   const cfg = JSON.parse(bytes.toString('utf8')) as { os?: string; architecture?: string };
   return cfg.os && cfg.architecture ? `${cfg.os}/${cfg.architecture}` : undefined;
 }
