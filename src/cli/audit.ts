@@ -75,6 +75,7 @@ export async function auditCommand(paths: string[], opts: AuditCommandOptions, c
 
 export interface ProbeCommandOptions {
   zone?: string;
+  failOn?: string;
   timeout: string;
   concurrency: string;
   json?: boolean;
@@ -85,6 +86,7 @@ export async function probeCommand(manifestFile: string, opts: ProbeCommandOptio
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FerryError('USAGE', `--timeout ${opts.timeout}: must be a positive number of milliseconds`);
   if (!Number.isInteger(concurrency) || concurrency <= 0) throw new FerryError('USAGE', `--concurrency ${opts.concurrency}: must be a positive integer`);
+  if (opts.failOn && opts.failOn !== 'unexpected') throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered).' });
   const model = buildConnectionModel(await loadManifest(manifestFile));
   if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
     throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
@@ -156,8 +158,10 @@ export function register(program: Command): void {
     .option('--timeout <ms>', 'connect timeout per destination in milliseconds', '3000')
     .option('--concurrency <n>', 'destinations probed at once', '8')
     .option('--json', 'print the evidence as JSON')
+    .option('--fail-on <what>', `unexpected: exit ${EXIT.findings} when a destination the manifest says is blocked answered`)
     .action(async (manifest: string, opts: ProbeCommandOptions) => {
       const report = await probeCommand(manifest, opts);
       printResult(report, { json: opts.json }, renderProbe);
+      if (opts.failOn === 'unexpected' && report.summary.unexpected > 0) process.exitCode = EXIT.findings;
     });
 }

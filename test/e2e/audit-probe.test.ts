@@ -76,6 +76,8 @@ describe('ferry probe', () => {
     const bad = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--timeout soon');
+    const strict = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--fail-on', 'unexpected']);
+    expect(strict.code).toBe(5);
     const zone = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--zone', 'elsewhere']);
     expect(zone.code).toBe(2);
     expect(zone.stderr).toContain('--zone elsewhere: no such zone in probe-fixture');

@@ -129,7 +129,7 @@ ${opts.tls ? `    ssl_certificate ${opts.tls.certFile};\n    ssl_certificate_key
 }
 `;
   await writeFile(path.join(conf, 'nginx.conf'), config);
-  const proc = spawn(NGINX_BIN, ['-p', conf, '-c', path.join(conf, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const proc = spawn(NGINX_BIN, ['-p', conf, '-e', path.join(conf, 'error.log'), '-c', path.join(conf, 'nginx.conf'), '-g', 'daemon off;'], { stdio: ['ignore', 'ignore', 'pipe'] });
   running.add(proc);
   proc.once('exit', () => running.delete(proc));
   if (!exitHook) {

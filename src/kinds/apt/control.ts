@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { createInterface } from 'node:readline';
+import { StringDecoder } from 'node:string_decoder';
 
 /** One deb822 paragraph (a Packages stanza, a Release file): fields by lower-case name, plus its text. */
 export interface Stanza {
@@ -44,24 +44,59 @@ export function parseDeb822(text: string, keepRaw = false): Stanza[] {
   return out;
 }
 
-/** Stream paragraphs from a (decompressed) index without holding the whole file. */
-export async function* streamDeb822(input: Readable, keepRaw = false): AsyncGenerator<Stanza> {
-  const rl = createInterface({ input, crlfDelay: Infinity });
-  let fields = new Map<string, string>();
-  let raw: string[] = [];
-  const last: { key?: string } = {};
-  for await (const line of rl) {
-    if (line.trim() === '') {
-      if (fields.size) yield keepRaw ? { fields, raw: raw.join('\n') } : { fields };
-      fields = new Map();
-      raw = [];
-      last.key = undefined;
+/** Parse one paragraph, keeping only the fields in `only` (all when absent). */
+function parseParagraph(text: string, keepRaw: boolean, only?: ReadonlySet<string>): Stanza | undefined {
+  const fields = new Map<string, string>();
+  let key: string | undefined;
+  let pos = 0;
+  while (pos < text.length) {
+    let end = text.indexOf('\n', pos);
+    if (end === -1) end = text.length;
+    const line = text.slice(pos, end);
+    pos = end + 1;
+    const c = line.charCodeAt(0);
+    if (c === 32 || c === 9) {
+      if (key) fields.set(key, `${fields.get(key)}\n${line.slice(1)}`);
       continue;
     }
-    if (keepRaw) raw.push(line);
-    addLine(fields, line, last);
+    if (c === 35 /* # */) continue;
+    const colon = line.indexOf(':');
+    if (colon <= 0) {
+      key = undefined;
+      continue;
+    }
+    const k = line.slice(0, colon).trim().toLowerCase();
+    key = !only || only.has(k) ? k : undefined;
+    if (key) fields.set(key, line.slice(colon + 1).trim());
   }
-  if (fields.size) yield keepRaw ? { fields, raw: raw.join('\n') } : { fields };
+  if (!fields.size) return undefined;
+  return keepRaw ? { fields, raw: text } : { fields };
+}
+
+/**
+ * Stream paragraphs from a (decompressed) index without holding the whole file: split on blank
+ * lines as chunks arrive, keep only the fields asked for (an index's descriptions are most of it).
+ */
+export async function* streamDeb822(input: Readable, keepRaw = false, only?: ReadonlySet<string>): AsyncGenerator<Stanza> {
+  const decoder = new StringDecoder('utf8');
+  let buf = '';
+  const emit = function* (chunk: string): Generator<Stanza> {
+    // Whitespace-only lines separate paragraphs too (deb822); normalise them and CRLF first.
+    const text = /\r|\n[ \t]+\n/.test(chunk) ? chunk.replace(/\r\n/g, '\n').replace(/\n[ \t]+(?=\n)/g, '\n') : chunk;
+    for (const para of text.split(/\n{2,}/)) {
+      const st = para ? parseParagraph(para.replace(/^\n+|\n+$/g, ''), keepRaw, only) : undefined;
+      if (st) yield st;
+    }
+  };
+  for await (const chunk of input) {
+    buf += decoder.write(chunk as Buffer);
+    const cut = buf.lastIndexOf('\n\n');
+    if (cut === -1) continue;
+    yield* emit(buf.slice(0, cut));
+    buf = buf.slice(cut + 2);
+  }
+  buf += decoder.end();
+  if (buf.trim()) yield* emit(buf);
 }
 
 export interface ReleaseFile {

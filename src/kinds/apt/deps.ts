@@ -54,7 +54,9 @@ export interface AptPackage {
   architecture: string;
   multiArch?: string;
   provides: DepAlternative[];
-  depends: DepGroup[];
+  /** Pre-Depends then Depends, parsed; or left as text until the closure visits the package. */
+  depends?: DepGroup[];
+  dependsText?: string;
   filename: string;
   sha256: string;
   size: number;
@@ -190,9 +192,10 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     }
   }
 
-  while (queue.length) {
-    const { pkg, arch, origin } = queue.shift()!;
+  for (let head = 0; head < queue.length; head++) {
+    const { pkg, arch, origin } = queue[head];
     const want = pkg.architecture === 'all' ? arch : pkg.architecture;
+    pkg.depends ??= parseRelations(pkg.dependsText);
     for (const group of pkg.depends) {
       let chosen: AptPackage | undefined;
       for (const alt of group) {

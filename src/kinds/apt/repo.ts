@@ -206,16 +206,20 @@ export function stanzaToPackage(st: Stanza, source: number, label: string): AptP
     version: f.get('version') ?? '0',
     architecture: f.get('architecture') ?? 'all',
     multiArch: f.get('multi-arch'),
-    provides: parseRelations(f.get('provides')).map((g) => g[0]),
-    depends: [...parseRelations(f.get('pre-depends')), ...parseRelations(f.get('depends'))],
+    provides: f.has('provides') ? parseRelations(f.get('provides')).map((g) => g[0]) : [],
+    // Parsed only if the closure reaches the package: most of a whole index never is.
+    dependsText: [f.get('pre-depends'), f.get('depends')].filter(Boolean).join(', '),
     filename: safePoolPath(filename, label),
     sha256,
     size: Number(size),
   };
 }
 
+/** The Packages fields the closure and the lock use. */
+export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'filename', 'size', 'sha256']);
+
 export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = false): AsyncGenerator<Stanza> {
-  yield* streamDeb822(openIndex(store, file), keepRaw);
+  yield* streamDeb822(openIndex(store, file), keepRaw, PACKAGE_FIELDS);
 }
 
 export { words };
