@@ -16,12 +16,17 @@ NGINX_PID=""
 cleanup() { [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# A repository of real Debian packages with real dependency chains.
+# A repository of 82 real Debian packages with real dependency chains (~100 MB); the filtered set
+# (jq curl rsync wget file git gcc-12 + dependencies) is 74 of them (~70 MB).
 DEBS=(jq libjq1 libonig5 tree sensible-utils curl libcurl4 libnghttp2-14 librtmp1 libssh2-1 libpsl5 libbrotli1
       libldap-2.5-0 libsasl2-2 libsasl2-modules-db libgssapi-krb5-2 libkrb5-3 libk5crypto3 libkrb5support0
       libkeyutils1 libcom-err2 libzstd1 zlib1g libidn2-0 libunistring2 libgnutls30 libnettle8 libhogweed6
       libgmp10 libp11-kit0 libffi8 libtasn1-6 publicsuffix xz-utils liblzma5 less file libmagic1 libmagic-mgc
-      rsync libpopt0 libxxhash0 liblz4-1 git-man wget libpcre2-8-0)
+      rsync libpopt0 libxxhash0 liblz4-1 git-man wget libpcre2-8-0
+      git libcurl3-gnutls liberror-perl perl perl-modules-5.36 libperl5.36 libexpat1 gcc-12 cpp-12 libgcc-12-dev
+      libisl23 libmpc3 libmpfr6 libcc1-0 libgomp1 libitm1 libatomic1 libasan8 liblsan0 libtsan2 libubsan1 libquadmath0
+      binutils binutils-common libbinutils libctf0 libctf-nobfd0 libgprofng0 libjansson4 binutils-x86-64-linux-gnu
+      gcc-12-base libgcc-s1 libstdc++6 vim-runtime libicu72 libllvm14)
 CACHE=${FERRY_TEST_DEB_CACHE:-/tmp/ferry-test-debs}
 mkdir -p "$CACHE"
 missing=()
@@ -56,7 +61,7 @@ EOF
 /usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!
 for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/repo/dists/bookworm/InRelease" >/dev/null 2>&1 && break; sleep 0.1; done
 URL="http://127.0.0.1:$PORT/repo"
-FILTER='jq | curl | rsync | wget | file'
+FILTER='jq | curl | rsync | wget | file | git | gcc-12'
 
 mkdir -p "$WORK/ferry"
 cp "$WORK/vendor.asc" "$WORK/ferry/vendor.asc"
@@ -70,7 +75,7 @@ apt:
     suites: [bookworm]
     components: [main]
     architectures: [amd64]
-    packages: [jq, curl, rsync, wget, file]
+    packages: [jq, curl, rsync, wget, file, git, gcc-12]
     keys: [vendor.asc]
 EOF
 

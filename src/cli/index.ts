@@ -3,7 +3,9 @@ import { FerryError } from '../errors.js';
 import { reportError } from './run.js';
 import { registerCommands } from './commands.js';
 
-export const VERSION = '0.1.0';
+import { VERSION } from '../version.js';
+
+export { VERSION };
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command();

@@ -5,6 +5,8 @@ import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
 import { ANNOTATION } from '../store/source.js';
 import type { ImageSpec } from './image/spec.js';
+import { withDefaultTag } from './image/resolve.js';
+import { formatImageReference, parseImageReference } from '../oci/reference.js';
 import { KINDS } from './index.js';
 import type { KindContext } from './types.js';
 
@@ -24,6 +26,8 @@ export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Pr
     apt: [],
   };
   const discovered: ImageSpec[] = [];
+  /** discovered image ref → the chart entries that deploy it, for error messages. */
+  const discoveredBy = new Map<string, string[]>();
   for (const { field, kind } of KINDS) {
     if (field === 'images') continue;
     const specs = (m[field] ?? []) as unknown[];
@@ -32,11 +36,29 @@ export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Pr
     (lock[field] as unknown[]) = entries;
     for (const e of entries) {
       const imgs = e.images;
-      if (Array.isArray(imgs)) for (const ref of imgs) if (typeof ref === 'string') discovered.push({ ref });
+      if (!Array.isArray(imgs)) continue;
+      const chart = `${String(e.name ?? 'chart')}${e.version ? ` ${String(e.version)}` : ''}`;
+      for (const ref of imgs) {
+        if (typeof ref !== 'string') continue;
+        discovered.push({ ref });
+        discoveredBy.set(ref, [...(discoveredBy.get(ref) ?? []), chart]);
+      }
     }
   }
   const images = KINDS.find((k) => k.field === 'images')!.kind;
-  lock.images = await images.resolve([...m.images, ...discovered], ctx);
+  try {
+    lock.images = await images.resolve([...m.images, ...discovered], ctx);
+  } catch (err) {
+    const charts = err instanceof FerryError ? [...discoveredBy].filter(([ref]) => err.message.includes(ref) || err.message.includes(normalizeQuiet(ref))) : [];
+    if (!charts.length) throw err;
+    const by = [...new Set(charts.flatMap(([, c]) => c))].join(', ');
+    const e = err as FerryError;
+    throw new FerryError(e.code, `${e.message} (image discovered in chart ${by})`, {
+      cause: e,
+      details: e.details,
+      hint: `${e.hint ? `${e.hint} ` : ''}Set the chart's values so it deploys an image that exists, or give the chart \`images:\` as an explicit list (or \`none\`).`,
+    });
+  }
   return lock;
 }
 
@@ -67,4 +89,12 @@ export function frozenMismatch(lockPath: string, exists: boolean): FerryError {
   return new FerryError('CONFLICT', `${lockPath}: ${exists ? 'the lock does not match the manifest' : 'no lock file'} and --frozen forbids re-resolving`, {
     hint: 'Run `ferry lock <manifest>` on the connected host and commit the lock.',
   });
+}
+
+function normalizeQuiet(ref: string): string {
+  try {
+    return formatImageReference(withDefaultTag(parseImageReference(ref)));
+  } catch {
+    return ref;
+  }
 }

@@ -191,9 +191,15 @@ export function mapUpstream(
   const m = registryMappingFor(target);
   switch (ref.kind) {
     case 'image':
-    case 'chart':
       if (target.registry || target.directory) mirror.push(mapImage(ref.upstream, m, ref.storedDigest).mirror);
       break;
+    case 'chart': {
+      // `upstream` is chartOciReference(repo, name, version): the chart is the last path component, the tag its version.
+      if (target.registry || target.directory) mirror.push(mapImage(ref.upstream, m).mirror);
+      const c = parseImageReference(ref.upstream);
+      if (target.charts && c.tag) mirror.push(mapChartHttp(c.repository.split('/').pop()!, c.tag.replace(/_/g, '+'), target.charts).url);
+      break;
+    }
     case 'file':
       if (target.files) mirror.push(mapFileUrl(ref.upstream, target.files).url);
       break;

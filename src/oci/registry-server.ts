@@ -313,7 +313,13 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       sendJson(res, 200, { name, tags: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
       return;
     }
-    const ref = decodeURIComponent(rawRef);
+    let ref: string;
+    try {
+      ref = decodeURIComponent(rawRef);
+    } catch {
+      sendError(res, 400, what === 'manifests' ? 'MANIFEST_INVALID' : 'DIGEST_INVALID', `bad reference ${rawRef}`, head);
+      return;
+    }
     if (what === 'manifests') {
       let digest: string;
       let mediaType: string | undefined;

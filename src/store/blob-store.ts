@@ -59,6 +59,8 @@ export interface IngestOptions {
 export class BlobStore {
   readonly root: string;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Blobs whose bytes this process hashed on the way in: packing them again need not re-hash. */
+  readonly verifiedThisRun = new Set<string>();
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -101,6 +103,7 @@ export class BlobStore {
     await mkdir(path.dirname(final), { recursive: true });
     await writeFile(tmp, bytes);
     await rename(tmp, final);
+    this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
   }
 
@@ -176,5 +179,6 @@ export class BlobStore {
       });
     }
     await rename(partial, final);
+    this.verifiedThisRun.add(desc.digest);
   }
 }

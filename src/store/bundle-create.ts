@@ -10,6 +10,7 @@ import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
+import { VERSION } from '../version.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
@@ -98,8 +99,11 @@ export async function createBundle(
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
-      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name },
+      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION },
       output: path.resolve(opts.output),
+      // Blobs hashed while they streamed in during this run are not hashed again; blobs that
+      // were already in the cache from an earlier run are re-hashed as they are packed.
+      trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish('packed');

@@ -38,7 +38,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
   if (!verified.ok) {
     throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
-      details: verified.problems.map((p) => `${p.artifact ? `${p.artifact} ` : ''}${p.file}: ${p.message}`),
+      details: verified.problems.map((p) => p.message),
       hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
     });
   }

@@ -7,6 +7,7 @@ import { sha256Hex, type BlobStore } from './blob-store.js';
 import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
 import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
+import { VERSION } from '../version.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -42,7 +43,7 @@ export interface PackInput {
    * blobs were verified moments ago by this same run; roughly halves pack CPU. The far side's
    * `bundle verify` re-hashes everything either way.
    */
-  trustStore?: boolean;
+  trustStore?: boolean | ((digest: string) => boolean);
 }
 
 export interface PackResult {
@@ -52,7 +53,7 @@ export interface PackResult {
   blobBytes: number;
 }
 
-export const FERRY_VERSION = '0.1.0';
+export const FERRY_VERSION = VERSION;
 
 /** GNU `sha256sum` text for name → hex, sorted by name (byte order). */
 export function formatChecksums(sums: Map<string, string> | Record<string, string>): string {
@@ -169,7 +170,8 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
   const copyBlob = async (b: ReachableBlob) => {
     await writeAll(tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file'));
-    const hash = input.trustStore ? undefined : createHash('sha256');
+    const trusted = typeof input.trustStore === 'function' ? input.trustStore(b.digest) : input.trustStore;
+    const hash = trusted ? undefined : createHash('sha256');
     const src = await open(store.blobPath(b.digest), 'r');
     let n = 0;
     let pending: Promise<void> = Promise.resolve();

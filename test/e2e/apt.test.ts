@@ -75,6 +75,8 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
 
     const lock = await runFerry(['lock', 'manifest.yaml', '--json'], { cwd: dir, env: env() });
     expect(lock.code, lock.stderr).toBe(0);
+    // The user is told which dependencies nothing listed provides (the client's base system must).
+    expect(lock.stderr).toMatch(/apt\[vendor-filtered\]: not satisfied by any listed repository: .*depends on libc6/);
     const lockJson = JSON.parse(await readFile(path.join(dir, 'apt-e2e.lock.json'), 'utf8'));
     const filtered = lockJson.apt.find((a: { name: string }) => a.name === 'vendor-filtered');
     const whole = lockJson.apt.find((a: { name: string }) => a.name === 'vendor-whole');

@@ -239,6 +239,16 @@ describe('charts: lock, bundle, verify, import', () => {
     expect(fromLayout).toEqual(natsManifest);
   });
 
+  it('ferry map names both mirror places of every chart: the registry reference and the chart repository URL', async () => {
+    const r = await runFerry(['map', bundle, '--target', target, '--json'], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(r.stdout) as { rows: Array<{ kind: string; upstream: string; mirror: string[] }> }).rows.filter((x) => x.kind === 'chart');
+    const repoHost = repo.url.replace('http://', '');
+    expect(rows.find((x) => x.upstream === `${repoHost}/stable/nats:2.14.2`)!.mirror).toEqual([`${reg.host}/mirror/${repoHost.replace(':', '-')}/stable/nats:2.14.2`, `${mirror.url}/nats-2.14.2.tgz`]);
+    expect(rows.find((x) => x.upstream === `${reg.host}/charts/external-dns:1.21.1`)!.mirror).toEqual([`${reg.host}/mirror/${reg.host.replace(':', '-')}/charts/external-dns:1.21.1`, `${mirror.url}/external-dns-1.21.1.tgz`]);
+    expect(rows.length).toBe(5);
+  });
+
   it('a second import sends nothing and leaves index.yaml as it was', async () => {
     const before = await readFile(path.join(mirrorDir, 'index.yaml'), 'utf8');
     const r = await runFerry(['import', bundle, '--target', target, '--json'], { env: env() });

@@ -128,6 +128,13 @@ describe('files: signed checksums, resumed downloads, bundle, import', () => {
     // The SHA-512-pinned file gets a .sha512 beside it too, checked with the real sha512sum.
     await mustRun('sha512sum', ['-c', 'other.tar.gz.sha512'], { cwd: mirrored });
 
+    // A second import finds everything in place and writes nothing.
+    const again = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env(dir) });
+    expect(again.code, again.stderr).toBe(0);
+    const second = JSON.parse(again.stdout).results as Array<{ skipped: boolean; bytesSent: number }>;
+    expect(second.length).toBe(3);
+    expect(second.every((r) => r.skipped && r.bytesSent === 0)).toBe(true);
+
     // ferry serve answers the same paths under /files/, straight from the bundle, with Range.
     const serve = await startFerryServe([bundle], { cwd: dir });
     try {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -54,9 +54,16 @@ export async function downloadDebs(names: string[]): Promise<string[]> {
   const have = await readdir(DEB_CACHE);
   const missing = names.filter((n) => !have.some((f) => f.startsWith(`${n}_`) && f.endsWith('.deb')));
   if (missing.length) {
-    const r = await runCommand('apt-get', ['download', ...missing], { cwd: DEB_CACHE });
-    if (r.code !== 0) {
-      throw new Error(`apt-get download ${missing.join(' ')} failed (needs Debian's archive; run apt-get update):\n${r.stderr}`);
+    // Download into a private directory, then rename into the cache: test files run in parallel.
+    const tmp = await mkdtemp(path.join(DEB_CACHE, '.download-'));
+    try {
+      const r = await runCommand('apt-get', ['download', ...missing], { cwd: tmp });
+      if (r.code !== 0) {
+        throw new Error(`apt-get download ${missing.join(' ')} failed (needs Debian's archive; run apt-get update):\n${r.stderr}`);
+      }
+      for (const f of await readdir(tmp)) if (f.endsWith('.deb')) await rename(path.join(tmp, f), path.join(DEB_CACHE, f));
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
     }
   }
   const files = await readdir(DEB_CACHE);

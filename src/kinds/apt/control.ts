@@ -82,14 +82,22 @@ export async function* streamDeb822(input: Readable, keepRaw = false, only?: Rea
   let buf = '';
   const emit = function* (chunk: string): Generator<Stanza> {
     // Whitespace-only lines separate paragraphs too (deb822); normalise them and CRLF first.
-    const text = /\r|\n[ \t]+\n/.test(chunk) ? chunk.replace(/\r\n/g, '\n').replace(/\n[ \t]+(?=\n)/g, '\n') : chunk;
-    for (const para of text.split(/\n{2,}/)) {
-      const st = para ? parseParagraph(para.replace(/^\n+|\n+$/g, ''), keepRaw, only) : undefined;
-      if (st) yield st;
+    const text = chunk.indexOf('\r') !== -1 || /\n[ \t]+\n/.test(chunk) ? chunk.replace(/\r\n/g, '\n').replace(/\n[ \t]+(?=\n)/g, '\n') : chunk;
+    let pos = 0;
+    while (pos < text.length) {
+      while (text.charCodeAt(pos) === 10) pos++;
+      let end = text.indexOf('\n\n', pos);
+      if (end === -1) end = text.length;
+      if (end > pos) {
+        const st = parseParagraph(text.slice(pos, end), keepRaw, only);
+        if (st) yield st;
+      }
+      pos = end + 2;
     }
   };
   for await (const chunk of input) {
     buf += decoder.write(chunk as Buffer);
+    if (buf.indexOf('\r') !== -1 || /\n[ \t]+\n/.test(buf)) buf = buf.replace(/\r\n/g, '\n').replace(/\n[ \t]+(?=\n)/g, '\n');
     const cut = buf.lastIndexOf('\n\n');
     if (cut === -1) continue;
     yield* emit(buf.slice(0, cut));
@@ -118,7 +126,10 @@ export function parseRelease(text: string): ReleaseFile {
     const m = new Map<string, { hash: string; size: number }>();
     for (const line of v.split('\n')) {
       const parts = line.trim().split(/\s+/);
-      if (parts.length === 3 && /^\d+$/.test(parts[1])) m.set(parts[2], { hash: parts[0].toLowerCase(), size: Number(parts[1]) });
+      // Only hex hashes and relative paths inside the suite: a Release never names anything else.
+      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && !parts[2].startsWith('/') && !parts[2].split('/').includes('..')) {
+        m.set(parts[2], { hash: parts[0].toLowerCase(), size: Number(parts[1]) });
+      }
     }
     hashes.set(name, m);
   }

@@ -1,4 +1,4 @@
-import { FerryError } from '../../errors.js';
+import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION } from '../../store/source.js';
@@ -45,6 +45,20 @@ async function ensurePinned(f: AptFile, base: string, label: string, ctx: KindCo
   }
 }
 
+/** An index pinned by the lock: by hash first where offered (it outlives an upstream update), then by name. */
+async function fetchPinnedIndex(base: string, idx: AptFile, byHash: boolean, ctx: KindContext, label: string): Promise<void> {
+  const expect = { sha256: idx.sha256, size: idx.size };
+  if (byHash && !(await ctx.store.has({ digest: `sha256:${idx.sha256}`, size: idx.size }))) {
+    try {
+      await downloadToStore(ctx.store, ctx.http, repoUrl(base, idx.path.replace(/[^/]+$/, `by-hash/SHA256/${idx.sha256}`)), expect, { label });
+      return;
+    } catch (err) {
+      if (!isFerryError(err, 'NOT_FOUND')) throw err;
+    }
+  }
+  await downloadToStore(ctx.store, ctx.http, repoUrl(base, idx.path), expect, { label });
+}
+
 function layer(f: { sha256: string; size: number }, title: string, role: string, mediaType = 'application/octet-stream'): OciDescriptor {
   return { mediaType, digest: `sha256:${f.sha256}`, size: f.size, annotations: { [ANNOTATION.title]: title, [ROLE]: role } };
 }
@@ -78,9 +92,7 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
     for (const f of s.release) await ensurePinned(f, entry.url, label, ctx);
     const main = s.release.find((f) => f.path.endsWith('/InRelease')) ?? s.release.find((f) => f.path.endsWith('/Release'))!;
     const rel = parseRelease(releaseTextOf(await ctx.store.readBytes(`sha256:${main.sha256}`)));
-    for (const idx of s.indexes) {
-      await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, idx.path), { sha256: idx.sha256, size: idx.size }, { label: `${label} ${idx.path}` });
-    }
+    for (const idx of s.indexes) await fetchPinnedIndex(entry.url, idx, rel.acquireByHash, ctx, `${label} ${idx.path}`);
     const f = rel.fields;
     suites.push({
       suite: s.suite,

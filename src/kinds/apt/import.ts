@@ -49,7 +49,7 @@ export function byHashPath(relPath: string, type: string, hash: string): string 
 
 async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext): Promise<number> {
   let sent = 0;
-  const prefix = `dists/${suite}/`;
+  const prefix = `${safePoolPath(`dists/${suite}`, 'apt suite')}/`;
   const mine = layers.filter((l) => l.annotations?.[ANNOTATION.title]?.startsWith(prefix));
   const releases = mine.filter((l) => l.annotations?.[ROLE] === 'release');
   const main = releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/InRelease')) ?? releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/Release'));
@@ -75,7 +75,7 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   }
   // Signed metadata last, InRelease very last: a client sees new indexes only once they are all there.
   const order = (l: OciDescriptor) => ['Release.gpg', 'Release', 'InRelease'].indexOf(l.annotations![ANNOTATION.title].split('/').pop()!);
-  for (const r of releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, path.join(root, r.annotations![ANNOTATION.title]), ctx);
+  for (const r of releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, path.join(root, safePoolPath(r.annotations![ANNOTATION.title], 'apt release')), ctx);
   return sent;
 }
 
@@ -96,7 +96,7 @@ export function filteredDescription(cfg: AptConfig): string {
 }
 
 async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number], cfg: AptConfig, layers: OciDescriptor[], key: SigningKey, ctx: ImportContext): Promise<number> {
-  const prefix = `dists/${suiteCfg.suite}/`;
+  const prefix = `${safePoolPath(`dists/${suiteCfg.suite}`, `apt[${cfg.name}] suite`)}/`;
   const generated = await generatedIndexes(suiteCfg.suite, layers, (d) => ctx.source.readBlob(d));
   const unsigned = await filteredSuite(suiteCfg, generated, filteredDescription(cfg));
   const dist = path.join(root, prefix);

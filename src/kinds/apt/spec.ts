@@ -1,11 +1,13 @@
 import { z } from 'zod';
 
+const insideRepo = (s: string) => !s.startsWith('/') && !s.split('/').includes('..') && !/\s/.test(s);
+
 export const AptSpecSchema = z
   .object({
     name: z.string().min(1),
     url: z.string().regex(/^https?:\/\/\S+$/, 'url must be http(s)://'),
-    suites: z.array(z.string().min(1)).min(1),
-    components: z.array(z.string().min(1)).min(1).default(['main']),
+    suites: z.array(z.string().min(1).refine(insideRepo, 'suite must be a path under dists/ (no leading /, no ..)')).min(1),
+    components: z.array(z.string().min(1).refine(insideRepo, 'component must be a relative path (no leading /, no ..)')).min(1).default(['main']),
     architectures: z.array(z.string().min(1)).min(1).default(['amd64']),
     packages: z.array(z.string().min(1)).optional().describe('These (name or name=version) and their dependency closure over Depends and Pre-Depends; omitted = the whole component.'),
     keys: z

@@ -180,6 +180,8 @@ interface Instance {
   /** File prefix relative to the top chart (`charts/postgresql/`). */
   prefix: string;
   values: ValueMap;
+  /** The top chart's values (tags are global to the release). */
+  rootValues?: ValueMap;
 }
 
 interface Ctx {
@@ -653,7 +655,8 @@ function templateFindings(ctx: Ctx): void {
 
 // ── subcharts and scoping ────────────────────────────────────────────────────
 
-function conditionState(dep: ChartDependency, parentValues: ValueMap): { enabled: boolean; reason?: string } {
+/** Helm: conditions are paths in the parent's values; tags are read from the top chart's `tags`. */
+function conditionState(dep: ChartDependency, parentValues: ValueMap, rootValues: ValueMap): { enabled: boolean; reason?: string } {
   if (dep.condition) {
     for (const c of String(dep.condition).split(',').map((s) => s.trim()).filter(Boolean)) {
       const v = asBoolean(valueAt(parentValues, c));
@@ -661,7 +664,7 @@ function conditionState(dep: ChartDependency, parentValues: ValueMap): { enabled
     }
   }
   if (dep.tags?.length) {
-    const tags = isValueMap(parentValues.tags) ? parentValues.tags : {};
+    const tags = isValueMap(rootValues.tags) ? rootValues.tags : {};
     let hasTrue = false;
     let hasFalse = false;
     for (const t of dep.tags) {
@@ -704,7 +707,7 @@ function visit(inst: Instance, result: DiscoveryResult, findings: Ctx['findings'
   for (const { chart, key, dep } of instances) {
     const label = `${inst.label} > ${key}`;
     if (dep) {
-      const state = conditionState(dep, inst.values);
+      const state = conditionState(dep, inst.values, inst.rootValues ?? inst.values);
       if (!state.enabled) {
         result.skippedSubcharts.push({ chart: label, reason: state.reason ?? 'disabled' });
         continue;
@@ -719,7 +722,7 @@ function visit(inst: Instance, result: DiscoveryResult, findings: Ctx['findings'
     const parentGlobal = isValueMap(inst.values.global) ? inst.values.global : {};
     const ownGlobal = isValueMap(defaults.global) ? defaults.global : {};
     values.global = mergeValues(ownGlobal, parentGlobal);
-    visit({ chart, label, scope: [...inst.scope, key], prefix, values }, result, findings);
+    visit({ chart, label, scope: [...inst.scope, key], prefix, values, rootValues: inst.rootValues ?? inst.values }, result, findings);
   }
 }
 

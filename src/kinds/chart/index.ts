@@ -1,3 +1,4 @@
+import { chartOciReference } from '../../mapping/index.js';
 import type { Kind, UpstreamRef } from '../types.js';
 import { fetchChart } from './fetch.js';
 import { importChart } from './import.js';
@@ -12,6 +13,7 @@ export { loadChart, loadChartDir, loadChartArchive } from './load.js';
 export const chartKind: Kind<ChartSpec, ChartLock> = {
   name: 'chart',
   async resolve(specs, ctx) {
+    // One chart at a time: charts are few and small, and two of them may share a dependency.
     const all: ChartLock[] = [];
     for (const spec of specs) all.push(...(await resolveChart(spec, ctx)).entries);
     return mergeChartLocks(all);
@@ -19,6 +21,7 @@ export const chartKind: Kind<ChartSpec, ChartLock> = {
   fetch: fetchChart,
   importTo: importChart,
   references(entry): UpstreamRef[] {
-    return [{ kind: 'chart', upstream: entry.url ?? `${entry.repo.replace(/\/+$/, '')}/${entry.name}:${entry.version}` }];
+    // The image-like reference the mapping places (registry/layout), the same one the bundle names it by.
+    return [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version) }];
   },
 };

@@ -45,9 +45,12 @@ export function archiveUrl(repo: string, entry: IndexEntry): string {
  */
 export async function sectionFromStream(body: Readable, name: string): Promise<{ section?: string; full?: string }> {
   const rl = createInterface({ input: body, crlfDelay: Infinity });
-  const header = new RegExp(`^  ["']?${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}["']?:\\s*$`);
+  const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   let inEntries = false;
   let sawEntries = false;
+  /** Indentation of the chart names under `entries:` (2 as Helm writes it; taken from the file). */
+  let keyIndent = -1;
+  let header: RegExp | undefined;
   let capturing = false;
   const lines: string[] = [];
   const all: string[] = [];
@@ -69,11 +72,17 @@ export async function sectionFromStream(body: Readable, name: string): Promise<{
         continue;
       }
       if (/^\S/.test(line)) inEntries = false;
-      if (inEntries && header.test(line)) capturing = true;
+      if (!inEntries || !line.trim() || /^\s*#/.test(line)) continue;
+      if (keyIndent < 0) {
+        keyIndent = line.length - line.trimStart().length;
+        header = new RegExp(`^ {${keyIndent}}["']?${quoted}["']?:\\s*$`);
+      }
+      if (header!.test(line)) capturing = true;
       continue;
     }
-    // The section ends at the next chart name (indent 2) or a top-level key.
-    if (/^\S/.test(line) || /^ {2}[^\s#-][^:]*:\s*$/.test(line)) {
+    // The section ends at the next chart name or a top-level key.
+    const indent = line.length - line.trimStart().length;
+    if (line.trim() && !/^\s*#/.test(line) && (indent === 0 || (indent <= keyIndent && !line.trimStart().startsWith('-')))) {
       rl.close();
       body.destroy();
       break;

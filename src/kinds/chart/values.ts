@@ -124,9 +124,12 @@ export function mergeValues(base: ValueMap, over: ValueMap): ValueMap {
       continue;
     }
     const cur = out[k];
+    // A merged map keeps where it was defined; its overridden leaves carry their own origins.
     if (isValueMap(cur) && isValueMap(v)) out[k] = mergeValues(cur, v);
-    else out[k] = cloneValue(v);
-    setOrigin(out, k, originOf(over, k));
+    else {
+      out[k] = cloneValue(v);
+      setOrigin(out, k, originOf(over, k));
+    }
   }
   return out;
 }

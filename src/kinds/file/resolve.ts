@@ -32,7 +32,8 @@ async function headSize(url: string, ctx: KindContext): Promise<number | undefin
     await discard(res.body);
     if (res.status < 200 || res.status >= 300) return undefined;
     const len = headerValue(res.headers, 'content-length');
-    return len !== undefined && /^\d+$/.test(len) ? Number(len) : undefined;
+    // 0 from a HEAD is more often a server quirk than an empty file; the download will tell.
+    return len !== undefined && /^\d+$/.test(len) && Number(len) > 0 ? Number(len) : undefined;
   } catch {
     return undefined;
   }

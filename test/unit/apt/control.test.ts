@@ -48,6 +48,20 @@ describe('deb822 and Release', () => {
     expect(got).toEqual(['a', 'b']);
   });
 
+  it('streams across chunk boundaries, CRLF and whitespace-only separator lines, keeping only asked fields', async () => {
+    const chunks = ['Package: a\r\nDescription: x\r\n long\r\n\r', '\nPackage: b\nVer', 'sion: 2\n \nPackage: c\n\n\n\nPackage: d'];
+    const got: Array<[string, string | undefined, boolean]> = [];
+    for await (const st of streamDeb822(Readable.from(chunks), true, new Set(['package', 'version']))) {
+      got.push([st.fields.get('package')!, st.fields.get('version'), st.fields.has('description')]);
+    }
+    expect(got).toEqual([
+      ['a', undefined, false],
+      ['b', '2', false],
+      ['c', undefined, false],
+      ['d', undefined, false],
+    ]);
+  });
+
   it('reads the hash lists, by-hash, and selects the indexes a mirror carries', () => {
     const r = parseRelease(RELEASE);
     expect(r.acquireByHash).toBe(true);

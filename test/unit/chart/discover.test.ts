@@ -57,6 +57,23 @@ describe('discovery rules', () => {
     expect(off.skippedSubcharts.map((s) => s.chart).sort()).toEqual(['app > cache', 'app > db', 'app > replica']);
   });
 
+  it('tags are read from the top chart\'s values, also for a subchart\'s own dependencies', async () => {
+    const nested: ChartFixture = {
+      chart: { name: 'top', version: '1.0.0', dependencies: [{ name: 'mid', version: '1.x', repository: 'oci://example.test/c' }] },
+      values: 'tags:\n  monitoring: false\n',
+      subcharts: {
+        mid: {
+          chart: { name: 'mid', version: '1.0.0', dependencies: [{ name: 'exporter', version: '1.x', repository: 'oci://example.test/c', tags: ['monitoring'] }] },
+          values: 'image:\n  repository: acme/mid\n  tag: "1"\ntags:\n  monitoring: true\n',
+          subcharts: { exporter: { chart: { name: 'exporter', version: '1.0.0' }, values: 'image:\n  repository: acme/exporter\n  tag: "1"\n' } },
+        },
+      },
+    };
+    const r = await discover(nested);
+    expect(certain(r)).toEqual(['docker.io/acme/mid:1']);
+    expect(r.skippedSubcharts).toEqual([{ chart: 'top > mid > exporter', reason: 'tags monitoring are false' }]);
+  });
+
   it('user values win, global.imageRegistry flows into subcharts, and provenance names the overriding file', async () => {
     const r = await discover(bitnamiLike, [
       ['site.yaml', 'global:\n  imageRegistry: mirror.example.com:5000\nreplica:\n  enabled: true\n  image:\n    tag: 16.2.0\n'],
@@ -70,6 +87,7 @@ describe('discovery rules', () => {
     const replica = r.images.find((i) => i.ref.endsWith('db:16.2.0'))!.sources[0];
     expect(replica).toMatchObject({ chart: 'app > replica', scope: ['replica'], valuesPath: 'replica.image', registryFrom: 'global.imageRegistry' });
     expect(replica.overrides).toEqual({ tag: 'site.yaml:6' });
+    expect(replica).toMatchObject({ file: 'charts/db/values.yaml', line: 1 });
   });
 
   it('global.image.registry fills in a missing registry; image/name keys and root imageNamespace compose the path', async () => {

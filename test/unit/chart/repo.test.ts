@@ -40,6 +40,12 @@ describe('HTTP repository index', () => {
     expect((parseYaml(json.full!) as typeof doc).entries.b).toEqual(doc.entries.b);
   });
 
+  it('follows the indentation the file uses for chart names', async () => {
+    const text = 'apiVersion: v1\nentries:\n    alpha:\n      - name: alpha\n        version: 1.0.0\n        urls: [alpha-1.0.0.tgz]\n    beta:\n      - name: beta\n        version: 2.0.0\n        urls: [beta-2.0.0.tgz]\ngenerated: x\n';
+    expect(parseYaml((await sectionFromStream(Readable.from([text]), 'beta')).section!)).toEqual([{ name: 'beta', version: '2.0.0', urls: ['beta-2.0.0.tgz'] }]);
+    expect(parseYaml((await sectionFromStream(Readable.from([text]), 'alpha')).section!)).toEqual([{ name: 'alpha', version: '1.0.0', urls: ['alpha-1.0.0.tgz'] }]);
+  });
+
   it('archive URLs may be relative to the repository or absolute', () => {
     const e = { name: 'x', version: '1.0.0', urls: ['charts/x-1.0.0.tgz'] };
     expect(archiveUrl('https://h.example/repo', e)).toBe('https://h.example/repo/charts/x-1.0.0.tgz');

@@ -178,7 +178,9 @@ describe('LayoutDir', () => {
     expect(leftovers).toEqual([digest.slice(7)]);
 
     const d = (ref: string, dg: string) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: dg, size: 1, annotations: { 'org.opencontainers.image.ref.name': ref } });
-    await Promise.all([layout.addToIndex([d('b:1', digest)]), layout.addToIndex([d('a:1', digest)])]);
+    // Two writers on one directory (image and chart import side by side) lose nothing.
+    const other = new LayoutDir(path.join(dir, 'target'));
+    await Promise.all([layout.addToIndex([d('b:1', digest)]), other.addToIndex([d('a:1', digest)])]);
     await layout.addToIndex([d('b:1', wrong)]);
     const idx = await layout.readIndex();
     expect(idx.manifests.map((m) => [m.annotations?.['org.opencontainers.image.ref.name'], m.digest])).toEqual([
