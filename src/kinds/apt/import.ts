@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { mapAptRepo } from '../../mapping/index.js';
@@ -42,6 +42,29 @@ async function writeBlob(layer: OciDescriptor, dest: string, ctx: ImportContext)
   return writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${layer.annotations?.[ANNOTATION.title]} → ${dest}`);
 }
 
+const HASH_STRENGTH = ['SHA512', 'SHA256', 'SHA1', 'MD5Sum'];
+
+/** The by-hash directories a client may ask for: the strongest hash listed, and SHA256. */
+export function byHashTypes(hashes: Map<string, Map<string, { hash: string; size: number }>>, relPath: string): string[] {
+  const listed = HASH_STRENGTH.filter((t) => hashes.get(t)?.has(relPath));
+  return [...new Set([listed[0], ...(listed.includes('SHA256') ? ['SHA256'] : [])].filter((t): t is string => Boolean(t)))];
+}
+
+/** Make `dest` the same content as the verified `src` (hard link; a copy where links fail), replacing atomically. */
+async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<void> {
+  if (await hasSameContent(dest, layer.digest, layer.size)) return;
+  await mkdir(path.dirname(dest), { recursive: true });
+  const tmp = `${dest}.ferry-${process.pid}.tmp`;
+  try {
+    await rm(tmp, { force: true });
+    await link(src, tmp);
+    await rename(tmp, dest);
+  } catch {
+    await rm(tmp, { force: true });
+    await writeBlob(layer, dest, ctx);
+  }
+}
+
 /** Where a by-hash copy of `relPath` (under dists/<suite>/) lives. */
 export function byHashPath(relPath: string, type: string, hash: string): string {
   return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
@@ -65,13 +88,21 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   for (const idx of mine.filter((l) => l.annotations?.[ROLE] === 'index')) {
     const title = idx.annotations![ANNOTATION.title];
     const relPath = title.slice(prefix.length);
+    const named = path.join(root, safePoolPath(title, 'apt index'));
+    let first: string | undefined;
     if (rel.acquireByHash) {
-      for (const [type, files] of rel.hashes) {
-        const h = files.get(relPath);
-        if (h) sent += await writeBlob(idx, path.join(root, prefix, byHashPath(relPath, type, h.hash)), ctx);
+      // apt fetches by the strongest hash the Release lists; older clients by SHA256. One copy, hard links for the rest.
+      for (const type of byHashTypes(rel.hashes, relPath)) {
+        const dest = path.join(root, prefix, byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash));
+        if (first) await linkOrCopy(first, dest, idx, ctx);
+        else {
+          sent += await writeBlob(idx, dest, ctx);
+          first = dest;
+        }
       }
     }
-    sent += await writeBlob(idx, path.join(root, safePoolPath(title, 'apt index')), ctx);
+    if (first) await linkOrCopy(first, named, idx, ctx);
+    else sent += await writeBlob(idx, named, ctx);
   }
   // Signed metadata last, InRelease very last: a client sees new indexes only once they are all there.
   const order = (l: OciDescriptor) => ['Release.gpg', 'Release', 'InRelease'].indexOf(l.annotations![ANNOTATION.title].split('/').pop()!);

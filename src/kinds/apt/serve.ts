@@ -8,7 +8,7 @@ import { ROLE } from '../file/artifact.js';
 import { answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
-import { byHashPath, filteredDescription, generatedIndexes, SITE_KEY_NAME } from './import.js';
+import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
 import { releaseTextOf } from './repo.js';
 
@@ -45,9 +45,8 @@ export async function aptServeRoutes(ctx: ServeRouteContext & { target?: { targe
         if (!rel.acquireByHash) continue;
         for (const idx of manifest.layers.filter((l) => l.annotations?.[ROLE] === 'index' && l.annotations[ANNOTATION.title].startsWith(prefix))) {
           const relPath = idx.annotations![ANNOTATION.title].slice(prefix.length);
-          for (const [type, files] of rel.hashes) {
-            const h = files.get(relPath);
-            if (h) paths.set(`${root}/${prefix}${byHashPath(relPath, type, h.hash)}`, { digest: idx.digest, size: idx.size });
+          for (const type of byHashTypes(rel.hashes, relPath)) {
+            paths.set(`${root}/${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, { digest: idx.digest, size: idx.size });
           }
         }
       } else {

@@ -71,7 +71,8 @@ async function download(
   await mkdir(path.dirname(partial), { recursive: true });
   // A file pinned by sha512 only: an earlier run recorded which sha256 blob it became.
   const known = await readFile(done, 'utf8').then((t) => /^sha256:([a-f0-9]{64}) (\d+)$/.exec(t.trim()), () => null);
-  if (!tofu && known && (await store.has({ digest: `sha256:${known[1]}`, size: Number(known[2]) }))) {
+  const consistent = known && (!expect.sha256 || known[1] === expect.sha256) && (expect.size === undefined || Number(known[2]) === expect.size);
+  if (!tofu && known && consistent && (await store.has({ digest: `sha256:${known[1]}`, size: Number(known[2]) }))) {
     return { digest: `sha256:${known[1]}`, size: Number(known[2]), ...(expect.sha512 ? { sha512: expect.sha512 } : {}) };
   }
   const state = await hashPrefix(partial);

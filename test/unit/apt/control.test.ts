@@ -103,3 +103,19 @@ describe('deb822 and Release', () => {
     expect(parsed.sha256.get('main/binary-amd64/Packages.gz')?.hash).toBe(sha256(idx[1].bytes));
   });
 });
+
+describe('by-hash', () => {
+  it('publishes the strongest hash the Release lists, and SHA256 for older clients', async () => {
+    const { byHashTypes, byHashPath } = await import('../../../src/kinds/apt/import.js');
+    const r = parseRelease(RELEASE);
+    expect(byHashTypes(r.hashes, 'main/binary-amd64/Packages')).toEqual(['SHA256']);
+    const withSha512 = parseRelease(`${RELEASE}SHA512:\n ${'f'.repeat(128)} 1000 main/binary-amd64/Packages\n`);
+    expect(byHashTypes(withSha512.hashes, 'main/binary-amd64/Packages')).toEqual(['SHA512', 'SHA256']);
+    expect(byHashPath('main/binary-amd64/Packages.gz', 'SHA256', 'ab')).toBe('main/binary-amd64/by-hash/SHA256/ab');
+  });
+
+  it('ignores Release lines that are not a hex hash, a size and a path inside the suite', () => {
+    const r = parseRelease(`SHA256:\n ../../x 10 main/a\n ${'1'.repeat(64)} 10 ../../etc/passwd\n ${'1'.repeat(64)} 10 /abs\n ${'2'.repeat(64)} 10 main/ok\n`);
+    expect([...r.sha256.keys()]).toEqual(['main/ok']);
+  });
+});
