@@ -10,7 +10,7 @@ import { FerryError } from '../../errors.js';
 import { mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
-import { LayoutDir } from '../../store/layout.js';
+import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -57,17 +57,7 @@ async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<Imp
 }
 
 async function writeToLayout(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
-  const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
-  const layout = new LayoutDir(dir);
-  await layout.init();
-  let bytesSent = 0;
-  for (const d of [...a.blobs, a.top]) {
-    if ((await layout.blobSize(d.digest)) === d.size) continue;
-    await layout.writeBlob(d.digest, d.size, await ctx.source.openBlob(d.digest));
-    bytesSent += d.size;
-  }
-  const skipped = bytesSent === 0 && (await layout.hasRef(a.refName, a.top.digest));
-  await layout.addToIndex([a.top]);
+  const { dir, bytesSent, skipped } = await writeArtifactToLayout(a.refName, a.top, a.blobs, ctx);
   return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `${dir}#${a.refName}`, bytesSent, skipped };
 }
 

@@ -1,10 +1,8 @@
-import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { mapImage, registryMappingFor } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
-import { mapLimit } from '../../net/concurrency.js';
-import { LayoutDir } from '../../store/layout.js';
+import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -64,31 +62,9 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
   return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
 }
 
-/** One LayoutDir per directory in a process, so concurrent imports serialize their index.json updates. */
-const layouts = new Map<string, Promise<LayoutDir>>();
-function layoutFor(dir: string): Promise<LayoutDir> {
-  let l = layouts.get(dir);
-  if (!l) {
-    const layout = new LayoutDir(dir);
-    l = layout.init().then(() => layout);
-    layouts.set(dir, l);
-  }
-  return l;
-}
-
-/** Write into an OCI image layout directory; index.json is updated last. */
+/** Write into the target's OCI image layout directory; index.json is updated last. */
 async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
-  const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
-  const layout = await layoutFor(dir);
-  let bytesSent = 0;
-  const all: OciDescriptor[] = [...g.blobs, ...g.children.map((c) => c.desc), g.top];
-  await mapLimit(all, ctx.concurrency, async (d) => {
-    if ((await layout.blobSize(d.digest)) === d.size) return;
-    await layout.writeBlob(d.digest, d.size, await ctx.source.openBlob(d.digest));
-    bytesSent += d.size;
-  });
-  const skipped = bytesSent === 0 && (await layout.hasRef(g.refName, g.top.digest));
-  await layout.addToIndex([g.top]);
+  const { dir, bytesSent, skipped } = await writeArtifactToLayout(g.refName, g.top, [...g.blobs, ...g.children.map((c) => c.desc)], ctx);
   return { artifact: g.refName, location: `${dir}#${g.refName}`, bytesSent, skipped };
 }
 
