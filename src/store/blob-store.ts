@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,6 +39,15 @@ async function hashPrefix(file: string): Promise<{ hash: Hash; size: number }> {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   return { hash, size };
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 export type OpenAt = (offset: number) => Promise<Readable>;
@@ -116,9 +125,40 @@ export class BlobStore {
     // Images share layers: concurrent fetches of one blob wait for the one download.
     const running = this.inflight.get(desc.digest);
     if (running) return running;
-    const p = this.ingestOnce(desc, openAt, opts).finally(() => this.inflight.delete(desc.digest));
+    const p = this.withBlobLock(desc.digest, () => this.ingestOnce(desc, openAt, opts)).finally(() => this.inflight.delete(desc.digest));
     this.inflight.set(desc.digest, p);
     return p;
+  }
+
+  /**
+   * Another ferry process sharing this cache may be downloading the same blob into the same
+   * `.partial`: a `<hex>.lock` file (created exclusively, holding the pid) keeps them apart.
+   * A lock whose process is gone is taken over.
+   */
+  private async withBlobLock<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    const lock = `${this.blobPath(digest)}.lock`;
+    await mkdir(path.dirname(lock), { recursive: true });
+    for (;;) {
+      try {
+        const fh = await open(lock, 'wx');
+        await fh.writeFile(String(process.pid));
+        await fh.close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
+        if (!pid || !processAlive(pid)) {
+          await rm(lock, { force: true });
+          continue;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(lock, { force: true });
+    }
   }
 
   private async ingestOnce(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {

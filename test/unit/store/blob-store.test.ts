@@ -69,4 +69,19 @@ describe('BlobStore.ingest', () => {
     await Promise.all([1, 2, 3].map(() => s.ingest(desc, open, { label: 't', retry: policy })));
     expect(calls).toBe(1);
   });
+
+  it('waits while another live process holds the blob, and takes over a lock left by a dead one', async () => {
+    const s = await store();
+    const { spawn } = await import('node:child_process');
+    const holder = spawn('sleep', ['0.6']);
+    await writeFile(`${s.blobPath(desc.digest)}.lock`, String(holder.pid));
+    const exited = new Promise((r) => holder.once('exit', r));
+    let openedAfterExit = false;
+    let holderGone = false;
+    void exited.then(() => (holderGone = true));
+    await s.ingest(desc, async (o) => ((openedAfterExit = holderGone), Readable.from([content.subarray(o)])), { label: 't', retry: policy });
+    expect(openedAfterExit).toBe(true);
+    expect((await s.readBytes(desc.digest)).equals(content)).toBe(true);
+    expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([desc.digest.slice(7)]);
+  });
 });
