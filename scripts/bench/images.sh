@@ -11,7 +11,7 @@ source scripts/env.sh
 ferry_npm_install >/dev/null
 npm run --silent build
 IMAGES=${IMAGES:-40} BASES=${BASES:-4} BASE_MB=${BASE_MB:-250} APP_MB=${APP_MB:-25} BIG_GB=${BIG_GB:-0}
-CONC=${CONC:-4}
+CONC=${CONC:-8}
 W=$(mktemp -d /tmp/ferry-bench-images-XXXX)
 trap 'for p in $(cat "$W"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 

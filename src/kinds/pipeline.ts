@@ -67,7 +67,7 @@ export async function fetchLocked(lock: Lock, ctx: KindContext): Promise<OciDesc
   const tops: OciDescriptor[] = [];
   for (const { field, kind } of KINDS) {
     const entries = (lock[field] ?? []) as unknown[];
-    const got = await mapLimit(entries, Math.min(2, ctx.concurrency), (e) => kind.fetch(e, ctx));
+    const got = await mapLimit(entries, Math.max(1, Math.ceil(ctx.concurrency / 2)), (e) => kind.fetch(e, ctx));
     tops.push(...got.flat());
   }
   const seen = new Set<string>();

@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomBytes, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -108,7 +108,8 @@ export class BlobStore {
       throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
     }
     const final = this.blobPath(digest);
-    const tmp = `${final}.${process.pid}.tmp`;
+    // The same manifest can arrive twice at once (an image named by tag and by digest).
+    const tmp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await mkdir(path.dirname(final), { recursive: true });
     await writeFile(tmp, bytes);
     await rename(tmp, final);

@@ -11,6 +11,7 @@ import type { Progress } from '../ui/progress.js';
 import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { VERSION } from '../version.js';
+import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
@@ -29,7 +30,7 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
 }
 
 function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
-  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? 4, http: net.http, registry: net.registry };
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
 }
 
 function countLock(lock: Lock) {

@@ -3,7 +3,7 @@ import { loadTarget } from '../manifest/load.js';
 import { checkCollisions, registryMappingFor } from '../mapping/index.js';
 import { createTargetNetContext, type NetOptions } from '../net/context.js';
 import { kindByName } from '../kinds/index.js';
-import { mapLimit } from '../net/concurrency.js';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BundleReader } from './bundle-reader.js';
@@ -51,7 +51,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
   const results: ImportResult[] = [];
   try {
-    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? 4, registry: net?.registry, mounts: new Map<string, string[]>() };
+    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts: new Map<string, string[]>() };
     const kinds = tops.map((top) => {
       const kindName = top.annotations?.[ANNOTATION.kind] ?? 'image';
       const kind = kindByName(kindName);

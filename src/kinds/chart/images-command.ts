@@ -12,6 +12,7 @@ import { discoverChartImages, imageRefOf, userValues, type DiscoveryResult, type
 import { chartDependencies, loadChart, loadChartDir, type LoadedChart } from './load.js';
 import { locateChart, loadChartFromStore, attachDependencies } from './resolve.js';
 import type { ChartSpec } from './spec.js';
+import { DEFAULT_CONCURRENCY } from '../../net/concurrency.js';
 
 /**
  * `ferry charts images <chart dir | .tgz | manifest>`: discovery over a local chart, or over
@@ -155,7 +156,7 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   try {
     const store = new BlobStore(tmp);
     await store.init();
-    const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? 4, http: net.http, registry: net.registry };
+    const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
     for (const spec of loaded.manifest.charts as ChartSpec[]) {
       const located = await locateChart(spec, ctx);
       const chart: LoadedChart = await loadChartFromStore(located, ctx);

@@ -84,4 +84,12 @@ describe('BlobStore.ingest', () => {
     expect((await s.readBytes(desc.digest)).equals(content)).toBe(true);
     expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([desc.digest.slice(7)]);
   });
+
+  it('stores the same small blob written twice at once (an image named by tag and by digest)', async () => {
+    const s = await store();
+    const bytes = Buffer.from('{"schemaVersion":2}');
+    const got = await Promise.all([s.putBytes(bytes), s.putBytes(bytes), s.putBytes(bytes)]);
+    expect(new Set(got.map((g) => g.digest)).size).toBe(1);
+    expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([got[0].digest.slice(7)]);
+  });
 });
