@@ -546,33 +546,19 @@ export class RegistryClient {
 
   /** Every tag, following `Link: <…>; rel="next"` pages. */
   async listTags(repo: RepoRef, opts: { pageSize?: number } = {}): Promise<string[]> {
-    const ctx = this.pullCtx(repo);
-    const what = `${this.label(repo)} tags`;
-    const tags: string[] = [];
-    let next: string | undefined = `/v2/${repo.repository}/tags/list${opts.pageSize ? `?n=${opts.pageSize}` : ''}`;
-    for (let page = 0; next && page < 10_000; page++) {
-      const target: string = next;
-      const { list, link } = await this.retry(what, async () => {
-        const res = await this.send(ctx, 'GET', target);
-        if (res.status !== 200) await this.fail(res, what, ctx);
-        const chunks: Buffer[] = [];
-        for await (const c of res.body) chunks.push(c as Buffer);
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { tags?: string[] | null };
-        const url = /^https?:/.test(target) ? target : this.baseUrl(repo.registry) + target;
-        return { list: body.tags ?? [], link: nextLink(res.headers.link, url) };
-      });
-      tags.push(...list);
-      next = link;
-    }
-    return tags;
+    return this.listPaged(this.pullCtx(repo), `${this.label(repo)} tags`, repo.registry, `/v2/${repo.repository}/tags/list`, 'tags', opts.pageSize);
   }
 
   /** Every repository in the registry's catalog (where the registry allows listing it). */
   async listCatalog(registry: string, opts: { pageSize?: number } = {}): Promise<string[]> {
     const ctx: SendContext = { registry, scopes: ['registry:catalog:*'] };
-    const what = `${registry} catalog`;
-    const repos: string[] = [];
-    let next: string | undefined = `/v2/_catalog${opts.pageSize ? `?n=${opts.pageSize}` : ''}`;
+    return this.listPaged(ctx, `${registry} catalog`, registry, '/v2/_catalog', 'repositories', opts.pageSize);
+  }
+
+  /** A paginated list endpoint: follows `Link: <…>; rel="next"`, each page retried on its own. */
+  private async listPaged(ctx: SendContext, what: string, registry: string, first: string, field: 'tags' | 'repositories', pageSize?: number): Promise<string[]> {
+    const items: string[] = [];
+    let next: string | undefined = `${first}${pageSize ? `?n=${pageSize}` : ''}`;
     for (let page = 0; next && page < 10_000; page++) {
       const target: string = next;
       const { list, link } = await this.retry(what, async () => {
@@ -580,13 +566,13 @@ export class RegistryClient {
         if (res.status !== 200) await this.fail(res, what, ctx);
         const chunks: Buffer[] = [];
         for await (const c of res.body) chunks.push(c as Buffer);
-        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { repositories?: string[] | null };
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string[] | null | undefined>;
         const url = /^https?:/.test(target) ? target : this.baseUrl(registry) + target;
-        return { list: body.repositories ?? [], link: nextLink(res.headers.link, url) };
+        return { list: body[field] ?? [], link: nextLink(res.headers.link, url) };
       });
-      repos.push(...list);
+      items.push(...list);
       next = link;
     }
-    return repos;
+    return items;
   }
 }
