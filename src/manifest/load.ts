@@ -74,12 +74,32 @@ export function validateManifest(raw: unknown, where: string): Manifest {
   return result.data;
 }
 
+/**
+ * Local files the manifest points at whose content changes what gets locked: a chart's values
+ * files (they decide which images it deploys) and the signing keys of files and APT repositories.
+ */
+export function referencedFiles(manifest: Manifest): string[] {
+  const files = [
+    ...manifest.charts.flatMap((c) => c.values ?? []),
+    ...manifest.files.flatMap((f) => f.checksums?.keys ?? []),
+    ...manifest.apt.flatMap((a) => a.keys ?? []),
+  ];
+  return [...new Set(files)].sort();
+}
+
 export async function loadManifest(file: string): Promise<LoadedManifest> {
   const abs = path.resolve(file);
+  const dir = path.dirname(abs);
   const manifest = validateManifest(await readYaml(abs, 'manifest'), abs);
   const { metadata: _m, ...content } = manifest;
-  const digest = 'sha256:' + createHash('sha256').update(canonicalJson({ name: manifest.metadata.name, ...content })).digest('hex');
-  return { manifest, file: abs, dir: path.dirname(abs), digest };
+  // The lock must go stale when a referenced file changes, not only when the manifest does.
+  const inputs: Record<string, string> = {};
+  for (const rel of referencedFiles(manifest)) {
+    const bytes = await readFile(path.resolve(dir, rel)).catch(() => undefined);
+    inputs[rel] = bytes ? createHash('sha256').update(bytes).digest('hex') : 'missing';
+  }
+  const digest = 'sha256:' + createHash('sha256').update(canonicalJson({ name: manifest.metadata.name, ...content, ...(Object.keys(inputs).length ? { inputs } : {}) })).digest('hex');
+  return { manifest, file: abs, dir, digest };
 }
 
 export interface LoadedTarget {

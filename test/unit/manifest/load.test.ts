@@ -46,4 +46,15 @@ describe('loadManifest', () => {
       ]),
     });
   });
+
+  it('goes stale when a values file a chart deploys with changes, so the lock is re-resolved', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-unit-'));
+    const m = path.join(dir, 'm.yaml');
+    await writeFile(m, 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: app}\ncharts:\n  - {name: c, repo: "https://charts.example.com", version: "1.0.0", values: [v.yaml]}\n');
+    await writeFile(path.join(dir, 'v.yaml'), 'image: {tag: "1"}\n');
+    const before = (await loadManifest(m)).digest;
+    expect((await loadManifest(m)).digest).toBe(before);
+    await writeFile(path.join(dir, 'v.yaml'), 'image: {tag: "2"}\n');
+    expect((await loadManifest(m)).digest).not.toBe(before);
+  });
 });
