@@ -17,8 +17,10 @@ export async function pushBlobs(repo: RepoRef, blobs: OciDescriptor[], ctx: Impo
   if (!inflight) pushing.set(ctx.mounts, (inflight = new Map()));
   let sent = 0;
   await mapLimit(blobs, ctx.concurrency, async (blob) => {
-    const other = inflight.get(blob.digest);
-    if (other) await other.catch(() => undefined);
+    // One transfer per digest at a time across the whole run: two entries waking from the same
+    // wait must not both mount into one repository, because the registry rewrites the blob's
+    // link while the other entry's manifest PUT reads it (seen as DIGEST_INVALID + BLOB_UNKNOWN).
+    for (let other = inflight.get(blob.digest); other; other = inflight.get(blob.digest)) await other.catch(() => undefined);
     const task = ctx.progress.start(`${label} ${blob.digest.slice(7, 19)}`, blob.size);
     const run = (async () => {
       const how = await client.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
@@ -29,7 +31,7 @@ export async function pushBlobs(repo: RepoRef, blobs: OciDescriptor[], ctx: Impo
       task.finish(how);
       ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
     })();
-    if (!other) inflight.set(blob.digest, run);
+    inflight.set(blob.digest, run);
     try {
       await run;
     } finally {
@@ -37,4 +39,25 @@ export async function pushBlobs(repo: RepoRef, blobs: OciDescriptor[], ctx: Impo
     }
   });
   return sent;
+}
+
+const repoLocks = new WeakMap<Map<string, string[]>, Map<string, Promise<unknown>>>();
+
+/**
+ * Entries that land in one mirror repository (an image by tag and by digest, two tags of one
+ * image) import one after the other, so their manifest PUTs never race each other's writes.
+ */
+export async function withRepositoryLock<T>(ctx: ImportContext, repo: RepoRef, fn: () => Promise<T>): Promise<T> {
+  let locks = repoLocks.get(ctx.mounts);
+  if (!locks) repoLocks.set(ctx.mounts, (locks = new Map()));
+  const key = `${repo.registry}/${repo.repository}`;
+  const previous = locks.get(key) ?? Promise.resolve();
+  const run = previous.catch(() => undefined).then(fn);
+  const tail = run.catch(() => undefined);
+  locks.set(key, tail);
+  try {
+    return await run;
+  } finally {
+    if (locks.get(key) === tail) locks.delete(key);
+  }
 }

@@ -11,7 +11,7 @@ import { mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushBlobs } from '../registry-push.js';
+import { pushBlobs, withRepositoryLock } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -49,11 +49,14 @@ async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<Imp
   const mapped = mapImage(a.refName, registryMappingFor(ctx.target.target));
   const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
   const tag = mapped.tag ?? a.top.digest;
-  const existing = await ctx.registry.headManifest(repo, tag);
-  if (existing?.digest === a.top.digest) return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent: 0, skipped: true };
-  const bytesSent = await pushBlobs(repo, a.blobs, ctx, `chart ${a.meta.name} ${a.meta.version}`);
-  await ctx.registry.putManifest(repo, tag, a.topBytes, a.top.mediaType || MT.ociManifest);
-  return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent, skipped: false };
+  const client = ctx.registry;
+  return withRepositoryLock(ctx, repo, async (): Promise<ImportResult> => {
+    const existing = await client.headManifest(repo, tag);
+    if (existing?.digest === a.top.digest) return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent: 0, skipped: true };
+    const bytesSent = await pushBlobs(repo, a.blobs, ctx, `chart ${a.meta.name} ${a.meta.version}`);
+    await client.putManifest(repo, tag, a.topBytes, a.top.mediaType || MT.ociManifest);
+    return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent, skipped: false };
+  });
 }
 
 async function writeToLayout(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {

@@ -3,7 +3,7 @@ import { mapImage, registryMappingFor } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushBlobs } from '../registry-push.js';
+import { pushBlobs, withRepositoryLock } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -49,17 +49,20 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
   const mapped = mapImage(g.refName, registryMappingFor(ctx.target.target), filtered);
   const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
 
-  const existing = await ctx.registry.headManifest(repo, mapped.tag ?? g.top.digest);
-  if (existing?.digest === g.top.digest) {
-    return { artifact: g.refName, location: mapped.mirror, bytesSent: 0, skipped: true };
-  }
-  const bytesSent = await pushBlobs(repo, g.blobs, ctx, g.refName);
-  for (const child of g.children) {
-    await ctx.registry.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
-  }
-  await ctx.registry.putManifest(repo, g.top.digest, g.topBytes, g.top.mediaType);
-  if (mapped.tag) await ctx.registry.putManifest(repo, mapped.tag, g.topBytes, g.top.mediaType);
-  return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
+  const client = ctx.registry;
+  return withRepositoryLock(ctx, repo, async (): Promise<ImportResult> => {
+    const existing = await client.headManifest(repo, mapped.tag ?? g.top.digest);
+    if (existing?.digest === g.top.digest) {
+      return { artifact: g.refName, location: mapped.mirror, bytesSent: 0, skipped: true };
+    }
+    const bytesSent = await pushBlobs(repo, g.blobs, ctx, g.refName);
+    for (const child of g.children) {
+      await client.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
+    }
+    await client.putManifest(repo, g.top.digest, g.topBytes, g.top.mediaType);
+    if (mapped.tag) await client.putManifest(repo, mapped.tag, g.topBytes, g.top.mediaType);
+    return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
+  });
 }
 
 /** Write into the target's OCI image layout directory; index.json is updated last. */
