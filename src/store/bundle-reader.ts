@@ -28,7 +28,8 @@ export interface BundleInfo {
 export class BundleReader implements BlobSource {
   readonly path: string;
   readonly index: TarIndex;
-  private fh?: FileHandle;
+  /** One handle, opened on first use (a promise, so concurrent first reads share it). */
+  private fh?: Promise<FileHandle>;
 
   private constructor(tarPath: string, index: TarIndex) {
     this.path = tarPath;
@@ -53,11 +54,12 @@ export class BundleReader implements BlobSource {
   }
 
   private async readRange(offset: number, size: number): Promise<Buffer> {
-    this.fh ??= await open(this.path, 'r');
+    this.fh ??= open(this.path, 'r');
+    const fh = await this.fh;
     const buf = Buffer.alloc(size);
     let got = 0;
     while (got < size) {
-      const { bytesRead } = await this.fh.read(buf, got, size - got, offset + got);
+      const { bytesRead } = await fh.read(buf, got, size - got, offset + got);
       if (bytesRead === 0) throw new FerryError('VERIFY', `${this.path}: ended early while reading bytes ${offset}–${offset + size}`);
       got += bytesRead;
     }
@@ -129,7 +131,8 @@ export class BundleReader implements BlobSource {
   }
 
   async close(): Promise<void> {
-    await this.fh?.close();
+    const fh = this.fh;
     this.fh = undefined;
+    await (await fh)?.close();
   }
 }
