@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
 import { loadTarget } from '../manifest/load.js';
+import type { MirrorTarget } from '../manifest/target.js';
 import { checkCollisions, registryMappingFor } from '../mapping/index.js';
 import { createTargetNetContext, type NetOptions } from '../net/context.js';
 import { kindByName } from '../kinds/index.js';
@@ -45,6 +46,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const source = await BundleReader.open(bundle);
   const index = await source.readIndex();
   const tops = index.manifests;
+  checkTargetTakes(tops.map((d) => d.annotations?.[ANNOTATION.kind] ?? 'image'), loaded.target, loaded.file);
   const imageNames = tops.filter((d) => (d.annotations?.[ANNOTATION.kind] ?? 'image') === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => Boolean(n));
   if (loaded.target.registry) checkCollisions(imageNames, registryMappingFor(loaded.target));
 
@@ -78,4 +80,21 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
   };
+}
+
+/** What each kind needs in the target; checked for the whole bundle before anything is sent. */
+const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string }> = {
+  image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:' },
+  chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }' },
+  file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }' },
+  apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }' },
+};
+
+function checkTargetTakes(kinds: string[], target: MirrorTarget, file: string): void {
+  const missing = [...new Set(kinds)].sort().filter((k) => PLACES[k] && !PLACES[k].has(target));
+  if (!missing.length) return;
+  throw new FerryError('VALIDATION', `${file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`, {
+    details: missing.map((k) => `${k}: add ${PLACES[k].add}`),
+    hint: 'Add the missing sections to the mirror target (`ferry schema target`).',
+  });
 }

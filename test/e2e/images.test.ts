@@ -268,6 +268,15 @@ describe('errors a user meets', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it('a target with no place for images is refused before anything is sent', async () => {
+    const file = path.join(work, 'files-only.yaml');
+    await writeFile(file, 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: files-only }\nfiles: { dir: ./f, baseUrl: "https://files.site.internal" }\n');
+    const r = await runFerry(['import', bundle, '--target', file], { env: env() });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('the target has no place for the bundle\'s images; nothing was imported');
+    expect(r.stderr).toContain('image: add registry: { url } or directory:');
+  });
+
   it('an unknown image names the reference and the registry', async () => {
     const m = path.join(work, 'missing.yaml');
     await writeFile(m, `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: missing }\nimages:\n  - ref: ${upstream.host}/ferry-test/nope:9\n`);
