@@ -4,7 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mustRun, runCommand, runFerry } from '../support/cli.js';
+import { FERRY, mustRun, runCommand, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -162,6 +162,36 @@ describe('mirror-config containerd', () => {
     // Without the hosts dir the same fetch fails: the upstream is stopped.
     const direct = await ctr(['content', 'fetch', '--plain-http', `${upstreamHost}/ferry-test/base:1`]);
     expect(direct.code).not.toBe(0);
+  });
+
+  it('containerd pulls straight from `ferry serve` over the bundle, through the generated hosts.toml', async () => {
+    const server = spawn(process.execPath, [FERRY, 'serve', bundle, '--listen', '127.0.0.1:0', '--access-log'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let access = '';
+    server.stderr!.on('data', (d) => (access += d));
+    try {
+      const served = await new Promise<string>((resolve, reject) => {
+        let out = '';
+        server.stdout!.on('data', (d) => {
+          out += d;
+          const m = /http:\/\/([\d.]+:\d+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        server.once('close', (c) => reject(new Error(`ferry serve exited ${c}: ${out}`)));
+      });
+      // ferry serve with no target maps nested, no prefix: the target that describes it says just that.
+      const serveTarget = path.join(work, 'serve-target.yaml');
+      await writeFile(serveTarget, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: served }\nregistry:\n  url: http://${served}\n`);
+      const out = path.join(work, 'containerd-served');
+      const r = await runFerry(['mirror-config', 'containerd', '-t', serveTarget, '--bundle', bundle, '-o', out]);
+      expect(r.code, r.stderr).toBe(0);
+      const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.multi]);
+      expect(fetched.code, fetched.stderr).toBe(0);
+      expect((await ctr(['content', 'ls', '-q'])).stdout.split('\n')).toContain(seeded.digests.multi);
+      // It came from ferry serve: the manifest request is in serve's access log.
+      expect(access).toMatch(new RegExp(`GET /v2/${upstreamHost.replace(':', '-')}/ferry-test/multi/manifests/[^ ]+ 200`));
+    } finally {
+      server.kill('SIGTERM');
+    }
   });
 
   it('a TLS mirror with its own CA: containerd (hosts.toml ca) and skopeo (certs.d) trust it through the generated files', async () => {
