@@ -53,6 +53,20 @@ export function createProgress(opts: { json?: boolean; quiet?: boolean } = {}): 
     const text = `[${bar}] ${humanBytes(done)}/${humanBytes(total)}  ${finished}/${tasks}`;
     process.stderr.write(`\r${color ? '\x1b[2K' : ''}${text}`);
   };
+  // Logs and pipes get one line per item for the first few, then a summary line at most every
+  // 10 s, so a mirror of 60 000 packages does not write 60 000 lines.
+  const PER_ITEM_LINES = 20;
+  let lastSummary = 0;
+  const plainLine = (label: string, message: string) => {
+    if (finished <= PER_ITEM_LINES) {
+      process.stderr.write(`${label}: ${message}\n`);
+      return;
+    }
+    const now = Date.now();
+    if (now - lastSummary < 10_000) return;
+    lastSummary = now;
+    process.stderr.write(`… ${finished}/${tasks} done, ${humanBytes(done)} of ${humanBytes(total)}\n`);
+  };
   const clear = () => {
     if (tty) process.stderr.write(color ? '\r\x1b[2K' : '\r' + ' '.repeat(80) + '\r');
   };
@@ -68,7 +82,7 @@ export function createProgress(opts: { json?: boolean; quiet?: boolean } = {}): 
         },
         finish(message) {
           finished++;
-          if (!tty && message) process.stderr.write(`${label}: ${message}\n`);
+          if (!tty && message) plainLine(label, message);
           draw();
         },
       };
@@ -80,6 +94,7 @@ export function createProgress(opts: { json?: boolean; quiet?: boolean } = {}): 
     },
     done() {
       clear();
+      if (!tty && finished > PER_ITEM_LINES) process.stderr.write(`${finished}/${tasks} done, ${humanBytes(done)}\n`);
     },
   };
 }
