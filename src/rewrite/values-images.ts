@@ -62,21 +62,34 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       scanImageMap(node, path, ctx, line, changes, unmapped);
       return false;
     }
+    // An image string at `path`; `loose` accepts a bare name (`image: busybox`).
+    const imageString = (value: string, loose: boolean) => {
+      if (/\s/.test(value) || value.includes('{{')) return;
+      const ref = tryParse(value);
+      // `image: busybox` is an image; `sidecarImage: enabled` is not unless it looks like one.
+      if (!ref || (!loose && !/[:/@]/.test(value))) return;
+      const look = ctx.lookupImage(ref);
+      if (look.status === 'mirror') return;
+      if (look.status === 'unmapped') {
+        unmapped.push({ line: line(node), kind: 'image', ref: value, reason: look.reason, where: formatPath(path) });
+        return;
+      }
+      change(path, node, value, look.mirror, look.digestChanged ? 'digest' : 'image', value);
+    };
+    // Items of a plain list of image strings (`images: [a, b]`, `extraImages:`); Helm replaces
+    // lists wholesale, so the override carries the whole list (addToOverride).
+    if (isScalar(node) && typeof key === 'number') {
+      const listKey = path[path.length - 2];
+      const value = scalarText(node);
+      if (value && typeof listKey === 'string' && /^(images|[A-Za-z]*Images)$/.test(listKey)) imageString(value, false);
+      return;
+    }
     if (isScalar(node) && typeof key === 'string') {
       const value = scalarText(node);
       if (!value) return;
       const parentPath = path.slice(0, -1);
-      if (/^(image|[A-Za-z]*Image)$/.test(key) && !/\s/.test(value) && !value.includes('{{')) {
-        const ref = tryParse(value);
-        // `image: busybox` is an image; `sidecarImage: enabled` is not unless it looks like one.
-        if (!ref || (key !== 'image' && !/[:/@]/.test(value))) return;
-        const look = ctx.lookupImage(ref);
-        if (look.status === 'mirror') return;
-        if (look.status === 'unmapped') {
-          unmapped.push({ line: line(node), kind: 'image', ref: value, reason: look.reason, where: formatPath(path) });
-          return;
-        }
-        change(path, node, value, look.mirror, look.digestChanged ? 'digest' : 'image', value);
+      if (/^(image|[A-Za-z]*Image)$/.test(key)) {
+        imageString(value, key === 'image');
         return;
       }
       const parentKey = parentPath[parentPath.length - 1];

@@ -113,3 +113,19 @@ describe('rewrite values: Bitnami substitution guard', () => {
     expect(await readFile(file, 'utf8')).toBe(text.replace('false  # bitnami', 'true  # bitnami').replace('registry: docker.io', `registry: ${MIRROR}/docker.io`));
   });
 });
+
+describe('rewrite values: plain lists of image strings', () => {
+  it('rewrites each item in place, and an override carries the whole list (Helm replaces lists)', async () => {
+    const dir = await scratch();
+    const body = 'extraImages:\n  - docker.io/library/nginx:1.27   # sidecar\n  - quay.io/team/not-in-the-lock:1\n';
+    const file = await write(dir, 'v.yaml', 'images:\n  - nginx:1.27\n  - "docker.io/library/nginx:1.27"\n');
+    const r = await rewriteValues([file], await fixtureContext(), { inPlace: true });
+    expect(r.replacements.map((x) => x.where)).toEqual(['images[0]', 'images[1]']);
+    expect(await readFile(file, 'utf8')).toBe(`images:\n  - ${MIRROR}/docker.io/library/nginx:1.27\n  - "${MIRROR}/docker.io/library/nginx:1.27"\n`);
+
+    const other = await write(dir, 'o.yaml', body);
+    const o = await rewriteValues([other], await fixtureContext(), { allowUnmapped: true });
+    expect(parse(o.override!)).toEqual({ extraImages: [`${MIRROR}/docker.io/library/nginx:1.27`, 'quay.io/team/not-in-the-lock:1'] });
+    expect(o.unmapped.map((u) => u.ref)).toEqual(['quay.io/team/not-in-the-lock:1']);
+  });
+});
