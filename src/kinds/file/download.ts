@@ -99,7 +99,14 @@ async function download(
           cb(null, chunk);
         },
       });
-      await pipeline(body, counter, out);
+      try {
+        await pipeline(body, counter, out);
+      } catch (err) {
+        // Bytes counted may not all have reached the disk: continue from what the file holds.
+        if (!out.closed) await new Promise((r) => out.once('close', r));
+        Object.assign(state, await hashPrefix(partial));
+        throw err;
+      }
       if (expect.size !== undefined && state.size < expect.size) {
         throw new RetryableError(`connection ended after ${state.size} of ${expect.size} bytes`);
       }

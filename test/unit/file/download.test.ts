@@ -48,6 +48,15 @@ describe('downloadToStore', () => {
     expect(server.requests.length).toBe(before);
   });
 
+  it('resumes a dropped connection for a file whose size is not known yet (ferry lock from a checksum file)', async () => {
+    const store = await freshStore();
+    server.dropAfter('/f.bin', 150_000);
+    const got = await downloadToStore(store, http, `${server.url}/f.bin`, { sha256: sha('sha256', body) }, { label: 'files[f]' });
+    expect(got).toMatchObject({ digest: `sha256:${sha('sha256', body)}`, size: body.length });
+    expect(await readFile(store.blobPath(got.digest))).toEqual(body);
+    expect(server.requests.some((r) => r.path === '/f.bin' && /^bytes=[1-9]\d*-$/.test(r.range ?? ''))).toBe(true);
+  });
+
   it('refuses a sha512 mismatch, names the URL, and keeps nothing', async () => {
     const store = await freshStore();
     const wrong = sha('sha512', Buffer.from('other'));
