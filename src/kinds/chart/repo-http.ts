@@ -1,14 +1,10 @@
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
-import { headerValue, throwForStatus, type HttpClient } from '../../net/http.js';
+import { throwForStatus, type HttpClient } from '../../net/http.js';
 import { withRetry } from '../../net/retry.js';
+import { downloadToStore as downloadVerified } from '../file/download.js';
 import type { BlobStore } from '../../store/blob-store.js';
 
 /**
@@ -131,52 +127,23 @@ export interface DownloadedArchive {
 }
 
 /**
- * Stream an archive into the store, hashing as it flows; refuse it (nothing kept) when it does
- * not match the digest the index gives. Renamed into `blobs/sha256/` only after it matched.
+ * Stream an archive into the store, hashing as it flows and resuming a dropped connection with
+ * Range (the files kind's downloader); refuse it (nothing kept) when it does not match the
+ * digest the index gives. Renamed into `blobs/sha256/` only after it matched.
  */
 export async function downloadToStore(http: HttpClient, url: string, expectedHex: string | undefined, store: BlobStore, label: string): Promise<DownloadedArchive> {
-  if (expectedHex) {
-    // Already in the store (content-addressed: the name is the digest it was verified against).
-    const digest = `sha256:${expectedHex.toLowerCase()}`;
-    const have = await stat(store.blobPath(digest)).catch(() => undefined);
-    if (have?.isFile()) return { digest, size: have.size };
-  }
-  return withRetry(`GET ${url}`, async () => {
-    const res = await http.request(url);
-    if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', `${label} (${url})`);
-    const tmpDir = path.join(store.root, 'blobs', 'sha256');
-    await mkdir(tmpDir, { recursive: true });
-    const tmp = path.join(tmpDir, `download-${process.pid}-${Math.random().toString(36).slice(2)}.partial`);
-    const hash = createHash('sha256');
-    let size = 0;
-    const length = Number(headerValue(res.headers, 'content-length') ?? NaN);
-    try {
-      await pipeline(
-        res.body,
-        new Transform({
-          transform(chunk: Buffer, _e, cb) {
-            hash.update(chunk);
-            size += chunk.length;
-            cb(null, chunk);
-          },
-        }),
-        createWriteStream(tmp),
-      );
-      if (Number.isFinite(length) && size !== length) throw new FerryError('NETWORK', `${label} (${url}): connection ended after ${size} of ${length} bytes`);
-      const hex = hash.digest('hex');
-      if (expectedHex && hex !== expectedHex.toLowerCase()) {
-        throw new FerryError('VERIFY', `${label} (${url}): digest mismatch: the index says sha256:${expectedHex}, the archive hashes to sha256:${hex}`, {
-          hint: 'The repository served a different archive than its index names. Nothing was kept; report it to the repository maintainer.',
-        });
-      }
-      const digest = `sha256:${hex}`;
-      await rename(tmp, store.blobPath(digest));
-      return { digest, size };
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
+  try {
+    const got = await downloadVerified(store, http, url, expectedHex ? { sha256: expectedHex.toLowerCase() } : {}, { label });
+    return { digest: got.digest, size: got.size };
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'VERIFY' && expectedHex) {
+      throw new FerryError('VERIFY', `${label} (${url}): digest mismatch: the index says sha256:${expectedHex} (${err.message.replace(/^.*?checksum mismatch: /, '')})`, {
+        cause: err,
+        hint: 'The repository served a different archive than its index names. Nothing was kept; report it to the repository maintainer.',
+      });
     }
-  });
+    throw err;
+  }
 }
 
 /** Provenance file next to the archive (`<url>.prov`), when the repository has one. */
