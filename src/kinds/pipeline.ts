@@ -70,15 +70,10 @@ export async function fetchLocked(lock: Lock, ctx: KindContext): Promise<OciDesc
     const got = await mapLimit(entries, Math.max(1, Math.ceil(ctx.concurrency / 2)), (e) => kind.fetch(e, ctx));
     tops.push(...got.flat());
   }
-  const seen = new Set<string>();
-  const unique = tops.filter((d) => {
-    const key = `${d.annotations?.[ANNOTATION.kind]}|${d.annotations?.[ANNOTATION.refName]}|${d.digest}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  // One entry per (kind, name, digest), sorted by the same key so index.json is deterministic.
   const key = (d: OciDescriptor) => `${d.annotations?.[ANNOTATION.kind] ?? ''}\u0000${d.annotations?.[ANNOTATION.refName] ?? ''}\u0000${d.digest}`;
-  return unique.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+  const unique = new Map(tops.map((d) => [key(d), d]));
+  return [...unique.keys()].sort().map((k) => unique.get(k)!);
 }
 
 export function lockMatches(lock: Lock | undefined, loaded: LoadedManifest): lock is Lock {
