@@ -75,10 +75,11 @@ export function register(program: Command): void {
       .description("one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)")
       .argument('<chart>', 'chart directory or packaged .tgz')
       .option('-o, --output <file>', 'override file to write (default: print it)')
-      .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect),
-  ).action(async (chart: string, opts: RewriteCliOptions & { values?: string[] }) => {
+      .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
+      .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)"),
+  ).action(async (chart: string, opts: RewriteCliOptions & { values?: string[]; chartYaml?: boolean }) => {
     const ctx = await loadRewriteContext(sources(opts));
-    const r = await rewriteChart(chart, ctx, { output: opts.output, values: opts.values ?? [], dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+    const r = await rewriteChart(chart, ctx, { output: opts.output, values: opts.values ?? [], dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
     const repos = r.chartRepos.map(
       (d) => `dependency ${d.dependency} of ${d.chart}: ${d.upstream}${d.mirror ? ` → ${d.mirror}` : ' (no mirror location: not an OCI repository or no registry in the target)'}${d.vendored ? ' (vendored in charts/, nothing to fetch)' : ''}`,
     );

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Document, parse as parseYaml } from 'yaml';
+import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
 import { FerryError } from '../errors.js';
 import { discoverChartImages, userValues, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
@@ -7,7 +7,8 @@ import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
 import { parseImageReference } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
-import { finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type Unmapped } from './edits.js';
+import { applyTextEdits, finishRewrite, lineIndex, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
+import { scalarEdit } from './yaml-text.js';
 import { overrideText } from './values.js';
 
 export interface RewriteChartOptions {
@@ -16,6 +17,8 @@ export interface RewriteChartOptions {
   values?: string[];
   dryRun?: boolean;
   allowUnmapped?: boolean;
+  /** Also point the chart directory's Chart.yaml dependency repositories at the mirror (in place). */
+  chartYaml?: boolean;
 }
 
 export interface ChartRepoMapping {
@@ -113,6 +116,12 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   if (opts.output) {
     const out = path.resolve(opts.output);
     changes.push({ file: out, before: await readTextIfExists(out), after: text });
+  }
+  if (opts.chartYaml) {
+    // A repository already on the mirror stays as it is (rewriting twice changes nothing).
+    const mirrorPrefixes = [ctx.mapping.host ? `oci://${ctx.mapping.host}/` : undefined, ctx.target.charts?.baseUrl].filter((p): p is string => Boolean(p));
+    const onMirror = (url: string) => mirrorPrefixes.some((p) => url.startsWith(p));
+    changes.push(...(await chartYamlChanges(chartPath, chart, chartRepos, onMirror, replacements, warnings)));
   }
   const result = await finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
   return { ...result, override: text, overrideValues: override, chartRepos };
@@ -307,4 +316,45 @@ function dependencyRepos(chart: LoadedChart, ctx: RewriteContext): ChartRepoMapp
   };
   walk(chart, chart.metadata.name);
   return out;
+}
+
+/**
+ * Chart.yaml of a chart directory with each dependency's `repository` pointed at its place on
+ * the mirror (the same places `dependencyRepos` reports), edited in place so comments and
+ * formatting stay; `helm dependency update` then fetches from the mirror. A packaged chart is
+ * left alone (a warning says so).
+ */
+async function chartYamlChanges(
+  chartPath: string,
+  chart: LoadedChart,
+  repos: ChartRepoMapping[],
+  onMirror: (url: string) => boolean,
+  replacements: Replacement[],
+  warnings: string[],
+): Promise<FileChange[]> {
+  const dir = path.resolve(chartPath);
+  const file = path.join(dir, 'Chart.yaml');
+  const before = await readTextIfExists(file);
+  if (before === undefined) {
+    warnings.push(`${chartPath}: --chart-yaml edits a chart directory's Chart.yaml; a packaged chart is left as it is`);
+    return [];
+  }
+  const top = new Map(repos.filter((r) => r.chart === chart.metadata.name && r.mirror).map((r) => [`${r.dependency}\u0000${r.upstream}`, r.mirror!]));
+  const doc = parseDocument(before);
+  const lineOf = lineIndex(before);
+  const edits: TextEdit[] = [];
+  const deps = doc.get('dependencies', true);
+  if (isSeq(deps)) {
+    deps.items.forEach((item, i) => {
+      if (!isMap(item)) return;
+      const name = item.get('name');
+      const repo = item.get('repository', true);
+      if (typeof name !== 'string' || !isScalar(repo) || typeof repo.value !== 'string' || onMirror(repo.value)) return;
+      const mirror = top.get(`${name}\u0000${repo.value}`);
+      if (!mirror || mirror === repo.value) return;
+      edits.push(scalarEdit(repo, mirror, before));
+      replacements.push({ file, line: repo.range ? lineOf(repo.range[0]) : 0, kind: 'chart-repo', old: repo.value, new: mirror, where: `dependencies[${i}].repository` });
+    });
+  }
+  return edits.length ? [{ file, before, after: applyTextEdits(before, edits) }] : [];
 }

@@ -45,3 +45,21 @@ describe('rewrite chart (fixture chart with an aliased subchart)', () => {
     expect(err.details.join('\n')).toContain('cache.image');
   });
 });
+
+describe('rewrite chart --chart-yaml', () => {
+  it("points the chart directory's Chart.yaml dependency repositories at the mirror, keeping every other byte", async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-chart-yaml-'));
+    await cp(CHART, path.join(dir, 'demo'), { recursive: true });
+    const chartYaml = path.join(dir, 'demo', 'Chart.yaml');
+    const before = await readFile(chartYaml, 'utf8');
+    const r = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true });
+    const after = await readFile(chartYaml, 'utf8');
+    expect(after).toBe(before.replace('repository: oci://ghcr.io/example/charts', `repository: oci://${MIRROR}/ghcr.io/example/charts`));
+    expect(after).not.toBe(before);
+    expect(r.replacements).toContainEqual(expect.objectContaining({ file: chartYaml, kind: 'chart-repo', where: 'dependencies[0].repository', new: `oci://${MIRROR}/ghcr.io/example/charts` }));
+    // Twice changes nothing.
+    const again = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true });
+    expect(again.replacements.filter((x) => x.kind === 'chart-repo')).toEqual([]);
+    expect(await readFile(chartYaml, 'utf8')).toBe(after);
+  });
+});
