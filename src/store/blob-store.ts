@@ -1,11 +1,13 @@
-import { createHash, randomBytes, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+import { appendToPartial, readPartial, resetPartial } from './resumable.js';
+
+const SHA256 = ['sha256'];
 
 export interface BlobDescriptor {
   digest: string;
@@ -21,24 +23,6 @@ export function sha256Hex(digest: string): string {
 
 export function digestOf(bytes: Uint8Array | string): string {
   return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-}
-
-/** Re-hash a partial file so a resumed download continues the same hash. */
-async function hashPrefix(file: string): Promise<{ hash: Hash; size: number }> {
-  const hash = createHash('sha256');
-  let size = 0;
-  try {
-    await pipeline(createReadStream(file), new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        size += chunk.length;
-        cb();
-      },
-    }));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  return { hash, size };
 }
 
 function processAlive(pid: number): boolean {
@@ -167,40 +151,17 @@ export class BlobStore {
     const final = this.blobPath(desc.digest);
     const partial = `${final}.partial`;
     await mkdir(path.dirname(final), { recursive: true });
-    let state = await hashPrefix(partial);
-    if (state.size > desc.size) {
-      await rm(partial, { force: true });
-      state = { hash: createHash('sha256'), size: 0 };
-    }
+    let state = await readPartial(partial, SHA256);
+    if (state.size > desc.size) state = await resetPartial(partial, SHA256);
     await withRetry(
       `${opts.label} ${desc.digest}`,
-      async (attempt) => {
-        // After a failed attempt, bytes counted may not have reached the disk: resume from what is there.
-        if (attempt > 1) state = await hashPrefix(partial);
+      async () => {
         if (state.size < desc.size) {
-          const body = await openAt(state.size);
-          // Let the stream own its fd: a FileHandle's fd closed by the stream fails again on GC (EBADF).
-          const out = createWriteStream(partial, { flags: 'a' });
-          const counter = new Transform({
-            transform(chunk: Buffer, _e, cb) {
-              if (state.size + chunk.length > desc.size) {
-                cb(new FerryError('VERIFY', `${opts.label} ${desc.digest}: server sent more than the expected ${desc.size} bytes`));
-                return;
-              }
-              state.hash.update(chunk);
-              state.size += chunk.length;
-              opts.onProgress?.(chunk.length);
-              cb(null, chunk);
-            },
+          await appendToPartial(partial, SHA256, state, await openAt(state.size), {
+            maxSize: desc.size,
+            label: `${opts.label} ${desc.digest}`,
+            onProgress: opts.onProgress,
           });
-          try {
-            await pipeline(body, counter, out);
-          } catch (err) {
-            // Bytes counted may not all have reached the disk: continue from what the file holds.
-            if (!out.closed) await new Promise((r) => out.once('close', r));
-            state = await hashPrefix(partial);
-            throw err;
-          }
         }
         if (state.size < desc.size) {
           throw new RetryableError(`connection ended after ${state.size} of ${desc.size} bytes`);
@@ -212,7 +173,7 @@ export class BlobStore {
       if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
       throw err;
     });
-    const actual = 'sha256:' + state.hash.digest('hex');
+    const actual = 'sha256:' + state.hashes[0].digest('hex');
     if (actual !== desc.digest) {
       await rm(partial, { force: true });
       throw new FerryError('VERIFY', `${opts.label} ${desc.digest}: digest mismatch (received content hashes to ${actual})`, {

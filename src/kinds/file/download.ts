@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -8,6 +8,10 @@ import { FerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
+import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
+
+/** Files are checked against SHA-256 and SHA-512 alike, whichever the checksum file gives. */
+const HASHES = ['sha256', 'sha512'];
 
 export interface Expected {
   size?: number;
@@ -75,38 +79,17 @@ async function download(
   if (!tofu && known && consistent && (await store.has({ digest: `sha256:${known[1]}`, size: Number(known[2]) }))) {
     return { digest: `sha256:${known[1]}`, size: Number(known[2]), ...(expect.sha512 ? { sha512: expect.sha512 } : {}) };
   }
-  const state = await hashPrefix(partial);
-  if (expect.size !== undefined && state.size > expect.size) {
-    await rm(partial, { force: true });
-    Object.assign(state, freshState());
-  }
+  let state = await readPartial(partial, HASHES);
+  if (expect.size !== undefined && state.size > expect.size) state = await resetPartial(partial, HASHES);
   await withRetry(
     `${opts.label} (${url})`,
     async () => {
       if (expect.size !== undefined && state.size >= expect.size) return;
-      const body = await http.openAt(url, state.size, { label: opts.label });
-      const out = createWriteStream(partial, { flags: 'a' });
-      const counter = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          if (expect.size !== undefined && state.size + chunk.length > expect.size) {
-            cb(new FerryError('VERIFY', `${opts.label} (${url}): server sent more than the expected ${expect.size} bytes`));
-            return;
-          }
-          state.sha256.update(chunk);
-          state.sha512.update(chunk);
-          state.size += chunk.length;
-          opts.onProgress?.(chunk.length);
-          cb(null, chunk);
-        },
+      await appendToPartial(partial, HASHES, state, await http.openAt(url, state.size, { label: opts.label }), {
+        maxSize: expect.size,
+        label: `${opts.label} (${url})`,
+        onProgress: opts.onProgress,
       });
-      try {
-        await pipeline(body, counter, out);
-      } catch (err) {
-        // Bytes counted may not all have reached the disk: continue from what the file holds.
-        if (!out.closed) await new Promise((r) => out.once('close', r));
-        Object.assign(state, await hashPrefix(partial));
-        throw err;
-      }
       if (expect.size !== undefined && state.size < expect.size) {
         throw new RetryableError(`connection ended after ${state.size} of ${expect.size} bytes`);
       }
@@ -117,8 +100,7 @@ async function download(
     if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
     throw err;
   });
-  const sha256 = state.sha256.digest('hex');
-  const sha512 = state.sha512.digest('hex');
+  const [sha256, sha512] = state.hashes.map((h) => h.digest('hex'));
   const problems: string[] = [];
   if (expect.sha512 && sha512 !== expect.sha512) problems.push(`sha512 ${sha512.slice(0, 16)}… ≠ pinned ${expect.sha512.slice(0, 16)}…`);
   if (expect.sha256 && sha256 !== expect.sha256) problems.push(`sha256 ${sha256} ≠ pinned ${expect.sha256}`);
@@ -136,36 +118,6 @@ async function download(
   return { digest: `sha256:${sha256}`, size: state.size, sha512 };
 }
 
-interface HashState {
-  sha256: Hash;
-  sha512: Hash;
-  size: number;
-}
-
-function freshState(): HashState {
-  return { sha256: createHash('sha256'), sha512: createHash('sha512'), size: 0 };
-}
-
-async function hashPrefix(file: string): Promise<HashState> {
-  const s = freshState();
-  try {
-    await stat(file);
-  } catch {
-    return s;
-  }
-  await pipeline(
-    createReadStream(file),
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        s.sha256.update(chunk);
-        s.sha512.update(chunk);
-        s.size += chunk.length;
-        cb();
-      },
-    }),
-  );
-  return s;
-}
 
 /** sha256 of a stream, written to `dest` via a temp name; renamed only when it matched. */
 export async function writeVerified(src: NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
