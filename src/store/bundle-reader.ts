@@ -78,9 +78,11 @@ export class BundleReader implements BlobSource {
     } catch (err) {
       throw new FerryError('VERIFY', `${this.path}: ferry/bundle.json is not valid JSON`, { cause: err });
     }
-    if (typeof info.formatVersion !== 'number' || info.formatVersion > BUNDLE_FORMAT_VERSION) {
-      throw new FerryError('VALIDATION', `${this.path}: bundle format ${String(info.formatVersion)} is not supported (this ferry reads format ${BUNDLE_FORMAT_VERSION})`, {
-        hint: `The bundle was written by ferry ${info.ferryVersion ?? 'unknown'}; use that version or newer to read it.`,
+    if (info === null || typeof info !== 'object' || info.formatVersion !== BUNDLE_FORMAT_VERSION) {
+      const found = info && typeof info === 'object' ? JSON.stringify(info.formatVersion ?? null) : 'missing';
+      const by = info && typeof info === 'object' && typeof info.ferryVersion === 'string' ? info.ferryVersion.slice(0, 40) : 'unknown';
+      throw new FerryError('VALIDATION', `${this.path}: bundle format ${found} is not supported (this ferry reads format ${BUNDLE_FORMAT_VERSION} only)`, {
+        hint: `The bundle says it was written by ferry ${by}; use a ferry that reads that format, or recreate the bundle with this one.`,
       });
     }
     return info;

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+
+/**
+ * The one way to build a filesystem path from data that arrived from outside (bundle names,
+ * chart names and versions, APT titles, file names, request paths). Each part is a relative
+ * POSIX path; the result is refused unless it stays strictly inside `root`.
+ *
+ * Refused: empty parts, absolute paths, `..` or `.` segments, empty segments (`a//b`),
+ * backslashes, NUL and other control characters. `label` names the artifact in the error.
+ */
+export function safeJoin(root: string, parts: string | string[], label: string): string {
+  const list = Array.isArray(parts) ? parts : [parts];
+  for (const p of list) checkRelativePath(p, label);
+  const absRoot = path.resolve(root);
+  const joined = path.resolve(absRoot, ...list);
+  const rel = path.relative(absRoot, joined);
+  if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw unsafePath(list.join('/'), label);
+  }
+  return joined;
+}
+
+/** Throws unless `p` is a plain relative POSIX path with no `..`, `.`, empty segment or control byte. */
+export function checkRelativePath(p: string, label: string): string {
+  if (typeof p !== 'string' || !isSafeRelativePath(p)) throw unsafePath(String(p), label);
+  return p;
+}
+
+export function isSafeRelativePath(p: string): boolean {
+  if (!p || p.startsWith('/') || p.includes('\\')) return false;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(p)) return false;
+  return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}
+
+/** One path segment (a file name): no `/` at all. */
+export function isSafeSegment(s: string): boolean {
+  return isSafeRelativePath(s) && !s.includes('/');
+}
+
+function unsafePath(p: string, label: string): FerryError {
+  return new FerryError('VERIFY', `${label}: refusing path ${JSON.stringify(p)}: it would lead outside the target directory`, {
+    hint: 'The bundle names a path that is absolute, contains "..", or has control characters. It was crafted or damaged; nothing was written.',
+  });
+}

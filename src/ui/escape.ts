@@ -1,0 +1,28 @@
+/**
+ * Everything ferry prints may carry bytes from outside (a bundle's annotations, a registry's
+ * error body, a manifest). Control characters are escaped once, at the printing boundary, so a
+ * crafted name cannot move the cursor, clear the screen or retitle the terminal.
+ */
+// C0 controls except \n and \t, DEL, C1 controls, and the Unicode bidi overrides/isolates.
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex
+const UNSAFE_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  const code = c.codePointAt(0)!;
+  if (c === '\r') return '\\r';
+  if (c === '\n') return '\\n';
+  if (c === '\t') return '\\t';
+  return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+}
+
+/** Escape control characters; newlines and tabs are kept (multi-line messages stay readable). */
+export function escapeControls(text: string): string {
+  return text.replace(UNSAFE, escapeChar);
+}
+
+/** Escape control characters including newlines and tabs: for one-line fields (names, log lines). */
+export function escapeLine(text: string): string {
+  return text.replace(UNSAFE_LINE, escapeChar);
+}
