@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/load.js';
 import type { Lock } from '../manifest/lock.js';
 import { MT } from '../oci/media-types.js';
-import { createNetContext, type NetOptions } from '../net/context.js';
+import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
