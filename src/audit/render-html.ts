@@ -215,7 +215,7 @@ nav a { color: var(--info); text-decoration: none; }
 .card.bad b { color: var(--bad); } .card.ok b { color: var(--ok); } .card.warn b { color: var(--warn); }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 12.5px; }
 th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
-th { background: var(--bg); font-weight: 600; overflow-wrap: normal; }
+th { background: var(--bg); font-weight: 600; overflow-wrap: normal; word-break: keep-all; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
 td.num, th.num { text-align: right; white-space: nowrap; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
@@ -284,7 +284,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
   ];
   if (a) {
     cards.push([a.summary.undeclared, 'undeclared references', a.summary.undeclared ? 'bad' : 'ok']);
-    cards.push([a.summary['declared-unmitigated'] + a.summary.unmetMitigations, 'unmitigated', a.summary['declared-unmitigated'] + a.summary.unmetMitigations ? 'bad' : 'ok']);
+    cards.push([a.summary.unmetMitigations, 'unmet mitigations', a.summary.unmetMitigations ? 'bad' : 'ok']);
   }
   if (b) cards.push([b.artifacts.length, `artifacts in the bundle (${bytes(b.tarSize)})`, '']);
   out.push(`<section class="cards">${cards.map(([n, t, tone]) => `<div class="card${tone ? ` ${tone}` : ''}"><b>${esc(n)}</b><span>${esc(t)}</span></div>`).join('')}</section>`);
