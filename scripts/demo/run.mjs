@@ -195,6 +195,17 @@ try {
   heading('3. what the site now holds: chart, file, APT');
   const siteFiles = await listFiles(path.join(work, 'site'));
   for (const f of siteFiles) console.log(`  ${path.relative(work, f)}`);
+  // ferry serve publishes the same trees from the bundle: /files/… and /apt/… as import wrote them.
+  let servedSame = 0;
+  const servedTrees = siteFiles.filter((f) => /\/site\/(files\/.*\.tar\.gz|apt\/.*(InRelease|\.deb))$/.test(f));
+  for (const f of servedTrees) {
+    const rel = path.relative(path.join(work, 'site'), f);
+    const res = await fetch(`${served.url}/${rel}`);
+    const body = res.ok ? Buffer.from(await res.arrayBuffer()) : Buffer.alloc(0);
+    if (res.ok && (rel.endsWith('InRelease') || sha256(body) === sha256(await readFile(f)))) servedSame++;
+    else console.log(`  ferry serve: ${rel}: HTTP ${res.status}`);
+  }
+  claim(servedTrees.length === 4 && servedSame === servedTrees.length, `ferry serve answers the file, the APT InRelease and both packages at the paths import wrote them (${servedSame}/${servedTrees.length}; the same bytes)`);
   const chartIndex = parseYaml(await readFile(path.join(work, 'site/charts/index.yaml'), 'utf8'));
   const chartEntry = chartIndex.entries?.['demo-app']?.[0];
   const chartTgz = siteFiles.find((f) => f.endsWith('demo-app-0.1.0.tgz'));
@@ -312,7 +323,8 @@ try {
   await writeFile(nftFile, fw.stdout);
   const nft = existsSync('/usr/sbin/nft') || existsSync('/usr/bin/nft');
   const nftOk = nft ? await exec(existsSync('/usr/sbin/nft') ? '/usr/sbin/nft' : 'nft', ['-c', '-f', nftFile]).then(() => true, (e) => (console.log(`  nft -c: ${e.stderr}`), false)) : undefined;
-  const telemetryAllowed = fw.stdout.split('\n').some((l) => !l.trim().startsWith('#') && l.includes('telemetry.demo-vendor.example'));
+  // Its rule is written as a comment (with the reason and the --enable that turns it on).
+  const telemetryAllowed = fw.stdout.split('\n').some((l) => !l.trim().startsWith('#') && /accept/.test(l) && /telemetry/.test(l));
   claim(
     nftOk !== false && !telemetryAllowed,
     `firewall: default-deny nftables rules ${nftOk ? 'that nft -c accepts' : '(nft not installed: syntax not checked)'}; the disabled telemetry endpoint is not allowed`,
