@@ -217,7 +217,7 @@ table { border-collapse: collapse; width: 100%; margin: 6px 0 12px; font-size: 1
 th, td { border: 1px solid var(--line); padding: 4px 6px; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
 th { background: var(--bg); font-weight: 600; overflow-wrap: normal; word-break: keep-all; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
-td.num, th.num { text-align: right; white-space: nowrap; }
+td.num, th.num, .num, .loc { white-space: nowrap; } .num { text-align: right; }
 code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12px; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 7px; font-size: 11.5px; font-weight: 600; white-space: nowrap; border: 1px solid; }
 .badge.ok { color: var(--ok); border-color: var(--ok); } .badge.bad { color: var(--bad); border-color: var(--bad); }
@@ -324,7 +324,7 @@ export function renderReportHtml(r: HtmlReportInput): string {
     out.push(
       table(
         ['Location', 'Key', 'Reference', 'Class', 'Declared by', 'Mirror', 'Note'],
-        findings.map((f) => [`<span class="mono">${esc(`${f.file}:${f.line}`)}</span>`, `<span class="mono">${esc(f.keyPath)}</span>`, `<span class="mono">${esc(f.value)}</span>`, badge(f.class, CLASS_TONE[f.class]), esc(f.declaredBy ?? ''), `<span class="mono">${esc(f.mirror ?? '')}</span>`, esc(f.note ?? '')]),
+        findings.map((f) => [`<span class="mono loc">${esc(`${f.file}:${f.line}`)}</span>`, `<span class="mono">${esc(f.keyPath)}</span>`, `<span class="mono">${esc(f.value)}</span>`, badge(f.class, CLASS_TONE[f.class]), esc(f.declaredBy ?? ''), `<span class="mono">${esc(f.mirror ?? '')}</span>`, esc(f.note ?? '')]),
         { empty: 'No references found.' },
       ),
     );
