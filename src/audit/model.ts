@@ -124,6 +124,7 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     endpointNames.add(e.name);
     if (!zoneNames.has(e.from)) problems.push(`endpoints[${i}].from: no zone named ${e.from}`);
     if (e.to && !zoneNames.has(e.to)) problems.push(`endpoints[${i}].to: no zone named ${e.to}`);
+    if (!e.to && !zoneNames.has(INTERNET_ZONE)) problems.push(`endpoints[${i}].to: not given, and there is no zone named ${INTERNET_ZONE} to derive it from; name the zone the endpoint lives in`);
   });
   const connectionNames = new Set<string>();
   connections.forEach((c, i) => {
@@ -222,8 +223,29 @@ export interface Flow {
   side: 'server' | 'browser';
 }
 
-/** The zone endpoints live in when a manifest does not say: outside, by definition. */
-export const ENDPOINT_ZONE = 'external';
+/**
+ * Where an endpoint lives when the manifest does not say: endpoints are services outside the
+ * system (registries, license servers, APIs), so the zone named `internet`. Never "the first
+ * external zone": a browser or operator zone is external too, and list order is no evidence.
+ */
+export const INTERNET_ZONE = 'internet';
+
+/** Protocols whose scheme itself encrypts and integrity-protects the traffic. */
+const SECURE_SCHEME = /\b(https|tls|mtls|ssl|ssh|sftp|wss|grpcs|ldaps)\b/i;
+
+/**
+ * The security a flow has: what the manifest records, plus C and I from a secure scheme
+ * (HTTPS, TLS, SSH…) where the manifest does not say. Authentication and trust are never
+ * derived: unknown stays unknown.
+ */
+export function effectiveSecurity(protocol: string, security: Connection['security']): NonNullable<Connection['security']> {
+  const s = { ...(security ?? {}) };
+  if (SECURE_SCHEME.test(protocol)) {
+    if (s.encrypted === undefined) s.encrypted = true;
+    if (s.integrity === undefined) s.integrity = true;
+  }
+  return s;
+}
 
 export function flowsOf(model: ConnectionModel): Flow[] {
   const byName = new Map(model.endpoints.map((e) => [e.name, e]));
@@ -244,7 +266,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       transport: c.transport,
       ports: c.ports ?? [],
       portNote: c.portNote,
-      security: c.security ?? {},
+      security: effectiveSecurity(c.protocol, c.security),
       purpose: c.purpose,
       notes: c.notes,
       requirement: c.requirement,
@@ -259,14 +281,13 @@ export function flowsOf(model: ConnectionModel): Flow[] {
   const linked = new Set(model.connections.map((c) => c.endpoint).filter(Boolean));
   for (const e of model.endpoints) {
     if (linked.has(e.name)) continue;
-    const external = model.zones.find((z) => z.external && z.name !== e.from);
     flows.push({
       kind: 'endpoint',
       name: e.name,
       ref: e.ref,
       component: e.title ?? e.name,
       from: e.from,
-      to: e.to ?? external?.name ?? ENDPOINT_ZONE,
+      to: e.to ?? INTERNET_ZONE,
       destination: endpointHosts(e).join(', '),
       hosts: endpointHosts(e),
       direction: 'outbound',
@@ -274,7 +295,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       protocol: e.protocol,
       transport: e.transport,
       ports: e.ports,
-      security: e.security ?? {},
+      security: effectiveSecurity(e.protocol, e.security),
       purpose: e.purpose,
       notes: e.notes,
       requirement: e.requirement,
