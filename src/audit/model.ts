@@ -124,7 +124,6 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     endpointNames.add(e.name);
     if (!zoneNames.has(e.from)) problems.push(`endpoints[${i}].from: no zone named ${e.from}`);
     if (e.to && !zoneNames.has(e.to)) problems.push(`endpoints[${i}].to: no zone named ${e.to}`);
-    if (!e.to && !zoneNames.has(INTERNET_ZONE)) problems.push(`endpoints[${i}].to: not given, and there is no zone named ${INTERNET_ZONE} to derive it from; name the zone the endpoint lives in`);
   });
   const connectionNames = new Set<string>();
   connections.forEach((c, i) => {
@@ -225,8 +224,9 @@ export interface Flow {
 
 /**
  * Where an endpoint lives when the manifest does not say: endpoints are services outside the
- * system (registries, license servers, APIs), so the zone named `internet`. Never "the first
- * external zone": a browser or operator zone is external too, and list order is no evidence.
+ * system (registries, license servers, APIs), so the internet (the zone of that name, whether
+ * or not the manifest lists it). Never "the first external zone": a browser or operator zone
+ * is external too, and list order is no evidence.
  */
 export const INTERNET_ZONE = 'internet';
 

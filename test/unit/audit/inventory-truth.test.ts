@@ -14,10 +14,9 @@ describe('inventory: destination zones', () => {
     expect(flowsOf(model).map((f) => `${f.name} ${f.from}→${f.to}`)).toEqual(['lic app→internet', 'ui browser→internet']);
   });
 
-  it('without an internet zone, an endpoint must say where it lives', () => {
-    expect(() => buildConnectionModel(manifest([{ name: 'app' }, { name: 'browser', external: true }], [ep('lic')]))).toThrow(
-      expect.objectContaining({ details: ['endpoints[0].to: not given, and there is no zone named internet to derive it from; name the zone the endpoint lives in'] }),
-    );
+  it('without an internet zone, an endpoint still lives on the internet, not in the only external zone', () => {
+    const model = buildConnectionModel(manifest([{ name: 'app' }, { name: 'browser', external: true }], [ep('lic')]));
+    expect(flowsOf(model).map((f) => `${f.from}→${f.to}`)).toEqual(['app→internet']);
   });
 });
 
