@@ -33,6 +33,9 @@ export interface ConnectionModel {
   };
 }
 
+const GITHUB_RELEASE_HOSTS = ['github.com', 'objects.githubusercontent.com', 'release-assets.githubusercontent.com'];
+const DOCKER_HUB_PULL_HOSTS = [DOCKER_HUB_API, 'auth.docker.io', 'production.cloudflare.docker.com'];
+
 const PLACEHOLDER = /<([A-Za-z_][A-Za-z0-9_-]*)>/g;
 export const isPlaceholder = (s: string): boolean => /<[A-Za-z_][A-Za-z0-9_-]*>/.test(s);
 
@@ -164,9 +167,17 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
   for (const ref of images) {
     const host = parseImageReference(ref).registry.toLowerCase();
     add(host, 'image', ref);
-    if (host === DOCKER_HUB) add(DOCKER_HUB_API, 'image', ref);
+    // Pulling from Docker Hub takes its API host, its token service and its blob CDN.
+    if (host === DOCKER_HUB) for (const h of DOCKER_HUB_PULL_HOSTS) add(h, 'image', ref);
   }
-  for (const c of m.charts) add(hostOfUrl(c.repo), 'chart', `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`);
+  for (const c of m.charts) {
+    const host = hostOfUrl(c.repo);
+    const item = `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`;
+    add(host, 'chart', item);
+    // Chart repositories on GitHub Pages (chart-releaser) serve their index there and the archives
+    // from GitHub releases: carrying the chart carries what those hosts would have served.
+    if (host?.endsWith('.github.io')) for (const h of GITHUB_RELEASE_HOSTS) add(h, 'chart', item);
+  }
   for (const u of files) add(hostOfUrl(u), 'file', u);
   for (const u of apt) add(hostOfUrl(u), 'apt', u);
   const mirrored = [...mirroredMap.values()]
