@@ -6,7 +6,9 @@ import { buildConnectionModel } from '../audit/model.js';
 import { buildInventory, renderInventoryCsv, renderInventoryMarkdown } from '../audit/inventory.js';
 import { buildRuleset } from '../audit/firewall/ruleset.js';
 import { emitFirewall, FIREWALL_FORMATS } from '../audit/firewall/emit.js';
-import { printResult, table } from '../ui/output.js';
+import type { FirewallOutput } from '../audit/firewall/common.js';
+import { note, printResult, table } from '../ui/output.js';
+import { escapeLine } from '../ui/escape.js';
 import { EXIT } from '../errors.js';
 import { loadTarget, lockPathFor, readLock } from '../manifest/load.js';
 import { scanPaths } from '../audit/scan.js';
@@ -48,7 +50,7 @@ export async function firewallRuleset(manifestFile: string, opts: Omit<FirewallC
   });
 }
 
-export async function firewallCommand(manifestFile: string, opts: FirewallCommandOptions): Promise<string> {
+export async function firewallCommand(manifestFile: string, opts: FirewallCommandOptions): Promise<FirewallOutput> {
   checkFormat(opts.format, FIREWALL_FORMATS);
   return emitFirewall(await firewallRuleset(manifestFile, opts), opts.format);
 }
@@ -130,7 +132,9 @@ export function register(program: Command): void {
         return;
       }
       if (!opts.format) throw new FerryError('USAGE', 'firewall: --format is required', { hint: `Choose one of ${FIREWALL_FORMATS.join(', ')}, or --json.` });
-      printResult(await firewallCommand(manifest, opts), {}, (t) => t);
+      const out = await firewallCommand(manifest, opts);
+      for (const w of out.warnings) note(`warning: ${escapeLine(w)}`);
+      printResult(out, {}, (o) => o.text);
     });
 
   program

@@ -19,6 +19,7 @@ const FW_FILE: Record<string, string> = {
   cilium: 'firewall.cilium.yaml',
   'openstack-sg': 'firewall.openstack-sg.yaml',
   'aws-sg': 'firewall.aws-sg.yaml',
+  ip6tables: 'firewall.ip6tables',
 };
 
 async function compare(file: string, actual: string): Promise<void> {
@@ -47,6 +48,6 @@ describe.each(SEEDS)('golden %s', (seed) => {
   });
 
   it.each([...FIREWALL_FORMATS])('firewall %s', async (format) => {
-    await compare(`${seed}/${FW_FILE[format]}`, await firewallCommand(manifest, { format }));
+    await compare(`${seed}/${FW_FILE[format]}`, (await firewallCommand(manifest, { format })).text);
   });
 });
