@@ -110,11 +110,27 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
   }
   checkCollisions(servable.map((s) => s.refName), mapping);
 
-  const walk = await walkIndex({ schemaVersion: 2, manifests: servable.map((s) => s.top) }, source);
-  for (const p of walk.problems) warnings.push(`${p.artifacts.join(', ')} ${p.role} ${p.digest}: ${p.message}`);
+  // Each distinct top-level digest is walked once, labelled by its digest: an index naming one
+  // image under many tags costs one walk, not one per tag (and no per-tag label lists).
+  const namesOf = new Map<string, string[]>();
+  const walkTops: OciDescriptor[] = [];
+  for (const { top, refName } of servable) {
+    const names = namesOf.get(top.digest);
+    if (names) names.push(refName);
+    else {
+      namesOf.set(top.digest, [refName]);
+      walkTops.push({ mediaType: top.mediaType, digest: top.digest, size: top.size });
+    }
+  }
+  const walk = await walkIndex({ schemaVersion: 2, manifests: walkTops }, source);
+  const named = (digests: string[]) => {
+    const names = digests.flatMap((d) => namesOf.get(d) ?? [d]);
+    return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
+  };
+  for (const p of walk.problems) warnings.push(`${named(p.artifacts)} ${p.role} ${p.digest}: ${p.message}`);
 
   const repositories = new Map<string, ServedRepository>();
-  const repoOfLabel = new Map<string, ServedRepository>();
+  const reposOfTop = new Map<string, Set<ServedRepository>>();
   for (const { top, refName } of servable) {
     const mapped = mapImage(refName, mapping, top.annotations?.[ANNOTATION.upstreamDigest] ? top.digest : undefined);
     let repo = repositories.get(mapped.repository);
@@ -128,14 +144,16 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
       if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
       else repo.tags.set(mapped.tag, top);
     }
-    repoOfLabel.set(refName, repo);
+    let repos = reposOfTop.get(top.digest);
+    if (!repos) reposOfTop.set(top.digest, (repos = new Set()));
+    repos.add(repo);
   }
   for (const b of walk.blobs.values()) {
-    for (const label of b.artifacts) {
-      const repo = repoOfLabel.get(label);
-      if (!repo) continue;
-      if (b.role === 'index' || b.role === 'manifest') repo.manifests.set(b.digest, b.mediaType);
-      else repo.blobs.add(b.digest);
+    for (const topDigest of b.artifacts) {
+      for (const repo of reposOfTop.get(topDigest) ?? []) {
+        if (b.role === 'index' || b.role === 'manifest') repo.manifests.set(b.digest, b.mediaType);
+        else repo.blobs.add(b.digest);
+      }
     }
   }
   return { repositories, warnings };

@@ -242,7 +242,7 @@ describe('bundle format versions', () => {
     const file = path.join(work, `format-${String(version)}.ferry.tar`);
     await withFormatVersion(fx.bundle, file, version);
     for (const extra of [[], ['--verify']]) {
-      const r = await runFerry(['serve', file, '--listen', '127.0.0.1:0', ...extra], { timeoutMs: 60_000 });
+      const r = await runFerry(['serve', file, '--listen', '127.0.0.1:0', ...extra], { timeoutMs: 30_000 });
       expect(r.stdout).not.toContain('listening');
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`bundle format ${shown} is not supported (this ferry reads format 1 only)`);
@@ -252,7 +252,7 @@ describe('bundle format versions', () => {
   it('a bundle without ferry/bundle.json is refused too', async () => {
     const file = path.join(work, 'no-bundle-json.ferry.tar');
     await rewriteBundle(fx.bundle, file, { 'ferry/bundle.json': null });
-    const r = await runFerry(['serve', file, '--listen', '127.0.0.1:0'], { timeoutMs: 60_000 });
+    const r = await runFerry(['serve', file, '--listen', '127.0.0.1:0'], { timeoutMs: 30_000 });
     expect(r.stdout).not.toContain('listening');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('ferry/bundle.json is not in the bundle');
