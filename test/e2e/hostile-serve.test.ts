@@ -112,7 +112,7 @@ describe.each([
 ])('plain ferry serve of a tampered %s', (_kind, source) => {
   let s: RunningServe;
   beforeAll(async () => {
-    s = await startServe([source(), '--access-log']);
+    s = await startServe([source(), '--access-log', '--listen', '127.0.0.1:0']);
   });
   afterAll(async () => {
     await s?.stop();
@@ -270,7 +270,7 @@ describe('names from the bundle in serve output', () => {
     await mkdir(dir, { recursive: true });
     await unpackBundle(file, dir);
     for (const source of [file, dir]) {
-      const s = await startServe([source, '--access-log']);
+      const s = await startServe([source, '--access-log', '--listen', '127.0.0.1:0']);
       try {
         await fetch(`${s.url}/v2/_catalog`);
         for (let i = 0; i < 50 && !/GET \/v2\/_catalog/.test(s.stderr()); i++) await new Promise((r) => setTimeout(r, 100));

@@ -219,10 +219,10 @@ export interface RunningServe {
   stop(): Promise<number | null>;
 }
 
-/** The built `ferry serve`, resolved once it prints the address it listens on. */
+/** The built `ferry serve` (give `--listen`), resolved once it prints the address it listens on. */
 export function startServe(args: string[]): Promise<RunningServe> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FERRY, 'serve', ...args, '--listen', '127.0.0.1:0'], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [FERRY, 'serve', ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
