@@ -9,6 +9,7 @@ import type { HttpClient } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
+import { freshTempPath, releaseTemp } from '../../store/temp-files.js';
 
 /** Files are checked against SHA-256 and SHA-512 alike, whichever the checksum file gives. */
 const HASHES = ['sha256', 'sha512'];
@@ -122,7 +123,8 @@ async function download(
 /** sha256 of a stream, written to `dest` via a temp name; renamed only when it matched. */
 export async function writeVerified(src: NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
   await mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.ferry-${process.pid}.tmp`;
+  // Sweeps the temp files of runs that were killed mid-write from dest's directory first.
+  const tmp = await freshTempPath(dest);
   const hash = createHash('sha256');
   let size = 0;
   try {
@@ -146,6 +148,8 @@ export async function writeVerified(src: NodeJS.ReadableStream, dest: string, ex
   } catch (err) {
     await rm(tmp, { force: true });
     throw err;
+  } finally {
+    releaseTemp(tmp);
   }
   return size;
 }
