@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
-import { freshTempPath, processAlive, releaseTemp, sweepStaleTempsOnce } from './temp-files.js';
+import { processAlive, sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
 
 const SHA256 = ['sha256'];
 
@@ -87,16 +87,7 @@ export class BlobStore {
     const final = this.blobPath(digest);
     await mkdir(path.dirname(final), { recursive: true });
     // The same manifest can arrive twice at once (an image named by tag and by digest): unique temp names.
-    const tmp = await freshTempPath(final);
-    try {
-      await writeFile(tmp, bytes);
-      await rename(tmp, final);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      releaseTemp(tmp);
-    }
+    await writeViaTemp(final, (tmp) => writeFile(tmp, bytes));
     this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
   }

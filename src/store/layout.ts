@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
 import { sha256Hex } from './blob-store.js';
-import { freshTempPath, releaseTemp, sweepStaleTempsOnce } from './temp-files.js';
+import { sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
 import { ANNOTATION, type BlobSource } from './source.js';
 
 /** What a blob is to the artifact that reaches it; named in every error about it. */
@@ -271,7 +271,6 @@ export class LayoutDir implements BlobSource {
     }
     const final = this.blobPath(digest);
     await mkdir(path.dirname(final), { recursive: true });
-    const tmp = await freshTempPath(final);
     const hash = createHash('sha256');
     let written = 0;
     const check = new Transform({
@@ -285,19 +284,13 @@ export class LayoutDir implements BlobSource {
         cb(null, chunk);
       },
     });
-    try {
+    await writeViaTemp(final, async (tmp) => {
       await pipeline(stream, check, createWriteStream(tmp));
       const actual = 'sha256:' + hash.digest('hex');
       if (written !== size) throw new FerryError('VERIFY', `${label} ${digest}: got ${written} bytes, expected ${size}`);
       if (actual !== digest) throw new FerryError('VERIFY', `${label} ${digest}: digest mismatch (content hashes to ${actual})`);
-      await rename(tmp, final);
-      return true;
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      releaseTemp(tmp);
-    }
+    });
+    return true;
   }
 
   /** Small bytes (manifests, configs) with a known digest. */
@@ -309,18 +302,9 @@ export class LayoutDir implements BlobSource {
   async writeIndex(index: OciIndex): Promise<void> {
     await mkdir(this.root, { recursive: true });
     const file = path.join(this.root, 'index.json');
-    const tmp = await freshTempPath(file);
     const body: OciIndex = { schemaVersion: 2, mediaType: index.mediaType ?? 'application/vnd.oci.image.index.v1+json', manifests: index.manifests };
     if (index.annotations) body.annotations = index.annotations;
-    try {
-      await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
-      await rename(tmp, file);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      releaseTemp(tmp);
-    }
+    await writeViaTemp(file, (tmp) => writeFile(tmp, JSON.stringify(body, null, 2) + '\n'));
   }
 
   /**

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -102,4 +102,23 @@ export function sweepStaleTempsOnce(dir: string): Promise<string[]> {
 export async function freshTempPath(dest: string): Promise<string> {
   await sweepStaleTempsOnce(path.dirname(dest));
   return tempPathFor(dest);
+}
+
+/**
+ * Write `dest` through a temp name: `write(tmp)` writes (and checks) the content; only when it
+ * resolves is the temp file renamed into place. On any failure the temp file is removed. The
+ * directory must exist.
+ */
+export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  const tmp = await freshTempPath(dest);
+  try {
+    const result = await write(tmp);
+    await rename(tmp, dest);
+    return result;
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  } finally {
+    releaseTemp(tmp);
+  }
 }

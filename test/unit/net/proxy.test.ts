@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { CA_HINT, HttpClient, bypassesProxy, proxyLabel } from '../../../src/net/http.js';
 import type { RetryPolicy } from '../../../src/net/retry.js';
+import { waitForPort } from '../../support/chart-repo.js';
 import { mustRun } from '../../support/cli.js';
 
 /**
@@ -32,22 +33,6 @@ async function freePort(): Promise<number> {
 async function listen(server: http.Server | https.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return (server.address() as AddressInfo).port;
-}
-
-async function waitForPort(port: number, child: ChildProcess, log: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`squid exited ${child.exitCode}: ${await readFile(log, 'utf8').catch(() => '')}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, '127.0.0.1', () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.on('error', () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`squid did not listen on ${port}: ${await readFile(log, 'utf8').catch(() => '')}`);
 }
 
 const failure = (p: Promise<unknown>) =>
@@ -109,7 +94,9 @@ describe('proxy refusals (real squid with basic auth)', () => {
       ].join('\n'),
     );
     squid = spawn(SQUID, ['-N', '-f', conf], { stdio: 'ignore' });
-    await waitForPort(squidPort, squid, log);
+    let logText = '';
+    squid.on('exit', () => void readFile(log, 'utf8').then((t) => (logText = t), () => undefined));
+    await waitForPort(squidPort, squid, () => logText, 'squid');
   }, 60_000);
 
   afterAll(async () => {
