@@ -32,11 +32,16 @@ describe('Spinifex', () => {
     expect(inv.inbound.filter((r) => r.scope === 'localhost').map((r) => r.ports)).toEqual(['8222/tcp', 'socket / dynamic TCP']);
   });
 
-  it('the three cloud-image hosts and install telemetry are the only external destinations; telemetry is disabled by SPX_NO_TELEMETRY=1 or --no-telemetry', async () => {
+  it('the three cloud-image hosts, install telemetry and the operator\'s OS package repositories are the only external destinations; telemetry is disabled by SPX_NO_TELEMETRY=1 or --no-telemetry', async () => {
     const inv = await inventoryCommand(seed('spinifex'), {});
-    expect(inv.endpoints.flatMap((e) => e.hosts).sort()).toEqual(['cdimage.debian.org', 'cloud-images.ubuntu.com', 'd2yp8ipz5jfqcw.cloudfront.net', 'install.mulgadc.com']);
+    // §2: "Node software updates come from the operator's OS package channel"; §4: egress limited to the
+    // image-catalogue hosts "plus the operator's OS package repositories" (host not named: a placeholder).
+    expect(inv.endpoints.flatMap((e) => e.hosts).sort()).toEqual(['<os_package_host>', 'cdimage.debian.org', 'cloud-images.ubuntu.com', 'd2yp8ipz5jfqcw.cloudfront.net', 'install.mulgadc.com']);
     const telemetry = inv.endpoints.find((e) => e.hosts.includes('install.mulgadc.com'))!;
     expect(telemetry.mitigation.type).toBe('disabled');
+    // §6: telemetry is "either permitted and recorded in the security plan, or disabled": not required.
+    expect(telemetry.requirement).toBe('conditional');
+    expect(inv.checklist.requiredForAll.map((c) => c.text).join('\n')).not.toContain('install.mulgadc.com');
     expect(telemetry.checks).toEqual(['env: SPX_NO_TELEMETRY=1 in the environment of spx admin init / join', 'text: spx admin init / join run with --no-telemetry']);
     // The image hosts are carried across the gap by the files section.
     expect(inv.mirrored.map((m) => m.host)).toEqual(['cdimage.debian.org', 'cloud-images.ubuntu.com', 'd2yp8ipz5jfqcw.cloudfront.net']);
@@ -116,7 +121,9 @@ describe('SPIRE', () => {
     expect(inv.matrix.filter((r) => r.ref.startsWith('§5 row')).length).toBe(12);
     const md = renderInventoryMarkdown(inv);
     const dmz = md.split('### DMZ / Edge')[1].split('###')[0];
-    expect(dmz).toMatch(/\| §5 row 10 \| out \| On-prem downstream SPIRE server \| DMZ agent \(TBD\) \|.*\| BLOCKED \|/);
+    // §5 row 10: the destination is "TBD — internal SPIRE server or dedicated DMZ server" (§3: "TBD — on-prem
+    // downstream or dedicated"), not the on-prem downstream server: its own placeholder zone.
+    expect(dmz).toMatch(/\| §5 row 10 \| out \| TBD — internal SPIRE server or dedicated DMZ server \| DMZ agent \(TBD\) \|.*\| BLOCKED \|/);
     const staging = md.split('### AWS staging / dev')[1].split('###')[0];
     expect(staging).toContain('| TBD |');
   });
@@ -135,7 +142,7 @@ describe('SPIRE', () => {
     ]);
     expect(nft).toContain('set zone_spire_upstream {');
     expect(nft).toMatch(/zone On-prem upstream SPIRE server \(HA cluster\) — PLACEHOLDER: fill in CIDRs of zone spire-upstream are not given/);
-    expect(nft).toContain('#   ip saddr @zone_dmz ip daddr @zone_spire_downstream tcp dport 8081 accept');
+    expect(nft).toContain('#   ip saddr @zone_dmz ip daddr @zone_dmz_server_tbd tcp dport 8081 accept');
   });
 
   it('refuses a wildcard destination, naming every offending connection', async () => {
