@@ -96,7 +96,8 @@ export async function createBundle(
       lockUsed = 'refreshed';
     }
     const manifests = await fetchLocked(lock, ctx);
-    const packTask = opts.progress.start('pack', 0);
+    opts.progress.phase('pack', { items: 1 });
+    const packTask = opts.progress.start(path.basename(opts.output), 0);
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
@@ -107,7 +108,7 @@ export async function createBundle(
       trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
     });
-    packTask.finish('packed');
+    packTask.finish(`packed ${packed.blobs} blobs`);
     return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
   } finally {
     await net.close();
