@@ -111,12 +111,15 @@ export function combineFailures(failures: ResolveFailure[]): FerryError {
     if (message === f.error.message && hint === f.error.hint) return f.error;
     return new FerryError(f.error.code, message, { cause: f.error, details: f.error.details, hint });
   }
-  const details = failures.map((f) => {
-    const { message, hint } = withOrigin(f);
-    return [message, ...(f.error.details ?? []).map((d) => `    ${d}`), ...(hint ? [`    hint: ${hint}`] : [])].join('\n');
+  const listed = failures.map(withOrigin);
+  // One cause for all (the network is down): its hint once, not once per artifact.
+  const shared = listed.every((l) => l.hint === listed[0].hint) ? listed[0].hint : undefined;
+  const details = failures.map((f, i) => {
+    const { message, hint } = listed[i];
+    return [message, ...(f.error.details ?? []).map((d) => `    ${d}`), ...(hint && !shared ? [`    hint: ${hint}`] : [])].join('\n');
   });
   return new FerryError(failures[0].error.code, `${failures.length} artifacts could not be resolved`, {
     details,
-    hint: 'Fix each one listed (everything else resolved), then run `ferry lock` again.',
+    hint: `${shared ? `${shared} ` : ''}Fix each one listed, then run \`ferry lock\` again; no lock was written.`,
   });
 }
