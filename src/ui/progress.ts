@@ -256,12 +256,11 @@ function lineRenderer(stream: NodeJS.WritableStream, now: () => number): Rendere
 
 const REDRAW_MS = 100;
 const MAX_BARS = 8;
-const BAR_WIDTH = 20;
 
-function bar(done: number, total: number): string {
+function bar(done: number, total: number, width: number): string {
   const frac = total > 0 ? Math.min(1, done / total) : 0;
-  const full = Math.round(frac * BAR_WIDTH);
-  return `[${'#'.repeat(full)}${'.'.repeat(BAR_WIDTH - full)}]`;
+  const full = Math.round(frac * width);
+  return `[${'#'.repeat(full)}${'.'.repeat(width - full)}]`;
 }
 
 /** Bytes per second over the transferred (not cached) bytes, once there is something to measure. */
@@ -279,18 +278,20 @@ function fit(name: string, width: number): string {
 /** The lines a TTY shows for a phase: one per active artifact (at most MAX_BARS), then the total. */
 export function frameLines(p: PhaseState, t: number, columns = 80): string[] {
   const shown = p.active.slice(0, MAX_BARS);
-  const nameWidth = Math.max(12, Math.min(48, columns - 52, Math.max(...shown.map((i) => i.name.length), 12)));
+  // Bytes, rate and ETA take about 45 columns; the bar and the name share the rest.
+  const barWidth = columns >= 120 ? 20 : 10;
+  const nameWidth = Math.max(12, Math.min(48, columns - 50 - barWidth, Math.max(...shown.map((i) => i.name.length), 12)));
   const lines = shown.map((i) => {
     const name = fit(escapeLine(i.name), nameWidth);
     if (i.total === 0 && i.done === 0) return `  ${name}  ${escapeLine(i.status || 'working…')}`;
     const rate = rateOf(i.done - i.cached, i.startedAt, t);
     const eta = rate && i.total ? `  ETA ${humanDuration((i.total - i.done) / rate)}` : '';
     const size = i.total ? `${humanBytes(i.done)}/${humanBytes(i.total)}` : humanBytes(i.done);
-    return `  ${name}  ${bar(i.done, i.total)} ${size}${rate ? `  ${humanBytes(rate)}/s` : ''}${eta}`;
+    return `  ${name}  ${bar(i.done, i.total, barWidth)} ${size}${rate ? `  ${humanBytes(rate)}/s` : ''}${eta}`;
   });
   const rate = rateOf(p.bytesDone - p.bytesCached, p.startedAt, t);
   const more = p.active.length - shown.length;
-  const bytes = p.bytes ? `  ${bar(p.bytesDone, p.bytes)} ${humanBytes(p.bytesDone)}/${humanBytes(p.bytes)}` : '';
+  const bytes = p.bytes ? `  ${bar(p.bytesDone, p.bytes, barWidth)} ${humanBytes(p.bytesDone)}/${humanBytes(p.bytes)}` : '';
   const eta = rate && p.bytes > p.bytesDone ? `  ETA ${humanDuration((p.bytes - p.bytesDone) / rate)}` : '';
   lines.push(
     `${p.name || 'total'}: ${counts(p)}${p.failed ? ` (${p.failed} failed)` : ''}${bytes}${rate ? `  ${humanBytes(rate)}/s` : ''}${eta}${more > 0 ? `  (+${more} more)` : ''}`,
@@ -314,7 +315,7 @@ function ttyRenderer(stream: NodeJS.WritableStream & { columns?: number }, now: 
     lastDraw = now();
     erase();
     if (!latest) return;
-    const lines = frameLines(latest, lastDraw, stream.columns ?? 80);
+    const lines = frameLines(latest, lastDraw, stream.columns || 80);
     stream.write(lines.join('\n'));
     drawn = lines.length;
   };
