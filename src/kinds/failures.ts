@@ -88,8 +88,14 @@ function shortMessage(message: string, name: string): string {
   return message.startsWith(`${name}: `) ? message.slice(name.length + 2) : message;
 }
 
+/** Whether the message already names the artifact (`chart shop` names `chart shop ^1.0`: the range is the last word). */
+function names(message: string, artifact: string): boolean {
+  const words = artifact.split(' ');
+  return message.includes(artifact) || (words.length > 2 && message.includes(words.slice(0, -1).join(' ')));
+}
+
 function withOrigin(f: ResolveFailure): { message: string; hint?: string } {
-  const message = f.error.message.includes(f.artifact) ? f.error.message : `${f.artifact}: ${f.error.message}`;
+  const message = names(f.error.message, f.artifact) ? f.error.message : `${f.artifact}: ${f.error.message}`;
   if (!f.origins?.length) return { message, hint: f.error.hint };
   const charts = [...new Set(f.origins)].sort().join(', ');
   return {
