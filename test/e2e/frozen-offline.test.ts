@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
-import { runFerry } from '../support/cli.js';
+import { mustRun, runFerry } from '../support/cli.js';
 import { packageChart, writeRepoIndex } from '../support/chart-repo.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 import { downloadDebs, makeGpgKey, publishWithAptly, startNginx, type Nginx } from '../support/apt-repo.js';
 import { seedImages, type SeededImages } from '../support/images.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * A frozen build with a complete cache needs nobody: build once against real upstreams (a
@@ -36,6 +36,8 @@ beforeAll(async () => {
   const aptly = await publishWithAptly(work, debs, key, { distribution: 'bookworm', prefixes: ['debian'] });
   [reg, web, apt] = await Promise.all([startRegistry({ mode: 'http' }), startStaticServer(webRoot), startNginx(aptly.publicDir)]);
   seeded = await seedImages(reg);
+  // A second copy of the two-platform index, locked with a platform filter (ferry stores a filtered index).
+  await mustRun('skopeo', ['copy', '--all', ...skopeoTlsArgs(reg, 'src'), ...skopeoTlsArgs(reg, 'dest'), `docker://${seeded.refs.multi}`, `docker://${reg.host}/ferry-test/multi-arm:1`], { env: skopeoEnv() });
 
   // A chart whose values name one of the registry's images (discovered at lock time).
   const chartDir = path.join(work, 'src', 'hello');
@@ -63,7 +65,7 @@ beforeAll(async () => {
       apiVersion: 'ferry/v1alpha1',
       kind: 'Manifest',
       metadata: { name: 'app' },
-      images: [{ ref: seeded.refs.base }, { ref: seeded.refs.multi }, { ref: seeded.refs.docker }],
+      images: [{ ref: seeded.refs.base }, { ref: seeded.refs.multi }, { ref: seeded.refs.docker }, { ref: `${reg.host}/ferry-test/multi-arm:1`, platforms: ['linux/arm64'] }],
       charts: [{ name: 'hello', repo: `${web.url}/charts`, version: '1.2.3' }],
       files: [{ name: 'tool', url: `${web.url}/files/tool-1.0.sh`, checksums: { url: `${web.url}/files/SHA256SUMS` } }],
       apt: [{ name: 'debian', url: `${apt.url}/debian`, suites: ['bookworm'], components: ['main'], architectures: ['amd64'], packages: ['tree'], keys: ['vendor.asc'] }],
@@ -96,6 +98,7 @@ describe('bundle create --frozen with a complete cache', () => {
     expect(lock.charts).toHaveLength(1);
     expect(lock.files).toHaveLength(1);
     expect(lock.apt).toHaveLength(1);
+    expect(lock.images.find((i: { ref: string }) => i.ref.endsWith('/multi-arm:1')).storedDigest).toMatch(/^sha256:/);
 
     // Nothing upstream answers any more.
     const seen = web!.requests.length;

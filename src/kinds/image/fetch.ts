@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { FerryError } from '../../errors.js';
 import type { ImageLock } from '../../manifest/lock.js';
 import { isIndexType, type OciDescriptor } from '../../oci/media-types.js';
@@ -14,8 +15,14 @@ export function imageFetchPlan(entry: ImageLock): FetchPlan {
   return { artifact: entry.ref, bytes: entry.blobs.reduce((n, b) => n + b.size, 0) };
 }
 
-/** A manifest already in the cache (exact bytes, hash checked), so a frozen, cached build asks nobody. */
-async function cachedManifest(ctx: KindContext, digest: string): Promise<Buffer | undefined> {
+/**
+ * A manifest already in the cache (exact bytes, hash checked), so a frozen, cached build asks
+ * nobody. No larger than the lock says (a filtered index is smaller than its upstream index),
+ * so a lock naming some layer's digest cannot make ferry read a layer into memory.
+ */
+async function cachedManifest(ctx: KindContext, digest: string, maxSize: number): Promise<Buffer | undefined> {
+  const size = await stat(ctx.store.blobPath(digest)).then((s) => s.size, () => undefined);
+  if (size === undefined || size > maxSize) return undefined;
   const bytes = await ctx.store.readBytes(digest).catch(() => undefined);
   return bytes && digestOf(bytes) === digest ? bytes : undefined;
 }
@@ -33,7 +40,7 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
   const task = ctx.progress.start(plan.artifact, plan.bytes);
   try {
     const storedDigest = entry.storedDigest ?? entry.digest;
-    let topBytes = await cachedManifest(ctx, storedDigest);
+    let topBytes = await cachedManifest(ctx, storedDigest, entry.size);
     if (!topBytes) {
       const top = await ctx.registry.getManifest(repo, entry.digest);
       topBytes = top.bytes;
@@ -50,7 +57,7 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
     }
     if (isIndexType(entry.mediaType)) {
       for (const child of entry.manifests) {
-        if (await cachedManifest(ctx, child.digest)) continue;
+        if (await cachedManifest(ctx, child.digest, child.size)) continue;
         const got = await ctx.registry.getManifest(repo, child.digest);
         await ctx.store.putBytes(got.bytes, child.digest);
       }
