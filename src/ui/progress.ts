@@ -75,6 +75,8 @@ export interface ItemState {
   cached: number;
   status: string;
   startedAt: number;
+  /** The size was known at the start (a bar means something); else the total only follows `done`. */
+  sized: boolean;
 }
 
 /** Counts of one phase. Invariants: itemsDone ≤ items, bytesDone ≤ bytes. */
@@ -91,6 +93,8 @@ export interface PhaseState {
   active: ItemState[];
   /** Whether `items` was declared up front (false: it grows as tasks start). */
   declared: boolean;
+  /** Whether the byte total was known up front (a declared size, or the sum of sized tasks). */
+  bytesSized: boolean;
 }
 
 export interface ProgressOptions {
@@ -124,6 +128,7 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
   let implicit: PhaseState | undefined;
 
   const newPhase = (name: string, items: number, bytes: number, declared: boolean): PhaseState => ({
+    bytesSized: !declared || bytes > 0,
     name,
     items,
     itemsDone: 0,
@@ -143,7 +148,7 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
   };
 
   const itemIn = (p: PhaseState, name: string, expected: number): ProgressTask => {
-    const item: ItemState = { name, total: Math.max(0, expected || 0), done: 0, cached: 0, status: '', startedAt: now() };
+    const item: ItemState = { name, total: Math.max(0, expected || 0), done: 0, cached: 0, status: '', startedAt: now(), sized: expected > 0 };
     // More artifacts than declared: grow the count rather than show 8/7.
     if (p.itemsDone + p.failed + p.active.length + 1 > p.items) p.items = p.itemsDone + p.failed + p.active.length + 1;
     if (!p.declared) p.bytes += item.total;
@@ -286,12 +291,13 @@ export function frameLines(p: PhaseState, t: number, columns = 80): string[] {
     if (i.total === 0 && i.done === 0) return `  ${name}  ${escapeLine(i.status || 'working…')}`;
     const rate = rateOf(i.done - i.cached, i.startedAt, t);
     const eta = rate && i.total ? `  ETA ${humanDuration((i.total - i.done) / rate)}` : '';
-    const size = i.total ? `${humanBytes(i.done)}/${humanBytes(i.total)}` : humanBytes(i.done);
+    if (!i.sized) return `  ${name}  ${humanBytes(i.done)}${rate ? `  ${humanBytes(rate)}/s` : ''}`;
+    const size = `${humanBytes(i.done)}/${humanBytes(i.total)}`;
     return `  ${name}  ${bar(i.done, i.total, barWidth)} ${size}${rate ? `  ${humanBytes(rate)}/s` : ''}${eta}`;
   });
   const rate = rateOf(p.bytesDone - p.bytesCached, p.startedAt, t);
   const more = p.active.length - shown.length;
-  const bytes = p.bytes ? `  ${bar(p.bytesDone, p.bytes, barWidth)} ${humanBytes(p.bytesDone)}/${humanBytes(p.bytes)}` : '';
+  const bytes = !p.bytes ? '' : p.bytesSized ? `  ${bar(p.bytesDone, p.bytes, barWidth)} ${humanBytes(p.bytesDone)}/${humanBytes(p.bytes)}` : `  ${humanBytes(p.bytesDone)}`;
   const eta = rate && p.bytes > p.bytesDone ? `  ETA ${humanDuration((p.bytes - p.bytesDone) / rate)}` : '';
   lines.push(
     `${p.name || 'total'}: ${counts(p)}${p.failed ? ` (${p.failed} failed)` : ''}${bytes}${rate ? `  ${humanBytes(rate)}/s` : ''}${eta}${more > 0 ? `  (+${more} more)` : ''}`,

@@ -182,6 +182,21 @@ describe('progress on a terminal', () => {
     for (const c of out.chunks) expect(c).not.toMatch(/sha256|\x1b\[0A/);
   });
 
+  it('an artifact of unknown size shows its bytes without a bar that would claim to be full', () => {
+    const out = new FakeStream(true);
+    let t = 0;
+    const p = createProgress({ stream: out, tty: true, now: () => t });
+    p.phase('pack', { items: 1 });
+    const task = p.start('app.ferry.tar', 0);
+    t += 1000;
+    task.advance(5_000_000);
+    const view = screen(out.text);
+    expect(view).toEqual(['  app.ferry.tar  5.0 MB  5.0 MB/s', 'pack: 0/1 done  5.0 MB  5.0 MB/s']);
+    task.finish('packed');
+    p.done();
+    expect(screen(out.text).filter(Boolean)).toEqual(['pack: 1/1 done, 5.0 MB in 1s']);
+  });
+
   it('shows at most eight bars and says how many more are running; lines fit the width', () => {
     const p: PhaseState = {
       name: 'fetch',
@@ -193,7 +208,8 @@ describe('progress on a terminal', () => {
       bytesCached: 0,
       startedAt: 0,
       declared: true,
-      active: Array.from({ length: 11 }, (_, i) => ({ name: `registry.example.com/a/very/long/repository/path/number-${i}:1.0`, total: 0, done: 0, cached: 0, status: 'resolving', startedAt: 0 })),
+      bytesSized: false,
+      active: Array.from({ length: 11 }, (_, i) => ({ name: `registry.example.com/a/very/long/repository/path/number-${i}:1.0`, total: 0, done: 0, cached: 0, status: 'resolving', startedAt: 0, sized: false })),
     };
     const lines = frameLines(p, 1000, 60);
     expect(lines).toHaveLength(9);
