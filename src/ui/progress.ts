@@ -122,7 +122,8 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
   if (opts.json) return { ...silentProgress, log: (m) => void stream.write(escapeLine(m) + '\n') };
   const now = opts.now ?? Date.now;
   const tty = opts.tty ?? (Boolean(stream.isTTY) && process.env.TERM !== 'dumb' && !process.env.CI);
-  const renderer: Renderer = tty ? ttyRenderer(stream, now) : lineRenderer(stream, now);
+  const live: Renderer = tty ? ttyRenderer(stream, now) : lineRenderer(stream, now);
+  const renderer = live;
 
   let current: PhaseState | undefined;
   let implicit: PhaseState | undefined;
@@ -141,13 +142,17 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
     declared,
   });
 
+  const endedPhases = new WeakSet<PhaseState>();
   const endPhase = (p: PhaseState) => {
+    if (endedPhases.has(p)) return;
+    endedPhases.add(p);
     if (current === p) current = undefined;
     if (implicit === p) implicit = undefined;
     renderer.phaseEnded(p);
   };
 
   const itemIn = (p: PhaseState, name: string, expected: number): ProgressTask => {
+    const renderer = endedPhases.has(p) ? quietRenderer : live;
     const item: ItemState = { name, total: Math.max(0, expected || 0), done: 0, cached: 0, status: '', startedAt: now(), sized: expected > 0 };
     // More artifacts than declared: grow the count rather than show 8/7.
     if (p.itemsDone + p.failed + p.active.length + 1 > p.items) p.items = p.itemsDone + p.failed + p.active.length + 1;
@@ -203,6 +208,7 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
       renderer.changed(p);
       return {
         grow(items, bytes = 0) {
+          if (endedPhases.has(p)) return;
           p.items += Math.max(0, items);
           p.bytes += Math.max(0, bytes);
           renderer.changed(p);
@@ -258,6 +264,9 @@ function lineRenderer(stream: NodeJS.WritableStream, now: () => number): Rendere
     },
   };
 }
+
+/** For work reported after its phase ended (a straggler): counted, not drawn. */
+const quietRenderer: Renderer = { changed() {}, itemEnded() {}, log() {}, phaseEnded() {} };
 
 const REDRAW_MS = 100;
 const MAX_BARS = 8;

@@ -197,6 +197,19 @@ describe('progress on a terminal', () => {
     expect(screen(out.text).filter(Boolean)).toEqual(['pack: 1/1 done, 5.0 MB in 1s']);
   });
 
+  it('a phase ended twice (or ended by the next one) says so once; late work is not drawn', () => {
+    const out = new FakeStream(true);
+    const p = createProgress({ stream: out, tty: true, now: () => 0 });
+    const resolve = p.phase('resolve', { items: 1 });
+    p.start('a', 0).finish();
+    p.phase('fetch', { items: 0 });
+    resolve.end();
+    resolve.grow(5);
+    resolve.item('late', 10).advance(10);
+    p.done();
+    expect(screen(out.text).filter(Boolean)).toEqual(['resolve: 1/1 done in 0s', 'fetch: 0/0 done in 0s']);
+  });
+
   it('shows at most eight bars and says how many more are running; lines fit the width', () => {
     const p: PhaseState = {
       name: 'fetch',
