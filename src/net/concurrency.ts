@@ -2,7 +2,7 @@
 export const DEFAULT_CONCURRENCY = 8;
 
 /** A bounded pool: at most `n` tasks run at once; the rest wait in order. */
-function createLimit(n: number): <T>(task: () => Promise<T>) => Promise<T> {
+export function createLimit(n: number): <T>(task: () => Promise<T>) => Promise<T> {
   const max = Math.max(1, Math.floor(n));
   let active = 0;
   const queue: Array<() => void> = [];
