@@ -1,8 +1,6 @@
-import { rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { renderReportHtml } from '../audit/render-html.js';
-import { buildReport } from '../commands/report.js';
+import { buildReport, writeReport } from '../commands/report.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 
@@ -30,19 +28,15 @@ export function register(program: Command): void {
     .action(async (manifest: string, opts: ReportCliOptions) => {
       const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target });
       for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);
-      const html = renderReportHtml(data);
       if (!opts.output) {
-        printResult(data, { json: opts.json }, () => html);
+        printResult(data, { json: opts.json }, () => renderReportHtml(data));
         return;
       }
-      const out = path.resolve(opts.output);
-      const tmp = `${out}.partial`;
-      await writeFile(tmp, html);
-      await rename(tmp, out);
+      const written = await writeReport(data, opts.output);
       const a = data.audit;
       const parts = [`${data.inventory.zones.length} zones`, `${data.inventory.matrix.length} flows`, `${data.inventory.endpoints.length} external endpoints`];
       if (a) parts.push(`audit: ${a.findings.length} references, ${a.summary.undeclared} undeclared`);
       if (data.bundle) parts.push(`bundle: ${data.bundle.artifacts.length} artifacts`);
-      printResult(data, { json: opts.json }, () => `wrote ${escapeLine(opts.output!)} (${Math.ceil(Buffer.byteLength(html) / 1024)} KiB): ${parts.join(', ')}`);
+      printResult(data, { json: opts.json }, () => `wrote ${escapeLine(opts.output!)} (${Math.ceil(written.bytes / 1024)} KiB): ${parts.join(', ')}`);
     });
 }

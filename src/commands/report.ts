@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
+import { rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditReferences } from '../audit/audit.js';
 import { buildInventory } from '../audit/inventory.js';
 import { buildConnectionModel } from '../audit/model.js';
-import type { BundleArtifact, BundleContents, HtmlReportInput } from '../audit/render-html.js';
+import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
 import { scanPaths } from '../audit/scan.js';
 import { FerryError } from '../errors.js';
 import { loadManifest, loadTarget, lockPathFor, readLock } from '../manifest/load.js';
@@ -54,6 +54,16 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
   }
 
   return { generator: `ferry ${VERSION}`, manifestFile, inventory, audit, auditPaths: opts.audit ?? [], bundle, warnings };
+}
+
+/** Render the report page and write it to `output` (through a temporary name); returns where and how large. */
+export async function writeReport(data: HtmlReportInput, output: string, cwd = process.cwd()): Promise<{ file: string; bytes: number }> {
+  const html = renderReportHtml(data);
+  const file = path.resolve(cwd, output);
+  const tmp = `${file}.partial`;
+  await writeFile(tmp, html);
+  await rename(tmp, file);
+  return { file, bytes: Buffer.byteLength(html) };
 }
 
 async function readBundleContents(tarPath: string): Promise<{ contents: BundleContents; lock: Lock }> {

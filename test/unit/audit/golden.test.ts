@@ -1,7 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firewallCommand, inventoryCommand } from '../../../src/cli/audit.js';
+import { firewallCommand } from '../../../src/commands/firewall.js';
+import { inventoryCommand } from '../../../src/commands/inventory.js';
 import { renderInventoryCsv, renderInventoryMarkdown } from '../../../src/audit/inventory.js';
 import { FIREWALL_FORMATS } from '../../../src/audit/firewall/emit.js';
 

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { firewallCommand, inventoryCommand } from '../../../src/cli/audit.js';
+import { firewallCommand } from '../../../src/commands/firewall.js';
+import { inventoryCommand } from '../../../src/commands/inventory.js';
 import { loadManifest } from '../../../src/manifest/load.js';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 import { buildRuleset } from '../../../src/audit/firewall/ruleset.js';
