@@ -10,6 +10,7 @@ import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
+import { loadSigningKey, signChecksums } from './bundle-sign.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
@@ -64,6 +65,7 @@ export async function lockCommand(manifestFile: string, opts: CommonOptions & { 
 
 export interface CreateResult {
   bundle: string;
+  signed: boolean;
   size: number;
   blobs: number;
   blobBytes: number;
@@ -75,9 +77,10 @@ export interface CreateResult {
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
+  const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const existing = await readLock(lockFile);
   const net = createNetContext(opts);
@@ -100,7 +103,7 @@ export async function createBundle(
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
-      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION },
+      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION, sign: signKey && ((sums) => signChecksums(sums, signKey)) },
       output: path.resolve(opts.output),
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
       // were already in the cache from an earlier run are re-hashed as they are packed.
@@ -108,7 +111,7 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish('packed');
-    return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    return { signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
   } finally {
     await net.close();
   }
