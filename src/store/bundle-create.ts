@@ -11,6 +11,7 @@ import type { Progress } from '../ui/progress.js';
 import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { loadSigningKey, signChecksums } from './bundle-sign.js';
+import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
@@ -103,7 +104,9 @@ export async function createBundle(
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
-      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION, sign: signKey && ((sums) => signChecksums(sums, signKey)) },
+      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION,
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: serializeLock(lock), name: loaded.manifest.metadata.name }))]],
+        sign: signKey && ((sums) => signChecksums(sums, signKey)) },
       output: path.resolve(opts.output),
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
       // were already in the cache from an earlier run are re-hashed as they are packed.
