@@ -6,6 +6,7 @@ import { FerryError } from '../errors.js';
 import { checkCollisions, mapImage, type RegistryMapping } from '../mapping/index.js';
 import { isManifestType, type OciDescriptor, type OciIndex } from './media-types.js';
 import { parseImageReference } from './reference.js';
+import { addServedExtras, answerReferrers } from './referrers.js';
 import { walkIndex } from '../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
 import type { LoadedTarget } from '../manifest/load.js';
@@ -71,6 +72,8 @@ export interface ServedRepository {
   blobs: Set<string>;
   /** The upstream references served here. */
   upstream: string[];
+  /** Subject digest → referrers carried with the images (the referrers API answers from it). */
+  referrers?: Map<string, OciDescriptor[]>;
 }
 
 export interface RegistryCatalog {
@@ -132,6 +135,7 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
       else repo.blobs.add(b.digest);
     }
   }
+  await addServedExtras(idx.manifests ?? [], (d) => source.readBlob(d), (of) => repoOfLabel.get(of), warnings);
   return { repositories, warnings };
 }
 
@@ -296,6 +300,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       sendJson(res, 200, { repositories: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
       return;
     }
+    if (answerReferrers(req, res, p, url.searchParams, (name, subject) => catalog.repositories.get(name) && (catalog.repositories.get(name)!.referrers?.get(subject) ?? []))) return;
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(p) ?? /^\/v2\/(.+)\/(tags)\/list$/.exec(p);
     if (!m) {
       sendError(res, 404, 'NOT_FOUND', `no such endpoint: ${p}`, head);

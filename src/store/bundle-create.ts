@@ -12,11 +12,14 @@ import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { loadSigningKey, signChecksums } from './bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
+import { withoutExtras } from '../kinds/image/extras.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
+  /** Resolve images without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
   progress: Progress;
 }
 
@@ -32,7 +35,7 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
 }
 
 function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
-  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
 }
 
 function countLock(lock: Lock) {
@@ -92,7 +95,7 @@ export async function createBundle(
     let lock: Lock;
     let lockUsed: CreateResult['lockUsed'] = 'existing';
     if (lockMatches(existing, loaded)) {
-      lock = existing;
+      lock = opts.noExtras ? withoutExtras(existing) : existing;
     } else {
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);

@@ -9,6 +9,7 @@ import { BUNDLE_FORMAT_VERSION, BundleReader } from './bundle-reader.js';
 import { describeBlob, walkIndex, type WalkResult } from './layout.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
+import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
 export interface VerifyProblem {
@@ -87,6 +88,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
+        if (d.annotations?.[EXTRA_ANNOTATION.of]) return false; // a signature or referrer, counted with its image
         return kind === 'image' || (kind === undefined && d.annotations?.[ANNOTATION.refName] !== undefined);
       }).length;
     }

@@ -8,6 +8,7 @@ import { digestOf } from '../../store/blob-store.js';
 import { ANNOTATION } from '../../store/source.js';
 import type { KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
+import { fetchExtras } from './extras.js';
 
 /**
  * Bring one locked image into the store: manifests by digest (verified against the exact bytes),
@@ -49,5 +50,5 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
 
   const annotations: Record<string, string> = { [ANNOTATION.refName]: entry.ref, [ANNOTATION.kind]: 'image' };
   if (entry.storedDigest) annotations[ANNOTATION.upstreamDigest] = entry.digest;
-  return [{ mediaType: entry.mediaType, digest: entry.storedDigest ?? entry.digest, size: topBytes.length, annotations }];
+  return [{ mediaType: entry.mediaType, digest: entry.storedDigest ?? entry.digest, size: topBytes.length, annotations }, ...(await fetchExtras(entry, ctx))];
 }

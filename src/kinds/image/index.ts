@@ -6,6 +6,7 @@ import type { ImageSpec } from './spec.js';
 import { resolveImage, withDefaultTag } from './resolve.js';
 import { fetchImage } from './fetch.js';
 import { importImage } from './import.js';
+import { withExtras } from './extras.js';
 
 /** Normalized key for deduplicating image specs (explicit and discovered). */
 export function imageKey(spec: ImageSpec): string {
@@ -17,7 +18,7 @@ export const imageKind: Kind<ImageSpec, ImageLock> = {
   async resolve(specs, ctx) {
     const unique = new Map<string, ImageSpec>();
     for (const s of specs) if (!unique.has(imageKey(s))) unique.set(imageKey(s), s);
-    const entries = await mapLimit([...unique.values()], ctx.concurrency, (s) => resolveImage(s, ctx.registry));
+    const entries = await mapLimit([...unique.values()], ctx.concurrency, (s) => resolveImage(s, ctx.registry).then((e) => withExtras(e, s, ctx)));
     return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));
   },
   fetch: fetchImage,

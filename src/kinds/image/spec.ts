@@ -18,6 +18,7 @@ export const ImageSpecSchema = z
       .min(1)
       .optional()
       .describe('Keep only these platforms of a multi-platform image (default: all, digests preserved byte for byte).'),
+    extras: z.boolean().optional().describe('Carry cosign signatures, attestations, SBOMs and OCI referrers with the image (default: true).'),
   })
   .strict();
 
