@@ -120,7 +120,13 @@ describe('bundle create --sign-key', () => {
 
 describe('bundle verify --key', () => {
   it('accepts the bundle with the right public key', async () => {
+    const t0 = performance.now();
+    const plain = await runFerry(['bundle', 'verify', signed, '--json']);
+    const t1 = performance.now();
     const r = await runFerry(['bundle', 'verify', signed, '--key', keys.pkcs8Pub, '--json']);
+    const t2 = performance.now();
+    expect(plain.code).toBe(0);
+    console.log(`bundle-sign: verify ${Math.round(t1 - t0)} ms without --key, ${Math.round(t2 - t1)} ms with --key (${JSON.parse(plain.stdout).bytes} bytes re-hashed)`);
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     expect(report.ok).toBe(true);
