@@ -13,6 +13,7 @@ import { packBundle } from './bundle-pack.js';
 import { loadSigningKey, signChecksums } from './bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
 import { withoutExtras } from '../kinds/image/extras.js';
+import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry, registryReader } from '../kinds/image/verify.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
@@ -58,6 +59,7 @@ export async function lockCommand(manifestFile: string, opts: CommonOptions & { 
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (before !== text) await writeFileAtomic(lockFile, text);
@@ -70,6 +72,8 @@ export async function lockCommand(manifestFile: string, opts: CommonOptions & { 
 export interface CreateResult {
   bundle: string;
   signed: boolean;
+  /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
+  signaturesVerified: number;
   size: number;
   blobs: number;
   blobBytes: number;
@@ -85,6 +89,7 @@ export async function createBundle(
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
   const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
+  const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const existing = await readLock(lockFile);
   const net = createNetContext(opts);
@@ -103,12 +108,13 @@ export async function createBundle(
       lockUsed = 'refreshed';
     }
     const manifests = await fetchLocked(lock, ctx);
+    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
     const packTask = opts.progress.start('pack', 0);
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
       metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: serializeLock(lock), name: loaded.manifest.metadata.name }))]],
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: serializeLock(lock), name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy)],
         sign: signKey && ((sums) => signChecksums(sums, signKey)) },
       output: path.resolve(opts.output),
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
@@ -117,7 +123,7 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish('packed');
-    return { signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    return { signaturesVerified, signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
   } finally {
     await net.close();
   }

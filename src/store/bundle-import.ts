@@ -10,6 +10,7 @@ import type { Progress } from '../ui/progress.js';
 import { BundleReader } from './bundle-reader.js';
 import { verifyBundle } from './bundle-verify.js';
 import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { ANNOTATION } from './source.js';
 
 export interface ImportOptions extends NetOptions {
@@ -23,7 +24,7 @@ export interface ImportOptions extends NetOptions {
 export interface ImportReport {
   bundle: string;
   target: string;
-  verified: { files: number; bytes: number; signature: SignatureStatus };
+  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number };
   results: ImportResult[];
   pushed: number;
   skipped: number;
@@ -48,6 +49,10 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     });
   }
   const source = await BundleReader.open(bundle);
+  const signaturesVerified = await checkBundlePolicy(source).catch(async (err) => {
+    await source.close();
+    throw err;
+  });
   const index = await source.readIndex();
   const tops = index.manifests;
   checkTargetTakes(tops.map((d) => d.annotations?.[ANNOTATION.kind] ?? 'image'), loaded.target, loaded.file);
@@ -78,7 +83,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   return {
     bundle,
     target: loaded.file,
-    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature },
+    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,

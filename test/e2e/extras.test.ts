@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +7,7 @@ import { mustRun, runCommand, runFerry } from '../support/cli.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startFerryServe } from '../support/static-http.js';
+import { tarEntries } from '../support/tar-walk.js';
 
 /**
  * Signatures, attestations and referrers travel with their images. Upstream is a real
@@ -264,6 +265,62 @@ describe('extras: lock, bundle, import, serve', () => {
     } finally {
       await served.stop();
     }
+  });
+
+  it('verify: rules — a signed image passes at bundle create and import; an unsigned one or a wrong key is named with the reason', async () => {
+    await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(work, 'other1.key')]);
+    await mustRun('openssl', ['pkey', '-in', path.join(work, 'other1.key'), '-pubout', '-out', path.join(work, 'other1.pub')]);
+    const prefixRule = ['verify:', `  - images: ${upstream.host}/ferry-test/`, '    keys: [cosign.pub]'];
+    const all = path.join(work, 'verify-all.yaml');
+    await writeFile(all, ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: verify-all }', ...prefixRule, 'images:', `  - ref: ${seeded.refs.app}`, `  - ref: ${seeded.refs.multi}`, `  - ref: ${seeded.refs.base}`, `  - ref: ${seeded.refs.docker}`, '    verify: { keys: [other1.pub] }', ''].join('\n'));
+    const bad = await runFerry(['bundle', 'create', all, '-o', path.join(work, 'bad.ferry.tar')], { env: env() });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('2 images failed signature verification');
+    expect(bad.stderr).toContain(`${seeded.refs.base}: no cosign signature of ${seeded.digests.base} is carried`);
+    expect(bad.stderr).toContain(`${seeded.refs.docker}: no cosign signature of ${seeded.digests.docker} is carried`);
+    expect(bad.stderr).not.toContain(`${seeded.refs.app}:`);
+    const wrongKey = path.join(work, 'verify-wrong.yaml');
+    await writeFile(wrongKey, ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: verify-wrong }', 'images:', `  - ref: ${seeded.refs.app}`, '    verify: { keys: [other1.pub] }', ''].join('\n'));
+    const wrong = await runFerry(['lock', wrongKey], { env: env() });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(new RegExp(`${seeded.refs.app}: not signed by other1\\.pub \\(signature in ${sig.app} does not verify with other1\\.pub\\)`));
+
+    const good = path.join(work, 'verify-good.yaml');
+    await writeFile(good, ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: verify-good }', ...prefixRule, 'images:', `  - ref: ${seeded.refs.app}`, `  - ref: ${seeded.refs.multi}`, ''].join('\n'));
+    const goodBundle = path.join(work, 'verify-good.ferry.tar');
+    const created = await runFerry(['bundle', 'create', good, '-o', goodBundle, '--json'], { env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).signaturesVerified).toBe(2);
+    const file = path.join(work, 'verify-target.yaml');
+    await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: v }\nregistry:\n  url: ${target.url}\n  prefix: verified\n`);
+
+    // The policy travels in the bundle; import checks it again, offline. A bundle whose policy now
+    // names another key (checksums fixed up, so only the signature check can catch it) is refused.
+    const swapped = path.join(work, 'verify-swapped.ferry.tar');
+    await mustRun('cp', [goodBundle, swapped]);
+    const entries = await tarEntries(swapped);
+    const pol = entries.get('ferry/verify-policy.json')!;
+    const policyText = (await readFile(swapped)).subarray(pol.offset, pol.offset + pol.size).toString('utf8');
+    const swappedText = policyText.replace(JSON.stringify(await readFile(pubFile, 'utf8')), JSON.stringify(await readFile(path.join(work, 'other1.pub'), 'utf8'))).replace('"cosign.pub"', '"other1.pub"');
+    expect(swappedText).not.toBe(policyText);
+    expect(swappedText.length).toBe(policyText.length);
+    const sums = entries.get('ferry/checksums.sha256')!;
+    const sumsText = (await readFile(swapped)).subarray(sums.offset, sums.offset + sums.size).toString('utf8');
+    const fixed = sumsText.replace(`${sha256(policyText).slice(7)}  ferry/verify-policy.json`, `${sha256(swappedText).slice(7)}  ferry/verify-policy.json`);
+    const fh = await open(swapped, 'r+');
+    await fh.write(Buffer.from(swappedText), 0, pol.size, pol.offset);
+    await fh.write(Buffer.from(fixed), 0, sums.size, sums.offset);
+    await fh.close();
+    const refused = await runFerry(['import', swapped, '--target', file], { env: env() });
+    expect(refused.code, refused.stderr).toBe(3);
+    expect(refused.stderr).toContain('failed signature verification at import; nothing was imported');
+    expect(refused.stderr).toContain(`${seeded.refs.app}: not signed by other1.pub`);
+    const catalog = await getJson(`${target.url}/v2/_catalog`);
+    expect((catalog.body.repositories as string[]).filter((r) => r.startsWith('verified/'))).toEqual([]);
+
+    const imported = await runFerry(['import', goodBundle, '--target', file, '--json'], { env: env() });
+    expect(imported.code, imported.stderr).toBe(0);
+    expect(JSON.parse(imported.stdout).verified.imageSignatures).toBe(2);
   });
 
   it('from the mirror alone (upstream stopped), skopeo pulls app and its signature, and openssl verifies the signature names that digest', async () => {
