@@ -40,44 +40,40 @@ function requireP256(key: KeyObject, file: string, what: string): void {
   }
 }
 
-/** A PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`), unencrypted, on P-256. */
-export async function loadSigningKey(file: string): Promise<KeyObject> {
+const KEY_KINDS = {
+  private: { what: 'signing key', parse: createPrivateKey, hint: 'Pass a PKCS#8 (`BEGIN PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`) P-256 key.' },
+  public: { what: 'public key', parse: createPublicKey, hint: 'Pass the SPKI public key (`BEGIN PUBLIC KEY`), e.g. from `openssl pkey -in bundle.key -pubout`.' },
+} as const;
+
+/** Read, parse and check one PEM key file; every failure names the file and says what to pass. */
+async function loadP256Key(file: string, kind: keyof typeof KEY_KINDS): Promise<{ key: KeyObject; file: string }> {
   const abs = path.resolve(file);
-  const pem = await readKeyFile(abs, 'signing key');
+  const { what, parse, hint } = KEY_KINDS[kind];
+  const pem = await readKeyFile(abs, what);
   const text = pem.toString('utf8');
-  if (/-----BEGIN (ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY|ENCRYPTED PRIVATE KEY)-----/.test(text) || /Proc-Type: 4,ENCRYPTED/.test(text)) {
+  if (kind === 'private' && (/-----BEGIN (ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY|ENCRYPTED PRIVATE KEY)-----/.test(text) || /Proc-Type: 4,ENCRYPTED/.test(text))) {
     throw new FerryError('USAGE', `${abs}: the signing key is encrypted; ferry reads unencrypted PEM keys only`, {
       hint: 'Keep the key unencrypted on the signing machine (e.g. `openssl pkey -in enc.key -out bundle.key`); cosign-encrypted keys are not read.',
     });
   }
   let key: KeyObject;
   try {
-    key = createPrivateKey({ key: pem, format: 'pem' });
+    key = parse({ key: pem, format: 'pem' });
   } catch (err) {
-    throw new FerryError('USAGE', `${abs}: not a PEM private key (${(err as Error).message})`, {
-      hint: 'Pass a PKCS#8 (`BEGIN PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`) P-256 key.',
-      cause: err,
-    });
+    throw new FerryError('USAGE', `${abs}: not a PEM ${kind} key (${(err as Error).message})`, { hint, cause: err });
   }
-  requireP256(key, abs, 'signing key');
-  return key;
+  requireP256(key, abs, what);
+  return { key, file: abs };
+}
+
+/** A PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`), unencrypted, on P-256. */
+export async function loadSigningKey(file: string): Promise<KeyObject> {
+  return (await loadP256Key(file, 'private')).key;
 }
 
 /** A PEM public key (SPKI `PUBLIC KEY`, as `cosign generate-key-pair` writes `cosign.pub`). */
-export async function loadVerifyKey(file: string): Promise<VerifyKey> {
-  const abs = path.resolve(file);
-  const pem = await readKeyFile(abs, 'public key');
-  let key: KeyObject;
-  try {
-    key = createPublicKey({ key: pem, format: 'pem' });
-  } catch (err) {
-    throw new FerryError('USAGE', `${abs}: not a PEM public key (${(err as Error).message})`, {
-      hint: 'Pass the SPKI public key (`BEGIN PUBLIC KEY`), e.g. from `openssl pkey -in bundle.key -pubout`.',
-      cause: err,
-    });
-  }
-  requireP256(key, abs, 'public key');
-  return { key, file: abs };
+export function loadVerifyKey(file: string): Promise<VerifyKey> {
+  return loadP256Key(file, 'public');
 }
 
 /** The signature file's bytes for a checksum list: base64 of the DER ECDSA signature. */
