@@ -66,7 +66,7 @@ function parseIndex(bytes: Buffer, what: string): OciIndex {
 
 /**
  * The referrers API for one subject: `{ api: true, index }` when the registry has the API,
- * `{ api: false }` when it answers 404 (or 400/405/501: no such endpoint).
+ * `{ api: false }` when it answers 404 (or another 4xx: no such endpoint here).
  */
 export async function fetchReferrersApi(client: RegistryClient, repo: RepoRef, subject: string): Promise<{ api: true; index: OciIndex } | { api: false }> {
   const host = registryApiHost(repo.registry);
@@ -86,8 +86,10 @@ export async function fetchReferrersApi(client: RegistryClient, repo: RepoRef, s
     }
     if (res.status === 200) return { api: true as const, index: parseIndex(await readCapped(res.body, what), what) };
     await discard(res.body);
-    if ([400, 404, 405, 501].includes(res.status)) return { api: false as const };
-    throw new FerryError(res.status === 401 || res.status === 403 ? 'AUTH' : 'NETWORK', `${what}: unexpected HTTP ${res.status}`);
+    // 404 is what the spec says a registry without the API answers; other 4xx (405, a 403 from a
+    // proxy that does not know the path) mean the same for us: use the fallback tag.
+    if (res.status >= 400 && res.status < 500) return { api: false as const };
+    throw new FerryError('NETWORK', `${what}: unexpected HTTP ${res.status}`);
   });
 }
 

@@ -1,4 +1,4 @@
-import { FerryError, isFerryError } from '../../errors.js';
+import { FerryError } from '../../errors.js';
 import { mapImage, registryMappingFor } from '../../mapping/index.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
@@ -168,7 +168,7 @@ async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: 
     if (tag && !tagThere) await client.putManifest(repo, tag, bytes, top.mediaType);
     let listed = false;
     if (!tag) {
-      targetHasApi ??= (await fetchReferrersApi(client, repo, subject).catch((err) => (isFerryError(err) ? { api: false as const } : Promise.reject(err)))).api;
+      targetHasApi ??= (await fetchReferrersApi(client, repo, subject)).api;
       if (!targetHasApi) listed = await addToReferrersTag(client, repo, subject, referrerDescriptor(bytes, top.digest, top.mediaType));
     }
     results.push({ artifact: label, location, bytesSent, skipped: Boolean(there) && tagThere && !listed });
