@@ -21,6 +21,8 @@ export interface KindContext {
   http: HttpClient;
   /** OCI distribution client for upstream registries (credentials from the docker config). */
   registry: RegistryClient;
+  /** `--no-extras`: images resolve without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
 }
 
 export interface ImportContext {

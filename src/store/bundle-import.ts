@@ -9,10 +9,14 @@ import type { ImportResult } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BundleReader } from './bundle-reader.js';
 import { verifyBundle } from './bundle-verify.js';
+import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { ANNOTATION } from './source.js';
 
 export interface ImportOptions extends NetOptions {
   target: string;
+  /** A public key: the bundle must carry a signature it verifies. */
+  key?: string;
   concurrency?: number;
   progress: Progress;
 }
@@ -20,7 +24,7 @@ export interface ImportOptions extends NetOptions {
 export interface ImportReport {
   bundle: string;
   target: string;
-  verified: { files: number; bytes: number };
+  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number };
   results: ImportResult[];
   pushed: number;
   skipped: number;
@@ -34,8 +38,9 @@ export interface ImportReport {
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
   const loaded = await loadTarget(opts.target);
+  const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
   const verifyTask = opts.progress.start('verify', 0);
-  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n) });
+  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n), key });
   verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
   if (!verified.ok) {
     throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
@@ -44,6 +49,10 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     });
   }
   const source = await BundleReader.open(bundle);
+  const signaturesVerified = await checkBundlePolicy(source).catch(async (err) => {
+    await source.close();
+    throw err;
+  });
   const index = await source.readIndex();
   const tops = index.manifests;
   checkTargetTakes(tops.map((d) => d.annotations?.[ANNOTATION.kind] ?? 'image'), loaded.target, loaded.file);
@@ -74,7 +83,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   return {
     bundle,
     target: loaded.file,
-    verified: { files: verified.files, bytes: verified.bytes },
+    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,

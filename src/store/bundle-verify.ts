@@ -9,6 +9,8 @@ import { BUNDLE_FORMAT_VERSION, BundleReader } from './bundle-reader.js';
 import { describeBlob, walkIndex, type WalkResult } from './layout.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
+import { EXTRA_ANNOTATION } from '../oci/referrers.js';
+import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
 export interface VerifyProblem {
   /** The artifact(s) that use the file, by reference (images) or title/source (other kinds). */
@@ -30,6 +32,8 @@ export interface VerifyReport {
   /** Top-level artifacts of any kind in index.json. */
   artifacts: number;
   problems: VerifyProblem[];
+  /** ferry/checksums.sha256.sig: checked with the key given, or not. */
+  signature: SignatureStatus;
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -43,9 +47,9 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * artifact kind) is present with the right size; lock.json and bundle.json parse. Nothing in
  * the bundle is trusted; every problem is collected, none stops the others from being found.
  */
-export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes: number) => void } = {}): Promise<VerifyReport> {
+export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes: number) => void; key?: VerifyKey } = {}): Promise<VerifyReport> {
   const bundle = path.resolve(tarPath);
-  const report: VerifyReport = { ok: false, bundle, files: 0, bytes: 0, images: 0, artifacts: 0, problems: [] };
+  const report: VerifyReport = { ok: false, bundle, files: 0, bytes: 0, images: 0, artifacts: 0, problems: [], signature: 'unsigned' };
   const problems = report.problems;
 
   let reader: BundleReader;
@@ -84,6 +88,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
+        if (d.annotations?.[EXTRA_ANNOTATION.of]) return false; // a signature or referrer, counted with its image
         return kind === 'image' || (kind === undefined && d.annotations?.[ANNOTATION.refName] !== undefined);
       }).length;
     }
@@ -113,7 +118,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       const { sums, problems: bad } = parseChecksums((await reader.readFile(CHECKSUMS)).toString('utf8'));
       for (const p of bad) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
       for (const e of files) {
-        if (e.name === CHECKSUMS) continue;
+        if (e.name === CHECKSUMS || e.name === SIGNATURE_FILE) continue;
         const expected = sums.get(e.name);
         const m = BLOB_NAME.exec(e.name);
         const use = m ? blobUse(`sha256:${m[1]}`) : undefined;
@@ -131,6 +136,10 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
         if (!reader.entry(name)) problems.push({ file: name, message: `${name}: listed in ${CHECKSUMS} but missing from the bundle` });
       }
     }
+
+    const signed = await readSignature(reader, opts.key);
+    report.signature = signed.status;
+    for (const message of signed.problems) problems.push({ file: SIGNATURE_FILE, message });
 
     // Reachability: every descriptor present with the right size.
     for (const p of walk?.problems ?? []) {

@@ -6,6 +6,7 @@ import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs, withRepositoryLock } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
+import { isExtraTop, pushImageExtras } from './extras.js';
 
 interface ImageGraph {
   refName: string;
@@ -72,9 +73,10 @@ async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<Impo
 }
 
 export async function importImage(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  if (isExtraTop(top)) return []; // pushed with (after) its image
   const g = await readImageGraph(top, ctx.source);
   const results: ImportResult[] = [];
-  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx));
+  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
   if (ctx.target.target.directory) results.push(await writeToDirectory(g, ctx));
   return results;
 }
