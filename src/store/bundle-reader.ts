@@ -13,6 +13,26 @@ export type FerryFileName = 'bundle.json' | 'manifest.yaml' | 'lock.json' | 'che
 /** Version of the bundle layout this ferry writes and reads. */
 export const BUNDLE_FORMAT_VERSION = 1;
 
+/**
+ * How much of one bundle file ferry reads into memory at most. Everything else is streamed.
+ * Checked against the tar header's size before a byte is allocated; the error names the file,
+ * its size and the cap. Blobs read whole (manifests, configs) default to the 4 MiB registries
+ * accept for a manifest (OCI distribution spec); callers that read bigger generated metadata
+ * (APT indexes) pass their own cap.
+ */
+export const READ_CAPS: Readonly<Record<string, number>> = {
+  'index.json': 16 * 1024 * 1024,
+  'oci-layout': 64 * 1024,
+  'ferry/bundle.json': 64 * 1024,
+  'ferry/manifest.yaml': 4 * 1024 * 1024,
+  'ferry/lock.json': 64 * 1024 * 1024,
+  'ferry/checksums.sha256': 32 * 1024 * 1024,
+};
+/** Any other whole-file read. */
+export const DEFAULT_READ_CAP = 4 * 1024 * 1024;
+/** A blob read whole: a manifest or config (the 4 MiB registries accept for a manifest). */
+export const BLOB_READ_CAP = 4 * 1024 * 1024;
+
 export interface BundleInfo {
   formatVersion: number;
   ferryVersion: string;
@@ -46,11 +66,19 @@ export class BundleReader implements BlobSource {
     return e?.type === 'file' ? e : undefined;
   }
 
-  /** Whole small file by name (metadata, manifests, index.json). */
-  async readFile(name: string): Promise<Buffer> {
+  /** Whole small file by name (metadata, manifests, index.json), refused above its cap (READ_CAPS). */
+  async readFile(name: string, maxBytes = READ_CAPS[name] ?? DEFAULT_READ_CAP): Promise<Buffer> {
     const e = this.entry(name);
     if (!e) throw new FerryError('NOT_FOUND', `${this.path}: ${name} is not in the bundle`, { hint: 'Is this a ferry bundle? `ferry bundle verify` checks it.' });
+    this.checkCap(name, e.size, maxBytes);
     return this.readRange(e.offset, e.size);
+  }
+
+  private checkCap(name: string, size: number, maxBytes: number): void {
+    if (size <= maxBytes) return;
+    throw new FerryError('VERIFY', `${this.path}: ${name} is ${size} bytes, more than the ${maxBytes} bytes ferry reads into memory for it; refusing it`, {
+      hint: 'No ferry writes a file this large there: the bundle was crafted or damaged. Re-create it on the connected side.',
+    });
   }
 
   private async readRange(offset: number, size: number): Promise<Buffer> {
@@ -115,9 +143,11 @@ export class BundleReader implements BlobSource {
     return createReadStream(this.path, { start: e.offset + start, end: e.offset + stop, highWaterMark: 1 << 20 });
   }
 
-  async readBlob(digest: string): Promise<Buffer> {
+  /** A whole blob in memory (manifests, configs, small metadata), refused above `maxBytes`. */
+  async readBlob(digest: string, maxBytes = BLOB_READ_CAP): Promise<Buffer> {
     const e = this.blobEntry(digest);
     if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    this.checkCap(`blob ${digest}`, e.size, maxBytes);
     return this.readRange(e.offset, e.size);
   }
 
@@ -126,6 +156,7 @@ export class BundleReader implements BlobSource {
     try {
       const index = JSON.parse(raw.toString('utf8')) as OciIndex;
       if (!Array.isArray(index.manifests)) throw new Error('no manifests array');
+      if (!index.manifests.every((d) => typeof d === 'object' && d !== null && !Array.isArray(d))) throw new Error('a manifests entry is not an object');
       return index;
     } catch (err) {
       throw new FerryError('VERIFY', `${this.path}: index.json is not a valid OCI index (${(err as Error).message})`, { cause: err });

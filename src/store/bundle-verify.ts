@@ -5,7 +5,7 @@ import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
 import type { OciIndex } from '../oci/media-types.js';
 import { parseChecksums } from './bundle-pack.js';
-import { BUNDLE_FORMAT_VERSION, BundleReader } from './bundle-reader.js';
+import { BundleReader } from './bundle-reader.js';
 import { describeBlob, walkIndex, type WalkResult } from './layout.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
@@ -58,6 +58,15 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
   }
 
   try {
+    // The format version first: exactly one is read (named with the one found in the error).
+    if (!reader.entry('ferry/bundle.json')) problems.push({ file: 'ferry/bundle.json', message: 'ferry/bundle.json is missing' });
+    else {
+      try {
+        await reader.info();
+      } catch (err) {
+        problems.push({ file: 'ferry/bundle.json', message: `ferry/bundle.json: ${withoutPrefix((err as Error).message, bundle)}` });
+      }
+    }
     const files = reader.index.entries.filter((e) => e.type === 'file');
 
     // One sequential pass: hash every file's bytes.
@@ -110,7 +119,13 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     if (!checksumEntry) {
       problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} is missing; the bundle cannot be checked file by file` });
     } else {
-      const { sums, problems: bad } = parseChecksums((await reader.readFile(CHECKSUMS)).toString('utf8'));
+      let text = '';
+      try {
+        text = (await reader.readFile(CHECKSUMS)).toString('utf8');
+      } catch (err) {
+        problems.push({ file: CHECKSUMS, message: withoutPrefix((err as Error).message, bundle) });
+      }
+      const { sums, problems: bad } = parseChecksums(text);
       for (const p of bad) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
       for (const e of files) {
         if (e.name === CHECKSUMS) continue;
@@ -143,12 +158,6 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     }
 
     // Metadata.
-    await checkJson(reader, 'ferry/bundle.json', problems, (v) => {
-      const info = v as { formatVersion?: unknown };
-      if (typeof info?.formatVersion !== 'number') return ['formatVersion: missing'];
-      if (info.formatVersion > BUNDLE_FORMAT_VERSION) return [`formatVersion: ${info.formatVersion} is newer than this ferry reads (${BUNDLE_FORMAT_VERSION})`];
-      return [];
-    });
     await checkJson(reader, 'ferry/lock.json', problems, (v) => {
       const r = LockSchema.safeParse(v);
       return r.success ? [] : r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
@@ -165,14 +174,26 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
   return report;
 }
 
+/** A reader error message without the leading `<bundle path>: ` (the report names the bundle once). */
+function withoutPrefix(message: string, bundle: string): string {
+  return message.startsWith(`${bundle}: `) ? message.slice(bundle.length + 2) : message;
+}
+
 async function checkJson(reader: BundleReader, name: string, problems: VerifyProblem[], check: (v: unknown) => string[]): Promise<void> {
   if (!reader.entry(name)) {
     problems.push({ file: name, message: `${name} is missing` });
     return;
   }
+  let raw: Buffer;
+  try {
+    raw = await reader.readFile(name);
+  } catch (err) {
+    problems.push({ file: name, message: withoutPrefix((err as Error).message, reader.path) });
+    return;
+  }
   let value: unknown;
   try {
-    value = JSON.parse((await reader.readFile(name)).toString('utf8'));
+    value = JSON.parse(raw.toString('utf8'));
   } catch (err) {
     problems.push({ file: name, message: `${name}: not valid JSON (${(err as Error).message})` });
     return;

@@ -128,7 +128,14 @@ async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer>
   return got === len ? buf : buf.subarray(0, got);
 }
 
+/** Metadata (PAX records, GNU long names) that may precede one entry, in total. */
 const MAX_META = 1 << 20;
+/**
+ * Entries one bundle may hold: the index keeps one small record per entry in memory, so a tar
+ * of millions of empty entries must not grow it without bound. A mirror of all of Debian main
+ * is ~70 000 files; this leaves plenty of room.
+ */
+export const MAX_TAR_ENTRIES = 500_000;
 
 /**
  * Index a tar by reading its headers only. Throws a VERIFY FerryError naming the tar and the
@@ -144,7 +151,9 @@ export async function indexTar(file: string): Promise<TarIndex> {
     const entries: TarEntry[] = [];
     const byName = new Map<string, TarEntry>();
     let pos = 0;
-    let pax: Record<string, string> = {};
+    // Only the PAX keys that change where or how much data lands are kept (path, size).
+    let pax: { path?: string; size?: string } = {};
+    let metaBytes = 0;
     let gnuLongName: string | undefined;
     let firstHeader = -1;
     const bad = (msg: string, hint?: string) =>
@@ -169,18 +178,25 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (dataStart + size > fileSize) throw bad(`entry at byte ${pos} runs past the end of the file (truncated?)`);
 
       if (type === 'x' || type === 'g' || type === 'L') {
-        if (size > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos}`);
+        metaBytes += size;
+        if (size > MAX_META || metaBytes > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos} (more than ${MAX_META} bytes of metadata for one entry)`);
+        // Global headers ('g') set defaults for the archive; ferry never writes them and
+        // nothing in them can change where data lands, so they are skipped (but counted).
+        if (type === 'g') {
+          pos = next;
+          continue;
+        }
         const data = await readAt(fh, dataStart, size);
         if (type === 'L') gnuLongName = cString(data, 0, data.length);
-        else if (type === 'x') {
+        else {
           try {
-            pax = { ...pax, ...parsePaxRecords(data) };
+            const records = parsePaxRecords(data);
+            if (records.path !== undefined) pax.path = records.path;
+            if (records.size !== undefined) pax.size = records.size;
           } catch {
             throw bad(`malformed PAX header at byte ${pos}`);
           }
         }
-        // Global headers ('g') set defaults for the archive; ferry never writes them and
-        // nothing in them can change where data lands, so they are skipped.
         pos = next;
         continue;
       }
@@ -195,6 +211,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (pax.path !== undefined) rawName = pax.path;
       const headerOffset = firstHeader;
       pax = {};
+      metaBytes = 0;
       gnuLongName = undefined;
       firstHeader = -1;
 
@@ -212,6 +229,9 @@ export async function indexTar(file: string): Promise<TarIndex> {
           throw bad(`entry ${JSON.stringify(name)} appears twice (bytes ${prev.headerOffset} and ${headerOffset})`, 'A bundle holds each file once; this tar was altered after ferry wrote it.');
         }
         if (!prev) {
+          if (entries.length >= MAX_TAR_ENTRIES) {
+            throw bad(`more than ${MAX_TAR_ENTRIES} entries; refusing to index it`, 'No ferry bundle holds this many files: the tar was crafted or is not a bundle.');
+          }
           entries.push(entry);
           byName.set(name, entry);
         }

@@ -3,12 +3,13 @@ import type { AptSpec } from './spec.js';
 import type { AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { fetchApt } from './fetch.js';
-import { importApt } from './import.js';
+import { importApt, validateAptImport } from './import.js';
 
 export const aptKind: Kind<AptSpec, AptLock> = {
   name: 'apt',
   resolve: resolveApt,
   fetch: fetchApt,
   importTo: importApt,
+  validateImport: validateAptImport,
   references: (entry) => [{ kind: 'apt', upstream: entry.url }],
 };

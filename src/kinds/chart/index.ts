@@ -1,7 +1,7 @@
 import { chartOciReference } from '../../mapping/index.js';
 import type { Kind, UpstreamRef } from '../types.js';
 import { fetchChart } from './fetch.js';
-import { importChart } from './import.js';
+import { importChart, validateChartImport } from './import.js';
 import type { ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import type { ChartSpec } from './spec.js';
@@ -20,6 +20,7 @@ export const chartKind: Kind<ChartSpec, ChartLock> = {
   },
   fetch: fetchChart,
   importTo: importChart,
+  validateImport: validateChartImport,
   references(entry): UpstreamRef[] {
     // The image-like reference the mapping places (registry/layout), the same one the bundle names it by.
     return [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version) }];

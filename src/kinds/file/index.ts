@@ -6,7 +6,7 @@ import type { FileSpec } from './spec.js';
 import type { FileLock } from './lock.js';
 import { resolveFile } from './resolve.js';
 import { fetchFile } from './fetch.js';
-import { importFile } from './import.js';
+import { importFile, validateFileImport } from './import.js';
 
 export const fileKind: Kind<FileSpec, FileLock> = {
   name: 'file',
@@ -26,6 +26,7 @@ export const fileKind: Kind<FileSpec, FileLock> = {
   },
   fetch: fetchFile,
   importTo: importFile,
+  validateImport: validateFileImport,
   references: (entry) => [
     { kind: 'file', upstream: entry.url },
     ...(entry.checksums ? [{ kind: 'file' as const, upstream: entry.checksums.file.url }] : []),

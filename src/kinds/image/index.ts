@@ -5,7 +5,7 @@ import type { Kind } from '../types.js';
 import type { ImageSpec } from './spec.js';
 import { resolveImage, withDefaultTag } from './resolve.js';
 import { fetchImage } from './fetch.js';
-import { importImage } from './import.js';
+import { importImage, validateImageImport } from './import.js';
 
 /** Normalized key for deduplicating image specs (explicit and discovered). */
 export function imageKey(spec: ImageSpec): string {
@@ -22,5 +22,6 @@ export const imageKind: Kind<ImageSpec, ImageLock> = {
   },
   fetch: fetchImage,
   importTo: importImage,
+  validateImport: validateImageImport,
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
 };
