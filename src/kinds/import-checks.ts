@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
@@ -30,7 +30,7 @@ export function isDescriptor(d: unknown): d is OciDescriptor {
 export async function readJsonBlob<T extends object>(source: BlobSource, desc: OciDescriptor, what: string, maxBytes?: number): Promise<{ bytes: Buffer; json: T }> {
   if (!isDescriptor(desc)) throw new FerryError('VERIFY', `${what}: malformed descriptor (sha256 digest and size required)`);
   const bytes = await source.readBlob(desc.digest, maxBytes);
-  const got = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  const got = `sha256:${hash('sha256', bytes, 'hex')}`;
   if (got !== desc.digest) throw new FerryError('VERIFY', `${what} ${desc.digest}: content hashes to ${got}`);
   let json: unknown;
   try {

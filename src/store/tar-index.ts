@@ -95,7 +95,12 @@ export function parsePaxRecords(data: Buffer): Record<string, string> {
 }
 
 /** Reject anything that could land outside the extraction root; return the normalized name. */
+/** Names that need no normalising and cannot climb out: plain segments joined by single slashes. */
+const PLAIN_NAME = /^[A-Za-z0-9_+@=,~-][A-Za-z0-9._+@=,~-]*(?:\/[A-Za-z0-9_+@=,~-][A-Za-z0-9._+@=,~-]*)*$/;
+
 export function safeEntryName(raw: string, where: string): string {
+  // Fast path for the names ferry writes (no segment starts with "."), without building arrays per entry.
+  if (PLAIN_NAME.test(raw)) return raw;
   let name = raw;
   while (name.startsWith('./')) name = name.slice(2);
   const isDirSyntax = name.endsWith('/');
@@ -117,25 +122,46 @@ export function safeEntryName(raw: string, where: string): string {
   return name.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === len ? buf : buf.subarray(0, got);
+/**
+ * Reads at offsets through a window of WINDOW bytes: headers of small entries sit next to each
+ * other, so a tar of many small files is indexed in a few large reads with a few buffers,
+ * not one read and one allocation per header. Returned buffers are views of the window and
+ * stay valid (each refill allocates a new window).
+ */
+const WINDOW = 256 * 1024;
+
+function windowReader(fh: FileHandle, fileSize: number) {
+  let win = Buffer.alloc(0);
+  let winStart = 0;
+  return async (pos: number, len: number): Promise<Buffer> => {
+    if (pos >= winStart && pos + len <= winStart + win.length) return win.subarray(pos - winStart, pos - winStart + len);
+    const want = Math.min(Math.max(len, WINDOW), fileSize - pos);
+    const buf = Buffer.allocUnsafe(Math.max(want, 0));
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    win = buf.subarray(0, got);
+    winStart = pos;
+    return win.subarray(0, Math.min(len, got));
+  };
 }
+
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
 /** Metadata (PAX records, GNU long names) that may precede one entry, in total. */
 const MAX_META = 1 << 20;
 /**
- * Entries one bundle may hold: the index keeps one small record per entry in memory, so a tar
- * of millions of empty entries must not grow it without bound. A mirror of all of Debian main
- * is ~70 000 files; this leaves plenty of room.
+ * Entries one bundle may hold, and the longest name: the index keeps one record per entry in
+ * memory, and verify and import keep a few more, so a tar of many thousands of tiny entries must
+ * not grow them past a bounded footprint (about 256 MB of RSS at this many). A bundle is one
+ * blob per file: this is thousands of images' worth of layers; an APT artifact is already
+ * bounded by the 4 MiB manifest cap (about 16 000 packages).
  */
-export const MAX_TAR_ENTRIES = 500_000;
+export const MAX_TAR_ENTRIES = 50_000;
+const MAX_NAME_BYTES = 1024;
 
 /**
  * Index a tar by reading its headers only. Throws a VERIFY FerryError naming the tar and the
@@ -148,6 +174,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
   });
   try {
     const fileSize = (await fh.stat()).size;
+    const readAt = windowReader(fh, fileSize);
     const entries: TarEntry[] = [];
     const byName = new Map<string, TarEntry>();
     let pos = 0;
@@ -162,8 +189,8 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (pos + BLOCK > fileSize) {
         throw bad(pos === fileSize ? 'ends without the end-of-archive marker (truncated?)' : `truncated header at byte ${pos}`);
       }
-      const header = await readAt(fh, pos, BLOCK);
-      if (header.every((b) => b === 0)) break;
+      const header = await readAt(pos, BLOCK);
+      if (header.equals(ZERO_BLOCK)) break;
       if (!checksumOk(header)) throw bad(`bad header checksum at byte ${pos} (not a tar, or damaged)`);
       if (firstHeader === -1) firstHeader = pos;
       const type = String.fromCharCode(header[156] || 0x30);
@@ -186,7 +213,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
           pos = next;
           continue;
         }
-        const data = await readAt(fh, dataStart, size);
+        const data = await readAt(dataStart, size);
         if (type === 'L') gnuLongName = cString(data, 0, data.length);
         else {
           try {
@@ -221,6 +248,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
           'Refusing it rather than following it; this tar was not made by ferry or was tampered with.',
         );
       }
+      if (Buffer.byteLength(rawName) > MAX_NAME_BYTES) throw bad(`entry at byte ${headerOffset} has a name of ${Buffer.byteLength(rawName)} bytes (at most ${MAX_NAME_BYTES})`, 'No ferry bundle has names this long: the tar was crafted or is not a bundle.');
       const name = safeEntryName(rawName, file);
       if (name !== '.') {
         const entry: TarEntry = { name, type: type === '5' ? 'directory' : 'file', offset: dataStart, size: type === '5' ? 0 : size, headerOffset };
