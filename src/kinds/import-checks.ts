@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import { FerryError } from '../errors.js';
+import { FerryError, type ErrorCode } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
 
@@ -13,6 +13,8 @@ export interface ImportProblem {
   /** The artifact, named as a user would (reference, URL, chart name). */
   artifact: string;
   message: string;
+  /** VERIFY when the bundle is at fault (crafted or damaged), VALIDATION when the target is. */
+  code: ErrorCode;
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
@@ -57,16 +59,16 @@ export function manifestParts(m: { config?: unknown; layers?: unknown }, what: s
 export class ProblemList {
   readonly items: ImportProblem[] = [];
 
-  add(artifact: string, message: string): void {
-    this.items.push({ artifact, message });
+  add(artifact: string, message: string, code: ErrorCode = 'VERIFY'): void {
+    this.items.push({ artifact, message, code });
   }
 
   async check<T>(artifact: string, check: () => T | Promise<T>): Promise<T | undefined> {
     try {
       return await check();
     } catch (err) {
-      if (err instanceof FerryError || err instanceof Error) this.add(artifact, err.message);
-      else this.add(artifact, String(err));
+      if (err instanceof FerryError) this.add(artifact, err.message, err.code);
+      else this.add(artifact, err instanceof Error ? err.message : String(err));
       return undefined;
     }
   }

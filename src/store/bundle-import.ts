@@ -105,7 +105,9 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
     }
     const kinds = new Set(tops.map(kindName));
     for (const k of [...kinds].sort()) {
-      if (PLACES[k] && !PLACES[k].has(loaded.target)) problems.add(`${k}s`, `${loaded.file}: the target has no place for the bundle's ${k}s; add ${PLACES[k].add}`);
+      if (PLACES[k] && !PLACES[k].has(loaded.target)) {
+        problems.add(`${k}s`, `${loaded.file}: the target has no place for the bundle's ${k}s; nothing was imported (add ${PLACES[k].add})`, 'VALIDATION');
+      }
     }
     if (loaded.target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
@@ -114,11 +116,13 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
     for (const top of tops) {
       const kind = kindOf(top);
       if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(loaded.target))) continue;
-      for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message);
+      for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message, p.code);
     }
     if (problems.items.length) {
       const n = problems.items.length;
-      throw new FerryError('VALIDATION', `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before importing; nothing was written`, {
+      // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
+      const code = problems.items.some((p) => p.code === 'VERIFY') ? 'VERIFY' : problems.items[0].code;
+      throw new FerryError(code, `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`, {
         details: listed(problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`))),
         hint: 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.',
       });

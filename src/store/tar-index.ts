@@ -160,7 +160,7 @@ const MAX_META = 1 << 20;
  * blob per file: this is thousands of images' worth of layers; an APT artifact is already
  * bounded by the 4 MiB manifest cap (about 16 000 packages).
  */
-export const MAX_TAR_ENTRIES = 50_000;
+export const MAX_TAR_ENTRIES = 40_000;
 const MAX_NAME_BYTES = 1024;
 
 /**

@@ -76,7 +76,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   if (!a || !target.target.apt) return problems.items;
   const t = aptTarget(target);
   if (a.cfg.mode === 'filtered') {
-    if (!t.signingKey) problems.add(a.label, "a filtered mirror is re-signed, but the target's apt: has no signingKey");
+    if (!t.signingKey) problems.add(a.label, "a filtered mirror is re-signed, but the target's apt: has no signingKey", 'VALIDATION');
     else await problems.check(a.label, () => readSigningKey(t.signingKey!, process.env.FERRY_SIGNING_PASSPHRASE, a.label));
   }
   const r = await problems.check(a.label, () => aptRoot(t, a));
