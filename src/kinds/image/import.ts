@@ -6,6 +6,7 @@ import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -50,7 +51,7 @@ export async function readImageGraph(top: OciDescriptor, source: BlobSource): Pr
  */
 export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
   const refName = top.annotations?.[ANNOTATION.refName];
-  const label = refName ?? top.digest;
+  const label = artifactLabel(top);
   const problems = new ProblemList();
   if (target.target.registry) {
     if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
