@@ -103,12 +103,8 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
       if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const kinds = new Set(tops.map(kindName));
-    for (const k of [...kinds].sort()) {
-      if (PLACES[k] && !PLACES[k].has(loaded.target)) {
-        problems.add(`${k}s`, `${loaded.file}: the target has no place for the bundle's ${k}s; nothing was imported (add ${PLACES[k].add})`, 'VALIDATION');
-      }
-    }
+    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(loaded.target));
+    for (const k of missing) problems.add(k, `add ${PLACES[k].add}`, 'VALIDATION');
     if (loaded.target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
       await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), registryMappingFor(loaded.target)));
@@ -122,7 +118,10 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       const n = problems.items.length;
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
       const code = problems.items.some((p) => p.code === 'VERIFY') ? 'VERIFY' : problems.items[0].code;
-      throw new FerryError(code, `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`, {
+      const headline = missing.length
+        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
+        : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
+      throw new FerryError(code, headline, {
         details: listed(problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`))),
         hint: 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.',
       });

@@ -260,7 +260,8 @@ describe('names that would write outside the target are refused before anything 
 describe('what the target lacks is reported before anything is written', () => {
   it('a missing target facet (no apt:)', async () => {
     const c = await newCase((t) => delete t.apt);
-    await importRefused(c, baseTar, /the target has no place for the bundle's apts; nothing was imported \(add apt: \{ dir, baseUrl \}\)/);
+    const err = await importRefused(c, baseTar, /the target has no place for the bundle's apts; nothing was imported/);
+    expect(err).toContain('apt: add apt: { dir, baseUrl }');
   });
 
   it('a filtered APT repository and no apt.signingKey', async () => {
