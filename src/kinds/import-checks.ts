@@ -58,9 +58,17 @@ export function manifestParts(m: { config?: unknown; layers?: unknown }, what: s
  */
 export class ProblemList {
   readonly items: ImportProblem[] = [];
+  /** Problems found, including those past `keep` (counted, not kept: memory stays bounded). */
+  count = 0;
+  /** Whether any problem is the bundle's fault (kept or not). */
+  bundleAtFault = false;
+
+  constructor(private readonly keep = Infinity) {}
 
   add(artifact: string, message: string, code: ErrorCode = 'VERIFY'): void {
-    this.items.push({ artifact, message, code });
+    this.count++;
+    if (code === 'VERIFY') this.bundleAtFault = true;
+    if (this.items.length < this.keep) this.items.push({ artifact, message, code });
   }
 
   async check<T>(artifact: string, check: () => T | Promise<T>): Promise<T | undefined> {

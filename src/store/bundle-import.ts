@@ -92,7 +92,7 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  */
 export async function validateBundleImport(bundle: string, loaded: LoadedTarget): Promise<OciDescriptor[]> {
   const source = await BundleReader.open(bundle);
-  const problems = new ProblemList();
+  const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();
     const index = await source.readIndex();
@@ -114,15 +114,18 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(loaded.target))) continue;
       for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message, p.code);
     }
-    if (problems.items.length) {
-      const n = problems.items.length;
+    if (problems.count) {
+      const n = problems.count;
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
-      const code = problems.items.some((p) => p.code === 'VERIFY') ? 'VERIFY' : problems.items[0].code;
+      const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
       const headline = missing.length
         ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
-        details: listed(problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`))),
+        details: [
+          ...problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`)),
+          ...(n > problems.items.length ? [`… and ${n - problems.items.length} more`] : []),
+        ],
         hint: 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.',
       });
     }
