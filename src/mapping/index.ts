@@ -239,7 +239,7 @@ export function chartNameProblems(name: unknown, version: unknown): string[] {
   if (typeof name !== 'string' || !CHART_NAME.test(name) || name === '.' || name === '..') {
     problems.push(`chart name ${JSON.stringify(name ?? null)} is not a valid Helm chart name (letters, digits, ".", "_", "-"; at most 250)`);
   }
-  if (typeof version !== 'string' || version.length > 256 || !/^[0-9]/.test(version) || /\s/.test(version) || semver.valid(version) === null) {
+  if (typeof version !== 'string' || version.length > 256 || !/^v?[0-9]/.test(version) || /\s/.test(version) || semver.valid(version) === null) {
     problems.push(`chart version ${JSON.stringify(version ?? null)} is not a SemVer 2 version`);
   }
   return problems;
