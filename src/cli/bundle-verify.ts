@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
+import { listed } from '../store/bundle-import.js';
 import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
 import { printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
@@ -31,7 +32,7 @@ export function addVerifyCommand(bundle: Command): void {
       if (!report.ok) {
         const n = report.problems.length;
         throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})`, {
-          details: report.problems.map((p) => p.message),
+          details: listed(report.problems.map((p) => p.message)),
           hint: 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.',
         });
       }
