@@ -50,3 +50,8 @@ export function readLock(file: string): Promise<Lock | undefined> {
 export function lockEntries(lock: Lock, field: string): unknown[] {
   return ((lock as unknown as Record<string, unknown[] | undefined>)[field] ?? []) as unknown[];
 }
+
+/** How many entries each lock list holds (`{ images, charts, files, apt }`), in KINDS order. */
+export function lockCounts(lock: Lock): { [F in keyof LockShape]: number } {
+  return Object.fromEntries(ALL_KINDS.filter((k) => k.lockSchema).map((k) => [k.field, lockEntries(lock, k.field).length])) as { [F in keyof LockShape]: number };
+}
