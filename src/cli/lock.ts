@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { lockCommand } from '../store/bundle-create.js';
-import type { Lock } from '../manifest/lock.js';
+import type { Lock } from '../kinds/schema.js';
 import { printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
