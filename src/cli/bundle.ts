@@ -3,6 +3,7 @@ import { createBundle } from '../store/bundle-create.js';
 import { printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
+import { addOciCommands } from './bundle-oci.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -28,4 +29,5 @@ export function register(program: Command): void {
     );
   });
   addVerifyCommand(bundle);
+  addOciCommands(bundle);
 }

@@ -10,6 +10,7 @@ import { startRegistryServer, VerifiedBlobs, type ServeRoute, type ServeRoutePro
 import { BundleReader } from '../store/bundle-reader.js';
 import { verifyBundle } from '../store/bundle-verify.js';
 import { LayoutDir } from '../store/layout.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -23,6 +24,11 @@ export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, apt
 export async function openServeSource(
   location: string,
 ): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void>; indexVersion?: () => Promise<string | undefined> }> {
+  if (isOciUrl(location)) {
+    const remote = await openBundleSource(location);
+    await remote.info().catch(async (err) => { await remote.close(); throw err; });
+    return { source: remote, kind: 'bundle', close: () => remote.close() };
+  }
   const abs = path.resolve(location);
   let s;
   try {

@@ -7,7 +7,7 @@ import { kindByName } from '../kinds/index.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
-import { BundleReader } from './bundle-reader.js';
+import { openBundleSource } from './open-bundle.js';
 import { verifyBundle } from './bundle-verify.js';
 import { ANNOTATION } from './source.js';
 
@@ -43,7 +43,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
       hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
     });
   }
-  const source = await BundleReader.open(bundle);
+  const source = await openBundleSource(bundle);
   const index = await source.readIndex();
   const tops = index.manifests;
   checkTargetTakes(tops.map((d) => d.annotations?.[ANNOTATION.kind] ?? 'image'), loaded.target, loaded.file);

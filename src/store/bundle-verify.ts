@@ -6,6 +6,7 @@ import { LockSchema } from '../manifest/lock.js';
 import type { OciIndex } from '../oci/media-types.js';
 import { parseChecksums } from './bundle-pack.js';
 import { BUNDLE_FORMAT_VERSION, BundleReader } from './bundle-reader.js';
+import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { describeBlob, walkIndex, type WalkResult } from './layout.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
@@ -44,13 +45,13 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * the bundle is trusted; every problem is collected, none stops the others from being found.
  */
 export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes: number) => void } = {}): Promise<VerifyReport> {
-  const bundle = path.resolve(tarPath);
+  const bundle = isOciUrl(tarPath) ? tarPath : path.resolve(tarPath);
   const report: VerifyReport = { ok: false, bundle, files: 0, bytes: 0, images: 0, artifacts: 0, problems: [] };
   const problems = report.problems;
 
-  let reader: BundleReader;
+  let reader: BundleSource;
   try {
-    reader = await BundleReader.open(bundle);
+    reader = await openBundleSource(bundle);
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     problems.push({ file: '(archive)', message: (err as Error).message });
@@ -61,7 +62,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     const files = reader.index.entries.filter((e) => e.type === 'file');
 
     // One sequential pass: hash every file's bytes.
-    const hashes = await hashEntries(bundle, files, opts.onProgress);
+    const hashes = reader instanceof BundleReader ? await hashEntries(bundle, files, opts.onProgress) : await reader.hashEntries(files, opts.onProgress);
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
 
@@ -165,7 +166,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
   return report;
 }
 
-async function checkJson(reader: BundleReader, name: string, problems: VerifyProblem[], check: (v: unknown) => string[]): Promise<void> {
+async function checkJson(reader: BundleSource, name: string, problems: VerifyProblem[], check: (v: unknown) => string[]): Promise<void> {
   if (!reader.entry(name)) {
     problems.push({ file: name, message: `${name} is missing` });
     return;
