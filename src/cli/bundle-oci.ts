@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { pullBundle } from '../commands/bundle-pull.js';
 import { pushBundle } from '../commands/bundle-push.js';
+import type { CacheStats } from '../store/registry-cache.js';
+import { createShard } from '../store/shard.js';
 import { printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
@@ -31,4 +33,23 @@ export function addOciCommands(bundle: Command): void {
     progress.done();
     printResult(r, opts, () => `wrote ${r.bundle} (${humanBytes(r.size)}, ${r.sha256})`);
   });
+}
+
+/** One line on what a shared cache saved. */
+export function cacheLine(c: CacheStats): string {
+  return `  cache ${c.cache}: ${c.hits} read from the cache (${humanBytes(c.hitBytes)}), ${c.misses} fetched upstream and cached (${humanBytes(c.missBytes)})`;
+}
+
+/** `bundle create --shard i/n`: this shard's share into the shared cache; no bundle. */
+export async function runShard(manifest: string, opts: CommonCliOptions & { shard?: string; cache?: string; cacheDir?: string }): Promise<void> {
+  const progress = progressFor(opts);
+  const r = await createShard(manifest, { ...netOptions(opts), progress, shard: opts.shard!, cache: opts.cache, cacheDir: opts.cacheDir });
+  progress.done();
+  printResult(r, opts, () =>
+    [
+      `shard ${r.shard}: ${r.units} of ${r.totalUnits} units (${humanBytes(r.bytes)} of ${humanBytes(r.totalBytes)}) are in ${r.cache.cache}; no bundle written`,
+      cacheLine(r.cache),
+      `  ${r.cache.skipped} blobs left to the other shards`,
+    ].join('\n'),
+  );
 }

@@ -10,10 +10,11 @@ export function register(program: Command): void {
       .command('lock')
       .description('pin every artifact the manifest names (tags → digests, platforms, blobs) into <name>.lock.json beside it')
       .argument('<manifest>', 'manifest YAML')
-      .option('-o, --output <file>', 'write the lock here instead'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string }) => {
+      .option('-o, --output <file>', 'write the lock here instead')
+      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache) for manifests and blobs read by digest'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; cache?: string }) => {
     const progress = progressFor(opts);
-    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output });
+    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, cache: opts.cache });
     progress.done();
     const filtered = platformFilterNotes(r.lock);
     printResult(opts.json ? { lockFile: r.lockFile, changed: r.changed, counts: r.counts, filtered } : r, opts, () =>

@@ -12,6 +12,7 @@ import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+import { useRegistryCache, type CacheStats } from './registry-cache.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
@@ -29,7 +30,7 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
+export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
   return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
 }
 
@@ -45,14 +46,15 @@ export interface LockResult {
 }
 
 /** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
-export async function lockCommand(manifestFile: string, opts: CommonOptions & { output?: string; cacheDir?: string }): Promise<LockResult> {
+export async function lockCommand(manifestFile: string, opts: CommonOptions & { output?: string; cacheDir?: string; cache?: string }): Promise<LockResult> {
   const loaded = await loadManifest(manifestFile);
   const lockFile = opts.output ? path.resolve(opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const net = createNetContext(opts);
   try {
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
-    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net));
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (before !== text) await writeFileAtomic(lockFile, text);
@@ -70,12 +72,14 @@ export interface CreateResult {
   lockFile: string;
   lockUsed: 'existing' | 'refreshed';
   counts: ReturnType<typeof countLock>;
+  /** With --cache: what came from the shared cache and what from upstream. */
+  cache?: CacheStats;
 }
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; cache?: string },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
@@ -84,7 +88,8 @@ export async function createBundle(
   try {
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
-    const ctx = kindContext(loaded.dir, store, opts, net);
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net);
     let lock: Lock;
     let lockUsed: CreateResult['lockUsed'] = 'existing';
     if (lockMatches(existing, loaded)) {
@@ -108,7 +113,7 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish('packed');
-    return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock), ...(cached ? { cache: cached.cache.stats } : {}) };
   } finally {
     await net.close();
   }

@@ -151,3 +151,60 @@ describe('a bundle is an OCI artifact', () => {
     expect(await readdir(work)).not.toContain('no.tar');
   });
 });
+
+describe('a shared cache in a registry, and sharded builds', () => {
+  it('a second host with an empty local cache reads every blob from the cache registry, not upstream', async () => {
+    const cache = `oci://${store.host}/ferry-cache-hosts`;
+    const a = await runFerry(['bundle', 'create', manifest, '-o', path.join(work, 'host-a.tar'), '--cache', cache, '--json'], { env: env('host-a') });
+    expect(a.code, a.stderr).toBe(0);
+    const ra = JSON.parse(a.stdout);
+    expect(ra.cache.hits).toBe(0);
+    expect(ra.cache.misses).toBeGreaterThan(0);
+    const b = await runFerry(['bundle', 'create', manifest, '-o', path.join(work, 'host-b.tar'), '--cache', cache, '--json'], { env: env('host-b') });
+    expect(b.code, b.stderr).toBe(0);
+    const rb = JSON.parse(b.stdout);
+    expect(rb.cache.misses).toBe(0);
+    expect(rb.cache.hits).toBe(ra.cache.misses);
+    expect(rb.cache.hitBytes).toBe(ra.cache.missBytes);
+    expect(await sha256File(path.join(work, 'host-b.tar'))).toBe(await sha256File(bundle));
+  });
+
+  it('refuses --shard without --cache, and a shard number outside 1..n', async () => {
+    const r = await runFerry(['bundle', 'create', manifest, '--shard', '1/2'], { env: env() });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('--shard needs --cache');
+    const bad = await runFerry(['bundle', 'create', manifest, '--shard', '3/2', '--cache', `oci://${store.host}/c`], { env: env() });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--shard 3/2');
+  });
+
+  it('two shards as separate processes fill the cache; the final pack needs no upstream at all', async () => {
+    const cache = `oci://${store.host}/ferry-cache-shards`;
+    const shard = (i: number) => runFerry(['bundle', 'create', manifest, '--shard', `${i}/2`, '--cache', cache, '--json'], { env: env(`shard-${i}`) });
+    const [s1, s2] = await Promise.all([shard(1), shard(2)]);
+    expect(s1.code, s1.stderr).toBe(0);
+    expect(s2.code, s2.stderr).toBe(0);
+    const r1 = JSON.parse(s1.stdout);
+    const r2 = JSON.parse(s2.stdout);
+    expect(r1.units).toBeGreaterThan(0);
+    expect(r2.units).toBeGreaterThan(0);
+    expect(r1.units + r2.units).toBe(r1.totalUnits);
+    expect(r1.bytes + r2.bytes).toBe(r1.totalBytes);
+    // Each shard left the other's blobs alone, and wrote no bundle.
+    expect(r1.cache.skipped).toBeGreaterThan(0);
+    expect(r2.cache.skipped).toBeGreaterThan(0);
+    expect((await readdir(work)).filter((f) => f.endsWith('.tar.partial'))).toEqual([]);
+
+    await upstream.stop();
+    const out = path.join(work, 'final.ferry.tar');
+    const final = await runFerry(['bundle', 'create', manifest, '-o', out, '--cache', cache, '--frozen', '--json'], { env: env('final') });
+    expect(final.code, final.stderr).toBe(0);
+    const rf = JSON.parse(final.stdout);
+    expect(rf.cache.misses).toBe(0);
+    expect(rf.cache.hits).toBeGreaterThan(0);
+    // Same lock, same bytes: the pack from the cache equals the bundle built from upstream.
+    expect(await sha256File(out)).toBe(await sha256File(bundle));
+    const v = await runFerry(['bundle', 'verify', out, '--json']);
+    expect(JSON.parse(v.stdout).ok).toBe(true);
+  });
+});
