@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { pullBundle } from '../commands/bundle-pull.js';
 import { pushBundle } from '../commands/bundle-push.js';
 import type { CacheStats } from '../store/registry-cache.js';
-import { createShard } from '../store/shard.js';
+import { createShard } from '../commands/bundle-shard.js';
 import { printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';

@@ -8,11 +8,11 @@ import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
-import { BlobStore } from './blob-store.js';
+import { BlobStore, digestOf } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
-import { useRegistryCache, type CacheStats } from './registry-cache.js';
+import { keepTag, useRegistryCache, type CacheStats } from './registry-cache.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
@@ -113,6 +113,7 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish('packed');
+    await cached?.cache.keep(keepTag(digestOf(serializeLock(lock))));
     return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock), ...(cached ? { cache: cached.cache.stats } : {}) };
   } finally {
     await net.close();

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { RegistryClient, RepoRef } from '../oci/client.js';
 import type { NetContext } from '../oci/context.js';
-import { sniffMediaType } from '../oci/media-types.js';
+import { MT, sniffMediaType } from '../oci/media-types.js';
 import type { BlobDescriptor, BlobStore, OpenAt } from './blob-store.js';
 import { digestOf } from './blob-store.js';
 import { isOciUrl } from './registry-bundle.js';
@@ -37,6 +37,8 @@ export interface CacheStats {
   missBytes: number;
   /** Another shard's blobs, left alone. */
   skipped: number;
+  /** Tags of the manifests that keep this run's blobs through registry garbage collection. */
+  kept?: string[];
 }
 
 export function parseCacheUrl(url: string): RepoRef {
@@ -47,12 +49,24 @@ export function parseCacheUrl(url: string): RepoRef {
 }
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
+const CACHE_ARTIFACT_TYPE = 'application/vnd.ferry.cache.v1';
+const CACHE_BLOB_TYPE = 'application/vnd.ferry.cache.blob.v1';
+const EMPTY_JSON = 'application/vnd.oci.empty.v1+json';
+/** Descriptors per keep manifest: about 1.5 MB of JSON, well under the 4 MiB registries accept. */
+const KEEP_PER_MANIFEST = 10_000;
+
+/** The tag that keeps a lock's blobs in the cache: one per lock (and per shard). */
+export function keepTag(lockDigest: string, shard?: { index: number; count: number }): string {
+  return `keep-${lockDigest.replace(/^sha256:/, '').slice(0, 32)}${shard ? `-shard-${shard.index}-of-${shard.count}` : ''}`;
+}
 const MAX_MANIFEST = 16 * 1024 * 1024;
 
 export class RegistryCache implements StoreCacheLayer {
   readonly stats: CacheStats;
   /** Set for a sharded build: true for the blobs this shard fetches. */
   mine?: (digest: string) => boolean;
+  /** Everything this run read from or put into the cache, for the manifest that keeps it (`keep`). */
+  private readonly used = new Map<string, number>();
 
   constructor(
     readonly client: RegistryClient,
@@ -70,6 +84,7 @@ export class RegistryCache implements StoreCacheLayer {
     if ((await this.client.blobSize(this.repo, desc.digest)) !== desc.size) return undefined;
     this.stats.hits++;
     this.stats.hitBytes += desc.size;
+    this.used.set(desc.digest, desc.size);
     return (offset) => this.client.openBlob(this.repo, desc.digest, offset);
   }
 
@@ -78,6 +93,7 @@ export class RegistryCache implements StoreCacheLayer {
     this.stats.misses++;
     this.stats.missBytes += desc.size;
     await this.client.pushBlob(this.repo, desc, async (start) => createReadStream(file, { start }));
+    this.used.set(desc.digest, desc.size);
   }
 
   /** Small bytes by digest (manifests, configs): from the cache, else upstream and then into the cache. */
@@ -87,13 +103,47 @@ export class RegistryCache implements StoreCacheLayer {
       const bytes = await this.client.getBlobBytes(this.repo, digest, max);
       this.stats.hits++;
       this.stats.hitBytes += bytes.length;
+      this.used.set(digest, bytes.length);
       return bytes;
     }
     const bytes = await upstream();
     this.stats.misses++;
     this.stats.missBytes += bytes.length;
-    if (digestOf(bytes) === digest) await this.client.pushBlob(this.repo, { digest, size: bytes.length }, async (start) => Readable.from([bytes.subarray(start)]));
+    if (digestOf(bytes) === digest) {
+      await this.client.pushBlob(this.repo, { digest, size: bytes.length }, async (start) => Readable.from([bytes.subarray(start)]));
+      this.used.set(digest, bytes.length);
+    }
     return bytes;
+  }
+
+  /**
+   * Tag manifests that reference every blob this run used, so registry garbage collection keeps
+   * them: `<name>` (`<name>-2`, … past KEEP_PER_MANIFEST blobs). A later run under the same name
+   * replaces them. Returns the tags written.
+   */
+  async keep(name: string): Promise<string[]> {
+    const blobs = [...this.used].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const config = Buffer.from('{}');
+    const configDesc = { mediaType: EMPTY_JSON, digest: digestOf(config), size: config.length };
+    await this.client.pushBlob(this.repo, configDesc, async (start) => Readable.from([config.subarray(start)]));
+    const tags: string[] = [];
+    for (let i = 0; i === 0 || i * KEEP_PER_MANIFEST < blobs.length; i++) {
+      const part = blobs.slice(i * KEEP_PER_MANIFEST, (i + 1) * KEEP_PER_MANIFEST);
+      const manifest = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: MT.ociManifest,
+          artifactType: CACHE_ARTIFACT_TYPE,
+          config: configDesc,
+          layers: part.map(([digest, size]) => ({ mediaType: CACHE_BLOB_TYPE, digest, size })),
+        }),
+      );
+      const tag = i === 0 ? name : `${name}-${i + 1}`;
+      await this.client.putManifest(this.repo, tag, manifest, MT.ociManifest);
+      tags.push(tag);
+    }
+    this.stats.kept = tags;
+    return tags;
   }
 
   /**

@@ -1,15 +1,8 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
-import { loadManifest, lockPathFor, readLock } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
-import { createNetContext } from '../oci/context.js';
-import { fetchLocked, frozenMismatch, lockMatches } from '../kinds/pipeline.js';
-import { BlobStore } from './blob-store.js';
-import { defaultCacheDir, kindContext, type CommonOptions } from './bundle-create.js';
-import { useRegistryCache, type CacheStats } from './registry-cache.js';
 
 /**
- * Sharded builds: `bundle create --shard i/n --cache oci://…` fetches a deterministic share of
+ * Sharded builds (the command is commands/bundle-shard.ts): `bundle create --shard i/n --cache oci://…` fetches a deterministic share of
  * the lock into the shared cache and packs nothing; a plain `bundle create --cache oci://…`
  * after every shard packs from the cache alone. Every host computes the same assignment from
  * the same lock: image blobs one by one, every other lock entry (chart, file, APT repository)
@@ -57,9 +50,14 @@ export function assignShards(units: ShardUnit[], count: number): Map<string, num
 
 const entryKey = (field: string, entry: unknown) => `${field}:${createHash('sha256').update(JSON.stringify(entry)).digest('hex')}`;
 
-export interface ShardPlan {
+/** What planning needs of a lock: image blobs, and the other kinds' entry lists (any other array field). */
+export interface ShardableLock {
+  images: Array<{ blobs: Array<{ digest: string; size: number }> }>;
+}
+
+export interface ShardPlan<L extends ShardableLock> {
   /** The lock this shard fetches: every image (blobs filtered by `mine`), its share of the other entries. */
-  lock: Lock;
+  lock: L;
   mine: (digest: string) => boolean;
   units: number;
   bytes: number;
@@ -67,7 +65,7 @@ export interface ShardPlan {
   totalBytes: number;
 }
 
-export function planShard(lock: Lock, spec: ShardSpec): ShardPlan {
+export function planShard<L extends ShardableLock>(lock: L, spec: ShardSpec): ShardPlan<L> {
   const units: ShardUnit[] = [];
   for (const img of lock.images) for (const b of img.blobs) units.push({ key: b.digest, size: b.size });
   const fields = Object.entries(lock).filter(([f, v]) => f !== 'images' && Array.isArray(v)) as Array<[string, unknown[]]>;
@@ -75,7 +73,7 @@ export function planShard(lock: Lock, spec: ShardSpec): ShardPlan {
     for (const e of entries) units.push({ key: entryKey(field, e), size: typeof (e as { size?: unknown }).size === 'number' ? (e as { size: number }).size : 0 });
   }
   const assigned = assignShards(units, spec.count);
-  const filtered = { ...lock } as Lock & Record<string, unknown[]>;
+  const filtered = { ...lock } as Record<string, unknown>;
   for (const [field, entries] of fields) filtered[field] = entries.filter((e) => assigned.get(entryKey(field, e)) === spec.index);
   const seen = new Set<string>();
   let mineUnits = 0;
@@ -91,7 +89,7 @@ export function planShard(lock: Lock, spec: ShardSpec): ShardPlan {
     }
   }
   return {
-    lock: filtered,
+    lock: filtered as unknown as L,
     // Digests the plan does not know (a manifest, a chart's own blobs) are fetched by whoever needs them.
     mine: (digest) => (assigned.get(digest) ?? spec.index) === spec.index,
     units: mineUnits,
@@ -99,38 +97,4 @@ export function planShard(lock: Lock, spec: ShardSpec): ShardPlan {
     totalUnits: seen.size,
     totalBytes,
   };
-}
-
-export interface ShardResult {
-  shard: string;
-  lockFile: string;
-  /** Units (image blobs, other entries) and bytes assigned to this shard, and in the whole lock. */
-  units: number;
-  bytes: number;
-  totalUnits: number;
-  totalBytes: number;
-  cache: CacheStats;
-}
-
-/** `bundle create --shard i/n --cache oci://…`: this shard's share of the lock into the cache; no bundle. */
-export async function createShard(manifestFile: string, opts: CommonOptions & { shard: string; cache?: string; cacheDir?: string }): Promise<ShardResult> {
-  const spec = parseShard(opts.shard);
-  if (!opts.cache) throw new FerryError('USAGE', '--shard needs --cache oci://…: the shards meet in the shared cache', { hint: 'e.g. --shard 2/4 --cache oci://registry.example.com/ferry-cache' });
-  const loaded = await loadManifest(manifestFile);
-  const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
-  const lock = await readLock(lockFile);
-  // Every shard must split the same lock: resolving here could pin other digests on each host.
-  if (!lockMatches(lock, loaded)) throw frozenMismatch(lockFile, Boolean(lock));
-  const plain = createNetContext(opts);
-  try {
-    const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
-    await store.init();
-    const { net, cache } = await useRegistryCache(store, plain, opts.cache);
-    const plan = planShard(lock, spec);
-    cache.mine = plan.mine;
-    await fetchLocked(plan.lock, kindContext(loaded.dir, store, opts, net));
-    return { shard: `${spec.index}/${spec.count}`, lockFile, units: plan.units, bytes: plan.bytes, totalUnits: plan.totalUnits, totalBytes: plan.totalBytes, cache: cache.stats };
-  } finally {
-    await plain.close();
-  }
 }

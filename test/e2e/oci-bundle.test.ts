@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { REGISTRY_BIN, startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * Bundles through registries, end to end with the built CLI against real Distribution
@@ -153,14 +153,23 @@ describe('a bundle is an OCI artifact', () => {
 });
 
 describe('a shared cache in a registry, and sharded builds', () => {
-  it('a second host with an empty local cache reads every blob from the cache registry, not upstream', async () => {
-    const cache = `oci://${store.host}/ferry-cache-hosts`;
-    const a = await runFerry(['bundle', 'create', manifest, '-o', path.join(work, 'host-a.tar'), '--cache', cache, '--json'], { env: env('host-a') });
+  it('a second host with an empty local cache reads every blob from the cache registry, not upstream, even after registry GC', async () => {
+    const dir = path.join(work, 'cache-registry');
+    let reg = await startRegistry({ mode: 'http', dir });
+    const create = (host: string) =>
+      runFerry(['bundle', 'create', manifest, '-o', path.join(work, `${host}.tar`), '--cache', `oci://${reg.host}/ferry-cache`, '--json'], { env: env(host) });
+    const a = await create('host-a');
     expect(a.code, a.stderr).toBe(0);
     const ra = JSON.parse(a.stdout);
     expect(ra.cache.hits).toBe(0);
     expect(ra.cache.misses).toBeGreaterThan(0);
-    const b = await runFerry(['bundle', 'create', manifest, '-o', path.join(work, 'host-b.tar'), '--cache', cache, '--json'], { env: env('host-b') });
+    expect(ra.cache.kept).toHaveLength(1);
+    // Garbage collection deletes every blob no manifest references: the keep tag references them all.
+    await reg.stop();
+    await mustRun(REGISTRY_BIN, ['garbage-collect', path.join(dir, 'config.yml')]);
+    reg = await startRegistry({ mode: 'http', dir });
+    others.push(reg);
+    const b = await create('host-b');
     expect(b.code, b.stderr).toBe(0);
     const rb = JSON.parse(b.stdout);
     expect(rb.cache.misses).toBe(0);
