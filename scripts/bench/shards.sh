@@ -51,5 +51,18 @@ t1=$(now); fin=$(secs "$t0" "$t1")
 node -e 'const r = require(process.argv[1]); console.log(`  ${r.cache.hits} read from the cache, ${r.cache.misses} upstream; bundle ${r.size} bytes`)' "$W/final.json"
 echo "final pack: ${fin}s (peak RSS $(rss_of "$W/final.time") MB)"
 
+echo "--- the bundle through the registry"
+t0=$(now)
+ferry bundle push "$W/bench.ferry.tar" "oci://127.0.0.1:$C/bundles/bench:1" --concurrency "$CONC" -q >/dev/null
+t1=$(now); push=$(secs "$t0" "$t1")
+t0=$(now)
+/usr/bin/time -v -o "$W/pull.time" node dist/ferry.mjs bundle pull "oci://127.0.0.1:$C/bundles/bench:1" -o "$W/pulled.ferry.tar" -q >/dev/null
+t1=$(now); pull=$(secs "$t0" "$t1")
+cmp "$W/bench.ferry.tar" "$W/pulled.ferry.tar" && same=identical || same=DIFFERENT
+t0=$(now)
+/usr/bin/time -v -o "$W/verify.time" node dist/ferry.mjs bundle verify "oci://127.0.0.1:$C/bundles/bench:1" -q >/dev/null
+t1=$(now); verify=$(secs "$t0" "$t1")
+echo "push ${push}s; pull ${pull}s (peak RSS $(rss_of "$W/pull.time") MB; $same bytes); verify oci:// ${verify}s (peak RSS $(rss_of "$W/verify.time") MB)"
+
 echo "--- result"
 printf 'fill the cache: 1 shard %.1fs, 2 shards %.1fs (speed-up %.2f×)\n' "$one" "$two" "$(echo "$one / $two" | bc -l)"

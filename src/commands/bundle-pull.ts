@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { NetOptions } from '../oci/context.js';
 import { RegistryBundleSource } from '../store/registry-bundle.js';
@@ -22,6 +23,7 @@ export interface PullBundleResult {
 }
 
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
+const LOOKAHEAD = 4;
 
 /**
  * `ferry bundle pull oci://… -o app.ferry.tar`: rebuild the pushed tar from the registry, entry
@@ -48,28 +50,47 @@ export async function pullBundle(url: string, opts: PullBundleOptions): Promise<
           task.advance(bytes.length);
         };
         const entries = src.index.entries;
-        for (let i = 0; i < entries.length; i++) {
-          const e = entries[i];
-          await write(src.headers[i]);
-          if (e.type !== 'file') continue;
-          const m = BLOB_NAME.exec(e.name);
-          if (m) {
-            const hash = createHash('sha256');
-            let n = 0;
-            for await (const c of await src.openEntry(e.name)) {
-              hash.update(c as Buffer);
-              n += (c as Buffer).length;
-              await write(c as Buffer);
-            }
-            if (n !== e.size || hash.digest('hex') !== m[1]) {
-              throw new FerryError('VERIFY', `${url}: ${e.name} ${n !== e.size ? `ended after ${n} of ${e.size} bytes` : 'does not match its digest'} in the registry; nothing was written`, {
-                hint: 'The registry holds damaged data for this bundle: push it again from a verified copy.',
-              });
-            }
-          } else {
-            await write(await src.readFile(e.name));
+        // The next few blobs are requested while one is written (many small blobs are latency-bound);
+        // each waits in its socket's buffers until its turn.
+        const ahead = new Map<number, Promise<Readable>>();
+        const openAhead = (from: number) => {
+          for (let j = from; j < entries.length && ahead.size < LOOKAHEAD; j++) {
+            if (ahead.has(j) || entries[j].type !== 'file' || !BLOB_NAME.test(entries[j].name)) continue;
+            const p = src.openEntry(entries[j].name);
+            p.catch(() => undefined);
+            ahead.set(j, p);
           }
-          await write(tarPadding(e.size));
+        };
+        try {
+          for (let i = 0; i < entries.length; i++) {
+            const e = entries[i];
+            await write(src.headers[i]);
+            if (e.type !== 'file') continue;
+            const m = BLOB_NAME.exec(e.name);
+            if (m) {
+              const hash = createHash('sha256');
+              let n = 0;
+              openAhead(i);
+              const body = await ahead.get(i)!;
+              ahead.delete(i);
+              openAhead(i + 1);
+              for await (const c of body) {
+                hash.update(c as Buffer);
+                n += (c as Buffer).length;
+                await write(c as Buffer);
+              }
+              if (n !== e.size || hash.digest('hex') !== m[1]) {
+                throw new FerryError('VERIFY', `${url}: ${e.name} ${n !== e.size ? `ended after ${n} of ${e.size} bytes` : 'does not match its digest'} in the registry; nothing was written`, {
+                  hint: 'The registry holds damaged data for this bundle: push it again from a verified copy.',
+                });
+              }
+            } else {
+              await write(await src.readFile(e.name));
+            }
+            await write(tarPadding(e.size));
+          }
+        } finally {
+          for (const p of ahead.values()) p.then((r) => r.destroy(), () => undefined);
         }
         await write(TAR_END);
         await fh.sync();
