@@ -74,10 +74,18 @@ export async function pullBundle(url: string, opts: PullBundleOptions): Promise<
               const body = await ahead.get(i)!;
               ahead.delete(i);
               openAhead(i + 1);
-              for await (const c of body) {
-                hash.update(c as Buffer);
-                n += (c as Buffer).length;
-                await write(c as Buffer);
+              try {
+                for await (const c of body) {
+                  hash.update(c as Buffer);
+                  n += (c as Buffer).length;
+                  await write(c as Buffer);
+                }
+              } catch (err) {
+                if (err instanceof FerryError) throw err;
+                throw new FerryError('NETWORK', `${url}: ${e.name}: transfer failed after ${n} of ${e.size} bytes (${(err as Error).message}); nothing was written`, {
+                  hint: 'Run the pull again.',
+                  cause: err,
+                });
               }
               if (n !== e.size || hash.digest('hex') !== m[1]) {
                 throw new FerryError('VERIFY', `${url}: ${e.name} ${n !== e.size ? `ended after ${n} of ${e.size} bytes` : 'does not match its digest'} in the registry; nothing was written`, {

@@ -145,7 +145,12 @@ function limitStream(body: Readable, length: number): Readable {
     }
     body.destroy();
   }
-  return Readable.from(gen(), { objectMode: false });
+  // The body may be dropped before it is read (a lookahead cut short, a client closed): its errors
+  // then have no reader, and must not take the process down. A reader still sees them.
+  body.on('error', () => undefined);
+  const out = Readable.from(gen(), { objectMode: false });
+  out.once('close', () => body.destroy());
+  return out;
 }
 
 export class RegistryBundleSource implements BlobSource {
@@ -293,16 +298,29 @@ export class RegistryBundleSource implements BlobSource {
    */
   async hashEntries(entries: TarEntry[], onProgress?: (bytes: number) => void): Promise<Map<string, string>> {
     const out = new Map<string, string>();
+    const unreadable: string[] = [];
     await mapLimit(entries, 4, async (e) => {
       const hash = createHash('sha256');
       let n = 0;
-      for await (const c of await this.openEntry(e.name)) {
-        hash.update(c as Buffer);
-        n += (c as Buffer).length;
-        onProgress?.((c as Buffer).length);
+      try {
+        for await (const c of await this.openEntry(e.name)) {
+          hash.update(c as Buffer);
+          n += (c as Buffer).length;
+          onProgress?.((c as Buffer).length);
+        }
+      } catch (err) {
+        // A registry that lost a blob answers 404, or (Distribution with a descriptor cache) starts the body and cuts it.
+        unreadable.push(`${e.name}: ${err instanceof FerryError && err.code === 'NOT_FOUND' ? 'not in the registry' : `transfer failed after ${n} of ${e.size} bytes (${(err as Error).message})`}`);
+        return;
       }
       out.set(e.name, n === e.size ? hash.digest('hex') : `size ${n} of ${e.size}`);
     });
+    if (unreadable.length) {
+      throw new FerryError('VERIFY', `${this.path}: ${unreadable.length} file${unreadable.length > 1 ? 's' : ''} of the bundle could not be read from the registry`, {
+        details: unreadable.sort(),
+        hint: 'Run it again; if it persists, the registry lost content (garbage collection, a deleted repository?): push the bundle again from a verified copy.',
+      });
+    }
     return out;
   }
 

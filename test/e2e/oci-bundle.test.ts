@@ -144,6 +144,22 @@ describe('a bundle is an OCI artifact', () => {
     }
   });
 
+  it('verify from oci:// names every file the registry lost', async () => {
+    const repoRef = `oci://${store.host}/bundles/lost:v1`;
+    expect((await runFerry(['bundle', 'push', bundle, repoRef, '-q'], { env: env() })).code).toBe(0);
+    const data = blobDataPath(store, seeded.sharedLayer);
+    const original = await readFile(data);
+    await rm(data);
+    try {
+      const r = await runFerry(['bundle', 'verify', repoRef], { env: env() });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain('could not be read from the registry');
+      expect(r.stderr).toContain(`blobs/sha256/${seeded.sharedLayer.slice(7)}`);
+    } finally {
+      await writeFile(data, original);
+    }
+  });
+
   it('pull of a reference that is not a bundle says so', async () => {
     const r = await runFerry(['bundle', 'pull', `oci://${upstream.host}/ferry-test/app:1`, '-o', path.join(work, 'no.tar')], { env: env() });
     expect(r.code).not.toBe(0);
