@@ -73,7 +73,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a bundle or a directory target as a read-only OCI registry (pull only) until interrupted')
-    .argument('<source>', 'bundle .tar or OCI layout directory')
+    .argument('<source>', 'bundle .tar, oci://registry/repository:tag (a pushed bundle) or OCI layout directory')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', '127.0.0.1:5000')
     .option('--target <mirror-target.yaml>', 'name repositories as this target maps them (prefix, layout); default nested, no prefix')
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
