@@ -192,6 +192,10 @@ describe('a shared cache in a registry, and sharded builds', () => {
     expect(rb.cache.hits).toBe(ra.cache.misses);
     expect(rb.cache.hitBytes).toBe(ra.cache.missBytes);
     expect(await sha256File(path.join(work, 'host-b.tar'))).toBe(await sha256File(bundle));
+    // lock reads tags upstream (they move) and manifests by digest through the cache.
+    const locked = await runFerry(['lock', manifest, '--cache', `oci://${reg.host}/ferry-cache`, '--json'], { env: env('host-c') });
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(JSON.parse(locked.stdout).changed).toBe(false);
   });
 
   it('refuses --shard without --cache, and a shard number outside 1..n', async () => {
