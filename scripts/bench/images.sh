@@ -15,39 +15,14 @@ CONC=${CONC:-8}
 W=$(mktemp -d /tmp/ferry-bench-images-XXXX)
 trap 'for p in $(cat "$W"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 
-start_registry() { # name port
-  mkdir -p "$W/$1"
-  cat > "$W/$1/config.yml" <<YML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $W/$1/storage }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$2 }
-YML
-  docker-registry serve "$W/$1/config.yml" >"$W/$1/log" 2>&1 &
-  echo $! > "$W/$1.pid"
-  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$2/v2/" >/dev/null 2>&1 && return; sleep 0.2; done
-  echo "registry $1 did not start" >&2; exit 1
-}
-port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
-rss_of() { awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$1"; }
+source scripts/bench/lib.sh
 
 A=$(port); start_registry upstream "$A"
 B=$(port); start_registry ferry-target "$B"
 C=$(port); start_registry skopeo-target "$C"
 
 echo "workload: $IMAGES images, $BASES base layers × ${BASE_MB} MB shared, ${APP_MB} MB each of their own, big=${BIG_GB} GB"
-node scripts/bench/make-workload.mjs "$W/layout" "$IMAGES" "$BASES" "$BASE_MB" "$APP_MB" "$BIG_GB" > "$W/names"
-echo "unique bytes: $(du -sb "$W/layout/blobs" | cut -f1)"
-for n in $(cat "$W/names"); do
-  skopeo copy -q --dest-tls-verify=false "oci:$W/layout:$n" "docker://127.0.0.1:$A/bench/$n:1" >/dev/null
-done
-rm -rf "$W/layout"
-{
-  printf 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: bench }\nimages:\n'
-  for n in $(cat "$W/names"); do printf '  - ref: 127.0.0.1:%s/bench/%s:1\n' "$A" "$n"; done
-} > "$W/bench.yaml"
+seed_workload "$A" "$BIG_GB"
 printf 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: b }\nregistry: { url: "http://127.0.0.1:%s", prefix: mirror }\n' "$B" > "$W/target.yaml"
 sync
 

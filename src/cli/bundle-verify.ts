@@ -12,7 +12,7 @@ export function addVerifyCommand(bundle: Command): void {
   bundle
     .command('verify')
     .description('re-hash every file of a bundle and check it is complete (exit 3 on any problem)')
-    .argument('<bundle>', 'bundle .tar')
+    .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (read in place)')
     .option('--key <file>', 'PEM public key: refuse the bundle unless ferry/checksums.sha256.sig verifies with it')
     .option('--json', 'print the report as JSON on stdout')
     .option('-q, --quiet', 'no progress on stderr')

@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
 import { createBundle } from '../store/bundle-create.js';
 import { printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
+import { addOciCommands, cacheLine, runShard } from './bundle-oci.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -12,12 +14,16 @@ export function register(program: Command): void {
       .command('create')
       .description('resolve (or use the matching lock), fetch and verify every artifact, and pack one .tar (an OCI image layout)')
       .argument('<manifest>', 'manifest YAML')
-      .requiredOption('-o, --output <file>', 'bundle file to write (e.g. app.ferry.tar)')
+      .option('-o, --output <file>', 'bundle file to write (e.g. app.ferry.tar); required unless --shard')
       .option('--frozen', 'fail instead of re-resolving when the lock is missing or does not match the manifest')
       .option('--no-extras', 'carry images without their signatures, attestations, SBOMs and referrers')
       .option('--sign-key <file>', 'sign ferry/checksums.sha256 with this PEM ECDSA P-256 private key (cosign sign-blob format)')
-      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean }) => {
+      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)')
+      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache): blobs it has are read from it, blobs fetched upstream are pushed to it')
+      .option('--shard <i/n>', 'fetch only shard i of n of the lock into --cache and write no bundle (then run without --shard to pack)'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; cache?: string; shard?: string }) => {
+    if (opts.shard) return runShard(manifest, opts);
+    if (!opts.output) throw new FerryError('USAGE', 'bundle create needs -o, --output <file> (unless --shard)');
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
     const r = await createBundle(manifest, {
@@ -26,6 +32,7 @@ export function register(program: Command): void {
       output: opts.output,
       frozen: opts.frozen,
       cacheDir: opts.cacheDir,
+      cache: opts.cache,
       signKey: opts.signKey,
       noExtras: opts.extras === false,
     }).finally(() => progress.done());
@@ -34,8 +41,10 @@ export function register(program: Command): void {
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
         `  ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+        ...(r.cache ? [cacheLine(r.cache)] : []),
       ].join('\n'),
     );
   });
   addVerifyCommand(bundle);
+  addOciCommands(bundle);
 }

@@ -10,6 +10,7 @@ import { startRegistryServer, VerifiedBlobs, type ServeRoute, type ServeRoutePro
 import { BundleReader } from '../store/bundle-reader.js';
 import { verifyBundle } from '../store/bundle-verify.js';
 import { LayoutDir } from '../store/layout.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -23,6 +24,11 @@ export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, apt
 export async function openServeSource(
   location: string,
 ): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void>; indexVersion?: () => Promise<string | undefined> }> {
+  if (isOciUrl(location)) {
+    const remote = await openBundleSource(location);
+    await remote.info().catch(async (err) => { await remote.close(); throw err; });
+    return { source: remote, kind: 'bundle', close: () => remote.close() };
+  }
   const abs = path.resolve(location);
   let s;
   try {
@@ -67,7 +73,7 @@ export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a bundle or a directory target as a read-only OCI registry (pull only) until interrupted')
-    .argument('<source>', 'bundle .tar or OCI layout directory')
+    .argument('<source>', 'bundle .tar, oci://registry/repository:tag (a pushed bundle) or OCI layout directory')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', '127.0.0.1:5000')
     .option('--target <mirror-target.yaml>', 'name repositories as this target maps them (prefix, layout); default nested, no prefix')
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')

@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
 import { processAlive, sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
+import type { StoreCacheLayer } from './registry-cache.js';
 
 const SHA256 = ['sha256'];
 
@@ -46,6 +47,8 @@ export class BlobStore {
   private readonly inflight = new Map<string, Promise<void>>();
   /** Blobs whose bytes this process hashed on the way in: packing them again need not re-hash. */
   readonly verifiedThisRun = new Set<string>();
+  /** A shared cache between this store and upstream (registry-cache.ts), when one is given. */
+  cacheLayer?: StoreCacheLayer;
 
   constructor(root: string) {
     this.root = path.resolve(root);
@@ -137,8 +140,11 @@ export class BlobStore {
     }
   }
 
-  private async ingestOnce(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+  private async ingestOnce(desc: BlobDescriptor, upstream: OpenAt, opts: IngestOptions): Promise<void> {
     if (await this.has(desc)) return;
+    const cached = await this.cacheLayer?.source(desc);
+    if (cached === 'skip') return;
+    const openAt = cached ?? upstream;
     const final = this.blobPath(desc.digest);
     const partial = `${final}.partial`;
     await mkdir(path.dirname(final), { recursive: true });
@@ -173,5 +179,6 @@ export class BlobStore {
     }
     await rename(partial, final);
     this.verifiedThisRun.add(desc.digest);
+    await this.cacheLayer?.stored(desc, final, Boolean(cached));
   }
 }

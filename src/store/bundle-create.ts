@@ -8,7 +8,7 @@ import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
-import { BlobStore } from './blob-store.js';
+import { BlobStore, digestOf } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
 import { loadSigningKey, signChecksums } from './bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
@@ -16,6 +16,7 @@ import { withoutExtras } from '../kinds/image/extras.js';
 import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry, registryReader } from '../kinds/image/verify.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+import { keepTag, useRegistryCache, type CacheStats } from './registry-cache.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
@@ -35,7 +36,7 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
   await rename(tmp, file);
 }
 
-function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
+export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
   return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
 }
 
@@ -51,14 +52,15 @@ export interface LockResult {
 }
 
 /** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
-export async function lockCommand(manifestFile: string, opts: CommonOptions & { output?: string; cacheDir?: string }): Promise<LockResult> {
+export async function lockCommand(manifestFile: string, opts: CommonOptions & { output?: string; cacheDir?: string; cache?: string }): Promise<LockResult> {
   const loaded = await loadManifest(manifestFile);
   const lockFile = opts.output ? path.resolve(opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const net = createNetContext(opts);
   try {
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
-    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net));
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
@@ -80,12 +82,14 @@ export interface CreateResult {
   lockFile: string;
   lockUsed: 'existing' | 'refreshed';
   counts: ReturnType<typeof countLock>;
+  /** With --cache: what came from the shared cache and what from upstream. */
+  cache?: CacheStats;
 }
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; cache?: string },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
   const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
@@ -96,7 +100,8 @@ export async function createBundle(
   try {
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
-    const ctx = kindContext(loaded.dir, store, opts, net);
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net);
     let lock: Lock;
     // The bundle carries the lock file's exact bytes: a build from the committed lock and the
     // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
@@ -134,7 +139,19 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish(`packed ${packed.blobs} blobs`);
-    return { signaturesVerified, signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    await cached?.cache.keep(keepTag(digestOf(lockText)));
+    return {
+      signaturesVerified,
+      signed: Boolean(signKey),
+      bundle: packed.path,
+      size: packed.size,
+      blobs: packed.blobs,
+      blobBytes: packed.blobBytes,
+      lockFile,
+      lockUsed,
+      counts: countLock(lock),
+      ...(cached ? { cache: cached.cache.stats } : {}),
+    };
   } finally {
     await net.close();
   }

@@ -11,7 +11,7 @@ import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { artifactLabel } from './layout.js';
 import type { Progress } from '../ui/progress.js';
-import { BundleReader } from './bundle-reader.js';
+import { openBundleSource } from './open-bundle.js';
 import { verifyBundle } from './bundle-verify.js';
 import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
@@ -64,10 +64,10 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
       hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
     });
   }
-  const policySource = await BundleReader.open(bundle);
+  const policySource = await openBundleSource(bundle);
   const signaturesVerified = await checkBundlePolicy(policySource).finally(() => policySource.close());
 
-  const source = await BundleReader.open(bundle);
+  const source = await openBundleSource(bundle);
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
   const results: ImportResult[] = [];
   try {
@@ -98,7 +98,7 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
  */
 export async function validateBundleImport(bundle: string, loaded: LoadedTarget): Promise<OciDescriptor[]> {
-  const source = await BundleReader.open(bundle);
+  const source = await openBundleSource(bundle);
   const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();

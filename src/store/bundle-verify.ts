@@ -7,6 +7,7 @@ import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { parseChecksums } from './bundle-pack.js';
 import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole, type WalkProblem } from './layout.js';
+import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
@@ -54,7 +55,7 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * the bundle is trusted; every problem is collected, none stops the others from being found.
  */
 export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes: number) => void; key?: VerifyKey } = {}): Promise<VerifyReport> {
-  const bundle = path.resolve(tarPath);
+  const bundle = isOciUrl(tarPath) ? tarPath : path.resolve(tarPath);
   const report: VerifyReport = { ok: false, bundle, files: 0, bytes: 0, images: 0, artifacts: 0, problems: [], signature: 'unsigned' };
   // Bounded: a bundle of a million bad files reports the first MAX_PROBLEMS and counts the rest.
   let omitted = 0;
@@ -65,9 +66,9 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     },
   };
 
-  let reader: BundleReader;
+  let reader: BundleSource;
   try {
-    reader = await BundleReader.open(bundle);
+    reader = await openBundleSource(bundle);
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     problems.push({ file: '(archive)', message: (err as Error).message });
@@ -107,10 +108,14 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
 
     // One sequential pass: hash every file's bytes; keep the hashes that differ from a blob's
     // name or from the checksums file.
-    const hashes = await hashEntries(bundle, files, opts.onProgress, (name, hex) => {
+    const differs = (name: string, hex: string) => {
       const m = BLOB_NAME.exec(name);
       return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
-    });
+    };
+    const hashes =
+      reader instanceof BundleReader
+        ? await hashEntries(bundle, files, opts.onProgress, differs)
+        : new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)));
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
 
@@ -129,7 +134,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     }
     let walk: BundleWalk | undefined;
     if (index) {
-      walk = walkBundle(index, reader, (d) => !corrupt.has(d));
+      walk = await walkBundle(index, reader, (d) => !corrupt.has(d));
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
@@ -235,7 +240,7 @@ interface BundleWalk {
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
  */
-function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: string) => boolean): BundleWalk {
+async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (digest: string) => boolean): Promise<BundleWalk> {
   const blobs = new Map<string, { role: BlobRole; artifacts: string[] }>();
   const problems: WalkProblem[] = [];
   const byDigest = new Map<string, WalkProblem>();
@@ -249,14 +254,15 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
 
   // Not cached: a manifest is expanded at most NAMED_PER_BLOB times (see below), and keeping
   // every parsed manifest's children would hold the whole graph in memory.
-  const childrenOf = (desc: OciDescriptor, role: BlobRole, label: string) => {
+  const childrenOf = async (desc: OciDescriptor, role: BlobRole, label: string) => {
     let result: Array<{ desc: OciDescriptor; role: BlobRole }> | null = null;
     if ((role === 'index' || role === 'manifest') && canParse(desc.digest)) {
       if (desc.size > MAX_MANIFEST_BYTES) {
         report(label, role, desc.digest, `${desc.size} bytes: larger than any registry accepts for a ${role} (${MAX_MANIFEST_BYTES}); not read`);
       } else {
         try {
-          const json = JSON.parse(reader.readBlobSync(desc.digest, MAX_MANIFEST_BYTES).toString('utf8')) as Record<string, unknown>;
+          const bytes = reader instanceof BundleReader ? reader.readBlobSync(desc.digest, MAX_MANIFEST_BYTES) : await reader.readBlob(desc.digest);
+          const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
           if (typeof json !== 'object' || json === null) throw new Error('not a JSON object');
           const list = (v: unknown, what: string): OciDescriptor[] => {
             if (v === undefined) return [];
@@ -296,7 +302,7 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
         report(label, role, digest, 'unsupported or malformed digest');
         continue;
       }
-      const actual = reader.blobEntry(digest)?.size;
+      const actual = reader instanceof BundleReader ? reader.blobEntry(digest)?.size : await reader.blobSize(digest);
       if (actual === undefined) {
         report(label, role, digest, 'missing');
         continue;
@@ -305,7 +311,7 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
         report(label, role, digest, `size ${actual} bytes, the descriptor says ${desc.size}`);
         continue;
       }
-      for (const c of childrenOf(desc, role, label) ?? []) stack.push(c);
+      for (const c of (await childrenOf(desc, role, label)) ?? []) stack.push(c);
     }
   }
   for (const b of blobs.values()) b.artifacts.sort();
@@ -324,7 +330,7 @@ function withoutPrefix(message: string, bundle: string): string {
   return message.startsWith(`${bundle}: `) ? message.slice(bundle.length + 2) : message;
 }
 
-async function checkJson(reader: BundleReader, name: string, problems: ProblemSink, check: (v: unknown) => string[]): Promise<void> {
+async function checkJson(reader: BundleSource, name: string, problems: ProblemSink, check: (v: unknown) => string[]): Promise<void> {
   if (!reader.entry(name)) {
     problems.push({ file: name, message: `${name} is missing` });
     return;
