@@ -80,12 +80,14 @@ export interface CreateResult {
   lockFile: string;
   lockUsed: 'existing' | 'refreshed';
   counts: ReturnType<typeof countLock>;
+  /** Split bundle: the parts in order (`<bundle>.001` …; `<bundle>.parts` lists their sha256). */
+  parts?: Array<{ file: string; size: number; sha256: string }>;
 }
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; splitSize?: number },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
   const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
@@ -132,9 +134,10 @@ export async function createBundle(
       // were already in the cache from an earlier run are re-hashed as they are packed.
       trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
+      splitSize: opts.splitSize,
     });
     packTask.finish(`packed ${packed.blobs} blobs`);
-    return { signaturesVerified, signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    return { signaturesVerified, signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock), ...(packed.parts ? { parts: packed.parts } : {}) };
   } finally {
     await net.close();
   }

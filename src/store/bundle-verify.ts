@@ -1,5 +1,4 @@
 import { createHash, hash as hashOnce } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
@@ -9,6 +8,7 @@ import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole, type WalkProblem } from './layout.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
+import { checkSplitBundle, type RandomAccessFile } from './split-file.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -65,6 +65,11 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     },
   };
 
+  // A split bundle: every part present and matching the .parts file, each named on its own.
+  const split = await checkSplitBundle(bundle, opts.onProgress);
+  for (const p of split.problems) problems.push(p);
+  if (split.incomplete) return report;
+
   let reader: BundleReader;
   try {
     reader = await BundleReader.open(bundle);
@@ -107,7 +112,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
 
     // One sequential pass: hash every file's bytes; keep the hashes that differ from a blob's
     // name or from the checksums file.
-    const hashes = await hashEntries(bundle, files, opts.onProgress, (name, hex) => {
+    const hashes = await hashEntries(reader.file, files, opts.onProgress, (name, hex) => {
       const m = BLOB_NAME.exec(name);
       return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
     });
@@ -350,15 +355,15 @@ async function checkJson(reader: BundleReader, name: string, problems: ProblemSi
  * Hash every entry's data in one sequential read of the tar (headers skipped, entries in
  * offset order), through one reused buffer: memory stays flat whatever the bundle's size.
  */
-async function hashEntries(tarPath: string, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
+async function hashEntries(fh: RandomAccessFile, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-  const fh = await open(tarPath, 'r');
+  const tarPath = fh.path;
   // One 1 MiB window read sequentially: small entries (manifests, configs) share a read.
   const buf = Buffer.allocUnsafe(1 << 20);
   let winStart = 0;
   let winEnd = 0;
-  try {
+  {
     for (const e of sorted) {
       const end = e.offset + e.size;
       if (e.offset >= winStart && end <= winEnd) {
@@ -386,8 +391,6 @@ async function hashEntries(tarPath: string, entries: TarEntry[], onProgress: ((b
       const hex = hash.digest('hex');
       if (keep(e.name, hex)) out.set(e.name, hex);
     }
-  } finally {
-    await fh.close();
   }
   return out;
 }
