@@ -6,6 +6,7 @@ import { listed } from '../store/bundle-import.js';
 import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
 import { printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
+import { describeExpected } from '../store/differential.js';
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
 export function addVerifyCommand(bundle: Command): void {
@@ -38,7 +39,8 @@ export function addVerifyCommand(bundle: Command): void {
       }
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})`,
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})` +
+          describeExpected(r.expectedFromBase),
         );
       }
     });

@@ -4,6 +4,7 @@ import { printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
 import { parseSize, describeParts } from '../store/split-file.js';
+import { describeSaving } from '../store/differential.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -17,9 +18,10 @@ export function register(program: Command): void {
       .option('--frozen', 'fail instead of re-resolving when the lock is missing or does not match the manifest')
       .option('--no-extras', 'carry images without their signatures, attestations, SBOMs and referrers')
       .option('--sign-key <file>', 'sign ferry/checksums.sha256 with this PEM ECDSA P-256 private key (cosign sign-blob format)')
+      .option('--since <base>', 'differential: leave out the image layers and files this older lock (.json) or bundle already carried (the target must hold them)')
       .option('--split-size <size>', 'write the bundle as parts of at most this size (4G, 700M, 4GiB, 4.7GB, bytes): <output>.001 … and <output>.parts (sha256sum -c checks them; cat joins them)')
       .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; splitSize?: string }) => {
+  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; splitSize?: string; since?: string }) => {
     const splitSize = opts.splitSize === undefined ? undefined : parseSize(opts.splitSize);
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
@@ -32,12 +34,14 @@ export function register(program: Command): void {
       signKey: opts.signKey,
       noExtras: opts.extras === false,
       splitSize,
+      since: opts.since,
     }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
         `  ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+        ...describeSaving(r.differential, r.size),
         ...describeParts(r.parts),
       ].join('\n'),
     );

@@ -10,6 +10,7 @@ import { SIGNATURE_FILE } from './bundle-sign.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
+import type { DifferentialInfo } from './differential.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -39,6 +40,8 @@ export interface PackInput {
     createdAt?: string;
     /** More files under ferry/ (e.g. the SBOM), listed in the checksums like the rest. */
     extraFiles?: Array<[name: string, bytes: Buffer]>;
+    /** bundle.json's fields for a differential bundle (differential.ts). */
+    differential?: DifferentialInfo;
     /** Signs the checksum list's bytes; the result is written as ferry/checksums.sha256.sig. */
     sign?: (checksums: Buffer) => Buffer;
   };
@@ -50,6 +53,8 @@ export interface PackInput {
    * `bundle verify` re-hashes everything either way.
    */
   trustStore?: boolean | ((digest: string) => boolean);
+  /** Blobs left out (a differential bundle): digest → size. Not written, not in the checksums. */
+  omit?: Map<string, number>;
   /** Write the tar as parts of at most this many bytes (`<output>.001` …) plus `<output>.parts`. */
   splitSize?: number;
 }
@@ -137,13 +142,14 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       hint: 'Run `ferry bundle create` again to fetch what is missing.',
     });
   }
-  const blobs: ReachableBlob[] = [...walk.blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const blobs: ReachableBlob[] = [...walk.blobs.values()].filter((b) => !input.omit?.has(b.digest)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 
   const info: BundleInfo = {
     formatVersion: BUNDLE_FORMAT_VERSION,
     ferryVersion: metadata.ferryVersion ?? FERRY_VERSION,
     manifestName: metadata.manifestName,
     ...(metadata.createdAt ? { createdAt: metadata.createdAt } : {}),
+    ...(metadata.differential ?? {}),
   };
   const small = new Map<string, Buffer>([
     ['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))],

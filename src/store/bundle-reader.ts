@@ -26,6 +26,7 @@ export const READ_CAPS: Readonly<Record<string, number>> = {
   'ferry/manifest.yaml': 4 * 1024 * 1024,
   'ferry/lock.json': 64 * 1024 * 1024,
   'ferry/checksums.sha256': 32 * 1024 * 1024,
+  'ferry/differential.json': 16 * 1024 * 1024,
 };
 /** Any other whole-file read. */
 export const DEFAULT_READ_CAP = 4 * 1024 * 1024;
@@ -37,6 +38,11 @@ export interface BundleInfo {
   ferryVersion: string;
   manifestName: string;
   createdAt?: string;
+  /** Differential bundles only (differential.ts): optional, so formatVersion stays 1. */
+  differential?: true;
+  base?: { kind: 'bundle' | 'lock'; name: string; digest: string };
+  omittedBlobs?: number;
+  omittedBytes?: number;
 }
 
 /**

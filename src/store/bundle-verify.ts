@@ -9,6 +9,7 @@ import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole,
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
 import { checkSplitBundle, type RandomAccessFile } from './split-file.js';
+import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -34,6 +35,8 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** ferry/checksums.sha256.sig: checked with the key given, or not. */
   signature: SignatureStatus;
+  /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
+  expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[] };
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -90,6 +93,8 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       }
     }
     const files = reader.index.entries.filter((e) => e.type === 'file');
+    const expected = await expectedFromBase(reader).catch((err: Error) => void problems.push({ file: DIFFERENTIAL_FILE, message: withoutPrefix(err.message, bundle) }));
+    if (expected) report.expectedFromBase = { base: expected.base, blobs: expected.blobs.size, bytes: expected.bytes, digests: [...expected.blobs.keys()] };
 
     // The checksums file first, so each hash is compared as it is computed and only the
     // differing ones are kept (memory stays flat however many files the bundle has).
@@ -134,7 +139,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     }
     let walk: BundleWalk | undefined;
     if (index) {
-      walk = walkBundle(index, reader, (d) => !corrupt.has(d));
+      walk = walkBundle(index, reader, (d) => !corrupt.has(d), expected?.blobs);
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
@@ -240,7 +245,7 @@ interface BundleWalk {
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
  */
-function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: string) => boolean): BundleWalk {
+function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: string) => boolean, fromBase?: Map<string, number>): BundleWalk {
   const blobs = new Map<string, { role: BlobRole; artifacts: string[] }>();
   const problems: WalkProblem[] = [];
   const byDigest = new Map<string, WalkProblem>();
@@ -303,6 +308,8 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
       }
       const actual = reader.blobEntry(digest)?.size;
       if (actual === undefined) {
+        // Left out of a differential bundle with this size: expected from the base, not missing.
+        if (fromBase?.get(digest) === desc.size) continue;
         report(label, role, digest, 'missing');
         continue;
       }
