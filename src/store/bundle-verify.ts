@@ -370,34 +370,32 @@ async function hashEntries(fh: RandomAccessFile, entries: TarEntry[], onProgress
   const buf = Buffer.allocUnsafe(1 << 20);
   let winStart = 0;
   let winEnd = 0;
-  {
-    for (const e of sorted) {
-      const end = e.offset + e.size;
-      if (e.offset >= winStart && end <= winEnd) {
-        // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
-        // Hash object (each holds native state until it is collected: 80 000 of them add up).
-        const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
-        onProgress?.(e.size);
-        if (keep(e.name, hex)) out.set(e.name, hex);
-        continue;
-      }
-      const hash = createHash('sha256');
-      let pos = e.offset;
-      while (pos < end) {
-        if (pos < winStart || pos >= winEnd) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
-          winStart = pos;
-          winEnd = pos + bytesRead;
-        }
-        const n = Math.min(end, winEnd) - pos;
-        hash.update(buf.subarray(pos - winStart, pos - winStart + n));
-        pos += n;
-        onProgress?.(n);
-      }
-      const hex = hash.digest('hex');
+  for (const e of sorted) {
+    const end = e.offset + e.size;
+    if (e.offset >= winStart && end <= winEnd) {
+      // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
+      // Hash object (each holds native state until it is collected: 80 000 of them add up).
+      const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
+      onProgress?.(e.size);
       if (keep(e.name, hex)) out.set(e.name, hex);
+      continue;
     }
+    const hash = createHash('sha256');
+    let pos = e.offset;
+    while (pos < end) {
+      if (pos < winStart || pos >= winEnd) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
+        winStart = pos;
+        winEnd = pos + bytesRead;
+      }
+      const n = Math.min(end, winEnd) - pos;
+      hash.update(buf.subarray(pos - winStart, pos - winStart + n));
+      pos += n;
+      onProgress?.(n);
+    }
+    const hex = hash.digest('hex');
+    if (keep(e.name, hex)) out.set(e.name, hex);
   }
   return out;
 }

@@ -439,3 +439,11 @@ export function describeParts(parts: Array<{ file: string; size: number }> | und
   const first = parts[0].file;
   return [`  split into ${parts.length} part${parts.length > 1 ? 's' : ''}: ${path.basename(first)} … ${path.basename(parts[parts.length - 1].file)} (largest ${Math.max(...parts.map((p) => p.size))} bytes); list: ${path.basename(first.replace(/\.\d+$/, '.parts'))}`];
 }
+
+/** Bytes `bundle verify` reads, for its progress total: a split bundle's parts are read twice (their hashes, then the tar). */
+export async function verifyBytes(file: string): Promise<number> {
+  const tar = await splitTarOf(file);
+  if (tar === undefined) return stat(file).then((s) => s.size, () => 0);
+  const { parts } = await readPartList(tar).catch(() => ({ parts: [] as PartInfo[] }));
+  return 2 * parts.reduce((n, p) => n + p.size, 0);
+}
