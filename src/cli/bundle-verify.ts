@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
@@ -6,6 +5,8 @@ import { listed } from '../store/bundle-import.js';
 import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
 import { printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
+import { describeExpected } from '../store/differential.js';
+import { verifyBytes } from '../store/split-file.js';
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
 export function addVerifyCommand(bundle: Command): void {
@@ -19,7 +20,7 @@ export function addVerifyCommand(bundle: Command): void {
     .action(async (file: string, opts: { json?: boolean; quiet?: boolean; key?: string }) => {
       const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
       const progress = createProgress(opts);
-      const size = await stat(file).then((s) => s.size, () => 0);
+      const size = await verifyBytes(file);
       const task = progress.start('verify', size);
       let report: VerifyReport;
       try {
@@ -38,7 +39,8 @@ export function addVerifyCommand(bundle: Command): void {
       }
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})`,
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})` +
+          describeExpected(r.expectedFromBase),
         );
       }
     });

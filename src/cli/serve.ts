@@ -8,6 +8,7 @@ import { aptServeRoutes } from '../kinds/apt/serve.js';
 import { registryMappingFor } from '../mapping/index.js';
 import { startRegistryServer, VerifiedBlobs, type ServeRoute, type ServeRouteProvider } from '../oci/registry-server.js';
 import { BundleReader } from '../store/bundle-reader.js';
+import { differentialServeSource } from '../store/differential.js';
 import { verifyBundle } from '../store/bundle-verify.js';
 import { LayoutDir } from '../store/layout.js';
 import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
@@ -23,6 +24,7 @@ export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, apt
 
 export async function openServeSource(
   location: string,
+  base?: string,
 ): Promise<{ source: BlobSource; kind: 'bundle' | 'layout'; close(): Promise<void>; indexVersion?: () => Promise<string | undefined> }> {
   if (isOciUrl(location)) {
     const remote = await openBundleSource(location);
@@ -51,11 +53,13 @@ export async function openServeSource(
   try {
     // Refuse a bundle of another format version (or none) before anything is served from it.
     await reader.info();
+    // A differential bundle is served only with its base (--base), blobs answered from either.
+    const diff = await differentialServeSource(reader, base);
+    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
   } catch (err) {
     await reader.close();
     throw err;
   }
-  return { source: reader, kind: 'bundle', close: () => reader.close() };
 }
 
 interface ServeOptions {
@@ -67,6 +71,7 @@ interface ServeOptions {
   quiet?: boolean;
   verify?: boolean;
   accessLog?: boolean;
+  base?: string;
 }
 
 export function register(program: Command): void {
@@ -79,6 +84,7 @@ export function register(program: Command): void {
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
     .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--verify', 're-hash the whole bundle before listening and refuse a damaged one (without it, each blob is checked as it is served)')
+    .option('--base <bundle>', 'for a differential bundle: the base bundle it was made against (blobs are served from either)')
     .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
     .option('-q, --quiet', 'no repository list on stderr')
@@ -88,7 +94,7 @@ export function register(program: Command): void {
       const target = loadedTarget?.target;
       const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
       // Opened first: the format version is checked before the (long) --verify pass.
-      const opened = await openServeSource(location);
+      const opened = await openServeSource(location, opts.base);
       try {
         if (opened.kind === 'bundle' && opts.verify) {
           const report = await verifyBundle(location);

@@ -10,6 +10,7 @@ import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BlobStore, digestOf } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
+import { planDifferential, type DifferentialInfo } from './differential.js';
 import { loadSigningKey, signChecksums } from './bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
 import { withoutExtras } from '../kinds/image/extras.js';
@@ -84,12 +85,16 @@ export interface CreateResult {
   counts: ReturnType<typeof countLock>;
   /** With --cache: what came from the shared cache and what from upstream. */
   cache?: CacheStats;
+  /** Split bundle: the parts in order (`<bundle>.001` …; `<bundle>.parts` lists their sha256). */
+  parts?: Array<{ file: string; size: number; sha256: string }>;
+  /** `--since`: the base and what was left out. */
+  differential?: DifferentialInfo;
 }
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; cache?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; cache?: string; splitSize?: number; since?: string },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
   const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
@@ -119,6 +124,9 @@ export async function createBundle(
     }
     const manifests = await fetchLocked(lock, ctx);
     const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
+    const diff = opts.since
+      ? await planDifferential({ since: opts.since, index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
+      : undefined;
     opts.progress.phase('pack', { items: 1 });
     const packTask = opts.progress.start(path.basename(opts.output), 0);
     const packed = await packBundle({
@@ -129,7 +137,8 @@ export async function createBundle(
         lock: lockText,
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy)],
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        differential: diff?.info,
         sign: signKey && ((sums) => signChecksums(sums, signKey)),
       },
       output: path.resolve(opts.output),
@@ -137,6 +146,8 @@ export async function createBundle(
       // were already in the cache from an earlier run are re-hashed as they are packed.
       trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
+      splitSize: opts.splitSize,
+      omit: diff?.omit,
     });
     packTask.finish(`packed ${packed.blobs} blobs`);
     await cached?.cache.keep(keepTag(digestOf(lockText)));
@@ -151,6 +162,8 @@ export async function createBundle(
       lockUsed,
       counts: countLock(lock),
       ...(cached ? { cache: cached.cache.stats } : {}),
+      ...(packed.parts ? { parts: packed.parts } : {}),
+      ...(diff ? { differential: diff.info } : {}),
     };
   } finally {
     await net.close();

@@ -16,6 +16,7 @@ import { verifyBundle } from './bundle-verify.js';
 import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { ANNOTATION } from './source.js';
+import { checkBaseOnTarget } from './differential.js';
 
 export interface ImportOptions extends NetOptions {
   target: string;
@@ -71,6 +72,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
   const results: ImportResult[] = [];
   try {
+    // A differential bundle: the target must already hold every blob it left out.
+    await checkBaseOnTarget(bundle, loaded, net?.registry);
     const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts: new Map<string, string[]>() };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));

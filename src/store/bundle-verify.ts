@@ -1,5 +1,4 @@
 import { createHash, hash as hashOnce } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
@@ -10,6 +9,8 @@ import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole,
 import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
+import { checkSplitBundle, type RandomAccessFile } from './split-file.js';
+import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -35,6 +36,8 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** ferry/checksums.sha256.sig: checked with the key given, or not. */
   signature: SignatureStatus;
+  /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
+  expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[] };
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -66,6 +69,11 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     },
   };
 
+  // A split bundle: every part present and matching the .parts file, each named on its own.
+  const split = await checkSplitBundle(bundle, opts.onProgress);
+  for (const p of split.problems) problems.push(p);
+  if (split.incomplete) return report;
+
   let reader: BundleSource;
   try {
     reader = await openBundleSource(bundle);
@@ -86,6 +94,8 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       }
     }
     const files = reader.index.entries.filter((e) => e.type === 'file');
+    const expected = await expectedFromBase(reader).catch((err: Error) => void problems.push({ file: DIFFERENTIAL_FILE, message: withoutPrefix(err.message, bundle) }));
+    if (expected) report.expectedFromBase = { base: expected.base, blobs: expected.blobs.size, bytes: expected.bytes, digests: [...expected.blobs.keys()] };
 
     // The checksums file first, so each hash is compared as it is computed and only the
     // differing ones are kept (memory stays flat however many files the bundle has).
@@ -114,7 +124,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     };
     const hashes =
       reader instanceof BundleReader
-        ? await hashEntries(bundle, files, opts.onProgress, differs)
+        ? await hashEntries(reader.file, files, opts.onProgress, differs)
         : new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)));
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
@@ -134,7 +144,7 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
     }
     let walk: BundleWalk | undefined;
     if (index) {
-      walk = await walkBundle(index, reader, (d) => !corrupt.has(d));
+      walk = await walkBundle(index, reader, (d) => !corrupt.has(d), expected?.blobs);
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
@@ -240,7 +250,7 @@ interface BundleWalk {
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
  */
-async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (digest: string) => boolean): Promise<BundleWalk> {
+async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (digest: string) => boolean, fromBase?: Map<string, number>): Promise<BundleWalk> {
   const blobs = new Map<string, { role: BlobRole; artifacts: string[] }>();
   const problems: WalkProblem[] = [];
   const byDigest = new Map<string, WalkProblem>();
@@ -304,6 +314,8 @@ async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (dige
       }
       const actual = reader instanceof BundleReader ? reader.blobEntry(digest)?.size : await reader.blobSize(digest);
       if (actual === undefined) {
+        // Left out of a differential bundle with this size: expected from the base, not missing.
+        if (fromBase?.get(digest) === desc.size) continue;
         report(label, role, digest, 'missing');
         continue;
       }
@@ -356,44 +368,40 @@ async function checkJson(reader: BundleSource, name: string, problems: ProblemSi
  * Hash every entry's data in one sequential read of the tar (headers skipped, entries in
  * offset order), through one reused buffer: memory stays flat whatever the bundle's size.
  */
-async function hashEntries(tarPath: string, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
+async function hashEntries(fh: RandomAccessFile, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-  const fh = await open(tarPath, 'r');
+  const tarPath = fh.path;
   // One 1 MiB window read sequentially: small entries (manifests, configs) share a read.
   const buf = Buffer.allocUnsafe(1 << 20);
   let winStart = 0;
   let winEnd = 0;
-  try {
-    for (const e of sorted) {
-      const end = e.offset + e.size;
-      if (e.offset >= winStart && end <= winEnd) {
-        // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
-        // Hash object (each holds native state until it is collected: 80 000 of them add up).
-        const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
-        onProgress?.(e.size);
-        if (keep(e.name, hex)) out.set(e.name, hex);
-        continue;
-      }
-      const hash = createHash('sha256');
-      let pos = e.offset;
-      while (pos < end) {
-        if (pos < winStart || pos >= winEnd) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
-          winStart = pos;
-          winEnd = pos + bytesRead;
-        }
-        const n = Math.min(end, winEnd) - pos;
-        hash.update(buf.subarray(pos - winStart, pos - winStart + n));
-        pos += n;
-        onProgress?.(n);
-      }
-      const hex = hash.digest('hex');
+  for (const e of sorted) {
+    const end = e.offset + e.size;
+    if (e.offset >= winStart && end <= winEnd) {
+      // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
+      // Hash object (each holds native state until it is collected: 80 000 of them add up).
+      const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
+      onProgress?.(e.size);
       if (keep(e.name, hex)) out.set(e.name, hex);
+      continue;
     }
-  } finally {
-    await fh.close();
+    const hash = createHash('sha256');
+    let pos = e.offset;
+    while (pos < end) {
+      if (pos < winStart || pos >= winEnd) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
+        winStart = pos;
+        winEnd = pos + bytesRead;
+      }
+      const n = Math.min(end, winEnd) - pos;
+      hash.update(buf.subarray(pos - winStart, pos - winStart + n));
+      pos += n;
+      onProgress?.(n);
+    }
+    const hex = hash.digest('hex');
+    if (keep(e.name, hex)) out.set(e.name, hex);
   }
   return out;
 }
