@@ -1,7 +1,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -106,8 +106,7 @@ export async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FerryError(code === 'ENOENT' ? 'USAGE' : 'INTERNAL', `${file}: cannot read ${what}: ${code ?? String(err)}`, { cause: err });
+    throw unreadableFile(file, what, err);
   }
 }
 

@@ -1,5 +1,5 @@
 import { open, type FileHandle } from 'node:fs/promises';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * The tar format, both ways, without unpacking anything: an index of a tar built from its
@@ -169,11 +169,12 @@ const MAX_NAME_BYTES = 1024;
  */
 export async function indexTar(file: string): Promise<TarIndex> {
   const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new FerryError('USAGE', `${file}: no such file`, { cause: err });
-    throw new FerryError('VALIDATION', `${file}: cannot open (${err.code ?? err.message})`, { cause: err });
+    throw unreadableFile(file, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : 'Pass the bundle .tar that `ferry bundle create` wrote.' });
   });
   try {
-    const fileSize = (await fh.stat()).size;
+    const st = await fh.stat();
+    if (st.isDirectory()) throw unreadableFile(file, 'bundle', 'EISDIR', { hint: 'Pass the bundle .tar that `ferry bundle create` wrote.' });
+    const fileSize = st.size;
     const readAt = windowReader(fh, fileSize);
     const entries: TarEntry[] = [];
     const byName = new Map<string, TarEntry>();
