@@ -39,9 +39,10 @@ function printWarnings(warnings: string[]): void {
   for (const w of warnings) note(`warning: ${escapeLine(w)}`);
 }
 
-function print(result: RewriteResult, opts: RewriteCliOptions): void {
+/** `output`: -o wrote a new file (an override, or a rewritten copy of `inputs`), leaving the inputs alone. */
+function print(result: RewriteResult, opts: RewriteCliOptions, output?: { kind: 'override' | 'copy'; file: string; inputs: string[] }): void {
   printWarnings(result.warnings);
-  printResult(result, opts, (r) => formatRewriteReport(r));
+  printResult(result, opts, (r) => formatRewriteReport(r, { output }));
 }
 
 function formatMirrorConfig(r: MirrorConfigResult): string {
@@ -73,7 +74,7 @@ export function register(program: Command): void {
       note(formatRewriteReport(r, { overrideOnStdout: true }));
       return;
     }
-    print(r, opts);
+    print(r, opts, opts.output && !opts.inPlace ? { kind: 'override', file: opts.output, inputs: files } : undefined);
   });
 
   withRewriteOptions(
@@ -96,7 +97,7 @@ export function register(program: Command): void {
       return;
     }
     printWarnings(r.warnings);
-    printResult(r, opts, (x) => [formatRewriteReport(x), ...repos].join('\n'));
+    printResult(r, opts, (x) => [formatRewriteReport(x, { output: opts.output && !opts.chartYaml ? { kind: 'override', file: opts.output, inputs: [chart] } : undefined }), ...repos].join('\n'));
   });
 
   withRewriteOptions(
@@ -116,7 +117,7 @@ export function register(program: Command): void {
       .option('--format <format>', 'json | yaml | toml | text (default: from the extension); checked before and after')
       .option('-o, --output <file>', 'write here instead of in place'),
   ).action(async (file: string, opts: RewriteCliOptions & { format?: 'json' | 'yaml' | 'toml' | 'text' }) => {
-    print(await rewriteCatalogueCommand(file, { ...sources(opts), format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteCatalogueCommand(file, { ...sources(opts), format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts, opts.output ? { kind: 'copy', file: opts.output, inputs: [file] } : undefined);
   });
 
   withRewriteOptions(
@@ -127,7 +128,7 @@ export function register(program: Command): void {
       .option('--signed-by <path>', 'site keyring path on clients for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg)')
       .option('-o, --output <file>', 'write here instead of in place (one input file)'),
   ).action(async (files: string[], opts: RewriteCliOptions & { signedBy?: string }) => {
-    print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts, opts.output ? { kind: 'copy', file: opts.output, inputs: files } : undefined);
   });
 
   withOutputOptions(

@@ -162,7 +162,11 @@ export async function finishRewrite(
 }
 
 /** The human report: `file:line  old → new`, then the unmapped ones and a summary. */
-export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; overrideOnStdout?: boolean } = {}): string {
+/**
+ * The human report of a rewrite. `output`: the command wrote a new file (-o: an override, or a
+ * rewritten copy) and left its inputs alone — the last line says what was written, not "changed".
+ */
+export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; overrideOnStdout?: boolean; output?: { kind: 'override' | 'copy'; file: string; inputs: string[] } } = {}): string {
   const cwd = opts.cwd ?? process.cwd();
   const rel = (f: string) => (path.isAbsolute(f) ? path.relative(cwd, f) || f : f);
   const lines: string[] = [];
@@ -171,7 +175,13 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   for (const u of r.unmapped) lines.push(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`);
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
-  const where = opts.overrideOnStdout ? 'in the override printed on stdout' : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
+  const out = opts.output;
+  const written = out && `${out.kind === 'override' ? 'the override ' : ''}${rel(path.resolve(cwd, out.file))}`;
+  const where = opts.overrideOnStdout
+    ? 'in the override printed on stdout'
+    : out
+      ? `${r.files.length ? `${r.dryRun ? 'would write' : 'wrote'} ${written}` : `${written} is already up to date`} (${out.inputs.map(rel).join(', ')} left unchanged)`
+      : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
   lines.push(`${n} replacement${n === 1 ? '' : 's'}; ${where}${r.unmapped.length ? `; ${r.unmapped.length} unmapped` : ''}`);
   return lines.join('\n');
 }
