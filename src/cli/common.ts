@@ -13,9 +13,9 @@ export interface CommonCliOptions {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** Options every reporting command shares. */
-export function withOutputOptions(cmd: Command): Command {
-  return cmd.option('--json', 'print machine-readable JSON on stdout').option('-q, --quiet', 'no progress on stderr');
+/** Options every reporting command shares; `quiet` says what --quiet leaves out for this command. */
+export function withOutputOptions(cmd: Command, quiet = 'no progress on stderr'): Command {
+  return cmd.option('--json', 'print machine-readable JSON on stdout').option('-q, --quiet', quiet);
 }
 
 /** Options of commands that talk to registries and download hosts. */
@@ -126,6 +126,8 @@ export function applyCliConventions(program: Command): void {
       target.short = '-t';
       target.flags = `-t, ${target.flags}`;
     }
+    // commander does not mark a required option in --help; a newcomer should not learn it from an error.
+    for (const o of cmd.options) if (o.mandatory && !o.description.endsWith('(required)')) o.description = `${o.description} (required)`;
     const what = cmd.commands.length ? 'the commands' : 'the options';
     cmd.showHelpAfterError(`Run \`ferry${at ? ` ${at}` : ''} --help\` for ${what} and examples.`);
   }

@@ -80,7 +80,8 @@ describe('help and usage errors', () => {
       if (!examples || !examples.includes(`ferry ${p.join(' ')}`.trim())) without.push(p.join(' ') || 'ferry');
     }
     expect(without).toEqual([]);
-  });
+    // Some 25 CLI starts: on a loaded two-core machine this takes a while.
+  }, 600_000);
 
   it('a usage error prints the error and one line pointing at --help, not the whole help page', async () => {
     const missing = await runFerry(['lock']);
