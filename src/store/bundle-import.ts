@@ -58,7 +58,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   }
   const verifyTask = opts.progress.start('verify', 0);
   const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n), key });
-  verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
+  // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
+  verifyTask.finish(verified.ok ? undefined : 'FAILED');
   if (!verified.ok) {
     throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
       details: listed(verified.problems.map((p) => p.message)),
@@ -129,7 +130,7 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
       const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
       const headline = missing.length
-        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
+        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => PLACES[k].noun).join(', ')}; nothing was imported`
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
         details: [
@@ -162,9 +163,9 @@ function isImageReference(s: string): boolean {
 }
 
 /** What each kind needs in the target; checked for the whole bundle before anything is sent. */
-const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string }> = {
-  image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:' },
-  chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }' },
-  file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }' },
-  apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }' },
+const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string; noun: string }> = {
+  image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:', noun: 'images' },
+  chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }', noun: 'Helm charts' },
+  file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }', noun: 'files' },
+  apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }', noun: 'APT repositories' },
 };

@@ -3,7 +3,7 @@ import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * Split bundles: one tar written as `<name>.001 … <name>.NNN` (each part at most the split size;
@@ -315,11 +315,16 @@ export async function openBundleFile(file: string): Promise<RandomAccessFile> {
 }
 
 async function openSingle(abs: string): Promise<RandomAccessFile> {
+  const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
   const fh = await open(abs, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new FerryError('USAGE', `${abs}: no such file`, { cause: err });
-    throw new FerryError('VALIDATION', `${abs}: cannot open (${err.code ?? err.message})`, { cause: err });
+    throw unreadableFile(abs, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : hint });
   });
-  const size = (await fh.stat()).size;
+  const st = await fh.stat();
+  if (st.isDirectory()) {
+    await fh.close();
+    throw unreadableFile(abs, 'bundle', 'EISDIR', { hint });
+  }
+  const size = st.size;
   let fd: number | undefined;
   let closed = false;
   return {

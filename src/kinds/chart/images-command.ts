@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { FerryError } from '../../errors.js';
+import { FerryError, unreadableFile } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
@@ -45,7 +45,7 @@ async function readUserValues(files: string[], baseDir: string): Promise<UserVal
     try {
       text = await readFile(abs, 'utf8');
     } catch (err) {
-      throw new FerryError('USAGE', `${f}: cannot read values file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw unreadableFile(f, 'values file', err);
     }
     out.push(userValues(text, f));
   }

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
-import { FerryError } from '../../errors.js';
+import { FerryError, unreadableFile } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
 import type { KindContext } from '../types.js';
 import { discoverChartImages, userValues, type DiscoveryResult } from './discover.js';
@@ -180,7 +180,7 @@ async function readValues(files: string[], dir: string) {
     try {
       text = await readFile(abs, 'utf8');
     } catch (err) {
-      throw new FerryError('USAGE', `${f}: cannot read values file (relative to ${dir}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw unreadableFile(abs, 'values file', err, { hint: `Values paths in a manifest are relative to the manifest (${dir}).` });
     }
     out.push(userValues(text, f));
   }
