@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { FerryError } from '../errors.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -121,7 +122,7 @@ export async function readTextIfExists(file: string): Promise<string> {
 }
 
 /** Write through a temporary name so a reader never sees half a file (the one atomic writer). */
-export { writeFileAtomic as writeAtomic } from '../store/temp-files.js';
+export const writeAtomic = writeFileAtomic;
 
 export function sortReplacements<T extends { file: string; line: number }>(list: T[]): T[] {
   return [...list].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
