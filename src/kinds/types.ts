@@ -7,6 +7,8 @@ import type { LoadedTarget } from '../manifest/load.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
+import type { RegistryPushSession } from '../oci/push-session.js';
+import type { LayoutWriters } from '../store/layout.js';
 import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace } from '../mapping/index.js';
 import type { ServeRouteProvider } from '../oci/registry-server.js';
@@ -39,8 +41,10 @@ export interface ImportContext {
   concurrency: number;
   /** Client for the target registry (the target's CA and insecure settings), when the target has one. */
   registry?: RegistryClient;
-  /** digest → mirror repositories that already hold it in this run, for cross-repository mounts. */
-  mounts: Map<string, string[]>;
+  /** The one push session of this import (mounts, in-flight uploads, per-repository order); see kinds/registry-push.ts. */
+  push?: RegistryPushSession;
+  /** index.json writers of the import's layout directories; the command flushes them once at the end. */
+  layouts?: LayoutWriters;
 }
 
 export interface ImportResult {

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { FerryError, unreadableFile } from '../errors.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -119,13 +120,8 @@ export async function readTextIfExists(file: string): Promise<string> {
   }
 }
 
-/** Write through a temporary name so a reader never sees half a file. */
-export async function writeAtomic(file: string, text: string, mode?: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.ferry-tmp-${process.pid}`;
-  await writeFile(tmp, text, mode === undefined ? undefined : { mode });
-  await rename(tmp, file);
-}
+/** Write through a temporary name so a reader never sees half a file (the one atomic writer). */
+export const writeAtomic = writeFileAtomic;
 
 export function sortReplacements<T extends { file: string; line: number }>(list: T[]): T[] {
   return [...list].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));

@@ -9,7 +9,7 @@ import type { ImportResult } from '../kinds/types.js';
 import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { artifactLabel } from './layout.js';
+import { artifactLabel, LayoutWriters } from './layout.js';
 import type { Progress } from '../ui/progress.js';
 import { openBundleSource } from './open-bundle.js';
 import { verifyBundle } from './bundle-verify.js';
@@ -75,9 +75,12 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   try {
     // A differential bundle: the target must already hold every blob it left out.
     await checkBaseOnTarget(bundle, loaded, net?.registry);
-    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts: new Map<string, string[]>() };
+    // A directory target's index.json is written once, after every entry's blobs are in place.
+    const layouts = new LayoutWriters({ deferred: true });
+    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, layouts };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
+    await layouts.flush();
     results.push(...perEntry.flat());
   } finally {
     await net?.close();

@@ -9,7 +9,7 @@ import { mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
 import type { RegistryClient } from '../oci/client.js';
 import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
-import { hasSameContent } from '../kinds/file/download.js';
+import { hasSameContent } from './verified-write.js';
 import { ROLE } from '../kinds/file/artifact.js';
 import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from './layout.js';
