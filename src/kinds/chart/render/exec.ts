@@ -519,7 +519,7 @@ export class TemplateSet {
     // reflect.Value: the field is the zero value, no error (`(.Values.global).x`). A nil found by a
     // map lookup inside the chain is a nil interface: the next field is an error.
     if (isNil(receiver)) return undefined;
-    let r = receiver;
+    let r: unknown = receiver;
     for (let i = 0; i < idents.length - 1; i++) r = this.evalField(st, dot, idents[i], [], NOFINAL, r);
     return this.evalField(st, dot, idents[idents.length - 1], cmd.slice(1), final, r);
   }
