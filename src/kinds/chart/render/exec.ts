@@ -208,6 +208,7 @@ const BUILTINS: Record<string, GoFunc> = {
     if (typeof item === 'string') return BigInt(Buffer.byteLength(item));
     if (Array.isArray(item) || item instanceof Uint8Array) return BigInt(item.length);
     if (isMap(item)) return BigInt(Object.keys(item).length);
+    if (item instanceof GoStruct && item.goLen) return BigInt(item.goLen());
     throw new FuncError(`len of type ${goTypeName(item)}`);
   },
   not: (v) => !truthy(v),

@@ -21,6 +21,8 @@ export class GoStruct {
   }
   /** fmt's Stringer, when the struct has a String method. */
   goString?(): string;
+  /** For Go map/slice types with methods (chart.Files, VersionSet): their length (len, truth). */
+  goLen?(): number;
 }
 
 export function isNil(v: unknown): v is null | undefined {
@@ -101,7 +103,7 @@ export function truthy(v: unknown): boolean {
   }
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Uint8Array) return v.length > 0;
-  if (v instanceof GoStruct) return true;
+  if (v instanceof GoStruct) return v.goLen ? v.goLen() > 0 : true;
   if (isMap(v)) return Object.keys(v).length > 0;
   return true;
 }

@@ -115,6 +115,7 @@ export class ChartFiles extends GoStruct {
   constructor(private readonly entries: Map<string, Buffer>) {
     super('chart.Files');
   }
+  override goLen = () => this.entries.size;
   /** For `range $path, $bytes := .Files.Glob …`. */
   goRange(): Dict {
     const out: Dict = {};
@@ -154,6 +155,7 @@ class VersionSet extends GoStruct {
     super('chartutil.VersionSet');
   }
   Has = (v: unknown) => this.list.includes(str(v));
+  override goLen = () => this.list.length;
   goRange(): Dict {
     const out: Dict = {};
     this.list.forEach((v, i) => (out[String(i)] = v));
