@@ -97,7 +97,7 @@ describe('renderChart over a chart tree', () => {
     expect(JSON.parse(main.imported)).toEqual({ own: 'parent-wins', other: 'child-other' });
     const sub = (byName.get('sub')!.object as { data: Record<string, string> }).data;
     // parent values override the subchart's; null deletes a default; globals flow down; YAML 1.1 `yes`
-    expect(sub).toEqual({ greeting: 'from-parent', removed: 'gone', kept: 'true', registry: 'parent.example' });
+    expect(sub).toEqual({ greeting: 'from-parent', removed: 'gone', kept: true, registry: 'parent.example' });
     // the alias `second` is disabled by its condition, `tagged` by its tag; library templates are not output
     expect(r.documents.map((d) => d.source)).not.toContain('parent/charts/second/templates/cm.yaml');
     expect(byName.has('tagged')).toBe(false);
