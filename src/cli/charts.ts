@@ -27,6 +27,9 @@ function describeSource(s: ImageSource): string {
     case 'template':
       what = `template: ${s.text}`;
       break;
+    case 'rendered':
+      what = `${s.resource} ${s.fieldPath}${s.hook ? ` (hook: ${s.hook.join(',')})` : ''}`;
+      break;
   }
   return `${s.chart}  ${at}  ${what}${s.certainty === 'possible' && s.reason ? `  [possible: ${s.reason}]` : ''}`;
 }
