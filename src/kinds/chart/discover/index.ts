@@ -198,11 +198,14 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     const why = v.s.reason ? `not deployed with these values (${v.s.reason})` : 'an image key no rendered template reads with these values';
     add(ref, { ...v.s, certainty: 'possible', reason: guessed ? `${why}; the tag is chosen by the chart's templates` : why });
   }
+  // Chart annotations and Images.lock name images upstream: they back a rendered image (the same
+  // repository and tag, any registry) or stay possible.
   for (const i of fromValues.images) {
     for (const s of i.sources) {
       if (s.kind !== 'annotation' && s.kind !== 'images-lock') continue;
-      if (images.get(i.ref)?.certainty === 'certain') {
-        images.get(i.ref)!.sources.push({ ...s, certainty: 'certain' });
+      const backs = [...images.values()].find((img) => img.ref === i.ref) ?? [...images.values()].find((img) => sameImage(img.ref, i.ref));
+      if (backs) {
+        backs.sources.push({ ...s, certainty: backs.certainty });
         continue;
       }
       add(i.ref, { ...s, certainty: 'possible', reason: `listed in ${s.kind === 'annotation' ? 'the chart annotation' : 'Images.lock'}, not in the render with these values` });

@@ -94,7 +94,9 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
       if (!STRICT_REF.test(v)) return;
       const named = /image/i.test(name);
       if (named && completeRef(v)) add(v, pathParts, 'operator', 'certain');
-      else add(v, pathParts, 'operator', 'possible', named ? 'an image handed to an operator without a tag or digest' : `a string that looks like an image reference (${name})`);
+      else if (named) add(v, pathParts, 'operator', 'possible', 'an image handed to an operator without a tag or digest');
+      // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
+      else if (completeRef(v)) add(v, pathParts, 'operator', 'possible', `a string that looks like an image reference (${name})`);
     };
     const container = (c: Record<string, unknown>, base: Array<string | number>) => {
       if (typeof c.image === 'string') {

@@ -12,7 +12,7 @@
  * (the parsed value is the same).
  */
 import { parseAllDocuments, parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
-import { GoStruct, isMap, isNil } from './govalue.js';
+import { deepCopy, GoStruct, isMap, isNil } from './govalue.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
 
@@ -50,11 +50,19 @@ export function setKey(o: Record<string, unknown>, k: string, v: unknown): void 
 
 export class YamlParseError extends Error {}
 
-/** One YAML document as go-yaml + sigs.k8s.io/yaml read it. */
+const PARSED = new Map<string, unknown>();
+
+/** One YAML document as go-yaml + sigs.k8s.io/yaml read it (a fresh copy each time; parses are cached). */
 export function parseGoYaml(text: string): unknown {
-  const doc = parseDocument(text, GO_YAML_OPTIONS);
-  if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
-  return toGoData(doc.toJS({ maxAliasCount: 10000 }));
+  let v = PARSED.get(text);
+  if (v === undefined) {
+    const doc = parseDocument(text, GO_YAML_OPTIONS);
+    if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
+    v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
+    if (PARSED.size >= 2000) PARSED.delete(PARSED.keys().next().value!);
+    PARSED.set(text, v);
+  }
+  return deepCopy(v);
 }
 
 export function parseGoYamlAll(text: string): unknown[] {

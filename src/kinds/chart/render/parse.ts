@@ -42,7 +42,12 @@ interface Token {
 const KEYWORDS = new Set(['block', 'break', 'continue', 'define', 'else', 'end', 'if', 'range', 'nil', 'template', 'with']);
 
 const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n';
-const isAlnum = (c: string) => /[\p{L}\p{Nd}_]/u.test(c);
+const ALNUM = /[\p{L}\p{Nd}_]/u;
+const isAlnum = (c: string) => {
+  const n = c.charCodeAt(0);
+  if (n < 128) return (n >= 48 && n <= 57) || (n >= 65 && n <= 90) || (n >= 97 && n <= 122) || n === 95;
+  return ALNUM.test(c);
+};
 
 function lex(name: string, input: string): Token[] {
   const toks: Token[] = [];
@@ -359,8 +364,21 @@ function parseNumber(text: string): number | bigint | undefined {
   return undefined;
 }
 
-/** Parse template text; `name` is used in error messages (`template: chart/templates/x.yaml:3: ...`). */
+const CACHE = new Map<string, ParsedTemplate>();
+const CACHE_MAX = 2000;
+
+/** Parse template text; `name` is used in error messages (`template: chart/templates/x.yaml:3: ...`). Trees are immutable and cached. */
 export function parseTemplate(name: string, text: string): ParsedTemplate {
+  const key = `${name}\u0000${text}`;
+  const hit = CACHE.get(key);
+  if (hit) return hit;
+  const parsed = parseUncached(name, text);
+  if (CACHE.size >= CACHE_MAX) CACHE.delete(CACHE.keys().next().value!);
+  CACHE.set(key, parsed);
+  return parsed;
+}
+
+function parseUncached(name: string, text: string): ParsedTemplate {
   const toks = lex(name, text);
   let i = 0;
   const defines = new Map<string, Node[]>();
