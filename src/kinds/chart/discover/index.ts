@@ -32,10 +32,17 @@ export { findRenderedImages, normalizeRef, type RenderedFinding } from './render
  */
 export function discoverChartImages(chart: LoadedChart, opts: DiscoverOptions = {}): DiscoveryResult {
   if (!chart.raw) return discoverFromValues(chart, opts);
+  return discoverWithRenderer(chart, opts, (o) => renderChart(chart, o));
+}
+
+/** A renderer: ferry's (renderChart) or a helm binary's output read back (`--render helm`). */
+export type ChartRenderer = (opts: RenderOptions) => RenderResult;
+
+export function discoverWithRenderer(chart: LoadedChart, opts: DiscoverOptions, render: ChartRenderer): DiscoveryResult {
   const renderOpts = renderOptions(opts);
-  const rendered = renderChart(chart, renderOpts);
+  const rendered = render(renderOpts);
   const fromValues = discoverFromValues(chart, { values: opts.values });
-  return combine(chart, rendered, fromValues, renderOpts);
+  return combine(chart, rendered, fromValues, renderOpts, render);
 }
 
 export function renderOptions(opts: DiscoverOptions): RenderOptions {
@@ -121,19 +128,19 @@ function setPath(into: Record<string, unknown>, path: string, value: unknown): v
 }
 
 /** Render again with the switches on; undefined when the chart refuses (missing required values…). */
-function probe(chart: LoadedChart, base: RenderOptions, switches: string[]): RenderResult | undefined {
+function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): RenderResult | undefined {
   if (switches.length === 0) return undefined;
   const on: Record<string, unknown> = {};
   for (const s of switches) setPath(on, s, true);
   try {
-    return renderChart(chart, { ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
+    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
   } catch (err) {
     if (isFerryError(err)) return undefined;
     throw err;
   }
 }
 
-function combine(chart: LoadedChart, rendered: RenderResult, fromValues: DiscoveryResult, renderOpts: RenderOptions): DiscoveryResult {
+function combine(chart: LoadedChart, rendered: RenderResult, fromValues: DiscoveryResult, renderOpts: RenderOptions, render: ChartRenderer): DiscoveryResult {
   const images = new Map<string, DiscoveredImage>();
   const add = (ref: string, s: ImageSource) => {
     let img = images.get(ref);
@@ -167,13 +174,13 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     const cond = chartDependencies(chart).find((c) => (c.alias || c.name) === d.dependency)?.condition?.split(',')[0]?.trim();
     if (cond) switches.push(cond);
   }
-  let probed: RenderResult | undefined = probe(chart, renderOpts, switches);
+  let probed: RenderResult | undefined = probe(render, renderOpts, switches);
   const probeFindings: Array<{ f: RenderedFinding; switches: string[] }> = [];
   if (probed) for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches });
   else {
     // the chart refused all switches at once: one at a time
     for (const s of switches.slice(0, 12)) {
-      probed = probe(chart, renderOpts, [s]);
+      probed = probe(render, renderOpts, [s]);
       if (probed) for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches: [s] });
     }
   }

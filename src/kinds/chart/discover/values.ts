@@ -114,6 +114,8 @@ export interface DiscoveryResult {
   missingDependencies: Array<{ chart: string; dependency: string; version?: string; repository?: string }>;
   /** Set when the findings come from rendering the chart. */
   rendered?: { kubeVersion: string; documents: number; warnings: string[]; renderer?: 'ferry' | 'helm' };
+  /** Set when rendering failed and the findings come from the values alone (lock falls back so). */
+  renderError?: string;
 }
 
 export interface UserValues {

@@ -259,10 +259,17 @@ export class TemplateSet {
   }
 
   /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
-  parse(name: string, text: string): void {
+  parse(name: string, text: string): Node[] {
     const parsed = parseTemplate(name, text);
     for (const [n, body] of parsed.defines) this.associate(n, body);
     this.associate(name, parsed.root);
+    return parsed.root;
+  }
+
+  /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
+  executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
+    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    this.walkList(st, data, body);
   }
 
   private associate(name: string, body: Node[]): void {

@@ -361,10 +361,8 @@ function cleanupError(err: unknown): Error {
   return err;
 }
 
-function helmFuncs(set: TemplateSet): Record<string, GoFunc> {
-  const f: Record<string, GoFunc> = { ...sprigFuncs() };
-  delete f.env;
-  delete f.expandenv;
+/** The function map of a template set: sprig, Helm's own, and include/tpl closing over `set`. */
+function helmFuncs(set: TemplateSet, base: Record<string, GoFunc> = helmBaseFuncs()): Record<string, GoFunc> {
   const include = (name: unknown, data: unknown) => {
     const n = str(name);
     const depth = set.includeDepth.get(n) ?? 0;
@@ -379,17 +377,24 @@ function helmFuncs(set: TemplateSet): Record<string, GoFunc> {
     }
     return w.toString();
   };
+  const tpl = (text: unknown, vals: unknown) => {
+    // Helm clones the set, so defines in the text are visible to include inside it only
+    const child = set.child();
+    child.funcs = helmFuncs(child, base);
+    const tname = isMap(vals) && isMap(vals.Template) && typeof vals.Template.Name === 'string' ? vals.Template.Name : 'tpl';
+    const body = child.parse(tname, str(text));
+    const w = new Writer(false);
+    child.executeBody(tname, body, vals, w);
+    return w.toString().split('<no value>').join('');
+  };
+  return { ...base, include, tpl };
+}
+
+function helmBaseFuncs(): Record<string, GoFunc> {
+  const f: Record<string, GoFunc> = { ...sprigFuncs() };
+  delete f.env;
+  delete f.expandenv;
   Object.assign(f, {
-    include,
-    tpl: (text: unknown, vals: unknown) => {
-      const child = set.child();
-      child.funcs = { ...set.funcs };
-      const tname = isMap(vals) && isMap(vals.Template) && typeof vals.Template.Name === 'string' ? vals.Template.Name : 'tpl';
-      child.parse(tname, str(text));
-      const w = new Writer(false);
-      child.execute(tname, vals, w);
-      return w.toString().split('<no value>').join('');
-    },
     required: (msg: unknown, v: unknown) => {
       if (isNil(v) || v === '') throw new FuncError(warnWrap(str(msg)));
       return v;

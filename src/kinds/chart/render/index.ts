@@ -359,3 +359,25 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
 export function formatRendered(r: RenderResult): string {
   return r.documents.map((d) => `---\n# Source: ${d.source}\n${d.text}\n`).join('');
 }
+
+/**
+ * Documents from text `helm template` printed (for `--render helm`): the same shape as ferry's own
+ * render, without template lines.
+ */
+export function documentsFromHelmOutput(text: string): RenderedDocument[] {
+  const out: RenderedDocument[] = [];
+  const parts = text.split(/^---\s*$/m);
+  for (const part of parts) {
+    const m = /^\s*# Source: (\S+)\s*$/m.exec(part);
+    if (!m) continue;
+    const source = m[1];
+    const at = source.lastIndexOf('/templates/') >= 0 ? source.lastIndexOf('/templates/') : source.lastIndexOf('/crds/');
+    const chartPath = at >= 0 ? source.slice(0, at) : source.split('/')[0];
+    const segs = chartPath.split('/');
+    const scope = segs.filter((_x, i) => i > 0 && segs[i - 1] === 'charts');
+    const fake = { name: chartPath, fullPath: chartPath } as unknown as HelmChart;
+    const t: RenderedTemplate = { name: source, chart: fake, output: part.replace(m[0], ''), marks: [] };
+    for (const d of toDocuments(t, fake)) out.push({ ...d, scope, lineAt: () => undefined });
+  }
+  return out;
+}

@@ -157,3 +157,15 @@ describe('renderChart over a chart tree', () => {
     expect(d.lineAt(d.text.indexOf('nginx'))).toBe(8);
   });
 });
+
+describe('tpl', () => {
+  it('renders an empty text as empty, and defines made inside it are visible to include there', async () => {
+    const dir = await writeChart(path.join(tmp, 'p6'), {
+      chart: { name: 'p6', version: '1.0.0' },
+      values: 'empty: ""\nt: \'{{ define "in.tpl" }}from-tpl-{{ .Release.Name }}{{ end }}{{ include "in.tpl" . }}\'\n',
+      files: { 'templates/a.yaml': cm('a', '  empty: "{{ tpl .Values.empty . }}"\n  defined: {{ tpl .Values.t . }}') },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect((r.documents[0].object as { data: Record<string, string> }).data).toEqual({ empty: '', defined: 'from-tpl-release-name' });
+  });
+});
