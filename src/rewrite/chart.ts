@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
-import { FerryError } from '../errors.js';
-import { discoverChartImages, userValues, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
+import { FerryError, isFerryError } from '../errors.js';
+import { discoverChartImages, discoverFromValues, findRenderedImages, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
+import { renderChart } from '../kinds/chart/render/index.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -19,6 +20,8 @@ export interface RewriteChartOptions {
   allowUnmapped?: boolean;
   /** Also point the chart directory's Chart.yaml dependency repositories at the mirror (in place). */
   chartYaml?: boolean;
+  /** How to render the chart for discovery and for the proof (helm template's -n, --kube-version, …). */
+  render?: Pick<DiscoverOptions, 'namespace' | 'releaseName' | 'kubeVersion' | 'apiVersions' | 'set' | 'setString'>;
 }
 
 export interface ChartRepoMapping {
@@ -87,7 +90,7 @@ function setIn(root: Record<string, unknown>, p: Path, value: unknown): void {
  * that make each of those images resolve to its mirror location, and nothing else.
  */
 export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts: RewriteChartOptions): Promise<ChartRewriteResult> {
-  const chart = await loadChart(chartPath);
+  const chart = await loadChart(chartPath, { allFiles: true });
   const users: UserValues[] = [];
   const userTexts: string[] = [];
   for (const f of opts.values ?? []) {
@@ -95,19 +98,10 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
     userTexts.push(text);
     users.push(userValues(text, f));
   }
-  const { override, replacements, unmapped, warnings } = chartOverride(chart, ctx, users, chartPath, userTexts);
-
-  // Check: with the override merged in, discovery must find no image of the lock still upstream.
-  const after = discoverChartImages(chart, { values: [...users, { file: '(override)', values: override as never }] });
-  for (const img of after.images) {
-    if (img.certainty !== 'certain') continue;
-    if (!img.sources.some((s) => s.kind === 'values')) continue;
-    const look = ctx.lookupImage(img.ref);
-    if (look.status === 'mapped') {
-      const s = img.sources.find((x) => x.kind === 'values')!;
-      warnings.push(`${img.ref} (${s.valuesPath}) still points upstream after the override; the chart composes it in a way ferry does not know`);
-    }
-  }
+  const { override, replacements, unmapped, warnings, discovery } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
+  // The proof: render the chart with the override; every image it runs must be on the mirror.
+  if (discovery.rendered) proveByRendering(chart, ctx, users, override, chartPath, replacements, unmapped, opts.render ?? {});
+  else if (discovery.renderError) warnings.push(`the chart does not render with the default release (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
   const chartRepos = dependencyRepos(chart, ctx);
   const doc = new Document(override);
@@ -127,8 +121,14 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   return { ...result, override: text, overrideValues: override, chartRepos };
 }
 
-export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where, userTexts: string[] = []) {
-  const discovery: DiscoveryResult = discoverChartImages(chart, { values: users });
+export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where, userTexts: string[] = [], render: RewriteChartOptions['render'] = {}) {
+  let discovery: DiscoveryResult;
+  try {
+    discovery = discoverChartImages(chart, { ...render, values: users });
+  } catch (err) {
+    if (!isFerryError(err, 'VALIDATION') || !chart.raw) throw err;
+    discovery = { ...discoverFromValues(chart, { values: users }), renderError: err.message };
+  }
   const override: Record<string, unknown> = {};
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
@@ -150,7 +150,8 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   };
 
   for (const img of discovery.images) {
-    const valueSources = img.sources.filter((s) => s.kind === 'values' && s.valuesPath);
+    // Keys whose values spell the image differently from the render are left to the render proof.
+    const valueSources = img.sources.filter((s) => s.kind === 'values' && s.valuesPath && !s.valuesRef);
     const look = ctx.lookupImage(img.ref);
     if (look.status === 'mirror') continue;
     if (look.status === 'unmapped') {
@@ -161,9 +162,7 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       continue;
     }
     if (!valueSources.length) {
-      const s = img.sources[0];
-      if (img.certainty === 'certain' && (s.kind === 'template'))
-        warnings.push(`${img.ref} is written literally in ${s.file}${s.line ? `:${s.line}` : ''}; no value can change it — let nodes pull it through \`ferry mirror-config\``);
+      // No values key is known to set it: the render with the override says whether one was found.
       continue;
     }
     const ref = parseImageReference(img.ref);
@@ -220,6 +219,123 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     warnings.push('set global.security.allowInsecureImages: true — Bitnami charts refuse images moved to another registry without it (the mirror holds the same digests)');
   }
   return { override, replacements, unmapped, warnings, discovery };
+}
+
+type RenderedFindingLike = ReturnType<typeof findRenderedImages>[number];
+
+function renderWith(chart: LoadedChart, users: UserValues[], override: Record<string, unknown>, render: RewriteChartOptions['render'], extra?: Record<string, unknown>) {
+  const values = [...users, { file: '(override)', values: override as ValueMap }];
+  if (extra) values.push({ file: '(probe)', values: extra as ValueMap });
+  return renderChart(chart, renderOptions({ ...render, values }));
+}
+
+/** Rendered images (not merely possible) that still point upstream although the mirror holds them. */
+function stillUpstream(ctx: RewriteContext, found: RenderedFindingLike[]): RenderedFindingLike[] {
+  return found.filter((f) => f.certainty !== 'possible' && ctx.lookupImage(f.ref).status === 'mapped');
+}
+
+const PROBE_HOST = 'ferry-probe.invalid';
+
+/**
+ * Which values keys set the registry of each rendered image, found by rendering: every key named
+ * like a registry (at the top, in `global`, and in each subchart's scope) gets its own sentinel
+ * host in one render; the sentinel that shows up in an image names the key its templates read.
+ */
+function registryKeysByRendering(chart: LoadedChart, users: UserValues[], override: Record<string, unknown>, values: Record<string, unknown>, render: RewriteChartOptions['render']): Map<string, Path> | undefined {
+  const candidates: Path[] = [];
+  const walk = (node: unknown, p: Path, depth: number) => {
+    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      // globals flow down from the top; a subchart's copy of them is not a key of its own
+      if (k === 'global' && p.length > 0) continue;
+      if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push([...p, k]);
+      else walk(v, [...p, k], depth + 1);
+    }
+  };
+  walk(values, [], 0);
+  if (candidates.length === 0) return undefined;
+  const probe: Record<string, unknown> = {};
+  candidates.forEach((c, i) => setIn(probe, c, `r${i}.${PROBE_HOST}`));
+  let rendered;
+  try {
+    rendered = renderWith(chart, users, override, render, probe);
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, Path>();
+  for (const f of findRenderedImages(rendered.documents)) {
+    const m = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|$)`).exec(f.ref);
+    if (m) out.set(findingKey(f), candidates[Number(m[1])]);
+  }
+  return out;
+}
+
+function findingKey(f: RenderedFindingLike): string {
+  return `${f.doc.source}\u0000${f.doc.kind}\u0000${f.doc.name}\u0000${f.fieldPath}`;
+}
+
+function describeFinding(f: RenderedFindingLike): string {
+  const ns = f.doc.namespace ? `${f.doc.namespace}/` : '';
+  return `${f.doc.kind ?? '?'} ${ns}${f.doc.name ?? '?'} ${f.fieldPath}`;
+}
+
+/**
+ * Render with the override. Images still upstream: find the registry keys their templates read
+ * (by rendering) and set those; render again; whatever is still upstream is reported (the command
+ * fails) with the resource and field, and the template line that writes it.
+ */
+function proveByRendering(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], override: Record<string, unknown>, where: string, replacements: Replacement[], unmapped: Unmapped[], render: RewriteChartOptions['render']): void {
+  const before = new Map(findRenderedImages(renderWith(chart, users, {}, render).documents).filter((f) => f.certainty !== 'possible').map((f) => [findingKey(f), f]));
+  let rendered = renderWith(chart, users, override, render);
+  let left = stillUpstream(ctx, findRenderedImages(rendered.documents));
+  if (left.length) {
+    const keys = registryKeysByRendering(chart, users, override, rendered.values, render);
+    const setHere = new Map<string, string>();
+    for (const f of left) {
+      const p = keys?.get(findingKey(f));
+      const look = ctx.lookupImage(f.ref);
+      if (!p || look.status !== 'mapped') continue;
+      const location = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
+      const k = JSON.stringify(p);
+      if (setHere.has(k) && setHere.get(k) !== location) continue; // one key cannot serve two places: the proof reports it
+      if (!setHere.has(k)) {
+        const old = getIn(rendered.values, p);
+        replacements.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'registry', old: typeof old === 'string' ? old : '', new: location, where: p.join('.') });
+      }
+      setHere.set(k, location);
+      setIn(override, p, location);
+    }
+    if (setHere.size) {
+      rendered = renderWith(chart, users, override, render);
+      left = stillUpstream(ctx, findRenderedImages(rendered.documents));
+    }
+  }
+  const reported = new Set(unmapped.map((u) => u.ref));
+  for (const f of left) {
+    unmapped.push({
+      file: path.join(where, f.doc.source.split('/').slice(1).join('/')),
+      line: f.line ?? 0,
+      kind: 'image',
+      ref: f.ref,
+      reason: 'still points upstream in the render with the override: no values key the templates read moves it; let nodes pull it through `ferry mirror-config`',
+      where: describeFinding(f),
+    });
+  }
+  // An image field the override turned into something that is no image reference at all.
+  const after = new Set(findRenderedImages(rendered.documents).map(findingKey));
+  for (const [k, f] of before) {
+    if (after.has(k) || reported.has(f.ref)) continue;
+    reported.add(f.ref);
+    unmapped.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'image', ref: f.ref, reason: 'the override makes this field no valid image reference', where: describeFinding(f) });
+  }
+  // Images the override's render runs that the mirror does not hold (a tag the lock lacks).
+  for (const f of findRenderedImages(rendered.documents)) {
+    if (f.certainty !== 'certain' || reported.has(f.ref)) continue;
+    const look = ctx.lookupImage(f.ref);
+    if (look.status !== 'unmapped') continue;
+    reported.add(f.ref);
+    unmapped.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'image', ref: f.ref, reason: `${look.reason} (${describeFinding(f)})`, where: describeFinding(f) });
+  }
 }
 
 /** Where a (sub)chart's defaults declare Bitnami's `global.security.allowInsecureImages`. */

@@ -156,7 +156,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     const close = exact.length ? exact : valueSources.filter((v) => sameImage(v.ref, ref));
     for (const v of close) {
       attributed.add(v.s);
-      add(ref, { ...v.s, certainty, reason });
+      add(ref, { ...v.s, certainty, reason, ...(v.ref !== ref ? { valuesRef: v.ref } : {}) });
     }
   };
 

@@ -83,6 +83,11 @@ export interface ImageSource {
   certainty: Certainty;
   /** Why a finding is only possible. */
   reason?: string;
+  /**
+   * A values source attached to a rendered image it does not spell exactly (the templates add a
+   * registry, a suffix…): what the values alone would give. Rewrites do not trust its keys.
+   */
+  valuesRef?: string;
   /** Rendered findings: the resource (`apps/v1 Deployment ns/name`) and the field path in it. */
   resource?: string;
   fieldPath?: string;
