@@ -98,9 +98,9 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
     userTexts.push(text);
     users.push(userValues(text, f));
   }
-  const { override, replacements, unmapped, warnings, discovery } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
+  const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
   // The proof: render the chart with the override; every image it runs must be on the mirror.
-  if (discovery.rendered) proveByRendering(chart, ctx, users, override, chartPath, replacements, unmapped, opts.render ?? {});
+  if (discovery.rendered) proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
   else if (discovery.renderError) warnings.push(`the chart does not render with the default release (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
   const chartRepos = dependencyRepos(chart, ctx);
@@ -218,7 +218,7 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     replacements.push({ file: path.join(where, guard.file), line: guard.line ?? 0, kind: 'image', old: guard.old, new: 'true', where: 'global.security.allowInsecureImages' });
     warnings.push('set global.security.allowInsecureImages: true — Bitnami charts refuse images moved to another registry without it (the mirror holds the same digests)');
   }
-  return { override, replacements, unmapped, warnings, discovery };
+  return { override, replacements, unmapped, warnings, discovery, setBy };
 }
 
 type RenderedFindingLike = ReturnType<typeof findRenderedImages>[number];
@@ -229,44 +229,61 @@ function renderWith(chart: LoadedChart, users: UserValues[], override: Record<st
   return renderChart(chart, renderOptions({ ...render, values }));
 }
 
-/** Rendered images (not merely possible) that still point upstream although the mirror holds them. */
-function stillUpstream(ctx: RewriteContext, found: RenderedFindingLike[]): RenderedFindingLike[] {
-  return found.filter((f) => f.certainty !== 'possible' && ctx.lookupImage(f.ref).status === 'mapped');
-}
-
 const PROBE_HOST = 'ferry-probe.invalid';
 
 /**
- * Which values keys set the registry of each rendered image, found by rendering: every key named
- * like a registry (at the top, in `global`, and in each subchart's scope) gets its own sentinel
- * host in one render; the sentinel that shows up in an image names the key its templates read.
+ * Which values keys set each rendered image field, found by rendering. Every key named like a
+ * registry (at the top, in `global`, in each subchart's scope) gets its own sentinel host, and
+ * every string value spelling one of the images in full gets its own sentinel image, all in one
+ * render; the sentinel that shows up in a field names the key its templates read.
  */
-function registryKeysByRendering(chart: LoadedChart, users: UserValues[], override: Record<string, unknown>, values: Record<string, unknown>, render: RewriteChartOptions['render']): Map<string, Path> | undefined {
-  const candidates: Path[] = [];
+type KeyKind = 'registry' | 'repository' | 'image';
+
+function keysByRendering(
+  chart: LoadedChart,
+  users: UserValues[],
+  override: Record<string, unknown>,
+  values: Record<string, unknown>,
+  fullImages: Set<string>,
+  repositories: Set<string>,
+  render: RewriteChartOptions['render'],
+): Map<string, { path: Path; kind: KeyKind }> | undefined {
+  const candidates: Array<{ path: Path; kind: KeyKind }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
     if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
     for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
       // globals flow down from the top; a subchart's copy of them is not a key of its own
       if (k === 'global' && p.length > 0) continue;
-      if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push([...p, k]);
+      if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
+      else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
+      else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
       else walk(v, [...p, k], depth + 1);
     }
   };
   walk(values, [], 0);
   if (candidates.length === 0) return undefined;
-  const probe: Record<string, unknown> = {};
-  candidates.forEach((c, i) => setIn(probe, c, `r${i}.${PROBE_HOST}`));
-  let rendered;
-  try {
-    rendered = renderWith(chart, users, override, render, probe);
-  } catch {
-    return undefined;
-  }
-  const out = new Map<string, Path>();
-  for (const f of findRenderedImages(rendered.documents)) {
-    const m = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|$)`).exec(f.ref);
-    if (m) out.set(findingKey(f), candidates[Number(m[1])]);
-  }
+  const sentinel = (c: { kind: KeyKind }, i: number) => (c.kind === 'image' ? `r${i}.${PROBE_HOST}/probe:1` : c.kind === 'repository' ? `r${i}.${PROBE_HOST}/probe` : `r${i}.${PROBE_HOST}`);
+  const re = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|:|$)`);
+  const out = new Map<string, { path: Path; kind: KeyKind }>();
+  const tryRender = (idx: number[]): boolean => {
+    const probe: Record<string, unknown> = {};
+    for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
+    let rendered;
+    try {
+      // a probe only detects: the schema may reject a sentinel where the chart would not
+      rendered = renderChart(chart, { ...renderOptions({ ...render, values: [...users, { file: '(override)', values: override as ValueMap }, { file: '(probe)', values: probe as ValueMap }] }), skipSchemaValidation: true });
+    } catch {
+      return false;
+    }
+    for (const f of findRenderedImages(rendered.documents)) {
+      const m = re.exec(f.ref);
+      if (m && !out.has(findingKey(f))) out.set(findingKey(f), candidates[Number(m[1])]);
+    }
+    return true;
+  };
+  const all = candidates.map((_c, i) => i);
+  // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
+  if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
   return out;
 }
 
@@ -279,62 +296,84 @@ function describeFinding(f: RenderedFindingLike): string {
   return `${f.doc.kind ?? '?'} ${ns}${f.doc.name ?? '?'} ${f.fieldPath}`;
 }
 
+function deleteIn(root: Record<string, unknown>, p: Path): void {
+  const parent = getIn(root, p.slice(0, -1));
+  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[String(p[p.length - 1])];
+}
+
 /**
- * Render with the override. Images still upstream: find the registry keys their templates read
- * (by rendering) and set those; render again; whatever is still upstream is reported (the command
- * fails) with the resource and field, and the template line that writes it.
+ * Render with the override and compare every image field with the render without it: each image
+ * the mirror holds must now be exactly its mirror reference. For fields that are not, the keys the
+ * values finder chose are taken back and the keys the templates read are found by rendering
+ * (keysByRendering) and set; render again. What is still wrong is reported (the command fails)
+ * with the resource, the field and the template line.
  */
-function proveByRendering(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], override: Record<string, unknown>, where: string, replacements: Replacement[], unmapped: Unmapped[], render: RewriteChartOptions['render']): void {
-  const before = new Map(findRenderedImages(renderWith(chart, users, {}, render).documents).filter((f) => f.certainty !== 'possible').map((f) => [findingKey(f), f]));
-  let rendered = renderWith(chart, users, override, render);
-  let left = stillUpstream(ctx, findRenderedImages(rendered.documents));
-  if (left.length) {
-    const keys = registryKeysByRendering(chart, users, override, rendered.values, render);
-    const setHere = new Map<string, string>();
-    for (const f of left) {
-      const p = keys?.get(findingKey(f));
-      const look = ctx.lookupImage(f.ref);
-      if (!p || look.status !== 'mapped') continue;
-      const location = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
-      const k = JSON.stringify(p);
-      if (setHere.has(k) && setHere.get(k) !== location) continue; // one key cannot serve two places: the proof reports it
-      if (!setHere.has(k)) {
-        const old = getIn(rendered.values, p);
-        replacements.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'registry', old: typeof old === 'string' ? old : '', new: location, where: p.join('.') });
-      }
-      setHere.set(k, location);
-      setIn(override, p, location);
-    }
-    if (setHere.size) {
-      rendered = renderWith(chart, users, override, render);
-      left = stillUpstream(ctx, findRenderedImages(rendered.documents));
-    }
-  }
-  const reported = new Set(unmapped.map((u) => u.ref));
-  for (const f of left) {
-    unmapped.push({
-      file: path.join(where, f.doc.source.split('/').slice(1).join('/')),
-      line: f.line ?? 0,
-      kind: 'image',
-      ref: f.ref,
-      reason: 'still points upstream in the render with the override: no values key the templates read moves it; let nodes pull it through `ferry mirror-config`',
-      where: describeFinding(f),
-    });
-  }
-  // An image field the override turned into something that is no image reference at all.
-  const after = new Set(findRenderedImages(rendered.documents).map(findingKey));
-  for (const [k, f] of before) {
-    if (after.has(k) || reported.has(f.ref)) continue;
-    reported.add(f.ref);
-    unmapped.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'image', ref: f.ref, reason: 'the override makes this field no valid image reference', where: describeFinding(f) });
-  }
-  // Images the override's render runs that the mirror does not hold (a tag the lock lacks).
-  for (const f of findRenderedImages(rendered.documents)) {
-    if (f.certainty !== 'certain' || reported.has(f.ref)) continue;
+function proveByRendering(
+  chart: LoadedChart,
+  ctx: RewriteContext,
+  users: UserValues[],
+  override: Record<string, unknown>,
+  setBy: Map<string, string>,
+  where: string,
+  replacements: Replacement[],
+  unmapped: Unmapped[],
+  render: RewriteChartOptions['render'],
+): void {
+  const fileOf = (f: RenderedFindingLike) => path.join(where, f.doc.source.split('/').slice(1).join('/'));
+  const before = new Map<string, { f: RenderedFindingLike; mirror: string; location: string; repository: string }>();
+  for (const f of findRenderedImages(renderWith(chart, users, {}, render).documents)) {
+    if (f.certainty === 'possible') continue;
     const look = ctx.lookupImage(f.ref);
-    if (look.status !== 'unmapped') continue;
-    reported.add(f.ref);
-    unmapped.push({ file: path.join(where, f.doc.source.split('/').slice(1).join('/')), line: f.line ?? 0, kind: 'image', ref: f.ref, reason: `${look.reason} (${describeFinding(f)})`, where: describeFinding(f) });
+    if (look.status === 'mapped') before.set(findingKey(f), { f, mirror: look.mirror, location: look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host, repository: `${look.host}/${look.mirrorRef.repository}` });
+  }
+  const wrong = (): Array<[string, RenderedFindingLike | undefined]> => {
+    const after = new Map(findRenderedImages(renderWith(chart, users, override, render).documents).map((f) => [findingKey(f), f]));
+    return [...before].filter(([k, b]) => after.get(k)?.ref !== b.mirror).map(([k]) => [k, after.get(k)]);
+  };
+  let bad = wrong();
+  if (bad.length) {
+    // take back what the values finder set for these images (unless a good field needs it too)
+    const badRefs = new Set(bad.map(([k]) => before.get(k)!.f.ref));
+    const goodRefs = new Set([...before].filter(([k]) => !bad.some(([b]) => b === k)).map(([, b]) => b.f.ref));
+    for (const [key, ref] of [...setBy]) {
+      if (!badRefs.has(ref) || goodRefs.has(ref)) continue;
+      const p = JSON.parse(key) as Path;
+      deleteIn(override, p);
+      setBy.delete(key);
+      for (let i = replacements.length - 1; i >= 0; i--) if (replacements[i].where === p.join('.')) replacements.splice(i, 1);
+    }
+    const values = renderWith(chart, users, override, render).values;
+    const raws = bad.map(([k]) => before.get(k)!.f.raw);
+    const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));
+    const keys = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render);
+    for (const [k] of bad) {
+      const hit = keys?.get(k);
+      const b = before.get(k)!;
+      if (!hit) continue;
+      const value = hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+      const pk = JSON.stringify(hit.path);
+      if (setBy.has(pk) && getIn(override, hit.path) !== value) continue; // one key cannot serve two places: reported below
+      if (!setBy.has(pk)) {
+        const old = getIn(values, hit.path);
+        replacements.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: hit.kind === 'registry' ? 'registry' : 'image', old: typeof old === 'string' ? old : '', new: value, where: hit.path.join('.') });
+      }
+      setBy.set(pk, b.f.ref);
+      setIn(override, hit.path, value);
+    }
+    bad = wrong();
+  }
+  const reported = new Set(unmapped.map((u) => `${u.ref}\u0000${u.where}`));
+  for (const [k, now] of bad) {
+    const b = before.get(k)!;
+    const reason = !now
+      ? 'the override makes this field no valid image reference'
+      : now.ref === b.f.ref
+        ? 'still points upstream in the render with the override: no values key the templates read moves it; let nodes pull it through `ferry mirror-config`'
+        : `the render with the override runs ${now.ref}, not the mirror's ${b.mirror}`;
+    const w = describeFinding(b.f);
+    if (reported.has(`${b.f.ref}\u0000${w}`)) continue;
+    reported.add(`${b.f.ref}\u0000${w}`);
+    unmapped.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: 'image', ref: b.f.ref, reason, where: w });
   }
 }
 
