@@ -14,5 +14,6 @@ elif ! ferry_node_ok; then
   export PATH="$FERRY_NODE_DIR:$PATH"
 fi
 ferry_npm_install() {
-  ( cd "$FERRY_ROOT" && if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi )
+  # A linked node_modules (a git worktree sharing another checkout's) is never reinstalled here.
+  ( cd "$FERRY_ROOT" && if [ -L node_modules ]; then :; elif [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; fi )
 }

@@ -72,3 +72,36 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const refs = await makeUpstream(path.resolve(process.argv[2] ?? 'demo-upstream'));
   for (const r of refs) console.log(`${r.annotations['org.opencontainers.image.ref.name']}  ${r.digest}`);
 }
+
+/**
+ * Push the layout `makeUpstream` wrote into a registry (`http://host:port`) with the plain
+ * distribution API: blobs, then child manifests, then the index, the tag last.
+ * Repository and tag come from each descriptor's ref.name (`demo.upstream/<repo>:<tag>`).
+ */
+export async function pushLayout(root, registryUrl) {
+  const index = JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8'));
+  const blob = (d) => readFile(path.join(root, 'blobs', 'sha256', d.slice(7)));
+  const check = async (res, what) => {
+    if (!res.ok) throw new Error(`push ${what}: ${res.status} ${await res.text()}`);
+  };
+  async function putBlob(repo, desc) {
+    if ((await fetch(`${registryUrl}/v2/${repo}/blobs/${desc.digest}`, { method: 'HEAD' })).ok) return;
+    const start = await fetch(`${registryUrl}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
+    await check(start, `${repo} upload`);
+    const loc = new URL(start.headers.get('location'), registryUrl);
+    loc.searchParams.set('digest', desc.digest);
+    await check(await fetch(loc, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: await blob(desc.digest) }), `${repo} ${desc.digest}`);
+  }
+  async function putManifest(repo, desc, reference) {
+    const bytes = await blob(desc.digest);
+    const m = JSON.parse(bytes.toString('utf8'));
+    if (m.manifests) for (const child of m.manifests) await putManifest(repo, child, child.digest);
+    else for (const b of [m.config, ...m.layers]) await putBlob(repo, b);
+    await check(await fetch(`${registryUrl}/v2/${repo}/manifests/${reference}`, { method: 'PUT', headers: { 'content-type': desc.mediaType }, body: bytes }), `${repo}:${reference}`);
+  }
+  for (const desc of index.manifests) {
+    const name = desc.annotations['org.opencontainers.image.ref.name'].replace(/^demo\.upstream\//, '');
+    const [repo, tag] = name.split(':');
+    await putManifest(repo, desc, tag);
+  }
+}

@@ -83,8 +83,9 @@ export interface Inventory {
   cmmc: CmmcObjective[];
 }
 
+/** x = yes, blank = no (recorded as false), ? = unknown or not recorded: blank must never mean "not known". */
 export function mark(v: TriState | undefined): string {
-  return v === true ? 'x' : v === 'unknown' ? '?' : '';
+  return v === true ? 'x' : v === false ? '' : '?';
 }
 
 export function portsLabel(ports: Port[], transport: Flow['transport'], note?: string): string {

@@ -33,6 +33,9 @@ export interface ConnectionModel {
   };
 }
 
+const GITHUB_RELEASE_HOSTS = ['github.com', 'objects.githubusercontent.com', 'release-assets.githubusercontent.com'];
+const DOCKER_HUB_PULL_HOSTS = [DOCKER_HUB_API, 'auth.docker.io', 'production.cloudflare.docker.com'];
+
 const PLACEHOLDER = /<([A-Za-z_][A-Za-z0-9_-]*)>/g;
 export const isPlaceholder = (s: string): boolean => /<[A-Za-z_][A-Za-z0-9_-]*>/.test(s);
 
@@ -164,9 +167,17 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
   for (const ref of images) {
     const host = parseImageReference(ref).registry.toLowerCase();
     add(host, 'image', ref);
-    if (host === DOCKER_HUB) add(DOCKER_HUB_API, 'image', ref);
+    // Pulling from Docker Hub takes its API host, its token service and its blob CDN.
+    if (host === DOCKER_HUB) for (const h of DOCKER_HUB_PULL_HOSTS) add(h, 'image', ref);
   }
-  for (const c of m.charts) add(hostOfUrl(c.repo), 'chart', `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`);
+  for (const c of m.charts) {
+    const host = hostOfUrl(c.repo);
+    const item = `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`;
+    add(host, 'chart', item);
+    // Chart repositories on GitHub Pages (chart-releaser) serve their index there and the archives
+    // from GitHub releases: carrying the chart carries what those hosts would have served.
+    if (host?.endsWith('.github.io')) for (const h of GITHUB_RELEASE_HOSTS) add(h, 'chart', item);
+  }
   for (const u of files) add(hostOfUrl(u), 'file', u);
   for (const u of apt) add(hostOfUrl(u), 'apt', u);
   const mirrored = [...mirroredMap.values()]
@@ -222,8 +233,30 @@ export interface Flow {
   side: 'server' | 'browser';
 }
 
-/** The zone endpoints live in when a manifest does not say: outside, by definition. */
-export const ENDPOINT_ZONE = 'external';
+/**
+ * Where an endpoint lives when the manifest does not say: endpoints are services outside the
+ * system (registries, license servers, APIs), so the internet (the zone of that name, whether
+ * or not the manifest lists it). Never "the first external zone": a browser or operator zone
+ * is external too, and list order is no evidence.
+ */
+export const INTERNET_ZONE = 'internet';
+
+/** Protocols whose scheme itself encrypts and integrity-protects the traffic. */
+const SECURE_SCHEME = /\b(https|tls|mtls|ssl|ssh|sftp|wss|grpcs|ldaps)\b/i;
+
+/**
+ * The security a flow has: what the manifest records, plus C and I from a secure scheme
+ * (HTTPS, TLS, SSH…) where the manifest does not say. Authentication and trust are never
+ * derived: unknown stays unknown.
+ */
+export function effectiveSecurity(protocol: string, security: Connection['security']): NonNullable<Connection['security']> {
+  const s = { ...(security ?? {}) };
+  if (SECURE_SCHEME.test(protocol)) {
+    if (s.encrypted === undefined) s.encrypted = true;
+    if (s.integrity === undefined) s.integrity = true;
+  }
+  return s;
+}
 
 export function flowsOf(model: ConnectionModel): Flow[] {
   const byName = new Map(model.endpoints.map((e) => [e.name, e]));
@@ -244,7 +277,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       transport: c.transport,
       ports: c.ports ?? [],
       portNote: c.portNote,
-      security: c.security ?? {},
+      security: effectiveSecurity(c.protocol, c.security),
       purpose: c.purpose,
       notes: c.notes,
       requirement: c.requirement,
@@ -259,14 +292,13 @@ export function flowsOf(model: ConnectionModel): Flow[] {
   const linked = new Set(model.connections.map((c) => c.endpoint).filter(Boolean));
   for (const e of model.endpoints) {
     if (linked.has(e.name)) continue;
-    const external = model.zones.find((z) => z.external && z.name !== e.from);
     flows.push({
       kind: 'endpoint',
       name: e.name,
       ref: e.ref,
       component: e.title ?? e.name,
       from: e.from,
-      to: e.to ?? external?.name ?? ENDPOINT_ZONE,
+      to: e.to ?? INTERNET_ZONE,
       destination: endpointHosts(e).join(', '),
       hosts: endpointHosts(e),
       direction: 'outbound',
@@ -274,7 +306,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       protocol: e.protocol,
       transport: e.transport,
       ports: e.ports,
-      security: e.security ?? {},
+      security: effectiveSecurity(e.protocol, e.security),
       purpose: e.purpose,
       notes: e.notes,
       requirement: e.requirement,

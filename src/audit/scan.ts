@@ -2,6 +2,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { FerryError } from '../errors.js';
+import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -63,7 +64,18 @@ const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9]
 const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/[^\s"'<>`\\)\]}]+/gi;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
 const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
-const IMAGE_KEY = /(^|\.)(image|images|img)(\[\d+\])?$|(^|\.)image\.?ref$|(^|\.)ref$/i;
+/**
+ * The key path holds an image: the shared image-key rule on its last key (a list item under an
+ * `images`-style key too), or `ref`, which is how ferry manifests name images.
+ */
+export function imageKeyPath(keyPath: string): boolean {
+  const m = /(?:^|\.)([^.[\]]+)(\[\d+\])?$/.exec(keyPath);
+  if (!m) return false;
+  const [, key, index] = m;
+  if (/^(ref|imageref)$/i.test(key)) return true;
+  return index ? isImageListKey(key) || isImageKey(key) : isImageKey(key);
+}
+
 const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
 
 /** Everything a string points to. `imageContext`: the key or line says this is an image. */
@@ -126,13 +138,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
         return pair && isScalar(pair.value) && pair.value.value !== null ? String(pair.value.value) : undefined;
       };
-      const repo = get('repository');
       const consumed = new Set<string>();
-      if (repo && (get('tag') !== undefined || get('registry') !== undefined || get('digest') !== undefined) && !repo.includes('://')) {
-        const registry = get('registry');
-        const tag = get('tag');
-        const digest = get('digest');
-        const ref = `${registry ? `${registry}/` : ''}${repo}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+      const ref = imageMapReference({ registry: get('registry'), repository: get('repository'), tag: get('tag'), digest: get('digest') });
+      if (ref) {
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'repository');
         refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref });
         for (const k of ['registry', 'repository', 'tag', 'digest']) consumed.add(k);
@@ -152,7 +160,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
           settings.push({ file, line: lineOf(pair.value as YamlNode), key: sub, value: String((pair.value as { value: unknown }).value), source: 'structured' });
           continue;
         }
-        const isEnvMap = /(^|\.)(env|environment|extraEnv|envVars)$/i.test(sub);
+        // The keys of an env map (`env: {ENABLE_SLACK: "true"}`) are variable names.
+        const isEnvMap = /(^|\.)(env|environment|extraEnv|envVars)$/i.test(keyPath);
         visit(pair.value, sub, isEnvMap ? k : undefined);
       }
     } else if (isSeq(node)) {
@@ -167,7 +176,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const eq = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(v);
       if (eq && /(^|\.)(env|environment)\[\d+\]$/i.test(keyPath)) settings.push({ file, line, key: eq[1], value: eq[2], source: 'env' });
       if (typeof node.value !== 'string') return;
-      const imageCtx = IMAGE_KEY.test(keyPath.replace(/\[\d+\]$/, '')) || /(^|\.)image(\[\d+\])?$/i.test(keyPath);
+      const imageCtx = imageKeyPath(keyPath);
       const multiline = v.includes('\n');
       if (multiline) {
         v.split('\n').forEach((l, i) => {
@@ -209,7 +218,7 @@ function scanToml(file: string, text: string, refs: Reference[], settings: Setti
     const value = kv[2].trim();
     if (!value.startsWith('[') && !value.startsWith('{')) settings.push({ file, line: n, key, value: unquote(value), source: 'structured' });
     const strings = [...value.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]);
-    const imageCtx = /(^|\.)image$/i.test(key);
+    const imageCtx = imageKeyPath(key);
     for (const s of strings.length ? strings : [value]) for (const r of referencesIn(s, imageCtx)) refs.push({ file, line: n, keyPath: key, ...r });
   });
 }

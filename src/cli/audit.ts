@@ -1,18 +1,15 @@
-import { promises as dns } from 'node:dns';
 import type { Command } from 'commander';
-import { FerryError } from '../errors.js';
-import { loadManifest } from '../manifest/load.js';
-import { buildConnectionModel } from '../audit/model.js';
-import { buildInventory, renderInventoryCsv, renderInventoryMarkdown } from '../audit/inventory.js';
-import { buildRuleset } from '../audit/firewall/ruleset.js';
-import { emitFirewall, FIREWALL_FORMATS } from '../audit/firewall/emit.js';
-import { printResult, table } from '../ui/output.js';
-import { EXIT } from '../errors.js';
-import { loadTarget, lockPathFor, readLock } from '../manifest/load.js';
-import { scanPaths } from '../audit/scan.js';
-import { auditReferences, type AuditReport } from '../audit/audit.js';
+import { renderInventoryCsv, renderInventoryMarkdown } from '../audit/inventory.js';
+import { FIREWALL_FORMATS } from '../audit/firewall/emit.js';
 import { renderAuditCsv, renderAuditMarkdown } from '../audit/render-audit.js';
-import { probe, type ProbeReport } from '../audit/probe.js';
+import type { ProbeReport } from '../audit/probe.js';
+import { auditCommand, type AuditOptions } from '../commands/audit.js';
+import { firewallCommand, firewallRuleset } from '../commands/firewall.js';
+import { inventoryCommand } from '../commands/inventory.js';
+import { probeCommand } from '../commands/probe.js';
+import { EXIT, FerryError } from '../errors.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult, table } from '../ui/output.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -20,78 +17,17 @@ function checkFormat(format: string, allowed: readonly string[], flag = '--forma
   if (!allowed.includes(format)) throw new FerryError('USAGE', `${flag} ${format}: unknown format`, { hint: `Choose one of ${allowed.join(', ')}.` });
 }
 
-export interface InventoryCommandOptions {
-  format?: string;
-  json?: boolean;
+/** --format, with --json as its shorthand, checked against md | json | csv. */
+function reportFormat(opts: { format?: string; json?: boolean }): 'md' | 'json' | 'csv' {
+  const format = opts.json ? 'json' : (opts.format ?? 'md');
+  checkFormat(format, ['md', 'json', 'csv']);
+  return format as 'md' | 'json' | 'csv';
 }
 
-export async function inventoryCommand(manifestFile: string, opts: InventoryCommandOptions) {
-  const model = buildConnectionModel(await loadManifest(manifestFile));
-  return buildInventory(model);
-}
-
-export interface FirewallCommandOptions {
-  format: string;
-  zone?: string;
-  enable?: string[];
-  resolve?: boolean;
-}
-
-export async function firewallRuleset(manifestFile: string, opts: Omit<FirewallCommandOptions, 'format'>) {
-  const model = buildConnectionModel(await loadManifest(manifestFile));
-  const servers = dns.getServers();
-  return buildRuleset(model, {
-    zone: opts.zone,
-    enable: opts.enable,
-    resolve: opts.resolve ? async (host) => (await dns.lookup(host, { all: true })).map((a) => a.address) : undefined,
-    resolverName: `system resolver (getaddrinfo; nameservers ${servers.join(', ') || 'none'})`,
-  });
-}
-
-export async function firewallCommand(manifestFile: string, opts: FirewallCommandOptions): Promise<string> {
-  checkFormat(opts.format, FIREWALL_FORMATS);
-  return emitFirewall(await firewallRuleset(manifestFile, opts), opts.format);
-}
-
-export interface AuditCommandOptions {
-  manifest: string;
-  target?: string;
-  format?: string;
-  json?: boolean;
-  failOn?: string;
-}
-
-export async function auditCommand(paths: string[], opts: AuditCommandOptions, cwd = process.cwd()): Promise<AuditReport> {
-  if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
-    throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
-  }
-  const loaded = await loadManifest(opts.manifest);
-  const model = buildConnectionModel(loaded);
-  const target = opts.target ? await loadTarget(opts.target) : undefined;
-  const lock = await readLock(lockPathFor(loaded.file, loaded.manifest.metadata.name));
-  const scan = await scanPaths(paths, cwd);
-  return auditReferences(model, target, scan, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn as AuditReport['failOn'], lock });
-}
-
-export interface ProbeCommandOptions {
-  zone?: string;
-  failOn?: string;
-  timeout: string;
-  concurrency: string;
-  json?: boolean;
-}
-
-export async function probeCommand(manifestFile: string, opts: ProbeCommandOptions): Promise<ProbeReport> {
-  const timeoutMs = Number(opts.timeout);
-  const concurrency = Number(opts.concurrency);
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new FerryError('USAGE', `--timeout ${opts.timeout}: must be a positive number of milliseconds`);
-  if (!Number.isInteger(concurrency) || concurrency <= 0) throw new FerryError('USAGE', `--concurrency ${opts.concurrency}: must be a positive integer`);
-  if (opts.failOn && opts.failOn !== 'unexpected') throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered).' });
-  const model = buildConnectionModel(await loadManifest(manifestFile));
-  if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
-    throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
-  }
-  return probe(model, { manifestFile, timeoutMs, concurrency, zone: opts.zone });
+function positiveInteger(value: string, flag: string, what: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new FerryError('USAGE', `${flag} ${value}: must be ${what}`);
+  return n;
 }
 
 function renderProbe(r: ProbeReport): string {
@@ -101,6 +37,30 @@ function renderProbe(r: ProbeReport): string {
   return lines.join('\n');
 }
 
+interface FirewallCliOptions {
+  format?: string;
+  json?: boolean;
+  zone?: string;
+  enable?: string[];
+  resolve?: boolean;
+}
+
+interface AuditCliOptions {
+  manifest: string;
+  target?: string;
+  format?: string;
+  json?: boolean;
+  failOn?: string;
+}
+
+interface ProbeCliOptions {
+  zone?: string;
+  failOn?: string;
+  timeout: string;
+  concurrency: string;
+  json?: boolean;
+}
+
 export function register(program: Command): void {
   program
     .command('inventory')
@@ -108,10 +68,9 @@ export function register(program: Command): void {
     .argument('<manifest>', 'manifest file')
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
-    .action(async (manifest: string, opts: InventoryCommandOptions) => {
-      const format = opts.json ? 'json' : (opts.format ?? 'md');
-      checkFormat(format, ['md', 'json', 'csv']);
-      const inv = await inventoryCommand(manifest, opts);
+    .action(async (manifest: string, opts: { format?: string; json?: boolean }) => {
+      const format = reportFormat(opts);
+      const inv = await inventoryCommand(manifest);
       printResult(inv, { json: format === 'json' }, (d) => (format === 'csv' ? renderInventoryCsv(d) : renderInventoryMarkdown(d)));
     });
 
@@ -124,13 +83,16 @@ export function register(program: Command): void {
     .option('--zone <zone>', 'write host rules (input/output) for hosts in this zone; default: the zone marked self, else gateway rules (forward)')
     .option('--enable <names>', 'also allow these connections/endpoints, conditions, or bootstrap, install, optional, all (comma-separated, repeatable)', list)
     .option('--resolve', 'resolve hostnames the format cannot carry (records time and resolver); default: named placeholders')
-    .action(async (manifest: string, opts: FirewallCommandOptions & { json?: boolean }) => {
+    .action(async (manifest: string, opts: FirewallCliOptions) => {
+      const rulesetOptions = { zone: opts.zone, enable: opts.enable, resolve: opts.resolve };
       if (opts.json) {
-        printResult(await firewallRuleset(manifest, opts), { json: true }, () => '');
+        printResult(await firewallRuleset(manifest, rulesetOptions), { json: true }, () => '');
         return;
       }
       if (!opts.format) throw new FerryError('USAGE', 'firewall: --format is required', { hint: `Choose one of ${FIREWALL_FORMATS.join(', ')}, or --json.` });
-      printResult(await firewallCommand(manifest, opts), {}, (t) => t);
+      const out = await firewallCommand(manifest, { ...rulesetOptions, format: opts.format });
+      for (const w of out.warnings) note(`warning: ${escapeLine(w)}`);
+      printResult(out, {}, (o) => o.text);
     });
 
   program
@@ -142,10 +104,12 @@ export function register(program: Command): void {
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
-    .action(async (paths: string[], opts: AuditCommandOptions) => {
-      const format = opts.json ? 'json' : (opts.format ?? 'md');
-      checkFormat(format, ['md', 'json', 'csv']);
-      const report = await auditCommand(paths, opts);
+    .action(async (paths: string[], opts: AuditCliOptions) => {
+      const format = reportFormat(opts);
+      if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
+        throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
+      }
+      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'] });
       printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
       if (report.failed) process.exitCode = EXIT.findings;
     });
@@ -159,8 +123,11 @@ export function register(program: Command): void {
     .option('--concurrency <n>', 'destinations probed at once', '8')
     .option('--json', 'print the evidence as JSON')
     .option('--fail-on <what>', `unexpected: exit ${EXIT.findings} when a destination the manifest says is blocked answered`)
-    .action(async (manifest: string, opts: ProbeCommandOptions) => {
-      const report = await probeCommand(manifest, opts);
+    .action(async (manifest: string, opts: ProbeCliOptions) => {
+      const timeoutMs = positiveInteger(opts.timeout, '--timeout', 'a positive number of milliseconds');
+      const concurrency = positiveInteger(opts.concurrency, '--concurrency', 'a positive integer');
+      if (opts.failOn && opts.failOn !== 'unexpected') throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered).' });
+      const report = await probeCommand(manifest, { zone: opts.zone, timeoutMs, concurrency });
       printResult(report, { json: opts.json }, renderProbe);
       if (opts.failOn === 'unexpected' && report.summary.unexpected > 0) process.exitCode = EXIT.findings;
     });

@@ -17,8 +17,10 @@ export function register(program: Command): void {
       .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)'),
   ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string }) => {
     const progress = progressFor(opts);
-    const r = await createBundle(manifest, { ...netOptions(opts), progress, output: opts.output, frozen: opts.frozen, cacheDir: opts.cacheDir });
-    progress.done();
+    // The progress area is cleared before anything else prints, an error included.
+    const r = await createBundle(manifest, { ...netOptions(opts), progress, output: opts.output, frozen: opts.frozen, cacheDir: opts.cacheDir }).finally(() =>
+      progress.done(),
+    );
     printResult(r, opts, () =>
       [
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique)`,

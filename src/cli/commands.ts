@@ -8,6 +8,7 @@ import { register as registerCharts } from './charts.js';
 import { register as registerServe } from './serve.js';
 import { register as registerRewrite } from './rewrite.js';
 import { register as registerAudit } from './audit.js';
+import { register as registerReport } from './report.js';
 
 /** One registration function per verb group (one file each): adding a group is one file and one line here. */
 const REGISTER: Array<(program: Command) => void> = [
@@ -19,6 +20,7 @@ const REGISTER: Array<(program: Command) => void> = [
   registerServe,
   registerRewrite,
   registerAudit,
+  registerReport,
   registerSchema,
 ];
 

@@ -13,8 +13,8 @@ export function register(program: Command): void {
       .option('-o, --output <file>', 'write the lock here instead'),
   ).action(async (manifest: string, opts: CommonCliOptions & { output?: string }) => {
     const progress = progressFor(opts);
-    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output });
-    progress.done();
+    // The progress area is cleared before anything else prints, an error included.
+    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output }).finally(() => progress.done());
     const filtered = platformFilterNotes(r.lock);
     printResult(opts.json ? { lockFile: r.lockFile, changed: r.changed, counts: r.counts, filtered } : r, opts, () =>
       [

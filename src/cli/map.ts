@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { mapTable } from '../mapping/map-table.js';
+import { mapCommand } from '../commands/map.js';
+import { escapeLine } from '../ui/escape.js';
 import { printResult, table } from '../ui/output.js';
 import { withOutputOptions, type CommonCliOptions } from './common.js';
 
@@ -11,11 +12,11 @@ export function register(program: Command): void {
       .argument('<source>', 'bundle .tar, lock .json, or manifest .yaml (its lock beside it)')
       .requiredOption('-t, --target <file>', 'mirror target YAML'),
   ).action(async (source: string, opts: CommonCliOptions & { target: string }) => {
-    const r = await mapTable(source, opts.target);
+    const r = await mapCommand(source, { target: opts.target });
     printResult(r, opts, () =>
       table(
         ['KIND', 'UPSTREAM', 'MIRROR'],
-        r.rows.map((row) => [row.kind, row.upstream, row.mirror.join(', ') || '(target has no place for this kind)']),
+        r.rows.map((row) => [row.kind, escapeLine(row.upstream), row.mirror.map(escapeLine).join(', ') || '(target has no place for this kind)']),
       ),
     );
   });

@@ -1,13 +1,16 @@
 import type { Command } from 'commander';
-import { FerryError } from '../errors.js';
-import { loadRewriteContext, type RewriteSources } from '../rewrite/context.js';
+import {
+  mirrorConfigCommand,
+  rewriteAptSourcesCommand,
+  rewriteCatalogueCommand,
+  rewriteChartCommand,
+  rewriteManifestsCommand,
+  rewriteValuesCommand,
+  type RewriteSources,
+} from '../commands/rewrite.js';
 import { formatRewriteReport, type RewriteResult } from '../rewrite/edits.js';
-import { rewriteValues } from '../rewrite/values.js';
-import { rewriteManifests } from '../rewrite/manifests.js';
-import { rewriteCatalogue } from '../rewrite/catalogue.js';
-import { rewriteAptSources } from '../rewrite/apt-sources.js';
-import { rewriteChart } from '../rewrite/chart.js';
-import { MIRROR_CONFIG_FORMATS, mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { MIRROR_CONFIG_FORMATS, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { withOutputOptions, type CommonCliOptions } from './common.js';
 
@@ -32,8 +35,12 @@ function sources(opts: RewriteCliOptions): RewriteSources {
   return { target: opts.target, lock: opts.lock, bundle: opts.bundle };
 }
 
+function printWarnings(warnings: string[]): void {
+  for (const w of warnings) note(`warning: ${escapeLine(w)}`);
+}
+
 function print(result: RewriteResult, opts: RewriteCliOptions): void {
-  for (const w of result.warnings) note(`warning: ${w}`);
+  printWarnings(result.warnings);
   printResult(result, opts, (r) => formatRewriteReport(r));
 }
 
@@ -58,11 +65,11 @@ export function register(program: Command): void {
       .option('-o, --output <file>', 'override file to write (default: print it)')
       .option('--in-place', 'edit the values files themselves'),
   ).action(async (files: string[], opts: RewriteCliOptions & { inPlace?: boolean }) => {
-    const ctx = await loadRewriteContext(sources(opts));
-    const r = await rewriteValues(files, ctx, { output: opts.output, inPlace: opts.inPlace, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+    const r = await rewriteValuesCommand(files, { ...sources(opts), output: opts.output, inPlace: opts.inPlace, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
     if (!opts.inPlace && !opts.output && !opts.dryRun && !opts.json) {
       // The override is the output; the report goes beside it so `> override.yaml` works.
       process.stdout.write(r.override ?? '');
+      printWarnings(r.warnings);
       note(formatRewriteReport(r, { overrideOnStdout: true }));
       return;
     }
@@ -78,18 +85,17 @@ export function register(program: Command): void {
       .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
       .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)"),
   ).action(async (chart: string, opts: RewriteCliOptions & { values?: string[]; chartYaml?: boolean }) => {
-    const ctx = await loadRewriteContext(sources(opts));
-    const r = await rewriteChart(chart, ctx, { output: opts.output, values: opts.values ?? [], dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
+    const r = await rewriteChartCommand(chart, { ...sources(opts), output: opts.output, values: opts.values, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
     const repos = r.chartRepos.map(
       (d) => `dependency ${d.dependency} of ${d.chart}: ${d.upstream}${d.mirror ? ` → ${d.mirror}` : ' (no mirror location: not an OCI repository or no registry in the target)'}${d.vendored ? ' (vendored in charts/, nothing to fetch)' : ''}`,
     );
     if (!opts.output && !opts.dryRun && !opts.json) {
       process.stdout.write(r.override ?? '');
-      for (const w of r.warnings) note(`warning: ${w}`);
+      printWarnings(r.warnings);
       note([formatRewriteReport(r, { overrideOnStdout: true }), ...repos].join('\n'));
       return;
     }
-    for (const w of r.warnings) note(`warning: ${w}`);
+    printWarnings(r.warnings);
     printResult(r, opts, (x) => [formatRewriteReport(x), ...repos].join('\n'));
   });
 
@@ -99,8 +105,7 @@ export function register(program: Command): void {
       .description('Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, and image keys in custom resources')
       .argument('<paths...>', 'files or directories (every .yaml/.yml below)'),
   ).action(async (paths: string[], opts: RewriteCliOptions) => {
-    const ctx = await loadRewriteContext(sources(opts));
-    print(await rewriteManifests(paths, ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteManifestsCommand(paths, { ...sources(opts), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
   });
 
   withRewriteOptions(
@@ -111,8 +116,7 @@ export function register(program: Command): void {
       .option('--format <format>', 'json | yaml | toml | text (default: from the extension); checked before and after')
       .option('-o, --output <file>', 'write here instead of in place'),
   ).action(async (file: string, opts: RewriteCliOptions & { format?: 'json' | 'yaml' | 'toml' | 'text' }) => {
-    const ctx = await loadRewriteContext(sources(opts));
-    print(await rewriteCatalogue(file, ctx, { format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteCatalogueCommand(file, { ...sources(opts), format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
   });
 
   withRewriteOptions(
@@ -123,8 +127,7 @@ export function register(program: Command): void {
       .option('--signed-by <path>', 'site keyring path on clients for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg)')
       .option('-o, --output <file>', 'write here instead of in place (one input file)'),
   ).action(async (files: string[], opts: RewriteCliOptions & { signedBy?: string }) => {
-    const ctx = await loadRewriteContext(sources(opts));
-    print(await rewriteAptSources(files, ctx, { signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
   });
 
   withOutputOptions(
@@ -140,10 +143,8 @@ export function register(program: Command): void {
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
       .option('--dry-run', 'print a unified diff against the files in -o; write nothing'),
   ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string }) => {
-    if (opts.dryRun && !opts.output) throw new FerryError('USAGE', '--dry-run compares with the files in -o <dir>; give -o');
-    const ctx = await loadRewriteContext(sources(opts));
-    const r = await mirrorConfig(format, ctx, { output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry });
-    for (const w of r.warnings) note(`warning: ${w}`);
+    const r = await mirrorConfigCommand(format, { ...sources(opts), output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry });
+    printWarnings(r.warnings);
     printResult(r, opts, formatMirrorConfig);
   });
 }

@@ -1,18 +1,26 @@
 import { FerryError, exitCodeFor } from '../errors.js';
+import { escapeControls, escapeLine } from '../ui/escape.js';
 import { useColor } from '../ui/output.js';
 
-/** The one boundary that turns errors into a short message and an exit code. */
+/**
+ * The one boundary that turns errors into a short message and an exit code. Messages carry text
+ * from outside (a bundle's names, a registry's error body, a manifest's values): control
+ * characters are escaped here, once; a detail is one line, so its line breaks are escaped too.
+ */
 export function reportError(err: unknown, debug: boolean): number {
   const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
+  const write = (s: string) => process.stderr.write(escapeControls(s));
   if (err instanceof FerryError) {
-    process.stderr.write(`${red('error:')} ${err.message}\n`);
-    for (const d of err.details ?? []) process.stderr.write(`  - ${d}\n`);
-    if (err.hint) process.stderr.write(`hint: ${err.hint}\n`);
-    if (debug) process.stderr.write(`${err.stack}\n${err.cause ? `cause: ${(err.cause as Error)?.stack ?? String(err.cause)}\n` : ''}`);
+    process.stderr.write(`${red('error:')} `);
+    write(`${err.message}\n`);
+    for (const d of err.details ?? []) write(`  - ${escapeLine(d)}\n`);
+    if (err.hint) write(`hint: ${err.hint}\n`);
+    if (debug) write(`${err.stack}\n${err.cause ? `cause: ${(err.cause as Error)?.stack ?? String(err.cause)}\n` : ''}`);
   } else {
     const e = err as Error;
-    process.stderr.write(`${red('unexpected error:')} ${e?.message ?? String(err)}\n`);
-    process.stderr.write(debug ? `${e?.stack}\n` : 'This is a bug in ferry. Run again with --debug for the stack trace and report it.\n');
+    process.stderr.write(`${red('unexpected error:')} `);
+    write(`${e?.message ?? String(err)}\n`);
+    write(debug ? `${e?.stack}\n` : 'This is a bug in ferry. Run again with --debug for the stack trace and report it.\n');
   }
   return exitCodeFor(err);
 }

@@ -6,11 +6,12 @@ import { loadTarget } from '../manifest/load.js';
 import { fileServeRoutes } from '../kinds/file/serve.js';
 import { aptServeRoutes } from '../kinds/apt/serve.js';
 import { registryMappingFor } from '../mapping/index.js';
-import { startRegistryServer, type ServeRoute, type ServeRouteProvider } from '../oci/registry-server.js';
+import { startRegistryServer, VerifiedBlobs, type ServeRoute, type ServeRouteProvider } from '../oci/registry-server.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { verifyBundle } from '../store/bundle-verify.js';
 import { LayoutDir } from '../store/layout.js';
 import type { BlobSource } from '../store/source.js';
+import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 
 /**
@@ -41,6 +42,13 @@ export async function openServeSource(
     return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
   }
   const reader = await BundleReader.open(abs);
+  try {
+    // Refuse a bundle of another format version (or none) before anything is served from it.
+    await reader.info();
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
   return { source: reader, kind: 'bundle', close: () => reader.close() };
 }
 
@@ -64,7 +72,7 @@ export function register(program: Command): void {
     .option('--target <mirror-target.yaml>', 'name repositories as this target maps them (prefix, layout); default nested, no prefix')
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
     .option('--tls-key <pem>', 'private key for --tls-cert')
-    .option('--verify', 're-hash the whole bundle first and refuse to serve a damaged one (clients check digests anyway)')
+    .option('--verify', 're-hash the whole bundle before listening and refuse a damaged one (without it, each blob is checked as it is served)')
     .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
     .option('-q, --quiet', 'no repository list on stderr')
@@ -73,9 +81,10 @@ export function register(program: Command): void {
       const loadedTarget = opts.target ? await loadTarget(opts.target) : undefined;
       const target = loadedTarget?.target;
       const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(opts.tlsCert), key: await readFile(opts.tlsKey) } : undefined;
-      if (opts.verify) {
-        const s = await stat(location).catch(() => undefined);
-        if (s?.isFile()) {
+      // Opened first: the format version is checked before the (long) --verify pass.
+      const opened = await openServeSource(location);
+      try {
+        if (opened.kind === 'bundle' && opts.verify) {
           const report = await verifyBundle(location);
           if (!report.ok) {
             throw new FerryError('VERIFY', `${report.bundle}: verification failed (${report.problems.length} problems); not serving it`, {
@@ -84,19 +93,26 @@ export function register(program: Command): void {
             });
           }
         }
+      } catch (err) {
+        await opened.close();
+        throw err;
       }
-      const opened = await openServeSource(location);
-      const index = await opened.source.readIndex();
+      // Names below come from the bundle: escaped wherever they are printed.
+      const say = (line: string) => note(escapeLine(line));
+      const source = new VerifiedBlobs(opened.source, (w) => say(`warning: ${w}`));
+      const index = await source.readIndex();
       const routes: ServeRoute[] = [];
-      for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source: opened.source, index, target: loadedTarget })));
+      const routeWarnings: string[] = [];
+      for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide({ source, index, target: loadedTarget, warnings: routeWarnings })));
       const server = await startRegistryServer({
-        source: opened.source,
+        source,
+        index,
         mapping: registryMappingFor(target),
         listen: opts.listen,
         tls,
         routes,
         indexVersion: opened.indexVersion,
-        onRequest: opts.accessLog ? (r) => note(`${r.method} ${r.path} ${r.status}`) : undefined,
+        onRequest: opts.accessLog ? (r) => say(`${r.method} ${r.path} ${r.status}`) : undefined,
       });
       const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
       const data = {
@@ -104,15 +120,15 @@ export function register(program: Command): void {
         source: path.resolve(location),
         repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
         routes: routes.map((r) => r.prefix),
-        warnings: server.catalog.warnings,
+        warnings: [...server.catalog.warnings, ...routeWarnings],
       };
       // One line on stdout with the address (scripts parse it); the rest goes to stderr.
       printResult(data, { json: opts.json }, (d) => `listening on ${d.url}`);
       if (!opts.json && !opts.quiet) {
-        for (const r of data.repositories) note(`  ${r.name}${r.tags.length ? `: ${r.tags.join(', ')}` : ' (by digest)'}`);
-        for (const p of data.routes) note(`  ${server.url}${p}`);
+        for (const r of data.repositories) say(`  ${r.name}${r.tags.length ? `: ${r.tags.join(', ')}` : ' (by digest)'}`);
+        for (const p of data.routes) say(`  ${server.url}${p}`);
       }
-      for (const w of data.warnings) note(`warning: ${w}`);
+      for (const w of data.warnings) say(`warning: ${w}`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

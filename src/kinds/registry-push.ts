@@ -16,19 +16,22 @@ export async function pushBlobs(repo: RepoRef, blobs: OciDescriptor[], ctx: Impo
   let inflight = pushing.get(ctx.mounts);
   if (!inflight) pushing.set(ctx.mounts, (inflight = new Map()));
   let sent = 0;
+  // One progress line for the artifact (`label`), its blobs summed under it.
+  const task = ctx.progress.start(label, blobs.reduce((n, b) => n + b.size, 0));
+  const how: Record<string, number> = {};
   await mapLimit(blobs, ctx.concurrency, async (blob) => {
     // One transfer per digest at a time across the whole run: two entries waking from the same
     // wait must not both mount into one repository, because the registry rewrites the blob's
     // link while the other entry's manifest PUT reads it (seen as DIGEST_INVALID + BLOB_UNKNOWN).
     for (let other = inflight.get(blob.digest); other; other = inflight.get(blob.digest)) await other.catch(() => undefined);
-    const task = ctx.progress.start(`${label} ${blob.digest.slice(7, 19)}`, blob.size);
     const run = (async () => {
-      const how = await client.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
+      const result = await client.pushBlob(repo, blob, (start) => ctx.source.openBlob(blob.digest, start), {
         mountFrom: (ctx.mounts.get(blob.digest) ?? []).filter((r) => r !== repo.repository),
       });
-      if (how === 'uploaded') sent += blob.size;
-      task.advance(blob.size);
-      task.finish(how);
+      if (result === 'uploaded') sent += blob.size;
+      how[result] = (how[result] ?? 0) + 1;
+      if (result === 'uploaded') task.advance(blob.size);
+      else task.cached(blob.size);
       ctx.mounts.set(blob.digest, [...new Set([...(ctx.mounts.get(blob.digest) ?? []), repo.repository])]);
     })();
     inflight.set(blob.digest, run);
@@ -37,7 +40,11 @@ export async function pushBlobs(repo: RepoRef, blobs: OciDescriptor[], ctx: Impo
     } finally {
       if (inflight.get(blob.digest) === run) inflight.delete(blob.digest);
     }
+  }).catch((err) => {
+    task.fail(err instanceof Error ? err.message : String(err));
+    throw err;
   });
+  task.finish(`blobs: ${Object.keys(how).sort().map((k) => `${how[k]} ${k === 'exists' ? 'already there' : k}`).join(', ') || 'none'}`);
   return sent;
 }
 

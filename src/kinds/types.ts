@@ -53,11 +53,21 @@ export interface UpstreamRef {
   storedDigest?: string;
 }
 
+/** What fetching one lock entry will show and move: known before the fetch phase starts. */
+export interface FetchPlan {
+  /** The artifact as its user names it: image reference, `chart podinfo 6.5.0`, file URL, `apt[name] suite`. */
+  artifact: string;
+  /** Bytes of its content (0 = unknown). */
+  bytes: number;
+}
+
 export interface Kind<Spec, LockEntry> {
   name: UpstreamRef['kind'];
   resolve(specs: Spec[], ctx: KindContext): Promise<LockEntry[]>;
   /** Bring the bytes into the store; return the top-level descriptors for the bundle's index.json. */
   fetch(entry: LockEntry, ctx: KindContext): Promise<OciDescriptor[]>;
+  /** Name and size of one entry's fetch, for progress totals known before the first byte. */
+  fetchPlan(entry: LockEntry): FetchPlan;
   /** Push or write one top-level bundle entry to the target, idempotently. */
   importTo(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]>;
   references(entry: LockEntry): UpstreamRef[];

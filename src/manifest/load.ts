@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
 import { FerryError } from '../errors.js';
 import { ManifestSchema, type Manifest } from './schema.js';
 import { MirrorTargetSchema, type MirrorTarget } from './target.js';
 import { LockSchema, type Lock } from './lock.js';
-import { expandEntry, unresolvedPlaceholders, type Vars } from './vars.js';
+import { expandEntry, expansionSize, unresolvedPlaceholders, VARS_LIMITS, type Vars } from './vars.js';
+import { readJsonFile, readYamlFile } from './input-file.js';
 import { issuesToProblems, parseOrThrow } from './validate.js';
 
 export interface LoadedManifest {
@@ -17,22 +17,6 @@ export interface LoadedManifest {
   dir: string;
   /** sha256 of the expanded, validated content: what a lock is checked against. */
   digest: string;
-}
-
-async function readYaml(file: string, what: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
-  }
-  const doc = parseDocument(text, { prettyErrors: true });
-  if (doc.errors.length) {
-    throw new FerryError('VALIDATION', `${file}: not valid YAML`, {
-      details: doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
-    });
-  }
-  return doc.toJS();
 }
 
 /** Stable JSON: keys sorted, so the digest does not depend on YAML formatting or order of keys. */
@@ -49,6 +33,30 @@ export function validateManifest(raw: unknown, where: string): Manifest {
   const data = (raw && typeof raw === 'object' ? { ...(raw as Record<string, unknown>) } : raw) as Record<string, unknown>;
   if (data && typeof data === 'object') {
     const vars = (data.vars && typeof data.vars === 'object' && !Array.isArray(data.vars) ? data.vars : {}) as Vars;
+    // Sizes first: a few list vars in one field multiply (eight lists of 20 are 20^8 entries).
+    let entries = 0;
+    let chars = 0;
+    for (const kind of EXPANDED_KINDS) {
+      const list = data[kind];
+      if (!Array.isArray(list)) continue;
+      list.forEach((entry, i) => {
+        const size = expansionSize(entry, vars);
+        if (size.entries > VARS_LIMITS.perEntry) {
+          problems.push(`${kind}[${i}]: vars expand this entry to ${size.entries} entries, more than the limit of ${VARS_LIMITS.perEntry}`);
+          return;
+        }
+        entries += size.entries;
+        chars += size.chars;
+      });
+    }
+    if (entries > VARS_LIMITS.total) problems.push(`vars: the entries expand to ${entries} entries in all, more than the limit of ${VARS_LIMITS.total}`);
+    if (chars > VARS_LIMITS.chars) problems.push(`vars: the entries expand to about ${chars} characters in all, more than the limit of ${VARS_LIMITS.chars}`);
+    if (problems.length) {
+      throw new FerryError('VALIDATION', `${where}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in manifest`, {
+        details: problems,
+        hint: 'List vars multiply the entries that use them; use fewer list vars per entry or split the entry.',
+      });
+    }
     for (const kind of EXPANDED_KINDS) {
       const list = data[kind];
       if (!Array.isArray(list)) continue;
@@ -90,7 +98,7 @@ export function referencedFiles(manifest: Manifest): string[] {
 export async function loadManifest(file: string): Promise<LoadedManifest> {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const manifest = validateManifest(await readYaml(abs, 'manifest'), abs);
+  const manifest = validateManifest(await readYamlFile(abs, 'manifest'), abs);
   const { metadata: _m, ...content } = manifest;
   // The lock must go stale when a referenced file changes, not only when the manifest does.
   const inputs: Record<string, string> = {};
@@ -110,7 +118,7 @@ export interface LoadedTarget {
 
 export async function loadTarget(file: string): Promise<LoadedTarget> {
   const abs = path.resolve(file);
-  const target = parseOrThrow(MirrorTargetSchema, await readYaml(abs, 'mirror target'), `${abs}`, '`ferry schema target` prints the JSON Schema.');
+  const target = parseOrThrow(MirrorTargetSchema, await readYamlFile(abs, 'mirror target'), `${abs}`, '`ferry schema target` prints the JSON Schema.');
   return { target, file: abs, dir: path.dirname(abs) };
 }
 
@@ -119,20 +127,10 @@ export function lockPathFor(manifestFile: string, name: string): string {
 }
 
 export async function readLock(file: string): Promise<Lock | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new FerryError('VALIDATION', `${file}: lock file is not valid JSON`, { cause: err, hint: 'Delete it and run `ferry lock` again.' });
-  }
-  return parseOrThrow(LockSchema, raw, file, 'Delete it and run `ferry lock` again.');
+  const hint = 'Delete it and run `ferry lock` again.';
+  const raw = await readJsonFile(file, 'lock file', hint);
+  if (raw === undefined) return undefined;
+  return parseOrThrow(LockSchema, raw, file, hint);
 }
 
 /** Deterministic lock text: fixed key order from the objects we build, sorted lists, trailing newline. */

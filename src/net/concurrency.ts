@@ -29,3 +29,41 @@ export async function mapLimit<T, R>(items: readonly T[], n: number, fn: (item: 
   if (failed) throw failed.reason;
   return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
 }
+
+/**
+ * Share one in-flight call per key: while `fn` for a key is running, later calls with that key
+ * get the same promise instead of starting another. Once it settles (either way) the key is free,
+ * so nothing is cached and a failure is not remembered.
+ */
+export function singleFlight<K, V>(): (key: K, fn: () => Promise<V>) => Promise<V> {
+  const running = new Map<K, Promise<V>>();
+  return (key, fn) => {
+    const existing = running.get(key);
+    if (existing) return existing;
+    const p = (async () => fn())().finally(() => {
+      if (running.get(key) === p) running.delete(key);
+    });
+    running.set(key, p);
+    return p;
+  };
+}
+
+/**
+ * Run `fn` exclusively per key: calls with one key run one after the other in call order, calls
+ * with different keys run concurrently. A failed call does not block the ones queued behind it.
+ */
+export function keyedMutex<K>(): <T>(key: K, fn: () => Promise<T>) => Promise<T> {
+  const tails = new Map<K, Promise<void>>();
+  return <T>(key: K, fn: () => Promise<T>) => {
+    const run = (tails.get(key) ?? Promise.resolve()).then(fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    tails.set(key, tail);
+    void tail.then(() => {
+      if (tails.get(key) === tail) tails.delete(key);
+    });
+    return run;
+  };
+}

@@ -87,19 +87,82 @@ const CERT_REASONS: Record<string, string> = {
 export const CA_HINT =
   'Trust the CA that signed it: pass --ca-file <ca.pem>, set `ca:` in the mirror target, or point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at a PEM bundle that contains it.';
 
+/** Codes undici wraps the real failure in (a socket error, a TLS failure talking to an HTTPS proxy). */
+const WRAPPER_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_PRX_TLS']);
+
+function causeChain(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++, e = (e as { cause?: unknown }).cause) out.push(e);
+  return out;
+}
+
 function errCode(err: unknown): string | undefined {
-  // The most specific code in the cause chain: undici wraps socket errors in UND_ERR_SOCKET.
-  let e: unknown = err;
+  // The most specific code in the cause chain.
   let generic: string | undefined;
-  for (let depth = 0; e && depth < 5; depth++) {
+  for (const e of causeChain(err)) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') {
-      if (code !== 'UND_ERR_SOCKET') return code;
-      generic = code;
+      if (!WRAPPER_CODES.has(code)) return code;
+      generic ??= code;
     }
-    e = (e as { cause?: unknown }).cause;
   }
   return generic;
+}
+
+/** `host:port` of a proxy URL for messages: never its user name or password. */
+export function proxyLabel(proxyUrl: string): string {
+  try {
+    const u = new URL(proxyUrl.includes('://') ? proxyUrl : `http://${proxyUrl}`);
+    return `${u.hostname.includes(':') && !u.hostname.startsWith('[') ? `[${u.hostname}]` : u.hostname}:${u.port || (u.protocol === 'https:' ? '443' : '80')}`;
+  } catch {
+    return '(unparseable proxy URL)';
+  }
+}
+
+const PROXY_HINT = 'Check HTTPS_PROXY / HTTP_PROXY (http://user:password@host:port, user and password URL-encoded), and list hosts to reach directly in NO_PROXY.';
+
+/**
+ * The status of a proxy's refusal as undici reports it: `Proxy response (407) !== 200 when HTTP
+ * Tunneling` for a CONNECT tunnel, `Proxy Authentication Required (407)` for a forwarded request.
+ */
+function proxyRefusalStatus(err: unknown): number | undefined {
+  for (const e of causeChain(err)) {
+    const m = /^Proxy response \((\d+)\) !== 200|^Proxy Authentication Required \((\d+)\)/.exec(String((e as Error)?.message ?? ''));
+    if (m) return Number(m[1] ?? m[2]);
+  }
+  return undefined;
+}
+
+/** The refusal of a proxy (a CONNECT answered with a status, or a 407 to a forwarded request). */
+export function proxyRefusal(status: number, method: string, rawUrl: string, proxy: string | undefined, cause?: unknown): FerryError {
+  const where = proxy ? `proxy ${proxyLabel(proxy)}` : 'a proxy';
+  const url = redactUrl(rawUrl);
+  if (status === 407) {
+    return new FerryError('AUTH', `${method} ${url}: ${where} requires authentication (HTTP 407)`, {
+      hint: `The proxy refused the credentials ferry sent, or none were set. ${PROXY_HINT}`,
+      cause,
+    });
+  }
+  return new FerryError('NETWORK', `${method} ${url}: ${where} refused to connect to ${hostOf(rawUrl)} (HTTP ${status})`, {
+    hint: `The proxy may not allow this host or port. ${PROXY_HINT}`,
+    cause,
+  });
+}
+
+/** Failures to open a TCP connection: behind a proxy, the connection ferry opens is to the proxy. */
+const CONNECT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ETIMEDOUT']);
+
+/** The subject alternative names of the certificate in a host-name-mismatch error, if undici kept it. */
+function certNames(err: unknown): string[] {
+  for (const e of causeChain(err)) {
+    const san = (e as { cert?: { subjectaltname?: string; subject?: { CN?: string } } }).cert;
+    if (san?.subjectaltname) return san.subjectaltname.split(/,\s*/).map((n) => n.replace(/^(DNS|IP Address):/, ''));
+    if (san?.subject?.CN) return [san.subject.CN];
+    const reason = String((e as { reason?: string }).reason ?? '');
+    const m = /altnames: (.*)$/.exec(reason);
+    if (m) return m[1].split(/,\s*/).map((n) => n.replace(/^(DNS|IP Address):/, ''));
+  }
+  return [];
 }
 
 /** True for a failure in the TLS handshake itself (e.g. the server speaks plain HTTP), not a trust problem. */
@@ -142,14 +205,41 @@ function hostOf(url: string): string {
   }
 }
 
-/** Turn a transport failure into a TLS/NETWORK FerryError or a RetryableError, naming the URL. */
-export function mapTransportError(err: unknown, method: string, rawUrl: string): Error {
+/**
+ * Turn a transport failure into a TLS/NETWORK/AUTH FerryError or a RetryableError, naming the URL
+ * and, when the request went through one, the proxy (host:port only).
+ */
+export function mapTransportError(err: unknown, method: string, rawUrl: string, proxy?: string): Error {
   if (err instanceof FerryError || err instanceof RetryableError) return err;
   const url = redactUrl(rawUrl);
+  const refused = proxyRefusalStatus(err);
+  if (refused !== undefined) return proxyRefusal(refused, method, rawUrl, proxy, err);
   if ((err as Error)?.name === 'AbortError') return err as Error;
   const code = errCode(err) ?? '';
-  const host = hostOf(rawUrl);
+  const viaProxyTls = causeChain(err).some((e) => (e as { code?: unknown }).code === 'UND_ERR_PRX_TLS');
+  const host = viaProxyTls && proxy ? `proxy ${proxyLabel(proxy)}` : hostOf(rawUrl);
   const msg = (err as Error)?.message ?? String(err);
+  if (proxy && code === 'UND_ERR_PRX_CONN') {
+    return new FerryError('NETWORK', `${method} ${url}: proxy ${proxyLabel(proxy)} closed the connection while opening a tunnel to ${host}`, {
+      hint: `The proxy may not allow this host or port. ${PROXY_HINT}`,
+      cause: err,
+    });
+  }
+  if (proxy && !viaProxyTls && CONNECT_CODES.has(code)) {
+    const what = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' || code === 'EAI_AGAIN' ? 'host not found' : code.includes('TIMEOUT') || code === 'ETIMEDOUT' ? 'connect timeout' : code;
+    return new FerryError('NETWORK', `${method} ${url}: cannot reach proxy ${proxyLabel(proxy)} (${what})`, {
+      hint: `Check that the proxy runs at that address. ${PROXY_HINT}`,
+      cause: err,
+    });
+  }
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID' || code === 'HOSTNAME_MISMATCH') {
+    const names = certNames(err);
+    const hostname = viaProxyTls && proxy ? proxyLabel(proxy).replace(/:\d+$/, '') : new URL(rawUrl).hostname;
+    return new FerryError('TLS', `${host}: the certificate is for ${names.length ? names.join(', ') : 'other names'}, not ${hostname}`, {
+      hint: `Trusting another CA cannot fix this: connect with a host name the certificate names${names.length ? ` (${names.join(', ')})` : ''}, or have the certificate reissued with ${hostname} among its names.`,
+      cause: err,
+    });
+  }
   if (CERT_CODES.has(code)) {
     return new FerryError('TLS', `${host}: certificate not trusted (${CERT_REASONS[code] ?? msg})`, { hint: CA_HINT, cause: err });
   }
@@ -212,6 +302,26 @@ export function defaultNoProxy(env: NodeJS.ProcessEnv = process.env): string {
   return [fromEnv, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
 }
 
+/** Whether NO_PROXY sends `url` direct, matched as undici matches it (host or suffix, optional port, `*`). */
+export function bypassesProxy(url: URL, noProxy: string): boolean {
+  const host = url.hostname.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').toLowerCase();
+  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
+  for (const raw of noProxy.split(/[,\s]/)) {
+    if (!raw) continue;
+    const v6 = /^\[(.+)\]:(\d+)$/.exec(raw);
+    const bare = raw.replace(/^\[(.+)\]$/, '$1');
+    const hp = !v6 && (bare.match(/:/g) ?? []).length === 1 ? /^(.+):(\d+)$/.exec(bare) : null;
+    const name = v6 ? v6[1] : hp ? hp[1] : bare;
+    const entryPort = Number(v6?.[2] ?? hp?.[2] ?? 0);
+    if (entryPort && entryPort !== port) continue;
+    if (name === '*') return true;
+    const wildcard = name.startsWith('*');
+    const suffix = name.replace(/^\*?\./, '').replace(/^(.+)\.$/, '$1').toLowerCase();
+    if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
+  }
+  return false;
+}
+
 /** Skip the first `n` bytes of a stream (a server that ignored Range). */
 function skipBytes(n: number): Transform {
   let left = n;
@@ -263,6 +373,21 @@ export class HttpClient {
     } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
   }
 
+  /** The proxy a request to `url` goes through (as undici's EnvHttpProxyAgent picks it), or undefined. */
+  proxyFor(url: string): string | undefined {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      return undefined;
+    }
+    const env = process.env;
+    const httpProxy = this.settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY;
+    const proxy = u.protocol === 'https:' ? (this.settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
+    if (!proxy) return undefined;
+    return bypassesProxy(u, this.settings.noProxy ?? defaultNoProxy()) ? undefined : proxy;
+  }
+
   /** One request; follows redirects (dropping Authorization across origins); retryable statuses throw RetryableError. */
   async request(url: string, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
     let method = (opts.method ?? 'GET').toUpperCase();
@@ -282,11 +407,16 @@ export class HttpClient {
           signal: opts.signal,
         });
       } catch (err) {
-        throw mapTransportError(err, method, current);
+        throw mapTransportError(err, method, current, this.proxyFor(current));
       }
       const status = res.statusCode;
       const resHeaders = res.headers as HttpHeaders;
       this.settings.log?.(`${method} ${redactUrl(current)} → ${status}`);
+      if (status === 407) {
+        // A plain-HTTP request forwarded through the proxy: the proxy answers for it.
+        await res.body.dump().catch(() => undefined);
+        throw proxyRefusal(407, method, current, this.proxyFor(current));
+      }
       if (REDIRECT_STATUSES.has(status) && hop < maxRedirects && headerValue(resHeaders, 'location')) {
         if (body instanceof Readable && status !== 303) {
           // A stream body cannot be replayed; hand the redirect back to the caller.

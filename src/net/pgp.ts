@@ -49,10 +49,6 @@ export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
   return (await pgp()).readKeys({ armoredKeys: text });
 }
 
-export function fingerprints(keys: PublicKeys): string[] {
-  return keys.map((k) => k.getFingerprint().toUpperCase()).sort();
-}
-
 /** Fingerprint of the primary key that owns the key ID (a subkey may have signed). */
 function ownerFingerprint(keys: PublicKeys, keyId: OpenPGP.KeyID): string | undefined {
   for (const k of keys) if (k.getKeys(keyId).length) return k.getFingerprint().toUpperCase();

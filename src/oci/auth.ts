@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
 import { discard, throwForStatus, type HttpClient } from '../net/http.js';
+import { singleFlight } from '../net/concurrency.js';
 import { withRetry } from '../net/retry.js';
 import { describeSearch, type Credential, type CredentialLookup, type CredentialStore } from './credentials.js';
 
@@ -107,7 +108,8 @@ export class RegistryAuth {
   private readonly credentials?: CredentialStore;
   private readonly now: () => number;
   private readonly tokens = new Map<string, CachedToken>();
-  private readonly inflight = new Map<string, Promise<AuthOutcome>>();
+  /** One token request per host and scope set at a time. */
+  private readonly inflight = singleFlight<string, AuthOutcome>();
   /** Last challenge seen per host: lets later requests authenticate up front. */
   private readonly challenges = new Map<string, Challenge>();
   private readonly basic = new Map<string, string>();
@@ -182,12 +184,7 @@ export class RegistryAuth {
     const key = this.key(host, scopes);
     const cached = this.tokens.get(key);
     if (cached && cached.expiresAt > this.now()) return Promise.resolve({ header: cached.header });
-    let p = this.inflight.get(key);
-    if (!p) {
-      p = this.fetchToken(host, challenge, mergeScopes(scopes), repository).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
+    return this.inflight(key, () => this.fetchToken(host, challenge, mergeScopes(scopes), repository));
   }
 
   private async fetchToken(host: string, challenge: Challenge, scopes: string[], repository?: string): Promise<AuthOutcome> {

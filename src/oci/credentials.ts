@@ -60,13 +60,13 @@ export function normalizeAuthKey(key: string): string {
   return DOCKER_HUB_HOSTS.has(k) ? 'docker.io' : k;
 }
 
-export function normalizeRegistryHost(host: string): string {
+function normalizeRegistryHost(host: string): string {
   const h = host.toLowerCase();
   return DOCKER_HUB_HOSTS.has(h) ? 'docker.io' : h;
 }
 
 /** The server name a credential helper is asked about (docker uses the v1 URL for Docker Hub). */
-export function helperServerName(host: string): string {
+function helperServerName(host: string): string {
   return normalizeRegistryHost(host) === 'docker.io' ? 'https://index.docker.io/v1/' : host;
 }
 
@@ -92,7 +92,7 @@ export function decodeAuthEntry(entry: AuthEntry | undefined): Credential | unde
  * Find the entry for a host in an `auths` map. Containers' auth.json may also key by
  * `host/namespace/repo`; the most specific key matching the repository wins.
  */
-export function findAuthEntry(auths: Record<string, AuthEntry> | undefined, host: string, repository?: string): AuthEntry | undefined {
+function findAuthEntry(auths: Record<string, AuthEntry> | undefined, host: string, repository?: string): AuthEntry | undefined {
   if (!auths) return undefined;
   const want = normalizeRegistryHost(host);
   if (repository) {
@@ -138,7 +138,7 @@ async function readConfig(file: string, warnings: string[]): Promise<ConfigFile 
 }
 
 /** Run `docker-credential-<name> get`; undefined when the helper has nothing for the server. */
-export async function runCredentialHelper(name: string, server: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Credential | undefined> {
+async function runCredentialHelper(name: string, server: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Credential | undefined> {
   const bin = `docker-credential-${name}`;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(bin, ['get'], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });

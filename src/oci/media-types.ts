@@ -65,5 +65,3 @@ export function platformString(p: OciDescriptor['platform']): string {
   if (!p) return 'unknown';
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
-
-export const REF_NAME = 'org.opencontainers.image.ref.name';

@@ -135,9 +135,3 @@ export function normalizeImageReference(input: string): string {
 export function registryApiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
-
-/** Familiar short form, as `docker` prints it (`alpine:3.20`, `bitnami/redis`). */
-export function familiarName(ref: ImageReference): string {
-  if (ref.registry !== DOCKER_HUB) return repositoryName(ref);
-  return ref.repository.startsWith('library/') ? ref.repository.slice('library/'.length) : ref.repository;
-}

@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { checkCollisions, mapImage, type RegistryMapping } from '../mapping/index.js';
 import { isManifestType, type OciDescriptor, type OciIndex } from './media-types.js';
 import { parseImageReference } from './reference.js';
-import { walkIndex } from '../store/layout.js';
+import { MAX_MANIFEST_BYTES, walkIndex } from '../store/layout.js';
+import { isSafeRelativePath } from '../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
 import type { LoadedTarget } from '../manifest/load.js';
 
@@ -27,10 +30,13 @@ export interface ServeRoute {
 
 /** What a route provider gets to decide which routes a served bundle/layout needs. */
 export interface ServeRouteContext {
-  source: BlobSource;
+  /** Every body a route sends from the bundle goes through this: checked against its digest. */
+  source: VerifiedBlobs;
   index: OciIndex;
   /** The mirror target given with `--target`, if any (e.g. the APT site signing key). */
   target?: LoadedTarget;
+  /** Things a provider does not serve (damaged, unsafe names), said plainly; printed escaped by the CLI. */
+  warnings: string[];
 }
 
 export type ServeRouteProvider = (ctx: ServeRouteContext) => Promise<ServeRoute[]> | ServeRoute[];
@@ -104,11 +110,27 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
   }
   checkCollisions(servable.map((s) => s.refName), mapping);
 
-  const walk = await walkIndex({ schemaVersion: 2, manifests: servable.map((s) => s.top) }, source);
-  for (const p of walk.problems) warnings.push(`${p.artifacts.join(', ')} ${p.role} ${p.digest}: ${p.message}`);
+  // Each distinct top-level digest is walked once, labelled by its digest: an index naming one
+  // image under many tags costs one walk, not one per tag (and no per-tag label lists).
+  const namesOf = new Map<string, string[]>();
+  const walkTops: OciDescriptor[] = [];
+  for (const { top, refName } of servable) {
+    const names = namesOf.get(top.digest);
+    if (names) names.push(refName);
+    else {
+      namesOf.set(top.digest, [refName]);
+      walkTops.push({ mediaType: top.mediaType, digest: top.digest, size: top.size });
+    }
+  }
+  const walk = await walkIndex({ schemaVersion: 2, manifests: walkTops }, source);
+  const named = (digests: string[]) => {
+    const names = digests.flatMap((d) => namesOf.get(d) ?? [d]);
+    return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
+  };
+  for (const p of walk.problems) warnings.push(`${named(p.artifacts)} ${p.role} ${p.digest}: ${p.message}`);
 
   const repositories = new Map<string, ServedRepository>();
-  const repoOfLabel = new Map<string, ServedRepository>();
+  const reposOfTop = new Map<string, Set<ServedRepository>>();
   for (const { top, refName } of servable) {
     const mapped = mapImage(refName, mapping, top.annotations?.[ANNOTATION.upstreamDigest] ? top.digest : undefined);
     let repo = repositories.get(mapped.repository);
@@ -122,14 +144,16 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
       if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
       else repo.tags.set(mapped.tag, top);
     }
-    repoOfLabel.set(refName, repo);
+    let repos = reposOfTop.get(top.digest);
+    if (!repos) reposOfTop.set(top.digest, (repos = new Set()));
+    repos.add(repo);
   }
   for (const b of walk.blobs.values()) {
-    for (const label of b.artifacts) {
-      const repo = repoOfLabel.get(label);
-      if (!repo) continue;
-      if (b.role === 'index' || b.role === 'manifest') repo.manifests.set(b.digest, b.mediaType);
-      else repo.blobs.add(b.digest);
+    for (const topDigest of b.artifacts) {
+      for (const repo of reposOfTop.get(topDigest) ?? []) {
+        if (b.role === 'index' || b.role === 'manifest') repo.manifests.set(b.digest, b.mediaType);
+        else repo.blobs.add(b.digest);
+      }
     }
   }
   return { repositories, warnings };
@@ -151,9 +175,26 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
   sendJson(res, status, { errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] }, {}, head);
 }
 
+/** A single `Range: bytes=…` header resolved against `size`; multi-range requests get the whole body. */
+export type RangeAnswer = { status: 200 | 206; start: number; end: number } | { status: 416 };
+
+export function resolveRange(range: string | undefined, size: number): RangeAnswer {
+  if (!range || range.includes(',')) return { status: 200, start: 0, end: size - 1 };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return { status: 416 };
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    return suffix > 0 ? { status: 206, start: Math.max(0, size - suffix), end: size - 1 } : { status: 416 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] !== '' ? Math.min(Number(m[2]), size - 1) : size - 1;
+  return start < size && start <= end ? { status: 206, start, end } : { status: 416 };
+}
+
 /**
  * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
  * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
+ * Bodies from a bundle go through `VerifiedBlobs.send`, which calls this.
  */
 export async function sendRanged(
   req: IncomingMessage,
@@ -163,31 +204,14 @@ export async function sendRanged(
   headers: Record<string, string>,
 ): Promise<void> {
   const head = req.method === 'HEAD';
-  let start = 0;
-  let end = size - 1;
-  let status = 200;
   const range = req.headers.range;
-  if (range && !range.includes(',')) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let ok = Boolean(m) && !(m![1] === '' && m![2] === '');
-    if (ok && m) {
-      if (m[1] === '') {
-        const suffix = Number(m[2]);
-        start = Math.max(0, size - suffix);
-        ok = suffix > 0;
-      } else {
-        start = Number(m[1]);
-        if (m[2] !== '') end = Math.min(Number(m[2]), size - 1);
-        ok = start < size && start <= end;
-      }
-    }
-    if (!ok) {
-      res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Type': 'application/json', ...headers });
-      res.end(head ? undefined : JSON.stringify({ errors: [{ code: 'RANGE_INVALID', message: `range ${range} not satisfiable for ${size} bytes` }] }));
-      return;
-    }
-    status = 206;
+  const r = resolveRange(range, size);
+  if (r.status === 416) {
+    res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Type': 'application/json', ...headers });
+    res.end(head ? undefined : JSON.stringify({ errors: [{ code: 'RANGE_INVALID', message: `range ${range} not satisfiable for ${size} bytes` }] }));
+    return;
   }
+  const { status, start, end } = r;
   const length = size === 0 ? 0 : end - start + 1;
   res.writeHead(status, {
     'Content-Length': String(length),
@@ -201,10 +225,148 @@ export async function sendRanged(
   }
   const body = await open(start, end);
   await pipeline(body, res).catch(() => {
-    // The client went away mid-blob (or the source failed): drop the connection so the
-    // client sees a short body, never a silently truncated 200.
+    // The client went away mid-blob, the source failed, or the bytes did not match their
+    // digest: drop the connection so the client sees a short body, never a complete 200.
     res.destroy();
   });
+}
+
+const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+const sha256Of = (bytes: Uint8Array) => 'sha256:' + createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The blobs of a served bundle or layout, as `serve` hands them out: nothing that arrived is
+ * trusted, so no client ever gets a complete body whose bytes differ from the digest announced.
+ *
+ * - A whole body is hashed while it streams; its last chunk is held back until the hash is
+ *   known, and on a mismatch the connection is cut instead (any HTTP client sees a failed
+ *   transfer). One chunk per response is held: memory stays bounded.
+ * - A partial body (Range) cannot be checked against the digest, so a range is served only
+ *   of a blob already hashed whole in this process: the first range request of a blob hashes
+ *   it once (concurrent requests share that pass) and the result is remembered.
+ * - A blob found damaged is refused from then on, HEAD included (its digest is never announced).
+ * - Small blobs (manifests, configs, metadata) are read whole, with a size cap, and checked
+ *   before anything is sent.
+ */
+export class VerifiedBlobs implements BlobSource {
+  private readonly good = new Set<string>();
+  /** digest → what its bytes hash to. */
+  private readonly bad = new Map<string, string>();
+  private readonly checking = new Map<string, Promise<boolean>>();
+
+  constructor(
+    readonly inner: BlobSource,
+    /** Told once per damaged blob, naming it; the CLI prints it (escaped). */
+    private readonly warn: (message: string) => void = () => {},
+  ) {}
+
+  blobSize(digest: string): Promise<number | undefined> {
+    return this.inner.blobSize(digest);
+  }
+
+  /** Raw, unchecked bytes (BlobSource): routes answer with `send`, which checks them. */
+  openBlob(digest: string, start?: number, end?: number): Promise<Readable> {
+    return this.inner.openBlob(digest, start, end);
+  }
+
+  readIndex(): Promise<OciIndex> {
+    return this.inner.readIndex();
+  }
+
+  /** Whether the blob was found not to match its digest. */
+  isDamaged(digest: string): boolean {
+    return this.bad.has(digest);
+  }
+
+  /** Message for a damaged blob, for routes to answer with. */
+  damaged(label: string, digest: string): string {
+    return `${label} ${digest}: the served bytes do not match this digest (they hash to ${this.bad.get(digest) ?? 'something else'}); not served`;
+  }
+
+  /** A small blob read whole: refused when larger than `maxBytes` or when it does not hash to its digest. */
+  async readBlob(digest: string, maxBytes = MAX_MANIFEST_BYTES, label = 'blob'): Promise<Buffer> {
+    const size = await this.inner.blobSize(digest);
+    if (size === undefined) throw new FerryError('NOT_FOUND', `${label} ${digest}: not there`);
+    if (size > maxBytes) throw new FerryError('VERIFY', `${label} ${digest}: ${size} bytes, more than the ${maxBytes} bytes read whole here; not read`);
+    if (this.bad.has(digest)) throw new FerryError('VERIFY', this.damaged(label, digest));
+    const bytes = await this.inner.readBlob(digest);
+    if (bytes.length > maxBytes) throw new FerryError('VERIFY', `${label} ${digest}: more than ${maxBytes} bytes; not read`);
+    if (!this.settle(digest, sha256Of(bytes), label)) throw new FerryError('VERIFY', this.damaged(label, digest));
+    return bytes;
+  }
+
+  /**
+   * Answer GET/HEAD with the blob (`Range` honoured), checked as the class comment says.
+   * Returns false, having sent nothing, when the blob is damaged: the caller answers in its
+   * own format (an OCI error, a plain 500).
+   */
+  async send(req: IncomingMessage, res: ServerResponse, digest: string, size: number, headers: Record<string, string>, label: string): Promise<boolean> {
+    if (size === 0 && digest !== EMPTY_DIGEST) this.settle(digest, EMPTY_DIGEST, label);
+    if (this.bad.has(digest)) return false;
+    const r = resolveRange(req.headers.range, size);
+    const partial = r.status === 206 && (r.start !== 0 || r.end !== size - 1);
+    if (partial && req.method !== 'HEAD' && !(await this.verifyWhole(digest, label))) return false;
+    await sendRanged(req, res, size, (start, end) => (start === 0 && end === size - 1 ? this.openChecked(digest, size, label) : this.inner.openBlob(digest, start, end)), headers);
+    return true;
+  }
+
+  /** Record what a blob hashed to; warn (once) when that is not its digest. */
+  private settle(digest: string, actual: string, label: string): boolean {
+    if (actual === digest) {
+      this.good.add(digest);
+      return true;
+    }
+    this.good.delete(digest);
+    if (!this.bad.has(digest)) {
+      this.bad.set(digest, actual);
+      this.warn(this.damaged(label, digest));
+    }
+    return false;
+  }
+
+  private verifyWhole(digest: string, label: string): Promise<boolean> {
+    if (this.good.has(digest)) return Promise.resolve(true);
+    if (this.bad.has(digest)) return Promise.resolve(false);
+    let pass = this.checking.get(digest);
+    if (!pass) {
+      pass = (async () => {
+        const hash = createHash('sha256');
+        for await (const chunk of await this.inner.openBlob(digest)) hash.update(chunk as Buffer);
+        return this.settle(digest, 'sha256:' + hash.digest('hex'), label);
+      })().finally(() => this.checking.delete(digest));
+      this.checking.set(digest, pass);
+    }
+    return pass;
+  }
+
+  /** The whole blob, hashed as it flows; the last chunk leaves only once the hash matched. */
+  private async openChecked(digest: string, size: number, label: string): Promise<Readable> {
+    const source = await this.inner.openBlob(digest);
+    const hash = createHash('sha256');
+    let held: Buffer | undefined;
+    let seen = 0;
+    const settle = (actual: string) => this.settle(digest, actual, label);
+    const check = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        hash.update(chunk);
+        seen += chunk.length;
+        const previous = held;
+        held = chunk;
+        cb(null, previous);
+      },
+      flush(cb) {
+        if (!settle('sha256:' + hash.digest('hex')) || seen !== size) {
+          cb(new FerryError('VERIFY', `${label} ${digest}: bytes do not match the digest; connection cut`));
+          return;
+        }
+        cb(null, held);
+      },
+    });
+    source.on('error', (err) => check.destroy(err));
+    check.on('close', () => source.destroy());
+    return source.pipe(check);
+  }
 }
 
 function paginate(items: string[], url: URL): { page: string[]; next?: string } {
@@ -230,7 +392,10 @@ function linkHeader(pathname: string, n: string | null, last: string): Record<st
 }
 
 export interface RegistryServerOptions {
-  source: BlobSource;
+  /** Wrapped in `VerifiedBlobs` unless it is one already (share one with the routes). */
+  source: BlobSource | VerifiedBlobs;
+  /** index.json, when the caller has read it already (read once). */
+  index?: OciIndex;
   mapping: RegistryMapping;
   /** `127.0.0.1:5000` or parsed. Port 0 picks a free port. */
   listen: string | Listen;
@@ -245,6 +410,8 @@ export interface RegistryServerOptions {
    * Checked at most once a second.
    */
   indexVersion?: () => Promise<string | undefined>;
+  /** Told about damaged blobs found while serving (when `source` is not a VerifiedBlobs already). */
+  onWarning?: (message: string) => void;
 }
 
 export interface RegistryServer {
@@ -259,7 +426,9 @@ export interface RegistryServer {
 /** Start the registry; resolves once it listens. */
 export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
   const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
-  let catalog = await buildCatalog(opts.source, opts.mapping);
+  const source = opts.source instanceof VerifiedBlobs ? opts.source : new VerifiedBlobs(opts.source, opts.onWarning);
+  // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
+  let catalog = await buildCatalog(source, opts.mapping, opts.index);
   let repoNames = [...catalog.repositories.keys()].sort();
   let version = await opts.indexVersion?.();
   let checkedAt = Date.now();
@@ -271,7 +440,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       const now = await opts.indexVersion!();
       if (now === version) return;
       // Keep serving the old catalog if the new index is half-written or damaged.
-      const next = await buildCatalog(opts.source, opts.mapping).catch(() => undefined);
+      const next = await buildCatalog(source, opts.mapping).catch(() => undefined);
       if (!next) return;
       catalog = next;
       repoNames = [...catalog.repositories.keys()].sort();
@@ -282,7 +451,6 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     await refreshing;
   };
   const routes = [...(opts.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
-  const source = opts.source;
 
   const handleV2 = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
     const head = req.method === 'HEAD';
@@ -340,18 +508,22 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
         sendError(res, 404, 'MANIFEST_UNKNOWN', `manifest ${ref} is not in ${name}`, head, { name, reference: ref });
         return;
       }
+      // Small: read whole (capped) and checked against its digest before a 200 is sent, HEAD included.
+      let bytes: Buffer;
+      try {
+        bytes = await source.readBlob(digest, MAX_MANIFEST_BYTES, `${name} manifest`);
+      } catch (err) {
+        if (!(err instanceof FerryError) || err.code !== 'VERIFY') throw err;
+        sendError(res, 500, 'MANIFEST_INVALID', err.message, head, { name, reference: ref });
+        return;
+      }
       res.writeHead(200, {
         'Content-Type': mediaType,
-        'Content-Length': String(size),
+        'Content-Length': String(bytes.length),
         'Docker-Content-Digest': digest,
         ETag: `"${digest}"`,
       });
-      if (head || size === 0) {
-        res.end();
-        return;
-      }
-      // The exact stored bytes, streamed like any blob.
-      await pipeline(await source.openBlob(digest), res).catch(() => res.destroy());
+      res.end(head ? undefined : bytes);
       return;
     }
     // blobs
@@ -365,11 +537,10 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       sendError(res, 404, 'BLOB_UNKNOWN', `blob ${ref} is not in ${name}`, head, { digest: ref });
       return;
     }
-    await sendRanged(req, res, size, (start, end) => source.openBlob(ref, start, end), {
-      'Content-Type': 'application/octet-stream',
-      'Docker-Content-Digest': ref,
-      ETag: `"${ref}"`,
-    });
+    const headers = { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': ref, ETag: `"${ref}"` };
+    if (!(await source.send(req, res, ref, size, headers, `${name} blob`))) {
+      sendError(res, 500, 'DIGEST_INVALID', source.damaged(`${name} blob`, ref), head, { digest: ref });
+    }
   };
 
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -395,8 +566,9 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
         sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
         return;
       }
-      // Routes may map paths onto a directory: never hand them a path that climbs out.
-      if (rest.includes('\0') || rest.split(/[\\/]/).includes('..')) {
+      // Routes look paths up by name; still, never hand them one that could climb out of a
+      // directory (`..`, `.`, empty segments, backslashes, NUL and other control bytes).
+      if (rest !== '' && !isSafeRelativePath(rest)) {
         sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
         return;
       }

@@ -1,22 +1,7 @@
-import path from 'node:path';
-import { FerryError } from '../errors.js';
-import { loadTarget, readLock } from '../manifest/load.js';
 import type { ImageLock, Lock } from '../manifest/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { checkCollisions, mapAptRepo, mapFileUrl, mapImage, registryMappingFor, registryMirrorFor, type RegistryMapping } from '../mapping/index.js';
 import { parseImageReference, repositoryName, type ImageReference } from '../oci/reference.js';
-import { readBundleLock } from './bundle-lock.js';
-
-/**
- * What every rewrite needs: the target (where things live) and the lock (what is there), and
- * lookups that answer "is this upstream thing covered, and where is it on the mirror" — always
- * through src/mapping, never computed here.
- */
-export interface RewriteSources {
-  target: string;
-  lock?: string;
-  bundle?: string;
-}
 
 export type ImageLookup =
   | { status: 'mapped'; upstream: ImageReference; mirror: string; mirrorRef: ImageReference; host: string; pathPrefix: string; digestChanged: boolean }
@@ -28,6 +13,12 @@ export interface AptRepoLookup {
   resigned: boolean;
 }
 
+/**
+ * What every rewrite needs: the target (where things live) and the lock (what is there), and
+ * lookups that answer "is this upstream thing covered, and where is it on the mirror" — always
+ * through src/mapping, never computed here. The command layer (src/commands/rewrite.ts) reads
+ * the target and lock files and builds this with `createRewriteContext`.
+ */
 export interface RewriteContext {
   targetFile: string;
   target: MirrorTarget;
@@ -42,25 +33,6 @@ export interface RewriteContext {
   lookupAptRepo(url: string): AptRepoLookup | undefined;
   /** Upstream registries the lock pins images from, sorted. */
   registries: string[];
-}
-
-export async function loadRewriteContext(src: RewriteSources): Promise<RewriteContext> {
-  const { target, file } = await loadTarget(src.target);
-  let lock: Lock | undefined;
-  if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
-  if (src.bundle) lock = await readBundleLock(path.resolve(src.bundle));
-  else if (src.lock) {
-    const abs = path.resolve(src.lock);
-    lock = await readLock(abs);
-    if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`, { hint: 'Run `ferry lock <manifest>` first, or pass the bundle with --bundle.' });
-  } else {
-    throw new FerryError('USAGE', 'rewrite needs the lock (--lock <file>) or the bundle (--bundle <tar>) so it knows what the mirror holds');
-  }
-  return createRewriteContext(target, lock, file);
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' && v ? v : undefined;
 }
 
 function trimSlash(u: string): string {
@@ -116,7 +88,7 @@ export function createRewriteContext(target: MirrorTarget, lock: Lock, targetFil
   const files = new Map<string, string>();
   const fileOrigins = new Set<string>();
   for (const f of lock.files ?? []) {
-    const url = str((f as Record<string, unknown>).url);
+    const url = f.url;
     if (!url) continue;
     try {
       fileOrigins.add(new URL(url).origin);
@@ -134,11 +106,10 @@ export function createRewriteContext(target: MirrorTarget, lock: Lock, targetFil
   const aptRepos = new Map<string, AptRepoLookup>();
   const aptMirrors = new Map<string, boolean>();
   for (const a of lock.apt ?? []) {
-    const e = a as Record<string, unknown>;
-    const url = str(e.url);
+    const url = a.url;
     if (!url || !target.apt) continue;
     const mirror = mapAptRepo(url, target.apt).url;
-    const resigned = e.mode === 'filtered';
+    const resigned = a.mode === 'filtered';
     aptRepos.set(trimSlash(url), { url: mirror, resigned });
     aptMirrors.set(trimSlash(mirror), resigned);
   }

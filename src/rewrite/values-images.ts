@@ -1,5 +1,6 @@
 import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
 import { checkRegistryHost, parseImageReference, type ImageReference } from '../oci/reference.js';
+import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
 import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
@@ -11,7 +12,8 @@ import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './y
  * - image maps: `{registry?, repository | image, name?, tag?, digest?}` — the registry key (even
  *   empty) becomes `<mirror host>/<path prefix>` so `{{registry}}/{{repository}}` lands on the
  *   mirrored repository; without a registry key the repository becomes the full mirror path;
- * - image strings: any `image`/`*Image` key holding a reference;
+ * - image strings: any key the shared image-key rule names (`image`, `initImage`, `init_image`,
+ *   `img`; lists under `images`, `extraImages`) holding a reference;
  * - registry-only keys (`imageRegistry`, `global.imageRegistry`, `global.image.registry`): become
  *   `<mirror host>/<path prefix>` for that upstream registry when the lock has images from it.
  */
@@ -81,14 +83,14 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     if (isScalar(node) && typeof key === 'number') {
       const listKey = path[path.length - 2];
       const value = scalarText(node);
-      if (value && typeof listKey === 'string' && /^(images|[A-Za-z]*Images)$/.test(listKey)) imageString(value, false);
+      if (value && typeof listKey === 'string' && isImageListKey(listKey)) imageString(value, false);
       return;
     }
     if (isScalar(node) && typeof key === 'string') {
       const value = scalarText(node);
       if (!value) return;
       const parentPath = path.slice(0, -1);
-      if (/^(image|[A-Za-z]*Image)$/.test(key)) {
+      if (isImageKey(key)) {
         imageString(value, key === 'image');
         return;
       }

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
+import { processAlive, sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
 
 const SHA256 = ['sha256'];
 
@@ -23,15 +24,6 @@ export function sha256Hex(digest: string): string {
 
 export function digestOf(bytes: Uint8Array | string): string {
   return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export type OpenAt = (offset: number) => Promise<Readable>;
@@ -65,6 +57,7 @@ export class BlobStore {
 
   async init(): Promise<void> {
     await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    await sweepStaleTempsOnce(path.join(this.root, 'blobs', 'sha256'));
     await writeFile(path.join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   }
 
@@ -92,11 +85,9 @@ export class BlobStore {
       throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
     }
     const final = this.blobPath(digest);
-    // The same manifest can arrive twice at once (an image named by tag and by digest).
-    const tmp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await mkdir(path.dirname(final), { recursive: true });
-    await writeFile(tmp, bytes);
-    await rename(tmp, final);
+    // The same manifest can arrive twice at once (an image named by tag and by digest): unique temp names.
+    await writeViaTemp(final, (tmp) => writeFile(tmp, bytes));
     this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
   }

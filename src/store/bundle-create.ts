@@ -4,7 +4,7 @@ import path from 'node:path';
 import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/load.js';
 import type { Lock } from '../manifest/lock.js';
 import { MT } from '../oci/media-types.js';
-import { createNetContext, type NetOptions } from '../net/context.js';
+import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
@@ -86,28 +86,34 @@ export async function createBundle(
     await store.init();
     const ctx = kindContext(loaded.dir, store, opts, net);
     let lock: Lock;
+    // The bundle carries the lock file's exact bytes: a build from the committed lock and the
+    // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
+    let lockText: string;
     let lockUsed: CreateResult['lockUsed'] = 'existing';
     if (lockMatches(existing, loaded)) {
       lock = existing;
+      lockText = await readFile(lockFile, 'utf8');
     } else {
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);
-      await writeFileAtomic(lockFile, serializeLock(lock));
+      lockText = serializeLock(lock);
+      await writeFileAtomic(lockFile, lockText);
       lockUsed = 'refreshed';
     }
     const manifests = await fetchLocked(lock, ctx);
-    const packTask = opts.progress.start('pack', 0);
+    opts.progress.phase('pack', { items: 1 });
+    const packTask = opts.progress.start(path.basename(opts.output), 0);
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
-      metadata: { manifestYaml: await readFile(loaded.file), lock: serializeLock(lock), manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION },
+      metadata: { manifestYaml: await readFile(loaded.file), lock: lockText, manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION },
       output: path.resolve(opts.output),
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
       // were already in the cache from an earlier run are re-hashed as they are packed.
       trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
     });
-    packTask.finish('packed');
+    packTask.finish(`packed ${packed.blobs} blobs`);
     return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
   } finally {
     await net.close();

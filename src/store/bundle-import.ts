@@ -2,7 +2,7 @@ import { FerryError } from '../errors.js';
 import { loadTarget } from '../manifest/load.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { checkCollisions, registryMappingFor } from '../mapping/index.js';
-import { createTargetNetContext, type NetOptions } from '../net/context.js';
+import { createTargetNetContext, type NetOptions } from '../oci/context.js';
 import { kindByName } from '../kinds/index.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';

@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
 import { sha256Hex } from './blob-store.js';
+import { sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
 import { ANNOTATION, type BlobSource } from './source.js';
 
 /** What a blob is to the artifact that reaches it; named in every error about it. */
@@ -181,6 +182,8 @@ export class LayoutDir implements BlobSource {
 
   async init(): Promise<void> {
     await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    // A run killed mid-write left temp files; a rerun clears those of processes that are gone.
+    await Promise.all([sweepStaleTempsOnce(this.root), sweepStaleTempsOnce(path.join(this.root, 'blobs', 'sha256'))]);
     const marker = path.join(this.root, 'oci-layout');
     try {
       await stat(marker);
@@ -268,7 +271,6 @@ export class LayoutDir implements BlobSource {
     }
     const final = this.blobPath(digest);
     await mkdir(path.dirname(final), { recursive: true });
-    const tmp = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const hash = createHash('sha256');
     let written = 0;
     const check = new Transform({
@@ -282,17 +284,13 @@ export class LayoutDir implements BlobSource {
         cb(null, chunk);
       },
     });
-    try {
+    await writeViaTemp(final, async (tmp) => {
       await pipeline(stream, check, createWriteStream(tmp));
       const actual = 'sha256:' + hash.digest('hex');
       if (written !== size) throw new FerryError('VERIFY', `${label} ${digest}: got ${written} bytes, expected ${size}`);
       if (actual !== digest) throw new FerryError('VERIFY', `${label} ${digest}: digest mismatch (content hashes to ${actual})`);
-      await rename(tmp, final);
-      return true;
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    });
+    return true;
   }
 
   /** Small bytes (manifests, configs) with a known digest. */
@@ -304,11 +302,9 @@ export class LayoutDir implements BlobSource {
   async writeIndex(index: OciIndex): Promise<void> {
     await mkdir(this.root, { recursive: true });
     const file = path.join(this.root, 'index.json');
-    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const body: OciIndex = { schemaVersion: 2, mediaType: index.mediaType ?? 'application/vnd.oci.image.index.v1+json', manifests: index.manifests };
     if (index.annotations) body.annotations = index.annotations;
-    await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
-    await rename(tmp, file);
+    await writeViaTemp(file, (tmp) => writeFile(tmp, JSON.stringify(body, null, 2) + '\n'));
   }
 
   /**

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
@@ -42,9 +42,10 @@ export async function resetPartial(file: string, algorithms: string[]): Promise<
 
 /**
  * Append `body` to the partial file, hashing and counting as it streams; refuse more than
- * `maxSize` bytes. When the stream fails, the counted bytes may not all have reached the disk,
- * so the state is re-read from the file before the error goes on to the retry policy: the next
- * attempt continues from what the file really holds.
+ * `maxSize` bytes. Each chunk is written before it is counted, so when the stream fails every
+ * byte received so far is on disk and the next attempt continues from there (a piped write
+ * stream would be destroyed with its buffer unwritten). Should a write itself fail, the state is
+ * re-read from what the file really holds before the error goes on to the retry policy.
  */
 export async function appendToPartial(
   file: string,
@@ -53,24 +54,31 @@ export async function appendToPartial(
   body: Readable,
   opts: { maxSize?: number; label: string; onProgress?: (bytes: number) => void },
 ): Promise<void> {
-  const out = createWriteStream(file, { flags: 'a' });
-  const counter = new Transform({
-    transform(chunk: Buffer, _e, cb) {
+  const out = await open(file, 'a');
+  let writeFailed = false;
+  let closed = false;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
       if (opts.maxSize !== undefined && state.size + chunk.length > opts.maxSize) {
-        cb(new FerryError('VERIFY', `${opts.label}: server sent more than the expected ${opts.maxSize} bytes`));
-        return;
+        body.destroy();
+        throw new FerryError('VERIFY', `${opts.label}: server sent more than the expected ${opts.maxSize} bytes`);
+      }
+      try {
+        await out.write(chunk);
+      } catch (err) {
+        writeFailed = true;
+        throw err;
       }
       for (const h of state.hashes) h.update(chunk);
       state.size += chunk.length;
       opts.onProgress?.(chunk.length);
-      cb(null, chunk);
-    },
-  });
-  try {
-    await pipeline(body, counter, out);
+    }
   } catch (err) {
-    if (!out.closed) await new Promise((r) => out.once('close', r));
-    Object.assign(state, await readPartial(file, algorithms));
+    await out.close();
+    closed = true;
+    if (writeFailed) Object.assign(state, await readPartial(file, algorithms));
     throw err;
+  } finally {
+    if (!closed) await out.close();
   }
 }

@@ -26,3 +26,15 @@ export function escapeControls(text: string): string {
 export function escapeLine(text: string): string {
   return text.replace(UNSAFE_LINE, escapeChar);
 }
+
+// What JSON.stringify leaves raw but a terminal acts on: DEL, C1 controls (0x9b is CSI), bidi
+// overrides/isolates, and the line/paragraph separators.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+
+/**
+ * JSON text (from JSON.stringify, which escapes C0 controls itself) with the remaining
+ * terminal-active characters written as \uXXXX escapes: the same data for a JSON parser.
+ */
+export function escapeJson(json: string): string {
+  return json.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -1,3 +1,5 @@
+import { escapeControls, escapeJson } from './escape.js';
+
 /**
  * The only place that writes to stdout/stderr. Commands return data; the CLI layer passes it
  * here with a human renderer; `--json` prints the data itself.
@@ -9,17 +11,18 @@ export interface OutputOptions {
 
 export function printResult<T>(data: T, opts: OutputOptions, human: (d: T) => string): void {
   if (opts.json) {
-    process.stdout.write(JSON.stringify(data, null, 2) + '\n');
+    process.stdout.write(escapeJson(JSON.stringify(data, null, 2)) + '\n');
     return;
   }
-  const text = human(data);
+  // Results carry names from outside (annotations, registry answers, file names): escaped here, once.
+  const text = escapeControls(human(data));
   if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }
 
 export const useColor = (): boolean => !process.env.NO_COLOR && Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb';
 
 export function note(message: string): void {
-  process.stderr.write(message + '\n');
+  process.stderr.write(escapeControls(message) + '\n');
 }
 
 /** Fixed-width table; deterministic. */

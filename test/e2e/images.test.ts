@@ -70,7 +70,10 @@ afterAll(async () => {
 describe('lock and bundle create', () => {
   it('pins every image with upstream digests and writes a deterministic lock', async () => {
     const r = await runFerry(['lock', manifest], { env: env() });
-    expect(r.stderr).toBe('');
+    // Not silent while resolving (issue 16): one line per image, named by its reference.
+    expect(r.stderr.trim().split('\n')).toHaveLength(7);
+    expect(r.stderr).toContain(`${seeded.refs.base}: resolved sha256:`);
+    expect(r.stderr).toContain(`${seeded.refs.multi}: resolved sha256:${seeded.digests.multi.slice(7, 19)}… (2 platforms)`);
     expect(r.code).toBe(0);
     const lock = JSON.parse(await readFile(path.join(work, 'app.lock.json'), 'utf8'));
     const byRef = Object.fromEntries(lock.images.map((i: { ref: string }) => [i.ref, i]));

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +14,7 @@ import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { flipByte } from '../support/tar-walk.js';
 import { writeOciLayout, type Descriptor } from '../support/images.js';
 import { makeTestCa, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startServe } from '../support/craft-serve.js';
 
 /**
  * `ferry serve` as the pull side of a registry on the air-gapped host: skopeo (an independent
@@ -43,20 +44,10 @@ interface Served {
 }
 
 /** Start the built `ferry serve` and wait for the one stdout line with its address. */
-function serve(args: string[]): Promise<Served> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [FERRY, 'serve', ...args], { env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    servers.push(child);
-    let out = '';
-    let err = '';
-    child.stderr!.on('data', (d) => (err += d));
-    child.stdout!.on('data', (d) => {
-      out += d;
-      const m = /listening on (https?:\/\/(\S+))\n/.exec(out);
-      if (m) resolve({ url: m[1], host: m[2], child, stderr: () => err });
-    });
-    child.on('exit', (code) => reject(new Error(`ferry serve exited ${code} before listening\n${out}\n${err}`)));
-  });
+async function serve(args: string[]): Promise<Served> {
+  const s = await startServe(args);
+  servers.push(s.child);
+  return s;
 }
 
 function stop(s: Served): Promise<number | null> {

@@ -83,10 +83,11 @@ export interface StaticServer {
   stop(): Promise<void>;
 }
 
-async function waitForPort(port: number, proc: ChildProcess, log: () => string): Promise<void> {
+/** Wait until `proc` (a service started by a test) accepts connections on the loopback `port`. */
+export async function waitForPort(port: number, proc: ChildProcess, log: () => string, name = 'nginx'): Promise<void> {
   const deadline = Date.now() + 20_000;
   for (;;) {
-    if (proc.exitCode !== null) throw new Error(`nginx exited ${proc.exitCode}: ${log()}`);
+    if (proc.exitCode !== null) throw new Error(`${name} exited ${proc.exitCode}: ${log()}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.destroy();
@@ -95,7 +96,7 @@ async function waitForPort(port: number, proc: ChildProcess, log: () => string):
       s.on('error', () => resolve(false));
     });
     if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nginx did not listen on ${port}: ${log()}`);
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port}: ${log()}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -182,6 +182,13 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
       skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `protocol ${f.protocol} has no port-level rule; handle it by hand` });
       continue;
     }
+    const isExternal = (zone: string) => zones.get(zone)?.external ?? true;
+    // A gateway between zones never sees a flow that starts and ends outside the system (metalctl
+    // on an operator's laptop → GitHub): allowing it from "any" source would let every zone out.
+    if (mode === 'gateway' && isExternal(f.from) && isExternal(f.to)) {
+      skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `outside the system: from ${f.from} to ${f.to} does not cross a gateway between zones` });
+      continue;
+    }
     const reason = skipReason(f, enable);
     // Destination addresses: the flow's hosts, or its destination zone.
     const wildcard = f.hosts.find(isWildcardHost) ?? (!f.hosts.length && zones.get(f.to)?.cidrs?.some((c) => ANY.has(c)) ? zones.get(f.to)!.cidrs!.find((c) => ANY.has(c)) : undefined);

@@ -4,7 +4,8 @@ import type { OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION } from '../../store/source.js';
 import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
 import { downloadToStore } from '../file/download.js';
-import type { KindContext } from '../types.js';
+import { humanBytes, type ProgressTask } from '../../ui/progress.js';
+import type { FetchPlan, KindContext } from '../types.js';
 import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
 import { readPackages, releaseTextOf, repoUrl } from './repo.js';
@@ -48,7 +49,8 @@ async function ensurePinned(f: AptFile, base: string, label: string, ctx: KindCo
 /** An index pinned by the lock: by hash first where offered (it outlives an upstream update), then by name. */
 async function fetchPinnedIndex(base: string, idx: AptFile, byHash: boolean, ctx: KindContext, label: string): Promise<void> {
   const expect = { sha256: idx.sha256, size: idx.size };
-  if (byHash && !(await ctx.store.has({ digest: `sha256:${idx.sha256}`, size: idx.size }))) {
+  if (await ctx.store.has({ digest: `sha256:${idx.sha256}`, size: idx.size })) return;
+  if (byHash) {
     try {
       await downloadToStore(ctx.store, ctx.http, repoUrl(base, idx.path.replace(/[^/]+$/, `by-hash/SHA256/${idx.sha256}`)), expect, { label });
       return;
@@ -78,15 +80,41 @@ async function filteredIndex(s: AptSuiteLock, index: AptFile, ctx: KindContext):
   return { path: index.path.replace(/\.gz$/, ''), bytes: Buffer.from(text, 'utf8') };
 }
 
+function uniqueDebs(entry: AptLock): Array<{ filename: string; sha256: string; size: number }> {
+  const debs = new Map<string, { filename: string; sha256: string; size: number }>();
+  for (const s of entry.suites) for (const p of s.packages) debs.set(p.filename, p);
+  return [...debs.values()].sort((a, b) => (a.filename < b.filename ? -1 : 1));
+}
+
+export function aptFetchPlan(entry: AptLock): FetchPlan {
+  const meta = entry.suites.flatMap((s) => [...s.release, ...s.indexes]);
+  return {
+    artifact: `${aptLabel(entry)} ${entry.suites.map((s) => s.suite).join(', ')}`,
+    bytes: [...meta, ...uniqueDebs(entry)].reduce((n, f) => n + f.size, 0),
+  };
+}
+
 /**
  * Bring one APT repository into the store as an OCI artifact: upstream metadata (kept signed
  * for a whole mirror; provenance only for a filtered one), the indexes or the filtered
  * Packages, and every .deb verified by SHA-256 and size while it streams.
  */
 export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const plan = aptFetchPlan(entry);
+  const task = ctx.progress.start(plan.artifact, plan.bytes);
+  try {
+    const got = await fetchAptInto(entry, ctx, task);
+    task.finish(`${uniqueDebs(entry).length} packages verified, ${humanBytes(plan.bytes)}`);
+    return got;
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
+    throw err;
+  }
+}
+
+async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
   const layers: OciDescriptor[] = [];
   const suites: AptSuiteConfig[] = [];
-  const debs = new Map<string, { filename: string; sha256: string; size: number }>();
   for (const s of entry.suites) {
     const label = aptLabel(entry, s.suite);
     for (const f of s.release) await ensurePinned(f, entry.url, label, ctx);
@@ -116,19 +144,20 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
         layers.push(layer({ sha256: d.digest.slice(7), size: d.size }, gen.path, 'generated-index', 'text/plain'));
       }
     }
-    for (const p of s.packages) debs.set(p.filename, p);
   }
-  const list = [...debs.values()].sort((a, b) => (a.filename < b.filename ? -1 : 1));
-  const total = list.reduce((n, p) => n + p.size, 0);
-  const task = ctx.progress.start(`${aptLabel(entry)} ${list.length} packages`, total);
+  const list = uniqueDebs(entry);
+  task.status(`${list.length} packages`);
   await mapLimit(list, ctx.concurrency, async (p) => {
+    if (await ctx.store.has({ digest: `sha256:${p.sha256}`, size: p.size })) {
+      task.cached(p.size);
+      return;
+    }
     await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, p.filename), { sha256: p.sha256, size: p.size }, {
       label: `${aptLabel(entry)} ${p.filename}`,
       onProgress: (n) => task.advance(n),
       onRetry: (m) => ctx.progress.log(m),
     });
   });
-  task.finish(`${list.length} packages verified`);
   for (const p of list) layers.push(layer(p, p.filename, 'package', DEB_MEDIA_TYPE));
   const config: AptConfig = { name: entry.name, url: entry.url, mode: entry.mode, suites };
   const top = await putArtifact(ctx.store, {

@@ -3,6 +3,7 @@ import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { mirrorUrlPath } from '../../mapping/index.js';
 import { readPublicKeys } from '../../net/pgp.js';
+import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type SourceInfo } from './deps.js';
 import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
@@ -115,17 +116,21 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
       hint: 'Merge the entries: list every suite under suites: and every package under packages: of one entry.',
     });
   }
-  const plan: Array<{ spec: AptSpec; specIndex: number; suite: string }> = [];
+  const plan: Array<{ spec: AptSpec; specIndex: number; suite: string; sourceIndex: number }> = [];
   specs.forEach((spec, specIndex) => {
-    for (const suite of spec.suites) plan.push({ spec, specIndex, suite });
+    for (const suite of spec.suites) plan.push({ spec, specIndex, suite, sourceIndex: plan.length });
   });
-  const sources = await mapLimit(plan, Math.max(1, Math.min(2, ctx.concurrency)), (p, i) => {
-    const task = ctx.progress.start(`${aptLabel(p.spec, p.suite)} metadata`, 0);
-    return loadSource(p.spec, p.specIndex, p.suite, i, ctx).then((s) => {
-      task.finish(`${s.packages.length} packages listed`);
-      return s;
-    });
-  });
+  // Every suite is tried: one that fails (a missing suite, a bad key) does not hide the others.
+  const sources = await resolveEach(
+    plan,
+    { progress: ctx.progress, concurrency: Math.max(1, Math.min(2, ctx.concurrency)) },
+    (p) => aptLabel(p.spec, p.suite),
+    (p, task) => {
+      task.status('Release and indexes');
+      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx);
+    },
+    (s) => `${s.packages.length} packages listed`,
+  );
   const infos: SourceInfo[] = sources.map((s) => ({ whole: !s.spec.packages, family: suiteFamily(s.suite), label: s.label }));
   const requests: ClosureRequest[] = sources
     .map((s, i) => (s.spec.packages ? { source: i, names: s.spec.packages, architectures: s.spec.architectures } : undefined))

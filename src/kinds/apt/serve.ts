@@ -1,11 +1,12 @@
 import path from 'node:path';
 import { mapAptRepo } from '../../mapping/index.js';
 import { publicKeyArmored, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
-import type { OciManifest } from '../../oci/media-types.js';
+import { FerryError } from '../../errors.js';
+import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import type { ServeRoute, ServeRouteContext } from '../../oci/registry-server.js';
 import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
-import { answer, type ServedEntry } from '../file/serve.js';
+import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, SITE_KEY_NAME } from './import.js';
@@ -15,58 +16,81 @@ import { releaseTextOf } from './repo.js';
 /** Where `ferry serve` puts APT trees: `<server>/apt/<host>/<path>/{dists,pool}`, as a target with that baseUrl maps them. */
 export const APT_PREFIX = '/apt/';
 
+/** Release files and generated indexes are read whole (and kept, for filtered suites): at most this each. */
+const MAX_APT_METADATA_BYTES = 64 * 1024 * 1024;
+
 /**
  * Serve every APT repository of a bundle or layout as a standard tree. Whole mirrors keep the
  * vendor's signed metadata; filtered ones are signed with the target's apt.signingKey when
- * `ferry serve --target` names one, and served with an unsigned Release otherwise.
+ * `ferry serve --target` names one, and served with an unsigned Release otherwise. Every byte
+ * read from the bundle is checked against its digest first (nothing tampered is ever signed);
+ * a repository that cannot be served is skipped with a warning, the others are served.
  */
 export async function aptServeRoutes(ctx: ServeRouteContext & { target?: { target: { apt?: { signingKey?: string } }; dir: string } }): Promise<ServeRoute[]> {
   const paths = new Map<string, ServedEntry>();
   let key: SigningKey | undefined;
   const keyFile = ctx.target?.target.apt?.signingKey;
+  const read = (digest: string, label: string) => ctx.source.readBlob(digest, MAX_APT_METADATA_BYTES, label);
   for (const top of ctx.index.manifests) {
     if (top.annotations?.[ANNOTATION.kind] !== 'apt') continue;
-    const manifest = JSON.parse((await ctx.source.readBlob(top.digest)).toString('utf8')) as OciManifest;
-    const cfg = JSON.parse((await ctx.source.readBlob(manifest.config.digest)).toString('utf8')) as AptConfig;
-    const root = mapAptRepo(cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
-    for (const l of manifest.layers) {
-      const role = l.annotations?.[ROLE];
-      const title = l.annotations?.[ANNOTATION.title];
-      if (!title || role === 'upstream-release' || role === 'generated-index') continue;
-      paths.set(`${root}/${title}`, { digest: l.digest, size: l.size });
-    }
-    for (const s of cfg.suites) {
-      const prefix = `dists/${s.suite}/`;
-      if (cfg.mode === 'whole') {
-        const rels = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'release' && l.annotations[ANNOTATION.title].startsWith(prefix));
-        const main = rels.find((l) => l.annotations![ANNOTATION.title].endsWith('/InRelease')) ?? rels[0];
-        if (!main) continue;
-        const rel = parseRelease(releaseTextOf(await ctx.source.readBlob(main.digest)));
-        if (!rel.acquireByHash) continue;
-        for (const idx of manifest.layers.filter((l) => l.annotations?.[ROLE] === 'index' && l.annotations[ANNOTATION.title].startsWith(prefix))) {
-          const relPath = idx.annotations![ANNOTATION.title].slice(prefix.length);
-          for (const type of byHashTypes(rel.hashes, relPath)) {
-            paths.set(`${root}/${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, { digest: idx.digest, size: idx.size });
-          }
-        }
-      } else {
-        if (keyFile && !key) key = await readSigningKey(path.resolve(ctx.target!.dir, keyFile), process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
-        const k = key;
-        const suite = await filteredSuite(
-          s,
-          await generatedIndexes(s.suite, manifest.layers, (d) => ctx.source.readBlob(d)),
-          filteredDescription(cfg),
-          k ? { clear: (t) => signClear(t, k), detached: (b) => signDetachedArmored(b, k) } : undefined,
-        );
-        for (const i of suite.indexes) {
-          paths.set(`${root}/${prefix}${i.path}`, { bytes: Buffer.from(i.bytes) });
-          paths.set(`${root}/${prefix}${byHashPath(i.path, 'SHA256', sha256(i.bytes))}`, { bytes: Buffer.from(i.bytes) });
-        }
-        paths.set(`${root}/${prefix}Release`, { bytes: Buffer.from(suite.release) });
-        if (suite.inRelease) paths.set(`${root}/${prefix}InRelease`, { bytes: Buffer.from(suite.inRelease) });
-        if (suite.releaseGpg) paths.set(`${root}/${prefix}Release.gpg`, { bytes: Buffer.from(suite.releaseGpg) });
+    const artifact = top.annotations?.[ANNOTATION.source] ?? top.digest;
+    // Collected per repository and added only when all of it could be built.
+    const mine = new Map<string, ServedEntry>();
+    const add = (p: string, entry: ServedEntry) => addServedPath(ctx, mine, p, entry, artifact);
+    try {
+      const manifest = JSON.parse((await ctx.source.readBlob(top.digest, undefined, `${artifact} manifest`)).toString('utf8')) as OciManifest;
+      const cfg = JSON.parse((await ctx.source.readBlob(manifest.config.digest, undefined, `${artifact} config`)).toString('utf8')) as AptConfig;
+      const root = mapAptRepo(cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
+      const titleOf = (l: OciDescriptor) => {
+        const t = l?.annotations?.[ANNOTATION.title];
+        return typeof t === 'string' ? t : undefined;
+      };
+      for (const l of manifest.layers) {
+        const role = l.annotations?.[ROLE];
+        const title = titleOf(l);
+        if (!title || role === 'upstream-release' || role === 'generated-index') continue;
+        add(`${root}/${title}`, { digest: l.digest, size: l.size });
       }
+      for (const s of cfg.suites) {
+        const prefix = `dists/${s.suite}/`;
+        if (cfg.mode === 'whole') {
+          const rels = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'release' && titleOf(l)?.startsWith(prefix));
+          const main = rels.find((l) => titleOf(l)!.endsWith('/InRelease')) ?? rels[0];
+          if (!main) continue;
+          const rel = parseRelease(releaseTextOf(await read(main.digest, `${artifact} ${titleOf(main)}`)));
+          if (!rel.acquireByHash) continue;
+          for (const idx of manifest.layers.filter((l) => l.annotations?.[ROLE] === 'index' && titleOf(l)?.startsWith(prefix))) {
+            const relPath = titleOf(idx)!.slice(prefix.length);
+            for (const type of byHashTypes(rel.hashes, relPath)) {
+              add(`${root}/${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, { digest: idx.digest, size: idx.size });
+            }
+          }
+        } else {
+          if (keyFile && !key) key = await readSigningKey(path.resolve(ctx.target!.dir, keyFile), process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
+          const k = key;
+          const suite = await filteredSuite(
+            s,
+            await generatedIndexes(s.suite, manifest.layers, (d) => read(d, `${artifact} generated index`)),
+            filteredDescription(cfg),
+            k ? { clear: (t) => signClear(t, k), detached: (b) => signDetachedArmored(b, k) } : undefined,
+          );
+          for (const i of suite.indexes) {
+            const entry = { bytes: Buffer.from(i.bytes) };
+            add(`${root}/${prefix}${i.path}`, entry);
+            add(`${root}/${prefix}${byHashPath(i.path, 'SHA256', sha256(i.bytes))}`, entry);
+          }
+          add(`${root}/${prefix}Release`, { bytes: Buffer.from(suite.release) });
+          if (suite.inRelease) add(`${root}/${prefix}InRelease`, { bytes: Buffer.from(suite.inRelease) });
+          if (suite.releaseGpg) add(`${root}/${prefix}Release.gpg`, { bytes: Buffer.from(suite.releaseGpg) });
+        }
+      }
+    } catch (err) {
+      // A missing or unreadable site key is the operator's to fix, not the bundle's: say so loudly.
+      if (err instanceof FerryError && err.code !== 'VERIFY' && err.code !== 'NOT_FOUND') throw err;
+      ctx.warnings.push(`${artifact}: APT repository not served (${(err as Error).message})`);
+      continue;
     }
+    for (const [p, e] of mine) paths.set(p, e);
   }
   if (!paths.size) return [];
   if (key) paths.set(`${SITE_KEY_NAME}.asc`, { bytes: Buffer.from(publicKeyArmored(key)) });

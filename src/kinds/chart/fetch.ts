@@ -2,11 +2,17 @@ import { FerryError } from '../../errors.js';
 import { chartOciReference } from '../../mapping/index.js';
 import { MT, type OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION } from '../../store/source.js';
-import type { KindContext } from '../types.js';
+import { humanBytes } from '../../ui/progress.js';
+import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore } from './repo-http.js';
 import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
+
+export function chartFetchPlan(entry: ChartLock): FetchPlan {
+  const blobs = entry.oci ? [entry.oci.config, ...entry.oci.layers] : [{ size: entry.size }, ...(entry.prov ? [entry.prov] : [])];
+  return { artifact: `chart ${entry.name} ${entry.version}`, bytes: blobs.reduce((n, b) => n + b.size, 0) };
+}
 
 /**
  * Bring a locked chart into the store as a Helm OCI artifact. From an OCI repository the
@@ -14,6 +20,24 @@ import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
  * archive (digest checked) becomes the content layer of the manifest `helm push` would write.
  */
 export async function fetchChart(entry: ChartLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  const plan = chartFetchPlan(entry);
+  const task = ctx.progress.start(plan.artifact, plan.bytes);
+  let transferred = 0;
+  const onProgress = (n: number) => {
+    transferred += n;
+    task.advance(n);
+  };
+  try {
+    const top = await fetchChartInto(entry, ctx, onProgress);
+    task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
+    return top;
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
+    throw err;
+  }
+}
+
+async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n: number) => void): Promise<OciDescriptor[]> {
   const label = `chart ${entry.name} ${entry.version}`;
   let top: OciDescriptor;
   if (entry.source === 'oci') {
@@ -25,7 +49,7 @@ export async function fetchChart(entry: ChartLock, ctx: KindContext): Promise<Oc
     }
     for (const blob of [entry.oci.config, ...entry.oci.layers]) {
       if (await ctx.store.has(blob)) continue;
-      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), { label, onRetry: (m) => ctx.progress.log(m) });
+      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), { label, onProgress, onRetry: (m) => ctx.progress.log(m) });
     }
     top = { mediaType: entry.oci.manifest.mediaType, digest: entry.oci.manifest.digest, size: entry.oci.manifest.size };
   } else {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
-import { createNetContext, type NetOptions } from '../../net/context.js';
+import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
 import { silentProgress } from '../../ui/progress.js';
 import { discoverChartImages, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';

@@ -1,6 +1,7 @@
 import { chartOciReference } from '../../mapping/index.js';
+import { ResolveFailures, resolveEach } from '../failures.js';
 import type { Kind, UpstreamRef } from '../types.js';
-import { fetchChart } from './fetch.js';
+import { chartFetchPlan, fetchChart } from './fetch.js';
 import { importChart } from './import.js';
 import type { ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
@@ -14,11 +15,17 @@ export const chartKind: Kind<ChartSpec, ChartLock> = {
   name: 'chart',
   async resolve(specs, ctx) {
     // One chart at a time: charts are few and small, and two of them may share a dependency.
-    const all: ChartLock[] = [];
-    for (const spec of specs) all.push(...(await resolveChart(spec, ctx)).entries);
-    return mergeChartLocks(all);
+    // Each is tried: the charts that resolve still join the lock (and their images get checked).
+    try {
+      const all = await resolveEach(specs, { progress: ctx.progress, concurrency: 1 }, (s) => `chart ${s.name} ${s.version}`, async (s) => (await resolveChart(s, ctx)).entries);
+      return mergeChartLocks(all.flat());
+    } catch (err) {
+      if (err instanceof ResolveFailures) throw new ResolveFailures(err.failures, mergeChartLocks((err.resolved as ChartLock[][]).flat()));
+      throw err;
+    }
   },
   fetch: fetchChart,
+  fetchPlan: chartFetchPlan,
   importTo: importChart,
   references(entry): UpstreamRef[] {
     // The image-like reference the mapping places (registry/layout), the same one the bundle names it by.

@@ -134,7 +134,7 @@ export const EndpointSchema = z
     hosts: z.array(z.string().min(1)).optional().describe('Hostnames or addresses (no wildcards in firewall output).'),
     urls: z.array(z.string().min(1)).optional(),
     from: z.string().min(1).describe('Zone that opens the connection.'),
-    to: z.string().optional().describe('Zone the endpoint lives in (default: the first external zone).'),
+    to: z.string().optional().describe('Zone the endpoint lives in (default: the zone named internet; required when there is none).'),
     side: z.enum(['server', 'browser']).default('server'),
     protocol: z.string().default('HTTPS'),
     transport: TransportSchema.default('tcp'),

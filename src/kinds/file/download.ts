@@ -9,6 +9,7 @@ import type { HttpClient } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
+import { writeViaTemp } from '../../store/temp-files.js';
 
 /** Files are checked against SHA-256 and SHA-512 alike, whichever the checksum file gives. */
 const HASHES = ['sha256', 'sha512'];
@@ -122,10 +123,10 @@ async function download(
 /** sha256 of a stream, written to `dest` via a temp name; renamed only when it matched. */
 export async function writeVerified(src: NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
   await mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.ferry-${process.pid}.tmp`;
   const hash = createHash('sha256');
   let size = 0;
-  try {
+  // The temp name sweeps the temp files that runs killed mid-write left in dest's directory.
+  await writeViaTemp(dest, async (tmp) => {
     await pipeline(
       src,
       new Transform({
@@ -142,11 +143,7 @@ export async function writeVerified(src: NodeJS.ReadableStream, dest: string, ex
     if (actual !== expectedDigest) {
       throw new FerryError('VERIFY', `${label}: bundle content hashes to ${actual}, expected ${expectedDigest}`, { hint: 'The bundle is damaged; run `ferry bundle verify`.' });
     }
-    await rename(tmp, dest);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
+  });
   return size;
 }
 

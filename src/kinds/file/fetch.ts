@@ -1,7 +1,8 @@
 import { FerryError } from '../../errors.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION } from '../../store/source.js';
-import type { KindContext } from '../types.js';
+import { humanBytes } from '../../ui/progress.js';
+import type { FetchPlan, KindContext } from '../types.js';
 import { putArtifact, ROLE } from './artifact.js';
 import { downloadToStore } from './download.js';
 import type { FileLock, PinnedFile } from './lock.js';
@@ -28,18 +29,37 @@ async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext): Prom
   return { mediaType: 'text/plain', ...desc, annotations: { [ANNOTATION.title]: baseName(p.url), [ANNOTATION.source]: p.url } };
 }
 
+export function fileFetchPlan(entry: FileLock): FetchPlan {
+  return { artifact: entry.url, bytes: entry.size ?? 0 };
+}
+
 /** Bring a pinned file (and its checksum file and signature) into the store as one OCI artifact. */
 export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const label = `files[${entry.name}]`;
-  const task = ctx.progress.start(entry.name, entry.size ?? 0);
-  const got = await downloadToStore(
-    ctx.store,
-    ctx.http,
-    entry.url,
-    { size: entry.size, sha256: entry.sha256, sha512: entry.sha512 },
-    { label, onProgress: (n) => task.advance(n), onRetry: (m) => ctx.progress.log(m) },
-  );
-  task.finish();
+  const plan = fileFetchPlan(entry);
+  const task = ctx.progress.start(plan.artifact, plan.bytes);
+  let transferred = 0;
+  let got;
+  try {
+    got = await downloadToStore(
+      ctx.store,
+      ctx.http,
+      entry.url,
+      { size: entry.size, sha256: entry.sha256, sha512: entry.sha512 },
+      {
+        label,
+        onProgress: (n) => {
+          transferred += n;
+          task.advance(n);
+        },
+        onRetry: (m) => ctx.progress.log(m),
+      },
+    );
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
+    throw err;
+  }
+  task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
   const layers: OciDescriptor[] = [
     {
       mediaType: 'application/octet-stream',

@@ -1,6 +1,9 @@
 import { FerryError } from '../../errors.js';
 import { headerValue, discard } from '../../net/http.js';
 import { isClearSigned, readPublicKeys, verifyClearSigned, verifyDetached } from '../../net/pgp.js';
+import type { ProgressTask } from '../../ui/progress.js';
+import { byCodePoint } from './artifact.js';
+import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { parseChecksumFile, requireChecksum } from './checksums.js';
 import { downloadToStore } from './download.js';
@@ -43,7 +46,7 @@ async function headSize(url: string, ctx: KindContext): Promise<number | undefin
  * Pin one file: its checksum from the manifest or from the checksum file (whose signature is
  * verified with the given keys before any line of it is trusted), and its size from the server.
  */
-export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>> = new Map()): Promise<FileLock> {
+export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>> = new Map(), task?: ProgressTask): Promise<FileLock> {
   const label = `files[${spec.name}]`;
   let sha256 = spec.sha256;
   let sha512 = spec.sha512;
@@ -98,9 +101,8 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
   let size = spec.size ?? (await headSize(spec.url, ctx));
   if (!sha256 && !sha512) {
     // No published checksum: pin what the file hashes to now (trust on first use); every later fetch must match it.
-    const task = ctx.progress.start(`${spec.name}`, size ?? 0);
-    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, onProgress: (n) => task.advance(n), onRetry: (m) => ctx.progress.log(m) });
-    task.finish('pinned on first download');
+    task?.status('downloading to pin its checksum');
+    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, onProgress: (n) => task?.advance(n), onRetry: (m) => ctx.progress.log(m) });
     sha256 = got.digest.slice(7);
     size = got.size;
   }
@@ -112,4 +114,34 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     ...(sha512 ? { sha512 } : {}),
     ...(checksums ? { checksums } : {}),
   };
+}
+
+/**
+ * Pin every file (first entry of a name wins; a name used for two URLs is a validation error),
+ * each on its own: one that fails does not stop the others.
+ */
+export async function resolveFiles(specs: FileSpec[], ctx: KindContext): Promise<FileLock[]> {
+  const byName = new Map<string, string>();
+  const problems: string[] = [];
+  for (const s of specs) {
+    const prev = byName.get(s.name);
+    if (prev !== undefined && prev !== s.url) problems.push(`files: name ${s.name} is used for ${prev} and ${s.url}`);
+    else byName.set(s.name, s.url);
+  }
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `${problems.length} duplicate file name${problems.length === 1 ? '' : 's'}`, {
+      details: problems,
+      hint: 'Give each file a unique name (use <var> placeholders in name: when a list var multiplies the entry).',
+    });
+  }
+  const cache = new Map<string, Promise<FetchedSmall>>();
+  const unique = specs.filter((s, i) => specs.findIndex((o) => o.name === s.name) === i);
+  const entries = await resolveEach(
+    unique,
+    ctx,
+    (s) => s.url,
+    (s, task) => resolveFile(s, ctx, cache, task),
+    (e) => (e.checksums?.signedBy ? `resolved, checksum signed by ${e.checksums.signedBy}` : e.checksums ? 'resolved from its checksum file' : 'resolved'),
+  );
+  return entries.sort((a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.url, b.url));
 }

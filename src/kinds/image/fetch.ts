@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { FerryError } from '../../errors.js';
 import type { ImageLock } from '../../manifest/lock.js';
 import { isIndexType, type OciDescriptor } from '../../oci/media-types.js';
@@ -6,48 +7,85 @@ import type { RepoRef } from '../../oci/client.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { digestOf } from '../../store/blob-store.js';
 import { ANNOTATION } from '../../store/source.js';
-import type { KindContext } from '../types.js';
+import { humanBytes } from '../../ui/progress.js';
+import type { FetchPlan, KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
 
+export function imageFetchPlan(entry: ImageLock): FetchPlan {
+  return { artifact: entry.ref, bytes: entry.blobs.reduce((n, b) => n + b.size, 0) };
+}
+
 /**
- * Bring one locked image into the store: manifests by digest (verified against the exact bytes),
- * every blob streamed and hashed, then the top descriptor for the bundle's index.json.
+ * A manifest already in the cache (exact bytes, hash checked), so a frozen, cached build asks
+ * nobody. No larger than the lock says (a filtered index is smaller than its upstream index),
+ * so a lock naming some layer's digest cannot make ferry read a layer into memory.
+ */
+async function cachedManifest(ctx: KindContext, digest: string, maxSize: number): Promise<Buffer | undefined> {
+  const size = await stat(ctx.store.blobPath(digest)).then((s) => s.size, () => undefined);
+  if (size === undefined || size > maxSize) return undefined;
+  const bytes = await ctx.store.readBytes(digest).catch(() => undefined);
+  return bytes && digestOf(bytes) === digest ? bytes : undefined;
+}
+
+/**
+ * Bring one locked image into the store: manifests by digest (verified against the exact bytes;
+ * taken from the cache when it has them), every blob streamed and hashed, then the top
+ * descriptor for the bundle's index.json. Progress is one line for the image, its blobs summed.
  */
 export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const ref = parseImageReference(entry.ref);
   const repo: RepoRef = { registry: ref.registry, repository: ref.repository };
   const label = entry.ref;
+  const plan = imageFetchPlan(entry);
+  const task = ctx.progress.start(plan.artifact, plan.bytes);
+  try {
+    const storedDigest = entry.storedDigest ?? entry.digest;
+    let topBytes = await cachedManifest(ctx, storedDigest, entry.size);
+    if (!topBytes) {
+      const top = await ctx.registry.getManifest(repo, entry.digest);
+      topBytes = top.bytes;
+      if (isIndexType(entry.mediaType)) {
+        const filtered = filterIndex(label, top.bytes, entry.platforms);
+        topBytes = filtered.bytes;
+        const stored = digestOf(topBytes);
+        if (stored !== storedDigest) {
+          throw new FerryError('CONFLICT', `${label}: the filtered index hashes to ${stored}, the lock says ${storedDigest}`, {
+            hint: 'The lock is out of date: run `ferry lock` again.',
+          });
+        }
+      }
+    }
+    if (isIndexType(entry.mediaType)) {
+      for (const child of entry.manifests) {
+        if (await cachedManifest(ctx, child.digest, child.size)) continue;
+        const got = await ctx.registry.getManifest(repo, child.digest);
+        await ctx.store.putBytes(got.bytes, child.digest);
+      }
+    }
+    await ctx.store.putBytes(topBytes, storedDigest);
 
-  const top = await ctx.registry.getManifest(repo, entry.digest);
-  let topBytes = top.bytes;
-  if (isIndexType(entry.mediaType)) {
-    const filtered = filterIndex(label, top.bytes, entry.platforms);
-    topBytes = filtered.bytes;
-    const stored = digestOf(topBytes);
-    if (stored !== (entry.storedDigest ?? entry.digest)) {
-      throw new FerryError('CONFLICT', `${label}: the filtered index hashes to ${stored}, the lock says ${entry.storedDigest ?? entry.digest}`, {
-        hint: 'The lock is out of date: run `ferry lock` again.',
+    let transferred = 0;
+    await mapLimit(entry.blobs, ctx.concurrency, async (blob) => {
+      if (await ctx.store.has(blob)) {
+        task.cached(blob.size);
+        return;
+      }
+      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), {
+        label: `${label} ${blob.mediaType.includes('config') ? 'config' : 'layer'}`,
+        onProgress: (n) => {
+          transferred += n;
+          task.advance(n);
+        },
+        onRetry: (m) => ctx.progress.log(m),
       });
-    }
-    for (const child of entry.manifests) {
-      const got = await ctx.registry.getManifest(repo, child.digest);
-      await ctx.store.putBytes(got.bytes, child.digest);
-    }
-  }
-  await ctx.store.putBytes(topBytes, entry.storedDigest ?? entry.digest);
-
-  await mapLimit(entry.blobs, ctx.concurrency, async (blob) => {
-    if (await ctx.store.has(blob)) return;
-    const task = ctx.progress.start(`${label} ${blob.digest.slice(7, 19)}`, blob.size);
-    await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), {
-      label: `${label} ${blob.mediaType.includes('config') ? 'config' : 'layer'}`,
-      onProgress: (n) => task.advance(n),
-      onRetry: (m) => ctx.progress.log(m),
     });
-    task.finish('fetched');
-  });
+    task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
 
-  const annotations: Record<string, string> = { [ANNOTATION.refName]: entry.ref, [ANNOTATION.kind]: 'image' };
-  if (entry.storedDigest) annotations[ANNOTATION.upstreamDigest] = entry.digest;
-  return [{ mediaType: entry.mediaType, digest: entry.storedDigest ?? entry.digest, size: topBytes.length, annotations }];
+    const annotations: Record<string, string> = { [ANNOTATION.refName]: entry.ref, [ANNOTATION.kind]: 'image' };
+    if (entry.storedDigest) annotations[ANNOTATION.upstreamDigest] = entry.digest;
+    return [{ mediaType: entry.mediaType, digest: storedDigest, size: topBytes.length, annotations }];
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
+    throw err;
+  }
 }

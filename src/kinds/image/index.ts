@@ -1,26 +1,17 @@
-import { formatImageReference, parseImageReference } from '../../oci/reference.js';
-import { mapLimit } from '../../net/concurrency.js';
 import type { ImageLock } from '../../manifest/lock.js';
 import type { Kind } from '../types.js';
 import type { ImageSpec } from './spec.js';
-import { resolveImage, withDefaultTag } from './resolve.js';
-import { fetchImage } from './fetch.js';
+import { imageKey, resolveImages } from './resolve.js';
+import { fetchImage, imageFetchPlan } from './fetch.js';
 import { importImage } from './import.js';
 
-/** Normalized key for deduplicating image specs (explicit and discovered). */
-export function imageKey(spec: ImageSpec): string {
-  return `${formatImageReference(withDefaultTag(parseImageReference(spec.ref)))}|${(spec.platforms ?? []).slice().sort().join(',')}`;
-}
+export { imageKey };
 
 export const imageKind: Kind<ImageSpec, ImageLock> = {
   name: 'image',
-  async resolve(specs, ctx) {
-    const unique = new Map<string, ImageSpec>();
-    for (const s of specs) if (!unique.has(imageKey(s))) unique.set(imageKey(s), s);
-    const entries = await mapLimit([...unique.values()], ctx.concurrency, (s) => resolveImage(s, ctx.registry));
-    return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));
-  },
+  resolve: resolveImages,
   fetch: fetchImage,
+  fetchPlan: imageFetchPlan,
   importTo: importImage,
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
 };

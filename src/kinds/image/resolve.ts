@@ -4,6 +4,8 @@ import { isIndexType, platformString, type OciManifest } from '../../oci/media-t
 import { formatImageReference, parseImageReference, type ImageReference } from '../../oci/reference.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { digestOf } from '../../store/blob-store.js';
+import { resolveEach } from '../failures.js';
+import type { KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
 import type { ImageSpec } from './spec.js';
 
@@ -16,6 +18,34 @@ function manifestBlobs(label: string, bytes: Buffer): Array<{ mediaType: string;
   const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
   if (!m.config || !Array.isArray(m.layers)) throw new FerryError('VALIDATION', `${label}: manifest has no config or layers`);
   return [m.config, ...m.layers].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size }));
+}
+
+/** Normalized key for deduplicating image specs (explicit and discovered). */
+export function imageKey(spec: ImageSpec): string {
+  return `${formatImageReference(withDefaultTag(parseImageReference(spec.ref)))}|${(spec.platforms ?? []).slice().sort().join(',')}`;
+}
+
+/** The name an image goes by in progress and errors: the reference with its default tag. */
+export function imageName(spec: ImageSpec): string {
+  try {
+    return formatImageReference(withDefaultTag(parseImageReference(spec.ref)));
+  } catch {
+    return spec.ref;
+  }
+}
+
+/** Pin every image (deduplicated), each on its own: one that fails does not stop the others. */
+export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promise<ImageLock[]> {
+  const unique = new Map<string, ImageSpec>();
+  for (const s of specs) if (!unique.has(imageKey(s))) unique.set(imageKey(s), s);
+  const entries = await resolveEach(
+    [...unique.values()],
+    ctx,
+    imageName,
+    (s) => resolveImage(s, ctx.registry),
+    (e) => `resolved ${e.digest.slice(0, 19)}…${e.manifests.length ? ` (${e.manifests.length} platform${e.manifests.length === 1 ? '' : 's'})` : ''}`,
+  );
+  return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));
 }
 
 /** Pin one image: tag → digest, platform manifests, every blob digest and size. */

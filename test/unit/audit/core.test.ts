@@ -184,3 +184,28 @@ describe('audit classification with a lock', () => {
     ]);
   });
 });
+
+describe('scan: false "met" and missed images (issue 12)', () => {
+  it('keys of a Helm env map become env settings, at any depth', async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-envmap-'));
+    await writeFile(path.join(d, 'values.yaml'), 'ccx:\n  services:\n    notify_worker:\n      env:\n        ENABLE_SLACK: "true"\n        SLACK_URL: https://hooks.slack.com/x\n');
+    const scan = await scanPaths([d], d);
+    expect(scan.settings).toContainEqual({ file: 'values.yaml', line: 5, key: 'ENABLE_SLACK', value: 'true', source: 'env' });
+    const check = CheckSchema.parse({ kind: 'env', key: 'ENABLE_SLACK', notEquals: 'true', whenMissing: 'met' });
+    expect(runCheck(check, scan)).toEqual({ status: 'unmet', evidence: 'values.yaml:5 ENABLE_SLACK=true' });
+    await rm(d, { recursive: true, force: true });
+  });
+
+  it('initImage, sidecarImage, init_image and extraImages are images (the shared rule)', async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-imgkey-'));
+    await writeFile(path.join(d, 'values.yaml'), 'initImage: busybox:1.36\nsidecarImage: redis:7\nworker:\n  init_image: alpine:3.20\nextraImages:\n  - nats:2.10\nimagePullPolicy: Always\n');
+    const scan = await scanPaths([d], d);
+    expect(scan.references.filter((r) => r.kind === 'image').map((r) => `${r.keyPath} ${r.value}`)).toEqual([
+      'initImage busybox:1.36',
+      'sidecarImage redis:7',
+      'worker.init_image alpine:3.20',
+      'extraImages[0] nats:2.10',
+    ]);
+    await rm(d, { recursive: true, force: true });
+  });
+});

@@ -1,7 +1,8 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { firewallCommand, inventoryCommand } from '../../../src/cli/audit.js';
+import { firewallCommand } from '../../../src/commands/firewall.js';
+import { inventoryCommand } from '../../../src/commands/inventory.js';
 import { renderInventoryCsv, renderInventoryMarkdown } from '../../../src/audit/inventory.js';
 import { FIREWALL_FORMATS } from '../../../src/audit/firewall/emit.js';
 
@@ -19,6 +20,7 @@ const FW_FILE: Record<string, string> = {
   cilium: 'firewall.cilium.yaml',
   'openstack-sg': 'firewall.openstack-sg.yaml',
   'aws-sg': 'firewall.aws-sg.yaml',
+  ip6tables: 'firewall.ip6tables',
 };
 
 async function compare(file: string, actual: string): Promise<void> {
@@ -47,6 +49,6 @@ describe.each(SEEDS)('golden %s', (seed) => {
   });
 
   it.each([...FIREWALL_FORMATS])('firewall %s', async (format) => {
-    await compare(`${seed}/${FW_FILE[format]}`, await firewallCommand(manifest, { format }));
+    await compare(`${seed}/${FW_FILE[format]}`, (await firewallCommand(manifest, { format })).text);
   });
 });

@@ -129,3 +129,17 @@ describe('rewrite values: plain lists of image strings', () => {
     expect(o.unmapped.map((u) => u.ref)).toEqual(['quay.io/team/not-in-the-lock:1']);
   });
 });
+
+describe('rewrite values: every key the shared image-key rule names', () => {
+  it('rewrites init_image, img, sidecarimage and initContainerImages like image and *Image', async () => {
+    const dir = await scratch();
+    const file = await write(
+      dir,
+      'v.yaml',
+      'init_image: docker.io/library/nginx:1.27\nimg: nginx:1.27\nsidecarimage: docker.io/library/nginx:1.27\ninitContainerImages:\n  - nginx:1.27\nsidecarImage: enabled\n',
+    );
+    const r = await rewriteValues([file], await fixtureContext(), { inPlace: true });
+    expect(r.replacements.map((x) => x.where).sort()).toEqual(['img', 'initContainerImages[0]', 'init_image', 'sidecarimage']);
+    expect(await readFile(file, 'utf8')).toContain('sidecarImage: enabled\n');
+  });
+});

@@ -1,10 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { writeVerified } from '../../../src/kinds/file/download.js';
 import { BlobStore } from '../../../src/store/blob-store.js';
+import { LayoutDir } from '../../../src/store/layout.js';
+import { processAlive, sweepStaleTemps, tempPathFor } from '../../../src/store/temp-files.js';
 
 const policy = { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5, maxRetryAfterMs: 1000 };
 const content = Buffer.from('x'.repeat(5000) + 'y'.repeat(5000));
@@ -91,5 +95,65 @@ describe('BlobStore.ingest', () => {
     const got = await Promise.all([s.putBytes(bytes), s.putBytes(bytes), s.putBytes(bytes)]);
     expect(new Set(got.map((g) => g.digest)).size).toBe(1);
     expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([got[0].digest.slice(7)]);
+  });
+});
+
+/** The pid of a process that has exited (and so cannot hold a temp file any more). */
+function deadPid(): number {
+  for (;;) {
+    const pid = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    if (!processAlive(Number(pid))) return Number(pid);
+  }
+}
+
+describe('stale temp files of killed runs', () => {
+  const hex = 'ab'.repeat(32);
+
+  /** What a run killed mid-write leaves in a directory, next to files that must stay. */
+  async function litter(dir: string, base: string) {
+    const dead = deadPid();
+    await mkdir(dir, { recursive: true });
+    const names = {
+      dead: [`${base}.ferry-${dead}-0a1b2c3d.tmp`, `${base}.ferry-${dead}.tmp`],
+      legacy: [`${hex}.${dead}.0a1b2c3d.tmp`, `index.json.${dead}.0a1b2c3d.tmp`],
+      // Same pid as this process, but not created by it: an earlier run in a container that reused the pid.
+      reusedPid: [`${base}.ferry-${process.pid}-99999999.tmp`],
+      // A concurrent live process (our parent) is still writing this one.
+      live: [`${base}.ferry-${process.ppid}-0a1b2c3d.tmp`],
+      keep: [...new Set([hex, `${hex}.partial`, base, `release.${dead}.partial`, `notes.${dead}.tmp`])],
+    };
+    for (const n of Object.values(names).flat()) await writeFile(path.join(dir, n), 'x'.repeat(1000));
+    return names;
+  }
+
+  it('a directory target sweeps the temp files of dead processes when opened, and keeps everything else', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-layout-'));
+    const blobs = path.join(root, 'blobs', 'sha256');
+    const names = await litter(blobs, hex);
+    await new LayoutDir(root).init();
+    expect((await readdir(blobs)).sort()).toEqual([...names.live, ...names.keep].sort());
+  });
+
+  it('the blob store sweeps its blob directory when opened', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-store-'));
+    const names = await litter(path.join(root, 'blobs', 'sha256'), hex);
+    await new BlobStore(root).init();
+    expect((await readdir(path.join(root, 'blobs', 'sha256'))).sort()).toEqual([...names.live, ...names.keep].sort());
+  });
+
+  it('writing a file again removes the temp files a killed write of it left', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-files-'));
+    const dest = path.join(dir, 'pool', 'big.iso');
+    const names = await litter(path.dirname(dest), 'big.iso');
+    await writeVerified(Readable.from([content]), dest, desc.digest, 'big.iso');
+    expect((await readdir(path.dirname(dest))).sort()).toEqual([...names.live, ...names.keep].sort());
+  });
+
+  it('never removes a temp file this process is writing', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-own-'));
+    const tmp = tempPathFor(path.join(dir, 'f'));
+    await writeFile(tmp, 'in progress');
+    expect(await sweepStaleTemps(dir)).toEqual([]);
+    expect(await readdir(dir)).toEqual([path.basename(tmp)]);
   });
 });

@@ -1,0 +1,44 @@
+import { stringify } from 'yaml';
+import { internalZones, ruleLabel } from './common.js';
+import { portRange, type AddressSet, type Rule, type Ruleset } from './ruleset.js';
+
+/** Shared by the NetworkPolicy and Cilium emitters: pods carry their zone as a label. */
+export const ZONE_LABEL = 'ferry.io/zone';
+export const k8sName = (s: string): string => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+
+export interface K8sPort {
+  protocol: string;
+  port: number;
+  endPort?: number;
+}
+
+export function k8sPorts(r: Rule): K8sPort[] | undefined {
+  if (r.transport === 'icmp' || !r.ports.length) return undefined;
+  return r.ports.map((p) => {
+    const [a, b] = portRange(p);
+    return a === b ? { protocol: r.transport.toUpperCase(), port: a } : { protocol: r.transport.toUpperCase(), port: a, endPort: b };
+  });
+}
+
+/** Allowed rules per internal zone, as ingress (the zone is the destination) and egress (the source). */
+export function policyRules(rs: Ruleset): Map<string, { ingress: Rule[]; egress: Rule[] }> {
+  const by = new Map(internalZones(rs).map((z) => [z, { ingress: [] as Rule[], egress: [] as Rule[] }]));
+  for (const r of rs.rules) {
+    if (by.has(r.fromZone) && r.chain !== 'input') by.get(r.fromZone)!.egress.push(r);
+    if (by.has(r.toZone) && r.chain !== 'output') by.get(r.toZone)!.ingress.push(r);
+  }
+  return by;
+}
+
+/**
+ * A peer without addresses cannot be written: a placeholder in `cidr` makes the API server
+ * reject the allow while the default deny lands. Such a rule is left out, with a warning
+ * naming it and what to fill in.
+ */
+export function leftOut(format: string, r: Rule, dir: 'ingress' | 'egress', set: AddressSet): string {
+  return `${format}: ${dir} rule ${ruleLabel(r)} left out — ${set.kind} ${set.label} has no addresses (${set.placeholder ?? 'not given'}); give CIDRs in the manifest or use --resolve`;
+}
+
+export function yamlDocs(docs: unknown[], head: string[]): string {
+  return head.join('\n') + '\n' + docs.map((d) => stringify(d, { lineWidth: 0 })).join('---\n');
+}

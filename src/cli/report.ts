@@ -1,0 +1,42 @@
+import type { Command } from 'commander';
+import { renderReportHtml } from '../audit/render-html.js';
+import { buildReport, writeReport } from '../commands/report.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface ReportCliOptions {
+  bundle?: string;
+  audit?: string[];
+  target?: string;
+  output?: string;
+  json?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('report')
+    .description('one self-contained HTML page for people: zone diagram, checklist, audit findings, bundle contents, inventory')
+    .argument('<manifest>', 'manifest file')
+    .option('--bundle <tar>', 'also show what this bundle carries')
+    .option('--audit <path>', 'audit these files or directories and show the findings (repeatable)', collect)
+    .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
+    .option('-o, --output <file>', 'HTML file to write (default: print the HTML)')
+    .option('--json', 'print the report data as JSON (the page is still written with -o)')
+    .addHelpText('after', '\nExample:\n  ferry report manifests/ccx.yaml --bundle ccx.ferry.tar --audit deploy/ -t mirror-targets/ccx.yaml -o report.html')
+    .action(async (manifest: string, opts: ReportCliOptions) => {
+      const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target });
+      for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);
+      if (!opts.output) {
+        printResult(data, { json: opts.json }, () => renderReportHtml(data));
+        return;
+      }
+      const written = await writeReport(data, opts.output);
+      const a = data.audit;
+      const parts = [`${data.inventory.zones.length} zones`, `${data.inventory.matrix.length} flows`, `${data.inventory.endpoints.length} external endpoints`];
+      if (a) parts.push(`audit: ${a.findings.length} references, ${a.summary.undeclared} undeclared`);
+      if (data.bundle) parts.push(`bundle: ${data.bundle.artifacts.length} artifacts`);
+      printResult(data, { json: opts.json }, () => `wrote ${escapeLine(opts.output!)} (${Math.ceil(written.bytes / 1024)} KiB): ${parts.join(', ')}`);
+    });
+}

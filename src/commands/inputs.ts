@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { loadManifest, lockPathFor, readLock } from '../manifest/load.js';
+import { LockSchema, type Lock } from '../manifest/lock.js';
+import { parseOrThrow } from '../manifest/validate.js';
+import { BundleReader } from '../store/bundle-reader.js';
+
+/**
+ * Reading the inputs a command names on its command line. Commands resolve what the user typed
+ * against their `cwd` once, here or at their top, and pass absolute paths down.
+ */
+
+/**
+ * A path the user typed, resolved against the command's `cwd`. Kept as typed when `cwd` is the
+ * process's own directory, so the mechanics below (which resolve it the same way) name it in
+ * their messages exactly as the user wrote it.
+ */
+export function pathFrom(cwd: string, p: string): string {
+  return path.isAbsolute(p) || path.resolve(cwd) === process.cwd() ? p : path.resolve(cwd, p);
+}
+
+/** `ferry/lock.json` from a bundle tar: the lock the bundle was built from (and import placed). */
+export async function readBundleLock(tarFile: string): Promise<Lock> {
+  const reader = await BundleReader.open(tarFile);
+  try {
+    const bytes = await reader.ferryFile('lock.json');
+    let raw: unknown;
+    try {
+      raw = JSON.parse(bytes.toString('utf8'));
+    } catch (err) {
+      throw new FerryError('VERIFY', `${tarFile}: ferry/lock.json is not valid JSON`, { cause: err, hint: 'The bundle is damaged; run `ferry bundle verify` on it.' });
+    }
+    return parseOrThrow(LockSchema, raw, `${tarFile}:ferry/lock.json`);
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The lock from a bundle (`ferry/lock.json`), a lock file, or the lock beside a manifest. */
+export async function lockFrom(source: string, cwd = process.cwd()): Promise<Lock> {
+  const abs = path.resolve(cwd, source);
+  if (/\.tar$/.test(abs)) return readBundleLock(abs);
+  if (/\.json$/.test(abs)) {
+    const lock = await readLock(abs);
+    if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`);
+    return lock;
+  }
+  const loaded = await loadManifest(abs);
+  const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const lock = await readLock(lockFile);
+  if (!lock) throw new FerryError('USAGE', `${lockFile}: no lock beside the manifest`, { hint: `Run \`ferry lock ${source}\` first.` });
+  return lock;
+}

@@ -1,0 +1,118 @@
+import { rename, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { auditReferences } from '../audit/audit.js';
+import { buildInventory } from '../audit/inventory.js';
+import { buildConnectionModel } from '../audit/model.js';
+import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
+import { scanPaths } from '../audit/scan.js';
+import { FerryError } from '../errors.js';
+import { loadManifest, loadTarget, lockPathFor, readLock } from '../manifest/load.js';
+import { LockSchema, type Lock } from '../manifest/lock.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { VERSION } from '../version.js';
+
+export interface ReportOptions {
+  /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
+  bundle?: string;
+  /** Files or directories to audit against the manifest (and the target, when given). */
+  audit?: string[];
+  /** Mirror target for the audit: where carried artifacts live. */
+  target?: string;
+  cwd?: string;
+}
+
+/**
+ * Everything `ferry report` shows, as data: the inventory of the manifest's connection model,
+ * the audit of the given paths, and what a bundle carries. The HTML is rendered from this by
+ * `renderReportHtml`; nothing here prints or writes.
+ */
+export async function buildReport(manifestFile: string, opts: ReportOptions = {}): Promise<HtmlReportInput> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const model = buildConnectionModel(loaded);
+  const inventory = buildInventory(model);
+  const warnings: string[] = [];
+
+  let bundle: BundleContents | undefined;
+  let bundleLock: Lock | undefined;
+  if (opts.bundle) {
+    const read = await readBundleContents(path.resolve(cwd, opts.bundle));
+    bundle = read.contents;
+    bundleLock = read.lock;
+    if (bundle.manifestName !== model.name) warnings.push(`the bundle was made from manifest "${bundle.manifestName}", not "${model.name}"`);
+  }
+
+  let audit: HtmlReportInput['audit'];
+  if (opts.audit?.length) {
+    const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
+    const lock = bundleLock ?? (await readLock(lockPathFor(loaded.file, loaded.manifest.metadata.name)));
+    if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
+    const scan = await scanPaths(opts.audit, cwd);
+    audit = auditReferences(model, target, scan, { manifestFile, targetFile: opts.target, lock });
+  } else if (opts.target) {
+    warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');
+  }
+
+  return { generator: `ferry ${VERSION}`, manifestFile, inventory, audit, auditPaths: opts.audit ?? [], bundle, warnings };
+}
+
+/** Render the report page and write it to `output` (through a temporary name); returns where and how large. */
+export async function writeReport(data: HtmlReportInput, output: string, cwd = process.cwd()): Promise<{ file: string; bytes: number }> {
+  const html = renderReportHtml(data);
+  const file = path.resolve(cwd, output);
+  const tmp = `${file}.partial`;
+  await writeFile(tmp, html);
+  await rename(tmp, file);
+  return { file, bytes: Buffer.byteLength(html) };
+}
+
+async function readBundleContents(tarPath: string): Promise<{ contents: BundleContents; lock: Lock }> {
+  const reader = await BundleReader.open(tarPath);
+  try {
+    const info = await reader.info();
+    const index = await reader.readIndex();
+    const parsed = LockSchema.safeParse(JSON.parse((await reader.ferryFile('lock.json')).toString('utf8')));
+    if (!parsed.success) {
+      throw new FerryError('VERIFY', `${tarPath}: ferry/lock.json is not a valid lock`, { hint: '`ferry bundle verify` checks the whole bundle.' });
+    }
+    const lock = parsed.data;
+    let blobs = 0;
+    let blobBytes = 0;
+    for (const [name, e] of reader.index.byName) {
+      if (e.type === 'file' && name.startsWith('blobs/sha256/')) {
+        blobs++;
+        blobBytes += e.size;
+      }
+    }
+    const artifacts: BundleArtifact[] = [];
+    for (const img of lock.images) {
+      const size = img.blobs.reduce((n, b) => n + b.size, 0);
+      artifacts.push({ kind: 'image', name: img.ref, version: img.platforms?.join(', ') ?? (img.manifests.length ? img.manifests.map((m) => m.platform).join(', ') : ''), digest: img.storedDigest ?? img.digest, size });
+    }
+    for (const c of lock.charts) artifacts.push({ kind: 'chart', name: `${c.repo.replace(/\/+$/, '')}/${c.name}`, version: c.version, digest: c.digest, size: c.size });
+    for (const f of lock.files) artifacts.push({ kind: 'file', name: f.url, version: f.checksums?.signedBy ? `signed checksums (${f.checksums.signedBy.slice(-16)})` : '', digest: f.sha256 ? `sha256:${f.sha256}` : f.sha512 ? `sha512:${f.sha512.slice(0, 64)}…` : '', size: f.size });
+    for (const a of lock.apt) {
+      const packages = a.suites.flatMap((s) => s.packages);
+      const bytes = packages.reduce((n, p) => n + p.size, 0);
+      artifacts.push({ kind: 'apt', name: a.url, version: `${a.suites.map((s) => s.suite).join(', ')} · ${a.mode} · ${packages.length} packages`, digest: '', size: bytes });
+    }
+    const tarSize = (await stat(tarPath)).size;
+    return {
+      contents: {
+        path: tarPath,
+        formatVersion: info.formatVersion,
+        ferryVersion: info.ferryVersion,
+        manifestName: info.manifestName,
+        tarSize,
+        blobs,
+        blobBytes,
+        topLevel: index.manifests.length,
+        artifacts,
+        unsatisfied: lock.apt.flatMap((a) => a.unsatisfied.map((u) => `${a.name}: ${u}`)),
+      },
+      lock,
+    };
+  } finally {
+    await reader.close();
+  }
+}

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { loadTarget, readLock } from '../manifest/load.js';
+import type { Lock } from '../manifest/lock.js';
+import { rewriteAptSources } from '../rewrite/apt-sources.js';
+import { rewriteCatalogue, type CatalogueFormat } from '../rewrite/catalogue.js';
+import { rewriteChart, type ChartRewriteResult } from '../rewrite/chart.js';
+import { createRewriteContext, type RewriteContext } from '../rewrite/context.js';
+import type { RewriteResult } from '../rewrite/edits.js';
+import { rewriteManifests } from '../rewrite/manifests.js';
+import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
+import { pathFrom, readBundleLock } from './inputs.js';
+
+/**
+ * `ferry rewrite <what>` and `ferry mirror-config`: read the target and the lock once, build the
+ * rewrite context, and hand it to the mechanics in src/rewrite. Every result carries its
+ * warnings; nothing here prints.
+ */
+
+/** Where the mirror is and what it holds: the target, and the lock from a lock file or a bundle. */
+export interface RewriteSources {
+  target: string;
+  lock?: string;
+  bundle?: string;
+  /** Relative paths are resolved from here (default: the process's directory). */
+  cwd?: string;
+}
+
+export interface RewriteCommandOptions extends RewriteSources {
+  /** Print the diff instead of writing. */
+  dryRun?: boolean;
+  /** Rewrite what the mirror covers and report the rest instead of failing. */
+  allowUnmapped?: boolean;
+}
+
+export async function loadRewriteContext(src: RewriteSources): Promise<RewriteContext> {
+  const cwd = src.cwd ?? process.cwd();
+  const { target, file } = await loadTarget(path.resolve(cwd, src.target));
+  let lock: Lock | undefined;
+  if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
+  if (src.bundle) lock = await readBundleLock(path.resolve(cwd, src.bundle));
+  else if (src.lock) {
+    const abs = path.resolve(cwd, src.lock);
+    lock = await readLock(abs);
+    if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`, { hint: 'Run `ferry lock <manifest>` first, or pass the bundle with --bundle.' });
+  } else {
+    throw new FerryError('USAGE', 'rewrite needs the lock (--lock <file>) or the bundle (--bundle <tar>) so it knows what the mirror holds');
+  }
+  return createRewriteContext(target, lock, file);
+}
+
+function at(opts: RewriteSources): (p: string) => string {
+  const cwd = opts.cwd ?? process.cwd();
+  return (p) => pathFrom(cwd, p);
+}
+
+const optional = (resolve: (p: string) => string, p: string | undefined) => (p === undefined ? undefined : resolve(p));
+
+/** Helm values: a minimal override (returned, and written with `output`) or the files edited in place. */
+export async function rewriteValuesCommand(files: string[], opts: RewriteCommandOptions & { output?: string; inPlace?: boolean }): Promise<ValuesRewriteResult> {
+  const ctx = await loadRewriteContext(opts);
+  const p = at(opts);
+  return rewriteValues(files.map(p), ctx, { output: optional(p, opts.output), inPlace: opts.inPlace, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+}
+
+/** One override for a chart and its subcharts, and optionally its Chart.yaml dependencies pointed at the mirror. */
+export async function rewriteChartCommand(
+  chart: string,
+  opts: RewriteCommandOptions & { output?: string; values?: string[]; chartYaml?: boolean },
+): Promise<ChartRewriteResult> {
+  const ctx = await loadRewriteContext(opts);
+  const p = at(opts);
+  return rewriteChart(p(chart), ctx, { output: optional(p, opts.output), values: (opts.values ?? []).map(p), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
+}
+
+/** Kubernetes YAML in place: every workload's containers, and image keys in custom resources. */
+export async function rewriteManifestsCommand(paths: string[], opts: RewriteCommandOptions): Promise<RewriteResult> {
+  const ctx = await loadRewriteContext(opts);
+  return rewriteManifests(paths.map(at(opts)), ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+}
+
+/** URLs of mirrored files in a catalogue replaced with their mirror URL. */
+export async function rewriteCatalogueCommand(file: string, opts: RewriteCommandOptions & { format?: CatalogueFormat; output?: string }): Promise<RewriteResult> {
+  const ctx = await loadRewriteContext(opts);
+  const p = at(opts);
+  return rewriteCatalogue(p(file), ctx, { format: opts.format, output: optional(p, opts.output), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+}
+
+/** APT sources (one-line and deb822) pointed at the mirror; Signed-By at the site key where re-signed. */
+export async function rewriteAptSourcesCommand(files: string[], opts: RewriteCommandOptions & { signedBy?: string; output?: string }): Promise<RewriteResult> {
+  const ctx = await loadRewriteContext(opts);
+  const p = at(opts);
+  return rewriteAptSources(files.map(p), ctx, { signedBy: opts.signedBy, output: optional(p, opts.output), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+}
+
+export interface MirrorConfigCommandOptions extends RewriteSources {
+  /** Directory to write the files into (default: return them only). */
+  output?: string;
+  /** Compute the diff against the files in `output`; write nothing. */
+  dryRun?: boolean;
+  /** containerd: certs.d location on the nodes. */
+  configPath?: string;
+  /** Extra upstream registries to send to the mirror. */
+  registries?: string[];
+}
+
+/** `ferry mirror-config <format>`: runtime configuration so nodes pull upstream-named images from the mirror. */
+export async function mirrorConfigCommand(format: string, opts: MirrorConfigCommandOptions): Promise<MirrorConfigResult> {
+  if (opts.dryRun && !opts.output) throw new FerryError('USAGE', '--dry-run compares with the files in -o <dir>; give -o');
+  const ctx = await loadRewriteContext(opts);
+  return mirrorConfig(format, ctx, { output: optional(at(opts), opts.output), dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registries });
+}

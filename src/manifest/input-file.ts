@@ -1,0 +1,248 @@
+import { open } from 'node:fs/promises';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { FerryError } from '../errors.js';
+
+/**
+ * Manifests, targets and locks come from outside: a file may be huge, its YAML may carry alias
+ * bombs, cycles or absurd nesting. Everything here is bounded before it costs memory, and every
+ * failure is a VALIDATION error naming the file and, where there is one, the line:column.
+ */
+export const INPUT_LIMITS = {
+  /** Bytes of a manifest or target file (the largest seed manifest is ~45 KiB). */
+  yamlBytes: 512 * 1024,
+  /**
+   * Structural tokens (`,[]{}:-?&*!|>#` and line breaks) of a YAML file: the `yaml` library
+   * needs ~1 KiB of memory per token while parsing, so dense input is refused before parsing
+   * (the largest seed manifest has ~4 500).
+   */
+  yamlTokens: 20_000,
+  /** Nesting depth of a YAML or JSON document, aliases expanded. */
+  depth: 64,
+  /** Nodes of a YAML document once aliases are expanded. */
+  expandedNodes: 100_000,
+  /** Characters of scalar text once aliases are expanded. */
+  expandedChars: 8 * 1024 * 1024,
+  /** Bytes of a lock file (JSON). */
+  jsonBytes: 32 * 1024 * 1024,
+} as const;
+
+const MiB = (n: number) => (n >= 1024 * 1024 ? `${n / (1024 * 1024)} MiB` : `${n / 1024} KiB`);
+
+/** Read at most `cap` bytes; a larger (or endless, e.g. /dev/zero) file is refused without reading it all. */
+export async function readCapped(file: string, cap: number, what: string): Promise<string | undefined> {
+  let fh;
+  try {
+    fh = await open(file, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${code ?? String(err)}`, { cause: err });
+  }
+  try {
+    const buf = Buffer.alloc(Math.min(cap + 1, 64 * 1024));
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > cap) {
+        throw new FerryError('VALIDATION', `${file}: ${what} is larger than the ${MiB(cap)} ferry reads`, {
+          hint: `A ${what} is a small text file; check that the path names the right file.`,
+        });
+      }
+      chunks.push(Buffer.from(buf.subarray(0, bytesRead)));
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+  } finally {
+    await fh.close();
+  }
+}
+
+// eslint-disable-next-line no-useless-escape
+const STRUCTURAL = /[,\[\]{}:\-?&*!|>#\n]/g;
+
+function invalidYaml(file: string, what: string, problems: string[]): FerryError {
+  return new FerryError('VALIDATION', `${file}: ${what} is not valid YAML (${problems.length} problem${problems.length === 1 ? '' : 's'})`, {
+    details: problems,
+    hint: 'Fix the YAML at the lines named; anchors must come before their aliases, and an alias may not point into itself.',
+  });
+}
+
+interface Measured {
+  nodes: number;
+  chars: number;
+  height: number;
+  value: unknown;
+}
+
+/**
+ * Turn the parsed document into plain data in one walk, in document order, bounding what it
+ * becomes with aliases expanded. Every anchor comes before its aliases, so an alias's target is
+ * either already converted (shared, as the `yaml` library shares it; measured once: linear time)
+ * or an ancestor still being walked (a cycle, refused). The library's own toJS is not used: it
+ * resolves each alias by scanning the document (quadratic) and reports no position.
+ */
+function toPlainData(doc: Document, lc: LineCounter, file: string, what: string): unknown {
+  const problems: string[] = [];
+  const anchors = new Map<string, Node>();
+  const done = new Map<Node, Measured>();
+  const walking = new Set<Node>();
+  let totalNodes = 0;
+  let totalChars = 0;
+  const at = (node: unknown): string => {
+    const range = (node as { range?: [number, number, number] } | null)?.range;
+    if (!range) return 'line ?';
+    const p = lc.linePos(range[0]);
+    return `line ${p.line}:${p.col}`;
+  };
+  const limit = (node: unknown, message: string): never => {
+    throw new FerryError('VALIDATION', `${file}: ${what} ${message} (${at(node)})`, {
+      hint: 'Aliases and nesting are for sharing a few values; write the content out, or split the file.',
+    });
+  };
+  const count = (node: unknown, m: Omit<Measured, 'value'>, depth: number) => {
+    totalNodes += m.nodes;
+    totalChars += m.chars;
+    if (depth + m.height > INPUT_LIMITS.depth) limit(node, `nests deeper than ${INPUT_LIMITS.depth} levels`);
+    if (totalNodes > INPUT_LIMITS.expandedNodes) limit(node, `expands to more than ${INPUT_LIMITS.expandedNodes} nodes through aliases`);
+    if (totalChars > INPUT_LIMITS.expandedChars) limit(node, `expands to more than ${MiB(INPUT_LIMITS.expandedChars)} of text through aliases`);
+  };
+  const bad = (node: unknown, message: string): Measured => {
+    problems.push(`${at(node)}: ${message}`);
+    return { nodes: 1, chars: 0, height: 1, value: null };
+  };
+  const keyOf = (key: unknown): string | undefined => {
+    const k = isAlias(key) ? (anchors.get(key.source) ?? key) : key;
+    if (k === null || k === undefined) return '';
+    if (isScalar(k)) return k.value === null || k.value === undefined ? '' : String(k.value);
+    return undefined;
+  };
+  const walk = (node: unknown, depth: number): Measured => {
+    if (depth > INPUT_LIMITS.depth) limit(node, `nests deeper than ${INPUT_LIMITS.depth} levels`);
+    if (node === null || node === undefined) return { nodes: 0, chars: 0, height: 0, value: null };
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      if (!target) return bad(node, `alias *${node.source} names no anchor before it`);
+      if (walking.has(target)) return bad(node, `alias *${node.source} points into its own anchor (a cyclic structure)`);
+      const m = done.get(target);
+      if (!m) return bad(node, `alias *${node.source} cannot be resolved`);
+      count(node, m, depth);
+      return m;
+    }
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, node as Node);
+    if (isScalar(node)) {
+      const v = node.value;
+      const m: Measured = { nodes: 1, chars: typeof v === 'string' ? v.length : 8, height: 1, value: v ?? null };
+      if (typeof v === 'object' && v !== null) return bad(node, `unsupported YAML value (tag ${node.tag ?? '?'})`);
+      done.set(node, m);
+      count(node, m, depth);
+      return m;
+    }
+    if (isMap(node) || isSeq(node)) {
+      walking.add(node);
+      count(node, { nodes: 1, chars: 0, height: 1 }, depth);
+      const m: Measured = { nodes: 1, chars: 0, height: 1, value: undefined };
+      const add = (c: Measured) => {
+        m.nodes += c.nodes;
+        m.chars += c.chars;
+        m.height = Math.max(m.height, c.height + 1);
+      };
+      if (isSeq(node)) {
+        const out: unknown[] = [];
+        for (const item of node.items) {
+          const c = walk(item, depth + 1);
+          add(c);
+          out.push(c.value);
+        }
+        m.value = out;
+      } else {
+        const out: Record<string, unknown> = {};
+        for (const pair of node.items) {
+          const k = walk(pair.key, depth + 1);
+          add(k);
+          const name = keyOf(pair.key);
+          const v = walk(pair.value, depth + 1);
+          add(v);
+          if (name === undefined) {
+            bad(pair.key, 'a key must be a plain value, not a list or map');
+            continue;
+          }
+          // A key named __proto__ is data, not the object's prototype.
+          Object.defineProperty(out, name, { value: v.value, enumerable: true, writable: true, configurable: true });
+        }
+        m.value = out;
+      }
+      walking.delete(node);
+      done.set(node, m);
+      return m;
+    }
+    return bad(node, 'unsupported YAML node');
+  };
+  const root = walk(doc.contents, 0);
+  if (problems.length) throw invalidYaml(file, what, problems);
+  return root.value;
+}
+
+/**
+ * Parse YAML text from an untrusted file into plain data, or throw a VALIDATION error that names
+ * the file and the line:column of every problem the parser reports (errors and warnings alike).
+ */
+export function parseYamlText(text: string, file: string, what: string): unknown {
+  if (text.length > INPUT_LIMITS.yamlBytes) {
+    throw new FerryError('VALIDATION', `${file}: ${what} is larger than the ${MiB(INPUT_LIMITS.yamlBytes)} ferry reads`);
+  }
+  let tokens = 0;
+  STRUCTURAL.lastIndex = 0;
+  while (STRUCTURAL.exec(text)) {
+    if (++tokens > INPUT_LIMITS.yamlTokens) {
+      throw new FerryError('VALIDATION', `${file}: ${what} has more than ${INPUT_LIMITS.yamlTokens} YAML tokens (list items, keys, lines), more than ferry parses`, {
+        hint: 'A manifest this dense is not hand-written; check the file, or split it.',
+      });
+    }
+  }
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const problems = [...doc.errors, ...doc.warnings].map((e) => {
+    const p = lc.linePos(e.pos[0]);
+    return `line ${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
+  });
+  if (problems.length) throw invalidYaml(file, what, problems);
+  return toPlainData(doc, lc, file, what);
+}
+
+/** Read and parse a YAML manifest or target file; a missing file is a USAGE error. */
+export async function readYamlFile(file: string, what: string): Promise<unknown> {
+  const text = await readCapped(file, INPUT_LIMITS.yamlBytes, what);
+  if (text === undefined) throw new FerryError('USAGE', `${file}: cannot read ${what}: ENOENT`);
+  return parseYamlText(text, file, what);
+}
+
+/** Refuse a parsed JSON value nested deeper than the limit (later recursive code would overflow). */
+export function checkJsonDepth(value: unknown, file: string, what: string): void {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length) {
+    const [v, d] = stack.pop()!;
+    if (!v || typeof v !== 'object') continue;
+    if (d >= INPUT_LIMITS.depth) throw new FerryError('VALIDATION', `${file}: ${what} nests deeper than ${INPUT_LIMITS.depth} levels`);
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, d + 1]);
+  }
+}
+
+/** Read and parse a JSON file (a lock); undefined when it does not exist. */
+export async function readJsonFile(file: string, what: string, hint: string): Promise<unknown> {
+  const text = await readCapped(file, INPUT_LIMITS.jsonBytes, what);
+  if (text === undefined) return undefined;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${file}: ${what} is not valid JSON (${(err as Error).message})`, { cause: err, hint });
+  }
+  checkJsonDepth(raw, file, what);
+  return raw;
+}

@@ -1,0 +1,123 @@
+import type { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { bodyFromOffset, discard, headerValue } from '../net/http.js';
+import { MANIFEST_ACCEPT, sniffMediaType } from './media-types.js';
+import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type RepoRef } from './transport.js';
+
+/** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
+
+const DEFAULT_MAX_MANIFEST = 16 * 1024 * 1024;
+
+/** Read a whole body, refusing (and closing it) once it passes `max` bytes. */
+async function readCapped(body: Readable, max: number, tooLarge: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += (c as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new FerryError('VERIFY', tooLarge);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function getManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+  const ctx = pullContext(repo);
+  const what = repoLabel(repo, reference);
+  const max = t.opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+  return t.retry(`${what} manifest`, async () => {
+    const res = await t.send(ctx, 'GET', `/v2/${repo.repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status !== 200) {
+      if (res.status === 404) {
+        await discard(res.body);
+        throw new FerryError('NOT_FOUND', `${what}: manifest not found on ${repo.registry}`, {
+          hint: `Check that ${repo.repository} exists on ${repo.registry} and has ${isDigest(reference) ? 'that digest' : `the tag ${reference}`}.`,
+        });
+      }
+      await t.fail(res, `${what} manifest`, ctx);
+    }
+    const bytes = await readCapped(res.body, max, `${what}: manifest larger than ${max} bytes`);
+    const digest = sha256(bytes);
+    if (isDigest(reference) && reference.startsWith('sha256:') && reference !== digest) {
+      throw new FerryError('VERIFY', `${what}: manifest digest mismatch (received bytes hash to ${digest})`, {
+        hint: 'The registry (or something between) served different bytes than the digest names; nothing was kept.',
+      });
+    }
+    const headerDigest = headerValue(res.headers, 'docker-content-digest');
+    if (headerDigest?.startsWith('sha256:') && headerDigest !== digest) {
+      throw new FerryError('VERIFY', `${what}: manifest digest mismatch (registry says ${headerDigest}, received bytes hash to ${digest})`, {
+        hint: 'Something between ferry and the registry altered the response; nothing was kept.',
+      });
+    }
+    return { bytes, mediaType: sniffMediaType(bytes, headerValue(res.headers, 'content-type')), digest };
+  });
+}
+
+export async function headManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ digest: string; mediaType: string; size: number } | undefined> {
+  const ctx = pullContext(repo);
+  const what = repoLabel(repo, reference);
+  const res = await t.retry(`${what} manifest`, async () => {
+    const r = await t.send(ctx, 'HEAD', `/v2/${repo.repository}/manifests/${reference}`, { headers: { accept: MANIFEST_ACCEPT } });
+    await discard(r.body);
+    if (r.status === 404) return undefined;
+    if (r.status !== 200) await t.fail(r, `${what} manifest`, ctx);
+    return r;
+  });
+  if (!res) return undefined;
+  const digest = headerValue(res.headers, 'docker-content-digest');
+  const size = Number(headerValue(res.headers, 'content-length') ?? NaN);
+  const ct = headerValue(res.headers, 'content-type')?.split(';')[0].trim();
+  if (digest && Number.isFinite(size) && ct) return { digest, mediaType: ct, size };
+  const full = await getManifest(t, repo, reference);
+  return { digest: full.digest, mediaType: full.mediaType, size: full.bytes.length };
+}
+
+export async function blobSize(t: RegistryTransport, repo: RepoRef, digest: string): Promise<number | undefined> {
+  const ctx = pullContext(repo);
+  const what = `${repoLabel(repo)} blob ${digest}`;
+  return t.retry(what, async () => {
+    const res = await t.send(ctx, 'HEAD', `/v2/${repo.repository}/blobs/${digest}`);
+    await discard(res.body);
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) await t.fail(res, what, ctx);
+    const len = headerValue(res.headers, 'content-length');
+    return len === undefined ? undefined : Number(len);
+  });
+}
+
+/**
+ * Open a blob from `offset` (Range). Redirects to a CDN are followed without Authorization.
+ * Only the opening is retried here; use it as BlobStore.ingest's openAt so a dropped body
+ * resumes from where the store got to.
+ */
+export async function openBlob(t: RegistryTransport, repo: RepoRef, digest: string, offset = 0): Promise<Readable> {
+  const ctx = pullContext(repo);
+  const what = `${repoLabel(repo)} blob ${digest}`;
+  return t.retry(what, async () => {
+    const headers: Record<string, string> = {};
+    if (offset > 0) headers.range = `bytes=${offset}-`;
+    const res = await t.send(ctx, 'GET', `/v2/${repo.repository}/blobs/${digest}`, { headers });
+    if (res.status === 404) {
+      await discard(res.body);
+      throw new FerryError('NOT_FOUND', `${what}: blob not found on ${repo.registry}`, { hint: 'The registry lost a blob its manifest names; tell its operator.' });
+    }
+    if (res.status !== 200 && res.status !== 206 && res.status !== 416) await t.fail(res, what, ctx);
+    return bodyFromOffset(res, offset, what);
+  });
+}
+
+/** A whole small blob (a config), verified against its digest. */
+export async function getBlobBytes(t: RegistryTransport, repo: RepoRef, digest: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
+  const what = `${repoLabel(repo)} blob ${digest}`;
+  return t.retry(what, async () => {
+    const body = await openBlob(t, repo, digest);
+    const bytes = await readCapped(body, maxBytes, `${what}: larger than ${maxBytes} bytes`);
+    const got = sha256(bytes);
+    if (digest.startsWith('sha256:') && got !== digest) {
+      throw new FerryError('VERIFY', `${what}: digest mismatch (received content hashes to ${got})`);
+    }
+    return bytes;
+  });
+}

@@ -1,0 +1,212 @@
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { discard, headerValue } from '../net/http.js';
+import { RetryableError } from '../net/retry.js';
+import { blobSize } from './pull.js';
+import { pushContext, repoLabel, sha256, type RegistryTransport, type RepoRef, type SendContext } from './transport.js';
+
+/**
+ * Writes to a registry: manifests, cross-repository mounts, and blob uploads (monolithic for
+ * small blobs, chunked and resumable from the registry's reported Range for large ones).
+ */
+export type PushResult = 'exists' | 'mounted' | 'uploaded';
+
+export interface BlobDesc {
+  digest: string;
+  size: number;
+}
+
+export type OpenAt = (start: number) => Promise<Readable>;
+
+const DEFAULT_CHUNK = 64 * 1024 * 1024;
+const OCTET = 'application/octet-stream';
+
+/** Resolve an upload `Location` (relative or absolute) against the URL that returned it. */
+export function resolveLocation(base: string, location: string): string {
+  return new URL(location, base).toString();
+}
+
+/** Append a query parameter with the right separator, leaving existing parameters byte for byte. */
+export function appendQuery(url: string, key: string, value: string): string {
+  const hash = url.indexOf('#');
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const sep = base.includes('?') ? (base.endsWith('?') || base.endsWith('&') ? '' : '&') : '?';
+  return `${base}${sep}${encodeURIComponent(key)}=${encodeURIComponent(value)}`;
+}
+
+/**
+ * The next byte an upload session expects, from its `Range: 0-<last>` header. Distribution
+ * reports an empty session as `0-0` too; a one-byte session is far less likely than an empty
+ * one, and guessing wrong only costs a 416 and a fresh session.
+ */
+export function rangeEnd(range: string | undefined): number {
+  const m = range ? /^(?:bytes=)?0-(\d+)$/.exec(range.trim()) : null;
+  if (!m) return 0;
+  const last = Number(m[1]);
+  return last === 0 ? 0 : last + 1;
+}
+
+/** Take exactly `n` bytes from a stream (a chunk of a chunked upload). */
+function takeBytes(src: Readable, n: number): Readable {
+  async function* gen() {
+    let left = n;
+    if (left > 0) {
+      for await (const c of src) {
+        const b = (c as Buffer).length > left ? (c as Buffer).subarray(0, left) : (c as Buffer);
+        left -= b.length;
+        yield b;
+        if (left <= 0) break;
+      }
+    }
+    src.destroy();
+    if (left > 0) throw new FerryError('INTERNAL', `blob source ended ${left} bytes early`);
+  }
+  return Readable.from(gen(), { objectMode: false });
+}
+
+export async function putManifest(t: RegistryTransport, repo: RepoRef, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+  const ctx = pushContext(repo);
+  const what = repoLabel(repo, reference);
+  const digest = sha256(bytes);
+  return t.retry(`push ${what} manifest`, async () => {
+    const res = await t.send(ctx, 'PUT', `/v2/${repo.repository}/manifests/${reference}`, {
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: bytes,
+    });
+    if (res.status !== 201 && res.status !== 200 && res.status !== 202) await t.fail(res, `push ${what} manifest`, ctx);
+    await discard(res.body);
+    const said = headerValue(res.headers, 'docker-content-digest');
+    if (said?.startsWith('sha256:') && said !== digest) {
+      throw new FerryError('VERIFY', `push ${what}: registry stored the manifest as ${said}, expected ${digest}`);
+    }
+    return digest;
+  });
+}
+
+/** Cross-repository mount on the same registry; false when the registry started an upload instead. */
+export async function mountBlob(t: RegistryTransport, repo: RepoRef, digest: string, from: string): Promise<boolean> {
+  if (from === repo.repository) return false;
+  const ctx = pushContext(repo, from);
+  const what = `${repoLabel(repo)} blob ${digest} (mount from ${from})`;
+  return t.retry(what, async () => {
+    const target = `/v2/${repo.repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`;
+    const res = await t.send(ctx, 'POST', target, { headers: { 'content-length': '0' } });
+    if (res.status === 201) {
+      await discard(res.body);
+      return true;
+    }
+    if (res.status === 202) {
+      await discard(res.body);
+      const loc = headerValue(res.headers, 'location');
+      if (loc) {
+        // An upload session we do not want: cancel it so it does not linger.
+        const cancel = await t.send(ctx, 'DELETE', resolveLocation(t.baseUrl(repo.registry) + target, loc)).catch(() => undefined);
+        if (cancel) await discard(cancel.body);
+      }
+      return false;
+    }
+    if (res.status === 404 || res.status === 403) {
+      await discard(res.body);
+      return false;
+    }
+    return t.fail(res, what, ctx);
+  });
+}
+
+/**
+ * Push a blob: HEAD first, then mounts, then a monolithic POST+PUT (small blobs) or chunked
+ * PATCHes (large ones) that resume from the registry's reported Range after a failure.
+ */
+export async function pushBlob(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt, opts: { mountFrom?: string[]; chunkSize?: number } = {}): Promise<PushResult> {
+  const existing = await blobSize(t, repo, desc.digest);
+  if (existing === desc.size) return 'exists';
+  for (const from of opts.mountFrom ?? []) {
+    if (await mountBlob(t, repo, desc.digest, from)) return 'mounted';
+  }
+  const chunk = opts.chunkSize ?? t.opts.chunkSize ?? DEFAULT_CHUNK;
+  if (desc.size <= chunk) await pushMonolithic(t, repo, desc, open);
+  else await pushChunked(t, repo, desc, open, chunk);
+  return 'uploaded';
+}
+
+async function startUpload(t: RegistryTransport, repo: RepoRef, ctx: SendContext, what: string): Promise<string> {
+  const start = `/v2/${repo.repository}/blobs/uploads/`;
+  const res = await t.send(ctx, 'POST', start, { headers: { 'content-length': '0' } });
+  if (res.status !== 202) await t.fail(res, `${what}: start upload`, ctx);
+  await discard(res.body);
+  const loc = headerValue(res.headers, 'location');
+  if (!loc) throw new FerryError('NETWORK', `${what}: ${repo.registry} started an upload without a Location`);
+  return resolveLocation(t.baseUrl(repo.registry) + start, loc);
+}
+
+async function pushMonolithic(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt): Promise<void> {
+  const ctx = pushContext(repo);
+  const what = `push ${repoLabel(repo)} blob ${desc.digest}`;
+  await t.retry(what, async () => {
+    const location = await startUpload(t, repo, ctx, what);
+    const body = await open(0);
+    const res = await t.send(ctx, 'PUT', appendQuery(location, 'digest', desc.digest), {
+      headers: { 'content-type': OCTET, 'content-length': String(desc.size) },
+      body,
+      maxRedirects: 0,
+    });
+    if (res.status !== 201 && res.status !== 204) await t.fail(res, what, ctx);
+    await discard(res.body);
+  });
+}
+
+/** Where an upload session stands: the next byte the registry expects, or undefined when the session is gone. */
+async function uploadOffset(t: RegistryTransport, ctx: SendContext, location: string): Promise<{ offset: number; location: string } | undefined> {
+  const res = await t.send(ctx, 'GET', location, { maxRedirects: 0 });
+  await discard(res.body);
+  if (res.status !== 204 && res.status !== 200) return undefined;
+  const range = headerValue(res.headers, 'range');
+  const loc = headerValue(res.headers, 'location');
+  return { offset: rangeEnd(range), location: loc ? resolveLocation(location, loc) : location };
+}
+
+async function pushChunked(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt, chunk: number): Promise<void> {
+  const ctx = pushContext(repo);
+  const what = `push ${repoLabel(repo)} blob ${desc.digest}`;
+  let location: string | undefined;
+  let offset = 0;
+  await t.retry(what, async () => {
+    if (location) {
+      // A retry: ask the registry how far the session got and continue from there.
+      const state = await uploadOffset(t, ctx, location).catch(() => undefined);
+      if (state) ({ offset, location } = state);
+      else location = undefined;
+    }
+    if (!location) {
+      location = await startUpload(t, repo, ctx, what);
+      offset = 0;
+    }
+    while (offset < desc.size) {
+      const len = Math.min(chunk, desc.size - offset);
+      const end = offset + len - 1;
+      const body = takeBytes(await open(offset), len);
+      const res = await t.send(ctx, 'PATCH', location, {
+        headers: { 'content-type': OCTET, 'content-length': String(len), 'content-range': `${offset}-${end}` },
+        body,
+        maxRedirects: 0,
+      });
+      if (res.status === 416) {
+        await discard(res.body);
+        location = undefined;
+        throw new RetryableError(`${what}: registry rejected range ${offset}-${end}`);
+      }
+      if (res.status !== 202 && res.status !== 204) await t.fail(res, what, ctx);
+      await discard(res.body);
+      const loc = headerValue(res.headers, 'location');
+      if (loc) location = resolveLocation(location, loc);
+      const range = headerValue(res.headers, 'range');
+      offset = range ? rangeEnd(range) : end + 1;
+    }
+    const res = await t.send(ctx, 'PUT', appendQuery(location, 'digest', desc.digest), { headers: { 'content-length': '0' }, body: Buffer.alloc(0), maxRedirects: 0 });
+    if (res.status !== 201 && res.status !== 204) {
+      if (res.status === 404) location = undefined;
+      await t.fail(res, what, ctx);
+    }
+    await discard(res.body);
+  });
+}
