@@ -3,6 +3,7 @@ import { formatImageReference, parseImageReference } from '../../../oci/referenc
 import type { RenderedDocument } from '../render/index.js';
 import { GO_YAML_OPTIONS } from '../render/goyaml.js';
 import type { Certainty, ImageRole } from './values.js';
+import { isImageKey } from '../../image/image-key.js';
 
 /**
  * Images in rendered documents, each with the resource, the field path, the template line and what
@@ -29,7 +30,6 @@ export interface RenderedFinding {
 }
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
-const IMAGE_KEY = /(^|[a-z0-9_-])(image)$/i;
 /** host[:port]/path:tag or @digest — complete enough to name what an operator pulls. */
 const STRICT_REF = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?|localhost(?::\d+)?)\/[a-z0-9._/-]*[a-z0-9](?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const HAS_TAG = /(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
@@ -150,7 +150,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
             handedOver(k, v, here);
             continue;
           }
-          if (IMAGE_KEY.test(k) && !(isMonitoring && k === 'baseImage')) {
+          if (isImageKey(k) && !(isMonitoring && k === 'baseImage')) {
             const t = v.trim();
             if (!t) continue;
             if (isConfig) handedOver(k, t, here);
@@ -159,7 +159,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
           }
           continue;
         }
-        if (IMAGE_KEY.test(k) && isMapObj(v) && typeof v.repository === 'string') {
+        if (isImageKey(k) && isMapObj(v) && typeof v.repository === 'string') {
           const reg = typeof v.registry === 'string' && v.registry ? `${v.registry.replace(/\/+$/, '')}/` : '';
           const tag = typeof v.tag === 'string' && v.tag ? `:${v.tag}` : '';
           const dig = typeof v.digest === 'string' && v.digest ? `@${v.digest}` : '';

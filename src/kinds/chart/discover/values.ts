@@ -1,5 +1,6 @@
 import { parse as parseYaml } from 'yaml';
 import { parseImageReference, formatImageReference } from '../../../oci/reference.js';
+import { isImageKey, isImageListKey } from '../../image/image-key.js';
 import { chartDependencies, type ChartDependency, type LoadedChart } from '../load.js';
 import {
   asBoolean,
@@ -146,8 +147,6 @@ export interface DiscoverOptions {
 
 // ── helpers ──────────────────────────────────────────────────────────────────
 
-const IMAGE_KEY = /image$/i;
-const IMAGES_KEY = /images$/i;
 
 function hasTemplate(s: string): boolean {
   return s.includes('{{') || s.includes('}}');
@@ -329,7 +328,7 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
     }
     const p = joinPath(keyPath, key);
     const certainty: Certainty = disabled ? 'possible' : 'certain';
-    const imageKey = IMAGE_KEY.test(key);
+    const imageKey = isImageKey(key);
     if (isValueMap(val) && (imageKey || (typeof (val.repository ?? val.repo) === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
       const found = imageFromMap(ctx, val, imageKey);
       if (found) {
@@ -343,7 +342,7 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
       }
     }
     if (typeof val === 'string') {
-      if (imageKey || IMAGES_KEY.test(key)) {
+      if (imageKey || isImageListKey(key)) {
         // Older charts: `image: jenkins/jenkins` with the tag beside it in `imageTag`.
         const tagKey = imageKey ? Object.keys(node).find((k) => k.toLowerCase() === `${key.toLowerCase()}tag`) : undefined;
         const sibling = tagKey ? asString(node[tagKey])?.trim() : undefined;
@@ -360,7 +359,7 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
       looseString(ctx, node, key, val, p, disabled);
       continue;
     }
-    if (Array.isArray(val) && IMAGES_KEY.test(key)) {
+    if (Array.isArray(val) && isImageListKey(key)) {
       val.forEach((item, i) => {
         const ref = typeof item === 'string' ? tryParse(item.trim()) : undefined;
         if (ref) ctx.findings.push({ ref, source: { ...baseSource(ctx, val, i, joinPath(p, i)), form: 'string', certainty, reason: disabled } });
@@ -377,7 +376,7 @@ function walkGlobal(ctx: Ctx, node: ValueMap, keyPath: string, disabled: string 
   for (const [key, val] of Object.entries(node)) {
     if (!isValueMap(val)) continue;
     const p = joinPath(keyPath, key);
-    const found = IMAGE_KEY.test(key) ? imageFromMap(ctx, val, true) : undefined;
+    const found = isImageKey(key) ? imageFromMap(ctx, val, true) : undefined;
     if (found) {
       const { ref, ...rest } = found;
       const base = baseSource(ctx, node, key, p);
