@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,22 @@ describe('ferry charts images', () => {
     const ok = await runFerry(['charts', 'images', path.join(CORPUS, 'mysql-operator'), '-n', 'mysql-operator']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('container-registry.oracle.com/mysql/community-operator:9.1.0-2.2.2');
+  });
+
+  it('--render helm runs a helm binary on PATH with the same flags and reads its output back', async () => {
+    // a stand-in for helm that records its arguments and prints what helm template prints for nats
+    const bin = path.join(work, 'bin');
+    await mkdir(bin, { recursive: true });
+    const golden = path.join(ROOT, 'test/fixtures/charts/render/nats/default.rendered.yaml');
+    await writeFile(path.join(bin, 'helm'), `#!/bin/sh\nif [ "$1" = version ]; then echo v3.14.4; exit 0; fi\necho "$@" >> "${bin}/args.txt"\ncat "${golden}"\n`, { mode: 0o755 });
+    const r = await runFerry(['charts', 'images', path.join(CORPUS, 'nats'), '--render', 'helm', '--kube-version', '1.30.0', '-n', 'msg', '--json'], { env: { ...process.env, PATH: `${bin}:${path.dirname(process.execPath)}:/usr/bin:/bin` } });
+    expect(r.code, r.stderr).toBe(0);
+    const c = JSON.parse(r.stdout).charts[0] as { images: Array<{ ref: string; certainty: string; sources: Array<{ kind: string; resource?: string }> }>; rendered: { renderer: string } };
+    expect(c.rendered.renderer).toBe('helm');
+    expect(c.images.filter((i) => i.certainty === 'certain').map((i) => i.ref)).toEqual(['docker.io/library/nats:2.14.2-alpine', 'docker.io/natsio/nats-box:0.19.7', 'docker.io/natsio/nats-server-config-reloader:0.23.0']);
+    expect(c.images[0].sources.find((s) => s.kind === 'rendered')!.resource).toBe('apps/v1 StatefulSet release-name-nats');
+    const args = await readFile(path.join(bin, 'args.txt'), 'utf8');
+    expect(args.split('\n')[0]).toBe(`template release-name ${path.join(CORPUS, 'nats')} --namespace msg --kube-version 1.30.0`);
   });
 
   it('a path that is not a chart is a usage error naming it', async () => {
