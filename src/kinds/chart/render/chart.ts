@@ -32,6 +32,42 @@ export interface HelmChart {
   source: LoadedChart;
 }
 
+/**
+ * Glob → RegExp with '/' as the separator: `*` and `?` stay in one path segment, `[...]` classes,
+ * and with `doubleStar` gobwas/glob's `**` (crosses segments) and `{a,b}` (`.Files.Glob`); without
+ * it Go's filepath.Match (`.helmignore`).
+ */
+export function globToRegExp(glob: string, doubleStar = true): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i];
+    if (c === '*') {
+      if (doubleStar && glob[i + 1] === '*') {
+        re += '.*';
+        i++;
+      } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = glob.indexOf(']', i);
+      if (j < 0) re += '\\[';
+      else {
+        re += `[${glob.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
+        i = j;
+      }
+    } else if (doubleStar && c === '{' && glob.indexOf('}', i) > i) {
+      const j = glob.indexOf('}', i);
+      re += `(?:${glob
+        .slice(i + 1, j)
+        .split(',')
+        .map((a) => globToRegExp(a, true).source.slice(1, -1))
+        .join('|')})`;
+      i = j;
+    } else if (c === '\\' && doubleStar) re += `\\${glob[++i] ?? '\\'}`;
+    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
 /** Helm's .helmignore: gitignore-like patterns matched with filepath.Match (no `**`). */
 export function helmIgnore(text: string | undefined): (rel: string, isDir: boolean) => boolean {
   const rules: Array<{ neg: boolean; dirOnly: boolean; re: RegExp; base: boolean }> = [];
@@ -47,21 +83,7 @@ export function helmIgnore(text: string | undefined): (rel: string, isDir: boole
     if (dirOnly) line = line.slice(0, -1);
     const base = !line.includes('/');
     line = line.replace(/^\//, '');
-    let re = '';
-    for (let i = 0; i < line.length; i++) {
-      const c = line[i];
-      if (c === '*') re += '[^/]*';
-      else if (c === '?') re += '[^/]';
-      else if (c === '[') {
-        const j = line.indexOf(']', i);
-        if (j < 0) re += '\\[';
-        else {
-          re += `[${line.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-          i = j;
-        }
-      } else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-    }
-    rules.push({ neg, dirOnly, re: new RegExp(`^${re}$`), base });
+    rules.push({ neg, dirOnly, re: globToRegExp(line, false), base });
   }
   return (rel, isDir) => {
     let ignored = false;

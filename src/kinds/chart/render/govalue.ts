@@ -47,21 +47,19 @@ export function isNumber(v: unknown): v is number | bigint {
   return typeof v === 'number' || typeof v === 'bigint';
 }
 
+/** [type name, reflect.Kind] of the JS forms of basic Go values. */
+const BASIC: Record<string, [string, string]> = {
+  string: ['string', 'string'],
+  boolean: ['bool', 'bool'],
+  number: ['float64', 'float64'],
+  bigint: ['int64', 'int64'],
+  function: ['func', 'func'],
+};
+
 /** Go's type name, for messages and `typeOf`. */
 export function goTypeName(v: unknown): string {
   if (isNil(v)) return '<nil>';
-  switch (typeof v) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'bool';
-    case 'number':
-      return 'float64';
-    case 'bigint':
-      return 'int64';
-    case 'function':
-      return 'func';
-  }
+  if (BASIC[typeof v]) return BASIC[typeof v][0];
   if (Array.isArray(v)) return '[]interface {}';
   if (v instanceof Uint8Array) return '[]uint8';
   if (v instanceof GoStruct) return v.goType;
@@ -71,18 +69,7 @@ export function goTypeName(v: unknown): string {
 /** reflect.Kind names as sprig's kindOf reports them. */
 export function goKind(v: unknown): string {
   if (isNil(v)) return 'invalid';
-  switch (typeof v) {
-    case 'string':
-      return 'string';
-    case 'boolean':
-      return 'bool';
-    case 'number':
-      return 'float64';
-    case 'bigint':
-      return 'int64';
-    case 'function':
-      return 'func';
-  }
+  if (BASIC[typeof v]) return BASIC[typeof v][1];
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
   if (v instanceof GoStruct) return 'struct';
   return 'map';

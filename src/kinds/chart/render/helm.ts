@@ -10,7 +10,7 @@ import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from '
 import { GoStruct, isMap, isNil } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
-import type { HelmChart } from './chart.js';
+import { globToRegExp, type HelmChart } from './chart.js';
 
 type Dict = Record<string, unknown>;
 
@@ -75,41 +75,6 @@ export const DEFAULT_KUBE_VERSION = 'v1.29.0';
 export const HELM_VERSION = 'v3.14.4';
 
 // ── built-in objects ─────────────────────────────────────────────────────────
-
-/** gobwas/glob with '/' as separator: `*` stays in a path segment, `**` crosses them. */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
-    if (c === '*') {
-      if (glob[i + 1] === '*') {
-        re += '.*';
-        i++;
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i);
-      if (j < 0) re += '\\[';
-      else {
-        re += `[${glob.slice(i + 1, j).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-        i = j;
-      }
-    } else if (c === '{') {
-      const j = glob.indexOf('}', i);
-      if (j < 0) re += '\\{';
-      else {
-        re += `(?:${glob
-          .slice(i + 1, j)
-          .split(',')
-          .map((a) => globToRegExp(a).source.slice(1, -1))
-          .join('|')})`;
-        i = j;
-      }
-    } else if (c === '\\') re += `\\${glob[++i] ?? '\\'}`;
-    else re += c.replace(/[.+^$()|]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
-}
 
 export class ChartFiles extends GoStruct {
   constructor(private readonly entries: Map<string, Buffer>) {

@@ -169,3 +169,27 @@ describe('tpl', () => {
     expect((r.documents[0].object as { data: Record<string, string> }).data).toEqual({ empty: '', defined: 'from-tpl-release-name' });
   });
 });
+
+describe('.helmignore and .Files.Glob', () => {
+  it('ignored files are neither templates nor .Files; Glob takes ** and {a,b}', async () => {
+    const dir = await writeChart(path.join(tmp, 'p7'), {
+      chart: { name: 'p7', version: '1.0.0' },
+      files: {
+        '.helmignore': '# comment\n*.bak\nsecret/\n!keep.bak\n',
+        'templates/a.yaml': cm('a', '  files: x{{ range $p, $_ := .Files.Glob "conf/**" }} {{ $p }}{{ end }}\n  alt: "{{ range $p, $_ := .Files.Glob "conf/{x,y}.txt" }}{{ $p }};{{ end }}"\n  bak: "{{ .Files.Get "keep.bak" | trim }}|{{ .Files.Get "drop.bak" }}|{{ .Files.Get "secret/s.txt" }}"'),
+        'templates/old.yaml.bak': cm('never', '  a: b'),
+        'conf/x.txt': 'x',
+        'conf/deep/z.txt': 'z',
+        'keep.bak': 'kept',
+        'drop.bak': 'dropped',
+        'secret/s.txt': 's',
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.map((d) => d.name)).toEqual(['a']);
+    const data = (r.documents[0].object as { data: Record<string, string> }).data;
+    expect(data.files.split(' ').slice(1)).toEqual(['conf/deep/z.txt', 'conf/x.txt']);
+    expect(data.alt).toBe('conf/x.txt;');
+    expect(data.bak).toBe('kept||');
+  });
+});
