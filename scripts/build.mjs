@@ -20,5 +20,8 @@ await build({
     ].join('\n'),
   },
   logLevel: 'warning',
+  // The CycloneDX library's optional XML plug-in; ferry writes JSON only, and the library
+  // catches the failed require when the plug-in is absent.
+  external: ['xmlbuilder2'],
 });
 await chmod('dist/ferry.mjs', 0o755);

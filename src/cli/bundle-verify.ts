@@ -1,6 +1,8 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
+import { loadVerifyKey } from '../store/bundle-sign.js';
+import { listed } from '../store/bundle-import.js';
 import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
 import { printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
@@ -11,15 +13,17 @@ export function addVerifyCommand(bundle: Command): void {
     .command('verify')
     .description('re-hash every file of a bundle and check it is complete (exit 3 on any problem)')
     .argument('<bundle>', 'bundle .tar')
+    .option('--key <file>', 'PEM public key: refuse the bundle unless ferry/checksums.sha256.sig verifies with it')
     .option('--json', 'print the report as JSON on stdout')
     .option('-q, --quiet', 'no progress on stderr')
-    .action(async (file: string, opts: { json?: boolean; quiet?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean; quiet?: boolean; key?: string }) => {
+      const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
       const progress = createProgress(opts);
       const size = await stat(file).then((s) => s.size, () => 0);
       const task = progress.start('verify', size);
       let report: VerifyReport;
       try {
-        report = await verifyBundle(file, { onProgress: (n) => task.advance(n) });
+        report = await verifyBundle(file, { onProgress: (n) => task.advance(n), key });
       } finally {
         task.finish();
         progress.done();
@@ -28,13 +32,13 @@ export function addVerifyCommand(bundle: Command): void {
       if (!report.ok) {
         const n = report.problems.length;
         throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})`, {
-          details: report.problems.map((p) => p.message),
+          details: listed(report.problems.map((p) => p.message)),
           hint: 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.',
         });
       }
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete)`,
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})`,
         );
       }
     });

@@ -9,6 +9,7 @@ import { register as registerServe } from './serve.js';
 import { register as registerRewrite } from './rewrite.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerReport } from './report.js';
+import { register as registerSbom } from './sbom.js';
 
 /** One registration function per verb group (one file each): adding a group is one file and one line here. */
 const REGISTER: Array<(program: Command) => void> = [
@@ -21,6 +22,7 @@ const REGISTER: Array<(program: Command) => void> = [
   registerRewrite,
   registerAudit,
   registerReport,
+  registerSbom,
   registerSchema,
 ];
 

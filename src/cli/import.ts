@@ -10,14 +10,15 @@ export function register(program: Command): void {
       .command('import')
       .description('verify a bundle, then push/write everything into the mirror target (idempotent; safe to rerun)')
       .argument('<bundle>', 'bundle .tar')
-      .requiredOption('-t, --target <file>', 'mirror target YAML'),
-  ).action(async (bundle: string, opts: CommonCliOptions & { target: string }) => {
+      .requiredOption('-t, --target <file>', 'mirror target YAML')
+      .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it'),
+  ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string }) => {
     const progress = progressFor(opts);
-    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, progress });
+    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress });
     progress.done();
     printResult(r, opts, () =>
       [
-        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)})`,
+        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}; signature ${r.verified.signature})`,
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
           r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}`]),

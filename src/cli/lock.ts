@@ -10,11 +10,12 @@ export function register(program: Command): void {
       .command('lock')
       .description('pin every artifact the manifest names (tags → digests, platforms, blobs) into <name>.lock.json beside it')
       .argument('<manifest>', 'manifest YAML')
-      .option('-o, --output <file>', 'write the lock here instead'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string }) => {
+      .option('-o, --output <file>', 'write the lock here instead')
+      .option('--no-extras', 'lock images without their signatures, attestations, SBOMs and referrers'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean }) => {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
-    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output }).finally(() => progress.done());
+    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false }).finally(() => progress.done());
     const filtered = platformFilterNotes(r.lock);
     printResult(opts.json ? { lockFile: r.lockFile, changed: r.changed, counts: r.counts, filtered } : r, opts, () =>
       [

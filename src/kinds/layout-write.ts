@@ -1,7 +1,9 @@
 import path from 'node:path';
+import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
 import { LayoutDir } from '../store/layout.js';
+import { isDescriptor } from './import-checks.js';
 import type { ImportContext } from './types.js';
 
 /**
@@ -14,6 +16,9 @@ export async function writeArtifactToLayout(
   descs: OciDescriptor[],
   ctx: ImportContext,
 ): Promise<{ dir: string; bytesSent: number; skipped: boolean }> {
+  // Blob paths are built from digests only (blobs/sha256/<hex>): refuse any other form first.
+  const bad = [...descs, top].find((d) => !isDescriptor(d));
+  if (bad) throw new FerryError('VERIFY', `${refName}: descriptor ${JSON.stringify((bad as { digest?: unknown }).digest)} is not a sha256 digest with a size; nothing written for it`);
   const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
   const layout = new LayoutDir(dir);
   await layout.init();

@@ -5,6 +5,7 @@ import type { Progress } from '../ui/progress.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
+import type { ImportProblem } from './import-checks.js';
 
 /**
  * Every artifact kind (image, chart, file, apt) is one folder with this surface, registered
@@ -21,6 +22,8 @@ export interface KindContext {
   http: HttpClient;
   /** OCI distribution client for upstream registries (credentials from the docker config). */
   registry: RegistryClient;
+  /** `--no-extras`: images resolve without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
 }
 
 export interface ImportContext {
@@ -70,5 +73,11 @@ export interface Kind<Spec, LockEntry> {
   fetchPlan(entry: LockEntry): FetchPlan;
   /** Push or write one top-level bundle entry to the target, idempotently. */
   importTo(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]>;
+  /**
+   * Check one top-level bundle entry before anything is written: read its small metadata
+   * (capped, digest-checked) and validate every name, path, facet and key `importTo` will use.
+   * Returns every problem found, each naming the artifact; never writes.
+   */
+  validateImport?(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]>;
   references(entry: LockEntry): UpstreamRef[];
 }

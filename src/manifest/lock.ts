@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FileLockSchema } from '../kinds/file/lock.js';
 import { AptLockSchema } from '../kinds/apt/lock.js';
 import { ChartLockSchema } from '../kinds/chart/lock.js';
+import { ImageExtraSchema } from '../kinds/image/extras-lock.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 
@@ -25,6 +26,7 @@ export const ImageLockSchema = z.object({
   storedDigest: Digest.optional().describe('Digest of the filtered index ferry stores, when a platform filter changed it.'),
   manifests: z.array(PlatformManifestSchema).describe('Platform manifests kept (empty for a single-platform image).'),
   blobs: z.array(DescriptorSchema).describe('Every config and layer blob, sorted by digest.'),
+  extras: z.array(ImageExtraSchema).optional().describe('Signatures, attestations, SBOMs and referrers carried with the image.'),
 });
 
 export const LockSchema = z.object({

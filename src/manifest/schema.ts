@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ImageSpecSchema } from '../kinds/image/spec.js';
+import { VerifyRuleSchema } from '../kinds/image/verify.js';
 import { ChartSpecSchema } from '../kinds/chart/spec.js';
 import { FileSpecSchema } from '../kinds/file/spec.js';
 import { AptSpecSchema } from '../kinds/apt/spec.js';
@@ -31,6 +32,7 @@ export const ManifestSchema = z
     zones: z.array(ZoneSchema).default([]),
     connections: z.array(ConnectionSchema).default([]),
     endpoints: z.array(EndpointSchema).default([]),
+    verify: z.array(VerifyRuleSchema).optional().describe('Images that must carry a cosign signature by one of these keys (checked offline at bundle create and import).'),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import semver from 'semver';
 import { FerryError } from '../errors.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
@@ -215,6 +216,31 @@ export function mapUpstream(
  * repository, archives named as `helm package` names them, listed in `<dir>/index.yaml`.
  */
 export function mapChartHttp(name: string, version: string, target: { baseUrl: string }): MappedUrl & { indexUrl: string } {
+  const problems = chartNameProblems(name, version);
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `chart ${JSON.stringify(String(name))} ${JSON.stringify(String(version))}: ${problems.join('; ')}`, {
+      hint: 'Chart names and versions become file names on the mirror; this one was crafted or damaged.',
+    });
+  }
   const file = `${name}-${version}.tgz`;
   return { upstream: `${name} ${version}`, path: file, url: joinUrl(target.baseUrl, file), indexUrl: joinUrl(target.baseUrl, 'index.yaml') };
+}
+
+/** Helm's rule for a chart name: `helm create`'s pattern, at most 250 characters, a plain base name (chart Metadata.Validate). */
+const CHART_NAME = /^[A-Za-z0-9._-]{1,250}$/;
+
+/**
+ * What is wrong with a chart name and version as Helm defines them (empty when nothing is):
+ * the name a plain file name of letters, digits, `.`, `_`, `-`; the version strict SemVer 2.
+ * Both become the archive name `<name>-<version>.tgz` on the mirror.
+ */
+export function chartNameProblems(name: unknown, version: unknown): string[] {
+  const problems: string[] = [];
+  if (typeof name !== 'string' || !CHART_NAME.test(name) || name === '.' || name === '..') {
+    problems.push(`chart name ${JSON.stringify(name ?? null)} is not a valid Helm chart name (letters, digits, ".", "_", "-"; at most 250)`);
+  }
+  if (typeof version !== 'string' || version.length > 256 || !/^v?[0-9]/.test(version) || /\s/.test(version) || semver.valid(version) === null) {
+    problems.push(`chart version ${JSON.stringify(version ?? null)} is not a SemVer 2 version`);
+  }
+  return problems;
 }

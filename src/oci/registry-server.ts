@@ -8,6 +8,7 @@ import { FerryError } from '../errors.js';
 import { checkCollisions, mapImage, type RegistryMapping } from '../mapping/index.js';
 import { isManifestType, type OciDescriptor, type OciIndex } from './media-types.js';
 import { parseImageReference } from './reference.js';
+import { addServedExtras, answerReferrers } from './referrers.js';
 import { MAX_MANIFEST_BYTES, walkIndex } from '../store/layout.js';
 import { isSafeRelativePath } from '../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
@@ -77,6 +78,8 @@ export interface ServedRepository {
   blobs: Set<string>;
   /** The upstream references served here. */
   upstream: string[];
+  /** Subject digest → referrers carried with the images (the referrers API answers from it). */
+  referrers?: Map<string, OciDescriptor[]>;
 }
 
 export interface RegistryCatalog {
@@ -131,6 +134,8 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
 
   const repositories = new Map<string, ServedRepository>();
   const reposOfTop = new Map<string, Set<ServedRepository>>();
+  /** refName → its repository, for the extras (signatures, referrers) that name their subject by it. */
+  const repoOfLabel = new Map<string, ServedRepository>();
   for (const { top, refName } of servable) {
     const mapped = mapImage(refName, mapping, top.annotations?.[ANNOTATION.upstreamDigest] ? top.digest : undefined);
     let repo = repositories.get(mapped.repository);
@@ -139,6 +144,7 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
       repositories.set(mapped.repository, repo);
     }
     repo.upstream.push(mapped.upstream);
+    repoOfLabel.set(refName, repo);
     if (mapped.tag) {
       const prev = repo.tags.get(mapped.tag);
       if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
@@ -156,6 +162,7 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
       }
     }
   }
+  await addServedExtras(idx.manifests ?? [], (d) => source.readBlob(d), (of) => repoOfLabel.get(of), warnings);
   return { repositories, warnings };
 }
 
@@ -464,6 +471,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       sendJson(res, 200, { repositories: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
       return;
     }
+    if (answerReferrers(req, res, p, url.searchParams, (name, subject) => catalog.repositories.get(name) && (catalog.repositories.get(name)!.referrers?.get(subject) ?? []))) return;
     const m = /^\/v2\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(p) ?? /^\/v2\/(.+)\/(tags)\/list$/.exec(p);
     if (!m) {
       sendError(res, 404, 'NOT_FOUND', `no such endpoint: ${p}`, head);

@@ -10,11 +10,17 @@ import type { KindContext } from '../kinds/types.js';
 import type { Progress } from '../ui/progress.js';
 import { BlobStore } from './blob-store.js';
 import { packBundle } from './bundle-pack.js';
+import { loadSigningKey, signChecksums } from './bundle-sign.js';
+import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
+import { withoutExtras } from '../kinds/image/extras.js';
+import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry, registryReader } from '../kinds/image/verify.js';
 import { VERSION } from '../version.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 
 export interface CommonOptions extends NetOptions {
   concurrency?: number;
+  /** Resolve images without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
   progress: Progress;
 }
 
@@ -30,7 +36,7 @@ async function writeFileAtomic(file: string, text: string): Promise<void> {
 }
 
 function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: ReturnType<typeof createNetContext>): KindContext {
-  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
 }
 
 function countLock(lock: Lock) {
@@ -53,6 +59,7 @@ export async function lockCommand(manifestFile: string, opts: CommonOptions & { 
     const store = new BlobStore(opts.cacheDir ?? defaultCacheDir());
     await store.init();
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (before !== text) await writeFileAtomic(lockFile, text);
@@ -64,6 +71,9 @@ export async function lockCommand(manifestFile: string, opts: CommonOptions & { 
 
 export interface CreateResult {
   bundle: string;
+  signed: boolean;
+  /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
+  signaturesVerified: number;
   size: number;
   blobs: number;
   blobBytes: number;
@@ -75,9 +85,11 @@ export interface CreateResult {
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(
   manifestFile: string,
-  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string },
+  opts: CommonOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string },
 ): Promise<CreateResult> {
   const loaded = await loadManifest(manifestFile);
+  const signKey = opts.signKey ? await loadSigningKey(opts.signKey) : undefined;
+  const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const existing = await readLock(lockFile);
   const net = createNetContext(opts);
@@ -91,8 +103,8 @@ export async function createBundle(
     let lockText: string;
     let lockUsed: CreateResult['lockUsed'] = 'existing';
     if (lockMatches(existing, loaded)) {
-      lock = existing;
-      lockText = await readFile(lockFile, 'utf8');
+      lock = opts.noExtras ? withoutExtras(existing) : existing;
+      lockText = opts.noExtras ? serializeLock(lock) : await readFile(lockFile, 'utf8');
     } else {
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);
@@ -101,12 +113,20 @@ export async function createBundle(
       lockUsed = 'refreshed';
     }
     const manifests = await fetchLocked(lock, ctx);
+    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
     opts.progress.phase('pack', { items: 1 });
     const packTask = opts.progress.start(path.basename(opts.output), 0);
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
-      metadata: { manifestYaml: await readFile(loaded.file), lock: lockText, manifestName: loaded.manifest.metadata.name, ferryVersion: VERSION },
+      metadata: {
+        manifestYaml: await readFile(loaded.file),
+        lock: lockText,
+        manifestName: loaded.manifest.metadata.name,
+        ferryVersion: VERSION,
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy)],
+        sign: signKey && ((sums) => signChecksums(sums, signKey)),
+      },
       output: path.resolve(opts.output),
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
       // were already in the cache from an earlier run are re-hashed as they are packed.
@@ -114,7 +134,7 @@ export async function createBundle(
       onProgress: (n) => packTask.advance(n),
     });
     packTask.finish(`packed ${packed.blobs} blobs`);
-    return { bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
+    return { signaturesVerified, signed: Boolean(signKey), bundle: packed.path, size: packed.size, blobs: packed.blobs, blobBytes: packed.blobBytes, lockFile, lockUsed, counts: countLock(lock) };
   } finally {
     await net.close();
   }

@@ -1,18 +1,26 @@
 import { FerryError } from '../errors.js';
-import { loadTarget } from '../manifest/load.js';
+import { loadTarget, type LoadedTarget } from '../manifest/load.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { checkCollisions, registryMappingFor } from '../mapping/index.js';
 import { createTargetNetContext, type NetOptions } from '../oci/context.js';
 import { kindByName } from '../kinds/index.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
+import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
+import type { OciDescriptor } from '../oci/media-types.js';
+import { parseImageReference } from '../oci/reference.js';
+import { artifactLabel } from './layout.js';
 import type { Progress } from '../ui/progress.js';
 import { BundleReader } from './bundle-reader.js';
 import { verifyBundle } from './bundle-verify.js';
+import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { ANNOTATION } from './source.js';
 
 export interface ImportOptions extends NetOptions {
   target: string;
+  /** A public key: the bundle must carry a signature it verifies. */
+  key?: string;
   concurrency?: number;
   progress: Progress;
 }
@@ -20,7 +28,7 @@ export interface ImportOptions extends NetOptions {
 export interface ImportReport {
   bundle: string;
   target: string;
-  verified: { files: number; bytes: number };
+  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number };
   results: ImportResult[];
   pushed: number;
   skipped: number;
@@ -28,44 +36,44 @@ export interface ImportReport {
 }
 
 /**
- * `ferry import`: verify every byte of the bundle first (a damaged bundle is refused before
- * anything is sent), then hand each top-level entry to its kind. Each kind skips what the
- * target already has, so a rerun after an interruption completes without resending.
+ * `ferry import`, in three passes, so a hostile or damaged bundle is refused before anything is
+ * written anywhere:
+ *  1. validation (cheap, reads only small metadata): the format version, index.json, every
+ *     entry's kind, the target facets and keys it needs, and every name and path each kind will
+ *     write — all problems collected, each with its artifact, and reported at once;
+ *  2. the full re-hash of every byte (verifyBundle);
+ *  3. import: each top-level entry to its kind. Each kind skips what the target already has,
+ *     so a rerun after an interruption completes without resending.
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
   const loaded = await loadTarget(opts.target);
+  const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
+  const checkTask = opts.progress.start('check', 0);
+  let tops: OciDescriptor[];
+  try {
+    tops = await validateBundleImport(bundle, loaded);
+  } finally {
+    checkTask.finish();
+  }
   const verifyTask = opts.progress.start('verify', 0);
-  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n) });
+  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n), key });
   verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
   if (!verified.ok) {
     throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
-      details: verified.problems.map((p) => p.message),
+      details: listed(verified.problems.map((p) => p.message)),
       hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
     });
   }
-  const source = await BundleReader.open(bundle);
-  const index = await source.readIndex();
-  const tops = index.manifests;
-  checkTargetTakes(tops.map((d) => d.annotations?.[ANNOTATION.kind] ?? 'image'), loaded.target, loaded.file);
-  const imageNames = tops.filter((d) => (d.annotations?.[ANNOTATION.kind] ?? 'image') === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => Boolean(n));
-  if (loaded.target.registry) checkCollisions(imageNames, registryMappingFor(loaded.target));
+  const policySource = await BundleReader.open(bundle);
+  const signaturesVerified = await checkBundlePolicy(policySource).finally(() => policySource.close());
 
+  const source = await BundleReader.open(bundle);
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
   const results: ImportResult[] = [];
   try {
     const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts: new Map<string, string[]>() };
-    const kinds = tops.map((top) => {
-      const kindName = top.annotations?.[ANNOTATION.kind] ?? 'image';
-      const kind = kindByName(kindName);
-      if (!kind) {
-        throw new FerryError('VALIDATION', `${bundle}: entry ${top.annotations?.[ANNOTATION.refName] ?? top.digest} has kind ${kindName}, which this ferry cannot import`, {
-          hint: 'Use the same or a newer ferry version than the one that created the bundle.',
-        });
-      }
-      return kind;
-    });
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
-    const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top, i) => kinds[i].importTo(top, ctx));
+    const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
     results.push(...perEntry.flat());
   } finally {
     await net?.close();
@@ -74,12 +82,80 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   return {
     bundle,
     target: loaded.file,
-    verified: { files: verified.files, bytes: verified.bytes },
+    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
   };
+}
+
+const kindName = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';
+const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
+
+/**
+ * The validation pass: everything `import` would write, checked without writing. Throws one
+ * FerryError listing every problem (each with its artifact); returns index.json's entries.
+ */
+export async function validateBundleImport(bundle: string, loaded: LoadedTarget): Promise<OciDescriptor[]> {
+  const source = await BundleReader.open(bundle);
+  const problems = new ProblemList(MAX_LISTED);
+  try {
+    await source.info();
+    const index = await source.readIndex();
+    const tops = index.manifests;
+    const where = (top: OciDescriptor) => artifactLabel(top);
+
+    for (const top of tops) {
+      if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
+      if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
+    }
+    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(loaded.target));
+    for (const k of missing) problems.add(k, `add ${PLACES[k].add}`, 'VALIDATION');
+    if (loaded.target.registry) {
+      const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
+      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), registryMappingFor(loaded.target)));
+    }
+    for (const top of tops) {
+      const kind = kindOf(top);
+      if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(loaded.target))) continue;
+      for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message, p.code);
+    }
+    if (problems.count) {
+      const n = problems.count;
+      // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
+      const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
+      const headline = missing.length
+        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
+        : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
+      throw new FerryError(code, headline, {
+        details: [
+          ...problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`)),
+          ...(n > problems.items.length ? [`… and ${n - problems.items.length} more`] : []),
+        ],
+        hint: 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.',
+      });
+    }
+    return tops;
+  } finally {
+    await source.close();
+  }
+}
+
+/** At most this many problems are listed one per line; the rest are counted. */
+const MAX_LISTED = 200;
+
+export function listed(lines: string[]): string[] {
+  return lines.length <= MAX_LISTED ? lines : [...lines.slice(0, MAX_LISTED), `… and ${lines.length - MAX_LISTED} more`];
+}
+
+function isImageReference(s: string): boolean {
+  try {
+    parseImageReference(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What each kind needs in the target; checked for the whole bundle before anything is sent. */
@@ -89,12 +165,3 @@ const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string }>
   file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }' },
   apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }' },
 };
-
-function checkTargetTakes(kinds: string[], target: MirrorTarget, file: string): void {
-  const missing = [...new Set(kinds)].sort().filter((k) => PLACES[k] && !PLACES[k].has(target));
-  if (!missing.length) return;
-  throw new FerryError('VALIDATION', `${file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`, {
-    details: missing.map((k) => `${k}: add ${PLACES[k].add}`),
-    hint: 'Add the missing sections to the mirror target (`ferry schema target`).',
-  });
-}

@@ -6,6 +6,7 @@ import { MT, type OciIndex } from '../oci/media-types.js';
 import { sha256Hex, type BlobStore } from './blob-store.js';
 import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
 import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
+import { SIGNATURE_FILE } from './bundle-sign.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
 
@@ -35,6 +36,10 @@ export interface PackInput {
     ferryVersion?: string;
     /** Only when asked: a timestamp makes otherwise equal bundles differ. */
     createdAt?: string;
+    /** More files under ferry/ (e.g. the SBOM), listed in the checksums like the rest. */
+    extraFiles?: Array<[name: string, bytes: Buffer]>;
+    /** Signs the checksum list's bytes; the result is written as ferry/checksums.sha256.sig. */
+    sign?: (checksums: Buffer) => Buffer;
   };
   output: string;
   onProgress?: (bytes: number) => void;
@@ -141,11 +146,13 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     ['ferry/lock.json', Buffer.from(metadata.lock)],
     ['ferry/manifest.yaml', Buffer.isBuffer(metadata.manifestYaml) ? metadata.manifestYaml : Buffer.from(metadata.manifestYaml)],
     ['index.json', Buffer.from(JSON.stringify(index))],
+    ...(metadata.extraFiles ?? []),
   ]);
   const sums = new Map<string, string>();
   for (const [name, bytes] of small) sums.set(name, hexOf(bytes));
   for (const b of blobs) sums.set(`blobs/sha256/${sha256Hex(b.digest)}`, sha256Hex(b.digest));
   small.set('ferry/checksums.sha256', Buffer.from(formatChecksums(sums)));
+  if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(small.get('ferry/checksums.sha256')!));
 
   const output = path.resolve(input.output);
   const partial = `${output}.partial`;
@@ -204,7 +211,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     try {
       await writeFileEntry('oci-layout');
       await writeAll(tarHeader('ferry', 0, 'directory'));
-      for (const name of ['ferry/bundle.json', 'ferry/checksums.sha256', 'ferry/lock.json', 'ferry/manifest.yaml']) await writeFileEntry(name);
+      for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) await writeFileEntry(name);
       await writeAll(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
       for (const b of blobs) await copyBlob(b);
       await writeFileEntry('index.json');

@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,6 +12,26 @@ export type FerryFileName = 'bundle.json' | 'manifest.yaml' | 'lock.json' | 'che
 
 /** Version of the bundle layout this ferry writes and reads. */
 export const BUNDLE_FORMAT_VERSION = 1;
+
+/**
+ * How much of one bundle file ferry reads into memory at most. Everything else is streamed.
+ * Checked against the tar header's size before a byte is allocated; the error names the file,
+ * its size and the cap. Blobs read whole (manifests, configs) default to the 4 MiB registries
+ * accept for a manifest (OCI distribution spec); callers that read bigger generated metadata
+ * (APT indexes) pass their own cap.
+ */
+export const READ_CAPS: Readonly<Record<string, number>> = {
+  'index.json': 16 * 1024 * 1024,
+  'oci-layout': 64 * 1024,
+  'ferry/bundle.json': 64 * 1024,
+  'ferry/manifest.yaml': 4 * 1024 * 1024,
+  'ferry/lock.json': 64 * 1024 * 1024,
+  'ferry/checksums.sha256': 32 * 1024 * 1024,
+};
+/** Any other whole-file read. */
+export const DEFAULT_READ_CAP = 4 * 1024 * 1024;
+/** A blob read whole: a manifest or config (the 4 MiB registries accept for a manifest). */
+export const BLOB_READ_CAP = 4 * 1024 * 1024;
 
 export interface BundleInfo {
   formatVersion: number;
@@ -30,6 +50,8 @@ export class BundleReader implements BlobSource {
   readonly index: TarIndex;
   /** One handle, opened on first use (a promise, so concurrent first reads share it). */
   private fh?: Promise<FileHandle>;
+  /** Descriptor for synchronous reads, opened on first use. */
+  private fd?: number;
 
   private constructor(tarPath: string, index: TarIndex) {
     this.path = tarPath;
@@ -46,17 +68,26 @@ export class BundleReader implements BlobSource {
     return e?.type === 'file' ? e : undefined;
   }
 
-  /** Whole small file by name (metadata, manifests, index.json). */
-  async readFile(name: string): Promise<Buffer> {
+  /** Whole small file by name (metadata, manifests, index.json), refused above its cap (READ_CAPS). */
+  async readFile(name: string, maxBytes = READ_CAPS[name] ?? DEFAULT_READ_CAP): Promise<Buffer> {
     const e = this.entry(name);
     if (!e) throw new FerryError('NOT_FOUND', `${this.path}: ${name} is not in the bundle`, { hint: 'Is this a ferry bundle? `ferry bundle verify` checks it.' });
+    this.checkCap(name, e.size, maxBytes);
     return this.readRange(e.offset, e.size);
+  }
+
+  private checkCap(name: string, size: number, maxBytes: number): void {
+    if (size <= maxBytes) return;
+    throw new FerryError('VERIFY', `${this.path}: ${name} is ${size} bytes, more than the ${maxBytes} bytes ferry reads into memory for it; refusing it`, {
+      hint: 'No ferry writes a file this large there: the bundle was crafted or damaged. Re-create it on the connected side.',
+    });
   }
 
   private async readRange(offset: number, size: number): Promise<Buffer> {
     this.fh ??= open(this.path, 'r');
     const fh = await this.fh;
-    const buf = Buffer.alloc(size);
+    // Filled completely below (or an error is thrown), so unsafe allocation (pooled when small) is fine.
+    const buf = Buffer.allocUnsafe(size);
     let got = 0;
     while (got < size) {
       const { bytesRead } = await fh.read(buf, got, size - got, offset + got);
@@ -115,10 +146,31 @@ export class BundleReader implements BlobSource {
     return createReadStream(this.path, { start: e.offset + start, end: e.offset + stop, highWaterMark: 1 << 20 });
   }
 
-  async readBlob(digest: string): Promise<Buffer> {
+  /** A whole blob in memory (manifests, configs, small metadata), refused above `maxBytes`. */
+  async readBlob(digest: string, maxBytes = BLOB_READ_CAP): Promise<Buffer> {
     const e = this.blobEntry(digest);
     if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    this.checkCap(`blob ${digest}`, e.size, maxBytes);
     return this.readRange(e.offset, e.size);
+  }
+
+  /**
+   * A small blob read synchronously (capped like readBlob): for walks over many thousands of
+   * manifests, where an async read per manifest costs more in garbage than the read itself.
+   */
+  readBlobSync(digest: string, maxBytes = BLOB_READ_CAP): Buffer {
+    const e = this.blobEntry(digest);
+    if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    this.checkCap(`blob ${digest}`, e.size, maxBytes);
+    this.fd ??= openSync(this.path, 'r');
+    const buf = Buffer.allocUnsafe(e.size);
+    let got = 0;
+    while (got < e.size) {
+      const n = readSync(this.fd, buf, got, e.size - got, e.offset + got);
+      if (n === 0) throw new FerryError('VERIFY', `${this.path}: ended early while reading ${digest}`);
+      got += n;
+    }
+    return buf;
   }
 
   async readIndex(): Promise<OciIndex> {
@@ -126,6 +178,7 @@ export class BundleReader implements BlobSource {
     try {
       const index = JSON.parse(raw.toString('utf8')) as OciIndex;
       if (!Array.isArray(index.manifests)) throw new Error('no manifests array');
+      if (!index.manifests.every((d) => typeof d === 'object' && d !== null && !Array.isArray(d))) throw new Error('a manifests entry is not an object');
       return index;
     } catch (err) {
       throw new FerryError('VERIFY', `${this.path}: index.json is not a valid OCI index (${(err as Error).message})`, { cause: err });
@@ -133,6 +186,8 @@ export class BundleReader implements BlobSource {
   }
 
   async close(): Promise<void> {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
     const fh = this.fh;
     this.fh = undefined;
     await (await fh)?.close();

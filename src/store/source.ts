@@ -11,7 +11,8 @@ export interface BlobSource {
   blobSize(digest: string): Promise<number | undefined>;
   /** Bytes `start` to `end` INCLUSIVE (as fs.createReadStream and HTTP Range); both optional. */
   openBlob(digest: string, start?: number, end?: number): Promise<Readable>;
-  readBlob(digest: string): Promise<Buffer>;
+  /** The whole blob in memory; a reader may refuse one larger than `maxBytes` (its default cap otherwise). */
+  readBlob(digest: string, maxBytes?: number): Promise<Buffer>;
   /** The layout's index.json. */
   readIndex(): Promise<OciIndex>;
 }

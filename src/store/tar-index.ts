@@ -95,7 +95,12 @@ export function parsePaxRecords(data: Buffer): Record<string, string> {
 }
 
 /** Reject anything that could land outside the extraction root; return the normalized name. */
+/** Names that need no normalising and cannot climb out: plain segments joined by single slashes. */
+const PLAIN_NAME = /^[A-Za-z0-9_+@=,~-][A-Za-z0-9._+@=,~-]*(?:\/[A-Za-z0-9_+@=,~-][A-Za-z0-9._+@=,~-]*)*$/;
+
 export function safeEntryName(raw: string, where: string): string {
+  // Fast path for the names ferry writes (no segment starts with "."), without building arrays per entry.
+  if (PLAIN_NAME.test(raw)) return raw;
   let name = raw;
   while (name.startsWith('./')) name = name.slice(2);
   const isDirSyntax = name.endsWith('/');
@@ -117,18 +122,46 @@ export function safeEntryName(raw: string, where: string): string {
   return name.split('/').filter((s) => s !== '' && s !== '.').join('/');
 }
 
-async function readAt(fh: FileHandle, pos: number, len: number): Promise<Buffer> {
-  const buf = Buffer.alloc(len);
-  let got = 0;
-  while (got < len) {
-    const { bytesRead } = await fh.read(buf, got, len - got, pos + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return got === len ? buf : buf.subarray(0, got);
+/**
+ * Reads at offsets through a window of WINDOW bytes: headers of small entries sit next to each
+ * other, so a tar of many small files is indexed in a few large reads with a few buffers,
+ * not one read and one allocation per header. Returned buffers are views of the window and
+ * stay valid (each refill allocates a new window).
+ */
+const WINDOW = 256 * 1024;
+
+function windowReader(fh: FileHandle, fileSize: number) {
+  let win = Buffer.alloc(0);
+  let winStart = 0;
+  return async (pos: number, len: number): Promise<Buffer> => {
+    if (pos >= winStart && pos + len <= winStart + win.length) return win.subarray(pos - winStart, pos - winStart + len);
+    const want = Math.min(Math.max(len, WINDOW), fileSize - pos);
+    const buf = Buffer.allocUnsafe(Math.max(want, 0));
+    let got = 0;
+    while (got < want) {
+      const { bytesRead } = await fh.read(buf, got, want - got, pos + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    win = buf.subarray(0, got);
+    winStart = pos;
+    return win.subarray(0, Math.min(len, got));
+  };
 }
 
+const ZERO_BLOCK = Buffer.alloc(BLOCK);
+
+/** Metadata (PAX records, GNU long names) that may precede one entry, in total. */
 const MAX_META = 1 << 20;
+/**
+ * Entries one bundle may hold, and the longest name: the index keeps one record per entry in
+ * memory, and verify and import keep a few more, so a tar of many thousands of tiny entries must
+ * not grow them past a bounded footprint (about 256 MB of RSS at this many). A bundle is one
+ * blob per file: this is thousands of images' worth of layers; an APT artifact is already
+ * bounded by the 4 MiB manifest cap (about 16 000 packages).
+ */
+export const MAX_TAR_ENTRIES = 40_000;
+const MAX_NAME_BYTES = 1024;
 
 /**
  * Index a tar by reading its headers only. Throws a VERIFY FerryError naming the tar and the
@@ -141,10 +174,13 @@ export async function indexTar(file: string): Promise<TarIndex> {
   });
   try {
     const fileSize = (await fh.stat()).size;
+    const readAt = windowReader(fh, fileSize);
     const entries: TarEntry[] = [];
     const byName = new Map<string, TarEntry>();
     let pos = 0;
-    let pax: Record<string, string> = {};
+    // Only the PAX keys that change where or how much data lands are kept (path, size).
+    let pax: { path?: string; size?: string } = {};
+    let metaBytes = 0;
     let gnuLongName: string | undefined;
     let firstHeader = -1;
     const bad = (msg: string, hint?: string) =>
@@ -153,8 +189,8 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (pos + BLOCK > fileSize) {
         throw bad(pos === fileSize ? 'ends without the end-of-archive marker (truncated?)' : `truncated header at byte ${pos}`);
       }
-      const header = await readAt(fh, pos, BLOCK);
-      if (header.every((b) => b === 0)) break;
+      const header = await readAt(pos, BLOCK);
+      if (header.equals(ZERO_BLOCK)) break;
       if (!checksumOk(header)) throw bad(`bad header checksum at byte ${pos} (not a tar, or damaged)`);
       if (firstHeader === -1) firstHeader = pos;
       const type = String.fromCharCode(header[156] || 0x30);
@@ -169,18 +205,25 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (dataStart + size > fileSize) throw bad(`entry at byte ${pos} runs past the end of the file (truncated?)`);
 
       if (type === 'x' || type === 'g' || type === 'L') {
-        if (size > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos}`);
-        const data = await readAt(fh, dataStart, size);
+        metaBytes += size;
+        if (size > MAX_META || metaBytes > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos} (more than ${MAX_META} bytes of metadata for one entry)`);
+        // Global headers ('g') set defaults for the archive; ferry never writes them and
+        // nothing in them can change where data lands, so they are skipped (but counted).
+        if (type === 'g') {
+          pos = next;
+          continue;
+        }
+        const data = await readAt(dataStart, size);
         if (type === 'L') gnuLongName = cString(data, 0, data.length);
-        else if (type === 'x') {
+        else {
           try {
-            pax = { ...pax, ...parsePaxRecords(data) };
+            const records = parsePaxRecords(data);
+            if (records.path !== undefined) pax.path = records.path;
+            if (records.size !== undefined) pax.size = records.size;
           } catch {
             throw bad(`malformed PAX header at byte ${pos}`);
           }
         }
-        // Global headers ('g') set defaults for the archive; ferry never writes them and
-        // nothing in them can change where data lands, so they are skipped.
         pos = next;
         continue;
       }
@@ -195,6 +238,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
       if (pax.path !== undefined) rawName = pax.path;
       const headerOffset = firstHeader;
       pax = {};
+      metaBytes = 0;
       gnuLongName = undefined;
       firstHeader = -1;
 
@@ -204,6 +248,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
           'Refusing it rather than following it; this tar was not made by ferry or was tampered with.',
         );
       }
+      if (Buffer.byteLength(rawName) > MAX_NAME_BYTES) throw bad(`entry at byte ${headerOffset} has a name of ${Buffer.byteLength(rawName)} bytes (at most ${MAX_NAME_BYTES})`, 'No ferry bundle has names this long: the tar was crafted or is not a bundle.');
       const name = safeEntryName(rawName, file);
       if (name !== '.') {
         const entry: TarEntry = { name, type: type === '5' ? 'directory' : 'file', offset: dataStart, size: type === '5' ? 0 : size, headerOffset };
@@ -212,6 +257,9 @@ export async function indexTar(file: string): Promise<TarIndex> {
           throw bad(`entry ${JSON.stringify(name)} appears twice (bytes ${prev.headerOffset} and ${headerOffset})`, 'A bundle holds each file once; this tar was altered after ferry wrote it.');
         }
         if (!prev) {
+          if (entries.length >= MAX_TAR_ENTRIES) {
+            throw bad(`more than ${MAX_TAR_ENTRIES} entries; refusing to index it`, 'No ferry bundle holds this many files: the tar was crafted or is not a bundle.');
+          }
           entries.push(entry);
           byName.set(name, entry);
         }

@@ -1,30 +1,107 @@
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
+import type { LoadedTarget } from '../../manifest/load.js';
 import { mapAptRepo } from '../../mapping/index.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
-import { ANNOTATION } from '../../store/source.js';
+import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
 import { hasSameContent, writeVerified } from '../file/download.js';
+import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
-import { releaseTextOf, safePoolPath } from './repo.js';
+import { releaseTextOf } from './repo.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
 
-export function aptTarget(ctx: ImportContext): { dir: string; baseUrl: string; signingKey?: string } {
-  const t = ctx.target.target.apt;
+/** Generated Packages indexes of a filtered suite are read whole (to compress and sign them). */
+export const GENERATED_INDEX_CAP = 64 * 1024 * 1024;
+/** A vendor's Release/InRelease, read whole to learn the index hashes. */
+const RELEASE_CAP = 16 * 1024 * 1024;
+
+export function aptTarget(loaded: LoadedTarget): { dir: string; baseUrl: string; signingKey?: string } {
+  const t = loaded.target.apt;
   if (!t) {
-    throw new FerryError('VALIDATION', `${ctx.target.file}: the bundle carries APT repositories but the target has no apt: { dir, baseUrl }`, {
+    throw new FerryError('VALIDATION', `${loaded.file}: the bundle carries APT repositories but the target has no apt: { dir, baseUrl }`, {
       hint: 'Add an apt: section (and signingKey: for filtered mirrors) to the mirror target.',
     });
   }
-  return { dir: path.resolve(ctx.target.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(ctx.target.dir, t.signingKey) } : {}) };
+  return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(loaded.dir, t.signingKey) } : {}) };
+}
+
+interface AptArtifact {
+  manifest: OciManifest;
+  cfg: AptConfig;
+  label: string;
+}
+
+/** Manifest and config of an APT artifact: capped, digest-checked, and the config's shape checked. */
+async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
+  const what = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
+  const { json: manifest } = await readJsonBlob<OciManifest>(source, top, `${what} manifest`);
+  manifestParts(manifest, what);
+  const { json: cfg } = await readJsonBlob<AptConfig>(source, manifest.config, `${what} config`);
+  if (typeof cfg.name !== 'string' || typeof cfg.url !== 'string' || (cfg.mode !== 'whole' && cfg.mode !== 'filtered') || !Array.isArray(cfg.suites)) {
+    throw new FerryError('VERIFY', `${what}: config has no valid name, url, mode and suites`);
+  }
+  for (const s of cfg.suites) {
+    if (typeof s?.suite !== 'string') throw new FerryError('VERIFY', `${what}: config names a suite that is not a string`);
+  }
+  return { manifest, cfg, label: `apt[${cfg.name}] ${cfg.url}` };
+}
+
+/** The repository's root under `apt.dir` (its upstream host and path), checked to stay inside. */
+function aptRoot(target: { dir: string; baseUrl: string }, a: AptArtifact): { root: string; mapped: ReturnType<typeof mapAptRepo> } {
+  const mapped = mapAptRepo(a.cfg.url, target);
+  return { root: safeJoin(target.dir, mapped.path, a.label), mapped };
+}
+
+const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
+
+/**
+ * Before anything is written: manifest and config readable and digest-checked; every path the
+ * import writes (pool files, indexes, by-hash copies, Release files, generated indexes) inside
+ * the repository's root under `apt.dir`; for a filtered mirror, `apt.signingKey` set and readable.
+ */
+export async function validateAptImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+  const problems = new ProblemList();
+  const label = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
+  const a = await problems.check(label, () => readAptArtifact(top, source));
+  if (!a || !target.target.apt) return problems.items;
+  const t = aptTarget(target);
+  if (a.cfg.mode === 'filtered') {
+    if (!t.signingKey) problems.add(a.label, "a filtered mirror is re-signed, but the target's apt: has no signingKey", 'VALIDATION');
+    else await problems.check(a.label, () => readSigningKey(t.signingKey!, process.env.FERRY_SIGNING_PASSPHRASE, a.label));
+  }
+  const r = await problems.check(a.label, () => aptRoot(t, a));
+  if (!r) return problems.items;
+  // Every title is a path under the root, whatever its role.
+  for (const l of a.manifest.layers) {
+    if (l.annotations?.[ANNOTATION.title] === undefined) continue;
+    await problems.check(a.label, () => safeJoin(r.root, titleOf(l), `${a.label} layer ${l.digest}`));
+  }
+  for (const s of a.cfg.suites) {
+    const dist = await problems.check(a.label, () => safeJoin(r.root, `dists/${s.suite}`, `${a.label} suite`));
+    if (!dist) continue;
+    const prefix = `dists/${s.suite}/`;
+    if (a.cfg.mode === 'filtered') {
+      for (const g of a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && titleOf(l).startsWith(prefix))) {
+        if (g.size > GENERATED_INDEX_CAP) problems.add(a.label, `${titleOf(g)} is ${g.size} bytes, more than the ${GENERATED_INDEX_CAP} bytes ferry reads into memory for a generated index`);
+      }
+      continue;
+    }
+    await problems.check(a.label, async () => {
+      const w = await wholeSuitePlan(r.root, s.suite, a.manifest.layers, source, a.label);
+      for (const idx of w.indexes) w.byHash(idx);
+    });
+  }
+  return problems.items;
 }
 
 async function writeSmall(dest: string, bytes: Uint8Array): Promise<boolean> {
@@ -70,14 +147,30 @@ export function byHashPath(relPath: string, type: string, hash: string): string 
   return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
 }
 
-async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext): Promise<number> {
-  let sent = 0;
-  const prefix = `${safePoolPath(`dists/${suite}`, 'apt suite')}/`;
-  const mine = layers.filter((l) => l.annotations?.[ANNOTATION.title]?.startsWith(prefix));
+/**
+ * What a whole suite writes: its Release files and indexes (each path checked inside `root`),
+ * the parsed Release, and where the by-hash copies of an index go (checked too: the hashes come
+ * from the bundle's Release).
+ */
+async function wholeSuitePlan(root: string, suite: string, layers: OciDescriptor[], source: BlobSource, label: string) {
+  const prefix = `${checkRelativePath(`dists/${suite}`, `${label} suite`)}/`;
+  const mine = layers.filter((l) => titleOf(l).startsWith(prefix));
   const releases = mine.filter((l) => l.annotations?.[ROLE] === 'release');
-  const main = releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/InRelease')) ?? releases.find((l) => l.annotations![ANNOTATION.title].endsWith('/Release'));
+  const main = releases.find((l) => titleOf(l).endsWith('/InRelease')) ?? releases.find((l) => titleOf(l).endsWith('/Release'));
   if (!main) throw new FerryError('VERIFY', `apt ${suite}: the bundle has no Release for this suite`);
-  const rel = parseRelease(releaseTextOf(await ctx.source.readBlob(main.digest)));
+  if (!isDescriptor(main)) throw new FerryError('VERIFY', `apt ${suite}: malformed Release descriptor`);
+  const rel = parseRelease(releaseTextOf(await source.readBlob(main.digest, RELEASE_CAP)));
+  const at = (title: string, what: string) => safeJoin(root, title, `${label} ${what}`);
+  const indexes = mine.filter((l) => l.annotations?.[ROLE] === 'index').map((idx) => ({ idx, relPath: titleOf(idx).slice(prefix.length), named: at(titleOf(idx), 'index') }));
+  const byHash = ({ relPath }: { relPath: string }) =>
+    rel.acquireByHash ? byHashTypes(rel.hashes, relPath).map((type) => at(`${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, 'by-hash index')) : [];
+  return { rel, releases: releases.map((r) => ({ r, dest: at(titleOf(r), 'release') })), indexes, byHash };
+}
+
+async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {
+  let sent = 0;
+  const plan = await wholeSuitePlan(root, suite, layers, ctx.source, label);
+  const rel = plan.rel;
   const validUntil = rel.fields.get('valid-until');
   if (validUntil) {
     // The vendor's signature covers Valid-Until; a whole mirror keeps it, so it expires like upstream.
@@ -85,39 +178,36 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
       `${root} ${suite}: the vendor's Release is valid until ${validUntil}; after that apt refuses it unless clients set Acquire::Check-Valid-Until=false (or mirror it filtered, re-signed without expiry)`,
     );
   }
-  for (const idx of mine.filter((l) => l.annotations?.[ROLE] === 'index')) {
-    const title = idx.annotations![ANNOTATION.title];
-    const relPath = title.slice(prefix.length);
-    const named = path.join(root, safePoolPath(title, 'apt index'));
+  for (const entry of plan.indexes) {
+    const { idx, named } = entry;
     let first: string | undefined;
-    if (rel.acquireByHash) {
-      // apt fetches by the strongest hash the Release lists; older clients by SHA256. One copy, hard links for the rest.
-      for (const type of byHashTypes(rel.hashes, relPath)) {
-        const dest = path.join(root, prefix, byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash));
-        if (first) await linkOrCopy(first, dest, idx, ctx);
-        else {
-          sent += await writeBlob(idx, dest, ctx);
-          first = dest;
-        }
+    // apt fetches by the strongest hash the Release lists; older clients by SHA256. One copy, hard links for the rest.
+    for (const dest of plan.byHash(entry)) {
+      if (first) await linkOrCopy(first, dest, idx, ctx);
+      else {
+        sent += await writeBlob(idx, dest, ctx);
+        first = dest;
       }
     }
     if (first) await linkOrCopy(first, named, idx, ctx);
     else sent += await writeBlob(idx, named, ctx);
   }
   // Signed metadata last, InRelease very last: a client sees new indexes only once they are all there.
-  const order = (l: OciDescriptor) => ['Release.gpg', 'Release', 'InRelease'].indexOf(l.annotations![ANNOTATION.title].split('/').pop()!);
-  for (const r of releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, path.join(root, safePoolPath(r.annotations![ANNOTATION.title], 'apt release')), ctx);
+  const order = (x: { r: OciDescriptor }) => ['Release.gpg', 'Release', 'InRelease'].indexOf(titleOf(x.r).split('/').pop()!);
+  for (const { r, dest } of plan.releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, dest, ctx);
   return sent;
 }
 
 /** The generated Packages of one filtered suite, from the bundle (re-hashed). */
-export async function generatedIndexes(suite: string, layers: OciDescriptor[], read: (digest: string) => Promise<Buffer>): Promise<PublishedIndex[]> {
+export async function generatedIndexes(suite: string, layers: OciDescriptor[], read: (digest: string, maxBytes: number) => Promise<Buffer>): Promise<PublishedIndex[]> {
   const prefix = `dists/${suite}/`;
   const out: PublishedIndex[] = [];
-  for (const g of layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && l.annotations[ANNOTATION.title].startsWith(prefix))) {
-    const bytes = await read(g.digest);
-    if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${g.annotations![ANNOTATION.title]}: bundle content does not match its digest`);
-    out.push({ path: g.annotations![ANNOTATION.title].slice(prefix.length), bytes });
+  for (const g of layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && titleOf(l).startsWith(prefix))) {
+    // The path is checked before the bytes are read: it names a file this suite publishes.
+    const relPath = checkRelativePath(titleOf(g).slice(prefix.length), `apt ${suite} generated index`);
+    const bytes = await read(g.digest, GENERATED_INDEX_CAP);
+    if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${titleOf(g)}: bundle content does not match its digest`);
+    out.push({ path: relPath, bytes });
   }
   return out;
 }
@@ -127,17 +217,17 @@ export function filteredDescription(cfg: AptConfig): string {
 }
 
 async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number], cfg: AptConfig, layers: OciDescriptor[], key: SigningKey, ctx: ImportContext): Promise<number> {
-  const prefix = `${safePoolPath(`dists/${suiteCfg.suite}`, `apt[${cfg.name}] suite`)}/`;
-  const generated = await generatedIndexes(suiteCfg.suite, layers, (d) => ctx.source.readBlob(d));
+  const label = `apt[${cfg.name}] ${suiteCfg.suite}`;
+  const dist = safeJoin(root, `dists/${suiteCfg.suite}`, `${label} suite`);
+  const generated = await generatedIndexes(suiteCfg.suite, layers, (d, max) => ctx.source.readBlob(d, max));
   const unsigned = await filteredSuite(suiteCfg, generated, filteredDescription(cfg));
-  const dist = path.join(root, prefix);
   const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
   let sent = 0;
   // by-hash copies first, then the named indexes, then the signed Release files: InRelease last.
   for (const p of unsigned.indexes) {
-    if (await writeSmall(path.join(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes))), p.bytes)) sent += p.bytes.length;
+    if (await writeSmall(safeJoin(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes)), label), p.bytes)) sent += p.bytes.length;
   }
-  for (const p of unsigned.indexes) if (await writeSmall(path.join(dist, p.path), p.bytes)) sent += p.bytes.length;
+  for (const p of unsigned.indexes) if (await writeSmall(safeJoin(dist, p.path, label), p.bytes)) sent += p.bytes.length;
   if (current === unsigned.release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
   const releaseBytes = Buffer.from(unsigned.release, 'utf8');
   await writeSmall(path.join(dist, 'Release.gpg'), Buffer.from(await signDetachedArmored(releaseBytes, key)));
@@ -152,11 +242,10 @@ async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number
  * mirror keeps the vendor's signed metadata; a filtered one is re-signed with the site key.
  */
 export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
-  const target = aptTarget(ctx);
-  const manifest = JSON.parse((await ctx.source.readBlob(top.digest)).toString('utf8')) as OciManifest;
-  const cfg = JSON.parse((await ctx.source.readBlob(manifest.config.digest)).toString('utf8')) as AptConfig;
-  const mapped = mapAptRepo(cfg.url, target);
-  const root = path.join(target.dir, mapped.path);
+  const target = aptTarget(ctx.target);
+  const a = await readAptArtifact(top, ctx.source);
+  const { manifest, cfg } = a;
+  const { root, mapped } = aptRoot(target, a);
   let key: SigningKey | undefined;
   if (cfg.mode === 'filtered') {
     if (!target.signingKey) {
@@ -171,15 +260,14 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
   const task = ctx.progress.start(`apt[${cfg.name}] ${packages.length} packages`, total);
   let poolSent = 0;
   await mapLimit(packages, ctx.concurrency, async (l) => {
-    const title = safePoolPath(l.annotations?.[ANNOTATION.title] ?? '', `apt[${cfg.name}]`);
-    const n = await writeBlob(l, path.join(root, title), ctx);
+    const n = await writeBlob(l, safeJoin(root, titleOf(l), `apt[${cfg.name}] package`), ctx);
     poolSent += n;
     task.advance(l.size);
   });
   task.finish();
   const results: ImportResult[] = [];
   for (const s of cfg.suites) {
-    const sent = cfg.mode === 'whole' ? await importWhole(root, s.suite, manifest.layers, ctx) : await importFiltered(root, s, cfg, manifest.layers, key!, ctx);
+    const sent = cfg.mode === 'whole' ? await importWhole(root, s.suite, manifest.layers, ctx, a.label) : await importFiltered(root, s, cfg, manifest.layers, key!, ctx);
     results.push({ artifact: `${cfg.url} ${s.suite}`, location: `${mapped.url} ${s.suite}`, bytesSent: sent, skipped: sent === 0 && poolSent === 0 });
   }
   if (results.length) results[0].bytesSent += poolSent;

@@ -3,7 +3,7 @@ import type { AptSpec } from './spec.js';
 import type { AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
-import { importApt } from './import.js';
+import { importApt, validateAptImport } from './import.js';
 
 export const aptKind: Kind<AptSpec, AptLock> = {
   name: 'apt',
@@ -11,5 +11,6 @@ export const aptKind: Kind<AptSpec, AptLock> = {
   fetch: fetchApt,
   fetchPlan: aptFetchPlan,
   importTo: importApt,
+  validateImport: validateAptImport,
   references: (entry) => [{ kind: 'apt', upstream: entry.url }],
 };

@@ -5,6 +5,7 @@ import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
 import type { BlobStore } from '../../store/blob-store.js';
+import { isSafeRelativePath } from '../../store/safe-path.js';
 import { downloadToStore } from '../file/download.js';
 import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
 import { parseRelations, type AptPackage } from './deps.js';
@@ -182,9 +183,9 @@ export function openIndex(store: BlobStore, file: AptFile): Readable {
   return raw;
 }
 
+/** A package's Filename from an index: a relative path inside the repository (the one path rule, safe-path.ts). */
 export function safePoolPath(filename: string, label: string): string {
-  const parts = filename.split('/');
-  if (!filename || filename.startsWith('/') || parts.some((p) => p === '..' || p === '.' || p === '') || filename.includes('\\')) {
+  if (!isSafeRelativePath(filename)) {
     throw new FerryError('VERIFY', `${label}: refusing package path ${JSON.stringify(filename)}`, { hint: 'The index names a file outside the repository.' });
   }
   return filename;

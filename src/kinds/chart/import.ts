@@ -7,9 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
-import { mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.js';
+import type { LoadedTarget } from '../../manifest/load.js';
+import { chartNameProblems, mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
+import { safeJoin } from '../../store/safe-path.js';
+import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs, withRepositoryLock } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -33,9 +36,11 @@ export interface ChartArtifact {
 
 export async function readChartArtifact(top: OciDescriptor, source: BlobSource): Promise<ChartArtifact> {
   const refName = top.annotations?.[ANNOTATION.refName] ?? top.digest;
-  const topBytes = await source.readBlob(top.digest);
-  const manifest = JSON.parse(topBytes.toString('utf8')) as OciManifest;
-  const meta = JSON.parse((await source.readBlob(manifest.config.digest)).toString('utf8')) as ChartArtifact['meta'];
+  const { bytes: topBytes, json: manifest } = await readJsonBlob<OciManifest>(source, top, `chart ${refName} manifest`);
+  manifestParts(manifest, `chart ${refName}`);
+  const meta = (await readJsonBlob<ChartArtifact['meta']>(source, manifest.config, `chart ${refName} config`)).json;
+  const problems = chartNameProblems(meta.name, meta.version);
+  if (problems.length) throw new FerryError('VERIFY', `chart ${refName}: ${problems.join('; ')}`, { hint: 'Chart names and versions become file names on the mirror; the bundle was crafted or damaged.' });
   const chart = manifest.layers.find((l) => l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip');
   if (!chart) throw new FerryError('VERIFY', `${refName}: the bundle's chart artifact has no chart content layer`);
   const prov = manifest.layers.find((l) => l.mediaType === MT.helmProv);
@@ -147,8 +152,8 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
   const charts = ctx.target.target.charts!;
   const dir = path.resolve(ctx.target.dir, charts.dir);
   const mapped = mapChartHttp(a.meta.name, a.meta.version, charts);
-  const file = path.join(dir, mapped.path);
   const label = `chart ${a.meta.name} ${a.meta.version}`;
+  const file = safeJoin(dir, mapped.path, label);
   let bytesSent = 0;
   const have = await stat(file).then((s) => s.size, () => undefined);
   if (have !== a.chart.size || (await sha256File(file)) !== a.chart.digest) {
@@ -168,6 +173,31 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
   const entry = { apiVersion: 'v2', ...meta, name, version, urls: [mapped.url], digest: a.chart.digest.slice('sha256:'.length) };
   const indexed = await updateIndex(dir, { ...entry, digest: entry.digest });
   return { artifact: label, location: mapped.url, bytesSent, skipped: bytesSent === 0 && indexed === 'same' };
+}
+
+/**
+ * Before anything is written: manifest and config readable, within their caps and matching
+ * their digests; name and version valid for Helm (they become `<name>-<version>.tgz`); the
+ * reference maps onto the target registry; the archive path stays inside `charts.dir`.
+ */
+export async function validateChartImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+  const label = `chart ${top.annotations?.[ANNOTATION.refName] ?? top.digest}`;
+  const problems = new ProblemList();
+  const a = await problems.check(label, () => readChartArtifact(top, source));
+  const t = target.target;
+  if (t.registry) {
+    const refName = top.annotations?.[ANNOTATION.refName];
+    if (!refName) problems.add(label, `chart has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
+    else await problems.check(label, () => mapImage(refName, registryMappingFor(t)));
+  }
+  if (a && t.charts) {
+    await problems.check(label, () => {
+      const dir = path.resolve(target.dir, t.charts!.dir);
+      const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts!).path, label);
+      if (a.prov) safeJoin(dir, `${path.basename(file)}.prov`, label);
+    });
+  }
+  return problems.items;
 }
 
 export async function importChart(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {

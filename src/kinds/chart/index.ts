@@ -2,7 +2,7 @@ import { chartOciReference } from '../../mapping/index.js';
 import { ResolveFailures, resolveEach } from '../failures.js';
 import type { Kind, UpstreamRef } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
-import { importChart } from './import.js';
+import { importChart, validateChartImport } from './import.js';
 import type { ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import type { ChartSpec } from './spec.js';
@@ -27,6 +27,7 @@ export const chartKind: Kind<ChartSpec, ChartLock> = {
   fetch: fetchChart,
   fetchPlan: chartFetchPlan,
   importTo: importChart,
+  validateImport: validateChartImport,
   references(entry): UpstreamRef[] {
     // The image-like reference the mapping places (registry/layout), the same one the bundle names it by.
     return [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version) }];

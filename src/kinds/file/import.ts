@@ -1,35 +1,73 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
+import type { LoadedTarget } from '../../manifest/load.js';
 import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
-import { ANNOTATION } from '../../store/source.js';
+import { safeJoin } from '../../store/safe-path.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { hasSameContent, writeVerified } from './download.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
 
-export function filesTarget(ctx: ImportContext): { dir: string; baseUrl: string } {
-  const t = ctx.target.target.files;
+export function filesTarget(loaded: LoadedTarget): { dir: string; baseUrl: string } {
+  const t = loaded.target.files;
   if (!t) {
-    throw new FerryError('VALIDATION', `${ctx.target.file}: the bundle carries files but the target has no files: { dir, baseUrl }`, {
+    throw new FerryError('VALIDATION', `${loaded.file}: the bundle carries files but the target has no files: { dir, baseUrl }`, {
       hint: 'Add a files: section to the mirror target.',
     });
   }
-  return { dir: path.resolve(ctx.target.dir, t.dir), baseUrl: t.baseUrl };
+  return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl };
+}
+
+interface FilePlan {
+  layer: OciDescriptor;
+  url: string;
+  mapped: ReturnType<typeof mapFileUrl>;
+  dest: string;
+}
+
+/** Where each layer of a file artifact goes: every path checked to stay inside `files.dir`. */
+async function planFile(top: OciDescriptor, source: BlobSource, target: { dir: string; baseUrl: string }, problems: ProblemList): Promise<FilePlan[]> {
+  const label = `file artifact ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
+  const read = await problems.check(label, async () => {
+    const { json } = await readJsonBlob<OciManifest>(source, top, `${label} manifest`);
+    return manifestParts(json, label).layers;
+  });
+  const plans: FilePlan[] = [];
+  for (const layer of read ?? []) {
+    const url = layer.annotations?.[ANNOTATION.source];
+    if (typeof url !== 'string' || !url) {
+      problems.add(label, `layer ${layer.digest} has no ${ANNOTATION.source}`);
+      continue;
+    }
+    await problems.check(url, () => {
+      const mapped = mapFileUrl(url, target);
+      const dest = safeJoin(target.dir, mapped.path, url);
+      plans.push({ layer, url, mapped, dest });
+    });
+  }
+  return plans;
+}
+
+/** Before anything is written: the manifest reads and every file lands inside `files.dir`. */
+export async function validateFileImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+  const problems = new ProblemList();
+  if (target.target.files) await planFile(top, source, filesTarget(target), problems);
+  return problems.items;
 }
 
 /** Write every layer of a file artifact under its mapped path (upstream host + path), plus `<file>.sha256`. */
 export async function importFile(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
-  const target = filesTarget(ctx);
-  const manifest = JSON.parse((await ctx.source.readBlob(top.digest)).toString('utf8')) as OciManifest;
+  const target = filesTarget(ctx.target);
+  const problems = new ProblemList();
+  const plans = await planFile(top, ctx.source, target, problems);
+  if (problems.items.length) throw new FerryError('VERIFY', problems.items.map((p) => `${p.artifact}: ${p.message}`).join('; '));
   const results: ImportResult[] = [];
-  for (const layer of manifest.layers) {
-    const url = layer.annotations?.[ANNOTATION.source];
-    if (!url) throw new FerryError('VERIFY', `file artifact ${top.digest}: layer ${layer.digest} has no ${ANNOTATION.source}`);
-    const mapped = mapFileUrl(url, target);
-    const dest = path.join(target.dir, mapped.path);
+  for (const { layer, url, mapped, dest } of plans) {
     let sent = 0;
     const skipped = await hasSameContent(dest, layer.digest, layer.size);
     if (!skipped) {

@@ -3,7 +3,7 @@ import type { FileSpec } from './spec.js';
 import type { FileLock } from './lock.js';
 import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
-import { importFile } from './import.js';
+import { importFile, validateFileImport } from './import.js';
 
 export const fileKind: Kind<FileSpec, FileLock> = {
   name: 'file',
@@ -11,6 +11,7 @@ export const fileKind: Kind<FileSpec, FileLock> = {
   fetch: fetchFile,
   fetchPlan: fileFetchPlan,
   importTo: importFile,
+  validateImport: validateFileImport,
   references: (entry) => [
     { kind: 'file', upstream: entry.url },
     ...(entry.checksums ? [{ kind: 'file' as const, upstream: entry.checksums.file.url }] : []),

@@ -10,6 +10,7 @@ import { ANNOTATION } from '../../store/source.js';
 import { humanBytes } from '../../ui/progress.js';
 import type { FetchPlan, KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
+import { fetchExtras } from './extras.js';
 
 export function imageFetchPlan(entry: ImageLock): FetchPlan {
   return { artifact: entry.ref, bytes: entry.blobs.reduce((n, b) => n + b.size, 0) };
@@ -83,7 +84,7 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
 
     const annotations: Record<string, string> = { [ANNOTATION.refName]: entry.ref, [ANNOTATION.kind]: 'image' };
     if (entry.storedDigest) annotations[ANNOTATION.upstreamDigest] = entry.digest;
-    return [{ mediaType: entry.mediaType, digest: storedDigest, size: topBytes.length, annotations }];
+    return [{ mediaType: entry.mediaType, digest: storedDigest, size: topBytes.length, annotations }, ...(await fetchExtras(entry, ctx))];
   } catch (err) {
     task.fail(err instanceof FerryError ? err.message : 'unexpected error');
     throw err;

@@ -1,11 +1,16 @@
 import { FerryError } from '../../errors.js';
+import type { LoadedTarget } from '../../manifest/load.js';
 import { mapImage, registryMappingFor } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
+import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
 import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
+import { isExtraTop, pushImageExtras } from './extras.js';
+import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
 
 interface ImageGraph {
   refName: string;
@@ -20,25 +25,50 @@ interface ImageGraph {
 /** Read an image's manifests from the bundle (small) and list every blob it reaches. */
 export async function readImageGraph(top: OciDescriptor, source: BlobSource): Promise<ImageGraph> {
   const refName = top.annotations?.[ANNOTATION.refName] ?? top.digest;
-  const topBytes = await source.readBlob(top.digest);
+  const { bytes: topBytes, json: topJson } = await readJsonBlob<OciIndex & OciManifest>(source, top, `${refName} ${isIndexType(top.mediaType) ? 'index' : 'manifest'}`);
   const children: ImageGraph['children'] = [];
-  const manifests: Buffer[] = [];
+  const manifests: OciManifest[] = [];
   if (isIndexType(top.mediaType)) {
-    const index = JSON.parse(topBytes.toString('utf8')) as OciIndex;
-    for (const desc of index.manifests) {
-      const bytes = await source.readBlob(desc.digest);
-      children.push({ desc, bytes });
-      manifests.push(bytes);
+    if (!Array.isArray(topJson.manifests) || !topJson.manifests.every(isDescriptor)) throw new FerryError('VERIFY', `${refName} index ${top.digest}: manifests are not valid descriptors`);
+    for (const desc of topJson.manifests) {
+      const child = await readJsonBlob<OciManifest>(source, desc, `${refName} manifest`);
+      children.push({ desc, bytes: child.bytes });
+      manifests.push(child.json);
     }
   } else {
-    manifests.push(topBytes);
+    manifests.push(topJson);
   }
   const blobs = new Map<string, OciDescriptor>();
-  for (const bytes of manifests) {
-    const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
-    for (const d of [m.config, ...(m.layers ?? [])]) if (d) blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
+  for (const m of manifests) {
+    const { config, layers } = manifestParts(m, `${refName} manifest`);
+    for (const d of [config, ...layers]) blobs.set(d.digest, { mediaType: d.mediaType, digest: d.digest, size: d.size });
   }
   return { refName, top, topBytes, children, blobs: [...blobs.values()] };
+}
+
+/**
+ * Before anything is written: the reference parses and maps onto the target registry
+ * (repository name, tag, path rules), and every manifest the image reaches is readable, within
+ * its cap, matches its digest and names well-formed blobs.
+ */
+export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+  const refName = top.annotations?.[ANNOTATION.refName];
+  const label = artifactLabel(top);
+  const problems = new ProblemList();
+  const extraOf = top.annotations?.[EXTRA_ANNOTATION.of];
+  if (extraOf !== undefined) {
+    // A signature, attestation or referrer: it lands in its image's repository, under its tag.
+    const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
+    const subject = top.annotations?.[EXTRA_ANNOTATION.subject] ?? '';
+    if (target.target.registry) await problems.check(label, () => mapImage(extraOf, registryMappingFor(target.target)));
+    if (tag !== undefined && !/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(tag)) problems.add(label, `extra of ${extraOf}: tag ${JSON.stringify(tag)} is not a valid tag`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(subject)) problems.add(label, `extra of ${extraOf}: subject ${JSON.stringify(subject)} is not a sha256 digest`);
+  } else if (target.target.registry) {
+    if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
+    else await problems.check(label, () => mapImage(refName, registryMappingFor(target.target)));
+  }
+  await problems.check(label, () => readImageGraph(top, source));
+  return problems.items;
 }
 
 /** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
@@ -72,9 +102,10 @@ async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<Impo
 }
 
 export async function importImage(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  if (isExtraTop(top)) return []; // pushed with (after) its image
   const g = await readImageGraph(top, ctx.source);
   const results: ImportResult[] = [];
-  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx));
+  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
   if (ctx.target.target.directory) results.push(await writeToDirectory(g, ctx));
   return results;
 }

@@ -3,7 +3,7 @@ import type { Kind } from '../types.js';
 import type { ImageSpec } from './spec.js';
 import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
-import { importImage } from './import.js';
+import { importImage, validateImageImport } from './import.js';
 
 export { imageKey };
 
@@ -13,5 +13,6 @@ export const imageKind: Kind<ImageSpec, ImageLock> = {
   fetch: fetchImage,
   fetchPlan: imageFetchPlan,
   importTo: importImage,
+  validateImport: validateImageImport,
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
 };

@@ -8,6 +8,7 @@ import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
 import type { ImageSpec } from './spec.js';
+import { withExtras } from './extras.js';
 
 /** Tag `latest` when the reference names neither tag nor digest, as docker does. */
 export function withDefaultTag(ref: ImageReference): ImageReference {
@@ -42,7 +43,7 @@ export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promi
     [...unique.values()],
     ctx,
     imageName,
-    (s) => resolveImage(s, ctx.registry),
+    (s) => resolveImage(s, ctx.registry).then((e) => withExtras(e, s, ctx)),
     (e) => `resolved ${e.digest.slice(0, 19)}…${e.manifests.length ? ` (${e.manifests.length} platform${e.manifests.length === 1 ? '' : 's'})` : ''}`,
   );
   return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { parseImageReference } from '../../oci/reference.js';
 import { isFerryError } from '../../errors.js';
+import { ImageVerifySchema } from './verify.js';
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9.]+)?$/;
 
@@ -18,6 +19,8 @@ export const ImageSpecSchema = z
       .min(1)
       .optional()
       .describe('Keep only these platforms of a multi-platform image (default: all, digests preserved byte for byte).'),
+    verify: ImageVerifySchema.optional().describe('cosign public keys: the image must carry a signature by one of them.'),
+    extras: z.boolean().optional().describe('Carry cosign signatures, attestations, SBOMs and OCI referrers with the image (default: true).'),
   })
   .strict();
 

@@ -88,7 +88,7 @@ describe('verifyBundle', () => {
     const byFile = report.problems.map((p) => `${p.file} | ${p.message}`);
     expect(byFile).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^ferry\/bundle.json \| ferry\/bundle.json: formatVersion: 7 is newer than this ferry reads \(1\)$/),
+        expect.stringMatching(/^ferry\/bundle.json \| ferry\/bundle.json: bundle format 7 is not supported \(this ferry reads format 1 only\)$/),
         expect.stringMatching(/^ferry\/lock.json \| ferry\/lock.json: not valid JSON/),
         expect.stringMatching(/^ferry\/checksums.sha256 \| ferry\/checksums.sha256 line \d+: not a sha256sum line: "garbage line"$/),
         expect.stringMatching(/^blobs\/sha256\/not-a-digest \| .*unexpected file under blobs\//),

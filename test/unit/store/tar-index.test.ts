@@ -166,3 +166,46 @@ describe('tarHeader (the writer)', () => {
     await rm(file);
   });
 });
+
+describe('indexTar bounds', () => {
+  const paxHeader = (records: string) => {
+    const data = Buffer.from(records);
+    return Buffer.concat([tarHeader('PaxHeaders/x', data.length, 'file'), data, tarPadding(data.length)]);
+  };
+  // tarHeader writes type '0'; re-stamp the type flag to 'x' and fix the checksum.
+  const asPax = (block: Buffer) => {
+    const h = Buffer.from(block.subarray(0, 512));
+    h[156] = 0x78;
+    h.write('        ', 148, 'ascii');
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+    return Buffer.concat([h, block.subarray(512)]);
+  };
+  const record = (key: string, value: string) => {
+    const body = ` ${key}=${value}\n`;
+    let len = body.length + 1;
+    while (String(len).length + body.length !== len) len = String(len).length + body.length;
+    return `${len}${body}`;
+  };
+
+  it('refuses more entries than a bundle holds, before indexing them all', async () => {
+    const file = path.join(dir, 'many-entries.tar');
+    const fh = await open(file, 'w');
+    for (let i = 0; i <= 40_000; i++) await fh.write(tarHeader(`f${i}`, 0, 'file'));
+    await fh.write(TAR_END);
+    await fh.close();
+    await expectRefused(file, /more than 40000 entries; refusing to index it/);
+  });
+
+  it('refuses names longer than 1 KiB (a PAX path) and PAX metadata piling up over 1 MiB for one entry', async () => {
+    const longPath = path.join(dir, 'long-pax.tar');
+    await writeFile(longPath, Buffer.concat([asPax(paxHeader(record('path', 'a/'.repeat(600) + 'x'))), tarHeader('x', 0, 'file'), TAR_END]));
+    await expectRefused(longPath, /has a name of 1201 bytes \(at most 1024\)/);
+
+    const piled = path.join(dir, 'piled-pax.tar');
+    const one = asPax(paxHeader(record('comment', 'c'.repeat(600 * 1024))));
+    await writeFile(piled, Buffer.concat([one, one, tarHeader('x', 0, 'file'), TAR_END]));
+    await expectRefused(piled, /oversized PAX header .*more than 1048576 bytes of metadata for one entry/);
+  });
+});

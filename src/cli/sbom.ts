@@ -1,0 +1,35 @@
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
+import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../store/sbom.js';
+import { note, printResult } from '../ui/output.js';
+
+/** `ferry sbom <bundle>`: CycloneDX 1.6 (default) or SPDX 2.3 JSON of everything the bundle carries. */
+export function register(program: Command): void {
+  program
+    .command('sbom')
+    .description('print the SBOM of a bundle: every image, chart, Debian package and file it carries (CycloneDX 1.6 or SPDX 2.3 JSON)')
+    .argument('<bundle>', 'bundle .tar')
+    .option('--format <format>', `${SBOM_FORMATS.join(' | ')}`, 'cyclonedx')
+    .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
+    .option('-q, --quiet', 'no summary on stderr')
+    .action(async (bundle: string, opts: { format: string; output?: string; quiet?: boolean }) => {
+      if (!SBOM_FORMATS.includes(opts.format as SbomFormat)) {
+        throw new FerryError('USAGE', `--format ${JSON.stringify(opts.format)}: choose one of ${SBOM_FORMATS.join(', ')}`);
+      }
+      const r = await bundleSbom(bundle, opts.format as SbomFormat);
+      if (opts.output) {
+        const out = path.resolve(opts.output);
+        const tmp = `${out}.${process.pid}.tmp`;
+        await writeFile(tmp, r.text);
+        await rename(tmp, out);
+        if (!opts.quiet) {
+          const c = r.counts;
+          note(`wrote ${out} (${r.format}: ${c.images} images with ${c.platforms} platform manifests, ${c.charts} charts, ${c.debs} Debian packages, ${c.files} files)`);
+        }
+      } else {
+        printResult(r, {}, (x) => x.text);
+      }
+    });
+}

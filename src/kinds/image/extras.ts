@@ -1,0 +1,177 @@
+import { FerryError } from '../../errors.js';
+import { mapImage, registryMappingFor } from '../../mapping/index.js';
+import type { RegistryClient, RepoRef } from '../../oci/client.js';
+import { isIndexType, isManifestType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
+import { parseImageReference } from '../../oci/reference.js';
+import {
+  addToReferrersTag,
+  COSIGN_SUFFIXES,
+  cosignTag,
+  EXTRA_ANNOTATION,
+  fetchReferrersApi,
+  listReferrers,
+  referrerDescriptor,
+} from '../../oci/referrers.js';
+import { mapLimit } from '../../net/concurrency.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import type { ImageExtra } from './extras-lock.js';
+import type { ImportContext, ImportResult, KindContext } from '../types.js';
+
+/**
+ * What travels with an image besides its own manifests and layers: cosign signatures,
+ * attestations and SBOMs under the tag scheme (`sha256-<hex>.sig|.att|.sbom`), and OCI 1.1
+ * referrers (through the referrers API, or the `sha256-<hex>` fallback tag where the registry
+ * has no API). For an index, the extras of each kept platform manifest too. Each extra keeps
+ * its digest; import pushes it after its subject.
+ */
+
+
+interface LockedImage {
+  ref: string;
+  digest: string;
+  storedDigest?: string;
+  manifests: Array<{ digest: string }>;
+  extras?: ImageExtra[];
+}
+
+/** An extra's manifest is small; more than this many per subject is not a signature set. */
+const MAX_EXTRAS_PER_SUBJECT = 64;
+
+function repoOf(ref: string): RepoRef {
+  const r = parseImageReference(ref);
+  return { registry: r.registry, repository: r.repository };
+}
+
+function blobsOf(label: string, bytes: Buffer): ImageExtra['blobs'] {
+  const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
+  if (!m.config || !Array.isArray(m.layers)) throw new FerryError('VALIDATION', `${label}: manifest has no config or layers`);
+  return [m.config, ...m.layers].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size }));
+}
+
+/**
+ * Find the extras of a resolved image. Subjects: the top digest (unless a platform filter
+ * changed the index — the mirror never holds that digest) and every kept platform manifest.
+ */
+export async function discoverExtras(image: LockedImage, client: RegistryClient): Promise<ImageExtra[]> {
+  const repo = repoOf(image.ref);
+  const subjects = [...(image.storedDigest ? [] : [image.digest]), ...image.manifests.map((m) => m.digest)];
+  const found = new Map<string, ImageExtra>();
+  const add = async (subject: string, via: ImageExtra['via'], reference: string, extra: Partial<ImageExtra>) => {
+    const got = await client.getManifest(repo, reference);
+    if (!isManifestType(got.mediaType) || isIndexType(got.mediaType)) return;
+    const e: ImageExtra = { subject, digest: got.digest, mediaType: got.mediaType, size: got.bytes.length, ...extra, via, blobs: blobsOf(`${image.ref} extra ${reference}`, got.bytes) };
+    found.set(`${subject} ${e.tag ?? ''} ${e.digest}`, e);
+  };
+  for (const subject of subjects) {
+    for (const suffix of COSIGN_SUFFIXES) {
+      const tag = cosignTag(subject, suffix);
+      const head = await client.headManifest(repo, tag);
+      if (head) await add(subject, 'tag', tag, { tag });
+    }
+    const { via, descriptors } = await listReferrers(client, repo, subject);
+    const manifests = descriptors.filter((d) => isManifestType(d.mediaType) && !isIndexType(d.mediaType) && /^sha256:[a-f0-9]{64}$/.test(d.digest));
+    if (manifests.length > MAX_EXTRAS_PER_SUBJECT) {
+      throw new FerryError('VALIDATION', `${image.ref}: ${manifests.length} referrers of ${subject}, more than ${MAX_EXTRAS_PER_SUBJECT}`, {
+        hint: 'Set `extras: false` on this image (or use --no-extras) to carry the image without them.',
+      });
+    }
+    for (const d of manifests) await add(subject, via, d.digest, d.artifactType ? { artifactType: d.artifactType } : {});
+  }
+  return [...found.values()].sort((a, b) => a.subject.localeCompare(b.subject) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.digest.localeCompare(b.digest));
+}
+
+/** Resolve hook: add `extras` to a lock entry unless the manifest or the command turned them off. */
+export async function withExtras<T extends LockedImage>(entry: T, spec: { extras?: boolean }, ctx: KindContext): Promise<T> {
+  if (spec.extras === false || ctx.noExtras) return entry;
+  const extras = await discoverExtras(entry, ctx.registry);
+  return extras.length ? { ...entry, extras } : entry;
+}
+
+/** Fetch hook: the extras' manifests and blobs into the store; their top-level descriptors for index.json. */
+export async function fetchExtras(entry: LockedImage, ctx: KindContext): Promise<OciDescriptor[]> {
+  const repo = repoOf(entry.ref);
+  const tops: OciDescriptor[] = [];
+  for (const extra of entry.extras ?? []) {
+    const got = await ctx.registry.getManifest(repo, extra.digest);
+    await ctx.store.putBytes(got.bytes, extra.digest);
+    await mapLimit(extra.blobs, ctx.concurrency, async (blob) => {
+      if (await ctx.store.has(blob)) return;
+      await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), {
+        label: `${entry.ref} extra ${extra.tag ?? extra.digest} blob`,
+        onRetry: (m) => ctx.progress.log(m),
+      });
+    });
+    tops.push({
+      mediaType: extra.mediaType,
+      digest: extra.digest,
+      size: extra.size,
+      ...(extra.artifactType ? { artifactType: extra.artifactType } : {}),
+      annotations: {
+        [ANNOTATION.kind]: 'image',
+        [ANNOTATION.source]: `${repo.registry}/${repo.repository}@${extra.digest}`,
+        [EXTRA_ANNOTATION.of]: entry.ref,
+        [EXTRA_ANNOTATION.subject]: extra.subject,
+        ...(extra.tag ? { [EXTRA_ANNOTATION.tag]: extra.tag } : {}),
+      },
+    });
+  }
+  return tops;
+}
+
+export function isExtraTop(top: OciDescriptor): boolean {
+  return Boolean(top.annotations?.[EXTRA_ANNOTATION.of]);
+}
+
+/** Without extras: for `--no-extras` with a lock that has them. */
+export function withoutExtras<T extends { images: LockedImage[] }>(lock: T): T {
+  return { ...lock, images: lock.images.map(({ extras: _drop, ...rest }) => rest) };
+}
+
+const indexCache = new WeakMap<BlobSource, Promise<OciIndex>>();
+
+/**
+ * Import hook, after the image itself is on the target registry: push each extra of the image
+ * (blobs, then the manifest by digest, then its cosign tag), keeping digests; list referrers
+ * through the target's referrers API when it has one (the registry indexes the `subject`), or
+ * in the `sha256-<hex>` fallback index otherwise. Runs inside the repository's lock.
+ */
+export async function pushImageExtras(refName: string, filteredDigest: string | undefined, ctx: ImportContext): Promise<ImportResult[]> {
+  const client = ctx.registry;
+  const reg = ctx.target.target.registry;
+  if (!client || !reg) return [];
+  let index = indexCache.get(ctx.source);
+  if (!index) indexCache.set(ctx.source, (index = ctx.source.readIndex()));
+  const extras = (await index).manifests.filter((d) => d.annotations?.[EXTRA_ANNOTATION.of] === refName);
+  if (!extras.length) return [];
+  const mapped = mapImage(refName, registryMappingFor(ctx.target.target), filteredDigest);
+  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  return withRepositoryLock(ctx, repo, () => pushExtrasLocked(refName, extras, repo, mapped.repository, client, ctx));
+}
+
+async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: RepoRef, mirrorRepository: string, client: RegistryClient, ctx: ImportContext): Promise<ImportResult[]> {
+  const results: ImportResult[] = [];
+  let targetHasApi: boolean | undefined;
+  for (const top of extras) {
+    const subject = top.annotations![EXTRA_ANNOTATION.subject];
+    const tag = top.annotations![EXTRA_ANNOTATION.tag];
+    const label = `${refName} ${tag ?? `referrer ${top.digest}`}`;
+    const location = `${mirrorRepository}:${tag ?? `${subject} referrer ${top.digest}`}`;
+    const bytes = await ctx.source.readBlob(top.digest);
+    const there = await client.headManifest(repo, top.digest);
+    const tagThere = tag ? (await client.headManifest(repo, tag))?.digest === top.digest : true;
+    let bytesSent = 0;
+    if (!there) {
+      bytesSent = await pushBlobs(repo, blobsOf(label, bytes), ctx, label);
+      await client.putManifest(repo, top.digest, bytes, top.mediaType);
+    }
+    if (tag && !tagThere) await client.putManifest(repo, tag, bytes, top.mediaType);
+    let listed = false;
+    if (!tag) {
+      targetHasApi ??= (await fetchReferrersApi(client, repo, subject)).api;
+      if (!targetHasApi) listed = await addToReferrersTag(client, repo, subject, referrerDescriptor(bytes, top.digest, top.mediaType));
+    }
+    results.push({ artifact: label, location, bytesSent, skipped: Boolean(there) && tagThere && !listed });
+  }
+  return results;
+}

@@ -1,0 +1,128 @@
+import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+
+/**
+ * The bundle signature: `ferry/checksums.sha256.sig` holds an ECDSA P-256 signature over the
+ * exact bytes of `ferry/checksums.sha256` (SHA-256 digest, ASN.1 DER signature, base64 text
+ * with no newline) — the format `cosign sign-blob` writes, so `cosign verify-blob --key pub.pem
+ * --signature checksums.sha256.sig checksums.sha256` checks it, and so does
+ * `openssl dgst -sha256 -verify pub.pem -signature <(base64 -d checksums.sha256.sig)`.
+ *
+ * The checksum list names every other file of the bundle with its sha256, so one signature
+ * covers every byte; the signature file itself cannot be listed there, and is covered by
+ * verifying it (any change to it or to the list fails the check).
+ */
+export const CHECKSUMS_FILE = 'ferry/checksums.sha256';
+export const SIGNATURE_FILE = 'ferry/checksums.sha256.sig';
+
+/** Cap on what is read as a key or signature file: keys are a few hundred bytes. */
+const MAX_KEY_BYTES = 64 * 1024;
+
+async function readKeyFile(file: string, what: string): Promise<Buffer> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    throw new FerryError('USAGE', `${file}: cannot read the ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+  }
+  if (bytes.length > MAX_KEY_BYTES) throw new FerryError('USAGE', `${file}: ${bytes.length} bytes is too large for a ${what}`);
+  return bytes;
+}
+
+function requireP256(key: KeyObject, file: string, what: string): void {
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (key.asymmetricKeyType !== 'ec' || curve !== 'prime256v1') {
+    throw new FerryError('USAGE', `${file}: the ${what} is ${key.asymmetricKeyType === 'ec' ? `an EC key on ${curve}` : `a ${key.asymmetricKeyType} key`}; ferry signs bundles with ECDSA P-256 keys (as cosign does)`, {
+      hint: 'Make one with `openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out bundle.key` and `openssl pkey -in bundle.key -pubout -out bundle.pub`.',
+    });
+  }
+}
+
+const KEY_KINDS = {
+  private: { what: 'signing key', parse: createPrivateKey, hint: 'Pass a PKCS#8 (`BEGIN PRIVATE KEY`) or SEC1 (`BEGIN EC PRIVATE KEY`) P-256 key.' },
+  public: { what: 'public key', parse: createPublicKey, hint: 'Pass the SPKI public key (`BEGIN PUBLIC KEY`), e.g. from `openssl pkey -in bundle.key -pubout`.' },
+} as const;
+
+/** Read, parse and check one PEM key file; every failure names the file and says what to pass. */
+async function loadP256Key(file: string, kind: keyof typeof KEY_KINDS): Promise<{ key: KeyObject; file: string }> {
+  const abs = path.resolve(file);
+  const { what, parse, hint } = KEY_KINDS[kind];
+  const pem = await readKeyFile(abs, what);
+  const text = pem.toString('utf8');
+  if (kind === 'private' && (/-----BEGIN (ENCRYPTED (SIGSTORE|COSIGN) PRIVATE KEY|ENCRYPTED PRIVATE KEY)-----/.test(text) || /Proc-Type: 4,ENCRYPTED/.test(text))) {
+    throw new FerryError('USAGE', `${abs}: the signing key is encrypted; ferry reads unencrypted PEM keys only`, {
+      hint: 'Keep the key unencrypted on the signing machine (e.g. `openssl pkey -in enc.key -out bundle.key`); cosign-encrypted keys are not read.',
+    });
+  }
+  let key: KeyObject;
+  try {
+    key = parse({ key: pem, format: 'pem' });
+  } catch (err) {
+    throw new FerryError('USAGE', `${abs}: not a PEM ${kind} key (${(err as Error).message})`, { hint, cause: err });
+  }
+  requireP256(key, abs, what);
+  return { key, file: abs };
+}
+
+/** A PEM private key (PKCS#8 `PRIVATE KEY` or SEC1 `EC PRIVATE KEY`), unencrypted, on P-256. */
+export async function loadSigningKey(file: string): Promise<KeyObject> {
+  return (await loadP256Key(file, 'private')).key;
+}
+
+/** A PEM public key (SPKI `PUBLIC KEY`, as `cosign generate-key-pair` writes `cosign.pub`). */
+export function loadVerifyKey(file: string): Promise<VerifyKey> {
+  return loadP256Key(file, 'public');
+}
+
+/** The signature file's bytes for a checksum list: base64 of the DER ECDSA signature. */
+export function signChecksums(checksums: Buffer, key: KeyObject): Buffer {
+  return Buffer.from(sign('sha256', checksums, { key, dsaEncoding: 'der' }).toString('base64'));
+}
+
+/** Why a signature does not verify, or undefined when it does. */
+export function checkChecksumsSignature(checksums: Buffer, signatureFile: Buffer, key: KeyObject): string | undefined {
+  const text = signatureFile.toString('utf8').trim();
+  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(text) || text.length > 1024) return `${SIGNATURE_FILE} is not a base64 signature`;
+  const der = Buffer.from(text, 'base64');
+  let ok = false;
+  try {
+    ok = verify('sha256', checksums, { key, dsaEncoding: 'der' }, der);
+  } catch {
+    ok = false;
+  }
+  return ok ? undefined : `${SIGNATURE_FILE} does not verify with this key over ${CHECKSUMS_FILE} (signed by another key, or the list or signature changed)`;
+}
+
+export type SignatureStatus = 'verified' | 'unsigned' | 'not checked' | 'failed';
+
+/**
+ * The signature part of `bundle verify`: with a key, an unsigned or wrongly signed bundle is a
+ * problem; without one, a signature present is reported as not checked.
+ */
+export function bundleSignatureProblems(
+  checksums: Buffer | undefined,
+  signature: Buffer | undefined,
+  verifyKey: VerifyKey | undefined,
+): { status: SignatureStatus; problems: string[] } {
+  if (!verifyKey) return { status: signature ? 'not checked' : 'unsigned', problems: [] };
+  if (!signature) return { status: 'unsigned', problems: [`the bundle is not signed (no ${SIGNATURE_FILE}), and ${verifyKey.file} was given to check it`] };
+  if (!checksums) return { status: 'failed', problems: [`${CHECKSUMS_FILE} is missing, so the signature covers nothing`] };
+  const why = checkChecksumsSignature(checksums, signature, verifyKey.key);
+  return why ? { status: 'failed', problems: [`${why}; key ${verifyKey.file}`] } : { status: 'verified', problems: [] };
+}
+
+export type VerifyKey = { key: KeyObject; file: string };
+
+/** Reads the list and its signature from a bundle and checks them (bundle-verify's hook). */
+export async function readSignature(
+  reader: { entry(name: string): { size: number } | undefined; readFile(name: string): Promise<Buffer> },
+  verifyKey: VerifyKey | undefined,
+): Promise<{ status: SignatureStatus; problems: string[] }> {
+  const sig = reader.entry(SIGNATURE_FILE);
+  if (sig && sig.size > MAX_KEY_BYTES) return { status: 'failed', problems: [`${SIGNATURE_FILE}: ${sig.size} bytes is too large for a signature`] };
+  const signature = sig ? await reader.readFile(SIGNATURE_FILE) : undefined;
+  const checksums = verifyKey && reader.entry(CHECKSUMS_FILE) ? await reader.readFile(CHECKSUMS_FILE) : undefined;
+  return bundleSignatureProblems(checksums, signature, verifyKey);
+}

@@ -1,0 +1,324 @@
+import { createHash } from 'node:crypto';
+import * as CdxEnums from '@cyclonedx/cyclonedx-library/Enums';
+import * as CdxModels from '@cyclonedx/cyclonedx-library/Models';
+import * as CdxSerialize from '@cyclonedx/cyclonedx-library/Serialize';
+import * as CdxSpec from '@cyclonedx/cyclonedx-library/Spec';
+import { FerryError } from '../errors.js';
+import { LockSchema, type Lock } from '../manifest/lock.js';
+import { parseImageReference } from '../oci/reference.js';
+import { VERSION } from '../version.js';
+import { parseChecksums } from './bundle-pack.js';
+import { BundleReader } from './bundle-reader.js';
+
+/**
+ * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
+ * bundle carries with its digests; nothing is fetched or guessed): every image with its
+ * platform manifests, every chart, every Debian package, every file. One neutral list, then two
+ * renderings: CycloneDX 1.6 JSON through the CycloneDX library, and SPDX 2.3 JSON.
+ *
+ * Deterministic: components sorted, serial number and namespace derived from the lock's bytes,
+ * no timestamp in CycloneDX; SPDX requires `created`, which honours SOURCE_DATE_EPOCH.
+ */
+
+export type SbomFormat = 'cyclonedx' | 'spdx';
+export const SBOM_FORMATS: readonly SbomFormat[] = ['cyclonedx', 'spdx'];
+/** Inside the bundle, listed in ferry/checksums.sha256 like any other file. */
+export const BUNDLE_SBOM_FILE = 'ferry/sbom.cdx.json';
+
+type ItemKind = 'image' | 'platform' | 'chart' | 'deb' | 'file';
+
+export interface SbomItem {
+  kind: ItemKind;
+  /** Unique within the document: the purl, or the kind and URL for files without one. */
+  id: string;
+  name: string;
+  version?: string;
+  purl?: string;
+  /** Lowercase hex by algorithm. */
+  hashes: { 'SHA-256'?: string; 'SHA-512'?: string };
+  /** Where the artifact came from (archive, package or file URL; image repository). */
+  downloadUrl?: string;
+  properties: Array<[string, string]>;
+  /** Platform manifests of a multi-platform image. */
+  children: SbomItem[];
+}
+
+export interface SbomInput {
+  lock: Lock;
+  /** The lock's bytes as stored: serial number and namespace are derived from them. */
+  lockBytes: Buffer | string;
+  /** Bundle (or manifest) name. */
+  name: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// purl (https://github.com/package-url/purl-spec): percent-encoding per component, qualifiers
+// sorted by key; `/` and `:` stay readable in qualifier values as the spec's examples show.
+
+const enc = (s: string) => encodeURIComponent(s);
+const encQualifier = (s: string) => encodeURIComponent(s).replace(/%2F/gi, '/').replace(/%3A/gi, ':');
+
+export function purl(type: string, namespace: string | undefined, name: string, version: string | undefined, qualifiers: Record<string, string | undefined> = {}): string {
+  const q = Object.entries(qualifiers)
+    .filter((e): e is [string, string] => e[1] !== undefined && e[1] !== '')
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${encQualifier(v)}`)
+    .join('&');
+  const ns = namespace ? `${namespace.split('/').map(enc).join('/')}/` : '';
+  return `pkg:${type}/${ns}${enc(name)}${version ? `@${enc(version)}` : ''}${q ? `?${q}` : ''}`;
+}
+
+const hexOfDigest = (digest: string) => digest.replace(/^sha256:/, '');
+
+/** oci purls name the last path segment; `repository_url` carries the rest (registry/path). */
+function ociPurl(ref: string, digest: string, extra: Record<string, string | undefined> = {}): { name: string; purl: string; repository: string } {
+  const r = parseImageReference(ref);
+  const segments = r.repository.split('/');
+  const name = segments[segments.length - 1].toLowerCase();
+  const repository = `${r.registry}/${r.repository}`;
+  return { name, repository, purl: purl('oci', undefined, name, digest, { repository_url: repository, tag: r.tag, ...extra }) };
+}
+
+function archOf(platform: string): { os: string; arch: string; variant?: string } {
+  const [os, arch, variant] = platform.split('/');
+  return { os, arch, variant };
+}
+
+/** The neutral list, sorted: images (with platforms), charts, Debian packages, files. */
+export function sbomItems(lock: Lock): SbomItem[] {
+  const items: SbomItem[] = [];
+  for (const img of lock.images) {
+    const top = ociPurl(img.ref, img.digest);
+    const children = img.manifests.map((m): SbomItem => {
+      const p = archOf(m.platform);
+      const child = ociPurl(img.ref, m.digest, { arch: p.arch, os: p.os, variant: p.variant });
+      return {
+        kind: 'platform',
+        id: child.purl,
+        name: child.name,
+        version: m.digest,
+        purl: child.purl,
+        hashes: { 'SHA-256': hexOfDigest(m.digest) },
+        properties: [['ferry:platform', m.platform], ['ferry:mediaType', m.mediaType]],
+        children: [],
+      };
+    });
+    const properties: Array<[string, string]> = [
+      ['ferry:reference', img.ref],
+      ['ferry:repository', top.repository],
+      ['ferry:mediaType', img.mediaType],
+      ...img.manifests.map((m): [string, string] => ['ferry:platform', m.platform]),
+    ];
+    if (img.storedDigest) properties.push(['ferry:storedDigest', img.storedDigest]);
+    items.push({
+      kind: 'image',
+      id: top.purl,
+      name: top.name,
+      version: img.digest,
+      purl: top.purl,
+      hashes: { 'SHA-256': hexOfDigest(img.digest) },
+      // The source repository is the purl's repository_url (and a property): a registry has no
+      // URI scheme of its own that validators accept (oci:// is not registered).
+      properties,
+      children,
+    });
+  }
+  for (const chart of lock.charts) {
+    const repositoryUrl = chart.repo;
+    const p = purl('helm', undefined, chart.name, chart.version, { repository_url: repositoryUrl });
+    items.push({
+      kind: 'chart',
+      id: p,
+      name: chart.name,
+      version: chart.version,
+      purl: p,
+      hashes: { 'SHA-256': hexOfDigest(chart.digest) },
+      downloadUrl: chart.url ?? chart.repo,
+      properties: [['ferry:chartSource', chart.source], ...(chart.dependencyOf ?? []).map((d): [string, string] => ['ferry:dependencyOf', d])],
+      children: [],
+    });
+  }
+  const debs = new Map<string, SbomItem>();
+  for (const repo of lock.apt) {
+    for (const suite of repo.suites) {
+      for (const pkg of suite.packages) {
+        const p = purl('deb', 'debian', pkg.name, pkg.version, { arch: pkg.architecture, distro: suite.suite });
+        if (debs.has(p)) continue;
+        debs.set(p, {
+          kind: 'deb',
+          id: p,
+          name: pkg.name,
+          version: pkg.version,
+          purl: p,
+          hashes: { 'SHA-256': pkg.sha256 },
+          downloadUrl: `${repo.url.replace(/\/+$/, '')}/${pkg.filename}`,
+          properties: [['ferry:aptRepository', repo.name], ['ferry:suite', suite.suite], ['ferry:architecture', pkg.architecture]],
+          children: [],
+        });
+      }
+    }
+  }
+  items.push(...debs.values());
+  for (const file of lock.files) {
+    const p = purl('generic', undefined, file.name, undefined, { download_url: file.url, checksum: file.sha256 ? `sha256:${file.sha256}` : undefined });
+    items.push({
+      kind: 'file',
+      id: p,
+      name: file.name,
+      purl: p,
+      hashes: { ...(file.sha256 ? { 'SHA-256': file.sha256 } : {}), ...(file.sha512 ? { 'SHA-512': file.sha512 } : {}) },
+      downloadUrl: file.url,
+      properties: file.size !== undefined ? [['ferry:size', String(file.size)]] : [],
+      children: [],
+    });
+  }
+  const order: Record<ItemKind, number> = { image: 0, platform: 1, chart: 2, deb: 3, file: 4 };
+  return items.sort((a, b) => order[a.kind] - order[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** A stable UUID (v8 layout, RFC 9562) from bytes: equal locks give equal serial numbers. */
+function stableUuid(bytes: Buffer | string): string {
+  const h = createHash('sha256').update(bytes).digest();
+  h[6] = (h[6] & 0x0f) | 0x80;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// CycloneDX 1.6
+
+const CDX_TYPE: Record<ItemKind, CdxEnums.ComponentType> = {
+  image: CdxEnums.ComponentType.Container,
+  platform: CdxEnums.ComponentType.Container,
+  chart: CdxEnums.ComponentType.Application,
+  deb: CdxEnums.ComponentType.Library,
+  file: CdxEnums.ComponentType.File,
+};
+
+function cdxComponent(item: SbomItem): CdxModels.Component {
+  const c = new CdxModels.Component(CDX_TYPE[item.kind], item.name, { bomRef: item.id, version: item.version, purl: item.purl });
+  if (item.hashes['SHA-256']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-256'], item.hashes['SHA-256']);
+  if (item.hashes['SHA-512']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-512'], item.hashes['SHA-512']);
+  if (item.downloadUrl) c.externalReferences.add(new CdxModels.ExternalReference(item.downloadUrl, CdxEnums.ExternalReferenceType.Distribution));
+  for (const [k, v] of item.properties) c.properties.add(new CdxModels.Property(k, v));
+  for (const child of item.children) c.components.add(cdxComponent(child));
+  return c;
+}
+
+export function renderCycloneDx(input: SbomInput, items = sbomItems(input.lock)): string {
+  const bom = new CdxModels.Bom({ serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}` });
+  bom.metadata.component = new CdxModels.Component(CdxEnums.ComponentType.Application, input.name, { bomRef: `ferry-bundle:${input.name}` });
+  bom.metadata.tools.components.add(new CdxModels.Component(CdxEnums.ComponentType.Application, 'ferry', { version: VERSION }));
+  for (const item of items) bom.components.add(cdxComponent(item));
+  const serializer = new CdxSerialize.JsonSerializer(new CdxSerialize.JSON.Normalize.Factory(CdxSpec.Spec1dot6));
+  return serializer.serialize(bom, { sortLists: true, space: 2 }) + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// SPDX 2.3
+
+const SPDX_PURPOSE: Record<ItemKind, string> = { image: 'CONTAINER', platform: 'CONTAINER', chart: 'APPLICATION', deb: 'LIBRARY', file: 'FILE' };
+
+function spdxCreated(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const date = epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date();
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function renderSpdx(input: SbomInput, items = sbomItems(input.lock)): string {
+  const packages: object[] = [];
+  const relationships: object[] = [];
+  let n = 0;
+  const idFor = (item: SbomItem) => `SPDXRef-${item.kind}-${++n}-${item.name.replace(/[^A-Za-z0-9.-]+/g, '-').slice(0, 60)}`;
+  const add = (item: SbomItem, parent: string) => {
+    const id = idFor(item);
+    packages.push({
+      name: item.name,
+      SPDXID: id,
+      ...(item.version ? { versionInfo: item.version } : {}),
+      downloadLocation: item.downloadUrl && /^[a-z][a-z0-9+.-]*:\/\//i.test(item.downloadUrl) ? item.downloadUrl : 'NOASSERTION',
+      filesAnalyzed: false,
+      checksums: Object.entries(item.hashes).map(([alg, hex]) => ({ algorithm: alg.replace('-', ''), checksumValue: hex })),
+      ...(item.purl ? { externalRefs: [{ referenceCategory: 'PACKAGE-MANAGER', referenceType: 'purl', referenceLocator: item.purl }] } : {}),
+      primaryPackagePurpose: SPDX_PURPOSE[item.kind],
+      licenseConcluded: 'NOASSERTION',
+      licenseDeclared: 'NOASSERTION',
+      copyrightText: 'NOASSERTION',
+      ...(item.properties.length ? { comment: item.properties.map(([k, v]) => `${k}=${v}`).join('\n') } : {}),
+    });
+    relationships.push({ spdxElementId: parent, relationshipType: parent === 'SPDXRef-DOCUMENT' ? 'DESCRIBES' : 'CONTAINS', relatedSpdxElement: id });
+    for (const child of item.children) add(child, id);
+  };
+  for (const item of items) add(item, 'SPDXRef-DOCUMENT');
+  const doc = {
+    spdxVersion: 'SPDX-2.3',
+    dataLicense: 'CC0-1.0',
+    SPDXID: 'SPDXRef-DOCUMENT',
+    name: input.name,
+    documentNamespace: `https://ferry.invalid/spdx/${enc(input.name)}-${stableUuid(input.lockBytes)}`,
+    creationInfo: { created: spdxCreated(), creators: [`Tool: ferry-${VERSION}`] },
+    packages,
+    relationships,
+  };
+  return JSON.stringify(doc, null, 2) + '\n';
+}
+
+export function renderSbom(format: SbomFormat, input: SbomInput): string {
+  return format === 'spdx' ? renderSpdx(input) : renderCycloneDx(input);
+}
+
+/** Caps what is read as a lock: a lock of a very large APT mirror is tens of MB at most. */
+const MAX_LOCK_BYTES = 256 * 1024 * 1024;
+
+export interface BundleSbom {
+  bundle: string;
+  format: SbomFormat;
+  text: string;
+  counts: { images: number; platforms: number; charts: number; debs: number; files: number };
+}
+
+/**
+ * `ferry sbom <bundle>`: the SBOM of what a bundle carries, from its ferry/lock.json (checked
+ * against ferry/checksums.sha256 first, so a lock changed after packing is refused; the full
+ * byte-by-byte check is `ferry bundle verify`).
+ */
+export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<BundleSbom> {
+  const reader = await BundleReader.open(tarPath);
+  try {
+    const entry = reader.entry('ferry/lock.json');
+    if (!entry) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is missing; not a ferry bundle?`, { hint: '`ferry bundle verify` checks the bundle.' });
+    if (entry.size > MAX_LOCK_BYTES) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is ${entry.size} bytes, over the ${MAX_LOCK_BYTES}-byte cap`);
+    const lockBytes = await reader.readFile('ferry/lock.json');
+    const sums = reader.entry('ferry/checksums.sha256') ? parseChecksums((await reader.readFile('ferry/checksums.sha256')).toString('utf8')).sums : undefined;
+    const actual = createHash('sha256').update(lockBytes).digest('hex');
+    if (sums?.get('ferry/lock.json') !== actual) {
+      throw new FerryError('VERIFY', `${reader.path}: ferry/lock.json does not match ferry/checksums.sha256; no SBOM written`, { hint: 'Run `ferry bundle verify` on the bundle; copy it again if it is damaged.' });
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(lockBytes.toString('utf8'));
+    } catch (err) {
+      throw new FerryError('VERIFY', `${reader.path}: ferry/lock.json is not valid JSON`, { cause: err });
+    }
+    const r = LockSchema.safeParse(parsed);
+    if (!r.success) {
+      throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is not a lock this ferry reads`, {
+        details: r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+      });
+    }
+    const info = await reader.info();
+    const items = sbomItems(r.data);
+    const input = { lock: r.data, lockBytes, name: info.manifestName };
+    const text = format === 'spdx' ? renderSpdx(input, items) : renderCycloneDx(input, items);
+    const count = (k: ItemKind) => items.filter((i) => i.kind === k).length;
+    return {
+      bundle: reader.path,
+      format,
+      text,
+      counts: { images: count('image'), platforms: items.reduce((s, i) => s + i.children.length, 0), charts: count('chart'), debs: count('deb'), files: count('file') },
+    };
+  } finally {
+    await reader.close();
+  }
+}
