@@ -8,8 +8,7 @@
  * Writing (`toYaml`): Helm marshals to JSON, then converts to YAML with go-yaml v2: map keys sorted
  * (go-yaml's natural order), list items not indented under their key, strings that would read back
  * as another type double-quoted, strings plain YAML cannot hold single-quoted, multi-line strings
- * as literal blocks. Deviation: go-yaml folds long plain strings at 80 columns; this writer does not
- * (the parsed value is the same).
+ * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
 import { parseAllDocuments, parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { deepCopy, GoStruct, isMap, isNil } from './govalue.js';
@@ -80,9 +79,8 @@ export function parseGoYamlAll(text: string): unknown[] {
 /** encoding/json's float64: 'f' format, exponent below 1e-6 or from 1e21 (like JS). */
 function jsonFloat(x: number): string {
   if (!Number.isFinite(x)) throw new Error(`json: unsupported value: ${x}`);
-  const s = String(x);
-  // JS writes 1e+21 / 1e-7 as Go does; Go pads the exponent to at least 2 digits only for e-0X.
-  return s.replace(/e([+-])(\d)$/, 'e$10$2').replace(/e-0(\d)$/, 'e-0$1');
+  // JS writes floats as encoding/json does: 'f' form, else 1e+21 / 1e-7 (no exponent padding)
+  return String(x);
 }
 
 function jsonString(s: string, escapeHtml: boolean): string {
@@ -227,7 +225,7 @@ export function goKeyLess(a: string, b: string): number {
 const YAML11_SPECIAL = new Set([
   'y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE',
   'on', 'On', 'ON', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN',
-  '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF', '<<',
+  '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF',
 ]);
 
 /** Would go-yaml v2 read this plain scalar as something other than a string? */
@@ -253,7 +251,6 @@ function plainAllowed(s: string): boolean {
   if ((first === '-' || first === '?' || first === ':') && (s.length === 1 || /\s/.test(s[1]))) return false;
   if (s.startsWith('---') || s.startsWith('...')) return false;
   if (/: |:$| #/.test(s)) return false;
-  if (/[\t]/.test(s)) return true;
   return true;
 }
 
@@ -282,8 +279,52 @@ function doubleQuote(s: string): string {
   return `${out}"`;
 }
 
-function scalarText(s: string, indent: string): string {
-  if (s.includes('\n') && !/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufeff\u0085\u2028\u2029]/.test(s) && !/ \n/.test(s) && !/ $/.test(s)) {
+/** go-yaml's emitter width: plain and quoted scalars fold at a space once past this column. */
+const BEST_WIDTH = 80;
+const SPECIAL = /[\x00-\x08\x09\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029\ufeff]/;
+
+/**
+ * go-yaml's folding: at a space (not after another space), once the column is past 80, the line
+ * breaks and continues at `cont`. Plain scalars need a non-space after it; quoted ones never fold
+ * at their first or last character, and double-quoted ones escape a following space with `\`.
+ */
+function fold(text: string, style: 'plain' | 'single' | 'double', column: number, cont: string): string {
+  const chars = [...text];
+  const open = style === 'plain' ? 0 : 1;
+  let col = column;
+  let out = '';
+  let spaces = false;
+  // for quoted styles `text` is the quoted form: index 0 and last are the quotes
+  const first = open;
+  const last = chars.length - 1 - open;
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i];
+    if (c === ' ' && i >= first && i <= last) {
+      const next = chars[i + 1];
+      const canBreak = !spaces && col > BEST_WIDTH && (style === 'plain' ? next !== undefined && next !== ' ' : i > first && i < last);
+      if (canBreak) {
+        out += `\n${cont}`;
+        col = cont.length;
+        if (style === 'double' && next === ' ') {
+          out += '\\';
+          col++;
+        }
+      } else {
+        out += c;
+        col++;
+      }
+      spaces = true;
+    } else {
+      out += c;
+      col++;
+      spaces = false;
+    }
+  }
+  return out;
+}
+
+function scalarText(s: string, indent: string, column = 0, allowBreaks = true): string {
+  if (s.includes('\n') && !SPECIAL.test(s) && !/ \n/.test(s) && !/ $/.test(s)) {
     // literal block: chomping from trailing newlines, indentation indicator for leading space
     const trailing = s.match(/\n*$/)![0].length;
     const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
@@ -292,17 +333,24 @@ function scalarText(s: string, indent: string): string {
     const lines = body.split('\n').map((l) => (l ? `${indent}  ${l}` : ''));
     return `|${ind}${chomp}\n${lines.join('\n')}`;
   }
-  if (s.includes('\n')) return doubleQuote(s);
-  if (resolvesToNonString(s)) return doubleQuote(s);
-  if (plainAllowed(s)) return s;
-  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029\ufeff]/.test(s)) return doubleQuote(s);
-  return `'${s.replace(/'/g, "''")}'`;
+  const cont = `${indent}  `;
+  let style: 'plain' | 'single' | 'double';
+  let text: string;
+  if (s.includes('\n') || resolvesToNonString(s) || SPECIAL.test(s)) [style, text] = ['double', doubleQuote(s)];
+  else if (plainAllowed(s)) [style, text] = ['plain', s];
+  else [style, text] = ['single', `'${s.replace(/'/g, "''")}'`];
+  return allowBreaks && style !== 'double' ? fold(text, style, column, cont) : allowBreaks ? foldDouble(text, column, cont) : text;
 }
 
-function scalar(p: Plain, indent: string): string | undefined {
+/** Double-quoted folding works on the escaped text: a space is a plain space there too. */
+function foldDouble(text: string, column: number, cont: string): string {
+  return fold(text, 'double', column, cont);
+}
+
+function scalar(p: Plain, indent: string, column = 0): string | undefined {
   if (p === null) return 'null';
   if (typeof p === 'boolean') return p ? 'true' : 'false';
-  if (typeof p === 'string') return scalarText(p, indent);
+  if (typeof p === 'string') return scalarText(p, indent, column);
   if (Array.isArray(p)) return p.length === 0 ? '[]' : undefined;
   if ('int' in p) return p.int;
   if ('float' in p) return p.float;
@@ -312,7 +360,7 @@ function scalar(p: Plain, indent: string): string | undefined {
 function emit(p: Plain, indent: string, out: string[]): void {
   if (Array.isArray(p)) {
     for (const item of p) {
-      const s = scalar(item, indent);
+      const s = scalar(item, indent, indent.length + 2);
       if (s !== undefined) {
         out.push(`${indent}- ${s}`);
         continue;
@@ -326,8 +374,8 @@ function emit(p: Plain, indent: string, out: string[]): void {
   }
   if (p && typeof p === 'object' && 'map' in p) {
     for (const [k, v] of p.map) {
-      const key = scalarText(k, indent);
-      const s = scalar(v, indent);
+      const key = scalarText(k, indent, 0, false);
+      const s = scalar(v, indent, indent.length + [...key].length + 2);
       if (s !== undefined) {
         out.push(`${indent}${key}: ${s}`);
         continue;

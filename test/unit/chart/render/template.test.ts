@@ -229,8 +229,26 @@ describe('YAML and JSON like Helm', () => {
     expect(goYamlMarshal({})).toBe('{}\n');
   });
 
+  it('toYaml folds long strings at a space past column 80, as go-yaml does', () => {
+    const long = 'Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt ut labore et dolore magna aliqua.';
+    expect(goYamlMarshal({ long, list: [long], q: `#${long}` })).toBe(
+      [
+        'list:',
+        '- Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor incididunt',
+        '  ut labore et dolore magna aliqua.',
+        'long: Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor',
+        '  incididunt ut labore et dolore magna aliqua.',
+        "q: '#Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do eiusmod tempor",
+        "  incididunt ut labore et dolore magna aliqua.'",
+        '',
+      ].join('\n'),
+    );
+    expect(parseGoYaml(goYamlMarshal({ long }))).toEqual({ long });
+    expect(goYamlMarshal({ t: 'tab\there' })).toBe('t: "tab\\there"\n');
+  });
+
   it('toJson: sorted keys, HTML escaped, ints and floats as encoding/json writes them', () => {
-    expect(goJson({ b: '<x>', a: [1, 1.5, 2n, null] })).toBe('{"a":[1,1.5,2,null],"b":"\\u003cx\\u003e"}');
+    expect(goJson({ b: '<x>', a: [1, 1.5, 2n, null, 1e21, 1e-7] })).toBe('{"a":[1,1.5,2,null,1e+21,1e-7],"b":"\\u003cx\\u003e"}');
   });
 });
 
