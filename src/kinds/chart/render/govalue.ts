@@ -246,6 +246,8 @@ function intOf(v: unknown): bigint | undefined {
 }
 
 function fmtOne(verb: string, v: unknown, f: Spec): string {
+  // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
+  if (isNil(v) && verb !== 'v' && verb !== 'T') return `%!${verb}(<nil>)`;
   const signed = (s: string, negative: boolean) => (negative ? s : f.plus ? `+${s}` : f.space ? ` ${s}` : s);
   switch (verb) {
     case 'v':

@@ -18,7 +18,8 @@ const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', '
 export const GO_YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   version: '1.1',
   merge: true,
-  uniqueKeys: true,
+  // go-yaml v2's Unmarshal (what sigs.k8s.io/yaml calls) lets a later duplicate key win
+  uniqueKeys: false,
   customTags: (tags) => tags.filter((t) => typeof t === 'string' || (!DROP.has(t.tag) && (t as { format?: string }).format !== 'TIME')),
 };
 

@@ -107,6 +107,7 @@ describe('Go values: numbers and printf', () => {
     expect(goSprintf('%d %s', [1.5])).toBe('%!d(float64=1.5) %!s(MISSING)');
     expect(goSprintf('%v', [{ b: 1, a: 'x' }])).toBe('map[a:x b:1]');
     expect(goSprintf('%d', ['1', 2n])).toBe('%!d(string=1)%!(EXTRA int64=2)');
+    expect(goSprintf('%s:%v', [null, null])).toBe('%!s(<nil>):<nil>');
   });
 });
 
@@ -199,6 +200,10 @@ describe('sprig', () => {
 });
 
 describe('YAML and JSON like Helm', () => {
+  it('a duplicate key is no error: the later one wins, as with go-yaml v2 Unmarshal', () => {
+    expect(parseGoYaml('a: 1\nb: 2\na: 3\n')).toEqual({ a: 3, b: 2 });
+  });
+
   it('values parse as go-yaml v2: YAML 1.1 booleans, float64 numbers, timestamps stay strings', () => {
     expect(parseGoYaml('a: yes\nb: on\nc: 1\nd: 2024-01-01\ne: "1"\nf: 0x1F\ng: 1:20\n')).toEqual({ a: true, b: true, c: 1, d: '2024-01-01', e: '1', f: 31, g: '1:20' });
   });
