@@ -142,9 +142,13 @@ function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): 
 
 function combine(chart: LoadedChart, rendered: RenderResult, fromValues: DiscoveryResult, renderOpts: RenderOptions, render: ChartRenderer): DiscoveryResult {
   const images = new Map<string, DiscoveredImage>();
+  const seen = new Set<string>();
   const add = (ref: string, s: ImageSource) => {
     let img = images.get(ref);
     if (!img) images.set(ref, (img = { ref, certainty: s.certainty, sources: [] }));
+    const key = `${ref}\u0000${s.kind}\u0000${s.file}\u0000${s.line}\u0000${s.valuesPath}\u0000${s.resource}\u0000${s.fieldPath}`;
+    if (seen.has(key)) return;
+    seen.add(key);
     img.sources.push(s);
     if (CERTAINTY_RANK[s.certainty] < CERTAINTY_RANK[img.certainty]) img.certainty = s.certainty;
     if (s.role && (!img.role || ROLE_RANK[s.role] < ROLE_RANK[img.role])) img.role = s.role;
@@ -161,35 +165,66 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
   };
 
   const found = findRenderedImages(rendered.documents);
-  for (const f of found) add(f.ref, sourceOf(chart, f));
+  // A string handed to an operator that a values key names an image, spelled exactly: certain.
+  const namedByValues = new Set(valueSources.map((v) => v.ref));
+  for (const f of found) {
+    if (f.role === 'operator' && f.certainty === 'possible' && namedByValues.has(f.ref)) add(f.ref, sourceOf(chart, f, 'handed to the operator; a values image key sets exactly this reference', 'certain'));
+    else add(f.ref, sourceOf(chart, f));
+  }
   for (const ref of new Set(found.map((f) => f.ref))) attribute(ref, images.get(ref)!.certainty === 'possible' ? 'possible' : images.get(ref)!.certainty);
+  // A key whose repository a rendered image in the same (sub)chart uses, with a tag the templates
+  // composed otherwise (a suffix, a default): it set that image, not another one.
+  for (const v of valueSources) {
+    if (attributed.has(v.s)) continue;
+    const f = found.find((x) => sameRepository(x.ref, v.ref) && x.doc.scope.join('.') === v.s.scope.join('.'));
+    if (!f) continue;
+    attributed.add(v.s);
+    const img = images.get(f.ref)!;
+    img.sources.push({ ...v.s, certainty: img.certainty, reason: undefined, valuesRef: v.ref });
+  }
   const renderedRefs = new Set(images.keys());
 
   // Image keys in the values that this render does not deploy: render with their switches on to
   // learn what they would deploy (the real tag), and say which switch.
   const unrendered = valueSources.filter((v) => !attributed.has(v.s));
   const switches = [...new Set(unrendered.map((v) => switchOf(v.s.reason)).filter((x): x is string => Boolean(x)))].sort();
+  // a subchart switched off by its condition: its switch, and which subchart it brings
+  const depSwitch = new Map<string, string>();
   for (const d of rendered.disabled) {
     if (d.chart !== chart.metadata.name) continue;
     const cond = chartDependencies(chart).find((c) => (c.alias || c.name) === d.dependency)?.condition?.split(',')[0]?.trim();
-    if (cond) switches.push(cond);
-  }
-  let probed: RenderResult | undefined = probe(render, renderOpts, switches);
-  const probeFindings: Array<{ f: RenderedFinding; switches: string[] }> = [];
-  if (probed) for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches });
-  else {
-    // the chart refused all switches at once: one at a time
-    for (const s of switches.slice(0, 12)) {
-      probed = probe(render, renderOpts, [s]);
-      if (probed) for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches: [s] });
+    if (cond) {
+      switches.push(cond);
+      depSwitch.set(d.dependency, cond);
     }
   }
+  // All switches in one render; when the chart refuses that (two features that exclude each
+  // other, a value a feature requires), split the switches in halves until each part renders.
+  const probeFindings: Array<{ f: RenderedFinding; switches: string[] }> = [];
+  let budget = 24;
+  const probeAll = (on: string[]) => {
+    if (on.length === 0 || budget <= 0) return;
+    budget--;
+    const probed = probe(render, renderOpts, on);
+    if (probed) {
+      for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches: on });
+      return;
+    }
+    if (on.length === 1) return;
+    probeAll(on.slice(0, on.length >> 1));
+    probeAll(on.slice(on.length >> 1));
+  };
+  probeAll(switches);
   for (const { f, switches: on } of probeFindings) {
     if (renderedRefs.has(f.ref)) continue;
     const because = unrendered.filter((v) => v.ref === f.ref || sameImage(v.ref, f.ref) || (sameRepository(v.ref, f.ref) && switchOf(v.s.reason) && on.includes(switchOf(v.s.reason)!)));
-    const named = because.map((v) => switchOf(v.s.reason)).filter((x): x is string => Boolean(x));
-    const cond = (named.length ? [...new Set(named)] : on).map((s) => `${s}=true`).join(', ');
-    const reason = `not deployed with these values; deployed with ${cond}`;
+    let named = [...new Set(because.map((v) => switchOf(v.s.reason)).filter((x): x is string => Boolean(x)))];
+    // else: the switch of the disabled subchart it comes from, or the switches inside its scope
+    const scope = f.doc.scope;
+    if (!named.length && scope.length && depSwitch.has(scope[0]) && on.includes(depSwitch.get(scope[0])!)) named = [depSwitch.get(scope[0])!];
+    if (!named.length && scope.length) named = on.filter((sw) => sw.startsWith(`${scope.join('.')}.`));
+    const list = (named.length ? named : on).map((s) => `${s}=true`).join(', ');
+    const reason = named.length || on.length === 1 ? `not deployed with these values; deployed with ${list}` : `not deployed with these values; deployed when one of these is on: ${list}`;
     add(f.ref, sourceOf(chart, f, reason, 'possible'));
     for (const v of because) {
       attributed.add(v.s);

@@ -57,11 +57,16 @@ function completeRef(s: string): boolean {
   return t.includes('/') && (HAS_TAG.test(lastSeg) || t.includes('@sha256:'));
 }
 
-/** Find the template line of a field: parse the document text with positions, walk the path. */
+const POSITIONED = new WeakMap<RenderedDocument, Node | null>();
+
+/** Find the template line of a field: the document text parsed with positions (once per document), walked along the path. */
 function lineOf(doc: RenderedDocument, path: Array<string | number>): number | undefined {
   try {
-    const d = parseDocument(doc.text, GO_YAML_OPTIONS);
-    let node: Node | null | undefined = d.contents as Node;
+    let node: Node | null | undefined = POSITIONED.get(doc);
+    if (node === undefined) {
+      node = parseDocument(doc.text, GO_YAML_OPTIONS).contents as Node | null;
+      POSITIONED.set(doc, node);
+    }
     for (const p of path) {
       if (typeof p === 'number') node = isSeq(node) ? (node.items[p] as Node) : undefined;
       else if (isYamlMap(node)) {

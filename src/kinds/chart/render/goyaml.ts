@@ -59,7 +59,7 @@ export function parseGoYaml(text: string): unknown {
     const doc = parseDocument(text, GO_YAML_OPTIONS);
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
-    if (PARSED.size >= 2000) PARSED.delete(PARSED.keys().next().value!);
+    if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
   }
   return deepCopy(v);

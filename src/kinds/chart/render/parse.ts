@@ -365,7 +365,7 @@ function parseNumber(text: string): number | bigint | undefined {
 }
 
 const CACHE = new Map<string, ParsedTemplate>();
-const CACHE_MAX = 2000;
+const CACHE_MAX = 20000;
 
 /** Parse template text; `name` is used in error messages (`template: chart/templates/x.yaml:3: ...`). Trees are immutable and cached. */
 export function parseTemplate(name: string, text: string): ParsedTemplate {
