@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
 import { FerryError, isFerryError } from '../errors.js';
-import { discoverChartImages, discoverFromValues, findRenderedImages, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
+import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { renderChart } from '../kinds/chart/render/index.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
@@ -56,13 +56,6 @@ export function parseValuesPath(p: string): Path {
   }
   if (pos !== p.length) throw new FerryError('INTERNAL', `values path ${p}: cannot parse at ${pos}`);
   return out;
-}
-
-function firstIsHost(p: string): boolean {
-  const slash = p.indexOf('/');
-  if (slash < 0) return false;
-  const first = p.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
 }
 
 function getIn(root: unknown, p: Path): unknown {

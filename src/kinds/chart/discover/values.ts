@@ -169,7 +169,8 @@ function tryParse(s: string): string | undefined {
   }
 }
 
-function firstIsHost(p: string): boolean {
+/** The first path component names a registry host (`quay.io/…`, `localhost:5000/…`). */
+export function firstIsHost(p: string): boolean {
   const slash = p.indexOf('/');
   if (slash < 0) return false;
   const first = p.slice(0, slash);
