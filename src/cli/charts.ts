@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { chartsImagesCommand, type ChartsImagesReport } from '../kinds/chart/images-command.js';
 import { DEFAULT_KUBE_VERSION } from '../kinds/chart/render/index.js';
 import { FerryError } from '../errors.js';
+import { escapeLine } from '../ui/escape.js';
 import { printResult } from '../ui/output.js';
 import { netOptions, withNetOptions, type CommonCliOptions } from './common.js';
 import type { DiscoveredImage, ImageSource } from '../kinds/chart/discover.js';
@@ -59,7 +60,8 @@ function human(report: ChartsImagesReport, why: boolean): string {
     for (const w of r.rendered?.warnings ?? []) out.push(`  warning: ${w}`);
   }
   if (report.renderNote) out.push(`note: ${report.renderNote}`);
-  return out.join('\n');
+  // chart text (names, files, warnings) reaches the terminal: one line each, controls escaped
+  return out.map(escapeLine).join('\n');
 }
 
 function renderer(v: string | boolean | undefined): 'ferry' | 'helm' {
