@@ -12,6 +12,7 @@ import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { hasSameContent } from './verified-write.js';
 import { ROLE } from '../kinds/file/artifact.js';
 import { BundleReader } from './bundle-reader.js';
+import { openBundleSource } from './open-bundle.js';
 import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from './layout.js';
 import { safeJoin } from './safe-path.js';
 import { ANNOTATION, type BlobSource } from './source.js';
@@ -233,7 +234,8 @@ export async function expectedFromBase(reader: DifferentialSource): Promise<{ ba
  * file's place in the files tree, same content). Refuses listing every missing one by artifact.
  */
 export async function checkBaseOnTarget(bundle: string, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<void> {
-  const reader = await BundleReader.open(bundle);
+  // A tar, a split tar, or a bundle in a registry (oci://).
+  const reader = await openBundleSource(bundle);
   try {
     const diff = await readDifferential(reader);
     if (!diff || !diff.omitted.length) return;
@@ -244,7 +246,7 @@ export async function checkBaseOnTarget(bundle: string, loaded: LoadedTarget, re
     const checks: Array<() => Promise<void>> = [];
     for (const [digest, p] of payload) {
       const size = omitted.get(digest);
-      if (size === undefined || reader.blobEntry(digest)) continue;
+      if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
       for (const top of p.tops) {
         const label = artifactLabel(top);
         const kind = kindOf(top);
