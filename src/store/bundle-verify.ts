@@ -1,5 +1,3 @@
-import { createHash, hash as hashOnce } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
@@ -8,7 +6,7 @@ import { parseChecksums } from './bundle-pack.js';
 import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole, type WalkProblem } from './layout.js';
 import { ANNOTATION } from './source.js';
-import type { TarEntry } from './tar-index.js';
+import { hashRanges } from './hash-pool.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -105,11 +103,15 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       for (const p of parsed.problems) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
     }
 
-    // One sequential pass: hash every file's bytes; keep the hashes that differ from a blob's
-    // name or from the checksums file.
-    const hashes = await hashEntries(bundle, files, opts.onProgress, (name, hex) => {
-      const m = BLOB_NAME.exec(name);
-      return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
+    // One pass: hash every file's bytes (small files in sequential shared reads, large blobs
+    // several at once on worker threads); keep the hashes that differ from a blob's name or
+    // from the checksums file.
+    const hashes = await hashRanges(bundle, files, {
+      onProgress: opts.onProgress,
+      keep: (name, hex) => {
+        const m = BLOB_NAME.exec(name);
+        return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
+      },
     });
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
@@ -344,50 +346,4 @@ async function checkJson(reader: BundleReader, name: string, problems: ProblemSi
     return;
   }
   for (const issue of check(value)) problems.push({ file: name, message: `${name}: ${issue}` });
-}
-
-/**
- * Hash every entry's data in one sequential read of the tar (headers skipped, entries in
- * offset order), through one reused buffer: memory stays flat whatever the bundle's size.
- */
-async function hashEntries(tarPath: string, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-  const fh = await open(tarPath, 'r');
-  // One 1 MiB window read sequentially: small entries (manifests, configs) share a read.
-  const buf = Buffer.allocUnsafe(1 << 20);
-  let winStart = 0;
-  let winEnd = 0;
-  try {
-    for (const e of sorted) {
-      const end = e.offset + e.size;
-      if (e.offset >= winStart && end <= winEnd) {
-        // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
-        // Hash object (each holds native state until it is collected: 80 000 of them add up).
-        const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
-        onProgress?.(e.size);
-        if (keep(e.name, hex)) out.set(e.name, hex);
-        continue;
-      }
-      const hash = createHash('sha256');
-      let pos = e.offset;
-      while (pos < end) {
-        if (pos < winStart || pos >= winEnd) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
-          winStart = pos;
-          winEnd = pos + bytesRead;
-        }
-        const n = Math.min(end, winEnd) - pos;
-        hash.update(buf.subarray(pos - winStart, pos - winStart + n));
-        pos += n;
-        onProgress?.(n);
-      }
-      const hex = hash.digest('hex');
-      if (keep(e.name, hex)) out.set(e.name, hex);
-    }
-  } finally {
-    await fh.close();
-  }
-  return out;
 }
