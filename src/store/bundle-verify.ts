@@ -9,8 +9,9 @@ import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole,
 import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
-import { checkSplitBundle, type RandomAccessFile } from './split-file.js';
+import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file.js';
 import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
+import { hashRanges } from './hash-pool.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -116,16 +117,19 @@ export async function verifyBundle(tarPath: string, opts: { onProgress?: (bytes:
       for (const p of parsed.problems) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
     }
 
-    // One sequential pass: hash every file's bytes; keep the hashes that differ from a blob's
-    // name or from the checksums file.
+    // One pass: hash every file's bytes; keep the hashes that differ from a blob's name or from
+    // the checksums file. A single tar: small files in sequential shared reads, large blobs
+    // several at once on worker threads. A split tar reads through its parts; a bundle in a
+    // registry streams each file.
     const differs = (name: string, hex: string) => {
       const m = BLOB_NAME.exec(name);
       return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
     };
-    const hashes =
-      reader instanceof BundleReader
+    const hashes = !(reader instanceof BundleReader)
+      ? new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
+      : reader.file instanceof SplitFile
         ? await hashEntries(reader.file, files, opts.onProgress, differs)
-        : new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)));
+        : await hashRanges(reader.file.path, files, { onProgress: opts.onProgress, keep: differs });
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
 

@@ -346,7 +346,7 @@ async function openSingle(abs: string): Promise<RandomAccessFile> {
   };
 }
 
-class SplitFile implements RandomAccessFile {
+export class SplitFile implements RandomAccessFile {
   readonly size: number;
   private readonly handles = new Map<number, Promise<FileHandle>>();
   private readonly fds = new Map<number, number>();
