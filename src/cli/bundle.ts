@@ -27,7 +27,7 @@ export function register(program: Command): void {
       .option('--shard <i/n>', 'fetch only shard i of n of the lock into --cache and write no bundle (then run without --shard to pack)'),
   ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; cache?: string; shard?: string; splitSize?: string; since?: string }) => {
     if (opts.shard) return runShard(manifest, opts);
-    if (!opts.output) throw new FerryError('USAGE', 'bundle create needs -o, --output <file> (unless --shard)');
+    if (!opts.output) throw new FerryError('USAGE', 'bundle create needs -o, --output <file> (unless --shard)', { hint: 'Run `ferry bundle create --help` for the options and examples.' });
     const splitSize = opts.splitSize === undefined ? undefined : parseSize(opts.splitSize);
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
