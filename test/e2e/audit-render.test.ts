@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { runFerry } from '../support/cli.js';
+import type { AuditReport } from '../../src/audit/audit.js';
 
 /**
  * `ferry audit` renders a chart the manifest names with the values files found in the scanned
@@ -35,25 +36,7 @@ spec:
 {{- end }}
 `;
 
-interface Finding {
-  file: string;
-  line: number;
-  keyPath: string;
-  kind: string;
-  value: string;
-  class: string;
-  declaredBy?: string;
-  note?: string;
-  provenance?: string;
-  template?: string;
-  resource?: string;
-}
-interface Report {
-  findings: Finding[];
-  charts: Array<{ chart: string; version?: string; values: string[]; status: string; reason?: string; images: number }>;
-  summary: Record<string, number>;
-  failed: boolean;
-}
+type Report = AuditReport;
 
 async function audit(args: string[], extraEnv: Record<string, string> = {}): Promise<{ code: number; report: Report; stderr: string }> {
   const r = await runFerry(['audit', ...args, '--json'], { cwd: work, env: { ...env(), ...extraEnv } });
