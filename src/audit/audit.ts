@@ -5,6 +5,7 @@ import type { Lock } from '../kinds/schema.js';
 import { chartOciReference, mapAptRepo, mapFileUrl, mapImage, mapOciChart, registryMappingFor } from '../mapping/index.js';
 import { normalizeImageReference, parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
+import type { ChartRender } from './charts.js';
 import type { Reference, ScanResult, Setting } from './scan.js';
 
 /**
@@ -34,6 +35,10 @@ export interface Finding {
   /** Mirror location from the mapping (mirrored only, when the target covers the kind). */
   mirror?: string;
   note?: string;
+  /** Found by rendering a chart with scanned values: `file` is the values file, `line` the template's line. */
+  provenance?: string;
+  template?: string;
+  resource?: string;
 }
 
 export interface CheckResult {
@@ -61,7 +66,9 @@ export interface AuditReport {
   findings: Finding[];
   checks: CheckResult[];
   mitigations: MitigationResult[];
-  summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number };
+  /** Manifest charts rendered with values found in the scan (audit/charts.ts), and those that could not be. */
+  charts: ChartRender[];
+  summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number; unrenderedCharts: number };
   failOn?: 'unmapped' | 'unmitigated';
   failed: boolean;
 }
@@ -130,7 +137,7 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
   return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
 }
 
-export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock }): AuditReport {
+export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[] }): AuditReport {
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();
@@ -250,8 +257,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   }
 
   const findings: Finding[] = scan.references
-    .map((r) => ({ file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...classify(r) }))
-    .sort((a, b) => a.file.localeCompare(b.file) || a.line - b.line || a.value.localeCompare(b.value) || a.kind.localeCompare(b.kind));
+    .map((r) => {
+      const c = classify(r);
+      if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
+      const note = [r.provenance, c.note].filter(Boolean).join('; ');
+      return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c, note, provenance: r.provenance, template: r.template, resource: r.resource };
+    })
+    .sort((a, b) => a.file.localeCompare(b.file) || Number(Boolean(a.provenance)) - Number(Boolean(b.provenance)) || a.line - b.line || a.value.localeCompare(b.value) || a.kind.localeCompare(b.kind) || (a.provenance ?? '').localeCompare(b.provenance ?? ''));
 
   const mitigations: MitigationResult[] = model.endpoints.map((e) => ({
     endpoint: e.name,
@@ -265,11 +277,14 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const summary = Object.fromEntries(FINDING_CLASSES.map((c) => [c, findings.filter((f) => f.class === c).length])) as AuditReport['summary'];
   summary.unmetMitigations = mitigations.filter((m) => m.status === 'unmet').length;
   summary.unmetConnectionChecks = checks.filter((c) => c.subject === 'connection' && c.status === 'unmet').length;
+  const charts = opts.charts ?? [];
+  summary.unrenderedCharts = charts.filter((c) => c.status === 'not-rendered').length;
+  // A chart that could not be rendered leaves its templates unaudited: either --fail-on fails.
   const failed =
     opts.failOn === 'unmapped'
-      ? summary.undeclared > 0
+      ? summary.undeclared > 0 || summary.unrenderedCharts > 0
       : opts.failOn === 'unmitigated'
-        ? summary.undeclared > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
+        ? summary.undeclared > 0 || summary.unrenderedCharts > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
         : false;
   return {
     manifest: opts.manifestFile,
@@ -278,6 +293,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     findings,
     checks,
     mitigations,
+    charts,
     summary,
     failOn: opts.failOn,
     failed,

@@ -7,15 +7,19 @@ export function renderAuditMarkdown(r: AuditReport): string {
   if (r.target) out.push(`Mirror target: ${r.target}`, '');
   out.push(`${r.files} file(s) scanned, ${r.findings.length} reference(s) found.`, '');
   out.push('## Summary', '');
-  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)]]), '');
+  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)], ['charts not rendered', String(r.summary.unrenderedCharts)]]), '');
   out.push('## References', '');
   out.push(
     mdTable(
       ['Location', 'Key', 'Kind', 'Reference', 'Class', 'Declared by', 'Mirror', 'Note'],
-      r.findings.map((f) => [`${f.file}:${f.line}`, f.keyPath, f.kind, f.value, f.class, f.declaredBy ?? '', f.mirror ?? '', f.note ?? '']),
+      r.findings.map((f) => [f.provenance ?? `${f.file}:${f.line}`, f.keyPath, f.kind, f.value, f.class, f.declaredBy ?? '', f.mirror ?? '', (f.provenance ? f.note?.slice(f.provenance.length).replace(/^; /, '') : f.note) ?? '']),
     ),
     '',
   );
+  if (r.charts.length) {
+    out.push('## Charts rendered with scanned values', '');
+    out.push(mdTable(['Chart', 'Version', 'Values files', 'Status', 'Images', 'Reason'], r.charts.map((c) => [c.chart, c.version ?? '', c.values.join(', '), c.status, String(c.images), c.reason ?? ''])), '');
+  }
   out.push('## Mitigations', '');
   out.push(mdTable(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], r.mitigations.map((m) => [m.title, m.type, m.requirement, m.status, String(m.referenced)])), '');
   out.push('## Checks', '');

@@ -20,6 +20,11 @@ export interface Reference {
   keyPath?: string;
   kind: RefKind;
   value: string;
+  /** A reference found in a chart rendered with scanned values (audit/charts.ts): where it came from, in words. */
+  provenance?: string;
+  /** Rendered only: the template (`# Source:`) and the resource (`Kind/name`). `line` is then the template's line. */
+  template?: string;
+  resource?: string;
 }
 
 export interface Setting {

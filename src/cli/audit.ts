@@ -50,6 +50,7 @@ export function auditFailure(r: AuditReport): string[] {
   const findings = r.findings.filter((f) => classes.includes(f.class));
   const reasons: string[] = [];
   if (r.summary.undeclared) reasons.push(`${r.summary.undeclared} undeclared external reference${r.summary.undeclared === 1 ? '' : 's'}`);
+  if (r.summary.unrenderedCharts) reasons.push(`${r.summary.unrenderedCharts} chart${r.summary.unrenderedCharts === 1 ? '' : 's'} not rendered (templates unaudited)`);
   if (r.failOn === 'unmitigated') {
     const n = r.summary['declared-unmitigated'];
     if (n) reasons.push(`${n} declared reference${n === 1 ? '' : 's'} whose mitigation is not in place`);
@@ -63,6 +64,7 @@ export function auditFailure(r: AuditReport): string[] {
     for (const m of r.mitigations.filter((x) => x.status === 'unmet')) lines.push(`  mitigation of ${m.endpoint} (${m.title}): not in place`);
     for (const c of r.checks.filter((x) => x.subject === 'connection' && x.status === 'unmet')) lines.push(`  connection ${c.endpoint}: ${c.check}: not met`);
   }
+  for (const c of r.charts.filter((x) => x.status === 'not-rendered')) lines.push(`  chart ${c.chart} with ${c.values.join(', ')}: not rendered: ${c.reason}`);
   lines.push(
     r.summary.undeclared
       ? 'hint: point each reference at the mirror (`ferry rewrite`), carry it (add it to the manifest), or declare it as an endpoint or connection with its mitigation.'
@@ -85,6 +87,7 @@ interface AuditCliOptions {
   format?: string;
   json?: boolean;
   failOn?: string;
+  cacheDir?: string;
 }
 
 interface ProbeCliOptions {
@@ -138,12 +141,13 @@ export function register(program: Command): void {
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
+    .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
     .action(async (paths: string[], opts: AuditCliOptions) => {
       const format = reportFormat(opts);
       if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
         throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
       }
-      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'] });
+      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir });
       printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
       if (report.failed) {
         for (const line of auditFailure(report)) note(escapeLine(line));

@@ -1,9 +1,12 @@
 import path from 'node:path';
 import { auditReferences, type AuditReport } from '../audit/audit.js';
+import { renderScannedCharts } from '../audit/charts.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { scanPaths } from '../audit/scan.js';
+import type { ChartSpec } from '../kinds/chart/spec.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
+import { defaultCacheDir } from '../store/bundle-create.js';
 
 export interface AuditOptions {
   /** Manifest with the artifacts and the connection model. */
@@ -12,19 +15,31 @@ export interface AuditOptions {
   target?: string;
   /** Mark the report failed when such findings exist. */
   failOn?: 'unmapped' | 'unmitigated';
+  /** Download cache holding locked chart archives (default: the one `ferry lock` uses). */
+  cacheDir?: string;
   cwd?: string;
 }
 
 /**
  * `ferry audit`: scan configuration for references that still point outside and classify each
- * against the manifest and the mirror target; run the mitigation checks.
+ * against the manifest and the mirror target; run the mitigation checks. Values files for a chart
+ * the manifest names are rendered with that chart (offline, from the lock and the download cache)
+ * and the rendered objects' images audited too.
  */
 export async function auditCommand(paths: string[], opts: AuditOptions): Promise<AuditReport> {
   const cwd = opts.cwd ?? process.cwd();
   const loaded = await loadManifest(path.resolve(cwd, opts.manifest));
   const model = buildConnectionModel(loaded);
   const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
-  const lock = await readLock(lockPathFor(loaded.file, loaded.manifest.metadata.name));
+  const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const lock = await readLock(lockFile);
   const scan = await scanPaths(paths, cwd);
-  return auditReferences(model, target, scan, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn, lock });
+  const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
+    manifestDir: loaded.dir,
+    cwd,
+    lock,
+    lockFile: path.relative(cwd, lockFile) || lockFile,
+    cacheDir: opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir(),
+  });
+  return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn, lock, charts: rendered.renders });
 }

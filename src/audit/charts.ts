@@ -1,0 +1,133 @@
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import { chartDependencies, type LoadedChart } from '../kinds/chart/load.js';
+import { renderChart } from '../kinds/chart/render/index.js';
+import { loadChartFromStore } from '../kinds/chart/resolve.js';
+import type { ChartSpec } from '../kinds/chart/spec.js';
+import type { Lock } from '../kinds/schema.js';
+import { BlobStore } from '../store/blob-store.js';
+import type { Reference, ScanResult } from './scan.js';
+
+/**
+ * Charts the manifest names, rendered with the Helm values found in the scanned tree, so an image
+ * hard-coded in a template is audited like any scanned reference.
+ *
+ * Which scanned file is values for which chart (the rule the README states):
+ * - a file the chart's manifest entry lists under `values:` (relative to the manifest); the listed
+ *   files found in the scan are rendered together, in the manifest's order;
+ * - otherwise, a YAML file named `values.yaml` / `values-*.yaml` / `*-values.yaml` /
+ *   `*.values.yaml` (or `.yml`) whose directory is named after the chart (`nats/values-prod.yaml`),
+ *   or named `<chart>-values.yaml`, `values-<chart>.yaml`, `<chart>.values.yaml` anywhere; each
+ *   such file is rendered on its own.
+ * A file in a directory that holds a Chart.yaml is that chart's own defaults, never deploy values.
+ *
+ * The chart comes from the lock (`<name>.lock.json` beside the manifest: the pinned version and
+ * archive digest) and the download cache `ferry lock` / `ferry bundle create` fill; nothing is
+ * fetched. A chart that cannot be rendered (not locked, archive not in the cache, a render error)
+ * is reported, never skipped.
+ */
+export interface ChartRender {
+  chart: string;
+  version?: string;
+  /** Values files (as scanned) the chart was rendered with, in order. */
+  values: string[];
+  status: 'rendered' | 'not-rendered';
+  /** Why not rendered. */
+  reason?: string;
+  /** Image references the rendered objects run (before the ones already found in the values files were dropped). */
+  images: number;
+}
+
+export interface RenderedCharts {
+  renders: ChartRender[];
+  references: Reference[];
+}
+
+const VALUES_NAME = /^(values|values[-.].+|.+[-.]values)\.ya?ml$/i;
+
+/** The values files in a scan for each manifest chart, by the rule above. */
+export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestDir: string, cwd: string): Array<{ spec: ChartSpec; files: string[] }> {
+  const scanned = scan.files.filter((f) => f.type === 'yaml').map((f) => f.file);
+  const chartDirs = new Set(scan.files.filter((f) => path.posix.basename(f.file) === 'Chart.yaml').map((f) => path.posix.dirname(f.file)));
+  const out: Array<{ spec: ChartSpec; files: string[] }> = [];
+  for (const spec of charts) {
+    const listed: string[] = [];
+    for (const v of spec.values ?? []) {
+      const rel = path.relative(cwd, path.resolve(manifestDir, v)).split(path.sep).join('/');
+      if (scanned.includes(rel) && !listed.includes(rel)) listed.push(rel);
+    }
+    if (listed.length) out.push({ spec, files: listed });
+    const n = spec.name.toLowerCase();
+    for (const file of scanned) {
+      if (listed.includes(file) || chartDirs.has(path.posix.dirname(file))) continue;
+      const base = path.posix.basename(file).toLowerCase();
+      const stem = base.replace(/\.ya?ml$/, '');
+      const dir = path.posix.basename(path.posix.dirname(file)).toLowerCase();
+      const byDir = dir === n && VALUES_NAME.test(base);
+      const byName = stem === `${n}-values` || stem === `values-${n}` || stem === `${n}.values`;
+      if (byDir || byName) out.push({ spec, files: [file] });
+    }
+  }
+  return out;
+}
+
+class NotRendered extends Error {}
+
+async function loadLocked(entry: ChartLock, lock: Lock, store: BlobStore): Promise<LoadedChart> {
+  if (!(await store.has({ digest: entry.digest, size: entry.size }))) {
+    throw new NotRendered(`the archive of ${entry.name} ${entry.version} (${entry.digest}) is not in the download cache ${store.root}`);
+  }
+  const chart = await loadChartFromStore(entry, { store });
+  const parent = `${entry.name} ${entry.version}`;
+  for (const dep of chartDependencies(chart)) {
+    if (chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
+    const locked = lock.charts.find((c) => c.name === dep.name && c.dependencyOf?.includes(parent));
+    if (!locked) throw new NotRendered(`dependency ${dep.name} of ${parent} is neither vendored nor in the lock`);
+    chart.subcharts.push(await loadLocked(locked, lock, store));
+  }
+  return chart;
+}
+
+export async function renderScannedCharts(
+  charts: ChartSpec[],
+  scan: ScanResult,
+  opts: { manifestDir: string; cwd: string; lock?: Lock; lockFile: string; cacheDir: string },
+): Promise<RenderedCharts> {
+  const renders: ChartRender[] = [];
+  const references: Reference[] = [];
+  const store = new BlobStore(opts.cacheDir);
+  for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
+    const entry = opts.lock?.charts.find((c) => c.name === spec.name && c.repo === spec.repo && !c.dependencyOf);
+    const render: ChartRender = { chart: spec.name, version: entry?.version, values: files, status: 'not-rendered', images: 0 };
+    renders.push(render);
+    try {
+      if (!opts.lock) throw new NotRendered(`no lock file ${opts.lockFile}: run \`ferry lock\` so the chart version is pinned and its archive cached`);
+      if (!entry) throw new NotRendered(`the lock ${opts.lockFile} has no entry for ${spec.name} from ${spec.repo}: run \`ferry lock\` again`);
+      const chart = await loadLocked(entry, opts.lock, store);
+      const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text }));
+      const result = renderChart(chart, { values });
+      const found = findRenderedImages(result.documents);
+      render.status = 'rendered';
+      render.images = found.length;
+      // An image the values files set is already a scanned reference with its own file:line.
+      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file)).map((r) => normalizeRef(r.value) ?? r.value));
+      const seen = new Set<string>();
+      for (const f of found) {
+        if (inValues.has(f.ref)) continue;
+        const resource = `${f.doc.kind ?? '?'}/${f.doc.name ?? '?'}`;
+        const key = `${f.ref} ${f.doc.source} ${resource} ${f.fieldPath}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        const provenance = `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}`;
+        references.push({ file: files[0], line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: f.raw, provenance, template: f.doc.source, resource });
+      }
+    } catch (err) {
+      if (err instanceof NotRendered) render.reason = err.message;
+      else if (err instanceof FerryError) render.reason = err.message;
+      else throw err;
+    }
+  }
+  return { renders, references };
+}
