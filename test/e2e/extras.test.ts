@@ -7,6 +7,7 @@ import { seedImages, type SeededImages } from '../support/images.js';
 import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startFerryServe } from '../support/static-http.js';
 import { tarEntries } from '../support/tar-walk.js';
+import { signWithOpenssl } from '../support/keyless-ca.js';
 import { OCI_INDEX, OCI_MANIFEST, pushBlob, pushCosignSignatureManifest, putManifest, sha256, simpleSigningPayload } from '../support/oci-push.js';
 
 /**
@@ -51,7 +52,7 @@ async function pushCosignSignature(repo: string, subject: string, identity: stri
   const payload = simpleSigningPayload(subject, identity);
   const payloadFile = path.join(work, `payload-${subject.slice(7, 19)}.json`);
   await writeFile(payloadFile, payload);
-  const der = (await mustRun('sh', ['-c', `openssl dgst -sha256 -sign "${keyFile}" "${payloadFile}" | base64 -w0`])).stdout.trim();
+  const der = await signWithOpenssl(keyFile, payloadFile);
   return pushCosignSignatureManifest(upstream, repo, subject, payload, { 'dev.cosignproject.cosign/signature': der });
 }
 
