@@ -82,11 +82,14 @@ describe('keyless signatures (Fulcio-style certificates, offline)', () => {
     const created = await runFerry(['bundle', 'create', m, '-o', bundle, '--frozen', '--json'], { env: env() });
     expect(created.code, created.stderr).toBe(0);
     expect(JSON.parse(created.stdout).signaturesVerified).toBe(1);
+    // No Rekor bundle on this signature and no Rekor key: said, not silently passed over.
+    expect(JSON.parse(created.stdout).signatureNotes).toEqual([`${seeded.refs.app}: no Rekor bundle: Rekor inclusion not checked`]);
     const t = path.join(work, 'target.yaml');
     await writeFile(t, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: t }\nregistry:\n  url: ${target.url}\n  prefix: mirror\n`);
     const imported = await runFerry(['import', bundle, '--target', t, '--json'], { env: env() });
     expect(imported.code, imported.stderr).toBe(0);
     expect(JSON.parse(imported.stdout).verified.imageSignatures).toBe(1);
+    expect(JSON.parse(imported.stdout).verified.imageSignatureNotes).toEqual([`${seeded.refs.app}: no Rekor bundle: Rekor inclusion not checked`]);
   });
 
   it('a Sigstore trusted_root.json and an identity regexp work too', async () => {

@@ -231,7 +231,7 @@ async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers,
       named = undefined;
     }
     if (named === subject) {
-      notes.push(...layerNotes.map((n) => `${subject}: ${n}`));
+      notes.push(...layerNotes);
       return undefined;
     }
     reasons.push(`signature in ${extra.digest} (${by.keys.some((k) => k.name === signer) ? `key ${signer}` : signer}) is over ${typeof named === 'string' ? named : 'no digest'}, not ${subject}`);
@@ -261,7 +261,7 @@ export async function verifyImageSignatures(images: SignedImage[], policy: Verif
       for (const c of candidates) {
         const imageNotes: string[] = [];
         const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
-        notes.push(...imageNotes.map((n) => `${image.ref}: ${n}`));
+        notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
         if (!why) {
           ok = true;
           break;
@@ -294,13 +294,13 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
 }
 
 /** `import`: check the images of a bundle against the policy it carries, before anything is sent. */
-export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }): Promise<number> {
+export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }, notes: string[] = []): Promise<number> {
   if (!source.entry(POLICY_FILE)) return 0;
   const policy = parseVerifyPolicy(await source.readFile(POLICY_FILE));
   // Only the images matter here (their signatures); the rest of the lock is checked by verify.
   const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await source.readFile('ferry/lock.json')).toString('utf8')));
   const reader = blobReader(source);
-  return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import');
+  return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import', notes);
 }
 
 /**
