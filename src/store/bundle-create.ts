@@ -77,6 +77,8 @@ export interface CreateResult {
   signed: boolean;
   /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
   signaturesVerified: number;
+  /** What was not checked for keyless signatures that passed (e.g. "Rekor inclusion not checked"). */
+  signatureNotes: string[];
   size: number;
   blobs: number;
   blobBytes: number;
@@ -123,7 +125,8 @@ export async function createBundle(
       lockUsed = 'refreshed';
     }
     const manifests = await fetchLocked(lock, ctx);
-    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
+    const signatureNotes: string[] = [];
+    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create', signatureNotes);
     const diff = opts.since
       ? await planDifferential({ since: opts.since, index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
       : undefined;
@@ -153,6 +156,7 @@ export async function createBundle(
     await cached?.cache.keep(keepTag(digestOf(lockText)));
     return {
       signaturesVerified,
+      signatureNotes,
       signed: Boolean(signKey),
       bundle: packed.path,
       size: packed.size,

@@ -29,7 +29,7 @@ export interface ImportOptions extends NetOptions {
 export interface ImportReport {
   bundle: string;
   target: string;
-  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number };
+  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number; imageSignatureNotes: string[] };
   results: ImportResult[];
   pushed: number;
   skipped: number;
@@ -67,7 +67,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     });
   }
   const policySource = await openBundleSource(bundle);
-  const signaturesVerified = await checkBundlePolicy(policySource).finally(() => policySource.close());
+  const imageSignatureNotes: string[] = [];
+  const signaturesVerified = await checkBundlePolicy(policySource, imageSignatureNotes).finally(() => policySource.close());
 
   const source = await openBundleSource(bundle);
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
@@ -89,7 +90,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   return {
     bundle,
     target: loaded.file,
-    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified },
+    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified, imageSignatureNotes },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +7,8 @@ import { seedImages, type SeededImages } from '../support/images.js';
 import { skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startFerryServe } from '../support/static-http.js';
 import { tarEntries } from '../support/tar-walk.js';
+import { signWithOpenssl } from '../support/keyless-ca.js';
+import { OCI_INDEX, OCI_MANIFEST, pushBlob, pushCosignSignatureManifest, putManifest, sha256, simpleSigningPayload } from '../support/oci-push.js';
 
 /**
  * Signatures, attestations and referrers travel with their images. Upstream is a real
@@ -33,27 +34,6 @@ let attDigest: string;
 let multiSigDigest: string;
 
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50' });
-const sha256 = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-
-/** Plain distribution API calls (no ferry, no skopeo): a monolithic blob upload. */
-async function pushBlob(reg: RunningRegistry, repo: string, bytes: Buffer): Promise<{ digest: string; size: number }> {
-  const digest = sha256(bytes);
-  const start = await fetch(`${reg.url}/v2/${repo}/blobs/uploads/`, { method: 'POST' });
-  expect(start.status).toBe(202);
-  const loc = new URL(start.headers.get('location')!, reg.url);
-  loc.searchParams.set('digest', digest);
-  const put = await fetch(loc, { method: 'PUT', body: new Uint8Array(bytes), headers: { 'content-type': 'application/octet-stream' } });
-  expect(put.status, await put.text()).toBe(201);
-  return { digest, size: bytes.length };
-}
-
-async function putManifest(reg: RunningRegistry, repo: string, ref: string, bytes: Buffer, mediaType: string): Promise<string> {
-  const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body: new Uint8Array(bytes), headers: { 'content-type': mediaType } });
-  expect(res.status, await res.text()).toBe(201);
-  return sha256(bytes);
-}
 
 async function getJson(url: string, accept = `${OCI_INDEX}, ${OCI_MANIFEST}`): Promise<{ status: number; body: any; headers: Headers }> {
   const res = await fetch(url, { headers: { accept } });
@@ -67,24 +47,13 @@ async function getJson(url: string, accept = `${OCI_INDEX}, ${OCI_MANIFEST}`): P
   return { status: res.status, body, headers: res.headers };
 }
 
-/** A cosign signature manifest (the format sigstore's tools and containers/image read). */
+/** A cosign signature manifest (the format sigstore's tools and containers/image read), signed by openssl. */
 async function pushCosignSignature(repo: string, subject: string, identity: string): Promise<string> {
-  const payload = Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': identity }, image: { 'docker-manifest-digest': subject }, type: 'cosign container image signature' }, optional: null }));
+  const payload = simpleSigningPayload(subject, identity);
   const payloadFile = path.join(work, `payload-${subject.slice(7, 19)}.json`);
   await writeFile(payloadFile, payload);
-  const der = (await mustRun('sh', ['-c', `openssl dgst -sha256 -sign "${keyFile}" "${payloadFile}" | base64 -w0`])).stdout.trim();
-  const layer = await pushBlob(upstream, repo, payload);
-  const configBytes = Buffer.from(JSON.stringify({ architecture: '', config: {}, created: '0001-01-01T00:00:00Z', history: [{ created: '0001-01-01T00:00:00Z' }], os: '', rootfs: { type: 'layers', diff_ids: [layer.digest] } }));
-  const config = await pushBlob(upstream, repo, configBytes);
-  const m = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
-      layers: [{ mediaType: 'application/vnd.dev.cosign.simplesigning.v1+json', ...layer, annotations: { 'dev.cosignproject.cosign/signature': der } }],
-    }),
-  );
-  return putManifest(upstream, repo, `${subject.replace(':', '-')}.sig`, m, OCI_MANIFEST);
+  const der = await signWithOpenssl(keyFile, payloadFile);
+  return pushCosignSignatureManifest(upstream, repo, subject, payload, { 'dev.cosignproject.cosign/signature': der });
 }
 
 beforeAll(async () => {

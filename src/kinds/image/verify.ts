@@ -8,6 +8,7 @@ import type { RegistryClient } from '../../oci/client.js';
 import type { OciManifest } from '../../oci/media-types.js';
 import { normalizeImageReference, parseImageReference } from '../../oci/reference.js';
 import type { ImageExtra } from './extras-lock.js';
+import { CERTIFICATE_ANNOTATION, checkKeyless, parseTrustedRoot, type KeylessPolicy } from './keyless.js';
 
 /**
  * Offline verification of image signatures against cosign public keys the manifest names:
@@ -26,21 +27,59 @@ import type { ImageExtra } from './extras-lock.js';
  * the payload's exact bytes. Checked from bytes already pinned by digest (the store, the
  * bundle), so it needs no network: at `bundle create`, and again at `import` with the policy
  * and keys the bundle carries (trust them by signing the bundle and importing with `--key`).
- * Keyless (Fulcio certificate) signatures are not verified.
+ *
+ * Keyless (Fulcio certificate) signatures: a rule names `trustedRoot` (PEM CA certificates or a
+ * Sigstore trusted_root.json), `certificateIdentity` and/or `certificateIdentityRegexp`, and
+ * `certificateOidcIssuer` (optionally `rekorPublicKey`, `allowExpiredLeaf`); see keyless.ts for
+ * what is checked offline and what is reported "not checked".
  */
 
-export const VerifyRuleSchema = z
-  .object({
-    images: z.string().min(1).describe('Image reference, or a prefix of normalized references (registry/, registry/path/).'),
-    keys: z.array(z.string()).min(1).describe('cosign public keys (PEM), relative to the manifest.'),
-  })
-  .strict();
+const keylessFields = {
+  keys: z.array(z.string()).min(1).optional().describe('cosign public keys (PEM), relative to the manifest.'),
+  trustedRoot: z.string().min(1).optional().describe('Keyless: CA certificates (PEM: Fulcio root and intermediates) or a Sigstore trusted_root.json, relative to the manifest.'),
+  certificateIdentity: z.string().min(1).optional().describe('Keyless: the signing certificate must have this SAN (email or URI), exactly.'),
+  certificateIdentityRegexp: z.string().min(1).optional().describe('Keyless: a SAN (email or URI) must match this regular expression (unanchored, as cosign).'),
+  certificateOidcIssuer: z.string().min(1).optional().describe('Keyless: the Fulcio OIDC issuer extension must equal this.'),
+  rekorPublicKey: z.string().min(1).optional().describe('Keyless: Rekor public key (PEM); the Rekor bundle\'s SET is then verified, otherwise reported "not checked".'),
+  allowExpiredLeaf: z.boolean().optional().describe('Keyless: accept a signature without a Rekor bundle whose certificate has expired (its validity is then not checked).'),
+};
 
-export const ImageVerifySchema = z.object({ keys: z.array(z.string()).min(1).describe('cosign public keys (PEM), relative to the manifest.') }).strict();
+type RuleFields = { [K in keyof typeof keylessFields]?: z.infer<(typeof keylessFields)[K]> };
+
+/** Every problem of one rule's fields (a rule needs keys, or a trusted root with identity and issuer). */
+function ruleProblems(r: RuleFields): string[] {
+  const out: string[] = [];
+  const keyless = r.trustedRoot ?? r.certificateIdentity ?? r.certificateIdentityRegexp ?? r.certificateOidcIssuer ?? r.rekorPublicKey ?? r.allowExpiredLeaf;
+  if (!r.keys && keyless === undefined) out.push('names neither `keys` nor `trustedRoot`');
+  if (keyless !== undefined) {
+    if (!r.trustedRoot) out.push('keyless fields need `trustedRoot`');
+    if (!r.certificateIdentity && !r.certificateIdentityRegexp) out.push('keyless needs `certificateIdentity` or `certificateIdentityRegexp`');
+    if (!r.certificateOidcIssuer) out.push('keyless needs `certificateOidcIssuer`');
+  }
+  if (r.certificateIdentityRegexp) {
+    try {
+      new RegExp(r.certificateIdentityRegexp);
+    } catch (err) {
+      out.push(`certificateIdentityRegexp: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}
+
+const refineRule = (r: RuleFields, ctx: z.RefinementCtx) => {
+  for (const message of ruleProblems(r)) ctx.addIssue({ code: 'custom', message });
+};
+
+export const VerifyRuleSchema = z
+  .object({ images: z.string().min(1).describe('Image reference, or a prefix of normalized references (registry/, registry/path/).'), ...keylessFields })
+  .strict()
+  .superRefine(refineRule);
+
+export const ImageVerifySchema = z.object(keylessFields).strict().superRefine(refineRule);
 
 /** The policy as it travels in a bundle (`ferry/verify-policy.json`): keys inline. */
 export interface VerifyPolicy {
-  rules: Array<{ images: string; exact: boolean; keys: Array<{ name: string; pem: string }> }>;
+  rules: Array<{ images: string; exact: boolean; keys: Array<{ name: string; pem: string }>; keyless?: KeylessPolicy }>;
 }
 
 export const POLICY_FILE = 'ferry/verify-policy.json';
@@ -48,32 +87,57 @@ export const COSIGN_SIGNATURE_ARTIFACT = 'application/vnd.dev.cosign.artifact.si
 const SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';
 const MAX_PAYLOAD = 1024 * 1024;
 
-/** Read the manifest's rules and their key files; every unreadable key is reported at once. */
+/** Read the manifest's rules and their key and root files; every unreadable file is reported at once. */
 export async function loadVerifyPolicy(
-  manifest: { verify?: Array<{ images: string; keys: string[] }>; images: Array<{ ref: string; verify?: { keys: string[] } }> },
+  manifest: { verify?: Array<RuleFields & { images: string }>; images: Array<{ ref: string; verify?: RuleFields }> },
   dir: string,
 ): Promise<VerifyPolicy> {
   const raw = [
-    ...(manifest.verify ?? []).map((r) => ({ images: r.images, exact: false, keys: r.keys })),
-    ...manifest.images.filter((i) => i.verify).map((i) => ({ images: normalizeImageReference(i.ref), exact: true, keys: i.verify!.keys })),
+    ...(manifest.verify ?? []).map((r) => ({ ...r, exact: false })),
+    ...manifest.images.filter((i) => i.verify).map((i) => ({ ...i.verify!, images: normalizeImageReference(i.ref), exact: true })),
   ];
   const problems: string[] = [];
   const rules: VerifyPolicy['rules'] = [];
+  const read = async (what: string, file: string, parse: (text: string) => void): Promise<string | undefined> => {
+    try {
+      const text = await readFile(path.resolve(dir, file), 'utf8');
+      parse(text);
+      return text;
+    } catch (err) {
+      problems.push(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      return undefined;
+    }
+  };
   for (const r of raw) {
+    for (const p of ruleProblems(r)) problems.push(`verify ${r.images}: ${p}`);
     const keys: VerifyPolicy['rules'][number]['keys'] = [];
-    for (const k of r.keys) {
-      const file = path.resolve(dir, k);
-      try {
-        const pem = await readFile(file, 'utf8');
-        createPublicKey(pem);
-        keys.push({ name: k, pem });
-      } catch (err) {
-        problems.push(`verify ${r.images}: key ${k}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    for (const k of r.keys ?? []) {
+      const pem = await read(`verify ${r.images}: key`, k, (t) => createPublicKey(t));
+      if (pem !== undefined) keys.push({ name: k, pem });
+    }
+    const rule: VerifyPolicy['rules'][number] = { images: r.images, exact: r.exact, keys };
+    if (r.trustedRoot && r.certificateOidcIssuer) {
+      let root: ReturnType<typeof parseTrustedRoot> | undefined;
+      await read(`verify ${r.images}: trustedRoot`, r.trustedRoot, (t) => (root = parseTrustedRoot(t)));
+      const rekorKeys = (root?.rekorKeys ?? []).map((pem, i) => ({ name: `${r.trustedRoot} tlogs[${i}]`, pem }));
+      if (r.rekorPublicKey) {
+        const pem = await read(`verify ${r.images}: rekorPublicKey`, r.rekorPublicKey, (t) => createPublicKey(t));
+        if (pem !== undefined) rekorKeys.push({ name: r.rekorPublicKey, pem });
+      }
+      if (root) {
+        rule.keyless = {
+          trustedRoot: { name: r.trustedRoot, pem: root.certificates },
+          ...(r.certificateIdentity !== undefined && { identity: r.certificateIdentity }),
+          ...(r.certificateIdentityRegexp !== undefined && { identityRegexp: r.certificateIdentityRegexp }),
+          issuer: r.certificateOidcIssuer,
+          ...(rekorKeys.length && { rekorKeys }),
+          ...(r.allowExpiredLeaf && { allowExpiredLeaf: true }),
+        };
       }
     }
-    rules.push({ images: r.images, exact: r.exact, keys });
+    rules.push(rule);
   }
-  if (problems.length) throw new FerryError('VALIDATION', `${problems.length} verification key${problems.length > 1 ? 's' : ''} cannot be read`, { details: problems, hint: 'Keys are cosign public keys (PEM), relative to the manifest.' });
+  if (problems.length) throw new FerryError('VALIDATION', `${problems.length} verification rule problem${problems.length > 1 ? 's' : ''}`, { details: problems, hint: 'Keys are cosign public keys (PEM); trustedRoot is a PEM file of CA certificates or a Sigstore trusted_root.json; paths are relative to the manifest.' });
   return { rules };
 }
 
@@ -83,11 +147,24 @@ export function parseVerifyPolicy(bytes: Buffer): VerifyPolicy {
   return v;
 }
 
-function keysFor(ref: string, policy: VerifyPolicy): Array<{ name: string; key: KeyObject }> {
+interface Verifiers {
+  keys: Array<{ name: string; key: KeyObject }>;
+  keyless: KeylessPolicy[];
+  /** "k1.pub or certificate for x from y under root.pem" */
+  label: string;
+}
+
+function describeKeyless(k: KeylessPolicy): string {
+  return `a certificate for ${k.identity ?? `/${k.identityRegexp}/`} from ${k.issuer} under ${k.trustedRoot.name}`;
+}
+
+function verifiersFor(ref: string, policy: VerifyPolicy): Verifiers | undefined {
   const normalized = normalizeImageReference(ref);
-  return policy.rules
-    .filter((r) => (r.exact ? r.images === normalized : normalized.startsWith(r.images)))
-    .flatMap((r) => r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) })));
+  const rules = policy.rules.filter((r) => (r.exact ? r.images === normalized : normalized.startsWith(r.images)));
+  const keys = rules.flatMap((r) => r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) })));
+  const keyless = rules.flatMap((r) => (r.keyless ? [r.keyless] : []));
+  if (!keys.length && !keyless.length) return undefined;
+  return { keys, keyless, label: [...keys.map((k) => k.name), ...keyless.map(describeKeyless)].join(' or ') };
 }
 
 export interface SignedImage {
@@ -104,8 +181,8 @@ export interface DigestReader {
   blob(digest: string, maxBytes: number): Promise<Buffer>;
 }
 
-/** Why one signature manifest does not vouch for `subject` with any key, or undefined if it does. */
-async function checkSignature(extra: ImageExtra, subject: string, keys: Array<{ name: string; key: KeyObject }>, read: DigestReader): Promise<string | undefined> {
+/** Why one signature manifest does not vouch for `subject` with any verifier, or undefined if it does. */
+async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers, read: DigestReader, notes: string[]): Promise<string | undefined> {
   const m = JSON.parse((await read.manifest(extra.digest)).toString('utf8')) as OciManifest;
   const layers = (m.layers ?? []).filter((l) => l.annotations?.[SIGNATURE_ANNOTATION]);
   if (!layers.length) return `${extra.digest}: no layer with a ${SIGNATURE_ANNOTATION} annotation`;
@@ -116,16 +193,35 @@ async function checkSignature(extra: ImageExtra, subject: string, keys: Array<{ 
       continue;
     }
     const payload = await read.blob(layer.digest, MAX_PAYLOAD);
-    const sig = Buffer.from(layer.annotations![SIGNATURE_ANNOTATION], 'base64');
-    const by = keys.find((k) => {
+    const annotations = layer.annotations!;
+    const sig = Buffer.from(annotations[SIGNATURE_ANNOTATION], 'base64');
+    let signer: string | undefined = by.keys.find((k) => {
       try {
         return verify('sha256', payload, { key: k.key, dsaEncoding: 'der' }, sig);
       } catch {
         return false;
       }
-    });
-    if (!by) {
-      reasons.push(`signature in ${extra.digest} does not verify with ${keys.map((k) => k.name).join(', ')}`);
+    })?.name;
+    let layerNotes: string[] = [];
+    if (!signer && by.keyless.length && annotations[CERTIFICATE_ANNOTATION]) {
+      const why: string[] = [];
+      for (const rule of by.keyless) {
+        const r = checkKeyless(annotations, payload, sig, rule);
+        if (!r.problem) {
+          signer = describeKeyless(rule);
+          layerNotes = r.notes;
+          break;
+        }
+        why.push(r.problem);
+      }
+      if (!signer) {
+        reasons.push(`signature in ${extra.digest}: ${why.join('; ')}`);
+        continue;
+      }
+    }
+    if (!signer) {
+      const tried = by.keys.length ? `does not verify with ${by.keys.map((k) => k.name).join(', ')}` : 'carries no certificate (not a keyless signature)';
+      reasons.push(`signature in ${extra.digest} ${tried}${by.keys.length && by.keyless.length ? ' and carries no certificate' : ''}`);
       continue;
     }
     let named: unknown;
@@ -134,8 +230,11 @@ async function checkSignature(extra: ImageExtra, subject: string, keys: Array<{ 
     } catch {
       named = undefined;
     }
-    if (named === subject) return undefined;
-    reasons.push(`signature in ${extra.digest} (key ${by.name}) is over ${typeof named === 'string' ? named : 'no digest'}, not ${subject}`);
+    if (named === subject) {
+      notes.push(...layerNotes);
+      return undefined;
+    }
+    reasons.push(`signature in ${extra.digest} (${by.keys.some((k) => k.name === signer) ? `key ${signer}` : signer}) is over ${typeof named === 'string' ? named : 'no digest'}, not ${subject}`);
   }
   return reasons.join('; ');
 }
@@ -144,11 +243,11 @@ async function checkSignature(extra: ImageExtra, subject: string, keys: Array<{ 
  * Check every image a rule covers; returns one problem per failing image ("ref: reason"),
  * all of them, never only the first.
  */
-export async function verifyImageSignatures(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader): Promise<string[]> {
+export async function verifyImageSignatures(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, notes: string[] = []): Promise<string[]> {
   const problems: string[] = [];
   for (const image of images) {
-    const keys = keysFor(image.ref, policy);
-    if (!keys.length) continue;
+    const by = verifiersFor(image.ref, policy);
+    if (!by) continue;
     // A platform-filtered index is not the signed digest: then each kept platform manifest must be signed.
     const subjects = image.storedDigest ? image.manifests.map((m) => m.digest) : [image.digest];
     for (const subject of subjects) {
@@ -160,14 +259,16 @@ export async function verifyImageSignatures(images: SignedImage[], policy: Verif
       const reasons: string[] = [];
       let ok = false;
       for (const c of candidates) {
-        const why = await checkSignature(c, subject, keys, read(image)).catch((err: Error) => `${c.digest}: ${err.message}`);
+        const imageNotes: string[] = [];
+        const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
+        notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
         if (!why) {
           ok = true;
           break;
         }
         reasons.push(why);
       }
-      if (!ok) problems.push(`${image.ref}: not signed by ${keys.map((k) => k.name).join(' or ')} (${reasons.join('; ')})`);
+      if (!ok) problems.push(`${image.ref}: not signed by ${by.label} (${reasons.join('; ')})`);
     }
   }
   return problems;
@@ -193,21 +294,24 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
 }
 
 /** `import`: check the images of a bundle against the policy it carries, before anything is sent. */
-export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }): Promise<number> {
+export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }, notes: string[] = []): Promise<number> {
   if (!source.entry(POLICY_FILE)) return 0;
   const policy = parseVerifyPolicy(await source.readFile(POLICY_FILE));
   // Only the images matter here (their signatures); the rest of the lock is checked by verify.
   const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await source.readFile('ferry/lock.json')).toString('utf8')));
   const reader = blobReader(source);
-  return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import');
+  return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import', notes);
 }
 
-/** Check and throw with every failing image; returns how many images a rule covered. */
-export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string): Promise<number> {
+/**
+ * Check and throw with every failing image; returns how many images a rule covered. `notes`
+ * receives what was not checked for a passing keyless signature ("Rekor inclusion not checked").
+ */
+export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<number> {
   if (!policy.rules.length) return 0;
-  const problems = await verifyImageSignatures(images, policy, read);
+  const problems = await verifyImageSignatures(images, policy, read, notes);
   if (problems.length) throw policyFailure(problems, when);
-  return images.filter((i) => keysFor(i.ref, policy).length).length;
+  return images.filter((i) => verifiersFor(i.ref, policy)).length;
 }
 
 export function policyFileEntry(policy: VerifyPolicy): Array<[string, Buffer]> {
