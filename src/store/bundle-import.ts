@@ -75,7 +75,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   try {
     // A differential bundle: the target must already hold every blob it left out; one found in
     // another mirror repository (a base image's) is mounted from there by the kinds' pushes.
-    const mounts = await checkBaseOnTarget(bundle, loaded, net?.registry);
+    const mounts = await checkBaseOnTarget(bundle, source, loaded, net?.registry);
     const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));

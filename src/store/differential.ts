@@ -14,6 +14,7 @@ import { ROLE } from '../kinds/file/artifact.js';
 import { readChartArtifact, type ChartArtifact } from '../kinds/chart/import.js';
 import { aptRoot, aptTarget, readAptArtifact } from '../kinds/apt/import.js';
 import { BundleReader } from './bundle-reader.js';
+import type { BundleSource } from './open-bundle.js';
 import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from './layout.js';
 import { safeJoin } from './safe-path.js';
 import { ANNOTATION, type BlobSource } from './source.js';
@@ -262,102 +263,97 @@ export async function expectedFromBase(reader: DifferentialSource): Promise<{ ba
  * `charts:` directory, an APT package at its pool path under `apt.dir`, a file at its place in
  * the files tree (each same size and sha256). Refuses listing every missing one by artifact.
  */
-export async function checkBaseOnTarget(bundle: string, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
+export async function checkBaseOnTarget(bundle: string, reader: BundleSource, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
   const mounts = new Map<string, string[]>();
-  const reader = await BundleReader.open(bundle);
-  try {
-    const diff = await readDifferential(reader);
-    if (!diff || !diff.omitted.length) return mounts;
-    const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
-    const index = await reader.readIndex();
-    const payload = await payloadBlobs(index, (d, max) => reader.readBlob(d, max));
-    const t = loaded.target;
-    const missing: string[] = [];
-    const checks: Array<() => Promise<void>> = [];
-    const host = t.registry ? new URL(t.registry.url).host : '';
-    const repoOf = (refName: string): string | undefined => {
-      try {
-        return mapImage(refName, registryMappingFor(t)).repository;
-      } catch {
-        return undefined;
+  const diff = await readDifferential(reader);
+  if (!diff || !diff.omitted.length) return mounts;
+  const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
+  const index = await reader.readIndex();
+  const payload = await payloadBlobs(index, (d, max) => reader.readBlob(d, max));
+  const t = loaded.target;
+  const missing: string[] = [];
+  const checks: Array<() => Promise<void>> = [];
+  const host = t.registry ? new URL(t.registry.url).host : '';
+  const repoOf = (refName: string): string | undefined => {
+    try {
+      return mapImage(refName, registryMappingFor(t)).repository;
+    } catch {
+      return undefined;
+    }
+  };
+  // Where else on the registry a base blob may be: the base's images' and charts' repositories
+  // (older bundles do not list them: then this bundle's own), each once.
+  const others = t.registry ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
+  const inRegistry = async (label: string, repository: string, digest: string, size: number) => {
+    const own: RepoRef = { registry: host, repository };
+    if ((await registry!.blobSize(own, digest)) === size) return;
+    for (const other of others) {
+      if (other === repository || (await registry!.blobSize({ registry: host, repository: other }, digest)) !== size) continue;
+      mounts.set(digest, [...new Set([...(mounts.get(digest) ?? []), other])]);
+      return;
+    }
+    missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${host}/${repository} nor in the ${others.length} other mirror repositories of the base`);
+  };
+  const charts = new Map<string, Promise<ChartArtifact>>();
+  const chartOf = (top: OciDescriptor) => {
+    if (!charts.has(top.digest)) charts.set(top.digest, readChartArtifact(top, reader));
+    return charts.get(top.digest)!;
+  };
+  const sameFile = (label: string, dest: string, digest: string, size: number) => async () => {
+    if (!(await hasSameContent(dest, digest, size))) missing.push(`${label}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
+  };
+  for (const [digest, p] of payload) {
+    const size = omitted.get(digest);
+    if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
+    for (const top of p.tops) {
+      const label = artifactLabel(top);
+      const kind = kindOf(top);
+      if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
+        const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
+        if (repository) checks.push(() => inRegistry(label, repository, digest, size));
       }
-    };
-    // Where else on the registry a base blob may be: the base's images' and charts' repositories
-    // (older bundles do not list them: then this bundle's own), each once.
-    const others = t.registry ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
-    const inRegistry = async (label: string, repository: string, digest: string, size: number) => {
-      const own: RepoRef = { registry: host, repository };
-      if ((await registry!.blobSize(own, digest)) === size) return;
-      for (const other of others) {
-        if (other === repository || (await registry!.blobSize({ registry: host, repository: other }, digest)) !== size) continue;
-        mounts.set(digest, [...new Set([...(mounts.get(digest) ?? []), other])]);
-        return;
+      if ((kind === 'image' || kind === 'chart') && t.directory) {
+        const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
+        checks.push(async () => {
+          if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
+        });
       }
-      missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${host}/${repository} nor in the ${others.length} other mirror repositories of the base`);
-    };
-    const charts = new Map<string, Promise<ChartArtifact>>();
-    const chartOf = (top: OciDescriptor) => {
-      if (!charts.has(top.digest)) charts.set(top.digest, readChartArtifact(top, reader));
-      return charts.get(top.digest)!;
-    };
-    const sameFile = (label: string, dest: string, digest: string, size: number) => async () => {
-      if (!(await hasSameContent(dest, digest, size))) missing.push(`${label}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
-    };
-    for (const [digest, p] of payload) {
-      const size = omitted.get(digest);
-      if (size === undefined || reader.blobEntry(digest)) continue;
-      for (const top of p.tops) {
-        const label = artifactLabel(top);
-        const kind = kindOf(top);
-        if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
-          const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
-          if (repository) checks.push(() => inRegistry(label, repository, digest, size));
+      if (kind === 'chart' && t.charts) {
+        const a = await chartOf(top);
+        const dir = path.resolve(loaded.dir, t.charts.dir);
+        const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, label);
+        if (a.chart.digest === digest) checks.push(sameFile(label, file, digest, size));
+        if (a.prov?.digest === digest) checks.push(sameFile(label, `${file}.prov`, digest, size));
+      }
+      if (kind === 'apt' && t.apt) {
+        const a = await readAptArtifact(top, reader);
+        const { root } = aptRoot(aptTarget(loaded), a);
+        for (const layer of a.manifest.layers) {
+          const title = layer.annotations?.[ANNOTATION.title];
+          if (layer.digest !== digest || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') continue;
+          checks.push(sameFile(`${a.label} ${title}`, safeJoin(root, title, a.label), digest, size));
         }
-        if ((kind === 'image' || kind === 'chart') && t.directory) {
-          const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
-          checks.push(async () => {
-            if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
-          });
-        }
-        if (kind === 'chart' && t.charts) {
-          const a = await chartOf(top);
-          const dir = path.resolve(loaded.dir, t.charts.dir);
-          const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, label);
-          if (a.chart.digest === digest) checks.push(sameFile(label, file, digest, size));
-          if (a.prov?.digest === digest) checks.push(sameFile(label, `${file}.prov`, digest, size));
-        }
-        if (kind === 'apt' && t.apt) {
-          const a = await readAptArtifact(top, reader);
-          const { root } = aptRoot(aptTarget(loaded), a);
-          for (const layer of a.manifest.layers) {
-            const title = layer.annotations?.[ANNOTATION.title];
-            if (layer.digest !== digest || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') continue;
-            checks.push(sameFile(`${a.label} ${title}`, safeJoin(root, title, a.label), digest, size));
-          }
-        }
-        if (kind === 'file' && t.files) {
-          const dir = path.resolve(loaded.dir, t.files.dir);
-          const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
-          for (const layer of manifest.layers ?? []) {
-            const url = layer.annotations?.[ANNOTATION.source];
-            if (layer.digest !== digest || typeof url !== 'string') continue;
-            checks.push(sameFile(url, safeJoin(dir, mapFileUrl(url, t.files).path, url), digest, size));
-          }
+      }
+      if (kind === 'file' && t.files) {
+        const dir = path.resolve(loaded.dir, t.files.dir);
+        const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
+        for (const layer of manifest.layers ?? []) {
+          const url = layer.annotations?.[ANNOTATION.source];
+          if (layer.digest !== digest || typeof url !== 'string') continue;
+          checks.push(sameFile(url, safeJoin(dir, mapFileUrl(url, t.files).path, url), digest, size));
         }
       }
     }
-    for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
-    if (missing.length) {
-      missing.sort();
-      throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
-        details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
-        hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
-      });
-    }
-    return mounts;
-  } finally {
-    await reader.close();
   }
+  for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
+  if (missing.length) {
+    missing.sort();
+    throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
+      details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
+      hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
+    });
+  }
+  return mounts;
 }
 
 // ---------------------------------------------------------------------------------------------
