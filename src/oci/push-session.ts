@@ -32,6 +32,13 @@ export class RegistryPushSession {
     },
   ) {}
 
+  /** Repositories of the target that already hold `digest` (found before the import): mounted from, not uploaded. */
+  knownAt(digest: string, repositories: string[]): void {
+    const holders = this.mounts.get(digest) ?? new Set<string>();
+    for (const r of repositories) holders.add(r);
+    this.mounts.set(digest, holders);
+  }
+
   /** Run `fn` with `repo` to itself (calls for one repository run in call order). Not re-entrant. */
   withRepository<T>(repo: RepoRef, fn: () => Promise<T>): Promise<T> {
     return this.perRepository(`${repo.registry}/${repo.repository}`, fn);

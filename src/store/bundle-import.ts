@@ -10,6 +10,7 @@ import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { artifactLabel, LayoutWriters } from './layout.js';
+import { RegistryPushSession } from '../oci/push-session.js';
 import type { Progress } from '../ui/progress.js';
 import { openBundleSource } from './open-bundle.js';
 import { verifyBundle } from './bundle-verify.js';
@@ -74,11 +75,16 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const net = createTargetNetContext(loaded.target, loaded.dir, opts);
   const results: ImportResult[] = [];
   try {
-    // A differential bundle: the target must already hold every blob it left out.
-    await checkBaseOnTarget(bundle, loaded, net?.registry);
+    // A differential bundle: the target must already hold every blob it left out; one found in
+    // another mirror repository (a base image's) is mounted from there by the push session.
+    const mounts = await checkBaseOnTarget(bundle, source, loaded, net?.registry);
+    const push = net?.registry
+      ? new RegistryPushSession(net.registry, { openBlob: (digest, start) => source.openBlob(digest, start), progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY })
+      : undefined;
+    for (const [digest, repositories] of mounts) push?.knownAt(digest, repositories);
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
-    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, layouts };
+    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, layouts, push };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
     await layouts.flush();

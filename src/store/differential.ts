@@ -5,31 +5,38 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import { LockSchema, type Lock } from '../manifest/lock.js';
-import { mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
-import type { RegistryClient } from '../oci/client.js';
-import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
+import { mapChartHttp, mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
+import type { RegistryClient, RepoRef } from '../oci/client.js';
+import { MT, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { hasSameContent } from './verified-write.js';
 import { ROLE } from '../kinds/file/artifact.js';
+import { readChartArtifact, type ChartArtifact } from '../kinds/chart/import.js';
+import { aptRoot, aptTarget, readAptArtifact } from '../kinds/apt/import.js';
 import { BundleReader } from './bundle-reader.js';
-import { openBundleSource } from './open-bundle.js';
+import type { BundleSource } from './open-bundle.js';
 import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from './layout.js';
 import { safeJoin } from './safe-path.js';
 import { ANNOTATION, type BlobSource } from './source.js';
 
 /**
  * Differential bundles (`bundle create --since <old lock or bundle>`). index.json still lists
- * every artifact, and every index, manifest and config travels (they are small, and they let
- * verify, import and serve read the bundle's whole structure from the bundle alone); what is
- * left out are the PAYLOAD blobs the base already carried: image layers, and the files of file
- * artifacts. Those are the ones a target can be checked for before anything is sent: a HEAD in
- * the image's mirror repository, a stat in a directory target, the file's place in the files
- * tree (same size and sha256). Chart archives and APT packages always travel.
+ * every artifact, and every index, manifest and config travels (the one exception: they are a
+ * few KB, and they let verify, import and serve read the bundle's whole structure from the
+ * bundle alone); every PAYLOAD blob the base already carried is left out: image layers, chart
+ * archives (content layer and .prov), APT packages (.deb) and the files of file artifacts. Each
+ * is one a target can be checked for before anything is sent: a HEAD in the artifact's mirror
+ * repository (or in another repository the base's images and charts map to, mounted from there
+ * at import), a stat in a directory target, or its place in the charts, APT or files tree (same
+ * size and sha256).
  *
  * `ferry/differential.json` (listed in checksums.sha256 like every other file) names the base
  * and lists every omitted blob (digest and size); `ferry/bundle.json` says `differential: true`
  * with the base and the counts (optional fields: bundle.json's formatVersion stays 1, and a
  * ferry that does not know them still reads the bundle, reporting the omitted blobs missing).
+ *
+ * differential.json also lists the base's image and chart references (`baseRefs`), so import
+ * can find a shared layer in a repository only the base's images went to.
  *
  * The base is identified by a digest: for a bundle, the sha256 of its `ferry/checksums.sha256`
  * (which covers every file of it); for a lock, the sha256 of the lock file's bytes (what a
@@ -52,6 +59,8 @@ export interface DifferentialManifest {
   base: DifferentialBase;
   /** Every omitted blob, sorted by digest. */
   omitted: Array<{ digest: string; size: number }>;
+  /** The base's image and chart references, sorted (absent in bundles from before it was added). */
+  baseRefs?: string[];
 }
 
 /** The optional fields bundle.json carries for a differential bundle. */
@@ -75,9 +84,12 @@ const isExtra = (top: OciDescriptor) => top.annotations?.[EXTRA_ANNOTATION.of] !
 const kindOf = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';
 const TOPS_PER_BLOB = 5;
 
+const CHART_PAYLOAD = new Set<string>([MT.helmChart, 'application/tar+gzip', MT.helmProv]);
+
 /**
  * The blobs a differential bundle may leave out, per artifact: image layers (through indexes
- * to every platform's manifest) and file artifacts' files. Reads manifests only.
+ * to every platform's manifest), chart archives and their .prov, APT packages and file
+ * artifacts' files. Reads manifests only.
  */
 export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, max?: number) => Promise<Buffer>): Promise<Map<string, PayloadBlob>> {
   const out = new Map<string, PayloadBlob>();
@@ -106,9 +118,12 @@ export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, m
         for (const child of Array.isArray(json.manifests) ? json.manifests : []) if (typeof child?.digest === 'string' && DIGEST.test(child.digest)) stack.push(child);
         for (const layer of Array.isArray(json.layers) ? json.layers : []) add(layer, top);
       }
-    } else if (kind === 'file') {
+    } else if (kind === 'file' || kind === 'apt' || kind === 'chart') {
       const json = await read(top);
-      for (const layer of Array.isArray(json.layers) ? json.layers : []) if (layer?.annotations?.[ROLE] === 'file') add(layer, top);
+      for (const layer of Array.isArray(json.layers) ? json.layers : []) {
+        const role = layer?.annotations?.[ROLE];
+        if (kind === 'chart' ? CHART_PAYLOAD.has(layer?.mediaType) : role === (kind === 'apt' ? 'package' : 'file')) add(layer, top);
+      }
     }
   }
   return out;
@@ -137,12 +152,12 @@ export async function planDifferential(opts: {
   readStoreBlob: (digest: string, max?: number) => Promise<Buffer>;
   fetchLock: (lock: Lock) => Promise<OciDescriptor[]>;
 }): Promise<DifferentialPlan> {
-  const { base, has } = await readBase(opts.since, opts.fetchLock, opts.readStoreBlob);
+  const { base, has, refs } = await readBase(opts.since, opts.fetchLock, opts.readStoreBlob);
   const payload = await payloadBlobs(opts.index, opts.readStoreBlob);
   const omit = new Map<string, number>();
   for (const [digest, p] of payload) if (has(digest)) omit.set(digest, p.size);
   const omitted = [...omit].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, size]) => ({ digest, size }));
-  const manifest: DifferentialManifest = { base, omitted };
+  const manifest: DifferentialManifest = { base, omitted, baseRefs: refs };
   return {
     omit,
     info: { differential: true, base, omittedBlobs: omitted.length, omittedBytes: omitted.reduce((n, o) => n + o.size, 0) },
@@ -154,7 +169,7 @@ async function readBase(
   since: string,
   fetchLock: (lock: Lock) => Promise<OciDescriptor[]>,
   readStoreBlob: (digest: string, max?: number) => Promise<Buffer>,
-): Promise<{ base: DifferentialBase; has: (digest: string) => boolean }> {
+): Promise<{ base: DifferentialBase; has: (digest: string) => boolean; refs: string[] }> {
   const abs = path.resolve(since);
   if (/\.json$/.test(abs)) {
     const bytes = await readFile(abs).catch((err: NodeJS.ErrnoException) => {
@@ -168,7 +183,7 @@ async function readBase(
     }
     const tops = await fetchLock(lock);
     const payload = await payloadBlobs({ schemaVersion: 2, manifests: tops }, readStoreBlob);
-    return { base: { kind: 'lock', name: path.basename(abs), digest: sha256Of(bytes) }, has: (d) => payload.has(d) };
+    return { base: { kind: 'lock', name: path.basename(abs), digest: sha256Of(bytes) }, has: (d) => payload.has(d), refs: repoRefs(tops) };
   }
   // A bundle (one tar or a split bundle's first part): what it holds, and what it expected from its own base.
   const reader = await BundleReader.open(abs);
@@ -181,10 +196,16 @@ async function readBase(
       if (m && e.type === 'file') held.add(`sha256:${m[1]}`);
     }
     for (const o of (await readDifferential(reader))?.omitted ?? []) held.add(o.digest);
-    return { base: { kind: 'bundle', name: path.basename(abs), digest }, has: (d) => held.has(d) };
+    return { base: { kind: 'bundle', name: path.basename(abs), digest }, has: (d) => held.has(d), refs: repoRefs((await reader.readIndex()).manifests) };
   } finally {
     await reader.close();
   }
+}
+
+/** The references of the images and charts among `tops` (what lands in a registry), sorted, each once. */
+function repoRefs(tops: OciDescriptor[]): string[] {
+  const refs = tops.filter((t) => !isExtra(t) && (kindOf(t) === 'image' || kindOf(t) === 'chart')).map((t) => t.annotations?.[ANNOTATION.refName]);
+  return [...new Set(refs.filter((r): r is string => typeof r === 'string'))].sort();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -214,7 +235,12 @@ export async function readDifferential(reader: DifferentialSource): Promise<Diff
   for (const o of v.omitted) {
     if (typeof o?.digest !== 'string' || !DIGEST.test(o.digest) || !Number.isSafeInteger(o.size) || o.size < 0) throw bad(`omitted entry ${JSON.stringify(o).slice(0, 100)} is not { digest: sha256:…, size }`);
   }
-  return { base: { kind: b.kind, name: b.name, digest: b.digest }, omitted: v.omitted.map((o) => ({ digest: o.digest, size: o.size })) };
+  if (v.baseRefs !== undefined && (!Array.isArray(v.baseRefs) || !v.baseRefs.every((r) => typeof r === 'string'))) throw bad('baseRefs is not a list of references');
+  return {
+    base: { kind: b.kind, name: b.name, digest: b.digest },
+    omitted: v.omitted.map((o) => ({ digest: o.digest, size: o.size })),
+    ...(v.baseRefs ? { baseRefs: [...v.baseRefs] } : {}),
+  };
 }
 
 /** For verify: the omitted blobs (expected from the base, not missing), or undefined for a full bundle. */
@@ -230,65 +256,104 @@ export async function expectedFromBase(reader: DifferentialSource): Promise<{ ba
 
 /**
  * Before anything is sent: the target already holds every blob the bundle left out, where each
- * artifact needs it (HEAD in the image's mirror repository; stat in a directory target; the
- * file's place in the files tree, same content). Refuses listing every missing one by artifact.
+ * artifact needs it: for images and charts in a registry target, a HEAD in the artifact's mirror
+ * repository, else in the other repositories the base's images and charts map to (found there,
+ * the import mounts it: the returned map, digest → repositories, seeds the import's mounts); a
+ * stat in a directory target; a chart's archive (and .prov) where chart import writes it in a
+ * `charts:` directory, an APT package at its pool path under `apt.dir`, a file at its place in
+ * the files tree (each same size and sha256). Refuses listing every missing one by artifact.
  */
-export async function checkBaseOnTarget(bundle: string, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<void> {
-  // A tar, a split tar, or a bundle in a registry (oci://).
-  const reader = await openBundleSource(bundle);
-  try {
-    const diff = await readDifferential(reader);
-    if (!diff || !diff.omitted.length) return;
-    const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
-    const payload = await payloadBlobs(await reader.readIndex(), (d, max) => reader.readBlob(d, max));
-    const t = loaded.target;
-    const missing: string[] = [];
-    const checks: Array<() => Promise<void>> = [];
-    for (const [digest, p] of payload) {
-      const size = omitted.get(digest);
-      if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
-      for (const top of p.tops) {
-        const label = artifactLabel(top);
-        const kind = kindOf(top);
-        if (kind === 'image' && t.registry && registry) {
-          const refName = top.annotations?.[ANNOTATION.refName] ?? '';
-          const mapped = mapImage(refName, registryMappingFor(t));
-          const repo = { registry: new URL(t.registry.url).host, repository: mapped.repository };
-          checks.push(async () => {
-            if ((await registry.blobSize(repo, digest)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${repo.registry}/${repo.repository}`);
-          });
+export async function checkBaseOnTarget(bundle: string, reader: BundleSource, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
+  const mounts = new Map<string, string[]>();
+  const diff = await readDifferential(reader);
+  if (!diff || !diff.omitted.length) return mounts;
+  const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
+  const index = await reader.readIndex();
+  const payload = await payloadBlobs(index, (d, max) => reader.readBlob(d, max));
+  const t = loaded.target;
+  const missing: string[] = [];
+  const checks: Array<() => Promise<void>> = [];
+  const host = t.registry ? new URL(t.registry.url).host : '';
+  const repoOf = (refName: string): string | undefined => {
+    try {
+      return mapImage(refName, registryMappingFor(t)).repository;
+    } catch {
+      return undefined;
+    }
+  };
+  // Where else on the registry a base blob may be: the base's images' and charts' repositories
+  // (older bundles do not list them: then this bundle's own), each once.
+  const others = t.registry ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
+  const inRegistry = async (label: string, repository: string, digest: string, size: number) => {
+    const own: RepoRef = { registry: host, repository };
+    if ((await registry!.blobSize(own, digest)) === size) return;
+    for (const other of others) {
+      if (other === repository || (await registry!.blobSize({ registry: host, repository: other }, digest)) !== size) continue;
+      mounts.set(digest, [...new Set([...(mounts.get(digest) ?? []), other])]);
+      return;
+    }
+    missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${host}/${repository} nor in the ${others.length} other mirror repositories of the base`);
+  };
+  const charts = new Map<string, Promise<ChartArtifact>>();
+  const chartOf = (top: OciDescriptor) => {
+    if (!charts.has(top.digest)) charts.set(top.digest, readChartArtifact(top, reader));
+    return charts.get(top.digest)!;
+  };
+  const sameFile = (label: string, dest: string, digest: string, size: number) => async () => {
+    if (!(await hasSameContent(dest, digest, size))) missing.push(`${label}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
+  };
+  for (const [digest, p] of payload) {
+    const size = omitted.get(digest);
+    if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
+    for (const top of p.tops) {
+      const label = artifactLabel(top);
+      const kind = kindOf(top);
+      if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
+        const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
+        if (repository) checks.push(() => inRegistry(label, repository, digest, size));
+      }
+      if ((kind === 'image' || kind === 'chart') && t.directory) {
+        const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
+        checks.push(async () => {
+          if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
+        });
+      }
+      if (kind === 'chart' && t.charts) {
+        const a = await chartOf(top);
+        const dir = path.resolve(loaded.dir, t.charts.dir);
+        const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, label);
+        if (a.chart.digest === digest) checks.push(sameFile(label, file, digest, size));
+        if (a.prov?.digest === digest) checks.push(sameFile(label, `${file}.prov`, digest, size));
+      }
+      if (kind === 'apt' && t.apt) {
+        const a = await readAptArtifact(top, reader);
+        const { root } = aptRoot(aptTarget(loaded), a);
+        for (const layer of a.manifest.layers) {
+          const title = layer.annotations?.[ANNOTATION.title];
+          if (layer.digest !== digest || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') continue;
+          checks.push(sameFile(`${a.label} ${title}`, safeJoin(root, title, a.label), digest, size));
         }
-        if (kind === 'image' && t.directory) {
-          const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
-          checks.push(async () => {
-            if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
-          });
-        }
-        if (kind === 'file' && t.files) {
-          const dir = path.resolve(loaded.dir, t.files.dir);
-          const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
-          for (const layer of manifest.layers ?? []) {
-            const url = layer.annotations?.[ANNOTATION.source];
-            if (layer.digest !== digest || typeof url !== 'string') continue;
-            const dest = safeJoin(dir, mapFileUrl(url, t.files).path, url);
-            checks.push(async () => {
-              if (!(await hasSameContent(dest, digest, size))) missing.push(`${url}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
-            });
-          }
+      }
+      if (kind === 'file' && t.files) {
+        const dir = path.resolve(loaded.dir, t.files.dir);
+        const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
+        for (const layer of manifest.layers ?? []) {
+          const url = layer.annotations?.[ANNOTATION.source];
+          if (layer.digest !== digest || typeof url !== 'string') continue;
+          checks.push(sameFile(url, safeJoin(dir, mapFileUrl(url, t.files).path, url), digest, size));
         }
       }
     }
-    for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
-    if (missing.length) {
-      missing.sort();
-      throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
-        details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
-        hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
-      });
-    }
-  } finally {
-    await reader.close();
   }
+  for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
+  if (missing.length) {
+    missing.sort();
+    throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
+      details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
+      hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
+    });
+  }
+  return mounts;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,6 +8,8 @@ import { BASE_FILES, pushLayoutImage, seedImages, skopeoDigest, writeOciLayout, 
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startFerryServe, startStaticServer, type StaticServer } from '../support/static-http.js';
 import { tarEntries } from '../support/tar-walk.js';
+import { packageChart, writeRepoIndex } from '../support/chart-repo.js';
+import { downloadDebs, makeGpgKey, publishWithAptly } from '../support/apt-repo.js';
 
 /**
  * Issue 14: differential bundles (`--since`) and split bundles (`--split-size`), end to end with
@@ -290,5 +292,160 @@ describe('differential bundles', () => {
     const again = await runFerry(['import', out.parts[0].file, '-t', baseSite.file, '--json'], { cwd: work, env: env() });
     expect(again.code, again.stderr).toBe(0);
     expect(JSON.parse(again.stdout).bytesSent).toBe(0);
+  });
+});
+
+describe('differential bundles: charts, APT packages, a layer shared across repositories', () => {
+  let aptRepo: StaticServer;
+  let chartDigest: string;
+  let provDigest: string;
+  let debDigest: string;
+  let other: string;
+  let otherDigest: string;
+  let fullA: string;
+  let diffB: string;
+  const dir = () => path.join(work, 'kinds');
+  const blobNames = async (tar: string) => new Set([...(await tarEntries(tar)).keys()].filter((n) => n.startsWith('blobs/sha256/')).map((n) => `sha256:${n.slice(13)}`));
+  /** Every file under `root` whose name matches, as paths relative to it. */
+  const find = async (root: string, re: RegExp): Promise<string[]> => ((await readdir(root, { recursive: true })) as string[]).filter((f) => re.test(path.basename(f))).sort();
+
+  function kindsManifest(name: string, image: string): string {
+    return [
+      'apiVersion: ferry/v1alpha1',
+      'kind: Manifest',
+      `metadata: { name: ${name} }`,
+      'images:',
+      `  - ref: ${image}`,
+      'charts:',
+      `  - { name: tiny, repo: "${files.url}/charts", version: 0.1.0, images: none }`,
+      'apt:',
+      '  - name: vendor',
+      `    url: ${aptRepo.url}/whole`,
+      '    suites: [bookworm]',
+      '    components: [main]',
+      '    architectures: [amd64]',
+      '    keys: [vendor.asc]',
+      '',
+    ].join('\n');
+  }
+
+  async function kindsTarget(name: string): Promise<{ reg: RunningRegistry; file: string; charts: string; apt: string }> {
+    const reg = await startRegistry({ mode: 'http' });
+    targets.push(reg);
+    const file = path.join(dir(), `${name}.yaml`);
+    const charts = path.join(dir(), `${name}-charts`);
+    const apt = path.join(dir(), `${name}-apt`);
+    await mkdir(charts, { recursive: true });
+    await mkdir(apt, { recursive: true });
+    await writeFile(
+      file,
+      [
+        'apiVersion: ferry/v1alpha1',
+        'kind: MirrorTarget',
+        `metadata: { name: ${name} }`,
+        'registry:',
+        `  url: ${reg.url}`,
+        '  prefix: mirror',
+        'charts:',
+        `  dir: ./${name}-charts`,
+        '  baseUrl: https://mirror.example.internal/charts',
+        'apt:',
+        `  dir: ./${name}-apt`,
+        '  baseUrl: https://mirror.example.internal/apt',
+        '',
+      ].join('\n'),
+    );
+    return { reg, file, charts, apt };
+  }
+
+  beforeAll(async () => {
+    await mkdir(dir(), { recursive: true });
+    // A small chart with provenance, served from the files server.
+    const src = path.join(dir(), 'tiny');
+    await mkdir(path.join(src, 'templates'), { recursive: true });
+    await writeFile(path.join(src, 'Chart.yaml'), 'apiVersion: v2\nname: tiny\nversion: 0.1.0\n');
+    await writeFile(path.join(src, 'templates', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: tiny\n');
+    const pkg = await packageChart(src, path.join(work, 'srv', 'charts'));
+    await writeFile(`${pkg.file}.prov`, `-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nname: tiny\nversion: 0.1.0\nfiles:\n  tiny-0.1.0.tgz: sha256:${pkg.digest}\n`);
+    await writeRepoIndex(path.join(work, 'srv', 'charts'), [pkg]);
+    chartDigest = `sha256:${pkg.digest}`;
+    provDigest = `sha256:${sha256(await readFile(`${pkg.file}.prov`))}`;
+    // A whole APT component (one package), signed by a vendor key.
+    const [deb] = await downloadDebs(['tree']);
+    debDigest = `sha256:${sha256(await readFile(deb))}`;
+    const vendor = await makeGpgKey(dir(), 'vendor');
+    const repo = await publishWithAptly(dir(), [deb], vendor, { distribution: 'bookworm', prefixes: ['whole'] });
+    aptRepo = await startStaticServer(repo.publicDir);
+    // A new image in a repository of its own that shares the base layer with the old base image.
+    await pushLayoutImage(upstream, path.join(work, 'layout2'), 'app', 'ferry-test/other:1');
+    other = `${upstream.host}/ferry-test/other:1`;
+    otherDigest = await skopeoDigest(upstream, other);
+
+    await writeFile(path.join(dir(), 'a.yaml'), kindsManifest('ka', seeded.refs.base));
+    await writeFile(path.join(dir(), 'b.yaml'), kindsManifest('kb', other));
+    const lock = await runFerry(['lock', 'a.yaml'], { cwd: dir(), env: env() });
+    expect(lock.code, lock.stderr).toBe(0);
+    fullA = path.join(dir(), 'a.ferry.tar');
+    const create = await runFerry(['bundle', 'create', 'a.yaml', '-o', fullA, '--frozen'], { cwd: dir(), env: env() });
+    expect(create.code, create.stderr).toBe(0);
+  }, 600_000);
+
+  afterAll(async () => {
+    await aptRepo?.close();
+  });
+
+  it('an unchanged chart (archive and .prov) and APT package are left out, like the shared layer', async () => {
+    diffB = path.join(dir(), 'b.ferry.tar');
+    const r = await runFerry(['bundle', 'create', 'b.yaml', '-o', diffB, '--since', 'ka.lock.json'], { cwd: dir(), env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const inFull = await blobNames(fullA);
+    const inDiff = await blobNames(diffB);
+    for (const d of [chartDigest, provDigest, debDigest, seeded.sharedLayer]) {
+      expect(inFull.has(d), d).toBe(true);
+      expect(inDiff.has(d), d).toBe(false);
+    }
+    const listed = JSON.parse((await mustRun('tar', ['-xOf', diffB, 'ferry/differential.json'])).stdout) as { omitted: Array<{ digest: string }>; baseRefs: string[] };
+    expect(listed.omitted.map((o) => o.digest)).toEqual(expect.arrayContaining([chartDigest, provDigest, debDigest, seeded.sharedLayer]));
+    expect(listed.baseRefs).toContain(seeded.refs.base);
+    const v = await runFerry(['bundle', 'verify', diffB], { cwd: dir() });
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.stdout).toContain(`expected from the base: ${debDigest}`);
+  });
+
+  it('import into an empty target is refused naming the chart, the package and the layer; nothing written', async () => {
+    const empty = await kindsTarget('k-empty');
+    const imp = await runFerry(['import', diffB, '-t', empty.file], { cwd: dir(), env: env() });
+    expect(imp.code).toBe(3);
+    expect(imp.stderr).toContain('the target lacks');
+    expect(imp.stderr).toMatch(/tiny-0\.1\.0\.tgz is not there with sha256/);
+    expect(imp.stderr).toMatch(/tiny-0\.1\.0\.tgz\.prov is not there with sha256/);
+    expect(imp.stderr).toContain(`blob ${chartDigest}`); // the chart's registry repository
+    expect(imp.stderr).toMatch(/apt\[vendor\] .* pool\/main\/t\/tree\/tree_[^ ]+\.deb: .* is not there with sha256/);
+    expect(imp.stderr).toContain(`${other}: blob ${seeded.sharedLayer}`);
+    expect(await catalog(empty.reg)).toEqual([]);
+    expect(await readdir(empty.charts)).toEqual([]);
+    expect(await readdir(empty.apt)).toEqual([]);
+  });
+
+  it('import into a target holding the base succeeds: the shared layer is mounted from the old image, chart and package kept', async () => {
+    const site = await kindsTarget('k-site');
+    const first = await runFerry(['import', fullA, '-t', site.file], { cwd: dir(), env: env() });
+    expect(first.code, first.stderr).toBe(0);
+    const otherMirror = mirrored(site.reg, other);
+    const repoPath = otherMirror.slice(site.reg.host.length + 1).replace(/:1$/, '');
+    const head = async () => (await mustRun('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-I', `${site.reg.url}/v2/${repoPath}/blobs/${seeded.sharedLayer}`])).stdout;
+    expect(await head()).toBe('404'); // only the old image's repository holds the layer
+    const imp = await runFerry(['import', diffB, '-t', site.file, '--json'], { cwd: dir(), env: env() });
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(await head()).toBe('200');
+    expect(await skopeoDigest(site.reg, otherMirror)).toBe(otherDigest);
+    await mustRun('skopeo', ['copy', '--src-tls-verify=false', `docker://${otherMirror}`, `oci:${path.join(dir(), 'pulled-other')}:other`], { env: skopeoEnv() });
+    expect((await stat(path.join(dir(), 'pulled-other', 'blobs', 'sha256', seeded.sharedLayer.slice(7)))).isFile()).toBe(true);
+    const tgz = await find(site.charts, /^tiny-0\.1\.0\.tgz$/);
+    expect(tgz.length).toBe(1);
+    expect(`sha256:${sha256(await readFile(path.join(site.charts, tgz[0])))}`).toBe(chartDigest);
+    const debs = await find(site.apt, /^tree_.*\.deb$/);
+    expect(debs.length).toBe(1);
+    expect(`sha256:${sha256(await readFile(path.join(site.apt, debs[0])))}`).toBe(debDigest);
   });
 });

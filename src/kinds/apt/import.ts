@@ -36,14 +36,14 @@ export function aptTarget(loaded: LoadedTarget): { dir: string; baseUrl: string;
   return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(loaded.dir, t.signingKey) } : {}) };
 }
 
-interface AptArtifact {
+export interface AptArtifact {
   manifest: OciManifest;
   cfg: AptConfig;
   label: string;
 }
 
 /** Manifest and config of an APT artifact: capped, digest-checked, and the config's shape checked. */
-async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
+export async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
   const what = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
   const { json: manifest } = await readJsonBlob<OciManifest>(source, top, `${what} manifest`);
   manifestParts(manifest, what);
@@ -58,7 +58,7 @@ async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<
 }
 
 /** The repository's root under `apt.dir` (its upstream host and path), checked to stay inside. */
-function aptRoot(target: { dir: string; baseUrl: string }, a: AptArtifact): { root: string; mapped: ReturnType<typeof mapAptRepo> } {
+export function aptRoot(target: { dir: string; baseUrl: string }, a: AptArtifact): { root: string; mapped: ReturnType<typeof mapAptRepo> } {
   const mapped = mapAptRepo(a.cfg.url, target);
   return { root: safeJoin(target.dir, mapped.path, a.label), mapped };
 }
