@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { createBundle } from '../store/bundle-create.js';
-import { printResult } from '../ui/output.js';
+import { createBundle } from '../commands/bundle-create.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
@@ -36,6 +37,7 @@ export function register(program: Command): void {
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
       ].join('\n'),
     );
+    for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
   addVerifyCommand(bundle);
 }

@@ -2,7 +2,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { BlobSource } from '../store/source.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { Progress } from '../ui/progress.js';
-import type { LoadedTarget } from '../manifest/load.js';
+import type { ResolvedTarget } from '../manifest/resolved-target.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
 import type { ImportProblem } from './import-checks.js';
@@ -28,7 +28,7 @@ export interface KindContext {
 
 export interface ImportContext {
   source: BlobSource;
-  target: LoadedTarget;
+  target: ResolvedTarget;
   progress: Progress;
   concurrency: number;
   /** Client for the target registry (the target's CA and insecure settings), when the target has one. */
@@ -78,6 +78,6 @@ export interface Kind<Spec, LockEntry> {
    * (capped, digest-checked) and validate every name, path, facet and key `importTo` will use.
    * Returns every problem found, each naming the artifact; never writes.
    */
-  validateImport?(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]>;
+  validateImport?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]>;
   references(entry: LockEntry): UpstreamRef[];
 }

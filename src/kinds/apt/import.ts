@@ -1,7 +1,7 @@
 import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
+import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapAptRepo } from '../../mapping/index.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
@@ -25,14 +25,14 @@ export const GENERATED_INDEX_CAP = 64 * 1024 * 1024;
 /** A vendor's Release/InRelease, read whole to learn the index hashes. */
 const RELEASE_CAP = 16 * 1024 * 1024;
 
-export function aptTarget(loaded: LoadedTarget): { dir: string; baseUrl: string; signingKey?: string } {
-  const t = loaded.target.apt;
+export function aptTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string; signingKey?: string } {
+  const t = loaded.apt;
   if (!t) {
     throw new FerryError('VALIDATION', `${loaded.file}: the bundle carries APT repositories but the target has no apt: { dir, baseUrl }`, {
       hint: 'Add an apt: section (and signingKey: for filtered mirrors) to the mirror target.',
     });
   }
-  return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(loaded.dir, t.signingKey) } : {}) };
+  return t;
 }
 
 interface AptArtifact {
@@ -69,11 +69,11 @@ const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
  * import writes (pool files, indexes, by-hash copies, Release files, generated indexes) inside
  * the repository's root under `apt.dir`; for a filtered mirror, `apt.signingKey` set and readable.
  */
-export async function validateAptImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateAptImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const problems = new ProblemList();
   const label = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
   const a = await problems.check(label, () => readAptArtifact(top, source));
-  if (!a || !target.target.apt) return problems.items;
+  if (!a || !target.apt) return problems.items;
   const t = aptTarget(target);
   if (a.cfg.mode === 'filtered') {
     if (!t.signingKey) problems.add(a.label, "a filtered mirror is re-signed, but the target's apt: has no signingKey", 'VALIDATION');

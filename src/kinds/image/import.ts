@@ -1,6 +1,6 @@
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
-import { mapImage, registryMappingFor } from '../../mapping/index.js';
+import type { ResolvedTarget } from '../../manifest/resolved-target.js';
+import { mapImage } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
@@ -50,13 +50,13 @@ export async function readImageGraph(top: OciDescriptor, source: BlobSource): Pr
  * (repository name, tag, path rules), and every manifest the image reaches is readable, within
  * its cap, matches its digest and names well-formed blobs.
  */
-export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const refName = top.annotations?.[ANNOTATION.refName];
   const label = artifactLabel(top);
   const problems = new ProblemList();
-  if (target.target.registry) {
+  if (target.registry) {
     if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
-    else await problems.check(label, () => mapImage(refName, registryMappingFor(target.target)));
+    else await problems.check(label, () => mapImage(refName, target.registry!.mapping));
   }
   await problems.check(label, () => readImageGraph(top, source));
   return problems.items;
@@ -64,11 +64,11 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
 
 /** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
 async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
-  const reg = ctx.target.target.registry!;
+  const reg = ctx.target.registry!;
   if (!ctx.registry) throw new FerryError('INTERNAL', 'no registry client for the target');
   const filtered = g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined;
-  const mapped = mapImage(g.refName, registryMappingFor(ctx.target.target), filtered);
-  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  const mapped = mapImage(g.refName, reg.mapping, filtered);
+  const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
 
   const client = ctx.registry;
   return withRepositoryLock(ctx, repo, async (): Promise<ImportResult> => {
@@ -96,7 +96,7 @@ export async function importImage(top: OciDescriptor, ctx: ImportContext): Promi
   if (isExtraTop(top)) return []; // pushed with (after) its image
   const g = await readImageGraph(top, ctx.source);
   const results: ImportResult[] = [];
-  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
-  if (ctx.target.target.directory) results.push(await writeToDirectory(g, ctx));
+  if (ctx.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
+  if (ctx.target.directory) results.push(await writeToDirectory(g, ctx));
   return results;
 }

@@ -1,0 +1,105 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/load.js';
+import type { Lock } from '../manifest/lock.js';
+import { MT } from '../oci/media-types.js';
+import { createNetContext } from '../oci/context.js';
+import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
+import { withoutExtras } from '../kinds/image/extras.js';
+import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } from '../kinds/image/verify.js';
+import { packBundle } from '../store/bundle-pack.js';
+import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
+import { BUNDLE_SBOM_FILE, renderCycloneDx } from '../store/sbom.js';
+import { VERSION } from '../version.js';
+import { countLock, kindContext, openCache, userPath, writeFileAtomic, type CommonOptions } from './lock.js';
+
+export interface CreateOptions extends CommonOptions {
+  /** The bundle file to write. */
+  output: string;
+  /** Fail instead of re-resolving when the lock is missing or does not match the manifest. */
+  frozen?: boolean;
+  cacheDir?: string;
+  /** PEM ECDSA P-256 private key: sign ferry/checksums.sha256. */
+  signKey?: string;
+}
+
+export interface CreateResult {
+  bundle: string;
+  signed: boolean;
+  /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
+  signaturesVerified: number;
+  size: number;
+  blobs: number;
+  blobBytes: number;
+  lockFile: string;
+  lockUsed: 'existing' | 'refreshed';
+  counts: ReturnType<typeof countLock>;
+  warnings: string[];
+}
+
+/** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
+export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const signKey = opts.signKey ? await loadSigningKey(userPath(opts.signKey, opts.cwd)) : undefined;
+  const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
+  const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const existing = await readLock(lockFile);
+  const output = path.resolve(cwd, opts.output);
+  const net = createNetContext(opts);
+  try {
+    const store = await openCache(opts.cacheDir, opts.cwd);
+    const ctx = kindContext(loaded.dir, store, opts, net);
+    let lock: Lock;
+    // The bundle carries the lock file's exact bytes: a build from the committed lock and the
+    // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
+    let lockText: string;
+    let lockUsed: CreateResult['lockUsed'] = 'existing';
+    if (lockMatches(existing, loaded)) {
+      lock = opts.noExtras ? withoutExtras(existing) : existing;
+      lockText = opts.noExtras ? serializeLock(lock) : await readFile(lockFile, 'utf8');
+    } else {
+      if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
+      lock = await lockManifest(loaded, ctx);
+      lockText = serializeLock(lock);
+      await writeFileAtomic(lockFile, lockText);
+      lockUsed = 'refreshed';
+    }
+    const manifests = await fetchLocked(lock, ctx);
+    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
+    opts.progress.phase('pack', { items: 1 });
+    const packTask = opts.progress.start(path.basename(output), 0);
+    const packed = await packBundle({
+      store,
+      index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
+      metadata: {
+        manifestYaml: await readFile(loaded.file),
+        lock: lockText,
+        manifestName: loaded.manifest.metadata.name,
+        ferryVersion: VERSION,
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy)],
+        sign: signKey && ((sums) => signChecksums(sums, signKey)),
+      },
+      output,
+      // Blobs hashed while they streamed in during this run are not hashed again; blobs that
+      // were already in the cache from an earlier run are re-hashed as they are packed.
+      trustStore: (digest) => store.verifiedThisRun.has(digest),
+      onProgress: (n) => packTask.advance(n),
+    });
+    packTask.finish(`packed ${packed.blobs} blobs`);
+    return {
+      signaturesVerified,
+      signed: Boolean(signKey),
+      bundle: packed.path,
+      size: packed.size,
+      blobs: packed.blobs,
+      blobBytes: packed.blobBytes,
+      lockFile,
+      lockUsed,
+      counts: countLock(lock),
+      warnings: [],
+    };
+  } finally {
+    await net.close();
+  }
+}

@@ -1,0 +1,102 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadManifest, lockPathFor, serializeLock } from '../manifest/load.js';
+import type { Lock } from '../manifest/lock.js';
+import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
+import { lockManifest } from '../kinds/pipeline.js';
+import type { KindContext } from '../kinds/types.js';
+import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
+import { BlobStore } from '../store/blob-store.js';
+import type { Progress } from '../ui/progress.js';
+import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+
+/** Options of the commands that resolve and fetch upstream (lock, bundle create). */
+export interface CommonOptions extends NetOptions {
+  concurrency?: number;
+  /** Resolve images without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
+  progress: Progress;
+  /** Directory relative paths resolve against (default: the process's). */
+  cwd?: string;
+}
+
+export function defaultCacheDir(): string {
+  const base = process.env.FERRY_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ferry');
+  return path.join(base, 'store');
+}
+
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext): KindContext {
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
+}
+
+/** A path the user gave, against `cwd` when one was injected (as given otherwise, so messages quote it as typed). */
+export function userPath(p: string, cwd: string | undefined): string {
+  return cwd ? path.resolve(cwd, p) : p;
+}
+
+/** The content-addressed download cache, ready to use. */
+export async function openCache(cacheDir: string | undefined, cwd: string | undefined): Promise<BlobStore> {
+  const store = new BlobStore(cacheDir ? userPath(cacheDir, cwd) : defaultCacheDir());
+  await store.init();
+  return store;
+}
+
+export function countLock(lock: Lock) {
+  return { images: lock.images.length, charts: lock.charts.length, files: lock.files.length, apt: lock.apt.length };
+}
+
+export interface LockOptions extends CommonOptions {
+  /** Write the lock here instead of `<name>.lock.json` beside the manifest. */
+  output?: string;
+  cacheDir?: string;
+}
+
+export interface LockResult {
+  lockFile: string;
+  changed: boolean;
+  counts: ReturnType<typeof countLock>;
+  lock: Lock;
+  /** Images a platform filter changed: what is stored, beside the upstream index the lock keeps. */
+  filtered: PlatformFilterNote[];
+  warnings: string[];
+}
+
+export interface PlatformFilterNote {
+  ref: string;
+  kept: string[];
+  digest: string;
+  storedDigest: string;
+}
+
+/** What a platform filter changed, so the user sees what is stored (the lock has the rest). */
+export function platformFilterNotes(lock: Lock): PlatformFilterNote[] {
+  return lock.images
+    .filter((i) => i.storedDigest)
+    .map((i) => ({ ref: i.ref, kept: i.manifests.map((m) => m.platform), digest: i.digest, storedDigest: i.storedDigest! }));
+}
+
+/** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
+export async function lockCommand(manifestFile: string, opts: LockOptions): Promise<LockResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const net = createNetContext(opts);
+  try {
+    const store = await openCache(opts.cacheDir, opts.cwd);
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
+    const text = serializeLock(lock);
+    const before = await readFile(lockFile, 'utf8').catch(() => undefined);
+    if (before !== text) await writeFileAtomic(lockFile, text);
+    return { lockFile, changed: before !== text, counts: countLock(lock), lock, filtered: platformFilterNotes(lock), warnings: [] };
+  } finally {
+    await net.close();
+  }
+}

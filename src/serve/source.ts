@@ -1,0 +1,45 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { LayoutDir } from '../store/layout.js';
+import type { BlobSource } from '../store/source.js';
+
+export interface ServeSource {
+  source: BlobSource;
+  kind: 'bundle' | 'layout';
+  close(): Promise<void>;
+  /** A directory target: changes when its index.json does, so the catalog is rebuilt. */
+  indexVersion?: () => Promise<string | undefined>;
+}
+
+/** Open what `serve` serves: a bundle tar (its format version checked first) or an OCI layout directory. */
+export async function openServeSource(location: string): Promise<ServeSource> {
+  const abs = path.resolve(location);
+  let s;
+  try {
+    s = await stat(abs);
+  } catch {
+    throw new FerryError('USAGE', `${abs}: no such bundle or directory`, { hint: 'Pass a bundle .tar (ferry bundle create) or a directory target written by ferry import.' });
+  }
+  if (s.isDirectory()) {
+    const layout = new LayoutDir(abs);
+    await layout.readIndex();
+    // A directory target may grow while served (another import): pick up a new index.json.
+    const indexVersion = () =>
+      stat(path.join(abs, 'index.json')).then(
+        (st) => `${st.mtimeMs}:${st.size}:${st.ino}`,
+        () => undefined,
+      );
+    return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
+  }
+  const reader = await BundleReader.open(abs);
+  try {
+    // Refuse a bundle of another format version (or none) before anything is served from it.
+    await reader.info();
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+  return { source: reader, kind: 'bundle', close: () => reader.close() };
+}
