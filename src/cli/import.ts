@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { importBundle } from '../store/bundle-import.js';
-import { printResult, table } from '../ui/output.js';
+import { importBundle } from '../commands/import.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult, table } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
@@ -26,5 +27,6 @@ export function register(program: Command): void {
         `${r.pushed} imported, ${r.skipped} already present, ${humanBytes(r.bytesSent)} sent`,
       ].join('\n'),
     );
+    for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
 }

@@ -1,28 +1,30 @@
+import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { loadTarget, type LoadedTarget } from '../manifest/load.js';
-import type { MirrorTarget } from '../manifest/target.js';
-import { checkCollisions, registryMappingFor } from '../mapping/index.js';
-import { createTargetNetContext, type NetOptions } from '../oci/context.js';
+import { loadResolvedTarget, type ResolvedTarget } from '../manifest/resolved-target.js';
+import { checkCollisions } from '../mapping/index.js';
+import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { kindByName } from '../kinds/index.js';
-import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
 import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { artifactLabel } from './layout.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { loadVerifyKey, type SignatureStatus } from '../store/bundle-sign.js';
+import { artifactLabel } from '../store/layout.js';
+import { ANNOTATION } from '../store/source.js';
 import type { Progress } from '../ui/progress.js';
-import { BundleReader } from './bundle-reader.js';
-import { verifyBundle } from './bundle-verify.js';
-import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
-import { checkBundlePolicy } from '../kinds/image/verify.js';
-import { ANNOTATION } from './source.js';
+import { listed, MAX_LISTED, verifyBundle } from './bundle-verify.js';
 
 export interface ImportOptions extends NetOptions {
+  /** Mirror target YAML. */
   target: string;
   /** A public key: the bundle must carry a signature it verifies. */
   key?: string;
   concurrency?: number;
   progress: Progress;
+  cwd?: string;
 }
 
 export interface ImportReport {
@@ -33,6 +35,18 @@ export interface ImportReport {
   pushed: number;
   skipped: number;
   bytesSent: number;
+  warnings: string[];
+}
+
+/**
+ * The mirror target, resolved once, with the client for its registry (its CA, its plain-HTTP
+ * rule) when it has one. Close `net` when done.
+ */
+export function connectTarget(target: ResolvedTarget, opts: NetOptions): { target: ResolvedTarget; net?: NetContext } {
+  const reg = target.registry;
+  if (!reg) return { target };
+  const net = createTargetNetContext({ registry: { url: reg.url, ca: reg.ca, insecure: reg.insecure } }, target.dir, opts);
+  return { target: { ...target, registry: { ...reg, client: net?.registry } }, net };
 }
 
 /**
@@ -46,12 +60,14 @@ export interface ImportReport {
  *     so a rerun after an interruption completes without resending.
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
-  const loaded = await loadTarget(opts.target);
-  const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
+  const at = (p: string) => (opts.cwd ? path.resolve(opts.cwd, p) : p);
+  bundle = at(bundle);
+  const resolved = await loadResolvedTarget(at(opts.target));
+  const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const checkTask = opts.progress.start('check', 0);
   let tops: OciDescriptor[];
   try {
-    tops = await validateBundleImport(bundle, loaded);
+    tops = await validateBundleImport(bundle, resolved);
   } finally {
     checkTask.finish();
   }
@@ -68,10 +84,10 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const signaturesVerified = await checkBundlePolicy(policySource).finally(() => policySource.close());
 
   const source = await BundleReader.open(bundle);
-  const net = createTargetNetContext(loaded.target, loaded.dir, opts);
+  const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   try {
-    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, mounts: new Map<string, string[]>() };
+    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: target.registry?.client, mounts: new Map<string, string[]>() };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
     results.push(...perEntry.flat());
@@ -81,12 +97,13 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   }
   return {
     bundle,
-    target: loaded.file,
+    target: target.file,
     verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
+    warnings: [],
   };
 }
 
@@ -97,7 +114,7 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  * The validation pass: everything `import` would write, checked without writing. Throws one
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
  */
-export async function validateBundleImport(bundle: string, loaded: LoadedTarget): Promise<OciDescriptor[]> {
+export async function validateBundleImport(bundle: string, target: ResolvedTarget): Promise<OciDescriptor[]> {
   const source = await BundleReader.open(bundle);
   const problems = new ProblemList(MAX_LISTED);
   try {
@@ -110,23 +127,23 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
       if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(loaded.target));
+    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(target));
     for (const k of missing) problems.add(k, `add ${PLACES[k].add}`, 'VALIDATION');
-    if (loaded.target.registry) {
+    if (target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
-      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), registryMappingFor(loaded.target)));
+      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
     for (const top of tops) {
       const kind = kindOf(top);
-      if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(loaded.target))) continue;
-      for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message, p.code);
+      if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(target))) continue;
+      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code);
     }
     if (problems.count) {
       const n = problems.count;
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
       const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
       const headline = missing.length
-        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
+        ? `${target.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
         details: [
@@ -142,13 +159,6 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
   }
 }
 
-/** At most this many problems are listed one per line; the rest are counted. */
-const MAX_LISTED = 200;
-
-export function listed(lines: string[]): string[] {
-  return lines.length <= MAX_LISTED ? lines : [...lines.slice(0, MAX_LISTED), `… and ${lines.length - MAX_LISTED} more`];
-}
-
 function isImageReference(s: string): boolean {
   try {
     parseImageReference(s);
@@ -159,7 +169,7 @@ function isImageReference(s: string): boolean {
 }
 
 /** What each kind needs in the target; checked for the whole bundle before anything is sent. */
-const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string }> = {
+const PLACES: Record<string, { has: (t: ResolvedTarget) => boolean; add: string }> = {
   image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:' },
   chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }' },
   file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }' },
