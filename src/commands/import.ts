@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { loadResolvedTarget, type ResolvedTarget } from '../manifest/resolved-target.js';
+import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
 import { checkCollisions } from '../mapping/index.js';
 import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { kindByName } from '../kinds/index.js';
@@ -46,7 +46,7 @@ export function connectTarget(target: ResolvedTarget, opts: NetOptions): { targe
   const reg = target.registry;
   if (!reg) return { target };
   const net = createTargetNetContext({ registry: { url: reg.url, ca: reg.ca, insecure: reg.insecure } }, target.dir, opts);
-  return { target: { ...target, registry: { ...reg, client: net?.registry } }, net };
+  return { target: withRegistryClient(target, net?.registry), net };
 }
 
 /**

@@ -45,8 +45,16 @@ export interface ResolvedRegistry {
   client?: RegistryClient;
 }
 
-/** Interpret a loaded target once: absolute paths for every facet, the registry parsed. */
+/** Each loaded target's resolved form (a resolved target maps to itself): resolving is done once. */
+const resolvedOf = new WeakMap<LoadedTarget, ResolvedTarget>();
+
+/**
+ * Interpret a loaded target once: absolute paths for every facet, the registry parsed. Given
+ * a target it resolved before (or its loaded form again), it returns that same object.
+ */
 export function resolveTarget(loaded: LoadedTarget): ResolvedTarget {
+  const known = resolvedOf.get(loaded);
+  if (known) return known;
   const t = loaded.target;
   const abs = (p: string) => path.resolve(loaded.dir, p);
   const resolved: ResolvedTarget = { ...loaded };
@@ -65,7 +73,17 @@ export function resolveTarget(loaded: LoadedTarget): ResolvedTarget {
   if (t.charts) resolved.charts = { dir: abs(t.charts.dir), baseUrl: t.charts.baseUrl };
   if (t.files) resolved.files = { dir: abs(t.files.dir), baseUrl: t.files.baseUrl };
   if (t.apt) resolved.apt = { dir: abs(t.apt.dir), baseUrl: t.apt.baseUrl, ...(t.apt.signingKey ? { signingKey: abs(t.apt.signingKey) } : {}) };
+  resolvedOf.set(loaded, resolved);
+  resolvedOf.set(resolved, resolved);
   return resolved;
+}
+
+/** The same target with the client for its registry (built by the command: src/oci/context.ts). */
+export function withRegistryClient(target: ResolvedTarget, client: RegistryClient | undefined): ResolvedTarget {
+  if (!target.registry || !client) return target;
+  const next: ResolvedTarget = { ...target, registry: { ...target.registry, client } };
+  resolvedOf.set(next, next);
+  return next;
 }
 
 /** Read, validate and resolve a mirror target file. */

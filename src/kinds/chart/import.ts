@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
-import type { ResolvedTarget } from '../../manifest/resolved-target.js';
+import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-target.js';
 import { chartNameProblems, mapChartHttp, mapImage } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
@@ -201,6 +201,9 @@ export async function validateChartImport(top: OciDescriptor, source: BlobSource
 }
 
 export async function importChart(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  // The command's target is resolved already (returned as is); a context built by hand may carry the loaded form.
+  const resolved = resolveTarget(ctx.target);
+  if (resolved !== ctx.target) ctx = { ...ctx, target: resolved };
   const a = await readChartArtifact(top, ctx.source);
   const results: ImportResult[] = [];
   const t = ctx.target;
