@@ -11,7 +11,8 @@ import { packBundle } from '../store/bundle-pack.js';
 import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from '../store/sbom.js';
 import { VERSION } from '../version.js';
-import { countLock, kindContext, openCache, userPath, writeFileAtomic, type CommonOptions } from './lock.js';
+import { pathFrom } from './inputs.js';
+import { countLock, kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
 
 export interface CreateOptions extends CommonOptions {
   /** The bundle file to write. */
@@ -41,14 +42,14 @@ export interface CreateResult {
 export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
   const cwd = opts.cwd ?? process.cwd();
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
-  const signKey = opts.signKey ? await loadSigningKey(userPath(opts.signKey, opts.cwd)) : undefined;
+  const signKey = opts.signKey ? await loadSigningKey(pathFrom(cwd, opts.signKey)) : undefined;
   const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const existing = await readLock(lockFile);
   const output = path.resolve(cwd, opts.output);
   const net = createNetContext(opts);
   try {
-    const store = await openCache(opts.cacheDir, opts.cwd);
+    const store = await openCache(opts.cacheDir, cwd);
     const ctx = kindContext(loaded.dir, store, opts, net);
     let lock: Lock;
     // The bundle carries the lock file's exact bytes: a build from the committed lock and the

@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
+import { pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../manifest/lock.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
@@ -35,7 +35,8 @@ export type BundleVerifyResult = VerifyReport & { warnings: string[] };
 
 /** `ferry bundle verify`: the report, whatever it says (the CLI turns a failed one into exit 3 with `verifyFailure`). */
 export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOptions = {}): Promise<BundleVerifyResult> {
-  const at = (p: string) => (opts.cwd ? path.resolve(opts.cwd, p) : p);
+  const cwd = opts.cwd ?? process.cwd();
+  const at = (p: string) => pathFrom(cwd, p);
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const file = at(bundle);
   const size = await stat(file).then((s) => s.size, () => 0);

@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
 import { checkCollisions } from '../mapping/index.js';
@@ -16,6 +15,7 @@ import { artifactLabel } from '../store/layout.js';
 import { ANNOTATION } from '../store/source.js';
 import type { Progress } from '../ui/progress.js';
 import { listed, MAX_LISTED, verifyBundle } from './bundle-verify.js';
+import { pathFrom } from './inputs.js';
 
 export interface ImportOptions extends NetOptions {
   /** Mirror target YAML. */
@@ -60,7 +60,8 @@ export function connectTarget(target: ResolvedTarget, opts: NetOptions): { targe
  *     so a rerun after an interruption completes without resending.
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
-  const at = (p: string) => (opts.cwd ? path.resolve(opts.cwd, p) : p);
+  const cwd = opts.cwd ?? process.cwd();
+  const at = (p: string) => pathFrom(cwd, p);
   bundle = at(bundle);
   const resolved = await loadResolvedTarget(at(opts.target));
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;

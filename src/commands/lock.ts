@@ -10,6 +10,7 @@ import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/
 import { BlobStore } from '../store/blob-store.js';
 import type { Progress } from '../ui/progress.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+import { pathFrom } from './inputs.js';
 
 /** Options of the commands that resolve and fetch upstream (lock, bundle create). */
 export interface CommonOptions extends NetOptions {
@@ -36,14 +37,9 @@ export function kindContext(manifestDir: string, store: BlobStore, opts: CommonO
   return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
 }
 
-/** A path the user gave, against `cwd` when one was injected (as given otherwise, so messages quote it as typed). */
-export function userPath(p: string, cwd: string | undefined): string {
-  return cwd ? path.resolve(cwd, p) : p;
-}
-
 /** The content-addressed download cache, ready to use. */
-export async function openCache(cacheDir: string | undefined, cwd: string | undefined): Promise<BlobStore> {
-  const store = new BlobStore(cacheDir ? userPath(cacheDir, cwd) : defaultCacheDir());
+export async function openCache(cacheDir: string | undefined, cwd: string): Promise<BlobStore> {
+  const store = new BlobStore(cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir());
   await store.init();
   return store;
 }
@@ -89,7 +85,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
   const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const net = createNetContext(opts);
   try {
-    const store = await openCache(opts.cacheDir, opts.cwd);
+    const store = await openCache(opts.cacheDir, cwd);
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);

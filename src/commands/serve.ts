@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget } from '../manifest/resolved-target.js';
 import { DEFAULT_REGISTRY_MAPPING } from '../mapping/index.js';
@@ -50,7 +51,8 @@ export interface ServeSession {
 
 /** `ferry serve`: open, (optionally) verify, and serve a bundle or directory target until `close`. */
 export async function serveCommand(location: string, opts: ServeOptions): Promise<ServeSession> {
-  const at = (p: string) => (opts.cwd ? path.resolve(opts.cwd, p) : p);
+  const cwd = opts.cwd ?? process.cwd();
+  const at = (p: string) => pathFrom(cwd, p);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
   const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
