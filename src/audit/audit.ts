@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
+import type { Lock } from '../kinds/schema.js';
 import { chartOciReference, mapAptRepo, mapFileUrl, mapImage, mapOciChart, registryMappingFor } from '../mapping/index.js';
 import { normalizeImageReference, parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';

@@ -1,10 +1,12 @@
 import { FerryError } from '../errors.js';
-import type { LoadedManifest } from '../manifest/load.js';
-import type { Manifest } from '../manifest/schema.js';
+import type { LoadedManifest, Manifest } from '../kinds/schema.js';
+import { ALL_KINDS, type KindName } from '../kinds/index.js';
 import { ConnectionSchema, EndpointSchema, ZoneSchema, type Connection, type Endpoint, type Port, type Zone } from '../kinds/endpoint/spec.js';
 import { issuesToProblems } from '../manifest/validate.js';
-import { DOCKER_HUB, DOCKER_HUB_API, normalizeImageReference, parseImageReference } from '../oci/reference.js';
-import { chartOciReference } from '../mapping/index.js';
+import { normalizeImageReference } from '../oci/reference.js';
+import { chartOciReference, hostOfUrl } from '../mapping/index.js';
+
+export { hostOfUrl };
 
 /**
  * The connection model of one manifest, with `<var>` placeholders expanded: zones,
@@ -13,7 +15,7 @@ import { chartOciReference } from '../mapping/index.js';
  */
 export interface MirroredUpstream {
   host: string;
-  kind: 'image' | 'chart' | 'file' | 'apt';
+  kind: KindName;
   /** Upstream references or URLs carried for this host, sorted. */
   items: string[];
 }
@@ -32,9 +34,6 @@ export interface ConnectionModel {
     apt: string[];
   };
 }
-
-const GITHUB_RELEASE_HOSTS = ['github.com', 'objects.githubusercontent.com', 'release-assets.githubusercontent.com'];
-const DOCKER_HUB_PULL_HOSTS = [DOCKER_HUB_API, 'auth.docker.io', 'production.cloudflare.docker.com'];
 
 const PLACEHOLDER = /<([A-Za-z_][A-Za-z0-9_-]*)>/g;
 export const isPlaceholder = (s: string): boolean => /<[A-Za-z_][A-Za-z0-9_-]*>/.test(s);
@@ -74,15 +73,6 @@ function expand(value: unknown, vars: Vars): unknown {
   }
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expand(v, vars)]));
   return value;
-}
-
-export function hostOfUrl(url: string): string | undefined {
-  try {
-    const u = new URL(url.replace(/^oci:\/\//, 'https://'));
-    return u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  } catch {
-    return undefined;
-  }
 }
 
 /** Host part of an endpoint URL or host entry, lowercased. */
@@ -164,22 +154,11 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     if (!entry.items.includes(item)) entry.items.push(item);
     mirroredMap.set(key, entry);
   };
-  for (const ref of images) {
-    const host = parseImageReference(ref).registry.toLowerCase();
-    add(host, 'image', ref);
-    // Pulling from Docker Hub takes its API host, its token service and its blob CDN.
-    if (host === DOCKER_HUB) for (const h of DOCKER_HUB_PULL_HOSTS) add(h, 'image', ref);
+  // Each kind says which hosts its specs reach (Docker Hub's pull hosts, GitHub release hosts of a chart repository).
+  for (const kind of ALL_KINDS) {
+    if (!kind.upstreamHosts) continue;
+    for (const spec of (m as unknown as Record<string, unknown[] | undefined>)[kind.field] ?? []) for (const { host, item } of kind.upstreamHosts(spec)) add(host, kind.name as KindName, item);
   }
-  for (const c of m.charts) {
-    const host = hostOfUrl(c.repo);
-    const item = `${c.repo.replace(/\/+$/, '')}/${c.name}@${c.version}`;
-    add(host, 'chart', item);
-    // Chart repositories on GitHub Pages (chart-releaser) serve their index there and the archives
-    // from GitHub releases: carrying the chart carries what those hosts would have served.
-    if (host?.endsWith('.github.io')) for (const h of GITHUB_RELEASE_HOSTS) add(h, 'chart', item);
-  }
-  for (const u of files) add(hostOfUrl(u), 'file', u);
-  for (const u of apt) add(hostOfUrl(u), 'apt', u);
   const mirrored = [...mirroredMap.values()]
     .map((e) => ({ ...e, items: e.items.sort() }))
     .sort((a, b) => a.host.localeCompare(b.host) || a.kind.localeCompare(b.kind));

@@ -2,7 +2,8 @@ import path from 'node:path';
 import { auditReferences, type AuditReport } from '../audit/audit.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { scanPaths } from '../audit/scan.js';
-import { loadManifest, loadTarget, lockPathFor, readLock } from '../manifest/load.js';
+import { loadTarget, lockPathFor } from '../manifest/load.js';
+import { loadManifest, readLock } from '../kinds/schema.js';
 
 export interface AuditOptions {
   /** Manifest with the artifacts and the connection model. */

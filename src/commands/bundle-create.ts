@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
+import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
 import { MT } from '../oci/media-types.js';
 import { createNetContext } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
@@ -12,7 +12,7 @@ import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from '../store/sbom.js';
 import { VERSION } from '../version.js';
 import { pathFrom } from './inputs.js';
-import { countLock, kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
+import { kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
 
 export interface CreateOptions extends CommonOptions {
   /** The bundle file to write. */
@@ -34,7 +34,7 @@ export interface CreateResult {
   blobBytes: number;
   lockFile: string;
   lockUsed: 'existing' | 'refreshed';
-  counts: ReturnType<typeof countLock>;
+  counts: ReturnType<typeof lockCounts>;
   warnings: string[];
 }
 
@@ -97,7 +97,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       blobBytes: packed.blobBytes,
       lockFile,
       lockUsed,
-      counts: countLock(lock),
+      counts: lockCounts(lock),
       warnings: [],
     };
   } finally {

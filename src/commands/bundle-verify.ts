@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
-import { LockSchema } from '../manifest/lock.js';
+import { LockSchema } from '../kinds/schema.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
 import type { Progress } from '../ui/progress.js';

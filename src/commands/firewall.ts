@@ -5,7 +5,7 @@ import { emitFirewall, FIREWALL_FORMATS } from '../audit/firewall/emit.js';
 import { buildRuleset, type Ruleset } from '../audit/firewall/ruleset.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { FerryError } from '../errors.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from '../kinds/schema.js';
 
 /** Name resolution for `--resolve`: injected so a caller can answer without DNS. */
 export interface HostResolver {

@@ -128,15 +128,15 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
       if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(target));
-    for (const k of missing) problems.add(k, `add ${PLACES[k].add}`, 'VALIDATION');
+    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => !hasPlaceFor(k, target));
+    for (const k of missing) problems.add(k, `add ${kindByName(k)!.targetFacet!.add}`, 'VALIDATION');
     if (target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
       await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
     for (const top of tops) {
       const kind = kindOf(top);
-      if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(target))) continue;
+      if (!kind?.validateImport || !hasPlaceFor(kind.name, target)) continue;
       for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code);
     }
     if (problems.count) {
@@ -169,10 +169,11 @@ function isImageReference(s: string): boolean {
   }
 }
 
-/** What each kind needs in the target; checked for the whole bundle before anything is sent. */
-const PLACES: Record<string, { has: (t: ResolvedTarget) => boolean; add: string }> = {
-  image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:' },
-  chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }' },
-  file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }' },
-  apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }' },
-};
+/**
+ * Whether the target has a place for a kind's artifacts (its `targetFacet`); checked for the whole
+ * bundle before anything is sent. Kinds without a facet, and names this ferry does not know, pass.
+ */
+function hasPlaceFor(kindName: string, target: ResolvedTarget): boolean {
+  const facet = kindByName(kindName)?.targetFacet;
+  return !facet || facet.anyOf.some((f) => Boolean(target.target[f]));
+}

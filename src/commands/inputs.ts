@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { loadManifest, lockPathFor, readLock } from '../manifest/load.js';
-import { LockSchema, type Lock } from '../manifest/lock.js';
+import { lockPathFor } from '../manifest/load.js';
+import { loadManifest, readLock } from '../kinds/schema.js';
+import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
 import { BundleReader } from '../store/bundle-reader.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { buildInventory, type Inventory } from '../audit/inventory.js';
 import { buildConnectionModel } from '../audit/model.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from '../kinds/schema.js';
 
 export interface InventoryOptions {
   cwd?: string;

@@ -1,8 +1,8 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadManifest, lockPathFor, serializeLock } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
+import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { loadManifest, lockCounts, type Lock } from '../kinds/schema.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { lockManifest } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
@@ -44,10 +44,6 @@ export async function openCache(cacheDir: string | undefined, cwd: string): Prom
   return store;
 }
 
-export function countLock(lock: Lock) {
-  return { images: lock.images.length, charts: lock.charts.length, files: lock.files.length, apt: lock.apt.length };
-}
-
 export interface LockOptions extends CommonOptions {
   /** Write the lock here instead of `<name>.lock.json` beside the manifest. */
   output?: string;
@@ -57,7 +53,7 @@ export interface LockOptions extends CommonOptions {
 export interface LockResult {
   lockFile: string;
   changed: boolean;
-  counts: ReturnType<typeof countLock>;
+  counts: ReturnType<typeof lockCounts>;
   lock: Lock;
   /** Images a platform filter changed: what is stored, beside the upstream index the lock keeps. */
   filtered: PlatformFilterNote[];
@@ -91,7 +87,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (before !== text) await writeFileAtomic(lockFile, text);
-    return { lockFile, changed: before !== text, counts: countLock(lock), lock, filtered: platformFilterNotes(lock), warnings: [] };
+    return { lockFile, changed: before !== text, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings: [] };
   } finally {
     await net.close();
   }

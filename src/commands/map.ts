@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { KINDS } from '../kinds/index.js';
+import { ALL_KINDS, type KindName } from '../kinds/index.js';
+import { lockEntries } from '../kinds/schema.js';
 import { loadTarget } from '../manifest/load.js';
-import { checkCollisions, mapUpstream, registryMappingFor, type MirrorLocation } from '../mapping/index.js';
+import { checkCollisions, mirrorMappingFor, placeText, registryMappingFor } from '../mapping/index.js';
 import { lockFrom } from './inputs.js';
 
 export interface MapOptions {
@@ -10,10 +11,17 @@ export interface MapOptions {
   cwd?: string;
 }
 
+/** One upstream thing and where it lives on the mirror: one place per target facet that carries it (none: no place). */
+export interface MapRow {
+  kind: KindName;
+  upstream: string;
+  mirror: string[];
+}
+
 export interface MapResult {
   /** The target file, absolute. */
   target: string;
-  rows: MirrorLocation[];
+  rows: MapRow[];
 }
 
 /** `ferry map`: upstream → mirror for everything the lock pins, from the one mapping. */
@@ -22,10 +30,11 @@ export async function mapCommand(source: string, opts: MapOptions): Promise<MapR
   const lock = await lockFrom(source, cwd);
   const { target, file } = await loadTarget(path.resolve(cwd, opts.target));
   if (target.registry) checkCollisions(lock.images.map((i) => i.ref), registryMappingFor(target));
-  const rows: MirrorLocation[] = [];
-  for (const { field, kind } of KINDS) {
-    for (const entry of (lock[field] ?? []) as unknown[]) {
-      for (const ref of kind.references(entry)) rows.push(mapUpstream(ref, target));
+  const mapping = mirrorMappingFor(target);
+  const rows: MapRow[] = [];
+  for (const kind of ALL_KINDS) {
+    for (const entry of lockEntries(lock, kind.field)) {
+      for (const loc of kind.locations(entry, mapping)) rows.push({ kind: loc.ref.kind as KindName, upstream: loc.ref.upstream, mirror: loc.places.map(placeText) });
     }
   }
   rows.sort((a, b) => a.kind.localeCompare(b.kind) || a.upstream.localeCompare(b.upstream));

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { buildConnectionModel } from '../audit/model.js';
 import { probe, type ProbeDeps, type ProbeReport } from '../audit/probe.js';
 import { FerryError } from '../errors.js';
-import { loadManifest } from '../manifest/load.js';
+import { loadManifest } from '../kinds/schema.js';
 
 export interface ProbeOptions {
   /** Only destinations reached from this zone (the zone this host is in). */

@@ -6,8 +6,9 @@ import { buildConnectionModel } from '../audit/model.js';
 import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
 import { scanPaths } from '../audit/scan.js';
 import { FerryError } from '../errors.js';
-import { loadManifest, loadTarget, lockPathFor, readLock } from '../manifest/load.js';
-import { LockSchema, type Lock } from '../manifest/lock.js';
+import { loadTarget, lockPathFor } from '../manifest/load.js';
+import { loadManifest, readLock } from '../kinds/schema.js';
+import { LockSchema, type Lock } from '../kinds/schema.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
 

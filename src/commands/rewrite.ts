@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { loadTarget, readLock } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
+import { loadTarget } from '../manifest/load.js';
+import { readLock } from '../kinds/schema.js';
+import type { Lock } from '../kinds/schema.js';
 import { rewriteAptSources } from '../rewrite/apt-sources.js';
 import { rewriteCatalogue, type CatalogueFormat } from '../rewrite/catalogue.js';
 import { rewriteChart, type ChartRewriteResult } from '../rewrite/chart.js';

@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
-import { LockSchema } from '../manifest/lock.js';
-import { ManifestSchema } from '../manifest/schema.js';
+import { LockSchema, ManifestSchema } from '../kinds/schema.js';
 import { MirrorTargetSchema } from '../manifest/target.js';
 
 const SCHEMAS = { manifest: ManifestSchema, target: MirrorTargetSchema, lock: LockSchema } as const;

@@ -1,23 +1,55 @@
-import type { Kind } from './types.js';
-import { imageKind } from './image/index.js';
-import { chartKind } from './chart/index.js';
-import { fileKind } from './file/index.js';
+import { FerryError } from '../errors.js';
+import type { MirrorTarget } from '../manifest/target.js';
+import type { ServeRouteProvider } from './serve-route.js';
 import { aptKind } from './apt/index.js';
+import { chartKind } from './chart/index.js';
+import { endpointKind } from './endpoint/index.js';
+import { fileKind } from './file/index.js';
+import { imageKind } from './image/index.js';
+import type { AnyKind, KindLocation } from './types.js';
+
+export type { AnyKind } from './types.js';
 
 /**
- * The registry of artifact kinds. `lock`, `bundle create`, `import` and `map` iterate this list;
- * adding a kind is one folder and one line here. Keys are the manifest/lock field names.
+ * The registry of kinds. The manifest and lock schemas (src/kinds/schema.ts), `lock`, `bundle
+ * create`, the import facet check, `map`, serve routes and the inventory iterate this list;
+ * adding a kind is one folder and one line here. Order is the order of the manifest and lock
+ * fields and of listed failures.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyKind = Kind<any, any>;
+export const KINDS = [imageKind, chartKind, fileKind, aptKind, endpointKind] as const;
 
-export const KINDS: Array<{ field: 'images' | 'charts' | 'files' | 'apt'; kind: AnyKind }> = [
-  { field: 'images', kind: imageKind },
-  { field: 'charts', kind: chartKind },
-  { field: 'files', kind: fileKind },
-  { field: 'apt', kind: aptKind },
-];
+/** The same list, for code that handles any kind alike. */
+export const ALL_KINDS: readonly AnyKind[] = KINDS;
+
+/** A kind's name: `image`, `chart`, … */
+export type KindName = (typeof KINDS)[number]['name'];
+
+/** An upstream reference of any kind: a union of each kind's own variant (discriminated by `kind`). */
+export type UpstreamRef = ReturnType<(typeof KINDS)[number]['references']>[number];
+
+/** Where any kind's upstream thing lives on a mirror. */
+export type MirrorLocationOf = KindLocation<UpstreamRef>;
 
 export function kindByName(name: string): AnyKind | undefined {
-  return KINDS.find((k) => k.kind.name === name)?.kind;
+  return ALL_KINDS.find((k) => k.name === name);
+}
+
+/** Route providers `serve` adds for the kinds that have HTTP trees (files, APT). */
+export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = ALL_KINDS.flatMap((k) => (k.serveRoutes ? [k.serveRoutes] : []));
+
+/**
+ * What each kind of a bundle needs in the target, checked for the whole bundle before anything
+ * is sent: one error listing every kind the target has no place for. Kinds without a facet
+ * (and names this ferry does not know) are left to the caller.
+ */
+export function checkTargetFacets(kindNames: Iterable<string>, target: MirrorTarget, file: string): void {
+  const missing = [...new Set(kindNames)].sort().flatMap((name) => {
+    const facet = kindByName(name)?.targetFacet;
+    return facet && !facet.anyOf.some((f) => Boolean(target[f])) ? [{ name, add: facet.add }] : [];
+  });
+  if (!missing.length) return;
+  throw new FerryError('VALIDATION', `${file}: the target has no place for the bundle's ${missing.map((k) => `${k.name}s`).join(', ')}; nothing was imported`, {
+    details: missing.map((k) => `${k.name}: add ${k.add}`),
+    hint: 'Add the missing sections to the mirror target (`ferry schema target`).',
+  });
 }

@@ -1,104 +1,88 @@
 import { FerryError } from '../errors.js';
-import type { LoadedManifest } from '../manifest/load.js';
-import type { Lock } from '../manifest/lock.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
 import { ANNOTATION } from '../store/source.js';
-import type { ImageSpec } from './image/spec.js';
-import { imageKey } from './image/resolve.js';
 import { combineFailures, failuresOf, ResolveFailures, type ResolveFailure } from './failures.js';
-import { KINDS } from './index.js';
-import type { KindContext } from './types.js';
+import { ALL_KINDS } from './index.js';
+import { lockEntries, type LoadedManifest, type Lock } from './schema.js';
+import type { AnyKind, KindContext } from './types.js';
 
-/** An image a chart deploys, with the charts it came from (typed; never recovered from an error text). */
-interface DiscoveredImage {
-  spec: ImageSpec;
-  /** `chart podinfo 6.5.0` for every chart entry that deploys it. */
+/** A spec another kind contributed (a chart's discovered image), with every origin that named it. */
+interface Contributed {
+  spec: unknown;
+  /** `chart podinfo 6.5.0` for every entry that contributes it. */
   origins: string[];
 }
 
-function keyOf(spec: ImageSpec): string {
-  try {
-    return imageKey(spec);
-  } catch {
-    return spec.ref;
-  }
-}
-
-/** How many artifacts `lock` resolves before charts add their images: one per image, chart, file, APT suite. */
-function resolveCount(m: LoadedManifest['manifest']): number {
-  const images = new Set(m.images.map(keyOf)).size;
-  const files = new Set((m.files ?? []).map((f) => f.name)).size;
-  const suites = (m.apt ?? []).reduce((n, a) => n + a.suites.length, 0);
-  return images + (m.charts ?? []).length + files + suites;
-}
+const specsOf = (m: LoadedManifest['manifest'], kind: AnyKind): unknown[] => ((m as unknown as Record<string, unknown[] | undefined>)[kind.field] ?? []) as unknown[];
+const keyOf = (kind: AnyKind, spec: unknown): string => (kind.specKey ? kind.specKey(spec) : JSON.stringify(spec));
 
 /**
- * Resolve every kind into a lock. Charts go before images so the images a chart deploys
- * (discovered, `images: discover`) join the image list, deduplicated with explicit ones.
- * Every artifact is tried: what cannot be resolved is collected and reported together at
- * the end (one FerryError, one detail per artifact with its hint), never one per run.
+ * Resolve every kind into a lock. Kinds that contribute to another resolve first, so what they
+ * contribute (a chart's discovered images, `images: discover`) joins that kind's list,
+ * deduplicated with the manifest's own entries and with its origin named. Every artifact is
+ * tried: what cannot be resolved is collected and reported together at the end (one
+ * FerryError, one detail per artifact with its hint), never one per run.
  */
 export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Promise<Lock> {
   const m = loaded.manifest;
-  const lock: Lock = {
+  const lock = {
     apiVersion: 'ferry/v1alpha1',
     kind: 'Lock',
     manifest: { name: m.metadata.name, digest: loaded.digest },
-    images: [],
-    charts: [],
-    files: [],
-    apt: [],
-  };
-  const phase = ctx.progress.phase('resolve', { items: resolveCount(m) });
+    ...Object.fromEntries(ALL_KINDS.filter((k) => k.lockSchema).map((k) => [k.field, []])),
+  } as unknown as Lock;
+  const entriesOf = lock as unknown as Record<string, unknown[]>;
+  // How many artifacts `lock` resolves before contributions add theirs.
+  const phase = ctx.progress.phase('resolve', { items: ALL_KINDS.reduce((n, k) => n + (k.resolveItems ? k.resolveItems(specsOf(m, k)) : specsOf(m, k).length), 0) });
   const failures = new Map<string, ResolveFailure[]>();
-  const discovered = new Map<string, DiscoveredImage>();
-  const explicit = new Set(m.images.map(keyOf));
-  const collect = (entries: unknown[]) => {
-    for (const e of entries as Array<Record<string, unknown>>) {
-      if (!Array.isArray(e.images)) continue;
-      const chart = `chart ${String(e.name ?? '?')}${e.version ? ` ${String(e.version)}` : ''}`;
-      for (const ref of e.images) {
-        if (typeof ref !== 'string') continue;
-        const spec: ImageSpec = { ref };
-        const key = keyOf(spec);
-        const known = discovered.get(key);
-        if (known) known.origins.push(chart);
+  // Receiving kind name → spec key → contributed spec.
+  const contributed = new Map<string, Map<string, Contributed>>();
+  const explicit = new Map<string, Set<string>>();
+  const receivers = new Set(ALL_KINDS.flatMap((k) => (k.contributes ? [k.contributes.to] : [])));
+  const contribute = (from: AnyKind, entries: unknown[]) => {
+    if (!from.contributes) return;
+    const to = ALL_KINDS.find((k) => k.name === from.contributes!.to)!;
+    const known = contributed.get(to.name) ?? new Map<string, Contributed>();
+    contributed.set(to.name, known);
+    const own = explicit.get(to.name) ?? new Set(specsOf(m, to).map((s) => keyOf(to, s)));
+    explicit.set(to.name, own);
+    for (const entry of entries) {
+      const { origin, specs } = from.contributes.from(entry);
+      for (const spec of specs) {
+        const key = keyOf(to, spec);
+        const seen = known.get(key);
+        if (seen) seen.origins.push(origin);
         else {
-          discovered.set(key, { spec, origins: [chart] });
-          if (!explicit.has(key)) phase.grow(1);
+          known.set(key, { spec, origins: [origin] });
+          if (!own.has(key)) phase.grow(1);
         }
       }
     }
   };
-  for (const { field, kind } of KINDS) {
-    if (field === 'images') continue;
-    const specs = (m[field] ?? []) as unknown[];
-    if (!specs.length) continue;
+  const resolveKind = async (kind: AnyKind) => {
+    if (!kind.lockSchema) return;
+    const extra = [...(contributed.get(kind.name)?.values() ?? [])];
+    const specs = [...specsOf(m, kind), ...extra.map((c) => c.spec)];
+    if (!specs.length) return;
     try {
-      const entries = (await kind.resolve(specs, ctx)) as unknown[];
-      (lock[field] as unknown[]) = entries;
-      collect(entries);
+      const entries = await kind.resolve(specs, ctx);
+      entriesOf[kind.field] = entries;
+      contribute(kind, entries);
     } catch (err) {
-      failures.set(field, failuresOf(err, field));
-      if (err instanceof ResolveFailures) collect(err.resolved);
-    }
-  }
-  const images = KINDS.find((k) => k.field === 'images')!.kind;
-  try {
-    lock.images = await images.resolve([...m.images, ...[...discovered.values()].map((d) => d.spec)], ctx);
-  } catch (err) {
-    failures.set(
-      'images',
-      failuresOf(err, 'images').map((f) => {
-        const origins = f.subject ? discovered.get(keyOf(f.subject as ImageSpec))?.origins : undefined;
+      const listed = failuresOf(err, kind.field).map((f) => {
+        const origins = f.subject !== undefined ? contributed.get(kind.name)?.get(keyOf(kind, f.subject))?.origins : undefined;
         return origins ? { ...f, origins } : f;
-      }),
-    );
-  }
+      });
+      failures.set(kind.field, listed);
+      if (err instanceof ResolveFailures) contribute(kind, err.resolved);
+    }
+  };
+  for (const kind of ALL_KINDS) if (!receivers.has(kind.name)) await resolveKind(kind);
+  for (const kind of ALL_KINDS) if (receivers.has(kind.name)) await resolveKind(kind);
   phase.end();
   // Listed in the order of KINDS (images, charts, files, apt), manifest order within a kind.
-  const all = KINDS.flatMap(({ field }) => failures.get(field) ?? []);
+  const all = ALL_KINDS.flatMap(({ field }) => failures.get(field) ?? []);
   if (all.length) throw combineFailures(all);
   return lock;
 }
@@ -106,11 +90,11 @@ export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Pr
 /** Fetch every locked artifact into the store; returns the bundle's top-level descriptors, sorted. */
 export async function fetchLocked(lock: Lock, ctx: KindContext): Promise<OciDescriptor[]> {
   // Every artifact and byte is counted before the first one starts.
-  const plans = KINDS.flatMap(({ field, kind }) => ((lock[field] ?? []) as unknown[]).map((e) => kind.fetchPlan(e)));
+  const plans = ALL_KINDS.flatMap((kind) => lockEntries(lock, kind.field).map((e) => kind.fetchPlan(e)));
   const phase = ctx.progress.phase('fetch', { items: plans.length, bytes: plans.reduce((n, p) => n + p.bytes, 0) });
   const tops: OciDescriptor[] = [];
-  for (const { field, kind } of KINDS) {
-    const entries = (lock[field] ?? []) as unknown[];
+  for (const kind of ALL_KINDS) {
+    const entries = lockEntries(lock, kind.field);
     const got = await mapLimit(entries, Math.max(1, Math.ceil(ctx.concurrency / 2)), (e) => kind.fetch(e, ctx));
     tops.push(...got.flat());
   }

@@ -1,15 +1,21 @@
+import { z } from 'zod';
 import type { BlobStore } from '../store/blob-store.js';
 import type { BlobSource } from '../store/source.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { Progress } from '../ui/progress.js';
 import type { ResolvedTarget } from '../manifest/resolved-target.js';
+import type { MirrorTarget } from '../manifest/target.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
 import type { ImportProblem } from './import-checks.js';
+import type { MirrorMapping, MirrorPlace } from '../mapping/index.js';
+import type { ServeRouteProvider } from './serve-route.js';
 
 /**
- * Every artifact kind (image, chart, file, apt) is one folder with this surface, registered
- * in src/kinds/index.ts. Endpoints resolve and fetch nothing; they feed the inventory.
+ * Every kind (image, chart, file, apt, endpoint) is one folder whose index.ts exports one
+ * KindModule, registered in the KINDS list of src/kinds/index.ts. Everything that iterates
+ * kinds (the manifest and lock schemas, lock, bundle create, the import facet check, map,
+ * serve routes, audit) goes through that list.
  */
 export interface KindContext {
   /** Directory relative paths in the manifest resolve against. */
@@ -47,13 +53,21 @@ export interface ImportResult {
   skipped: boolean;
 }
 
-/** An upstream location a lock entry stands for, for mapping, rewrite and audit. */
-export interface UpstreamRef {
-  kind: 'image' | 'chart' | 'file' | 'apt';
-  /** Normalized reference or URL. */
+/**
+ * An upstream thing a lock entry stands for. Each kind narrows this to its own variant (an
+ * image reference with its stored digest, a chart with repo, name and version, a URL); the
+ * union of them all is `UpstreamRef` in src/kinds/index.ts.
+ */
+export interface UpstreamRefBase<K extends string = string> {
+  kind: K;
+  /** Normalized reference or URL, as `map` shows it. */
   upstream: string;
-  /** Images: the digest stored when a platform filter changed the index. */
-  storedDigest?: string;
+}
+
+/** Where one upstream thing lives on a mirror: typed places, one per target facet that carries it. */
+export interface KindLocation<R extends UpstreamRefBase = UpstreamRefBase, P extends MirrorPlace = MirrorPlace> {
+  ref: R;
+  places: P[];
 }
 
 /** What fetching one lock entry will show and move: known before the fetch phase starts. */
@@ -64,13 +78,60 @@ export interface FetchPlan {
   bytes: number;
 }
 
-export interface Kind<Spec, LockEntry> {
-  name: UpstreamRef['kind'];
-  resolve(specs: Spec[], ctx: KindContext): Promise<LockEntry[]>;
+/** A section of the mirror target (`registry`, `directory`, `charts`, `files`, `apt`). */
+export type TargetFacetName = Exclude<keyof MirrorTarget, 'apiVersion' | 'kind' | 'metadata'>;
+
+/** The part of the mirror target a kind's artifacts go to: any one of `anyOf`. */
+export interface TargetFacet {
+  anyOf: readonly TargetFacetName[];
+  /** What to add when the target has none of them (import's message: `add <this>`). */
+  add: string;
+}
+
+/**
+ * Specs one kind's resolved entries add to another kind's list, with their origin named
+ * (a chart's discovered images join the images, `chart podinfo 6.5.0` as their origin).
+ */
+export interface Contribution<Entry, Spec> {
+  /** Name of the kind the specs join; that kind resolves after this one. */
+  to: string;
+  from(entry: Entry): { origin: string; specs: Spec[] };
+}
+
+/** A manifest or lock list: `field: [schema]`, empty when absent. */
+export function listField<F extends string, S extends z.ZodType>(field: F, schema: S) {
+  return { [field]: z.array(schema).default([]) } as { [P in F]: z.ZodDefault<z.ZodArray<S>> };
+}
+
+export interface KindModule<Spec = unknown, Lock = unknown, Ref extends UpstreamRefBase = UpstreamRefBase, Place extends MirrorPlace = MirrorPlace> {
+  name: Ref['kind'];
+  /** The manifest (and lock) key of its list. */
+  field: string;
+  /** One manifest entry. */
+  specSchema: z.ZodType<Spec, unknown>;
+  /** One lock entry; none for a kind that pins nothing (endpoints): it gets no lock key. */
+  lockSchema?: z.ZodType<Lock, unknown>;
+  /** Its manifest fields (usually `listField(field, specSchema)`), assembled into the manifest schema in KINDS order. */
+  manifestShape: z.ZodRawShape;
+  /** Its lock fields, assembled into the lock schema in KINDS order. */
+  lockShape: z.ZodRawShape;
+  /** Whether `vars` placeholders expand its manifest entries (one entry may become several). */
+  expandVars: boolean;
+  /** Local files a spec points at whose content changes what gets locked (values files, keys). */
+  referencedFiles?(spec: Spec): string[];
+  /** How many artifacts resolving these specs shows in progress (default: one per spec). */
+  resolveItems?(specs: Spec[]): number;
+  /** Upstream hosts a spec reaches, each with the item it carries (the inventory's mirrored hosts). */
+  upstreamHosts?(spec: Spec): Array<{ host: string; item: string }>;
+  /** Dedup key of a spec, for specs other kinds contribute. */
+  specKey?(spec: Spec): string;
+  /** The target section its artifacts need; none for a kind that imports nothing. */
+  targetFacet?: TargetFacet;
+  resolve(specs: Spec[], ctx: KindContext): Promise<Lock[]>;
   /** Bring the bytes into the store; return the top-level descriptors for the bundle's index.json. */
-  fetch(entry: LockEntry, ctx: KindContext): Promise<OciDescriptor[]>;
+  fetch(entry: Lock, ctx: KindContext): Promise<OciDescriptor[]>;
   /** Name and size of one entry's fetch, for progress totals known before the first byte. */
-  fetchPlan(entry: LockEntry): FetchPlan;
+  fetchPlan(entry: Lock): FetchPlan;
   /** Push or write one top-level bundle entry to the target, idempotently. */
   importTo(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]>;
   /**
@@ -79,5 +140,16 @@ export interface Kind<Spec, LockEntry> {
    * Returns every problem found, each naming the artifact; never writes.
    */
   validateImport?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]>;
-  references(entry: LockEntry): UpstreamRef[];
+  /** The upstream things one lock entry stands for. */
+  references(entry: Lock): Ref[];
+  /** Where those things live on a mirror (through src/mapping); empty places: the target has no facet for it. */
+  locations(entry: Lock, mapping: MirrorMapping): Array<KindLocation<Ref, Place>>;
+  /** HTTP trees `serve` adds for this kind's bundle entries (outside /v2/). */
+  serveRoutes?: ServeRouteProvider;
+  /** Specs its resolved entries add to another kind. */
+  contributes?: Contribution<Lock, unknown>;
 }
+
+/** Any kind, for code that iterates KINDS (entries and specs are checked by the kind's own schema). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyKind = KindModule<any, any, UpstreamRefBase, MirrorPlace>;

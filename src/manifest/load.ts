@@ -2,15 +2,30 @@ import { readFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { ManifestSchema, type Manifest } from './schema.js';
+import type { z } from 'zod';
+import type { ManifestBase } from './schema.js';
 import { MirrorTargetSchema, type MirrorTarget } from './target.js';
-import { LockSchema, type Lock } from './lock.js';
 import { expandEntry, expansionSize, unresolvedPlaceholders, VARS_LIMITS, type Vars } from './vars.js';
 import { readJsonFile, readYamlFile } from './input-file.js';
 import { issuesToProblems, parseOrThrow } from './validate.js';
 
-export interface LoadedManifest {
-  manifest: Manifest;
+/**
+ * What loading needs to know about the kinds (manifest/ sits below kinds/, so they are passed
+ * in: src/kinds/schema.ts builds this from KINDS and binds loadManifest, validateManifest, readLock).
+ */
+export interface ManifestModel<M extends ManifestBase> {
+  schema: z.ZodType<M, unknown>;
+  /** Fields whose entries `vars` placeholders expand (one entry may become several). */
+  expandedFields: readonly string[];
+  /**
+   * Local files the manifest points at whose content changes what gets locked (a chart's values
+   * files, signing keys): the lock goes stale when one changes.
+   */
+  referencedFiles(manifest: M): string[];
+}
+
+export interface LoadedManifestOf<M extends ManifestBase> {
+  manifest: M;
   /** Absolute path of the manifest file. */
   file: string;
   /** Directory relative paths in the manifest are resolved against. */
@@ -26,9 +41,7 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-const EXPANDED_KINDS = ['images', 'charts', 'files', 'apt'] as const;
-
-export function validateManifest(raw: unknown, where: string): Manifest {
+export function validateManifestWith<M extends ManifestBase>(model: ManifestModel<M>, raw: unknown, where: string): M {
   const problems: string[] = [];
   const data = (raw && typeof raw === 'object' ? { ...(raw as Record<string, unknown>) } : raw) as Record<string, unknown>;
   if (data && typeof data === 'object') {
@@ -36,7 +49,7 @@ export function validateManifest(raw: unknown, where: string): Manifest {
     // Sizes first: a few list vars in one field multiply (eight lists of 20 are 20^8 entries).
     let entries = 0;
     let chars = 0;
-    for (const kind of EXPANDED_KINDS) {
+    for (const kind of model.expandedFields) {
       const list = data[kind];
       if (!Array.isArray(list)) continue;
       list.forEach((entry, i) => {
@@ -57,7 +70,7 @@ export function validateManifest(raw: unknown, where: string): Manifest {
         hint: 'List vars multiply the entries that use them; use fewer list vars per entry or split the entry.',
       });
     }
-    for (const kind of EXPANDED_KINDS) {
+    for (const kind of model.expandedFields) {
       const list = data[kind];
       if (!Array.isArray(list)) continue;
       const expanded: unknown[] = [];
@@ -70,7 +83,7 @@ export function validateManifest(raw: unknown, where: string): Manifest {
       data[kind] = expanded;
     }
   }
-  const result = ManifestSchema.safeParse(data);
+  const result = model.schema.safeParse(data);
   if (!result.success) problems.push(...issuesToProblems(result.error.issues));
   const unique = [...new Set(problems)];
   if (unique.length || !result.success) {
@@ -82,27 +95,14 @@ export function validateManifest(raw: unknown, where: string): Manifest {
   return result.data;
 }
 
-/**
- * Local files the manifest points at whose content changes what gets locked: a chart's values
- * files (they decide which images it deploys) and the signing keys of files and APT repositories.
- */
-export function referencedFiles(manifest: Manifest): string[] {
-  const files = [
-    ...manifest.charts.flatMap((c) => c.values ?? []),
-    ...manifest.files.flatMap((f) => f.checksums?.keys ?? []),
-    ...manifest.apt.flatMap((a) => a.keys ?? []),
-  ];
-  return [...new Set(files)].sort();
-}
-
-export async function loadManifest(file: string): Promise<LoadedManifest> {
+export async function loadManifestWith<M extends ManifestBase>(model: ManifestModel<M>, file: string): Promise<LoadedManifestOf<M>> {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const manifest = validateManifest(await readYamlFile(abs, 'manifest'), abs);
+  const manifest = validateManifestWith(model, await readYamlFile(abs, 'manifest'), abs);
   const { metadata: _m, ...content } = manifest;
   // The lock must go stale when a referenced file changes, not only when the manifest does.
   const inputs: Record<string, string> = {};
-  for (const rel of referencedFiles(manifest)) {
+  for (const rel of [...new Set(model.referencedFiles(manifest))].sort()) {
     const bytes = await readFile(path.resolve(dir, rel)).catch(() => undefined);
     inputs[rel] = bytes ? createHash('sha256').update(bytes).digest('hex') : 'missing';
   }
@@ -126,14 +126,18 @@ export function lockPathFor(manifestFile: string, name: string): string {
   return path.join(path.dirname(path.resolve(manifestFile)), `${name}.lock.json`);
 }
 
-export async function readLock(file: string): Promise<Lock | undefined> {
+export async function readLockWith<L>(schema: z.ZodType<L, unknown>, file: string): Promise<L | undefined> {
   const hint = 'Delete it and run `ferry lock` again.';
   const raw = await readJsonFile(file, 'lock file', hint);
   if (raw === undefined) return undefined;
-  return parseOrThrow(LockSchema, raw, file, hint);
+  return parseOrThrow(schema, raw, file, hint);
 }
 
 /** Deterministic lock text: fixed key order from the objects we build, sorted lists, trailing newline. */
-export function serializeLock(lock: Lock): string {
+export function serializeLock(lock: object): string {
   return JSON.stringify(lock, null, 2) + '\n';
 }
+
+// Transitional: files that other branches are moving still import these from here. Once they
+// import from src/kinds/schema.js (see the kinds branch report), delete this line.
+export { loadManifest, validateManifest, readLock, type LoadedManifest } from '../kinds/schema.js';

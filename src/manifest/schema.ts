@@ -1,10 +1,4 @@
 import { z } from 'zod';
-import { ImageSpecSchema } from '../kinds/image/spec.js';
-import { VerifyRuleSchema } from '../kinds/image/verify.js';
-import { ChartSpecSchema } from '../kinds/chart/spec.js';
-import { FileSpecSchema } from '../kinds/file/spec.js';
-import { AptSpecSchema } from '../kinds/apt/spec.js';
-import { ZoneSchema, ConnectionSchema, EndpointSchema } from '../kinds/endpoint/spec.js';
 
 export const API_VERSION = 'ferry/v1alpha1';
 
@@ -19,21 +13,24 @@ export const VarsSchema = z
   .record(z.string(), z.union([z.string(), z.number(), z.array(z.union([z.string(), z.number()]))]))
   .describe('Values for <name> placeholders; a list multiplies each entry that uses it.');
 
-export const ManifestSchema = z
-  .object({
-    apiVersion: z.literal(API_VERSION),
-    kind: z.literal('Manifest'),
-    metadata: MetadataSchema,
-    vars: VarsSchema.optional(),
-    images: z.array(ImageSpecSchema).default([]),
-    charts: z.array(ChartSpecSchema).default([]),
-    files: z.array(FileSpecSchema).default([]),
-    apt: z.array(AptSpecSchema).default([]),
-    zones: z.array(ZoneSchema).default([]),
-    connections: z.array(ConnectionSchema).default([]),
-    endpoints: z.array(EndpointSchema).default([]),
-    verify: z.array(VerifyRuleSchema).optional().describe('Images that must carry a cosign signature by one of these keys (checked offline at bundle create and import).'),
-  })
-  .strict();
+/**
+ * The manifest: a fixed header and one list per kind. The kinds' lists are not known here
+ * (manifest/ sits below kinds/): src/kinds/schema.ts assembles the schema from KINDS with this.
+ */
+export function manifestSchemaFrom<S extends z.ZodRawShape>(kinds: S) {
+  return z
+    .object({
+      apiVersion: z.literal(API_VERSION),
+      kind: z.literal('Manifest'),
+      metadata: MetadataSchema,
+      vars: VarsSchema.optional(),
+      ...kinds,
+    })
+    .strict();
+}
 
-export type Manifest = z.infer<typeof ManifestSchema>;
+/** What every manifest has, whatever its kinds: what manifest/ itself relies on. */
+export interface ManifestBase {
+  metadata: z.infer<typeof MetadataSchema>;
+  vars?: z.infer<typeof VarsSchema>;
+}

@@ -1,6 +1,5 @@
 import semver from 'semver';
 import { FerryError } from '../errors.js';
-import type { MirrorTarget } from '../manifest/target.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
 
 /**
@@ -21,7 +20,19 @@ export interface RegistryMapping {
 /** Mapping used when serving a bundle or layout with no target: nested, no prefix. */
 export const DEFAULT_REGISTRY_MAPPING: RegistryMapping = { layout: 'nested' };
 
-export function registryMappingFor(target: MirrorTarget | undefined): RegistryMapping {
+/**
+ * What the mapping reads of a mirror target (the `MirrorTarget` of src/manifest/target.ts fits
+ * it): mapping sits below manifest/ and takes any object of this shape.
+ */
+export interface MappingTarget {
+  registry?: { url: string; prefix?: string; layout?: 'nested' | 'flat'; maxPathDepth?: number; maxPathLength?: number };
+  directory?: string;
+  charts?: { baseUrl: string };
+  files?: { baseUrl: string };
+  apt?: { baseUrl: string };
+}
+
+export function registryMappingFor(target: MappingTarget | undefined): RegistryMapping {
   const reg = target?.registry;
   if (!reg) return DEFAULT_REGISTRY_MAPPING;
   return {
@@ -121,6 +132,16 @@ export function checkCollisions(refs: Iterable<string | ImageReference>, m: Regi
   }
 }
 
+/** Host of an upstream URL (`oci://` too), lowercased, without IPv6 brackets; undefined when it does not parse. */
+export function hostOfUrl(url: string): string | undefined {
+  try {
+    const u = new URL(url.replace(/^oci:\/\//, 'https://'));
+    return u.hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  } catch {
+    return undefined;
+  }
+}
+
 /** Path of an upstream URL under a mirror directory: `<host>/<path>` (host with port as in hostPathComponent). */
 export function mirrorUrlPath(url: string): string {
   const u = new URL(url);
@@ -173,49 +194,53 @@ export function chartOciReference(repo: string, name: string, version: string): 
   return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
 }
 
-export interface MirrorLocation {
-  kind: 'image' | 'chart' | 'file' | 'apt';
-  upstream: string;
-  /** Where it lives on the mirror (reference or URL); one per target facet that carries it. */
-  mirror: string[];
+/**
+ * A target's mapping, built once: the registry facet (a `registry:` or an OCI layout
+ * `directory:`, both laid out by the registry mapping) and the directory facets by base URL.
+ * A facet the target lacks is undefined.
+ */
+export interface MirrorMapping {
+  registry?: RegistryMapping;
+  charts?: { baseUrl: string };
+  files?: { baseUrl: string };
+  apt?: { baseUrl: string };
 }
 
-/**
- * Every mirror location of one upstream thing for a target: the registry and/or the directory
- * facets. `map`, `rewrite` and `audit` use this so they agree with import.
- */
-export function mapUpstream(
-  ref: { kind: MirrorLocation['kind']; upstream: string; storedDigest?: string },
-  target: MirrorTarget,
-): MirrorLocation {
-  const mirror: string[] = [];
-  const m = registryMappingFor(target);
-  switch (ref.kind) {
-    case 'image':
-      if (target.registry || target.directory) mirror.push(mapImage(ref.upstream, m, ref.storedDigest).mirror);
-      break;
-    case 'chart': {
-      // `upstream` is chartOciReference(repo, name, version): the chart is the last path component, the tag its version.
-      if (target.registry || target.directory) mirror.push(mapImage(ref.upstream, m).mirror);
-      const c = parseImageReference(ref.upstream);
-      if (target.charts && c.tag) mirror.push(mapChartHttp(c.repository.split('/').pop()!, c.tag.replace(/_/g, '+'), target.charts).url);
-      break;
-    }
-    case 'file':
-      if (target.files) mirror.push(mapFileUrl(ref.upstream, target.files).url);
-      break;
-    case 'apt':
-      if (target.apt) mirror.push(mapAptRepo(ref.upstream, target.apt).url);
-      break;
-  }
-  return { kind: ref.kind, upstream: ref.upstream, mirror };
+export function mirrorMappingFor(target: MappingTarget): MirrorMapping {
+  return {
+    ...(target.registry || target.directory ? { registry: registryMappingFor(target) } : {}),
+    ...(target.charts ? { charts: target.charts } : {}),
+    ...(target.files ? { files: target.files } : {}),
+    ...(target.apt ? { apt: target.apt } : {}),
+  };
 }
+
+/** One place on a mirror, by the facet that carries it: typed, never a string to re-parse. */
+export type MirrorPlace =
+  | { facet: 'registry'; image: MappedImage }
+  | { facet: 'charts'; chart: MappedChartUrl }
+  | { facet: 'files'; url: MappedUrl }
+  | { facet: 'apt'; url: MappedUrl };
+
+/** A place as users write it: the mirror reference or URL. */
+export function placeText(p: MirrorPlace): string {
+  switch (p.facet) {
+    case 'registry':
+      return p.image.mirror;
+    case 'charts':
+      return p.chart.url;
+    default:
+      return p.url.url;
+  }
+}
+
+export type MappedChartUrl = MappedUrl & { indexUrl: string };
 
 /**
  * Helm chart in an HTTP chart repository on the mirror (`charts: { dir, baseUrl }`): one flat
  * repository, archives named as `helm package` names them, listed in `<dir>/index.yaml`.
  */
-export function mapChartHttp(name: string, version: string, target: { baseUrl: string }): MappedUrl & { indexUrl: string } {
+export function mapChartHttp(name: string, version: string, target: { baseUrl: string }): MappedChartUrl {
   const problems = chartNameProblems(name, version);
   if (problems.length) {
     throw new FerryError('VALIDATION', `chart ${JSON.stringify(String(name))} ${JSON.stringify(String(version))}: ${problems.join('; ')}`, {

@@ -1,4 +1,4 @@
-import type { ImageLock, Lock } from '../manifest/lock.js';
+import type { ImageLock, Lock } from '../kinds/schema.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { checkCollisions, mapAptRepo, mapFileUrl, mapImage, registryMappingFor, registryMirrorFor, type RegistryMapping } from '../mapping/index.js';
 import { parseImageReference, repositoryName, type ImageReference } from '../oci/reference.js';

@@ -1,14 +1,10 @@
-import { aptServeRoutes } from '../kinds/apt/serve.js';
-import { fileServeRoutes } from '../kinds/file/serve.js';
-import type { ServeRoute, ServeRouteContext, ServeRouteProvider } from '../kinds/serve-route.js';
+import { SERVE_ROUTE_PROVIDERS } from '../kinds/index.js';
+import type { ServeRoute, ServeRouteContext } from '../kinds/serve-route.js';
 
 /**
- * Plain-HTTP trees other kinds serve beside the registry (files, apt, charts): one line each.
- * A provider looks at the bundle/layout and returns the routes it needs (or none).
+ * Every kind's plain-HTTP trees for what is served (files, apt, charts): the providers come from
+ * the kinds' `serveRoutes`; what a provider cannot serve lands in `ctx.warnings`.
  */
-export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = [fileServeRoutes, aptServeRoutes];
-
-/** Every kind's routes for what is served; what a provider cannot serve lands in `ctx.warnings`. */
 export async function kindRoutes(ctx: ServeRouteContext): Promise<ServeRoute[]> {
   const routes: ServeRoute[] = [];
   for (const provide of SERVE_ROUTE_PROVIDERS) routes.push(...(await provide(ctx)));

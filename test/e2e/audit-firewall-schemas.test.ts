@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadManifest } from '../../src/manifest/load.js';
+import { loadManifest } from '../../src/kinds/schema.js';
 import { buildConnectionModel, isPlaceholder, type ConnectionModel } from '../../src/audit/model.js';
 import { buildRuleset } from '../../src/audit/firewall/ruleset.js';
 import { emitFirewall, FIREWALL_FORMATS } from '../../src/audit/firewall/emit.js';

@@ -1,18 +1,47 @@
-import { chartOciReference } from '../../mapping/index.js';
+import { chartOciReference, hostOfUrl, mapChartHttp, mapImage, type MirrorPlace } from '../../mapping/index.js';
 import { ResolveFailures, resolveEach } from '../failures.js';
-import type { Kind, UpstreamRef } from '../types.js';
+import type { ImageSpec } from '../image/spec.js';
+import { listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
 import { importChart, validateChartImport } from './import.js';
-import type { ChartLock } from './lock.js';
+import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
-import type { ChartSpec } from './spec.js';
+import { ChartSpecSchema, type ChartSpec } from './spec.js';
 
 export { discoverChartImages, type DiscoveryResult, type DiscoveredImage, type ImageSource } from './discover.js';
 export { loadChart, loadChartDir, loadChartArchive } from './load.js';
 
+/**
+ * A chart as its lock entry names it: repository, name and exact version, and (`upstream`) the
+ * image-like reference the registry mapping places it at, the one the bundle names it by.
+ */
+export interface ChartRef extends UpstreamRefBase<'chart'> {
+  repo: string;
+  name: string;
+  version: string;
+}
+
+// Chart repositories on GitHub Pages (chart-releaser) serve their index there and the archives
+// from GitHub releases: carrying the chart carries what those hosts would have served.
+const GITHUB_RELEASE_HOSTS = ['github.com', 'objects.githubusercontent.com', 'release-assets.githubusercontent.com'];
+
 /** Helm charts from HTTP and OCI repositories, their non-vendored dependencies, and the images they deploy. */
-export const chartKind: Kind<ChartSpec, ChartLock> = {
+export const chartKind = {
   name: 'chart',
+  field: 'charts',
+  specSchema: ChartSpecSchema,
+  lockSchema: ChartLockSchema,
+  manifestShape: listField('charts', ChartSpecSchema),
+  lockShape: listField('charts', ChartLockSchema),
+  expandVars: true,
+  referencedFiles: (spec) => spec.values ?? [],
+  upstreamHosts(spec) {
+    const host = hostOfUrl(spec.repo);
+    if (!host) return [];
+    const item = `${spec.repo.replace(/\/+$/, '')}/${spec.name}@${spec.version}`;
+    return [host, ...(host.endsWith('.github.io') ? GITHUB_RELEASE_HOSTS : [])].map((h) => ({ host: h, item }));
+  },
+  targetFacet: { anyOf: ['registry', 'directory', 'charts'], add: 'registry:, directory: or charts: { dir, baseUrl }' },
   async resolve(specs, ctx) {
     // One chart at a time: charts are few and small, and two of them may share a dependency.
     // Each is tried: the charts that resolve still join the lock (and their images get checked).
@@ -28,8 +57,18 @@ export const chartKind: Kind<ChartSpec, ChartLock> = {
   fetchPlan: chartFetchPlan,
   importTo: importChart,
   validateImport: validateChartImport,
-  references(entry): UpstreamRef[] {
-    // The image-like reference the mapping places (registry/layout), the same one the bundle names it by.
-    return [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version) }];
+  references: (entry) => [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version), repo: entry.repo, name: entry.name, version: entry.version }],
+  locations(entry, m) {
+    return this.references(entry).map((ref) => {
+      const places: Array<Extract<MirrorPlace, { facet: 'registry' | 'charts' }>> = [];
+      if (m.registry) places.push({ facet: 'registry', image: mapImage(ref.upstream, m.registry) });
+      if (m.charts) places.push({ facet: 'charts', chart: mapChartHttp(ref.name, ref.version, m.charts) });
+      return { ref, places };
+    });
   },
-};
+  // The images a chart deploys (discovered, or its explicit list) join the images, the chart named as their origin.
+  contributes: {
+    to: 'image',
+    from: (entry: ChartLock) => ({ origin: `chart ${entry.name} ${entry.version}`, specs: entry.images.map((ref): ImageSpec => ({ ref })) }),
+  },
+} satisfies KindModule<ChartSpec, ChartLock, ChartRef, Extract<MirrorPlace, { facet: 'registry' | 'charts' }>>;

@@ -1,20 +1,43 @@
-import type { Kind } from '../types.js';
-import type { FileSpec } from './spec.js';
-import type { FileLock } from './lock.js';
+import { hostOfUrl, mapFileUrl, type MirrorPlace } from '../../mapping/index.js';
+import { listField, type KindModule, type UpstreamRefBase } from '../types.js';
+import { FileSpecSchema, type FileSpec } from './spec.js';
+import { FileLockSchema, type FileLock } from './lock.js';
 import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
 import { importFile, validateFileImport } from './import.js';
+import { fileServeRoutes } from './serve.js';
 
-export const fileKind: Kind<FileSpec, FileLock> = {
+/** A file by its upstream URL (the file itself, its checksum file, its signature). */
+export type FileRef = UpstreamRefBase<'file'>;
+
+/** Single files over HTTP(S), pinned by sha256, with optional upstream checksums and signatures. */
+export const fileKind = {
   name: 'file',
+  field: 'files',
+  specSchema: FileSpecSchema,
+  lockSchema: FileLockSchema,
+  manifestShape: listField('files', FileSpecSchema),
+  lockShape: listField('files', FileLockSchema),
+  expandVars: true,
+  referencedFiles: (spec) => spec.checksums?.keys ?? [],
+  resolveItems: (specs) => new Set(specs.map((f) => f.name)).size,
+  upstreamHosts: (spec) => {
+    const host = hostOfUrl(spec.url);
+    return host ? [{ host, item: spec.url }] : [];
+  },
+  targetFacet: { anyOf: ['files'], add: 'files: { dir, baseUrl }' },
   resolve: resolveFiles,
   fetch: fetchFile,
   fetchPlan: fileFetchPlan,
   importTo: importFile,
   validateImport: validateFileImport,
-  references: (entry) => [
+  references: (entry): FileRef[] => [
     { kind: 'file', upstream: entry.url },
     ...(entry.checksums ? [{ kind: 'file' as const, upstream: entry.checksums.file.url }] : []),
     ...(entry.checksums?.signature ? [{ kind: 'file' as const, upstream: entry.checksums.signature.url }] : []),
   ],
-};
+  locations(entry, m) {
+    return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));
+  },
+  serveRoutes: fileServeRoutes,
+} satisfies KindModule<FileSpec, FileLock, FileRef, Extract<MirrorPlace, { facet: 'files' }>>;

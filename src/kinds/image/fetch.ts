@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { FerryError } from '../../errors.js';
-import type { ImageLock } from '../../manifest/lock.js';
+import type { ImageLock } from './lock.js';
 import { isIndexType, type OciDescriptor } from '../../oci/media-types.js';
 import { parseImageReference } from '../../oci/reference.js';
 import type { RepoRef } from '../../oci/client.js';

@@ -10,6 +10,7 @@ import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { isExtraTop, pushImageExtras } from './extras.js';
+import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
 
 interface ImageGraph {
   refName: string;
@@ -54,7 +55,15 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   const refName = top.annotations?.[ANNOTATION.refName];
   const label = artifactLabel(top);
   const problems = new ProblemList();
-  if (target.registry) {
+  const extraOf = top.annotations?.[EXTRA_ANNOTATION.of];
+  if (extraOf !== undefined) {
+    // A signature, attestation or referrer: it lands in its image's repository, under its tag.
+    const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
+    const subject = top.annotations?.[EXTRA_ANNOTATION.subject] ?? '';
+    if (target.registry) await problems.check(label, () => mapImage(extraOf, target.registry!.mapping));
+    if (tag !== undefined && !/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(tag)) problems.add(label, `extra of ${extraOf}: tag ${JSON.stringify(tag)} is not a valid tag`);
+    if (!/^sha256:[a-f0-9]{64}$/.test(subject)) problems.add(label, `extra of ${extraOf}: subject ${JSON.stringify(subject)} is not a sha256 digest`);
+  } else if (target.registry) {
     if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
     else await problems.check(label, () => mapImage(refName, target.registry!.mapping));
   }

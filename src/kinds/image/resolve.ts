@@ -1,5 +1,5 @@
 import { FerryError } from '../../errors.js';
-import type { ImageLock } from '../../manifest/lock.js';
+import type { ImageLock } from './lock.js';
 import { isIndexType, platformString, type OciManifest } from '../../oci/media-types.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../../oci/reference.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';

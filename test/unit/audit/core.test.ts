@@ -6,7 +6,7 @@ import { referencesIn, scanPaths } from '../../../src/audit/scan.js';
 import { runCheck } from '../../../src/audit/audit.js';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 import { probe, type ProbeDeps } from '../../../src/audit/probe.js';
-import { validateManifest } from '../../../src/manifest/load.js';
+import { validateManifest } from '../../../src/kinds/schema.js';
 import { CheckSchema } from '../../../src/kinds/endpoint/spec.js';
 
 let dir: string;

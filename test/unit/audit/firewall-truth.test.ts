@@ -3,7 +3,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 import { buildRuleset } from '../../../src/audit/firewall/ruleset.js';
 import { emitFirewall, FIREWALL_FORMATS } from '../../../src/audit/firewall/emit.js';
-import { validateManifest } from '../../../src/manifest/load.js';
+import { validateManifest } from '../../../src/kinds/schema.js';
 
 /** Firewall output that told a network engineer something false (issue 12), one case each. */
 const loaded = (raw: unknown) => ({ manifest: validateManifest(raw, 'inline'), file: 'inline.yaml', dir: '.', digest: 'sha256:x' });

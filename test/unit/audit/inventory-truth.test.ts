@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildConnectionModel, flowsOf } from '../../../src/audit/model.js';
 import { buildInventory, renderInventoryMarkdown } from '../../../src/audit/inventory.js';
-import { validateManifest } from '../../../src/manifest/load.js';
+import { validateManifest } from '../../../src/kinds/schema.js';
 
 const loaded = (raw: unknown) => ({ manifest: validateManifest(raw, 'inline'), file: 'inline.yaml', dir: '.', digest: 'sha256:x' });
 const manifest = (zones: unknown[], endpoints: unknown[], connections: unknown[] = []) =>

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { firewallCommand } from '../../../src/commands/firewall.js';
 import { inventoryCommand } from '../../../src/commands/inventory.js';
-import { loadManifest } from '../../../src/manifest/load.js';
+import { loadManifest } from '../../../src/kinds/schema.js';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 import { buildRuleset } from '../../../src/audit/firewall/ruleset.js';
 import { emitNftables } from '../../../src/audit/firewall/nftables.js';

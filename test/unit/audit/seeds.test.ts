@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { loadManifest, loadTarget } from '../../../src/manifest/load.js';
+import { loadTarget } from '../../../src/manifest/load.js';
+import { loadManifest } from '../../../src/kinds/schema.js';
 import { buildConnectionModel } from '../../../src/audit/model.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');

@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { loadManifest, loadTarget } from '../../../src/manifest/load.js';
+import { loadTarget } from '../../../src/manifest/load.js';
+import { loadManifest } from '../../../src/kinds/schema.js';
 import { ROOT } from '../../support/cli.js';
 
 /**

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { INPUT_LIMITS } from '../../../src/manifest/input-file.js';
-import { loadManifest, loadTarget, readLock } from '../../../src/manifest/load.js';
+import { loadTarget } from '../../../src/manifest/load.js';
+import { loadManifest, readLock } from '../../../src/kinds/schema.js';
 import { VARS_LIMITS } from '../../../src/manifest/vars.js';
 
 const HEAD = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: {name: app}\n';

@@ -2,7 +2,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifest, validateManifest } from '../../../src/manifest/load.js';
+import { loadManifest, validateManifest } from '../../../src/kinds/schema.js';
 import { expandEntry } from '../../../src/manifest/vars.js';
 
 describe('vars', () => {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { discoverChartImages } from '../../../src/kinds/chart/discover.js';
 import { loadChart } from '../../../src/kinds/chart/load.js';
-import { LockSchema } from '../../../src/manifest/lock.js';
+import { LockSchema } from '../../../src/kinds/schema.js';
 import { mapImage } from '../../../src/mapping/index.js';
 import { parseValuesPath, rewriteChart } from '../../../src/rewrite/chart.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LockSchema } from '../../../src/manifest/lock.js';
+import { LockSchema } from '../../../src/kinds/schema.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
 import { CTRL_DIGEST, CTRL_STORED, fixtureContext, fixtureLock, fixtureTarget } from './helpers.js';
 

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, writeFile, cp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { LockSchema, type Lock } from '../../../src/manifest/lock.js';
+import { LockSchema, type Lock } from '../../../src/kinds/schema.js';
 import { MirrorTargetSchema, type MirrorTarget } from '../../../src/manifest/target.js';
 import { createRewriteContext, type RewriteContext } from '../../../src/rewrite/context.js';
 

@@ -61,8 +61,8 @@ describe('the printing boundary', () => {
     expect(text).not.toMatch(ACTIVE);
     expect(text).toContain('error: bundle ref app\\x1b]0;pwned\\x07\\x1b[2J');
     expect(text).toContain('  - ref.name app\\x1b]0;pwned');
-    // A detail cannot forge a line of its own.
-    expect(text).toContain('\\r\\nhint: forged\n');
+    // A detail cannot forge a top-level line: its further lines are escaped and indented under it.
+    expect(text).toContain('\\r\n    hint: forged\n');
     expect(text.split('\n').filter((l) => l.startsWith('hint:'))).toHaveLength(1);
     // Escaped once: the backslash of an escape is not escaped again.
     expect(text).not.toContain('\\\\x1b');
