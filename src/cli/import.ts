@@ -15,8 +15,8 @@ export function register(program: Command): void {
       .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it'),
   ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string }) => {
     const progress = progressFor(opts);
-    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress });
-    progress.done();
+    // The progress area is cleared before anything else prints, an error included.
+    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
         `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}; signature ${r.verified.signature})`,

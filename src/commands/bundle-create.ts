@@ -48,9 +48,10 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const existing = await readLock(lockFile);
   const output = path.resolve(cwd, opts.output);
   const net = createNetContext(opts);
+  const warnings: string[] = [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
-    const ctx = kindContext(loaded.dir, store, opts, net);
+    const ctx = kindContext(loaded.dir, store, opts, net, warnings);
     let lock: Lock;
     // The bundle carries the lock file's exact bytes: a build from the committed lock and the
     // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
@@ -98,7 +99,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       lockFile,
       lockUsed,
       counts: lockCounts(lock),
-      warnings: [],
+      warnings,
     };
   } finally {
     await net.close();

@@ -87,8 +87,9 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const source = await BundleReader.open(bundle);
   const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
+  const warnings: string[] = [];
   try {
-    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: target.registry?.client, mounts: new Map<string, string[]>() };
+    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: target.registry?.client, mounts: new Map<string, string[]>(), warnings };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
     results.push(...perEntry.flat());
@@ -104,7 +105,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
-    warnings: [],
+    warnings,
   };
 }
 

@@ -33,8 +33,8 @@ export async function writeFileAtomic(file: string, text: string): Promise<void>
   await rename(tmp, file);
 }
 
-export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext): KindContext {
-  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras };
+export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext, warnings: string[]): KindContext {
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras, warnings };
 }
 
 /** The content-addressed download cache, ready to use. */
@@ -80,14 +80,15 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
   const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const net = createNetContext(opts);
+  const warnings: string[] = [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
-    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net));
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net, warnings));
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);
     if (before !== text) await writeFileAtomic(lockFile, text);
-    return { lockFile, changed: before !== text, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings: [] };
+    return { lockFile, changed: before !== text, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings };
   } finally {
     await net.close();
   }

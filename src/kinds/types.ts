@@ -30,6 +30,8 @@ export interface KindContext {
   registry: RegistryClient;
   /** `--no-extras`: images resolve without signatures, attestations, SBOMs and referrers. */
   noExtras?: boolean;
+  /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
+  warnings?: string[];
 }
 
 export interface ImportContext {
@@ -41,6 +43,8 @@ export interface ImportContext {
   registry?: RegistryClient;
   /** digest → mirror repositories that already hold it in this run, for cross-repository mounts. */
   mounts: Map<string, string[]>;
+  /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
+  warnings?: string[];
 }
 
 export interface ImportResult {

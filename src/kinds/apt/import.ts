@@ -16,6 +16,7 @@ import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
 import { releaseTextOf } from './repo.js';
+import { warn } from '../warnings.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
@@ -174,7 +175,8 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   const validUntil = rel.fields.get('valid-until');
   if (validUntil) {
     // The vendor's signature covers Valid-Until; a whole mirror keeps it, so it expires like upstream.
-    ctx.progress.log(
+    warn(
+      ctx,
       `${root} ${suite}: the vendor's Release is valid until ${validUntil}; after that apt refuses it unless clients set Acquire::Check-Valid-Until=false (or mirror it filtered, re-signed without expiry)`,
     );
   }
