@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { registryMappingFor, type RegistryMapping } from '../mapping/index.js';
 import type { RegistryClient } from '../oci/client.js';
-import { loadTarget, type LoadedTarget } from './load.js';
+import { loadTarget, type LoadedTarget } from './target.js';
 
 /**
  * A mirror target read once per command and interpreted once: every path absolute, the
