@@ -59,3 +59,26 @@ export function exitCodeFor(err: unknown): number {
 export function isFerryError(err: unknown, code?: ErrorCode): err is FerryError {
   return err instanceof FerryError && (code === undefined || err.code === code);
 }
+
+/** What an fs error code means, in words a user reads (never the raw `ENOENT`). */
+const FILE_PROBLEMS: Record<string, { reason: string; hint: (what: string) => string }> = {
+  ENOENT: { reason: 'no such file', hint: () => `Check the path; a relative path starts from ${process.cwd()}.` },
+  EISDIR: { reason: 'is a directory, not a file', hint: (what) => `Pass the ${what} file itself, not the directory that holds it.` },
+  ENOTDIR: { reason: 'a part of the path is a file, not a directory', hint: () => 'Check the path.' },
+  EACCES: { reason: 'permission denied', hint: () => 'Check the permissions of the file and its directories for this user.' },
+  EPERM: { reason: 'permission denied', hint: () => 'Check the permissions of the file and its directories for this user.' },
+  ELOOP: { reason: 'too many symbolic links', hint: () => 'Check where the symbolic links in the path lead.' },
+  ENAMETOOLONG: { reason: 'the path is too long', hint: () => 'Check the path.' },
+};
+
+/**
+ * A file the user named (manifest, target, lock, values, key, CA, bundle) could not be read:
+ * `<file>: cannot read <what>: no such file` with a hint, instead of a raw `ENOENT`.
+ * `err` is the fs error, or its code when there is none (`'ENOENT'`). `hint` replaces the default hint (e.g. "key paths are relative to the manifest").
+ */
+export function unreadableFile(file: string, what: string, err: unknown, opts: { hint?: string; code?: ErrorCode } = {}): FerryError {
+  const errno = typeof err === 'string' ? err : (err as NodeJS.ErrnoException | undefined)?.code;
+  const known = errno ? FILE_PROBLEMS[errno] : undefined;
+  const reason = known?.reason ?? (err instanceof Error ? err.message : String(err));
+  return new FerryError(opts.code ?? 'USAGE', `${file}: cannot read ${what}: ${reason}`, { cause: typeof err === 'string' ? undefined : err, hint: opts.hint ?? known?.hint(what) });
+}

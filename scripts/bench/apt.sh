@@ -5,6 +5,8 @@
 # wall-time ratio ferry/aptly (medians) and ferry's peak RSS (GNU time).
 #
 #   scripts/bench/apt.sh [runs]        (default 3 runs each; needs aptly, gpg, nginx, apt-get)
+#   PROFILE=<dir> scripts/bench/apt.sh 1   also writes ferry's CPU profiles (node --cpu-prof) there
+#   FERRY_JS=<other ferry.mjs> scripts/bench/apt.sh   measures that build instead (before/after)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -84,7 +86,7 @@ ferry_times=(); aptly_times=(); ferry_cpu=(); aptly_cpu=(); rss=(); ferry_pkgs=0
 for i in $(seq "$RUNS"); do
   rm -rf "$WORK/ferry/cache" "$WORK/ferry/bench.lock.json" "$WORK/ferry/bench.tar"
   t0=$(now)
-  FERRY_CACHE_DIR="$WORK/ferry/cache" /usr/bin/time -v -o "$WORK/time.txt" node dist/ferry.mjs bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null
+  FERRY_CACHE_DIR="$WORK/ferry/cache" /usr/bin/time -v -o "$WORK/time.txt" node ${PROFILE:+--cpu-prof --cpu-prof-dir="$PROFILE"} "${FERRY_JS:-dist/ferry.mjs}" bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null
   t1=$(now)
   ferry_times+=("$(echo "$t1 - $t0" | bc)")
   rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")")

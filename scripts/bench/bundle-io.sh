@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Bundle I/O: pack (re-hashing / trusting the store), verify, serve → skopeo copy, against
 # sha256sum / cp / skopeo oci-archive baselines on the same bytes. Prints wall times and peak RSS.
+# `bundle verify` runs VERIFY_RUNS times (default 3) interleaved with `openssl dgst -sha256` of
+# the same bundle file; the median throughput ratio is printed (goal ≥ 0.8).
 #   scripts/bench/bundle-io.sh [big-layer-bytes]   (default 4 GiB)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -22,7 +24,17 @@ echo "== baseline: skopeo copy layout → oci-archive (big image)"
 T skopeo copy --preserve-digests -q "oci:$WORK/upstream:docker.io/library/big:1" "oci-archive:$WORK/skopeo.tar:big" ; rm -f "$WORK/skopeo.tar"
 echo "== ferry packBundle (re-hash every blob)"; T node "$WORK/bench.mjs" pack "$WORK" rehash
 echo "== ferry packBundle (trustStore)";         T node "$WORK/bench.mjs" pack "$WORK" trust
-echo "== ferry bundle verify";                   T node dist/ferry.mjs bundle verify -q "$WORK/bench.ferry.tar"
+echo "== ferry bundle verify vs openssl dgst -sha256 of the bundle (interleaved, ${VERIFY_RUNS:=3} runs)"
+now() { date +%s.%N; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+ov=(); fv=(); ratios=()
+for _ in $(seq "$VERIFY_RUNS"); do
+  t0=$(now); openssl dgst -sha256 "$WORK/bench.ferry.tar" >/dev/null; t1=$(now); o=$(echo "$t1 - $t0" | bc)
+  t0=$(now); T node dist/ferry.mjs bundle verify -q "$WORK/bench.ferry.tar" >/dev/null; t1=$(now); f=$(echo "$t1 - $t0" | bc)
+  ov+=("$o"); fv+=("$f"); ratios+=("$(echo "$o / $f" | bc -l)")
+done
+echo "openssl: ${ov[*]} s; ferry verify: ${fv[*]} s"
+printf 'verify throughput ferry/openssl (median of per-run ratios): %.2f (goal ≥ 0.8); load %s on %s cores\n' "$(median "${ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 echo "== ferry serve → skopeo copy (big image)"
 node dist/ferry.mjs serve "$WORK/bench.ferry.tar" --listen 127.0.0.1:0 -q > "$WORK/serve.out" &
 SERVE_PID=$!

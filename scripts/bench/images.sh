@@ -5,6 +5,9 @@
 # Prints wall-time ratios (ferry / skopeo) and ferry's peak RSS. Workload: IMAGES images
 # (default 40) on BASES shared base layers of BASE_MB plus APP_MB of their own (~2 GB unique);
 # BIG_GB=4 adds one image with a single 4 GB layer to check memory stays bounded.
+# Also: `ferry lock` against a `skopeo inspect --raw` loop (LOCK_RUNS times each, median);
+# BASELINE=<other ferry.mjs> times that build's lock too (before/after), and `ferry bundle
+# verify` against `openssl dgst -sha256` on the bundle made.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -15,41 +18,34 @@ CONC=${CONC:-8}
 W=$(mktemp -d /tmp/ferry-bench-images-XXXX)
 trap 'for p in $(cat "$W"/*.pid 2>/dev/null); do kill "$p" 2>/dev/null || true; done; rm -rf "$W"' EXIT
 
-start_registry() { # name port
-  mkdir -p "$W/$1"
-  cat > "$W/$1/config.yml" <<YML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $W/$1/storage }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$2 }
-YML
-  docker-registry serve "$W/$1/config.yml" >"$W/$1/log" 2>&1 &
-  echo $! > "$W/$1.pid"
-  for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$2/v2/" >/dev/null 2>&1 && return; sleep 0.2; done
-  echo "registry $1 did not start" >&2; exit 1
-}
-port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc; }
-rss_of() { awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$1"; }
+source scripts/bench/lib.sh
 
 A=$(port); start_registry upstream "$A"
 B=$(port); start_registry ferry-target "$B"
 C=$(port); start_registry skopeo-target "$C"
 
 echo "workload: $IMAGES images, $BASES base layers × ${BASE_MB} MB shared, ${APP_MB} MB each of their own, big=${BIG_GB} GB"
-node scripts/bench/make-workload.mjs "$W/layout" "$IMAGES" "$BASES" "$BASE_MB" "$APP_MB" "$BIG_GB" > "$W/names"
-echo "unique bytes: $(du -sb "$W/layout/blobs" | cut -f1)"
-for n in $(cat "$W/names"); do
-  skopeo copy -q --dest-tls-verify=false "oci:$W/layout:$n" "docker://127.0.0.1:$A/bench/$n:1" >/dev/null
-done
-rm -rf "$W/layout"
-{
-  printf 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: bench }\nimages:\n'
-  for n in $(cat "$W/names"); do printf '  - ref: 127.0.0.1:%s/bench/%s:1\n' "$A" "$n"; done
-} > "$W/bench.yaml"
+seed_workload "$A" "$BIG_GB"
 printf 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: b }\nregistry: { url: "http://127.0.0.1:%s", prefix: mirror }\n' "$B" > "$W/target.yaml"
 sync
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo "--- lock (median of ${LOCK_RUNS:=3})"
+lock_f=(); lock_s=(); lock_b=()
+for _ in $(seq "$LOCK_RUNS"); do
+  t0=$(now); for n in $(cat "$W/names"); do skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$A/bench/$n:1" >/dev/null; done; t1=$(now)
+  lock_s+=("$(secs "$t0" "$t1")")
+  t0=$(now); node dist/ferry.mjs lock "$W/bench.yaml" -o "$W/bench.lock.json" --concurrency "$CONC" -q >/dev/null; t1=$(now)
+  lock_f+=("$(secs "$t0" "$t1")")
+  if [ -n "${BASELINE:-}" ]; then
+    t0=$(now); node "$BASELINE" lock "$W/bench.yaml" -o "$W/baseline.lock.json" --concurrency "$CONC" -q >/dev/null; t1=$(now)
+    lock_b+=("$(secs "$t0" "$t1")")
+  fi
+done
+rm -f "$W/bench.lock.json" "$W/baseline.lock.json"
+echo "skopeo inspect --raw loop: $(median "${lock_s[@]}")s   (runs: ${lock_s[*]})"
+echo "ferry lock:                $(median "${lock_f[@]}")s   (runs: ${lock_f[*]})"
+[ -n "${BASELINE:-}" ] && echo "baseline ferry lock:       $(median "${lock_b[@]}")s   (runs: ${lock_b[*]})"
 
 echo "--- fetch"
 t0=$(now)
@@ -71,7 +67,18 @@ t1=$(now); ferry_push=$(secs "$t0" "$t1")
 echo "skopeo copy loop → registry:   ${skopeo_push}s"
 echo "ferry import (incl. verify):   ${ferry_push}s  (peak RSS $(rss_of "$W/import.time") MB)"
 
+echo "--- verify"
+t0=$(now); openssl dgst -sha256 "$W/bench.ferry.tar" >/dev/null; t1=$(now); openssl_verify=$(secs "$t0" "$t1")
+t0=$(now)
+/usr/bin/time -v -o "$W/verify.time" node dist/ferry.mjs bundle verify "$W/bench.ferry.tar" -q >/dev/null
+t1=$(now); ferry_verify=$(secs "$t0" "$t1")
+echo "openssl dgst -sha256:          ${openssl_verify}s"
+echo "ferry bundle verify:           ${ferry_verify}s  (peak RSS $(rss_of "$W/verify.time") MB)"
+
 echo "--- result"
 printf 'fetch ratio ferry/skopeo: %.2f (goal ≤ 0.5)\n' "$(echo "$ferry_fetch / $skopeo_fetch" | bc -l)"
 printf 'push  ratio ferry/skopeo: %.2f (goal ≤ 0.5)\n' "$(echo "$ferry_push / $skopeo_push" | bc -l)"
+printf 'verify throughput ferry/openssl: %.2f (goal ≥ 0.8)\n' "$(echo "$openssl_verify / $ferry_verify" | bc -l)"
+printf 'lock ratio ferry/skopeo inspect loop: %.2f\n' "$(echo "$(median "${lock_f[@]}") / $(median "${lock_s[@]}")" | bc -l)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
 echo "ferry peak RSS: create $(rss_of "$W/create.time") MB, import $(rss_of "$W/import.time") MB (goal ≤ 256 MB)"

@@ -3,6 +3,7 @@ import { renderInventoryCsv, renderInventoryMarkdown } from '../audit/inventory.
 import { FIREWALL_FORMATS } from '../audit/firewall/emit.js';
 import { renderAuditCsv, renderAuditMarkdown } from '../audit/render-audit.js';
 import type { ProbeReport } from '../audit/probe.js';
+import type { AuditReport } from '../audit/audit.js';
 import { auditCommand, type AuditOptions } from '../commands/audit.js';
 import { firewallCommand, firewallRuleset } from '../commands/firewall.js';
 import { inventoryCommand } from '../commands/inventory.js';
@@ -35,6 +36,39 @@ function renderProbe(r: ProbeReport): string {
   const lines = [`probe of ${r.manifest} at ${r.probedAt} (timeout ${r.timeoutMs} ms)`, '', table(['Host', 'Port', 'Declared by', 'Expected', 'Result', 'Addresses', 'Verdict', 'Detail'], rows), ''];
   lines.push(`${r.records.length} destination(s): ${Object.entries(r.summary).filter(([k, v]) => k !== 'unexpected' && v).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}; ${r.summary.unexpected} unexpected`);
   return lines.join('\n');
+}
+
+/** Lines of findings named on stderr when --fail-on fails the run. */
+const FAIL_LINES = 20;
+
+/**
+ * Why `audit --fail-on` exits 5, for stderr: it is said even with --json (stdout carries the
+ * data) so a CI log shows which references failed the run, not just the exit code.
+ */
+export function auditFailure(r: AuditReport): string[] {
+  const classes = r.failOn === 'unmitigated' ? ['undeclared', 'declared-unmitigated'] : ['undeclared'];
+  const findings = r.findings.filter((f) => classes.includes(f.class));
+  const reasons: string[] = [];
+  if (r.summary.undeclared) reasons.push(`${r.summary.undeclared} undeclared external reference${r.summary.undeclared === 1 ? '' : 's'}`);
+  if (r.failOn === 'unmitigated') {
+    const n = r.summary['declared-unmitigated'];
+    if (n) reasons.push(`${n} declared reference${n === 1 ? '' : 's'} whose mitigation is not in place`);
+    if (r.summary.unmetMitigations) reasons.push(`${r.summary.unmetMitigations} unmet mitigation${r.summary.unmetMitigations === 1 ? '' : 's'}`);
+    if (r.summary.unmetConnectionChecks) reasons.push(`${r.summary.unmetConnectionChecks} unmet connection check${r.summary.unmetConnectionChecks === 1 ? '' : 's'}`);
+  }
+  const lines = [`audit failed (--fail-on ${r.failOn}, exit ${EXIT.findings}): ${reasons.join(', ')}`];
+  for (const f of findings.slice(0, FAIL_LINES)) lines.push(`  ${f.file}:${f.line}  ${f.value}  (${f.class}${f.declaredBy ? `: ${f.declaredBy}` : ''})`);
+  if (findings.length > FAIL_LINES) lines.push(`  … and ${findings.length - FAIL_LINES} more (the report lists them all)`);
+  if (r.failOn === 'unmitigated') {
+    for (const m of r.mitigations.filter((x) => x.status === 'unmet')) lines.push(`  mitigation of ${m.endpoint} (${m.title}): not in place`);
+    for (const c of r.checks.filter((x) => x.subject === 'connection' && x.status === 'unmet')) lines.push(`  connection ${c.endpoint}: ${c.check}: not met`);
+  }
+  lines.push(
+    r.summary.undeclared
+      ? 'hint: point each reference at the mirror (`ferry rewrite`), carry it (add it to the manifest), or declare it as an endpoint or connection with its mitigation.'
+      : "hint: put each declared endpoint's mitigation in place (its checks say what the configuration must contain), or mark it an exception in the manifest.",
+  );
+  return lines;
 }
 
 interface FirewallCliOptions {
@@ -100,7 +134,7 @@ export function register(program: Command): void {
     .description('scan configuration for references that still point outside; classify each against the manifest and mirror target; run the mitigation checks')
     .argument('<paths...>', 'files or directories (YAML, JSON, TOML, env files, APT sources, plain text)')
     .requiredOption('--manifest <manifest>', 'manifest with the artifacts and the connection model')
-    .option('--target <mirror-target>', 'mirror target (where carried artifacts live)')
+    .option('-t, --target <file>', 'mirror target YAML (where carried artifacts live)')
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
@@ -111,7 +145,10 @@ export function register(program: Command): void {
       }
       const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'] });
       printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
-      if (report.failed) process.exitCode = EXIT.findings;
+      if (report.failed) {
+        for (const line of auditFailure(report)) note(escapeLine(line));
+        process.exitCode = EXIT.findings;
+      }
     });
 
   program
@@ -129,6 +166,11 @@ export function register(program: Command): void {
       if (opts.failOn && opts.failOn !== 'unexpected') throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered).' });
       const report = await probeCommand(manifest, { zone: opts.zone, timeoutMs, concurrency });
       printResult(report, { json: opts.json }, renderProbe);
-      if (opts.failOn === 'unexpected' && report.summary.unexpected > 0) process.exitCode = EXIT.findings;
+      if (opts.failOn === 'unexpected' && report.summary.unexpected > 0) {
+        const bad = report.records.filter((x) => x.verdict === 'unexpected');
+        note(`probe failed (--fail-on unexpected, exit ${EXIT.findings}): ${bad.length} destination${bad.length === 1 ? '' : 's'} the manifest says are blocked answered`);
+        for (const x of bad) note(`  ${escapeLine(`${x.host}:${x.port}  (${x.name})`)}`);
+        process.exitCode = EXIT.findings;
+      }
     });
 }

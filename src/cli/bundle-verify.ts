@@ -3,13 +3,14 @@ import { bundleVerifyCommand, verifyFailure, type BundleVerifyResult } from '../
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
+import { describeExpected } from '../store/differential.js';
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
 export function addVerifyCommand(bundle: Command): void {
   bundle
     .command('verify')
     .description('re-hash every file of a bundle and check it is complete (exit 3 on any problem)')
-    .argument('<bundle>', 'bundle .tar')
+    .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (read in place)')
     .option('--key <file>', 'PEM public key: refuse the bundle unless ferry/checksums.sha256.sig verifies with it')
     .option('--json', 'print the report as JSON on stdout')
     .option('-q, --quiet', 'no progress on stderr')
@@ -26,7 +27,8 @@ export function addVerifyCommand(bundle: Command): void {
       if (!report.ok) throw verifyFailure(report);
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})`,
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})` +
+          describeExpected(r.expectedFromBase),
         );
       }
     });

@@ -1,9 +1,13 @@
 import type { Command } from 'commander';
+import { FerryError } from '../errors.js';
 import { createBundle } from '../commands/bundle-create.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
+import { addOciCommands, cacheLine, runShard } from './bundle-oci.js';
+import { parseSize, describeParts } from '../store/split-file.js';
+import { describeSaving } from '../store/differential.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -13,12 +17,19 @@ export function register(program: Command): void {
       .command('create')
       .description('resolve (or use the matching lock), fetch and verify every artifact, and pack one .tar (an OCI image layout)')
       .argument('<manifest>', 'manifest YAML')
-      .requiredOption('-o, --output <file>', 'bundle file to write (e.g. app.ferry.tar)')
+      .option('-o, --output <file>', 'bundle file to write (e.g. app.ferry.tar); required unless --shard')
       .option('--frozen', 'fail instead of re-resolving when the lock is missing or does not match the manifest')
       .option('--no-extras', 'carry images without their signatures, attestations, SBOMs and referrers')
       .option('--sign-key <file>', 'sign ferry/checksums.sha256 with this PEM ECDSA P-256 private key (cosign sign-blob format)')
-      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean }) => {
+      .option('--since <base>', 'differential: leave out the image layers and files this older lock (.json) or bundle already carried (the target must hold them)')
+      .option('--split-size <size>', 'write the bundle as parts of at most this size (4G, 700M, 4GiB, 4.7GB, bytes): <output>.001 … and <output>.parts (sha256sum -c checks them; cat joins them)')
+      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)')
+      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache): blobs it has are read from it, blobs fetched upstream are pushed to it')
+      .option('--shard <i/n>', 'fetch only shard i of n of the lock into --cache and write no bundle (then run without --shard to pack)'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; cache?: string; shard?: string; splitSize?: string; since?: string }) => {
+    if (opts.shard) return runShard(manifest, opts);
+    if (!opts.output) throw new FerryError('USAGE', 'bundle create needs -o, --output <file> (unless --shard)', { hint: 'Run `ferry bundle create --help` for the options and examples.' });
+    const splitSize = opts.splitSize === undefined ? undefined : parseSize(opts.splitSize);
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
     const r = await createBundle(manifest, {
@@ -27,17 +38,24 @@ export function register(program: Command): void {
       output: opts.output,
       frozen: opts.frozen,
       cacheDir: opts.cacheDir,
+      cache: opts.cache,
       signKey: opts.signKey,
       noExtras: opts.extras === false,
+      splitSize,
+      since: opts.since,
     }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
         `  ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+        ...(r.cache ? [cacheLine(r.cache)] : []),
+        ...describeSaving(r.differential, r.size),
+        ...describeParts(r.parts),
       ].join('\n'),
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
   addVerifyCommand(bundle);
+  addOciCommands(bundle);
 }

@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
 import { chartsImagesCommand, type ChartsImagesReport } from '../kinds/chart/images-command.js';
+import { DEFAULT_KUBE_VERSION } from '../kinds/chart/render/index.js';
+import { FerryError } from '../errors.js';
+import { escapeLine } from '../ui/escape.js';
 import { printResult } from '../ui/output.js';
 import { netOptions, withNetOptions, type CommonCliOptions } from './common.js';
 import type { DiscoveredImage, ImageSource } from '../kinds/chart/discover.js';
@@ -27,6 +30,9 @@ function describeSource(s: ImageSource): string {
     case 'template':
       what = `template: ${s.text}`;
       break;
+    case 'rendered':
+      what = `${s.resource} ${s.fieldPath}${s.role && s.role !== 'workload' ? ` [${s.role}]` : ''}${s.hook ? ` (hook: ${s.hook.join(',')})` : ''}`;
+      break;
   }
   return `${s.chart}  ${at}  ${what}${s.certainty === 'possible' && s.reason ? `  [possible: ${s.reason}]` : ''}`;
 }
@@ -34,27 +40,34 @@ function describeSource(s: ImageSource): string {
 function human(report: ChartsImagesReport, why: boolean): string {
   const out: string[] = [];
   for (const r of report.charts) {
-    out.push(`${r.chart.name} ${r.chart.version}${r.source ? `  (${r.source})` : ''}`);
+    const how = r.rendered ? `  rendered by ${r.rendered.renderer ?? 'ferry'}, Kubernetes ${r.rendered.kubeVersion}` : '';
+    out.push(`${r.chart.name} ${r.chart.version}${r.source ? `  (${r.source})` : ''}${how}`);
     const groups: Array<[string, DiscoveredImage[]]> = [
       ['certain', r.images.filter((i) => i.certainty === 'certain')],
+      ['test hooks', r.images.filter((i) => i.certainty === 'test')],
       ['possible', r.images.filter((i) => i.certainty === 'possible')],
     ];
     for (const [label, list] of groups) {
+      if (label === 'test hooks' && list.length === 0) continue;
       out.push(`  ${label} (${list.length})`);
       for (const img of list) {
-        out.push(`    ${img.ref}`);
+        out.push(`    ${img.ref}${img.role && img.role !== 'workload' && img.role !== 'test-hook' ? `  (${img.role})` : ''}`);
         if (why) for (const s of img.sources) out.push(`        ${describeSource(s)}`);
       }
     }
-    if (r.renderedOnly?.length) {
-      out.push(`  only in helm template (${r.renderedOnly.length})`);
-      for (const ref of r.renderedOnly) out.push(`    ${ref}`);
-    }
     for (const s of r.skippedSubcharts) out.push(`  skipped subchart ${s.chart}: ${s.reason}`);
     for (const d of r.missingDependencies) out.push(`  dependency ${d.dependency} ${d.version ?? ''} of ${d.chart} is not vendored${d.repository ? ` (from ${d.repository})` : ''}`);
+    for (const w of r.rendered?.warnings ?? []) out.push(`  warning: ${w}`);
   }
   if (report.renderNote) out.push(`note: ${report.renderNote}`);
-  return out.join('\n');
+  // chart text (names, files, warnings) reaches the terminal: one line each, controls escaped
+  return out.map(escapeLine).join('\n');
+}
+
+function renderer(v: string | boolean | undefined): 'ferry' | 'helm' {
+  if (v === undefined || v === 'ferry') return 'ferry';
+  if (v === true || v === 'helm') return 'helm';
+  throw new FerryError('USAGE', `--render ${String(v)}: expected ferry or helm`);
 }
 
 export function register(program: Command): void {
@@ -62,13 +75,34 @@ export function register(program: Command): void {
   withNetOptions(
     charts
       .command('images')
-      .description('list every image a chart deploys (chart directory, packaged .tgz, or every chart of a manifest)')
+      .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, or every chart of a manifest)')
       .argument('<chart>', 'chart directory, .tgz, or manifest.yaml')
-      .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
-      .option('--why', 'say where each image was found: chart, file, values key or template line')
-      .option('--render', 'also run `helm template` when a helm binary is on PATH, and say what only it found'),
-  ).action(async (input: string, opts: CommonCliOptions & { values?: string[]; why?: boolean; render?: boolean }) => {
-    const report = await chartsImagesCommand(input, { values: opts.values ?? [], render: Boolean(opts.render), ...netOptions(opts) });
-    printResult(report, opts, (r) => human(r, Boolean(opts.why)));
-  });
+      .option('-f, --values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
+      .option('--set <key=value>', 'set values as helm --set does (repeatable: a.b=c,d[0]=e)', collect)
+      .option('--set-string <key=value>', 'set string values as helm --set-string does (repeatable)', collect)
+      .option('--kube-version <version>', `Kubernetes version for .Capabilities.KubeVersion (default ${DEFAULT_KUBE_VERSION})`)
+      .option('--api-versions <group/version>', 'add to .Capabilities.APIVersions (repeatable, comma-separated), e.g. monitoring.coreos.com/v1', collect)
+      .option('-n, --namespace <ns>', 'release namespace (.Release.Namespace)', 'default')
+      .option('--release-name <name>', 'release name (.Release.Name)', 'release-name')
+      .option('--why', 'say where each image was found: rendered resource and field, template line, values key')
+      .option('--render [renderer]', 'ferry (default): ferry\u2019s own renderer; helm: a helm binary on PATH (`--render` alone means helm)'),
+  ).action(
+    async (
+      input: string,
+      opts: CommonCliOptions & { values?: string[]; set?: string[]; setString?: string[]; kubeVersion?: string; apiVersions?: string[]; namespace?: string; releaseName?: string; why?: boolean; render?: string | boolean },
+    ) => {
+      const report = await chartsImagesCommand(input, {
+        values: opts.values ?? [],
+        set: opts.set,
+        setString: opts.setString,
+        kubeVersion: opts.kubeVersion,
+        apiVersions: opts.apiVersions,
+        namespace: opts.namespace,
+        releaseName: opts.releaseName,
+        render: renderer(opts.render),
+        ...netOptions(opts),
+      });
+      printResult(report, opts, (r) => human(r, Boolean(opts.why)));
+    },
+  );
 }

@@ -10,7 +10,7 @@ export function register(program: Command): void {
     program
       .command('import')
       .description('verify a bundle, then push/write everything into the mirror target (idempotent; safe to rerun)')
-      .argument('<bundle>', 'bundle .tar')
+      .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (read in place)')
       .requiredOption('-t, --target <file>', 'mirror target YAML')
       .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it'),
   ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string }) => {

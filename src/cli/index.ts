@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { reportError } from './run.js';
 import { registerCommands } from './commands.js';
+import { applyCliConventions } from './common.js';
 
 import { VERSION } from '../version.js';
 
@@ -14,9 +15,9 @@ export async function main(argv: string[]): Promise<number> {
     .description('Carry every external dependency of a deployment across an air gap.')
     .version(VERSION)
     .option('--debug', 'show stack traces and HTTP details')
-    .showHelpAfterError()
     .exitOverride();
   registerCommands(program);
+  applyCliConventions(program);
   const debug = argv.includes('--debug') || Boolean(process.env.FERRY_DEBUG);
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -11,11 +11,12 @@ export function register(program: Command): void {
       .description('pin every artifact the manifest names (tags → digests, platforms, blobs) into <name>.lock.json beside it')
       .argument('<manifest>', 'manifest YAML')
       .option('-o, --output <file>', 'write the lock here instead')
-      .option('--no-extras', 'lock images without their signatures, attestations, SBOMs and referrers'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean }) => {
+      .option('--no-extras', 'lock images without their signatures, attestations, SBOMs and referrers')
+      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache) for manifests and blobs read by digest'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string }) => {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
-    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false }).finally(() => progress.done());
+    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache }).finally(() => progress.done());
     const { lock: _lock, ...summary } = r;
     printResult(opts.json ? summary : r, opts, () =>
       [

@@ -24,7 +24,6 @@ export function register(program: Command): void {
     .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
     .option('-o, --output <file>', 'HTML file to write (default: print the HTML)')
     .option('--json', 'print the report data as JSON (the page is still written with -o)')
-    .addHelpText('after', '\nExample:\n  ferry report manifests/ccx.yaml --bundle ccx.ferry.tar --audit deploy/ -t mirror-targets/ccx.yaml -o report.html')
     .action(async (manifest: string, opts: ReportCliOptions) => {
       const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target });
       for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);

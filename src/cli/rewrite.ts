@@ -10,6 +10,7 @@ import {
 } from '../commands/rewrite.js';
 import { formatRewriteReport, type RewriteResult } from '../rewrite/edits.js';
 import { MIRROR_CONFIG_FORMATS, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { withOutputOptions, type CommonCliOptions } from './common.js';
@@ -22,13 +23,25 @@ interface RewriteCliOptions extends CommonCliOptions, RewriteSources {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-function withRewriteOptions(cmd: Command): Command {
-  return withOutputOptions(cmd)
+/** A rewrite subcommand with what every rewrite needs first: the target, and what the mirror holds. */
+function rewriteCommand(parent: Command, name: string, description: string, argument: [string, string]): Command {
+  return parent
+    .command(name)
+    .description(description)
+    .argument(...argument)
     .requiredOption('-t, --target <file>', 'mirror target YAML (where things live on the mirror)')
     .option('--lock <file>', 'lock file (what the mirror holds)')
-    .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json says what the mirror holds)')
-    .option('--dry-run', 'print a unified diff and the report; write nothing')
-    .option('--allow-unmapped', 'rewrite what the mirror covers and leave the rest (reported) instead of failing');
+    .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json says what the mirror holds)');
+}
+
+/** The flags every rewrite ends with (after its own options, so --help reads target → own options → these). */
+function withRewriteOptions(cmd: Command): Command {
+  return withOutputOptions(
+    cmd
+      .option('--dry-run', 'print a unified diff and the report; write nothing')
+      .option('--allow-unmapped', 'rewrite what the mirror covers and leave the rest (reported) instead of failing'),
+    'no report (warnings are still printed)',
+  );
 }
 
 function sources(opts: RewriteCliOptions): RewriteSources {
@@ -39,9 +52,11 @@ function printWarnings(warnings: string[]): void {
   for (const w of warnings) note(`warning: ${escapeLine(w)}`);
 }
 
-function print(result: RewriteResult, opts: RewriteCliOptions): void {
+/** `output`: -o wrote a new file (an override, or a rewritten copy of `inputs`), leaving the inputs alone. */
+function print(result: RewriteResult, opts: RewriteCliOptions, output?: { kind: 'override' | 'copy'; file: string; inputs: string[] }): void {
   printWarnings(result.warnings);
-  printResult(result, opts, (r) => formatRewriteReport(r));
+  if (opts.quiet && !opts.json) return;
+  printResult(result, opts, (r) => formatRewriteReport(r, { output }));
 }
 
 function formatMirrorConfig(r: MirrorConfigResult): string {
@@ -58,10 +73,7 @@ export function register(program: Command): void {
   const rewrite = program.command('rewrite').description('point values, manifests, catalogues and APT sources at the mirror (the mapping import used)');
 
   withRewriteOptions(
-    rewrite
-      .command('values')
-      .description('Helm values: write a minimal override (-o) or edit in place keeping comments, order and quoting')
-      .argument('<values...>', 'values files, in the order you pass them to helm')
+    rewriteCommand(rewrite, 'values', 'Helm values: write a minimal override (-o) or edit in place keeping comments, order and quoting', ['<values...>', 'values files, in the order you pass them to helm'])
       .option('-o, --output <file>', 'override file to write (default: print it)')
       .option('--in-place', 'edit the values files themselves'),
   ).action(async (files: string[], opts: RewriteCliOptions & { inPlace?: boolean }) => {
@@ -70,17 +82,14 @@ export function register(program: Command): void {
       // The override is the output; the report goes beside it so `> override.yaml` works.
       process.stdout.write(r.override ?? '');
       printWarnings(r.warnings);
-      note(formatRewriteReport(r, { overrideOnStdout: true }));
+      if (!opts.quiet) note(formatRewriteReport(r, { overrideOnStdout: true }));
       return;
     }
-    print(r, opts);
+    print(r, opts, opts.output && !opts.inPlace ? { kind: 'override', file: opts.output, inputs: files } : undefined);
   });
 
   withRewriteOptions(
-    rewrite
-      .command('chart')
-      .description("one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)")
-      .argument('<chart>', 'chart directory or packaged .tgz')
+    rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory or packaged .tgz'])
       .option('-o, --output <file>', 'override file to write (default: print it)')
       .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
       .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)"),
@@ -92,42 +101,34 @@ export function register(program: Command): void {
     if (!opts.output && !opts.dryRun && !opts.json) {
       process.stdout.write(r.override ?? '');
       printWarnings(r.warnings);
-      note([formatRewriteReport(r, { overrideOnStdout: true }), ...repos].join('\n'));
+      if (!opts.quiet) note([formatRewriteReport(r, { overrideOnStdout: true }), ...repos].join('\n'));
       return;
     }
     printWarnings(r.warnings);
-    printResult(r, opts, (x) => [formatRewriteReport(x), ...repos].join('\n'));
+    if (opts.quiet && !opts.json) return;
+    printResult(r, opts, (x) => [formatRewriteReport(x, { output: opts.output && !opts.chartYaml ? { kind: 'override', file: opts.output, inputs: [chart] } : undefined }), ...repos].join('\n'));
   });
 
   withRewriteOptions(
-    rewrite
-      .command('manifests')
-      .description('Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, and image keys in custom resources')
-      .argument('<paths...>', 'files or directories (every .yaml/.yml below)'),
+    rewriteCommand(rewrite, 'manifests', 'Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, and image keys in custom resources', ['<paths...>', 'files or directories (every .yaml/.yml below)']),
   ).action(async (paths: string[], opts: RewriteCliOptions) => {
     print(await rewriteManifestsCommand(paths, { ...sources(opts), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
   });
 
   withRewriteOptions(
-    rewrite
-      .command('catalogue')
-      .description('URLs of mirrored files (cloud image catalogues, scripts, docs) replaced with their mirror URL; checksums untouched')
-      .argument('<file>', 'catalogue file')
+    rewriteCommand(rewrite, 'catalogue', 'URLs of mirrored files (cloud image catalogues, scripts, docs) replaced with their mirror URL; checksums untouched', ['<file>', 'catalogue file'])
       .option('--format <format>', 'json | yaml | toml | text (default: from the extension); checked before and after')
       .option('-o, --output <file>', 'write here instead of in place'),
   ).action(async (file: string, opts: RewriteCliOptions & { format?: 'json' | 'yaml' | 'toml' | 'text' }) => {
-    print(await rewriteCatalogueCommand(file, { ...sources(opts), format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteCatalogueCommand(file, { ...sources(opts), format: opts.format, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts, opts.output ? { kind: 'copy', file: opts.output, inputs: [file] } : undefined);
   });
 
   withRewriteOptions(
-    rewrite
-      .command('apt-sources')
-      .description('sources.list lines and deb822 .sources stanzas; Signed-By pointed at the site key where the mirror was re-signed')
-      .argument('<files...>', 'sources.list or *.sources files')
+    rewriteCommand(rewrite, 'apt-sources', 'sources.list lines and deb822 .sources stanzas; Signed-By pointed at the site key where the mirror was re-signed', ['<files...>', 'sources.list or *.sources files'])
       .option('--signed-by <path>', 'site keyring path on clients for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg)')
       .option('-o, --output <file>', 'write here instead of in place (one input file)'),
   ).action(async (files: string[], opts: RewriteCliOptions & { signedBy?: string }) => {
-    print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
+    print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts, opts.output ? { kind: 'copy', file: opts.output, inputs: files } : undefined);
   });
 
   withOutputOptions(
@@ -142,9 +143,15 @@ export function register(program: Command): void {
       .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
       .option('--dry-run', 'print a unified diff against the files in -o; write nothing'),
+    'with -o, print nothing but warnings',
   ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string }) => {
+    // The format first: a typo should not be reported as a missing --lock.
+    if (!(MIRROR_CONFIG_FORMATS as readonly string[]).includes(format)) {
+      throw new FerryError('USAGE', `mirror-config ${format}: unknown format`, { hint: `Choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}.` });
+    }
     const r = await mirrorConfigCommand(format, { ...sources(opts), output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry });
     printWarnings(r.warnings);
+    if (opts.quiet && !opts.json && r.written.length) return;
     printResult(r, opts, formatMirrorConfig);
   });
 }

@@ -12,18 +12,20 @@ interface ServeCliOptions {
   quiet?: boolean;
   verify?: boolean;
   accessLog?: boolean;
+  base?: string;
 }
 
 export function register(program: Command): void {
   program
     .command('serve')
     .description('serve a bundle or a directory target as a read-only OCI registry (pull only) until interrupted')
-    .argument('<source>', 'bundle .tar or OCI layout directory')
+    .argument('<source>', 'bundle .tar, oci://registry/repository:tag (a pushed bundle) or OCI layout directory')
     .option('--listen <host:port>', 'address to listen on (port 0 picks a free one)', '127.0.0.1:5000')
     .option('--target <mirror-target.yaml>', 'name repositories as this target maps them (prefix, layout); default nested, no prefix')
     .option('--tls-cert <pem>', 'serve HTTPS with this certificate (needs --tls-key)')
     .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--verify', 're-hash the whole bundle before listening and refuse a damaged one (without it, each blob is checked as it is served)')
+    .option('--base <bundle>', 'for a differential bundle: the base bundle it was made against (blobs are served from either)')
     .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
     .option('-q, --quiet', 'no repository list on stderr')
@@ -36,6 +38,7 @@ export function register(program: Command): void {
         tlsCert: opts.tlsCert,
         tlsKey: opts.tlsKey,
         verify: opts.verify,
+        base: opts.base,
         onRequest: opts.accessLog ? (r) => say(`${r.method} ${r.path} ${r.status}`) : undefined,
         onWarning: (w) => say(`warning: ${w}`),
       });

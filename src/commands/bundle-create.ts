@@ -7,7 +7,10 @@ import { createNetContext } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import { withoutExtras } from '../kinds/image/extras.js';
 import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } from '../kinds/image/verify.js';
+import { digestOf } from '../store/blob-store.js';
 import { packBundle } from '../store/bundle-pack.js';
+import { planDifferential, type DifferentialInfo } from '../store/differential.js';
+import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
 import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
 import { BUNDLE_SBOM_FILE, renderCycloneDx } from '../store/sbom.js';
 import { VERSION } from '../version.js';
@@ -22,6 +25,12 @@ export interface CreateOptions extends CommonOptions {
   cacheDir?: string;
   /** PEM ECDSA P-256 private key: sign ferry/checksums.sha256. */
   signKey?: string;
+  /** Shared cache registry (`oci://registry/ferry-cache`): read from it, push what was fetched upstream. */
+  cache?: string;
+  /** Write the bundle as parts of at most this many bytes. */
+  splitSize?: number;
+  /** Differential: leave out what this older lock or bundle already carried. */
+  since?: string;
 }
 
 export interface CreateResult {
@@ -35,6 +44,12 @@ export interface CreateResult {
   lockFile: string;
   lockUsed: 'existing' | 'refreshed';
   counts: ReturnType<typeof lockCounts>;
+  /** With --cache: what came from the shared cache and what from upstream. */
+  cache?: CacheStats;
+  /** Split bundle: the parts in order (`<bundle>.001` …; `<bundle>.parts` lists their sha256). */
+  parts?: Array<{ file: string; size: number; sha256: string }>;
+  /** `--since`: the base and what was left out. */
+  differential?: DifferentialInfo;
   warnings: string[];
 }
 
@@ -51,7 +66,8 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const warnings: string[] = [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
-    const ctx = kindContext(loaded.dir, store, opts, net, warnings);
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings);
     let lock: Lock;
     // The bundle carries the lock file's exact bytes: a build from the committed lock and the
     // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
@@ -69,6 +85,9 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     }
     const manifests = await fetchLocked(lock, ctx);
     const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create');
+    const diff = opts.since
+      ? await planDifferential({ since: pathFrom(cwd, opts.since), index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
+      : undefined;
     opts.progress.phase('pack', { items: 1 });
     const packTask = opts.progress.start(path.basename(output), 0);
     const packed = await packBundle({
@@ -79,7 +98,8 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
         lock: lockText,
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy)],
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        differential: diff?.info,
         sign: signKey && ((sums) => signChecksums(sums, signKey)),
       },
       output,
@@ -87,8 +107,11 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       // were already in the cache from an earlier run are re-hashed as they are packed.
       trustStore: (digest) => store.verifiedThisRun.has(digest),
       onProgress: (n) => packTask.advance(n),
+      splitSize: opts.splitSize,
+      omit: diff?.omit,
     });
     packTask.finish(`packed ${packed.blobs} blobs`);
+    await cached?.cache.keep(keepTag(digestOf(lockText)));
     return {
       signaturesVerified,
       signed: Boolean(signKey),
@@ -99,6 +122,9 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       lockFile,
       lockUsed,
       counts: lockCounts(lock),
+      ...(cached ? { cache: cached.cache.stats } : {}),
+      ...(packed.parts ? { parts: packed.parts } : {}),
+      ...(diff ? { differential: diff.info } : {}),
       warnings,
     };
   } finally {

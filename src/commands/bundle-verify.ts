@@ -1,9 +1,9 @@
-import { stat } from 'node:fs/promises';
-import { pathFrom } from './inputs.js';
+import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../kinds/schema.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
+import { verifyBytes } from '../store/split-file.js';
 import type { Progress } from '../ui/progress.js';
 
 /** What is wrong with a bundle's ferry/lock.json against the lock schema, one line per field. */
@@ -38,8 +38,9 @@ export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOpti
   const cwd = opts.cwd ?? process.cwd();
   const at = (p: string) => pathFrom(cwd, p);
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
-  const file = at(bundle);
-  const size = await stat(file).then((s) => s.size, () => 0);
+  const file = bundleFrom(cwd, bundle);
+  // A split bundle's parts summed; a bundle in a registry, its layers' sizes.
+  const size = await verifyBytes(file);
   const task = opts.progress?.start('verify', size);
   try {
     const report = await verifyBundle(file, { onProgress: task && ((n) => task.advance(n)), key });

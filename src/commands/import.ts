@@ -9,13 +9,14 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { BundleReader } from '../store/bundle-reader.js';
 import { loadVerifyKey, type SignatureStatus } from '../store/bundle-sign.js';
-import { artifactLabel } from '../store/layout.js';
+import { checkBaseOnTarget } from '../store/differential.js';
+import { artifactLabel, LayoutWriters } from '../store/layout.js';
+import { openBundleSource } from '../store/open-bundle.js';
 import { ANNOTATION } from '../store/source.js';
 import type { Progress } from '../ui/progress.js';
 import { listed, MAX_LISTED, verifyBundle } from './bundle-verify.js';
-import { pathFrom } from './inputs.js';
+import { bundleFrom, pathFrom } from './inputs.js';
 
 export interface ImportOptions extends NetOptions {
   /** Mirror target YAML. */
@@ -62,7 +63,7 @@ export function connectTarget(target: ResolvedTarget, opts: NetOptions): { targe
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
   const cwd = opts.cwd ?? process.cwd();
   const at = (p: string) => pathFrom(cwd, p);
-  bundle = at(bundle);
+  bundle = bundleFrom(cwd, bundle);
   const resolved = await loadResolvedTarget(at(opts.target));
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const checkTask = opts.progress.start('check', 0);
@@ -74,24 +75,30 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   }
   const verifyTask = opts.progress.start('verify', 0);
   const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n), key });
-  verifyTask.finish(verified.ok ? 'verified' : 'FAILED');
+  // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
+  verifyTask.finish(verified.ok ? undefined : 'FAILED');
   if (!verified.ok) {
     throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
       details: listed(verified.problems.map((p) => p.message)),
       hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
     });
   }
-  const policySource = await BundleReader.open(bundle);
+  const policySource = await openBundleSource(bundle);
   const signaturesVerified = await checkBundlePolicy(policySource).finally(() => policySource.close());
 
-  const source = await BundleReader.open(bundle);
+  const source = await openBundleSource(bundle);
   const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   const warnings: string[] = [];
   try {
-    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: target.registry?.client, mounts: new Map<string, string[]>(), warnings };
+    // A differential bundle: the target must already hold every blob it left out.
+    await checkBaseOnTarget(bundle, target, target.registry?.client);
+    // A directory target's index.json is written once, after every entry's blobs are in place.
+    const layouts = new LayoutWriters({ deferred: true });
+    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: target.registry?.client, layouts, warnings };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
+    await layouts.flush();
     results.push(...perEntry.flat());
   } finally {
     await net?.close();
@@ -117,7 +124,7 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
  */
 export async function validateBundleImport(bundle: string, target: ResolvedTarget): Promise<OciDescriptor[]> {
-  const source = await BundleReader.open(bundle);
+  const source = await openBundleSource(bundle);
   const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();
@@ -145,7 +152,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
       const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
       const headline = missing.length
-        ? `${target.file}: the target has no place for the bundle's ${missing.map((k) => `${k}s`).join(', ')}; nothing was imported`
+        ? `${target.file}: the target has no place for the bundle's ${missing.map((k) => kindByName(k)!.targetFacet!.noun).join(', ')}; nothing was imported`
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
         details: [

@@ -8,6 +8,7 @@ import { lockManifest } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
 import { BlobStore } from '../store/blob-store.js';
+import { useRegistryCache } from '../store/registry-cache.js';
 import type { Progress } from '../ui/progress.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 import { pathFrom } from './inputs.js';
@@ -48,6 +49,8 @@ export interface LockOptions extends CommonOptions {
   /** Write the lock here instead of `<name>.lock.json` beside the manifest. */
   output?: string;
   cacheDir?: string;
+  /** Shared cache registry (`oci://registry/ferry-cache`) for manifests and blobs read by digest. */
+  cache?: string;
 }
 
 export interface LockResult {
@@ -83,7 +86,8 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
   const warnings: string[] = [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
-    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, net, warnings));
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings));
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const before = await readFile(lockFile, 'utf8').catch(() => undefined);

@@ -46,7 +46,9 @@ export async function loadRewriteContext(src: RewriteSources): Promise<RewriteCo
     lock = await readLock(abs);
     if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`, { hint: 'Run `ferry lock <manifest>` first, or pass the bundle with --bundle.' });
   } else {
-    throw new FerryError('USAGE', 'rewrite needs the lock (--lock <file>) or the bundle (--bundle <tar>) so it knows what the mirror holds');
+    throw new FerryError('USAGE', 'no --lock <file> or --bundle <tar>: ferry needs one of them to know what the mirror holds', {
+      hint: 'Pass the lock `ferry lock` wrote beside the manifest (<name>.lock.json), or the bundle .tar that was imported.',
+    });
   }
   return createRewriteContext(target, lock, file);
 }

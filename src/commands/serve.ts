@@ -1,12 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathFrom } from './inputs.js';
+import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget } from '../manifest/resolved-target.js';
 import { DEFAULT_REGISTRY_MAPPING } from '../mapping/index.js';
 import { kindRoutes } from '../serve/routes.js';
 import { startRegistryServer } from '../serve/server.js';
 import { openServeSource } from '../serve/source.js';
+import { isOciUrl } from '../store/open-bundle.js';
 import { VerifiedBlobs } from '../serve/verified-blobs.js';
 import { verifyBundle } from './bundle-verify.js';
 
@@ -19,6 +20,8 @@ export interface ServeOptions {
   tlsKey?: string;
   /** Re-hash the whole bundle before listening and refuse a damaged one. */
   verify?: boolean;
+  /** A differential bundle's base bundle (its blobs are served from either). */
+  base?: string;
   /** One call per answered request (access log). */
   onRequest?: (info: { method: string; path: string; status: number }) => void;
   /** Damaged blobs found while serving, told once each, after the command returned. */
@@ -57,10 +60,10 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
   const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
   // Opened first: the format version is checked before the (long) --verify pass.
-  const opened = await openServeSource(at(location));
+  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && at(opts.base));
   try {
     if (opened.kind === 'bundle' && opts.verify) {
-      const report = await verifyBundle(at(location));
+      const report = await verifyBundle(bundleFrom(cwd, location));
       if (!report.ok) {
         throw new FerryError('VERIFY', `${report.bundle}: verification failed (${report.problems.length} problems); not serving it`, {
           details: report.problems.map((p) => p.message),
@@ -85,7 +88,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
     const result: ServeResult = {
       url: server.url,
-      source: path.resolve(at(location)),
+      source: isOciUrl(location) ? location : path.resolve(at(location)),
       repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
       routes: routes.map((r) => r.prefix),
       warnings: [...server.catalog.warnings, ...routeWarnings],

@@ -1,14 +1,14 @@
-import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
-import { LayoutDir } from '../store/layout.js';
+import { LayoutWriters } from '../store/layout.js';
 import { isDescriptor } from './import-checks.js';
 import type { ImportContext } from './types.js';
 
 /**
  * Write one top-level artifact (image or chart) into the target's OCI layout directory: every
- * blob and manifest re-hashed on the way in (temp name, then rename), index.json updated last.
+ * blob and manifest re-hashed on the way in (the verified write), index.json updated last
+ * through the import's LayoutWriters (batched: the import command flushes it once at the end).
  */
 export async function writeArtifactToLayout(
   refName: string,
@@ -20,15 +20,17 @@ export async function writeArtifactToLayout(
   const bad = [...descs, top].find((d) => !isDescriptor(d));
   if (bad) throw new FerryError('VERIFY', `${refName}: descriptor ${JSON.stringify((bad as { digest?: unknown }).digest)} is not a sha256 digest with a size; nothing written for it`);
   const dir = ctx.target.directory!;
-  const layout = new LayoutDir(dir);
-  await layout.init();
+  // A command that does not hand in writers gets ones that write index.json before each entry returns.
+  ctx.layouts ??= new LayoutWriters();
+  const index = await ctx.layouts.forDir(dir);
+  const layout = index.layout;
   let bytesSent = 0;
   await mapLimit([...descs, top], ctx.concurrency, async (d) => {
     if ((await layout.blobSize(d.digest)) === d.size) return;
     await layout.writeBlob(d.digest, d.size, await ctx.source.openBlob(d.digest), refName);
     bytesSent += d.size;
   });
-  const skipped = bytesSent === 0 && (await layout.hasRef(refName, top.digest));
-  await layout.addToIndex([top]);
+  const skipped = bytesSent === 0 && (await index.hasRef(refName, top.digest));
+  await index.add([top]);
   return { dir, bytesSent, skipped };
 }

@@ -7,6 +7,8 @@ import type { ResolvedTarget } from '../manifest/resolved-target.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
+import type { RegistryPushSession } from '../oci/push-session.js';
+import type { LayoutWriters } from '../store/layout.js';
 import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace } from '../mapping/index.js';
 import type { ServeRouteProvider } from './serve-route.js';
@@ -41,8 +43,10 @@ export interface ImportContext {
   concurrency: number;
   /** Client for the target registry (the target's CA and insecure settings), when the target has one. */
   registry?: RegistryClient;
-  /** digest → mirror repositories that already hold it in this run, for cross-repository mounts. */
-  mounts: Map<string, string[]>;
+  /** The one push session of this import (mounts, in-flight uploads, per-repository order); see kinds/registry-push.ts. */
+  push?: RegistryPushSession;
+  /** index.json writers of the import's layout directories; the command flushes them once at the end. */
+  layouts?: LayoutWriters;
   /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
   warnings?: string[];
 }
@@ -90,6 +94,8 @@ export interface TargetFacet {
   anyOf: readonly TargetFacetName[];
   /** What to add when the target has none of them (import's message: `add <this>`). */
   add: string;
+  /** The artifacts, plural, as import's message names them (`Helm charts`, `APT repositories`). */
+  noun: string;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { open } from 'node:fs/promises';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * Manifests, targets and locks come from outside: a file may be huge, its YAML may carry alias
@@ -36,7 +36,7 @@ export async function readCapped(file: string, cap: number, what: string): Promi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${code ?? String(err)}`, { cause: err });
+    throw unreadableFile(file, what, err);
   }
   try {
     const buf = Buffer.alloc(Math.min(cap + 1, 64 * 1024));
@@ -56,7 +56,8 @@ export async function readCapped(file: string, cap: number, what: string): Promi
     return Buffer.concat(chunks).toString('utf8');
   } catch (err) {
     if (err instanceof FerryError) throw err;
-    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    // A directory opens fine and fails on the first read (EISDIR).
+    throw unreadableFile(file, what, err);
   } finally {
     await fh.close();
   }
@@ -218,7 +219,7 @@ export function parseYamlText(text: string, file: string, what: string): unknown
 /** Read and parse a YAML manifest or target file; a missing file is a USAGE error. */
 export async function readYamlFile(file: string, what: string): Promise<unknown> {
   const text = await readCapped(file, INPUT_LIMITS.yamlBytes, what);
-  if (text === undefined) throw new FerryError('USAGE', `${file}: cannot read ${what}: ENOENT`);
+  if (text === undefined) throw unreadableFile(file, what, 'ENOENT');
   return parseYamlText(text, file, what);
 }
 

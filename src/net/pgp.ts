@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as OpenPGP from 'openpgp';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * OpenPGP with the pure-JS `openpgp` package rather than shelling out to gpg/gpgv: ferry runs
@@ -30,8 +30,8 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
     try {
       bytes = await readFile(abs);
     } catch (err) {
-      throw new FerryError('VALIDATION', `${label}: cannot read key file ${abs}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-        cause: err,
+      throw unreadableFile(abs, `key file (${label})`, err, {
+        code: 'VALIDATION',
         hint: 'Key paths are relative to the manifest; export the vendor key with `gpg --export --armor <id>`.',
       });
     }
@@ -131,8 +131,8 @@ export async function readSigningKey(file: string, passphrase: string | undefine
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new FerryError('VALIDATION', `${label}: cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, {
-      cause: err,
+    throw unreadableFile(file, `signing key (${label})`, err, {
+      code: 'VALIDATION',
       hint: 'Export it with `gpg --export-secret-keys --armor <id> > key.asc`; the path is relative to the target file.',
     });
   }

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
-import { FerryError } from '../errors.js';
-import { discoverChartImages, userValues, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
+import { FerryError, isFerryError } from '../errors.js';
+import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
+import { renderChart } from '../kinds/chart/render/index.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -19,6 +20,8 @@ export interface RewriteChartOptions {
   allowUnmapped?: boolean;
   /** Also point the chart directory's Chart.yaml dependency repositories at the mirror (in place). */
   chartYaml?: boolean;
+  /** How to render the chart for discovery and for the proof (helm template's -n, --kube-version, …). */
+  render?: Pick<DiscoverOptions, 'namespace' | 'releaseName' | 'kubeVersion' | 'apiVersions' | 'set' | 'setString'>;
 }
 
 export interface ChartRepoMapping {
@@ -55,13 +58,6 @@ export function parseValuesPath(p: string): Path {
   return out;
 }
 
-function firstIsHost(p: string): boolean {
-  const slash = p.indexOf('/');
-  if (slash < 0) return false;
-  const first = p.slice(0, slash);
-  return first.includes('.') || first.includes(':') || first === 'localhost';
-}
-
 function getIn(root: unknown, p: Path): unknown {
   let cur = root;
   for (const k of p) {
@@ -87,7 +83,7 @@ function setIn(root: Record<string, unknown>, p: Path, value: unknown): void {
  * that make each of those images resolve to its mirror location, and nothing else.
  */
 export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts: RewriteChartOptions): Promise<ChartRewriteResult> {
-  const chart = await loadChart(chartPath);
+  const chart = await loadChart(chartPath, { allFiles: true });
   const users: UserValues[] = [];
   const userTexts: string[] = [];
   for (const f of opts.values ?? []) {
@@ -95,19 +91,10 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
     userTexts.push(text);
     users.push(userValues(text, f));
   }
-  const { override, replacements, unmapped, warnings } = chartOverride(chart, ctx, users, chartPath, userTexts);
-
-  // Check: with the override merged in, discovery must find no image of the lock still upstream.
-  const after = discoverChartImages(chart, { values: [...users, { file: '(override)', values: override as never }] });
-  for (const img of after.images) {
-    if (img.certainty !== 'certain') continue;
-    if (!img.sources.some((s) => s.kind === 'values')) continue;
-    const look = ctx.lookupImage(img.ref);
-    if (look.status === 'mapped') {
-      const s = img.sources.find((x) => x.kind === 'values')!;
-      warnings.push(`${img.ref} (${s.valuesPath}) still points upstream after the override; the chart composes it in a way ferry does not know`);
-    }
-  }
+  const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
+  // The proof: render the chart with the override; every image it runs must be on the mirror.
+  if (discovery.rendered) proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
+  else if (discovery.renderError) warnings.push(`the chart does not render with the default release (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
   const chartRepos = dependencyRepos(chart, ctx);
   const doc = new Document(override);
@@ -127,8 +114,14 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   return { ...result, override: text, overrideValues: override, chartRepos };
 }
 
-export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where, userTexts: string[] = []) {
-  const discovery: DiscoveryResult = discoverChartImages(chart, { values: users });
+export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: UserValues[], where = chart.where, userTexts: string[] = [], render: RewriteChartOptions['render'] = {}) {
+  let discovery: DiscoveryResult;
+  try {
+    discovery = discoverChartImages(chart, { ...render, values: users });
+  } catch (err) {
+    if (!isFerryError(err, 'VALIDATION') || !chart.raw) throw err;
+    discovery = { ...discoverFromValues(chart, { values: users }), renderError: err.message };
+  }
   const override: Record<string, unknown> = {};
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
@@ -150,7 +143,8 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   };
 
   for (const img of discovery.images) {
-    const valueSources = img.sources.filter((s) => s.kind === 'values' && s.valuesPath);
+    // Keys whose values spell the image differently from the render are left to the render proof.
+    const valueSources = img.sources.filter((s) => s.kind === 'values' && s.valuesPath && !s.valuesRef);
     const look = ctx.lookupImage(img.ref);
     if (look.status === 'mirror') continue;
     if (look.status === 'unmapped') {
@@ -161,9 +155,7 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       continue;
     }
     if (!valueSources.length) {
-      const s = img.sources[0];
-      if (img.certainty === 'certain' && (s.kind === 'template'))
-        warnings.push(`${img.ref} is written literally in ${s.file}${s.line ? `:${s.line}` : ''}; no value can change it — let nodes pull it through \`ferry mirror-config\``);
+      // No values key is known to set it: the render with the override says whether one was found.
       continue;
     }
     const ref = parseImageReference(img.ref);
@@ -219,7 +211,163 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     replacements.push({ file: path.join(where, guard.file), line: guard.line ?? 0, kind: 'image', old: guard.old, new: 'true', where: 'global.security.allowInsecureImages' });
     warnings.push('set global.security.allowInsecureImages: true — Bitnami charts refuse images moved to another registry without it (the mirror holds the same digests)');
   }
-  return { override, replacements, unmapped, warnings, discovery };
+  return { override, replacements, unmapped, warnings, discovery, setBy };
+}
+
+type RenderedFindingLike = ReturnType<typeof findRenderedImages>[number];
+
+function renderWith(chart: LoadedChart, users: UserValues[], override: Record<string, unknown>, render: RewriteChartOptions['render'], extra?: Record<string, unknown>) {
+  const values = [...users, { file: '(override)', values: override as ValueMap }];
+  if (extra) values.push({ file: '(probe)', values: extra as ValueMap });
+  return renderChart(chart, renderOptions({ ...render, values }));
+}
+
+const PROBE_HOST = 'ferry-probe.invalid';
+
+/**
+ * Which values keys set each rendered image field, found by rendering. Every key named like a
+ * registry (at the top, in `global`, in each subchart's scope) gets its own sentinel host, and
+ * every string value spelling one of the images in full gets its own sentinel image, all in one
+ * render; the sentinel that shows up in a field names the key its templates read.
+ */
+type KeyKind = 'registry' | 'repository' | 'image';
+
+function keysByRendering(
+  chart: LoadedChart,
+  users: UserValues[],
+  override: Record<string, unknown>,
+  values: Record<string, unknown>,
+  fullImages: Set<string>,
+  repositories: Set<string>,
+  render: RewriteChartOptions['render'],
+): Map<string, { path: Path; kind: KeyKind }> | undefined {
+  const candidates: Array<{ path: Path; kind: KeyKind }> = [];
+  const walk = (node: unknown, p: Path, depth: number) => {
+    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      // globals flow down from the top; a subchart's copy of them is not a key of its own
+      if (k === 'global' && p.length > 0) continue;
+      if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
+      else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
+      else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
+      else walk(v, [...p, k], depth + 1);
+    }
+  };
+  walk(values, [], 0);
+  if (candidates.length === 0) return undefined;
+  const sentinel = (c: { kind: KeyKind }, i: number) => (c.kind === 'image' ? `r${i}.${PROBE_HOST}/probe:1` : c.kind === 'repository' ? `r${i}.${PROBE_HOST}/probe` : `r${i}.${PROBE_HOST}`);
+  const re = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|:|$)`);
+  const out = new Map<string, { path: Path; kind: KeyKind }>();
+  const tryRender = (idx: number[]): boolean => {
+    const probe: Record<string, unknown> = {};
+    for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
+    let rendered;
+    try {
+      // a probe only detects: the schema may reject a sentinel where the chart would not
+      rendered = renderChart(chart, { ...renderOptions({ ...render, values: [...users, { file: '(override)', values: override as ValueMap }, { file: '(probe)', values: probe as ValueMap }] }), skipSchemaValidation: true });
+    } catch {
+      return false;
+    }
+    for (const f of findRenderedImages(rendered.documents)) {
+      const m = re.exec(f.ref);
+      if (m && !out.has(findingKey(f))) out.set(findingKey(f), candidates[Number(m[1])]);
+    }
+    return true;
+  };
+  const all = candidates.map((_c, i) => i);
+  // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
+  if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
+  return out;
+}
+
+function findingKey(f: RenderedFindingLike): string {
+  return `${f.doc.source}\u0000${f.doc.kind}\u0000${f.doc.name}\u0000${f.fieldPath}`;
+}
+
+function describeFinding(f: RenderedFindingLike): string {
+  const ns = f.doc.namespace ? `${f.doc.namespace}/` : '';
+  return `${f.doc.kind ?? '?'} ${ns}${f.doc.name ?? '?'} ${f.fieldPath}`;
+}
+
+function deleteIn(root: Record<string, unknown>, p: Path): void {
+  const parent = getIn(root, p.slice(0, -1));
+  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[String(p[p.length - 1])];
+}
+
+/**
+ * Render with the override and compare every image field with the render without it: each image
+ * the mirror holds must now be exactly its mirror reference. For fields that are not, the keys the
+ * values finder chose are taken back and the keys the templates read are found by rendering
+ * (keysByRendering) and set; render again. What is still wrong is reported (the command fails)
+ * with the resource, the field and the template line.
+ */
+function proveByRendering(
+  chart: LoadedChart,
+  ctx: RewriteContext,
+  users: UserValues[],
+  override: Record<string, unknown>,
+  setBy: Map<string, string>,
+  where: string,
+  replacements: Replacement[],
+  unmapped: Unmapped[],
+  render: RewriteChartOptions['render'],
+): void {
+  const fileOf = (f: RenderedFindingLike) => path.join(where, f.doc.source.split('/').slice(1).join('/'));
+  const before = new Map<string, { f: RenderedFindingLike; mirror: string; location: string; repository: string }>();
+  for (const f of findRenderedImages(renderWith(chart, users, {}, render).documents)) {
+    if (f.certainty === 'possible') continue;
+    const look = ctx.lookupImage(f.ref);
+    if (look.status === 'mapped') before.set(findingKey(f), { f, mirror: look.mirror, location: look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host, repository: `${look.host}/${look.mirrorRef.repository}` });
+  }
+  const wrong = (): Array<[string, RenderedFindingLike | undefined]> => {
+    const after = new Map(findRenderedImages(renderWith(chart, users, override, render).documents).map((f) => [findingKey(f), f]));
+    return [...before].filter(([k, b]) => after.get(k)?.ref !== b.mirror).map(([k]) => [k, after.get(k)]);
+  };
+  let bad = wrong();
+  if (bad.length) {
+    // take back what the values finder set for these images (unless a good field needs it too)
+    const badRefs = new Set(bad.map(([k]) => before.get(k)!.f.ref));
+    const goodRefs = new Set([...before].filter(([k]) => !bad.some(([b]) => b === k)).map(([, b]) => b.f.ref));
+    for (const [key, ref] of [...setBy]) {
+      if (!badRefs.has(ref) || goodRefs.has(ref)) continue;
+      const p = JSON.parse(key) as Path;
+      deleteIn(override, p);
+      setBy.delete(key);
+      for (let i = replacements.length - 1; i >= 0; i--) if (replacements[i].where === p.join('.')) replacements.splice(i, 1);
+    }
+    const values = renderWith(chart, users, override, render).values;
+    const raws = bad.map(([k]) => before.get(k)!.f.raw);
+    const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));
+    const keys = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render);
+    for (const [k] of bad) {
+      const hit = keys?.get(k);
+      const b = before.get(k)!;
+      if (!hit) continue;
+      const value = hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+      const pk = JSON.stringify(hit.path);
+      if (setBy.has(pk) && getIn(override, hit.path) !== value) continue; // one key cannot serve two places: reported below
+      if (!setBy.has(pk)) {
+        const old = getIn(values, hit.path);
+        replacements.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: hit.kind === 'registry' ? 'registry' : 'image', old: typeof old === 'string' ? old : '', new: value, where: hit.path.join('.') });
+      }
+      setBy.set(pk, b.f.ref);
+      setIn(override, hit.path, value);
+    }
+    bad = wrong();
+  }
+  const reported = new Set(unmapped.map((u) => `${u.ref}\u0000${u.where}`));
+  for (const [k, now] of bad) {
+    const b = before.get(k)!;
+    const reason = !now
+      ? 'the override makes this field no valid image reference'
+      : now.ref === b.f.ref
+        ? 'still points upstream in the render with the override: no values key the templates read moves it; let nodes pull it through `ferry mirror-config`'
+        : `the render with the override runs ${now.ref}, not the mirror's ${b.mirror}`;
+    const w = describeFinding(b.f);
+    if (reported.has(`${b.f.ref}\u0000${w}`)) continue;
+    reported.add(`${b.f.ref}\u0000${w}`);
+    unmapped.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: 'image', ref: b.f.ref, reason, where: w });
+  }
 }
 
 /** Where a (sub)chart's defaults declare Bitnami's `global.security.allowInsecureImages`. */

@@ -1,7 +1,8 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -106,8 +107,7 @@ export async function readText(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FerryError(code === 'ENOENT' ? 'USAGE' : 'INTERNAL', `${file}: cannot read ${what}: ${code ?? String(err)}`, { cause: err });
+    throw unreadableFile(file, what, err);
   }
 }
 
@@ -120,13 +120,8 @@ export async function readTextIfExists(file: string): Promise<string> {
   }
 }
 
-/** Write through a temporary name so a reader never sees half a file. */
-export async function writeAtomic(file: string, text: string, mode?: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.ferry-tmp-${process.pid}`;
-  await writeFile(tmp, text, mode === undefined ? undefined : { mode });
-  await rename(tmp, file);
-}
+/** Write through a temporary name so a reader never sees half a file (the one atomic writer). */
+export const writeAtomic = writeFileAtomic;
 
 export function sortReplacements<T extends { file: string; line: number }>(list: T[]): T[] {
   return [...list].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line));
@@ -163,7 +158,11 @@ export async function finishRewrite(
 }
 
 /** The human report: `file:line  old → new`, then the unmapped ones and a summary. */
-export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; overrideOnStdout?: boolean } = {}): string {
+/**
+ * The human report of a rewrite. `output`: the command wrote a new file (-o: an override, or a
+ * rewritten copy) and left its inputs alone — the last line says what was written, not "changed".
+ */
+export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; overrideOnStdout?: boolean; output?: { kind: 'override' | 'copy'; file: string; inputs: string[] } } = {}): string {
   const cwd = opts.cwd ?? process.cwd();
   const rel = (f: string) => (path.isAbsolute(f) ? path.relative(cwd, f) || f : f);
   const lines: string[] = [];
@@ -172,7 +171,13 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   for (const u of r.unmapped) lines.push(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`);
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
-  const where = opts.overrideOnStdout ? 'in the override printed on stdout' : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
+  const out = opts.output;
+  const written = out && `${out.kind === 'override' ? 'the override ' : ''}${rel(path.resolve(cwd, out.file))}`;
+  const where = opts.overrideOnStdout
+    ? 'in the override printed on stdout'
+    : out
+      ? `${r.files.length ? `${r.dryRun ? 'would write' : 'wrote'} ${written}` : `${written} is already up to date`} (${out.inputs.map(rel).join(', ')} left unchanged)`
+      : `${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}`;
   lines.push(`${n} replacement${n === 1 ? '' : 's'}; ${where}${r.unmapped.length ? `; ${r.unmapped.length} unmapped` : ''}`);
   return lines.join('\n');
 }

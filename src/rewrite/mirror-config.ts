@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { DOCKER_HUB, registryApiHost } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
@@ -71,7 +71,7 @@ async function caPem(ctx: RewriteContext): Promise<string | undefined> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new FerryError('USAGE', `${file}: cannot read the registry CA named by ${ctx.targetFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    throw unreadableFile(file, `the registry CA named by ${ctx.targetFile}`, err, { hint: 'registry.ca in the target is relative to the target file.' });
   }
 }
 

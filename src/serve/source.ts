@@ -2,7 +2,9 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { BundleReader } from '../store/bundle-reader.js';
+import { differentialServeSource } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
 
 export interface ServeSource {
@@ -13,8 +15,16 @@ export interface ServeSource {
   indexVersion?: () => Promise<string | undefined>;
 }
 
-/** Open what `serve` serves: a bundle tar (its format version checked first) or an OCI layout directory. */
-export async function openServeSource(location: string): Promise<ServeSource> {
+/**
+ * Open what `serve` serves: a bundle tar (its format version checked first), a bundle pushed to
+ * a registry (`oci://…`), or an OCI layout directory. A differential bundle needs its `base`.
+ */
+export async function openServeSource(location: string, base?: string): Promise<ServeSource> {
+  if (isOciUrl(location)) {
+    const remote = await openBundleSource(location);
+    await remote.info().catch(async (err) => { await remote.close(); throw err; });
+    return { source: remote, kind: 'bundle', close: () => remote.close() };
+  }
   const abs = path.resolve(location);
   let s;
   try {
@@ -37,9 +47,11 @@ export async function openServeSource(location: string): Promise<ServeSource> {
   try {
     // Refuse a bundle of another format version (or none) before anything is served from it.
     await reader.info();
+    // A differential bundle is served only with its base (--base), blobs answered from either.
+    const diff = await differentialServeSource(reader, base);
+    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
   } catch (err) {
     await reader.close();
     throw err;
   }
-  return { source: reader, kind: 'bundle', close: () => reader.close() };
 }

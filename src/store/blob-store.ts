@@ -1,30 +1,19 @@
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
+import { singleFlight } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+import { digestOf, LayoutDir, sha256Hex, type BlobDescriptor } from './layout.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
-import { processAlive, sweepStaleTempsOnce, writeViaTemp } from './temp-files.js';
+import { processAlive } from './temp-files.js';
+import type { StoreCacheLayer } from './registry-cache.js';
+import { renameVerified, verifiedWrite } from './verified-write.js';
+
+export { digestOf, sha256Hex, type BlobDescriptor };
 
 const SHA256 = ['sha256'];
-
-export interface BlobDescriptor {
-  digest: string;
-  size: number;
-  mediaType?: string;
-}
-
-export function sha256Hex(digest: string): string {
-  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
-  if (!m) throw new FerryError('VALIDATION', `${digest}: unsupported digest (ferry stores sha256 only)`);
-  return m[1];
-}
-
-export function digestOf(bytes: Uint8Array | string): string {
-  return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
-}
 
 export type OpenAt = (offset: number) => Promise<Readable>;
 
@@ -37,37 +26,21 @@ export interface IngestOptions {
 }
 
 /**
- * Content-addressed blobs laid out as an OCI image layout (`blobs/sha256/<hex>`), so a store
- * directory is readable by any OCI tool. Writes go to `<hex>.partial`, are hashed while they
- * stream, and are renamed into place only after the digest and size matched.
+ * The download cache: an OCI image layout directory (LayoutDir, so any OCI tool reads it) with
+ * a cache's policy on top — downloads resume from `<hex>.partial` after a dropped connection or
+ * an interrupted run, one download per blob at a time (within this process, and across ferry
+ * processes sharing the cache through a lock file), and a record of what this run hashed.
  */
-export class BlobStore {
-  readonly root: string;
-  private readonly inflight = new Map<string, Promise<void>>();
+export class BlobStore extends LayoutDir {
+  /** Images share layers: concurrent fetches of one blob wait for the one download. */
+  private readonly ingestOnce = singleFlight<string, void>();
   /** Blobs whose bytes this process hashed on the way in: packing them again need not re-hash. */
   readonly verifiedThisRun = new Set<string>();
-
-  constructor(root: string) {
-    this.root = path.resolve(root);
-  }
-
-  blobPath(digest: string): string {
-    return path.join(this.root, 'blobs', 'sha256', sha256Hex(digest));
-  }
-
-  async init(): Promise<void> {
-    await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
-    await sweepStaleTempsOnce(path.join(this.root, 'blobs', 'sha256'));
-    await writeFile(path.join(this.root, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  }
+  /** A shared cache between this store and upstream (registry-cache.ts), when one is given. */
+  cacheLayer?: StoreCacheLayer;
 
   async has(desc: BlobDescriptor): Promise<boolean> {
-    try {
-      const s = await stat(this.blobPath(desc.digest));
-      return s.size === desc.size;
-    } catch {
-      return false;
-    }
+    return this.hasBlob(desc.digest, desc.size);
   }
 
   async readBytes(digest: string): Promise<Buffer> {
@@ -84,10 +57,8 @@ export class BlobStore {
     if (expected && expected !== digest) {
       throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
     }
-    const final = this.blobPath(digest);
-    await mkdir(path.dirname(final), { recursive: true });
-    // The same manifest can arrive twice at once (an image named by tag and by digest): unique temp names.
-    await writeViaTemp(final, (tmp) => writeFile(tmp, bytes));
+    // The same manifest can arrive twice at once (an image named by tag and by digest): the temp names are unique.
+    await verifiedWrite(this.blobPath(digest), Readable.from([Buffer.from(bytes)]), { digest, size: bytes.length }, { label: digest });
     this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
   }
@@ -98,12 +69,7 @@ export class BlobStore {
    * size mismatch is not: the partial file is removed and a VERIFY error names the blob.
    */
   async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
-    // Images share layers: concurrent fetches of one blob wait for the one download.
-    const running = this.inflight.get(desc.digest);
-    if (running) return running;
-    const p = this.withBlobLock(desc.digest, () => this.ingestOnce(desc, openAt, opts)).finally(() => this.inflight.delete(desc.digest));
-    this.inflight.set(desc.digest, p);
-    return p;
+    return this.ingestOnce(desc.digest, () => this.withBlobLock(desc.digest, () => this.download(desc, openAt, opts)));
   }
 
   /**
@@ -137,22 +103,22 @@ export class BlobStore {
     }
   }
 
-  private async ingestOnce(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+  private async download(desc: BlobDescriptor, upstream: OpenAt, opts: IngestOptions): Promise<void> {
     if (await this.has(desc)) return;
+    const cached = await this.cacheLayer?.source(desc);
+    if (cached === 'skip') return;
+    const openAt = cached ?? upstream;
     const final = this.blobPath(desc.digest);
     const partial = `${final}.partial`;
+    const label = `${opts.label} ${desc.digest}`;
     await mkdir(path.dirname(final), { recursive: true });
     let state = await readPartial(partial, SHA256);
     if (state.size > desc.size) state = await resetPartial(partial, SHA256);
     await withRetry(
-      `${opts.label} ${desc.digest}`,
+      label,
       async () => {
         if (state.size < desc.size) {
-          await appendToPartial(partial, SHA256, state, await openAt(state.size), {
-            maxSize: desc.size,
-            label: `${opts.label} ${desc.digest}`,
-            onProgress: opts.onProgress,
-          });
+          await appendToPartial(partial, SHA256, state, await openAt(state.size), { maxSize: desc.size, label, onProgress: opts.onProgress });
         }
         if (state.size < desc.size) {
           throw new RetryableError(`connection ended after ${state.size} of ${desc.size} bytes`);
@@ -164,14 +130,11 @@ export class BlobStore {
       if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
       throw err;
     });
-    const actual = 'sha256:' + state.hashes[0].digest('hex');
-    if (actual !== desc.digest) {
-      await rm(partial, { force: true });
-      throw new FerryError('VERIFY', `${opts.label} ${desc.digest}: digest mismatch (received content hashes to ${actual})`, {
-        hint: 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.',
-      });
-    }
-    await rename(partial, final);
+    await renameVerified(partial, final, desc, { digest: 'sha256:' + state.hashes[0].digest('hex'), size: state.size }, {
+      label,
+      hint: 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.',
+    });
     this.verifiedThisRun.add(desc.digest);
+    await this.cacheLayer?.stored(desc, final, Boolean(cached));
   }
 }

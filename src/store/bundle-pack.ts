@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { MT, type OciIndex } from '../oci/media-types.js';
@@ -9,6 +9,8 @@ import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { SIGNATURE_FILE } from './bundle-sign.js';
 import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
+import { openBundleOutput } from './split-file.js';
+import type { DifferentialInfo } from './differential.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -38,6 +40,8 @@ export interface PackInput {
     createdAt?: string;
     /** More files under ferry/ (e.g. the SBOM), listed in the checksums like the rest. */
     extraFiles?: Array<[name: string, bytes: Buffer]>;
+    /** bundle.json's fields for a differential bundle (differential.ts). */
+    differential?: DifferentialInfo;
     /** Signs the checksum list's bytes; the result is written as ferry/checksums.sha256.sig. */
     sign?: (checksums: Buffer) => Buffer;
   };
@@ -49,6 +53,10 @@ export interface PackInput {
    * `bundle verify` re-hashes everything either way.
    */
   trustStore?: boolean | ((digest: string) => boolean);
+  /** Blobs left out (a differential bundle): digest → size. Not written, not in the checksums. */
+  omit?: Map<string, number>;
+  /** Write the tar as parts of at most this many bytes (`<output>.001` …) plus `<output>.parts`. */
+  splitSize?: number;
 }
 
 export interface PackResult {
@@ -56,6 +64,8 @@ export interface PackResult {
   size: number;
   blobs: number;
   blobBytes: number;
+  /** The parts, in order, when split (the tar itself is not written then). */
+  parts?: Array<{ file: string; size: number; sha256: string }>;
 }
 
 export const FERRY_VERSION = VERSION;
@@ -132,13 +142,14 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       hint: 'Run `ferry bundle create` again to fetch what is missing.',
     });
   }
-  const blobs: ReachableBlob[] = [...walk.blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const blobs: ReachableBlob[] = [...walk.blobs.values()].filter((b) => !input.omit?.has(b.digest)).sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
 
   const info: BundleInfo = {
     formatVersion: BUNDLE_FORMAT_VERSION,
     ferryVersion: metadata.ferryVersion ?? FERRY_VERSION,
     manifestName: metadata.manifestName,
     ...(metadata.createdAt ? { createdAt: metadata.createdAt } : {}),
+    ...(metadata.differential ?? {}),
   };
   const small = new Map<string, Buffer>([
     ['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))],
@@ -155,12 +166,18 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(small.get('ferry/checksums.sha256')!));
 
   const output = path.resolve(input.output);
-  const partial = `${output}.partial`;
   await mkdir(path.dirname(output), { recursive: true });
+  const entrySize = (name: string, size: number) => tarHeader(name, size, 'file').length + size + tarPadding(size).length;
+  const plannedSize =
+    [...small].reduce((n, [name, bytes]) => n + entrySize(name, bytes.length), 0) +
+    blobs.reduce((n, b) => n + entrySize(`blobs/sha256/${sha256Hex(b.digest)}`, b.size), 0) +
+    tarHeader('ferry', 0, 'directory').length * 3 +
+    TAR_END.length;
 
-  // Straight file-handle I/O through two reused buffers: the next chunk is read and hashed
-  // while the previous one is written, and memory stays flat whatever the blob sizes.
-  const out = await open(partial, 'w');
+  // Straight positional writes through two reused buffers: the next chunk is read and hashed
+  // while the previous one is written, and memory stays flat whatever the blob sizes. The
+  // output is one file, or parts (split-file.ts) cut as the bytes pass.
+  const out = await openBundleOutput(output, input.splitSize, plannedSize);
   let outPos = 0;
   const writeAll = async (bytes: Buffer) => {
     let off = 0;
@@ -207,24 +224,25 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     await writeAll(tarPadding(b.size));
   };
 
+  let written: Awaited<ReturnType<typeof out.commit>>;
   try {
-    try {
-      await writeFileEntry('oci-layout');
-      await writeAll(tarHeader('ferry', 0, 'directory'));
-      for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) await writeFileEntry(name);
-      await writeAll(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
-      for (const b of blobs) await copyBlob(b);
-      await writeFileEntry('index.json');
-      await writeAll(TAR_END);
-      await out.sync();
-    } finally {
-      await out.close();
-    }
-    await rename(partial, output);
+    await writeFileEntry('oci-layout');
+    await writeAll(tarHeader('ferry', 0, 'directory'));
+    for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) await writeFileEntry(name);
+    await writeAll(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
+    for (const b of blobs) await copyBlob(b);
+    await writeFileEntry('index.json');
+    await writeAll(TAR_END);
+    written = await out.commit();
   } catch (err) {
-    await rm(partial, { force: true });
+    await out.abort();
     throw err;
   }
-  const size = (await stat(output)).size;
-  return { path: output, size, blobs: blobs.length, blobBytes: blobs.reduce((s, b) => s + b.size, 0) };
+  return {
+    path: output,
+    size: written.size,
+    blobs: blobs.length,
+    blobBytes: blobs.reduce((s, b) => s + b.size, 0),
+    ...(written.parts ? { parts: written.parts } : {}),
+  };
 }

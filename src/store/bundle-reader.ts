@@ -1,5 +1,3 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -7,6 +5,7 @@ import type { OciIndex } from '../oci/media-types.js';
 import { sha256Hex } from './blob-store.js';
 import type { BlobSource } from './source.js';
 import { indexTar, type TarEntry, type TarIndex } from './tar-index.js';
+import { openBundleFile, type RandomAccessFile } from './split-file.js';
 
 export type FerryFileName = 'bundle.json' | 'manifest.yaml' | 'lock.json' | 'checksums.sha256';
 
@@ -27,6 +26,7 @@ export const READ_CAPS: Readonly<Record<string, number>> = {
   'ferry/manifest.yaml': 4 * 1024 * 1024,
   'ferry/lock.json': 64 * 1024 * 1024,
   'ferry/checksums.sha256': 32 * 1024 * 1024,
+  'ferry/differential.json': 16 * 1024 * 1024,
 };
 /** Any other whole-file read. */
 export const DEFAULT_READ_CAP = 4 * 1024 * 1024;
@@ -38,6 +38,11 @@ export interface BundleInfo {
   ferryVersion: string;
   manifestName: string;
   createdAt?: string;
+  /** Differential bundles only (differential.ts): optional, so formatVersion stays 1. */
+  differential?: true;
+  base?: { kind: 'bundle' | 'lock'; name: string; digest: string };
+  omittedBlobs?: number;
+  omittedBytes?: number;
 }
 
 /**
@@ -48,19 +53,25 @@ export interface BundleInfo {
 export class BundleReader implements BlobSource {
   readonly path: string;
   readonly index: TarIndex;
-  /** One handle, opened on first use (a promise, so concurrent first reads share it). */
-  private fh?: Promise<FileHandle>;
-  /** Descriptor for synchronous reads, opened on first use. */
-  private fd?: number;
+  /** The tar's bytes: one file, or a split bundle's parts read as one (split-file.ts). */
+  readonly file: RandomAccessFile;
 
-  private constructor(tarPath: string, index: TarIndex) {
+  private constructor(tarPath: string, index: TarIndex, file: RandomAccessFile) {
     this.path = tarPath;
     this.index = index;
+    this.file = file;
   }
 
+  /** `tarPath` may also be a split bundle's first part (or its .parts file): the parts are found and read as one tar. */
   static async open(tarPath: string): Promise<BundleReader> {
     const abs = path.resolve(tarPath);
-    return new BundleReader(abs, await indexTar(abs));
+    const file = await openBundleFile(abs);
+    try {
+      return new BundleReader(abs, await indexTar(file), file);
+    } catch (err) {
+      await file.close();
+      throw err;
+    }
   }
 
   entry(name: string): TarEntry | undefined {
@@ -84,8 +95,7 @@ export class BundleReader implements BlobSource {
   }
 
   private async readRange(offset: number, size: number): Promise<Buffer> {
-    this.fh ??= open(this.path, 'r');
-    const fh = await this.fh;
+    const fh = this.file;
     // Filled completely below (or an error is thrown), so unsafe allocation (pooled when small) is fine.
     const buf = Buffer.allocUnsafe(size);
     let got = 0;
@@ -143,7 +153,7 @@ export class BundleReader implements BlobSource {
       // An empty read (empty blob, or start at the end): a stream that ends at once.
       return Readable.from([]);
     }
-    return createReadStream(this.path, { start: e.offset + start, end: e.offset + stop, highWaterMark: 1 << 20 });
+    return this.file.createReadStream(e.offset + start, e.offset + stop);
   }
 
   /** A whole blob in memory (manifests, configs, small metadata), refused above `maxBytes`. */
@@ -162,11 +172,10 @@ export class BundleReader implements BlobSource {
     const e = this.blobEntry(digest);
     if (!e) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
     this.checkCap(`blob ${digest}`, e.size, maxBytes);
-    this.fd ??= openSync(this.path, 'r');
     const buf = Buffer.allocUnsafe(e.size);
     let got = 0;
     while (got < e.size) {
-      const n = readSync(this.fd, buf, got, e.size - got, e.offset + got);
+      const n = this.file.readSync(buf, got, e.size - got, e.offset + got);
       if (n === 0) throw new FerryError('VERIFY', `${this.path}: ended early while reading ${digest}`);
       got += n;
     }
@@ -186,10 +195,6 @@ export class BundleReader implements BlobSource {
   }
 
   async close(): Promise<void> {
-    if (this.fd !== undefined) closeSync(this.fd);
-    this.fd = undefined;
-    const fh = this.fh;
-    this.fh = undefined;
-    await (await fh)?.close();
+    await this.file.close();
   }
 }

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 
 /**
  * The bundle signature: `ferry/checksums.sha256.sig` holds an ECDSA P-256 signature over the
@@ -25,7 +25,7 @@ async function readKeyFile(file: string, what: string): Promise<Buffer> {
   try {
     bytes = await readFile(file);
   } catch (err) {
-    throw new FerryError('USAGE', `${file}: cannot read the ${what} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, { cause: err });
+    throw unreadableFile(file, `the ${what}`, err);
   }
   if (bytes.length > MAX_KEY_BYTES) throw new FerryError('USAGE', `${file}: ${bytes.length} bytes is too large for a ${what}`);
   return bytes;

@@ -1,13 +1,16 @@
 import { createHash, hash as hashOnce } from 'node:crypto';
-import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { parseChecksums } from './bundle-pack.js';
 import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole, type WalkProblem } from './layout.js';
+import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
+import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file.js';
+import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
+import { hashRanges } from './hash-pool.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
@@ -33,6 +36,8 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** ferry/checksums.sha256.sig: checked with the key given, or not. */
   signature: SignatureStatus;
+  /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
+  expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[] };
 }
 
 export interface VerifyOptions {
@@ -64,7 +69,7 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
  * the bundle is trusted; every problem is collected, none stops the others from being found.
  */
 export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): Promise<VerifyReport> {
-  const bundle = path.resolve(tarPath);
+  const bundle = isOciUrl(tarPath) ? tarPath : path.resolve(tarPath);
   const report: VerifyReport = { ok: false, bundle, files: 0, bytes: 0, images: 0, artifacts: 0, problems: [], signature: 'unsigned' };
   // Bounded: a bundle of a million bad files reports the first MAX_PROBLEMS and counts the rest.
   let omitted = 0;
@@ -75,9 +80,14 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     },
   };
 
-  let reader: BundleReader;
+  // A split bundle: every part present and matching the .parts file, each named on its own.
+  const split = await checkSplitBundle(bundle, opts.onProgress);
+  for (const p of split.problems) problems.push(p);
+  if (split.incomplete) return report;
+
+  let reader: BundleSource;
   try {
-    reader = await BundleReader.open(bundle);
+    reader = await openBundleSource(bundle);
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     problems.push({ file: '(archive)', message: (err as Error).message });
@@ -95,6 +105,8 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       }
     }
     const files = reader.index.entries.filter((e) => e.type === 'file');
+    const expected = await expectedFromBase(reader).catch((err: Error) => void problems.push({ file: DIFFERENTIAL_FILE, message: withoutPrefix(err.message, bundle) }));
+    if (expected) report.expectedFromBase = { base: expected.base, blobs: expected.blobs.size, bytes: expected.bytes, digests: [...expected.blobs.keys()] };
 
     // The checksums file first, so each hash is compared as it is computed and only the
     // differing ones are kept (memory stays flat however many files the bundle has).
@@ -115,12 +127,19 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       for (const p of parsed.problems) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
     }
 
-    // One sequential pass: hash every file's bytes; keep the hashes that differ from a blob's
-    // name or from the checksums file.
-    const hashes = await hashEntries(bundle, files, opts.onProgress, (name, hex) => {
+    // One pass: hash every file's bytes; keep the hashes that differ from a blob's name or from
+    // the checksums file. A single tar: small files in sequential shared reads, large blobs
+    // several at once on worker threads. A split tar reads through its parts; a bundle in a
+    // registry streams each file.
+    const differs = (name: string, hex: string) => {
       const m = BLOB_NAME.exec(name);
       return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
-    });
+    };
+    const hashes = !(reader instanceof BundleReader)
+      ? new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
+      : reader.file instanceof SplitFile
+        ? await hashEntries(reader.file, files, opts.onProgress, differs)
+        : await hashRanges(reader.file.path, files, { onProgress: opts.onProgress, keep: differs });
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
 
@@ -139,7 +158,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     }
     let walk: BundleWalk | undefined;
     if (index) {
-      walk = walkBundle(index, reader, (d) => !corrupt.has(d));
+      walk = await walkBundle(index, reader, (d) => !corrupt.has(d), expected?.blobs);
       report.artifacts = index.manifests.length;
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
@@ -242,7 +261,7 @@ interface BundleWalk {
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
  */
-function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: string) => boolean): BundleWalk {
+async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (digest: string) => boolean, fromBase?: Map<string, number>): Promise<BundleWalk> {
   const blobs = new Map<string, { role: BlobRole; artifacts: string[] }>();
   const problems: WalkProblem[] = [];
   const byDigest = new Map<string, WalkProblem>();
@@ -256,14 +275,15 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
 
   // Not cached: a manifest is expanded at most NAMED_PER_BLOB times (see below), and keeping
   // every parsed manifest's children would hold the whole graph in memory.
-  const childrenOf = (desc: OciDescriptor, role: BlobRole, label: string) => {
+  const childrenOf = async (desc: OciDescriptor, role: BlobRole, label: string) => {
     let result: Array<{ desc: OciDescriptor; role: BlobRole }> | null = null;
     if ((role === 'index' || role === 'manifest') && canParse(desc.digest)) {
       if (desc.size > MAX_MANIFEST_BYTES) {
         report(label, role, desc.digest, `${desc.size} bytes: larger than any registry accepts for a ${role} (${MAX_MANIFEST_BYTES}); not read`);
       } else {
         try {
-          const json = JSON.parse(reader.readBlobSync(desc.digest, MAX_MANIFEST_BYTES).toString('utf8')) as Record<string, unknown>;
+          const bytes = reader instanceof BundleReader ? reader.readBlobSync(desc.digest, MAX_MANIFEST_BYTES) : await reader.readBlob(desc.digest);
+          const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
           if (typeof json !== 'object' || json === null) throw new Error('not a JSON object');
           const list = (v: unknown, what: string): OciDescriptor[] => {
             if (v === undefined) return [];
@@ -303,8 +323,10 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
         report(label, role, digest, 'unsupported or malformed digest');
         continue;
       }
-      const actual = reader.blobEntry(digest)?.size;
+      const actual = reader instanceof BundleReader ? reader.blobEntry(digest)?.size : await reader.blobSize(digest);
       if (actual === undefined) {
+        // Left out of a differential bundle with this size: expected from the base, not missing.
+        if (fromBase?.get(digest) === desc.size) continue;
         report(label, role, digest, 'missing');
         continue;
       }
@@ -312,7 +334,7 @@ function walkBundle(index: OciIndex, reader: BundleReader, canParse: (digest: st
         report(label, role, digest, `size ${actual} bytes, the descriptor says ${desc.size}`);
         continue;
       }
-      for (const c of childrenOf(desc, role, label) ?? []) stack.push(c);
+      for (const c of (await childrenOf(desc, role, label)) ?? []) stack.push(c);
     }
   }
   for (const b of blobs.values()) b.artifacts.sort();
@@ -331,7 +353,7 @@ function withoutPrefix(message: string, bundle: string): string {
   return message.startsWith(`${bundle}: `) ? message.slice(bundle.length + 2) : message;
 }
 
-async function checkJson(reader: BundleReader, name: string, problems: ProblemSink, check: (v: unknown) => string[]): Promise<void> {
+async function checkJson(reader: BundleSource, name: string, problems: ProblemSink, check: (v: unknown) => string[]): Promise<void> {
   if (!reader.entry(name)) {
     problems.push({ file: name, message: `${name} is missing` });
     return;
@@ -357,44 +379,40 @@ async function checkJson(reader: BundleReader, name: string, problems: ProblemSi
  * Hash every entry's data in one sequential read of the tar (headers skipped, entries in
  * offset order), through one reused buffer: memory stays flat whatever the bundle's size.
  */
-async function hashEntries(tarPath: string, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
+async function hashEntries(fh: RandomAccessFile, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   const sorted = [...entries].sort((a, b) => a.offset - b.offset);
-  const fh = await open(tarPath, 'r');
+  const tarPath = fh.path;
   // One 1 MiB window read sequentially: small entries (manifests, configs) share a read.
   const buf = Buffer.allocUnsafe(1 << 20);
   let winStart = 0;
   let winEnd = 0;
-  try {
-    for (const e of sorted) {
-      const end = e.offset + e.size;
-      if (e.offset >= winStart && end <= winEnd) {
-        // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
-        // Hash object (each holds native state until it is collected: 80 000 of them add up).
-        const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
-        onProgress?.(e.size);
-        if (keep(e.name, hex)) out.set(e.name, hex);
-        continue;
-      }
-      const hash = createHash('sha256');
-      let pos = e.offset;
-      while (pos < end) {
-        if (pos < winStart || pos >= winEnd) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-          if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
-          winStart = pos;
-          winEnd = pos + bytesRead;
-        }
-        const n = Math.min(end, winEnd) - pos;
-        hash.update(buf.subarray(pos - winStart, pos - winStart + n));
-        pos += n;
-        onProgress?.(n);
-      }
-      const hex = hash.digest('hex');
+  for (const e of sorted) {
+    const end = e.offset + e.size;
+    if (e.offset >= winStart && end <= winEnd) {
+      // Whole entry in the window (manifests, configs, small files): a one-shot hash, no
+      // Hash object (each holds native state until it is collected: 80 000 of them add up).
+      const hex = hashOnce('sha256', buf.subarray(e.offset - winStart, end - winStart), 'hex');
+      onProgress?.(e.size);
       if (keep(e.name, hex)) out.set(e.name, hex);
+      continue;
     }
-  } finally {
-    await fh.close();
+    const hash = createHash('sha256');
+    let pos = e.offset;
+    while (pos < end) {
+      if (pos < winStart || pos >= winEnd) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead === 0) throw new FerryError('VERIFY', `${tarPath}: ended before ${e.name} was complete (truncated?)`);
+        winStart = pos;
+        winEnd = pos + bytesRead;
+      }
+      const n = Math.min(end, winEnd) - pos;
+      hash.update(buf.subarray(pos - winStart, pos - winStart + n));
+      pos += n;
+      onProgress?.(n);
+    }
+    const hex = hash.digest('hex');
+    if (keep(e.name, hex)) out.set(e.name, hex);
   }
   return out;
 }

@@ -7,7 +7,8 @@ import { FerryError } from '../errors.js';
 
 /**
  * A download into a `.partial` file that can continue where it stopped: the hashes of the bytes
- * on disk and their count. Both the blob store and the files downloader resume through this.
+ * on disk and their count. Both the blob store and the files downloader resume through this,
+ * and both end in the one verified rename (`renameVerified` in verified-write.ts).
  */
 export interface PartialState {
   hashes: Hash[];

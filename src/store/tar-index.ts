@@ -1,5 +1,5 @@
-import { open, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
+import { openBundleFile, type RandomAccessFile } from './split-file.js';
 
 /**
  * The tar format, both ways, without unpacking anything: an index of a tar built from its
@@ -130,7 +130,7 @@ export function safeEntryName(raw: string, where: string): string {
  */
 const WINDOW = 256 * 1024;
 
-function windowReader(fh: FileHandle, fileSize: number) {
+function windowReader(fh: Pick<RandomAccessFile, 'read'>, fileSize: number) {
   let win = Buffer.alloc(0);
   let winStart = 0;
   return async (pos: number, len: number): Promise<Buffer> => {
@@ -167,13 +167,12 @@ const MAX_NAME_BYTES = 1024;
  * Index a tar by reading its headers only. Throws a VERIFY FerryError naming the tar and the
  * entry for anything malformed, truncated or unsafe.
  */
-export async function indexTar(file: string): Promise<TarIndex> {
-  const fh = await open(file, 'r').catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new FerryError('USAGE', `${file}: no such file`, { cause: err });
-    throw new FerryError('VALIDATION', `${file}: cannot open (${err.code ?? err.message})`, { cause: err });
-  });
+export async function indexTar(source: string | RandomAccessFile): Promise<TarIndex> {
+  // A path is opened (and closed) here; an open file (one tar or a split bundle's parts) is the caller's.
+  const fh = typeof source === 'string' ? await openBundleFile(source) : source;
+  const file = fh.path;
   try {
-    const fileSize = (await fh.stat()).size;
+    const fileSize = fh.size;
     const readAt = windowReader(fh, fileSize);
     const entries: TarEntry[] = [];
     const byName = new Map<string, TarEntry>();
@@ -268,7 +267,7 @@ export async function indexTar(file: string): Promise<TarIndex> {
     }
     return { entries, byName, fileSize };
   } finally {
-    await fh.close();
+    if (typeof source === 'string') await fh.close();
   }
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -121,4 +121,13 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
   } finally {
     releaseTemp(tmp);
   }
+}
+
+/**
+ * Replace `dest` with `data` atomically (a reader sees the old or the new content, never half a
+ * file): written to a temp name beside it, then renamed. Creates the directory.
+ */
+export async function writeFileAtomic(dest: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  await writeViaTemp(dest, (tmp) => writeFile(tmp, data, mode === undefined ? undefined : { mode }));
 }

@@ -286,10 +286,11 @@ describe('charts images over a manifest', () => {
         'registry.k8s.io/external-dns/external-dns:v0.21.0-site',
       ].sort(),
     );
-    const dns = imgs.find((i) => i.ref.includes('external-dns'))!.sources[0];
+    const dns = imgs.find((i) => i.ref.includes('external-dns'))!.sources.find((s) => s.kind === 'values')!;
     expect(dns).toMatchObject({ chart: 'webapp > dns', valuesPath: 'dns.image', kind: 'values' });
+    // found by rendering: the resource's template and line
     const curl = imgs.find((i) => i.ref.includes('curl'))!.sources[0];
-    expect(curl).toMatchObject({ kind: 'template', file: 'templates/migrate-job.yaml', line: 8 });
+    expect(curl).toMatchObject({ kind: 'rendered', file: 'templates/migrate-job.yaml', line: 8 });
     // natsBox disabled by the parent's values → only possible.
     expect(imgs.find((i) => i.ref === 'docker.io/natsio/nats-box:0.19.7')?.certainty).toBe('possible');
   });

@@ -1,4 +1,4 @@
-import { link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
@@ -8,8 +8,9 @@ import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetac
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
+import { hasSameContent, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
-import { hasSameContent, writeVerified } from '../file/download.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
@@ -108,10 +109,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
 async function writeSmall(dest: string, bytes: Uint8Array): Promise<boolean> {
   const cur = await readFile(dest).catch(() => undefined);
   if (cur && Buffer.compare(cur, bytes) === 0) return false;
-  await mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.ferry-${process.pid}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, dest);
+  await writeFileAtomic(dest, bytes);
   return true;
 }
 
@@ -132,13 +130,9 @@ export function byHashTypes(hashes: Map<string, Map<string, { hash: string; size
 async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<void> {
   if (await hasSameContent(dest, layer.digest, layer.size)) return;
   await mkdir(path.dirname(dest), { recursive: true });
-  const tmp = `${dest}.ferry-${process.pid}.tmp`;
   try {
-    await rm(tmp, { force: true });
-    await link(src, tmp);
-    await rename(tmp, dest);
+    await writeViaTemp(dest, (tmp) => link(src, tmp));
   } catch {
-    await rm(tmp, { force: true });
     await writeBlob(layer, dest, ctx);
   }
 }

@@ -1,39 +1,48 @@
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { FerryError } from '../../errors.js';
+import { FerryError, unreadableFile } from '../../errors.js';
 import { loadManifest } from '../../manifest/load.js';
 import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
 import { silentProgress } from '../../ui/progress.js';
-import { discoverChartImages, imageRefOf, userValues, type DiscoveryResult, type UserValues } from './discover.js';
+import { discoverChartImages, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';
+import { DEFAULT_KUBE_VERSION, documentsFromHelmOutput, type RenderOptions, type RenderResult } from './render/index.js';
+import { goJson } from './render/goyaml.js';
 import { chartDependencies, loadChart, loadChartDir, type LoadedChart } from './load.js';
 import { locateChart, loadChartFromStore, attachDependencies } from './resolve.js';
 import type { ChartSpec } from './spec.js';
 import { DEFAULT_CONCURRENCY } from '../../net/concurrency.js';
 
 /**
- * `ferry charts images <chart dir | .tgz | manifest>`: discovery over a local chart, or over
- * every chart a manifest names (fetched from its repository into a temporary store).
+ * `ferry charts images <chart dir | .tgz | manifest>`: render the chart as `helm template` does
+ * (ferry's renderer, or a helm binary with `--render helm`) and report every image the rendered
+ * objects run, with where each came from.
  */
 export interface ChartImagesEntry extends DiscoveryResult {
   /** Where the chart came from (path, or repo URL for a manifest entry). */
   source?: string;
-  /** Images only `helm template` produced (with --render and a helm binary). */
-  renderedOnly?: string[];
 }
 
 export interface ChartsImagesReport {
   charts: ChartImagesEntry[];
-  /** Set when --render was asked but no helm binary is on PATH. */
+  /** Set when helm was asked for but no helm binary is on PATH (ferry's renderer was used). */
   renderNote?: string;
 }
 
 export interface ChartsImagesOptions extends NetOptions {
   values: string[];
-  render?: boolean;
+  set?: string[];
+  setString?: string[];
+  kubeVersion?: string;
+  apiVersions?: string[];
+  namespace?: string;
+  releaseName?: string;
+  /** `ferry` (default): the built-in renderer; `helm`: a helm binary on PATH. */
+  render?: 'ferry' | 'helm';
   concurrency?: number;
 }
 
@@ -45,7 +54,7 @@ async function readUserValues(files: string[], baseDir: string): Promise<UserVal
     try {
       text = await readFile(abs, 'utf8');
     } catch (err) {
-      throw new FerryError('USAGE', `${f}: cannot read values file: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw unreadableFile(f, 'values file', err);
     }
     out.push(userValues(text, f));
   }
@@ -75,24 +84,31 @@ function helmOnPath(): string | undefined {
   return undefined;
 }
 
-const RENDER_IMAGE = /^\s*-?\s*image:\s*["']?([^"'\s]+)["']?\s*$/gm;
-
-/** `helm template` over a chart directory or archive; the image lines it renders. */
-function renderImages(helm: string, chartPath: string, values: string[]): string[] {
-  const args = ['template', 'ferry-discovery', chartPath, ...values.flatMap((v) => ['-f', v])];
-  const r = spawnSync(helm, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new FerryError('VALIDATION', `helm template ${chartPath} failed: ${(r.stderr || '').trim().split('\n')[0]}`);
-  return [...r.stdout.matchAll(RENDER_IMAGE)].map((m) => m[1]);
+/** `helm template` as a ChartRenderer: values objects go to temporary files, the output is read back. */
+function helmRenderer(helm: string, chartPath: string, chartName: string): ChartRenderer {
+  return (o: RenderOptions): RenderResult => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-helm-'));
+    try {
+      const args = ['template', o.releaseName ?? 'release-name', chartPath, '--namespace', o.namespace ?? 'default', '--kube-version', o.kubeVersion ?? DEFAULT_KUBE_VERSION];
+      (o.values ?? []).forEach((v, i) => {
+        const f = path.join(dir, `values-${i}.yaml`);
+        writeFileSync(f, typeof v.data === 'string' ? v.data : goJson(v.data));
+        args.push('-f', f);
+      });
+      for (const s of o.set ?? []) args.push('--set', s);
+      for (const s of o.setString ?? []) args.push('--set-string', s);
+      for (const a of o.apiVersions ?? []) args.push('--api-versions', a);
+      const r = spawnSync(helm, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+      if (r.status !== 0) throw new FerryError('VALIDATION', `chart ${chartName}: helm template failed: ${(r.stderr || '').trim().split('\n')[0]}`);
+      return { chart: { name: chartName, version: '' }, documents: documentsFromHelmOutput(r.stdout), values: {}, disabled: [], missingDependencies: [], warnings: (r.stderr || '').trim() ? [(r.stderr || '').trim()] : [], kubeVersion: o.kubeVersion ?? DEFAULT_KUBE_VERSION };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
 }
 
-function addRendered(entry: ChartImagesEntry, rendered: string[]): void {
-  const known = new Set(entry.images.map((i) => i.ref));
-  const only = new Set<string>();
-  for (const raw of rendered) {
-    const norm = imageRefOf(raw);
-    if (norm && !known.has(norm)) only.add(norm);
-  }
-  entry.renderedOnly = [...only].sort();
+function discoverOptions(values: UserValues[], opts: ChartsImagesOptions): DiscoverOptions {
+  return { values, set: opts.set, setString: opts.setString, kubeVersion: opts.kubeVersion, apiVersions: opts.apiVersions, namespace: opts.namespace, releaseName: opts.releaseName };
 }
 
 /**
@@ -104,7 +120,7 @@ async function attachLocalDependencies(chart: LoadedChart, dir: string): Promise
     if (!dep.repository?.startsWith('file://') || chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
     const depDir = path.resolve(dir, dep.repository.slice('file://'.length));
     try {
-      const sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`);
+      const sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`, { allFiles: true });
       await attachLocalDependencies(sub, depDir);
       chart.subcharts.push(sub);
     } catch (err) {
@@ -124,12 +140,12 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
     throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err });
   }
   const cliValues = await readUserValues(opts.values, process.cwd());
-  const helm = opts.render ? helmOnPath() : undefined;
+  const helm = opts.render === 'helm' ? helmOnPath() : undefined;
   const report: ChartsImagesReport = { charts: [] };
-  if (opts.render && !helm) report.renderNote = 'no helm binary on PATH: --render skipped; the findings come from ferry’s own discovery';
+  if (opts.render === 'helm' && !helm) report.renderNote = 'no helm binary on PATH: --render helm skipped; ferry\u2019s own renderer was used';
 
   if (!(await isManifestFile(abs))) {
-    const chart = await loadChart(abs);
+    const chart = await loadChart(abs, { allFiles: true });
     if ((await stat(abs)).isDirectory()) await attachLocalDependencies(chart, abs);
     if (chartDependencies(chart).some((d) => !chart.subcharts.some((s) => s.metadata.name === d.name))) {
       // Dependencies neither vendored nor on disk: fetch them from their repositories.
@@ -144,9 +160,10 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
         await rm(tmp, { recursive: true, force: true });
       }
     }
-    const entry: ChartImagesEntry = { ...discoverChartImages(chart, { values: cliValues }), source: input };
-    if (helm) addRendered(entry, renderImages(helm, abs, opts.values));
-    report.charts.push(entry);
+    const dopts = discoverOptions(cliValues, opts);
+    const result = helm ? discoverWithRenderer(chart, dopts, helmRenderer(helm, abs, chart.metadata.name)) : discoverChartImages(chart, dopts);
+    if (result.rendered) result.rendered.renderer = helm ? 'helm' : 'ferry';
+    report.charts.push({ ...result, source: input });
     return report;
   }
 
@@ -162,8 +179,9 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
       const chart: LoadedChart = await loadChartFromStore(located, ctx);
       await attachDependencies(chart, located, ctx);
       const values = [...(await readUserValues(spec.values ?? [], loaded.dir)), ...cliValues];
-      const entry: ChartImagesEntry = { ...discoverChartImages(chart, { values }), source: `${spec.repo} ${spec.name} ${located.version}` };
-      report.charts.push(entry);
+      const result = discoverChartImages(chart, discoverOptions(values, opts));
+      if (result.rendered) result.rendered.renderer = 'ferry';
+      report.charts.push({ ...result, source: `${spec.repo} ${spec.name} ${located.version}` });
     }
   } finally {
     await net.close();

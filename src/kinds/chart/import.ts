@@ -1,9 +1,5 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
@@ -11,10 +7,13 @@ import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-targ
 import { chartNameProblems, mapChartHttp, mapImage } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
+import { keyedMutex } from '../../net/concurrency.js';
 import { safeJoin } from '../../store/safe-path.js';
+import { writeFileAtomic } from '../../store/temp-files.js';
+import { sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import { pushOciArtifact, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -50,49 +49,17 @@ export async function readChartArtifact(top: OciDescriptor, source: BlobSource):
 
 async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
   const reg = ctx.target.registry!;
-  if (!ctx.registry) throw new FerryError('INTERNAL', 'no registry client for the target');
+  const session = pushSessionOf(ctx);
   const mapped = mapImage(a.refName, reg.mapping);
   const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
-  const tag = mapped.tag ?? a.top.digest;
-  const client = ctx.registry;
-  return withRepositoryLock(ctx, repo, async (): Promise<ImportResult> => {
-    const existing = await client.headManifest(repo, tag);
-    if (existing?.digest === a.top.digest) return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent: 0, skipped: true };
-    const bytesSent = await pushBlobs(repo, a.blobs, ctx, `chart ${a.meta.name} ${a.meta.version}`);
-    await client.putManifest(repo, tag, a.topBytes, a.top.mediaType || MT.ociManifest);
-    return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `oci://${mapped.mirror}`, bytesSent, skipped: false };
-  });
+  const artifact = `chart ${a.meta.name} ${a.meta.version}`;
+  const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: artifact, blobs: a.blobs, children: [], top: a.top, topBytes: a.topBytes, tag: mapped.tag });
+  return { artifact, location: `oci://${mapped.mirror}`, bytesSent, skipped };
 }
 
 async function writeToLayout(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
   const { dir, bytesSent, skipped } = await writeArtifactToLayout(a.refName, a.top, a.blobs, ctx);
   return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `${dir}#${a.refName}`, bytesSent, skipped };
-}
-
-async function sha256File(file: string): Promise<string | undefined> {
-  try {
-    const h = createHash('sha256');
-    await pipeline(createReadStream(file), new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(); } }));
-    return `sha256:${h.digest('hex')}`;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Stream a blob from the bundle to `file`, checking its digest; temp name then rename. */
-async function writeVerified(source: BlobSource, desc: OciDescriptor, file: string, label: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.partial`;
-  const h = createHash('sha256');
-  try {
-    await pipeline(await source.openBlob(desc.digest), new Transform({ transform(c: Buffer, _e, cb) { h.update(c); cb(null, c); } }), createWriteStream(tmp));
-    const got = `sha256:${h.digest('hex')}`;
-    if (got !== desc.digest) throw new FerryError('VERIFY', `${label}: bundle content hashes to ${got}, expected ${desc.digest}`);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
 }
 
 interface HelmIndex {
@@ -101,12 +68,12 @@ interface HelmIndex {
   [key: string]: unknown;
 }
 
-/** Serialize index writes per directory within this process. */
-const indexLocks = new Map<string, Promise<unknown>>();
+/** index.yaml updates, one at a time per file within this process. */
+const indexLock = keyedMutex<string>();
 
 async function updateIndex(dir: string, entry: Record<string, unknown> & { name: string; version: string; digest: string }): Promise<'added' | 'same'> {
   const file = path.join(dir, 'index.yaml');
-  const run = (indexLocks.get(file) ?? Promise.resolve()).then(async () => {
+  return indexLock(file, async (): Promise<'added' | 'same'> => {
     let index: HelmIndex = { apiVersion: 'v1', entries: {} };
     try {
       const raw = parseYaml(await readFile(file, 'utf8')) as HelmIndex | null;
@@ -139,13 +106,9 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
     index.entries = Object.fromEntries(Object.entries(index.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const { apiVersion, entries, ...rest } = index;
     const text = stringifyYaml({ apiVersion, entries, ...rest }, { lineWidth: 0 });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, text);
-    await rename(tmp, file);
+    await writeFileAtomic(file, text);
     return 'added';
   });
-  indexLocks.set(file, run.catch(() => undefined));
-  return run;
 }
 
 async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
@@ -156,17 +119,17 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
   const file = safeJoin(dir, mapped.path, label);
   let bytesSent = 0;
   const have = await stat(file).then((s) => s.size, () => undefined);
-  if (have !== a.chart.size || (await sha256File(file)) !== a.chart.digest) {
-    if (have !== undefined && (await sha256File(file)) !== a.chart.digest) {
+  if (have !== a.chart.size || (await sha256OfFile(file)) !== a.chart.digest) {
+    if (have !== undefined && (await sha256OfFile(file)) !== a.chart.digest) {
       throw new FerryError('CONFLICT', `${file}: a different archive of ${a.meta.name} ${a.meta.version} is already there (bundle has ${a.chart.digest})`, {
         hint: 'Remove the old archive if it is wrong, then import again.',
       });
     }
-    await writeVerified(ctx.source, a.chart, file, label);
+    await verifiedWrite(file, await ctx.source.openBlob(a.chart.digest), a.chart, { label });
     bytesSent += a.chart.size;
   }
-  if (a.prov && (await sha256File(`${file}.prov`)) !== a.prov.digest) {
-    await writeVerified(ctx.source, a.prov, `${file}.prov`, `${label} provenance`);
+  if (a.prov && (await sha256OfFile(`${file}.prov`)) !== a.prov.digest) {
+    await verifiedWrite(`${file}.prov`, await ctx.source.openBlob(a.prov.digest), a.prov, { label: `${label} provenance` });
     bytesSent += a.prov.size;
   }
   const { name, version, ...meta } = a.meta;

@@ -41,6 +41,13 @@ export interface LoadedChart {
   files: Map<string, string>;
   /** Vendored subcharts (charts/<dir>/ or charts/*.tgz), by the directory or archive they came from. */
   subcharts: LoadedChart[];
+  /** Every file of the chart (not its subcharts) as bytes, when loaded with `allFiles` (the renderer needs them). */
+  raw?: Map<string, Buffer>;
+}
+
+export interface LoadOptions {
+  /** Keep every file's bytes in `raw` (for rendering: .Files, schema, .helmignore). */
+  allFiles?: boolean;
 }
 
 /** Largest single text file kept (templates and values are small; skip anything odd). */
@@ -108,13 +115,16 @@ async function walk(dir: string, rel = ''): Promise<string[]> {
   return out;
 }
 
-export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir))): Promise<LoadedChart> {
+export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir)), opts: LoadOptions = {}): Promise<LoadedChart> {
   const files = new Map<string, string>();
+  const raw = opts.allFiles ? new Map<string, Buffer>() : undefined;
   for (const rel of await walk(dir)) {
-    if (!wanted(rel)) continue;
+    if (!wanted(rel) && !raw) continue;
     const abs = path.join(dir, rel);
     if ((await stat(abs)).size > MAX_TEXT) continue;
-    files.set(rel, await readFile(abs, 'utf8'));
+    const buf = await readFile(abs);
+    raw?.set(rel, buf);
+    if (wanted(rel)) files.set(rel, buf.toString('utf8'));
   }
   const metadata = parseMetadata(files.get('Chart.yaml'), where);
   const subcharts: LoadedChart[] = [];
@@ -127,26 +137,27 @@ export async function loadChartDir(dir: string, where = path.basename(path.resol
   }
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const abs = path.join(chartsDir, e.name);
-    if (e.isDirectory()) subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`));
-    else if (e.isFile() && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`));
+    if (e.isDirectory()) subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts));
+    else if (e.isFile() && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`, opts));
   }
-  return { metadata, where, files, subcharts };
+  return { metadata, where, files, subcharts, ...(raw ? { raw } : {}) };
 }
 
 // ── archive ──────────────────────────────────────────────────────────────────
 
 interface Tree {
   files: Map<string, string>;
+  raw: Map<string, Buffer>;
   /** charts/<name>/… entries of vendored subcharts as directories inside the archive. */
   dirs: Map<string, Tree>;
   archives: Array<{ name: string; chart: Promise<LoadedChart> }>;
 }
 
 function newTree(): Tree {
-  return { files: new Map(), dirs: new Map(), archives: [] };
+  return { files: new Map(), raw: new Map(), dirs: new Map(), archives: [] };
 }
 
-function collect(entry: ReadEntry): Promise<string> {
+function collect(entry: ReadEntry): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -154,7 +165,7 @@ function collect(entry: ReadEntry): Promise<string> {
       size += c.length;
       if (size <= MAX_TEXT) chunks.push(c);
     });
-    entry.on('end', () => resolve(size <= MAX_TEXT ? Buffer.concat(chunks).toString('utf8') : ''));
+    entry.on('end', () => resolve(size <= MAX_TEXT ? Buffer.concat(chunks) : undefined));
     entry.on('error', reject);
   });
 }
@@ -164,7 +175,7 @@ function collect(entry: ReadEntry): Promise<string> {
  * subcharts are `charts/<dep>/…` directories or `charts/<dep>-<ver>.tgz` archives, which are
  * parsed by piping the entry into a nested parser.
  */
-export async function loadChartStream(input: Readable, where: string): Promise<LoadedChart> {
+export async function loadChartStream(input: Readable, where: string, opts: LoadOptions = {}): Promise<LoadedChart> {
   const root = newTree();
   const pending: Promise<unknown>[] = [];
   const parser = new Parser({
@@ -191,14 +202,20 @@ export async function loadChartStream(input: Readable, where: string): Promise<L
         entry.on('data', (c: Buffer) => nested.push(c));
         entry.on('end', () => nested.push(null));
         entry.on('error', (e: unknown) => nested.destroy(e as Error));
-        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`);
+        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`, opts);
         chart.catch(() => undefined);
         tree.archives.push({ name, chart });
         pending.push(chart);
         return;
       }
-      if (!wanted(rel)) return entry.resume();
-      pending.push(collect(entry).then((text) => text && tree.files.set(rel, text)));
+      if (!wanted(rel) && !opts.allFiles) return entry.resume();
+      pending.push(
+        collect(entry).then((buf) => {
+          if (!buf) return;
+          if (opts.allFiles) tree.raw.set(rel, buf);
+          if (wanted(rel) && buf.length) tree.files.set(rel, buf.toString('utf8'));
+        }),
+      );
     },
   });
   try {
@@ -213,22 +230,22 @@ export async function loadChartStream(input: Readable, where: string): Promise<L
     const subcharts: LoadedChart[] = [];
     for (const [name, sub] of [...tree.dirs].sort(([a], [b]) => (a < b ? -1 : 1))) subcharts.push(await build(sub, `${whereHere}/charts/${name}`));
     for (const a of tree.archives.sort((x, y) => (x.name < y.name ? -1 : 1))) subcharts.push(await a.chart);
-    return { metadata, where: whereHere, files: tree.files, subcharts };
+    return { metadata, where: whereHere, files: tree.files, subcharts, ...(opts.allFiles ? { raw: tree.raw } : {}) };
   };
   return build(root, where);
 }
 
-export async function loadChartArchive(file: string): Promise<LoadedChart> {
-  return loadChartStream(createReadStream(file), path.basename(file));
+export async function loadChartArchive(file: string, opts: LoadOptions = {}): Promise<LoadedChart> {
+  return loadChartStream(createReadStream(file), path.basename(file), opts);
 }
 
 /** A chart directory or a packaged .tgz. */
-export async function loadChart(location: string): Promise<LoadedChart> {
+export async function loadChart(location: string, opts: LoadOptions = {}): Promise<LoadedChart> {
   let s;
   try {
     s = await stat(location);
   } catch (err) {
     throw new FerryError('USAGE', `${location}: no such chart directory or archive`, { cause: err });
   }
-  return s.isDirectory() ? loadChartDir(location) : loadChartArchive(location);
+  return s.isDirectory() ? loadChartDir(location, undefined, opts) : loadChartArchive(location, opts);
 }

@@ -3,10 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
-import { FerryError } from '../../errors.js';
+import { FerryError, isFerryError, unreadableFile } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
 import type { KindContext } from '../types.js';
-import { discoverChartImages, userValues, type DiscoveryResult } from './discover.js';
+import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
 import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
 import type { ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
@@ -106,8 +106,9 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
   throw new FerryError('VALIDATION', `${what}: repository ${JSON.stringify(spec.repo)} is neither http(s):// nor oci://`);
 }
 
+/** A chart from the store with all its files (discovery renders it). */
 export async function loadChartFromStore(located: LocatedChart, ctx: Pick<KindContext, 'store'>): Promise<LoadedChart> {
-  return loadChartStream(ctx.store.open(located.digest), `${located.name}-${located.version}.tgz`);
+  return loadChartStream(ctx.store.open(located.digest), `${located.name}-${located.version}.tgz`, { allFiles: true });
 }
 
 /**
@@ -180,7 +181,7 @@ async function readValues(files: string[], dir: string) {
     try {
       text = await readFile(abs, 'utf8');
     } catch (err) {
-      throw new FerryError('USAGE', `${f}: cannot read values file (relative to ${dir}): ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+      throw unreadableFile(abs, 'values file', err, { hint: `Values paths in a manifest are relative to the manifest (${dir}).` });
     }
     out.push(userValues(text, f));
   }
@@ -203,12 +204,22 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   const chart = await loadChartFromStore(located, ctx);
   const deps = await attachDependencies(chart, located, ctx);
   const mode = spec.images ?? 'discover';
-  const discovery = discoverChartImages(chart, { values: await readValues(spec.values ?? [], ctx.manifestDir) });
+  // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are only possible.
+  const values = await readValues(spec.values ?? [], ctx.manifestDir);
+  let discovery: DiscoveryResult;
+  try {
+    discovery = discoverChartImages(chart, { values });
+  } catch (err) {
+    // The chart refuses to render with these values in the default release (a namespace check, a
+    // required value only set at install time): fall back to reading the values, and say so.
+    if (!isFerryError(err, 'VALIDATION')) throw err;
+    discovery = { ...discoverFromValues(chart, { values }), renderError: err.message };
+  }
   let images: string[] = [];
   let possible: string[] = [];
   if (mode === 'discover') {
     images = discovery.images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
-    possible = discovery.images.filter((i) => i.certainty === 'possible').map((i) => i.ref);
+    possible = discovery.images.filter((i) => i.certainty !== 'certain').map((i) => i.ref);
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
   const entries = [toLock(located, images, possible), ...deps.map((d) => toLock(d, [], [], [parent]))];

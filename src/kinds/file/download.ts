@@ -1,15 +1,13 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../../errors.js';
+import { singleFlight } from '../../net/concurrency.js';
 import type { HttpClient } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
-import { writeViaTemp } from '../../store/temp-files.js';
+import { renameVerified } from '../../store/verified-write.js';
 
 /** Files are checked against SHA-256 and SHA-512 alike, whichever the checksum file gives. */
 const HASHES = ['sha256', 'sha512'];
@@ -41,16 +39,10 @@ export function downloadToStore(
 ): Promise<Downloaded> {
   // One download per content at a time: two repositories (or suites) often list the same index or .deb.
   const key = expect.sha512 ?? expect.sha256 ?? `url:${url}`;
-  let running = inFlight.get(store);
-  if (!running) inFlight.set(store, (running = new Map()));
-  const existing = running.get(key);
-  if (existing) return existing;
-  const p = download(store, http, url, expect, opts).finally(() => running.delete(key));
-  running.set(key, p);
-  return p;
+  return oneDownload(`${store.root}\0${key}`, () => download(store, http, url, expect, opts));
 }
 
-const inFlight = new WeakMap<BlobStore, Map<string, Promise<Downloaded>>>();
+const oneDownload = singleFlight<string, Downloaded>();
 
 async function download(
   store: BlobStore,
@@ -102,68 +94,17 @@ async function download(
     throw err;
   });
   const [sha256, sha512] = state.hashes.map((h) => h.digest('hex'));
-  const problems: string[] = [];
-  if (expect.sha512 && sha512 !== expect.sha512) problems.push(`sha512 ${sha512.slice(0, 16)}… ≠ pinned ${expect.sha512.slice(0, 16)}…`);
-  if (expect.sha256 && sha256 !== expect.sha256) problems.push(`sha256 ${sha256} ≠ pinned ${expect.sha256}`);
-  if (expect.size !== undefined && state.size !== expect.size) problems.push(`${state.size} bytes ≠ pinned ${expect.size}`);
-  if (problems.length) {
-    await rm(partial, { force: true });
-    throw new FerryError('VERIFY', `${opts.label} (${url}): checksum mismatch: ${problems.join('; ')}`, {
+  await renameVerified(
+    partial,
+    store.blobPath(`sha256:${sha256}`),
+    { ...(expect.sha256 ? { digest: `sha256:${expect.sha256}` } : {}), sha512: expect.sha512, size: expect.size },
+    { digest: `sha256:${sha256}`, sha512, size: state.size },
+    {
+      label: `${opts.label} (${url})`,
       hint: 'The server sent different bytes than the checksum names. Nothing was kept; if the upstream file changed on purpose, run `ferry lock` again.',
-    });
-  }
-  const final = store.blobPath(`sha256:${sha256}`);
-  await mkdir(path.dirname(final), { recursive: true });
-  await rename(partial, final);
+    },
+  );
   await writeFile(done, `sha256:${sha256} ${state.size}\n`);
   return { digest: `sha256:${sha256}`, size: state.size, sha512 };
 }
 
-
-/** sha256 of a stream, written to `dest` via a temp name; renamed only when it matched. */
-export async function writeVerified(src: NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
-  await mkdir(path.dirname(dest), { recursive: true });
-  const hash = createHash('sha256');
-  let size = 0;
-  // The temp name sweeps the temp files that runs killed mid-write left in dest's directory.
-  await writeViaTemp(dest, async (tmp) => {
-    await pipeline(
-      src,
-      new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          hash.update(chunk);
-          size += chunk.length;
-          onProgress?.(chunk.length);
-          cb(null, chunk);
-        },
-      }),
-      createWriteStream(tmp),
-    );
-    const actual = 'sha256:' + hash.digest('hex');
-    if (actual !== expectedDigest) {
-      throw new FerryError('VERIFY', `${label}: bundle content hashes to ${actual}, expected ${expectedDigest}`, { hint: 'The bundle is damaged; run `ferry bundle verify`.' });
-    }
-  });
-  return size;
-}
-
-/** True when `file` exists with this size and sha256. */
-export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
-  try {
-    const s = await stat(file);
-    if (!s.isFile() || s.size !== size) return false;
-  } catch {
-    return false;
-  }
-  const hash = createHash('sha256');
-  await pipeline(
-    createReadStream(file),
-    new Transform({
-      transform(chunk: Buffer, _e, cb) {
-        hash.update(chunk);
-        cb();
-      },
-    }),
-  );
-  return 'sha256:' + hash.digest('hex') === digest;
-}

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
@@ -6,11 +6,12 @@ import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { writeFileAtomic } from '../../store/temp-files.js';
+import { hasSameContent, writeVerified } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
-import { hasSameContent, writeVerified } from './download.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
 
 export function filesTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string } {
@@ -87,7 +88,5 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
 
 async function writeSidecar(file: string, line: string): Promise<void> {
   if ((await readFile(file, 'utf8').catch(() => '')) === line) return;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFile(`${file}.tmp`, line);
-  await rename(`${file}.tmp`, file);
+  await writeFileAtomic(file, line);
 }

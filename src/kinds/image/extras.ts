@@ -14,7 +14,7 @@ import {
 } from '../../oci/referrers.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
-import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import { pushArtifactParts, pushSessionOf, type RegistryPushSession } from '../registry-push.js';
 import type { ImageExtra } from './extras-lock.js';
 import type { ImportContext, ImportResult, KindContext } from '../types.js';
 
@@ -137,19 +137,20 @@ const indexCache = new WeakMap<BlobSource, Promise<OciIndex>>();
  * in the `sha256-<hex>` fallback index otherwise. Runs inside the repository's lock.
  */
 export async function pushImageExtras(refName: string, filteredDigest: string | undefined, ctx: ImportContext): Promise<ImportResult[]> {
-  const client = ctx.registry;
   const reg = ctx.target.registry;
-  if (!client || !reg) return [];
+  if (!ctx.registry || !reg) return [];
   let index = indexCache.get(ctx.source);
   if (!index) indexCache.set(ctx.source, (index = ctx.source.readIndex()));
   const extras = (await index).manifests.filter((d) => d.annotations?.[EXTRA_ANNOTATION.of] === refName);
   if (!extras.length) return [];
   const mapped = mapImage(refName, reg.mapping, filteredDigest);
   const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
-  return withRepositoryLock(ctx, repo, () => pushExtrasLocked(refName, extras, repo, mapped.repository, client, ctx));
+  const session = pushSessionOf(ctx);
+  return session.withRepository(repo, () => pushExtrasLocked(refName, extras, repo, mapped.repository, session, ctx));
 }
 
-async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: RepoRef, mirrorRepository: string, client: RegistryClient, ctx: ImportContext): Promise<ImportResult[]> {
+async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: RepoRef, mirrorRepository: string, session: RegistryPushSession, ctx: ImportContext): Promise<ImportResult[]> {
+  const client = session.client;
   const results: ImportResult[] = [];
   let targetHasApi: boolean | undefined;
   for (const top of extras) {
@@ -161,10 +162,8 @@ async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: 
     const there = await client.headManifest(repo, top.digest);
     const tagThere = tag ? (await client.headManifest(repo, tag))?.digest === top.digest : true;
     let bytesSent = 0;
-    if (!there) {
-      bytesSent = await pushBlobs(repo, blobsOf(label, bytes), ctx, label);
-      await client.putManifest(repo, top.digest, bytes, top.mediaType);
-    }
+    // Blobs, then the manifest by digest; the tag (below) only where it is missing.
+    if (!there) bytesSent = await pushArtifactParts(session, repo, { label, blobs: blobsOf(label, bytes), children: [], top, topBytes: bytes });
     if (tag && !tagThere) await client.putManifest(repo, tag, bytes, top.mediaType);
     let listed = false;
     if (!tag) {

@@ -5,7 +5,7 @@ import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushBlobs, withRepositoryLock } from '../registry-push.js';
+import { pushOciArtifact, pushSessionOf } from '../registry-push.js';
 import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -74,25 +74,12 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
 /** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
 async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
   const reg = ctx.target.registry!;
-  if (!ctx.registry) throw new FerryError('INTERNAL', 'no registry client for the target');
+  const session = pushSessionOf(ctx);
   const filtered = g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined;
   const mapped = mapImage(g.refName, reg.mapping, filtered);
   const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
-
-  const client = ctx.registry;
-  return withRepositoryLock(ctx, repo, async (): Promise<ImportResult> => {
-    const existing = await client.headManifest(repo, mapped.tag ?? g.top.digest);
-    if (existing?.digest === g.top.digest) {
-      return { artifact: g.refName, location: mapped.mirror, bytesSent: 0, skipped: true };
-    }
-    const bytesSent = await pushBlobs(repo, g.blobs, ctx, g.refName);
-    for (const child of g.children) {
-      await client.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
-    }
-    await client.putManifest(repo, g.top.digest, g.topBytes, g.top.mediaType);
-    if (mapped.tag) await client.putManifest(repo, mapped.tag, g.topBytes, g.top.mediaType);
-    return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped: false };
-  });
+  const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
+  return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped };
 }
 
 /** Write into the target's OCI image layout directory; index.json is updated last. */

@@ -4,6 +4,7 @@ import { isIndexType, platformString, type OciManifest } from '../../oci/media-t
 import { formatImageReference, parseImageReference, type ImageReference } from '../../oci/reference.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { digestOf } from '../../store/blob-store.js';
+import { mapLimit } from '../../net/concurrency.js';
 import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { filterIndex } from './platforms.js';
@@ -49,6 +50,9 @@ export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promi
   return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));
 }
 
+/** Platform manifests of one index fetched at once (images themselves run under ctx.concurrency). */
+const PLATFORM_FETCHES = 4;
+
 /** Pin one image: tag → digest, platform manifests, every blob digest and size. */
 export async function resolveImage(spec: ImageSpec, client: RegistryClient): Promise<ImageLock> {
   const ref = withDefaultTag(parseImageReference(spec.ref));
@@ -62,8 +66,11 @@ export async function resolveImage(spec: ImageSpec, client: RegistryClient): Pro
   if (isIndexType(top.mediaType)) {
     const { bytes, kept, changed } = filterIndex(label, top.bytes, spec.platforms);
     if (changed) storedDigest = digestOf(bytes);
-    for (const child of kept) {
-      const got = await client.getManifest(repo, child.digest);
+    // The platform manifests several at a time, then read in the index's order, so the lock
+    // does not depend on which answered first.
+    const fetched = await mapLimit(kept, PLATFORM_FETCHES, (child) => client.getManifest(repo, child.digest));
+    for (const [i, child] of kept.entries()) {
+      const got = fetched[i];
       if (isIndexType(got.mediaType)) {
         throw new FerryError('VALIDATION', `${label}: nested index ${child.digest} is not supported`, { hint: 'Name the inner index by digest instead.' });
       }

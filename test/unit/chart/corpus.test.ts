@@ -35,8 +35,8 @@ describe('image discovery over the chart corpus', () => {
   for (const name of CHARTS) {
     it(`${name}: finds every image of the default install, each with provenance`, async () => {
       const want = await expected(name);
-      const chart = await loadChartDir(path.join(CORPUS, name));
-      const result = discoverChartImages(chart);
+      const chart = await loadChartDir(path.join(CORPUS, name), undefined, { allFiles: true });
+      const result = discoverChartImages(chart, name === 'mysql-operator' ? { namespace: 'mysql-operator' } : {});
       const certain = result.images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
       const all = result.images.map((i) => i.ref);
       const missing = want.filter((w) => !certain.includes(w));
@@ -60,9 +60,11 @@ describe('image discovery over the chart corpus', () => {
   it('a packaged archive (helm package layout, tar+gzip) gives the same findings as the directory', async () => {
     const file = path.join(tmp, 'keycloak-25.4.0.tgz');
     await tarCreate({ gzip: true, file, cwd: CORPUS, portable: true }, ['keycloak']);
-    const fromTgz = discoverChartImages(await loadChartArchive(file));
-    const fromDir = discoverChartImages(await loadChartDir(path.join(CORPUS, 'keycloak')));
+    const fromTgz = discoverChartImages(await loadChartArchive(file, { allFiles: true }));
+    const fromDir = discoverChartImages(await loadChartDir(path.join(CORPUS, 'keycloak'), undefined, { allFiles: true }));
     expect(fromTgz.images.map((i) => [i.ref, i.certainty])).toEqual(fromDir.images.map((i) => [i.ref, i.certainty]));
-    expect(fromTgz.images.find((i) => i.ref.includes('postgresql:'))!.sources[0].valuesPath).toBe('postgresql.image');
+    const pg = fromTgz.images.find((i) => i.ref.includes('postgresql:'))!;
+    expect(pg.sources.find((s) => s.kind === 'values')!.valuesPath).toBe('postgresql.image');
+    expect(pg.sources.find((s) => s.kind === 'rendered')!.resource).toBe('apps/v1 StatefulSet default/release-name-postgresql');
   });
 });

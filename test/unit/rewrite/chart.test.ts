@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -17,22 +17,46 @@ const EXPECTED = {
 };
 
 describe('rewrite chart (fixture chart with an aliased subchart)', () => {
-  it('scopes subchart keys under the alias, carries lists whole, warns about literal template images', async () => {
+  it('scopes subchart keys under the alias, carries lists whole; an image written literally in a template fails the proof by rendering', async () => {
     const dir = await scratch();
     const out = path.join(dir, 'override.yaml');
-    const r = await rewriteChart(CHART, await fixtureContext(), { output: out });
+    // The override is rendered: the pinned image no value can move still points upstream, so the
+    // command fails naming the resource, the field and the template line, and writes nothing.
+    const err = await rewriteChart(CHART, await fixtureContext(), { output: out }).catch((e) => e);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.details.join('\n')).toContain('templates/deploy.yaml:12  quay.io/jetstack/cert-manager-controller:v1.16.0');
+    expect(err.details.join('\n')).toContain('Deployment release-name spec.template.spec.containers[1].image');
+    expect(err.details.join('\n')).toContain('still points upstream in the render with the override');
+    const r = await rewriteChart(CHART, await fixtureContext(), { output: out, allowUnmapped: true });
     expect(parse(await readFile(out, 'utf8'))).toEqual(EXPECTED);
-    expect(r.warnings.join('\n')).toContain('quay.io/jetstack/cert-manager-controller:v1.16.0 is written literally in templates/deploy.yaml:12');
+    expect(r.unmapped).toEqual([expect.objectContaining({ ref: 'quay.io/jetstack/cert-manager-controller:v1.16.0', line: 12, where: 'Deployment release-name spec.template.spec.containers[1].image' })]);
     expect(r.chartRepos).toEqual([
       { dependency: 'sub', chart: 'demo', upstream: 'oci://ghcr.io/example/charts', mirror: `oci://${MIRROR}/ghcr.io/example/charts`, vendored: true },
     ]);
+  });
+
+  it('chooses the registry key the templates read, found by rendering (global.imageRegistry here), and proves it', async () => {
+    const dir = await scratch();
+    const chart = path.join(dir, 'reg');
+    await mkdir(path.join(chart, 'templates'), { recursive: true });
+    await write(chart, 'Chart.yaml', 'apiVersion: v2\nname: reg\nversion: 1.0.0\n');
+    // the values spell the image without a registry; the template adds one from global.imageRegistry
+    await write(chart, 'values.yaml', 'global:\n  imageRegistry: ""\nimage:\n  repository: jetstack/cert-manager-controller\n  tag: v1.16.0\n');
+    await write(
+      chart,
+      'templates/deploy.yaml',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: reg\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: {{ .Values.global.imageRegistry | default "quay.io" }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}\n',
+    );
+    const r = await rewriteChart(chart, await fixtureContext(), {});
+    expect(r.overrideValues).toEqual({ global: { imageRegistry: `${MIRROR}/quay.io` } });
+    expect(r.replacements).toEqual([expect.objectContaining({ kind: 'registry', where: 'global.imageRegistry', new: `${MIRROR}/quay.io`, line: 10 })]);
   });
 
   it('the same override from a packaged .tgz', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-chart-tgz-'));
     await cp(CHART, path.join(dir, 'demo'), { recursive: true });
     await mustRun('tar', ['-czf', path.join(dir, 'demo-1.0.0.tgz'), '-C', dir, 'demo']);
-    const r = await rewriteChart(path.join(dir, 'demo-1.0.0.tgz'), await fixtureContext(), {});
+    const r = await rewriteChart(path.join(dir, 'demo-1.0.0.tgz'), await fixtureContext(), { allowUnmapped: true });
     expect(r.overrideValues).toEqual(EXPECTED);
   });
 
@@ -52,13 +76,13 @@ describe('rewrite chart --chart-yaml', () => {
     await cp(CHART, path.join(dir, 'demo'), { recursive: true });
     const chartYaml = path.join(dir, 'demo', 'Chart.yaml');
     const before = await readFile(chartYaml, 'utf8');
-    const r = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true });
+    const r = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true, allowUnmapped: true });
     const after = await readFile(chartYaml, 'utf8');
     expect(after).toBe(before.replace('repository: oci://ghcr.io/example/charts', `repository: oci://${MIRROR}/ghcr.io/example/charts`));
     expect(after).not.toBe(before);
     expect(r.replacements).toContainEqual(expect.objectContaining({ file: chartYaml, kind: 'chart-repo', where: 'dependencies[0].repository', new: `oci://${MIRROR}/ghcr.io/example/charts` }));
     // Twice changes nothing.
-    const again = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true });
+    const again = await rewriteChart(path.join(dir, 'demo'), await fixtureContext(), { chartYaml: true, allowUnmapped: true });
     expect(again.replacements.filter((x) => x.kind === 'chart-repo')).toEqual([]);
     expect(await readFile(chartYaml, 'utf8')).toBe(after);
   });

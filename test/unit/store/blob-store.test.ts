@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { writeVerified } from '../../../src/kinds/file/download.js';
+import { writeVerified } from '../../../src/store/verified-write.js';
 import { BlobStore } from '../../../src/store/blob-store.js';
 import { LayoutDir } from '../../../src/store/layout.js';
 import { processAlive, sweepStaleTemps, tempPathFor } from '../../../src/store/temp-files.js';

@@ -1,0 +1,164 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
+import { createNetContext, type NetOptions } from '../oci/context.js';
+import { MT, sniffMediaType, type OciDescriptor } from '../oci/media-types.js';
+import { digestOf } from '../store/blob-store.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { describeBlob, roleOf, walkIndex } from '../store/layout.js';
+import {
+  BUNDLE_ANNOTATION,
+  BUNDLE_ARTIFACT_TYPE,
+  BUNDLE_CONFIG_TYPE,
+  BUNDLE_FILE_TYPE,
+  BUNDLE_TOC_TYPE,
+  MAX_SMALL_FILE,
+  parseOciUrl,
+  tocLayout,
+  type BundleToc,
+} from '../store/registry-bundle.js';
+import type { Progress } from '../ui/progress.js';
+
+export interface PushBundleOptions extends NetOptions {
+  concurrency?: number;
+  progress: Progress;
+}
+
+export interface PushBundleResult {
+  bundle: string;
+  reference: string;
+  /** Digest of the tagged index (pull by digest: oci://…@<digest>). */
+  digest: string;
+  tarDigest: string;
+  blobs: number;
+  uploaded: number;
+  bytes: number;
+}
+
+const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
+
+/**
+ * `ferry bundle push <bundle.tar> oci://registry/repository:tag`: the bundle as an OCI artifact
+ * (layout in registry-bundle.ts). Blobs first, then the bundle's manifests (children before
+ * their indexes), then the ferry manifest, and the tag last, so a reader never sees a tag whose
+ * content is not all there. A rerun uploads only what is missing.
+ */
+export async function pushBundle(tarPath: string, url: string, opts: PushBundleOptions): Promise<PushBundleResult> {
+  const { repo, reference } = parseOciUrl(url, { needTag: true });
+  const reader = await BundleReader.open(tarPath);
+  const net = createNetContext(opts);
+  try {
+    await reader.info();
+    const index = await reader.readIndex();
+    const walk = await walkIndex(index, reader);
+    if (walk.problems.length) {
+      throw new FerryError('VERIFY', `${reader.path}: the bundle is incomplete; nothing was pushed`, {
+        details: walk.problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message}`),
+        hint: 'Run `ferry bundle verify` on it, and copy or recreate it.',
+      });
+    }
+    const toc: BundleToc = { entries: reader.index.entries.map((e) => ({ name: e.name, type: e.type, size: e.type === 'file' ? e.size : 0 })) };
+    await checkRebuildable(reader, toc);
+
+    // The whole tar's sha256, for `bundle pull` to prove it rebuilt the same bytes; read beside the uploads.
+    const tarHash = (async () => {
+      const h = createHash('sha256');
+      for await (const c of createReadStream(reader.path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+      return 'sha256:' + h.digest('hex');
+    })();
+    tarHash.catch(() => undefined);
+
+    const client = net.registry;
+    const files = reader.index.entries.filter((e) => e.type === 'file');
+    const total = files.reduce((s, e) => s + e.size, 0);
+    const task = opts.progress.start(`push ${url}`, total);
+    let uploaded = 0;
+    const layers: OciDescriptor[] = [];
+    const tocBytes = Buffer.from(JSON.stringify(toc));
+    const tocDesc = { mediaType: BUNDLE_TOC_TYPE, digest: digestOf(tocBytes), size: tocBytes.length };
+    const fromBytes = (bytes: Buffer) => async (start: number) => Readable.from([bytes.subarray(start)]);
+    await client.pushBlob(repo, tocDesc, fromBytes(tocBytes));
+    layers.push(tocDesc);
+    let config: OciDescriptor | undefined;
+    for (const e of files) {
+      if (BLOB_NAME.test(e.name)) continue;
+      if (e.size > MAX_SMALL_FILE) throw new FerryError('VALIDATION', `${reader.path}: ${e.name} is ${e.size} bytes, more than a bundle's metadata file may be (${MAX_SMALL_FILE})`);
+      const bytes = await reader.readFile(e.name);
+      const desc = { mediaType: BUNDLE_FILE_TYPE, digest: digestOf(bytes), size: bytes.length };
+      if ((await client.pushBlob(repo, desc, fromBytes(bytes))) === 'uploaded') uploaded++;
+      layers.push({ ...desc, annotations: { [BUNDLE_ANNOTATION.title]: e.name } });
+      if (e.name === 'ferry/bundle.json') config = { ...desc, mediaType: BUNDLE_CONFIG_TYPE };
+      task.advance(e.size);
+    }
+    const blobFiles = files.filter((e) => BLOB_NAME.test(e.name));
+    await mapLimit(blobFiles, opts.concurrency ?? DEFAULT_CONCURRENCY, async (e) => {
+      const digest = `sha256:${BLOB_NAME.exec(e.name)![1]}`;
+      // The registry checks each upload against its digest: a damaged blob in the tar is refused here.
+      const how = await client.pushBlob(repo, { digest, size: e.size }, (start) => reader.openBlob(digest, start));
+      if (how === 'uploaded') uploaded++;
+      task.advance(e.size);
+    });
+
+    // Manifests, children before the indexes that list them.
+    const manifests = [...walk.blobs.values()].filter((b) => b.role === 'manifest' || b.role === 'index');
+    const indexes = manifests.filter((b) => b.role === 'index').reverse();
+    for (const b of [...manifests.filter((m) => m.role === 'manifest'), ...indexes]) {
+      const bytes = await reader.readBlob(b.digest);
+      await client.putManifest(repo, b.digest, bytes, sniffMediaType(bytes, b.mediaType));
+    }
+
+    const tarDigest = await tarHash;
+    const tarSize = reader.index.fileSize;
+    const annotations = { [BUNDLE_ANNOTATION.tarDigest]: tarDigest, [BUNDLE_ANNOTATION.tarSize]: String(tarSize) };
+    if (!config) throw new FerryError('VALIDATION', `${reader.path}: ferry/bundle.json is missing`);
+    const ferryManifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.ociManifest, artifactType: BUNDLE_ARTIFACT_TYPE, config, layers, annotations }));
+    const ferryDigest = await client.putManifest(repo, digestOf(ferryManifest), ferryManifest, MT.ociManifest);
+    const tops = index.manifests.filter((d) => roleOf(d.mediaType) !== 'blob');
+    const top = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MT.ociIndex,
+        artifactType: BUNDLE_ARTIFACT_TYPE,
+        manifests: [{ mediaType: MT.ociManifest, digest: ferryDigest, size: ferryManifest.length, artifactType: BUNDLE_ARTIFACT_TYPE }, ...tops],
+        annotations,
+      }),
+    );
+    const digest = await client.putManifest(repo, reference, top, MT.ociIndex);
+    task.finish('pushed');
+    return { bundle: reader.path, reference: url, digest, tarDigest, blobs: blobFiles.length, uploaded, bytes: total };
+  } finally {
+    await reader.close();
+    await net.close();
+  }
+}
+
+/**
+ * `bundle pull` writes each entry's headers as the packer does; refuse a tar whose headers differ
+ * (written by another tool), since it could not be given back byte for byte.
+ */
+async function checkRebuildable(reader: BundleReader, toc: BundleToc): Promise<void> {
+  const { index, headers } = tocLayout(toc);
+  const fh = await open(reader.path, 'r');
+  try {
+    const differs = index.fileSize !== reader.index.fileSize || reader.index.entries.some((e, i) => {
+      const mine = index.entries[i];
+      return mine.offset !== e.offset || mine.headerOffset !== e.headerOffset;
+    });
+    let bad = differs ? reader.index.entries[0]?.name ?? '(archive)' : undefined;
+    for (let i = 0; !bad && i < headers.length; i++) {
+      const buf = Buffer.alloc(headers[i].length);
+      await fh.read(buf, 0, buf.length, index.entries[i].headerOffset);
+      if (!buf.equals(headers[i])) bad = index.entries[i].name;
+    }
+    if (bad) {
+      throw new FerryError('VALIDATION', `${reader.path}: not written by \`ferry bundle create\` (the tar header of ${bad} differs), so a pull could not give back the same bytes; nothing was pushed`, {
+        hint: 'Recreate the bundle with `ferry bundle create` and push that.',
+      });
+    }
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,265 @@
+import { isFerryError } from '../../../errors.js';
+import { parseImageReference } from '../../../oci/reference.js';
+import { chartDependencies, type LoadedChart } from '../load.js';
+import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
+import { setKey, toGoData } from '../render/goyaml.js';
+import { findRenderedImages, type RenderedFinding } from './rendered.js';
+import {
+  discoverFromValues,
+  type Certainty,
+  type DiscoveredImage,
+  type DiscoverOptions,
+  type DiscoveryResult,
+  type ImageRole,
+  type ImageSource,
+} from './values.js';
+
+export * from './values.js';
+export { findRenderedImages, normalizeRef, type RenderedFinding } from './rendered.js';
+
+/**
+ * Every image a chart deploys, found by rendering it as `helm template` does (ferry's own
+ * renderer, src/kinds/chart/render), then reading the rendered objects (./rendered.ts).
+ *
+ * - certain: in a rendered workload, custom resource or operator hand-over with these values;
+ * - test: only in a Helm test hook;
+ * - possible: an image key in the values that this render does not deploy, with the condition that
+ *   would (the tag comes from rendering with that condition on, never a guess), or a string that
+ *   only looks like an image.
+ *
+ * The values finder (./values.ts) says which values key set each rendered image. A chart loaded
+ * without its files (no `raw`) can only be read from its values: that is the values finder alone.
+ */
+export function discoverChartImages(chart: LoadedChart, opts: DiscoverOptions = {}): DiscoveryResult {
+  if (!chart.raw) return discoverFromValues(chart, opts);
+  return discoverWithRenderer(chart, opts, (o) => renderChart(chart, o));
+}
+
+/** A renderer: ferry's (renderChart) or a helm binary's output read back (`--render helm`). */
+export type ChartRenderer = (opts: RenderOptions) => RenderResult;
+
+export function discoverWithRenderer(chart: LoadedChart, opts: DiscoverOptions, render: ChartRenderer): DiscoveryResult {
+  const renderOpts = renderOptions(opts);
+  const rendered = render(renderOpts);
+  const fromValues = discoverFromValues(chart, { values: opts.values });
+  return combine(chart, rendered, fromValues, renderOpts, render);
+}
+
+export function renderOptions(opts: DiscoverOptions): RenderOptions {
+  return {
+    values: (opts.values ?? []).map((u) => ({ name: u.file, data: u.text ?? (toGoData(u.values) as Record<string, unknown>) })),
+    set: opts.set,
+    setString: opts.setString,
+    kubeVersion: opts.kubeVersion,
+    apiVersions: opts.apiVersions,
+    releaseName: opts.releaseName,
+    namespace: opts.namespace,
+  };
+}
+
+const CERTAINTY_RANK: Record<Certainty, number> = { certain: 0, test: 1, possible: 2 };
+const ROLE_RANK: Record<ImageRole, number> = { workload: 0, 'custom-resource': 1, operator: 2, 'test-hook': 3 };
+
+function repoKey(ref: string): { repo: string; tag?: string; digest?: string } | undefined {
+  try {
+    const r = parseImageReference(ref);
+    return { repo: r.repository, tag: r.tag, digest: r.digest };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The same image up to the registry (a values map and a template that adds the registry). */
+function sameImage(a: string, b: string): boolean {
+  const x = repoKey(a);
+  const y = repoKey(b);
+  if (!x || !y) return false;
+  const tail = (r: string) => r.split('/').slice(-1)[0];
+  return (x.repo === y.repo || tail(x.repo) === tail(y.repo)) && (x.tag ?? '') === (y.tag ?? '') && (x.digest ?? '') === (y.digest ?? '');
+}
+
+function sameRepository(a: string, b: string): boolean {
+  const x = repoKey(a);
+  const y = repoKey(b);
+  return Boolean(x && y && x.repo === y.repo);
+}
+
+function stripTag(ref: string): string {
+  const r = repoKey(ref);
+  if (!r) return ref;
+  const p = parseImageReference(ref);
+  return `${p.registry}/${p.repository}${p.digest ? `@${p.digest}` : ''}`;
+}
+
+function sourceOf(chart: LoadedChart, f: RenderedFinding, reason?: string, certainty?: Certainty): ImageSource {
+  const d = f.doc;
+  const ns = d.namespace ? `${d.namespace}/` : '';
+  return {
+    kind: 'rendered',
+    chart: [chart.metadata.name, ...d.scope].join(' > '),
+    chartName: d.scope.length ? d.chart.split('/').pop()! : chart.metadata.name,
+    chartVersion: chart.metadata.version,
+    scope: d.scope,
+    file: d.source.split('/').slice(1).join('/'),
+    line: f.line,
+    resource: `${d.apiVersion ?? '?'} ${d.kind ?? '?'} ${ns}${d.name ?? '?'}`,
+    fieldPath: f.fieldPath,
+    role: f.role,
+    hook: d.hook,
+    certainty: certainty ?? f.certainty,
+    reason: reason ?? f.reason,
+  };
+}
+
+/** `a.b.enabled is false` → `a.b.enabled`; the values finder's reasons name the switch. */
+function switchOf(reason: string | undefined): string | undefined {
+  const m = /^(.+\.enabled) is false$/.exec(reason ?? '');
+  return m && m[1] !== '(root).enabled' ? m[1] : undefined;
+}
+
+function setPath(into: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = into;
+  for (const p of parts.slice(0, -1)) {
+    if (typeof cur[p] !== 'object' || cur[p] === null || Array.isArray(cur[p])) setKey(cur, p, {});
+    cur = cur[p] as Record<string, unknown>;
+  }
+  setKey(cur, parts[parts.length - 1], value);
+}
+
+/** Render again with the switches on; undefined when the chart refuses (missing required values…). */
+function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): RenderResult | undefined {
+  if (switches.length === 0) return undefined;
+  const on: Record<string, unknown> = {};
+  for (const s of switches) setPath(on, s, true);
+  try {
+    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
+  } catch (err) {
+    if (isFerryError(err)) return undefined;
+    throw err;
+  }
+}
+
+function combine(chart: LoadedChart, rendered: RenderResult, fromValues: DiscoveryResult, renderOpts: RenderOptions, render: ChartRenderer): DiscoveryResult {
+  const images = new Map<string, DiscoveredImage>();
+  const seen = new Set<string>();
+  const add = (ref: string, s: ImageSource) => {
+    let img = images.get(ref);
+    if (!img) images.set(ref, (img = { ref, certainty: s.certainty, sources: [] }));
+    const key = `${ref}\u0000${s.kind}\u0000${s.file}\u0000${s.line}\u0000${s.valuesPath}\u0000${s.resource}\u0000${s.fieldPath}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    img.sources.push(s);
+    if (CERTAINTY_RANK[s.certainty] < CERTAINTY_RANK[img.certainty]) img.certainty = s.certainty;
+    if (s.role && (!img.role || ROLE_RANK[s.role] < ROLE_RANK[img.role])) img.role = s.role;
+  };
+  const valueSources = fromValues.images.flatMap((i) => i.sources.filter((s) => s.kind === 'values').map((s) => ({ ref: i.ref, s })));
+  const attributed = new Set<ImageSource>();
+  const attribute = (ref: string, certainty: Certainty, reason?: string) => {
+    const exact = valueSources.filter((v) => v.ref === ref);
+    const close = exact.length ? exact : valueSources.filter((v) => sameImage(v.ref, ref));
+    for (const v of close) {
+      attributed.add(v.s);
+      add(ref, { ...v.s, certainty, reason, ...(v.ref !== ref ? { valuesRef: v.ref } : {}) });
+    }
+  };
+
+  const found = findRenderedImages(rendered.documents);
+  // A string handed to an operator that a values key names an image, spelled exactly: certain.
+  const namedByValues = new Set(valueSources.map((v) => v.ref));
+  for (const f of found) {
+    if (f.role === 'operator' && f.certainty === 'possible' && namedByValues.has(f.ref)) add(f.ref, sourceOf(chart, f, 'handed to the operator; a values image key sets exactly this reference', 'certain'));
+    else add(f.ref, sourceOf(chart, f));
+  }
+  for (const ref of new Set(found.map((f) => f.ref))) attribute(ref, images.get(ref)!.certainty === 'possible' ? 'possible' : images.get(ref)!.certainty);
+  // A key whose repository a rendered image in the same (sub)chart uses, with a tag the templates
+  // composed otherwise (a suffix, a default): it set that image, not another one.
+  for (const v of valueSources) {
+    if (attributed.has(v.s)) continue;
+    const f = found.find((x) => sameRepository(x.ref, v.ref) && x.doc.scope.join('.') === v.s.scope.join('.'));
+    if (!f) continue;
+    attributed.add(v.s);
+    const img = images.get(f.ref)!;
+    img.sources.push({ ...v.s, certainty: img.certainty, reason: undefined, valuesRef: v.ref });
+  }
+  const renderedRefs = new Set(images.keys());
+
+  // Image keys in the values that this render does not deploy: render with their switches on to
+  // learn what they would deploy (the real tag), and say which switch.
+  const unrendered = valueSources.filter((v) => !attributed.has(v.s));
+  const switches = [...new Set(unrendered.map((v) => switchOf(v.s.reason)).filter((x): x is string => Boolean(x)))].sort();
+  // a subchart switched off by its condition: its switch, and which subchart it brings
+  const depSwitch = new Map<string, string>();
+  for (const d of rendered.disabled) {
+    if (d.chart !== chart.metadata.name) continue;
+    const cond = chartDependencies(chart).find((c) => (c.alias || c.name) === d.dependency)?.condition?.split(',')[0]?.trim();
+    if (cond) {
+      switches.push(cond);
+      depSwitch.set(d.dependency, cond);
+    }
+  }
+  // All switches in one render; when the chart refuses that (two features that exclude each
+  // other, a value a feature requires), split the switches in halves until each part renders.
+  const probeFindings: Array<{ f: RenderedFinding; switches: string[] }> = [];
+  let budget = 24;
+  const probeAll = (on: string[]) => {
+    if (on.length === 0 || budget <= 0) return;
+    budget--;
+    const probed = probe(render, renderOpts, on);
+    if (probed) {
+      for (const f of findRenderedImages(probed.documents)) probeFindings.push({ f, switches: on });
+      return;
+    }
+    if (on.length === 1) return;
+    probeAll(on.slice(0, on.length >> 1));
+    probeAll(on.slice(on.length >> 1));
+  };
+  probeAll(switches);
+  for (const { f, switches: on } of probeFindings) {
+    if (renderedRefs.has(f.ref)) continue;
+    const because = unrendered.filter((v) => v.ref === f.ref || sameImage(v.ref, f.ref) || (sameRepository(v.ref, f.ref) && switchOf(v.s.reason) && on.includes(switchOf(v.s.reason)!)));
+    let named = [...new Set(because.map((v) => switchOf(v.s.reason)).filter((x): x is string => Boolean(x)))];
+    // else: the switch of the disabled subchart it comes from, or the switches inside its scope
+    const scope = f.doc.scope;
+    if (!named.length && scope.length && depSwitch.has(scope[0]) && on.includes(depSwitch.get(scope[0])!)) named = [depSwitch.get(scope[0])!];
+    if (!named.length && scope.length) named = on.filter((sw) => sw.startsWith(`${scope.join('.')}.`));
+    const list = (named.length ? named : on).map((s) => `${s}=true`).join(', ');
+    const reason = named.length || on.length === 1 ? `not deployed with these values; deployed with ${list}` : `not deployed with these values; deployed when one of these is on: ${list}`;
+    add(f.ref, sourceOf(chart, f, reason, 'possible'));
+    for (const v of because) {
+      attributed.add(v.s);
+      add(f.ref, { ...v.s, certainty: 'possible', reason });
+    }
+  }
+  // What remains: keys no render deployed. Never a guessed tag: a tag the values leave to the
+  // templates is dropped.
+  for (const v of valueSources) {
+    if (attributed.has(v.s)) continue;
+    const guessed = v.s.tagFromAppVersion;
+    const ref = guessed ? stripTag(v.ref) : v.ref;
+    const why = v.s.reason ? `not deployed with these values (${v.s.reason})` : 'an image key no rendered template reads with these values';
+    add(ref, { ...v.s, certainty: 'possible', reason: guessed ? `${why}; the tag is chosen by the chart's templates` : why });
+  }
+  // Chart annotations and Images.lock name images upstream: they back a rendered image (the same
+  // repository and tag, any registry) or stay possible.
+  for (const i of fromValues.images) {
+    for (const s of i.sources) {
+      if (s.kind !== 'annotation' && s.kind !== 'images-lock') continue;
+      const backs = [...images.values()].find((img) => img.ref === i.ref) ?? [...images.values()].find((img) => sameImage(img.ref, i.ref));
+      if (backs) {
+        backs.sources.push({ ...s, certainty: backs.certainty });
+        continue;
+      }
+      add(i.ref, { ...s, certainty: 'possible', reason: `listed in ${s.kind === 'annotation' ? 'the chart annotation' : 'Images.lock'}, not in the render with these values` });
+    }
+  }
+
+  const result: DiscoveryResult = {
+    chart: fromValues.chart,
+    images: [...images.values()].sort((a, b) => CERTAINTY_RANK[a.certainty] - CERTAINTY_RANK[b.certainty] || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0)),
+    skippedSubcharts: rendered.disabled.map((d) => ({ chart: d.chart.split('/charts/').concat(d.dependency).join(' > '), reason: d.reason })),
+    missingDependencies: fromValues.missingDependencies,
+    rendered: { kubeVersion: rendered.kubeVersion, documents: rendered.documents.length, warnings: rendered.warnings },
+  };
+  return result;
+}

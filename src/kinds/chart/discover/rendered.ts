@@ -1,0 +1,185 @@
+import { isMap as isYamlMap, isSeq, parseDocument, type Node } from 'yaml';
+import { formatImageReference, parseImageReference } from '../../../oci/reference.js';
+import type { RenderedDocument } from '../render/index.js';
+import { GO_YAML_OPTIONS } from '../render/goyaml.js';
+import type { Certainty, ImageRole } from './values.js';
+import { isImageKey } from '../../image/image-key.js';
+
+/**
+ * Images in rendered documents, each with the resource, the field path, the template line and what
+ * runs it:
+ *
+ * - every container of every pod template, wherever it sits (Pod, Deployment, StatefulSet,
+ *   DaemonSet, ReplicaSet, Job, CronJob, any custom resource with a pod template): `containers`,
+ *   `initContainers`, `ephemeralContainers` → workload (test hooks apart);
+ * - any other `image` / `*Image` / `*_image` string field, and Prometheus-operator `baseImage` +
+ *   `tag`/`version`/`sha` → custom resource (ConfigMap and Secret data → operator);
+ * - images handed to operators in container args (`--x-image=REF`), env (`X_IMAGE=REF`) and config
+ *   map data: certain when the name says image and the reference is complete (registry, tag or
+ *   digest), otherwise possible.
+ */
+export interface RenderedFinding {
+  ref: string;
+  raw: string;
+  doc: RenderedDocument;
+  fieldPath: string;
+  role: ImageRole;
+  certainty: Certainty;
+  reason?: string;
+  line?: number;
+}
+
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+/** host[:port]/path:tag or @digest — complete enough to name what an operator pulls. */
+const STRICT_REF = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?|localhost(?::\d+)?)\/[a-z0-9._/-]*[a-z0-9](?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const HAS_TAG = /(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
+
+export function normalizeRef(s: string): string | undefined {
+  const t = s.trim();
+  if (!t || /\s/.test(t) || t.includes('://') || t.startsWith('/') || t.includes('{{') || t.includes('$')) return undefined;
+  if (/^[\d.]+$/.test(t)) return undefined;
+  try {
+    return formatImageReference(parseImageReference(t));
+  } catch {
+    return undefined;
+  }
+}
+
+function joinPath(base: string, key: string | number): string {
+  if (typeof key === 'number') return `${base}[${key}]`;
+  const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : JSON.stringify(key);
+  return base ? `${base}.${k}` : k;
+}
+
+function completeRef(s: string): boolean {
+  const t = s.trim();
+  const lastSeg = t.split('/').pop() ?? '';
+  return t.includes('/') && (HAS_TAG.test(lastSeg) || t.includes('@sha256:'));
+}
+
+const POSITIONED = new WeakMap<RenderedDocument, Node | null>();
+
+/** Find the template line of a field: the document text parsed with positions (once per document), walked along the path. */
+function lineOf(doc: RenderedDocument, path: Array<string | number>): number | undefined {
+  try {
+    let node: Node | null | undefined = POSITIONED.get(doc);
+    if (node === undefined) {
+      node = parseDocument(doc.text, GO_YAML_OPTIONS).contents as Node | null;
+      POSITIONED.set(doc, node);
+    }
+    for (const p of path) {
+      if (typeof p === 'number') node = isSeq(node) ? (node.items[p] as Node) : undefined;
+      else if (isYamlMap(node)) {
+        const pair = node.items.find((it) => (it.key as { value?: unknown })?.value === p || String((it.key as { value?: unknown })?.value) === p);
+        node = pair?.value as Node | undefined;
+      } else node = undefined;
+      if (!node) return undefined;
+    }
+    return node?.range ? doc.lineAt(node.range[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] {
+  const out: RenderedFinding[] = [];
+  for (const doc of docs) {
+    if (doc.object === null || doc.crd) continue;
+    const isConfig = doc.kind === 'ConfigMap' || doc.kind === 'Secret';
+    const isMonitoring = (doc.apiVersion ?? '').startsWith('monitoring.coreos.com/');
+    const add = (raw: string, pathParts: Array<string | number>, role: ImageRole, certainty: Certainty, reason?: string) => {
+      const ref = normalizeRef(raw);
+      if (!ref) return;
+      const fieldPath = pathParts.reduce<string>((acc, p) => joinPath(acc, p), '');
+      const finalRole: ImageRole = doc.test ? 'test-hook' : role;
+      out.push({ ref, raw: raw.trim(), doc, fieldPath, role: finalRole, certainty: doc.test && certainty === 'certain' ? 'test' : certainty, reason, line: lineOf(doc, pathParts) });
+    };
+    const handedOver = (name: string, value: string, pathParts: Array<string | number>) => {
+      const v = value.trim();
+      if (!STRICT_REF.test(v)) return;
+      const named = /image/i.test(name);
+      if (named && completeRef(v)) add(v, pathParts, 'operator', 'certain');
+      else if (named) add(v, pathParts, 'operator', 'possible', 'an image handed to an operator without a tag or digest');
+      // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
+      else if (completeRef(v)) add(v, pathParts, 'operator', 'possible', `a string that looks like an image reference (${name})`);
+    };
+    const container = (c: Record<string, unknown>, base: Array<string | number>) => {
+      if (typeof c.image === 'string') {
+        const ref = c.image.trim();
+        add(ref, [...base, 'image'], 'workload', 'certain');
+      }
+      for (const key of ['args', 'command'] as const) {
+        const list = c[key];
+        if (!Array.isArray(list)) continue;
+        list.forEach((a, i) => {
+          if (typeof a !== 'string') return;
+          // --flag-image=REF, --flag-image REF (next item), or a bare REF
+          const m = /^--?([\w.-]+)=(.+)$/.exec(a.trim());
+          if (m) return handedOver(m[1], m[2], [...base, key, i]);
+          const prev = i > 0 ? list[i - 1] : undefined;
+          if (typeof prev === 'string' && /^--?[\w.-]*image[\w.-]*$/i.test(prev.trim())) return handedOver(prev, a, [...base, key, i]);
+          handedOver(key, a, [...base, key, i]);
+        });
+      }
+      if (Array.isArray(c.env)) {
+        c.env.forEach((e, i) => {
+          if (isMapObj(e) && typeof e.name === 'string' && typeof e.value === 'string') handedOver(e.name, e.value, [...base, 'env', i, 'value']);
+        });
+      }
+    };
+    const walk = (node: unknown, pathParts: Array<string | number>) => {
+      if (Array.isArray(node)) {
+        node.forEach((x, i) => walk(x, [...pathParts, i]));
+        return;
+      }
+      if (!isMapObj(node)) return;
+      // Prometheus-operator split form: baseImage + sha / tag / version
+      if (isMonitoring && typeof node.baseImage === 'string' && node.image === undefined) {
+        const base = node.baseImage.trim();
+        const ref = typeof node.sha === 'string' && node.sha ? `${base}@sha256:${node.sha}` : typeof node.tag === 'string' && node.tag ? `${base}:${node.tag}` : typeof node.version === 'string' && node.version ? `${base}:${node.version}` : undefined;
+        if (ref) add(ref, [...pathParts, 'baseImage'], 'custom-resource', 'certain');
+      }
+      for (const [k, v] of Object.entries(node)) {
+        const here = [...pathParts, k];
+        if (CONTAINER_LISTS.has(k) && Array.isArray(v)) {
+          v.forEach((c, i) => {
+            if (isMapObj(c)) {
+              container(c, [...here, i]);
+              for (const [ck, cv] of Object.entries(c)) if (!['image', 'args', 'command', 'env'].includes(ck)) walk(cv, [...here, i, ck]);
+            }
+          });
+          continue;
+        }
+        if (typeof v === 'string') {
+          if (isConfig && pathParts.length === 1 && (pathParts[0] === 'data' || pathParts[0] === 'stringData')) {
+            handedOver(k, v, here);
+            continue;
+          }
+          if (isImageKey(k) && !(isMonitoring && k === 'baseImage')) {
+            const t = v.trim();
+            if (!t) continue;
+            if (isConfig) handedOver(k, t, here);
+            else if (completeRef(t) || k === 'image') add(t, here, 'custom-resource', completeRef(t) || !t.includes('/') ? 'certain' : 'possible');
+            else add(t, here, 'custom-resource', 'possible', `${k} has no tag or digest: the operator may add its own`);
+          }
+          continue;
+        }
+        if (isImageKey(k) && isMapObj(v) && typeof v.repository === 'string') {
+          const reg = typeof v.registry === 'string' && v.registry ? `${v.registry.replace(/\/+$/, '')}/` : '';
+          const tag = typeof v.tag === 'string' && v.tag ? `:${v.tag}` : '';
+          const dig = typeof v.digest === 'string' && v.digest ? `@${v.digest}` : '';
+          const full = `${reg}${v.repository}${tag}${dig}`;
+          add(full, here, 'custom-resource', tag || dig ? 'certain' : 'possible', tag || dig ? undefined : 'an image map without a tag or digest');
+          continue;
+        }
+        walk(v, here);
+      }
+    };
+    walk(doc.object, []);
+  }
+  return out;
+}
+
+function isMapObj(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

@@ -1,0 +1,586 @@
+/**
+ * Go text/template execution over JavaScript Go values (see govalue.ts): pipelines, variables and
+ * their scopes, if/else/range/with, template invocation, break/continue, the built-in functions,
+ * `missingkey=zero` with Go's `<no value>` printing, and `and`/`or` short-circuit.
+ */
+import {
+  deepEqual,
+  formatV,
+  GoStruct,
+  goSprint,
+  goSprintf,
+  goSprintln,
+  goTypeName,
+  isMap,
+  isNil,
+  truthy,
+} from './govalue.js';
+import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
+
+export type GoFunc = (...args: unknown[]) => unknown;
+
+export class TemplateExecError extends Error {
+  constructor(
+    message: string,
+    /** The message the template itself gave (`required`, `fail`), without the location. */
+    readonly bare?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Raised by functions to report a problem; the executor adds the location. */
+export class FuncError extends Error {}
+
+class BreakSignal {}
+class ContinueSignal {}
+
+const NOFINAL = Symbol('nofinal');
+
+/** Output with, for the template being rendered, the source line each piece came from. */
+export class Writer {
+  private parts: string[] = [];
+  private size = 0;
+  /** [output offset, template line, text node] for top-level writes. */
+  readonly marks: Array<[number, number, boolean]> = [];
+  constructor(readonly track = false) {}
+  write(s: string, line: number, text: boolean, depth: number): void {
+    if (!s) return;
+    if (this.track && depth === 0) this.marks.push([this.size, line, text]);
+    this.parts.push(s);
+    this.size += s.length;
+  }
+  toString(): string {
+    return this.parts.join('');
+  }
+}
+
+/**
+ * Template line for an output offset. `<no value>` removal shifts offsets; callers map with the
+ * text before removal or accept a line off by none (removal never spans a newline).
+ */
+export function lineForOffset(marks: Array<[number, number, boolean]>, output: string, offset: number): number | undefined {
+  let lo = 0;
+  let hi = marks.length - 1;
+  let best = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (marks[mid][0] <= offset) {
+      best = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  if (best < 0) return undefined;
+  const [start, line, text] = marks[best];
+  if (!text) return line;
+  let n = 0;
+  for (let i = start; i < offset && i < output.length; i++) if (output.charCodeAt(i) === 10) n++;
+  return line + n;
+}
+
+interface Variable {
+  name: string;
+  value: unknown;
+}
+
+interface State {
+  name: string;
+  vars: Variable[];
+  out: Writer;
+  depth: number;
+  line: number;
+}
+
+function isEmptyTree(nodes: Node[]): boolean {
+  return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
+}
+
+function basicKind(v: unknown): 'bool' | 'int' | 'float' | 'string' | undefined {
+  switch (typeof v) {
+    case 'boolean':
+      return 'bool';
+    case 'bigint':
+      return 'int';
+    case 'number':
+      return 'float';
+    case 'string':
+      return 'string';
+  }
+  return undefined;
+}
+
+function basicEq(a: unknown, b: unknown): boolean {
+  if (isNil(a) || isNil(b)) return isNil(a) && isNil(b);
+  const ka = basicKind(a);
+  const kb = basicKind(b);
+  if (ka && kb) {
+    if ((ka === 'int' || ka === 'float') && (kb === 'int' || kb === 'float')) return Number(a) === Number(b);
+    if (ka !== kb) throw new FuncError('incompatible types for comparison');
+    return a === b;
+  }
+  if (Array.isArray(a) || Array.isArray(b) || isMap(a) || isMap(b)) throw new FuncError(`non-comparable type ${formatV(a)}: ${goTypeName(a)}`);
+  return a === b || deepEqual(a, b);
+}
+
+function basicLess(a: unknown, b: unknown): boolean {
+  const ka = basicKind(a);
+  const kb = basicKind(b);
+  if (!ka || !kb || ka === 'bool' || kb === 'bool') throw new FuncError('invalid type for comparison');
+  if (ka === 'string' || kb === 'string') {
+    if (ka !== kb) throw new FuncError('incompatible types for comparison');
+    return (a as string) < (b as string);
+  }
+  if (ka === 'int' && kb === 'int') return (a as bigint) < (b as bigint);
+  return Number(a) < Number(b);
+}
+
+function toIndex(v: unknown): number {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  throw new FuncError(`cannot index slice/array with type ${goTypeName(v)}`);
+}
+
+function htmlEscape(s: string): string {
+  return s.replace(/[<>&'"\0]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', "'": '&#39;', '"': '&#34;', '\0': '\uFFFD' })[c]!);
+}
+
+function jsEscape(s: string): string {
+  let out = '';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '\\') out += '\\\\';
+    else if (ch === "'") out += "\\'";
+    else if (ch === '"') out += '\\"';
+    else if (ch === '<') out += '\\u003C';
+    else if (ch === '>') out += '\\u003E';
+    else if (ch === '&') out += '\\u0026';
+    else if (ch === '=') out += '\\u003D';
+    else if (c < 0x20) out += `\\u${c.toString(16).toUpperCase().padStart(4, '0')}`;
+    else out += ch;
+  }
+  return out;
+}
+
+/** Go's url.QueryEscape. */
+export function queryEscape(s: string): string {
+  return encodeURIComponent(s)
+    .replace(/%20/g, '+')
+    .replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
+    .replace(/%7E/g, '~');
+}
+
+const BUILTINS: Record<string, GoFunc> = {
+  call: (fn, ...args) => {
+    if (typeof fn !== 'function') throw new FuncError(`non-function of type ${goTypeName(fn)}`);
+    return (fn as GoFunc)(...args);
+  },
+  index: (item, ...idx) => {
+    let v = item;
+    for (const i of idx) {
+      if (isNil(v)) throw new FuncError('index of untyped nil');
+      if (Array.isArray(v) || typeof v === 'string' || v instanceof Uint8Array) {
+        const n = toIndex(i);
+        const len = typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+        if (n < 0 || n >= len) throw new FuncError(`index out of range: ${n}`);
+        v = typeof v === 'string' ? BigInt(Buffer.from(v)[n]) : v instanceof Uint8Array ? BigInt(v[n]) : v[n];
+      } else if (isMap(v)) {
+        if (isNil(i)) v = undefined;
+        else if (typeof i !== 'string') throw new FuncError(`value has type ${goTypeName(i)}; should be string`);
+        else v = Object.hasOwn(v, i) ? v[i] : undefined;
+      } else throw new FuncError(`can't index item of type ${goTypeName(v)}`);
+    }
+    return v;
+  },
+  slice: (item, ...idx) => {
+    if (isNil(item)) throw new FuncError('slice of untyped nil');
+    if (idx.length > 3) throw new FuncError(`too many slice indexes: ${idx.length}`);
+    const n = idx.map(toIndex);
+    if (typeof item === 'string') {
+      const b = Buffer.from(item);
+      if (idx.length === 3) throw new FuncError('cannot 3-index slice a string');
+      return b.subarray(n[0] ?? 0, n[1] ?? b.length).toString('utf8');
+    }
+    if (Array.isArray(item)) return item.slice(n[0] ?? 0, n[1] ?? item.length);
+    throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
+  },
+  len: (item) => {
+    if (isNil(item)) throw new FuncError('len of nil pointer');
+    if (typeof item === 'string') return BigInt(Buffer.byteLength(item));
+    if (Array.isArray(item) || item instanceof Uint8Array) return BigInt(item.length);
+    if (isMap(item)) return BigInt(Object.keys(item).length);
+    if (item instanceof GoStruct && item.goLen) return BigInt(item.goLen());
+    throw new FuncError(`len of type ${goTypeName(item)}`);
+  },
+  not: (v) => !truthy(v),
+  eq: (a, ...rest) => {
+    if (rest.length === 0) throw new FuncError('missing argument for comparison');
+    return rest.some((b) => basicEq(a, b));
+  },
+  ne: (a, b) => !basicEq(a, b),
+  lt: (a, b) => basicLess(a, b),
+  le: (a, b) => basicLess(a, b) || basicEq(a, b),
+  gt: (a, b) => !basicLess(a, b) && !basicEq(a, b),
+  ge: (a, b) => !basicLess(a, b),
+  print: (...args) => goSprint(args),
+  printf: (format, ...args) => goSprintf(String(format), args),
+  println: (...args) => goSprintln(args),
+  html: (...args) => htmlEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
+  js: (...args) => jsEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
+  urlquery: (...args) => queryEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
+};
+
+/**
+ * A set of named templates sharing one function map, like Go's *template.Template with its
+ * associated templates. `child()` is `Clone()` for `tpl`: new defines stay in the child.
+ */
+export class TemplateSet {
+  private readonly own = new Map<string, Node[]>();
+  funcs: Record<string, GoFunc>;
+  /** Nested include depth per name (Helm stops at 1000). */
+  readonly includeDepth = new Map<string, number>();
+
+  constructor(
+    funcs: Record<string, GoFunc> = {},
+    private readonly parent?: TemplateSet,
+  ) {
+    this.funcs = funcs;
+  }
+
+  child(): TemplateSet {
+    return new TemplateSet(this.funcs, this);
+  }
+
+  lookup(name: string): Node[] | undefined {
+    return this.own.get(name) ?? this.parent?.lookup(name);
+  }
+
+  has(name: string): boolean {
+    return this.lookup(name) !== undefined;
+  }
+
+  /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
+  parse(name: string, text: string): Node[] {
+    const parsed = parseTemplate(name, text);
+    for (const [n, body] of parsed.defines) this.associate(n, body);
+    this.associate(name, parsed.root);
+    return parsed.root;
+  }
+
+  /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
+  executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
+    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    this.walkList(st, data, body);
+  }
+
+  private associate(name: string, body: Node[]): void {
+    const old = this.lookup(name);
+    if (old && isEmptyTree(body)) return;
+    this.own.set(name, body);
+  }
+
+  /** Run template `name` with `data` as dot (and `$`). */
+  execute(name: string, data: unknown, out: Writer): void {
+    const body = this.lookup(name);
+    if (!body) throw new TemplateExecError(`template: no template ${JSON.stringify(name)} associated with template "gotpl"`);
+    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    this.walkList(st, data, body);
+  }
+
+  private fail(st: State, msg: string, bare?: string): never {
+    throw new TemplateExecError(`template: ${st.name}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare);
+  }
+
+  private walkList(st: State, dot: unknown, list: Node[]): void {
+    for (const n of list) this.walk(st, dot, n);
+  }
+
+  private walk(st: State, dot: unknown, node: Node): void {
+    st.line = node.line;
+    switch (node.type) {
+      case 'text':
+        st.out.write(node.text, node.line, true, st.depth);
+        return;
+      case 'action': {
+        const v = this.evalPipeline(st, dot, node.pipe);
+        if (node.pipe.decl.length === 0) st.out.write(this.printable(v), node.line, false, st.depth);
+        return;
+      }
+      case 'if':
+      case 'with': {
+        const mark = st.vars.length;
+        const v = this.evalPipeline(st, dot, node.pipe);
+        if (truthy(v)) this.walkList(st, node.type === 'with' ? v : dot, node.list);
+        else if (node.elseList) this.walkList(st, dot, node.elseList);
+        st.vars.length = mark;
+        return;
+      }
+      case 'range':
+        return this.walkRange(st, dot, node);
+      case 'template': {
+        const body = this.lookup(node.name);
+        if (!body) this.fail(st, `template: no template ${JSON.stringify(node.name)} associated with template "gotpl"`);
+        const mark = st.vars.length;
+        const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
+        st.vars.length = mark;
+        if (st.depth > 100000) this.fail(st, 'exceeded maximum template depth (100000)');
+        const sub: State = { name: node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
+        this.walkList(sub, v, body!);
+        return;
+      }
+      case 'break':
+        throw new BreakSignal();
+      case 'continue':
+        throw new ContinueSignal();
+    }
+  }
+
+  private walkRange(st: State, dot: unknown, node: Extract<Node, { type: 'range' }>): void {
+    const mark = st.vars.length;
+    const v = this.evalPipeline(st, dot, node.pipe);
+    // evalPipeline pushed declared variables; the range assigns them per element instead.
+    st.vars.length = mark;
+    const decl = node.pipe.decl;
+    const one = (key: unknown, elem: unknown): boolean => {
+      const inner = st.vars.length;
+      if (node.pipe.isAssign) {
+        if (decl.length === 1) this.setVar(st, decl[0], elem);
+        else if (decl.length === 2) {
+          this.setVar(st, decl[0], key);
+          this.setVar(st, decl[1], elem);
+        }
+      } else if (decl.length === 1) st.vars.push({ name: decl[0], value: elem });
+      else if (decl.length === 2) {
+        st.vars.push({ name: decl[0], value: key });
+        st.vars.push({ name: decl[1], value: elem });
+      }
+      try {
+        this.walkList(st, elem, node.list);
+      } catch (e) {
+        if (e instanceof BreakSignal) {
+          st.vars.length = inner;
+          return false;
+        }
+        if (!(e instanceof ContinueSignal)) throw e;
+      }
+      st.vars.length = inner;
+      return true;
+    };
+    let any = false;
+    const ranged = v instanceof GoStruct && typeof (v as unknown as { goRange?: () => unknown }).goRange === 'function' ? (v as unknown as { goRange: () => unknown }).goRange() : v;
+    if (ranged !== v) return this.rangeOver(st, dot, node, ranged, mark, one);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        any = true;
+        if (!one(BigInt(i), v[i])) break;
+      }
+    } else if (isMap(v)) {
+      for (const k of Object.keys(v).sort()) {
+        any = true;
+        if (!one(k, v[k])) break;
+      }
+    } else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v) && decl.length < 2)) {
+      const n = Number(v);
+      for (let i = 0; i < n; i++) {
+        any = true;
+        if (!one(BigInt(i), BigInt(i))) break;
+      }
+    } else if (v instanceof Uint8Array) {
+      for (let i = 0; i < v.length; i++) {
+        any = true;
+        if (!one(BigInt(i), BigInt(v[i]))) break;
+      }
+    } else if (!isNil(v)) {
+      this.fail(st, `range can't iterate over ${formatV(v)}`);
+    }
+    if (!any && node.elseList) this.walkList(st, dot, node.elseList);
+    st.vars.length = mark;
+  }
+
+  private rangeOver(st: State, dot: unknown, node: Extract<Node, { type: 'range' }>, v: unknown, mark: number, one: (k: unknown, e: unknown) => boolean): void {
+    let any = false;
+    if (isMap(v)) {
+      for (const k of Object.keys(v).sort()) {
+        any = true;
+        if (!one(k, v[k])) break;
+      }
+    }
+    if (!any && node.elseList) this.walkList(st, dot, node.elseList);
+    st.vars.length = mark;
+  }
+
+  /** How an action prints its value: nil is `<no value>` (Helm later removes it). */
+  private printable(v: unknown): string {
+    if (isNil(v)) return '<no value>';
+    if (typeof v === 'function') throw new FuncError(`can't print value of type func`);
+    return formatV(v);
+  }
+
+  private setVar(st: State, name: string, value: unknown): void {
+    for (let i = st.vars.length - 1; i >= 0; i--) {
+      if (st.vars[i].name === name) {
+        st.vars[i].value = value;
+        return;
+      }
+    }
+    this.fail(st, `undefined variable: ${name}`);
+  }
+
+  private varValue(st: State, name: string): unknown {
+    for (let i = st.vars.length - 1; i >= 0; i--) if (st.vars[i].name === name) return st.vars[i].value;
+    return this.fail(st, `undefined variable: ${name}`);
+  }
+
+  private evalPipeline(st: State, dot: unknown, pipe: Pipe): unknown {
+    let value: unknown = NOFINAL;
+    for (const cmd of pipe.cmds) value = this.evalCommand(st, dot, cmd, value);
+    for (const d of pipe.decl) {
+      if (pipe.isAssign) this.setVar(st, d, value);
+      else st.vars.push({ name: d, value });
+    }
+    return value;
+  }
+
+  private evalCommand(st: State, dot: unknown, cmd: Arg[], final: unknown): unknown {
+    const first = cmd[0];
+    switch (first.type) {
+      case 'field':
+        return this.evalFieldChain(st, dot, dot, first.idents, cmd, final);
+      case 'chain': {
+        const recv = this.evalArg(st, dot, first.node);
+        return this.evalFieldChain(st, dot, recv, first.fields, cmd, final);
+      }
+      case 'variable': {
+        const v = this.varValue(st, first.idents[0]);
+        if (first.idents.length === 1) {
+          if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function ${first.idents[0]}`);
+          return v;
+        }
+        return this.evalFieldChain(st, dot, v, first.idents.slice(1), cmd, final);
+      }
+      case 'ident':
+        return this.evalFunction(st, dot, first.name, cmd, final);
+      case 'pipe': {
+        if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function`);
+        const mark = st.vars.length;
+        const v = this.evalPipeline(st, dot, first.pipe);
+        st.vars.length = mark;
+        return v;
+      }
+      default:
+        if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function ${this.argText(first)}`);
+        return this.evalArg(st, dot, first);
+    }
+  }
+
+  private argText(a: Arg): string {
+    switch (a.type) {
+      case 'string':
+        return JSON.stringify(a.value);
+      case 'number':
+        return a.text;
+      case 'bool':
+        return String(a.value);
+      case 'nil':
+        return 'nil';
+      case 'dot':
+        return '.';
+      default:
+        return a.type;
+    }
+  }
+
+  private evalArg(st: State, dot: unknown, a: Arg): unknown {
+    switch (a.type) {
+      case 'dot':
+        return dot;
+      case 'nil':
+        return null;
+      case 'bool':
+        return a.value;
+      case 'number':
+        return a.value;
+      case 'string':
+        return a.value;
+      case 'field':
+        return this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL);
+      case 'variable': {
+        const v = this.varValue(st, a.idents[0]);
+        return a.idents.length === 1 ? v : this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL);
+      }
+      case 'chain': {
+        const recv = this.evalArg(st, dot, a.node);
+        return this.evalFieldChain(st, dot, recv, a.fields, [a], NOFINAL);
+      }
+      case 'ident':
+        return this.evalFunction(st, dot, a.name, [a], NOFINAL);
+      case 'pipe': {
+        const mark = st.vars.length;
+        const v = this.evalPipeline(st, dot, a.pipe);
+        st.vars.length = mark;
+        return v;
+      }
+    }
+  }
+
+  private evalFieldChain(st: State, dot: unknown, receiver: unknown, idents: string[], cmd: Arg[], final: unknown): unknown {
+    // A nil receiver that came from dot, a variable or a parenthesized pipeline is Go's invalid
+    // reflect.Value: the field is the zero value, no error (`(.Values.global).x`). A nil found by a
+    // map lookup inside the chain is a nil interface: the next field is an error.
+    if (isNil(receiver)) return undefined;
+    let r: unknown = receiver;
+    for (let i = 0; i < idents.length - 1; i++) r = this.evalField(st, dot, idents[i], [], NOFINAL, r);
+    return this.evalField(st, dot, idents[idents.length - 1], cmd.slice(1), final, r);
+  }
+
+  private evalField(st: State, dot: unknown, name: string, args: Arg[], final: unknown, receiver: unknown): unknown {
+    const hasArgs = args.length > 0 || final !== NOFINAL;
+    if (isNil(receiver)) this.fail(st, `nil pointer evaluating interface {}.${name}`);
+    if (receiver instanceof GoStruct) {
+      const member = (receiver as unknown as Record<string, unknown>)[name];
+      if (typeof member === 'function' && name !== 'constructor') {
+        const vals = args.map((a) => this.evalArg(st, dot, a));
+        if (final !== NOFINAL) vals.push(final);
+        return this.call(st, name, member.bind(receiver) as GoFunc, vals);
+      }
+      if (Object.hasOwn(receiver, name) && name !== 'goType') {
+        if (hasArgs) this.fail(st, `${name} has arguments but cannot be invoked as function`);
+        return member;
+      }
+      return this.fail(st, `can't evaluate field ${name} in type ${receiver.goType}`);
+    }
+    if (isMap(receiver)) {
+      if (hasArgs) this.fail(st, `${name} is not a method but has arguments`);
+      return Object.hasOwn(receiver, name) ? receiver[name] : undefined;
+    }
+    return this.fail(st, `can't evaluate field ${name} in type ${goTypeName(receiver)}`);
+  }
+
+  private evalFunction(st: State, dot: unknown, name: string, cmd: Arg[], final: unknown): unknown {
+    const argNodes = cmd.slice(1);
+    if (name === 'and' || name === 'or') {
+      const all = argNodes.length + (final !== NOFINAL ? 1 : 0);
+      if (all === 0) this.fail(st, `wrong number of args for ${name}: want at least 1 got 0`);
+      let v: unknown;
+      for (let i = 0; i < all; i++) {
+        v = i < argNodes.length ? this.evalArg(st, dot, argNodes[i]) : final;
+        if (name === 'and' ? !truthy(v) : truthy(v)) return v;
+      }
+      return v;
+    }
+    const fn = this.funcs[name] ?? BUILTINS[name];
+    if (!fn) return this.fail(st, `function "${name}" not defined`);
+    const vals = argNodes.map((a) => this.evalArg(st, dot, a));
+    if (final !== NOFINAL) vals.push(final);
+    return this.call(st, name, fn, vals);
+  }
+
+  private call(st: State, name: string, fn: GoFunc, args: unknown[]): unknown {
+    try {
+      return fn(...args);
+    } catch (e) {
+      if (e instanceof TemplateExecError || e instanceof BreakSignal || e instanceof ContinueSignal) throw e;
+      const msg = e instanceof Error ? e.message : String(e);
+      return this.fail(st, `error calling ${name}: ${msg}`, msg);
+    }
+  }
+}

@@ -1,0 +1,428 @@
+/**
+ * Go values as the template engine sees them, in JavaScript:
+ *
+ * - nil: `null` or `undefined`
+ * - bool: boolean; string: string
+ * - float64: number (every number in Helm values is a float64, as encoding/json gives it)
+ * - int / int64: bigint (template literals like `1`, `len`, sprig arithmetic)
+ * - map[string]interface{}: a plain object; []interface{}: an array; []byte: Uint8Array
+ * - structs with fields and methods (`.Release`, `.Files`, `.Capabilities`): GoStruct instances
+ */
+
+export type GoValue = unknown;
+
+/** A Go struct: named fields are own properties, methods are functions on the instance. */
+export class GoStruct {
+  constructor(
+    readonly goType: string,
+    fields: Record<string, unknown> = {},
+  ) {
+    Object.assign(this, fields);
+  }
+  /** fmt's Stringer, when the struct has a String method. */
+  goString?(): string;
+  /** For Go map/slice types with methods (chart.Files, VersionSet): their length (len, truth). */
+  goLen?(): number;
+}
+
+export function isNil(v: unknown): v is null | undefined {
+  return v === null || v === undefined;
+}
+
+export function isMap(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof GoStruct || v instanceof Uint8Array) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+export function isList(v: unknown): v is unknown[] {
+  return Array.isArray(v);
+}
+
+export function isInt(v: unknown): v is bigint {
+  return typeof v === 'bigint';
+}
+
+export function isNumber(v: unknown): v is number | bigint {
+  return typeof v === 'number' || typeof v === 'bigint';
+}
+
+/** [type name, reflect.Kind] of the JS forms of basic Go values. */
+const BASIC: Record<string, [string, string]> = {
+  string: ['string', 'string'],
+  boolean: ['bool', 'bool'],
+  number: ['float64', 'float64'],
+  bigint: ['int64', 'int64'],
+  function: ['func', 'func'],
+};
+
+/** Go's type name, for messages and `typeOf`. */
+export function goTypeName(v: unknown): string {
+  if (isNil(v)) return '<nil>';
+  if (BASIC[typeof v]) return BASIC[typeof v][0];
+  if (Array.isArray(v)) return '[]interface {}';
+  if (v instanceof Uint8Array) return '[]uint8';
+  if (v instanceof GoStruct) return v.goType;
+  return 'map[string]interface {}';
+}
+
+/** reflect.Kind names as sprig's kindOf reports them. */
+export function goKind(v: unknown): string {
+  if (isNil(v)) return 'invalid';
+  if (BASIC[typeof v]) return BASIC[typeof v][1];
+  if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
+  if (v instanceof GoStruct) return 'struct';
+  return 'map';
+}
+
+/** text/template's truth: the zero value of its type is false. */
+export function truthy(v: unknown): boolean {
+  if (isNil(v)) return false;
+  switch (typeof v) {
+    case 'boolean':
+      return v;
+    case 'string':
+      return v.length > 0;
+    case 'number':
+      return v !== 0;
+    case 'bigint':
+      return v !== 0n;
+  }
+  if (Array.isArray(v)) return v.length > 0;
+  if (v instanceof Uint8Array) return v.length > 0;
+  if (v instanceof GoStruct) return v.goLen ? v.goLen() > 0 : true;
+  if (isMap(v)) return Object.keys(v).length > 0;
+  return true;
+}
+
+/** sprig's `empty` (the same as not truthy, except for structs). */
+export function isEmpty(v: unknown): boolean {
+  return !truthy(v);
+}
+
+// ── formatting numbers the way Go does ─────────────────────────────────────────
+
+function expParts(x: number, prec?: number): { digits: string; exp: number; neg: boolean } {
+  const s = prec === undefined ? Math.abs(x).toExponential() : Math.abs(x).toExponential(prec);
+  const [mant, e] = s.split('e');
+  return { digits: mant.replace('.', ''), exp: Number(e), neg: x < 0 || Object.is(x, -0) };
+}
+
+function goExp(exp: number): string {
+  const sign = exp < 0 ? '-' : '+';
+  const a = Math.abs(exp);
+  return `e${sign}${a < 10 ? '0' : ''}${a}`;
+}
+
+/** strconv.FormatFloat(x, 'g', -1, 64): shortest digits; exponent when exp < -4 or exp >= the limit (6 for 'g'). */
+export function formatFloatG(x: number, shortestExpLimit = 21): string {
+  if (Number.isNaN(x)) return 'NaN';
+  if (x === Infinity) return '+Inf';
+  if (x === -Infinity) return '-Inf';
+  if (x === 0) return Object.is(x, -0) ? '-0' : '0';
+  const { digits, exp, neg } = expParts(x);
+  let out: string;
+  if (exp < -4 || exp >= shortestExpLimit) {
+    out = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}${goExp(exp)}` : `${digits}${goExp(exp)}`;
+  } else if (exp < 0) {
+    out = `0.${'0'.repeat(-exp - 1)}${digits}`;
+  } else if (digits.length <= exp + 1) {
+    out = digits + '0'.repeat(exp + 1 - digits.length);
+  } else {
+    out = `${digits.slice(0, exp + 1)}.${digits.slice(exp + 1)}`;
+  }
+  return neg ? `-${out}` : out;
+}
+
+/** fmt's %v of a float64 (strconv 'g', -1): shortest digits, exponent when exp < -4 or exp >= 6 (1e+06). */
+export function formatFloatV(x: number): string {
+  return formatFloatG(x, 6);
+}
+
+/** %e / %f / %g with a precision. */
+export function formatFloatPrec(x: number, verb: 'e' | 'f' | 'g', prec: number): string {
+  if (!Number.isFinite(x)) return formatFloatG(x);
+  if (verb === 'f') return x.toFixed(prec);
+  if (verb === 'e') {
+    const { digits, exp, neg } = expParts(x, prec);
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    return `${neg ? '-' : ''}${m}${goExp(exp)}`;
+  }
+  // %g with precision: significant digits, trailing zeros dropped
+  const p = prec === 0 ? 1 : prec;
+  const { digits, exp, neg } = expParts(x, p - 1);
+  const d = digits.replace(/0+$/, '') || '0';
+  let out: string;
+  if (exp < -4 || exp >= p) out = d.length > 1 ? `${d[0]}.${d.slice(1)}${goExp(exp)}` : `${d}${goExp(exp)}`;
+  else if (exp < 0) out = `0.${'0'.repeat(-exp - 1)}${d}`;
+  else if (d.length <= exp + 1) out = d + '0'.repeat(exp + 1 - d.length);
+  else out = `${d.slice(0, exp + 1)}.${d.slice(exp + 1)}`;
+  return neg ? `-${out}` : out;
+}
+
+/** fmt.Sprint-style %v of any Go value. */
+export function formatV(v: unknown, top = true): string {
+  if (isNil(v)) return '<nil>';
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'number':
+      return formatFloatV(v);
+    case 'bigint':
+      return v.toString();
+    case 'function':
+      return '0x0';
+  }
+  if (Array.isArray(v)) return `[${v.map((x) => formatV(x, false)).join(' ')}]`;
+  if (v instanceof Uint8Array) return `[${[...v].join(' ')}]`;
+  if (v instanceof GoStruct) {
+    if (v.goString) return v.goString();
+    const fields = Object.keys(v).filter((k) => k !== 'goType' && typeof (v as unknown as Record<string, unknown>)[k] !== 'function');
+    return `{${fields.map((k) => formatV((v as unknown as Record<string, unknown>)[k], false)).join(' ')}}`;
+  }
+  if (isMap(v)) {
+    const keys = Object.keys(v).sort();
+    return `map[${keys.map((k) => `${k}:${formatV(v[k], false)}`).join(' ')}]`;
+  }
+  void top;
+  return String(v);
+}
+
+/** Go's strconv.Quote. */
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 7) out += '\\a';
+    else if (c === 8) out += '\\b';
+    else if (c === 12) out += '\\f';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else if (c === 11) out += '\\v';
+    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
+    else if (c === 0xfffd && ch !== '\ufffd') out += '\\ufffd';
+    else if ((c >= 0x80 && c < 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+// ── fmt.Sprintf ──────────────────────────────────────────────────────────────
+
+interface Spec {
+  minus: boolean;
+  plus: boolean;
+  sharp: boolean;
+  zero: boolean;
+  space: boolean;
+  width?: number;
+  prec?: number;
+}
+
+function pad(s: string, f: Spec, numeric = false): string {
+  if (f.width === undefined || s.length >= f.width) return s;
+  const n = f.width - [...s].length;
+  if (n <= 0) return s;
+  if (f.minus) return s + ' '.repeat(n);
+  if (f.zero && numeric) {
+    const sign = /^[+-]/.test(s) ? s[0] : '';
+    return sign + '0'.repeat(n) + s.slice(sign.length);
+  }
+  return ' '.repeat(n) + s;
+}
+
+function bad(verb: string, v: unknown): string {
+  return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
+}
+
+function intOf(v: unknown): bigint | undefined {
+  if (typeof v === 'bigint') return v;
+  return undefined;
+}
+
+function fmtOne(verb: string, v: unknown, f: Spec): string {
+  // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
+  if (isNil(v) && verb !== 'v' && verb !== 'T') return `%!${verb}(<nil>)`;
+  const signed = (s: string, negative: boolean) => (negative ? s : f.plus ? `+${s}` : f.space ? ` ${s}` : s);
+  switch (verb) {
+    case 'v':
+    case 's': {
+      if (verb === 's' && (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')) return pad(bad(verb, v), f);
+      let s = v instanceof Uint8Array && verb === 's' ? Buffer.from(v).toString('utf8') : formatV(v);
+      if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
+      if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
+      if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
+      return pad(s, f, typeof v === 'number' || typeof v === 'bigint');
+    }
+    case 'd': {
+      const i = intOf(v);
+      if (i === undefined) {
+        if (Array.isArray(v)) return `[${v.map((x) => fmtOne('d', x, { ...f, width: undefined })).join(' ')}]`;
+        return pad(bad(verb, v), f);
+      }
+      return pad(signed(i.toString(), i < 0n), f, true);
+    }
+    case 'b':
+    case 'o':
+    case 'O':
+    case 'x':
+    case 'X': {
+      const base = verb === 'b' ? 2 : verb === 'x' || verb === 'X' ? 16 : 8;
+      const i = intOf(v);
+      if (i !== undefined) {
+        let s = (i < 0n ? -i : i).toString(base);
+        if (verb === 'X') s = s.toUpperCase();
+        if (f.sharp || verb === 'O') s = (verb === 'x' ? '0x' : verb === 'X' ? '0X' : verb === 'b' ? '0b' : verb === 'O' ? '0o' : '0') + s;
+        return pad(signed(s, i < 0n), f, true);
+      }
+      if ((verb === 'x' || verb === 'X') && (typeof v === 'string' || v instanceof Uint8Array)) {
+        let s = Buffer.from(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('hex');
+        if (verb === 'X') s = s.toUpperCase();
+        return pad(s, f);
+      }
+      if ((verb === 'x' || verb === 'X') && typeof v === 'number') {
+        return pad(bad(verb, v), f);
+      }
+      return pad(bad(verb, v), f);
+    }
+    case 'c': {
+      const i = intOf(v);
+      return i === undefined ? pad(bad(verb, v), f) : pad(String.fromCodePoint(Number(i)), f);
+    }
+    case 'q': {
+      if (typeof v === 'string') return pad(goQuote(v), f);
+      const i = intOf(v);
+      if (i !== undefined) return pad(`'${String.fromCodePoint(Number(i))}'`, f);
+      if (Array.isArray(v)) return `[${v.map((x) => fmtOne('q', x, f)).join(' ')}]`;
+      return pad(bad(verb, v), f);
+    }
+    case 't':
+      return typeof v === 'boolean' ? pad(String(v), f) : pad(bad(verb, v), f);
+    case 'e':
+    case 'E':
+    case 'f':
+    case 'F':
+    case 'g':
+    case 'G': {
+      if (typeof v !== 'number') return pad(bad(verb, v), f);
+      const lower = verb.toLowerCase() as 'e' | 'f' | 'g';
+      let s =
+        lower === 'g' && f.prec === undefined ? formatFloatG(v, 6) : formatFloatPrec(v, lower, f.prec ?? 6);
+      if (verb === 'E' || verb === 'G') s = s.toUpperCase();
+      return pad(signed(s, v < 0), f, true);
+    }
+    case 'T':
+      return pad(goTypeName(v), f);
+    case 'U': {
+      const i = intOf(v);
+      return i === undefined ? pad(bad(verb, v), f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
+    }
+    default:
+      return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
+  }
+}
+
+/** fmt.Sprintf over Go values. */
+export function goSprintf(format: string, args: unknown[]): string {
+  let out = '';
+  let argi = 0;
+  let i = 0;
+  while (i < format.length) {
+    const ch = format[i];
+    if (ch !== '%') {
+      out += ch;
+      i++;
+      continue;
+    }
+    i++;
+    if (i >= format.length) {
+      out += '%!(NOVERB)';
+      break;
+    }
+    const f: Spec = { minus: false, plus: false, sharp: false, zero: false, space: false };
+    for (; i < format.length; i++) {
+      const c = format[i];
+      if (c === '-') f.minus = true;
+      else if (c === '+') f.plus = true;
+      else if (c === '#') f.sharp = true;
+      else if (c === '0') f.zero = !f.minus;
+      else if (c === ' ') f.space = true;
+      else break;
+    }
+    const num = (): number | undefined => {
+      if (format[i] === '*') {
+        i++;
+        const a = args[argi++];
+        return typeof a === 'bigint' ? Number(a) : undefined;
+      }
+      let s = '';
+      while (i < format.length && format[i] >= '0' && format[i] <= '9') s += format[i++];
+      return s ? Number(s) : undefined;
+    };
+    f.width = num();
+    if (format[i] === '.') {
+      i++;
+      f.prec = num() ?? 0;
+    }
+    const verb = format[i++];
+    if (verb === '%') {
+      out += '%';
+      continue;
+    }
+    if (argi >= args.length) {
+      out += `%!${verb}(MISSING)`;
+      continue;
+    }
+    out += fmtOne(verb, args[argi++], f);
+  }
+  if (argi < args.length) {
+    out += `%!(EXTRA ${args
+      .slice(argi)
+      .map((a) => `${goTypeName(a)}=${formatV(a)}`)
+      .join(', ')})`;
+  }
+  return out;
+}
+
+/** fmt.Sprint: a space between operands when neither is a string. */
+export function goSprint(args: unknown[]): string {
+  let out = '';
+  for (let i = 0; i < args.length; i++) {
+    if (i > 0 && typeof args[i] !== 'string' && typeof args[i - 1] !== 'string') out += ' ';
+    out += formatV(args[i]);
+  }
+  return out;
+}
+
+export function goSprintln(args: unknown[]): string {
+  return `${args.map((a) => formatV(a)).join(' ')}\n`;
+}
+
+/** Deep copy of plain Go data (maps, lists); structs and functions are shared. */
+export function deepCopy<T>(v: T): T {
+  if (Array.isArray(v)) return v.map((x) => deepCopy(x)) as T;
+  if (isMap(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) out[k] = deepCopy(x);
+    return out as T;
+  }
+  return v;
+}
+
+/** Go's == on basic values (and reflect.DeepEqual-ish for the rest). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (isNil(a) || isNil(b)) return isNil(a) && isNil(b);
+  if (typeof a !== typeof b) return false;
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (isMap(a)) {
+    if (!isMap(b)) return false;
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
+  }
+  return a === b;
+}

@@ -1,0 +1,402 @@
+/**
+ * YAML and JSON as Helm sees them.
+ *
+ * Parsing (values files, `fromYaml`, rendered documents): go-yaml v2 rules through
+ * sigs.k8s.io/yaml — YAML 1.1 booleans (`yes`, `on`), timestamps stay strings, no sexagesimal
+ * numbers, then JSON-normalised so every number is a float64 (a JS number).
+ *
+ * Writing (`toYaml`): Helm marshals to JSON, then converts to YAML with go-yaml v2: map keys sorted
+ * (go-yaml's natural order), list items not indented under their key, strings that would read back
+ * as another type double-quoted, strings plain YAML cannot hold single-quoted, multi-line strings
+ * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
+ */
+import { parseAllDocuments, parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
+import { deepCopy, GoStruct, isMap, isNil } from './govalue.js';
+
+const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
+
+export const GO_YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+  version: '1.1',
+  merge: true,
+  // go-yaml v2's Unmarshal (what sigs.k8s.io/yaml calls) lets a later duplicate key win
+  uniqueKeys: false,
+  customTags: (tags) => tags.filter((t) => typeof t === 'string' || (!DROP.has(t.tag) && (t as { format?: string }).format !== 'TIME')),
+};
+
+/** Parsed YAML/JSON → Go values: plain objects (safe for any key), arrays, float64 numbers. */
+export function toGoData(v: unknown): unknown {
+  if (v === undefined || v === null) return null;
+  if (Array.isArray(v)) return v.map(toGoData);
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  if (typeof v === 'object') {
+    if (v instanceof Map) {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of v) setKey(out, String(k), toGoData(x));
+      return out;
+    }
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) setKey(out, k, toGoData(x));
+    return out;
+  }
+  if (typeof v === 'bigint') return Number(v);
+  return v;
+}
+
+/** Assign without tripping over `__proto__`. */
+export function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
+export class YamlParseError extends Error {}
+
+const PARSED = new Map<string, unknown>();
+
+/** One YAML document as go-yaml + sigs.k8s.io/yaml read it (a fresh copy each time; parses are cached). */
+export function parseGoYaml(text: string): unknown {
+  let v = PARSED.get(text);
+  if (v === undefined) {
+    const doc = parseDocument(text, GO_YAML_OPTIONS);
+    if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
+    v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
+    if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
+    PARSED.set(text, v);
+  }
+  return deepCopy(v);
+}
+
+export function parseGoYamlAll(text: string): unknown[] {
+  const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+  const out: unknown[] = [];
+  for (const d of Array.isArray(docs) ? docs : [docs]) {
+    if (d.errors.length) throw new YamlParseError(d.errors[0].message.split('\n')[0]);
+    out.push(toGoData(d.toJS({ maxAliasCount: 10000 })));
+  }
+  return out;
+}
+
+// ── JSON (encoding/json) ─────────────────────────────────────────────────────
+
+/** encoding/json's float64: 'f' format, exponent below 1e-6 or from 1e21 (like JS). */
+function jsonFloat(x: number): string {
+  if (!Number.isFinite(x)) throw new Error(`json: unsupported value: ${x}`);
+  // JS writes floats as encoding/json does: 'f' form, else 1e+21 / 1e-7 (no exponent padding)
+  return String(x);
+}
+
+function jsonString(s: string, escapeHtml: boolean): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 10) out += '\\n';
+    else if (c === 13) out += '\\r';
+    else if (c === 9) out += '\\t';
+    else if (c < 0x20) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else if (escapeHtml && (ch === '<' || ch === '>' || ch === '&')) out += `\\u00${c.toString(16)}`;
+    else if (c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16)}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** Struct fields as encoding/json sees them (a `json` name map when the struct has tags). */
+function structFields(v: GoStruct): Record<string, unknown> {
+  const names = (v as unknown as { jsonNames?: Record<string, string> }).jsonNames;
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (k === 'goType' || k === 'jsonNames' || typeof x === 'function') continue;
+    const name = names ? names[k] : k;
+    if (!name) continue;
+    if (names && (isNil(x) || x === '' || x === false || (Array.isArray(x) && x.length === 0))) continue;
+    out[name] = x;
+  }
+  return out;
+}
+
+/** json.Marshal (compact) or MarshalIndent with `indent`. */
+export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean } = {}): string {
+  const esc = opts.escapeHtml ?? true;
+  const ind = opts.indent;
+  const enc = (x: unknown, depth: number): string => {
+    if (isNil(x)) return 'null';
+    switch (typeof x) {
+      case 'string':
+        return jsonString(x, esc);
+      case 'boolean':
+        return x ? 'true' : 'false';
+      case 'number':
+        return jsonFloat(x);
+      case 'bigint':
+        return x.toString();
+      case 'function':
+        throw new Error('json: unsupported type: func');
+    }
+    if (x instanceof Uint8Array) return jsonString(Buffer.from(x).toString('base64'), esc);
+    const nl = ind === undefined ? '' : `\n${ind.repeat(depth + 1)}`;
+    const close = ind === undefined ? '' : `\n${ind.repeat(depth)}`;
+    const colon = ind === undefined ? ':' : ': ';
+    if (Array.isArray(x)) {
+      if (x.length === 0) return '[]';
+      return `[${x.map((e) => nl + enc(e, depth + 1)).join(',')}${close}]`;
+    }
+    const m = x instanceof GoStruct ? structFields(x) : (x as Record<string, unknown>);
+    const keys = Object.keys(m).sort();
+    if (keys.length === 0) return '{}';
+    return `{${keys.map((k) => `${nl}${jsonString(k, esc)}${colon}${enc(m[k], depth + 1)}`).join(',')}${close}}`;
+  };
+  return enc(v, 0);
+}
+
+// ── YAML writer (go-yaml v2 after JSON round trip) ─────────────────────────────
+
+type Plain = null | boolean | string | { int: string } | { float: string } | Plain[] | { map: Array<[string, Plain]> };
+
+/** The JSON round trip: what go-yaml sees after sigs.k8s.io/yaml.JSONToYAML. */
+function viaJson(v: unknown): Plain {
+  if (isNil(v)) return null;
+  switch (typeof v) {
+    case 'string':
+      return v;
+    case 'boolean':
+      return v;
+    case 'bigint':
+      return { int: v.toString() };
+    case 'number': {
+      const s = jsonFloat(v);
+      return /^-?\d+$/.test(s) && Math.abs(v) < 2 ** 63 ? { int: s } : { float: goFloatYaml(Number(s)) };
+    }
+    case 'function':
+      throw new Error('json: unsupported type: func');
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (Array.isArray(v)) return v.map(viaJson);
+  const m = v instanceof GoStruct ? structFields(v) : (v as Record<string, unknown>);
+  return { map: Object.keys(m).sort(goKeyLess).map((k) => [k, viaJson(m[k])] as [string, Plain]) };
+}
+
+function goFloatYaml(x: number): string {
+  // go-yaml v2: strconv.FormatFloat(f, 'g', -1, 64), exponent from 1e21 as 'g' gives 'e+21'.
+  if (Number.isNaN(x)) return '.nan';
+  if (x === Infinity) return '.inf';
+  if (x === -Infinity) return '-.inf';
+  const s = x.toExponential();
+  const [mant, e] = s.split('e');
+  const exp = Number(e);
+  if (exp < -4 || exp >= 21) return `${mant}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`;
+  return String(x);
+}
+
+const isLetter = (c: string) => /\p{L}/u.test(c);
+const isDigit = (c: string) => /\p{Nd}/u.test(c);
+
+/** go-yaml v2's keyList.Less: letters after other runes, digit runs compared as numbers. */
+export function goKeyLess(a: string, b: string): number {
+  const ar = [...a];
+  const br = [...b];
+  for (let i = 0; i < ar.length && i < br.length; i++) {
+    if (ar[i] === br[i]) continue;
+    const al = isLetter(ar[i]);
+    const bl = isLetter(br[i]);
+    if (al && bl) return ar[i] < br[i] ? -1 : 1;
+    if (al || bl) return bl ? -1 : 1;
+    let an = 0;
+    let bn = 0;
+    if (ar[i] === '0' || br[i] === '0') {
+      for (let j = i - 1; j >= 0 && isDigit(ar[j]); j--) {
+        if (ar[j] !== '0') {
+          an = 1;
+          bn = 1;
+          break;
+        }
+      }
+    }
+    let ai = i;
+    let bi = i;
+    for (; ai < ar.length && isDigit(ar[ai]); ai++) an = an * 10 + Number(ar[ai]);
+    for (; bi < br.length && isDigit(br[bi]); bi++) bn = bn * 10 + Number(br[bi]);
+    if (an !== bn) return an < bn ? -1 : 1;
+    if (ai !== bi) return ai < bi ? -1 : 1;
+    return ar[i] < br[i] ? -1 : 1;
+  }
+  return ar.length - br.length;
+}
+
+const YAML11_SPECIAL = new Set([
+  'y', 'Y', 'yes', 'Yes', 'YES', 'n', 'N', 'no', 'No', 'NO', 'true', 'True', 'TRUE', 'false', 'False', 'FALSE',
+  'on', 'On', 'ON', 'off', 'Off', 'OFF', '', '~', 'null', 'Null', 'NULL', '.nan', '.NaN', '.NAN',
+  '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF',
+]);
+
+/** Would go-yaml v2 read this plain scalar as something other than a string? */
+function resolvesToNonString(s: string): boolean {
+  if (YAML11_SPECIAL.has(s)) return true;
+  const c = s[0];
+  if (!/[-+.0-9]/.test(c)) return false;
+  const plain = s.replace(/_/g, '');
+  if (/^[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|\d+)$/.test(plain)) return true;
+  if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return true;
+  if (/^\d{4}-\d\d?-\d\d?([Tt ]|$)/.test(s)) return true; // timestamps
+  if (/^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)) return true; // base 60 float
+  return false;
+}
+
+/** The go-yaml emitter's plain-scalar analysis (block context). */
+function plainAllowed(s: string): boolean {
+  if (s === '') return false;
+  if (/^\s|\s$/.test(s)) return false;
+  if (/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029\ufeff]/.test(s)) return false;
+  const first = s[0];
+  if ('#,[]{}&*!|>\'"%@`'.includes(first)) return false;
+  if ((first === '-' || first === '?' || first === ':') && (s.length === 1 || /\s/.test(s[1]))) return false;
+  if (s.startsWith('---') || s.startsWith('...')) return false;
+  if (/: |:$| #/.test(s)) return false;
+  return true;
+}
+
+function doubleQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"') out += '\\"';
+    else if (ch === '\\') out += '\\\\';
+    else if (c === 0) out += '\\0';
+    else if (c === 7) out += '\\a';
+    else if (c === 8) out += '\\b';
+    else if (c === 9) out += '\\t';
+    else if (c === 10) out += '\\n';
+    else if (c === 11) out += '\\v';
+    else if (c === 12) out += '\\f';
+    else if (c === 13) out += '\\r';
+    else if (c === 27) out += '\\e';
+    else if (c === 0x85) out += '\\N';
+    else if (c === 0xa0) out += '\\_';
+    else if (c === 0x2028) out += '\\L';
+    else if (c === 0x2029) out += '\\P';
+    else if (c < 0x20 || c === 0x7f || c === 0xfeff) out += `\\x${c.toString(16).toUpperCase().padStart(2, '0')}`;
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
+/** go-yaml's emitter width: plain and quoted scalars fold at a space once past this column. */
+const BEST_WIDTH = 80;
+const SPECIAL = /[\x00-\x08\x09\x0b\x0c\x0e-\x1f\x7f\u0085\u2028\u2029\ufeff]/;
+
+/**
+ * go-yaml's folding: at a space (not after another space), once the column is past 80, the line
+ * breaks and continues at `cont`. Plain scalars need a non-space after it; quoted ones never fold
+ * at their first or last character, and double-quoted ones escape a following space with `\`.
+ */
+function fold(text: string, style: 'plain' | 'single' | 'double', column: number, cont: string): string {
+  const chars = [...text];
+  const open = style === 'plain' ? 0 : 1;
+  let col = column;
+  let out = '';
+  let spaces = false;
+  // for quoted styles `text` is the quoted form: index 0 and last are the quotes
+  const first = open;
+  const last = chars.length - 1 - open;
+  for (let i = 0; i < chars.length; i++) {
+    const c = chars[i];
+    if (c === ' ' && i >= first && i <= last) {
+      const next = chars[i + 1];
+      const canBreak = !spaces && col > BEST_WIDTH && (style === 'plain' ? next !== undefined && next !== ' ' : i > first && i < last);
+      if (canBreak) {
+        out += `\n${cont}`;
+        col = cont.length;
+        if (style === 'double' && next === ' ') {
+          out += '\\';
+          col++;
+        }
+      } else {
+        out += c;
+        col++;
+      }
+      spaces = true;
+    } else {
+      out += c;
+      col++;
+      spaces = false;
+    }
+  }
+  return out;
+}
+
+function scalarText(s: string, indent: string, column = 0, allowBreaks = true): string {
+  if (s.includes('\n') && !SPECIAL.test(s) && !/ \n/.test(s) && !/ $/.test(s)) {
+    // literal block: chomping from trailing newlines, indentation indicator for leading space
+    const trailing = s.match(/\n*$/)![0].length;
+    const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
+    const ind = /^[ \n]/.test(s) ? '2' : '';
+    const body = trailing > 0 ? s.slice(0, s.length - 1) : s;
+    const lines = body.split('\n').map((l) => (l ? `${indent}  ${l}` : ''));
+    return `|${ind}${chomp}\n${lines.join('\n')}`;
+  }
+  const cont = `${indent}  `;
+  let style: 'plain' | 'single' | 'double';
+  let text: string;
+  if (s.includes('\n') || resolvesToNonString(s) || SPECIAL.test(s)) [style, text] = ['double', doubleQuote(s)];
+  else if (plainAllowed(s)) [style, text] = ['plain', s];
+  else [style, text] = ['single', `'${s.replace(/'/g, "''")}'`];
+  return allowBreaks && style !== 'double' ? fold(text, style, column, cont) : allowBreaks ? foldDouble(text, column, cont) : text;
+}
+
+/** Double-quoted folding works on the escaped text: a space is a plain space there too. */
+function foldDouble(text: string, column: number, cont: string): string {
+  return fold(text, 'double', column, cont);
+}
+
+function scalar(p: Plain, indent: string, column = 0): string | undefined {
+  if (p === null) return 'null';
+  if (typeof p === 'boolean') return p ? 'true' : 'false';
+  if (typeof p === 'string') return scalarText(p, indent, column);
+  if (Array.isArray(p)) return p.length === 0 ? '[]' : undefined;
+  if ('int' in p) return p.int;
+  if ('float' in p) return p.float;
+  return p.map.length === 0 ? '{}' : undefined;
+}
+
+function emit(p: Plain, indent: string, out: string[]): void {
+  if (Array.isArray(p)) {
+    for (const item of p) {
+      const s = scalar(item, indent, indent.length + 2);
+      if (s !== undefined) {
+        out.push(`${indent}- ${s}`);
+        continue;
+      }
+      const sub: string[] = [];
+      emit(item, `${indent}  `, sub);
+      sub[0] = `${indent}- ${sub[0].slice(indent.length + 2)}`;
+      out.push(...sub);
+    }
+    return;
+  }
+  if (p && typeof p === 'object' && 'map' in p) {
+    for (const [k, v] of p.map) {
+      const key = scalarText(k, indent, 0, false);
+      const s = scalar(v, indent, indent.length + [...key].length + 2);
+      if (s !== undefined) {
+        out.push(`${indent}${key}: ${s}`);
+        continue;
+      }
+      out.push(`${indent}${key}:`);
+      emit(v, Array.isArray(v) ? indent : `${indent}  `, out);
+    }
+  }
+}
+
+/** yaml.Marshal as Helm's toYaml does it (with the trailing newline; toYaml trims it). */
+export function goYamlMarshal(v: unknown): string {
+  const p = viaJson(v);
+  const s = scalar(p, '');
+  if (s !== undefined) return `${s}\n`;
+  const out: string[] = [];
+  emit(p, '', out);
+  return `${out.join('\n')}\n`;
+}
+
+export function isGoMap(v: unknown): v is Record<string, unknown> {
+  return isMap(v);
+}

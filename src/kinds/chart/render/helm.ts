@@ -1,0 +1,439 @@
+/**
+ * Helm's side of rendering: built-in objects (.Release, .Chart, .Capabilities, .Template, .Files,
+ * .Subcharts), Helm's own functions (include, tpl, required, fail, toYaml/fromYaml/…, lookup), and
+ * `helm template`'s walk over the chart tree: every template of every enabled chart in one set
+ * (deepest parsed first, so a parent's define wins), partials (`_*`) and NOTES.txt not output,
+ * library charts only for their defines, `<no value>` removed.
+ */
+import { stringify as tomlStringify } from 'smol-toml';
+import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
+import { GoStruct, isMap, isNil } from './govalue.js';
+import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
+import { jsonToGo, sprigFuncs, str } from './sprig.js';
+import { globToRegExp, type HelmChart } from './chart.js';
+
+type Dict = Record<string, unknown>;
+
+/** Group/versions a Kubernetes 1.29 client scheme registers: what `helm template` offers by default. */
+export const DEFAULT_API_VERSIONS = [
+  'v1',
+  'admissionregistration.k8s.io/v1',
+  'admissionregistration.k8s.io/v1alpha1',
+  'admissionregistration.k8s.io/v1beta1',
+  'internal.apiserver.k8s.io/v1alpha1',
+  'apps/v1',
+  'apps/v1beta1',
+  'apps/v1beta2',
+  'authentication.k8s.io/v1',
+  'authentication.k8s.io/v1alpha1',
+  'authentication.k8s.io/v1beta1',
+  'authorization.k8s.io/v1',
+  'authorization.k8s.io/v1beta1',
+  'autoscaling/v1',
+  'autoscaling/v2',
+  'autoscaling/v2beta1',
+  'autoscaling/v2beta2',
+  'batch/v1',
+  'batch/v1beta1',
+  'certificates.k8s.io/v1',
+  'certificates.k8s.io/v1beta1',
+  'certificates.k8s.io/v1alpha1',
+  'coordination.k8s.io/v1beta1',
+  'coordination.k8s.io/v1',
+  'discovery.k8s.io/v1',
+  'discovery.k8s.io/v1beta1',
+  'events.k8s.io/v1',
+  'events.k8s.io/v1beta1',
+  'extensions/v1beta1',
+  'flowcontrol.apiserver.k8s.io/v1',
+  'flowcontrol.apiserver.k8s.io/v1beta1',
+  'flowcontrol.apiserver.k8s.io/v1beta2',
+  'flowcontrol.apiserver.k8s.io/v1beta3',
+  'networking.k8s.io/v1',
+  'networking.k8s.io/v1alpha1',
+  'networking.k8s.io/v1beta1',
+  'node.k8s.io/v1',
+  'node.k8s.io/v1alpha1',
+  'node.k8s.io/v1beta1',
+  'policy/v1',
+  'policy/v1beta1',
+  'rbac.authorization.k8s.io/v1',
+  'rbac.authorization.k8s.io/v1beta1',
+  'rbac.authorization.k8s.io/v1alpha1',
+  'resource.k8s.io/v1alpha2',
+  'scheduling.k8s.io/v1alpha1',
+  'scheduling.k8s.io/v1beta1',
+  'scheduling.k8s.io/v1',
+  'storage.k8s.io/v1beta1',
+  'storage.k8s.io/v1',
+  'storage.k8s.io/v1alpha1',
+  'apiextensions.k8s.io/v1beta1',
+  'apiextensions.k8s.io/v1',
+];
+
+export const DEFAULT_KUBE_VERSION = 'v1.29.0';
+export const HELM_VERSION = 'v3.14.4';
+
+// ── built-in objects ─────────────────────────────────────────────────────────
+
+export class ChartFiles extends GoStruct {
+  constructor(private readonly entries: Map<string, Buffer>) {
+    super('chart.Files');
+  }
+  override goLen = () => this.entries.size;
+  /** For `range $path, $bytes := .Files.Glob …`. */
+  goRange(): Dict {
+    const out: Dict = {};
+    for (const [k, v] of this.entries) setKey(out, k, new Uint8Array(v));
+    return out;
+  }
+  GetBytes = (name: unknown) => new Uint8Array(this.entries.get(str(name)) ?? Buffer.alloc(0));
+  Get = (name: unknown) => (this.entries.get(str(name)) ?? Buffer.alloc(0)).toString('utf8');
+  Glob = (pattern: unknown) => {
+    const re = globToRegExp(str(pattern));
+    return new ChartFiles(new Map([...this.entries].filter(([k]) => re.test(k))));
+  };
+  AsConfig = () => {
+    if (this.entries.size === 0) return '';
+    const m: Dict = {};
+    for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), v.toString('utf8'));
+    return toYaml(m);
+  };
+  AsSecrets = () => {
+    if (this.entries.size === 0) return '';
+    const m: Dict = {};
+    for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), v.toString('base64'));
+    return toYaml(m);
+  };
+  Lines = (p: unknown) => {
+    const b = this.entries.get(str(p));
+    if (!b) return [];
+    let s = b.toString('utf8');
+    if (s.endsWith('\n')) s = s.slice(0, -1);
+    return s.split('\n');
+  };
+  override goString = () => `map[${[...this.entries.keys()].sort().map((k) => `${k}:[…]`).join(' ')}]`;
+}
+
+class VersionSet extends GoStruct {
+  constructor(readonly list: string[]) {
+    super('chartutil.VersionSet');
+  }
+  Has = (v: unknown) => this.list.includes(str(v));
+  override goLen = () => this.list.length;
+  goRange(): Dict {
+    const out: Dict = {};
+    this.list.forEach((v, i) => (out[String(i)] = v));
+    return out;
+  }
+  override goString = () => `[${this.list.join(' ')}]`;
+}
+
+export interface KubeVersion {
+  version: string;
+  major: string;
+  minor: string;
+}
+
+export function parseKubeVersion(v: string): KubeVersion {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?([-+].*)?$/.exec(v.trim());
+  if (!m) throw new Error(`invalid kube version "${v}": expected v<major>.<minor>[.<patch>]`);
+  return { version: `v${m[1]}.${m[2]}.${m[3] ?? 0}${m[4] ?? ''}`, major: m[1], minor: m[2] };
+}
+
+export function capabilities(kube: KubeVersion, apiVersions: string[]): GoStruct {
+  const kv = new GoStruct('chartutil.KubeVersion', { Version: kube.version, Major: kube.major, Minor: kube.minor });
+  Object.assign(kv, { GitVersion: kube.version, String: () => kube.version });
+  kv.goString = () => kube.version;
+  return new GoStruct('chartutil.Capabilities', {
+    KubeVersion: kv,
+    APIVersions: new VersionSet(apiVersions),
+    HelmVersion: new GoStruct('chartutil.BuildInfo', { Version: HELM_VERSION, GitCommit: '', GitTreeState: 'clean', GoVersion: 'go1.21.9' }),
+  });
+}
+
+const META_FIELDS: Record<string, string> = {
+  name: 'Name',
+  home: 'Home',
+  sources: 'Sources',
+  version: 'Version',
+  description: 'Description',
+  keywords: 'Keywords',
+  maintainers: 'Maintainers',
+  icon: 'Icon',
+  apiVersion: 'APIVersion',
+  condition: 'Condition',
+  tags: 'Tags',
+  appVersion: 'AppVersion',
+  deprecated: 'Deprecated',
+  annotations: 'Annotations',
+  kubeVersion: 'KubeVersion',
+  dependencies: 'Dependencies',
+  type: 'Type',
+};
+
+const STRING_FIELDS = new Set(['Name', 'Home', 'Version', 'Description', 'Icon', 'APIVersion', 'Condition', 'Tags', 'AppVersion', 'KubeVersion', 'Type']);
+
+/** `.Chart`: chart.Metadata with Go field names, plus IsRoot. */
+export function chartObject(meta: Dict, isRoot: boolean): GoStruct {
+  const fields: Dict = {};
+  const jsonNames: Record<string, string> = {};
+  for (const [json, goName] of Object.entries(META_FIELDS)) {
+    const v = meta[json];
+    fields[goName] = STRING_FIELDS.has(goName) ? (isNil(v) ? '' : typeof v === 'string' ? v : String(v)) : goName === 'Deprecated' ? v === true : isNil(v) ? null : v;
+    jsonNames[goName] = json;
+  }
+  if (Array.isArray(fields.Dependencies)) {
+    fields.Dependencies = (fields.Dependencies as Dict[]).map(
+      (d) =>
+        new GoStruct('*chart.Dependency', {
+          Name: str(d.name),
+          Version: str(d.version),
+          Repository: str(d.repository),
+          Condition: str(d.condition),
+          Tags: d.tags ?? null,
+          Enabled: d.enabled !== false,
+          ImportValues: d['import-values'] ?? null,
+          Alias: str(d.alias),
+        }),
+    );
+  }
+  const s = new GoStruct('chart.Metadata', { ...fields, IsRoot: isRoot });
+  Object.assign(s, { jsonNames });
+  Object.defineProperty(s, 'jsonNames', { enumerable: false, value: jsonNames });
+  return s;
+}
+
+export function toYaml(v: unknown): string {
+  try {
+    return goYamlMarshal(v).replace(/\n$/, '');
+  } catch {
+    return '';
+  }
+}
+
+// ── the engine ───────────────────────────────────────────────────────────────
+
+export interface RenderedTemplate {
+  /** Template name: `nats/templates/statefulset.yaml`. */
+  name: string;
+  chart: HelmChart;
+  output: string;
+  /** [offset in output, template line, text node] (after `<no value>` removal). */
+  marks: Array<[number, number, boolean]>;
+}
+
+function warnWrap(msg: string): string {
+  return `HELM_ERR_START${msg}HELM_ERR_END`;
+}
+
+function sortTemplateNames(names: string[]): string[] {
+  // byPathLen reversed: deepest first, and in reverse lexical order among equals
+  return [...names].sort((a, b) => {
+    const ca = a.split('/').length;
+    const cb = b.split('/').length;
+    if (ca !== cb) return cb - ca;
+    return a < b ? 1 : a > b ? -1 : 0;
+  });
+}
+
+function adjustMarks(raw: string, marks: Array<[number, number, boolean]>): { text: string; marks: Array<[number, number, boolean]> } {
+  const hits: number[] = [];
+  for (let i = raw.indexOf('<no value>'); i >= 0; i = raw.indexOf('<no value>', i + 10)) hits.push(i);
+  if (hits.length === 0) return { text: raw, marks };
+  let h = 0;
+  const out = marks.map(([o, l, t]) => {
+    while (h < hits.length && hits[h] < o) h++;
+    return [Math.max(0, o - h * 10), l, t] as [number, number, boolean];
+  });
+  return { text: raw.split('<no value>').join(''), marks: out };
+}
+
+export interface EngineInput {
+  top: HelmChart;
+  values: Dict;
+  release: { name: string; namespace: string; revision: number; isUpgrade: boolean };
+  caps: GoStruct;
+}
+
+/** Render every template of the chart tree; returns the non-partial templates' outputs. */
+export function renderTemplates(input: EngineInput): RenderedTemplate[] {
+  const release: Dict = {
+    Name: input.release.name,
+    Namespace: input.release.namespace,
+    IsUpgrade: input.release.isUpgrade,
+    IsInstall: !input.release.isUpgrade,
+    Revision: BigInt(input.release.revision),
+    Service: 'Helm',
+  };
+  const entries = new Map<string, { data: string; vals: Dict; basePath: string; chart: HelmChart }>();
+  const rec = (c: HelmChart, parentVals: Dict, isRoot: boolean): Dict => {
+    const subCharts: Dict = {};
+    const next: Dict = {
+      Chart: chartObject(c.meta, isRoot),
+      Files: new ChartFiles(c.files),
+      Release: release,
+      Capabilities: input.caps,
+      Values: {},
+      Subcharts: subCharts,
+    };
+    if (isRoot) next.Values = parentVals.Values;
+    else {
+      const pv = parentVals.Values;
+      if (isMap(pv) && isMap(pv[c.name])) next.Values = pv[c.name];
+    }
+    for (const d of c.deps) setKey(subCharts, d.name, rec(d, next, false));
+    for (const t of c.templates) {
+      if (c.isLibrary && !t.name.slice(t.name.lastIndexOf('/') + 1).startsWith('_')) continue;
+      entries.set(`${c.fullPath}/${t.name}`, { data: t.data, vals: next, basePath: `${c.fullPath}/templates`, chart: c });
+    }
+    return next;
+  };
+  rec(input.top, { Values: input.values }, true);
+
+  const set = new TemplateSet();
+  set.funcs = helmFuncs(set);
+  const names = sortTemplateNames([...entries.keys()]);
+  for (const n of names) set.parse(n, entries.get(n)!.data);
+  const out: RenderedTemplate[] = [];
+  for (const n of names) {
+    const base = n.slice(n.lastIndexOf('/') + 1);
+    if (base.startsWith('_')) continue;
+    const e = entries.get(n)!;
+    e.vals.Template = { Name: n, BasePath: e.basePath };
+    const w = new Writer(true);
+    try {
+      set.execute(n, e.vals, w);
+    } catch (err) {
+      if (base === 'NOTES.txt') continue;
+      throw cleanupError(err);
+    }
+    if (base === 'NOTES.txt') continue;
+    const adjusted = adjustMarks(w.toString(), w.marks);
+    out.push({ name: n, chart: e.chart, output: adjusted.text, marks: adjusted.marks });
+  }
+  return out;
+}
+
+/** Helm's reformatExecErrorMsg for `required`/`fail`: `execution error at (file:line): msg`. */
+function cleanupError(err: unknown): Error {
+  if (!(err instanceof Error)) return new Error(String(err));
+  const m = /HELM_ERR_START([\s\S]*)HELM_ERR_END/.exec(err.message);
+  if (m) {
+    const loc = /^template: ([^:]+:\d+)/.exec(err.message);
+    return new TemplateExecError(`execution error at (${loc ? loc[1] : '?'}): ${m[1]}`, m[1]);
+  }
+  return err;
+}
+
+/** The function map of a template set: sprig, Helm's own, and include/tpl closing over `set`. */
+function helmFuncs(set: TemplateSet, base: Record<string, GoFunc> = helmBaseFuncs()): Record<string, GoFunc> {
+  const include = (name: unknown, data: unknown) => {
+    const n = str(name);
+    const depth = set.includeDepth.get(n) ?? 0;
+    if (depth > 1000) throw new FuncError(`rendering template has a nested reference name: ${n}: unable to execute template`);
+    set.includeDepth.set(n, depth + 1);
+    const w = new Writer(false);
+    try {
+      if (!set.has(n)) throw new FuncError(`template: no template ${JSON.stringify(n)} associated with template "gotpl"`);
+      set.execute(n, data, w);
+    } finally {
+      set.includeDepth.set(n, depth);
+    }
+    return w.toString();
+  };
+  const tpl = (text: unknown, vals: unknown) => {
+    // Helm clones the set, so defines in the text are visible to include inside it only
+    const child = set.child();
+    child.funcs = helmFuncs(child, base);
+    const tname = isMap(vals) && isMap(vals.Template) && typeof vals.Template.Name === 'string' ? vals.Template.Name : 'tpl';
+    const body = child.parse(tname, str(text));
+    const w = new Writer(false);
+    child.executeBody(tname, body, vals, w);
+    return w.toString().split('<no value>').join('');
+  };
+  return { ...base, include, tpl };
+}
+
+function helmBaseFuncs(): Record<string, GoFunc> {
+  const f: Record<string, GoFunc> = { ...sprigFuncs() };
+  delete f.env;
+  delete f.expandenv;
+  Object.assign(f, {
+    required: (msg: unknown, v: unknown) => {
+      if (isNil(v) || v === '') throw new FuncError(warnWrap(str(msg)));
+      return v;
+    },
+    fail: (msg: unknown) => {
+      throw new FuncError(warnWrap(str(msg)));
+    },
+    toYaml: (v: unknown) => toYaml(v),
+    toYamlPretty: (v: unknown) => toYaml(v),
+    mustToYaml: (v: unknown) => goYamlMarshal(v).replace(/\n$/, ''),
+    fromYaml: (s: unknown) => {
+      try {
+        const v = parseGoYaml(str(s));
+        if (isNil(v)) return {};
+        if (!isMap(v)) return { Error: `error unmarshaling JSON: json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}` };
+        return v;
+      } catch (e) {
+        return { Error: (e as Error).message };
+      }
+    },
+    fromYamlArray: (s: unknown) => {
+      try {
+        const v = parseGoYaml(str(s));
+        if (isNil(v)) return [];
+        if (!Array.isArray(v)) return [`error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}`];
+        return v;
+      } catch (e) {
+        return [(e as Error).message];
+      }
+    },
+    toJson: (v: unknown) => {
+      try {
+        return goJson(v);
+      } catch {
+        return '';
+      }
+    },
+    fromJson: (s: unknown) => {
+      try {
+        const v = jsonToGo(JSON.parse(str(s)));
+        return isMap(v) ? v : { Error: 'json: cannot unmarshal into Go value of type map[string]interface {}' };
+      } catch (e) {
+        return { Error: (e as Error).message };
+      }
+    },
+    fromJsonArray: (s: unknown) => {
+      try {
+        const v = jsonToGo(JSON.parse(str(s)));
+        return Array.isArray(v) ? v : ['json: cannot unmarshal object into Go value of type []interface {}'];
+      } catch (e) {
+        return [(e as Error).message];
+      }
+    },
+    toToml: (v: unknown) => {
+      try {
+        return tomlStringify(toTomlable(v) as Record<string, unknown>);
+      } catch (e) {
+        return (e as Error).message;
+      }
+    },
+    lookup: () => ({}),
+  });
+  return f;
+}
+
+function toTomlable(v: unknown): unknown {
+  if (typeof v === 'bigint') return v;
+  if (Array.isArray(v)) return v.map(toTomlable);
+  if (isMap(v)) {
+    const out: Dict = {};
+    for (const k of Object.keys(v).sort()) if (!isNil(v[k])) out[k] = toTomlable(v[k]);
+    return out;
+  }
+  return v;
+}
+
+export { parseGoYamlAll };

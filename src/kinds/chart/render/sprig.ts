@@ -1,0 +1,837 @@
+/**
+ * The sprig v3 function library (TxtFuncMap, without `env`/`expandenv`, which Helm removes), over
+ * JavaScript Go values. Arguments are converted the way sprig and Go's reflection do for the
+ * charts that work with Helm; where Go would reject an argument's type, this is lenient and says so
+ * only through the result (documented in README.md next to this file).
+ *
+ * Deterministic by design: `now` is a fixed instant (2000-01-01T00:00:00Z); the random functions
+ * (`randAlphaNum`, `uuidv4`, `shuffle`, …) draw from a fixed-seed generator; `genCA`,
+ * `genPrivateKey`, `genSelfSignedCert`, `genSignedCert`, `bcrypt`, `htpasswd`, `encryptAES`,
+ * `derivePassword` return placeholder text with the right shape (PEM blocks, hash prefixes), never
+ * real keys. Rendering is for seeing what a chart deploys, not for installing it.
+ */
+import { createHash } from 'node:crypto';
+import semver from 'semver';
+import { FuncError, queryEscape, type GoFunc } from './exec.js';
+import {
+  deepCopy,
+  deepEqual,
+  formatV,
+  goKind,
+  GoStruct,
+  goSprintf,
+  goTypeName,
+  isEmpty,
+  isMap,
+  isNil,
+} from './govalue.js';
+import { goJson, setKey } from './goyaml.js';
+
+type Dict = Record<string, unknown>;
+
+/** Go's fmt %v for a string parameter (nil is empty). */
+export function str(v: unknown): string {
+  if (isNil(v)) return '';
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  return formatV(v);
+}
+
+/** sprig's strval: like fmt %v, but nil is "<nil>" only where sprig keeps it. */
+function strval(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  return formatV(v);
+}
+
+/** cast.ToInt64 as sprig uses it. */
+export function toInt64(v: unknown): bigint {
+  if (isNil(v)) return 0n;
+  switch (typeof v) {
+    case 'bigint':
+      return v;
+    case 'number':
+      return Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+    case 'boolean':
+      return v ? 1n : 0n;
+    case 'string': {
+      const s = v.trim();
+      try {
+        if (/^[+-]?(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|\d+)$/.test(s)) {
+          const neg = s.startsWith('-');
+          const b = s.replace(/^[+-]/, '');
+          const n = BigInt(/^0\d/.test(b) ? `0o${b.slice(1)}` : b.toLowerCase().startsWith('0o') ? `0o${b.slice(2)}` : b);
+          return neg ? -n : n;
+        }
+      } catch {
+        return 0n;
+      }
+      return 0n;
+    }
+  }
+  return 0n;
+}
+
+export function toFloat64(v: unknown): number {
+  if (isNil(v)) return 0;
+  switch (typeof v) {
+    case 'bigint':
+      return Number(v);
+    case 'number':
+      return v;
+    case 'boolean':
+      return v ? 1 : 0;
+    case 'string': {
+      const n = Number(v.trim());
+      return v.trim() === '' || Number.isNaN(n) ? 0 : n;
+    }
+  }
+  return 0;
+}
+
+function list(v: unknown, fn: string): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
+  if (isNil(v)) return [];
+  throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
+}
+
+function dict(v: unknown): Dict {
+  if (isMap(v)) return v;
+  if (isNil(v)) return {};
+  throw new FuncError(`wrong type for value; expected map[string]interface {}; got ${goTypeName(v)}`);
+}
+
+// ── deterministic randomness ─────────────────────────────────────────────────
+
+let seed = 0x2f6b_9a13;
+function rand(): number {
+  // mulberry32
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+export function resetRandom(): void {
+  seed = 0x2f6b_9a13;
+}
+function randFrom(chars: string, n: unknown): string {
+  let out = '';
+  const count = Number(toInt64(n));
+  for (let i = 0; i < count; i++) out += chars[Math.floor(rand() * chars.length)];
+  return out;
+}
+const ALPHA = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
+const NUM = '0123456789';
+
+function placeholderPem(type: string, seedText: string): string {
+  const body = createHash('sha512').update(`ferry-placeholder:${type}:${seedText}`).digest('base64');
+  const b64 = (body + body + body).slice(0, 192);
+  return `-----BEGIN ${type}-----\n${b64.match(/.{1,64}/g)!.join('\n')}\n-----END ${type}-----\n`;
+}
+
+function certStruct(name: string): GoStruct {
+  return new GoStruct('sprig.certificate', {
+    Cert: placeholderPem('CERTIFICATE', name),
+    Key: placeholderPem('RSA PRIVATE KEY', name),
+  });
+}
+
+// ── time ─────────────────────────────────────────────────────────────────────
+
+/** `now` is fixed so renders are deterministic. */
+export const FIXED_NOW = new Date(Date.UTC(2000, 0, 1, 0, 0, 0));
+
+class GoTime extends GoStruct {
+  constructor(readonly date: Date) {
+    super('time.Time');
+  }
+  override goString = () => this.date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
+  Unix = () => BigInt(Math.floor(this.date.getTime() / 1000));
+  UTC = () => this;
+  Year = () => BigInt(this.date.getUTCFullYear());
+  Format = (layout: unknown) => goDate(str(layout), this.date);
+}
+
+function toDate(v: unknown): Date {
+  if (v instanceof GoTime) return v.date;
+  if (typeof v === 'bigint' || typeof v === 'number') return new Date(Number(v) * 1000);
+  if (typeof v === 'string') {
+    const d = new Date(v);
+    return Number.isNaN(d.getTime()) ? FIXED_NOW : d;
+  }
+  return FIXED_NOW;
+}
+
+const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
+
+/** Go's reference-time layouts, UTC only. */
+function goDate(layout: string, d: Date): string {
+  const p2 = (n: number) => String(n).padStart(2, '0');
+  const tokens: Array<[string, () => string]> = [
+    ['2006', () => String(d.getUTCFullYear())],
+    ['January', () => MONTHS[d.getUTCMonth()]],
+    ['Jan', () => MONTHS[d.getUTCMonth()].slice(0, 3)],
+    ['Monday', () => DAYS[d.getUTCDay()]],
+    ['Mon', () => DAYS[d.getUTCDay()].slice(0, 3)],
+    ['MST', () => 'UTC'],
+    ['Z07:00', () => 'Z'],
+    ['-07:00', () => '+00:00'],
+    ['-0700', () => '+0000'],
+    ['.000000000', () => `.${String(d.getUTCMilliseconds()).padStart(3, '0')}000000`],
+    ['.000000', () => `.${String(d.getUTCMilliseconds()).padStart(3, '0')}000`],
+    ['.000', () => `.${String(d.getUTCMilliseconds()).padStart(3, '0')}`],
+    ['01', () => p2(d.getUTCMonth() + 1)],
+    ['02', () => p2(d.getUTCDate())],
+    ['15', () => p2(d.getUTCHours())],
+    ['03', () => p2(d.getUTCHours() % 12 || 12)],
+    ['04', () => p2(d.getUTCMinutes())],
+    ['05', () => p2(d.getUTCSeconds())],
+    ['06', () => p2(d.getUTCFullYear() % 100)],
+    ['PM', () => (d.getUTCHours() >= 12 ? 'PM' : 'AM')],
+    ['1', () => String(d.getUTCMonth() + 1)],
+    ['2', () => String(d.getUTCDate())],
+    ['3', () => String(d.getUTCHours() % 12 || 12)],
+    ['4', () => String(d.getUTCMinutes())],
+    ['5', () => String(d.getUTCSeconds())],
+  ];
+  let out = '';
+  let i = 0;
+  outer: while (i < layout.length) {
+    for (const [t, f] of tokens) {
+      if (layout.startsWith(t, i)) {
+        out += f();
+        i += t.length;
+        continue outer;
+      }
+    }
+    out += layout[i++];
+  }
+  return out;
+}
+
+// ── semver (Masterminds/semver v3 constraints on npm semver) ─────────────────
+
+function coerceVersion(v: string): string | undefined {
+  const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(v.trim());
+  if (!m) return undefined;
+  return `${m[1]}.${m[2] ?? 0}.${m[3] ?? 0}${m[4] ?? ''}${m[5] ?? ''}`;
+}
+
+/** Masterminds constraint syntax → npm semver range (commas are AND, `||` is OR, partial versions). */
+export function mastermindsRange(c: string): string {
+  return c
+    .split('||')
+    .map((part) =>
+      part
+        .split(/,|\s+(?=[<>=~^!])/)
+        .map((s) => s.trim())
+        .filter(Boolean)
+        .map((s) => {
+          const m = /^(!=|>=|<=|=>|=<|>|<|=|~>|~|\^)?\s*v?(.*)$/.exec(s)!;
+          let op = m[1] ?? '';
+          if (op === '=>') op = '>=';
+          if (op === '=<') op = '<=';
+          if (op === '~>') op = '~';
+          const ver = m[2];
+          if (/[xX*]/.test(ver) || ver.split(/[-+]/)[0].split('.').length < 3) {
+            // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
+            const [core, ...pre] = ver.split('-');
+            const suffix = pre.length ? `-${pre.join('-')}` : '';
+            if ((op === '>=' || op === '<' || op === '>' || op === '<=') && !/[xX*]/.test(core)) {
+              const parts = core.split('.');
+              while (parts.length < 3) parts.push('0');
+              return `${op}${parts.join('.')}${suffix}`;
+            }
+            return `${op}${core}${suffix}`;
+          }
+          return `${op}${ver}`;
+        })
+        .join(' '),
+    )
+    .join(' || ');
+}
+
+export function semverCompare(constraint: string, version: string): boolean {
+  const v = coerceVersion(version);
+  if (!v) throw new FuncError(`Invalid Semantic Version`);
+  const range = mastermindsRange(constraint);
+  // Masterminds: a constraint with a prerelease (`-0`) admits prereleases.
+  return semver.satisfies(v, range, { includePrerelease: /-/.test(constraint) });
+}
+
+class SemverVersion extends GoStruct {
+  constructor(private readonly v: semver.SemVer) {
+    super('*semver.Version');
+  }
+  override goString = () => this.v.version;
+  Major = () => BigInt(this.v.major);
+  Minor = () => BigInt(this.v.minor);
+  Patch = () => BigInt(this.v.patch);
+  Prerelease = () => this.v.prerelease.join('.');
+  Metadata = () => this.v.build.join('.');
+  Original = () => this.v.raw;
+  String = () => this.v.version;
+  Compare = (o: unknown) => BigInt(semver.compare(this.v, o instanceof SemverVersion ? o.v : String(o)));
+}
+
+// ── regex (RE2 → JS) ─────────────────────────────────────────────────────────
+
+function goRegex(re: string, global = false): RegExp {
+  let flags = global ? 'gu' : 'u';
+  let src = re;
+  const m = /^\(\?([imsU]+)\)/.exec(src);
+  if (m) {
+    src = src.slice(m[0].length);
+    if (m[1].includes('i')) flags += 'i';
+    if (m[1].includes('m')) flags += 'm';
+    if (m[1].includes('s')) flags += 's';
+  }
+  src = src.replace(/\\z/g, '$').replace(/\\A/g, '^').replace(/\(\?P</g, '(?<');
+  try {
+    return new RegExp(src, flags);
+  } catch {
+    return new RegExp(src, flags.replace('u', ''));
+  }
+}
+
+/** Go's Regexp.Expand template ($1, ${1}, ${name}) → JS replacement. */
+function goReplacement(repl: string): string {
+  return repl.replace(/\$\$|\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => {
+    if (m === '$$') return '$$';
+    const name = a ?? b;
+    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
+  });
+}
+
+// ── merge (mergo) ─────────────────────────────────────────────────────────────
+
+function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
+  for (const [k, v] of Object.entries(src)) {
+    const d = dst[k];
+    if (isMap(d) && isMap(v)) mergeInto(d, v, overwrite);
+    else if (!Object.hasOwn(dst, k) || isEmpty(d)) setKey(dst, k, deepCopy(v));
+    else if (overwrite && !isEmpty(v)) setKey(dst, k, deepCopy(v));
+  }
+}
+
+// ── the map ──────────────────────────────────────────────────────────────────
+
+function title(s: string): string {
+  return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
+}
+
+function words(s: string): string[] {
+  return s
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean);
+}
+
+function indent(n: unknown, s: unknown): string {
+  const pad = ' '.repeat(Number(toInt64(n)));
+  return pad + str(s).replace(/\n/g, `\n${pad}`);
+}
+
+function uniq(l: unknown[]): unknown[] {
+  const out: unknown[] = [];
+  for (const x of l) if (!out.some((y) => deepEqual(x, y))) out.push(x);
+  return out;
+}
+
+function numericFold(args: unknown[], fn: (a: bigint, b: bigint) => bigint): bigint {
+  return args.map(toInt64).reduce(fn);
+}
+
+export function sprigFuncs(): Record<string, GoFunc> {
+  const f: Record<string, GoFunc> = {
+    // dates
+    now: () => new GoTime(FIXED_NOW),
+    date: (fmt, d) => goDate(str(fmt), toDate(d)),
+    dateInZone: (fmt, d) => goDate(str(fmt), toDate(d)),
+    date_in_zone: (fmt, d) => goDate(str(fmt), toDate(d)),
+    htmlDate: (d) => goDate('2006-01-02', toDate(d)),
+    htmlDateInZone: (d) => goDate('2006-01-02', toDate(d)),
+    dateModify: (_m, d) => new GoTime(toDate(d)),
+    date_modify: (_m, d) => new GoTime(toDate(d)),
+    mustDateModify: (_m, d) => new GoTime(toDate(d)),
+    ago: () => '0s',
+    toDate: (_fmt, s) => new GoTime(toDate(s)),
+    mustToDate: (_fmt, s) => new GoTime(toDate(s)),
+    unixEpoch: (d) => String(Math.floor(toDate(d).getTime() / 1000)),
+    duration: (s) => `${toInt64(s)}s`,
+    durationRound: (d) => str(d),
+    // strings
+    abbrev: (w, s) => {
+      const n = Number(toInt64(w));
+      const t = str(s);
+      return n < 4 || t.length <= n ? t : `${t.slice(0, n - 3)}...`;
+    },
+    abbrevboth: (_l, w, s) => f.abbrev(w, s),
+    trunc: (c, s) => {
+      const n = Number(toInt64(c));
+      const t = str(s);
+      if (n < 0 && t.length + n > 0) return t.slice(t.length + n);
+      if (n >= 0 && t.length > n) return t.slice(0, n);
+      return t;
+    },
+    trim: (s) => str(s).trim(),
+    upper: (s) => str(s).toUpperCase(),
+    lower: (s) => str(s).toLowerCase(),
+    title: (s) => title(str(s)),
+    untitle: (s) => str(s).replace(/(^|\s)(\S)/g, (_m, a: string, b: string) => a + b.toLowerCase()),
+    substr: (start, end, s) => {
+      const t = str(s);
+      const a = Number(toInt64(start));
+      const b = Number(toInt64(end));
+      if (a < 0) return t.slice(0, b);
+      if (b < 0 || b > t.length) return t.slice(a);
+      return t.slice(a, b);
+    },
+    repeat: (c, s) => str(s).repeat(Math.max(0, Number(toInt64(c)))),
+    trimall: (a, b) => trimChars(str(b), str(a)),
+    trimAll: (a, b) => trimChars(str(b), str(a)),
+    trimSuffix: (a, b) => (str(b).endsWith(str(a)) && str(a) ? str(b).slice(0, -str(a).length) : str(b)),
+    trimPrefix: (a, b) => (str(b).startsWith(str(a)) ? str(b).slice(str(a).length) : str(b)),
+    nospace: (s) => str(s).replace(/\s/g, ''),
+    initials: (s) => words(str(s)).map((w) => w[0]).join(''),
+    randAlphaNum: (n) => randFrom(ALPHA + NUM, n),
+    randAlpha: (n) => randFrom(ALPHA, n),
+    randAscii: (n) => randFrom('!"#$%&\'()*+,-./' + NUM + ':;<=>?@' + ALPHA + '[\\]^_`{|}~', n),
+    randNumeric: (n) => randFrom(NUM, n),
+    randInt: (min, max) => toInt64(min) + BigInt(Math.floor(rand() * Number(toInt64(max) - toInt64(min)))),
+    randBytes: (n) => Buffer.from(randFrom(ALPHA + NUM, n)).toString('base64'),
+    swapcase: (s) => [...str(s)].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''),
+    shuffle: (s) => str(s),
+    snakecase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('_'),
+    camelcase: (s) => str(s).split('_').map((w) => (w ? w[0].toUpperCase() + w.slice(1) : '')).join(''),
+    kebabcase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('-'),
+    wrap: (l, s) => wrapText(str(s), Number(toInt64(l)), '\n'),
+    wrapWith: (l, sep, s) => wrapText(str(s), Number(toInt64(l)), str(sep)),
+    contains: (sub, s) => str(s).includes(str(sub)),
+    hasPrefix: (p, s) => str(s).startsWith(str(p)),
+    hasSuffix: (p, s) => str(s).endsWith(str(p)),
+    quote: (...args) =>
+      args
+        .filter((a) => !isNil(a))
+        .map((a) => goSprintf('%q', [strval(a)]))
+        .join(' '),
+    squote: (...args) =>
+      args
+        .filter((a) => !isNil(a))
+        .map((a) => `'${strval(a)}'`)
+        .join(' '),
+    cat: (...args) =>
+      args
+        .filter((a) => !isNil(a))
+        .map((a) => formatV(a))
+        .join(' '),
+    indent: (n, s) => indent(n, s),
+    nindent: (n, s) => `\n${indent(n, s)}`,
+    replace: (o, n, s) => str(s).split(str(o)).join(str(n)),
+    plural: (one, many, count) => (toInt64(count) === 1n ? str(one) : str(many)),
+    sha1sum: (s) => createHash('sha1').update(str(s)).digest('hex'),
+    sha256sum: (s) => createHash('sha256').update(str(s)).digest('hex'),
+    sha512sum: (s) => createHash('sha512').update(str(s)).digest('hex'),
+    adler32sum: (s) => String(adler32(Buffer.from(str(s)))),
+    toString: (v: unknown) => strval(v),
+    atoi: (s) => {
+      const t = str(s);
+      return /^[+-]?\d+$/.test(t) ? BigInt(t) : 0n;
+    },
+    int64: (v) => toInt64(v),
+    int: (v) => toInt64(v),
+    float64: (v) => toFloat64(v),
+    seq: (...args) => seqList(args.map((a) => Number(toInt64(a)))).join(' '),
+    toDecimal: (v) => {
+      const t = str(v);
+      return /^[0-7]+$/.test(t) ? BigInt(`0o${t}`) : 0n;
+    },
+    split: (sep, s) => {
+      const out: Dict = {};
+      str(s)
+        .split(str(sep))
+        .forEach((p, i) => (out[`_${i}`] = p));
+      return out;
+    },
+    splitList: (sep, s) => (str(sep) === '' ? [...str(s)] : str(s).split(str(sep))),
+    splitn: (sep, n, s) => {
+      const parts = str(s).split(str(sep));
+      const k = Number(toInt64(n));
+      const kept = k > 0 && parts.length > k ? [...parts.slice(0, k - 1), parts.slice(k - 1).join(str(sep))] : parts;
+      const out: Dict = {};
+      kept.forEach((p, i) => (out[`_${i}`] = p));
+      return out;
+    },
+    toStrings: (v) => list(v, 'toStrings').map((x) => strval(x)),
+    until: (n) => {
+      const c = Number(toInt64(n));
+      return range(0, c, c >= 0 ? 1 : -1).map((x) => BigInt(x));
+    },
+    untilStep: (start, stop, step) => range(Number(toInt64(start)), Number(toInt64(stop)), Number(toInt64(step))).map((x) => BigInt(x)),
+    // math
+    add1: (a) => toInt64(a) + 1n,
+    add: (...a) => numericFold(a, (x, y) => x + y),
+    sub: (a, b) => toInt64(a) - toInt64(b),
+    div: (a, b) => {
+      if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
+      return toInt64(a) / toInt64(b);
+    },
+    mod: (a, b) => {
+      if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
+      return toInt64(a) % toInt64(b);
+    },
+    mul: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => x * y),
+    randIntn: (n) => BigInt(Math.floor(rand() * Number(toInt64(n)))),
+    max: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
+    biggest: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
+    min: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y < x ? y : x)),
+    maxf: (a, ...rest) => Math.max(...[a, ...rest].map(toFloat64)),
+    minf: (a, ...rest) => Math.min(...[a, ...rest].map(toFloat64)),
+    ceil: (a) => Math.ceil(toFloat64(a)),
+    floor: (a) => Math.floor(toFloat64(a)),
+    round: (a, p, r) => {
+      const pow = 10 ** Number(toInt64(p));
+      const half = isNil(r) ? 0.5 : toFloat64(r);
+      const x = toFloat64(a) * pow;
+      const i = Math.trunc(x);
+      return (Math.abs(x - i) >= half ? i + Math.sign(x) : i) / pow;
+    },
+    addf: (...a) => a.map(toFloat64).reduce((x, y) => x + y),
+    add1f: (a) => toFloat64(a) + 1,
+    subf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x - y, toFloat64(a)),
+    divf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x / y, toFloat64(a)),
+    mulf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x * y, toFloat64(a)),
+    // defaults
+    default: (d, ...given) => (given.length === 0 || isEmpty(given[0]) ? d : given[0]),
+    empty: (v) => isEmpty(v),
+    coalesce: (...args) => args.find((a) => !isEmpty(a)) ?? null,
+    all: (...args) => args.every((a) => !isEmpty(a)),
+    any: (...args) => args.some((a) => !isEmpty(a)),
+    compact: (l) => list(l, 'compact').filter((x) => !isEmpty(x)),
+    mustCompact: (l) => list(l, 'compact').filter((x) => !isEmpty(x)),
+    fromJson: (s) => {
+      try {
+        return jsonToGo(JSON.parse(str(s)));
+      } catch {
+        return {};
+      }
+    },
+    toJson: (v) => goJson(v),
+    toPrettyJson: (v) => goJson(v, { indent: '  ' }),
+    toRawJson: (v) => goJson(v, { escapeHtml: false }),
+    mustFromJson: (s) => jsonToGo(JSON.parse(str(s))),
+    mustToJson: (v) => goJson(v),
+    mustToPrettyJson: (v) => goJson(v, { indent: '  ' }),
+    mustToRawJson: (v) => goJson(v, { escapeHtml: false }),
+    ternary: (vt, vf, c) => (c === true ? vt : vf),
+    deepCopy: (v) => deepCopy(v),
+    mustDeepCopy: (v) => deepCopy(v),
+    // reflection
+    typeOf: (v) => goTypeName(v),
+    typeIs: (t, v) => str(t) === goTypeName(v),
+    typeIsLike: (t, v) => str(t) === goTypeName(v) || str(t) === `*${goTypeName(v)}`,
+    kindOf: (v) => goKind(v),
+    kindIs: (k, v) => str(k) === goKind(v),
+    deepEqual: (a, b) => deepEqual(a, b),
+    // paths
+    base: (p) => pathBase(str(p)),
+    dir: (p) => pathDir(str(p)),
+    clean: (p) => pathClean(str(p)),
+    ext: (p) => /(\.[^./]*)$/.exec(str(p))?.[1] ?? '',
+    isAbs: (p) => str(p).startsWith('/'),
+    osBase: (p) => pathBase(str(p)),
+    osClean: (p) => pathClean(str(p)),
+    osDir: (p) => pathDir(str(p)),
+    osExt: (p) => /(\.[^./]*)$/.exec(str(p))?.[1] ?? '',
+    osIsAbs: (p) => str(p).startsWith('/'),
+    // encoding
+    b64enc: (s) => Buffer.from(str(s), 'utf8').toString('base64'),
+    b64dec: (s) => {
+      const t = str(s);
+      return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? Buffer.from(t, 'base64').toString('utf8') : `illegal base64 data at input byte 0`;
+    },
+    b32enc: (s) => base32(Buffer.from(str(s))),
+    b32dec: (s) => str(s),
+    // lists
+    tuple: (...a) => a,
+    list: (...a) => a,
+    dict: (...a) => {
+      const out: Dict = {};
+      for (let i = 0; i < a.length; i += 2) setKey(out, strval(a[i]), i + 1 < a.length ? a[i + 1] : '');
+      return out;
+    },
+    get: (d, k) => (Object.hasOwn(dict(d), str(k)) ? dict(d)[str(k)] : ''),
+    set: (d, k, v) => {
+      setKey(dict(d), str(k), v);
+      return d;
+    },
+    unset: (d, k) => {
+      delete dict(d)[str(k)];
+      return d;
+    },
+    hasKey: (d, k) => Object.hasOwn(dict(d), str(k)),
+    pluck: (k, ...ds) => ds.map(dict).filter((d) => Object.hasOwn(d, str(k))).map((d) => d[str(k)]),
+    keys: (...ds) => ds.flatMap((d) => Object.keys(dict(d))).sort(),
+    pick: (d, ...ks) => {
+      const out: Dict = {};
+      for (const k of ks.map(str)) if (Object.hasOwn(dict(d), k)) setKey(out, k, dict(d)[k]);
+      return out;
+    },
+    omit: (d, ...ks) => {
+      const out: Dict = {};
+      const drop = new Set(ks.map(str));
+      for (const [k, v] of Object.entries(dict(d))) if (!drop.has(k)) setKey(out, k, v);
+      return out;
+    },
+    merge: (dst, ...srcs) => {
+      for (const s of srcs) mergeInto(dict(dst), dict(s), false);
+      return dst;
+    },
+    mergeOverwrite: (dst, ...srcs) => {
+      for (const s of srcs) mergeInto(dict(dst), dict(s), true);
+      return dst;
+    },
+    mustMerge: (dst, ...srcs) => f.merge(dst, ...srcs),
+    mustMergeOverwrite: (dst, ...srcs) => f.mergeOverwrite(dst, ...srcs),
+    values: (d) => Object.keys(dict(d)).map((k) => dict(d)[k]),
+    dig: (...args) => {
+      const d = args[args.length - 1];
+      const def = args[args.length - 2];
+      let cur: unknown = d;
+      for (const k of args.slice(0, -2).map(str)) {
+        if (!isMap(cur) || !Object.hasOwn(cur, k)) return def;
+        cur = cur[k];
+      }
+      return cur;
+    },
+    append: (l, v) => [...list(l, 'append'), v],
+    push: (l, v) => [...list(l, 'push'), v],
+    mustAppend: (l, v) => [...list(l, 'append'), v],
+    mustPush: (l, v) => [...list(l, 'push'), v],
+    prepend: (l, v) => [v, ...list(l, 'prepend')],
+    mustPrepend: (l, v) => [v, ...list(l, 'prepend')],
+    first: (l) => list(l, 'first')[0] ?? null,
+    mustFirst: (l) => list(l, 'first')[0] ?? null,
+    rest: (l) => list(l, 'rest').slice(1),
+    mustRest: (l) => list(l, 'rest').slice(1),
+    last: (l) => {
+      const x = list(l, 'last');
+      return x.length ? x[x.length - 1] : null;
+    },
+    mustLast: (l) => f.last(l),
+    initial: (l) => list(l, 'initial').slice(0, -1),
+    mustInitial: (l) => list(l, 'initial').slice(0, -1),
+    reverse: (l) => [...list(l, 'reverse')].reverse(),
+    mustReverse: (l) => [...list(l, 'reverse')].reverse(),
+    uniq: (l) => uniq(list(l, 'uniq')),
+    mustUniq: (l) => uniq(list(l, 'uniq')),
+    without: (l, ...omit) => list(l, 'without').filter((x) => !omit.some((o) => deepEqual(o, x))),
+    mustWithout: (l, ...omit) => list(l, 'without').filter((x) => !omit.some((o) => deepEqual(o, x))),
+    has: (needle, l) => !isNil(l) && list(l, 'has').some((x) => deepEqual(x, needle)),
+    mustHas: (needle, l) => !isNil(l) && list(l, 'has').some((x) => deepEqual(x, needle)),
+    slice: (l, ...idx) => {
+      const x = list(l, 'slice');
+      const i = idx.map((n) => Number(toInt64(n)));
+      return x.slice(i[0] ?? 0, i[1] ?? x.length);
+    },
+    mustSlice: (l, ...idx) => f.slice(l, ...idx),
+    concat: (...ls) => ls.flatMap((l) => list(l, 'concat')),
+    chunk: (size, l) => {
+      const x = list(l, 'chunk');
+      const n = Number(toInt64(size));
+      const out: unknown[][] = [];
+      for (let i = 0; i < x.length; i += n) out.push(x.slice(i, i + n));
+      return out;
+    },
+    mustChunk: (size, l) => f.chunk(size, l),
+    sortAlpha: (l) => (Array.isArray(l) ? l.map((x) => strval(x)).sort() : [strval(l)]),
+    join: (sep, l) => (Array.isArray(l) ? l.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) : strval(l)),
+    // crypto placeholders (see header)
+    bcrypt: (s) => `$2a$10$${createHash('sha256').update(str(s)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
+    htpasswd: (u, p) => `${str(u)}:$2a$10$${createHash('sha256').update(str(p)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
+    genPrivateKey: (t) => placeholderPem(str(t) === 'ecdsa' ? 'EC PRIVATE KEY' : str(t) === 'ed25519' ? 'PRIVATE KEY' : 'RSA PRIVATE KEY', 'key'),
+    derivePassword: (_c, _t, p, u, s) => createHash('sha256').update(`${str(p)}${str(u)}${str(s)}`).digest('base64').slice(0, 20),
+    buildCustomCert: (c, k) => new GoStruct('sprig.certificate', { Cert: str(c), Key: str(k) }),
+    genCA: (cn) => certStruct(str(cn)),
+    genCAWithKey: (cn) => certStruct(str(cn)),
+    genSelfSignedCert: (cn) => certStruct(str(cn)),
+    genSelfSignedCertWithKey: (cn) => certStruct(str(cn)),
+    genSignedCert: (cn) => certStruct(str(cn)),
+    genSignedCertWithKey: (cn) => certStruct(str(cn)),
+    encryptAES: (_k, s) => Buffer.from(str(s)).toString('base64'),
+    decryptAES: (_k, s) => Buffer.from(str(s), 'base64').toString('utf8'),
+    uuidv4: () => {
+      const h = Array.from({ length: 32 }, () => Math.floor(rand() * 16).toString(16)).join('');
+      return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+    },
+    // semver
+    semver: (v) => {
+      const c = coerceVersion(str(v));
+      const p = c ? semver.parse(c) : null;
+      if (!p) throw new FuncError('Invalid Semantic Version');
+      return new SemverVersion(p);
+    },
+    semverCompare: (c, v) => semverCompare(str(c), str(v)),
+    // flow
+    fail: (msg) => {
+      throw new FuncError(str(msg));
+    },
+    // regex
+    regexMatch: (re, s) => goRegex(str(re)).test(str(s)),
+    mustRegexMatch: (re, s) => goRegex(str(re)).test(str(s)),
+    regexFindAll: (re, s, n) => {
+      const all = [...str(s).matchAll(goRegex(str(re), true))].map((m) => m[0]);
+      const k = Number(toInt64(n));
+      return k < 0 ? all : all.slice(0, k);
+    },
+    mustRegexFindAll: (re, s, n) => f.regexFindAll(re, s, n),
+    regexFind: (re, s) => goRegex(str(re)).exec(str(s))?.[0] ?? '',
+    mustRegexFind: (re, s) => goRegex(str(re)).exec(str(s))?.[0] ?? '',
+    regexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true), goReplacement(str(repl))),
+    mustRegexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true), goReplacement(str(repl))),
+    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true), () => str(repl)),
+    mustRegexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true), () => str(repl)),
+    regexSplit: (re, s, n) => {
+      const parts = str(s).split(goRegex(str(re), true));
+      const k = Number(toInt64(n));
+      return k < 0 ? parts : parts.slice(0, k);
+    },
+    mustRegexSplit: (re, s, n) => f.regexSplit(re, s, n),
+    regexQuoteMeta: (s) => str(s).replace(/[\\.+*?()|[\]{}^$]/g, '\\$&'),
+    // urls
+    urlParse: (s) => {
+      try {
+        const u = new URL(str(s));
+        return {
+          scheme: u.protocol.replace(/:$/, ''),
+          host: u.host,
+          hostname: u.hostname,
+          path: decodeURIComponent(u.pathname),
+          query: u.search.replace(/^\?/, ''),
+          opaque: '',
+          fragment: u.hash.replace(/^#/, ''),
+          userinfo: u.username ? `${u.username}${u.password ? `:${u.password}` : ''}` : '',
+        };
+      } catch {
+        throw new FuncError(`unable to parse url: ${str(s)}`);
+      }
+    },
+    urlJoin: (d) => {
+      const m = dict(d);
+      const auth = m.userinfo ? `${str(m.userinfo)}@` : '';
+      return `${m.scheme ? `${str(m.scheme)}:` : ''}${m.host ? `//${auth}${str(m.host)}` : ''}${str(m.path)}${m.query ? `?${str(m.query)}` : ''}${m.fragment ? `#${str(m.fragment)}` : ''}`;
+    },
+    getHostByName: () => '127.0.0.1',
+    urlquery: (s) => queryEscape(str(s)),
+  };
+  return f;
+}
+
+function trimChars(s: string, cut: string): string {
+  let a = 0;
+  let b = s.length;
+  while (a < b && cut.includes(s[a])) a++;
+  while (b > a && cut.includes(s[b - 1])) b--;
+  return s.slice(a, b);
+}
+
+function range(start: number, stop: number, step: number): number[] {
+  const out: number[] = [];
+  if (step === 0) return out;
+  if (step > 0) for (let i = start; i < stop; i += step) out.push(i);
+  else for (let i = start; i > stop; i += step) out.push(i);
+  return out;
+}
+
+/** sprig seq: like GNU seq (1 arg: 1..n; 2: a..b; 3: a, step, b). */
+function seqList(p: number[]): number[] {
+  if (p.length === 0) return [];
+  if (p.length === 1) return p[0] >= 1 ? range(1, p[0] + 1, 1) : range(1, p[0] - 1, -1);
+  if (p.length === 2) return p[0] <= p[1] ? range(p[0], p[1] + 1, 1) : range(p[0], p[1] - 1, -1);
+  const [a, step, b] = p;
+  if (step === 0) return [];
+  return step > 0 ? range(a, b + 1, step) : range(a, b - 1, step);
+}
+
+function wrapText(s: string, width: number, sep: string): string {
+  const out: string[] = [];
+  let line = '';
+  for (const w of s.split(/ +/)) {
+    if (line && line.length + 1 + w.length > width) {
+      out.push(line);
+      line = w;
+    } else line = line ? `${line} ${w}` : w;
+  }
+  if (line) out.push(line);
+  return out.join(sep);
+}
+
+function adler32(b: Buffer): number {
+  let a = 1;
+  let c = 0;
+  for (const x of b) {
+    a = (a + x) % 65521;
+    c = (c + a) % 65521;
+  }
+  return ((c << 16) | a) >>> 0;
+}
+
+function base32(b: Buffer): string {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = 0;
+  let val = 0;
+  let out = '';
+  for (const x of b) {
+    val = (val << 8) | x;
+    bits += 8;
+    while (bits >= 5) {
+      out += A[(val >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += A[(val << (5 - bits)) & 31];
+  while (out.length % 8) out += '=';
+  return out;
+}
+
+function pathClean(p: string): string {
+  if (p === '') return '.';
+  const abs = p.startsWith('/');
+  const out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') {
+      if (out.length && out[out.length - 1] !== '..') out.pop();
+      else if (!abs) out.push('..');
+    } else out.push(seg);
+  }
+  const s = (abs ? '/' : '') + out.join('/');
+  return s || (abs ? '/' : '.');
+}
+
+function pathBase(p: string): string {
+  if (p === '') return '.';
+  const t = p.replace(/\/+$/, '');
+  if (t === '') return '/';
+  return t.slice(t.lastIndexOf('/') + 1);
+}
+
+function pathDir(p: string): string {
+  const i = p.lastIndexOf('/');
+  return pathClean(i < 0 ? '' : p.slice(0, i + 1));
+}
+
+/** JSON data → Go values (numbers float64, safe keys). */
+export function jsonToGo(v: unknown): unknown {
+  if (v === null || v === undefined) return null;
+  if (Array.isArray(v)) return v.map(jsonToGo);
+  if (typeof v === 'object') {
+    const out: Dict = {};
+    for (const [k, x] of Object.entries(v as Dict)) setKey(out, k, jsonToGo(x));
+    return out;
+  }
+  return v;
+}

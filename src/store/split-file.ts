@@ -1,0 +1,454 @@
+import { createHash, type Hash } from 'node:crypto';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
+import { FerryError, unreadableFile } from '../errors.js';
+
+/**
+ * Split bundles: one tar written as `<name>.001 … <name>.NNN` (each part at most the split size;
+ * `cat` of the parts in order is the tar, byte for byte) plus `<name>.parts`, a plain
+ * `sha256sum` file listing every part in order (`sha256sum -c <name>.parts` checks them, and the
+ * number of lines is the number of parts, so a missing last part is noticed too).
+ *
+ * Both sides stream: the writer hashes each part as its bytes are written (one write per byte,
+ * nothing held); the reader is a virtual single file over the parts (positional reads and
+ * read streams mapped onto the parts), so the tar index, BundleReader and verify read a split
+ * bundle exactly as they read one tar.
+ */
+
+/** Positional access to a bundle's bytes, whether one file or several parts. */
+export interface RandomAccessFile {
+  /** What the user named (the tar, its first part, or the .parts file), resolved. */
+  readonly path: string;
+  readonly size: number;
+  /** The parts, in order, when split. */
+  readonly parts?: PartInfo[];
+  read(buf: Buffer, off: number, len: number, pos: number): Promise<{ bytesRead: number }>;
+  readSync(buf: Buffer, off: number, len: number, pos: number): number;
+  /** Bytes `start` to `end` INCLUSIVE, as fs.createReadStream. */
+  createReadStream(start: number, end: number): Readable;
+  close(): Promise<void>;
+}
+
+export interface PartInfo {
+  file: string;
+  /** Offset of the part's first byte in the whole tar. */
+  start: number;
+  size: number;
+  /** From the .parts file. */
+  sha256: string;
+}
+
+/** Numbered part names: `.001` … `.999`. */
+const PART_DIGITS = 3;
+export const MAX_PARTS = 10 ** PART_DIGITS - 1;
+
+export const partName = (tar: string, n: number) => `${tar}.${String(n).padStart(PART_DIGITS, '0')}`;
+export const partsFileOf = (tar: string) => `${tar}.parts`;
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1024,
+  m: 1024 ** 2,
+  g: 1024 ** 3,
+  t: 1024 ** 4,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  tb: 1000 ** 4,
+};
+
+/**
+ * `4G`, `700M`, `4GiB`, `4.7GB`, `1048576`: K/M/G/T and KiB/MiB/GiB/TiB are powers of 1024 (as
+ * `split -b` reads them); KB/MB/GB/TB powers of 1000 (as media are labelled). Whole bytes, at
+ * least one tar block (512).
+ */
+export function parseSize(text: string, what = '--split-size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? UNITS[m[2].toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new FerryError('USAGE', `${what} ${JSON.stringify(text)}: not a size`, { hint: 'Write a number of bytes with an optional unit: 4G, 700M, 4GiB, 4.7GB, 1048576.' });
+  }
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes < 512) throw new FerryError('USAGE', `${what} ${JSON.stringify(text)}: must be at least 512 bytes`);
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+/** Where the packer writes: sequential positional writes, then commit (rename into place) or abort. */
+export interface BundleOutput {
+  write(buf: Buffer, off: number, len: number, pos: number): Promise<{ bytesWritten: number }>;
+  /** Flush, close and move into place; returns the parts written (split) or none. */
+  commit(): Promise<{ size: number; parts?: Array<{ file: string; size: number; sha256: string }> }>;
+  abort(): Promise<void>;
+}
+
+/** One file (written as `<output>.partial`, renamed on commit), or parts when `splitSize` is set. */
+export async function openBundleOutput(output: string, splitSize?: number, plannedSize?: number): Promise<BundleOutput> {
+  if (splitSize === undefined) return singleOutput(output);
+  if (plannedSize !== undefined && Math.ceil(plannedSize / splitSize) > MAX_PARTS) {
+    throw new FerryError('USAGE', `--split-size ${splitSize}: the bundle (${plannedSize} bytes) would make ${Math.ceil(plannedSize / splitSize)} parts, more than ${MAX_PARTS}`, {
+      hint: 'Choose a larger split size.',
+    });
+  }
+  return splitOutput(output, splitSize);
+}
+
+async function singleOutput(output: string): Promise<BundleOutput> {
+  const partial = `${output}.partial`;
+  const fh = await open(partial, 'w');
+  let size = 0;
+  let closed = false;
+  const close = async () => {
+    if (!closed) await fh.close();
+    closed = true;
+  };
+  return {
+    async write(buf, off, len, pos) {
+      const r = await fh.write(buf, off, len, pos);
+      size = Math.max(size, pos + r.bytesWritten);
+      return r;
+    },
+    async commit() {
+      await fh.sync();
+      await close();
+      await rename(partial, output);
+      return { size };
+    },
+    async abort() {
+      await close().catch(() => undefined);
+      await rm(partial, { force: true });
+    },
+  };
+}
+
+/**
+ * Parts written in order: each write goes to the current part up to its limit, the rest to the
+ * next one. Writes must be sequential (the packer's are); each part is hashed as it is written.
+ */
+async function splitOutput(output: string, splitSize: number): Promise<BundleOutput> {
+  const done: Array<{ file: string; size: number; sha256: string }> = [];
+  let cur: { fh: FileHandle; n: number; size: number; hash: Hash } | undefined;
+  let total = 0;
+  const partial = (n: number) => `${partName(output, n)}.partial`;
+  // A fresh split replaces an older one: stale higher-numbered parts would confuse a reader.
+  await removeParts(output);
+
+  const finishPart = async () => {
+    if (!cur) return;
+    await cur.fh.sync();
+    await cur.fh.close();
+    done.push({ file: partName(output, cur.n), size: cur.size, sha256: cur.hash.digest('hex') });
+    cur = undefined;
+  };
+  const nextPart = async () => {
+    const n = done.length + 1;
+    if (n > MAX_PARTS) throw new FerryError('USAGE', `--split-size ${splitSize}: the bundle needs more than ${MAX_PARTS} parts`, { hint: 'Choose a larger split size.' });
+    cur = { fh: await open(partial(n), 'w'), n, size: 0, hash: createHash('sha256') };
+  };
+
+  return {
+    async write(buf, off, len, pos) {
+      if (pos !== total) throw new FerryError('INTERNAL', `split bundle writer: write at ${pos}, expected ${total} (writes must be sequential)`);
+      let written = 0;
+      while (written < len) {
+        if (!cur || cur.size === splitSize) {
+          await finishPart();
+          await nextPart();
+        }
+        const part = cur!;
+        const n = Math.min(len - written, splitSize - part.size);
+        const { bytesWritten } = await part.fh.write(buf, off + written, n, part.size);
+        part.hash.update(buf.subarray(off + written, off + written + bytesWritten));
+        part.size += bytesWritten;
+        written += bytesWritten;
+        total += bytesWritten;
+      }
+      return { bytesWritten: written };
+    },
+    async commit() {
+      await finishPart();
+      for (let i = 0; i < done.length; i++) await rename(partial(i + 1), done[i].file);
+      // The .parts file last: a split without it is not complete.
+      const text = done.map((p) => `${p.sha256}  ${path.basename(p.file)}\n`).join('');
+      await writeFile(`${partsFileOf(output)}.partial`, text);
+      await rename(`${partsFileOf(output)}.partial`, partsFileOf(output));
+      return { size: total, parts: done };
+    },
+    async abort() {
+      if (cur) await cur.fh.close().catch(() => undefined);
+      for (let n = 1; n <= done.length + 1; n++) await rm(partial(n), { force: true });
+      await rm(`${partsFileOf(output)}.partial`, { force: true });
+    },
+  };
+}
+
+/** Remove `<tar>.parts` and `<tar>.001…` (consecutive) left by an earlier split. */
+async function removeParts(tar: string): Promise<void> {
+  await rm(partsFileOf(tar), { force: true });
+  for (let n = 1; n <= MAX_PARTS; n++) {
+    const exists = await stat(partName(tar, n)).then(() => true, () => false);
+    if (!exists) break;
+    await rm(partName(tar, n), { force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/**
+ * The tar a path names, and its parts when split: `x.ferry.tar.001` (any part), `x.ferry.tar.parts`,
+ * or `x.ferry.tar` itself when only its parts exist. Returns undefined for a plain file.
+ */
+export async function splitTarOf(file: string): Promise<string | undefined> {
+  const abs = path.resolve(file);
+  if (abs.endsWith('.parts')) return abs.slice(0, -'.parts'.length);
+  const numbered = /^(.*)\.\d{3}$/.exec(abs);
+  if (numbered && (await isFile(partsFileOf(numbered[1])))) return numbered[1];
+  if (!(await isFile(abs)) && (await isFile(partsFileOf(abs)))) return abs;
+  return undefined;
+}
+
+const isFile = (f: string) => stat(f).then((s) => s.isFile(), () => false);
+
+export interface PartProblem {
+  /** Part file name, or the .parts file. */
+  file: string;
+  message: string;
+}
+
+/** Caps the .parts file read: MAX_PARTS lines of a hash and a name. */
+const MAX_PARTS_FILE = 1024 * 1024;
+
+/**
+ * Parse `<tar>.parts` and stat every part. Every problem is returned (missing parts, a part of
+ * the wrong size), each naming `part 003 of 7`; nothing is hashed here.
+ */
+export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; problems: PartProblem[] }> {
+  const listFile = partsFileOf(tar);
+  const problems: PartProblem[] = [];
+  let text: string;
+  try {
+    const st = await stat(listFile);
+    if (st.size > MAX_PARTS_FILE) throw new FerryError('VERIFY', `${listFile}: ${st.size} bytes, more than a list of ${MAX_PARTS} parts can be`);
+    text = await readFile(listFile, 'utf8');
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw new FerryError('USAGE', `${listFile}: the list of parts of the split bundle ${path.basename(tar)} is missing (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
+      hint: 'Copy the .parts file along with the parts; it lists them in order with their sha256.',
+    });
+  }
+  const lines = text.split('\n').filter((l) => l !== '');
+  const dir = path.dirname(tar);
+  const parts: PartInfo[] = [];
+  const count = lines.length;
+  const label = (i: number) => `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${count}`;
+  if (count === 0 || count > MAX_PARTS) throw new FerryError('VERIFY', `${listFile}: lists ${count} parts (expected 1 to ${MAX_PARTS})`);
+  let start = 0;
+  for (let i = 0; i < count; i++) {
+    const m = /^([a-f0-9]{64}) [ *](.+)$/.exec(lines[i]);
+    const expected = path.basename(partName(tar, i + 1));
+    if (!m || m[2] !== expected) {
+      throw new FerryError('VERIFY', `${listFile} line ${i + 1}: expected "<sha256>  ${expected}", found ${JSON.stringify(lines[i].slice(0, 100))}`, {
+        hint: 'The list of parts was altered; copy it again from the source.',
+      });
+    }
+    const file = path.join(dir, expected);
+    const size = await stat(file).then((s) => (s.isFile() ? s.size : undefined), () => undefined);
+    if (size === undefined) {
+      problems.push({ file, message: `${label(i)}: ${expected} is missing` });
+      continue;
+    }
+    parts.push({ file, start, size, sha256: m[1] });
+    start += size;
+  }
+  // Every part but the last has the first part's size (the split size).
+  if (!problems.length) {
+    for (let i = 1; i < parts.length - 1; i++) {
+      if (parts[i].size !== parts[0].size) problems.push({ file: parts[i].file, message: `${label(i)}: ${parts[i].size} bytes, the other parts have ${parts[0].size} (truncated or damaged)` });
+    }
+    const last = parts[parts.length - 1];
+    if (parts.length > 1 && last.size > parts[0].size) problems.push({ file: last.file, message: `${label(parts.length - 1)}: ${last.size} bytes, more than the ${parts[0].size} of the other parts` });
+  }
+  return { parts, problems };
+}
+
+/** Hash every part against the .parts file, naming each damaged one (`part 003 of 7: sha256 mismatch`). */
+export async function checkParts(parts: PartInfo[], onProgress?: (bytes: number) => void): Promise<PartProblem[]> {
+  const problems: PartProblem[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    const h = createHash('sha256');
+    for await (const chunk of createReadStream(p.file, { highWaterMark: 1 << 20 })) {
+      h.update(chunk as Buffer);
+      onProgress?.((chunk as Buffer).length);
+    }
+    const hex = h.digest('hex');
+    if (hex !== p.sha256) {
+      problems.push({ file: p.file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: sha256 mismatch (${path.basename(p.file)} hashes to ${hex}, the .parts file says ${p.sha256})` });
+    }
+  }
+  return problems;
+}
+
+/** Open a bundle for positional reads: one file, or a split bundle's parts (all present, or refused naming the missing ones). */
+export async function openBundleFile(file: string): Promise<RandomAccessFile> {
+  const abs = path.resolve(file);
+  const tar = await splitTarOf(abs);
+  if (tar === undefined) return openSingle(abs);
+  const { parts, problems } = await readPartList(tar);
+  if (problems.length) {
+    throw new FerryError('VERIFY', `${abs}: split bundle ${path.basename(tar)} is incomplete; nothing was read from it`, {
+      details: problems.map((p) => p.message),
+      hint: 'Copy the missing or damaged parts again from the source (`sha256sum -c` on the .parts file checks them).',
+    });
+  }
+  return new SplitFile(abs, parts);
+}
+
+async function openSingle(abs: string): Promise<RandomAccessFile> {
+  const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
+  const fh = await open(abs, 'r').catch((err: NodeJS.ErrnoException) => {
+    throw unreadableFile(abs, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : hint });
+  });
+  const st = await fh.stat();
+  if (st.isDirectory()) {
+    await fh.close();
+    throw unreadableFile(abs, 'bundle', 'EISDIR', { hint });
+  }
+  const size = st.size;
+  let fd: number | undefined;
+  let closed = false;
+  return {
+    path: abs,
+    size,
+    read: (buf, off, len, pos) => fh.read(buf, off, len, pos),
+    readSync(buf, off, len, pos) {
+      fd ??= openSync(abs, 'r');
+      return readSync(fd, buf, off, len, pos);
+    },
+    createReadStream: (start, end) => createReadStream(abs, { start, end, highWaterMark: 1 << 20 }),
+    async close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+      if (closed) return;
+      closed = true;
+      await fh.close();
+    },
+  };
+}
+
+export class SplitFile implements RandomAccessFile {
+  readonly size: number;
+  private readonly handles = new Map<number, Promise<FileHandle>>();
+  private readonly fds = new Map<number, number>();
+
+  constructor(
+    readonly path: string,
+    readonly parts: PartInfo[],
+  ) {
+    const last = parts[parts.length - 1];
+    this.size = last.start + last.size;
+  }
+
+  /** Index of the part holding byte `pos` (binary search; parts are in offset order). */
+  private partAt(pos: number): number {
+    let lo = 0;
+    let hi = this.parts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.parts[mid].start <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  async read(buf: Buffer, off: number, len: number, pos: number): Promise<{ bytesRead: number }> {
+    // Within one part per call (a short read is allowed; callers loop).
+    if (pos >= this.size || len === 0) return { bytesRead: 0 };
+    const i = this.partAt(pos);
+    const p = this.parts[i];
+    let fh = this.handles.get(i);
+    if (!fh) this.handles.set(i, (fh = open(p.file, 'r')));
+    return (await fh).read(buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
+  }
+
+  readSync(buf: Buffer, off: number, len: number, pos: number): number {
+    if (pos >= this.size || len === 0) return 0;
+    const i = this.partAt(pos);
+    const p = this.parts[i];
+    let fd = this.fds.get(i);
+    if (fd === undefined) this.fds.set(i, (fd = openSync(p.file, 'r')));
+    return readSync(fd, buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
+  }
+
+  createReadStream(start: number, end: number): Readable {
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const parts = this.parts;
+    const first = this.partAt(start);
+    void (async () => {
+      for (let i = first; i < parts.length && parts[i].start <= end; i++) {
+        const p = parts[i];
+        const s = Math.max(start, p.start) - p.start;
+        const e = Math.min(end, p.start + p.size - 1) - p.start;
+        if (e < s) continue;
+        for await (const chunk of createReadStream(p.file, { start: s, end: e, highWaterMark: 1 << 20 })) {
+          if (out.destroyed) return;
+          if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve).once('close', resolve));
+        }
+      }
+      out.end();
+    })().catch((err: unknown) => out.destroy(err as Error));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const fd of this.fds.values()) closeSync(fd);
+    this.fds.clear();
+    const handles = [...this.handles.values()];
+    this.handles.clear();
+    for (const h of handles) await (await h).close();
+  }
+}
+
+/**
+ * For `bundle verify`: when `file` names a split bundle, every part's presence, size and sha256
+ * (each problem naming its part). `incomplete` when a part is missing: nothing else can be read.
+ */
+export async function checkSplitBundle(file: string, onProgress?: (bytes: number) => void): Promise<{ problems: PartProblem[]; incomplete: boolean }> {
+  const tar = await splitTarOf(file);
+  if (tar === undefined) return { problems: [], incomplete: false };
+  let listed: Awaited<ReturnType<typeof readPartList>>;
+  try {
+    listed = await readPartList(tar);
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'USAGE') throw err;
+    return { problems: [{ file: partsFileOf(tar), message: (err as Error).message }], incomplete: true };
+  }
+  if (listed.problems.length) return { problems: listed.problems, incomplete: true };
+  const damaged = await checkParts(listed.parts, onProgress);
+  return { problems: damaged, incomplete: false };
+}
+
+/** Lines for the CLI: the parts written (empty when not split). */
+export function describeParts(parts: Array<{ file: string; size: number }> | undefined): string[] {
+  if (!parts?.length) return [];
+  const first = parts[0].file;
+  return [`  split into ${parts.length} part${parts.length > 1 ? 's' : ''}: ${path.basename(first)} … ${path.basename(parts[parts.length - 1].file)} (largest ${Math.max(...parts.map((p) => p.size))} bytes); list: ${path.basename(first.replace(/\.\d+$/, '.parts'))}`];
+}
+
+/** Bytes `bundle verify` reads, for its progress total: a split bundle's parts are read twice (their hashes, then the tar). */
+export async function verifyBytes(file: string): Promise<number> {
+  const tar = await splitTarOf(file);
+  if (tar === undefined) return stat(file).then((s) => s.size, () => 0);
+  const { parts } = await readPartList(tar).catch(() => ({ parts: [] as PartInfo[] }));
+  return 2 * parts.reduce((n, p) => n + p.size, 0);
+}

@@ -1,0 +1,140 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { writeViaTemp } from './temp-files.js';
+
+/**
+ * The one verified write (DESIGN.md, "Stream everything"): bytes go to a temporary name, are
+ * hashed while they are written, and are renamed into place only when the digest (and size)
+ * matched; on a mismatch the temporary file is removed and a VERIFY error names the artifact.
+ * Resumable downloads append to their own `.partial` file and end in `renameVerified`.
+ */
+
+/** The hint for bytes read back from a verified bundle that no longer match (the bundle changed on disk). */
+export const BUNDLE_DAMAGED = 'The bundle is damaged; run `ferry bundle verify`.';
+
+/** What the bytes must be. `digest` is `sha256:<hex>`; `sha512` is hex. Absent values are not checked. */
+export interface Expected {
+  digest?: string;
+  size?: number;
+  sha512?: string;
+}
+
+/** What the bytes were. */
+export interface Actual {
+  digest: string;
+  size: number;
+  sha512?: string;
+}
+
+export interface VerifyLabel {
+  /** Names the artifact (and where it goes) in the error: `docker.io/library/alpine:3.20 layer sha256:…`. */
+  label: string;
+  /** What to do about a mismatch. */
+  hint?: string;
+}
+
+/** Every way `actual` differs from `expected`, worded for a user; empty when they agree. */
+export function mismatches(expected: Expected, actual: Actual): string[] {
+  const problems: string[] = [];
+  if (expected.digest !== undefined && actual.digest !== expected.digest) problems.push(`digest mismatch (content hashes to ${actual.digest})`);
+  if (expected.sha512 !== undefined && actual.sha512 !== expected.sha512) {
+    problems.push(`sha512 mismatch (content hashes to ${(actual.sha512 ?? '').slice(0, 16)}…, pinned ${expected.sha512.slice(0, 16)}…)`);
+  }
+  if (expected.size !== undefined && actual.size !== expected.size) problems.push(`got ${actual.size} bytes, expected ${expected.size}`);
+  return problems;
+}
+
+function verifyError(problems: string[], opts: VerifyLabel): FerryError {
+  return new FerryError('VERIFY', `${opts.label}: ${problems.join('; ')}`, opts.hint ? { hint: opts.hint } : {});
+}
+
+/**
+ * The end of every verified write: rename `tmp` to `dest` when `actual` matches `expected`;
+ * otherwise remove `tmp` and throw a VERIFY error naming the artifact.
+ */
+export async function renameVerified(tmp: string, dest: string, expected: Expected, actual: Actual, opts: VerifyLabel): Promise<void> {
+  const problems = mismatches(expected, actual);
+  if (problems.length) {
+    await rm(tmp, { force: true });
+    throw verifyError(problems, opts);
+  }
+  await mkdir(path.dirname(dest), { recursive: true });
+  await rename(tmp, dest);
+}
+
+/**
+ * Stream `src` to `dest` through a temp name, hashing (sha256) while writing; more bytes than
+ * `expected.size` stop the stream at once. Returns the bytes written. Creates the directory.
+ */
+export async function verifiedWrite(
+  dest: string,
+  src: Readable | NodeJS.ReadableStream,
+  expected: Expected,
+  opts: VerifyLabel & { onProgress?: (bytes: number) => void },
+): Promise<number> {
+  await mkdir(path.dirname(dest), { recursive: true });
+  const hash = createHash('sha256');
+  let size = 0;
+  const check = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      size += chunk.length;
+      if (expected.size !== undefined && size > expected.size) {
+        cb(verifyError([`more than the expected ${expected.size} bytes`], opts));
+        return;
+      }
+      hash.update(chunk);
+      opts.onProgress?.(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  // The temp name sweeps the temp files that runs killed mid-write left in dest's directory.
+  await writeViaTemp(dest, async (tmp) => {
+    await pipeline(src, check, createWriteStream(tmp));
+    const problems = mismatches(expected, { digest: 'sha256:' + hash.digest('hex'), size });
+    if (problems.length) throw verifyError(problems, opts);
+  });
+  return size;
+}
+
+/**
+ * A blob of a verified bundle streamed to a file of the target (file and APT imports): hashed
+ * again on the way, since the bundle on disk may have changed since it was verified.
+ */
+export function writeVerified(src: Readable | NodeJS.ReadableStream, dest: string, expectedDigest: string, label: string, onProgress?: (n: number) => void): Promise<number> {
+  return verifiedWrite(dest, src, { digest: expectedDigest }, { label, hint: BUNDLE_DAMAGED, onProgress });
+}
+
+/** `sha256:<hex>` of a file, streamed; undefined when it cannot be read. */
+export async function sha256OfFile(file: string): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  try {
+    await pipeline(
+      createReadStream(file),
+      new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          hash.update(chunk);
+          cb();
+        },
+      }),
+    );
+  } catch {
+    return undefined;
+  }
+  return 'sha256:' + hash.digest('hex');
+}
+
+/** True when `file` exists with this size and sha256. */
+export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
+  try {
+    const s = await stat(file);
+    if (!s.isFile() || s.size !== size) return false;
+  } catch {
+    return false;
+  }
+  return (await sha256OfFile(file)) === digest;
+}
