@@ -3,7 +3,8 @@ import { pullBundle } from '../commands/bundle-pull.js';
 import { pushBundle } from '../commands/bundle-push.js';
 import type { CacheStats } from '../store/registry-cache.js';
 import { createShard } from '../commands/bundle-shard.js';
-import { printResult } from '../ui/output.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
@@ -52,4 +53,5 @@ export async function runShard(manifest: string, opts: CommonCliOptions & { shar
       `  ${r.cache.skipped} blobs left to the other shards`,
     ].join('\n'),
   );
+  for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
 }

@@ -1,12 +1,9 @@
 import type { Command } from 'commander';
-import { FerryError } from '../errors.js';
-import { loadVerifyKey } from '../store/bundle-sign.js';
-import { listed } from '../store/bundle-import.js';
-import { verifyBundle, type VerifyReport } from '../store/bundle-verify.js';
-import { printResult } from '../ui/output.js';
+import { bundleVerifyCommand, verifyFailure, type BundleVerifyResult } from '../commands/bundle-verify.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
 import { describeExpected } from '../store/differential.js';
-import { verifyBytes } from '../store/split-file.js';
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
 export function addVerifyCommand(bundle: Command): void {
@@ -18,25 +15,16 @@ export function addVerifyCommand(bundle: Command): void {
     .option('--json', 'print the report as JSON on stdout')
     .option('-q, --quiet', 'no progress on stderr')
     .action(async (file: string, opts: { json?: boolean; quiet?: boolean; key?: string }) => {
-      const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
       const progress = createProgress(opts);
-      const size = await verifyBytes(file);
-      const task = progress.start('verify', size);
-      let report: VerifyReport;
+      let report: BundleVerifyResult;
       try {
-        report = await verifyBundle(file, { onProgress: (n) => task.advance(n), key });
+        report = await bundleVerifyCommand(file, { key: opts.key, progress });
       } finally {
-        task.finish();
         progress.done();
       }
       if (opts.json) printResult(report, opts, () => '');
-      if (!report.ok) {
-        const n = report.problems.length;
-        throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})`, {
-          details: listed(report.problems.map((p) => p.message)),
-          hint: 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.',
-        });
-      }
+      for (const w of report.warnings) note(`warning: ${escapeLine(w)}`);
+      if (!report.ok) throw verifyFailure(report);
       if (!opts.json) {
         printResult(report, opts, (r) =>
           `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})` +

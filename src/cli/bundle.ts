@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
-import { createBundle } from '../store/bundle-create.js';
-import { printResult } from '../ui/output.js';
+import { createBundle } from '../commands/bundle-create.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
 import { addOciCommands, cacheLine, runShard } from './bundle-oci.js';
@@ -53,6 +54,7 @@ export function register(program: Command): void {
         ...describeParts(r.parts),
       ].join('\n'),
     );
+    for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
   addVerifyCommand(bundle);
   addOciCommands(bundle);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { importBundle } from '../store/bundle-import.js';
-import { printResult, table } from '../ui/output.js';
+import { importBundle } from '../commands/import.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult, table } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
@@ -14,8 +15,8 @@ export function register(program: Command): void {
       .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it'),
   ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string }) => {
     const progress = progressFor(opts);
-    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress });
-    progress.done();
+    // The progress area is cleared before anything else prints, an error included.
+    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
         `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}; signature ${r.verified.signature})`,
@@ -26,5 +27,6 @@ export function register(program: Command): void {
         `${r.pushed} imported, ${r.skipped} already present, ${humanBytes(r.bytesSent)} sent`,
       ].join('\n'),
     );
+    for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { lockCommand } from '../store/bundle-create.js';
-import type { Lock } from '../kinds/schema.js';
-import { printResult } from '../ui/output.js';
+import { lockCommand } from '../commands/lock.js';
+import { escapeLine } from '../ui/escape.js';
+import { note, printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -17,19 +17,13 @@ export function register(program: Command): void {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
     const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache }).finally(() => progress.done());
-    const filtered = platformFilterNotes(r.lock);
-    printResult(opts.json ? { lockFile: r.lockFile, changed: r.changed, counts: r.counts, filtered } : r, opts, () =>
+    const { lock: _lock, ...summary } = r;
+    printResult(opts.json ? summary : r, opts, () =>
       [
         `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
-        ...filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
+        ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
       ].join('\n'),
     );
+    for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
-}
-
-/** What a platform filter changed, so the user sees what is stored (the lock has the rest). */
-export function platformFilterNotes(lock: Lock): Array<{ ref: string; kept: string[]; digest: string; storedDigest: string }> {
-  return lock.images
-    .filter((i) => i.storedDigest)
-    .map((i) => ({ ref: i.ref, kept: i.manifests.map((m) => m.platform), digest: i.digest, storedDigest: i.storedDigest! }));
 }

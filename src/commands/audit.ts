@@ -6,7 +6,7 @@ import { scanPaths } from '../audit/scan.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
-import { defaultCacheDir } from '../store/bundle-create.js';
+import { defaultCacheDir } from './lock.js';
 
 export interface AuditOptions {
   /** Manifest with the artifacts and the connection model. */

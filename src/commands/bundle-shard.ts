@@ -3,7 +3,7 @@ import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/
 import { createNetContext } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockMatches } from '../kinds/pipeline.js';
 import { BlobStore, digestOf } from '../store/blob-store.js';
-import { defaultCacheDir, kindContext, type CommonOptions } from '../store/bundle-create.js';
+import { defaultCacheDir, kindContext, type CommonOptions } from './lock.js';
 import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
 import { parseShard, planShard } from '../store/shard.js';
 
@@ -16,6 +16,7 @@ export interface ShardResult {
   totalUnits: number;
   totalBytes: number;
   cache: CacheStats;
+  warnings: string[];
 }
 
 /** `bundle create --shard i/n --cache oci://…`: this shard's share of the lock into the cache; no bundle. */
@@ -34,9 +35,10 @@ export async function createShard(manifestFile: string, opts: CommonOptions & { 
     const { net, cache } = await useRegistryCache(store, plain, opts.cache);
     const plan = planShard(lock, spec);
     cache.mine = plan.mine;
-    await fetchLocked(plan.lock, kindContext(loaded.dir, store, opts, net));
+    const warnings: string[] = [];
+    await fetchLocked(plan.lock, kindContext(loaded.dir, store, opts, net, warnings));
     await cache.keep(keepTag(digestOf(serializeLock(lock)), spec));
-    return { shard: `${spec.index}/${spec.count}`, lockFile, units: plan.units, bytes: plan.bytes, totalUnits: plan.totalUnits, totalBytes: plan.totalBytes, cache: cache.stats };
+    return { shard: `${spec.index}/${spec.count}`, lockFile, units: plan.units, bytes: plan.bytes, totalUnits: plan.totalUnits, totalBytes: plan.totalBytes, cache: cache.stats, warnings };
   } finally {
     await plain.close();
   }

@@ -5,6 +5,7 @@ import { loadManifest, readLock } from '../kinds/schema.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
 import { BundleReader } from '../store/bundle-reader.js';
+import { isOciUrl } from '../store/open-bundle.js';
 
 /**
  * Reading the inputs a command names on its command line. Commands resolve what the user typed
@@ -18,6 +19,11 @@ import { BundleReader } from '../store/bundle-reader.js';
  */
 export function pathFrom(cwd: string, p: string): string {
   return path.isAbsolute(p) || path.resolve(cwd) === process.cwd() ? p : path.resolve(cwd, p);
+}
+
+/** A bundle the user named: a path (as `pathFrom`) or an `oci://` URL, kept as typed. */
+export function bundleFrom(cwd: string, p: string): string {
+  return isOciUrl(p) ? p : pathFrom(cwd, p);
 }
 
 /** `ferry/lock.json` from a bundle tar: the lock the bundle was built from (and import placed). */

@@ -1,6 +1,6 @@
 import { FerryError } from '../errors.js';
 import type { MirrorTarget } from '../manifest/target.js';
-import type { ServeRouteProvider } from '../oci/registry-server.js';
+import type { ServeRouteProvider } from './serve-route.js';
 import { aptKind } from './apt/index.js';
 import { chartKind } from './chart/index.js';
 import { endpointKind } from './endpoint/index.js';

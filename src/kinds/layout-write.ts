@@ -1,4 +1,3 @@
-import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
@@ -20,7 +19,7 @@ export async function writeArtifactToLayout(
   // Blob paths are built from digests only (blobs/sha256/<hex>): refuse any other form first.
   const bad = [...descs, top].find((d) => !isDescriptor(d));
   if (bad) throw new FerryError('VERIFY', `${refName}: descriptor ${JSON.stringify((bad as { digest?: unknown }).digest)} is not a sha256 digest with a size; nothing written for it`);
-  const dir = path.resolve(ctx.target.dir, ctx.target.target.directory!);
+  const dir = ctx.target.directory!;
   // A command that does not hand in writers gets ones that write index.json before each entry returns.
   ctx.layouts ??= new LayoutWriters();
   const index = await ctx.layouts.forDir(dir);

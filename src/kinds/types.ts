@@ -3,7 +3,7 @@ import type { BlobStore } from '../store/blob-store.js';
 import type { BlobSource } from '../store/source.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import type { Progress } from '../ui/progress.js';
-import type { LoadedTarget } from '../manifest/load.js';
+import type { ResolvedTarget } from '../manifest/resolved-target.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
@@ -11,7 +11,7 @@ import type { RegistryPushSession } from '../oci/push-session.js';
 import type { LayoutWriters } from '../store/layout.js';
 import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace } from '../mapping/index.js';
-import type { ServeRouteProvider } from '../oci/registry-server.js';
+import type { ServeRouteProvider } from './serve-route.js';
 
 /**
  * Every kind (image, chart, file, apt, endpoint) is one folder whose index.ts exports one
@@ -32,11 +32,13 @@ export interface KindContext {
   registry: RegistryClient;
   /** `--no-extras`: images resolve without signatures, attestations, SBOMs and referrers. */
   noExtras?: boolean;
+  /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
+  warnings?: string[];
 }
 
 export interface ImportContext {
   source: BlobSource;
-  target: LoadedTarget;
+  target: ResolvedTarget;
   progress: Progress;
   concurrency: number;
   /** Client for the target registry (the target's CA and insecure settings), when the target has one. */
@@ -45,6 +47,8 @@ export interface ImportContext {
   push?: RegistryPushSession;
   /** index.json writers of the import's layout directories; the command flushes them once at the end. */
   layouts?: LayoutWriters;
+  /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
+  warnings?: string[];
 }
 
 export interface ImportResult {
@@ -90,6 +94,8 @@ export interface TargetFacet {
   anyOf: readonly TargetFacetName[];
   /** What to add when the target has none of them (import's message: `add <this>`). */
   add: string;
+  /** The artifacts, plural, as import's message names them (`Helm charts`, `APT repositories`). */
+  noun: string;
 }
 
 /**
@@ -143,7 +149,7 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
    * (capped, digest-checked) and validate every name, path, facet and key `importTo` will use.
    * Returns every problem found, each naming the artifact; never writes.
    */
-  validateImport?(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]>;
+  validateImport?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]>;
   /** The upstream things one lock entry stands for. */
   references(entry: Lock): Ref[];
   /** Where those things live on a mirror (through src/mapping); empty places: the target has no facet for it. */

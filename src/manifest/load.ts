@@ -4,7 +4,6 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { z } from 'zod';
 import type { ManifestBase } from './schema.js';
-import { MirrorTargetSchema, type MirrorTarget } from './target.js';
 import { expandEntry, expansionSize, unresolvedPlaceholders, VARS_LIMITS, type Vars } from './vars.js';
 import { readJsonFile, readYamlFile } from './input-file.js';
 import { issuesToProblems, parseOrThrow } from './validate.js';
@@ -110,17 +109,8 @@ export async function loadManifestWith<M extends ManifestBase>(model: ManifestMo
   return { manifest, file: abs, dir, digest };
 }
 
-export interface LoadedTarget {
-  target: MirrorTarget;
-  file: string;
-  dir: string;
-}
-
-export async function loadTarget(file: string): Promise<LoadedTarget> {
-  const abs = path.resolve(file);
-  const target = parseOrThrow(MirrorTargetSchema, await readYamlFile(abs, 'mirror target'), `${abs}`, '`ferry schema target` prints the JSON Schema.');
-  return { target, file: abs, dir: path.dirname(abs) };
-}
+// The target is loaded in target.ts, which imports nothing above manifest/ (so ResolvedTarget can use it).
+export { loadTarget, type LoadedTarget } from './target.js';
 
 export function lockPathFor(manifestFile: string, name: string): string {
   return path.join(path.dirname(path.resolve(manifestFile)), `${name}.lock.json`);

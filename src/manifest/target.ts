@@ -1,4 +1,7 @@
+import path from 'node:path';
 import { z } from 'zod';
+import { readYamlFile } from './input-file.js';
+import { parseOrThrow } from './validate.js';
 
 export const RegistryTargetSchema = z
   .object({
@@ -39,3 +42,15 @@ export const MirrorTargetSchema = z
 
 export type MirrorTarget = z.infer<typeof MirrorTargetSchema>;
 export type RegistryTarget = z.infer<typeof RegistryTargetSchema>;
+
+export interface LoadedTarget {
+  target: MirrorTarget;
+  file: string;
+  dir: string;
+}
+
+export async function loadTarget(file: string): Promise<LoadedTarget> {
+  const abs = path.resolve(file);
+  const target = parseOrThrow(MirrorTargetSchema, await readYamlFile(abs, 'mirror target'), `${abs}`, '`ferry schema target` prints the JSON Schema.');
+  return { target, file: abs, dir: path.dirname(abs) };
+}

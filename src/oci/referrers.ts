@@ -202,7 +202,7 @@ export async function readServedExtras(tops: OciDescriptor[], readBlob: (digest:
   return out;
 }
 
-/** What a served repository keeps (structurally: registry-server's ServedRepository). */
+/** What a served repository keeps (structurally: src/serve/registry.ts's ServedRepository). */
 export interface ExtrasHolder {
   tags: Map<string, OciDescriptor>;
   manifests: Map<string, string>;

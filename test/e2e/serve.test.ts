@@ -9,7 +9,7 @@ import { BlobStore } from '../../src/store/blob-store.js';
 import { packBundle } from '../../src/store/bundle-pack.js';
 import { LayoutDir } from '../../src/store/layout.js';
 import { BundleReader } from '../../src/store/bundle-reader.js';
-import { startRegistryServer } from '../../src/oci/registry-server.js';
+import { startRegistryServer } from '../../src/serve/server.js';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { flipByte } from '../support/tar-walk.js';
 import { writeOciLayout, type Descriptor } from '../support/images.js';

@@ -1,7 +1,7 @@
 import { link, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
+import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapAptRepo } from '../../mapping/index.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
@@ -17,6 +17,7 @@ import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
 import { releaseTextOf } from './repo.js';
+import { warn } from '../warnings.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
@@ -26,14 +27,14 @@ export const GENERATED_INDEX_CAP = 64 * 1024 * 1024;
 /** A vendor's Release/InRelease, read whole to learn the index hashes. */
 const RELEASE_CAP = 16 * 1024 * 1024;
 
-export function aptTarget(loaded: LoadedTarget): { dir: string; baseUrl: string; signingKey?: string } {
-  const t = loaded.target.apt;
+export function aptTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string; signingKey?: string } {
+  const t = loaded.apt;
   if (!t) {
     throw new FerryError('VALIDATION', `${loaded.file}: the bundle carries APT repositories but the target has no apt: { dir, baseUrl }`, {
       hint: 'Add an apt: section (and signingKey: for filtered mirrors) to the mirror target.',
     });
   }
-  return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl, ...(t.signingKey ? { signingKey: path.resolve(loaded.dir, t.signingKey) } : {}) };
+  return t;
 }
 
 export interface AptArtifact {
@@ -70,11 +71,11 @@ const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
  * import writes (pool files, indexes, by-hash copies, Release files, generated indexes) inside
  * the repository's root under `apt.dir`; for a filtered mirror, `apt.signingKey` set and readable.
  */
-export async function validateAptImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateAptImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const problems = new ProblemList();
   const label = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
   const a = await problems.check(label, () => readAptArtifact(top, source));
-  if (!a || !target.target.apt) return problems.items;
+  if (!a || !target.apt) return problems.items;
   const t = aptTarget(target);
   if (a.cfg.mode === 'filtered') {
     if (!t.signingKey) problems.add(a.label, "a filtered mirror is re-signed, but the target's apt: has no signingKey", 'VALIDATION');
@@ -168,7 +169,8 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   const validUntil = rel.fields.get('valid-until');
   if (validUntil) {
     // The vendor's signature covers Valid-Until; a whole mirror keeps it, so it expires like upstream.
-    ctx.progress.log(
+    warn(
+      ctx,
       `${root} ${suite}: the vendor's Release is valid until ${validUntil}; after that apt refuses it unless clients set Acquire::Check-Valid-Until=false (or mirror it filtered, re-signed without expiry)`,
     );
   }

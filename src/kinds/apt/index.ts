@@ -25,7 +25,7 @@ export const aptKind = {
     const host = hostOfUrl(spec.url);
     return host ? [{ host, item: spec.url }] : [];
   },
-  targetFacet: { anyOf: ['apt'], add: 'apt: { dir, baseUrl }' },
+  targetFacet: { anyOf: ['apt'], add: 'apt: { dir, baseUrl }', noun: 'APT repositories' },
   resolve: resolveApt,
   fetch: fetchApt,
   fetchPlan: aptFetchPlan,

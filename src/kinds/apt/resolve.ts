@@ -9,6 +9,7 @@ import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type
 import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
 import { fetchIndex, fetchVerifiedRelease, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
 import type { AptSpec } from './spec.js';
+import { warn } from '../warnings.js';
 
 interface LoadedSource {
   spec: AptSpec;
@@ -158,7 +159,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
       packages: uniquePackages(spec.packages ? (closure.selected.get(i) ?? []) : s.packages),
     }));
     const unsatisfied = [...new Set(mine.flatMap(({ i }) => closure.unsatisfied.get(i) ?? []))].sort();
-    for (const u of unsatisfied) ctx.progress.log(`${aptLabel(spec)}: not satisfied by any listed repository: ${u}`);
+    for (const u of unsatisfied) warn(ctx, `${aptLabel(spec)}: not satisfied by any listed repository: ${u}`);
     out.push({
       name: spec.name,
       url: spec.url,

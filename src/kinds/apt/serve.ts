@@ -1,9 +1,8 @@
-import path from 'node:path';
 import { mapAptRepo } from '../../mapping/index.js';
 import { publicKeyArmored, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import { FerryError } from '../../errors.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
-import type { ServeRoute, ServeRouteContext } from '../../oci/registry-server.js';
+import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
 import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
 import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
@@ -26,10 +25,10 @@ const MAX_APT_METADATA_BYTES = 64 * 1024 * 1024;
  * read from the bundle is checked against its digest first (nothing tampered is ever signed);
  * a repository that cannot be served is skipped with a warning, the others are served.
  */
-export async function aptServeRoutes(ctx: ServeRouteContext & { target?: { target: { apt?: { signingKey?: string } }; dir: string } }): Promise<ServeRoute[]> {
+export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute[]> {
   const paths = new Map<string, ServedEntry>();
   let key: SigningKey | undefined;
-  const keyFile = ctx.target?.target.apt?.signingKey;
+  const keyFile = ctx.target?.apt?.signingKey;
   const read = (digest: string, label: string) => ctx.source.readBlob(digest, MAX_APT_METADATA_BYTES, label);
   for (const top of ctx.index.manifests) {
     if (top.annotations?.[ANNOTATION.kind] !== 'apt') continue;
@@ -66,7 +65,7 @@ export async function aptServeRoutes(ctx: ServeRouteContext & { target?: { targe
             }
           }
         } else {
-          if (keyFile && !key) key = await readSigningKey(path.resolve(ctx.target!.dir, keyFile), process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
+          if (keyFile && !key) key = await readSigningKey(keyFile, process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
           const k = key;
           const suite = await filteredSuite(
             s,

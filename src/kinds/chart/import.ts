@@ -3,8 +3,8 @@ import path from 'node:path';
 import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
-import { chartNameProblems, mapChartHttp, mapImage, registryMappingFor } from '../../mapping/index.js';
+import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-target.js';
+import { chartNameProblems, mapChartHttp, mapImage } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
@@ -48,10 +48,10 @@ export async function readChartArtifact(top: OciDescriptor, source: BlobSource):
 }
 
 async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
-  const reg = ctx.target.target.registry!;
+  const reg = ctx.target.registry!;
   const session = pushSessionOf(ctx);
-  const mapped = mapImage(a.refName, registryMappingFor(ctx.target.target));
-  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  const mapped = mapImage(a.refName, reg.mapping);
+  const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
   const artifact = `chart ${a.meta.name} ${a.meta.version}`;
   const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: artifact, blobs: a.blobs, children: [], top: a.top, topBytes: a.topBytes, tag: mapped.tag });
   return { artifact, location: `oci://${mapped.mirror}`, bytesSent, skipped };
@@ -112,8 +112,8 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
 }
 
 async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
-  const charts = ctx.target.target.charts!;
-  const dir = path.resolve(ctx.target.dir, charts.dir);
+  const charts = ctx.target.charts!;
+  const dir = charts.dir;
   const mapped = mapChartHttp(a.meta.name, a.meta.version, charts);
   const label = `chart ${a.meta.name} ${a.meta.version}`;
   const file = safeJoin(dir, mapped.path, label);
@@ -143,19 +143,19 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
  * their digests; name and version valid for Helm (they become `<name>-<version>.tgz`); the
  * reference maps onto the target registry; the archive path stays inside `charts.dir`.
  */
-export async function validateChartImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateChartImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const label = `chart ${top.annotations?.[ANNOTATION.refName] ?? top.digest}`;
   const problems = new ProblemList();
   const a = await problems.check(label, () => readChartArtifact(top, source));
-  const t = target.target;
+  const t = target;
   if (t.registry) {
     const refName = top.annotations?.[ANNOTATION.refName];
     if (!refName) problems.add(label, `chart has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
-    else await problems.check(label, () => mapImage(refName, registryMappingFor(t)));
+    else await problems.check(label, () => mapImage(refName, t.registry!.mapping));
   }
   if (a && t.charts) {
     await problems.check(label, () => {
-      const dir = path.resolve(target.dir, t.charts!.dir);
+      const dir = t.charts!.dir;
       const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts!).path, label);
       if (a.prov) safeJoin(dir, `${path.basename(file)}.prov`, label);
     });
@@ -164,9 +164,12 @@ export async function validateChartImport(top: OciDescriptor, source: BlobSource
 }
 
 export async function importChart(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {
+  // The command's target is resolved already (returned as is); a context built by hand may carry the loaded form.
+  const resolved = resolveTarget(ctx.target);
+  if (resolved !== ctx.target) ctx = { ...ctx, target: resolved };
   const a = await readChartArtifact(top, ctx.source);
   const results: ImportResult[] = [];
-  const t = ctx.target.target;
+  const t = ctx.target;
   if (t.registry) results.push(await pushToRegistry(a, ctx));
   if (t.directory) results.push(await writeToLayout(a, ctx));
   if (t.charts) results.push(await writeToChartRepo(a, ctx));

@@ -41,7 +41,7 @@ export const chartKind = {
     const item = `${spec.repo.replace(/\/+$/, '')}/${spec.name}@${spec.version}`;
     return [host, ...(host.endsWith('.github.io') ? GITHUB_RELEASE_HOSTS : [])].map((h) => ({ host: h, item }));
   },
-  targetFacet: { anyOf: ['registry', 'directory', 'charts'], add: 'registry:, directory: or charts: { dir, baseUrl }' },
+  targetFacet: { anyOf: ['registry', 'directory', 'charts'], add: 'registry:, directory: or charts: { dir, baseUrl }', noun: 'Helm charts' },
   async resolve(specs, ctx) {
     // One chart at a time: charts are few and small, and two of them may share a dependency.
     // Each is tried: the charts that resolve still join the lock (and their images get checked).

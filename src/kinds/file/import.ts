@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
+import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { safeJoin } from '../../store/safe-path.js';
@@ -14,14 +14,14 @@ import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
 
-export function filesTarget(loaded: LoadedTarget): { dir: string; baseUrl: string } {
-  const t = loaded.target.files;
+export function filesTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string } {
+  const t = loaded.files;
   if (!t) {
     throw new FerryError('VALIDATION', `${loaded.file}: the bundle carries files but the target has no files: { dir, baseUrl }`, {
       hint: 'Add a files: section to the mirror target.',
     });
   }
-  return { dir: path.resolve(loaded.dir, t.dir), baseUrl: t.baseUrl };
+  return t;
 }
 
 interface FilePlan {
@@ -55,9 +55,9 @@ async function planFile(top: OciDescriptor, source: BlobSource, target: { dir: s
 }
 
 /** Before anything is written: the manifest reads and every file lands inside `files.dir`. */
-export async function validateFileImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateFileImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const problems = new ProblemList();
-  if (target.target.files) await planFile(top, source, filesTarget(target), problems);
+  if (target.files) await planFile(top, source, filesTarget(target), problems);
   return problems.items;
 }
 

@@ -25,7 +25,7 @@ export const fileKind = {
     const host = hostOfUrl(spec.url);
     return host ? [{ host, item: spec.url }] : [];
   },
-  targetFacet: { anyOf: ['files'], add: 'files: { dir, baseUrl }' },
+  targetFacet: { anyOf: ['files'], add: 'files: { dir, baseUrl }', noun: 'files' },
   resolve: resolveFiles,
   fetch: fetchFile,
   fetchPlan: fileFetchPlan,

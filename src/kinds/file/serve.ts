@@ -1,5 +1,5 @@
 import type { OciManifest } from '../../oci/media-types.js';
-import type { ServeRoute, ServeRouteContext } from '../../oci/registry-server.js';
+import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
 import { mapFileUrl } from '../../mapping/index.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
 import { ANNOTATION } from '../../store/source.js';

@@ -1,5 +1,5 @@
 import { FerryError } from '../../errors.js';
-import { mapImage, registryMappingFor } from '../../mapping/index.js';
+import { mapImage } from '../../mapping/index.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import { parseImageReference } from '../../oci/reference.js';
@@ -137,14 +137,14 @@ const indexCache = new WeakMap<BlobSource, Promise<OciIndex>>();
  * in the `sha256-<hex>` fallback index otherwise. Runs inside the repository's lock.
  */
 export async function pushImageExtras(refName: string, filteredDigest: string | undefined, ctx: ImportContext): Promise<ImportResult[]> {
-  const reg = ctx.target.target.registry;
+  const reg = ctx.target.registry;
   if (!ctx.registry || !reg) return [];
   let index = indexCache.get(ctx.source);
   if (!index) indexCache.set(ctx.source, (index = ctx.source.readIndex()));
   const extras = (await index).manifests.filter((d) => d.annotations?.[EXTRA_ANNOTATION.of] === refName);
   if (!extras.length) return [];
-  const mapped = mapImage(refName, registryMappingFor(ctx.target.target), filteredDigest);
-  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  const mapped = mapImage(refName, reg.mapping, filteredDigest);
+  const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
   const session = pushSessionOf(ctx);
   return session.withRepository(repo, () => pushExtrasLocked(refName, extras, repo, mapped.repository, session, ctx));
 }

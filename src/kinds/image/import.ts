@@ -1,6 +1,6 @@
 import { FerryError } from '../../errors.js';
-import type { LoadedTarget } from '../../manifest/load.js';
-import { mapImage, registryMappingFor } from '../../mapping/index.js';
+import type { ResolvedTarget } from '../../manifest/resolved-target.js';
+import { mapImage } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
@@ -51,7 +51,7 @@ export async function readImageGraph(top: OciDescriptor, source: BlobSource): Pr
  * (repository name, tag, path rules), and every manifest the image reaches is readable, within
  * its cap, matches its digest and names well-formed blobs.
  */
-export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: LoadedTarget): Promise<ImportProblem[]> {
+export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const refName = top.annotations?.[ANNOTATION.refName];
   const label = artifactLabel(top);
   const problems = new ProblemList();
@@ -60,12 +60,12 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
     // A signature, attestation or referrer: it lands in its image's repository, under its tag.
     const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
     const subject = top.annotations?.[EXTRA_ANNOTATION.subject] ?? '';
-    if (target.target.registry) await problems.check(label, () => mapImage(extraOf, registryMappingFor(target.target)));
+    if (target.registry) await problems.check(label, () => mapImage(extraOf, target.registry!.mapping));
     if (tag !== undefined && !/^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$/.test(tag)) problems.add(label, `extra of ${extraOf}: tag ${JSON.stringify(tag)} is not a valid tag`);
     if (!/^sha256:[a-f0-9]{64}$/.test(subject)) problems.add(label, `extra of ${extraOf}: subject ${JSON.stringify(subject)} is not a sha256 digest`);
-  } else if (target.target.registry) {
+  } else if (target.registry) {
     if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
-    else await problems.check(label, () => mapImage(refName, registryMappingFor(target.target)));
+    else await problems.check(label, () => mapImage(refName, target.registry!.mapping));
   }
   await problems.check(label, () => readImageGraph(top, source));
   return problems.items;
@@ -73,11 +73,11 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
 
 /** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
 async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
-  const reg = ctx.target.target.registry!;
+  const reg = ctx.target.registry!;
   const session = pushSessionOf(ctx);
   const filtered = g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined;
-  const mapped = mapImage(g.refName, registryMappingFor(ctx.target.target), filtered);
-  const repo: RepoRef = { registry: new URL(reg.url).host, repository: mapped.repository };
+  const mapped = mapImage(g.refName, reg.mapping, filtered);
+  const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
   const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
   return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped };
 }
@@ -92,7 +92,7 @@ export async function importImage(top: OciDescriptor, ctx: ImportContext): Promi
   if (isExtraTop(top)) return []; // pushed with (after) its image
   const g = await readImageGraph(top, ctx.source);
   const results: ImportResult[] = [];
-  if (ctx.target.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
-  if (ctx.target.target.directory) results.push(await writeToDirectory(g, ctx));
+  if (ctx.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
+  if (ctx.target.directory) results.push(await writeToDirectory(g, ctx));
   return results;
 }

@@ -48,7 +48,7 @@ export const imageKind = {
     const host = parseImageReference(ref).registry.toLowerCase();
     return [host, ...(host === DOCKER_HUB ? DOCKER_HUB_PULL_HOSTS : [])].map((h) => ({ host: h, item: ref }));
   },
-  targetFacet: { anyOf: ['registry', 'directory'], add: 'registry: { url } or directory:' },
+  targetFacet: { anyOf: ['registry', 'directory'], add: 'registry: { url } or directory:', noun: 'images' },
   resolve: resolveImages,
   fetch: fetchImage,
   fetchPlan: imageFetchPlan,

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatChecksums } from '../../../src/store/bundle-pack.js';
-import { verifyBundle } from '../../../src/store/bundle-verify.js';
+import { verifyBundle } from '../../../src/commands/bundle-verify.js';
 import { TAR_END, tarHeader, tarPadding } from '../../../src/store/tar-index.js';
 
 /** Hand-made bundles, so each check of verify is seen failing on its own. */

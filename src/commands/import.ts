@@ -1,30 +1,32 @@
 import { FerryError } from '../errors.js';
-import { loadTarget, type LoadedTarget } from '../manifest/load.js';
-import type { MirrorTarget } from '../manifest/target.js';
-import { checkCollisions, registryMappingFor } from '../mapping/index.js';
-import { createTargetNetContext, type NetOptions } from '../oci/context.js';
+import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
+import { checkCollisions } from '../mapping/index.js';
+import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { kindByName } from '../kinds/index.js';
-import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { ImportResult } from '../kinds/types.js';
 import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
+import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { artifactLabel, LayoutWriters } from './layout.js';
+import { loadVerifyKey, type SignatureStatus } from '../store/bundle-sign.js';
+import { checkBaseOnTarget } from '../store/differential.js';
+import { artifactLabel, LayoutWriters } from '../store/layout.js';
+import { openBundleSource } from '../store/open-bundle.js';
+import { ANNOTATION } from '../store/source.js';
 import { RegistryPushSession } from '../oci/push-session.js';
 import type { Progress } from '../ui/progress.js';
-import { openBundleSource } from './open-bundle.js';
-import { verifyBundle } from './bundle-verify.js';
-import { loadVerifyKey, type SignatureStatus } from './bundle-sign.js';
-import { checkBundlePolicy } from '../kinds/image/verify.js';
-import { ANNOTATION } from './source.js';
-import { checkBaseOnTarget } from './differential.js';
+import { listed, MAX_LISTED, verifyBundle } from './bundle-verify.js';
+import { bundleFrom, pathFrom } from './inputs.js';
 
 export interface ImportOptions extends NetOptions {
+  /** Mirror target YAML. */
   target: string;
   /** A public key: the bundle must carry a signature it verifies. */
   key?: string;
   concurrency?: number;
   progress: Progress;
+  cwd?: string;
 }
 
 export interface ImportReport {
@@ -35,6 +37,18 @@ export interface ImportReport {
   pushed: number;
   skipped: number;
   bytesSent: number;
+  warnings: string[];
+}
+
+/**
+ * The mirror target, resolved once, with the client for its registry (its CA, its plain-HTTP
+ * rule) when it has one. Close `net` when done.
+ */
+export function connectTarget(target: ResolvedTarget, opts: NetOptions): { target: ResolvedTarget; net?: NetContext } {
+  const reg = target.registry;
+  if (!reg) return { target };
+  const net = createTargetNetContext({ registry: { url: reg.url, ca: reg.ca, insecure: reg.insecure } }, target.dir, opts);
+  return { target: withRegistryClient(target, net?.registry), net };
 }
 
 /**
@@ -48,12 +62,15 @@ export interface ImportReport {
  *     so a rerun after an interruption completes without resending.
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
-  const loaded = await loadTarget(opts.target);
-  const key = opts.key ? await loadVerifyKey(opts.key) : undefined;
+  const cwd = opts.cwd ?? process.cwd();
+  const at = (p: string) => pathFrom(cwd, p);
+  bundle = bundleFrom(cwd, bundle);
+  const resolved = await loadResolvedTarget(at(opts.target));
+  const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const checkTask = opts.progress.start('check', 0);
   let tops: OciDescriptor[];
   try {
-    tops = await validateBundleImport(bundle, loaded);
+    tops = await validateBundleImport(bundle, resolved);
   } finally {
     checkTask.finish();
   }
@@ -72,19 +89,21 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const signaturesVerified = await checkBundlePolicy(policySource, imageSignatureNotes).finally(() => policySource.close());
 
   const source = await openBundleSource(bundle);
-  const net = createTargetNetContext(loaded.target, loaded.dir, opts);
+  const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
+  const warnings: string[] = [];
   try {
     // A differential bundle: the target must already hold every blob it left out; one found in
     // another mirror repository (a base image's) is mounted from there by the push session.
-    const mounts = await checkBaseOnTarget(bundle, source, loaded, net?.registry);
-    const push = net?.registry
-      ? new RegistryPushSession(net.registry, { openBlob: (digest, start) => source.openBlob(digest, start), progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY })
+    const mounts = await checkBaseOnTarget(bundle, source, target, target.registry?.client);
+    const client = target.registry?.client;
+    const push = client
+      ? new RegistryPushSession(client, { openBlob: (digest, start) => source.openBlob(digest, start), progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY })
       : undefined;
     for (const [digest, repositories] of mounts) push?.knownAt(digest, repositories);
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
-    const ctx = { source, target: loaded, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: net?.registry, layouts, push };
+    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: client, layouts, push, warnings };
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
     const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
     await layouts.flush();
@@ -95,12 +114,13 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   }
   return {
     bundle,
-    target: loaded.file,
+    target: target.file,
     verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified, imageSignatureNotes },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
+    warnings,
   };
 }
 
@@ -111,7 +131,7 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  * The validation pass: everything `import` would write, checked without writing. Throws one
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
  */
-export async function validateBundleImport(bundle: string, loaded: LoadedTarget): Promise<OciDescriptor[]> {
+export async function validateBundleImport(bundle: string, target: ResolvedTarget): Promise<OciDescriptor[]> {
   const source = await openBundleSource(bundle);
   const problems = new ProblemList(MAX_LISTED);
   try {
@@ -124,23 +144,23 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
       if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => PLACES[k] && !PLACES[k].has(loaded.target));
-    for (const k of missing) problems.add(k, `add ${PLACES[k].add}`, 'VALIDATION');
-    if (loaded.target.registry) {
+    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => !hasPlaceFor(k, target));
+    for (const k of missing) problems.add(k, `add ${kindByName(k)!.targetFacet!.add}`, 'VALIDATION');
+    if (target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
-      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), registryMappingFor(loaded.target)));
+      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
     for (const top of tops) {
       const kind = kindOf(top);
-      if (!kind?.validateImport || (PLACES[kind.name] && !PLACES[kind.name].has(loaded.target))) continue;
-      for (const p of await kind.validateImport(top, source, loaded)) problems.add(p.artifact, p.message, p.code);
+      if (!kind?.validateImport || !hasPlaceFor(kind.name, target)) continue;
+      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code);
     }
     if (problems.count) {
       const n = problems.count;
       // The bundle's fault (crafted or damaged) is a verification failure; the target's, a validation one.
       const code = problems.bundleAtFault ? 'VERIFY' : problems.items[0].code;
       const headline = missing.length
-        ? `${loaded.file}: the target has no place for the bundle's ${missing.map((k) => PLACES[k].noun).join(', ')}; nothing was imported`
+        ? `${target.file}: the target has no place for the bundle's ${missing.map((k) => kindByName(k)!.targetFacet!.noun).join(', ')}; nothing was imported`
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
         details: [
@@ -156,13 +176,6 @@ export async function validateBundleImport(bundle: string, loaded: LoadedTarget)
   }
 }
 
-/** At most this many problems are listed one per line; the rest are counted. */
-const MAX_LISTED = 200;
-
-export function listed(lines: string[]): string[] {
-  return lines.length <= MAX_LISTED ? lines : [...lines.slice(0, MAX_LISTED), `… and ${lines.length - MAX_LISTED} more`];
-}
-
 function isImageReference(s: string): boolean {
   try {
     parseImageReference(s);
@@ -172,10 +185,11 @@ function isImageReference(s: string): boolean {
   }
 }
 
-/** What each kind needs in the target; checked for the whole bundle before anything is sent. */
-const PLACES: Record<string, { has: (t: MirrorTarget) => boolean; add: string; noun: string }> = {
-  image: { has: (t) => Boolean(t.registry || t.directory), add: 'registry: { url } or directory:', noun: 'images' },
-  chart: { has: (t) => Boolean(t.registry || t.directory || t.charts), add: 'registry:, directory: or charts: { dir, baseUrl }', noun: 'Helm charts' },
-  file: { has: (t) => Boolean(t.files), add: 'files: { dir, baseUrl }', noun: 'files' },
-  apt: { has: (t) => Boolean(t.apt), add: 'apt: { dir, baseUrl }', noun: 'APT repositories' },
-};
+/**
+ * Whether the target has a place for a kind's artifacts (its `targetFacet`); checked for the whole
+ * bundle before anything is sent. Kinds without a facet, and names this ferry does not know, pass.
+ */
+function hasPlaceFor(kindName: string, target: ResolvedTarget): boolean {
+  const facet = kindByName(kindName)?.targetFacet;
+  return !facet || facet.anyOf.some((f) => Boolean(target.target[f]));
+}

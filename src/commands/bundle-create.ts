@@ -1,0 +1,137 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
+import { MT } from '../oci/media-types.js';
+import { createNetContext } from '../oci/context.js';
+import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
+import { withoutExtras } from '../kinds/image/extras.js';
+import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } from '../kinds/image/verify.js';
+import { digestOf } from '../store/blob-store.js';
+import { packBundle } from '../store/bundle-pack.js';
+import { planDifferential, type DifferentialInfo } from '../store/differential.js';
+import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
+import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
+import { BUNDLE_SBOM_FILE, renderCycloneDx } from '../store/sbom.js';
+import { VERSION } from '../version.js';
+import { pathFrom } from './inputs.js';
+import { kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
+
+export interface CreateOptions extends CommonOptions {
+  /** The bundle file to write. */
+  output: string;
+  /** Fail instead of re-resolving when the lock is missing or does not match the manifest. */
+  frozen?: boolean;
+  cacheDir?: string;
+  /** PEM ECDSA P-256 private key: sign ferry/checksums.sha256. */
+  signKey?: string;
+  /** Shared cache registry (`oci://registry/ferry-cache`): read from it, push what was fetched upstream. */
+  cache?: string;
+  /** Write the bundle as parts of at most this many bytes. */
+  splitSize?: number;
+  /** Differential: leave out what this older lock or bundle already carried. */
+  since?: string;
+}
+
+export interface CreateResult {
+  bundle: string;
+  signed: boolean;
+  /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
+  signaturesVerified: number;
+  /** What was not checked for keyless signatures that passed (e.g. "Rekor inclusion not checked"). */
+  signatureNotes: string[];
+  size: number;
+  blobs: number;
+  blobBytes: number;
+  lockFile: string;
+  lockUsed: 'existing' | 'refreshed';
+  counts: ReturnType<typeof lockCounts>;
+  /** With --cache: what came from the shared cache and what from upstream. */
+  cache?: CacheStats;
+  /** Split bundle: the parts in order (`<bundle>.001` …; `<bundle>.parts` lists their sha256). */
+  parts?: Array<{ file: string; size: number; sha256: string }>;
+  /** `--since`: the base and what was left out. */
+  differential?: DifferentialInfo;
+  warnings: string[];
+}
+
+/** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
+export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const signKey = opts.signKey ? await loadSigningKey(pathFrom(cwd, opts.signKey)) : undefined;
+  const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
+  const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const existing = await readLock(lockFile);
+  const output = path.resolve(cwd, opts.output);
+  const net = createNetContext(opts);
+  const warnings: string[] = [];
+  try {
+    const store = await openCache(opts.cacheDir, cwd);
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings);
+    let lock: Lock;
+    // The bundle carries the lock file's exact bytes: a build from the committed lock and the
+    // build that wrote it give the same bundle (a parsed lock re-serialises in another key order).
+    let lockText: string;
+    let lockUsed: CreateResult['lockUsed'] = 'existing';
+    if (lockMatches(existing, loaded)) {
+      lock = opts.noExtras ? withoutExtras(existing) : existing;
+      lockText = opts.noExtras ? serializeLock(lock) : await readFile(lockFile, 'utf8');
+    } else {
+      if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
+      lock = await lockManifest(loaded, ctx);
+      lockText = serializeLock(lock);
+      await writeFileAtomic(lockFile, lockText);
+      lockUsed = 'refreshed';
+    }
+    const manifests = await fetchLocked(lock, ctx);
+    const signatureNotes: string[] = [];
+    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create', signatureNotes);
+    const diff = opts.since
+      ? await planDifferential({ since: pathFrom(cwd, opts.since), index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
+      : undefined;
+    opts.progress.phase('pack', { items: 1 });
+    const packTask = opts.progress.start(path.basename(output), 0);
+    const packed = await packBundle({
+      store,
+      index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
+      metadata: {
+        manifestYaml: await readFile(loaded.file),
+        lock: lockText,
+        manifestName: loaded.manifest.metadata.name,
+        ferryVersion: VERSION,
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        differential: diff?.info,
+        sign: signKey && ((sums) => signChecksums(sums, signKey)),
+      },
+      output,
+      // Blobs hashed while they streamed in during this run are not hashed again; blobs that
+      // were already in the cache from an earlier run are re-hashed as they are packed.
+      trustStore: (digest) => store.verifiedThisRun.has(digest),
+      onProgress: (n) => packTask.advance(n),
+      splitSize: opts.splitSize,
+      omit: diff?.omit,
+    });
+    packTask.finish(`packed ${packed.blobs} blobs`);
+    await cached?.cache.keep(keepTag(digestOf(lockText)));
+    return {
+      signaturesVerified,
+      signatureNotes,
+      signed: Boolean(signKey),
+      bundle: packed.path,
+      size: packed.size,
+      blobs: packed.blobs,
+      blobBytes: packed.blobBytes,
+      lockFile,
+      lockUsed,
+      counts: lockCounts(lock),
+      ...(cached ? { cache: cached.cache.stats } : {}),
+      ...(packed.parts ? { parts: packed.parts } : {}),
+      ...(diff ? { differential: diff.info } : {}),
+      warnings,
+    };
+  } finally {
+    await net.close();
+  }
+}

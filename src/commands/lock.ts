@@ -1,0 +1,99 @@
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { loadManifest, lockCounts, type Lock } from '../kinds/schema.js';
+import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
+import { lockManifest } from '../kinds/pipeline.js';
+import type { KindContext } from '../kinds/types.js';
+import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
+import { BlobStore } from '../store/blob-store.js';
+import { useRegistryCache } from '../store/registry-cache.js';
+import type { Progress } from '../ui/progress.js';
+import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+import { pathFrom } from './inputs.js';
+
+/** Options of the commands that resolve and fetch upstream (lock, bundle create). */
+export interface CommonOptions extends NetOptions {
+  concurrency?: number;
+  /** Resolve images without signatures, attestations, SBOMs and referrers. */
+  noExtras?: boolean;
+  progress: Progress;
+  /** Directory relative paths resolve against (default: the process's). */
+  cwd?: string;
+}
+
+export function defaultCacheDir(): string {
+  const base = process.env.FERRY_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ferry');
+  return path.join(base, 'store');
+}
+
+export async function writeFileAtomic(file: string, text: string): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
+}
+
+export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext, warnings: string[]): KindContext {
+  return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras, warnings };
+}
+
+/** The content-addressed download cache, ready to use. */
+export async function openCache(cacheDir: string | undefined, cwd: string): Promise<BlobStore> {
+  const store = new BlobStore(cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir());
+  await store.init();
+  return store;
+}
+
+export interface LockOptions extends CommonOptions {
+  /** Write the lock here instead of `<name>.lock.json` beside the manifest. */
+  output?: string;
+  cacheDir?: string;
+  /** Shared cache registry (`oci://registry/ferry-cache`) for manifests and blobs read by digest. */
+  cache?: string;
+}
+
+export interface LockResult {
+  lockFile: string;
+  changed: boolean;
+  counts: ReturnType<typeof lockCounts>;
+  lock: Lock;
+  /** Images a platform filter changed: what is stored, beside the upstream index the lock keeps. */
+  filtered: PlatformFilterNote[];
+  warnings: string[];
+}
+
+export interface PlatformFilterNote {
+  ref: string;
+  kept: string[];
+  digest: string;
+  storedDigest: string;
+}
+
+/** What a platform filter changed, so the user sees what is stored (the lock has the rest). */
+export function platformFilterNotes(lock: Lock): PlatformFilterNote[] {
+  return lock.images
+    .filter((i) => i.storedDigest)
+    .map((i) => ({ ref: i.ref, kept: i.manifests.map((m) => m.platform), digest: i.digest, storedDigest: i.storedDigest! }));
+}
+
+/** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
+export async function lockCommand(manifestFile: string, opts: LockOptions): Promise<LockResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const net = createNetContext(opts);
+  const warnings: string[] = [];
+  try {
+    const store = await openCache(opts.cacheDir, cwd);
+    const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
+    const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings));
+    await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
+    const text = serializeLock(lock);
+    const before = await readFile(lockFile, 'utf8').catch(() => undefined);
+    if (before !== text) await writeFileAtomic(lockFile, text);
+    return { lockFile, changed: before !== text, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings };
+  } finally {
+    await net.close();
+  }
+}

@@ -1,0 +1,71 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+
+/** HTTP answers shared by the registry and the kinds' routes, so every path answers the same way. */
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}, head = false): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), ...headers });
+  res.end(head ? undefined : text);
+}
+
+/** OCI distribution error body: `{"errors":[{"code","message","detail"}]}`. */
+export function sendError(res: ServerResponse, status: number, code: string, message: string, head = false, detail?: unknown): void {
+  sendJson(res, status, { errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] }, {}, head);
+}
+
+/** A single `Range: bytes=…` header resolved against `size`; multi-range requests get the whole body. */
+export type RangeAnswer = { status: 200 | 206; start: number; end: number } | { status: 416 };
+
+export function resolveRange(range: string | undefined, size: number): RangeAnswer {
+  if (!range || range.includes(',')) return { status: 200, start: 0, end: size - 1 };
+  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return { status: 416 };
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    return suffix > 0 ? { status: 206, start: Math.max(0, size - suffix), end: size - 1 } : { status: 416 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] !== '' ? Math.min(Number(m[2]), size - 1) : size - 1;
+  return start < size && start <= end ? { status: 206, start, end } : { status: 416 };
+}
+
+/**
+ * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
+ * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
+ * Bodies from a bundle go through `VerifiedBlobs.send`, which calls this.
+ */
+export async function sendRanged(
+  req: IncomingMessage,
+  res: ServerResponse,
+  size: number,
+  open: (start: number, end: number) => Promise<NodeJS.ReadableStream>,
+  headers: Record<string, string>,
+): Promise<void> {
+  const head = req.method === 'HEAD';
+  const range = req.headers.range;
+  const r = resolveRange(range, size);
+  if (r.status === 416) {
+    res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Type': 'application/json', ...headers });
+    res.end(head ? undefined : JSON.stringify({ errors: [{ code: 'RANGE_INVALID', message: `range ${range} not satisfiable for ${size} bytes` }] }));
+    return;
+  }
+  const { status, start, end } = r;
+  const length = size === 0 ? 0 : end - start + 1;
+  res.writeHead(status, {
+    'Content-Length': String(length),
+    'Accept-Ranges': 'bytes',
+    ...(status === 206 ? { 'Content-Range': `bytes ${start}-${end}/${size}` } : {}),
+    ...headers,
+  });
+  if (head || length === 0) {
+    res.end();
+    return;
+  }
+  const body = await open(start, end);
+  await pipeline(body, res).catch(() => {
+    // The client went away mid-blob, the source failed, or the bytes did not match their
+    // digest: drop the connection so the client sees a short body, never a complete 200.
+    res.destroy();
+  });
+}

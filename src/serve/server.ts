@@ -1,0 +1,183 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { FerryError } from '../errors.js';
+import type { ServeRoute } from '../kinds/serve-route.js';
+import type { RegistryMapping } from '../mapping/index.js';
+import type { OciIndex } from '../oci/media-types.js';
+import { isSafeRelativePath } from '../store/safe-path.js';
+import type { BlobSource } from '../store/source.js';
+import { sendError } from './http.js';
+import { buildCatalog, registryHandler, type RegistryCatalog } from './registry.js';
+import { VerifiedBlobs } from './verified-blobs.js';
+
+/**
+ * `ferry serve`'s HTTP server: the read-only registry (`/v2/`, src/serve/registry.ts) and the
+ * plain-HTTP trees the kinds add (`/files/`, `/apt/`, `/charts/`), so skopeo, containerd, apt
+ * and curl pull on the air-gapped side with nothing else installed.
+ */
+
+export interface Listen {
+  host: string;
+  port: number;
+}
+
+/** `127.0.0.1:5000`, `[::1]:5000`, `localhost:0`, `:5000` (all interfaces), `5000` (loopback). */
+export function parseListen(text: string): Listen {
+  const bad = () =>
+    new FerryError('USAGE', `--listen ${JSON.stringify(text)}: expected host:port (e.g. 127.0.0.1:5000, [::1]:5000, :5000)`);
+  let host: string;
+  let portText: string;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(\d+)$/.exec(text);
+  if (v6) [host, portText] = [v6[1], v6[2]];
+  else if (/^\d+$/.test(text)) [host, portText] = ['127.0.0.1', text];
+  else {
+    const i = text.lastIndexOf(':');
+    if (i === -1) throw bad();
+    host = text.slice(0, i) || '0.0.0.0';
+    portText = text.slice(i + 1);
+    if (host.includes(':')) throw bad();
+  }
+  const port = Number(portText);
+  if (!/^\d+$/.test(portText) || port > 65535) throw bad();
+  return { host, port };
+}
+
+export interface RegistryServerOptions {
+  /** Wrapped in `VerifiedBlobs` unless it is one already (share one with the routes). */
+  source: BlobSource | VerifiedBlobs;
+  /** index.json, when the caller has read it already (read once). */
+  index?: OciIndex;
+  mapping: RegistryMapping;
+  /** `127.0.0.1:5000` or parsed. Port 0 picks a free port. */
+  listen: string | Listen;
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  /** Extra plain-HTTP trees from other kinds (`/files/`, `/apt/`, `/charts/`). */
+  routes?: ServeRoute[];
+  /** Called once per answered request, for access logs. */
+  onRequest?: (info: { method: string; path: string; status: number }) => void;
+  /**
+   * A directory target keeps growing while it is served (imports run beside it): when this
+   * returns a new value (e.g. index.json's mtime), the catalog is rebuilt before answering.
+   * Checked at most once a second.
+   */
+  indexVersion?: () => Promise<string | undefined>;
+  /** Told about damaged blobs found while serving (when `source` is not a VerifiedBlobs already). */
+  onWarning?: (message: string) => void;
+}
+
+export interface RegistryServer {
+  url: string;
+  host: string;
+  port: number;
+  /** The current catalog (rebuilt when `indexVersion` changes). */
+  readonly catalog: RegistryCatalog;
+  close(): Promise<void>;
+}
+
+/** Start the registry; resolves once it listens. */
+export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
+  const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
+  const source = opts.source instanceof VerifiedBlobs ? opts.source : new VerifiedBlobs(opts.source, opts.onWarning);
+  // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
+  let catalog = await buildCatalog(source, opts.mapping, opts.index);
+  let repoNames = [...catalog.repositories.keys()].sort();
+  let version = await opts.indexVersion?.();
+  let checkedAt = Date.now();
+  let refreshing: Promise<void> | undefined;
+  const refresh = async () => {
+    if (!opts.indexVersion || Date.now() - checkedAt < 1000) return;
+    refreshing ??= (async () => {
+      checkedAt = Date.now();
+      const now = await opts.indexVersion!();
+      if (now === version) return;
+      // Keep serving the old catalog if the new index is half-written or damaged.
+      const next = await buildCatalog(source, opts.mapping).catch(() => undefined);
+      if (!next) return;
+      catalog = next;
+      repoNames = [...catalog.repositories.keys()].sort();
+      version = now;
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    await refreshing;
+  };
+  const routes = [...(opts.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
+  const handleV2 = registryHandler(source, () => ({ catalog, repoNames }));
+
+  const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://registry.invalid');
+    res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
+    const isV2 = url.pathname === '/v2' || url.pathname.startsWith('/v2/');
+    const route = isV2 ? undefined : routes.find((r) => url.pathname.startsWith(r.prefix));
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.setHeader('Allow', 'GET, HEAD');
+      sendError(res, 405, 'UNSUPPORTED', `${req.method} is not supported: this registry is read-only (ferry serve)`);
+      return;
+    }
+    if (isV2) {
+      await refresh();
+      await handleV2(req, res, url);
+      return;
+    }
+    if (route) {
+      let rest: string;
+      try {
+        rest = decodeURIComponent(url.pathname.slice(route.prefix.length));
+      } catch {
+        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        return;
+      }
+      // Routes look paths up by name; still, never hand them one that could climb out of a
+      // directory (`..`, `.`, empty segments, backslashes, NUL and other control bytes).
+      if (rest !== '' && !isSafeRelativePath(rest)) {
+        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        return;
+      }
+      await route.handle(req, res, rest);
+      return;
+    }
+    sendError(res, 404, 'NOT_FOUND', `no such path: ${url.pathname}`, req.method === 'HEAD');
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handler(req, res)
+      .catch((err) => {
+        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error)?.message ?? String(err), req.method === 'HEAD');
+        else res.destroy();
+      })
+      .finally(() => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '/', status: res.statusCode }));
+  };
+  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+  server.keepAliveTimeout = 30_000;
+
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) =>
+      reject(
+        new FerryError('USAGE', `cannot listen on ${listen.host}:${listen.port} (${err.code ?? err.message})`, {
+          cause: err,
+          hint: err.code === 'EADDRINUSE' ? 'Another process uses that port; pick another with --listen, or port 0 for a free one.' : undefined,
+        }),
+      );
+    server.once('error', onError);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const hostForUrl = addr.family === 'IPv6' || addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://${hostForUrl}:${addr.port}`,
+    host: addr.address,
+    port: addr.port,
+    get catalog() {
+      return catalog;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

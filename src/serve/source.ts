@@ -1,0 +1,57 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import { differentialServeSource } from '../store/differential.js';
+import { LayoutDir } from '../store/layout.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
+import type { BlobSource } from '../store/source.js';
+
+export interface ServeSource {
+  source: BlobSource;
+  kind: 'bundle' | 'layout';
+  close(): Promise<void>;
+  /** A directory target: changes when its index.json does, so the catalog is rebuilt. */
+  indexVersion?: () => Promise<string | undefined>;
+}
+
+/**
+ * Open what `serve` serves: a bundle tar (its format version checked first), a bundle pushed to
+ * a registry (`oci://…`), or an OCI layout directory. A differential bundle needs its `base`.
+ */
+export async function openServeSource(location: string, base?: string): Promise<ServeSource> {
+  if (isOciUrl(location)) {
+    const remote = await openBundleSource(location);
+    await remote.info().catch(async (err) => { await remote.close(); throw err; });
+    return { source: remote, kind: 'bundle', close: () => remote.close() };
+  }
+  const abs = path.resolve(location);
+  let s;
+  try {
+    s = await stat(abs);
+  } catch {
+    throw new FerryError('USAGE', `${abs}: no such bundle or directory`, { hint: 'Pass a bundle .tar (ferry bundle create) or a directory target written by ferry import.' });
+  }
+  if (s.isDirectory()) {
+    const layout = new LayoutDir(abs);
+    await layout.readIndex();
+    // A directory target may grow while served (another import): pick up a new index.json.
+    const indexVersion = () =>
+      stat(path.join(abs, 'index.json')).then(
+        (st) => `${st.mtimeMs}:${st.size}:${st.ino}`,
+        () => undefined,
+      );
+    return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
+  }
+  const reader = await BundleReader.open(abs);
+  try {
+    // Refuse a bundle of another format version (or none) before anything is served from it.
+    await reader.info();
+    // A differential bundle is served only with its base (--base), blobs answered from either.
+    const diff = await differentialServeSource(reader, base);
+    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+}
