@@ -2,7 +2,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
-import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../store/sbom.js';
+import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../commands/sbom.js';
 import { note, printResult } from '../ui/output.js';
 
 /** `ferry sbom <bundle>`: CycloneDX 1.6 (default) or SPDX 2.3 JSON of everything the bundle carries. */

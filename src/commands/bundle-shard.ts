@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
-import { loadManifest, lockPathFor, readLock, serializeLock } from '../manifest/load.js';
+import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { loadManifest, readLock } from '../kinds/schema.js';
 import { createNetContext } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockMatches } from '../kinds/pipeline.js';
 import { BlobStore, digestOf } from '../store/blob-store.js';

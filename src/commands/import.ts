@@ -10,7 +10,7 @@ import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { loadVerifyKey, type SignatureStatus } from '../store/bundle-sign.js';
-import { checkBaseOnTarget } from '../store/differential.js';
+import { checkBaseOnTarget } from './differential.js';
 import { artifactLabel, LayoutWriters } from '../store/layout.js';
 import { openBundleSource } from '../store/open-bundle.js';
 import { ANNOTATION } from '../store/source.js';

@@ -127,7 +127,3 @@ export async function readLockWith<L>(schema: z.ZodType<L, unknown>, file: strin
 export function serializeLock(lock: object): string {
   return JSON.stringify(lock, null, 2) + '\n';
 }
-
-// Transitional: files that other branches are moving still import these from here. Once they
-// import from src/kinds/schema.js (see the kinds branch report), delete this line.
-export { loadManifest, validateManifest, readLock, type LoadedManifest } from '../kinds/schema.js';

@@ -15,7 +15,3 @@ export function lockSchemaFrom<S extends z.ZodRawShape>(kinds: S) {
     ...kinds,
   });
 }
-
-// Transitional: files that other branches are moving still import these from here. Once they
-// import from src/kinds/schema.js (see the kinds branch report), delete this line.
-export { LockSchema, type Lock, type ImageLock } from '../kinds/schema.js';

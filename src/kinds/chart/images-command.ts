@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../../errors.js';
-import { loadManifest } from '../../manifest/load.js';
+import { loadManifest } from '../schema.js';
 import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
 import { silentProgress } from '../../ui/progress.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { discoverChartImages, findRenderedImages, userValues } from '../../../src/kinds/chart/discover.js';
 import { loadChartDir } from '../../../src/kinds/chart/load.js';
 import { renderChart } from '../../../src/kinds/chart/render/index.js';
-import { LockSchema } from '../../../src/manifest/lock.js';
+import { LockSchema } from '../../../src/kinds/schema.js';
 import { mapImage } from '../../../src/mapping/index.js';
 import { rewriteChart } from '../../../src/rewrite/chart.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';

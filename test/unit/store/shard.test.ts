@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Lock } from '../../../src/manifest/lock.js';
+import type { Lock } from '../../../src/kinds/schema.js';
 import { assignShards, parseShard, planShard } from '../../../src/store/shard.js';
 
 const d = (n: number) => `sha256:${n.toString(16).padStart(64, '0')}`;

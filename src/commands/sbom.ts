@@ -4,11 +4,11 @@ import * as CdxModels from '@cyclonedx/cyclonedx-library/Models';
 import * as CdxSerialize from '@cyclonedx/cyclonedx-library/Serialize';
 import * as CdxSpec from '@cyclonedx/cyclonedx-library/Spec';
 import { FerryError } from '../errors.js';
-import { LockSchema, type Lock } from '../manifest/lock.js';
+import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
-import { parseChecksums } from './bundle-pack.js';
-import { BundleReader } from './bundle-reader.js';
+import { parseChecksums } from '../store/bundle-pack.js';
+import { BundleReader } from '../store/bundle-reader.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the

@@ -1,0 +1,273 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import type { LoadedTarget } from '../manifest/load.js';
+import { LockSchema, type Lock } from '../kinds/schema.js';
+import { mapChartHttp, mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
+import type { RegistryClient, RepoRef } from '../oci/client.js';
+import { MT, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
+import { EXTRA_ANNOTATION } from '../oci/referrers.js';
+import { hasSameContent } from '../store/verified-write.js';
+import { ROLE } from '../kinds/file/artifact.js';
+import { readChartArtifact, type ChartArtifact } from '../kinds/chart/import.js';
+import { aptRoot, aptTarget, readAptArtifact } from '../kinds/apt/import.js';
+import { BundleReader } from '../store/bundle-reader.js';
+import type { BundleSource } from '../store/open-bundle.js';
+import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from '../store/layout.js';
+import { safeJoin } from '../store/safe-path.js';
+import { ANNOTATION } from '../store/source.js';
+import {
+  DIFFERENTIAL_CAP,
+  DIFFERENTIAL_FILE,
+  DIGEST,
+  readDifferential,
+  sha256Of,
+  type DifferentialBase,
+  type DifferentialInfo,
+  type DifferentialManifest,
+} from '../store/differential.js';
+
+/**
+ * The differential bundle's planning (bundle create --since) and the import check that the
+ * target holds what the bundle left out: both need the kinds and the mapping, so they live
+ * here; reading a differential bundle stays in src/store/differential.ts.
+ */
+/** A payload blob and the artifacts that carry it (up to a few, for messages). */
+export interface PayloadBlob {
+  size: number;
+  tops: OciDescriptor[];
+}
+
+const isExtra = (top: OciDescriptor) => top.annotations?.[EXTRA_ANNOTATION.of] !== undefined;
+const kindOf = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';
+const TOPS_PER_BLOB = 5;
+
+const CHART_PAYLOAD = new Set<string>([MT.helmChart, 'application/tar+gzip', MT.helmProv]);
+
+/**
+ * The blobs a differential bundle may leave out, per artifact: image layers (through indexes
+ * to every platform's manifest), chart archives and their .prov, APT packages and file
+ * artifacts' files. Reads manifests only.
+ */
+export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, max?: number) => Promise<Buffer>): Promise<Map<string, PayloadBlob>> {
+  const out = new Map<string, PayloadBlob>();
+  const add = (d: OciDescriptor, top: OciDescriptor) => {
+    if (typeof d?.digest !== 'string' || !DIGEST.test(d.digest) || typeof d.size !== 'number') return;
+    let e = out.get(d.digest);
+    if (!e) out.set(d.digest, (e = { size: d.size, tops: [] }));
+    if (e.tops.length < TOPS_PER_BLOB && !e.tops.includes(top)) e.tops.push(top);
+  };
+  const parsed = new Map<string, { manifests?: OciDescriptor[]; layers?: OciDescriptor[] }>();
+  const read = async (d: OciDescriptor) => {
+    if (!parsed.has(d.digest)) parsed.set(d.digest, JSON.parse((await readBlob(d.digest, MAX_MANIFEST_BYTES)).toString('utf8')));
+    return parsed.get(d.digest)!;
+  };
+  for (const top of index.manifests) {
+    if (isExtra(top) || typeof top.digest !== 'string' || !DIGEST.test(top.digest)) continue;
+    const kind = kindOf(top);
+    if (kind === 'image') {
+      const stack = [top];
+      const seen = new Set<string>();
+      while (stack.length) {
+        const d = stack.pop()!;
+        if (seen.has(d.digest)) continue;
+        seen.add(d.digest);
+        const json = await read(d);
+        for (const child of Array.isArray(json.manifests) ? json.manifests : []) if (typeof child?.digest === 'string' && DIGEST.test(child.digest)) stack.push(child);
+        for (const layer of Array.isArray(json.layers) ? json.layers : []) add(layer, top);
+      }
+    } else if (kind === 'file' || kind === 'apt' || kind === 'chart') {
+      const json = await read(top);
+      for (const layer of Array.isArray(json.layers) ? json.layers : []) {
+        const role = layer?.annotations?.[ROLE];
+        if (kind === 'chart' ? CHART_PAYLOAD.has(layer?.mediaType) : role === (kind === 'apt' ? 'package' : 'file')) add(layer, top);
+      }
+    }
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Creating
+
+export interface DifferentialPlan {
+  /** digest → size of every blob to leave out. */
+  omit: Map<string, number>;
+  info: DifferentialInfo;
+  /** ferry/differential.json, to pack with the other ferry/ files. */
+  file: [name: string, bytes: Buffer];
+}
+
+/**
+ * What `--since` leaves out of the bundle being packed. `fetchLock` brings a base lock's
+ * artifacts into the store (from the cache when they are there, as a frozen build does) and
+ * returns their top descriptors, so the base's blobs are known exactly as that lock's bundle
+ * carried them.
+ */
+export async function planDifferential(opts: {
+  since: string;
+  index: OciIndex;
+  readStoreBlob: (digest: string, max?: number) => Promise<Buffer>;
+  fetchLock: (lock: Lock) => Promise<OciDescriptor[]>;
+}): Promise<DifferentialPlan> {
+  const { base, has, refs } = await readBase(opts.since, opts.fetchLock, opts.readStoreBlob);
+  const payload = await payloadBlobs(opts.index, opts.readStoreBlob);
+  const omit = new Map<string, number>();
+  for (const [digest, p] of payload) if (has(digest)) omit.set(digest, p.size);
+  const omitted = [...omit].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, size]) => ({ digest, size }));
+  const manifest: DifferentialManifest = { base, omitted, baseRefs: refs };
+  return {
+    omit,
+    info: { differential: true, base, omittedBlobs: omitted.length, omittedBytes: omitted.reduce((n, o) => n + o.size, 0) },
+    file: [DIFFERENTIAL_FILE, Buffer.from(JSON.stringify(manifest, null, 2) + '\n')],
+  };
+}
+
+async function readBase(
+  since: string,
+  fetchLock: (lock: Lock) => Promise<OciDescriptor[]>,
+  readStoreBlob: (digest: string, max?: number) => Promise<Buffer>,
+): Promise<{ base: DifferentialBase; has: (digest: string) => boolean; refs: string[] }> {
+  const abs = path.resolve(since);
+  if (/\.json$/.test(abs)) {
+    const bytes = await readFile(abs).catch((err: NodeJS.ErrnoException) => {
+      throw new FerryError('USAGE', `--since ${since}: cannot read the base lock (${err.code ?? err.message})`);
+    });
+    let lock: Lock;
+    try {
+      lock = LockSchema.parse(JSON.parse(bytes.toString('utf8')));
+    } catch (err) {
+      throw new FerryError('VALIDATION', `--since ${since}: not a ferry lock file (${(err as Error).message.split('\n')[0]})`, { cause: err });
+    }
+    const tops = await fetchLock(lock);
+    const payload = await payloadBlobs({ schemaVersion: 2, manifests: tops }, readStoreBlob);
+    return { base: { kind: 'lock', name: path.basename(abs), digest: sha256Of(bytes) }, has: (d) => payload.has(d), refs: repoRefs(tops) };
+  }
+  // A bundle (one tar or a split bundle's first part): what it holds, and what it expected from its own base.
+  const reader = await BundleReader.open(abs);
+  try {
+    await reader.info();
+    const digest = sha256Of(await reader.readFile('ferry/checksums.sha256'));
+    const held = new Set<string>();
+    for (const e of reader.index.entries) {
+      const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(e.name);
+      if (m && e.type === 'file') held.add(`sha256:${m[1]}`);
+    }
+    for (const o of (await readDifferential(reader))?.omitted ?? []) held.add(o.digest);
+    return { base: { kind: 'bundle', name: path.basename(abs), digest }, has: (d) => held.has(d), refs: repoRefs((await reader.readIndex()).manifests) };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The references of the images and charts among `tops` (what lands in a registry), sorted, each once. */
+function repoRefs(tops: OciDescriptor[]): string[] {
+  const refs = tops.filter((t) => !isExtra(t) && (kindOf(t) === 'image' || kindOf(t) === 'chart')).map((t) => t.annotations?.[ANNOTATION.refName]);
+  return [...new Set(refs.filter((r): r is string => typeof r === 'string'))].sort();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading
+
+/** ferry/differential.json of a bundle, checked; undefined for a full bundle. */
+/** What reading the differential list needs of a bundle (a tar, or a bundle in a registry). */
+export async function checkBaseOnTarget(bundle: string, reader: BundleSource, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
+  const mounts = new Map<string, string[]>();
+  const diff = await readDifferential(reader);
+  if (!diff || !diff.omitted.length) return mounts;
+  const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
+  const index = await reader.readIndex();
+  const payload = await payloadBlobs(index, (d, max) => reader.readBlob(d, max));
+  const t = loaded.target;
+  const missing: string[] = [];
+  const checks: Array<() => Promise<void>> = [];
+  const host = t.registry ? new URL(t.registry.url).host : '';
+  const repoOf = (refName: string): string | undefined => {
+    try {
+      return mapImage(refName, registryMappingFor(t)).repository;
+    } catch {
+      return undefined;
+    }
+  };
+  // Where else on the registry a base blob may be: the base's images' and charts' repositories
+  // (older bundles do not list them: then this bundle's own), each once.
+  const others = t.registry ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
+  const inRegistry = async (label: string, repository: string, digest: string, size: number) => {
+    const own: RepoRef = { registry: host, repository };
+    if ((await registry!.blobSize(own, digest)) === size) return;
+    for (const other of others) {
+      if (other === repository || (await registry!.blobSize({ registry: host, repository: other }, digest)) !== size) continue;
+      mounts.set(digest, [...new Set([...(mounts.get(digest) ?? []), other])]);
+      return;
+    }
+    missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${host}/${repository} nor in the ${others.length} other mirror repositories of the base`);
+  };
+  const charts = new Map<string, Promise<ChartArtifact>>();
+  const chartOf = (top: OciDescriptor) => {
+    if (!charts.has(top.digest)) charts.set(top.digest, readChartArtifact(top, reader));
+    return charts.get(top.digest)!;
+  };
+  const sameFile = (label: string, dest: string, digest: string, size: number) => async () => {
+    if (!(await hasSameContent(dest, digest, size))) missing.push(`${label}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
+  };
+  for (const [digest, p] of payload) {
+    const size = omitted.get(digest);
+    if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
+    for (const top of p.tops) {
+      const label = artifactLabel(top);
+      const kind = kindOf(top);
+      if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
+        const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
+        if (repository) checks.push(() => inRegistry(label, repository, digest, size));
+      }
+      if ((kind === 'image' || kind === 'chart') && t.directory) {
+        const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
+        checks.push(async () => {
+          if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
+        });
+      }
+      if (kind === 'chart' && t.charts) {
+        const a = await chartOf(top);
+        const dir = path.resolve(loaded.dir, t.charts.dir);
+        const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, label);
+        if (a.chart.digest === digest) checks.push(sameFile(label, file, digest, size));
+        if (a.prov?.digest === digest) checks.push(sameFile(label, `${file}.prov`, digest, size));
+      }
+      if (kind === 'apt' && t.apt) {
+        const a = await readAptArtifact(top, reader);
+        const { root } = aptRoot(aptTarget(loaded), a);
+        for (const layer of a.manifest.layers) {
+          const title = layer.annotations?.[ANNOTATION.title];
+          if (layer.digest !== digest || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') continue;
+          checks.push(sameFile(`${a.label} ${title}`, safeJoin(root, title, a.label), digest, size));
+        }
+      }
+      if (kind === 'file' && t.files) {
+        const dir = path.resolve(loaded.dir, t.files.dir);
+        const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
+        for (const layer of manifest.layers ?? []) {
+          const url = layer.annotations?.[ANNOTATION.source];
+          if (layer.digest !== digest || typeof url !== 'string') continue;
+          checks.push(sameFile(url, safeJoin(dir, mapFileUrl(url, t.files).path, url), digest, size));
+        }
+      }
+    }
+  }
+  for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
+  if (missing.length) {
+    missing.sort();
+    throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
+      details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
+      hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
+    });
+  }
+  return mounts;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serving
+
+/**
+ * `serve` of a differential bundle needs its base: refused without `--base`, or with a base
+ * whose digest is not the one the bundle names. Returns a source answering from either.
+ */
