@@ -24,6 +24,12 @@ export interface Downloaded {
   sha512?: string;
 }
 
+export interface DownloadOptions {
+  label: string;
+  onProgress?: (n: number) => void;
+  onRetry?: (m: string) => void;
+}
+
 /**
  * Download `url` into the store, verified while it streams and resumed with Range after a
  * dropped connection. With sha256 and size known this is BlobStore.ingest; a file pinned by
@@ -35,7 +41,7 @@ export function downloadToStore(
   http: HttpClient,
   url: string,
   expect: Expected,
-  opts: { label: string; onProgress?: (n: number) => void; onRetry?: (m: string) => void },
+  opts: DownloadOptions,
 ): Promise<Downloaded> {
   // One download per content at a time: two repositories (or suites) often list the same index or .deb.
   const key = expect.sha512 ?? expect.sha256 ?? `url:${url}`;
@@ -49,7 +55,7 @@ async function download(
   http: HttpClient,
   url: string,
   expect: Expected,
-  opts: { label: string; onProgress?: (n: number) => void; onRetry?: (m: string) => void },
+  opts: DownloadOptions,
 ): Promise<Downloaded> {
   // Neither hash known: trust on first use (ferry lock pins what this download hashes to).
   const tofu = !expect.sha256 && !expect.sha512;

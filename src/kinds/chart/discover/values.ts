@@ -422,58 +422,41 @@ function annotationFindings(ctx: Ctx): void {
   for (const key of IMAGE_ANNOTATIONS) {
     const text = ann[key];
     if (typeof text !== 'string') continue;
-    let data: unknown;
-    try {
-      data = parseYaml(text);
-    } catch {
-      continue;
-    }
-    const refs: string[] = [];
-    refsInYaml(data, refs);
-    for (const ref of refs) {
-      ctx.findings.push({
-        ref,
-        source: {
-          kind: 'annotation',
-          chart: ctx.inst.label,
-          chartName: ctx.inst.chart.metadata.name,
-          chartVersion: ctx.inst.chart.metadata.version,
-          scope: ctx.inst.scope,
-          file: `${ctx.inst.prefix}Chart.yaml`,
-          keyPath: `annotations["${key}"]`,
-          certainty: 'certain',
-        },
-      });
-    }
+    yamlRefFindings(ctx, text, (data) => data, { kind: 'annotation', file: 'Chart.yaml', keyPath: `annotations["${key}"]` });
   }
 }
 
 function imagesLockFindings(ctx: Ctx): void {
   for (const [p, text] of ctx.inst.chart.files) {
     if (!/(^|\/)images\.lock$/i.test(p)) continue;
-    let data: unknown;
-    try {
-      data = parseYaml(text);
-    } catch {
-      continue;
-    }
-    const refs: string[] = [];
-    const images = (data as { images?: unknown })?.images ?? data;
-    refsInYaml(images, refs);
-    for (const ref of refs) {
-      ctx.findings.push({
-        ref,
-        source: {
-          kind: 'images-lock',
-          chart: ctx.inst.label,
-          chartName: ctx.inst.chart.metadata.name,
-          chartVersion: ctx.inst.chart.metadata.version,
-          scope: ctx.inst.scope,
-          file: `${ctx.inst.prefix}${p}`,
-          certainty: 'certain',
-        },
-      });
-    }
+    yamlRefFindings(ctx, text, (data) => (data as { images?: unknown })?.images ?? data, { kind: 'images-lock', file: p });
+  }
+}
+
+/** Every image reference in a YAML text the chart ships (annotation, images.lock): certain findings of that file. */
+function yamlRefFindings(ctx: Ctx, text: string, pick: (data: unknown) => unknown, where: { kind: 'annotation' | 'images-lock'; file: string; keyPath?: string }): void {
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch {
+    return;
+  }
+  const refs: string[] = [];
+  refsInYaml(pick(data), refs);
+  for (const ref of refs) {
+    ctx.findings.push({
+      ref,
+      source: {
+        kind: where.kind,
+        chart: ctx.inst.label,
+        chartName: ctx.inst.chart.metadata.name,
+        chartVersion: ctx.inst.chart.metadata.version,
+        scope: ctx.inst.scope,
+        file: `${ctx.inst.prefix}${where.file}`,
+        ...(where.keyPath ? { keyPath: where.keyPath } : {}),
+        certainty: 'certain',
+      },
+    });
   }
 }
 
