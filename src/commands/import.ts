@@ -2,7 +2,7 @@ import { FerryError } from '../errors.js';
 import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
 import { checkCollisions } from '../mapping/index.js';
 import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
-import { kindByName } from '../kinds/index.js';
+import { kindByName, kindsWithoutPlace } from '../kinds/index.js';
 import type { ImportResult } from '../kinds/types.js';
 import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
@@ -144,7 +144,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
       if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const missing = [...new Set(tops.map(kindName))].sort().filter((k) => !hasPlaceFor(k, target));
+    const missing = kindsWithoutPlace(tops.map(kindName), target.target);
     for (const k of missing) problems.add(k, `add ${kindByName(k)!.targetFacet!.add}`, 'VALIDATION');
     if (target.registry) {
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
@@ -152,7 +152,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
     }
     for (const top of tops) {
       const kind = kindOf(top);
-      if (!kind?.validateImport || !hasPlaceFor(kind.name, target)) continue;
+      if (!kind?.validateImport || missing.includes(kind.name)) continue;
       for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code);
     }
     if (problems.count) {
@@ -183,13 +183,4 @@ function isImageReference(s: string): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * Whether the target has a place for a kind's artifacts (its `targetFacet`); checked for the whole
- * bundle before anything is sent. Kinds without a facet, and names this ferry does not know, pass.
- */
-function hasPlaceFor(kindName: string, target: ResolvedTarget): boolean {
-  const facet = kindByName(kindName)?.targetFacet;
-  return !facet || facet.anyOf.some((f) => Boolean(target.target[f]));
 }

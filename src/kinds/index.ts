@@ -1,4 +1,3 @@
-import { FerryError } from '../errors.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import type { ServeRouteProvider } from './serve-route.js';
 import { aptKind } from './apt/index.js';
@@ -38,18 +37,12 @@ export function kindByName(name: string): AnyKind | undefined {
 export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = ALL_KINDS.flatMap((k) => (k.serveRoutes ? [k.serveRoutes] : []));
 
 /**
- * What each kind of a bundle needs in the target, checked for the whole bundle before anything
- * is sent: one error listing every kind the target has no place for. Kinds without a facet
- * (and names this ferry does not know) are left to the caller.
+ * The kinds among `kindNames` the target has no place for (its `targetFacet`), sorted, each once.
+ * Kinds without a facet, and names this ferry does not know, have a place.
  */
-export function checkTargetFacets(kindNames: Iterable<string>, target: MirrorTarget, file: string): void {
-  const missing = [...new Set(kindNames)].sort().flatMap((name) => {
+export function kindsWithoutPlace(kindNames: Iterable<string>, target: MirrorTarget): string[] {
+  return [...new Set(kindNames)].sort().filter((name) => {
     const facet = kindByName(name)?.targetFacet;
-    return facet && !facet.anyOf.some((f) => Boolean(target[f])) ? [{ name, add: facet.add }] : [];
-  });
-  if (!missing.length) return;
-  throw new FerryError('VALIDATION', `${file}: the target has no place for the bundle's ${missing.map((k) => `${k.name}s`).join(', ')}; nothing was imported`, {
-    details: missing.map((k) => `${k.name}: add ${k.add}`),
-    hint: 'Add the missing sections to the mirror target (`ferry schema target`).',
+    return Boolean(facet) && !facet!.anyOf.some((f) => Boolean(target[f]));
   });
 }

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FerryError } from '../../../src/errors.js';
-import { ALL_KINDS, checkTargetFacets, kindByName } from '../../../src/kinds/index.js';
+import { ALL_KINDS, kindByName, kindsWithoutPlace } from '../../../src/kinds/index.js';
 import { chartKind } from '../../../src/kinds/chart/index.js';
 import { imageKind } from '../../../src/kinds/image/index.js';
 import { fileKind } from '../../../src/kinds/file/index.js';
@@ -51,23 +50,17 @@ describe('kind locations (typed places through src/mapping)', () => {
   });
 });
 
-describe('checkTargetFacets', () => {
+describe('kindsWithoutPlace', () => {
   const only = (t: Partial<MirrorTarget>) => ({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 't' }, ...t }) as MirrorTarget;
 
-  it('lists every kind the target has no place for, in one error', () => {
-    let err: unknown;
-    try {
-      checkTargetFacets(['file', 'image', 'apt', 'chart', 'image', 'endpoint', 'unknown'], only({ files: { dir: 'f', baseUrl: 'http://f' } }), '/t.yaml');
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(FerryError);
-    expect((err as FerryError).message).toBe("/t.yaml: the target has no place for the bundle's apts, charts, images; nothing was imported");
-    expect((err as FerryError).details).toEqual(['apt: add apt: { dir, baseUrl }', 'chart: add registry:, directory: or charts: { dir, baseUrl }', 'image: add registry: { url } or directory:']);
-    expect((err as FerryError).hint).toBe('Add the missing sections to the mirror target (`ferry schema target`).');
+  it('lists every kind the target has no place for, once, sorted; what to add comes from each kind', () => {
+    const missing = kindsWithoutPlace(['file', 'image', 'apt', 'chart', 'image', 'endpoint', 'unknown'], only({ files: { dir: 'f', baseUrl: 'http://f' } }));
+    expect(missing).toEqual(['apt', 'chart', 'image']);
+    expect(missing.map((k) => `${k}: add ${kindByName(k)!.targetFacet!.add}`)).toEqual(['apt: add apt: { dir, baseUrl }', 'chart: add registry:, directory: or charts: { dir, baseUrl }', 'image: add registry: { url } or directory:']);
+    expect(missing.map((k) => kindByName(k)!.targetFacet!.noun)).toEqual(['APT repositories', 'Helm charts', 'images']);
   });
 
   it('accepts a target with a place for each kind', () => {
-    expect(() => checkTargetFacets(['image', 'chart'], only({ directory: 'layout' }), '/t.yaml')).not.toThrow();
+    expect(kindsWithoutPlace(['image', 'chart'], only({ directory: 'layout' }))).toEqual([]);
   });
 });
