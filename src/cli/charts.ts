@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { chartsImagesCommand, type ChartsImagesReport } from '../kinds/chart/images-command.js';
 import { DEFAULT_KUBE_VERSION } from '../kinds/chart/render/index.js';
+import { parseKubeVersion } from '../kinds/chart/render/helm.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { printResult } from '../ui/output.js';
@@ -70,35 +71,64 @@ function renderer(v: string | boolean | undefined): 'ferry' | 'helm' {
   throw new FerryError('USAGE', `--render ${String(v)}: expected ferry or helm`);
 }
 
+/** The flags that say how a chart is rendered, as `helm template` takes them. */
+export interface RenderCliOptions {
+  /** Values files (read by the command; not a render flag itself). */
+  values?: string[];
+  set?: string[];
+  setString?: string[];
+  kubeVersion?: string;
+  apiVersions?: string[];
+  namespace?: string;
+  releaseName?: string;
+}
+
+/**
+ * `-f/--values`, `--set`, `--set-string`, `--kube-version`, `--api-versions`, `-n/--namespace` and `--release-name`,
+ * meaning what they mean to `helm template`: every command that renders a chart takes them alike.
+ */
+export function withRenderOptions(cmd: Command): Command {
+  return cmd
+    .option('-f, --values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
+    .option('--set <key=value>', 'set values as helm --set does (repeatable: a.b=c,d[0]=e)', collect)
+    .option('--set-string <key=value>', 'set string values as helm --set-string does (repeatable)', collect)
+    .option('--kube-version <version>', `Kubernetes version for .Capabilities.KubeVersion (default ${DEFAULT_KUBE_VERSION})`)
+    .option('--api-versions <group/version>', 'add to .Capabilities.APIVersions (repeatable, comma-separated), e.g. monitoring.coreos.com/v1', collect)
+    .option('-n, --namespace <ns>', 'release namespace (.Release.Namespace)', 'default')
+    .option('--release-name <name>', 'release name (.Release.Name)', 'release-name');
+}
+
+/** The parsed render flags (all but the values files), as the renderer takes them; a bad --kube-version is a usage error. */
+export function renderFlags(opts: RenderCliOptions): Omit<RenderCliOptions, 'values'> {
+  if (opts.kubeVersion !== undefined) {
+    try {
+      parseKubeVersion(opts.kubeVersion);
+    } catch {
+      throw new FerryError('USAGE', `--kube-version ${opts.kubeVersion}: expected v<major>.<minor>[.<patch>], e.g. v1.29.0`);
+    }
+  }
+  return { set: opts.set, setString: opts.setString, kubeVersion: opts.kubeVersion, apiVersions: opts.apiVersions, namespace: opts.namespace, releaseName: opts.releaseName };
+}
+
 export function register(program: Command): void {
   const charts = program.command('charts').description('Helm charts: inspect what they deploy');
   withNetOptions(
-    charts
-      .command('images')
-      .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, or every chart of a manifest)')
-      .argument('<chart>', 'chart directory, .tgz, or manifest.yaml')
-      .option('-f, --values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
-      .option('--set <key=value>', 'set values as helm --set does (repeatable: a.b=c,d[0]=e)', collect)
-      .option('--set-string <key=value>', 'set string values as helm --set-string does (repeatable)', collect)
-      .option('--kube-version <version>', `Kubernetes version for .Capabilities.KubeVersion (default ${DEFAULT_KUBE_VERSION})`)
-      .option('--api-versions <group/version>', 'add to .Capabilities.APIVersions (repeatable, comma-separated), e.g. monitoring.coreos.com/v1', collect)
-      .option('-n, --namespace <ns>', 'release namespace (.Release.Namespace)', 'default')
-      .option('--release-name <name>', 'release name (.Release.Name)', 'release-name')
+    withRenderOptions(
+      charts
+        .command('images')
+        .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, or every chart of a manifest)')
+        .argument('<chart>', 'chart directory, .tgz, or manifest.yaml'),
+    )
       .option('--why', 'say where each image was found: rendered resource and field, template line, values key')
       .option('--render [renderer]', 'ferry (default): ferry\u2019s own renderer; helm: a helm binary on PATH (`--render` alone means helm)'),
   ).action(
     async (
       input: string,
-      opts: CommonCliOptions & { values?: string[]; set?: string[]; setString?: string[]; kubeVersion?: string; apiVersions?: string[]; namespace?: string; releaseName?: string; why?: boolean; render?: string | boolean },
+      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean },
     ) => {
       const report = await chartsImagesCommand(input, {
         values: opts.values ?? [],
-        set: opts.set,
-        setString: opts.setString,
-        kubeVersion: opts.kubeVersion,
-        apiVersions: opts.apiVersions,
-        namespace: opts.namespace,
-        releaseName: opts.releaseName,
+        ...renderFlags(opts),
         render: renderer(opts.render),
         ...netOptions(opts),
       });

@@ -13,6 +13,7 @@ import { MIRROR_CONFIG_FORMATS, type MirrorConfigResult } from '../rewrite/mirro
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
+import { renderFlags, withRenderOptions, type RenderCliOptions } from './charts.js';
 import { withOutputOptions, type CommonCliOptions } from './common.js';
 
 interface RewriteCliOptions extends CommonCliOptions, RewriteSources {
@@ -89,12 +90,20 @@ export function register(program: Command): void {
   });
 
   withRewriteOptions(
-    rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory or packaged .tgz'])
+    // rendered as `charts images` renders it, for discovery and for the proof
+    withRenderOptions(rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory or packaged .tgz'])
       .option('-o, --output <file>', 'override file to write (default: print it)')
-      .option('--values <file>', 'values file you deploy with, merged over the defaults (repeatable, later wins)', collect)
-      .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)"),
-  ).action(async (chart: string, opts: RewriteCliOptions & { values?: string[]; chartYaml?: boolean }) => {
-    const r = await rewriteChartCommand(chart, { ...sources(opts), output: opts.output, values: opts.values, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
+      .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)")),
+  ).action(async (chart: string, opts: RewriteCliOptions & RenderCliOptions & { chartYaml?: boolean }) => {
+    const r = await rewriteChartCommand(chart, {
+      ...sources(opts),
+      output: opts.output,
+      values: opts.values,
+      render: renderFlags(opts),
+      dryRun: opts.dryRun,
+      allowUnmapped: opts.allowUnmapped,
+      chartYaml: opts.chartYaml,
+    });
     const repos = r.chartRepos.map(
       (d) => `dependency ${d.dependency} of ${d.chart}: ${d.upstream}${d.mirror ? ` → ${d.mirror}` : ' (no mirror location: not an OCI repository or no registry in the target)'}${d.vendored ? ' (vendored in charts/, nothing to fetch)' : ''}`,
     );

@@ -5,7 +5,7 @@ import { readLock } from '../kinds/schema.js';
 import type { Lock } from '../kinds/schema.js';
 import { rewriteAptSources } from '../rewrite/apt-sources.js';
 import { rewriteCatalogue, type CatalogueFormat } from '../rewrite/catalogue.js';
-import { rewriteChart, type ChartRewriteResult } from '../rewrite/chart.js';
+import { rewriteChart, type ChartRewriteResult, type RewriteChartOptions } from '../rewrite/chart.js';
 import { createRewriteContext, type RewriteContext } from '../rewrite/context.js';
 import type { RewriteResult } from '../rewrite/edits.js';
 import { rewriteManifests } from '../rewrite/manifests.js';
@@ -70,11 +70,18 @@ export async function rewriteValuesCommand(files: string[], opts: RewriteCommand
 /** One override for a chart and its subcharts, and optionally its Chart.yaml dependencies pointed at the mirror. */
 export async function rewriteChartCommand(
   chart: string,
-  opts: RewriteCommandOptions & { output?: string; values?: string[]; chartYaml?: boolean },
+  opts: RewriteCommandOptions & { output?: string; values?: string[]; chartYaml?: boolean; render?: RewriteChartOptions['render'] },
 ): Promise<ChartRewriteResult> {
   const ctx = await loadRewriteContext(opts);
   const p = at(opts);
-  return rewriteChart(p(chart), ctx, { output: optional(p, opts.output), values: (opts.values ?? []).map(p), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml });
+  return rewriteChart(p(chart), ctx, {
+    output: optional(p, opts.output),
+    values: (opts.values ?? []).map(p),
+    render: opts.render,
+    dryRun: opts.dryRun,
+    allowUnmapped: opts.allowUnmapped,
+    chartYaml: opts.chartYaml,
+  });
 }
 
 /** Kubernetes YAML in place: every workload's containers, and image keys in custom resources. */

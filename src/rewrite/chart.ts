@@ -94,7 +94,7 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
   // The proof: render the chart with the override; every image it runs must be on the mirror.
   if (discovery.rendered) proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
-  else if (discovery.renderError) warnings.push(`the chart does not render with the default release (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
+  else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
   const chartRepos = dependencyRepos(chart, ctx);
   const doc = new Document(override);

@@ -81,3 +81,60 @@ describe('rewrite chart', () => {
     expect(existsSync(out)).toBe(false);
   });
 });
+
+describe('rewrite chart renders as `charts images` does: --set, -n, --release-name, --kube-version', () => {
+  const CONFIG_CLI = 'docker.io/bitnami/keycloak-config-cli:6.4.0-debian-12-r11';
+
+  it('a --set switch that turns on an extra image makes rewrite cover it', async () => {
+    // The mirror holds what the default release runs; keycloak-config-cli is only possible there.
+    const lock = path.join(work, 'default-release.json');
+    await writeLock(lock, images);
+    expect(images).not.toContain(CONFIG_CLI);
+    const plain = await runFerry(['rewrite', 'chart', CHART, '-t', target, '--lock', lock, '-o', path.join(work, 'plain.yaml')]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(parse(await readFile(path.join(work, 'plain.yaml'), 'utf8')).keycloakConfigCli).toBeUndefined();
+
+    // Switched on, its Job runs it: the mirror lacks it, so rewrite fails naming it and its key.
+    const out = path.join(work, 'config-cli.yaml');
+    const on = await runFerry(['rewrite', 'chart', CHART, '-t', target, '--lock', lock, '-o', out, '--set', 'keycloakConfigCli.enabled=true']);
+    expect(on.code).toBe(1);
+    expect(on.stderr).toContain(CONFIG_CLI);
+    expect(on.stderr).toContain('keycloakConfigCli.image');
+    expect(existsSync(out)).toBe(false);
+
+    // With it on the mirror, the override moves it too.
+    const full = path.join(work, 'with-config-cli.json');
+    await writeLock(full, [...images, CONFIG_CLI]);
+    const ok = await runFerry(['rewrite', 'chart', CHART, '-t', target, '--lock', full, '-o', out, '--set', 'keycloakConfigCli.enabled=true']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(parse(await readFile(out, 'utf8')).keycloakConfigCli).toEqual({ image: { registry: 'registry.site.example/mirror/docker.io' } });
+    expect(ok.stdout).toMatch(/keycloak\/values\.yaml:\d+ {2}docker\.io → registry\.site\.example\/mirror\/docker\.io/);
+  });
+
+  it('the proof renders with the same flags: a --set the override cannot beat fails naming the resource in the given namespace and release', async () => {
+    const lock = path.join(work, 'with-config-cli.json');
+    await writeLock(lock, [...images, CONFIG_CLI]);
+    const out = path.join(work, 'pinned.yaml');
+    // helm applies --set after every -f file: an override cannot move a registry pinned so.
+    const r = await runFerry([
+      'rewrite', 'chart', CHART, '-t', target, '--lock', lock, '-o', out,
+      '--set', 'keycloakConfigCli.enabled=true', '--set-string', 'global.imageRegistry=docker.io', '-n', 'identity', '--release-name', 'kc',
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/keycloak-config-cli-job\.yaml:\d+ {2}docker\.io\/bitnami\/keycloak-config-cli:6\.4\.0-debian-12-r11 {2}\(still points upstream in the render with the override/);
+    expect(r.stderr).toContain('Job identity/kc-keycloak-keycloak-config-cli spec.template.spec.containers[0].image');
+    expect(r.stderr).toContain('StatefulSet identity/kc-keycloak spec.template.spec.containers[0].image');
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--kube-version is checked as `charts images` checks it', async () => {
+    const lock = path.join(work, 'lock.json');
+    await writeLock(lock, images);
+    const bad = await runFerry(['rewrite', 'chart', CHART, '-t', target, '--lock', lock, '--kube-version', 'banana']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--kube-version banana: expected v<major>.<minor>[.<patch>]');
+    const ok = await runFerry(['rewrite', 'chart', CHART, '-t', target, '--lock', lock, '--kube-version', 'v1.31.0', '--api-versions', 'monitoring.coreos.com/v1', '-q']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(parse(ok.stdout).image.registry).toBe('registry.site.example/mirror/docker.io');
+  });
+});
