@@ -6,9 +6,12 @@ import { chartDependencies, type LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
 import { loadChartFromStore } from '../kinds/chart/resolve.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
-import type { Lock } from '../kinds/schema.js';
 import { BlobStore } from '../store/blob-store.js';
-import type { Reference, ScanResult } from './scan.js';
+import type { LoadedManifest, Lock } from '../kinds/schema.js';
+import type { LoadedTarget } from '../manifest/load.js';
+import { auditReferences, type AuditReport } from './audit.js';
+import type { ConnectionModel } from './model.js';
+import { scanPaths, type Reference, type ScanResult } from './scan.js';
 
 /**
  * Charts the manifest names, rendered with the Helm values found in the scanned tree, so an image
@@ -130,4 +133,39 @@ export async function renderScannedCharts(
     }
   }
   return { renders, references };
+}
+
+export interface AuditPathsOptions {
+  cwd: string;
+  /** The lock that pins the manifest's charts (beside the manifest, or a bundle's). */
+  lock?: Lock;
+  /** How the lock is named in reasons (`site.lock.json`). */
+  lockFile: string;
+  /** Download cache holding the locked chart archives. */
+  cacheDir: string;
+  manifestFile: string;
+  targetFile?: string;
+  failOn?: 'unmapped' | 'unmitigated';
+}
+
+/**
+ * Scan `paths`, render the manifest's charts with the values files found there, and classify
+ * every reference, the rendered ones included: what `ferry audit` and `ferry report --audit` show.
+ */
+export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel, target: LoadedTarget | undefined, paths: string[], opts: AuditPathsOptions): Promise<AuditReport> {
+  const scan = await scanPaths(paths, opts.cwd);
+  const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
+    manifestDir: loaded.dir,
+    cwd: opts.cwd,
+    lock: opts.lock,
+    lockFile: opts.lockFile,
+    cacheDir: opts.cacheDir,
+  });
+  return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, {
+    manifestFile: opts.manifestFile,
+    targetFile: opts.targetFile,
+    failOn: opts.failOn,
+    lock: opts.lock,
+    charts: rendered.renders,
+  });
 }

@@ -328,6 +328,16 @@ export function renderReportHtml(r: HtmlReportInput): string {
         { empty: 'No references found.' },
       ),
     );
+    if (a.charts.length) {
+      // Manifest charts rendered with the audited values files: their templates' images are among the references.
+      out.push('<h3>Charts rendered with the audited values</h3>');
+      out.push(
+        table(
+          ['Chart', 'Version', 'Values', 'Status', 'Images'],
+          a.charts.map((c) => [esc(c.chart), esc(c.version ?? ''), `<span class="mono">${esc(c.values.join(', '))}</span>`, c.status === 'rendered' ? badge('rendered', 'ok') : `${badge('not rendered', 'bad')} ${esc(c.reason ?? '')}`, String(c.images)]),
+        ),
+      );
+    }
     out.push('<h3>Mitigations</h3>');
     const mTone = (s: string) => (s === 'met' ? 'ok' : s === 'unmet' ? 'bad' : s === 'exception' ? 'warn' : 'muted');
     out.push(table(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], a.mitigations.map((m) => [esc(m.title), esc(m.type), esc(m.requirement), badge(m.status, mTone(m.status)), String(m.referenced)])));

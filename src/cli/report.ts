@@ -10,6 +10,7 @@ interface ReportCliOptions {
   bundle?: string;
   audit?: string[];
   target?: string;
+  cacheDir?: string;
   output?: string;
   json?: boolean;
 }
@@ -22,10 +23,11 @@ export function register(program: Command): void {
     .option('--bundle <tar>', 'also show what this bundle carries')
     .option('--audit <path>', 'audit these files or directories and show the findings (repeatable)', collect)
     .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
+    .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
     .option('-o, --output <file>', 'HTML file to write (default: print the HTML)')
     .option('--json', 'print the report data as JSON (the page is still written with -o)')
     .action(async (manifest: string, opts: ReportCliOptions) => {
-      const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target });
+      const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target, cacheDir: opts.cacheDir });
       for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);
       if (!opts.output) {
         printResult(data, { json: opts.json }, () => renderReportHtml(data));

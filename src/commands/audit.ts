@@ -1,9 +1,7 @@
 import path from 'node:path';
-import { auditReferences, type AuditReport } from '../audit/audit.js';
-import { renderScannedCharts } from '../audit/charts.js';
+import type { AuditReport } from '../audit/audit.js';
+import { auditPaths } from '../audit/charts.js';
 import { buildConnectionModel } from '../audit/model.js';
-import { scanPaths } from '../audit/scan.js';
-import type { ChartSpec } from '../kinds/chart/spec.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
 import { defaultCacheDir } from './lock.js';
@@ -33,13 +31,13 @@ export async function auditCommand(paths: string[], opts: AuditOptions): Promise
   const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const lock = await readLock(lockFile);
-  const scan = await scanPaths(paths, cwd);
-  const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
-    manifestDir: loaded.dir,
+  return auditPaths(loaded, model, target, paths, {
     cwd,
     lock,
     lockFile: path.relative(cwd, lockFile) || lockFile,
     cacheDir: opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir(),
+    manifestFile: opts.manifest,
+    targetFile: opts.target,
+    failOn: opts.failOn,
   });
-  return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, { manifestFile: opts.manifest, targetFile: opts.target, failOn: opts.failOn, lock, charts: rendered.renders });
 }

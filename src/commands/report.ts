@@ -1,16 +1,16 @@
 import { rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { auditReferences } from '../audit/audit.js';
+import { auditPaths } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
-import { scanPaths } from '../audit/scan.js';
 import { FerryError } from '../errors.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
+import { defaultCacheDir } from './lock.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -19,6 +19,8 @@ export interface ReportOptions {
   audit?: string[];
   /** Mirror target for the audit: where carried artifacts live. */
   target?: string;
+  /** Download cache holding locked chart archives, for rendering charts in the audit (default: the one `ferry lock` uses). */
+  cacheDir?: string;
   cwd?: string;
 }
 
@@ -46,10 +48,19 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
   let audit: HtmlReportInput['audit'];
   if (opts.audit?.length) {
     const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
-    const lock = bundleLock ?? (await readLock(lockPathFor(loaded.file, loaded.manifest.metadata.name)));
+    const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+    const lock = bundleLock ?? (await readLock(lockFile));
     if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
-    const scan = await scanPaths(opts.audit, cwd);
-    audit = auditReferences(model, target, scan, { manifestFile, targetFile: opts.target, lock });
+    // Charts the manifest names are rendered with the scanned values files, as `ferry audit` renders them.
+    audit = await auditPaths(loaded, model, target, opts.audit, {
+      cwd,
+      lock,
+      lockFile: bundleLock ? `${opts.bundle} (ferry/lock.json)` : path.relative(cwd, lockFile) || lockFile,
+      cacheDir: opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir(),
+      manifestFile,
+      targetFile: opts.target,
+    });
+    for (const c of audit.charts) if (c.status === 'not-rendered') warnings.push(`chart ${c.chart} with ${c.values.join(', ')}: not rendered (${c.reason}); its templates are not audited`);
   } else if (opts.target) {
     warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');
   }

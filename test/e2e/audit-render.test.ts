@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -130,6 +130,30 @@ describe('ferry audit renders manifest charts with the scanned values', () => {
     const md = await runFerry(['audit', 'deploy', '--manifest', 'site.yaml'], { cwd: work, env: env() });
     expect(md.stdout).toContain('rendered from chart probe-app 1.2.0 with values file deploy/probe-app/values-prod.yaml: template probe-app/templates/job.yaml');
     expect(md.stdout).toMatch(/\| probe-app \| 1\.2\.0 \| deploy\/probe-app\/values-prod\.yaml \| rendered \| 2 \|/);
+  });
+
+  it('ferry report --audit renders the chart the same way: the template-only image is in its findings as in ferry audit', async () => {
+    const { report: audited } = await audit(['deploy', '--manifest', 'site.yaml']);
+    const fromAudit = audited.findings.find((f) => f.value === 'curlimages/curl:8.5.0');
+    expect(fromAudit).toBeDefined();
+    const out = path.join(work, 'report.html');
+    const r = await runFerry(['report', 'site.yaml', '--audit', 'deploy', '-o', out, '--json'], { cwd: work, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const data = JSON.parse(r.stdout) as { audit: Report; warnings: string[] };
+    expect(data.audit.charts).toEqual(audited.charts);
+    expect(data.audit.findings.filter((f) => f.value === 'curlimages/curl:8.5.0')).toEqual([fromAudit]);
+    expect(data.audit.findings).toEqual(audited.findings);
+    const html = await readFile(out, 'utf8');
+    expect(html).toContain('curlimages/curl:8.5.0');
+    expect(html).toContain('rendered from chart probe-app 1.2.0 with values file deploy/probe-app/values-prod.yaml: template probe-app/templates/job.yaml');
+    expect(html).toContain('<h3>Charts rendered with the audited values</h3>');
+
+    // Without the archive in the cache the report says so, as the audit does.
+    const cold = await runFerry(['report', 'site.yaml', '--audit', 'deploy', '--cache-dir', path.join(work, 'empty-cache'), '--json'], { cwd: work, env: env() });
+    expect(cold.code, cold.stderr).toBe(0);
+    const coldData = JSON.parse(cold.stdout) as { audit: Report };
+    expect(coldData.audit.charts[0]).toMatchObject({ chart: 'probe-app', status: 'not-rendered' });
+    expect(cold.stderr).toMatch(/warning: chart probe-app with deploy\/probe-app\/values-prod\.yaml: not rendered \(.*not in the download cache/);
   });
 
   it('reports a locked chart whose archive is not in the download cache as not rendered', async () => {
