@@ -6,6 +6,7 @@ import semver from 'semver';
 import { FerryError, isFerryError, unreadableFile } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
 import type { KindContext } from '../types.js';
+import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
 import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
 import type { ChartLock } from './lock.js';
@@ -214,6 +215,14 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     // required value only set at install time): fall back to reading the values, and say so.
     if (!isFerryError(err, 'VALIDATION')) throw err;
     discovery = { ...discoverFromValues(chart, { values }), renderError: err.message };
+    if (mode === 'discover') {
+      const what = `chart ${located.name} ${located.version}`;
+      const why = err.message.startsWith(`${what}: `) ? err.message.slice(what.length + 2) : err.message;
+      warn(
+        ctx,
+        `${what} does not render with the manifest's values (${why}); its images were read from the values alone, so an image only its templates name is missing: set the values it needs under values:, or list its images under images:`,
+      );
+    }
   }
   let images: string[] = [];
   let possible: string[] = [];
