@@ -2,8 +2,10 @@ import { isIP } from 'node:net';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
-import { chartOciReference, mapAptRepo, mapFileUrl, mapImage, mapOciChart, registryMappingFor } from '../mapping/index.js';
-import { normalizeImageReference, parseImageReference } from '../oci/reference.js';
+import { ALL_KINDS } from '../kinds/index.js';
+import { lockEntries } from '../kinds/schema.js';
+import { registryMappingFor } from '../mapping/index.js';
+import { parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import type { ChartRender } from './charts.js';
 import type { Reference, ScanResult, Setting } from './scan.js';
@@ -96,8 +98,6 @@ function hostOfReference(r: Reference): string {
   return r.value.toLowerCase().replace(/:\d+$/, '');
 }
 
-const strip = (u: string) => u.replace(/\/+$/, '');
-
 function describeCheck(c: Check): string {
   if (c.description) return c.description;
   if (c.kind === 'text') return `text contains ${c.pattern}`;
@@ -147,19 +147,11 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   }
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   const zoneCidrs = model.zones.flatMap((z) => (z.cidrs ?? []).filter((c) => !isPlaceholder(c) && !c.endsWith('/0')));
-  const images = new Set(model.artifacts.images);
-  const files = new Set(model.artifacts.files);
-  // With a lock, a digest reference to a locked image is carried too (what `ferry rewrite` writes).
-  const lockedDigests = new Map<string, { ref: string; storedDigest?: string }>();
-  for (const l of opts.lock?.images ?? []) {
-    const p = parseImageReference(l.ref);
-    lockedDigests.set(`${p.registry}/${p.repository}@${l.digest}`, { ref: l.ref, storedDigest: l.storedDigest });
-    if (l.storedDigest) lockedDigests.set(`${p.registry}/${p.repository}@${l.storedDigest}`, { ref: l.ref });
-  }
-  const carriedRepos = new Set(model.artifacts.images.map((i) => {
-    const p = parseImageReference(i);
-    return `${p.registry}/${p.repository}`;
-  }));
+  // Each kind says whether it carries a reference (and where the mapping puts it), in KINDS order.
+  const carriedBy = ALL_KINDS.flatMap((k) => {
+    const build = k.presentation?.auditCarried;
+    return build ? [build({ specs: model.entries[k.field] ?? [], locked: opts.lock ? lockEntries(opts.lock, k.field) : [], registry: mapping, target: t })] : [];
+  });
   const carriedHosts = new Set(model.mirrored.map((m) => m.host));
 
   // Mitigation status per endpoint: checks (any met), or carried artifacts for mirrored.
@@ -204,32 +196,12 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     const host = hostOfReference(r);
     // 1. mirrored: exactly what the manifest carries, located through the mapping.
-    if (r.kind === 'image') {
-      try {
-        const norm = normalizeImageReference(r.value);
-        if (images.has(norm)) return { host, class: 'mirrored', mirror: mapImage(norm, mapping).mirror };
-        const pr = parseImageReference(norm);
-        const locked = pr.digest ? lockedDigests.get(`${pr.registry}/${pr.repository}@${pr.digest}`) : undefined;
-        if (locked) return { host, class: 'mirrored', mirror: mapImage(norm, mapping, locked.storedDigest).mirror, note: `locked digest of ${locked.ref}` };
-        const parsed = parseImageReference(norm);
-        const repo = `${parsed.registry}/${parsed.repository}`;
-        if (carriedRepos.has(repo)) {
-          return { host, ...declared(host, `repository ${repo} is carried, but not this tag or digest`) };
-        }
-      } catch {
-        /* not a valid reference: classify by host */
-      }
-    }
-    if (r.kind === 'url' || r.kind === 'apt') {
-      if (files.has(r.value)) return { host, class: 'mirrored', mirror: t?.files ? mapFileUrl(r.value, t.files).url : undefined };
-      const apt = model.artifacts.apt.find((a) => strip(r.value) === strip(a) || strip(r.value).startsWith(strip(a) + '/'));
-      if (apt) return { host, class: 'mirrored', mirror: t?.apt ? mapAptRepo(apt, t.apt).url : undefined };
-      const chart = model.artifacts.charts.find((c) => !c.repo.startsWith('oci://') && (strip(r.value) === strip(c.repo) || strip(r.value).startsWith(strip(c.repo) + '/')));
-      if (chart) return { host, class: 'mirrored', mirror: t?.registry ? mapImage(chartOciReference(chart.repo, chart.name, chart.version), mapping).mirror : undefined };
-    }
-    if (r.kind === 'oci') {
-      const chart = model.artifacts.charts.find((c) => c.repo.startsWith('oci://') && (strip(r.value) === strip(c.repo) || strip(r.value).startsWith(strip(c.repo) + '/')));
-      if (chart) return { host, class: 'mirrored', mirror: t?.registry ? mapOciChart(chart.repo, chart.name, chart.version, mapping).mirror : undefined };
+    for (const carried of carriedBy) {
+      const m = carried(r);
+      if (!m) continue;
+      // Part of it is carried (the repository, not this tag): the reference still goes out.
+      if ('partial' in m) return { host, ...declared(host, m.partial) };
+      return { host, class: 'mirrored', ...m };
     }
     // 2. internal
     if (targetHosts.has(host)) return { host, class: 'internal', note: 'mirror target' };

@@ -27,6 +27,8 @@ export interface ConnectionModel {
   connections: Connection[];
   endpoints: Endpoint[];
   mirrored: MirroredUpstream[];
+  /** The manifest's entries of every kind, by the kind's field (the audit asks each kind what they carry). */
+  entries: Record<string, unknown[]>;
   artifacts: {
     images: string[];
     charts: Array<{ repo: string; name: string; version: string; reference: string }>;
@@ -170,6 +172,7 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     connections,
     endpoints,
     mirrored,
+    entries: Object.fromEntries(ALL_KINDS.map((k) => [k.field, (m as unknown as Record<string, unknown[] | undefined>)[k.field] ?? []])),
     artifacts: { images, charts, files, apt },
   };
 }

@@ -1,3 +1,5 @@
+import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
+import type { ArtifactRow } from '../kinds/types.js';
 import { escapeControls } from '../ui/escape.js';
 import { FINDING_CLASSES, type AuditReport, type FindingClass } from './audit.js';
 import type { Inventory, InventoryRow } from './inventory.js';
@@ -9,12 +11,9 @@ import type { Inventory, InventoryRow } from './inventory.js';
  * hostile: it goes through `esc` (HTML/XML escaping, control characters made visible) and never
  * into a URL, an attribute name, a style or a script. Deterministic: no timestamps.
  */
-export interface BundleArtifact {
-  kind: 'image' | 'chart' | 'file' | 'apt';
-  name: string;
-  version: string;
-  digest: string;
-  size?: number;
+/** One artifact a bundle carries: its kind's name, and the row the kind presents (kinds/types.ts). */
+export interface BundleArtifact extends ArtifactRow {
+  kind: string;
 }
 
 export interface BundleContents {
@@ -249,7 +248,8 @@ footer { margin-top: 36px; color: var(--muted); font-size: 12px; }
 }
 `;
 
-export function renderReportHtml(r: HtmlReportInput): string {
+/** `kinds`: whose tables list what a bundle carries (KINDS, in order). */
+export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] = ALL_KINDS): string {
   const inv = r.inventory;
   const a = r.audit;
   const b = r.bundle;
@@ -351,12 +351,12 @@ export function renderReportHtml(r: HtmlReportInput): string {
     out.push(
       `<section id="bundle"><h2>Bundle</h2><p><code>${esc(b.path)}</code>: ${bytes(b.tarSize)}, bundle format ${esc(b.formatVersion)}, written by ferry ${esc(b.ferryVersion)} from manifest <b>${esc(b.manifestName)}</b>; ${b.topLevel} top-level artifact(s), ${b.blobs} blob(s) (${bytes(b.blobBytes)}, each stored once). As its index and lock say; <code>ferry bundle verify</code> re-hashes every byte.</p>`,
     );
-    for (const kind of ['image', 'chart', 'file', 'apt'] as const) {
-      const rows = b.artifacts.filter((x) => x.kind === kind);
-      if (!rows.length) continue;
-      const title = { image: 'Images', chart: 'Helm charts', file: 'Files', apt: 'APT repositories' }[kind];
-      out.push(`<h3>${title} (${rows.length})</h3>`);
-      out.push(table([kind === 'apt' ? 'Repository' : 'Upstream', kind === 'image' ? 'Platforms' : kind === 'apt' ? 'Suites · mode · packages' : 'Version', 'Digest', 'Size'], rows.map((x) => [`<span class="mono">${esc(x.name)}</span>`, esc(x.version), `<span class="mono">${esc(x.digest)}</span>`, `<span class="num">${esc(bytes(x.size))}</span>`])));
+    for (const kind of kinds) {
+      const t = kind.presentation?.bundleTable;
+      const rows = b.artifacts.filter((x) => x.kind === kind.name);
+      if (!t || !rows.length) continue;
+      out.push(`<h3>${esc(t.title)} (${rows.length})</h3>`);
+      out.push(table([t.nameColumn, t.versionColumn, 'Digest', 'Size'], rows.map((x) => [`<span class="mono">${esc(x.name)}</span>`, esc(x.version), `<span class="mono">${esc(x.digest)}</span>`, `<span class="num">${esc(bytes(x.size))}</span>`])));
     }
     if (b.unsatisfied.length) out.push(`<p>APT dependencies no carried repository satisfies (the hosts' base system must): ${esc(b.unsatisfied.join(', '))}</p>`);
     out.push('</section>');

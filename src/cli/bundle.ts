@@ -6,6 +6,7 @@ import { note, printResult } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { addVerifyCommand } from './bundle-verify.js';
 import { addOciCommands, cacheLine, runShard } from './bundle-oci.js';
+import { countsText } from './lock.js';
 import { parseSize, describeParts } from '../store/split-file.js';
 import { describeSaving } from '../store/differential.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
@@ -47,7 +48,7 @@ export function register(program: Command): void {
     printResult(r, opts, () =>
       [
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
-        `  ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
+        `  ${countsText(r.counts)}`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
         ...(r.cache ? [cacheLine(r.cache)] : []),
         ...describeSaving(r.differential, r.size),

@@ -1,8 +1,17 @@
 import type { Command } from 'commander';
 import { lockCommand } from '../commands/lock.js';
+import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+
+/** `3 images, 1 charts, 0 files, 0 apt repositories`: each kind with a lock list, in KINDS order, in its own words. */
+export function countsText(counts: Record<string, number>, kinds: readonly AnyKind[] = ALL_KINDS): string {
+  return kinds
+    .filter((k) => k.lockSchema)
+    .map((k) => `${counts[k.field] ?? 0} ${k.presentation?.countNoun ?? k.field}`)
+    .join(', ');
+}
 
 export function register(program: Command): void {
   withNetOptions(
@@ -20,7 +29,7 @@ export function register(program: Command): void {
     const { lock: _lock, ...summary } = r;
     printResult(opts.json ? summary : r, opts, () =>
       [
-        `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${r.counts.images} images, ${r.counts.charts} charts, ${r.counts.files} files, ${r.counts.apt} apt repositories`,
+        `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${countsText(r.counts)}`,
         ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
       ].join('\n'),
     );

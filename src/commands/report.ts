@@ -6,7 +6,8 @@ import { buildConnectionModel } from '../audit/model.js';
 import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
 import { FerryError } from '../errors.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
-import { loadManifest, readLock } from '../kinds/schema.js';
+import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
+import { lockEntries, loadManifest, readLock } from '../kinds/schema.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
@@ -78,6 +79,19 @@ export async function writeReport(data: HtmlReportInput, output: string, cwd = p
   return { file, bytes: Buffer.byteLength(html) };
 }
 
+/** What a lock carries, one row per entry, as each kind presents it (KINDS order). */
+export function bundleArtifacts(lock: Lock, kinds: readonly AnyKind[] = ALL_KINDS): BundleArtifact[] {
+  return kinds.flatMap((k) => {
+    const table = k.presentation?.bundleTable;
+    return table ? lockEntries(lock, k.field).map((e) => ({ kind: k.name, ...table.row(e) })) : [];
+  });
+}
+
+/** What the lock's entries need that nothing carried provides (APT dependencies), each naming its entry. */
+export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KINDS): string[] {
+  return kinds.flatMap((k) => (k.presentation?.unsatisfied ? lockEntries(lock, k.field).flatMap((e) => k.presentation!.unsatisfied!(e)) : []));
+}
+
 async function readBundleContents(tarPath: string): Promise<{ contents: BundleContents; lock: Lock }> {
   const reader = await BundleReader.open(tarPath);
   try {
@@ -96,18 +110,6 @@ async function readBundleContents(tarPath: string): Promise<{ contents: BundleCo
         blobBytes += e.size;
       }
     }
-    const artifacts: BundleArtifact[] = [];
-    for (const img of lock.images) {
-      const size = img.blobs.reduce((n, b) => n + b.size, 0);
-      artifacts.push({ kind: 'image', name: img.ref, version: img.platforms?.join(', ') ?? (img.manifests.length ? img.manifests.map((m) => m.platform).join(', ') : ''), digest: img.storedDigest ?? img.digest, size });
-    }
-    for (const c of lock.charts) artifacts.push({ kind: 'chart', name: `${c.repo.replace(/\/+$/, '')}/${c.name}`, version: c.version, digest: c.digest, size: c.size });
-    for (const f of lock.files) artifacts.push({ kind: 'file', name: f.url, version: f.checksums?.signedBy ? `signed checksums (${f.checksums.signedBy.slice(-16)})` : '', digest: f.sha256 ? `sha256:${f.sha256}` : f.sha512 ? `sha512:${f.sha512.slice(0, 64)}…` : '', size: f.size });
-    for (const a of lock.apt) {
-      const packages = a.suites.flatMap((s) => s.packages);
-      const bytes = packages.reduce((n, p) => n + p.size, 0);
-      artifacts.push({ kind: 'apt', name: a.url, version: `${a.suites.map((s) => s.suite).join(', ')} · ${a.mode} · ${packages.length} packages`, digest: '', size: bytes });
-    }
     const tarSize = (await stat(tarPath)).size;
     return {
       contents: {
@@ -119,8 +121,8 @@ async function readBundleContents(tarPath: string): Promise<{ contents: BundleCo
         blobs,
         blobBytes,
         topLevel: index.manifests.length,
-        artifacts,
-        unsatisfied: lock.apt.flatMap((a) => a.unsatisfied.map((u) => `${a.name}: ${u}`)),
+        artifacts: bundleArtifacts(lock),
+        unsatisfied: bundleUnsatisfied(lock),
       },
       lock,
     };

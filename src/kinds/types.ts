@@ -10,7 +10,7 @@ import type { RegistryClient } from '../oci/client.js';
 import type { RegistryPushSession } from '../oci/push-session.js';
 import type { LayoutWriters } from '../store/layout.js';
 import type { ImportProblem } from './import-checks.js';
-import type { MirrorMapping, MirrorPlace } from '../mapping/index.js';
+import type { MirrorMapping, MirrorPlace, RegistryMapping } from '../mapping/index.js';
 import type { ServeRouteProvider } from './serve-route.js';
 
 /**
@@ -158,8 +158,64 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   serveRoutes?: ServeRouteProvider;
   /** Specs its resolved entries add to another kind. */
   contributes?: Contribution<Lock, unknown>;
+  /** How people see its artifacts: summaries, the report, the audit (see KindPresentation). */
+  presentation?: KindPresentation<Spec, Lock>;
 }
 
 /** Any kind, for code that iterates KINDS (entries and specs are checked by the kind's own schema). */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyKind = KindModule<any, any, UpstreamRefBase, MirrorPlace>;
+
+// ── Presentation: how a kind shows up in summaries, the report and the audit ──────────────────
+// Optional throughout: a kind without it is counted under its field name, has no table in the
+// report, and carries nothing the audit matches.
+
+/** One row of the report's table of what a bundle carries. */
+export interface ArtifactRow {
+  name: string;
+  version: string;
+  digest: string;
+  size?: number;
+}
+
+/** A reference the audit found in configuration: its scanner's kind (`image`, `url`, `apt`, `oci`, …) and text. */
+export interface AuditedReference {
+  kind: string;
+  value: string;
+}
+
+/**
+ * Whether a kind carries an audited reference: `mirror` is where the mapping puts it (when the
+ * target has a place for it), `note` says why; `partial` names what is carried when only part
+ * of it is (the repository, not this tag), so the reference still goes out.
+ */
+export type CarriedMatch = { mirror?: string; note?: string } | { partial: string };
+
+/** What the audit knows when it asks a kind what it carries. */
+export interface AuditCarryContext<Spec, Lock> {
+  /** The manifest's entries of this kind, `vars` expanded. */
+  specs: Spec[];
+  /** The lock's entries of this kind (none without a lock). */
+  locked: Lock[];
+  /** The audit target's registry mapping (the default mapping without a target). */
+  registry: RegistryMapping;
+  /** The audit's target, when one was given. */
+  target?: MirrorTarget;
+}
+
+/** A URL is the repository URL `base` or under it (trailing slashes ignored): what an audit calls carried. */
+export function isUnderUrl(url: string, base: string): boolean {
+  const strip = (u: string) => u.replace(/\/+$/, '');
+  return strip(url) === strip(base) || strip(url).startsWith(strip(base) + '/');
+}
+
+export interface KindPresentation<Spec = unknown, Lock = unknown> {
+  /** What summaries count its lock entries as: `3 images`, `2 apt repositories` (`lock`, `bundle create`). */
+  countNoun?: string;
+  /** The report's table of what a bundle carries: heading, column headings, one row per lock entry. */
+  bundleTable?: { title: string; nameColumn: string; versionColumn: string; row(entry: Lock): ArtifactRow };
+  /** What one lock entry needs that nothing carried provides (APT dependencies), for the report. */
+  unsatisfied?(entry: Lock): string[];
+  /** The audit: a matcher, built once per audit, saying whether this kind carries a reference. */
+  auditCarried?(ctx: AuditCarryContext<Spec, Lock>): (ref: AuditedReference) => CarriedMatch | undefined;
+}

@@ -1,5 +1,5 @@
 import { hostOfUrl, mapAptRepo, type MirrorPlace } from '../../mapping/index.js';
-import { listField, type KindModule, type UpstreamRefBase } from '../types.js';
+import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { AptSpecSchema, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
@@ -36,4 +36,25 @@ export const aptKind = {
     return this.references(entry).map((ref) => ({ ref, places: m.apt ? [{ facet: 'apt' as const, url: mapAptRepo(ref.upstream, m.apt) }] : [] }));
   },
   serveRoutes: aptServeRoutes,
+  presentation: {
+    countNoun: 'apt repositories',
+    bundleTable: {
+      title: 'APT repositories',
+      nameColumn: 'Repository',
+      versionColumn: 'Suites · mode · packages',
+      row: (a) => {
+        const packages = a.suites.flatMap((s) => s.packages);
+        return { name: a.url, version: `${a.suites.map((s) => s.suite).join(', ')} · ${a.mode} · ${packages.length} packages`, digest: '', size: packages.reduce((n, p) => n + p.size, 0) };
+      },
+    },
+    unsatisfied: (a) => a.unsatisfied.map((u) => `${a.name}: ${u}`),
+    auditCarried({ specs, target }) {
+      const repos = specs.map((a) => a.url).sort();
+      return (r) => {
+        if (r.kind !== 'url' && r.kind !== 'apt') return undefined;
+        const repo = repos.find((a) => isUnderUrl(r.value, a));
+        return repo ? { mirror: target?.apt ? mapAptRepo(repo, target.apt).url : undefined } : undefined;
+      };
+    },
+  },
 } satisfies KindModule<AptSpec, AptLock, AptRef, Extract<MirrorPlace, { facet: 'apt' }>>;

@@ -1,7 +1,7 @@
-import { chartOciReference, hostOfUrl, mapChartHttp, mapImage, type MirrorPlace } from '../../mapping/index.js';
+import { chartOciReference, hostOfUrl, mapChartHttp, mapImage, mapOciChart, type MirrorPlace } from '../../mapping/index.js';
 import { ResolveFailures, resolveEach } from '../failures.js';
 import type { ImageSpec } from '../image/spec.js';
-import { listField, type KindModule, type UpstreamRefBase } from '../types.js';
+import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
 import { importChart, validateChartImport } from './import.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
@@ -70,5 +70,28 @@ export const chartKind = {
   contributes: {
     to: 'image',
     from: (entry: ChartLock) => ({ origin: `chart ${entry.name} ${entry.version}`, specs: entry.images.map((ref): ImageSpec => ({ ref })) }),
+  },
+  presentation: {
+    countNoun: 'charts',
+    bundleTable: {
+      title: 'Helm charts',
+      nameColumn: 'Upstream',
+      versionColumn: 'Version',
+      row: (c) => ({ name: `${c.repo.replace(/\/+$/, '')}/${c.name}`, version: c.version, digest: c.digest, size: c.size }),
+    },
+    auditCarried({ specs, registry, target }) {
+      const charts = specs
+        .map((c) => ({ repo: c.repo, name: c.name, version: c.version, reference: chartOciReference(c.repo, c.name, c.version) }))
+        .sort((a, b) => a.reference.localeCompare(b.reference));
+      return (r) => {
+        // An HTTP repository's URLs; an OCI repository's oci:// references.
+        const oci = r.kind === 'oci';
+        if (!oci && r.kind !== 'url' && r.kind !== 'apt') return undefined;
+        const c = charts.find((x) => x.repo.startsWith('oci://') === oci && isUnderUrl(r.value, x.repo));
+        if (!c) return undefined;
+        if (!target?.registry) return { mirror: undefined };
+        return { mirror: oci ? mapOciChart(c.repo, c.name, c.version, registry).mirror : mapImage(c.reference, registry).mirror };
+      };
+    },
   },
 } satisfies KindModule<ChartSpec, ChartLock, ChartRef, Extract<MirrorPlace, { facet: 'registry' | 'charts' }>>;

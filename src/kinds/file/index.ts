@@ -40,4 +40,22 @@ export const fileKind = {
     return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));
   },
   serveRoutes: fileServeRoutes,
+  presentation: {
+    countNoun: 'files',
+    bundleTable: {
+      title: 'Files',
+      nameColumn: 'Upstream',
+      versionColumn: 'Version',
+      row: (f) => ({
+        name: f.url,
+        version: f.checksums?.signedBy ? `signed checksums (${f.checksums.signedBy.slice(-16)})` : '',
+        digest: f.sha256 ? `sha256:${f.sha256}` : f.sha512 ? `sha512:${f.sha512.slice(0, 64)}…` : '',
+        size: f.size,
+      }),
+    },
+    auditCarried({ specs, target }) {
+      const urls = new Set(specs.map((f) => f.url));
+      return (r) => ((r.kind === 'url' || r.kind === 'apt') && urls.has(r.value) ? { mirror: target?.files ? mapFileUrl(r.value, target.files).url : undefined } : undefined);
+    },
+  },
 } satisfies KindModule<FileSpec, FileLock, FileRef, Extract<MirrorPlace, { facet: 'files' }>>;

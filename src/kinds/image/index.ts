@@ -58,4 +58,49 @@ export const imageKind = {
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.registry ? [{ facet: 'registry' as const, image: mapImage(ref.upstream, m.registry, ref.storedDigest) }] : [] }));
   },
+  presentation: {
+    countNoun: 'images',
+    bundleTable: {
+      title: 'Images',
+      nameColumn: 'Upstream',
+      versionColumn: 'Platforms',
+      row: (img) => ({
+        name: img.ref,
+        version: img.platforms?.join(', ') ?? (img.manifests.length ? img.manifests.map((m) => m.platform).join(', ') : ''),
+        digest: img.storedDigest ?? img.digest,
+        size: img.blobs.reduce((n, b) => n + b.size, 0),
+      }),
+    },
+    auditCarried({ specs, locked, registry }) {
+      const images = new Set(specs.map((s) => normalizeImageReference(s.ref)));
+      // With a lock, a digest reference to a locked image is carried too (what `ferry rewrite` writes).
+      const lockedDigests = new Map<string, { ref: string; storedDigest?: string }>();
+      for (const l of locked) {
+        const p = parseImageReference(l.ref);
+        lockedDigests.set(`${p.registry}/${p.repository}@${l.digest}`, { ref: l.ref, storedDigest: l.storedDigest });
+        if (l.storedDigest) lockedDigests.set(`${p.registry}/${p.repository}@${l.storedDigest}`, { ref: l.ref });
+      }
+      const carriedRepos = new Set(
+        [...images].map((i) => {
+          const p = parseImageReference(i);
+          return `${p.registry}/${p.repository}`;
+        }),
+      );
+      return (r) => {
+        if (r.kind !== 'image') return undefined;
+        try {
+          const norm = normalizeImageReference(r.value);
+          if (images.has(norm)) return { mirror: mapImage(norm, registry).mirror };
+          const p = parseImageReference(norm);
+          const hit = p.digest ? lockedDigests.get(`${p.registry}/${p.repository}@${p.digest}`) : undefined;
+          if (hit) return { mirror: mapImage(norm, registry, hit.storedDigest).mirror, note: `locked digest of ${hit.ref}` };
+          const repo = `${p.registry}/${p.repository}`;
+          if (carriedRepos.has(repo)) return { partial: `repository ${repo} is carried, but not this tag or digest` };
+        } catch {
+          /* not a valid reference: not an image this kind carries */
+        }
+        return undefined;
+      };
+    },
+  },
 } satisfies KindModule<ImageSpec, ImageLock, ImageRef, Extract<MirrorPlace, { facet: 'registry' }>>;
