@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
-import { ALL_KINDS } from '../kinds/index.js';
+import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { lockEntries } from '../kinds/schema.js';
 import { registryMappingFor } from '../mapping/index.js';
 import { parseImageReference } from '../oci/reference.js';
@@ -137,7 +137,7 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
   return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
 }
 
-export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[] }): AuditReport {
+export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[]; kinds?: readonly AnyKind[] }): AuditReport {
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();
@@ -148,7 +148,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   const zoneCidrs = model.zones.flatMap((z) => (z.cidrs ?? []).filter((c) => !isPlaceholder(c) && !c.endsWith('/0')));
   // Each kind says whether it carries a reference (and where the mapping puts it), in KINDS order.
-  const carriedBy = ALL_KINDS.flatMap((k) => {
+  const carriedBy = (opts.kinds ?? ALL_KINDS).flatMap((k) => {
     const build = k.presentation?.auditCarried;
     return build ? [build({ specs: model.entries[k.field] ?? [], locked: opts.lock ? lockEntries(opts.lock, k.field) : [], registry: mapping, target: t })] : [];
   });
