@@ -11,6 +11,7 @@ import type { RegistryPushSession } from '../oci/push-session.js';
 import type { LayoutWriters } from '../store/layout.js';
 import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace, RegistryMapping } from '../mapping/index.js';
+import type { ImageReference } from '../oci/reference.js';
 import type { ServeRouteProvider } from './serve-route.js';
 
 /**
@@ -218,4 +219,33 @@ export interface KindPresentation<Spec = unknown, Lock = unknown> {
   unsatisfied?(entry: Lock): string[];
   /** The audit: a matcher, built once per audit, saying whether this kind carries a reference. */
   auditCarried?(ctx: AuditCarryContext<Spec, Lock>): (ref: AuditedReference) => CarriedMatch | undefined;
+  /** Rewrite: the lookups this kind's locked entries answer on this target (src/rewrite/context.ts merges them; each lookup is one kind's). */
+  mirrorLookups?(locked: Lock[], target: MirrorTarget, targetFile: string): Partial<MirrorLookups>;
+}
+
+/** An image reference as rewrite finds it: already on the mirror, mapped to its mirror place, or not covered (why). */
+export type ImageLookup =
+  | { status: 'mapped'; upstream: ImageReference; mirror: string; mirrorRef: ImageReference; host: string; pathPrefix: string; digestChanged: boolean }
+  | { status: 'mirror' }
+  | { status: 'unmapped'; reason: string };
+
+export interface AptRepoLookup {
+  url: string | 'mirror';
+  resigned: boolean;
+}
+
+/**
+ * What rewrite asks: "is this upstream thing covered, and where is it on the mirror" — answered
+ * by the kinds from their lock entries, always through src/mapping.
+ */
+export interface MirrorLookups {
+  lookupImage(ref: string | ImageReference): ImageLookup;
+  /** Mirror URL of a locked file URL, 'mirror' when already a mirror URL, undefined when not locked. */
+  lookupFileUrl(url: string): string | 'mirror' | undefined;
+  /** Origins (scheme://host) of every locked file: URLs there are expected to be mirrored. */
+  fileOrigins: Set<string>;
+  /** Mirror URL of a locked APT repository URL ('mirror' when it already is one), and whether import re-signs it. */
+  lookupAptRepo(url: string): AptRepoLookup | undefined;
+  /** Upstream registries the lock pins images from, sorted. */
+  registries: string[];
 }

@@ -1,5 +1,5 @@
 import { hostOfUrl, mapAptRepo, type MirrorPlace } from '../../mapping/index.js';
-import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
+import { isUnderUrl, listField, type AptRepoLookup, type KindModule, type UpstreamRefBase } from '../types.js';
 import { AptSpecSchema, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
@@ -55,6 +55,27 @@ export const aptKind = {
         const repo = repos.find((a) => isUnderUrl(r.value, a));
         return repo ? { mirror: target?.apt ? mapAptRepo(repo, target.apt).url : undefined } : undefined;
       };
+    },
+    mirrorLookups(locked, target) {
+      const trim = (u: string) => u.replace(/\/+$/, '');
+      // A filtered APT mirror is re-signed with the site key at import; a whole one keeps the vendor's signature.
+      const repos = new Map<string, AptRepoLookup>();
+      const mirrors = new Map<string, boolean>();
+      for (const a of locked) {
+        const url = a.url;
+        if (!url || !target.apt) continue;
+        const mirror = mapAptRepo(url, target.apt).url;
+        const resigned = a.mode === 'filtered';
+        repos.set(trim(url), { url: mirror, resigned });
+        mirrors.set(trim(mirror), resigned);
+      }
+      const lookupAptRepo = (url: string): AptRepoLookup | undefined => {
+        const onMirror = mirrors.get(trim(url));
+        if (onMirror !== undefined) return { url: 'mirror', resigned: onMirror };
+        if (target.apt && trim(url).startsWith(trim(target.apt.baseUrl))) return { url: 'mirror', resigned: false };
+        return repos.get(trim(url));
+      };
+      return { lookupAptRepo };
     },
   },
 } satisfies KindModule<AptSpec, AptLock, AptRef, Extract<MirrorPlace, { facet: 'apt' }>>;

@@ -57,5 +57,24 @@ export const fileKind = {
       const urls = new Set(specs.map((f) => f.url));
       return (r) => ((r.kind === 'url' || r.kind === 'apt') && urls.has(r.value) ? { mirror: target?.files ? mapFileUrl(r.value, target.files).url : undefined } : undefined);
     },
+    mirrorLookups(locked, target) {
+      const files = new Map<string, string>();
+      const fileOrigins = new Set<string>();
+      for (const f of locked) {
+        const url = f.url;
+        if (!url) continue;
+        try {
+          fileOrigins.add(new URL(url).origin);
+        } catch {
+          continue;
+        }
+        if (target.files) files.set(url, mapFileUrl(url, target.files).url);
+      }
+      const lookupFileUrl = (url: string) => {
+        if (target.files && url.startsWith(target.files.baseUrl.replace(/\/+$/, '') + '/')) return 'mirror' as const;
+        return files.get(url);
+      };
+      return { lookupFileUrl, fileOrigins };
+    },
   },
 } satisfies KindModule<FileSpec, FileLock, FileRef, Extract<MirrorPlace, { facet: 'files' }>>;

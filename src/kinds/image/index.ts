@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { mapImage, type MirrorPlace } from '../../mapping/index.js';
-import { DOCKER_HUB, DOCKER_HUB_API, normalizeImageReference, parseImageReference } from '../../oci/reference.js';
-import { listField, type KindModule, type UpstreamRefBase } from '../types.js';
+import { checkCollisions, mapImage, registryMappingFor, registryMirrorFor, type MirrorPlace } from '../../mapping/index.js';
+import { DOCKER_HUB, DOCKER_HUB_API, normalizeImageReference, parseImageReference, repositoryName, type ImageReference } from '../../oci/reference.js';
+import { listField, type ImageLookup, type KindModule, type UpstreamRefBase } from '../types.js';
 import { ImageSpecSchema, type ImageSpec } from './spec.js';
 import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
@@ -101,6 +101,51 @@ export const imageKind = {
         }
         return undefined;
       };
+    },
+    mirrorLookups(locked, target, targetFile) {
+      const mapping = registryMappingFor(target);
+      // Import refuses a lock whose repositories collide on this target; rewriting must not point at such a place either.
+      if (target.registry) checkCollisions(locked.map((i) => i.ref), mapping);
+      const byRepo = new Map<string, ImageLock[]>();
+      for (const img of locked) {
+        let ref: ImageReference;
+        try {
+          ref = parseImageReference(img.ref);
+        } catch {
+          continue;
+        }
+        const key = repositoryName(ref);
+        byRepo.set(key, [...(byRepo.get(key) ?? []), img]);
+      }
+      const registries = [...new Set([...byRepo.keys()].map((k) => k.slice(0, k.indexOf('/'))))].sort();
+      const lookupImage = (input: string | ImageReference): ImageLookup => {
+        const ref = typeof input === 'string' ? parseImageReference(input) : input;
+        if (mapping.host && ref.registry === mapping.host) return { status: 'mirror' };
+        if (!target.registry) return { status: 'unmapped', reason: `target ${targetFile} has no registry` };
+        const entries = byRepo.get(repositoryName(ref));
+        if (!entries?.length) return { status: 'unmapped', reason: 'repository not in the lock' };
+        let stored: string | undefined;
+        if (ref.digest) {
+          const hit = entries.find((e) => e.digest === ref.digest || e.storedDigest === ref.digest);
+          if (!hit) return { status: 'unmapped', reason: `digest ${ref.digest} not in the lock` };
+          stored = hit.storedDigest ?? hit.digest;
+        } else if (ref.tag) {
+          const hit = entries.find((e) => parseImageReference(e.ref).tag === ref.tag);
+          if (!hit) return { status: 'unmapped', reason: `tag ${ref.tag} not in the lock` };
+        }
+        const mapped = mapImage(ref, mapping, stored);
+        const { host, pathPrefix } = registryMirrorFor(ref.registry, mapping);
+        return {
+          status: 'mapped',
+          upstream: ref,
+          mirror: mapped.mirror,
+          mirrorRef: { registry: host!, repository: mapped.repository, tag: mapped.tag, digest: mapped.digest },
+          host: host!,
+          pathPrefix,
+          digestChanged: Boolean(ref.digest && mapped.digest !== ref.digest),
+        };
+      };
+      return { lookupImage, registries };
     },
   },
 } satisfies KindModule<ImageSpec, ImageLock, ImageRef, Extract<MirrorPlace, { facet: 'registry' }>>;

@@ -10,6 +10,7 @@ import { ALL_KINDS, type AnyKind } from '../../../src/kinds/index.js';
 import { fileKind } from '../../../src/kinds/file/index.js';
 import { validateManifest, type Lock } from '../../../src/kinds/schema.js';
 import { isUnderUrl, type KindPresentation } from '../../../src/kinds/types.js';
+import { createRewriteContext } from '../../../src/rewrite/context.js';
 
 /**
  * A new kind is its folder and one entry in KINDS: the summaries of lock and bundle create, the
@@ -25,6 +26,7 @@ const presentation: KindPresentation<Widget, Widget> = {
   countNoun: 'widget boxes',
   bundleTable: { title: 'Widgets', nameColumn: 'Widget', versionColumn: 'Serial', row: (w) => ({ name: w.url, version: w.serial, digest: '', size: 7 }) },
   unsatisfied: (w) => (w.serial === '0' ? [`${w.url}: needs a serial`] : []),
+  mirrorLookups: (locked) => ({ lookupFileUrl: (url) => (locked.some((w) => w.url === url) ? `https://mirror.example/widgets${new URL(url).pathname}` : undefined) }),
   auditCarried: ({ specs }) => (r) => {
     const w = specs.find((s) => r.kind === 'url' && isUnderUrl(r.value, s.url));
     return w ? { mirror: `https://mirror.example/widgets/${w.serial}`, note: 'a widget' } : undefined;
@@ -101,5 +103,16 @@ describe('a kind presents itself', () => {
     ]);
     const without = auditReferences(model, undefined, scan, { manifestFile: 'w.yaml' });
     expect(without.findings.map((f) => f.class)).toEqual(['undeclared', 'undeclared']);
+  });
+
+  it('rewrite asks each kind in the list for its lookups; the built-in kinds still answer theirs', () => {
+    const target = { apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 't' }, registry: { url: 'https://r.internal', layout: 'nested', insecure: false } } as never;
+    const withImage = { ...lock, images: [{ ref: 'quay.io/a/b:1.0', digest: `sha256:${'1'.repeat(64)}` }] } as unknown as Lock;
+    const ctx = createRewriteContext(target, withImage, 't.yaml', KINDS_PLUS);
+    expect(ctx.lookupFileUrl('https://widgets.example.org/a')).toBe('https://mirror.example/widgets/a');
+    expect(ctx.lookupImage('quay.io/a/b:1.0')).toMatchObject({ status: 'mapped', mirror: 'r.internal/quay.io/a/b:1.0' });
+    expect(ctx.registries).toEqual(['quay.io']);
+    // Without it, nothing answers for widgets.
+    expect(createRewriteContext(target, withImage, 't.yaml').lookupFileUrl('https://widgets.example.org/a')).toBeUndefined();
   });
 });
