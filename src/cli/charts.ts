@@ -6,7 +6,7 @@ import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { printResult } from '../ui/output.js';
 import { netOptions, withNetOptions, type CommonCliOptions } from './common.js';
-import type { DiscoveredImage, ImageSource } from '../kinds/chart/discover.js';
+import type { DiscoveredImage, DiscoverOptions, ImageSource } from '../kinds/chart/discover.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -71,16 +71,12 @@ function renderer(v: string | boolean | undefined): 'ferry' | 'helm' {
   throw new FerryError('USAGE', `--render ${String(v)}: expected ferry or helm`);
 }
 
-/** The flags that say how a chart is rendered, as `helm template` takes them. */
-export interface RenderCliOptions {
-  /** Values files (read by the command; not a render flag itself). */
+/** How a chart is rendered, as `helm template`'s flags say it (discovery's own options). */
+type RenderFlags = Pick<DiscoverOptions, 'set' | 'setString' | 'kubeVersion' | 'apiVersions' | 'namespace' | 'releaseName'>;
+
+/** The render flags as commander parses them, with the values files (read by the command). */
+export interface RenderCliOptions extends RenderFlags {
   values?: string[];
-  set?: string[];
-  setString?: string[];
-  kubeVersion?: string;
-  apiVersions?: string[];
-  namespace?: string;
-  releaseName?: string;
 }
 
 /**
@@ -99,7 +95,7 @@ export function withRenderOptions(cmd: Command): Command {
 }
 
 /** The parsed render flags (all but the values files), as the renderer takes them; a bad --kube-version is a usage error. */
-export function renderFlags(opts: RenderCliOptions): Omit<RenderCliOptions, 'values'> {
+export function renderFlags(opts: RenderCliOptions): RenderFlags {
   if (opts.kubeVersion !== undefined) {
     try {
       parseKubeVersion(opts.kubeVersion);
