@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { lockCommand } from '../commands/lock.js';
+import { lockCommand, type LockResult } from '../commands/lock.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -25,7 +25,17 @@ export function register(program: Command): void {
   ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string }) => {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
-    const r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache }).finally(() => progress.done());
+    const warnings: string[] = [];
+    let r: LockResult;
+    try {
+      r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache, warnings });
+    } catch (err) {
+      progress.done();
+      // What was said before the failure (a chart read from its values alone) may explain it.
+      for (const w of warnings) note(`warning: ${escapeLine(w)}`);
+      throw err;
+    }
+    progress.done();
     const { lock: _lock, ...summary } = r;
     printResult(opts.json ? summary : r, opts, () =>
       [

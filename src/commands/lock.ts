@@ -51,6 +51,8 @@ export interface LockOptions extends CommonOptions {
   cacheDir?: string;
   /** Shared cache registry (`oci://registry/ferry-cache`) for manifests and blobs read by digest. */
   cache?: string;
+  /** Where warnings are collected (default: a new list): the caller still has them when the lock fails. */
+  warnings?: string[];
 }
 
 export interface LockResult {
@@ -83,7 +85,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
   const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const net = createNetContext(opts);
-  const warnings: string[] = [];
+  const warnings: string[] = opts.warnings ?? [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;

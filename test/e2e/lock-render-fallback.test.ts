@@ -66,6 +66,16 @@ describe('ferry lock: a chart that does not render falls back to its values, wit
     expect(result.warnings.filter((w) => w.startsWith('chart needs-password 1.0.0 does not render'))).toHaveLength(1);
   });
 
+  it('when the lock then fails, the warning is printed with the error', async () => {
+    // Values that name an image (nothing listens there) but not the password: the images come from the values alone.
+    await writeFile(path.join(work, 'values-image.yaml'), 'app:\n  image: 127.0.0.1:9/tools/app:1.0\n');
+    const manifest = await writeManifest('fails', { values: ['values-image.yaml'] });
+    const r = await runFerry(['lock', manifest], { env: env() });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('127.0.0.1:9/tools/app:1.0');
+    expect(r.stderr).toMatch(/warning: chart needs-password 1\.0\.0 does not render with the manifest's values/);
+  });
+
   it('with the value the chart requires, it renders: the template image is locked and nothing is said', async () => {
     await writeFile(path.join(work, 'values-install.yaml'), 'auth:\n  password: s3cret\n');
     const manifest = await writeManifest('renders', { values: ['values-install.yaml'], images: 'discover' });
