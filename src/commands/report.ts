@@ -7,8 +7,7 @@ import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlRe
 import { FerryError } from '../errors.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
-import { lockEntries, loadManifest, readLock } from '../kinds/schema.js';
-import { LockSchema, type Lock } from '../kinds/schema.js';
+import { LockSchema, lockEntries, loadManifest, readLock, type Lock } from '../kinds/schema.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
