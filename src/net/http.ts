@@ -362,7 +362,10 @@ export class HttpClient {
   }
 
   private async createDispatcher(): Promise<Dispatcher> {
-    const { EnvHttpProxyAgent, buildConnector: connector } = await import('undici');
+    // undici is CommonJS: Node offers its exports both by name and as `default`, the split
+    // build (a chunk of its own) only as `default`.
+    const loaded = await import('undici');
+    const { EnvHttpProxyAgent, buildConnector: connector } = ((loaded as unknown as { default?: typeof loaded }).default ?? loaded) as typeof loaded;
     const settings = this.settings;
     const ca = this.ca;
     const timeout = settings.connectTimeoutMs ?? 30_000;
@@ -389,10 +392,13 @@ export class HttpClient {
       return (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts } : base))(opts, cb);
     };
     const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
+    // The TLS options of proxied connections, only where a proxy is set (as EnvHttpProxyAgent
+    // decides): undici copies them for every agent, which would make the secure context now.
+    const env = process.env;
+    const proxied = [settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY, settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY].some(Boolean);
     return new EnvHttpProxyAgent({
       connect,
-      requestTls: tlsOpts,
-      proxyTls: tlsOpts,
+      ...(proxied ? { requestTls: tlsOpts, proxyTls: tlsOpts } : {}),
       connectTimeout: timeout,
       headersTimeout: bodyTimeout,
       bodyTimeout,
