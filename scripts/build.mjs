@@ -36,13 +36,14 @@ const builtinsViaRequire = {
  * default exports (a named import missing from an old Node fails before the first line runs).
  *
  * Compile cache directory: $FERRY_COMPILE_CACHE, else $XDG_CACHE_HOME/ferry/compile-cache, else
- * ~/.cache/ferry/compile-cache. NODE_COMPILE_CACHE set by the user wins (Node enabled it before
+ * ~/.cache/ferry/compile-cache (when the home directory exists). NODE_COMPILE_CACHE set by the user wins (Node enabled it before
  * this file ran), NODE_DISABLE_COMPILE_CACHE=1 turns it off, and where the directory cannot be
  * created (read-only home, no home) ferry runs without it and says nothing.
  */
 const ENTRY = `#!/usr/bin/env node
 // ferry's entry point (written by scripts/build.mjs): turns on Node's compile cache, then loads
 // the program (ferry-main.mjs next to this file) through it.
+import fs from 'node:fs';
 import module from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -59,8 +60,9 @@ function compileCacheDir() {
   const env = process.env;
   if (env.FERRY_COMPILE_CACHE) return path.resolve(env.FERRY_COMPILE_CACHE);
   if (env.XDG_CACHE_HOME && path.isAbsolute(env.XDG_CACHE_HOME)) return path.join(env.XDG_CACHE_HOME, 'ferry', 'compile-cache');
+  // Never create a home directory that is not there (HOME=/nonexistent for a service user).
   const home = os.homedir();
-  return home && path.isAbsolute(home) ? path.join(home, '.cache', 'ferry', 'compile-cache') : undefined;
+  return home && path.isAbsolute(home) && fs.existsSync(home) ? path.join(home, '.cache', 'ferry', 'compile-cache') : undefined;
 }
 
 if (!process.env.NODE_COMPILE_CACHE && typeof module.enableCompileCache === 'function') {

@@ -92,6 +92,13 @@ describe('compile cache', () => {
     const none = await ferry(['--version'], { HOME: '' });
     expect(none.code, none.stderr).toBe(0);
     expect(none.stderr).toBe('');
+    // A home directory that does not exist is not created for the cache.
+    const gone = path.join(dir, 'no-such-home');
+    const g = await ferry(['--version'], { HOME: gone });
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stderr).toBe('');
+    expect(await filesUnder(gone)).toEqual([]);
+    await expect(readdir(gone)).rejects.toThrow(/ENOENT/);
 
     // The user turned the cache off: nothing is written.
     const off = await tmp();
