@@ -396,16 +396,24 @@ export class HttpClient {
     // decides): undici copies them for every agent, which would make the secure context now.
     const env = process.env;
     const proxied = [settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY, settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY].some(Boolean);
-    return new EnvHttpProxyAgent({
-      connect,
-      ...(proxied ? { requestTls: tlsOpts, proxyTls: tlsOpts } : {}),
-      connectTimeout: timeout,
-      headersTimeout: bodyTimeout,
-      bodyTimeout,
-      ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
-      ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
-      noProxy: settings.noProxy ?? defaultNoProxy(),
-    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    try {
+      return new EnvHttpProxyAgent({
+        connect,
+        ...(proxied ? { requestTls: tlsOpts, proxyTls: tlsOpts } : {}),
+        connectTimeout: timeout,
+        headersTimeout: bodyTimeout,
+        bodyTimeout,
+        ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
+        ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
+        noProxy: settings.noProxy ?? defaultNoProxy(),
+      } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    } catch (err) {
+      // A malformed proxy URL (undici's own "Invalid URL"); the settings are not echoed, they may hold credentials.
+      throw new FerryError('USAGE', `proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY): ${(err as Error).message}`, {
+        hint: 'A proxy is a URL such as http://proxy.example:3128.',
+        cause: err,
+      });
+    }
   }
 
   /** The proxy a request to `url` goes through (as undici's EnvHttpProxyAgent picks it), or undefined. */
@@ -532,7 +540,8 @@ export class HttpClient {
       while (this.openBodies.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const body of this.openBodies) body.destroy(new Error('HTTP client closed'));
     }
-    if (this.dispatcherReady) await (await this.dispatcherReady).close();
+    const dispatcher = await this.dispatcherReady?.catch(() => undefined);
+    await dispatcher?.close();
   }
 }
 
