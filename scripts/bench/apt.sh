@@ -7,6 +7,11 @@
 #   scripts/bench/apt.sh [runs]        (default 3 runs each; needs aptly, gpg, nginx, apt-get)
 #   PROFILE=<dir> scripts/bench/apt.sh 1   also writes ferry's CPU profiles (node --cpu-prof) there
 #   FERRY_JS=<other ferry.mjs> scripts/bench/apt.sh   measures that build instead (before/after)
+#   BASELINE=<other ferry.mjs> scripts/bench/apt.sh   also times that build in every run, right
+#                                                     after this one (before/after under the same load)
+#
+# ferry runs through its compile cache (dist/ferry.mjs enables it) in a directory of the run's
+# own, warmed by one untimed run first: what a user sees from the second command on.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -82,16 +87,33 @@ apt:
 EOF
 
 now() { date +%s.%N; }
-ferry_times=(); aptly_times=(); ferry_cpu=(); aptly_cpu=(); rss=(); ferry_pkgs=0; aptly_pkgs=0
-for i in $(seq "$RUNS"); do
+export FERRY_COMPILE_CACHE="$WORK/compile-cache"
+# One create with each build, untimed: fills the compile cache (and the page cache).
+for js in "${FERRY_JS:-dist/ferry.mjs}" ${BASELINE:+"$BASELINE"}; do
   rm -rf "$WORK/ferry/cache" "$WORK/ferry/bench.lock.json" "$WORK/ferry/bench.tar"
+  FERRY_CACHE_DIR="$WORK/ferry/cache" node "$js" bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null 2>&1
+done
+# ferry_run <ferry.mjs> <prefix>: one timed create; sets <prefix>_wall, <prefix>_cpu, <prefix>_rss.
+ferry_run() {
+  rm -rf "$WORK/ferry/cache" "$WORK/ferry/bench.lock.json" "$WORK/ferry/bench.tar"
+  local t0 t1
   t0=$(now)
-  FERRY_CACHE_DIR="$WORK/ferry/cache" /usr/bin/time -v -o "$WORK/time.txt" node ${PROFILE:+--cpu-prof --cpu-prof-dir="$PROFILE"} "${FERRY_JS:-dist/ferry.mjs}" bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null
+  FERRY_CACHE_DIR="$WORK/ferry/cache" /usr/bin/time -v -o "$WORK/time.txt" node ${PROFILE:+--cpu-prof --cpu-prof-dir="$PROFILE"} "$1" bundle create "$WORK/ferry/manifest.yaml" -o "$WORK/ferry/bench.tar" -q >/dev/null 2>"$WORK/ferry.err" \
+    || { cat "$WORK/ferry.err" >&2; exit 1; }
   t1=$(now)
-  ferry_times+=("$(echo "$t1 - $t0" | bc)")
-  rss+=("$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")")
-  ferry_cpu+=("$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$WORK/time.txt")")
+  printf -v "${2}_wall" '%s' "$(echo "$t1 - $t0" | bc)"
+  printf -v "${2}_rss" '%s' "$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt")"
+  printf -v "${2}_cpu" '%s' "$(awk -F': ' '/User time|System time/ {s+=$2} END {print s}' "$WORK/time.txt")"
+}
+ferry_times=(); aptly_times=(); ferry_cpu=(); aptly_cpu=(); rss=(); base_times=(); base_cpu=(); ferry_pkgs=0; aptly_pkgs=0
+for i in $(seq "$RUNS"); do
+  ferry_run "${FERRY_JS:-dist/ferry.mjs}" f
+  ferry_times+=("$f_wall"); ferry_cpu+=("$f_cpu"); rss+=("$f_rss")
   ferry_pkgs=$(node -e "const l=require('$WORK/ferry/bench.lock.json');console.log(l.apt[0].suites[0].packages.length)")
+  if [ -n "${BASELINE:-}" ]; then
+    ferry_run "$BASELINE" b
+    base_times+=("$b_wall"); base_cpu+=("$b_cpu")
+  fi
 
   rm -rf "$WORK/aptly-mirror"
   cat > "$WORK/aptly-mirror.conf" <<EOF
@@ -105,7 +127,8 @@ EOF
   aptly_times+=("$(echo "$t1 - $t0" | bc)")
   aptly_cpu+=("$(awk '{s+=$1+$2} END {print s}' "$WORK/aptly-time.txt")")
   aptly_pkgs=$(aptly -config="$WORK/aptly-mirror.conf" mirror show m | awk -F': ' '/Number of packages/ {print $2}')
-  printf 'run %d: ferry %.2fs wall %.2fs cpu (peak RSS %d MiB), aptly %.2fs wall %.2fs cpu\n' "$i" "${ferry_times[-1]}" "${ferry_cpu[-1]}" "$(( ${rss[-1]} / 1024 ))" "${aptly_times[-1]}" "${aptly_cpu[-1]}"
+  printf 'run %d: ferry %.2fs wall %.2fs cpu (peak RSS %d MiB), aptly %.2fs wall %.2fs cpu%s\n' "$i" "${ferry_times[-1]}" "${ferry_cpu[-1]}" "$(( ${rss[-1]} / 1024 ))" "${aptly_times[-1]}" "${aptly_cpu[-1]}" \
+    "${BASELINE:+$(printf ', baseline %.2fs wall %.2fs cpu' "${base_times[-1]:-0}" "${base_cpu[-1]:-0}")}"
 done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -114,5 +137,9 @@ echo "packages mirrored: ferry $ferry_pkgs, aptly $aptly_pkgs (repository: ${#DE
 printf 'median wall time: ferry %.2fs, aptly %.2fs, ratio ferry/aptly %.2f\n' "$fm" "$am" "$(echo "$fm / $am" | bc -l)"
 fc=$(median "${ferry_cpu[@]}"); ac=$(median "${aptly_cpu[@]}")
 printf 'median cpu time (user+sys): ferry %.2fs, aptly %.2fs, ratio %.2f\n' "$fc" "$ac" "$(echo "$fc / $ac" | bc -l)"
+if [ -n "${BASELINE:-}" ]; then
+  bm=$(median "${base_times[@]}"); bc_=$(median "${base_cpu[@]}")
+  printf 'baseline (%s) median: %.2fs wall, %.2fs cpu; ratio to aptly %.2f wall, %.2f cpu\n' "$BASELINE" "$bm" "$bc_" "$(echo "$bm / $am" | bc -l)" "$(echo "$bc_ / $ac" | bc -l)"
+fi
 printf 'ferry peak RSS (median): %d MiB\n' "$(( ${rm_%.*} / 1024 ))"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (other work on the machine inflates both)"

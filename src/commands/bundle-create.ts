@@ -102,7 +102,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
         lock: lockText,
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(await renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
         differential: diff?.info,
         sign: signKey && ((sums) => signChecksums(sums, signKey)),
       },

@@ -1,8 +1,4 @@
 import { createHash } from 'node:crypto';
-import * as CdxEnums from '@cyclonedx/cyclonedx-library/Enums';
-import * as CdxModels from '@cyclonedx/cyclonedx-library/Models';
-import * as CdxSerialize from '@cyclonedx/cyclonedx-library/Serialize';
-import * as CdxSpec from '@cyclonedx/cyclonedx-library/Spec';
 import { FerryError } from '../errors.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
@@ -25,7 +21,7 @@ export const SBOM_FORMATS: readonly SbomFormat[] = ['cyclonedx', 'spdx'];
 /** Inside the bundle, listed in ferry/checksums.sha256 like any other file. */
 export const BUNDLE_SBOM_FILE = 'ferry/sbom.cdx.json';
 
-type ItemKind = 'image' | 'platform' | 'chart' | 'deb' | 'file';
+export type ItemKind = 'image' | 'platform' | 'chart' | 'deb' | 'file';
 
 export interface SbomItem {
   kind: ItemKind;
@@ -188,31 +184,13 @@ function stableUuid(bytes: Buffer | string): string {
 // ---------------------------------------------------------------------------------------------
 // CycloneDX 1.6
 
-const CDX_TYPE: Record<ItemKind, CdxEnums.ComponentType> = {
-  image: CdxEnums.ComponentType.Container,
-  platform: CdxEnums.ComponentType.Container,
-  chart: CdxEnums.ComponentType.Application,
-  deb: CdxEnums.ComponentType.Library,
-  file: CdxEnums.ComponentType.File,
-};
-
-function cdxComponent(item: SbomItem): CdxModels.Component {
-  const c = new CdxModels.Component(CDX_TYPE[item.kind], item.name, { bomRef: item.id, version: item.version, purl: item.purl });
-  if (item.hashes['SHA-256']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-256'], item.hashes['SHA-256']);
-  if (item.hashes['SHA-512']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-512'], item.hashes['SHA-512']);
-  if (item.downloadUrl) c.externalReferences.add(new CdxModels.ExternalReference(item.downloadUrl, CdxEnums.ExternalReferenceType.Distribution));
-  for (const [k, v] of item.properties) c.properties.add(new CdxModels.Property(k, v));
-  for (const child of item.children) c.components.add(cdxComponent(child));
-  return c;
-}
-
-export function renderCycloneDx(input: SbomInput, items = sbomItems(input.lock)): string {
-  const bom = new CdxModels.Bom({ serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}` });
-  bom.metadata.component = new CdxModels.Component(CdxEnums.ComponentType.Application, input.name, { bomRef: `ferry-bundle:${input.name}` });
-  bom.metadata.tools.components.add(new CdxModels.Component(CdxEnums.ComponentType.Application, 'ferry', { version: VERSION }));
-  for (const item of items) bom.components.add(cdxComponent(item));
-  const serializer = new CdxSerialize.JsonSerializer(new CdxSerialize.JSON.Normalize.Factory(CdxSpec.Spec1dot6));
-  return serializer.serialize(bom, { sortLists: true, space: 2 }) + '\n';
+/**
+ * CycloneDX through the CycloneDX library, loaded on first use (sbom-cyclonedx.ts): its
+ * start-up (~20 ms of CPU) is paid only by the commands that write an SBOM.
+ */
+export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.lock)): Promise<string> {
+  const { cycloneDxJson } = await import('./sbom-cyclonedx.js');
+  return cycloneDxJson(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -264,7 +242,7 @@ export function renderSpdx(input: SbomInput, items = sbomItems(input.lock)): str
   return JSON.stringify(doc, null, 2) + '\n';
 }
 
-export function renderSbom(format: SbomFormat, input: SbomInput): string {
+export async function renderSbom(format: SbomFormat, input: SbomInput): Promise<string> {
   return format === 'spdx' ? renderSpdx(input) : renderCycloneDx(input);
 }
 
@@ -310,7 +288,7 @@ export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<B
     const info = await reader.info();
     const items = sbomItems(r.data);
     const input = { lock: r.data, lockBytes, name: info.manifestName };
-    const text = format === 'spdx' ? renderSpdx(input, items) : renderCycloneDx(input, items);
+    const text = format === 'spdx' ? renderSpdx(input, items) : await renderCycloneDx(input, items);
     const count = (k: ItemKind) => items.filter((i) => i.kind === k).length;
     return {
       bundle: reader.path,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici';
+import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 
@@ -344,34 +344,76 @@ function headerValue(h: HttpHeaders, name: string): string | undefined {
 
 export class HttpClient {
   readonly settings: HttpSettings;
-  private readonly dispatcher: Dispatcher;
+  /** undici, loaded and set up on the first request: commands that send none do not pay for it. */
+  private dispatcherReady?: Promise<Dispatcher>;
+  private readonly ca: string[] | undefined;
   private readonly userAgent: string;
   private readonly openBodies = new Set<Readable>();
 
   constructor(settings: HttpSettings = {}) {
     this.settings = settings;
     this.userAgent = settings.userAgent ?? 'ferry/0.1';
-    const ca = buildCaBundle(settings.caFiles);
-    const tlsOpts = {
-      // One secure context for every connection: given `ca` instead, each TLS connection parses
-      // the whole bundle again (~150 certificates, tens of ms of CPU per connection; measured
-      // as most of `ferry lock`'s time against a loopback registry).
-      ...(ca ? { secureContext: tls.createSecureContext({ ca }) } : {}),
-      ...(settings.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
-      timeout: settings.connectTimeoutMs ?? 30_000,
+    // Read here so that an unreadable --ca-file or SSL_CERT_FILE is reported before any work.
+    this.ca = buildCaBundle(settings.caFiles);
+  }
+
+  private dispatcher(): Promise<Dispatcher> {
+    return (this.dispatcherReady ??= this.createDispatcher());
+  }
+
+  private async createDispatcher(): Promise<Dispatcher> {
+    // undici is CommonJS: Node offers its exports both by name and as `default`, the split
+    // build (a chunk of its own) only as `default`.
+    const loaded = await import('undici');
+    const { EnvHttpProxyAgent, buildConnector: connector } = ((loaded as unknown as { default?: typeof loaded }).default ?? loaded) as typeof loaded;
+    const settings = this.settings;
+    const ca = this.ca;
+    const timeout = settings.connectTimeoutMs ?? 30_000;
+    const base = { ...(settings.insecureSkipVerify ? { rejectUnauthorized: false } : {}), timeout };
+    // One secure context for every connection: given `ca` instead, each TLS connection parses
+    // the whole bundle again (~150 certificates, tens of ms of CPU per connection; measured
+    // as most of `ferry lock`'s time against a loopback registry). It is made on the first TLS
+    // connection (or when a proxy is set up), so plain-HTTP work (an http:// APT mirror) never
+    // parses the bundle at all (~40 ms of CPU).
+    let secureContext: tls.SecureContext | undefined;
+    const tlsOpts = ca
+      ? {
+          ...base,
+          get secureContext() {
+            return (secureContext ??= tls.createSecureContext({ ca }));
+          },
+        }
+      : base;
+    // A connect function rather than options: undici copies connect options (reading the
+    // secure context) as soon as it sets up a connection pool, HTTP or not.
+    const connectors: { plain?: buildConnector.connector; tls?: buildConnector.connector } = {};
+    const connect: buildConnector.connector = (opts, cb) => {
+      const which = opts.protocol === 'https:' ? 'tls' : 'plain';
+      return (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts } : base))(opts, cb);
     };
     const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
-    this.dispatcher = new EnvHttpProxyAgent({
-      connect: tlsOpts,
-      requestTls: tlsOpts,
-      proxyTls: tlsOpts,
-      connectTimeout: settings.connectTimeoutMs ?? 30_000,
-      headersTimeout: bodyTimeout,
-      bodyTimeout,
-      ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
-      ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
-      noProxy: settings.noProxy ?? defaultNoProxy(),
-    } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    // The TLS options of proxied connections, only where a proxy is set (as EnvHttpProxyAgent
+    // decides): undici copies them for every agent, which would make the secure context now.
+    const env = process.env;
+    const proxied = [settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY, settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY].some(Boolean);
+    try {
+      return new EnvHttpProxyAgent({
+        connect,
+        ...(proxied ? { requestTls: tlsOpts, proxyTls: tlsOpts } : {}),
+        connectTimeout: timeout,
+        headersTimeout: bodyTimeout,
+        bodyTimeout,
+        ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
+        ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
+        noProxy: settings.noProxy ?? defaultNoProxy(),
+      } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+    } catch (err) {
+      // A malformed proxy URL (undici's own "Invalid URL"); the settings are not echoed, they may hold credentials.
+      throw new FerryError('USAGE', `proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY): ${(err as Error).message}`, {
+        hint: 'A proxy is a URL such as http://proxy.example:3128.',
+        cause: err,
+      });
+    }
   }
 
   /** The proxy a request to `url` goes through (as undici's EnvHttpProxyAgent picks it), or undefined. */
@@ -398,8 +440,9 @@ export class HttpClient {
     const maxRedirects = opts.maxRedirects ?? 10;
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
+      const dispatcher = await this.dispatcher();
       try {
-        res = await this.dispatcher.request({
+        res = await dispatcher.request({
           origin: new URL(current).origin,
           path: pathAndQuery(current),
           method: method as Dispatcher.HttpMethod,
@@ -497,7 +540,8 @@ export class HttpClient {
       while (this.openBodies.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const body of this.openBodies) body.destroy(new Error('HTTP client closed'));
     }
-    await this.dispatcher.close();
+    const dispatcher = await this.dispatcherReady?.catch(() => undefined);
+    await dispatcher?.close();
   }
 }
 

@@ -1,22 +1,22 @@
-import { chmod, copyFile, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FERRY, ROOT, runCommand } from '../support/cli.js';
 import { VERSION } from '../../src/version.js';
 
-/** ferry itself crosses the gap: dist/ferry.mjs must run with Node alone, far from node_modules. */
+/** ferry itself crosses the gap: dist/ (ferry.mjs and what it loads) must run with Node alone, far from node_modules. */
 const dirs: string[] = [];
 afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-describe('single-file build', () => {
+describe('the build in dist/', () => {
   it('runs from a directory with no node_modules anywhere above it', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-dist-'));
     dirs.push(dir);
+    await cp(path.dirname(FERRY), dir, { recursive: true });
     const copy = path.join(dir, 'ferry.mjs');
-    await copyFile(FERRY, copy);
     const help = await runCommand(process.execPath, [copy, '--help'], { cwd: dir, env: { NODE_PATH: '' } });
     expect(help.code, help.stderr).toBe(0);
     for (const verb of ['lock', 'bundle', 'import', 'map', 'serve', 'schema']) expect(help.stdout).toContain(verb);
@@ -44,7 +44,7 @@ describe('single-file build', () => {
     await copyFile(path.join(ROOT, 'ferry'), path.join(checkout, 'ferry'));
     await chmod(path.join(checkout, 'ferry'), 0o755);
     await copyFile(path.join(ROOT, 'scripts/env.sh'), path.join(checkout, 'scripts/env.sh'));
-    await copyFile(FERRY, path.join(checkout, 'dist/ferry.mjs'));
+    await cp(path.dirname(FERRY), path.join(checkout, 'dist'), { recursive: true });
     const oldNode = path.join(dir, 'old-bin');
     await mkdir(oldNode);
     await writeFile(path.join(oldNode, 'node'), '#!/bin/sh\necho "fake node v20.11.0 was used" >&2\nexit 97\n', { mode: 0o755 });
