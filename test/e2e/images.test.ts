@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
-import { ferryEnv, skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ferryEnv, REGISTRY_BIN, skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
@@ -218,8 +218,8 @@ describe('import', () => {
     expect(await catalog(first)).toEqual([]);
 
     // The default (one read): blobs may be there, untagged; no tag and no manifest of any image.
-    const target = await startRegistry({ mode: 'http' });
-    targets.push(target);
+    const targetDir = path.join(work, 'damaged-target');
+    const target = await startRegistry({ mode: 'http', dir: targetDir });
     const file = await writeTarget('fresh', target);
     const i = await runFerry(['import', damaged, '--target', file], { env: env() });
     expect(i.code).toBe(3);
@@ -243,6 +243,14 @@ describe('import', () => {
       }
     }
     expect(checked).toBeGreaterThanOrEqual(lock.images.length);
+
+    // What was left is what the registry's garbage collection removes: no blob survives it.
+    const blobsDir = path.join(target.storageDir, 'docker/registry/v2/blobs');
+    const blobFiles = async () => (await readdir(blobsDir, { recursive: true }).catch(() => [] as string[])).filter((f) => String(f).endsWith('/data'));
+    expect((await blobFiles()).length).toBeGreaterThan(0);
+    await target.stop();
+    await mustRun(REGISTRY_BIN, ['garbage-collect', path.join(targetDir, 'config.yml')]);
+    expect(await blobFiles()).toEqual([]);
   });
 
   it('an import killed midway completes when run again', async () => {
