@@ -26,7 +26,7 @@ export function register(program: Command): void {
     const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, verifyFirst: opts.verifyFirst, progress }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
-        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}; signature ${r.verified.signature})`,
+        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; signature ${r.verified.signature})`,
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
           r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}`]),
