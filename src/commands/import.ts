@@ -142,6 +142,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
       // the verify pass below names every problem of the bundle, not the first one met here.
       const failures: unknown[] = [];
       await mapLimit(tops, perEntry, (top) => (kindOf(top)!.importBlobs?.(top, ctx) ?? Promise.resolve()).catch((err: unknown) => void failures.push(err)));
+      // Failed for another reason than a damaged blob (the network, the registry): say so now.
+      if (failures.length && !hashed.damaged.size) throw failures[0];
       verified = await verifyPass(hashed.verified);
       if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message), push?.written ?? 0);
       if (failures.length) throw failures[0];
