@@ -9,17 +9,24 @@ export function register(program: Command): void {
   withNetOptions(
     program
       .command('import')
-      .description('verify a bundle, then push/write everything into the mirror target (idempotent; safe to rerun)')
+      .summary('push/write a bundle into the mirror target, reading it once (idempotent; safe to rerun)')
+      .description(
+        'Push/write everything in a bundle into the mirror target (idempotent; safe to rerun), reading the bundle once: ' +
+          'blobs are hashed as they are pushed, and manifests and tags go out only after the whole bundle verified. ' +
+          "A damaged bundle writes no manifest and no tag; blobs pushed before the damage was found stay untagged until the registry's " +
+          'garbage collection removes them (`registry garbage-collect` for Distribution). --verify-first writes nothing at all.',
+      )
       .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (read in place)')
       .requiredOption('-t, --target <file>', 'mirror target YAML')
-      .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it'),
-  ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string }) => {
+      .option('--key <file>', 'PEM public key: import only a bundle whose signature verifies with it')
+      .option('--verify-first', 'verify the whole bundle before writing anything (reads it twice; a damaged bundle then leaves nothing at all on the target)'),
+  ).action(async (bundle: string, opts: CommonCliOptions & { target: string; key?: string; verifyFirst?: boolean }) => {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
-    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, progress }).finally(() => progress.done());
+    const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, verifyFirst: opts.verifyFirst, progress }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
-        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}; signature ${r.verified.signature})`,
+        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; signature ${r.verified.signature})`,
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
           r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}`]),

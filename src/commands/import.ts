@@ -9,7 +9,8 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { loadVerifyKey, type SignatureStatus } from '../store/bundle-sign.js';
+import { loadVerifyKey, readSignature, type SignatureStatus } from '../store/bundle-sign.js';
+import { HashedReads } from '../store/hashed-reads.js';
 import { checkBaseOnTarget } from './differential.js';
 import { artifactLabel, LayoutWriters } from '../store/layout.js';
 import { openBundleSource } from '../store/open-bundle.js';
@@ -24,6 +25,12 @@ export interface ImportOptions extends NetOptions {
   target: string;
   /** A public key: the bundle must carry a signature it verifies. */
   key?: string;
+  /**
+   * The old order: re-hash the whole bundle, then import (reading it twice). Without it, blobs
+   * are hashed while they are pushed and a damaged bundle can leave untagged blobs in the
+   * target registry (never a manifest or a tag); with it, nothing at all is written.
+   */
+  verifyFirst?: boolean;
   concurrency?: number;
   progress: Progress;
   cwd?: string;
@@ -32,7 +39,15 @@ export interface ImportOptions extends NetOptions {
 export interface ImportReport {
   bundle: string;
   target: string;
-  verified: { files: number; bytes: number; signature: SignatureStatus; imageSignatures: number; imageSignatureNotes: string[] };
+  verified: {
+    files: number;
+    bytes: number;
+    signature: SignatureStatus;
+    imageSignatures: number;
+    imageSignatureNotes: string[];
+    /** Of those: the blobs hashed while they were pushed (not read again by the verify pass), and the bundle bytes the push read. */
+    whilePushing: { files: number; bytes: number; read: number };
+  };
   results: ImportResult[];
   pushed: number;
   skipped: number;
@@ -52,14 +67,22 @@ export function connectTarget(target: ResolvedTarget, opts: NetOptions): { targe
 }
 
 /**
- * `ferry import`, in three passes, so a hostile or damaged bundle is refused before anything is
- * written anywhere:
+ * `ferry import`. A hostile or damaged bundle is refused before any tag or manifest points at
+ * its content, reading the bundle once:
  *  1. validation (cheap, reads only small metadata): the format version, index.json, every
  *     entry's kind, the target facets and keys it needs, and every name and path each kind will
- *     write — all problems collected, each with its artifact, and reported at once;
- *  2. the full re-hash of every byte (verifyBundle);
- *  3. import: each top-level entry to its kind. Each kind skips what the target already has,
- *     so a rerun after an interruption completes without resending.
+ *     write — all problems collected, each with its artifact, and reported at once; then the
+ *     bundle's signature (`--key`), the image signature policy and a differential bundle's base;
+ *  2. blobs: every entry whose kind can (`importBlobs`: images, their signatures, charts) pushes
+ *     its blobs to the target registry, each hashed as it streams out of the bundle — a blob
+ *     that does not match its digest fails before its upload completes;
+ *  3. verify: every byte not hashed in 2 (metadata, manifests, blobs the target had, the other
+ *     kinds' files) is re-hashed and the whole bundle checked as `bundle verify` does. Any
+ *     problem stops the import here: at most untagged blobs were written;
+ *  4. import: each top-level entry to its kind — manifests and tags (its blobs are there now),
+ *     and the directory targets' files. Each kind skips what the target already has, so a rerun
+ *     after an interruption completes without resending.
+ * `verifyFirst` (and a target without a registry) runs 3 before anything else instead, and no 2.
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
   const cwd = opts.cwd ?? process.cwd();
@@ -74,54 +97,95 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   } finally {
     checkTask.finish();
   }
-  const verifyTask = opts.progress.start('verify', 0);
-  const verified = await verifyBundle(bundle, { onProgress: (n) => verifyTask.advance(n), key });
-  // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
-  verifyTask.finish(verified.ok ? undefined : 'FAILED');
-  if (!verified.ok) {
-    throw new FerryError('VERIFY', `${bundle}: bundle failed verification; nothing was imported`, {
-      details: listed(verified.problems.map((p) => p.message)),
-      hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it.',
-    });
-  }
-  const policySource = await openBundleSource(bundle);
-  const imageSignatureNotes: string[] = [];
-  const signaturesVerified = await checkBundlePolicy(policySource, imageSignatureNotes).finally(() => policySource.close());
+  const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
+  // One pass needs a registry to push to and a kind that pushes blobs ahead of its manifests.
+  const onePass = !opts.verifyFirst && resolved.registry !== undefined && tops.some((t) => kindOf(t)?.importBlobs);
+  const verifyPass = async (known?: ReadonlyMap<string, string>) => {
+    const task = opts.progress.start('verify', 0);
+    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known });
+    // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
+    task.finish(report.ok ? undefined : 'FAILED');
+    return report;
+  };
+  let verified = onePass ? undefined : await verifyPass();
+  if (verified && !verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message));
 
   const source = await openBundleSource(bundle);
   const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   const warnings: string[] = [];
+  const hashed = new HashedReads(source, bundle);
+  let signaturesVerified = 0;
+  const imageSignatureNotes: string[] = [];
   try {
+    if (onePass && key) {
+      // The bundle's signature (over checksums.sha256) before the first byte goes out: cheap.
+      const signed = await readSignature(source, key);
+      if (signed.problems.length) throw verifyFailed(bundle, signed.problems);
+    }
+    signaturesVerified = await checkBundlePolicy(source, imageSignatureNotes);
     // A differential bundle: the target must already hold every blob it left out; one found in
     // another mirror repository (a base image's) is mounted from there by the push session.
     const mounts = await checkBaseOnTarget(bundle, source, target, target.registry?.client);
     const client = target.registry?.client;
     const push = client
-      ? new RegistryPushSession(client, { openBlob: (digest, start) => source.openBlob(digest, start), progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY })
+      ? new RegistryPushSession(client, { openBlob: (digest, start) => (onePass ? hashed.openBlob(digest, start) : source.openBlob(digest, start)), progress: opts.progress, concurrency })
       : undefined;
     for (const [digest, repositories] of mounts) push?.knownAt(digest, repositories);
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
-    const ctx = { source, target, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, registry: client, layouts, push, warnings };
+    const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, warnings };
+    const perEntry = Math.max(1, Math.ceil(concurrency / 2));
+
+    if (onePass) {
+      // Every blob, hashed on its way out; no manifest yet. A failure does not stop the others:
+      // the verify pass below names every problem of the bundle, not the first one met here.
+      const failures: unknown[] = [];
+      await mapLimit(tops, perEntry, (top) => (kindOf(top)!.importBlobs?.(top, ctx) ?? Promise.resolve()).catch((err: unknown) => void failures.push(err)));
+      // Failed for another reason than a damaged blob (the network, the registry): say so now.
+      if (failures.length && !hashed.damaged.size) throw failures[0];
+      verified = await verifyPass(hashed.verified);
+      if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message), push?.written ?? 0);
+      if (failures.length) throw failures[0];
+    }
+
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
-    const perEntry = await mapLimit(tops, Math.max(1, Math.ceil(ctx.concurrency / 2)), (top) => kindOf(top)!.importTo(top, ctx));
+    const done = await mapLimit(tops, perEntry, (top) => kindOf(top)!.importTo(top, ctx));
     await layouts.flush();
-    results.push(...perEntry.flat());
+    results.push(...done.flat());
   } finally {
     await net?.close();
     await source.close();
   }
+  const v = verified!;
   return {
     bundle,
     target: target.file,
-    verified: { files: verified.files, bytes: verified.bytes, signature: verified.signature, imageSignatures: signaturesVerified, imageSignatureNotes },
+    verified: {
+      files: v.files,
+      bytes: v.bytes,
+      signature: v.signature,
+      imageSignatures: signaturesVerified,
+      imageSignatureNotes,
+      whilePushing: { files: v.hashedBefore?.files ?? 0, bytes: v.hashedBefore?.bytes ?? 0, read: hashed.bytesRead },
+    },
     results,
     pushed: results.filter((r) => !r.skipped).length,
     skipped: results.filter((r) => r.skipped).length,
     bytesSent: results.reduce((a, r) => a + r.bytesSent, 0),
     warnings,
   };
+}
+
+/** The bundle failed verification: what was found, and what (if anything) was written. */
+function verifyFailed(bundle: string, problems: string[], written = 0): FerryError {
+  const left = written
+    ? `nothing was imported: no manifest or tag was written; ${written} blob${written > 1 ? 's' : ''} pushed before the check finished stay${written > 1 ? '' : 's'} untagged in the target registry, and its garbage collection removes ${written > 1 ? 'them' : 'it'} (\`registry garbage-collect\` for Distribution)`
+    : 'nothing was imported';
+  return new FerryError('VERIFY', `${bundle}: bundle failed verification; ${left}`, {
+    details: listed(problems),
+    hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
+  });
 }
 
 const kindName = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';

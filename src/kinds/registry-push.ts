@@ -2,7 +2,7 @@ import { FerryError } from '../errors.js';
 import { RegistryPushSession } from '../oci/push-session.js';
 import type { ImportContext } from './types.js';
 
-export { pushArtifactParts, pushOciArtifact, RegistryPushSession, type OciArtifactPush } from '../oci/push-session.js';
+export { pushArtifactParts, pushOciArtifact, pushOciArtifactBlobs, RegistryPushSession, type OciArtifactPush } from '../oci/push-session.js';
 
 /**
  * The import's push session (mounts, one transfer per digest, per-repository order; see

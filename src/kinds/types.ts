@@ -146,6 +146,13 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   /** Push or write one top-level bundle entry to the target, idempotently. */
   importTo(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]>;
   /**
+   * Import's first pass, for a kind whose content goes to the target registry: push only the
+   * entry's blobs (never a manifest or tag), through `ctx.push`, whose reads are hashed on the
+   * way; `importTo` pushes the manifests and tags once the whole bundle has verified. Called
+   * outside any repository lock. A kind without it is verified first and written by `importTo`.
+   */
+  importBlobs?(top: OciDescriptor, ctx: ImportContext): Promise<void>;
+  /**
    * Check one top-level bundle entry before anything is written: read its small metadata
    * (capped, digest-checked) and validate every name, path, facet and key `importTo` will use.
    * Returns every problem found, each naming the artifact; never writes.

@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream';
 import { keyedMutex, mapLimit } from '../net/concurrency.js';
 import type { Progress } from '../ui/progress.js';
 import type { RegistryClient, RepoRef } from './client.js';
+import type { PushResult } from './push.js';
 import { MT, type OciDescriptor } from './media-types.js';
 
 /**
@@ -18,6 +19,12 @@ import { MT, type OciDescriptor } from './media-types.js';
  */
 export class RegistryPushSession {
   private readonly mounts = new Map<string, Set<string>>();
+  /**
+   * `<registry>/<repository>@<digest>` → how this run put the blob there, and whether a later
+   * pushBlobs already counted it: import pushes every blob first and the manifests after, and
+   * the second pass neither HEADs those blobs again nor loses the bytes the first one sent.
+   */
+  private readonly done = new Map<string, { result: PushResult; counted: boolean }>();
   private readonly perDigest = keyedMutex<string>();
   private readonly perRepository = keyedMutex<string>();
 
@@ -31,6 +38,13 @@ export class RegistryPushSession {
       concurrency: number;
     },
   ) {}
+
+  /** Blobs this run uploaded or mounted into a repository (what a failed import leaves untagged). */
+  get written(): number {
+    let n = 0;
+    for (const d of this.done.values()) if (d.result !== 'exists') n++;
+    return n;
+  }
 
   /** Repositories of the target that already hold `digest` (found before the import): mounted from, not uploaded. */
   knownAt(digest: string, repositories: string[]): void {
@@ -51,10 +65,30 @@ export class RegistryPushSession {
    */
   async pushBlobs(repo: RepoRef, blobs: OciDescriptor[], label: string): Promise<number> {
     let sent = 0;
-    const task = this.opts.progress.start(label, blobs.reduce((n, b) => n + b.size, 0));
+    // Blobs this run already put into the repository: counted once (the bytes an earlier pass
+    // sent belong to the artifact's result), not asked for again.
+    const key = (digest: string) => `${repo.registry}/${repo.repository}@${digest}`;
+    const todo: OciDescriptor[] = [];
+    for (const blob of blobs) {
+      const d = this.done.get(key(blob.digest));
+      if (!d) todo.push(blob);
+      else if (!d.counted) {
+        d.counted = true;
+        if (d.result === 'uploaded') sent += blob.size;
+      }
+    }
+    if (!todo.length) return sent;
+    const task = this.opts.progress.start(label, todo.reduce((n, b) => n + b.size, 0));
     const how: Record<string, number> = {};
-    await mapLimit(blobs, this.opts.concurrency, (blob) =>
+    await mapLimit(todo, this.opts.concurrency, (blob) =>
       this.perDigest(blob.digest, async () => {
+        const earlier = this.done.get(key(blob.digest));
+        if (earlier) {
+          // Pushed by another artifact while this one waited for the digest.
+          how.exists = (how.exists ?? 0) + 1;
+          task.cached(blob.size);
+          return;
+        }
         const holders = this.mounts.get(blob.digest) ?? new Set<string>();
         const result = await this.client.pushBlob(repo, blob, (start) => this.opts.openBlob(blob.digest, start), {
           mountFrom: [...holders].filter((r) => r !== repo.repository),
@@ -67,6 +101,7 @@ export class RegistryPushSession {
           task.cached(blob.size);
         }
         this.mounts.set(blob.digest, holders.add(repo.repository));
+        this.done.set(key(blob.digest), { result, counted: false });
       }),
     ).catch((err) => {
       task.fail(err instanceof Error ? err.message : String(err));
@@ -108,6 +143,18 @@ export async function pushArtifactParts(session: RegistryPushSession, repo: Repo
   await session.client.putManifest(repo, a.top.digest, a.topBytes, mediaType);
   if (a.tag) await session.client.putManifest(repo, a.tag, a.topBytes, mediaType);
   return bytesSent;
+}
+
+/**
+ * The blobs of one artifact, ahead of its manifests (import's first pass; outside the
+ * repository's lock, since the manifests are pushed later under it). Nothing when the tag (or,
+ * for an untagged artifact, the digest) already names the top manifest, as pushOciArtifact
+ * would skip it too. Returns the bytes sent.
+ */
+export async function pushOciArtifactBlobs(session: RegistryPushSession, repo: RepoRef, a: Pick<OciArtifactPush, 'label' | 'blobs' | 'top' | 'tag'>): Promise<number> {
+  const existing = await session.client.headManifest(repo, a.tag ?? a.top.digest);
+  if (existing?.digest === a.top.digest) return 0;
+  return session.pushBlobs(repo, a.blobs, a.label);
 }
 
 /**

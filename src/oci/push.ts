@@ -46,22 +46,50 @@ export function rangeEnd(range: string | undefined): number {
   return last === 0 ? 0 : last + 1;
 }
 
-/** Take exactly `n` bytes from a stream (a chunk of a chunked upload). */
-function takeBytes(src: Readable, n: number): Readable {
-  async function* gen() {
-    let left = n;
-    if (left > 0) {
-      for await (const c of src) {
-        const b = (c as Buffer).length > left ? (c as Buffer).subarray(0, left) : (c as Buffer);
-        left -= b.length;
-        yield b;
-        if (left <= 0) break;
+/**
+ * One blob stream read chunk after chunk (a chunked upload's PATCHes): `take(n)` hands on the
+ * next `n` bytes and leaves the stream open for the next chunk, so the blob is read once from
+ * start to end (and a source that hashes what passes sees the whole blob in order).
+ */
+class ChunkReader {
+  private readonly it: AsyncIterator<Buffer>;
+  private rest: Buffer | undefined;
+
+  constructor(
+    private readonly src: Readable,
+    /** The blob offset the next take starts at. */
+    public at: number,
+  ) {
+    this.it = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  take(n: number): Readable {
+    const self = this;
+    async function* gen() {
+      let left = n;
+      while (left > 0) {
+        let c = self.rest;
+        self.rest = undefined;
+        if (!c) {
+          const next = await self.it.next();
+          if (next.done) throw new FerryError('INTERNAL', `blob source ended ${left} bytes early`);
+          c = next.value;
+        }
+        if (c.length > left) {
+          self.rest = c.subarray(left);
+          c = c.subarray(0, left);
+        }
+        left -= c.length;
+        self.at += c.length;
+        yield c;
       }
     }
-    src.destroy();
-    if (left > 0) throw new FerryError('INTERNAL', `blob source ended ${left} bytes early`);
+    return Readable.from(gen(), { objectMode: false });
   }
-  return Readable.from(gen(), { objectMode: false });
+
+  destroy(): void {
+    this.src.destroy();
+  }
 }
 
 export async function putManifest(t: RegistryTransport, repo: RepoRef, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
@@ -170,43 +198,63 @@ async function pushChunked(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, 
   const what = `push ${repoLabel(repo)} blob ${desc.digest}`;
   let location: string | undefined;
   let offset = 0;
-  await t.retry(what, async () => {
-    if (location) {
-      // A retry: ask the registry how far the session got and continue from there.
-      const state = await uploadOffset(t, ctx, location).catch(() => undefined);
-      if (state) ({ offset, location } = state);
-      else location = undefined;
-    }
-    if (!location) {
-      location = await startUpload(t, repo, ctx, what);
-      offset = 0;
-    }
-    while (offset < desc.size) {
-      const len = Math.min(chunk, desc.size - offset);
-      const end = offset + len - 1;
-      const body = takeBytes(await open(offset), len);
-      const res = await t.send(ctx, 'PATCH', location, {
-        headers: { 'content-type': OCTET, 'content-length': String(len), 'content-range': `${offset}-${end}` },
-        body,
-        maxRedirects: 0,
-      });
-      if (res.status === 416) {
+  // One source stream for the whole upload, reopened only where a retry resumes elsewhere.
+  let reader: ChunkReader | undefined;
+  const drop = () => {
+    reader?.destroy();
+    reader = undefined;
+  };
+  try {
+    await t.retry(what, async () => {
+      try {
+        if (location) {
+          // A retry: ask the registry how far the session got and continue from there.
+          const state = await uploadOffset(t, ctx, location).catch(() => undefined);
+          if (state) ({ offset, location } = state);
+          else location = undefined;
+        }
+        if (!location) {
+          location = await startUpload(t, repo, ctx, what);
+          offset = 0;
+        }
+        while (offset < desc.size) {
+          const len = Math.min(chunk, desc.size - offset);
+          const end = offset + len - 1;
+          if (reader?.at !== offset) {
+            drop();
+            reader = new ChunkReader(await open(offset), offset);
+          }
+          const body = reader.take(len);
+          const res = await t.send(ctx, 'PATCH', location, {
+            headers: { 'content-type': OCTET, 'content-length': String(len), 'content-range': `${offset}-${end}` },
+            body,
+            maxRedirects: 0,
+          });
+          if (res.status === 416) {
+            await discard(res.body);
+            location = undefined;
+            throw new RetryableError(`${what}: registry rejected range ${offset}-${end}`);
+          }
+          if (res.status !== 202 && res.status !== 204) await t.fail(res, what, ctx);
+          await discard(res.body);
+          const loc = headerValue(res.headers, 'location');
+          if (loc) location = resolveLocation(location, loc);
+          const range = headerValue(res.headers, 'range');
+          offset = range ? rangeEnd(range) : end + 1;
+        }
+        const res = await t.send(ctx, 'PUT', appendQuery(location, 'digest', desc.digest), { headers: { 'content-length': '0' }, body: Buffer.alloc(0), maxRedirects: 0 });
+        if (res.status !== 201 && res.status !== 204) {
+          if (res.status === 404) location = undefined;
+          await t.fail(res, what, ctx);
+        }
         await discard(res.body);
-        location = undefined;
-        throw new RetryableError(`${what}: registry rejected range ${offset}-${end}`);
+      } catch (err) {
+        // Where the stream stands after a failed chunk is unknown: the next attempt reopens it.
+        drop();
+        throw err;
       }
-      if (res.status !== 202 && res.status !== 204) await t.fail(res, what, ctx);
-      await discard(res.body);
-      const loc = headerValue(res.headers, 'location');
-      if (loc) location = resolveLocation(location, loc);
-      const range = headerValue(res.headers, 'range');
-      offset = range ? rangeEnd(range) : end + 1;
-    }
-    const res = await t.send(ctx, 'PUT', appendQuery(location, 'digest', desc.digest), { headers: { 'content-length': '0' }, body: Buffer.alloc(0), maxRedirects: 0 });
-    if (res.status !== 201 && res.status !== 204) {
-      if (res.status === 404) location = undefined;
-      await t.fail(res, what, ctx);
-    }
-    await discard(res.body);
-  });
+    });
+  } finally {
+    drop();
+  }
 }

@@ -36,6 +36,8 @@ export interface VerifyReport {
   problems: VerifyProblem[];
   /** ferry/checksums.sha256.sig: checked with the key given, or not. */
   signature: SignatureStatus;
+  /** Of `files` and `bytes`: those whose hash the caller supplied (`known`), hashed while import pushed them, not read again. */
+  hashedBefore?: { files: number; bytes: number };
   /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
   expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[] };
 }
@@ -49,6 +51,13 @@ export interface VerifyOptions {
    * without one, lock.json is only checked to parse.
    */
   checkLock?: (value: unknown) => string[];
+  /**
+   * Files already hashed by the caller from the bundle's own bytes (import hashes each blob as it
+   * pushes it): tar name → hex sha256. They are not read again; their hashes are checked like the
+   * ones computed here (against the blob's name and ferry/checksums.sha256), and every other file
+   * is hashed as usual. The report's counts and problems are the same as without.
+   */
+  known?: ReadonlyMap<string, string>;
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -135,11 +144,25 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       const m = BLOB_NAME.exec(name);
       return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
     };
+    const known = opts.known;
+    const toHash = known?.size ? files.filter((e) => !known.has(e.name)) : files;
     const hashes = !(reader instanceof BundleReader)
-      ? new Map([...(await reader.hashEntries(files, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
+      ? new Map([...(await reader.hashEntries(toHash, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
       : reader.file instanceof SplitFile
-        ? await hashEntries(reader.file, files, opts.onProgress, differs)
-        : await hashRanges(reader.file.path, files, { onProgress: opts.onProgress, keep: differs });
+        ? await hashEntries(reader.file, toHash, opts.onProgress, differs)
+        : await hashRanges(reader.file.path, toHash, { onProgress: opts.onProgress, keep: differs });
+    if (toHash !== files) {
+      let n = 0;
+      let bytes = 0;
+      for (const e of files) {
+        const hex = known!.get(e.name);
+        if (hex === undefined) continue;
+        n++;
+        bytes += e.size;
+        if (differs(e.name, hex)) hashes.set(e.name, hex);
+      }
+      report.hashedBefore = { files: n, bytes };
+    }
     report.files = files.length;
     report.bytes = files.reduce((s, e) => s + e.size, 0);
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
-import { ferryEnv, skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ferryEnv, REGISTRY_BIN, skopeoEnv, skopeoTlsArgs, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
@@ -26,6 +26,13 @@ async function writeTarget(name: string, reg: RunningRegistry, extra = ''): Prom
   await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: ${name} }\nregistry:\n  url: ${reg.url}\n  prefix: mirror${ca}\n${extra}`);
   return file;
 }
+
+const MANIFEST_TYPES = [
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+].join(', ');
 
 async function catalog(reg: RunningRegistry): Promise<string[]> {
   const r = await mustRun('curl', ['-sS', ...(reg.caFile ? ['--cacert', reg.caFile] : []), `${reg.url}/v2/_catalog`]);
@@ -152,6 +159,16 @@ describe('import', () => {
     // The child manifests are there by digest too (skopeo copies every platform).
     await mustRun('skopeo', ['copy', '--all', ...skopeoTlsArgs(target, 'src'), `docker://${target.host}/mirror/${upstream.host.replace(':', '-')}/ferry-test/multi:1`, `oci:${path.join(work, 'pulled')}:multi`], { env: skopeoEnv() });
 
+    // One read of the bundle: every blob hashed while it was pushed, read exactly once, and the
+    // verify pass read only the rest (metadata and manifests, a small part of the bundle).
+    const first = JSON.parse(r.stdout);
+    const layerBytes = lock.images.flatMap((i: { blobs: Array<{ digest: string; size: number }> }) => i.blobs).reduce((m: Map<string, number>, b: { digest: string; size: number }) => m.set(b.digest, b.size), new Map<string, number>());
+    const blobTotal = [...layerBytes.values()].reduce((a: number, n: number) => a + n, 0);
+    expect(first.verified.whilePushing.bytes).toBeGreaterThanOrEqual(blobTotal);
+    expect(first.verified.whilePushing.read).toBe(first.verified.whilePushing.bytes);
+    expect(first.verified.bytes - first.verified.whilePushing.bytes).toBeLessThan(blobTotal / 20);
+    expect(first.bytesSent).toBeGreaterThanOrEqual(blobTotal);
+
     const again = await runFerry(['import', bundle, '--target', file, '--json'], { env: env() });
     expect(again.code, again.stderr).toBe(0);
     const rep = JSON.parse(again.stdout);
@@ -177,7 +194,7 @@ describe('import', () => {
     expect(denied.stderr).toContain(none);
   });
 
-  it('refuses a bundle with one flipped byte: verify names image and blob, import sends nothing', async () => {
+  it('refuses a bundle with one flipped byte: verify names image and blob; import writes no tag or manifest, and with --verify-first nothing', async () => {
     const damaged = path.join(work, 'damaged.ferry.tar');
     await copyFile(bundle, damaged);
     const lock = JSON.parse(await readFile(path.join(work, 'app.lock.json'), 'utf8'));
@@ -191,13 +208,49 @@ describe('import', () => {
     expect(v.stderr).toContain(appOnly.digest.slice(7, 19));
     expect(v.stderr).not.toMatch(/\n\s+at /);
 
-    const target = await startRegistry({ mode: 'http' });
-    targets.push(target);
+    // --verify-first: the whole bundle is checked before the first write; the registry stays empty.
+    const first = await startRegistry({ mode: 'http' });
+    targets.push(first);
+    const i1 = await runFerry(['import', damaged, '--target', await writeTarget('fresh-first', first), '--verify-first'], { env: env() });
+    expect(i1.code).toBe(3);
+    expect(i1.stderr).toContain('nothing was imported');
+    expect(i1.stderr).toContain(seeded.refs.app);
+    expect(await catalog(first)).toEqual([]);
+
+    // The default (one read): blobs may be there, untagged; no tag and no manifest of any image.
+    const targetDir = path.join(work, 'damaged-target');
+    const target = await startRegistry({ mode: 'http', dir: targetDir });
     const file = await writeTarget('fresh', target);
     const i = await runFerry(['import', damaged, '--target', file], { env: env() });
     expect(i.code).toBe(3);
-    expect(i.stderr).toContain('nothing was imported');
-    expect(await catalog(target)).toEqual([]);
+    expect(i.stderr).toContain('nothing was imported: no manifest or tag was written');
+    expect(i.stderr).toContain('garbage collection');
+    expect(i.stderr).toContain(seeded.refs.app);
+    expect(i.stderr).toContain(`${appOnly.digest}: digest mismatch`);
+    expect(i.stderr).not.toMatch(/\n\s+at /);
+    expect(await catalog(target)).not.toEqual([]); // blobs went out: this is the one-read order at work
+    let checked = 0;
+    for (const img of lock.images as Array<{ ref: string; digest: string; storedDigest?: string; manifests?: Array<{ digest: string }> }>) {
+      const ref = img.ref.replace(/@.*$/, '');
+      const repo = `mirror/${upstream.host.replace(':', '-')}/${ref.slice(upstream.host.length + 1).replace(/:[^/:]+$/, '')}`;
+      const tags = await fetch(`${target.url}/v2/${repo}/tags/list`);
+      const listed = tags.status === 200 ? (((await tags.json()) as { tags?: string[] | null }).tags ?? []) : [];
+      expect(listed, repo).toEqual([]);
+      for (const digest of [img.storedDigest ?? img.digest, ...(img.manifests ?? []).map((m) => m.digest)]) {
+        const res = await fetch(`${target.url}/v2/${repo}/manifests/${digest}`, { method: 'HEAD', headers: { accept: MANIFEST_TYPES } });
+        expect(res.status, `${repo}@${digest}`).toBe(404);
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThanOrEqual(lock.images.length);
+
+    // What was left is what the registry's garbage collection removes: no blob survives it.
+    const blobsDir = path.join(target.storageDir, 'docker/registry/v2/blobs');
+    const blobFiles = async () => (await readdir(blobsDir, { recursive: true }).catch(() => [] as string[])).filter((f) => String(f).endsWith('/data'));
+    expect((await blobFiles()).length).toBeGreaterThan(0);
+    await target.stop();
+    await mustRun(REGISTRY_BIN, ['garbage-collect', path.join(targetDir, 'config.yml')]);
+    expect(await blobFiles()).toEqual([]);
   });
 
   it('an import killed midway completes when run again', async () => {

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runFerry } from '../support/cli.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { REGISTRY_BIN, startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -95,12 +96,29 @@ describe('a bundle is an OCI artifact', () => {
     const target = await startRegistry({ mode: 'http' });
     others.push(target);
     const file = await writeTarget('site', target);
-    const r = await runFerry(['import', `oci://${store.host}/bundles/app:v1`, '--target', file, '--json'], { env: env() });
+    // Through a recording proxy: every blob of the bundle is read from its registry once (hashed
+    // while it is pushed to the target, not read again by the verify pass).
+    const proxy = await startFaultProxy(store.url);
+    let r: Awaited<ReturnType<typeof runFerry>>;
+    try {
+      r = await runFerry(['import', `oci://${proxy.host}/bundles/app:v1`, '--target', file, '--json'], { env: env() });
+    } finally {
+      await proxy.stop();
+    }
     expect(r.code, r.stderr).toBe(0);
     for (const key of ['base', 'app', 'multi', 'docker'] as const) {
       const mirrored = seeded.refs[key].replace(upstream.host, `${target.host}/mirror/${upstream.host.replace(':', '-')}`);
       expect(await skopeoDigest(target, mirrored), key).toBe(seeded.digests[key]);
     }
+    const gets = new Map<string, number>();
+    for (const q of proxy.requests) {
+      const m = q.method === 'GET' ? /\/blobs\/(sha256:[a-f0-9]{64})/.exec(q.path) : null;
+      if (m) gets.set(m[1], (gets.get(m[1]) ?? 0) + 1);
+    }
+    expect(gets.get(seeded.sharedLayer)).toBe(1);
+    const rep = JSON.parse(r.stdout);
+    expect(rep.verified.whilePushing.files).toBeGreaterThan(0);
+    expect(rep.verified.whilePushing.read).toBe(rep.verified.whilePushing.bytes);
   });
 
   it('serve reads oci:// directly', async () => {

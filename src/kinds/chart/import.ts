@@ -13,7 +13,7 @@ import { writeFileAtomic } from '../../store/temp-files.js';
 import { sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushOciArtifact, pushSessionOf } from '../registry-push.js';
+import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
 
@@ -47,12 +47,16 @@ export async function readChartArtifact(top: OciDescriptor, source: BlobSource):
   return { refName, top, topBytes, manifest, meta, chart, prov, blobs: [strip(manifest.config), ...manifest.layers.map(strip)] };
 }
 
-async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
+function registryPlace(a: ChartArtifact, ctx: ImportContext) {
   const reg = ctx.target.registry!;
-  const session = pushSessionOf(ctx);
   const mapped = mapImage(a.refName, reg.mapping);
   const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
-  const artifact = `chart ${a.meta.name} ${a.meta.version}`;
+  return { mapped, repo, artifact: `chart ${a.meta.name} ${a.meta.version}` };
+}
+
+async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
+  const session = pushSessionOf(ctx);
+  const { mapped, repo, artifact } = registryPlace(a, ctx);
   const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: artifact, blobs: a.blobs, children: [], top: a.top, topBytes: a.topBytes, tag: mapped.tag });
   return { artifact, location: `oci://${mapped.mirror}`, bytesSent, skipped };
 }
@@ -174,4 +178,14 @@ export async function importChart(top: OciDescriptor, ctx: ImportContext): Promi
   if (t.directory) results.push(await writeToLayout(a, ctx));
   if (t.charts) results.push(await writeToChartRepo(a, ctx));
   return results;
+}
+
+/** Import's first pass: the chart's blobs (config, archive, provenance) into its registry repository, no manifest. */
+export async function importChartBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
+  if (!ctx.target.registry || !ctx.registry) return;
+  const resolved = resolveTarget(ctx.target);
+  if (resolved !== ctx.target) ctx = { ...ctx, target: resolved };
+  const a = await readChartArtifact(top, ctx.source);
+  const { mapped, repo, artifact } = registryPlace(a, ctx);
+  await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: artifact, blobs: a.blobs, top: a.top, tag: mapped.tag });
 }

@@ -3,7 +3,7 @@ import { ResolveFailures, resolveEach } from '../failures.js';
 import type { ImageSpec } from '../image/spec.js';
 import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
-import { importChart, validateChartImport } from './import.js';
+import { importChart, importChartBlobs, validateChartImport } from './import.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
@@ -56,6 +56,7 @@ export const chartKind = {
   fetch: fetchChart,
   fetchPlan: chartFetchPlan,
   importTo: importChart,
+  importBlobs: importChartBlobs,
   validateImport: validateChartImport,
   references: (entry) => [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version), repo: entry.repo, name: entry.name, version: entry.version }],
   locations(entry, m) {

@@ -149,6 +149,23 @@ export async function pushImageExtras(refName: string, filteredDigest: string | 
   return session.withRepository(repo, () => pushExtrasLocked(refName, extras, repo, mapped.repository, session, ctx));
 }
 
+/**
+ * Import's first pass for one extra (a top-level entry of its own): its blobs into its image's
+ * repository, unless the registry has its manifest already (as pushExtrasLocked then skips it).
+ */
+export async function pushExtraBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
+  const reg = ctx.target.registry;
+  const refName = top.annotations?.[EXTRA_ANNOTATION.of];
+  if (!ctx.registry || !reg || !refName) return;
+  // The repository only: a platform filter changes the image's digest, never its repository.
+  const repo: RepoRef = { registry: reg.host, repository: mapImage(refName, reg.mapping).repository };
+  const session = pushSessionOf(ctx);
+  if (await session.client.headManifest(repo, top.digest)) return;
+  const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
+  const label = `${refName} ${tag ?? `referrer ${top.digest}`}`;
+  await session.pushBlobs(repo, blobsOf(label, await ctx.source.readBlob(top.digest)), label);
+}
+
 async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: RepoRef, mirrorRepository: string, session: RegistryPushSession, ctx: ImportContext): Promise<ImportResult[]> {
   const client = session.client;
   const results: ImportResult[] = [];

@@ -5,11 +5,11 @@ import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { writeArtifactToLayout } from '../layout-write.js';
-import { pushOciArtifact, pushSessionOf } from '../registry-push.js';
+import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
-import { isExtraTop, pushImageExtras } from './extras.js';
+import { isExtraTop, pushExtraBlobs, pushImageExtras } from './extras.js';
 import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
 
 interface ImageGraph {
@@ -71,13 +71,19 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   return problems.items;
 }
 
-/** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
-async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
+/** Where an image goes on the target registry. */
+function registryPlace(g: ImageGraph, ctx: ImportContext) {
   const reg = ctx.target.registry!;
-  const session = pushSessionOf(ctx);
   const filtered = g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined;
   const mapped = mapImage(g.refName, reg.mapping, filtered);
   const repo: RepoRef = { registry: reg.host, repository: mapped.repository };
+  return { mapped, repo };
+}
+
+/** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
+async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
+  const session = pushSessionOf(ctx);
+  const { mapped, repo } = registryPlace(g, ctx);
   const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
   return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped };
 }
@@ -95,4 +101,13 @@ export async function importImage(top: OciDescriptor, ctx: ImportContext): Promi
   if (ctx.target.registry) results.push(await pushToRegistry(g, ctx), ...(await pushImageExtras(g.refName, g.top.annotations?.[ANNOTATION.upstreamDigest] ? g.top.digest : undefined, ctx)));
   if (ctx.target.directory) results.push(await writeToDirectory(g, ctx));
   return results;
+}
+
+/** Import's first pass: the image's (or the signature's, referrer's) blobs into its registry repository, no manifest. */
+export async function importImageBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
+  if (!ctx.target.registry || !ctx.registry) return;
+  if (isExtraTop(top)) return pushExtraBlobs(top, ctx);
+  const g = await readImageGraph(top, ctx.source);
+  const { mapped, repo } = registryPlace(g, ctx);
+  await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: g.refName, blobs: g.blobs, top: g.top, tag: mapped.tag });
 }

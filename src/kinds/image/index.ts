@@ -7,7 +7,7 @@ import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
-import { importImage, validateImageImport } from './import.js';
+import { importImage, importImageBlobs, validateImageImport } from './import.js';
 
 export { imageKey };
 
@@ -53,6 +53,7 @@ export const imageKind = {
   fetch: fetchImage,
   fetchPlan: imageFetchPlan,
   importTo: importImage,
+  importBlobs: importImageBlobs,
   validateImport: validateImageImport,
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
   locations(entry, m) {

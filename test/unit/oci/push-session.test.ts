@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RegistryClient, RepoRef } from '../../../src/oci/client.js';
-import { pushOciArtifact, RegistryPushSession } from '../../../src/oci/push-session.js';
+import { pushOciArtifact, pushOciArtifactBlobs, RegistryPushSession } from '../../../src/oci/push-session.js';
 import { silentProgress } from '../../../src/ui/progress.js';
 
 /** An in-process fake registry that records the order of writes and catches overlapping transfers of one digest. */
@@ -61,6 +61,23 @@ describe('RegistryPushSession', () => {
     expect(reg.log.filter((l) => l.startsWith('b blob'))).toEqual([`b blob ${blob(1).digest} mounted`, `b blob ${blob(2).digest} mounted`]);
     // A rerun finds the tag in place and sends nothing.
     expect(await pushOciArtifact(session, repos[0], { label: 'a', blobs: shared, children: [], top, topBytes: Buffer.from('{}'), tag: '1' })).toEqual({ bytesSent: 0, skipped: true });
+  });
+
+  it("import's blob pass first, then the artifact: its blobs are not asked for again, and the bytes sent are counted once, with the artifact", async () => {
+    const reg = fakeRegistry();
+    const session = new RegistryPushSession(reg.client, { openBlob: async () => Readable.from([]), progress: silentProgress, concurrency: 4 });
+    const repo = { registry: 'reg', repository: 'a' };
+    const other = { registry: 'reg', repository: 'b' };
+    const art = { label: 'a', blobs: [blob(1), blob(2)], children: [], top, topBytes: Buffer.from('{}'), tag: '1' };
+    expect(await pushOciArtifactBlobs(session, repo, art)).toBe(20);
+    expect(await pushOciArtifactBlobs(session, other, { ...art, blobs: [blob(1)] })).toBe(0); // mounted
+    const blobCalls = reg.log.filter((l) => l.includes(' blob ')).length;
+    expect(session.written).toBe(3);
+    expect(await pushOciArtifact(session, repo, art)).toEqual({ bytesSent: 20, skipped: false });
+    // A second artifact in the same repository sharing the blobs: nothing more to count.
+    expect(await pushOciArtifact(session, repo, { ...art, tag: undefined, top: { ...top, digest: 'sha256:other' } })).toEqual({ bytesSent: 0, skipped: false });
+    expect(reg.log.filter((l) => l.includes(' blob ')).length).toBe(blobCalls);
+    expect(reg.log.slice(-3)).toEqual(['a manifest sha256:top', 'a manifest 1', 'a manifest sha256:other']);
   });
 
   it('entries for one repository run one after the other', async () => {

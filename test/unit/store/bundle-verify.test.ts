@@ -116,6 +116,28 @@ describe('verifyBundle', () => {
     expect(report.problems.map((p) => p.message)).toContain(`example.com/app:1 config ${config}: size ${bigger.length} bytes, the descriptor says ${bigger.length - 1}`);
   });
 
+  it('files whose hash the caller knows (hashed while import pushed them) are not read again; the report is the same', async () => {
+    const { files, layer } = buildFiles();
+    const name = `blobs/sha256/${layer.slice(7)}`;
+    const size = files.get(name)!.length;
+    const tar = await writeTar('known.tar', files);
+    let read = 0;
+    const full = await verifyBundle(tar, { onProgress: (n) => (read += n) });
+    let readKnown = 0;
+    const skipped = await verifyBundle(tar, { onProgress: (n) => (readKnown += n), known: new Map([[name, layer.slice(7)]]) });
+    expect(skipped).toMatchObject({ ok: true, files: full.files, bytes: full.bytes, images: 1, problems: [], hashedBefore: { files: 1, bytes: size } });
+    expect(readKnown).toBe(read - size);
+
+    // Not read: bytes changed under a known-good hash pass (the push hashed them, not this pass) …
+    const changed = new Map(files).set(name, Buffer.from('LAYER BYTES'));
+    const changedTar = await writeTar('known-changed.tar', changed);
+    expect((await verifyBundle(changedTar, { known: new Map([[name, layer.slice(7)]]) })).ok).toBe(true);
+    expect((await verifyBundle(changedTar)).ok).toBe(false);
+    // … and a known hash that is wrong is reported as one computed here would be.
+    const wrong = await verifyBundle(tar, { known: new Map([[name, hex('LAYER BYTES')]]) });
+    expect(wrong.problems.map((p) => p.message)).toEqual([`example.com/app:1 layer ${layer}: digest mismatch (content hashes to sha256:${hex('LAYER BYTES')})`]);
+  });
+
   it('a missing bundle file is a usage error, not a verification report', async () => {
     await expect(verifyBundle(path.join(dir, 'nope.tar'))).rejects.toMatchObject({ code: 'USAGE' });
   });

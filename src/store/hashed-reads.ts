@@ -1,0 +1,87 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import type { BlobSource } from './source.js';
+
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+
+/**
+ * Blob reads from a bundle, hashed as they pass, so import can push a blob and verify it in the
+ * same read (`ferry import` reads the bundle once):
+ *  - a stream whose bytes do not hash to the digest, or whose size differs, fails BEFORE its last
+ *    chunk is handed on, so an upload fed by it is never completed;
+ *  - a stream reopened at `start > 0` (a resumed upload) hashes the prefix [0, start) first;
+ *  - every blob whose whole stream hashed right is recorded (`verified`: tar name → hex), and
+ *    the verify pass that follows does not read it again.
+ */
+export class HashedReads {
+  /** `blobs/sha256/<hex>` → hex, for each blob read whole and found right. */
+  readonly verified = new Map<string, string>();
+  /** digest → what was wrong, for each blob found damaged (a reopen fails at once). */
+  readonly damaged = new Map<string, string>();
+  /** Bundle bytes read through here (prefixes of resumed streams included). */
+  bytesRead = 0;
+
+  constructor(
+    private readonly source: BlobSource,
+    /** Names the bundle in errors. */
+    private readonly label: string,
+  ) {}
+
+  /** The blob from byte `start` to its end, hashed as it flows (see the class comment). */
+  async openBlob(digest: string, start = 0): Promise<Readable> {
+    const hex = DIGEST.exec(digest)?.[1];
+    if (!hex) throw new FerryError('VERIFY', `${this.label}: blob ${JSON.stringify(digest)} is not a sha256 digest`);
+    const known = this.damaged.get(digest);
+    if (known) throw this.mismatch(digest, known);
+    const size = await this.source.blobSize(digest);
+    if (size === undefined) throw new FerryError('NOT_FOUND', `${this.label}: blob ${digest} is not in the bundle`);
+    const hash = createHash('sha256');
+    // The prefix of a resumed upload, read from the bundle (not sent) so the hash covers every byte.
+    if (start > 0) {
+      for await (const c of await this.source.openBlob(digest, 0, start - 1)) {
+        hash.update(c as Buffer);
+        this.bytesRead += (c as Buffer).length;
+      }
+    }
+    // A source that checks whole reads itself (a bundle in a registry) is read unchecked: hashed once, here.
+    const unchecked = (this.source as { openBlobUnchecked?: (digest: string, start: number) => Promise<Readable> }).openBlobUnchecked;
+    const body = unchecked ? await unchecked.call(this.source, digest, start) : await this.source.openBlob(digest, start);
+    const self = this;
+    async function* gen() {
+      let seen = start;
+      let held: Buffer | undefined;
+      try {
+        for await (const chunk of body) {
+          const c = chunk as Buffer;
+          seen += c.length;
+          self.bytesRead += c.length;
+          if (seen > size!) throw self.fail(digest, `more than its ${size} bytes`);
+          hash.update(c);
+          if (held) yield held;
+          held = c;
+        }
+      } finally {
+        body.destroy();
+      }
+      if (seen !== size) throw self.fail(digest, `${seen} of its ${size} bytes`);
+      const actual = hash.digest('hex');
+      if (actual !== hex) throw self.fail(digest, `digest mismatch (content hashes to sha256:${actual})`);
+      self.verified.set(`blobs/sha256/${hex}`, hex);
+      // Only now, with the whole blob checked, does its last chunk go on.
+      if (held) yield held;
+    }
+    return Readable.from(gen(), { objectMode: false });
+  }
+
+  private fail(digest: string, what: string): FerryError {
+    this.damaged.set(digest, what);
+    return this.mismatch(digest, what);
+  }
+
+  private mismatch(digest: string, what: string): FerryError {
+    return new FerryError('VERIFY', `${this.label}: blob ${digest}: ${what}; the upload was not completed`, {
+      hint: 'The bundle is damaged: copy it across again (compare `sha256sum` on both sides), or recreate it.',
+    });
+  }
+}
