@@ -18,12 +18,21 @@ export function withOutputOptions(cmd: Command, quiet = 'no progress on stderr')
   return cmd.option('--json', 'print machine-readable JSON on stdout').option('-q, --quiet', quiet);
 }
 
-/** Options of commands that talk to registries and download hosts. */
-export function withNetOptions(cmd: Command): Command {
-  return withOutputOptions(cmd)
-    .addOption(new Option('--concurrency <n>', 'parallel transfers').default(String(DEFAULT_CONCURRENCY)))
+/** How to trust a registry: extra CAs, plain-HTTP hosts (also for reading `oci://` bundles). */
+export function withTrustOptions(cmd: Command): Command {
+  return cmd
     .option('--ca-file <pem>', 'extra CA certificates (repeatable); SSL_CERT_FILE and NODE_EXTRA_CA_CERTS are honoured too', collect)
     .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable; loopback is allowed by default)', collect);
+}
+
+/** Options of commands that talk to registries and download hosts. */
+export function withNetOptions(cmd: Command): Command {
+  return withTrustOptions(withOutputOptions(cmd).addOption(new Option('--concurrency <n>', 'parallel transfers').default(String(DEFAULT_CONCURRENCY))));
+}
+
+/** The network settings `withTrustOptions` gives (no concurrency). */
+export function trustOptions(opts: Pick<CommonCliOptions, 'caFile' | 'insecureRegistry'>) {
+  return { caFiles: opts.caFile, plainHttpHosts: opts.insecureRegistry };
 }
 
 export function concurrencyOf(opts: CommonCliOptions): number {
@@ -39,8 +48,7 @@ export function progressFor(opts: CommonCliOptions): Progress {
 export function netOptions(opts: CommonCliOptions) {
   const debug = Boolean(process.env.FERRY_DEBUG) || process.argv.includes('--debug');
   return {
-    caFiles: opts.caFile,
-    plainHttpHosts: opts.insecureRegistry,
+    ...trustOptions(opts),
     concurrency: concurrencyOf(opts),
     log: debug ? (line: string) => void process.stderr.write(`http: ${line}\n`) : undefined,
   };

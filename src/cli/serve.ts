@@ -1,9 +1,10 @@
 import type { Command } from 'commander';
+import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 import { serveCommand } from '../commands/serve.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 
-interface ServeCliOptions {
+interface ServeCliOptions extends Pick<CommonCliOptions, 'caFile' | 'insecureRegistry'> {
   listen: string;
   target?: string;
   tlsCert?: string;
@@ -16,7 +17,7 @@ interface ServeCliOptions {
 }
 
 export function register(program: Command): void {
-  program
+  const cmd = program
     .command('serve')
     .description('serve a bundle or a directory target as a read-only OCI registry (pull only) until interrupted')
     .argument('<source>', 'bundle .tar, oci://registry/repository:tag (a pushed bundle) or OCI layout directory')
@@ -28,8 +29,8 @@ export function register(program: Command): void {
     .option('--base <bundle>', 'for a differential bundle: the base bundle it was made against (blobs are served from either)')
     .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
-    .option('-q, --quiet', 'no repository list on stderr')
-    .action(async (location: string, opts: ServeCliOptions) => {
+    .option('-q, --quiet', 'no repository list on stderr');
+  withTrustOptions(cmd).action(async (location: string, opts: ServeCliOptions) => {
       // Names below come from the bundle: escaped wherever they are printed.
       const say = (line: string) => note(escapeLine(line));
       const session = await serveCommand(location, {
@@ -39,6 +40,7 @@ export function register(program: Command): void {
         tlsKey: opts.tlsKey,
         verify: opts.verify,
         base: opts.base,
+        net: trustOptions(opts),
         onRequest: opts.accessLog ? (r) => say(`${r.method} ${r.path} ${r.status}`) : undefined,
         onWarning: (w) => say(`warning: ${w}`),
       });

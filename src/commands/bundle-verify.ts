@@ -1,3 +1,4 @@
+import type { NetOptions } from '../oci/context.js';
 import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../kinds/schema.js';
@@ -29,6 +30,8 @@ export interface BundleVerifyOptions {
   key?: string;
   progress?: Progress;
   cwd?: string;
+  /** Network settings for `oci://…` bundles (`--ca-file`, `--insecure-registry`). */
+  net?: NetOptions;
 }
 
 export type BundleVerifyResult = VerifyReport & { warnings: string[] };
@@ -43,7 +46,7 @@ export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOpti
   const size = await verifyBytes(file);
   const task = opts.progress?.start('verify', size);
   try {
-    const report = await verifyBundle(file, { onProgress: task && ((n) => task.advance(n)), key });
+    const report = await verifyBundle(file, { onProgress: task && ((n) => task.advance(n)), key, net: opts.net });
     return { ...report, warnings: [] };
   } finally {
     task?.finish();

@@ -93,7 +93,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const checkTask = opts.progress.start('check', 0);
   let tops: OciDescriptor[];
   try {
-    tops = await validateBundleImport(bundle, resolved);
+    tops = await validateBundleImport(bundle, resolved, opts);
   } finally {
     checkTask.finish();
   }
@@ -102,7 +102,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const onePass = !opts.verifyFirst && resolved.registry !== undefined && tops.some((t) => kindOf(t)?.importBlobs);
   const verifyPass = async (known?: ReadonlyMap<string, string>) => {
     const task = opts.progress.start('verify', 0);
-    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known });
+    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts });
     // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
     task.finish(report.ok ? undefined : 'FAILED');
     return report;
@@ -110,7 +110,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   let verified = onePass ? undefined : await verifyPass();
   if (verified && !verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message));
 
-  const source = await openBundleSource(bundle);
+  const source = await openBundleSource(bundle, opts);
   const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   const warnings: string[] = [];
@@ -195,8 +195,8 @@ const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
  * The validation pass: everything `import` would write, checked without writing. Throws one
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
  */
-export async function validateBundleImport(bundle: string, target: ResolvedTarget): Promise<OciDescriptor[]> {
-  const source = await openBundleSource(bundle);
+export async function validateBundleImport(bundle: string, target: ResolvedTarget, net?: NetOptions): Promise<OciDescriptor[]> {
+  const source = await openBundleSource(bundle, net);
   const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();

@@ -1,3 +1,4 @@
+import type { NetOptions } from '../oci/context.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleFrom, pathFrom } from './inputs.js';
@@ -22,6 +23,8 @@ export interface ServeOptions {
   verify?: boolean;
   /** A differential bundle's base bundle (its blobs are served from either). */
   base?: string;
+  /** Network settings for an `oci://…` bundle (`--ca-file`, `--insecure-registry`). */
+  net?: NetOptions;
   /** One call per answered request (access log). */
   onRequest?: (info: { method: string; path: string; status: number }) => void;
   /** Damaged blobs found while serving, told once each, after the command returned. */
@@ -60,10 +63,10 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
   const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
   // Opened first: the format version is checked before the (long) --verify pass.
-  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && at(opts.base));
+  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && at(opts.base), opts.net);
   try {
     if (opened.kind === 'bundle' && opts.verify) {
-      const report = await verifyBundle(bundleFrom(cwd, location));
+      const report = await verifyBundle(bundleFrom(cwd, location), { net: opts.net });
       if (!report.ok) {
         throw new FerryError('VERIFY', `${report.bundle}: verification failed (${report.problems.length} problems); not serving it`, {
           details: report.problems.map((p) => p.message),

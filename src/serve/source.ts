@@ -6,6 +6,7 @@ import { differentialServeSource } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
 import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
+import type { NetOptions } from '../oci/context.js';
 
 export interface ServeSource {
   source: BlobSource;
@@ -19,9 +20,9 @@ export interface ServeSource {
  * Open what `serve` serves: a bundle tar (its format version checked first), a bundle pushed to
  * a registry (`oci://…`), or an OCI layout directory. A differential bundle needs its `base`.
  */
-export async function openServeSource(location: string, base?: string): Promise<ServeSource> {
+export async function openServeSource(location: string, base?: string, net?: NetOptions): Promise<ServeSource> {
   if (isOciUrl(location)) {
-    const remote = await openBundleSource(location);
+    const remote = await openBundleSource(location, net);
     await remote.info().catch(async (err) => { await remote.close(); throw err; });
     return { source: remote, kind: 'bundle', close: () => remote.close() };
   }

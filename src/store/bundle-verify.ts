@@ -12,6 +12,7 @@ import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file
 import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
 import { hashRanges } from './hash-pool.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
+import type { NetOptions } from '../oci/context.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
 
 export interface VerifyProblem {
@@ -43,6 +44,8 @@ export interface VerifyReport {
 }
 
 export interface VerifyOptions {
+  /** Network settings for a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
   onProgress?: (bytes: number) => void;
   key?: VerifyKey;
   /**
@@ -96,7 +99,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
 
   let reader: BundleSource;
   try {
-    reader = await openBundleSource(bundle);
+    reader = await openBundleSource(bundle, opts.net);
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     problems.push({ file: '(archive)', message: (err as Error).message });
