@@ -157,6 +157,23 @@ describe('a bundle is an OCI artifact', () => {
       const imported = await runFerry(['import', repoRef, '--target', await writeTarget('tamper-site', store)], { env: env() });
       expect(imported.code).not.toBe(0);
       expect(imported.stderr).toContain('nothing was imported');
+      // serve never hands out the tampered bytes as that digest, and stays up.
+      const { startServe } = await import('../support/craft-serve.js');
+      const s = await startServe([repoRef, '--listen', '127.0.0.1:0']);
+      try {
+        const repo = seeded.refs.app.replace(/:1$/, '').replace(upstream.host, upstream.host.replace(':', '-'));
+        for (let i = 0; i < 2; i++) {
+          const got = await fetch(`${s.url}/v2/${repo}/blobs/${seeded.sharedLayer}`).then(
+            async (res) => ({ status: res.status, body: Buffer.from(await res.arrayBuffer()) }),
+            () => undefined,
+          ).catch(() => undefined);
+          if (got?.status === 200) expect(createHash('sha256').update(got.body).digest('hex')).toBe(seeded.sharedLayer.slice(7));
+          expect(got === undefined || got.status === 200 ? 'cut' : got.status).not.toBe(200);
+        }
+        expect((await fetch(`${s.url}/v2/`)).status).toBe(200);
+      } finally {
+        await s.stop();
+      }
     } finally {
       await writeFile(data, original);
     }
