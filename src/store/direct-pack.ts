@@ -1,0 +1,321 @@
+import { createHash, type Hash } from 'node:crypto';
+import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { mapLimit } from '../net/concurrency.js';
+import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+import type { BlobDescriptor, OpenAt } from './blob-store.js';
+import { hashRanges } from './hash-pool.js';
+import { describeBlob, type ReachableBlob } from './layout.js';
+
+/**
+ * Direct packing: a blob whose digest and size the lock names is not downloaded into the cache
+ * during the fetch phase. Its ingest is only recorded here (how to open it, what to call it,
+ * where its progress goes); once every index entry is known the bundle's layout is computed
+ * and each recorded blob is streamed from the network straight into its place in
+ * `<output>.partial` with positional writes — one write per byte. Small blobs and everything
+ * read back before packing (manifests, charts, APT indexes) still go to the cache.
+ */
+
+/** Blobs smaller than this take the cache path: nothing to gain, and they may be read back. */
+export const DEFER_MIN_BYTES = 1 << 20;
+/** A blob this large is fetched as several ranged segments at once. */
+export const SEGMENT_MIN_BYTES = 64 << 20;
+
+export interface DeferredBlob {
+  desc: BlobDescriptor;
+  openAt: OpenAt;
+  /** Names the artifact in errors: `registry/app:1 layer`. */
+  label: string;
+  retry?: RetryPolicy;
+  onRetry?: (message: string) => void;
+}
+
+/** The blobs recorded during the fetch phase, by digest (the first recorder wins: layers are shared). */
+export class DeferredBlobs {
+  readonly blobs = new Map<string, DeferredBlob>();
+  constructor(readonly minBytes = DEFER_MIN_BYTES) {}
+
+  accepts(desc: BlobDescriptor): boolean {
+    return desc.size >= this.minBytes;
+  }
+  add(blob: DeferredBlob): void {
+    if (!this.blobs.has(blob.desc.digest)) this.blobs.set(blob.desc.digest, blob);
+  }
+  get(digest: string): DeferredBlob | undefined {
+    return this.blobs.get(digest);
+  }
+}
+
+/** Where every byte of the tar goes: frames (headers, metadata, padding, the end) and blob data. */
+export interface BundleLayout {
+  size: number;
+  /** Contiguous runs of bytes that are not blob data, in order. */
+  frames: Array<{ pos: number; bytes: Buffer }>;
+  /** Each blob's data offset, in tar order. */
+  blobs: Array<{ blob: ReachableBlob; pos: number }>;
+}
+
+/** Where a blob's bytes come from when writing directly. */
+export type BlobOrigin = { from: 'store'; file: string; trusted: boolean; root: string } | { from: 'network'; deferred: DeferredBlob };
+
+export interface DirectWriteOptions {
+  output: string;
+  layout: BundleLayout;
+  origin: (blob: ReachableBlob) => BlobOrigin;
+  concurrency: number;
+  /** Bytes of a blob written (or found complete in the partial output: `reused`). */
+  onBlobBytes?: (blob: ReachableBlob, bytes: number, reused: boolean) => void;
+  onBlobDone?: (blob: ReachableBlob) => void;
+  /** Segments per big blob (default: concurrency, at most 4; 1 = none). */
+  segments?: number;
+}
+
+export const journalOf = (output: string) => `${output}.partial.json`;
+
+/** The plan's identity: where each blob lies. Equal plans can reuse each other's partial output. */
+function planKey(layout: BundleLayout): string {
+  const h = createHash('sha256').update(`ferry direct pack v1 ${layout.size}\n`);
+  for (const { blob, pos } of layout.blobs) h.update(`${blob.digest} ${blob.size} ${pos}\n`);
+  return h.digest('hex');
+}
+
+/**
+ * A journal beside the partial output: the plan's key on the first line, then one completed
+ * blob digest per line, appended after the blob's bytes were written. A rerun with the same plan
+ * re-hashes the listed blobs from the partial output (never trusted blindly) and fetches the rest.
+ */
+async function readJournal(output: string, key: string, size: number): Promise<Set<string> | undefined> {
+  const text = await readFile(journalOf(output), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const [head, ...lines] = text.split('\n');
+  if (head !== `plan ${key}`) return undefined;
+  const partialSize = await stat(`${output}.partial`).then((s) => s.size, () => -1);
+  if (partialSize !== size) return undefined;
+  return new Set(lines.filter((l) => /^sha256:[a-f0-9]{64}$/.test(l)));
+}
+
+/**
+ * Write the bundle straight into `<output>.partial`: frames first, then every blob into its
+ * place, several at once, each hashed as it streams (from the network, or from the cache when
+ * it is already there). Renamed to `output` only when every blob matched; a failed or killed
+ * run leaves the partial output and its journal for the next run to continue from.
+ */
+export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: number; reusedBytes: number }> {
+  const { output, layout } = opts;
+  const partial = `${output}.partial`;
+  const key = planKey(layout);
+  const completed = await readJournal(output, key, layout.size);
+  let fh: FileHandle;
+  if (completed) {
+    fh = await open(partial, 'r+');
+  } else {
+    await rm(journalOf(output), { force: true });
+    fh = await open(partial, 'w');
+    await fh.truncate(layout.size);
+    await writeFile(journalOf(output), `plan ${key}\n`);
+  }
+  let reusedBytes = 0;
+  let journal = Promise.resolve();
+  const record = (digest: string) => {
+    journal = journal.then(() => appendFile(journalOf(output), `${digest}\n`));
+    return journal;
+  };
+  try {
+    // Frames are cheap and small: written every time (the metadata may differ between runs).
+    for (const f of layout.frames) await writeFully(fh, f.bytes, f.pos);
+
+    // Blobs the earlier run completed: re-hashed from the partial output, several at once.
+    const reused = new Set<string>();
+    if (completed?.size) {
+      const ranges = layout.blobs.filter((b) => completed.has(b.blob.digest)).map((b) => ({ name: b.blob.digest, offset: b.pos, size: b.blob.size }));
+      const got = await hashRanges(partial, ranges, { keep: () => true });
+      for (const r of ranges) {
+        if (`sha256:${got.get(r.name)}` === r.name) reused.add(r.name);
+      }
+    }
+    const todo = layout.blobs.filter((b) => !reused.has(b.blob.digest));
+    for (const b of layout.blobs) {
+      if (reused.has(b.blob.digest)) {
+        reusedBytes += b.blob.size;
+        opts.onBlobBytes?.(b.blob, b.blob.size, true);
+        opts.onBlobDone?.(b.blob);
+      }
+    }
+    // Biggest first: the long transfers start early and the small ones fill the gaps.
+    todo.sort((a, b) => b.blob.size - a.blob.size || a.pos - b.pos);
+    const segments = Math.max(1, opts.segments ?? Math.min(4, opts.concurrency));
+    await mapLimit(todo, Math.max(1, opts.concurrency), async ({ blob, pos }) => {
+      const origin = opts.origin(blob);
+      const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
+      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, progress);
+      else if (segments > 1 && blob.size >= SEGMENT_MIN_BYTES) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, progress);
+      else await fetchInto(fh, blob, pos, origin.deferred, progress);
+      await record(blob.digest);
+      opts.onBlobDone?.(blob);
+    });
+    await journal;
+    await fh.sync();
+  } catch (err) {
+    await journal.catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    throw err;
+  }
+  await fh.close();
+  await rename(partial, output);
+  await rm(journalOf(output), { force: true });
+  return { size: layout.size, reusedBytes };
+}
+
+async function writeFully(fh: FileHandle, bytes: Buffer, pos: number): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, pos + off);
+    off += bytesWritten;
+  }
+}
+
+const CHUNK = 1 << 20;
+
+function mismatch(blob: ReachableBlob, label: string, actual: string): FerryError {
+  return new FerryError('VERIFY', `${label} ${blob.digest}: digest mismatch (received content hashes to ${actual}) — ${describeBlob(blob.artifacts, blob.role, blob.digest)}`, {
+    hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
+  });
+}
+
+/** A cached blob copied into place, re-hashed unless this run verified it already. */
+async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, progress: (n: number) => void): Promise<void> {
+  const hash = origin.trusted ? undefined : createHash('sha256');
+  const src = await open(origin.file, 'r');
+  const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, blob.size)), Buffer.allocUnsafe(Math.min(CHUNK, blob.size))];
+  let n = 0;
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    for (let i = 0; n < blob.size; i ^= 1) {
+      const buf = buffers[i];
+      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, blob.size - n), n);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      hash?.update(chunk);
+      await pending;
+      pending = writeFully(fh, chunk, pos + n);
+      n += bytesRead;
+      progress(bytesRead);
+    }
+    await pending;
+  } finally {
+    await src.close();
+  }
+  const actual = hash ? 'sha256:' + hash.digest('hex') : blob.digest;
+  if (n !== blob.size || actual !== blob.digest) {
+    throw new FerryError('VERIFY', `${describeBlob(blob.artifacts, blob.role, blob.digest)}: damaged in the store ${origin.root} (${n !== blob.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
+      hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
+    });
+  }
+}
+
+/**
+ * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
+ * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
+ */
+async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: Hash | undefined, progress: (n: number) => void): Promise<void> {
+  let at = start;
+  const label = `${d.label} ${blob.digest}`;
+  await withRetry(
+    label,
+    async () => {
+      if (at >= end) return;
+      const body: Readable = await d.openAt(at);
+      // Chunks are gathered to about 1 MiB per write: fewer syscalls, memory still flat.
+      let pending: Buffer[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (!pendingBytes) return;
+        const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+        pending = [];
+        pendingBytes = 0;
+        await writeFully(fh, bytes, pos + at);
+        at += bytes.length;
+        progress(bytes.length);
+      };
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          const want = Math.min(chunk.length, end - at - pendingBytes);
+          if (want < chunk.length && end === blob.size) {
+            body.destroy();
+            throw new FerryError('VERIFY', `${label}: server sent more than the expected ${blob.size} bytes`, {
+              hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
+            });
+          }
+          const part = want < chunk.length ? chunk.subarray(0, want) : chunk;
+          hash?.update(part);
+          pending.push(part);
+          pendingBytes += part.length;
+          if (pendingBytes >= CHUNK) await flush();
+          // A segment stops at its end; the last one reads on, so a longer body is noticed.
+          if (at + pendingBytes >= end && end < blob.size) {
+            body.destroy();
+            break;
+          }
+        }
+      } finally {
+        // Every byte received is written before a retry continues from `at` (the hash has seen them).
+        await flush();
+      }
+      if (at < end) throw new RetryableError(`connection ended after ${at} of ${blob.size} bytes`);
+    },
+    d.retry,
+    d.onRetry,
+  );
+}
+
+/** One blob from the network into its place, hashed as it streams. */
+async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, progress: (n: number) => void): Promise<void> {
+  const hash = createHash('sha256');
+  await streamRange(fh, blob, pos, d, 0, blob.size, hash, progress);
+  const actual = 'sha256:' + hash.digest('hex');
+  if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
+}
+
+/**
+ * A big blob as several ranged segments at once. The first segment is hashed as it streams;
+ * the later ones are hashed in order once the hash reaches them, read back from the file (the
+ * page cache, as they were just written).
+ */
+async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, progress: (n: number) => void): Promise<void> {
+  const step = Math.ceil(blob.size / segments / CHUNK) * CHUNK;
+  const bounds: Array<[number, number]> = [];
+  for (let s = 0; s < blob.size; s += step) bounds.push([s, Math.min(blob.size, s + step)]);
+  const hash = createHash('sha256');
+  await mapLimit(bounds, bounds.length, ([s, e], i) => streamRange(fh, blob, pos, d, s, e, i === 0 ? hash : undefined, progress));
+  // The rest hashed from the file, in order; each segment is complete on disk now.
+  const rest = blob.size - bounds[0][1];
+  if (rest > 0) {
+    const got = await hashRangeFrom(file, pos + bounds[0][1], rest, hash);
+    if (got !== rest) throw new FerryError('VERIFY', `${d.label} ${blob.digest}: ${file} ended before the blob was complete`);
+  }
+  const actual = 'sha256:' + hash.digest('hex');
+  if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
+}
+
+/** Feed `size` bytes of `file` from `offset` into `hash`; returns the bytes read. */
+async function hashRangeFrom(file: string, offset: number, size: number, hash: Hash): Promise<number> {
+  const fh = await open(file, 'r');
+  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  let n = 0;
+  try {
+    let next = fh.read(bufs[0], 0, Math.min(CHUNK, size), offset);
+    for (let i = 0; n < size; i ^= 1) {
+      const { bytesRead } = await next;
+      if (bytesRead === 0) break;
+      const chunk = bufs[i].subarray(0, bytesRead);
+      n += bytesRead;
+      // The next read overlaps this hash.
+      if (n < size) next = fh.read(bufs[i ^ 1], 0, Math.min(CHUNK, size - n), offset + n);
+      hash.update(chunk);
+    }
+  } finally {
+    await fh.close();
+  }
+  return n;
+}
