@@ -67,6 +67,7 @@ export interface PackInput {
     deferred: DeferredBlobs;
     concurrency: number;
     segments?: number;
+    segmentMinBytes?: number;
     onBlobBytes?: (blob: ReachableBlob, bytes: number, reused: boolean) => void;
     onBlobDone?: (blob: ReachableBlob) => void;
     /** Every blob the bundle carries, before the first is written (to size the progress). */
@@ -235,6 +236,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       layout,
       concurrency: direct.concurrency,
       segments: direct.segments,
+      segmentMinBytes: direct.segmentMinBytes,
       origin: (b) => {
         const deferred = inStore.has(b.digest) ? undefined : direct.deferred.get(b.digest);
         if (deferred) return { from: 'network', deferred };

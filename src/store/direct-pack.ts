@@ -69,6 +69,8 @@ export interface DirectWriteOptions {
   onBlobDone?: (blob: ReachableBlob) => void;
   /** Segments per big blob (default: concurrency, at most 4; 1 = none). */
   segments?: number;
+  /** Blobs at least this large are fetched in segments (default SEGMENT_MIN_BYTES). */
+  segmentMinBytes?: number;
 }
 
 export const journalOf = (output: string) => `${output}.partial.json`;
@@ -149,7 +151,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       const origin = opts.origin(blob);
       const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
       if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, progress);
-      else if (segments > 1 && blob.size >= SEGMENT_MIN_BYTES) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, progress);
+      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, progress);
       else await fetchInto(fh, blob, pos, origin.deferred, progress);
       await record(blob.digest);
       opts.onBlobDone?.(blob);
