@@ -1,4 +1,4 @@
-import { createHash, type Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -6,6 +6,7 @@ import { mapLimit } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import type { BlobDescriptor, OpenAt } from './blob-store.js';
 import { hashRanges } from './hash-pool.js';
+import { HashThreads, type StreamHash } from './hash-threads.js';
 import { describeBlob, type ReachableBlob } from './layout.js';
 
 /**
@@ -118,6 +119,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await writeFile(journalOf(output), `plan ${key}\n`);
   }
   let reusedBytes = 0;
+  const hashes = new HashThreads();
   let journal = Promise.resolve();
   const record = (digest: string) => {
     journal = journal.then(() => appendFile(journalOf(output), `${digest}\n`));
@@ -150,9 +152,10 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await mapLimit(todo, Math.max(1, opts.concurrency), async ({ blob, pos }) => {
       const origin = opts.origin(blob);
       const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
-      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, progress);
-      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, progress);
-      else await fetchInto(fh, blob, pos, origin.deferred, progress);
+      const hash = hashes.stream();
+      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, origin.trusted ? undefined : hash, progress);
+      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, hash, progress);
+      else await fetchInto(fh, blob, pos, origin.deferred, hash, progress);
       await record(blob.digest);
       opts.onBlobDone?.(blob);
     });
@@ -162,6 +165,8 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await journal.catch(() => undefined);
     await fh.close().catch(() => undefined);
     throw err;
+  } finally {
+    await hashes.close();
   }
   await fh.close();
   await rename(partial, output);
@@ -186,8 +191,7 @@ function mismatch(blob: ReachableBlob, label: string, actual: string): FerryErro
 }
 
 /** A cached blob copied into place, re-hashed unless this run verified it already. */
-async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, progress: (n: number) => void): Promise<void> {
-  const hash = origin.trusted ? undefined : createHash('sha256');
+async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
   const src = await open(origin.file, 'r');
   const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, blob.size)), Buffer.allocUnsafe(Math.min(CHUNK, blob.size))];
   let n = 0;
@@ -198,7 +202,7 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
       const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, blob.size - n), n);
       if (bytesRead === 0) break;
       const chunk = buf.subarray(0, bytesRead);
-      hash?.update(chunk);
+      await hash?.update(chunk);
       await pending;
       pending = writeFully(fh, chunk, pos + n);
       n += bytesRead;
@@ -208,7 +212,7 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
   } finally {
     await src.close();
   }
-  const actual = hash ? 'sha256:' + hash.digest('hex') : blob.digest;
+  const actual = hash ? 'sha256:' + (await hash.digest()) : blob.digest;
   if (n !== blob.size || actual !== blob.digest) {
     throw new FerryError('VERIFY', `${describeBlob(blob.artifacts, blob.role, blob.digest)}: damaged in the store ${origin.root} (${n !== blob.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
       hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
@@ -220,7 +224,7 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
  * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
  * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
  */
-async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: Hash | undefined, progress: (n: number) => void): Promise<void> {
+async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
   let at = start;
   const label = `${d.label} ${blob.digest}`;
   await withRetry(
@@ -228,21 +232,31 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
     async () => {
       if (at >= end) return;
       const body: Readable = await d.openAt(at);
-      // Chunks are gathered to about 1 MiB per write: fewer syscalls, memory still flat.
-      let pending: Buffer[] = [];
-      let pendingBytes = 0;
+      // Chunks are copied into two reused 1 MiB buffers: one fills while the other is written
+      // (fresh buffers per write cost more in allocation and GC than the copy).
+      const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+      let cur = 0;
+      let fill = 0;
+      let writing: Promise<void> = Promise.resolve();
+      /** Where the next received byte belongs (ahead of `at` by what is buffered or being written). */
+      let received = at;
       const flush = async () => {
-        if (!pendingBytes) return;
-        const bytes = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
-        pending = [];
-        pendingBytes = 0;
-        await writeFully(fh, bytes, pos + at);
-        at += bytes.length;
-        progress(bytes.length);
+        await writing;
+        if (!fill) return;
+        const n = fill;
+        const buf = bufs[cur];
+        cur ^= 1;
+        fill = 0;
+        // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
+        await hash?.update(buf.subarray(0, n));
+        writing = writeFully(fh, buf.subarray(0, n), pos + at).then(() => {
+          at += n;
+          progress(n);
+        });
       };
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
-          const want = Math.min(chunk.length, end - at - pendingBytes);
+          const want = Math.min(chunk.length, end - received);
           if (want < chunk.length && end === blob.size) {
             body.destroy();
             throw new FerryError('VERIFY', `${label}: server sent more than the expected ${blob.size} bytes`, {
@@ -250,12 +264,16 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
             });
           }
           const part = want < chunk.length ? chunk.subarray(0, want) : chunk;
-          hash?.update(part);
-          pending.push(part);
-          pendingBytes += part.length;
-          if (pendingBytes >= CHUNK) await flush();
+          received += part.length;
+          for (let o = 0; o < part.length; ) {
+            const n = Math.min(part.length - o, CHUNK - fill);
+            part.copy(bufs[cur], fill, o, o + n);
+            fill += n;
+            o += n;
+            if (fill === CHUNK) await flush();
+          }
           // A segment stops at its end; the last one reads on, so a longer body is noticed.
-          if (at + pendingBytes >= end && end < blob.size) {
+          if (received >= end && end < blob.size) {
             body.destroy();
             break;
           }
@@ -263,6 +281,7 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
       } finally {
         // Every byte received is written before a retry continues from `at` (the hash has seen them).
         await flush();
+        await writing;
       }
       if (at < end) throw new RetryableError(`connection ended after ${at} of ${blob.size} bytes`);
     },
@@ -272,10 +291,9 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
 }
 
 /** One blob from the network into its place, hashed as it streams. */
-async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, progress: (n: number) => void): Promise<void> {
-  const hash = createHash('sha256');
+async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, hash: StreamHash, progress: (n: number) => void): Promise<void> {
   await streamRange(fh, blob, pos, d, 0, blob.size, hash, progress);
-  const actual = 'sha256:' + hash.digest('hex');
+  const actual = 'sha256:' + (await hash.digest());
   if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
 }
 
@@ -284,11 +302,10 @@ async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: De
  * the later ones are hashed in order once the hash reaches them, read back from the file (the
  * page cache, as they were just written).
  */
-async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, progress: (n: number) => void): Promise<void> {
+async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, hash: StreamHash, progress: (n: number) => void): Promise<void> {
   const step = Math.ceil(blob.size / segments / CHUNK) * CHUNK;
   const bounds: Array<[number, number]> = [];
   for (let s = 0; s < blob.size; s += step) bounds.push([s, Math.min(blob.size, s + step)]);
-  const hash = createHash('sha256');
   await mapLimit(bounds, bounds.length, ([s, e], i) => streamRange(fh, blob, pos, d, s, e, i === 0 ? hash : undefined, progress));
   // The rest hashed from the file, in order; each segment is complete on disk now.
   const rest = blob.size - bounds[0][1];
@@ -296,12 +313,12 @@ async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob,
     const got = await hashRangeFrom(file, pos + bounds[0][1], rest, hash);
     if (got !== rest) throw new FerryError('VERIFY', `${d.label} ${blob.digest}: ${file} ended before the blob was complete`);
   }
-  const actual = 'sha256:' + hash.digest('hex');
+  const actual = 'sha256:' + (await hash.digest());
   if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
 }
 
 /** Feed `size` bytes of `file` from `offset` into `hash`; returns the bytes read. */
-async function hashRangeFrom(file: string, offset: number, size: number, hash: Hash): Promise<number> {
+async function hashRangeFrom(file: string, offset: number, size: number, hash: StreamHash): Promise<number> {
   const fh = await open(file, 'r');
   const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
   let n = 0;
@@ -314,7 +331,7 @@ async function hashRangeFrom(file: string, offset: number, size: number, hash: H
       n += bytesRead;
       // The next read overlaps this hash.
       if (n < size) next = fh.read(bufs[i ^ 1], 0, Math.min(CHUNK, size - n), offset + n);
-      hash.update(chunk);
+      await hash.update(chunk);
     }
   } finally {
     await fh.close();
