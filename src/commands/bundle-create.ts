@@ -70,6 +70,12 @@ export interface CreateResult {
   warnings: string[];
 }
 
+/** FERRY_SEGMENTS: ranged segments per big blob (1 = none); for measuring, the default is chosen in direct-pack.ts. */
+function segmentsFromEnv(): number | undefined {
+  const n = Number(process.env.FERRY_SEGMENTS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
 /**
  * The pack phase of direct packing: one line per artifact (the first that reaches each blob),
  * sized before the first byte, started when its first bytes move, finished with its last blob.
@@ -171,7 +177,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       onProgress: packTask && ((n) => packTask.advance(n)),
       splitSize: opts.splitSize,
       omit: diff?.omit,
-      ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, ...packProgress.hooks } } : {}),
+      ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, segments: segmentsFromEnv(), ...packProgress.hooks } } : {}),
     });
     packTask?.finish(`packed ${packed.blobs} blobs`);
     packProgress?.end();

@@ -20,8 +20,10 @@ import { describeBlob, type ReachableBlob } from './layout.js';
 
 /** Blobs smaller than this take the cache path: nothing to gain, and they may be read back. */
 export const DEFER_MIN_BYTES = 1 << 20;
-/** A blob this large is fetched as several ranged segments at once. */
-export const SEGMENT_MIN_BYTES = 64 << 20;
+/** A blob this large is fetched as several ranged segments at once... */
+export const SEGMENT_MIN_BYTES = 128 << 20;
+/** ...of this size each. */
+const SEGMENT_BYTES = 32 << 20;
 
 export interface DeferredBlob {
   desc: BlobDescriptor;
@@ -68,7 +70,7 @@ export interface DirectWriteOptions {
   /** Bytes of a blob written (or found complete in the partial output: `reused`). */
   onBlobBytes?: (blob: ReachableBlob, bytes: number, reused: boolean) => void;
   onBlobDone?: (blob: ReachableBlob) => void;
-  /** Segments per big blob (default: concurrency, at most 4; 1 = none). */
+  /** Ranged segments in flight per big blob (default 1 = none: on a 2-core machine they did not pay, and cost memory). */
   segments?: number;
   /** Blobs at least this large are fetched in segments (default SEGMENT_MIN_BYTES). */
   segmentMinBytes?: number;
@@ -148,7 +150,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     }
     // Biggest first: the long transfers start early and the small ones fill the gaps.
     todo.sort((a, b) => b.blob.size - a.blob.size || a.pos - b.pos);
-    const segments = Math.max(1, opts.segments ?? Math.min(4, opts.concurrency));
+    const segments = Math.max(1, opts.segments ?? 1);
     await mapLimit(todo, Math.max(1, opts.concurrency), async ({ blob, pos }) => {
       const origin = opts.origin(blob);
       const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
@@ -298,21 +300,40 @@ async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: De
 }
 
 /**
- * A big blob as several ranged segments at once. The first segment is hashed as it streams;
- * the later ones are hashed in order once the hash reaches them, read back from the file (the
- * page cache, as they were just written).
+ * A big blob as ranged segments (at most SEGMENT_BYTES), `segments` of them in flight at once. The
+ * hash runs in order behind them: each segment, once complete on disk, is read back (from the
+ * page cache: it was just written) and hashed while the later ones are still arriving.
  */
 async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, hash: StreamHash, progress: (n: number) => void): Promise<void> {
-  const step = Math.ceil(blob.size / segments / CHUNK) * CHUNK;
   const bounds: Array<[number, number]> = [];
+  const step = Math.min(SEGMENT_BYTES, Math.ceil(blob.size / segments / CHUNK) * CHUNK);
   for (let s = 0; s < blob.size; s += step) bounds.push([s, Math.min(blob.size, s + step)]);
-  await mapLimit(bounds, bounds.length, ([s, e], i) => streamRange(fh, blob, pos, d, s, e, i === 0 ? hash : undefined, progress));
-  // The rest hashed from the file, in order; each segment is complete on disk now.
-  const rest = blob.size - bounds[0][1];
-  if (rest > 0) {
-    const got = await hashRangeFrom(file, pos + bounds[0][1], rest, hash);
-    if (got !== rest) throw new FerryError('VERIFY', `${d.label} ${blob.digest}: ${file} ended before the blob was complete`);
-  }
+  const arrived = bounds.map(() => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    return { promise, resolve, reject };
+  });
+  for (const a of arrived) a.promise.catch(() => undefined);
+  const fetching = mapLimit(bounds, segments, ([s, e], i) =>
+    streamRange(fh, blob, pos, d, s, e, undefined, progress).then(
+      () => arrived[i].resolve(),
+      (err: unknown) => {
+        arrived[i].reject(err);
+        throw err;
+      },
+    ),
+  );
+  const hashing = (async () => {
+    for (let i = 0; i < bounds.length; i++) {
+      await arrived[i].promise;
+      const [s, e] = bounds[i];
+      if ((await hashRangeFrom(file, pos + s, e - s, hash)) !== e - s) throw new FerryError('VERIFY', `${d.label} ${blob.digest}: ${file} ended before the blob was complete`);
+    }
+  })();
+  const [f, h] = await Promise.allSettled([fetching, hashing]);
+  if (f.status === 'rejected') throw f.reason;
+  if (h.status === 'rejected') throw h.reason;
   const actual = 'sha256:' + (await hash.digest());
   if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
 }
