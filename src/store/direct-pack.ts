@@ -166,7 +166,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   } catch (err) {
     await journal.catch(() => undefined);
     await fh.close().catch(() => undefined);
-    throw err;
+    throw withResumeHint(err, partial);
   } finally {
     await hashes.close();
   }
@@ -174,6 +174,13 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   await rename(partial, output);
   await rm(journalOf(output), { force: true });
   return { size: layout.size, reusedBytes };
+}
+
+/** The partial output stays for the next run: the error says so. */
+function withResumeHint(err: unknown, partial: string): unknown {
+  if (!(err instanceof FerryError)) return err;
+  const resume = `What was written is kept in ${partial}: the same command run again continues from there.`;
+  return new FerryError(err.code, err.message, { hint: err.hint ? `${err.hint} ${resume}` : resume, details: err.details, cause: err.cause ?? err });
 }
 
 async function writeFully(fh: FileHandle, bytes: Buffer, pos: number): Promise<void> {
@@ -186,6 +193,16 @@ async function writeFully(fh: FileHandle, bytes: Buffer, pos: number): Promise<v
 
 const CHUNK = 1 << 20;
 
+/**
+ * Reused pairs of CHUNK buffers: a fresh pair per blob would leave megabytes of garbage per
+ * blob for the collector, and the process's peak memory follows that garbage.
+ */
+const spare: Buffer[] = [];
+const takePair = (): [Buffer, Buffer] => [spare.pop() ?? Buffer.allocUnsafe(CHUNK), spare.pop() ?? Buffer.allocUnsafe(CHUNK)];
+const givePair = (pair: Buffer[]) => {
+  if (spare.length < 32) spare.push(...pair);
+};
+
 function mismatch(blob: ReachableBlob, label: string, actual: string): FerryError {
   return new FerryError('VERIFY', `${label} ${blob.digest}: digest mismatch (received content hashes to ${actual}) — ${describeBlob(blob.artifacts, blob.role, blob.digest)}`, {
     hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
@@ -195,7 +212,7 @@ function mismatch(blob: ReachableBlob, label: string, actual: string): FerryErro
 /** A cached blob copied into place, re-hashed unless this run verified it already. */
 async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
   const src = await open(origin.file, 'r');
-  const buffers = [Buffer.allocUnsafe(Math.min(CHUNK, blob.size)), Buffer.allocUnsafe(Math.min(CHUNK, blob.size))];
+  const buffers = takePair();
   let n = 0;
   let pending: Promise<void> = Promise.resolve();
   try {
@@ -212,6 +229,8 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
     }
     await pending;
   } finally {
+    await pending.catch(() => undefined);
+    givePair(buffers);
     await src.close();
   }
   const actual = hash ? 'sha256:' + (await hash.digest()) : blob.digest;
@@ -236,7 +255,7 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
       const body: Readable = await d.openAt(at);
       // Chunks are copied into two reused 1 MiB buffers: one fills while the other is written
       // (fresh buffers per write cost more in allocation and GC than the copy).
-      const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+      const bufs = takePair();
       let cur = 0;
       let fill = 0;
       let writing: Promise<void> = Promise.resolve();
@@ -282,8 +301,13 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
         }
       } finally {
         // Every byte received is written before a retry continues from `at` (the hash has seen them).
-        await flush();
-        await writing;
+        try {
+          await flush();
+          await writing;
+        } finally {
+          await writing.catch(() => undefined);
+          givePair(bufs);
+        }
       }
       if (at < end) throw new RetryableError(`connection ended after ${at} of ${blob.size} bytes`);
     },
@@ -341,10 +365,11 @@ async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob,
 /** Feed `size` bytes of `file` from `offset` into `hash`; returns the bytes read. */
 async function hashRangeFrom(file: string, offset: number, size: number, hash: StreamHash): Promise<number> {
   const fh = await open(file, 'r');
-  const bufs = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
+  const bufs = takePair();
   let n = 0;
+  let next: Promise<{ bytesRead: number }> = Promise.resolve({ bytesRead: 0 });
   try {
-    let next = fh.read(bufs[0], 0, Math.min(CHUNK, size), offset);
+    next = fh.read(bufs[0], 0, Math.min(CHUNK, size), offset);
     for (let i = 0; n < size; i ^= 1) {
       const { bytesRead } = await next;
       if (bytesRead === 0) break;
@@ -355,6 +380,8 @@ async function hashRangeFrom(file: string, offset: number, size: number, hash: S
       await hash.update(chunk);
     }
   } finally {
+    await next.catch(() => undefined);
+    givePair(bufs);
     await fh.close();
   }
   return n;
