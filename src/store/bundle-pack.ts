@@ -11,7 +11,8 @@ import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
-import { journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
+import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
+import { mainThreadHash } from './hash-threads.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -272,35 +273,9 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       outPos += bytesWritten;
     }
   };
-  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
-  const copyBlob = async (b: ReachableBlob) => {
+  const copyBlob = (b: ReachableBlob) => {
     const trusted = typeof input.trustStore === 'function' ? input.trustStore(b.digest) : input.trustStore;
-    const hash = trusted ? undefined : createHash('sha256');
-    const src = await open(store.blobPath(b.digest), 'r');
-    let n = 0;
-    let pending: Promise<void> = Promise.resolve();
-    try {
-      for (let i = 0; n < b.size; i ^= 1) {
-        const buf = buffers[i];
-        const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, b.size - n), n);
-        if (bytesRead === 0) break;
-        const chunk = buf.subarray(0, bytesRead);
-        hash?.update(chunk);
-        n += bytesRead;
-        await pending;
-        pending = writeAll(chunk);
-        input.onProgress?.(bytesRead);
-      }
-      await pending;
-    } finally {
-      await src.close();
-    }
-    const actual = hash ? 'sha256:' + hash.digest('hex') : b.digest;
-    if (n !== b.size || actual !== b.digest) {
-      throw new FerryError('VERIFY', `${describeBlob(b.artifacts, b.role, b.digest)}: damaged in the store ${store.root} (${n !== b.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
-        hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
-      });
-    }
+    return copyStoreBlob(store.blobPath(b.digest), store.root, b, writeAll, trusted ? undefined : mainThreadHash(createHash('sha256')), input.onProgress);
   };
 
   let written: Awaited<ReturnType<typeof out.commit>>;

@@ -210,8 +210,24 @@ function mismatch(blob: ReachableBlob, label: string, actual: string): FerryErro
 }
 
 /** A cached blob copied into place, re-hashed unless this run verified it already. */
-async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
-  const src = await open(origin.file, 'r');
+function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+  return copyStoreBlob(origin.file, origin.root, blob, (chunk, offset) => writeFully(fh, chunk, pos + offset), hash, progress);
+}
+
+/**
+ * Copy a store blob through `write`, reading the next chunk while the previous one is written,
+ * hashed on the way (`hash` undefined: trusted, only the size is checked). Memory stays flat
+ * whatever the blob's size. The one copy loop of both the direct and the in-order packer.
+ */
+export async function copyStoreBlob(
+  file: string,
+  storeRoot: string,
+  blob: ReachableBlob,
+  write: (chunk: Buffer, offset: number) => Promise<void>,
+  hash: StreamHash | undefined,
+  progress?: (n: number) => void,
+): Promise<void> {
+  const src = await open(file, 'r');
   const buffers = takePair();
   let n = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -223,9 +239,9 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
       const chunk = buf.subarray(0, bytesRead);
       await hash?.update(chunk);
       await pending;
-      pending = writeFully(fh, chunk, pos + n);
+      pending = write(chunk, n);
       n += bytesRead;
-      progress(bytesRead);
+      progress?.(bytesRead);
     }
     await pending;
   } finally {
@@ -235,7 +251,7 @@ async function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, o
   }
   const actual = hash ? 'sha256:' + (await hash.digest()) : blob.digest;
   if (n !== blob.size || actual !== blob.digest) {
-    throw new FerryError('VERIFY', `${describeBlob(blob.artifacts, blob.role, blob.digest)}: damaged in the store ${origin.root} (${n !== blob.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
+    throw new FerryError('VERIFY', `${describeBlob(blob.artifacts, blob.role, blob.digest)}: damaged in the store ${storeRoot} (${n !== blob.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
       hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
     });
   }
