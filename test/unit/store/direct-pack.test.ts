@@ -214,3 +214,32 @@ describe('bundle layout', () => {
     expect(r.reusedBytes).toBe(0);
   });
 });
+
+describe('deferred ingest', () => {
+  it('records a big deferrable blob the store lacks instead of fetching it; everything else is stored as before', async () => {
+    const store = new BlobStore(path.join(dir, 'defer'));
+    await store.init();
+    store.deferral = new DeferredBlobs();
+    const [bigDigest, big] = [...blobs].find(([, b]) => b.length > 2 * 1024 * 1024)!;
+    const [smallDigest, small] = [...blobs].find(([, b]) => b.length < 1024)!;
+    const opened: string[] = [];
+    const opener = (digest: string, bytes: Buffer) => async (offset: number) => {
+      opened.push(digest);
+      return Readable.from([bytes.subarray(offset)]);
+    };
+    await store.ingest({ digest: bigDigest, size: big.length }, opener(bigDigest, big), { label: 'app layer', deferrable: true });
+    await store.ingest({ digest: smallDigest, size: small.length }, opener(smallDigest, small), { label: 'app config', deferrable: true });
+    expect(opened).toEqual([smallDigest]);
+    expect(store.deferral.get(bigDigest)?.label).toBe('app layer');
+    expect(await store.has({ digest: bigDigest, size: big.length })).toBe(false);
+    expect(await store.has({ digest: smallDigest, size: small.length })).toBe(true);
+
+    // Not deferrable (read back before packing): fetched into the store even when big.
+    const [otherDigest, other] = [...blobs].find(([d, b]) => b.length > 1024 * 1024 && d !== bigDigest)!;
+    await store.ingest({ digest: otherDigest, size: other.length }, opener(otherDigest, other), { label: 'chart', deferrable: false });
+    expect(await store.has({ digest: otherDigest, size: other.length })).toBe(true);
+    // Already in the store: nothing to defer.
+    await store.ingest({ digest: otherDigest, size: other.length }, opener(otherDigest, other), { label: 'again', deferrable: true });
+    expect(store.deferral.get(otherDigest)).toBeUndefined();
+  });
+});
