@@ -16,8 +16,8 @@ export interface StreamHash {
 }
 
 /** Each worker reads from a shared ring of SLOTS buffers of SLOT bytes: no copies to allocate, memory flat. */
-const SLOT = 1 << 20;
-const SLOTS = 8;
+const SLOT = 256 << 10;
+const SLOTS = 16;
 
 type Msg = { op: 'update'; id: number; slot: number; n: number } | { op: 'digest'; id: number };
 type Reply = { op: 'ack'; slot: number } | { op: 'digest'; id: number; hex: string };
