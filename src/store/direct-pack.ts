@@ -156,10 +156,10 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await mapLimit(todo, Math.max(1, opts.concurrency), async ({ blob, pos }) => {
       const origin = opts.origin(blob);
       const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
-      const hash = hashes.stream();
-      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, origin.trusted ? undefined : hash, progress);
-      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, hash, progress);
-      else await fetchInto(fh, blob, pos, origin.deferred, hash, progress);
+      const hash = origin.from === 'store' && origin.trusted ? undefined : hashes.stream();
+      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, hash, progress);
+      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, hash!, progress);
+      else await fetchInto(fh, blob, pos, origin.deferred, hash!, progress);
       await record(blob.digest);
       opts.onBlobDone?.(blob);
     });
