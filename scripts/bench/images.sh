@@ -7,7 +7,8 @@
 # BIG_GB=4 adds one image with a single 4 GB layer to check memory stays bounded.
 # Also: `ferry lock` against a `skopeo inspect --raw` loop (LOCK_RUNS times each, median);
 # BASELINE=<other ferry.mjs> times that build's lock too (before/after), and `ferry bundle
-# verify` against `openssl dgst -sha256` on the bundle made.
+# verify` against `openssl dgst -sha256` on the bundle made. CREATE_ARGS adds flags to `ferry
+# bundle create` (e.g. CREATE_ARGS=--keep-cache for the cache-then-pack path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -52,7 +53,7 @@ t0=$(now)
 for n in $(cat "$W/names"); do skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$A/bench/$n:1" "oci:$W/skopeo-layout:$n" >/dev/null; done
 t1=$(now); skopeo_fetch=$(secs "$t0" "$t1")
 t0=$(now)
-FERRY_CACHE_DIR="$W/cache" /usr/bin/time -v -o "$W/create.time" node dist/ferry.mjs bundle create "$W/bench.yaml" -o "$W/bench.ferry.tar" --concurrency "$CONC" -q >/dev/null
+FERRY_CACHE_DIR="$W/cache" /usr/bin/time -v -o "$W/create.time" node dist/ferry.mjs bundle create "$W/bench.yaml" -o "$W/bench.ferry.tar" --concurrency "$CONC" -q ${CREATE_ARGS:-} >/dev/null
 t1=$(now); ferry_fetch=$(secs "$t0" "$t1")
 echo "skopeo copy loop → OCI layout: ${skopeo_fetch}s"
 echo "ferry bundle create:           ${ferry_fetch}s  (peak RSS $(rss_of "$W/create.time") MB; bundle $(stat -c %s "$W/bench.ferry.tar") bytes)"

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { createBundle } from '../commands/bundle-create.js';
@@ -24,10 +25,11 @@ export function register(program: Command): void {
       .option('--sign-key <file>', 'sign ferry/checksums.sha256 with this PEM ECDSA P-256 private key (cosign sign-blob format)')
       .option('--since <base>', 'differential: leave out the image layers and files this older lock (.json) or bundle already carried (the target must hold them)')
       .option('--split-size <size>', 'write the bundle as parts of at most this size (4G, 700M, 4GiB, 4.7GB, bytes): <output>.001 … and <output>.parts (sha256sum -c checks them; cat joins them)')
-      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store; reused to resume)')
+      .option('--cache-dir <dir>', 'content-addressed download cache (default ~/.cache/ferry/store); given explicitly, every fetched blob is kept in it, as with --keep-cache')
+      .option('--keep-cache', 'keep every fetched blob in the download cache too, then pack from it (each byte written twice); default: blobs of 1 MiB or more the cache lacks go straight into the bundle, and a killed run continues from <output>.partial')
       .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache): blobs it has are read from it, blobs fetched upstream are pushed to it')
       .option('--shard <i/n>', 'fetch only shard i of n of the lock into --cache and write no bundle (then run without --shard to pack)'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; signKey?: string; extras?: boolean; cache?: string; shard?: string; splitSize?: string; since?: string }) => {
+  ).action(async (manifest: string, opts: CommonCliOptions & { output: string; frozen?: boolean; cacheDir?: string; keepCache?: boolean; signKey?: string; extras?: boolean; cache?: string; shard?: string; splitSize?: string; since?: string }) => {
     if (opts.shard) return runShard(manifest, opts);
     if (!opts.output) throw new FerryError('USAGE', 'bundle create needs -o, --output <file> (unless --shard)', { hint: 'Run `ferry bundle create --help` for the options and examples.' });
     const splitSize = opts.splitSize === undefined ? undefined : parseSize(opts.splitSize);
@@ -39,6 +41,7 @@ export function register(program: Command): void {
       output: opts.output,
       frozen: opts.frozen,
       cacheDir: opts.cacheDir,
+      keepCache: opts.keepCache,
       cache: opts.cache,
       signKey: opts.signKey,
       noExtras: opts.extras === false,
@@ -50,6 +53,7 @@ export function register(program: Command): void {
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
         `  ${countsText(r.counts)}`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+        ...(r.resumedBytes ? [`  resumed: ${humanBytes(r.resumedBytes)} already in ${escapeLine(path.basename(r.bundle))}.partial from an interrupted run (re-hashed)`] : []),
         ...(r.cache ? [cacheLine(r.cache)] : []),
         ...describeSaving(r.differential, r.size),
         ...describeParts(r.parts),

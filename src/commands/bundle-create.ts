@@ -9,6 +9,9 @@ import { withoutExtras } from '../kinds/image/extras.js';
 import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } from '../kinds/image/verify.js';
 import { digestOf } from '../store/blob-store.js';
 import { packBundle } from '../store/bundle-pack.js';
+import { DeferredBlobs } from '../store/direct-pack.js';
+import type { ReachableBlob } from '../store/layout.js';
+import type { Progress, ProgressPhase, ProgressTask } from '../ui/progress.js';
 import { planDifferential } from './differential.js';
 import type { DifferentialInfo } from '../store/differential.js';
 import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
@@ -23,7 +26,16 @@ export interface CreateOptions extends CommonOptions {
   output: string;
   /** Fail instead of re-resolving when the lock is missing or does not match the manifest. */
   frozen?: boolean;
+  /**
+   * The download cache. Given explicitly, every fetched blob is kept in it (fetched there, then
+   * packed), as with keepCache.
+   */
   cacheDir?: string;
+  /**
+   * Keep every fetched blob in the download cache too (each byte written twice). Default: blobs
+   * of 1 MiB or more that the cache lacks are streamed straight into the bundle.
+   */
+  keepCache?: boolean;
   /** PEM ECDSA P-256 private key: sign ferry/checksums.sha256. */
   signKey?: string;
   /** Shared cache registry (`oci://registry/ferry-cache`): read from it, push what was fetched upstream. */
@@ -53,7 +65,54 @@ export interface CreateResult {
   parts?: Array<{ file: string; size: number; sha256: string }>;
   /** `--since`: the base and what was left out. */
   differential?: DifferentialInfo;
+  /** Bytes an interrupted earlier run had written to `<bundle>.partial` (re-hashed and kept). */
+  resumedBytes?: number;
   warnings: string[];
+}
+
+/** FERRY_SEGMENTS: ranged segments per big blob (1 = none); for measuring, the default is chosen in direct-pack.ts. */
+function segmentsFromEnv(): number | undefined {
+  const n = Number(process.env.FERRY_SEGMENTS);
+  return Number.isInteger(n) && n > 0 ? n : undefined;
+}
+
+/**
+ * The pack phase of direct packing: one line per artifact (the first that reaches each blob),
+ * sized before the first byte, started when its first bytes move, finished with its last blob.
+ */
+function directPackProgress(progress: Progress) {
+  const groups = new Map<string, { bytes: number; left: number; task?: ProgressTask }>();
+  let phase: ProgressPhase | undefined;
+  const groupOf = (b: ReachableBlob) => groups.get(b.artifacts[0] ?? '')!;
+  const taskOf = (b: ReachableBlob) => {
+    const g = groupOf(b);
+    g.task ??= phase?.item(b.artifacts[0] ?? 'bundle', g.bytes);
+    return g.task;
+  };
+  return {
+    hooks: {
+      onPlan(blobs: ReachableBlob[]) {
+        for (const b of blobs) {
+          const key = b.artifacts[0] ?? '';
+          const g = groups.get(key) ?? { bytes: 0, left: 0 };
+          g.bytes += b.size;
+          g.left++;
+          groups.set(key, g);
+        }
+        phase = progress.phase('pack', { items: groups.size, bytes: blobs.reduce((n, b) => n + b.size, 0) });
+      },
+      onBlobBytes(b: ReachableBlob, n: number, reused: boolean) {
+        const task = taskOf(b);
+        if (reused) task?.cached(n);
+        else task?.advance(n);
+      },
+      onBlobDone(b: ReachableBlob) {
+        const g = groupOf(b);
+        if (--g.left === 0) taskOf(b)?.finish();
+      },
+    },
+    end: () => phase?.end(),
+  };
 }
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
@@ -69,6 +128,10 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const warnings: string[] = [];
   try {
     const store = await openCache(opts.cacheDir, cwd);
+    // Direct packing (one write per byte) unless the cache is wanted: asked for, shared with a
+    // cache registry (it pushes from the store), or a split output (written strictly in order).
+    const direct = !(opts.keepCache || opts.cacheDir || opts.cache || opts.splitSize !== undefined);
+    if (direct) store.deferral = new DeferredBlobs();
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
     const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings);
     let lock: Lock;
@@ -92,8 +155,9 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     const diff = opts.since
       ? await planDifferential({ since: pathFrom(cwd, opts.since), index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
       : undefined;
-    opts.progress.phase('pack', { items: 1 });
-    const packTask = opts.progress.start(path.basename(output), 0);
+    const packProgress = direct ? directPackProgress(opts.progress) : undefined;
+    if (!packProgress) opts.progress.phase('pack', { items: 1 });
+    const packTask = packProgress ? undefined : opts.progress.start(path.basename(output), 0);
     const packed = await packBundle({
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
@@ -110,11 +174,13 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       // Blobs hashed while they streamed in during this run are not hashed again; blobs that
       // were already in the cache from an earlier run are re-hashed as they are packed.
       trustStore: (digest) => store.verifiedThisRun.has(digest),
-      onProgress: (n) => packTask.advance(n),
+      onProgress: packTask && ((n) => packTask.advance(n)),
       splitSize: opts.splitSize,
       omit: diff?.omit,
+      ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, segments: segmentsFromEnv(), ...packProgress.hooks } } : {}),
     });
-    packTask.finish(`packed ${packed.blobs} blobs`);
+    packTask?.finish(`packed ${packed.blobs} blobs`);
+    packProgress?.end();
     await cached?.cache.keep(keepTag(digestOf(lockText)));
     return {
       signaturesVerified,
@@ -130,6 +196,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       ...(cached ? { cache: cached.cache.stats } : {}),
       ...(packed.parts ? { parts: packed.parts } : {}),
       ...(diff ? { differential: diff.info } : {}),
+      ...(packed.reusedBytes ? { resumedBytes: packed.reusedBytes } : {}),
       warnings,
     };
   } finally {

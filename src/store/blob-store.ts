@@ -9,6 +9,7 @@ import { digestOf, LayoutDir, sha256Hex, type BlobDescriptor } from './layout.js
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
 import { processAlive } from './temp-files.js';
 import type { StoreCacheLayer } from './registry-cache.js';
+import type { DeferredBlobs } from './direct-pack.js';
 import { renameVerified, verifiedWrite } from './verified-write.js';
 
 export { digestOf, sha256Hex, type BlobDescriptor };
@@ -23,6 +24,11 @@ export interface IngestOptions {
   retry?: RetryPolicy;
   onProgress?: (bytes: number) => void;
   onRetry?: (message: string) => void;
+  /**
+   * The caller never reads this blob back before packing (an image layer, a file, a .deb): when
+   * the store has a `deferral` (direct packing) and lacks the blob, only record it there.
+   */
+  deferrable?: boolean;
 }
 
 /**
@@ -38,6 +44,8 @@ export class BlobStore extends LayoutDir {
   readonly verifiedThisRun = new Set<string>();
   /** A shared cache between this store and upstream (registry-cache.ts), when one is given. */
   cacheLayer?: StoreCacheLayer;
+  /** Direct packing (direct-pack.ts): deferrable blobs the store lacks are recorded, not fetched. */
+  deferral?: DeferredBlobs;
 
   async has(desc: BlobDescriptor): Promise<boolean> {
     return this.hasBlob(desc.digest, desc.size);
@@ -69,6 +77,11 @@ export class BlobStore extends LayoutDir {
    * size mismatch is not: the partial file is removed and a VERIFY error names the blob.
    */
   async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+    const deferral = opts.deferrable && !this.cacheLayer ? this.deferral : undefined;
+    if (deferral?.accepts(desc) && (deferral.get(desc.digest) || !(await this.has(desc)))) {
+      deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry });
+      return;
+    }
     return this.ingestOnce(desc.digest, () => this.withBlobLock(desc.digest, () => this.download(desc, openAt, opts)));
   }
 

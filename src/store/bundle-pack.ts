@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { MT, type OciIndex } from '../oci/media-types.js';
@@ -11,6 +11,8 @@ import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
+import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
+import { mainThreadHash } from './hash-threads.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -57,6 +59,21 @@ export interface PackInput {
   omit?: Map<string, number>;
   /** Write the tar as parts of at most this many bytes (`<output>.001` …) plus `<output>.parts`. */
   splitSize?: number;
+  /**
+   * Direct packing (direct-pack.ts): blobs the store lacks come from `deferred` (recorded by
+   * the fetch phase), written straight into their places, several at once; a rerun continues
+   * from `<output>.partial`. Not with splitSize: a split bundle needs every blob in the store.
+   */
+  direct?: {
+    deferred: DeferredBlobs;
+    concurrency: number;
+    segments?: number;
+    segmentMinBytes?: number;
+    onBlobBytes?: (blob: ReachableBlob, bytes: number, reused: boolean) => void;
+    onBlobDone?: (blob: ReachableBlob) => void;
+    /** Every blob the bundle carries, before the first is written (to size the progress). */
+    onPlan?: (blobs: ReachableBlob[]) => void;
+  };
 }
 
 export interface PackResult {
@@ -66,6 +83,8 @@ export interface PackResult {
   blobBytes: number;
   /** The parts, in order, when split (the tar itself is not written then). */
   parts?: Array<{ file: string; size: number; sha256: string }>;
+  /** Direct packing: bytes found complete in an earlier run's partial output (re-hashed, not fetched). */
+  reusedBytes?: number;
 }
 
 export const FERRY_VERSION = VERSION;
@@ -105,19 +124,58 @@ export function parseChecksums(text: string): { sums: Map<string, string>; probl
 
 const hexOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
-/** Adapts the fetch store to the walker. */
-function storeSource(store: BlobStore) {
+/**
+ * Adapts the fetch store to the walker. A blob the store lacks may have been deferred (direct
+ * packing): its size is the one recorded. `inStore` collects the blobs the store holds.
+ */
+function storeSource(store: BlobStore, deferred: DeferredBlobs | undefined, inStore: Set<string>) {
   return {
     async blobSize(digest: string) {
       try {
         const s = await stat(store.blobPath(digest));
-        return s.isFile() ? s.size : undefined;
+        if (s.isFile()) {
+          inStore.add(digest);
+          return s.size;
+        }
       } catch {
-        return undefined;
+        // not in the store
       }
+      return deferred?.get(digest)?.desc.size;
     },
     readBlob: (digest: string) => store.readBytes(digest),
   };
+}
+
+/** The tar's layout: every header, metadata file and padding at its offset, and each blob's data offset. */
+function layoutOf(small: Map<string, Buffer>, blobs: ReachableBlob[]): BundleLayout {
+  const frames: BundleLayout['frames'] = [];
+  const placed: BundleLayout['blobs'] = [];
+  let pos = 0;
+  const frame = (bytes: Buffer) => {
+    if (!bytes.length) return;
+    const last = frames[frames.length - 1];
+    // Adjacent runs (a blob's padding and the next header) become one write.
+    if (last && last.pos + last.bytes.length === pos) last.bytes = Buffer.concat([last.bytes, bytes]);
+    else frames.push({ pos, bytes });
+    pos += bytes.length;
+  };
+  const fileEntry = (name: string) => {
+    const bytes = small.get(name)!;
+    frame(Buffer.concat([tarHeader(name, bytes.length, 'file'), bytes, tarPadding(bytes.length)]));
+  };
+  fileEntry('oci-layout');
+  frame(tarHeader('ferry', 0, 'directory'));
+  for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) fileEntry(name);
+  frame(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
+  for (const b of blobs) {
+    frame(tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file'));
+    placed.push({ blob: b, pos });
+    pos += b.size;
+    frame(tarPadding(b.size));
+  }
+  fileEntry('index.json');
+  frame(TAR_END);
+  return { size: pos, frames, blobs: placed };
 }
 
 /**
@@ -134,7 +192,8 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     ...(input.index.annotations ? { annotations: input.index.annotations } : {}),
   };
 
-  const walk = await walkIndex(index, storeSource(store));
+  const inStore = new Set<string>();
+  const walk = await walkIndex(index, storeSource(store, input.direct?.deferred, inStore));
   if (walk.problems.length) {
     const details = walk.problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message === 'missing' ? 'not in the store' : p.message}`);
     throw new FerryError('VERIFY', `cannot pack ${input.output}: ${walk.problems.length} blob${walk.problems.length > 1 ? 's' : ''} missing or damaged in the store ${store.root}`, {
@@ -167,17 +226,44 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
 
   const output = path.resolve(input.output);
   await mkdir(path.dirname(output), { recursive: true });
-  const entrySize = (name: string, size: number) => tarHeader(name, size, 'file').length + size + tarPadding(size).length;
-  const plannedSize =
-    [...small].reduce((n, [name, bytes]) => n + entrySize(name, bytes.length), 0) +
-    blobs.reduce((n, b) => n + entrySize(`blobs/sha256/${sha256Hex(b.digest)}`, b.size), 0) +
-    tarHeader('ferry', 0, 'directory').length * 3 +
-    TAR_END.length;
+  const layout = layoutOf(small, blobs);
+
+  if (input.direct && input.splitSize === undefined) {
+    const direct = input.direct;
+    const storeRoot = store.root;
+    direct.onPlan?.(blobs);
+    const written = await writeDirect({
+      output,
+      layout,
+      concurrency: direct.concurrency,
+      segments: direct.segments,
+      segmentMinBytes: direct.segmentMinBytes,
+      origin: (b) => {
+        const deferred = inStore.has(b.digest) ? undefined : direct.deferred.get(b.digest);
+        if (deferred) return { from: 'network', deferred };
+        const trusted = typeof input.trustStore === 'function' ? input.trustStore(b.digest) : Boolean(input.trustStore);
+        return { from: 'store', file: store.blobPath(b.digest), trusted, root: storeRoot };
+      },
+      onBlobBytes: (b, n, reused) => {
+        direct.onBlobBytes?.(b, n, reused);
+        input.onProgress?.(n);
+      },
+      onBlobDone: direct.onBlobDone,
+    });
+    return { path: output, size: written.size, blobs: blobs.length, blobBytes: blobs.reduce((s, b) => s + b.size, 0), reusedBytes: written.reusedBytes };
+  }
+  if (input.direct && blobs.some((b) => !inStore.has(b.digest))) {
+    throw new FerryError('INTERNAL', `cannot pack ${input.output}: ${blobs.filter((b) => !inStore.has(b.digest)).length} blobs were not fetched and a split bundle is written in order`, {
+      hint: 'Run `ferry bundle create` with --keep-cache together with --split-size.',
+    });
+  }
+  // A journal of an earlier direct write does not describe what this run writes.
+  await rm(journalOf(output), { force: true });
 
   // Straight positional writes through two reused buffers: the next chunk is read and hashed
   // while the previous one is written, and memory stays flat whatever the blob sizes. The
   // output is one file, or parts (split-file.ts) cut as the bytes pass.
-  const out = await openBundleOutput(output, input.splitSize, plannedSize);
+  const out = await openBundleOutput(output, input.splitSize, layout.size);
   let outPos = 0;
   const writeAll = async (bytes: Buffer) => {
     let off = 0;
@@ -187,52 +273,20 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       outPos += bytesWritten;
     }
   };
-  const writeFileEntry = async (name: string) => {
-    const bytes = small.get(name)!;
-    await writeAll(Buffer.concat([tarHeader(name, bytes.length, 'file'), bytes, tarPadding(bytes.length)]));
-  };
-  const buffers = [Buffer.allocUnsafe(1 << 20), Buffer.allocUnsafe(1 << 20)];
-  const copyBlob = async (b: ReachableBlob) => {
-    await writeAll(tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file'));
+  const copyBlob = (b: ReachableBlob) => {
     const trusted = typeof input.trustStore === 'function' ? input.trustStore(b.digest) : input.trustStore;
-    const hash = trusted ? undefined : createHash('sha256');
-    const src = await open(store.blobPath(b.digest), 'r');
-    let n = 0;
-    let pending: Promise<void> = Promise.resolve();
-    try {
-      for (let i = 0; n < b.size; i ^= 1) {
-        const buf = buffers[i];
-        const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, b.size - n), n);
-        if (bytesRead === 0) break;
-        const chunk = buf.subarray(0, bytesRead);
-        hash?.update(chunk);
-        n += bytesRead;
-        await pending;
-        pending = writeAll(chunk);
-        input.onProgress?.(bytesRead);
-      }
-      await pending;
-    } finally {
-      await src.close();
-    }
-    const actual = hash ? 'sha256:' + hash.digest('hex') : b.digest;
-    if (n !== b.size || actual !== b.digest) {
-      throw new FerryError('VERIFY', `${describeBlob(b.artifacts, b.role, b.digest)}: damaged in the store ${store.root} (${n !== b.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
-        hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
-      });
-    }
-    await writeAll(tarPadding(b.size));
+    return copyStoreBlob(store.blobPath(b.digest), store.root, b, writeAll, trusted ? undefined : mainThreadHash(createHash('sha256')), input.onProgress);
   };
 
   let written: Awaited<ReturnType<typeof out.commit>>;
   try {
-    await writeFileEntry('oci-layout');
-    await writeAll(tarHeader('ferry', 0, 'directory'));
-    for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) await writeFileEntry(name);
-    await writeAll(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
-    for (const b of blobs) await copyBlob(b);
-    await writeFileEntry('index.json');
-    await writeAll(TAR_END);
+    // Frames and blobs interleave by position; the writes are sequential (a split output needs that).
+    let f = 0;
+    for (const { blob, pos } of layout.blobs) {
+      for (; f < layout.frames.length && layout.frames[f].pos < pos; f++) await writeAll(layout.frames[f].bytes);
+      await copyBlob(blob);
+    }
+    for (; f < layout.frames.length; f++) await writeAll(layout.frames[f].bytes);
     written = await out.commit();
   } catch (err) {
     await out.abort();

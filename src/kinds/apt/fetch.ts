@@ -154,6 +154,7 @@ async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask
     }
     await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, p.filename), { sha256: p.sha256, size: p.size }, {
       label: `${aptLabel(entry)} ${p.filename}`,
+      deferrable: true,
       onProgress: (n) => task.advance(n),
       onRetry: (m) => ctx.progress.log(m),
     });

@@ -28,6 +28,8 @@ export interface DownloadOptions {
   label: string;
   onProgress?: (n: number) => void;
   onRetry?: (m: string) => void;
+  /** Nothing reads the file back before packing: with direct packing it goes straight into the bundle. */
+  deferrable?: boolean;
 }
 
 /**
@@ -65,6 +67,7 @@ async function download(
       label: `${opts.label} (${url})`,
       onProgress: opts.onProgress,
       onRetry: opts.onRetry,
+      deferrable: opts.deferrable,
     });
     return desc;
   }

@@ -48,6 +48,7 @@ export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciD
       { size: entry.size, sha256: entry.sha256, sha512: entry.sha512 },
       {
         label,
+        deferrable: true,
         onProgress: (n) => {
           transferred += n;
           task.advance(n);
@@ -59,7 +60,7 @@ export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciD
     task.fail(err instanceof FerryError ? err.message : 'unexpected error');
     throw err;
   }
-  task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
+  task.finish(ctx.store.deferral?.get(got.digest) ? `${humanBytes(got.size)} to stream into the bundle` : transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
   const layers: OciDescriptor[] = [
     {
       mediaType: 'application/octet-stream',

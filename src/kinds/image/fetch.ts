@@ -73,6 +73,7 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
       }
       await ctx.store.ingest(blob, (offset) => ctx.registry.openBlob(repo, blob.digest, offset), {
         label: `${label} ${blob.mediaType.includes('config') ? 'config' : 'layer'}`,
+        deferrable: true,
         onProgress: (n) => {
           transferred += n;
           task.advance(n);
@@ -80,7 +81,8 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
         onRetry: (m) => ctx.progress.log(m),
       });
     });
-    task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
+    const deferred = ctx.store.deferral ? entry.blobs.reduce((n, b) => n + (ctx.store.deferral!.get(b.digest) ? b.size : 0), 0) : 0;
+    task.finish(deferred ? `${humanBytes(deferred)} to stream into the bundle${transferred ? `; fetched ${humanBytes(transferred)}` : ''}` : transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
 
     const annotations: Record<string, string> = { [ANNOTATION.refName]: entry.ref, [ANNOTATION.kind]: 'image' };
     if (entry.storedDigest) annotations[ANNOTATION.upstreamDigest] = entry.digest;

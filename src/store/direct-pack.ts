@@ -1,0 +1,433 @@
+import { createHash } from 'node:crypto';
+import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { FerryError } from '../errors.js';
+import { mapLimit } from '../net/concurrency.js';
+import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+import type { BlobDescriptor, OpenAt } from './blob-store.js';
+import { hashRanges } from './hash-pool.js';
+import { HashThreads, type StreamHash } from './hash-threads.js';
+import { describeBlob, type ReachableBlob } from './layout.js';
+
+/**
+ * Direct packing: a blob whose digest and size the lock names is not downloaded into the cache
+ * during the fetch phase. Its ingest is only recorded here (how to open it, what to call it,
+ * where its progress goes); once every index entry is known the bundle's layout is computed
+ * and each recorded blob is streamed from the network straight into its place in
+ * `<output>.partial` with positional writes — one write per byte. Small blobs and everything
+ * read back before packing (manifests, charts, APT indexes) still go to the cache.
+ */
+
+/** Blobs smaller than this take the cache path: nothing to gain, and they may be read back. */
+export const DEFER_MIN_BYTES = 1 << 20;
+/** A blob this large is fetched as several ranged segments at once... */
+export const SEGMENT_MIN_BYTES = 128 << 20;
+/** ...of this size each. */
+const SEGMENT_BYTES = 32 << 20;
+
+export interface DeferredBlob {
+  desc: BlobDescriptor;
+  openAt: OpenAt;
+  /** Names the artifact in errors: `registry/app:1 layer`. */
+  label: string;
+  retry?: RetryPolicy;
+  onRetry?: (message: string) => void;
+}
+
+/** The blobs recorded during the fetch phase, by digest (the first recorder wins: layers are shared). */
+export class DeferredBlobs {
+  readonly blobs = new Map<string, DeferredBlob>();
+  constructor(readonly minBytes = DEFER_MIN_BYTES) {}
+
+  accepts(desc: BlobDescriptor): boolean {
+    return desc.size >= this.minBytes;
+  }
+  add(blob: DeferredBlob): void {
+    if (!this.blobs.has(blob.desc.digest)) this.blobs.set(blob.desc.digest, blob);
+  }
+  get(digest: string): DeferredBlob | undefined {
+    return this.blobs.get(digest);
+  }
+}
+
+/** Where every byte of the tar goes: frames (headers, metadata, padding, the end) and blob data. */
+export interface BundleLayout {
+  size: number;
+  /** Contiguous runs of bytes that are not blob data, in order. */
+  frames: Array<{ pos: number; bytes: Buffer }>;
+  /** Each blob's data offset, in tar order. */
+  blobs: Array<{ blob: ReachableBlob; pos: number }>;
+}
+
+/** Where a blob's bytes come from when writing directly. */
+export type BlobOrigin = { from: 'store'; file: string; trusted: boolean; root: string } | { from: 'network'; deferred: DeferredBlob };
+
+export interface DirectWriteOptions {
+  output: string;
+  layout: BundleLayout;
+  origin: (blob: ReachableBlob) => BlobOrigin;
+  concurrency: number;
+  /** Bytes of a blob written (or found complete in the partial output: `reused`). */
+  onBlobBytes?: (blob: ReachableBlob, bytes: number, reused: boolean) => void;
+  onBlobDone?: (blob: ReachableBlob) => void;
+  /** Ranged segments in flight per big blob (default 1 = none: on a 2-core machine they did not pay, and cost memory). */
+  segments?: number;
+  /** Blobs at least this large are fetched in segments (default SEGMENT_MIN_BYTES). */
+  segmentMinBytes?: number;
+}
+
+export const journalOf = (output: string) => `${output}.partial.json`;
+
+/** The plan's identity: where each blob lies. Equal plans can reuse each other's partial output. */
+function planKey(layout: BundleLayout): string {
+  const h = createHash('sha256').update(`ferry direct pack v1 ${layout.size}\n`);
+  for (const { blob, pos } of layout.blobs) h.update(`${blob.digest} ${blob.size} ${pos}\n`);
+  return h.digest('hex');
+}
+
+/**
+ * A journal beside the partial output: the plan's key on the first line, then one completed
+ * blob digest per line, appended after the blob's bytes were written. A rerun with the same plan
+ * re-hashes the listed blobs from the partial output (never trusted blindly) and fetches the rest.
+ */
+async function readJournal(output: string, key: string, size: number): Promise<Set<string> | undefined> {
+  const text = await readFile(journalOf(output), 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  const [head, ...lines] = text.split('\n');
+  if (head !== `plan ${key}`) return undefined;
+  const partialSize = await stat(`${output}.partial`).then((s) => s.size, () => -1);
+  if (partialSize !== size) return undefined;
+  return new Set(lines.filter((l) => /^sha256:[a-f0-9]{64}$/.test(l)));
+}
+
+/**
+ * Write the bundle straight into `<output>.partial`: frames first, then every blob into its
+ * place, several at once, each hashed as it streams (from the network, or from the cache when
+ * it is already there). Renamed to `output` only when every blob matched; a failed or killed
+ * run leaves the partial output and its journal for the next run to continue from.
+ */
+export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: number; reusedBytes: number }> {
+  const { output, layout } = opts;
+  const partial = `${output}.partial`;
+  const key = planKey(layout);
+  const completed = await readJournal(output, key, layout.size);
+  let fh: FileHandle;
+  if (completed) {
+    fh = await open(partial, 'r+');
+  } else {
+    await rm(journalOf(output), { force: true });
+    fh = await open(partial, 'w');
+    await fh.truncate(layout.size);
+    await writeFile(journalOf(output), `plan ${key}\n`);
+  }
+  let reusedBytes = 0;
+  const hashes = new HashThreads();
+  let journal = Promise.resolve();
+  const record = (digest: string) => {
+    journal = journal.then(() => appendFile(journalOf(output), `${digest}\n`));
+    return journal;
+  };
+  try {
+    // Frames are cheap and small: written every time (the metadata may differ between runs).
+    for (const f of layout.frames) await writeFully(fh, f.bytes, f.pos);
+
+    // Blobs the earlier run completed: re-hashed from the partial output, several at once.
+    const reused = new Set<string>();
+    if (completed?.size) {
+      const ranges = layout.blobs.filter((b) => completed.has(b.blob.digest)).map((b) => ({ name: b.blob.digest, offset: b.pos, size: b.blob.size }));
+      const got = await hashRanges(partial, ranges, { keep: () => true });
+      for (const r of ranges) {
+        if (`sha256:${got.get(r.name)}` === r.name) reused.add(r.name);
+      }
+    }
+    const todo = layout.blobs.filter((b) => !reused.has(b.blob.digest));
+    for (const b of layout.blobs) {
+      if (reused.has(b.blob.digest)) {
+        reusedBytes += b.blob.size;
+        opts.onBlobBytes?.(b.blob, b.blob.size, true);
+        opts.onBlobDone?.(b.blob);
+      }
+    }
+    // Biggest first: the long transfers start early and the small ones fill the gaps.
+    todo.sort((a, b) => b.blob.size - a.blob.size || a.pos - b.pos);
+    const segments = Math.max(1, opts.segments ?? 1);
+    await mapLimit(todo, Math.max(1, opts.concurrency), async ({ blob, pos }) => {
+      const origin = opts.origin(blob);
+      const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
+      const hash = origin.from === 'store' && origin.trusted ? undefined : hashes.stream();
+      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, hash, progress);
+      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, hash!, progress);
+      else await fetchInto(fh, blob, pos, origin.deferred, hash!, progress);
+      await record(blob.digest);
+      opts.onBlobDone?.(blob);
+    });
+    await journal;
+    await fh.sync();
+  } catch (err) {
+    await journal.catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    throw withResumeHint(err, partial);
+  } finally {
+    await hashes.close();
+  }
+  await fh.close();
+  await rename(partial, output);
+  await rm(journalOf(output), { force: true });
+  return { size: layout.size, reusedBytes };
+}
+
+/** The partial output stays for the next run: the error says so. */
+function withResumeHint(err: unknown, partial: string): unknown {
+  if (!(err instanceof FerryError)) return err;
+  const resume = `What was written is kept in ${partial}: the same command run again continues from there.`;
+  return new FerryError(err.code, err.message, { hint: err.hint ? `${err.hint} ${resume}` : resume, details: err.details, cause: err.cause ?? err });
+}
+
+async function writeFully(fh: FileHandle, bytes: Buffer, pos: number): Promise<void> {
+  let off = 0;
+  while (off < bytes.length) {
+    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, pos + off);
+    off += bytesWritten;
+  }
+}
+
+const CHUNK = 256 << 10;
+
+/**
+ * Reused pairs of CHUNK buffers: a fresh pair per blob would leave megabytes of garbage per
+ * blob for the collector, and the process's peak memory follows that garbage.
+ */
+const spare: Buffer[] = [];
+
+/**
+ * Each body chunk the HTTP client hands over is a fresh buffer; V8 frees their memory only when
+ * it collects the young generation, which it does by the size of the JS heap, not of those
+ * buffers, so gigabytes streaming by left up to ~90 MB of dead chunks behind (the 4 GB layer's
+ * peak RSS over 256 MB). A young-generation collection every YOUNG_GC_BYTES received (about a
+ * millisecond each) keeps that flat. `gc` comes from a fresh context once --expose-gc is set.
+ */
+const YOUNG_GC_BYTES = 32 << 20;
+let collectYoung: (() => void) | undefined;
+let sinceCollect = 0;
+function noteReceived(bytes: number): void {
+  sinceCollect += bytes;
+  if (sinceCollect < YOUNG_GC_BYTES) return;
+  sinceCollect = 0;
+  if (!collectYoung) {
+    try {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
+      collectYoung = () => gc({ type: 'minor' });
+    } catch {
+      collectYoung = () => undefined;
+    }
+  }
+  collectYoung();
+}
+const takePair = (): [Buffer, Buffer] => [spare.pop() ?? Buffer.allocUnsafe(CHUNK), spare.pop() ?? Buffer.allocUnsafe(CHUNK)];
+const givePair = (pair: Buffer[]) => {
+  if (spare.length < 16) spare.push(...pair);
+};
+
+function mismatch(blob: ReachableBlob, label: string, actual: string): FerryError {
+  return new FerryError('VERIFY', `${label} ${blob.digest}: digest mismatch (received content hashes to ${actual}) — ${describeBlob(blob.artifacts, blob.role, blob.digest)}`, {
+    hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
+  });
+}
+
+/** A cached blob copied into place, re-hashed unless this run verified it already. */
+function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+  return copyStoreBlob(origin.file, origin.root, blob, (chunk, offset) => writeFully(fh, chunk, pos + offset), hash, progress);
+}
+
+/**
+ * Copy a store blob through `write`, reading the next chunk while the previous one is written,
+ * hashed on the way (`hash` undefined: trusted, only the size is checked). Memory stays flat
+ * whatever the blob's size. The one copy loop of both the direct and the in-order packer.
+ */
+export async function copyStoreBlob(
+  file: string,
+  storeRoot: string,
+  blob: ReachableBlob,
+  write: (chunk: Buffer, offset: number) => Promise<void>,
+  hash: StreamHash | undefined,
+  progress?: (n: number) => void,
+): Promise<void> {
+  const src = await open(file, 'r');
+  const buffers = takePair();
+  let n = 0;
+  let pending: Promise<void> = Promise.resolve();
+  try {
+    for (let i = 0; n < blob.size; i ^= 1) {
+      const buf = buffers[i];
+      const { bytesRead } = await src.read(buf, 0, Math.min(buf.length, blob.size - n), n);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      await hash?.update(chunk);
+      await pending;
+      pending = write(chunk, n);
+      n += bytesRead;
+      progress?.(bytesRead);
+    }
+    await pending;
+  } finally {
+    await pending.catch(() => undefined);
+    givePair(buffers);
+    await src.close();
+  }
+  const actual = hash ? 'sha256:' + (await hash.digest()) : blob.digest;
+  if (n !== blob.size || actual !== blob.digest) {
+    throw new FerryError('VERIFY', `${describeBlob(blob.artifacts, blob.role, blob.digest)}: damaged in the store ${storeRoot} (${n !== blob.size ? `size changed to ${n}` : `content hashes to ${actual}`})`, {
+      hint: 'Delete that blob from the store and run `ferry bundle create` again to fetch it anew.',
+    });
+  }
+}
+
+/**
+ * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
+ * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
+ */
+async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+  let at = start;
+  const label = `${d.label} ${blob.digest}`;
+  await withRetry(
+    label,
+    async () => {
+      if (at >= end) return;
+      const body: Readable = await d.openAt(at);
+      // Chunks are copied into two reused CHUNK buffers: one fills while the other is written
+      // (fresh buffers per write cost more in allocation and GC than the copy).
+      const bufs = takePair();
+      let cur = 0;
+      let fill = 0;
+      let writing: Promise<void> = Promise.resolve();
+      /** Where the next received byte belongs (ahead of `at` by what is buffered or being written). */
+      let received = at;
+      const flush = async () => {
+        await writing;
+        if (!fill) return;
+        const n = fill;
+        const buf = bufs[cur];
+        cur ^= 1;
+        fill = 0;
+        // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
+        await hash?.update(buf.subarray(0, n));
+        writing = writeFully(fh, buf.subarray(0, n), pos + at).then(() => {
+          at += n;
+          progress(n);
+        });
+      };
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          const want = Math.min(chunk.length, end - received);
+          if (want < chunk.length && end === blob.size) {
+            body.destroy();
+            throw new FerryError('VERIFY', `${label}: server sent more than the expected ${blob.size} bytes`, {
+              hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
+            });
+          }
+          const part = want < chunk.length ? chunk.subarray(0, want) : chunk;
+          noteReceived(chunk.length);
+          received += part.length;
+          for (let o = 0; o < part.length; ) {
+            const n = Math.min(part.length - o, CHUNK - fill);
+            part.copy(bufs[cur], fill, o, o + n);
+            fill += n;
+            o += n;
+            if (fill === CHUNK) await flush();
+          }
+          // A segment stops at its end; the last one reads on, so a longer body is noticed.
+          if (received >= end && end < blob.size) {
+            body.destroy();
+            break;
+          }
+        }
+      } finally {
+        // Every byte received is written before a retry continues from `at` (the hash has seen them).
+        try {
+          await flush();
+          await writing;
+        } finally {
+          await writing.catch(() => undefined);
+          givePair(bufs);
+        }
+      }
+      if (at < end) throw new RetryableError(`connection ended after ${at} of ${blob.size} bytes`);
+    },
+    d.retry,
+    d.onRetry,
+  );
+}
+
+/** One blob from the network into its place, hashed as it streams. */
+async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, hash: StreamHash, progress: (n: number) => void): Promise<void> {
+  await streamRange(fh, blob, pos, d, 0, blob.size, hash, progress);
+  const actual = 'sha256:' + (await hash.digest());
+  if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
+}
+
+/**
+ * A big blob as ranged segments (at most SEGMENT_BYTES), `segments` of them in flight at once. The
+ * hash runs in order behind them: each segment, once complete on disk, is read back (from the
+ * page cache: it was just written) and hashed while the later ones are still arriving.
+ */
+async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, hash: StreamHash, progress: (n: number) => void): Promise<void> {
+  const bounds: Array<[number, number]> = [];
+  const step = Math.min(SEGMENT_BYTES, Math.ceil(blob.size / segments / CHUNK) * CHUNK);
+  for (let s = 0; s < blob.size; s += step) bounds.push([s, Math.min(blob.size, s + step)]);
+  const arrived = bounds.map(() => {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+    return { promise, resolve, reject };
+  });
+  for (const a of arrived) a.promise.catch(() => undefined);
+  const fetching = mapLimit(bounds, segments, ([s, e], i) =>
+    streamRange(fh, blob, pos, d, s, e, undefined, progress).then(
+      () => arrived[i].resolve(),
+      (err: unknown) => {
+        arrived[i].reject(err);
+        throw err;
+      },
+    ),
+  );
+  const hashing = (async () => {
+    for (let i = 0; i < bounds.length; i++) {
+      await arrived[i].promise;
+      const [s, e] = bounds[i];
+      if ((await hashRangeFrom(file, pos + s, e - s, hash)) !== e - s) throw new FerryError('VERIFY', `${d.label} ${blob.digest}: ${file} ended before the blob was complete`);
+    }
+  })();
+  const [f, h] = await Promise.allSettled([fetching, hashing]);
+  if (f.status === 'rejected') throw f.reason;
+  if (h.status === 'rejected') throw h.reason;
+  const actual = 'sha256:' + (await hash.digest());
+  if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
+}
+
+/** Feed `size` bytes of `file` from `offset` into `hash`; returns the bytes read. */
+async function hashRangeFrom(file: string, offset: number, size: number, hash: StreamHash): Promise<number> {
+  const fh = await open(file, 'r');
+  const bufs = takePair();
+  let n = 0;
+  let next: Promise<{ bytesRead: number }> = Promise.resolve({ bytesRead: 0 });
+  try {
+    next = fh.read(bufs[0], 0, Math.min(CHUNK, size), offset);
+    for (let i = 0; n < size; i ^= 1) {
+      const { bytesRead } = await next;
+      if (bytesRead === 0) break;
+      const chunk = bufs[i].subarray(0, bytesRead);
+      n += bytesRead;
+      // The next read overlaps this hash.
+      if (n < size) next = fh.read(bufs[i ^ 1], 0, Math.min(CHUNK, size - n), offset + n);
+      await hash.update(chunk);
+    }
+  } finally {
+    await next.catch(() => undefined);
+    givePair(bufs);
+    await fh.close();
+  }
+  return n;
+}
