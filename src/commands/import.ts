@@ -11,6 +11,7 @@ import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { loadVerifyKey, readSignature, type SignatureStatus } from '../store/bundle-sign.js';
 import { HashedReads } from '../store/hashed-reads.js';
+import { HashThreads } from '../store/hash-threads.js';
 import { checkBaseOnTarget } from './differential.js';
 import { artifactLabel, LayoutWriters } from '../store/layout.js';
 import { openBundleSource } from '../store/open-bundle.js';
@@ -114,7 +115,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   const warnings: string[] = [];
-  const hashed = new HashedReads(source, bundle);
+  const threads = onePass ? new HashThreads() : undefined;
+  const hashed = new HashedReads(source, bundle, threads);
   let signaturesVerified = 0;
   const imageSignatureNotes: string[] = [];
   try {
@@ -154,6 +156,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     await layouts.flush();
     results.push(...done.flat());
   } finally {
+    await threads?.close();
     await net?.close();
     await source.close();
   }

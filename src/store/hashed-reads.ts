@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { BlobSource } from './source.js';
+import { mainThreadHash, type HashThreads } from './hash-threads.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
@@ -26,6 +27,8 @@ export class HashedReads {
     private readonly source: BlobSource,
     /** Names the bundle in errors. */
     private readonly label: string,
+    /** Hash on worker threads (the pushing thread is busy sending); this thread without. */
+    private readonly threads?: HashThreads,
   ) {}
 
   /** The blob from byte `start` to its end, hashed as it flows (see the class comment). */
@@ -36,11 +39,11 @@ export class HashedReads {
     if (known) throw this.mismatch(digest, known);
     const size = await this.source.blobSize(digest);
     if (size === undefined) throw new FerryError('NOT_FOUND', `${this.label}: blob ${digest} is not in the bundle`);
-    const hash = createHash('sha256');
+    const hash = this.threads?.stream() ?? mainThreadHash(createHash('sha256'));
     // The prefix of a resumed upload, read from the bundle (not sent) so the hash covers every byte.
     if (start > 0) {
       for await (const c of await this.source.openBlob(digest, 0, start - 1)) {
-        hash.update(c as Buffer);
+        await hash.update(c as Buffer);
         this.bytesRead += (c as Buffer).length;
       }
     }
@@ -57,7 +60,7 @@ export class HashedReads {
           seen += c.length;
           self.bytesRead += c.length;
           if (seen > size!) throw self.fail(digest, `more than its ${size} bytes`);
-          hash.update(c);
+          await hash.update(c);
           if (held) yield held;
           held = c;
         }
@@ -65,7 +68,7 @@ export class HashedReads {
         body.destroy();
       }
       if (seen !== size) throw self.fail(digest, `${seen} of its ${size} bytes`);
-      const actual = hash.digest('hex');
+      const actual = await hash.digest();
       if (actual !== hex) throw self.fail(digest, `digest mismatch (content hashes to sha256:${actual})`);
       self.verified.set(`blobs/sha256/${hex}`, hex);
       // Only now, with the whole blob checked, does its last chunk go on.

@@ -10,6 +10,7 @@ import type { RetryPolicy } from '../../src/net/retry.js';
 import { RegistryClient, type RepoRef } from '../../src/oci/client.js';
 import { CredentialStore } from '../../src/oci/credentials.js';
 import { HashedReads } from '../../src/store/hashed-reads.js';
+import { HashThreads } from '../../src/store/hash-threads.js';
 import type { BlobSource } from '../../src/store/source.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { pseudoRandomStream } from '../support/images.js';
@@ -79,18 +80,22 @@ afterAll(async () => {
 });
 
 describe('a blob pushed straight from the bundle, hashed on the way', () => {
-  for (const [how, chunkSize] of [
-    ['monolithic', 64 * MB],
-    ['chunked', MB],
+  for (const [how, chunkSize, threads] of [
+    ['monolithic', 64 * MB, 0],
+    ['chunked', MB, 0],
+    ['monolithic on hash workers', 64 * MB, 2],
+    ['chunked on hash workers', MB, 2],
   ] as const) {
     it(`${how}: a clean blob is uploaded and recorded as verified, the bundle read once`, async () => {
       const bytes = await bytesOf(3 * MB + 11, `clean-${how}`);
       const digest = sha256(bytes);
-      const reads = new HashedReads(memorySource(new Map([[digest, bytes]])), 'test.tar');
+      const pool = new HashThreads(threads);
+      const reads = new HashedReads(memorySource(new Map([[digest, bytes]])), 'test.tar', pool);
       const { client: c, http } = client();
-      const repo: RepoRef = { registry: reg.host, repository: `hashed/${how}-clean` };
+      const repo: RepoRef = { registry: reg.host, repository: `hashed/${how.replace(/ /g, '-')}-clean` };
       const r = await c.pushBlob(repo, { digest, size: bytes.length }, (start) => reads.openBlob(digest, start), { chunkSize });
       await http.close();
+      await pool.close();
       expect(r).toBe('uploaded');
       expect(await blobStatus(repo.repository, digest)).toBe(200);
       expect(reads.verified.get(`blobs/sha256/${digest.slice(7)}`)).toBe(digest.slice(7));
@@ -102,11 +107,13 @@ describe('a blob pushed straight from the bundle, hashed on the way', () => {
       const digest = sha256(bytes);
       const damaged = Buffer.from(bytes);
       damaged[MB + 5] ^= 0xff;
-      const reads = new HashedReads(memorySource(new Map([[digest, damaged]])), 'test.tar');
+      const pool = new HashThreads(threads);
+      const reads = new HashedReads(memorySource(new Map([[digest, damaged]])), 'test.tar', pool);
       const { client: c, http } = client();
-      const repo: RepoRef = { registry: reg.host, repository: `hashed/${how}-damaged` };
+      const repo: RepoRef = { registry: reg.host, repository: `hashed/${how.replace(/ /g, '-')}-damaged` };
       const err = await c.pushBlob(repo, { digest, size: bytes.length }, (start) => reads.openBlob(digest, start), { chunkSize }).catch((e: unknown) => e);
       await http.close();
+      await pool.close();
       expect(err).toBeInstanceOf(FerryError);
       expect((err as FerryError).code).toBe('VERIFY');
       expect((err as FerryError).message).toContain(`test.tar: blob ${digest}: digest mismatch (content hashes to ${sha256(damaged)})`);
