@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
+import { noteBytesPassed } from './young-gc.js';
 import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { FerryError } from '../errors.js';
 import { mapLimit } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
@@ -201,31 +200,6 @@ const CHUNK = 256 << 10;
  */
 const spare: Buffer[] = [];
 
-/**
- * Each body chunk the HTTP client hands over is a fresh buffer; V8 frees their memory only when
- * it collects the young generation, which it does by the size of the JS heap, not of those
- * buffers, so gigabytes streaming by left up to ~90 MB of dead chunks behind (the 4 GB layer's
- * peak RSS over 256 MB). A young-generation collection every YOUNG_GC_BYTES received (about a
- * millisecond each) keeps that flat. `gc` comes from a fresh context once --expose-gc is set.
- */
-const YOUNG_GC_BYTES = 32 << 20;
-let collectYoung: (() => void) | undefined;
-let sinceCollect = 0;
-function noteReceived(bytes: number): void {
-  sinceCollect += bytes;
-  if (sinceCollect < YOUNG_GC_BYTES) return;
-  sinceCollect = 0;
-  if (!collectYoung) {
-    try {
-      setFlagsFromString('--expose-gc');
-      const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
-      collectYoung = () => gc({ type: 'minor' });
-    } catch {
-      collectYoung = () => undefined;
-    }
-  }
-  collectYoung();
-}
 const takePair = (): [Buffer, Buffer] => [spare.pop() ?? Buffer.allocUnsafe(CHUNK), spare.pop() ?? Buffer.allocUnsafe(CHUNK)];
 const givePair = (pair: Buffer[]) => {
   if (spare.length < 16) spare.push(...pair);
@@ -329,7 +303,7 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
             });
           }
           const part = want < chunk.length ? chunk.subarray(0, want) : chunk;
-          noteReceived(chunk.length);
+          noteBytesPassed(chunk.length);
           received += part.length;
           for (let o = 0; o < part.length; ) {
             const n = Math.min(part.length - o, CHUNK - fill);

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { BlobSource } from './source.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
+import { noteBytesPassed } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
@@ -59,6 +60,7 @@ export class HashedReads {
           const c = chunk as Buffer;
           seen += c.length;
           self.bytesRead += c.length;
+          noteBytesPassed(c.length);
           if (seen > size!) throw self.fail(digest, `more than its ${size} bytes`);
           await hash.update(c);
           if (held) yield held;

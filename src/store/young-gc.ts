@@ -1,0 +1,34 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+/**
+ * Streaming gigabytes through JS allocates a fresh buffer per chunk (an HTTP body chunk, a file
+ * read). Their memory lives outside the JS heap, and V8 frees it only when it collects the
+ * young generation, which it schedules by the size of the JS heap, not of those buffers; as
+ * the outside memory grows it falls back to full mark-compact collections instead. Measured:
+ * up to ~90 MB of dead chunks held during `bundle create` (the 4 GB layer's peak RSS over
+ * 256 MB), and 31 mark-compacts, a third of ferry's CPU, while `import` read 545 MB.
+ * A young-generation collection every YOUNG_GC_BYTES passed (about a millisecond each) frees
+ * them early and keeps both flat. `gc` comes from a fresh context once --expose-gc is set;
+ * where that is refused, nothing is done.
+ */
+const YOUNG_GC_BYTES = 32 << 20;
+let collectYoung: (() => void) | undefined;
+let sinceCollect = 0;
+
+/** Count bytes that passed through fresh buffers; collect the young generation every 32 MiB. */
+export function noteBytesPassed(bytes: number): void {
+  sinceCollect += bytes;
+  if (sinceCollect < YOUNG_GC_BYTES) return;
+  sinceCollect = 0;
+  if (!collectYoung) {
+    try {
+      setFlagsFromString('--expose-gc');
+      const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
+      collectYoung = () => gc({ type: 'minor' });
+    } catch {
+      collectYoung = () => undefined;
+    }
+  }
+  collectYoung();
+}
