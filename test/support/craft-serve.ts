@@ -293,3 +293,18 @@ export function rawGet(base: string, rawPath: string): Promise<{ status: number;
     req.on('error', reject);
   });
 }
+
+/**
+ * Serve `args` (a bundle and flags), ask it for the seeded `app` image's manifest by tag as a
+ * client would, stop it: the status and the digest of the bytes served.
+ */
+export async function servedAppManifest(args: string[], seeded: { refs: { app: string } }, upstreamHost: string): Promise<{ status: number; digest: string }> {
+  const s = await startServe([...args, '--listen', '127.0.0.1:0']);
+  try {
+    const repo = seeded.refs.app.replace(/:1$/, '').replace(upstreamHost, upstreamHost.replace(':', '-'));
+    const res = await fetch(`${s.url}/v2/${repo}/manifests/1`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    return { status: res.status, digest: sha256(Buffer.from(await res.arrayBuffer())) };
+  } finally {
+    await s.stop();
+  }
+}
