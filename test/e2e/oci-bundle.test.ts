@@ -155,12 +155,11 @@ describe('a bundle is an OCI artifact', () => {
       try {
         const repo = seeded.refs.app.replace(/:1$/, '').replace(upstream.host, upstream.host.replace(':', '-'));
         for (let i = 0; i < 2; i++) {
-          const got = await fetch(`${s.url}/v2/${repo}/blobs/${seeded.sharedLayer}`).then(
-            async (res) => ({ status: res.status, body: Buffer.from(await res.arrayBuffer()) }),
-            () => undefined,
-          ).catch(() => undefined);
-          if (got?.status === 200) expect(createHash('sha256').update(got.body).digest('hex')).toBe(seeded.sharedLayer.slice(7));
-          expect(got === undefined || got.status === 200 ? 'cut' : got.status).not.toBe(200);
+          // Either an error status, or a 200 whose body is cut before its end: never a complete 200.
+          const got = await fetch(`${s.url}/v2/${repo}/blobs/${seeded.sharedLayer}`)
+            .then(async (res) => ({ status: res.status, body: Buffer.from(await res.arrayBuffer()) }))
+            .catch(() => 'cut' as const);
+          if (got !== 'cut') expect(got.status).not.toBe(200);
         }
         expect((await fetch(`${s.url}/v2/`)).status).toBe(200);
       } finally {
