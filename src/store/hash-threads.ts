@@ -53,12 +53,15 @@ interface Lane {
 }
 
 export class HashThreads {
-  private readonly lanes: Lane[];
+  /** Started on the first stream: a run that hashes nothing (all cached, all on the target) starts no thread. */
+  private lanes?: Lane[];
   private readonly digests = new Map<number, (hex: string) => void>();
   private nextId = 0;
 
-  constructor(threads = defaultThreads()) {
-    this.lanes = Array.from({ length: Math.max(0, threads) }, () => {
+  constructor(private readonly threads = defaultThreads()) {}
+
+  private started(): Lane[] {
+    this.lanes ??= Array.from({ length: Math.max(0, this.threads) }, () => {
       const ring = new SharedArrayBuffer(SLOT * SLOTS);
       const lane: Lane = {
         worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } }),
@@ -78,12 +81,13 @@ export class HashThreads {
       });
       return lane;
     });
+    return this.lanes;
   }
 
   /** A new stream: on the least busy worker, or on this thread when there are none. */
   stream(): StreamHash {
-    if (!this.lanes.length) return mainThreadHash(createHash('sha256'));
-    const lane = this.lanes.reduce((a, b) => (b.streams < a.streams ? b : a));
+    if (this.threads <= 0) return mainThreadHash(createHash('sha256'));
+    const lane = this.started().reduce((a, b) => (b.streams < a.streams ? b : a));
     lane.streams++;
     const id = this.nextId++;
     const slotOf = async () => {
@@ -110,7 +114,7 @@ export class HashThreads {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.lanes.map((l) => l.worker.terminate()));
+    await Promise.all((this.lanes ?? []).map((l) => l.worker.terminate()));
   }
 }
 

@@ -12,8 +12,9 @@ import { runInNewContext } from 'node:vm';
  * them early and keeps both flat. `gc` comes from a fresh context once --expose-gc is set;
  * where that is refused, nothing is done.
  */
-/** FERRY_YOUNG_GC_MB sets the interval (0: never), for measuring. */
-const YOUNG_GC_BYTES = process.env.FERRY_YOUNG_GC_MB !== undefined && /^\d+$/.test(process.env.FERRY_YOUNG_GC_MB) ? Number(process.env.FERRY_YOUNG_GC_MB) * 2 ** 20 || Infinity : 32 << 20;
+/** FERRY_YOUNG_GC_MB sets the interval in MiB (0: never), for measuring; default 32. */
+const intervalMb = /^\d+$/.test(process.env.FERRY_YOUNG_GC_MB ?? '') ? Number(process.env.FERRY_YOUNG_GC_MB) : 32;
+const YOUNG_GC_BYTES = intervalMb === 0 ? Infinity : intervalMb * 2 ** 20;
 let collectYoung: (() => void) | undefined;
 let sinceCollect = 0;
 
