@@ -43,6 +43,13 @@ export interface HttpRequestOptions {
    * by default so callers inside withRetry just retry).
    */
   passStatuses?: number[];
+  /**
+   * Keep the connection after a HEAD. undici closes it by default (it sends `connection:
+   * close`), in case a server sends a body after a HEAD answer; every HEAD then costs a new
+   * connection, and a TLS handshake. Registries answer HEAD as the spec says, and a stray body
+   * would fail the next response's parse, which is retried.
+   */
+  reuseAfterHead?: boolean;
 }
 
 export interface HttpResponse {
@@ -449,6 +456,7 @@ export class HttpClient {
           headers,
           body: body ?? null,
           signal: opts.signal,
+          ...(method === 'HEAD' && opts.reuseAfterHead ? { reset: false } : {}),
         });
       } catch (err) {
         throw mapTransportError(err, method, current, this.proxyFor(current));

@@ -144,7 +144,7 @@ export class RegistryTransport {
         const h = await this.auth.headerFor(host, ctx.scopes, repository);
         if (h) headers.authorization = h;
       }
-      const res = await this.http.request(url, { method, headers, body: opts.body, maxRedirects: opts.maxRedirects });
+      const res = await this.http.request(url, { method, headers, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true });
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = headerValue(res.headers, 'www-authenticate');
       await discard(res.body);
@@ -156,7 +156,7 @@ export class RegistryTransport {
         opts.body.destroy();
         throw new RetryableError(`${method} ${url}: token expired during the upload`);
       }
-      const retried = await this.http.request(url, { method, headers: { ...headers, authorization: outcome.header }, body: opts.body, maxRedirects: opts.maxRedirects });
+      const retried = await this.http.request(url, { method, headers: { ...headers, authorization: outcome.header }, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true });
       if (retried.status === 401) {
         await discard(retried.body);
         return this.refused(ctx, host, outcome);

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { noteBytesPassed } from './young-gc.js';
+import { SyncBehind } from './sync-behind.js';
 import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -121,6 +122,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await fh.truncate(layout.size);
     await writeFile(journalOf(output), `plan ${key}\n`);
   }
+  const out: Out = { fh, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
   const hashes = new HashThreads();
   let journal = Promise.resolve();
@@ -130,7 +132,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   };
   try {
     // Frames are cheap and small: written every time (the metadata may differ between runs).
-    for (const f of layout.frames) await writeFully(fh, f.bytes, f.pos);
+    for (const f of layout.frames) await writeFully(out, f.bytes, f.pos);
 
     // Blobs the earlier run completed: re-hashed from the partial output, several at once.
     const reused = new Set<string>();
@@ -156,16 +158,17 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       const origin = opts.origin(blob);
       const progress = (n: number) => opts.onBlobBytes?.(blob, n, false);
       const hash = origin.from === 'store' && origin.trusted ? undefined : hashes.stream();
-      if (origin.from === 'store') await copyFromStore(fh, blob, pos, origin, hash, progress);
-      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(fh, partial, blob, pos, origin.deferred, segments, hash!, progress);
-      else await fetchInto(fh, blob, pos, origin.deferred, hash!, progress);
+      if (origin.from === 'store') await copyFromStore(out, blob, pos, origin, hash, progress);
+      else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(out, partial, blob, pos, origin.deferred, segments, hash!, progress);
+      else await fetchInto(out, blob, pos, origin.deferred, hash!, progress);
       await record(blob.digest);
       opts.onBlobDone?.(blob);
     });
     await journal;
-    await fh.sync();
+    await out.behind.sync();
   } catch (err) {
     await journal.catch(() => undefined);
+    await out.behind.settle();
     await fh.close().catch(() => undefined);
     throw withResumeHint(err, partial);
   } finally {
@@ -184,12 +187,19 @@ function withResumeHint(err: unknown, partial: string): unknown {
   return new FerryError(err.code, err.message, { hint: err.hint ? `${err.hint} ${resume}` : resume, details: err.details, cause: err.cause ?? err });
 }
 
-async function writeFully(fh: FileHandle, bytes: Buffer, pos: number): Promise<void> {
+/** The partial output: its handle, and the flush that follows the writes. */
+interface Out {
+  fh: FileHandle;
+  behind: SyncBehind;
+}
+
+async function writeFully(out: Out, bytes: Buffer, pos: number): Promise<void> {
   let off = 0;
   while (off < bytes.length) {
-    const { bytesWritten } = await fh.write(bytes, off, bytes.length - off, pos + off);
+    const { bytesWritten } = await out.fh.write(bytes, off, bytes.length - off, pos + off);
     off += bytesWritten;
   }
+  out.behind.wrote(bytes.length);
 }
 
 const CHUNK = 256 << 10;
@@ -212,8 +222,8 @@ function mismatch(blob: ReachableBlob, label: string, actual: string): FerryErro
 }
 
 /** A cached blob copied into place, re-hashed unless this run verified it already. */
-function copyFromStore(fh: FileHandle, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
-  return copyStoreBlob(origin.file, origin.root, blob, (chunk, offset) => writeFully(fh, chunk, pos + offset), hash, progress);
+function copyFromStore(out: Out, blob: ReachableBlob, pos: number, origin: Extract<BlobOrigin, { from: 'store' }>, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+  return copyStoreBlob(origin.file, origin.root, blob, (chunk, offset) => writeFully(out, chunk, pos + offset), hash, progress);
 }
 
 /**
@@ -263,7 +273,7 @@ export async function copyStoreBlob(
  * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
  * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
  */
-async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
   let at = start;
   const label = `${d.label} ${blob.digest}`;
   await withRetry(
@@ -288,7 +298,7 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
         fill = 0;
         // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
         await hash?.update(buf.subarray(0, n));
-        writing = writeFully(fh, buf.subarray(0, n), pos + at).then(() => {
+        writing = writeFully(out, buf.subarray(0, n), pos + at).then(() => {
           at += n;
           progress(n);
         });
@@ -336,8 +346,8 @@ async function streamRange(fh: FileHandle, blob: ReachableBlob, pos: number, d: 
 }
 
 /** One blob from the network into its place, hashed as it streams. */
-async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: DeferredBlob, hash: StreamHash, progress: (n: number) => void): Promise<void> {
-  await streamRange(fh, blob, pos, d, 0, blob.size, hash, progress);
+async function fetchInto(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, hash: StreamHash, progress: (n: number) => void): Promise<void> {
+  await streamRange(out, blob, pos, d, 0, blob.size, hash, progress);
   const actual = 'sha256:' + (await hash.digest());
   if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
 }
@@ -347,7 +357,7 @@ async function fetchInto(fh: FileHandle, blob: ReachableBlob, pos: number, d: De
  * hash runs in order behind them: each segment, once complete on disk, is read back (from the
  * page cache: it was just written) and hashed while the later ones are still arriving.
  */
-async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, hash: StreamHash, progress: (n: number) => void): Promise<void> {
+async function fetchSegmented(out: Out, file: string, blob: ReachableBlob, pos: number, d: DeferredBlob, segments: number, hash: StreamHash, progress: (n: number) => void): Promise<void> {
   const bounds: Array<[number, number]> = [];
   const step = Math.min(SEGMENT_BYTES, Math.ceil(blob.size / segments / CHUNK) * CHUNK);
   for (let s = 0; s < blob.size; s += step) bounds.push([s, Math.min(blob.size, s + step)]);
@@ -359,7 +369,7 @@ async function fetchSegmented(fh: FileHandle, file: string, blob: ReachableBlob,
   });
   for (const a of arrived) a.promise.catch(() => undefined);
   const fetching = mapLimit(bounds, segments, ([s, e], i) =>
-    streamRange(fh, blob, pos, d, s, e, undefined, progress).then(
+    streamRange(out, blob, pos, d, s, e, undefined, progress).then(
       () => arrived[i].resolve(),
       (err: unknown) => {
         arrived[i].reject(err);

@@ -4,6 +4,7 @@ import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'no
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, unreadableFile } from '../errors.js';
+import { SyncBehind } from './sync-behind.js';
 
 /**
  * Split bundles: one tar written as `<name>.001 … <name>.NNN` (each part at most the split size;
@@ -105,9 +106,11 @@ export async function openBundleOutput(output: string, splitSize?: number, plann
 async function singleOutput(output: string): Promise<BundleOutput> {
   const partial = `${output}.partial`;
   const fh = await open(partial, 'w');
+  const behind = new SyncBehind(fh);
   let size = 0;
   let closed = false;
   const close = async () => {
+    await behind.settle();
     if (!closed) await fh.close();
     closed = true;
   };
@@ -115,10 +118,11 @@ async function singleOutput(output: string): Promise<BundleOutput> {
     async write(buf, off, len, pos) {
       const r = await fh.write(buf, off, len, pos);
       size = Math.max(size, pos + r.bytesWritten);
+      behind.wrote(r.bytesWritten);
       return r;
     },
     async commit() {
-      await fh.sync();
+      await behind.sync();
       await close();
       await rename(partial, output);
       return { size };
@@ -136,7 +140,7 @@ async function singleOutput(output: string): Promise<BundleOutput> {
  */
 async function splitOutput(output: string, splitSize: number): Promise<BundleOutput> {
   const done: Array<{ file: string; size: number; sha256: string }> = [];
-  let cur: { fh: FileHandle; n: number; size: number; hash: Hash } | undefined;
+  let cur: { fh: FileHandle; behind: SyncBehind; n: number; size: number; hash: Hash } | undefined;
   let total = 0;
   const partial = (n: number) => `${partName(output, n)}.partial`;
   // A fresh split replaces an older one: stale higher-numbered parts would confuse a reader.
@@ -144,7 +148,7 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
 
   const finishPart = async () => {
     if (!cur) return;
-    await cur.fh.sync();
+    await cur.behind.sync();
     await cur.fh.close();
     done.push({ file: partName(output, cur.n), size: cur.size, sha256: cur.hash.digest('hex') });
     cur = undefined;
@@ -152,7 +156,8 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
   const nextPart = async () => {
     const n = done.length + 1;
     if (n > MAX_PARTS) throw new FerryError('USAGE', `--split-size ${splitSize}: the bundle needs more than ${MAX_PARTS} parts`, { hint: 'Choose a larger split size.' });
-    cur = { fh: await open(partial(n), 'w'), n, size: 0, hash: createHash('sha256') };
+    const fh = await open(partial(n), 'w');
+    cur = { fh, behind: new SyncBehind(fh), n, size: 0, hash: createHash('sha256') };
   };
 
   return {
@@ -168,6 +173,7 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
         const n = Math.min(len - written, splitSize - part.size);
         const { bytesWritten } = await part.fh.write(buf, off + written, n, part.size);
         part.hash.update(buf.subarray(off + written, off + written + bytesWritten));
+        part.behind.wrote(bytesWritten);
         part.size += bytesWritten;
         written += bytesWritten;
         total += bytesWritten;
@@ -184,7 +190,10 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
       return { size: total, parts: done };
     },
     async abort() {
-      if (cur) await cur.fh.close().catch(() => undefined);
+      if (cur) {
+        await cur.behind.settle();
+        await cur.fh.close().catch(() => undefined);
+      }
       for (let n = 1; n <= done.length + 1; n++) await rm(partial(n), { force: true });
       await rm(`${partsFileOf(output)}.partial`, { force: true });
     },

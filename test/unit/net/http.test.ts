@@ -211,6 +211,39 @@ describe('HttpClient', () => {
     await expect(text(res.body)).rejects.toThrow();
   });
 
+  it('keeps the connection after a HEAD when asked (registry lookups); by default each HEAD closes it', async () => {
+    let connections = 0;
+    const server = http.createServer((req, res) => {
+      res.writeHead(req.url === '/missing' ? 404 : 200, { 'content-type': 'application/json', 'content-length': '2' });
+      res.end(req.method === 'HEAD' ? undefined : '{}');
+    });
+    server.on('connection', () => connections++);
+    const at = `http://127.0.0.1:${await listen(server)}`;
+    const heads = async (reuseAfterHead: boolean) => {
+      const c = client();
+      for (const p of ['/found', '/missing', '/found', '/missing', '/found', '/missing', '/found', '/missing']) {
+        const res = await c.request(at + p, { method: 'HEAD', reuseAfterHead });
+        await res.body.dump();
+        expect(res.status).toBe(p === '/found' ? 200 : 404);
+      }
+      // A GET after the HEADs reads its own body, not a stray one.
+      const got = await c.request(`${at}/found`);
+      expect(await text(got.body)).toBe('{}');
+      await c.close();
+    };
+    try {
+      // Reused: undici may open a second one while the first is being handed back.
+      await heads(true);
+      expect(connections).toBeLessThanOrEqual(2);
+      connections = 0;
+      await heads(false);
+      expect(connections).toBeGreaterThanOrEqual(8);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
   it('gives up on a refused connection with a NETWORK error naming the URL', async () => {
     const probe = http.createServer();
     const port = await listen(probe);
