@@ -18,8 +18,19 @@ export { appendQuery, rangeEnd, resolveLocation } from './push.js';
 export { nextLink } from './list.js';
 export { isLoopbackHost } from '../net/loopback.js';
 
+/** Manifests this client has read, by registry, repository and digest: at most this many bytes. */
+const MEMO_BYTES = 32 << 20;
+
 export class RegistryClient {
   private readonly t: RegistryTransport;
+  /**
+   * Manifests read in this process (verified against their digest when read), so that reading
+   * one again by digest costs no request: `bundle create` locks (reading each manifest by tag)
+   * and then fetches (by digest). Oldest dropped first past MEMO_BYTES. Tags always go to the
+   * registry.
+   */
+  private readonly memo = new Map<string, { bytes: Buffer; mediaType: string; digest: string }>();
+  private memoBytes = 0;
 
   constructor(opts: RegistryClientOptions) {
     this.t = new RegistryTransport(opts);
@@ -43,8 +54,21 @@ export class RegistryClient {
     return this.t.ping(registry);
   }
 
-  getManifest(repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
-    return getManifest(this.t, repo, reference);
+  async getManifest(repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
+    const key = (digest: string) => `${repo.registry}/${repo.repository}@${digest}`;
+    const hit = this.memo.get(key(reference));
+    if (hit) return { ...hit, bytes: Buffer.from(hit.bytes) };
+    const got = await getManifest(this.t, repo, reference);
+    if (got.bytes.length <= MEMO_BYTES / 8 && !this.memo.has(key(got.digest))) {
+      this.memo.set(key(got.digest), { ...got, bytes: Buffer.from(got.bytes) });
+      this.memoBytes += got.bytes.length;
+      for (const [k, v] of this.memo) {
+        if (this.memoBytes <= MEMO_BYTES) break;
+        this.memo.delete(k);
+        this.memoBytes -= v.bytes.length;
+      }
+    }
+    return got;
   }
 
   headManifest(repo: RepoRef, reference: string): Promise<{ digest: string; mediaType: string; size: number } | undefined> {

@@ -104,6 +104,19 @@ describe('bundle create, direct packing', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
+  it('a create without a lock reads each manifest once: the fetch reuses what the lock read', async () => {
+    const relock = path.join(work, 'relock.yaml');
+    await writeFile(relock, (await readFile(manifest, 'utf8')).replace('name: direct', 'name: relock'));
+    const from = proxy.requests.length;
+    const r = await runFerry(['bundle', 'create', relock, '-o', path.join(work, 'relock.ferry.tar')], { env: env('cache-relock') });
+    expect(r.code, r.stderr).toBe(0);
+    const manifestGets = proxy.requests.slice(from).filter((q) => q.method === 'GET' && /\/manifests\//.test(q.path));
+    // One per image (by tag, in the lock); none again by digest in the fetch.
+    expect(manifestGets.map((q) => q.path).sort()).toEqual(Object.keys(layers).map((n) => `/v2/direct/${n}/manifests/1`).sort());
+    const v = await runFerry(['bundle', 'verify', path.join(work, 'relock.ferry.tar')]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+  });
+
   it('a create killed midway continues from its partial output and fetches only what was missing', async () => {
     const out = path.join(work, 'killed.ferry.tar');
     const journal = `${out}.partial.json`;
