@@ -50,13 +50,16 @@ interface Lane {
   free: number[];
   waiters: Array<() => void>;
   streams: number;
+  /** Set when the worker died: every stream on it fails instead of waiting for ever. */
+  failed?: Error;
 }
 
 export class HashThreads {
   /** Started on the first stream: a run that hashes nothing (all cached, all on the target) starts no thread. */
   private lanes?: Lane[];
-  private readonly digests = new Map<number, (hex: string) => void>();
+  private readonly digests = new Map<number, { lane: Lane; resolve: (hex: string) => void; reject: (err: Error) => void }>();
   private nextId = 0;
+  private closing = false;
 
   constructor(private readonly threads = defaultThreads()) {}
 
@@ -75,13 +78,28 @@ export class HashThreads {
           lane.free.push(r.slot);
           lane.waiters.shift()?.();
         } else {
-          this.digests.get(r.id)?.(r.hex);
+          this.digests.get(r.id)?.resolve(r.hex);
           this.digests.delete(r.id);
         }
+      });
+      lane.worker.on('error', (err) => this.fail(lane, err));
+      lane.worker.on('exit', (code) => {
+        if (!this.closing) this.fail(lane, new Error(`hashing thread exited with code ${code}`));
       });
       return lane;
     });
     return this.lanes;
+  }
+
+  /** A worker died (out of memory, say): its waiting and future streams fail with the reason. */
+  private fail(lane: Lane, err: Error): void {
+    lane.failed ??= err;
+    for (const wake of lane.waiters.splice(0)) wake();
+    for (const [id, d] of this.digests) {
+      if (d.lane !== lane) continue;
+      this.digests.delete(id);
+      d.reject(lane.failed);
+    }
   }
 
   /** A new stream: on the least busy worker, or on this thread when there are none. */
@@ -91,8 +109,11 @@ export class HashThreads {
     lane.streams++;
     const id = this.nextId++;
     const slotOf = async () => {
-      while (!lane.free.length) await new Promise<void>((resolve) => lane.waiters.push(resolve));
-      return lane.free.pop()!;
+      for (;;) {
+        if (lane.failed) throw lane.failed;
+        if (lane.free.length) return lane.free.pop()!;
+        await new Promise<void>((resolve) => lane.waiters.push(resolve));
+      }
     };
     return {
       // Copied into a free slot of the ring (waiting for one while the worker is behind).
@@ -105,15 +126,17 @@ export class HashThreads {
         }
       },
       digest: () =>
-        new Promise<string>((resolve) => {
-          this.digests.set(id, resolve);
+        new Promise<string>((resolve, reject) => {
           lane.streams--;
+          if (lane.failed) return reject(lane.failed);
+          this.digests.set(id, { lane, resolve, reject });
           lane.worker.postMessage({ op: 'digest', id } satisfies Msg);
         }),
     };
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all((this.lanes ?? []).map((l) => l.worker.terminate()));
   }
 }
