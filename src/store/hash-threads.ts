@@ -82,7 +82,7 @@ export class HashThreads {
           this.digests.delete(r.id);
         }
       });
-      lane.worker.on('error', (err) => this.fail(lane, err));
+      lane.worker.on('error', (err: unknown) => this.fail(lane, err instanceof Error ? err : new Error(String(err))));
       lane.worker.on('exit', (code) => {
         if (!this.closing) this.fail(lane, new Error(`hashing thread exited with code ${code}`));
       });

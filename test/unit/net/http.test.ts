@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { HttpClient, buildCaBundle, defaultNoProxy } from '../../../src/net/http.js';
+import { HttpClient, buildCaBundle, defaultNoProxy, discard } from '../../../src/net/http.js';
 import { RetryableError, type RetryPolicy } from '../../../src/net/retry.js';
 import { startConnectProxy, type ConnectProxy } from '../../support/fault-proxy.js';
 import { makeTestCa, type TestCa } from '../../support/registry.js';
@@ -223,7 +223,7 @@ describe('HttpClient', () => {
       const c = client();
       for (const p of ['/found', '/missing', '/found', '/missing', '/found', '/missing', '/found', '/missing']) {
         const res = await c.request(at + p, { method: 'HEAD', reuseAfterHead });
-        await res.body.dump();
+        await discard(res.body);
         expect(res.status).toBe(p === '/found' ? 200 : 404);
       }
       // A GET after the HEADs reads its own body, not a stray one.
