@@ -133,15 +133,15 @@ export interface OciArtifactPush {
 
 /**
  * Push an artifact into `repo` in the order registries require: blobs, then child manifests,
- * then the top manifest by digest, then the tag. Call it inside `session.withRepository`.
- * Returns the blob bytes sent.
+ * then the top manifest, by its tag when it has one (one request: the registry keeps it under
+ * its digest too, and the digest it answers is checked), else by digest. Call it inside
+ * `session.withRepository`. Returns the blob bytes sent.
  */
 export async function pushArtifactParts(session: RegistryPushSession, repo: RepoRef, a: OciArtifactPush): Promise<number> {
   const bytesSent = await session.pushBlobs(repo, a.blobs, a.label);
   for (const child of a.children) await session.client.putManifest(repo, child.desc.digest, child.bytes, child.desc.mediaType);
   const mediaType = a.top.mediaType || MT.ociManifest;
-  await session.client.putManifest(repo, a.top.digest, a.topBytes, mediaType);
-  if (a.tag) await session.client.putManifest(repo, a.tag, a.topBytes, mediaType);
+  await session.client.putManifest(repo, a.tag ?? a.top.digest, a.topBytes, mediaType);
   return bytesSent;
 }
 
