@@ -10,6 +10,7 @@ import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } fr
 import { digestOf } from '../store/blob-store.js';
 import { packBundle } from '../store/bundle-pack.js';
 import { DeferredBlobs } from '../store/direct-pack.js';
+import { HashThreads } from '../store/hash-threads.js';
 import type { ReachableBlob } from '../store/layout.js';
 import type { Progress, ProgressPhase, ProgressTask } from '../ui/progress.js';
 import { planDifferential } from './differential.js';
@@ -126,12 +127,16 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const output = path.resolve(cwd, opts.output);
   const net = createNetContext(opts);
   const warnings: string[] = [];
+  let hashes: HashThreads | undefined;
   try {
     const store = await openCache(opts.cacheDir, cwd);
     // Direct packing (one write per byte) unless the cache is wanted: asked for, shared with a
     // cache registry (it pushes from the store), or a split output (written strictly in order).
     const direct = !(opts.keepCache || opts.cacheDir || opts.cache || opts.splitSize !== undefined);
     if (direct) store.deferral = new DeferredBlobs();
+    // Booted now, on the idle core, while this thread resolves and fetches metadata: the pack
+    // hashes every blob it writes on them.
+    hashes = direct ? new HashThreads().warm() : undefined;
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
     const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings);
     let lock: Lock;
@@ -177,7 +182,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       onProgress: packTask && ((n) => packTask.advance(n)),
       splitSize: opts.splitSize,
       omit: diff?.omit,
-      ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, segments: segmentsFromEnv(), ...packProgress.hooks } } : {}),
+      ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, segments: segmentsFromEnv(), hashes, ...packProgress.hooks } } : {}),
     });
     packTask?.finish(`packed ${packed.blobs} blobs`);
     packProgress?.end();
@@ -200,6 +205,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       warnings,
     };
   } finally {
+    await hashes?.close();
     await net.close();
   }
 }

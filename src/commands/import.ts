@@ -92,15 +92,21 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const resolved = await loadResolvedTarget(at(opts.target));
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const checkTask = opts.progress.start('check', 0);
+  // Hashing threads for one pass, booted while the bundle is validated (see HashThreads.warm).
+  const early = !opts.verifyFirst && resolved.registry !== undefined ? new HashThreads().warm() : undefined;
   let tops: OciDescriptor[];
   try {
     tops = await validateBundleImport(bundle, resolved, opts);
+  } catch (err) {
+    await early?.close();
+    throw err;
   } finally {
     checkTask.finish();
   }
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
   // One pass needs a registry to push to and a kind that pushes blobs ahead of its manifests.
   const onePass = !opts.verifyFirst && resolved.registry !== undefined && tops.some((t) => kindOf(t)?.importBlobs);
+  if (!onePass) await early?.close();
   const verifyPass = async (known?: ReadonlyMap<string, string>) => {
     const task = opts.progress.start('verify', 0);
     const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts });
@@ -108,14 +114,25 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     task.finish(report.ok ? undefined : 'FAILED');
     return report;
   };
-  let verified = onePass ? undefined : await verifyPass();
-  if (verified && !verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message));
+  let verified: Awaited<ReturnType<typeof verifyPass>> | undefined;
+  if (!onePass) {
+    verified = await verifyPass();
+    if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message));
+  }
 
-  const source = await openBundleSource(bundle, opts);
-  const { target, net } = connectTarget(resolved, opts);
+  const threads = onePass ? early : undefined;
+  let source: Awaited<ReturnType<typeof openBundleSource>>;
+  let connected: ReturnType<typeof connectTarget>;
+  try {
+    source = await openBundleSource(bundle, opts);
+    connected = connectTarget(resolved, opts);
+  } catch (err) {
+    await threads?.close();
+    throw err;
+  }
+  const { target, net } = connected;
   const results: ImportResult[] = [];
   const warnings: string[] = [];
-  const threads = onePass ? new HashThreads() : undefined;
   const hashed = new HashedReads(source, bundle, threads);
   let signaturesVerified = 0;
   const imageSignatureNotes: string[] = [];

@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
-import { mainThreadHash } from './hash-threads.js';
+import { mainThreadHash, type HashThreads } from './hash-threads.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -73,6 +73,8 @@ export interface PackInput {
     onBlobDone?: (blob: ReachableBlob) => void;
     /** Every blob the bundle carries, before the first is written (to size the progress). */
     onPlan?: (blobs: ReachableBlob[]) => void;
+    /** Hashing threads started early by the caller (who closes them). */
+    hashes?: HashThreads;
   };
 }
 
@@ -238,6 +240,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
       concurrency: direct.concurrency,
       segments: direct.segments,
       segmentMinBytes: direct.segmentMinBytes,
+      hashes: direct.hashes,
       origin: (b) => {
         const deferred = inStore.has(b.digest) ? undefined : direct.deferred.get(b.digest);
         if (deferred) return { from: 'network', deferred };

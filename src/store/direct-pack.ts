@@ -76,6 +76,8 @@ export interface DirectWriteOptions {
   segments?: number;
   /** Blobs at least this large are fetched in segments (default SEGMENT_MIN_BYTES). */
   segmentMinBytes?: number;
+  /** Hashing threads the caller started early (and closes); else this write starts and closes its own. */
+  hashes?: HashThreads;
 }
 
 export const journalOf = (output: string) => `${output}.partial.json`;
@@ -124,7 +126,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   }
   const out: Out = { fh, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
-  const hashes = new HashThreads();
+  const hashes = opts.hashes ?? new HashThreads();
   let journal = Promise.resolve();
   const record = (digest: string) => {
     journal = journal.then(() => appendFile(journalOf(output), `${digest}\n`));
@@ -172,7 +174,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await fh.close().catch(() => undefined);
     throw withResumeHint(err, partial);
   } finally {
-    await hashes.close();
+    if (!opts.hashes) await hashes.close();
   }
   await fh.close();
   await rename(partial, output);

@@ -91,6 +91,16 @@ export class HashThreads {
     return this.lanes;
   }
 
+  /**
+   * Start the threads now rather than on the first stream: a thread takes tens of ms to boot,
+   * which a command can overlap with work that does not hash yet (resolving, fetching
+   * metadata) on an otherwise idle core.
+   */
+  warm(): this {
+    if (this.threads > 0) this.started();
+    return this;
+  }
+
   /** A worker died (out of memory, say): its waiting and future streams fail with the reason. */
   private fail(lane: Lane, err: Error): void {
     lane.failed ??= err;
