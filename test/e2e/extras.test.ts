@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,6 +148,40 @@ describe('extras: lock, bundle, import, serve', () => {
       ].sort((a, b) => a[0].localeCompare(b[0])),
     );
     expect(by(seeded.refs.base).extras).toBeUndefined();
+  });
+
+  it("looks up an image's extras several at a time, not one round trip after another", async () => {
+    // A proxy that holds every request 40 ms and counts how many are in flight at once.
+    let inFlight = 0;
+    let most = 0;
+    const port = Number(new URL(upstream.url).port);
+    const proxy = http.createServer((req, res) => {
+      most = Math.max(most, ++inFlight);
+      res.on('close', () => inFlight--);
+      setTimeout(() => {
+        const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: req.headers }, (answer) => {
+          res.writeHead(answer.statusCode!, answer.headers);
+          answer.pipe(res);
+        });
+        up.on('error', () => res.destroy());
+        req.pipe(up);
+      }, 40);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    const host = `127.0.0.1:${(proxy.address() as AddressInfo).port}`;
+    try {
+      const one = path.join(work, 'one.yaml');
+      // One single-platform image: its lookups (three cosign tags, the referrers) are all there is to overlap.
+      await writeFile(one, ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: one }', 'images:', `  - ref: ${seeded.refs.app.replace(upstream.host, host)}`, ''].join('\n'));
+      const r = await runFerry(['lock', one], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      const lock = JSON.parse(await readFile(path.join(work, 'one.lock.json'), 'utf8')) as { images: Array<{ extras?: LockedExtra[] }> };
+      expect(lock.images[0].extras).toHaveLength(2);
+      expect(most).toBeGreaterThanOrEqual(3);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise((r) => proxy.close(r));
+    }
   });
 
   it('--no-extras and `extras: false` lock without them', async () => {

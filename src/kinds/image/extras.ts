@@ -37,6 +37,8 @@ interface LockedImage {
 
 /** An extra's manifest is small; more than this many per subject is not a signature set. */
 const MAX_EXTRAS_PER_SUBJECT = 64;
+/** Extras lookups of one image in flight at once (images resolve several at a time too). */
+const EXTRAS_LOOKUPS = 4;
 
 function repoOf(ref: string): RepoRef {
   const r = parseImageReference(ref);
@@ -63,21 +65,28 @@ export async function discoverExtras(image: LockedImage, client: RegistryClient)
     const e: ImageExtra = { subject, digest: got.digest, mediaType: got.mediaType, size: got.bytes.length, ...extra, via, blobs: blobsOf(`${image.ref} extra ${reference}`, got.bytes) };
     found.set(`${subject} ${e.tag ?? ''} ${e.digest}`, e);
   };
+  // Every lookup of every subject (the cosign tags, the referrers) at once, a few at a time: one
+  // after the other they cost a round trip each, up to ~45 for a multi-platform image.
+  const lookups: Array<() => Promise<void>> = [];
   for (const subject of subjects) {
     for (const suffix of COSIGN_SUFFIXES) {
       const tag = cosignTag(subject, suffix);
-      const head = await client.headManifest(repo, tag);
-      if (head) await add(subject, 'tag', tag, { tag });
-    }
-    const { via, descriptors } = await listReferrers(client, repo, subject);
-    const manifests = descriptors.filter((d) => isManifestType(d.mediaType) && !isIndexType(d.mediaType) && /^sha256:[a-f0-9]{64}$/.test(d.digest));
-    if (manifests.length > MAX_EXTRAS_PER_SUBJECT) {
-      throw new FerryError('VALIDATION', `${image.ref}: ${manifests.length} referrers of ${subject}, more than ${MAX_EXTRAS_PER_SUBJECT}`, {
-        hint: 'Set `extras: false` on this image (or use --no-extras) to carry the image without them.',
+      lookups.push(async () => {
+        if (await client.headManifest(repo, tag)) await add(subject, 'tag', tag, { tag });
       });
     }
-    for (const d of manifests) await add(subject, via, d.digest, d.artifactType ? { artifactType: d.artifactType } : {});
+    lookups.push(async () => {
+      const { via, descriptors } = await listReferrers(client, repo, subject);
+      const manifests = descriptors.filter((d) => isManifestType(d.mediaType) && !isIndexType(d.mediaType) && /^sha256:[a-f0-9]{64}$/.test(d.digest));
+      if (manifests.length > MAX_EXTRAS_PER_SUBJECT) {
+        throw new FerryError('VALIDATION', `${image.ref}: ${manifests.length} referrers of ${subject}, more than ${MAX_EXTRAS_PER_SUBJECT}`, {
+          hint: 'Set `extras: false` on this image (or use --no-extras) to carry the image without them.',
+        });
+      }
+      await mapLimit(manifests, EXTRAS_LOOKUPS, (d) => add(subject, via, d.digest, d.artifactType ? { artifactType: d.artifactType } : {}));
+    });
   }
+  await mapLimit(lookups, EXTRAS_LOOKUPS, (lookup) => lookup());
   return [...found.values()].sort((a, b) => a.subject.localeCompare(b.subject) || (a.tag ?? '').localeCompare(b.tag ?? '') || a.digest.localeCompare(b.digest));
 }
 
