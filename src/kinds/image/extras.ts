@@ -100,8 +100,8 @@ export async function withExtras<T extends LockedImage>(entry: T, spec: { extras
 /** Fetch hook: the extras' manifests and blobs into the store; their top-level descriptors for index.json. */
 export async function fetchExtras(entry: LockedImage, ctx: KindContext): Promise<OciDescriptor[]> {
   const repo = repoOf(entry.ref);
-  const tops: OciDescriptor[] = [];
-  for (const extra of entry.extras ?? []) {
+  // A few extras at a time; the descriptors keep the lock's order.
+  return mapLimit(entry.extras ?? [], EXTRAS_LOOKUPS, async (extra): Promise<OciDescriptor> => {
     const got = await ctx.registry.getManifest(repo, extra.digest);
     await ctx.store.putBytes(got.bytes, extra.digest);
     await mapLimit(extra.blobs, ctx.concurrency, async (blob) => {
@@ -111,7 +111,7 @@ export async function fetchExtras(entry: LockedImage, ctx: KindContext): Promise
         onRetry: (m) => ctx.progress.log(m),
       });
     });
-    tops.push({
+    return {
       mediaType: extra.mediaType,
       digest: extra.digest,
       size: extra.size,
@@ -123,9 +123,8 @@ export async function fetchExtras(entry: LockedImage, ctx: KindContext): Promise
         [EXTRA_ANNOTATION.subject]: extra.subject,
         ...(extra.tag ? { [EXTRA_ANNOTATION.tag]: extra.tag } : {}),
       },
-    });
-  }
-  return tops;
+    };
+  });
 }
 
 export function isExtraTop(top: OciDescriptor): boolean {

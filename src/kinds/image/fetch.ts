@@ -57,11 +57,12 @@ export async function fetchImage(entry: ImageLock, ctx: KindContext): Promise<Oc
       }
     }
     if (isIndexType(entry.mediaType)) {
-      for (const child of entry.manifests) {
-        if (await cachedManifest(ctx, child.digest, child.size)) continue;
+      // The platform manifests a few at a time (one round trip each).
+      await mapLimit(entry.manifests, Math.min(4, ctx.concurrency), async (child) => {
+        if (await cachedManifest(ctx, child.digest, child.size)) return;
         const got = await ctx.registry.getManifest(repo, child.digest);
         await ctx.store.putBytes(got.bytes, child.digest);
-      }
+      });
     }
     await ctx.store.putBytes(topBytes, storedDigest);
 
