@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -7,7 +7,7 @@ import { singleFlight } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import { digestOf, LayoutDir, sha256Hex, type BlobDescriptor } from './layout.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
-import { processAlive } from './temp-files.js';
+import { withPidLock } from './pid-lock.js';
 import type { StoreCacheLayer } from './registry-cache.js';
 import type { DeferredBlobs } from './direct-pack.js';
 import { renameVerified, verifiedWrite } from './verified-write.js';
@@ -90,30 +90,8 @@ export class BlobStore extends LayoutDir {
    * `.partial`: a `<hex>.lock` file (created exclusively, holding the pid) keeps them apart.
    * A lock whose process is gone is taken over.
    */
-  private async withBlobLock<T>(digest: string, fn: () => Promise<T>): Promise<T> {
-    const lock = `${this.blobPath(digest)}.lock`;
-    await mkdir(path.dirname(lock), { recursive: true });
-    for (;;) {
-      try {
-        const fh = await open(lock, 'wx');
-        await fh.writeFile(String(process.pid));
-        await fh.close();
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const pid = Number(await readFile(lock, 'utf8').catch(() => ''));
-        if (!pid || !processAlive(pid)) {
-          await rm(lock, { force: true });
-          continue;
-        }
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    }
-    try {
-      return await fn();
-    } finally {
-      await rm(lock, { force: true });
-    }
+  private withBlobLock<T>(digest: string, fn: () => Promise<T>): Promise<T> {
+    return withPidLock(`${this.blobPath(digest)}.lock`, 'wait', fn);
   }
 
   private async download(desc: BlobDescriptor, upstream: OpenAt, opts: IngestOptions): Promise<void> {

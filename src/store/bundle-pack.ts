@@ -13,6 +13,7 @@ import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
+import { withPidLock } from './pid-lock.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -229,7 +230,17 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   const output = path.resolve(input.output);
   await mkdir(path.dirname(output), { recursive: true });
   const layout = layoutOf(small, blobs);
+  // Two creates writing one output would write into the same partial file: the second is told at once.
+  const busy = (pid: number) =>
+    new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
+      hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
+    });
+  return withPidLock(`${output}.lock`, busy, () => writeBundle(input, output, layout, blobs, inStore));
+}
 
+/** packBundle's writing, under the output's lock: the direct write, or the in-order one from the store. */
+async function writeBundle(input: PackInput, output: string, layout: BundleLayout, blobs: ReachableBlob[], inStore: Set<string>): Promise<PackResult> {
+  const { store } = input;
   if (input.direct && input.splitSize === undefined) {
     const direct = input.direct;
     const storeRoot = store.root;

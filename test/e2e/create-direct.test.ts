@@ -117,6 +117,28 @@ describe('bundle create, direct packing', () => {
     expect(v.code, v.stdout + v.stderr).toBe(0);
   });
 
+  it('refuses at once to write a bundle another live ferry is writing; a lock left by a dead one is taken over', async () => {
+    const out = path.join(work, 'locked.ferry.tar');
+    // A live process holds the output's lock (as a concurrent create would).
+    const holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await writeFile(`${out}.lock`, String(holder.pid));
+      const r = await runFerry(['bundle', 'create', manifest, '-o', out], { env: env('cache-locked') });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain(`another ferry process (pid ${holder.pid}) is writing this bundle`);
+      await expect(stat(out)).rejects.toThrow();
+      await expect(stat(`${out}.partial`)).rejects.toThrow();
+    } finally {
+      holder.kill('SIGKILL');
+      await new Promise((r) => holder.once('close', r));
+    }
+    // The holder is gone: its lock is stale, taken over, and removed when the create is done.
+    const again = await runFerry(['bundle', 'create', manifest, '-o', out], { env: env('cache-locked') });
+    expect(again.code, again.stderr).toBe(0);
+    await expect(stat(`${out}.lock`)).rejects.toThrow();
+    expect((await runFerry(['bundle', 'verify', out])).code).toBe(0);
+  });
+
   it('a create killed midway continues from its partial output and fetches only what was missing', async () => {
     const out = path.join(work, 'killed.ferry.tar');
     const journal = `${out}.partial.json`;
