@@ -12,7 +12,8 @@ export function register(program: Command): void {
       .summary('push/write a bundle into the mirror target, reading it once (idempotent; safe to rerun)')
       .description(
         'Push/write everything in a bundle into the mirror target (idempotent; safe to rerun), reading the bundle once: ' +
-          'blobs are hashed as they are pushed, and manifests and tags go out only after the whole bundle verified. ' +
+          'blobs are hashed as they are pushed (or staged under temporary names in directory targets), and manifests, tags and ' +
+          'file names go out only after the whole bundle verified. ' +
           "A damaged bundle writes no manifest and no tag; blobs pushed before the damage was found stay untagged until the registry's " +
           'garbage collection removes them (`registry garbage-collect` for Distribution). --verify-first writes nothing at all.',
       )

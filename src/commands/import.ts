@@ -12,6 +12,7 @@ import { parseImageReference } from '../oci/reference.js';
 import { loadVerifyKey, readSignature, type SignatureStatus } from '../store/bundle-sign.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
+import { StagedBlobs } from '../store/staged-blobs.js';
 import { checkBaseOnTarget } from './differential.js';
 import { artifactLabel, LayoutWriters } from '../store/layout.js';
 import { openBundleSource } from '../store/open-bundle.js';
@@ -93,7 +94,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   const checkTask = opts.progress.start('check', 0);
   // Hashing threads for one pass, booted while the bundle is validated (see HashThreads.warm).
-  const early = !opts.verifyFirst && resolved.registry !== undefined ? new HashThreads().warm() : undefined;
+  const early = !opts.verifyFirst ? new HashThreads().warm() : undefined;
   let tops: OciDescriptor[];
   try {
     tops = await validateBundleImport(bundle, resolved, opts);
@@ -104,8 +105,9 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     checkTask.finish();
   }
   const concurrency = opts.concurrency ?? DEFAULT_CONCURRENCY;
-  // One pass needs a registry to push to and a kind that pushes blobs ahead of its manifests.
-  const onePass = !opts.verifyFirst && resolved.registry !== undefined && tops.some((t) => kindOf(t)?.importBlobs);
+  // One pass needs a kind that writes its blobs ahead of its manifests and names: into the
+  // registry, or staged in a directory target (see StagedBlobs).
+  const onePass = !opts.verifyFirst && tops.some((t) => kindOf(t)?.importBlobs);
   if (!onePass) await early?.close();
   const verifyPass = async (known?: ReadonlyMap<string, string>) => {
     const task = opts.progress.start('verify', 0);
@@ -134,6 +136,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const results: ImportResult[] = [];
   const warnings: string[] = [];
   const hashed = new HashedReads(source, bundle, threads);
+  const staged = onePass && (resolved.directory || resolved.files || resolved.charts) ? new StagedBlobs(hashed) : undefined;
   let signaturesVerified = 0;
   const imageSignatureNotes: string[] = [];
   try {
@@ -153,7 +156,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     for (const [digest, repositories] of mounts) push?.knownAt(digest, repositories);
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
-    const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, warnings };
+    const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, staged, warnings };
     const perEntry = Math.max(1, Math.ceil(concurrency / 2));
 
     if (onePass) {
@@ -173,6 +176,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     await layouts.flush();
     results.push(...done.flat());
   } finally {
+    await staged?.cleanup();
     await threads?.close();
     await net?.close();
     await source.close();

@@ -9,6 +9,7 @@ import type { HttpClient } from '../net/http.js';
 import type { RegistryClient } from '../oci/client.js';
 import type { RegistryPushSession } from '../oci/push-session.js';
 import type { LayoutWriters } from '../store/layout.js';
+import type { StagedBlobs } from '../store/staged-blobs.js';
 import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace, RegistryMapping } from '../mapping/index.js';
 import type { ImageReference } from '../oci/reference.js';
@@ -48,6 +49,8 @@ export interface ImportContext {
   push?: RegistryPushSession;
   /** index.json writers of the import's layout directories; the command flushes them once at the end. */
   layouts?: LayoutWriters;
+  /** Blobs the blob pass staged in directory targets (one read of the bundle); placed by the kinds instead of read again. */
+  staged?: StagedBlobs;
   /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
   warnings?: string[];
 }

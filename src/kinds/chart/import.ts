@@ -11,8 +11,9 @@ import { keyedMutex } from '../../net/concurrency.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
 import { sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
+import { presentWithSize } from '../../store/staged-blobs.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
-import { writeArtifactToLayout } from '../layout-write.js';
+import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -129,11 +130,11 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
         hint: 'Remove the old archive if it is wrong, then import again.',
       });
     }
-    await verifiedWrite(file, await ctx.source.openBlob(a.chart.digest), a.chart, { label });
+    if (!(await ctx.staged?.place(a.chart.digest, file))) await verifiedWrite(file, await ctx.source.openBlob(a.chart.digest), a.chart, { label });
     bytesSent += a.chart.size;
   }
   if (a.prov && (await sha256OfFile(`${file}.prov`)) !== a.prov.digest) {
-    await verifiedWrite(`${file}.prov`, await ctx.source.openBlob(a.prov.digest), a.prov, { label: `${label} provenance` });
+    if (!(await ctx.staged?.place(a.prov.digest, `${file}.prov`))) await verifiedWrite(`${file}.prov`, await ctx.source.openBlob(a.prov.digest), a.prov, { label: `${label} provenance` });
     bytesSent += a.prov.size;
   }
   const { name, version, ...meta } = a.meta;
@@ -180,12 +181,28 @@ export async function importChart(top: OciDescriptor, ctx: ImportContext): Promi
   return results;
 }
 
-/** Import's first pass: the chart's blobs (config, archive, provenance) into its registry repository, no manifest. */
+/**
+ * Import's first pass: the chart's blobs (config, archive, provenance) into its registry
+ * repository, no manifest; staged in an OCI layout target (not in its index.json) and in a
+ * chart repository (the archive and provenance under temporary names, not in index.yaml).
+ */
 export async function importChartBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
-  if (!ctx.target.registry || !ctx.registry) return;
   const resolved = resolveTarget(ctx.target);
   if (resolved !== ctx.target) ctx = { ...ctx, target: resolved };
+  const t = ctx.target;
+  const toRegistry = Boolean(t.registry && ctx.registry);
+  const staged = ctx.staged;
+  if (!toRegistry && !(staged && (t.directory || t.charts))) return;
   const a = await readChartArtifact(top, ctx.source);
-  const { mapped, repo, artifact } = registryPlace(a, ctx);
-  await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: artifact, blobs: a.blobs, top: a.top, tag: mapped.tag });
+  if (toRegistry) {
+    const { mapped, repo, artifact } = registryPlace(a, ctx);
+    await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: artifact, blobs: a.blobs, top: a.top, tag: mapped.tag });
+  }
+  if (!staged) return;
+  if (t.directory) await stageArtifactForLayout(a.refName, a.top, a.blobs, ctx);
+  if (t.charts) {
+    const file = safeJoin(t.charts.dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, `chart ${a.meta.name} ${a.meta.version}`);
+    if (!(await presentWithSize(file, a.chart.size))) await staged.stage(a.chart, path.dirname(file));
+    if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) await staged.stage(a.prov, path.dirname(file));
+  }
 }

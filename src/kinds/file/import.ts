@@ -7,6 +7,7 @@ import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
+import { presentWithSize } from '../../store/staged-blobs.js';
 import { hasSameContent, writeVerified } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -72,9 +73,13 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
     let sent = 0;
     const skipped = await hasSameContent(dest, layer.digest, layer.size);
     if (!skipped) {
-      const task = ctx.progress.start(baseName(url), layer.size);
-      sent = await writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${url} → ${dest}`, (n) => task.advance(n));
-      task.finish();
+      if (await ctx.staged?.place(layer.digest, dest)) {
+        sent = layer.size;
+      } else {
+        const task = ctx.progress.start(baseName(url), layer.size);
+        sent = await writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${url} → ${dest}`, (n) => task.advance(n));
+        task.finish();
+      }
     }
     if (layer.annotations?.[ROLE] === 'file') {
       const sha512 = layer.annotations?.[SHA512_ANNOTATION];
@@ -89,4 +94,28 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
 async function writeSidecar(file: string, line: string): Promise<void> {
   if ((await readFile(file, 'utf8').catch(() => '')) === line) return;
   await writeFileAtomic(file, line);
+}
+
+/**
+ * Import's blob pass (one read of the bundle): every layer the files directory lacks is staged
+ * there, hashed as it streams; importFile places it once the whole bundle verified.
+ */
+export async function importFileBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
+  if (!ctx.staged || !ctx.target.files) return;
+  const target = filesTarget(ctx.target);
+  const problems = new ProblemList();
+  const plans = await planFile(top, ctx.source, target, problems);
+  // A problem here is the validation's to report (importFile throws it too): nothing staged.
+  if (problems.items.length) return;
+  for (const { layer, url, dest } of plans) {
+    if (await presentWithSize(dest, layer.size)) continue;
+    const task = ctx.progress.start(baseName(url), layer.size);
+    try {
+      await ctx.staged.stage(layer, target.dir, (n) => task.advance(n));
+    } catch (err) {
+      task.fail(err instanceof FerryError ? err.message : 'not written');
+      throw err;
+    }
+    task.finish();
+  }
 }

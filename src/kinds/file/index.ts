@@ -4,7 +4,7 @@ import { FileSpecSchema, type FileSpec } from './spec.js';
 import { FileLockSchema, type FileLock } from './lock.js';
 import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
-import { importFile, validateFileImport } from './import.js';
+import { importFile, importFileBlobs, validateFileImport } from './import.js';
 import { fileServeRoutes } from './serve.js';
 
 /** A file by its upstream URL (the file itself, its checksum file, its signature). */
@@ -30,6 +30,7 @@ export const fileKind = {
   fetch: fetchFile,
   fetchPlan: fileFetchPlan,
   importTo: importFile,
+  importBlobs: importFileBlobs,
   validateImport: validateFileImport,
   references: (entry): FileRef[] => [
     { kind: 'file', upstream: entry.url },

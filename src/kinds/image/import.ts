@@ -4,7 +4,7 @@ import { mapImage } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
-import { writeArtifactToLayout } from '../layout-write.js';
+import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -103,11 +103,20 @@ export async function importImage(top: OciDescriptor, ctx: ImportContext): Promi
   return results;
 }
 
-/** Import's first pass: the image's (or the signature's, referrer's) blobs into its registry repository, no manifest. */
+/**
+ * Import's first pass: the image's (or the signature's, referrer's) blobs into its registry
+ * repository, no manifest; and the image's blobs and manifests staged in an OCI layout target,
+ * not named in its index.json.
+ */
 export async function importImageBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
-  if (!ctx.target.registry || !ctx.registry) return;
-  if (isExtraTop(top)) return pushExtraBlobs(top, ctx);
+  const toRegistry = Boolean(ctx.target.registry && ctx.registry);
+  const toLayout = Boolean(ctx.staged && ctx.target.directory);
+  if (isExtraTop(top)) return toRegistry ? pushExtraBlobs(top, ctx) : undefined; // extras go to registries only
+  if (!toRegistry && !toLayout) return;
   const g = await readImageGraph(top, ctx.source);
-  const { mapped, repo } = registryPlace(g, ctx);
-  await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: g.refName, blobs: g.blobs, top: g.top, tag: mapped.tag });
+  if (toRegistry) {
+    const { mapped, repo } = registryPlace(g, ctx);
+    await pushOciArtifactBlobs(pushSessionOf(ctx), repo, { label: g.refName, blobs: g.blobs, top: g.top, tag: mapped.tag });
+  }
+  if (toLayout) await stageArtifactForLayout(g.refName, g.top, [...g.blobs, ...g.children.map((c) => c.desc)], ctx);
 }

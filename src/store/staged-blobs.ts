@@ -1,0 +1,107 @@
+import { createWriteStream } from 'node:fs';
+import { copyFile, link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { singleFlight } from '../net/concurrency.js';
+import type { HashedReads } from './hashed-reads.js';
+import { releaseTemp, tempPathFor } from './temp-files.js';
+
+const DIGEST = /^sha256:([a-f0-9]{64})$/;
+
+/**
+ * `ferry import` into directory targets (files, a chart repository, an OCI layout) reading the
+ * bundle once. In the blob pass, each blob a directory will hold is written into that
+ * directory under a temporary name, hashed as it streams out of the bundle (HashedReads: a
+ * blob whose bytes are wrong fails before its end, and its temporary file is removed); nothing
+ * carries a final name yet. The verify pass then reads only the rest of the bundle. Only when
+ * it passed do the kinds place each file: a hard link of the staged copy under a temporary
+ * name, renamed over the final name (a copy where a link is refused). Everything staged is
+ * removed at the end, passed or failed; a run killed midway leaves temporary names that the
+ * next write in that directory sweeps (temp-files.ts).
+ */
+export class StagedBlobs {
+  /** digest → the staged copy. */
+  private readonly staged = new Map<string, string>();
+  private readonly once = singleFlight<string, void>();
+
+  constructor(private readonly hashed: HashedReads) {}
+
+  /** Blobs staged, and their bytes. */
+  get count(): number {
+    return this.staged.size;
+  }
+
+  /**
+   * Stage a blob in `dir` (the directory its final name will be in or under, so that a link
+   * reaches it), once per digest; `onBytes` sees the bytes as they are written.
+   */
+  async stage(desc: { digest: string; size: number }, dir: string, onBytes?: (n: number) => void): Promise<void> {
+    const hex = DIGEST.exec(desc.digest)?.[1];
+    if (!hex) throw new FerryError('VERIFY', `blob ${JSON.stringify(desc.digest).slice(0, 100)} is not a sha256 digest; nothing written for it`);
+    if (this.staged.has(desc.digest)) return;
+    await this.once(desc.digest, async () => {
+      if (this.staged.has(desc.digest)) return;
+      await mkdir(dir, { recursive: true });
+      const tmp = tempPathFor(path.join(dir, `.ferry-staged-${hex}`));
+      const count = new Transform({
+        transform(chunk: Buffer, _e, cb) {
+          onBytes?.(chunk.length);
+          cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(await this.hashed.openBlob(desc.digest), count, createWriteStream(tmp, { flags: 'wx' }));
+      } catch (err) {
+        await rm(tmp, { force: true });
+        releaseTemp(tmp);
+        throw err;
+      }
+      this.staged.set(desc.digest, tmp);
+    });
+  }
+
+  /**
+   * Put the staged copy of `digest` at `dest`, replacing what is there in one rename. False
+   * when it was not staged: the caller writes it from the bundle as before.
+   */
+  async place(digest: string, dest: string): Promise<boolean> {
+    const from = this.staged.get(digest);
+    if (!from) return false;
+    await mkdir(path.dirname(dest), { recursive: true });
+    const tmp = tempPathFor(dest);
+    try {
+      try {
+        await link(from, tmp);
+      } catch {
+        // Another filesystem mounted below the target directory, or links refused: a local copy.
+        await copyFile(from, tmp);
+      }
+      await rename(tmp, dest);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    } finally {
+      releaseTemp(tmp);
+    }
+    return true;
+  }
+
+  /** Remove every staged copy (the placed files keep their own links). */
+  async cleanup(): Promise<void> {
+    for (const tmp of this.staged.values()) {
+      await rm(tmp, { force: true });
+      releaseTemp(tmp);
+    }
+    this.staged.clear();
+  }
+}
+
+/** True when `file` exists with `size` bytes: a blob the blob pass need not stage (the import checks its content later). */
+export async function presentWithSize(file: string, size: number): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.isFile() && s.size === size,
+    () => false,
+  );
+}
