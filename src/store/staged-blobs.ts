@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
-import { releaseTemp, tempPathFor } from './temp-files.js';
+import { releaseTemp, sweepStaleTempsOnce, tempPathFor } from './temp-files.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
@@ -19,7 +19,7 @@ const DIGEST = /^sha256:([a-f0-9]{64})$/;
  * it passed do the kinds place each file: a hard link of the staged copy under a temporary
  * name, renamed over the final name (a copy where a link is refused). Everything staged is
  * removed at the end, passed or failed; a run killed midway leaves temporary names that the
- * next write in that directory sweeps (temp-files.ts).
+ * next import staging in that directory sweeps (temp-files.ts).
  */
 export class StagedBlobs {
   /** digest → the staged copy. */
@@ -44,6 +44,8 @@ export class StagedBlobs {
     await this.once(desc.digest, async () => {
       if (this.staged.has(desc.digest)) return;
       await mkdir(dir, { recursive: true });
+      // What a killed import staged here before is removed first (its process is gone).
+      await sweepStaleTempsOnce(dir);
       const tmp = tempPathFor(path.join(dir, `.ferry-staged-${hex}`));
       const count = new Transform({
         transform(chunk: Buffer, _e, cb) {

@@ -105,6 +105,9 @@ interface ImportJson {
 describe('import into directory targets, one read of the bundle', () => {
   it('hashes every blob once as it is staged, names the files after the verify pass, and leaves no staged copy', async () => {
     const t = await target('good');
+    // What an import killed midway staged (its process is gone): removed by this one.
+    await mkdir(path.join(t.root, 'files'), { recursive: true });
+    await writeFile(path.join(t.root, 'files', `.ferry-staged-${sha256(disk)}.ferry-2147483646-0badc0de.tmp`), 'left by a killed import');
     const r = await runFerry(['import', bundle, '--target', t.file, '--json'], { env: env() });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout) as ImportJson;
