@@ -66,6 +66,19 @@ afterAll(async () => {
   if (work && !process.env.FERRY_TEST_KEEP) await rm(work, { recursive: true, force: true });
 });
 
+/** The real apt-get updates from `repo` (vendor-signed) with no warning and downloads `names` from it. */
+async function aptInstalls(repo: string, root: string, names: string[]): Promise<void> {
+  const sources = `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${repo} bookworm main`;
+  const aptRoot = path.join(dir, root);
+  const update = await aptGet(aptRoot, sources, ['update']);
+  expect(update.code, update.stdout + update.stderr).toBe(0);
+  expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
+  const install = await aptGet(aptRoot, sources, ['install', '--download-only', ...names]);
+  expect(install.code, install.stdout + install.stderr).toBe(0);
+  const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
+  for (const name of names) expect(archives, name).toContain(`${name}_1.0_all.deb`);
+}
+
 describe('apt: a repository bigger than one manifest', () => {
   it('is bundled as an index of manifests, verifies, imports, and apt-get installs from the imported tree', async () => {
     const lock = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: env() });
@@ -115,16 +128,8 @@ describe('apt: a repository bigger than one manifest', () => {
     expect(imp.code, imp.stderr).toBe(0);
     const loc = (JSON.parse(imp.stdout).results as Array<{ location: string }>)[0].location.split(' ')[0];
 
-    const sources = `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${loc} bookworm main`;
-    const aptRoot = path.join(dir, 'apt-root');
-    const update = await aptGet(aptRoot, sources, ['update']);
-    expect(update.code, update.stdout + update.stderr).toBe(0);
-    expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
     // A package of the first part and one of the last.
-    const install = await aptGet(aptRoot, sources, ['install', '--download-only', 'ferry-big-00', 'ferry-big-22']);
-    expect(install.code, install.stdout + install.stderr).toBe(0);
-    const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
-    for (const name of ['ferry-big-00', 'ferry-big-22']) expect(archives, name).toContain(`${name}_1.0_all.deb`);
+    await aptInstalls(loc, 'apt-root', ['ferry-big-00', 'ferry-big-22']);
     const pool = await readdir(path.join(mirrorDir, new URL(loc).pathname, 'pool/main/f'), { recursive: true });
     expect(pool.filter((f) => String(f).endsWith('.deb'))).toHaveLength(23);
   });
@@ -133,15 +138,7 @@ describe('apt: a repository bigger than one manifest', () => {
     const serve = await startFerryServe([bundle], { cwd: dir });
     try {
       const at = mapAptRepo(`${upstream.url}/big`, { baseUrl: `${serve.url}/apt` }).url;
-      const sources = `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${at} bookworm main`;
-      const aptRoot = path.join(dir, 'apt-root-serve');
-      const update = await aptGet(aptRoot, sources, ['update']);
-      expect(update.code, update.stdout + update.stderr).toBe(0);
-      expect(update.stdout + update.stderr).not.toMatch(/NO_PUBKEY|not signed|insecure|W: |E: /);
-      const install = await aptGet(aptRoot, sources, ['install', '--download-only', 'ferry-big-01', 'ferry-big-21']);
-      expect(install.code, install.stdout + install.stderr).toBe(0);
-      const archives = await readdir(path.join(aptRoot, 'var/cache/apt/archives'));
-      for (const name of ['ferry-big-01', 'ferry-big-21']) expect(archives, name).toContain(`${name}_1.0_all.deb`);
+      await aptInstalls(at, 'apt-root-serve', ['ferry-big-01', 'ferry-big-21']);
     } finally {
       await serve.stop();
     }
