@@ -78,7 +78,9 @@ export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, m
       }
     } else if (kind === 'file' || kind === 'apt' || kind === 'chart') {
       const json = await read(top);
-      for (const layer of Array.isArray(json.layers) ? json.layers : []) {
+      // A big APT artifact is an index of manifests, each with a slice of the layers (kinds/apt/artifact.ts).
+      const parts = kind === 'apt' && Array.isArray(json.manifests) ? await Promise.all(json.manifests.filter((c) => typeof c?.digest === 'string' && DIGEST.test(c.digest)).map(read)) : [json];
+      for (const layer of parts.flatMap((p) => (Array.isArray(p.layers) ? p.layers : []))) {
         const role = layer?.annotations?.[ROLE];
         if (kind === 'chart' ? CHART_PAYLOAD.has(layer?.mediaType) : role === (kind === 'apt' ? 'package' : 'file')) add(layer, top);
       }

@@ -25,7 +25,7 @@ export const READ_CAPS: Readonly<Record<string, number>> = {
   'ferry/bundle.json': 64 * 1024,
   'ferry/manifest.yaml': 4 * 1024 * 1024,
   'ferry/lock.json': 64 * 1024 * 1024,
-  'ferry/checksums.sha256': 32 * 1024 * 1024,
+  'ferry/checksums.sha256': 64 * 1024 * 1024,
   'ferry/differential.json': 16 * 1024 * 1024,
 };
 /** Any other whole-file read. */

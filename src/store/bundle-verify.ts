@@ -11,6 +11,7 @@ import type { TarEntry } from './tar-index.js';
 import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file.js';
 import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
 import { hashRanges } from './hash-pool.js';
+import { noteBytesPassed } from './young-gc.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import type { NetOptions } from '../oci/context.js';
 import { readSignature, SIGNATURE_FILE, type SignatureStatus, type VerifyKey } from './bundle-sign.js';
@@ -127,17 +128,13 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     if (!checksumEntry) {
       problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} is missing; the bundle cannot be checked file by file` });
     } else {
-      let text = '';
-      try {
-        text = (await reader.readFile(CHECKSUMS)).toString('utf8');
-      } catch (err) {
-        problems.push({ file: CHECKSUMS, message: withoutPrefix((err as Error).message, bundle) });
-      }
-      const parsed = parseChecksums(text);
-      // Copies, not slices of `text`: the file's text can then be freed.
-      for (const [name, hex] of parsed.sums) sums.set(reader.index.byName.get(name)?.name ?? fresh(name), fresh(hex));
-      for (const p of parsed.problems) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${p.line}: ${p.message}` });
+      sums = await readChecksums(reader, problems);
     }
+    /** What ferry/checksums.sha256 says of `name` (SAME_AS_NAME resolved to the blob name's hex). */
+    const listed = (name: string) => {
+      const v = sums.get(name);
+      return v === SAME_AS_NAME ? BLOB_NAME.exec(name)![1] : v;
+    };
 
     // One pass: hash every file's bytes; keep the hashes that differ from a blob's name or from
     // the checksums file. A single tar: small files in sequential shared reads, large blobs
@@ -145,7 +142,9 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     // registry streams each file.
     const differs = (name: string, hex: string) => {
       const m = BLOB_NAME.exec(name);
-      return (m !== null && m[1] !== hex) || sums.get(name) !== hex;
+      if (m !== null && m[1] !== hex) return true;
+      const v = sums.get(name);
+      return v !== SAME_AS_NAME && v !== hex;
     };
     const known = opts.known;
     const toHash = known?.size ? files.filter((e) => !known.has(e.name)) : files;
@@ -192,7 +191,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
         return kind === 'image' || (kind === undefined && d.annotations?.[ANNOTATION.refName] !== undefined);
       }).length;
     }
-    const blobUse = (digest: string) => walk?.blobs.get(digest);
+    const blobUse = (digest: string) => walk?.use(digest);
 
     // Blob names versus content.
     for (const [digest, file] of corrupt) {
@@ -214,7 +213,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     if (checksumEntry) {
       for (const e of files) {
         if (e.name === CHECKSUMS || e.name === SIGNATURE_FILE) continue;
-        const expected = sums.get(e.name);
+        const expected = listed(e.name);
         const m = BLOB_NAME.exec(e.name);
         const use = m ? blobUse(`sha256:${m[1]}`) : undefined;
         if (expected === undefined) {
@@ -265,17 +264,23 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
 const NAMED_PER_BLOB = 5;
 
 /** The labels as a list for messages: "a, b, …" says more may use the blob than are named. */
-function shortList(labels: string[]): string[] {
-  return labels.length >= NAMED_PER_BLOB ? [...labels, '…'] : labels;
+function shortList(labels: readonly string[]): string[] {
+  return labels.length >= NAMED_PER_BLOB ? [...labels, '…'] : [...labels];
 }
 
-function named(labels: string[]): string {
+function named(labels: readonly string[]): string {
   return shortList(labels).join(', ');
 }
 
+interface BlobUse {
+  role: BlobRole;
+  /** Up to NAMED_PER_BLOB artifacts using the blob, sorted. */
+  artifacts: readonly string[];
+}
+
 interface BundleWalk {
-  /** Every descriptor reachable from index.json: its role and (up to NAMED_PER_BLOB) artifacts using it, sorted. */
-  blobs: Map<string, { role: BlobRole; artifacts: string[] }>;
+  /** Every descriptor reachable from index.json, by digest: its role and the artifacts using it. */
+  use(digest: string): BlobUse | undefined;
   problems: WalkProblem[];
 }
 
@@ -286,9 +291,21 @@ interface BundleWalk {
  * and a walk stops at a blob whose list is full (everything below it is full too: every label
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
+ *
+ * Memory is one map entry per blob (250 000 in the largest bundle): a blob in the tar is keyed
+ * by its tar entry's name (a string the tar index holds anyway), and its role and artifacts are
+ * one shared record per distinct combination (nearly every blob of an artifact has the same).
  */
 async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (digest: string) => boolean, fromBase?: Map<string, number>): Promise<BundleWalk> {
-  const blobs = new Map<string, { role: BlobRole; artifacts: string[] }>();
+  const blobs = new Map<string, BlobUse>();
+  const records = new Map<string, BlobUse>();
+  const record = (role: BlobRole, artifacts: string[]): BlobUse => {
+    const key = `${role}\n${artifacts.join('\n')}`;
+    let r = records.get(key);
+    if (!r) records.set(key, (r = { role, artifacts }));
+    return r;
+  };
+  const keyOf = (digest: string) => (reader instanceof BundleReader ? reader.blobEntry(digest)?.name : undefined) ?? digest;
   const problems: WalkProblem[] = [];
   const byDigest = new Map<string, WalkProblem>();
 
@@ -299,6 +316,25 @@ async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (dige
     problems.push(p);
   };
 
+  // Manifests of a tar are read into one buffer (a split APT artifact's 60 manifests would
+  // otherwise be 60 MB of fresh buffers for the collector); a registry's arrive as buffers.
+  let shared: Buffer | undefined;
+  const manifestText = async (digest: string): Promise<string> => {
+    if (!(reader instanceof BundleReader)) {
+      const bytes = await reader.readBlob(digest);
+      noteBytesPassed(bytes.length);
+      return bytes.toString('utf8');
+    }
+    const e = reader.blobEntry(digest);
+    if (!e) throw new Error('not in the bundle');
+    shared ??= Buffer.allocUnsafe(MAX_MANIFEST_BYTES);
+    for (let got = 0; got < e.size; ) {
+      const n = reader.file.readSync(shared, got, e.size - got, e.offset + got);
+      if (n === 0) throw new Error('the bundle ends before it does (truncated?)');
+      got += n;
+    }
+    return shared.toString('utf8', 0, e.size);
+  };
   // Not cached: a manifest is expanded at most NAMED_PER_BLOB times (see below), and keeping
   // every parsed manifest's children would hold the whole graph in memory.
   const childrenOf = async (desc: OciDescriptor, role: BlobRole, label: string) => {
@@ -308,8 +344,7 @@ async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (dige
         report(label, role, desc.digest, `${desc.size} bytes: larger than any registry accepts for a ${role} (${MAX_MANIFEST_BYTES}); not read`);
       } else {
         try {
-          const bytes = reader instanceof BundleReader ? reader.readBlobSync(desc.digest, MAX_MANIFEST_BYTES) : await reader.readBlob(desc.digest);
-          const json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
+          const json = JSON.parse(await manifestText(desc.digest)) as Record<string, unknown>;
           if (typeof json !== 'object' || json === null) throw new Error('not a JSON object');
           const list = (v: unknown, what: string): OciDescriptor[] => {
             if (v === undefined) return [];
@@ -340,16 +375,17 @@ async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (dige
     while (stack.length) {
       const { desc, role } = stack.pop()!;
       const digest = String(desc.digest);
-      let known = blobs.get(digest);
-      if (!known) blobs.set(digest, (known = { role, artifacts: [] }));
+      const entry = reader instanceof BundleReader ? reader.blobEntry(digest) : undefined;
+      const key = entry?.name ?? digest;
+      const known = blobs.get(key);
       // Seen from this artifact already, or named by enough artifacts (and so is all below it).
-      if (known.artifacts.length >= NAMED_PER_BLOB || known.artifacts.includes(label)) continue;
-      known.artifacts.push(label);
+      if (known && (known.artifacts.length >= NAMED_PER_BLOB || known.artifacts.includes(label))) continue;
+      blobs.set(key, record(known?.role ?? role, known ? [...known.artifacts, label].sort() : [label]));
       if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
         report(label, role, digest, 'unsupported or malformed digest');
         continue;
       }
-      const actual = reader instanceof BundleReader ? reader.blobEntry(digest)?.size : await reader.blobSize(digest);
+      const actual = reader instanceof BundleReader ? entry?.size : await reader.blobSize(digest);
       if (actual === undefined) {
         // Left out of a differential bundle with this size: expected from the base, not missing.
         if (fromBase?.get(digest) === desc.size) continue;
@@ -363,10 +399,49 @@ async function walkBundle(index: OciIndex, reader: BundleSource, canParse: (dige
       for (const c of (await childrenOf(desc, role, label)) ?? []) stack.push(c);
     }
   }
-  for (const b of blobs.values()) b.artifacts.sort();
+  const use = (digest: string) => blobs.get(keyOf(digest));
   // Problems name the artifacts that reach the blob, not only the first one found.
-  for (const p of problems) p.artifacts = blobs.get(p.digest)?.artifacts ?? p.artifacts;
-  return { blobs, problems };
+  for (const p of problems) p.artifacts = [...(use(p.digest)?.artifacts ?? p.artifacts)];
+  return { use, problems };
+}
+
+/** The value kept for a blob whose listed hash is its name's (nearly all): no string per blob. */
+const SAME_AS_NAME = '=';
+/** Bytes of ferry/checksums.sha256 parsed at a time: the text is never one string, and each piece is small enough to die young (V8 puts strings over 128 KiB in large-object space, freed only by full collections). */
+const CHECKSUM_CHUNK = 64 << 10;
+
+/**
+ * ferry/checksums.sha256 as name → hex, parsed a chunk of lines at a time (a bundle of 250 000
+ * files lists 36 MB): names are the tar index's own strings where the bundle has the file, and a
+ * blob listed with its own name's hash keeps SAME_AS_NAME, so the map costs an entry per file
+ * and no more. Problems (bad lines, names listed twice) name their line.
+ */
+async function readChecksums(reader: BundleSource, problems: ProblemSink): Promise<Map<string, string>> {
+  const sums = new Map<string, string>();
+  // Read here, not in the caller: the file's bytes must not stay reachable from its frame.
+  let raw: Buffer;
+  try {
+    raw = await reader.readFile(CHECKSUMS);
+  } catch (err) {
+    problems.push({ file: CHECKSUMS, message: withoutPrefix((err as Error).message, reader.path) });
+    return sums;
+  }
+  let line = 0;
+  for (let start = 0; start < raw.length; ) {
+    let end = raw.indexOf(0x0a, Math.min(start + CHECKSUM_CHUNK, raw.length - 1));
+    end = end === -1 ? raw.length : end + 1;
+    const parsed = parseChecksums(raw.toString('utf8', start, end));
+    for (const p of parsed.problems) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS} line ${line + p.line}: ${p.message}` });
+    for (const [name, hex] of parsed.sums) {
+      if (sums.has(name)) problems.push({ file: CHECKSUMS, message: `${CHECKSUMS}: ${name} listed twice` });
+      // Copies, not slices of the chunk's text: the text can then be freed.
+      const key = reader.index.byName.get(name)?.name ?? fresh(name);
+      sums.set(key, BLOB_NAME.exec(key)?.[1] === hex ? SAME_AS_NAME : fresh(hex));
+    }
+    for (let i = raw.indexOf(0x0a, start); i !== -1 && i < end; i = raw.indexOf(0x0a, i + 1)) line++;
+    start = end;
+  }
+  return sums;
 }
 
 /** A flat copy of a string (a slice would keep its whole parent alive). */

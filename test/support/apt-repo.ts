@@ -219,3 +219,27 @@ export async function aptGet(rootDir: string, sourcesLine: string, args: string[
     ...args,
   ]);
 }
+
+/**
+ * Tiny `.deb` files built with dpkg-deb (a repository of many packages without downloading any):
+ * `<name>_1.0_all.deb` each holding `/usr/share/doc/<name>/README`, in `dir`.
+ */
+export async function buildDebs(dir: string, names: string[]): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const out: string[] = [];
+  for (const name of names) {
+    const root = path.join(dir, `${name}-root`);
+    await mkdir(path.join(root, 'DEBIAN'), { recursive: true });
+    await mkdir(path.join(root, 'usr/share/doc', name), { recursive: true });
+    await writeFile(path.join(root, 'usr/share/doc', name, 'README'), `${name}: built by ferry's tests\n`);
+    await writeFile(
+      path.join(root, 'DEBIAN/control'),
+      [`Package: ${name}`, 'Version: 1.0', 'Architecture: all', 'Maintainer: ferry tests <tests@ferry.test>', 'Section: misc', 'Priority: optional', `Description: ${name}, a test package`, ''].join('\n'),
+    );
+    const deb = path.join(dir, `${name}_1.0_all.deb`);
+    await mustRun('dpkg-deb', ['--build', '--root-owner-group', root, deb]);
+    await rm(root, { recursive: true, force: true });
+    out.push(deb);
+  }
+  return out;
+}

@@ -1,6 +1,7 @@
 import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
-import type { OciDescriptor } from '../../oci/media-types.js';
+import { MT, type OciDescriptor } from '../../oci/media-types.js';
+import { digestOf } from '../../store/layout.js';
 import { ANNOTATION } from '../../store/source.js';
 import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
 import { downloadToStore } from '../file/download.js';
@@ -10,6 +11,7 @@ import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
 import { readPackages, releaseTextOf, repoUrl } from './repo.js';
 import { aptLabel } from './resolve.js';
+import { packagesPerManifest, splitAptManifests } from './artifact.js';
 
 export const APT_ARTIFACT_TYPE = 'application/vnd.ferry.apt.v1';
 export const APT_CONFIG_TYPE = 'application/vnd.ferry.apt.config.v1+json';
@@ -159,14 +161,28 @@ async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask
       onRetry: (m) => ctx.progress.log(m),
     });
   });
-  for (const p of list) layers.push(layer(p, p.filename, 'package', DEB_MEDIA_TYPE));
+  const packages = list.map((p) => layer(p, p.filename, 'package', DEB_MEDIA_TYPE));
   const config: AptConfig = { name: entry.name, url: entry.url, mode: entry.mode, suites };
-  const top = await putArtifact(ctx.store, {
-    artifactType: APT_ARTIFACT_TYPE,
-    config: { mediaType: APT_CONFIG_TYPE, bytes: Buffer.from(JSON.stringify(config)) },
-    layers,
-    annotations: sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, 'io.ferry.apt.mode': entry.mode }),
-    topAnnotations: { [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, [ANNOTATION.refName]: entry.name, [ANNOTATION.title]: entry.name },
-  });
-  return [top];
+  const annotations = sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, 'io.ferry.apt.mode': entry.mode });
+  const topAnnotations = sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, [ANNOTATION.refName]: entry.name, [ANNOTATION.title]: entry.name });
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const configDesc = { mediaType: APT_CONFIG_TYPE, digest: digestOf(configBytes), size: configBytes.length };
+  const split = splitAptManifests({ artifactType: APT_ARTIFACT_TYPE, config: configDesc, meta: layers, packages, annotations }, packagesPerManifest());
+  if (!split) {
+    // One manifest, as ferry always wrote it (same bytes, same digest).
+    return [
+      await putArtifact(ctx.store, {
+        artifactType: APT_ARTIFACT_TYPE,
+        config: { mediaType: APT_CONFIG_TYPE, bytes: configBytes },
+        layers: [...layers, ...packages],
+        annotations,
+        topAnnotations,
+      }),
+    ];
+  }
+  // Children before the index that lists them: the store never names a blob it does not have.
+  await ctx.store.putBytes(configBytes);
+  for (const child of split.children) await ctx.store.putBytes(child);
+  const d = await ctx.store.putBytes(split.index);
+  return [{ mediaType: MT.ociIndex, digest: d.digest, size: d.size, artifactType: APT_ARTIFACT_TYPE, annotations: topAnnotations }];
 }

@@ -8,7 +8,10 @@ import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetac
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
+import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
 import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
+import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
@@ -38,16 +41,43 @@ export function aptTarget(loaded: ResolvedTarget): { dir: string; baseUrl: strin
 }
 
 export interface AptArtifact {
-  manifest: OciManifest;
+  /** The artifact's layers in order, from its one manifest or, split, from every child of its index. */
+  manifest: Pick<OciManifest, 'config' | 'layers'>;
   cfg: AptConfig;
   label: string;
 }
 
-/** Manifest and config of an APT artifact: capped, digest-checked, and the config's shape checked. */
+/**
+ * Manifest(s) and config of an APT artifact: capped, digest-checked, and the config's shape
+ * checked. Either form (artifact.ts): one manifest, or an index whose children (at most
+ * MAX_APT_PARTS, each read under the 4 MiB manifest cap, none twice, all with the same config)
+ * carry slices of the layer list, concatenated here in order. Memory stays bounded: at most
+ * MAX_APT_PARTS × 4 MiB of JSON, and no more layers than a bundle may hold entries.
+ */
 export async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
   const what = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
-  const { json: manifest } = await readJsonBlob<OciManifest>(source, top, `${what} manifest`);
-  manifestParts(manifest, what);
+  const { json } = await readJsonBlob<OciManifest & { manifests?: unknown }>(source, top, `${what} manifest`, MAX_MANIFEST_BYTES);
+  let manifest: AptArtifact['manifest'];
+  if (json.manifests === undefined) {
+    manifest = manifestParts(json, what);
+  } else {
+    const children = json.manifests;
+    if (!Array.isArray(children) || !children.length || !children.every(isDescriptor)) throw new FerryError('VERIFY', `${what}: index lists no valid child manifests`);
+    if (children.length > MAX_APT_PARTS) throw new FerryError('VERIFY', `${what}: index lists ${children.length} manifests, more than the ${MAX_APT_PARTS} an APT artifact may have`);
+    if (new Set(children.map((c) => c.digest)).size !== children.length) throw new FerryError('VERIFY', `${what}: index lists a manifest twice`);
+    let config: OciDescriptor | undefined;
+    const layers: OciDescriptor[] = [];
+    for (const [i, child] of children.entries()) {
+      const part = `${what} manifest ${i + 1}/${children.length}`;
+      const { json: m } = await readJsonBlob<OciManifest>(source, child, part, MAX_MANIFEST_BYTES);
+      const p = manifestParts(m, part);
+      config ??= p.config;
+      if (p.config.digest !== config.digest) throw new FerryError('VERIFY', `${part}: config ${p.config.digest} differs from the first manifest's ${config.digest}`);
+      if (layers.length + p.layers.length > MAX_TAR_ENTRIES) throw new FerryError('VERIFY', `${what}: more than ${MAX_TAR_ENTRIES} layers, more than a bundle may hold; refusing it`);
+      for (const l of p.layers) layers.push(l);
+    }
+    manifest = { config: config!, layers };
+  }
   const { json: cfg } = await readJsonBlob<AptConfig>(source, manifest.config, `${what} config`);
   if (typeof cfg.name !== 'string' || typeof cfg.url !== 'string' || (cfg.mode !== 'whole' && cfg.mode !== 'filtered') || !Array.isArray(cfg.suites)) {
     throw new FerryError('VERIFY', `${what}: config has no valid name, url, mode and suites`);

@@ -1,14 +1,13 @@
 import { mapAptRepo } from '../../mapping/index.js';
 import { publicKeyArmored, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import { FerryError } from '../../errors.js';
-import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
 import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
 import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
 import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
-import type { AptConfig } from './fetch.js';
-import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, SITE_KEY_NAME } from './import.js';
+import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
 import { releaseTextOf } from './repo.js';
 
@@ -37,8 +36,8 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
     const mine = new Map<string, ServedEntry>();
     const add = (p: string, entry: ServedEntry) => addServedPath(ctx, mine, p, entry, artifact);
     try {
-      const manifest = JSON.parse((await ctx.source.readBlob(top.digest, undefined, `${artifact} manifest`)).toString('utf8')) as OciManifest;
-      const cfg = JSON.parse((await ctx.source.readBlob(manifest.config.digest, undefined, `${artifact} config`)).toString('utf8')) as AptConfig;
+      // One manifest or an index of parts (artifact.ts): the same layer list either way, digest-checked.
+      const { manifest, cfg } = await readAptArtifact(top, ctx.source);
       const root = mapAptRepo(cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
       const titleOf = (l: OciDescriptor) => {
         const t = l?.annotations?.[ANNOTATION.title];

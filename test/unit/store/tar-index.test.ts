@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { indexTar, tarHeader, tarPadding, TAR_END } from '../../../src/store/tar-index.js';
+import { indexTar, MAX_TAR_ENTRIES, tarHeader, tarPadding, TAR_END } from '../../../src/store/tar-index.js';
 import { mustRun } from '../../support/cli.js';
 
 let dir: string;
@@ -189,13 +189,31 @@ describe('indexTar bounds', () => {
     return `${len}${body}`;
   };
 
-  it('refuses more entries than a bundle holds, before indexing them all', async () => {
-    const file = path.join(dir, 'many-entries.tar');
+  /** A tar of `n` zero-byte files (f0, f1 …), written 10 000 headers at a time. */
+  const manyEntries = async (file: string, n: number) => {
     const fh = await open(file, 'w');
-    for (let i = 0; i <= 40_000; i++) await fh.write(tarHeader(`f${i}`, 0, 'file'));
+    for (let i = 0; i < n; i += 10_000) {
+      await fh.write(Buffer.concat(Array.from({ length: Math.min(10_000, n - i) }, (_, j) => tarHeader(`f${i + j}`, 0, 'file'))));
+    }
     await fh.write(TAR_END);
     await fh.close();
-    await expectRefused(file, /more than 40000 entries; refusing to index it/);
+  };
+
+  it('indexes 100 000 entries (a whole Debian suite is ~70 000 .debs)', async () => {
+    const file = path.join(dir, 'hundred-thousand.tar');
+    await manyEntries(file, 100_000);
+    const idx = await indexTar(file);
+    expect(idx.entries.length).toBe(100_000);
+    expect(idx.byName.get('f99999')).toMatchObject({ name: 'f99999', type: 'file', size: 0, offset: 99_999 * 512 + 512 });
+    await rm(file);
+  });
+
+  it('refuses more entries than a bundle holds, before indexing them all', async () => {
+    expect(MAX_TAR_ENTRIES).toBe(250_000);
+    const file = path.join(dir, 'many-entries.tar');
+    await manyEntries(file, MAX_TAR_ENTRIES + 1);
+    await expectRefused(file, /more than 250000 entries; refusing to index it/);
+    await rm(file);
   });
 
   it('refuses names longer than 1 KiB (a PAX path) and PAX metadata piling up over 1 MiB for one entry', async () => {
