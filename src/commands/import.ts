@@ -136,7 +136,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const results: ImportResult[] = [];
   const warnings: string[] = [];
   const hashed = new HashedReads(source, bundle, threads);
-  const staged = onePass && (resolved.directory || resolved.files || resolved.charts) ? new StagedBlobs(hashed) : undefined;
+  const staged = onePass && (resolved.directory || resolved.files || resolved.charts || resolved.apt) ? new StagedBlobs(hashed) : undefined;
   let signaturesVerified = 0;
   const imageSignatureNotes: string[] = [];
   try {

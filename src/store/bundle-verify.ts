@@ -292,7 +292,7 @@ interface BundleWalk {
  * that reached it went on down). Iterative, so deep nesting cannot overflow the stack.
  * `canParse` skips parsing a manifest whose bytes failed their digest check.
  *
- * Memory is one map entry per blob (250 000 in the largest bundle): a blob in the tar is keyed
+ * Memory is one map entry per blob (90 000 in the largest bundle): a blob in the tar is keyed
  * by its tar entry's name (a string the tar index holds anyway), and its role and artifacts are
  * one shared record per distinct combination (nearly every blob of an artifact has the same).
  */
@@ -411,8 +411,8 @@ const SAME_AS_NAME = '=';
 const CHECKSUM_CHUNK = 64 << 10;
 
 /**
- * ferry/checksums.sha256 as name → hex, parsed a chunk of lines at a time (a bundle of 250 000
- * files lists 36 MB): names are the tar index's own strings where the bundle has the file, and a
+ * ferry/checksums.sha256 as name → hex, parsed a chunk of lines at a time (a bundle of 90 000
+ * files lists 13 MB): names are the tar index's own strings where the bundle has the file, and a
  * blob listed with its own name's hash keeps SAME_AS_NAME, so the map costs an entry per file
  * and no more. Problems (bad lines, names listed twice) name their line.
  */

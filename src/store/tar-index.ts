@@ -125,7 +125,7 @@ export function safeEntryName(raw: string, where: string): string {
 /**
  * Reads at offsets through a window of WINDOW bytes: headers of small entries sit next to each
  * other, so a tar of many small files is indexed in a few large reads into ONE reused buffer,
- * not one read and one allocation per header (nor a fresh window per refill: a 250 000-entry
+ * not one read and one allocation per header (nor a fresh window per refill: a 90 000-entry
  * bundle would leave a thousand dead windows for the collector). A returned buffer is a view of
  * the window, valid until the next read; only a read longer than the window (a PAX header of up
  * to MAX_META bytes) gets a buffer of its own.
@@ -163,13 +163,13 @@ const MAX_META = 1 << 20;
  * Entries one bundle may hold, and the longest name: the index keeps one record per entry in
  * memory (about 200 bytes: the name string, the record, its map slot), and verify and import
  * keep a few bytes more, so a tar of many thousands of tiny entries must not grow them past a
- * bounded footprint. A bundle is one blob per file; 250 000 holds a whole Debian suite (about
- * 70 000 .debs per architecture) with room for images. Measured at this many entries
- * (scripts/bench/tar-entries.ts): about 50 MB of live heap for the index, peak RSS about 180 MB
- * to index and 370 MB for `bundle verify` with V8's default young generation (which grows to
- * 128 MB while every record survives), 230 MB with NODE_OPTIONS=--max-semi-space-size=16.
+ * bounded footprint. A bundle is one blob per file; 90 000 holds a whole Debian suite (about
+ * 65 000 .debs of bookworm main for one architecture, `all` included) with room for images.
+ * Measured (scripts/bench/tar-entries.ts, synthetic bundles of tiny blobs): `bundle verify`
+ * peaks at 229 MB RSS at 90 000 entries (253 MB at 100 000, 395 MB at 250 000: V8's young
+ * generation grows to 128 MB while every record survives), indexing alone at about 120 MB.
  */
-export const MAX_TAR_ENTRIES = 250_000;
+export const MAX_TAR_ENTRIES = 90_000;
 const MAX_NAME_BYTES = 1024;
 
 /**

@@ -5,6 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { listTree } from '../support/fs-tree.js';
+import { flipByte, tarEntries } from '../support/tar-walk.js';
 import { startFerryServe } from '../support/static-http.js';
 import { mapAptRepo } from '../../src/mapping/index.js';
 import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
@@ -109,6 +111,10 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     const imp = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
     expect(imp.code, imp.stderr).toBe(0);
     const results = JSON.parse(imp.stdout).results as Array<{ artifact: string; location: string; skipped: boolean }>;
+    // One read: the .debs were hashed as they were staged in the pool's tree (the verify pass read the rest).
+    const verified = JSON.parse(imp.stdout).verified as { bytes: number; whilePushing: { files: number; bytes: number } };
+    expect(verified.whilePushing.files).toBeGreaterThanOrEqual(DEBS.length);
+    expect(verified.whilePushing.bytes).toBeGreaterThan(verified.bytes / 2);
     const loc = (prefix: string) => results.find((r) => r.artifact === `${upstream.url}/${prefix} bookworm`)!.location.split(' ')[0];
     expect(loc('filtered')).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
 
@@ -135,6 +141,18 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     expect(again.code, again.stderr).toBe(0);
     const second = JSON.parse(again.stdout).results as Array<{ artifact: string; skipped: boolean }>;
     expect(second.filter((r) => r.artifact.includes('bookworm')).every((r) => r.skipped)).toBe(true);
+    expect((await listTree(mirrorDir)).filter((f) => /\.ferry-|\.tmp$/.test(f))).toEqual([]);
+
+    // A bundle with one damaged .deb leaves a fresh mirror directory empty: no pool file, no index.
+    const damaged = path.join(dir, 'damaged.ferry.tar');
+    await cp(bundle, damaged);
+    const biggest = [...(await tarEntries(damaged))].filter(([n]) => n.startsWith('blobs/')).sort((a, b) => b[1].size - a[1].size)[0][0];
+    await flipByte(damaged, biggest, 100);
+    await writeFile(path.join(dir, 'fresh.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: fresh }', 'apt:', '  dir: ./fresh', `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'));
+    const bad = await runFerry(['import', damaged, '-t', 'fresh.yaml'], { cwd: dir, env: env() });
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain(biggest.replace('blobs/sha256/', 'sha256:'));
+    expect(await listTree(path.join(dir, 'fresh'))).toEqual([]);
   });
 });
 

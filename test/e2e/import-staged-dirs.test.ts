@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { runFerry } from '../support/cli.js';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { pseudoRandomStream, seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { listTree } from '../support/fs-tree.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
@@ -24,20 +25,6 @@ let bundle: string;
 let disk: Buffer;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '20' });
-
-/** Every path under `dir` (relative), sorted. */
-async function tree(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  const walk = async (d: string, rel: string): Promise<void> => {
-    for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(path.join(d, e.name), r);
-      else out.push(r);
-    }
-  };
-  await walk(dir, '');
-  return out.sort();
-}
 
 async function target(name: string): Promise<{ file: string; root: string }> {
   const root = path.join(work, name);
@@ -117,11 +104,11 @@ describe('import into directory targets, one read of the bundle', () => {
     expect(report.verified.bytes - report.verified.whilePushing.bytes).toBeLessThan(64 * 1024);
     expect(report.verified.whilePushing.read).toBe(report.verified.whilePushing.bytes);
 
-    const files = await tree(path.join(t.root, 'files'));
+    const files = await listTree(path.join(t.root, 'files'));
     const img = files.find((f) => f.endsWith('/disk.img'));
     expect(img).toBeDefined();
     expect(sha256(await readFile(path.join(t.root, 'files', img!)))).toBe(sha256(disk));
-    expect(await tree(path.join(t.root, 'charts'))).toEqual(['hello-1.0.0.tgz', 'index.yaml']);
+    expect(await listTree(path.join(t.root, 'charts'))).toEqual(['hello-1.0.0.tgz', 'index.yaml']);
     const layoutIndex = JSON.parse(await readFile(path.join(t.root, 'layout', 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
     expect(layoutIndex.manifests).toHaveLength(2);
     // The image under the digest the registry has, every blob it names in the layout.
@@ -132,7 +119,7 @@ describe('import into directory targets, one read of the bundle', () => {
     const m = JSON.parse(top.toString()) as { config: { digest: string }; layers: Array<{ digest: string }> };
     for (const d of [m.config, ...m.layers]) expect(`sha256:${sha256(await inLayout(d.digest))}`).toBe(d.digest);
     // Nothing left under a temporary or staged name anywhere in the target.
-    expect((await tree(t.root)).filter((f) => /\.ferry-|\.tmp$/.test(f))).toEqual([]);
+    expect((await listTree(t.root)).filter((f) => /\.ferry-|\.tmp$/.test(f))).toEqual([]);
 
     const again = await runFerry(['import', bundle, '--target', t.file, '--json'], { env: env() });
     expect(again.code, again.stderr).toBe(0);
@@ -154,7 +141,7 @@ describe('import into directory targets, one read of the bundle', () => {
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`sha256:${sha256(disk)}`);
     expect(r.stderr).toMatch(/nothing was imported/);
-    const left = await tree(t.root);
+    const left = await listTree(t.root);
     // Only the target file itself; the layout may hold its empty skeleton, never a blob or index entry.
     expect(left.filter((f) => f !== 'target.yaml' && !/^layout\/(oci-layout|index\.json)$/.test(f))).toEqual([]);
     const index = await readFile(path.join(t.root, 'layout', 'index.json'), 'utf8').catch(() => undefined);

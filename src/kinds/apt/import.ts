@@ -13,6 +13,7 @@ import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
 import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
 import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, writeVerified } from '../../store/verified-write.js';
+import { presentWithSize } from '../../store/staged-blobs.js';
 import { ROLE } from '../file/artifact.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -145,7 +146,32 @@ async function writeSmall(dest: string, bytes: Uint8Array): Promise<boolean> {
 
 async function writeBlob(layer: OciDescriptor, dest: string, ctx: ImportContext): Promise<number> {
   if (await hasSameContent(dest, layer.digest, layer.size)) return 0;
+  if (await ctx.staged?.place(layer.digest, dest)) return layer.size;
   return writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${layer.annotations?.[ANNOTATION.title]} → ${dest}`);
+}
+
+/**
+ * Import's blob pass (one read of the bundle): every `.deb` the repository's pool lacks is
+ * staged under its root, hashed as it streams; importApt places them once the whole bundle
+ * verified, before any index names them.
+ */
+export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Promise<void> {
+  const staged = ctx.staged;
+  if (!staged || !ctx.target.apt) return;
+  const a = await readAptArtifact(top, ctx.source);
+  const { root } = aptRoot(aptTarget(ctx.target), a);
+  const packages = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  const task = ctx.progress.start(`apt[${a.cfg.name}] ${packages.length} packages`, packages.reduce((n, l) => n + l.size, 0));
+  try {
+    await mapLimit(packages, ctx.concurrency, async (l) => {
+      if (!(await presentWithSize(safeJoin(root, titleOf(l), `apt[${a.cfg.name}] package`), l.size))) await staged.stage(l, root);
+      task.advance(l.size);
+    });
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : 'not written');
+    throw err;
+  }
+  task.finish();
 }
 
 const HASH_STRENGTH = ['SHA512', 'SHA256', 'SHA1', 'MD5Sum'];

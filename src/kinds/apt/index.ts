@@ -4,7 +4,7 @@ import { AptSpecSchema, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
-import { importApt, validateAptImport } from './import.js';
+import { importApt, importAptBlobs, validateAptImport } from './import.js';
 import { aptServeRoutes } from './serve.js';
 
 /** An APT repository by its root URL. */
@@ -30,6 +30,7 @@ export const aptKind = {
   fetch: fetchApt,
   fetchPlan: aptFetchPlan,
   importTo: importApt,
+  importBlobs: importAptBlobs,
   validateImport: validateAptImport,
   references: (entry): AptRef[] => [{ kind: 'apt', upstream: entry.url }],
   locations(entry, m) {
