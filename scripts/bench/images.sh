@@ -7,7 +7,8 @@
 # BIG_GB=4 adds one image with a single 4 GB layer to check memory stays bounded.
 # Also: `ferry lock` against a `skopeo inspect --raw` loop (LOCK_RUNS times each, median);
 # BASELINE=<other ferry.mjs> times that build's lock too (before/after), and `ferry bundle
-# verify` against `openssl dgst -sha256` on the bundle made. CREATE_ARGS adds flags to `ferry
+# verify` against `openssl dgst -sha256` on the bundle made. LOCK_DELAY_MS=n times both locks
+# again with the registry n ms away (scripts/bench/delay-proxy.mjs). CREATE_ARGS adds flags to `ferry
 # bundle create` (e.g. CREATE_ARGS=--keep-cache for the cache-then-pack path).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -47,6 +48,27 @@ rm -f "$W/bench.lock.json" "$W/baseline.lock.json"
 echo "skopeo inspect --raw loop: $(median "${lock_s[@]}")s   (runs: ${lock_s[*]})"
 echo "ferry lock:                $(median "${lock_f[@]}")s   (runs: ${lock_f[*]})"
 [ -n "${BASELINE:-}" ] && echo "baseline ferry lock:       $(median "${lock_b[@]}")s   (runs: ${lock_b[*]})"
+
+# LOCK_DELAY_MS=n: the lock again against the same registry n ms away (a proxy holds every request).
+if [ -n "${LOCK_DELAY_MS:-}" ]; then
+  node scripts/bench/delay-proxy.mjs "$A" "$LOCK_DELAY_MS" > "$W/delay.port" & echo $! > "$W/delay.pid"
+  for _ in $(seq 50); do [ -s "$W/delay.port" ] && break; sleep 0.1; done
+  D=$(cat "$W/delay.port")
+  sed "s/127.0.0.1:$A/127.0.0.1:$D/" "$W/bench.yaml" > "$W/far.yaml"
+  t0=$(now); for n in $(cat "$W/names"); do skopeo inspect --raw --tls-verify=false "docker://127.0.0.1:$D/bench/$n:1" >/dev/null; done; t1=$(now)
+  far_s=$(secs "$t0" "$t1")
+  t0=$(now); node dist/ferry.mjs lock "$W/far.yaml" -o "$W/far.lock.json" --concurrency "$CONC" -q >/dev/null; t1=$(now)
+  far_f=$(secs "$t0" "$t1")
+  echo "--- lock, registry ${LOCK_DELAY_MS} ms away"
+  echo "skopeo inspect --raw loop: ${far_s}s"
+  echo "ferry lock:                ${far_f}s"
+  if [ -n "${BASELINE:-}" ]; then
+    t0=$(now); node "$BASELINE" lock "$W/far.yaml" -o "$W/far-baseline.lock.json" --concurrency "$CONC" -q >/dev/null; t1=$(now)
+    echo "baseline ferry lock:       $(secs "$t0" "$t1")s"
+  fi
+  printf 'lock ratio ferry/skopeo inspect loop, %s ms away: %.2f\n' "$LOCK_DELAY_MS" "$(echo "$far_f / $far_s" | bc -l)"
+  rm -f "$W/far.lock.json" "$W/far-baseline.lock.json"
+fi
 
 echo "--- fetch"
 t0=$(now)
