@@ -41,6 +41,12 @@ export function aptTarget(loaded: ResolvedTarget): { dir: string; baseUrl: strin
   return t;
 }
 
+/**
+ * The manifests of one split APT artifact, together: a whole Debian suite at the bundle's entry
+ * cap is ~25 MB of them (about 300 bytes a package), and they are held parsed at once.
+ */
+const MAX_APT_MANIFESTS_BYTES = 64 * 1024 * 1024;
+
 export interface AptArtifact {
   /** The artifact's layers in order, from its one manifest or, split, from every child of its index. */
   manifest: Pick<OciManifest, 'config' | 'layers'>;
@@ -53,7 +59,7 @@ export interface AptArtifact {
  * checked. Either form (artifact.ts): one manifest, or an index whose children (at most
  * MAX_APT_PARTS, each read under the 4 MiB manifest cap, none twice, all with the same config)
  * carry slices of the layer list, concatenated here in order. Memory stays bounded: at most
- * MAX_APT_PARTS × 4 MiB of JSON, and no more layers than a bundle may hold entries.
+ * MAX_APT_MANIFESTS_BYTES of JSON in all, and no more layers than a bundle may hold entries.
  */
 export async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
   const what = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
@@ -66,6 +72,9 @@ export async function readAptArtifact(top: OciDescriptor, source: BlobSource): P
     if (!Array.isArray(children) || !children.length || !children.every(isDescriptor)) throw new FerryError('VERIFY', `${what}: index lists no valid child manifests`);
     if (children.length > MAX_APT_PARTS) throw new FerryError('VERIFY', `${what}: index lists ${children.length} manifests, more than the ${MAX_APT_PARTS} an APT artifact may have`);
     if (new Set(children.map((c) => c.digest)).size !== children.length) throw new FerryError('VERIFY', `${what}: index lists a manifest twice`);
+    // The children's JSON is parsed into the one layer list: all of it bounded, not only each.
+    const total = children.reduce((n, c) => n + c.size, 0);
+    if (total > MAX_APT_MANIFESTS_BYTES) throw new FerryError('VERIFY', `${what}: its manifests are ${total} bytes together, more than the ${MAX_APT_MANIFESTS_BYTES} an APT artifact may have`);
     let config: OciDescriptor | undefined;
     const layers: OciDescriptor[] = [];
     for (const [i, child] of children.entries()) {

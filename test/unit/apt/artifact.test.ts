@@ -125,5 +125,8 @@ describe('readAptArtifact reads both forms', () => {
     const bad = Buffer.from(JSON.stringify({ ...child, config: { ...config, digest: `sha256:${sha(other)}`, size: other.length } }));
     const badIndex = Buffer.from(JSON.stringify({ ...index, manifests: [index.manifests[0], { ...index.manifests[1], digest: `sha256:${sha(bad)}`, size: bad.length }] }));
     await expect(readAptArtifact(topOf(badIndex, index.mediaType), source([badIndex, split.children[0], bad, configBytes, other]))).rejects.toThrow(/manifest 2\/2: config .* differs from the first manifest's/);
+    // Children that each pass the 4 MiB cap but together would be parsed into too much memory: refused before any is read.
+    const heavy = Buffer.from(JSON.stringify({ ...index, manifests: Array.from({ length: 20 }, (_, i) => ({ ...index.manifests[0], digest: `sha256:${sha(Buffer.from(String(i)))}`, size: 4 * 1024 * 1024 })) }));
+    await expect(readAptArtifact(topOf(heavy, index.mediaType), source([heavy, configBytes]))).rejects.toThrow(/manifests are 83886080 bytes together, more than the 67108864/);
   });
 });
