@@ -6,7 +6,7 @@ import { runFerry } from '../support/cli.js';
 import { startFerryServe } from '../support/static-http.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { mapAptRepo } from '../../src/mapping/index.js';
-import { aptGet, buildDebs, makeGpgKey, publishWithAptly, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { aptGet, buildDebs, makeGpgKey, publishWithAptly, siteAptMirror, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
 import { indexTar } from '../../src/store/tar-index.js';
 import { BundleReader } from '../../src/store/bundle-reader.js';
 
@@ -117,13 +117,9 @@ describe('apt: a repository bigger than one manifest', () => {
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
     expect(JSON.parse(verify.stdout).ok).toBe(true);
 
-    const mirrorDir = path.join(dir, 'mirror');
-    await mkdir(mirrorDir, { recursive: true });
-    mirror = await startNginx(mirrorDir);
-    await writeFile(
-      path.join(dir, 'target.yaml'),
-      ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', '  dir: ./mirror', `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
-    );
+    const served = await siteAptMirror(dir);
+    mirror = served.mirror;
+    const mirrorDir = served.mirrorDir;
     const imp = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
     expect(imp.code, imp.stderr).toBe(0);
     const loc = (JSON.parse(imp.stdout).results as Array<{ location: string }>)[0].location.split(' ')[0];

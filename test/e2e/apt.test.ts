@@ -9,7 +9,7 @@ import { listTree } from '../support/fs-tree.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 import { startFerryServe } from '../support/static-http.js';
 import { mapAptRepo } from '../../src/mapping/index.js';
-import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, siteAptMirror, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
 
 /**
  * A real signed APT repository (aptly, gpg) served by nginx; ferry locks, bundles, verifies and
@@ -100,14 +100,10 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     const verify = await runFerry(['bundle', 'verify', bundle], { cwd: dir, env: env() });
     expect(verify.code, verify.stderr + verify.stdout).toBe(0);
 
-    const mirrorDir = path.join(dir, 'mirror');
     await cp(site.secretKey, path.join(dir, 'site.secret.asc'));
-    await mkdir(mirrorDir, { recursive: true });
-    mirror = await startNginx(mirrorDir);
-    await writeFile(
-      path.join(dir, 'target.yaml'),
-      ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', '  dir: ./mirror', `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
-    );
+    const served = await siteAptMirror(dir);
+    mirror = served.mirror;
+    const mirrorDir = served.mirrorDir;
     const imp = await runFerry(['import', bundle, '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
     expect(imp.code, imp.stderr).toBe(0);
     const results = JSON.parse(imp.stdout).results as Array<{ artifact: string; location: string; skipped: boolean }>;

@@ -243,3 +243,18 @@ export async function buildDebs(dir: string, names: string[]): Promise<string[]>
   }
   return out;
 }
+
+/**
+ * A site APT mirror for an import: `<dir>/mirror` served by nginx, and `<dir>/target.yaml`
+ * naming it (re-signing with `<dir>/site.secret.asc`).
+ */
+export async function siteAptMirror(dir: string): Promise<{ mirror: Nginx; mirrorDir: string }> {
+  const mirrorDir = path.join(dir, 'mirror');
+  await mkdir(mirrorDir, { recursive: true });
+  const mirror = await startNginx(mirrorDir);
+  await writeFile(
+    path.join(dir, 'target.yaml'),
+    ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', '  dir: ./mirror', `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+  );
+  return { mirror, mirrorDir };
+}
