@@ -8,6 +8,7 @@ import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
 import { digestOf, LayoutDir, sha256Hex, type BlobDescriptor } from './layout.js';
 import { appendToPartial, readPartial, resetPartial } from './resumable.js';
 import { withPidLock } from './pid-lock.js';
+import { noteItemDone } from './young-gc.js';
 import type { StoreCacheLayer } from './registry-cache.js';
 import type { DeferredBlobs } from './direct-pack.js';
 import { renameVerified, verifiedWrite } from './verified-write.js';
@@ -126,6 +127,7 @@ export class BlobStore extends LayoutDir {
       hint: 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.',
     });
     this.verifiedThisRun.add(desc.digest);
+    noteItemDone();
     await this.cacheLayer?.stored(desc, final, Boolean(cached));
   }
 }

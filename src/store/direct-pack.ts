@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { noteBytesPassed } from './young-gc.js';
+import { noteBytesPassed, noteItemDone } from './young-gc.js';
 import { SyncBehind } from './sync-behind.js';
 import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -164,6 +164,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(out, partial, blob, pos, origin.deferred, segments, hash!, progress);
       else await fetchInto(out, blob, pos, origin.deferred, hash!, progress);
       await record(blob.digest);
+      noteItemDone();
       opts.onBlobDone?.(blob);
     });
     await journal;

@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
 import { releaseTemp, sweepStaleTempsOnce, tempPathFor } from './temp-files.js';
+import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
@@ -61,6 +62,7 @@ export class StagedBlobs {
         throw err;
       }
       this.staged.set(desc.digest, tmp);
+      noteItemDone();
     });
   }
 
@@ -87,6 +89,7 @@ export class StagedBlobs {
     } finally {
       releaseTemp(tmp);
     }
+    noteItemDone();
     return true;
   }
 

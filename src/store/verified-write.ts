@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { writeViaTemp } from './temp-files.js';
+import { noteItemDone } from './young-gc.js';
 
 /**
  * The one verified write (DESIGN.md, "Stream everything"): bytes go to a temporary name, are
@@ -98,6 +99,7 @@ export async function verifiedWrite(
     const problems = mismatches(expected, { digest: 'sha256:' + hash.digest('hex'), size });
     if (problems.length) throw verifyError(problems, opts);
   });
+  noteItemDone();
   return size;
 }
 

@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
+import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 /**
@@ -23,7 +23,6 @@ import { runInNewContext } from 'node:vm';
 /** FERRY_YOUNG_GC_MB sets the interval in MiB (0: never), for measuring; default 32. */
 const intervalMb = /^\d+$/.test(process.env.FERRY_YOUNG_GC_MB ?? '') ? Number(process.env.FERRY_YOUNG_GC_MB) : 32;
 const YOUNG_GC_BYTES = intervalMb === 0 ? Infinity : intervalMb * 2 ** 20;
-let collectYoung: (() => void) | undefined;
 let sinceCollect = 0;
 
 /** Count bytes that passed through fresh buffers; collect the young generation every 32 MiB. */
@@ -31,15 +30,45 @@ export function noteBytesPassed(bytes: number): void {
   sinceCollect += bytes;
   if (sinceCollect < YOUNG_GC_BYTES) return;
   sinceCollect = 0;
-  if (!collectYoung) {
+  collectors().young();
+}
+
+let gcs: { young: () => void; full: () => void } | undefined;
+function collectors(): { young: () => void; full: () => void } {
+  if (!gcs) {
     try {
       setFlagsFromString('--expose-gc');
       setFlagsFromString('--no-incremental-marking');
       const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
-      collectYoung = () => gc({ type: 'minor' });
+      gcs = { young: () => gc({ type: 'minor' }), full: () => gc({ type: 'major' }) };
     } catch {
-      collectYoung = () => undefined;
+      gcs = { young: () => undefined, full: () => undefined };
     }
   }
-  collectYoung();
+  return gcs;
+}
+
+/** Garbage allowed on top of the live heap before ferry asks for a full collection: the larger of this share of it and SLACK_MIN. */
+const SLACK_SHARE = 0.5;
+const SLACK_MIN = 64 << 20;
+/** How often (in small items) the heap is looked at. */
+const CHECK_EVERY = 100;
+let sinceCheck = 0;
+let liveAfterFull = 0;
+
+/**
+ * One small item handled (a blob fetched, stored, copied, staged or placed). Tens of thousands of
+ * small blobs (a whole APT component) each leave ~150 KB of short-lived objects, many of which
+ * outlive two young collections, and V8 let that garbage grow the old generation to several
+ * times the live data (a 60 000-package create peaked at 1.2 GB). Every CHECK_EVERY items the
+ * heap is looked at; once it holds more than half again its live size (at least 64 MB more), a
+ * full collection brings it back. FERRY_FULL_GC=0 turns this off, for measuring.
+ */
+export function noteItemDone(): void {
+  if (process.env.FERRY_FULL_GC === '0' || ++sinceCheck < CHECK_EVERY) return;
+  sinceCheck = 0;
+  const used = getHeapStatistics().used_heap_size;
+  if (used <= liveAfterFull + Math.max(liveAfterFull * SLACK_SHARE, SLACK_MIN)) return;
+  collectors().full();
+  liveAfterFull = getHeapStatistics().used_heap_size;
 }
