@@ -7,7 +7,7 @@ import { sha256Hex, type BlobStore } from './blob-store.js';
 import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
 import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { SIGNATURE_FILE } from './bundle-sign.js';
-import { TAR_END, tarHeader, tarPadding } from './tar-index.js';
+import { MAX_TAR_ENTRIES, TAR_END, tarHeader, tarPadding } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
@@ -228,6 +228,14 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(small.get('ferry/checksums.sha256')!));
 
   const output = path.resolve(input.output);
+  // Every reader refuses a tar of more entries (a bound on memory for hostile input): a bundle
+  // over it would be written and then refused on the other side.
+  const entries = small.size + blobs.length + 3;
+  if (entries > MAX_TAR_ENTRIES) {
+    throw new FerryError('VALIDATION', `${input.output}: the bundle would hold ${entries} files, more than the ${MAX_TAR_ENTRIES} a bundle may hold (verify and import refuse more)`, {
+      hint: 'Split the manifest into several, one bundle each (an APT repository by component or architecture, images by team or release).',
+    });
+  }
   await mkdir(path.dirname(output), { recursive: true });
   const layout = layoutOf(small, blobs);
   // Two creates writing one output would write into the same partial file: the second is told at once.

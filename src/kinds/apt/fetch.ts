@@ -3,6 +3,7 @@ import { mapLimit } from '../../net/concurrency.js';
 import { MT, type OciDescriptor } from '../../oci/media-types.js';
 import { digestOf } from '../../store/layout.js';
 import { ANNOTATION } from '../../store/source.js';
+import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
 import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
 import { downloadToStore } from '../file/download.js';
 import { humanBytes, type ProgressTask } from '../../ui/progress.js';
@@ -115,6 +116,14 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
 }
 
 async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
+  const list = uniqueDebs(entry);
+  // Known before the first download: more packages than a bundle may hold entries would be
+  // fetched for a bundle no reader accepts.
+  if (list.length > MAX_TAR_ENTRIES) {
+    throw new FerryError('VALIDATION', `${aptLabel(entry)}: ${list.length} packages, more than the ${MAX_TAR_ENTRIES} files a bundle may hold`, {
+      hint: 'Split it into several apt: entries in several manifests (by component or architecture), one bundle each, or name the packages you need (packages:).',
+    });
+  }
   const layers: OciDescriptor[] = [];
   const suites: AptSuiteConfig[] = [];
   for (const s of entry.suites) {
@@ -147,7 +156,6 @@ async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask
       }
     }
   }
-  const list = uniqueDebs(entry);
   task.status(`${list.length} packages`);
   await mapLimit(list, ctx.concurrency, async (p) => {
     if (await ctx.store.has({ digest: `sha256:${p.sha256}`, size: p.size })) {

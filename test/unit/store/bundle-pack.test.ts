@@ -10,6 +10,7 @@ import { BlobStore } from '../../../src/store/blob-store.js';
 import { formatChecksums, packBundle, parseChecksums } from '../../../src/store/bundle-pack.js';
 import { BundleReader } from '../../../src/store/bundle-reader.js';
 import { LayoutDir } from '../../../src/store/layout.js';
+import { MAX_TAR_ENTRIES } from '../../../src/store/tar-index.js';
 import { mustRun } from '../../support/cli.js';
 import { writeOciLayout } from '../../support/images.js';
 
@@ -80,6 +81,16 @@ describe('packBundle', () => {
     expect(a.size).toBe(b.size);
     expect(sha256(await readFile(a.path))).toBe(sha256(await readFile(b.path)));
     await expect(stat(`${a.path}.partial`)).rejects.toThrow();
+  });
+
+  it('refuses to write a bundle of more files than a reader accepts, before writing anything', async () => {
+    const many = Array.from({ length: MAX_TAR_ENTRIES }, (_, i): [string, Buffer] => [`ferry/extra-${i}`, Buffer.from('x')]);
+    const out = path.join(dir, 'too-many.tar');
+    const err = await packBundle({ store: new BlobStore(storeDir), index, metadata: { ...metadata, extraFiles: many }, output: out }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(FerryError);
+    expect((err as FerryError).message).toMatch(new RegExp(`would hold \\d+ files, more than the ${MAX_TAR_ENTRIES} a bundle may hold`));
+    await expect(stat(out)).rejects.toThrow();
+    await expect(stat(`${out}.partial`)).rejects.toThrow();
   });
 
   it('writes each reachable blob once, metadata first, index.json last, all files checksummed', async () => {
