@@ -22,18 +22,9 @@ gpg --batch --pinentry-mode loopback --passphrase '' --quick-gen-key 'bench <ben
 gpg --batch --armor --export > "$WORK/vendor.asc"
 gpg --batch --yes --clearsign --output "$WORK/repo/dists/bookworm/InRelease" "$WORK/repo/dists/bookworm/Release"
 
-PORT=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-mkdir -p "$WORK/nginx" "$WORK/site/mirror"
-cat > "$WORK/nginx/nginx.conf" <<CONF
-$( [ "$(id -u)" = 0 ] && echo 'user root;' )
-worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log; daemon off;
-events { worker_connections 256; }
-http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/b; proxy_temp_path $WORK/nginx/p;
-  fastcgi_temp_path $WORK/nginx/f; uwsgi_temp_path $WORK/nginx/u; scgi_temp_path $WORK/nginx/s;
-  server { listen 127.0.0.1:$PORT; location /repo/ { alias $WORK/repo/; } location /site/ { alias $WORK/site/mirror/; } } }
-CONF
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/repo/dists/bookworm/InRelease" >/dev/null 2>&1 && break; sleep 0.1; done
+mkdir -p "$WORK/site/mirror"
+source scripts/bench/nginx.sh
+start_bench_nginx "$WORK" "location /repo/ { alias $WORK/repo/; } location /site/ { alias $WORK/site/mirror/; }" /repo/dists/bookworm/InRelease
 
 cp "$WORK/vendor.asc" "$WORK/site/vendor.asc"
 cat > "$WORK/site/manifest.yaml" <<YAML

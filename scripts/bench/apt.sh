@@ -55,18 +55,8 @@ aptly -config="$WORK/aptly-src.conf" repo create -distribution=bookworm -compone
 aptly -config="$WORK/aptly-src.conf" repo add src "${files[@]}" >/dev/null 2>&1
 aptly -config="$WORK/aptly-src.conf" publish repo -gpg-key="$FPR" -passphrase= -batch -acquire-by-hash src repo >/dev/null 2>&1
 
-PORT=$(node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})")
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx/nginx.conf" <<EOF
-$( [ "$(id -u)" = 0 ] && echo 'user root;' )
-worker_processes 1; pid $WORK/nginx/nginx.pid; error_log $WORK/nginx/error.log; daemon off;
-events { worker_connections 256; }
-http { access_log off; sendfile on; client_body_temp_path $WORK/nginx/b; proxy_temp_path $WORK/nginx/p;
-  fastcgi_temp_path $WORK/nginx/f; uwsgi_temp_path $WORK/nginx/u; scgi_temp_path $WORK/nginx/s;
-  server { listen 127.0.0.1:$PORT; root $WORK/aptly-src/public; } }
-EOF
-/usr/sbin/nginx -p "$WORK/nginx" -c "$WORK/nginx/nginx.conf" & NGINX_PID=$!
-for _ in $(seq 50); do curl -fsS "http://127.0.0.1:$PORT/repo/dists/bookworm/InRelease" >/dev/null 2>&1 && break; sleep 0.1; done
+source scripts/bench/nginx.sh
+start_bench_nginx "$WORK" "root $WORK/aptly-src/public;" /repo/dists/bookworm/InRelease
 URL="http://127.0.0.1:$PORT/repo"
 FILTER='jq | curl | rsync | wget | file | git | gcc-12'
 

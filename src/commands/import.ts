@@ -9,7 +9,7 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { loadVerifyKey, readSignature, type SignatureStatus } from '../store/bundle-sign.js';
+import { loadVerifyKey, readSignature, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
 import { StagedBlobs } from '../store/staged-blobs.js';
@@ -92,15 +92,21 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   bundle = bundleFrom(cwd, bundle);
   const resolved = await loadResolvedTarget(at(opts.target));
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
-  const checkTask = opts.progress.start('check', 0);
   // Hashing threads for one pass, booted while the bundle is validated (see HashThreads.warm).
   const early = !opts.verifyFirst ? new HashThreads().warm() : undefined;
+  try {
+    return await importWith(bundle, resolved, key, early, opts);
+  } finally {
+    await early?.close();
+  }
+}
+
+/** importBundle's work, with the hashing threads it owns (closed by the caller). */
+async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyKey | undefined, early: HashThreads | undefined, opts: ImportOptions): Promise<ImportReport> {
+  const checkTask = opts.progress.start('check', 0);
   let tops: OciDescriptor[];
   try {
     tops = await validateBundleImport(bundle, resolved, opts);
-  } catch (err) {
-    await early?.close();
-    throw err;
   } finally {
     checkTask.finish();
   }
@@ -108,6 +114,7 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   // One pass needs a kind that writes its blobs ahead of its manifests and names: into the
   // registry, or staged in a directory target (see StagedBlobs).
   const onePass = !opts.verifyFirst && tops.some((t) => kindOf(t)?.importBlobs);
+  // Not needed after all: stopped now rather than at the end.
   if (!onePass) await early?.close();
   const verifyPass = async (known?: ReadonlyMap<string, string>) => {
     const task = opts.progress.start('verify', 0);
@@ -123,16 +130,8 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   }
 
   const threads = onePass ? early : undefined;
-  let source: Awaited<ReturnType<typeof openBundleSource>>;
-  let connected: ReturnType<typeof connectTarget>;
-  try {
-    source = await openBundleSource(bundle, opts);
-    connected = connectTarget(resolved, opts);
-  } catch (err) {
-    await threads?.close();
-    throw err;
-  }
-  const { target, net } = connected;
+  const source = await openBundleSource(bundle, opts);
+  const { target, net } = connectTarget(resolved, opts);
   const results: ImportResult[] = [];
   const warnings: string[] = [];
   const hashed = new HashedReads(source, bundle, threads);
@@ -177,7 +176,6 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
     results.push(...done.flat());
   } finally {
     await staged?.cleanup();
-    await threads?.close();
     await net?.close();
     await source.close();
   }

@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -28,11 +28,6 @@ export class StagedBlobs {
   private readonly once = singleFlight<string, void>();
 
   constructor(private readonly hashed: HashedReads) {}
-
-  /** Blobs staged, and their bytes. */
-  get count(): number {
-    return this.staged.size;
-  }
 
   /**
    * Stage a blob in `dir` (the directory its final name will be in or under, so that a link
@@ -101,12 +96,4 @@ export class StagedBlobs {
     }
     this.staged.clear();
   }
-}
-
-/** True when `file` exists with `size` bytes: a blob the blob pass need not stage (the import checks its content later). */
-export async function presentWithSize(file: string, size: number): Promise<boolean> {
-  return stat(file).then(
-    (s) => s.isFile() && s.size === size,
-    () => false,
-  );
 }

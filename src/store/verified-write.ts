@@ -130,13 +130,16 @@ export async function sha256OfFile(file: string): Promise<string | undefined> {
   return 'sha256:' + hash.digest('hex');
 }
 
+/** True when `file` is a regular file of `size` bytes (its content not read). */
+export async function presentWithSize(file: string, size: number): Promise<boolean> {
+  return stat(file).then(
+    (s) => s.isFile() && s.size === size,
+    () => false,
+  );
+}
+
 /** True when `file` exists with this size and sha256. */
 export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
-  try {
-    const s = await stat(file);
-    if (!s.isFile() || s.size !== size) return false;
-  } catch {
-    return false;
-  }
+  if (!(await presentWithSize(file, size))) return false;
   return (await sha256OfFile(file)) === digest;
 }

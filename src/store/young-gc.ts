@@ -12,8 +12,9 @@ import { runInNewContext } from 'node:vm';
  * them early and keeps both flat. `gc` comes from a fresh context once --expose-gc is set;
  * where that is refused, nothing is done.
  *
- * And once bytes stream, incremental marking is turned off. With it, V8 kept starting
- * mark-compact collections from a background task while the heap was nowhere near its limit
+ * And once bytes stream (or ferry first asks for a full collection, below), incremental
+ * marking is turned off. With it, V8 kept starting mark-compact collections from a background
+ * task while the heap was nowhere near its limit
  * (the old generation is small, ~16 MB, and what streams lives outside it): in a third to a half
  * of the runs, 10–30 of them per 545 MB, ~0.3 s of CPU (measured on create and import, with
  * --trace-gc --trace-incremental-marking: "Start (task)" at 16 MB of a 59 MB limit). Without

@@ -1,3 +1,4 @@
+import { FerryError } from '../errors.js';
 import { escapeLine } from './escape.js';
 
 /**
@@ -35,6 +36,19 @@ export interface ProgressTask {
   status(text: string): void;
   finish(message?: string): void;
   fail(message: string): void;
+}
+
+/**
+ * Run `fn` for a task: when it fails, the task is marked failed (with a FerryError's message,
+ * else `otherwise`) and the error goes on. Finishing on success stays the caller's (its message).
+ */
+export async function failTaskOnError<T>(task: ProgressTask, fn: () => Promise<T>, otherwise = 'unexpected error'): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    task.fail(err instanceof FerryError ? err.message : otherwise);
+    throw err;
+  }
 }
 
 const noTask: ProgressTask = { advance() {}, cached() {}, status() {}, finish() {}, fail() {} };

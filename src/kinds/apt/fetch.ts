@@ -6,7 +6,7 @@ import { ANNOTATION } from '../../store/source.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
 import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
 import { downloadToStore } from '../file/download.js';
-import { humanBytes, type ProgressTask } from '../../ui/progress.js';
+import { failTaskOnError, humanBytes, type ProgressTask } from '../../ui/progress.js';
 import type { FetchPlan, KindContext } from '../types.js';
 import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
@@ -105,14 +105,9 @@ export function aptFetchPlan(entry: AptLock): FetchPlan {
 export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const plan = aptFetchPlan(entry);
   const task = ctx.progress.start(plan.artifact, plan.bytes);
-  try {
-    const got = await fetchAptInto(entry, ctx, task);
-    task.finish(`${uniqueDebs(entry).length} packages verified, ${humanBytes(plan.bytes)}`);
-    return got;
-  } catch (err) {
-    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
-    throw err;
-  }
+  const got = await failTaskOnError(task, () => fetchAptInto(entry, ctx, task));
+  task.finish(`${uniqueDebs(entry).length} packages verified, ${humanBytes(plan.bytes)}`);
+  return got;
 }
 
 async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {

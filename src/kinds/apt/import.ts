@@ -1,6 +1,7 @@
 import { link, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
+import { failTaskOnError } from '../../ui/progress.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapAptRepo } from '../../mapping/index.js';
 import { mapLimit } from '../../net/concurrency.js';
@@ -12,8 +13,7 @@ import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
 import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
 import { MAX_APT_PARTS } from './artifact.js';
-import { hasSameContent, writeVerified } from '../../store/verified-write.js';
-import { presentWithSize } from '../../store/staged-blobs.js';
+import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -106,6 +106,9 @@ export function aptRoot(target: { dir: string; baseUrl: string }, a: AptArtifact
 
 const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
 
+/** Where a package goes under the repository's root, checked to stay inside it. */
+const poolPath = (root: string, l: OciDescriptor, name: string) => safeJoin(root, titleOf(l), `apt[${name}] package`);
+
 /**
  * Before anything is written: manifest and config readable and digest-checked; every path the
  * import writes (pool files, indexes, by-hash copies, Release files, generated indexes) inside
@@ -171,15 +174,15 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   const { root } = aptRoot(aptTarget(ctx.target), a);
   const packages = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
   const task = ctx.progress.start(`apt[${a.cfg.name}] ${packages.length} packages`, packages.reduce((n, l) => n + l.size, 0));
-  try {
-    await mapLimit(packages, ctx.concurrency, async (l) => {
-      if (!(await presentWithSize(safeJoin(root, titleOf(l), `apt[${a.cfg.name}] package`), l.size))) await staged.stage(l, root);
-      task.advance(l.size);
-    });
-  } catch (err) {
-    task.fail(err instanceof FerryError ? err.message : 'not written');
-    throw err;
-  }
+  await failTaskOnError(
+    task,
+    () =>
+      mapLimit(packages, ctx.concurrency, async (l) => {
+        if (!(await presentWithSize(poolPath(root, l, a.cfg.name), l.size))) await staged.stage(l, root);
+        task.advance(l.size);
+      }),
+    'not written',
+  );
   task.finish();
 }
 
@@ -321,7 +324,7 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
   const task = ctx.progress.start(`apt[${cfg.name}] ${packages.length} packages`, total);
   let poolSent = 0;
   await mapLimit(packages, ctx.concurrency, async (l) => {
-    const n = await writeBlob(l, safeJoin(root, titleOf(l), `apt[${cfg.name}] package`), ctx);
+    const n = await writeBlob(l, poolPath(root, l, cfg.name), ctx);
     poolSent += n;
     task.advance(l.size);
   });

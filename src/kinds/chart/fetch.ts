@@ -2,7 +2,7 @@ import { FerryError } from '../../errors.js';
 import { chartOciReference } from '../../mapping/index.js';
 import { MT, type OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION } from '../../store/source.js';
-import { humanBytes } from '../../ui/progress.js';
+import { failTaskOnError, humanBytes } from '../../ui/progress.js';
 import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
@@ -27,14 +27,9 @@ export async function fetchChart(entry: ChartLock, ctx: KindContext): Promise<Oc
     transferred += n;
     task.advance(n);
   };
-  try {
-    const top = await fetchChartInto(entry, ctx, onProgress);
-    task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
-    return top;
-  } catch (err) {
-    task.fail(err instanceof FerryError ? err.message : 'unexpected error');
-    throw err;
-  }
+  const top = await failTaskOnError(task, () => fetchChartInto(entry, ctx, onProgress));
+  task.finish(transferred ? `fetched ${humanBytes(transferred)}` : 'cached');
+  return top;
 }
 
 async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n: number) => void): Promise<OciDescriptor[]> {

@@ -10,8 +10,7 @@ import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
-import { sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
-import { presentWithSize } from '../../store/staged-blobs.js';
+import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
@@ -116,12 +115,17 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
   });
 }
 
+/** Where a chart's archive goes in the chart repository, checked to stay inside its directory. */
+function chartRepoPlace(a: ChartArtifact, charts: NonNullable<ResolvedTarget['charts']>) {
+  const mapped = mapChartHttp(a.meta.name, a.meta.version, charts);
+  const label = `chart ${a.meta.name} ${a.meta.version}`;
+  return { mapped, label, file: safeJoin(charts.dir, mapped.path, label) };
+}
+
 async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
   const charts = ctx.target.charts!;
   const dir = charts.dir;
-  const mapped = mapChartHttp(a.meta.name, a.meta.version, charts);
-  const label = `chart ${a.meta.name} ${a.meta.version}`;
-  const file = safeJoin(dir, mapped.path, label);
+  const { mapped, label, file } = chartRepoPlace(a, charts);
   let bytesSent = 0;
   const have = await stat(file).then((s) => s.size, () => undefined);
   if (have !== a.chart.size || (await sha256OfFile(file)) !== a.chart.digest) {
@@ -201,7 +205,7 @@ export async function importChartBlobs(top: OciDescriptor, ctx: ImportContext): 
   if (!staged) return;
   if (t.directory) await stageArtifactForLayout(a.refName, a.top, a.blobs, ctx);
   if (t.charts) {
-    const file = safeJoin(t.charts.dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, `chart ${a.meta.name} ${a.meta.version}`);
+    const { file } = chartRepoPlace(a, t.charts);
     if (!(await presentWithSize(file, a.chart.size))) await staged.stage(a.chart, path.dirname(file));
     if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) await staged.stage(a.prov, path.dirname(file));
   }

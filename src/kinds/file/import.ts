@@ -1,14 +1,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
+import { failTaskOnError } from '../../ui/progress.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
-import { presentWithSize } from '../../store/staged-blobs.js';
-import { hasSameContent, writeVerified } from '../../store/verified-write.js';
+import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
@@ -110,12 +110,7 @@ export async function importFileBlobs(top: OciDescriptor, ctx: ImportContext): P
   for (const { layer, url, dest } of plans) {
     if (await presentWithSize(dest, layer.size)) continue;
     const task = ctx.progress.start(baseName(url), layer.size);
-    try {
-      await ctx.staged.stage(layer, target.dir, (n) => task.advance(n));
-    } catch (err) {
-      task.fail(err instanceof FerryError ? err.message : 'not written');
-      throw err;
-    }
+    await failTaskOnError(task, () => ctx.staged!.stage(layer, target.dir, (n) => task.advance(n)), 'not written');
     task.finish();
   }
 }
