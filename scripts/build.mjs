@@ -48,6 +48,29 @@ const absentOptional = {
 };
 
 /**
+ * undici's HTTP/2 client requires node:http2 when it loads, for a few constants, though ferry
+ * never asks for HTTP/2 (undici speaks it only when told to): loading Node's http2 cost ~11 ms
+ * of CPU on every command that sends a request (measured). In undici's client-h2.js only,
+ * node:http2 is a stand-in with the same constants (taken from this Node at build time; they are
+ * HTTP/2's protocol constants) whose `connect` loads the real module the first time it is called.
+ */
+const lazyHttp2 = {
+  name: 'lazy-http2-for-undici',
+  setup(b) {
+    b.onResolve({ filter: /^node:http2$/ }, (args) =>
+      /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]client-h2\.js$/.test(args.importer) ? { path: 'node:http2', namespace: 'lazy-http2' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'lazy-http2' }, async () => {
+      const { constants } = await import('node:http2');
+      return {
+        contents: `module.exports = { constants: ${JSON.stringify(constants)}, connect: (...args) => require('node:http2').connect(...args) };`,
+        loader: 'js',
+      };
+    });
+  },
+};
+
+/**
  * The entry point, plain JavaScript that any Node able to run ES modules parses: it must say
  * plainly that Node is too old instead of failing inside a dependency, so it imports only
  * default exports (a named import missing from an old Node fails before the first line runs).
@@ -124,7 +147,7 @@ await build({
     js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [builtinsViaRequire, absentOptional],
+  plugins: [lazyHttp2, builtinsViaRequire, absentOptional],
 });
 await mkdir('dist', { recursive: true });
 // Written last: the ./ferry launcher compares src/ with this file's time to know when to rebuild.

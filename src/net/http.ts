@@ -369,10 +369,7 @@ export class HttpClient {
   }
 
   private async createDispatcher(): Promise<Dispatcher> {
-    // undici is CommonJS: Node offers its exports both by name and as `default`, the split
-    // build (a chunk of its own) only as `default`.
-    const loaded = await import('undici');
-    const { EnvHttpProxyAgent, buildConnector: connector } = ((loaded as unknown as { default?: typeof loaded }).default ?? loaded) as typeof loaded;
+    const { EnvHttpProxyAgent, buildConnector: connector } = await import('./undici-parts.js');
     const settings = this.settings;
     const ca = this.ca;
     const timeout = settings.connectTimeoutMs ?? 30_000;
