@@ -121,11 +121,7 @@ class VersionSet extends GoStruct {
   }
   Has = (v: unknown) => this.list.includes(str(v));
   override goLen = () => this.list.length;
-  goRange(): Dict {
-    const out: Dict = {};
-    this.list.forEach((v, i) => (out[String(i)] = v));
-    return out;
-  }
+  override goSlice = () => this.list;
   override goString = () => `[${this.list.join(' ')}]`;
 }
 

@@ -21,6 +21,7 @@ import {
   GoStruct,
   goSprintf,
   goTypeName,
+  asSlice,
   isEmpty,
   isMap,
   isNil,
@@ -90,7 +91,8 @@ export function toFloat64(v: unknown): number {
 }
 
 function list(v: unknown, fn: string): unknown[] {
-  if (Array.isArray(v)) return v;
+  const elems = asSlice(v);
+  if (elems) return elems;
   if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
   if (isNil(v)) return [];
   throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
@@ -647,8 +649,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return out;
     },
     mustChunk: (size, l) => f.chunk(size, l),
-    sortAlpha: (l) => (Array.isArray(l) ? l.map((x) => strval(x)).sort() : [strval(l)]),
-    join: (sep, l) => (Array.isArray(l) ? l.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) : strval(l)),
+    sortAlpha: (l) => (asSlice(l)?.map((x) => strval(x)).sort() ?? [strval(l)]),
+    join: (sep, l) => (asSlice(l)?.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) ?? strval(l)),
     // crypto placeholders (see header)
     bcrypt: (s) => `$2a$10$${createHash('sha256').update(str(s)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
     htpasswd: (u, p) => `${str(u)}:$2a$10$${createHash('sha256').update(str(p)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
