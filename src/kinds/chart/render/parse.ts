@@ -589,10 +589,9 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       if (tok.t === 'eof' || (tok.t === 'right' && end === 'rparen')) err(`unclosed left paren`, tok);
       cmds.push(command(end));
       const after = peekNonSpace();
-      if (after.t === 'pipe') {
-        nextNonSpace();
-        if (peekNonSpace().t === end) err(`missing command after pipe`);
-      }
+      // A pipe before the closing delimiter is accepted, as Go's parser does (`{{ x | nindent 4 | }}`:
+      // command() stops at the pipe, and the pipeline loop then meets its end).
+      if (after.t === 'pipe') nextNonSpace();
     }
     if (cmds.length === 0) err(`missing value for ${ctx}`, startTok);
     for (let c = 1; c < cmds.length; c++) {
