@@ -242,6 +242,14 @@ export function mastermindsRange(c: string): string {
             // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
             const [core, ...pre] = ver.split('-');
             const suffix = pre.length ? `-${pre.join('-')}` : '';
+            // npm cannot read a partial version with a prerelease (`^1.22-0`): spell out Masterminds'
+            // caret and tilde bounds (^1.2 is >=1.2 <2.0, ^0.2 is >=0.2 <0.3, ~1.2 is >=1.2 <1.3, ~1 is >=1 <2).
+            if (suffix && (op === '^' || op === '~') && /^\d+(\.\d+)?$/.test(core)) {
+              const [maj, min] = core.split('.').map(Number);
+              const lower = `>=${maj}.${min ?? 0}.0${suffix}`;
+              const upper = op === '~' ? (min === undefined ? `${maj + 1}.0.0` : `${maj}.${min + 1}.0`) : maj > 0 || min === undefined ? `${maj + 1}.0.0` : `0.${min + 1}.0`;
+              return `${lower} <${upper}-0`;
+            }
             if ((op === '>=' || op === '<' || op === '>' || op === '<=') && !/[xX*]/.test(core)) {
               const parts = core.split('.');
               while (parts.length < 3) parts.push('0');

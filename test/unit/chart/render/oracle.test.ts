@@ -6,7 +6,7 @@ import { loadChart } from '../../../../src/kinds/chart/load.js';
 import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
 import { capabilities, parseKubeVersion } from '../../../../src/kinds/chart/render/helm.js';
 import { formatRendered, renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
+import { semverCompare, sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { writeChart } from '../helpers.js';
 
 // Defects found by rendering real charts (traefik, opentelemetry-collector, external-secrets,
@@ -114,5 +114,49 @@ describe('a vendored dependency whose version is outside the Chart.yaml range', 
     // removes it by name; cache 8.0.0 is in range and becomes cachea.
     expect(formatRendered(r)).toBe('---\n# Source: top/charts/cachea/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cachea\ndata:\n  who: alias\n');
     expect(r.missingDependencies).toEqual([]);
+  });
+});
+
+describe('a pipe right before the closing delimiter', () => {
+  // Go's parser: command() stops at the `|`, then the pipeline loop meets the delimiter and ends the
+  // pipeline, so `{{ x | nindent 4 | }}` is accepted (the datadog-operator chart has one).
+  it('is accepted and ignored', () => {
+    expect(run('a:{{ "x" | upper | }}', {})).toBe('a:X');
+    expect(run('{{- .m | nindent 2 | }}', { m: 'k: v' })).toBe('\n  k: v');
+    expect(run('{{ (print "y" | ) }}')).toBe('y');
+  });
+});
+
+describe('.Files.AsConfig / AsSecrets of a Glob that matches nothing', () => {
+  // Helm's Files is a map made by newFiles, never nil, so AsConfig is toYaml of an empty map: "{}"
+  // (opentelemetry-demo globs *.yaml where its files are *.yml and gets `data: {}`).
+  it('is {}', async () => {
+    const dir = await writeChart(path.join(tmp, 'glob-empty'), {
+      chart: { name: 'g', version: '1.0.0' },
+      files: {
+        'conf/a.yml': 'x: 1\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  {{ (.Files.Glob "conf/*.yaml").AsConfig | nindent 2 }}\n---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ndata:\n  {{ (.Files.Glob "none/*").AsSecrets | nindent 2 }}\n',
+      },
+    });
+    const out = formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
+    expect(out).toContain('name: c\ndata:\n  \n  {}\n');
+    expect(out).toContain('name: s\ndata:\n  \n  {}\n');
+  });
+});
+
+describe('semverCompare with a partial version and a prerelease', () => {
+  // Masterminds: ^1.22-0 is >=1.22.0-0 <2.0.0, ~1.22-0 is >=1.22.0-0 <1.23.0, ^0.22-0 is <0.23.0,
+  // ~1-0 is <2.0.0. datadog's `semverCompare "^1.22-0" .Capabilities.KubeVersion.GitVersion`
+  // decides whether its node-local Service is rendered.
+  it('follows Masterminds caret and tilde bounds', () => {
+    expect(semverCompare('^1.22-0', 'v1.29.0')).toBe(true);
+    expect(semverCompare('^1.22-0', 'v1.21.9')).toBe(false);
+    expect(semverCompare('^1.22-0', 'v2.0.0')).toBe(false);
+    expect(semverCompare('~1.22-0', 'v1.22.5-eks.1')).toBe(true);
+    expect(semverCompare('~1.22-0', 'v1.29.0')).toBe(false);
+    expect(semverCompare('^0.22-0', '0.22.1')).toBe(true);
+    expect(semverCompare('^0.22-0', '0.23.0')).toBe(false);
+    expect(semverCompare('~1-0', '1.9.0')).toBe(true);
+    expect(semverCompare('^1-0', '1.29.0')).toBe(true);
   });
 });
