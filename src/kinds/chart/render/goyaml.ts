@@ -56,7 +56,10 @@ const PARSED = new Map<string, unknown>();
 export function parseGoYaml(text: string): unknown {
   let v = PARSED.get(text);
   if (v === undefined) {
-    const doc = parseDocument(text, GO_YAML_OPTIONS);
+    // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
+    // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
+    const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+    const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, GO_YAML_OPTIONS);
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);

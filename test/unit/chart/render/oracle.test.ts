@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { userValues } from '../../../../src/kinds/chart/discover.js';
 import { loadChart } from '../../../../src/kinds/chart/load.js';
 import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
 import { capabilities, parseKubeVersion } from '../../../../src/kinds/chart/render/helm.js';
@@ -158,5 +159,25 @@ describe('semverCompare with a partial version and a prerelease', () => {
     expect(semverCompare('^0.22-0', '0.23.0')).toBe(false);
     expect(semverCompare('~1-0', '1.9.0')).toBe(true);
     expect(semverCompare('^1-0', '1.29.0')).toBe(true);
+  });
+});
+
+describe('a YAML stream of several documents as values or fromYaml input', () => {
+  // Helm reads values files and fromYaml input with sigs.k8s.io/yaml, i.e. go-yaml v2's Unmarshal,
+  // which decodes the first document and ignores the rest (kyverno's ci/openreports-values.yaml is
+  // four documents; helm template -f uses the first).
+  it('uses the first document', async () => {
+    const dir = await writeChart(path.join(tmp, 'multi-doc'), {
+      chart: { name: 'm', version: '1.0.0' },
+      values: 'who: default\n',
+      files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\ndata:\n  who: {{ .Values.who }}\n  from: {{ (fromYaml "x: one\\n---\\nx: two\\n").x }}\n' },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }), { values: [{ name: 'v.yaml', data: 'who: first\n---\nwho: second\n' }] });
+    expect(formatRendered(r)).toBe('---\n# Source: m/templates/cm.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: m\ndata:\n  who: first\n  from: one\n');
+  });
+
+  it('is what ferry charts images -f reads too (discovery values)', () => {
+    expect(userValues('image:\n  tag: v9\n---\nimage:\n  tag: v8\n', 'v.yaml').values).toEqual({ image: { tag: 'v9' } });
+    expect(() => userValues('a: [\n', 'bad.yaml')).toThrow(/not valid YAML/);
   });
 });
