@@ -70,16 +70,18 @@ describe('a vendored dependency whose version is outside the Chart.yaml range', 
   // version range are kept as they are (unlisted, own name, always enabled); getAliasDependency
   // makes an aliased copy only of a chart inside the range. helm template's CheckDependencies
   // matches by name only, so such a chart is not "missing".
+  const CACHE_8 = {
+    chart: { name: 'cache', version: '8.0.0' },
+    values: 'who: default\n',
+    files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  who: {{ .Values.who }}\n' },
+  };
+
   it('is rendered under its own name, not under the alias', async () => {
     const dir = await writeChart(path.join(tmp, 'alias-range'), {
       chart: { name: 'top', version: '1.0.0', dependencies: [{ name: 'cache', version: '7.x.x', alias: 'cachea', condition: 'cachea.enabled' }] },
       values: 'cachea:\n  enabled: true\n  who: alias\ncache:\n  who: own\n',
       subcharts: {
-        cache: {
-          chart: { name: 'cache', version: '8.0.0' },
-          values: 'who: default\n',
-          files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  who: {{ .Values.who }}\n' },
-        },
+        cache: CACHE_8,
       },
     });
     const r = renderChart(await loadChart(dir, { allFiles: true }));
@@ -99,11 +101,7 @@ describe('a vendored dependency whose version is outside the Chart.yaml range', 
       },
       values: 'cachea:\n  who: alias\ndb:\n  enabled: false\n',
       subcharts: {
-        cache: {
-          chart: { name: 'cache', version: '8.0.0' },
-          values: 'who: default\n',
-          files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Chart.Name }}\ndata:\n  who: {{ .Values.who }}\n' },
-        },
+        cache: CACHE_8,
         db: {
           chart: { name: 'db', version: '2.0.0' },
           files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: db\n' },
