@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Node } from 'yaml';
 import { FerryError } from '../../errors.js';
 
 /**
@@ -37,7 +37,9 @@ export function isValueMap(v: unknown): v is ValueMap {
 /** Parse a values file; `file` is how provenance names it. Empty text → {}. */
 export function parseValues(text: string, file: string): ValueMap {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
+  // Helm (go-yaml v2's Unmarshal) reads the first document of a multi-document file and ignores the rest.
+  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
+  const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
   if (doc.errors.length) {
     throw new FerryError('VALIDATION', `${file}: not valid YAML`, {
       details: doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),

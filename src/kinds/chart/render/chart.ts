@@ -302,10 +302,14 @@ export function processDependencies(top: HelmChart, user: Dict, warn: (m: string
     }
     const reqs = c.requirements.map((r) => ({ ...r, enabled: true, effName: r.alias || r.name }));
     for (const r of reqs) {
-      const found = c.deps.find((d) => d.name === r.name && versionOk(r.version, d.meta.version)) ?? c.deps.find((d) => d.name === r.name);
+      // Helm's getAliasDependency: only a chart whose version is in the range is used (and aliased);
+      // one outside it stays under charts/ as an unlisted chart with its own name (kept above).
+      const found = c.deps.find((d) => d.name === r.name && versionOk(r.version, d.meta.version));
       if (!found) {
-        missing.push({ chart: c.fullPath, dependency: r.name });
-        r.enabled = false;
+        if (!c.deps.some((d) => d.name === r.name)) {
+          missing.push({ chart: c.fullPath, dependency: r.name });
+          r.enabled = false;
+        }
         continue;
       }
       kept.push(r.alias ? withName(found, r.alias, c.fullPath) : found);

@@ -4,6 +4,7 @@
  * `missingkey=zero` with Go's `<no value>` printing, and `and`/`or` short-circuit.
  */
 import {
+  asSlice,
   deepEqual,
   formatV,
   GoStruct,
@@ -178,6 +179,7 @@ const BUILTINS: Record<string, GoFunc> = {
     let v = item;
     for (const i of idx) {
       if (isNil(v)) throw new FuncError('index of untyped nil');
+      v = asSlice(v) ?? v;
       if (Array.isArray(v) || typeof v === 'string' || v instanceof Uint8Array) {
         const n = toIndex(i);
         const len = typeof v === 'string' ? Buffer.byteLength(v) : v.length;
@@ -200,7 +202,8 @@ const BUILTINS: Record<string, GoFunc> = {
       if (idx.length === 3) throw new FuncError('cannot 3-index slice a string');
       return b.subarray(n[0] ?? 0, n[1] ?? b.length).toString('utf8');
     }
-    if (Array.isArray(item)) return item.slice(n[0] ?? 0, n[1] ?? item.length);
+    const elems = asSlice(item);
+    if (elems) return elems.slice(n[0] ?? 0, n[1] ?? elems.length);
     throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
   },
   len: (item) => {
@@ -336,7 +339,9 @@ export class TemplateSet {
 
   private walkRange(st: State, dot: unknown, node: Extract<Node, { type: 'range' }>): void {
     const mark = st.vars.length;
-    const v = this.evalPipeline(st, dot, node.pipe);
+    const got = this.evalPipeline(st, dot, node.pipe);
+    // A named slice type (chartutil.VersionSet) ranges as the slice it is.
+    const v = asSlice(got) ?? got;
     // evalPipeline pushed declared variables; the range assigns them per element instead.
     st.vars.length = mark;
     const decl = node.pipe.decl;

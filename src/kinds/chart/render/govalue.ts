@@ -23,6 +23,15 @@ export class GoStruct {
   goString?(): string;
   /** For Go map/slice types with methods (chart.Files, VersionSet): their length (len, truth). */
   goLen?(): number;
+  /** For Go named slice types (chartutil.VersionSet is a []string): the elements, so list functions take them. */
+  goSlice?(): unknown[];
+}
+
+/** The elements of a Go slice: a JS array, or a named slice type such as chartutil.VersionSet. */
+export function asSlice(v: unknown): unknown[] | undefined {
+  if (Array.isArray(v)) return v;
+  if (v instanceof GoStruct && v.goSlice) return v.goSlice();
+  return undefined;
 }
 
 export function isNil(v: unknown): v is null | undefined {
@@ -71,7 +80,7 @@ export function goKind(v: unknown): string {
   if (isNil(v)) return 'invalid';
   if (BASIC[typeof v]) return BASIC[typeof v][1];
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
-  if (v instanceof GoStruct) return 'struct';
+  if (v instanceof GoStruct) return v.goSlice ? 'slice' : 'struct';
   return 'map';
 }
 

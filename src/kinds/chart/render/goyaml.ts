@@ -11,7 +11,7 @@
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
 import { parseAllDocuments, parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
-import { deepCopy, GoStruct, isMap, isNil } from './govalue.js';
+import { asSlice, deepCopy, GoStruct, isMap, isNil } from './govalue.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
 
@@ -56,7 +56,10 @@ const PARSED = new Map<string, unknown>();
 export function parseGoYaml(text: string): unknown {
   let v = PARSED.get(text);
   if (v === undefined) {
-    const doc = parseDocument(text, GO_YAML_OPTIONS);
+    // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
+    // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
+    const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+    const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, GO_YAML_OPTIONS);
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
@@ -137,9 +140,10 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
     const nl = ind === undefined ? '' : `\n${ind.repeat(depth + 1)}`;
     const close = ind === undefined ? '' : `\n${ind.repeat(depth)}`;
     const colon = ind === undefined ? ':' : ': ';
-    if (Array.isArray(x)) {
-      if (x.length === 0) return '[]';
-      return `[${x.map((e) => nl + enc(e, depth + 1)).join(',')}${close}]`;
+    const elems = asSlice(x);
+    if (elems) {
+      if (elems.length === 0) return '[]';
+      return `[${elems.map((e) => nl + enc(e, depth + 1)).join(',')}${close}]`;
     }
     const m = x instanceof GoStruct ? structFields(x) : (x as Record<string, unknown>);
     const keys = Object.keys(m).sort();
@@ -171,7 +175,8 @@ function viaJson(v: unknown): Plain {
       throw new Error('json: unsupported type: func');
   }
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
-  if (Array.isArray(v)) return v.map(viaJson);
+  const elems = asSlice(v);
+  if (elems) return elems.map(viaJson);
   const m = v instanceof GoStruct ? structFields(v) : (v as Record<string, unknown>);
   return { map: Object.keys(m).sort(goKeyLess).map((k) => [k, viaJson(m[k])] as [string, Plain]) };
 }

@@ -93,14 +93,13 @@ export class ChartFiles extends GoStruct {
     const re = globToRegExp(str(pattern));
     return new ChartFiles(new Map([...this.entries].filter(([k]) => re.test(k))));
   };
+  // Helm's Files is never nil (newFiles makes a map), so an empty Glob gives toYaml of {}: "{}".
   AsConfig = () => {
-    if (this.entries.size === 0) return '';
     const m: Dict = {};
     for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), v.toString('utf8'));
     return toYaml(m);
   };
   AsSecrets = () => {
-    if (this.entries.size === 0) return '';
     const m: Dict = {};
     for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), v.toString('base64'));
     return toYaml(m);
@@ -121,11 +120,7 @@ class VersionSet extends GoStruct {
   }
   Has = (v: unknown) => this.list.includes(str(v));
   override goLen = () => this.list.length;
-  goRange(): Dict {
-    const out: Dict = {};
-    this.list.forEach((v, i) => (out[String(i)] = v));
-    return out;
-  }
+  override goSlice = () => this.list;
   override goString = () => `[${this.list.join(' ')}]`;
 }
 

@@ -241,6 +241,12 @@ function scanNumber(s: string, p: number): number {
     if (s[q] === '+' || s[q] === '-') q++;
     while (q < s.length && /[0-9_]/.test(s[q])) q++;
   }
+  // Hexadecimal floats (`0x1p60`, `0x1.8p-3`), as Go's lexer accepts them.
+  if (digits.length === 23 && /[pP]/.test(s[q] ?? '')) {
+    q++;
+    if (s[q] === '+' || s[q] === '-') q++;
+    while (q < s.length && /[0-9_]/.test(s[q])) q++;
+  }
   if (s[q] === 'i') q++;
   return q;
 }
@@ -361,6 +367,13 @@ function parseNumber(text: string): number | bigint | undefined {
   }
   if (/^[+-]?\d+$/.test(t)) return BigInt(t);
   if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+  // strconv.ParseFloat's hexadecimal form: mantissa in hex, binary exponent after p (required).
+  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)[pP]([+-]?\d+)$/.exec(t);
+  if (hex && (hex[2] || hex[3])) {
+    const mant = Number(BigInt(`0x${hex[2] || '0'}${hex[3]}`));
+    const v = mant * 2 ** (Number(hex[4]) - 4 * hex[3].length);
+    return hex[1] === '-' ? -v : v;
+  }
   return undefined;
 }
 
@@ -576,10 +589,9 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       if (tok.t === 'eof' || (tok.t === 'right' && end === 'rparen')) err(`unclosed left paren`, tok);
       cmds.push(command(end));
       const after = peekNonSpace();
-      if (after.t === 'pipe') {
-        nextNonSpace();
-        if (peekNonSpace().t === end) err(`missing command after pipe`);
-      }
+      // A pipe before the closing delimiter is accepted, as Go's parser does (`{{ x | nindent 4 | }}`:
+      // command() stops at the pipe, and the pipeline loop then meets its end).
+      if (after.t === 'pipe') nextNonSpace();
     }
     if (cmds.length === 0) err(`missing value for ${ctx}`, startTok);
     for (let c = 1; c < cmds.length; c++) {

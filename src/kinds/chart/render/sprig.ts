@@ -21,6 +21,7 @@ import {
   GoStruct,
   goSprintf,
   goTypeName,
+  asSlice,
   isEmpty,
   isMap,
   isNil,
@@ -90,7 +91,8 @@ export function toFloat64(v: unknown): number {
 }
 
 function list(v: unknown, fn: string): unknown[] {
-  if (Array.isArray(v)) return v;
+  const elems = asSlice(v);
+  if (elems) return elems;
   if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
   if (isNil(v)) return [];
   throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
@@ -240,6 +242,14 @@ export function mastermindsRange(c: string): string {
             // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
             const [core, ...pre] = ver.split('-');
             const suffix = pre.length ? `-${pre.join('-')}` : '';
+            // npm cannot read a partial version with a prerelease (`^1.22-0`): spell out Masterminds'
+            // caret and tilde bounds (^1.2 is >=1.2 <2.0, ^0.2 is >=0.2 <0.3, ~1.2 is >=1.2 <1.3, ~1 is >=1 <2).
+            if (suffix && (op === '^' || op === '~') && /^\d+(\.\d+)?$/.test(core)) {
+              const [maj, min] = core.split('.').map(Number);
+              const lower = `>=${maj}.${min ?? 0}.0${suffix}`;
+              const upper = op === '~' ? (min === undefined ? `${maj + 1}.0.0` : `${maj}.${min + 1}.0`) : maj > 0 || min === undefined ? `${maj + 1}.0.0` : `0.${min + 1}.0`;
+              return `${lower} <${upper}-0`;
+            }
             if ((op === '>=' || op === '<' || op === '>' || op === '<=') && !/[xX*]/.test(core)) {
               const parts = core.split('.');
               while (parts.length < 3) parts.push('0');
@@ -647,8 +657,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return out;
     },
     mustChunk: (size, l) => f.chunk(size, l),
-    sortAlpha: (l) => (Array.isArray(l) ? l.map((x) => strval(x)).sort() : [strval(l)]),
-    join: (sep, l) => (Array.isArray(l) ? l.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) : strval(l)),
+    sortAlpha: (l) => (asSlice(l)?.map((x) => strval(x)).sort() ?? [strval(l)]),
+    join: (sep, l) => (asSlice(l)?.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) ?? strval(l)),
     // crypto placeholders (see header)
     bcrypt: (s) => `$2a$10$${createHash('sha256').update(str(s)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
     htpasswd: (u, p) => `${str(u)}:$2a$10$${createHash('sha256').update(str(p)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
