@@ -189,8 +189,16 @@ function stableUuid(bytes: Buffer | string): string {
  * start-up (~20 ms of CPU) is paid only by the commands that write an SBOM.
  */
 export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.lock)): Promise<string> {
-  const { cycloneDxJson } = await import('./sbom-cyclonedx.js');
-  return cycloneDxJson(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
+  return [...(await cycloneDxSource(input, items))()].join('');
+}
+
+/**
+ * The CycloneDX document as chunks, rendered one component at a time on each call (the same
+ * bytes as renderCycloneDx): a bundle hashes it first and writes it later without holding it.
+ */
+export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.lock)): Promise<() => Iterable<string>> {
+  const { cycloneDxChunks } = await import('./sbom-cyclonedx.js');
+  return cycloneDxChunks(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -52,11 +52,17 @@ export class DeferredBlobs {
   }
 }
 
+/** A contiguous run of bytes that are not blob data. */
+export interface Frame {
+  pos: number;
+  bytes: Buffer;
+}
+
 /** Where every byte of the tar goes: frames (headers, metadata, padding, the end) and blob data. */
 export interface BundleLayout {
   size: number;
-  /** Contiguous runs of bytes that are not blob data, in order. */
-  frames: Array<{ pos: number; bytes: Buffer }>;
+  /** The frames in order, generated on each call (one per blob would be too many to hold). */
+  frames: () => Iterable<Frame>;
   /** Each blob's data offset, in tar order. */
   blobs: Array<{ blob: ReachableBlob; pos: number }>;
 }
@@ -134,7 +140,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   };
   try {
     // Frames are cheap and small: written every time (the metadata may differ between runs).
-    for (const f of layout.frames) await writeFully(out, f.bytes, f.pos);
+    for (const f of layout.frames()) await writeFully(out, f.bytes, f.pos);
 
     // Blobs the earlier run completed: re-hashed from the partial output, several at once.
     const reused = new Set<string>();
