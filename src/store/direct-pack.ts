@@ -133,27 +133,33 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   const out: Out = { fh, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
   const hashes = opts.hashes ?? new HashThreads();
-  // Completed blobs are appended in batches (a whole APT component completes tens of
-  // thousands of small ones: one append each was three system calls per package); a batch
-  // closes at JOURNAL_BATCH blobs or JOURNAL_BATCH_BYTES of them, so a big blob is recorded at once.
-  let journal = Promise.resolve();
-  let batch = '';
-  let batchBlobs = 0;
-  let batchBytes = 0;
-  const flushJournal = () => {
-    if (batchBlobs) {
-      const text = batch;
-      batch = '';
-      batchBlobs = batchBytes = 0;
-      journal = journal.then(() => appendFile(journalOf(output), text));
-    }
-    return journal;
+  // Completed blobs are appended at once when no append is under way, else together with the
+  // others completed meanwhile, in the next one (a whole APT component completes tens of
+  // thousands of small blobs: one append each was three system calls per package, and every
+  // blob waited for its own).
+  let pending = '';
+  let appending: Promise<void> | undefined;
+  let journalError: unknown;
+  const record = (digest: string) => {
+    if (journalError) throw journalError;
+    pending += `${digest}\n`;
+    appending ??= (async () => {
+      try {
+        while (pending) {
+          const text = pending;
+          pending = '';
+          await appendFile(journalOf(output), text);
+        }
+      } catch (err) {
+        journalError = err;
+      } finally {
+        appending = undefined;
+      }
+    })();
   };
-  const record = (blob: ReachableBlob) => {
-    batch += `${blob.digest}\n`;
-    batchBlobs++;
-    batchBytes += blob.size;
-    return batchBlobs >= JOURNAL_BATCH || batchBytes >= JOURNAL_BATCH_BYTES ? flushJournal() : journal;
+  const settleJournal = async () => {
+    while (appending) await appending;
+    if (journalError) throw journalError;
   };
   try {
     // Frames are cheap and small: written every time (the metadata may differ between runs).
@@ -186,14 +192,14 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       if (origin.from === 'store') await copyFromStore(out, blob, pos, origin, hash, progress);
       else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(out, partial, blob, pos, origin.deferred, segments, hash!, progress);
       else await fetchInto(out, blob, pos, origin.deferred, hash!, progress);
-      await record(blob);
+      record(blob.digest);
       noteItemDone();
       opts.onBlobDone?.(blob);
     });
-    await flushJournal();
+    await settleJournal();
     await out.behind.sync();
   } catch (err) {
-    await flushJournal().catch(() => undefined);
+    await settleJournal().catch(() => undefined);
     await out.behind.settle();
     await fh.close().catch(() => undefined);
     throw withResumeHint(err, partial);
@@ -229,11 +235,6 @@ async function writeFully(out: Out, bytes: Buffer, pos: number): Promise<void> {
 }
 
 const CHUNK = 256 << 10;
-
-/** Completed blobs recorded in the journal at once: this many, or... */
-const JOURNAL_BATCH = 256;
-/** ...this many bytes of them. */
-const JOURNAL_BATCH_BYTES = 64 << 20;
 
 /**
  * Reused pairs of CHUNK buffers: a fresh pair per blob would leave megabytes of garbage per

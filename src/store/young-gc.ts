@@ -83,6 +83,7 @@ const youngMaxMb = /^\d+$/.test(process.env.FERRY_YOUNG_MAX_MB ?? '') ? Number(p
 /** V8's own factor (its default): the young generation doubles when it needs to grow. */
 const GROWTH = 2;
 let youngCapped = false;
+let youngSize = 0;
 
 /**
  * Node 24's V8 lets the young generation grow to 128 MB (two 64 MB semi-spaces) when many
@@ -90,22 +91,31 @@ let youngCapped = false;
  * of it stays resident. Measured on a 20 000-package APT import: new space 128 MB of a 300 MB
  * peak RSS. The size limit is fixed at start-up (--max-semi-space-size), but the growth factor
  * is read whenever V8 grows it: once the young generation reaches youngMaxMb it is set to 1
- * (no growth), and back to V8's default should V8 have shrunk it below. Looked at every
- * YOUNG_CHECK_MS while the process runs (an unref'd timer: it never keeps ferry alive).
+ * (no growth), and back to V8's default should V8 have shrunk it below. Looked at by an
+ * unref'd timer (it never keeps ferry alive), often while the size changes, less while not.
+ * True when the young generation changed size since the last look.
  */
-function capYoungGeneration(): void {
-  if (!youngMaxMb) return;
+function capYoungGeneration(): boolean {
   const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space');
-  if (!young) return;
+  if (!young) return false;
+  const changed = young.space_size !== youngSize;
+  youngSize = young.space_size;
   const atCap = young.space_size >= youngMaxMb * 2 ** 20;
-  if (atCap === youngCapped) return;
+  if (atCap === youngCapped) return changed;
   try {
     setFlagsFromString(`--semi-space-growth-factor=${atCap ? 1 : GROWTH}`);
     youngCapped = atCap;
   } catch {
     // A Node that refuses the flag: V8's own sizing.
   }
+  return changed;
 }
 
+/** How often the young generation is looked at: every YOUNG_CHECK_MS after it changed, backing off to MAX_CHECK_MS while it does not. */
 const YOUNG_CHECK_MS = 20;
-if (youngMaxMb) setInterval(capYoungGeneration, YOUNG_CHECK_MS).unref();
+const MAX_CHECK_MS = 160;
+function watchYoung(delay: number): void {
+  const next = capYoungGeneration() ? YOUNG_CHECK_MS : Math.min(MAX_CHECK_MS, delay * 2);
+  setTimeout(() => watchYoung(next), next).unref();
+}
+if (youngMaxMb) watchYoung(YOUNG_CHECK_MS);
