@@ -3,6 +3,7 @@ import * as CdxModels from '@cyclonedx/cyclonedx-library/Models';
 import * as CdxSerialize from '@cyclonedx/cyclonedx-library/Serialize';
 import * as CdxSpec from '@cyclonedx/cyclonedx-library/Spec';
 import type { ItemKind, SbomItem } from './sbom.js';
+import { noteItemDone } from '../store/young-gc.js';
 
 /**
  * CycloneDX 1.6 JSON through the CycloneDX library. A module of its own, imported on first use
@@ -105,6 +106,8 @@ export function cycloneDxChunks(items: SbomItem[], meta: CdxMeta): () => Iterabl
       for (let i = 0; i < order.length; i++) {
         const json = JSON.stringify(component.normalize(cdxComponent(items[order[i]]), OPTIONS), null, 2);
         yield (i ? ',' : '') + indent(json);
+        // Each component leaves the library's model of it behind: collected like any small item's garbage.
+        noteItemDone();
       }
       yield '\n  ]';
     }

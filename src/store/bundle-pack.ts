@@ -7,7 +7,7 @@ import { sha256Hex, type BlobStore } from './blob-store.js';
 import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
 import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { SIGNATURE_FILE } from './bundle-sign.js';
-import { BLOCK, MAX_TAR_ENTRIES, TAR_END, tarHeader, tarPadding } from './tar-index.js';
+import { BLOCK, MAX_TAR_ENTRIES, TAR_END, tarHeader } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
@@ -229,6 +229,10 @@ function storeSource(store: BlobStore, deferred: DeferredBlobs | undefined, inSt
 
 /** Frames are written in runs of up to this many bytes. */
 const RUN_BYTES = 1 << 20;
+const ZEROS = Buffer.alloc(BLOCK);
+const padLength = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+/** A tar entry's padding, as a view of one zero block. */
+const padding = (size: number) => ZEROS.subarray(0, padLength(size));
 
 /**
  * The tar's layout: each blob's data offset, and the frames (every header, metadata file and
@@ -238,7 +242,7 @@ const RUN_BYTES = 1 << 20;
 function layoutOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): BundleLayout {
   const placed: BundleLayout['blobs'] = [];
   const ferryFiles = [...small.keys()].filter((n) => n.startsWith('ferry/')).sort();
-  const entrySize = (bytes: number) => BLOCK + bytes + tarPadding(bytes).length;
+  const entrySize = (bytes: number) => BLOCK + bytes + padLength(bytes);
   let pos = entrySize(sizeOf(small.get('oci-layout')!)) + BLOCK;
   for (const name of ferryFiles) pos += entrySize(sizeOf(small.get(name)!));
   pos += 2 * BLOCK;
@@ -254,7 +258,7 @@ function layoutOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): Bundle
       yield tarHeader(name, sizeOf(f), 'file');
       if (Buffer.isBuffer(f)) yield f;
       else yield* f.chunks();
-      yield tarPadding(sizeOf(f));
+      yield padding(sizeOf(f));
     };
     yield* fileEntry('oci-layout');
     yield tarHeader('ferry', 0, 'directory');
@@ -264,20 +268,21 @@ function layoutOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): Bundle
     for (const b of blobs) {
       yield tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file');
       yield { gap: b.size };
-      yield tarPadding(b.size);
+      yield padding(b.size);
     }
     yield* fileEntry('index.json');
     yield TAR_END;
   }
-  // Adjacent pieces become one write (a blob's padding and the next header), up to RUN_BYTES.
+  // Adjacent pieces become one write (a blob's padding and the next header), up to RUN_BYTES,
+  // gathered in one reused buffer: a frame's bytes are valid until the next frame is asked for
+  // (both writers write each frame before taking the next).
   function* frames(): Generator<Frame> {
+    const runBuf = Buffer.allocUnsafe(RUN_BYTES);
     let at = 0;
-    let run: Buffer[] = [];
     let runBytes = 0;
     let runPos = 0;
     const flush = (): Frame => {
-      const frame = { pos: runPos, bytes: run.length === 1 ? run[0] : Buffer.concat(run, runBytes) };
-      run = [];
+      const frame = { pos: runPos, bytes: runBuf.subarray(0, runBytes) };
       runBytes = 0;
       return frame;
     };
@@ -289,9 +294,13 @@ function layoutOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): Bundle
       }
       if (!p.length) continue;
       if (runBytes && runBytes + p.length > RUN_BYTES) yield flush();
-      if (!runBytes) runPos = at;
-      run.push(p);
-      runBytes += p.length;
+      if (p.length > RUN_BYTES) {
+        yield { pos: at, bytes: p };
+      } else {
+        if (!runBytes) runPos = at;
+        p.copy(runBuf, runBytes);
+        runBytes += p.length;
+      }
       at += p.length;
     }
     if (runBytes) yield flush();
