@@ -17,7 +17,7 @@ import { planDifferential } from './differential.js';
 import type { DifferentialInfo } from '../store/differential.js';
 import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
 import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
-import { BUNDLE_SBOM_FILE, renderCycloneDx } from './sbom.js';
+import { BUNDLE_SBOM_FILE, cycloneDxSource } from './sbom.js';
 import { VERSION } from '../version.js';
 import { pathFrom } from './inputs.js';
 import { kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
@@ -171,7 +171,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
         lock: lockText,
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, Buffer.from(await renderCycloneDx({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }))], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        extraFiles: [[BUNDLE_SBOM_FILE, { chunks: await cycloneDxSource({ lock, lockBytes: lockText, name: loaded.manifest.metadata.name }) }], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
         differential: diff?.info,
         sign: signKey && ((sums) => signChecksums(sums, signKey)),
       },

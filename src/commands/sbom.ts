@@ -80,6 +80,40 @@ function archOf(platform: string): { os: string; arch: string; variant?: string 
   return { os, arch, variant };
 }
 
+const NO_CHILDREN: SbomItem[] = [];
+
+/**
+ * A Debian package's item, compact: its hashes and download URL are made when read, its
+ * properties list is shared. An SBOM of a whole APT component holds tens of thousands.
+ */
+class DebItem implements SbomItem {
+  readonly kind = 'deb';
+  constructor(
+    readonly id: string,
+    private readonly pkg: { name: string; version: string; sha256: string; filename: string },
+    private readonly base: string,
+    readonly properties: Array<[string, string]>,
+  ) {}
+  get name() {
+    return this.pkg.name;
+  }
+  get version() {
+    return this.pkg.version;
+  }
+  get purl() {
+    return this.id;
+  }
+  get hashes() {
+    return { 'SHA-256': this.pkg.sha256 };
+  }
+  get downloadUrl() {
+    return `${this.base}/${this.pkg.filename}`;
+  }
+  get children() {
+    return NO_CHILDREN;
+  }
+}
+
 /** The neutral list, sorted: images (with platforms), charts, Debian packages, files. */
 export function sbomItems(lock: Lock): SbomItem[] {
   const items: SbomItem[] = [];
@@ -136,25 +170,20 @@ export function sbomItems(lock: Lock): SbomItem[] {
   }
   const debs = new Map<string, SbomItem>();
   for (const repo of lock.apt) {
+    const base = repo.url.replace(/\/+$/, '');
     for (const suite of repo.suites) {
+      // One properties list per architecture, shared by the packages (a whole component has tens of thousands).
+      const propsByArch = new Map<string, Array<[string, string]>>();
       for (const pkg of suite.packages) {
         const p = purl('deb', 'debian', pkg.name, pkg.version, { arch: pkg.architecture, distro: suite.suite });
         if (debs.has(p)) continue;
-        debs.set(p, {
-          kind: 'deb',
-          id: p,
-          name: pkg.name,
-          version: pkg.version,
-          purl: p,
-          hashes: { 'SHA-256': pkg.sha256 },
-          downloadUrl: `${repo.url.replace(/\/+$/, '')}/${pkg.filename}`,
-          properties: [['ferry:aptRepository', repo.name], ['ferry:suite', suite.suite], ['ferry:architecture', pkg.architecture]],
-          children: [],
-        });
+        let properties = propsByArch.get(pkg.architecture);
+        if (!properties) propsByArch.set(pkg.architecture, (properties = [['ferry:aptRepository', repo.name], ['ferry:suite', suite.suite], ['ferry:architecture', pkg.architecture]]));
+        debs.set(p, new DebItem(p, pkg, base, properties));
       }
     }
   }
-  items.push(...debs.values());
+  for (const d of debs.values()) items.push(d);
   for (const file of lock.files) {
     const p = purl('generic', undefined, file.name, undefined, { download_url: file.url, checksum: file.sha256 ? `sha256:${file.sha256}` : undefined });
     items.push({
@@ -189,8 +218,16 @@ function stableUuid(bytes: Buffer | string): string {
  * start-up (~20 ms of CPU) is paid only by the commands that write an SBOM.
  */
 export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.lock)): Promise<string> {
-  const { cycloneDxJson } = await import('./sbom-cyclonedx.js');
-  return cycloneDxJson(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
+  return [...(await cycloneDxSource(input, items))()].join('');
+}
+
+/**
+ * The CycloneDX document as chunks, rendered one component at a time on each call (the same
+ * bytes as renderCycloneDx): a bundle hashes it first and writes it later without holding it.
+ */
+export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.lock)): Promise<() => Iterable<string>> {
+  const { cycloneDxChunks } = await import('./sbom-cyclonedx.js');
+  return cycloneDxChunks(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
 }
 
 // ---------------------------------------------------------------------------------------------

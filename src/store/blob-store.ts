@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
@@ -11,11 +11,17 @@ import { withPidLock } from './pid-lock.js';
 import { noteItemDone } from './young-gc.js';
 import type { StoreCacheLayer } from './registry-cache.js';
 import type { DeferredBlobs } from './direct-pack.js';
-import { renameVerified, verifiedWrite } from './verified-write.js';
+import { mismatches, renameVerified } from './verified-write.js';
+import { writeFileAtomic } from './temp-files.js';
 
 export { digestOf, sha256Hex, type BlobDescriptor };
 
 const SHA256 = ['sha256'];
+
+/** Blobs up to this size are fetched whole into memory (BlobStore.downloadSmall). */
+export const SMALL_BLOB_BYTES = 256 << 10;
+
+const MISMATCH_HINT = 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.';
 
 export type OpenAt = (offset: number) => Promise<Readable>;
 
@@ -30,6 +36,11 @@ export interface IngestOptions {
    * the store has a `deferral` (direct packing) and lacks the blob, only record it there.
    */
   deferrable?: boolean;
+  /**
+   * One of many small blobs (the .debs of a whole APT component): one of at most
+   * SMALL_BLOB_BYTES is received in memory and written once (BlobStore.downloadSmall).
+   */
+  small?: boolean;
 }
 
 /**
@@ -67,7 +78,8 @@ export class BlobStore extends LayoutDir {
       throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
     }
     // The same manifest can arrive twice at once (an image named by tag and by digest): the temp names are unique.
-    await verifiedWrite(this.blobPath(digest), Readable.from([Buffer.from(bytes)]), { digest, size: bytes.length }, { label: digest });
+    await writeFileAtomic(this.blobPath(digest), bytes);
+    noteItemDone();
     this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
   }
@@ -83,7 +95,45 @@ export class BlobStore extends LayoutDir {
       deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry });
       return;
     }
+    if (opts.small && desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) return this.ingestOnce(desc.digest, () => this.downloadSmall(desc, openAt, opts));
     return this.ingestOnce(desc.digest, () => this.withBlobLock(desc.digest, () => this.download(desc, openAt, opts)));
+  }
+
+  /**
+   * A small blob (a .deb of a whole APT component, most are a few KB) is received in memory,
+   * checked, and written once under a temp name: no lock file, no `.partial` to resume from
+   * (a dropped connection starts it again), a handful of system calls instead of dozens. Two processes fetching it at once each write a verified copy;
+   * the second rename replaces the first with the same bytes.
+   */
+  private async downloadSmall(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
+    if (await this.has(desc)) return;
+    const label = `${opts.label} ${desc.digest}`;
+    const bytes = await withRetry(
+      label,
+      async () => {
+        const body = await openAt(0);
+        const chunks: Buffer[] = [];
+        let n = 0;
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          if (n + chunk.length > desc.size) {
+            body.destroy();
+            throw new FerryError('VERIFY', `${label}: server sent more than the expected ${desc.size} bytes`);
+          }
+          chunks.push(chunk);
+          n += chunk.length;
+        }
+        if (n < desc.size) throw new RetryableError(`connection ended after ${n} of ${desc.size} bytes`);
+        return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
+      },
+      opts.retry,
+      opts.onRetry,
+    );
+    const problems = mismatches(desc, { digest: digestOf(bytes), size: bytes.length });
+    if (problems.length) throw new FerryError('VERIFY', `${label}: ${problems.join('; ')}`, { hint: MISMATCH_HINT });
+    opts.onProgress?.(bytes.length);
+    await writeFileAtomic(this.blobPath(desc.digest), bytes);
+    this.verifiedThisRun.add(desc.digest);
+    noteItemDone();
   }
 
   /**
@@ -124,7 +174,7 @@ export class BlobStore extends LayoutDir {
     });
     await renameVerified(partial, final, desc, { digest: 'sha256:' + state.hashes[0].digest('hex'), size: state.size }, {
       label,
-      hint: 'The source served different bytes than its manifest names. Nothing was kept; if it persists, report it to the registry operator.',
+      hint: MISMATCH_HINT,
     });
     this.verifiedThisRun.add(desc.digest);
     noteItemDone();

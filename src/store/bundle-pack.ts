@@ -7,11 +7,11 @@ import { sha256Hex, type BlobStore } from './blob-store.js';
 import { BUNDLE_FORMAT_VERSION, type BundleInfo } from './bundle-reader.js';
 import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { SIGNATURE_FILE } from './bundle-sign.js';
-import { MAX_TAR_ENTRIES, TAR_END, tarHeader, tarPadding } from './tar-index.js';
+import { BLOCK, MAX_TAR_ENTRIES, TAR_END, tarHeader } from './tar-index.js';
 import { VERSION } from '../version.js';
 import { openBundleOutput } from './split-file.js';
 import type { DifferentialInfo } from './differential.js';
-import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs } from './direct-pack.js';
+import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs, type Frame } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
 import { withPidLock } from './pid-lock.js';
 
@@ -42,7 +42,7 @@ export interface PackInput {
     /** Only when asked: a timestamp makes otherwise equal bundles differ. */
     createdAt?: string;
     /** More files under ferry/ (e.g. the SBOM), listed in the checksums like the rest. */
-    extraFiles?: Array<[name: string, bytes: Buffer]>;
+    extraFiles?: Array<[name: string, bytes: Buffer | RenderedFile]>;
     /** bundle.json's fields for a differential bundle (differential.ts). */
     differential?: DifferentialInfo;
     /** Signs the checksum list's bytes; the result is written as ferry/checksums.sha256.sig. */
@@ -99,6 +99,24 @@ export function formatChecksums(sums: Map<string, string> | Record<string, strin
   return entries.map(([name, hex]) => `${hex}  ${name}\n`).join('');
 }
 
+/**
+ * formatChecksums of the metadata files and every blob, without a map of every name: the blobs'
+ * names (`blobs/sha256/<hex>`, sorted by digest already) merged with the few metadata names.
+ */
+function checksumsOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): string {
+  const named = [...small].map(([name, f]): [string, string] => [name, sumOf(f)]).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const lines: string[] = [];
+  let i = 0;
+  for (const b of blobs) {
+    const hex = sha256Hex(b.digest);
+    const name = `blobs/sha256/${hex}`;
+    for (; i < named.length && Buffer.compare(Buffer.from(named[i][0]), Buffer.from(name)) < 0; i++) lines.push(`${named[i][1]}  ${named[i][0]}\n`);
+    lines.push(`${hex}  ${name}\n`);
+  }
+  for (; i < named.length; i++) lines.push(`${named[i][1]}  ${named[i][0]}\n`);
+  return lines.join('');
+}
+
 export interface ChecksumProblem {
   line: number;
   message: string;
@@ -128,6 +146,66 @@ export function parseChecksums(text: string): { sums: Map<string, string>; probl
 const hexOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
 
 /**
+ * A file of the bundle too large to hold (the SBOM of a whole APT component is ~1 KB a
+ * package): rendered once to size and hash it, and again while it is written, never whole.
+ * The rendering must give the same bytes each time (it is checked).
+ */
+export interface RenderedFile {
+  chunks: () => Iterable<string | Buffer>;
+}
+
+/** A metadata file: its bytes, or how to render them (size and hash known up front). */
+type SmallFile = Buffer | { size: number; sha256: string; chunks: () => Iterable<Buffer> };
+
+const TEXT_SLICE = 1 << 20;
+
+/** Text as UTF-8 slices of about a MiB (never cutting a surrogate pair). */
+function* textSlices(text: string): Generator<string> {
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(text.length, at + TEXT_SLICE);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end--;
+    yield text.slice(at, end);
+    at = end;
+  }
+}
+
+function* asBuffers(chunks: Iterable<string | Buffer>): Generator<Buffer> {
+  for (const c of chunks) {
+    if (typeof c !== 'string') yield c;
+    else for (const t of c.length > TEXT_SLICE ? textSlices(c) : [c]) yield Buffer.from(t, 'utf8');
+  }
+}
+
+function measured(name: string, chunks: () => Iterable<string | Buffer>): SmallFile {
+  const h = createHash('sha256');
+  let size = 0;
+  for (const b of asBuffers(chunks())) {
+    h.update(b);
+    size += b.length;
+  }
+  const sha256 = h.digest('hex');
+  return {
+    size,
+    sha256,
+    // The second rendering is checked against the first (the checksums list already names it).
+    *chunks() {
+      const again = createHash('sha256');
+      let n = 0;
+      for (const b of asBuffers(chunks())) {
+        again.update(b);
+        n += b.length;
+        yield b;
+      }
+      if (n !== size || again.digest('hex') !== sha256) throw new FerryError('INTERNAL', `${name}: rendered differently the second time`);
+    },
+  };
+}
+
+const sizeOf = (f: SmallFile) => (Buffer.isBuffer(f) ? f.length : f.size);
+const sumOf = (f: SmallFile) => (Buffer.isBuffer(f) ? hexOf(f) : f.sha256);
+
+/**
  * Adapts the fetch store to the walker. A blob the store lacks may have been deferred (direct
  * packing): its size is the one recorded. `inStore` collects the blobs the store holds.
  */
@@ -149,36 +227,86 @@ function storeSource(store: BlobStore, deferred: DeferredBlobs | undefined, inSt
   };
 }
 
-/** The tar's layout: every header, metadata file and padding at its offset, and each blob's data offset. */
-function layoutOf(small: Map<string, Buffer>, blobs: ReachableBlob[]): BundleLayout {
-  const frames: BundleLayout['frames'] = [];
+/** Frames are written in runs of up to this many bytes. */
+const RUN_BYTES = 1 << 20;
+const ZEROS = Buffer.alloc(BLOCK);
+const padLength = (size: number) => (BLOCK - (size % BLOCK)) % BLOCK;
+/** A tar entry's padding, as a view of one zero block. */
+const padding = (size: number) => ZEROS.subarray(0, padLength(size));
+
+/**
+ * The tar's layout: each blob's data offset, and the frames (every header, metadata file and
+ * padding at its offset), generated anew on each call: a whole APT component has a header
+ * and a padding per package, too many small buffers to keep.
+ */
+function layoutOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): BundleLayout {
   const placed: BundleLayout['blobs'] = [];
-  let pos = 0;
-  const frame = (bytes: Buffer) => {
-    if (!bytes.length) return;
-    const last = frames[frames.length - 1];
-    // Adjacent runs (a blob's padding and the next header) become one write.
-    if (last && last.pos + last.bytes.length === pos) last.bytes = Buffer.concat([last.bytes, bytes]);
-    else frames.push({ pos, bytes });
-    pos += bytes.length;
-  };
-  const fileEntry = (name: string) => {
-    const bytes = small.get(name)!;
-    frame(Buffer.concat([tarHeader(name, bytes.length, 'file'), bytes, tarPadding(bytes.length)]));
-  };
-  fileEntry('oci-layout');
-  frame(tarHeader('ferry', 0, 'directory'));
-  for (const name of [...small.keys()].filter((n) => n.startsWith('ferry/')).sort()) fileEntry(name);
-  frame(Buffer.concat([tarHeader('blobs', 0, 'directory'), tarHeader('blobs/sha256', 0, 'directory')]));
+  const ferryFiles = [...small.keys()].filter((n) => n.startsWith('ferry/')).sort();
+  const entrySize = (bytes: number) => BLOCK + bytes + padLength(bytes);
+  let pos = entrySize(sizeOf(small.get('oci-layout')!)) + BLOCK;
+  for (const name of ferryFiles) pos += entrySize(sizeOf(small.get(name)!));
+  pos += 2 * BLOCK;
   for (const b of blobs) {
-    frame(tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file'));
-    placed.push({ blob: b, pos });
-    pos += b.size;
-    frame(tarPadding(b.size));
+    placed.push({ blob: b, pos: pos + BLOCK });
+    pos += entrySize(b.size);
   }
-  fileEntry('index.json');
-  frame(TAR_END);
-  return { size: pos, frames, blobs: placed };
+  const size = pos + entrySize(sizeOf(small.get('index.json')!)) + TAR_END.length;
+
+  function* pieces(): Generator<Buffer | { gap: number }> {
+    const fileEntry = function* (name: string): Generator<Buffer> {
+      const f = small.get(name)!;
+      yield tarHeader(name, sizeOf(f), 'file');
+      if (Buffer.isBuffer(f)) yield f;
+      else yield* f.chunks();
+      yield padding(sizeOf(f));
+    };
+    yield* fileEntry('oci-layout');
+    yield tarHeader('ferry', 0, 'directory');
+    for (const name of ferryFiles) yield* fileEntry(name);
+    yield tarHeader('blobs', 0, 'directory');
+    yield tarHeader('blobs/sha256', 0, 'directory');
+    for (const b of blobs) {
+      yield tarHeader(`blobs/sha256/${sha256Hex(b.digest)}`, b.size, 'file');
+      yield { gap: b.size };
+      yield padding(b.size);
+    }
+    yield* fileEntry('index.json');
+    yield TAR_END;
+  }
+  // Adjacent pieces become one write (a blob's padding and the next header), up to RUN_BYTES,
+  // gathered in one reused buffer: a frame's bytes are valid until the next frame is asked for
+  // (both writers write each frame before taking the next).
+  function* frames(): Generator<Frame> {
+    const runBuf = Buffer.allocUnsafe(RUN_BYTES);
+    let at = 0;
+    let runBytes = 0;
+    let runPos = 0;
+    const flush = (): Frame => {
+      const frame = { pos: runPos, bytes: runBuf.subarray(0, runBytes) };
+      runBytes = 0;
+      return frame;
+    };
+    for (const p of pieces()) {
+      if (!Buffer.isBuffer(p)) {
+        if (runBytes) yield flush();
+        at += p.gap;
+        continue;
+      }
+      if (!p.length) continue;
+      if (runBytes && runBytes + p.length > RUN_BYTES) yield flush();
+      if (p.length > RUN_BYTES) {
+        yield { pos: at, bytes: p };
+      } else {
+        if (!runBytes) runPos = at;
+        p.copy(runBuf, runBytes);
+        runBytes += p.length;
+      }
+      at += p.length;
+    }
+    if (runBytes) yield flush();
+    if (at !== size) throw new FerryError('INTERNAL', `bundle layout: frames end at ${at}, expected ${size}`);
+  }
+  return { size, frames, blobs: placed };
 }
 
 /**
@@ -213,19 +341,17 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     ...(metadata.createdAt ? { createdAt: metadata.createdAt } : {}),
     ...(metadata.differential ?? {}),
   };
-  const small = new Map<string, Buffer>([
+  const small = new Map<string, SmallFile>([
     ['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))],
     ['ferry/bundle.json', Buffer.from(JSON.stringify(info, null, 2) + '\n')],
-    ['ferry/lock.json', Buffer.from(metadata.lock)],
+    ['ferry/lock.json', measured('ferry/lock.json', () => textSlices(metadata.lock))],
     ['ferry/manifest.yaml', Buffer.isBuffer(metadata.manifestYaml) ? metadata.manifestYaml : Buffer.from(metadata.manifestYaml)],
     ['index.json', Buffer.from(JSON.stringify(index))],
-    ...(metadata.extraFiles ?? []),
+    ...(metadata.extraFiles ?? []).map(([name, f]): [string, SmallFile] => [name, Buffer.isBuffer(f) ? f : measured(name, f.chunks)]),
   ]);
-  const sums = new Map<string, string>();
-  for (const [name, bytes] of small) sums.set(name, hexOf(bytes));
-  for (const b of blobs) sums.set(`blobs/sha256/${sha256Hex(b.digest)}`, sha256Hex(b.digest));
-  small.set('ferry/checksums.sha256', Buffer.from(formatChecksums(sums)));
-  if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(small.get('ferry/checksums.sha256')!));
+  const checksums = Buffer.from(checksumsOf(small, blobs));
+  small.set('ferry/checksums.sha256', checksums);
+  if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(checksums));
 
   const output = path.resolve(input.output);
   // Every reader refuses a tar of more entries (a bound on memory for hostile input): a bundle
@@ -303,12 +429,13 @@ async function writeBundle(input: PackInput, output: string, layout: BundleLayou
   let written: Awaited<ReturnType<typeof out.commit>>;
   try {
     // Frames and blobs interleave by position; the writes are sequential (a split output needs that).
-    let f = 0;
+    const frames = layout.frames()[Symbol.iterator]();
+    let f = frames.next();
     for (const { blob, pos } of layout.blobs) {
-      for (; f < layout.frames.length && layout.frames[f].pos < pos; f++) await writeAll(layout.frames[f].bytes);
+      for (; !f.done && f.value.pos < pos; f = frames.next()) await writeAll(f.value.bytes);
       await copyBlob(blob);
     }
-    for (; f < layout.frames.length; f++) await writeAll(layout.frames[f].bytes);
+    for (; !f.done; f = frames.next()) await writeAll(f.value.bytes);
     written = await out.commit();
   } catch (err) {
     await out.abort();

@@ -52,11 +52,17 @@ export class DeferredBlobs {
   }
 }
 
+/** A contiguous run of bytes that are not blob data. */
+export interface Frame {
+  pos: number;
+  bytes: Buffer;
+}
+
 /** Where every byte of the tar goes: frames (headers, metadata, padding, the end) and blob data. */
 export interface BundleLayout {
   size: number;
-  /** Contiguous runs of bytes that are not blob data, in order. */
-  frames: Array<{ pos: number; bytes: Buffer }>;
+  /** The frames in order, generated on each call (one per blob would be too many to hold). */
+  frames: () => Iterable<Frame>;
   /** Each blob's data offset, in tar order. */
   blobs: Array<{ blob: ReachableBlob; pos: number }>;
 }
@@ -127,14 +133,37 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   const out: Out = { fh, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
   const hashes = opts.hashes ?? new HashThreads();
-  let journal = Promise.resolve();
+  // Completed blobs are appended at once when no append is under way, else together with the
+  // others completed meanwhile, in the next one (a whole APT component completes tens of
+  // thousands of small blobs: one append each was three system calls per package, and every
+  // blob waited for its own).
+  let pending = '';
+  let appending: Promise<void> | undefined;
+  let journalError: unknown;
   const record = (digest: string) => {
-    journal = journal.then(() => appendFile(journalOf(output), `${digest}\n`));
-    return journal;
+    if (journalError) throw journalError;
+    pending += `${digest}\n`;
+    appending ??= (async () => {
+      try {
+        while (pending) {
+          const text = pending;
+          pending = '';
+          await appendFile(journalOf(output), text);
+        }
+      } catch (err) {
+        journalError = err;
+      } finally {
+        appending = undefined;
+      }
+    })();
+  };
+  const settleJournal = async () => {
+    while (appending) await appending;
+    if (journalError) throw journalError;
   };
   try {
     // Frames are cheap and small: written every time (the metadata may differ between runs).
-    for (const f of layout.frames) await writeFully(out, f.bytes, f.pos);
+    for (const f of layout.frames()) await writeFully(out, f.bytes, f.pos);
 
     // Blobs the earlier run completed: re-hashed from the partial output, several at once.
     const reused = new Set<string>();
@@ -163,14 +192,14 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       if (origin.from === 'store') await copyFromStore(out, blob, pos, origin, hash, progress);
       else if (segments > 1 && blob.size >= (opts.segmentMinBytes ?? SEGMENT_MIN_BYTES)) await fetchSegmented(out, partial, blob, pos, origin.deferred, segments, hash!, progress);
       else await fetchInto(out, blob, pos, origin.deferred, hash!, progress);
-      await record(blob.digest);
+      record(blob.digest);
       noteItemDone();
       opts.onBlobDone?.(blob);
     });
-    await journal;
+    await settleJournal();
     await out.behind.sync();
   } catch (err) {
-    await journal.catch(() => undefined);
+    await settleJournal().catch(() => undefined);
     await out.behind.settle();
     await fh.close().catch(() => undefined);
     throw withResumeHint(err, partial);

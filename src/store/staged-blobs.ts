@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm } from 'node:fs/promises';
+import { copyFile, link, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,6 +10,8 @@ import { releaseTemp, sweepStaleTempsOnce, tempPathFor } from './temp-files.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
+/** Blobs up to this size are staged from one buffer instead of a stream. */
+const SMALL_STAGE_BYTES = 256 << 10;
 
 /**
  * `ferry import` into directory targets (files, a chart repository, an OCI layout) reading the
@@ -26,6 +28,8 @@ export class StagedBlobs {
   /** digest → the staged copy. */
   private readonly staged = new Map<string, string>();
   private readonly once = singleFlight<string, void>();
+  /** Directories this import created or found (a whole APT component stages into a few, tens of thousands of times). */
+  private readonly dirs = new Set<string>();
 
   constructor(private readonly hashed: HashedReads) {}
 
@@ -39,18 +43,29 @@ export class StagedBlobs {
     if (this.staged.has(desc.digest)) return;
     await this.once(desc.digest, async () => {
       if (this.staged.has(desc.digest)) return;
-      await mkdir(dir, { recursive: true });
+      await this.mkdir(dir);
       // What a killed import staged here before is removed first (its process is gone).
       await sweepStaleTempsOnce(dir);
       const tmp = tempPathFor(path.join(dir, `.ferry-staged-${hex}`));
-      const count = new Transform({
-        transform(chunk: Buffer, _e, cb) {
-          onBytes?.(chunk.length);
-          cb(null, chunk);
-        },
-      });
       try {
-        await pipeline(await this.hashed.openBlob(desc.digest), count, createWriteStream(tmp, { flags: 'wx' }));
+        const body = await this.hashed.openBlob(desc.digest);
+        if (desc.size <= SMALL_STAGE_BYTES) {
+          // Small (a .deb of a whole APT component): taken whole, written in one call; the
+          // last chunk arrives only once the blob hashed right.
+          const chunks: Buffer[] = [];
+          for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+          const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+          await writeFile(tmp, bytes, { flag: 'wx' });
+          onBytes?.(bytes.length);
+        } else {
+          const count = new Transform({
+            transform(chunk: Buffer, _e, cb) {
+              onBytes?.(chunk.length);
+              cb(null, chunk);
+            },
+          });
+          await pipeline(body, count, createWriteStream(tmp, { flags: 'wx' }));
+        }
       } catch (err) {
         await rm(tmp, { force: true });
         releaseTemp(tmp);
@@ -68,7 +83,7 @@ export class StagedBlobs {
   async place(digest: string, dest: string): Promise<boolean> {
     const from = this.staged.get(digest);
     if (!from) return false;
-    await mkdir(path.dirname(dest), { recursive: true });
+    await this.mkdir(path.dirname(dest));
     const tmp = tempPathFor(dest);
     try {
       try {
@@ -86,6 +101,12 @@ export class StagedBlobs {
     }
     noteItemDone();
     return true;
+  }
+
+  private async mkdir(dir: string): Promise<void> {
+    if (this.dirs.has(dir)) return;
+    await mkdir(dir, { recursive: true });
+    this.dirs.add(dir);
   }
 
   /** Remove every staged copy (the placed files keep their own links). */

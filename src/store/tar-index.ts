@@ -305,7 +305,7 @@ function rawHeader(name: string, size: number, type: string, mode: number): Buff
   h.write(octal(0, 8), 329, 'ascii');
   h.write(octal(0, 8), 337, 'ascii');
   let sum = 0;
-  for (const b of h) sum += b;
+  for (let i = 0; i < BLOCK; i++) sum += h[i];
   h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
   return h;
 }

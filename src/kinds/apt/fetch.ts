@@ -157,9 +157,12 @@ async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask
       task.cached(p.size);
       return;
     }
-    await downloadToStore(ctx.store, ctx.http, repoUrl(entry.url, p.filename), { sha256: p.sha256, size: p.size }, {
-      label: `${aptLabel(entry)} ${p.filename}`,
+    const url = repoUrl(entry.url, p.filename);
+    const label = `${aptLabel(entry)} ${p.filename}`;
+    await ctx.store.ingest({ digest: `sha256:${p.sha256}`, size: p.size }, (offset) => ctx.http.openAt(url, offset, { label }), {
+      label: `${label} (${url})`,
       deferrable: true,
+      small: true,
       onProgress: (n) => task.advance(n),
       onRetry: (m) => ctx.progress.log(m),
     });

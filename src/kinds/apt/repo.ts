@@ -191,8 +191,22 @@ export function safePoolPath(filename: string, label: string): string {
   return filename;
 }
 
-/** Turn one Packages stanza into the closure's view of it; SHA256 and Size are required. */
-export function stanzaToPackage(st: Stanza, source: number, label: string): AptPackage {
+/**
+ * A copy of a string that does not keep its source alive. A field parsed from an index is a
+ * slice of the text decoded around it, and V8 keeps that whole text while the slice lives: the
+ * few fields kept of each package would hold the entire decompressed index (tens of MB, most
+ * of it descriptions) for as long as the package list lives.
+ */
+export function own<T extends string | undefined>(s: T): T {
+  return (s === undefined || s.length < 13 ? s : (' ' + s).slice(1)) as T;
+}
+
+/**
+ * Turn one Packages stanza into the closure's view of it; SHA256 and Size are required.
+ * `deps: false` (no closure will be computed: every source is mirrored whole) leaves out what
+ * only the closure reads (Provides, Depends, Multi-Arch).
+ */
+export function stanzaToPackage(st: Stanza, source: number, label: string, deps = true): AptPackage {
   const f = st.fields;
   const name = f.get('package');
   const filename = f.get('filename');
@@ -203,18 +217,20 @@ export function stanzaToPackage(st: Stanza, source: number, label: string): AptP
   }
   return {
     source,
-    name,
-    version: f.get('version') ?? '0',
-    architecture: f.get('architecture') ?? 'all',
-    multiArch: f.get('multi-arch'),
-    provides: f.has('provides') ? parseRelations(f.get('provides')).map((g) => g[0]) : [],
+    name: own(name),
+    version: own(f.get('version') ?? '0'),
+    architecture: own(f.get('architecture') ?? 'all'),
+    multiArch: deps ? own(f.get('multi-arch')) : undefined,
+    provides: deps && f.has('provides') ? parseRelations(f.get('provides')).map((g) => g[0]) : NO_PROVIDES,
     // Parsed only if the closure reaches the package: most of a whole index never is.
-    dependsText: [f.get('pre-depends'), f.get('depends')].filter(Boolean).join(', '),
-    filename: safePoolPath(filename, label),
-    sha256,
+    dependsText: deps ? own([f.get('pre-depends'), f.get('depends')].filter(Boolean).join(', ')) : '',
+    filename: own(safePoolPath(filename, label)),
+    sha256: own(sha256),
     size: Number(size),
   };
 }
+
+const NO_PROVIDES: AptPackage['provides'] = [];
 
 /** The Packages fields the closure and the lock use. */
 export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'filename', 'size', 'sha256']);

@@ -26,7 +26,7 @@ export function aptLabel(spec: { name: string }, suite?: string): string {
   return `apt[${spec.name}]${suite ? ` ${suite}` : ''}`;
 }
 
-async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext): Promise<LoadedSource> {
+async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext, deps: boolean): Promise<LoadedSource> {
   const label = aptLabel(spec, suite);
   if (!spec.keys?.length) {
     throw new FerryError('VALIDATION', `${label}: no keys: ferry verifies every repository's signature`, {
@@ -72,7 +72,7 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
   const packages: AptPackage[] = [];
   for (const p of parse) {
     const file = indexes.find((i) => i.path === `dists/${suite}/${p}`)!;
-    for await (const st of readPackages(ctx.store, file)) packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`));
+    for await (const st of readPackages(ctx.store, file)) packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`, deps));
   }
   return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
 }
@@ -121,6 +121,8 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
   specs.forEach((spec, specIndex) => {
     for (const suite of spec.suites) plan.push({ spec, specIndex, suite, sourceIndex: plan.length });
   });
+  // Dependencies are read only when some entry names packages (a closure is computed).
+  const needsClosure = specs.some((s) => s.packages);
   // Every suite is tried: one that fails (a missing suite, a bad key) does not hide the others.
   const sources = await resolveEach(
     plan,
@@ -128,7 +130,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
     (p) => aptLabel(p.spec, p.suite),
     (p, task) => {
       task.status('Release and indexes');
-      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx);
+      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure);
     },
     (s) => `${s.packages.length} packages listed`,
   );
