@@ -323,6 +323,33 @@ export async function openBundleFile(file: string): Promise<RandomAccessFile> {
   return new SplitFile(abs, parts);
 }
 
+/** Bytes `start` to `end` (inclusive) of an open file, read at their positions, 1 MiB at a time. */
+function rangeStream(fh: FileHandle, file: string, start: number, end: number): Readable {
+  const CHUNK = 1 << 20;
+  let pos = start;
+  return new Readable({
+    highWaterMark: CHUNK,
+    read() {
+      const len = Math.min(CHUNK, end + 1 - pos);
+      if (len <= 0) {
+        this.push(null);
+        return;
+      }
+      fh.read(Buffer.allocUnsafe(len), 0, len, pos).then(
+        ({ bytesRead, buffer }) => {
+          if (bytesRead === 0) {
+            this.destroy(new FerryError('VERIFY', `${file}: ended at byte ${pos}, before byte ${end}`));
+            return;
+          }
+          pos += bytesRead;
+          this.push(bytesRead < len ? buffer.subarray(0, bytesRead) : buffer);
+        },
+        (err: Error) => this.destroy(err),
+      );
+    },
+  });
+}
+
 async function openSingle(abs: string): Promise<RandomAccessFile> {
   const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
   const fh = await open(abs, 'r').catch((err: NodeJS.ErrnoException) => {
@@ -334,22 +361,29 @@ async function openSingle(abs: string): Promise<RandomAccessFile> {
     throw unreadableFile(abs, 'bundle', 'EISDIR', { hint });
   }
   const size = st.size;
-  let fd: number | undefined;
   let closed = false;
+  // Every read goes through the one handle opened (and checked) here, at explicit positions: a
+  // file put in the bundle's place during an import is never read, and a bundle of tens of
+  // thousands of small blobs is not opened and closed again for each. fs read streams are not
+  // used: they close the descriptor they are given when they end. The handle's close waits for
+  // its reads in flight; streams still open then are destroyed first.
+  const streams = new Set<Readable>();
   return {
     path: abs,
     size,
     read: (buf, off, len, pos) => fh.read(buf, off, len, pos),
-    readSync(buf, off, len, pos) {
-      fd ??= openSync(abs, 'r');
-      return readSync(fd, buf, off, len, pos);
+    readSync: (buf, off, len, pos) => readSync(fh.fd, buf, off, len, pos),
+    createReadStream(start, end) {
+      if (closed) throw new FerryError('INTERNAL', `${abs}: read after the bundle was closed`);
+      const stream = rangeStream(fh, abs, start, end);
+      streams.add(stream);
+      stream.once('close', () => streams.delete(stream));
+      return stream;
     },
-    createReadStream: (start, end) => createReadStream(abs, { start, end, highWaterMark: 1 << 20 }),
     async close() {
-      if (fd !== undefined) closeSync(fd);
-      fd = undefined;
       if (closed) return;
       closed = true;
+      for (const st of streams) st.destroy();
       await fh.close();
     },
   };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,5 +77,56 @@ describe('split writer and reader', () => {
     await expect(openBundleFile(`${out}.001`)).rejects.toMatchObject({ details: ['part 002 of 4: y.tar.002 is missing'] });
     await writeFile(`${out}.parts`, 'garbage\n');
     await expect(openBundleFile(`${out}.001`)).rejects.toThrow(/line 1: expected/);
+  });
+});
+
+describe('single-file reader', () => {
+  const collect = async (s: NodeJS.ReadableStream) => {
+    const chunks: Buffer[] = [];
+    for await (const c of s) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+
+  it('reads the file it opened, even after another file takes its name', async () => {
+    const file = path.join(dir, 'swap.tar');
+    const original = randomBytes(4096);
+    await writeFile(file, original);
+    const f = await openBundleFile(file);
+    try {
+      // What a hostile neighbour (or a careless copy) does mid-import: a new file under the name.
+      await writeFile(file + '.new', Buffer.alloc(4096, 0x41));
+      await rename(file + '.new', file);
+      expect(await collect(f.createReadStream(100, 199))).toEqual(original.subarray(100, 200));
+      const buf = Buffer.alloc(50);
+      expect(f.readSync(buf, 0, 50, 1000)).toBe(50);
+      expect(buf).toEqual(original.subarray(1000, 1050));
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('many reads at once, interleaved, each get their own range', async () => {
+    const file = path.join(dir, 'many.tar');
+    const data = randomBytes(3 << 20);
+    await writeFile(file, data);
+    const f = await openBundleFile(file);
+    try {
+      const ranges = Array.from({ length: 40 }, (_, i) => [i * 70_001, i * 70_001 + 65_536 * (1 + (i % 3))] as const);
+      const got = await Promise.all(ranges.map(([s, e]) => collect(f.createReadStream(s, e))));
+      ranges.forEach(([s, e], i) => expect(got[i].equals(data.subarray(s, e + 1))).toBe(true));
+    } finally {
+      await f.close();
+    }
+  });
+
+  it('close stops the streams still open before it lets the descriptor go', async () => {
+    const file = path.join(dir, 'close.tar');
+    await writeFile(file, randomBytes(8 << 20));
+    const f = await openBundleFile(file);
+    const open = f.createReadStream(0, (8 << 20) - 1);
+    open.pause();
+    await f.close();
+    expect(open.destroyed).toBe(true);
+    expect(() => f.createReadStream(0, 10)).toThrow(/after the bundle was closed/);
   });
 });
