@@ -1,5 +1,5 @@
 import { FerryError } from '../errors.js';
-import { discard, throwForStatus, type HttpClient } from '../net/http.js';
+import { discard, readCapped, throwForStatus, type HttpClient } from '../net/http.js';
 import { singleFlight } from '../net/concurrency.js';
 import { withRetry } from '../net/retry.js';
 import { describeSearch, type Credential, type CredentialLookup, type CredentialStore } from './credentials.js';
@@ -193,7 +193,7 @@ export class RegistryAuth {
     if (!realm) throw new FerryError('AUTH', `${registry}: bearer challenge without a realm`, { hint: 'The registry is misconfigured; tell its operator.' });
     const lookup = await this.lookup(registry, repository);
     const cred: Credential | undefined = lookup.credential;
-    const url = new URL(realm);
+    const url = realmUrl(realm, registry, host, !!(cred?.identityToken || cred?.username));
     const service = challenge.params.service;
     this.tokenRequests++;
     const body = await withRetry(`token for ${registry} from ${url.host}`, async () => {
@@ -219,9 +219,8 @@ export class RegistryAuth {
         throw cred ? wrongCredentials(registry, repository, lookup) : noCredentials(registry, repository, lookup);
       }
       if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', `token endpoint ${url.origin}${url.pathname} for ${registry}`);
-      const chunks: Buffer[] = [];
-      for await (const c of res.body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
+      const bytes = await readCapped(res.body, MAX_TOKEN_BYTES, `${registry}: token endpoint ${url.origin}${url.pathname} answered more than ${MAX_TOKEN_BYTES} bytes; refusing it`, 'AUTH');
+      return bytes.toString('utf8');
     });
     let parsed: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
@@ -238,6 +237,34 @@ export class RegistryAuth {
     this.tokens.set(this.key(host, scopes), { header, expiresAt });
     return { header, lookup };
   }
+}
+
+/** A token answer is a few KB (a JWT); more is refused before it is held in memory or sent as a header. */
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+/**
+ * The token realm a registry's challenge names, checked before any request: an http(s) URL, and,
+ * when credentials go with the request, not plain HTTP to another host than the registry's
+ * (a crafted or rewritten challenge must not collect the password in clear text elsewhere).
+ */
+function realmUrl(realm: string, registry: string, host: string, withCredentials: boolean): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(realm);
+  } catch {
+    url = undefined;
+  }
+  const shown = JSON.stringify(realm.slice(0, 200));
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new FerryError('AUTH', `${registry}: the bearer challenge's realm ${shown} is not an http(s) URL`, { hint: 'The registry (or something in between) sent a malformed authentication challenge; tell its operator.' });
+  }
+  const registryHost = new URL(`http://${host}`).hostname;
+  if (withCredentials && url.protocol === 'http:' && url.hostname !== registryHost) {
+    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is another host over plain HTTP; refusing to send the credentials for ${registry} there`, {
+      hint: 'A token service on another host must use HTTPS. Check the registry\'s auth configuration, or whether something between rewrites its answers.',
+    });
+  }
+  return url;
 }
 
 function place(lookup: CredentialLookup): string {
