@@ -55,7 +55,7 @@ async function lock(yaml: string, env: Record<string, string> = {}) {
   const dir = path.join(work, `c${++n}`);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'manifest.yaml'), `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: h }\n${yaml}`);
-  const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: { FERRY_CACHE_DIR: path.join(dir, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '10', ...env } });
+  const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: { FERRY_CACHE_DIR: path.join(dir, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '10', ...env }, timeoutMs: 60_000 });
   const files = await readdir(dir);
   return { ...r, files };
 }
