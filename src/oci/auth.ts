@@ -113,6 +113,8 @@ export class RegistryAuth {
   /** Last challenge seen per host: lets later requests authenticate up front. */
   private readonly challenges = new Map<string, Challenge>();
   private readonly basic = new Map<string, string>();
+  /** API hosts whose challenges came over HTTPS: their credentials never go to a plain-HTTP realm elsewhere. */
+  private readonly tlsHosts = new Set<string>();
   /** Token requests made (for tests and diagnostics). */
   tokenRequests = 0;
 
@@ -153,7 +155,8 @@ export class RegistryAuth {
    * Answer a 401: Basic with the registry's credentials, or a bearer token for the scopes.
    * `registry` is the name users write (docker.io); `host` the API host the request went to.
    */
-  async respond(host: string, registry: string, wwwAuthenticate: string | undefined, scopes: string[], repository?: string): Promise<AuthOutcome> {
+  async respond(host: string, registry: string, wwwAuthenticate: string | undefined, scopes: string[], repository?: string, overTls?: boolean): Promise<AuthOutcome> {
+    if (overTls) this.tlsHosts.add(host);
     const challenges = parseWwwAuthenticate(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -193,7 +196,7 @@ export class RegistryAuth {
     if (!realm) throw new FerryError('AUTH', `${registry}: bearer challenge without a realm`, { hint: 'The registry is misconfigured; tell its operator.' });
     const lookup = await this.lookup(registry, repository);
     const cred: Credential | undefined = lookup.credential;
-    const url = realmUrl(realm, registry, host, !!(cred?.identityToken || cred?.username));
+    const url = realmUrl(realm, registry, host, this.tlsHosts.has(host) && !!(cred?.identityToken || cred?.username));
     const service = challenge.params.service;
     this.tokenRequests++;
     const body = await withRetry(`token for ${registry} from ${url.host}`, async () => {
@@ -244,10 +247,10 @@ const MAX_TOKEN_BYTES = 1024 * 1024;
 
 /**
  * The token realm a registry's challenge names, checked before any request: an http(s) URL, and,
- * when credentials go with the request, not plain HTTP to another host than the registry's
- * (a crafted or rewritten challenge must not collect the password in clear text elsewhere).
+ * when credentials for a registry reached over HTTPS go with the request, not plain HTTP to
+ * another host (a crafted or rewritten challenge must not collect the password in clear text).
  */
-function realmUrl(realm: string, registry: string, host: string, withCredentials: boolean): URL {
+function realmUrl(realm: string, registry: string, host: string, guardCredentials: boolean): URL {
   let url: URL | undefined;
   try {
     url = new URL(realm);
@@ -259,8 +262,8 @@ function realmUrl(realm: string, registry: string, host: string, withCredentials
     throw new FerryError('AUTH', `${registry}: the bearer challenge's realm ${shown} is not an http(s) URL`, { hint: 'The registry (or something in between) sent a malformed authentication challenge; tell its operator.' });
   }
   const registryHost = new URL(`http://${host}`).hostname;
-  if (withCredentials && url.protocol === 'http:' && url.hostname !== registryHost) {
-    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is another host over plain HTTP; refusing to send the credentials for ${registry} there`, {
+  if (guardCredentials && url.protocol === 'http:' && url.hostname !== registryHost) {
+    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is another host over plain HTTP, while the registry uses HTTPS; refusing to send the credentials for ${registry} there`, {
       hint: 'A token service on another host must use HTTPS. Check the registry\'s auth configuration, or whether something between rewrites its answers.',
     });
   }

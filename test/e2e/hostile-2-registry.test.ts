@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +20,9 @@ type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
 let work: string;
 let server: http.Server;
+let tlsServer: https.Server;
+let tlsHost: string;
+let certFile: string;
 let other: http.Server;
 let host: string;
 let otherHost: string;
@@ -40,12 +45,21 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   await new Promise<void>((r) => other.listen(0, '127.0.0.2', r));
   host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // The same registry over HTTPS (a self-signed certificate for 127.0.0.1, trusted through SSL_CERT_FILE).
+  certFile = path.join(work, 'cert.pem');
+  const keyFile = path.join(work, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  tlsServer = https.createServer({ key: await readFile(keyFile), cert: await readFile(certFile) }, (req, res) => handler(req, res));
+  await new Promise<void>((r) => tlsServer.listen(0, '127.0.0.1', r));
+  tlsHost = `127.0.0.1:${(tlsServer.address() as AddressInfo).port}`;
   otherHost = `127.0.0.2:${(other.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
   server?.closeAllConnections();
+  tlsServer?.closeAllConnections();
   other?.closeAllConnections();
+  await new Promise((r) => tlsServer?.close(r));
   await new Promise((r) => server?.close(r));
   await new Promise((r) => other?.close(r));
   if (work) await rm(work, { recursive: true, force: true });
@@ -142,14 +156,15 @@ describe('token service answers and challenges', () => {
     refused(await lock(image()), new RegExp(`token endpoint http://${otherHost.replace(/\./g, '\\.')}/token answered more than 1048576 bytes; refusing it`));
   });
 
-  it('credentials are not sent in clear text to a token realm on another host; the realm gets no request at all', async () => {
+  it('credentials for a registry reached over HTTPS are not sent in clear text to a token realm on another host; the realm gets no request', async () => {
     const cfg = path.join(work, 'docker');
     await mkdir(cfg, { recursive: true });
-    await writeFile(path.join(cfg, 'config.json'), JSON.stringify({ auths: { [host]: { auth: Buffer.from('user:secret').toString('base64') } } }));
+    await writeFile(path.join(cfg, 'config.json'), JSON.stringify({ auths: { [tlsHost]: { auth: Buffer.from('user:secret').toString('base64') } } }));
     otherSeen.length = 0;
     handler = challenge(`http://${otherHost}/token`);
     otherHandler = (_req, res) => json(res, { token: 't' });
-    refused(await lock(image(), { DOCKER_CONFIG: cfg }), new RegExp(`the token realm http://${otherHost.replace(/\./g, '\\.')} is another host over plain HTTP; refusing to send the credentials`));
+    const r = await lock(`images:\n  - ref: ${tlsHost}/evil/app:1\n`, { DOCKER_CONFIG: cfg, SSL_CERT_FILE: certFile });
+    refused(r, new RegExp(`the token realm http://${otherHost.replace(/\./g, '\\.')} is another host over plain HTTP, while the registry uses HTTPS; refusing to send the credentials`));
     expect(otherSeen).toEqual([]);
   });
 });
