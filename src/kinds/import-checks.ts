@@ -1,7 +1,9 @@
 import { hash } from 'node:crypto';
 import { FerryError, type ErrorCode } from '../errors.js';
-import type { OciDescriptor } from '../oci/media-types.js';
+import { isDescriptor, type OciDescriptor } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
+
+export { isDescriptor };
 
 /**
  * Helpers for the validation pass `ferry import` runs over a whole bundle before the first
@@ -15,13 +17,6 @@ export interface ImportProblem {
   message: string;
   /** VERIFY when the bundle is at fault (crafted or damaged), VALIDATION when the target is. */
   code: ErrorCode;
-}
-
-const DIGEST = /^sha256:[a-f0-9]{64}$/;
-
-export function isDescriptor(d: unknown): d is OciDescriptor {
-  const o = d as OciDescriptor | null;
-  return typeof o === 'object' && o !== null && typeof o.digest === 'string' && DIGEST.test(o.digest) && Number.isSafeInteger(o.size) && o.size >= 0;
 }
 
 /**

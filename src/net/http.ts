@@ -466,13 +466,19 @@ export class HttpClient {
         await res.body.dump().catch(() => undefined);
         throw proxyRefusal(407, method, current, this.proxyFor(current));
       }
-      if (REDIRECT_STATUSES.has(status) && hop < maxRedirects && headerValue(resHeaders, 'location')) {
+      if (REDIRECT_STATUSES.has(status) && headerValue(resHeaders, 'location') && (hop < maxRedirects || opts.maxRedirects === undefined)) {
         if (body instanceof Readable && status !== 303) {
           // A stream body cannot be replayed; hand the redirect back to the caller.
           return { status, headers: resHeaders, body: res.body, url: current };
         }
         await res.body.dump().catch(() => undefined);
-        const next = new URL(headerValue(resHeaders, 'location')!, current).toString();
+        // The Location is the server's word: a loop, a non-HTTP scheme (file:, ftp:) or garbage is refused, named.
+        if (hop >= maxRedirects) {
+          throw new FerryError('NETWORK', `${method} ${redactUrl(url)}: still redirected after ${maxRedirects} redirects (a redirect loop?); last at ${redactUrl(current)}`, {
+            hint: 'The server (or something in between) keeps redirecting; tell its operator.',
+          });
+        }
+        const next = redirectTarget(headerValue(resHeaders, 'location')!, current, method);
         if (new URL(next).origin !== new URL(current).origin) {
           const { authorization: _drop, ...rest } = headers;
           headers = rest;
@@ -569,6 +575,41 @@ export async function bodyFromOffset(res: HttpResponse, offset: number, label: s
     throw new FerryError('VERIFY', `${label}: server has no bytes from offset ${offset} (range not satisfiable); the content is shorter than expected`);
   }
   return throwForStatus(res, 'GET', label);
+}
+
+/** Where a redirect leads: an http(s) URL, or a NETWORK error naming the request and the Location. */
+function redirectTarget(location: string, current: string, method: string): string {
+  let next: URL | undefined;
+  try {
+    next = new URL(location, current);
+  } catch {
+    next = undefined;
+  }
+  if (!next || (next.protocol !== 'http:' && next.protocol !== 'https:')) {
+    throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected to ${JSON.stringify(redactUrl(location).slice(0, 200))}, which is not an http(s) URL; refusing to follow it`, {
+      hint: 'The server (or something in between) answered a redirect ferry will not follow; tell its operator.',
+    });
+  }
+  return next.toString();
+}
+
+/**
+ * A whole body read into memory, refused (and the stream closed) once it passes `max` bytes:
+ * every small answer from outside (a manifest, a token, a tag list) goes through here, so an
+ * endless or oversized body costs at most `max` bytes.
+ */
+export async function readCapped(body: Readable, max: number, tooLarge: string, code: 'VERIFY' | 'VALIDATION' | 'AUTH' = 'VERIFY'): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    n += (c as Buffer).length;
+    if (n > max) {
+      body.destroy();
+      throw new FerryError(code, tooLarge);
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Throw away a response body without reading it all (undici's dump reads a little to keep the connection). */

@@ -1,5 +1,5 @@
 import { FerryError } from '../errors.js';
-import { discard, throwForStatus, type HttpClient } from '../net/http.js';
+import { discard, readCapped, throwForStatus, type HttpClient } from '../net/http.js';
 import { singleFlight } from '../net/concurrency.js';
 import { withRetry } from '../net/retry.js';
 import { describeSearch, type Credential, type CredentialLookup, type CredentialStore } from './credentials.js';
@@ -113,6 +113,8 @@ export class RegistryAuth {
   /** Last challenge seen per host: lets later requests authenticate up front. */
   private readonly challenges = new Map<string, Challenge>();
   private readonly basic = new Map<string, string>();
+  /** API hosts whose challenges came over HTTPS: their credentials never go to a plain-HTTP realm elsewhere. */
+  private readonly tlsHosts = new Set<string>();
   /** Token requests made (for tests and diagnostics). */
   tokenRequests = 0;
 
@@ -153,7 +155,8 @@ export class RegistryAuth {
    * Answer a 401: Basic with the registry's credentials, or a bearer token for the scopes.
    * `registry` is the name users write (docker.io); `host` the API host the request went to.
    */
-  async respond(host: string, registry: string, wwwAuthenticate: string | undefined, scopes: string[], repository?: string): Promise<AuthOutcome> {
+  async respond(host: string, registry: string, wwwAuthenticate: string | undefined, scopes: string[], repository?: string, overTls?: boolean): Promise<AuthOutcome> {
+    if (overTls) this.tlsHosts.add(host);
     const challenges = parseWwwAuthenticate(wwwAuthenticate);
     const bearer = challenges.find((c) => c.scheme === 'bearer');
     const basic = challenges.find((c) => c.scheme === 'basic');
@@ -193,7 +196,7 @@ export class RegistryAuth {
     if (!realm) throw new FerryError('AUTH', `${registry}: bearer challenge without a realm`, { hint: 'The registry is misconfigured; tell its operator.' });
     const lookup = await this.lookup(registry, repository);
     const cred: Credential | undefined = lookup.credential;
-    const url = new URL(realm);
+    const url = realmUrl(realm, registry, host, this.tlsHosts.has(host) && !!(cred?.identityToken || cred?.username));
     const service = challenge.params.service;
     this.tokenRequests++;
     const body = await withRetry(`token for ${registry} from ${url.host}`, async () => {
@@ -219,9 +222,8 @@ export class RegistryAuth {
         throw cred ? wrongCredentials(registry, repository, lookup) : noCredentials(registry, repository, lookup);
       }
       if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', `token endpoint ${url.origin}${url.pathname} for ${registry}`);
-      const chunks: Buffer[] = [];
-      for await (const c of res.body) chunks.push(c as Buffer);
-      return Buffer.concat(chunks).toString('utf8');
+      const bytes = await readCapped(res.body, MAX_TOKEN_BYTES, `${registry}: token endpoint ${url.origin}${url.pathname} answered more than ${MAX_TOKEN_BYTES} bytes; refusing it`, 'AUTH');
+      return bytes.toString('utf8');
     });
     let parsed: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
     try {
@@ -238,6 +240,34 @@ export class RegistryAuth {
     this.tokens.set(this.key(host, scopes), { header, expiresAt });
     return { header, lookup };
   }
+}
+
+/** A token answer is a few KB (a JWT); more is refused before it is held in memory or sent as a header. */
+const MAX_TOKEN_BYTES = 1024 * 1024;
+
+/**
+ * The token realm a registry's challenge names, checked before any request: an http(s) URL, and,
+ * when credentials for a registry reached over HTTPS go with the request, not plain HTTP to
+ * another host (a crafted or rewritten challenge must not collect the password in clear text).
+ */
+function realmUrl(realm: string, registry: string, host: string, guardCredentials: boolean): URL {
+  let url: URL | undefined;
+  try {
+    url = new URL(realm);
+  } catch {
+    url = undefined;
+  }
+  const shown = JSON.stringify(realm.slice(0, 200));
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new FerryError('AUTH', `${registry}: the bearer challenge's realm ${shown} is not an http(s) URL`, { hint: 'The registry (or something in between) sent a malformed authentication challenge; tell its operator.' });
+  }
+  const registryHost = new URL(`http://${host}`).hostname;
+  if (guardCredentials && url.protocol === 'http:' && url.hostname !== registryHost) {
+    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is another host over plain HTTP, while the registry uses HTTPS; refusing to send the credentials for ${registry} there`, {
+      hint: 'A token service on another host must use HTTPS. Check the registry\'s auth configuration, or whether something between rewrites its answers.',
+    });
+  }
+  return url;
 }
 
 function place(lookup: CredentialLookup): string {

@@ -1,3 +1,5 @@
+import { FerryError } from '../errors.js';
+import { readCapped } from '../net/http.js';
 import { pullContext, repoLabel, type RegistryTransport, type RepoRef, type SendContext } from './transport.js';
 
 /** Paginated listings: a repository's tags and the registry's catalog. */
@@ -29,19 +31,37 @@ export function listCatalog(t: RegistryTransport, registry: string, opts: { page
 async function listPaged(t: RegistryTransport, ctx: SendContext, what: string, first: string, field: 'tags' | 'repositories', pageSize?: number): Promise<string[]> {
   const items: string[] = [];
   let next: string | undefined = `${first}${pageSize ? `?n=${pageSize}` : ''}`;
-  for (let page = 0; next && page < 10_000; page++) {
+  const visited = new Set<string>();
+  for (let page = 0; next && page < MAX_PAGES; page++) {
     const target: string = next;
     const { list, link } = await t.retry(what, async () => {
       const res = await t.send(ctx, 'GET', target);
       if (res.status !== 200) await t.fail(res, what, ctx);
-      const chunks: Buffer[] = [];
-      for await (const c of res.body) chunks.push(c as Buffer);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, string[] | null | undefined>;
+      const bytes = await readCapped(res.body, MAX_PAGE_BYTES, `${what}: a page of more than ${MAX_PAGE_BYTES} bytes; refusing it`);
+      let body: Record<string, unknown> | null;
+      try {
+        body = JSON.parse(bytes.toString('utf8')) as Record<string, unknown> | null;
+      } catch (err) {
+        throw new FerryError('VERIFY', `${what}: the registry's answer is not valid JSON (${(err as Error).message.slice(0, 120)})`);
+      }
+      const list = body?.[field] ?? [];
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) throw new FerryError('VERIFY', `${what}: "${field}" in the registry's answer is not a list of names`);
       const url = /^https?:/.test(target) ? target : t.baseUrl(ctx.registry) + target;
-      return { list: body[field] ?? [], link: nextLink(res.headers.link, url) };
+      return { list: list as string[], link: nextLink(res.headers.link, url) };
     });
-    items.push(...list);
+    if (items.length + list.length > MAX_LIST_ITEMS) {
+      throw new FerryError('VERIFY', `${what}: more than ${MAX_LIST_ITEMS} entries; refusing to list them all`, { hint: 'No repository ferry reads from has this many; the registry answered something crafted or broken.' });
+    }
+    for (const item of list) items.push(item);
+    if (link && visited.has(link)) throw new FerryError('VERIFY', `${what}: the registry's next page link ${JSON.stringify(link.slice(0, 200))} points back at a page already read (a loop)`);
+    if (link) visited.add(link);
     next = link;
   }
+  if (next) throw new FerryError('VERIFY', `${what}: more than ${MAX_PAGES} pages; refusing to read on`, { hint: 'No repository ferry reads from has this many; the registry answered something crafted or broken.' });
   return items;
 }
+
+/** One page of a listing, and the whole listing: far above real repositories, bounded for crafted answers. */
+const MAX_PAGE_BYTES = 16 * 1024 * 1024;
+const MAX_LIST_ITEMS = 1_000_000;
+const MAX_PAGES = 10_000;

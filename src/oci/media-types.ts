@@ -1,3 +1,5 @@
+import { FerryError } from '../errors.js';
+
 export const MT = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
   ociIndex: 'application/vnd.oci.image.index.v1+json',
@@ -44,6 +46,52 @@ export interface OciManifest {
   layers: OciDescriptor[];
   subject?: OciDescriptor;
   annotations?: Record<string, string>;
+}
+
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/** A descriptor ferry can act on: a sha256 digest (the only one its store keys by) and a real size. */
+export function isDescriptor(d: unknown): d is OciDescriptor {
+  const o = d as OciDescriptor | null;
+  return typeof o === 'object' && o !== null && typeof o.digest === 'string' && SHA256_DIGEST.test(o.digest) && Number.isSafeInteger(o.size) && o.size >= 0;
+}
+
+/** A descriptor named in a message: its digest, quoted and cut short (it came from outside). */
+function descLabel(d: unknown): string {
+  const digest = (d as { digest?: unknown } | null)?.digest;
+  return JSON.stringify(typeof digest === 'string' ? digest.slice(0, 80) : (digest ?? null));
+}
+
+/**
+ * A manifest or index received from a registry, checked before anything acts on it: a JSON
+ * object whose descriptors (index children, config, layers) each carry a sha256 digest and a
+ * non-negative size. Anything else (not JSON, `sha256:../../x`, a sha512 or md5 digest, a
+ * negative or astronomic size) is a VERIFY error naming the artifact and the descriptor.
+ */
+export function checkManifestJson(bytes: Uint8Array, what: string): void {
+  let j: { manifests?: unknown; config?: unknown; layers?: unknown };
+  try {
+    j = JSON.parse(Buffer.from(bytes).toString('utf8')) as typeof j;
+  } catch (err) {
+    throw new FerryError('VERIFY', `${what}: manifest is not valid JSON (${(err as Error).message.slice(0, 120)})`, { hint: 'The registry (or something in between) answered something that is not an image manifest; nothing was kept.' });
+  }
+  if (typeof j !== 'object' || j === null || Array.isArray(j)) throw new FerryError('VERIFY', `${what}: manifest is not a JSON object`);
+  const bad = (field: string, d: unknown) =>
+    new FerryError('VERIFY', `${what}: manifest ${field} ${descLabel(d)} is not a valid descriptor (a sha256 digest and a non-negative size are required)`, {
+      hint: 'The registry answered a manifest ferry cannot act on safely; nothing was kept.',
+    });
+  const list = (field: 'manifests' | 'layers') => {
+    const v = j[field];
+    if (v === undefined) return;
+    if (!Array.isArray(v)) throw bad(field, v);
+    v.forEach((d, i) => {
+      if (!isDescriptor(d)) throw bad(`${field}[${i}]`, d);
+    });
+  };
+  if (j.manifests === undefined && j.config === undefined) throw new FerryError('VERIFY', `${what}: neither an image manifest (config, layers) nor an index (manifests)`);
+  list('manifests');
+  if (j.config !== undefined && !isDescriptor(j.config)) throw bad('config', j.config);
+  list('layers');
 }
 
 /** Media type from the JSON when the server's Content-Type is vague. */

@@ -1,27 +1,12 @@
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { bodyFromOffset, discard, headerValue } from '../net/http.js';
-import { MANIFEST_ACCEPT, sniffMediaType } from './media-types.js';
+import { bodyFromOffset, discard, headerValue, readCapped } from '../net/http.js';
+import { MANIFEST_ACCEPT, checkManifestJson, sniffMediaType } from './media-types.js';
 import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type RepoRef } from './transport.js';
 
 /** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
 
 const DEFAULT_MAX_MANIFEST = 16 * 1024 * 1024;
-
-/** Read a whole body, refusing (and closing it) once it passes `max` bytes. */
-async function readCapped(body: Readable, max: number, tooLarge: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += (c as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new FerryError('VERIFY', tooLarge);
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 export async function getManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
   const ctx = pullContext(repo);
@@ -51,6 +36,7 @@ export async function getManifest(t: RegistryTransport, repo: RepoRef, reference
         hint: 'Something between ferry and the registry altered the response; nothing was kept.',
       });
     }
+    checkManifestJson(bytes, what);
     return { bytes, mediaType: sniffMediaType(bytes, headerValue(res.headers, 'content-type')), digest };
   });
 }

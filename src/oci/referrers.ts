@@ -81,7 +81,7 @@ export async function fetchReferrersApi(client: RegistryClient, repo: RepoRef, s
     if (res.status === 401) {
       const challenge = headerValue(res.headers, 'www-authenticate');
       await discard(res.body);
-      const outcome = await client.auth.respond(host, repo.registry, challenge, scopes, repo.repository);
+      const outcome = await client.auth.respond(host, repo.registry, challenge, scopes, repo.repository, url.startsWith('https:'));
       res = await client.http.request(url, { method: 'GET', headers: { ...headers, authorization: outcome.header } });
     }
     if (res.status === 200) return { api: true as const, index: parseIndex(await readCapped(res.body, what), what) };

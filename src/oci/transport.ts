@@ -149,7 +149,7 @@ export class RegistryTransport {
       const challenge = headerValue(res.headers, 'www-authenticate');
       await discard(res.body);
       const hadHeader = !!headers.authorization;
-      const outcome = await this.auth.respond(host, ctx.registry, challenge, ctx.scopes, repository);
+      const outcome = await this.auth.respond(host, ctx.registry, challenge, ctx.scopes, repository, url.startsWith('https:'));
       if (hadHeader && outcome.header === headers.authorization) return this.refused(ctx, host, outcome);
       if (opts.body instanceof Readable) {
         // The body went with the refused request; the caller's retry reopens it with the new token.

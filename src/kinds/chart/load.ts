@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
@@ -171,11 +171,35 @@ function collect(entry: ReadEntry): Promise<Buffer | undefined> {
 }
 
 /**
+ * Bytes one chart may unpack to, its subchart archives included (they share the budget): the
+ * 100 MiB `helm` itself allows a chart. A decompression bomb (a few KB of gzip for gigabytes of
+ * zeros, or archives nested in archives) is refused once it passes, naming the chart.
+ */
+export const MAX_CHART_BYTES = 100 * 1024 * 1024;
+
+interface ChartBudget {
+  left: number;
+}
+
+function spend(budget: ChartBudget, where: string): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      budget.left -= chunk.length;
+      if (budget.left < 0) {
+        cb(new FerryError('VALIDATION', `${where}: unpacks to more than ${MAX_CHART_BYTES} bytes; refusing it (a decompression bomb?)`, { hint: 'helm refuses charts this large too; the archive was crafted or is not a chart.' }));
+        return;
+      }
+      cb(null, chunk);
+    },
+  });
+}
+
+/**
  * Stream a packaged chart (.tgz). Helm archives hold one top directory (`<name>/…`); vendored
  * subcharts are `charts/<dep>/…` directories or `charts/<dep>-<ver>.tgz` archives, which are
  * parsed by piping the entry into a nested parser.
  */
-export async function loadChartStream(input: Readable, where: string, opts: LoadOptions = {}): Promise<LoadedChart> {
+export async function loadChartStream(input: Readable, where: string, opts: LoadOptions = {}, budget: ChartBudget = { left: MAX_CHART_BYTES }): Promise<LoadedChart> {
   const root = newTree();
   const pending: Promise<unknown>[] = [];
   const parser = new Parser({
@@ -202,7 +226,7 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
         entry.on('data', (c: Buffer) => nested.push(c));
         entry.on('end', () => nested.push(null));
         entry.on('error', (e: unknown) => nested.destroy(e as Error));
-        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`, opts);
+        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`, opts, budget);
         chart.catch(() => undefined);
         tree.archives.push({ name, chart });
         pending.push(chart);
@@ -219,7 +243,7 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
     },
   });
   try {
-    await pipeline(input, createGunzip(), parser);
+    await pipeline(input, createGunzip(), spend(budget, where), parser);
     await Promise.all(pending);
   } catch (err) {
     if (err instanceof FerryError) throw err;

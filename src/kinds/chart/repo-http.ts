@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { throwForStatus, type HttpClient } from '../../net/http.js';
@@ -32,7 +32,16 @@ export function indexUrlOf(repo: string): string {
 export function archiveUrl(repo: string, entry: IndexEntry): string {
   const u = entry.urls?.[0];
   if (!u) throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has no urls`, { hint: 'The repository index is broken; ask its maintainer.' });
-  return new URL(u, repo.replace(/\/+$/, '') + '/').toString();
+  let url: URL | undefined;
+  try {
+    url = new URL(u, repo.replace(/\/+$/, '') + '/');
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
+    throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has the archive URL ${JSON.stringify(u.slice(0, 200))}, which is not an http(s) URL`, { hint: 'The repository index is broken or crafted; ask its maintainer.' });
+  }
+  return url.toString();
 }
 
 /**
@@ -40,7 +49,7 @@ export function archiveUrl(repo: string, entry: IndexEntry): string {
  * spaces). Only an index in another shape (JSON, flow style) is kept whole for a full parse.
  */
 export async function sectionFromStream(body: Readable, name: string): Promise<{ section?: string; full?: string }> {
-  const rl = createInterface({ input: body, crlfDelay: Infinity });
+  const rl = createInterface({ input: boundedIndex(body), crlfDelay: Infinity });
   const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   let inEntries = false;
   let sawEntries = false;
@@ -90,6 +99,28 @@ export async function sectionFromStream(body: Readable, name: string): Promise<{
 }
 
 const MAX_FULL_INDEX = 256 * 1024 * 1024;
+/** The whole index however it is shaped (read through, kept or not), and its longest line: an endless answer ends here. */
+const MAX_INDEX_BYTES = 512 * 1024 * 1024;
+const MAX_INDEX_LINE = 1024 * 1024;
+
+/** The index body, failing (named) past MAX_INDEX_BYTES or at a line longer than MAX_INDEX_LINE (readline would buffer it whole). */
+function boundedIndex(body: Readable): Readable {
+  let total = 0;
+  let line = 0;
+  const out = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      total += chunk.length;
+      const nl = chunk.lastIndexOf(0x0a);
+      line = nl === -1 ? line + chunk.length : chunk.length - nl - 1;
+      if (total > MAX_INDEX_BYTES) return cb(new FerryError('VALIDATION', `index.yaml: larger than ${MAX_INDEX_BYTES} bytes; refusing to read on`, { hint: 'No chart repository index is this large; the server answered something crafted or broken.' }));
+      if (line > MAX_INDEX_LINE) return cb(new FerryError('VALIDATION', `index.yaml: a line longer than ${MAX_INDEX_LINE} bytes; refusing to read on`, { hint: 'No chart repository index has lines this long; the server answered something crafted or broken.' }));
+      cb(null, chunk);
+    },
+  });
+  body.on('error', (err) => out.destroy(err));
+  out.on('error', () => body.destroy());
+  return body.pipe(out);
+}
 
 /** Every version of `name` in the repository's index (newest order as the index has it). */
 export async function readIndexEntries(http: HttpClient, repo: string, name: string): Promise<IndexEntry[]> {

@@ -73,6 +73,13 @@ export function findChecksum(lines: ChecksumLine[], fileUrl: string, checksumUrl
     const matches = lines.filter((l) => normalizeName(l.name) === c);
     if (!matches.length) continue;
     const pick = prefer ? matches.find((m) => m.algorithm === prefer) : (matches.find((m) => m.algorithm === 'sha512') ?? matches[0]);
+    // The same name listed twice with different hashes: which one the publisher meant cannot be known.
+    const disagree = pick && matches.some((m) => m.algorithm === pick.algorithm && m.hex !== pick.hex);
+    if (disagree) {
+      throw new FerryError('VERIFY', `${checksumUrl}: lists ${JSON.stringify(c.slice(0, 200))} more than once with different ${pick.algorithm} checksums; refusing to pick one`, {
+        hint: 'The checksum file is broken or was tampered with; ask its publisher, or give sha256: inline in the manifest.',
+      });
+    }
     if (pick) return pick;
   }
   const bare = lines.filter((l) => l.name === '' && (!prefer || l.algorithm === prefer));

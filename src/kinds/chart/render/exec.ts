@@ -38,6 +38,39 @@ class ContinueSignal {}
 
 const NOFINAL = Symbol('nofinal');
 
+/**
+ * Bounds on one rendering, for charts that are crafted (or broken): templates calling each other
+ * (template, include, tpl) without end would overflow the JavaScript stack long before Go's
+ * 100 000 levels, a range over a huge list or number would run for hours, and output or strings
+ * could grow past memory. Each bound is far above what real charts need (nesting of tens, loops
+ * of thousands, manifests of megabytes) and ends the rendering with a TemplateExecError naming it.
+ */
+export const RENDER_LIMITS = {
+  /** Templates running inside each other, all kinds together. */
+  nesting: 200,
+  /** Range iterations in one top-level rendering, all ranges together. */
+  iterations: 10_000_000,
+  /** Characters one Writer (a template's output, an include's result) may hold. */
+  outputChars: 64 * 1024 * 1024,
+};
+
+/** Nesting of running templates and range iterations of the current top-level rendering (rendering is synchronous). */
+let nesting = 0;
+let iterations = 0;
+
+function nested<T>(name: string, run: () => T): T {
+  if (nesting === 0) iterations = 0;
+  if (nesting >= RENDER_LIMITS.nesting) {
+    throw new TemplateExecError(`template: ${name}: exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`);
+  }
+  nesting++;
+  try {
+    return run();
+  } finally {
+    nesting--;
+  }
+}
+
 /** Output with, for the template being rendered, the source line each piece came from. */
 export class Writer {
   private parts: string[] = [];
@@ -48,6 +81,9 @@ export class Writer {
   write(s: string, line: number, text: boolean, depth: number): void {
     if (!s) return;
     if (this.track && depth === 0) this.marks.push([this.size, line, text]);
+    if (this.size + s.length > RENDER_LIMITS.outputChars) {
+      throw new TemplateExecError(`template output larger than ${RENDER_LIMITS.outputChars} characters; refusing to render on (a loop over a huge list?)`);
+    }
     this.parts.push(s);
     this.size += s.length;
   }
@@ -272,7 +308,7 @@ export class TemplateSet {
   /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
   executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
     const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
-    this.walkList(st, data, body);
+    nested(name, () => this.walkList(st, data, body));
   }
 
   private associate(name: string, body: Node[]): void {
@@ -286,7 +322,7 @@ export class TemplateSet {
     const body = this.lookup(name);
     if (!body) throw new TemplateExecError(`template: no template ${JSON.stringify(name)} associated with template "gotpl"`);
     const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
-    this.walkList(st, data, body);
+    nested(name, () => this.walkList(st, data, body));
   }
 
   private fail(st: State, msg: string, bare?: string): never {
@@ -325,9 +361,9 @@ export class TemplateSet {
         const mark = st.vars.length;
         const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
         st.vars.length = mark;
-        if (st.depth > 100000) this.fail(st, 'exceeded maximum template depth (100000)');
+        if (nesting >= RENDER_LIMITS.nesting) this.fail(st, `exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`);
         const sub: State = { name: node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
-        this.walkList(sub, v, body!);
+        nested(node.name, () => this.walkList(sub, v, body!));
         return;
       }
       case 'break':
@@ -346,6 +382,7 @@ export class TemplateSet {
     st.vars.length = mark;
     const decl = node.pipe.decl;
     const one = (key: unknown, elem: unknown): boolean => {
+      if (++iterations > RENDER_LIMITS.iterations) this.fail(st, `more than ${RENDER_LIMITS.iterations} range iterations; refusing to render on (a range over a huge list or number?)`);
       const inner = st.vars.length;
       if (node.pipe.isAssign) {
         if (decl.length === 1) this.setVar(st, decl[0], elem);

@@ -47,7 +47,25 @@ export function validateSchema(schema: unknown, value: unknown): string[] {
     }
     return cur as Schema;
   };
+  // A crafted schema can loop ($ref to itself, allOf/anyOf back to the root) or fan out
+  // exponentially through shared definitions: nesting and total work are bounded, and the
+  // validation ends with one error naming the bound instead of overflowing the stack or hanging.
+  let depth = 0;
+  let steps = 0;
   const check = (s: Schema | undefined, v: unknown, path: string, out: string[]): void => {
+    if (++steps > MAX_SCHEMA_STEPS || depth >= MAX_SCHEMA_DEPTH) {
+      throw new SchemaTooComplex(
+        `${field(path)}: values.schema.json ${steps > MAX_SCHEMA_STEPS ? `needs more than ${MAX_SCHEMA_STEPS} checks` : `nests deeper than ${MAX_SCHEMA_DEPTH} levels`} (a $ref that refers to itself?); refusing it`,
+      );
+    }
+    depth++;
+    try {
+      checkOne(s, v, path, out);
+    } finally {
+      depth--;
+    }
+  };
+  const checkOne = (s: Schema | undefined, v: unknown, path: string, out: string[]): void => {
     if (s === undefined || s === true) return;
     if (s === false) {
       out.push(`${field(path)}: False always fails validation`);
@@ -152,9 +170,19 @@ export function validateSchema(schema: unknown, value: unknown): string[] {
     check(s, v, path, tmp);
     return tmp.length === 0;
   };
-  check(root, value, '', errors);
+  try {
+    check(root, value, '', errors);
+  } catch (err) {
+    if (err instanceof SchemaTooComplex) return [err.message];
+    throw err;
+  }
   return errors;
 }
+
+const MAX_SCHEMA_DEPTH = 256;
+const MAX_SCHEMA_STEPS = 1_000_000;
+
+class SchemaTooComplex extends Error {}
 
 function normalise(v: unknown): unknown {
   return v;

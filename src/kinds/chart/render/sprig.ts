@@ -341,8 +341,10 @@ function words(s: string): string[] {
 }
 
 function indent(n: unknown, s: unknown): string {
+  const text = str(s);
+  checkLength('indent: characters', Math.max(0, Number(toInt64(n))) * (text.split('\n').length) + text.length, MAX_STRING);
   const pad = ' '.repeat(Number(toInt64(n)));
-  return pad + str(s).replace(/\n/g, `\n${pad}`);
+  return pad + text.replace(/\n/g, `\n${pad}`);
 }
 
 function uniq(l: unknown[]): unknown[] {
@@ -400,7 +402,11 @@ export function sprigFuncs(): Record<string, GoFunc> {
       if (b < 0 || b > t.length) return t.slice(a);
       return t.slice(a, b);
     },
-    repeat: (c, s) => str(s).repeat(Math.max(0, Number(toInt64(c)))),
+    repeat: (c, s) => {
+      const n = Math.max(0, Number(toInt64(c)));
+      checkLength('repeat: characters', n * str(s).length, MAX_STRING);
+      return str(s).repeat(n);
+    },
     trimall: (a, b) => trimChars(str(b), str(a)),
     trimAll: (a, b) => trimChars(str(b), str(a)),
     trimSuffix: (a, b) => (str(b).endsWith(str(a)) && str(a) ? str(b).slice(0, -str(a).length) : str(b)),
@@ -748,9 +754,18 @@ function trimChars(s: string, cut: string): string {
   return s.slice(a, b);
 }
 
+/** Longest list `until`, `untilStep` and `seq` build, and longest string `repeat`/`indent` build (crafted charts ask for billions). */
+const MAX_LIST = 1_000_000;
+const MAX_STRING = 64 * 1024 * 1024;
+
+function checkLength(what: string, n: number, max: number): void {
+  if (n > max) throw new FuncError(`${what}: ${n} would be built, more than the ${max} ferry renders`);
+}
+
 function range(start: number, stop: number, step: number): number[] {
   const out: number[] = [];
   if (step === 0) return out;
+  checkLength('list of elements', Math.ceil((stop - start) / step), MAX_LIST);
   if (step > 0) for (let i = start; i < stop; i += step) out.push(i);
   else for (let i = start; i > stop; i += step) out.push(i);
   return out;
