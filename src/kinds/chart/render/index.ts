@@ -349,7 +349,10 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
   } catch (e) {
     if (e instanceof FerryError) throw e;
     if (e instanceof ChartRenderError || e instanceof TemplateExecError || e instanceof TemplateParseError || e instanceof YamlParseError) {
-      throw new FerryError('VALIDATION', `${where}: ${e.message}`, { cause: e, hint: 'helm template would fail the same way: fix the values (or the chart).' });
+      throw new FerryError('VALIDATION', `${where}: ${e.message}`, {
+        cause: e,
+        hint: 'helm template would fail the same way: fix the values (or the chart). Where the message names one of ferry\'s bounds against crafted charts (template depth, range iterations, list, string or output size, schema depth), `--render helm` renders with a helm binary instead.',
+      });
     }
     throw new FerryError('INTERNAL', `${where}: the renderer failed unexpectedly: ${(e as Error).message}`, { cause: e, hint: 'Please report this with the chart; `--render helm` uses a helm binary instead.' });
   }
