@@ -152,7 +152,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       ? new Map([...(await reader.hashEntries(toHash, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
       : reader.file instanceof SplitFile
         ? await hashEntries(reader.file, toHash, opts.onProgress, differs)
-        : await hashRanges(reader.file.path, toHash, { onProgress: opts.onProgress, keep: differs });
+        : await hashRanges(reader.file.fd === undefined ? reader.file.path : { path: reader.file.path, fd: reader.file.fd }, toHash, { onProgress: opts.onProgress, keep: differs });
     if (toHash !== files) {
       let n = 0;
       let bytes = 0;

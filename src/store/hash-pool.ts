@@ -1,4 +1,5 @@
 import { hash as hashOnce } from 'node:crypto';
+import { read } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -39,7 +40,12 @@ const MAX_THREADS = 4;
  * them and more than one CPU, else they are hashed here. Every lane double-buffers its reads.
  * A file that ends before a range does fails with VERIFY naming the range.
  */
-export async function hashRanges(file: string, ranges: HashRange[], opts: HashRangesOptions): Promise<Map<string, string>> {
+export async function hashRanges(source: string | { path: string; fd: number }, ranges: HashRange[], opts: HashRangesOptions): Promise<Map<string, string>> {
+  // Given an open descriptor (a bundle reader's), every read goes through it, on this thread and
+  // in the workers: the bytes hashed are those of the file the caller opened and checked, even
+  // if another file has since taken its name. The caller keeps it open until this returns.
+  const file = typeof source === 'string' ? source : source.path;
+  const given = typeof source === 'string' ? undefined : source.fd;
   const out = new Map<string, string>();
   const sorted = [...ranges].sort((a, b) => a.offset - b.offset);
   const small = sorted.filter((r) => r.size <= WINDOW);
@@ -50,8 +56,9 @@ export async function hashRanges(file: string, ranges: HashRange[], opts: HashRa
     if (opts.keep(r.name, hex)) out.set(r.name, hex);
   };
 
-  const fh = await open(file, 'r');
-  const pool = threads > 1 ? new HashWorkers(file, threads) : undefined;
+  const fh = given === undefined ? await open(file, 'r') : undefined;
+  const fd = given ?? fh!.fd;
+  const pool = threads > 1 ? new HashWorkers(fd, threads) : undefined;
   try {
     const largeDone = pool
       ? pool.run(large, opts.onProgress, done, truncated)
@@ -59,7 +66,7 @@ export async function hashRanges(file: string, ranges: HashRange[], opts: HashRa
           const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(CHUNK), Buffer.allocUnsafe(CHUNK)];
           for (const r of large) {
             try {
-              done(r, await hashFileRange(fh.fd, r.offset, r.size, bufs, (n) => opts.onProgress?.(n)));
+              done(r, await hashFileRange(fd, r.offset, r.size, bufs, (n) => opts.onProgress?.(n)));
             } catch (err) {
               throw (err as NodeJS.ErrnoException).code === 'FERRY_TRUNCATED' ? truncated(r.name) : err;
             }
@@ -74,7 +81,7 @@ export async function hashRanges(file: string, ranges: HashRange[], opts: HashRa
       for (const r of small) {
         const end = r.offset + r.size;
         if (r.offset < winStart || end > winEnd) {
-          const { bytesRead } = await fh.read(buf, 0, buf.length, r.offset);
+          const bytesRead = await readAt(fd, buf, r.offset);
           winStart = r.offset;
           winEnd = r.offset + bytesRead;
           if (end > winEnd) throw truncated(r.name);
@@ -89,9 +96,14 @@ export async function hashRanges(file: string, ranges: HashRange[], opts: HashRa
     if (b.status === 'rejected') throw b.reason;
   } finally {
     await pool?.close();
-    await fh.close();
+    await fh?.close();
   }
   return out;
+}
+
+/** One positional read into `buf` through a raw descriptor; the bytes read. */
+function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
+  return new Promise((resolve, reject) => read(fd, buf, 0, buf.length, pos, (err, n) => (err ? reject(err) : resolve(n))));
 }
 
 function hashThreads(requested: number | undefined): number {
@@ -138,19 +150,15 @@ interface Job {
 }
 type Reply = { id: number; bytes: number; hex?: string; error?: string; code?: string };
 
-/** The worker's code: it opens the file once and hashes the ranges it is sent, one at a time. */
+/** The worker's code: it hashes the ranges it is sent, one at a time, through the descriptor the caller holds open. */
 function workerMain(hashRange: typeof hashFileRange, chunk: number, progressEvery: number): void {
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
-  const fs = process.getBuiltinModule('node:fs');
   const port = parentPort!;
-  const fd = fs.openSync((workerData as { file: string }).file, 'r');
+  const fd = (workerData as { fd: number }).fd;
   const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
   let busy = false;
   let closing = false;
-  const finish = () => {
-    fs.closeSync(fd);
-    port.close();
-  };
+  const finish = () => port.close();
   port.on('message', (job: Job | null) => {
     if (job === null) {
       // After the range in hand, if any: its read must not meet a closed descriptor.
@@ -185,8 +193,8 @@ class HashWorkers {
   private readonly workers: Worker[];
   private readonly exited: Array<Promise<void>>;
 
-  constructor(file: string, count: number) {
-    this.workers = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { file } }));
+  constructor(fd: number, count: number) {
+    this.workers = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { fd } }));
     this.exited = this.workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   }
 

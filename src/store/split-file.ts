@@ -27,6 +27,8 @@ export interface RandomAccessFile {
   readonly parts?: PartInfo[];
   read(buf: Buffer, off: number, len: number, pos: number): Promise<{ bytesRead: number }>;
   readSync(buf: Buffer, off: number, len: number, pos: number): number;
+  /** The open descriptor every read of a single-file bundle goes through (none for split bundles). */
+  readonly fd?: number;
   /** Bytes `start` to `end` INCLUSIVE, as fs.createReadStream. */
   createReadStream(start: number, end: number): Readable;
   close(): Promise<void>;
@@ -373,6 +375,9 @@ async function openSingle(abs: string): Promise<RandomAccessFile> {
     size,
     read: (buf, off, len, pos) => fh.read(buf, off, len, pos),
     readSync: (buf, off, len, pos) => readSync(fh.fd, buf, off, len, pos),
+    get fd() {
+      return fh.fd;
+    },
     createReadStream(start, end) {
       if (closed) throw new FerryError('INTERNAL', `${abs}: read after the bundle was closed`);
       const stream = rangeStream(fh, abs, start, end);

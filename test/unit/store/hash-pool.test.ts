@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,4 +63,25 @@ describe('hashRanges', () => {
   it('reports an unreadable file', async () => {
     await expect(hashRanges('/nonexistent/ferry-hash-pool', [{ name: 'x', offset: 0, size: 1 }], { keep: () => true })).rejects.toThrow(/ENOENT/);
   });
+});
+
+describe('hashRanges through a descriptor the caller holds', () => {
+  for (const threads of [1, 3]) {
+    it(`hashes the file that was opened, not the one that took its name since (${threads} thread${threads > 1 ? 's' : ''})`, async () => {
+      const { file, ranges, expected } = await fixture();
+      const fh = await open(file, 'r');
+      try {
+        // Another file under the same name after the bundle was opened (and its index read).
+        await writeFile(file + '.other', randomBytes(12 * MiB + 777));
+        await rename(file + '.other', file);
+        const got = await hashRanges({ path: file, fd: fh.fd }, ranges, { threads, keep: () => true });
+        expect(got).toEqual(expected);
+        // The descriptor is still the caller's: usable after, closed by the caller.
+        const { bytesRead } = await fh.read(Buffer.alloc(16), 0, 16, 0);
+        expect(bytesRead).toBe(16);
+      } finally {
+        await fh.close();
+      }
+    });
+  }
 });
