@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FerryError } from '../errors.js';
-import { discard, headerValue } from '../net/http.js';
+import { discard, headerValue, readCapped } from '../net/http.js';
 import { withRetry } from '../net/retry.js';
 import { repositoryScope } from './auth.js';
 import type { RegistryClient, RepoRef } from './client.js';
@@ -42,17 +42,6 @@ export function cosignTag(subject: string, suffix: (typeof COSIGN_SUFFIXES)[numb
 /** Referrer lists are small; a registry answering megabytes is refused. */
 const MAX_REFERRERS_BYTES = 4 * 1024 * 1024;
 
-async function readCapped(body: AsyncIterable<unknown>, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    n += (c as Buffer).length;
-    if (n > MAX_REFERRERS_BYTES) throw new FerryError('VALIDATION', `${what}: answer larger than ${MAX_REFERRERS_BYTES} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 function parseIndex(bytes: Buffer, what: string): OciIndex {
   let index: OciIndex;
   try {
@@ -84,7 +73,7 @@ export async function fetchReferrersApi(client: RegistryClient, repo: RepoRef, s
       const outcome = await client.auth.respond(host, repo.registry, challenge, scopes, repo.repository, url.startsWith('https:'));
       res = await client.http.request(url, { method: 'GET', headers: { ...headers, authorization: outcome.header } });
     }
-    if (res.status === 200) return { api: true as const, index: parseIndex(await readCapped(res.body, what), what) };
+    if (res.status === 200) return { api: true as const, index: parseIndex(await readCapped(res.body, MAX_REFERRERS_BYTES, `${what}: answer larger than ${MAX_REFERRERS_BYTES} bytes`, 'VALIDATION'), what) };
     await discard(res.body);
     // 404 is what the spec says a registry without the API answers; other 4xx (405, a 403 from a
     // proxy that does not know the path) mean the same for us: use the fallback tag.
