@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { FerryError } from '../../errors.js';
 
 /** One deb822 paragraph (a Packages stanza, a Release file): fields by lower-case name, plus its text. */
 export interface Stanza {
@@ -74,10 +75,18 @@ function parseParagraph(text: string, keepRaw: boolean, only?: ReadonlySet<strin
 }
 
 /**
+ * The longest paragraph an index may have. Debian's longest are tens of KB (a long description
+ * and a long Depends); what is held while a paragraph is incomplete must not grow with a crafted
+ * index that never ends one.
+ */
+export const MAX_PARAGRAPH_CHARS = 16 << 20;
+
+/**
  * Stream paragraphs from a (decompressed) index without holding the whole file: split on blank
  * lines as chunks arrive, keep only the fields asked for (an index's descriptions are most of it).
+ * A paragraph longer than MAX_PARAGRAPH_CHARS is refused (VERIFY).
  */
-export async function* streamDeb822(input: Readable, keepRaw = false, only?: ReadonlySet<string>): AsyncGenerator<Stanza> {
+export async function* streamDeb822(input: Readable, keepRaw = false, only?: ReadonlySet<string>, label = 'index', maxParagraph = MAX_PARAGRAPH_CHARS): AsyncGenerator<Stanza> {
   const decoder = new StringDecoder('utf8');
   let buf = '';
   const emit = function* (chunk: string): Generator<Stanza> {
@@ -99,9 +108,16 @@ export async function* streamDeb822(input: Readable, keepRaw = false, only?: Rea
     buf += decoder.write(chunk as Buffer);
     if (buf.indexOf('\r') !== -1 || /\n[ \t]+\n/.test(buf)) buf = buf.replace(/\r\n/g, '\n').replace(/\n[ \t]+(?=\n)/g, '\n');
     const cut = buf.lastIndexOf('\n\n');
-    if (cut === -1) continue;
-    yield* emit(buf.slice(0, cut));
-    buf = buf.slice(cut + 2);
+    if (cut !== -1) {
+      yield* emit(buf.slice(0, cut));
+      buf = buf.slice(cut + 2);
+    }
+    if (buf.length > maxParagraph) {
+      input.destroy();
+      throw new FerryError('VERIFY', `${label}: a paragraph longer than ${maxParagraph} characters; refusing it`, {
+        hint: 'No real Packages or Sources paragraph is this long: the index is damaged or crafted. Report it to the repository operator.',
+      });
+    }
   }
   buf += decoder.end();
   if (buf.trim()) yield* emit(buf);

@@ -1,6 +1,6 @@
 import { byCodePoint } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
-import type { Readable } from 'node:stream';
+import { pipeline, Transform, type Readable } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
@@ -172,15 +172,33 @@ export async function fetchIndex(
   return { path, sha256: listed.hash, size: listed.size };
 }
 
-/** Decompressed stream of an index in the store. */
-export function openIndex(store: BlobStore, file: AptFile): Readable {
+/**
+ * What a decompressed index may hold. Debian's largest Packages file (main, amd64, all of a
+ * release) is ~50 MB; a signed Release vouches for the compressed bytes, not for what they
+ * expand to, so a crafted `Packages.gz` of a few MB could otherwise expand to terabytes.
+ */
+export const MAX_INDEX_BYTES = 1 << 30;
+
+/** Decompressed stream of an index in the store, refused (VERIFY, naming it) past `maxBytes`. */
+export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_BYTES): Readable {
+  let total = 0;
+  const bounded = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      total += chunk.length;
+      if (total <= maxBytes) return done(null, chunk);
+      done(
+        new FerryError('VERIFY', `${file.path}: more than ${maxBytes} bytes${file.path.endsWith('.gz') ? ' once decompressed' : ''}; refusing it (a compression bomb?)`, {
+          hint: 'The signed Release vouches for the file as served, not for what it expands to; no real Packages index is this large. Report it to the repository operator.',
+        }),
+      );
+    },
+  });
   const raw = store.open(`sha256:${file.sha256}`);
-  if (file.path.endsWith('.gz')) {
-    const gunzip = createGunzip();
-    raw.on('error', (e) => gunzip.destroy(e));
-    return raw.pipe(gunzip);
-  }
-  return raw;
+  // pipeline: an error anywhere (the read, the gzip, the bound) ends the stream the caller reads
+  // with that error, and a caller that stops reading stops the others.
+  if (file.path.endsWith('.gz')) pipeline(raw, createGunzip(), bounded, () => undefined);
+  else pipeline(raw, bounded, () => undefined);
+  return bounded;
 }
 
 /** A package's Filename from an index: a relative path inside the repository (the one path rule, safe-path.ts). */
@@ -236,7 +254,7 @@ const NO_PROVIDES: AptPackage['provides'] = [];
 export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'filename', 'size', 'sha256']);
 
 export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = false): AsyncGenerator<Stanza> {
-  yield* streamDeb822(openIndex(store, file), keepRaw, PACKAGE_FIELDS);
+  yield* streamDeb822(openIndex(store, file), keepRaw, PACKAGE_FIELDS, file.path);
 }
 
 export { words };
