@@ -83,8 +83,21 @@ export function imageKeyPath(keyPath: string): boolean {
 
 const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
 
-/** Everything a string points to. `imageContext`: the key or line says this is an image. */
-export function referencesIn(value: string, imageContext: boolean): Array<{ kind: RefKind; value: string }> {
+/**
+ * A Kubernetes container's `image` field (containers, initContainers, ephemeralContainers, in any
+ * workload): whatever string is there is an image the kubelet pulls, a bare name too (`busybox`
+ * is `docker.io/library/busybox:latest`).
+ */
+export function containerImagePath(keyPath: string): boolean {
+  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$/.test(keyPath);
+}
+
+/**
+ * Everything a string points to. `imageContext`: the key or line says this is an image; where it
+ * could also be another word (a values key named `image`), only a reference with a `/` or a `:`
+ * counts; `'container'`: a container's image field, where a bare name is an image too.
+ */
+export function referencesIn(value: string, imageContext: boolean | 'container'): Array<{ kind: RefKind; value: string }> {
   const out: Array<{ kind: RefKind; value: string }> = [];
   let rest = value;
   for (const m of value.matchAll(URL_RE)) {
@@ -95,7 +108,7 @@ export function referencesIn(value: string, imageContext: boolean): Array<{ kind
   const trimmed = rest.trim();
   if (imageContext && trimmed && !/\s/.test(trimmed) && (IMAGE_ANY_RE.test(trimmed) || IMAGE_WITH_HOST_RE.test(trimmed))) {
     IMAGE_WITH_HOST_RE.lastIndex = 0;
-    if (!trimmed.includes('{{') && !/^\d+(\.\d+)*$/.test(trimmed) && (trimmed.includes('/') || trimmed.includes(':'))) {
+    if (!trimmed.includes('{{') && !/^\d+(\.\d+)*$/.test(trimmed) && (imageContext === 'container' || trimmed.includes('/') || trimmed.includes(':'))) {
       out.push({ kind: 'image', value: trimmed });
       return out;
     }
@@ -181,7 +194,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const eq = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(v);
       if (eq && /(^|\.)(env|environment)\[\d+\]$/i.test(keyPath)) settings.push({ file, line, key: eq[1], value: eq[2], source: 'env' });
       if (typeof node.value !== 'string') return;
-      const imageCtx = imageKeyPath(keyPath);
+      const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
       const multiline = v.includes('\n');
       if (multiline) {
         v.split('\n').forEach((l, i) => {

@@ -127,6 +127,11 @@ export function formatImageReference(ref: ImageReference): string {
   return s;
 }
 
+/** Tag `latest` when the reference names neither tag nor digest: what docker, containerd and the kubelet pull. */
+export function withDefaultTag(ref: ImageReference): ImageReference {
+  return ref.tag || ref.digest ? ref : { ...ref, tag: 'latest' };
+}
+
 export function normalizeImageReference(input: string): string {
   return formatImageReference(parseImageReference(input));
 }

@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isMap, isScalar, type Document } from 'yaml';
 import { FerryError } from '../errors.js';
-import { parseImageReference } from '../oci/reference.js';
+import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, walk, type YamlPath } from './yaml-text.js';
@@ -84,7 +84,10 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
       return;
     }
-    const look = ctx.lookupImage(ref);
+    // A container's image with neither tag nor digest is pulled as `latest`: the mirror must hold
+    // that tag (the lock's other tags of the repository do not do). A custom resource's image
+    // field may be completed by its operator (a version beside it): looked up as written.
+    const look = ctx.lookupImage(custom ? ref : withDefaultTag(ref));
     if (look.status === 'mirror') return;
     if (look.status === 'unmapped') {
       unmapped.push({ file, line, kind: 'image', ref: value, reason: look.reason, where: custom ? `${where} (custom resource)` : where });

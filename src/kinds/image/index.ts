@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { checkCollisions, mapImage, registryMappingFor, registryMirrorFor, type MirrorPlace } from '../../mapping/index.js';
-import { DOCKER_HUB, DOCKER_HUB_API, normalizeImageReference, parseImageReference, repositoryName, type ImageReference } from '../../oci/reference.js';
+import { DOCKER_HUB, DOCKER_HUB_API, formatImageReference, normalizeImageReference, parseImageReference, repositoryName, withDefaultTag, type ImageReference } from '../../oci/reference.js';
 import { listField, type ImageLookup, type KindModule, type UpstreamRefBase } from '../types.js';
 import { ImageSpecSchema, type ImageSpec } from './spec.js';
 import { ImageLockSchema, type ImageLock } from './lock.js';
@@ -73,7 +73,10 @@ export const imageKind = {
       }),
     },
     auditCarried({ specs, locked, registry }) {
-      const images = new Set(specs.map((s) => normalizeImageReference(s.ref)));
+      // Compared as they are pulled: a reference with neither tag nor digest is `:latest`, in the
+      // manifest (which lock resolves so) and in what was scanned (which the kubelet pulls so).
+      const pulled = (ref: string) => formatImageReference(withDefaultTag(parseImageReference(ref)));
+      const images = new Set(specs.map((s) => pulled(s.ref)));
       // With a lock, a digest reference to a locked image is carried too (what `ferry rewrite` writes).
       const lockedDigests = new Map<string, { ref: string; storedDigest?: string }>();
       for (const l of locked) {
@@ -90,7 +93,7 @@ export const imageKind = {
       return (r) => {
         if (r.kind !== 'image') return undefined;
         try {
-          const norm = normalizeImageReference(r.value);
+          const norm = pulled(r.value);
           if (images.has(norm)) return { mirror: mapImage(norm, registry).mirror };
           const p = parseImageReference(norm);
           const hit = p.digest ? lockedDigests.get(`${p.registry}/${p.repository}@${p.digest}`) : undefined;

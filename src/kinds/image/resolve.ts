@@ -1,7 +1,7 @@
 import { FerryError } from '../../errors.js';
 import type { ImageLock } from './lock.js';
 import { isIndexType, platformString, type OciManifest } from '../../oci/media-types.js';
-import { formatImageReference, parseImageReference, type ImageReference } from '../../oci/reference.js';
+import { formatImageReference, parseImageReference, withDefaultTag, type ImageReference } from '../../oci/reference.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { digestOf } from '../../store/blob-store.js';
 import { mapLimit } from '../../net/concurrency.js';
@@ -11,10 +11,6 @@ import { filterIndex } from './platforms.js';
 import type { ImageSpec } from './spec.js';
 import { withExtras } from './extras.js';
 
-/** Tag `latest` when the reference names neither tag nor digest, as docker does. */
-export function withDefaultTag(ref: ImageReference): ImageReference {
-  return ref.tag || ref.digest ? ref : { ...ref, tag: 'latest' };
-}
 
 function manifestBlobs(label: string, bytes: Buffer): Array<{ mediaType: string; digest: string; size: number }> {
   const m = JSON.parse(bytes.toString('utf8')) as OciManifest;

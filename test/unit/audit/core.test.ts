@@ -209,3 +209,40 @@ describe('scan: false "met" and missed images (issue 12)', () => {
     await rm(d, { recursive: true, force: true });
   });
 });
+
+describe('audit: images as the kubelet pulls them', () => {
+  it("a container's bare image name is found (it is docker.io/library/<name>:latest); a values key's bare word is not taken for one", async () => {
+    const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-bare-'));
+    await writeFile(
+      path.join(d, 'deploy.yaml'),
+      'kind: Deployment\nspec:\n  template:\n    spec:\n      initContainers:\n        - { name: i, image: busybox }\n      containers:\n        - name: a\n          image: nginx\n---\nimage: enabled\n',
+    );
+    const scan = await scanPaths([d], d);
+    expect(scan.references.filter((r) => r.kind === 'image').map((r) => `${r.line} ${r.keyPath} ${r.value}`)).toEqual([
+      '6 spec.template.spec.initContainers[0].image busybox',
+      '9 spec.template.spec.containers[0].image nginx',
+    ]);
+    await rm(d, { recursive: true, force: true });
+  });
+
+  it('an untagged reference is :latest on both sides: carried when the other names latest, undeclared when nothing does', async () => {
+    const { auditReferences } = await import('../../../src/audit/audit.js');
+    const model = buildConnectionModel(
+      loaded({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'l' }, images: [{ ref: 'nginx' }, { ref: 'docker.io/library/busybox:latest' }] }),
+    );
+    const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-latest-'));
+    await writeFile(
+      path.join(d, 'pod.yaml'),
+      'spec:\n  containers:\n    - { name: a, image: "nginx:latest" }\n    - { name: b, image: busybox }\n    - { name: c, image: redis }\n    - { name: d, image: "busybox:1.36" }\n',
+    );
+    const scan = await scanPaths([d], d);
+    const report = auditReferences(model, undefined, scan, { manifestFile: 'l.yaml' });
+    expect(report.findings.map((f) => [f.value, f.class])).toEqual([
+      ['nginx:latest', 'mirrored'],
+      ['busybox', 'mirrored'],
+      ['redis', 'undeclared'],
+      ['busybox:1.36', 'undeclared'],
+    ]);
+    await rm(d, { recursive: true, force: true });
+  });
+});

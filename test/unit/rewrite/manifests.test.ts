@@ -41,6 +41,17 @@ describe('rewrite manifests', () => {
     for (const i of images) expect(i.startsWith(`"image":"${MIRROR}/`)).toBe(true);
   });
 
+  it("a container image without a tag is pulled as latest: left unmapped (named) when the lock holds only other tags of it", async () => {
+    const dir = await scratch();
+    // The lock holds ghcr.io/example/app:2.0 only; the kubelet would pull :latest from the mirror and fail.
+    const file = await write(dir, 'untagged.yaml', 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - name: a\n      image: ghcr.io/example/app\n');
+    const before = await readFile(file, 'utf8');
+    const r = await rewriteManifests([file], await fixtureContext(), { allowUnmapped: true });
+    expect(r.replacements).toEqual([]);
+    expect(r.unmapped).toEqual([expect.objectContaining({ line: 7, ref: 'ghcr.io/example/app', reason: 'tag latest not in the lock' })]);
+    expect(await readFile(file, 'utf8')).toBe(before);
+  });
+
   it('reports image keys outside pod specs as custom resources, and rewrites them too', async () => {
     const dir = await scratch();
     const file = await write(dir, 'cr.yaml', 'apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  image: quay.io/jetstack/cert-manager-controller:v1.16.0\n');
