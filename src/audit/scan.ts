@@ -84,12 +84,12 @@ export function imageKeyPath(keyPath: string): boolean {
 const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
 
 /**
- * A Kubernetes container's `image` field (containers, initContainers, ephemeralContainers, in any
- * workload): whatever string is there is an image the kubelet pulls, a bare name too (`busybox`
- * is `docker.io/library/busybox:latest`).
+ * A container's `image` field, in a Kubernetes workload (containers, initContainers,
+ * ephemeralContainers) or a Compose file (`services.<name>.image`): whatever string is there is
+ * an image that gets pulled, a bare name too (`busybox` is `docker.io/library/busybox:latest`).
  */
 export function containerImagePath(keyPath: string): boolean {
-  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$/.test(keyPath);
+  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$|^services\.[^.[\]]+\.image$/.test(keyPath);
 }
 
 /**

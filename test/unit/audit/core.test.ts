@@ -211,16 +211,18 @@ describe('scan: false "met" and missed images (issue 12)', () => {
 });
 
 describe('audit: images as the kubelet pulls them', () => {
-  it("a container's bare image name is found (it is docker.io/library/<name>:latest); a values key's bare word is not taken for one", async () => {
+  it("a container's bare image name is found, in a workload or a Compose file (it is docker.io/library/<name>:latest); a values key's bare word is not taken for one", async () => {
     const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-bare-'));
     await writeFile(
       path.join(d, 'deploy.yaml'),
       'kind: Deployment\nspec:\n  template:\n    spec:\n      initContainers:\n        - { name: i, image: busybox }\n      containers:\n        - name: a\n          image: nginx\n---\nimage: enabled\n',
     );
+    await writeFile(path.join(d, 'compose.yaml'), 'services:\n  web:\n    image: redis\n');
     const scan = await scanPaths([d], d);
-    expect(scan.references.filter((r) => r.kind === 'image').map((r) => `${r.line} ${r.keyPath} ${r.value}`)).toEqual([
-      '6 spec.template.spec.initContainers[0].image busybox',
-      '9 spec.template.spec.containers[0].image nginx',
+    expect(scan.references.filter((r) => r.kind === 'image').map((r) => `${r.file} ${r.line} ${r.keyPath} ${r.value}`)).toEqual([
+      'compose.yaml 3 services.web.image redis',
+      'deploy.yaml 6 spec.template.spec.initContainers[0].image busybox',
+      'deploy.yaml 9 spec.template.spec.containers[0].image nginx',
     ]);
     await rm(d, { recursive: true, force: true });
   });
