@@ -42,11 +42,14 @@ async function keep(store: BlobStore, path: string, bytes: Buffer): Promise<AptF
 /**
  * Fetch and verify `dists/<suite>/InRelease` (or `Release` + `Release.gpg`) with the given keys.
  * An InRelease that exists but does not verify is refused, never bypassed via Release.
+ * `keys` may still be loading: the requests go out first, so the round trips overlap the
+ * OpenPGP library's loading (~30 ms of CPU); a key that fails to load is still the error
+ * reported, before anything the requests brought.
  */
 export async function fetchVerifiedRelease(
   base: string,
   suite: string,
-  keys: PublicKeys,
+  keysLoading: PublicKeys | Promise<PublicKeys>,
   http: HttpClient,
   store: BlobStore,
   label: string,
@@ -57,9 +60,11 @@ export async function fetchVerifiedRelease(
   let text: string | undefined;
   let signedBy: string | undefined;
   // The three candidates at once: one round trip instead of three.
-  const [inRelease, release, releaseGpg] = await Promise.all(
-    ['InRelease', 'Release', 'Release.gpg'].map((name) => getOptional(http, repoUrl(base, `${dir}/${name}`), label)),
-  );
+  const fetched = Promise.all(['InRelease', 'Release', 'Release.gpg'].map((name) => getOptional(http, repoUrl(base, `${dir}/${name}`), label)));
+  // Handled below, after the keys; not an unhandled rejection should the keys fail first.
+  fetched.catch(() => undefined);
+  const keys = await keysLoading;
+  const [inRelease, release, releaseGpg] = await fetched;
   if (inRelease) {
     const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
     text = v.text;

@@ -33,8 +33,7 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
       hint: 'List the vendor key files (e.g. keys/percona.asc) under keys:.',
     });
   }
-  const keys = await readPublicKeys(spec.keys, ctx.manifestDir, label);
-  const release = await fetchVerifiedRelease(spec.url, suite, keys, ctx.http, ctx.store, label);
+  const release = await fetchVerifiedRelease(spec.url, suite, readPublicKeys(spec.keys, ctx.manifestDir, label), ctx.http, ctx.store, label);
   const rel = release.release;
   const offered = words(rel.fields.get('architectures'));
   const components = words(rel.fields.get('components'));
