@@ -75,7 +75,7 @@ export function closestField(key: string, known: readonly string[]): string | un
 export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = [], schema?: z.ZodType): string[] {
   return issues.map((i) => {
     let message = i.message;
-    let path: PropertyKey[] = [...prefix, ...i.path];
+    const path: PropertyKey[] = [...prefix, ...i.path];
     if (i.code === 'unrecognized_keys') {
       const known = schema ? knownKeysAt(schema, i.path) : [];
       const named = i.keys.map((k) => {
@@ -87,9 +87,8 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
       });
       message = `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
     } else if (i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length && typeof i.path[i.path.length - 1] === 'string') {
-      // The field is absent: say which, on the object that lacks it.
-      message = `missing required field ${JSON.stringify(i.path[i.path.length - 1])} (${i.expected})`;
-      path = [...prefix, ...i.path.slice(0, -1)];
+      // The field is absent: say so (its path names it).
+      message = `required field is missing (${i.expected})`;
     }
     return `${formatPath(path)}: ${message}`;
   });

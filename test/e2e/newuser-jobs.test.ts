@@ -138,7 +138,7 @@ describe('mistakes a new user makes', () => {
     const r = await runFerry(['lock', 'typo.yaml'], { cwd: dir, env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('images[0]: unknown field "platfroms" (did you mean "platforms"?)');
-    expect(r.stderr).toContain('images[1]: missing required field "ref"');
+    expect(r.stderr).toContain('images[1].ref: required field is missing (string)');
     expect(r.stderr).toContain('images[1]: unknown field "reference" (did you mean "ref"?)');
     expect(r.stderr).toContain('(top level): unknown fields "platforms" (a field of images entries: check its indentation), "chart" (did you mean "charts"?)');
     expect(r.stderr).not.toContain('received undefined');
