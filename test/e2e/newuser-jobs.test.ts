@@ -86,6 +86,10 @@ describe('a chart deploys an image the manifest lists with a platform filter', (
   it('imports the filtered index under the tag: the site gets amd64 only', async () => {
     const create = await runFerry(['bundle', 'create', 'stack.yaml', '-o', 'stack.ferry.tar', '--frozen', ...insecure()], { cwd: dir, env: env() });
     expect(create.code, create.stderr).toBe(0);
+    // The summary counts artifacts and how many are images (it used to read "3 artifacts, 2 images complete").
+    const verify = await runFerry(['bundle', 'verify', 'stack.ferry.tar'], { cwd: dir, env: env() });
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout).toContain('3 artifacts complete, 2 of them images; signature unsigned');
     const imp = await runFerry(['import', 'stack.ferry.tar', '--target', 'site.yaml', '-q'], { cwd: dir, env: env() });
     expect(imp.code, imp.stderr).toBe(0);
     const index = JSON.parse((await skopeoRawManifest(reg, `${reg.host}/site/${reg.host.replace(':', '-')}/team/app:1.0`)).toString('utf8')) as { manifests: Array<{ platform: { architecture: string } }> };
