@@ -21,6 +21,8 @@ let charts: StaticServer;
 
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50', FERRY_RETRIES: '1' });
 const insecure = () => ['--insecure-registry', reg.host];
+const writeManifest = (file: string, name: string, body: Record<string, unknown>) =>
+  writeFile(file, stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name }, ...body }));
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-newuser-'));
@@ -59,16 +61,10 @@ describe('a chart deploys an image the manifest lists with a platform filter', (
   beforeAll(async () => {
     dir = path.join(work, 'job');
     await mkdir(dir, { recursive: true });
-    await writeFile(
-      path.join(dir, 'stack.yaml'),
-      stringifyYaml({
-        apiVersion: 'ferry/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: 'stack' },
-        images: [{ ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }],
-        charts: [{ name: 'stack', repo: charts.url, version: '1.0.0' }],
-      }),
-    );
+    await writeManifest(path.join(dir, 'stack.yaml'), 'stack', {
+      images: [{ ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }],
+      charts: [{ name: 'stack', repo: charts.url, version: '1.0.0' }],
+    });
     await writeFile(path.join(dir, 'site.yaml'), stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 'site' }, registry: { url: reg.url, prefix: 'site' } }));
     const lock = await runFerry(['lock', 'stack.yaml', ...insecure()], { cwd: dir, env: env() });
     expect(lock.code, lock.stderr).toBe(0);
@@ -115,15 +111,9 @@ describe('a chart deploys an image the manifest lists with a platform filter', (
   }, 60_000);
 
   it('refuses two entries of one reference with different platforms, naming both', async () => {
-    await writeFile(
-      path.join(dir, 'dup.yaml'),
-      stringifyYaml({
-        apiVersion: 'ferry/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: 'dup' },
-        images: [{ ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }, { ref: `${reg.host}/team/app:1.0` }, { ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }],
-      }),
-    );
+    await writeManifest(path.join(dir, 'dup.yaml'), 'dup', {
+      images: [{ ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }, { ref: `${reg.host}/team/app:1.0` }, { ref: `${reg.host}/team/app:1.0`, platforms: ['linux/amd64'] }],
+    });
     const r = await runFerry(['lock', 'dup.yaml'], { cwd: dir, env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`images[1]: ${reg.host}/team/app:1.0 is listed again with other settings (images[0] has platforms [linux/amd64])`);
