@@ -28,7 +28,7 @@ export function addVerifyCommand(bundle: Command): void {
       if (!report.ok) throw verifyFailure(report);
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifacts, ${r.images} images complete; signature ${r.signature})` +
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifact${r.artifacts === 1 ? '' : 's'} complete${r.images ? `, ${r.images} of them image${r.images === 1 ? '' : 's'}` : ''}; signature ${r.signature})` +
           describeExpected(r.expectedFromBase),
         );
       }

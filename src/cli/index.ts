@@ -8,7 +8,24 @@ import { VERSION } from '../version.js';
 
 export { VERSION };
 
+/**
+ * A reader that goes away (`ferry serve --help | head`, `ferry map … | head -1`) closes the
+ * pipe: what is left to print has no one to read it, so ferry stops quietly, as Unix tools do,
+ * instead of dying on an unhandled EPIPE with a Node stack trace. Exit 141 (128 + SIGPIPE)
+ * for stdout, as a shell reports a process killed by SIGPIPE.
+ */
+function quietOnClosedPipe(): void {
+  for (const [stream, code] of [[process.stdout, 141], [process.stderr, 141]] as const) {
+    if (stream.listenerCount('error') > 0) continue;
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(code);
+      throw err;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
+  quietOnClosedPipe();
   const program = new Command();
   program
     .name('ferry')

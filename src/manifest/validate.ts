@@ -11,11 +11,86 @@ export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   return out || '(top level)';
 }
 
-export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = []): string[] {
+/** The schema inside wrappers (default, optional, nullable, readonly, catch, pipe input). */
+function unwrapSchema(schema: z.ZodType): z.ZodType {
+  let s = schema as unknown as { _zod?: { def?: Record<string, unknown> } };
+  for (let i = 0; i < 16; i++) {
+    const def = s._zod?.def;
+    const inner = def && (def.innerType ?? (def.type === 'pipe' ? def.in : undefined));
+    if (!inner) break;
+    s = inner as typeof s;
+  }
+  return s as unknown as z.ZodType;
+}
+
+/** The field names an object schema at `path` accepts (empty when the path leads elsewhere). */
+function knownKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  let s = unwrapSchema(schema);
+  for (const p of path) {
+    const def = (s as unknown as { _zod: { def: Record<string, unknown> } })._zod?.def;
+    if (!def) return [];
+    if (typeof p === 'number' && def.type === 'array') s = unwrapSchema(def.element as z.ZodType);
+    else if (typeof p === 'string' && def.type === 'object') {
+      const next = (def.shape as Record<string, z.ZodType>)[p];
+      if (!next) return [];
+      s = unwrapSchema(next);
+    } else return [];
+  }
+  const def = (s as unknown as { _zod: { def: Record<string, unknown> } })._zod?.def;
+  return def?.type === 'object' ? Object.keys(def.shape as Record<string, unknown>) : [];
+}
+
+/** Edit distance, for "did you mean": small strings only (field names). */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0][j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++) {
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // a transposition (platfroms → platforms) is one edit
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.length][b.length];
+}
+
+/** The known field a mistyped one most likely meant (`platfroms` → `platforms`, `chart` → `charts`). */
+export function closestField(key: string, known: readonly string[]): string | undefined {
+  if (key.length > 64) return undefined;
+  const k = key.toLowerCase();
+  let best: { name: string; d: number } | undefined;
+  for (const name of known) {
+    const n = name.toLowerCase();
+    const prefix = Math.min(n.length, k.length) >= 3 && (n.startsWith(k) || k.startsWith(n));
+    const d = n === k ? 0 : distance(k, n);
+    if ((prefix || d <= Math.max(1, Math.floor(name.length / 3))) && (!best || d < best.d)) best = { name, d };
+  }
+  return best?.name;
+}
+
+/**
+ * Every issue as `path: message`. With the schema, an unknown field names the field it most
+ * likely meant (`images[0]: unknown field "platfroms" (did you mean "platforms"?)`), and a
+ * required field that is absent says so instead of zod's "expected string, received undefined".
+ */
+export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = [], schema?: z.ZodType): string[] {
   return issues.map((i) => {
     let message = i.message;
-    if (i.code === 'unrecognized_keys') message = `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => JSON.stringify(k)).join(', ')}`;
-    return `${formatPath([...prefix, ...i.path])}: ${message}`;
+    const path: PropertyKey[] = [...prefix, ...i.path];
+    if (i.code === 'unrecognized_keys') {
+      const known = schema ? knownKeysAt(schema, i.path) : [];
+      const named = i.keys.map((k) => {
+        const near = closestField(k, known.filter((f) => !i.keys.includes(f)));
+        if (near) return `${JSON.stringify(k)} (did you mean "${near}"?)`;
+        // A field of the entries one level down (`platforms` beside `images:` instead of under its `- ref:`).
+        const nested = schema ? known.find((f) => knownKeysAt(schema, [...i.path, f, 0]).includes(k) || knownKeysAt(schema, [...i.path, f]).includes(k)) : undefined;
+        return `${JSON.stringify(k)}${nested ? ` (a field of ${formatPath([...prefix, ...i.path, nested])} entries: check its indentation)` : ''}`;
+      });
+      message = `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
+    } else if (i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length && typeof i.path[i.path.length - 1] === 'string') {
+      // The field is absent: say so (its path names it).
+      message = `required field is missing (${i.expected})`;
+    }
+    return `${formatPath(path)}: ${message}`;
   });
 }
 
@@ -23,7 +98,7 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
 export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown, what: string, hint?: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const problems = issuesToProblems(result.error.issues);
+  const problems = issuesToProblems(result.error.issues, [], schema);
   throw new FerryError('VALIDATION', `${what}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`, {
     details: problems,
     hint,

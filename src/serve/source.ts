@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, isFerryError } from '../errors.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { differentialServeSource } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
@@ -35,7 +35,10 @@ export async function openServeSource(location: string, base?: string, net?: Net
   }
   if (s.isDirectory()) {
     const layout = new LayoutDir(abs);
-    await layout.readIndex();
+    // A directory that is not an OCI layout is a wrong argument (exit 2), not a missing artifact upstream.
+    await layout.readIndex().catch((err) => {
+      throw isFerryError(err, 'NOT_FOUND') ? new FerryError('USAGE', err.message, { hint: `${err.hint} A files:, charts: or apt: directory of a target is a plain tree for any web server; \`ferry serve <bundle>\` serves them at /files/, /charts/ and /apt/.` }) : err;
+    });
     // A directory target may grow while served (another import): pick up a new index.json.
     const indexVersion = () =>
       stat(path.join(abs, 'index.json')).then(

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { checkCollisions, mapImage, registryMappingFor, registryMirrorFor, type MirrorPlace } from '../../mapping/index.js';
 import { DOCKER_HUB, DOCKER_HUB_API, formatImageReference, normalizeImageReference, parseImageReference, repositoryName, withDefaultTag, type ImageReference } from '../../oci/reference.js';
-import { listField, type ImageLookup, type KindModule, type UpstreamRefBase } from '../types.js';
-import { ImageSpecSchema, type ImageSpec } from './spec.js';
+import { type ImageLookup, type KindModule, type UpstreamRefBase } from '../types.js';
+import { ImageListSchema, ImageSpecSchema, type ImageSpec } from './spec.js';
 import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
@@ -35,7 +35,7 @@ export const imageKind = {
   specSchema: ImageSpecSchema,
   lockSchema: ImageLockSchema,
   manifestShape: {
-    ...listField('images', ImageSpecSchema),
+    images: ImageListSchema,
     verify: z.array(VerifyRuleSchema).optional().describe('Images that must carry a cosign signature by one of these keys (checked offline at bundle create and import).'),
   },
   // The one list a lock always has.
@@ -76,7 +76,9 @@ export const imageKind = {
       // Compared as they are pulled: a reference with neither tag nor digest is `:latest`, in the
       // manifest (which lock resolves so) and in what was scanned (which the kubelet pulls so).
       const pulled = (ref: string) => formatImageReference(withDefaultTag(parseImageReference(ref)));
-      const images = new Set(specs.map((s) => pulled(s.ref)));
+      // The manifest's images and, with a lock, every image it pinned: those a chart deploys
+      // (`images: discover`) are carried and rewritten like the listed ones.
+      const images = new Set([...specs.map((s) => s.ref), ...locked.map((l) => l.ref)].map(pulled));
       // With a lock, a digest reference to a locked image is carried too (what `ferry rewrite` writes).
       const lockedDigests = new Map<string, { ref: string; storedDigest?: string }>();
       for (const l of locked) {

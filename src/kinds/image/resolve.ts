@@ -18,9 +18,15 @@ function manifestBlobs(label: string, bytes: Buffer): Array<{ mediaType: string;
   return [m.config, ...m.layers].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size }));
 }
 
-/** Normalized key for deduplicating image specs (explicit and discovered). */
+/**
+ * Normalized key for deduplicating image specs (explicit and discovered): the reference alone.
+ * One reference is one tag (or digest) on the mirror, so two entries for it must be one image:
+ * the first listed wins (the manifest's own entries come before those a chart discovers, so an
+ * explicit `platforms` filter applies to the image the chart deploys too); two entries of the
+ * manifest itself that disagree are refused by validation (`duplicateImageProblems`).
+ */
 export function imageKey(spec: ImageSpec): string {
-  return `${formatImageReference(withDefaultTag(parseImageReference(spec.ref)))}|${(spec.platforms ?? []).slice().sort().join(',')}`;
+  return formatImageReference(withDefaultTag(parseImageReference(spec.ref)));
 }
 
 /** The name an image goes by in progress and errors: the reference with its default tag. */

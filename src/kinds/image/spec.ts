@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseImageReference } from '../../oci/reference.js';
+import { formatImageReference, parseImageReference, withDefaultTag } from '../../oci/reference.js';
 import { isFerryError } from '../../errors.js';
 import { ImageVerifySchema } from './verify.js';
 
@@ -25,3 +25,40 @@ export const ImageSpecSchema = z
   .strict();
 
 export type ImageSpec = z.infer<typeof ImageSpecSchema>;
+
+/** What an entry asks of its image beyond the reference (platforms as a set). */
+function entrySettings(spec: ImageSpec): string {
+  return JSON.stringify([[...new Set(spec.platforms ?? [])].sort(), spec.extras ?? true, spec.verify ?? null]);
+}
+
+/**
+ * The manifest's `images:` list. One reference is one tag (or digest) on the mirror, so an
+ * image listed twice with different platforms (or extras, verify) cannot be both: refused,
+ * naming both entries, instead of one silently winning.
+ */
+export const ImageListSchema = z
+  .array(ImageSpecSchema)
+  .superRefine((list, ctx) => {
+    const first = new Map<string, number>();
+    list.forEach((spec, i) => {
+      let key: string;
+      try {
+        key = formatImageReference(withDefaultTag(parseImageReference(spec.ref)));
+      } catch {
+        return; // the entry's own ref issue says it
+      }
+      const j = first.get(key);
+      if (j === undefined) {
+        first.set(key, i);
+        return;
+      }
+      if (entrySettings(list[j]) === entrySettings(spec)) return;
+      ctx.addIssue({
+        code: 'custom',
+        path: [i],
+        message: `${key} is listed again with other settings (images[${j}]${list[j].platforms ? ` has platforms [${list[j].platforms!.join(', ')}]` : ''}${spec.platforms ? `, this one [${spec.platforms.join(', ')}]` : ''}): one reference is one image on the mirror; list it once, with every platform you need`,
+      });
+    });
+  })
+  .default([])
+  .describe('Container images to carry.');
