@@ -104,7 +104,7 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
     if (isTransient(err)) {
       throw new FerryError('NETWORK', `${what}: ${(err as Error).message} (gave up after ${policy.retries + 1} attempts)`, {
         cause: err,
-        hint: 'Check the network path to the registry or host, then run the command again; finished downloads are kept.',
+        hint: 'Check the network path to the registry or host, then run the command again: what already arrived (downloads, blobs on the target) is not fetched or sent again.',
       });
     }
     throw err;
