@@ -11,6 +11,7 @@ import { digestOf } from '../store/blob-store.js';
 import { packBundle } from '../store/bundle-pack.js';
 import { DeferredBlobs } from '../store/direct-pack.js';
 import { HashThreads } from '../store/hash-threads.js';
+import { holdYoung } from '../store/young-gc.js';
 import type { ReachableBlob } from '../store/layout.js';
 import type { Progress, ProgressPhase, ProgressTask } from '../ui/progress.js';
 import { planDifferential } from './differential.js';
@@ -123,7 +124,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const signKey = opts.signKey ? await loadSigningKey(pathFrom(cwd, opts.signKey)) : undefined;
   const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
-  const existing = await readLock(lockFile);
+  const existing = await holdYoung(() => readLock(lockFile));
   const output = path.resolve(cwd, opts.output);
   const net = createNetContext(opts);
   const warnings: string[] = [];
