@@ -124,7 +124,7 @@ function directPackProgress(progress: Progress) {
  * A file's bytes in slices, read again on each call, each time checked against the digest it had
  * when the run read it: a lock file rewritten meanwhile fails the pack before the bundle is written.
  */
-function pinnedFileChunks(file: string, digest: string): () => Iterable<Buffer> {
+export function pinnedFileChunks(file: string, digest: string): () => Iterable<Buffer> {
   return function* () {
     const fd = openSync(file, 'r');
     try {
