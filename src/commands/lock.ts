@@ -1,4 +1,6 @@
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
@@ -79,6 +81,23 @@ export function platformFilterNotes(lock: Lock): PlatformFilterNote[] {
     .map((i) => ({ ref: i.ref, kept: i.manifests.map((m) => m.platform), digest: i.digest, storedDigest: i.storedDigest! }));
 }
 
+/**
+ * Whether `file` holds exactly `text` (UTF-8), compared by size and then by sha256 as the file
+ * streams: the old lock is not read whole beside the new one (21 MB each for a 60 000-package
+ * APT component).
+ */
+export async function fileHasText(file: string, text: string): Promise<boolean> {
+  const size = await stat(file).then((s) => s.size, () => undefined);
+  if (size !== Buffer.byteLength(text)) return false;
+  const h = createHash('sha256');
+  try {
+    for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  } catch {
+    return false;
+  }
+  return h.digest('hex') === createHash('sha256').update(text).digest('hex');
+}
+
 /** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
 export async function lockCommand(manifestFile: string, opts: LockOptions): Promise<LockResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -92,9 +111,9 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings));
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
-    const before = await readFile(lockFile, 'utf8').catch(() => undefined);
-    if (before !== text) await writeFileAtomic(lockFile, text);
-    return { lockFile, changed: before !== text, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings };
+    const changed = !(await fileHasText(lockFile, text));
+    if (changed) await writeFileAtomic(lockFile, text);
+    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings };
   } finally {
     await net.close();
   }

@@ -35,7 +35,8 @@ export interface PackInput {
   index: OciIndex;
   metadata: {
     manifestYaml: Buffer | string;
-    lock: string;
+    /** The lock file's bytes: its text, or its chunks rendered on each call (the same bytes each time). */
+    lock: string | (() => Iterable<Buffer>);
     manifestName: string;
     /** Defaults to the running ferry's version. */
     ferryVersion?: string;
@@ -344,7 +345,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   const small = new Map<string, SmallFile>([
     ['oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' }))],
     ['ferry/bundle.json', Buffer.from(JSON.stringify(info, null, 2) + '\n')],
-    ['ferry/lock.json', measured('ferry/lock.json', () => textSlices(metadata.lock))],
+    ['ferry/lock.json', measured('ferry/lock.json', typeof metadata.lock === 'string' ? () => textSlices(metadata.lock as string) : metadata.lock)],
     ['ferry/manifest.yaml', Buffer.isBuffer(metadata.manifestYaml) ? metadata.manifestYaml : Buffer.from(metadata.manifestYaml)],
     ['index.json', Buffer.from(JSON.stringify(index))],
     ...(metadata.extraFiles ?? []).map(([name, f]): [string, SmallFile] => [name, Buffer.isBuffer(f) ? f : measured(name, f.chunks)]),

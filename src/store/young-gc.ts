@@ -28,6 +28,7 @@ let sinceCollect = 0;
 
 /** Count bytes that passed through fresh buffers; collect the young generation every 32 MiB. */
 export function noteBytesPassed(bytes: number): void {
+  capYoungNow();
   sinceCollect += bytes;
   if (sinceCollect < YOUNG_GC_BYTES) return;
   sinceCollect = 0;
@@ -66,6 +67,7 @@ let liveAfterFull = 0;
  * full collection brings it back. FERRY_FULL_GC=0 turns this off, for measuring.
  */
 export function noteItemDone(): void {
+  capYoungNow();
   if (++sinceCheck < CHECK_EVERY) return;
   sinceCheck = 0;
   if (process.env.FERRY_FULL_GC === '0') return;
@@ -101,7 +103,7 @@ function capYoungGeneration(): boolean {
   const changed = young.space_size !== youngSize;
   youngSize = young.space_size;
   const atCap = young.space_size >= youngMaxMb * 2 ** 20;
-  if (atCap === youngCapped) return changed;
+  if (atCap === youngCapped || held) return changed;
   try {
     setFlagsFromString(`--semi-space-growth-factor=${atCap ? 1 : GROWTH}`);
     youngCapped = atCap;
@@ -109,6 +111,50 @@ function capYoungGeneration(): boolean {
     // A Node that refuses the flag: V8's own sizing.
   }
   return changed;
+}
+
+/**
+ * The timer alone is not enough: a long synchronous stretch (parsing a 21 MB lock, tens of
+ * thousands of small items handled between two timer turns) let the young generation double
+ * from 16 to 64 MB before the timer first ran (measured: 64 MB of new space in a 60 000-package
+ * `bundle create`). So the hot paths look too, every CAP_EVERY calls (a look costs ~2 µs), and
+ * holdYoung() stops growth for a synchronous stretch that does none of them.
+ */
+const CAP_EVERY = 64;
+let sinceCap = 0;
+function capYoungNow(): void {
+  if (!youngMaxMb || ++sinceCap < CAP_EVERY) return;
+  sinceCap = 0;
+  capYoungGeneration();
+}
+
+let held = 0;
+/**
+ * Run fn (reading and parsing of data that outlives it) with the young generation not
+ * growing: what it builds is promoted whatever the young generation's size, and a large young
+ * generation stays resident after. The size V8 gave it before is kept.
+ */
+export async function holdYoung<T>(fn: () => Promise<T>): Promise<T> {
+  if (!youngMaxMb) return fn();
+  held++;
+  setGrowth(1);
+  try {
+    return await fn();
+  } finally {
+    if (--held === 0) {
+      setGrowth(GROWTH);
+      youngCapped = false;
+      capYoungGeneration();
+    }
+  }
+}
+
+function setGrowth(factor: number): void {
+  try {
+    setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+  } catch {
+    // A Node that refuses the flag: V8's own sizing.
+  }
 }
 
 /** How often the young generation is looked at: every YOUNG_CHECK_MS after it changed, backing off to MAX_CHECK_MS while it does not. */
