@@ -3,23 +3,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadChart } from '../../../../src/kinds/chart/load.js';
-import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
 import { parseGoYaml, parseGoYamlAll } from '../../../../src/kinds/chart/render/goyaml.js';
 import { renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { writeChart } from '../helpers.js';
+import { run } from './run-template.js';
 
 // Second pass of real charts against the independent Go renderer (Kong, SonarQube, New Relic and
 // others from repositories the first pass did not cover). Each expectation is what Go's
 // text/template, sprig v3 (mergo) and go-yaml v2 give; the why is stated beside each case.
 
-function run(text: string, data: unknown = {}): string {
-  const set = new TemplateSet(sprigFuncs());
-  set.parse('t', text);
-  const w = new Writer();
-  set.execute('t', data, w);
-  return w.toString();
-}
 
 let tmp: string;
 let n = 0;
