@@ -96,3 +96,19 @@ describe('a block scalar that ends the text without a line break has no final ne
     expect(parseGoYamlAll('s: |\n  one\n---\nt: |\n  two')).toEqual([{ s: 'one\n' }, { t: 'two' }]);
   });
 });
+
+describe("Helm's default ignore rule", () => {
+  // LoadDir adds `templates/.?*` after the chart's .helmignore: calico's templates/.gitattributes
+  // (not YAML) is not rendered.
+  it('leaves dot files among the templates out', async () => {
+    const dir = await writeChart(path.join(tmp, 'dotfile'), {
+      chart: { name: 'dotfile', version: '1.0.0' },
+      files: {
+        'templates/.gitattributes': '*.yaml linguist-generated=true\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n',
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.map((d) => d.source)).toEqual(['dotfile/templates/cm.yaml']);
+  });
+});
