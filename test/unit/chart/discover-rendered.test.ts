@@ -131,7 +131,8 @@ describe('discovery from rendered objects', () => {
         'certain operator ghcr.io/acme/helper:1.4.2',
         'certain operator quay.io/acme/sidecar:0.3',
         'possible operator ghcr.io/acme/unnamed:9.9',
-        'certain workload docker.io/library/busybox',
+        // an untagged image is what the kubelet pulls: :latest
+        'certain workload docker.io/library/busybox:latest',
         'certain workload docker.io/library/alpine:3.20',
         'certain workload ghcr.io/acme/step:1',
         'certain custom-resource ghcr.io/acme/runner:7',
@@ -158,6 +159,17 @@ describe('discovery from rendered objects', () => {
     expect(r.images.some((i) => i.ref.includes('k8s.io/ingress-nginx'))).toBe(false);
     const hook = by('docker.io/curlimages/curl:8.5.0')!.sources[0];
     expect(hook).toMatchObject({ role: 'test-hook', hook: ['test'], certainty: 'test' });
+  });
+
+  it('lists an untagged image and its :latest once, as the image the kubelet pulls', async () => {
+    const pod = (name: string, image: string) => `apiVersion: v1\nkind: Pod\nmetadata:\n  name: ${name}\nspec:\n  containers:\n  - name: c\n    image: ${image}\n`;
+    const dir = await writeChart(path.join(tmp, 'latest'), {
+      chart: { name: 'latest', version: '1.0.0' },
+      files: { 'templates/a.yaml': pod('a', 'busybox'), 'templates/b.yaml': pod('b', 'busybox:latest'), 'templates/c.yaml': pod('c', 'docker.io/library/busybox') },
+    });
+    const r = discoverChartImages(await loadChart(dir, { allFiles: true }));
+    expect(r.images.map((i) => i.ref)).toEqual(['docker.io/library/busybox:latest']);
+    expect(r.images[0].sources.map((s) => s.resource).sort()).toEqual(['v1 Pod a', 'v1 Pod b', 'v1 Pod c']);
   });
 
   it('user values decide: a feature switched on is certain, one switched off is possible with its switch', async () => {

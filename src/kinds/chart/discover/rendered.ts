@@ -1,5 +1,5 @@
 import { isMap as isYamlMap, isSeq, parseDocument, type Node } from 'yaml';
-import { formatImageReference, parseImageReference } from '../../../oci/reference.js';
+import { formatImageReference, parseImageReference, withDefaultTag } from '../../../oci/reference.js';
 import type { RenderedDocument } from '../render/index.js';
 import { GO_YAML_OPTIONS } from '../render/goyaml.js';
 import type { Certainty, ImageRole } from './values.js';
@@ -45,6 +45,12 @@ export function normalizeRef(s: string): string | undefined {
   }
 }
 
+/** What the kubelet pulls for a rendered reference: an untagged one is `:latest`, so `busybox` and `busybox:latest` are one image. */
+function pulledRef(s: string): string | undefined {
+  const n = normalizeRef(s);
+  return n === undefined ? undefined : formatImageReference(withDefaultTag(parseImageReference(n)));
+}
+
 function joinPath(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
   const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : JSON.stringify(key);
@@ -88,7 +94,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     const isConfig = doc.kind === 'ConfigMap' || doc.kind === 'Secret';
     const isMonitoring = (doc.apiVersion ?? '').startsWith('monitoring.coreos.com/');
     const add = (raw: string, pathParts: Array<string | number>, role: ImageRole, certainty: Certainty, reason?: string) => {
-      const ref = normalizeRef(raw);
+      const ref = pulledRef(raw);
       if (!ref) return;
       const fieldPath = pathParts.reduce<string>((acc, p) => joinPath(acc, p), '');
       const finalRole: ImageRole = doc.test ? 'test-hook' : role;

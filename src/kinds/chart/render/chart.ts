@@ -115,7 +115,9 @@ function parseChartYaml(text: string, where: string): Dict {
 export function toHelmChart(loaded: LoadedChart, parentPath?: string): HelmChart {
   const raw = loaded.raw;
   if (!raw) throw new ChartRenderError(`${loaded.where}: chart loaded without its files (load with allFiles to render)`);
-  const ignore = helmIgnore(raw.get('.helmignore')?.toString('utf8'));
+  // Helm's loader adds `templates/.?*` after the chart's own rules (dot files among the root
+  // chart's templates are never rendered: calico's templates/.gitattributes)
+  const ignore = helmIgnore(`${raw.get('.helmignore')?.toString('utf8') ?? ''}${parentPath === undefined ? '\ntemplates/.?*' : ''}`);
   const text = (rel: string) => raw.get(rel)?.toString('utf8');
   const meta = parseChartYaml(text('Chart.yaml') ?? '', loaded.where);
   const name = String(meta.name ?? loaded.metadata.name);

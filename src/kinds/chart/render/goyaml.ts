@@ -10,7 +10,7 @@
  * as another type double-quoted, strings plain YAML cannot hold single-quoted, multi-line strings
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
-import { parseAllDocuments, parseDocument, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
+import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { asSlice, deepCopy, GoStruct, isMap, isNil } from './govalue.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
@@ -61,6 +61,7 @@ export function parseGoYaml(text: string): unknown {
     const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
     const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, GO_YAML_OPTIONS);
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
+    blockScalarAtEnd(doc, text);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
@@ -68,11 +69,29 @@ export function parseGoYaml(text: string): unknown {
   return deepCopy(v);
 }
 
+/**
+ * A block scalar (`|`, `>`, with clip or keep chomping) whose last line ends the text without a line
+ * break has no final newline in go-yaml (it keeps only the breaks it read); the yaml package adds
+ * one. Common in Helm: toYaml trims the last newline, so `fromYaml (toYaml x)` of a map ending in a
+ * multi-line string gives the string without its newline, and a later toYaml writes `|-`.
+ */
+function blockScalarAtEnd(doc: Document, text: string): void {
+  if (text.length === 0 || text.endsWith('\n') || text.endsWith('\r')) return;
+  visit(doc, {
+    Scalar(_key, node) {
+      if ((node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED') && node.range?.[1] === text.length && typeof node.value === 'string' && node.value.endsWith('\n')) {
+        node.value = node.value.slice(0, -1);
+      }
+    },
+  });
+}
+
 export function parseGoYamlAll(text: string): unknown[] {
   const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
   const out: unknown[] = [];
   for (const d of Array.isArray(docs) ? docs : [docs]) {
     if (d.errors.length) throw new YamlParseError(d.errors[0].message.split('\n')[0]);
+    blockScalarAtEnd(d, text);
     out.push(toGoData(d.toJS({ maxAliasCount: 10000 })));
   }
   return out;

@@ -224,7 +224,9 @@ function toDocuments(t: RenderedTemplate, top: HelmChart): RenderedDocument[] {
   for (const piece of splitManifests(t.output)) {
     let obj: unknown;
     try {
-      obj = parseGoYaml(piece.text);
+      // the document as printed (helm template ends each with a newline): a block scalar on its
+      // last line keeps its final line break
+      obj = parseGoYaml(`${piece.text}\n`);
     } catch (e) {
       throw new ChartRenderError(`YAML parse error on ${t.name}: ${(e as Error).message}`);
     }

@@ -318,12 +318,16 @@ function goReplacement(repl: string): string {
 
 // ── merge (mergo) ─────────────────────────────────────────────────────────────
 
+// mergo stores the source's own maps and lists in the destination (no copy): a later `set` on a
+// nested map of the merged dict changes the source too, as in Helm (kong's services add a default
+// `protocol` to .Values.proxy.stream entries through `merge (dict) .Values.proxy`; its deployment
+// then reads it).
 function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
   for (const [k, v] of Object.entries(src)) {
     const d = dst[k];
     if (isMap(d) && isMap(v)) mergeInto(d, v, overwrite);
-    else if (!Object.hasOwn(dst, k) || isEmpty(d)) setKey(dst, k, deepCopy(v));
-    else if (overwrite && !isEmpty(v)) setKey(dst, k, deepCopy(v));
+    else if (!Object.hasOwn(dst, k) || isEmpty(d)) setKey(dst, k, v);
+    else if (overwrite && !isEmpty(v)) setKey(dst, k, v);
   }
 }
 
@@ -664,7 +668,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
     },
     mustChunk: (size, l) => f.chunk(size, l),
     sortAlpha: (l) => (asSlice(l)?.map((x) => strval(x)).sort() ?? [strval(l)]),
-    join: (sep, l) => (asSlice(l)?.map((x) => (isNil(x) ? '' : strval(x))).join(str(sep)) ?? strval(l)),
+    // sprig's strslice: nil elements are left out, a nil list is no element
+    join: (sep, l) => (asSlice(l)?.filter((x) => !isNil(x)).map(strval).join(str(sep)) ?? (isNil(l) ? '' : strval(l))),
     // crypto placeholders (see header)
     bcrypt: (s) => `$2a$10$${createHash('sha256').update(str(s)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
     htpasswd: (u, p) => `${str(u)}:$2a$10$${createHash('sha256').update(str(p)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,

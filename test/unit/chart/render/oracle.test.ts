@@ -4,24 +4,17 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { userValues } from '../../../../src/kinds/chart/discover.js';
 import { loadChart } from '../../../../src/kinds/chart/load.js';
-import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
 import { capabilities, parseKubeVersion } from '../../../../src/kinds/chart/render/helm.js';
 import { formatRendered, renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { semverCompare, sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
+import { semverCompare } from '../../../../src/kinds/chart/render/sprig.js';
 import { writeChart } from '../helpers.js';
+import { run } from './run-template.js';
 
 // Defects found by rendering real charts (traefik, opentelemetry-collector, external-secrets,
 // bitnami charts) with ferry and with an independent Go renderer. Each expectation is what Helm
 // 3.14 gives, by Go's text/template, sprig v3 and Helm's documented dependency rules; the why is
 // stated beside each case.
 
-function run(text: string, data: unknown = {}): string {
-  const set = new TemplateSet(sprigFuncs());
-  set.parse('t', text);
-  const w = new Writer();
-  set.execute('t', data, w);
-  return w.toString();
-}
 
 let tmp: string;
 beforeAll(async () => {
