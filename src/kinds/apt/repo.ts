@@ -1,11 +1,13 @@
-import { byCodePoint } from '../file/artifact.js';
+import { byCodePoint, ROLE } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
+import { ANNOTATION } from '../../store/source.js';
 import { downloadToStore } from '../file/download.js';
 import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
 import { parseRelations, type AptPackage } from './deps.js';
@@ -324,3 +326,40 @@ export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = f
 }
 
 export { words };
+
+const CHECKED_FIELDS: ReadonlySet<string> = new Set(['package', 'filename', 'sha256', 'size']);
+
+/**
+ * A filtered mirror's Packages index from a bundle names only packages that bundle carries:
+ * each stanza's Filename is a package layer with the same SHA256 and Size. The site key signs
+ * the Release over it; it must never vouch for a .deb the bundle does not hold (served or
+ * imported, apt would be sent to a 404 or to another bundle's file under that name).
+ * Refused (VERIFY, naming `label` and the first packages at fault) otherwise.
+ */
+export async function checkGeneratedIndex(bytes: Buffer, layers: readonly OciDescriptor[], label: string): Promise<void> {
+  const debs = new Map<string, OciDescriptor>();
+  for (const l of layers) {
+    const title = l.annotations?.[ANNOTATION.title];
+    if (l.annotations?.[ROLE] === 'package' && typeof title === 'string') debs.set(title, l);
+  }
+  const bad: string[] = [];
+  let count = 0;
+  for await (const { fields } of streamDeb822(Readable.from([bytes]), false, CHECKED_FIELDS, label)) {
+    const file = fields.get('filename') ?? '';
+    const deb = debs.get(file);
+    const why = !deb
+      ? 'is not in the bundle'
+      : deb.digest !== `sha256:${(fields.get('sha256') ?? '').toLowerCase()}`
+        ? `has SHA256 ${fields.get('sha256') ?? '(none)'}, the bundle's is ${deb.digest.slice(7)}`
+        : String(deb.size) !== fields.get('size')
+          ? `has Size ${fields.get('size') ?? '(none)'}, the bundle's is ${deb.size}`
+          : undefined;
+    if (why && count++ < 20) bad.push(`${fields.get('package') ?? '?'}: ${JSON.stringify(file)} ${why}`);
+  }
+  if (count) {
+    throw new FerryError('VERIFY', `${label}: the index names ${count} package${count === 1 ? '' : 's'} the bundle does not carry as listed`, {
+      details: count > bad.length ? [...bad, `… and ${count - bad.length} more`] : bad,
+      hint: 'The generated index and the bundle\'s packages disagree: the bundle was crafted or damaged. Nothing of this repository was written or served.',
+    });
+  }
+}
