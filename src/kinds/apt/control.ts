@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { FerryError } from '../../errors.js';
+import { isSafeRelativePath } from '../../store/safe-path.js';
 
 /** One deb822 paragraph (a Packages stanza, a Release file): fields by lower-case name, plus its text. */
 export interface Stanza {
@@ -156,9 +157,9 @@ export function parseRelease(text: string): ReleaseFile {
     const m = new Map<string, { hash: string; size: number }>();
     for (const line of v.split('\n')) {
       const parts = line.trim().split(/\s+/);
-      // Only hex hashes and relative paths inside the suite: a Release never names anything else.
+      // Only hex hashes and relative paths inside the suite (the one path rule): a Release never names anything else.
       // Sizes past 2^53 are not sizes (no index is 9 PB); they would not even compare exactly.
-      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && Number.isSafeInteger(Number(parts[1])) && !parts[2].startsWith('/') && !parts[2].split('/').includes('..')) {
+      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && Number.isSafeInteger(Number(parts[1])) && isSafeRelativePath(parts[2])) {
         const entry = { hash: parts[0].toLowerCase(), size: Number(parts[1]) };
         const prev = m.get(parts[2]);
         if (prev && (prev.hash !== entry.hash || prev.size !== entry.size)) problems.push(`${name} lists ${parts[2]} twice, with different hashes or sizes`);

@@ -140,6 +140,12 @@ describe('sizes and fields from a signed index', () => {
     expect([...r.sha256.keys()]).toEqual(['main/ok']);
   });
 
+  it('index paths with "." or empty segments, backslashes or control bytes are ignored like ".." and absolute ones (the one path rule)', () => {
+    const lines = ['main/./binary-amd64/Packages', 'main//binary-amd64/Packages', 'main\\..\\x', 'main/\u001b[2J', '../x', '/abs'].map((p) => ` ${H('1')} 10 ${p}`);
+    const r = parseRelease(`SHA256:\n${lines.join('\n')}\n ${H('2')} 10 main/ok\n`);
+    expect([...r.sha256.keys()]).toEqual(['main/ok']);
+  });
+
   it('a package Size past 2^53 is refused, naming the package (it used to be locked as 1e20 bytes)', async () => {
     const st = { fields: new Map([['package', 'big'], ['filename', 'pool/b/big.deb'], ['sha256', H('a')], ['size', '99999999999999999999']]) };
     expect(() => stanzaToPackage(st, 0, 'apt[vendor] stable main/binary-amd64/Packages')).toThrow(/Packages: package big has no valid Filename, SHA256 or Size/);
