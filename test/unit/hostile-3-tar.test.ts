@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import { indexTar, parsePaxRecords, tarHeader, tarPadding, TAR_END } from '../../src/store/tar-index.js';
 import { mustRun } from '../support/cli.js';
+import { paxHeader, paxRecord, rechecksum, retype } from '../support/tar-craft.js';
 
 /** Tar headers a ferry bundle never has, written by hand: what the index makes of each. */
 let dir: string;
@@ -13,29 +14,6 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-/** Re-stamp a header block's type flag (and checksum). */
-function retype(block: Buffer, type: string): Buffer {
-  const h = Buffer.from(block.subarray(0, 512));
-  h.write(type, 156, 'latin1');
-  return rechecksum(h, block);
-}
-function rechecksum(h: Buffer, block: Buffer = h): Buffer {
-  h.write('        ', 148, 'ascii');
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
-  return Buffer.concat([h, block.subarray(512)]);
-}
-const record = (key: string, value: string) => {
-  const body = ` ${key}=${value}\n`;
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len = String(len).length + body.length;
-  return `${len}${body}`;
-};
-const pax = (records: string) => {
-  const data = Buffer.from(records);
-  return retype(Buffer.concat([tarHeader('PaxHeaders/x', data.length, 'file'), data, tarPadding(data.length)]), 'x');
-};
 const fileEntry = (name: string, body: Buffer) => Buffer.concat([tarHeader(name, body.length, 'file'), body, tarPadding(body.length)]);
 
 async function outcome(name: string, bytes: Buffer): Promise<FerryError | Awaited<ReturnType<typeof indexTar>>> {
@@ -46,14 +24,14 @@ async function outcome(name: string, bytes: Buffer): Promise<FerryError | Awaite
 
 describe('PAX sizes and records that only a lax reader accepts', () => {
   it.each([['0x200'], ['1e3'], [''], ['-1'], [' 512'], ['99999999999999999999']])('size=%j is refused, naming it (Number() used to read hex, exponents and "" as sizes)', async (value) => {
-    const got = await outcome(`pax-size-${value.length}.tar`, Buffer.concat([pax(record('size', value)), fileEntry('blobs/a', Buffer.alloc(512, 0x61)), TAR_END]));
+    const got = await outcome(`pax-size-${value.length}.tar`, Buffer.concat([paxHeader(paxRecord('size', value)), fileEntry('blobs/a', Buffer.alloc(512, 0x61)), TAR_END]));
     expect(got).toBeInstanceOf(FerryError);
     expect((got as FerryError).message).toMatch(`invalid PAX size ${JSON.stringify(value)}`);
   });
 
   it('GNU tar refuses the same hex size, so the two readers agree', async () => {
     const file = path.join(dir, 'pax-size-hex.tar');
-    await writeFile(file, Buffer.concat([pax(record('size', '0x200')), fileEntry('blobs/a', Buffer.alloc(512, 0x61)), TAR_END]));
+    await writeFile(file, Buffer.concat([paxHeader(paxRecord('size', '0x200')), fileEntry('blobs/a', Buffer.alloc(512, 0x61)), TAR_END]));
     const r = await mustRun('tar', ['-tvf', file]).then(
       (x) => x.stderr,
       (e: Error) => e.message,
@@ -66,7 +44,7 @@ describe('PAX sizes and records that only a lax reader accepts', () => {
     expect(() => parsePaxRecords(Buffer.from('13abc path=a\n'))).toThrow(/malformed PAX record/);
     expect(() => parsePaxRecords(Buffer.from('12 path=abcd'))).toThrow(/malformed PAX record/);
     expect(() => parsePaxRecords(Buffer.from('99999999999 path=a\n'))).toThrow(/malformed PAX record/);
-    expect(parsePaxRecords(Buffer.from(record('path', 'a/b') + record('size', '7')))).toEqual({ path: 'a/b', size: '7' });
+    expect(parsePaxRecords(Buffer.from(paxRecord('path', 'a/b') + paxRecord('size', '7')))).toEqual({ path: 'a/b', size: '7' });
   });
 });
 
@@ -93,7 +71,7 @@ describe('other headers a bundle never holds', () => {
   });
 
   it('a PAX size larger than the file, a GNU sparse entry and a contiguous-file entry', async () => {
-    const past = await outcome('pax-past.tar', Buffer.concat([pax(record('size', String(1 << 30))), fileEntry('blobs/c', Buffer.alloc(0)), TAR_END]));
+    const past = await outcome('pax-past.tar', Buffer.concat([paxHeader(paxRecord('size', String(1 << 30))), fileEntry('blobs/c', Buffer.alloc(0)), TAR_END]));
     expect((past as FerryError).message).toMatch(/runs past the end of the file/);
     const sparse = await outcome('sparse.tar', Buffer.concat([retype(fileEntry('blobs/s', Buffer.alloc(0)), 'S'), TAR_END]));
     expect((sparse as FerryError).message).toMatch(/is a GNU sparse file; bundles hold only regular files/);
