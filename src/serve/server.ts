@@ -64,7 +64,21 @@ export interface RegistryServerOptions {
   indexVersion?: () => Promise<string | undefined>;
   /** Told about damaged blobs found while serving (when `source` is not a VerifiedBlobs already). */
   onWarning?: (message: string) => void;
+  /** How long a client may take to send its request headers (default SERVE_TIMEOUTS.headersMs). */
+  headersTimeoutMs?: number;
+  /** How long a connection may sit with no byte moving either way (default SERVE_TIMEOUTS.idleMs). */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * A client holds a connection (a socket, a file descriptor) only while it makes progress:
+ * request headers arrive within `headersMs` (a slowloris client that trickles them is answered
+ * 408 and dropped; Node's default is 60 s, checked every 30 s), and a connection on which
+ * nothing moves for `idleMs` (a client that asked for a blob and stopped reading) is closed.
+ * The idle bound is long: the first range request of a large blob hashes it whole before the
+ * first byte goes out.
+ */
+export const SERVE_TIMEOUTS = { headersMs: 15_000, idleMs: 10 * 60_000 };
 
 export interface RegistryServer {
   url: string;
@@ -148,8 +162,18 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       })
       .finally(() => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '/', status: res.statusCode }));
   };
-  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : http.createServer(listener);
+  const headersTimeout = opts.headersTimeoutMs ?? SERVE_TIMEOUTS.headersMs;
+  const limits = {
+    headersTimeout,
+    // Requests here are GET/HEAD: receiving one is its headers. Node requires requestTimeout > headersTimeout.
+    requestTimeout: headersTimeout + 1000,
+    // How often Node checks the two above (its default, 30 s, would let a slow client stay twice as long).
+    connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(headersTimeout / 4))),
+  };
+  const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...limits }, listener) : http.createServer(limits, listener);
   server.keepAliveTimeout = 30_000;
+  // With no 'timeout' listener, Node destroys a socket idle this long.
+  server.timeout = opts.idleTimeoutMs ?? SERVE_TIMEOUTS.idleMs;
 
   await new Promise<void>((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException) =>

@@ -84,8 +84,10 @@ export function parsePaxRecords(data: Buffer): Record<string, string> {
   while (pos < data.length) {
     const space = data.indexOf(0x20, pos);
     if (space === -1) break;
-    const len = parseInt(data.subarray(pos, space).toString('ascii'), 10);
-    if (!Number.isFinite(len) || len <= 0 || pos + len > data.length) throw new Error('malformed PAX record');
+    // `<decimal length> ` then the record, ending in a newline: nothing parseInt would guess at ("12abc", "+5", " 7").
+    const digits = data.subarray(pos, space).toString('latin1');
+    const len = /^\d{1,7}$/.test(digits) ? Number(digits) : NaN;
+    if (!(len > space - pos + 1) || pos + len > data.length || data[pos + len - 1] !== 0x0a) throw new Error('malformed PAX record');
     const record = data.subarray(space + 1, pos + len - 1).toString('utf8');
     const eq = record.indexOf('=');
     if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1);
@@ -205,7 +207,8 @@ export async function indexTar(source: string | RandomAccessFile): Promise<TarIn
       let size = numberField(header, 124, 12);
       if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid size field at byte ${pos}`);
       if (pax.size !== undefined) {
-        size = Number(pax.size);
+        // Decimal digits only: Number() would also take "0x200", "1e3" and "" (as 0), which other tar readers refuse.
+        size = /^\d+$/.test(pax.size) ? Number(pax.size) : NaN;
         if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid PAX size ${JSON.stringify(pax.size)} at byte ${pos}`);
       }
       const dataStart = pos + BLOCK;

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { FerryError } from '../../errors.js';
+import { isSafeRelativePath } from '../../store/safe-path.js';
 
 /** One deb822 paragraph (a Packages stanza, a Release file): fields by lower-case name, plus its text. */
 export interface Stanza {
@@ -45,8 +46,12 @@ export function parseDeb822(text: string, keepRaw = false): Stanza[] {
   return out;
 }
 
-/** Parse one paragraph, keeping only the fields in `only` (all when absent). */
-function parseParagraph(text: string, keepRaw: boolean, only?: ReadonlySet<string>): Stanza | undefined {
+/**
+ * Parse one paragraph, keeping only the fields in `only` (all when absent). A kept field given
+ * twice is refused (VERIFY, naming `label`): deb822 forbids it, and ferry would verify one value
+ * while a client may read the other (two SHA256 or Filename lines).
+ */
+function parseParagraph(text: string, keepRaw: boolean, only: ReadonlySet<string> | undefined, label: string): Stanza | undefined {
   const fields = new Map<string, string>();
   let key: string | undefined;
   let pos = 0;
@@ -68,10 +73,17 @@ function parseParagraph(text: string, keepRaw: boolean, only?: ReadonlySet<strin
     }
     const k = line.slice(0, colon).trim().toLowerCase();
     key = !only || only.has(k) ? k : undefined;
+    if (key && fields.has(key)) throw duplicateField(label, line.slice(0, colon).trim(), fields.get('package'));
     if (key) fields.set(key, line.slice(colon + 1).trim());
   }
   if (!fields.size) return undefined;
   return keepRaw ? { fields, raw: text } : { fields };
+}
+
+function duplicateField(label: string, field: string, pkg: string | undefined): FerryError {
+  return new FerryError('VERIFY', `${label}: ${pkg ? `package ${JSON.stringify(pkg)}` : 'a paragraph'} has the field ${JSON.stringify(field)} twice; refusing the index`, {
+    hint: 'A deb822 paragraph names each field once; which value a client reads is not defined. The index is damaged or crafted: report it to the repository operator.',
+  });
 }
 
 /**
@@ -98,7 +110,7 @@ export async function* streamDeb822(input: Readable, keepRaw = false, only?: Rea
       let end = text.indexOf('\n\n', pos);
       if (end === -1) end = text.length;
       if (end > pos) {
-        const st = parseParagraph(text.slice(pos, end), keepRaw, only);
+        const st = parseParagraph(text.slice(pos, end), keepRaw, only, label);
         if (st) yield st;
       }
       pos = end + 2;
@@ -129,12 +141,15 @@ export interface ReleaseFile {
   sha256: Map<string, { hash: string; size: number }>;
   hashes: Map<string, Map<string, { hash: string; size: number }>>;
   acquireByHash: boolean;
+  /** What makes the Release ambiguous (a field given twice, a file listed twice with different hashes): refused at lock time. */
+  problems: string[];
 }
 
 const HASH_FIELDS: Record<string, string> = { md5sum: 'MD5Sum', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
 
 export function parseRelease(text: string): ReleaseFile {
   const fields = parseDeb822(text)[0]?.fields ?? new Map<string, string>();
+  const problems = duplicateReleaseFields(text);
   const hashes = new Map<string, Map<string, { hash: string; size: number }>>();
   for (const [key, name] of Object.entries(HASH_FIELDS)) {
     const v = fields.get(key);
@@ -142,9 +157,13 @@ export function parseRelease(text: string): ReleaseFile {
     const m = new Map<string, { hash: string; size: number }>();
     for (const line of v.split('\n')) {
       const parts = line.trim().split(/\s+/);
-      // Only hex hashes and relative paths inside the suite: a Release never names anything else.
-      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && !parts[2].startsWith('/') && !parts[2].split('/').includes('..')) {
-        m.set(parts[2], { hash: parts[0].toLowerCase(), size: Number(parts[1]) });
+      // Only hex hashes and relative paths inside the suite (the one path rule): a Release never names anything else.
+      // Sizes past 2^53 are not sizes (no index is 9 PB); they would not even compare exactly.
+      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && Number.isSafeInteger(Number(parts[1])) && isSafeRelativePath(parts[2])) {
+        const entry = { hash: parts[0].toLowerCase(), size: Number(parts[1]) };
+        const prev = m.get(parts[2]);
+        if (prev && (prev.hash !== entry.hash || prev.size !== entry.size)) problems.push(`${name} lists ${parts[2]} twice, with different hashes or sizes`);
+        m.set(parts[2], entry);
       }
     }
     hashes.set(name, m);
@@ -154,7 +173,27 @@ export function parseRelease(text: string): ReleaseFile {
     sha256: hashes.get('SHA256') ?? new Map(),
     hashes,
     acquireByHash: (fields.get('acquire-by-hash') ?? '').toLowerCase() === 'yes',
+    problems,
   };
+}
+
+/** Fields the first paragraph of a Release names more than once (`SHA256:` twice, say). */
+function duplicateReleaseFields(text: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const line of text.split(/\r?\n/)) {
+    if (line.trim() === '') {
+      if (seen.size) break;
+      continue;
+    }
+    if (/^[ \t#]/.test(line)) continue;
+    const i = line.indexOf(':');
+    if (i <= 0) continue;
+    const k = line.slice(0, i).trim().toLowerCase();
+    if (seen.has(k)) out.push(`the field ${JSON.stringify(line.slice(0, i).trim())} appears twice`);
+    seen.add(k);
+  }
+  return out;
 }
 
 export function words(v: string | undefined): string[] {

@@ -11,7 +11,8 @@ export interface DepAlternative {
 /** One comma-separated group: any alternative satisfies it. */
 export type DepGroup = DepAlternative[];
 
-const ALT = /^([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\))?\s*(?:\[[^\]]*\])?\s*(?:<[^>]*>\s*)*$/i;
+// No two `\s*` side by side (each optional part eats its own trailing space): a run of spaces then a stray byte must not backtrack cubically.
+const ALT = /^([a-z0-9][a-z0-9+.-]*)(?::([a-z0-9-]+))?\s*(?:\(\s*(<<|<=|=|>=|>>|<|>)\s*([^)\s]+)\s*\)\s*)?(?:\[[^\]]*\]\s*)?(?:<[^>]*>\s*)*$/i;
 
 /** Parse a Depends/Pre-Depends/Provides value. Unparseable alternatives are kept by name only. */
 export function parseRelations(value: string | undefined): DepGroup[] {

@@ -20,7 +20,7 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
-import { releaseTextOf } from './repo.js';
+import { checkGeneratedIndex, releaseTextOf } from './repo.js';
 import { warn } from '../warnings.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
@@ -271,6 +271,7 @@ export async function generatedIndexes(suite: string, layers: OciDescriptor[], r
     const relPath = checkRelativePath(titleOf(g).slice(prefix.length), `apt ${suite} generated index`);
     const bytes = await read(g.digest, GENERATED_INDEX_CAP);
     if ('sha256:' + sha256(bytes) !== g.digest) throw new FerryError('VERIFY', `${titleOf(g)}: bundle content does not match its digest`);
+    await checkGeneratedIndex(bytes, layers, `apt ${suite} generated index ${titleOf(g)}`);
     out.push({ path: relPath, bytes });
   }
   return out;

@@ -1,11 +1,13 @@
-import { byCodePoint } from '../file/artifact.js';
+import { byCodePoint, ROLE } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
-import { pipeline, Transform, type Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
+import { ANNOTATION } from '../../store/source.js';
 import { downloadToStore } from '../file/download.js';
 import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
 import { parseRelations, type AptPackage } from './deps.js';
@@ -25,9 +27,15 @@ export interface VerifiedRelease {
   signedBy: string;
 }
 
+/**
+ * The largest InRelease, Release or Release.gpg ferry reads. Debian's InRelease is ~150 KB and
+ * Ubuntu's ~260 KB; each is held whole (three at once) and parsed by the OpenPGP library.
+ */
+export const MAX_RELEASE_BYTES = 16 << 20;
+
 async function getOptional(http: HttpClient, url: string, label: string): Promise<Buffer | undefined> {
   try {
-    return await http.getBytes(url, { label });
+    return await http.getBytes(url, { label, maxBytes: MAX_RELEASE_BYTES });
   } catch (err) {
     if (isFerryError(err, 'NOT_FOUND')) return undefined;
     throw err;
@@ -66,6 +74,7 @@ export async function fetchVerifiedRelease(
   const keys = await keysLoading;
   const [inRelease, release, releaseGpg] = await fetched;
   if (inRelease) {
+    checkClearSignedFraming(inRelease, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
     const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
     text = v.text;
     signedBy = v.signer;
@@ -94,6 +103,7 @@ export async function fetchVerifiedRelease(
     });
   }
   const parsed = parseRelease(text);
+  checkRelease(parsed, `${label} ${repoUrl(base, `${dir}/${inRelease ? 'InRelease' : 'Release'}`)}`);
   const validUntil = parsed.fields.get('valid-until');
   if (validUntil && Date.parse(validUntil) < now) {
     throw new FerryError('VERIFY', `${label}: ${repoUrl(base, `${dir}/InRelease`)} expired at ${validUntil} (Valid-Until)`, {
@@ -103,10 +113,63 @@ export async function fetchVerifiedRelease(
   return { files: files.sort((a, b) => byCodePoint(a.path, b.path)), release: parsed, text, signedBy };
 }
 
-/** The signed Release text from kept bytes (verified when it was fetched). */
-export function releaseTextOf(bytes: Buffer): string {
+const BEGIN_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
+const END_SIGNATURE = '-----END PGP SIGNATURE-----';
+
+/**
+ * Why a clear-signed text carries more than one signed message, or anything but white space
+ * outside it; undefined when it does not. The OpenPGP library verifies the signed block and
+ * ignores what surrounds it; apt refuses such a file, and a parser looking at the whole text
+ * would read the unsigned part (a Release paragraph written before the signed one).
+ */
+export function clearSignedFramingProblem(text: string): string | undefined {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/).map((l) => l.trimEnd());
+  const first = lines.findIndex((l) => l.trim() !== '');
+  if (first === -1 || lines[first] !== BEGIN_SIGNED) return 'text before the signed message';
+  if (lines.filter((l) => l === BEGIN_SIGNED).length > 1) return 'more than one signed message';
+  const ends = lines.flatMap((l, i) => (l === END_SIGNATURE ? [i] : []));
+  if (ends.length !== 1) return ends.length ? 'more than one signature block' : 'no end of signature';
+  if (lines.slice(ends[0] + 1).some((l) => l.trim() !== '')) return 'text after the signature';
+  return undefined;
+}
+
+/** Refuses (VERIFY, naming `where`) a clear-signed file with anything outside its one signed message. */
+export function checkClearSignedFraming(bytes: Buffer, where: string): void {
+  const problem = clearSignedFramingProblem(bytes.toString('utf8'));
+  if (problem) {
+    throw new FerryError('VERIFY', `${where}: ${problem}; only the signed text may be read, and apt refuses such a file`, {
+      hint: 'The text outside the signature is not vouched for by the vendor key: the file was tampered with on the way, or the repository is misconfigured.',
+    });
+  }
+}
+
+/**
+ * What makes a verified Release unusable: no SHA256 list (ferry verifies every index by it),
+ * a field or a file given twice, a Valid-Until that is not a date.
+ */
+export function checkRelease(release: ReleaseFile, where: string): void {
+  const problems = [...release.problems];
+  if (!release.sha256.size) problems.push('no SHA256 list of index files (ferry verifies every index by SHA-256; MD5Sum and SHA1 are not enough)');
+  const validUntil = release.fields.get('valid-until');
+  if (validUntil !== undefined && Number.isNaN(Date.parse(validUntil))) problems.push(`Valid-Until ${JSON.stringify(validUntil)} is not a date`);
+  if (problems.length) {
+    throw new FerryError('VERIFY', `${where}: the signed Release cannot be used`, {
+      details: problems,
+      hint: 'The signature is good but the file is not a Release apt or ferry can read unambiguously; report it to the repository operator.',
+    });
+  }
+}
+
+/**
+ * The signed Release text from kept bytes (verified when it was fetched). A clear-signed file
+ * with anything outside its signed message is refused (VERIFY, naming `where`): its unsigned
+ * part must never be parsed (a bundle's InRelease is not re-verified against the vendor key).
+ */
+export function releaseTextOf(bytes: Buffer, where = 'InRelease'): string {
   const t = bytes.toString('utf8');
-  return isClearSigned(bytes) ? clearSignedText(t) : t;
+  if (!isClearSigned(bytes) && !t.includes(BEGIN_SIGNED)) return t;
+  checkClearSignedFraming(bytes, where);
+  return clearSignedText(t);
 }
 
 /**
@@ -235,8 +298,8 @@ export function stanzaToPackage(st: Stanza, source: number, label: string, deps 
   const filename = f.get('filename');
   const sha256 = f.get('sha256')?.toLowerCase();
   const size = f.get('size');
-  if (!name || !filename || !sha256 || !/^[a-f0-9]{64}$/.test(sha256) || !size || !/^\d+$/.test(size)) {
-    throw new FerryError('VERIFY', `${label}: package ${name ?? '?'} has no Filename, SHA256 or Size`, { hint: 'ferry verifies every .deb by SHA-256; this index cannot be used.' });
+  if (!name || !filename || !sha256 || !/^[a-f0-9]{64}$/.test(sha256) || !size || !/^\d+$/.test(size) || !Number.isSafeInteger(Number(size))) {
+    throw new FerryError('VERIFY', `${label}: package ${name ?? '?'} has no valid Filename, SHA256 or Size`, { hint: 'ferry verifies every .deb by SHA-256 and size (a size below 2^53); this index cannot be used.' });
   }
   return {
     source,
@@ -263,3 +326,40 @@ export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = f
 }
 
 export { words };
+
+const CHECKED_FIELDS: ReadonlySet<string> = new Set(['package', 'filename', 'sha256', 'size']);
+
+/**
+ * A filtered mirror's Packages index from a bundle names only packages that bundle carries:
+ * each stanza's Filename is a package layer with the same SHA256 and Size. The site key signs
+ * the Release over it; it must never vouch for a .deb the bundle does not hold (served or
+ * imported, apt would be sent to a 404 or to another bundle's file under that name).
+ * Refused (VERIFY, naming `label` and the first packages at fault) otherwise.
+ */
+export async function checkGeneratedIndex(bytes: Buffer, layers: readonly OciDescriptor[], label: string): Promise<void> {
+  const debs = new Map<string, OciDescriptor>();
+  for (const l of layers) {
+    const title = l.annotations?.[ANNOTATION.title];
+    if (l.annotations?.[ROLE] === 'package' && typeof title === 'string') debs.set(title, l);
+  }
+  const bad: string[] = [];
+  let count = 0;
+  for await (const { fields } of streamDeb822(Readable.from([bytes]), false, CHECKED_FIELDS, label)) {
+    const file = fields.get('filename') ?? '';
+    const deb = debs.get(file);
+    const why = !deb
+      ? 'is not in the bundle'
+      : deb.digest !== `sha256:${(fields.get('sha256') ?? '').toLowerCase()}`
+        ? `has SHA256 ${fields.get('sha256') ?? '(none)'}, the bundle's is ${deb.digest.slice(7)}`
+        : String(deb.size) !== fields.get('size')
+          ? `has Size ${fields.get('size') ?? '(none)'}, the bundle's is ${deb.size}`
+          : undefined;
+    if (why && count++ < 20) bad.push(`${fields.get('package') ?? '?'}: ${JSON.stringify(file)} ${why}`);
+  }
+  if (count) {
+    throw new FerryError('VERIFY', `${label}: the index names ${count} package${count === 1 ? '' : 's'} the bundle does not carry as listed`, {
+      details: count > bad.length ? [...bad, `… and ${count - bad.length} more`] : bad,
+      hint: 'The generated index and the bundle\'s packages disagree: the bundle was crafted or damaged. Nothing of this repository was written or served.',
+    });
+  }
+}

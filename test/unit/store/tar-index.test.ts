@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { indexTar, MAX_TAR_ENTRIES, tarHeader, tarPadding, TAR_END } from '../../../src/store/tar-index.js';
 import { mustRun } from '../../support/cli.js';
+import { paxHeader, paxRecord } from '../../support/tar-craft.js';
 
 let dir: string;
 const longName = `deep/${'a'.repeat(60)}/${'b'.repeat(60)}/file-with-a-long-name.txt`;
@@ -168,27 +169,6 @@ describe('tarHeader (the writer)', () => {
 });
 
 describe('indexTar bounds', () => {
-  const paxHeader = (records: string) => {
-    const data = Buffer.from(records);
-    return Buffer.concat([tarHeader('PaxHeaders/x', data.length, 'file'), data, tarPadding(data.length)]);
-  };
-  // tarHeader writes type '0'; re-stamp the type flag to 'x' and fix the checksum.
-  const asPax = (block: Buffer) => {
-    const h = Buffer.from(block.subarray(0, 512));
-    h[156] = 0x78;
-    h.write('        ', 148, 'ascii');
-    let sum = 0;
-    for (const b of h) sum += b;
-    h.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
-    return Buffer.concat([h, block.subarray(512)]);
-  };
-  const record = (key: string, value: string) => {
-    const body = ` ${key}=${value}\n`;
-    let len = body.length + 1;
-    while (String(len).length + body.length !== len) len = String(len).length + body.length;
-    return `${len}${body}`;
-  };
-
   /** A tar of `n` zero-byte files (f0, f1 …), written 10 000 headers at a time. */
   const manyEntries = async (file: string, n: number) => {
     const fh = await open(file, 'w');
@@ -218,11 +198,11 @@ describe('indexTar bounds', () => {
 
   it('refuses names longer than 1 KiB (a PAX path) and PAX metadata piling up over 1 MiB for one entry', async () => {
     const longPath = path.join(dir, 'long-pax.tar');
-    await writeFile(longPath, Buffer.concat([asPax(paxHeader(record('path', 'a/'.repeat(600) + 'x'))), tarHeader('x', 0, 'file'), TAR_END]));
+    await writeFile(longPath, Buffer.concat([paxHeader(paxRecord('path', 'a/'.repeat(600) + 'x')), tarHeader('x', 0, 'file'), TAR_END]));
     await expectRefused(longPath, /has a name of 1201 bytes \(at most 1024\)/);
 
     const piled = path.join(dir, 'piled-pax.tar');
-    const one = asPax(paxHeader(record('comment', 'c'.repeat(600 * 1024))));
+    const one = paxHeader(paxRecord('comment', 'c'.repeat(600 * 1024)));
     await writeFile(piled, Buffer.concat([one, one, tarHeader('x', 0, 'file'), TAR_END]));
     await expectRefused(piled, /oversized PAX header .*more than 1048576 bytes of metadata for one entry/);
   });
