@@ -92,7 +92,9 @@ export async function fetchVerifiedRelease(
       text = release.toString('utf8');
       signedBy = signer;
     }
-    if (signer && parseRelease(release.toString('utf8')).sha256.size === parseRelease(text!).sha256.size) {
+    // Carried beside InRelease only when it lists the very same files (an older Release, replayed
+    // with its valid signature, would make the mirror publish two Releases that disagree).
+    if (signer && sameIndexes(parseRelease(release.toString('utf8')), parseRelease(text!))) {
       files.push(await keep(store, `${dir}/Release`, release));
       files.push(await keep(store, `${dir}/Release.gpg`, releaseGpg));
     }
@@ -158,6 +160,15 @@ export function checkRelease(release: ReleaseFile, where: string): void {
       hint: 'The signature is good but the file is not a Release apt or ferry can read unambiguously; report it to the repository operator.',
     });
   }
+}
+
+function sameIndexes(a: ReleaseFile, b: ReleaseFile): boolean {
+  if (a.sha256.size !== b.sha256.size) return false;
+  for (const [p, x] of a.sha256) {
+    const y = b.sha256.get(p);
+    if (!y || y.hash !== x.hash || y.size !== x.size) return false;
+  }
+  return true;
 }
 
 /**

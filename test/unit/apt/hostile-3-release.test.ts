@@ -165,4 +165,18 @@ describe('sizes and fields from a signed index', () => {
     for await (const st of streamDeb822(Readable.from([Buffer.from(other)]), false, new Set(['package', 'sha256']))) got.push(st);
     expect(got[0].fields.get('sha256')).toBe(H('d'));
   });
+  it('a Release + Release.gpg that list other files than the verified InRelease are not carried (an older Release replayed with its valid signature)', async () => {
+    await inRelease('replay', GOOD.replace('Suite: stable', 'Suite: replay'));
+    const d = path.join(root, 'dists', 'replay');
+    // Same number of entries, other hashes: the repository's previous state, validly signed.
+    await writeFile(path.join(d, 'Release'), GOOD.replace('Suite: stable', 'Suite: replay').replace(H('1'), H('9')));
+    await gpgSign(key, path.join(d, 'Release'), 'detach', path.join(d, 'Release.gpg'));
+    const old = await fetchVerifiedRelease(server.url, 'replay', keys, new HttpClient(), store, 'apt[vendor] replay');
+    expect(old.files.map((f) => f.path)).toEqual(['dists/replay/InRelease']);
+    // The same files, signed apart too: carried beside InRelease, as apt clients may ask for either.
+    await writeFile(path.join(d, 'Release'), GOOD.replace('Suite: stable', 'Suite: replay'));
+    await gpgSign(key, path.join(d, 'Release'), 'detach', path.join(d, 'Release.gpg'));
+    const same = await fetchVerifiedRelease(server.url, 'replay', keys, new HttpClient(), store, 'apt[vendor] replay');
+    expect(same.files.map((f) => f.path)).toEqual(['dists/replay/InRelease', 'dists/replay/Release', 'dists/replay/Release.gpg']);
+  });
 });
