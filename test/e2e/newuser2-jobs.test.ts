@@ -108,10 +108,13 @@ describe('APT + images to a site with its own passphrase-protected signing key',
     await writeFile(keyring, await readFile(path.join(site, 'apt', 'ferry-archive-keyring.gpg')));
     const list = path.join(root, 'vendor.list');
     const deb822 = path.join(root, 'vendor.sources');
-    await writeFile(list, `# percona-release\ndeb ${vendorUrl()} jammy main\n`);
+    await writeFile(list, `# percona-release\ndeb ${vendorUrl()} jammy main\ndeb-src ${vendorUrl()} jammy main\n`);
     await writeFile(deb822, `Types: deb\nURIs: ${vendorUrl()}\nSuites: jammy\nComponents: main\nSigned-By: /usr/share/keyrings/percona.gpg\n`);
     const rw = await runFerry(['rewrite', 'apt-sources', list, deb822, '-t', 'site.yaml', '--bundle', path.join(job, 'ccx.ferry.tar'), '--signed-by', keyring], { cwd: site, env: env() });
     expect(rw.code, rw.stderr).toBe(0);
+    // percona-release writes a deb-src line too; the mirror has no Sources index, and the user is told so.
+    expect(rw.stderr).toContain(`deb-src now points at the mirror, which carries binary packages only`);
+    expect(rw.stderr).toContain(`${list}:3`);
     const mirrored = `${siteApt.url}/${new URL(vendorUrl()).host.replace(':', '-')}/ps-80/apt`;
     expect(await readFile(list, 'utf8')).toContain(`deb [signed-by=${keyring}] ${mirrored} jammy main`);
     expect(await readFile(deb822, 'utf8')).toContain(`URIs: ${mirrored}\n`);
