@@ -253,7 +253,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
           ...problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`)),
           ...(n > problems.items.length ? [`… and ${n - problems.items.length} more`] : []),
         ],
-        hint: 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.',
+        hint: problems.bundleAtFault ? 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.' : 'Fix the target (or the settings it needs) as each problem says; the bundle itself is not at fault.',
       });
     }
     return tops;

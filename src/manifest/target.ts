@@ -3,9 +3,30 @@ import { z } from 'zod';
 import { readYamlFile } from './input-file.js';
 import { parseOrThrow } from './validate.js';
 
+/**
+ * Why a registry url is not `http(s)://host[:port]`, in the words a user needs: the scheme ferry
+ * would take (a bare `host:port` is how docker and skopeo spell it), or the prefix a path belongs in.
+ */
+export function registryUrlProblem(url: string): string | undefined {
+  if (/^https?:\/\/[^/\s]+\/?$/.test(url)) return undefined;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
+  if (!scheme) {
+    const host = url.split('/')[0];
+    const rest = url.slice(host.length).replace(/^\/+|\/+$/g, '');
+    return `url ${JSON.stringify(url)} has no scheme: write https://${host}${rest ? ` (and prefix: ${rest})` : ''}, or http://${host} for plain HTTP (loopback, or with insecure: true)`;
+  }
+  if (!/^https?$/i.test(scheme)) return `url ${JSON.stringify(url)}: a registry url is http(s)://host[:port], not ${scheme}://`;
+  const m = /^https?:\/\/([^/\s]+)\/+([^\s]*?)\/*$/i.exec(url);
+  if (m && m[2]) return `url ${JSON.stringify(url)} has a path: write url: ${url.slice(0, url.indexOf(m[1]) + m[1].length)} and prefix: ${m[2]}`;
+  return `url ${JSON.stringify(url)} must be http(s)://host[:port] with no path (use prefix for a path)`;
+}
+
 export const RegistryTargetSchema = z
   .object({
-    url: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'url must be http(s)://host[:port] with no path (use prefix for a path)'),
+    url: z.string().superRefine((url, ctx) => {
+      const why = registryUrlProblem(url);
+      if (why) ctx.addIssue({ code: 'custom', message: why });
+    }),
     prefix: z
       .string()
       .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'prefix must be lowercase repository path components separated by /')

@@ -238,12 +238,12 @@ export async function readSigningKey(file: string, passphrase: string | undefine
   }
   if (!key.isDecrypted()) {
     if (!passphrase) {
-      throw new FerryError('AUTH', `${label}: signing key ${file} is protected by a passphrase`, { hint: 'Set FERRY_SIGNING_PASSPHRASE.' });
+      throw new FerryError('AUTH', `${label}: signing key ${file} is protected by a passphrase: set FERRY_SIGNING_PASSPHRASE`, { hint: 'Set FERRY_SIGNING_PASSPHRASE.' });
     }
     try {
       key = await (await pgp()).decryptKey({ privateKey: key, passphrase });
     } catch (err) {
-      throw new FerryError('AUTH', `${label}: cannot unlock signing key ${file}: wrong passphrase?`, { cause: err });
+      throw new FerryError('AUTH', `${label}: cannot unlock signing key ${file}: FERRY_SIGNING_PASSPHRASE is not its passphrase`, { hint: 'Set FERRY_SIGNING_PASSPHRASE to the passphrase the key was exported with.', cause: err });
     }
   }
   return { key, fingerprint: key.getFingerprint().toUpperCase() };

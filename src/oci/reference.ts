@@ -61,6 +61,11 @@ export function checkRegistryHost(host: string): string | undefined {
   return undefined;
 }
 
+/** Docker Hub's other names (`index.docker.io`, `registry-1.docker.io`) are `docker.io`, as in a reference. */
+export function normalizeRegistryHost(host: string): string {
+  return host === 'index.docker.io' || host === 'registry-1.docker.io' ? DOCKER_HUB : host;
+}
+
 function looksLikeRegistry(first: string): boolean {
   return first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase();
 }
@@ -108,7 +113,7 @@ export function parseImageReference(input: string): ImageReference {
     if (!PATH_COMPONENT.test(component)) throw invalid(input, `invalid path component ${JSON.stringify(component)}`);
   }
 
-  if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
+  registry = normalizeRegistryHost(registry);
   if (registry === DOCKER_HUB && !path.includes('/')) path = `library/${path}`;
   if (registry.length + 1 + path.length > NAME_TOTAL_MAX) throw invalid(input, `name longer than ${NAME_TOTAL_MAX} characters`);
   return { registry, repository: path, tag, digest };

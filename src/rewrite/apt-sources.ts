@@ -23,6 +23,8 @@ interface Scan {
   edits: TextEdit[];
   replacements: Replacement[];
   unmapped: Unmapped[];
+  /** `file:line` of source-package entries pointed at the mirror, which carries binary indexes only. */
+  sourceEntries: string[];
 }
 
 /** Rewrite one URI; returns whether the repository is on the mirror and re-signed with the site key. */
@@ -51,6 +53,7 @@ function scanOneLine(text: string, file: string, ctx: RewriteContext, keyring: s
     const line = i + 1;
     const uriStart = lineStart + m[1].length + (m[2]?.length ?? 0);
     const mapped = mapUri(m[3], file, line, ctx, scan, uriStart);
+    if (mapped && /^\s*deb-src\s/.test(lineText)) scan.sourceEntries.push(`${file}:${line}`);
     if (!mapped?.resigned) return;
     const opts = m[2];
     if (!opts) {
@@ -101,13 +104,18 @@ function scanDeb822(text: string, file: string, ctx: RewriteContext, keyring: st
     const enabled = fields.find((f) => f.name === 'enabled');
     if (!uris || (enabled && /:\s*no\s*$/i.test(lines[enabled.line]))) continue;
     let allResigned = true;
+    let anyMapped = false;
     for (let j = uris.line; j <= uris.end; j++) {
       const body = j === uris.line ? lines[j].slice(lines[j].indexOf(':') + 1) : lines[j];
       const bodyStart = starts[j] + (lines[j].length - body.length);
       for (const u of body.matchAll(/\S+/g)) {
-        if (!mapUri(u[0], file, j + 1, ctx, scan, bodyStart + u.index!)?.resigned) allResigned = false;
+        const mapped = mapUri(u[0], file, j + 1, ctx, scan, bodyStart + u.index!);
+        if (mapped) anyMapped = true;
+        if (!mapped?.resigned) allResigned = false;
       }
     }
+    const types = fields.find((f) => f.name === 'types');
+    if (anyMapped && types && /\bdeb-src\b/.test(lines.slice(types.line, types.end + 1).join(' '))) scan.sourceEntries.push(`${file}:${types.line + 1}`);
     if (!allResigned) continue;
     const sb = fields.find((f) => f.name === 'signed-by');
     if (sb) {
@@ -136,7 +144,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   if (opts.output && files.length > 1) throw new FerryError('USAGE', '-o takes one sources file; rewrite several in place');
   const keyring = siteKeyringPath(opts.signedBy);
   const changes: FileChange[] = [];
-  const scan: Scan = { edits: [], replacements: [], unmapped: [] };
+  const scan: Scan = { edits: [], replacements: [], unmapped: [], sourceEntries: [] };
   for (const f of files) {
     const abs = path.resolve(f);
     const text = await readText(abs, 'APT sources file');
@@ -151,6 +159,11 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   const warnings: string[] = [];
   if (scan.replacements.some((r) => r.kind === 'signed-by')) {
     warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${SITE_KEYRING} as ${keyring} on every client`);
+  }
+  if (scan.sourceEntries.length) {
+    warnings.push(
+      `deb-src now points at the mirror, which carries binary packages only (no Sources index; apt update skips it with a warning): ${scan.sourceEntries.join(', ')} — comment the deb-src lines out, or drop deb-src from Types`,
+    );
   }
   return finishRewrite(changes, scan.replacements, scan.unmapped, { ...opts, warnings });
 }

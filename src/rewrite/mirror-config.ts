@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { registryMirrorFor } from '../mapping/index.js';
-import { DOCKER_HUB, registryApiHost } from '../oci/reference.js';
+import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, registryApiHost } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
 
@@ -221,11 +221,40 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   out.notes.push('merge into /etc/docker/daemon.json and restart dockerd');
 }
 
+/**
+ * `--registry` names a registry host (`quay.io`, `registry.example.com:5000`), as the runtimes
+ * key their configs: a URL or a repository path would become a certs.d directory or a prefix no
+ * pull ever matches, so those are refused, all at once, with the host meant. A registry the lock
+ * pins nothing from is kept (images may be imported later) with a warning.
+ */
+function extraRegistries(ctx: RewriteContext, given: string[], warnings: string[]): string[] {
+  const bad: string[] = [];
+  const hosts: string[] = [];
+  for (const raw of given) {
+    const host = registryHostOf(raw);
+    if (host !== raw || checkRegistryHost(raw)) {
+      bad.push(host && host !== raw && !checkRegistryHost(host) ? `--registry ${raw}: a registry host, not a URL or a repository: write --registry ${host}` : `--registry ${raw}: ${checkRegistryHost(raw) ?? 'not a registry host'}`);
+      continue;
+    }
+    const canonical = normalizeRegistryHost(raw);
+    hosts.push(canonical);
+    if (!ctx.registries.includes(canonical)) warnings.push(`--registry ${raw}: the lock pins no image from ${canonical}, so the mirror holds none of its images yet; pulls from it fail until they are imported`);
+  }
+  if (bad.length) throw new FerryError('USAGE', bad.length === 1 ? bad[0] : `${bad.length} --registry values are not registry hosts`, { details: bad.length > 1 ? bad : undefined, hint: 'Name the registry as in an image reference: quay.io, registry.example.com:5000.' });
+  return hosts;
+}
+
+/** The host a `--registry` value most likely means: its scheme and any path dropped. */
+function registryHostOf(raw: string): string {
+  return raw.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '').split('/')[0];
+}
+
 export async function mirrorConfig(format: string, ctx: RewriteContext, opts: MirrorConfigOptions): Promise<MirrorConfigResult> {
   if (!MIRROR_CONFIG_FORMATS.includes(format as MirrorConfigFormat)) {
     throw new FerryError('USAGE', `mirror-config ${format}: unknown format; choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}`);
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
+  opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
   switch (format as MirrorConfigFormat) {
     case 'containerd':
       await containerd(ctx, opts, out);

@@ -56,6 +56,11 @@ async function loadP256Key(file: string, kind: keyof typeof KEY_KINDS): Promise<
       hint: 'Keep the key unencrypted on the signing machine (e.g. `openssl pkey -in enc.key -out bundle.key`); cosign-encrypted keys are not read.',
     });
   }
+  if (kind === 'private' && /-----BEGIN PUBLIC KEY-----/.test(text) && !/PRIVATE KEY-----/.test(text)) {
+    throw new FerryError('USAGE', `${abs}: this is a public key; signing takes the private key (the public key is what \`bundle verify --key\` and \`import --key\` take)`, {
+      hint: 'Pass the private key the public key was made from, e.g. --sign-key bundle.key (`openssl pkey -in bundle.key -pubout` gives bundle.pub).',
+    });
+  }
   let key: KeyObject;
   try {
     key = parse({ key: pem, format: 'pem' });

@@ -153,6 +153,21 @@ function limitStream(body: Readable, length: number): Readable {
   return out;
 }
 
+/** A tag that is not there: say which tags the repository has (the usual slip is a date or a number). */
+async function missingTag(client: RegistryClient, repo: RepoRef, tag: string, url: string): Promise<FerryError> {
+  const tags = await client.listTags(repo).catch(() => undefined);
+  const where = `${repo.registry}/${repo.repository}`;
+  if (!tags?.length) {
+    return new FerryError('NOT_FOUND', `${url}: no bundle tagged ${tag}: ${tags ? `${where} has no tags` : `${where} has no tag ${tag}`}`, {
+      hint: `Check the repository name (\`ferry bundle push <tar> oci://${where}:<tag>\` creates it).`,
+    });
+  }
+  const shown = tags.slice(-20);
+  return new FerryError('NOT_FOUND', `${url}: no bundle tagged ${tag}; ${where} has ${tags.length} tag${tags.length > 1 ? 's' : ''}: ${shown.join(', ')}${tags.length > shown.length ? ' (the last 20)' : ''}`, {
+    hint: `Name one of them, e.g. oci://${where}:${shown[shown.length - 1]}`,
+  });
+}
+
 export class RegistryBundleSource implements BlobSource {
   readonly path: string;
   readonly index: TarIndex;
@@ -213,7 +228,9 @@ export class RegistryBundleSource implements BlobSource {
       const tarDigest = m.annotations?.[BUNDLE_ANNOTATION.tarDigest];
       return new RegistryBundleSource(client, repo, url, toc, files, tarDigest && /^sha256:[a-f0-9]{64}$/.test(tarDigest) ? tarDigest : undefined, net);
     } catch (err) {
+      const missing = err instanceof FerryError && err.code === 'NOT_FOUND' && !reference.includes(':') ? await missingTag(client, repo, reference, url) : undefined;
       await net?.close();
+      if (missing) throw missing;
       if (err instanceof SyntaxError) throw new FerryError('VERIFY', `${url}: the registry answered a manifest that is not JSON`, { cause: err });
       throw err;
     }

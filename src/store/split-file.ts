@@ -223,7 +223,8 @@ export async function splitTarOf(file: string): Promise<string | undefined> {
   const abs = path.resolve(file);
   if (abs.endsWith('.parts')) return abs.slice(0, -'.parts'.length);
   const numbered = /^(.*)\.\d{3}$/.exec(abs);
-  if (numbered && (await isFile(partsFileOf(numbered[1])))) return numbered[1];
+  // A part whose list was left behind is still a part (the reader then says the .parts file is missing).
+  if (numbered && ((await isFile(partsFileOf(numbered[1]))) || (await isFile(partName(numbered[1], abs.endsWith('.001') ? 2 : 1))))) return numbered[1];
   if (!(await isFile(abs)) && (await isFile(partsFileOf(abs)))) return abs;
   return undefined;
 }
