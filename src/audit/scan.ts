@@ -1,4 +1,5 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
+import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { FerryError } from '../errors.js';
@@ -25,6 +26,8 @@ export interface Reference {
   /** Rendered only: the template (`# Source:`) and the resource (`Kind/name`). `line` is then the template's line. */
   template?: string;
   resource?: string;
+  /** An APT source entry: what it asks of the repository (types `deb`/`deb-src`, suites, components). */
+  apt?: AptSourceEntry;
 }
 
 export interface Setting {
@@ -257,16 +260,45 @@ function scanEnv(file: string, text: string, refs: Reference[], settings: Settin
 function scanAptList(file: string, text: string, refs: Reference[]): void {
   text.split('\n').forEach((raw, i) => {
     const line = raw.replace(/#.*$/, '').trim();
-    const m = /^deb(?:-src)?\s+(?:\[[^\]]*\]\s+)?(\S+)/.exec(line);
-    if (m) refs.push({ file, line: i + 1, kind: 'apt', value: m[1] });
+    const m = /^(deb(?:-src)?)\s+(?:\[[^\]]*\]\s+)?(\S+)\s*(\S+)?\s*(.*)$/.exec(line);
+    if (m) {
+      const apt = { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) };
+      refs.push({ file, line: i + 1, kind: 'apt', value: m[2], apt });
+    }
   });
 }
 
+/** deb822 `.sources`: one entry per paragraph; each of its URIs is a reference (on the URIs line). */
 function scanAptSources(file: string, text: string, refs: Reference[]): void {
-  text.split('\n').forEach((raw, i) => {
-    const m = /^URIs:\s*(.+)$/i.exec(raw.trim());
-    if (m) for (const u of m[1].split(/\s+/).filter(Boolean)) refs.push({ file, line: i + 1, keyPath: 'URIs', kind: 'apt', value: u });
+  const lines = text.split('\n');
+  let para: { uris: Array<{ value: string; line: number }>; fields: Map<string, string> } = { uris: [], fields: new Map() };
+  const flush = () => {
+    const words = (k: string) => (para.fields.get(k) ?? '').split(/\s+/).filter(Boolean);
+    const apt = { types: words('types'), suites: words('suites'), components: words('components') };
+    for (const u of para.uris) refs.push({ file, line: u.line, keyPath: 'URIs', kind: 'apt', value: u.value, apt });
+    para = { uris: [], fields: new Map() };
+  };
+  let last: string | undefined;
+  lines.forEach((raw, i) => {
+    if (!raw.trim()) {
+      flush();
+      last = undefined;
+      return;
+    }
+    if (raw.startsWith('#')) return;
+    if (/^\s/.test(raw) && last) {
+      // A continuation line (folded field).
+      para.fields.set(last, `${para.fields.get(last)} ${raw.trim()}`);
+      if (last === 'uris') for (const u of raw.trim().split(/\s+/).filter(Boolean)) para.uris.push({ value: u, line: i + 1 });
+      return;
+    }
+    const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(raw.trim());
+    if (!m) return;
+    last = m[1].toLowerCase();
+    para.fields.set(last, m[2]);
+    if (last === 'uris') for (const u of m[2].split(/\s+/).filter(Boolean)) para.uris.push({ value: u, line: i + 1 });
   });
+  flush();
 }
 
 function scanText(file: string, text: string, refs: Reference[], settings: Setting[]): void {

@@ -193,6 +193,16 @@ export interface ArtifactRow {
 export interface AuditedReference {
   kind: string;
   value: string;
+  /** An APT source entry: what it asks of the repository. */
+  apt?: AptSourceEntry;
+}
+
+/** What an APT source entry (a `sources.list` line, a deb822 paragraph) asks for. */
+export interface AptSourceEntry {
+  /** `deb`, `deb-src` */
+  types: string[];
+  suites: string[];
+  components: string[];
 }
 
 /**

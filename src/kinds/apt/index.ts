@@ -1,5 +1,5 @@
 import { hostOfUrl, mapAptRepo, type MirrorPlace } from '../../mapping/index.js';
-import { isUnderUrl, listField, type AptRepoLookup, type KindModule, type UpstreamRefBase } from '../types.js';
+import { isUnderUrl, listField, type AptRepoLookup, type AptSourceEntry, type KindModule, type UpstreamRefBase } from '../types.js';
 import { AptSpecSchema, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
@@ -50,11 +50,16 @@ export const aptKind = {
     },
     unsatisfied: (a) => a.unsatisfied.map((u) => `${a.name}: ${u}`),
     auditCarried({ specs, target }) {
-      const repos = specs.map((a) => a.url).sort();
+      const repos = [...specs].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
       return (r) => {
         if (r.kind !== 'url' && r.kind !== 'apt') return undefined;
-        const repo = repos.find((a) => isUnderUrl(r.value, a));
-        return repo ? { mirror: target?.apt ? mapAptRepo(repo, target.apt).url : undefined } : undefined;
+        const spec = repos.find((a) => isUnderUrl(r.value, a.url));
+        if (!spec) return undefined;
+        // A source entry is carried only as far as the mirror has what it asks for: binary
+        // packages (no Sources indexes) of the suites and components the manifest lists.
+        const gap = r.apt ? sourceEntryGap(r.apt, spec) : undefined;
+        if (gap) return { partial: `${spec.url} is mirrored, but not ${gap}` };
+        return { mirror: target?.apt ? mapAptRepo(spec.url, target.apt).url : undefined };
       };
     },
     mirrorLookups(locked, target) {
@@ -80,3 +85,16 @@ export const aptKind = {
     },
   },
 } satisfies KindModule<AptSpec, AptLock, AptRef, Extract<MirrorPlace, { facet: 'apt' }>>;
+
+/** What an APT source entry asks for that a mirror of `spec` does not carry, in words (undefined: nothing). */
+function sourceEntryGap(entry: AptSourceEntry, spec: AptSpec): string | undefined {
+  const gaps: string[] = [];
+  if (entry.types.includes('deb-src')) gaps.push('source packages (deb-src: the mirror has no Sources indexes)');
+  // A flat repository (`deb URI dir/`) names a directory, not a suite under dists/.
+  const suites = entry.suites.filter((s) => !s.endsWith('/'));
+  const missingSuites = suites.filter((s) => !spec.suites.includes(s));
+  if (missingSuites.length) gaps.push(`suite${missingSuites.length === 1 ? '' : 's'} ${missingSuites.join(', ')} (carried: ${spec.suites.join(', ')})`);
+  const missingComponents = suites.length ? entry.components.filter((c) => !spec.components.includes(c)) : [];
+  if (missingComponents.length) gaps.push(`component${missingComponents.length === 1 ? '' : 's'} ${missingComponents.join(', ')} (carried: ${spec.components.join(', ')})`);
+  return gaps.length ? gaps.join('; ') : undefined;
+}

@@ -247,4 +247,54 @@ describe('audit: images as the kubelet pulls them', () => {
     ]);
     await rm(d, { recursive: true, force: true });
   });
+  it('an APT source entry is mirrored only as far as the mirror has what it asks for: binary packages of the carried suites and components', async () => {
+    const { auditReferences } = await import('../../../src/audit/audit.js');
+    const model = buildConnectionModel(
+      loaded({
+        apiVersion: 'ferry/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: 'a' },
+        apt: [{ name: 'vendor', url: 'https://apt.vendor.example/debian', suites: ['bookworm'], components: ['main'], keys: ['k.asc'] }],
+      }),
+    );
+    const d = await mkdtemp(path.join(os.tmpdir(), 'ferry-aptsrc-'));
+    await writeFile(
+      path.join(d, 'sources.list'),
+      [
+        'deb [signed-by=/k.gpg] https://apt.vendor.example/debian bookworm main',
+        'deb-src https://apt.vendor.example/debian bookworm main',
+        'deb https://apt.vendor.example/debian bookworm-backports main',
+        'deb https://apt.vendor.example/debian bookworm main contrib',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      path.join(d, 'vendor.sources'),
+      [
+        'Types: deb',
+        'URIs: https://apt.vendor.example/debian',
+        'Suites: bookworm',
+        'Components: main',
+        '',
+        '# both types in one entry',
+        'Types: deb deb-src',
+        'URIs: https://apt.vendor.example/debian',
+        'Suites: bookworm',
+        'Components:',
+        ' main',
+        '',
+      ].join('\n'),
+    );
+    const scan = await scanPaths([d], d);
+    const report = auditReferences(model, undefined, scan, { manifestFile: 'a.yaml' });
+    expect(report.findings.map((f) => [`${f.file}:${f.line}`, f.class, f.note ?? ''])).toEqual([
+      ['sources.list:1', 'mirrored', ''],
+      ['sources.list:2', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not source packages (deb-src: the mirror has no Sources indexes)'],
+      ['sources.list:3', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not suite bookworm-backports (carried: bookworm)'],
+      ['sources.list:4', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not component contrib (carried: main)'],
+      ['vendor.sources:2', 'mirrored', ''],
+      ['vendor.sources:8', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not source packages (deb-src: the mirror has no Sources indexes)'],
+    ]);
+    await rm(d, { recursive: true, force: true });
+  });
 });
