@@ -81,14 +81,18 @@ echo "skopeo copy loop → OCI layout: ${skopeo_fetch}s"
 echo "ferry bundle create:           ${ferry_fetch}s  (peak RSS $(rss_of "$W/create.time") MB; bundle $(stat -c %s "$W/bench.ferry.tar") bytes)"
 
 echo "--- push"
-t0=$(now)
-for n in $(cat "$W/names"); do skopeo copy -q --dest-tls-verify=false "oci:$W/skopeo-layout:$n" "docker://127.0.0.1:$C/mirror/bench/$n:1" >/dev/null; done
-t1=$(now); skopeo_push=$(secs "$t0" "$t1")
-t0=$(now)
+# CPU (user + system) beside the wall times: on a shared or small machine the receiving
+# registry's CPU and ferry's compete for the same cores, and CPU is what ferry can cut.
+c0=$(pid_cpu "$(cat "$W/skopeo-target.pid")"); t0=$(now)
+/usr/bin/time -f '%U %S' -o "$W/skopeo-push.time" bash -c 'for n in $(cat "$1/names"); do skopeo copy -q --dest-tls-verify=false "oci:$1/skopeo-layout:$n" "docker://127.0.0.1:$2/mirror/bench/$n:1" >/dev/null; done' _ "$W" "$C"
+t1=$(now); skopeo_push=$(secs "$t0" "$t1"); c1=$(pid_cpu "$(cat "$W/skopeo-target.pid")")
+skopeo_cpu=$(awk '{printf "%.2f", $1 + $2}' "$W/skopeo-push.time"); skopeo_reg_cpu=$(echo "$c1 - $c0" | bc)
+c0=$(pid_cpu "$(cat "$W/ferry-target.pid")"); t0=$(now)
 /usr/bin/time -v -o "$W/import.time" node dist/ferry.mjs import "$W/bench.ferry.tar" --target "$W/target.yaml" --concurrency "$CONC" -q >/dev/null
-t1=$(now); ferry_push=$(secs "$t0" "$t1")
-echo "skopeo copy loop → registry:   ${skopeo_push}s"
-echo "ferry import (incl. verify):   ${ferry_push}s  (peak RSS $(rss_of "$W/import.time") MB)"
+t1=$(now); ferry_push=$(secs "$t0" "$t1"); c1=$(pid_cpu "$(cat "$W/ferry-target.pid")")
+ferry_reg_cpu=$(echo "$c1 - $c0" | bc)
+echo "skopeo copy loop → registry:   ${skopeo_push}s  (skopeo CPU ${skopeo_cpu}s, registry CPU ${skopeo_reg_cpu}s)"
+echo "ferry import (incl. verify):   ${ferry_push}s  (ferry CPU $(cpu_of "$W/import.time")s, registry CPU ${ferry_reg_cpu}s; peak RSS $(rss_of "$W/import.time") MB)"
 
 echo "--- verify"
 t0=$(now); openssl dgst -sha256 "$W/bench.ferry.tar" >/dev/null; t1=$(now); openssl_verify=$(secs "$t0" "$t1")

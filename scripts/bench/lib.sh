@@ -16,6 +16,10 @@ port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=
 now() { date +%s.%N; }
 secs() { echo "$2 - $1" | bc; }
 rss_of() { awk '/Maximum resident/ {printf "%.0f", $6/1024}' "$1"; }
+# CPU seconds (user + system) from a `/usr/bin/time -v` file.
+cpu_of() { awk -F': ' '/User time|System time/ {s += $2} END {printf "%.2f", s}' "$1"; }
+# CPU seconds (user + system) a running process has used so far, from /proc (a registry's, say).
+pid_cpu() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # Build the image workload (make-workload.mjs), push it to the registry on port $1, and write
 # $W/names and the manifest $W/bench.yaml naming every image. $2: the big layer in GB (0: none).
