@@ -15,6 +15,7 @@ import { packBundle } from '../store/bundle-pack.js';
 import { DeferredBlobs } from '../store/direct-pack.js';
 import { HashThreads } from '../store/hash-threads.js';
 import { holdYoung } from '../store/young-gc.js';
+import { sha256OfFile } from '../store/verified-write.js';
 import type { ReachableBlob } from '../store/layout.js';
 import type { Progress, ProgressPhase, ProgressTask } from '../ui/progress.js';
 import { planDifferential } from './differential.js';
@@ -146,6 +147,12 @@ export function pinnedFileChunks(file: string, digest: string): () => Iterable<B
   };
 }
 
+async function lockFileDigest(file: string): Promise<string> {
+  const digest = await sha256OfFile(file);
+  if (!digest) throw new FerryError('CONFLICT', `${file}: the lock file cannot be read back`, { hint: 'Run `ferry bundle create` again.' });
+  return digest;
+}
+
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -185,7 +192,8 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       await writeFileAtomic(lockFile, serializeLock(lock));
       lockUsed = 'refreshed';
     }
-    const lockDigest = digestOf(lockText ?? (await readFile(lockFile)));
+    // Hashed as it streams: a 21 MB lock read whole is a 21 MB buffer that glibc keeps resident.
+    const lockDigest = lockText !== undefined ? digestOf(lockText) : await lockFileDigest(lockFile);
     const manifests = await fetchLocked(lock, ctx);
     const signatureNotes: string[] = [];
     const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create', signatureNotes);
@@ -203,7 +211,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
         lock: lockText ?? pinnedFileChunks(lockFile, lockDigest),
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,
-        extraFiles: [[BUNDLE_SBOM_FILE, { chunks: await cycloneDxSource({ lock, lockBytes: lockText ?? (await readFile(lockFile)), name: loaded.manifest.metadata.name }) }], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
+        extraFiles: [[BUNDLE_SBOM_FILE, { chunks: await cycloneDxSource({ lock, lockBytes: lockText ?? { digest: lockDigest }, name: loaded.manifest.metadata.name }) }], ...policyFileEntry(policy), ...(diff ? [diff.file] : [])],
         differential: diff?.info,
         sign: signKey && ((sums) => signChecksums(sums, signKey)),
       },

@@ -41,8 +41,11 @@ export interface SbomItem {
 
 export interface SbomInput {
   lock: Lock;
-  /** The lock's bytes as stored: serial number and namespace are derived from them. */
-  lockBytes: Buffer | string;
+  /**
+   * The lock's bytes as stored, or their digest (`{ digest: 'sha256:<hex>' }`, when the caller
+   * hashed the file without holding it): serial number and namespace are derived from their sha256.
+   */
+  lockBytes: Buffer | string | { digest: string };
   /** Bundle (or manifest) name. */
   name: string;
 }
@@ -202,8 +205,8 @@ export function sbomItems(lock: Lock): SbomItem[] {
 }
 
 /** A stable UUID (v8 layout, RFC 9562) from bytes: equal locks give equal serial numbers. */
-function stableUuid(bytes: Buffer | string): string {
-  const h = createHash('sha256').update(bytes).digest();
+function stableUuid(bytes: SbomInput['lockBytes']): string {
+  const h = typeof bytes === 'object' && !Buffer.isBuffer(bytes) ? Buffer.from(bytes.digest.replace(/^sha256:/, ''), 'hex') : createHash('sha256').update(bytes).digest();
   h[6] = (h[6] & 0x0f) | 0x80;
   h[8] = (h[8] & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

@@ -113,13 +113,16 @@ export async function walkIndex(
           blobs?: OciDescriptor[];
         };
         const children: ChildList['children'] = [];
-        for (const m of json.manifests ?? []) children.push({ desc: m, role: roleOf(m.mediaType, 'blob') });
-        if (json.config) children.push({ desc: json.config, role: 'config' });
-        for (const l of json.layers ?? []) children.push({ desc: l, role: 'layer' });
-        for (const b of json.blobs ?? []) children.push({ desc: b, role: 'blob' });
-        for (const c of children) {
-          if (typeof c.desc?.digest !== 'string' || typeof c.desc?.size !== 'number') throw new Error('descriptor without digest or size');
-        }
+        // Only what the walk reads of each descriptor is kept: a manifest's annotations (a title
+        // per .deb of an APT component, 60 000 of them) are left with the parsed JSON.
+        const add = (d: OciDescriptor, role: BlobRole) => {
+          if (typeof d?.digest !== 'string' || typeof d?.size !== 'number') throw new Error('descriptor without digest or size');
+          children.push({ desc: { mediaType: d.mediaType, digest: d.digest, size: d.size }, role });
+        };
+        for (const m of json.manifests ?? []) add(m, roleOf(m.mediaType, 'blob'));
+        if (json.config) add(json.config, 'config');
+        for (const l of json.layers ?? []) add(l, 'layer');
+        for (const b of json.blobs ?? []) add(b, 'blob');
         result = { children };
       } catch (err) {
         problems.push({ artifacts: [label], role, digest: desc.digest, message: `not a valid ${role} (${(err as Error).message})` });

@@ -6,12 +6,14 @@ import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
-import { releaseTemp, sweepStaleTempsOnce, tempPathFor } from './temp-files.js';
+import { releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail } from './temp-files.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 /** Blobs up to this size are staged from one buffer instead of a stream. */
 const SMALL_STAGE_BYTES = 256 << 10;
+/** Directories remembered as made (placing a whole APT component makes one per package). */
+const MAX_DIRS_REMEMBERED = 1024;
 
 /**
  * `ferry import` into directory targets (files, a chart repository, an OCI layout) reading the
@@ -25,10 +27,16 @@ const SMALL_STAGE_BYTES = 256 << 10;
  * next import staging in that directory sweeps (temp-files.ts).
  */
 export class StagedBlobs {
-  /** digest → the staged copy. */
-  private readonly staged = new Map<string, string>();
+  /**
+   * digest → the directory its staged copy is in (an index into stagedIn); the copy's name is
+   * made from the digest and this import's temp-name tail. A whole APT component stages 60 000
+   * blobs: a full path each was ~14 MB held through the verify pass.
+   */
+  private readonly staged = new Map<string, number>();
+  private readonly stagedIn: string[] = [];
+  private readonly tail = tempTail();
   private readonly once = singleFlight<string, void>();
-  /** Directories this import created or found (a whole APT component stages into a few, tens of thousands of times). */
+  /** Directories this import created or found recently (a whole APT component stages into a few, tens of thousands of times). */
   private readonly dirs = new Set<string>();
 
   constructor(private readonly hashed: HashedReads) {}
@@ -46,7 +54,9 @@ export class StagedBlobs {
       await this.mkdir(dir);
       // What a killed import staged here before is removed first (its process is gone).
       await sweepStaleTempsOnce(dir);
-      const tmp = tempPathFor(path.join(dir, `.ferry-staged-${hex}`));
+      let at = this.stagedIn.indexOf(dir);
+      if (at < 0) at = this.stagedIn.push(dir) - 1;
+      const tmp = this.stagedPath(at, desc.digest);
       try {
         const body = await this.hashed.openBlob(desc.digest);
         if (desc.size <= SMALL_STAGE_BYTES) {
@@ -68,10 +78,9 @@ export class StagedBlobs {
         }
       } catch (err) {
         await rm(tmp, { force: true });
-        releaseTemp(tmp);
         throw err;
       }
-      this.staged.set(desc.digest, tmp);
+      this.staged.set(desc.digest, at);
       noteItemDone();
     });
   }
@@ -81,8 +90,9 @@ export class StagedBlobs {
    * when it was not staged: the caller writes it from the bundle as before.
    */
   async place(digest: string, dest: string): Promise<boolean> {
-    const from = this.staged.get(digest);
-    if (!from) return false;
+    const at = this.staged.get(digest);
+    if (at === undefined) return false;
+    const from = this.stagedPath(at, digest);
     await this.mkdir(path.dirname(dest));
     const tmp = tempPathFor(dest);
     try {
@@ -103,18 +113,22 @@ export class StagedBlobs {
     return true;
   }
 
+  /** The staged copy of `digest` in stagedIn[at]: `.ferry-staged-<hex>.ferry-<tail>.tmp`, a temp name the sweep knows. */
+  private stagedPath(at: number, digest: string): string {
+    return tempPathWithTail(path.join(this.stagedIn[at], `.ferry-staged-${digest.slice('sha256:'.length)}`), this.tail);
+  }
+
   private async mkdir(dir: string): Promise<void> {
     if (this.dirs.has(dir)) return;
     await mkdir(dir, { recursive: true });
+    // Packages come sorted by path: the last directories made are the ones asked for again.
+    if (this.dirs.size >= MAX_DIRS_REMEMBERED) this.dirs.clear();
     this.dirs.add(dir);
   }
 
   /** Remove every staged copy (the placed files keep their own links). */
   async cleanup(): Promise<void> {
-    for (const tmp of this.staged.values()) {
-      await rm(tmp, { force: true });
-      releaseTemp(tmp);
-    }
+    for (const [digest, at] of this.staged) await rm(this.stagedPath(at, digest), { force: true });
     this.staged.clear();
   }
 }

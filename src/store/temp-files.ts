@@ -15,6 +15,11 @@ import path from 'node:path';
 
 /** Temp paths this process handed out (and may still be writing). */
 const mine = new Set<string>();
+/**
+ * Tails (`<pid>-<8 hex>`) of temp names this process hands out for many files at once (import's
+ * staged blobs, tens of thousands of them): one entry per tail instead of one per path.
+ */
+const mineTails = new Set<string>();
 /** Directories already swept by this process: each is swept once, not on every write. */
 const swept = new Map<string, Promise<string[]>>();
 
@@ -23,6 +28,21 @@ export function tempPathFor(dest: string): string {
   const tmp = `${dest}.ferry-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
   mine.add(tmp);
   return tmp;
+}
+
+/**
+ * A tail for many temp names (tempPathWithTail), all this process's: kept as one entry, so a
+ * writer of tens of thousands of temp files need not hold each path.
+ */
+export function tempTail(): string {
+  const tail = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  mineTails.add(tail);
+  return tail;
+}
+
+/** `<dest>.ferry-<tail>.tmp`, a name tempTail's caller owns: unique per dest. */
+export function tempPathWithTail(dest: string, tail: string): string {
+  return `${dest}.ferry-${tail}.tmp`;
 }
 
 /** Forget a temp path once it was renamed into place or removed. */
@@ -57,7 +77,7 @@ export function processAlive(pid: number): boolean {
 }
 
 function isStale(file: string, pid: number): boolean {
-  if (pid === process.pid) return !mine.has(file);
+  if (pid === process.pid) return !mine.has(file) && !mineTails.has(/\.ferry-(\d+-[0-9a-f]+)\.tmp$/.exec(file)?.[1] ?? '');
   return !processAlive(pid);
 }
 
