@@ -49,6 +49,8 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
       if (p) parse.push(p);
       else if (listsPackagesFor(rel, comp, arch).length) problems.push(`${comp}/binary-${arch} offers only ${listsPackagesFor(rel, comp, arch).join(', ')}; ferry reads Packages.gz or Packages`);
       else if (!offered.includes(arch)) problems.push(`architecture ${arch} is not offered (Architectures: ${offered.join(' ')})`);
+      // Offered by the suite, but this component has no index for it: say so rather than lock none.
+      else warn(ctx, `${label}: ${comp}/binary-${arch} has no Packages index in the Release: no ${arch} packages from ${comp}`);
     }
     const all = packagesIndexFor(rel, comp, 'all');
     if (all) parse.push(all);
@@ -131,7 +133,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
       task.status('Release and indexes');
       return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure);
     },
-    (s) => `${s.packages.length} packages listed`,
+    (s) => `${s.packages.length} package${s.packages.length === 1 ? '' : 's'} listed`,
   );
   const infos: SourceInfo[] = sources.map((s) => ({ whole: !s.spec.packages, family: suiteFamily(s.suite), label: s.label }));
   const requests: ClosureRequest[] = sources
