@@ -19,11 +19,13 @@ describe('SyncBehind', () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const real = fh.datasync.bind(fh);
+    // Each flush waits until the test lets it go: no timing involved.
+    const gates: Array<() => void> = [];
     fh.datasync = async () => {
       datasyncs++;
       maxInFlight = Math.max(maxInFlight, ++inFlight);
       try {
-        await new Promise((r) => setTimeout(r, 20));
+        await new Promise<void>((r) => gates.push(r));
         await real();
       } finally {
         inFlight--;
@@ -35,12 +37,14 @@ describe('SyncBehind', () => {
       await fh.write(chunk, 0, chunk.length, i * 512);
       behind.wrote(chunk.length);
     }
-    // 4 KiB written in 1 KiB steps, faster than a 20 ms flush: one flush ran, never two at once.
+    // 4 KiB written in 1 KiB steps while the first flush is still going: one flush, never two at once.
     expect(datasyncs).toBe(1);
-    await new Promise((r) => setTimeout(r, 40));
+    gates.shift()!();
+    await behind.settle();
     await fh.write(chunk, 0, chunk.length, 4096);
     behind.wrote(1024);
     expect(datasyncs).toBe(2);
+    gates.shift()!();
     await behind.sync();
     expect(maxInFlight).toBe(1);
     await fh.close();
