@@ -231,6 +231,12 @@ const PROBE_HOST = 'ferry-probe.invalid';
  * render; the sentinel that shows up in a field names the key its templates read.
  */
 type KeyKind = 'registry' | 'repository' | 'image';
+interface ProbeHit {
+  path: Path;
+  kind: KeyKind;
+  /** The rendered field after the key's value, when the value starts the field. */
+  suffix?: string;
+}
 
 function keysByRendering(
   chart: LoadedChart,
@@ -240,7 +246,7 @@ function keysByRendering(
   fullImages: Set<string>,
   repositories: Set<string>,
   render: RewriteChartOptions['render'],
-): Map<string, { path: Path; kind: KeyKind }> | undefined {
+): Map<string, ProbeHit> | undefined {
   const candidates: Array<{ path: Path; kind: KeyKind }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
     if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
@@ -257,7 +263,7 @@ function keysByRendering(
   if (candidates.length === 0) return undefined;
   const sentinel = (c: { kind: KeyKind }, i: number) => (c.kind === 'image' ? `r${i}.${PROBE_HOST}/probe:1` : c.kind === 'repository' ? `r${i}.${PROBE_HOST}/probe` : `r${i}.${PROBE_HOST}`);
   const re = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|:|$)`);
-  const out = new Map<string, { path: Path; kind: KeyKind }>();
+  const out = new Map<string, ProbeHit>();
   const tryRender = (idx: number[]): boolean => {
     const probe: Record<string, unknown> = {};
     for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
@@ -270,7 +276,14 @@ function keysByRendering(
     }
     for (const f of findRenderedImages(rendered.documents)) {
       const m = re.exec(f.ref);
-      if (m && !out.has(findingKey(f))) out.set(findingKey(f), candidates[Number(m[1])]);
+      if (!m || out.has(findingKey(f))) continue;
+      const c = candidates[Number(m[1])];
+      // What the templates write after the key's value (`/name:tag` after a registry that is
+      // really `host/namespace`, `:tag` after a repository): the value must be the mirror
+      // reference without it, or the chart recombines the pieces into another repository.
+      const sent = sentinel(c, Number(m[1]));
+      const at = f.raw.indexOf(sent);
+      out.set(findingKey(f), { ...c, suffix: at === 0 ? f.raw.slice(sent.length) : undefined });
     }
     return true;
   };
@@ -343,7 +356,10 @@ function proveByRendering(
       const hit = keys?.get(k);
       const b = before.get(k)!;
       if (!hit) continue;
-      const value = hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+      const value =
+        hit.suffix !== undefined && hit.suffix.length < b.mirror.length && b.mirror.endsWith(hit.suffix) && (hit.suffix === '' || /^[/:@]/.test(hit.suffix))
+          ? b.mirror.slice(0, b.mirror.length - hit.suffix.length)
+          : hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
       const pk = JSON.stringify(hit.path);
       if (setBy.has(pk) && getIn(override, hit.path) !== value) continue; // one key cannot serve two places: reported below
       if (!setBy.has(pk)) {

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findRenderedImages } from '../../../src/kinds/chart/discover.js';
+import { loadChart } from '../../../src/kinds/chart/load.js';
+import { renderChart } from '../../../src/kinds/chart/render/index.js';
+import { LockSchema } from '../../../src/kinds/schema.js';
+import { rewriteChart } from '../../../src/rewrite/chart.js';
+import { createRewriteContext } from '../../../src/rewrite/context.js';
+import { writeChart, type ChartFixture } from '../chart/helpers.js';
+import { fixtureTarget, MIRROR } from './helpers.js';
+
+// Charts whose templates put pieces of an image back together around the key ferry sets: the
+// value must be the mirror reference without what the templates write after it.
+const sha = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts3-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+async function rewriteAndRender(name: string, fixture: ChartFixture, refs: string[]) {
+  const dir = await writeChart(path.join(tmp, name), fixture);
+  const lock = LockSchema.parse({
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name, digest: sha(name) },
+    images: refs.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
+  });
+  const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), lock), {});
+  const chart = await loadChart(dir, { allFiles: true });
+  const after = renderChart(chart, { values: [{ name: 'override', data: r.overrideValues }] });
+  return { r, images: findRenderedImages(after.documents).map((f) => f.ref).sort() };
+}
+
+const deployment = (image: string) =>
+  `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      containers:\n      - name: c\n        image: "${image}"\n`;
+
+describe('rewrite chart: a registry key the templates recombine with more path', () => {
+  it('a "registry" that is really a Docker Hub namespace (opentelemetry-ebpf: registry otel + name)', async () => {
+    const { r, images } = await rewriteAndRender(
+      'ebpf',
+      {
+        chart: { name: 'ebpf', version: '1.0.0', appVersion: 'v0.10.2' },
+        values: 'image:\n  registry: otel\n  tag: ""\nreducer:\n  image:\n    registry: ""\n    tag: ""\n    name: opentelemetry-ebpf-reducer\n',
+        files: {
+          'templates/d.yaml': deployment('{{ default .Values.image.registry .Values.reducer.image.registry }}/{{ .Values.reducer.image.name }}:{{ default .Chart.AppVersion .Values.image.tag }}'),
+        },
+      },
+      ['docker.io/otel/opentelemetry-ebpf-reducer:v0.10.2'],
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(images).toEqual([`${MIRROR}/docker.io/otel/opentelemetry-ebpf-reducer:v0.10.2`]);
+  });
+
+  it('registry and repository left empty for the templates to default (traefik: docker.io + traefik is library/traefik)', async () => {
+    const { r, images } = await rewriteAndRender(
+      'traefikish',
+      {
+        chart: { name: 'traefikish', version: '1.0.0', appVersion: 'v3.7.11' },
+        values: 'image:\n  registry:\n  repository:\n  tag:\n',
+        files: {
+          'templates/d.yaml': deployment('{{ .Values.image.registry | default "docker.io" }}/{{ .Values.image.repository | default "traefik" }}:{{ .Values.image.tag | default .Chart.AppVersion }}'),
+        },
+      },
+      ['docker.io/library/traefik:v3.7.11'],
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(images).toEqual([`${MIRROR}/docker.io/library/traefik:v3.7.11`]);
+  });
+});
