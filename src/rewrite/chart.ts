@@ -246,13 +246,15 @@ function keysByRendering(
   fullImages: Set<string>,
   repositories: Set<string>,
   render: RewriteChartOptions['render'],
-): Map<string, ProbeHit> | undefined {
+  exclude: ReadonlySet<string> = new Set(),
+): { hits: Map<string, ProbeHit>; moved: Map<string, Map<string, ProbeHit>> } | undefined {
   const candidates: Array<{ path: Path; kind: KeyKind }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
     if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
     for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
       // globals flow down from the top; a subchart's copy of them is not a key of its own
       if (k === 'global' && p.length > 0) continue;
+      if (exclude.has(JSON.stringify([...p, k]))) continue;
       if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
       else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
       else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
@@ -264,6 +266,8 @@ function keysByRendering(
   const sentinel = (c: { kind: KeyKind }, i: number) => (c.kind === 'image' ? `r${i}.${PROBE_HOST}/probe:1` : c.kind === 'repository' ? `r${i}.${PROBE_HOST}/probe` : `r${i}.${PROBE_HOST}`);
   const re = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|:|$)`);
   const out = new Map<string, ProbeHit>();
+  // every field each key moved (a key shared with fields that need another value must not be set)
+  const moved = new Map<string, Map<string, ProbeHit>>();
   const tryRender = (idx: number[]): boolean => {
     const probe: Record<string, unknown> = {};
     for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
@@ -276,21 +280,25 @@ function keysByRendering(
     }
     for (const f of findRenderedImages(rendered.documents)) {
       const m = re.exec(f.ref);
-      if (!m || out.has(findingKey(f))) continue;
+      if (!m) continue;
       const c = candidates[Number(m[1])];
       // What the templates write after the key's value (`/name:tag` after a registry that is
       // really `host/namespace`, `:tag` after a repository): the value must be the mirror
       // reference without it, or the chart recombines the pieces into another repository.
       const sent = sentinel(c, Number(m[1]));
       const at = f.raw.indexOf(sent);
-      out.set(findingKey(f), { ...c, suffix: at === 0 ? f.raw.slice(sent.length) : undefined });
+      const hit = { ...c, suffix: at === 0 ? f.raw.slice(sent.length) : undefined };
+      const pk = JSON.stringify(c.path);
+      if (!moved.has(pk)) moved.set(pk, new Map());
+      moved.get(pk)!.set(findingKey(f), hit);
+      if (!out.has(findingKey(f))) out.set(findingKey(f), hit);
     }
     return true;
   };
   const all = candidates.map((_c, i) => i);
   // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
   if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
-  return out;
+  return { hits: out, moved };
 }
 
 function findingKey(f: RenderedFindingLike): string {
@@ -351,15 +359,27 @@ function proveByRendering(
     const values = renderWith(chart, users, override, render).values;
     const raws = bad.map(([k]) => before.get(k)!.f.raw);
     const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));
-    const keys = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render);
+    const valueFor = (hit: ProbeHit, b: { mirror: string; location: string; repository: string }) =>
+      hit.suffix !== undefined && hit.suffix.length < b.mirror.length && b.mirror.endsWith(hit.suffix) && (hit.suffix === '' || /^[/:@]/.test(hit.suffix))
+        ? b.mirror.slice(0, b.mirror.length - hit.suffix.length)
+        : hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+    // A key the templates read for several fields (global.imageRegistry) serves them only when
+    // they all need one value; otherwise look past it to each field's own key.
+    const excluded = new Set<string>();
+    let keys: Map<string, ProbeHit> | undefined;
+    for (let round = 0; round < 5; round++) {
+      const res = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render, excluded);
+      keys = res?.hits;
+      if (!res) break;
+      const shared = [...res.moved].filter(([, fields]) => new Set([...fields].filter(([fk]) => before.has(fk)).map(([fk, hit]) => valueFor(hit, before.get(fk)!))).size > 1);
+      if (!shared.length) break;
+      for (const [pk] of shared) excluded.add(pk);
+    }
     for (const [k] of bad) {
       const hit = keys?.get(k);
       const b = before.get(k)!;
       if (!hit) continue;
-      const value =
-        hit.suffix !== undefined && hit.suffix.length < b.mirror.length && b.mirror.endsWith(hit.suffix) && (hit.suffix === '' || /^[/:@]/.test(hit.suffix))
-          ? b.mirror.slice(0, b.mirror.length - hit.suffix.length)
-          : hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+      const value = valueFor(hit, b);
       const pk = JSON.stringify(hit.path);
       if (setBy.has(pk) && getIn(override, hit.path) !== value) continue; // one key cannot serve two places: reported below
       if (!setBy.has(pk)) {

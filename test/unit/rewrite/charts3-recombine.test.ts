@@ -73,3 +73,24 @@ describe('rewrite chart: a registry key the templates recombine with more path',
     expect(images).toEqual([`${MIRROR}/docker.io/library/traefik:v3.7.11`]);
   });
 });
+
+describe('rewrite chart: a global registry key several templates read first', () => {
+  it('is not set to one image\'s place when the others need another; each image gets its own key (kube-prometheus-stack: node-exporter)', async () => {
+    const reg = (x: string) => `{{ .Values.global.imageRegistry | default .Values.${x}.image.registry }}`;
+    const { r, images } = await rewriteAndRender(
+      'globalreg',
+      {
+        chart: { name: 'globalreg', version: '1.0.0', appVersion: '1.9.0' },
+        values: 'global:\n  imageRegistry: ""\na:\n  image:\n    registry: quay.io\n    repository: prometheus/node-exporter\n    tag: ""\nb:\n  image:\n    registry: docker.io\n    repository: grafana/grafana\n    tag: "12.1.1"\n',
+        files: {
+          'templates/a.yaml': deployment(`${reg('a')}/{{ .Values.a.image.repository }}:{{ .Values.a.image.tag | default (printf "v%s" .Chart.AppVersion) }}-distroless`),
+          'templates/b.yaml': deployment(`${reg('b')}/{{ .Values.b.image.repository }}:{{ .Values.b.image.tag }}`).replace('name: d', 'name: b'),
+        },
+      },
+      ['quay.io/prometheus/node-exporter:v1.9.0-distroless', 'docker.io/grafana/grafana:12.1.1'],
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(images).toEqual([`${MIRROR}/docker.io/grafana/grafana:12.1.1`, `${MIRROR}/quay.io/prometheus/node-exporter:v1.9.0-distroless`]);
+    expect((r.overrideValues.global as Record<string, unknown> | undefined)?.imageRegistry).toBeUndefined();
+  });
+});
