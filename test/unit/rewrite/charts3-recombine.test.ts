@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -23,17 +23,18 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function rewriteAndRender(name: string, fixture: ChartFixture, refs: string[]) {
+async function rewriteAndRender(name: string, fixture: ChartFixture, refs: string[], userValues?: string) {
   const dir = await writeChart(path.join(tmp, name), fixture);
+  const values = userValues === undefined ? [] : [await writeFile(path.join(tmp, `${name}-values.yaml`), userValues).then(() => path.join(tmp, `${name}-values.yaml`))];
   const lock = LockSchema.parse({
     apiVersion: 'ferry/v1alpha1',
     kind: 'Lock',
     manifest: { name, digest: sha(name) },
     images: refs.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
   });
-  const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), lock), {});
+  const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), lock), { values });
   const chart = await loadChart(dir, { allFiles: true });
-  const after = renderChart(chart, { values: [{ name: 'override', data: r.overrideValues }] });
+  const after = renderChart(chart, { values: [...(userValues === undefined ? [] : [{ name: 'user', data: userValues }]), { name: 'override', data: r.overrideValues }] });
   return { r, images: findRenderedImages(after.documents).map((f) => f.ref).sort() };
 }
 
@@ -92,5 +93,30 @@ describe('rewrite chart: a global registry key several templates read first', ()
     expect(r.unmapped).toEqual([]);
     expect(images).toEqual([`${MIRROR}/docker.io/grafana/grafana:12.1.1`, `${MIRROR}/quay.io/prometheus/node-exporter:v1.9.0-distroless`]);
     expect((r.overrideValues.global as Record<string, unknown> | undefined)?.imageRegistry).toBeUndefined();
+  });
+});
+
+describe('rewrite chart: user values under a subchart\'s key', () => {
+  it('are the subchart\'s image map, not an image of the parent (prometheus-kafka-exporter ci: kafka.image.repository over Bitnami kafka)', async () => {
+    const { r, images } = await rewriteAndRender(
+      'withsub',
+      {
+        chart: { name: 'withsub', version: '1.0.0', appVersion: '1.9.0', dependencies: [{ name: 'kafka', version: '32.4.4', condition: 'kafka.enabled' }] },
+        values: 'image:\n  repository: danielqsj/kafka-exporter\n  tag: v1.9.0\nkafka:\n  enabled: false\n',
+        files: { 'templates/d.yaml': deployment('{{ .Values.image.repository }}:{{ .Values.image.tag }}') },
+        subcharts: {
+          kafka: {
+            chart: { name: 'kafka', version: '32.4.4', appVersion: '4.0.0' },
+            values: 'image:\n  registry: docker.io\n  repository: bitnami/kafka\n  tag: 4.0.0-debian-12-r10\n',
+            files: { 'templates/s.yaml': deployment('{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}').replace('name: d', 'name: kafka') },
+          },
+        },
+      },
+      ['docker.io/danielqsj/kafka-exporter:v1.9.0', 'docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10'],
+      'kafka:\n  enabled: true\n  image:\n    repository: bitnamilegacy/kafka\n',
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(images).toEqual([`${MIRROR}/docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10`, `${MIRROR}/docker.io/danielqsj/kafka-exporter:v1.9.0`]);
+    expect(r.overrideValues.kafka).toEqual({ image: { registry: `${MIRROR}/docker.io` } });
   });
 });
