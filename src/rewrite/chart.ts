@@ -250,10 +250,17 @@ function keysByRendering(
 ): { hits: Map<string, ProbeHit>; moved: Map<string, Map<string, ProbeHit>> } | undefined {
   const candidates: Array<{ path: Path; kind: KeyKind }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
-    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null) return;
+    // list items too (a container in `initContainers:` spelling its image): set with the whole list
+    const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node as Record<string, unknown>);
+    for (const [k, v] of entries) {
       // globals flow down from the top; a subchart's copy of them is not a key of its own
       if (k === 'global' && p.length > 0) continue;
+      if (typeof k === 'number') {
+        if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
+        else walk(v, [...p, k], depth + 1);
+        continue;
+      }
       if (exclude.has(JSON.stringify([...p, k]))) continue;
       if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
       else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
@@ -270,7 +277,7 @@ function keysByRendering(
   const moved = new Map<string, Map<string, ProbeHit>>();
   const tryRender = (idx: number[]): boolean => {
     const probe: Record<string, unknown> = {};
-    for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
+    for (const i of idx) setInLists(probe, candidates[i].path, sentinel(candidates[i], i), values);
     let rendered;
     try {
       // a probe only detects: the schema may reject a sentinel where the chart would not
@@ -299,6 +306,22 @@ function keysByRendering(
   // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
   if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
   return { hits: out, moved };
+}
+
+/**
+ * setIn for a path through lists: Helm replaces a list wholesale, so the first list on the path is
+ * copied whole (from `root` when it already has it, else from `source`) and the item set in the copy.
+ */
+function setInLists(root: Record<string, unknown>, p: Path, value: unknown, source: Record<string, unknown>): void {
+  const first = p.findIndex((k) => typeof k === 'number');
+  if (first > 0) {
+    const listKey = p.slice(0, first);
+    if (!Array.isArray(getIn(root, listKey))) {
+      const list = getIn(source, listKey);
+      if (Array.isArray(list)) setIn(root, listKey, structuredClone(list));
+    }
+  }
+  setIn(root, p, value);
 }
 
 function findingKey(f: RenderedFindingLike): string {
@@ -387,7 +410,7 @@ function proveByRendering(
         replacements.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: hit.kind === 'registry' ? 'registry' : 'image', old: typeof old === 'string' ? old : '', new: value, where: hit.path.join('.') });
       }
       setBy.set(pk, b.f.ref);
-      setIn(override, hit.path, value);
+      setInLists(override, hit.path, value, values);
     }
     bad = wrong();
   }

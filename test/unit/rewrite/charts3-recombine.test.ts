@@ -32,7 +32,7 @@ async function rewriteAndRender(name: string, fixture: ChartFixture, refs: strin
     manifest: { name, digest: sha(name) },
     images: refs.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
   });
-  const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), lock), { values });
+  const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), lock), { values, allowUnmapped: true });
   const chart = await loadChart(dir, { allFiles: true });
   const after = renderChart(chart, { values: [...(userValues === undefined ? [] : [{ name: 'user', data: userValues }]), { name: 'override', data: r.overrideValues }] });
   return { r, images: findRenderedImages(after.documents).map((f) => f.ref).sort() };
@@ -118,5 +118,28 @@ describe('rewrite chart: user values under a subchart\'s key', () => {
     expect(r.unmapped).toEqual([]);
     expect(images).toEqual([`${MIRROR}/docker.io/bitnamilegacy/kafka:4.0.0-debian-12-r10`, `${MIRROR}/docker.io/danielqsj/kafka-exporter:v1.9.0`]);
     expect(r.overrideValues.kafka).toEqual({ image: { registry: `${MIRROR}/docker.io` } });
+  });
+});
+
+describe('rewrite chart: a bare image word inside a values list', () => {
+  it('is found by the render probe and set with the whole list (opentelemetry-demo: initContainers image: busybox)', async () => {
+    const { r, images } = await rewriteAndRender(
+      'listimg',
+      {
+        chart: { name: 'listimg', version: '1.0.0' },
+        values: 'initContainers:\n  - name: init-config\n    image: busybox\n    command: ["sh", "-c", "true"]\n  - name: second\n    image: busybox\n    args: [1, 2]\n',
+        files: {
+          'templates/d.yaml':
+            'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      initContainers:\n{{ toYaml .Values.initContainers | indent 6 }}\n      containers:\n      - name: c\n        image: docker.io/library/nginx:1.27\n',
+        },
+      },
+      ['docker.io/library/busybox:latest', 'docker.io/library/nginx:1.27'],
+    );
+    expect(r.unmapped.filter((u) => u.ref.includes('busybox'))).toEqual([]);
+    expect(images.filter((i) => i.includes('busybox'))).toEqual([`${MIRROR}/docker.io/library/busybox:latest`, `${MIRROR}/docker.io/library/busybox:latest`]);
+    expect(r.overrideValues.initContainers).toEqual([
+      { name: 'init-config', image: `${MIRROR}/docker.io/library/busybox:latest`, command: ['sh', '-c', 'true'] },
+      { name: 'second', image: `${MIRROR}/docker.io/library/busybox:latest`, args: [1, 2] },
+    ]);
   });
 });
