@@ -203,6 +203,10 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       if (look.digestChanged && keys.digest) set([...p, 'digest'], look.mirrorRef.digest!, img.ref, s, 'digest', ref.digest!);
     }
   }
+  // Images only `helm test` runs are not carried unless the manifest lists them: say so, since
+  // the override may point them at the mirror (a shared registry key) or leave them upstream.
+  const tests = discovery.images.filter((i) => i.certainty === 'test' && ctx.lookupImage(i.ref).status === 'unmapped').map((i) => i.ref);
+  if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; list ${tests.length === 1 ? 'it' : 'them'} in the manifest's images to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
   // Bitnami charts refuse to render when an image was substituted unless this is set; an
   // override that moves their images to the mirror is exactly such a substitution.
   const guard = replacements.length ? allowInsecureImagesKey(chart, '') : undefined;

@@ -143,3 +143,24 @@ describe('rewrite chart: a bare image word inside a values list', () => {
     ]);
   });
 });
+
+describe('rewrite chart: images only helm test runs', () => {
+  it('are named in a warning when the mirror lacks them (grafana-agent-operator: test pod from the same registry key)', async () => {
+    const { r } = await rewriteAndRender(
+      'testhook',
+      {
+        chart: { name: 'testhook', version: '1.0.0' },
+        values: 'image:\n  registry: docker.io\n  repository: grafana/agent-operator\n  tag: v0.44.2\n',
+        files: {
+          'templates/d.yaml': deployment('{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}'),
+          'templates/tests/t.yaml':
+            'apiVersion: v1\nkind: Pod\nmetadata:\n  name: t\n  annotations:\n    helm.sh/hook: test\nspec:\n  containers:\n  - name: t\n    image: "{{ .Values.image.registry }}/grafana/agent:{{ .Values.image.tag }}"\n',
+        },
+      },
+      ['docker.io/grafana/agent-operator:v0.44.2'],
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(r.warnings.join('\n')).toContain('docker.io/grafana/agent:v0.44.2');
+    expect(r.warnings.join('\n')).toContain('helm test');
+  });
+});
