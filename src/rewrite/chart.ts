@@ -259,7 +259,7 @@ function keysByRendering(
     const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node as Record<string, unknown>);
     for (const [k, v] of entries) {
       // globals flow down from the top; a subchart's copy of them is not a key of its own
-      if (k === 'global' && p.length > 0) continue;
+      if (k === 'global' && p.length > 0 && isSubchartScope(chart, p)) continue;
       if (typeof k === 'number') {
         if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
         else walk(v, [...p, k], depth + 1);
@@ -268,6 +268,8 @@ function keysByRendering(
       if (exclude.has(JSON.stringify([...p, k]))) continue;
       if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
       else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
+      // a value that starts an image up to a `/` (Istio's hub: registry.istio.io/release) is its registry part
+      else if (typeof v === 'string' && v.trim() && [...fullImages].some((raw) => raw.startsWith(`${v.trim()}/`))) candidates.push({ path: [...p, k], kind: 'registry' });
       else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
       else walk(v, [...p, k], depth + 1);
     }
@@ -310,6 +312,18 @@ function keysByRendering(
   // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
   if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
   return { hits: out, moved };
+}
+
+/** Whether `p` names a subchart's values (`postgresql`, `kafka.zookeeper`), following aliases. */
+function isSubchartScope(chart: LoadedChart, p: Path): boolean {
+  let cur: LoadedChart | undefined = chart;
+  for (const key of p) {
+    if (!cur) return false;
+    const from: LoadedChart = cur;
+    const name: string = chartDependencies(from).find((d) => (d.alias || d.name) === key)?.name ?? String(key);
+    cur = from.subcharts.find((c) => c.metadata.name === name);
+  }
+  return cur !== undefined;
 }
 
 /**

@@ -164,3 +164,23 @@ describe('rewrite chart: images only helm test runs', () => {
     expect(r.warnings.join('\n')).toContain('helm test');
   });
 });
+
+describe('rewrite chart: a hub (registry plus path) that a template merges in from a defaults key', () => {
+  it('is found although the template unsets that key while rendering (istio: _internal_defaults_do_not_set.global.hub)', async () => {
+    const { r, images } = await rewriteAndRender(
+      'istioish',
+      {
+        chart: { name: 'istioish', version: '1.0.0' },
+        values: '_internal_defaults_do_not_set:\n  hub: ""\n  image: ""\n  global:\n    hub: registry.istio.io/release\n    tag: 1.28.0\n',
+        files: {
+          'templates/zzz_profile.yaml':
+            '{{- $defaults := $.Values._internal_defaults_do_not_set }}\n{{- $_ := unset $.Values "_internal_defaults_do_not_set" }}\n{{- $a := mustMergeOverwrite $defaults ($.Values.global | default dict) }}\n{{- $b := set $ "Values" (mustMergeOverwrite $defaults $.Values) }}\n',
+          'templates/d.yaml': deployment('{{ .Values.hub | default .Values.global.hub }}/{{ .Values.image | default "install-cni" }}:{{ .Values.global.tag }}'),
+        },
+      },
+      ['registry.istio.io/release/install-cni:1.28.0'],
+    );
+    expect(r.unmapped).toEqual([]);
+    expect(images).toEqual([`${MIRROR}/registry.istio.io/release/install-cni:1.28.0`]);
+  });
+});
