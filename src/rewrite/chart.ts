@@ -203,6 +203,10 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       if (look.digestChanged && keys.digest) set([...p, 'digest'], look.mirrorRef.digest!, img.ref, s, 'digest', ref.digest!);
     }
   }
+  // Images only `helm test` runs are not carried unless the manifest lists them: say so, since
+  // the override may point them at the mirror (a shared registry key) or leave them upstream.
+  const tests = discovery.images.filter((i) => i.certainty === 'test' && ctx.lookupImage(i.ref).status === 'unmapped').map((i) => i.ref);
+  if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; list ${tests.length === 1 ? 'it' : 'them'} in the manifest's images to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
   // Bitnami charts refuse to render when an image was substituted unless this is set; an
   // override that moves their images to the mirror is exactly such a substitution.
   const guard = replacements.length ? allowInsecureImagesKey(chart, '') : undefined;
@@ -231,6 +235,12 @@ const PROBE_HOST = 'ferry-probe.invalid';
  * render; the sentinel that shows up in a field names the key its templates read.
  */
 type KeyKind = 'registry' | 'repository' | 'image';
+interface ProbeHit {
+  path: Path;
+  kind: KeyKind;
+  /** The rendered field after the key's value, when the value starts the field. */
+  suffix?: string;
+}
 
 function keysByRendering(
   chart: LoadedChart,
@@ -240,15 +250,26 @@ function keysByRendering(
   fullImages: Set<string>,
   repositories: Set<string>,
   render: RewriteChartOptions['render'],
-): Map<string, { path: Path; kind: KeyKind }> | undefined {
+  exclude: ReadonlySet<string> = new Set(),
+): { hits: Map<string, ProbeHit>; moved: Map<string, Map<string, ProbeHit>> } | undefined {
   const candidates: Array<{ path: Path; kind: KeyKind }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
-    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null || Array.isArray(node)) return;
-    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null) return;
+    // list items too (a container in `initContainers:` spelling its image): set with the whole list
+    const entries: Array<[string | number, unknown]> = Array.isArray(node) ? node.map((v, i) => [i, v]) : Object.entries(node as Record<string, unknown>);
+    for (const [k, v] of entries) {
       // globals flow down from the top; a subchart's copy of them is not a key of its own
-      if (k === 'global' && p.length > 0) continue;
+      if (k === 'global' && p.length > 0 && isSubchartScope(chart, p)) continue;
+      if (typeof k === 'number') {
+        if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
+        else walk(v, [...p, k], depth + 1);
+        continue;
+      }
+      if (exclude.has(JSON.stringify([...p, k]))) continue;
       if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
       else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
+      // a value that starts an image up to a `/` (Istio's hub: registry.istio.io/release) is its registry part
+      else if (typeof v === 'string' && v.trim() && [...fullImages].some((raw) => raw.startsWith(`${v.trim()}/`))) candidates.push({ path: [...p, k], kind: 'registry' });
       else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
       else walk(v, [...p, k], depth + 1);
     }
@@ -257,10 +278,12 @@ function keysByRendering(
   if (candidates.length === 0) return undefined;
   const sentinel = (c: { kind: KeyKind }, i: number) => (c.kind === 'image' ? `r${i}.${PROBE_HOST}/probe:1` : c.kind === 'repository' ? `r${i}.${PROBE_HOST}/probe` : `r${i}.${PROBE_HOST}`);
   const re = new RegExp(`(?:^|/)r(\\d+)\\.${PROBE_HOST.replace(/\./g, '\\.')}(?:/|:|$)`);
-  const out = new Map<string, { path: Path; kind: KeyKind }>();
+  const out = new Map<string, ProbeHit>();
+  // every field each key moved (a key shared with fields that need another value must not be set)
+  const moved = new Map<string, Map<string, ProbeHit>>();
   const tryRender = (idx: number[]): boolean => {
     const probe: Record<string, unknown> = {};
-    for (const i of idx) setIn(probe, candidates[i].path, sentinel(candidates[i], i));
+    for (const i of idx) setInLists(probe, candidates[i].path, sentinel(candidates[i], i), values);
     let rendered;
     try {
       // a probe only detects: the schema may reject a sentinel where the chart would not
@@ -270,14 +293,53 @@ function keysByRendering(
     }
     for (const f of findRenderedImages(rendered.documents)) {
       const m = re.exec(f.ref);
-      if (m && !out.has(findingKey(f))) out.set(findingKey(f), candidates[Number(m[1])]);
+      if (!m) continue;
+      const c = candidates[Number(m[1])];
+      // What the templates write after the key's value (`/name:tag` after a registry that is
+      // really `host/namespace`, `:tag` after a repository): the value must be the mirror
+      // reference without it, or the chart recombines the pieces into another repository.
+      const sent = sentinel(c, Number(m[1]));
+      const at = f.raw.indexOf(sent);
+      const hit = { ...c, suffix: at === 0 ? f.raw.slice(sent.length) : undefined };
+      const pk = JSON.stringify(c.path);
+      if (!moved.has(pk)) moved.set(pk, new Map());
+      moved.get(pk)!.set(findingKey(f), hit);
+      if (!out.has(findingKey(f))) out.set(findingKey(f), hit);
     }
     return true;
   };
   const all = candidates.map((_c, i) => i);
   // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
   if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
-  return out;
+  return { hits: out, moved };
+}
+
+/** Whether `p` names a subchart's values (`postgresql`, `kafka.zookeeper`), following aliases. */
+function isSubchartScope(chart: LoadedChart, p: Path): boolean {
+  let cur: LoadedChart | undefined = chart;
+  for (const key of p) {
+    if (!cur) return false;
+    const from: LoadedChart = cur;
+    const name: string = chartDependencies(from).find((d) => (d.alias || d.name) === key)?.name ?? String(key);
+    cur = from.subcharts.find((c) => c.metadata.name === name);
+  }
+  return cur !== undefined;
+}
+
+/**
+ * setIn for a path through lists: Helm replaces a list wholesale, so the first list on the path is
+ * copied whole (from `root` when it already has it, else from `source`) and the item set in the copy.
+ */
+function setInLists(root: Record<string, unknown>, p: Path, value: unknown, source: Record<string, unknown>): void {
+  const first = p.findIndex((k) => typeof k === 'number');
+  if (first > 0) {
+    const listKey = p.slice(0, first);
+    if (!Array.isArray(getIn(root, listKey))) {
+      const list = getIn(source, listKey);
+      if (Array.isArray(list)) setIn(root, listKey, structuredClone(list));
+    }
+  }
+  setIn(root, p, value);
 }
 
 function findingKey(f: RenderedFindingLike): string {
@@ -338,12 +400,27 @@ function proveByRendering(
     const values = renderWith(chart, users, override, render).values;
     const raws = bad.map(([k]) => before.get(k)!.f.raw);
     const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));
-    const keys = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render);
+    const valueFor = (hit: ProbeHit, b: { mirror: string; location: string; repository: string }) =>
+      hit.suffix !== undefined && hit.suffix.length < b.mirror.length && b.mirror.endsWith(hit.suffix) && (hit.suffix === '' || /^[/:@]/.test(hit.suffix))
+        ? b.mirror.slice(0, b.mirror.length - hit.suffix.length)
+        : hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+    // A key the templates read for several fields (global.imageRegistry) serves them only when
+    // they all need one value; otherwise look past it to each field's own key.
+    const excluded = new Set<string>();
+    let keys: Map<string, ProbeHit> | undefined;
+    for (let round = 0; round < 5; round++) {
+      const res = keysByRendering(chart, users, override, values, new Set(raws), new Set(repos), render, excluded);
+      keys = res?.hits;
+      if (!res) break;
+      const shared = [...res.moved].filter(([, fields]) => new Set([...fields].filter(([fk]) => before.has(fk)).map(([fk, hit]) => valueFor(hit, before.get(fk)!))).size > 1);
+      if (!shared.length) break;
+      for (const [pk] of shared) excluded.add(pk);
+    }
     for (const [k] of bad) {
       const hit = keys?.get(k);
       const b = before.get(k)!;
       if (!hit) continue;
-      const value = hit.kind === 'image' ? b.mirror : hit.kind === 'repository' ? b.repository : b.location;
+      const value = valueFor(hit, b);
       const pk = JSON.stringify(hit.path);
       if (setBy.has(pk) && getIn(override, hit.path) !== value) continue; // one key cannot serve two places: reported below
       if (!setBy.has(pk)) {
@@ -351,7 +428,7 @@ function proveByRendering(
         replacements.push({ file: fileOf(b.f), line: b.f.line ?? 0, kind: hit.kind === 'registry' ? 'registry' : 'image', old: typeof old === 'string' ? old : '', new: value, where: hit.path.join('.') });
       }
       setBy.set(pk, b.f.ref);
-      setIn(override, hit.path, value);
+      setInLists(override, hit.path, value, values);
     }
     bad = wrong();
   }

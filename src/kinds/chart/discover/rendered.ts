@@ -102,9 +102,12 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     };
     const handedOver = (name: string, value: string, pathParts: Array<string | number>) => {
       const v = value.trim();
-      if (!STRICT_REF.test(v)) return;
       const named = /image/i.test(name);
-      if (named && completeRef(v)) add(v, pathParts, 'operator', 'certain');
+      // A flag or variable named for an image takes Docker Hub's short form too
+      // (`--collector-image=otel/opentelemetry-collector-k8s:0.158.0`) when it has a tag or digest;
+      // anything else must name its registry host to count.
+      if (!STRICT_REF.test(v) && !(named && HAS_TAG.test(v) && /^[a-z0-9][a-z0-9._/-]*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/.test(v) && normalizeRef(v) !== undefined)) return;
+      if (named && (completeRef(v) || (!v.includes('/') && HAS_TAG.test(v)))) add(v, pathParts, 'operator', 'certain');
       else if (named) add(v, pathParts, 'operator', 'possible', 'an image handed to an operator without a tag or digest');
       // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
       else if (completeRef(v)) add(v, pathParts, 'operator', 'possible', `a string that looks like an image reference (${name})`);

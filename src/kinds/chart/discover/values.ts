@@ -222,6 +222,8 @@ interface Ctx {
   findings: Array<{ ref: string; source: ImageSource }>;
   inst: Instance;
   appTag?: string;
+  /** Top-level keys that are a vendored subchart's values: walked in the subchart's own scope. */
+  subchartKeys?: ReadonlySet<string>;
 }
 
 function originText(o: Origin | undefined): string | undefined {
@@ -322,6 +324,7 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
   const en = asBoolean(node.enabled);
   if (en === false && !disabled) disabled = `${[...ctx.inst.scope, keyPath].filter(Boolean).join('.') || '(root)'}.enabled is false`;
   for (const [key, val] of Object.entries(node)) {
+    if (!keyPath && ctx.subchartKeys?.has(key)) continue;
     if (!keyPath && key === 'global') {
       // Some charts set one image for all components under global (argo-cd: global.image).
       if (isValueMap(val)) walkGlobal(ctx, val, 'global', disabled);
@@ -700,7 +703,11 @@ function defaultValues(chart: LoadedChart, prefix: string): ValueMap {
 }
 
 function visit(inst: Instance, result: DiscoveryResult, findings: Ctx['findings']): void {
-  const ctx: Ctx = { findings, inst, appTag: appVersionTag(inst.chart) };
+  // The values under a vendored subchart's key are the subchart's (its own templates and
+  // defaults decide what they mean); read there, not as the parent's own image maps.
+  const subchartKeys = new Set<string>(inst.chart.subcharts.map((s) => s.metadata.name));
+  for (const dep of chartDependencies(inst.chart)) if (inst.chart.subcharts.some((s) => s.metadata.name === dep.name)) subchartKeys.add(dep.alias || dep.name);
+  const ctx: Ctx = { findings, inst, appTag: appVersionTag(inst.chart), subchartKeys };
   walkValues(ctx, inst.values, '', undefined);
   annotationFindings(ctx);
   imagesLockFindings(ctx);

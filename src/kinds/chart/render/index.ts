@@ -71,7 +71,7 @@ export interface RenderedDocument {
 export interface RenderResult {
   chart: { name: string; version: string; appVersion?: string };
   documents: RenderedDocument[];
-  /** The values the templates saw (coalesced). */
+  /** The values the templates were given (coalesced), as they were before any template changed them (`set`, `unset`, `mergeOverwrite` on .Values). */
   values: Dict;
   disabled: DisabledDependency[];
   missingDependencies: Array<{ chart: string; dependency: string }>;
@@ -325,6 +325,8 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
       check(top, values);
       if (problems.length) throw new ChartRenderError(`values don't meet the specifications of the schema(s) in the following chart(s):\n${problems.join('\n')}`);
     }
+    // templates may change .Values in place (Istio's profile merge unsets its defaults key)
+    const given = deepCopy(values);
     const apis = [...DEFAULT_API_VERSIONS, ...(opts.apiVersions ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean)];
     const rendered = renderTemplates({
       top,
@@ -342,7 +344,7 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
     return {
       chart: { name: loaded.metadata.name, version: loaded.metadata.version, appVersion: loaded.metadata.appVersion },
       documents,
-      values,
+      values: given,
       disabled,
       missingDependencies: missing,
       warnings,
