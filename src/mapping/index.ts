@@ -189,7 +189,14 @@ export function mapOciChart(repo: string, name: string, version: string, m: Regi
  */
 export function chartOciReference(repo: string, name: string, version: string): string {
   if (repo.startsWith('oci://')) return `${repo.slice('oci://'.length).replace(/\/+$/, '')}/${name}:${version.replace(/\+/g, '_')}`;
-  const u = new URL(repo);
+  let u: URL;
+  try {
+    u = new URL(repo);
+  } catch {
+    throw new FerryError('VALIDATION', `chart ${JSON.stringify(name)}: repository ${JSON.stringify(repo)} is neither an http(s) URL nor oci://`, {
+      hint: 'A lock or bundle naming it was written by hand or crafted; lock the manifest again.',
+    });
+  }
   const segments = u.pathname.split('/').filter(Boolean).map((s) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
   return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
 }
