@@ -75,6 +75,17 @@ describe('a crafted lock inside a bundle', () => {
     expect(r.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
   });
 
+  it('map --bundle with file URLs that do not parse, or whose %-escapes are malformed: a clear error naming the URL, not a crash', async () => {
+    for (const url of ['not a url', 'https://example.com/%zz']) {
+      const tar = await bundle('map-url.tar', lockWith({ files: [{ name: 'a', url, sha256: 'c'.repeat(64), size: 3 }] }));
+      await writeFile(path.join(dir, 'target-files.yaml'), 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: t }\nfiles: { dir: ./files, baseUrl: "https://files.example.com" }\n');
+      const r = await runFerry(['map', tar, '--target', path.join(dir, 'target-files.yaml')]);
+      noCrash(r.stderr);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`${JSON.stringify(url)}: not a URL (or a %-escape in its path is malformed); it has no place on the mirror`);
+    }
+  });
+
   it('a differential list whose entry is nested 100 000 deep: bundle verify and serve --base end in a clear error, not a crash', async () => {
     const d = 100_000;
     const diff = `{"base":{"kind":"bundle","name":"b","digest":"sha256:${'1'.repeat(64)}"},"omitted":[${'['.repeat(d)}${']'.repeat(d)}]}`;
