@@ -1,9 +1,9 @@
-import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../commands/sbom.js';
-import { note, printResult } from '../ui/output.js';
+import { note, printJsonText } from '../ui/output.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 
 /** `ferry sbom <bundle>`: CycloneDX 1.6 (default) or SPDX 2.3 JSON of everything the bundle carries. */
 export function register(program: Command): void {
@@ -21,15 +21,14 @@ export function register(program: Command): void {
       const r = await bundleSbom(bundle, opts.format as SbomFormat);
       if (opts.output) {
         const out = path.resolve(opts.output);
-        const tmp = `${out}.${process.pid}.tmp`;
-        await writeFile(tmp, r.text);
-        await rename(tmp, out);
+        await writeFileAtomic(out, r.text);
         if (!opts.quiet) {
           const c = r.counts;
           note(`wrote ${out} (${r.format}: ${c.images} images with ${c.platforms} platform manifests, ${c.charts} charts, ${c.debs} Debian packages, ${c.files} files)`);
         }
       } else {
-        printResult(r, {}, (x) => x.text);
+        // Names from the bundle's lock: escaped as JSON (\u009b), not as \x9b, which breaks the JSON.
+        printJsonText(r.text);
       }
     });
 }

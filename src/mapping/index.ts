@@ -144,8 +144,18 @@ export function hostOfUrl(url: string): string | undefined {
 
 /** Path of an upstream URL under a mirror directory: `<host>/<path>` (host with port as in hostPathComponent). */
 export function mirrorUrlPath(url: string): string {
-  const u = new URL(url);
-  const p = decodeURIComponent(u.pathname).replace(/^\/+/, '');
+  // A lock or bundle may be crafted: a URL that does not parse or escapes badly is an error
+  // naming it, not a crash. (An empty host gives an absolute path, which the path rule refuses.)
+  let u: URL;
+  let p: string;
+  try {
+    u = new URL(url);
+    p = decodeURIComponent(u.pathname).replace(/^\/+/, '');
+  } catch {
+    throw new FerryError('VALIDATION', `${JSON.stringify(url)}: not a URL (or a %-escape in its path is malformed); it has no place on the mirror`, {
+      hint: 'A lock or bundle naming it was written by hand or crafted; lock the manifest again.',
+    });
+  }
   const clean = p.split('/').filter((s) => s && s !== '.' && s !== '..').join('/');
   return `${hostPathComponent(u.host)}/${clean}`;
 }
@@ -189,7 +199,14 @@ export function mapOciChart(repo: string, name: string, version: string, m: Regi
  */
 export function chartOciReference(repo: string, name: string, version: string): string {
   if (repo.startsWith('oci://')) return `${repo.slice('oci://'.length).replace(/\/+$/, '')}/${name}:${version.replace(/\+/g, '_')}`;
-  const u = new URL(repo);
+  let u: URL;
+  try {
+    u = new URL(repo);
+  } catch {
+    throw new FerryError('VALIDATION', `chart ${JSON.stringify(name)}: repository ${JSON.stringify(repo)} is neither an http(s) URL nor oci://`, {
+      hint: 'A lock or bundle naming it was written by hand or crafted; lock the manifest again.',
+    });
+  }
   const segments = u.pathname.split('/').filter(Boolean).map((s) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
   return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
 }

@@ -4,6 +4,7 @@ import { FerryError } from '../errors.js';
 import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { BundleReader } from './bundle-reader.js';
 import { MAX_MANIFEST_BYTES } from './layout.js';
+import { MAX_TAR_ENTRIES } from './tar-index.js';
 import { type BlobSource } from './source.js'; 
 
 /**
@@ -58,6 +59,11 @@ export interface DifferentialInfo {
   omittedBytes: number;
 }
 
+/** A base's name is its file name (for messages): at most what a file name can be. */
+const MAX_BASE_NAME = 255;
+/** An image or chart reference (a name, a tag and a digest) is far shorter. */
+const MAX_REF = 4096;
+
 export const sha256Of = (b: Uint8Array) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -78,12 +84,24 @@ export async function readDifferential(reader: DifferentialSource): Promise<Diff
     throw bad('not valid JSON');
   }
   const b = v?.base;
-  if (!b || (b.kind !== 'bundle' && b.kind !== 'lock') || typeof b.name !== 'string' || typeof b.digest !== 'string' || !DIGEST.test(b.digest)) throw bad('base must be { kind: bundle|lock, name, digest: sha256:… }');
+  if (!b || (b.kind !== 'bundle' && b.kind !== 'lock') || typeof b.name !== 'string' || b.name.length > MAX_BASE_NAME || typeof b.digest !== 'string' || !DIGEST.test(b.digest)) throw bad(`base must be { kind: bundle|lock, name (a file name, at most ${MAX_BASE_NAME} characters), digest: sha256:… }`);
   if (!Array.isArray(v.omitted)) throw bad('omitted is not a list');
-  for (const o of v.omitted) {
-    if (typeof o?.digest !== 'string' || !DIGEST.test(o.digest) || !Number.isSafeInteger(o.size) || o.size < 0) throw bad(`omitted entry ${JSON.stringify(o).slice(0, 100)} is not { digest: sha256:…, size }`);
+  // Each entry is checked field by field and named by its place: it may be anything (a list
+  // nested 100 000 deep would overflow the stack of a JSON.stringify meant to quote it).
+  const sizes = new Map<string, number>();
+  let total = 0;
+  for (const [i, o] of v.omitted.entries()) {
+    if (typeof o !== 'object' || o === null || typeof o.digest !== 'string' || !DIGEST.test(o.digest) || !Number.isSafeInteger(o.size) || o.size < 0) throw bad(`omitted[${i}] is not { digest: sha256:<64 hex>, size: <bytes> }`);
+    const seen = sizes.get(o.digest);
+    if (seen !== undefined) throw bad(`omitted[${i}]: ${o.digest} is listed twice${seen !== o.size ? ` (${seen} and ${o.size} bytes)` : ''}`);
+    sizes.set(o.digest, o.size);
+    total += o.size;
+    if (!Number.isSafeInteger(total)) throw bad(`omitted: the sizes add up past 2^53 bytes at omitted[${i}]`);
   }
-  if (v.baseRefs !== undefined && (!Array.isArray(v.baseRefs) || !v.baseRefs.every((r) => typeof r === 'string'))) throw bad('baseRefs is not a list of references');
+  // Import looks each base reference's repository up for every blob its own lacks: bounded like a bundle's entries.
+  if (v.baseRefs !== undefined && (!Array.isArray(v.baseRefs) || v.baseRefs.length > MAX_TAR_ENTRIES || !v.baseRefs.every((r) => typeof r === 'string' && r.length <= MAX_REF))) {
+    throw bad(`baseRefs is not a list of at most ${MAX_TAR_ENTRIES} references of at most ${MAX_REF} characters`);
+  }
   return {
     base: { kind: b.kind, name: b.name, digest: b.digest },
     omitted: v.omitted.map((o) => ({ digest: o.digest, size: o.size })),
@@ -125,6 +143,21 @@ export async function differentialServeSource(reader: BundleReader, basePath: st
     const digest = sha256Of(await base.readFile(diff.base.kind === 'bundle' ? 'ferry/checksums.sha256' : 'ferry/lock.json'));
     if (digest !== diff.base.digest) {
       throw new FerryError('USAGE', `--base ${basePath}: not the base this bundle was made against (${diff.base.kind === 'bundle' ? 'its checksums' : 'its lock'} hash to ${digest}; ${what})`);
+    }
+    // The base must hold every blob this bundle left out (a base that is itself a differential
+    // does not): refused now, not answered 404 in the middle of a client's pull.
+    const lacking: string[] = [];
+    for (const o of diff.omitted) {
+      if ((await reader.blobSize(o.digest)) !== undefined) continue;
+      const got = await base.blobSize(o.digest);
+      if (got !== o.size) lacking.push(`${o.digest} (${o.size} bytes): ${got === undefined ? 'not in the base' : `${got} bytes in the base`}`);
+    }
+    if (lacking.length) {
+      const chained = (await readDifferential(base)) !== undefined;
+      throw new FerryError('VERIFY', `--base ${basePath}: lacks ${lacking.length} of the ${diff.omitted.length} blobs ${reader.path} left out${chained ? ' (the base is itself a differential bundle)' : ''}; nothing was served`, {
+        details: lacking.length > 200 ? [...lacking.slice(0, 200), `… and ${lacking.length - 200} more`] : lacking,
+        hint: chained ? 'Serve a differential bundle against a full base: re-create it with --since <full bundle>, or import the chain in order and serve the target.' : 'The base was altered after the differential was made; copy it again from the source.',
+      });
     }
   } catch (err) {
     await base.close();

@@ -7,10 +7,10 @@ import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { mapLimit } from '../net/concurrency.js';
 import { sha256Hex } from './blob-store.js';
-import { BundleReader, type BundleInfo, type FerryFileName } from './bundle-reader.js';
+import { BLOB_READ_CAP, BundleReader, type BundleInfo, type FerryFileName } from './bundle-reader.js';
 import { isSafeRelativePath } from './safe-path.js';
 import type { BlobSource } from './source.js';
-import { BLOCK, tarHeader, type TarEntry, type TarIndex } from './tar-index.js';
+import { BLOCK, MAX_TAR_ENTRIES, tarHeader, type TarEntry, type TarIndex } from './tar-index.js';
 
 /**
  * A bundle stored in an OCI registry (`oci://registry/repository:tag`), read in place.
@@ -52,7 +52,8 @@ export interface BundleToc {
 }
 
 const MAX_TOC_BYTES = 64 * 1024 * 1024;
-const MAX_TOC_ENTRIES = 1_000_000;
+/** As many entries as a bundle tar may hold: each becomes a 512-byte header held in memory. */
+const MAX_TOC_ENTRIES = MAX_TAR_ENTRIES;
 /** ferry/ files and index.json are read whole; anything bigger is refused, not held in memory. */
 export const MAX_SMALL_FILE = 256 * 1024 * 1024;
 const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
@@ -98,12 +99,14 @@ function checkToc(raw: unknown, where: string): BundleToc {
   if (!Array.isArray(list)) throw new FerryError('VERIFY', `${where}: the table of contents has no entries list`);
   if (list.length > MAX_TOC_ENTRIES) throw new FerryError('VERIFY', `${where}: the table of contents lists more than ${MAX_TOC_ENTRIES} entries`);
   const seen = new Set<string>();
+  let total = 0;
   list.forEach((e, i) => {
     const at = `entries[${i}]`;
     if (!e || typeof e !== 'object' || typeof e.name !== 'string') return void problems.push(`${at}: no name`);
     if (!isSafeRelativePath(e.name) || e.name.includes('\\')) problems.push(`${at}: unsafe name ${JSON.stringify(e.name.slice(0, 200))}`);
     if (e.type !== 'file' && e.type !== 'directory') problems.push(`${at}: type must be file or directory`);
     if (!Number.isSafeInteger(e.size) || e.size < 0) problems.push(`${at}: size must be a non-negative integer`);
+    else if (e.type === 'file' && !Number.isSafeInteger((total += Math.ceil(e.size / BLOCK) * BLOCK + BLOCK))) problems.push(`${at}: the bundle's size passes 2^53 bytes here`);
     if (seen.has(e.name)) problems.push(`${at}: ${JSON.stringify(e.name.slice(0, 200))} listed twice`);
     seen.add(e.name);
   });
@@ -226,7 +229,11 @@ export class RegistryBundleSource implements BlobSource {
         if (l.mediaType === BUNDLE_FILE_TYPE && typeof title === 'string') files.set(title, l);
       }
       const tarDigest = m.annotations?.[BUNDLE_ANNOTATION.tarDigest];
-      return new RegistryBundleSource(client, repo, url, toc, files, tarDigest && /^sha256:[a-f0-9]{64}$/.test(tarDigest) ? tarDigest : undefined, net);
+      if (tarDigest !== undefined && (typeof tarDigest !== 'string' || !/^sha256:[a-f0-9]{64}$/.test(tarDigest))) {
+        // Dropping it would skip the one check of the rebuilt tar as a whole.
+        throw new FerryError('VERIFY', `${url}: the bundle manifest's ${BUNDLE_ANNOTATION.tarDigest} annotation is not a sha256 digest`, { hint: 'Push the bundle again with `ferry bundle push`.' });
+      }
+      return new RegistryBundleSource(client, repo, url, toc, files, tarDigest, net);
     } catch (err) {
       const missing = err instanceof FerryError && err.code === 'NOT_FOUND' && !reference.includes(':') ? await missingTag(client, repo, reference, url) : undefined;
       await net?.close();
@@ -259,15 +266,21 @@ export class RegistryBundleSource implements BlobSource {
   }
 
   /** Whole small file by name (metadata, manifests, index.json), checked against its digest. */
-  readFile(name: string): Promise<Buffer> {
+  readFile(name: string, maxBytes = MAX_SMALL_FILE): Promise<Buffer> {
     let p = this.small.get(name);
     if (!p) {
       const at = this.locate(name);
       if (!at) {
         return Promise.reject(new FerryError('NOT_FOUND', `${this.path}: ${name} is not in the bundle`, { hint: 'Is this a ferry bundle? `ferry bundle verify` checks it.' }));
       }
-      if (at.size > MAX_SMALL_FILE) return Promise.reject(new FerryError('VERIFY', `${this.path}: ${name} is ${at.size} bytes, more than ferry reads whole (${MAX_SMALL_FILE})`));
-      p = this.client.getBlobBytes(this.repo, at.digest, at.size);
+      const cap = Math.min(maxBytes, MAX_SMALL_FILE);
+      if (at.size > cap) return Promise.reject(new FerryError('VERIFY', `${this.path}: ${name} is ${at.size} bytes, more than ferry reads whole for it (${cap})`));
+      // The registry's blob is checked against its digest; its length against the table of
+      // contents (a shorter one would shift every later entry of a pulled tar).
+      p = this.client.getBlobBytes(this.repo, at.digest, at.size).then((bytes) => {
+        if (bytes.length !== at.size) throw new FerryError('VERIFY', `${this.path}: ${name} is ${bytes.length} bytes in the registry, the table of contents says ${at.size}`, { hint: 'Push the bundle again from a verified copy.' });
+        return bytes;
+      });
       if (!BLOB_NAME.test(name)) this.small.set(name, p);
     }
     return p;
@@ -314,9 +327,11 @@ export class RegistryBundleSource implements BlobSource {
     return limitStream(await this.client.openBlob(this.repo, digest, start), size - start);
   }
 
-  async readBlob(digest: string): Promise<Buffer> {
+  /** Whole small blob (a manifest, a config), capped like a tar bundle's (the table of contents may claim any size). */
+  async readBlob(digest: string, maxBytes = BLOB_READ_CAP): Promise<Buffer> {
     const size = await this.blobSize(digest);
     if (size === undefined) throw new FerryError('NOT_FOUND', `${this.path}: blob ${digest} is not in the bundle`);
+    if (size > maxBytes) throw new FerryError('VERIFY', `${this.path}: blob ${digest} is ${size} bytes, more than the ${maxBytes} bytes ferry reads into memory for it; refusing it`, { hint: 'No ferry writes a blob this large there: the bundle was crafted or damaged.' });
     return this.client.getBlobBytes(this.repo, digest, size);
   }
 

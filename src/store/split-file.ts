@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -250,6 +250,8 @@ export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; pr
   let text: string;
   try {
     const st = await stat(listFile);
+    // A FIFO would block the read below forever (hostile-4).
+    if (!st.isFile()) throw new FerryError('VERIFY', `${listFile}: not a regular file; refusing to read it as the list of parts`);
     if (st.size > MAX_PARTS_FILE) throw new FerryError('VERIFY', `${listFile}: ${st.size} bytes, more than a list of ${MAX_PARTS} parts can be`);
     text = await readFile(listFile, 'utf8');
   } catch (err) {
@@ -355,13 +357,19 @@ function rangeStream(fh: FileHandle, file: string, start: number, end: number): 
 
 async function openSingle(abs: string): Promise<RandomAccessFile> {
   const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
-  const fh = await open(abs, 'r').catch((err: NodeJS.ErrnoException) => {
+  // O_NONBLOCK: opening a FIFO put in the bundle's place returns at once (and is refused below)
+  // instead of waiting forever for a writer; it changes nothing for a regular file (hostile-4).
+  const fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
     throw unreadableFile(abs, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : hint });
   });
   const st = await fh.stat();
   if (st.isDirectory()) {
     await fh.close();
     throw unreadableFile(abs, 'bundle', 'EISDIR', { hint });
+  }
+  if (!st.isFile()) {
+    await fh.close();
+    throw new FerryError('USAGE', `${abs}: not a regular file (a FIFO, socket or device); refusing to read it as a bundle`, { hint });
   }
   const size = st.size;
   let closed = false;

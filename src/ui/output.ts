@@ -19,6 +19,11 @@ export function printResult<T>(data: T, opts: OutputOptions, human: (d: T) => st
   if (text) process.stdout.write(text.endsWith('\n') ? text : text + '\n');
 }
 
+/** Ready-made JSON text (an SBOM): terminal-active characters become JSON escapes, so it still parses. */
+export function printJsonText(text: string): void {
+  process.stdout.write(escapeJson(text.endsWith('\n') ? text : text + '\n'));
+}
+
 export const useColor = (): boolean => !process.env.NO_COLOR && Boolean(process.stderr.isTTY) && process.env.TERM !== 'dumb';
 
 export function note(message: string): void {
