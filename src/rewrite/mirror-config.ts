@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { registryMirrorFor } from '../mapping/index.js';
-import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, registryApiHost } from '../oci/reference.js';
+import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
 
@@ -169,13 +169,53 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   const tls: Record<string, unknown> = {};
   const dir = flavour === 'k3s' ? '/etc/rancher/k3s' : '/etc/rancher/rke2';
   if (ca) {
-    tls.ca_file = `${dir}/ferry-${ctx.target.metadata.name}-ca.crt`;
-    out.files.push({ path: `ferry-${ctx.target.metadata.name}-ca.crt`, content: ca });
+    const caName = `${kubernetesName(`ferry-${ctx.target.metadata.name}`)}-ca.crt`;
+    tls.ca_file = `${dir}/${caName}`;
+    out.files.push({ path: caName, content: ca });
   }
   if (ctx.target.registry!.insecure && scheme(ctx) === 'https') tls.insecure_skip_verify = true;
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
   out.files.push({ path: 'registries.yaml', content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
   out.notes.push(`install as ${dir}/registries.yaml${ca ? ` with the CA beside it` : ''} and restart ${flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent'}`);
+}
+
+/**
+ * A Kubernetes object name (RFC 1123 subdomain: lowercase alphanumerics, `-` and `.`, at most
+ * 253 characters, alphanumeric at both ends), made from the target's name, which may be any
+ * string: the API server refuses `ferry-Site_A`. Also safe as one file-name segment.
+ */
+export function kubernetesName(raw: string): string {
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .slice(0, 253)
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return name || 'ferry';
+}
+
+/** How the lock pins each image: `digest` when the reference as written names one (a pull by digest), else `tag`. */
+function pinnedBy(ref: string): 'digest' | 'tag' | undefined {
+  try {
+    return parseImageReference(ref).digest ? 'digest' : 'tag';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A platform filter changes an index's digest: the mirror holds the stored index, never the
+ * upstream one, so a pull by the upstream index digest through any mirror config finds nothing
+ * on the mirror (and then goes upstream, unreachable behind the gap). Said per image.
+ */
+function filteredDigestWarnings(ctx: RewriteContext, out: MirrorConfigResult): void {
+  for (const img of ctx.lock.images ?? []) {
+    // A tag pull gets the stored index; only a reference by the upstream digest misses.
+    if (!img.storedDigest || img.storedDigest === img.digest || pinnedBy(img.ref) !== 'digest') continue;
+    out.warnings.push(
+      `${img.ref}: the mirror holds the platform-filtered index ${img.storedDigest}, not the upstream ${img.digest}; a pull by the upstream digest is not served by the mirror through this config — reference ${img.storedDigest} (\`ferry rewrite manifests\`/\`rewrite values\` write it) or a platform manifest's digest`,
+    );
+  }
 }
 
 /** OpenShift ImageDigestMirrorSet / ImageTagMirrorSet. */
@@ -184,12 +224,26 @@ async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mi
     out.mirrors.push({ upstream: r.upstream, mirror: r.location });
     return { source: r.upstream, mirrors: [r.location] };
   });
+  const name = kubernetesName(`ferry-${ctx.target.metadata.name}`);
+  if (name !== `ferry-${ctx.target.metadata.name}`) out.notes.push(`metadata.name is ${name}: the target's name ${JSON.stringify(ctx.target.metadata.name)} is not a valid Kubernetes object name as it is`);
   const doc =
     kind === 'idms'
-      ? { apiVersion: 'config.openshift.io/v1', kind: 'ImageDigestMirrorSet', metadata: { name: `ferry-${ctx.target.metadata.name}` }, spec: { imageDigestMirrors: list } }
-      : { apiVersion: 'config.openshift.io/v1', kind: 'ImageTagMirrorSet', metadata: { name: `ferry-${ctx.target.metadata.name}` }, spec: { imageTagMirrors: list } };
+      ? { apiVersion: 'config.openshift.io/v1', kind: 'ImageDigestMirrorSet', metadata: { name }, spec: { imageDigestMirrors: list } }
+      : { apiVersion: 'config.openshift.io/v1', kind: 'ImageTagMirrorSet', metadata: { name }, spec: { imageTagMirrors: list } };
   const file = kind === 'idms' ? 'image-digest-mirror-set.yaml' : 'image-tag-mirror-set.yaml';
   out.files.push({ path: file, content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
+  // CRI-O applies an IDMS to pulls by digest only and an ITMS to pulls by tag only: an image the
+  // lock pins the other way is pulled from upstream (behind the gap: not at all) unless the
+  // other object is applied too. Named, so nobody finds out at the first ImagePullBackOff.
+  const other = kind === 'idms' ? 'tag' : 'digest';
+  const uncovered = (ctx.lock.images ?? []).filter((i) => pinnedBy(i.ref) === other).map((i) => i.ref);
+  if (uncovered.length) {
+    out.warnings.push(
+      kind === 'idms'
+        ? `an ImageDigestMirrorSet serves pulls by digest only; ${uncovered.length} image${uncovered.length === 1 ? ' is' : 's are'} pinned by tag (${uncovered.join(', ')}): pulled by that tag, ${uncovered.length === 1 ? 'it goes' : 'they go'} upstream — apply \`ferry mirror-config itms\` too, or reference ${uncovered.length === 1 ? 'it' : 'them'} by digest`
+        : `an ImageTagMirrorSet serves pulls by tag only; ${uncovered.length} image${uncovered.length === 1 ? ' is' : 's are'} pinned by digest (${uncovered.join(', ')}): pulled by that digest, ${uncovered.length === 1 ? 'it goes' : 'they go'} upstream — apply \`ferry mirror-config idms\` too`,
+    );
+  }
   if (kind === 'idms') out.notes.push('an ImageDigestMirrorSet only serves pulls by digest; add the ImageTagMirrorSet (mirror-config itms) for tags');
   if (ctx.target.registry!.ca) out.notes.push("trust the mirror's CA cluster-wide: image.config.openshift.io/cluster spec.additionalTrustedCA");
   out.notes.push(`oc apply -f ${file}`);
@@ -255,6 +309,7 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
+  filteredDigestWarnings(ctx, out);
   switch (format as MirrorConfigFormat) {
     case 'containerd':
       await containerd(ctx, opts, out);
