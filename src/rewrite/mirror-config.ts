@@ -212,6 +212,8 @@ function filteredDigestWarnings(ctx: RewriteContext, out: MirrorConfigResult): v
   for (const img of ctx.lock.images ?? []) {
     // A tag pull gets the stored index; only a reference by the upstream digest misses.
     if (!img.storedDigest || img.storedDigest === img.digest || pinnedBy(img.ref) !== 'digest') continue;
+    // Only for registries this config sends to the mirror (Docker's covers docker.io alone).
+    if (!out.mirrors.some((m) => m.upstream === parseImageReference(img.ref).registry)) continue;
     out.warnings.push(
       `${img.ref}: the mirror holds the platform-filtered index ${img.storedDigest}, not the upstream ${img.digest}; a pull by the upstream digest is not served by the mirror through this config — reference ${img.storedDigest} (\`ferry rewrite manifests\`/\`rewrite values\` write it) or a platform manifest's digest`,
     );
@@ -309,7 +311,6 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
-  filteredDigestWarnings(ctx, out);
   switch (format as MirrorConfigFormat) {
     case 'containerd':
       await containerd(ctx, opts, out);
@@ -329,6 +330,7 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
       await docker(ctx, opts, out);
       break;
   }
+  filteredDigestWarnings(ctx, out);
   out.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (opts.output) {
     const dir = path.resolve(opts.output);
