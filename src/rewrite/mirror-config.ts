@@ -194,6 +194,12 @@ export function kubernetesName(raw: string): string {
   return name || 'ferry';
 }
 
+/** A lock reference without its tag and digest: the repository, as a reference. */
+function repositoryOnly(ref: string): string {
+  const p = parseImageReference(ref);
+  return `${p.registry}/${p.repository}`;
+}
+
 /** How the lock pins each image: `digest` when the reference as written names one (a pull by digest), else `tag`. */
 function pinnedBy(ref: string): 'digest' | 'tag' | undefined {
   try {
@@ -222,10 +228,24 @@ function filteredDigestWarnings(ctx: RewriteContext, out: MirrorConfigResult): v
 
 /** OpenShift ImageDigestMirrorSet / ImageTagMirrorSet. */
 async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult, kind: 'idms' | 'itms'): Promise<void> {
-  const list = routes(ctx, opts.registries).map((r) => {
+  let list = routes(ctx, opts.registries).map((r) => {
     out.mirrors.push({ upstream: r.upstream, mirror: r.location });
     return { source: r.upstream, mirrors: [r.location] };
   });
+  if (ctx.mapping.layout === 'flat') {
+    // A flat layout puts every registry's repositories in one namespace: `source: ghcr.io` →
+    // `<mirror>/<prefix>` would send a tag pull of ghcr.io/org/app (not carried) to the
+    // quay.io/org/app the mirror does carry — another image, silently. One entry per carried
+    // repository (as oc-mirror writes them) sends only what the mirror holds; a registry named
+    // with --registry, of which nothing is carried yet, keeps its registry-wide entry.
+    const perRepo = new Map<string, string>();
+    for (const img of ctx.lock.images ?? []) {
+      const look = ctx.lookupImage(repositoryOnly(img.ref));
+      if (look.status === 'mapped') perRepo.set(`${look.upstream.registry}/${look.upstream.repository}`, `${look.mirrorRef.registry}/${look.mirrorRef.repository}`);
+    }
+    const carried = new Set([...perRepo.keys()].map((k) => k.slice(0, k.indexOf('/'))));
+    list = [...list.filter((e) => !carried.has(e.source)), ...[...perRepo].map(([source, mirror]) => ({ source, mirrors: [mirror] }))].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  }
   const name = kubernetesName(`ferry-${ctx.target.metadata.name}`);
   if (name !== `ferry-${ctx.target.metadata.name}`) out.notes.push(`metadata.name is ${name}: the target's name ${JSON.stringify(ctx.target.metadata.name)} is not a valid Kubernetes object name as it is`);
   const doc =
@@ -331,6 +351,12 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
       break;
   }
   filteredDigestWarnings(ctx, out);
+  const hosts = new Set(out.mirrors.map((m) => m.upstream));
+  if (ctx.mapping.layout === 'flat' && hosts.size > 1 && format !== 'idms' && format !== 'itms') {
+    out.warnings.push(
+      `with layout: flat, ${[...hosts].join(', ')} share one namespace on the mirror, and ${format} sends each whole registry there: a pull of an image the mirror does not carry may get another registry's image of the same path (use layout: nested, or mirror-config idms/itms, which name each carried repository)`,
+    );
+  }
   out.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (opts.output) {
     const dir = path.resolve(opts.output);

@@ -70,3 +70,27 @@ describe('mirror-config idms / itms (oc-mirror user)', () => {
     }
   });
 });
+
+describe('mirror-config with a flat layout (every registry in one namespace)', () => {
+  const flat = (t: Record<string, unknown>) => ((t.registry as Record<string, unknown>).layout = 'flat');
+
+  it('idms/itms name each carried repository, so a tag pull of an uncarried ghcr.io/x is never sent to quay.io/x on the mirror', async () => {
+    const validate = await crdValidator('imagetagmirrorsets.crd.yaml');
+    const r = await mirrorConfig('itms', await fixtureContext(flat), { registries: ['gcr.io'] });
+    const doc = parseYaml(filesOf(r)['image-tag-mirror-set.yaml']);
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    const list = doc.spec.imageTagMirrors as Array<{ source: string; mirrors: string[] }>;
+    expect(list).toContainEqual({ source: 'ghcr.io/example/app', mirrors: ['mirror.site.example:5000/ferry/example/app'] });
+    expect(list).toContainEqual({ source: 'docker.io/library/nginx', mirrors: ['mirror.site.example:5000/ferry/library/nginx'] });
+    expect(list.map((e) => e.source)).not.toContain('ghcr.io');
+    // A registry named with --registry (nothing carried yet) keeps its registry-wide entry.
+    expect(list).toContainEqual({ source: 'gcr.io', mirrors: ['mirror.site.example:5000/ferry'] });
+  });
+
+  it('registry-wide formats warn that the registries share one namespace', async () => {
+    const r = await mirrorConfig('containerd', await fixtureContext(flat), {});
+    expect(r.warnings.join('\n')).toMatch(/layout: flat.*share one namespace/);
+    const nested = await mirrorConfig('containerd', await fixtureContext(), {});
+    expect(nested.warnings.join('\n')).not.toMatch(/share one namespace/);
+  });
+});
