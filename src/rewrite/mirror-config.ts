@@ -17,6 +17,8 @@ export interface MirrorConfigOptions {
   configPath?: string;
   /** Extra upstream registries to send to the mirror besides the ones the lock pins images from. */
   registries?: string[];
+  /** idms/itms: `mirrorSourcePolicy: NeverContactSource` (a pull the mirror cannot serve fails at once instead of trying upstream). */
+  neverContactSource?: boolean;
 }
 
 export interface MirrorConfigResult {
@@ -246,6 +248,8 @@ async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mi
     const carried = new Set([...perRepo.keys()].map((k) => k.slice(0, k.indexOf('/'))));
     list = [...list.filter((e) => !carried.has(e.source)), ...[...perRepo].map(([source, mirror]) => ({ source, mirrors: [mirror] }))].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
   }
+  if (opts.neverContactSource) list = list.map((e) => ({ ...e, mirrorSourcePolicy: 'NeverContactSource' }));
+  else out.notes.push('mirrorSourcePolicy is unset (AllowContactingSource): a pull the mirror cannot serve is then tried upstream, which behind the gap only times out; --never-contact-source makes it fail at once');
   const name = kubernetesName(`ferry-${ctx.target.metadata.name}`);
   if (name !== `ferry-${ctx.target.metadata.name}`) out.notes.push(`metadata.name is ${name}: the target's name ${JSON.stringify(ctx.target.metadata.name)} is not a valid Kubernetes object name as it is`);
   const doc =
@@ -330,6 +334,7 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     throw new FerryError('USAGE', `mirror-config ${format}: unknown format; choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}`);
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
+  if (opts.neverContactSource && format !== 'idms' && format !== 'itms') throw new FerryError('USAGE', `--never-contact-source is for idms and itms (OpenShift's mirrorSourcePolicy), not ${format}`);
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
   switch (format as MirrorConfigFormat) {
     case 'containerd':

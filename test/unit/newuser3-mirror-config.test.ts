@@ -94,3 +94,17 @@ describe('mirror-config with a flat layout (every registry in one namespace)', (
     expect(nested.warnings.join('\n')).not.toMatch(/share one namespace/);
   });
 });
+
+describe('mirrorSourcePolicy', () => {
+  it('--never-contact-source sets NeverContactSource on every entry (CRD-valid); unset, a note says what that means; other formats refuse it', async () => {
+    const validate = await crdValidator('imagedigestmirrorsets.crd.yaml');
+    const r = await mirrorConfig('idms', await fixtureContext(), { neverContactSource: true });
+    const doc = parseYaml(filesOf(r)['image-digest-mirror-set.yaml']);
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    expect(doc.spec.imageDigestMirrors.every((e: { mirrorSourcePolicy?: string }) => e.mirrorSourcePolicy === 'NeverContactSource')).toBe(true);
+    const unset = await mirrorConfig('itms', await fixtureContext(), {});
+    expect(parseYaml(filesOf(unset)['image-tag-mirror-set.yaml']).spec.imageTagMirrors[0].mirrorSourcePolicy).toBeUndefined();
+    expect(unset.notes.join('\n')).toContain('--never-contact-source');
+    await expect(mirrorConfig('k3s', await fixtureContext(), { neverContactSource: true })).rejects.toThrow(/idms and itms/);
+  });
+});
