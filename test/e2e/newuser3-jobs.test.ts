@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ROOT, runCommand, runFerry } from '../support/cli.js';
 import { seedImages, type SeededImages } from '../support/images.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startServe } from '../support/craft-serve.js';
+import { freePort, startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * A platform engineer who used oc-mirror and Zarf does the same jobs with ferry, against real
@@ -133,6 +134,54 @@ describe('job 1: OpenShift disconnected cluster (oc-mirror user)', () => {
     const w = (JSON.parse(r.stdout) as { warnings: string[] }).warnings.find((x) => x.includes('pinned by digest'));
     expect(w).toContain(`${quay.host}/openshift-operators/base@${sq.digests.base}`);
     expect(w).not.toContain('multi:1');
+  });
+});
+
+describe('job 2: store and serve (Hauler user): ferry serve + k3s registries.yaml', () => {
+  it('registries.yaml has the shape k3s documents, and its endpoint + rewrite reach every image in ferry serve with the pinned digest', async () => {
+    // Serve the bundle over TLS (the site CA's server certificate for 127.0.0.1) under a prefix.
+    const port = await freePort();
+    const serveTarget = path.join(work, 'edge.yaml');
+    await writeFile(serveTarget, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: edge }\nregistry:\n  url: https://127.0.0.1:${port}\n  prefix: hauler\n  ca: ./site-ca.pem\n`);
+    // A port already taken is named, with what to do.
+    const taken = await runFerry(['serve', bundle, '--listen', site.host]);
+    expect(taken.code).toBe(2);
+    expect(taken.stderr).toContain(`cannot listen on ${site.host} (EADDRINUSE)`);
+    expect(taken.stderr).toContain('--listen');
+    const pki = path.join(path.dirname(site.caFile!));
+    const served = await startServe([bundle, '--listen', `127.0.0.1:${port}`, '--target', serveTarget, '--tls-cert', path.join(pki, 'server.pem'), '--tls-key', path.join(pki, 'server.key')]);
+    try {
+      for (const flavour of ['k3s', 'rke2'] as const) {
+        const out = path.join(work, flavour);
+        const r = await runFerry(['mirror-config', flavour, '-t', serveTarget, '--bundle', bundle, '-o', out]);
+        expect(r.code, r.stderr).toBe(0);
+        const doc = parseYaml(await readFile(path.join(out, 'registries.yaml'), 'utf8')) as {
+          mirrors: Record<string, { endpoint: string[]; rewrite?: Record<string, string> }>;
+          configs: Record<string, { tls: { ca_file: string } }>;
+        };
+        expect(Object.keys(doc).sort()).toEqual(['configs', 'mirrors']);
+        expect(Object.keys(doc.mirrors)).toEqual([quay.host, redhat.host, ghHost].sort());
+        const dir = flavour === 'k3s' ? '/etc/rancher/k3s' : '/etc/rancher/rke2';
+        expect(doc.configs).toEqual({ [`127.0.0.1:${port}`]: { tls: { ca_file: `${dir}/ferry-edge-ca.crt` } } });
+        expect(await readFile(path.join(out, 'ferry-edge-ca.crt'), 'utf8')).toBe(await readFile(site.caFile!, 'utf8'));
+        if (flavour === 'rke2') continue;
+        // Do what k3s does with a pull of <upstream>/<repo>:<tag>: apply the mirror's rewrite to
+        // the repository and ask the endpoint; skopeo must get the digest the lock pinned.
+        const lock = JSON.parse(await readFile(lockFile, 'utf8')) as { images: Array<{ ref: string; digest: string; storedDigest?: string }> };
+        for (const img of lock.images) {
+          const [, host, repo, rest] = /^([^/]+)\/([^:@]+)(.*)$/.exec(img.ref)!;
+          const m = doc.mirrors[host];
+          const [[from, to]] = Object.entries(m.rewrite!);
+          const rewritten = repo.replace(new RegExp(from), to);
+          const ref = `${m.endpoint[0].replace('https://', '')}/${rewritten}${rest.includes('@') ? rest.slice(rest.indexOf('@')).replace(img.digest, img.storedDigest ?? img.digest) : rest}`;
+          const raw = await runCommand('skopeo', ['inspect', '--raw', '--cert-dir', site.certDir!, `docker://${ref}`]);
+          expect(raw.code, `${ref}: ${raw.stderr}`).toBe(0);
+          expect('sha256:' + (await import('node:crypto')).createHash('sha256').update(raw.stdout).digest('hex')).toBe(img.storedDigest ?? img.digest);
+        }
+      }
+    } finally {
+      await served.stop();
+    }
   });
 });
 
