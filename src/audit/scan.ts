@@ -152,7 +152,20 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
+  let kustomization = false;
   const visit = (node: unknown, keyPath: string, envName?: string) => {
+    // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
+    // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
+    if (kustomization && isMap(node) && /^images\[\d+\]$/.test(keyPath)) {
+      const field = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k && isScalar(p.value) && p.value.value !== null && p.value.value !== '');
+      const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(field);
+      const at = newName ?? name;
+      if (at) {
+        const suffix = digest ? `@${String((digest.value as { value: unknown }).value)}` : newTag ? `:${String((newTag.value as { value: unknown }).value)}` : '';
+        refs.push({ file, line: lineOf(at.value as YamlNode), keyPath: `${keyPath}.${newName ? 'newName' : 'name'}`, kind: 'image', value: String((at.value as { value: unknown }).value) + suffix });
+        return;
+      }
+    }
     if (isMap(node)) {
       // Helm-style split image: { registry, repository, tag | digest }.
       const get = (k: string) => {
@@ -197,6 +210,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const eq = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(v);
       if (eq && /(^|\.)(env|environment)\[\d+\]$/i.test(keyPath)) settings.push({ file, line, key: eq[1], value: eq[2], source: 'env' });
       if (typeof node.value !== 'string') return;
+      // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
+      if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
       const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
       const multiline = v.includes('\n');
       if (multiline) {
@@ -209,6 +224,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   };
   for (const doc of docList) {
     if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
+    kustomization = isMap(doc.contents) && doc.contents.items.some((p) => isScalar(p.key) && p.key.value === 'kind' && isScalar(p.value) && p.value.value === 'Kustomization');
     visit(doc.contents, '');
   }
 }

@@ -151,14 +151,15 @@ export function register(program: Command): void {
       .option('-o, --output <dir>', 'directory to write the files into (default: print them)')
       .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
+      .option('--never-contact-source', 'idms/itms: mirrorSourcePolicy NeverContactSource (a pull the mirror cannot serve fails at once)')
       .option('--dry-run', 'print a unified diff against the files in -o; write nothing'),
     'with -o, print nothing but warnings',
-  ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string }) => {
+  ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string; neverContactSource?: boolean }) => {
     // The format first: a typo should not be reported as a missing --lock.
     if (!(MIRROR_CONFIG_FORMATS as readonly string[]).includes(format)) {
       throw new FerryError('USAGE', `mirror-config ${format}: unknown format`, { hint: `Choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}.` });
     }
-    const r = await mirrorConfigCommand(format, { ...sources(opts), output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry });
+    const r = await mirrorConfigCommand(format, { ...sources(opts), output: opts.output, dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registry, neverContactSource: opts.neverContactSource });
     printWarnings(r.warnings);
     if (opts.quiet && !opts.json && r.written.length) return;
     printResult(r, opts, formatMirrorConfig);

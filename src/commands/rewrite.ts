@@ -113,11 +113,13 @@ export interface MirrorConfigCommandOptions extends RewriteSources {
   configPath?: string;
   /** Extra upstream registries to send to the mirror. */
   registries?: string[];
+  /** idms/itms: mirrorSourcePolicy NeverContactSource. */
+  neverContactSource?: boolean;
 }
 
 /** `ferry mirror-config <format>`: runtime configuration so nodes pull upstream-named images from the mirror. */
 export async function mirrorConfigCommand(format: string, opts: MirrorConfigCommandOptions): Promise<MirrorConfigResult> {
   if (opts.dryRun && !opts.output) throw new FerryError('USAGE', '--dry-run compares with the files in -o <dir>; give -o');
   const ctx = await loadRewriteContext(opts);
-  return mirrorConfig(format, ctx, { output: optional(at(opts), opts.output), dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registries });
+  return mirrorConfig(format, ctx, { output: optional(at(opts), opts.output), dryRun: opts.dryRun, configPath: opts.configPath, registries: opts.registries, neverContactSource: opts.neverContactSource });
 }

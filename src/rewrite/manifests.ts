@@ -1,6 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type Scalar } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
@@ -51,10 +51,59 @@ function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?:
   return { kind, name, container: String(rest[i]) };
 }
 
+/**
+ * A kustomization's `images:` overrides (`name`, `newName`, `newTag`, `digest`): kustomize sets
+ * every container image whose name is `name` to `newName` (else `name`) with `newTag`/`digest`.
+ * `newName` is what gets pulled, so it moves to the mirror repository; `name` moves too when it
+ * is a carried repository, since this same rewrite moves the resources' images it must match
+ * (left alone, the override would no longer apply). A digest becomes the one the mirror holds.
+ */
+function scanKustomizationImages(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] }): void {
+  const images = mapGet(doc.contents, 'images');
+  if (!isSeq(images)) return;
+  images.items.forEach((item, i) => {
+    if (!isMap(item)) return;
+    const node = (k: string) => {
+      const n = mapGet(item, k);
+      return isScalar(n) && scalarText(n) ? (n as Scalar) : undefined;
+    };
+    const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(node);
+    const suffix = digest ? `@${scalarText(digest)}` : newTag ? `:${scalarText(newTag)}` : '';
+    const where = `Kustomization images[${i}]`;
+    const move = (field: Scalar, key: string, withTagOrDigest: boolean, reportUnmapped: boolean): void => {
+      const value = scalarText(field)!;
+      let ref;
+      try {
+        ref = parseImageReference(withTagOrDigest ? value + suffix : value);
+      } catch {
+        if (reportUnmapped) out.unmapped.push({ file, line: lineOf(field.range![0]), kind: 'image', ref: value, reason: 'not a valid image reference', where: `${where}.${key}` });
+        return;
+      }
+      const look = ctx.lookupImage(ref);
+      if (look.status === 'mirror') return;
+      if (look.status === 'unmapped') {
+        if (reportUnmapped) out.unmapped.push({ file, line: lineOf(field.range![0]), kind: 'image', ref: value + (withTagOrDigest ? suffix : ''), reason: look.reason, where: `${where}.${key}` });
+        return;
+      }
+      const repo = `${look.mirrorRef.registry}/${look.mirrorRef.repository}`;
+      out.edits.push(scalarEdit(field, repo, text));
+      out.replacements.push({ file, line: lineOf(field.range![0]), kind: 'image', old: value, new: repo, where: `${where}.${key}` });
+      if (withTagOrDigest && digest && look.mirrorRef.digest && look.mirrorRef.digest !== scalarText(digest)) {
+        out.edits.push(scalarEdit(digest, look.mirrorRef.digest, text));
+        out.replacements.push({ file, line: lineOf(digest.range![0]), kind: 'digest', old: scalarText(digest)!, new: look.mirrorRef.digest, where: `${where}.digest` });
+      }
+    };
+    // With newName, `name` is only a pattern (often a placeholder): moved when carried, never reported.
+    if (newName) move(newName, 'newName', true, true);
+    if (name) move(name, 'name', !newName, !newName);
+  });
+}
+
 export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
+  if (scalarText(mapGet(doc.contents, 'kind')) === 'Kustomization') scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).

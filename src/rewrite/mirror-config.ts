@@ -3,7 +3,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { registryMirrorFor } from '../mapping/index.js';
-import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, registryApiHost } from '../oci/reference.js';
+import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
 
@@ -17,6 +17,8 @@ export interface MirrorConfigOptions {
   configPath?: string;
   /** Extra upstream registries to send to the mirror besides the ones the lock pins images from. */
   registries?: string[];
+  /** idms/itms: `mirrorSourcePolicy: NeverContactSource` (a pull the mirror cannot serve fails at once instead of trying upstream). */
+  neverContactSource?: boolean;
 }
 
 export interface MirrorConfigResult {
@@ -169,8 +171,9 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   const tls: Record<string, unknown> = {};
   const dir = flavour === 'k3s' ? '/etc/rancher/k3s' : '/etc/rancher/rke2';
   if (ca) {
-    tls.ca_file = `${dir}/ferry-${ctx.target.metadata.name}-ca.crt`;
-    out.files.push({ path: `ferry-${ctx.target.metadata.name}-ca.crt`, content: ca });
+    const caName = `${kubernetesName(`ferry-${ctx.target.metadata.name}`)}-ca.crt`;
+    tls.ca_file = `${dir}/${caName}`;
+    out.files.push({ path: caName, content: ca });
   }
   if (ctx.target.registry!.insecure && scheme(ctx) === 'https') tls.insecure_skip_verify = true;
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
@@ -178,18 +181,95 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   out.notes.push(`install as ${dir}/registries.yaml${ca ? ` with the CA beside it` : ''} and restart ${flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent'}`);
 }
 
+/**
+ * A Kubernetes object name (RFC 1123 subdomain: lowercase alphanumerics, `-` and `.`, at most
+ * 253 characters, alphanumeric at both ends), made from the target's name, which may be any
+ * string: the API server refuses `ferry-Site_A`. Also safe as one file-name segment.
+ */
+export function kubernetesName(raw: string): string {
+  const name = raw
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]+/g, '-')
+    .replace(/-{2,}/g, '-')
+    .slice(0, 253)
+    .replace(/^[^a-z0-9]+|[^a-z0-9]+$/g, '');
+  return name || 'ferry';
+}
+
+/** A lock reference without its tag and digest: the repository, as a reference. */
+function repositoryOnly(ref: string): string {
+  const p = parseImageReference(ref);
+  return `${p.registry}/${p.repository}`;
+}
+
+/** How the lock pins each image: `digest` when the reference as written names one (a pull by digest), else `tag`. */
+function pinnedBy(ref: string): 'digest' | 'tag' | undefined {
+  try {
+    return parseImageReference(ref).digest ? 'digest' : 'tag';
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A platform filter changes an index's digest: the mirror holds the stored index, never the
+ * upstream one, so a pull by the upstream index digest through any mirror config finds nothing
+ * on the mirror (and then goes upstream, unreachable behind the gap). Said per image.
+ */
+function filteredDigestWarnings(ctx: RewriteContext, out: MirrorConfigResult): void {
+  for (const img of ctx.lock.images ?? []) {
+    // A tag pull gets the stored index; only a reference by the upstream digest misses.
+    if (!img.storedDigest || img.storedDigest === img.digest || pinnedBy(img.ref) !== 'digest') continue;
+    // Only for registries this config sends to the mirror (Docker's covers docker.io alone).
+    if (!out.mirrors.some((m) => m.upstream === parseImageReference(img.ref).registry)) continue;
+    out.warnings.push(
+      `${img.ref}: the mirror holds the platform-filtered index ${img.storedDigest}, not the upstream ${img.digest}; a pull by the upstream digest is not served by the mirror through this config — reference ${img.storedDigest} (\`ferry rewrite manifests\`/\`rewrite values\` write it) or a platform manifest's digest`,
+    );
+  }
+}
+
 /** OpenShift ImageDigestMirrorSet / ImageTagMirrorSet. */
 async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult, kind: 'idms' | 'itms'): Promise<void> {
-  const list = routes(ctx, opts.registries).map((r) => {
+  let list = routes(ctx, opts.registries).map((r) => {
     out.mirrors.push({ upstream: r.upstream, mirror: r.location });
     return { source: r.upstream, mirrors: [r.location] };
   });
+  if (ctx.mapping.layout === 'flat') {
+    // A flat layout puts every registry's repositories in one namespace: `source: ghcr.io` →
+    // `<mirror>/<prefix>` would send a tag pull of ghcr.io/org/app (not carried) to the
+    // quay.io/org/app the mirror does carry — another image, silently. One entry per carried
+    // repository (as oc-mirror writes them) sends only what the mirror holds; a registry named
+    // with --registry, of which nothing is carried yet, keeps its registry-wide entry.
+    const perRepo = new Map<string, string>();
+    for (const img of ctx.lock.images ?? []) {
+      const look = ctx.lookupImage(repositoryOnly(img.ref));
+      if (look.status === 'mapped') perRepo.set(`${look.upstream.registry}/${look.upstream.repository}`, `${look.mirrorRef.registry}/${look.mirrorRef.repository}`);
+    }
+    const carried = new Set([...perRepo.keys()].map((k) => k.slice(0, k.indexOf('/'))));
+    list = [...list.filter((e) => !carried.has(e.source)), ...[...perRepo].map(([source, mirror]) => ({ source, mirrors: [mirror] }))].sort((a, b) => (a.source < b.source ? -1 : a.source > b.source ? 1 : 0));
+  }
+  if (opts.neverContactSource) list = list.map((e) => ({ ...e, mirrorSourcePolicy: 'NeverContactSource' }));
+  else out.notes.push('mirrorSourcePolicy is unset (AllowContactingSource): a pull the mirror cannot serve is then tried upstream, which behind the gap only times out; --never-contact-source makes it fail at once');
+  const name = kubernetesName(`ferry-${ctx.target.metadata.name}`);
+  if (name !== `ferry-${ctx.target.metadata.name}`) out.notes.push(`metadata.name is ${name}: the target's name ${JSON.stringify(ctx.target.metadata.name)} is not a valid Kubernetes object name as it is`);
   const doc =
     kind === 'idms'
-      ? { apiVersion: 'config.openshift.io/v1', kind: 'ImageDigestMirrorSet', metadata: { name: `ferry-${ctx.target.metadata.name}` }, spec: { imageDigestMirrors: list } }
-      : { apiVersion: 'config.openshift.io/v1', kind: 'ImageTagMirrorSet', metadata: { name: `ferry-${ctx.target.metadata.name}` }, spec: { imageTagMirrors: list } };
+      ? { apiVersion: 'config.openshift.io/v1', kind: 'ImageDigestMirrorSet', metadata: { name }, spec: { imageDigestMirrors: list } }
+      : { apiVersion: 'config.openshift.io/v1', kind: 'ImageTagMirrorSet', metadata: { name }, spec: { imageTagMirrors: list } };
   const file = kind === 'idms' ? 'image-digest-mirror-set.yaml' : 'image-tag-mirror-set.yaml';
   out.files.push({ path: file, content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
+  // CRI-O applies an IDMS to pulls by digest only and an ITMS to pulls by tag only: an image the
+  // lock pins the other way is pulled from upstream (behind the gap: not at all) unless the
+  // other object is applied too. Named, so nobody finds out at the first ImagePullBackOff.
+  const other = kind === 'idms' ? 'tag' : 'digest';
+  const uncovered = (ctx.lock.images ?? []).filter((i) => pinnedBy(i.ref) === other).map((i) => i.ref);
+  if (uncovered.length) {
+    out.warnings.push(
+      kind === 'idms'
+        ? `an ImageDigestMirrorSet serves pulls by digest only; ${uncovered.length} image${uncovered.length === 1 ? ' is' : 's are'} pinned by tag (${uncovered.join(', ')}): pulled by that tag, ${uncovered.length === 1 ? 'it goes' : 'they go'} upstream — apply \`ferry mirror-config itms\` too, or reference ${uncovered.length === 1 ? 'it' : 'them'} by digest`
+        : `an ImageTagMirrorSet serves pulls by tag only; ${uncovered.length} image${uncovered.length === 1 ? ' is' : 's are'} pinned by digest (${uncovered.join(', ')}): pulled by that digest, ${uncovered.length === 1 ? 'it goes' : 'they go'} upstream — apply \`ferry mirror-config idms\` too`,
+    );
+  }
   if (kind === 'idms') out.notes.push('an ImageDigestMirrorSet only serves pulls by digest; add the ImageTagMirrorSet (mirror-config itms) for tags');
   if (ctx.target.registry!.ca) out.notes.push("trust the mirror's CA cluster-wide: image.config.openshift.io/cluster spec.additionalTrustedCA");
   out.notes.push(`oc apply -f ${file}`);
@@ -254,6 +334,7 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     throw new FerryError('USAGE', `mirror-config ${format}: unknown format; choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}`);
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
+  if (opts.neverContactSource && format !== 'idms' && format !== 'itms') throw new FerryError('USAGE', `--never-contact-source is for idms and itms (OpenShift's mirrorSourcePolicy), not ${format}`);
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
   switch (format as MirrorConfigFormat) {
     case 'containerd':
@@ -273,6 +354,13 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     case 'docker':
       await docker(ctx, opts, out);
       break;
+  }
+  filteredDigestWarnings(ctx, out);
+  const hosts = new Set(out.mirrors.map((m) => m.upstream));
+  if (ctx.mapping.layout === 'flat' && hosts.size > 1 && format !== 'idms' && format !== 'itms') {
+    out.warnings.push(
+      `with layout: flat, ${[...hosts].join(', ')} share one namespace on the mirror, and ${format} sends each whole registry there: a pull of an image the mirror does not carry may get another registry's image of the same path (use layout: nested, or mirror-config idms/itms, which name each carried repository)`,
+    );
   }
   out.files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (opts.output) {
