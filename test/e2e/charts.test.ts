@@ -9,6 +9,7 @@ import { mustRun, ROOT, runFerry } from '../support/cli.js';
 import { packageChart, sha256Hex, startStaticServer, writeHelmLayout, writeRepoIndex, type PackagedChart, type StaticServer } from '../support/chart-repo.js';
 import { pushLayoutImage, skopeoRawManifest, writeOciLayout } from '../support/images.js';
 import { freePort, makeTestCa, skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startFerryServe } from '../support/static-http.js';
 
 /**
  * Charts end to end with the built CLI: an HTTP chart repository (real nginx) built from the
@@ -266,6 +267,33 @@ describe('charts: lock, bundle, verify, import', () => {
     expect(r.code, r.stderr).toBe(0);
     const l = JSON.parse(await readFile(path.join(work, 'from-mirror.lock.json'), 'utf8'));
     expect(l.charts[0]).toMatchObject({ name: 'nats', version: '2.14.2', digest: `sha256:${pkgs.nats.digest}`, url: `${mirror.url}/nats-2.14.2.tgz` });
+  });
+  it('ferry serve answers an HTTP chart repository at /charts/ straight from the bundle: index.yaml with relative urls, archives and provenance byte for byte, and a chart client locks from it', async () => {
+    const serve = await startFerryServe([bundle], { cwd: work });
+    try {
+      const text = await (await fetch(`${serve.url}/charts/index.yaml`)).text();
+      const index = parseYaml(text) as { apiVersion: string; entries: Record<string, Array<{ version: string; urls: string[]; digest: string }>> };
+      expect(index.apiVersion).toBe('v1');
+      expect(Object.keys(index.entries)).toEqual(['external-dns', 'keycloak', 'nats', 'webapp']);
+      expect(index.entries.nats.map((e) => e.version)).toEqual(['2.14.2', '2.13.0']);
+      for (const p of [pkgs.nats, pkgs.nats213, pkgs.keycloak, pkgs.webapp, pkgs.externalDns]) {
+        const e = index.entries[p.name].find((x) => x.version === p.version)!;
+        expect(e.urls).toEqual([`${p.name}-${p.version}.tgz`]);
+        expect(e.digest).toBe(p.digest);
+        const body = Buffer.from(await (await fetch(`${serve.url}/charts/${p.name}-${p.version}.tgz`)).arrayBuffer());
+        expect(createHash('sha256').update(body).digest('hex'), `${p.name} ${p.version}`).toBe(p.digest);
+      }
+      expect(Buffer.from(await (await fetch(`${serve.url}/charts/nats-2.14.2.tgz.prov`)).arrayBuffer())).toEqual(await readFile(`${pkgs.nats.file}.prov`));
+      expect((await fetch(`${serve.url}/charts/nats-9.9.9.tgz`)).status).toBe(404);
+      // A chart client resolves the relative url against the repository and gets the locked archive.
+      const m = await writeManifest('from-serve', [{ name: 'nats', repo: `${serve.url}/charts`, version: '2.x', images: 'none' }]);
+      const r = await runFerry(['lock', m], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      const l = JSON.parse(await readFile(path.join(work, 'from-serve.lock.json'), 'utf8'));
+      expect(l.charts[0]).toMatchObject({ name: 'nats', version: '2.14.2', digest: `sha256:${pkgs.nats.digest}` });
+    } finally {
+      await serve.stop();
+    }
   });
 });
 

@@ -4,6 +4,7 @@ import type { ImageSpec } from '../image/spec.js';
 import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
 import { importChart, importChartBlobs, validateChartImport } from './import.js';
+import { chartServeRoutes } from './serve.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
@@ -57,6 +58,7 @@ export const chartKind = {
   fetchPlan: chartFetchPlan,
   importTo: importChart,
   importBlobs: importChartBlobs,
+  serveRoutes: chartServeRoutes,
   validateImport: validateChartImport,
   references: (entry) => [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version), repo: entry.repo, name: entry.name, version: entry.version }],
   locations(entry, m) {
