@@ -207,6 +207,13 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   // the override may point them at the mirror (a shared registry key) or leave them upstream.
   const tests = discovery.images.filter((i) => i.certainty === 'test' && ctx.lookupImage(i.ref).status === 'unmapped').map((i) => i.ref);
   if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; list ${tests.length === 1 ? 'it' : 'them'} in the manifest's images to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
+  // An image an admission webhook fills in is not pulled as written: nothing to override here,
+  // but the injected image must be on the mirror too, and the injector's chart decides it.
+  for (const i of discovery.injected ?? []) {
+    warnings.push(
+      `${i.resource} ${i.fieldPath} (${path.join(where, i.file)}${i.line ? `:${i.line}` : ''}): \`image: auto\` is filled in at admission by Istio's sidecar injector (${i.requestedBy}), not pulled as written; the injected proxy image comes from istiod's values (global.hub, global.proxy.image, global.tag): carry and rewrite the istiod chart (\`ferry rewrite chart <istiod chart>\`) so it injects the mirror's proxy image`,
+    );
+  }
   // Bitnami charts refuse to render when an image was substituted unless this is set; an
   // override that moves their images to the mirror is exactly such a substitution.
   const guard = replacements.length ? allowInsecureImagesKey(chart, '') : undefined;

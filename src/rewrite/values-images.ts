@@ -1,5 +1,5 @@
 import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
-import { checkRegistryHost, parseImageReference, type ImageReference } from '../oci/reference.js';
+import { checkRegistryHost, formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
 import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
@@ -33,6 +33,13 @@ export interface ValueChange {
 export interface ValuesScan {
   changes: ValueChange[];
   unmapped: Array<Omit<Unmapped, 'file'>>;
+  /** Every image the document names (whatever the mirror holds), with its key path. */
+  seen: SeenImage[];
+}
+
+export interface SeenImage {
+  ref: ImageReference;
+  where: string;
 }
 
 const REGISTRY_ONLY_KEYS = new Set(['imageRegistry', 'registry']);
@@ -52,7 +59,9 @@ function tryParse(ref: string): ImageReference | undefined {
 export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, lineOf: (offset: number) => number): ValuesScan {
   const changes: ValueChange[] = [];
   const unmapped: ValuesScan['unmapped'] = [];
+  const seen: SeenImage[] = [];
   const line = (n: Node | undefined) => (n?.range ? lineOf(n.range[0]) : 0);
+  const globalRegistry = documentGlobalRegistry(doc);
   const change = (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
     if (oldV === newV) return;
     changes.push({ path, node: isScalar(node) ? node : undefined, line: line(node), old: oldV, new: newV, kind, image });
@@ -61,7 +70,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   walk(doc.contents, (node, path, key) => {
     if (isMap(node)) {
       if (!readImageMap(node)) return;
-      scanImageMap(node, path, ctx, line, changes, unmapped);
+      scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry });
       return false;
     }
     // An image string at `path`; `loose` accepts a bare name (`image: busybox`).
@@ -70,6 +79,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       const ref = tryParse(value);
       // `image: busybox` is an image; `sidecarImage: enabled` is not unless it looks like one.
       if (!ref || (!loose && !/[:/@]/.test(value))) return;
+      seen.push({ ref, where: formatPath(path) });
       const look = ctx.lookupImage(ref);
       if (look.status === 'mirror') return;
       if (look.status === 'unmapped') {
@@ -116,7 +126,20 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   if (changes.length && isScalar(guard) && guard.value === false) {
     changes.push({ path: ['global', 'security', 'allowInsecureImages'], node: guard, line: line(guard), old: 'false', new: 'true', kind: 'registry', boolean: true });
   }
-  return { changes, unmapped };
+  return { changes, unmapped, seen };
+}
+
+/**
+ * The registry a document sets for every image map that names none (`global.imageRegistry`,
+ * `global.image.registry`, `global.registry`: ingress-nginx's `{{ global.image.registry }}/{{ image }}`),
+ * when it is a registry host.
+ */
+export function documentGlobalRegistry(doc: Document.Parsed): string | undefined {
+  for (const p of [['global', 'imageRegistry'], ['global', 'image', 'registry'], ['global', 'registry']]) {
+    const v = scalarText(doc.getIn(p, true) as Node | undefined);
+    if (v && looksLikeHost(v)) return v;
+  }
+  return undefined;
 }
 
 /**
@@ -124,16 +147,41 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
  * repository spells the upstream repository in full; without a registry key the repository
  * becomes the full mirror path. A digest becomes the stored one when a platform filter changed it.
  */
-export function scanImageMap(node: Node, path: YamlPath, ctx: RewriteContext, line: (n: Node | undefined) => number, changes: ValueChange[], unmapped: ValuesScan['unmapped']): void {
+export function scanImageMap(
+  node: Node,
+  path: YamlPath,
+  ctx: RewriteContext,
+  line: (n: Node | undefined) => number,
+  changes: ValueChange[],
+  unmapped: ValuesScan['unmapped'],
+  doc: { seen?: SeenImage[]; globalRegistry?: string } = {},
+): void {
   const imageMap = readImageMap(node);
   if (!imageMap) return;
+  // A map without a registry of its own, under a document-wide registry: the templates put that
+  // registry in front of the repository, and rewriting the global key moves the image; the
+  // repository must stay as it is (a mirror path in it would follow the global registry twice).
+  if (!imageMap.hasRegistryKey && doc.globalRegistry && !registryIn(scalarText(imageMap.repoNode)!)) {
+    const r = imageMap.ref;
+    const composed = tryParse(`${doc.globalRegistry}/${r.repository.replace(/^library\//, '')}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`);
+    const look = composed && ctx.lookupImage(composed);
+    if (composed && look && (look.status !== 'unmapped' || ctx.lookupImage(r).status === 'unmapped')) {
+      doc.seen?.push({ ref: composed, where: formatPath(path) });
+      if (look.status === 'unmapped') unmapped.push({ line: line(imageMap.repoNode), kind: 'image', ref: formatImageReference(composed), reason: look.reason, where: formatPath(path) });
+      else if (look.status === 'mapped' && look.digestChanged && imageMap.digestNode) {
+        changes.push({ path: [...path, 'digest'], node: isScalar(imageMap.digestNode) ? imageMap.digestNode : undefined, line: line(imageMap.digestNode), old: r.digest!, new: look.mirrorRef.digest!, kind: 'digest', image: formatImageReference(composed) });
+      }
+      return;
+    }
+  }
+  doc.seen?.push({ ref: imageMap.ref, where: formatPath(path) });
   const change = (p: YamlPath, n: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
     if (oldV !== newV) changes.push({ path: p, node: isScalar(n) ? n : undefined, line: line(n), old: oldV, new: newV, kind, image });
   };
   const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode } = imageMap;
   const look = ctx.lookupImage(ref);
   if (look.status === 'mirror') return;
-  const upstream = `${ref.registry}/${ref.repository}${ref.tag ? `:${ref.tag}` : ''}${ref.digest ? `@${ref.digest}` : ''}`;
+  const upstream = formatImageReference(ref);
   if (look.status === 'unmapped') {
     unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: look.reason, where: formatPath(path) });
     return;
@@ -148,6 +196,12 @@ export function scanImageMap(node: Node, path: YamlPath, ctx: RewriteContext, li
     change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}`, 'image', upstream);
   }
   if (look.digestChanged && digestNode) change([...path, 'digest'], digestNode, scalarText(digestNode)!, look.mirrorRef.digest!, 'digest', upstream);
+}
+
+/** Whether a repository value starts with a registry host (`quay.io/x/y`). */
+function registryIn(repo: string): boolean {
+  const first = repo.split('/')[0];
+  return repo.includes('/') && looksLikeHost(first);
 }
 
 interface ImageMap {

@@ -3,7 +3,10 @@ import { Document, isSeq, type Node } from 'yaml';
 import { FerryError } from '../errors.js';
 import type { RewriteContext } from './context.js';
 import { finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped, applyTextEdits, lineIndex } from './edits.js';
-import { scanValuesDocument, type ValueChange } from './values-images.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import { lockEntries } from '../kinds/schema.js';
+import { parseImageReference, type ImageReference } from '../oci/reference.js';
+import { scanValuesDocument, type SeenImage, type ValueChange } from './values-images.js';
 import { formatPath, parseYamlDocuments, scalarEdit, type YamlPath } from './yaml-text.js';
 
 export interface RewriteValuesOptions {
@@ -25,6 +28,7 @@ export interface ScannedValues {
   doc: ReturnType<typeof parseYamlDocuments>[number];
   changes: ValueChange[];
   unmapped: Unmapped[];
+  seen: SeenImage[];
 }
 
 export async function scanValuesFile(file: string, ctx: RewriteContext, text?: string): Promise<ScannedValues> {
@@ -34,12 +38,14 @@ export async function scanValuesFile(file: string, ctx: RewriteContext, text?: s
   const lineOf = lineIndex(src);
   const changes: ValueChange[] = [];
   const unmapped: Unmapped[] = [];
+  const seen: SeenImage[] = [];
   for (const doc of docs) {
     const scan = scanValuesDocument(doc, ctx, lineOf);
     changes.push(...scan.changes);
+    seen.push(...scan.seen);
     unmapped.push(...scan.unmapped.map((u) => ({ ...u, file: abs })));
   }
-  return { file: abs, text: src, doc: docs[0] ?? new Document({}), changes, unmapped };
+  return { file: abs, text: src, doc: docs[0] ?? new Document({}), changes, unmapped, seen };
 }
 
 export function replacementsOf(s: ScannedValues, scope: YamlPath = []): Replacement[] {
@@ -77,13 +83,14 @@ export async function rewriteValues(files: string[], ctx: RewriteContext, opts: 
   for (const f of files) scanned.push(await scanValuesFile(f, ctx));
   const replacements = scanned.flatMap((s) => replacementsOf(s));
   const unmapped = scanned.flatMap((s) => s.unmapped);
+  const warnings = unnamedChartImages(scanned, ctx);
 
   if (opts.inPlace) {
     const changes: FileChange[] = scanned.map((s) => {
       const edits: TextEdit[] = s.changes.filter((c) => c.node).map((c) => (c.boolean ? { start: c.node!.range![0], end: c.node!.range![1], text: c.new } : scalarEdit(c.node!, c.new, s.text)));
       return { file: s.file, before: s.text, after: applyTextEdits(s.text, edits) };
     });
-    return finishRewrite(changes, replacements, unmapped, opts);
+    return finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
   }
 
   const override = new Document({});
@@ -95,6 +102,60 @@ export async function rewriteValues(files: string[], ctx: RewriteContext, opts: 
     const out = path.resolve(opts.output);
     changes.push({ file: out, before: await readTextIfExists(out), after: text });
   }
-  const result = await finishRewrite(changes, replacements, unmapped, opts);
+  const result = await finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
   return { ...result, override: text };
+}
+
+/** The same image, the registry aside (a template may put another in front), as far as the file pins tag and digest. */
+function names(seen: ImageReference, locked: ImageReference): boolean {
+  const repo = (r: ImageReference) => r.repository.replace(/^library\//, '');
+  if (repo(seen) !== repo(locked)) return false;
+  if (seen.tag && locked.tag && seen.tag !== locked.tag) return false;
+  return !(seen.digest && locked.digest && seen.digest !== locked.digest);
+}
+
+/**
+ * A values file moves only the images it names. The lock knows every image a chart deploys
+ * (discovered by rendering it); those of the file's chart that the file does not name — the
+ * chart's own defaults, a subchart's, an image the templates compose from keys the file does not
+ * hold — still come from upstream after the rewrite, and only `rewrite chart` (which renders) can
+ * move them. Say so, naming them, instead of leaving them outside in silence.
+ */
+function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): string[] {
+  const charts = (lockEntries(ctx.lock, 'charts') as ChartLock[]).filter((c) => c.images.length);
+  if (!charts.length) return [];
+  const seen = scanned.flatMap((s) => s.seen.map((x) => x.ref));
+  const parsed = (ref: string): ImageReference | undefined => {
+    try {
+      return parseImageReference(ref);
+    } catch {
+      return undefined;
+    }
+  };
+  const named = (ref: string) => {
+    const l = parsed(ref);
+    return !l || seen.some((s) => names(s, l));
+  };
+  const files = scanned.map((s) => path.basename(s.file)).join(', ');
+  const fileArgs = scanned.map((s) => `-f ${path.basename(s.file)}`).join(' ');
+  const hint = (chart: string) => `run \`ferry rewrite chart <the ${chart} chart directory or .tgz> ${fileArgs}\` instead: it renders the chart and proves every image`;
+  const id = (c: ChartLock) => `${c.name} ${c.version}`;
+  const ofChart = charts.filter((c) => c.images.some(named));
+  if (!ofChart.length) {
+    // The file names images the lock holds apart from any chart: it belongs to none of them.
+    if (seen.some((s) => ctx.lookupImage(s).status !== 'unmapped')) return [];
+    const list = charts.map((c) => `${id(c)}: ${[...c.images].sort().join(', ')}`).join('; ');
+    return [`${files} name${scanned.length === 1 ? 's' : ''} none of the images the lock pins for its charts (${list}), so rewrite values moves none of them: a chart deployed with ${scanned.length === 1 ? 'this file' : 'these files'} still pulls its default images from upstream; ${hint(charts.length === 1 ? charts[0].name : '<name>')}`];
+  }
+  const warnings: string[] = [];
+  for (const c of ofChart) {
+    // Dependencies locked on their own deploy with their parent: the same values file sets them.
+    const deps = charts.filter((d) => d.dependencyOf?.includes(id(c)));
+    const missing = [...new Set([c, ...deps].flatMap((x) => x.images))].filter((i) => !named(i)).sort();
+    if (!missing.length) continue;
+    warnings.push(
+      `chart ${id(c)}: ${missing.length} of the images the lock pins for it ${missing.length === 1 ? 'is' : 'are'} not named in ${files} (${missing.length === 1 ? 'it comes' : 'they come'} from the chart's own values, a subchart or its templates) and still ${missing.length === 1 ? 'comes' : 'come'} from upstream after this rewrite: ${missing.join(', ')}; ${hint(c.name)}`,
+    );
+  }
+  return warnings;
 }

@@ -3,7 +3,7 @@ import { parseImageReference } from '../../../oci/reference.js';
 import { chartDependencies, type LoadedChart } from '../load.js';
 import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
 import { setKey, toGoData } from '../render/goyaml.js';
-import { findRenderedImages, type RenderedFinding } from './rendered.js';
+import { findInjectedPlaceholders, findRenderedImages, type RenderedFinding } from './rendered.js';
 import {
   discoverFromValues,
   type Certainty,
@@ -15,7 +15,7 @@ import {
 } from './values.js';
 
 export * from './values.js';
-export { findRenderedImages, normalizeRef, type RenderedFinding } from './rendered.js';
+export { findInjectedPlaceholders, findRenderedImages, normalizeRef, type InjectedPlaceholder, type RenderedFinding } from './rendered.js';
 
 /**
  * Every image a chart deploys, found by rendering it as `helm template` does (ferry's own
@@ -261,5 +261,10 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     missingDependencies: fromValues.missingDependencies,
     rendered: { kubeVersion: rendered.kubeVersion, documents: rendered.documents.length, warnings: rendered.warnings },
   };
+  const injected = findInjectedPlaceholders(rendered.documents).map((p) => {
+    const s = sourceOf(chart, { ref: 'auto', raw: 'auto', doc: p.doc, fieldPath: p.fieldPath, role: 'workload', certainty: 'certain', line: p.line });
+    return { resource: s.resource!, file: s.file!, line: p.line, fieldPath: p.fieldPath, requestedBy: p.requestedBy };
+  });
+  if (injected.length) result.injected = injected;
   return result;
 }

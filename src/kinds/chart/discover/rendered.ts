@@ -87,6 +87,65 @@ function lineOf(doc: RenderedDocument, path: Array<string | number>): number | u
   }
 }
 
+/**
+ * A container image an admission webhook fills in, not one the kubelet pulls as written: Istio's
+ * `image: auto`, which the sidecar injector replaces with the proxy image from istiod's own values
+ * (global.hub, global.proxy.image, global.tag) when the pod asks for injection — the
+ * `sidecar.istio.io/inject: "true"` label or annotation, or an `inject.istio.io/templates`
+ * annotation (https://istio.io/latest/docs/setup/additional-setup/sidecar-injection/#customizing-injection).
+ * Without that request `auto` is an ordinary image name (docker.io/library/auto).
+ */
+export interface InjectedPlaceholder {
+  doc: RenderedDocument;
+  fieldPath: string;
+  line?: number;
+  /** What asks for the injection, as the pod template says it. */
+  requestedBy: string;
+}
+
+function injectionRequest(podTemplate: unknown, image: string): string | undefined {
+  if (image.trim() !== 'auto' || !isMapObj(podTemplate) || !isMapObj(podTemplate.metadata)) return undefined;
+  const meta = podTemplate.metadata;
+  const annotations = isMapObj(meta.annotations) ? meta.annotations : {};
+  const labels = isMapObj(meta.labels) ? meta.labels : {};
+  const templates = annotations['inject.istio.io/templates'];
+  if (typeof templates === 'string' && templates.trim()) return `inject.istio.io/templates: ${templates.trim()}`;
+  for (const [where, m] of [['label', labels], ['annotation', annotations]] as const) {
+    const v = m['sidecar.istio.io/inject'];
+    if (v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true')) return `sidecar.istio.io/inject: "true" (${where})`;
+  }
+  return undefined;
+}
+
+export function findInjectedPlaceholders(docs: RenderedDocument[]): InjectedPlaceholder[] {
+  const out: InjectedPlaceholder[] = [];
+  for (const doc of docs) {
+    if (doc.object === null || doc.crd) continue;
+    walkPodSpecs(doc.object, [], undefined, (spec, parent, pathParts) => {
+      for (const list of CONTAINER_LISTS) {
+        const cs = spec[list];
+        if (!Array.isArray(cs)) continue;
+        cs.forEach((c, i) => {
+          if (!isMapObj(c) || typeof c.image !== 'string') return;
+          const requestedBy = injectionRequest(parent, c.image);
+          if (!requestedBy) return;
+          const here = [...pathParts, list, i, 'image'];
+          out.push({ doc, fieldPath: here.reduce<string>((acc, p) => joinPath(acc, p), ''), line: lineOf(doc, here), requestedBy });
+        });
+      }
+    });
+  }
+  return out;
+}
+
+/** Every map holding a container list, with the map above it (a pod template's metadata sits there). */
+function walkPodSpecs(node: unknown, pathParts: Array<string | number>, parent: unknown, visit: (spec: Record<string, unknown>, parent: unknown, pathParts: Array<string | number>) => void): void {
+  if (Array.isArray(node)) return node.forEach((x, i) => walkPodSpecs(x, [...pathParts, i], parent, visit));
+  if (!isMapObj(node)) return;
+  if ([...CONTAINER_LISTS].some((k) => Array.isArray(node[k]))) visit(node, parent, pathParts);
+  for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null) walkPodSpecs(v, [...pathParts, k], node, visit);
+}
+
 export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] {
   const out: RenderedFinding[] = [];
   for (const doc of docs) {
@@ -112,8 +171,8 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
       // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
       else if (completeRef(v)) add(v, pathParts, 'operator', 'possible', `a string that looks like an image reference (${name})`);
     };
-    const container = (c: Record<string, unknown>, base: Array<string | number>) => {
-      if (typeof c.image === 'string') {
+    const container = (c: Record<string, unknown>, base: Array<string | number>, podTemplate: unknown) => {
+      if (typeof c.image === 'string' && !injectionRequest(podTemplate, c.image)) {
         const ref = c.image.trim();
         add(ref, [...base, 'image'], 'workload', 'certain');
       }
@@ -136,9 +195,9 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
         });
       }
     };
-    const walk = (node: unknown, pathParts: Array<string | number>) => {
+    const walk = (node: unknown, pathParts: Array<string | number>, parent?: unknown) => {
       if (Array.isArray(node)) {
-        node.forEach((x, i) => walk(x, [...pathParts, i]));
+        node.forEach((x, i) => walk(x, [...pathParts, i], parent));
         return;
       }
       if (!isMapObj(node)) return;
@@ -153,7 +212,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
         if (CONTAINER_LISTS.has(k) && Array.isArray(v)) {
           v.forEach((c, i) => {
             if (isMapObj(c)) {
-              container(c, [...here, i]);
+              container(c, [...here, i], parent);
               for (const [ck, cv] of Object.entries(c)) if (!['image', 'args', 'command', 'env'].includes(ck)) walk(cv, [...here, i, ck]);
             }
           });
@@ -181,7 +240,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
           add(full, here, 'custom-resource', tag || dig ? 'certain' : 'possible', tag || dig ? undefined : 'an image map without a tag or digest');
           continue;
         }
-        walk(v, here);
+        walk(v, here, node);
       }
     };
     walk(doc.object, []);

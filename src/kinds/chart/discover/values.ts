@@ -122,6 +122,11 @@ export interface DiscoveryResult {
   rendered?: { kubeVersion: string; documents: number; warnings: string[]; renderer?: 'ferry' | 'helm' };
   /** Set when rendering failed and the findings come from the values alone (lock falls back so). */
   renderError?: string;
+  /**
+   * Containers whose image an admission webhook fills in (Istio's `image: auto`): not images the
+   * chart pulls; the injected image comes from the injector's own chart (istiod's values).
+   */
+  injected?: Array<{ resource: string; file: string; line?: number; fieldPath: string; requestedBy: string }>;
 }
 
 export interface UserValues {
