@@ -1,12 +1,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, type Document, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type Scalar, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
+import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -119,10 +120,17 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       for (const u of um) unmapped.push({ ...u, file, where: `${where} (custom resource)` });
       return false;
     }
+    if ((key === 'args' || key === 'command' || key === 'env') && isSeq(node)) {
+      const info = describeWorkload(doc.contents, [...p.slice(0, -1), 'image']);
+      if (info.container) scanHandedImages(node, p, String(key), `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''}`, { file, text, ctx, lineOf }, { edits, replacements, unmapped });
+      return false;
+    }
     if (key !== 'image' || !isScalar(node)) return;
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;
     const info = describeWorkload(doc.contents, p);
+    // Istio's `image: auto` in a pod that asks for injection: the injector fills it in at admission.
+    if (info.container && injectionRequest(toPlain(getIn(doc.contents, p.slice(0, -4))), value)) return;
     const custom = !info.container;
     const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
     const line = lineOf(node.range![0]);
@@ -146,6 +154,69 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
   return { edits, replacements, unmapped };
+}
+
+function getIn(node: unknown, path: YamlPath): unknown {
+  let n: unknown = node;
+  for (const k of path) {
+    if (typeof k === 'number') n = isSeq(n) ? n.items[k] : undefined;
+    else n = mapGet(n, k);
+    if (n === undefined) return undefined;
+  }
+  return n;
+}
+
+function toPlain(node: unknown): unknown {
+  return node && typeof node === 'object' && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : undefined;
+}
+
+/**
+ * Images a container hands to its program in `args`/`command` (`--collector-image=REF`, a flag
+ * followed by REF) or in `env` (`SIDECAR_IMAGE: REF`): operators start them later, so they must
+ * be on the mirror too. Moved when the mirror holds them; one named for an image (certain, as
+ * `charts images` calls it) that the mirror lacks is reported, never left upstream in silence.
+ */
+function scanHandedImages(
+  list: YAMLSeq,
+  p: YamlPath,
+  listKey: string,
+  workload: string,
+  at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number },
+  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] },
+): void {
+  const visit = (node: unknown, name: string, value: string, prefix: string, where: string) => {
+    const h = handedImage(name, value);
+    if (!h || !isScalar(node) || !node.range) return;
+    let ref;
+    try {
+      ref = parseImageReference(value.trim());
+    } catch {
+      return;
+    }
+    const line = at.lineOf(node.range[0]);
+    const look = at.ctx.lookupImage(ref);
+    if (look.status === 'mirror') return;
+    if (look.status === 'unmapped') {
+      if (h.certainty === 'certain') out.unmapped.push({ file: at.file, line, kind: 'image', ref: value.trim(), reason: look.reason, where: `${where} (handed to the program)` });
+      return;
+    }
+    out.edits.push(scalarEdit(node, `${prefix}${look.mirror}`, at.text));
+    out.replacements.push({ file: at.file, line, kind: 'image', old: value.trim(), new: look.mirror, where: `${where} (handed to the program)` });
+  };
+  list.items.forEach((item, i) => {
+    const where = `${workload} ${formatPath([...p, i])}`;
+    if (listKey === 'env') {
+      const name = scalarText(mapGet(item, 'name'));
+      const valueNode = mapGet(item, 'value');
+      const value = scalarText(valueNode);
+      if (name && value) visit(valueNode, name, value, '', `${where}.value`);
+      return;
+    }
+    const value = scalarText(item);
+    if (!value) return;
+    const h = handedArg(value, scalarText(list.items[i - 1]), listKey);
+    visit(item, h.name, h.value, h.prefix, where);
+  });
 }
 
 export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {

@@ -98,4 +98,63 @@ describe('rewrite manifests', () => {
     expect(err.code).toBe('VALIDATION');
     expect(err.message).toContain(file);
   });
+  it('moves images a container hands to its program (a --flag-image=REF, a flag then REF, an env variable named for an image) and reports those the mirror lacks', async () => {
+    const dir = await scratch();
+    const file = await write(
+      dir,
+      'operator.yaml',
+      [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata: {name: op}',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      containers:',
+        '        - name: manager',
+        '          image: nginx:1.27',
+        '          args:',
+        '            - --log-level=2',
+        '            - --acme-solver-image=quay.io/jetstack/cert-manager-controller:v1.16.0',
+        '            - --sidecar-image',
+        '            - docker.io/bitnami/redis:7.4',
+        '            - --helper-image=quay.io/example/not-carried:1.0',
+        '          env:',
+        '            - {name: RELOADER_IMAGE, value: "ghcr.io/example/app:2.0"}',
+        '            - {name: LOG_FORMAT, value: json}',
+        '',
+      ].join('\n'),
+    );
+    const r = await rewriteManifests([file], await fixtureContext(), { allowUnmapped: true });
+    expect(r.replacements.map((x) => [x.line, x.new])).toEqual([
+      [9, `${MIRROR}/docker.io/library/nginx:1.27`],
+      [12, `${MIRROR}/quay.io/jetstack/cert-manager-controller:v1.16.0`],
+      [14, `${MIRROR}/docker.io/bitnami/redis:7.4`],
+      [17, `${MIRROR}/ghcr.io/example/app:2.0`],
+    ]);
+    expect(r.unmapped).toEqual([expect.objectContaining({ line: 15, ref: 'quay.io/example/not-carried:1.0', where: expect.stringContaining('handed to the program') })]);
+    const c = (parseAllDocuments(await readFile(file, 'utf8'))[0].toJS() as { spec: { template: { spec: { containers: Array<{ args: string[]; env: Array<{ value: string }> }> } } } }).spec.template.spec.containers[0];
+    expect(c.args).toEqual([
+      '--log-level=2',
+      `--acme-solver-image=${MIRROR}/quay.io/jetstack/cert-manager-controller:v1.16.0`,
+      '--sidecar-image',
+      `${MIRROR}/docker.io/bitnami/redis:7.4`,
+      '--helper-image=quay.io/example/not-carried:1.0',
+    ]);
+    expect(c.env.map((e) => e.value)).toEqual([`${MIRROR}/ghcr.io/example/app:2.0`, 'json']);
+  });
+
+  it("Istio's image: auto in a pod that asks for injection is left for the injector; without the request it is an image like any other", async () => {
+    const dir = await scratch();
+    const pod = (annotations: string) =>
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: gw}\nspec:\n  template:\n    metadata:\n      annotations: {${annotations}}\n    spec:\n      containers:\n        - name: istio-proxy\n          image: auto\n`;
+    const injected = await write(dir, 'gw.yaml', pod('inject.istio.io/templates: gateway'));
+    const before = await readFile(injected, 'utf8');
+    const r = await rewriteManifests([injected], await fixtureContext(), {});
+    expect(r.unmapped).toEqual([]);
+    expect(await readFile(injected, 'utf8')).toBe(before);
+    const plain = await write(dir, 'plain.yaml', pod('team: x'));
+    const p = await rewriteManifests([plain], await fixtureContext(), { allowUnmapped: true });
+    expect(p.unmapped).toEqual([expect.objectContaining({ ref: 'auto' })]);
+  });
 });

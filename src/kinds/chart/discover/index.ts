@@ -15,7 +15,7 @@ import {
 } from './values.js';
 
 export * from './values.js';
-export { findInjectedPlaceholders, findRenderedImages, normalizeRef, type InjectedPlaceholder, type RenderedFinding } from './rendered.js';
+export { findInjectedPlaceholders, findRenderedImages, handedArg, handedImage, injectionRequest, normalizeRef, type InjectedPlaceholder, type RenderedFinding } from './rendered.js';
 
 /**
  * Every image a chart deploys, found by rendering it as `helm template` does (ferry's own

@@ -63,6 +63,36 @@ function completeRef(s: string): boolean {
   return t.includes('/') && (HAS_TAG.test(lastSeg) || t.includes('@sha256:'));
 }
 
+/**
+ * An image handed to an operator in a flag or a variable (`--collector-image=REF`, `SIDECAR_IMAGE`):
+ * certain when the name says image and the value is complete; possible with the reason otherwise;
+ * undefined when the value is no image reference. Shared by discovery and `rewrite manifests`.
+ */
+export function handedImage(name: string, value: string): { certainty: Certainty; reason?: string } | undefined {
+  const v = value.trim();
+  const named = /image/i.test(name);
+  // A flag or variable named for an image takes Docker Hub's short form too
+  // (`--collector-image=otel/opentelemetry-collector-k8s:0.158.0`) when it has a tag or digest;
+  // anything else must name its registry host to count.
+  if (!STRICT_REF.test(v) && !(named && HAS_TAG.test(v) && /^[a-z0-9][a-z0-9._/-]*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/.test(v) && normalizeRef(v) !== undefined)) return undefined;
+  if (named && (completeRef(v) || (!v.includes('/') && HAS_TAG.test(v)))) return { certainty: 'certain' };
+  if (named) return { certainty: 'possible', reason: 'an image handed to an operator without a tag or digest' };
+  // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
+  if (completeRef(v)) return { certainty: 'possible', reason: `a string that looks like an image reference (${name})` };
+  return undefined;
+}
+
+/**
+ * The images a container's `args`/`command` item hands over: `--flag-image=REF` (the reference
+ * after the `=`), `--flag-image REF` (this item, named by the one before), or a bare item.
+ */
+export function handedArg(item: string, previous: unknown, listKey: string): { name: string; value: string; prefix: string } {
+  const m = /^(\s*--?([\w.-]+)=)(.+)$/.exec(item);
+  if (m) return { name: m[2], value: m[3], prefix: m[1] };
+  if (typeof previous === 'string' && /^--?[\w.-]*image[\w.-]*$/i.test(previous.trim())) return { name: previous, value: item, prefix: '' };
+  return { name: listKey, value: item, prefix: '' };
+}
+
 const POSITIONED = new WeakMap<RenderedDocument, Node | null>();
 
 /** Find the template line of a field: the document text parsed with positions (once per document), walked along the path. */
@@ -103,7 +133,8 @@ export interface InjectedPlaceholder {
   requestedBy: string;
 }
 
-function injectionRequest(podTemplate: unknown, image: string): string | undefined {
+/** What asks Istio to inject into a pod whose container image is `auto` (undefined: nothing; then `auto` is an image). */
+export function injectionRequest(podTemplate: unknown, image: string): string | undefined {
   if (image.trim() !== 'auto' || !isMapObj(podTemplate) || !isMapObj(podTemplate.metadata)) return undefined;
   const meta = podTemplate.metadata;
   const annotations = isMapObj(meta.annotations) ? meta.annotations : {};
@@ -160,16 +191,8 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
       out.push({ ref, raw: raw.trim(), doc, fieldPath, role: finalRole, certainty: doc.test && certainty === 'certain' ? 'test' : certainty, reason, line: lineOf(doc, pathParts) });
     };
     const handedOver = (name: string, value: string, pathParts: Array<string | number>) => {
-      const v = value.trim();
-      const named = /image/i.test(name);
-      // A flag or variable named for an image takes Docker Hub's short form too
-      // (`--collector-image=otel/opentelemetry-collector-k8s:0.158.0`) when it has a tag or digest;
-      // anything else must name its registry host to count.
-      if (!STRICT_REF.test(v) && !(named && HAS_TAG.test(v) && /^[a-z0-9][a-z0-9._/-]*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/.test(v) && normalizeRef(v) !== undefined)) return;
-      if (named && (completeRef(v) || (!v.includes('/') && HAS_TAG.test(v)))) add(v, pathParts, 'operator', 'certain');
-      else if (named) add(v, pathParts, 'operator', 'possible', 'an image handed to an operator without a tag or digest');
-      // unnamed strings only with a tag or digest: `k8s.io/ingress-nginx` is a class name, not an image
-      else if (completeRef(v)) add(v, pathParts, 'operator', 'possible', `a string that looks like an image reference (${name})`);
+      const h = handedImage(name, value);
+      if (h) add(value.trim(), pathParts, 'operator', h.certainty, h.reason);
     };
     const container = (c: Record<string, unknown>, base: Array<string | number>, podTemplate: unknown) => {
       if (typeof c.image === 'string' && !injectionRequest(podTemplate, c.image)) {
@@ -181,12 +204,8 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
         if (!Array.isArray(list)) continue;
         list.forEach((a, i) => {
           if (typeof a !== 'string') return;
-          // --flag-image=REF, --flag-image REF (next item), or a bare REF
-          const m = /^--?([\w.-]+)=(.+)$/.exec(a.trim());
-          if (m) return handedOver(m[1], m[2], [...base, key, i]);
-          const prev = i > 0 ? list[i - 1] : undefined;
-          if (typeof prev === 'string' && /^--?[\w.-]*image[\w.-]*$/i.test(prev.trim())) return handedOver(prev, a, [...base, key, i]);
-          handedOver(key, a, [...base, key, i]);
+          const h = handedArg(a.trim(), i > 0 ? list[i - 1] : undefined, key);
+          handedOver(h.name, h.value, [...base, key, i]);
         });
       }
       if (Array.isArray(c.env)) {
