@@ -104,6 +104,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
+  const warnings: string[] = [];
   if (scalarText(mapGet(doc.contents, 'kind')) === 'Kustomization') scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
@@ -130,7 +131,13 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     if (!value || value.includes('{{')) return;
     const info = describeWorkload(doc.contents, p);
     // Istio's `image: auto` in a pod that asks for injection: the injector fills it in at admission.
-    if (info.container && injectionRequest(toPlain(getIn(doc.contents, p.slice(0, -4))), value)) return;
+    const injected = info.container ? injectionRequest(toPlain(getIn(doc.contents, p.slice(0, -4))), value) : undefined;
+    if (injected) {
+      warnings.push(
+        `${file}:${lineOf(node.range![0])}: ${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)} is "auto", filled in at admission by Istio's injector (${injected}): the proxy image comes from istiod's values; carry the istiod chart and rewrite it too`,
+      );
+      return;
+    }
     const custom = !info.container;
     const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
     const line = lineOf(node.range![0]);
@@ -153,7 +160,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     edits.push(scalarEdit(node, look.mirror, text));
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
-  return { edits, replacements, unmapped };
+  return { edits, replacements, unmapped, warnings };
 }
 
 function getIn(node: unknown, path: YamlPath): unknown {
@@ -225,6 +232,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const changes: FileChange[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
+  const warnings: string[] = [];
   for (const file of files) {
     const text = await readText(file, 'manifest');
     const lineOf = lineIndex(text);
@@ -234,8 +242,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
+      warnings.push(...r.warnings);
     }
     changes.push({ file, before: text, after: applyTextEdits(text, edits) });
   }
-  return finishRewrite(changes, replacements, unmapped, opts);
+  return finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
 }

@@ -152,6 +152,7 @@ describe('rewrite manifests', () => {
     const before = await readFile(injected, 'utf8');
     const r = await rewriteManifests([injected], await fixtureContext(), {});
     expect(r.unmapped).toEqual([]);
+    expect(r.warnings).toEqual([expect.stringMatching(/gw\.yaml:11: Deployment\/gw .*is "auto", filled in at admission by Istio's injector \(inject\.istio\.io\/templates: gateway\)/)]);
     expect(await readFile(injected, 'utf8')).toBe(before);
     const plain = await write(dir, 'plain.yaml', pod('team: x'));
     const p = await rewriteManifests([plain], await fixtureContext(), { allowUnmapped: true });
