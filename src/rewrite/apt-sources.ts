@@ -149,7 +149,8 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
     const abs = path.resolve(f);
     const text = await readText(abs, 'APT sources file');
     const before = { edits: scan.edits.length };
-    const deb822 = abs.endsWith('.sources') || (/^\s*(Types|URIs)\s*:/im.test(text) && !/^\s*deb(-src)?\s/m.test(text));
+    // `[ \t]*`, not `\s*`: with /m, `^\s*` runs across every blank line from every line start (quadratic in the line count).
+    const deb822 = abs.endsWith('.sources') || (/^[ \t]*(Types|URIs)[ \t]*:/im.test(text) && !/^[ \t]*deb(-src)?\s/m.test(text));
     if (deb822) scanDeb822(text, abs, ctx, keyring, scan);
     else scanOneLine(text, abs, ctx, keyring, scan);
     const after = applyTextEdits(text, scan.edits.slice(before.edits));
