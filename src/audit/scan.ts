@@ -416,7 +416,26 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   });
 }
 
-export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult> {
+/** The references and settings of one file's text, by its type (synchronous: bounded input, linear patterns). */
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): void {
+  switch (type) {
+    case 'yaml':
+    case 'json':
+      return scanYaml(rel, text, refs, settings);
+    case 'toml':
+      return scanToml(rel, text, refs, settings);
+    case 'env':
+      return scanEnv(rel, text, refs, settings);
+    case 'apt-list':
+      return scanAptList(rel, text, refs);
+    case 'apt-sources':
+      return scanAptSources(rel, text, refs);
+    default:
+      return scanText(rel, text, refs, settings);
+  }
+}
+
+export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const w: Walk = { files: [], skipped: [], roots };
   const explicit = new Set<string>();
@@ -458,26 +477,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd()): 
     const type = fileTypeOf(abs);
     files.push({ file: rel, type, text });
     const refs: Reference[] = [];
-    switch (type) {
-      case 'yaml':
-      case 'json':
-        scanYaml(rel, text, refs, settings);
-        break;
-      case 'toml':
-        scanToml(rel, text, refs, settings);
-        break;
-      case 'env':
-        scanEnv(rel, text, refs, settings);
-        break;
-      case 'apt-list':
-        scanAptList(rel, text, refs);
-        break;
-      case 'apt-sources':
-        scanAptSources(rel, text, refs);
-        break;
-      default:
-        scanText(rel, text, refs, settings);
-    }
+    scanFileText(rel, type, text, refs, settings);
     const seen = new Set<string>();
     for (const r of refs) {
       const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
