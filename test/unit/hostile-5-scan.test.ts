@@ -145,3 +145,28 @@ describe('what reaches a CSV from scanned files', () => {
     expect(csvField('docker.io/a:1')).toBe('docker.io/a:1');
   });
 });
+
+describe('what reaches the HTML report and the terminal from scanned files', () => {
+  it('markup and control characters in values, keys and file names are text in the report, never elements', async () => {
+    const { renderReportHtml } = await import('../../src/audit/render-html.js');
+    const { buildInventory } = await import('../../src/audit/inventory.js');
+    const { buildConnectionModel } = await import('../../src/audit/model.js');
+    const { validateManifest } = await import('../../src/kinds/schema.js');
+    const dir = await tmp();
+    const evil = '<img src=x onerror=alert(1)>';
+    await writeFile(path.join(dir, `${evil}\u001b]0;pwned\u0007.yaml`), `"</style><script>alert(2)</script>": "https://x.example.com/<svg/onload=alert(3)>"\nimage: "r.example.com/a/b:1\u001b[2J"\n`);
+    execFileSync('mkfifo', [path.join(dir, '<u>pipe')]);
+    const scan = await scanPaths([dir], dir);
+    const loaded = { manifest: validateManifest({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'w' } }, 'inline'), file: 'w.yaml', dir: '.', digest: 'sha256:x' };
+    const model = buildConnectionModel(loaded);
+    const audit = auditReferences(model, undefined, scan, { manifestFile: 'w.yaml', kinds: [] });
+    expect(audit.findings.length).toBeGreaterThan(0);
+    const html = renderReportHtml({ generator: 'ferry test', manifestFile: 'w.yaml', inventory: buildInventory(model), audit, auditPaths: [dir], warnings: [] });
+    expect(html).not.toMatch(/<img|<script|<svg|<u>|\u001b|\u0007/);
+    expect(html).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    expect(html).toContain('&lt;u&gt;pipe');
+    const md = renderAuditMarkdown(audit);
+    const { escapeControls } = await import('../../src/ui/escape.js');
+    expect(escapeControls(md)).not.toMatch(/[\u0000-\u0008\u000b-\u001f]/);
+  });
+});
