@@ -8,7 +8,7 @@ import { registryMappingFor } from '../mapping/index.js';
 import { parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import type { ChartRender } from './charts.js';
-import type { Reference, ScanResult, Setting } from './scan.js';
+import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -70,7 +70,9 @@ export interface AuditReport {
   mitigations: MitigationResult[];
   /** Manifest charts rendered with values found in the scan (audit/charts.ts), and those that could not be. */
   charts: ChartRender[];
-  summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number; unrenderedCharts: number };
+  /** Files found but not read, and why (scan.ts SkippedFile); `unscanned` ones fail either --fail-on. */
+  skipped: SkippedFile[];
+  summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number; unrenderedCharts: number; unscannedFiles: number };
   failOn?: 'unmapped' | 'unmitigated';
   failed: boolean;
 }
@@ -251,12 +253,16 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   summary.unmetConnectionChecks = checks.filter((c) => c.subject === 'connection' && c.status === 'unmet').length;
   const charts = opts.charts ?? [];
   summary.unrenderedCharts = charts.filter((c) => c.status === 'not-rendered').length;
-  // A chart that could not be rendered leaves its templates unaudited: either --fail-on fails.
+  const skipped = scan.skipped ?? [];
+  summary.unscannedFiles = skipped.filter((s) => s.unscanned).length;
+  // A chart that could not be rendered leaves its templates unaudited, a file that could not be
+  // read (too large, unreadable, a link out of the scanned paths) its references: either --fail-on fails.
+  const unaudited = summary.unrenderedCharts > 0 || summary.unscannedFiles > 0;
   const failed =
     opts.failOn === 'unmapped'
-      ? summary.undeclared > 0 || summary.unrenderedCharts > 0
+      ? summary.undeclared > 0 || unaudited
       : opts.failOn === 'unmitigated'
-        ? summary.undeclared > 0 || summary.unrenderedCharts > 0 || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
+        ? summary.undeclared > 0 || unaudited || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
         : false;
   return {
     manifest: opts.manifestFile,
@@ -266,6 +272,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     checks,
     mitigations,
     charts,
+    skipped,
     summary,
     failOn: opts.failOn,
     failed,

@@ -355,8 +355,16 @@ export function renderInventoryMarkdown(inv: Inventory): string {
   return out.join('\n');
 }
 
+/**
+ * One CSV cell. A cell a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, a tab or CR
+ * first: `=cmd|' /C calc'!A0`, `=HYPERLINK(…)`) gets a leading `'` (OWASP's CSV injection
+ * defence): these files are opened in Excel by compliance, and a scanned value or a manifest
+ * field must stay text there. The `'` is visible to a script reading the CSV; JSON carries the
+ * values unchanged.
+ */
 export function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
+  const text = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
+  return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
 export function renderInventoryCsv(inv: Inventory): string {

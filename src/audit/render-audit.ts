@@ -7,7 +7,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   if (r.target) out.push(`Mirror target: ${r.target}`, '');
   out.push(`${r.files} file(s) scanned, ${r.findings.length} reference(s) found.`, '');
   out.push('## Summary', '');
-  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)], ['charts not rendered', String(r.summary.unrenderedCharts)]]), '');
+  out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)], ['charts not rendered', String(r.summary.unrenderedCharts)], ['files not scanned', String(r.summary.unscannedFiles)]]), '');
   out.push('## References', '');
   out.push(
     mdTable(
@@ -19,6 +19,10 @@ export function renderAuditMarkdown(r: AuditReport): string {
   if (r.charts.length) {
     out.push('## Charts rendered with scanned values', '');
     out.push(mdTable(['Chart', 'Version', 'Values files', 'Status', 'Images', 'Reason'], r.charts.map((c) => [c.chart, c.version ?? '', c.values.join(', '), c.status, String(c.images), c.reason ?? ''])), '');
+  }
+  if (r.skipped.length) {
+    out.push('## Files not scanned', '');
+    out.push(mdTable(['File', 'Reason', 'Unaudited'], r.skipped.map((s) => [s.file, s.reason, s.unscanned ? 'yes' : ''])), '');
   }
   out.push('## Mitigations', '');
   out.push(mdTable(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], r.mitigations.map((m) => [m.title, m.type, m.requirement, m.status, String(m.referenced)])), '');

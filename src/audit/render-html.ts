@@ -338,6 +338,11 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
         ),
       );
     }
+    if (a.skipped?.length) {
+      // Files the scan found but did not read: the unaudited ones hold configuration nobody looked at.
+      out.push('<h3>Files not scanned</h3>');
+      out.push(table(['File', 'Reason', 'Unaudited'], a.skipped.map((s) => [`<span class="mono">${esc(s.file)}</span>`, esc(s.reason), s.unscanned ? badge('unaudited', 'bad') : ''])));
+    }
     out.push('<h3>Mitigations</h3>');
     const mTone = (s: string) => (s === 'met' ? 'ok' : s === 'unmet' ? 'bad' : s === 'exception' ? 'warn' : 'muted');
     out.push(table(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], a.mitigations.map((m) => [esc(m.title), esc(m.type), esc(m.requirement), badge(m.status, mTone(m.status)), String(m.referenced)])));

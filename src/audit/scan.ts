@@ -1,8 +1,9 @@
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
+import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 
 /**
@@ -45,14 +46,32 @@ export interface ScannedFile {
   text: string;
 }
 
+/**
+ * A file the scan did not read, and why. `unscanned` ones hold configuration the audit could not
+ * see (too large, unreadable, a link out of the scanned paths, over the total budget): they are
+ * counted in the audit's summary and fail `--fail-on`; the others (binary files, FIFOs, sockets,
+ * devices, dangling or looping links) hold nothing to scan.
+ */
+export interface SkippedFile {
+  file: string;
+  reason: string;
+  unscanned: boolean;
+}
+
 export interface ScanResult {
   files: ScannedFile[];
   references: Reference[];
   settings: Setting[];
+  /** Files found but not read (always set by scanPaths). */
+  skipped?: SkippedFile[];
 }
 
 const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
-const MAX_BYTES = 5 * 1024 * 1024;
+/** A file larger than this is not read (it is reported, never silently dropped). */
+export const MAX_BYTES = 5 * 1024 * 1024;
+/** All the text one scan holds in memory (checks look at every file's text). */
+export const MAX_TOTAL_BYTES = 256 * 1024 * 1024;
+const MIB = (n: number) => `${n / 1024 / 1024} MiB`;
 
 export function fileTypeOf(file: string): FileType {
   const base = path.basename(file).toLowerCase();
@@ -100,11 +119,18 @@ export function containerImagePath(keyPath: string): boolean {
  * could also be another word (a values key named `image`), only a reference with a `/` or a `:`
  * counts; `'container'`: a container's image field, where a bare name is an image too.
  */
+/** `text` without the trailing characters in `chars` (a loop: `[.,;:]+$` backtracks quadratically on a long run). */
+export function trimEndChars(text: string, chars: string): string {
+  let end = text.length;
+  while (end > 0 && chars.includes(text[end - 1])) end--;
+  return text.slice(0, end);
+}
+
 export function referencesIn(value: string, imageContext: boolean | 'container'): Array<{ kind: RefKind; value: string }> {
   const out: Array<{ kind: RefKind; value: string }> = [];
   let rest = value;
   for (const m of value.matchAll(URL_RE)) {
-    const url = m[0].replace(/[.,;:]+$/, '');
+    const url = trimEndChars(m[0], '.,;:');
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
     rest = rest.replace(m[0], ' ');
   }
@@ -131,20 +157,48 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   return out;
 }
 
-async function walk(p: string, out: string[]): Promise<void> {
+interface Walk {
+  files: string[];
+  skipped: SkippedFile[];
+  /** The scanned paths, resolved: a link into one of them is scanned under its own name. */
+  roots: string[];
+}
+
+const within = (file: string, root: string) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+
+/**
+ * Collect the regular files under `p`. A path given on the command line is followed wherever it
+ * leads; inside a directory nothing is followed: a symbolic link is never opened (a link into the
+ * scanned paths is scanned under its target's name, a link out of them is reported — pass its
+ * target to scan it), and FIFOs, sockets and devices are reported, never opened.
+ */
+async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
   let s;
   try {
-    s = await stat(p);
-  } catch {
-    throw new FerryError('USAGE', `${p}: no such file or directory`, { hint: 'Pass the files or directories to audit.' });
+    s = explicit ? await stat(p) : await lstat(p);
+  } catch (err) {
+    if (!explicit) return void w.skipped.push({ file: p, reason: `cannot read: ${(err as Error).message}`, unscanned: true });
+    throw unreadableFile(p, 'file or directory to audit', err, { hint: 'Pass the files or directories to audit.' });
+  }
+  if (s.isSymbolicLink()) {
+    const target = await realpath(p).catch(() => undefined);
+    if (!target) w.skipped.push({ file: p, reason: 'symbolic link that leads nowhere (dangling or a loop), not followed', unscanned: false });
+    else if (!w.roots.some((r) => within(target, r))) w.skipped.push({ file: p, reason: `symbolic link out of the scanned paths (to ${target}), not followed: pass the target to scan it`, unscanned: true });
+    return;
   }
   if (s.isDirectory()) {
-    const entries = (await readdir(p)).sort();
+    let entries: string[];
+    try {
+      entries = (await readdir(p)).sort();
+    } catch (err) {
+      return void w.skipped.push({ file: p, reason: `cannot read the directory: ${(err as Error).message}`, unscanned: true });
+    }
     for (const e of entries) {
       if (SKIP_DIRS.has(e)) continue;
-      await walk(path.join(p, e), out);
+      await walk(path.join(p, e), w, false);
     }
-  } else if (s.isFile()) out.push(p);
+  } else if (s.isFile()) w.files.push(p);
+  else w.skipped.push({ file: p, reason: `${specialKind(s)}, not read`, unscanned: false });
 }
 
 function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
@@ -232,7 +286,31 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
 function unquote(v: string): string {
   const t = v.trim();
   if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) return t.slice(1, -1);
-  return t.replace(/\s+#.*$/, '');
+  // A trailing comment: cut at the first blank-then-#, found without a backtracking `\s+#.*$`.
+  const hash = t.search(/\s#/);
+  return hash < 0 ? t : t.slice(0, hash).trimEnd();
+}
+
+/**
+ * The quoted strings in a TOML value, left to right, in one pass (a regex over `"…"` retried at
+ * every quote of an unterminated string is quadratic). Escapes are kept as written.
+ */
+export function tomlStrings(value: string): string[] {
+  const out: string[] = [];
+  let i = 0;
+  while (i < value.length) {
+    const q = value[i];
+    if (q !== '"' && q !== "'") {
+      i++;
+      continue;
+    }
+    let j = i + 1;
+    while (j < value.length && value[j] !== q) j += q === '"' && value[j] === '\\' ? 2 : 1;
+    if (j >= value.length) break; // unterminated: nothing more is a string
+    out.push(value.slice(i + 1, j));
+    i = j + 1;
+  }
+  return out;
 }
 
 function scanToml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
@@ -241,12 +319,16 @@ function scanToml(file: string, text: string, refs: Reference[], settings: Setti
     const line = raw.trim();
     const n = i + 1;
     if (!line || line.startsWith('#')) return;
-    const header = /^\[\[?\s*([^\]]+?)\s*\]\]?/.exec(line);
-    if (header) {
-      table = header[1].replace(/"/g, '');
+    // `[table]` / `[[array]]`: to the first `]`, with no nested quantifiers (the lazy form backtracked cubically).
+    const header = /^\[\[?([^\]]*)\]/.exec(line);
+    if (header && header[1].trim()) {
+      table = header[1].trim().replace(/"/g, '');
       return;
     }
-    const kv = /^("?[A-Za-z0-9_.-]+"?(?:\s*\.\s*"?[A-Za-z0-9_-]+"?)*)\s*=\s*(.*)$/.exec(line);
+    // `key = value`: the key is what comes before the first `=` (bare or quoted, dotted); checked with one character class.
+    const eq = line.indexOf('=');
+    const keyText = eq > 0 ? line.slice(0, eq).trimEnd() : '';
+    const kv = keyText && /^[A-Za-z0-9_."\s-]+$/.test(keyText) && /[A-Za-z0-9_-]/.test(keyText) ? [line, keyText, line.slice(eq + 1).trimStart()] : null;
     if (!kv) {
       for (const r of referencesIn(line, false)) refs.push({ file, line: n, keyPath: table || undefined, ...r });
       return;
@@ -254,7 +336,7 @@ function scanToml(file: string, text: string, refs: Reference[], settings: Setti
     const key = [table, kv[1].replace(/["\s]/g, '')].filter(Boolean).join('.');
     const value = kv[2].trim();
     if (!value.startsWith('[') && !value.startsWith('{')) settings.push({ file, line: n, key, value: unquote(value), source: 'structured' });
-    const strings = [...value.matchAll(/"((?:[^"\\]|\\.)*)"|'([^']*)'/g)].map((m) => m[1] ?? m[2]);
+    const strings = tomlStrings(value);
     const imageCtx = imageKeyPath(key);
     for (const s of strings.length ? strings : [value]) for (const r of referencesIn(s, imageCtx)) refs.push({ file, line: n, keyPath: key, ...r });
   });
@@ -334,43 +416,68 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   });
 }
 
-export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult> {
-  const all: string[] = [];
-  for (const p of inputs) await walk(path.resolve(cwd, p), all);
-  const unique = [...new Set(all)].sort();
+/** The references and settings of one file's text, by its type (synchronous: bounded input, linear patterns). */
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): void {
+  switch (type) {
+    case 'yaml':
+    case 'json':
+      return scanYaml(rel, text, refs, settings);
+    case 'toml':
+      return scanToml(rel, text, refs, settings);
+    case 'env':
+      return scanEnv(rel, text, refs, settings);
+    case 'apt-list':
+      return scanAptList(rel, text, refs);
+    case 'apt-sources':
+      return scanAptSources(rel, text, refs);
+    default:
+      return scanText(rel, text, refs, settings);
+  }
+}
+
+export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult & { skipped: SkippedFile[] }> {
+  const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
+  const w: Walk = { files: [], skipped: [], roots };
+  const explicit = new Set<string>();
+  for (const p of inputs) {
+    const abs = path.resolve(cwd, p);
+    const before = w.files.length;
+    await walk(abs, w, true);
+    if (w.files.length === before + 1 && w.files[before] === abs) explicit.add(abs);
+  }
+  const unique = [...new Set(w.files)].sort();
   const files: ScannedFile[] = [];
   const references: Reference[] = [];
   const settings: Setting[] = [];
+  const relOf = (abs: string) => path.relative(cwd, abs).split(path.sep).join('/') || path.basename(abs);
+  const skipped: SkippedFile[] = w.skipped.map((x) => ({ ...x, file: relOf(x.file) }));
+  let budget = MAX_TOTAL_BYTES;
   for (const abs of unique) {
-    const s = await stat(abs);
-    if (s.size > MAX_BYTES) continue;
-    const buf = await readFile(abs);
-    if (buf.includes(0)) continue; // binary
+    const rel = relOf(abs);
+    const limit = Math.min(MAX_BYTES, budget);
+    const buf = await readRegularFile(abs, limit, { follow: explicit.has(abs) });
+    if (!Buffer.isBuffer(buf)) {
+      const reason =
+        buf.why !== 'too-large'
+          ? buf.why === 'link'
+            ? 'became a symbolic link while scanning, not followed'
+            : buf.reason
+          : limit < MAX_BYTES
+            ? `not read: the scan already holds ${MIB(MAX_TOTAL_BYTES - budget)} of text, its bound is ${MIB(MAX_TOTAL_BYTES)} (audit fewer files at once)`
+            : `${buf.reason}: larger than the ${MIB(MAX_BYTES)} a scanned file may have, not read`;
+      skipped.push({ file: rel, reason, unscanned: buf.why !== 'special' });
+      continue;
+    }
+    if (buf.includes(0)) {
+      skipped.push({ file: rel, reason: 'binary (holds NUL bytes), not scanned', unscanned: false });
+      continue;
+    }
+    budget -= buf.length;
     const text = buf.toString('utf8');
-    const rel = path.relative(cwd, abs).split(path.sep).join('/') || path.basename(abs);
     const type = fileTypeOf(abs);
     files.push({ file: rel, type, text });
     const refs: Reference[] = [];
-    switch (type) {
-      case 'yaml':
-      case 'json':
-        scanYaml(rel, text, refs, settings);
-        break;
-      case 'toml':
-        scanToml(rel, text, refs, settings);
-        break;
-      case 'env':
-        scanEnv(rel, text, refs, settings);
-        break;
-      case 'apt-list':
-        scanAptList(rel, text, refs);
-        break;
-      case 'apt-sources':
-        scanAptSources(rel, text, refs);
-        break;
-      default:
-        scanText(rel, text, refs, settings);
-    }
+    scanFileText(rel, type, text, refs, settings);
     const seen = new Set<string>();
     for (const r of refs) {
       const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
@@ -379,5 +486,5 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd()): 
       references.push(r);
     }
   }
-  return { files, references, settings };
+  return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }

@@ -50,6 +50,7 @@ export function auditFailure(r: AuditReport): string[] {
   const findings = r.findings.filter((f) => classes.includes(f.class));
   const reasons: string[] = [];
   if (r.summary.undeclared) reasons.push(`${r.summary.undeclared} undeclared external reference${r.summary.undeclared === 1 ? '' : 's'}`);
+  if (r.summary.unscannedFiles) reasons.push(`${r.summary.unscannedFiles} file${r.summary.unscannedFiles === 1 ? '' : 's'} not scanned (references unaudited)`);
   if (r.summary.unrenderedCharts) reasons.push(`${r.summary.unrenderedCharts} chart${r.summary.unrenderedCharts === 1 ? '' : 's'} not rendered (templates unaudited)`);
   if (r.failOn === 'unmitigated') {
     const n = r.summary['declared-unmitigated'];
@@ -64,6 +65,7 @@ export function auditFailure(r: AuditReport): string[] {
     for (const m of r.mitigations.filter((x) => x.status === 'unmet')) lines.push(`  mitigation of ${m.endpoint} (${m.title}): not in place`);
     for (const c of r.checks.filter((x) => x.subject === 'connection' && x.status === 'unmet')) lines.push(`  connection ${c.endpoint}: ${c.check}: not met`);
   }
+  for (const s of r.skipped.filter((x) => x.unscanned)) lines.push(`  ${s.file}: ${s.reason}`);
   for (const c of r.charts.filter((x) => x.status === 'not-rendered')) lines.push(`  chart ${c.chart} with ${c.values.join(', ')}: not rendered: ${c.reason}`);
   lines.push(
     r.summary.undeclared

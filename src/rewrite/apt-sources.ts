@@ -135,6 +135,14 @@ function scanDeb822(text: string, file: string, ctx: RewriteContext, keyring: st
 }
 
 /**
+ * deb822 (`.sources`, or `Types:`/`URIs:` fields and no one-line entry). `[ \t]*`, not `\s*`:
+ * with /m, `^\s*` runs across every blank line from every line start (quadratic in the line count).
+ */
+export function isDeb822(file: string, text: string): boolean {
+  return file.endsWith('.sources') || (/^[ \t]*(Types|URIs)[ \t]*:/im.test(text) && !/^[ \t]*deb(-src)?\s/m.test(text));
+}
+
+/**
  * Point APT sources at the mirror: one-line `sources.list` and deb822 `.sources`. When the
  * mirror was re-signed with a site key, `Signed-By` names the site keyring.
  */
@@ -149,7 +157,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
     const abs = path.resolve(f);
     const text = await readText(abs, 'APT sources file');
     const before = { edits: scan.edits.length };
-    const deb822 = abs.endsWith('.sources') || (/^\s*(Types|URIs)\s*:/im.test(text) && !/^\s*deb(-src)?\s/m.test(text));
+    const deb822 = isDeb822(abs, text);
     if (deb822) scanDeb822(text, abs, ctx, keyring, scan);
     else scanOneLine(text, abs, ctx, keyring, scan);
     const after = applyTextEdits(text, scan.edits.slice(before.edits));

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments } from 'yaml';
 import { FerryError } from '../errors.js';
+import { trimEndChars } from '../audit/scan.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 
@@ -61,7 +62,7 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   for (const m of text.matchAll(URL_RE)) {
-    const url = m[0].replace(/[.,;:!?]+$/, '');
+    const url = trimEndChars(m[0], '.,;:!?');
     const start = m.index!;
     const mirror = ctx.lookupFileUrl(url);
     if (mirror === 'mirror') continue;

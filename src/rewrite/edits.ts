@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createTwoFilesPatch } from 'diff';
 import { FerryError, unreadableFile } from '../errors.js';
-import { writeFileAtomic } from '../store/temp-files.js';
+import { replaceFilesAtomic, writeFileAtomic } from '../store/temp-files.js';
+import { readRegularFile } from '../store/verified-write.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -103,21 +103,60 @@ export function unifiedDiff(changes: FileChange[], cwd = process.cwd()): string 
     .join('');
 }
 
+/** The largest file a rewrite reads (values, manifests, catalogues, APT sources). */
+export const MAX_REWRITE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A file to rewrite, as text: a regular file (a FIFO or device is refused, never waited on) of at
+ * most MAX_REWRITE_BYTES, in valid UTF-8 — a byte that is not would come back as U+FFFD and be
+ * written over the original, so such a file is refused instead (the error names its line).
+ */
 export async function readText(file: string, what: string): Promise<string> {
+  const buf = await readRegularFile(file, MAX_REWRITE_BYTES, { follow: true });
+  if (!Buffer.isBuffer(buf)) {
+    if (buf.why === 'unreadable') throw unreadableFile(file, what, buf.err);
+    if (buf.reason.startsWith('a directory')) throw unreadableFile(file, what, 'EISDIR');
+    if (buf.why === 'too-large') {
+      throw new FerryError('USAGE', `${file}: cannot read ${what}: ${buf.reason}, more than the ${MAX_REWRITE_BYTES / 1024 / 1024} MiB a file to rewrite may have`, {
+        hint: 'Split the file, or check that it is the file you meant.',
+      });
+    }
+    throw new FerryError('USAGE', `${file}: cannot read ${what}: ${buf.reason}`, { hint: `Pass the ${what} itself, a regular file.` });
+  }
   try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    throw unreadableFile(file, what, err);
+    // ignoreBOM keeps a byte order mark in the text, so it is written back as it was.
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(buf);
+  } catch {
+    throw new FerryError('VALIDATION', `${file}: ${what} is not valid UTF-8 (line ${firstInvalidLine(buf)}); it was left as it is`, {
+      hint: 'Convert it to UTF-8 first (iconv -f <its encoding> -t UTF-8); ferry does not rewrite a file whose bytes it cannot keep.',
+    });
   }
 }
 
-export async function readTextIfExists(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
-    throw err;
+/** 1-based line of the first bytes that are not UTF-8 (a line at a time: linear). */
+function firstInvalidLine(buf: Buffer): number {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  let line = 1;
+  for (let start = 0; start < buf.length; line++) {
+    const nl = buf.indexOf(10, start);
+    const end = nl < 0 ? buf.length : nl;
+    try {
+      decoder.decode(buf.subarray(start, end));
+    } catch {
+      return line;
+    }
+    start = end + 1;
   }
+  return line;
+}
+
+/** A file about to be written (an -o output), for the diff: '' when there is none yet; a FIFO or device is refused, never waited on. */
+export async function readTextIfExists(file: string): Promise<string> {
+  const buf = await readRegularFile(file, MAX_REWRITE_BYTES, { follow: true });
+  if (Buffer.isBuffer(buf)) return buf.toString('utf8');
+  if (buf.why === 'unreadable' && (buf.err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return '';
+  if (buf.why === 'unreadable') throw unreadableFile(file, 'output file', buf.err);
+  throw new FerryError('USAGE', `${file}: cannot write there: ${buf.why === 'too-large' ? `it holds ${buf.reason}` : buf.reason}`, { hint: 'Write to a new regular file.' });
 }
 
 /** Write through a temporary name so a reader never sees half a file (the one atomic writer). */
@@ -145,7 +184,8 @@ export async function finishRewrite(
     });
   }
   const changed = changes.filter((c) => c.before !== c.after).sort((a, b) => (a.file < b.file ? -1 : 1));
-  if (!opts.dryRun) for (const c of changed) await writeAtomic(c.file, c.after);
+  // All or none: every file is checked (a regular file, writable, unchanged since it was read) before any is replaced.
+  if (!opts.dryRun) await replaceFilesAtomic(changed.map((c) => ({ file: c.file, expected: c.before, data: c.after })));
   return {
     replacements: sortReplacements(replacements),
     unmapped: sortedUnmapped,

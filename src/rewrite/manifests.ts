@@ -1,6 +1,6 @@
-import { readdir, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, type Document, type Scalar, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode, type Scalar, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
@@ -17,20 +17,34 @@ export interface RewriteManifestsOptions {
   allowUnmapped?: boolean;
 }
 
-/** Every .yaml/.yml under the given files and directories, sorted, each once. */
+/**
+ * Every .yaml/.yml under the given files and directories, sorted, each once. Inside a directory
+ * nothing is followed: a link to a directory (a loop, or a tree elsewhere) is not entered; a link
+ * to a file in the given paths is that file, rewritten by its own name; a link to a file
+ * elsewhere is listed, and refused when it needs a change (rewrite its target by its own path).
+ * FIFOs, sockets and devices in a directory are not manifests and are left alone.
+ */
 export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
   const out = new Set<string>();
+  const roots = await Promise.all(inputs.map((i) => realpath(i).catch(() => path.resolve(i))));
+  const inRoots = (f: string) => roots.some((r) => f === r || f.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
   const visit = async (p: string, explicit: boolean): Promise<void> => {
     let st;
     try {
-      st = await stat(p);
+      st = explicit ? await stat(p) : await lstat(p);
     } catch {
       throw new FerryError('USAGE', `${p}: no such file or directory`);
+    }
+    if (st.isSymbolicLink()) {
+      const target = await realpath(p).catch(() => undefined);
+      const to = target ? await stat(target).catch(() => undefined) : undefined;
+      if (target && to?.isFile() && !inRoots(target) && /\.ya?ml$/i.test(p)) out.add(path.resolve(p));
+      return;
     }
     if (st.isDirectory()) {
       const entries = (await readdir(p)).sort();
       for (const e of entries) if (!e.startsWith('.')) await visit(path.join(p, e), false);
-    } else if (explicit || /\.ya?ml$/i.test(p)) out.add(path.resolve(p));
+    } else if (explicit || (st.isFile() && /\.ya?ml$/i.test(p))) out.add(path.resolve(p));
   };
   for (const i of inputs) await visit(i, true);
   return [...out].sort();
@@ -105,6 +119,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
+  const imageNodes = new Set<YamlNode>();
   if (scalarText(mapGet(doc.contents, 'kind')) === 'Kustomization') scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
@@ -126,7 +141,13 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       if (info.container) scanHandedImages(node, p, String(key), `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''}`, { file, text, ctx, lineOf }, { edits, replacements, unmapped });
       return false;
     }
-    if (key !== 'image' || !isScalar(node)) return;
+    if (key !== 'image') return;
+    // `image: *img`: the image is the anchored scalar, wherever it is; it is rewritten there (every
+    // alias of it then says the same), once however many aliases name it.
+    const aliased = isAlias(node) ? (node.resolve(doc) as YamlNode | undefined) : undefined;
+    if (aliased) node = aliased;
+    if (!isScalar(node) || imageNodes.has(node)) return;
+    imageNodes.add(node);
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;
     const info = describeWorkload(doc.contents, p);

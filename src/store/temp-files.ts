@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { FerryError } from '../errors.js';
 
 /**
  * Temporary files: every write that is renamed into place goes through `<dest>.ferry-<pid>-<rand>.tmp`.
@@ -150,4 +152,98 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
 export async function writeFileAtomic(dest: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await mkdir(path.dirname(dest), { recursive: true });
   await writeViaTemp(dest, (tmp) => writeFile(tmp, data, mode === undefined ? undefined : { mode }));
+}
+
+/** One file replaced in place: `expected` is what it held when it was read ('' when it did not exist). */
+export interface InPlaceWrite {
+  file: string;
+  expected: string;
+  data: string;
+}
+
+/**
+ * Rewrite files in place, all or none: every file is checked before any is replaced, and a
+ * failed check leaves every file byte for byte as it was.
+ * - A symbolic link is refused (neither its target, which may be anywhere, is written, nor is the
+ *   link silently replaced by a regular file): the error names where it leads.
+ * - A file this user may not write (read-only) is refused, not replaced behind its mode.
+ * - A file whose content changed since it was read is refused (another writer's change is kept).
+ * The new content goes to a temp name beside each file, with the file's mode (and, as root, its
+ * owner) — a 0600 values file stays 0600 — and is renamed over it only after every file passed;
+ * the content is compared once more just before the renames.
+ */
+export async function replaceFilesAtomic(writes: InPlaceWrite[]): Promise<void> {
+  const problems: string[] = [];
+  const modes = new Map<string, { mode: number; uid: number; gid: number } | undefined>();
+  const changedSinceRead = async (w: InPlaceWrite): Promise<boolean> => {
+    const now = await readFile(w.file).then(
+      (b) => b.toString('utf8'),
+      (err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? '' : undefined),
+    );
+    return now !== w.expected;
+  };
+  for (const w of writes) {
+    const st = await lstat(w.file).catch(() => undefined);
+    if (!st) {
+      if (w.expected !== '') problems.push(`${w.file}: removed since ferry read it`);
+      modes.set(w.file, undefined);
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      const to = await readlink(w.file).catch(() => '?');
+      problems.push(`${w.file}: a symbolic link (to ${to}); ferry does not write through links nor replace them`);
+      continue;
+    }
+    if (!st.isFile()) {
+      problems.push(`${w.file}: not a regular file`);
+      continue;
+    }
+    if (await access(w.file, fsc.W_OK).then(() => false, () => true)) {
+      problems.push(`${w.file}: read-only for this user (mode ${(st.mode & 0o7777).toString(8)})`);
+      continue;
+    }
+    if ((st.mode & 0o222) === 0) {
+      problems.push(`${w.file}: read-only (mode ${(st.mode & 0o7777).toString(8)})`);
+      continue;
+    }
+    if (await changedSinceRead(w)) {
+      problems.push(`${w.file}: changed since ferry read it`);
+      continue;
+    }
+    modes.set(w.file, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+  }
+  if (problems.length) throw notReplaced(problems);
+
+  const temps: Array<{ w: InPlaceWrite; tmp: string }> = [];
+  try {
+    for (const w of writes) {
+      await mkdir(path.dirname(w.file), { recursive: true });
+      const tmp = await freshTempPath(w.file);
+      temps.push({ w, tmp });
+      await writeFile(tmp, w.data, { flag: 'wx' });
+      const keep = modes.get(w.file);
+      if (keep) {
+        await chmod(tmp, keep.mode);
+        if (process.getuid?.() === 0) await chown(tmp, keep.uid, keep.gid);
+      }
+    }
+    for (const { w } of temps) if (await changedSinceRead(w)) problems.push(`${w.file}: changed while ferry was rewriting it`);
+    if (problems.length) throw notReplaced(problems);
+    for (const { w, tmp } of temps) {
+      await rename(tmp, w.file);
+      releaseTemp(tmp);
+    }
+  } finally {
+    for (const { tmp } of temps) {
+      if (mine.has(tmp)) await rm(tmp, { force: true });
+      releaseTemp(tmp);
+    }
+  }
+}
+
+function notReplaced(problems: string[]): FerryError {
+  return new FerryError('CONFLICT', `${problems.length} file${problems.length === 1 ? '' : 's'} cannot be rewritten in place; nothing was written`, {
+    details: problems,
+    hint: 'Rewrite the file a link points to by its own path (or write a copy with -o where the command has it); make read-only files writable if they are meant to change; run again after another writer is done.',
+  });
 }

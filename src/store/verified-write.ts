@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -142,4 +142,54 @@ export async function presentWithSize(file: string, size: number): Promise<boole
 export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
   if (!(await presentWithSize(file, size))) return false;
   return (await sha256OfFile(file)) === digest;
+}
+
+/** What `readRegularFile` found instead of bytes. */
+export interface NotRead {
+  /** `special`: a FIFO, socket or device; `link`: a symbolic link (not followed); `too-large`: past the limit; `unreadable`: an fs error. */
+  why: 'special' | 'link' | 'too-large' | 'unreadable';
+  reason: string;
+  err?: unknown;
+}
+
+/** What a file that is not a regular file is, in words. */
+export function specialKind(s: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isDirectory(): boolean }): string {
+  return s.isFIFO() ? 'a FIFO' : s.isSocket() ? 'a socket' : s.isCharacterDevice() || s.isBlockDevice() ? 'a device' : s.isDirectory() ? 'a directory' : 'not a regular file';
+}
+
+/**
+ * A regular file's bytes, at most `limit`, from a file that arrived from outside (a scanned tree,
+ * a file to rewrite): opened without blocking (a FIFO is refused, never waited on) and, unless
+ * `follow`, without following a symbolic link; checked to be a regular file through the one
+ * descriptor read; read only up to the limit, so a file that says it is empty but streams forever
+ * (`/proc`) or grows while read stops there too.
+ */
+export async function readRegularFile(file: string, limit: number, opts: { follow?: boolean } = {}): Promise<Buffer | NotRead> {
+  let fh;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK | (opts.follow ? 0 : fsc.O_NOFOLLOW));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP' && !opts.follow) return { why: 'link', reason: 'a symbolic link, not followed', err };
+    return { why: 'unreadable', reason: `cannot read: ${(err as Error).message}`, err };
+  }
+  try {
+    const s = await fh.stat();
+    if (!s.isFile()) return { why: 'special', reason: `${specialKind(s)}, not read` };
+    if (s.size > limit) return { why: 'too-large', reason: `${s.size} bytes` };
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.alloc(Math.min(1024 * 1024, limit + 1 - total));
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (!bytesRead) break;
+      chunks.push(buf.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > limit) return { why: 'too-large', reason: `more than ${limit} bytes` };
+    }
+    return Buffer.concat(chunks, total);
+  } catch (err) {
+    return { why: 'unreadable', reason: `cannot read: ${(err as Error).message}`, err };
+  } finally {
+    await fh.close();
+  }
 }
