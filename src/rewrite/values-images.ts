@@ -1,4 +1,4 @@
-import { isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
+import { isAlias, isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
 import { checkRegistryHost, formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
 import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
@@ -62,12 +62,20 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   const seen: SeenImage[] = [];
   const line = (n: Node | undefined) => (n?.range ? lineOf(n.range[0]) : 0);
   const globalRegistry = documentGlobalRegistry(doc);
+  // A scalar edited in place once: an alias naming it again changes the override only.
+  const edited = new Set<Node>();
   const change = (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
     if (oldV === newV) return;
-    changes.push({ path, node: isScalar(node) ? node : undefined, line: line(node), old: oldV, new: newV, kind, image });
+    const inPlace = isScalar(node) && !edited.has(node) ? node : undefined;
+    if (inPlace) edited.add(inPlace);
+    changes.push({ path, node: inPlace, line: line(node), old: oldV, new: newV, kind, image });
   };
 
-  walk(doc.contents, (node, path, key) => {
+  walk(doc.contents, (visited, path, key) => {
+    // `image: *img`: the value is the anchored scalar, wherever it sits; it is rewritten there.
+    const resolved = isAlias(visited) ? (visited.resolve(doc) as Node | undefined) : undefined;
+    if (isAlias(visited) && !isScalar(resolved)) return;
+    const node = resolved ?? visited;
     if (isMap(node)) {
       if (!readImageMap(node)) return;
       scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry });

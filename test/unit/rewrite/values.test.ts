@@ -142,4 +142,14 @@ describe('rewrite values: every key the shared image-key rule names', () => {
     expect(r.replacements.map((x) => x.where).sort()).toEqual(['img', 'initContainerImages[0]', 'init_image', 'sidecarimage']);
     expect(await readFile(file, 'utf8')).toContain('sidecarImage: enabled\n');
   });
+  it('an image given through an alias (image: *img) is rewritten at its anchor, once, and every alias then names the mirror', async () => {
+    const dir = await scratch();
+    const file = await write(dir, 'alias.yaml', 'common: &img nginx:1.27\nweb:\n  image: *img\nworker:\n  image: *img\n');
+    const r = await rewriteValues([file], await fixtureContext(), { inPlace: true });
+    const text = await readFile(file, 'utf8');
+    expect(text).toBe(`common: &img ${MIRROR}/docker.io/library/nginx:1.27\nweb:\n  image: *img\nworker:\n  image: *img\n`);
+    const v = parse(text) as { web: { image: string }; worker: { image: string } };
+    expect([v.web.image, v.worker.image]).toEqual([`${MIRROR}/docker.io/library/nginx:1.27`, `${MIRROR}/docker.io/library/nginx:1.27`]);
+    expect(r.unmapped).toEqual([]);
+  });
 });
