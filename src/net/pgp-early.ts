@@ -10,7 +10,7 @@ import { warmSignatureChecks } from './pgp.js';
  * starts it later; what is verified, and how, does not change.
  */
 const MAX_PEEK = 1 << 20;
-const KEYS = /(?:^|[\s{,-])"?keys"?[ \t]*:/m;
+const KEYS = /^[ \t-]*keys[ \t]*:/m;
 
 function namesKeys(file: string): boolean {
   let fd: number | undefined;

@@ -15,9 +15,6 @@ describe('starting the signature-check thread early', () => {
     expect(warmIfSigned(['bundle', 'create', signed, '-o', path.join(dir, 'b.tar')])).toBe(true);
     expect(warmIfSigned(['lock', '-o', path.join(dir, 'l.json'), signed])).toBe(true);
     expect(warmIfSigned(['lock', plain])).toBe(false);
-    const json = path.join(dir, 'm.json');
-    await writeFile(json, JSON.stringify({ files: [{ name: 'f', url: 'http://x/f', checksums: { url: 'http://x/S', keys: ['k.asc'] } }] }));
-    expect(warmIfSigned(['lock', json])).toBe(true);
     expect(warmIfSigned(['bundle', 'verify', signed])).toBe(false);
     expect(warmIfSigned(['audit', signed])).toBe(false);
     expect(warmIfSigned(['lock', path.join(dir, 'missing.yaml')])).toBe(false);
