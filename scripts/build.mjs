@@ -144,8 +144,7 @@ try {
 
 await rm('dist', { recursive: true, force: true });
 await build({
-  // The signature checker's worker thread has an entry of its own (src/net/pgp.ts starts it).
-  entryPoints: { 'ferry-main': 'src/main.ts', 'pgp-worker': 'src/net/pgp-worker.ts' },
+  entryPoints: { 'ferry-main': 'src/main.ts' },
   outdir: 'dist',
   outExtension: { '.js': '.mjs' },
   chunkNames: 'chunks/[name]-[hash]',

@@ -1,5 +1,3 @@
-// First, before the rest of ferry loads: may start the signature-check thread (see the file).
-import './net/pgp-early.js';
 import { main } from './cli/index.js';
 
 main(process.argv.slice(2)).then(

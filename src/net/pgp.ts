@@ -1,10 +1,7 @@
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { Worker } from 'node:worker_threads';
 import path from 'node:path';
 import type * as OpenPGP from 'openpgp';
 import { FerryError, unreadableFile } from '../errors.js';
-import { answer, isArmored, WORKER_MARK, type KeyFile, type PgpAnswer, type PgpRequest } from './pgp-worker.js';
 
 /**
  * OpenPGP with the pure-JS `openpgp` package rather than shelling out to gpg/gpgv: ferry runs
@@ -16,173 +13,78 @@ import { answer, isArmored, WORKER_MARK, type KeyFile, type PgpAnswer, type PgpR
 let loaded: Promise<typeof OpenPGP> | undefined;
 const pgp = (): Promise<typeof OpenPGP> => (loaded ??= import('openpgp'));
 
-/**
- * Public keys read from the manifest's key files: a handle on a key set held by the signature
- * checker (`src/net/pgp-worker.ts`, on a thread of its own).
- */
-export interface PublicKeys {
-  readonly set: number;
-  readonly count: number;
-}
+export type PublicKeys = OpenPGP.Key[];
 
-type Pending = { resolve: (a: PgpAnswer) => void };
+const ARMOR = /-----BEGIN PGP /;
 
-/**
- * The signature checker: a worker thread started on first use, which never keeps ferry alive
- * while it has nothing to do. Where no worker can be started (the worker's file is missing from
- * a copied dist/, a restricted runtime), the same code answers on this thread.
- */
-class Checker {
-  private worker?: Worker;
-  private readonly pending = new Map<number, Pending>();
-  private next = 0;
-  private inProcess = false;
-
-  private start(): Worker | undefined {
-    if (this.worker || this.inProcess) return this.worker;
-    const file = workerFile();
-    if (!file) {
-      this.inProcess = true;
-      return undefined;
-    }
-    try {
-      const w = new Worker(file, { workerData: WORKER_MARK });
-      w.on('message', (m: { id: number; answer: PgpAnswer }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (!this.pending.size) w.unref();
-        p.resolve(m.answer);
-      });
-      const fail = (err: unknown) => {
-        // A worker that dies fails its requests; later ones are answered here.
-        this.worker = undefined;
-        this.inProcess = true;
-        const message = `signature checker thread stopped: ${(err as Error)?.message ?? String(err)}`;
-        for (const p of this.pending.values()) p.resolve({ ok: false, kind: 'internal', message });
-        this.pending.clear();
-      };
-      w.on('error', fail);
-      w.on('exit', (code) => {
-        if (this.worker === w) fail(new Error(`exit code ${code}`));
-      });
-      // After the listeners: adding a 'message' listener refs the worker's port again.
-      w.unref();
-      this.worker = w;
-    } catch {
-      this.inProcess = true;
-    }
-    return this.worker;
-  }
-
-  /** Where the checks run: on their own thread, or on this one (no worker could start). */
-  get mode(): 'thread' | 'in-process' | 'not started' {
-    return this.worker ? 'thread' : this.inProcess ? 'in-process' : 'not started';
-  }
-
-  /** Start the thread now, so that OpenPGP loads while the caller does other work. */
-  warm(): void {
-    this.start();
-  }
-
-  ask(req: PgpRequest, transfer: ArrayBuffer[] = []): Promise<PgpAnswer> {
-    const w = this.start();
-    if (!w) return answer(req);
-    const id = this.next++;
-    return new Promise<PgpAnswer>((resolve) => {
-      this.pending.set(id, { resolve });
-      w.ref();
-      w.postMessage({ id, req }, transfer);
-    });
-  }
-}
-
-/** dist/pgp-worker.mjs next to ferry-main.mjs (or one up from dist/chunks/), or the source file. */
-function workerFile(): URL | undefined {
-  const here = import.meta.url;
-  if (here.endsWith('.ts')) return new URL('./pgp-worker.ts', here);
-  for (const rel of ['./pgp-worker.mjs', '../pgp-worker.mjs']) {
-    const u = new URL(rel, here);
-    if (existsSync(u)) return u;
-  }
-  return undefined;
-}
-
-const checker = new Checker();
-
-/** Start the signature-check thread now (see src/net/pgp-early.ts). */
-export function warmSignatureChecks(): void {
-  checker.warm();
-}
-
-/** Where signature checks run (for tests and `--debug`). */
-export function signatureCheckMode(): 'thread' | 'in-process' | 'not started' {
-  return checker.mode;
-}
-
-/** Bytes of a Buffer as their own ArrayBuffer (Buffers may share a pooled one), to transfer. */
-function own(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
-  return new Uint8Array(bytes);
+function isArmored(bytes: Uint8Array): boolean {
+  return ARMOR.test(Buffer.from(bytes.subarray(0, 4096)).toString('latin1'));
 }
 
 /** Read public keys (armored or binary, one or several per file) relative to `baseDir`. */
 export async function readPublicKeys(files: string[], baseDir: string, label: string): Promise<PublicKeys> {
-  checker.warm();
-  const read: Array<KeyFile & { bytes: Uint8Array<ArrayBuffer> }> = [];
+  const keys: OpenPGP.Key[] = [];
   for (const f of files) {
     const abs = path.resolve(baseDir, f);
+    let bytes: Buffer;
     try {
-      read.push({ name: abs, bytes: own(await readFile(abs)) });
+      bytes = await readFile(abs);
     } catch (err) {
       throw unreadableFile(abs, `key file (${label})`, err, {
         code: 'VALIDATION',
         hint: 'Key paths are relative to the manifest; export the vendor key with `gpg --export --armor <id>`.',
       });
     }
+    try {
+      keys.push(...(isArmored(bytes) ? await (await pgp()).readKeys({ armoredKeys: bytes.toString('utf8') }) : await (await pgp()).readKeys({ binaryKeys: bytes })));
+    } catch (err) {
+      throw new FerryError('VALIDATION', `${label}: ${abs} is not an OpenPGP public key: ${(err as Error).message}`, { cause: err });
+    }
   }
-  const a = await checker.ask({ op: 'keys', files: read }, read.map((r) => r.bytes.buffer));
-  if (!a.ok) {
-    if (a.kind === 'bad-key') throw new FerryError('VALIDATION', `${label}: ${a.file} is not an OpenPGP public key: ${a.message}`);
-    throw checkerFailed(a, label);
-  }
-  if (!('count' in a) || !a.count) throw new FerryError('VALIDATION', `${label}: no OpenPGP keys given`, { hint: 'List the vendor key files under keys:.' });
-  return { set: a.keys, count: a.count };
+  if (!keys.length) throw new FerryError('VALIDATION', `${label}: no OpenPGP keys given`, { hint: 'List the vendor key files under keys:.' });
+  return keys;
 }
 
-/** Public keys from armored text (a site's own key, a test's). */
-export async function publicKeysFromArmored(text: string, label = 'public key'): Promise<PublicKeys> {
-  const bytes = new Uint8Array(Buffer.from(text, 'utf8'));
-  const a = await checker.ask({ op: 'keys', files: [{ name: label, bytes }] }, [bytes.buffer]);
-  if (!a.ok) throw a.kind === 'bad-key' ? new FerryError('VALIDATION', `${label} is not an OpenPGP public key: ${a.message}`) : checkerFailed(a, label);
-  if (!('count' in a)) throw checkerFailed({ ok: false, kind: 'internal', message: 'unexpected answer' }, label);
-  return { set: a.keys, count: a.count };
+export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
+  return (await pgp()).readKeys({ armoredKeys: text });
 }
 
-function checkerFailed(a: Extract<PgpAnswer, { ok: false }>, label: string): FerryError {
-  return new FerryError('INTERNAL', `${label}: the OpenPGP check failed: ${'message' in a ? a.message : a.kind}`, {
-    hint: 'Nothing was trusted. Run the command again; if it fails the same way, report it.',
+/** Fingerprint of the primary key that owns the key ID (a subkey may have signed). */
+function ownerFingerprint(keys: PublicKeys, keyId: OpenPGP.KeyID): string | undefined {
+  for (const k of keys) if (k.getKeys(keyId).length) return k.getFingerprint().toUpperCase();
+  return undefined;
+}
+
+async function firstVerified(signatures: OpenPGP.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
+  const reasons: string[] = [];
+  for (const s of signatures) {
+    try {
+      await s.verified;
+      const fpr = ownerFingerprint(keys, s.keyID);
+      if (fpr) return fpr;
+    } catch (err) {
+      reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(err as Error).message}`);
+    }
+  }
+  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${reasons.join('; ') || 'no signatures'})`, {
+    details: reasons,
+    hint: 'Check that keys: names the vendor key that signs this file, and that the file was not altered. Nothing from it was trusted.',
   });
-}
-
-function notVerified(a: Extract<PgpAnswer, { ok: false }>, label: string, what: string, malformed: string): FerryError {
-  if (a.kind === 'malformed') return new FerryError('VERIFY', `${label}: ${malformed}: ${a.message}`);
-  if (a.kind === 'unverified') {
-    return new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${a.reasons.join('; ') || 'no signatures'})`, {
-      details: a.reasons,
-      hint: 'Check that keys: names the vendor key that signs this file, and that the file was not altered. Nothing from it was trusted.',
-    });
-  }
-  return checkerFailed(a, label);
 }
 
 /** Verify a detached signature (armored or binary) over `data`; returns the signer's fingerprint. */
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, keys: PublicKeys, label: string): Promise<string> {
-  const d = own(data);
-  const s = own(signature);
-  const a = await checker.ask({ op: 'detached', keys: keys.set, data: d, signature: s }, [d.buffer, s.buffer]);
-  if (!a.ok) throw notVerified(a, label, 'signature', 'signature is not an OpenPGP signature');
-  if (!('signer' in a)) throw checkerFailed({ ok: false, kind: 'internal', message: 'unexpected answer' }, label);
-  return a.signer;
+  let sig: OpenPGP.Signature;
+  try {
+    sig = isArmored(signature)
+      ? await (await pgp()).readSignature({ armoredSignature: Buffer.from(signature).toString('utf8') })
+      : await (await pgp()).readSignature({ binarySignature: signature });
+  } catch (err) {
+    throw new FerryError('VERIFY', `${label}: signature is not an OpenPGP signature: ${(err as Error).message}`, { cause: err });
+  }
+  const message = await (await pgp()).createMessage({ binary: data });
+  const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
+  return firstVerified(result.signatures, keys, label, 'signature');
 }
 
 export function isClearSigned(bytes: Uint8Array): boolean {
@@ -194,11 +96,15 @@ export function isClearSigned(bytes: Uint8Array): boolean {
  * nothing outside the signature is ever parsed.
  */
 export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, label: string): Promise<{ text: string; signer: string }> {
-  const b = own(bytes);
-  const a = await checker.ask({ op: 'clear', keys: keys.set, bytes: b }, [b.buffer]);
-  if (!a.ok) throw notVerified(a, label, 'clear-signed text', 'not a valid clear-signed OpenPGP message');
-  if (!('text' in a)) throw checkerFailed({ ok: false, kind: 'internal', message: 'unexpected answer' }, label);
-  return { text: a.text, signer: a.signer };
+  let message: OpenPGP.CleartextMessage;
+  try {
+    message = await (await pgp()).readCleartextMessage({ cleartextMessage: Buffer.from(bytes).toString('utf8') });
+  } catch (err) {
+    throw new FerryError('VERIFY', `${label}: not a valid clear-signed OpenPGP message: ${(err as Error).message}`, { cause: err });
+  }
+  const result = await (await pgp()).verify({ message, verificationKeys: keys });
+  const signer = await firstVerified(result.signatures, keys, label, 'clear-signed text');
+  return { text: result.data, signer };
 }
 
 /** The signed text of a clear-signed message, without verifying (for data verified earlier). */

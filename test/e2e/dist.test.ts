@@ -1,7 +1,6 @@
 import { chmod, copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as openpgp from 'openpgp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FERRY, ROOT, runCommand } from '../support/cli.js';
 import { VERSION } from '../../src/version.js';
@@ -24,27 +23,6 @@ describe('the build in dist/', () => {
     const schema = await runCommand(process.execPath, [copy, 'schema', 'manifest'], { cwd: dir });
     expect(schema.code, schema.stderr).toBe(0);
     expect(JSON.parse(schema.stdout).properties.images.type).toBe('array');
-  });
-
-  it('its signature-check thread (dist/pgp-worker.mjs) runs from the copy too, with no node_modules', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-dist-pgp-'));
-    dirs.push(dir);
-    await cp(path.dirname(FERRY), dir, { recursive: true });
-    const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'v' }], format: 'object' });
-    const armored = privateKey.toPublic().armor();
-    // The worker as src/net/pgp.ts starts it, asked to read one key and to refuse a bad one.
-    const script = `import { Worker } from 'node:worker_threads';
-const w = new Worker(new URL(${JSON.stringify(`file://${dir}/pgp-worker.mjs`)}), { workerData: 'ferry-pgp-worker' });
-const answers = [];
-w.on('message', (m) => { answers[m.id] = m.answer; if (answers.filter(Boolean).length === 2) { console.log(JSON.stringify(answers)); process.exit(0); } });
-w.postMessage({ id: 0, req: { op: 'keys', files: [{ name: 'k.asc', bytes: new TextEncoder().encode(${JSON.stringify(armored)}) }] } });
-w.postMessage({ id: 1, req: { op: 'keys', files: [{ name: 'bad.asc', bytes: new TextEncoder().encode('-----BEGIN PGP PUBLIC KEY BLOCK-----\\n\\nzz\\n-----END PGP PUBLIC KEY BLOCK-----\\n') }] } });`;
-    await writeFile(path.join(dir, 'ask.mjs'), script);
-    const r = await runCommand(process.execPath, [path.join(dir, 'ask.mjs')], { cwd: dir, env: { NODE_PATH: '' } });
-    expect(r.code, r.stderr).toBe(0);
-    const [good, bad] = JSON.parse(r.stdout) as Array<Record<string, unknown>>;
-    expect(good).toMatchObject({ ok: true, count: 1 });
-    expect(bad).toMatchObject({ ok: false, kind: 'bad-key', file: 'bad.asc' });
   });
 
   it('on a Node older than 22.19 it says what it needs instead of failing inside a dependency', async () => {

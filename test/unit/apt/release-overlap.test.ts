@@ -37,7 +37,7 @@ describe('fetchVerifiedRelease while the keys load', () => {
   it('sends its requests before the keys are ready (the round trips overlap loading OpenPGP)', async () => {
     // Keys that become ready only once the repository has been asked: had the requests waited for
     // the keys, this would never settle.
-    const keys = new Promise<PublicKeys>((resolve) => (keysReady = () => resolve({ set: 0, count: 0 })));
+    const keys = new Promise<PublicKeys>((resolve) => (keysReady = () => resolve([])));
     const err = await fetchVerifiedRelease(base, 'bookworm', keys, new HttpClient(), await store(), 'apt[t] bookworm').catch((e: unknown) => e);
     expect(seen).toContain('/repo/dists/bookworm/InRelease');
     expect(err).toBeInstanceOf(FerryError);
