@@ -86,6 +86,18 @@ describe('a crafted lock inside a bundle', () => {
     }
   });
 
+  it('map --bundle with an image reference that does not parse: the error names the lock in the bundle and the entry', async () => {
+    const image = { source: 'x', ref: `bad ref${EVIL}`, digest: `sha256:${'a'.repeat(64)}`, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] };
+    const tar = await bundle('map-img.tar', lockWith({ images: [image] }));
+    await writeFile(path.join(dir, 'target.yaml'), 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: t }\nregistry: { url: "https://mirror.example.com" }\n');
+    const r = await runFerry(['map', tar, '--target', path.join(dir, 'target.yaml')]);
+    noCrash(r.stderr);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('ferry/lock.json');
+    // eslint-disable-next-line no-control-regex
+    expect(r.stderr).not.toMatch(/[\u001b\u0007\u009b\u202e]/);
+  });
+
   it('a differential list whose entry is nested 100 000 deep: bundle verify and serve --base end in a clear error, not a crash', async () => {
     const d = 100_000;
     const diff = `{"base":{"kind":"bundle","name":"b","digest":"sha256:${'1'.repeat(64)}"},"omitted":[${'['.repeat(d)}${']'.repeat(d)}]}`;

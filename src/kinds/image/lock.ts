@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ImageExtraSchema } from './extras-lock.js';
+import { ImageRefString } from './ref-schema.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 
@@ -16,7 +17,7 @@ export const PlatformManifestSchema = DescriptorSchema.extend({
 /** One image pinned: the upstream digest, the platform manifests kept and every blob. */
 export const ImageLockSchema = z.object({
   source: z.string().describe('The reference as the manifest wrote it.'),
-  ref: z.string().describe('Normalized reference (tag and/or digest as written).'),
+  ref: ImageRefString.describe('Normalized reference (tag and/or digest as written).'),
   digest: Digest.describe('Upstream digest of the top manifest or index.'),
   mediaType: z.string(),
   size: z.number().int().nonnegative(),

@@ -2,18 +2,13 @@ import { z } from 'zod';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../oci/reference.js';
 import { isFerryError } from '../../errors.js';
 import { ImageVerifySchema } from './verify.js';
+import { ImageRefString } from './ref-schema.js';
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9.]+)?$/;
 
 export const ImageSpecSchema = z
   .object({
-    ref: z.string().superRefine((value, ctx) => {
-      try {
-        parseImageReference(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: isFerryError(err) ? err.message.replace(/^"[^"]*": /, '') : String(err) });
-      }
-    }).describe('Image reference: tag, digest, or tag@digest. docker.io is the default registry.'),
+    ref: ImageRefString.describe('Image reference: tag, digest, or tag@digest. docker.io is the default registry.'),
     platforms: z
       .array(z.string().regex(PLATFORM, 'platform must look like os/arch or os/arch/variant, e.g. linux/arm64/v8'))
       .min(1)
