@@ -222,7 +222,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       if (s === 'exception') return { class: 'declared-exception', declaredBy: e.name, note: [note, `exception until ${e.mitigation.review}`].filter(Boolean).join('; ') };
       // A mirrored host covers only what the manifest carries; anything else from it still goes out.
       if (e.mitigation.type === 'mirrored') return { class: 'declared-unmitigated', declaredBy: e.name, note: note ?? 'the host is mirrored, but the manifest does not carry this reference' };
-      if (e.mitigation.type === 'proxied' || s === 'met') return { class: 'declared-mitigated', declaredBy: e.name, note: n };
+      // Mitigated only when its checks were read as met (a proxied endpoint too: the proxy setting must be seen).
+      if (s === 'met') return { class: 'declared-mitigated', declaredBy: e.name, note: n };
       return { class: 'declared-unmitigated', declaredBy: e.name, note: n };
     }
     const c = connectionByHost.get(host);

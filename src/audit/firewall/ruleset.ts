@@ -45,6 +45,8 @@ export interface Rule {
   ports: Port[];
   /** Protocol label as documented (HTTPS, SMTP…), for proxies. */
   protocols: string[];
+  /** The connection to a proxied endpoint's proxy (not the endpoint itself): a forward proxy leaves it out. */
+  toProxy?: boolean;
 }
 
 export interface SkippedFlow {
@@ -54,6 +56,8 @@ export interface SkippedFlow {
   reason: string;
   /** The rule it would be, for a commented-out line. */
   rule?: Rule;
+  /** A proxied endpoint: not allowed directly, reached through this proxy (host:port), which allows it. */
+  viaProxy?: string;
 }
 
 export interface Ruleset {
@@ -206,6 +210,16 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     const transports: RuleTransport[] = f.transport === 'tcp+udp' ? ['tcp', 'udp'] : [f.transport as RuleTransport];
     const dsts: AddressSet[] = wildcard ? [] : f.hosts.length ? await Promise.all(f.hosts.map(hostSet)) : [zoneSet(f.to)];
     const src = zoneSet(f.from);
+    // A proxied endpoint goes out through its proxy: the packet filter opens the proxy, not the
+    // endpoint (the proxy's own allowlist, squid, names the endpoint).
+    const proxy = f.endpoint?.mitigation.type === 'proxied' && !reason && !enabled(f, enable) ? parseProxy(f.endpoint.mitigation.proxy) : undefined;
+    if (proxy) {
+      const proxySet = await hostSet(proxy.host);
+      for (const chain of chains) {
+        if (chain === 'input') continue;
+        rules.push({ names: [f.name], refs: f.ref ? [f.ref] : [], purpose: [`proxy ${proxy.host}:${proxy.port} for ${f.hosts.join(', ') || f.to}`], chain, src: chain === 'output' || src.any ? undefined : src, dst: proxySet, fromZone: f.from, toZone: f.to, transport: 'tcp', ports: [proxy.port], protocols: ['HTTP proxy'], toProxy: true });
+      }
+    }
     for (const chain of chains) {
       for (const dst of dsts.length ? dsts : [undefined]) {
         for (const transport of transports) {
@@ -223,6 +237,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
             protocols: [f.protocol],
           };
           if (reason) skipped.push({ name: f.name, ref: f.ref, chain, reason, rule });
+          else if (proxy && chain !== 'input') skipped.push({ name: f.name, ref: f.ref, chain, reason: `reached through proxy ${proxy.host}:${proxy.port} (mitigation proxied), not directly; --enable ${f.endpoint!.name} to allow it directly`, rule, viaProxy: `${proxy.host}:${proxy.port}` });
           else rules.push(rule);
         }
       }
@@ -237,7 +252,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
 
   // Merge rules that differ only in ports, keeping the first one's position.
   const merged: Rule[] = [];
-  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone].join('|');
+  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone, r.toProxy ? 'proxy' : ''].join('|');
   const byKey = new Map<string, Rule>();
   for (const r of rules) {
     const k = key(r);
@@ -269,6 +284,15 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     skipped,
     resolution: resolvedAny ? { at, resolver: opts.resolverName ?? 'system resolver' } : undefined,
   };
+}
+
+/** `host:port`, `[v6]:port` or `http://host:port` of a proxied mitigation (port 3128 when none is given). */
+export function parseProxy(proxy: string | undefined): { host: string; port: number } | undefined {
+  if (!proxy) return undefined;
+  const bare = proxy.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(bare) ?? /^([^:]+)(?::(\d+))?$/.exec(bare);
+  if (!m) return undefined;
+  return { host: m[1], port: m[2] ? Number(m[2]) : 3128 };
 }
 
 export function portStart(p: Port): number {

@@ -17,7 +17,10 @@ export function emitSquid(rs: Ruleset): FirewallOutput {
     'acl CONNECT method CONNECT',
   );
   const connectPorts = new Set<string>();
-  const rules = rs.rules.filter((r) => r.chain !== 'input' && r.dst && r.dst.kind === 'host' && r.transport === 'tcp');
+  // The proxy's own allowlist: proxied endpoints are allowed here (not in the packet filter), and
+  // the connection to the proxy itself is not the proxy's business.
+  const viaProxy = rs.skipped.flatMap((s) => (s.viaProxy && s.rule ? [s.rule] : []));
+  const rules = [...rs.rules.filter((r) => !r.toProxy), ...viaProxy].filter((r) => r.chain !== 'input' && r.dst && r.dst.kind === 'host' && r.transport === 'tcp');
   const acls: string[] = [];
   const access: string[] = [];
   const srcAcl = new Map<string, string>();
@@ -64,7 +67,7 @@ export function emitSquid(rs: Ruleset): FirewallOutput {
   out.push(...srcAcl.values(), ...acls, '');
   out.push('http_access deny CONNECT !ports_connect');
   out.push(...access);
-  out.push(...skippedComments(rs.skipped.filter((s) => s.rule?.dst?.kind === 'host'), () => []));
+  out.push(...skippedComments(rs.skipped.filter((s) => !s.viaProxy && s.rule?.dst?.kind === 'host'), () => []));
   out.push('http_access deny all', '');
   return { text: out.join('\n'), warnings };
 }
