@@ -5,7 +5,7 @@ import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
-import { formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, walk, type YamlPath } from './yaml-text.js';
+import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 
@@ -121,6 +121,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const warnings: string[] = [];
   const imageNodes = new Set<YamlNode>();
   if (scalarText(mapGet(doc.contents, 'kind')) === 'Kustomization') scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
+  scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).
@@ -182,6 +183,64 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
   return { edits, replacements, unmapped, warnings };
+}
+
+/**
+ * Images inside text a ConfigMap's `data` (or a Secret's `stringData`) carries: an operator's pod
+ * template or custom resource as a YAML (or JSON) string, which it reads and starts pods from.
+ * A string that parses as YAML is scanned as a manifest of its own (the same rules: containers,
+ * custom-resource image keys, handed-over images); each change is made inside the string's text
+ * in the file, in place (a block literal keeps its style and indentation, a quoted string its
+ * quoting), never by writing the string out again. A change that cannot be made so (a folded
+ * `>` scalar, an escape in the way) is left as is and named in a warning; an image the mirror
+ * lacks is reported as everywhere else. A string that is not YAML is left alone.
+ */
+function scanCarriedTexts(
+  doc: Document.Parsed,
+  text: string,
+  file: string,
+  ctx: RewriteContext,
+  lineOf: (o: number) => number,
+  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
+): void {
+  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
+  const items = mapGet(doc.contents, 'items');
+  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
+  else objects.push({ obj: doc.contents, at: [] });
+  for (const { obj, at } of objects) {
+    const kind = scalarText(mapGet(obj, 'kind'));
+    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
+    const data = field && mapGet(obj, field);
+    if (!field || !isMap(data)) continue;
+    const name = scalarText(mapGet(mapGet(obj, 'metadata'), 'name'));
+    for (const pair of data.items) {
+      const node = pair.value;
+      const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+      if (key === undefined || !isScalar(node) || typeof node.value !== 'string' || !node.range || !/image/i.test(node.value)) continue;
+      const inner = tryParseYamlDocuments(node.value);
+      if (!inner) continue;
+      const carried = carriedText(node, text);
+      const place = 'value' in carried ? carried : undefined;
+      const innerLineOf = (o: number) => lineOf(place ? place.toFile(Math.min(o, place.value.length)) : node.range![0]);
+      const where = `${kind}${name ? `/${name}` : ''} ${formatPath([...at, field, key])}`;
+      const found = inner.map((d) => scanManifestDocument(d, node.value as string, file, ctx, innerLineOf));
+      const edits = found.flatMap((r) => r.edits);
+      const mapped = place ? edits.map((e) => carriedEdit(e, place, text)) : [];
+      const inPlace = edits.length > 0 && mapped.length === edits.length && mapped.every((e) => e !== undefined);
+      for (const r of found) {
+        for (const u of r.unmapped) out.unmapped.push({ ...u, where: `${where}: ${u.where ?? 'text'}` });
+        out.warnings.push(...r.warnings);
+        for (const x of r.replacements) {
+          if (inPlace) out.replacements.push({ ...x, where: `${where}: ${x.where ?? 'text'}` });
+          else
+            out.warnings.push(
+              `${file}:${x.line}: ${where}: ${x.where ?? 'text'}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)'}; it was left upstream: change it by hand (or write the string as a literal | block and rewrite again)`,
+            );
+        }
+      }
+      if (inPlace) out.edits.push(...(mapped as TextEdit[]));
+    }
+  }
 }
 
 function getIn(node: unknown, path: YamlPath): unknown {

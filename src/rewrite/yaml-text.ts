@@ -95,3 +95,107 @@ export function walk(node: unknown, visit: (node: Node, path: YamlPath, parentKe
 export function formatPath(path: YamlPath): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_][\w-]*$/.test(p) ? (i ? `.${p}` : p) : `[${JSON.stringify(p)}]`)).join('');
 }
+
+/** The YAML documents a string holds, or undefined when it is not YAML (a parse error in any). */
+export function tryParseYamlDocuments(text: string): Document.Parsed[] | undefined {
+  try {
+    const docs = parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false });
+    const list = (Array.isArray(docs) ? docs : [docs]) as Document.Parsed[];
+    return list.some((d) => d.errors.length) ? undefined : list;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A string scalar's value as text of its own (YAML a ConfigMap carries), with the way back to
+ * the file: `toFile` maps an offset in the value to the offset of the same character in the
+ * file. Only a block literal (`|`: value line k is file line header+1+k, after the block
+ * indentation) and a single-line quoted scalar (escapes counted) map back; a folded (`>`),
+ * plain or multi-line quoted scalar does not, and `reason` says so.
+ */
+export interface CarriedText {
+  value: string;
+  style: 'literal' | 'single' | 'double';
+  toFile(offset: number): number;
+}
+
+export function carriedText(node: Scalar, text: string): CarriedText | { reason: string } {
+  const value = node.value;
+  if (typeof value !== 'string' || !node.range) return { reason: 'not a string' };
+  const [start, end] = node.range;
+  if (node.type === Scalar.BLOCK_LITERAL) {
+    const headerEnd = text.indexOf('\n', start);
+    if (headerEnd < 0) return { reason: 'a block scalar without content' };
+    const lines = value.split('\n');
+    const k = lines.findIndex((l) => l.trim() !== '');
+    if (k < 0) return { reason: 'an empty block scalar' };
+    const lineStarts: number[] = [headerEnd + 1];
+    for (let i = 0; i < lines.length; i++) {
+      const nl = text.indexOf('\n', lineStarts[i]);
+      lineStarts.push(nl < 0 || nl >= end ? end : nl + 1);
+    }
+    const fileLine = text.slice(lineStarts[k], lineStarts[k + 1]);
+    const indent = /^ */.exec(fileLine)![0].length - /^ */.exec(lines[k])![0].length;
+    if (indent < 0) return { reason: 'a block scalar whose indentation ferry cannot follow' };
+    const valueLineStarts = [0];
+    for (const l of lines) valueLineStarts.push(valueLineStarts[valueLineStarts.length - 1] + l.length + 1);
+    return {
+      value,
+      style: 'literal',
+      toFile(offset) {
+        let line = 0;
+        while (line + 1 < lines.length && valueLineStarts[line + 1] <= offset) line++;
+        return lineStarts[line] + indent + (offset - valueLineStarts[line]);
+      },
+    };
+  }
+  if (node.type !== Scalar.QUOTE_SINGLE && node.type !== Scalar.QUOTE_DOUBLE) return { reason: node.type === Scalar.BLOCK_FOLDED ? 'a folded (>) block scalar' : 'a plain scalar' };
+  const raw = text.slice(start + 1, end - 1);
+  if (text[start] !== text[end - 1] || /[\r\n]/.test(raw)) return { reason: 'a quoted scalar over several lines' };
+  // offsets[i]: where value character i starts in the file.
+  const offsets: number[] = [];
+  const double = node.type === Scalar.QUOTE_DOUBLE;
+  for (let i = 0; i < raw.length; ) {
+    let len = 1;
+    let produced = 1;
+    if (!double && raw[i] === "'" && raw[i + 1] === "'") len = 2;
+    else if (double && raw[i] === '\\') {
+      const c = raw[i + 1];
+      len = c === 'x' ? 4 : c === 'u' ? 6 : c === 'U' ? 10 : 2;
+      if (c === 'U' && parseInt(raw.slice(i + 2, i + 10), 16) > 0xffff) produced = 2;
+    } else if (raw.codePointAt(i)! > 0xffff) len = produced = 2;
+    for (let p = 0; p < produced; p++) offsets.push(start + 1 + i + (len === produced ? p : 0));
+    i += len;
+  }
+  offsets.push(end - 1);
+  if (offsets.length !== value.length + 1) return { reason: 'a quoted scalar whose escapes ferry cannot follow' };
+  return { value, style: double ? 'double' : 'single', toFile: (offset) => offsets[offset] };
+}
+
+/**
+ * An edit of a carried text as an edit of the file, or undefined when it cannot be made in place:
+ * narrowed to the characters that change, it must cover the same characters in the file as in
+ * the value (no escape, no line break inside it), and its new text must need no escaping there.
+ */
+export function carriedEdit(edit: TextEdit, carried: CarriedText, text: string): TextEdit | undefined {
+  const old = carried.value.slice(edit.start, edit.end);
+  let p = 0;
+  while (p < old.length && p < edit.text.length && old[p] === edit.text[p]) p++;
+  let q = 0;
+  while (q < old.length - p && q < edit.text.length - p && old[old.length - 1 - q] === edit.text[edit.text.length - 1 - q]) q++;
+  const from = edit.start + p;
+  const to = edit.end - q;
+  const insert = edit.text.slice(p, edit.text.length - q);
+  if (/[\r\n]/.test(insert) || /[\r\n]/.test(carried.value.slice(from, to))) return undefined;
+  if (carried.style === 'double' && /["\\\x00-\x1f\x7f]/.test(insert)) return undefined;
+  if (carried.style === 'single' && /'/.test(insert)) return undefined;
+  const start = carried.toFile(from);
+  const end = from === to ? start : carried.toFile(to - 1) + 1;
+  if (text.slice(start, end) !== carried.value.slice(from, to)) return undefined;
+  // At the start of a literal's line a leading space would change the block's indentation.
+  if (carried.style === 'literal' && /^\s/.test(insert) && (from === 0 || carried.value[from - 1] === '\n')) return undefined;
+  // An insertion (nothing replaced) must land where the value's character is (not past a line end).
+  if (from === to && from < carried.value.length && text[start] !== carried.value[from]) return undefined;
+  return { start, end, text: insert };
+}
