@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 import { serveCommand } from '../commands/serve.js';
+import { FerryError } from '../errors.js';
+import { SERVE_LIMITS } from '../serve/server.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 
@@ -14,6 +16,13 @@ interface ServeCliOptions extends Pick<CommonCliOptions, 'caFile' | 'insecureReg
   verify?: boolean;
   accessLog?: boolean;
   base?: string;
+  maxConnections?: number;
+}
+
+function positiveInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1) throw new FerryError('USAGE', `--max-connections ${JSON.stringify(text)}: expected a whole number of at least 1`);
+  return n;
 }
 
 export function register(program: Command): void {
@@ -27,6 +36,7 @@ export function register(program: Command): void {
     .option('--tls-key <pem>', 'private key for --tls-cert')
     .option('--verify', 're-hash the whole bundle before listening and refuse a damaged one (without it, each blob is checked as it is served)')
     .option('--base <bundle>', 'for a differential bundle: the base bundle it was made against (blobs are served from either)')
+    .option('--max-connections <n>', `connections served at once; more get 503 with Retry-After (default ${SERVE_LIMITS.connections})`, positiveInt)
     .option('--access-log', 'print one line per request on stderr')
     .option('--json', 'print the address and repositories as JSON on stdout')
     .option('-q, --quiet', 'no repository list on stderr');
@@ -40,6 +50,7 @@ export function register(program: Command): void {
         tlsKey: opts.tlsKey,
         verify: opts.verify,
         base: opts.base,
+        maxConnections: opts.maxConnections,
         net: trustOptions(opts),
         onRequest: opts.accessLog ? (r) => say(`${r.method} ${r.path} ${r.status}`) : undefined,
         onWarning: (w) => say(`warning: ${w}`),

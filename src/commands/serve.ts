@@ -29,6 +29,8 @@ export interface ServeOptions {
   onRequest?: (info: { method: string; path: string; status: number }) => void;
   /** Damaged blobs found while serving, told once each, after the command returned. */
   onWarning?: (message: string) => void;
+  /** Connections served at once (default SERVE_LIMITS.connections; more get 503 + Retry-After). */
+  maxConnections?: number;
   cwd?: string;
 }
 
@@ -87,6 +89,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       routes,
       indexVersion: opened.indexVersion,
       onRequest: opts.onRequest,
+      maxConnections: opts.maxConnections,
     });
     const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
     const result: ServeResult = {

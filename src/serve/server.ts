@@ -68,6 +68,29 @@ export interface RegistryServerOptions {
   headersTimeoutMs?: number;
   /** How long a connection may sit with no byte moving either way (default SERVE_TIMEOUTS.idleMs). */
   idleTimeoutMs?: number;
+  /** Connections served at once (default SERVE_LIMITS.connections); see SERVE_LIMITS. */
+  maxConnections?: number;
+}
+
+/**
+ * What one client population can hold. Each served request holds a socket and, while a blob
+ * goes out, one open file (a first range request of a large blob also hashes it whole first).
+ *
+ * - At most `connections` connections are served at once (a cluster pulling through one
+ *   `ferry serve`: containerd opens a few per image, apt one or two per host). A connection
+ *   whose first request arrives past that is answered 503 with `Retry-After` and closed;
+ *   containerd, skopeo, apt and curl --retry retry a 503.
+ * - Past `connections` + the overflow (a quarter more, at least 16) sockets are not even kept:
+ *   Node closes them as they are accepted, so sockets (file descriptors) stay bounded even
+ *   against a flood of connections that never send a request.
+ * - At most `verifications` whole-blob hashing passes (for range requests) run at once, the
+ *   rest wait their turn: hashing is CPU- and disk-bound, more at once only slows each.
+ */
+export const SERVE_LIMITS = { connections: 256, verifications: 4, retryAfterSeconds: 2 };
+
+/** Sockets kept beyond `maxConnections`, to be told 503 instead of being dropped. */
+export function overflowConnections(maxConnections: number): number {
+  return Math.max(16, Math.ceil(maxConnections / 4));
 }
 
 /**
@@ -92,6 +115,8 @@ export interface RegistryServer {
 /** Start the registry; resolves once it listens. */
 export async function startRegistryServer(opts: RegistryServerOptions): Promise<RegistryServer> {
   const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
+  const maxConnections = opts.maxConnections ?? SERVE_LIMITS.connections;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new FerryError('USAGE', `max connections ${maxConnections}: expected a whole number of at least 1`);
   const source = opts.source instanceof VerifiedBlobs ? opts.source : new VerifiedBlobs(opts.source, opts.onWarning);
   // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
   let catalog = await buildCatalog(source, opts.mapping, opts.index);
@@ -154,7 +179,27 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     sendError(res, 404, 'NOT_FOUND', `no such path: ${url.pathname}`, req.method === 'HEAD');
   };
 
+  // A socket is admitted on its first request while fewer than `maxConnections` are; it stays
+  // admitted (keep-alive) until it closes. One not admitted gets 503 and is closed.
+  const admitted = new WeakSet<object>();
+  let admittedCount = 0;
+  const admit = (req: IncomingMessage): boolean => {
+    const socket = req.socket;
+    if (admitted.has(socket)) return true;
+    if (admittedCount >= maxConnections) return false;
+    admitted.add(socket);
+    admittedCount++;
+    socket.once('close', () => admittedCount--);
+    return true;
+  };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    if (!admit(req)) {
+      res.setHeader('Connection', 'close');
+      res.setHeader('Retry-After', String(SERVE_LIMITS.retryAfterSeconds));
+      sendError(res, 503, 'TOOMANYREQUESTS', `this server answers at most ${maxConnections} connections at once; retry later`, req.method === 'HEAD');
+      opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '/', status: 503 });
+      return;
+    }
     handler(req, res)
       .catch((err) => {
         if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error)?.message ?? String(err), req.method === 'HEAD');
@@ -172,6 +217,8 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   };
   const server = opts.tls ? https.createServer({ cert: opts.tls.cert, key: opts.tls.key, ...limits }, listener) : http.createServer(limits, listener);
   server.keepAliveTimeout = 30_000;
+  // Sockets past this are closed as they are accepted (see SERVE_LIMITS).
+  server.maxConnections = maxConnections + overflowConnections(maxConnections);
   // With no 'timeout' listener, Node destroys a socket idle this long.
   server.timeout = opts.idleTimeoutMs ?? SERVE_TIMEOUTS.idleMs;
 

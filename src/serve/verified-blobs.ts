@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
+import { createLimit } from '../net/concurrency.js';
 import type { ServedBlobs } from '../kinds/serve-route.js';
 import type { OciIndex } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../store/layout.js';
@@ -22,6 +23,7 @@ const sha256Of = (bytes: Uint8Array) => 'sha256:' + createHash('sha256').update(
  * - A partial body (Range) cannot be checked against the digest, so a range is served only
  *   of a blob already hashed whole in this process: the first range request of a blob hashes
  *   it once (concurrent requests share that pass) and the result is remembered.
+ * - At most `maxVerifications` such whole-blob passes run at once (distinct blobs); the rest wait.
  * - A blob found damaged is refused from then on, HEAD included (its digest is never announced).
  * - Small blobs (manifests, configs, metadata) are read whole, with a size cap, and checked
  *   before anything is sent.
@@ -31,12 +33,17 @@ export class VerifiedBlobs implements ServedBlobs {
   /** digest → what its bytes hash to. */
   private readonly bad = new Map<string, string>();
   private readonly checking = new Map<string, Promise<boolean>>();
+  private readonly hashing: <T>(task: () => Promise<T>) => Promise<T>;
 
   constructor(
     readonly inner: BlobSource,
     /** Told once per damaged blob, naming it; the CLI prints it (escaped). */
     private readonly warn: (message: string) => void = () => {},
-  ) {}
+    /** Whole-blob hashing passes at once (default 4: hashing is CPU- and disk-bound). */
+    maxVerifications = 4,
+  ) {
+    this.hashing = createLimit(maxVerifications);
+  }
 
   blobSize(digest: string): Promise<number | undefined> {
     return this.inner.blobSize(digest);
@@ -107,11 +114,11 @@ export class VerifiedBlobs implements ServedBlobs {
     if (this.bad.has(digest)) return Promise.resolve(false);
     let pass = this.checking.get(digest);
     if (!pass) {
-      pass = (async () => {
+      pass = this.hashing(async () => {
         const hash = createHash('sha256');
         for await (const chunk of await this.inner.openBlob(digest)) hash.update(chunk as Buffer);
         return this.settle(digest, 'sha256:' + hash.digest('hex'), label);
-      })().finally(() => this.checking.delete(digest));
+      }).finally(() => this.checking.delete(digest));
       this.checking.set(digest, pass);
     }
     return pass;

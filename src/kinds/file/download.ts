@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../../errors.js';
 import { singleFlight } from '../../net/concurrency.js';
 import type { HttpClient } from '../../net/http.js';
@@ -8,6 +9,7 @@ import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
 import { renameVerified } from '../../store/verified-write.js';
+import { DEFAULT_MAX_FILE_BYTES } from './spec.js';
 
 /** Files are checked against SHA-256 and SHA-512 alike, whichever the checksum file gives. */
 const HASHES = ['sha256', 'sha512'];
@@ -30,6 +32,30 @@ export interface DownloadOptions {
   onRetry?: (m: string) => void;
   /** Nothing reads the file back before packing: with direct packing it goes straight into the bundle. */
   deferrable?: boolean;
+  /** Bound on the bytes taken when `expect.size` is unknown (default DEFAULT_MAX_FILE_BYTES). */
+  maxSize?: number;
+}
+
+/** `body`, failing (VERIFY) once more than `bound` bytes in all (counting from `offset`) came through. */
+function bounded(body: Readable, offset: number, bound: number, what: string): Readable {
+  let seen = offset;
+  const cap = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      seen += chunk.length;
+      if (seen > bound) {
+        cb(
+          new FerryError('VERIFY', `${what}: the server sent more than ${bound} bytes, the bound for a file with no pinned size; download stopped, nothing kept`, {
+            hint: 'If the file really is this large, set size: (or a larger maxSize:) on its files: entry in the manifest.',
+          }),
+        );
+        return;
+      }
+      cb(null, chunk);
+    },
+  });
+  body.on('error', (err) => cap.destroy(err));
+  cap.on('close', () => body.destroy());
+  return body.pipe(cap);
 }
 
 /**
@@ -87,7 +113,10 @@ async function download(
     `${opts.label} (${url})`,
     async () => {
       if (expect.size !== undefined && state.size >= expect.size) return;
-      await appendToPartial(partial, HASHES, state, await http.openAt(url, state.size, { label: opts.label }), {
+      const body = await http.openAt(url, state.size, { label: opts.label });
+      // No size pinned (trust on first use, or a checksum with no size): the disk use is still bounded.
+      const stream = expect.size === undefined ? bounded(body, state.size, opts.maxSize ?? DEFAULT_MAX_FILE_BYTES, `${opts.label} (${url})`) : body;
+      await appendToPartial(partial, HASHES, state, stream, {
         maxSize: expect.size,
         label: `${opts.label} (${url})`,
         onProgress: opts.onProgress,

@@ -49,6 +49,7 @@ export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciD
       {
         label,
         deferrable: true,
+        maxSize: entry.maxSize,
         onProgress: (n) => {
           transferred += n;
           task.advance(n);

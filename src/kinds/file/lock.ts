@@ -13,6 +13,8 @@ export const FileLockSchema = z.object({
   size: z.number().int().nonnegative().optional(),
   sha256: HEX64.optional(),
   sha512: HEX128.optional(),
+  /** The manifest's `maxSize:`, kept when no size is pinned: it bounds the download at fetch. */
+  maxSize: z.number().int().positive().optional(),
   checksums: z
     .object({
       file: PinnedFileSchema,

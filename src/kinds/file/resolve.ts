@@ -8,7 +8,7 @@ import type { KindContext } from '../types.js';
 import { parseChecksumFile, requireChecksum } from './checksums.js';
 import { downloadToStore } from './download.js';
 import type { FileLock, PinnedFile } from './lock.js';
-import type { FileSpec } from './spec.js';
+import { DEFAULT_MAX_FILE_BYTES, type FileSpec } from './spec.js';
 
 interface FetchedSmall {
   bytes: Buffer;
@@ -99,10 +99,16 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     checksums = { file: sums.pinned, ...(signature ? { signature } : {}), ...(signedBy ? { signedBy } : {}) };
   }
   let size = spec.size ?? (await headSize(spec.url, ctx));
+  const bound = spec.maxSize ?? DEFAULT_MAX_FILE_BYTES;
+  if (spec.size === undefined && size !== undefined && size > bound) {
+    throw new FerryError('VERIFY', `${label} (${spec.url}): the server announces ${size} bytes, more than the ${bound}-byte bound for a file with no size in the manifest; not downloaded`, {
+      hint: 'If the file really is this large, set size: (or a larger maxSize:) on its files: entry in the manifest.',
+    });
+  }
   if (!sha256 && !sha512) {
     // No published checksum: pin what the file hashes to now (trust on first use); every later fetch must match it.
     task?.status('downloading to pin its checksum');
-    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, onProgress: (n) => task?.advance(n), onRetry: (m) => ctx.progress.log(m) });
+    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, maxSize: spec.maxSize, onProgress: (n) => task?.advance(n), onRetry: (m) => ctx.progress.log(m) });
     sha256 = got.digest.slice(7);
     size = got.size;
   }
@@ -112,6 +118,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     ...(size !== undefined ? { size } : {}),
     ...(sha256 ? { sha256 } : {}),
     ...(sha512 ? { sha512 } : {}),
+    ...(size === undefined && spec.maxSize !== undefined ? { maxSize: spec.maxSize } : {}),
     ...(checksums ? { checksums } : {}),
   };
 }

@@ -19,7 +19,26 @@ export const FileSpecSchema = z
       .strict()
       .optional(),
     size: z.number().int().nonnegative().optional(),
+    maxSize: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('Bound on the bytes downloaded when size: is not given (default 64 GiB): a server sending more is cut off.'),
   })
-  .strict();
+  .strict()
+  .superRefine((f, ctx) => {
+    if (f.size !== undefined && f.maxSize !== undefined && f.size > f.maxSize) {
+      ctx.addIssue({ code: 'custom', path: ['maxSize'], message: `maxSize (${f.maxSize}) is smaller than size (${f.size})` });
+    }
+  });
+
+/**
+ * What a file with no size in the manifest may take on disk unless its entry sets `maxSize:`.
+ * Large enough for every ISO and VM image people mirror (dual-layer DVD 8.5 GB, RHEL/Windows
+ * full images 10-15 GB, Blu-ray-sized images up to 50 GB); small enough that a server
+ * streaming without end stops long before most mirror hosts' disks are full.
+ */
+export const DEFAULT_MAX_FILE_BYTES = 64 * 1024 ** 3;
 
 export type FileSpec = z.infer<typeof FileSpecSchema>;
