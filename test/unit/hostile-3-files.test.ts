@@ -1,17 +1,13 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import { downloadToStore } from '../../src/kinds/file/download.js';
 import { resolveFile } from '../../src/kinds/file/resolve.js';
-import type { KindContext } from '../../src/kinds/types.js';
-import { HttpClient } from '../../src/net/http.js';
-import { BlobStore } from '../../src/store/blob-store.js';
-import { silentProgress } from '../../src/ui/progress.js';
+import { loopbackKindContext } from '../support/kind-context.js';
 
 /** A file server that lies: about sizes in HEAD, and by sending more than it should. */
 const body = Buffer.from('the real file\n');
@@ -49,11 +45,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function context(): Promise<KindContext> {
-  const store = new BlobStore(await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile3-files-')));
-  await store.init();
-  return { manifestDir: os.tmpdir(), store, progress: silentProgress, concurrency: 2, http: new HttpClient({ retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1, maxRetryAfterMs: 1 } }), registry: undefined as unknown as KindContext['registry'] };
-}
+const context = () => loopbackKindContext('ferry-hostile3-files-');
 
 describe('file servers that lie about sizes', () => {
   it('a HEAD Content-Length past 2^53 is not pinned as the size (the HTTP client refuses the answer; headSize then knows no size)', async () => {

@@ -1,17 +1,13 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import { fetchFile } from '../../src/kinds/file/fetch.js';
 import { resolveFile } from '../../src/kinds/file/resolve.js';
 import { DEFAULT_MAX_FILE_BYTES, FileSpecSchema } from '../../src/kinds/file/spec.js';
-import type { KindContext } from '../../src/kinds/types.js';
-import { HttpClient } from '../../src/net/http.js';
-import { BlobStore } from '../../src/store/blob-store.js';
-import { silentProgress } from '../../src/ui/progress.js';
+import { loopbackKindContext } from '../support/kind-context.js';
 
 /**
  * A file server that never ends its body (chunked, no Content-Length, HEAD says nothing), and
@@ -58,18 +54,7 @@ beforeAll(async () => {
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-async function context(): Promise<KindContext> {
-  const store = new BlobStore(await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile6-files-')));
-  await store.init();
-  return {
-    manifestDir: os.tmpdir(),
-    store,
-    progress: silentProgress,
-    concurrency: 2,
-    http: new HttpClient({ retry: { retries: 0, minTimeoutMs: 1, maxTimeoutMs: 1, maxRetryAfterMs: 1 } }),
-    registry: undefined as unknown as KindContext['registry'],
-  };
-}
+const context = () => loopbackKindContext('ferry-hostile6-files-');
 
 /** Every file under the store: blobs by their final names, and the ingest area. */
 async function filesIn(root: string): Promise<string[]> {
