@@ -3,6 +3,7 @@ import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
+import { isWithin } from '../store/safe-path.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 
@@ -114,11 +115,6 @@ export function containerImagePath(keyPath: string): boolean {
   return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$|^services\.[^.[\]]+\.image$/.test(keyPath);
 }
 
-/**
- * Everything a string points to. `imageContext`: the key or line says this is an image; where it
- * could also be another word (a values key named `image`), only a reference with a `/` or a `:`
- * counts; `'container'`: a container's image field, where a bare name is an image too.
- */
 /** `text` without the trailing characters in `chars` (a loop: `[.,;:]+$` backtracks quadratically on a long run). */
 export function trimEndChars(text: string, chars: string): string {
   let end = text.length;
@@ -126,6 +122,11 @@ export function trimEndChars(text: string, chars: string): string {
   return text.slice(0, end);
 }
 
+/**
+ * Everything a string points to. `imageContext`: the key or line says this is an image; where it
+ * could also be another word (a values key named `image`), only a reference with a `/` or a `:`
+ * counts; `'container'`: a container's image field, where a bare name is an image too.
+ */
 export function referencesIn(value: string, imageContext: boolean | 'container'): Array<{ kind: RefKind; value: string }> {
   const out: Array<{ kind: RefKind; value: string }> = [];
   let rest = value;
@@ -164,8 +165,6 @@ interface Walk {
   roots: string[];
 }
 
-const within = (file: string, root: string) => file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
-
 /**
  * Collect the regular files under `p`. A path given on the command line is followed wherever it
  * leads; inside a directory nothing is followed: a symbolic link is never opened (a link into the
@@ -183,7 +182,7 @@ async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
   if (s.isSymbolicLink()) {
     const target = await realpath(p).catch(() => undefined);
     if (!target) w.skipped.push({ file: p, reason: 'symbolic link that leads nowhere (dangling or a loop), not followed', unscanned: false });
-    else if (!w.roots.some((r) => within(target, r))) w.skipped.push({ file: p, reason: `symbolic link out of the scanned paths (to ${target}), not followed: pass the target to scan it`, unscanned: true });
+    else if (!w.roots.some((r) => isWithin(target, r))) w.skipped.push({ file: p, reason: `symbolic link out of the scanned paths (to ${target}), not followed: pass the target to scan it`, unscanned: true });
     return;
   }
   if (s.isDirectory()) {

@@ -34,6 +34,11 @@ export function isSafeRelativePath(p: string): boolean {
   return p.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
+/** Whether the absolute path `file` is `root` itself or lies under it (both already resolved). */
+export function isWithin(file: string, root: string): boolean {
+  return file === root || file.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
+}
+
 /** One path segment (a file name): no `/` at all. */
 export function isSafeSegment(s: string): boolean {
   return isSafeRelativePath(s) && !s.includes('/');
