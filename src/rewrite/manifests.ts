@@ -1,8 +1,9 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode, type Scalar, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Node as YamlNode, type Scalar, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
+import { isWithin } from '../store/safe-path.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
@@ -27,7 +28,7 @@ export interface RewriteManifestsOptions {
 export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
   const out = new Set<string>();
   const roots = await Promise.all(inputs.map((i) => realpath(i).catch(() => path.resolve(i))));
-  const inRoots = (f: string) => roots.some((r) => f === r || f.startsWith(r.endsWith(path.sep) ? r : r + path.sep));
+  const inRoots = (f: string) => roots.some((r) => isWithin(f, r));
   const visit = async (p: string, explicit: boolean): Promise<void> => {
     let st;
     try {
@@ -64,6 +65,11 @@ function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?:
   const isContainer = i >= 0 && CONTAINER_LISTS.has(String(rest[i])) && typeof rest[i + 1] === 'number';
   if (!kind || !WORKLOAD_KINDS.includes(kind) || !isContainer) return { kind, name };
   return { kind, name, container: String(rest[i]) };
+}
+
+/** `Kind/name` of the object an image sits in, as findings name it. */
+function objectName(info: { kind?: string; name?: string }): string {
+  return `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''}`;
 }
 
 /**
@@ -126,7 +132,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).
       const info = describeWorkload(doc.contents, p);
-      const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
+      const where = `${objectName(info)} ${formatPath(p)}`;
       const changes: ValueChange[] = [];
       const um: Array<Omit<Unmapped, 'file'>> = [];
       scanImageMap(node, p, ctx, (n) => (n?.range ? lineOf(n.range[0]) : lineOf(node.range![0])), changes, um);
@@ -139,7 +145,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     }
     if ((key === 'args' || key === 'command' || key === 'env') && isSeq(node)) {
       const info = describeWorkload(doc.contents, [...p.slice(0, -1), 'image']);
-      if (info.container) scanHandedImages(node, p, String(key), `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''}`, { file, text, ctx, lineOf }, { edits, replacements, unmapped });
+      if (info.container) scanHandedImages(node, p, String(key), objectName(info), { file, text, ctx, lineOf }, { edits, replacements, unmapped });
       return false;
     }
     if (key !== 'image') return;
@@ -153,15 +159,16 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     if (!value || value.includes('{{')) return;
     const info = describeWorkload(doc.contents, p);
     // Istio's `image: auto` in a pod that asks for injection: the injector fills it in at admission.
-    const injected = info.container ? injectionRequest(toPlain(getIn(doc.contents, p.slice(0, -4))), value) : undefined;
+    const podTemplate = info.container ? doc.getIn(p.slice(0, -4), true) : undefined;
+    const injected = isNode(podTemplate) ? injectionRequest(podTemplate.toJSON(), value) : undefined;
     if (injected) {
       warnings.push(
-        `${file}:${lineOf(node.range![0])}: ${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)} is "auto", filled in at admission by Istio's injector (${injected}): the proxy image comes from istiod's values; carry the istiod chart and rewrite it too`,
+        `${file}:${lineOf(node.range![0])}: ${objectName(info)} ${formatPath(p)} is "auto", filled in at admission by Istio's injector (${injected}): the proxy image comes from istiod's values; carry the istiod chart and rewrite it too`,
       );
       return;
     }
     const custom = !info.container;
-    const where = `${info.kind ?? 'object'}${info.name ? `/${info.name}` : ''} ${formatPath(p)}`;
+    const where = `${objectName(info)} ${formatPath(p)}`;
     const line = lineOf(node.range![0]);
     let ref;
     try {
@@ -241,20 +248,6 @@ function scanCarriedTexts(
       if (inPlace) out.edits.push(...(mapped as TextEdit[]));
     }
   }
-}
-
-function getIn(node: unknown, path: YamlPath): unknown {
-  let n: unknown = node;
-  for (const k of path) {
-    if (typeof k === 'number') n = isSeq(n) ? n.items[k] : undefined;
-    else n = mapGet(n, k);
-    if (n === undefined) return undefined;
-  }
-  return n;
-}
-
-function toPlain(node: unknown): unknown {
-  return node && typeof node === 'object' && 'toJSON' in node ? (node as { toJSON(): unknown }).toJSON() : undefined;
 }
 
 /**
