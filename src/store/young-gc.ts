@@ -104,12 +104,7 @@ function capYoungGeneration(): boolean {
   youngSize = young.space_size;
   const atCap = young.space_size >= youngMaxMb * 2 ** 20;
   if (atCap === youngCapped || held) return changed;
-  try {
-    setFlagsFromString(`--semi-space-growth-factor=${atCap ? 1 : GROWTH}`);
-    youngCapped = atCap;
-  } catch {
-    // A Node that refuses the flag: V8's own sizing.
-  }
+  if (setGrowth(atCap ? 1 : GROWTH)) youngCapped = atCap;
   return changed;
 }
 
@@ -149,11 +144,13 @@ export async function holdYoung<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-function setGrowth(factor: number): void {
+/** V8's young-generation growth factor; false when this Node refuses the flag (V8's own sizing then). */
+function setGrowth(factor: number): boolean {
   try {
     setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+    return true;
   } catch {
-    // A Node that refuses the flag: V8's own sizing.
+    return false;
   }
 }
 
