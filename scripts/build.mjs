@@ -86,6 +86,23 @@ const lazyHttp2 = {
 };
 
 /**
+ * zod re-exports every locale as `z.locales` and `z.core.locales` (40-odd languages' error
+ * messages); esbuild keeps them all, since the namespace is reachable from `z`. ferry never reads
+ * them (English, the default, is imported by zod's schemas directly), so those two re-exports are
+ * an empty namespace: ferry-main.mjs goes from 2.46 to 2.10 MB, read and hashed on every command.
+ * (The CPU of `ferry --version` did not move measurably: the locales' functions were compiled lazily.)
+ */
+const zodWithoutLocales = {
+  name: 'zod-without-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]zod[\\/]v4[\\/](classic[\\/]external|core[\\/]index)\.js$/.test(args.importer) ? { path: 'zod-locales', namespace: 'zod-without-locales' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'zod-without-locales' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+/**
  * The entry point, plain JavaScript that any Node able to run ES modules parses: it must say
  * plainly that Node is too old instead of failing inside a dependency, so it imports only
  * default exports (a named import missing from an old Node fails before the first line runs).
@@ -162,7 +179,7 @@ await build({
     js: "import { createRequire as __ferryCreateRequire } from 'node:module'; const require = __ferryCreateRequire(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [lazyHttp2, builtinsViaRequire, absentOptional],
+  plugins: [lazyHttp2, builtinsViaRequire, absentOptional, zodWithoutLocales],
 });
 await mkdir('dist', { recursive: true });
 // Written last: the ./ferry launcher compares src/ with this file's time to know when to rebuild.
