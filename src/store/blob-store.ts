@@ -96,7 +96,7 @@ export class BlobStore extends LayoutDir {
    */
   async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
     const deferral = opts.deferrable && !this.cacheLayer ? this.deferral : undefined;
-    if (deferral?.accepts(desc, opts.small) && (deferral.get(desc.digest) || !(await this.has(desc)))) {
+    if (deferral?.accepts(desc) && (deferral.get(desc.digest) || !(await this.has(desc)))) {
       deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry });
       return;
     }

@@ -36,28 +36,16 @@ export interface DeferredBlob {
   onRetry?: (message: string) => void;
 }
 
-/**
- * Small blobs of a kind that has many (.debs) are deferred too, up to this many: written once,
- * fetched in the pack among the big ones instead of in a phase of their own before it (measured
- * on the APT benchmark: ~35 ms of 0.5 s). Past it they take the cache path, so a whole
- * component's tens of thousands of packages do not each hold a record until the pack.
- */
-export const SMALL_DEFER_MAX = 4096;
-
 /** The blobs recorded during the fetch phase, by digest (the first recorder wins: layers are shared). */
 export class DeferredBlobs {
   readonly blobs = new Map<string, DeferredBlob>();
-  private smallRecords = 0;
   constructor(readonly minBytes = DEFER_MIN_BYTES) {}
 
-  /** `small`: one of many small blobs (IngestOptions.small), deferred below minBytes while SMALL_DEFER_MAX allows. */
-  accepts(desc: BlobDescriptor, small = false): boolean {
-    return desc.size >= this.minBytes || (small && this.smallRecords < SMALL_DEFER_MAX);
+  accepts(desc: BlobDescriptor): boolean {
+    return desc.size >= this.minBytes;
   }
   add(blob: DeferredBlob): void {
-    if (this.blobs.has(blob.desc.digest)) return;
-    this.blobs.set(blob.desc.digest, blob);
-    if (blob.desc.size < this.minBytes) this.smallRecords++;
+    if (!this.blobs.has(blob.desc.digest)) this.blobs.set(blob.desc.digest, blob);
   }
   get(digest: string): DeferredBlob | undefined {
     return this.blobs.get(digest);

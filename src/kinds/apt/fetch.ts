@@ -105,13 +105,21 @@ export function aptFetchPlan(entry: AptLock): FetchPlan {
 export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const plan = aptFetchPlan(entry);
   const task = ctx.progress.start(plan.artifact, plan.bytes);
-  const got = await failTaskOnError(task, () => fetchAptInto(entry, ctx, task));
-  task.finish(`${uniqueDebs(entry).length} packages verified, ${humanBytes(plan.bytes)}`);
+  const debs = uniqueDebs(entry);
+  const got = await failTaskOnError(task, () => fetchAptInto(entry, debs, ctx, task));
+  // Packages recorded for direct packing are fetched and verified by the pack, not yet.
+  const deferral = ctx.store.deferral;
+  const later = deferral ? debs.filter((p) => deferral.get(`sha256:${p.sha256}`)) : [];
+  const now = debs.length - later.length;
+  task.finish(
+    later.length
+      ? `${now ? `${now} packages verified, ` : ''}${later.length} packages (${humanBytes(later.reduce((n, p) => n + p.size, 0))}) to stream into the bundle`
+      : `${debs.length} packages verified, ${humanBytes(plan.bytes)}`,
+  );
   return got;
 }
 
-async function fetchAptInto(entry: AptLock, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
-  const list = uniqueDebs(entry);
+async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
   // Known before the first download: more packages than a bundle may hold entries would be
   // fetched for a bundle no reader accepts.
   if (list.length > MAX_TAR_ENTRIES) {

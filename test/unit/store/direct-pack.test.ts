@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { RetryableError } from '../../../src/net/retry.js';
-import { DeferredBlobs, journalOf, SMALL_DEFER_MAX } from '../../../src/store/direct-pack.js';
+import { DeferredBlobs, journalOf } from '../../../src/store/direct-pack.js';
 import type { OciIndex } from '../../../src/oci/media-types.js';
 import { BlobStore, digestOf } from '../../../src/store/blob-store.js';
 import { packBundle } from '../../../src/store/bundle-pack.js';
@@ -241,34 +241,5 @@ describe('deferred ingest', () => {
     // Already in the store: nothing to defer.
     await store.ingest({ digest: otherDigest, size: other.length }, opener(otherDigest, other), { label: 'again', deferrable: true });
     expect(store.deferral.get(otherDigest)).toBeUndefined();
-  });
-
-  it('defers small blobs of a many-small-blobs kind (.debs) too, up to SMALL_DEFER_MAX records, then stores the rest', async () => {
-    const store = new BlobStore(path.join(dir, 'defer-small'));
-    await store.init();
-    store.deferral = new DeferredBlobs();
-    const opened: string[] = [];
-    const ingestSmall = async (seed: string) => {
-      const bytes = bytesOf(seed, 300);
-      const digest = digestOf(bytes);
-      await store.ingest({ digest, size: bytes.length }, async () => (opened.push(digest), Readable.from([bytes])), { label: `apt[x] ${seed}.deb`, deferrable: true, small: true });
-      return digest;
-    };
-    const first = await ingestSmall('deb-0');
-    expect(store.deferral.get(first)?.label).toBe('apt[x] deb-0.deb');
-    expect(await store.has({ digest: first, size: 300 })).toBe(false);
-    // A small blob that is not one of many (an image config) still takes the store.
-    const config = bytesOf('config', 300);
-    await store.ingest({ digest: digestOf(config), size: 300 }, async () => Readable.from([config]), { label: 'app config', deferrable: true });
-    expect(await store.has({ digest: digestOf(config), size: 300 })).toBe(true);
-    expect(store.deferral.get(digestOf(config))).toBeUndefined();
-    // Past the cap, small blobs are fetched into the store: records stay bounded.
-    for (let i = 1; i < SMALL_DEFER_MAX; i++) await ingestSmall(`deb-${i}`);
-    expect(store.deferral.blobs.size).toBe(SMALL_DEFER_MAX);
-    expect(opened).toEqual([]);
-    const past = await ingestSmall('deb-past');
-    expect(opened).toEqual([past]);
-    expect(store.deferral.get(past)).toBeUndefined();
-    expect(await store.has({ digest: past, size: 300 })).toBe(true);
   });
 });
