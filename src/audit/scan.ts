@@ -464,7 +464,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd()): 
           : limit < MAX_BYTES
             ? `not read: the scan already holds ${MIB(MAX_TOTAL_BYTES - budget)} of text, its bound is ${MIB(MAX_TOTAL_BYTES)} (audit fewer files at once)`
             : `${buf.reason}: larger than the ${MIB(MAX_BYTES)} a scanned file may have, not read`;
-      skipped.push({ file: rel, reason, unscanned: buf.why !== 'special' });
+      skipped.push({ file: rel, reason, unscanned: buf.why !== 'special' && buf.why !== 'directory' });
       continue;
     }
     if (buf.includes(0)) {

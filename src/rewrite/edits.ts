@@ -115,7 +115,7 @@ export async function readText(file: string, what: string): Promise<string> {
   const buf = await readRegularFile(file, MAX_REWRITE_BYTES, { follow: true });
   if (!Buffer.isBuffer(buf)) {
     if (buf.why === 'unreadable') throw unreadableFile(file, what, buf.err);
-    if (buf.reason.startsWith('a directory')) throw unreadableFile(file, what, 'EISDIR');
+    if (buf.why === 'directory') throw unreadableFile(file, what, 'EISDIR');
     if (buf.why === 'too-large') {
       throw new FerryError('USAGE', `${file}: cannot read ${what}: ${buf.reason}, more than the ${MAX_REWRITE_BYTES / 1024 / 1024} MiB a file to rewrite may have`, {
         hint: 'Split the file, or check that it is the file you meant.',

@@ -146,8 +146,8 @@ export async function hasSameContent(file: string, digest: string, size: number)
 
 /** What `readRegularFile` found instead of bytes. */
 export interface NotRead {
-  /** `special`: a FIFO, socket or device; `link`: a symbolic link (not followed); `too-large`: past the limit; `unreadable`: an fs error. */
-  why: 'special' | 'link' | 'too-large' | 'unreadable';
+  /** `special`: a FIFO, socket or device; `directory`; `link`: a symbolic link (not followed); `too-large`: past the limit; `unreadable`: an fs error. */
+  why: 'special' | 'directory' | 'link' | 'too-large' | 'unreadable';
   reason: string;
   err?: unknown;
 }
@@ -174,7 +174,7 @@ export async function readRegularFile(file: string, limit: number, opts: { follo
   }
   try {
     const s = await fh.stat();
-    if (!s.isFile()) return { why: 'special', reason: `${specialKind(s)}, not read` };
+    if (!s.isFile()) return { why: s.isDirectory() ? 'directory' : 'special', reason: `${specialKind(s)}, not read` };
     if (s.size > limit) return { why: 'too-large', reason: `${s.size} bytes` };
     const chunks: Buffer[] = [];
     let total = 0;
