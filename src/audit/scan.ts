@@ -1,4 +1,4 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
@@ -158,11 +158,44 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   return out;
 }
 
+/**
+ * At most this many paths (files, directories, links, anything listed as not read) are read in
+ * one scan: a tree of millions of files stops there, listed as not scanned (it fails
+ * `--fail-on`), instead of holding every name.
+ */
+export const MAX_SCAN_PATHS = 200_000;
+
 interface Walk {
   files: string[];
   skipped: SkippedFile[];
   /** The scanned paths, resolved: a link into one of them is scanned under its own name. */
   roots: string[];
+  maxPaths: number;
+  /** Names the walk may still read (a directory's names are counted as they are listed). */
+  budget: number;
+  /** Set once the bound was reached. */
+  full?: boolean;
+}
+
+/** The bound was reached at `p`: listed once, as not scanned. */
+function stopAt(w: Walk, p: string): void {
+  if (w.full) return;
+  w.full = true;
+  w.skipped.push({ file: p, reason: `not all of it scanned: a scan reads at most ${w.maxPaths} paths (audit fewer files at once)`, unscanned: true });
+}
+
+/** A directory's names, sorted, no more than the walk's budget allows (`more`: some were left unread). */
+async function entriesOf(dir: string, w: Walk): Promise<{ names: string[]; more: boolean }> {
+  const names: string[] = [];
+  const d = await opendir(dir);
+  for await (const e of d) {
+    if (SKIP_DIRS.has(e.name)) continue;
+    // Leaving the loop closes the directory (as does reaching its end).
+    if (w.budget <= 0) return { names: names.sort(), more: true };
+    w.budget--;
+    names.push(e.name);
+  }
+  return { names: names.sort(), more: false };
 }
 
 /**
@@ -186,16 +219,16 @@ async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
     return;
   }
   if (s.isDirectory()) {
-    let entries: string[];
+    let entries: { names: string[]; more: boolean };
     try {
-      entries = (await readdir(p)).sort();
+      entries = await entriesOf(p, w);
     } catch (err) {
       return void w.skipped.push({ file: p, reason: `cannot read the directory: ${(err as Error).message}`, unscanned: true });
     }
-    for (const e of entries) {
-      if (SKIP_DIRS.has(e)) continue;
-      await walk(path.join(p, e), w, false);
-    }
+    // A directory read only in part is not scanned at all: which part would depend on the
+    // file system's order, and the scan's output must not.
+    if (entries.more) return stopAt(w, p);
+    for (const e of entries.names) await walk(path.join(p, e), w, false);
   } else if (s.isFile()) w.files.push(p);
   else w.skipped.push({ file: p, reason: `${specialKind(s)}, not read`, unscanned: false });
 }
@@ -434,12 +467,18 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
   }
 }
 
-export async function scanPaths(inputs: string[], cwd: string = process.cwd()): Promise<ScanResult & { skipped: SkippedFile[] }> {
+export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
-  const w: Walk = { files: [], skipped: [], roots };
+  const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
+  const w: Walk = { files: [], skipped: [], roots, maxPaths, budget: maxPaths };
   const explicit = new Set<string>();
   for (const p of inputs) {
     const abs = path.resolve(cwd, p);
+    if (w.budget <= 0) {
+      stopAt(w, abs);
+      continue;
+    }
+    w.budget--;
     const before = w.files.length;
     await walk(abs, w, true);
     if (w.files.length === before + 1 && w.files[before] === abs) explicit.add(abs);

@@ -95,6 +95,26 @@ describe('the scan walk on a crafted tree', () => {
     expect(renderAuditMarkdown(report)).toContain('| big.yaml |');
   });
 
+  it('a tree of more paths than a scan reads stops at the bound, names where, and fails --fail-on (names are not all held)', async () => {
+    const dir = await tmp();
+    for (const sub of ['a', 'b', 'c']) {
+      await mkdir(path.join(dir, sub));
+      for (let i = 0; i < 5; i++) await writeFile(path.join(dir, sub, `f${i}.yaml`), `url: https://${sub}${i}.example.com/\n`);
+    }
+    // 1 root + 3 directories + 15 files = 19 paths; a bound of 12 reads a/ and stops in b/ (a
+    // directory read only in part is not scanned: which part would depend on the disk's order).
+    const scan = await scanPaths([dir], dir, { maxPaths: 12 });
+    expect(scan.files.map((f) => f.file)).toEqual(['a/f0.yaml', 'a/f1.yaml', 'a/f2.yaml', 'a/f3.yaml', 'a/f4.yaml']);
+    expect(scan.skipped).toEqual([{ file: 'b', reason: 'not all of it scanned: a scan reads at most 12 paths (audit fewer files at once)', unscanned: true }]);
+    const model = { name: 'm', zones: [], connections: [], endpoints: [], mirrored: [], entries: {}, artifacts: { images: [], charts: [], files: [], apt: [] } };
+    const report = auditReferences(model, undefined, scan, { manifestFile: 'm.yaml', failOn: 'unmapped', kinds: [] });
+    expect(report.failed).toBe(true);
+    // Under the bound nothing is left out.
+    const all = await scanPaths([dir], dir, { maxPaths: 19 });
+    expect(all.files).toHaveLength(15);
+    expect(all.skipped).toEqual([]);
+  });
+
   it('a file that says it is empty but streams is read only up to the bound (/proc)', async () => {
     // /proc/self/maps reports size 0; it is read to its end, never trusted by its size.
     const r = await scanPaths(['/proc/self/maps'], '/');
