@@ -239,7 +239,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
     for (const top of tops) {
       const kind = kindOf(top);
       if (!kind?.validateImport || missing.includes(kind.name)) continue;
-      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code);
+      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code, p.details);
     }
     if (problems.count) {
       const n = problems.count;
@@ -250,7 +250,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
         : `${bundle}: ${n} problem${n > 1 ? 's' : ''} found before anything was written; nothing was imported`;
       throw new FerryError(code, headline, {
         details: [
-          ...problems.items.map((p) => (p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`)),
+          ...problems.items.map((p) => [p.message.startsWith(p.artifact) ? p.message : `${p.artifact}: ${p.message}`, ...(p.details ?? [])].join('\n')),
           ...(n > problems.items.length ? [`… and ${n - problems.items.length} more`] : []),
         ],
         hint: problems.bundleAtFault ? 'The bundle names something this target cannot take, or was crafted or damaged. Fix the target, or re-create the bundle on the connected side.' : 'Fix the target (or the settings it needs) as each problem says; the bundle itself is not at fault.',

@@ -17,6 +17,8 @@ export interface ImportProblem {
   message: string;
   /** VERIFY when the bundle is at fault (crafted or damaged), VALIDATION when the target is. */
   code: ErrorCode;
+  /** What the problem is made of (the packages at fault, say), printed under it. */
+  details?: string[];
 }
 
 /**
@@ -60,17 +62,17 @@ export class ProblemList {
 
   constructor(private readonly keep = Infinity) {}
 
-  add(artifact: string, message: string, code: ErrorCode = 'VERIFY'): void {
+  add(artifact: string, message: string, code: ErrorCode = 'VERIFY', details?: string[]): void {
     this.count++;
     if (code === 'VERIFY') this.bundleAtFault = true;
-    if (this.items.length < this.keep) this.items.push({ artifact, message, code });
+    if (this.items.length < this.keep) this.items.push({ artifact, message, code, ...(details?.length ? { details } : {}) });
   }
 
   async check<T>(artifact: string, check: () => T | Promise<T>): Promise<T | undefined> {
     try {
       return await check();
     } catch (err) {
-      if (err instanceof FerryError) this.add(artifact, err.message, err.code);
+      if (err instanceof FerryError) this.add(artifact, err.message, err.code, err.details);
       else this.add(artifact, err instanceof Error ? err.message : String(err));
       return undefined;
     }

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
 import { listTree } from '../support/fs-tree.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
+import { CraftedBundle, type Desc } from '../support/craft-bundle.js';
 import { startFerryServe } from '../support/static-http.js';
 import { mapAptRepo } from '../../src/mapping/index.js';
 import { aptGet, downloadDebs, gpgSign, makeGpgKey, publishWithAptly, siteAptMirror, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
@@ -148,6 +149,34 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     const bad = await runFerry(['import', damaged, '-t', 'fresh.yaml'], { cwd: dir, env: env() });
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain(biggest.replace('blobs/sha256/', 'sha256:'));
+    expect(await listTree(path.join(dir, 'fresh'))).toEqual([]);
+
+    // A whole mirror is the vendor's, complete. A crafted bundle (checksums recomputed) whose
+    // whole artifact lacks a package its signed Packages names, or carries an index the signed
+    // Release does not list as is, is refused before anything of it is written.
+    const wholeTop = (d: Desc) => d.annotations?.['io.ferry.source'] === `${upstream.url}/whole`;
+    const lacking = (await CraftedBundle.load(bundle)).clone();
+    let dropped = '';
+    lacking.editArtifact(wholeTop, ({ manifest }) => {
+      const i = manifest.layers.findIndex((l) => l.annotations?.['io.ferry.role'] === 'package' && /\/tree_/.test(l.annotations['org.opencontainers.image.title']));
+      dropped = manifest.layers[i].annotations!['org.opencontainers.image.title'];
+      manifest.layers.splice(i, 1);
+    });
+    const r1 = await runFerry(['import', await lacking.write(path.join(dir, 'lacking.tar')), '-t', 'fresh.yaml'], { cwd: dir, env: env() });
+    expect(r1.code).toBe(3);
+    expect(r1.stderr).toMatch(/bookworm main\/binary-amd64\/Packages(\.gz)?: the vendor's index names 1 package the bundle does not carry as listed/);
+    expect(r1.stderr).toContain(`tree: ${JSON.stringify(dropped)} is not in the bundle`);
+    expect(await listTree(path.join(dir, 'fresh'))).toEqual([]);
+
+    const swapped = (await CraftedBundle.load(bundle)).clone();
+    swapped.editArtifact(wholeTop, ({ manifest }) => {
+      const idx = manifest.layers.find((l) => l.annotations?.['io.ferry.role'] === 'index' && /binary-amd64\/Packages$/.test(l.annotations['org.opencontainers.image.title']))!;
+      Object.assign(idx, swapped.putBlob(Buffer.concat([swapped.blob(idx.digest), Buffer.from('\n')])));
+    });
+    const r2 = await runFerry(['import', await swapped.write(path.join(dir, 'swapped.tar')), '-t', 'fresh.yaml'], { cwd: dir, env: env() });
+    expect(r2.code).toBe(3);
+    expect(r2.stderr).toMatch(/1 index file does not match the vendor's signed Release/);
+    expect(r2.stderr).toMatch(/main\/binary-amd64\/Packages is sha256:[0-9a-f]{64} \(\d+ bytes\); the signed Release lists sha256:/);
     expect(await listTree(path.join(dir, 'fresh'))).toEqual([]);
   });
 });

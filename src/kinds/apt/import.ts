@@ -20,7 +20,7 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
-import { checkGeneratedIndex, releaseTextOf } from './repo.js';
+import { checkGeneratedIndex, checkVendorIndex, indexText, packageLayers, releaseTextOf } from './repo.js';
 import { warn } from '../warnings.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
@@ -131,6 +131,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     if (l.annotations?.[ANNOTATION.title] === undefined) continue;
     await problems.check(a.label, () => safeJoin(r.root, titleOf(l), `${a.label} layer ${l.digest}`));
   }
+  let debs: Map<string, OciDescriptor> | undefined;
   for (const s of a.cfg.suites) {
     const dist = await problems.check(a.label, () => safeJoin(r.root, `dists/${s.suite}`, `${a.label} suite`));
     if (!dist) continue;
@@ -144,6 +145,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     await problems.check(a.label, async () => {
       const w = await wholeSuitePlan(r.root, s.suite, a.manifest.layers, source, a.label);
       for (const idx of w.indexes) w.byHash(idx);
+      await checkWholeSuite(w, (debs ??= packageLayers(a.manifest.layers)), source, `${a.label} ${s.suite}`);
     });
   }
   return problems.items;
@@ -228,6 +230,39 @@ async function wholeSuitePlan(root: string, suite: string, layers: OciDescriptor
   const byHash = ({ relPath }: { relPath: string }) =>
     rel.acquireByHash ? byHashTypes(rel.hashes, relPath).map((type) => at(`${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, 'by-hash index')) : [];
   return { rel, releases: releases.map((r) => ({ r, dest: at(titleOf(r), 'release') })), indexes, byHash };
+}
+
+/**
+ * A whole suite as the bundle carries it is the vendor's, complete: every index is the file its
+ * signed Release lists (same SHA256 and size; apt refuses any other), and every package a
+ * Packages index names is carried with that SHA256 and size. Checked before anything of the
+ * repository is written; one Packages variant per directory is read (the Release pins the others).
+ */
+async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, debs: ReadonlyMap<string, OciDescriptor>, source: BlobSource, label: string): Promise<void> {
+  const listed = w.rel.sha256;
+  const wrong: string[] = [];
+  for (const { idx, relPath } of w.indexes) {
+    const want = listed.get(relPath);
+    if (!want) wrong.push(`${relPath} is not listed in the suite's Release`);
+    else if (`sha256:${want.hash}` !== idx.digest || want.size !== idx.size) wrong.push(`${relPath} is ${idx.digest} (${idx.size} bytes); the signed Release lists sha256:${want.hash} (${want.size} bytes)`);
+  }
+  if (wrong.length) {
+    throw new FerryError('VERIFY', `${label}: ${wrong.length} index file${wrong.length === 1 ? ' does' : 's do'} not match the vendor's signed Release`, {
+      details: wrong.slice(0, 20),
+      hint: 'apt would refuse these files (hash sum mismatch): the bundle was crafted or damaged. Nothing of this repository was written; create the bundle again on the connected side.',
+    });
+  }
+  const byDir = new Map<string, (typeof w.indexes)[number]>();
+  for (const entry of w.indexes) {
+    const m = /^(.*\/)?Packages(\.gz)?$/.exec(entry.relPath);
+    if (!m) continue;
+    const dir = m[1] ?? '';
+    // The plain file when there is one (nothing to decompress), else the .gz.
+    if (!byDir.has(dir) || !m[2]) byDir.set(dir, entry);
+  }
+  for (const [, { idx, relPath }] of [...byDir].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    await checkVendorIndex(indexText(await source.openBlob(idx.digest), relPath), debs, `${label} ${relPath}`);
+  }
 }
 
 async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {

@@ -260,6 +260,12 @@ export const MAX_INDEX_BYTES = 1 << 30;
 
 /** Decompressed stream of an index in the store, refused (VERIFY, naming it) past `maxBytes`. */
 export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_BYTES): Readable {
+  return indexText(store.open(`sha256:${file.sha256}`), file.path, maxBytes);
+}
+
+/** An index file's text from its bytes as stored (`raw`; gunzipped when `indexPath` ends in .gz), at most `maxBytes`. */
+export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX_BYTES): Readable {
+  const file = { path: indexPath };
   let total = 0;
   const bounded = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -272,7 +278,6 @@ export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_
       );
     },
   });
-  const raw = store.open(`sha256:${file.sha256}`);
   // pipeline: an error anywhere (the read, the gzip, the bound) ends the stream the caller reads
   // with that error, and a caller that stops reading stops the others.
   if (file.path.endsWith('.gz')) pipeline(raw, createGunzip(), bounded, () => undefined);
@@ -340,22 +345,21 @@ export { words };
 
 const CHECKED_FIELDS: ReadonlySet<string> = new Set(['package', 'filename', 'sha256', 'size']);
 
-/**
- * A filtered mirror's Packages index from a bundle names only packages that bundle carries:
- * each stanza's Filename is a package layer with the same SHA256 and Size. The site key signs
- * the Release over it; it must never vouch for a .deb the bundle does not hold (served or
- * imported, apt would be sent to a 404 or to another bundle's file under that name).
- * Refused (VERIFY, naming `label` and the first packages at fault) otherwise.
- */
-export async function checkGeneratedIndex(bytes: Buffer, layers: readonly OciDescriptor[], label: string): Promise<void> {
+/** The package layers of an APT artifact, by title (the Filename an index names). */
+export function packageLayers(layers: readonly OciDescriptor[]): Map<string, OciDescriptor> {
   const debs = new Map<string, OciDescriptor>();
   for (const l of layers) {
     const title = l.annotations?.[ANNOTATION.title];
     if (l.annotations?.[ROLE] === 'package' && typeof title === 'string') debs.set(title, l);
   }
+  return debs;
+}
+
+/** The stanzas of an index whose Filename is not a package layer with the same SHA256 and Size: the count, and the first 20 in words. */
+async function packagesNotCarried(text: Readable, debs: ReadonlyMap<string, OciDescriptor>, label: string): Promise<{ count: number; details: string[] }> {
   const bad: string[] = [];
   let count = 0;
-  for await (const { fields } of streamDeb822(Readable.from([bytes]), false, CHECKED_FIELDS, label)) {
+  for await (const { fields } of streamDeb822(text, false, CHECKED_FIELDS, label)) {
     const file = fields.get('filename') ?? '';
     const deb = debs.get(file);
     const why = !deb
@@ -367,10 +371,37 @@ export async function checkGeneratedIndex(bytes: Buffer, layers: readonly OciDes
           : undefined;
     if (why && count++ < 20) bad.push(`${fields.get('package') ?? '?'}: ${JSON.stringify(file)} ${why}`);
   }
+  return { count, details: count > bad.length ? [...bad, `… and ${count - bad.length} more`] : bad };
+}
+
+/**
+ * A filtered mirror's Packages index from a bundle names only packages that bundle carries:
+ * each stanza's Filename is a package layer with the same SHA256 and Size. The site key signs
+ * the Release over it; it must never vouch for a .deb the bundle does not hold (served or
+ * imported, apt would be sent to a 404 or to another bundle's file under that name).
+ * Refused (VERIFY, naming `label` and the first packages at fault) otherwise.
+ */
+export async function checkGeneratedIndex(bytes: Buffer, layers: readonly OciDescriptor[], label: string): Promise<void> {
+  const { count, details } = await packagesNotCarried(Readable.from([bytes]), packageLayers(layers), label);
   if (count) {
     throw new FerryError('VERIFY', `${label}: the index names ${count} package${count === 1 ? '' : 's'} the bundle does not carry as listed`, {
-      details: count > bad.length ? [...bad, `… and ${count - bad.length} more`] : bad,
+      details,
       hint: 'The generated index and the bundle\'s packages disagree: the bundle was crafted or damaged. Nothing of this repository was written or served.',
+    });
+  }
+}
+
+/**
+ * A whole mirror's vendor Packages index (`text`, decompressed) names only packages the bundle
+ * carries as listed: a mirror that would send apt to a missing or different .deb is refused
+ * before anything of it is written, instead of being reported as imported.
+ */
+export async function checkVendorIndex(text: Readable, debs: ReadonlyMap<string, OciDescriptor>, label: string): Promise<void> {
+  const { count, details } = await packagesNotCarried(text, debs, label);
+  if (count) {
+    throw new FerryError('VERIFY', `${label}: the vendor's index names ${count} package${count === 1 ? '' : 's'} the bundle does not carry as listed`, {
+      details,
+      hint: 'A whole mirror carries every package its indexes list: the bundle was crafted or damaged. Nothing of this repository was written; create the bundle again on the connected side.',
     });
   }
 }
