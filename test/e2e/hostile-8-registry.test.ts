@@ -189,4 +189,31 @@ describe('indexes', () => {
     handler = serving(indexOf(2, (i) => (i === 1 ? 1 : child.length)));
     refused(await lock(`${plainHost}/evil/app:1`), new RegExp(`evil/app:1: the index says manifest ${childDigest} is 1 bytes, the registry served ${child.length}`));
   });
+
+  it('a Content-Type that disagrees with the manifest is refused (an image sent as an index was locked with no blobs at all)', async () => {
+    const index = indexOf(1, () => child.length);
+    const cases: Array<[string, string, RegExp]> = [
+      [child.toString(), 'application/vnd.oci.image.index.v1+json', /the registry sent it as application\/vnd\.oci\.image\.index\.v1\+json, but the manifest says it is application\/vnd\.oci\.image\.manifest\.v1\+json/],
+      [child.toString().replace(/"mediaType":"application\/vnd\.oci\.image\.manifest\.v1\+json",/, ''), 'application/vnd.docker.distribution.manifest.list.v2+json', /the registry sent it as application\/vnd\.docker\.distribution\.manifest\.list\.v2\+json, but it lists no manifests/],
+      [index.replace(/"mediaType":"application\/vnd\.oci\.image\.index\.v1\+json",/, ''), 'application/vnd.oci.image.manifest.v1+json', /the registry sent it as application\/vnd\.oci\.image\.manifest\.v1\+json, but it has no config/],
+    ];
+    for (const [body, contentType, problem] of cases) {
+      handler = registry((req, res) => {
+        if (req.url === '/v2/evil/app/manifests/1') return send(res, body, contentType);
+        res.writeHead(404);
+        res.end();
+      });
+      refused(await lock(`${plainHost}/evil/app:1`), new RegExp(`evil/app:1: ${problem.source}`));
+    }
+  });
+});
+
+describe('retry', () => {
+  it('a 429 asking to retry after 999999999 s fails at once, saying so, instead of waiting', async () => {
+    handler = registry((_req, res) => {
+      res.writeHead(429, { 'retry-after': '999999999' });
+      res.end();
+    });
+    refused(await lock(`${plainHost}/evil/app:1`), /evil\/app:1 manifest: server asked to retry after 999999999 s, longer than ferry waits/);
+  });
 });
