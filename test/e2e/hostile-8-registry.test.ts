@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { writeEndless } from '../support/fault-proxy.js';
 import { makeTestCa, type TestCa } from '../support/registry.js';
 
 /**
@@ -81,19 +82,6 @@ function send(res: http.ServerResponse, body: Buffer | string, contentType = 'ap
   res.end(b);
 }
 
-/** An answer that never ends: `head` then the same chunk for as long as the client reads. */
-function endless(res: http.ServerResponse, status: number, head: string) {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.write(head);
-  const chunk = Buffer.alloc(1 << 16, 0x61);
-  const more = () => {
-    while (!res.destroyed && res.write(chunk));
-    if (!res.destroyed) res.once('drain', more);
-  };
-  res.on('error', () => {});
-  more();
-}
-
 /** Answers /v2/ and routes the rest of evil/app to `rest`. */
 function registry(rest: Handler): Handler {
   return (req, res) => {
@@ -111,13 +99,13 @@ async function dockerConfigFor(host: string): Promise<string> {
 
 describe('error answers that never end', () => {
   it('a registry error (HTTP 400) with an endless body is cut off, and the error names the image (was a hang, draining it)', async () => {
-    handler = registry((_req, res) => endless(res, 400, '{"errors":['));
+    handler = registry((_req, res) => writeEndless(res, 400, '{"errors":['));
     refused(await lock(`${plainHost}/evil/app:1`), new RegExp(`${plainHost}/evil/app:1 manifest: unexpected HTTP 400 from ${plainHost}`));
   });
 
   it('a token endpoint refusing with an endless body (HTTP 400) is cut off, naming the endpoint (was a hang)', async () => {
     handler = (req, res) => {
-      if (req.url!.startsWith('/token')) return endless(res, 400, 'bad request ');
+      if (req.url!.startsWith('/token')) return writeEndless(res, 400, 'bad request ');
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${plainHost}/token",service="x"` });
       res.end();
     };
