@@ -479,6 +479,12 @@ export class HttpClient {
           });
         }
         const next = redirectTarget(headerValue(resHeaders, 'location')!, current, method);
+        if (current.startsWith('https:') && next.startsWith('http:')) {
+          // As apt does: what was asked for over HTTPS is not fetched in clear text, where anyone on the path could change it.
+          throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected from HTTPS to plain HTTP (${JSON.stringify(redactUrl(next).slice(0, 200))}); refusing to follow it`, {
+            hint: 'A redirect may not downgrade HTTPS; tell the server\'s operator. If plain HTTP is what you mean, name the http:// URL yourself.',
+          });
+        }
         if (new URL(next).origin !== new URL(current).origin) {
           const { authorization: _drop, ...rest } = headers;
           headers = rest;
@@ -630,9 +636,14 @@ export async function throwForStatus(res: HttpResponse, method: string, label: s
   try {
     const chunks: Buffer[] = [];
     let n = 0;
+    // The first 4 KiB say what went wrong; an error body that never ends is cut off, not drained.
     for await (const c of res.body) {
-      if (n < 4096) chunks.push(c as Buffer);
+      chunks.push(c as Buffer);
       n += (c as Buffer).length;
+      if (n >= 4096) {
+        res.body.destroy();
+        break;
+      }
     }
     text = Buffer.concat(chunks).toString('utf8').slice(0, 300).trim();
   } catch {

@@ -247,8 +247,8 @@ const MAX_TOKEN_BYTES = 1024 * 1024;
 
 /**
  * The token realm a registry's challenge names, checked before any request: an http(s) URL, and,
- * when credentials for a registry reached over HTTPS go with the request, not plain HTTP to
- * another host (a crafted or rewritten challenge must not collect the password in clear text).
+ * when credentials for a registry reached over HTTPS go with the request, not plain HTTP (to
+ * another host or the same one: a challenge must not collect the password in clear text).
  */
 function realmUrl(realm: string, registry: string, host: string, guardCredentials: boolean): URL {
   let url: URL | undefined;
@@ -261,10 +261,12 @@ function realmUrl(realm: string, registry: string, host: string, guardCredential
   if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
     throw new FerryError('AUTH', `${registry}: the bearer challenge's realm ${shown} is not an http(s) URL`, { hint: 'The registry (or something in between) sent a malformed authentication challenge; tell its operator.' });
   }
-  const registryHost = new URL(`http://${host}`).hostname;
-  if (guardCredentials && url.protocol === 'http:' && url.hostname !== registryHost) {
-    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is another host over plain HTTP, while the registry uses HTTPS; refusing to send the credentials for ${registry} there`, {
-      hint: 'A token service on another host must use HTTPS. Check the registry\'s auth configuration, or whether something between rewrites its answers.',
+  if (guardCredentials && url.protocol === 'http:') {
+    // The same host on plain HTTP is no better: the password crosses the network in clear text.
+    const registryHost = new URL(`http://${host}`).hostname;
+    const what = url.hostname === registryHost ? 'the same host over plain HTTP' : 'another host over plain HTTP';
+    throw new FerryError('AUTH', `${registry}: the token realm ${url.origin} is ${what}, while the registry uses HTTPS; refusing to send the credentials for ${registry} there`, {
+      hint: 'A token service must use HTTPS when the registry does. Check the registry\'s auth configuration, or whether something between rewrites its answers.',
     });
   }
   return url;

@@ -137,16 +137,37 @@ async function readConfig(file: string, warnings: string[]): Promise<ConfigFile 
   }
 }
 
+/** The most a credential helper may write (stdout and stderr together). */
+const MAX_HELPER_OUTPUT = 1024 * 1024;
+
 /** Run `docker-credential-<name> get`; undefined when the helper has nothing for the server. */
 async function runCredentialHelper(name: string, server: string, opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<Credential | undefined> {
+  // The name comes from a config file: a word (`pass`, `ecr-login`), never a path to run.
+  if (!/^[A-Za-z0-9][A-Za-z0-9._+-]*$/.test(name) || name.length > 100) {
+    throw new FerryError('AUTH', `credential helper name ${JSON.stringify(name.slice(0, 100))} (configured for ${server}) is not a helper name; not running it`, {
+      hint: 'credHelpers/credsStore in the docker config name a docker-credential-<name> program on PATH, such as "pass" or "ecr-login"; fix or remove the entry.',
+    });
+  }
   const bin = `docker-credential-${name}`;
+  let tooLarge = false;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(bin, ['get'], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+    // An answer is a few hundred bytes; a helper that writes without end is stopped at the cap.
+    const collect = (d: Buffer, into: 'out' | 'err') => {
+      if (tooLarge) return;
+      if (out.length + err.length + d.length > MAX_HELPER_OUTPUT) {
+        tooLarge = true;
+        child.kill('SIGKILL');
+        return;
+      }
+      if (into === 'out') out += d;
+      else err += d;
+    };
+    child.stdout.on('data', (d: Buffer) => collect(d, 'out'));
+    child.stderr.on('data', (d: Buffer) => collect(d, 'err'));
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -165,6 +186,11 @@ async function runCredentialHelper(name: string, server: string, opts: { env?: N
     }
     throw e;
   });
+  if (tooLarge) {
+    throw new FerryError('AUTH', `credential helper ${bin} wrote more than ${MAX_HELPER_OUTPUT} bytes for ${server}; stopped it`, {
+      hint: `A helper answers one small JSON object; run \`echo ${server} | ${bin} get\` to see what it writes.`,
+    });
+  }
   if (code !== 0) {
     const msg = (stdout + stderr).trim();
     if (/credentials not found|not found in native keychain|no credentials/i.test(msg)) return undefined;
@@ -177,6 +203,9 @@ async function runCredentialHelper(name: string, server: string, opts: { env?: N
     parsed = JSON.parse(stdout) as { Username?: string; Secret?: string };
   } catch {
     throw new FerryError('AUTH', `credential helper ${bin} answered something that is not JSON for ${server}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || (parsed.Secret !== undefined && typeof parsed.Secret !== 'string') || (parsed.Username !== undefined && typeof parsed.Username !== 'string')) {
+    throw new FerryError('AUTH', `credential helper ${bin} answered JSON that is not {"Username": "...", "Secret": "..."} for ${server}`);
   }
   if (!parsed.Secret) return undefined;
   if (parsed.Username === '<token>') return { identityToken: parsed.Secret };

@@ -94,6 +94,30 @@ export function checkManifestJson(bytes: Uint8Array, what: string): void {
   list('layers');
 }
 
+/**
+ * The media type a manifest is taken as (the server's Content-Type, or the JSON's when that is
+ * vague), checked against the body: an index type needs a `manifests` list, an image manifest a
+ * `config`, and a `mediaType` the body states must be that type. A Content-Type that says index
+ * over an image manifest's bytes would otherwise pin an image with no blobs at all.
+ */
+export function manifestMediaType(bytes: Uint8Array, contentType: string | undefined, what: string): string {
+  const mediaType = sniffMediaType(bytes, contentType);
+  const j = JSON.parse(Buffer.from(bytes).toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+  const stated = typeof j.mediaType === 'string' ? j.mediaType : undefined;
+  const problem =
+    stated !== undefined && isManifestType(stated) && stated !== mediaType
+      ? `the registry sent it as ${mediaType}, but the manifest says it is ${stated}`
+      : isIndexType(mediaType) && !Array.isArray(j.manifests)
+        ? `the registry sent it as ${mediaType}, but it lists no manifests`
+        : isManifestType(mediaType) && !isIndexType(mediaType) && j.config === undefined
+          ? `the registry sent it as ${mediaType}, but it has no config`
+          : undefined;
+  if (problem) {
+    throw new FerryError('VERIFY', `${what}: ${problem}`, { hint: 'The registry (or something in between) answered a manifest whose type and content disagree; nothing was kept.' });
+  }
+  return mediaType;
+}
+
 /** Media type from the JSON when the server's Content-Type is vague. */
 export function sniffMediaType(bytes: Uint8Array, contentType?: string): string {
   const ct = contentType?.split(';')[0].trim();

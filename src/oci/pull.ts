@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { bodyFromOffset, discard, headerValue, readCapped } from '../net/http.js';
-import { MANIFEST_ACCEPT, checkManifestJson, sniffMediaType } from './media-types.js';
+import { MANIFEST_ACCEPT, checkManifestJson, manifestMediaType } from './media-types.js';
 import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type RepoRef } from './transport.js';
 
 /** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
@@ -37,7 +37,7 @@ export async function getManifest(t: RegistryTransport, repo: RepoRef, reference
       });
     }
     checkManifestJson(bytes, what);
-    return { bytes, mediaType: sniffMediaType(bytes, headerValue(res.headers, 'content-type')), digest };
+    return { bytes, mediaType: manifestMediaType(bytes, headerValue(res.headers, 'content-type'), what), digest };
   });
 }
 

@@ -54,13 +54,21 @@ interface DistributionError {
   detail?: unknown;
 }
 
+/** The most of an error answer read: a distribution error list is a few hundred bytes. */
+const MAX_ERROR_BODY = 64 * 1024;
+
 async function readErrorBody(res: HttpResponse): Promise<DistributionError[]> {
   try {
+    // Only the first 64 KiB are read: an error body that never ends is cut off, not drained.
     const chunks: Buffer[] = [];
     let n = 0;
     for await (const c of res.body) {
+      chunks.push(c as Buffer);
       n += (c as Buffer).length;
-      if (n <= 65536) chunks.push(c as Buffer);
+      if (n > MAX_ERROR_BODY) {
+        res.body.destroy();
+        return [];
+      }
     }
     const j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { errors?: DistributionError[] };
     return Array.isArray(j.errors) ? j.errors : [];

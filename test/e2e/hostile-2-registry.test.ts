@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { writeEndless } from '../support/fault-proxy.js';
 
 /**
  * Hostile registry answers while `ferry lock` pins what a manifest names: an in-process HTTP
@@ -142,17 +143,7 @@ describe('token service answers and challenges', () => {
 
   it('a token answer that never ends is cut off at its cap, naming the endpoint', async () => {
     handler = challenge(`http://${otherHost}/token`);
-    otherHandler = (_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"token":"');
-      const chunk = Buffer.alloc(1 << 16, 0x61);
-      const more = () => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', more);
-      };
-      res.on('error', () => {});
-      more();
-    };
+    otherHandler = (_req, res) => writeEndless(res, 200, '{"token":"');
     refused(await lock(image()), new RegExp(`token endpoint http://${otherHost.replace(/\./g, '\\.')}/token answered more than 1048576 bytes; refusing it`));
   });
 
@@ -204,17 +195,7 @@ describe('tag lists (versions of an OCI chart)', () => {
   });
 
   it('a page that never ends is cut off at its cap', async () => {
-    handler = tags((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.write('{"tags":[');
-      const chunk = Buffer.from('"1.0.0",'.repeat(8192));
-      const more = () => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', more);
-      };
-      res.on('error', () => {});
-      more();
-    });
+    handler = tags((_req, res) => writeEndless(res, 200, '{"tags":[', Buffer.from('"1.0.0",'.repeat(8192))));
     refused(await lock(chart()), /charts\/x tags: a page of more than 16777216 bytes; refusing it/);
   });
 

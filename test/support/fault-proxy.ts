@@ -210,3 +210,18 @@ export async function startConnectProxy(): Promise<ConnectProxy> {
       }),
   };
 }
+
+/**
+ * Answer that never ends, for fault injection: the status, `head`, then `chunk` again and again
+ * for as long as the client reads (a body a crafted server could send to exhaust memory or time).
+ */
+export function writeEndless(res: http.ServerResponse, status: number, head: string, chunk: Buffer = Buffer.alloc(1 << 16, 0x61)): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.write(head);
+  const more = () => {
+    while (!res.destroyed && res.write(chunk));
+    if (!res.destroyed) res.once('drain', more);
+  };
+  res.on('error', () => {});
+  more();
+}

@@ -55,6 +55,9 @@ export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promi
 /** Platform manifests of one index fetched at once (images themselves run under ctx.concurrency). */
 const PLATFORM_FETCHES = 4;
 
+/** The most manifests an index may list: real ones list tens (platforms and their attestations). */
+const MAX_INDEX_CHILDREN = 1000;
+
 /** Pin one image: tag → digest, platform manifests, every blob digest and size. */
 export async function resolveImage(spec: ImageSpec, client: RegistryClient): Promise<ImageLock> {
   const ref = withDefaultTag(parseImageReference(spec.ref));
@@ -68,16 +71,29 @@ export async function resolveImage(spec: ImageSpec, client: RegistryClient): Pro
   if (isIndexType(top.mediaType)) {
     const { bytes, kept, changed } = filterIndex(label, top.bytes, spec.platforms);
     if (changed) storedDigest = digestOf(bytes);
-    // The platform manifests several at a time, then read in the index's order, so the lock
-    // does not depend on which answered first.
-    const fetched = await mapLimit(kept, PLATFORM_FETCHES, (child) => client.getManifest(repo, child.digest));
-    for (const [i, child] of kept.entries()) {
-      const got = fetched[i];
+    if (kept.length > MAX_INDEX_CHILDREN) {
+      throw new FerryError('VERIFY', `${label}: the index lists ${kept.length} manifests, more than the ${MAX_INDEX_CHILDREN} ferry reads`, {
+        hint: 'No image has this many platforms; the registry answered something crafted or broken. Name one platform manifest by digest, or set `platforms`.',
+      });
+    }
+    // The platform manifests several at a time, each reduced to its blobs as it arrives (so
+    // memory holds a few manifests, not all), then taken in the index's order, so the lock does
+    // not depend on which answered first.
+    const fetched = await mapLimit(kept, PLATFORM_FETCHES, async (child) => {
+      const got = await client.getManifest(repo, child.digest);
       if (isIndexType(got.mediaType)) {
         throw new FerryError('VALIDATION', `${label}: nested index ${child.digest} is not supported`, { hint: 'Name the inner index by digest instead.' });
       }
+      if (got.bytes.length !== child.size) {
+        throw new FerryError('VERIFY', `${label}: the index says manifest ${child.digest} is ${child.size} bytes, the registry served ${got.bytes.length}`, {
+          hint: 'The index does not describe its manifests truthfully; tell the registry\'s operator. Nothing was locked.',
+        });
+      }
+      return manifestBlobs(`${label} ${child.digest}`, got.bytes);
+    });
+    for (const [i, child] of kept.entries()) {
       manifests.push({ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: platformString(child.platform) });
-      for (const b of manifestBlobs(`${label} ${child.digest}`, got.bytes)) blobs.set(b.digest, b);
+      for (const b of fetched[i]) blobs.set(b.digest, b);
     }
   } else {
     for (const b of manifestBlobs(label, top.bytes)) blobs.set(b.digest, b);
