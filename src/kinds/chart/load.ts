@@ -83,21 +83,33 @@ function parseMetadata(text: string | undefined, where: string): ChartMetadata {
   } as ChartMetadata;
 }
 
+/** A chart's YAML file (requirements.yaml, Chart.lock …), a FerryError naming it when it does not parse. */
+function parseChartYaml(chart: LoadedChart, file: string): Record<string, unknown> {
+  try {
+    const doc = parseYaml(chart.files.get(file)!) ?? {};
+    return typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${chart.where}/${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+}
+
+/** The entries of a `dependencies:` list that name a chart (anything else in it is ignored, as a list that is not one). */
+function dependencyList(deps: unknown): ChartDependency[] {
+  return Array.isArray(deps) ? deps.filter((d): d is ChartDependency => Boolean(d) && typeof d.name === 'string') : [];
+}
+
 /** Dependencies from Chart.yaml (apiVersion v2) or requirements.yaml (v1). */
 export function chartDependencies(chart: LoadedChart): ChartDependency[] {
-  let deps = chart.metadata.dependencies;
-  if (!deps && chart.files.has('requirements.yaml')) {
-    deps = ((parseYaml(chart.files.get('requirements.yaml')!) ?? {}) as { dependencies?: ChartDependency[] }).dependencies;
-  }
-  return (deps ?? []).filter((d) => d && typeof d.name === 'string');
+  let deps: unknown = chart.metadata.dependencies;
+  if (!deps && chart.files.has('requirements.yaml')) deps = parseChartYaml(chart, 'requirements.yaml').dependencies;
+  return dependencyList(deps);
 }
 
 /** Chart.lock / requirements.lock pins: name → {version, repository}. */
 export function chartLockPins(chart: LoadedChart): ChartDependency[] {
-  const text = chart.files.get('Chart.lock') ?? chart.files.get('requirements.lock');
-  if (!text) return [];
-  const lock = (parseYaml(text) ?? {}) as { dependencies?: ChartDependency[] };
-  return (lock.dependencies ?? []).filter((d) => d && typeof d.name === 'string').map((d) => ({ ...d, version: d.version === undefined ? undefined : String(d.version) }));
+  const file = chart.files.get('Chart.lock') ? 'Chart.lock' : chart.files.get('requirements.lock') ? 'requirements.lock' : undefined;
+  if (!file) return [];
+  return dependencyList(parseChartYaml(chart, file).dependencies).map((d) => ({ ...d, version: d.version === undefined ? undefined : String(d.version) }));
 }
 
 // ── directory ────────────────────────────────────────────────────────────────

@@ -363,20 +363,49 @@ export function goSprintf(format: string, args: unknown[]): string {
       else if (c === ' ') f.space = true;
       else break;
     }
+    // fmt's parsenum and intFromArg: a width or precision past 1e6 is refused, not padded to
+    // (`%0999999999d` asked for a gigabyte of zeros; Go prints %!(NOVERB) / %!(BADWIDTH) instead)
+    let overflow = false;
     const num = (): number | undefined => {
-      if (format[i] === '*') {
-        i++;
-        const a = args[argi++];
-        return typeof a === 'bigint' ? Number(a) : undefined;
+      let n = 0;
+      let seen = false;
+      for (; i < format.length && format[i] >= '0' && format[i] <= '9'; i++) {
+        if (n > 1e6) {
+          overflow = true;
+          i = format.length;
+          return undefined;
+        }
+        n = n * 10 + Number(format[i]);
+        seen = true;
       }
-      let s = '';
-      while (i < format.length && format[i] >= '0' && format[i] <= '9') s += format[i++];
-      return s ? Number(s) : undefined;
+      return seen ? n : undefined;
     };
-    f.width = num();
+    const fromArg = (): number | undefined => {
+      i++;
+      const a = args[argi++];
+      if (typeof a !== 'bigint' || a > 1_000_000n || a < -1_000_000n) return undefined;
+      return Number(a);
+    };
+    if (format[i] === '*') {
+      f.width = fromArg();
+      if (f.width === undefined) out += '%!(BADWIDTH)';
+      else if (f.width < 0) {
+        f.width = -f.width;
+        f.minus = true;
+        f.zero = false;
+      }
+    } else f.width = num();
     if (format[i] === '.') {
       i++;
-      f.prec = num() ?? 0;
+      if (format[i] === '*') {
+        f.prec = fromArg();
+        if (f.prec !== undefined && f.prec < 0) f.prec = undefined;
+        if (f.prec === undefined) out += '%!(BADPREC)';
+      } else f.prec = num() ?? 0;
+    }
+    if (overflow || i >= format.length) {
+      out += '%!(NOVERB)';
+      break;
     }
     const verb = format[i++];
     if (verb === '%') {

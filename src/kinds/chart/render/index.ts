@@ -358,6 +358,13 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
         hint: 'helm template would fail the same way: fix the values (or the chart). Where the message names one of ferry\'s bounds against crafted charts (template depth, range iterations, list, string or output size, schema depth), `--render helm` renders with a helm binary instead.',
       });
     }
+    if (e instanceof RangeError && /call stack/i.test(e.message)) {
+      // the bounds above keep templates and values shallower than the stack; this is the net under them
+      throw new FerryError('VALIDATION', `${where}: templates or values nest deeper than the renderer's stack; refusing to render on`, {
+        cause: e,
+        hint: 'A chart nests this deep only when crafted (or a value contains itself); `--render helm` renders with a helm binary instead.',
+      });
+    }
     throw new FerryError('INTERNAL', `${where}: the renderer failed unexpectedly: ${(e as Error).message}`, { cause: e, hint: 'Please report this with the chart; `--render helm` uses a helm binary instead.' });
   }
 }

@@ -381,6 +381,14 @@ const CACHE = new Map<string, ParsedTemplate>();
 const CACHE_MAX = 20000;
 
 /** Parse template text; `name` is used in error messages (`template: chart/templates/x.yaml:3: ...`). Trees are immutable and cached. */
+/**
+ * Deepest nesting of parentheses and control structures a template may have. Go's parser stops
+ * parentheses at 10000 (1000 where stacks are small); here both the parser and the executor recurse
+ * per level, so a crafted `((((…))))` or `{{if}}{{if}}…` overflowed the stack ("failed unexpectedly").
+ * Charts nest a few levels (an `else if` chain of a few dozen at most).
+ */
+const MAX_NESTING = 500;
+
 export function parseTemplate(name: string, text: string): ParsedTemplate {
   const key = `${name}\u0000${text}`;
   const hit = CACHE.get(key);
@@ -418,6 +426,16 @@ function parseUncached(name: string, text: string): ParsedTemplate {
 
   let loopDepth = 0;
   let varScopes: string[][] = [['$']];
+  /** Parentheses and control structures open around the current token (bounded: each level is a stack frame, here and in exec). */
+  let nesting = 0;
+  const nested = <T>(tok: Token, f: () => T): T => {
+    if (++nesting > MAX_NESTING) err(`max nesting depth (${MAX_NESTING}) exceeded: parentheses, {{if}}, {{else if}}, {{with}} and {{range}} nest this deep only in a crafted template`, tok);
+    try {
+      return f();
+    } finally {
+      nesting--;
+    }
+  };
   const hasVar = (n: string) => varScopes.some((s) => s.includes(n));
 
   // Parse a list of nodes until {{end}} / {{else}}; returns the terminating keyword.
@@ -485,7 +503,8 @@ function parseUncached(name: string, text: string): ParsedTemplate {
     return { type: 'action', pipe, line: tok.line };
   };
 
-  const control = (kind: 'if' | 'with' | 'range', tok: Token): Node => {
+  const control = (kind: 'if' | 'with' | 'range', tok: Token): Node => nested(tok, () => controlBody(kind, tok));
+  const controlBody = (kind: 'if' | 'with' | 'range', tok: Token): Node => {
     varScopes.push([]);
     const pipe = pipeline(kind, 'right');
     if (kind === 'range') loopDepth++;
@@ -497,8 +516,8 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       const n = peekNonSpace();
       if ((kind === 'if' && n.t === 'keyword' && n.v === 'if') || (kind === 'with' && n.t === 'keyword' && n.v === 'with')) {
         nextNonSpace();
-        const nested = control(n.v as 'if' | 'with', n);
-        elseList = [nested];
+        const chained = control(n.v as 'if' | 'with', n);
+        elseList = [chained];
         varScopes.pop();
         return { type: kind, pipe, list: body.list, elseList, line: tok.line } as Node;
       }
@@ -657,7 +676,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       case 'rawstring':
         return { type: 'string', value: unquote(tok, err) };
       case 'lparen': {
-        const pipe = pipeline('parenthesized pipeline', 'rparen');
+        const pipe = nested(tok, () => pipeline('parenthesized pipeline', 'rparen'));
         return { type: 'pipe', pipe };
       }
       default:

@@ -7,6 +7,7 @@
  * Not checked: `format`, remote `$ref`s.
  */
 import { deepEqual, isMap } from './govalue.js';
+import { goRegex } from './regex.js';
 
 type Schema = Record<string, unknown> | boolean;
 
@@ -94,7 +95,7 @@ export function validateSchema(schema: unknown, value: unknown): string[] {
       if (typeof s.maxLength === 'number' && len > s.maxLength) out.push(`${field(path)}: String length must be less than or equal to ${s.maxLength}`);
       if (typeof s.pattern === 'string') {
         try {
-          if (!new RegExp(s.pattern, 'u').test(v)) out.push(`${field(path)}: Does not match pattern '${s.pattern}'`);
+          if (!goRegex(s.pattern, false, v).test(v)) out.push(`${field(path)}: Does not match pattern '${s.pattern}'`);
         } catch {
           /* an unsupported pattern is not checked */
         }
@@ -128,7 +129,7 @@ export function validateSchema(schema: unknown, value: unknown): string[] {
         }
         for (const [p, ps] of Object.entries(patterns)) {
           try {
-            if (new RegExp(p, 'u').test(k)) {
+            if (goRegex(p, false, k).test(k)) {
               matched = true;
               check(ps, x, sub, out);
             }

@@ -27,6 +27,7 @@ import {
   isNil,
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
+import { goRegex, GoRegexError } from './regex.js';
 
 type Dict = Record<string, unknown>;
 
@@ -118,11 +119,13 @@ function rand(): number {
 export function resetRandom(): void {
   seed = 0x2f6b_9a13;
 }
+/** `count` characters drawn from `chars` (ASCII), bounded like `repeat` (randAlpha 100000000 took 12 s and 100 MB). */
 function randFrom(chars: string, n: unknown): string {
-  let out = '';
-  const count = Number(toInt64(n));
-  for (let i = 0; i < count; i++) out += chars[Math.floor(rand() * chars.length)];
-  return out;
+  const count = Math.max(0, Number(toInt64(n)));
+  checkLength('random characters', count, MAX_STRING);
+  const out = Buffer.allocUnsafe(count);
+  for (let i = 0; i < count; i++) out[i] = chars.charCodeAt(Math.floor(rand() * chars.length));
+  return out.toString('latin1');
 }
 const ALPHA = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ';
 const NUM = '0123456789';
@@ -287,25 +290,7 @@ class SemverVersion extends GoStruct {
   Compare = (o: unknown) => BigInt(semver.compare(this.v, o instanceof SemverVersion ? o.v : String(o)));
 }
 
-// ── regex (RE2 → JS) ─────────────────────────────────────────────────────────
-
-function goRegex(re: string, global = false): RegExp {
-  let flags = global ? 'gu' : 'u';
-  let src = re;
-  const m = /^\(\?([imsU]+)\)/.exec(src);
-  if (m) {
-    src = src.slice(m[0].length);
-    if (m[1].includes('i')) flags += 'i';
-    if (m[1].includes('m')) flags += 'm';
-    if (m[1].includes('s')) flags += 's';
-  }
-  src = src.replace(/\\z/g, '$').replace(/\\A/g, '^').replace(/\(\?P</g, '(?<');
-  try {
-    return new RegExp(src, flags);
-  } catch {
-    return new RegExp(src, flags.replace('u', ''));
-  }
-}
+// ── regex (RE2 → JS: ./regex.ts) ─────────────────────────────────────────────
 
 /** Go's Regexp.Expand template ($1, ${1}, ${name}) → JS replacement. */
 function goReplacement(repl: string): string {
@@ -701,22 +686,30 @@ export function sprigFuncs(): Record<string, GoFunc> {
       throw new FuncError(str(msg));
     },
     // regex
-    regexMatch: (re, s) => goRegex(str(re)).test(str(s)),
-    mustRegexMatch: (re, s) => goRegex(str(re)).test(str(s)),
+    // sprig's regexMatch ignores a pattern Go cannot compile (false); the others fail on it
+    regexMatch: (re, s) => {
+      try {
+        return goRegex(str(re), false, str(s)).test(str(s));
+      } catch (e) {
+        if (e instanceof GoRegexError) return false;
+        throw e;
+      }
+    },
+    mustRegexMatch: (re, s) => goRegex(str(re), false, str(s)).test(str(s)),
     regexFindAll: (re, s, n) => {
-      const all = [...str(s).matchAll(goRegex(str(re), true))].map((m) => m[0]);
+      const all = [...str(s).matchAll(goRegex(str(re), true, str(s)))].map((m) => m[0]);
       const k = Number(toInt64(n));
       return k < 0 ? all : all.slice(0, k);
     },
     mustRegexFindAll: (re, s, n) => f.regexFindAll(re, s, n),
-    regexFind: (re, s) => goRegex(str(re)).exec(str(s))?.[0] ?? '',
-    mustRegexFind: (re, s) => goRegex(str(re)).exec(str(s))?.[0] ?? '',
-    regexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true), goReplacement(str(repl))),
-    mustRegexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true), goReplacement(str(repl))),
-    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true), () => str(repl)),
-    mustRegexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true), () => str(repl)),
+    regexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
+    mustRegexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
+    regexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
+    mustRegexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
+    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
+    mustRegexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
     regexSplit: (re, s, n) => {
-      const parts = str(s).split(goRegex(str(re), true));
+      const parts = str(s).split(goRegex(str(re), true, str(s)));
       const k = Number(toInt64(n));
       return k < 0 ? parts : parts.slice(0, k);
     },
