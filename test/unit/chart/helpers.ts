@@ -1,6 +1,11 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { stringify } from 'yaml';
+import { FerryError } from '../../../src/errors.js';
+import { loadChart } from '../../../src/kinds/chart/load.js';
+import { renderChart } from '../../../src/kinds/chart/render/index.js';
 
 export interface ChartFixture {
   chart: Record<string, unknown>;
@@ -20,4 +25,37 @@ export async function writeChart(dir: string, f: ChartFixture): Promise<string> 
   }
   for (const [name, sub] of Object.entries(f.subcharts ?? {})) await writeChart(path.join(dir, 'charts', name), sub);
   return dir;
+}
+
+/**
+ * Charts written one per call under a temporary directory made before the file's tests and
+ * removed after them (registers vitest hooks: call at the top of a test file).
+ */
+export function scratchCharts(prefix: string) {
+  let tmp: string;
+  let n = 0;
+  beforeAll(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+  return async function chartWith(files: Record<string, string>, values = 'x: 1\n') {
+    const name = `c${++n}`;
+    const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files });
+    return loadChart(dir, { allFiles: true });
+  };
+}
+
+/** Rendering fails with a VALIDATION FerryError matching `problem`. */
+export function refuses(chart: Awaited<ReturnType<typeof loadChart>>, problem: RegExp): void {
+  let err: unknown;
+  try {
+    renderChart(chart);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(FerryError);
+  expect((err as FerryError).code, (err as Error).message).toBe('VALIDATION');
+  expect((err as Error).message).toMatch(problem);
 }

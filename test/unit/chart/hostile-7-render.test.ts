@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { chartDependencies, chartLockPins, loadChart } from '../../../src/kinds/chart/load.js';
+import { chartDependencies, chartLockPins } from '../../../src/kinds/chart/load.js';
 import { goSprintf } from '../../../src/kinds/chart/render/govalue.js';
 import { renderChart } from '../../../src/kinds/chart/render/index.js';
 import { goRegex } from '../../../src/kinds/chart/render/regex.js';
-import { writeChart } from './helpers.js';
+import { refuses, scratchCharts } from './helpers.js';
 
 /**
  * Pass 7 of crafted charts against the renderer and the chart loader: regular expressions that
@@ -15,37 +12,12 @@ import { writeChart } from './helpers.js';
  * the stack, printf widths and random strings of gigabytes, and a requirements.yaml that does not
  * parse. Each ends in a VALIDATION error naming the bound, or renders as Helm would.
  */
-let tmp: string;
-let n = 0;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile-7-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function chartWith(files: Record<string, string>, values = 'x: 1\n') {
-  const name = `c${++n}`;
-  const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files });
-  return loadChart(dir, { allFiles: true });
-}
+const chartWith = scratchCharts('ferry-hostile-7-');
 
 /** The `data.v` of a ConfigMap whose value is `expr`. */
 async function value(expr: string, values?: string): Promise<string> {
   const chart = await chartWith({ 'templates/t.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  v: {{ ${expr} | quote }}\n` }, values);
   return (renderChart(chart).documents[0].object as { data: { v: string } }).data.v;
-}
-
-function refuses(chart: Awaited<ReturnType<typeof loadChart>>, problem: RegExp): void {
-  let err: unknown;
-  try {
-    renderChart(chart);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  expect((err as FerryError).code, (err as Error).message).toBe('VALIDATION');
-  expect((err as Error).message).toMatch(problem);
 }
 
 describe('regular expressions run in linear time, as RE2 does', () => {

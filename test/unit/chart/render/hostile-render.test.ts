@@ -1,11 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FerryError } from '../../../../src/errors.js';
-import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { describe, expect, it } from 'vitest';
 import { renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { writeChart } from '../helpers.js';
+import { refuses, scratchCharts } from '../helpers.js';
 
 /**
  * Crafted charts against the renderer: templates that call themselves, ranges over huge lists,
@@ -13,33 +8,7 @@ import { writeChart } from '../helpers.js';
  * out. Each must end in a VALIDATION error naming the bound (never a stack overflow reported as
  * "the renderer failed unexpectedly", never hours of work or gigabytes of memory).
  */
-let tmp: string;
-let n = 0;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile-render-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-async function chartWith(files: Record<string, string>, values = 'x: 1\n') {
-  const name = `c${++n}`;
-  const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files });
-  return loadChart(dir, { allFiles: true });
-}
-
-/** Rendering fails with a VALIDATION FerryError matching `problem`. */
-function refuses(chart: Awaited<ReturnType<typeof loadChart>>, problem: RegExp): void {
-  let err: unknown;
-  try {
-    renderChart(chart);
-  } catch (e) {
-    err = e;
-  }
-  expect(err).toBeInstanceOf(FerryError);
-  expect((err as FerryError).code, (err as Error).message).toBe('VALIDATION');
-  expect((err as Error).message).toMatch(problem);
-}
+const chartWith = scratchCharts('ferry-hostile-render-');
 
 const DEPTH = /exceeded maximum template depth \(200\): templates call each other \(template, include, tpl\) without end/;
 
