@@ -96,8 +96,11 @@ export class BlobStore extends LayoutDir {
    */
   async ingest(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
     const deferral = opts.deferrable && !this.cacheLayer ? this.deferral : undefined;
-    if (deferral?.accepts(desc) && (deferral.get(desc.digest) || !(await this.has(desc)))) {
-      deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry });
+    if (deferral?.accepts(desc, opts.small) && (deferral.get(desc.digest) || !(await this.has(desc)))) {
+      // A small one is kept in the cache as well, as if it had been downloaded here: the next
+      // create (an offline --frozen one too) finds it.
+      const keep = desc.size < deferral.minBytes ? async (bytes: Buffer) => void (await this.putBytes(bytes, desc.digest)) : undefined;
+      deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry, ...(keep ? { keep } : {}) });
       return;
     }
     if (opts.small && desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) return this.ingestOnce(desc.digest, () => this.downloadSmall(desc, openAt, opts));

@@ -34,18 +34,35 @@ export interface DeferredBlob {
   label: string;
   retry?: RetryPolicy;
   onRetry?: (message: string) => void;
+  /**
+   * A small blob the download cache keeps too (an APT package under DEFER_MIN_BYTES): handed
+   * its verified bytes once they are in the bundle.
+   */
+  keep?: (bytes: Buffer) => Promise<void>;
 }
+
+/**
+ * Small blobs of a kind that has many (.debs) are deferred too, up to this many: fetched in the
+ * pack among the big ones, written into the bundle and (through `keep`) into the cache, instead
+ * of in a download phase of their own before the pack. Past it they take that phase, so the
+ * tens of thousands of packages of a whole component do not each hold a record until the pack.
+ */
+export const SMALL_DEFER_MAX = 4096;
 
 /** The blobs recorded during the fetch phase, by digest (the first recorder wins: layers are shared). */
 export class DeferredBlobs {
   readonly blobs = new Map<string, DeferredBlob>();
+  private smallRecords = 0;
   constructor(readonly minBytes = DEFER_MIN_BYTES) {}
 
-  accepts(desc: BlobDescriptor): boolean {
-    return desc.size >= this.minBytes;
+  /** `small`: one of many small blobs (IngestOptions.small), deferred below minBytes while SMALL_DEFER_MAX allows. */
+  accepts(desc: BlobDescriptor, small = false): boolean {
+    return desc.size >= this.minBytes || (small && this.smallRecords < SMALL_DEFER_MAX);
   }
   add(blob: DeferredBlob): void {
-    if (!this.blobs.has(blob.desc.digest)) this.blobs.set(blob.desc.digest, blob);
+    if (this.blobs.has(blob.desc.digest)) return;
+    this.blobs.set(blob.desc.digest, blob);
+    if (blob.desc.size < this.minBytes) this.smallRecords++;
   }
   get(digest: string): DeferredBlob | undefined {
     return this.blobs.get(digest);
@@ -305,7 +322,7 @@ export async function copyStoreBlob(
  * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
  * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
  */
-async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void): Promise<void> {
+async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void, copies?: Buffer[]): Promise<void> {
   let at = start;
   const label = `${d.label} ${blob.digest}`;
   await withRetry(
@@ -330,6 +347,7 @@ async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: Deferr
         fill = 0;
         // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
         await hash?.update(buf.subarray(0, n));
+        copies?.push(Buffer.from(buf.subarray(0, n)));
         writing = writeFully(out, buf.subarray(0, n), pos + at).then(() => {
           at += n;
           progress(n);
@@ -379,9 +397,11 @@ async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: Deferr
 
 /** One blob from the network into its place, hashed as it streams. */
 async function fetchInto(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, hash: StreamHash, progress: (n: number) => void): Promise<void> {
-  await streamRange(out, blob, pos, d, 0, blob.size, hash, progress);
+  const copies = d.keep ? [] : undefined;
+  await streamRange(out, blob, pos, d, 0, blob.size, hash, progress, copies);
   const actual = 'sha256:' + (await hash.digest());
   if (actual !== blob.digest) throw mismatch(blob, d.label, actual);
+  if (copies) await d.keep!(Buffer.concat(copies, blob.size));
 }
 
 /**

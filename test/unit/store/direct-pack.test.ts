@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { RetryableError } from '../../../src/net/retry.js';
-import { DeferredBlobs, journalOf } from '../../../src/store/direct-pack.js';
+import { DeferredBlobs, journalOf, SMALL_DEFER_MAX } from '../../../src/store/direct-pack.js';
 import type { OciIndex } from '../../../src/oci/media-types.js';
 import { BlobStore, digestOf } from '../../../src/store/blob-store.js';
 import { packBundle } from '../../../src/store/bundle-pack.js';
@@ -241,5 +241,46 @@ describe('deferred ingest', () => {
     // Already in the store: nothing to defer.
     await store.ingest({ digest: otherDigest, size: other.length }, opener(otherDigest, other), { label: 'again', deferrable: true });
     expect(store.deferral.get(otherDigest)).toBeUndefined();
+  });
+
+  it('defers small blobs of a many-small-blobs kind (.debs) too: the pack fetches them, writes them in place and keeps them in the cache', async () => {
+    const store = await storeWith('defer-small', () => true);
+    const tiny = [...blobs].filter(([, b]) => b.length < 1024 && b.length >= 700 && b.length <= 701);
+    expect(tiny).toHaveLength(2);
+    for (const [d] of tiny) await rm(store.blobPath(d));
+    store.deferral = new DeferredBlobs();
+    const opened: string[] = [];
+    for (const [digest, bytes] of tiny) {
+      await store.ingest({ digest, size: bytes.length }, async () => (opened.push(digest), Readable.from([bytes])), { label: 'apt[x] tiny.deb', deferrable: true, small: true });
+    }
+    // Recorded, not fetched yet.
+    expect(opened).toEqual([]);
+    for (const [d, b] of tiny) expect(await store.has({ digest: d, size: b.length })).toBe(false);
+    const out = path.join(dir, 'defer-small.tar');
+    const r = await packBundle({ store, index, metadata, output: out, direct: { deferred: store.deferral, concurrency: 3 } });
+    expect(await sha256File(r.path)).toBe(GOLDEN);
+    expect(opened.sort()).toEqual(tiny.map(([d]) => d).sort());
+    // Kept in the cache too, verified: the next create (an offline --frozen one) finds them.
+    for (const [d, b] of tiny) expect(await readFile(store.blobPath(d))).toEqual(b);
+  });
+
+  it('defers at most SMALL_DEFER_MAX small blobs; past it they are fetched into the cache at once (records stay bounded)', async () => {
+    const store = new BlobStore(path.join(dir, 'defer-cap'));
+    await store.init();
+    store.deferral = new DeferredBlobs();
+    const opened: string[] = [];
+    const ingestSmall = async (seed: string) => {
+      const bytes = bytesOf(seed, 300);
+      const digest = digestOf(bytes);
+      await store.ingest({ digest, size: bytes.length }, async () => (opened.push(digest), Readable.from([bytes])), { label: `apt[x] ${seed}.deb`, deferrable: true, small: true });
+      return digest;
+    };
+    for (let i = 0; i < SMALL_DEFER_MAX; i++) await ingestSmall(`deb-${i}`);
+    expect(store.deferral.blobs.size).toBe(SMALL_DEFER_MAX);
+    expect(opened).toEqual([]);
+    const past = await ingestSmall('deb-past');
+    expect(opened).toEqual([past]);
+    expect(store.deferral.get(past)).toBeUndefined();
+    expect(await store.has({ digest: past, size: 300 })).toBe(true);
   });
 });
