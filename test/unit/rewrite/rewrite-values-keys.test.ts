@@ -99,6 +99,19 @@ describe('rewrite values: the values keys that deploy each locked image', () => 
     expect(r.warnings.join('\n')).toContain("docker.io/bitnami/kafka:4.0 (from image (give it a registry key: the chart's map there has one))");
   });
 
+  it('a subchart copy the values finder does not walk (its version matches none of the aliased dependencies): its scope is the location, and the image is named', async () => {
+    const dir = await writeChart(path.join(tmp, 'aliased'), {
+      'Chart.yaml': 'apiVersion: v2\nname: aliased\nversion: 1.0.0\ndependencies:\n  - name: cache\n    alias: cachea\n    version: 7.x.x\n',
+      'values.yaml': 'cachea:\n  image:\n    registry: docker.io\n    repository: bitnami/memcached\n    tag: "1.6"\n',
+      'charts/cache/Chart.yaml': 'apiVersion: v2\nname: cache\nversion: 8.0.0\n',
+      'charts/cache/values.yaml': 'image:\n  registry: docker.io\n  repository: bitnami/memcached\n  tag: "1.6"\n',
+      'charts/cache/templates/deploy.yaml': deployment('cache', '"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"'),
+    });
+    const { r, upstream } = await lockRewriteRender(dir, 'cachea:\n  image:\n    registry: docker.io\n    repository: bitnami/memcached\n    tag: "1.6"\n');
+    expect(upstream).toEqual(['docker.io/bitnami/memcached:1.6']);
+    expect(r.warnings.join('\n')).toContain('docker.io/bitnami/memcached:1.6 (from cache)');
+  });
+
   it('a lock written before the keys were recorded still reads, and falls back to: the file names the image somewhere', async () => {
     const { r, lock } = await lockRewriteRender(path.join(tmp, 'parent'), 'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\n', false);
     expect(lock.charts![0].imageValues).toBeUndefined();
