@@ -4,6 +4,9 @@ import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
 import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
+import { joinPath } from '../kinds/chart/discover/values.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import { lockEntries } from '../kinds/schema.js';
 
 /**
  * Where a Helm values document names images, and what each place becomes on the mirror.
@@ -40,6 +43,25 @@ export interface ValuesScan {
 export interface SeenImage {
   ref: ImageReference;
   where: string;
+  /** The values path as the lock's `imageValues` spells it (`postgresql.image`, `sidecars[0].image`). */
+  valuesPath: string;
+  /**
+   * An image map that does not move: the chart's own map at this key has a registry key and the
+   * file's has none, so the templates put the chart's registry in front of whatever the file says.
+   */
+  chartRegistry?: boolean;
+}
+
+/** `a.b[0]` from `['a', 'b', 0]`, the way the lock writes values paths. */
+export function valuesPathOf(path: YamlPath): string {
+  return path.reduce<string>((acc, p) => joinPath(acc, p), '');
+}
+
+/** Values paths (any locked chart) where the chart's image map has a registry key of its own. */
+function chartRegistryPaths(ctx: RewriteContext): Set<string> {
+  const out = new Set<string>();
+  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[]) for (const locs of Object.values(c.imageValues ?? {})) for (const l of locs) if (l.registry) out.add(l.path);
+  return out;
 }
 
 const REGISTRY_ONLY_KEYS = new Set(['imageRegistry', 'registry']);
@@ -62,6 +84,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   const seen: SeenImage[] = [];
   const line = (n: Node | undefined) => (n?.range ? lineOf(n.range[0]) : 0);
   const globalRegistry = documentGlobalRegistry(doc);
+  const chartRegistry = chartRegistryPaths(ctx);
   // A scalar edited in place once: an alias naming it again changes the override only.
   const edited = new Set<Node>();
   const change = (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
@@ -78,7 +101,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     const node = resolved ?? visited;
     if (isMap(node)) {
       if (!readImageMap(node)) return;
-      scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry });
+      scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry, chartRegistry });
       return false;
     }
     // An image string at `path`; `loose` accepts a bare name (`image: busybox`).
@@ -87,7 +110,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       const ref = tryParse(value);
       // `image: busybox` is an image; `sidecarImage: enabled` is not unless it looks like one.
       if (!ref || (!loose && !/[:/@]/.test(value))) return;
-      seen.push({ ref, where: formatPath(path) });
+      seen.push({ ref, where: formatPath(path), valuesPath: valuesPathOf(path) });
       const look = ctx.lookupImage(ref);
       if (look.status === 'mirror') return;
       if (look.status === 'unmapped') {
@@ -162,7 +185,7 @@ export function scanImageMap(
   line: (n: Node | undefined) => number,
   changes: ValueChange[],
   unmapped: ValuesScan['unmapped'],
-  doc: { seen?: SeenImage[]; globalRegistry?: string } = {},
+  doc: { seen?: SeenImage[]; globalRegistry?: string; chartRegistry?: ReadonlySet<string> } = {},
 ): void {
   const imageMap = readImageMap(node);
   if (!imageMap) return;
@@ -174,7 +197,7 @@ export function scanImageMap(
     const composed = tryParse(`${doc.globalRegistry}/${r.repository.replace(/^library\//, '')}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`);
     const look = composed && ctx.lookupImage(composed);
     if (composed && look && (look.status !== 'unmapped' || ctx.lookupImage(r).status === 'unmapped')) {
-      doc.seen?.push({ ref: composed, where: formatPath(path) });
+      doc.seen?.push({ ref: composed, where: formatPath(path), valuesPath: valuesPathOf(path) });
       if (look.status === 'unmapped') unmapped.push({ line: line(imageMap.repoNode), kind: 'image', ref: formatImageReference(composed), reason: look.reason, where: formatPath(path) });
       else if (look.status === 'mapped' && look.digestChanged && imageMap.digestNode) {
         changes.push({ path: [...path, 'digest'], node: isScalar(imageMap.digestNode) ? imageMap.digestNode : undefined, line: line(imageMap.digestNode), old: r.digest!, new: look.mirrorRef.digest!, kind: 'digest', image: formatImageReference(composed) });
@@ -182,7 +205,14 @@ export function scanImageMap(
       return;
     }
   }
-  doc.seen?.push({ ref: imageMap.ref, where: formatPath(path) });
+  const valuesPath = valuesPathOf(path);
+  // The chart's map here has a registry key and this one none: the templates would put the chart's
+  // registry in front of a mirror path (`docker.io/mirror.example/…`). Left as it is, and named.
+  if (!imageMap.hasRegistryKey && doc.chartRegistry?.has(valuesPath)) {
+    doc.seen?.push({ ref: imageMap.ref, where: formatPath(path), valuesPath, chartRegistry: true });
+    return;
+  }
+  doc.seen?.push({ ref: imageMap.ref, where: formatPath(path), valuesPath });
   const change = (p: YamlPath, n: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
     if (oldV !== newV) changes.push({ path: p, node: isScalar(n) ? n : undefined, line: line(n), old: oldV, new: newV, kind, image });
   };

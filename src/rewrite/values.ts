@@ -136,11 +136,23 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
     const l = parsed(ref);
     return !l || seen.some((s) => names(s, l));
   };
+  // Where the lock knows the values keys that deploy an image, the file moves it only by setting
+  // every one of them (a subchart running the same image from its own key is not moved by the
+  // parent's); an image map the file leaves without the registry key the chart's map has does not
+  // move either. Locks without that record fall back to: the file names the image somewhere.
+  const seenAt = new Map(scanned.flatMap((s) => s.seen.map((x) => [x.valuesPath, x] as const)));
+  const unset = (c: ChartLock, ref: string): string[] | undefined => {
+    const locs = c.imageValues?.[ref];
+    if (!locs?.length) return named(ref) ? undefined : [];
+    const left = locs.filter((l) => !seenAt.has(l.path) || seenAt.get(l.path)!.chartRegistry).map((l) => (seenAt.get(l.path)?.chartRegistry ? `${l.path} (give it a registry key: the chart's map there has one)` : l.path));
+    return left.length ? left : undefined;
+  };
   const files = scanned.map((s) => path.basename(s.file)).join(', ');
   const fileArgs = scanned.map((s) => `-f ${path.basename(s.file)}`).join(' ');
   const hint = (chart: string) => `run \`ferry rewrite chart <the ${chart} chart directory or .tgz> ${fileArgs}\` instead: it renders the chart and proves every image`;
   const id = (c: ChartLock) => `${c.name} ${c.version}`;
-  const ofChart = charts.filter((c) => c.images.some(named));
+  const sets = (c: ChartLock) => c.images.some(named) || Object.values(c.imageValues ?? {}).some((locs) => locs.some((l) => seenAt.has(l.path)));
+  const ofChart = charts.filter(sets);
   if (!ofChart.length) {
     // The file names images the lock holds apart from any chart: it belongs to none of them.
     if (seen.some((s) => ctx.lookupImage(s).status !== 'unmapped')) return [];
@@ -151,10 +163,18 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   for (const c of ofChart) {
     // Dependencies locked on their own deploy with their parent: the same values file sets them.
     const deps = charts.filter((d) => d.dependencyOf?.includes(id(c)));
-    const missing = [...new Set([c, ...deps].flatMap((x) => x.images))].filter((i) => !named(i)).sort();
+    const left = new Map<string, string[]>();
+    for (const x of [c, ...deps]) {
+      for (const i of x.images) {
+        const keys = unset(x, i);
+        if (keys) left.set(i, [...(left.get(i) ?? []), ...keys]);
+      }
+    }
+    const missing = [...left.keys()].sort();
     if (!missing.length) continue;
+    const list = missing.map((i) => (left.get(i)!.length ? `${i} (from ${[...new Set(left.get(i))].join(', ')})` : i)).join(', ');
     warnings.push(
-      `chart ${id(c)}: ${missing.length} of the images the lock pins for it ${missing.length === 1 ? 'is' : 'are'} not named in ${files} (${missing.length === 1 ? 'it comes' : 'they come'} from the chart's own values, a subchart or its templates) and still ${missing.length === 1 ? 'comes' : 'come'} from upstream after this rewrite: ${missing.join(', ')}; ${hint(c.name)}`,
+      `chart ${id(c)}: ${missing.length} of the images the lock pins for it ${missing.length === 1 ? 'is' : 'are'} not moved by ${files} (${missing.length === 1 ? 'it comes' : 'they come'} from values keys the file does not set, the chart's own values, a subchart or its templates) and still ${missing.length === 1 ? 'comes' : 'come'} from upstream after this rewrite: ${list}; ${hint(c.name)}`,
     );
   }
   return warnings;

@@ -4,6 +4,14 @@ const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 const Desc = z.object({ mediaType: z.string(), digest: Digest, size: z.number().int().nonnegative() });
 
 /**
+ * A values key that deploys a locked image: `path` from the top chart's values
+ * (`postgresql.image`), and `registry` when the chart's image map there has a registry key of
+ * its own (a user map without one still gets the chart's registry in front of it).
+ */
+export const ValuesLocationSchema = z.object({ path: z.string(), registry: z.boolean().optional() });
+export type ValuesLocation = z.infer<typeof ValuesLocationSchema>;
+
+/**
  * One chart pinned: exact version, the archive's digest and where it came from. Dependencies
  * that were not vendored are entries of their own, with `dependencyOf` naming the parent.
  */
@@ -24,6 +32,42 @@ export const ChartLockSchema = z.object({
   dependencyOf: z.array(z.string()).optional().describe('Charts (name version) that need this one as a non-vendored dependency.'),
   images: z.array(z.string()).describe('Images the bundle carries for this chart (discovered as certain, or the explicit list).'),
   possibleImages: z.array(z.string()).optional().describe('Discovered as possible only (disabled sections, loose matches); not bundled.'),
+  imageValues: z
+    .record(z.string(), z.array(ValuesLocationSchema))
+    .optional()
+    .describe('For images of `images`: every values key (from the top chart, subcharts under their name or alias) that deploys it. Locks written before this field lack it.'),
 });
 
 export type ChartLock = z.infer<typeof ChartLockSchema>;
+
+const byPath = (a: ValuesLocation, b: ValuesLocation) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+
+/** Where the values deploy each certain image of a discovery (the lock's `imageValues`). */
+export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string } }> }>): Record<string, ValuesLocation[]> {
+  const out: Record<string, ValuesLocation[]> = {};
+  for (const img of images) {
+    if (img.certainty !== 'certain') continue;
+    const values = img.sources.filter((s) => s.kind === 'values' && s.valuesPath);
+    const locs: ValuesLocation[] = values.map((s) => (s.keys?.registry ? { path: s.valuesPath!, registry: true } : { path: s.valuesPath! }));
+    if (!locs.length) continue;
+    // A subchart renders it, but no key found in its values deploys it (a copy the values finder
+    // did not walk): its whole values scope is the location, one no file sets by an image.
+    for (const s of img.sources) {
+      const scope = s.kind === 'rendered' ? s.scope.join('.') : '';
+      if (scope && !values.some((v) => v.valuesPath!.startsWith(`${scope}.`) || v.valuesPath!.startsWith('global.'))) locs.push({ path: scope });
+    }
+    if (locs.length) out[img.ref] = mergeImageValues({}, { [img.ref]: locs })[img.ref];
+  }
+  return out;
+}
+
+/** Two `imageValues` records in one (the same chart locked twice); a path with a registry key in either keeps it. */
+export function mergeImageValues(a: Record<string, ValuesLocation[]>, b: Record<string, ValuesLocation[]>): Record<string, ValuesLocation[]> {
+  const out: Record<string, ValuesLocation[]> = {};
+  for (const [ref, locs] of [...Object.entries(a), ...Object.entries(b)]) {
+    const byKey = new Map((out[ref] ?? []).map((l) => [l.path, l]));
+    for (const l of locs) byKey.set(l.path, byKey.get(l.path)?.registry || l.registry ? { path: l.path, registry: true } : { path: l.path });
+    out[ref] = [...byKey.values()].sort(byPath);
+  }
+  return out;
+}

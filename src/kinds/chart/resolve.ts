@@ -9,7 +9,7 @@ import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
 import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
-import type { ChartLock } from './lock.js';
+import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
 import type { ChartSpec } from './spec.js';
@@ -231,7 +231,12 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     possible = discovery.images.filter((i) => i.certainty !== 'certain').map((i) => i.ref);
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
-  const entries = [toLock(located, images, possible), ...deps.map((d) => toLock(d, [], [], [parent]))];
+  const top = toLock(located, images, possible);
+  if (mode === 'discover') {
+    const where = imageValuesOf(discovery.images);
+    if (Object.keys(where).length) top.imageValues = where;
+  }
+  const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };
 }
 
@@ -248,6 +253,7 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
     prev.images = [...new Set([...prev.images, ...e.images])].sort();
     const poss = [...new Set([...(prev.possibleImages ?? []), ...(e.possibleImages ?? [])])].sort();
     if (poss.length) prev.possibleImages = poss;
+    if (prev.imageValues || e.imageValues) prev.imageValues = mergeImageValues(prev.imageValues ?? {}, e.imageValues ?? {});
     if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
     else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();
   }

@@ -2,7 +2,7 @@ import { isMap as isYamlMap, isSeq, parseDocument, type Node } from 'yaml';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../../oci/reference.js';
 import type { RenderedDocument } from '../render/index.js';
 import { GO_YAML_OPTIONS } from '../render/goyaml.js';
-import type { Certainty, ImageRole } from './values.js';
+import { joinPath, type Certainty, type ImageRole } from './values.js';
 import { isImageKey } from '../../image/image-key.js';
 
 /**
@@ -49,12 +49,6 @@ export function normalizeRef(s: string): string | undefined {
 function pulledRef(s: string): string | undefined {
   const n = normalizeRef(s);
   return n === undefined ? undefined : formatImageReference(withDefaultTag(parseImageReference(n)));
-}
-
-function joinPath(base: string, key: string | number): string {
-  if (typeof key === 'number') return `${base}[${key}]`;
-  const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : JSON.stringify(key);
-  return base ? `${base}.${k}` : k;
 }
 
 function completeRef(s: string): boolean {

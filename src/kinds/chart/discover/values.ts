@@ -185,7 +185,8 @@ export function firstIsHost(p: string): boolean {
 /** Strict shape for loose matches anywhere: a registry host, a path and a tag or digest. */
 const LOOSE_REF = /(?<![\w/:.@-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d+)?\/[a-z0-9._/-]*[a-z0-9](?::[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64}))(?![\w/:@-])/g;
 
-function joinPath(base: string, key: string | number): string {
+/** A values or field path as ferry prints it: `a.b[0].c`, an odd key quoted (`a."x.y"`). */
+export function joinPath(base: string, key: string | number): string {
   if (typeof key === 'number') return `${base}[${key}]`;
   const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : JSON.stringify(key);
   return base ? `${base}.${k}` : k;
