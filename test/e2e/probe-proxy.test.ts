@@ -1,11 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net, { type AddressInfo, type Server } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitForPort } from '../support/chart-repo.js';
-import { mustRun, runFerry } from '../support/cli.js';
+import { runFerry } from '../support/cli.js';
+import { startSquid, type Squid } from '../support/squid.js';
+import { freePort } from '../support/registry.js';
 
 /**
  * `ferry probe` through a real squid on loopback. squid allows CONNECT to one listening port,
@@ -15,11 +15,10 @@ import { mustRun, runFerry } from '../support/cli.js';
  * probe missed. squid listens on two ports: one stands for the manifest's (and --proxy's)
  * proxy, the other for the environment's.
  */
-const SQUID = '/usr/sbin/squid';
 const PASSWORD = 'pr0be-s3cret';
 
 let dir: string;
-let squid: ChildProcess;
+let squid: Squid;
 let squidPort: number;
 let envSquidPort: number;
 const servers: Server[] = [];
@@ -27,14 +26,6 @@ let openPort: number;
 let authPort: number;
 let closedPort: number;
 let manifest: string;
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 async function listener(): Promise<number> {
   const s = net.createServer((sock) => sock.destroy());
@@ -44,52 +35,28 @@ async function listener(): Promise<number> {
 }
 
 beforeAll(async () => {
-  await access(SQUID).catch(() => {
-    throw new Error('squid is not installed: run scripts/install-test-deps.sh (Debian package squid)');
-  });
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-proxy-'));
   await chmod(dir, 0o755);
   openPort = await listener();
   authPort = await listener();
   closedPort = await freePort();
-  squidPort = await freePort();
-  envSquidPort = await freePort();
-  const passwd = path.join(dir, 'passwd');
-  await mustRun('htpasswd', ['-bc', passwd, 'ferry', PASSWORD]);
-  await chmod(passwd, 0o644);
   const hosts = path.join(dir, 'hosts');
   await writeFile(hosts, '127.0.0.1 egress.test vendor.test\n');
   await chmod(hosts, 0o644);
-  const conf = path.join(dir, 'squid.conf');
-  const log = path.join(dir, 'cache.log');
-  await writeFile(
-    conf,
-    [
-      `http_port 127.0.0.1:${squidPort}`,
-      `http_port 127.0.0.1:${envSquidPort}`,
-      `pid_filename ${path.join(dir, 'squid.pid')}`,
-      `cache_log ${log}`,
-      'access_log none',
-      'cache deny all',
-      'shutdown_lifetime 0 seconds',
+  squid = await startSquid(dir, {
+    listeners: 2,
+    password: PASSWORD,
+    config: [
       `hosts_file ${hosts}`,
-      `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${passwd}`,
-      'auth_param basic realm ferry-probe',
-      'acl authed proxy_auth REQUIRED',
       'acl CONNECT method CONNECT',
       `acl open_port port ${openPort}`,
       `acl auth_port port ${authPort}`,
       'http_access allow CONNECT open_port',
       'http_access allow CONNECT auth_port authed',
       'http_access deny all',
-      '',
-    ].join('\n'),
-  );
-  squid = spawn(SQUID, ['-N', '-f', conf], { stdio: 'ignore' });
-  let logText = '';
-  squid.on('exit', () => void readFile(log, 'utf8').then((t) => (logText = t), () => undefined));
-  await waitForPort(squidPort, squid, () => logText, 'squid');
-  await waitForPort(envSquidPort, squid, () => logText, 'squid');
+    ],
+  });
+  [squidPort, envSquidPort] = squid.ports;
 
   manifest = path.join(dir, 'probe.yaml');
   await writeFile(
@@ -111,11 +78,7 @@ endpoints:
 }, 60_000);
 
 afterAll(async () => {
-  if (squid && squid.exitCode === null) {
-    const exited = new Promise((r) => squid.once('exit', r));
-    squid.kill('SIGTERM');
-    await exited;
-  }
+  await squid?.stop();
   for (const s of servers) await new Promise((r) => s.close(r));
   if (dir) await rm(dir, { recursive: true, force: true });
 });

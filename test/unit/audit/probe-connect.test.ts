@@ -7,12 +7,14 @@ import { environmentProxies, parseProxyUrl, proxyConnect, verdictOf, type ProxyS
  * a crafted status line, silence, garbage); the real squid is in test/e2e/probe-proxy.test.ts.
  */
 const open: net.Server[] = [];
+const sockets: Socket[] = [];
 
 async function fakeProxy(answer: (request: string, sock: Socket) => void): Promise<{ spec: ProxySpec; received: () => string; closed: Promise<void> }> {
   let data = '';
   let resolveClosed!: () => void;
   const closed = new Promise<void>((r) => (resolveClosed = r));
   const server = net.createServer((sock) => {
+    sockets.push(sock);
     let answered = false;
     sock.on('data', (c) => {
       data += c.toString('latin1');
@@ -31,10 +33,8 @@ async function fakeProxy(answer: (request: string, sock: Socket) => void): Promi
 }
 
 afterEach(async () => {
-  for (const s of open.splice(0)) {
-    s.closeAllConnections?.();
-    await new Promise((r) => s.close(r));
-  }
+  for (const s of sockets.splice(0)) s.destroy();
+  for (const s of open.splice(0)) await new Promise((r) => s.close(r));
 });
 
 describe('proxyConnect', () => {
