@@ -32,9 +32,26 @@ function positiveInteger(value: string, flag: string, what: string): number {
 }
 
 function renderProbe(r: ProbeReport): string {
-  const rows = r.records.map((x) => [x.host, String(x.port), x.name, x.expected, x.status, x.addresses.join(' '), x.verdict, x.detail ?? '']);
-  const lines = [`probe of ${r.manifest} at ${r.probedAt} (timeout ${r.timeoutMs} ms)`, '', table(['Host', 'Port', 'Declared by', 'Expected', 'Result', 'Addresses', 'Verdict', 'Detail'], rows), ''];
-  lines.push(`${r.records.length} destination(s): ${Object.entries(r.summary).filter(([k, v]) => k !== 'unexpected' && v).map(([k, v]) => `${v} ${k}`).join(', ') || 'none'}; ${r.summary.unexpected} unexpected`);
+  const cell = (s: string) => escapeLine(s);
+  const proxyCell = (p: ProbeReport['records'][number]['proxies'][number]) => (p.statusLine ? `${p.result} (${p.statusLine})` : p.result);
+  const rows = r.records.map((x) => [x.host, String(x.port), x.name, x.expected, x.status, ...x.proxies.map(proxyCell), x.addresses.join(' '), x.verdict, x.why].map(cell));
+  const headers = ['Host', 'Port', 'Declared by', 'Expected', 'Direct', ...r.proxies.map((p) => `via ${p.proxy}`), 'Addresses', 'Verdict', 'Why'];
+  const lines = [`probe of ${cell(r.manifest)} at ${r.probedAt} (timeout ${r.timeoutMs} ms)`];
+  if (!r.proxies.length) lines.push('proxies asked: none (no --proxy, no HTTPS_PROXY/HTTP_PROXY, no proxied endpoint)');
+  for (const p of r.proxies) lines.push(cell(`proxy ${p.proxy}: from ${p.sources.join(', ')}${p.authenticated ? ', with credentials' : ''}${p.honoursNoProxy ? ', not asked for NO_PROXY hosts' : ''}`));
+  lines.push(
+    r.resetMeansBlocked
+      ? 'refused (TCP reset) counts as blocked: --reset-means-blocked (the firewall rejects with tcp reset)'
+      : "refused (TCP reset) is not evidence of blocking: a host's closed port answers so too (--reset-means-blocked if the firewall rejects with tcp reset)",
+  );
+  for (const w of r.warnings) lines.push(`warning: ${cell(w)}`);
+  lines.push('', table(headers, rows), '');
+  const s = r.summary;
+  const direct = (['reachable', 'refused', 'timed-out', 'unreachable', 'error', 'dns-failed', 'skipped'] as const).filter((k) => s[k]).map((k) => `${s[k]} ${k}`);
+  lines.push(
+    `${r.records.length} destination(s): direct ${direct.join(', ') || 'none'}; ${s.reachableViaProxy} reachable via a proxy; ` +
+      `${s.unexpected} unexpected, ${s.inconclusive} inconclusive, ${s['proxy-refused']} proxy-refused, ${s['as-declared']} as-declared`,
+  );
   return lines.join('\n');
 }
 
@@ -94,7 +111,10 @@ interface AuditCliOptions {
 
 interface ProbeCliOptions {
   zone?: string;
-  failOn?: string;
+  failOn?: string[];
+  proxy?: string[];
+  envProxy: boolean;
+  resetMeansBlocked?: boolean;
   timeout: string;
   concurrency: string;
   json?: boolean;
@@ -159,23 +179,31 @@ export function register(program: Command): void {
 
   program
     .command('probe')
-    .description('from this host, try DNS and a TCP connect to each declared external destination; record reachable / refused / timed out')
+    .description('from this host, try DNS and a TCP connect to each declared external destination, and CONNECT through each proxy; record reachable / refused / timed out')
     .argument('<manifest>', 'manifest file')
     .option('--zone <zone>', 'only destinations reached from this zone (the zone this host is in)')
-    .option('--timeout <ms>', 'connect timeout per destination in milliseconds', '3000')
+    .option('--timeout <ms>', 'connect timeout per destination (and per proxy CONNECT) in milliseconds', '3000')
     .option('--concurrency <n>', 'destinations probed at once', '8')
+    .option('--proxy <url>', 'also ask this HTTP proxy to CONNECT to every destination (http://user:password@host:port; repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--no-env-proxy', 'do not ask the proxies HTTPS_PROXY / HTTP_PROXY name')
+    .option('--reset-means-blocked', 'count a refused direct connect (TCP reset) as blocked: the firewall rejects with tcp reset')
     .option('--json', 'print the evidence as JSON')
-    .option('--fail-on <what>', `unexpected: exit ${EXIT.findings} when a destination the manifest says is blocked answered`)
+    .option('--fail-on <what>', `unexpected | inconclusive | proxy-refused (comma-separated, repeatable): exit ${EXIT.findings} when a destination has that verdict`, list)
     .action(async (manifest: string, opts: ProbeCliOptions) => {
       const timeoutMs = positiveInteger(opts.timeout, '--timeout', 'a positive number of milliseconds');
       const concurrency = positiveInteger(opts.concurrency, '--concurrency', 'a positive integer');
-      if (opts.failOn && opts.failOn !== 'unexpected') throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered).' });
-      const report = await probeCommand(manifest, { zone: opts.zone, timeoutMs, concurrency });
+      const failOn = opts.failOn ?? [];
+      const known = ['unexpected', 'inconclusive', 'proxy-refused'];
+      for (const f of failOn) {
+        if (!known.includes(f)) throw new FerryError('USAGE', `--fail-on ${f}: unknown`, { hint: 'probe knows --fail-on unexpected (a destination that should be blocked answered), inconclusive (no evidence either way), proxy-refused (a proxied endpoint its proxy did not open).' });
+      }
+      const report = await probeCommand(manifest, { zone: opts.zone, timeoutMs, concurrency, proxies: opts.proxy, envProxy: opts.envProxy, resetMeansBlocked: opts.resetMeansBlocked });
       printResult(report, { json: opts.json }, renderProbe);
-      if (opts.failOn === 'unexpected' && report.summary.unexpected > 0) {
-        const bad = report.records.filter((x) => x.verdict === 'unexpected');
-        note(`probe failed (--fail-on unexpected, exit ${EXIT.findings}): ${bad.length} destination${bad.length === 1 ? '' : 's'} the manifest says are blocked answered`);
-        for (const x of bad) note(`  ${escapeLine(`${x.host}:${x.port}  (${x.name})`)}`);
+      const bad = report.records.filter((x) => failOn.includes(x.verdict));
+      if (bad.length) {
+        note(`probe failed (--fail-on ${failOn.join(',')}, exit ${EXIT.findings}): ${bad.length} destination${bad.length === 1 ? '' : 's'} with that verdict`);
+        for (const x of bad.slice(0, FAIL_LINES)) note(`  ${escapeLine(`${x.host}:${x.port}  (${x.name})  ${x.verdict}: ${x.why}`)}`);
+        if (bad.length > FAIL_LINES) note(`  … and ${bad.length - FAIL_LINES} more`);
         process.exitCode = EXIT.findings;
       }
     });

@@ -9,6 +9,8 @@ import { runFerry } from '../support/cli.js';
  * `ferry probe` against loopback only: declared destinations on 127.0.0.1 ports, one listening,
  * one closed, one listening although the manifest says it is disabled (egress not limited).
  */
+/** The environment's proxies are asked too (test/e2e/probe-proxy.test.ts): none here. */
+const NO_PROXIES = { HTTPS_PROXY: '', https_proxy: '', HTTP_PROXY: '', http_proxy: '' };
 let dir: string;
 let server: Server;
 let openPort: number;
@@ -51,32 +53,36 @@ afterAll(async () => {
 
 describe('ferry probe', () => {
   it('records reachable, refused and skipped per destination and flags egress that should be blocked', async () => {
-    const r = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--json']);
+    const r = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--json'], { env: NO_PROXIES });
     expect(r.code, r.stderr).toBe(0);
     const report = JSON.parse(r.stdout);
     const rows = report.records.map((x: { name: string; host: string; port: number; status: string; expected: string; verdict: string }) => [x.name, x.host, x.port, x.status, x.expected, x.verdict]);
     expect(rows).toEqual(
       [
         ['allowed-api', '127.0.0.1', openPort, 'reachable', 'allowed', 'as-declared'],
-        ['mirrored-downloads', '127.0.0.1', closedPort, 'refused', 'blocked', 'as-declared'],
+        // A refused connect (TCP reset) is what a host's closed port answers too: no evidence of blocking.
+        ['mirrored-downloads', '127.0.0.1', closedPort, 'refused', 'blocked', 'inconclusive'],
         ['leaky-telemetry', 'localhost', openPort, 'reachable', 'blocked', 'unexpected'],
         ['smtp', '<smtp_host>', 587, 'skipped', 'blocked', 'n/a'],
       ].sort((a, b) => String(a[1]).localeCompare(String(b[1])) || Number(a[2]) - Number(b[2]) || String(a[0]).localeCompare(String(b[0]))),
     );
     expect(report.records.find((x: { name: string }) => x.name === 'leaky-telemetry').addresses).toContain('127.0.0.1');
-    expect(report.summary).toMatchObject({ reachable: 2, refused: 1, skipped: 1, unexpected: 1 });
+    expect(report.summary).toMatchObject({ reachable: 2, refused: 1, skipped: 1, unexpected: 1, inconclusive: 1 });
     expect(report.timeoutMs).toBe(2000);
+    expect(report.proxies).toEqual([]);
+    const reset = JSON.parse((await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--reset-means-blocked', '--json'], { env: NO_PROXIES })).stdout);
+    expect(reset.records.find((x: { name: string }) => x.name === 'mirrored-downloads').verdict).toBe('as-declared');
   });
 
   it('prints a table and refuses a bad --timeout', async () => {
-    const r = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000']);
+    const r = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000'], { env: NO_PROXIES });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/leaky-telemetry\s+blocked\s+reachable/);
     expect(r.stdout).toContain('1 unexpected');
     const bad = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', 'soon']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--timeout soon');
-    const strict = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--fail-on', 'unexpected']);
+    const strict = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--timeout', '2000', '--fail-on', 'unexpected'], { env: NO_PROXIES });
     expect(strict.code).toBe(5);
     const zone = await runFerry(['probe', path.join(dir, 'probe.yaml'), '--zone', 'elsewhere']);
     expect(zone.code).toBe(2);

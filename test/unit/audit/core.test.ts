@@ -158,7 +158,7 @@ describe('probe', () => {
     const report = await probe(model, { manifestFile: 'p.yaml', timeoutMs: 50, deps });
     expect(report.records.map((r) => [r.name, r.status, r.verdict])).toEqual([
       ['open', 'reachable', 'as-declared'],
-      ['shut', 'refused', 'as-declared'],
+      ['shut', 'refused', 'inconclusive'],
       ['gone', 'dns-failed', 'as-declared'],
       ['slow', 'timed-out', 'as-declared'],
     ]);

@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import net, { type AddressInfo } from 'node:net';
@@ -9,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { CA_HINT, HttpClient, bypassesProxy, proxyLabel } from '../../../src/net/http.js';
 import type { RetryPolicy } from '../../../src/net/retry.js';
-import { waitForPort } from '../../support/chart-repo.js';
+import { startSquid, type Squid } from '../../support/squid.js';
 import { mustRun } from '../../support/cli.js';
 
 /**
@@ -19,7 +18,6 @@ import { mustRun } from '../../support/cli.js';
  * host:port and never its credentials.
  */
 const FAST: RetryPolicy = { retries: 2, minTimeoutMs: 5, maxTimeoutMs: 20, maxRetryAfterMs: 5_000 };
-const SQUID = '/usr/sbin/squid';
 const PASSWORD = 's3cr3t-pw';
 
 async function freePort(): Promise<number> {
@@ -45,7 +43,7 @@ const failure = (p: Promise<unknown>) =>
 
 describe('proxy refusals (real squid with basic auth)', () => {
   let dir: string;
-  let squid: ChildProcess;
+  let squid: Squid;
   let squidPort: number;
   let plain: http.Server;
   let secure: https.Server;
@@ -54,9 +52,6 @@ describe('proxy refusals (real squid with basic auth)', () => {
   let caFile: string;
 
   beforeAll(async () => {
-    await access(SQUID).catch(() => {
-      throw new Error('squid is not installed: run scripts/install-test-deps.sh (Debian package squid)');
-    });
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-proxy-unit-'));
     await chmod(dir, 0o755);
     // A self-signed certificate for other names than the one the client uses (127.0.0.1).
@@ -68,43 +63,15 @@ describe('proxy refusals (real squid with basic auth)', () => {
     plainBase = `http://127.0.0.1:${await listen(plain)}`;
     secureBase = `https://127.0.0.1:${await listen(secure)}`;
 
-    squidPort = await freePort();
-    const passwd = path.join(dir, 'passwd');
-    await mustRun('htpasswd', ['-bc', passwd, 'ferry', PASSWORD]);
-    await chmod(passwd, 0o644);
-    const conf = path.join(dir, 'squid.conf');
-    const log = path.join(dir, 'cache.log');
-    await writeFile(
-      conf,
-      [
-        `http_port 127.0.0.1:${squidPort}`,
-        `pid_filename ${path.join(dir, 'squid.pid')}`,
-        `cache_log ${log}`,
-        'access_log none',
-        'cache deny all',
-        'shutdown_lifetime 0 seconds',
-        `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${passwd}`,
-        'auth_param basic realm ferry-test',
-        'acl authed proxy_auth REQUIRED',
-        'acl blocked_port port 9',
-        'http_access deny blocked_port',
-        'http_access allow authed',
-        'http_access deny all',
-        '',
-      ].join('\n'),
-    );
-    squid = spawn(SQUID, ['-N', '-f', conf], { stdio: 'ignore' });
-    let logText = '';
-    squid.on('exit', () => void readFile(log, 'utf8').then((t) => (logText = t), () => undefined));
-    await waitForPort(squidPort, squid, () => logText, 'squid');
+    squid = await startSquid(dir, {
+      password: PASSWORD,
+      config: ['acl blocked_port port 9', 'http_access deny blocked_port', 'http_access allow authed', 'http_access deny all'],
+    });
+    squidPort = squid.ports[0];
   }, 60_000);
 
   afterAll(async () => {
-    if (squid && squid.exitCode === null) {
-      const exited = new Promise((r) => squid.once('exit', r));
-      squid.kill('SIGTERM');
-      await exited;
-    }
+    await squid?.stop();
     for (const s of [plain, secure]) {
       s?.closeAllConnections();
       await new Promise((r) => s?.close(r));
