@@ -8,6 +8,7 @@ export interface CommonCliOptions {
   quiet?: boolean;
   concurrency?: string;
   caFile?: string[];
+  certDir?: string;
   insecureRegistry?: string[];
 }
 
@@ -22,6 +23,7 @@ export function withOutputOptions(cmd: Command, quiet = 'no progress on stderr')
 export function withTrustOptions(cmd: Command): Command {
   return cmd
     .option('--ca-file <pem>', 'extra CA certificates (repeatable); SSL_CERT_FILE and NODE_EXTRA_CA_CERTS are honoured too', collect)
+    .option('--cert-dir <dir>', 'certs.d-style directory (*.crt CAs, <name>.cert + <name>.key client certificate) used for every registry, as skopeo\'s --cert-dir; without it ~/.config/containers/certs.d, /etc/containers/certs.d and /etc/docker/certs.d are searched per host:port')
     .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable; loopback is allowed by default)', collect);
 }
 
@@ -31,8 +33,8 @@ export function withNetOptions(cmd: Command): Command {
 }
 
 /** The network settings `withTrustOptions` gives (no concurrency). */
-export function trustOptions(opts: Pick<CommonCliOptions, 'caFile' | 'insecureRegistry'>) {
-  return { caFiles: opts.caFile, plainHttpHosts: opts.insecureRegistry };
+export function trustOptions(opts: Pick<CommonCliOptions, 'caFile' | 'certDir' | 'insecureRegistry'>) {
+  return { caFiles: opts.caFile, certDir: opts.certDir, plainHttpHosts: opts.insecureRegistry };
 }
 
 export function concurrencyOf(opts: CommonCliOptions): number {
@@ -75,7 +77,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry rewrite manifests k8s/ -t site.yaml --lock manifest.lock.json --dry-run',
     'ferry rewrite apt-sources /etc/apt/sources.list -t site.yaml --bundle app.ferry.tar',
   ],
-  lock: ['ferry lock manifest.yaml                      # writes manifest.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json'],
+  lock: ['ferry lock manifest.yaml                      # writes manifest.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ~/.config/containers/certs.d/harbor.corp:443   # mutual TLS'],
   'bundle create': [
     'ferry bundle create manifest.yaml -o app.ferry.tar',
     'ferry bundle create manifest.yaml -o app.ferry.tar --frozen      # only the committed lock, never re-resolve',
