@@ -70,7 +70,14 @@ export function certsDCandidates(hostname: string, port: string | number | undef
   for (const n of names) if (settings.hostCertDirs?.[n]) out.push(settings.hostCertDirs[n]);
   if (settings.certDir) out.push(settings.certDir);
   for (const root of settings.roots ?? CERTS_D_ROOTS()) {
-    for (const n of names) if (isSafeSegment(n)) out.push(safeJoin(root, [n], 'certs.d host directory'));
+    for (const n of names) {
+      if (!isSafeSegment(n)) continue;
+      try {
+        out.push(safeJoin(root, [n], 'certs.d host directory'));
+      } catch {
+        // A name that could lead outside the root (`..:1`) is no host's directory.
+      }
+    }
   }
   return out;
 }
@@ -169,6 +176,6 @@ export function clientCertHint(t: HostTls | undefined): string {
   if (t.clients.length) {
     return `ferry offered ${t.clients.map((c) => c.certFile).join(', ')}; check that the registry trusts the CA that signed it and that it has not expired.`;
   }
-  const where = t.dir ? `${t.dir} has no <name>.cert + <name>.key pair` : `searched ${t.searched.join(', ')}`;
+  const where = t.dir ? `${t.dir} has no <name>.cert + <name>.key pair` : t.searched.length ? `searched ${t.searched.join(', ')}` : 'no directory searched';
   return `Put the client certificate and key as client.cert + client.key in a certs.d directory for ${t.host} (${where}), or pass --cert-dir <dir>.`;
 }

@@ -191,6 +191,8 @@ function certNames(err: unknown): string[] {
 export function isTlsHandshakeFailure(err: unknown): boolean {
   const tlsErr = err instanceof FerryError && err.code === 'TLS' ? err.cause : err;
   const code = errCode(tlsErr) ?? '';
+  // A server that wants (another) client certificate speaks TLS: no plain-HTTP fallback.
+  if (CLIENT_CERT_ALERT.test(code)) return false;
   return code.startsWith('ERR_SSL_') || code === 'EPROTO' || /wrong version number|packet length too long|unknown protocol/i.test(String((tlsErr as Error)?.message ?? ''));
 }
 
