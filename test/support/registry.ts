@@ -112,17 +112,11 @@ export async function makeTestCa(dir: string, cn = 'ferry-test-ca'): Promise<Tes
 
 /** A client CA and a client certificate it signed (extendedKeyUsage clientAuth), made with openssl. */
 export async function makeClientCert(dir: string, cn = 'ferry-test-client'): Promise<{ certFile: string; keyFile: string; caFile: string }> {
-  await mkdir(dir, { recursive: true });
-  const caKey = path.join(dir, 'client-ca.key');
-  const caFile = path.join(dir, 'client-ca.pem');
-  const keyFile = path.join(dir, 'client.key');
-  const csr = path.join(dir, 'client.csr');
-  const certFile = path.join(dir, 'client.pem');
-  const ext = path.join(dir, 'client.ext');
-  await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', `/CN=${cn}-ca`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-  await mustRun('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+  // The CA of makeTestCa (its server certificate is not used).
+  const { caFile, caKey } = await makeTestCa(dir, `${cn}-ca`);
+  const [keyFile, csr, certFile, ext] = ['client.key', 'client.csr', 'client.pem', 'client.ext'].map((f) => path.join(dir, f));
   await writeFile(ext, 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n');
+  await mustRun('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
   await mustRun('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
   return { certFile, keyFile, caFile };
 }
