@@ -8,6 +8,7 @@ export interface CommonCliOptions {
   quiet?: boolean;
   concurrency?: string;
   caFile?: string[];
+  certDir?: string;
   insecureRegistry?: string[];
 }
 
@@ -22,6 +23,7 @@ export function withOutputOptions(cmd: Command, quiet = 'no progress on stderr')
 export function withTrustOptions(cmd: Command): Command {
   return cmd
     .option('--ca-file <pem>', 'extra CA certificates (repeatable); SSL_CERT_FILE and NODE_EXTRA_CA_CERTS are honoured too', collect)
+    .option('--cert-dir <dir>', 'directory of *.crt CAs and <name>.cert + <name>.key client certificate for every registry, as skopeo\'s --cert-dir (default: <host:port> under ~/.config/containers/certs.d, /etc/containers/certs.d, /etc/docker/certs.d)')
     .option('--insecure-registry <host>', 'allow plain HTTP to this registry host (repeatable; loopback is allowed by default)', collect);
 }
 
@@ -31,8 +33,8 @@ export function withNetOptions(cmd: Command): Command {
 }
 
 /** The network settings `withTrustOptions` gives (no concurrency). */
-export function trustOptions(opts: Pick<CommonCliOptions, 'caFile' | 'insecureRegistry'>) {
-  return { caFiles: opts.caFile, plainHttpHosts: opts.insecureRegistry };
+export function trustOptions(opts: Pick<CommonCliOptions, 'caFile' | 'certDir' | 'insecureRegistry'>) {
+  return { caFiles: opts.caFile, certDir: opts.certDir, plainHttpHosts: opts.insecureRegistry };
 }
 
 export function concurrencyOf(opts: CommonCliOptions): number {
@@ -75,7 +77,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry rewrite manifests k8s/ -t site.yaml --lock manifest.lock.json --dry-run',
     'ferry rewrite apt-sources /etc/apt/sources.list -t site.yaml --bundle app.ferry.tar',
   ],
-  lock: ['ferry lock manifest.yaml                      # writes manifest.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json'],
+  lock: ['ferry lock manifest.yaml                      # writes manifest.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ./harbor-certs    # ca.crt, client.cert, client.key (mutual TLS)'],
   'bundle create': [
     'ferry bundle create manifest.yaml -o app.ferry.tar',
     'ferry bundle create manifest.yaml -o app.ferry.tar --frozen      # only the committed lock, never re-resolve',
@@ -91,7 +93,9 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'bundle push': ['ferry bundle push app.ferry.tar oci://registry.example.com/bundles/app:2024-06'],
   'bundle pull': ['ferry bundle pull oci://registry.example.com/bundles/app:2024-06 -o app.ferry.tar   # the same bytes back'],
-  import: ['ferry import app.ferry.tar -t site.yaml', 'ferry import app.ferry.tar -t site.yaml --key bundle-signing.pub --ca-file site-ca.pem'],
+  import: ['ferry import app.ferry.tar -t site.yaml', 'ferry import app.ferry.tar -t site.yaml --key bundle-signing.pub --ca-file site-ca.pem',
+    'ferry import app.ferry.tar -t site.yaml --cert-dir ./site-certs   # ca.crt, client.cert, client.key for the target (mutual TLS)',
+  ],
   map: ['ferry map app.ferry.tar -t site.yaml', 'ferry map manifest.yaml -t site.yaml --json      # uses manifest.lock.json beside it'],
   'charts images': ['ferry charts images ./my-chart --why', 'ferry charts images nats-1.2.3.tgz --values prod-values.yaml', 'ferry charts images manifest.yaml --json    # every chart the manifest names'],
   serve: [

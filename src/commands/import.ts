@@ -64,7 +64,7 @@ export interface ImportReport {
 export function connectTarget(target: ResolvedTarget, opts: NetOptions): { target: ResolvedTarget; net?: NetContext } {
   const reg = target.registry;
   if (!reg) return { target };
-  const net = createTargetNetContext({ registry: { url: reg.url, ca: reg.ca, insecure: reg.insecure } }, target.dir, opts);
+  const net = createTargetNetContext({ registry: { url: reg.url, ca: reg.ca, certDir: reg.certDir, insecure: reg.insecure } }, target.dir, opts);
   return { target: withRegistryClient(target, net?.registry), net };
 }
 

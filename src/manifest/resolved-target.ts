@@ -40,6 +40,8 @@ export interface ResolvedRegistry {
   mapping: RegistryMapping;
   /** CA file, absolute. */
   ca?: string;
+  /** certs.d-style directory for this registry's host, absolute. */
+  certDir?: string;
   insecure: boolean;
   /** The client for this registry (its CA, its plain-HTTP rule), set by a command that talks to it. */
   client?: RegistryClient;
@@ -66,6 +68,7 @@ export function resolveTarget(loaded: LoadedTarget): ResolvedTarget {
       host: parsed.host,
       mapping: registryMappingFor(t),
       ...(t.registry.ca ? { ca: abs(t.registry.ca) } : {}),
+      ...(t.registry.certDir ? { certDir: abs(t.registry.certDir) } : {}),
       insecure: t.registry.insecure ?? false,
     };
   }

@@ -33,6 +33,10 @@ export const RegistryTargetSchema = z
       .optional(),
     layout: z.enum(['nested', 'flat']).default('nested').describe('nested: <prefix>/<upstream-host>/<path>; flat: <prefix>/<path>'),
     ca: z.string().optional().describe('PEM file with the CA that signed the registry certificate (relative to the target file).'),
+    certDir: z
+      .string()
+      .optional()
+      .describe('certs.d-style directory for this registry (relative to the target file): *.crt extra CAs, <name>.cert + <name>.key a client certificate (mutual TLS).'),
     insecure: z.boolean().default(false).describe('Allow plain http:// to a non-loopback host, or skip TLS verification.'),
     maxPathDepth: z.number().int().positive().optional().describe('Refuse mapped repository paths deeper than this (Harbor: 2 under a project, ECR/GAR limits).'),
     maxPathLength: z.number().int().positive().optional(),

@@ -7,6 +7,8 @@ export interface NetOptions {
   log?: (line: string) => void;
   /** `--ca-file`, repeatable. */
   caFiles?: string[];
+  /** `--cert-dir`: a directory of `*.crt` / `<name>.cert` + `<name>.key` for every registry (as skopeo's). */
+  certDir?: string;
   /** `--insecure-registry host`, repeatable: plain HTTP allowed for these hosts. */
   plainHttpHosts?: string[];
 }

@@ -3,6 +3,7 @@ import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
+import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 
 /**
@@ -14,6 +15,13 @@ import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './
 export interface HttpSettings {
   /** Extra PEM files with CA certificates, added to the default trust store. */
   caFiles?: string[];
+  /**
+   * Per-host TLS from certs.d directories (extra CAs and client certificates for one
+   * `host[:port]`, see certs-d.ts); applied to every HTTPS connection to that host:port,
+   * direct or through a proxy's CONNECT tunnel, and to no other host (a redirect elsewhere
+   * gets only the global trust).
+   */
+  certsD?: CertsDSettings;
   insecureSkipVerify?: boolean;
   userAgent?: string;
   connectTimeoutMs?: number;
@@ -90,6 +98,13 @@ const CERT_REASONS: Record<string, string> = {
   CERT_NOT_YET_VALID: 'certificate is not yet valid',
   ERR_TLS_CERT_ALTNAME_INVALID: 'host name does not match the certificate',
 };
+
+/**
+ * TLS alerts a server sends when it wants a client certificate it did not get, or refuses the
+ * one it got: bad_certificate (42, Go's answer to none), unsupported (43), revoked (44),
+ * expired (45), unknown (46), unknown_ca (48), access_denied (49), certificate_required (116).
+ */
+const CLIENT_CERT_ALERT = /ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|ACCESS_DENIED|CERTIFICATE_REQUIRED)$/;
 
 export const CA_HINT =
   'Trust the CA that signed it: pass --ca-file <ca.pem>, set `ca:` in the mirror target, or point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at a PEM bundle that contains it.';
@@ -176,6 +191,8 @@ function certNames(err: unknown): string[] {
 export function isTlsHandshakeFailure(err: unknown): boolean {
   const tlsErr = err instanceof FerryError && err.code === 'TLS' ? err.cause : err;
   const code = errCode(tlsErr) ?? '';
+  // A server that wants (another) client certificate speaks TLS: no plain-HTTP fallback.
+  if (CLIENT_CERT_ALERT.test(code)) return false;
   return code.startsWith('ERR_SSL_') || code === 'EPROTO' || /wrong version number|packet length too long|unknown protocol/i.test(String((tlsErr as Error)?.message ?? ''));
 }
 
@@ -216,7 +233,7 @@ function hostOf(url: string): string {
  * Turn a transport failure into a TLS/NETWORK/AUTH FerryError or a RetryableError, naming the URL
  * and, when the request went through one, the proxy (host:port only).
  */
-export function mapTransportError(err: unknown, method: string, rawUrl: string, proxy?: string): Error {
+export function mapTransportError(err: unknown, method: string, rawUrl: string, proxy?: string, hostTls?: HostTls): Error {
   if (err instanceof FerryError || err instanceof RetryableError) return err;
   const url = redactUrl(rawUrl);
   const refused = proxyRefusalStatus(err);
@@ -249,6 +266,18 @@ export function mapTransportError(err: unknown, method: string, rawUrl: string, 
   }
   if (CERT_CODES.has(code)) {
     return new FerryError('TLS', `${host}: certificate not trusted (${CERT_REASONS[code] ?? msg})`, { hint: CA_HINT, cause: err });
+  }
+  const alert = CLIENT_CERT_ALERT.exec(code);
+  if (alert && !viaProxyTls) {
+    const what = alert[1].toLowerCase().replace(/_/g, ' ');
+    const offered = hostTls?.clients.length ? hostTls.clients.map((c) => c.certFile).join(', ') : undefined;
+    return new FerryError(
+      'TLS',
+      offered
+        ? `${host}: the server refused the client certificate ferry offered (${offered}; TLS alert: ${what})`
+        : `${host}: the server requires a client certificate (mutual TLS) and ferry has none for ${hostTls?.host ?? host} (TLS alert: ${what})`,
+      { hint: clientCertHint(hostTls), cause: err },
+    );
   }
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
     return new FerryError('TLS', `${host}: TLS handshake failed (${msg})`, {
@@ -283,10 +312,8 @@ export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = p
   const extra = [...caFiles];
   if (env.SSL_CERT_FILE) extra.push(env.SSL_CERT_FILE);
   if (extra.length === 0) return undefined;
-  const getCa = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
-  const base = getCa ? getCa('default') : [...tls.rootCertificates];
-  if (!getCa && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
-  const out = [...base];
+  if (!getCaCertificates && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
+  const out = [...defaultCaList()];
   for (const file of extra) {
     let pem: string;
     try {
@@ -299,6 +326,32 @@ export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = p
     out.push(...certs);
   }
   return out;
+}
+
+/** Node's default CA store (bundled, NODE_EXTRA_CA_CERTS): the base a host's own CAs are added to. */
+function defaultCaList(): string[] {
+  return getCaCertificates ? getCaCertificates('default') : [...tls.rootCertificates];
+}
+const getCaCertificates = (tls as { getCACertificates?: (type?: string) => string[] }).getCACertificates;
+
+/**
+ * Send the TLS of CONNECT-tunnelled requests through `connect` (so a host's certs.d settings
+ * apply behind a proxy too): undici's ProxyAgent upgrades the tunnel with a connector built
+ * once from `requestTls`, the same for every host; it keeps it under a symbol of its own.
+ */
+function routeTunnelTls(agent: object, connect: buildConnector.connector): void {
+  let routed = 0;
+  for (const sym of Object.getOwnPropertySymbols(agent)) {
+    const inner = (agent as Record<symbol, unknown>)[sym];
+    if (!inner || typeof inner !== 'object') continue;
+    for (const s of Object.getOwnPropertySymbols(inner)) {
+      if (s.description === 'connect endpoint function' || s.description === 'connect endpoint function (http/1.1 only)') {
+        (inner as Record<symbol, unknown>)[s] = connect;
+        routed++;
+      }
+    }
+  }
+  if (!routed) throw new Error('undici ProxyAgent has no tunnel connector to route (undici changed?)');
 }
 
 /** NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. */
@@ -356,6 +409,8 @@ export class HttpClient {
   private readonly ca: string[] | undefined;
   private readonly userAgent: string;
   private readonly openBodies = new Set<Readable>();
+  /** certs.d settings read so far, by `hostname:port` (for error hints). */
+  private readonly hostTlsSeen = new Map<string, HostTls>();
 
   constructor(settings: HttpSettings = {}) {
     this.settings = settings;
@@ -391,9 +446,35 @@ export class HttpClient {
     // A connect function rather than options: undici copies connect options (reading the
     // secure context) as soon as it sets up a connection pool, HTTP or not.
     const connectors: { plain?: buildConnector.connector; tls?: buildConnector.connector } = {};
+    const shared = (which: 'tls' | 'plain') => (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts } : base));
+    // Per host:port: its certs.d directory (read once, on the first connection to it) decides
+    // whether it gets a connector of its own (its CAs on top of the bundle, its client
+    // certificates) or the shared one.
+    const hostConnectors = new Map<string, Promise<buildConnector.connector>>();
+    const hostConnector = (hostname: string, port: string | number | undefined): Promise<buildConnector.connector> => {
+      const key = `${hostname}:${port || 443}`;
+      let p = hostConnectors.get(key);
+      if (!p) {
+        p = loadHostTls(hostname, port, settings.certsD ?? {}).then((t) => {
+          this.hostTlsSeen.set(key, t);
+          if (!t.cas.length && !t.clients.length) return shared('tls');
+          const context = tls.createSecureContext({
+            ...(t.cas.length ? { ca: [...(ca ?? defaultCaList()), ...t.cas] } : ca ? { ca } : {}),
+            ...(t.clients.length ? { cert: t.clients.map((c) => c.cert), key: t.clients.map((c) => c.key) } : {}),
+          });
+          return connector({ ...base, secureContext: context });
+        });
+        hostConnectors.set(key, p);
+      }
+      return p;
+    };
     const connect: buildConnector.connector = (opts, cb) => {
-      const which = opts.protocol === 'https:' ? 'tls' : 'plain';
-      return (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts } : base))(opts, cb);
+      if (opts.protocol !== 'https:') return shared('plain')(opts, cb);
+      hostConnector(opts.hostname, opts.port).then(
+        (c) => c(opts, cb),
+        (err: Error) => cb(err, null),
+      );
+      return undefined as unknown as ReturnType<buildConnector.connector>;
     };
     const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
     // The TLS options of proxied connections, only where a proxy is set (as EnvHttpProxyAgent
@@ -401,7 +482,7 @@ export class HttpClient {
     const env = process.env;
     const proxied = [settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY, settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY].some(Boolean);
     try {
-      return new EnvHttpProxyAgent({
+      const agent = new EnvHttpProxyAgent({
         connect,
         ...(proxied ? { requestTls: tlsOpts, proxyTls: tlsOpts } : {}),
         connectTimeout: timeout,
@@ -411,12 +492,25 @@ export class HttpClient {
         ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
         noProxy: settings.noProxy ?? defaultNoProxy(),
       } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
+      if (proxied) routeTunnelTls(agent, connect);
+      return agent;
     } catch (err) {
       // A malformed proxy URL (undici's own "Invalid URL"); the settings are not echoed, they may hold credentials.
       throw new FerryError('USAGE', `proxy settings (HTTP_PROXY, HTTPS_PROXY, NO_PROXY): ${(err as Error).message}`, {
         hint: 'A proxy is a URL such as http://proxy.example:3128.',
         cause: err,
       });
+    }
+  }
+
+  /** The certs.d settings read for the host of `url`, once a connection to it was attempted. */
+  hostTlsFor(url: string): HostTls | undefined {
+    try {
+      const u = new URL(url);
+      if (u.protocol !== 'https:') return undefined;
+      return this.hostTlsSeen.get(`${u.hostname}:${u.port || 443}`);
+    } catch {
+      return undefined;
     }
   }
 
@@ -456,7 +550,7 @@ export class HttpClient {
           ...(method === 'HEAD' && opts.reuseAfterHead ? { reset: false } : {}),
         });
       } catch (err) {
-        throw mapTransportError(err, method, current, this.proxyFor(current));
+        throw mapTransportError(err, method, current, this.proxyFor(current), this.hostTlsFor(current));
       }
       const status = res.statusCode;
       const resHeaders = res.headers as HttpHeaders;

@@ -23,12 +23,14 @@ export interface TargetRegistrySettings {
   url: string;
   /** CA file, relative to the target file's directory. */
   ca?: string;
+  /** certs.d-style directory for this registry's host (CAs, client certificate), relative to the target file's directory. */
+  certDir?: string;
   insecure?: boolean;
 }
 
 /** Network access for upstream work (lock, bundle create): the user's proxies, CAs and credentials. */
 export function createNetContext(opts: NetOptions = {}): NetContext {
-  const http = new HttpClient({ caFiles: opts.caFiles, log: opts.log });
+  const http = new HttpClient({ caFiles: opts.caFiles, certsD: { certDir: opts.certDir }, log: opts.log });
   const plain = new Set(opts.plainHttpHosts ?? []);
   // Without --insecure-registry the client decides: HTTPS, falling back to HTTP only for a
   // loopback registry that does not speak TLS (as docker does for localhost).
@@ -47,7 +49,9 @@ export function createTargetNetContext(target: { registry?: TargetRegistrySettin
     });
   }
   const caFiles = [...(opts.caFiles ?? []), ...(reg.ca ? [path.resolve(targetDir, reg.ca)] : [])];
-  const http = new HttpClient({ caFiles, insecureSkipVerify: url.protocol === 'https:' && reg.insecure, log: opts.log });
+  // The target's certDir is for its own host only; --cert-dir and the certs.d roots still apply to any other.
+  const certsD = { certDir: opts.certDir, ...(reg.certDir ? { hostCertDirs: { [url.host]: path.resolve(targetDir, reg.certDir) } } : {}) };
+  const http = new HttpClient({ caFiles, certsD, insecureSkipVerify: url.protocol === 'https:' && reg.insecure, log: opts.log });
   const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: (host) => host === url.host && url.protocol === 'http:' });
   return { http, registry, close: () => http.close() };
 }

@@ -25,8 +25,10 @@ export interface RunningRegistry {
   tls: boolean;
   /** The CA that signed the server certificate (TLS registries). */
   caFile?: string;
-  /** A directory with `ca.crt`, for skopeo's --cert-dir / containers' certs.d. */
+  /** A directory with `ca.crt` (and, with `clientCa`, `client.cert` + `client.key`), for skopeo's --cert-dir / containers' certs.d. */
   certDir?: string;
+  /** With `clientCa`: the client certificate the registry accepts, its key, and the CA that signed it. */
+  clientCert?: { certFile: string; keyFile: string; caFile: string };
   username?: string;
   password?: string;
   /** A DOCKER_CONFIG dir with working credentials (auth modes). */
@@ -52,6 +54,8 @@ export interface StartRegistryOptions {
   tokenExpiresIn?: number;
   /** Token mode: an identity (refresh) token the token server also accepts for the user. */
   identityToken?: string;
+  /** TLS registries: require a client certificate signed by a CA made for the run (`http.tls.clientcas`). */
+  clientCa?: boolean;
 }
 
 export const REGISTRY_BIN = process.env.FERRY_TEST_REGISTRY_BIN ?? '/usr/bin/docker-registry';
@@ -106,6 +110,17 @@ export async function makeTestCa(dir: string, cn = 'ferry-test-ca'): Promise<Tes
   return { caFile, caKey, certFile, keyFile };
 }
 
+/** A client CA and a client certificate it signed (extendedKeyUsage clientAuth), made with openssl. */
+export async function makeClientCert(dir: string, cn = 'ferry-test-client'): Promise<{ certFile: string; keyFile: string; caFile: string }> {
+  // The CA of makeTestCa (its server certificate is not used).
+  const { caFile, caKey } = await makeTestCa(dir, `${cn}-ca`);
+  const [keyFile, csr, certFile, ext] = ['client.key', 'client.csr', 'client.pem', 'client.ext'].map((f) => path.join(dir, f));
+  await writeFile(ext, 'extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\n');
+  await mustRun('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', `/CN=${cn}`]);
+  await mustRun('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
+  return { certFile, keyFile, caFile };
+}
+
 function yamlString(s: string): string {
   return JSON.stringify(s);
 }
@@ -127,6 +142,13 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     certDir = path.join(dir, 'certs.d');
     await mkdir(certDir, { recursive: true });
     await copyFile(ca.caFile, path.join(certDir, 'ca.crt'));
+  }
+  let clientCert: { certFile: string; keyFile: string; caFile: string } | undefined;
+  if (opts.clientCa) {
+    if (!ca || !certDir) throw new Error('clientCa needs a TLS registry');
+    clientCert = await makeClientCert(path.join(dir, 'client-pki'));
+    await copyFile(clientCert.certFile, path.join(certDir, 'client.cert'));
+    await copyFile(clientCert.keyFile, path.join(certDir, 'client.key'));
   }
 
   let tokenServer: RunningTokenServer | undefined;
@@ -165,6 +187,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       `storage:\n  filesystem:\n    rootdirectory: ${yamlString(storageDir)}\n  delete:\n    enabled: true\n  cache:\n    blobdescriptor: inmemory\n` +
       `http:\n  addr: ${host}\n  secret: ferry-test-secret-${port}\n` +
       (ca ? `  tls:\n    certificate: ${yamlString(ca.certFile)}\n    key: ${yamlString(ca.keyFile)}\n` : '') +
+      (clientCert ? `    clientcas:\n      - ${yamlString(clientCert.caFile)}\n` : '') +
       authYaml;
     const configFile = path.join(dir, 'config.yml');
     await writeFile(configFile, config);
@@ -181,7 +204,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
     child.stderr!.on('data', keep);
     let exited = false;
     child.on('exit', () => (exited = true));
-    const up = await waitUntilUp(url, ca?.caFile, () => exited, 30_000);
+    const up = await waitUntilUp(url, ca?.caFile, () => exited, 30_000, clientCert);
     if (!up) {
       lastErr = log;
       await killChild(child);
@@ -203,6 +226,7 @@ export async function startRegistry(opts: StartRegistryOptions): Promise<Running
       tls: useTls,
       caFile: ca?.caFile,
       certDir,
+      ...(clientCert ? { clientCert } : {}),
       username,
       password,
       dockerConfigDir,
@@ -233,14 +257,15 @@ async function killChild(child: ChildProcess): Promise<void> {
   });
 }
 
-async function waitUntilUp(url: string, caFile: string | undefined, exited: () => boolean, timeoutMs: number): Promise<boolean> {
+async function waitUntilUp(url: string, caFile: string | undefined, exited: () => boolean, timeoutMs: number, client?: { certFile: string; keyFile: string }): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   const ca = caFile ? readFileSync(caFile) : undefined;
+  const clientTls = client ? { cert: readFileSync(client.certFile), key: readFileSync(client.keyFile) } : {};
   while (Date.now() < deadline) {
     if (exited()) return false;
     const status = await new Promise<number | undefined>((resolve) => {
       const mod = url.startsWith('https') ? https : http;
-      const req = mod.get(`${url}/v2/`, { ca, timeout: 2000 } as https.RequestOptions, (res) => {
+      const req = mod.get(`${url}/v2/`, { ca, ...clientTls, timeout: 2000 } as https.RequestOptions, (res) => {
         res.resume();
         resolve(res.statusCode);
       });
