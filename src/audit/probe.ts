@@ -150,6 +150,9 @@ export function hostPort(host: string, port: number): string {
   return `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
 }
 
+/** A DNS name as probe takes it (letters, digits, `-`, `_`, dots; no wildcard, space or control character). */
+const PROBE_HOST = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*\.?$/;
+
 /** Longest proxy answer header read. */
 const MAX_ANSWER = 16 * 1024;
 
@@ -411,6 +414,12 @@ export async function probe(
     if (isPlaceholder(t.host)) {
       const proxies = proxyList.map(([proxy]): ProxyProbe => ({ proxy, result: 'not-asked', detail: 'host has no value' }));
       return { ...t, addresses: [], status: 'skipped', detail: `${t.host} has no value in vars`, proxies, ...verdictOf(t, 'skipped', proxies, resetMeansBlocked) };
+    }
+    // A manifest is input like any other: a "host" with spaces or line breaks would be written
+    // into the CONNECT request line (a request of its own to the proxy). Only names and addresses are asked.
+    if (!isIP(t.host) && !PROBE_HOST.test(t.host)) {
+      const proxies = proxyList.map(([proxy]): ProxyProbe => ({ proxy, result: 'not-asked', detail: 'not a host name' }));
+      return { ...t, addresses: [], status: 'skipped', detail: `${JSON.stringify(t.host)} is not a host name or address; not probed`, proxies, ...verdictOf(t, 'skipped', proxies, resetMeansBlocked) };
     }
     const askProxies = Promise.all(
       proxyList.map(async ([proxy, spec]): Promise<ProxyProbe> => {

@@ -131,6 +131,30 @@ describe('connection model', () => {
 });
 
 describe('probe', () => {
+  it('a manifest host that is not a name or an address (a line break in it) is not probed nor written into a CONNECT line', async () => {
+    const model = buildConnectionModel(
+      loaded({
+        apiVersion: 'ferry/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: 'p' },
+        zones: [{ name: 'n' }, { name: 'out', external: true }],
+        endpoints: [{ name: 'crafted', category: 'other', hosts: ['x.test:443 HTTP/1.1\r\nHost: y\r\n\r\nGET http://evil.test/'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } }],
+      }),
+    );
+    const asked: string[] = [];
+    const deps: ProbeDeps = {
+      lookup: async (h) => (asked.push(`dns ${h}`), ['192.0.2.1']),
+      connect: async (a) => (asked.push(`connect ${a}`), { result: 'timed-out' }),
+      connectViaProxy: async (_p, h) => (asked.push(`proxy ${h}`), { result: 'reachable', statusCode: 200 }),
+      now: () => new Date('2030-01-01T00:00:00Z'),
+    };
+    const report = await probe(model, { manifestFile: 'p.yaml', timeoutMs: 50, deps, proxies: [{ host: '127.0.0.1', port: 3128, tls: false, source: '--proxy' }] });
+    expect(asked).toEqual([]);
+    expect(report.records).toHaveLength(1);
+    expect(report.records[0].status).toBe('skipped');
+    expect(report.records[0].detail).toMatch(/is not a host name or address; not probed/);
+  });
+
   it('records timed out, refused, DNS failure and reachable from what the network answers', async () => {
     const model = buildConnectionModel(
       loaded({
