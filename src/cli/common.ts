@@ -115,7 +115,7 @@ export const EXAMPLES: Record<string, string[]> = {
   inventory: ['ferry inventory manifest.yaml', 'ferry inventory manifest.yaml --format csv > connections.csv'],
   firewall: ['ferry firewall manifest.yaml --format nftables', 'ferry firewall manifest.yaml --format networkpolicy --enable install', 'ferry firewall manifest.yaml --json'],
   audit: ['ferry audit deploy/ --manifest manifest.yaml -t site.yaml', 'ferry audit values.yaml k8s/ --manifest manifest.yaml -t site.yaml --fail-on unmapped    # exit 5 on findings (CI)'],
-  probe: ['ferry probe manifest.yaml --zone cluster', 'ferry probe manifest.yaml --fail-on unexpected --json > probe.json'],
+  probe: ['ferry probe manifest.yaml --zone cluster', 'ferry probe manifest.yaml --proxy http://proxy.corp:3128 --fail-on unexpected,inconclusive', 'ferry probe manifest.yaml --fail-on unexpected --json > probe.json'],
   report: ['ferry report manifest.yaml -o report.html', 'ferry report manifest.yaml --bundle app.ferry.tar --audit deploy/ -t site.yaml -o report.html'],
   sbom: ['ferry sbom app.ferry.tar > sbom.cdx.json', 'ferry sbom app.ferry.tar --format spdx -o sbom.spdx.json'],
   schema: ['ferry schema manifest > manifest.schema.json    # for editor completion', 'ferry schema target'],
