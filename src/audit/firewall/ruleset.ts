@@ -20,7 +20,7 @@ export interface AddressSet {
   cidrs: string[];
   /** Hostname this set stands for (kind host). */
   hostname?: string;
-  /** The zone/host is "anywhere" (0.0.0.0/0): as a source it means no restriction. */
+  /** The zone is "anywhere" in both families (0.0.0.0/0 and ::/0): as a source it means no restriction. */
   any: boolean;
   /** Why it is empty: zone without CIDRs, unresolved hostname, or a <var> placeholder. */
   placeholder?: string;
@@ -145,7 +145,10 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
         kind: 'zone',
         label: z?.title ?? name,
         cidrs,
-        any: cidrs.some((c) => ANY.has(c)),
+        // "Anywhere" only when both families are whole: a zone of 0.0.0.0/0 alone is every IPv4
+        // address and no IPv6 one, so its rules keep the match (`ip saddr 0.0.0.0/0`) instead of
+        // dropping it and admitting IPv6 too (in `table inet` and ip6tables).
+        any: cidrs.includes('0.0.0.0/0') && cidrs.includes('::/0'),
         placeholder: cidrs.length ? undefined : unresolved.length ? `CIDRs of zone ${name}: ${unresolved.join(', ')} has no value in vars` : `CIDRs of zone ${name} are not given in the manifest`,
       };
       sets.set(id, s);

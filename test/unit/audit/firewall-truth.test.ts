@@ -48,6 +48,27 @@ describe('iptables / ip6tables', () => {
   });
 });
 
+describe('a source zone of one address family', () => {
+  const inbound = (cidrs: string[]) =>
+    model([{ name: 'app', self: true, cidrs: ['10.0.0.0/24'] }, { name: 'internet', external: true, cidrs }], [conn('https-in', 'internet', 'app', { direction: 'inbound' })]);
+
+  it('0.0.0.0/0 alone admits every IPv4 address and no IPv6 one (it used to drop the match: `tcp dport 443 accept` in table inet, and in ip6tables)', async () => {
+    const m = inbound(['0.0.0.0/0']);
+    const nft = (await emit(m, 'nftables')).text;
+    expect(nft).toMatch(/^\s+ip saddr @zone_internet tcp dport 443 accept$/m);
+    expect(nft).not.toMatch(/^\s+tcp dport 443 accept$/m);
+    expect((await emit(m, 'iptables')).text).toContain('-A INPUT -s 0.0.0.0/0 -p tcp --dport 443 -m comment --comment "https-in" -j ACCEPT');
+    expect((await emit(m, 'ip6tables')).text).not.toMatch(/--dport 443 .*-j ACCEPT/);
+    expect(parseAllDocuments((await emit(m, 'cilium')).text).map((d) => JSON.stringify(d.toJS()))).not.toContainEqual(expect.stringContaining('world'));
+  });
+
+  it('0.0.0.0/0 with ::/0 is anywhere: no source match', async () => {
+    const nft = (await emit(inbound(['0.0.0.0/0', '::/0']), 'nftables')).text;
+    expect(nft).toMatch(/^\s+tcp dport 443 accept$/m);
+    expect((await emit(inbound(['0.0.0.0/0', '::/0']), 'ip6tables')).text).toContain('-A INPUT -p tcp --dport 443 -m comment --comment "https-in" -j ACCEPT');
+  });
+});
+
 describe('squid', () => {
   it('listens on loopback, never allows without a source, and allows every port of a range', async () => {
     const m = model([{ name: 'app' }, { name: 'internet', external: true }], [conn('api', 'app', 'internet', { hosts: ['api.example.com'], ports: ['8443-8445'] })]);
