@@ -17,6 +17,9 @@ import { startStaticServer, type StaticServer } from '../support/static-http.js'
  * - `audit`: the site's own proxy, the very host a `proxied` endpoint's mitigation names (and
  *   whose setting is what makes that mitigation met), was reported as an undeclared external
  *   reference, so `--fail-on unmitigated` failed on a fully mitigated site.
+ * - `inventory`: a connection narrowed to `hosts: [1.1.1.1]` (Safespring's frame 7) was shown with
+ *   the whole destination zone ("internet") in every table, so the reviewed inventory read as an
+ *   allow-anything egress while the firewall opens 1.1.1.1 only.
  * - `sbom`: a file pinned by SHA-512 alone (Debian's cloud images publish SHA512SUMS only) got a
  *   purl with no checksum qualifier at all, while a SHA-256-pinned file carries one.
  */
@@ -71,6 +74,39 @@ describe('audit: the proxy a proxied endpoint goes through', () => {
     const r2 = await runFerry(['audit', 'deploy', '--manifest', manifest, '--json', '--fail-on', 'unmitigated'], { cwd: dir });
     expect(r2.code).toBe(5);
     expect(JSON.parse(r2.stdout).findings.find((f: { value: string }) => f.value === 'https://proxy.elsewhere.example/x')).toMatchObject({ class: 'undeclared' });
+  });
+});
+
+describe('inventory: a connection narrowed to hosts', () => {
+  it('shows those hosts as its destination (md, json), not the whole destination zone', async () => {
+    const dir = path.join(work, 'inventory');
+    await mkdir(dir, { recursive: true });
+    const manifest = path.join(dir, 'net.yaml');
+    await writeFile(
+      manifest,
+      [
+        'apiVersion: ferry/v1alpha1',
+        'kind: Manifest',
+        'metadata: { name: net }',
+        'zones:',
+        '  - { name: internet, title: Internet, external: true, cidrs: [0.0.0.0/0] }',
+        '  - { name: nat, title: default-v4-nat network, cidrs: [10.9.0.0/16] }',
+        'connections:',
+        '  - { name: to-one-one, ref: "7", from: nat, to: internet, hosts: [1.1.1.1], direction: outbound, scope: external, protocol: TCP, ports: [443], purpose: egress through NAT }',
+        '  - { name: to-zone, ref: "8", from: nat, to: internet, destination: NTP pool, hosts: [192.0.2.1], direction: outbound, scope: external, protocol: NTP, transport: udp, ports: [123], purpose: time }',
+        '',
+      ].join('\n'),
+    );
+    const md = await runFerry(['inventory', manifest]);
+    expect(md.code, md.stderr).toBe(0);
+    const outbound = md.stdout.split('\n').filter((l) => l.startsWith('| 7 |'));
+    expect(outbound.length).toBeGreaterThan(0);
+    for (const row of outbound) expect(row).toContain('| 1.1.1.1 |');
+    // A destination written in the manifest still wins.
+    expect(md.stdout.split('\n').find((l) => l.startsWith('| 8 |'))).toContain('| NTP pool |');
+    const json = JSON.parse((await runFerry(['inventory', manifest, '--format', 'json'])).stdout);
+    const rows = JSON.stringify(json);
+    expect(rows).toContain('"destination":"1.1.1.1"');
   });
 });
 
