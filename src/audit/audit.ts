@@ -7,6 +7,7 @@ import { lockEntries } from '../kinds/schema.js';
 import { registryMappingFor } from '../mapping/index.js';
 import { parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
+import { parseProxy } from './firewall/ruleset.js';
 import type { ChartRender } from './charts.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 
@@ -148,6 +149,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (h) targetHosts.add(h);
   }
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
+  // The proxy a `proxied` endpoint goes through is the site's own, declared by the manifest:
+  // the proxy setting that names it is what makes the mitigation met, not a way out.
+  const proxyHosts = new Map<string, string>();
+  for (const e of model.endpoints) {
+    const p = e.mitigation.type === 'proxied' ? parseProxy(e.mitigation.proxy) : undefined;
+    if (p && !proxyHosts.has(p.host.toLowerCase())) proxyHosts.set(p.host.toLowerCase(), e.name);
+  }
   const zoneCidrs = model.zones.flatMap((z) => (z.cidrs ?? []).filter((c) => !isPlaceholder(c) && !c.endsWith('/0')));
   // Each kind says whether it carries a reference (and where the mapping puts it), in KINDS order.
   const carriedBy = (opts.kinds ?? ALL_KINDS).flatMap((k) => {
@@ -208,6 +216,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     // 2. internal
     if (targetHosts.has(host)) return { host, class: 'internal', note: 'mirror target' };
     if (zoneHosts.has(host)) return { host, class: 'internal', note: 'zone host' };
+    if (proxyHosts.has(host)) return { host, class: 'internal', note: `proxy of endpoint ${proxyHosts.get(host)} (mitigation proxied)` };
     if (LOCAL_HOST.test(host)) return { host, class: 'internal', note: 'loopback or cluster-local' };
     if (isIP(host) && zoneCidrs.some((c) => ipInCidr(host, c))) return { host, class: 'internal', note: 'inside a zone CIDR' };
     return { host, ...declared(host) };

@@ -251,7 +251,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       component: c.component ?? c.source,
       from: c.from,
       to: c.to,
-      destination: c.destination ?? ep?.title ?? ep?.name ?? (c.direction === 'inbound' ? c.component : undefined) ?? c.to,
+      destination: c.destination ?? ep?.title ?? ep?.name ?? (c.direction === 'inbound' ? c.component : undefined) ?? (c.hosts?.length ? c.hosts.join(', ') : undefined) ?? c.to,
       hosts: c.hosts ?? (ep ? endpointHosts(ep) : []),
       direction: c.direction,
       scope: c.scope,

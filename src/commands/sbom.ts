@@ -52,10 +52,11 @@ export interface SbomInput {
 
 // ---------------------------------------------------------------------------------------------
 // purl (https://github.com/package-url/purl-spec): percent-encoding per component, qualifiers
-// sorted by key; `/` and `:` stay readable in qualifier values as the spec's examples show.
+// sorted by key; `/`, `:` and `,` stay readable in qualifier values as the spec's examples show
+// (`checksum=sha1:…,sha256:…`).
 
 const enc = (s: string) => encodeURIComponent(s);
-const encQualifier = (s: string) => encodeURIComponent(s).replace(/%2F/gi, '/').replace(/%3A/gi, ':');
+const encQualifier = (s: string) => encodeURIComponent(s).replace(/%2F/gi, '/').replace(/%3A/gi, ':').replace(/%2C/gi, ',');
 
 export function purl(type: string, namespace: string | undefined, name: string, version: string | undefined, qualifiers: Record<string, string | undefined> = {}): string {
   const q = Object.entries(qualifiers)
@@ -188,7 +189,9 @@ export function sbomItems(lock: Lock): SbomItem[] {
   }
   for (const d of debs.values()) items.push(d);
   for (const file of lock.files) {
-    const p = purl('generic', undefined, file.name, undefined, { download_url: file.url, checksum: file.sha256 ? `sha256:${file.sha256}` : undefined });
+    // Every checksum the lock pins (a file pinned by SHA-512 alone has no SHA-256 to name it by).
+    const checksum = [file.sha256 && `sha256:${file.sha256}`, file.sha512 && `sha512:${file.sha512}`].filter(Boolean).join(',');
+    const p = purl('generic', undefined, file.name, undefined, { download_url: file.url, checksum: checksum || undefined });
     items.push({
       kind: 'file',
       id: p,
