@@ -79,7 +79,7 @@ export function auditFailure(r: AuditReport): string[] {
   for (const f of findings.slice(0, FAIL_LINES)) lines.push(`  ${f.file}:${f.line}  ${f.value}  (${f.class}${f.declaredBy ? `: ${f.declaredBy}` : ''})`);
   if (findings.length > FAIL_LINES) lines.push(`  … and ${findings.length - FAIL_LINES} more (the report lists them all)`);
   if (r.failOn === 'unmitigated') {
-    for (const m of r.mitigations.filter((x) => x.status === 'unmet')) lines.push(`  mitigation of ${m.endpoint} (${m.title}): not in place`);
+    for (const m of r.mitigations.filter((x) => x.status === 'unmet')) lines.push(`  mitigation of ${m.endpoint}${m.title && m.title !== m.endpoint ? ` (${m.title})` : ''}: not in place`);
     for (const c of r.checks.filter((x) => x.subject === 'connection' && x.status === 'unmet')) lines.push(`  connection ${c.endpoint}: ${c.check}: not met`);
   }
   for (const s of r.skipped.filter((x) => x.unscanned)) lines.push(`  ${s.file}: ${s.reason}`);

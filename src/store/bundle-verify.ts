@@ -41,7 +41,7 @@ export interface VerifyReport {
   /** Of `files` and `bytes`: those whose hash the caller supplied (`known`), hashed while import pushed them, not read again. */
   hashedBefore?: { files: number; bytes: number };
   /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
-  expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[] };
+  expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[]; /** The artifacts and role using each (as in other verify messages), where the walk reached it. */ usedBy?: Record<string, string> };
 }
 
 export interface VerifyOptions {
@@ -192,6 +192,15 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       }).length;
     }
     const blobUse = (digest: string) => walk?.use(digest);
+    if (report.expectedFromBase && walk) {
+      // A digest alone says nothing to the operator: name what uses each blob the target must hold.
+      const usedBy: Record<string, string> = {};
+      for (const d of report.expectedFromBase.digests.slice(0, 1000)) {
+        const use = blobUse(d);
+        if (use) usedBy[d] = `${use.artifacts.join(', ')} ${use.role}`;
+      }
+      report.expectedFromBase.usedBy = usedBy;
+    }
 
     // Blob names versus content.
     for (const [digest, file] of corrupt) {

@@ -89,6 +89,9 @@ describe('bundle create --frozen with a complete cache', () => {
     // Progress (off a TTY: a line per artifact) names what is fetched, never a blob digest.
     expect(r1.stderr).toMatch(new RegExp(`^${seeded.refs.multi.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: fetched [\\d.]+ [KM]?B$`, 'm'));
     expect(r1.stderr).toMatch(/^chart hello 1\.2\.3: (fetched|cached)/m);
+    // One line per chart while locking, not also one from the archive's download.
+    expect(r1.stderr).toMatch(/^chart hello 1\.2\.3: resolved/m);
+    expect(r1.stderr).not.toMatch(/^hello 1\.2\.3: resolved$/m);
     expect(r1.stderr).toContain(`${web!.url}/files/tool-1.0.sh: `);
     // The .deb is small: fetched by the pack among the other blobs (and kept in the cache too).
     expect(r1.stderr).toMatch(/^apt\[debian\] bookworm: 1 packages \([\d.]+ [KM]?B\) to stream into the bundle$/m);

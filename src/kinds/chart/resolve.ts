@@ -57,7 +57,8 @@ function repoKind(repo: string): 'http' | 'oci' | undefined {
 }
 
 /** Find the version, download the archive (index digest checked) or pull the OCI artifact into the store. */
-export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version'>, ctx: ResolveCtx): Promise<LocatedChart> {
+/** `ownLine: false` when the caller's own progress line already names this chart (`lock` prints one per chart). */
+export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version'>, ctx: ResolveCtx, { ownLine = true }: { ownLine?: boolean } = {}): Promise<LocatedChart> {
   const what = `chart ${spec.name}`;
   const kind = repoKind(spec.repo);
   if (kind === 'http') {
@@ -72,7 +73,7 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
     if (hex && !/^[a-f0-9]{64}$/.test(hex)) {
       throw new FerryError('VALIDATION', `${what} ${version}: ${indexUrlOf(spec.repo)} gives digest ${JSON.stringify(entry.digest)}, which is not a sha256`, { hint: 'The repository index is broken; ask its maintainer.' });
     }
-    const task = ctx.progress.start(`${spec.name} ${version}`, 0);
+    const task = ownLine ? ctx.progress.start(`${spec.name} ${version}`, 0) : undefined;
     const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`);
     const provBytes = await fetchProv(ctx.http, url);
     let prov: LocatedChart['prov'];
@@ -80,7 +81,7 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
       const d = await ctx.store.putBytes(provBytes);
       prov = { url: `${url}.prov`, digest: d.digest, size: d.size };
     }
-    task.finish('resolved');
+    task?.finish('resolved');
     return { name: spec.name, repo: spec.repo, version, requested: spec.version, source: 'http', url, digest: got.digest, size: got.size, prov };
   }
   if (kind === 'oci') {
@@ -201,7 +202,7 @@ function toLock(l: LocatedChart, images: string[], possible: string[], dependenc
 
 /** One manifest chart: the chart, its non-vendored dependencies, and the images it deploys. */
 export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<ResolvedChart> {
-  const located = await locateChart(spec, ctx);
+  const located = await locateChart(spec, ctx, { ownLine: false });
   const chart = await loadChartFromStore(located, ctx);
   const deps = await attachDependencies(chart, located, ctx);
   const mode = spec.images ?? 'discover';
