@@ -1,10 +1,9 @@
-import { readdir, stat } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { FerryError, unreadableFile } from '../errors.js';
-import { isSafeSegment, safeJoin } from '../store/safe-path.js';
-import { readRegularFile } from '../store/verified-write.js';
 
 /**
  * Per-registry TLS settings the way containers/image (podman, skopeo, buildah) and docker find
@@ -70,25 +69,45 @@ export function certsDCandidates(hostname: string, port: string | number | undef
   for (const n of names) if (settings.hostCertDirs?.[n]) out.push(settings.hostCertDirs[n]);
   if (settings.certDir) out.push(settings.certDir);
   for (const root of settings.roots ?? CERTS_D_ROOTS()) {
-    for (const n of names) {
-      if (!isSafeSegment(n)) continue;
-      try {
-        out.push(safeJoin(root, [n], 'certs.d host directory'));
-      } catch {
-        // A name that could lead outside the root (`..:1`) is no host's directory.
-      }
-    }
+    // A host's directory is one path segment named by the host: a name that could be more
+    // (`..`, a separator) is no host's directory. (net/ sits below store/'s path helpers.)
+    for (const n of names) if (HOST_DIR.test(n)) out.push(path.join(root, n));
   }
   return out;
 }
 
+/** `host`, `host:port`, `[v6]:port`: a letter, digit or `[` first, then those, `.`, `-`, `_`, `:`, `]`; never a separator. */
+const HOST_DIR = /^[A-Za-z0-9[][A-Za-z0-9._:[\]-]*$/;
+
+/**
+ * A PEM file of at most MAX_PEM_BYTES: opened without blocking (a FIFO is refused, never waited
+ * on), links followed (certs.d entries often are links), checked to be a regular file through the
+ * descriptor it is read from.
+ */
 async function readPem(file: string, what: string): Promise<string> {
-  const r = await readRegularFile(file, MAX_PEM_BYTES, { follow: true });
-  if (Buffer.isBuffer(r)) return r.toString('utf8');
-  if (r.why === 'unreadable') throw unreadableFile(file, what, r.err ?? r.reason);
-  throw new FerryError('USAGE', `${file}: cannot read ${what}: ${r.why === 'too-large' ? `larger than ${MAX_PEM_BYTES} bytes (${r.reason})` : r.reason}`, {
-    hint: `A certs.d directory holds PEM files: *.crt (CAs), <name>.cert + <name>.key (a client certificate).`,
-  });
+  let fh;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw unreadableFile(file, what, err);
+  }
+  try {
+    const s = await fh.stat();
+    const problem = !s.isFile() ? `${s.isFIFO() ? 'a FIFO' : s.isDirectory() ? 'a directory' : 'not a regular file'}, not read` : s.size > MAX_PEM_BYTES ? `larger than ${MAX_PEM_BYTES} bytes (${s.size} bytes)` : undefined;
+    if (problem) {
+      throw new FerryError('USAGE', `${file}: cannot read ${what}: ${problem}`, {
+        hint: `A certs.d directory holds PEM files: *.crt (CAs), <name>.cert + <name>.key (a client certificate).`,
+      });
+    }
+    const buf = Buffer.alloc(s.size);
+    const { bytesRead } = await fh.read(buf, 0, s.size, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw unreadableFile(file, what, err);
+  } finally {
+    await fh.close();
+  }
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
