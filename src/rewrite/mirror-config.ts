@@ -4,6 +4,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
+import { certsDNames, loadHostTls } from '../net/certs-d.js';
 import type { RewriteContext } from './context.js';
 import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
 
@@ -66,7 +67,7 @@ function scheme(ctx: RewriteContext): 'http' | 'https' {
   return new URL(ctx.target.registry!.url).protocol === 'http:' ? 'http' : 'https';
 }
 
-async function caPem(ctx: RewriteContext): Promise<string | undefined> {
+async function targetCaPem(ctx: RewriteContext): Promise<string | undefined> {
   const ca = ctx.target.registry?.ca;
   if (!ca) return undefined;
   const file = path.resolve(path.dirname(ctx.targetFile), ca);
@@ -77,10 +78,37 @@ async function caPem(ctx: RewriteContext): Promise<string | undefined> {
   }
 }
 
+/** What a node needs to reach the mirror over TLS: its CAs (the target's `ca` and `certDir` `*.crt`), and the client certificate names `certDir` holds. */
+interface MirrorTls {
+  /** PEM, every CA in one file. */
+  ca?: string;
+  /** The `<name>` of each `<name>.cert` + `<name>.key` pair in the target's certDir (mutual TLS). */
+  clients: string[];
+}
+
+async function mirrorTls(ctx: RewriteContext): Promise<MirrorTls> {
+  const targetCa = await targetCaPem(ctx);
+  const certDir = ctx.target.registry?.certDir;
+  if (!certDir) return { ca: targetCa, clients: [] };
+  const u = new URL(ctx.target.registry!.url);
+  const dir = path.resolve(path.dirname(ctx.targetFile), certDir);
+  const t = await loadHostTls(u.hostname, u.port || undefined, { hostCertDirs: { [certsDNames(u.hostname, u.port || undefined)[0]]: dir }, roots: [] });
+  const pems = [...(targetCa ? [targetCa.trimEnd() + '\n'] : []), ...t.cas.map((c) => c.trimEnd() + '\n')];
+  return { ca: pems.length ? pems.join('') : undefined, clients: t.clients.map((c) => path.basename(c.certFile).replace(/\.cert$/, '')) };
+}
+
+/** The note for a mirror that asks for client certificates: where each node's pair goes; ferry copies no private key. */
+function clientNote(tls: MirrorTls, where: (name: string) => string): string | undefined {
+  if (!tls.clients.length) return undefined;
+  const at = tls.clients.map((n) => `${where(n)}.cert + ${where(n)}.key`).join(', ');
+  return `the mirror asks for a client certificate (mutual TLS): put each node's certificate and key at ${at} (ferry writes the paths, never a private key)`;
+}
+
 /** containerd `certs.d/<host[:port]>/hosts.toml` per upstream registry. */
 async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult): Promise<void> {
   const base = (opts.configPath ?? '/etc/containerd/certs.d').replace(/\/+$/, '');
-  const ca = await caPem(ctx);
+  const tls = await mirrorTls(ctx);
+  const ca = tls.ca;
   const insecure = ctx.target.registry!.insecure;
   for (const r of routes(ctx, opts.registries)) {
     // containerd names the directory exactly as the image reference spells the host, port included.
@@ -101,6 +129,8 @@ async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: M
       lines.push(`  ca = ${tomlString(`${base}/${dir}/ca.crt`)}`);
       out.files.push({ path: `certs.d/${dir}/ca.crt`, content: ca });
     }
+    // One place per node for the mirror's client pair, whichever upstream a pull names.
+    if (tls.clients.length) lines.push(`  client = [${tls.clients.map((n) => `[${tomlString(`${base}/${r.host}/${n}.cert`)}, ${tomlString(`${base}/${r.host}/${n}.key`)}]`).join(', ')}]`);
     if (insecure && scheme(ctx) === 'https') lines.push('  skip_verify = true');
     out.files.push({ path: `certs.d/${dir}/hosts.toml`, content: lines.join('\n') + '\n' });
     out.mirrors.push({ upstream: r.upstream, mirror: url });
@@ -121,12 +151,15 @@ async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: M
     ].join('\n'),
   });
   out.notes.push(`copy certs.d/ to ${base}/ on every node; hosts.toml changes apply without restarting containerd, config_path needs one restart`);
+  const client = clientNote(tls, (n) => `${base}/${ctx.mapping.host}/${n}`);
+  if (client) out.notes.push(client);
 }
 
 /** containers-registries.conf(5) for podman, CRI-O, buildah and skopeo. */
 async function registriesConf(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult): Promise<void> {
   const insecure = scheme(ctx) === 'http' || ctx.target.registry!.insecure;
-  const ca = await caPem(ctx);
+  const tls = await mirrorTls(ctx);
+  const ca = tls.ca;
   const lines = [
     header(ctx, '#').trimEnd(),
     '# pull-from-mirror = "all": behind an air gap the upstream is unreachable, and the mirror',
@@ -153,12 +186,15 @@ async function registriesConf(ctx: RewriteContext, opts: MirrorConfigOptions, ou
     out.files.push({ path: `certs.d/${ctx.mapping.host}/ca.crt`, content: ca });
     out.notes.push(`copy certs.d/${ctx.mapping.host}/ to /etc/containers/certs.d/ so the mirror's certificate is trusted`);
   }
+  const client = clientNote(tls, (n) => `/etc/containers/certs.d/${ctx.mapping.host}/${n}`);
+  if (client) out.notes.push(client);
   out.notes.push('install registries.conf as /etc/containers/registries.conf.d/50-ferry.conf (or pass --registries-conf)');
 }
 
 /** k3s / RKE2 registries.yaml: the path prefix becomes a `rewrite` rule per upstream registry. */
 async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult, flavour: 'k3s' | 'rke2'): Promise<void> {
-  const ca = await caPem(ctx);
+  const mtls = await mirrorTls(ctx);
+  const ca = mtls.ca;
   const endpoint = `${scheme(ctx)}://${ctx.mapping.host}`;
   const mirrors: Record<string, unknown> = {};
   for (const r of routes(ctx, opts.registries)) {
@@ -174,6 +210,12 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
     const caName = `${kubernetesName(`ferry-${ctx.target.metadata.name}`)}-ca.crt`;
     tls.ca_file = `${dir}/${caName}`;
     out.files.push({ path: caName, content: ca });
+  }
+  if (mtls.clients.length) {
+    // k3s and RKE2 take one client pair per registry.
+    tls.cert_file = `${dir}/${mtls.clients[0]}.cert`;
+    tls.key_file = `${dir}/${mtls.clients[0]}.key`;
+    out.notes.push(clientNote({ clients: [mtls.clients[0]] }, (n) => `${dir}/${n}`)!);
   }
   if (ctx.target.registry!.insecure && scheme(ctx) === 'https') tls.insecure_skip_verify = true;
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
@@ -271,7 +313,8 @@ async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mi
     );
   }
   if (kind === 'idms') out.notes.push('an ImageDigestMirrorSet only serves pulls by digest; add the ImageTagMirrorSet (mirror-config itms) for tags');
-  if (ctx.target.registry!.ca) out.notes.push("trust the mirror's CA cluster-wide: image.config.openshift.io/cluster spec.additionalTrustedCA");
+  if (ctx.target.registry!.ca || ctx.target.registry!.certDir) out.notes.push("trust the mirror's CA cluster-wide: image.config.openshift.io/cluster spec.additionalTrustedCA");
+  if (ctx.target.registry!.certDir) out.notes.push("if the mirror asks for client certificates, the nodes' CRI-O needs them in /etc/containers/certs.d/<mirror host>/ (a MachineConfig); an ImageDigestMirrorSet cannot carry them");
   out.notes.push(`oc apply -f ${file}`);
 }
 
@@ -293,11 +336,13 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   if (scheme(ctx) === 'http' || ctx.target.registry!.insecure) conf['insecure-registries'] = [hub.host];
   out.mirrors.push({ upstream: DOCKER_HUB, mirror: `${scheme(ctx)}://${hub.host}` });
   out.files.push({ path: 'daemon.json', content: JSON.stringify(conf, null, 2) + '\n' });
-  const ca = await caPem(ctx);
-  if (ca) {
-    out.files.push({ path: `certs.d/${hub.host}/ca.crt`, content: ca });
+  const tls = await mirrorTls(ctx);
+  if (tls.ca) {
+    out.files.push({ path: `certs.d/${hub.host}/ca.crt`, content: tls.ca });
     out.notes.push(`copy certs.d/${hub.host}/ to /etc/docker/certs.d/`);
   }
+  const client = clientNote(tls, (n) => `/etc/docker/certs.d/${hub.host}/${n}`);
+  if (client) out.notes.push(client);
   out.notes.push('merge into /etc/docker/daemon.json and restart dockerd');
 }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -104,30 +104,22 @@ describe('mirror-config registries-conf', () => {
   });
 });
 
-describe('mirror-config containerd', () => {
+/**
+ * A containerd of the test's own (no CRI), on a socket in a temp dir, started before the
+ * describe's tests and stopped after them; `ctr` runs against it, `log()` is its recent output.
+ */
+function containerdFor(prefix: string) {
   let proc: ChildProcess | undefined;
   let dir: string;
   let sock: string;
   let log = '';
-  const ctr = (args: string[]) => runCommand('ctr', ['--address', sock, '--namespace', 'ferry-test', ...args], { timeoutMs: 120_000 });
-
   beforeAll(async () => {
     expect(existsSync('/usr/bin/containerd'), 'containerd is not installed (scripts/install-test-deps.sh installs it)').toBe(true);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-containerd-'));
+    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
     sock = path.join(dir, 'containerd.sock');
     await writeFile(
       path.join(dir, 'config.toml'),
-      [
-        'version = 2',
-        `root = "${dir}/root"`,
-        `state = "${dir}/state"`,
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-        '[grpc]',
-        `  address = "${sock}"`,
-        '[ttrpc]',
-        `  address = "${sock}.ttrpc"`,
-        '',
-      ].join('\n'),
+      ['version = 2', `root = "${dir}/root"`, `state = "${dir}/state"`, 'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '[grpc]', `  address = "${sock}"`, '[ttrpc]', `  address = "${sock}.ttrpc"`, ''].join('\n'),
     );
     proc = spawn('/usr/bin/containerd', ['--config', path.join(dir, 'config.toml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     proc.stdout!.on('data', (d) => (log = (log + d).slice(-20_000)));
@@ -135,7 +127,6 @@ describe('mirror-config containerd', () => {
     for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((res) => setTimeout(res, 100));
     expect(existsSync(sock), `containerd did not start:\n${log}`).toBe(true);
   });
-
   afterAll(async () => {
     if (proc?.pid && proc.exitCode === null) {
       proc.kill('SIGTERM');
@@ -143,6 +134,15 @@ describe('mirror-config containerd', () => {
     }
     if (dir) await rm(dir, { recursive: true, force: true }).catch(() => undefined);
   });
+  return {
+    ctr: (args: string[]) => runCommand('ctr', ['--address', sock, '--namespace', 'ferry-test', ...args], { timeoutMs: 120_000 }),
+    log: () => log,
+  };
+}
+
+describe('mirror-config containerd', () => {
+  const cd = containerdFor('ferry-containerd-');
+  const ctr = (args: string[]) => cd.ctr(args);
 
   it('containerd resolves and fetches an upstream-named image through the generated hosts.toml (upstream stopped)', async () => {
     const out = path.join(work, 'containerd');
@@ -155,7 +155,7 @@ describe('mirror-config containerd', () => {
     expect(hosts).toContain('override_path = true');
 
     const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.app]);
-    expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${log.slice(-3000)}`).toBe(0);
+    expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${cd.log().slice(-3000)}`).toBe(0);
     // What containerd now holds is the upstream manifest, byte for byte (same digest).
     const listed = await ctr(['content', 'ls', '-q']);
     expect(listed.stdout.split('\n')).toContain(seeded.digests.app);
@@ -209,7 +209,7 @@ describe('mirror-config containerd', () => {
       expect(hosts).toContain(`ca = "${path.join(out, 'certs.d', upstreamHost, 'ca.crt')}"`);
       expect(await readFile(path.join(out, 'certs.d', upstreamHost, 'ca.crt'), 'utf8')).toBe(await readFile(tls.caFile!, 'utf8'));
       const fetched = await ctr(['content', 'fetch', '--hosts-dir', path.join(out, 'certs.d'), seeded.refs.multi]);
-      expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${log.slice(-3000)}`).toBe(0);
+      expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${cd.log().slice(-3000)}`).toBe(0);
       expect((await ctr(['content', 'ls', '-q'])).stdout.split('\n')).toContain(seeded.digests.multi);
       // The CA line is what makes it work: without it containerd refuses the mirror's certificate.
       const noCa = path.join(work, 'containerd-tls-noca');
@@ -228,6 +228,47 @@ describe('mirror-config containerd', () => {
       expect('sha256:' + (await import('node:crypto')).createHash('sha256').update(ins.stdout).digest('hex')).toBe(seeded.digests.multi);
     } finally {
       await tls.stop();
+    }
+  });
+});
+
+describe('mirror-config containerd for a mirror that asks for client certificates', () => {
+  const cd = containerdFor('ferry-containerd-mtls-');
+  const ctr = (args: string[]) => cd.ctr(args);
+
+  it('hosts.toml names the CA and where each node keeps its client pair (no private key is copied); containerd pulls with the pair in place', async () => {
+    const mtls = await startRegistry({ mode: 'tls', clientCa: true });
+    try {
+      const target = path.join(work, 'mtls-target.yaml');
+      await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: mtls }\nregistry:\n  url: ${mtls.url}\n  prefix: ferry\n  certDir: ${mtls.certDir}\n`);
+      const imp = await runFerry(['import', bundle, '--target', target], { env: env() });
+      expect(imp.code, imp.stderr).toBe(0);
+
+      const out = path.join(work, 'containerd-mtls');
+      const certsD = path.join(out, 'certs.d');
+      const r = await runFerry(['mirror-config', 'containerd', '-t', target, '--bundle', bundle, '-o', out, '--config-path', certsD]);
+      expect(r.code, r.stderr).toBe(0);
+      const pairAt = path.join(certsD, mtls.host);
+      expect(r.stdout + r.stderr).toContain(`put each node's certificate and key at ${pairAt}/client.cert + ${pairAt}/client.key`);
+      const hosts = await readFile(path.join(certsD, upstreamHost, 'hosts.toml'), 'utf8');
+      expect(hosts).toContain(`ca = "${path.join(certsD, upstreamHost, 'ca.crt')}"`);
+      expect(hosts).toContain(`client = [["${pairAt}/client.cert", "${pairAt}/client.key"]]`);
+      // The CA in the certs.d directory is the one written out for the nodes; no key left the site's directory.
+      expect(await readFile(path.join(certsD, upstreamHost, 'ca.crt'), 'utf8')).toContain((await readFile(path.join(mtls.certDir!, 'ca.crt'), 'utf8')).trim());
+      expect(existsSync(path.join(pairAt, 'client.key'))).toBe(false);
+
+      // Without the pair in place containerd cannot pull (the registry asks for a certificate)…
+      const without = await ctr(['content', 'fetch', '--hosts-dir', certsD, seeded.refs.multi]);
+      expect(without.code).not.toBe(0);
+      // …with it (the operator's step), it pulls the pinned digest.
+      await mkdir(pairAt, { recursive: true });
+      await cp(path.join(mtls.certDir!, 'client.cert'), path.join(pairAt, 'client.cert'));
+      await cp(path.join(mtls.certDir!, 'client.key'), path.join(pairAt, 'client.key'));
+      const fetched = await ctr(['content', 'fetch', '--hosts-dir', certsD, seeded.refs.multi]);
+      expect(fetched.code, `${fetched.stdout}\n${fetched.stderr}\n${cd.log().slice(-3000)}`).toBe(0);
+      expect((await ctr(['content', 'ls', '-q'])).stdout.split('\n')).toContain(seeded.digests.multi);
+    } finally {
+      await mtls.stop();
     }
   });
 });
