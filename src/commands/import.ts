@@ -15,7 +15,7 @@ import { HashThreads } from '../store/hash-threads.js';
 import { StagedBlobs } from '../store/staged-blobs.js';
 import { checkBaseOnTarget } from './differential.js';
 import { artifactLabel, LayoutWriters } from '../store/layout.js';
-import { openBundleSource } from '../store/open-bundle.js';
+import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { ANNOTATION } from '../store/source.js';
 import { RegistryPushSession } from '../oci/push-session.js';
 import type { Progress } from '../ui/progress.js';
@@ -116,9 +116,10 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
   const onePass = !opts.verifyFirst && tops.some((t) => kindOf(t)?.importBlobs);
   // Not needed after all: stopped now rather than at the end.
   if (!onePass) await early?.close();
-  const verifyPass = async (known?: ReadonlyMap<string, string>) => {
+  const verifyPass = async (known?: ReadonlyMap<string, string>, reader?: BundleSource) => {
     const task = opts.progress.start('verify', 0);
-    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts });
+    // The lock is re-hashed with every file but not parsed: import reads nothing of it (`bundle verify` checks it).
+    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts, reader, parseLock: false });
     // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
     task.finish(report.ok ? undefined : 'FAILED');
     return report;
@@ -165,7 +166,7 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
       await mapLimit(tops, perEntry, (top) => (kindOf(top)!.importBlobs?.(top, ctx) ?? Promise.resolve()).catch((err: unknown) => void failures.push(err)));
       // Failed for another reason than a damaged blob (the network, the registry): say so now.
       if (failures.length && !hashed.damaged.size) throw failures[0];
-      verified = await verifyPass(hashed.verified);
+      verified = await verifyPass(hashed.verified, source);
       if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message), push?.written ?? 0);
       if (failures.length) throw failures[0];
     }
