@@ -68,7 +68,7 @@ it('a certs.d directory that cannot be used fails a proxied request and closes t
   const root = path.join(work, 'certs.d');
   await mkdir(path.join(root, `127.0.0.1:${target}`), { recursive: true });
   await writeFile(path.join(root, `127.0.0.1:${target}`, 'broken.crt'), 'not a certificate\n');
-  const http = new HttpClient({ httpsProxy: `http://127.0.0.1:${proxyPort}`, noProxy: '', certsD: { roots: [root] }, retry: { attempts: 1 } } as ConstructorParameters<typeof HttpClient>[0]);
+  const http = new HttpClient({ httpsProxy: `http://127.0.0.1:${proxyPort}`, noProxy: '', certsD: { roots: [root] } });
   try {
     await expect(http.request(`https://127.0.0.1:${target}/v2/`)).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('broken.crt') });
     expect(tunnels.length).toBeGreaterThan(0);
