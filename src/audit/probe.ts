@@ -165,6 +165,8 @@ export function proxyConnect(proxy: ProxySpec, host: string, port: number, timeo
     const opts = { host: proxy.host, port: proxy.port };
     const socket = proxy.tls ? tlsConnect({ ...opts, servername: isIP(proxy.host) ? undefined : proxy.host }) : netConnect(opts);
     let connected = false;
+    /** TCP to the proxy is up (for an HTTPS proxy, before its TLS handshake). */
+    let tcpUp = false;
     let done = false;
     let buf = Buffer.alloc(0);
     const finish = (a: ProxyAnswer) => {
@@ -175,9 +177,17 @@ export function proxyConnect(proxy: ProxySpec, host: string, port: number, timeo
       resolve(a);
     };
     const timer = setTimeout(
-      () => finish(connected ? { result: 'timed-out', detail: `no answer to CONNECT within ${timeoutMs} ms` } : { result: 'proxy-unreachable', detail: `no TCP answer from the proxy within ${timeoutMs} ms` }),
+      () =>
+        finish(
+          connected
+            ? { result: 'timed-out', detail: `no answer to CONNECT within ${timeoutMs} ms` }
+            : tcpUp
+              ? { result: 'error', detail: `no TLS handshake with the proxy within ${timeoutMs} ms` }
+              : { result: 'proxy-unreachable', detail: `no TCP answer from the proxy within ${timeoutMs} ms` },
+        ),
       timeoutMs,
     );
+    socket.once('connect', () => (tcpUp = true));
     socket.once(proxy.tls ? 'secureConnect' : 'connect', () => {
       connected = true;
       const target = hostPort(host, port);
@@ -201,6 +211,9 @@ export function proxyConnect(proxy: ProxySpec, host: string, port: number, timeo
     socket.once('end', () => finish({ result: 'error', detail: 'the proxy closed the connection without a full answer' }));
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (connected) finish({ result: 'error', detail: `after connecting to the proxy: ${err.code ?? err.message}` });
+      // The proxy answered TCP but its TLS failed (a certificate this host does not trust, say):
+      // it is reachable from here, what it would open is unknown.
+      else if (tcpUp) finish({ result: 'error', detail: `TLS with the proxy failed: ${err.code ?? err.message}` });
       else finish({ result: 'proxy-unreachable', detail: `${connectFailure(err)[0]} (${err.code ?? err.message})` });
     });
   });

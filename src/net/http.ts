@@ -472,7 +472,11 @@ export class HttpClient {
       if (opts.protocol !== 'https:') return shared('plain')(opts, cb);
       hostConnector(opts.hostname, opts.port).then(
         (c) => c(opts, cb),
-        (err: Error) => cb(err, null),
+        (err: Error) => {
+          // Through a proxy, the CONNECT tunnel is open already: nothing else would close it.
+          (opts as { httpSocket?: { destroy(): void } }).httpSocket?.destroy();
+          cb(err, null);
+        },
       );
       return undefined as unknown as ReturnType<buildConnector.connector>;
     };

@@ -57,11 +57,33 @@ export function valuesPathOf(path: YamlPath): string {
   return path.reduce<string>((acc, p) => joinPath(acc, p), '');
 }
 
-/** Values paths (any locked chart) where the chart's image map has a registry key of its own. */
-function chartRegistryPaths(ctx: RewriteContext): Set<string> {
-  const out = new Set<string>();
-  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[]) for (const locs of Object.values(c.imageValues ?? {})) for (const l of locs) if (l.registry) out.add(l.path);
-  return out;
+/**
+ * Whether the chart's own image map at a values path has a registry key (so a file's map there
+ * without one is put behind the chart's registry). The lock holds many charts, and `image` is a
+ * key of most: the image the file names there decides which chart's map it is. An image no
+ * locked chart deploys from any key is taken as the charts at that path say, when they agree.
+ */
+function chartRegistryPaths(ctx: RewriteContext): (valuesPath: string, ref: ImageReference) => boolean {
+  const at = new Map<string, { registry: Set<string>; plain: Set<string> }>();
+  const known = new Set<string>();
+  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[]) {
+    for (const [ref, locs] of Object.entries(c.imageValues ?? {})) {
+      const repo = tryParse(ref)?.repository;
+      if (repo === undefined) continue;
+      known.add(repo);
+      for (const l of locs) {
+        const e = at.get(l.path) ?? { registry: new Set<string>(), plain: new Set<string>() };
+        at.set(l.path, e);
+        (l.registry ? e.registry : e.plain).add(repo);
+      }
+    }
+  }
+  return (valuesPath, ref) => {
+    const e = at.get(valuesPath);
+    if (!e?.registry.size) return false;
+    if (e.registry.has(ref.repository)) return true;
+    return !known.has(ref.repository) && !e.plain.size;
+  };
 }
 
 const REGISTRY_ONLY_KEYS = new Set(['imageRegistry', 'registry']);
@@ -185,7 +207,7 @@ export function scanImageMap(
   line: (n: Node | undefined) => number,
   changes: ValueChange[],
   unmapped: ValuesScan['unmapped'],
-  doc: { seen?: SeenImage[]; globalRegistry?: string; chartRegistry?: ReadonlySet<string> } = {},
+  doc: { seen?: SeenImage[]; globalRegistry?: string; chartRegistry?: (valuesPath: string, ref: ImageReference) => boolean } = {},
 ): void {
   const imageMap = readImageMap(node);
   if (!imageMap) return;
@@ -208,7 +230,7 @@ export function scanImageMap(
   const valuesPath = valuesPathOf(path);
   // The chart's map here has a registry key and this one none: the templates would put the chart's
   // registry in front of a mirror path (`docker.io/mirror.example/…`). Left as it is, and named.
-  if (!imageMap.hasRegistryKey && doc.chartRegistry?.has(valuesPath)) {
+  if (!imageMap.hasRegistryKey && doc.chartRegistry?.(valuesPath, imageMap.ref)) {
     doc.seen?.push({ ref: imageMap.ref, where: formatPath(path), valuesPath, chartRegistry: true });
     return;
   }

@@ -69,5 +69,6 @@ export function mergeImageValues(a: Record<string, ValuesLocation[]>, b: Record<
     for (const l of locs) byKey.set(l.path, byKey.get(l.path)?.registry || l.registry ? { path: l.path, registry: true } : { path: l.path });
     out[ref] = [...byKey.values()].sort(byPath);
   }
-  return out;
+  // Keys in order too: the lock is JSON, written in insertion order.
+  return Object.fromEntries(Object.entries(out).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)));
 }

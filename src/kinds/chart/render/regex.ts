@@ -30,7 +30,8 @@ export function goRegex(re: string, global = false, subject = ''): RegExp {
   const unsupported = perlOnly(src);
   if (unsupported) throw new GoRegexError(`error parsing regexp: invalid or unsupported Perl syntax: \`${unsupported}\``);
   const ascii = !/[^\x00-\x7f]/.test(src) && !/[^\x00-\x7f]/.test(subject);
-  if (!/[\uD800-\uDFFF]/.test(subject) && !/\\[pP]/.test(src) && (!ignoreCase || ascii)) {
+  // `(?i)` is folded letter by letter: a letter written as an escape (`\x41`) cannot be, so such a pattern takes the `i` flag below.
+  if (!/[\uD800-\uDFFF]/.test(subject) && !/\\[pP]/.test(src) && (!ignoreCase || (ascii && !/\\[x0-7]/.test(src)))) {
     try {
       return new RegExp(ignoreCase ? foldAscii(src) : src, `${flags}l`);
     } catch {
