@@ -195,6 +195,14 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     for (const b of layout.blobs) {
       if (reused.has(b.blob.digest)) {
         reusedBytes += b.blob.size;
+        // A small one the cache keeps too (its earlier run was killed before or after keeping
+        // it): kept now from the partial output, whose range was just re-hashed.
+        const origin = opts.origin(b.blob);
+        if (origin.from === 'network' && origin.deferred.keep) {
+          const bytes = Buffer.alloc(b.blob.size);
+          await fh.read(bytes, 0, b.blob.size, b.pos);
+          if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` === b.blob.digest) await origin.deferred.keep(bytes);
+        }
         opts.onBlobBytes?.(b.blob, b.blob.size, true);
         opts.onBlobDone?.(b.blob);
       }

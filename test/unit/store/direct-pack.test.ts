@@ -264,6 +264,31 @@ describe('deferred ingest', () => {
     for (const [d, b] of tiny) expect(await readFile(store.blobPath(d))).toEqual(b);
   });
 
+  it('a resumed pack keeps in the cache the small blobs an interrupted run had completed (from the partial output)', async () => {
+    const store = await storeWith('defer-small-resume', () => false);
+    const tiny = [...blobs].filter(([, b]) => b.length >= 700 && b.length <= 701);
+    for (const [d] of tiny) await rm(store.blobPath(d), { force: true });
+    const victim = [...blobs].find(([, b]) => b.length > 3 * 1024 * 1024)![0];
+    const out = path.join(dir, 'defer-small-resume.tar');
+    // The big blobs deferred as usual (the victim's body breaks), the tiny ones as small with keep.
+    const records = (fault?: (d: string) => { failAfter?: number; fatal?: boolean } | undefined) => {
+      const deferred = deferAll(store, { opens: [] }, fault);
+      for (const [digest, bytes] of tiny) {
+        deferred.add({ desc: { digest, size: bytes.length }, label: 'apt[x] tiny.deb', openAt: async () => Readable.from([bytes]), keep: async (b) => void (await store.putBytes(b, digest)) });
+      }
+      return deferred;
+    };
+    await expect(packBundle({ store, index, metadata, output: out, direct: { deferred: records((d) => (d === victim ? { failAfter: 100_000, fatal: true } : undefined)), concurrency: 2 } })).rejects.toThrow('gone for good');
+    const journal = await readFile(journalOf(out), 'utf8');
+    for (const [d] of tiny) expect(journal).toContain(d);
+    // Killed after its journal line and before it was kept: the cache lacks them.
+    for (const [d] of tiny) await rm(store.blobPath(d), { force: true });
+    const r = await packBundle({ store, index, metadata, output: out, direct: { deferred: records(), concurrency: 2 } });
+    expect(r.reusedBytes).toBeGreaterThan(0);
+    expect(await sha256File(out)).toBe(GOLDEN);
+    for (const [d, b] of tiny) expect(await readFile(store.blobPath(d))).toEqual(b);
+  });
+
   it('defers at most SMALL_DEFER_MAX small blobs; past it they are fetched into the cache at once (records stay bounded)', async () => {
     const store = new BlobStore(path.join(dir, 'defer-cap'));
     await store.init();
