@@ -151,7 +151,17 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   const fileArgs = scanned.map((s) => `-f ${path.basename(s.file)}`).join(' ');
   const hint = (chart: string) => `run \`ferry rewrite chart <the ${chart} chart directory or .tgz> ${fileArgs}\` instead: it renders the chart and proves every image`;
   const id = (c: ChartLock) => `${c.name} ${c.version}`;
-  const sets = (c: ChartLock) => c.images.some(named) || Object.values(c.imageValues ?? {}).some((locs) => locs.some((l) => seenAt.has(l.path)));
+  // A file is this chart's when it names one of its images, or sets a key that deploys one of
+  // them with that image (another chart's file setting `image` is not this chart's file).
+  const sets = (c: ChartLock) =>
+    c.images.some(named) ||
+    Object.entries(c.imageValues ?? {}).some(([ref, locs]) => {
+      const l = parsed(ref);
+      return l !== undefined && locs.some((loc) => {
+        const at = seenAt.get(loc.path);
+        return at !== undefined && names(at.ref, l);
+      });
+    });
   const ofChart = charts.filter(sets);
   if (!ofChart.length) {
     // The file names images the lock holds apart from any chart: it belongs to none of them.

@@ -77,3 +77,29 @@ it("another locked chart's registry key at `image` does not stop the file of a c
   expect(await readFile(kfile, 'utf8')).toBe(kuser);
   expect(kr.warnings.join('\n')).toContain('give it a registry key');
 });
+
+it("a file that sets `image` for its own chart is not taken for another chart's file (no warning about that chart's other images)", async () => {
+  const api = await chartAt(path.join(tmp, 'api'), {
+    'Chart.yaml': 'apiVersion: v2\nname: api\nversion: 1.0.0\n',
+    'values.yaml': 'image:\n  repository: example.com/api\n  tag: "1"\nmetrics:\n  image:\n    repository: example.com/exporter\n    tag: "2"\n',
+    'templates/deploy.yaml': deployment('api', '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"') + '---\n' + deployment('metrics', '"{{ .Values.metrics.image.repository }}:{{ .Values.metrics.image.tag }}"'),
+  });
+  const web = await chartAt(path.join(tmp, 'web2'), {
+    'Chart.yaml': 'apiVersion: v2\nname: web2\nversion: 1.0.0\n',
+    'values.yaml': 'image:\n  repository: docker.io/library/nginx\n  tag: "1.27"\n',
+    'templates/deploy.yaml': deployment('web', '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"'),
+  });
+  const images = [...api.images, ...web.images];
+  const lock = LockSchema.parse({
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name: 'x', digest: sha('x') },
+    images: images.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
+    charts: [api.entry, web.entry],
+  });
+  const ctx = createRewriteContext(await fixtureTarget(), lock);
+  const file = path.join(tmp, 'web2-values.yaml');
+  await writeFile(file, 'image:\n  repository: docker.io/library/nginx\n  tag: "1.27"\n');
+  const r = await rewriteValues([file], ctx, { inPlace: true });
+  expect(r.warnings.join('\n')).not.toContain('chart api 1.0.0');
+});
