@@ -24,3 +24,10 @@ it('imageValues merged from two locks of one chart keeps its keys in order (the 
   const other = mergeImageValues({ 'docker.io/bitnami/nginx:1': [{ path: 'image' }] }, { 'docker.io/library/redis:7': [{ path: 'redis.image' }] });
   expect(JSON.stringify(other)).toBe(JSON.stringify(merged));
 });
+
+it('Go octal escapes (\\101) are characters, not backreferences; a lookahead inside a class is a member, not lookaround', () => {
+  expect(goRegex('^\\101\\102$').test('AB')).toBe(true);
+  expect(goRegex('[(?=]+').test('(?=')).toBe(true);
+  // A lone \1 is still a backreference, refused as Go refuses it.
+  expect(() => goRegex('(a)\\1')).toThrow(/invalid or unsupported Perl syntax/);
+});

@@ -48,10 +48,21 @@ export function goRegex(re: string, global = false, subject = ''): RegExp {
 
 /** The first backreference or lookaround in `src` (RE2 has neither), or undefined. */
 function perlOnly(src: string): string | undefined {
+  let inClass = false;
   for (let i = 0; i < src.length; i++) {
     if (src[i] === '\\') {
-      if (/[1-9k]/.test(src[i + 1] ?? '')) return src.slice(i, i + 2);
+      const next = src[i + 1] ?? '';
+      // Go reads `\NNN` (a digit 1-7 then another octal digit) as an octal character code; a
+      // lone `\1`-`\9` would be a backreference, and `\k<name>` a named one.
+      if (next === 'k' || (/[1-9]/.test(next) && !(/[1-7]/.test(next) && /[0-7]/.test(src[i + 2] ?? '')))) return src.slice(i, i + 2);
       i++;
+    } else if (inClass) {
+      if (src[i] === ']') inClass = false;
+    } else if (src[i] === '[') {
+      inClass = true;
+      // `[]…]` and `[^]…]`: a `]` first is a member, not the end.
+      if (src[i + 1] === '^') i++;
+      if (src[i + 1] === ']') i++;
     } else if (src[i] === '(' && src[i + 1] === '?') {
       const look = /^\(\?<?[=!]/.exec(src.slice(i));
       if (look) return look[0];
