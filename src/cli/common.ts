@@ -63,7 +63,7 @@ export function netOptions(opts: CommonCliOptions) {
  */
 export const EXAMPLES: Record<string, string[]> = {
   '': [
-    'ferry lock manifest.yaml                               # pin tags to digests → manifest.lock.json',
+    'ferry lock manifest.yaml                               # pin tags to digests → <metadata.name>.lock.json',
     'ferry bundle create manifest.yaml -o app.ferry.tar     # fetch, verify and pack everything',
     'ferry bundle verify app.ferry.tar                      # on the other side of the gap',
     'ferry import app.ferry.tar -t site.yaml                # into the mirror the target names',
@@ -77,7 +77,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry rewrite manifests k8s/ -t site.yaml --lock manifest.lock.json --dry-run',
     'ferry rewrite apt-sources /etc/apt/sources.list -t site.yaml --bundle app.ferry.tar',
   ],
-  lock: ['ferry lock manifest.yaml                      # writes manifest.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ./harbor-certs    # ca.crt, client.cert, client.key (mutual TLS)'],
+  lock: ['ferry lock manifest.yaml                      # writes <metadata.name>.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ./harbor-certs    # ca.crt, client.cert, client.key (mutual TLS)'],
   'bundle create': [
     'ferry bundle create manifest.yaml -o app.ferry.tar',
     'ferry bundle create manifest.yaml -o app.ferry.tar --frozen      # only the committed lock, never re-resolve',
@@ -96,7 +96,7 @@ export const EXAMPLES: Record<string, string[]> = {
   import: ['ferry import app.ferry.tar -t site.yaml', 'ferry import app.ferry.tar -t site.yaml --key bundle-signing.pub --ca-file site-ca.pem',
     'ferry import app.ferry.tar -t site.yaml --cert-dir ./site-certs   # ca.crt, client.cert, client.key for the target (mutual TLS)',
   ],
-  map: ['ferry map app.ferry.tar -t site.yaml', 'ferry map manifest.yaml -t site.yaml --json      # uses manifest.lock.json beside it'],
+  map: ['ferry map app.ferry.tar -t site.yaml', 'ferry map manifest.yaml -t site.yaml --json      # uses the <metadata.name>.lock.json beside it'],
   'charts images': ['ferry charts images ./my-chart --why', 'ferry charts images nats-1.2.3.tgz --values prod-values.yaml', 'ferry charts images manifest.yaml --json    # every chart the manifest names'],
   serve: [
     'ferry serve app.ferry.tar                                  # http://127.0.0.1:5000, pull only',
