@@ -22,7 +22,7 @@ import { planDifferential } from './differential.js';
 import type { DifferentialInfo } from '../store/differential.js';
 import { keepTag, useRegistryCache, type CacheStats } from '../store/registry-cache.js';
 import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
-import { BUNDLE_SBOM_FILE, cycloneDxSource, loadCycloneDx } from './sbom.js';
+import { BUNDLE_SBOM_FILE, cycloneDxSource } from './sbom.js';
 import { VERSION } from '../version.js';
 import { pathFrom } from './inputs.js';
 import { kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
@@ -156,8 +156,6 @@ async function lockFileDigest(file: string): Promise<string> {
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
   const cwd = opts.cwd ?? process.cwd();
-  // Every bundle carries an SBOM: its library loads while this run waits for the network.
-  loadCycloneDx().catch(() => undefined);
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
   const signKey = opts.signKey ? await loadSigningKey(pathFrom(cwd, opts.signKey)) : undefined;
   const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);

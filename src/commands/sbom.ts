@@ -227,23 +227,12 @@ export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.
   return [...(await cycloneDxSource(input, items))()].join('');
 }
 
-let cycloneDxModule: Promise<typeof import('./sbom-cyclonedx.js')> | undefined;
-/**
- * The library's module, loaded once. `bundle create` starts loading it as it begins, so its
- * ~20 ms of compiling and evaluating fall in the waits for the network instead of between the
- * fetch and the pack.
- */
-export function loadCycloneDx(): Promise<typeof import('./sbom-cyclonedx.js')> {
-  cycloneDxModule ??= import('./sbom-cyclonedx.js');
-  return cycloneDxModule;
-}
-
 /**
  * The CycloneDX document as chunks, rendered one component at a time on each call (the same
  * bytes as renderCycloneDx): a bundle hashes it first and writes it later without holding it.
  */
 export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.lock)): Promise<() => Iterable<string>> {
-  const { cycloneDxChunks } = await loadCycloneDx();
+  const { cycloneDxChunks } = await import('./sbom-cyclonedx.js');
   return cycloneDxChunks(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
 }
 

@@ -58,6 +58,8 @@ function collectors(): { young: () => void; full: () => void } {
  */
 const SLACK_SHARE = 0.5;
 const SLACK_MIN = (Number(process.env.FERRY_GC_SLACK_MB) || 24) << 20;
+/** No full collection is asked for while the heap holds less than this. */
+const HEAP_FLOOR = 64 << 20;
 /** How often (in small items) the heap is looked at. */
 const CHECK_EVERY = 100;
 let sinceCheck = 0;
@@ -77,7 +79,9 @@ export function noteItemDone(): void {
   sinceCheck = 0;
   if (process.env.FERRY_FULL_GC === '0') return;
   const used = getHeapStatistics().used_heap_size;
-  if (used <= liveAfterFull + Math.max(liveAfterFull * SLACK_SHARE, SLACK_MIN)) return;
+  // Never below HEAP_FLOOR: a small run (an APT mirror of a hundred packages) would pay a full
+  // collection it does not need (measured: ~0.05 s of CPU on the APT benchmark).
+  if (used <= Math.max(HEAP_FLOOR, liveAfterFull + Math.max(liveAfterFull * SLACK_SHARE, SLACK_MIN))) return;
   collectors().full();
   liveAfterFull = getHeapStatistics().used_heap_size;
 }
