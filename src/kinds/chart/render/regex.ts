@@ -10,12 +10,24 @@ import { setFlagsFromString } from 'node:v8';
  * classes, case folding beyond ASCII, astral subjects) runs on the backtracking engine, which V8
  * hands to the linear engine after excessive backtracking where the flags allow it.
  */
-setFlagsFromString('--enable-experimental-regexp-engine');
-setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+let linearEngine = false;
+/**
+ * The flags are set on the first Go regular expression, not when this module loads (with every
+ * command): once V8's flags change, a worker thread started afterwards boots without Node's
+ * startup snapshot, ~25 ms of CPU more each (measured), and bundle create, import and verify
+ * start their hashing threads after load.
+ */
+function useLinearEngine(): void {
+  if (linearEngine) return;
+  linearEngine = true;
+  setFlagsFromString('--enable-experimental-regexp-engine');
+  setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+}
 
 export class GoRegexError extends Error {}
 
 export function goRegex(re: string, global = false, subject = ''): RegExp {
+  useLinearEngine();
   let flags = global ? 'g' : '';
   let src = re;
   let ignoreCase = false;
