@@ -131,16 +131,12 @@ describe('connection model', () => {
 });
 
 describe('probe', () => {
+  /** A manifest of these endpoints, from zone n to the external zone out. */
+  const probeModel = (endpoints: unknown[]) =>
+    buildConnectionModel(loaded({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'p' }, zones: [{ name: 'n' }, { name: 'out', external: true }], endpoints }));
+
   it('a manifest host that is not a name or an address (a line break in it) is not probed nor written into a CONNECT line', async () => {
-    const model = buildConnectionModel(
-      loaded({
-        apiVersion: 'ferry/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: 'p' },
-        zones: [{ name: 'n' }, { name: 'out', external: true }],
-        endpoints: [{ name: 'crafted', category: 'other', hosts: ['x.test:443 HTTP/1.1\r\nHost: y\r\n\r\nGET http://evil.test/'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } }],
-      }),
-    );
+    const model = probeModel([{ name: 'crafted', category: 'other', hosts: ['x.test:443 HTTP/1.1\r\nHost: y\r\n\r\nGET http://evil.test/'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } }]);
     const asked: string[] = [];
     const deps: ProbeDeps = {
       lookup: async (h) => (asked.push(`dns ${h}`), ['192.0.2.1']),
@@ -156,20 +152,12 @@ describe('probe', () => {
   });
 
   it('records timed out, refused, DNS failure and reachable from what the network answers', async () => {
-    const model = buildConnectionModel(
-      loaded({
-        apiVersion: 'ferry/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: 'p' },
-        zones: [{ name: 'n' }, { name: 'out', external: true }],
-        endpoints: [
-          { name: 'slow', category: 'other', hosts: ['slow.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
-          { name: 'gone', category: 'other', hosts: ['gone.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
-          { name: 'open', category: 'other', hosts: ['10.0.0.1'], ports: [8443], from: 'n', purpose: 'p', mitigation: { type: 'exception', reason: 'r', review: '2030-01-01' } },
-          { name: 'shut', category: 'other', hosts: ['10.0.0.2'], ports: [25], from: 'n', purpose: 'p', mitigation: { type: 'preset' } },
-        ],
-      }),
-    );
+    const model = probeModel([
+      { name: 'slow', category: 'other', hosts: ['slow.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
+      { name: 'gone', category: 'other', hosts: ['gone.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
+      { name: 'open', category: 'other', hosts: ['10.0.0.1'], ports: [8443], from: 'n', purpose: 'p', mitigation: { type: 'exception', reason: 'r', review: '2030-01-01' } },
+      { name: 'shut', category: 'other', hosts: ['10.0.0.2'], ports: [25], from: 'n', purpose: 'p', mitigation: { type: 'preset' } },
+    ]);
     const deps: ProbeDeps = {
       lookup: async (h) => {
         if (h === 'gone.test') throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
