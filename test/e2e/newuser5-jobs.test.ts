@@ -94,3 +94,16 @@ describe('the split bundle on the air-gapped side', () => {
     expect(r.stderr.length).toBeLessThan(1000);
   });
 });
+
+describe('a Harbor target whose projects take few path components', () => {
+  it('import refusing a mirror path too deep says what to change, not only that it is too deep', async () => {
+    await writeFile(
+      path.join(work, 'shallow.yaml'),
+      stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 'site' }, registry: { url: harbor.url, prefix: 'platform', maxPathDepth: 2 } }),
+    );
+    const r = await runFerry(['import', 'usb/bank.ferry.tar.001', '--target', 'shallow.yaml'], { cwd: work, env: env({ DOCKER_CONFIG: harbor.dockerConfigDir }) });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/nothing was imported/);
+    expect(r.stderr).toMatch(/has 4 components; the target allows 2 \(registry\.maxPathDepth: use layout: flat or a shorter prefix/);
+  });
+});
