@@ -6,6 +6,7 @@ import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { isOciUrl } from '../store/open-bundle.js';
+import { splitTarOf } from '../store/split-file.js';
 
 /**
  * Reading the inputs a command names on its command line. Commands resolve what the user typed
@@ -43,10 +44,13 @@ export async function readBundleLock(tarFile: string): Promise<Lock> {
   }
 }
 
-/** The lock from a bundle (`ferry/lock.json`), a lock file, or the lock beside a manifest. */
+/**
+ * The lock from a bundle (`ferry/lock.json`; a split bundle named by any part, its `.parts` list
+ * or the tar's name), a lock file, or the lock beside a manifest.
+ */
 export async function lockFrom(source: string, cwd = process.cwd()): Promise<Lock> {
   const abs = path.resolve(cwd, source);
-  if (/\.tar$/.test(abs)) return readBundleLock(abs);
+  if (/\.tar$/.test(abs) || (await splitTarOf(abs))) return readBundleLock(abs);
   if (/\.json$/.test(abs)) {
     const lock = await readLock(abs);
     if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`);

@@ -197,6 +197,16 @@ export function parseYamlText(text: string, file: string, what: string): unknown
   if (text.length > INPUT_LIMITS.yamlBytes) {
     throw new FerryError('VALIDATION', `${file}: ${what} is larger than the ${MiB(INPUT_LIMITS.yamlBytes)} ferry reads`);
   }
+  // A binary file (a bundle tar or one of its parts, an archive) is not YAML: say so once, rather
+  // than list the parser's thousands of complaints about its bytes.
+  if (text.includes('\u0000')) {
+    const tar = text.slice(257, 262) === 'ustar';
+    throw new FerryError('VALIDATION', `${file}: ${what} is a binary file${tar ? ' (a tar archive: a ferry bundle, or a part of a split one?)' : ''}, not YAML`, {
+      hint: tar
+        ? `Name the ${what} YAML here. A bundle goes where a command takes one: \`ferry map <bundle>\`, \`--bundle <bundle>\` (rewrite, mirror-config, report); its manifest is ferry/manifest.yaml inside it.`
+        : `Check that the path names the ${what} YAML file.`,
+    });
+  }
   let tokens = 0;
   STRUCTURAL.lastIndex = 0;
   while (STRUCTURAL.exec(text)) {

@@ -65,12 +65,13 @@ export function mirrorRepositoryPath(ref: Pick<ImageReference, 'registry' | 'rep
   const depth = path.split('/').length;
   const upstream = `${ref.registry}/${ref.repository}`;
   if (m.maxPathDepth !== undefined && depth > m.maxPathDepth) {
-    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} has ${depth} components; the target allows ${m.maxPathDepth}`, {
+    // The remedy is in the message too: import lists such problems together under one hint of its own.
+    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} has ${depth} components; the target allows ${m.maxPathDepth} (registry.maxPathDepth: use layout: flat or a shorter prefix, or raise it if the registry takes deeper paths)`, {
       hint: 'Use layout: flat, a shorter prefix, or raise maxPathDepth if the registry allows it.',
     });
   }
   if (m.maxPathLength !== undefined && path.length > m.maxPathLength) {
-    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} is ${path.length} characters; the target allows ${m.maxPathLength}`, {
+    throw new FerryError('CONFLICT', `${upstream}: mirror path ${path} is ${path.length} characters; the target allows ${m.maxPathLength} (use layout: flat or a shorter prefix)`, {
       hint: 'Use layout: flat or a shorter prefix.',
     });
   }

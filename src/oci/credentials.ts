@@ -217,6 +217,12 @@ export class CredentialStore {
   private readonly homeDir: string;
   private readonly helperTimeoutMs?: number;
   private readonly cache = new Map<string, Promise<CredentialLookup>>();
+  /**
+   * Helper answers per `helper|server`: a helper is asked once per registry host in a command,
+   * not once per repository (lookups are cached per repository, as `auths` can name one; a helper
+   * cannot, and may be slow, rate-limited or ask the user).
+   */
+  private readonly helperAnswers = new Map<string, Promise<Credential | undefined>>();
 
   constructor(opts: CredentialStoreOptions = {}) {
     this.env = opts.env ?? process.env;
@@ -291,8 +297,16 @@ export class CredentialStore {
    * anonymously, and an auth failure lists the warning with the places looked in.
    */
   private async ask(helper: string, server: string, warnings: string[]): Promise<Credential | undefined> {
+    const key = `${helper}|${server}`;
+    let answer = this.helperAnswers.get(key);
+    if (!answer) {
+      answer = runCredentialHelper(helper, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      this.helperAnswers.set(key, answer);
+      // A helper that failed is asked again next time (it may have been a passing failure).
+      answer.catch(() => this.helperAnswers.delete(key));
+    }
     try {
-      return await runCredentialHelper(helper, server, { env: this.env, timeoutMs: this.helperTimeoutMs });
+      return await answer;
     } catch (err) {
       if (err instanceof FerryError) {
         warnings.push(err.message);
