@@ -21,14 +21,15 @@ export function register(program: Command): void {
       .argument('<manifest>', 'manifest YAML')
       .option('-o, --output <file>', 'write the lock here instead')
       .option('--no-extras', 'lock images without their signatures, attestations, SBOMs and referrers')
-      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache) for manifests and blobs read by digest'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string }) => {
+      .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache) for manifests and blobs read by digest')
+      .option('--cache-dir <dir>', 'download cache for what lock reads (chart archives, APT indexes; default $FERRY_CACHE_DIR/store or ~/.cache/ferry/store), as bundle create takes it'),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string; cacheDir?: string }) => {
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
     const warnings: string[] = [];
     let r: LockResult;
     try {
-      r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache, warnings });
+      r = await lockCommand(manifest, { ...netOptions(opts), progress, output: opts.output, noExtras: opts.extras === false, cache: opts.cache, cacheDir: opts.cacheDir, warnings });
     } catch (err) {
       progress.done();
       // What was said before the failure (a chart read from its values alone) may explain it.

@@ -107,7 +107,7 @@ const CERT_REASONS: Record<string, string> = {
 const CLIENT_CERT_ALERT = /ALERT_(BAD_CERTIFICATE|UNSUPPORTED_CERTIFICATE|CERTIFICATE_REVOKED|CERTIFICATE_EXPIRED|CERTIFICATE_UNKNOWN|UNKNOWN_CA|ACCESS_DENIED|CERTIFICATE_REQUIRED)$/;
 
 export const CA_HINT =
-  'Trust the CA that signed it: pass --ca-file <ca.pem>, set `ca:` in the mirror target, or point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at a PEM bundle that contains it.';
+  'Trust the CA that signed it: pass --ca-file <ca.pem>, set `ca:` in the mirror target, point SSL_CERT_FILE or NODE_EXTRA_CA_CERTS at a PEM bundle that contains it, or put it as ca.crt in a certs.d directory for that host:port (--cert-dir, ~/.config/containers/certs.d/<host:port>/, /etc/containers/certs.d/<host:port>/; a token service on another port needs its own).';
 
 /** Codes undici wraps the real failure in (a socket error, a TLS failure talking to an HTTPS proxy). */
 const WRAPPER_CODES = new Set(['UND_ERR_SOCKET', 'UND_ERR_PRX_TLS']);

@@ -258,6 +258,11 @@ describe('a files-only job, as the README describes it', () => {
     const r = await runFerry(['bundle', 'create', 'deploy-manifest.yaml', '-o', 'app.ferry.tar', '-q'], { cwd: work, env });
     expect(r.code, r.stderr).toBe(0);
     expect(await filesUnder(path.join(work, 'xdg', 'ferry', 'store'))).toContain(`blobs/sha256/${digest}`);
+    // lock takes --cache-dir as bundle create does: the store itself, not a parent of it.
+    const own = path.join(work, 'lock-cache');
+    const l = await runFerry(['lock', 'deploy-manifest.yaml', '-q', '-o', path.join(work, 'other.lock.json'), '--cache-dir', own], { cwd: work, env: { FERRY_CACHE_DIR: undefined, XDG_CACHE_HOME: path.join(work, 'xdg2') } });
+    expect(l.code, l.stderr).toBe(0);
+    expect(await filesUnder(own)).toContain(`blobs/sha256/${digest}`);
   });
 
   it('the bundle is an OCI layout plus ferry/, and ferry/checksums.sha256 is sha256sum -c over every other file', async () => {
