@@ -2,9 +2,9 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
-import { chartDependencies, type LoadedChart } from '../kinds/chart/load.js';
+import type { Readable } from 'node:stream';
+import { chartDependencies, loadChartStream, type LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
-import { loadChartFromStore } from '../kinds/chart/resolve.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { LoadedManifest, Lock } from '../kinds/schema.js';
@@ -78,17 +78,37 @@ export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestD
 
 class NotRendered extends Error {}
 
-async function loadLocked(entry: ChartLock, lock: Lock, store: BlobStore): Promise<LoadedChart> {
-  if (!(await store.has({ digest: entry.digest, size: entry.size }))) {
-    throw new NotRendered(`the archive of ${entry.name} ${entry.version} (${entry.digest}) is not in the download cache ${store.root}`);
+/** Where the locked chart archives are read from, by digest: the download cache, or a bundle that carries them. */
+export interface ChartArchives {
+  /** Named in reasons: `the download cache <dir>`, `the bundle <path>`. */
+  where: string;
+  has(digest: string, size: number): Promise<boolean>;
+  open(digest: string): Promise<Readable>;
+  /** A hint for an archive not there. */
+  hint: string;
+}
+
+export function cacheArchives(cacheDir: string): ChartArchives {
+  const store = new BlobStore(cacheDir);
+  return {
+    where: `the download cache ${store.root}`,
+    has: (digest, size) => store.has({ digest, size }),
+    open: async (digest) => store.open(digest),
+    hint: 'run `ferry lock` (or pass --cache-dir), or on the air-gapped side --bundle <the bundle that carried it>',
+  };
+}
+
+async function loadLocked(entry: ChartLock, lock: Lock, archives: ChartArchives): Promise<LoadedChart> {
+  if (!(await archives.has(entry.digest, entry.size))) {
+    throw new NotRendered(`the archive of ${entry.name} ${entry.version} (${entry.digest}) is not in ${archives.where}: ${archives.hint}`);
   }
-  const chart = await loadChartFromStore(entry, { store });
+  const chart = await loadChartStream(await archives.open(entry.digest), `${entry.name}-${entry.version}.tgz`, { allFiles: true });
   const parent = `${entry.name} ${entry.version}`;
   for (const dep of chartDependencies(chart)) {
     if (chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
     const locked = lock.charts.find((c) => c.name === dep.name && c.dependencyOf?.includes(parent));
     if (!locked) throw new NotRendered(`dependency ${dep.name} of ${parent} is neither vendored nor in the lock`);
-    chart.subcharts.push(await loadLocked(locked, lock, store));
+    chart.subcharts.push(await loadLocked(locked, lock, archives));
   }
   return chart;
 }
@@ -96,11 +116,10 @@ async function loadLocked(entry: ChartLock, lock: Lock, store: BlobStore): Promi
 export async function renderScannedCharts(
   charts: ChartSpec[],
   scan: ScanResult,
-  opts: { manifestDir: string; cwd: string; lock?: Lock; lockFile: string; cacheDir: string },
+  opts: { manifestDir: string; cwd: string; lock?: Lock; lockFile: string; archives: ChartArchives },
 ): Promise<RenderedCharts> {
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
-  const store = new BlobStore(opts.cacheDir);
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
     const entry = opts.lock?.charts.find((c) => c.name === spec.name && c.repo === spec.repo && !c.dependencyOf);
     const render: ChartRender = { chart: spec.name, version: entry?.version, values: files, status: 'not-rendered', images: 0 };
@@ -108,7 +127,7 @@ export async function renderScannedCharts(
     try {
       if (!opts.lock) throw new NotRendered(`no lock file ${opts.lockFile}: run \`ferry lock\` so the chart version is pinned and its archive cached`);
       if (!entry) throw new NotRendered(`the lock ${opts.lockFile} has no entry for ${spec.name} from ${spec.repo}: run \`ferry lock\` again`);
-      const chart = await loadLocked(entry, opts.lock, store);
+      const chart = await loadLocked(entry, opts.lock, opts.archives);
       const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text }));
       const result = renderChart(chart, { values });
       const found = findRenderedImages(result.documents);
@@ -141,8 +160,8 @@ export interface AuditPathsOptions {
   lock?: Lock;
   /** How the lock is named in reasons (`site.lock.json`). */
   lockFile: string;
-  /** Download cache holding the locked chart archives. */
-  cacheDir: string;
+  /** Where the locked chart archives are: the download cache (cacheArchives) or a bundle. */
+  archives: ChartArchives;
   manifestFile: string;
   targetFile?: string;
   failOn?: 'unmapped' | 'unmitigated';
@@ -159,7 +178,7 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
     cwd: opts.cwd,
     lock: opts.lock,
     lockFile: opts.lockFile,
-    cacheDir: opts.cacheDir,
+    archives: opts.archives,
   });
   return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, {
     manifestFile: opts.manifestFile,

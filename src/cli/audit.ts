@@ -107,6 +107,7 @@ interface AuditCliOptions {
   json?: boolean;
   failOn?: string;
   cacheDir?: string;
+  bundle?: string;
 }
 
 interface ProbeCliOptions {
@@ -164,12 +165,13 @@ export function register(program: Command): void {
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
+    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, and the chart archives rendered from it (a split bundle by any part, or oci://)")
     .action(async (paths: string[], opts: AuditCliOptions) => {
       const format = reportFormat(opts);
       if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
         throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
       }
-      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir });
+      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir, bundle: opts.bundle });
       printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
       if (report.failed) {
         for (const line of auditFailure(report)) note(escapeLine(line));

@@ -1,6 +1,8 @@
 import path from 'node:path';
 import type { AuditReport } from '../audit/audit.js';
-import { auditPaths } from '../audit/charts.js';
+import { auditPaths, cacheArchives, type ChartArchives } from '../audit/charts.js';
+import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
+import { bundleFrom, lockInBundle } from './inputs.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
@@ -15,6 +17,11 @@ export interface AuditOptions {
   failOn?: 'unmapped' | 'unmitigated';
   /** Download cache holding locked chart archives (default: the one `ferry lock` uses). */
   cacheDir?: string;
+  /**
+   * The bundle that carried the deployment (air-gapped side): its `ferry/lock.json` is the lock,
+   * and the chart archives are read from it (a split bundle by any part, or `oci://`).
+   */
+  bundle?: string;
   cwd?: string;
 }
 
@@ -29,15 +36,42 @@ export async function auditCommand(paths: string[], opts: AuditOptions): Promise
   const loaded = await loadManifest(path.resolve(cwd, opts.manifest));
   const model = buildConnectionModel(loaded);
   const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
+  if (opts.bundle) {
+    const bundle = bundleFrom(cwd, opts.bundle);
+    const source = await openBundleSource(bundle);
+    try {
+      return await auditPaths(loaded, model, target, paths, {
+        cwd,
+        lock: await lockInBundle(source, opts.bundle),
+        lockFile: `${opts.bundle} (ferry/lock.json)`,
+        archives: bundleArchives(source, opts.bundle),
+        manifestFile: opts.manifest,
+        targetFile: opts.target,
+        failOn: opts.failOn,
+      });
+    } finally {
+      await source.close();
+    }
+  }
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const lock = await readLock(lockFile);
   return auditPaths(loaded, model, target, paths, {
     cwd,
     lock,
     lockFile: path.relative(cwd, lockFile) || lockFile,
-    cacheDir: opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir(),
+    archives: cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()),
     manifestFile: opts.manifest,
     targetFile: opts.target,
     failOn: opts.failOn,
   });
+}
+
+/** Chart archives read from a bundle by digest (each is one of its blobs, the archive's exact bytes). */
+export function bundleArchives(source: BundleSource, name: string): ChartArchives {
+  return {
+    where: `the bundle ${name}`,
+    has: async (digest, size) => (await source.blobSize(digest)) === size,
+    open: (digest) => source.openBlob(digest),
+    hint: 'the bundle does not carry it (a differential bundle leaves out what its base carried: pass the base bundle)',
+  };
 }

@@ -31,17 +31,22 @@ export function bundleFrom(cwd: string, p: string): string {
 export async function readBundleLock(tarFile: string): Promise<Lock> {
   const reader = await BundleReader.open(tarFile);
   try {
-    const bytes = await reader.ferryFile('lock.json');
-    let raw: unknown;
-    try {
-      raw = JSON.parse(bytes.toString('utf8'));
-    } catch (err) {
-      throw new FerryError('VERIFY', `${tarFile}: ferry/lock.json is not valid JSON`, { cause: err, hint: 'The bundle is damaged; run `ferry bundle verify` on it.' });
-    }
-    return parseOrThrow(LockSchema, raw, `${tarFile}:ferry/lock.json`);
+    return await lockInBundle(reader, tarFile);
   } finally {
     await reader.close();
   }
+}
+
+/** `ferry/lock.json` of an open bundle (a tar, split or not, or one in a registry), checked against the lock schema. */
+export async function lockInBundle(reader: { readFile(name: string): Promise<Buffer> }, name: string): Promise<Lock> {
+  const bytes = await reader.readFile('ferry/lock.json');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new FerryError('VERIFY', `${name}: ferry/lock.json is not valid JSON`, { cause: err, hint: 'The bundle is damaged; run `ferry bundle verify` on it.' });
+  }
+  return parseOrThrow(LockSchema, raw, `${name}:ferry/lock.json`);
 }
 
 /**

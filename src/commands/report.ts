@@ -1,6 +1,6 @@
 import { rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { auditPaths } from '../audit/charts.js';
+import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlReportInput } from '../audit/render-html.js';
@@ -11,6 +11,8 @@ import { LockSchema, lockEntries, loadManifest, readLock, type Lock } from '../k
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
+import { bundleArchives } from './audit.js';
+import { openBundleSource } from '../store/open-bundle.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -52,14 +54,20 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
     const lock = bundleLock ?? (await readLock(lockFile));
     if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
     // Charts the manifest names are rendered with the scanned values files, as `ferry audit` renders them.
-    audit = await auditPaths(loaded, model, target, opts.audit, {
-      cwd,
-      lock,
-      lockFile: bundleLock ? `${opts.bundle} (ferry/lock.json)` : path.relative(cwd, lockFile) || lockFile,
-      cacheDir: opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir(),
-      manifestFile,
-      targetFile: opts.target,
-    });
+    // With a bundle, its chart archives are rendered (the air-gapped side has no download cache).
+    const source = opts.bundle ? await openBundleSource(path.resolve(cwd, opts.bundle)) : undefined;
+    try {
+      audit = await auditPaths(loaded, model, target, opts.audit, {
+        cwd,
+        lock,
+        lockFile: bundleLock ? `${opts.bundle} (ferry/lock.json)` : path.relative(cwd, lockFile) || lockFile,
+        archives: source ? bundleArchives(source, opts.bundle!) : cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()),
+        manifestFile,
+        targetFile: opts.target,
+      });
+    } finally {
+      await source?.close();
+    }
     for (const c of audit.charts) if (c.status === 'not-rendered') warnings.push(`chart ${c.chart} with ${c.values.join(', ')}: not rendered (${c.reason}); its templates are not audited`);
   } else if (opts.target) {
     warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');

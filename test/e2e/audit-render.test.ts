@@ -156,6 +156,26 @@ describe('ferry audit renders manifest charts with the scanned values', () => {
     expect(cold.stderr).toMatch(/warning: chart probe-app with deploy\/probe-app\/values-prod\.yaml: not rendered \(.*not in the download cache/);
   });
 
+  it('on the air-gapped side, --bundle renders the chart from the bundle that carried it (its lock, its archive; no download cache)', async () => {
+    const bundle = path.join(work, 'site.ferry.tar');
+    const created = await runFerry(['bundle', 'create', manifest, '-o', bundle], { env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    // Another host: an empty download cache and no lock beside the manifest.
+    const site = path.join(work, 'airgap');
+    await mkdir(site, { recursive: true });
+    await writeFile(path.join(site, 'site.yaml'), await readFile(manifest, 'utf8'));
+    const empty = { FERRY_CACHE_DIR: path.join(work, 'airgap-cache') };
+    const r = await runFerry(['audit', path.join(work, 'deploy'), '--manifest', 'site.yaml', '--bundle', bundle, '--json'], { cwd: site, env: empty });
+    expect([0, 5]).toContain(r.code);
+    const report = JSON.parse(r.stdout) as Report;
+    expect(report.charts).toMatchObject([{ chart: 'probe-app', version: '1.2.0', status: 'rendered', images: 2 }]);
+    expect(report.findings.some((f) => f.value === 'curlimages/curl:8.5.0' && f.template === 'probe-app/templates/job.yaml')).toBe(true);
+    // report --bundle renders from the bundle too.
+    const rep = await runFerry(['report', 'site.yaml', '--bundle', bundle, '--audit', path.join(work, 'deploy'), '--json'], { cwd: site, env: empty });
+    expect(rep.code, rep.stderr).toBe(0);
+    expect((JSON.parse(rep.stdout) as { audit: Report }).audit.charts).toMatchObject([{ chart: 'probe-app', status: 'rendered' }]);
+  });
+
   it('reports a locked chart whose archive is not in the download cache as not rendered', async () => {
     const { report } = await audit(['deploy', '--manifest', 'site.yaml', '--cache-dir', path.join(work, 'empty-cache')]);
     expect(report.charts[0]).toMatchObject({ chart: 'probe-app', version: '1.2.0', status: 'not-rendered', reason: expect.stringMatching(/is not in the download cache/) });
