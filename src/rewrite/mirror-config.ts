@@ -153,6 +153,7 @@ async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: M
   out.notes.push(`copy certs.d/ to ${base}/ on every node; hosts.toml changes apply without restarting containerd, config_path needs one restart`);
   const client = clientNote(tls, (n) => `${base}/${ctx.mapping.host}/${n}`);
   if (client) out.notes.push(client);
+  out.notes.push(`a mirror that asks for credentials: hosts.toml cannot hold them; give the pods an imagePullSecret for ${ctx.mapping.host}, or configure the CRI plugin's registry auth for it`);
 }
 
 /** containers-registries.conf(5) for podman, CRI-O, buildah and skopeo. */
@@ -188,6 +189,7 @@ async function registriesConf(ctx: RewriteContext, opts: MirrorConfigOptions, ou
   }
   const client = clientNote(tls, (n) => `/etc/containers/certs.d/${ctx.mapping.host}/${n}`);
   if (client) out.notes.push(client);
+  out.notes.push(`a mirror that asks for credentials: podman, CRI-O and skopeo read them from auth.json (\`podman login ${ctx.mapping.host}\`, or REGISTRY_AUTH_FILE), not from registries.conf`);
   out.notes.push('install registries.conf as /etc/containers/registries.conf.d/50-ferry.conf (or pass --registries-conf)');
 }
 
@@ -221,6 +223,7 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
   out.files.push({ path: 'registries.yaml', content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
   out.notes.push(`install as ${dir}/registries.yaml${ca ? ` with the CA beside it` : ''} and restart ${flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent'}`);
+  out.notes.push(`a mirror that asks for credentials: add configs."${ctx.mapping.host}".auth (username/password) to registries.yaml on each node; ferry writes none`);
 }
 
 /**

@@ -250,6 +250,8 @@ describe('mirror-config containerd for a mirror that asks for client certificate
       expect(r.code, r.stderr).toBe(0);
       const pairAt = path.join(certsD, mtls.host);
       expect(r.stdout + r.stderr).toContain(`put each node's certificate and key at ${pairAt}/client.cert + ${pairAt}/client.key`);
+      // Credentials are another matter hosts.toml cannot carry: said, with where they go instead.
+      expect(r.stdout + r.stderr).toContain(`a mirror that asks for credentials: hosts.toml cannot hold them; give the pods an imagePullSecret for ${mtls.host}`);
       const hosts = await readFile(path.join(certsD, upstreamHost, 'hosts.toml'), 'utf8');
       expect(hosts).toContain(`ca = "${path.join(certsD, upstreamHost, 'ca.crt')}"`);
       expect(hosts).toContain(`client = [["${pairAt}/client.cert", "${pairAt}/client.key"]]`);
