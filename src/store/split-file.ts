@@ -499,7 +499,8 @@ export async function checkSplitBundle(file: string, onProgress?: (bytes: number
 export function describeParts(parts: Array<{ file: string; size: number }> | undefined): string[] {
   if (!parts?.length) return [];
   const first = parts[0].file;
-  return [`  split into ${parts.length} part${parts.length > 1 ? 's' : ''}: ${path.basename(first)} … ${path.basename(parts[parts.length - 1].file)} (largest ${Math.max(...parts.map((p) => p.size))} bytes); list: ${path.basename(first.replace(/\.\d+$/, '.parts'))}`];
+  const names = parts.length > 1 ? `${path.basename(first)} … ${path.basename(parts[parts.length - 1].file)}` : path.basename(first);
+  return [`  split into ${parts.length} part${parts.length > 1 ? 's' : ''}: ${names} (largest ${Math.max(...parts.map((p) => p.size))} bytes); list: ${path.basename(first.replace(/\.\d+$/, '.parts'))}`];
 }
 
 /** Bytes `bundle verify` reads, for its progress total: a split bundle's parts are read twice (their hashes, then the tar). */

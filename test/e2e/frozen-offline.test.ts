@@ -90,7 +90,7 @@ describe('bundle create --frozen with a complete cache', () => {
     expect(r1.stderr).toMatch(new RegExp(`^${seeded.refs.multi.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: fetched [\\d.]+ [KM]?B$`, 'm'));
     expect(r1.stderr).toMatch(/^chart hello 1\.2\.3: (fetched|cached)/m);
     // One line per chart while locking, not also one from the archive's download.
-    expect(r1.stderr).toMatch(/^chart hello 1\.2\.3: resolved/m);
+    expect(r1.stderr).toMatch(/^chart hello 1\.2\.3: resolved 1\.2\.3$/m);
     expect(r1.stderr).not.toMatch(/^hello 1\.2\.3: resolved$/m);
     expect(r1.stderr).toContain(`${web!.url}/files/tool-1.0.sh: `);
     // The .deb is small: fetched by the pack among the other blobs (and kept in the cache too).

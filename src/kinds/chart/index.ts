@@ -47,7 +47,14 @@ export const chartKind = {
     // One chart at a time: charts are few and small, and two of them may share a dependency.
     // Each is tried: the charts that resolve still join the lock (and their images get checked).
     try {
-      const all = await resolveEach(specs, { progress: ctx.progress, concurrency: 1 }, (s) => `chart ${s.name} ${s.version}`, async (s) => (await resolveChart(s, ctx)).entries);
+      const all = await resolveEach(
+        specs,
+        { progress: ctx.progress, concurrency: 1 },
+        (s) => `chart ${s.name} ${s.version}`,
+        async (s) => (await resolveChart(s, ctx)).entries,
+        // A range (`1.2.x`) says which version it picked.
+        (entries) => (entries[0] ? `resolved ${entries[0].version}` : 'resolved'),
+      );
       return mergeChartLocks(all.flat());
     } catch (err) {
       if (err instanceof ResolveFailures) throw new ResolveFailures(err.failures, mergeChartLocks((err.resolved as ChartLock[][]).flat()));
