@@ -17,6 +17,7 @@ import {
   truthy,
 } from './govalue.js';
 import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
+import { stringArgError } from './signatures.js';
 
 export type GoFunc = (...args: unknown[]) => unknown;
 
@@ -609,10 +610,13 @@ export class TemplateSet {
       }
       return v;
     }
-    const fn = this.funcs[name] ?? BUILTINS[name];
+    // own members only: `{{ constructor }}` or `{{ toString }}` is no function (Object's prototype)
+    const fn = Object.hasOwn(this.funcs, name) ? this.funcs[name] : Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
     if (!fn) return this.fail(st, `function "${name}" not defined`);
     const vals = argNodes.map((a) => this.evalArg(st, dot, a));
     if (final !== NOFINAL) vals.push(final);
+    const typeError = stringArgError(name, vals);
+    if (typeError) return this.fail(st, `at <${name}>: ${typeError}`);
     return this.call(st, name, fn, vals);
   }
 
