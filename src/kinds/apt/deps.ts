@@ -209,7 +209,9 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
       } else {
         let list = unsatisfied.get(origin);
         if (!list) unsatisfied.set(origin, (list = []));
-        list.push(`${pkg.name} ${pkg.version} (${pkg.architecture}) depends on ${formatGroup(group)}`);
+        // An `all` package is resolved once per architecture: name the one whose dependency fails
+        // (vtool (all) for arm64 lacks libonig5 even where the amd64 one is listed).
+        list.push(`${pkg.name} ${pkg.version} (${pkg.architecture === 'all' ? `all, for ${want}` : pkg.architecture}) depends on ${formatGroup(group)}`);
       }
     }
   }

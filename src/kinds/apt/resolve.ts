@@ -144,7 +144,19 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
     infos,
     requests,
   );
-  const missing = [...closure.missing.entries()].flatMap(([i, names]) => names.map((n) => `${sources[i].label}: ${n} is not in ${sources[i].spec.url} (${sources[i].spec.components.join(', ')}; ${sources[i].spec.architectures.join(', ')})`));
+  // A requested package is missing only when no suite of its entry has it: an entry for
+  // bookworm and bookworm-updates asks for each package from whichever suite offers it (the
+  // updates suite carries only what changed), as apt would install it from either.
+  const missing: string[] = [];
+  specs.forEach((spec, specIndex) => {
+    const mine = sources.map((s, i) => ({ s, i })).filter(({ s }) => s.specIndex === specIndex);
+    if (!spec.packages || !mine.length) return;
+    for (const name of spec.packages) {
+      if (!mine.every(({ i }) => closure.missing.get(i)?.includes(name))) continue;
+      const where = mine.length === 1 ? mine[0].s.label : `${aptLabel(spec)} (${mine.map(({ s }) => s.suite).join(', ')})`;
+      missing.push(`${where}: ${name} is not in ${spec.url} (${spec.components.join(', ')}; ${spec.architectures.join(', ')})`);
+    }
+  });
   if (missing.length) {
     throw new FerryError('NOT_FOUND', `${missing.length} requested package${missing.length === 1 ? '' : 's'} not found`, {
       details: missing,
