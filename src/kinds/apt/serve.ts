@@ -34,6 +34,7 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
     const artifact = top.annotations?.[ANNOTATION.source] ?? top.digest;
     // Collected per repository and added only when all of it could be built.
     const mine = new Map<string, ServedEntry>();
+    const unsigned: string[] = [];
     const add = (p: string, entry: ServedEntry) => addServedPath(ctx, mine, p, entry, artifact);
     try {
       // One manifest or an index of parts (artifact.ts): the same layer list either way, digest-checked.
@@ -78,6 +79,7 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
             add(`${root}/${prefix}${byHashPath(i.path, 'SHA256', sha256(i.bytes))}`, entry);
           }
           add(`${root}/${prefix}Release`, { bytes: Buffer.from(suite.release) });
+          if (!k) unsigned.push(s.suite);
           if (suite.inRelease) add(`${root}/${prefix}InRelease`, { bytes: Buffer.from(suite.inRelease) });
           if (suite.releaseGpg) add(`${root}/${prefix}Release.gpg`, { bytes: Buffer.from(suite.releaseGpg) });
         }
@@ -89,6 +91,12 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
       continue;
     }
     for (const [p, e] of mine) paths.set(p, e);
+    if (!keyFile && unsigned.length) {
+      // apt refuses an unsigned Release ("is not signed"): say so here, not at the client.
+      ctx.warnings.push(
+        `${artifact} ${unsigned.join(', ')}: a filtered mirror, served with an unsigned Release that apt refuses ("not signed"): pass --target <target.yaml> whose apt.signingKey signs it (clients then use ${APT_PREFIX}${SITE_KEY_NAME}.asc)`,
+      );
+    }
   }
   if (!paths.size) return [];
   if (key) paths.set(`${SITE_KEY_NAME}.asc`, { bytes: Buffer.from(publicKeyArmored(key)) });
