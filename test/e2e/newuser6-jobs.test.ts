@@ -179,9 +179,6 @@ describe('two vendors, two suites, two components, two architectures', () => {
     expect((await runFerry(['lock', 'lab.yaml'], { cwd: job, env: env() })).code).toBe(0);
     const day2 = await runFerry(['bundle', 'create', 'lab.yaml', '-o', 'day2.ferry.tar', '--since', 'day1.ferry.tar', '--frozen'], { cwd: job, env: env() });
     expect(day2.code, day2.stderr).toBe(0);
-    // One new .deb: said in the singular.
-    expect(day2.stderr).toMatch(/1 package \([\d.]+ [KM]?B\) to stream into the bundle/);
-    expect(day2.stderr).not.toContain('1 packages');
     const imp2 = await runFerry(['import', path.join(job, 'day2.ferry.tar'), '-t', 'target.yaml'], { cwd: site, env: env() });
     expect(imp2.code, imp2.stderr).toBe(0);
 
