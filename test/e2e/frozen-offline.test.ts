@@ -94,7 +94,7 @@ describe('bundle create --frozen with a complete cache', () => {
     expect(r1.stderr).not.toMatch(/^hello 1\.2\.3: resolved$/m);
     expect(r1.stderr).toContain(`${web!.url}/files/tool-1.0.sh: `);
     // The .deb is small: fetched by the pack among the other blobs (and kept in the cache too).
-    expect(r1.stderr).toMatch(/^apt\[debian\] bookworm: 1 packages \([\d.]+ [KM]?B\) to stream into the bundle$/m);
+    expect(r1.stderr).toMatch(/^apt\[debian\] bookworm: 1 package \([\d.]+ [KM]?B\) to stream into the bundle$/m);
     for (const line of r1.stderr.trim().split('\n')) expect(line).not.toMatch(/^(…\s*)?(sha256:)?[0-9a-f]{12}/);
     const lock = JSON.parse(await readFile(path.join(work, 'app.lock.json'), 'utf8'));
     // Everything the bundle carries came from somewhere: the chart's image was discovered.

@@ -111,10 +111,11 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
   const deferral = ctx.store.deferral;
   const later = deferral ? debs.filter((p) => deferral.get(`sha256:${p.sha256}`)) : [];
   const now = debs.length - later.length;
+  const packages = (n: number) => `${n} package${n === 1 ? '' : 's'}`;
   task.finish(
     later.length
-      ? `${now ? `${now} packages verified, ` : ''}${later.length} packages (${humanBytes(later.reduce((n, p) => n + p.size, 0))}) to stream into the bundle`
-      : `${debs.length} packages verified, ${humanBytes(plan.bytes)}`,
+      ? `${now ? `${packages(now)} verified, ` : ''}${packages(later.length)} (${humanBytes(later.reduce((n, p) => n + p.size, 0))}) to stream into the bundle`
+      : `${packages(debs.length)} verified, ${humanBytes(plan.bytes)}`,
   );
   return got;
 }
