@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Readable } from 'node:stream';
-import { chartDependencies, loadChartStream, type LoadedChart } from '../kinds/chart/load.js';
+import { chartDependencies, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -98,17 +98,61 @@ export function cacheArchives(cacheDir: string): ChartArchives {
   };
 }
 
-async function loadLocked(entry: ChartLock, lock: Lock, archives: ChartArchives): Promise<LoadedChart> {
+/**
+ * Charts one render may load from the lock: the top chart and its non-vendored dependencies at
+ * every level. Real umbrella charts have tens; a crafted lock (a bundle's) could name the same
+ * archive under many entries so each level doubles the loads, or a dependency cycle.
+ */
+export const MAX_LOCKED_CHARTS = 1000;
+
+/** One render's loading: the lock's dependency entries by name, charts loaded so far, and the unpack budget they share. */
+interface LockedLoad {
+  lockFile: string;
+  archives: ChartArchives;
+  deps: Map<string, ChartLock[]>;
+  loaded: number;
+  /** Bytes the whole tree may unpack to: MAX_CHART_BYTES, as vendored subcharts share it with their parent. */
+  budget: { left: number };
+}
+
+/** The lock's dependency entries by name (one pass; a lock may hold many entries). */
+function dependencyEntries(lock: Lock): Map<string, ChartLock[]> {
+  const deps = new Map<string, ChartLock[]>();
+  for (const c of lock.charts) {
+    if (!c.dependencyOf) continue;
+    const list = deps.get(c.name);
+    if (list) list.push(c);
+    else deps.set(c.name, [c]);
+  }
+  return deps;
+}
+
+async function loadLocked(entry: ChartLock, st: LockedLoad, chain: readonly string[] = []): Promise<LoadedChart> {
+  const { archives } = st;
+  const parent = `${entry.name} ${entry.version}`;
+  if (chain.includes(parent)) {
+    throw new NotRendered(`the lock ${st.lockFile} makes ${[...chain, parent].join(' → ')} a dependency cycle: the lock was crafted or damaged; lock the chart again (\`ferry lock\`, or a new bundle)`);
+  }
+  if (++st.loaded > MAX_LOCKED_CHARTS) {
+    throw new NotRendered(`the lock ${st.lockFile} gives ${chain[0] ?? parent} more than ${MAX_LOCKED_CHARTS} charts to load with its dependencies; refusing it (no real chart needs this many): lock the chart again (\`ferry lock\`, or a new bundle)`);
+  }
   if (!(await archives.has(entry.digest, entry.size))) {
     throw new NotRendered(`the archive of ${entry.name} ${entry.version} (${entry.digest}) is not in ${archives.where}: ${archives.hint}`);
   }
-  const chart = await loadChartStream(await archives.open(entry.digest), `${entry.name}-${entry.version}.tgz`, { allFiles: true });
-  const parent = `${entry.name} ${entry.version}`;
+  let chart: LoadedChart;
+  try {
+    chart = await loadChartStream(await archives.open(entry.digest), `${entry.name}-${entry.version}.tgz`, { allFiles: true }, st.budget);
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    // Name the archive as the place holds it (a bundle blob), and say what to do.
+    throw new NotRendered(`${err.message} (${entry.digest} in ${archives.where}${chain.length ? `, a dependency of ${chain.join(' → ')}` : ''})${err.hint ? `: ${err.hint}` : ''}`);
+  }
+  const vendored = new Set(chart.subcharts.map((s) => s.metadata.name));
   for (const dep of chartDependencies(chart)) {
-    if (chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
-    const locked = lock.charts.find((c) => c.name === dep.name && c.dependencyOf?.includes(parent));
+    if (vendored.has(dep.name)) continue;
+    const locked = st.deps.get(dep.name)?.find((c) => c.dependencyOf!.includes(parent));
     if (!locked) throw new NotRendered(`dependency ${dep.name} of ${parent} is neither vendored nor in the lock`);
-    chart.subcharts.push(await loadLocked(locked, lock, archives));
+    chart.subcharts.push(await loadLocked(locked, st, [...chain, parent]));
   }
   return chart;
 }
@@ -120,6 +164,7 @@ export async function renderScannedCharts(
 ): Promise<RenderedCharts> {
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
+  let deps: Map<string, ChartLock[]> | undefined;
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
     const entry = opts.lock?.charts.find((c) => c.name === spec.name && c.repo === spec.repo && !c.dependencyOf);
     const render: ChartRender = { chart: spec.name, version: entry?.version, values: files, status: 'not-rendered', images: 0 };
@@ -127,7 +172,13 @@ export async function renderScannedCharts(
     try {
       if (!opts.lock) throw new NotRendered(`no lock file ${opts.lockFile}: run \`ferry lock\` so the chart version is pinned and its archive cached`);
       if (!entry) throw new NotRendered(`the lock ${opts.lockFile} has no entry for ${spec.name} from ${spec.repo}: run \`ferry lock\` again`);
-      const chart = await loadLocked(entry, opts.lock, opts.archives);
+      const chart = await loadLocked(entry, {
+        lockFile: opts.lockFile,
+        archives: opts.archives,
+        deps: (deps ??= dependencyEntries(opts.lock)),
+        loaded: 0,
+        budget: { left: MAX_CHART_BYTES },
+      });
       const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text }));
       const result = renderChart(chart, { values });
       const found = findRenderedImages(result.documents);

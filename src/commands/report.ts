@@ -7,11 +7,12 @@ import { renderReportHtml, type BundleArtifact, type BundleContents, type HtmlRe
 import { FerryError } from '../errors.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
-import { LockSchema, lockEntries, loadManifest, readLock, type Lock } from '../kinds/schema.js';
+import { lockEntries, loadManifest, readLock, type Lock } from '../kinds/schema.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
+import { lockInBundle } from './inputs.js';
 import { openBundleSource } from '../store/open-bundle.js';
 
 export interface ReportOptions {
@@ -104,11 +105,8 @@ async function readBundleContents(tarPath: string): Promise<{ contents: BundleCo
   try {
     const info = await reader.info();
     const index = await reader.readIndex();
-    const parsed = LockSchema.safeParse(JSON.parse((await reader.ferryFile('lock.json')).toString('utf8')));
-    if (!parsed.success) {
-      throw new FerryError('VERIFY', `${tarPath}: ferry/lock.json is not a valid lock`, { hint: '`ferry bundle verify` checks the whole bundle.' });
-    }
-    const lock = parsed.data;
+    // Not JSON or not a lock: a VERIFY error naming the member, as every reader of a bundle's lock says it.
+    const lock = await lockInBundle(reader, tarPath);
     let blobs = 0;
     let blobBytes = 0;
     for (const [name, e] of reader.index.byName) {

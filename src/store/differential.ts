@@ -1,3 +1,4 @@
+import { escapeLine } from '../ui/escape.js';
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -183,7 +184,7 @@ export function describeSaving(info: DifferentialInfo | undefined, size: number)
 /** For `bundle verify`'s text: what a differential bundle expects from its base (empty for a full one). */
 export function describeExpected(e: { base: DifferentialBase; blobs: number; bytes: number; digests: string[]; usedBy?: Record<string, string> } | undefined): string {
   if (!e) return '';
-  const shown = e.digests.slice(0, 20).map((d) => `\n  expected from the base: ${e.usedBy?.[d] ? `${e.usedBy[d]} ` : ''}${d}`);
+  const shown = e.digests.slice(0, 20).map((d) => `\n  expected from the base: ${e.usedBy?.[d] ? `${escapeLine(e.usedBy[d])} ` : ''}${d}`);
   const more = e.digests.length > shown.length ? [`\n  … and ${e.digests.length - shown.length} more (--json lists them all)`] : [];
   return `\ndifferential against ${e.base.kind} ${e.base.name} (${e.base.digest}): ${e.blobs} blobs, ${e.bytes} bytes expected on the target, not in this bundle` + shown.join('') + more.join('');
 }

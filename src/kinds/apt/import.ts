@@ -248,7 +248,7 @@ async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, de
   }
   if (wrong.length) {
     throw new FerryError('VERIFY', `${label}: ${wrong.length} index file${wrong.length === 1 ? ' does' : 's do'} not match the vendor's signed Release`, {
-      details: wrong.slice(0, 20),
+      details: wrong.length > 20 ? [...wrong.slice(0, 20), `… and ${wrong.length - 20} more`] : wrong,
       hint: 'apt would refuse these files (hash sum mismatch): the bundle was crafted or damaged. Nothing of this repository was written; create the bundle again on the connected side.',
     });
   }

@@ -356,6 +356,16 @@ export function packageLayers(layers: readonly OciDescriptor[]): Map<string, Oci
 }
 
 /** The stanzas of an index whose Filename is not a package layer with the same SHA256 and Size: the count, and the first 20 in words. */
+/**
+ * A field of a crafted index as an error shows it: a paragraph may be 16 MB (MAX_PARAGRAPH_CHARS),
+ * and twenty of them in the details would be hundreds of MB on a terminal.
+ */
+function shown(value: string): string {
+  return value.length > MAX_SHOWN ? `${value.slice(0, MAX_SHOWN)}… (${value.length} characters)` : value;
+}
+
+const MAX_SHOWN = 200;
+
 async function packagesNotCarried(text: Readable, debs: ReadonlyMap<string, OciDescriptor>, label: string): Promise<{ count: number; details: string[] }> {
   const bad: string[] = [];
   let count = 0;
@@ -365,11 +375,11 @@ async function packagesNotCarried(text: Readable, debs: ReadonlyMap<string, OciD
     const why = !deb
       ? 'is not in the bundle'
       : deb.digest !== `sha256:${(fields.get('sha256') ?? '').toLowerCase()}`
-        ? `has SHA256 ${fields.get('sha256') ?? '(none)'}, the bundle's is ${deb.digest.slice(7)}`
+        ? `has SHA256 ${shown(fields.get('sha256') ?? '(none)')}, the bundle's is ${deb.digest.slice(7)}`
         : String(deb.size) !== fields.get('size')
-          ? `has Size ${fields.get('size') ?? '(none)'}, the bundle's is ${deb.size}`
+          ? `has Size ${shown(fields.get('size') ?? '(none)')}, the bundle's is ${deb.size}`
           : undefined;
-    if (why && count++ < 20) bad.push(`${fields.get('package') ?? '?'}: ${JSON.stringify(file)} ${why}`);
+    if (why && count++ < 20) bad.push(`${shown(fields.get('package') ?? '?')}: ${JSON.stringify(shown(file))} ${why}`);
   }
   return { count, details: count > bad.length ? [...bad, `… and ${count - bad.length} more`] : bad };
 }
