@@ -254,6 +254,10 @@ function counts(p: PhaseState): string {
   return `${p.itemsDone + p.failed}/${p.items} done`;
 }
 
+function failedText(p: PhaseState): string {
+  return p.failed ? ` (${p.failed} failed)` : '';
+}
+
 function lineRenderer(stream: NodeJS.WritableStream, now: () => number): Renderer {
   const lastSummary = new WeakMap<PhaseState, number>();
   const prefix = (p: PhaseState) => (p.name ? `${p.name}: ` : '');
@@ -268,13 +272,14 @@ function lineRenderer(stream: NodeJS.WritableStream, now: () => number): Rendere
       const t = now();
       if (t - (lastSummary.get(p) ?? 0) < SUMMARY_EVERY_MS) return;
       lastSummary.set(p, t);
-      stream.write(`… ${prefix(p)}${counts(p)}${p.bytes ? `, ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytes)}` : ''}\n`);
+      stream.write(`… ${prefix(p)}${counts(p)}${failedText(p)}${p.bytes ? `, ${humanBytes(p.bytesDone)} of ${humanBytes(p.bytes)}` : ''}\n`);
     },
     log(message) {
       stream.write(message + '\n');
     },
     phaseEnded(p) {
-      if (p.itemsDone + p.failed > PER_ITEM_LINES) stream.write(`${prefix(p)}${counts(p)}, ${humanBytes(p.bytesDone)}\n`);
+      // Failures are named and counted (all 60 failing is not "60/60 done"); no "0 B" for a phase that moves no bytes (lock).
+      if (p.itemsDone + p.failed > PER_ITEM_LINES) stream.write(`${prefix(p)}${counts(p)}${failedText(p)}${p.bytes || p.bytesDone ? `, ${humanBytes(p.bytesDone)}` : ''}\n`);
     },
   };
 }
@@ -369,7 +374,7 @@ function ttyRenderer(stream: NodeJS.WritableStream & { columns?: number }, now: 
       const secs = (now() - p.startedAt) / 1000;
       if (p.name || p.itemsDone + p.failed) {
         const cached = p.bytesCached ? `, ${humanBytes(p.bytesCached)} from the cache` : '';
-        stream.write(`${p.name || 'total'}: ${counts(p)}${p.failed ? ` (${p.failed} failed)` : ''}${p.bytes ? `, ${humanBytes(p.bytesDone)}${cached}` : ''} in ${humanDuration(secs)}\n`);
+        stream.write(`${p.name || 'total'}: ${counts(p)}${failedText(p)}${p.bytes ? `, ${humanBytes(p.bytesDone)}${cached}` : ''} in ${humanDuration(secs)}\n`);
       }
     },
   };

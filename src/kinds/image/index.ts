@@ -129,7 +129,7 @@ export const imageKind = {
         if (mapping.host && ref.registry === mapping.host) return { status: 'mirror' };
         if (!target.registry) return { status: 'unmapped', reason: `target ${targetFile} has no registry` };
         const entries = byRepo.get(repositoryName(ref));
-        if (!entries?.length) return { status: 'unmapped', reason: 'repository not in the lock' };
+        if (!entries?.length) return { status: 'unmapped', reason: repositoryMissReason(ref, typeof input === 'string' ? input : undefined, byRepo) };
         let stored: string | undefined;
         if (ref.digest) {
           const hit = entries.find((e) => e.digest === ref.digest || e.storedDigest === ref.digest);
@@ -137,7 +137,7 @@ export const imageKind = {
           stored = hit.storedDigest ?? hit.digest;
         } else if (ref.tag) {
           const hit = entries.find((e) => parseImageReference(e.ref).tag === ref.tag);
-          if (!hit) return { status: 'unmapped', reason: `tag ${ref.tag} not in the lock` };
+          if (!hit) return { status: 'unmapped', reason: tagMissReason(ref, ref.tag, byRepo) };
         }
         const mapped = mapImage(ref, mapping, stored);
         const { host, pathPrefix } = registryMirrorFor(ref.registry, mapping);
@@ -155,3 +155,31 @@ export const imageKind = {
     },
   },
 } satisfies KindModule<ImageSpec, ImageLock, ImageRef, Extract<MirrorPlace, { facet: 'registry' }>>;
+
+/**
+ * Why a reference's repository is not in the lock, naming what a short name normalized to
+ * (`redis` is docker.io/library/redis, not bitnami/redis) and the locked repositories with the
+ * same last path component, when either tells the user more than the bare fact.
+ */
+function repositoryMissReason(ref: ImageReference, written: string | undefined, byRepo: ReadonlyMap<string, unknown>): string {
+  const name = repositoryName(ref);
+  const similar = sameLastComponent(name, byRepo.keys());
+  const shortened = written !== undefined && !written.startsWith(name);
+  if (!shortened && !similar.length) return 'repository not in the lock';
+  const shown = similar.slice(0, 3).join(', ') + (similar.length > 3 ? `, and ${similar.length - 3} more` : '');
+  return `repository ${name} not in the lock${similar.length ? `; the lock has ${shown}` : ''}`;
+}
+
+/** Locked repositories other than `name` whose last path component is the same (`docker.io/bitnami/redis` for `redis`). */
+function sameLastComponent(name: string, repos: Iterable<string>): string[] {
+  const last = (r: string) => r.slice(r.lastIndexOf('/') + 1);
+  return [...repos].filter((k) => k !== name && last(k) === last(name)).sort();
+}
+
+/** A tag missing from a repository, naming the same-named repository that does hold it (`redis:7.2.5` when the lock has bitnami/redis:7.2.5). */
+function tagMissReason(ref: ImageReference, tag: string, byRepo: ReadonlyMap<string, ImageLock[]>): string {
+  const name = repositoryName(ref);
+  const holders = sameLastComponent(name, byRepo.keys()).filter((k) => byRepo.get(k)!.some((e) => parseImageReference(e.ref).tag === tag));
+  if (!holders.length) return `tag ${tag} not in the lock`;
+  return `tag ${tag} not in the lock for ${name}; the lock has ${holders.map((h) => `${h}:${tag}`).join(', ')}`;
+}
