@@ -129,7 +129,7 @@ export const imageKind = {
         if (mapping.host && ref.registry === mapping.host) return { status: 'mirror' };
         if (!target.registry) return { status: 'unmapped', reason: `target ${targetFile} has no registry` };
         const entries = byRepo.get(repositoryName(ref));
-        if (!entries?.length) return { status: 'unmapped', reason: repositoryMissReason(ref, typeof input === 'string' ? input : undefined, byRepo) };
+        if (!entries?.length) return { status: 'unmapped', reason: repositoryMissReason(ref, byRepo) };
         let stored: string | undefined;
         if (ref.digest) {
           const hit = entries.find((e) => e.digest === ref.digest || e.storedDigest === ref.digest);
@@ -157,17 +157,16 @@ export const imageKind = {
 } satisfies KindModule<ImageSpec, ImageLock, ImageRef, Extract<MirrorPlace, { facet: 'registry' }>>;
 
 /**
- * Why a reference's repository is not in the lock, naming what a short name normalized to
- * (`redis` is docker.io/library/redis, not bitnami/redis) and the locked repositories with the
- * same last path component, when either tells the user more than the bare fact.
+ * Why a reference's repository is not in the lock, naming the repository and the locked ones with
+ * the same last path component when there are any (`redis` is docker.io/library/redis, and the
+ * lock has docker.io/bitnami/redis): a short name's normalization is what misleads.
  */
-function repositoryMissReason(ref: ImageReference, written: string | undefined, byRepo: ReadonlyMap<string, unknown>): string {
+function repositoryMissReason(ref: ImageReference, byRepo: ReadonlyMap<string, unknown>): string {
   const name = repositoryName(ref);
   const similar = sameLastComponent(name, byRepo.keys());
-  const shortened = written !== undefined && !written.startsWith(name);
-  if (!shortened && !similar.length) return 'repository not in the lock';
+  if (!similar.length) return 'repository not in the lock';
   const shown = similar.slice(0, 3).join(', ') + (similar.length > 3 ? `, and ${similar.length - 3} more` : '');
-  return `repository ${name} not in the lock${similar.length ? `; the lock has ${shown}` : ''}`;
+  return `repository ${name} not in the lock; the lock has ${shown}`;
 }
 
 /** Locked repositories other than `name` whose last path component is the same (`docker.io/bitnami/redis` for `redis`). */
