@@ -107,3 +107,13 @@ describe('a disk that cannot take the bundle or the import', () => {
     clean(r.stderr);
   });
 });
+
+describe('probe --proxy', () => {
+  it('a URL that only parses by reading a typo as a path is refused, not probed as http:80', async () => {
+    const r = await runFerry(['probe', manifest, '--proxy', 'http//proxy.example:3128']);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/^error: --proxy http: not a proxy URL \(it has a path or a space: "\/\/proxy\.example:3128"\)\nhint: A proxy is a URL such as/m);
+    expect(r.stdout).toBe('');
+    clean(r.stderr);
+  });
+});
