@@ -7,7 +7,40 @@ import { useColor } from '../ui/output.js';
  * from outside (a bundle's names, a registry's error body, a manifest's values): control
  * characters are escaped here, once; a detail's lines are escaped one by one and indented under it.
  */
+/** What the system said, in words, for the errors a machine (not ferry) causes: a full disk, a read-only mount. */
+const SYSTEM_PROBLEMS: Record<string, { reason: string; hint: string }> = {
+  ENOSPC: { reason: 'no space left on the device', hint: 'Free space on the disk ferry writes to (the -o bundle, the target\'s directories, or the download cache) and run again; `bundle create` keeps <bundle>.partial and resumes from it.' },
+  EDQUOT: { reason: 'disk quota exceeded', hint: 'Free space within your quota (or write elsewhere) and run again.' },
+  EROFS: { reason: 'read-only file system', hint: 'Write to a place on a writable file system (-o, the target\'s directories, --cache-dir).' },
+  EACCES: { reason: 'permission denied', hint: 'Check the permissions of that path and its directories for this user, or write elsewhere.' },
+  EPERM: { reason: 'operation not permitted', hint: 'Check the permissions of that path and its directories for this user, or write elsewhere.' },
+  EISDIR: { reason: 'is a directory', hint: 'Name a file there, not a directory.' },
+  ENOTDIR: { reason: 'a part of the path is a file, not a directory', hint: 'Check the path.' },
+  EEXIST: { reason: 'a file is in the way', hint: 'A file stands where ferry needs a directory (or the reverse); check the path.' },
+  EMFILE: { reason: 'too many open files', hint: 'Raise the open-files limit (ulimit -n) or lower --concurrency, and run again.' },
+  EIO: { reason: 'input/output error', hint: 'The disk or device failed; check it (dmesg) and run again.' },
+};
+
+/**
+ * An error from the operating system (a full disk, a read-only file system, permissions) is not
+ * a bug in ferry: said as the place and what the system said, with what to do, exit 1.
+ */
+function systemProblem(err: unknown): FerryError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  const known = e && typeof e.code === 'string' ? SYSTEM_PROBLEMS[e.code] : undefined;
+  if (!known) return undefined;
+  const dest = (e as { dest?: string }).dest;
+  const place = e!.path ? `${e!.path}${dest ? ` -> ${dest}` : ''}: ` : '';
+  const op = e!.syscall ? `cannot ${e!.syscall}: ` : '';
+  return new FerryError('INTERNAL', `${place}${op}${known.reason}`, { hint: known.hint, cause: err });
+}
+
 export function reportError(err: unknown, debug: boolean): number {
+  const sys = err instanceof FerryError ? undefined : systemProblem(err);
+  if (sys) {
+    reportError(sys, debug);
+    return exitCodeFor(sys);
+  }
   const red = (s: string) => (useColor() ? `\x1b[31m${s}\x1b[0m` : s);
   const write = (s: string) => process.stderr.write(escapeControls(s));
   if (err instanceof FerryError) {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { access, constants as fsc, readFile, stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
@@ -153,6 +153,31 @@ async function lockFileDigest(file: string): Promise<string> {
   return digest;
 }
 
+/**
+ * `-o` must name a file in a directory ferry can write, said before anything is fetched (not an
+ * fs error after minutes of downloading). A directory that does not exist yet is created later.
+ */
+async function checkOutputPlace(output: string): Promise<void> {
+  const usage = (why: string, hint: string) => new FerryError('USAGE', `-o ${output}: ${why}`, { hint });
+  const st = await stat(output).catch(() => undefined);
+  if (st?.isDirectory()) throw usage('is a directory, not a bundle file', `Name the bundle file, e.g. -o ${path.join(output, 'bundle.ferry.tar')}.`);
+  // The nearest part of the path that exists must be a directory this user may write in.
+  let dir = path.dirname(output);
+  for (;;) {
+    const d = await stat(dir).catch((e: NodeJS.ErrnoException) => e);
+    if (!(d instanceof Error)) {
+      if (!d.isDirectory()) throw usage(`${dir} is a file, not a directory`, 'Check the path given to -o.');
+      break;
+    }
+    if (d.code !== 'ENOENT' || path.dirname(dir) === dir) break;
+    dir = path.dirname(dir);
+  }
+  await access(dir, fsc.W_OK).catch((e: NodeJS.ErrnoException) => {
+    const why = e.code === 'EROFS' ? 'read-only file system' : e.code === 'EACCES' || e.code === 'EPERM' ? 'permission denied' : e.message;
+    throw usage(`cannot write in ${dir}: ${why}`, 'Write the bundle to a directory this user can write in (-o).');
+  });
+}
+
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -162,6 +187,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const existing = await holdYoung(() => readLock(lockFile));
   const output = path.resolve(cwd, opts.output);
+  await checkOutputPlace(output);
   const net = createNetContext(opts);
   const warnings: string[] = [];
   let hashes: HashThreads | undefined;

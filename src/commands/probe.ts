@@ -30,10 +30,24 @@ export interface ProbeOptions {
  */
 export async function probeCommand(manifestFile: string, opts: ProbeOptions): Promise<ProbeReport> {
   // Proxy URLs are checked before anything is read: a typo is a usage error, not a silent "no proxy".
-  const proxies = [...(opts.proxies ?? []).map((p) => parseProxyUrl(p, '--proxy')), ...(opts.envProxy === false ? [] : environmentProxies(opts.env ?? process.env))];
+  const proxies = [...(opts.proxies ?? []).map(parseProxyOption), ...(opts.envProxy === false ? [] : environmentProxies(opts.env ?? process.env))];
   const model = buildConnectionModel(await loadManifest(path.resolve(opts.cwd ?? process.cwd(), manifestFile)));
   if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
     throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
   }
   return probe(model, { manifestFile, timeoutMs: opts.timeoutMs, concurrency: opts.concurrency, zone: opts.zone, deps: opts.deps, proxies, resetMeansBlocked: opts.resetMeansBlocked });
+}
+
+/**
+ * `--proxy` as typed: a URL that parses only by reading part of it as a path (`http//proxy:3128`,
+ * a space in it) is a typo, not a proxy at `http:80`. Named by host:port only (it may carry a password).
+ */
+function parseProxyOption(value: string) {
+  const spec = parseProxyUrl(value, '--proxy');
+  let u: URL | undefined;
+  try { u = new URL(value.includes('://') ? value : `http://${value}`); } catch { u = undefined; }
+  if (/\s/.test(value) || (u && u.pathname !== '/' && u.pathname !== '')) {
+    throw new FerryError('USAGE', `--proxy ${u ? `${u.hostname}${u.port ? `:${u.port}` : ''}` : ''}: not a proxy URL (it has a path or a space: ${JSON.stringify(u?.pathname ?? '')})`, { hint: 'A proxy is a URL such as http://proxy.example:3128 (user and password URL-encoded), with nothing after the port.' });
+  }
+  return spec;
 }
