@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { reportError } from './run.js';
+import { partialsInProgress } from '../store/direct-pack.js';
+import { escapeControls } from '../ui/escape.js';
 import { registerCommands } from './commands.js';
 import { applyCliConventions } from './common.js';
 
@@ -24,8 +26,29 @@ function quietOnClosedPipe(): void {
   }
 }
 
+/**
+ * Ctrl-C (SIGINT) or SIGTERM: stop at once, as the signal would, with the exit code a shell
+ * reports for it (130, 143), after one line naming the partial bundle kept for the next run.
+ * A command with its own handling (`serve` shuts down gracefully) adds its listener and wins.
+ */
+let signalsHandled = false;
+function stopOnSignal(): void {
+  if (signalsHandled) return;
+  signalsHandled = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
+      for (const partial of partialsInProgress()) {
+        process.stderr.write(escapeControls(`interrupted: what was written is kept in ${partial} (and its journal ${partial}.json); the same command run again continues from there.\n`));
+      }
+      process.exit(code);
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   quietOnClosedPipe();
+  stopOnSignal();
   const program = new Command();
   program
     .name('ferry')

@@ -68,11 +68,28 @@ export function isTransient(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let sayRetry: ((msg: string) => void) | undefined;
+/**
+ * Where a retry is said when the caller passed no onRetry of its own (a registry client built
+ * before the command's progress): a command sets its progress log here. Returns the previous one.
+ */
+export function sayRetriesTo(fn: ((msg: string) => void) | undefined): ((msg: string) => void) | undefined {
+  const previous = sayRetry;
+  sayRetry = fn;
+  return previous;
+}
+
 /**
  * Run `fn` under the policy. `fn` receives the attempt number; a resumable download reads how
  * far it got from its own state, so each attempt continues with Range rather than starting over.
  */
 export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY, onRetry?: (msg: string) => void): Promise<T> {
+  const say = (msg: string) => (onRetry ?? sayRetry)?.(msg);
+  // An error that names what failed already is not prefixed with it twice.
+  const about = (err: unknown) => {
+    const m = (err as Error).message;
+    return m.startsWith(what) ? m : `${what}: ${m}`;
+  };
   return pRetry(
     async (attempt) => {
       try {
@@ -84,10 +101,10 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
           if (after > policy.maxRetryAfterMs) {
             throw new AbortError(new FerryError('NETWORK', `${what}: server asked to retry after ${Math.round(after / 1000)} s, longer than ferry waits`, { cause: err, hint: 'Try again later.' }));
           }
-          onRetry?.(`${what}: ${(err as Error).message}; waiting ${Math.ceil(after / 1000)} s as the server asked`);
+          say(`${about(err)}; waiting ${Math.ceil(after / 1000)} s as the server asked`);
           await sleep(after);
-        } else {
-          onRetry?.(`${what}: ${(err as Error).message}; retrying`);
+        } else if (attempt <= policy.retries) {
+          say(`${about(err)}; retrying (attempt ${attempt + 1} of ${policy.retries + 1})`);
         }
         throw err;
       }
@@ -102,7 +119,7 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
   ).catch((err: unknown) => {
     if (err instanceof FerryError) throw err;
     if (isTransient(err)) {
-      throw new FerryError('NETWORK', `${what}: ${(err as Error).message} (gave up after ${policy.retries + 1} attempts)`, {
+      throw new FerryError('NETWORK', `${about(err)} (gave up after ${policy.retries + 1} attempts)`, {
         cause: err,
         hint: 'Check the network path to the registry or host, then run the command again: what already arrived (downloads, blobs on the target) is not fetched or sent again.',
       });

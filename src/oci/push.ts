@@ -146,7 +146,13 @@ export async function mountBlob(t: RegistryTransport, repo: RepoRef, digest: str
  * PATCHes (large ones) that resume from the registry's reported Range after a failure.
  */
 export async function pushBlob(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt, opts: { mountFrom?: string[]; chunkSize?: number } = {}): Promise<PushResult> {
-  const existing = await blobSize(t, repo, desc.digest);
+  const existing = await blobSize(t, repo, desc.digest).catch((err: unknown) => {
+    // The HEAD asks with pull rights, but it is a push that was refused: say so.
+    if (err instanceof FerryError && err.code === 'AUTH' && !err.hint?.startsWith('Log in')) {
+      throw new FerryError('AUTH', err.message, { hint: `The account may not push to ${repoLabel(repo)}; check its permissions, or log in as one that may (\`docker login ${repo.registry}\`).`, details: err.details, cause: err });
+    }
+    throw err;
+  });
   if (existing === desc.size) return 'exists';
   for (const from of opts.mountFrom ?? []) {
     if (await mountBlob(t, repo, desc.digest, from)) return 'mounted';
@@ -160,6 +166,12 @@ export async function pushBlob(t: RegistryTransport, repo: RepoRef, desc: BlobDe
 async function startUpload(t: RegistryTransport, repo: RepoRef, ctx: SendContext, what: string): Promise<string> {
   const start = `/v2/${repo.repository}/blobs/uploads/`;
   const res = await t.send(ctx, 'POST', start, { headers: { 'content-length': '0' } });
+  if (res.status === 404 && !headerValue(res.headers, 'docker-distribution-api-version')) {
+    await discard(res.body);
+    throw new FerryError('NOT_FOUND', `${what}: ${repo.registry} answered HTTP 404 to POST ${start} (no upload URL for ${repo.repository})`, {
+      hint: `Check that the URL names a container registry that accepts pushes to ${repo.repository} (a web server, a pull-through cache or a read-only mirror answers so).`,
+    });
+  }
   if (res.status !== 202) await t.fail(res, `${what}: start upload`, ctx);
   await discard(res.body);
   const loc = headerValue(res.headers, 'location');

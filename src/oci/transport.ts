@@ -208,6 +208,12 @@ export class RegistryTransport {
     if (res.status === 404 || codes.some((c) => c.endsWith('_UNKNOWN'))) {
       throw new FerryError('NOT_FOUND', `${what}: not found on ${ctx.registry}${suffix}`, { hint: 'Check the repository name, tag or digest.' });
     }
+    if (res.status === 501 || res.status === 405) {
+      // Not a transient failure: the server does not implement this part of the registry API.
+      throw new FerryError('NETWORK', `${what}: ${ctx.registry} answered HTTP ${res.status} (${res.status === 501 ? 'not implemented' : 'method not allowed'})${suffix}`, {
+        hint: `${ctx.registry} does not answer the registry API here: check that the URL names a container registry (oci://host[:port]/repository:tag).`,
+      });
+    }
     if (res.status === 429 || res.status >= 500) {
       throw new RetryableError(`${what}: HTTP ${res.status}${suffix}`, { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
     }

@@ -105,6 +105,12 @@ export interface DirectWriteOptions {
 
 export const journalOf = (output: string) => `${output}.partial.json`;
 
+/** Partial outputs being written now: what an interrupt (Ctrl-C, SIGTERM) leaves for the next run. */
+const writing = new Set<string>();
+export function partialsInProgress(): string[] {
+  return [...writing];
+}
+
 /** The plan's identity: where each blob lies. Equal plans can reuse each other's partial output. */
 function planKey(layout: BundleLayout): string {
   const h = createHash('sha256').update(`ferry direct pack v1 ${layout.size}\n`);
@@ -147,6 +153,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await fh.truncate(layout.size);
     await writeFile(journalOf(output), `plan ${key}\n`);
   }
+  writing.add(partial);
   const out: Out = { fh, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
   const hashes = opts.hashes ?? new HashThreads();
@@ -229,6 +236,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await fh.close().catch(() => undefined);
     throw withResumeHint(err, partial);
   } finally {
+    writing.delete(partial);
     if (!opts.hashes) await hashes.close();
   }
   await fh.close();
