@@ -239,3 +239,57 @@ describe('Ctrl-C and SIGTERM during bundle create', () => {
     });
   }
 });
+
+describe('import into a registry target that refuses', () => {
+  let imageBundle: string;
+  let stopUpstream: () => Promise<void>;
+
+  beforeAll(async () => {
+    const { seedImages } = await import('../support/images.js');
+    const upstream = await startRegistry({ mode: 'http' });
+    stopUpstream = () => upstream.stop();
+    const seeded = await seedImages(upstream);
+    const dir = path.join(work, 'images');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: imgs }', 'images:', `  - ref: ${seeded.refs.base}`, ''].join('\n'));
+    imageBundle = path.join(dir, 'imgs.ferry.tar');
+    const r = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', imageBundle], { cwd: dir, env: env(dir) });
+    expect(r.code, r.stderr).toBe(0);
+  });
+
+  afterAll(async () => {
+    await stopUpstream?.();
+  });
+
+  async function target(host: string): Promise<string> {
+    const file = path.join(work, `target-${host.replace(/[^0-9]/g, '')}.yaml`);
+    await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: http://${host}\n  prefix: mirror\n`);
+    return file;
+  }
+
+  it('501: fails at once, not retried', async () => {
+    const srv = await refusing(501);
+    try {
+      const r = await runFerry(['import', imageBundle, '--target', await target(srv.host)], { env: { ...env(work), FERRY_RETRIES: '5', FERRY_RETRY_MIN_MS: '1000' } });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('answered HTTP 501');
+      expect(r.stderr).toContain(srv.host);
+      expect(r.stderr).not.toContain('retrying');
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it('503: retried a bounded number of times, each retry said', async () => {
+    const srv = await refusing(503, { only: (req) => req.method !== 'GET' || req.url !== '/v2/' });
+    try {
+      const r = await runFerry(['import', imageBundle, '--target', await target(srv.host)], { env: env(work) });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain('retrying (attempt 2 of 3)');
+      expect(r.stderr).toContain('HTTP 503');
+      expect(r.stderr).toContain(srv.host);
+    } finally {
+      await srv.close();
+    }
+  });
+});
