@@ -190,9 +190,19 @@ async function pushMonolithic(t: RegistryTransport, repo: RepoRef, desc: BlobDes
       body,
       maxRedirects: 0,
     });
+    if (res.status === 404) throw await sessionGone(res, what);
     if (res.status !== 201 && res.status !== 204) await t.fail(res, what, ctx);
     await discard(res.body);
   });
+}
+
+/**
+ * A 404 on an upload session's own URL (PATCH, PUT): the registry no longer knows the session
+ * (expired, or lost with a registry restart). Retried, under the one policy, from a new session.
+ */
+async function sessionGone(res: { body: Readable }, what: string): Promise<RetryableError> {
+  await discard(res.body);
+  return new RetryableError(`${what}: the registry no longer knows the upload session (HTTP 404); starting a new one`);
 }
 
 /** Where an upload session stands: the next byte the registry expects, or undefined when the session is gone. */
@@ -247,6 +257,10 @@ async function pushChunked(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, 
             location = undefined;
             throw new RetryableError(`${what}: registry rejected range ${offset}-${end}`);
           }
+          if (res.status === 404) {
+            location = undefined;
+            throw await sessionGone(res, what);
+          }
           if (res.status !== 202 && res.status !== 204) await t.fail(res, what, ctx);
           await discard(res.body);
           const loc = headerValue(res.headers, 'location');
@@ -255,10 +269,11 @@ async function pushChunked(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, 
           offset = range ? rangeEnd(range) : end + 1;
         }
         const res = await t.send(ctx, 'PUT', appendQuery(location, 'digest', desc.digest), { headers: { 'content-length': '0' }, body: Buffer.alloc(0), maxRedirects: 0 });
-        if (res.status !== 201 && res.status !== 204) {
-          if (res.status === 404) location = undefined;
-          await t.fail(res, what, ctx);
+        if (res.status === 404) {
+          location = undefined;
+          throw await sessionGone(res, what);
         }
+        if (res.status !== 201 && res.status !== 204) await t.fail(res, what, ctx);
         await discard(res.body);
       } catch (err) {
         // Where the stream stands after a failed chunk is unknown: the next attempt reopens it.

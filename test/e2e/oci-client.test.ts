@@ -351,6 +351,29 @@ describe('RegistryClient through a fault-injecting proxy', () => {
     expect(await servedBlobDigest(reg, 'faults/chunked', desc.digest)).toBe(desc.digest);
   });
 
+  it('an upload session the registry forgot (404 on a PATCH, or on the monolithic PUT) is started again, not a failure', async () => {
+    proxy.clearRules();
+    proxy.requests.length = 0;
+    const bytes = await readAll(pseudoRandomStream(2 * 1024 * 1024 + 9, 'forgotten-session'));
+    const desc = { digest: sha256(bytes), size: bytes.length };
+    proxy.addRule({ method: 'PATCH', path: /\/v2\/faults\/forgotten\/blobs\/uploads\//, action: { kind: 'status', status: 404 }, skip: 1, times: 1 });
+    const { client, http } = clientFor(reg, { home });
+    const r = await client.pushBlob({ registry: proxy.host, repository: 'faults/forgotten' }, desc, async (start) => Readable.from([bytes.subarray(start)]), { chunkSize: 1024 * 1024 });
+    expect(r).toBe('uploaded');
+    const after404 = proxy.requests.slice(proxy.requests.findIndex((x) => x.status === 404 && x.method === 'PATCH') + 1);
+    expect(after404[0]).toMatchObject({ method: 'POST', status: 202 });
+    expect(await servedBlobDigest(reg, 'faults/forgotten', desc.digest)).toBe(desc.digest);
+
+    // Monolithic (small): the PUT answered 404 once.
+    const small = Buffer.from('a small blob whose session was forgotten');
+    const sdesc = { digest: sha256(small), size: small.length };
+    proxy.clearRules();
+    proxy.addRule({ method: 'PUT', path: /\/v2\/faults\/forgotten\/blobs\/uploads\//, action: { kind: 'status', status: 404 }, times: 1 });
+    expect(await client.pushBlob({ registry: proxy.host, repository: 'faults/forgotten' }, sdesc, async (start) => Readable.from([small.subarray(start)]))).toBe('uploaded');
+    await http.close();
+    expect(await servedBlobDigest(reg, 'faults/forgotten', sdesc.digest)).toBe(sdesc.digest);
+  });
+
   it('recovers a chunked upload whose PATCH reached the registry but whose answer was lost', async () => {
     proxy.clearRules();
     proxy.requests.length = 0;
