@@ -2,11 +2,6 @@ import { FerryError, exitCodeFor } from '../errors.js';
 import { escapeControls, escapeLine } from '../ui/escape.js';
 import { useColor } from '../ui/output.js';
 
-/**
- * The one boundary that turns errors into a short message and an exit code. Messages carry text
- * from outside (a bundle's names, a registry's error body, a manifest's values): control
- * characters are escaped here, once; a detail's lines are escaped one by one and indented under it.
- */
 /** What the system said, in words, for the errors a machine (not ferry) causes: a full disk, a read-only mount. */
 const SYSTEM_PROBLEMS: Record<string, { reason: string; hint: string }> = {
   ENOSPC: { reason: 'no space left on the device', hint: 'Free space on the disk ferry writes to (the -o bundle, the target\'s directories, or the download cache) and run again; `bundle create` keeps <bundle>.partial and resumes from it.' },
@@ -35,6 +30,11 @@ function systemProblem(err: unknown): FerryError | undefined {
   return new FerryError('INTERNAL', `${place}${op}${known.reason}`, { hint: known.hint, cause: err });
 }
 
+/**
+ * The one boundary that turns errors into a short message and an exit code. Messages carry text
+ * from outside (a bundle's names, a registry's error body, a manifest's values): control
+ * characters are escaped here, once; a detail's lines are escaped one by one and indented under it.
+ */
 export function reportError(err: unknown, debug: boolean): number {
   const sys = err instanceof FerryError ? undefined : systemProblem(err);
   if (sys) {
