@@ -203,12 +203,13 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
       if (reused.has(b.blob.digest)) {
         reusedBytes += b.blob.size;
         // A small one the cache keeps too (its earlier run was killed before or after keeping
-        // it): kept now from the partial output, whose range was just re-hashed.
+        // it): kept now from the partial output, whose range hashRanges just verified (the file
+        // is this process's, under its pid lock; the store checks the digest again as it writes).
         const origin = opts.origin(b.blob);
         if (origin.from === 'network' && origin.deferred.keep) {
           const bytes = Buffer.alloc(b.blob.size);
-          await fh.read(bytes, 0, b.blob.size, b.pos);
-          if (`sha256:${createHash('sha256').update(bytes).digest('hex')}` === b.blob.digest) await origin.deferred.keep(bytes);
+          const { bytesRead } = await fh.read(bytes, 0, b.blob.size, b.pos);
+          if (bytesRead === b.blob.size) await origin.deferred.keep(bytes);
         }
         opts.onBlobBytes?.(b.blob, b.blob.size, true);
         opts.onBlobDone?.(b.blob);
