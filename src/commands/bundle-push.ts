@@ -4,7 +4,6 @@ import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
-import { sayRetriesTo } from '../net/retry.js';
 import { createNetContext, type NetOptions } from '../oci/context.js';
 import { MT, sniffMediaType, type OciDescriptor } from '../oci/media-types.js';
 import { digestOf } from '../store/blob-store.js';
@@ -50,9 +49,8 @@ const BLOB_NAME = /^blobs\/sha256\/([a-f0-9]{64})$/;
 export async function pushBundle(tarPath: string, url: string, opts: PushBundleOptions): Promise<PushBundleResult> {
   const { repo, reference } = parseOciUrl(url, { needTag: true });
   const reader = await BundleReader.open(tarPath);
-  const net = createNetContext(opts);
   // A registry answering 5xx is retried: the progress says so, each time.
-  const previousSay = sayRetriesTo((m) => opts.progress.log(m));
+  const net = createNetContext({ ...opts, onRetry: (m) => opts.progress.log(m) });
   try {
     await reader.info();
     const index = await reader.readIndex();
@@ -133,7 +131,6 @@ export async function pushBundle(tarPath: string, url: string, opts: PushBundleO
     task.finish('pushed');
     return { bundle: reader.path, reference: url, digest, tarDigest, blobs: blobFiles.length, uploaded, bytes: total };
   } finally {
-    sayRetriesTo(previousSay);
     await reader.close();
     await net.close();
   }

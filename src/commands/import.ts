@@ -132,7 +132,8 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
 
   const threads = onePass ? early : undefined;
   const source = await openBundleSource(bundle, opts);
-  const { target, net } = connectTarget(resolved, opts);
+  // A target registry answering 5xx is retried: the import's progress says so, each time.
+  const { target, net } = connectTarget(resolved, { ...opts, onRetry: (m) => opts.progress.log(m) });
   const results: ImportResult[] = [];
   const warnings: string[] = [];
   const hashed = new HashedReads(source, bundle, threads);

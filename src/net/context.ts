@@ -11,4 +11,6 @@ export interface NetOptions {
   certDir?: string;
   /** `--insecure-registry host`, repeatable: plain HTTP allowed for these hosts. */
   plainHttpHosts?: string[];
+  /** Where a registry request's retries are said (a command's progress log), each time. */
+  onRetry?: (message: string) => void;
 }

@@ -68,23 +68,12 @@ export function isTransient(err: unknown): boolean {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let sayRetry: ((msg: string) => void) | undefined;
-/**
- * Where a retry is said when the caller passed no onRetry of its own (a registry client built
- * before the command's progress): a command sets its progress log here. Returns the previous one.
- */
-export function sayRetriesTo(fn: ((msg: string) => void) | undefined): ((msg: string) => void) | undefined {
-  const previous = sayRetry;
-  sayRetry = fn;
-  return previous;
-}
-
 /**
  * Run `fn` under the policy. `fn` receives the attempt number; a resumable download reads how
  * far it got from its own state, so each attempt continues with Range rather than starting over.
  */
 export async function withRetry<T>(what: string, fn: (attempt: number) => Promise<T>, policy: RetryPolicy = DEFAULT_RETRY, onRetry?: (msg: string) => void): Promise<T> {
-  const say = (msg: string) => (onRetry ?? sayRetry)?.(msg);
+  const say = (msg: string) => onRetry?.(msg);
   // An error that names what failed already is not prefixed with it twice.
   const about = (err: unknown) => {
     const m = (err as Error).message;

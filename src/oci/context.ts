@@ -34,7 +34,7 @@ export function createNetContext(opts: NetOptions = {}): NetContext {
   const plain = new Set(opts.plainHttpHosts ?? []);
   // Without --insecure-registry the client decides: HTTPS, falling back to HTTP only for a
   // loopback registry that does not speak TLS (as docker does for localhost).
-  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: plain.size ? (host) => plain.has(host) : undefined });
+  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: plain.size ? (host) => plain.has(host) : undefined, onRetry: opts.onRetry });
   return { http, registry, close: () => http.close() };
 }
 
@@ -52,6 +52,6 @@ export function createTargetNetContext(target: { registry?: TargetRegistrySettin
   // The target's certDir is for its own host only; --cert-dir and the certs.d roots still apply to any other.
   const certsD = { certDir: opts.certDir, ...(reg.certDir ? { hostCertDirs: { [url.host]: path.resolve(targetDir, reg.certDir) } } : {}) };
   const http = new HttpClient({ caFiles, certsD, insecureSkipVerify: url.protocol === 'https:' && reg.insecure, log: opts.log });
-  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: (host) => host === url.host && url.protocol === 'http:' });
+  const registry = new RegistryClient({ http, credentials: new CredentialStore(), plainHttp: (host) => host === url.host && url.protocol === 'http:', onRetry: opts.onRetry });
   return { http, registry, close: () => http.close() };
 }

@@ -1,6 +1,5 @@
 import type { Readable } from 'node:stream';
 import { keyedMutex, mapLimit } from '../net/concurrency.js';
-import { sayRetriesTo } from '../net/retry.js';
 import type { Progress } from '../ui/progress.js';
 import type { RegistryClient, RepoRef } from './client.js';
 import type { PushResult } from './push.js';
@@ -38,10 +37,7 @@ export class RegistryPushSession {
       /** Blobs of one artifact pushed side by side. */
       concurrency: number;
     },
-  ) {
-    // A target registry answering 5xx is retried: the import's progress says so, each time.
-    sayRetriesTo((m) => opts.progress.log(m));
-  }
+  ) {}
 
   /** Blobs this run uploaded or mounted into a repository (what a failed import leaves untagged). */
   get written(): number {
