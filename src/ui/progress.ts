@@ -7,7 +7,7 @@ import { escapeLine } from './escape.js';
  * fetch, pack) whose size is known before they start, or grows explicitly (`grow`), so a count
  * never runs past its total. On a TTY: one line per active artifact with bytes, rate and ETA,
  * plus a total line, redrawn in place. Off a TTY (CI logs, pipes): a line per finished artifact
- * for the first 20 of a phase, then a summary at most every 10 s. Nothing with --json or
+ * for the first 20 of a phase (every failure, always), then a summary at most every 10 s. Nothing with --json or
  * --quiet. Core code receives a Progress and never prints itself.
  */
 export interface Progress {
@@ -124,7 +124,7 @@ export interface ProgressOptions {
 
 interface Renderer {
   changed(phase: PhaseState): void;
-  itemEnded(phase: PhaseState, item: ItemState, message: string | undefined): void;
+  itemEnded(phase: PhaseState, item: ItemState, message: string | undefined, failed: boolean): void;
   log(message: string): void;
   phaseEnded(phase: PhaseState): void;
 }
@@ -198,7 +198,7 @@ export function createProgress(opts: ProgressOptions = {}): Progress {
       p.active.splice(p.active.indexOf(item), 1);
       if (failed) p.failed++;
       else p.itemsDone++;
-      renderer.itemEnded(p, item, message);
+      renderer.itemEnded(p, item, message, failed);
       renderer.changed(p);
     };
     renderer.changed(p);
@@ -263,9 +263,10 @@ function lineRenderer(stream: NodeJS.WritableStream, now: () => number): Rendere
   const prefix = (p: PhaseState) => (p.name ? `${p.name}: ` : '');
   return {
     changed() {},
-    itemEnded(p, item, message) {
+    itemEnded(p, item, message, failed) {
       const ended = p.itemsDone + p.failed;
-      if (ended <= PER_ITEM_LINES) {
+      // A failure is always named, however many went before it: a CI log must say which one.
+      if (ended <= PER_ITEM_LINES || failed) {
         if (message) stream.write(`${escapeLine(item.name)}: ${escapeLine(message)}\n`);
         return;
       }

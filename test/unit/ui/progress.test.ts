@@ -75,6 +75,22 @@ describe('progress without a terminal', () => {
     expect(lines.at(-1)).toBe('500/500 done, 500.0 KB\n');
   });
 
+  it('names every failure, even past the first twenty lines (a CI log must say which artifact failed)', () => {
+    const stream = new FakeStream(false);
+    const p = createProgress({ stream, tty: false });
+    const phase = p.phase('lock', { items: 60 });
+    for (let i = 0; i < 60; i++) {
+      const t = phase.item(`registry.example/app-${i}:1.0`);
+      if (i === 45) t.fail('manifest unknown');
+      else t.finish('sha256:' + String(i).padStart(64, '0'));
+    }
+    phase.end();
+    p.done();
+    expect(stream.text).toContain('registry.example/app-45:1.0: failed: manifest unknown\n');
+    expect(stream.text).not.toContain('app-30:1.0');
+    expect(stream.text.trimEnd().split('\n').at(-1)).toBe('lock: 60/60 done (1 failed)');
+  });
+
   it('counts against totals known up front: never more done than the total, in items or bytes', () => {
     const out = new FakeStream(false);
     let t = 0;
