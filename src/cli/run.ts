@@ -1,3 +1,5 @@
+import { accessSync, constants, statSync } from 'node:fs';
+import path from 'node:path';
 import { FerryError, exitCodeFor } from '../errors.js';
 import { escapeControls, escapeLine } from '../ui/escape.js';
 import { useColor } from '../ui/output.js';
@@ -22,12 +24,34 @@ const SYSTEM_PROBLEMS: Record<string, { reason: string; hint: string }> = {
  */
 function systemProblem(err: unknown): FerryError | undefined {
   const e = err as NodeJS.ErrnoException | undefined;
-  const known = e && typeof e.code === 'string' ? SYSTEM_PROBLEMS[e.code] : undefined;
+  const code = e?.code === 'ENOENT' && e.syscall === 'mkdir' && e.path ? whyNoDirectory(e.path) : e?.code;
+  const known = e && typeof code === 'string' ? SYSTEM_PROBLEMS[code] : undefined;
   if (!known) return undefined;
   const dest = (e as { dest?: string }).dest;
   const place = e!.path ? `${e!.path}${dest ? ` -> ${dest}` : ''}: ` : '';
   const op = e!.syscall ? `cannot ${e!.syscall}: ` : '';
   return new FerryError('INTERNAL', `${place}${op}${known.reason}`, { hint: known.hint, cause: err });
+}
+
+/**
+ * A recursive mkdir says ENOENT when a directory on the way cannot be made (on a read-only mount,
+ * for one): the nearest existing ancestor says why (EROFS, EACCES), or it is a real ENOENT.
+ */
+function whyNoDirectory(dir: string): string {
+  for (let d = path.dirname(dir), prev = dir; d !== prev; prev = d, d = path.dirname(d)) {
+    try {
+      if (!statSync(d).isDirectory()) return 'ENOTDIR';
+    } catch {
+      continue;
+    }
+    try {
+      accessSync(d, constants.W_OK);
+      return 'ENOENT';
+    } catch (err) {
+      return (err as NodeJS.ErrnoException).code ?? 'ENOENT';
+    }
+  }
+  return 'ENOENT';
 }
 
 /**

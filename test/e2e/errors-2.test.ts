@@ -106,6 +106,17 @@ describe('a disk that cannot take the bundle or the import', () => {
     expect(r.stderr).toMatch(/no space left on the device\nhint: /);
     clean(r.stderr);
   });
+
+  it('import into a files directory to be made on a read-only mount: "read-only file system", not "unexpected error"', async () => {
+    const bundle = path.join(work, 'ok.tar');
+    if ((await runFerry(['bundle', 'verify', bundle])).code !== 0) expect((await runFerry(['bundle', 'create', manifest, '-o', bundle])).code).toBe(0);
+    const target = path.join(work, 'ro-target.yaml');
+    await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata:\n  name: ro\nfiles:\n  dir: ${ro()}/files/site\n  baseUrl: http://files.example/\n`);
+    const r = await runFerry(['import', bundle, '-t', target]);
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/ro-mount\/files: cannot mkdir: read-only file system\nhint: Write to a place on a writable file system/);
+    clean(r.stderr);
+  });
 });
 
 describe('probe --proxy', () => {
