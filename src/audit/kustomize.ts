@@ -17,6 +17,9 @@ export interface ImageOverride {
   digest?: string;
 }
 
+/** The container lists kustomize's image transformer visits (at any depth): not `ephemeralContainers`. */
+export const KUSTOMIZE_CONTAINER_LISTS: ReadonlySet<string> = new Set(['containers', 'initContainers']);
+
 /** kustomize reads `kustomization.yaml`, `kustomization.yml` or `Kustomization`; apiVersion and kind are optional there. */
 export function isKustomizationFile(file: string): boolean {
   return /^(?:kustomization\.ya?ml|Kustomization)$/.test(path.basename(file));

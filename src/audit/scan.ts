@@ -485,7 +485,7 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
   }
   if (!scopes.size) return;
   for (const r of references) {
-    if (r.kind !== 'image' || !r.keyPath || r.provenance || !containerImagePath(r.keyPath)) continue;
+    if (r.kind !== 'image' || !r.keyPath || r.provenance || !/(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/.test(r.keyPath)) continue;
     const hit = scopes.find(r.file, r.value);
     if (!hit) continue;
     const pulled = overriddenImage(r.value, hit.override);

@@ -4,7 +4,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Node as Ya
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
-import { imageOverrides, isKustomization, isKustomizationFile, KustomizeScopes, overriddenImage } from '../audit/kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, overriddenImage } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
@@ -197,7 +197,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
       return;
     }
-    const kust = custom ? undefined : scopes?.find(file, value);
+    const kust = info.container && KUSTOMIZE_CONTAINER_LISTS.has(info.container) ? scopes?.find(file, value) : undefined;
     if (kust) {
       const pulled = overriddenImage(value, kust.override);
       let look;
