@@ -6,6 +6,7 @@ import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
+import { imageOverrides, isKustomization, isKustomizationFile, KustomizeScopes, overriddenImage } from './kustomize.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -310,7 +311,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   };
   for (const doc of docList) {
     if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
-    kustomization = isMap(doc.contents) && doc.contents.items.some((p) => isScalar(p.key) && p.key.value === 'kind' && isScalar(p.value) && p.value.value === 'Kustomization');
+    const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
+    kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
     visit(doc.contents, '');
   }
 }
@@ -467,6 +469,32 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
   }
 }
 
+/**
+ * A container image a kustomization of the scan overrides is pulled as the override says
+ * (`kubectl kustomize`, Argo CD): that is the reference audited, at the resource's line, with the
+ * override named. Without this a base's `nginx:1.24` that the overlay pins to a carried (and
+ * rewritten) `1.25` would be reported as going out, and a pinned image not carried would not.
+ */
+function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]): void {
+  const scopes = new KustomizeScopes();
+  for (const f of files) {
+    if (f.type !== 'yaml' || !isKustomizationFile(f.file)) continue;
+    const doc = parseAllDocuments(f.text, { uniqueKeys: false });
+    const first = Array.isArray(doc) ? doc[0] : doc;
+    if (first && !first.errors.length) scopes.add(f.file, imageOverrides(first.contents));
+  }
+  if (!scopes.size) return;
+  for (const r of references) {
+    if (r.kind !== 'image' || !r.keyPath || r.provenance || !/(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/.test(r.keyPath)) continue;
+    const hit = scopes.find(r.file, r.value);
+    if (!hit) continue;
+    const pulled = overriddenImage(r.value, hit.override);
+    if (pulled === r.value) continue;
+    r.provenance = `${r.file}:${r.line} ${r.value}, pulled as ${hit.file} images[${hit.override.index}] says`;
+    r.value = pulled;
+  }
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -524,5 +552,6 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(r);
     }
   }
+  applyKustomizeOverrides(files, references);
   return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }

@@ -4,9 +4,10 @@ import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Node as Ya
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
+import { imageOverrides, isKustomization, isKustomizationFile, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, overriddenImage } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
-import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
+import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 
@@ -75,9 +76,11 @@ function objectName(info: { kind?: string; name?: string }): string {
 /**
  * A kustomization's `images:` overrides (`name`, `newName`, `newTag`, `digest`): kustomize sets
  * every container image whose name is `name` to `newName` (else `name`) with `newTag`/`digest`.
- * `newName` is what gets pulled, so it moves to the mirror repository; `name` moves too when it
- * is a carried repository, since this same rewrite moves the resources' images it must match
- * (left alone, the override would no longer apply). A digest becomes the one the mirror holds.
+ * `newName` is what gets pulled, so it is what moves to the mirror repository; an entry without
+ * one gets one. `name` stays: it is the pattern matched against the resources' images, which may
+ * sit in a base this rewrite does not see (moved, the override would silently stop applying).
+ * The resources' images an override matches are left as they are (see `scanManifestDocument`).
+ * A digest becomes the one the mirror holds.
  */
 function scanKustomizationImages(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] }): void {
   const images = mapGet(doc.contents, 'images');
@@ -89,44 +92,61 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
       return isScalar(n) && scalarText(n) ? (n as Scalar) : undefined;
     };
     const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(node);
+    const field = newName ?? name;
+    if (!field || (!newName && !newTag && !digest)) return; // nothing pulled differently: the resources' images say it
+    const key = newName ? 'newName' : 'name';
+    const value = scalarText(field)!;
     const suffix = digest ? `@${scalarText(digest)}` : newTag ? `:${scalarText(newTag)}` : '';
-    const where = `Kustomization images[${i}]`;
-    const move = (field: Scalar, key: string, withTagOrDigest: boolean, reportUnmapped: boolean): void => {
-      const value = scalarText(field)!;
-      let ref;
-      try {
-        ref = parseImageReference(withTagOrDigest ? value + suffix : value);
-      } catch {
-        if (reportUnmapped) out.unmapped.push({ file, line: lineOf(field.range![0]), kind: 'image', ref: value, reason: 'not a valid image reference', where: `${where}.${key}` });
-        return;
-      }
-      const look = ctx.lookupImage(ref);
-      if (look.status === 'mirror') return;
-      if (look.status === 'unmapped') {
-        if (reportUnmapped) out.unmapped.push({ file, line: lineOf(field.range![0]), kind: 'image', ref: value + (withTagOrDigest ? suffix : ''), reason: look.reason, where: `${where}.${key}` });
-        return;
-      }
-      const repo = `${look.mirrorRef.registry}/${look.mirrorRef.repository}`;
-      out.edits.push(scalarEdit(field, repo, text));
-      out.replacements.push({ file, line: lineOf(field.range![0]), kind: 'image', old: value, new: repo, where: `${where}.${key}` });
-      if (withTagOrDigest && digest && look.mirrorRef.digest && look.mirrorRef.digest !== scalarText(digest)) {
-        out.edits.push(scalarEdit(digest, look.mirrorRef.digest, text));
-        out.replacements.push({ file, line: lineOf(digest.range![0]), kind: 'digest', old: scalarText(digest)!, new: look.mirrorRef.digest, where: `${where}.digest` });
-      }
-    };
-    // With newName, `name` is only a pattern (often a placeholder): moved when carried, never reported.
-    if (newName) move(newName, 'newName', true, true);
-    if (name) move(name, 'name', !newName, !newName);
+    const where = `Kustomization images[${i}].${key}`;
+    const line = lineOf(field.range![0]);
+    let ref;
+    try {
+      ref = parseImageReference(value + suffix);
+    } catch {
+      out.unmapped.push({ file, line, kind: 'image', ref: value + suffix, reason: 'not a valid image reference', where });
+      return;
+    }
+    const look = ctx.lookupImage(ref);
+    if (look.status === 'mirror') return;
+    if (look.status === 'unmapped') {
+      out.unmapped.push({ file, line, kind: 'image', ref: value + suffix, reason: look.reason, where });
+      return;
+    }
+    const repo = `${look.mirrorRef.registry}/${look.mirrorRef.repository}`;
+    if (newName) out.edits.push(scalarEdit(newName, repo, text));
+    else out.edits.push(insertAfterPair(item, name!, 'newName', repo, text));
+    out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: `Kustomization images[${i}].newName` });
+    if (digest && look.mirrorRef.digest && look.mirrorRef.digest !== scalarText(digest)) {
+      out.edits.push(scalarEdit(digest, look.mirrorRef.digest, text));
+      out.replacements.push({ file, line: lineOf(digest.range![0]), kind: 'digest', old: scalarText(digest)!, new: look.mirrorRef.digest, where: `Kustomization images[${i}].digest` });
+    }
   });
 }
 
-export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number) {
+/** An edit adding `key: value` to a map right after the pair whose value is `after`, in the map's style (block: its own line at the key's indentation, after any comment). */
+function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, value: string, text: string): TextEdit {
+  const end = after.range![1];
+  const rendered = renderScalar(value);
+  if (map.flow) return { start: end, end, text: `, ${key}: ${rendered}` };
+  const keyStart = (map as { items: Array<{ value: unknown; key: { range?: number[] } }> }).items.find((p) => p.value === after)!.key.range![0];
+  const indent = keyStart - (text.lastIndexOf('\n', keyStart - 1) + 1);
+  const eol = text.indexOf('\n', end);
+  const at = eol < 0 ? text.length : text[eol - 1] === '\r' ? eol - 1 : eol;
+  return { start: at, end: at, text: `\n${' '.repeat(indent)}${key}: ${rendered}` };
+}
+
+/**
+ * `scopes`: the kustomizations of the rewritten tree; a container image one of them overrides is
+ * pulled as the override says, so that is what must be on the mirror, and the image is left as
+ * written (the kustomization's `newName` moves it; rewritten here, it would no longer match).
+ */
+export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
   const imageNodes = new Set<YamlNode>();
-  if (scalarText(mapGet(doc.contents, 'kind')) === 'Kustomization') scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
+  if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
@@ -175,6 +195,19 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       ref = parseImageReference(value);
     } catch {
       if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
+      return;
+    }
+    const kust = info.container && KUSTOMIZE_CONTAINER_LISTS.has(info.container) ? scopes?.find(file, value) : undefined;
+    if (kust) {
+      const pulled = overriddenImage(value, kust.override);
+      let look;
+      try {
+        look = ctx.lookupImage(withDefaultTag(parseImageReference(pulled)));
+      } catch {
+        look = { status: 'unmapped' as const, reason: 'not a valid image reference' };
+      }
+      const by = `${path.basename(kust.file)} images[${kust.override.index}]`;
+      if (look.status === 'unmapped') unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${pulled} (${by}): ${look.reason}`, where });
       return;
     }
     // A container's image with neither tag nor digest is pulled as `latest`: the mirror must hold
@@ -306,12 +339,17 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
+  const scopes = new KustomizeScopes();
+  for (const file of files.filter(isKustomizationFile)) {
+    const doc = parseYamlDocuments(await readText(file, 'manifest'), file)[0];
+    if (doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
+  }
   for (const file of files) {
     const text = await readText(file, 'manifest');
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes);
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);

@@ -294,7 +294,9 @@ spec:
     expect(r.code, r.stderr).toBe(0);
     const kust = parseYaml(await readFile(path.join(app, 'kustomization.yaml'), 'utf8'));
     expect(kust.images).toEqual([
-      { name: `${site.host}/ocp4/${Q.replace(':', '-')}/openshift-operators/multi`, newTag: '1' },
+      // The name stays the pattern kustomize matches (newuser8: moving it broke the override for any
+      // resource not rewritten in the same run); newName is what gets pulled.
+      { name: `${Q}/openshift-operators/multi`, newTag: '1', newName: `${site.host}/ocp4/${Q.replace(':', '-')}/openshift-operators/multi` },
       { name: 'operator-placeholder', newName: `${site.host}/ocp4/${ghHost.replace(':', '-')}/acme/tools/docker`, newTag: '1' },
     ]);
 
@@ -309,10 +311,15 @@ spec:
     for (const d of docs) {
       const Model = models[d.apiVersion][d.kind];
       expect(() => new Model(d).validate(), d.kind).not.toThrow();
-      expect(JSON.stringify(d)).not.toContain(Q);
       expect(JSON.stringify(d)).not.toContain(R);
       expect(JSON.stringify(d)).not.toContain(ghHost);
     }
+    // The images the kustomization overrides stay as written in the resources; what kustomize
+    // builds (as Argo CD does) points at the mirror only.
+    const built = await runCommand('kubectl', ['kustomize', app]);
+    expect(built.code, built.stderr).toBe(0);
+    expect(built.stdout).toContain(`${site.host}/ocp4/`);
+    for (const upstreamHost of [Q, R, ghHost]) expect(built.stdout.split('\n').filter((l) => l.includes(upstreamHost))).toEqual([]);
     // The filtered image's digest became the one the mirror holds.
     const lock = JSON.parse(await readFile(lockFile, 'utf8')) as { images: Array<{ ref: string; storedDigest?: string }> };
     expect(JSON.stringify(docs)).toContain(lock.images.find((i) => i.ref.includes('rhel9/multi'))!.storedDigest!);
