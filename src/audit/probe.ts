@@ -14,7 +14,8 @@ import { parseProxy, portStart } from './firewall/ruleset.js';
  * declared (objective [c]/[e]). Nothing is sent after the connect or the proxy's answer.
  *
  * What counts as evidence ("know, don't guess"):
- * - direct: timed-out, unreachable (ICMP reject) and dns-failed are evidence of blocking;
+ * - direct: timed-out, unreachable (ICMP reject) and dns-failed (the resolver answered that the
+ *   name does not exist here) are evidence of blocking; a resolver that did not answer is error;
  *   refused (a TCP reset) is ambiguous — a host's closed port answers so too, which means the
  *   packet went out — and is evidence only with `resetMeansBlocked` (a firewall that rejects
  *   with tcp reset); error is unknown.
@@ -375,6 +376,9 @@ function proxyEvidence(p: ProxyProbe): Evidence {
   return 'unknown';
 }
 
+/** DNS answers that a name does not exist (or has no address), as Node reports them. */
+const DNS_NO_SUCH_NAME: ReadonlySet<string> = new Set(['ENOTFOUND', 'ENODATA', 'NXDOMAIN']);
+
 const REFUSED_NOTE = "ambiguous: a host's closed port or a firewall's TCP reset";
 
 function directText(status: ProbeStatus): string {
@@ -447,7 +451,12 @@ export async function probe(
         try {
           addresses = [...new Set(await deps.lookup(t.host))].sort();
         } catch (err) {
-          return { addresses: [], status: 'dns-failed', detail: (err as NodeJS.ErrnoException).code ?? String(err) };
+          const code = (err as NodeJS.ErrnoException).code ?? String(err);
+          // The resolver said the name does not exist: this host cannot reach it by name (DNS
+          // filtering, split horizon). A resolver that did not answer (EAI_AGAIN, a timeout, a
+          // server failure) says nothing about egress: unknown, not evidence.
+          if (DNS_NO_SUCH_NAME.has(code)) return { addresses: [], status: 'dns-failed', detail: `${code}: the name does not resolve here; no address was tried` };
+          return { addresses: [], status: 'error', detail: `DNS lookup failed (${code}): the resolver gave no answer, so nothing was tried` };
         }
       }
       // The first address that answers decides; otherwise the first address's failure.

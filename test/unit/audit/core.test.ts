@@ -157,10 +157,13 @@ describe('probe', () => {
       { name: 'gone', category: 'other', hosts: ['gone.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
       { name: 'open', category: 'other', hosts: ['10.0.0.1'], ports: [8443], from: 'n', purpose: 'p', mitigation: { type: 'exception', reason: 'r', review: '2030-01-01' } },
       { name: 'shut', category: 'other', hosts: ['10.0.0.2'], ports: [25], from: 'n', purpose: 'p', mitigation: { type: 'preset' } },
+      { name: 'flaky', category: 'other', hosts: ['flaky-dns.test'], from: 'n', purpose: 'p', mitigation: { type: 'disabled' } },
     ]);
     const deps: ProbeDeps = {
       lookup: async (h) => {
         if (h === 'gone.test') throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+        // The resolver did not answer: no evidence either way.
+        if (h === 'flaky-dns.test') throw Object.assign(new Error('again'), { code: 'EAI_AGAIN' });
         return ['192.0.2.10'];
       },
       connect: async (a, port, timeout) =>
@@ -171,9 +174,11 @@ describe('probe', () => {
     expect(report.records.map((r) => [r.name, r.status, r.verdict])).toEqual([
       ['open', 'reachable', 'as-declared'],
       ['shut', 'refused', 'inconclusive'],
+      ['flaky', 'error', 'inconclusive'],
       ['gone', 'dns-failed', 'as-declared'],
       ['slow', 'timed-out', 'as-declared'],
     ]);
+    expect(report.records.find((r) => r.name === 'flaky')!.detail).toMatch(/EAI_AGAIN.*nothing was tried/);
     expect(report.records.find((r) => r.name === 'slow')!.detail).toBe('no answer within 50 ms');
   });
 });
