@@ -93,9 +93,10 @@ export function watchBody(body: Readable, policy: LowSpeedPolicy, label: string)
   if (policy.limitBytesPerSec <= 0 || body.readableEnded || body.destroyed) return;
   const need = (policy.limitBytesPerSec * policy.windowMs) / 1000;
   const tick = Math.max(20, Math.min(1000, Math.floor(policy.windowMs / 4)));
-  let total = 0;
+  // Bytes that came with the headers are in the buffer already (nothing has read them yet).
+  let total = body.readableLength;
   // Samples of (time, bytes so far) within the window, oldest first: the sliding window.
-  let samples: { t: number; n: number }[] = [{ t: Date.now(), n: 0 }];
+  let samples: { t: number; n: number }[] = [{ t: Date.now(), n: total }];
   const push = body.push;
   body.push = function (this: Readable, chunk: unknown, encoding?: BufferEncoding): boolean {
     if (chunk) total += (chunk as { length: number }).length;
