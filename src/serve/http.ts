@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { lowSpeedFromEnv, type LowSpeedPolicy } from '../net/low-speed.js';
 
 /** HTTP answers shared by the registry and the kinds' routes, so every path answers the same way. */
 
@@ -30,6 +31,46 @@ export function resolveRange(range: string | undefined, size: number): RangeAnsw
   return start < size && start <= end ? { status: 206, start, end } : { status: 416 };
 }
 
+let sendPolicy: LowSpeedPolicy | undefined;
+
+/** The low-speed limit for what `serve` sends (FERRY_SPEED_LIMIT, FERRY_SPEED_TIME_MS), read once. */
+export function sendLowSpeed(): LowSpeedPolicy {
+  return (sendPolicy ??= lowSpeedFromEnv());
+}
+
+/**
+ * Close the connection of a client that takes a body slower than the limit over the window
+ * (one that reads a byte now and then keeps its connection busy, which no idle timeout sees,
+ * and holds one of `--max-connections`). Only time spent waiting on the client counts: while
+ * the response is not backed up (the source, a disk or an upstream registry, is the slow
+ * side) the window starts again. Returns the function that stops watching.
+ */
+export function watchSlowReader(res: ServerResponse, policy: LowSpeedPolicy): () => void {
+  const socket = res.socket;
+  if (policy.limitBytesPerSec <= 0 || !socket) return () => undefined;
+  const need = (policy.limitBytesPerSec * policy.windowMs) / 1000;
+  const tick = Math.max(20, Math.min(1000, Math.floor(policy.windowMs / 4)));
+  let samples: { t: number; n: number }[] = [{ t: Date.now(), n: socket.bytesWritten }];
+  const timer = setInterval(() => {
+    const now = Date.now();
+    const sent = socket.bytesWritten;
+    if (!res.writableNeedDrain) {
+      samples = [{ t: now, n: sent }];
+      return;
+    }
+    samples.push({ t: now, n: sent });
+    while (samples.length > 2 && now - samples[1].t >= policy.windowMs) samples.shift();
+    if (now - samples[0].t >= policy.windowMs && sent - samples[0].n < need) {
+      clearInterval(timer);
+      socket.destroy();
+    }
+  }, tick);
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  res.once('close', stop);
+  return stop;
+}
+
 /**
  * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
  * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
@@ -41,6 +82,7 @@ export async function sendRanged(
   size: number,
   open: (start: number, end: number) => Promise<NodeJS.ReadableStream>,
   headers: Record<string, string>,
+  lowSpeed: LowSpeedPolicy = sendLowSpeed(),
 ): Promise<void> {
   const head = req.method === 'HEAD';
   const range = req.headers.range;
@@ -63,7 +105,8 @@ export async function sendRanged(
     return;
   }
   const body = await open(start, end);
-  await pipeline(body, res).catch(() => {
+  const stop = watchSlowReader(res, lowSpeed);
+  await pipeline(body, res).finally(stop).catch(() => {
     // The client went away mid-blob, the source failed, or the bytes did not match their
     // digest: drop the connection so the client sees a short body, never a complete 200.
     res.destroy();
