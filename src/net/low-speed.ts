@@ -82,46 +82,76 @@ function formatRate(bytes: number, ms: number): string {
   return perSec < 10 ? `${perSec.toFixed(1)} B/s` : perSec < 10_240 ? `${Math.round(perSec)} B/s` : `${Math.round(perSec / 1024)} KiB/s`;
 }
 
+/** How often a window is checked: four times a window, at most once a second. */
+export function speedTickMs(policy: LowSpeedPolicy): number {
+  return Math.max(20, Math.min(1000, Math.floor(policy.windowMs / 4)));
+}
+
+/**
+ * The sliding window of the low-speed check, fed (time, bytes so far) samples: says when the
+ * last `windowMs` brought fewer than `limitBytesPerSec * windowMs / 1000` bytes.
+ */
+export class SpeedWindow {
+  private samples: { t: number; n: number }[] = [];
+  constructor(
+    private readonly policy: LowSpeedPolicy,
+    total: number,
+  ) {
+    this.restart(total);
+  }
+
+  /** Start over from `total` (the slow side is not the one watched, for now). */
+  restart(total: number, now = Date.now()): void {
+    this.samples = [{ t: now, n: total }];
+  }
+
+  /** Record `total`; the bytes and time of the full window that fell short, else undefined. */
+  tooSlow(total: number, now = Date.now()): { bytes: number; ms: number } | undefined {
+    const { windowMs, limitBytesPerSec } = this.policy;
+    this.samples.push({ t: now, n: total });
+    while (this.samples.length > 2 && now - this.samples[1].t >= windowMs) this.samples.shift();
+    const first = this.samples[0];
+    const ms = now - first.t;
+    const bytes = total - first.n;
+    return ms >= windowMs && bytes < (limitBytesPerSec * windowMs) / 1000 ? { bytes, ms } : undefined;
+  }
+}
+
 /**
  * Watch a response body (undici's, or any Readable whose `push` receives the network's bytes)
- * and destroy it with a SlowTransferError once its last `windowMs` brought fewer than
- * `limitBytesPerSec * windowMs / 1000` bytes. Time the reader is the bottleneck (the body's
- * buffer is full: a slow disk, a consumer busy elsewhere) does not count against the server.
+ * and destroy it with a SlowTransferError once its last `windowMs` brought too few bytes. Time
+ * the reader is the bottleneck (the body's buffer is full: a slow disk, a consumer busy
+ * elsewhere) does not count against the server, nor does a body that has all its bytes.
  */
 export function watchBody(body: Readable, policy: LowSpeedPolicy, label: string): void {
   watched.set(body, { label, policy });
-  if (policy.limitBytesPerSec <= 0 || body.readableEnded || body.destroyed) return;
-  const need = (policy.limitBytesPerSec * policy.windowMs) / 1000;
-  const tick = Math.max(20, Math.min(1000, Math.floor(policy.windowMs / 4)));
+  // All of a short body may have come with the headers: it has ended (Node says so only in its
+  // state until someone reads the end), and nothing more is to be waited for.
+  const ended = (body as { _readableState?: { ended?: boolean } })._readableState?.ended;
+  if (policy.limitBytesPerSec <= 0 || ended || body.readableEnded || body.destroyed) return;
   // Bytes that came with the headers are in the buffer already (nothing has read them yet).
   let total = body.readableLength;
-  // Samples of (time, bytes so far) within the window, oldest first: the sliding window.
-  let samples: { t: number; n: number }[] = [{ t: Date.now(), n: total }];
+  const window = new SpeedWindow(policy, total);
   const push = body.push;
   body.push = function (this: Readable, chunk: unknown, encoding?: BufferEncoding): boolean {
-    if (chunk) total += (chunk as { length: number }).length;
+    if (chunk === null) stop();
+    else if (chunk) total += (chunk as { length: number }).length;
     return push.call(this, chunk, encoding);
   } as Readable['push'];
   const timer = setInterval(() => {
-    const now = Date.now();
-    if (body.readableLength >= body.readableHighWaterMark) {
-      samples = [{ t: now, n: total }];
-      return;
-    }
-    samples.push({ t: now, n: total });
-    while (samples.length > 2 && now - samples[1].t >= policy.windowMs) samples.shift();
-    const first = samples[0];
-    if (now - first.t >= policy.windowMs && total - first.n < need) {
-      stop();
-      const got = total - first.n;
-      body.destroy(
-        new SlowTransferError(
-          `${label}: too slow (${formatRate(got, now - first.t)} over the last ${Math.round((now - first.t) / 1000)} s, ${total} bytes in all; the limit is ${policy.limitBytesPerSec} B/s over ${Math.round(policy.windowMs / 1000)} s)`,
-          LOW_SPEED_HINT,
-        ),
-      );
-    }
-  }, tick);
+    if (body.readableLength >= body.readableHighWaterMark) return window.restart(total);
+    const short = window.tooSlow(total);
+    if (!short) return;
+    stop();
+    // Nobody reading yet: the error waits in the stream (`errored`) for the reader, not crash the process.
+    if (body.listenerCount('error') === 0) body.once('error', () => undefined);
+    body.destroy(
+      new SlowTransferError(
+        `${label}: too slow (${formatRate(short.bytes, short.ms)} over the last ${Math.round(short.ms / 1000)} s, ${total} bytes in all; the limit is ${policy.limitBytesPerSec} B/s over ${Math.round(policy.windowMs / 1000)} s)`,
+        LOW_SPEED_HINT,
+      ),
+    );
+  }, speedTickMs(policy));
   timer.unref();
   const stop = () => clearInterval(timer);
   body.once('end', stop);

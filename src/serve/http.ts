@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import { lowSpeedFromEnv, type LowSpeedPolicy } from '../net/low-speed.js';
+import { SpeedWindow, lowSpeedFromEnv, speedTickMs, type LowSpeedPolicy } from '../net/low-speed.js';
 
 /** HTTP answers shared by the registry and the kinds' routes, so every path answers the same way. */
 
@@ -48,23 +48,13 @@ export function sendLowSpeed(): LowSpeedPolicy {
 export function watchSlowReader(res: ServerResponse, policy: LowSpeedPolicy): () => void {
   const socket = res.socket;
   if (policy.limitBytesPerSec <= 0 || !socket) return () => undefined;
-  const need = (policy.limitBytesPerSec * policy.windowMs) / 1000;
-  const tick = Math.max(20, Math.min(1000, Math.floor(policy.windowMs / 4)));
-  let samples: { t: number; n: number }[] = [{ t: Date.now(), n: socket.bytesWritten }];
+  const window = new SpeedWindow(policy, socket.bytesWritten);
   const timer = setInterval(() => {
-    const now = Date.now();
-    const sent = socket.bytesWritten;
-    if (!res.writableNeedDrain) {
-      samples = [{ t: now, n: sent }];
-      return;
-    }
-    samples.push({ t: now, n: sent });
-    while (samples.length > 2 && now - samples[1].t >= policy.windowMs) samples.shift();
-    if (now - samples[0].t >= policy.windowMs && sent - samples[0].n < need) {
-      clearInterval(timer);
-      socket.destroy();
-    }
-  }, tick);
+    if (!res.writableNeedDrain) return window.restart(socket.bytesWritten);
+    if (!window.tooSlow(socket.bytesWritten)) return;
+    clearInterval(timer);
+    socket.destroy();
+  }, speedTickMs(policy));
   timer.unref();
   const stop = () => clearInterval(timer);
   res.once('close', stop);

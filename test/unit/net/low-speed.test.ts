@@ -46,6 +46,9 @@ beforeAll(async () => {
         res.writeHead(200, { 'content-length': String(16 * 1024) });
         drip(res, 16 * 1024, 1024, 125);
         return;
+      case '/short':
+        res.writeHead(200, { 'content-length': '10' }).end('0123456789');
+        return;
       case '/big':
         res.writeHead(200, { 'content-length': String(BIG.length) }).end(BIG);
         return;
@@ -92,6 +95,22 @@ describe('low-speed limit', () => {
     expect(err).toBeInstanceOf(SlowTransferError);
     expect((err as Error).message).toContain(`GET ${base}/drip: too slow`);
     expect((err as SlowTransferError).hint).toContain('FERRY_SPEED_LIMIT');
+    await c.close();
+  });
+
+  it('keeps the error for a reader that comes late (no unhandled error before anyone reads)', async () => {
+    const c = client();
+    const res = await c.request(`${base}/drip`);
+    await new Promise((r) => setTimeout(r, 4 * POLICY.windowMs));
+    await expect(drain(res.body)).rejects.toBeInstanceOf(SlowTransferError);
+    await c.close();
+  });
+
+  it('leaves alone a short body nobody reads', async () => {
+    const c = client();
+    const res = await c.request(`${base}/short`);
+    await new Promise((r) => setTimeout(r, 4 * POLICY.windowMs));
+    expect(await drain(res.body)).toBe(10);
     await c.close();
   });
 
