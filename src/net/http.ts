@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
+import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 
 /**
@@ -25,8 +26,13 @@ export interface HttpSettings {
   insecureSkipVerify?: boolean;
   userAgent?: string;
   connectTimeoutMs?: number;
-  /** Longest silence while waiting for headers or body bytes. */
+  /**
+   * Longest silence while waiting for headers or body bytes (the backstop when the low-speed
+   * limit is off, and for the answer to an upload, which a registry may take minutes to give).
+   */
   bodyTimeoutMs?: number;
+  /** The low-speed limit and whole-body deadline; default from the environment (low-speed.ts). */
+  lowSpeed?: LowSpeedPolicy;
   /** Override the environment's proxy settings (tests). Default NO_PROXY adds loopback hosts. */
   httpProxy?: string;
   httpsProxy?: string;
@@ -411,9 +417,11 @@ export class HttpClient {
   private readonly openBodies = new Set<Readable>();
   /** certs.d settings read so far, by `hostname:port` (for error hints). */
   private readonly hostTlsSeen = new Map<string, HostTls>();
+  readonly lowSpeed: LowSpeedPolicy;
 
   constructor(settings: HttpSettings = {}) {
     this.settings = settings;
+    this.lowSpeed = settings.lowSpeed ?? lowSpeedFromEnv();
     this.userAgent = settings.userAgent ?? 'ferry/0.1';
     // Read here so that an unreadable --ca-file or SSL_CERT_FILE is reported before any work.
     this.ca = buildCaBundle(settings.caFiles);
@@ -543,6 +551,10 @@ export class HttpClient {
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       const dispatcher = await this.dispatcher();
+      // Nothing at all for the low-speed window is below any limit: the headers of a request
+      // that sends no stream wait that long. An upload's answer may take a registry minutes
+      // (it checks the digest of what it received), so it keeps the long idle timeout.
+      const headersTimeout = this.lowSpeed.limitBytesPerSec > 0 && method !== 'PUT' && method !== 'PATCH' && !(body instanceof Readable) ? this.lowSpeed.windowMs : undefined;
       try {
         res = await dispatcher.request({
           origin: new URL(current).origin,
@@ -552,8 +564,12 @@ export class HttpClient {
           body: body ?? null,
           signal: opts.signal,
           ...(method === 'HEAD' && opts.reuseAfterHead ? { reset: false } : {}),
+          ...(headersTimeout !== undefined ? { headersTimeout } : {}),
         });
       } catch (err) {
+        if (headersTimeout !== undefined && errCode(err) === 'UND_ERR_HEADERS_TIMEOUT') {
+          throw new SlowTransferError(`${method} ${redactUrl(current)}: no answer within ${Math.round(headersTimeout / 1000)} s (the server accepted the connection but sent no response headers)`, LOW_SPEED_HINT);
+        }
         throw mapTransportError(err, method, current, this.proxyFor(current), this.hostTlsFor(current));
       }
       const status = res.statusCode;
@@ -601,6 +617,7 @@ export class HttpClient {
         throw new RetryableError(`${method} ${redactUrl(current)}: HTTP ${status}`, { retryAfterMs: parseRetryAfter(resHeaders['retry-after']) });
       }
       const out = res.body;
+      watchBody(out, this.lowSpeed, `${method} ${redactUrl(current)}`);
       this.openBodies.add(out);
       out.once('close', () => this.openBodies.delete(out));
       return { status, headers: resHeaders, body: out, url: current };
@@ -616,21 +633,11 @@ export class HttpClient {
       async () => {
         const res = await this.request(url, { headers: opts.headers });
         if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', label);
-        const chunks: Buffer[] = [];
-        let total = 0;
         try {
-          for await (const chunk of res.body) {
-            total += (chunk as Buffer).length;
-            if (total > maxBytes) {
-              res.body.destroy();
-              throw new FerryError('VERIFY', `${label}: larger than the ${maxBytes} bytes ferry accepts here`);
-            }
-            chunks.push(chunk as Buffer);
-          }
+          return await readCapped(res.body, maxBytes, `${label}: larger than the ${maxBytes} bytes ferry accepts here`);
         } catch (err) {
           throw mapTransportError(err, 'GET', url);
         }
-        return Buffer.concat(chunks);
       },
       this.settings.retry,
     );
@@ -703,15 +710,22 @@ function redirectTarget(location: string, current: string, method: string): stri
  * endless or oversized body costs at most `max` bytes.
  */
 export async function readCapped(body: Readable, max: number, tooLarge: string, code: 'VERIFY' | 'VALIDATION' | 'AUTH' = 'VERIFY'): Promise<Buffer> {
+  // An answer read whole is small: it also gets a total deadline (see low-speed.ts).
+  const w = watchedBody(body);
+  const stop = w ? wholeBodyDeadline(body, w.policy.wholeBodyMs, w.label) : () => undefined;
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const c of body) {
-    n += (c as Buffer).length;
-    if (n > max) {
-      body.destroy();
-      throw new FerryError(code, tooLarge);
+  try {
+    for await (const c of body) {
+      n += (c as Buffer).length;
+      if (n > max) {
+        body.destroy();
+        throw new FerryError(code, tooLarge);
+      }
+      chunks.push(c as Buffer);
     }
-    chunks.push(c as Buffer);
+  } finally {
+    stop();
   }
   return Buffer.concat(chunks);
 }

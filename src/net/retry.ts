@@ -8,10 +8,13 @@ import { FerryError } from '../errors.js';
  */
 export class RetryableError extends Error {
   readonly retryAfterMs?: number;
-  constructor(message: string, opts: { retryAfterMs?: number; cause?: unknown } = {}) {
+  /** What to do when the retries run out (the knob to loosen, say); a generic hint otherwise. */
+  readonly hint?: string;
+  constructor(message: string, opts: { retryAfterMs?: number; cause?: unknown; hint?: string } = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'RetryableError';
     this.retryAfterMs = opts.retryAfterMs;
+    this.hint = opts.hint;
   }
 }
 
@@ -110,7 +113,9 @@ export async function withRetry<T>(what: string, fn: (attempt: number) => Promis
     if (isTransient(err)) {
       throw new FerryError('NETWORK', `${about(err)} (gave up after ${policy.retries + 1} attempts)`, {
         cause: err,
-        hint: 'Check the network path to the registry or host, then run the command again: what already arrived (downloads, blobs on the target) is not fetched or sent again.',
+        hint:
+          (err instanceof RetryableError ? err.hint : undefined) ??
+          'Check the network path to the registry or host, then run the command again: what already arrived (downloads, blobs on the target) is not fetched or sent again.',
       });
     }
     throw err;

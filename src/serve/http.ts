@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pipeline } from 'node:stream/promises';
+import { SpeedWindow, lowSpeedFromEnv, speedTickMs, type LowSpeedPolicy } from '../net/low-speed.js';
 
 /** HTTP answers shared by the registry and the kinds' routes, so every path answers the same way. */
 
@@ -30,6 +31,36 @@ export function resolveRange(range: string | undefined, size: number): RangeAnsw
   return start < size && start <= end ? { status: 206, start, end } : { status: 416 };
 }
 
+let sendPolicy: LowSpeedPolicy | undefined;
+
+/** The low-speed limit for what `serve` sends (FERRY_SPEED_LIMIT, FERRY_SPEED_TIME_MS), read once. */
+export function sendLowSpeed(): LowSpeedPolicy {
+  return (sendPolicy ??= lowSpeedFromEnv());
+}
+
+/**
+ * Close the connection of a client that takes a body slower than the limit over the window
+ * (one that reads a byte now and then keeps its connection busy, which no idle timeout sees,
+ * and holds one of `--max-connections`). Only time spent waiting on the client counts: while
+ * the response is not backed up (the source, a disk or an upstream registry, is the slow
+ * side) the window starts again. Returns the function that stops watching.
+ */
+export function watchSlowReader(res: ServerResponse, policy: LowSpeedPolicy): () => void {
+  const socket = res.socket;
+  if (policy.limitBytesPerSec <= 0 || !socket) return () => undefined;
+  const window = new SpeedWindow(policy, socket.bytesWritten);
+  const timer = setInterval(() => {
+    if (!res.writableNeedDrain) return window.restart(socket.bytesWritten);
+    if (!window.tooSlow(socket.bytesWritten)) return;
+    clearInterval(timer);
+    socket.destroy();
+  }, speedTickMs(policy));
+  timer.unref();
+  const stop = () => clearInterval(timer);
+  res.once('close', stop);
+  return stop;
+}
+
 /**
  * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
  * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
@@ -41,6 +72,7 @@ export async function sendRanged(
   size: number,
   open: (start: number, end: number) => Promise<NodeJS.ReadableStream>,
   headers: Record<string, string>,
+  lowSpeed: LowSpeedPolicy = sendLowSpeed(),
 ): Promise<void> {
   const head = req.method === 'HEAD';
   const range = req.headers.range;
@@ -63,7 +95,8 @@ export async function sendRanged(
     return;
   }
   const body = await open(start, end);
-  await pipeline(body, res).catch(() => {
+  const stop = watchSlowReader(res, lowSpeed);
+  await pipeline(body, res).finally(stop).catch(() => {
     // The client went away mid-blob, the source failed, or the bytes did not match their
     // digest: drop the connection so the client sees a short body, never a complete 200.
     res.destroy();

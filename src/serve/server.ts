@@ -7,7 +7,7 @@ import type { RegistryMapping } from '../mapping/index.js';
 import type { OciIndex } from '../oci/media-types.js';
 import { isSafeRelativePath } from '../store/safe-path.js';
 import type { BlobSource } from '../store/source.js';
-import { sendError } from './http.js';
+import { sendError, sendLowSpeed } from './http.js';
 import { buildCatalog, registryHandler, type RegistryCatalog } from './registry.js';
 import { VerifiedBlobs } from './verified-blobs.js';
 
@@ -117,6 +117,8 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
   const maxConnections = opts.maxConnections ?? SERVE_LIMITS.connections;
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new FerryError('USAGE', `max connections ${maxConnections}: expected a whole number of at least 1`);
+  // What a client too slow to take a body may hold (http.ts, sendRanged); a bad setting stops serve before it listens.
+  sendLowSpeed();
   const source = opts.source instanceof VerifiedBlobs ? opts.source : new VerifiedBlobs(opts.source, opts.onWarning);
   // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
   let catalog = await buildCatalog(source, opts.mapping, opts.index);

@@ -14,7 +14,11 @@ export type FaultAction =
   | { kind: 'status'; status: number; retryAfter?: string }
   | { kind: 'corrupt'; atByte?: number }
   /** Forward the request, then cut the connection instead of relaying the answer (a lost response). */
-  | { kind: 'drop' };
+  | { kind: 'drop' }
+  /** Relay the first `afterBytes` of the answer, then one byte every `everyMs` (default 200): a slow-drip server. */
+  | { kind: 'drip'; afterBytes: number; everyMs?: number }
+  /** Take the request and never answer it (no headers, connection left open). */
+  | { kind: 'silent' };
 
 export interface FaultRule {
   method?: string;
@@ -79,6 +83,10 @@ export async function startFaultProxy(upstream: string, opts: { ca?: string | Bu
       res.end(JSON.stringify({ errors: [{ code: action.status === 429 ? 'TOOMANYREQUESTS' : 'UNAVAILABLE', message: 'injected by the fault proxy' }] }));
       return;
     }
+    if (action?.kind === 'silent') {
+      req.resume();
+      return;
+    }
     const upReq = mod.request(
       {
         protocol: up.protocol,
@@ -103,6 +111,47 @@ export async function startFaultProxy(upstream: string, opts: { ca?: string | Bu
         }
         let sent = 0;
         const at = action.kind === 'corrupt' ? (action.atByte ?? 0) : 0;
+        if (action.kind === 'drip') {
+          const held: Buffer[] = [];
+          let ended = false;
+          let timer: NodeJS.Timeout | undefined;
+          const next = () => {
+            if (res.destroyed) return clearInterval(timer);
+            const head = held[0];
+            if (!head) {
+              if (ended) {
+                clearInterval(timer);
+                res.end();
+              }
+              return;
+            }
+            res.write(head.subarray(0, 1));
+            if (head.length > 1) held[0] = head.subarray(1);
+            else held.shift();
+          };
+          res.on('close', () => {
+            clearInterval(timer);
+            upRes.destroy();
+          });
+          upRes.on('data', (chunk: Buffer) => {
+            const room = Math.max(0, action.afterBytes - sent);
+            if (room > 0) {
+              const part = chunk.subarray(0, room);
+              sent += part.length;
+              res.write(part);
+            }
+            if (chunk.length > room) {
+              held.push(chunk.subarray(room));
+              timer ??= setInterval(next, action.everyMs ?? 200);
+            }
+          });
+          upRes.on('end', () => {
+            ended = true;
+            if (!timer) res.end();
+          });
+          upRes.on('error', () => res.socket?.destroy());
+          return;
+        }
         upRes.on('data', (chunk: Buffer) => {
           if (action.kind === 'reset') {
             const room = action.afterBytes - sent;

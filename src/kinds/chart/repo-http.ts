@@ -3,6 +3,7 @@ import { Transform, type Readable } from 'node:stream';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { throwForStatus, type HttpClient } from '../../net/http.js';
+import { SlowTransferError } from '../../net/low-speed.js';
 import { withRetry } from '../../net/retry.js';
 import { downloadToStore as downloadVerified } from '../file/download.js';
 import type { BlobStore } from '../../store/blob-store.js';
@@ -132,7 +133,11 @@ export async function readIndexEntries(http: HttpClient, repo: string, name: str
     return sectionFromStream(res.body, name);
   }).catch((err) => {
     if (err instanceof FerryError && err.code === 'NETWORK') {
-      throw new FerryError('NETWORK', `${label}: unreachable (${err.message})`, { cause: err, hint: 'Check the repo URL in the manifest, the network and HTTPS_PROXY.' });
+      throw new FerryError('NETWORK', `${label}: unreachable (${err.message})`, {
+        cause: err,
+        // A server too slow to wait for is there: its hint says which knob loosens the limit.
+        hint: err.cause instanceof SlowTransferError ? err.hint : 'Check the repo URL in the manifest, the network and HTTPS_PROXY.',
+      });
     }
     throw err;
   });
