@@ -45,6 +45,8 @@ export interface ChartSource {
 }
 
 const text = (n: unknown): string | undefined => (isScalar(n) && n.value !== null && n.value !== undefined && String(n.value) !== '' ? String(n.value) : undefined);
+/** A value filled in later (an ApplicationSet's `{{…}}`, Flux's `${var}` substitution): not a source ferry can judge or move. */
+const templated = (v: string | undefined): boolean => v !== undefined && (v.includes('{{') || v.includes('${'));
 const get = (n: unknown, k: string): unknown => (isMap(n) ? n.items.find((p) => isScalar(p.key) && p.key.value === k)?.value : undefined);
 
 /** `oci://host/path` for an OCI form (scheme optional, as Argo CD writes it), the URL without trailing slashes otherwise. */
@@ -68,7 +70,7 @@ export function chartSourcesOf(contents: unknown): ChartSource[] {
       const urlNode = get(src, 'repoURL');
       const url = text(urlNode);
       const chart = text(get(src, 'chart'));
-      if (!url || !chart || !isScalar(urlNode)) return;
+      if (!url || !chart || !isScalar(urlNode) || templated(url) || templated(chart)) return;
       const form = /^https?:\/\//i.test(url) ? 'http' : /^[a-z][a-z0-9+.-]*:\/\//i.test(url) && !/^oci:\/\//i.test(url) ? undefined : 'oci';
       if (!form) return;
       const versionNode = get(src, 'targetRevision');
@@ -81,7 +83,7 @@ export function chartSourcesOf(contents: unknown): ChartSource[] {
     const spec = get(contents, 'spec');
     const urlNode = get(spec, 'url');
     const url = text(urlNode);
-    if (!url || !isScalar(urlNode)) return out;
+    if (!url || !isScalar(urlNode) || templated(url)) return out;
     const namespace = text(get(meta, 'namespace'));
     if (kind === 'HelmRepository') {
       const typeNode = get(spec, 'type');
@@ -120,7 +122,7 @@ export function helmReleaseChartOf(contents: unknown): HelmReleaseChart | undefi
   const chart = text(chartNode);
   const ref = get(cs, 'sourceRef');
   const sourceName = text(get(ref, 'name'));
-  if (!chart || !isScalar(chartNode) || !sourceName) return undefined;
+  if (!chart || !isScalar(chartNode) || !sourceName || templated(chart)) return undefined;
   const name = text(get(meta, 'name'));
   return {
     object: `HelmRelease${name ? `/${name}` : ''}`,

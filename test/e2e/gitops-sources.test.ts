@@ -130,6 +130,19 @@ spec:
       project: default
       source: { repoURL: "oci://${R}/charts", chart: api, targetRevision: 1.0.0 }
       destination: { server: https://kubernetes.default.svc, namespace: api }
+---
+# filled in by the generator: nothing ferry can judge, left alone
+apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata: { name: from-list, namespace: argocd }
+spec:
+  generators: [{ list: { elements: [{ chart: api }] } }]
+  template:
+    metadata: { name: "{{chart}}" }
+    spec:
+      project: default
+      source: { repoURL: "{{repo}}", chart: "{{chart}}", targetRevision: "{{version}}" }
+      destination: { server: https://kubernetes.default.svc, namespace: api }
 `,
     'flux/helm.yaml': `apiVersion: source.toolkit.fluxcd.io/v1
 kind: HelmRepository
@@ -247,6 +260,7 @@ describe('GitOps chart sources', () => {
     expect(multi).toContain(`    - repoURL: ${mirrorPath('charts')}\n      chart: api\n      targetRevision: 1.0.0`);
     expect(multi).toContain(`    - repoURL: "${CHARTS}"\n      chart: web\n      targetRevision: 2.x`);
     expect(multi).toContain(`source: { repoURL: "oci://${mirrorPath('charts')}", chart: api, targetRevision: 1.0.0 }`);
+    expect(multi).toContain('source: { repoURL: "{{repo}}", chart: "{{chart}}", targetRevision: "{{version}}" }');
     const helm = await readFile(path.join(dir, 'flux/helm.yaml'), 'utf8');
     expect(helm).toContain(`  url: ${CHARTS} # the vendor's repository\n`);
     expect(helm).not.toContain('type:');
