@@ -9,6 +9,8 @@ import { parseImageReference } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import { parseProxy } from './firewall/ruleset.js';
 import type { ChartRender } from './charts.js';
+import { carriedVersion, chartsFrom, mirrorChartSource, mirrorSourceText } from './chart-sources.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 
 /**
@@ -90,6 +92,8 @@ function ipInCidr(ip: string, cidr: string): boolean {
 }
 
 function hostOfReference(r: Reference): string {
+  // Argo CD writes an OCI chart repository without a scheme (`registry.example/charts`).
+  if (r.kind === 'oci' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(r.value)) return hostOfUrl(`oci://${r.value}`) ?? r.value;
   if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(r.value) ?? r.value;
   if (r.kind === 'image') {
     try {
@@ -205,6 +209,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
 
   const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     const host = hostOfReference(r);
+    // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
+    const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
+    if (upstreamSource) return { host, ...declared(host, upstreamSource) };
     // 1. mirrored: exactly what the manifest carries, located through the mapping.
     for (const carried of carriedBy) {
       const m = carried(r);
@@ -221,6 +228,20 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (isIP(host) && zoneCidrs.some((c) => ipInCidr(host, c))) return { host, class: 'internal', note: 'inside a zone CIDR' };
     return { host, ...declared(host) };
   };
+
+  /** Why a chart source written upstream still goes out (undefined: its repository carries nothing, classified as any reference). */
+  function chartSourceNote(s: NonNullable<Reference['chartSource']>): string | undefined {
+    const charts = [...(opts.lock?.charts ?? []), ...((model.entries.charts ?? []) as ChartLock[])];
+    const carried = chartsFrom(charts, s.repo);
+    if (!carried.length) return undefined;
+    const by = `${s.tool} ${s.object} fetches the chart from this URL as written (no registry mirror redirects it)`;
+    const fix = 'run `ferry rewrite manifests` to point it at the mirror';
+    if (!s.chart) return `charts from ${s.repo} are carried, but ${by}: ${fix}`;
+    const version = carriedVersion(carried, s.chart, s.version);
+    if (!version) return `chart ${s.chart} ${s.version ?? ''} is not carried (the manifest carries ${carried.map((c) => `${c.name} ${c.version}`).sort().join(', ')} from ${s.repo}); ${by}`;
+    const m = mirrorChartSource({ repo: s.repo, name: s.chart, version }, s.repo.startsWith('oci://') ? 'oci' : 'http', t, mapping);
+    return `chart ${s.chart} ${version} is carried${m ? ` (on the mirror: ${mirrorSourceText(m, s.chart, version)})` : ''}, but ${by}: ${fix}`;
+  }
 
   function declared(host: string, note?: string): Pick<Finding, 'class' | 'declaredBy' | 'note'> {
     const e = endpointByHost.get(host);

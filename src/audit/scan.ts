@@ -7,6 +7,7 @@ import { isWithin } from '../store/safe-path.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import { imageOverrides, isKustomization, isKustomizationFile, KustomizeScopes, overriddenImage } from './kustomize.js';
+import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -31,6 +32,8 @@ export interface Reference {
   resource?: string;
   /** An APT source entry: what it asks of the repository (types `deb`/`deb-src`, suites, components). */
   apt?: AptSourceEntry;
+  /** A Helm chart source a GitOps controller fetches itself (audit/chart-sources.ts): `value` is its URL as written. */
+  chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string };
 }
 
 export interface Setting {
@@ -240,6 +243,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
   let kustomization = false;
+  let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
@@ -291,6 +295,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (node.value === null || node.value === undefined) return;
       const v = String(node.value);
       const line = lineOf(node as YamlNode);
+      const src = sources.get(keyPath);
+      if (src && src.urlNode === node) {
+        // One reference for the whole source (Argo CD's OCI form has no scheme: not a URL to the other patterns).
+        settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
+        const { tool, object, kind, repo, chart, version } = src;
+        refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version } });
+        return;
+      }
       settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
       if (envName && /^[A-Za-z_][A-Za-z0-9_]*$/.test(envName)) settings.push({ file, line, key: envName, value: v, source: 'env' });
       // docker-compose `environment: [KEY=value]`
@@ -313,6 +325,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
+    sources = new Map(chartSourcesOf(doc.contents).map((s) => [s.keyPath, s]));
     visit(doc.contents, '');
   }
 }

@@ -10,6 +10,7 @@ import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, ty
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
+import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -140,11 +141,12 @@ function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, va
  * pulled as the override says, so that is what must be on the mirror, and the image is left as
  * written (the kustomization's `newName` moves it; rewritten here, it would no longer match).
  */
-export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes) {
+export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes, helmRepos?: HelmRepositories) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
+  scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped }, helmRepos);
   const imageNodes = new Set<YamlNode>();
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
@@ -223,6 +225,103 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
   return { edits, replacements, unmapped, warnings };
+}
+
+/** Flux HelmRepositories of the rewritten tree, by `namespace/name` (HelmReleases name them). */
+export type HelmRepositories = Map<string, ChartSource>;
+
+const repoKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
+
+export function collectHelmRepositories(doc: Document.Parsed, into: HelmRepositories): void {
+  for (const s of chartSourcesOf(doc.contents)) if (s.kind === 'HelmRepository') into.set(repoKey(s.namespace, s.name), s);
+}
+
+/**
+ * GitOps chart sources (Argo CD Application/ApplicationSet, Flux HelmRepository/OCIRepository, see
+ * audit/chart-sources.ts): the controller fetches the chart itself, so the source is pointed at
+ * where import put the chart (the target's `charts:` repository or its registry, the form written
+ * kept when the target has it). The chart name and version stay; a chart or version the lock does
+ * not carry is reported (a Flux HelmRelease's at its own line), never pointed at a mirror that lacks it.
+ */
+function scanChartSources(
+  doc: Document.Parsed,
+  text: string,
+  file: string,
+  ctx: RewriteContext,
+  lineOf: (o: number) => number,
+  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] },
+  helmRepos?: HelmRepositories,
+): void {
+  const locked = ctx.lock.charts ?? [];
+  const noPlace = `target ${ctx.targetFile} has neither charts: nor registry:`;
+  const release = helmReleaseChartOf(doc.contents);
+  if (release && release.sourceKind === 'HelmRepository') {
+    const repo = helmRepos?.get(repoKey(release.sourceNamespace, release.sourceName));
+    if (repo && !onMirror(repo, ctx.target, ctx.mapping)) {
+      const carried = chartsFrom(locked, repo.repo);
+      if (carried.length && !carriedVersion(carried, release.chart, release.version)) {
+        out.unmapped.push({
+          file,
+          line: lineOf(release.chartNode.range![0]),
+          kind: 'chart-repo',
+          ref: `chart ${release.chart} ${release.version ?? '(any version)'} from ${repo.url}`,
+          reason: notCarried(carried, release.chart),
+          where: `${release.object} spec.chart.spec.chart (HelmRepository ${release.sourceName})`,
+        });
+      }
+    }
+  }
+  for (const src of chartSourcesOf(doc.contents)) {
+    if (onMirror(src, ctx.target, ctx.mapping)) continue;
+    const line = lineOf(src.urlNode.range![0]);
+    const where = `${src.object} ${src.keyPath}`;
+    const carried = chartsFrom(locked, src.repo);
+    const fail = (ref: string, reason: string) => out.unmapped.push({ file, line, kind: 'chart-repo', ref, reason, where });
+    if (src.kind === 'HelmRepository') {
+      if (!carried.length) {
+        fail(src.url, `no chart from ${src.repo} is in the lock`);
+        continue;
+      }
+      const places = [...new Set(carried.map((c) => JSON.stringify(mirrorChartSource(c, src.form, ctx.target, ctx.mapping) ?? null)))];
+      const m = JSON.parse(places[0]) as ReturnType<typeof mirrorChartSource> | null;
+      if (!m) {
+        fail(src.url, noPlace);
+        continue;
+      }
+      if (places.length > 1) {
+        fail(src.url, `the charts of this repository are in more than one place on the mirror (${places.length}); point one HelmRepository at each`);
+        continue;
+      }
+      const url = m.form === 'http' ? m.url : `oci://${m.path}`;
+      out.edits.push(scalarEdit(src.urlNode, url, text));
+      out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where });
+      const type = m.form === 'oci' ? 'oci' : 'default';
+      if (src.typeNode && scalarText(src.typeNode) !== type) out.edits.push(scalarEdit(src.typeNode, type, text));
+      else if (!src.typeNode && m.form === 'oci') out.edits.push(insertAfterPair(src.spec as { flow?: boolean }, src.urlNode, 'type', 'oci', text));
+      continue;
+    }
+    const chart = src.chart!;
+    const version = carriedVersion(carried, chart, src.version);
+    const ref = `chart ${chart} ${src.version ?? '(any version)'} from ${src.url}`;
+    if (!version) {
+      fail(ref, carried.length ? notCarried(carried, chart) : `no chart from ${src.repo} is in the lock`);
+      continue;
+    }
+    const m = mirrorChartSource({ repo: src.repo, name: chart, version }, src.form, ctx.target, ctx.mapping);
+    if (!m || (src.kind === 'OCIRepository' && m.form !== 'oci')) {
+      fail(ref, m ? `an OCIRepository needs an OCI registry, and target ${ctx.targetFile} has no registry:` : noPlace);
+      continue;
+    }
+    // Argo CD's OCI form is the registry path without a scheme (an `oci://` one keeps its scheme).
+    const url = src.kind === 'OCIRepository' ? `oci://${(m as { path: string }).path}/${chart}` : m.form === 'http' ? m.url : /^oci:\/\//i.test(src.url) ? `oci://${m.path}` : m.path;
+    out.edits.push(scalarEdit(src.urlNode, url, text));
+    out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (chart ${chart} ${version})` });
+  }
+}
+
+function notCarried(carried: ReadonlyArray<{ name: string; version: string }>, chart: string): string {
+  const same = carried.filter((c) => c.name === chart).map((c) => c.version);
+  return same.length ? `the lock carries ${chart} ${same.sort().join(', ')} from this repository, not this version` : `the lock carries no chart ${chart} from this repository (it has ${[...new Set(carried.map((c) => c.name))].sort().join(', ')})`;
 }
 
 /**
@@ -340,16 +439,19 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
   const scopes = new KustomizeScopes();
-  for (const file of files.filter(isKustomizationFile)) {
-    const doc = parseYamlDocuments(await readText(file, 'manifest'), file)[0];
-    if (doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
+  const helmRepos: HelmRepositories = new Map();
+  for (const file of files) {
+    const docs = parseYamlDocuments(await readText(file, 'manifest'), file);
+    for (const d of docs) collectHelmRepositories(d, helmRepos);
+    const doc = docs[0];
+    if (isKustomizationFile(file) && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
   }
   for (const file of files) {
     const text = await readText(file, 'manifest');
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos);
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
