@@ -253,6 +253,56 @@ const YAML11_SPECIAL = new Set([
   '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF',
 ]);
 
+/**
+ * go-yaml v2's parseTimestamp: four ASCII digits and `-`, then Go's `time.Parse` with one of
+ * `2006-1-2T15:4:5.999999999Z07:00` (`T` or `t`), `2006-1-2 15:4:5.999999999` or `2006-1-2`. Go
+ * checks ranges (month, day of that month, hour < 24, minute and second < 60, zone offset hour
+ * <= 24 and minute <= 60) and refuses trailing text, so `2006-01-02T15:04:05Z07:00` (a Go time
+ * layout) or `2024-13-01` is a plain string, which toYaml writes unquoted.
+ */
+function isYamlTimestamp(s: string): boolean {
+  const head = /^(\d{4})-/.exec(s);
+  if (!head) return false;
+  const year = Number(head[1]);
+  let v = s.slice(5);
+  const digit = (i: number) => i < v.length && v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57;
+  /** Go's getnum(value, false): one or two digits. */
+  const num = (): number => {
+    if (!digit(0)) return -1;
+    const n = digit(1) ? 2 : 1;
+    const r = Number(v.slice(0, n));
+    v = v.slice(n);
+    return r;
+  };
+  const lit = (c: string): boolean => (v[0] === c ? ((v = v.slice(1)), true) : false);
+  const month = num();
+  if (month < 1 || month > 12 || !lit('-')) return false;
+  const day = num();
+  const daysIn = month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (day < 1 || day > daysIn) return false;
+  if (v === '') return true;
+  let zone: boolean;
+  if (v[0] === 'T' || v[0] === 't') [zone, v] = [true, v.slice(1)];
+  else if (v[0] === ' ') [zone, v] = [false, v.replace(/^ +/, '')];
+  else return false;
+  const hour = num();
+  if (hour < 0 || hour >= 24 || !lit(':')) return false;
+  const minute = num();
+  if (minute < 0 || minute >= 60 || !lit(':')) return false;
+  const second = num();
+  if (second < 0 || second >= 60) return false;
+  if (v.length >= 2 && (v[0] === '.' || v[0] === ',') && digit(1)) v = v.replace(/^[.,][0-9]+/, '');
+  if (zone) {
+    if (v[0] === 'Z') v = v.slice(1);
+    else {
+      const m = /^([-+])(\d\d):(\d\d)/.exec(v);
+      if (!m || Number(m[2]) > 24 || Number(m[3]) > 60) return false;
+      v = v.slice(6);
+    }
+  }
+  return v === '';
+}
+
 /** Would go-yaml v2 read this plain scalar as something other than a string? */
 function resolvesToNonString(s: string): boolean {
   if (YAML11_SPECIAL.has(s)) return true;
@@ -261,7 +311,7 @@ function resolvesToNonString(s: string): boolean {
   const plain = s.replace(/_/g, '');
   if (/^[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|\d+)$/.test(plain)) return true;
   if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return true;
-  if (/^\d{4}-\d\d?-\d\d?([Tt ]|$)/.test(s)) return true; // timestamps
+  if (isYamlTimestamp(s)) return true;
   if (/^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)) return true; // base 60 float
   return false;
 }

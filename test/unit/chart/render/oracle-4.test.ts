@@ -1,0 +1,69 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { goYamlMarshal } from '../../../../src/kinds/chart/render/goyaml.js';
+import { formatRendered, renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { writeChart } from '../helpers.js';
+
+// Fourth pass of real charts against the independent Go renderer (kiali, elastic cloud-on-k8s,
+// fluxcd-community, spiffe, OT-CONTAINER-KIT, stackrox, chaos-mesh, NVIDIA gpu-operator and others
+// from repositories the first three passes did not cover). Each expectation is what go-yaml v2 and
+// Go's time package (Go 1.21, Helm 3.14's) give; the why is stated beside each case.
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle4-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('toYaml quotes a string as a timestamp only when go-yaml v2 would read it as one', () => {
+  // kiali-server's config map: `{{ toYaml .Values.server }}` with `time_field_format:
+  // "2006-01-02T15:04:05Z07:00"` (a Go time layout). go-yaml v2 quotes a string that would read
+  // back as something else; a timestamp is what Go's time.Parse accepts with one of
+  // `2006-1-2T15:4:5.999999999Z07:00`, `2006-1-2t…`, `2006-1-2 15:4:5.999999999`, `2006-1-2`,
+  // range checks included. `Z07:00` leaves `07:00` unread, so Helm writes the layout plain; ferry
+  // quoted every string starting with a date.
+  const y = (s: string) => goYamlMarshal({ k: s });
+
+  it('strings Go time.Parse refuses are written plain', () => {
+    for (const s of [
+      '2006-01-02T15:04:05Z07:00', // trailing text after the zone
+      '2006-01-02 foo', '2006-01-02x', '2006-01-02T', '2006-01-02T15:04:05', // no zone after T
+      '2006-01-02 15:04:05Z', // no zone in the space form
+      '2024-13-01', '2006-00-01', '2006-01-00', '2006-01-32', '2006-04-31', '2023-02-29', // month, day range
+      '2006-01-02T24:04:05Z', '2006-01-02T23:60:05Z', '2006-01-02T23:59:60Z', // hour, minute, second range
+      '2006-01-02T15:04:05.Z', '2006-01-02T15:04:05+0700', '2006-01-02T15:04:05+07:00x',
+      '20061-01-02', '2006-001-02', '2006-01-002',
+    ]) expect(y(s), s).toBe(`k: ${s}\n`);
+  });
+
+  it('strings Go time.Parse accepts are quoted', () => {
+    for (const s of [
+      '2006-01-02T15:04:05Z', '2006-01-02t15:04:05Z', '2006-01-02T15:04:05+07:00', '2000-02-29T00:00:00-07:00',
+      '2006-01-02T15:04:05.123Z', '2006-01-02T15:04:05,123Z', '2006-01-02T1:2:3Z',
+      '2006-01-02 15:04:05', '2006-01-02   15:04:05.5', '2006-01-02', '2006-1-2', '2024-02-29', '2023-02-28',
+      // Go 1.20+: digits past nanoseconds are ignored, zone offsets up to 24:60 accepted
+      '2006-01-02T15:04:05.999999999999Z', '2006-01-02T15:04:05+24:60',
+    ]) expect(y(s), s).toBe(`k: "${s}"\n`);
+    // out-of-range zone offsets are refused (Go 1.20+)
+    expect(y('2006-01-02T15:04:05+25:00')).toBe('k: 2006-01-02T15:04:05+25:00\n');
+    expect(y('2006-01-02T15:04:05+24:61')).toBe('k: 2006-01-02T15:04:05+24:61\n');
+  });
+
+  it('a chart whose toYaml carries a Go time layout renders it as Helm does', async () => {
+    const dir = await writeChart(path.join(tmp, 'kiali'), {
+      chart: { name: 'kiali', version: '1.0.0' },
+      values: 'server:\n  observability:\n    time_field_format: "2006-01-02T15:04:05Z07:00"\n    since: "2024-01-02T03:04:05Z"\n',
+      files: {
+        'templates/cm.yaml':
+          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kiali\ndata:\n  config.yaml: |\n    {{- toYaml .Values.server | nindent 4 }}\n',
+      },
+    });
+    const out = formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
+    expect(out).toContain('\n      since: "2024-01-02T03:04:05Z"\n      time_field_format: 2006-01-02T15:04:05Z07:00\n');
+  });
+});
