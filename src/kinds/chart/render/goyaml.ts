@@ -58,10 +58,21 @@ export function parseGoYaml(text: string): unknown {
   if (v === undefined) {
     // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
     // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
-    const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
-    const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, GO_YAML_OPTIONS);
+    const first = (t: string) => {
+      const docs = parseAllDocuments(t, GO_YAML_OPTIONS);
+      return Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(t, GO_YAML_OPTIONS);
+    };
+    let doc = first(text);
+    let parsed = text;
+    if (doc.errors.length) {
+      const again = reindentQuotedContinuations(text);
+      if (again !== text) {
+        const d = first(again);
+        if (!d.errors.length) [doc, parsed] = [d, again];
+      }
+    }
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
-    blockScalarAtEnd(doc, text);
+    blockScalarAtEnd(doc, parsed);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
@@ -86,8 +97,69 @@ function blockScalarAtEnd(doc: Document, text: string): void {
   });
 }
 
-export function parseGoYamlAll(text: string): unknown[] {
-  const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+/**
+ * go-yaml v2 does not check the indentation of the continuation lines of a quoted scalar: a
+ * multi-line `'…'` or `"…"` whose later lines are indented no further than its key (`  k: 'a\n  b'`)
+ * is read, folded, as `a b`. The yaml package refuses it. Leading blanks of a continuation line are
+ * not part of the value, so indenting those lines past the opening quote gives the same value in a
+ * form the yaml package reads. Used only after a failed parse; a line starting with `---` or `...`
+ * (a document marker, which go-yaml refuses inside a quoted scalar too) is left alone.
+ */
+export function reindentQuotedContinuations(text: string): string {
+  const lines = text.split('\n');
+  let quote: string | undefined; // the open quote char
+  let quoteCol = 0;
+  let blockParent = -1; // inside a block scalar whose parent line has this indentation
+  const indentOf = (l: string) => l.length - l.replace(/^ +/, '').length;
+  for (let n = 0; n < lines.length; n++) {
+    let line = lines[n];
+    let i = 0;
+    if (quote) {
+      if (/^(---|\.\.\.)(\s|$)/.test(line)) return text;
+      if (line.trim() !== '' && indentOf(line) <= quoteCol) line = lines[n] = ' '.repeat(quoteCol + 1 - indentOf(line)) + line;
+      i = indentOf(line);
+    } else {
+      if (blockParent >= 0) {
+        if (line.trim() === '' || indentOf(line) > blockParent) continue;
+        blockParent = -1;
+      }
+      if (/^(---|\.\.\.)(\s|$)/.test(line)) continue;
+    }
+    let tokenStart = !quote;
+    while (i < line.length) {
+      const c = line[i];
+      if (quote) {
+        if (quote === "'" && c === "'") {
+          if (line[i + 1] === "'") i += 2;
+          else [quote, i, tokenStart] = [undefined, i + 1, false];
+        } else if (quote === '"' && c === '\\') i += 2;
+        else if (quote === '"' && c === '"') [quote, i, tokenStart] = [undefined, i + 1, false];
+        else i++;
+        continue;
+      }
+      if (c === ' ' || c === '\t') { i++; continue; }
+      if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+      if (tokenStart && (c === "'" || c === '"')) { [quote, quoteCol] = [c, i]; i++; continue; }
+      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) { blockParent = indentOf(line); break; }
+      if ((c === '-' || c === '?' || c === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) { tokenStart = true; i++; continue; }
+      if (c === '[' || c === '{' || c === ',') { tokenStart = true; i++; continue; }
+      // a plain scalar: up to `: ` or ` #`
+      tokenStart = false;
+      i++;
+    }
+  }
+  return lines.join('\n');
+}
+
+export function parseGoYamlAll(input: string): unknown[] {
+  let text = input;
+  let docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+  const failed = (ds: typeof docs) => (Array.isArray(ds) ? ds : [ds]).some((d) => d.errors.length > 0);
+  if (failed(docs)) {
+    const again = reindentQuotedContinuations(text);
+    const ds = again === text ? docs : parseAllDocuments(again, GO_YAML_OPTIONS);
+    if (!failed(ds)) [docs, text] = [ds, again];
+  }
   const out: unknown[] = [];
   for (const d of Array.isArray(docs) ? docs : [docs]) {
     if (d.errors.length) throw new YamlParseError(d.errors[0].message.split('\n')[0]);

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadChart } from '../../../../src/kinds/chart/load.js';
-import { goYamlMarshal } from '../../../../src/kinds/chart/render/goyaml.js';
+import { goYamlMarshal, parseGoYaml, parseGoYamlAll } from '../../../../src/kinds/chart/render/goyaml.js';
 import { formatRendered, renderChart } from '../../../../src/kinds/chart/render/index.js';
 import { writeChart } from '../helpers.js';
 
@@ -65,5 +65,49 @@ describe('toYaml quotes a string as a timestamp only when go-yaml v2 would read 
     });
     const out = formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
     expect(out).toContain('\n      since: "2024-01-02T03:04:05Z"\n      time_field_format: 2006-01-02T15:04:05Z07:00\n');
+  });
+});
+
+describe('a multi-line quoted string whose later lines are indented no further than its key', () => {
+  // The known difference of pass 3: go-yaml v2 does not check the indentation of a quoted
+  // scalar's continuation lines, so `  k: 'a\n  b'` reads as `a b` (folded), in values files and in
+  // rendered manifests alike; ferry's YAML parser refused it ("Missing closing 'quote").
+  it('is read as go-yaml v2 reads it, single- or double-quoted, nested or in a list', () => {
+    expect(parseGoYaml("a:\n  sub: 'line one\n  line two'\n")).toEqual({ a: { sub: 'line one line two' } });
+    expect(parseGoYaml("sub: 'line one\nline two'\n")).toEqual({ sub: 'line one line two' });
+    expect(parseGoYaml('a:\n  sub: "line one\n  line two"\n')).toEqual({ a: { sub: 'line one line two' } });
+    expect(parseGoYaml("a:\n  sub: 'x\n line two'\n")).toEqual({ a: { sub: 'x line two' } });
+    expect(parseGoYaml("- k: 'x\n  y'\n  j: 2\n")).toEqual([{ k: 'x y', j: 2 }]);
+    expect(parseGoYaml("a: 'one\n\n  two'\nb: 1\n")).toEqual({ a: 'one\ntwo', b: 1 });
+  });
+
+  it('escapes, block scalars, comments and plain scalars around it keep their meaning', () => {
+    expect(parseGoYaml("a:\n  sub: 'it''s\n  more'' here'\n  b: |\n    'not a quote\n  c: \"esc \\\"q\\\"\n  next\"\n")).toEqual({
+      a: { sub: "it's more' here", b: "'not a quote\n", c: 'esc "q" next' },
+    });
+    expect(parseGoYaml("a: b 'c\nd: 'e\n  f'\n")).toEqual({ a: "b 'c", d: 'e f' });
+    expect(parseGoYaml("a: 'x # not comment\n  y' # comment 'z\nb: 2\n")).toEqual({ a: 'x # not comment y', b: 2 });
+    expect(parseGoYamlAll("a:\n  s: 'x\n  y'\n---\nb: 'p\nq'\n")).toEqual([{ a: { s: 'x y' } }, { b: 'p q' }]);
+  });
+
+  it('a document marker inside the string is refused, as go-yaml refuses it', () => {
+    expect(() => parseGoYaml("a:\n  sub: 'x\n---\n  y'\n")).toThrow();
+  });
+
+  it('a chart rendering such a string gives the object Helm gives', async () => {
+    const dir = await writeChart(path.join(tmp, 'q'), {
+      chart: { name: 'q', version: '1.0.0' },
+      values: "image:\n  repository: 'registry.example/app'\nnote: 'first\nsecond'\n",
+      files: {
+        'templates/cm.yaml':
+          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n  annotations:\n    note: 'a long\n    note'\ndata:\n  image: {{ .Values.image.repository }}\n  note: {{ .Values.note | quote }}\n",
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    const cm = r.documents.find((d) => d.kind === 'ConfigMap');
+    expect(cm?.object).toEqual({
+      apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q', annotations: { note: 'a long note' } },
+      data: { image: 'registry.example/app', note: 'first second' },
+    });
   });
 });
