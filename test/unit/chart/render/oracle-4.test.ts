@@ -111,3 +111,48 @@ describe('a multi-line quoted string whose later lines are indented no further t
     });
   });
 });
+
+describe('.Values is a chartutil.Values: its methods AsMap, Table, YAML and PathValue', () => {
+  // redpanda's connectors chart (templates transpiled from Go by gotohelm) starts every template
+  // with `$values := $dot.Values.AsMap`. In Go a method of the map's named type wins over a map
+  // key; ferry looked up a key "AsMap", found none, and rendered every port as 0 and no Deployment
+  // (no image). Expectations: Helm's chartutil.Values methods.
+  async function render(values: string, template: string): Promise<string> {
+    const dir = await writeChart(path.join(tmp, `v${Math.random().toString(36).slice(2)}`), {
+      chart: { name: 'v', version: '1.0.0' },
+      values,
+      files: { 'templates/cm.yaml': template },
+    });
+    return formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
+  }
+
+  it('AsMap gives the values as a plain map; a port from it merges over a default', async () => {
+    const out = await render(
+      'connectors:\n  restPort: 8083\n',
+      '{{- $values := .Values.AsMap -}}\nport: {{ $values.connectors.restPort | int }}\n' +
+        'merged: {{ mustMergeOverwrite (dict "port" 0) (dict "port" ($values.connectors.restPort | int)) | toJson }}\n' +
+        'types: {{ list (typeOf .Values) (typeOf $values) (typeOf (.Values.Table "connectors")) | toJson | quote }}\n' +
+        'plain: {{ .Values.connectors.AsMap }}\n',
+    );
+    expect(out).toContain('port: 8083\nmerged: {"port":8083}\n');
+    // AsMap's result and a map reached by key are plain maps: `.AsMap` on them is a key lookup
+    expect(out).toContain('types: "[\\"chartutil.Values\\",\\"map[string]interface {}\\",\\"chartutil.Values\\"]"\nplain: \n');
+  });
+
+  it('Table, PathValue and YAML', async () => {
+    const out = await render(
+      'a:\n  b:\n    c: 1\n  s: x\n',
+      'c: {{ (.Values.Table "a.b").c }}\np: {{ .Values.PathValue "a.s" }}\ny: {{ (.Values.Table "a.b").YAML | quote }}\n',
+    );
+    expect(out).toContain('c: 1\np: x\ny: "c: 1\\n"\n');
+  });
+
+  it('their errors are Helm\'s', async () => {
+    await expect(render('a: 1\n', '{{ .Values.Table "nope" }}')).rejects.toThrow(/error calling Table: "nope" is not a table/);
+    await expect(render('a: 1\n', '{{ .Values.Table "a" }}')).rejects.toThrow(/error calling Table: "a" is not a table/);
+    await expect(render('a:\n  b: 1\n', '{{ .Values.PathValue "a" }}')).rejects.toThrow(/error calling PathValue: "a" is not a value/);
+    await expect(render('a: 1\n', '{{ .Values.PathValue "x.y" }}')).rejects.toThrow(/error calling PathValue: "y" is not a value/);
+    await expect(render('a: 1\n', '{{ .Values.PathValue "" }}')).rejects.toThrow(/YAML path cannot be empty/);
+    await expect(render('a: 1\n', '{{ .Values.Table }}')).rejects.toThrow(/wrong number of args for Table: want 1 got 0/);
+  });
+});
