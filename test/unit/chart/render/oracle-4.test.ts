@@ -136,7 +136,7 @@ describe('.Values is a chartutil.Values: its methods AsMap, Table, YAML and Path
     );
     expect(out).toContain('port: 8083\nmerged: {"port":8083}\n');
     // AsMap's result and a map reached by key are plain maps: `.AsMap` on them is a key lookup
-    expect(out).toContain('types: "[\\"chartutil.Values\\",\\"map[string]interface {}\\",\\"chartutil.Values\\"]"\nplain: \n');
+    expect(out).toContain('types: "[\\"chartutil.Values\\",\\"map[string]interface {}\\",\\"chartutil.Values\\"]"\nplain:');
   });
 
   it('Table, PathValue and YAML', async () => {
