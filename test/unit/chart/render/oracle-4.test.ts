@@ -20,6 +20,18 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+let n = 0;
+/** Render a one-template chart with these values: the rendering (ferry's RenderResult). */
+async function renderOne(values: string, template: string) {
+  const dir = await writeChart(path.join(tmp, `c${n++}`), {
+    chart: { name: 'v', version: '1.0.0' },
+    values,
+    files: { 'templates/cm.yaml': template },
+  });
+  return renderChart(await loadChart(dir, { allFiles: true }));
+}
+const render = async (values: string, template: string) => formatRendered(await renderOne(values, template));
+
 describe('toYaml quotes a string as a timestamp only when go-yaml v2 would read it as one', () => {
   // kiali-server's config map: `{{ toYaml .Values.server }}` with `time_field_format:
   // "2006-01-02T15:04:05Z07:00"` (a Go time layout). go-yaml v2 quotes a string that would read
@@ -55,15 +67,10 @@ describe('toYaml quotes a string as a timestamp only when go-yaml v2 would read 
   });
 
   it('a chart whose toYaml carries a Go time layout renders it as Helm does', async () => {
-    const dir = await writeChart(path.join(tmp, 'kiali'), {
-      chart: { name: 'kiali', version: '1.0.0' },
-      values: 'server:\n  observability:\n    time_field_format: "2006-01-02T15:04:05Z07:00"\n    since: "2024-01-02T03:04:05Z"\n',
-      files: {
-        'templates/cm.yaml':
-          'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kiali\ndata:\n  config.yaml: |\n    {{- toYaml .Values.server | nindent 4 }}\n',
-      },
-    });
-    const out = formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
+    const out = await render(
+      'server:\n  observability:\n    time_field_format: "2006-01-02T15:04:05Z07:00"\n    since: "2024-01-02T03:04:05Z"\n',
+      'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: kiali\ndata:\n  config.yaml: |\n    {{- toYaml .Values.server | nindent 4 }}\n',
+    );
     expect(out).toContain('\n      since: "2024-01-02T03:04:05Z"\n      time_field_format: 2006-01-02T15:04:05Z07:00\n');
   });
 });
@@ -95,15 +102,10 @@ describe('a multi-line quoted string whose later lines are indented no further t
   });
 
   it('a chart rendering such a string gives the object Helm gives', async () => {
-    const dir = await writeChart(path.join(tmp, 'q'), {
-      chart: { name: 'q', version: '1.0.0' },
-      values: "image:\n  repository: 'registry.example/app'\nnote: 'first\nsecond'\n",
-      files: {
-        'templates/cm.yaml':
-          "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n  annotations:\n    note: 'a long\n    note'\ndata:\n  image: {{ .Values.image.repository }}\n  note: {{ .Values.note | quote }}\n",
-      },
-    });
-    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    const r = await renderOne(
+      "image:\n  repository: 'registry.example/app'\nnote: 'first\nsecond'\n",
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: q\n  annotations:\n    note: 'a long\n    note'\ndata:\n  image: {{ .Values.image.repository }}\n  note: {{ .Values.note | quote }}\n",
+    );
     const cm = r.documents.find((d) => d.kind === 'ConfigMap');
     expect(cm?.object).toEqual({
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'q', annotations: { note: 'a long note' } },
@@ -117,15 +119,6 @@ describe('.Values is a chartutil.Values: its methods AsMap, Table, YAML and Path
   // with `$values := $dot.Values.AsMap`. In Go a method of the map's named type wins over a map
   // key; ferry looked up a key "AsMap", found none, and rendered every port as 0 and no Deployment
   // (no image). Expectations: Helm's chartutil.Values methods.
-  async function render(values: string, template: string): Promise<string> {
-    const dir = await writeChart(path.join(tmp, `v${Math.random().toString(36).slice(2)}`), {
-      chart: { name: 'v', version: '1.0.0' },
-      values,
-      files: { 'templates/cm.yaml': template },
-    });
-    return formatRendered(renderChart(await loadChart(dir, { allFiles: true })));
-  }
-
   it('AsMap gives the values as a plain map; a port from it merges over a default', async () => {
     const out = await render(
       'connectors:\n  restPort: 8083\n',
