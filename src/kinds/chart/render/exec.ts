@@ -5,6 +5,7 @@
  */
 import {
   asSlice,
+  chartValuesMethods,
   deepEqual,
   formatV,
   GoStruct,
@@ -590,6 +591,14 @@ export class TemplateSet {
         return member;
       }
       return this.fail(st, `can't evaluate field ${name} in type ${receiver.goType}`);
+    }
+    const methods = chartValuesMethods(receiver);
+    if (methods && Object.hasOwn(methods, name)) {
+      const vals = args.map((a) => this.evalArg(st, dot, a));
+      if (final !== NOFINAL) vals.push(final);
+      const want = methods[name].length;
+      if (vals.length !== want) this.fail(st, `wrong number of args for ${name}: want ${want} got ${vals.length}`);
+      return this.call(st, name, methods[name] as GoFunc, vals);
     }
     if (isMap(receiver)) {
       if (hasArgs) this.fail(st, `${name} is not a method but has arguments`);

@@ -34,6 +34,21 @@ export function asSlice(v: unknown): unknown[] | undefined {
   return undefined;
 }
 
+/**
+ * Maps of Helm's named map type chartutil.Values (every chart's `.Values`, and what its `Table`
+ * returns), with their methods (`AsMap`, `Table`, `YAML`, `PathValue`). In Go a method wins over a
+ * map key of the same name: `.Values.AsMap` calls the method.
+ */
+const CHART_VALUES = new WeakMap<object, Record<string, (...args: unknown[]) => unknown>>();
+export function markChartValues<T extends object>(m: T, methods: Record<string, (...args: unknown[]) => unknown>): T {
+  CHART_VALUES.set(m, methods);
+  return m;
+}
+/** The methods of a chartutil.Values map, undefined for any other value. */
+export function chartValuesMethods(v: unknown): Record<string, (...args: unknown[]) => unknown> | undefined {
+  return typeof v === 'object' && v !== null ? CHART_VALUES.get(v) : undefined;
+}
+
 export function isNil(v: unknown): v is null | undefined {
   return v === null || v === undefined;
 }
@@ -72,6 +87,7 @@ export function goTypeName(v: unknown): string {
   if (Array.isArray(v)) return '[]interface {}';
   if (v instanceof Uint8Array) return '[]uint8';
   if (v instanceof GoStruct) return v.goType;
+  if (chartValuesMethods(v)) return 'chartutil.Values';
   return 'map[string]interface {}';
 }
 

@@ -58,10 +58,21 @@ export function parseGoYaml(text: string): unknown {
   if (v === undefined) {
     // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
     // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
-    const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
-    const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, GO_YAML_OPTIONS);
+    const first = (t: string) => {
+      const docs = parseAllDocuments(t, GO_YAML_OPTIONS);
+      return Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(t, GO_YAML_OPTIONS);
+    };
+    let doc = first(text);
+    let parsed = text;
+    if (doc.errors.length) {
+      const again = reindentQuotedContinuations(text);
+      if (again !== text) {
+        const d = first(again);
+        if (!d.errors.length) [doc, parsed] = [d, again];
+      }
+    }
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
-    blockScalarAtEnd(doc, text);
+    blockScalarAtEnd(doc, parsed);
     v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
@@ -86,8 +97,69 @@ function blockScalarAtEnd(doc: Document, text: string): void {
   });
 }
 
-export function parseGoYamlAll(text: string): unknown[] {
-  const docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+/**
+ * go-yaml v2 does not check the indentation of the continuation lines of a quoted scalar: a
+ * multi-line `'…'` or `"…"` whose later lines are indented no further than its key (`  k: 'a\n  b'`)
+ * is read, folded, as `a b`. The yaml package refuses it. Leading blanks of a continuation line are
+ * not part of the value, so indenting those lines past the opening quote gives the same value in a
+ * form the yaml package reads. Used only after a failed parse; a line starting with `---` or `...`
+ * (a document marker, which go-yaml refuses inside a quoted scalar too) is left alone.
+ */
+export function reindentQuotedContinuations(text: string): string {
+  const lines = text.split('\n');
+  let quote: string | undefined; // the open quote char
+  let quoteCol = 0;
+  let blockParent = -1; // inside a block scalar whose parent line has this indentation
+  const indentOf = (l: string) => l.length - l.replace(/^ +/, '').length;
+  for (let n = 0; n < lines.length; n++) {
+    let line = lines[n];
+    let i = 0;
+    if (quote) {
+      if (/^(---|\.\.\.)(\s|$)/.test(line)) return text;
+      if (line.trim() !== '' && indentOf(line) <= quoteCol) line = lines[n] = ' '.repeat(quoteCol + 1 - indentOf(line)) + line;
+      i = indentOf(line);
+    } else {
+      if (blockParent >= 0) {
+        if (line.trim() === '' || indentOf(line) > blockParent) continue;
+        blockParent = -1;
+      }
+      if (/^(---|\.\.\.)(\s|$)/.test(line)) continue;
+    }
+    let tokenStart = !quote;
+    while (i < line.length) {
+      const c = line[i];
+      if (quote) {
+        if (quote === "'" && c === "'") {
+          if (line[i + 1] === "'") i += 2;
+          else [quote, i, tokenStart] = [undefined, i + 1, false];
+        } else if (quote === '"' && c === '\\') i += 2;
+        else if (quote === '"' && c === '"') [quote, i, tokenStart] = [undefined, i + 1, false];
+        else i++;
+        continue;
+      }
+      if (c === ' ' || c === '\t') { i++; continue; }
+      if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+      if (tokenStart && (c === "'" || c === '"')) { [quote, quoteCol] = [c, i]; i++; continue; }
+      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) { blockParent = indentOf(line); break; }
+      if ((c === '-' || c === '?' || c === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) { tokenStart = true; i++; continue; }
+      if (c === '[' || c === '{' || c === ',') { tokenStart = true; i++; continue; }
+      // a plain scalar: up to `: ` or ` #`
+      tokenStart = false;
+      i++;
+    }
+  }
+  return lines.join('\n');
+}
+
+export function parseGoYamlAll(input: string): unknown[] {
+  let text = input;
+  let docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+  const failed = (ds: typeof docs) => (Array.isArray(ds) ? ds : [ds]).some((d) => d.errors.length > 0);
+  if (failed(docs)) {
+    const again = reindentQuotedContinuations(text);
+    const ds = again === text ? docs : parseAllDocuments(again, GO_YAML_OPTIONS);
+    if (!failed(ds)) [docs, text] = [ds, again];
+  }
   const out: unknown[] = [];
   for (const d of Array.isArray(docs) ? docs : [docs]) {
     if (d.errors.length) throw new YamlParseError(d.errors[0].message.split('\n')[0]);
@@ -253,6 +325,56 @@ const YAML11_SPECIAL = new Set([
   '.inf', '.Inf', '.INF', '+.inf', '+.Inf', '+.INF', '-.inf', '-.Inf', '-.INF',
 ]);
 
+/**
+ * go-yaml v2's parseTimestamp: four ASCII digits and `-`, then Go's `time.Parse` with one of
+ * `2006-1-2T15:4:5.999999999Z07:00` (`T` or `t`), `2006-1-2 15:4:5.999999999` or `2006-1-2`. Go
+ * checks ranges (month, day of that month, hour < 24, minute and second < 60, zone offset hour
+ * <= 24 and minute <= 60) and refuses trailing text, so `2006-01-02T15:04:05Z07:00` (a Go time
+ * layout) or `2024-13-01` is a plain string, which toYaml writes unquoted.
+ */
+function isYamlTimestamp(s: string): boolean {
+  const head = /^(\d{4})-/.exec(s);
+  if (!head) return false;
+  const year = Number(head[1]);
+  let v = s.slice(5);
+  const digit = (i: number) => i < v.length && v.charCodeAt(i) >= 48 && v.charCodeAt(i) <= 57;
+  /** Go's getnum(value, false): one or two digits. */
+  const num = (): number => {
+    if (!digit(0)) return -1;
+    const n = digit(1) ? 2 : 1;
+    const r = Number(v.slice(0, n));
+    v = v.slice(n);
+    return r;
+  };
+  const lit = (c: string): boolean => (v[0] === c ? ((v = v.slice(1)), true) : false);
+  const month = num();
+  if (month < 1 || month > 12 || !lit('-')) return false;
+  const day = num();
+  const daysIn = month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
+  if (day < 1 || day > daysIn) return false;
+  if (v === '') return true;
+  let zone: boolean;
+  if (v[0] === 'T' || v[0] === 't') [zone, v] = [true, v.slice(1)];
+  else if (v[0] === ' ') [zone, v] = [false, v.replace(/^ +/, '')];
+  else return false;
+  const hour = num();
+  if (hour < 0 || hour >= 24 || !lit(':')) return false;
+  const minute = num();
+  if (minute < 0 || minute >= 60 || !lit(':')) return false;
+  const second = num();
+  if (second < 0 || second >= 60) return false;
+  if (v.length >= 2 && (v[0] === '.' || v[0] === ',') && digit(1)) v = v.replace(/^[.,][0-9]+/, '');
+  if (zone) {
+    if (v[0] === 'Z') v = v.slice(1);
+    else {
+      const m = /^([-+])(\d\d):(\d\d)/.exec(v);
+      if (!m || Number(m[2]) > 24 || Number(m[3]) > 60) return false;
+      v = v.slice(6);
+    }
+  }
+  return v === '';
+}
+
 /** Would go-yaml v2 read this plain scalar as something other than a string? */
 function resolvesToNonString(s: string): boolean {
   if (YAML11_SPECIAL.has(s)) return true;
@@ -261,7 +383,7 @@ function resolvesToNonString(s: string): boolean {
   const plain = s.replace(/_/g, '');
   if (/^[-+]?(0[xX][0-9a-fA-F]+|0[oO]?[0-7]+|0[bB][01]+|\d+)$/.test(plain)) return true;
   if (/^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/.test(plain)) return true;
-  if (/^\d{4}-\d\d?-\d\d?([Tt ]|$)/.test(s)) return true; // timestamps
+  if (isYamlTimestamp(s)) return true;
   if (/^[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?$/.test(s)) return true; // base 60 float
   return false;
 }

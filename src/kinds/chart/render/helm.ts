@@ -7,7 +7,7 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { GoStruct, isMap, isNil } from './govalue.js';
+import { goSprintf, GoStruct, isMap, isNil, markChartValues } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
 import { globToRegExp, type HelmChart } from './chart.js';
@@ -252,6 +252,47 @@ export interface EngineInput {
 }
 
 /** Render every template of the chart tree; returns the non-partial templates' outputs. */
+/**
+ * `m` seen as Helm's chartutil.Values (a chart's `.Values`), with its methods: `AsMap`, `Table "a.b"`
+ * (the map at that path, itself a Values; `"x" is not a table` when a step is missing or no map),
+ * `YAML` (sigs.k8s.io/yaml, trailing newline kept) and `PathValue "a.b"` (a non-map value;
+ * `"b" is not a value` otherwise).
+ */
+export function chartValues(m: Dict): Dict {
+  const q = (s: string) => goSprintf('%q', [s]);
+  const table = (name: unknown): Dict => {
+    let t: Dict = m;
+    for (const n of str(name).split('.')) {
+      const v = Object.hasOwn(t, n) ? t[n] : undefined;
+      if (!isMap(v)) throw new FuncError(`${q(n)} is not a table`);
+      t = v;
+    }
+    return chartValues(t);
+  };
+  // A proxy over the map: the same entries (reads and `set` go to `m`), its own identity, so the
+  // map reached another way (`.Values.sub` in the parent, AsMap's result) stays a plain map, as in Go.
+  return markChartValues(new Proxy(m, {}), {
+    AsMap: () => (Object.keys(m).length === 0 ? {} : m),
+    Table: (name: unknown) => table(name),
+    YAML: () => goYamlMarshal(m),
+    PathValue: (path: unknown) => {
+      const parts = str(path).split('.');
+      if (str(path) === '') throw new FuncError('YAML path cannot be empty');
+      const key = parts.pop()!;
+      let t: Dict = m;
+      if (parts.length > 0) {
+        try {
+          t = table(parts.join('.'));
+        } catch {
+          throw new FuncError(`${q(key)} is not a value`);
+        }
+      }
+      if (Object.hasOwn(t, key) && !isMap(t[key])) return t[key];
+      throw new FuncError(`${q(key)} is not a value`);
+    },
+  });
+}
+
 export function renderTemplates(input: EngineInput): RenderedTemplate[] {
   const release: Dict = {
     Name: input.release.name,
@@ -269,13 +310,14 @@ export function renderTemplates(input: EngineInput): RenderedTemplate[] {
       Files: new ChartFiles(c.files),
       Release: release,
       Capabilities: input.caps,
-      Values: {},
+      Values: chartValues({}),
       Subcharts: subCharts,
     };
-    if (isRoot) next.Values = parentVals.Values;
+    if (isRoot) next.Values = isMap(parentVals.Values) ? chartValues(parentVals.Values) : parentVals.Values;
     else {
       const pv = parentVals.Values;
-      if (isMap(pv) && isMap(pv[c.name])) next.Values = pv[c.name];
+      const own = isMap(pv) ? pv[c.name] : undefined;
+      if (isMap(own)) next.Values = chartValues(own);
     }
     for (const d of c.deps) setKey(subCharts, d.name, rec(d, next, false));
     for (const t of c.templates) {
