@@ -1,0 +1,109 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCommand, runFerry, type RunResult } from '../support/cli.js';
+
+/**
+ * A factory / research-lab platform engineer's job (new-user round 9): bootstrap an air-gapped
+ * Kubernetes cluster (kubeadm/k3s style) plus VM images. Cloud images as `files:` pinned by a
+ * gpg-signed SHA256SUMS (detached and clear-signed) behind a CDN-style 302 with a download cut and
+ * resumed; the registry.k8s.io control-plane images for one Kubernetes version filtered to
+ * amd64+arm64; a CNI chart with `images: discover`; import into a TLS registry and a files
+ * directory; `mirror-config` for containerd and k3s; `inventory` and `firewall` for the cluster's
+ * nodes, checked with `nft -c -f` and `iptables-restore --test`; `audit` of the config directory.
+ *
+ * What tripped:
+ * - `firewall` / `inventory`: the README never mentions `transport`, so the cluster's own flows
+ *   were written the way the documents name them, `protocol: VXLAN` (Cilium/Flannel's overlay,
+ *   8472), `protocol: WireGuard`, `protocol: UDP`, `protocol: DNS`. Every one became a TCP rule
+ *   (`tcp dport { 8472, 51871 }`), which both `nft -c` and `iptables-restore --test` accept, so
+ *   nothing said anything: loaded on the nodes, the default-deny ruleset drops every overlay
+ *   packet and the pod network is dead. The protocol now sets the transport when none is given.
+ */
+let work: string;
+const TOOLS = { nft: '/usr/sbin/nft', iptablesRestore: '/usr/sbin/iptables-restore' };
+
+async function privileged(cmd: string, args: string[], input?: string): Promise<RunResult> {
+  const r = await runCommand(cmd, args, { input });
+  if (r.code !== 0 && /Operation not permitted|Permission denied/i.test(r.stderr) && process.getuid?.() !== 0) {
+    return runCommand('unshare', ['-rn', cmd, ...args], { input });
+  }
+  return r;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-newuser9-'));
+});
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe('firewall for the cluster nodes: the protocol a connection names sets its transport', () => {
+  const site = () => path.join(work, 'k8s-site.yaml');
+  beforeAll(async () => {
+    await writeFile(
+      site(),
+      [
+        'apiVersion: ferry/v1alpha1',
+        'kind: Manifest',
+        'metadata: { name: k8s-site }',
+        'zones:',
+        '  - { name: nodes, title: Cluster nodes, cidrs: [10.20.0.0/24], self: true }',
+        '  - { name: mirror, title: Mirror host, cidrs: [10.20.1.10/32] }',
+        '  - { name: admin, title: Admin workstations, cidrs: [10.30.0.0/24] }',
+        '  - { name: dns, title: Site resolvers, cidrs: [10.20.1.53/32] }',
+        'connections:',
+        '  - { name: kube-apiserver, from: admin, to: nodes, direction: inbound, scope: cluster, protocol: HTTPS, ports: [6443], purpose: kubectl }',
+        '  - { name: etcd-peer, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: TLS, ports: ["2379-2380"], purpose: etcd }',
+        '  - { name: cilium-vxlan, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: VXLAN, ports: [8472], purpose: pod overlay }',
+        '  - { name: wireguard, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: WireGuard, ports: [51871], purpose: node-to-node encryption }',
+        '  - { name: health, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: UDP, ports: [4240], purpose: health probes }',
+        '  - { name: resolver, from: nodes, to: dns, direction: outbound, scope: cluster, protocol: DNS, ports: [53], purpose: name resolution }',
+        '  - { name: registry-pull, from: nodes, to: mirror, direction: outbound, scope: cluster, protocol: HTTPS, ports: [5443], purpose: image pulls }',
+        '  - { name: explicit-tcp, from: nodes, to: mirror, direction: outbound, scope: cluster, protocol: VXLAN, transport: tcp, ports: [9472], purpose: an explicit transport wins }',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('nftables: VXLAN, WireGuard and UDP are udp rules, DNS both, HTTPS tcp; nft -c -f accepts it', async () => {
+    const r = await runFerry(['firewall', site(), '--format', 'nftables']);
+    expect(r.code, r.stderr).toBe(0);
+    const input = r.stdout.slice(r.stdout.indexOf('chain input'), r.stdout.indexOf('chain output'));
+    const output = r.stdout.slice(r.stdout.indexOf('chain output'));
+    expect(input).toContain('ip saddr @zone_nodes udp dport { 4240, 8472, 51871 } accept');
+    expect(input).toContain('ip saddr @zone_nodes tcp dport 2379-2380 accept');
+    expect(input).toContain('ip saddr @zone_admin tcp dport 6443 accept');
+    expect(input).not.toMatch(/tcp dport[^\n]*(8472|51871|4240)/);
+    expect(output).toContain('ip daddr @zone_dns udp dport 53 accept');
+    expect(output).toContain('ip daddr @zone_dns tcp dport 53 accept');
+    expect(output).toMatch(/ip daddr @zone_mirror tcp dport \{ 5443, 9472 \} accept/);
+    const file = path.join(work, 'nodes.nft');
+    await writeFile(file, r.stdout);
+    const check = await privileged(TOOLS.nft, ['-c', '-f', file]);
+    expect(check.code, check.stderr).toBe(0);
+  });
+
+  it('iptables: the same flows as -p udp, and iptables-restore --test accepts them', async () => {
+    const r = await runFerry(['firewall', site(), '--format', 'iptables']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/-A INPUT -s 10\.20\.0\.0\/24 -p udp -m multiport --dports 4240,8472,51871 /);
+    expect(r.stdout).not.toMatch(/-p tcp[^\n]*(8472|51871|4240)/);
+    expect(r.stdout).toMatch(/-A OUTPUT -d 10\.20\.1\.53\/32 -p udp --dport 53 /);
+    const check = await privileged(TOOLS.iptablesRestore, ['--test'], r.stdout);
+    expect(check.code, check.stderr).toBe(0);
+  });
+
+  it('inventory shows the overlay as 8472/udp, and the JSON carries the transport', async () => {
+    const md = await runFerry(['inventory', site()]);
+    expect(md.code, md.stderr).toBe(0);
+    expect(md.stdout).toMatch(/VXLAN \| 8472\/udp/);
+    expect(md.stdout).not.toContain('8472/tcp');
+    const json = await runFerry(['inventory', site(), '--format', 'json']);
+    expect(json.code, json.stderr).toBe(0);
+    const text = json.stdout;
+    expect(text).not.toMatch(/"8472\/tcp"/);
+    expect(text).toContain('udp');
+  });
+});
