@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, runFerry, type RunResult } from '../support/cli.js';
+import { runFerry, runPrivileged as privileged } from '../support/cli.js';
 
 /**
  * A factory / research-lab platform engineer's job (new-user round 9): bootstrap an air-gapped
@@ -23,14 +23,6 @@ import { runCommand, runFerry, type RunResult } from '../support/cli.js';
  */
 let work: string;
 const TOOLS = { nft: '/usr/sbin/nft', iptablesRestore: '/usr/sbin/iptables-restore' };
-
-async function privileged(cmd: string, args: string[], input?: string): Promise<RunResult> {
-  const r = await runCommand(cmd, args, { input });
-  if (r.code !== 0 && /Operation not permitted|Permission denied/i.test(r.stderr) && process.getuid?.() !== 0) {
-    return runCommand('unshare', ['-rn', cmd, ...args], { input });
-  }
-  return r;
-}
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-newuser9-'));
