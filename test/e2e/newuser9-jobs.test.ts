@@ -45,6 +45,7 @@ describe('firewall for the cluster nodes: the protocol a connection names sets i
         '  - { name: mirror, title: Mirror host, cidrs: [10.20.1.10/32] }',
         '  - { name: admin, title: Admin workstations, cidrs: [10.30.0.0/24] }',
         '  - { name: dns, title: Site resolvers, cidrs: [10.20.1.53/32] }',
+        '  - { name: ntp, title: Site time servers, cidrs: [10.20.1.123/32] }',
         'connections:',
         '  - { name: kube-apiserver, from: admin, to: nodes, direction: inbound, scope: cluster, protocol: HTTPS, ports: [6443], purpose: kubectl }',
         '  - { name: etcd-peer, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: TLS, ports: ["2379-2380"], purpose: etcd }',
@@ -52,6 +53,8 @@ describe('firewall for the cluster nodes: the protocol a connection names sets i
         '  - { name: wireguard, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: WireGuard, ports: [51871], purpose: node-to-node encryption }',
         '  - { name: health, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: UDP, ports: [4240], purpose: health probes }',
         '  - { name: resolver, from: nodes, to: dns, direction: outbound, scope: cluster, protocol: DNS, ports: [53], purpose: name resolution }',
+        '  - { name: time, from: nodes, to: ntp, direction: outbound, scope: cluster, protocol: NTP, ports: [123], purpose: clock for certificates and etcd }',
+        '  - { name: node-ping, from: nodes, to: nodes, direction: internal, scope: cluster, protocol: ICMP, purpose: node reachability }',
         '  - { name: registry-pull, from: nodes, to: mirror, direction: outbound, scope: cluster, protocol: HTTPS, ports: [5443], purpose: image pulls }',
         '  - { name: explicit-tcp, from: nodes, to: mirror, direction: outbound, scope: cluster, protocol: VXLAN, transport: tcp, ports: [9472], purpose: an explicit transport wins }',
         '',
@@ -70,6 +73,11 @@ describe('firewall for the cluster nodes: the protocol a connection names sets i
     expect(input).not.toMatch(/tcp dport[^\n]*(8472|51871|4240)/);
     expect(output).toContain('ip daddr @zone_dns udp dport 53 accept');
     expect(output).toContain('ip daddr @zone_dns tcp dport 53 accept');
+    expect(output).toContain('ip daddr @zone_ntp udp dport 123 accept');
+    expect(output).toContain('ip daddr @zone_nodes meta l4proto { icmp, ipv6-icmp } accept');
+    // DNS and NTP are declared, so only DHCP is left in the warning about host essentials.
+    expect(r.stderr).toMatch(/DHCP client not allowed/);
+    expect(r.stderr).not.toMatch(/DNS|NTP/);
     expect(output).toMatch(/ip daddr @zone_mirror tcp dport \{ 5443, 9472 \} accept/);
     const file = path.join(work, 'nodes.nft');
     await writeFile(file, r.stdout);
@@ -83,6 +91,8 @@ describe('firewall for the cluster nodes: the protocol a connection names sets i
     expect(r.stdout).toMatch(/-A INPUT -s 10\.20\.0\.0\/24 -p udp -m multiport --dports 4240,8472,51871 /);
     expect(r.stdout).not.toMatch(/-p tcp[^\n]*(8472|51871|4240)/);
     expect(r.stdout).toMatch(/-A OUTPUT -d 10\.20\.1\.53\/32 -p udp --dport 53 /);
+    expect(r.stdout).toMatch(/-A OUTPUT -d 10\.20\.1\.123\/32 -p udp --dport 123 /);
+    expect(r.stdout).toMatch(/-A OUTPUT -d 10\.20\.1\.123\/32 -p udp --dport 123 /);
     const check = await privileged(TOOLS.iptablesRestore, ['--test'], r.stdout);
     expect(check.code, check.stderr).toBe(0);
   });
