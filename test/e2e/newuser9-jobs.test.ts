@@ -1,8 +1,13 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry, runPrivileged as privileged } from '../support/cli.js';
+import { gpgSign, makeGpgKey } from '../support/apt-repo.js';
+import { mustRun, runFerry, runPrivileged as privileged } from '../support/cli.js';
+import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
 /**
  * A factory / research-lab platform engineer's job (new-user round 9): bootstrap an air-gapped
@@ -20,6 +25,11 @@ import { runFerry, runPrivileged as privileged } from '../support/cli.js';
  *   (`tcp dport { 8472, 51871 }`), which both `nft -c` and `iptables-restore --test` accept, so
  *   nothing said anything: loaded on the nodes, the default-deny ruleset drops every overlay
  *   packet and the pod network is dead. The protocol now sets the transport when none is given.
+ * - `rewrite catalogue` on the Packer template (`iso_url` + `iso_checksum = "file:…/SHA256SUMS"`,
+ *   Packer's way to verify against the vendor's list) refused the SHA256SUMS URL as "not in the
+ *   lock, though its origin is mirrored", although the lock pins it and import wrote it to the
+ *   file mirror (where `sha256sum -c` and `gpgv` use it); `audit` of the Packer directory called it
+ *   undeclared. The checksum file and its signature now map like the file itself.
  */
 let work: string;
 const TOOLS = { nft: '/usr/sbin/nft', iptablesRestore: '/usr/sbin/iptables-restore' };
@@ -107,5 +117,106 @@ describe('firewall for the cluster nodes: the protocol a connection names sets i
     const text = json.stdout;
     expect(text).not.toMatch(/"8472\/tcp"/);
     expect(text).toContain('udp');
+  });
+});
+
+describe('VM images behind a CDN redirect, resumed, and the Packer template pointed at the mirror', () => {
+  let vendor: StaticServer;
+  let cdn: http.Server;
+  let vendorUrl: string;
+  let job: string;
+  const IMG = 'noble-server-cloudimg-amd64.img';
+  const BLOB = '/cdn/blobs/3f/3f9a1c';
+  const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'files-cache'), FERRY_RETRIES: '3', FERRY_RETRY_MIN_MS: '50' });
+
+  beforeAll(async () => {
+    const srv = path.join(work, 'srv');
+    await mkdir(path.join(srv, 'noble/current'), { recursive: true });
+    await mkdir(path.join(srv, path.dirname(BLOB)), { recursive: true });
+    // The image lives on the CDN under a content path; the vendor URL answers 302 to it, as
+    // cloud-image hosts behind a CDN do.
+    const img = randomBytes(4 * 1024 * 1024 + 7);
+    await writeFile(path.join(srv, BLOB), img);
+    const sums = `${createHash('sha256').update(img).digest('hex')} *${IMG}\n`;
+    await writeFile(path.join(srv, 'noble/current/SHA256SUMS'), sums);
+    const key = await makeGpgKey(work, 'cloud-images');
+    await gpgSign(key, path.join(srv, 'noble/current/SHA256SUMS'), 'detach', path.join(srv, 'noble/current/SHA256SUMS.gpg'));
+    vendor = await startStaticServer(srv);
+    cdn = http.createServer((req, res) => {
+      const p = new URL(req.url ?? '/', 'http://x').pathname;
+      const to = p === `/noble/current/${IMG}` ? `${BLOB}?expires=1&signature=abc` : p;
+      res.writeHead(302, { location: `${vendor.url}${to}` }).end();
+    });
+    await new Promise<void>((resolve) => cdn.listen(0, '127.0.0.1', resolve));
+    vendorUrl = `http://127.0.0.1:${(cdn.address() as AddressInfo).port}`;
+    job = path.join(work, 'vm-images');
+    await mkdir(path.join(job, 'keys'), { recursive: true });
+    await cp(key.publicKey, path.join(job, 'keys/cloud-images.asc'));
+    await writeFile(
+      path.join(job, 'vm.yaml'),
+      [
+        'apiVersion: ferry/v1alpha1',
+        'kind: Manifest',
+        'metadata: { name: vm-images }',
+        'files:',
+        '  - name: noble-amd64',
+        `    url: ${vendorUrl}/noble/current/${IMG}`,
+        '    checksums:',
+        `      url: ${vendorUrl}/noble/current/SHA256SUMS`,
+        `      signature: ${vendorUrl}/noble/current/SHA256SUMS.gpg`,
+        '      keys: [keys/cloud-images.asc]',
+        '',
+      ].join('\n'),
+    );
+    await writeFile(
+      path.join(job, 'site.yaml'),
+      ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: lab }', 'files: { dir: ./mirror, baseUrl: http://files.lab.internal/files }', ''].join('\n'),
+    );
+  }, 120_000);
+  afterAll(async () => {
+    await vendor?.close();
+    await new Promise((resolve) => cdn?.close(resolve));
+  });
+
+  it('a download cut on the CDN resumes with Range, and the mirror holds the image, SHA256SUMS and its signature', async () => {
+    vendor.dropAfter(BLOB, 1024 * 1024, 1);
+    const created = await runFerry(['bundle', 'create', 'vm.yaml', '-o', 'vm.ferry.tar'], { cwd: job, env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    const blobGets = vendor.requests.filter((r) => r.method === 'GET' && r.path === BLOB);
+    expect(blobGets.some((r) => /^bytes=[1-9]\d*-$/.test(r.range ?? ''))).toBe(true);
+    const imported = await runFerry(['import', 'vm.ferry.tar', '-t', 'site.yaml'], { cwd: job, env: env() });
+    expect(imported.code, imported.stderr).toBe(0);
+    const dir = path.join(job, 'mirror/127.0.0.1-' + new URL(vendorUrl).port + '/noble/current');
+    await mustRun('sha256sum', ['-c', 'SHA256SUMS'], { cwd: dir });
+    const keyring = path.join(work, 'cloud-images.gpg');
+    await mustRun('gpg', ['--batch', '--yes', '--output', keyring, '--dearmor', path.join(job, 'keys/cloud-images.asc')]);
+    await mustRun('gpgv', ['--keyring', keyring, 'SHA256SUMS.gpg', 'SHA256SUMS'], { cwd: dir });
+  });
+
+  it('rewrite catalogue moves iso_url and iso_checksum "file:…/SHA256SUMS" to paths the mirror holds, and audit counts both mirrored', async () => {
+    const packer = path.join(job, 'packer');
+    await mkdir(packer, { recursive: true });
+    const hcl = path.join(packer, 'noble.pkr.hcl');
+    await writeFile(
+      hcl,
+      ['source "qemu" "noble" {', `  iso_url      = "${vendorUrl}/noble/current/${IMG}"`, `  iso_checksum = "file:${vendorUrl}/noble/current/SHA256SUMS"`, '  disk_image   = true', '}', ''].join('\n'),
+    );
+    const audit = await runFerry(['audit', 'packer', '--manifest', 'vm.yaml', '--target', 'site.yaml', '--format', 'json'], { cwd: job, env: env() });
+    expect(audit.code, audit.stderr).toBe(0);
+    const findings = (JSON.parse(audit.stdout) as { findings: Array<{ value: string; class: string }> }).findings;
+    expect(findings.filter((f) => f.value.startsWith(vendorUrl)).map((f) => [f.value.replace(vendorUrl, ''), f.class])).toEqual([
+      [`/noble/current/${IMG}`, 'mirrored'],
+      ['/noble/current/SHA256SUMS', 'mirrored'],
+    ]);
+    const r = await runFerry(['rewrite', 'catalogue', hcl, '-t', 'site.yaml', '--lock', 'vm-images.lock.json'], { cwd: job, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const text = await readFile(hcl, 'utf8');
+    const base = `http://files.lab.internal/files/127.0.0.1-${new URL(vendorUrl).port}/noble/current`;
+    expect(text).toContain(`iso_url      = "${base}/${IMG}"`);
+    expect(text).toContain(`iso_checksum = "file:${base}/SHA256SUMS"`);
+    // Every rewritten URL names a file import wrote.
+    for (const m of text.matchAll(/http:\/\/files\.lab\.internal\/files\/(\S+?)"/g)) {
+      await expect(readFile(path.join(job, 'mirror', m[1]))).resolves.toBeInstanceOf(Buffer);
+    }
   });
 });
