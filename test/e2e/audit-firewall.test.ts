@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCommand, runFerry, type RunResult } from '../support/cli.js';
+import { runCommand, runFerry, runPrivileged as privileged } from '../support/cli.js';
 
 /**
  * Generated firewall files checked by the real tools: `nft -c -f` (nftables), `iptables-restore
@@ -23,13 +23,6 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-async function privileged(cmd: string, args: string[], input?: string): Promise<RunResult> {
-  const r = await runCommand(cmd, args, { input });
-  if (r.code !== 0 && /Operation not permitted|Permission denied/i.test(r.stderr) && process.getuid?.() !== 0) {
-    return runCommand('unshare', ['-rn', cmd, ...args], { input });
-  }
-  return r;
-}
 
 async function render(seed: string, format: string, extra: string[] = []): Promise<string> {
   const r = await runFerry(['firewall', `manifests/${seed}.yaml`, '--format', format, ...extra]);

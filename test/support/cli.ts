@@ -45,3 +45,15 @@ export async function mustRun(cmd: string, args: string[], opts: Parameters<type
   if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
   return r;
 }
+
+/**
+ * Run a tool that may want privileges it only needs nominally (`nft -c`, `iptables-restore
+ * --test`): as is, and again inside an unprivileged user+network namespace when refused.
+ */
+export async function runPrivileged(cmd: string, args: string[], input?: string): Promise<RunResult> {
+  const r = await runCommand(cmd, args, { input });
+  if (r.code !== 0 && /Operation not permitted|Permission denied/i.test(r.stderr) && process.getuid?.() !== 0) {
+    return runCommand('unshare', ['-rn', cmd, ...args], { input });
+  }
+  return r;
+}

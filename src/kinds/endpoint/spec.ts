@@ -20,6 +20,28 @@ export const PortSchema = z.union([
 ]);
 
 export const TransportSchema = z.enum(['tcp', 'udp', 'tcp+udp', 'icmp', 'unix', 'other']);
+export type Transport = z.infer<typeof TransportSchema>;
+
+/** Protocols that run over UDP only: written as the `protocol` with no `transport`, they mean UDP. */
+const UDP_PROTOCOLS = new Set(['UDP', 'VXLAN', 'GENEVE', 'WIREGUARD', 'NTP', 'DHCP', 'DHCPV6', 'TFTP', 'SNMP', 'QUIC', 'IKE', 'BFD', 'RADIUS']);
+/** Protocols that use both (DNS answers over UDP and falls back to TCP). */
+const TCP_UDP_PROTOCOLS = new Set(['DNS']);
+
+/**
+ * The transport a connection's `protocol` implies when the manifest gives no `transport`:
+ * `VXLAN`, `WireGuard`, `UDP`, `NTP` … are UDP, `DNS` and `TCP/UDP` both, `ICMP` ICMP, anything
+ * else TCP. Without this a CNI overlay written `protocol: VXLAN` became a TCP rule and the firewall
+ * dropped every packet of the pod network.
+ */
+export function transportFromProtocol(protocol: string): Transport {
+  const words = protocol.toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
+  const udp = words.some((w) => UDP_PROTOCOLS.has(w));
+  const tcp = words.includes('TCP');
+  if ((udp && tcp) || words.some((w) => TCP_UDP_PROTOCOLS.has(w))) return 'tcp+udp';
+  if (udp) return 'udp';
+  if (!tcp && words.some((w) => w === 'ICMP' || w === 'PING')) return 'icmp';
+  return 'tcp';
+}
 export const RequirementSchema = z.enum(['required', 'optional', 'conditional']);
 export const LifecycleSchema = z.enum(['runtime', 'bootstrap', 'install']);
 export const StatusSchema = z.enum(['confirmed', 'tbd', 'blocked']);
@@ -77,7 +99,7 @@ export const ConnectionSchema = z
     direction: z.enum(['inbound', 'outbound', 'internal', 'local']),
     scope: z.enum(['external', 'cluster', 'localhost']),
     protocol: z.string().min(1).describe('Application protocol as documented (HTTPS, NATS + TLS, gRPC, IPMI…).'),
-    transport: TransportSchema.default('tcp'),
+    transport: TransportSchema.optional().describe('Default: from the protocol (VXLAN, WireGuard, UDP, NTP… udp; DNS, TCP/UDP tcp+udp; ICMP icmp), else tcp.'),
     ports: z.array(PortSchema).optional(),
     portNote: z.string().optional().describe('Ports in words when not a fixed list ("socket / dynamic TCP").'),
     security: SecuritySchema.optional(),
@@ -90,7 +112,8 @@ export const ConnectionSchema = z
     statusNote: z.string().optional(),
     checks: z.array(CheckSchema).optional().describe('Checks that the configuration matches this entry (a blocked listener stays off, SSH keys only); all must be met.'),
   })
-  .strict();
+  .strict()
+  .transform((c) => ({ ...c, transport: c.transport ?? transportFromProtocol(c.protocol) }));
 
 export const MitigationSchema = z
   .object({
@@ -137,7 +160,7 @@ export const EndpointSchema = z
     to: z.string().optional().describe('Zone the endpoint lives in (default: the zone named internet; required when there is none).'),
     side: z.enum(['server', 'browser']).default('server'),
     protocol: z.string().default('HTTPS'),
-    transport: TransportSchema.default('tcp'),
+    transport: TransportSchema.optional().describe('Default: from the protocol, as for a connection.'),
     ports: z.array(PortSchema).default([443]),
     purpose: z.string().min(1),
     requirement: RequirementSchema.default('required'),
@@ -154,7 +177,8 @@ export const EndpointSchema = z
   .strict()
   .superRefine((e, ctx) => {
     if (!e.hosts?.length && !e.urls?.length) ctx.addIssue({ code: 'custom', message: 'an endpoint needs hosts or urls (use a <var> placeholder when the operator chooses)' });
-  });
+  })
+  .transform((e) => ({ ...e, transport: e.transport ?? transportFromProtocol(e.protocol) }));
 
 export type Zone = z.infer<typeof ZoneSchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;

@@ -10,6 +10,13 @@ import { fileServeRoutes } from './serve.js';
 /** A file by its upstream URL (the file itself, its checksum file, its signature). */
 export type FileRef = UpstreamRefBase<'file'>;
 
+/** The file, its checksum file and the checksum file's signature: each is carried and imported. */
+const fileReferences = (entry: FileLock): FileRef[] => [
+  { kind: 'file', upstream: entry.url },
+  ...(entry.checksums ? [{ kind: 'file' as const, upstream: entry.checksums.file.url }] : []),
+  ...(entry.checksums?.signature ? [{ kind: 'file' as const, upstream: entry.checksums.signature.url }] : []),
+];
+
 /** Single files over HTTP(S), pinned by sha256, with optional upstream checksums and signatures. */
 export const fileKind = {
   name: 'file',
@@ -32,11 +39,7 @@ export const fileKind = {
   importTo: importFile,
   importBlobs: importFileBlobs,
   validateImport: validateFileImport,
-  references: (entry): FileRef[] => [
-    { kind: 'file', upstream: entry.url },
-    ...(entry.checksums ? [{ kind: 'file' as const, upstream: entry.checksums.file.url }] : []),
-    ...(entry.checksums?.signature ? [{ kind: 'file' as const, upstream: entry.checksums.signature.url }] : []),
-  ],
+  references: fileReferences,
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));
   },
@@ -55,14 +58,16 @@ export const fileKind = {
       }),
     },
     auditCarried({ specs, target }) {
-      const urls = new Set(specs.map((f) => f.url));
+      // The checksum file and its signature are carried and imported beside the file too.
+      const urls = new Set(specs.flatMap((f) => [f.url, f.checksums?.url, f.checksums?.signature].filter((u): u is string => Boolean(u))));
       return (r) => ((r.kind === 'url' || r.kind === 'apt') && urls.has(r.value) ? { mirror: target?.files ? mapFileUrl(r.value, target.files).url : undefined } : undefined);
     },
     mirrorLookups(locked, target) {
       const files = new Map<string, string>();
       const fileOrigins = new Set<string>();
-      for (const f of locked) {
-        const url = f.url;
+      // The file, its checksum file and the signature: import writes each where the mapping says,
+      // so a catalogue (Packer's `iso_checksum = "file:…/SHA256SUMS"`) can point at all three.
+      for (const url of locked.flatMap((f) => fileReferences(f).map((r) => r.upstream))) {
         if (!url) continue;
         try {
           fileOrigins.add(new URL(url).origin);
