@@ -23,7 +23,7 @@ export const TransportSchema = z.enum(['tcp', 'udp', 'tcp+udp', 'icmp', 'unix', 
 export type Transport = z.infer<typeof TransportSchema>;
 
 /** Protocols that run over UDP only: written as the `protocol` with no `transport`, they mean UDP. */
-const UDP_PROTOCOLS = new Set(['UDP', 'VXLAN', 'GENEVE', 'WIREGUARD', 'NTP', 'DHCP', 'DHCPV6', 'TFTP', 'SNMP', 'QUIC', 'IKE', 'BFD', 'RADIUS']);
+const UDP_PROTOCOLS = new Set(['UDP', 'VXLAN', 'GENEVE', 'WIREGUARD', 'NTP', 'DHCP', 'DHCPV6', 'TFTP', 'SNMP', 'QUIC', 'IKE', 'BFD', 'RADIUS', 'IPMI', 'RMCP']);
 /** Protocols that use both (DNS answers over UDP and falls back to TCP). */
 const TCP_UDP_PROTOCOLS = new Set(['DNS']);
 
