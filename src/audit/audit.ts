@@ -212,8 +212,10 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
-    // 1. mirrored: exactly what the manifest carries, located through the mapping.
-    for (const carried of carriedBy) {
+    // 1. mirrored: exactly what the manifest carries, located through the mapping. Never a chart
+    // source off the target: its controller fetches that URL itself (one below a carried
+    // repository, `…/stable/sub`, is no carried repository, and nothing redirects it).
+    for (const carried of r.chartSource && !targetHosts.has(host) ? [] : carriedBy) {
       const m = carried(r);
       if (!m) continue;
       // Part of it is carried (the repository, not this tag): the reference still goes out.

@@ -3,6 +3,7 @@ import { createTwoFilesPatch } from 'diff';
 import { FerryError, unreadableFile } from '../errors.js';
 import { replaceFilesAtomic, writeFileAtomic } from '../store/temp-files.js';
 import { readRegularFile } from '../store/verified-write.js';
+import { escapeLine } from '../ui/escape.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -179,7 +180,7 @@ export async function finishRewrite(
   const sortedUnmapped = sortReplacements(unmapped);
   if (sortedUnmapped.length && !opts.allowUnmapped) {
     throw new FerryError('CONFLICT', `${sortedUnmapped.length} reference${sortedUnmapped.length === 1 ? '' : 's'} not covered by the mirror; nothing was written`, {
-      details: sortedUnmapped.map((u) => `${u.file}:${u.line}  ${u.ref}  (${u.reason}${u.where ? `; ${u.where}` : ''})`),
+      details: sortedUnmapped.map((u) => escapeLine(`${u.file}:${u.line}  ${u.ref}  (${u.reason}${u.where ? `; ${u.where}` : ''})`)),
       hint: 'Add them to the manifest and lock/bundle/import again, or pass --allow-unmapped to rewrite the rest and leave these as they are.',
     });
   }
@@ -207,8 +208,9 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   const rel = (f: string) => (path.isAbsolute(f) ? path.relative(cwd, f) || f : f);
   const lines: string[] = [];
   if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
-  for (const x of r.replacements) lines.push(`${rel(x.file)}:${x.line}  ${x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`);
-  for (const u of r.unmapped) lines.push(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`);
+  // One line each: a value from a crafted file (a newline in a tag) cannot start a line of its own.
+  for (const x of r.replacements) lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
+  for (const u of r.unmapped) lines.push(escapeLine(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`));
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
   const out = opts.output;

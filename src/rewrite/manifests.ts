@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, type Document, type Node as YamlNode, type Scalar, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
@@ -130,7 +130,16 @@ function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, va
   const rendered = renderScalar(value);
   if (map.flow) return { start: end, end, text: `, ${key}: ${rendered}` };
   const keyStart = (map as { items: Array<{ value: unknown; key: { range?: number[] } }> }).items.find((p) => p.value === after)!.key.range![0];
-  const indent = keyStart - (text.lastIndexOf('\n', keyStart - 1) + 1);
+  const lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
+  const indent = keyStart - lineStart;
+  // A value that spans lines (a block scalar, a quoted string broken over lines) ends where its
+  // last line does, or at the start of whatever follows it, perhaps a key of an outer map: the
+  // end of "that line" is no place for the new key. The pair then goes before the key instead,
+  // on a line of its own at the key's indentation (a `- ` before the key stays first).
+  if (after.type === Scalar.BLOCK_LITERAL || after.type === Scalar.BLOCK_FOLDED || text.slice(keyStart, end).includes('\n')) {
+    const eolStyle = text[text.indexOf('\n', keyStart) - 1] === '\r' ? '\r\n' : '\n';
+    return { start: keyStart, end: keyStart, text: `${key}: ${rendered}${eolStyle}${' '.repeat(indent)}` };
+  }
   const eol = text.indexOf('\n', end);
   const at = eol < 0 ? text.length : text[eol - 1] === '\r' ? eol - 1 : eol;
   return { start: at, end: at, text: `\n${' '.repeat(indent)}${key}: ${rendered}` };
