@@ -41,17 +41,27 @@ export function sendLowSpeed(): LowSpeedPolicy {
 /**
  * Close the connection of a client that takes a body slower than the limit over the window
  * (one that reads a byte now and then keeps its connection busy, which no idle timeout sees,
- * and holds one of `--max-connections`). Only time spent waiting on the client counts: while
- * the response is not backed up (the source, a disk or an upstream registry, is the slow
- * side) the window starts again. Returns the function that stops watching.
+ * and holds one of `--max-connections`). Only time spent waiting on the client counts: the
+ * window runs on a clock that advances only while the response is backed up (a tick that finds
+ * it flowing — the source, a disk or an upstream registry, being the slow side — adds nothing),
+ * and every byte the client took counts whenever it took it. Restarting the window on a flowing
+ * tick instead let a client that takes a burst now and then (a drain seen at a tick) erase its
+ * slow history and keep the connection forever. Returns the function that stops watching.
  */
 export function watchSlowReader(res: ServerResponse, policy: LowSpeedPolicy): () => void {
   const socket = res.socket;
   if (policy.limitBytesPerSec <= 0 || !socket) return () => undefined;
+  let clientTime = 0;
+  let last = Date.now();
   const window = new SpeedWindow(policy, socket.bytesWritten);
+  window.restart(socket.bytesWritten, clientTime);
   const timer = setInterval(() => {
-    if (!res.writableNeedDrain) return window.restart(socket.bytesWritten);
-    if (!window.tooSlow(socket.bytesWritten)) return;
+    const now = Date.now();
+    const elapsed = now - last;
+    last = now;
+    if (!res.writableNeedDrain) return;
+    clientTime += elapsed;
+    if (!window.tooSlow(socket.bytesWritten, clientTime)) return;
     clearInterval(timer);
     socket.destroy();
   }, speedTickMs(policy));

@@ -1,9 +1,10 @@
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LowSpeedPolicy } from '../../../src/net/low-speed.js';
-import { sendRanged } from '../../../src/serve/http.js';
+import { EventEmitter } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { speedTickMs, type LowSpeedPolicy } from '../../../src/net/low-speed.js';
+import { sendRanged, watchSlowReader } from '../../../src/serve/http.js';
 
 /** The send side of the low-speed limit: what `ferry serve` does with a client that stops reading. */
 const POLICY: LowSpeedPolicy = { limitBytesPerSec: 1024, windowMs: 500, wholeBodyMs: 0 };
@@ -70,6 +71,27 @@ function neverReads(path: string): Promise<'closed by server' | 'still open'> {
 }
 
 describe('serve: a client too slow to take a body', () => {
+  it('is disconnected when it stays under the limit though the response flows now and then (a drain does not erase its history)', () => {
+    vi.useFakeTimers();
+    try {
+      // A response backed up on the client three ticks in four, flowing at the fourth (the client
+      // took a burst), 50 bytes a tick: ~270 bytes per 500 ms the client held it up, under the 512 the limit asks.
+      let tick = 0;
+      let destroyed = false;
+      const socket = { bytesWritten: 0, destroy: () => void (destroyed = true) };
+      const res = Object.defineProperties(new EventEmitter(), { socket: { value: socket }, writableNeedDrain: { get: () => tick % 4 !== 0 } });
+      const stop = watchSlowReader(res as unknown as http.ServerResponse, POLICY);
+      for (tick = 1; tick <= 40 && !destroyed; tick++) {
+        socket.bytesWritten += 50;
+        vi.advanceTimersByTime(speedTickMs(POLICY));
+      }
+      stop();
+      expect(destroyed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('is disconnected once it has taken less than the limit for the window', async () => {
     expect(await neverReads('/blob')).toBe('closed by server');
   });
