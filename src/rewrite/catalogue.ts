@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments } from 'yaml';
 import { FerryError } from '../errors.js';
+import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { trimEndChars } from '../audit/scan.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
@@ -32,6 +33,7 @@ export function formatOf(file: string, explicit?: string): CatalogueFormat {
 }
 
 function checkParses(text: string, format: CatalogueFormat, what: string): void {
+  if (format === 'yaml') checkConfigYamlDensity(text, what, 'catalogue');
   try {
     if (format === 'json') JSON.parse(text);
     else if (format === 'toml') parseToml(text);

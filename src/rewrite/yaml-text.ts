@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, parse, parseAllDocuments, Scalar, type Document, type Node, type Pair } from 'yaml';
 import { FerryError } from '../errors.js';
+import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import type { TextEdit } from './edits.js';
 
 /**
@@ -9,6 +10,7 @@ import type { TextEdit } from './edits.js';
  */
 
 export function parseYamlDocuments(text: string, file: string): Document.Parsed[] {
+  checkConfigYamlDensity(text, file, 'YAML file');
   const docs = parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false });
   const list = Array.isArray(docs) ? docs : [docs];
   const errors = list.flatMap((d) => d.errors);
