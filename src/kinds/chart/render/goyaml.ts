@@ -12,6 +12,7 @@
  */
 import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
 import { asSlice, deepCopy, GoStruct, isMap, isNil } from './govalue.js';
+import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
 
@@ -50,12 +51,25 @@ export function setKey(o: Record<string, unknown>, k: string, v: unknown): void 
 
 export class YamlParseError extends Error {}
 
+/**
+ * A chart's YAML (values files, rendered manifests, `fromYaml` text) comes from outside: text
+ * denser than CONFIG_YAML_TOKENS would take the yaml library gigabytes (~1 KiB per token), so it
+ * is refused before parsing (a chart file is at most 4 MiB, which a flow list of one-character
+ * items fills with 2 M tokens: 2.3 GB).
+ */
+function checkDensity(text: string): void {
+  if (text.length > CONFIG_YAML_TOKENS && yamlTokensOver(text, CONFIG_YAML_TOKENS)) {
+    throw new YamlParseError(`more than ${CONFIG_YAML_TOKENS.toLocaleString('en-US')} YAML tokens (list items, keys, flow commas, lines); ferry does not parse YAML that dense`);
+  }
+}
+
 const PARSED = new Map<string, unknown>();
 
 /** One YAML document as go-yaml + sigs.k8s.io/yaml read it (a fresh copy each time; parses are cached). */
 export function parseGoYaml(text: string): unknown {
   let v = PARSED.get(text);
   if (v === undefined) {
+    checkDensity(text);
     // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
     // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
     const first = (t: string) => {
@@ -152,6 +166,7 @@ export function reindentQuotedContinuations(text: string): string {
 }
 
 export function parseGoYamlAll(input: string): unknown[] {
+  checkDensity(input);
   let text = input;
   let docs = parseAllDocuments(text, GO_YAML_OPTIONS);
   const failed = (ds: typeof docs) => (Array.isArray(ds) ? ds : [ds]).some((d) => d.errors.length > 0);
