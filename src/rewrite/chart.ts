@@ -181,6 +181,14 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
         continue;
       }
       const keys = s.keys ?? {};
+      if (keys.repository && keys.image && !keys.registry && !keys.tag && !keys.name && !keys.digest) {
+        // NVIDIA style `{{ repository }}/{{ image }}:{{ version }}`: the repository key becomes the
+        // mirror path before the image's last component, which stays as the chart wrote it.
+        const last = ref.repository.split('/').pop()!;
+        const mirrorRepo = look.mirrorRef.repository;
+        if (mirrorRepo.endsWith(`/${last}`)) set([...p, 'repository'], `${look.host}/${mirrorRepo.slice(0, -last.length - 1)}`, img.ref, s, 'image', img.ref);
+        continue;
+      }
       if (s.registryFrom) {
         // global.* flows down from the top chart; other registry keys are already scoped.
         const regPath = parseValuesPath(s.registryFrom);
