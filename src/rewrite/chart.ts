@@ -189,6 +189,12 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
         if (mirrorRepo.endsWith(`/${last}`)) set([...p, 'repository'], `${look.host}/${mirrorRepo.slice(0, -last.length - 1)}`, img.ref, s, 'image', img.ref);
         continue;
       }
+      if (!s.registryFrom && keys.image && !keys.registry && !keys.repository && !keys.repo) {
+        // `{image: mysql, tag: "8.0"}` rendered `{{ image }}:{{ tag }}`: the image key takes the mirror path.
+        set([...p, 'image'], `${look.host}/${look.mirrorRef.repository}`, img.ref, s, 'image', img.ref);
+        if (look.digestChanged && keys.digest) set([...p, 'digest'], look.mirrorRef.digest!, img.ref, s, 'digest', ref.digest!);
+        continue;
+      }
       if (s.registryFrom) {
         // global.* flows down from the top chart; other registry keys are already scoped.
         const regPath = parseValuesPath(s.registryFrom);

@@ -140,3 +140,41 @@ describe('NVIDIA image maps {repository, image, version} (gpu-operator)', () => 
     expect(r.warnings).toEqual([]);
   });
 });
+
+// OT-CONTAINER-KIT's charts list their containers under global (`global.containers: [{name,
+// image: mysql, tag: "8.0"}]`, rendered `"{{ image }}:{{ tag }}"`). Values discovery did not look
+// into lists under global, so `rewrite chart` found no key to set and failed a chart it can move.
+describe('a container list under global (OT-CONTAINER-KIT mysql)', () => {
+  it('rewrite chart sets the list item image to the mirror path and the render proves it', async () => {
+    const dir = await chartDir('ot-mysql', {
+      'Chart.yaml': 'apiVersion: v2\nname: mysql\nversion: 0.1.0\n',
+      'values.yaml': 'global:\n  name:\n    appName: mysql\n  containers:\n   -  name: mysql\n      image: mysql\n      tag: "8.0"\n      pullPolicy: Always\n',
+      'templates/deployment.yaml': [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        '  name: {{ .Values.global.name.appName }}',
+        'spec:',
+        '  template:',
+        '    metadata:',
+        '      labels:',
+        '        app: {{ .Values.global.name.appName }}',
+        '    spec:',
+        '      containers:',
+        '      {{- range $c := .Values.global.containers }}',
+        '      - name: {{ $c.name }}',
+        '        image: "{{ $c.image }}:{{ $c.tag }}"',
+        '        imagePullPolicy: {{ $c.pullPolicy }}',
+        '      {{- end }}',
+        '',
+      ].join('\n'),
+    });
+    const ctx = createRewriteContext(await fixtureTarget(), await lockFor(['docker.io/library/mysql:8.0']));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect((r.overrideValues as { global: { containers: Array<Record<string, unknown>> } }).global.containers).toEqual([{ name: 'mysql', image: `${MIRROR}/docker.io/library/mysql`, tag: '8.0', pullPolicy: 'Always' }]);
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const after = renderChart(chart, { values: [{ name: 'override', data: r.override! }] });
+    expect(findRenderedImages(after.documents).map((f) => f.ref)).toEqual([`${MIRROR}/docker.io/library/mysql:8.0`]);
+  });
+});

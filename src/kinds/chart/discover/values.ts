@@ -407,8 +407,20 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
 /** Image maps under `global`: the override path is global (not scoped), whichever subchart sees it. */
 function walkGlobal(ctx: Ctx, node: ValueMap, keyPath: string, disabled: string | undefined): void {
   for (const [key, val] of Object.entries(node)) {
-    if (!isValueMap(val)) continue;
     const p = joinPath(keyPath, key);
+    if (Array.isArray(val)) {
+      // A list of containers under global (`global.containers: [{name, image: mysql, tag: "8.0"}]`).
+      val.forEach((item, i) => {
+        if (!isValueMap(item) || typeof item.image !== 'string') return;
+        const found = imageFromMap(ctx, item, true);
+        if (!found) return;
+        const { ref, ...rest } = found;
+        const ip = joinPath(p, i);
+        ctx.findings.push({ ref, source: { ...baseSource(ctx, val, i, ip), valuesPath: ip, ...rest, overrides: overridesOf(item, `${ctx.inst.prefix}values.yaml`), certainty: disabled ? 'possible' : 'certain', reason: disabled } });
+      });
+      continue;
+    }
+    if (!isValueMap(val)) continue;
     const found = isImageKey(key) ? imageFromMap(ctx, val, true) : undefined;
     if (found) {
       const { ref, ...rest } = found;
