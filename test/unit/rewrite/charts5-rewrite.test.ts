@@ -178,3 +178,39 @@ describe('a container list under global (OT-CONTAINER-KIT mysql)', () => {
     expect(findRenderedImages(after.documents).map((f) => f.ref)).toEqual([`${MIRROR}/docker.io/library/mysql:8.0`]);
   });
 });
+
+// kiali's charts in their source tree carry release placeholders (`image: ${HELM_IMAGE_REPO}:${HELM_IMAGE_TAG}`)
+// and OT-CONTAINER-KIT's microservice renders `image: ":"` until the user sets one. Neither is an
+// image reference: the proof skipped them, and rewrite chart said nothing about a pod it had not moved.
+describe('container images the render leaves as no image reference', () => {
+  it('rewrite chart names each one (resource, field, template, the text) instead of passing it over', async () => {
+    const dir = await chartDir('placeholder', {
+      'Chart.yaml': 'apiVersion: v2\nname: kiali-like\nversion: 1.0.0\n',
+      'values.yaml': 'image:\n  repo: ${HELM_IMAGE_REPO}\n  tag: ${HELM_IMAGE_TAG}\nsidecar:\n  image: quay.io/org/sidecar:1.0\n',
+      'templates/deployment.yaml': [
+        'apiVersion: apps/v1',
+        'kind: Deployment',
+        'metadata:',
+        '  name: kiali',
+        'spec:',
+        '  template:',
+        '    spec:',
+        '      containers:',
+        '        - name: kiali',
+        '          image: "{{ .Values.image.repo }}:{{ .Values.image.tag }}"',
+        '        - name: sidecar',
+        '          image: {{ .Values.sidecar.image }}',
+        '',
+      ].join('\n'),
+    });
+    const ctx = createRewriteContext(await fixtureTarget(), await lockFor(['quay.io/org/sidecar:1.0']));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toEqual({ sidecar: { image: `${MIRROR}/quay.io/org/sidecar:1.0` } });
+    const named = r.warnings.filter((w) => w.includes('no image reference'));
+    expect(named).toHaveLength(1);
+    expect(named[0]).toContain('Deployment kiali spec.template.spec.containers[0].image');
+    expect(named[0]).toContain('"${HELM_IMAGE_REPO}:${HELM_IMAGE_TAG}"');
+    expect(named[0]).toContain('templates/deployment.yaml');
+  });
+});
