@@ -4,7 +4,8 @@ import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
 import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
-import { joinPath } from '../kinds/chart/discover/values.js';
+import { joinPath, splitImageMap } from '../kinds/chart/discover/values.js';
+import type { ValueMap } from '../kinds/chart/values.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { lockEntries } from '../kinds/schema.js';
 
@@ -287,13 +288,9 @@ interface ImageMap {
   split?: boolean;
 }
 
-/** `{repository, image: <name>, version?}` with no registry, tag, name or digest key (NVIDIA gpu-operator). */
+/** `{repository, image: <name>, version?}` (NVIDIA gpu-operator), read as discovery reads it. */
 function splitMap(node: Node): boolean {
-  const img = scalarText(mapGet(node, 'image'));
-  if (!img || !/^[a-z0-9][a-z0-9._-]*$/.test(img) || !hasKey(node, 'repository')) return false;
-  if (['tag', 'registry', 'name', 'digest'].some((k) => hasKey(node, k))) return false;
-  const repo = scalarText(mapGet(node, 'repository')) ?? '';
-  return hasKey(node, 'version') || (repo.includes('/') && looksLikeHost(repo.split('/')[0]!));
+  return isMap(node) && splitImageMap(node.toJSON() as ValueMap);
 }
 
 /** An image map, or undefined when this map is not one (or not a complete, valid one). */
