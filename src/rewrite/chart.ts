@@ -2,7 +2,8 @@ import path from 'node:path';
 import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
 import { FerryError, isFerryError } from '../errors.js';
 import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
-import { renderChart } from '../kinds/chart/render/index.js';
+import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
+import { normalizeRef } from '../kinds/chart/discover/rendered.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -93,7 +94,10 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   }
   const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
   // The proof: render the chart with the override; every image it runs must be on the mirror.
-  if (discovery.rendered) proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
+  if (discovery.rendered) {
+    proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
+    warnings.push(...unreadableImages(renderWith(chart, users, override, opts.render ?? {}).documents));
+  }
   else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
   const chartRepos = dependencyRepos(chart, ctx);
@@ -181,6 +185,20 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
         continue;
       }
       const keys = s.keys ?? {};
+      if (keys.repository && keys.image && !keys.registry && !keys.tag && !keys.name && !keys.digest) {
+        // NVIDIA style `{{ repository }}/{{ image }}:{{ version }}`: the repository key becomes the
+        // mirror path before the image's last component, which stays as the chart wrote it.
+        const last = ref.repository.split('/').pop()!;
+        const mirrorRepo = look.mirrorRef.repository;
+        if (mirrorRepo.endsWith(`/${last}`)) set([...p, 'repository'], `${look.host}/${mirrorRepo.slice(0, -last.length - 1)}`, img.ref, s, 'image', img.ref);
+        continue;
+      }
+      if (!s.registryFrom && keys.image && !keys.registry && !keys.repository && !keys.repo) {
+        // `{image: mysql, tag: "8.0"}` rendered `{{ image }}:{{ tag }}`: the image key takes the mirror path.
+        set([...p, 'image'], `${look.host}/${look.mirrorRef.repository}`, img.ref, s, 'image', img.ref);
+        if (look.digestChanged && keys.digest) set([...p, 'digest'], look.mirrorRef.digest!, img.ref, s, 'digest', ref.digest!);
+        continue;
+      }
       if (s.registryFrom) {
         // global.* flows down from the top chart; other registry keys are already scoped.
         const regPath = parseValuesPath(s.registryFrom);
@@ -223,6 +241,33 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     warnings.push('set global.security.allowInsecureImages: true — Bitnami charts refuse images moved to another registry without it (the mirror holds the same digests)');
   }
   return { override, replacements, unmapped, warnings, discovery, setBy };
+}
+
+/**
+ * Container images the render leaves as no image reference (a source tree's release placeholder
+ * `${HELM_IMAGE_REPO}:${HELM_IMAGE_TAG}`, an unset `:`): nothing the mirror can hold, and nothing a
+ * node can pull, so the proof cannot vouch for them. Named, not refused.
+ */
+function unreadableImages(documents: RenderedDocument[]): string[] {
+  const out: string[] = [];
+  const walk = (doc: RenderedDocument, node: unknown, at: string): void => {
+    if (Array.isArray(node)) return node.forEach((x, i) => walk(doc, x, `${at}[${i}]`));
+    if (!isValueMap(node as never)) return;
+    for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+      const here = at ? `${at}.${k}` : k;
+      if (['containers', 'initContainers', 'ephemeralContainers'].includes(k) && Array.isArray(v)) {
+        v.forEach((c, i) => {
+          const image = (c as { image?: unknown } | null)?.image;
+          if (typeof image === 'string' && normalizeRef(image) === undefined) {
+            out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here}[${i}].image (${doc.source}) renders ${JSON.stringify(image)}, which is no image reference: nothing is moved to the mirror and no node can pull it; set the image in your values (a chart from a source tree may carry release placeholders)`);
+          }
+        });
+      }
+      walk(doc, v, here);
+    }
+  };
+  for (const doc of documents) if (doc.object && !doc.crd && !doc.test) walk(doc, doc.object, '');
+  return out;
 }
 
 type RenderedFindingLike = ReturnType<typeof findRenderedImages>[number];

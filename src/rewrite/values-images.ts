@@ -4,7 +4,8 @@ import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
 import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
-import { joinPath } from '../kinds/chart/discover/values.js';
+import { joinPath, splitImageMap } from '../kinds/chart/discover/values.js';
+import type { ValueMap } from '../kinds/chart/values.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { lockEntries } from '../kinds/schema.js';
 
@@ -122,7 +123,8 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     if (isAlias(visited) && !isScalar(resolved)) return;
     const node = resolved ?? visited;
     if (isMap(node)) {
-      if (!readImageMap(node)) return;
+      // NVIDIA's `{repository: "", image: vgpu-manager}`: no image until the repository is set.
+      if (!readImageMap(node)) return splitMap(node) ? false : undefined;
       scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry, chartRegistry });
       return false;
     }
@@ -246,7 +248,17 @@ export function scanImageMap(
     unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: look.reason, where: formatPath(path) });
     return;
   }
-  if (hasRegistryKey) {
+  if (imageMap.split) {
+    // `{{ repository }}/{{ image }}:{{ version }}`: the repository becomes the mirror path before
+    // the name; a mirror path that does not end with the name cannot be spelled this way.
+    const name = ref.repository.split('/').pop()!;
+    const mirrorRepo = look.mirrorRef.repository;
+    if (!mirrorRepo.endsWith(`/${name}`)) {
+      unmapped.push({ line: line(repoNode), kind: 'image', ref: upstream, reason: `the mirror path ${mirrorRepo} does not end with the image key's ${name}`, where: formatPath(path) });
+      return;
+    }
+    change([...path, 'repository'], repoNode, scalarText(repoNode)!, `${look.host}/${mirrorRepo.slice(0, -name.length - 1)}`, 'image', upstream);
+  } else if (hasRegistryKey) {
     change([...path, 'registry'], registryNode, scalarText(registryNode) ?? '', look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host, 'registry', upstream);
     // What the registry key no longer says must be in the repository: Docker Hub's library/ and
     // any registry the repository carried itself. `{registry, repository: namespace, name}` maps
@@ -272,10 +284,25 @@ interface ImageMap {
   hasRegistryKey: boolean;
   nameNode?: Node;
   digestNode?: Node;
+  /** NVIDIA style `{repository, image, version}`: the repository is the path before the name. */
+  split?: boolean;
+}
+
+/** `{repository, image: <name>, version?}` (NVIDIA gpu-operator), read as discovery reads it. */
+function splitMap(node: Node): boolean {
+  return isMap(node) && splitImageMap(node.toJSON() as ValueMap);
 }
 
 /** An image map, or undefined when this map is not one (or not a complete, valid one). */
 export function readImageMap(node: Node): ImageMap | undefined {
+  if (splitMap(node)) {
+    const repoNode = mapGet(node, 'repository')!;
+    const repo = scalarText(repoNode);
+    const version = scalarText(mapGet(node, 'version'));
+    if (!repo || repo.includes('{{') || (version && version.includes('{{'))) return undefined;
+    const ref = tryParse(`${repo.replace(/\/+$/, '')}/${scalarText(mapGet(node, 'image'))}${version ? `:${version}` : ''}`);
+    return ref ? { ref, repoKey: 'repository', repoNode, hasRegistryKey: false, split: true } : undefined;
+  }
   let repoKey: 'repository' | 'image' | undefined;
   if (scalarText(mapGet(node, 'repository')) !== undefined) repoKey = 'repository';
   else if (scalarText(mapGet(node, 'image')) !== undefined && (hasKey(node, 'registry') || hasKey(node, 'tag') || hasKey(node, 'digest'))) repoKey = 'image';

@@ -2,7 +2,8 @@ import { isMap as isYamlMap, isSeq, parseDocument, type Node } from 'yaml';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../../oci/reference.js';
 import type { RenderedDocument } from '../render/index.js';
 import { GO_YAML_OPTIONS } from '../render/goyaml.js';
-import { joinPath, type Certainty, type ImageRole } from './values.js';
+import { joinPath, splitImageMap, type Certainty, type ImageRole } from './values.js';
+import type { ValueMap } from '../values.js';
 import { isImageKey } from '../../image/image-key.js';
 
 /**
@@ -239,7 +240,19 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
           if (isImageKey(k) && !(isMonitoring && k === 'baseImage')) {
             const t = v.trim();
             if (!t) continue;
+            if (k === 'image' && !isConfig && splitImageMap(node as ValueMap)) {
+              // NVIDIA's ClusterPolicy: `{repository: nvcr.io/nvidia, image: driver, version: 580}`;
+              // an empty repository leaves the operator's default (no image here).
+              const repo = typeof node.repository === 'string' ? node.repository.trim().replace(/\/+$/, '') : '';
+              const version = typeof node.version === 'string' ? node.version.trim() : '';
+              const full = `${repo}/${t}${version ? `:${version}` : ''}`;
+              if (!repo) continue;
+              if (off(node)) add(full, here, 'custom-resource', 'possible', 'the custom resource sets enabled: false beside it');
+              else add(full, here, 'custom-resource', version ? 'certain' : 'possible', version ? undefined : 'an image map without a version');
+              continue;
+            }
             if (isConfig) handedOver(k, t, here);
+            else if (off(node)) add(t, here, 'custom-resource', 'possible', 'the custom resource sets enabled: false beside it');
             else if (completeRef(t) || k === 'image') add(t, here, 'custom-resource', completeRef(t) || !t.includes('/') ? 'certain' : 'possible');
             else add(t, here, 'custom-resource', 'possible', `${k} has no tag or digest: the operator may add its own`);
           }
@@ -259,6 +272,11 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     walk(doc.object, []);
   }
   return out;
+}
+
+/** A custom resource's component switched off (`vgpuManager: {enabled: false, image: …}`): the operator runs none of it. */
+function off(node: Record<string, unknown>): boolean {
+  return node.enabled === false || node.enabled === 'false';
 }
 
 function isMapObj(v: unknown): v is Record<string, unknown> {

@@ -48,6 +48,8 @@ export interface ImageKeys {
   repo?: string;
   /** grafana style: the digest's hex, rendered as `@sha256:<sha>`. */
   sha?: string;
+  /** NVIDIA style: `{repository: nvcr.io/nvidia, image: driver, version: 580.95.05}`, the tag in `version`. */
+  version?: string;
 }
 
 export interface ImageSource {
@@ -254,16 +256,17 @@ function baseSource(ctx: Ctx, container: object, key: string | number, keyPath: 
 
 function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSource, 'kind' | 'chart' | 'chartName' | 'chartVersion' | 'scope' | 'file' | 'certainty'> & { ref: string } | undefined {
   const root = ctx.inst.values;
+  const split = splitImageMap(m);
   const repo = (asString(m.repository) || asString(m.repo))?.trim();
   const img = asString(m.image)?.trim();
   const name = asString(m.name)?.trim();
   // Charts that tpl their values write the appVersion in as `{{ .Chart.AppVersion }}`.
   const av = ctx.inst.chart.metadata.appVersion;
-  const tag = asString(m.tag)?.trim().replace(/\{\{-?\s*\.Chart\.AppVersion\s*-?\}\}/g, () => av ?? '{{}}');
+  const tag = asString(split ? m.version : m.tag)?.trim().replace(/\{\{-?\s*\.Chart\.AppVersion\s*-?\}\}/g, () => av ?? '{{}}');
   const sha = asString(m.sha)?.trim();
   const digest = asString(m.digest)?.trim() || (sha && /^(sha256:)?[a-f0-9]{64}$/.test(sha) ? (sha.startsWith('sha256:') ? sha : `sha256:${sha}`) : undefined);
   const keys: ImageKeys = {};
-  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName'] as const) if (k in m) keys[k] = k;
+  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName', ...(split ? (['version'] as const) : [])] as const) if (k in m) keys[k] = k;
   const fullImageName = asString(m.fullImageName)?.trim();
   if (fullImageName) {
     const ref = tryParse(fullImageName);
@@ -271,7 +274,11 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   }
   let path: string;
   let nameBased = false;
-  if (repo) {
+  if (split) {
+    // NVIDIA style: the repository is the path before the image name, the tag is `version`.
+    if (!repo) return undefined;
+    path = `${repo.replace(/\/+$/, '')}/${img}`;
+  } else if (repo) {
     // `repository: mysql` + `name: community-operator` (mysql-operator style)
     path = imageKey && name && /^[a-z0-9._-]+$/.test(name) && !repo.endsWith(`/${name}`) ? `${repo}/${name}` : repo;
   } else if (imageKey && (img || name)) {
@@ -308,9 +315,22 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   return { ref, form: 'map', keys, registryFrom, tagFromAppVersion: tagFromAppVersion || undefined };
 }
 
+/**
+ * NVIDIA's image maps (gpu-operator): `{repository: nvcr.io/nvidia, image: gpu-operator, version: v25}`,
+ * rendered `{{ repository }}/{{ image }}:{{ version }}`. The repository key (even empty) is the
+ * path before the name, so `image` alone is no image; no registry, tag or name key beside them.
+ */
+export function splitImageMap(m: ValueMap): boolean {
+  const img = asString(m.image)?.trim();
+  if (!img || !/^[a-z0-9][a-z0-9._-]*$/.test(img)) return false;
+  if (!('repository' in m) || (m.repository !== null && typeof m.repository !== 'string')) return false;
+  if ('tag' in m || 'registry' in m || 'name' in m || 'digest' in m) return false;
+  return 'version' in m || firstIsHost(asString(m.repository)?.trim() ?? '');
+}
+
 function overridesOf(m: ValueMap, defaultsFile: string): Record<string, string> | undefined {
   const out: Record<string, string> = {};
-  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName']) {
+  for (const k of ['registry', 'repository', 'repo', 'image', 'name', 'tag', 'digest', 'sha', 'fullImageName', 'version']) {
     const o = originOf(m, k);
     if (o && o.file !== defaultsFile) out[k] = originText(o)!;
   }
@@ -339,7 +359,8 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
     const p = joinPath(keyPath, key);
     const certainty: Certainty = disabled ? 'possible' : 'certain';
     const imageKey = isImageKey(key);
-    if (isValueMap(val) && (imageKey || (typeof (val.repository ?? val.repo) === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
+    const split = isValueMap(val) && splitImageMap(val);
+    if (isValueMap(val) && (imageKey || split || (typeof (val.repository ?? val.repo) === 'string' && ('tag' in val || 'registry' in val || 'digest' in val)))) {
       const found = imageFromMap(ctx, val, imageKey);
       if (found) {
         const { ref, ...rest } = found;
@@ -350,6 +371,8 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
         });
         continue;
       }
+      // An empty repository: the image is not set (NVIDIA's vgpuManager), not `docker.io/library/<image>`.
+      if (split) continue;
     }
     if (typeof val === 'string') {
       if (imageKey || isImageListKey(key)) {
@@ -384,8 +407,20 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
 /** Image maps under `global`: the override path is global (not scoped), whichever subchart sees it. */
 function walkGlobal(ctx: Ctx, node: ValueMap, keyPath: string, disabled: string | undefined): void {
   for (const [key, val] of Object.entries(node)) {
-    if (!isValueMap(val)) continue;
     const p = joinPath(keyPath, key);
+    if (Array.isArray(val)) {
+      // A list of containers under global (`global.containers: [{name, image: mysql, tag: "8.0"}]`).
+      val.forEach((item, i) => {
+        if (!isValueMap(item) || typeof item.image !== 'string') return;
+        const found = imageFromMap(ctx, item, true);
+        if (!found) return;
+        const { ref, ...rest } = found;
+        const ip = joinPath(p, i);
+        ctx.findings.push({ ref, source: { ...baseSource(ctx, val, i, ip), valuesPath: ip, ...rest, overrides: overridesOf(item, `${ctx.inst.prefix}values.yaml`), certainty: disabled ? 'possible' : 'certain', reason: disabled } });
+      });
+      continue;
+    }
+    if (!isValueMap(val)) continue;
     const found = isImageKey(key) ? imageFromMap(ctx, val, true) : undefined;
     if (found) {
       const { ref, ...rest } = found;
