@@ -374,8 +374,8 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   out.push(table(['Zone', 'Name', 'CIDRs', 'Hosts', 'External', 'Description'], inv.zones.map((z) => [esc(z.title), `<span class="mono">${esc(z.name)}</span>`, esc(z.cidrs.join(', ') || '(variable)'), esc(z.hosts.join(', ')), z.external ? badge('external', 'warn') : '', esc(z.description)])));
   const flowRows = (rows: InventoryRow[]) =>
     table(
-      ['Ref', 'Component', 'From', 'To', 'Destination', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Purpose', 'Requirement', 'Status', 'Mitigation'],
-      rows.map((x) => [esc(x.ref), esc(x.component || x.name), esc(x.from), esc(x.to), esc(x.destination), esc(x.protocol), esc(x.ports), mark(x.c), mark(x.i), mark(x.auth), mark(x.trust), esc(x.purpose), esc(requirementText(x)), `${statusBadge(x)} ${esc(x.statusNote)}`, esc(x.mitigation)]),
+      ['Ref', 'Component', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
+      rows.map((x) => [esc(x.ref), esc(x.component || x.name), esc(x.from), esc(x.to), esc(x.destination), esc(x.scope), esc(x.protocol), esc(x.ports), mark(x.c), mark(x.i), mark(x.auth), mark(x.trust), esc(x.authMethod), esc(x.purpose), esc(requirementText(x)), `${statusBadge(x)} ${esc(x.statusNote)}`, esc(x.mitigation), esc(x.notes)]),
     );
   out.push('<h3>Inbound listeners</h3>', flowRows(inv.inbound));
   out.push('<h3>Outbound connections</h3>', flowRows(inv.outbound));
