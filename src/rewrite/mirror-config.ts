@@ -116,7 +116,7 @@ async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: M
     const url = r.pathPrefix ? `${scheme(ctx)}://${r.host}/v2/${r.pathPrefix}` : `${scheme(ctx)}://${r.host}`;
     const lines = [
       header(ctx, '#').trimEnd(),
-      `# ${r.upstream} images are pulled from ${r.location}; nodes never contact ${r.upstream}.`,
+      `# ${r.upstream} images are pulled from ${r.location}; an image the mirror lacks (or a failing mirror) is tried at the server below, ${r.upstream} itself.`,
       `server = ${tomlString(`https://${registryApiHost(r.upstream)}`)}`,
       '',
       `[host.${tomlString(url)}]`,

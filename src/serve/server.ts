@@ -22,6 +22,17 @@ export interface Listen {
   port: number;
 }
 
+/**
+ * A `/files/`, `/charts/` or `/apt/` URL that names no file (a directory, `..`, an empty segment):
+ * a plain 404 in words, as the trees answer a missing file; not the registry's JSON error. The
+ * path is not echoed (it is whatever the client sent).
+ */
+function notAFile(res: ServerResponse, prefix: string, head: boolean): void {
+  const text = `not found: ${prefix} serves files by their full path; there is no directory listing\n`;
+  res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.end(head ? undefined : text);
+}
+
 /** `127.0.0.1:5000`, `[::1]:5000`, `localhost:0`, `:5000` (all interfaces), `5000` (loopback). */
 export function parseListen(text: string): Listen {
   const bad = () =>
@@ -166,13 +177,14 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       try {
         rest = decodeURIComponent(url.pathname.slice(route.prefix.length));
       } catch {
-        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        notAFile(res, route.prefix, req.method === 'HEAD');
         return;
       }
       // Routes look paths up by name; still, never hand them one that could climb out of a
-      // directory (`..`, `.`, empty segments, backslashes, NUL and other control bytes).
-      if (rest !== '' && !isSafeRelativePath(rest)) {
-        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+      // directory (`..`, `.`, empty segments, backslashes, NUL and other control bytes). A
+      // directory (`/files/<host>/dir/`) is not served either: these trees hold files only.
+      if (rest === '' || !isSafeRelativePath(rest)) {
+        notAFile(res, route.prefix, req.method === 'HEAD');
         return;
       }
       await route.handle(req, res, rest);
