@@ -183,10 +183,12 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
         const sv = /^server\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
         if (sv && !hosts.length) server = sv[1] ?? sv[2];
       }
-      const mirrors = hosts.filter(onTarget);
+      // containerd tries the hosts in order, then `server` (default: the namespace itself); a
+      // `server` on the mirror (with or without hosts) leaves nothing upstream to fall back to.
+      const serverOnMirror = server !== undefined && onTarget(server);
+      const mirrors = [...hosts.filter(onTarget), ...(serverOnMirror && !hosts.includes(server!) ? [server!] : [])];
       if (!mirrors.length) continue;
-      // containerd tries the hosts in order, then `server` (default: the namespace itself).
-      const fallback = server === undefined || !onTarget(server);
+      const fallback = !serverOnMirror;
       out.set(`${f.file}\0${upstream}`, { upstream, file: f.file, format: 'containerd', mirrors, fallback });
       if (!out.has(upstream)) out.set(upstream, out.get(`${f.file}\0${upstream}`)!);
     } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml') {

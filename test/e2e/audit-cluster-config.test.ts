@@ -139,6 +139,19 @@ describe('audit on the cluster configuration ferry writes', () => {
     expect(code).toBe(5);
   });
 
+  it('a hosts.toml whose server is the mirror (no [host] entries) is mirror config with no fallback', async () => {
+    const dir = path.join(work, 'nofallback');
+    await mkdir(path.join(dir, 'certs.d/registry.k8s.io'), { recursive: true });
+    await writeFile(path.join(dir, 'certs.d/registry.k8s.io/hosts.toml'), 'server = "https://registry.site.internal/v2/ferry/registry.k8s.io"\ncapabilities = ["pull", "resolve"]\noverride_path = true\n');
+    await writeFile(path.join(dir, 'kubeadm.yaml'), KUBEADM);
+    const { code, findings } = await audit('nofallback');
+    expect(findings.find((f) => f.keyPath === 'server')).toMatchObject({ class: 'internal' });
+    const repo = findings.find((f) => f.keyPath === 'imageRepository')!;
+    expect(repo).toMatchObject({ class: 'mirrored', mirror: 'https://registry.site.internal/v2/ferry/registry.k8s.io' });
+    expect(repo.note).toContain('no fallback to registry.k8s.io');
+    expect(code).toBe(0);
+  });
+
   it('k3s with --disable-default-registry-endpoint (config.yaml): its mirror config is said to have no fallback', async () => {
     const dir = path.join(work, 'k3s');
     const r = await runFerry(['mirror-config', 'k3s', '-t', 't.yaml', '--lock', 'm.lock.json', '-o', dir], { cwd: work });
