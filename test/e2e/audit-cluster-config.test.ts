@@ -1,8 +1,12 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { containerdFor } from '../support/containerd.js';
+import { pushLayoutImage, writeOciLayout } from '../support/images.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { buildServeBundle, startServe, type RunningServe, type ServeFixture } from '../support/craft-serve.js';
 import { referencesIn } from '../../src/audit/scan.js';
 import { mapFileUrl } from '../../src/mapping/index.js';
@@ -62,9 +66,9 @@ networking:
 `;
 
 /** A lock as `ferry lock` writes it, for the three images (mirror-config and rewrite read refs and registries from it). */
-function lock(): string {
+function lock(refs = ['registry.k8s.io/pause:3.10', 'registry.k8s.io/coredns/coredns:v1.11.3', 'quay.io/coreos/etcd:v3.5.15']): string {
   const img = (ref: string) => ({ source: ref, ref, digest: sha, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
-  return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'k8s', digest: sha }, images: ['registry.k8s.io/pause:3.10', 'registry.k8s.io/coredns/coredns:v1.11.3', 'quay.io/coreos/etcd:v3.5.15'].map(img) });
+  return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'k8s', digest: sha }, images: refs.map(img) });
 }
 
 interface Finding {
@@ -229,5 +233,73 @@ describe('ferry serve: a files URL that is not a file', () => {
       expect(body, dir).not.toContain('NAME_INVALID');
       expect(body, dir).toContain('no directory listing');
     }
+  });
+});
+
+describe('containerd falls back to the upstream unless mirror-config containerd --never-contact-source (real containerd, ctr)', () => {
+  const cd = containerdFor('ferry-auditrt-containerd-');
+  let mirror: RunningRegistry;
+  let upstream: net.Server;
+  let upstreamHost: string;
+  let contacts = 0;
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(work, 'fallback-'));
+    // The "upstream": a listener that only counts the connections made to it (behind a gap, each is a leak).
+    upstream = net.createServer((s) => {
+      contacts++;
+      s.destroy();
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    upstreamHost = `127.0.0.1:${(upstream.address() as net.AddressInfo).port}`;
+    mirror = await startRegistry({ mode: 'http' });
+    const layout = path.join(dir, 'layout');
+    await writeOciLayout(layout, [{ name: 'app', platforms: [{ architecture: 'amd64', layers: [{ files: { 'srv/app.txt': 'carried\n' } }] }] }]);
+    // Where the nested mapping with prefix `ferry` puts it (spelled out independently of ferry).
+    await pushLayoutImage(mirror, layout, 'app', `ferry/${upstreamHost.replace(':', '-')}/ferry-test/app:1`);
+    await writeFile(path.join(dir, 't.yaml'), `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${mirror.url}\n  prefix: ferry\n  layout: nested\n`);
+    await writeFile(path.join(dir, 'm.lock.json'), lock([`${upstreamHost}/ferry-test/app:1`]));
+  }, 120_000);
+  afterAll(async () => {
+    await mirror?.stop();
+    await new Promise((r) => upstream?.close(r));
+  });
+
+  const configure = async (name: string, extra: string[]) => {
+    const out = path.join(dir, name);
+    const r = await runFerry(['mirror-config', 'containerd', '-t', 't.yaml', '--lock', 'm.lock.json', '-o', out, ...extra], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    return { hostsDir: path.join(out, 'certs.d'), hosts: await readFile(path.join(out, 'certs.d', upstreamHost, 'hosts.toml'), 'utf8') };
+  };
+  const fetchVia = (hostsDir: string, ref: string) => cd.ctr(['content', 'fetch', '--hosts-dir', hostsDir, ref]);
+
+  it('the default hosts.toml: a carried image comes from the mirror; one the mirror lacks is tried upstream (what audit notes)', async () => {
+    const { hostsDir, hosts } = await configure('default', []);
+    expect(hosts).toContain(`server = "https://${upstreamHost}"`);
+    const before = contacts;
+    const carried = await fetchVia(hostsDir, `${upstreamHost}/ferry-test/app:1`);
+    expect(carried.code, `${carried.stderr}\n${cd.log().slice(-2000)}`).toBe(0);
+    expect(contacts).toBe(before);
+    const missing = await fetchVia(hostsDir, `${upstreamHost}/ferry-test/missing:1`);
+    expect(missing.code).not.toBe(0);
+    expect(contacts, 'containerd did not try the upstream after the mirror answered 404').toBeGreaterThan(before);
+  });
+
+  it('--never-contact-source: the mirror is the server; the carried image still comes, the missing one fails without contacting the upstream', async () => {
+    const { hostsDir, hosts } = await configure('never', ['--never-contact-source']);
+    expect(hosts).toContain(`server = "${mirror.url}/v2/ferry/${upstreamHost.replace(':', '-')}"`);
+    expect(hosts.match(/^server = .*$/m)?.[0]).not.toContain(upstreamHost + '"');
+    const before = contacts;
+    const carried = await fetchVia(hostsDir, `${upstreamHost}/ferry-test/app:1`);
+    expect(carried.code, `${carried.stderr}\n${cd.log().slice(-2000)}`).toBe(0);
+    const missing = await fetchVia(hostsDir, `${upstreamHost}/ferry-test/missing:1`);
+    expect(missing.code).not.toBe(0);
+    expect(contacts).toBe(before);
+  });
+
+  it('refuses --never-contact-source for k3s, naming the flag that does it there', async () => {
+    const r = await runFerry(['mirror-config', 'k3s', '-t', 't.yaml', '--lock', 'm.lock.json', '--never-contact-source', '-o', path.join(dir, 'k3s')], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('start it with --disable-default-registry-endpoint');
   });
 });
