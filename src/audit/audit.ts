@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parse as parseYaml } from 'yaml';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
@@ -144,6 +145,92 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
   return good ? { status: 'met', evidence: secretSafe(good) } : { status: 'unmet', evidence: `${hits[0].file}:${hits[0].line} ${hits[0].key} is empty` };
 }
 
+/**
+ * A runtime's registry mirror configuration found in the scan, for one upstream registry host:
+ * a containerd `certs.d/<upstream>/hosts.toml` whose `[host."…"]` entries are on the mirror
+ * target, or a k3s/RKE2 `registries.yaml` `mirrors.<upstream>` whose endpoints are. Such a file
+ * is what sends pulls to the mirror, not a way out; but both runtimes still try the upstream
+ * itself last (containerd's `server`, k3s's default endpoint) unless told not to, and that is said.
+ */
+export interface RuntimeMirror {
+  upstream: string;
+  file: string;
+  format: 'containerd' | 'k3s';
+  /** The mirror URLs (on the target) pulls go to. */
+  mirrors: string[];
+  /** The runtime falls back to the upstream when the mirror fails or lacks the image. */
+  fallback: boolean;
+}
+
+export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>): Map<string, RuntimeMirror> {
+  const out = new Map<string, RuntimeMirror>();
+  const onTarget = (u: string) => {
+    const h = hostOfUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(u) ? u : `https://${u}`);
+    return h !== undefined && targetHosts.has(h);
+  };
+  // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
+  const noDefaultEndpoint = scan.settings.some((s) => /(^|\.)disable-default-registry-endpoint$/.test(s.key) && s.value === 'true');
+  for (const f of scan.files) {
+    const parts = f.file.split('/');
+    if (parts.at(-1) === 'hosts.toml' && parts.length >= 2) {
+      const upstream = parts.at(-2)!.toLowerCase();
+      let server: string | undefined;
+      const hosts: string[] = [];
+      for (const raw of f.text.split('\n')) {
+        const line = raw.trim();
+        const h = /^\[host\.(?:"([^"]*)"|'([^']*)')\]/.exec(line);
+        if (h) hosts.push(h[1] ?? h[2]);
+        const sv = /^server\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
+        if (sv && !hosts.length) server = sv[1] ?? sv[2];
+      }
+      // containerd tries the hosts in order, then `server` (default: the namespace itself); a
+      // `server` on the mirror (with or without hosts) leaves nothing upstream to fall back to.
+      const serverOnMirror = server !== undefined && onTarget(server);
+      const mirrors = [...hosts.filter(onTarget), ...(serverOnMirror && !hosts.includes(server!) ? [server!] : [])];
+      if (!mirrors.length) continue;
+      const fallback = !serverOnMirror;
+      out.set(`${f.file}\0${upstream}`, { upstream, file: f.file, format: 'containerd', mirrors, fallback });
+      if (!out.has(upstream)) out.set(upstream, out.get(`${f.file}\0${upstream}`)!);
+    } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml') {
+      let doc: unknown;
+      try {
+        doc = parseYaml(f.text);
+      } catch {
+        continue;
+      }
+      const mirrors = (doc as { mirrors?: unknown })?.mirrors;
+      if (!mirrors || typeof mirrors !== 'object') continue;
+      for (const [up, entry] of Object.entries(mirrors as Record<string, unknown>)) {
+        const endpoints = (entry as { endpoint?: unknown })?.endpoint;
+        const list = Array.isArray(endpoints) ? endpoints.filter((e): e is string => typeof e === 'string') : [];
+        const onMirror = list.filter(onTarget);
+        if (!onMirror.length) continue;
+        const upstream = up.toLowerCase();
+        // An endpoint listed that is not the mirror is tried too; the default endpoint unless disabled.
+        const fallback = list.length > onMirror.length || !noDefaultEndpoint;
+        const m: RuntimeMirror = { upstream, file: f.file, format: 'k3s', mirrors: onMirror, fallback };
+        out.set(`${f.file}\0${upstream}`, m);
+        if (!out.has(upstream)) out.set(upstream, m);
+      }
+    }
+  }
+  return out;
+}
+
+function runtimeMirrorNote(m: RuntimeMirror): string {
+  const runtime = m.format === 'containerd' ? 'containerd' : 'k3s/RKE2';
+  const base = `${runtime} mirror config for ${m.upstream} (${m.file}): pulls go to ${m.mirrors.join(', ')}`;
+  if (!m.fallback) return `${base}; no fallback to ${m.upstream}`;
+  const how =
+    m.format === 'containerd'
+      ? 'its server is the upstream; server set to the mirror forbids it'
+      : 'start k3s/RKE2 with --disable-default-registry-endpoint to forbid it';
+  return `${base}; an image the mirror lacks (or a failing mirror) is tried at ${m.upstream} itself (${how})`;
+}
+
+/** kubeadm's ClusterConfiguration keys that name the registry its images are pulled from. */
+const KUBEADM_IMAGE_REPOSITORY = /^(imageRepository|etcd\.local\.imageRepository|dns\.imageRepository)$/;
+
 export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[]; kinds?: readonly AnyKind[] }): AuditReport {
   const t = target?.target;
   const mapping = registryMappingFor(t);
@@ -152,6 +239,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const h = u ? hostOfUrl(u) : undefined;
     if (h) targetHosts.add(h);
   }
+  const runtime = runtimeMirrors(scan, targetHosts);
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   // The proxy a `proxied` endpoint goes through is the site's own, declared by the manifest:
   // the proxy setting that names it is what makes the mitigation met, not a way out.
@@ -221,6 +309,14 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       // Part of it is carried (the repository, not this tag): the reference still goes out.
       if ('partial' in m) return { host, ...declared(host, m.partial) };
       return { host, class: 'mirrored', ...m };
+    }
+    // A runtime's mirror configuration for this host: the file that sends its pulls to the mirror
+    // (its `server`, the upstream it names), or kubeadm's imageRepository when the scan holds one.
+    if (!targetHosts.has(host)) {
+      const own = r.kind === 'url' && r.keyPath === 'server' ? runtime.get(`${r.file}\0${host}`) : undefined;
+      const kubeadm = r.kind === 'host' && r.keyPath && KUBEADM_IMAGE_REPOSITORY.test(r.keyPath) ? runtime.get(host) : undefined;
+      const m = own ?? kubeadm;
+      if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
     if (targetHosts.has(host)) return { host, class: 'internal', note: 'mirror target' };

@@ -157,6 +157,12 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   }
   for (const m of rest.matchAll(HOST_RE)) out.push({ kind: 'host', value: m[0].toLowerCase() });
   for (const m of rest.matchAll(IP_RE)) {
+    // A network (`podSubnet: 10.244.0.0/16`, `--service-cidr=10.96.0.0/12`, an IPv4-mapped
+    // `::ffff:10.0.0.0/104`) is not a place anything connects to; a /32 is one address, kept.
+    const prefix = /^\/(\d{1,3})(?!\d)/.exec(rest.slice((m.index ?? 0) + m[0].length));
+    const bits = prefix ? Number(prefix[1]) : undefined;
+    const mapped = (m.index ?? 0) > 0 && rest[(m.index ?? 0) - 1] === ':';
+    if (bits !== undefined && bits < (mapped ? 128 : 32)) continue;
     if (!/^0\.|^255\./.test(m[1])) out.push({ kind: 'host', value: m[1] });
   }
   return out;

@@ -6,6 +6,7 @@ import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { imageOverrides, isKustomization, isKustomizationFile, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, overriddenImage } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
+import { registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
@@ -146,6 +147,59 @@ function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, va
 }
 
 /**
+ * kubeadm's ClusterConfiguration names no image: it names the registry (`imageRepository`,
+ * `etcd.local.imageRepository`, `dns.imageRepository`) it pulls `<repo>/kube-apiserver:<tag>` …
+ * from. One the lock carries images from is rewritten to where the mapping puts that registry.
+ * kubeadm's trap: with any imageRepository other than registry.k8s.io, CoreDNS is pulled as
+ * `<repo>/coredns:<tag>`, not `<repo>/coredns/coredns:<tag>`; so `dns.imageRepository` becomes
+ * `<mirror>/coredns`, and where the file has none while the top-level one is rewritten, a warning
+ * names the line to add (kubeadm would otherwise pull a CoreDNS the mirror does not hold).
+ */
+function scanKubeadmConfig(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: { edits: TextEdit[]; replacements: Replacement[]; warnings: string[] }): void {
+  if (!isMap(doc.contents) || scalarText(mapGet(doc.contents, 'kind')) !== 'ClusterConfiguration' || !/^kubeadm\.k8s\.io\//.test(scalarText(mapGet(doc.contents, 'apiVersion')) ?? '')) return;
+  const carried = new Set(ctx.registries.map((r) => r.toLowerCase()));
+  const location = (registry: string): string | undefined => {
+    if (!carried.has(registry.toLowerCase())) return undefined;
+    const { host, pathPrefix } = registryMirrorFor(registry.toLowerCase(), ctx.mapping);
+    return host ? (pathPrefix ? `${host}/${pathPrefix}` : host) : undefined;
+  };
+  const keys: Array<{ path: string[]; coredns: boolean }> = [
+    { path: ['imageRepository'], coredns: false },
+    { path: ['etcd', 'local', 'imageRepository'], coredns: false },
+    { path: ['dns', 'imageRepository'], coredns: true },
+  ];
+  let topRewritten: string | undefined;
+  let dnsSet = false;
+  for (const k of keys) {
+    const node = doc.getIn(k.path, true);
+    if (!isScalar(node)) continue;
+    if (k.coredns) dnsSet = true;
+    const value = scalarText(node);
+    const where = `ClusterConfiguration ${k.path.join('.')}`;
+    const line = lineOf(node.range![0]);
+    const at = value ? location(value) : undefined;
+    if (!value || !at) {
+      if (value && !carried.has(value.toLowerCase()) && /^[a-z0-9.-]+\.[a-z]{2,}(:\d+)?$/i.test(value) && value.toLowerCase() !== ctx.mapping.host?.toLowerCase())
+        out.warnings.push(`${file}:${line}: ${where} is ${value}, a registry the lock carries no image from: kubeadm pulls its images there, not from the mirror`);
+      continue;
+    }
+    const repo = k.coredns ? `${at}/coredns` : at;
+    out.edits.push(scalarEdit(node, repo, text));
+    out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: k.coredns ? `${where} (kubeadm pulls <repo>/coredns:<tag>)` : where });
+    if (k.path.length === 1) topRewritten = at;
+  }
+  const k8s = location('registry.k8s.io');
+  if (!isScalar(doc.getIn(['imageRepository'], true)) && k8s) {
+    out.warnings.push(`${file}: ClusterConfiguration has no imageRepository, so kubeadm pulls from registry.k8s.io: add imageRepository: ${k8s} and dns.imageRepository: ${k8s}/coredns to pull from the mirror`);
+  }
+  if (topRewritten && !dnsSet) {
+    out.warnings.push(
+      `${file}: ClusterConfiguration imageRepository now names the mirror, and with a custom imageRepository kubeadm pulls CoreDNS as <repo>/coredns:<tag>, which the mirror does not hold (it carries …/coredns/coredns): add dns.imageRepository: ${topRewritten}/coredns`,
+    );
+  }
+}
+
+/**
  * `scopes`: the kustomizations of the rewritten tree; a container image one of them overrides is
  * pulled as the override says, so that is what must be on the mirror, and the image is left as
  * written (the kustomization's `newName` moves it; rewritten here, it would no longer match).
@@ -159,6 +213,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const imageNodes = new Set<YamlNode>();
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
+  scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).

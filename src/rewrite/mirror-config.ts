@@ -18,7 +18,7 @@ export interface MirrorConfigOptions {
   configPath?: string;
   /** Extra upstream registries to send to the mirror besides the ones the lock pins images from. */
   registries?: string[];
-  /** idms/itms: `mirrorSourcePolicy: NeverContactSource` (a pull the mirror cannot serve fails at once instead of trying upstream). */
+  /** idms/itms: `mirrorSourcePolicy: NeverContactSource`; containerd: `server` is the mirror (a pull the mirror cannot serve fails at once instead of trying upstream). */
   neverContactSource?: boolean;
 }
 
@@ -114,24 +114,32 @@ async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: M
     // containerd names the directory exactly as the image reference spells the host, port included.
     const dir = r.upstream;
     const url = r.pathPrefix ? `${scheme(ctx)}://${r.host}/v2/${r.pathPrefix}` : `${scheme(ctx)}://${r.host}`;
-    const lines = [
-      header(ctx, '#').trimEnd(),
-      `# ${r.upstream} images are pulled from ${r.location}; nodes never contact ${r.upstream}.`,
-      `server = ${tomlString(`https://${registryApiHost(r.upstream)}`)}`,
-      '',
-      `[host.${tomlString(url)}]`,
-      '  capabilities = ["pull", "resolve"]',
-    ];
+    // containerd tries the [host] entries in order, then `server`. With --never-contact-source the
+    // server is the mirror too (with the same settings), so nothing upstream is left to try; the
+    // [host] entry stays, as containerd refuses a hosts.toml without a `host` tree (containerd#10027).
+    const never = Boolean(opts.neverContactSource);
+    const settings = ['capabilities = ["pull", "resolve"]'];
     // A path prefix is part of every repository name on the mirror: the URL already carries
     // /v2/<prefix>, so containerd must use it as is instead of appending /v2.
-    if (r.pathPrefix) lines.push('  override_path = true');
+    if (r.pathPrefix) settings.push('override_path = true');
     if (ca) {
-      lines.push(`  ca = ${tomlString(`${base}/${dir}/ca.crt`)}`);
+      settings.push(`ca = ${tomlString(`${base}/${dir}/ca.crt`)}`);
       out.files.push({ path: `certs.d/${dir}/ca.crt`, content: ca });
     }
     // One place per node for the mirror's client pair, whichever upstream a pull names.
-    if (tls.clients.length) lines.push(`  client = [${tls.clients.map((n) => `[${tomlString(`${base}/${r.host}/${n}.cert`)}, ${tomlString(`${base}/${r.host}/${n}.key`)}]`).join(', ')}]`);
-    if (insecure && scheme(ctx) === 'https') lines.push('  skip_verify = true');
+    if (tls.clients.length) settings.push(`client = [${tls.clients.map((n) => `[${tomlString(`${base}/${r.host}/${n}.cert`)}, ${tomlString(`${base}/${r.host}/${n}.key`)}]`).join(', ')}]`);
+    if (insecure && scheme(ctx) === 'https') settings.push('skip_verify = true');
+    const lines = [
+      header(ctx, '#').trimEnd(),
+      never
+        ? `# ${r.upstream} images are pulled from ${r.location} only: the mirror is the server too, so a pull it cannot serve fails; nodes never contact ${r.upstream}.`
+        : `# ${r.upstream} images are pulled from ${r.location}; an image the mirror lacks (or a failing mirror) is tried at the server below, ${r.upstream} itself (--never-contact-source: never).`,
+      `server = ${tomlString(never ? url : `https://${registryApiHost(r.upstream)}`)}`,
+      ...(never ? settings : []),
+      '',
+      `[host.${tomlString(url)}]`,
+      ...settings.map((l) => `  ${l}`),
+    ];
     out.files.push({ path: `certs.d/${dir}/hosts.toml`, content: lines.join('\n') + '\n' });
     out.mirrors.push({ upstream: r.upstream, mirror: url });
   }
@@ -223,6 +231,7 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
   out.files.push({ path: 'registries.yaml', content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
   out.notes.push(`install as ${dir}/registries.yaml${ca ? ` with the CA beside it` : ''} and restart ${flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent'}`);
+  out.notes.push(`${flavour} tries an upstream registry itself last (its default endpoint) for an image the mirror lacks: start ${flavour} with --disable-default-registry-endpoint (or set disable-default-registry-endpoint: true in ${dir}/config.yaml) so nodes never contact it`);
   out.notes.push(`a mirror that asks for credentials: add configs."${ctx.mapping.host}".auth (username/password) to registries.yaml on each node; ferry writes none`);
 }
 
@@ -382,7 +391,10 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     throw new FerryError('USAGE', `mirror-config ${format}: unknown format; choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}`);
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
-  if (opts.neverContactSource && format !== 'idms' && format !== 'itms') throw new FerryError('USAGE', `--never-contact-source is for idms and itms (OpenShift's mirrorSourcePolicy), not ${format}`);
+  if (opts.neverContactSource && format !== 'idms' && format !== 'itms' && format !== 'containerd') {
+    const k3s = format === 'k3s' || format === 'rke2' ? `; ${format} takes it as a flag: start it with --disable-default-registry-endpoint (or set disable-default-registry-endpoint: true in its config.yaml)` : '';
+    throw new FerryError('USAGE', `--never-contact-source is for containerd (server set to the mirror), idms and itms (OpenShift's mirrorSourcePolicy), not ${format}${k3s}`);
+  }
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
   switch (format as MirrorConfigFormat) {
     case 'containerd':

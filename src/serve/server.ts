@@ -22,6 +22,17 @@ export interface Listen {
   port: number;
 }
 
+/**
+ * The answer of a `/files/`, `/charts/` or `/apt/` URL that names no file (a directory) or no
+ * plain path: text in words, as the trees answer a missing file; never the registry's JSON error
+ * (those trees are read by curl, apt and helm). The path is not echoed: it is what the client sent.
+ */
+function plainAnswer(res: ServerResponse, status: 400 | 404, message: string, head: boolean): void {
+  const text = `${message}\n`;
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': String(Buffer.byteLength(text)) });
+  res.end(head ? undefined : text);
+}
+
 /** `127.0.0.1:5000`, `[::1]:5000`, `localhost:0`, `:5000` (all interfaces), `5000` (loopback). */
 export function parseListen(text: string): Listen {
   const bad = () =>
@@ -166,19 +177,28 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       try {
         rest = decodeURIComponent(url.pathname.slice(route.prefix.length));
       } catch {
-        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+        plainAnswer(res, 400, 'bad request: the path is not valid percent-encoding', req.method === 'HEAD');
+        return;
+      }
+      // A directory (`/files/<host>/dir/`, the tree's root) is no file: these trees hold files
+      // only, looked up by their full path, and list nothing.
+      const dir = rest.replace(/\/+$/, '');
+      if (rest === '' || (dir !== rest && (dir === '' || isSafeRelativePath(dir)))) {
+        plainAnswer(res, 404, `not found: ${route.prefix} serves files by their full path; there is no directory listing`, req.method === 'HEAD');
         return;
       }
       // Routes look paths up by name; still, never hand them one that could climb out of a
       // directory (`..`, `.`, empty segments, backslashes, NUL and other control bytes).
-      if (rest !== '' && !isSafeRelativePath(rest)) {
-        sendError(res, 400, 'NAME_INVALID', `bad path ${url.pathname}`, req.method === 'HEAD');
+      if (!isSafeRelativePath(rest)) {
+        plainAnswer(res, 400, 'bad request: not a plain relative path (no `..`, `.`, empty segments, backslashes or control characters)', req.method === 'HEAD');
         return;
       }
       await route.handle(req, res, rest);
       return;
     }
-    sendError(res, 404, 'NOT_FOUND', `no such path: ${url.pathname}`, req.method === 'HEAD');
+    // Outside /v2/ nothing is the registry API: a tree this server does not have (`/charts/` of a
+    // bundle without charts) gets the same plain answer as a path its tree does not hold.
+    plainAnswer(res, 404, `not found: this server has no such path${routes.length ? ` (it serves /v2/ and ${routes.map((r) => r.prefix).sort().join(', ')}; files by their full path, with no directory listing)` : ' (it serves /v2/ only)'}`, req.method === 'HEAD');
   };
 
   // A socket is admitted on its first request while fewer than `maxConnections` are; it stays
