@@ -25,6 +25,17 @@ function guarded<T>(f: () => T): T {
 }
 
 describe('the scan walk on a crafted tree', () => {
+  it('a YAML or JSON file denser than ferry parses is listed as not scanned (it would take gigabytes), the others are scanned', async () => {
+    const dir = await tmp();
+    await writeFile(path.join(dir, 'dense.json'), '[' + '1,'.repeat(1_100_000) + '1]\n');
+    await writeFile(path.join(dir, 'values.yaml'), 'url: https://ok.example.com/\n');
+    const before = process.memoryUsage().rss;
+    const r = await scanPaths([dir]);
+    expect(process.memoryUsage().rss - before).toBeLessThan(300 << 20);
+    expect(r.skipped).toEqual([expect.objectContaining({ file: expect.stringMatching(/dense\.json$/), unscanned: true, reason: expect.stringMatching(/more than 1,000,000 YAML tokens/) })]);
+    expect(r.references.map((x) => x.value)).toContain('https://ok.example.com/');
+  });
+
   it('a FIFO in the tree is reported, never opened (opening it would wait for a writer forever)', async () => {
     const dir = await tmp();
     await writeFile(path.join(dir, 'values.yaml'), 'url: https://ok.example.com/\n');
