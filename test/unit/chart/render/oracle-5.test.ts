@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { parseGoYaml, parseGoYamlAll } from '../../../../src/kinds/chart/render/goyaml.js';
+import { renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { writeChart } from '../helpers.js';
+
+// Fifth pass of real charts against the independent Go renderer (helm/charts stable and incubator,
+// k8s-at-home, wiremind, confluentinc cp-helm-charts, haproxytech, nats-io, seaweedfs, itzg,
+// envoyproxy gateway, tetragon, zalando postgres-operator, ceph-csi, Altinity, csi-driver-smb,
+// aws-efs-csi-driver). Each expectation is what go-yaml v2 (Helm 3.14's YAML reader) gives.
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle5-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+describe('a flow collection continued on lines no deeper than its key is read, as go-yaml reads it', () => {
+  // stable/minio (and spinnaker, which vendors it): `command: [ "/bin/sh",` then `"-ce", ...]` on
+  // lines at the indentation of `command:`. go-yaml does not check indentation inside a flow
+  // collection; the yaml package refused the document, so ferry refused the chart Helm renders.
+  const doc = [
+    'spec:',
+    '  containers:',
+    '    - name: minio',
+    '      image: "minio/minio:x"',
+    '      command: [ "/bin/sh",',
+    '      "-ce",',
+    '      "run it" ]',
+    '      args: {a: 1,',
+    '      b: [2,',
+    '    3]}',
+    '      ports: [1]',
+  ].join('\n');
+
+  it('parses the document with the values go-yaml gives', () => {
+    expect(parseGoYaml(doc)).toEqual({
+      spec: { containers: [{ name: 'minio', image: 'minio/minio:x', command: ['/bin/sh', '-ce', 'run it'], args: { a: 1, b: [2, 3] }, ports: [1] }] },
+    });
+    expect(parseGoYamlAll(`${doc}\n---\nk: [a,\nb]\n`)).toEqual([
+      { spec: { containers: [{ name: 'minio', image: 'minio/minio:x', command: ['/bin/sh', '-ce', 'run it'], args: { a: 1, b: [2, 3] }, ports: [1] }] } },
+      { k: ['a', 'b'] },
+    ]);
+  });
+
+  it('a bracket inside a plain scalar does not open a flow collection', () => {
+    expect(parseGoYaml('a: x[0\nb: [1,\n  2]\nc: "q\nr"\n')).toEqual({ a: 'x[0', b: [1, 2], c: 'q r' });
+  });
+
+  it('a chart whose template writes one renders, with its image', async () => {
+    const dir = await writeChart(path.join(tmp, 'minio'), {
+      chart: { name: 'minio', version: '1.0.0' },
+      values: 'image: minio/minio:RELEASE.2020-06-14T18-32-17Z\n',
+      files: {
+        'templates/deploy.yaml': [
+          'apiVersion: apps/v1',
+          'kind: Deployment',
+          'metadata: {name: m}',
+          'spec:',
+          '  template:',
+          '    spec:',
+          '      containers:',
+          '        - name: minio',
+          '          image: "{{ .Values.image }}"',
+          '          command: [ "/bin/sh",',
+          '          "-ce",',
+          '          "minio server /export" ]',
+          '',
+        ].join('\n'),
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    const d = r.documents.find((x) => x.kind === 'Deployment')!;
+    expect((d.object as any).spec.template.spec.containers[0]).toEqual({
+      name: 'minio', image: 'minio/minio:RELEASE.2020-06-14T18-32-17Z', command: ['/bin/sh', '-ce', 'minio server /export'],
+    });
+  });
+});
