@@ -6,6 +6,7 @@ import { loadChart } from '../../../../src/kinds/chart/load.js';
 import { parseGoYaml, parseGoYamlAll } from '../../../../src/kinds/chart/render/goyaml.js';
 import { renderChart } from '../../../../src/kinds/chart/render/index.js';
 import { writeChart } from '../helpers.js';
+import { run } from './run-template.js';
 
 // Fifth pass of real charts against the independent Go renderer (helm/charts stable and incubator,
 // k8s-at-home, wiremind, confluentinc cp-helm-charts, haproxytech, nats-io, seaweedfs, itzg,
@@ -79,5 +80,50 @@ describe('a flow collection continued on lines no deeper than its key is read, a
     expect((d.object as any).spec.template.spec.containers[0]).toEqual({
       name: 'minio', image: 'minio/minio:RELEASE.2020-06-14T18-32-17Z', command: ['/bin/sh', '-ce', 'minio server /export'],
     });
+  });
+});
+
+describe('mergeOverwrite replaces a set value with false, "", 0 or nil, as mergo does', () => {
+  // k8s-at-home's charts (reverse-proxy, zalando-postgres-cluster) turn the common library's
+  // controller off with `mergeOverwrite .Values (… | fromYaml)` holding `controller: {enabled: false}`.
+  // mergo stores every source value but a map when overwriting; ferry skipped empty ones, so it
+  // rendered a Deployment (image `%!s(<nil>):1.2.0`) Helm does not.
+  it('every source value but a map replaces a set one; nil only when overwriting', () => {
+    const t = [
+      '{{- $a := mergeOverwrite (dict "a" 1 "b" "x" "c" true "m" (dict "z" 1) "s" "str" "e" (dict)) (dict "a" 0 "b" "" "c" false "m" "scalar" "s" (dict "q" 1) "n" nil "e" (dict "w" 2)) -}}',
+      '{{- $b := merge (dict "k" 1) (dict "n" nil "k" nil) -}}',
+      '{{- $c := mergeOverwrite (dict "l" (list 1 2) "k" 1 "o" "x") (dict "l" (list) "k" nil "o" (list 3)) -}}',
+      '{{- $d := merge (dict "a" "" "b" 0) (dict "a" "v" "b" 5 "c" (dict "x" 1)) -}}',
+      '{{ toJson $a }} {{ toJson $b }} {{ hasKey $b "n" }} {{ toJson $c }} {{ hasKey $c "k" }} {{ toJson $d }}',
+    ].join('');
+    expect(run(t)).toBe(
+      '{"a":0,"b":"","c":false,"e":{"w":2},"m":"scalar","n":null,"s":"str"} {"k":1} false {"k":null,"l":[],"o":[3]} true {"a":"v","b":5,"c":{"x":1}}',
+    );
+  });
+
+  it('a chart switching its controller off with mergeOverwrite renders no Deployment', async () => {
+    const dir = await writeChart(path.join(tmp, 'rp'), {
+      chart: { name: 'rp', version: '1.0.0' },
+      values: 'controller:\n  enabled: true\nimage: {tag: "1.2.0"}\n',
+      files: {
+        'templates/all.yaml': [
+          '{{- define "hard" }}',
+          '# Disable Deployment',
+          'controller:',
+          '  enabled: false',
+          '{{- end }}',
+          '{{- $_ := mergeOverwrite .Values (include "hard" . | fromYaml) -}}',
+          '{{- if .Values.controller.enabled }}',
+          'apiVersion: apps/v1',
+          'kind: Deployment',
+          'metadata: {name: d}',
+          'spec: {template: {spec: {containers: [{name: c, image: "{{ printf "%s:%s" .Values.image.repository .Values.image.tag }}"}]}}}',
+          '{{- end }}',
+          '',
+        ].join('\n'),
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.filter((d) => d.kind === 'Deployment')).toEqual([]);
   });
 });
