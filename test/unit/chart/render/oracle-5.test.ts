@@ -127,3 +127,31 @@ describe('mergeOverwrite replaces a set value with false, "", 0 or nil, as mergo
     expect(r.documents.filter((d) => d.kind === 'Deployment')).toEqual([]);
   });
 });
+
+describe('the top chart\'s .helmignore applies to its subchart directories, whose own is not read', () => {
+  // stable/hlf-ca's .helmignore says `tests`; Helm's LoadDir walks charts/ with those rules, so its
+  // vendored mysql's templates/tests/ (a bats/bats:1.2.1 test Pod) is not rendered. ferry read each
+  // subchart directory with its own .helmignore and listed that image.
+  it('ignores by the top rules, with the path from the top chart', async () => {
+    const pod = (name: string, image: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}}\nspec: {containers: [{name: c, image: ${image}}]}\n`;
+    const dir = await writeChart(path.join(tmp, 'hlf'), {
+      chart: { name: 'hlf', version: '1.0.0' },
+      values: '',
+      files: {
+        '.helmignore': 'tests\ncharts/db/templates/b.yaml\ncharts/gone/\n',
+        'templates/a.yaml': pod('a', 'top:1'),
+        'charts/db/Chart.yaml': 'apiVersion: v2\nname: db\nversion: 1.0.0\n',
+        'charts/db/.helmignore': 'templates/c.yaml\n',
+        'charts/db/templates/tests/test.yaml': pod('t', 'bats/bats:1.2.1'),
+        'charts/db/templates/b.yaml': pod('b', 'b:1'),
+        'charts/db/templates/c.yaml': pod('c', 'c:1'),
+        'charts/gone/Chart.yaml': 'apiVersion: v2\nname: gone\nversion: 1.0.0\n',
+        'charts/gone/templates/g.yaml': pod('g', 'g:1'),
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    const images = r.documents.map((d) => (d.object as any)?.spec?.containers?.[0]?.image).sort();
+    expect(images).toEqual(['c:1', 'top:1']);
+  });
+});
