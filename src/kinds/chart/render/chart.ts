@@ -130,6 +130,9 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?
   const ignore = (rel: string) => (!inherited && rel === '.helmignore' ? false : isIgnored(rules.prefix + rel, rules.ignore));
   const text = (rel: string) => raw.get(rel)?.toString('utf8');
   const meta = parseChartYaml(text('Chart.yaml') ?? '', loaded.where);
+  // Helm 3 loads a Chart.yaml without apiVersion (a Helm 2 chart: many of helm/charts' stable and
+  // incubator) as apiVersion v1, requirements.yaml and all.
+  if (isNil(meta.apiVersion) || meta.apiVersion === '') meta.apiVersion = 'v1';
   const name = String(meta.name ?? loaded.metadata.name);
   let values: Dict = {};
   const vtext = text('values.yaml') ?? text('values.yml');
@@ -160,10 +163,11 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?
     else files.set(rel, buf);
   }
   let requirements = (meta.dependencies as ChartDependency[] | undefined) ?? undefined;
-  if (!requirements && text('requirements.yaml') && meta.apiVersion === 'v1') {
-    const r = parseGoYaml(text('requirements.yaml')!);
-    requirements = (isMap(r) ? (r.dependencies as ChartDependency[]) : undefined) ?? [];
-  }
+  // Helm 3's loader reads requirements.yaml over the Chart.yaml metadata whatever the apiVersion
+  // (only warning for v2): its `dependencies` are the chart's.
+  const rtext = text('requirements.yaml');
+  const r = rtext === undefined ? undefined : parseGoYaml(rtext);
+  if (isMap(r) && Object.hasOwn(r, 'dependencies')) requirements = (r.dependencies as ChartDependency[] | null) ?? [];
   const fullPath = parentPath ? `${parentPath}/charts/${name}` : name;
   const chart: HelmChart = {
     meta,

@@ -155,3 +155,26 @@ describe('the top chart\'s .helmignore applies to its subchart directories, whos
     expect(images).toEqual(['c:1', 'top:1']);
   });
 });
+
+describe('a Chart.yaml without apiVersion is a v1 chart, its requirements.yaml read', () => {
+  // helm/charts' older stable and incubator charts (jaeger, keycloak, weave-scope, anchore-engine…)
+  // have no apiVersion. Helm 3 loads them as v1, so requirements.yaml's conditions apply; ferry
+  // ignored requirements.yaml, treated every vendored subchart as unlisted and so always enabled.
+  it('disables the subchart its condition turns off and says APIVersion v1', async () => {
+    const pod = (image: string) => `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{name: c, image: ${image}}]}\n`;
+    const dir = await writeChart(path.join(tmp, 'old'), {
+      chart: { name: 'old', version: '1.0.0' },
+      values: 'es:\n  enabled: false\n',
+      files: {
+        'Chart.yaml': 'name: old\nversion: 1.0.0\n',
+        'requirements.yaml': 'dependencies:\n- name: es\n  version: 1.x.x\n  repository: https://example.invalid\n  condition: es.enabled\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {api: {{ .Chart.APIVersion }}}\n',
+        'charts/es/Chart.yaml': 'name: es\nversion: 1.2.0\n',
+        'charts/es/templates/pod.yaml': pod('es:1'),
+      },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.map((d) => d.kind)).toEqual(['ConfigMap']);
+    expect((r.documents[0].object as any).data).toEqual({ api: 'v1' });
+  });
+});
