@@ -178,3 +178,23 @@ describe('a Chart.yaml without apiVersion is a v1 chart, its requirements.yaml r
     expect((r.documents[0].object as any).data).toEqual({ api: 'v1' });
   });
 });
+
+describe('a Chart.yaml go-yaml reads is loaded, though the yaml package refuses it', () => {
+  // ceph-csi-rbd and ceph-csi-cephfs continue a quoted description on a line at column 0; stable's
+  // aws-cluster-autoscaler says `deprecated: true` twice. Helm (go-yaml v2, later key wins) renders
+  // both; ferry refused the Chart.yaml.
+  it('loads and renders both', async () => {
+    const dir = await writeChart(path.join(tmp, 'ceph'), {
+      chart: { name: 'ceph', version: '1.0.0' },
+      values: '',
+      files: {
+        'Chart.yaml': '---\napiVersion: v1\ndescription: "Container Storage Interface (CSI) driver,\nprovisioner and attacher"\nname: ceph\nversion: 1.0.0\ndeprecated: true\ndeprecated: false\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {d: {{ .Chart.Description | quote }}, dep: {{ .Chart.Deprecated | quote }}}\n',
+      },
+    });
+    const loaded = await loadChart(dir, { allFiles: true });
+    expect(loaded.metadata.name).toBe('ceph');
+    const r = renderChart(loaded);
+    expect((r.documents[0].object as any).data).toEqual({ d: 'Container Storage Interface (CSI) driver, provisioner and attacher', dep: 'false' });
+  });
+});
