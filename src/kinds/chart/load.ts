@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
+import { parseGoYaml } from './render/goyaml.js';
 
 /**
  * A Helm chart as discovery and dependency resolution see it: metadata, the text files that
@@ -68,7 +69,14 @@ function parseMetadata(text: string | undefined, where: string): ChartMetadata {
   try {
     raw = parseYaml(text);
   } catch (err) {
-    throw new FerryError('VALIDATION', `${where}/Chart.yaml: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    // Helm reads Chart.yaml with go-yaml, which lets a later duplicate key win (stable's
+    // aws-cluster-autoscaler) and does not check a quoted string's continuation indentation
+    // (ceph-csi's description): read it that way before refusing it.
+    try {
+      raw = parseGoYaml(text);
+    } catch {
+      throw new FerryError('VALIDATION', `${where}/Chart.yaml: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    }
   }
   const m = (raw ?? {}) as Partial<ChartMetadata>;
   const problems: string[] = [];

@@ -96,10 +96,16 @@ export function helmIgnore(text: string | undefined): (rel: string, isDir: boole
   };
 }
 
-function isIgnored(rel: string, ignore: (rel: string, isDir: boolean) => boolean): boolean {
+/** The .helmignore rules a chart's files are read with, and the chart's path from where they were read. */
+interface IgnoreRules {
+  ignore: (rel: string, isDir: boolean) => boolean;
+  prefix: string;
+}
+
+function isIgnored(rel: string, ignore: (rel: string, isDir: boolean) => boolean, isDir = false): boolean {
   const parts = rel.split('/');
   for (let i = 1; i < parts.length; i++) if (ignore(parts.slice(0, i).join('/'), true)) return true;
-  return ignore(rel, false);
+  return ignore(rel, isDir);
 }
 
 function parseChartYaml(text: string, where: string): Dict {
@@ -112,14 +118,21 @@ function parseChartYaml(text: string, where: string): Dict {
 }
 
 /** Build Helm's chart tree from a loaded chart (which must carry raw files: loadChart(…, { allFiles: true })). */
-export function toHelmChart(loaded: LoadedChart, parentPath?: string): HelmChart {
+export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?: IgnoreRules): HelmChart {
   const raw = loaded.raw;
   if (!raw) throw new ChartRenderError(`${loaded.where}: chart loaded without its files (load with allFiles to render)`);
   // Helm's loader adds `templates/.?*` after the chart's own rules (dot files among the root
   // chart's templates are never rendered: calico's templates/.gitattributes)
-  const ignore = helmIgnore(`${raw.get('.helmignore')?.toString('utf8') ?? ''}${parentPath === undefined ? '\ntemplates/.?*' : ''}`);
+  const rules: IgnoreRules = inherited ?? {
+    ignore: helmIgnore(`${raw.get('.helmignore')?.toString('utf8') ?? ''}${parentPath === undefined ? '\ntemplates/.?*' : ''}`),
+    prefix: '',
+  };
+  const ignore = (rel: string) => (!inherited && rel === '.helmignore' ? false : isIgnored(rules.prefix + rel, rules.ignore));
   const text = (rel: string) => raw.get(rel)?.toString('utf8');
   const meta = parseChartYaml(text('Chart.yaml') ?? '', loaded.where);
+  // Helm 3 loads a Chart.yaml without apiVersion (a Helm 2 chart: many of helm/charts' stable and
+  // incubator) as apiVersion v1, requirements.yaml and all.
+  if (isNil(meta.apiVersion) || meta.apiVersion === '') meta.apiVersion = 'v1';
   const name = String(meta.name ?? loaded.metadata.name);
   let values: Dict = {};
   const vtext = text('values.yaml') ?? text('values.yml');
@@ -143,17 +156,18 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string): HelmChart
   const templates: HelmChart['templates'] = [];
   const files = new Map<string, Buffer>();
   for (const [rel, buf] of [...raw].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (rel === '.helmignore' ? false : isIgnored(rel, ignore)) continue;
+    if (ignore(rel)) continue;
     if (rel === 'Chart.yaml' || rel === 'values.yaml' || rel === 'values.schema.json' || rel === 'requirements.yaml' || rel === 'requirements.lock' || rel === 'Chart.lock') continue;
     if (rel.startsWith('charts/')) continue;
     if (rel.startsWith('templates/')) templates.push({ name: rel, data: buf.toString('utf8') });
     else files.set(rel, buf);
   }
   let requirements = (meta.dependencies as ChartDependency[] | undefined) ?? undefined;
-  if (!requirements && text('requirements.yaml') && meta.apiVersion === 'v1') {
-    const r = parseGoYaml(text('requirements.yaml')!);
-    requirements = (isMap(r) ? (r.dependencies as ChartDependency[]) : undefined) ?? [];
-  }
+  // Helm 3's loader reads requirements.yaml over the Chart.yaml metadata whatever the apiVersion
+  // (only warning for v2): its `dependencies` are the chart's.
+  const rtext = text('requirements.yaml');
+  const r = rtext === undefined ? undefined : parseGoYaml(rtext);
+  if (isMap(r) && Object.hasOwn(r, 'dependencies')) requirements = (r.dependencies as ChartDependency[] | null) ?? [];
   const fullPath = parentPath ? `${parentPath}/charts/${name}` : name;
   const chart: HelmChart = {
     meta,
@@ -171,7 +185,12 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string): HelmChart
   for (const sub of loaded.subcharts) {
     const base = sub.where.slice(sub.where.lastIndexOf('/') + 1);
     if (base.startsWith('_') || base.startsWith('.')) continue;
-    chart.deps.push(toHelmChart(sub, fullPath));
+    // Helm's LoadDir walks the whole tree, charts/ included, with the top chart's .helmignore and
+    // reads no subchart directory's own: stable/hlf-ca's `tests` drops the tests/ of its vendored
+    // mysql. A subchart archive is read as packaged (here with its own rules, as before).
+    const archive = base.endsWith('.tgz');
+    if (isIgnored(`${rules.prefix}charts/${base}`, rules.ignore, !archive)) continue;
+    chart.deps.push(toHelmChart(sub, fullPath, archive ? undefined : { ignore: rules.ignore, prefix: `${rules.prefix}charts/${base}/` }));
   }
   return chart;
 }

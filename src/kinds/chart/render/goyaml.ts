@@ -124,6 +124,8 @@ export function reindentQuotedContinuations(text: string): string {
   let quote: string | undefined; // the open quote char
   let quoteCol = 0;
   let blockParent = -1; // inside a block scalar whose parent line has this indentation
+  let flow = 0; // depth of open flow collections (`[`, `{`)
+  let flowIndent = 0; // indentation of the block line the outermost open flow collection began on
   const indentOf = (l: string) => l.length - l.replace(/^ +/, '').length;
   for (let n = 0; n < lines.length; n++) {
     let line = lines[n];
@@ -132,6 +134,11 @@ export function reindentQuotedContinuations(text: string): string {
       if (/^(---|\.\.\.)(\s|$)/.test(line)) return text;
       if (line.trim() !== '' && indentOf(line) <= quoteCol) line = lines[n] = ' '.repeat(quoteCol + 1 - indentOf(line)) + line;
       i = indentOf(line);
+    } else if (flow > 0) {
+      // go-yaml does not check the indentation inside a flow collection either: `command: [ "a",\n
+      // "b" ]` with the later lines at the key's indentation is read (stable/minio's deployment).
+      if (/^(---|\.\.\.)(\s|$)/.test(line)) return text;
+      if (line.trim() !== '' && indentOf(line) <= flowIndent) line = lines[n] = ' '.repeat(flowIndent + 1 - indentOf(line)) + line;
     } else {
       if (blockParent >= 0) {
         if (line.trim() === '' || indentOf(line) > blockParent) continue;
@@ -154,6 +161,13 @@ export function reindentQuotedContinuations(text: string): string {
       if (c === ' ' || c === '\t') { i++; continue; }
       if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
       if (tokenStart && (c === "'" || c === '"')) { [quote, quoteCol] = [c, i]; i++; continue; }
+      if ((c === '[' || c === '{') && (tokenStart || flow > 0)) {
+        if (flow++ === 0) flowIndent = indentOf(line);
+        [tokenStart, i] = [true, i + 1];
+        continue;
+      }
+      if (flow > 0 && (c === ']' || c === '}')) { flow--; [tokenStart, i] = [false, i + 1]; continue; }
+      if (flow > 0 && c === ',') { [tokenStart, i] = [true, i + 1]; continue; }
       if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) { blockParent = indentOf(line); break; }
       if ((c === '-' || c === '?' || c === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) { tokenStart = true; i++; continue; }
       if (c === '[' || c === '{' || c === ',') { tokenStart = true; i++; continue; }

@@ -307,12 +307,21 @@ function goReplacement(repl: string): string {
 // nested map of the merged dict changes the source too, as in Helm (kong's services add a default
 // `protocol` to .Values.proxy.stream entries through `merge (dict) .Values.proxy`; its deployment
 // then reads it).
+/**
+ * mergo's map merge (sprig's merge, mergeOverwrite): a nil source value is stored only when
+ * overwriting; an empty or unset destination takes the source value; when overwriting, every source
+ * value but a map replaces a set one, `false`, `""` and `0` included (k8s-at-home's common library
+ * turns its controller off with `mergeOverwrite .Values (dict … "enabled" false)`), and a map never
+ * replaces a set value that is not a map.
+ */
 function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
   for (const [k, v] of Object.entries(src)) {
     const d = dst[k];
-    if (isMap(d) && isMap(v)) mergeInto(d, v, overwrite);
+    if (isNil(v)) {
+      if (overwrite) setKey(dst, k, v);
+    } else if (isMap(d) && isMap(v) && !isEmpty(d)) mergeInto(d, v, overwrite);
     else if (!Object.hasOwn(dst, k) || isEmpty(d)) setKey(dst, k, v);
-    else if (overwrite && !isEmpty(v)) setKey(dst, k, v);
+    else if (overwrite && !isMap(v)) setKey(dst, k, v);
   }
 }
 
