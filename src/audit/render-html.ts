@@ -260,7 +260,7 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   const sections: Array<[string, string]> = [['diagram', 'Zones and flows'], ['checklist', 'Checklist']];
   if (a) sections.push(['audit', 'Audit']);
   if (b) sections.push(['bundle', 'Bundle']);
-  sections.push(['inventory', 'Inventory'], ['endpoints', 'External endpoints'], ['open', 'Open items'], ['cmmc', 'CMMC mapping'], ['cmmc-l2', 'CMMC Level 2'], ['nist-800-53', 'NIST SP 800-53 (FedRAMP)']);
+  sections.push(['inventory', 'Inventory'], ['endpoints', 'External endpoints'], ['open', 'Open items'], ['cmmc', 'CMMC Level 1'], ['cmmcadvanced', 'CMMC Level 2'], ['fedramp', 'NIST SP 800-53 (FedRAMP)']);
 
   out.push(
     '<!DOCTYPE html>',
@@ -415,10 +415,10 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   const mapping = (rows: CmmcObjective[], head: string) => table([head, 'Objective', 'Statement', 'Evidence'], rows.map((c) => [esc(c.practice), esc(c.objective), esc(c.statement), esc(c.evidence)]));
   out.push(mapping(inv.cmmc, 'Practice'));
   out.push('</section>');
-  out.push(`<section id="cmmc-l2"><h2>CMMC Level 2 mapping</h2><p class="legend">${esc(MAPPING_NOTE)}</p>`);
+  out.push(`<section id="cmmcadvanced"><h2>CMMC Level 2 mapping</h2><p class="legend">${esc(MAPPING_NOTE)}</p>`);
   out.push(mapping(inv.cmmcLevel2, 'Practice'));
   out.push('</section>');
-  out.push(`<section id="nist-800-53"><h2>NIST SP 800-53 (FedRAMP) mapping</h2><p class="legend">Rev. 5 controls of the FedRAMP Moderate baseline. ${esc(MAPPING_NOTE)}</p>`);
+  out.push(`<section id="fedramp"><h2>NIST SP 800-53 (FedRAMP) mapping</h2><p class="legend">Rev. 5 controls of the FedRAMP Moderate baseline. ${esc(MAPPING_NOTE)}</p>`);
   out.push(mapping(inv.nist80053, 'Control'));
   out.push('</section>');
 

@@ -145,8 +145,8 @@ describe('compliance mapping and owners', () => {
     const r = await runFerry(['report', manifest, '-o', out]);
     expect(r.code, r.stderr).toBe(0);
     const html = await readFile(out, 'utf8');
-    expect(html).toContain('<section id="cmmc-l2"><h2>CMMC Level 2 mapping</h2>');
-    expect(html).toContain('<section id="nist-800-53"><h2>NIST SP 800-53 (FedRAMP) mapping</h2>');
+    expect(html).toContain('<section id="cmmcadvanced"><h2>CMMC Level 2 mapping</h2>');
+    expect(html).toContain('<section id="fedramp"><h2>NIST SP 800-53 (FedRAMP) mapping</h2>');
     expect(html).toContain('<td>SC.L2-3.13.8</td>');
     expect(html).toContain('recorded as unencrypted: 1 (C1 legacy-feed)');
     expect(html).toContain('<td>Data team</td>');
