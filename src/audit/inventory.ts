@@ -32,6 +32,8 @@ export interface InventoryRow {
   statusNote: string;
   mitigation: string;
   notes: string;
+  /** Responsible owner or team; null: the manifest does not record one (printed "not recorded"). */
+  owner: string | null;
 }
 
 export interface ChecklistItem {
@@ -39,6 +41,7 @@ export interface ChecklistItem {
   name: string;
 }
 
+/** One row of a framework mapping: a practice or control, the objective or part, and what this inventory shows for it. */
 export interface CmmcObjective {
   practice: string;
   objective: string;
@@ -63,6 +66,7 @@ export interface EndpointSummary {
   default: string;
   mitigation: Endpoint['mitigation'];
   checks: string[];
+  owner: string | null;
 }
 
 export interface Inventory {
@@ -80,8 +84,17 @@ export interface Inventory {
   /** What `ferry audit` verifies: mitigation checks of endpoints, configuration checks of connections. */
   checks: Array<{ subject: 'endpoint' | 'connection'; name: string; check: string }>;
   checklist: { requiredForAll: ChecklistItem[]; onlyIfEnabled: ChecklistItem[] };
+  /** CMMC Level 1 (FAR 52.204-21 / AC.L1-3.1.20, SC.L1-3.13.1). */
   cmmc: CmmcObjective[];
+  /** CMMC Level 2 (NIST SP 800-171 r2, objectives from SP 800-171A). */
+  cmmcLevel2: CmmcObjective[];
+  /** NIST SP 800-53 r5 controls of the FedRAMP Moderate baseline. */
+  nist80053: CmmcObjective[];
 }
+
+/** What an absent owner prints as: blank would read as "no owner needed". */
+export const NOT_RECORDED = 'not recorded';
+export const ownerText = (owner: string | null): string => owner ?? NOT_RECORDED;
 
 /** x = yes, blank = no (recorded as false), ? = unknown or not recorded: blank must never mean "not known". */
 export function mark(v: TriState | undefined): string {
@@ -114,6 +127,7 @@ function checkText(c: NonNullable<Endpoint['checks']>[number]): string {
 }
 
 export function buildInventory(model: ConnectionModel): Inventory {
+  const connectionOwner = new Map(model.connections.map((c) => [c.name, c.owner]));
   const zoneTitle = new Map(model.zones.map((z) => [z.name, z.title ?? z.name]));
   const title = (z: string) => zoneTitle.get(z) ?? z;
   const rows = flowsOf(model).map(
@@ -143,6 +157,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
       statusNote: f.statusNote ?? '',
       mitigation: mitigationText(f.endpoint),
       notes: f.notes ?? '',
+      owner: (f.kind === 'connection' ? connectionOwner.get(f.name) : undefined) ?? f.endpoint?.owner ?? null,
     }),
   );
 
@@ -163,6 +178,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
     default: e.default ?? '',
     mitigation: e.mitigation,
     checks: (e.checks ?? []).map(checkText),
+    owner: e.owner ?? null,
   }));
 
   const external = rows.filter((r) => r.scope === 'external');
@@ -221,6 +237,8 @@ export function buildInventory(model: ConnectionModel): Inventory {
     { practice: 'SC.L1-b.1.x (SC.L1-3.13.1)', objective: '[a]–[h]', statement: 'Communications at external and key internal boundaries are monitored, controlled and protected.', evidence: `${count(model.zones)} zone(s) (${zonesWithCidrs} with CIDRs); the cross-zone matrix lists ${count(matrix)} flow(s) with their boundary and security properties.` },
   ];
 
+  const { cmmcLevel2, nist80053 } = frameworkMappings(model, rows, zones);
+
   return {
     system: model.name,
     description: model.description ?? '',
@@ -239,7 +257,102 @@ export function buildInventory(model: ConnectionModel): Inventory {
     ],
     checklist: { requiredForAll, onlyIfEnabled },
     cmmc,
+    cmmcLevel2,
+    nist80053,
   };
+}
+
+/** Names of flows for evidence text: `ref name`, in inventory order. */
+function flowNames(rows: InventoryRow[]): string {
+  return rows.map((r) => (r.ref ? `${r.ref} ${r.name}` : r.name)).join(', ');
+}
+
+function listed(label: string, rows: InventoryRow[]): string {
+  return `${label}: ${rows.length}${rows.length ? ` (${flowNames(rows)})` : ''}`;
+}
+
+/**
+ * CMMC Level 2 and NIST SP 800-53 (FedRAMP) rows, computed from the manifest only. Where the
+ * manifest has no field for what an objective asks (approvals, agreements, monitoring, physical
+ * safeguards), the evidence says "not recorded": this is evidence for an assessor, never a
+ * verdict, and nothing here says "met".
+ */
+function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: Inventory['zones']): { cmmcLevel2: CmmcObjective[]; nist80053: CmmcObjective[] } {
+  const transmitted = rows.filter((r) => r.direction !== 'local');
+  const external = transmitted.filter((r) => r.scope === 'external');
+  const internal = transmitted.filter((r) => r.scope !== 'external');
+  const encrypted = transmitted.filter((r) => r.c === 'x');
+  const unencrypted = transmitted.filter((r) => r.c === '');
+  const encUnknown = transmitted.filter((r) => r.c === '?');
+  const noIntegrity = transmitted.filter((r) => r.i === '');
+  const intUnknown = transmitted.filter((r) => r.i === '?');
+  const owned = (xs: InventoryRow[]) => xs.filter((r) => r.owner !== null).length;
+  const confirmed = rows.filter((r) => r.status === 'confirmed').length;
+  const open = rows.filter((r) => r.status !== 'confirmed').length;
+  const externalZones = zones.filter((z) => z.external);
+  const internalZones = zones.filter((z) => !z.external);
+  const pairs = new Set(rows.map((r) => `${r.from}\u0000${r.to}`)).size;
+  const proxied = model.endpoints.filter((e) => e.mitigation.type === 'proxied');
+  const proxies = [...new Set(proxied.map((e) => e.mitigation.proxy ?? ''))].filter(Boolean).sort();
+  const exceptions = model.endpoints.filter((e) => e.mitigation.type === 'exception');
+  const publicInbound = rows.filter((r) => r.direction === 'inbound' && zones.some((z) => z.external && z.title === r.from));
+  const directExternal = external.filter((r) => r.direction === 'outbound' && !(r.mitigation.startsWith('proxied')));
+  const zoneList = (zs: Inventory['zones']) => (zs.length ? zs.map((z) => `${z.title}${z.cidrs.length ? '' : ' (CIDRs not recorded)'}`).join(', ') : 'none recorded');
+  const allowlist =
+    '`ferry firewall` writes default-deny allowlists from this inventory (nftables, iptables, ip6tables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups): the last rule of each denies, and only flows listed here are allowed.';
+  const exceptionsText = `${confirmed} confirmed flow(s) are the exceptions a rule may allow; ${open} TBD or blocked stay closed; optional, only-if-enabled, bootstrap- or install-only and already-mitigated flows are written as comments unless \`--enable\` names them.`;
+  const notDeployed = 'Whether these rules are loaded on the deployed boundary is not recorded in the manifest (`ferry probe` records what a host can reach).';
+  const encryption = `${encrypted.length} of ${transmitted.length} network flow(s) recorded or derived (HTTPS, TLS, SSH…) as encrypted; ${listed('recorded as unencrypted', unencrypted)}; ${listed('unknown or not recorded', encUnknown)}. Local (same host) flows not counted.`;
+  const integrity = `Integrity: ${transmitted.filter((r) => r.i === 'x').length} of ${transmitted.length} flow(s) protected; ${listed('recorded as not protected', noIntegrity)}; ${listed('unknown or not recorded', intUnknown)}.`;
+  const ownerCount = (xs: InventoryRow[]) => `owner recorded for ${owned(xs)} of ${xs.length}`;
+
+  const L2_3136 = 'SC.L2-3.13.6';
+  const L2_3138 = 'SC.L2-3.13.8';
+  const L2_313 = 'AC.L2-3.1.3';
+  const L1_3131 = 'SC.L1-3.13.1 (3.13.1, assessed at Level 2)';
+  const L2_3124 = 'CA.L2-3.12.4';
+  const cmmcLevel2: CmmcObjective[] = [
+    { practice: L2_3136, objective: '[a]', statement: 'Network communications traffic is denied by default.', evidence: `${allowlist} ${notDeployed}` },
+    { practice: L2_3136, objective: '[b]', statement: 'Network communications traffic is allowed by exception.', evidence: exceptionsText },
+    { practice: L2_3138, objective: '[a]', statement: 'Cryptographic mechanisms intended to prevent unauthorized disclosure of CUI are identified.', evidence: encryption },
+    { practice: L2_3138, objective: '[b]', statement: 'Alternative physical safeguards intended to prevent unauthorized disclosure of CUI are identified.', evidence: `Not recorded: the manifest has no field for physical safeguards; the ${unencrypted.length + encUnknown.length} flow(s) not recorded as encrypted need one documented in the SSP, or encryption.` },
+    {
+      practice: L2_3138,
+      objective: '[c]',
+      statement: 'Either cryptographic mechanisms or alternative physical safeguards are implemented to prevent unauthorized disclosure of CUI during transmission.',
+      evidence: `${encrypted.length} of ${transmitted.length} flow(s) encrypted (recorded or derived); not shown for ${unencrypted.length} recorded unencrypted and ${encUnknown.length} unknown (named under [a]). External: ${external.filter((r) => r.c === 'x').length} of ${external.length} encrypted.`,
+    },
+    { practice: L2_313, objective: '[b]', statement: 'Methods and enforcement mechanisms for controlling the flow of CUI are defined.', evidence: `${zones.length} zone(s) with the flows allowed between them; default-deny allowlists from \`ferry firewall\`; ${proxied.length} endpoint(s) reached through a proxy${proxies.length ? ` (${proxies.join(', ')})` : ''}.` },
+    { practice: L2_313, objective: '[c]', statement: 'Designated sources and destinations (e.g., networks, individuals, and devices) for CUI within the system and between interconnected systems are identified.', evidence: `Cross-zone matrix: ${rows.length} flow(s) between ${pairs} zone pair(s), each with source zone, destination, hosts, protocol and ports; ${internal.length} within the system, ${external.length} to or from external systems. Which flows carry CUI is not recorded.` },
+    { practice: L2_313, objective: '[d]', statement: 'Authorizations for controlling the flow of CUI are defined.', evidence: `Each flow has a status (${confirmed} confirmed, ${open} TBD or blocked) and a purpose; ${ownerCount(rows)} flow(s). Who approved each flow, and when, is not recorded.` },
+    { practice: L2_313, objective: '[e]', statement: 'Approved authorizations for controlling the flow of CUI are enforced.', evidence: `The allowlists admit only the inventory's flows. ${notDeployed}` },
+    { practice: L1_3131, objective: '[a]–[b]', statement: 'The external system boundary and key internal system boundaries are defined.', evidence: `External zones: ${zoneList(externalZones)}. Internal zones: ${zoneList(internalZones)}.` },
+    { practice: L1_3131, objective: '[c]–[d]', statement: 'Communications are monitored at the external system boundary and at key internal boundaries.', evidence: 'Not recorded: the manifest does not say how the boundaries are monitored. `ferry audit` and `ferry probe` are point-in-time checks, not monitoring.' },
+    { practice: L1_3131, objective: '[e]–[f]', statement: 'Communications are controlled at the external system boundary and at key internal boundaries.', evidence: `${external.length} external and ${internal.length} internal flow(s) listed; ${allowlist}` },
+    { practice: L1_3131, objective: '[g]–[h]', statement: 'Communications are protected at the external system boundary and at key internal boundaries.', evidence: `External: ${external.filter((r) => r.c === 'x').length} of ${external.length} encrypted, ${external.filter((r) => r.auth === 'x').length} authenticated. Internal: ${internal.filter((r) => r.c === 'x').length} of ${internal.length} encrypted, ${internal.filter((r) => r.auth === 'x').length} authenticated.` },
+    { practice: L2_3124, objective: '[b]', statement: 'The system boundary is described and documented in the system security plan.', evidence: `This inventory as SSP input: ${zones.length} zone(s), ${externalZones.length} outside the boundary, ${zones.filter((z) => z.cidrs.length).length} with CIDRs recorded.` },
+    { practice: L2_3124, objective: '[f]', statement: 'The relationship with or connection to other systems is described and documented in the system security plan.', evidence: `${external.length} external flow(s) and ${model.endpoints.length} external endpoint(s), each with purpose, protocol, ports and security properties; ${model.mirrored.length} upstream host(s) carried across the gap instead of connected.` },
+  ];
+
+  const nist80053: CmmcObjective[] = [
+    { practice: 'CA-3', objective: 'a', statement: 'Approve and manage the exchange of information between the system and other systems using interconnection or information exchange agreements.', evidence: `${external.length} exchange(s) with external systems listed. Agreements and approvals are not recorded in the manifest.` },
+    {
+      practice: 'CA-3',
+      objective: 'b',
+      statement: 'Document, as part of each exchange agreement, the interface characteristics, security and privacy requirements, controls, and responsibilities for each system, and the impact level of the information communicated.',
+      evidence: `Per external flow: zones, hosts, protocol, ports, C / I / Auth / Trust, authentication method, mitigation; ${ownerCount(external)} (responsibility). Impact level not recorded.`,
+    },
+    { practice: 'CA-3', objective: 'c', statement: 'Review and update the agreements.', evidence: `${exceptions.length} exception(s) with a review date${exceptions.length ? ` (${exceptions.map((e) => `${e.name}: ${e.mitigation.review}`).join(', ')})` : ''}; other review dates not recorded.` },
+    { practice: 'CA-9', objective: 'a', statement: 'Authorize internal connections of system components to the system.', evidence: `${internal.filter((r) => r.status === 'confirmed').length} of ${internal.length} internal connection(s) confirmed, ${internal.filter((r) => r.status !== 'confirmed').length} TBD or blocked. Who authorized them is not recorded.` },
+    { practice: 'CA-9', objective: 'b', statement: 'Document, for each internal connection, the interface characteristics, security and privacy requirements, and the nature of the information communicated.', evidence: `${internal.length} internal connection(s) with protocol, ports, C / I / Auth / Trust and purpose; ${ownerCount(internal)}.` },
+    { practice: 'CA-9', objective: 'c–d', statement: 'Terminate internal system connections after defined conditions; review the continued need for each internal connection.', evidence: 'Not recorded in the manifest.' },
+    { practice: 'SC-7', objective: 'a', statement: 'Monitor and control communications at the external managed interfaces to the system and at key internal managed interfaces within the system.', evidence: `Controlled: ${allowlist} Monitoring is not recorded.` },
+    { practice: 'SC-7', objective: 'b', statement: 'Implement subnetworks for publicly accessible system components that are physically or logically separated from internal organizational networks.', evidence: `${listed('Inbound listeners reachable from an external zone', publicInbound)}. Their subnetwork separation is not recorded beyond the zones.` },
+    { practice: 'SC-7', objective: 'c', statement: 'Connect to external networks or systems only through managed interfaces consisting of boundary protection devices.', evidence: `${proxied.length} endpoint(s) through a proxy; ${directExternal.length} outbound external flow(s) direct, each allowed by the firewall output only to its listed hosts or zone.` },
+    { practice: 'SC-7(5)', objective: '—', statement: 'Deny network communications traffic by default and allow network communications traffic by exception.', evidence: `${allowlist} ${exceptionsText}` },
+    { practice: 'SC-8', objective: '—', statement: 'Protect the confidentiality and integrity of transmitted information.', evidence: `${encryption} ${integrity}` },
+  ];
+  return { cmmcLevel2, nist80053 };
 }
 
 // ---------- renderers ----------
@@ -258,6 +371,9 @@ export function mdTable(headers: string[], rows: string[][]): string {
   return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`)].join('\n');
 }
 
+/** Said above every mapping beyond Level 1: the rows are evidence, not an assessment result. */
+export const MAPPING_NOTE = 'Evidence computed from the manifest for an assessor, not a finding: "not recorded" means the manifest has no field for it, and the SSP or another record must show it.';
+
 const statusLabel = (r: InventoryRow) => (r.status === 'confirmed' ? '' : r.status === 'tbd' ? 'TBD' : 'BLOCKED');
 const reqLabel = (r: InventoryRow) =>
   [r.requirement === 'required' ? 'required' : r.requirement === 'optional' ? 'optional' : 'only if enabled', r.condition, r.lifecycle !== 'runtime' ? `${r.lifecycle} only` : '']
@@ -275,8 +391,8 @@ export function renderInventoryMarkdown(inv: Inventory): string {
 
   const flowTable = (rows: InventoryRow[]) =>
     mdTable(
-      ['Ref', 'Component', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
-      rows.map((r) => [r.ref, r.component, r.from, r.to, r.destination, r.scope, r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, reqLabel(r), [statusLabel(r), r.statusNote].filter(Boolean).join(' — '), r.mitigation, r.notes]),
+      ['Ref', 'Component', 'Owner', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
+      rows.map((r) => [r.ref, r.component, ownerText(r.owner), r.from, r.to, r.destination, r.scope, r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, reqLabel(r), [statusLabel(r), r.statusNote].filter(Boolean).join(' — '), r.mitigation, r.notes]),
     );
 
   out.push('## Inbound listeners', '', flowTable(inv.inbound), '');
@@ -322,10 +438,11 @@ export function renderInventoryMarkdown(inv: Inventory): string {
   out.push('## External endpoints', '');
   out.push(
     mdTable(
-      ['Endpoint', 'Category', 'From', 'Side', 'Hosts', 'Ports', 'Purpose', 'Requirement', 'Settings', 'Default', 'Mitigation', 'Checks'],
+      ['Endpoint', 'Category', 'Owner', 'From', 'Side', 'Hosts', 'Ports', 'Purpose', 'Requirement', 'Settings', 'Default', 'Mitigation', 'Checks'],
       inv.endpoints.map((e) => [
         e.title,
         e.category,
+        ownerText(e.owner),
         e.from,
         e.side,
         e.hosts.join(', '),
@@ -350,7 +467,7 @@ export function renderInventoryMarkdown(inv: Inventory): string {
   out.push(mdTable(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [m.host, m.kind, String(m.items.length)])), '');
 
   out.push('## Open items (TBD / BLOCKED)', '');
-  out.push(mdTable(['Ref', 'Connection', 'From', 'To', 'Ports', 'Status', 'Note'], inv.open.map((r) => [r.ref, r.component || r.name, r.from, r.to, r.ports, statusLabel(r), r.statusNote])), '');
+  out.push(mdTable(['Ref', 'Connection', 'Owner', 'From', 'To', 'Ports', 'Status', 'Note'], inv.open.map((r) => [r.ref, r.component || r.name, ownerText(r.owner), r.from, r.to, r.ports, statusLabel(r), r.statusNote])), '');
 
   out.push('## Checklist', '', '### Required for all deployments', '');
   out.push(inv.checklist.requiredForAll.length ? inv.checklist.requiredForAll.map((c) => `- [ ] ${mdText(c.text)}`).join('\n') : '_None._', '');
@@ -358,7 +475,12 @@ export function renderInventoryMarkdown(inv: Inventory): string {
   out.push(inv.checklist.onlyIfEnabled.length ? inv.checklist.onlyIfEnabled.map((c) => `- [ ] ${mdText(c.text)}`).join('\n') : '_None._', '');
 
   out.push('## CMMC Level 1 mapping', '');
-  out.push(mdTable(['Practice', 'Objective', 'Statement', 'Evidence in this inventory'], inv.cmmc.map((c) => [c.practice, c.objective, c.statement, c.evidence])), '');
+  const mapping = (rows: CmmcObjective[], head: string) => mdTable([head, 'Objective', 'Statement', 'Evidence in this inventory'], rows.map((c) => [c.practice, c.objective, c.statement, c.evidence]));
+  out.push(mapping(inv.cmmc, 'Practice'), '');
+  out.push('## CMMC Level 2 mapping', '', MAPPING_NOTE, '');
+  out.push(mapping(inv.cmmcLevel2, 'Practice'), '');
+  out.push('## NIST SP 800-53 (FedRAMP) mapping', '', `Rev. 5 controls of the FedRAMP Moderate baseline. ${MAPPING_NOTE}`, '');
+  out.push(mapping(inv.nist80053, 'Control'), '');
   return out.join('\n');
 }
 
@@ -375,11 +497,11 @@ export function csvField(s: string): string {
 }
 
 export function renderInventoryCsv(inv: Inventory): string {
-  const headers = ['ref', 'name', 'kind', 'component', 'direction', 'scope', 'from', 'to', 'destination', 'hosts', 'protocol', 'ports', 'c', 'i', 'auth', 'trust', 'auth_method', 'purpose', 'requirement', 'condition', 'lifecycle', 'status', 'status_note', 'mitigation', 'notes'];
+  const headers = ['ref', 'name', 'kind', 'component', 'direction', 'scope', 'from', 'to', 'destination', 'hosts', 'protocol', 'ports', 'c', 'i', 'auth', 'trust', 'auth_method', 'purpose', 'requirement', 'condition', 'lifecycle', 'status', 'status_note', 'mitigation', 'notes', 'owner'];
   const lines = [headers.join(',')];
   for (const r of inv.matrix) {
     lines.push(
-      [r.ref, r.name, r.kind, r.component, r.direction, r.scope, r.from, r.to, r.destination, r.hosts.join(' '), r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, r.requirement, r.condition, r.lifecycle, r.status, r.statusNote, r.mitigation, r.notes]
+      [r.ref, r.name, r.kind, r.component, r.direction, r.scope, r.from, r.to, r.destination, r.hosts.join(' '), r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, r.requirement, r.condition, r.lifecycle, r.status, r.statusNote, r.mitigation, r.notes, ownerText(r.owner)]
         .map(csvField)
         .join(','),
     );

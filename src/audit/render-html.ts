@@ -2,7 +2,7 @@ import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import type { ArtifactRow } from '../kinds/types.js';
 import { escapeControls } from '../ui/escape.js';
 import { FINDING_CLASSES, type AuditReport, type FindingClass } from './audit.js';
-import type { Inventory, InventoryRow } from './inventory.js';
+import { MAPPING_NOTE, ownerText, type CmmcObjective, type Inventory, type InventoryRow } from './inventory.js';
 
 /**
  * `ferry report`: one self-contained HTML page (inline CSS and SVG, no scripts, nothing loaded
@@ -84,6 +84,8 @@ const CLASS_TONE: Record<FindingClass, 'ok' | 'warn' | 'bad' | 'info' | 'muted'>
 const statusBadge = (r: InventoryRow) => (r.status === 'confirmed' ? '' : r.status === 'tbd' ? badge('TBD', 'warn') : badge('BLOCKED', 'bad'));
 const requirementText = (r: InventoryRow) =>
   [r.requirement === 'required' ? 'required' : r.requirement === 'optional' ? 'optional' : 'only if enabled', r.condition, r.lifecycle !== 'runtime' ? `${r.lifecycle} only` : ''].filter(Boolean).join('; ');
+/** An owner the manifest does not record is said so, muted: a blank cell would read as "none needed". */
+const ownerCell = (owner: string | null) => (owner === null ? badge(ownerText(owner), 'muted') : esc(owner));
 const mark = (v: string) => (v === 'x' ? '✔' : v === '?' ? '?' : '');
 
 // ---------- the zone diagram ----------
@@ -258,7 +260,7 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   const sections: Array<[string, string]> = [['diagram', 'Zones and flows'], ['checklist', 'Checklist']];
   if (a) sections.push(['audit', 'Audit']);
   if (b) sections.push(['bundle', 'Bundle']);
-  sections.push(['inventory', 'Inventory'], ['endpoints', 'External endpoints'], ['open', 'Open items'], ['cmmc', 'CMMC mapping']);
+  sections.push(['inventory', 'Inventory'], ['endpoints', 'External endpoints'], ['open', 'Open items'], ['cmmc', 'CMMC Level 1'], ['cmmcadvanced', 'CMMC Level 2'], ['fedramp', 'NIST SP 800-53 (FedRAMP)']);
 
   out.push(
     '<!DOCTYPE html>',
@@ -374,8 +376,8 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   out.push(table(['Zone', 'Name', 'CIDRs', 'Hosts', 'External', 'Description'], inv.zones.map((z) => [esc(z.title), `<span class="mono">${esc(z.name)}</span>`, esc(z.cidrs.join(', ') || '(variable)'), esc(z.hosts.join(', ')), z.external ? badge('external', 'warn') : '', esc(z.description)])));
   const flowRows = (rows: InventoryRow[]) =>
     table(
-      ['Ref', 'Component', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
-      rows.map((x) => [esc(x.ref), esc(x.component || x.name), esc(x.from), esc(x.to), esc(x.destination), esc(x.scope), esc(x.protocol), esc(x.ports), mark(x.c), mark(x.i), mark(x.auth), mark(x.trust), esc(x.authMethod), esc(x.purpose), esc(requirementText(x)), `${statusBadge(x)} ${esc(x.statusNote)}`, esc(x.mitigation), esc(x.notes)]),
+      ['Ref', 'Component', 'Owner', 'From', 'To', 'Destination', 'Scope', 'Protocol', 'Ports', 'C', 'I', 'Auth', 'Trust', 'Auth / verification', 'Purpose', 'Requirement', 'Status', 'Mitigation', 'Notes'],
+      rows.map((x) => [esc(x.ref), esc(x.component || x.name), ownerCell(x.owner), esc(x.from), esc(x.to), esc(x.destination), esc(x.scope), esc(x.protocol), esc(x.ports), mark(x.c), mark(x.i), mark(x.auth), mark(x.trust), esc(x.authMethod), esc(x.purpose), esc(requirementText(x)), `${statusBadge(x)} ${esc(x.statusNote)}`, esc(x.mitigation), esc(x.notes)]),
     );
   out.push('<h3>Inbound listeners</h3>', flowRows(inv.inbound));
   out.push('<h3>Outbound connections</h3>', flowRows(inv.outbound));
@@ -388,10 +390,11 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   out.push('<section id="endpoints"><h2>External endpoints</h2>');
   out.push(
     table(
-      ['Endpoint', 'Category', 'From', 'Hosts', 'Ports', 'Purpose', 'Requirement', 'Mitigation', 'Checks'],
+      ['Endpoint', 'Category', 'Owner', 'From', 'Hosts', 'Ports', 'Purpose', 'Requirement', 'Mitigation', 'Checks'],
       inv.endpoints.map((e) => [
         esc(e.title),
         esc(e.category),
+        ownerCell(e.owner),
         esc(e.from),
         `<span class="mono">${esc(e.hosts.join(', '))}</span>`,
         esc(e.ports),
@@ -405,11 +408,18 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   );
 
   out.push('<section id="open"><h2>Open items (TBD / blocked)</h2>');
-  out.push(table(['Ref', 'Connection', 'From', 'To', 'Ports', 'Status', 'Note'], inv.open.map((x) => [esc(x.ref), esc(x.component || x.name), esc(x.from), esc(x.to), esc(x.ports), statusBadge(x), esc(x.statusNote)])));
+  out.push(table(['Ref', 'Connection', 'Owner', 'From', 'To', 'Ports', 'Status', 'Note'], inv.open.map((x) => [esc(x.ref), esc(x.component || x.name), ownerCell(x.owner), esc(x.from), esc(x.to), esc(x.ports), statusBadge(x), esc(x.statusNote)])));
   out.push('</section>');
 
   out.push('<section id="cmmc"><h2>CMMC Level 1 mapping</h2>');
-  out.push(table(['Practice', 'Objective', 'Statement', 'Evidence'], inv.cmmc.map((c) => [esc(c.practice), esc(c.objective), esc(c.statement), esc(c.evidence)])));
+  const mapping = (rows: CmmcObjective[], head: string) => table([head, 'Objective', 'Statement', 'Evidence'], rows.map((c) => [esc(c.practice), esc(c.objective), esc(c.statement), esc(c.evidence)]));
+  out.push(mapping(inv.cmmc, 'Practice'));
+  out.push('</section>');
+  out.push(`<section id="cmmcadvanced"><h2>CMMC Level 2 mapping</h2><p class="legend">${esc(MAPPING_NOTE)}</p>`);
+  out.push(mapping(inv.cmmcLevel2, 'Practice'));
+  out.push('</section>');
+  out.push(`<section id="fedramp"><h2>NIST SP 800-53 (FedRAMP) mapping</h2><p class="legend">Rev. 5 controls of the FedRAMP Moderate baseline. ${esc(MAPPING_NOTE)}</p>`);
+  out.push(mapping(inv.nist80053, 'Control'));
   out.push('</section>');
 
   out.push(`<footer>Generated by ${esc(r.generator)} from the manifest${b ? ', the bundle' : ''}${a ? ' and the audited files' : ''}. No timestamps: the same inputs give the same page.</footer>`);

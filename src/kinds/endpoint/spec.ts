@@ -111,6 +111,11 @@ export const ConnectionSchema = z
     status: StatusSchema.default('confirmed'),
     statusNote: z.string().optional(),
     checks: z.array(CheckSchema).optional().describe('Checks that the configuration matches this entry (a blocked listener stays off, SSH keys only); all must be met.'),
+    owner: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Responsible owner or team for this connection (who approves and answers for it). Omitted: the inventory says "not recorded"; a connection to an endpoint without its own owner takes the endpoint\'s.'),
   })
   .strict()
   .transform((c) => ({ ...c, transport: c.transport ?? transportFromProtocol(c.protocol) }));
@@ -173,6 +178,7 @@ export const EndpointSchema = z
     mitigation: MitigationSchema,
     checks: z.array(CheckSchema).optional().describe('Any one met means the mitigation is in place.'),
     notes: z.string().optional(),
+    owner: z.string().min(1).optional().describe('Responsible owner or team for this endpoint. Omitted: the inventory says "not recorded".'),
   })
   .strict()
   .superRefine((e, ctx) => {
