@@ -142,8 +142,9 @@ function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, va
     return { start: keyStart, end: keyStart, text: `${key}: ${rendered}${eolStyle}${' '.repeat(indent)}` };
   }
   const eol = text.indexOf('\n', end);
-  const at = eol < 0 ? text.length : text[eol - 1] === '\r' ? eol - 1 : eol;
-  return { start: at, end: at, text: `\n${' '.repeat(indent)}${key}: ${rendered}` };
+  const crlf = eol > 0 && text[eol - 1] === '\r';
+  const at = eol < 0 ? text.length : crlf ? eol - 1 : eol;
+  return { start: at, end: at, text: `${crlf ? '\r\n' : '\n'}${' '.repeat(indent)}${key}: ${rendered}` };
 }
 
 /**
