@@ -6,7 +6,7 @@ import type { Lock } from '../kinds/schema.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { lockEntries } from '../kinds/schema.js';
 import { registryMappingFor } from '../mapping/index.js';
-import { parseImageReference } from '../oci/reference.js';
+import { parseImageReference, registryApiHost } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import { parseProxy } from './firewall/ruleset.js';
 import type { ChartRender } from './charts.js';
@@ -191,6 +191,9 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
       const fallback = !serverOnMirror;
       out.set(`${f.file}\0${upstream}`, { upstream, file: f.file, format: 'containerd', mirrors, fallback });
       if (!out.has(upstream)) out.set(upstream, out.get(`${f.file}\0${upstream}`)!);
+      // Docker Hub's `server` is its API host (certs.d/docker.io: registry-1.docker.io): the same upstream.
+      const api = registryApiHost(upstream);
+      if (api !== upstream) out.set(`${f.file}\0${api}`, out.get(`${f.file}\0${upstream}`)!);
     } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml') {
       let doc: unknown;
       try {

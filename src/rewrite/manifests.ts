@@ -142,8 +142,9 @@ function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, va
     return { start: keyStart, end: keyStart, text: `${key}: ${rendered}${eolStyle}${' '.repeat(indent)}` };
   }
   const eol = text.indexOf('\n', end);
-  const at = eol < 0 ? text.length : text[eol - 1] === '\r' ? eol - 1 : eol;
-  return { start: at, end: at, text: `\n${' '.repeat(indent)}${key}: ${rendered}` };
+  const crlf = eol > 0 && text[eol - 1] === '\r';
+  const at = eol < 0 ? text.length : crlf ? eol - 1 : eol;
+  return { start: at, end: at, text: `${crlf ? '\r\n' : '\n'}${' '.repeat(indent)}${key}: ${rendered}` };
 }
 
 /**
@@ -177,13 +178,18 @@ function scanKubeadmConfig(doc: Document.Parsed, text: string, file: string, ctx
     const value = scalarText(node);
     const where = `ClusterConfiguration ${k.path.join('.')}`;
     const line = lineOf(node.range![0]);
-    const at = value ? location(value) : undefined;
+    // A repository with a path (`registry.k8s.io/coredns`, the usual dns one) is the registry's place plus that path.
+    const slash = value ? value.indexOf('/') : -1;
+    const registry = value && slash >= 0 ? value.slice(0, slash) : value;
+    const placed = registry ? location(registry) : undefined;
+    const at = placed && slash >= 0 ? `${placed}${value!.slice(slash)}` : placed;
     if (!value || !at) {
-      if (value && !carried.has(value.toLowerCase()) && /^[a-z0-9.-]+\.[a-z]{2,}(:\d+)?$/i.test(value) && value.toLowerCase() !== ctx.mapping.host?.toLowerCase())
+      if (registry && !carried.has(registry.toLowerCase()) && /^[a-z0-9.-]+\.[a-z]{2,}(:\d+)?$/i.test(registry) && registry.toLowerCase() !== ctx.mapping.host?.toLowerCase())
         out.warnings.push(`${file}:${line}: ${where} is ${value}, a registry the lock carries no image from: kubeadm pulls its images there, not from the mirror`);
       continue;
     }
-    const repo = k.coredns ? `${at}/coredns` : at;
+    // kubeadm appends /coredns only to its default repository (registry.k8s.io, formerly k8s.gcr.io).
+    const repo = k.coredns && /^(registry\.k8s\.io|k8s\.gcr\.io)$/i.test(value) ? `${at}/coredns` : at;
     out.edits.push(scalarEdit(node, repo, text));
     out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: k.coredns ? `${where} (kubeadm pulls <repo>/coredns:<tag>)` : where });
     if (k.path.length === 1) topRewritten = at;
