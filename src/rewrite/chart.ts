@@ -191,6 +191,8 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
         const last = ref.repository.split('/').pop()!;
         const mirrorRepo = look.mirrorRef.repository;
         if (mirrorRepo.endsWith(`/${last}`)) set([...p, 'repository'], `${look.host}/${mirrorRepo.slice(0, -last.length - 1)}`, img.ref, s, 'image', img.ref);
+        // The mirror renames the image itself: the chart's `image` key would have to change too, which the render would refuse.
+        else unmapped.push({ file: file(s), line: s.line ?? 0, kind: 'image', ref: img.ref, reason: `the mirror stores it as ${look.mirrorRef.repository}, not under the name ${last} the chart's image key keeps; set ${s.valuesPath} yourself`, where: s.valuesPath });
         continue;
       }
       if (!s.registryFrom && keys.image && !keys.registry && !keys.repository && !keys.repo) {
