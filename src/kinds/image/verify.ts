@@ -158,13 +158,36 @@ function describeKeyless(k: KeylessPolicy): string {
   return `a certificate for ${k.identity ?? `/${k.identityRegexp}/`} from ${k.issuer} under ${k.trustedRoot.name}`;
 }
 
-function verifiersFor(ref: string, policy: VerifyPolicy): Verifiers | undefined {
-  const normalized = normalizeImageReference(ref);
-  const rules = policy.rules.filter((r) => (r.exact ? r.images === normalized : normalized.startsWith(r.images)));
-  const keys = rules.flatMap((r) => r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) })));
-  const keyless = rules.flatMap((r) => (r.keyless ? [r.keyless] : []));
-  if (!keys.length && !keyless.length) return undefined;
+type PolicyRule = VerifyPolicy['rules'][number];
+
+const covers = (r: PolicyRule, normalized: string) => (r.exact ? r.images === normalized : normalized.startsWith(r.images));
+
+function verifiersOf(r: PolicyRule): Verifiers {
+  const keys = r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) }));
+  const keyless = r.keyless ? [r.keyless] : [];
   return { keys, keyless, label: [...keys.map((k) => k.name), ...keyless.map(describeKeyless)].join(' or ') };
+}
+
+/**
+ * The verifier sets an image must satisfy: one per rule that covers it, every one of them (as
+ * cosign's policy-controller requires every matching policy). Within a rule any one key or
+ * certificate suffices. An image's own `verify:` does not replace a prefix rule: it adds to it.
+ */
+function verifiersFor(ref: string, policy: VerifyPolicy): Verifiers[] {
+  const normalized = normalizeImageReference(ref);
+  return policy.rules.filter((r) => covers(r, normalized) && (r.keys.length || r.keyless)).map(verifiersOf);
+}
+
+/** Rules that cover none of the images: a typo there would leave the images it meant unchecked. */
+function rulesCoveringNothing(images: SignedImage[], policy: VerifyPolicy): string[] {
+  const refs = images.map((i) => normalizeImageReference(i.ref));
+  return policy.rules
+    .filter((r) => !refs.some((n) => covers(r, n)))
+    .map((r) => {
+      const first = r.images.split('/')[0];
+      const dockerHub = r.images.includes('/') && !/[.:]/.test(first) && first !== 'localhost' ? `; did you mean docker.io/${r.images}?` : '';
+      return `verify rule \`images: ${r.images}\` covers none of the ${images.length} image${images.length === 1 ? '' : 's'}, so it checks nothing (rules compare normalized references such as docker.io/library/alpine:3.20${dockerHub})`;
+    });
 }
 
 export interface SignedImage {
@@ -246,38 +269,49 @@ async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers,
 export async function verifyImageSignatures(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, notes: string[] = []): Promise<string[]> {
   const problems: string[] = [];
   for (const image of images) {
-    const by = verifiersFor(image.ref, policy);
-    if (!by) continue;
+    const rules = verifiersFor(image.ref, policy);
+    if (!rules.length) continue;
     // A platform-filtered index is not the signed digest: then each kept platform manifest must be signed.
     const subjects = image.storedDigest ? image.manifests.map((m) => m.digest) : [image.digest];
+    const failures: string[] = [];
     for (const subject of subjects) {
       const candidates = (image.extras ?? []).filter((e) => e.subject === subject && (e.tag?.endsWith('.sig') || e.artifactType === COSIGN_SIGNATURE_ARTIFACT));
       if (!candidates.length) {
-        problems.push(`${image.ref}: no cosign signature of ${subject} is carried${image.extras === undefined ? ' (extras are off for this image)' : ''}`);
+        failures.push(`no cosign signature of ${subject} is carried${image.extras === undefined ? ' (extras are off for this image)' : ''}`);
         continue;
       }
-      const reasons: string[] = [];
-      let ok = false;
-      for (const c of candidates) {
-        const imageNotes: string[] = [];
-        const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
-        notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
-        if (!why) {
-          ok = true;
-          break;
+      for (const by of rules) {
+        const reasons: string[] = [];
+        let ok = false;
+        for (const c of candidates) {
+          const imageNotes: string[] = [];
+          const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
+          notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
+          if (!why) {
+            ok = true;
+            break;
+          }
+          reasons.push(why);
         }
-        reasons.push(why);
+        if (!ok) failures.push(`not signed by ${by.label} (${reasons.join('; ')})`);
       }
-      if (!ok) problems.push(`${image.ref}: not signed by ${by.label} (${reasons.join('; ')})`);
     }
+    if (failures.length) problems.push(`${image.ref}: ${failures.join('; ')}`);
   }
   return problems;
 }
 
-export function policyFailure(problems: string[], when: string): FerryError {
-  return new FerryError('VERIFY', `${problems.length} image${problems.length > 1 ? 's' : ''} failed signature verification ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
+export function policyFailure(problems: string[], when: string, uncovering = 0): FerryError {
+  const images = problems.length - uncovering;
+  const what = [
+    ...(uncovering ? [`${uncovering} verify rule${uncovering > 1 ? 's cover' : ' covers'} no image`] : []),
+    ...(images ? [`${images} image${images > 1 ? 's' : ''} failed signature verification`] : []),
+  ].join(' and ');
+  return new FerryError('VERIFY', `${what} ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
     details: problems,
-    hint: 'Each line names the image and the reason. Sign the image with a key the manifest names, or change the `verify:` rules.',
+    hint: uncovering
+      ? 'A rule that covers no image checks nothing: fix its `images:` prefix (a normalized reference: registry/repository…) or remove the rule. Each other line names the image and the reason.'
+      : 'Each line names the image and the reason. Sign the image with a key the manifest names, or change the `verify:` rules.',
   });
 }
 
@@ -309,9 +343,10 @@ export async function checkBundlePolicy(source: { entry(name: string): unknown; 
  */
 export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<number> {
   if (!policy.rules.length) return 0;
-  const problems = await verifyImageSignatures(images, policy, read, notes);
-  if (problems.length) throw policyFailure(problems, when);
-  return images.filter((i) => verifiersFor(i.ref, policy)).length;
+  const uncovering = rulesCoveringNothing(images, policy);
+  const problems = [...uncovering, ...(await verifyImageSignatures(images, policy, read, notes))];
+  if (problems.length) throw policyFailure(problems, when, uncovering.length);
+  return images.filter((i) => verifiersFor(i.ref, policy).length).length;
 }
 
 export function policyFileEntry(policy: VerifyPolicy): Array<[string, Buffer]> {
