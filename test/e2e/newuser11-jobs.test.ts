@@ -2,6 +2,8 @@ import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobStore } from '../../src/store/blob-store.js';
+import { packBundle } from '../../src/store/bundle-pack.js';
 import { mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoRawManifest, type SeededImages } from '../support/images.js';
 import { makeCa, makeLeaf, signWithOpenssl, type TestCa, type TestLeaf } from '../support/keyless-ca.js';
@@ -32,6 +34,12 @@ import { flipByte } from '../support/tar-walk.js';
  *   the CI certificate, so the stricter rule was never enforced. cosign's policy-controller
  *   requires every matching policy; ferry now does too (within one rule any key or certificate
  *   still suffices), and the README says so.
+ * - The SBOM's Debian packages were all `pkg:deb/debian/…?distro=<suite>`. Grype and Trivy read
+ *   `distro` as `<id>-<version>` and choose the vulnerability feed by it: `distro=bookworm` names
+ *   no distribution they know (no deb matched: a clean scan that scanned nothing), and packages
+ *   from archive.ubuntu.com under `debian` would be matched against Debian's feed. Now
+ *   `pkg:deb/ubuntu/…?distro=ubuntu-24.04`, `pkg:deb/debian/…?distro=debian-12` (a `-security`
+ *   / `-updates` suite is its release), and no `distro` for a suite whose release is not known.
  */
 let work: string;
 let upstream: RunningRegistry;
@@ -187,5 +195,37 @@ describe('newuser11: a supply-chain security engineer proves nothing from outsid
     expect(r.stderr).toContain('1 image failed signature verification at lock');
     expect(r.stderr).toContain(`${upstream.host}/ferry-test/cibuilt:1: not signed by a certificate for ${IDENTITY} from ${ISSUER} under fulcio.pem (signature in ${signed} carries no certificate (not a keyless signature))`);
     expect(r.stderr.slice(r.stderr.indexOf('error:'))).not.toContain(`${seeded.refs.app}:`);
+  });
+
+  it('the SBOM names Debian and Ubuntu packages the way Grype and Trivy read them (vendor and distro-version)', async () => {
+    const store = new BlobStore(k('empty-store'));
+    await store.init();
+    const deb = (name: string, version: string) => ({ name, version, architecture: 'amd64', filename: `pool/main/${name[0]}/${name}/${name}_${version}_amd64.deb`, sha256: sha256(name + version).slice(7), size: 1000 });
+    const repo = (name: string, url: string, suite: string, pkg: ReturnType<typeof deb>) => ({ name, url, mode: 'filtered', components: ['main'], architectures: ['amd64'], packages: [pkg.name], suites: [{ suite, signedBy: 'ABCD', release: [], indexes: [], packages: [pkg] }] });
+    const lock = {
+      apiVersion: 'ferry/v1alpha1',
+      kind: 'Lock',
+      manifest: { name: 'os-pkgs', digest: sha256('os-pkgs') },
+      images: [],
+      apt: [
+        repo('ubuntu', 'http://archive.ubuntu.com/ubuntu', 'noble-security', deb('openssl', '3.0.13-0ubuntu3.5')),
+        repo('debian', 'http://deb.debian.org/debian-security', 'bookworm-security', deb('libssl3', '3.0.15-1~deb12u1')),
+        repo('docker', 'https://download.docker.com/linux/ubuntu', 'jammy', deb('containerd.io', '1.7.22-1')),
+        repo('k8s', 'https://pkgs.k8s.io/core:/stable:/v1.31/deb', '/', deb('kubelet', '1.31.1-1.1')),
+      ],
+    };
+    const b = k('os-pkgs.ferry.tar');
+    await packBundle({ store, index: { schemaVersion: 2, manifests: [] }, metadata: { manifestYaml: 'x', lock: JSON.stringify(lock), manifestName: 'os-pkgs' }, output: b });
+    const cdx = await runFerry(['sbom', b]);
+    expect(cdx.code, cdx.stderr).toBe(0);
+    const purls = (JSON.parse(cdx.stdout) as { components: Array<{ purl: string }> }).components.map((c) => c.purl).sort();
+    expect(purls).toEqual([
+      'pkg:deb/debian/kubelet@1.31.1-1.1?arch=amd64',
+      'pkg:deb/debian/libssl3@3.0.15-1~deb12u1?arch=amd64&distro=debian-12',
+      'pkg:deb/ubuntu/containerd.io@1.7.22-1?arch=amd64&distro=ubuntu-22.04',
+      'pkg:deb/ubuntu/openssl@3.0.13-0ubuntu3.5?arch=amd64&distro=ubuntu-24.04',
+    ]);
+    const spdx = JSON.parse((await runFerry(['sbom', b, '--format', 'spdx'])).stdout) as { packages: Array<{ externalRefs: Array<{ referenceLocator: string }> }> };
+    expect(spdx.packages.map((p) => p.externalRefs[0].referenceLocator).sort()).toEqual(purls);
   });
 });
