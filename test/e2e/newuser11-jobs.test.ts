@@ -40,6 +40,8 @@ import { flipByte } from '../support/tar-walk.js';
  *   from archive.ubuntu.com under `debian` would be matched against Debian's feed. Now
  *   `pkg:deb/ubuntu/…?distro=ubuntu-24.04`, `pkg:deb/debian/…?distro=debian-12` (a `-security`
  *   / `-updates` suite is its release), and no `distro` for a suite whose release is not known.
+ * - `import --json` gave a signature's place as `mirror/…/app:sha256-….sig`, without the registry
+ *   (the image's own line has it), so it could not be handed to `skopeo inspect` or cosign as is.
  */
 let work: string;
 let upstream: RunningRegistry;
@@ -136,7 +138,11 @@ describe('newuser11: a supply-chain security engineer proves nothing from outsid
     await writeFile(t, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${target.url}\n  prefix: mirror\n`);
     const imported = await runFerry(['import', bundle, '--target', t, '--key', k('bundle.pub'), '--json'], { env: env() });
     expect(imported.code, imported.stderr).toBe(0);
-    expect(JSON.parse(imported.stdout).verified).toMatchObject({ signature: 'verified', imageSignatures: 2 });
+    const report = JSON.parse(imported.stdout) as { verified: unknown; results: Array<{ artifact: string; location: string }> };
+    expect(report.verified).toMatchObject({ signature: 'verified', imageSignatures: 2 });
+    // The signature's place is a reference the engineer can hand to cosign/skopeo, host included, like the image's.
+    const appSig = report.results.find((x) => x.artifact === `${seeded.refs.app} ${sigTag(seeded.digests.app)}`)!;
+    expect(appSig.location).toBe(`${target.host}/mirror/${upstream.host.replace(':', '-')}/ferry-test/app:${sigTag(seeded.digests.app)}`);
     // What cosign verify reads on the site: the .sig tag next to the image, same bytes.
     for (const name of ['app', 'multi'] as const) {
       const site = `${target.host}/mirror/${upstream.host.replace(':', '-')}/ferry-test/${name}`;
