@@ -1,9 +1,9 @@
+import { readListedFile } from '../store/bundle-sign.js';
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
-import { parseChecksums } from '../store/bundle-pack.js';
 import { BundleReader } from '../store/bundle-reader.js';
 
 /**
@@ -338,12 +338,7 @@ export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<B
     const entry = reader.entry('ferry/lock.json');
     if (!entry) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is missing; not a ferry bundle?`, { hint: '`ferry bundle verify` checks the bundle.' });
     if (entry.size > MAX_LOCK_BYTES) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is ${entry.size} bytes, over the ${MAX_LOCK_BYTES}-byte cap`);
-    const lockBytes = await reader.readFile('ferry/lock.json');
-    const sums = reader.entry('ferry/checksums.sha256') ? parseChecksums((await reader.readFile('ferry/checksums.sha256')).toString('utf8')).sums : undefined;
-    const actual = createHash('sha256').update(lockBytes).digest('hex');
-    if (sums?.get('ferry/lock.json') !== actual) {
-      throw new FerryError('VERIFY', `${reader.path}: ferry/lock.json does not match ferry/checksums.sha256; no SBOM written`, { hint: 'Run `ferry bundle verify` on the bundle; copy it again if it is damaged.' });
-    }
+    const lockBytes = await readListedFile(reader, 'ferry/lock.json', 'no SBOM written');
     let parsed: unknown;
     try {
       parsed = JSON.parse(lockBytes.toString('utf8'));

@@ -1,4 +1,4 @@
-import { access, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +9,7 @@ import { seedImages, skopeoRawManifest, type SeededImages } from '../support/ima
 import { makeCa, makeLeaf, signWithOpenssl, type TestCa, type TestLeaf } from '../support/keyless-ca.js';
 import { pushCosignSignatureManifest, sha256, simpleSigningPayload } from '../support/oci-push.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { flipByte } from '../support/tar-walk.js';
+import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
  * A supply-chain security engineer's job (new-user round 11): at a bank, prove that nothing from
@@ -42,6 +42,11 @@ import { flipByte } from '../support/tar-walk.js';
  *   / `-updates` suite is its release), and no `distro` for a suite whose release is not known.
  * - `import --json` gave a signature's place as `mirror/…/app:sha256-….sig`, without the registry
  *   (the image's own line has it), so it could not be handed to `skopeo inspect` or cosign as is.
+ * - `import` read the bundle's verify policy and lock before checking them against the signed
+ *   checksum list (a one-pass import hashes the rest while sending): a changed policy was
+ *   reported as `ferry/verify-policy.json: not a verification policy`, and a changed one that
+ *   still parsed (another key, no rules) decided the image check. Both files are now matched
+ *   against `ferry/checksums.sha256` first and refused by name (`sbom` shares the check).
  */
 let work: string;
 let upstream: RunningRegistry;
@@ -134,8 +139,52 @@ describe('newuser11: a supply-chain security engineer proves nothing from outsid
     expect(wrongKey.code).toBe(3);
     expect(wrongKey.stderr).toContain('ferry/checksums.sha256.sig does not verify with this key');
 
+    // A signature lifted from another bundle signed with the same key: the list it signed is not this one.
+    const other = await manifest('other', ['images:', `  - ref: ${seeded.refs.base}`]);
+    const otherBundle = k('other.ferry.tar');
+    const sigOf = async (tar: string) => {
+      const e = (await tarEntries(tar)).get('ferry/checksums.sha256.sig')!;
+      const fh = await open(tar, 'r');
+      try {
+        const b = Buffer.alloc(e.size);
+        await fh.read(b, 0, e.size, e.offset);
+        return { ...e, bytes: b };
+      } finally {
+        await fh.close();
+      }
+    };
+    // ECDSA signatures are 92 or 96 base64 characters: sign until the two are the same length, then swap in place.
+    let theirs: Awaited<ReturnType<typeof sigOf>> | undefined;
+    const ours = await sigOf(bundle);
+    for (let i = 0; i < 8 && theirs?.size !== ours.size; i++) {
+      expect((await runFerry(['bundle', 'create', other, '-o', otherBundle, '--sign-key', k('bundle.key')], { env: env() })).code).toBe(0);
+      theirs = await sigOf(otherBundle);
+    }
+    expect(theirs!.size).toBe(ours.size);
+    await copyFile(bundle, k('swapped.ferry.tar'));
+    const fh = await open(k('swapped.ferry.tar'), 'r+');
+    await fh.write(theirs!.bytes, 0, ours.size, ours.offset);
+    await fh.close();
+    const unsigned = k('unsigned.ferry.tar');
+    expect((await runFerry(['bundle', 'create', other, '-o', unsigned], { env: env() })).code).toBe(0);
+    const swapped = await runFerry(['bundle', 'verify', k('swapped.ferry.tar'), '--key', k('bundle.pub')], { env: env() });
+    expect(swapped.code).toBe(3);
+    expect(swapped.stderr).toContain('ferry/checksums.sha256.sig does not verify with this key over ferry/checksums.sha256');
+    const noSig = await runFerry(['bundle', 'verify', unsigned, '--key', k('bundle.pub')], { env: env() });
+    expect(noSig.code).toBe(3);
+    expect(noSig.stderr).toMatch(/unsigned|not signed|no ferry\/checksums\.sha256\.sig/);
+
     const t = k('site.yaml');
     await writeFile(t, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${target.url}\n  prefix: mirror\n`);
+    // On the site: a tampered policy in the signed bundle is refused before anything is sent.
+    const altered = k('altered-policy.ferry.tar');
+    await copyFile(bundle, altered);
+    await flipByte(altered, 'ferry/verify-policy.json', 5);
+    const refused = await runFerry(['import', altered, '--target', t, '--key', k('bundle.pub')], { env: env() });
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('ferry/verify-policy.json does not match ferry/checksums.sha256 (it says');
+    expect(refused.stderr).toContain('image signatures were not checked and nothing was imported');
+    expect((await fetch(`${target.url}/v2/_catalog`).then((r) => r.json())) as unknown).toEqual({ repositories: [] });
     const imported = await runFerry(['import', bundle, '--target', t, '--key', k('bundle.pub'), '--json'], { env: env() });
     expect(imported.code, imported.stderr).toBe(0);
     const report = JSON.parse(imported.stdout) as { verified: unknown; results: Array<{ artifact: string; location: string }> };

@@ -8,6 +8,7 @@ import type { RegistryClient } from '../../oci/client.js';
 import type { OciManifest } from '../../oci/media-types.js';
 import { normalizeImageReference, parseImageReference } from '../../oci/reference.js';
 import type { ImageExtra } from './extras-lock.js';
+import { readListedFile } from '../../store/bundle-sign.js';
 import { CERTIFICATE_ANNOTATION, checkKeyless, parseTrustedRoot, type KeylessPolicy } from './keyless.js';
 
 /**
@@ -330,9 +331,13 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
 /** `import`: check the images of a bundle against the policy it carries, before anything is sent. */
 export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }, notes: string[] = []): Promise<number> {
   if (!source.entry(POLICY_FILE)) return 0;
-  const policy = parseVerifyPolicy(await source.readFile(POLICY_FILE));
+  // Read before the bundle's full check (a one-pass import sends blobs while it hashes them):
+  // the policy and the lock must match the signed checksum list first, or a changed policy
+  // (another key, no rules) would decide what is sent.
+  const refused = 'image signatures were not checked and nothing was imported';
+  const policy = parseVerifyPolicy(await readListedFile(source, POLICY_FILE, refused));
   // Only the images matter here (their signatures); the rest of the lock is checked by verify.
-  const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await source.readFile('ferry/lock.json')).toString('utf8')));
+  const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await readListedFile(source, 'ferry/lock.json', refused)).toString('utf8')));
   const reader = blobReader(source);
   return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import', notes);
 }
