@@ -47,6 +47,9 @@ import { flipByte, tarEntries } from '../support/tar-walk.js';
  *   reported as `ferry/verify-policy.json: not a verification policy`, and a changed one that
  *   still parsed (another key, no rules) decided the image check. Both files are now matched
  *   against `ferry/checksums.sha256` first and refused by name (`sbom` shares the check).
+ * - An Ed25519 cosign key (`cosign import-key-pair` takes one; cosign verifies pure EdDSA) was
+ *   loaded, then every signature was "does not verify with ed.pub": ferry asked Node for
+ *   ECDSA-style SHA-256 with an Ed25519 key, which throws. Ed25519 keys now verify.
  */
 let work: string;
 let upstream: RunningRegistry;
@@ -282,5 +285,28 @@ describe('newuser11: a supply-chain security engineer proves nothing from outsid
     ]);
     const spdx = JSON.parse((await runFerry(['sbom', b, '--format', 'spdx'])).stdout) as { packages: Array<{ externalRefs: Array<{ referenceLocator: string }> }> };
     expect(spdx.packages.map((p) => p.externalRefs[0].referenceLocator).sort()).toEqual(purls);
+  });
+
+  it('an Ed25519 cosign key verifies its signature (and still refuses another digest)', async () => {
+    await mustRun('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', k('ed.key')]);
+    await mustRun('openssl', ['pkey', '-in', k('ed.key'), '-pubout', '-out', k('ed.pub')]);
+    const edSign = async (repo: string, subject: string, named: string) => {
+      const payload = simpleSigningPayload(named, `${upstream.host}/${repo}`);
+      const file = k(`ed-payload-${repo.replace('/', '-')}.json`);
+      await writeFile(file, payload);
+      const signature = (await mustRun('sh', ['-c', `openssl pkeyutl -sign -inkey "${k('ed.key')}" -rawin -in "${file}" | base64 -w0`])).stdout.trim();
+      return pushCosignSignatureManifest(upstream, repo, subject, payload, { 'dev.cosignproject.cosign/signature': signature });
+    };
+    for (const repo of ['ferry-test/ed-good', 'ferry-test/ed-other']) await mustRun('skopeo', ['copy', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${seeded.refs.base}`, `docker://${upstream.host}/${repo}:1`]);
+    await edSign('ferry-test/ed-good', seeded.digests.base, seeded.digests.base);
+    const otherSig = await edSign('ferry-test/ed-other', seeded.digests.base, seeded.digests.app);
+    const good = await manifest('ed-good', ['verify:', `  - images: ${upstream.host}/ferry-test/ed-`, '    keys: [ed.pub]', 'images:', `  - ref: ${upstream.host}/ferry-test/ed-good:1`]);
+    const created = await runFerry(['bundle', 'create', good, '-o', k('ed.ferry.tar'), '--json'], { env: env() });
+    expect(created.code, created.stderr).toBe(0);
+    expect(JSON.parse(created.stdout).signaturesVerified).toBe(1);
+    const bad = await manifest('ed-other', ['verify:', `  - images: ${upstream.host}/ferry-test/ed-`, '    keys: [ed.pub]', 'images:', `  - ref: ${upstream.host}/ferry-test/ed-other:1`]);
+    const r = await runFerry(['lock', bad], { env: env() });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain(`${upstream.host}/ferry-test/ed-other:1: not signed by ed.pub (signature in ${otherSig} (key ed.pub) is over ${seeded.digests.app}, not ${seeded.digests.base})`);
   });
 });

@@ -205,6 +205,13 @@ export interface DigestReader {
   blob(digest: string, maxBytes: number): Promise<Buffer>;
 }
 
+/**
+ * The digest a cosign key signs with: SHA-256 for ECDSA and RSA keys (cosign's default for
+ * `verify --key`), none for Ed25519 (pure EdDSA over the payload, as cosign signs with an
+ * imported Ed25519 key; asking for SHA-256 with such a key throws).
+ */
+const digestFor = (key: KeyObject): string | null => (key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256');
+
 /** Why one signature manifest does not vouch for `subject` with any verifier, or undefined if it does. */
 async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers, read: DigestReader, notes: string[]): Promise<string | undefined> {
   const m = JSON.parse((await read.manifest(extra.digest)).toString('utf8')) as OciManifest;
@@ -221,7 +228,7 @@ async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers,
     const sig = Buffer.from(annotations[SIGNATURE_ANNOTATION], 'base64');
     let signer: string | undefined = by.keys.find((k) => {
       try {
-        return verify('sha256', payload, { key: k.key, dsaEncoding: 'der' }, sig);
+        return verify(digestFor(k.key), payload, { key: k.key, dsaEncoding: 'der' }, sig);
       } catch {
         return false;
       }
