@@ -1,9 +1,9 @@
+import { readListedFile } from '../store/bundle-sign.js';
 import { createHash } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
-import { parseChecksums } from '../store/bundle-pack.js';
 import { BundleReader } from '../store/bundle-reader.js';
 
 /**
@@ -66,6 +66,33 @@ export function purl(type: string, namespace: string | undefined, name: string, 
     .join('&');
   const ns = namespace ? `${namespace.split('/').map(enc).join('/')}/` : '';
   return `pkg:${type}/${ns}${enc(name)}${version ? `@${enc(version)}` : ''}${q ? `?${q}` : ''}`;
+}
+
+// Release numbers of the codenames, for the `distro` qualifier scanners read.
+const DEBIAN_RELEASES: Record<string, string> = { jessie: '8', stretch: '9', buster: '10', bullseye: '11', bookworm: '12', trixie: '13', forky: '14', duke: '15' };
+const UBUNTU_RELEASES: Record<string, string> = { xenial: '16.04', bionic: '18.04', focal: '20.04', jammy: '22.04', kinetic: '22.10', lunar: '23.04', mantic: '23.10', noble: '24.04', oracular: '24.10', plucky: '25.04', questing: '25.10', resolute: '26.04' };
+
+/**
+ * The purl vendor (`debian` or `ubuntu`) and `distro` qualifier of a suite's packages. Grype
+ * and Trivy read `distro` as `<id>-<version>` (`debian-12`, `ubuntu-24.04`) and pick the
+ * vulnerability feed by it: a bare codename (`bookworm`) names no distribution they know, so no
+ * deb would be matched at all, and an Ubuntu package under `debian` would be matched against
+ * Debian's feed. A suite whose codename is not known (a flat repository, a vendor's own suite
+ * name) gets no `distro` (the suite stays in the `ferry:suite` property).
+ */
+export function debDistro(url: string, suite: string): { vendor: string; distro?: string } {
+  const codename = suite.toLowerCase().split(/[-/]/)[0];
+  let host = '';
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    host = '';
+  }
+  const ubuntu = Object.hasOwn(UBUNTU_RELEASES, codename) || host === 'ubuntu.com' || host.endsWith('.ubuntu.com') || /\/ubuntu\/?$/i.test(url);
+  const vendor = ubuntu ? 'ubuntu' : 'debian';
+  const releases = ubuntu ? UBUNTU_RELEASES : DEBIAN_RELEASES;
+  const version = Object.hasOwn(releases, codename) ? releases[codename] : undefined;
+  return { vendor, distro: version ? `${vendor}-${version}` : undefined };
 }
 
 const hexOfDigest = (digest: string) => digest.replace(/^sha256:/, '');
@@ -176,10 +203,11 @@ export function sbomItems(lock: Lock): SbomItem[] {
   for (const repo of lock.apt) {
     const base = repo.url.replace(/\/+$/, '');
     for (const suite of repo.suites) {
+      const { vendor, distro } = debDistro(repo.url, suite.suite);
       // One properties list per architecture, shared by the packages (a whole component has tens of thousands).
       const propsByArch = new Map<string, Array<[string, string]>>();
       for (const pkg of suite.packages) {
-        const p = purl('deb', 'debian', pkg.name, pkg.version, { arch: pkg.architecture, distro: suite.suite });
+        const p = purl('deb', vendor, pkg.name, pkg.version, { arch: pkg.architecture, distro });
         if (debs.has(p)) continue;
         let properties = propsByArch.get(pkg.architecture);
         if (!properties) propsByArch.set(pkg.architecture, (properties = [['ferry:aptRepository', repo.name], ['ferry:suite', suite.suite], ['ferry:architecture', pkg.architecture]]));
@@ -310,12 +338,7 @@ export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<B
     const entry = reader.entry('ferry/lock.json');
     if (!entry) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is missing; not a ferry bundle?`, { hint: '`ferry bundle verify` checks the bundle.' });
     if (entry.size > MAX_LOCK_BYTES) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is ${entry.size} bytes, over the ${MAX_LOCK_BYTES}-byte cap`);
-    const lockBytes = await reader.readFile('ferry/lock.json');
-    const sums = reader.entry('ferry/checksums.sha256') ? parseChecksums((await reader.readFile('ferry/checksums.sha256')).toString('utf8')).sums : undefined;
-    const actual = createHash('sha256').update(lockBytes).digest('hex');
-    if (sums?.get('ferry/lock.json') !== actual) {
-      throw new FerryError('VERIFY', `${reader.path}: ferry/lock.json does not match ferry/checksums.sha256; no SBOM written`, { hint: 'Run `ferry bundle verify` on the bundle; copy it again if it is damaged.' });
-    }
+    const lockBytes = await readListedFile(reader, 'ferry/lock.json', 'no SBOM written');
     let parsed: unknown;
     try {
       parsed = JSON.parse(lockBytes.toString('utf8'));

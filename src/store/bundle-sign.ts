@@ -1,7 +1,8 @@
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
+import { parseChecksums } from './bundle-pack.js';
 
 /**
  * The bundle signature: `ferry/checksums.sha256.sig` holds an ECDSA P-256 signature over the
@@ -130,4 +131,21 @@ export async function readSignature(
   const signature = sig ? await reader.readFile(SIGNATURE_FILE) : undefined;
   const checksums = verifyKey && reader.entry(CHECKSUMS_FILE) ? await reader.readFile(CHECKSUMS_FILE) : undefined;
   return bundleSignatureProblems(checksums, signature, verifyKey);
+}
+
+/**
+ * A file of the bundle read to be acted on before the full check (import's verify policy and
+ * lock, the SBOM's lock): its bytes must match its line in `ferry/checksums.sha256` — the list
+ * the bundle signature covers — or nothing of it is trusted. `use` says what is refused.
+ */
+export async function readListedFile(reader: { entry(name: string): unknown; readFile(name: string): Promise<Buffer> }, name: string, use: string): Promise<Buffer> {
+  const bytes = await reader.readFile(name);
+  const sums = reader.entry(CHECKSUMS_FILE) ? parseChecksums((await reader.readFile(CHECKSUMS_FILE)).toString('utf8')).sums : undefined;
+  const listed = sums?.get(name);
+  const actual = createHash('sha256').update(bytes).digest('hex');
+  if (listed !== actual) {
+    const why = listed === undefined ? 'not listed there' : `it says ${listed}, the content hashes to ${actual}`;
+    throw new FerryError('VERIFY', `${name} does not match ${CHECKSUMS_FILE} (${why}); ${use}`, { hint: 'Do not import this bundle. Copy it again from the source (or re-create it there); `ferry bundle verify --key` checks every file.' });
+  }
+  return bytes;
 }

@@ -230,9 +230,9 @@ describe('Debian packages', () => {
     const validate = await cycloneDxValidator();
     expect(validate(sbom), JSON.stringify(validate.errors)).toBe(true);
     expect(sbom.components.map((c) => c.purl)).toEqual([
-      'pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64&distro=bookworm',
-      'pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=bookworm',
-      'pkg:deb/debian/tzdata@1%3A2024a-0%2Bdeb12u1?arch=all&distro=bookworm',
+      'pkg:deb/debian/curl@7.88.1-10%2Bdeb12u5?arch=amd64&distro=debian-12',
+      'pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12',
+      'pkg:deb/debian/tzdata@1%3A2024a-0%2Bdeb12u1?arch=all&distro=debian-12',
     ]);
     const curl = sbom.components[0];
     expect(curl.hashes).toEqual([{ alg: 'SHA-256', content: sha256('curl7.88.1-10+deb12u5') }]);

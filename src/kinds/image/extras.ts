@@ -182,7 +182,8 @@ async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: 
     const subject = top.annotations![EXTRA_ANNOTATION.subject];
     const tag = top.annotations![EXTRA_ANNOTATION.tag];
     const label = `${refName} ${tag ?? `referrer ${top.digest}`}`;
-    const location = `${mirrorRepository}:${tag ?? `${subject} referrer ${top.digest}`}`;
+    // A full reference on the target (what `cosign verify` / `skopeo inspect` are given), like an image's location.
+    const location = tag ? `${repo.registry}/${mirrorRepository}:${tag}` : `${repo.registry}/${mirrorRepository}@${top.digest} (referrer of ${subject})`;
     const bytes = await ctx.source.readBlob(top.digest);
     const there = await client.headManifest(repo, top.digest);
     const tagThere = tag ? (await client.headManifest(repo, tag))?.digest === top.digest : true;

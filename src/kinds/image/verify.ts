@@ -8,6 +8,7 @@ import type { RegistryClient } from '../../oci/client.js';
 import type { OciManifest } from '../../oci/media-types.js';
 import { normalizeImageReference, parseImageReference } from '../../oci/reference.js';
 import type { ImageExtra } from './extras-lock.js';
+import { readListedFile } from '../../store/bundle-sign.js';
 import { CERTIFICATE_ANNOTATION, checkKeyless, parseTrustedRoot, type KeylessPolicy } from './keyless.js';
 
 /**
@@ -158,13 +159,36 @@ function describeKeyless(k: KeylessPolicy): string {
   return `a certificate for ${k.identity ?? `/${k.identityRegexp}/`} from ${k.issuer} under ${k.trustedRoot.name}`;
 }
 
-function verifiersFor(ref: string, policy: VerifyPolicy): Verifiers | undefined {
-  const normalized = normalizeImageReference(ref);
-  const rules = policy.rules.filter((r) => (r.exact ? r.images === normalized : normalized.startsWith(r.images)));
-  const keys = rules.flatMap((r) => r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) })));
-  const keyless = rules.flatMap((r) => (r.keyless ? [r.keyless] : []));
-  if (!keys.length && !keyless.length) return undefined;
+type PolicyRule = VerifyPolicy['rules'][number];
+
+const covers = (r: PolicyRule, normalized: string) => (r.exact ? r.images === normalized : normalized.startsWith(r.images));
+
+function verifiersOf(r: PolicyRule): Verifiers {
+  const keys = r.keys.map((k) => ({ name: k.name, key: createPublicKey(k.pem) }));
+  const keyless = r.keyless ? [r.keyless] : [];
   return { keys, keyless, label: [...keys.map((k) => k.name), ...keyless.map(describeKeyless)].join(' or ') };
+}
+
+/**
+ * The verifier sets an image must satisfy: one per rule that covers it, every one of them (as
+ * cosign's policy-controller requires every matching policy). Within a rule any one key or
+ * certificate suffices. An image's own `verify:` does not replace a prefix rule: it adds to it.
+ */
+function verifiersFor(ref: string, policy: VerifyPolicy): Verifiers[] {
+  const normalized = normalizeImageReference(ref);
+  return policy.rules.filter((r) => covers(r, normalized) && (r.keys.length || r.keyless)).map(verifiersOf);
+}
+
+/** Rules that cover none of the images: a typo there would leave the images it meant unchecked. */
+function rulesCoveringNothing(images: SignedImage[], policy: VerifyPolicy): string[] {
+  const refs = images.map((i) => normalizeImageReference(i.ref));
+  return policy.rules
+    .filter((r) => !refs.some((n) => covers(r, n)))
+    .map((r) => {
+      const first = r.images.split('/')[0];
+      const dockerHub = r.images.includes('/') && !/[.:]/.test(first) && first !== 'localhost' ? `; did you mean docker.io/${r.images}?` : '';
+      return `verify rule \`images: ${r.images}\` covers none of the ${images.length} image${images.length === 1 ? '' : 's'}, so it checks nothing (rules compare normalized references such as docker.io/library/alpine:3.20${dockerHub})`;
+    });
 }
 
 export interface SignedImage {
@@ -180,6 +204,13 @@ export interface DigestReader {
   manifest(digest: string): Promise<Buffer>;
   blob(digest: string, maxBytes: number): Promise<Buffer>;
 }
+
+/**
+ * The digest a cosign key signs with: SHA-256 for ECDSA and RSA keys (cosign's default for
+ * `verify --key`), none for Ed25519 (pure EdDSA over the payload, as cosign signs with an
+ * imported Ed25519 key; asking for SHA-256 with such a key throws).
+ */
+const digestFor = (key: KeyObject): string | null => (key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256');
 
 /** Why one signature manifest does not vouch for `subject` with any verifier, or undefined if it does. */
 async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers, read: DigestReader, notes: string[]): Promise<string | undefined> {
@@ -197,7 +228,7 @@ async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers,
     const sig = Buffer.from(annotations[SIGNATURE_ANNOTATION], 'base64');
     let signer: string | undefined = by.keys.find((k) => {
       try {
-        return verify('sha256', payload, { key: k.key, dsaEncoding: 'der' }, sig);
+        return verify(digestFor(k.key), payload, { key: k.key, dsaEncoding: 'der' }, sig);
       } catch {
         return false;
       }
@@ -246,38 +277,49 @@ async function checkSignature(extra: ImageExtra, subject: string, by: Verifiers,
 export async function verifyImageSignatures(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, notes: string[] = []): Promise<string[]> {
   const problems: string[] = [];
   for (const image of images) {
-    const by = verifiersFor(image.ref, policy);
-    if (!by) continue;
+    const rules = verifiersFor(image.ref, policy);
+    if (!rules.length) continue;
     // A platform-filtered index is not the signed digest: then each kept platform manifest must be signed.
     const subjects = image.storedDigest ? image.manifests.map((m) => m.digest) : [image.digest];
+    const failures: string[] = [];
     for (const subject of subjects) {
       const candidates = (image.extras ?? []).filter((e) => e.subject === subject && (e.tag?.endsWith('.sig') || e.artifactType === COSIGN_SIGNATURE_ARTIFACT));
       if (!candidates.length) {
-        problems.push(`${image.ref}: no cosign signature of ${subject} is carried${image.extras === undefined ? ' (extras are off for this image)' : ''}`);
+        failures.push(`no cosign signature of ${subject} is carried${image.extras === undefined ? ' (extras are off for this image)' : ''}`);
         continue;
       }
-      const reasons: string[] = [];
-      let ok = false;
-      for (const c of candidates) {
-        const imageNotes: string[] = [];
-        const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
-        notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
-        if (!why) {
-          ok = true;
-          break;
+      for (const by of rules) {
+        const reasons: string[] = [];
+        let ok = false;
+        for (const c of candidates) {
+          const imageNotes: string[] = [];
+          const why = await checkSignature(c, subject, by, read(image), imageNotes).catch((err: Error) => `${c.digest}: ${err.message}`);
+          notes.push(...imageNotes.map((n) => `${image.ref}${subjects.length > 1 ? ` (${subject})` : ''}: ${n}`));
+          if (!why) {
+            ok = true;
+            break;
+          }
+          reasons.push(why);
         }
-        reasons.push(why);
+        if (!ok) failures.push(`not signed by ${by.label} (${reasons.join('; ')})`);
       }
-      if (!ok) problems.push(`${image.ref}: not signed by ${by.label} (${reasons.join('; ')})`);
     }
+    if (failures.length) problems.push(`${image.ref}: ${failures.join('; ')}`);
   }
   return problems;
 }
 
-export function policyFailure(problems: string[], when: string): FerryError {
-  return new FerryError('VERIFY', `${problems.length} image${problems.length > 1 ? 's' : ''} failed signature verification ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
+export function policyFailure(problems: string[], when: string, uncovering = 0): FerryError {
+  const images = problems.length - uncovering;
+  const what = [
+    ...(uncovering ? [`${uncovering} verify rule${uncovering > 1 ? 's cover' : ' covers'} no image`] : []),
+    ...(images ? [`${images} image${images > 1 ? 's' : ''} failed signature verification`] : []),
+  ].join(' and ');
+  return new FerryError('VERIFY', `${what} ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
     details: problems,
-    hint: 'Each line names the image and the reason. Sign the image with a key the manifest names, or change the `verify:` rules.',
+    hint: uncovering
+      ? 'A rule that covers no image checks nothing: fix its `images:` prefix (a normalized reference: registry/repository…) or remove the rule. Each other line names the image and the reason.'
+      : 'Each line names the image and the reason. Sign the image with a key the manifest names, or change the `verify:` rules.',
   });
 }
 
@@ -296,9 +338,13 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
 /** `import`: check the images of a bundle against the policy it carries, before anything is sent. */
 export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }, notes: string[] = []): Promise<number> {
   if (!source.entry(POLICY_FILE)) return 0;
-  const policy = parseVerifyPolicy(await source.readFile(POLICY_FILE));
+  // Read before the bundle's full check (a one-pass import sends blobs while it hashes them):
+  // the policy and the lock must match the signed checksum list first, or a changed policy
+  // (another key, no rules) would decide what is sent.
+  const refused = 'image signatures were not checked and nothing was imported';
+  const policy = parseVerifyPolicy(await readListedFile(source, POLICY_FILE, refused));
   // Only the images matter here (their signatures); the rest of the lock is checked by verify.
-  const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await source.readFile('ferry/lock.json')).toString('utf8')));
+  const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await readListedFile(source, 'ferry/lock.json', refused)).toString('utf8')));
   const reader = blobReader(source);
   return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import', notes);
 }
@@ -309,9 +355,10 @@ export async function checkBundlePolicy(source: { entry(name: string): unknown; 
  */
 export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<number> {
   if (!policy.rules.length) return 0;
-  const problems = await verifyImageSignatures(images, policy, read, notes);
-  if (problems.length) throw policyFailure(problems, when);
-  return images.filter((i) => verifiersFor(i.ref, policy)).length;
+  const uncovering = rulesCoveringNothing(images, policy);
+  const problems = [...uncovering, ...(await verifyImageSignatures(images, policy, read, notes))];
+  if (problems.length) throw policyFailure(problems, when, uncovering.length);
+  return images.filter((i) => verifiersFor(i.ref, policy).length).length;
 }
 
 export function policyFileEntry(policy: VerifyPolicy): Array<[string, Buffer]> {
