@@ -30,11 +30,17 @@ export function register(program: Command): void {
         `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; signature ${r.verified.signature})`,
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
-          r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}`]),
+          r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}${x.previous ? `, tag moved from ${x.previous.slice(0, 19)}…` : ''}`]),
         ),
-        `${r.pushed} imported, ${r.skipped} already present, ${humanBytes(r.bytesSent)} sent`,
+        `${r.pushed} imported, ${r.skipped} already present, ${humanBytes(r.bytesSent)} sent${moved(r.results)}`,
       ].join('\n'),
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
+}
+
+/** `, N tags moved` when the import moved tags that named other manifests on the target. */
+function moved(results: Array<{ previous?: string }>): string {
+  const n = results.filter((x) => x.previous).length;
+  return n ? `, ${n} tag${n > 1 ? 's' : ''} moved to another digest` : '';
 }

@@ -42,8 +42,24 @@ export function register(program: Command): void {
       [
         `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${countsText(r.counts)}`,
         ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
+        ...changesText(r.changes),
       ].join('\n'),
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
+}
+
+/** The lines saying what a re-lock changed: `+` added, `-` removed, `~` updated (from → to). */
+function changesText(changes: LockResult['changes']): string[] {
+  if (!changes) return [];
+  if (!changes.length) return ['  no artifact changed (only the lock\'s other fields did)'];
+  const n = (c: string) => changes.filter((x) => x.change === c).length;
+  return [
+    `changes since the previous lock: ${n('updated')} updated, ${n('added')} added, ${n('removed')} removed`,
+    ...changes.map((c) =>
+      escapeLine(
+        c.change === 'updated' ? `  ~ ${c.kind} ${c.name}: ${c.from} → ${c.to}` : c.change === 'added' ? `  + ${c.kind} ${c.name}: ${c.to}` : `  - ${c.kind} ${c.name}: ${c.from} (no longer in the manifest)`,
+      ),
+    ),
+  ];
 }

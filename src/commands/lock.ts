@@ -4,7 +4,8 @@ import { rename, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
-import { loadManifest, lockCounts, type Lock } from '../kinds/schema.js';
+import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
+import { lockChanges, type LockChange } from './lock-diff.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { lockManifest } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
@@ -65,6 +66,8 @@ export interface LockResult {
   /** Images a platform filter changed: what is stored, beside the upstream index the lock keeps. */
   filtered: PlatformFilterNote[];
   warnings: string[];
+  /** When a lock was there before: what this one changed in it (added, removed, updated artifacts). */
+  changes?: LockChange[];
 }
 
 export interface PlatformFilterNote {
@@ -112,8 +115,10 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));
+    // What the new lock changes against the one it replaces (none when there was none, or it did not parse).
+    const before = changed ? await readLock(lockFile).catch(() => undefined) : undefined;
     if (changed) await writeFileAtomic(lockFile, text);
-    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings };
+    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}) };
   } finally {
     await net.close();
   }

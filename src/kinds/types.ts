@@ -63,6 +63,8 @@ export interface ImportResult {
   /** Bytes actually transferred (0 when the target had everything). */
   bytesSent: number;
   skipped: boolean;
+  /** The digest the mirror's tag named before this import, when it named another manifest (the tag moved). */
+  previous?: string;
 }
 
 /**

@@ -161,10 +161,13 @@ export async function pushOciArtifactBlobs(session: RegistryPushSession, repo: R
  * Push one artifact (image, chart) with its repository to itself: skipped when the tag (or, for
  * an untagged artifact, the digest) already names the top manifest, so a rerun sends nothing.
  */
-export async function pushOciArtifact(session: RegistryPushSession, repo: RepoRef, a: OciArtifactPush): Promise<{ bytesSent: number; skipped: boolean }> {
+export async function pushOciArtifact(session: RegistryPushSession, repo: RepoRef, a: OciArtifactPush): Promise<{ bytesSent: number; skipped: boolean; previous?: string }> {
   return session.withRepository(repo, async () => {
     const existing = await session.client.headManifest(repo, a.tag ?? a.top.digest);
     if (existing?.digest === a.top.digest) return { bytesSent: 0, skipped: true };
-    return { bytesSent: await pushArtifactParts(session, repo, a), skipped: false };
+    const bytesSent = await pushArtifactParts(session, repo, a);
+    // The tag named another manifest: it moves now (a vendor's re-release, or an older bundle
+    // imported after a newer one) — said by the caller, never silently.
+    return { bytesSent, skipped: false, ...(a.tag && existing?.digest ? { previous: existing.digest } : {}) };
   });
 }

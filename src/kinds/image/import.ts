@@ -84,8 +84,13 @@ function registryPlace(g: ImageGraph, ctx: ImportContext) {
 async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
   const session = pushSessionOf(ctx);
   const { mapped, repo } = registryPlace(g, ctx);
-  const { bytesSent, skipped } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
-  return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped };
+  const { bytesSent, skipped, previous } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
+  if (previous) {
+    ctx.warnings?.push(
+      `${mapped.mirror}: the tag moved from ${previous} to ${g.top.digest}. If this bundle is older than one imported before, that is a rollback: import the newest bundle again to move it forward.`,
+    );
+  }
+  return { artifact: g.refName, location: mapped.mirror, bytesSent, skipped, ...(previous ? { previous } : {}) };
 }
 
 /** Write into the target's OCI image layout directory; index.json is updated last. */

@@ -1,0 +1,77 @@
+import type { Lock } from '../kinds/schema.js';
+
+/** One difference between the lock on disk and the one `ferry lock` writes over it. */
+export interface LockChange {
+  kind: 'image' | 'chart' | 'file';
+  change: 'added' | 'removed' | 'updated';
+  /** The image repository, the chart (`repo name`), the file name. */
+  name: string;
+  /** Before and after: `tag@digest` for an image, `version (digest)` for a chart, the sha256 for a file. */
+  from?: string;
+  to?: string;
+}
+
+interface Pinned {
+  name: string;
+  key: string;
+  pin: string;
+}
+
+/** An image reference without its tag and digest: the repository a new version of it replaces. */
+function repositoryOf(ref: string): string {
+  const noDigest = ref.split('@')[0];
+  const slash = noDigest.lastIndexOf('/');
+  const colon = noDigest.lastIndexOf(':');
+  return colon > slash ? noDigest.slice(0, colon) : noDigest;
+}
+
+const tagOf = (ref: string, repo: string) => ref.split('@')[0].slice(repo.length + 1) || ref.slice(repo.length);
+
+/**
+ * What changed between two locks, as a user upgrading a vendor release reads it (oc-mirror's and
+ * Zarf's "what is new"): per image repository, per chart and per file, what was added, removed or
+ * moved to another version or digest. Entries that did not change are not listed. Sorted by
+ * kind, then name, so the same two locks always give the same list.
+ */
+export function lockChanges(before: Lock, after: Lock): LockChange[] {
+  const pinsOf = (lock: Lock) => {
+    const l = lock as unknown as { images?: Array<{ ref: string; digest: string }>; charts?: Array<{ repo: string; name: string; version: string; digest?: string }>; files?: Array<{ name: string; sha256?: string; url: string }> };
+    return {
+      image: (l.images ?? []).map((i) => {
+        const repo = repositoryOf(i.ref);
+        return { name: repo, key: i.ref, pin: `${tagOf(i.ref, repo)}@${i.digest}` };
+      }),
+      chart: (l.charts ?? []).map((c) => ({ name: `${c.repo} ${c.name}`, key: `${c.repo} ${c.name} ${c.version}`, pin: `${c.version}${c.digest ? ` (${c.digest})` : ''}` })),
+      file: (l.files ?? []).map((f) => ({ name: f.name, key: f.name, pin: f.sha256 ?? f.url })),
+    };
+  };
+  const a = pinsOf(before);
+  const b = pinsOf(after);
+  const out: LockChange[] = [];
+  for (const kind of ['image', 'chart', 'file'] as const) {
+    const byName = (list: Pinned[]) => {
+      const m = new Map<string, Pinned[]>();
+      for (const p of list) m.set(p.name, [...(m.get(p.name) ?? []), p]);
+      return m;
+    };
+    const old = byName(a[kind]);
+    const now = byName(b[kind]);
+    for (const name of [...new Set([...old.keys(), ...now.keys()])].sort()) {
+      const was = [...(old.get(name) ?? [])];
+      const is = [...(now.get(name) ?? [])];
+      // The same key (reference, chart version, file name) on both sides first: moved or unchanged.
+      for (const p of [...is]) {
+        const i = was.findIndex((w) => w.key === p.key);
+        if (i < 0) continue;
+        const [w] = was.splice(i, 1);
+        is.splice(is.indexOf(p), 1);
+        if (w.pin !== p.pin) out.push({ kind, change: 'updated', name, from: w.pin, to: p.pin });
+      }
+      // Then one old and one new of the same repository or chart: a new version of it.
+      while (was.length && is.length) out.push({ kind, change: 'updated', name, from: was.shift()!.pin, to: is.shift()!.pin });
+      for (const p of is) out.push({ kind, change: 'added', name, to: p.pin });
+      for (const w of was) out.push({ kind, change: 'removed', name, from: w.pin });
+    }
+  }
+  return out;
+}
