@@ -43,6 +43,7 @@ export function register(program: Command): void {
         `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${countsText(r.counts)}`,
         ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
         ...changesText(r.changes),
+        ...(r.changesNotListed ? [`  changes not listed: the previous lock is ${(r.changesNotListed / 1048576).toFixed(1)} MB, more than ferry compares beside the new one; compare the two in version control`] : []),
       ].join('\n'),
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);

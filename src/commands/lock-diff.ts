@@ -2,9 +2,9 @@ import type { Lock } from '../kinds/schema.js';
 
 /** One difference between the lock on disk and the one `ferry lock` writes over it. */
 export interface LockChange {
-  kind: 'image' | 'chart' | 'file';
+  kind: 'image' | 'chart' | 'file' | 'apt';
   change: 'added' | 'removed' | 'updated';
-  /** The image repository, the chart (`repo name`), the file name. */
+  /** The image repository, the chart (`repo name`), the file name, the APT repository and suite (`name suite`). */
   name: string;
   /** Before and after: `tag@digest` for an image, `version (digest)` for a chart, the sha256 for a file. */
   from?: string;
@@ -35,7 +35,12 @@ const tagOf = (ref: string, repo: string) => ref.split('@')[0].slice(repo.length
  */
 export function lockChanges(before: Lock, after: Lock): LockChange[] {
   const pinsOf = (lock: Lock) => {
-    const l = lock as unknown as { images?: Array<{ ref: string; digest: string }>; charts?: Array<{ repo: string; name: string; version: string; digest?: string }>; files?: Array<{ name: string; sha256?: string; url: string }> };
+    const l = lock as unknown as {
+      images?: Array<{ ref: string; digest: string }>;
+      charts?: Array<{ repo: string; name: string; version: string; digest?: string }>;
+      files?: Array<{ name: string; sha256?: string; url: string }>;
+      apt?: Array<{ name: string; suites?: Array<{ suite: string; release?: Array<{ sha256: string }>; packages?: unknown[] }> }>;
+    };
     return {
       image: (l.images ?? []).map((i) => {
         const repo = repositoryOf(i.ref);
@@ -43,12 +48,19 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
       }),
       chart: (l.charts ?? []).map((c) => ({ name: `${c.repo} ${c.name}`, key: `${c.repo} ${c.name} ${c.version}`, pin: `${c.version}${c.digest ? ` (${c.digest})` : ''}` })),
       file: (l.files ?? []).map((f) => ({ name: f.name, key: f.name, pin: f.sha256 ?? f.url })),
+      // An APT suite by its signed Release (what upstream vouched for) and how many packages it brings.
+      apt: (l.apt ?? []).flatMap((r) =>
+        (r.suites ?? []).map((su) => {
+          const release = (su.release ?? []).map((f) => f.sha256.slice(0, 12)).join(',');
+          return { name: `${r.name} ${su.suite}`, key: `${r.name} ${su.suite}`, pin: `${(su.packages ?? []).length} packages (Release ${release || 'none'})` };
+        }),
+      ),
     };
   };
   const a = pinsOf(before);
   const b = pinsOf(after);
   const out: LockChange[] = [];
-  for (const kind of ['image', 'chart', 'file'] as const) {
+  for (const kind of ['image', 'chart', 'file', 'apt'] as const) {
     const byName = (list: Pinned[]) => {
       const m = new Map<string, Pinned[]>();
       for (const p of list) m.set(p.name, [...(m.get(p.name) ?? []), p]);

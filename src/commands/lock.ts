@@ -68,6 +68,8 @@ export interface LockResult {
   warnings: string[];
   /** When a lock was there before: what this one changed in it (added, removed, updated artifacts). */
   changes?: LockChange[];
+  /** The size of a previous lock too large to compare (its changes are not listed). */
+  changesNotListed?: number;
 }
 
 export interface PlatformFilterNote {
@@ -101,6 +103,9 @@ export async function fileHasText(file: string, text: string): Promise<boolean> 
   return h.digest('hex') === createHash('sha256').update(text).digest('hex');
 }
 
+/** The largest previous lock whose changes `ferry lock` lists (it is parsed beside the new one). */
+export const PREVIOUS_LOCK_MAX = 4 * 1024 * 1024;
+
 /** `ferry lock`: pin everything the manifest names; writes `<name>.lock.json` beside it. */
 export async function lockCommand(manifestFile: string, opts: LockOptions): Promise<LockResult> {
   const cwd = opts.cwd ?? process.cwd();
@@ -116,9 +121,12 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));
     // What the new lock changes against the one it replaces (none when there was none, or it did not parse).
-    const before = changed ? await readLock(lockFile).catch(() => undefined) : undefined;
+    // A previous lock past PREVIOUS_LOCK_MAX (a whole APT component's 21 MB) is not parsed a second
+    // time beside the new one for this list: the list says so instead.
+    const previousSize = changed ? await stat(lockFile).then((st) => st.size, () => 0) : 0;
+    const before = changed && previousSize <= PREVIOUS_LOCK_MAX ? await readLock(lockFile).catch(() => undefined) : undefined;
     if (changed) await writeFileAtomic(lockFile, text);
-    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}) };
+    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
   } finally {
     await net.close();
   }
