@@ -1,7 +1,8 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { runFerry } from '../support/cli.js';
 
 /**
@@ -11,8 +12,14 @@ import { runFerry } from '../support/cli.js';
  * - a backslash before `<` (`feed\<img onerror=…>`): `<` became `\<` after the backslash, so the
  *   Markdown read an escaped backslash and then a raw HTML tag (pandoc's HTML ran it);
  * - a newline in the description, a zone title or a checklist item started a block of its own:
- *   a forged `- [x] all flows approved by the AO` item or a `## heading` in the inventory.
+ *   a forged `- [x] all flows approved by the AO` item or a `## heading` in the inventory;
+ * - `rewrite manifests` on a value written as a block scalar (`dns.imageRepository: |-` in a kubeadm
+ *   ClusterConfiguration, `image: |-` in a Deployment) wrote the quoted mirror reference over the
+ *   scalar's line break: the next key landed on the same line and the file no longer parsed.
  */
+const FIX = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../fixtures/rewrite');
+const TARGET = path.join(FIX, 'target.yaml');
+const LOCK = path.join(FIX, 'lock.json');
 let work: string;
 let manifest: string;
 
@@ -87,5 +94,26 @@ describe('inventory Markdown from a crafted manifest', () => {
     const r = await runFerry(['inventory', manifest, '--format', 'csv']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(`"'=HYPERLINK(""http://evil"")\\|x`);
+  });
+});
+
+describe('rewrite manifests on block scalars', () => {
+  it.each([
+    ['kubeadm dns.imageRepository', 'kubeadm.yaml', 'apiVersion: kubeadm.k8s.io/v1beta4\nkind: ClusterConfiguration\nimageRepository: registry.k8s.io\ndns:\n  imageRepository: |-\n    registry.k8s.io/coredns\nnetworking: {podSubnet: 10.0.0.0/16}\n', (d: any) => {
+      expect(d.dns.imageRepository).toBe('mirror.site.example:5000/ferry/registry.k8s.io/coredns');
+      expect(d.networking).toEqual({ podSubnet: '10.0.0.0/16' });
+    }],
+    ['a Deployment image, CRLF', 'd.yaml', 'apiVersion: apps/v1\r\nkind: Deployment\r\nmetadata: {name: a}\r\nspec:\r\n  template:\r\n    spec:\r\n      containers:\r\n      - name: a\r\n        image: >-\r\n          nginx:1.27\r\n        ports: []\r\n', (d: any) => {
+      expect(d.spec.template.spec.containers).toEqual([{ name: 'a', image: 'mirror.site.example:5000/ferry/docker.io/library/nginx:1.27', ports: [] }]);
+    }],
+  ])('%s: the next key stays on its own line', async (_what, file, text, check) => {
+    const dir = path.join(work, `block-${file}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, file), text);
+    const r = await runFerry(['rewrite', 'manifests', dir, '-t', TARGET, '--lock', LOCK]);
+    expect(r.code, r.stderr).toBe(0);
+    const after = await readFile(path.join(dir, file), 'utf8');
+    check(parse(after));
+    if (text.includes('\r\n')) expect(after.replace(/\r\n/g, '')).not.toContain('\n');
   });
 });
