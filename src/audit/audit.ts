@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parse as parseToml } from 'smol-toml';
 import { parse as parseYaml } from 'yaml';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
@@ -162,11 +163,54 @@ export interface RuntimeMirror {
   fallback: boolean;
 }
 
-export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>): Map<string, RuntimeMirror> {
+/** scheme, host and port of a runtime's mirror entry (no scheme: https, as containerd and k3s read it). */
+function originOf(u: string): { scheme?: string; host: string; port: string } | undefined {
+  const explicit = /^([a-z][a-z0-9+.-]*):\/\//i.exec(u)?.[1]?.toLowerCase();
+  let url: URL;
+  try {
+    url = new URL(explicit ? u : `https://${u}`);
+  } catch {
+    return undefined;
+  }
+  if (url.username || url.password) return undefined;
+  const scheme = explicit ?? 'https';
+  return { scheme: explicit, host: url.hostname.toLowerCase().replace(/^\[|\]$/g, ''), port: url.port || (scheme === 'http' ? '80' : '443') };
+}
+
+/**
+ * The upstream hosts a containerd hosts.toml sends to `onTarget` hosts: `server` (top level
+ * only) and the `[host."…"]` tables that may pull and resolve (containerd's default; a host
+ * whose `capabilities` lack either is not where tags are resolved or images fetched).
+ */
+function containerdHosts(text: string): { server?: string; hosts: string[] } | undefined {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const server = typeof doc.server === 'string' ? doc.server : undefined;
+  const table = doc.host && typeof doc.host === 'object' ? (doc.host as Record<string, unknown>) : {};
+  const hosts = Object.entries(table).flatMap(([h, v]) => {
+    const caps = (v as { capabilities?: unknown } | null)?.capabilities;
+    const list = caps === undefined ? ['pull', 'resolve'] : Array.isArray(caps) ? caps : [];
+    return list.includes('pull') && list.includes('resolve') ? [h] : [];
+  });
+  return { server, hosts };
+}
+
+/**
+ * `registry`: the target registry's URL; a mirror entry must be on its host and port (and its
+ * scheme when the entry names one), not only on one of `targetHosts`' names (another port of
+ * that host is another service).
+ */
+export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string): Map<string, RuntimeMirror> {
   const out = new Map<string, RuntimeMirror>();
+  const want = registry ? originOf(registry) : undefined;
   const onTarget = (u: string) => {
-    const h = hostOfUrl(/^[a-z][a-z0-9+.-]*:\/\//i.test(u) ? u : `https://${u}`);
-    return h !== undefined && targetHosts.has(h);
+    const o = originOf(u);
+    if (!o || !targetHosts.has(o.host)) return false;
+    return !want || (o.host === want.host && o.port === want.port && (!o.scheme || !want.scheme || o.scheme === want.scheme));
   };
   // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
   const noDefaultEndpoint = scan.settings.some((s) => /(^|\.)disable-default-registry-endpoint$/.test(s.key) && s.value === 'true');
@@ -174,15 +218,9 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
     const parts = f.file.split('/');
     if (parts.at(-1) === 'hosts.toml' && parts.length >= 2) {
       const upstream = parts.at(-2)!.toLowerCase();
-      let server: string | undefined;
-      const hosts: string[] = [];
-      for (const raw of f.text.split('\n')) {
-        const line = raw.trim();
-        const h = /^\[host\.(?:"([^"]*)"|'([^']*)')\]/.exec(line);
-        if (h) hosts.push(h[1] ?? h[2]);
-        const sv = /^server\s*=\s*(?:"([^"]*)"|'([^']*)')/.exec(line);
-        if (sv && !hosts.length) server = sv[1] ?? sv[2];
-      }
+      const parsed = containerdHosts(f.text);
+      if (!parsed) continue;
+      const { server, hosts } = parsed;
       // containerd tries the hosts in order, then `server` (default: the namespace itself); a
       // `server` on the mirror (with or without hosts) leaves nothing upstream to fall back to.
       const serverOnMirror = server !== undefined && onTarget(server);
@@ -242,7 +280,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const h = u ? hostOfUrl(u) : undefined;
     if (h) targetHosts.add(h);
   }
-  const runtime = runtimeMirrors(scan, targetHosts);
+  const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url);
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   // The proxy a `proxied` endpoint goes through is the site's own, declared by the manifest:
   // the proxy setting that names it is what makes the mitigation met, not a way out.

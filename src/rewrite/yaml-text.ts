@@ -50,7 +50,13 @@ export function scalarEdit(node: Scalar, value: string, text?: string): TextEdit
     while (start > 0 && (text[start - 1] === ' ' || text[start - 1] === '\t')) start--;
     return { start, end: start, text: ' ' + renderScalar(value) };
   }
-  return { start, end, text: renderScalar(value, node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL ? Scalar.QUOTE_DOUBLE : node.type) };
+  const block = node.type === Scalar.BLOCK_FOLDED || node.type === Scalar.BLOCK_LITERAL;
+  if (block && text !== undefined) {
+    // A block scalar's range ends after its last line break (and the blank lines it keeps): those
+    // stay, or the next key would be written onto the quoted value's line (`"…"networking: …`).
+    while (end > start && /[ \t\r\n]/.test(text[end - 1])) end--;
+  }
+  return { start, end, text: renderScalar(value, block ? Scalar.QUOTE_DOUBLE : node.type) };
 }
 
 /** A scalar's string value (numbers keep their source text: tag 1.10 stays "1.10"). */

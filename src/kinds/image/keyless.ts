@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { goRegex } from '../chart/render/regex.js';
 
 /**
  * Offline checks of cosign keyless (Fulcio certificate) signatures.
@@ -200,8 +201,15 @@ export function checkIdentity(leaf: X509Certificate, rule: Pick<KeylessPolicy, '
   const shown = ids.length ? ids.join(', ') : 'no email or URI SAN';
   if (rule.identity !== undefined && !ids.includes(rule.identity)) return `certificate identity ${shown} is not ${rule.identity}`;
   if (rule.identityRegexp !== undefined) {
-    const re = new RegExp(rule.identityRegexp);
-    if (!ids.some((id) => re.test(id))) return `certificate identity ${shown} does not match /${rule.identityRegexp}/`;
+    // Go's regexp syntax (cosign's), on a linear-time engine: the pattern comes from a bundle's
+    // policy and the SAN from a signature layer, both crafted at will (`(a+)+b` hung import).
+    let matches: boolean;
+    try {
+      matches = ids.some((id) => goRegex(rule.identityRegexp!, false, id).test(id));
+    } catch (err) {
+      return `certificateIdentityRegexp /${rule.identityRegexp}/: ${(err as Error).message}`;
+    }
+    if (!matches) return `certificate identity ${shown} does not match /${rule.identityRegexp}/`;
   }
   const issuer = certificateOidcIssuer(leaf);
   if (issuer !== rule.issuer) return `certificate OIDC issuer ${issuer ?? '(none)'} is not ${rule.issuer}`;

@@ -9,7 +9,8 @@ import type { OciManifest } from '../../oci/media-types.js';
 import { normalizeImageReference, parseImageReference } from '../../oci/reference.js';
 import type { ImageExtra } from './extras-lock.js';
 import { readListedFile } from '../../store/bundle-sign.js';
-import { CERTIFICATE_ANNOTATION, checkKeyless, parseTrustedRoot, type KeylessPolicy } from './keyless.js';
+import { goRegex } from '../chart/render/regex.js';
+import { CERTIFICATE_ANNOTATION, checkKeyless, parseTrustedRoot, pemCertificates, type KeylessPolicy } from './keyless.js';
 
 /**
  * Offline verification of image signatures against cosign public keys the manifest names:
@@ -59,7 +60,7 @@ function ruleProblems(r: RuleFields): string[] {
   }
   if (r.certificateIdentityRegexp) {
     try {
-      new RegExp(r.certificateIdentityRegexp);
+      goRegex(r.certificateIdentityRegexp);
     } catch (err) {
       out.push(`certificateIdentityRegexp: ${(err as Error).message}`);
     }
@@ -142,10 +143,79 @@ export async function loadVerifyPolicy(
   return { rules };
 }
 
+const MAX_PEM = 64 * 1024;
+const PemKey = z.object({ name: z.string().min(1).max(4096), pem: z.string().min(1).max(MAX_PEM) }).strict();
+/** The policy file's shape: it comes from a bundle, so every field is checked before it is used. */
+const PolicyFileSchema = z
+  .object({
+    rules: z.array(
+      z
+        .object({
+          images: z.string().min(1).max(4096),
+          exact: z.boolean(),
+          keys: z.array(PemKey),
+          keyless: z
+            .object({
+              trustedRoot: z.object({ name: z.string().min(1).max(4096), pem: z.string().min(1).max(1024 * 1024) }).strict(),
+              identity: z.string().min(1).max(4096).optional(),
+              identityRegexp: z.string().min(1).max(4096).optional(),
+              issuer: z.string().min(1).max(4096),
+              rekorKeys: z.array(PemKey).optional(),
+              allowExpiredLeaf: z.boolean().optional(),
+            })
+            .strict()
+            .optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
+
+/**
+ * Signature checks one policy may ask for at most (images × covering rules × their keys and
+ * certificates × signatures carried): a crafted 4 MiB policy of 40 000 rules over every image
+ * would otherwise run for hours. A real policy asks for a few per image.
+ */
+export const MAX_SIGNATURE_CHECKS = 200_000;
+
 export function parseVerifyPolicy(bytes: Buffer): VerifyPolicy {
-  const v = JSON.parse(bytes.toString('utf8')) as VerifyPolicy;
-  if (!v || !Array.isArray(v.rules)) throw new FerryError('VERIFY', `${POLICY_FILE}: not a verification policy`);
-  return v;
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new FerryError('VERIFY', `${POLICY_FILE}: not a verification policy (${(err as Error).message})`);
+  }
+  const parsed = PolicyFileSchema.safeParse(raw);
+  const problems = parsed.success ? [] : parsed.error.issues.slice(0, 20).map((i) => `${i.path.join('.') || '(top)'}: ${i.message}`);
+  if (parsed.success) {
+    parsed.data.rules.forEach((r, i) => {
+      for (const [j, k] of [...r.keys, ...(r.keyless?.rekorKeys ?? [])].entries()) {
+        try {
+          createPublicKey(k.pem);
+        } catch (err) {
+          problems.push(`rules.${i}: key ${j} (${k.name}) is not a public key: ${(err as Error).message}`);
+        }
+      }
+      if (r.keyless) {
+        try {
+          if (!pemCertificates(r.keyless.trustedRoot.pem).length) problems.push(`rules.${i}: trustedRoot holds no certificate`);
+        } catch (err) {
+          problems.push(`rules.${i}: trustedRoot: ${(err as Error).message}`);
+        }
+        if (r.keyless.identityRegexp !== undefined) {
+          try {
+            goRegex(r.keyless.identityRegexp);
+          } catch (err) {
+            problems.push(`rules.${i}: identityRegexp: ${(err as Error).message}`);
+          }
+        }
+      }
+    });
+  }
+  if (problems.length) {
+    throw new FerryError('VERIFY', `${POLICY_FILE}: not a verification policy`, { details: problems, hint: 'The bundle was not written by ferry or was changed; do not import it.' });
+  }
+  return parsed.data as VerifyPolicy;
 }
 
 interface Verifiers {
@@ -356,6 +426,17 @@ export async function checkBundlePolicy(source: { entry(name: string): unknown; 
 export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<number> {
   if (!policy.rules.length) return 0;
   const uncovering = rulesCoveringNothing(images, policy);
+  let checks = 0;
+  for (const i of images) {
+    const covering = policy.rules.filter((r) => covers(r, normalizeImageReference(i.ref)));
+    const candidates = (i.extras ?? []).filter((e) => e.tag?.endsWith('.sig') || e.artifactType === COSIGN_SIGNATURE_ARTIFACT).length;
+    checks += covering.reduce((n, r) => n + r.keys.length + (r.keyless ? 1 : 0), 0) * Math.max(candidates, 1);
+  }
+  if (checks > MAX_SIGNATURE_CHECKS) {
+    throw new FerryError('VERIFY', `the verify policy asks for ${checks} signature checks (more than ${MAX_SIGNATURE_CHECKS}) ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
+      hint: 'Each image is checked against every key of every rule covering it: merge rules that share keys, or name fewer keys per rule.',
+    });
+  }
   const problems = [...uncovering, ...(await verifyImageSignatures(images, policy, read, notes))];
   if (problems.length) throw policyFailure(problems, when, uncovering.length);
   return images.filter((i) => verifiersFor(i.ref, policy).length).length;
