@@ -89,6 +89,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       routes,
       indexVersion: opened.indexVersion,
       onRequest: opts.onRequest,
+      onError: (message) => opts.onWarning?.(`request failed: ${message}`),
       maxConnections: opts.maxConnections,
     });
     const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));

@@ -67,6 +67,8 @@ export interface RegistryServerOptions {
   routes?: ServeRoute[];
   /** Called once per answered request, for access logs. */
   onRequest?: (info: { method: string; path: string; status: number }) => void;
+  /** A request that failed for a reason other than ferry's own errors (an I/O error): told here, not to the client. */
+  onError?: (message: string) => void;
   /**
    * A directory target keeps growing while it is served (imports run beside it): when this
    * returns a new value (e.g. index.json's mtime), the catalog is rebuilt before answering.
@@ -224,7 +226,11 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     }
     handler(req, res)
       .catch((err) => {
-        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', (err as Error)?.message ?? String(err), req.method === 'HEAD');
+        // ferry's own errors say what is wrong with the bundle; anything else (an I/O error naming
+        // a path on this host) goes to the operator's log, and the client gets no detail.
+        const own = err instanceof FerryError;
+        if (!own) opts.onError?.(`${req.method ?? '?'} ${req.url ?? '/'}: ${(err as Error)?.message ?? String(err)}`);
+        if (!res.headersSent) sendError(res, 500, 'UNKNOWN', own ? err.message : 'internal error; the server\'s log has the detail', req.method === 'HEAD');
         else res.destroy();
       })
       .finally(() => opts.onRequest?.({ method: req.method ?? '?', path: req.url ?? '/', status: res.statusCode }));
