@@ -220,6 +220,16 @@ describe('bundle verify --base', () => {
     expect(v.stderr).toContain(`${tool1Digest()} (${tool1.length} bytes): damaged in the base`);
   });
 
+  it('a base in a registry (oci://…), read in place', async () => {
+    const ref = `oci://${upstream.host}/bundles/v1:1`;
+    const push = await runFerry(['bundle', 'push', full, ref, '-q'], { cwd: work, env: env() });
+    expect(push.code, push.stderr).toBe(0);
+    const v = await runFerry(['bundle', 'verify', diffB, '--base', ref, '--json'], { cwd: work, env: env() });
+    expect(v.code, v.stderr).toBe(0);
+    const j = JSON.parse(v.stdout) as { expectedFromBase: { blobs: number; bytes: number }; base: BaseJson };
+    expect(j.base).toMatchObject({ bundle: ref, complete: true, files: j.expectedFromBase.blobs, bytes: j.expectedFromBase.bytes });
+  });
+
   it('--key applies to both bundles; --base-key names the base key when another key signed it', async () => {
     const key = path.join(work, 'bundle.key');
     const pub = path.join(work, 'bundle.pub');
