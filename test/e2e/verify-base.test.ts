@@ -8,6 +8,7 @@ import { BASE_FILES, pushLayoutImage, seedImages, writeOciLayout, type SeededIma
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
+import type { BaseReport } from '../../src/store/bundle-verify.js';
 
 /**
  * `bundle verify <differential> --base <base bundle>`: before walking into the air-gapped room
@@ -48,16 +49,7 @@ async function create(args: string[]): Promise<void> {
   expect(r.code, r.stderr).toBe(0);
 }
 
-interface BaseJson {
-  bundle: string;
-  complete: boolean;
-  blobs: number;
-  files: number;
-  bytes: number;
-  differential: boolean;
-  signature: string;
-  missing: Array<{ digest: string; size: number; usedBy?: string; problem: string }>;
-}
+type BaseJson = BaseReport;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-verifybase-'));
