@@ -5,6 +5,12 @@ import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
 import { describeExpected } from '../store/differential.js';
+import type { BaseReport, VerifyReport } from '../store/bundle-verify.js';
+
+/** With --base, a complete pair: the base named and what was re-hashed of it (the omitted blobs are no longer "expected on the target"). */
+function describeBase(b: BaseReport, e: VerifyReport['expectedFromBase']): string {
+  return `\nwith its base ${escapeLine(b.bundle)}${e ? ` (${e.base.kind} ${escapeLine(e.base.name)}, ${e.base.digest})` : ''}: complete: all ${b.blobs} blob${b.blobs === 1 ? '' : 's'} the differential left out are in it (${humanBytes(b.bytes)} re-hashed${b.differential ? '; the base is itself a differential bundle' : ''}); base signature ${b.signature}`;
+}
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
 export function addVerifyCommand(bundle: Command): void {
@@ -12,14 +18,16 @@ export function addVerifyCommand(bundle: Command): void {
     .command('verify')
     .description('re-hash every file of a bundle and check it is complete (exit 3 on any problem)')
     .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (read in place)')
-    .option('--key <file>', 'PEM public key: refuse the bundle unless ferry/checksums.sha256.sig verifies with it')
+    .option('--base <bundle>', 'a differential bundle\'s base (.tar, first part or .parts of a split one, oci://…): refused unless it is the one the differential was made against; then every blob the differential left out must be in it, re-hashed (only those ranges are read): complete, or exit 3 naming each missing or damaged blob by artifact')
+    .option('--key <file>', 'PEM public key: refuse the bundle unless ferry/checksums.sha256.sig verifies with it (with --base: the base\'s signature too)')
+    .option('--base-key <file>', 'PEM public key for the base\'s signature when another key signed it (default: --key)')
     .option('--json', 'print the report as JSON on stdout')
     .option('-q, --quiet', 'no progress on stderr');
-  withTrustOptions(cmd).action(async (file: string, opts: { json?: boolean; quiet?: boolean; key?: string; caFile?: string[]; insecureRegistry?: string[] }) => {
+  withTrustOptions(cmd).action(async (file: string, opts: { json?: boolean; quiet?: boolean; key?: string; base?: string; baseKey?: string; caFile?: string[]; insecureRegistry?: string[] }) => {
       const progress = createProgress(opts);
       let report: BundleVerifyResult;
       try {
-        report = await bundleVerifyCommand(file, { key: opts.key, progress, net: trustOptions(opts) });
+        report = await bundleVerifyCommand(file, { key: opts.key, base: opts.base, baseKey: opts.baseKey, progress, net: trustOptions(opts) });
       } finally {
         progress.done();
       }
@@ -29,7 +37,7 @@ export function addVerifyCommand(bundle: Command): void {
       if (!opts.json) {
         printResult(report, opts, (r) =>
           `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifact${r.artifacts === 1 ? '' : 's'} complete${r.images ? `, ${r.images} of them image${r.images === 1 ? '' : 's'}` : ''}; signature ${r.signature})` +
-          describeExpected(r.expectedFromBase),
+          (r.base ? describeBase(r.base, r.expectedFromBase) : describeExpected(r.expectedFromBase)),
         );
       }
     });

@@ -90,6 +90,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry bundle verify app.ferry.tar',
     'ferry bundle verify app.ferry.tar --key bundle-signing.pub     # also require the signature',
     'ferry bundle verify oci://registry.example.com/bundles/app:2024-06',
+    'ferry bundle verify app-2.ferry.tar --base app-1.ferry.tar      # a differential and its base: complete together?',
   ],
   'bundle push': ['ferry bundle push app.ferry.tar oci://registry.example.com/bundles/app:2024-06'],
   'bundle pull': ['ferry bundle pull oci://registry.example.com/bundles/app:2024-06 -o app.ferry.tar   # the same bytes back'],

@@ -5,6 +5,7 @@ import { LockSchema } from '../kinds/schema.js';
 import { loadVerifyKey } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
 import { verifyBytes } from '../store/split-file.js';
+import { CHAINED_BASE_HINT } from '../store/differential.js';
 import type { Progress } from '../ui/progress.js';
 
 /** What is wrong with a bundle's ferry/lock.json against the lock schema, one line per field. */
@@ -32,6 +33,10 @@ export interface BundleVerifyOptions {
   cwd?: string;
   /** Network settings for `oci://…` bundles (`--ca-file`, `--insecure-registry`). */
   net?: NetOptions;
+  /** A differential bundle's base (tar, split bundle's first part or .parts, oci://…): it must be the one recorded and supply every omitted blob. */
+  base?: string;
+  /** PEM public key for the base's signature when it was signed with another key than `key` (default: `key`). */
+  baseKey?: string;
 }
 
 export type BundleVerifyResult = VerifyReport & { warnings: string[] };
@@ -41,12 +46,15 @@ export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOpti
   const cwd = opts.cwd ?? process.cwd();
   const at = (p: string) => pathFrom(cwd, p);
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
+  const baseKey = opts.baseKey ? await loadVerifyKey(at(opts.baseKey)) : key;
+  if (opts.baseKey && !opts.base) throw new FerryError('USAGE', '--base-key needs --base <base bundle>');
   const file = bundleFrom(cwd, bundle);
   // A split bundle's parts summed; a bundle in a registry, its layers' sizes.
   const size = await verifyBytes(file);
   const task = opts.progress?.start('verify', size);
   try {
-    const report = await verifyBundle(file, { onProgress: task && ((n) => task.advance(n)), key, net: opts.net });
+    const base = opts.base === undefined ? undefined : { path: bundleFrom(cwd, opts.base), key: baseKey };
+    const report = await verifyBundle(file, { onProgress: task && ((n) => task.advance(n)), key, net: opts.net, base });
     return { ...report, warnings: [] };
   } finally {
     task?.finish();
@@ -56,8 +64,15 @@ export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOpti
 /** The error for a bundle that failed verification: every problem listed (capped), exit 3. */
 export function verifyFailure(report: VerifyReport): FerryError {
   const n = report.problems.length;
-  return new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})`, {
+  const b = report.base;
+  const incomplete = b && b.missing.length ? `; with its base ${b.bundle}: incomplete (${b.missing.length} of the ${b.blobs} blobs it left out missing or damaged in the base)` : '';
+  const baseOnly = b && !b.complete && report.problems.every((p) => p.inBase);
+  return new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})${incomplete}`, {
     details: listed(report.problems.map((p) => p.message)),
-    hint: 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.',
+    hint: !baseOnly
+      ? 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.'
+      : b.differential && b.missing.length
+        ? CHAINED_BASE_HINT
+        : 'The differential is sound; its base is not: copy the base again from the source (or carry a full bundle: bundle create without --since) and verify again.',
   });
 }

@@ -9,7 +9,7 @@ import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js'
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
 import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file.js';
-import { DIFFERENTIAL_FILE, expectedFromBase, type DifferentialBase } from './differential.js';
+import { checkBaseMatches, DIFFERENTIAL_FILE, expectedFromBase, lackingInBase, readDifferential, type DifferentialBase } from './differential.js';
 import { hashRanges } from './hash-pool.js';
 import { noteBytesPassed } from './young-gc.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
@@ -23,6 +23,8 @@ export interface VerifyProblem {
   file: string;
   /** A full sentence naming artifact, blob and what is wrong. */
   message: string;
+  /** The problem is in the base given with `--base` (file is then a path inside the base). */
+  inBase?: true;
 }
 
 export interface VerifyReport {
@@ -42,6 +44,32 @@ export interface VerifyReport {
   hashedBefore?: { files: number; bytes: number };
   /** A differential bundle: the blobs it left out, expected on the target from its base (not missing). */
   expectedFromBase?: { base: DifferentialBase; blobs: number; bytes: number; digests: string[]; /** The artifacts and role using each (as in other verify messages), where the walk reached it. */ usedBy?: Record<string, string> };
+  /** `--base`: the base checked for every blob the differential left out (see BaseReport). */
+  base?: BaseReport;
+}
+
+/**
+ * `bundle verify <differential> --base <bundle>`: the base is the one the differential names
+ * (else the command is refused before anything is hashed), and every blob the differential
+ * left out is in it with the recorded size and re-hashes to its digest. Only those blobs'
+ * byte ranges of the base are read.
+ */
+export interface BaseReport {
+  /** The base as given (absolute path, or oci://…). */
+  bundle: string;
+  /** true: every omitted blob is in the base, whole and undamaged (and its signature verified when a key was given). */
+  complete: boolean;
+  /** Omitted blobs looked for in the base (expectedFromBase.blobs, less any the differential carries after all). */
+  blobs: number;
+  /** Of them, re-hashed from the base (the rest are missing): files and bytes. */
+  files: number;
+  bytes: number;
+  /** The base is itself a differential bundle (it holds only what it carried: refused if it lacks an omitted blob, as serve --base refuses it). */
+  differential: boolean;
+  /** The base's ferry/checksums.sha256.sig: checked with the key given (--base-key, else --key), or not. */
+  signature: SignatureStatus;
+  /** Each omitted blob the base does not supply, digest order: usedBy as in expectedFromBase. */
+  missing: Array<{ digest: string; size: number; usedBy?: string; problem: string }>;
 }
 
 export interface VerifyOptions {
@@ -73,6 +101,8 @@ export interface VerifyOptions {
    * built beside it (60 000 entries each), and it is left open. Every byte is still re-read.
    */
   reader?: BundleSource;
+  /** A differential bundle's base, checked to supply every blob it left out (`bundle verify --base`). */
+  base?: { path: string; key?: VerifyKey };
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -110,6 +140,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
   if (split.incomplete) return report;
 
   let reader: BundleSource;
+  let base: BundleSource | undefined;
   try {
     reader = opts.reader ?? (await openBundleSource(bundle, opts.net));
   } catch (err) {
@@ -131,6 +162,9 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     const files = reader.index.entries.filter((e) => e.type === 'file');
     const expected = await expectedFromBase(reader).catch((err: Error) => void problems.push({ file: DIFFERENTIAL_FILE, message: withoutPrefix(err.message, bundle) }));
     if (expected) report.expectedFromBase = { base: expected.base, blobs: expected.blobs.size, bytes: expected.bytes, digests: [...expected.blobs.keys()] };
+    // The base first: the wrong one is refused before a byte is hashed.
+    if (opts.base && !expected && !reader.entry(DIFFERENTIAL_FILE)) throw new FerryError('USAGE', `--base ${opts.base.path}: ${bundle} is a full bundle; it needs no base`);
+    if (opts.base && expected) base = await openBase(bundle, expected, opts.base.path, opts.net);
 
     // The checksums file first, so each hash is compared as it is computed and only the
     // differing ones are kept (memory stays flat however many files the bundle has).
@@ -159,11 +193,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     };
     const known = opts.known;
     const toHash = known?.size ? files.filter((e) => !known.has(e.name)) : files;
-    const hashes = !(reader instanceof BundleReader)
-      ? new Map([...(await reader.hashEntries(toHash, opts.onProgress))].filter(([name, hex]) => differs(name, hex)))
-      : reader.file instanceof SplitFile
-        ? await hashEntries(reader.file, toHash, opts.onProgress, differs)
-        : await hashRanges(reader.file.fd === undefined ? reader.file.path : { path: reader.file.path, fd: reader.file.fd }, toHash, { onProgress: opts.onProgress, keep: differs });
+    const hashes = await hashFiles(reader, toHash, opts.onProgress, differs);
     if (toHash !== files) {
       let n = 0;
       let bytes = 0;
@@ -271,7 +301,9 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     } else await checkJson(reader, 'ferry/lock.json', problems, opts.checkLock ?? (() => []));
     if (!reader.entry('ferry/manifest.yaml')) problems.push({ file: 'ferry/manifest.yaml', message: 'ferry/manifest.yaml is missing' });
     if (!reader.entry('oci-layout')) problems.push({ file: 'oci-layout', message: 'oci-layout is missing; OCI tools will not read the bundle' });
+    if (base && expected && opts.base) report.base = await checkBase(reader, base, opts.base, expected.blobs, blobUse, problems, opts.onProgress);
   } finally {
+    await base?.close();
     if (!opts.reader) await reader.close();
   }
 
@@ -280,6 +312,88 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
   if (omitted) report.problems.push({ file: '(more)', message: `… and ${omitted} more problems (only the first ${MAX_PROBLEMS} are listed)` });
   report.ok = report.problems.length === 0;
   return report;
+}
+
+/**
+ * Hash the entries' bytes, keeping the hashes `keep` wants: a single tar's ranges (small files in
+ * sequential shared reads, large blobs on worker threads), a split tar through its parts, a
+ * bundle in a registry streamed file by file.
+ */
+async function hashFiles(reader: BundleSource, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
+  if (!(reader instanceof BundleReader)) return new Map([...(await reader.hashEntries(entries, onProgress))].filter(([name, hex]) => keep(name, hex)));
+  if (reader.file instanceof SplitFile) return hashEntries(reader.file, entries, onProgress, keep);
+  return hashRanges(reader.file.fd === undefined ? reader.file.path : { path: reader.file.path, fd: reader.file.fd }, entries, { onProgress, keep });
+}
+
+/** The base of `bundle verify --base`, opened and matched to the digest the differential records (refused otherwise, as serve --base refuses it). */
+async function openBase(bundle: string, expected: { base: DifferentialBase; blobs: Map<string, number> }, basePath: string, net: NetOptions | undefined): Promise<BundleSource> {
+  const base = await openBundleSource(isOciUrl(basePath) ? basePath : path.resolve(basePath), net);
+  try {
+    await base.info();
+    const omitted = [...expected.blobs].map(([digest, size]) => ({ digest, size }));
+    await checkBaseMatches(bundle, { base: expected.base, omitted }, basePath, base);
+    return base;
+  } catch (err) {
+    await base.close();
+    throw err;
+  }
+}
+
+/**
+ * Every blob the differential left out, in the base: present with the recorded size (the check
+ * serve --base makes), then re-hashed from the base, those byte ranges only. Each one missing
+ * or damaged is a problem naming the artifacts that use it; the base's signature is checked
+ * with the key given.
+ */
+async function checkBase(
+  reader: BundleSource,
+  base: BundleSource,
+  opts: { path: string; key?: VerifyKey },
+  omittedBlobs: Map<string, number>,
+  use: (digest: string) => BlobUse | undefined,
+  problems: ProblemSink,
+  onProgress: ((bytes: number) => void) | undefined,
+): Promise<BaseReport> {
+  const omitted = [...omittedBlobs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([digest, size]) => ({ digest, size }));
+  const out: BaseReport = { bundle: base.path, complete: false, blobs: 0, files: 0, bytes: 0, differential: (await readDifferential(base).catch(() => undefined)) !== undefined, signature: 'unsigned', missing: [] };
+  const label = `base ${opts.path}`;
+  const miss = (digest: string, size: number, problem: string) => {
+    const u = use(digest);
+    out.missing.push({ digest, size, ...(u ? { usedBy: `${u.artifacts.join(', ')} ${u.role}` } : {}), problem });
+    problems.push({
+      inBase: true,
+      ...(u ? { artifact: named(u.artifacts) } : {}),
+      file: `blobs/sha256/${digest.slice(7)}`,
+      message: `${label}: ${u ? describeBlob(shortList(u.artifacts), u.role, digest) : `blob ${digest}`} (${size} bytes): ${problem}`,
+    });
+  };
+  const lacking = new Map((await lackingInBase({ omitted }, reader, base)).map((l) => [l.digest, l]));
+  const toHash: TarEntry[] = [];
+  for (const o of omitted) {
+    const l = lacking.get(o.digest);
+    if (l) {
+      out.blobs++;
+      miss(o.digest, o.size, l.got === undefined ? `not in the base${out.differential ? ' (the base is itself a differential bundle)' : ''}` : `${l.got} bytes in the base, the differential recorded ${o.size}`);
+      continue;
+    }
+    const e = base.entry(`blobs/sha256/${o.digest.slice(7)}`);
+    if (!e) continue; // carried by the differential itself after all: verified with it
+    out.blobs++;
+    toHash.push(e);
+  }
+  const damaged = await hashFiles(base, toHash, onProgress, (name, hex) => BLOB_NAME.exec(name)?.[1] !== hex);
+  for (const e of toHash) {
+    out.files++;
+    out.bytes += e.size;
+    const hex = damaged.get(e.name);
+    if (hex !== undefined) miss(`sha256:${BLOB_NAME.exec(e.name)![1]}`, e.size, /^[a-f0-9]{64}$/.test(hex) ? `damaged in the base: content hashes to sha256:${hex}` : `unreadable in the base (${hex})`);
+  }
+  out.missing.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
+  const signed = await readSignature(base, opts.key);
+  out.signature = signed.status;
+  for (const message of signed.problems) problems.push({ inBase: true, file: SIGNATURE_FILE, message: `${label}: ${message}` });
+  out.complete = out.missing.length === 0 && signed.problems.length === 0;
+  return out;
 }
 
 /** Artifact labels kept per blob: enough to name it; a blob shared by thousands stays cheap. */

@@ -119,6 +119,50 @@ export async function expectedFromBase(reader: DifferentialSource): Promise<{ ba
 }
 
 // ---------------------------------------------------------------------------------------------
+// The base: the one check serve --base and bundle verify --base share
+
+/** What a differential bundle left out and where it expects it, for messages. */
+export function describeDifferential(bundle: string, diff: Pick<DifferentialManifest, 'base' | 'omitted'>): string {
+  return `${bundle} is a differential bundle: ${diff.omitted.length} blobs (${diff.omitted.reduce((n, o) => n + o.size, 0)} bytes) are in its base, ${diff.base.kind} ${diff.base.name} (${diff.base.digest})`;
+}
+
+/** A base that is itself a differential lacks what it left out: serve and verify refuse it the same way. */
+export const CHAINED_BASE_HINT = 'Use a differential bundle against a full base: re-create it with --since <full bundle>, or import the chain in order (oldest first) and serve the target.';
+
+/**
+ * `--base` is the base the differential was made against: for a bundle base, the sha256 of its
+ * ferry/checksums.sha256 (which covers every file of it) is the recorded digest; for a lock base,
+ * the sha256 of the base bundle's ferry/lock.json. Refuses (USAGE) naming both digests.
+ */
+export async function checkBaseMatches(bundle: string, diff: Pick<DifferentialManifest, 'base' | 'omitted'>, basePath: string, base: DifferentialSource): Promise<void> {
+  const digest = sha256Of(await base.readFile(diff.base.kind === 'bundle' ? 'ferry/checksums.sha256' : 'ferry/lock.json'));
+  if (digest !== diff.base.digest) {
+    throw new FerryError('USAGE', `--base ${basePath}: not the base this bundle was made against (${diff.base.kind === 'bundle' ? 'its checksums' : 'its lock'} hash to ${digest}; ${describeDifferential(bundle, diff)})`, {
+      hint: `Pass the bundle the differential was created from (--since ${diff.base.name}).`,
+    });
+  }
+}
+
+/**
+ * The omitted blobs a base does not hold with the recorded size (`got`: its size there, or
+ * undefined when it is not there at all), in digest order; a blob the differential itself
+ * carries after all is not asked of the base. Sizes only: callers that vouch for the bytes hash them.
+ */
+export async function lackingInBase(
+  diff: Pick<DifferentialManifest, 'omitted'>,
+  bundle: { blobSize(digest: string): Promise<number | undefined> },
+  base: { blobSize(digest: string): Promise<number | undefined> },
+): Promise<Array<{ digest: string; size: number; got?: number }>> {
+  const lacking: Array<{ digest: string; size: number; got?: number }> = [];
+  for (const o of diff.omitted) {
+    if ((await bundle.blobSize(o.digest)) !== undefined) continue;
+    const got = await base.blobSize(o.digest);
+    if (got !== o.size) lacking.push({ digest: o.digest, size: o.size, ...(got === undefined ? {} : { got }) });
+  }
+  return lacking;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Importing
 
 /**
@@ -136,28 +180,19 @@ export async function differentialServeSource(reader: BundleReader, basePath: st
     if (basePath) throw new FerryError('USAGE', `--base ${basePath}: ${reader.path} is a full bundle; it needs no base`);
     return { source: reader, close: async () => {} };
   }
-  const what = `${reader.path} is a differential bundle: ${diff.omitted.length} blobs (${diff.omitted.reduce((n, o) => n + o.size, 0)} bytes) are in its base, ${diff.base.kind} ${diff.base.name} (${diff.base.digest})`;
-  if (!basePath) throw new FerryError('USAGE', `${what}; serving it alone would answer 404 for them`, { hint: 'Pass the base bundle too: ferry serve <bundle> --base <base.ferry.tar>.' });
+  if (!basePath) throw new FerryError('USAGE', `${describeDifferential(reader.path, diff)}; serving it alone would answer 404 for them`, { hint: 'Pass the base bundle too: ferry serve <bundle> --base <base.ferry.tar>.' });
   const base = await BundleReader.open(basePath);
   try {
     await base.info();
-    const digest = sha256Of(await base.readFile(diff.base.kind === 'bundle' ? 'ferry/checksums.sha256' : 'ferry/lock.json'));
-    if (digest !== diff.base.digest) {
-      throw new FerryError('USAGE', `--base ${basePath}: not the base this bundle was made against (${diff.base.kind === 'bundle' ? 'its checksums' : 'its lock'} hash to ${digest}; ${what})`);
-    }
+    await checkBaseMatches(reader.path, diff, basePath, base);
     // The base must hold every blob this bundle left out (a base that is itself a differential
     // does not): refused now, not answered 404 in the middle of a client's pull.
-    const lacking: string[] = [];
-    for (const o of diff.omitted) {
-      if ((await reader.blobSize(o.digest)) !== undefined) continue;
-      const got = await base.blobSize(o.digest);
-      if (got !== o.size) lacking.push(`${o.digest} (${o.size} bytes): ${got === undefined ? 'not in the base' : `${got} bytes in the base`}`);
-    }
+    const lacking = (await lackingInBase(diff, reader, base)).map((l) => `${l.digest} (${l.size} bytes): ${l.got === undefined ? 'not in the base' : `${l.got} bytes in the base`}`);
     if (lacking.length) {
       const chained = (await readDifferential(base)) !== undefined;
       throw new FerryError('VERIFY', `--base ${basePath}: lacks ${lacking.length} of the ${diff.omitted.length} blobs ${reader.path} left out${chained ? ' (the base is itself a differential bundle)' : ''}; nothing was served`, {
         details: lacking.length > 200 ? [...lacking.slice(0, 200), `… and ${lacking.length - 200} more`] : lacking,
-        hint: chained ? 'Serve a differential bundle against a full base: re-create it with --since <full bundle>, or import the chain in order and serve the target.' : 'The base was altered after the differential was made; copy it again from the source.',
+        hint: chained ? CHAINED_BASE_HINT : 'The base was altered after the differential was made; copy it again from the source.',
       });
     }
   } catch (err) {
