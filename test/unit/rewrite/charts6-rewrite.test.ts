@@ -3,10 +3,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverChartImages } from '../../../src/kinds/chart/discover.js';
+import { discoverChartImages, findRenderedImages } from '../../../src/kinds/chart/discover.js';
 import { loadChartDir } from '../../../src/kinds/chart/load.js';
 import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
+import { renderChart } from '../../../src/kinds/chart/render/index.js';
 import { LockSchema } from '../../../src/kinds/schema.js';
+import { rewriteChart } from '../../../src/rewrite/chart.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
 import { rewriteValues } from '../../../src/rewrite/values.js';
 import { fixtureTarget, MIRROR } from './helpers.js';
@@ -32,13 +34,13 @@ async function chartDir(name: string, files: Record<string, string>): Promise<st
   return dir;
 }
 
-function lockFor(images: string[], imageValues: Record<string, Array<{ path: string }>>) {
+function lockFor(images: string[], imageValues: Record<string, Array<{ path: string }>>, name = 'hostpath') {
   return LockSchema.parse({
     apiVersion: 'ferry/v1alpha1',
     kind: 'Lock',
     manifest: { name: 'x', digest: sha('x') },
-    images: images.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
-    charts: [{ name: 'hostpath', version: '0.1.1', repo: 'https://charts.example', requested: '0.1.1', source: 'http', digest: sha('c'), size: 1, images, imageValues }],
+    images: images.map((r) => ({ source: r, ref: r, digest: r.split('@')[1] ?? sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
+    charts: [{ name, version: '0.1.1', repo: 'https://charts.example', requested: '0.1.1', source: 'http', digest: sha('c'), size: 1, images, imageValues }],
   });
 }
 
@@ -100,5 +102,97 @@ describe('an image key no template reads, beside a hard-coded image of the same 
     const r = await rewriteValues([path.join(dir, 'values.yaml')], ctx, { inPlace: true });
     expect(r.warnings).toHaveLength(1);
     expect(r.warnings[0]).toContain(PLUGIN);
+  });
+});
+
+// confluentinc/cp-helm-charts: `prometheus.jmx.image: solsson/kafka-prometheus-jmx-exporter@sha256`
+// with the digest's hex in `imageTag`, rendered `{{ image }}:{{ imageTag }}`. Discovery read the
+// image key alone (not a reference) and tied no key to the image, so `rewrite chart` left the JMX
+// exporter upstream in every cp-* chart, and `rewrite values` did not see it.
+const HEX = '6f82e2b0464f50da8104acd7363fb9b995001ddff77d248379f8788e78946143';
+const JMX = `docker.io/solsson/kafka-prometheus-jmx-exporter@sha256:${HEX}`;
+const CP = {
+  'Chart.yaml': 'apiVersion: v1\nname: cp-kafka\nversion: 0.1.1\n',
+  'values.yaml': ['prometheus:', '  jmx:', '    enabled: true', '    image: solsson/kafka-prometheus-jmx-exporter@sha256', `    imageTag: ${HEX}`, '    imagePullPolicy: IfNotPresent', ''].join('\n'),
+  'templates/sts.yaml': [
+    'apiVersion: apps/v1',
+    'kind: StatefulSet',
+    'metadata:',
+    '  name: kafka',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - name: jmx',
+    '          image: "{{ .Values.prometheus.jmx.image }}:{{ .Values.prometheus.jmx.imageTag }}"',
+    '',
+  ].join('\n'),
+};
+
+describe('an image key holding `repo@sha256` with the hex in a sibling imageTag', () => {
+  it('discovery ties the key to the rendered image', async () => {
+    const chart = await loadChartDir(await chartDir('cp-discover', CP), undefined, { allFiles: true });
+    const found = discoverChartImages(chart, {}).images;
+    expect(imageValuesOf(found)).toEqual({ [JMX]: [{ path: 'prometheus.jmx.image' }] });
+  });
+
+  it('rewrite chart moves it, and the render with the override proves it', async () => {
+    const dir = await chartDir('cp-chart', CP);
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([JMX], { [JMX]: [{ path: 'prometheus.jmx.image' }] }, 'cp-kafka'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toEqual({ prometheus: { jmx: { image: `${MIRROR}/docker.io/solsson/kafka-prometheus-jmx-exporter@sha256` } } });
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const after = renderChart(chart, { values: [{ name: 'override', data: r.override! }] });
+    expect(findRenderedImages(after.documents).map((f) => f.ref)).toEqual([`${MIRROR}/docker.io/solsson/kafka-prometheus-jmx-exporter@sha256:${HEX}`]);
+  });
+
+  it('rewrite values moves it in place', async () => {
+    const dir = await chartDir('cp-values', CP);
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([JMX], { [JMX]: [{ path: 'prometheus.jmx.image' }] }, 'cp-kafka'));
+    const r = await rewriteValues([path.join(dir, 'values.yaml')], ctx, { inPlace: true });
+    expect(r.unmapped).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    const text = await readFile(path.join(dir, 'values.yaml'), 'utf8');
+    expect(text).toContain(`image: ${MIRROR}/docker.io/solsson/kafka-prometheus-jmx-exporter@sha256\n`);
+    expect(text).toContain(`imageTag: ${HEX}`);
+  });
+});
+
+// wiremind's clamav with its ci file `fullnameOverride: clamav`: the tag the templates compose
+// (`{{ tag | default (printf "%s_base" appVersion) }}`) makes rewrite chart find the key by a probe
+// render; `clamav` starts `clamav/clamav/…`, so the probe also set fullnameOverride to a sentinel,
+// which renamed the StatefulSet it then looked up by name: nothing found, the image left upstream.
+const CLAMAV = {
+  'Chart.yaml': 'apiVersion: v2\nname: clamav\nversion: 3.7.2\nappVersion: 1.4.3\n',
+  'values.yaml': 'fullnameOverride: ""\nimage:\n  repository: clamav/clamav\n  tag: ""\n',
+  'templates/sts.yaml': [
+    'apiVersion: apps/v1',
+    'kind: StatefulSet',
+    'metadata:',
+    '  name: {{ .Values.fullnameOverride | default .Chart.Name }}',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - name: clamav',
+    '          image: {{ .Values.image.repository }}:{{ .Values.image.tag | default (printf "%s_base" .Chart.AppVersion) }}',
+    '',
+  ].join('\n'),
+  'ci/default-values.yaml': 'fullnameOverride: clamav\n',
+};
+const CLAM = 'docker.io/clamav/clamav:1.4.3_base';
+
+describe('a user file setting fullnameOverride to the image name', () => {
+  it('rewrite chart still finds the key the templates read, and the render proves it', async () => {
+    const dir = await chartDir('clamav', CLAMAV);
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([CLAM], { [CLAM]: [{ path: 'image' }] }, 'clamav'));
+    const user = path.join(dir, 'ci/default-values.yaml');
+    const r = await rewriteChart(dir, ctx, { render: {}, values: [user] });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toEqual({ image: { repository: `${MIRROR}/docker.io/clamav/clamav` } });
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const after = renderChart(chart, { values: [{ name: 'user', data: { fullnameOverride: 'clamav' } }, { name: 'override', data: r.override! }] });
+    expect(findRenderedImages(after.documents).map((f) => f.ref)).toEqual([`${MIRROR}/${CLAM}`]);
   });
 });
