@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +11,7 @@ import { LockSchema } from '../../../src/kinds/schema.js';
 import { rewriteChart } from '../../../src/rewrite/chart.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
 import { rewriteValues } from '../../../src/rewrite/values.js';
-import { fixtureTarget, MIRROR } from './helpers.js';
+import { fixtureTarget, MIRROR, writeTree } from './helpers.js';
 
 // The sixth rewrite pass over real charts never seen (15 repositories of the fifth oracle pass):
 // each chart rewritten, rendered with the mirror values by an independent Go renderer, and every
@@ -25,14 +25,7 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function chartDir(name: string, files: Record<string, string>): Promise<string> {
-  const dir = path.join(tmp, name);
-  for (const [f, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
-    await writeFile(path.join(dir, f), text);
-  }
-  return dir;
-}
+const chartDir = (name: string, files: Record<string, string>) => writeTree(tmp, name, files);
 
 function lockFor(images: string[], imageValues: Record<string, Array<{ path: string }>>, name = 'hostpath') {
   return LockSchema.parse({
