@@ -181,6 +181,18 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       }
       const location = look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host;
       if (s.form === 'string') {
+        const tagKey = s.keys?.tag;
+        if (tagKey && s.keys?.image) {
+          // `{{ image }}:{{ imageTag }}`: the image key takes the mirror path (and `@sha256` when the
+          // tag key holds a digest's hex); the tag key keeps its value unless the digest changed.
+          const tagPath = [...p.slice(0, -1), tagKey];
+          if (ref.digest && !ref.tag) {
+            const [algo, hex] = look.mirrorRef.digest!.split(':');
+            set(p, `${look.host}/${look.mirrorRef.repository}@${algo}`, img.ref, s, 'image', img.ref);
+            if (look.digestChanged) set(tagPath, hex, img.ref, s, 'digest', ref.digest.split(':')[1]);
+          } else set(p, `${look.host}/${look.mirrorRef.repository}`, img.ref, s, 'image', img.ref);
+          continue;
+        }
         set(p, look.mirror, img.ref, s, look.digestChanged ? 'digest' : 'image', img.ref);
         continue;
       }
@@ -320,6 +332,9 @@ function keysByRendering(
         continue;
       }
       if (exclude.has(JSON.stringify([...p, k]))) continue;
+      // `fullnameOverride: clamav` beside `clamav/clamav`: it names the resources, not an image's
+      // registry part, and a sentinel there renames the very objects the probe looks up by name.
+      if (/^(full)?nameOverride$/i.test(k)) continue;
       if (typeof v === 'string' && fullImages.has(v.trim())) candidates.push({ path: [...p, k], kind: 'image' });
       else if (typeof v === 'string' && repositories.has(v.trim())) candidates.push({ path: [...p, k], kind: 'repository' });
       // a value that starts an image up to a `/` (Istio's hub: registry.istio.io/release) is its registry part

@@ -156,6 +156,23 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
       if (!value) return;
       const parentPath = path.slice(0, -1);
       if (isImageKey(key)) {
+        // cp-helm-charts: `image: repo@sha256` with the digest's hex in `imageTag`; the image key
+        // takes the mirror path and `@sha256`, the tag key the stored digest's hex.
+        const parent = parentPath.length ? doc.getIn(parentPath, true) : doc.contents;
+        const tagKey = isMap(parent) ? parent.items.map((i) => scalarText(i.key as Node)).find((k) => k?.toLowerCase() === `${key.toLowerCase()}tag`) : undefined;
+        const tagNode = tagKey && isMap(parent) ? mapGet(parent, tagKey) : undefined;
+        const hex = scalarText(tagNode);
+        const algo = /^[^\s{}]+@([a-z0-9]+)$/.exec(value)?.[1];
+        const ref = algo && hex ? tryParse(`${value}:${hex}`) : undefined;
+        if (ref) {
+          seen.push({ ref, where: formatPath(path), valuesPath: valuesPathOf(path) });
+          const look = ctx.lookupImage(ref);
+          if (look.status === 'unmapped') unmapped.push({ line: line(node), kind: 'image', ref: `${value}:${hex}`, reason: look.reason, where: formatPath(path) });
+          if (look.status !== 'mapped') return;
+          change(path, node, value, `${look.host}/${look.mirrorRef.repository}@${algo}`, 'image', `${value}:${hex}`);
+          if (look.digestChanged) change([...parentPath, tagKey!], tagNode, hex!, look.mirrorRef.digest!.split(':')[1], 'digest', `${value}:${hex}`);
+          return;
+        }
         imageString(value, key === 'image');
         return;
       }

@@ -143,7 +143,9 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   const seenAt = new Map(scanned.flatMap((s) => s.seen.map((x) => [x.valuesPath, x] as const)));
   const unset = (c: ChartLock, ref: string): string[] | undefined => {
     const locs = c.imageValues?.[ref];
-    if (!locs?.length) return named(ref) ? undefined : [];
+    // The lock records the keys of this chart's images but none for this one: the templates
+    // compose it themselves, and a file naming it under some key does not move it.
+    if (!locs?.length) return named(ref) && !c.imageValues ? undefined : [];
     const left = locs.filter((l) => !seenAt.has(l.path) || seenAt.get(l.path)!.chartRegistry).map((l) => (seenAt.get(l.path)?.chartRegistry ? `${l.path} (give it a registry key: the chart's map there has one)` : l.path));
     return left.length ? left : undefined;
   };

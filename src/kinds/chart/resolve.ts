@@ -234,8 +234,8 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   const parent = `${located.name} ${located.version}`;
   const top = toLock(located, images, possible);
   if (mode === 'discover') {
-    const where = imageValuesOf(discovery.images);
-    if (Object.keys(where).length) top.imageValues = where;
+    // Even empty: the record says which images no values key deploys (the templates spell them).
+    if (images.length) top.imageValues = imageValuesOf(discovery.images);
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };

@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, writeFile, cp } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -38,3 +38,13 @@ export async function write(dir: string, name: string, text: string): Promise<st
 export const MIRROR = 'mirror.site.example:5000/ferry';
 export const CTRL_DIGEST = 'sha256:f48a2c980882da0079b098950eb796d0c1f98277ce451b22c98b2b01b5a607b2';
 export const CTRL_STORED = 'sha256:a52e554a2de73079f4e5a2f54242014b3d226d7bf522183d10cc4f843cfc6aed';
+
+/** A chart (or any tree) written under `root/name` from `{relative path: text}`. */
+export async function writeTree(root: string, name: string, files: Record<string, string>): Promise<string> {
+  const dir = path.join(root, name);
+  for (const [f, text] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
+    await writeFile(path.join(dir, f), text);
+  }
+  return dir;
+}

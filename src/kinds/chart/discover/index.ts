@@ -127,6 +127,43 @@ function setPath(into: Record<string, unknown>, path: string, value: unknown): v
   setKey(cur, parts[parts.length - 1], value);
 }
 
+/**
+ * Of image keys matched to a rendered image by repository alone (the tags differ), those no
+ * template reads: one render with each key's repository set to a probe name of its own; a key
+ * whose probe name appears nowhere in it deploys nothing, and the rendered image with the same
+ * repository comes from the templates themselves (a hard-coded `image:` beside an unused
+ * `image.repository`). Keys the probe cannot set (list items, no repository sub-key) and charts
+ * that refuse the probe render are taken as read, as before.
+ */
+function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageSource[]): Set<ImageSource> {
+  const probed: Array<{ s: ImageSource; name: string }> = [];
+  const on: Record<string, unknown> = {};
+  for (const s of sources) {
+    const p = s.valuesPath;
+    if (!p || p.includes('[') || probed.some((x) => x.s.valuesPath === p)) continue;
+    const name = `ferry-probe/k${probed.length}-unread`;
+    if (s.form === 'string') setPath(on, p, `${name}:probe`);
+    else if (s.form === 'map' && s.keys && (s.keys.repository !== undefined || s.keys.repo !== undefined || s.keys.image !== undefined) && s.keys.name === undefined && s.keys.fullImageName === undefined) {
+      setPath(on, `${p}.${s.keys.repository !== undefined ? 'repository' : s.keys.repo !== undefined ? 'repo' : 'image'}`, name);
+    } else continue;
+    probed.push({ s, name });
+  }
+  const unread = new Set<ImageSource>();
+  if (!probed.length) return unread;
+  let result: RenderResult;
+  try {
+    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
+  } catch (err) {
+    if (isFerryError(err)) return unread;
+    throw err;
+  }
+  const refs = findRenderedImages(result.documents).map((f) => f.ref);
+  for (const { s, name } of probed) if (!refs.some((r) => r.includes(`/${name}`))) unread.add(s);
+  // Keys sharing a path with a probed one share its verdict.
+  for (const s of sources) if (!probed.some((x) => x.s === s) && probed.some((x) => x.s.valuesPath === s.valuesPath && unread.has(x.s))) unread.add(s);
+  return unread;
+}
+
 /** Render again with the switches on; undefined when the chart refuses (missing required values…). */
 function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): RenderResult | undefined {
   if (switches.length === 0) return undefined;
@@ -174,10 +211,13 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
   for (const ref of new Set(found.map((f) => f.ref))) attribute(ref, images.get(ref)!.certainty === 'possible' ? 'possible' : images.get(ref)!.certainty);
   // A key whose repository a rendered image in the same (sub)chart uses, with a tag the templates
   // composed otherwise (a suffix, a default): it set that image, not another one.
-  for (const v of valueSources) {
-    if (attributed.has(v.s)) continue;
-    const f = found.find((x) => sameRepository(x.ref, v.ref) && x.doc.scope.join('.') === v.s.scope.join('.'));
-    if (!f) continue;
+  const byRepository = valueSources
+    .filter((v) => !attributed.has(v.s))
+    .map((v) => ({ v, f: found.find((x) => sameRepository(x.ref, v.ref) && x.doc.scope.join('.') === v.s.scope.join('.')) }))
+    .filter((x): x is { v: (typeof valueSources)[number]; f: RenderedFinding } => x.f !== undefined);
+  const unread = keysNotRead(render, renderOpts, byRepository.map((x) => x.v.s));
+  for (const { v, f } of byRepository) {
+    if (unread.has(v.s)) continue;
     attributed.add(v.s);
     const img = images.get(f.ref)!;
     img.sources.push({ ...v.s, certainty: img.certainty, reason: undefined, valuesRef: v.ref });

@@ -380,7 +380,9 @@ function walkValues(ctx: Ctx, node: Value, keyPath: string, disabled: string | u
         const tagKey = imageKey ? Object.keys(node).find((k) => k.toLowerCase() === `${key.toLowerCase()}tag`) : undefined;
         const sibling = tagKey ? asString(node[tagKey])?.trim() : undefined;
         const bare = val.trim();
-        const withTag = sibling && !hasTemplate(sibling) && !/[:@]/.test(bare.split('/').pop() ?? '') ? `${bare}:${sibling}` : bare;
+        // cp-helm-charts: `image: repo@sha256` with the digest's hex in `imageTag` (`{{ image }}:{{ imageTag }}`).
+        const last = bare.split('/').pop() ?? '';
+        const withTag = sibling && !hasTemplate(sibling) && (!/[:@]/.test(last) || /^[^:@]+@[a-z0-9]+$/.test(last)) ? `${bare}:${sibling}` : bare;
         const ref = tryParse(withTag);
         if (ref) {
           const src = { ...baseSource(ctx, node, key, p), form: 'string' as const, certainty, reason: disabled };
