@@ -3,6 +3,7 @@ import { read } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerBooting } from './young-gc.js';
 import { FerryError } from '../errors.js';
 
 /** A byte range of one file to hash (a tar entry's data, say). */
@@ -194,7 +195,7 @@ class HashWorkers {
   private readonly exited: Array<Promise<void>>;
 
   constructor(fd: number, count: number) {
-    this.workers = Array.from({ length: count }, () => new Worker(WORKER_SOURCE, { eval: true, workerData: { fd } }));
+    this.workers = Array.from({ length: count }, () => workerBooting(new Worker(WORKER_SOURCE, { eval: true, workerData: { fd } })));
     this.exited = this.workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   }
 

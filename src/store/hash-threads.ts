@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { workerBooting } from './young-gc.js';
 
 /**
  * sha256 of streams on worker threads, so the thread that receives and writes the bytes does
@@ -67,7 +68,7 @@ export class HashThreads {
     this.lanes ??= Array.from({ length: Math.max(0, this.threads) }, () => {
       const ring = new SharedArrayBuffer(SLOT * SLOTS);
       const lane: Lane = {
-        worker: new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } }),
+        worker: workerBooting(new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } })),
         ring: new Uint8Array(ring),
         free: Array.from({ length: SLOTS }, (_, i) => i),
         waiters: [],
