@@ -157,6 +157,10 @@ function workerMain(hashRange: typeof hashFileRange, chunk: number, progressEver
   const port = parentPort!;
   const fd = (workerData as { fd: number }).fd;
   const bufs: [Buffer, Buffer] = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  // Load what hashing uses, then say so: the main thread may change V8 flags again (young-gc.ts).
+  process.getBuiltinModule('node:fs');
+  process.getBuiltinModule('node:crypto');
+  port.postMessage({ op: 'ready' });
   let busy = false;
   let closing = false;
   const finish = () => port.close();

@@ -21,7 +21,7 @@ const SLOT = 256 << 10;
 const SLOTS = 16;
 
 type Msg = { op: 'update'; id: number; slot: number; n: number } | { op: 'digest'; id: number };
-type Reply = { op: 'ack'; slot: number } | { op: 'digest'; id: number; hex: string };
+type Reply = { op: 'ready' } | { op: 'ack'; slot: number } | { op: 'digest'; id: number; hex: string };
 
 function workerMain(): void {
   const { parentPort, workerData } = process.getBuiltinModule('node:worker_threads');
@@ -30,6 +30,8 @@ function workerMain(): void {
   const ring = new Uint8Array((workerData as { ring: SharedArrayBuffer }).ring);
   const slot = (workerData as { slot: number }).slot;
   const hashes = new Map<number, ReturnType<typeof crypto.createHash>>();
+  // Loaded what it needs: the main thread may change V8 flags again (young-gc.ts, workerBooting).
+  port.postMessage({ op: 'ready' });
   port.on('message', (m: Msg) => {
     let h = hashes.get(m.id);
     if (!h) hashes.set(m.id, (h = crypto.createHash('sha256')));
@@ -75,6 +77,7 @@ export class HashThreads {
         streams: 0,
       };
       lane.worker.on('message', (r: Reply) => {
+        if (r.op === 'ready') return;
         if (r.op === 'ack') {
           lane.free.push(r.slot);
           lane.waiters.shift()?.();

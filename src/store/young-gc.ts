@@ -165,22 +165,36 @@ export async function holdYoung<T>(fn: () => Promise<T>): Promise<T> {
 let booting = 0;
 let pendingGrowth: number | undefined;
 
-/** A worker thread just created: flag changes wait until it runs (its 'online'), or fails. */
-export function workerBooting<W extends { once(event: 'online' | 'error' | 'exit', fn: () => void): unknown }>(worker: W): W {
+/**
+ * A worker thread just created: flag changes wait until it says it is ready (a message `{ op:
+ * 'ready' }` posted once it has loaded the builtins it uses: a builtin loaded after a flag change
+ * misses its code cache too), or fails.
+ */
+export function workerBooting<W extends WorkerLike>(worker: W): W {
   booting++;
   let done = false;
   const booted = () => {
     if (done) return;
     done = true;
+    worker.off('message', onMessage);
     if (--booting > 0 || pendingGrowth === undefined) return;
     const factor = pendingGrowth;
     pendingGrowth = undefined;
     applyGrowth(factor);
   };
-  worker.once('online', booted);
+  const onMessage = (m: unknown) => {
+    if ((m as { op?: unknown } | null)?.op === 'ready') booted();
+  };
+  worker.on('message', onMessage);
   worker.once('error', booted);
   worker.once('exit', booted);
   return worker;
+}
+
+interface WorkerLike {
+  on(event: 'message', fn: (m: unknown) => void): unknown;
+  off(event: 'message', fn: (m: unknown) => void): unknown;
+  once(event: 'error' | 'exit', fn: () => void): unknown;
 }
 
 /** V8's young-generation growth factor; false when this Node refuses the flag (V8's own sizing then). */
