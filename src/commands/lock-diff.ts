@@ -25,7 +25,8 @@ function repositoryOf(ref: string): string {
   return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
-const tagOf = (ref: string, repo: string) => ref.split('@')[0].slice(repo.length + 1) || ref.slice(repo.length);
+/** The tag of `ref` ('' for a reference by digest alone: its pin is the digest). */
+const tagOf = (ref: string, repo: string) => ref.split('@')[0].slice(repo.length + 1);
 
 /**
  * What changed between two locks, as a user upgrading a vendor release reads it (oc-mirror's and
@@ -44,7 +45,8 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     return {
       image: (l.images ?? []).map((i) => {
         const repo = repositoryOf(i.ref);
-        return { name: repo, key: i.ref, pin: `${tagOf(i.ref, repo)}@${i.digest}` };
+        const tag = tagOf(i.ref, repo);
+        return { name: repo, key: i.ref, pin: tag ? `${tag}@${i.digest}` : i.digest };
       }),
       chart: (l.charts ?? []).map((c) => ({ name: `${c.repo} ${c.name}`, key: `${c.repo} ${c.name} ${c.version}`, pin: `${c.version}${c.digest ? ` (${c.digest})` : ''}` })),
       file: (l.files ?? []).map((f) => ({ name: f.name, key: f.name, pin: f.sha256 ?? f.url })),
