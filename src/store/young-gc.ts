@@ -168,7 +168,7 @@ let pendingGrowth: number | undefined;
 /**
  * A worker thread just created: flag changes wait until it says it is ready (a message `{ op:
  * 'ready' }` posted once it has loaded the builtins it uses: a builtin loaded after a flag change
- * misses its code cache too), or fails.
+ * misses its code cache too), or exits.
  */
 export function workerBooting<W extends WorkerLike>(worker: W): W {
   booting++;
@@ -186,7 +186,7 @@ export function workerBooting<W extends WorkerLike>(worker: W): W {
     if ((m as { op?: unknown } | null)?.op === 'ready') booted();
   };
   worker.on('message', onMessage);
-  worker.once('error', booted);
+  // A worker that fails exits: no 'error' listener here, which would change what an error does.
   worker.once('exit', booted);
   return worker;
 }
@@ -194,7 +194,7 @@ export function workerBooting<W extends WorkerLike>(worker: W): W {
 interface WorkerLike {
   on(event: 'message', fn: (m: unknown) => void): unknown;
   off(event: 'message', fn: (m: unknown) => void): unknown;
-  once(event: 'error' | 'exit', fn: () => void): unknown;
+  once(event: 'exit', fn: () => void): unknown;
 }
 
 /** V8's young-generation growth factor; false when this Node refuses the flag (V8's own sizing then). */
