@@ -1,22 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { describe, expect, it } from 'vitest';
 import { renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { writeChart } from '../helpers.js';
+import { scratchCharts } from '../helpers.js';
 
 // Sixth pass of real charts against the independent Go renderer (FairwindsOps, stevehipwell,
 // groundhog2k, dysnix, bedag, adfinis, christianhuth, nicholaswilde, softonic, gimlet onechart,
 // twuni docker-registry). Each expectation is what the oracle (Helm 3.14's behaviour) gives.
 
-let tmp: string;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle6-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
+const chartWith = scratchCharts('ferry-oracle6-');
 
 describe('.Files.Glob is a map of path to bytes for toYaml, toJson, toString and printf', () => {
   // bedag/vcluster: `checksum/manifests: {{ .Files.Glob (include "…manifests" $) | toYaml | sha256sum }}`
@@ -24,30 +14,27 @@ describe('.Files.Glob is a map of path to bytes for toYaml, toJson, toString and
   // path: base64 bytes; ferry wrote its internal fields (`entries: {}`), so every Glob hashed the
   // same and the pod annotations differed from Helm's.
   it('writes each file as path: base64, and prints its bytes', async () => {
-    const dir = await writeChart(path.join(tmp, 'glob'), {
-      chart: { name: 'glob', version: '0.1.0' },
-      files: {
-        'files/m/a.yaml': 'a: 1\n',
-        'files/w/b.txt': 'b\n',
-        'templates/cm.yaml': [
-          'apiVersion: v1',
-          'kind: ConfigMap',
-          'metadata:',
-          '  name: x',
-          '  annotations:',
-          '    checksum/manifests: {{ .Files.Glob "files/m/*" | toYaml | sha256sum | quote }}',
-          '    checksum/webhooks: {{ .Files.Glob "files/w/*" | toYaml | sha256sum | quote }}',
-          'data:',
-          '  yml: {{ .Files.Glob "files/*/*" | toYaml | quote }}',
-          '  json: {{ .Files.Glob "files/*/*" | toJson | quote }}',
-          '  none: {{ .Files.Glob "nothing/*" | toYaml | quote }}',
-          '  str: {{ .Files.Glob "files/m/*" | toString | quote }}',
-          '  printed: {{ printf "%v" (.Files.Glob "files/w/*") | quote }}',
-          '',
-        ].join('\n'),
-      },
+    const chart = await chartWith({
+      'files/m/a.yaml': 'a: 1\n',
+      'files/w/b.txt': 'b\n',
+      'templates/cm.yaml': [
+        'apiVersion: v1',
+        'kind: ConfigMap',
+        'metadata:',
+        '  name: x',
+        '  annotations:',
+        '    checksum/manifests: {{ .Files.Glob "files/m/*" | toYaml | sha256sum | quote }}',
+        '    checksum/webhooks: {{ .Files.Glob "files/w/*" | toYaml | sha256sum | quote }}',
+        'data:',
+        '  yml: {{ .Files.Glob "files/*/*" | toYaml | quote }}',
+        '  json: {{ .Files.Glob "files/*/*" | toJson | quote }}',
+        '  none: {{ .Files.Glob "nothing/*" | toYaml | quote }}',
+        '  str: {{ .Files.Glob "files/m/*" | toString | quote }}',
+        '  printed: {{ printf "%v" (.Files.Glob "files/w/*") | quote }}',
+        '',
+      ].join('\n'),
     });
-    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    const r = renderChart(chart);
     const o = r.documents.find((x) => x.kind === 'ConfigMap')!.object as any;
     expect(o.metadata.annotations).toEqual({
       'checksum/manifests': '052ef431a830badd452685e74faa0279723fb90abc0165d4618f833e6f1734f7',
