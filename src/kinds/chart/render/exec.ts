@@ -410,7 +410,7 @@ export class TemplateSet {
       return true;
     };
     let any = false;
-    const ranged = v instanceof GoStruct && typeof (v as unknown as { goRange?: () => unknown }).goRange === 'function' ? (v as unknown as { goRange: () => unknown }).goRange() : v;
+    const ranged = v instanceof GoStruct && v.goRange ? v.goRange() : v;
     if (ranged !== v) return this.rangeOver(st, dot, node, ranged, mark, one);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {

@@ -25,6 +25,8 @@ export class GoStruct {
   goLen?(): number;
   /** For Go named slice types (chartutil.VersionSet is a []string): the elements, so list functions take them. */
   goSlice?(): unknown[];
+  /** For Go named map types (chart.Files): the entries, which range, json and yaml see. */
+  goRange?(): Record<string, unknown>;
 }
 
 /** The elements of a Go slice: a JS array, or a named slice type such as chartutil.VersionSet. */

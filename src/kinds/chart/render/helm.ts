@@ -111,7 +111,12 @@ export class ChartFiles extends GoStruct {
     if (s.endsWith('\n')) s = s.slice(0, -1);
     return s.split('\n');
   };
-  override goString = () => `map[${[...this.entries.keys()].sort().map((k) => `${k}:[…]`).join(' ')}]`;
+  // fmt prints a map[string][]byte with its keys sorted and each []byte as its decimal bytes.
+  override goString = () =>
+    `map[${[...this.entries.keys()]
+      .sort()
+      .map((k) => `${k}:[${[...this.entries.get(k)!].join(' ')}]`)
+      .join(' ')}]`;
 }
 
 class VersionSet extends GoStruct {
