@@ -63,28 +63,48 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
   const b = pinsOf(after);
   const out: LockChange[] = [];
   for (const kind of ['image', 'chart', 'file', 'apt'] as const) {
+    // Linear in the entries: a previous lock comes from outside (a colleague, a bundle) and may list
+    // tens of thousands of images of one repository; no list is copied or searched per entry.
     const byName = (list: Pinned[]) => {
       const m = new Map<string, Pinned[]>();
-      for (const p of list) m.set(p.name, [...(m.get(p.name) ?? []), p]);
+      for (const p of list) {
+        const l = m.get(p.name);
+        if (l) l.push(p);
+        else m.set(p.name, [p]);
+      }
       return m;
     };
     const old = byName(a[kind]);
     const now = byName(b[kind]);
     for (const name of [...new Set([...old.keys(), ...now.keys()])].sort()) {
-      const was = [...(old.get(name) ?? [])];
-      const is = [...(now.get(name) ?? [])];
+      const was = old.get(name) ?? [];
+      const is = now.get(name) ?? [];
       // The same key (reference, chart version, file name) on both sides first: moved or unchanged.
-      for (const p of [...is]) {
-        const i = was.findIndex((w) => w.key === p.key);
-        if (i < 0) continue;
-        const [w] = was.splice(i, 1);
-        is.splice(is.indexOf(p), 1);
+      // Each key's old entries in order, consumed first to last (as a search from the front would).
+      const byKey = new Map<string, { at: number[]; next: number }>();
+      was.forEach((w, i) => {
+        const k = byKey.get(w.key);
+        if (k) k.at.push(i);
+        else byKey.set(w.key, { at: [i], next: 0 });
+      });
+      const wasUsed = new Uint8Array(was.length);
+      const isLeft: Pinned[] = [];
+      for (const p of is) {
+        const k = byKey.get(p.key);
+        if (!k || k.next >= k.at.length) {
+          isLeft.push(p);
+          continue;
+        }
+        const w = was[k.at[k.next++]];
+        wasUsed[k.at[k.next - 1]] = 1;
         if (w.pin !== p.pin) out.push({ kind, change: 'updated', name, from: w.pin, to: p.pin });
       }
+      const wasLeft = was.filter((_, i) => !wasUsed[i]);
       // Then one old and one new of the same repository or chart: a new version of it.
-      while (was.length && is.length) out.push({ kind, change: 'updated', name, from: was.shift()!.pin, to: is.shift()!.pin });
-      for (const p of is) out.push({ kind, change: 'added', name, to: p.pin });
-      for (const w of was) out.push({ kind, change: 'removed', name, from: w.pin });
+      const paired = Math.min(wasLeft.length, isLeft.length);
+      for (let i = 0; i < paired; i++) out.push({ kind, change: 'updated', name, from: wasLeft[i].pin, to: isLeft[i].pin });
+      for (const p of isLeft.slice(paired)) out.push({ kind, change: 'added', name, to: p.pin });
+      for (const w of wasLeft.slice(paired)) out.push({ kind, change: 'removed', name, from: w.pin });
     }
   }
   return out;
