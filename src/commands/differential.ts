@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
+import { escapeLine } from '../ui/escape.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { mapChartHttp, mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
@@ -258,9 +259,9 @@ export async function checkBaseOnTarget(bundle: string, reader: BundleSource, lo
   for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
   if (missing.length) {
     missing.sort();
-    throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${diff.base.name} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
+    throw new FerryError('VERIFY', `${bundle}: differential bundle against ${diff.base.kind} ${escapeLine(diff.base.name)} (${diff.base.digest.slice(0, 19)}…): the target lacks ${missing.length} blob${missing.length > 1 ? 's' : ''} the bundle left out; nothing was imported`, {
       details: missing.length > 200 ? [...missing.slice(0, 200), `… and ${missing.length - 200} more`] : missing,
-      hint: `Import the base (${diff.base.name}) into this target first, or carry a full bundle (bundle create without --since).`,
+      hint: `Import the base (${escapeLine(diff.base.name)}) into this target first, or carry a full bundle (bundle create without --since).`,
     });
   }
   return mounts;

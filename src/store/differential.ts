@@ -123,7 +123,7 @@ export async function expectedFromBase(reader: DifferentialSource): Promise<{ ba
 
 /** What a differential bundle left out and where it expects it, for messages. */
 export function describeDifferential(bundle: string, diff: Pick<DifferentialManifest, 'base' | 'omitted'>): string {
-  return `${bundle} is a differential bundle: ${diff.omitted.length} blobs (${diff.omitted.reduce((n, o) => n + o.size, 0)} bytes) are in its base, ${diff.base.kind} ${diff.base.name} (${diff.base.digest})`;
+  return `${bundle} is a differential bundle: ${diff.omitted.length} blobs (${diff.omitted.reduce((n, o) => n + o.size, 0)} bytes) are in its base, ${diff.base.kind} ${escapeLine(diff.base.name)} (${diff.base.digest})`;
 }
 
 /** A base that is itself a differential lacks what it left out: serve and verify refuse it the same way. */
@@ -138,7 +138,7 @@ export async function checkBaseMatches(bundle: string, diff: Pick<DifferentialMa
   const digest = sha256Of(await base.readFile(diff.base.kind === 'bundle' ? 'ferry/checksums.sha256' : 'ferry/lock.json'));
   if (digest !== diff.base.digest) {
     throw new FerryError('USAGE', `--base ${basePath}: not the base this bundle was made against (${diff.base.kind === 'bundle' ? 'its checksums' : 'its lock'} hash to ${digest}; ${describeDifferential(bundle, diff)})`, {
-      hint: `Pass the bundle the differential was created from (--since ${diff.base.name}).`,
+      hint: `Pass the bundle the differential was created from (--since ${escapeLine(diff.base.name)}).`,
     });
   }
 }
@@ -213,7 +213,7 @@ export async function differentialServeSource(reader: BundleReader, basePath: st
 export function describeSaving(info: DifferentialInfo | undefined, size: number): string[] {
   if (!info) return [];
   const pct = size + info.omittedBytes > 0 ? Math.round((100 * info.omittedBytes) / (size + info.omittedBytes)) : 0;
-  return [`  differential against ${info.base.kind} ${info.base.name} (${info.base.digest.slice(0, 19)}…): ${info.omittedBlobs} blobs, ${info.omittedBytes} bytes left out (${pct}% saved; the target must already hold them)`];
+  return [`  differential against ${info.base.kind} ${escapeLine(info.base.name)} (${info.base.digest.slice(0, 19)}…): ${info.omittedBlobs} blobs, ${info.omittedBytes} bytes left out (${pct}% saved; the target must already hold them)`];
 }
 
 /** For `bundle verify`'s text: what a differential bundle expects from its base (empty for a full one). */
@@ -221,5 +221,5 @@ export function describeExpected(e: { base: DifferentialBase; blobs: number; byt
   if (!e) return '';
   const shown = e.digests.slice(0, 20).map((d) => `\n  expected from the base: ${e.usedBy?.[d] ? `${escapeLine(e.usedBy[d])} ` : ''}${d}`);
   const more = e.digests.length > shown.length ? [`\n  … and ${e.digests.length - shown.length} more (--json lists them all)`] : [];
-  return `\ndifferential against ${e.base.kind} ${e.base.name} (${e.base.digest}): ${e.blobs} blobs, ${e.bytes} bytes expected on the target, not in this bundle` + shown.join('') + more.join('');
+  return `\ndifferential against ${e.base.kind} ${escapeLine(e.base.name)} (${e.base.digest}): ${e.blobs} blobs, ${e.bytes} bytes expected on the target, not in this bundle` + shown.join('') + more.join('');
 }
