@@ -1,5 +1,7 @@
 import path from 'node:path';
-import { isMap, isScalar, isSeq } from 'yaml';
+import { isMap, isSeq } from 'yaml';
+import { scalarText } from '../manifest/input-file.js';
+import { referenceName } from '../oci/reference.js';
 
 /**
  * kustomize's `images:` overrides, as `kustomize build` (and `kubectl kustomize`, Argo CD) apply
@@ -30,15 +32,6 @@ export function isKustomization(file: string, kind: string | null | undefined): 
   return kind === 'Kustomization' || (isKustomizationFile(file) && (kind === undefined || kind === 'Component'));
 }
 
-/** A scalar's text as written (`newTag: 1.10` is "1.10", not 1.1); empty is none. */
-function scalarSource(node: unknown): string | undefined {
-  if (!isScalar(node)) return undefined;
-  const v = node.value;
-  if (typeof v === 'string') return v || undefined;
-  if (typeof v === 'number' || typeof v === 'bigint') return node.source ?? String(v);
-  return undefined;
-}
-
 /** The `images:` entries of a kustomization (its document's contents node) that name an image to match. */
 export function imageOverrides(contents: unknown): ImageOverride[] {
   const images = isMap(contents) ? contents.get('images', true) : undefined;
@@ -46,7 +39,8 @@ export function imageOverrides(contents: unknown): ImageOverride[] {
   const out: ImageOverride[] = [];
   images.items.forEach((item, index) => {
     if (!isMap(item)) return;
-    const field = (k: string) => scalarSource(item.get(k, true));
+    // As written (`newTag: 1.10` is "1.10", not 1.1); empty is none.
+    const field = (k: string) => scalarText(item.get(k, true)) || undefined;
     const name = field('name');
     if (!name) return;
     out.push({ index, name, newName: field('newName'), newTag: field('newTag'), digest: field('digest') });
@@ -54,17 +48,9 @@ export function imageOverrides(contents: unknown): ImageOverride[] {
   return out;
 }
 
-/** An image's name as kustomize matches it: the reference as written, without tag and digest. */
-export function kustomizeImageName(image: string): string {
-  const at = image.indexOf('@');
-  const s = at >= 0 ? image.slice(0, at) : image;
-  const colon = s.lastIndexOf(':');
-  return colon > s.lastIndexOf('/') ? s.slice(0, colon) : s;
-}
-
 /** The image kustomize writes for `image` under override `o`. */
 export function overriddenImage(image: string, o: ImageOverride): string {
-  const name = kustomizeImageName(image);
+  const name = referenceName(image);
   const to = o.newName ?? name;
   if (o.digest) return `${to}@${o.digest}`;
   if (o.newTag) return `${to}:${o.newTag}`;
@@ -90,7 +76,7 @@ export class KustomizeScopes {
   /** The override that applies to `image` in `file`, with the kustomization that declares it. */
   find(file: string, image: string): { file: string; override: ImageOverride } | undefined {
     if (!this.byDir.size) return undefined;
-    const name = kustomizeImageName(image);
+    const name = referenceName(image);
     let dir = path.dirname(path.resolve(file));
     for (;;) {
       const k = this.byDir.get(dir);

@@ -1,4 +1,5 @@
 import type { Lock } from '../kinds/schema.js';
+import { referenceName } from '../oci/reference.js';
 
 /** One difference between the lock on disk and the one `ferry lock` writes over it. */
 export interface LockChange {
@@ -15,14 +16,6 @@ interface Pinned {
   name: string;
   key: string;
   pin: string;
-}
-
-/** An image reference without its tag and digest: the repository a new version of it replaces. */
-function repositoryOf(ref: string): string {
-  const noDigest = ref.split('@')[0];
-  const slash = noDigest.lastIndexOf('/');
-  const colon = noDigest.lastIndexOf(':');
-  return colon > slash ? noDigest.slice(0, colon) : noDigest;
 }
 
 /** The tag of `ref` ('' for a reference by digest alone: its pin is the digest). */
@@ -44,7 +37,7 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     };
     return {
       image: (l.images ?? []).map((i) => {
-        const repo = repositoryOf(i.ref);
+        const repo = referenceName(i.ref);
         const tag = tagOf(i.ref, repo);
         return { name: repo, key: i.ref, pin: tag ? `${tag}@${i.digest}` : i.digest };
       }),

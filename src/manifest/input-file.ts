@@ -203,6 +203,15 @@ function toPlainData(doc: Document, lc: LineCounter, file: string, what: string)
   return root.value;
 }
 
+/** A scalar's string value (numbers keep their source text: tag 1.10 stays "1.10"). */
+export function scalarText(node: unknown): string | undefined {
+  if (!isScalar(node)) return undefined;
+  const v = node.value;
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return node.source ?? String(v);
+  return undefined;
+}
+
 /** Whether `text` has more than `limit` structural YAML tokens (counted without parsing, stopping at the limit). */
 export function yamlTokensOver(text: string, limit: number): boolean {
   const re = new RegExp(STRUCTURAL.source, 'g');

@@ -145,3 +145,11 @@ export function normalizeImageReference(input: string): string {
 export function registryApiHost(registry: string): string {
   return registry === DOCKER_HUB ? DOCKER_HUB_API : registry;
 }
+
+/** A reference as written, without its tag and digest (`nginx:1.25@sha256:…` → `nginx`; a registry port stays). */
+export function referenceName(ref: string): string {
+  const at = ref.indexOf('@');
+  const s = at >= 0 ? ref.slice(0, at) : ref;
+  const colon = s.lastIndexOf(':');
+  return colon > s.lastIndexOf('/') ? s.slice(0, colon) : s;
+}

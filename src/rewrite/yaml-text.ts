@@ -59,14 +59,7 @@ export function scalarEdit(node: Scalar, value: string, text?: string): TextEdit
   return { start, end, text: renderScalar(value, block ? Scalar.QUOTE_DOUBLE : node.type) };
 }
 
-/** A scalar's string value (numbers keep their source text: tag 1.10 stays "1.10"). */
-export function scalarText(node: unknown): string | undefined {
-  if (!isScalar(node)) return undefined;
-  const v = node.value;
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'bigint') return node.source ?? String(v);
-  return undefined;
-}
+export { scalarText } from '../manifest/input-file.js';
 
 export type YamlPath = Array<string | number>;
 
