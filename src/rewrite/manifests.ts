@@ -510,14 +510,22 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const warnings: string[] = [];
   const scopes = new KustomizeScopes();
   const helmRepos: HelmRepositories = new Map();
-  for (const file of files) {
-    const docs = parseYamlDocuments(await readText(file, 'manifest'), file);
-    for (const d of docs) collectHelmRepositories(d, helmRepos);
-    const doc = docs[0];
-    if (isKustomizationFile(file) && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
-  }
+  // First the kustomizations and Flux HelmRepositories every file's rewrite may need: each file is
+  // read once (its text is what the rewrite edits, as `changes` keeps it anyway), and parsed here
+  // only when it can hold one of them: a kind is written out, or spelled with a YAML escape.
+  const texts = new Map<string, string>();
   for (const file of files) {
     const text = await readText(file, 'manifest');
+    texts.set(file, text);
+    const kustomization = isKustomizationFile(file);
+    if (!kustomization && !text.includes('HelmRepository') && !text.includes('\\')) continue;
+    const docs = parseYamlDocuments(text, file);
+    for (const d of docs) collectHelmRepositories(d, helmRepos);
+    const doc = docs[0];
+    if (kustomization && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
+  }
+  for (const file of files) {
+    const text = texts.get(file)!;
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
     for (const doc of parseYamlDocuments(text, file)) {
