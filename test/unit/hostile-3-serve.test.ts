@@ -3,15 +3,10 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveRange } from '../../src/serve/http.js';
 import { SERVE_TIMEOUTS, startRegistryServer, type RegistryServer } from '../../src/serve/server.js';
-import type { BlobSource } from '../../src/store/source.js';
+import { emptyBlobSource } from '../support/blob-source.js';
 
 /** Clients that hold ferry serve's connections without making progress, and crafted Range headers. */
-const empty: BlobSource = {
-  blobSize: async () => undefined,
-  openBlob: async () => Readable.from([]),
-  readBlob: async () => Buffer.alloc(0),
-  readIndex: async () => ({ schemaVersion: 2, manifests: [] }),
-};
+const empty = emptyBlobSource;
 
 let server: RegistryServer;
 /** Resolved when the server drops the endless response (its 'close': the socket was destroyed). */

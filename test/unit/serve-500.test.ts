@@ -1,16 +1,10 @@
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import { startRegistryServer, type RegistryServer } from '../../src/serve/server.js';
-import type { BlobSource } from '../../src/store/source.js';
+import { emptyBlobSource } from '../support/blob-source.js';
 
 /** A route that fails: the client learns that it failed, never a path on the serving host. */
-const empty: BlobSource = {
-  blobSize: async () => undefined,
-  openBlob: async () => Readable.from([]),
-  readBlob: async () => Buffer.alloc(0),
-  readIndex: async () => ({ schemaVersion: 2, manifests: [] }),
-};
+const empty = emptyBlobSource;
 
 let server: RegistryServer;
 const logged: string[] = [];
