@@ -10,6 +10,7 @@ import { addOciCommands, cacheLine, runShard } from './bundle-oci.js';
 import { countsText } from './lock.js';
 import { parseSize, describeParts } from '../store/split-file.js';
 import { describeSaving } from '../store/differential.js';
+import { splitBundle } from '../commands/bundle-split.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 
 export function register(program: Command): void {
@@ -61,6 +62,26 @@ export function register(program: Command): void {
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
   });
+  bundle
+    .command('split')
+    .description('write an existing bundle (a .tar, or a split one at another size) as parts for removable media: <output>.001 … and <output>.parts, as create --split-size does')
+    .argument('<bundle>', 'bundle .tar, or the first part or .parts list of a split one (its parts are re-hashed against the list as they are read)')
+    .requiredOption('--split-size <size>', 'the largest part (4G, 700M, 4GiB, 4.7GB, bytes)')
+    .option('-o, --output <file>', 'the tar name the parts are named after (default: the bundle\'s own name; another one is needed to re-split a split bundle)')
+    .option('--json', 'print the result as JSON on stdout')
+    .option('-q, --quiet', 'no progress on stderr')
+    .action(async (file: string, opts: { splitSize: string; output?: string; json?: boolean; quiet?: boolean }) => {
+      const splitSize = parseSize(opts.splitSize);
+      const progress = progressFor(opts);
+      const r = await splitBundle(file, { splitSize, output: opts.output, progress }).finally(() => progress.done());
+      printResult(r, opts, () =>
+        [
+          `split ${escapeLine(r.input)} (${humanBytes(r.size)}${r.inputParts ? `, ${r.inputParts} parts each re-hashed against their list` : ''})`,
+          ...describeParts(r.parts),
+          `  the contents were copied, not verified: \`ferry bundle verify ${escapeLine(path.basename(r.parts[0]?.file ?? r.bundle))}\` re-hashes every file (on either side)`,
+        ].join('\n'),
+      );
+    });
   addVerifyCommand(bundle);
   addOciCommands(bundle);
 }

@@ -92,6 +92,10 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry bundle verify oci://registry.example.com/bundles/app:2024-06',
     'ferry bundle verify app-2.ferry.tar --base app-1.ferry.tar      # a differential and its base: complete together?',
   ],
+  'bundle split': [
+    'ferry bundle split app.ferry.tar --split-size 4G                      # app.ferry.tar.001 … and app.ferry.tar.parts',
+    'ferry bundle split app.ferry.tar.parts --split-size 700M -o app-cd.ferry.tar   # a split bundle again, at another size',
+  ],
   'bundle push': ['ferry bundle push app.ferry.tar oci://registry.example.com/bundles/app:2024-06'],
   'bundle pull': ['ferry bundle pull oci://registry.example.com/bundles/app:2024-06 -o app.ferry.tar   # the same bytes back'],
   import: ['ferry import app.ferry.tar -t site.yaml', 'ferry import app.ferry.tar -t site.yaml --key bundle-signing.pub --ca-file site-ca.pem',
