@@ -20,6 +20,29 @@ export interface RewriteCatalogueOptions {
 // A URL ends at whitespace, a quote, or a closing bracket; trailing sentence punctuation is not part of it.
 const URL_RE = /https?:\/\/[^\s"'<>`\\)\]}]+/g;
 
+/** A JSON string literal, escapes included. */
+const JSON_STRING_RE = /"(?:[^"\\\n]|\\.)*"/g;
+
+/**
+ * The forms `text` can take inside a JSON string: each character as itself or `\uXXXX` (hex in
+ * either case), a slash also as `\/`.
+ */
+function escapedForm(text: string): RegExp {
+  const unit = (c: string) => {
+    const hex = c.charCodeAt(0).toString(16).padStart(4, '0').replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`);
+    const alts = [c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), `\\\\u${hex}`];
+    if (c === '/') alts.push('\\\\/');
+    return `(?:${alts.join('|')})`;
+  };
+  return new RegExp(text.split('').map(unit).join(''), 'g');
+}
+
+/** `value` escaped for the inside of a JSON string, with `\/` for every slash when `like` had one. */
+function jsonEscapedLike(value: string, like: string): string {
+  const out = JSON.stringify(value).slice(1, -1);
+  return like.includes('\\/') ? out.replace(/\//g, '\\/') : out;
+}
+
 export function formatOf(file: string, explicit?: string): CatalogueFormat {
   if (explicit) {
     if (!['json', 'yaml', 'toml', 'text'].includes(explicit)) throw new FerryError('USAGE', `--format ${explicit}: choose json, yaml, toml or text`);
@@ -63,26 +86,50 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
-  for (const m of text.matchAll(URL_RE)) {
-    const url = trimEndChars(m[0], '.,;:!?');
-    const start = m.index!;
+  /** One URL found at `start` (in the text as written); `edit` replaces it with the mirror URL. */
+  const consider = (url: string, start: number, edit: (mirror: string) => void) => {
     const mirror = ctx.lookupFileUrl(url);
-    if (mirror === 'mirror') continue;
+    if (mirror === 'mirror') return;
     const line = lineOf(start);
     if (!mirror) {
       let origin: string | undefined;
       try {
         origin = new URL(url).origin;
       } catch {
-        continue;
+        return;
       }
       if (ctx.fileOrigins.has(origin)) unmapped.push({ file: abs, line, kind: 'file-url', ref: url, reason: 'not in the lock, though its origin is mirrored' });
-      continue;
+      return;
     }
-    // JSON may carry the URL escaped; the mirror URL needs the same escaping to stay valid.
-    const replacement = format === 'json' ? JSON.stringify(mirror).slice(1, -1) : mirror;
-    edits.push({ start, end: start + url.length, text: replacement });
+    edit(mirror);
     replacements.push({ file: abs, line, kind: 'file-url', old: url, new: mirror });
+  };
+  const urlsIn = (s: string) => [...s.matchAll(URL_RE)].map((m) => ({ url: trimEndChars(m[0], '.,;:!?'), at: m.index! }));
+  if (format === 'json') {
+    // Each string as JSON reads it: a URL written with escapes (`https:\/\/host\/x`, as PHP's
+    // json_encode writes every slash) is the same URL. A string without escapes is edited at the
+    // URL; one with escapes is written again whole, in the same style (`\/` kept).
+    for (const lit of text.matchAll(JSON_STRING_RE)) {
+      const raw = lit[0];
+      const at = lit.index!;
+      if (!raw.includes('\\')) {
+        for (const { url, at: i } of urlsIn(raw)) consider(url, at + i, (mirror) => edits.push({ start: at + i, end: at + i + url.length, text: mirror }));
+        continue;
+      }
+      const value = JSON.parse(raw) as string;
+      const seen = new Set<string>();
+      for (const { url } of urlsIn(value)) {
+        if (seen.has(url)) continue;
+        seen.add(url);
+        // Where the URL stands in the string as written, escapes and all: only those bytes change.
+        for (const m of raw.matchAll(escapedForm(url))) {
+          const start = at + m.index!;
+          consider(url, start, (mirror) => edits.push({ start, end: start + m[0].length, text: jsonEscapedLike(mirror, m[0]) }));
+        }
+      }
+    }
+  } else {
+    for (const { url, at } of urlsIn(text)) consider(url, at, (mirror) => edits.push({ start: at, end: at + url.length, text: mirror }));
   }
   const after = applyTextEdits(text, edits);
   checkParses(after, format, `${abs} (rewritten)`);

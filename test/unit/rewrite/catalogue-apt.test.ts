@@ -39,6 +39,27 @@ describe('rewrite catalogue', () => {
     expect(await readFile(text, 'utf8')).toBe(`curl -fsSLO ${FILES}/SHA256SUMS.\ncurl -fsSLO https://cloud-images.ubuntu.com/jammy/current/other.img\n`);
   });
 
+  it('JSON with escaped slashes (PHP json_encode) or \\u escapes: the URL is found and rewritten in the same style; nothing else changes', async () => {
+    const dir = await scratch();
+    const esc = (u: string) => u.replace(/\//g, '\\/');
+    const text = `{"images":[{"url":"${esc(IMG)}","note":"mirror of ${esc(SUMS)} and \\u0068ttps:\\/\\/example.org\\/x","sha256":"${'a'.repeat(64)}"}],"sums":"${SUMS.replace('https', '\\u0068ttps')}","t\\u00e9":"\\u00e9"}\n`;
+    const f = await write(dir, 'cat.json', text);
+    const r = await rewriteCatalogue(f, await fixtureContext(), {});
+    const after = await readFile(f, 'utf8');
+    expect(after).toBe(
+      `{"images":[{"url":"${esc(`${FILES}/noble-server-cloudimg-amd64.img`)}","note":"mirror of ${esc(`${FILES}/SHA256SUMS`)} and \\u0068ttps:\\/\\/example.org\\/x","sha256":"${'a'.repeat(64)}"}],"sums":"${FILES}/SHA256SUMS","t\\u00e9":"\\u00e9"}\n`,
+    );
+    expect(JSON.parse(after).images[0].url).toBe(`${FILES}/noble-server-cloudimg-amd64.img`);
+    expect(r.replacements.map((x) => x.old)).toEqual([IMG, SUMS, SUMS]);
+    const again = await rewriteCatalogue(f, await fixtureContext(), {});
+    expect(again.replacements).toEqual([]);
+    // An escaped URL at a mirrored origin that the lock lacks is named, as a plain one is.
+    const other = await write(dir, 'other.json', `{"u":"${esc('https://cloud-images.ubuntu.com/jammy/current/other.img')}"}`);
+    const err = await rewriteCatalogue(other, await fixtureContext(), {}).catch((e) => e);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.details[0]).toContain('https://cloud-images.ubuntu.com/jammy/current/other.img');
+  });
+
   it('refuses a file that is not the format it claims', async () => {
     const dir = await scratch();
     const f = await write(dir, 'bad.json', '{ not json');
