@@ -23,8 +23,15 @@ export interface ServeSource {
 export async function openServeSource(location: string, base?: string, net?: NetOptions): Promise<ServeSource> {
   if (isOciUrl(location)) {
     const remote = await openBundleSource(location, net);
-    await remote.info().catch(async (err) => { await remote.close(); throw err; });
-    return { source: remote, kind: 'bundle', close: () => remote.close() };
+    try {
+      await remote.info();
+      // A differential pushed to a registry is served only with its base too, as from a tar.
+      const diff = await differentialServeSource(remote, base, net);
+      return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => remote.close()) };
+    } catch (err) {
+      await remote.close();
+      throw err;
+    }
   }
   const abs = path.resolve(location);
   let s;
@@ -52,7 +59,7 @@ export async function openServeSource(location: string, base?: string, net?: Net
     // Refuse a bundle of another format version (or none) before anything is served from it.
     await reader.info();
     // A differential bundle is served only with its base (--base), blobs answered from either.
-    const diff = await differentialServeSource(reader, base);
+    const diff = await differentialServeSource(reader, base, net);
     return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
   } catch (err) {
     await reader.close();
