@@ -9,7 +9,7 @@ export function register(program: Command): void {
     program
       .command('map')
       .description('print where every upstream artifact lives on the mirror (the same mapping import, rewrite and audit use)')
-      .argument('<source>', 'bundle .tar, lock .json, or manifest .yaml (its lock beside it)')
+      .argument('<source>', 'bundle .tar or oci://…, lock .json, or manifest .yaml (its lock beside it)')
       .requiredOption('-t, --target <file>', 'mirror target YAML'),
     'accepted for symmetry: map prints only its table (or JSON)',
   ).action(async (source: string, opts: CommonCliOptions & { target: string }) => {

@@ -20,7 +20,7 @@ export function register(program: Command): void {
     .command('report')
     .description('one self-contained HTML page for people: zone diagram, checklist, audit findings, bundle contents, inventory')
     .argument('<manifest>', 'manifest file')
-    .option('--bundle <tar>', 'also show what this bundle carries')
+    .option('--bundle <tar>', 'also show what this bundle carries (a .tar or oci://…)')
     .option('--audit <path>', 'audit these files or directories and show the findings (repeatable)', collect)
     .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')

@@ -32,7 +32,7 @@ function rewriteCommand(parent: Command, name: string, description: string, argu
     .argument(...argument)
     .requiredOption('-t, --target <file>', 'mirror target YAML (where things live on the mirror)')
     .option('--lock <file>', 'lock file (what the mirror holds)')
-    .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json says what the mirror holds)');
+    .option('--bundle <tar>', 'bundle .tar or oci://… (its ferry/lock.json says what the mirror holds)');
 }
 
 /** The flags every rewrite ends with (after its own options, so --help reads target → own options → these). */
@@ -147,7 +147,7 @@ export function register(program: Command): void {
       .argument('<format>', MIRROR_CONFIG_FORMATS.join(' | '))
       .requiredOption('-t, --target <file>', 'mirror target YAML')
       .option('--lock <file>', 'lock file (its images name the upstream registries)')
-      .option('--bundle <tar>', 'bundle .tar (its ferry/lock.json)')
+      .option('--bundle <tar>', 'bundle .tar or oci://… (its ferry/lock.json)')
       .option('-o, --output <dir>', 'directory to write the files into (default: print them)')
       .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')

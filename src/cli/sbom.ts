@@ -10,7 +10,7 @@ export function register(program: Command): void {
   program
     .command('sbom')
     .description('print the SBOM of a bundle: every image, chart, Debian package and file it carries (CycloneDX 1.6 or SPDX 2.3 JSON)')
-    .argument('<bundle>', 'bundle .tar')
+    .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (pushed with `ferry bundle push`)')
     .option('--format <format>', `${SBOM_FORMATS.join(' | ')}`, 'cyclonedx')
     .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
     .option('-q, --quiet', 'no summary on stderr')

@@ -6,9 +6,12 @@ import { FerryError } from '../errors.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import { createNetContext, type NetOptions } from '../oci/context.js';
 import { MT, sniffMediaType, type OciDescriptor } from '../oci/media-types.js';
+import type { RegistryClient } from '../oci/client.js';
+import { repoLabel, type RepoRef } from '../oci/transport.js';
 import { digestOf } from '../store/blob-store.js';
+import { describeDifferential, readDifferential, type DifferentialManifest } from '../store/differential.js';
 import { BundleReader } from '../store/bundle-reader.js';
-import { describeBlob, roleOf, walkIndex } from '../store/layout.js';
+import { describeBlob, roleOf, walkIndex, type BlobRole } from '../store/layout.js';
 import {
   BUNDLE_ANNOTATION,
   BUNDLE_ARTIFACT_TYPE,
@@ -55,12 +58,19 @@ export async function pushBundle(tarPath: string, url: string, opts: PushBundleO
     await reader.info();
     const index = await reader.readIndex();
     const walk = await walkIndex(index, reader);
-    if (walk.problems.length) {
+    // A differential bundle lacks, on purpose, the blobs its base carried: they must already be in
+    // the repository (its base pushed there first), so the manifests that name them can go in and
+    // one tag keeps everything the bundle needs from garbage collection.
+    const diff = await readDifferential(reader);
+    const omitted = new Map(diff?.omitted.map((o) => [o.digest, o.size]) ?? []);
+    const problems = walk.problems.filter((p) => !(p.message === 'missing' && omitted.has(p.digest)));
+    if (problems.length) {
       throw new FerryError('VERIFY', `${reader.path}: the bundle is incomplete; nothing was pushed`, {
-        details: walk.problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message}`),
+        details: problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message}`),
         hint: 'Run `ferry bundle verify` on it, and copy or recreate it.',
       });
     }
+    if (diff) await checkBaseInRepository(net.registry, repo, url, reader.path, diff, walk.problems, opts.concurrency);
     const toc: BundleToc = { entries: reader.index.entries.map((e) => ({ name: e.name, type: e.type, size: e.type === 'file' ? e.size : 0 })) };
     await checkRebuildable(reader, toc);
 
@@ -134,6 +144,35 @@ export async function pushBundle(tarPath: string, url: string, opts: PushBundleO
     await reader.close();
     await net.close();
   }
+}
+
+/**
+ * A differential bundle goes to the repository that holds its base (`ferry bundle push
+ * base.ferry.tar` to the same repository, any tag): every blob it left out must be there with its
+ * size, or nothing is pushed and each missing one is named with the artifacts that use it.
+ */
+async function checkBaseInRepository(
+  client: RegistryClient,
+  repo: RepoRef,
+  url: string,
+  bundle: string,
+  diff: DifferentialManifest,
+  missing: Array<{ artifacts: string[]; role: BlobRole; digest: string }>,
+  concurrency = DEFAULT_CONCURRENCY,
+): Promise<void> {
+  const usedBy = new Map(missing.map((p) => [p.digest, p]));
+  const absent: string[] = [];
+  await mapLimit(diff.omitted, concurrency, async (o) => {
+    if ((await client.blobSize(repo, o.digest)) === o.size) return;
+    const p = usedBy.get(o.digest);
+    absent.push(`${p ? describeBlob(p.artifacts, p.role, o.digest) : o.digest} (${o.size} bytes): not in ${repoLabel(repo)}`);
+  });
+  if (!absent.length) return;
+  absent.sort();
+  throw new FerryError('VERIFY', `${describeDifferential(bundle, diff)}; ${absent.length} of them are not in ${repoLabel(repo)}, so nothing was pushed to ${url}`, {
+    details: absent,
+    hint: `Push its base to the same repository first (\`ferry bundle push <base bundle> oci://${repoLabel(repo)}:<tag>\`), then this bundle; or push the full bundle.`,
+  });
 }
 
 /**

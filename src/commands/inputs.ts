@@ -4,8 +4,7 @@ import { lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
-import { BundleReader } from '../store/bundle-reader.js';
-import { isOciUrl } from '../store/open-bundle.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import { splitTarOf } from '../store/split-file.js';
 
 /**
@@ -27,11 +26,15 @@ export function bundleFrom(cwd: string, p: string): string {
   return isOciUrl(p) ? p : pathFrom(cwd, p);
 }
 
-/** `ferry/lock.json` from a bundle tar: the lock the bundle was built from (and import placed). */
-export async function readBundleLock(tarFile: string): Promise<Lock> {
-  const reader = await BundleReader.open(tarFile);
+/**
+ * `ferry/lock.json` from a bundle: the lock the bundle was built from (and import placed). A tar
+ * (split or not), or a bundle pushed to a registry (`oci://…`, the link between two air-gapped
+ * rooms): only the lock is read from it.
+ */
+export async function readBundleLock(bundle: string): Promise<Lock> {
+  const reader = await openBundleSource(bundle);
   try {
-    return await lockInBundle(reader, tarFile);
+    return await lockInBundle(reader, bundle);
   } finally {
     await reader.close();
   }
@@ -51,9 +54,10 @@ export async function lockInBundle(reader: { readFile(name: string): Promise<Buf
 
 /**
  * The lock from a bundle (`ferry/lock.json`; a split bundle named by any part, its `.parts` list
- * or the tar's name), a lock file, or the lock beside a manifest.
+ * or the tar's name; a bundle in a registry, `oci://…`), a lock file, or the lock beside a manifest.
  */
 export async function lockFrom(source: string, cwd = process.cwd()): Promise<Lock> {
+  if (isOciUrl(source)) return readBundleLock(source);
   const abs = path.resolve(cwd, source);
   if (/\.tar$/.test(abs) || (await splitTarOf(abs))) return readBundleLock(abs);
   if (/\.json$/.test(abs)) {

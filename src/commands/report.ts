@@ -8,12 +8,11 @@ import { FerryError } from '../errors.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { lockEntries, loadManifest, readLock, type Lock } from '../kinds/schema.js';
-import { BundleReader } from '../store/bundle-reader.js';
 import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
-import { lockInBundle } from './inputs.js';
-import { openBundleSource } from '../store/open-bundle.js';
+import { bundleFrom, lockInBundle } from './inputs.js';
+import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -42,7 +41,7 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
   let bundle: BundleContents | undefined;
   let bundleLock: Lock | undefined;
   if (opts.bundle) {
-    const read = await readBundleContents(path.resolve(cwd, opts.bundle));
+    const read = await readBundleContents(bundleFrom(cwd, opts.bundle));
     bundle = read.contents;
     bundleLock = read.lock;
     if (bundle.manifestName !== model.name) warnings.push(`the bundle was made from manifest "${bundle.manifestName}", not "${model.name}"`);
@@ -56,7 +55,7 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
     if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
     // Charts the manifest names are rendered with the scanned values files, as `ferry audit` renders them.
     // With a bundle, its chart archives are rendered (the air-gapped side has no download cache).
-    const source = opts.bundle ? await openBundleSource(path.resolve(cwd, opts.bundle)) : undefined;
+    const source = opts.bundle ? await openBundleSource(bundleFrom(cwd, opts.bundle)) : undefined;
     try {
       audit = await auditPaths(loaded, model, target, opts.audit, {
         cwd,
@@ -101,7 +100,7 @@ export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KI
 }
 
 async function readBundleContents(tarPath: string): Promise<{ contents: BundleContents; lock: Lock }> {
-  const reader = await BundleReader.open(tarPath);
+  const reader = await openBundleSource(tarPath);
   try {
     const info = await reader.info();
     const index = await reader.readIndex();
@@ -115,7 +114,8 @@ async function readBundleContents(tarPath: string): Promise<{ contents: BundleCo
         blobBytes += e.size;
       }
     }
-    const tarSize = (await stat(tarPath)).size;
+    // A bundle in a registry: the size of the tar its table of contents lays out (what `bundle pull` writes).
+    const tarSize = isOciUrl(tarPath) ? reader.index.fileSize : (await stat(tarPath)).size;
     return {
       contents: {
         path: tarPath,

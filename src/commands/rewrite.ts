@@ -11,7 +11,7 @@ import type { RewriteResult } from '../rewrite/edits.js';
 import { rewriteManifests } from '../rewrite/manifests.js';
 import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
 import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
-import { pathFrom, readBundleLock } from './inputs.js';
+import { bundleFrom, pathFrom, readBundleLock } from './inputs.js';
 
 /**
  * `ferry rewrite <what>` and `ferry mirror-config`: read the target and the lock once, build the
@@ -40,7 +40,7 @@ export async function loadRewriteContext(src: RewriteSources): Promise<RewriteCo
   const { target, file } = await loadTarget(path.resolve(cwd, src.target));
   let lock: Lock | undefined;
   if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
-  if (src.bundle) lock = await readBundleLock(path.resolve(cwd, src.bundle));
+  if (src.bundle) lock = await readBundleLock(bundleFrom(cwd, src.bundle));
   else if (src.lock) {
     const abs = path.resolve(cwd, src.lock);
     lock = await readLock(abs);

@@ -4,7 +4,7 @@ import { FerryError } from '../errors.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
-import { BundleReader } from '../store/bundle-reader.js';
+import { openBundleSource } from '../store/open-bundle.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
@@ -333,7 +333,7 @@ export interface BundleSbom {
  * byte-by-byte check is `ferry bundle verify`).
  */
 export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<BundleSbom> {
-  const reader = await BundleReader.open(tarPath);
+  const reader = await openBundleSource(tarPath);
   try {
     const entry = reader.entry('ferry/lock.json');
     if (!entry) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is missing; not a ferry bundle?`, { hint: '`ferry bundle verify` checks the bundle.' });

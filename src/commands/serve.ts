@@ -65,7 +65,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
   const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
   // Opened first: the format version is checked before the (long) --verify pass.
-  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && at(opts.base), opts.net);
+  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && bundleFrom(cwd, opts.base), opts.net);
   try {
     if (opened.kind === 'bundle' && opts.verify) {
       const report = await verifyBundle(bundleFrom(cwd, location), { net: opts.net });

@@ -4,7 +4,7 @@ import { FerryError, isFerryError } from '../errors.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import { differentialServeSource } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
-import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
+import { isOciUrl, openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
 import type { NetOptions } from '../oci/context.js';
 
@@ -22,9 +22,7 @@ export interface ServeSource {
  */
 export async function openServeSource(location: string, base?: string, net?: NetOptions): Promise<ServeSource> {
   if (isOciUrl(location)) {
-    const remote = await openBundleSource(location, net);
-    await remote.info().catch(async (err) => { await remote.close(); throw err; });
-    return { source: remote, kind: 'bundle', close: () => remote.close() };
+    return bundleServeSource(await openBundleSource(location, net), base, net);
   }
   const abs = path.resolve(location);
   let s;
@@ -47,12 +45,16 @@ export async function openServeSource(location: string, base?: string, net?: Net
       );
     return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
   }
-  const reader = await BundleReader.open(abs);
+  return bundleServeSource(await BundleReader.open(abs), base, net);
+}
+
+/** A bundle opened from a tar or from a registry (`oci://…`), served the same way. */
+async function bundleServeSource(reader: BundleSource, base: string | undefined, net: NetOptions | undefined): Promise<ServeSource> {
   try {
     // Refuse a bundle of another format version (or none) before anything is served from it.
     await reader.info();
-    // A differential bundle is served only with its base (--base), blobs answered from either.
-    const diff = await differentialServeSource(reader, base);
+    // A differential bundle is served only with its base (--base, a tar or oci://), blobs answered from either.
+    const diff = await differentialServeSource(reader, base, net);
     return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
   } catch (err) {
     await reader.close();

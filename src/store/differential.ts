@@ -3,10 +3,11 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
-import { BundleReader } from './bundle-reader.js';
 import { MAX_MANIFEST_BYTES } from './layout.js';
 import { MAX_TAR_ENTRIES } from './tar-index.js';
-import { type BlobSource } from './source.js'; 
+import { type BlobSource } from './source.js';
+import { openBundleSource, type BundleSource } from './open-bundle.js';
+import type { NetOptions } from '../oci/context.js'; 
 
 /**
  * Differential bundles (`bundle create --since <old lock or bundle>`). index.json still lists
@@ -174,14 +175,15 @@ export async function lackingInBase(
  * `charts:` directory, an APT package at its pool path under `apt.dir`, a file at its place in
  * the files tree (each same size and sha256). Refuses listing every missing one by artifact.
  */
-export async function differentialServeSource(reader: BundleReader, basePath: string | undefined): Promise<{ source: BlobSource; close(): Promise<void> }> {
+export async function differentialServeSource(reader: BundleSource, basePath: string | undefined, net?: NetOptions): Promise<{ source: BlobSource; close(): Promise<void> }> {
   const diff = await readDifferential(reader);
   if (!diff) {
     if (basePath) throw new FerryError('USAGE', `--base ${basePath}: ${reader.path} is a full bundle; it needs no base`);
     return { source: reader, close: async () => {} };
   }
   if (!basePath) throw new FerryError('USAGE', `${describeDifferential(reader.path, diff)}; serving it alone would answer 404 for them`, { hint: 'Pass the base bundle too: ferry serve <bundle> --base <base.ferry.tar>.' });
-  const base = await BundleReader.open(basePath);
+  // The base may be where the differential is: a tar, or a bundle pushed to a registry (`oci://…`).
+  const base = await openBundleSource(basePath, net);
   try {
     await base.info();
     await checkBaseMatches(reader.path, diff, basePath, base);
@@ -199,7 +201,7 @@ export async function differentialServeSource(reader: BundleReader, basePath: st
     await base.close();
     throw err;
   }
-  const pick = (digest: string) => (reader.blobEntry(digest) ? reader : base);
+  const pick = (digest: string) => (reader.entry(`blobs/sha256/${digest.slice('sha256:'.length)}`) ? reader : base);
   const source: BlobSource = {
     blobSize: async (d) => (await reader.blobSize(d)) ?? (await base.blobSize(d)),
     openBlob: (d: string, start?: number, end?: number): Promise<Readable> => pick(d).openBlob(d, start, end),
