@@ -1,13 +1,13 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, overridesText, type KustomizationEntry } from './kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 
 /**
@@ -254,16 +254,23 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let kustomization = false;
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
+  let currentDoc: Document | undefined;
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
     if (kustomization && isMap(node) && /^images\[\d+\]$/.test(keyPath)) {
-      const field = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k && isScalar(p.value) && p.value.value !== null && p.value.value !== '');
+      // A field may come from a YAML merge key (`<<: *base`), as kustomize reads it.
+      const field = (k: string) => {
+        const v = mergedField(node, k, currentDoc);
+        const n = isAlias(v) && currentDoc ? v.resolve(currentDoc) : v;
+        return isScalar(n) && n.value !== null && n.value !== '' ? n : undefined;
+      };
       const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(field);
       const at = newName ?? name;
       if (at) {
-        const suffix = digest ? `@${String((digest.value as { value: unknown }).value)}` : newTag ? `:${String((newTag.value as { value: unknown }).value)}` : '';
-        refs.push({ file, line: lineOf(at.value as YamlNode), keyPath: `${keyPath}.${newName ? 'newName' : 'name'}`, kind: 'image', value: String((at.value as { value: unknown }).value) + suffix });
+        const suffix = digest ? `@${String(digest.value)}` : newTag ? `:${String(newTag.value)}` : '';
+        const own = node.items.some((p) => p.value === at);
+        refs.push({ file, line: lineOf(own ? at : node), keyPath: `${keyPath}.${newName ? 'newName' : 'name'}`, kind: 'image', value: String(at.value) + suffix });
         return;
       }
     }
@@ -343,6 +350,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
+    currentDoc = doc;
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     visit(doc.contents, '');
   }

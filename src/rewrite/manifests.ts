@@ -297,7 +297,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
         } catch {
           look = { status: 'unmapped' as const, reason: 'not a valid image reference' };
         }
-        const by = w.by.length ? overridesText(w.by, (f) => path.basename(f)) : 'no images: override of its kustomizations';
+        const by = w.by.length ? overridesText(w.by, (f) => path.relative(path.dirname(file), f)) : 'no images: override of its kustomizations';
         if (look.status === 'unmapped') unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${w.image} (${by}): ${look.reason}`, where });
       }
       return;
