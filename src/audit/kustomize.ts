@@ -151,9 +151,14 @@ export interface PulledImage {
   by: AppliedOverride[];
 }
 
-/** Chains longer than this (bases of bases …) are cut, and at most this many ways an image is pulled are followed. */
+/**
+ * Chains longer than this (bases of bases …) are cut; at most this many ways an image is pulled
+ * are kept, and at most this many kustomizations are visited for one image (overlays that include
+ * each other's bases in a lattice have exponentially many chains).
+ */
 const MAX_CHAIN = 32;
 const MAX_OUTCOMES = 64;
+const MAX_VISITS = 4096;
 
 interface Scope {
   file: string;
@@ -223,8 +228,9 @@ export class KustomizeScopes {
     if (!start) return [{ image, by: [] }];
     const out = new Map<string, PulledImage>();
     const onPath = new Set<string>();
+    let visits = 0;
     const visit = (s: Scope, img: string, by: AppliedOverride[], depth: number) => {
-      if (out.size >= MAX_OUTCOMES) return;
+      if (out.size >= MAX_OUTCOMES || visits++ >= MAX_VISITS) return;
       const name = referenceName(img);
       const o = s.overrides.find((x) => x.name === name);
       const next = o ? overriddenImage(img, o) : img;

@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { packageChart, startStaticServer, writeHelmLayout, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
-import { mustRun, runCommand, runFerry } from '../support/cli.js';
+import type { StaticServer } from '../support/chart-repo.js';
+import { runCommand, runFerry } from '../support/cli.js';
+import { serveWebAndApiCharts } from '../support/gitops-charts.js';
 import { seedImages, type SeededImages } from '../support/images.js';
-import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * Kustomize, second round: what `kustomize build` fetches or pulls that ferry did not see.
@@ -40,24 +41,10 @@ type Finding = { file: string; line: number; keyPath: string; kind: string; valu
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-kustomize2-'));
-  const src = path.join(work, 'src');
-  for (const name of ['web', 'api']) {
-    await mkdir(path.join(src, name, 'templates'), { recursive: true });
-    await writeFile(path.join(src, name, 'Chart.yaml'), `apiVersion: v2\nname: ${name}\nversion: ${name === 'web' ? '2.1.0' : '1.0.0'}\n`);
-    await writeFile(path.join(src, name, 'values.yaml'), 'replicaCount: 1\n');
-    await writeFile(path.join(src, name, 'templates', 'cm.yaml'), `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name} }\ndata: { replicas: "{{ .Values.replicaCount }}" }\n`);
-  }
-  const stable = path.join(work, 'repo', 'stable');
-  const web = await packageChart(path.join(src, 'web'), stable);
-  await writeRepoIndex(stable, [web]);
-  [repo, upstream] = await Promise.all([startStaticServer(path.join(work, 'repo')), startRegistry({ mode: 'http' })]);
-  repoUrl = `${repo.url}/stable`;
+  upstream = await startRegistry({ mode: 'http' });
   H = upstream.host;
   seeded = await seedImages(upstream);
-  const api = await packageChart(path.join(src, 'api'), path.join(work, 'oci'));
-  const layout = path.join(work, 'layout');
-  await writeHelmLayout(layout, api, 'api');
-  await mustRun('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:api`, `docker://${H}/charts/api:1.0.0`], { env: skopeoEnv() });
+  ({ repo, repoUrl } = await serveWebAndApiCharts(work, upstream));
   manifestFile = path.join(work, 'k2.yaml');
   await writeFile(
     manifestFile,
