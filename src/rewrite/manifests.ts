@@ -299,6 +299,8 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
         }
         const by = w.by.length ? overridesText(w.by, (f) => path.relative(path.dirname(file), f)) : 'no images: override of its kustomizations';
         if (look.status === 'unmapped') unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${w.image} (${by}): ${look.reason}`, where });
+        else if (look.status === 'mapped' && !w.by.length)
+          warnings.push(`${file}:${line}: ${where} is ${value}: one overlay including it pulls it as written (upstream), another overrides it, so it stays as written (rewritten, the override would no longer match); add an images: override for it to the overlay that has none`);
       }
       return;
     }
