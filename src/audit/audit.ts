@@ -94,6 +94,7 @@ function ipInCidr(ip: string, cidr: string): boolean {
 }
 
 function hostOfReference(r: Reference): string {
+  if (r.kustomizeRemote) return r.kustomizeRemote.host;
   // Argo CD writes an OCI chart repository without a scheme (`registry.example/charts`).
   if (r.kind === 'oci' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(r.value)) return hostOfUrl(`oci://${r.value}`) ?? r.value;
   if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(r.value) ?? r.value;
@@ -341,6 +342,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
+    // A kustomization's remote base: kustomize fetches it at build time, and ferry carries no git trees.
+    if (r.kustomizeRemote && !targetHosts.has(host))
+      return { host, ...declared(host, `kustomize fetches this remote ${r.keyPath?.replace(/\[\d+\]$/, '') ?? 'resource'} entry from ${host} at build time; ferry carries no git trees or remote bases: vendor it into the repository (copy the base in and list it by its local path)`) };
     // 1. mirrored: exactly what the manifest carries, located through the mapping. Never a chart
     // source off the target: its controller fetches that URL itself (one below a carried
     // repository, `…/stable/sub`, is no carried repository, and nothing redirects it).

@@ -16,14 +16,16 @@ import { chartOciReference, mapChartHttp, mapImage, type RegistryMapping } from 
  * - Flux `HelmRepository`: `spec.url` (`type: oci` → `oci://…`); the chart and version are in the
  *   `HelmRelease` that names it (`spec.chart.spec.{chart,version,sourceRef}`).
  * - Flux `OCIRepository`: `spec.url` (`oci://<registry>/<path>/<chart>`), `spec.ref.tag` (or `semver`).
+ * - kustomize's Helm inflator (`kustomize build --enable-helm`): a kustomization's `helmCharts[]`
+ *   — `repo` (an http(s) chart repository, or `oci://<registry>/<path>`), `name`, `version`.
  */
-export type ChartSourceTool = 'Argo CD' | 'Flux';
+export type ChartSourceTool = 'Argo CD' | 'Flux' | 'Kustomize';
 
 export interface ChartSource {
   tool: ChartSourceTool;
   /** `Application/web`, `HelmRepository/stable`. */
   object: string;
-  kind: 'Application' | 'ApplicationSet' | 'HelmRepository' | 'OCIRepository';
+  kind: 'Application' | 'ApplicationSet' | 'HelmRepository' | 'OCIRepository' | 'Kustomization';
   /** The URL scalar and its path in the document (scan's dotted form: `spec.sources[0].repoURL`). */
   urlNode: Scalar;
   keyPath: string;
@@ -32,7 +34,7 @@ export interface ChartSource {
   form: 'http' | 'oci';
   /** The repository as a lock names it (`https://host/path`, `oci://host/path`). */
   repo: string;
-  /** Argo CD and OCIRepository: the chart and the version (or range) asked for. */
+  /** Argo CD, OCIRepository and kustomize: the chart and the version (or range) asked for. */
   chart?: string;
   version?: string;
   versionNode?: Scalar;
@@ -55,8 +57,13 @@ export function sourceRepo(url: string, form: 'http' | 'oci'): string {
   return form === 'oci' ? `oci://${u.replace(/^oci:\/\//i, '')}` : u;
 }
 
-/** Every chart source of one YAML document (its contents). */
-export function chartSourcesOf(contents: unknown): ChartSource[] {
+/**
+ * Every chart source of one YAML document (its contents). `kustomization`: the document is a
+ * kustomization (audit/kustomize.ts `isKustomization`, which needs the file's name), whose
+ * `helmCharts:` kustomize fetches when it builds with `--enable-helm`.
+ */
+export function chartSourcesOf(contents: unknown, opts: { kustomization?: boolean } = {}): ChartSource[] {
+  if (opts.kustomization) return kustomizeChartSources(contents);
   const apiVersion = text(get(contents, 'apiVersion')) ?? '';
   const kind = text(get(contents, 'kind'));
   const meta = get(contents, 'metadata');
@@ -99,6 +106,26 @@ export function chartSourcesOf(contents: unknown): ChartSource[] {
       out.push({ tool: 'Flux', object, kind, urlNode, keyPath: 'spec.url', url, form: 'oci', repo: full.slice(0, cut), chart: full.slice(cut + 1), version: text(versionNode), versionNode: isScalar(versionNode) ? versionNode : undefined, name, namespace });
     }
   }
+  return out;
+}
+
+/** A kustomization's `helmCharts[]` (`repo`, `name`, `version`): `repo` `oci://…` is pulled as `<repo>/<name>`, an http(s) one as a chart repository. */
+function kustomizeChartSources(contents: unknown): ChartSource[] {
+  const out: ChartSource[] = [];
+  const charts = get(contents, 'helmCharts');
+  if (!isSeq(charts)) return out;
+  const name = text(get(get(contents, 'metadata'), 'name'));
+  const object = `Kustomization${name ? `/${name}` : ''}`;
+  charts.items.forEach((c, i) => {
+    const urlNode = get(c, 'repo');
+    const url = text(urlNode);
+    const chart = text(get(c, 'name'));
+    if (!url || !chart || !isScalar(urlNode) || templated(url) || templated(chart)) return;
+    const form = /^oci:\/\//i.test(url) ? 'oci' : /^https?:\/\//i.test(url) ? 'http' : undefined;
+    if (!form) return;
+    const versionNode = get(c, 'version');
+    out.push({ tool: 'Kustomize', object, kind: 'Kustomization', urlNode, keyPath: `helmCharts[${i}].repo`, url, form, repo: sourceRepo(url, form), chart, version: text(versionNode), versionNode: isScalar(versionNode) ? versionNode : undefined });
+  });
   return out;
 }
 

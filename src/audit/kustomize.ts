@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isMap, isSeq } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { scalarText } from '../manifest/input-file.js';
 import { referenceName } from '../oci/reference.js';
 
@@ -9,6 +9,8 @@ import { referenceName } from '../oci/reference.js';
  * equals an entry's `name` is pulled as `newName` (else that name) with `digest`, else `newTag`,
  * else the tag or digest it had. Audit and `rewrite manifests` both read what a resource runs
  * through these rules, so a base's `nginx:1.24` that an overlay pins to `1.25` counts as 1.25.
+ * Each kustomization of the chain applies its own: a base's first (to its resources), then the
+ * overlay's (to what the base produced), as `kubectl kustomize` 5.5 does.
  */
 export interface ImageOverride {
   /** Position in the kustomization's `images:` list. */
@@ -32,15 +34,49 @@ export function isKustomization(file: string, kind: string | null | undefined): 
   return kind === 'Kustomization' || (isKustomizationFile(file) && (kind === undefined || kind === 'Component'));
 }
 
-/** The `images:` entries of a kustomization (its document's contents node) that name an image to match. */
-export function imageOverrides(contents: unknown): ImageOverride[] {
+/** At most this many merge sources are followed for one map (`<<: [*a, *b]`, nested): a crafted chain is cut there. */
+const MAX_MERGE_SOURCES = 64;
+
+/**
+ * The value node of `key` in a map, YAML merge keys (`<<: *base`, `<<: [*a, *b]`) expanded as
+ * kustomize reads them: the map's own key wins, then each merged map in order. `doc` resolves aliases.
+ */
+export function mergedField(map: unknown, key: string, doc?: Document): unknown {
+  let budget = MAX_MERGE_SOURCES;
+  const seen = new Set<unknown>();
+  const look = (m: unknown): unknown => {
+    if (!isMap(m) || seen.has(m) || budget-- <= 0) return undefined;
+    seen.add(m);
+    const own = (m as YAMLMap).items.find((p) => isScalar(p.key) && p.key.value === key);
+    if (own) return own.value;
+    for (const p of (m as YAMLMap).items) {
+      if (!isScalar(p.key) || p.key.value !== '<<') continue;
+      const sources = isSeq(p.value) ? p.value.items : [p.value];
+      for (const s of sources) {
+        const v = look(resolveAlias(s, doc));
+        if (v !== undefined) return v;
+      }
+    }
+    return undefined;
+  };
+  return look(map);
+}
+
+function resolveAlias(n: unknown, doc?: Document): unknown {
+  if (!isAlias(n)) return n;
+  return doc ? (n.resolve(doc) as YamlNode | undefined) : undefined;
+}
+
+/** The `images:` entries of a kustomization (its document's contents node) that name an image to match. `doc`: expands merge keys. */
+export function imageOverrides(contents: unknown, doc?: Document): ImageOverride[] {
   const images = isMap(contents) ? contents.get('images', true) : undefined;
   if (!isSeq(images)) return [];
   const out: ImageOverride[] = [];
-  images.items.forEach((item, index) => {
+  images.items.forEach((raw, index) => {
+    const item = resolveAlias(raw, doc);
     if (!isMap(item)) return;
     // As written (`newTag: 1.10` is "1.10", not 1.1); empty is none.
-    const field = (k: string) => scalarText(item.get(k, true)) || undefined;
+    const field = (k: string) => scalarText(resolveAlias(mergedField(item, k, doc), doc)) || undefined;
     const name = field('name');
     if (!name) return;
     out.push({ index, name, newName: field('newName'), newTag: field('newTag'), digest: field('digest') });
@@ -58,33 +94,160 @@ export function overriddenImage(image: string, o: ImageOverride): string {
 }
 
 /**
- * The kustomizations of a scanned tree, by directory. A kustomization covers the files under its
- * directory (its resources, usually listed beside it); the nearest one that overrides an image wins.
- * A base outside the scanned directories is not followed.
+ * A `resources:`/`components:` (or the old `bases:`) entry kustomize fetches at build time: a git
+ * repository (`https://github.com/org/repo//path?ref=v1`, `github.com/org/repo/path?ref=…`,
+ * `git@host:org/repo`, `ssh://…`, `git::…`) or a URL (`https://example.com/x.yaml`). The host it
+ * is fetched from; undefined for a local path.
+ */
+export function remoteResourceHost(entry: string): string | undefined {
+  const v = entry.trim().replace(/^git::/i, '');
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?(\[[^\]]+\]|[^:/?#]+)/i.exec(v);
+  if (scheme) return scheme[1].toLowerCase();
+  const scp = /^[A-Za-z0-9._-]+@([A-Za-z0-9.-]+):/.exec(v);
+  if (scp) return scp[1].toLowerCase();
+  // `github.com/org/repo`: a first segment that is a host name (dotted, ending in letters), then a path.
+  const bare = /^([a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,})(?::\d+)?\//i.exec(v);
+  return bare ? bare[1].toLowerCase() : undefined;
+}
+
+/** One `resources:`/`components:`/`bases:` entry of a kustomization, as written. */
+export interface KustomizationEntry {
+  value: string;
+  node: YamlNode;
+  /** `resources[2]`. */
+  keyPath: string;
+  /** The host a remote entry is fetched from; undefined for a local path. */
+  remoteHost?: string;
+}
+
+export const KUSTOMIZATION_RESOURCE_LISTS = ['resources', 'components', 'bases'] as const;
+
+/** The resources, components and bases a kustomization (its document's contents node) names. */
+export function kustomizationEntries(contents: unknown, doc?: Document): KustomizationEntry[] {
+  const out: KustomizationEntry[] = [];
+  if (!isMap(contents)) return out;
+  for (const list of KUSTOMIZATION_RESOURCE_LISTS) {
+    const seq = contents.get(list, true);
+    if (!isSeq(seq)) continue;
+    seq.items.forEach((raw, i) => {
+      const node = resolveAlias(raw, doc);
+      const value = scalarText(node);
+      if (!value || !isScalar(node)) return;
+      out.push({ value, node: node as YamlNode, keyPath: `${list}[${i}]`, remoteHost: remoteResourceHost(value) });
+    });
+  }
+  return out;
+}
+
+/** A kustomize override that changed (or matched) an image on its way: the kustomization file and the entry. */
+export interface AppliedOverride {
+  file: string;
+  override: ImageOverride;
+}
+
+/** One way an image is pulled: through one chain of kustomizations (base first), the overrides that matched it. */
+export interface PulledImage {
+  image: string;
+  by: AppliedOverride[];
+}
+
+/**
+ * Chains longer than this (bases of bases …) are cut; at most this many ways an image is pulled
+ * are kept, and at most this many kustomizations are visited for one image (overlays that include
+ * each other's bases in a lattice have exponentially many chains).
+ */
+const MAX_CHAIN = 32;
+const MAX_OUTCOMES = 64;
+const MAX_VISITS = 4096;
+
+interface Scope {
+  file: string;
+  dir: string;
+  overrides: ImageOverride[];
+}
+
+/**
+ * The kustomizations of a scanned tree. A kustomization covers the files under its directory (its
+ * resources, usually listed beside it); it is included by the kustomizations that list its
+ * directory in `resources:`/`components:`/`bases:` (overlays: `../../base`), and by the nearest one
+ * in a directory above it. An image is pulled as the chain says: the covering kustomization's
+ * override first, then each including one's, up to the top (cycle-safe, bounded); every overlay
+ * that includes a base is one way its images are pulled. Only kustomizations of the scan are read:
+ * a base outside the scanned directories is not followed (nor read).
  */
 export class KustomizeScopes {
-  private readonly byDir = new Map<string, { file: string; overrides: ImageOverride[] }>();
+  private readonly byDir = new Map<string, Scope>();
+  /** Directory (resolved) → the directories of the kustomizations that list it. */
+  private readonly includedBy = new Map<string, Set<string>>();
 
-  add(file: string, overrides: ImageOverride[]): void {
-    if (overrides.length) this.byDir.set(path.dirname(path.resolve(file)), { file, overrides });
+  add(file: string, overrides: ImageOverride[], locals: readonly string[] = []): void {
+    const dir = path.dirname(path.resolve(file));
+    this.byDir.set(dir, { file, dir, overrides });
+    for (const l of locals) {
+      const to = path.resolve(dir, l);
+      if (to === dir) continue;
+      let set = this.includedBy.get(to);
+      if (!set) this.includedBy.set(to, (set = new Set()));
+      set.add(dir);
+    }
   }
 
   get size(): number {
-    return this.byDir.size;
+    let n = 0;
+    for (const s of this.byDir.values()) if (s.overrides.length) n++;
+    return n;
   }
 
-  /** The override that applies to `image` in `file`, with the kustomization that declares it. */
-  find(file: string, image: string): { file: string; override: ImageOverride } | undefined {
-    if (!this.byDir.size) return undefined;
-    const name = referenceName(image);
-    let dir = path.dirname(path.resolve(file));
+  /** The kustomization covering a directory: the one in it or the nearest above. */
+  private covering(dir: string, strictlyAbove = false): Scope | undefined {
+    let d = strictlyAbove ? path.dirname(dir) : dir;
     for (;;) {
-      const k = this.byDir.get(dir);
-      const o = k?.overrides.find((x) => x.name === name);
-      if (k && o) return { file: k.file, override: o };
-      const up = path.dirname(dir);
-      if (up === dir) return undefined;
-      dir = up;
+      if (strictlyAbove && d === dir) return undefined;
+      const s = this.byDir.get(d);
+      if (s) return s;
+      const up = path.dirname(d);
+      if (up === d) return undefined;
+      d = up;
     }
   }
+
+  private parents(s: Scope): Scope[] {
+    const out = new Map<string, Scope>();
+    for (const d of [...(this.includedBy.get(s.dir) ?? [])].sort()) {
+      const p = this.byDir.get(d);
+      if (p) out.set(p.dir, p);
+    }
+    const above = this.covering(s.dir, true);
+    if (above) out.set(above.dir, above);
+    return [...out.values()];
+  }
+
+  /** Every way `image` in `file` is pulled (distinct images, in a stable order); the image as written with no override when none applies. */
+  pulls(file: string, image: string): PulledImage[] {
+    const start = this.size ? this.covering(path.dirname(path.resolve(file))) : undefined;
+    if (!start) return [{ image, by: [] }];
+    const out = new Map<string, PulledImage>();
+    const onPath = new Set<string>();
+    let visits = 0;
+    const visit = (s: Scope, img: string, by: AppliedOverride[], depth: number) => {
+      if (out.size >= MAX_OUTCOMES || visits++ >= MAX_VISITS) return;
+      const name = referenceName(img);
+      const o = s.overrides.find((x) => x.name === name);
+      const next = o ? overriddenImage(img, o) : img;
+      const nextBy = o ? [...by, { file: s.file, override: o }] : by;
+      onPath.add(s.dir);
+      const ups = depth < MAX_CHAIN ? this.parents(s).filter((p) => !onPath.has(p.dir)) : [];
+      if (!ups.length) {
+        if (!out.has(next)) out.set(next, { image: next, by: nextBy });
+      } else for (const p of ups) visit(p, next, nextBy, depth + 1);
+      onPath.delete(s.dir);
+    };
+    visit(start, image, [], 0);
+    return [...out.values()];
+  }
+}
+
+/** `kustomization.yaml images[0]`, then the next override, as findings name the chain. */
+export function overridesText(by: readonly AppliedOverride[], base: (file: string) => string = (f) => f): string {
+  return by.map((b) => `${base(b.file)} images[${b.override.index}]`).join(', then ');
 }

@@ -1,13 +1,13 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
-import { imageOverrides, isKustomization, isKustomizationFile, KustomizeScopes, overriddenImage } from './kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 
 /**
@@ -35,6 +35,8 @@ export interface Reference {
   apt?: AptSourceEntry;
   /** A Helm chart source a GitOps controller fetches itself (audit/chart-sources.ts): `value` is its URL as written. */
   chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string };
+  /** A kustomization's remote `resources:`/`components:` entry (audit/kustomize.ts): kustomize fetches it from `host` at build time. */
+  kustomizeRemote?: { host: string };
 }
 
 export interface Setting {
@@ -251,16 +253,24 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   const docList = Array.isArray(docs) ? docs : [docs];
   let kustomization = false;
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
+  let remotes = new Map<unknown, KustomizationEntry>();
+  let currentDoc: Document | undefined;
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
     if (kustomization && isMap(node) && /^images\[\d+\]$/.test(keyPath)) {
-      const field = (k: string) => node.items.find((p) => isScalar(p.key) && p.key.value === k && isScalar(p.value) && p.value.value !== null && p.value.value !== '');
+      // A field may come from a YAML merge key (`<<: *base`), as kustomize reads it.
+      const field = (k: string) => {
+        const v = mergedField(node, k, currentDoc);
+        const n = isAlias(v) && currentDoc ? v.resolve(currentDoc) : v;
+        return isScalar(n) && n.value !== null && n.value !== '' ? n : undefined;
+      };
       const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(field);
       const at = newName ?? name;
       if (at) {
-        const suffix = digest ? `@${String((digest.value as { value: unknown }).value)}` : newTag ? `:${String((newTag.value as { value: unknown }).value)}` : '';
-        refs.push({ file, line: lineOf(at.value as YamlNode), keyPath: `${keyPath}.${newName ? 'newName' : 'name'}`, kind: 'image', value: String((at.value as { value: unknown }).value) + suffix });
+        const suffix = digest ? `@${String(digest.value)}` : newTag ? `:${String(newTag.value)}` : '';
+        const own = node.items.some((p) => p.value === at);
+        refs.push({ file, line: lineOf(own ? at : node), keyPath: `${keyPath}.${newName ? 'newName' : 'name'}`, kind: 'image', value: String(at.value) + suffix });
         return;
       }
     }
@@ -310,6 +320,13 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version } });
         return;
       }
+      const remote = remotes.get(node);
+      if (remote?.remoteHost && remote.keyPath === keyPath) {
+        // One reference for the entry, whatever its form (`github.com/org/repo`, `git@host:…` are no URLs to the other patterns).
+        settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
+        refs.push({ file, line, keyPath, kind: 'url', value: v, kustomizeRemote: { host: remote.remoteHost } });
+        return;
+      }
       settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
       if (envName && /^[A-Za-z_][A-Za-z0-9_]*$/.test(envName)) settings.push({ file, line, key: envName, value: v, source: 'env' });
       // docker-compose `environment: [KEY=value]`
@@ -332,7 +349,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
-    sources = new Map(chartSourcesOf(doc.contents).map((s) => [s.keyPath, s]));
+    sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
+    currentDoc = doc;
+    remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     visit(doc.contents, '');
   }
 }
@@ -494,6 +513,8 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
  * (`kubectl kustomize`, Argo CD): that is the reference audited, at the resource's line, with the
  * override named. Without this a base's `nginx:1.24` that the overlay pins to a carried (and
  * rewritten) `1.25` would be reported as going out, and a pinned image not carried would not.
+ * The chain is read (a base's override, then each overlay's that includes it, audit/kustomize.ts):
+ * an image pulled differently by two overlays is one reference for each way it is pulled.
  */
 function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]): void {
   const scopes = new KustomizeScopes();
@@ -501,18 +522,27 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
     if (f.type !== 'yaml' || !isKustomizationFile(f.file)) continue;
     const doc = parseAllDocuments(f.text, { uniqueKeys: false });
     const first = Array.isArray(doc) ? doc[0] : doc;
-    if (first && !first.errors.length) scopes.add(f.file, imageOverrides(first.contents));
+    if (!first || first.errors.length) continue;
+    const locals = kustomizationEntries(first.contents, first).filter((e) => !e.remoteHost).map((e) => e.value);
+    scopes.add(f.file, imageOverrides(first.contents, first), locals);
   }
   if (!scopes.size) return;
+  const more: Reference[] = [];
   for (const r of references) {
     if (r.kind !== 'image' || !r.keyPath || r.provenance || !/(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/.test(r.keyPath)) continue;
-    const hit = scopes.find(r.file, r.value);
-    if (!hit) continue;
-    const pulled = overriddenImage(r.value, hit.override);
-    if (pulled === r.value) continue;
-    r.provenance = `${r.file}:${r.line} ${r.value}, pulled as ${hit.file} images[${hit.override.index}] says`;
-    r.value = pulled;
+    const ways = scopes.pulls(r.file, r.value);
+    if (ways.every((w) => w.image === r.value)) continue;
+    const written = r.value;
+    ways.forEach((w, i) => {
+      const x = i === 0 ? r : { ...r };
+      if (w.image !== written) {
+        x.provenance = `${r.file}:${r.line} ${written}, pulled as ${overridesText(w.by)} says`;
+        x.value = w.image;
+      }
+      if (i > 0) more.push(x);
+    });
   }
+  references.push(...more);
 }
 
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {

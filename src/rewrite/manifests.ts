@@ -4,7 +4,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type No
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
-import { imageOverrides, isKustomization, isKustomizationFile, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, overriddenImage } from '../audit/kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
@@ -84,15 +84,26 @@ function objectName(info: { kind?: string; name?: string }): string {
  * The resources' images an override matches are left as they are (see `scanManifestDocument`).
  * A digest becomes the one the mirror holds.
  */
-function scanKustomizationImages(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] }): void {
+function scanKustomizationImages(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] }): void {
+  for (const e of kustomizationEntries(doc.contents, doc)) {
+    if (!e.remoteHost) continue;
+    out.warnings.push(
+      `${file}:${lineOf(e.node.range![0])}: Kustomization ${e.keyPath} is ${e.value}: kustomize fetches it from ${e.remoteHost} at build time, and ferry carries no git trees or remote bases; vendor it into the repository (copy the base in, list it by its local path) and rewrite again`,
+    );
+  }
   const images = mapGet(doc.contents, 'images');
   if (!isSeq(images)) return;
-  images.items.forEach((item, i) => {
+  images.items.forEach((raw, i) => {
+    const item = isAlias(raw) ? raw.resolve(doc) : raw;
     if (!isMap(item)) return;
+    // A field may come from a YAML merge key (`<<: *base`): read as kustomize reads it, but only
+    // the entry's own fields are edited (an anchor is shared; moved, it would move every user).
     const node = (k: string) => {
-      const n = mapGet(item, k);
+      let n = mergedField(item, k, doc);
+      if (isAlias(n)) n = n.resolve(doc);
       return isScalar(n) && scalarText(n) ? (n as Scalar) : undefined;
     };
+    const own = (n: Scalar | undefined) => !!n && item.items.some((p) => p.value === n);
     const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(node);
     const field = newName ?? name;
     if (!field || (!newName && !newTag && !digest)) return; // nothing pulled differently: the resources' images say it
@@ -100,7 +111,7 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
     const value = scalarText(field)!;
     const suffix = digest ? `@${scalarText(digest)}` : newTag ? `:${scalarText(newTag)}` : '';
     const where = `Kustomization images[${i}].${key}`;
-    const line = lineOf(field.range![0]);
+    const line = lineOf((own(field) ? field : (item as YamlNode)).range![0]);
     let ref;
     try {
       ref = parseImageReference(value + suffix);
@@ -115,12 +126,18 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
       return;
     }
     const repo = `${look.mirrorRef.registry}/${look.mirrorRef.repository}`;
-    if (newName) out.edits.push(scalarEdit(newName, repo, text));
-    else out.edits.push(insertAfterPair(item, name!, 'newName', repo, text));
+    const newDigest = digest && look.mirrorRef.digest && look.mirrorRef.digest !== scalarText(digest) ? look.mirrorRef.digest : undefined;
+    const after = [name, newTag, digest].find(own);
+    if ((!own(newName) && !after) || (newDigest && !own(digest))) {
+      out.unmapped.push({ file, line, kind: 'image', ref: value + suffix, reason: `its ${newDigest && !own(digest) ? 'digest' : 'fields'} come from a YAML merge key (<<), a shared anchor ferry does not edit: write ${newDigest && !own(digest) ? 'digest' : 'newName'} in this entry and rewrite again`, where });
+      return;
+    }
+    if (own(newName)) out.edits.push(scalarEdit(newName!, repo, text));
+    else out.edits.push(insertAfterPair(item, after!, 'newName', repo, text));
     out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: `Kustomization images[${i}].newName` });
-    if (digest && look.mirrorRef.digest && look.mirrorRef.digest !== scalarText(digest)) {
-      out.edits.push(scalarEdit(digest, look.mirrorRef.digest, text));
-      out.replacements.push({ file, line: lineOf(digest.range![0]), kind: 'digest', old: scalarText(digest)!, new: look.mirrorRef.digest, where: `Kustomization images[${i}].digest` });
+    if (newDigest) {
+      out.edits.push(scalarEdit(digest!, newDigest, text));
+      out.replacements.push({ file, line: lineOf(digest!.range![0]), kind: 'digest', old: scalarText(digest)!, new: newDigest, where: `Kustomization images[${i}].digest` });
     }
   });
 }
@@ -217,7 +234,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const warnings: string[] = [];
   scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped }, helmRepos);
   const imageNodes = new Set<YamlNode>();
-  if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped });
+  if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
   walk(doc.contents, (node, p, key) => {
@@ -269,17 +286,22 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
       return;
     }
-    const kust = info.container && KUSTOMIZE_CONTAINER_LISTS.has(info.container) ? scopes?.find(file, value) : undefined;
-    if (kust) {
-      const pulled = overriddenImage(value, kust.override);
-      let look;
-      try {
-        look = ctx.lookupImage(withDefaultTag(parseImageReference(pulled)));
-      } catch {
-        look = { status: 'unmapped' as const, reason: 'not a valid image reference' };
+    const ways = info.container && KUSTOMIZE_CONTAINER_LISTS.has(info.container) ? scopes?.pulls(file, value) : undefined;
+    if (ways && !ways.every((w) => w.image === value)) {
+      // Overridden on some way it is pulled (a base's override, an overlay's): left as written, or
+      // the overrides' `name` would no longer match; each way is judged as kustomize pulls it.
+      for (const w of ways) {
+        let look;
+        try {
+          look = ctx.lookupImage(withDefaultTag(parseImageReference(w.image)));
+        } catch {
+          look = { status: 'unmapped' as const, reason: 'not a valid image reference' };
+        }
+        const by = w.by.length ? overridesText(w.by, (f) => path.relative(path.dirname(file), f)) : 'no images: override of its kustomizations';
+        if (look.status === 'unmapped') unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${w.image} (${by}): ${look.reason}`, where });
+        else if (look.status === 'mapped' && !w.by.length)
+          warnings.push(`${file}:${line}: ${where} is ${value}: one overlay including it pulls it as written (upstream), another overrides it, so it stays as written (rewritten, the override would no longer match); add an images: override for it to the overlay that has none`);
       }
-      const by = `${path.basename(kust.file)} images[${kust.override.index}]`;
-      if (look.status === 'unmapped') unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${pulled} (${by}): ${look.reason}`, where });
       return;
     }
     // A container's image with neither tag nor digest is pulled as `latest`: the mirror must hold
@@ -341,7 +363,8 @@ function scanChartSources(
       }
     }
   }
-  for (const src of chartSourcesOf(doc.contents)) {
+  const kustomization = isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null);
+  for (const src of chartSourcesOf(doc.contents, { kustomization })) {
     if (onMirror(src, ctx.target, ctx.mapping)) continue;
     const line = lineOf(src.urlNode.range![0]);
     const where = `${src.object} ${src.keyPath}`;
@@ -382,7 +405,8 @@ function scanChartSources(
       fail(ref, m ? `an OCIRepository needs an OCI registry, and target ${ctx.targetFile} has no registry:` : noPlace);
       continue;
     }
-    // Argo CD's OCI form is the registry path without a scheme (an `oci://` one keeps its scheme).
+    // Argo CD's OCI form is the registry path without a scheme (an `oci://` one keeps its scheme:
+    // kustomize's `helmCharts[].repo` always has it).
     const url = src.kind === 'OCIRepository' ? `oci://${(m as { path: string }).path}/${chart}` : m.form === 'http' ? m.url : /^oci:\/\//i.test(src.url) ? `oci://${m.path}` : m.path;
     out.edits.push(scalarEdit(src.urlNode, url, text));
     out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (chart ${chart} ${version})` });
@@ -522,7 +546,14 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const docs = parseYamlDocuments(text, file);
     for (const d of docs) collectHelmRepositories(d, helmRepos);
     const doc = docs[0];
-    if (kustomization && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scopes.add(file, imageOverrides(doc.contents));
+    if (kustomization && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null))
+      scopes.add(
+        file,
+        imageOverrides(doc.contents, doc),
+        kustomizationEntries(doc.contents, doc)
+          .filter((e) => !e.remoteHost)
+          .map((e) => e.value),
+      );
   }
   for (const file of files) {
     const text = texts.get(file)!;

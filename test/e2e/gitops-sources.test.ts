@@ -3,9 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { packageChart, startStaticServer, writeHelmLayout, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
-import { mustRun, runFerry } from '../support/cli.js';
-import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+import type { StaticServer } from '../support/chart-repo.js';
+import { runFerry } from '../support/cli.js';
+import { serveWebAndApiCharts } from '../support/gitops-charts.js';
+import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
  * GitOps chart sources: Argo CD (`Application`, `ApplicationSet`; `source` and `sources[]`) and
@@ -38,23 +39,9 @@ const mirrorStable = (sub = '') => `${SITE}/gitops/${new URL(repoUrl).host.repla
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-gitops-'));
-  const src = path.join(work, 'src');
-  for (const name of ['web', 'api']) {
-    await mkdir(path.join(src, name, 'templates'), { recursive: true });
-    await writeFile(path.join(src, name, 'Chart.yaml'), `apiVersion: v2\nname: ${name}\nversion: ${name === 'web' ? '2.1.0' : '1.0.0'}\n`);
-    await writeFile(path.join(src, name, 'values.yaml'), 'replicaCount: 1\n');
-    await writeFile(path.join(src, name, 'templates', 'cm.yaml'), `apiVersion: v1\nkind: ConfigMap\nmetadata: { name: ${name} }\ndata: { replicas: "{{ .Values.replicaCount }}" }\n`);
-  }
-  const stable = path.join(work, 'repo', 'stable');
-  const web = await packageChart(path.join(src, 'web'), stable);
-  await writeRepoIndex(stable, [web]);
-  [repo, reg] = await Promise.all([startStaticServer(path.join(work, 'repo')), startRegistry({ mode: 'http' })]);
-  repoUrl = `${repo.url}/stable`;
+  reg = await startRegistry({ mode: 'http' });
   R = reg.host;
-  const api = await packageChart(path.join(src, 'api'), path.join(work, 'oci'));
-  const layout = path.join(work, 'layout');
-  await writeHelmLayout(layout, api, 'api');
-  await mustRun('skopeo', ['copy', '--dest-tls-verify=false', `oci:${layout}:api`, `docker://${R}/charts/api:1.0.0`], { env: skopeoEnv() });
+  ({ repo, repoUrl } = await serveWebAndApiCharts(work, reg));
   mirrorPath = (p) => `${SITE}/gitops/${R.replace(':', '-')}/${p}`;
 
   manifestFile = path.join(work, 'gitops.yaml');
