@@ -3,7 +3,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../src/errors.js';
 import type { AptConfig, AptSuiteConfig } from '../../src/kinds/apt/fetch.js';
-import { readAptArtifact } from '../../src/kinds/apt/import.js';
+import { parseRelease } from '../../src/kinds/apt/control.js';
+import { byHashTypes, readAptArtifact } from '../../src/kinds/apt/import.js';
 import { filteredSuite } from '../../src/kinds/apt/publish.js';
 import type { OciDescriptor } from '../../src/oci/media-types.js';
 import type { BlobSource } from '../../src/store/source.js';
@@ -18,6 +19,10 @@ import type { BlobSource } from '../../src/store/source.js';
  * config, or a deb822 continuation line in the vendor's Release: ` Valid-Until: …` under
  * `Origin:`) started a field of its own in the Release the site key signed — a `Valid-Until` in
  * the past (every client refuses the mirror), a second `SHA256:` list, any field apt reads.
+ * - a Release (a whole mirror's, from a bundle: not re-verified at import) listing an index under
+ *   a "SHA512" of 5 000 hex digits: import planned the index's by-hash copy under that name, a
+ *   file name past NAME_MAX (255 bytes), so the write fails with ENAMETOOLONG once import is under
+ *   way. A hash is now taken only at its algorithm's length.
  */
 
 const digest = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -81,5 +86,12 @@ describe('the Release a filtered mirror publishes, from a crafted suite config',
     const err = await refusal(readAptArtifact(top, source));
     expect(err.code).toBe('VERIFY');
     expect(err.details).toEqual(['origin "Debian\\nValid-Until: Thu, 01 Jan 1970 00:00:00 UTC" is not one line of text', 'components has "main\\nSHA256:", which is not a word']);
+  });
+
+  it('a Release hash of the wrong length names no file: no by-hash copy is planned under it', () => {
+    const text = ['Suite: bookworm', 'Acquire-By-Hash: yes', 'SHA256:', ` ${'a'.repeat(64)} 10 main/binary-amd64/Packages`, 'SHA512:', ` ${'b'.repeat(5000)} 10 main/binary-amd64/Packages`, ` ${'c'.repeat(127)} 10 main/binary-amd64/Packages.gz`, ''].join('\n');
+    const rel = parseRelease(text);
+    expect(rel.hashes.get('SHA512')?.size).toBe(0);
+    expect(byHashTypes(rel.hashes, 'main/binary-amd64/Packages')).toEqual(['SHA256']);
   });
 });
