@@ -146,6 +146,8 @@ export interface ReleaseFile {
 }
 
 const HASH_FIELDS: Record<string, string> = { md5sum: 'MD5Sum', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
+/** Hex digits of each hash: a hash of another length names no file (and would be a by-hash file name past NAME_MAX). */
+const HASH_HEX_LENGTH: Record<string, number> = { md5sum: 32, sha1: 40, sha256: 64, sha512: 128 };
 
 export function parseRelease(text: string): ReleaseFile {
   const fields = parseDeb822(text)[0]?.fields ?? new Map<string, string>();
@@ -159,7 +161,7 @@ export function parseRelease(text: string): ReleaseFile {
       const parts = line.trim().split(/\s+/);
       // Only hex hashes and relative paths inside the suite (the one path rule): a Release never names anything else.
       // Sizes past 2^53 are not sizes (no index is 9 PB); they would not even compare exactly.
-      if (parts.length === 3 && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && Number.isSafeInteger(Number(parts[1])) && isSafeRelativePath(parts[2])) {
+      if (parts.length === 3 && parts[0].length === HASH_HEX_LENGTH[key] && /^[0-9a-fA-F]+$/.test(parts[0]) && /^\d+$/.test(parts[1]) && Number.isSafeInteger(Number(parts[1])) && isSafeRelativePath(parts[2])) {
         const entry = { hash: parts[0].toLowerCase(), size: Number(parts[1]) };
         const prev = m.get(parts[2]);
         if (prev && (prev.hash !== entry.hash || prev.size !== entry.size)) problems.push(`${name} lists ${parts[2]} twice, with different hashes or sizes`);

@@ -13,6 +13,7 @@ import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
 import { readPackages, releaseTextOf, repoUrl } from './repo.js';
 import { aptLabel } from './resolve.js';
 import { packagesPerManifest, splitAptManifests } from './artifact.js';
+import { checkSuiteConfig } from './publish.js';
 
 export const APT_ARTIFACT_TYPE = 'application/vnd.ferry.apt.v1';
 export const APT_CONFIG_TYPE = 'application/vnd.ferry.apt.config.v1+json';
@@ -137,7 +138,7 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
     const rel = parseRelease(releaseTextOf(await ctx.store.readBytes(`sha256:${main.sha256}`)));
     for (const idx of s.indexes) await fetchPinnedIndex(entry.url, idx, rel.acquireByHash, ctx, `${label} ${idx.path}`);
     const f = rel.fields;
-    suites.push({
+    const suiteCfg: AptSuiteConfig = {
       suite: s.suite,
       ...(f.get('origin') ? { origin: f.get('origin') } : {}),
       ...(f.get('label') ? { label: f.get('label') } : {}),
@@ -147,7 +148,11 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
       components: entry.components,
       architectures: entry.architectures.filter((a) => !words(f.get('architectures')).length || words(f.get('architectures')).includes(a)),
       acquireByHash: rel.acquireByHash,
-    });
+    };
+    // A filtered suite's Release is written from these values and signed with the site key: a
+    // multi-line field of the vendor's Release is refused here, not in a bundle no import reads.
+    if (entry.mode === 'filtered') checkSuiteConfig(suiteCfg, '', `${label} ${main.path} (the vendor's signed Release)`);
+    suites.push(suiteCfg);
     if (entry.mode === 'whole') {
       for (const r of s.release) layers.push(layer(r, r.path, 'release'));
       for (const i of s.indexes) layers.push(layer(i, i.path, 'index'));

@@ -19,7 +19,7 @@ import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProb
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
-import { filteredSuite, sha256, type PublishedIndex } from './publish.js';
+import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './publish.js';
 import { checkGeneratedIndex, checkVendorIndex, indexText, packageLayers, releaseTextOf } from './repo.js';
 import { warn } from '../warnings.js';
 
@@ -94,6 +94,8 @@ export async function readAptArtifact(top: OciDescriptor, source: BlobSource): P
   }
   for (const s of cfg.suites) {
     if (typeof s?.suite !== 'string') throw new FerryError('VERIFY', `${what}: config names a suite that is not a string`);
+    // A filtered suite's Release is written from this config and signed with the site key: checked before anything is.
+    if (cfg.mode === 'filtered') checkSuiteConfig(s, filteredDescription(cfg), `${what} ${JSON.stringify(s.suite.slice(0, 200))}`);
   }
   return { manifest, cfg, label: `apt[${cfg.name}] ${cfg.url}` };
 }

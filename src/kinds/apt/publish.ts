@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
+import { FerryError } from '../../errors.js';
+import { isSafeRelativePath } from '../../store/safe-path.js';
 import type { AptSuiteConfig } from './fetch.js';
 
 export interface PublishedIndex {
@@ -20,12 +22,57 @@ export function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+/** A word of a Release field (a component, an architecture): a relative path of no white space or control character. */
+const isReleaseWord = (w: unknown): boolean => typeof w === 'string' && !/\s/.test(w) && isSafeRelativePath(w);
+
+/**
+ * What in a suite's config (taken from the vendor's Release, then carried in the bundle) cannot go
+ * into the Release ferry writes and the site key signs: each value is one line of its field, so a
+ * line break (a deb822 continuation upstream, or written into a crafted bundle's config) would add
+ * fields of its own choosing — a `Valid-Until` in the past, a second `SHA256:` list — under the
+ * site's signature. The suite is a relative path; components and architectures are words.
+ */
+export function suiteConfigProblems(cfg: AptSuiteConfig, description = ''): string[] {
+  const problems: string[] = [];
+  const suite: unknown = cfg.suite;
+  if (typeof suite !== 'string' || !isReleaseWord(suite)) problems.push(`suite ${JSON.stringify(shown(suite))} is not a relative path without white space or control characters`);
+  for (const field of ['origin', 'label', 'codename', 'date', 'version'] as const) {
+    const v: unknown = cfg[field];
+    if (v !== undefined && (typeof v !== 'string' || CONTROL.test(v))) problems.push(`${field} ${JSON.stringify(shown(v))} is not one line of text`);
+  }
+  for (const field of ['components', 'architectures'] as const) {
+    const list: unknown = cfg[field];
+    if (!Array.isArray(list)) problems.push(`${field} is not a list`);
+    else for (const w of list.filter((x) => !isReleaseWord(x))) problems.push(`${field} has ${JSON.stringify(shown(w))}, which is not a word`);
+  }
+  if (CONTROL.test(description)) problems.push(`the description ${JSON.stringify(shown(description))} is not one line of text`);
+  return problems;
+}
+
+function shown(v: unknown): unknown {
+  return typeof v === 'string' && v.length > 200 ? `${v.slice(0, 200)}…` : v;
+}
+
+/** Refuses (VERIFY, every problem named) a suite config whose values would add lines to the Release ferry signs. */
+export function checkSuiteConfig(cfg: AptSuiteConfig, description: string, label: string): void {
+  const problems = suiteConfigProblems(cfg, description);
+  if (problems.length) {
+    throw new FerryError('VERIFY', `${label}: the suite's config cannot be published in a Release`, {
+      details: problems,
+      hint: 'A value with a line break would write fields of its own into the Release the site key signs. The bundle was crafted, or the vendor\'s Release carries a multi-line field; nothing of this repository was written or served.',
+    });
+  }
+}
+
 /**
  * A Release for a regenerated (filtered) suite: upstream Origin/Label/Suite/Codename/Date kept so
  * clients' sources and pins still match; no Valid-Until, so a frozen mirror does not expire;
  * by-hash on, so a client never fetches an index that a concurrent import just replaced.
  */
 export function buildRelease(cfg: AptSuiteConfig, indexes: PublishedIndex[], description: string, now = new Date()): string {
+  checkSuiteConfig(cfg, description, `apt suite ${JSON.stringify(shown(cfg.suite))}`);
   const arches = new Set(cfg.architectures);
   for (const i of indexes) {
     const m = /binary-([a-z0-9-]+)\//.exec(i.path);

@@ -112,8 +112,20 @@ export async function fetchVerifiedRelease(
       hint: 'The repository served stale metadata; try again later or report it to the vendor.',
     });
   }
+  const date = parsed.fields.get('date');
+  if (date && Date.parse(date) > now + MAX_FUTURE_DATE_MS) {
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, `${dir}/${inRelease ? 'InRelease' : 'Release'}`)} is dated ${date}, ${Math.round((Date.parse(date) - now) / 60_000)} minutes from now (Date); apt refuses it until then ("not valid yet")`, {
+      hint: 'Check this host\'s clock first. If it is right, the repository published a misdated Release: a mirror of it would be refused by every client until that date. Try again later or report it to the vendor.',
+    });
+  }
   return { files: files.sort((a, b) => byCodePoint(a.path, b.path)), release: parsed, text, signedBy };
 }
+
+/**
+ * How far in the future a Release's Date may be: apt refuses a Release dated after its clock
+ * ("not valid yet"); a few minutes of skew between the vendor's clock and this host's are not that.
+ */
+export const MAX_FUTURE_DATE_MS = 5 * 60_000;
 
 const BEGIN_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
 const END_SIGNATURE = '-----END PGP SIGNATURE-----';
@@ -147,13 +159,15 @@ export function checkClearSignedFraming(bytes: Buffer, where: string): void {
 
 /**
  * What makes a verified Release unusable: no SHA256 list (ferry verifies every index by it),
- * a field or a file given twice, a Valid-Until that is not a date.
+ * a field or a file given twice, a Valid-Until or a Date that is not a date.
  */
 export function checkRelease(release: ReleaseFile, where: string): void {
   const problems = [...release.problems];
   if (!release.sha256.size) problems.push('no SHA256 list of index files (ferry verifies every index by SHA-256; MD5Sum and SHA1 are not enough)');
   const validUntil = release.fields.get('valid-until');
   if (validUntil !== undefined && Number.isNaN(Date.parse(validUntil))) problems.push(`Valid-Until ${JSON.stringify(validUntil)} is not a date`);
+  const date = release.fields.get('date');
+  if (date !== undefined && Number.isNaN(Date.parse(date))) problems.push(`Date ${JSON.stringify(date.slice(0, 200))} is not a date`);
   if (problems.length) {
     throw new FerryError('VERIFY', `${where}: the signed Release cannot be used`, {
       details: problems,

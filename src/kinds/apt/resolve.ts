@@ -26,7 +26,22 @@ export function aptLabel(spec: { name: string }, suite?: string): string {
   return `apt[${spec.name}]${suite ? ` ${suite}` : ''}`;
 }
 
-async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext, deps: boolean): Promise<LoadedSource> {
+/**
+ * The most packages the indexes of one lock may list, all sources together. Each is held for the
+ * closure (~320 bytes of heap): Debian's largest index lists ~65 000, a manifest of several
+ * suites, components and architectures a few hundred thousand; a signed index vouches for its
+ * bytes, not for being sane, and 1 GiB of minimal stanzas (MAX_INDEX_BYTES) would be ten million
+ * packages — past the heap, a crash instead of an error.
+ */
+export const MAX_APT_PACKAGES = 1_500_000;
+
+/** What is left of MAX_APT_PACKAGES, shared by the sources read at once. */
+interface PackageBudget {
+  left: number;
+  readonly max: number;
+}
+
+async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext, deps: boolean, budget: PackageBudget): Promise<LoadedSource> {
   const label = aptLabel(spec, suite);
   if (!spec.keys?.length) {
     throw new FerryError('VALIDATION', `${label}: no keys: ferry verifies every repository's signature`, {
@@ -73,7 +88,14 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
   const packages: AptPackage[] = [];
   for (const p of parse) {
     const file = indexes.find((i) => i.path === `dists/${suite}/${p}`)!;
-    for await (const st of readPackages(ctx.store, file)) packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`, deps));
+    for await (const st of readPackages(ctx.store, file)) {
+      if (--budget.left < 0) {
+        throw new FerryError('VERIFY', `${label} ${file.path}: the indexes list more than ${budget.max} packages (all APT sources of the manifest together); refusing to read on`, {
+          hint: 'No real repository lists this many: the index is crafted or broken. If the manifest really mirrors this much, split its apt: entries into several manifests.',
+        });
+      }
+      packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`, deps));
+    }
   }
   return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
 }
@@ -102,7 +124,8 @@ function uniquePackages(list: Iterable<AptPackage>): AptPackageLock[] {
  * repository). Unsatisfiable dependencies are reported in the lock, not fatal; a requested
  * package that no suite has is.
  */
-export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<AptLock[]> {
+export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages = MAX_APT_PACKAGES): Promise<AptLock[]> {
+  const budget: PackageBudget = { left: maxPackages, max: maxPackages };
   const byPath = new Map<string, string>();
   const clashes: string[] = [];
   for (const spec of specs) {
@@ -131,7 +154,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext): Promise<Ap
     (p) => aptLabel(p.spec, p.suite),
     (p, task) => {
       task.status('Release and indexes');
-      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure);
+      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure, budget);
     },
     (s) => `${s.packages.length} package${s.packages.length === 1 ? '' : 's'} listed`,
   );

@@ -111,24 +111,40 @@ function discoverOptions(values: UserValues[], opts: ChartsImagesOptions): Disco
   return { values, set: opts.set, setString: opts.setString, kubeVersion: opts.kubeVersion, apiVersions: opts.apiVersions, namespace: opts.namespace, releaseName: opts.releaseName };
 }
 
+/** The most charts `file://` dependencies may load for one command (each level of a lattice of them doubles the loads). */
+export const MAX_LOCAL_DEPENDENCY_LOADS = 1000;
+
 /**
  * `repository: file://../common` in a chart directory (charts developed side by side): load the
- * dependency from disk when it is not vendored, as `helm dependency build` would copy it.
+ * dependency from disk when it is not vendored, as `helm dependency build` would copy it. A
+ * dependency on a directory already being loaded (a cycle: a → ../b → ../a) is refused, naming
+ * the chain (it loaded forever); so are more than MAX_LOCAL_DEPENDENCY_LOADS loads in all.
  */
-async function attachLocalDependencies(chart: LoadedChart, dir: string): Promise<void> {
+async function attachLocalDependencies(chart: LoadedChart, dir: string, chain: string[] = [path.resolve(dir)], loads = { n: 0 }): Promise<void> {
   for (const dep of chartDependencies(chart)) {
     if (!dep.repository?.startsWith('file://') || chart.subcharts.some((s) => s.metadata.name === dep.name)) continue;
     const depDir = path.resolve(dir, dep.repository.slice('file://'.length));
+    if (chain.includes(depDir)) {
+      throw new FerryError('VALIDATION', `chart ${chart.metadata.name} ${chart.metadata.version}: dependency ${dep.name} from ${dep.repository} is a cycle: ${[...chain, depDir].join(' → ')}`, {
+        hint: 'Helm cannot build this chart either; remove the dependency that leads back.',
+      });
+    }
+    if (++loads.n > MAX_LOCAL_DEPENDENCY_LOADS) {
+      throw new FerryError('VALIDATION', `chart ${chart.metadata.name} ${chart.metadata.version}: file:// dependencies load more than ${MAX_LOCAL_DEPENDENCY_LOADS} charts; refusing to load ${depDir}`, {
+        hint: 'The charts depend on each other in a lattice whose loads double at each level; vendor the dependencies under charts/ (helm dependency build).',
+      });
+    }
+    let sub: LoadedChart;
     try {
-      const sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`, { allFiles: true });
-      await attachLocalDependencies(sub, depDir);
-      chart.subcharts.push(sub);
+      sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`, { allFiles: true });
     } catch (err) {
       throw new FerryError('NOT_FOUND', `chart ${chart.metadata.name} ${chart.metadata.version}: dependency ${dep.name} from ${dep.repository}: no chart at ${depDir}`, {
         cause: err,
         hint: 'Fix the file:// path in Chart.yaml, or vendor the dependency under charts/.',
       });
     }
+    await attachLocalDependencies(sub, depDir, [...chain, depDir], loads);
+    chart.subcharts.push(sub);
   }
 }
 

@@ -29,7 +29,10 @@ export function indexUrlOf(repo: string): string {
   return repo.replace(/\/+$/, '') + '/index.yaml';
 }
 
-/** Absolute archive URL: index urls may be relative to the repository URL. */
+/**
+ * Absolute archive URL: index urls may be relative to the repository URL. A plain-HTTP archive
+ * of a repository read over HTTPS is refused unless the index gives its digest.
+ */
 export function archiveUrl(repo: string, entry: IndexEntry): string {
   const u = entry.urls?.[0];
   if (!u) throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has no urls`, { hint: 'The repository index is broken; ask its maintainer.' });
@@ -41,6 +44,12 @@ export function archiveUrl(repo: string, entry: IndexEntry): string {
   }
   if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
     throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has the archive URL ${JSON.stringify(u.slice(0, 200))}, which is not an http(s) URL`, { hint: 'The repository index is broken or crafted; ask its maintainer.' });
+  }
+  if (url.protocol === 'http:' && /^https:/i.test(repo) && !(typeof entry.digest === 'string' && entry.digest)) {
+    // Nothing would check these bytes: anyone on the path could serve another chart, locked as the real one.
+    throw new FerryError('VERIFY', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has the archive URL ${JSON.stringify(u.slice(0, 200))}, plain HTTP from a repository read over HTTPS, and no digest; refusing to fetch it in clear text`, {
+      hint: 'An index read over HTTPS may point at plain HTTP only for an archive whose digest it gives. Ask the repository maintainer to serve archives over HTTPS (or to add digests).',
+    });
   }
   return url.toString();
 }
