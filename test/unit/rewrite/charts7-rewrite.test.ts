@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { discoverChartImages, findRenderedImages } from '../../../src/kinds/chart/discover.js';
+import { loadChartDir } from '../../../src/kinds/chart/load.js';
+import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
+import { renderChart } from '../../../src/kinds/chart/render/index.js';
+import { LockSchema } from '../../../src/kinds/schema.js';
+import { rewriteChart } from '../../../src/rewrite/chart.js';
+import { createRewriteContext } from '../../../src/rewrite/context.js';
+import { rewriteValues } from '../../../src/rewrite/values.js';
+import { fixtureTarget, MIRROR, writeTree } from './helpers.js';
+
+// The seventh rewrite pass over real charts never seen (FairwindsOps, stevehipwell, groundhog2k,
+// dysnix, bedag, adfinis, christianhuth, nicholaswilde, softonic, onechart, twuni): each chart
+// rewritten, rendered with the mirror values by an independent Go renderer, and every image
+// compared with its mirror reference. Small synthetic charts reproduce what it found.
+const sha = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts7-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const chartDir = (name: string, files: Record<string, string>) => writeTree(tmp, name, files);
+
+function lockFor(images: string[], imageValues: Record<string, Array<{ path: string }>>, name: string) {
+  return LockSchema.parse({
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name: 'x', digest: sha('x') },
+    images: images.map((r) => ({ source: r, ref: r, digest: r.split('@')[1] ?? sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
+    charts: [{ name, version: '1.2.7', repo: 'https://charts.example', requested: '1.2.7', source: 'http', digest: sha('c'), size: 1, images, imageValues }],
+  });
+}
+
+// FairwindsOps' gke-node-termination-handler: `image: {repository: k8s.gcr.io/x@sha256, tag: <hex>}`,
+// rendered `{{ repository }}:{{ tag }}` — a digest reference split across the map's two keys.
+// rewrite chart set the repository to the mirror path without `@sha256` (the render gave a tag
+// `:<hex>`, no mirror reference) and then named the image as left upstream; rewrite values did
+// not read the map as an image at all and said the file names none.
+const HEX = 'aca12d17b222dfed755e28a44d92721e477915fb73211d0a0f8925a1fa847cca';
+const GKE = `k8s.gcr.io/gke-node-termination-handler@sha256:${HEX}`;
+const GKE_CHART = {
+  'Chart.yaml': 'apiVersion: v2\nname: gke-nth\nversion: 1.2.7\n',
+  'values.yaml': ['image:', '  repository: k8s.gcr.io/gke-node-termination-handler@sha256', `  tag: ${HEX}`, '  pullPolicy: IfNotPresent', ''].join('\n'),
+  'templates/ds.yaml': [
+    'apiVersion: apps/v1',
+    'kind: DaemonSet',
+    'metadata:',
+    '  name: nth',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+    '          name: nth',
+    '',
+  ].join('\n'),
+};
+
+describe('an image map whose repository ends `@sha256` with the hex in its tag', () => {
+  it('discovery ties the map to the rendered image', async () => {
+    const chart = await loadChartDir(await chartDir('gke-discover', GKE_CHART), undefined, { allFiles: true });
+    const found = discoverChartImages(chart, {}).images;
+    expect(found.filter((i) => i.certainty === 'certain').map((i) => i.ref)).toEqual([GKE]);
+    expect(imageValuesOf(found)).toEqual({ [GKE]: [{ path: 'image' }] });
+  });
+
+  it('rewrite chart moves it, and the render with the override proves it', async () => {
+    const dir = await chartDir('gke-chart', GKE_CHART);
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([GKE], { [GKE]: [{ path: 'image' }] }, 'gke-nth'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toEqual({ image: { repository: `${MIRROR}/k8s.gcr.io/gke-node-termination-handler@sha256` } });
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const after = renderChart(chart, { values: [{ name: 'override', data: r.override! }] });
+    expect(findRenderedImages(after.documents).map((f) => f.ref)).toEqual([`${MIRROR}/k8s.gcr.io/gke-node-termination-handler@sha256:${HEX}`]);
+  });
+
+  it('rewrite values moves it in place', async () => {
+    const dir = await chartDir('gke-values', GKE_CHART);
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([GKE], { [GKE]: [{ path: 'image' }] }, 'gke-nth'));
+    const r = await rewriteValues([path.join(dir, 'values.yaml')], ctx, { inPlace: true });
+    expect(r.unmapped).toEqual([]);
+    expect(r.warnings).toEqual([]);
+    const text = await readFile(path.join(dir, 'values.yaml'), 'utf8');
+    expect(text).toContain(`repository: ${MIRROR}/k8s.gcr.io/gke-node-termination-handler@sha256\n`);
+    expect(text).toContain(`tag: ${HEX}`);
+  });
+});
