@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverChartImages, findRenderedImages } from '../../../src/kinds/chart/discover.js';
+import { discoverChartImages, findRenderedImages, userValues } from '../../../src/kinds/chart/discover.js';
 import { loadChartDir } from '../../../src/kinds/chart/load.js';
 import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
 import { renderChart } from '../../../src/kinds/chart/render/index.js';
@@ -91,5 +91,82 @@ describe('an image map whose repository ends `@sha256` with the hex in its tag',
     const text = await readFile(path.join(dir, 'values.yaml'), 'utf8');
     expect(text).toContain(`repository: ${MIRROR}/k8s.gcr.io/gke-node-termination-handler@sha256\n`);
     expect(text).toContain(`tag: ${HEX}`);
+  });
+});
+
+// dysnix's bsc: `autoScaleTrigger: {enabled: false, containers: [{name: main, image: busybox}]}`,
+// and the StatefulSet's init container hard-codes `image: busybox`. Discovery tied the rendered
+// busybox to the switched-off key (the same reference), so the lock said that key deploys it,
+// and `rewrite values` counted busybox moved while the render still pulled it from Docker Hub.
+const BSC = 'ghcr.io/bnb-chain/bsc:1.6.2';
+const BUSYBOX = 'docker.io/library/busybox:latest';
+const BSC_CHART = {
+  'Chart.yaml': 'apiVersion: v2\nname: bsc\nversion: 1.2.7\n',
+  'values.yaml': [
+    'image:',
+    '  repository: ghcr.io/bnb-chain/bsc',
+    '  tag: 1.6.2',
+    'autoScaleTrigger:',
+    '  enabled: false',
+    '  containers:',
+    '  - name: main',
+    '    image: busybox',
+    '',
+  ].join('\n'),
+  'templates/sts.yaml': [
+    'apiVersion: apps/v1',
+    'kind: StatefulSet',
+    'metadata:',
+    '  name: bsc',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      initContainers:',
+    '        - name: remove-lock',
+    '          image: busybox',
+    '      containers:',
+    '        - name: bsc',
+    '          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+    '',
+  ].join('\n'),
+  'templates/trigger.yaml': [
+    '{{- if .Values.autoScaleTrigger.enabled }}',
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: trigger',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        {{- toYaml .Values.autoScaleTrigger.containers | nindent 8 }}',
+    '{{- end }}',
+    '',
+  ].join('\n'),
+};
+
+describe('a switched-off section naming the image a template hard-codes', () => {
+  it('is not recorded as the key that deploys it', async () => {
+    const chart = await loadChartDir(await chartDir('bsc-discover', BSC_CHART), undefined, { allFiles: true });
+    const found = discoverChartImages(chart, {}).images;
+    expect(found.filter((i) => i.certainty === 'certain').map((i) => i.ref).sort()).toEqual([BUSYBOX, BSC]);
+    expect(imageValuesOf(found)).toEqual({ [BSC]: [{ path: 'image' }] });
+  });
+
+  it('is recorded when the section is switched on', async () => {
+    const chart = await loadChartDir(await chartDir('bsc-on', BSC_CHART), undefined, { allFiles: true });
+    const found = discoverChartImages(chart, { values: [userValues('autoScaleTrigger:\n  enabled: true\n', 'on.yaml')] }).images;
+    expect(imageValuesOf(found)[BUSYBOX]).toEqual([{ path: 'autoScaleTrigger.containers[0].image' }]);
+  });
+
+  it('rewrite values names busybox as left upstream', async () => {
+    const dir = await chartDir('bsc-values', BSC_CHART);
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const found = discoverChartImages(chart, {}).images;
+    const ctx = createRewriteContext(await fixtureTarget(), lockFor([BSC, BUSYBOX], imageValuesOf(found), 'bsc'));
+    const r = await rewriteValues([path.join(dir, 'values.yaml')], ctx, { inPlace: true });
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]).toContain(BUSYBOX);
+    expect(await readFile(path.join(dir, 'values.yaml'), 'utf8')).toContain(`repository: ${MIRROR}/ghcr.io/bnb-chain/bsc\n`);
   });
 });
