@@ -220,7 +220,12 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
       } else if (keys.registry || keys.image || !keys.repository) {
         set([...p, 'registry'], location, img.ref, s, 'registry', ref.registry);
       } else {
-        set([...p, 'repository'], `${look.host}/${look.mirrorRef.repository}`, img.ref, s, 'image', img.ref);
+        // `{repository: k8s.gcr.io/x@sha256, tag: <hex>}` (`{{ repository }}:{{ tag }}`): the repository
+        // keeps its `@sha256`, the tag the stored digest's hex.
+        const repoValue = asString(valueAt(scopedValues(chart, users, s.scope), [s.keyPath, 'repository'].join('.')));
+        const algo = ref.digest && !ref.tag && keys.tag ? /@([a-z0-9]+)$/.exec(repoValue?.trim() ?? '')?.[1] : undefined;
+        set([...p, 'repository'], `${look.host}/${look.mirrorRef.repository}${algo ? `@${algo}` : ''}`, img.ref, s, 'image', img.ref);
+        if (algo && look.digestChanged) set([...p, 'tag'], look.mirrorRef.digest!.split(':')[1], img.ref, s, 'digest', ref.digest!.split(':')[1]);
         if (look.digestChanged && keys.digest) set([...p, 'digest'], look.mirrorRef.digest!, img.ref, s, 'digest', ref.digest!);
         continue;
       }

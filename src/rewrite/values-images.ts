@@ -257,7 +257,8 @@ export function scanImageMap(
   const change = (p: YamlPath, n: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
     if (oldV !== newV) changes.push({ path: p, node: isScalar(n) ? n : undefined, line: line(n), old: oldV, new: newV, kind, image });
   };
-  const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode } = imageMap;
+  const { ref, repoKey, repoNode, registryNode, hasRegistryKey, nameNode, digestNode, repoAlgo, tagNode } = imageMap;
+  const algoSuffix = repoAlgo ? `@${repoAlgo}` : '';
   const look = ctx.lookupImage(ref);
   if (look.status === 'mirror') return;
   const upstream = formatImageReference(ref);
@@ -280,10 +281,11 @@ export function scanImageMap(
     // What the registry key no longer says must be in the repository: Docker Hub's library/ and
     // any registry the repository carried itself. `{registry, repository: namespace, name}` maps
     // never carry one in practice.
-    if (!nameNode) change([...path, repoKey], repoNode, scalarText(repoNode)!, ref.repository, 'image', upstream);
+    if (!nameNode) change([...path, repoKey], repoNode, scalarText(repoNode)!, `${ref.repository}${algoSuffix}`, 'image', upstream);
   } else {
-    change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}`, 'image', upstream);
+    change([...path, repoKey], repoNode, scalarText(repoNode)!, `${look.host}/${look.mirrorRef.repository}${algoSuffix}`, 'image', upstream);
   }
+  if (repoAlgo && look.digestChanged) change([...path, 'tag'], tagNode, scalarText(tagNode)!, look.mirrorRef.digest!.split(':')[1], 'digest', upstream);
   if (look.digestChanged && digestNode) change([...path, 'digest'], digestNode, scalarText(digestNode)!, look.mirrorRef.digest!, 'digest', upstream);
 }
 
@@ -303,6 +305,9 @@ interface ImageMap {
   digestNode?: Node;
   /** NVIDIA style `{repository, image, version}`: the repository is the path before the name. */
   split?: boolean;
+  /** The repository ends `@sha256` and the tag holds the digest's hex. */
+  repoAlgo?: string;
+  tagNode?: Node;
 }
 
 /** `{repository, image: <name>, version?}` (NVIDIA gpu-operator), read as discovery reads it. */
@@ -337,11 +342,14 @@ export function readImageMap(node: Node): ImageMap | undefined {
   const digest = scalarText(digestNode);
   let s = registry ? `${registry}/${repo}` : repo;
   if (name) s += `/${name}`;
-  if (tag && !/[:@]/.test(repo.split('/').pop()!)) s += `:${tag}`;
+  // `{repository: k8s.gcr.io/x@sha256, tag: <hex>}`, rendered `{{ repository }}:{{ tag }}`: a digest reference.
+  const last = repo.split('/').pop()!;
+  const repoAlgo = tag && !digest && !name ? /^[^:@]+@([a-z0-9]+)$/.exec(last)?.[1] : undefined;
+  if (tag && (!/[:@]/.test(last) || repoAlgo)) s += `:${tag}`;
   if (digest) s += `@${digest}`;
   const ref = tryParse(s);
   if (!ref) return undefined;
   // A registry-less single name with no tag and no registry key is too weak a signal (`repository: txt`).
   if (!registry && !tag && !digest && !repo.includes('/') && !hasKey(node, 'registry')) return undefined;
-  return { ref, repoKey, repoNode, registryNode, hasRegistryKey: hasKey(node, 'registry'), nameNode: name ? nameNode : undefined, digestNode: digest ? digestNode : undefined };
+  return { ref, repoKey, repoNode, registryNode, hasRegistryKey: hasKey(node, 'registry'), nameNode: name ? nameNode : undefined, digestNode: digest ? digestNode : undefined, repoAlgo, tagNode: repoAlgo ? mapGet(node, 'tag') : undefined };
 }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,16 +6,14 @@ import { discoverChartImages, findRenderedImages } from '../../../src/kinds/char
 import { loadChartDir } from '../../../src/kinds/chart/load.js';
 import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
 import { renderChart } from '../../../src/kinds/chart/render/index.js';
-import { LockSchema } from '../../../src/kinds/schema.js';
 import { rewriteChart } from '../../../src/rewrite/chart.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
 import { rewriteValues } from '../../../src/rewrite/values.js';
-import { fixtureTarget, MIRROR, writeTree } from './helpers.js';
+import { chartLock, fixtureTarget, MIRROR, writeTree } from './helpers.js';
 
 // The sixth rewrite pass over real charts never seen (15 repositories of the fifth oracle pass):
 // each chart rewritten, rendered with the mirror values by an independent Go renderer, and every
 // image compared with its mirror reference. Small synthetic charts reproduce what it found.
-const sha = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts6-'));
@@ -27,15 +24,7 @@ afterAll(async () => {
 
 const chartDir = (name: string, files: Record<string, string>) => writeTree(tmp, name, files);
 
-function lockFor(images: string[], imageValues: Record<string, Array<{ path: string }>>, name = 'hostpath') {
-  return LockSchema.parse({
-    apiVersion: 'ferry/v1alpha1',
-    kind: 'Lock',
-    manifest: { name: 'x', digest: sha('x') },
-    images: images.map((r) => ({ source: r, ref: r, digest: r.split('@')[1] ?? sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
-    charts: [{ name, version: '0.1.1', repo: 'https://charts.example', requested: '0.1.1', source: 'http', digest: sha('c'), size: 1, images, imageValues }],
-  });
-}
+const lockFor = (images: string[], imageValues: Record<string, Array<{ path: string }>>, name = 'hostpath') => chartLock(images, imageValues, name);
 
 // wiremind's csi-driver-host-path: the values keep the scaffold's `image: {repository:
 // registry.k8s.io/sig-storage/hostpathplugin, tag: ""}`, but no template reads it; the StatefulSet

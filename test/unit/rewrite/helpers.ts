@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,4 +48,16 @@ export async function writeTree(root: string, name: string, files: Record<string
     await writeFile(path.join(dir, f), text);
   }
   return dir;
+}
+
+/** A lock with one chart deploying `images` (each an index of size 1), its values keys in `imageValues`. */
+export function chartLock(images: string[], imageValues: Record<string, Array<{ path: string }>>, name: string, version = '0.1.1'): Lock {
+  const sha = (t: string) => 'sha256:' + createHash('sha256').update(t).digest('hex');
+  return LockSchema.parse({
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name: 'x', digest: sha('x') },
+    images: images.map((r) => ({ source: r, ref: r, digest: r.split('@')[1] ?? sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
+    charts: [{ name, version, repo: 'https://charts.example', requested: version, source: 'http', digest: sha('c'), size: 1, images, imageValues }],
+  });
 }

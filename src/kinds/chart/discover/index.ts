@@ -132,23 +132,33 @@ function setPath(into: Record<string, unknown>, path: string, value: unknown): v
  * template reads: one render with each key's repository set to a probe name of its own; a key
  * whose probe name appears nowhere in it deploys nothing, and the rendered image with the same
  * repository comes from the templates themselves (a hard-coded `image:` beside an unused
- * `image.repository`). Keys the probe cannot set (list items, no repository sub-key) and charts
- * that refuse the probe render are taken as read, as before.
+ * `image.repository`). Keys the probe cannot set (list items, no repository sub-key) are taken as
+ * read, as before, unless `unprobedUnread` (keys in a switched-off section); charts that refuse the
+ * probe render are taken as read.
  */
-function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageSource[]): Set<ImageSource> {
+function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageSource[], unprobedUnread = false): Set<ImageSource> {
   const probed: Array<{ s: ImageSource; name: string }> = [];
   const on: Record<string, unknown> = {};
+  const unprobed = new Set<ImageSource>();
   for (const s of sources) {
     const p = s.valuesPath;
-    if (!p || p.includes('[') || probed.some((x) => x.s.valuesPath === p)) continue;
+    if (!p || p.includes('[')) {
+      unprobed.add(s);
+      continue;
+    }
+    if (probed.some((x) => x.s.valuesPath === p)) continue;
     const name = `ferry-probe/k${probed.length}-unread`;
     if (s.form === 'string') setPath(on, p, `${name}:probe`);
     else if (s.form === 'map' && s.keys && (s.keys.repository !== undefined || s.keys.repo !== undefined || s.keys.image !== undefined) && s.keys.name === undefined && s.keys.fullImageName === undefined) {
       setPath(on, `${p}.${s.keys.repository !== undefined ? 'repository' : s.keys.repo !== undefined ? 'repo' : 'image'}`, name);
-    } else continue;
+    } else {
+      unprobed.add(s);
+      continue;
+    }
     probed.push({ s, name });
   }
-  const unread = new Set<ImageSource>();
+  // Keys the probe cannot set: read, unless the caller already knows they are switched off.
+  const unread = new Set<ImageSource>(unprobedUnread ? unprobed : []);
   if (!probed.length) return unread;
   let result: RenderResult;
   try {
@@ -192,8 +202,14 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
   };
   const valueSources = fromValues.images.flatMap((i) => i.sources.filter((s) => s.kind === 'values').map((s) => ({ ref: i.ref, s })));
   const attributed = new Set<ImageSource>();
+  // A key inside a section switched off (`enabled: false` beside it) that names the very image
+  // a template hard-codes (dysnix's bsc: `autoScaleTrigger.containers[0].image: busybox` and an
+  // init container's `image: busybox`) did not deploy it: unless a probe render shows the key is
+  // read after all, it is no key of the rendered image.
+  const switchedOff = valueSources.filter((v) => switchOf(v.s.reason));
+  const offUnread = switchedOff.length ? keysNotRead(render, renderOpts, switchedOff.map((v) => v.s), true) : new Set<ImageSource>();
   const attribute = (ref: string, certainty: Certainty, reason?: string) => {
-    const exact = valueSources.filter((v) => v.ref === ref);
+    const exact = valueSources.filter((v) => v.ref === ref && !offUnread.has(v.s));
     const close = exact.length ? exact : valueSources.filter((v) => sameImage(v.ref, ref));
     for (const v of close) {
       attributed.add(v.s);
@@ -217,7 +233,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     .filter((x): x is { v: (typeof valueSources)[number]; f: RenderedFinding } => x.f !== undefined);
   const unread = keysNotRead(render, renderOpts, byRepository.map((x) => x.v.s));
   for (const { v, f } of byRepository) {
-    if (unread.has(v.s)) continue;
+    if (unread.has(v.s) || offUnread.has(v.s)) continue;
     attributed.add(v.s);
     const img = images.get(f.ref)!;
     img.sources.push({ ...v.s, certainty: img.certainty, reason: undefined, valuesRef: v.ref });
@@ -275,6 +291,8 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
   // templates is dropped.
   for (const v of valueSources) {
     if (attributed.has(v.s)) continue;
+    // Switched off, naming an image the templates deploy from elsewhere: not that image's key.
+    if (offUnread.has(v.s) && renderedRefs.has(v.ref)) continue;
     const guessed = v.s.tagFromAppVersion;
     const ref = guessed ? stripTag(v.ref) : v.ref;
     const why = v.s.reason ? `not deployed with these values (${v.s.reason})` : 'an image key no rendered template reads with these values';
