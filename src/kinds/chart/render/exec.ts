@@ -126,11 +126,16 @@ interface Variable {
 
 interface State {
   name: string;
+  /** The file the running template was parsed from (Go's ParseName): where its errors are located. */
+  file: string;
   vars: Variable[];
   out: Writer;
   depth: number;
   line: number;
 }
+
+/** The file each parsed body (a file's root or one of its defines) came from. */
+const parseNames = new WeakMap<Node[], string>();
 
 function isEmptyTree(nodes: Node[]): boolean {
   return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
@@ -304,14 +309,18 @@ export class TemplateSet {
   /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
   parse(name: string, text: string): Node[] {
     const parsed = parseTemplate(name, text);
-    for (const [n, body] of parsed.defines) this.associate(n, body);
+    for (const [n, body] of parsed.defines) {
+      parseNames.set(body, name);
+      this.associate(n, body);
+    }
+    parseNames.set(parsed.root, name);
     this.associate(name, parsed.root);
     return parsed.root;
   }
 
   /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
   executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
-    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
@@ -325,12 +334,12 @@ export class TemplateSet {
   execute(name: string, data: unknown, out: Writer): void {
     const body = this.lookup(name);
     if (!body) throw new TemplateExecError(`template: no template ${JSON.stringify(name)} associated with template "gotpl"`);
-    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
   private fail(st: State, msg: string, bare?: string, bound = false): never {
-    throw new TemplateExecError(`template: ${st.name}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare, bound);
+    throw new TemplateExecError(`template: ${st.file}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare, bound);
   }
 
   private walkList(st: State, dot: unknown, list: Node[]): void {
@@ -366,7 +375,7 @@ export class TemplateSet {
         const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
         st.vars.length = mark;
         if (nesting >= RENDER_LIMITS.nesting) this.fail(st, `exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`, undefined, true);
-        const sub: State = { name: node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
+        const sub: State = { name: node.name, file: parseNames.get(body!) ?? node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
         nested(node.name, () => this.walkList(sub, v, body!));
         return;
       }

@@ -47,7 +47,7 @@ describe('an error inside include or tpl is located at the template being render
     refuses(chart, /execution error at \(c2\/templates\/sub\/b\.yaml:6\): need v$/);
   });
 
-  it('starts any other error at the outermost template, the define that failed inside it', async () => {
+  it('starts any other error at the outermost template, then the file of the define that failed', async () => {
     const chart = await chartWith({
       'templates/_h.tpl': '{{- define "deep" -}}{{ .Values.a.b.c }}{{- end -}}\n',
       'templates/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    l: {{ include "deep" . }}\n',
@@ -58,7 +58,20 @@ describe('an error inside include or tpl is located at the template being render
     } catch (e) {
       msg = (e as Error).message;
     }
-    expect(msg).toMatch(/template: c3\/templates\/a\.yaml:6: executing "c3\/templates\/a\.yaml": error calling include: template: deep:1: .*nil pointer evaluating interface \{\}\.b/);
+    expect(msg).toMatch(/template: c3\/templates\/a\.yaml:6: executing "c3\/templates\/a\.yaml": error calling include: template: c3\/templates\/_h\.tpl:1: executing "deep": .*nil pointer evaluating interface \{\}\.b/);
+  });
+
+  // radondb-postgresql calls its TLS check with the template action: Go runs the define in its own
+  // state, whose location is the file the define was parsed from (Go's ParseName), not its name.
+  it('names the file of the define for required run by the template action', async () => {
+    const chart = await chartWith(
+      {
+        'templates/_h.tpl': HELPERS,
+        'templates/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ template "x" . }}\n',
+      },
+      'v: ""\n',
+    );
+    refuses(chart, /execution error at \(c4\/templates\/_h\.tpl:2\): need v$/);
   });
 
   it('keeps a bound message (template depth) as it is, not wrapped once per include', async () => {
