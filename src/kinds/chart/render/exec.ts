@@ -27,6 +27,8 @@ export class TemplateExecError extends Error {
     message: string,
     /** The message the template itself gave (`required`, `fail`), without the location. */
     readonly bare?: string,
+    /** One of RENDER_LIMITS was passed: the message is not wrapped again by each include on the way out. */
+    readonly bound = false,
   ) {
     super(message);
   }
@@ -63,7 +65,7 @@ let iterations = 0;
 function nested<T>(name: string, run: () => T): T {
   if (nesting === 0) iterations = 0;
   if (nesting >= RENDER_LIMITS.nesting) {
-    throw new TemplateExecError(`template: ${name}: exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`);
+    throw new TemplateExecError(`template: ${name}: exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`, undefined, true);
   }
   nesting++;
   try {
@@ -84,7 +86,7 @@ export class Writer {
     if (!s) return;
     if (this.track && depth === 0) this.marks.push([this.size, line, text]);
     if (this.size + s.length > RENDER_LIMITS.outputChars) {
-      throw new TemplateExecError(`template output larger than ${RENDER_LIMITS.outputChars} characters; refusing to render on (a loop over a huge list?)`);
+      throw new TemplateExecError(`template output larger than ${RENDER_LIMITS.outputChars} characters; refusing to render on (a loop over a huge list?)`, undefined, true);
     }
     this.parts.push(s);
     this.size += s.length;
@@ -124,11 +126,16 @@ interface Variable {
 
 interface State {
   name: string;
+  /** The file the running template was parsed from (Go's ParseName): where its errors are located. */
+  file: string;
   vars: Variable[];
   out: Writer;
   depth: number;
   line: number;
 }
+
+/** The file each parsed body (a file's root or one of its defines) came from. */
+const parseNames = new WeakMap<Node[], string>();
 
 function isEmptyTree(nodes: Node[]): boolean {
   return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
@@ -302,14 +309,18 @@ export class TemplateSet {
   /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
   parse(name: string, text: string): Node[] {
     const parsed = parseTemplate(name, text);
-    for (const [n, body] of parsed.defines) this.associate(n, body);
+    for (const [n, body] of parsed.defines) {
+      parseNames.set(body, name);
+      this.associate(n, body);
+    }
+    parseNames.set(parsed.root, name);
     this.associate(name, parsed.root);
     return parsed.root;
   }
 
   /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
   executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
-    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
@@ -323,12 +334,12 @@ export class TemplateSet {
   execute(name: string, data: unknown, out: Writer): void {
     const body = this.lookup(name);
     if (!body) throw new TemplateExecError(`template: no template ${JSON.stringify(name)} associated with template "gotpl"`);
-    const st: State = { name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
-  private fail(st: State, msg: string, bare?: string): never {
-    throw new TemplateExecError(`template: ${st.name}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare);
+  private fail(st: State, msg: string, bare?: string, bound = false): never {
+    throw new TemplateExecError(`template: ${st.file}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare, bound);
   }
 
   private walkList(st: State, dot: unknown, list: Node[]): void {
@@ -363,8 +374,8 @@ export class TemplateSet {
         const mark = st.vars.length;
         const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
         st.vars.length = mark;
-        if (nesting >= RENDER_LIMITS.nesting) this.fail(st, `exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`);
-        const sub: State = { name: node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
+        if (nesting >= RENDER_LIMITS.nesting) this.fail(st, `exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`, undefined, true);
+        const sub: State = { name: node.name, file: parseNames.get(body!) ?? node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
         nested(node.name, () => this.walkList(sub, v, body!));
         return;
       }
@@ -384,7 +395,7 @@ export class TemplateSet {
     st.vars.length = mark;
     const decl = node.pipe.decl;
     const one = (key: unknown, elem: unknown): boolean => {
-      if (++iterations > RENDER_LIMITS.iterations) this.fail(st, `more than ${RENDER_LIMITS.iterations} range iterations; refusing to render on (a range over a huge list or number?)`);
+      if (++iterations > RENDER_LIMITS.iterations) this.fail(st, `more than ${RENDER_LIMITS.iterations} range iterations; refusing to render on (a range over a huge list or number?)`, undefined, true);
       const inner = st.vars.length;
       if (node.pipe.isAssign) {
         if (decl.length === 1) this.setVar(st, decl[0], elem);
@@ -633,7 +644,14 @@ export class TemplateSet {
     try {
       return fn(...args);
     } catch (e) {
-      if (e instanceof TemplateExecError || e instanceof BreakSignal || e instanceof ContinueSignal) throw e;
+      if (e instanceof BreakSignal || e instanceof ContinueSignal) throw e;
+      // A template that failed inside include or tpl: Go wraps its error in the caller's, so the
+      // message (and Helm's `execution error at (…)` of a required or fail) starts at the outermost
+      // template, the file being rendered, not at the define that failed.
+      if (e instanceof TemplateExecError) {
+        if (e.bound) throw e;
+        return this.fail(st, `error calling ${name}: ${e.message}`, e.bare);
+      }
       const msg = e instanceof Error ? e.message : String(e);
       return this.fail(st, `error calling ${name}: ${msg}`, msg);
     }
