@@ -246,11 +246,18 @@ async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
   else w.skipped.push({ file: p, reason: `${specialKind(s)}, not read`, unscanned: false });
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * A YAML (or JSON) file's references and settings, by key path. A file that does not parse (a Helm
+ * template, JSON with comments, a file with a syntax error) is left to the caller, which reads it
+ * line by line as text: nothing is pushed and the first problem is returned.
+ */
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): string | undefined {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
+  const bad = docList.find((d) => d.errors.length);
+  if (bad) return bad.errors[0].message.split('\n')[0];
   let kustomization = false;
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
@@ -346,7 +353,6 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     }
   };
   for (const doc of docList) {
-    if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
@@ -354,6 +360,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     visit(doc.contents, '');
   }
+  return undefined;
 }
 
 function unquote(v: string): string {
@@ -472,14 +479,21 @@ function scanAptSources(file: string, text: string, refs: Reference[]): void {
   flush();
 }
 
-function scanText(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
+ * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
+ */
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
     const imageCtx = /^\s*FROM\s|docker\s+(pull|run)|podman\s+(pull|run)|image:/i.test(raw);
     if (imageCtx) {
       const m = /(?:FROM\s+(?:--platform=\S+\s+)?|(?:pull|run)\s+(?:-\S+\s+)*|image:\s*)(\S+)/i.exec(raw);
-      if (m && IMAGE_ANY_RE.test(m[1]) && (m[1].includes('/') || m[1].includes(':'))) {
-        refs.push({ file, line: n, kind: 'image', value: m[1] });
+      // `image: "nginx:1.25"`: the quotes are YAML's, not the image's.
+      const word = m ? m[1].replace(/^(["'])(.*)\1$/, '$2') : '';
+      const bare = yamlLines && /^\s*(?:-\s+)?image:\s*\S+\s*(?:#.*)?$/.test(raw);
+      if (m && IMAGE_ANY_RE.test(word) && !/^\d+(\.\d+)*$/.test(word) && (word.includes('/') || word.includes(':') || bare)) {
+        refs.push({ file, line: n, kind: 'image', value: word });
         for (const r of referencesIn(raw.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });
         return;
       }
@@ -489,23 +503,34 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   });
 }
 
-/** The references and settings of one file's text, by its type (synchronous: bounded input, linear patterns). */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * The references and settings of one file's text, by its type (synchronous: bounded input, linear
+ * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
+ */
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): string | undefined {
   switch (type) {
     case 'yaml':
-    case 'json':
-      return scanYaml(rel, text, refs, settings);
+    case 'json': {
+      const problem = scanYaml(rel, text, refs, settings);
+      if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
+      return problem;
+    }
     case 'toml':
-      return scanToml(rel, text, refs, settings);
+      scanToml(rel, text, refs, settings);
+      break;
     case 'env':
-      return scanEnv(rel, text, refs, settings);
+      scanEnv(rel, text, refs, settings);
+      break;
     case 'apt-list':
-      return scanAptList(rel, text, refs);
+      scanAptList(rel, text, refs);
+      break;
     case 'apt-sources':
-      return scanAptSources(rel, text, refs);
+      scanAptSources(rel, text, refs);
+      break;
     default:
-      return scanText(rel, text, refs, settings);
+      scanText(rel, text, refs, settings);
   }
+  return undefined;
 }
 
 /**
@@ -599,7 +624,9 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
     files.push({ file: rel, type, text });
     const refs: Reference[] = [];
-    scanFileText(rel, type, text, refs, settings);
+    const problem = scanFileText(rel, type, text, refs, settings);
+    // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
+    if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
     const seen = new Set<string>();
     for (const r of refs) {
       const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
