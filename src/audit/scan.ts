@@ -37,6 +37,8 @@ export interface Reference {
   chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string };
   /** A kustomization's remote `resources:`/`components:` entry (audit/kustomize.ts): kustomize fetches it from `host` at build time. */
   kustomizeRemote?: { host: string };
+  /** A Compose service's `image` with `${VAR}`s, as written: resolved after the scan from the `.env` beside it. */
+  composeVars?: string;
 }
 
 export interface Setting {
@@ -98,6 +100,8 @@ const TLDS =
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
 const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/[^\s"'<>`\\)\]}]+/gi;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
+/** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
+const SCP_GIT_RE = /(?<![\w.@/:-])[a-z0-9_][\w.-]*@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*):(?=~?[\w.-]*(?:\/|\.git\b))/gi;
 const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
  * The key path holds an image: the shared image-key rule on its last key (a list item under an
@@ -158,6 +162,9 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
       rest = rest.replace(m[1], ' ');
     }
   }
+  // `git@github.com:org/repo.git` (an Argo CD `repoURL`, a Flux `GitRepository` url): git's
+  // scp-like SSH form, no URL to the patterns above, and the host follows an `@` HOST_RE skips.
+  for (const m of rest.matchAll(SCP_GIT_RE)) out.push({ kind: 'host', value: m[1].toLowerCase() });
   for (const m of rest.matchAll(HOST_RE)) out.push({ kind: 'host', value: m[0].toLowerCase() });
   for (const m of rest.matchAll(IP_RE)) {
     // A network (`podSubnet: 10.244.0.0/16`, `--service-cidr=10.96.0.0/12`, an IPv4-mapped
@@ -343,13 +350,34 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
       const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
-      const multiline = v.includes('\n');
-      if (multiline) {
-        v.split('\n').forEach((l, i) => {
-          const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED' ? 1 : 0;
-          for (const r of referencesIn(l, false)) refs.push({ file, line: line + block + i, keyPath, ...r });
-        });
-      } else for (const r of referencesIn(v, imageCtx)) refs.push({ file, line, keyPath, ...r });
+      // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
+      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
+      // A literal block's value lines are its source lines. Elsewhere (a quoted or folded string,
+      // `"a\n\nSee https://x"` on one line, a plain scalar folded over lines) each reference is
+      // found in the scalar's source text, in order.
+      const literal = node.type === 'BLOCK_LITERAL';
+      const start = node.range?.[0] ?? 0;
+      const source = node.range ? text.slice(start, node.range[1]) : '';
+      const spans = source.includes('\n');
+      let from = 0;
+      const valueLines = v.includes('\n') ? v.split('\n') : [v];
+      valueLines.forEach((l, i) => {
+        let next = from;
+        for (const r of referencesIn(l, valueLines.length > 1 ? false : imageCtx)) {
+          let where = literal ? line + 1 + i : line;
+          if (!literal && spans) {
+            let at = source.indexOf(r.value, from);
+            // Not a prefix of a longer reference (`…/service/` of `…/service/#endpoints`).
+            while (at >= 0 && /[\w/#?%.:-]/.test(source[at + r.value.length] ?? '')) at = source.indexOf(r.value, at + 1);
+            if (at >= 0) {
+              where = lc.linePos(start + at).line;
+              next = Math.max(next, at + r.value.length);
+            }
+          }
+          refs.push({ file, line: where, keyPath, ...r });
+        }
+        from = next;
+      });
     }
   };
   for (const doc of docList) {
@@ -570,6 +598,66 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
   references.push(...more);
 }
 
+/**
+ * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
+ * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
+ * defaulted are left as written and named in `unresolved`.
+ */
+export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[] } {
+  const unresolved: string[] = [];
+  const out = value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (all, braced?: string, op?: string, arg?: string, plain?: string) => {
+    if (all === '$$') return '$';
+    const name = (braced ?? plain) as string;
+    const set = env.get(name);
+    const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
+    if (op === ':-' || op === '-') return has ? (set as string) : (arg ?? '');
+    if (op === ':+' || op === '+') return has ? (arg ?? '') : '';
+    if (has) return set as string;
+    unresolved.push(name);
+    return all;
+  });
+  return { value: out, unresolved };
+}
+
+/**
+ * A Compose service's `image: ${IMAGE_NAME}:${TAG}-ad` is pulled as interpolated: from the `.env`
+ * in the Compose file's directory (Compose's default) and the defaults written in the value. A
+ * variable set nowhere in the scan leaves the reference as written, or, when only the tag is
+ * unknown (`rancher/k3s:${K3S_VERSION}`), the repository it is pulled from; the note says which.
+ */
+function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
+  const envs = new Map<string, Map<string, string>>();
+  for (const f of files) {
+    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env') continue;
+    const vars = new Map<string, string>();
+    for (const raw of f.text.split('\n')) {
+      const m = ENV_LINE.exec(raw);
+      if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
+    }
+    envs.set(path.posix.dirname(f.file), vars);
+  }
+  for (const r of references) {
+    if (r.composeVars === undefined) continue;
+    const written = r.composeVars;
+    delete r.composeVars;
+    const dir = path.posix.dirname(r.file);
+    const env = envs.get(dir) ?? new Map<string, string>();
+    const { value, unresolved } = interpolateCompose(written, env);
+    const from = envs.has(dir) ? `${dir === '.' ? '' : `${dir}/`}.env` : 'no .env beside it';
+    if (!unresolved.length) {
+      r.value = value;
+      r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
+      continue;
+    }
+    const slash = value.lastIndexOf('/');
+    const colon = value.indexOf(':', slash + 1);
+    const repo = colon > 0 ? value.slice(0, colon) : '';
+    const tagOnly = repo !== '' && !repo.includes('$');
+    if (tagOnly) r.value = repo;
+    r.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
+  }
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -635,6 +723,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(r);
     }
   }
+  applyComposeVars(files, references);
   applyKustomizeOverrides(files, references);
   return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }
