@@ -37,6 +37,8 @@ export interface Reference {
   chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string };
   /** A kustomization's remote `resources:`/`components:` entry (audit/kustomize.ts): kustomize fetches it from `host` at build time. */
   kustomizeRemote?: { host: string };
+  /** A Compose service's `image` with `${VAR}`s, as written: resolved after the scan from the `.env` beside it. */
+  composeVars?: string;
 }
 
 export interface Setting {
@@ -98,6 +100,8 @@ const TLDS =
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
 const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/[^\s"'<>`\\)\]}]+/gi;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
+/** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
+const SCP_GIT_RE = /(?<![\w.@/:-])[a-z0-9_][\w.-]*@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*):(?=~?[\w.-]*(?:\/|\.git\b))/gi;
 const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
  * The key path holds an image: the shared image-key rule on its last key (a list item under an
@@ -158,6 +162,9 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
       rest = rest.replace(m[1], ' ');
     }
   }
+  // `git@github.com:org/repo.git` (an Argo CD `repoURL`, a Flux `GitRepository` url): git's
+  // scp-like SSH form, no URL to the patterns above, and the host follows an `@` HOST_RE skips.
+  for (const m of rest.matchAll(SCP_GIT_RE)) out.push({ kind: 'host', value: m[1].toLowerCase() });
   for (const m of rest.matchAll(HOST_RE)) out.push({ kind: 'host', value: m[0].toLowerCase() });
   for (const m of rest.matchAll(IP_RE)) {
     // A network (`podSubnet: 10.244.0.0/16`, `--service-cidr=10.96.0.0/12`, an IPv4-mapped
@@ -246,11 +253,18 @@ async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
   else w.skipped.push({ file: p, reason: `${specialKind(s)}, not read`, unscanned: false });
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * A YAML (or JSON) file's references and settings, by key path. A file that does not parse (a Helm
+ * template, JSON with comments, a file with a syntax error) is left to the caller, which reads it
+ * line by line as text: nothing is pushed and the first problem is returned.
+ */
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): string | undefined {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
+  const bad = docList.find((d) => d.errors.length);
+  if (bad) return bad.errors[0].message.split('\n')[0];
   let kustomization = false;
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
@@ -336,17 +350,37 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
       const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
-      const multiline = v.includes('\n');
-      if (multiline) {
-        v.split('\n').forEach((l, i) => {
-          const block = node.type === 'BLOCK_LITERAL' || node.type === 'BLOCK_FOLDED' ? 1 : 0;
-          for (const r of referencesIn(l, false)) refs.push({ file, line: line + block + i, keyPath, ...r });
-        });
-      } else for (const r of referencesIn(v, imageCtx)) refs.push({ file, line, keyPath, ...r });
+      // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
+      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
+      // A literal block's value lines are its source lines. Elsewhere (a quoted or folded string,
+      // `"a\n\nSee https://x"` on one line, a plain scalar folded over lines) each reference is
+      // found in the scalar's source text, in order.
+      const literal = node.type === 'BLOCK_LITERAL';
+      const start = node.range?.[0] ?? 0;
+      const source = node.range ? text.slice(start, node.range[1]) : '';
+      const spans = source.includes('\n');
+      let from = 0;
+      const valueLines = v.includes('\n') ? v.split('\n') : [v];
+      valueLines.forEach((l, i) => {
+        let next = from;
+        for (const r of referencesIn(l, valueLines.length > 1 ? false : imageCtx)) {
+          let where = literal ? line + 1 + i : line;
+          if (!literal && spans) {
+            let at = source.indexOf(r.value, from);
+            // Not a prefix of a longer reference (`…/service/` of `…/service/#endpoints`).
+            while (at >= 0 && /[\w/#?%.:-]/.test(source[at + r.value.length] ?? '')) at = source.indexOf(r.value, at + 1);
+            if (at >= 0) {
+              where = lc.linePos(start + at).line;
+              next = Math.max(next, at + r.value.length);
+            }
+          }
+          refs.push({ file, line: where, keyPath, ...r });
+        }
+        from = next;
+      });
     }
   };
   for (const doc of docList) {
-    if (doc.errors.length) throw new FerryError('VALIDATION', `${file}: not valid ${fileTypeOf(file) === 'json' ? 'JSON' : 'YAML'}: ${doc.errors[0].message.split('\n')[0]}`, { hint: 'Fix the file or leave it out of the audit.' });
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
@@ -354,6 +388,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     visit(doc.contents, '');
   }
+  return undefined;
 }
 
 function unquote(v: string): string {
@@ -472,14 +507,21 @@ function scanAptSources(file: string, text: string, refs: Reference[]): void {
   flush();
 }
 
-function scanText(file: string, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
+ * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
+ */
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
     const imageCtx = /^\s*FROM\s|docker\s+(pull|run)|podman\s+(pull|run)|image:/i.test(raw);
     if (imageCtx) {
       const m = /(?:FROM\s+(?:--platform=\S+\s+)?|(?:pull|run)\s+(?:-\S+\s+)*|image:\s*)(\S+)/i.exec(raw);
-      if (m && IMAGE_ANY_RE.test(m[1]) && (m[1].includes('/') || m[1].includes(':'))) {
-        refs.push({ file, line: n, kind: 'image', value: m[1] });
+      // `image: "nginx:1.25"`: the quotes are YAML's, not the image's.
+      const word = m ? m[1].replace(/^(["'])(.*)\1$/, '$2') : '';
+      const bare = yamlLines && /^\s*(?:-\s+)?image:\s*\S+\s*(?:#.*)?$/.test(raw);
+      if (m && IMAGE_ANY_RE.test(word) && !/^\d+(\.\d+)*$/.test(word) && (word.includes('/') || word.includes(':') || bare)) {
+        refs.push({ file, line: n, kind: 'image', value: word });
         for (const r of referencesIn(raw.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });
         return;
       }
@@ -489,23 +531,34 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   });
 }
 
-/** The references and settings of one file's text, by its type (synchronous: bounded input, linear patterns). */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): void {
+/**
+ * The references and settings of one file's text, by its type (synchronous: bounded input, linear
+ * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
+ */
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): string | undefined {
   switch (type) {
     case 'yaml':
-    case 'json':
-      return scanYaml(rel, text, refs, settings);
+    case 'json': {
+      const problem = scanYaml(rel, text, refs, settings);
+      if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
+      return problem;
+    }
     case 'toml':
-      return scanToml(rel, text, refs, settings);
+      scanToml(rel, text, refs, settings);
+      break;
     case 'env':
-      return scanEnv(rel, text, refs, settings);
+      scanEnv(rel, text, refs, settings);
+      break;
     case 'apt-list':
-      return scanAptList(rel, text, refs);
+      scanAptList(rel, text, refs);
+      break;
     case 'apt-sources':
-      return scanAptSources(rel, text, refs);
+      scanAptSources(rel, text, refs);
+      break;
     default:
-      return scanText(rel, text, refs, settings);
+      scanText(rel, text, refs, settings);
   }
+  return undefined;
 }
 
 /**
@@ -543,6 +596,66 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
     });
   }
   references.push(...more);
+}
+
+/**
+ * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
+ * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
+ * defaulted are left as written and named in `unresolved`.
+ */
+export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[] } {
+  const unresolved: string[] = [];
+  const out = value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (all, braced?: string, op?: string, arg?: string, plain?: string) => {
+    if (all === '$$') return '$';
+    const name = (braced ?? plain) as string;
+    const set = env.get(name);
+    const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
+    if (op === ':-' || op === '-') return has ? (set as string) : (arg ?? '');
+    if (op === ':+' || op === '+') return has ? (arg ?? '') : '';
+    if (has) return set as string;
+    unresolved.push(name);
+    return all;
+  });
+  return { value: out, unresolved };
+}
+
+/**
+ * A Compose service's `image: ${IMAGE_NAME}:${TAG}-ad` is pulled as interpolated: from the `.env`
+ * in the Compose file's directory (Compose's default) and the defaults written in the value. A
+ * variable set nowhere in the scan leaves the reference as written, or, when only the tag is
+ * unknown (`rancher/k3s:${K3S_VERSION}`), the repository it is pulled from; the note says which.
+ */
+function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
+  const envs = new Map<string, Map<string, string>>();
+  for (const f of files) {
+    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env') continue;
+    const vars = new Map<string, string>();
+    for (const raw of f.text.split('\n')) {
+      const m = ENV_LINE.exec(raw);
+      if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
+    }
+    envs.set(path.posix.dirname(f.file), vars);
+  }
+  for (const r of references) {
+    if (r.composeVars === undefined) continue;
+    const written = r.composeVars;
+    delete r.composeVars;
+    const dir = path.posix.dirname(r.file);
+    const env = envs.get(dir) ?? new Map<string, string>();
+    const { value, unresolved } = interpolateCompose(written, env);
+    const from = envs.has(dir) ? `${dir === '.' ? '' : `${dir}/`}.env` : 'no .env beside it';
+    if (!unresolved.length) {
+      r.value = value;
+      r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
+      continue;
+    }
+    const slash = value.lastIndexOf('/');
+    const colon = value.indexOf(':', slash + 1);
+    const repo = colon > 0 ? value.slice(0, colon) : '';
+    const tagOnly = repo !== '' && !repo.includes('$');
+    if (tagOnly) r.value = repo;
+    r.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
+  }
 }
 
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
@@ -599,7 +712,9 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
     files.push({ file: rel, type, text });
     const refs: Reference[] = [];
-    scanFileText(rel, type, text, refs, settings);
+    const problem = scanFileText(rel, type, text, refs, settings);
+    // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
+    if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
     const seen = new Set<string>();
     for (const r of refs) {
       const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
@@ -608,6 +723,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(r);
     }
   }
+  applyComposeVars(files, references);
   applyKustomizeOverrides(files, references);
   return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }
