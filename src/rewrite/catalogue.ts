@@ -20,6 +20,9 @@ export interface RewriteCatalogueOptions {
 // A URL ends at whitespace, a quote, or a closing bracket; trailing sentence punctuation is not part of it.
 const URL_RE = /https?:\/\/[^\s"'<>`\\)\]}]+/g;
 
+/** The longest escaped URL located in its JSON string (its pattern grows with it). */
+const MAX_ESCAPED_URL = 8192;
+
 /** A JSON string literal, escapes included. */
 const JSON_STRING_RE = /"(?:[^"\\\n]|\\.)*"/g;
 
@@ -104,6 +107,15 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
     edit(mirror);
     replacements.push({ file: abs, line, kind: 'file-url', old: url, new: mirror });
   };
+  const mattersHere = (url: string) => {
+    const mirror = ctx.lookupFileUrl(url);
+    if (mirror) return mirror !== 'mirror';
+    try {
+      return ctx.fileOrigins.has(new URL(url).origin);
+    } catch {
+      return false;
+    }
+  };
   const urlsIn = (s: string) => [...s.matchAll(URL_RE)].map((m) => ({ url: trimEndChars(m[0], '.,;:!?'), at: m.index! }));
   if (format === 'json') {
     // Each string as JSON reads it: a URL written with escapes (`https:\/\/host\/x`, as PHP's
@@ -121,6 +133,13 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
       for (const { url } of urlsIn(value)) {
         if (seen.has(url)) continue;
         seen.add(url);
+        // Located in the written form only when it matters (carried, or at a mirrored origin): the
+        // pattern grows with the URL, and a crafted catalogue's URL can be megabytes long.
+        if (!mattersHere(url)) continue;
+        if (url.length > MAX_ESCAPED_URL) {
+          unmapped.push({ file: abs, line: lineOf(at), kind: 'file-url', ref: `${url.slice(0, 200)}…`, reason: `an escaped URL of ${url.length} characters (more than ${MAX_ESCAPED_URL}) is not located` });
+          continue;
+        }
         // Where the URL stands in the string as written, escapes and all: only those bytes change.
         for (const m of raw.matchAll(escapedForm(url))) {
           const start = at + m.index!;
