@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Bundle I/O: pack (re-hashing / trusting the store), verify, serve → skopeo copy, against
-# sha256sum / cp / skopeo oci-archive baselines on the same bytes. Prints wall times and peak RSS.
+# Bundle I/O: pack (re-hashing / trusting the store), verify, split, serve → skopeo copy, against
+# sha256sum / cp / skopeo oci-archive / split -b + sha256sum baselines on the same bytes. Prints wall times and peak RSS.
 # `bundle verify` runs VERIFY_RUNS times (default 3) interleaved with `openssl dgst -sha256` of
 # the same bundle file; the median throughput ratio is printed (goal ≥ 0.8).
 #   scripts/bench/bundle-io.sh [big-layer-bytes]   (default 4 GiB)
@@ -35,6 +35,13 @@ for _ in $(seq "$VERIFY_RUNS"); do
 done
 echo "openssl: ${ov[*]} s; ferry verify: ${fv[*]} s"
 printf 'verify throughput ferry/openssl (median of per-run ratios): %.2f (goal ≥ 0.8); load %s on %s cores\n' "$(median "${ratios[@]}")" "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
+echo "== ferry bundle split vs split -b + sha256sum (parts of 1 GiB and their list; the bundle is in the page cache for both)"
+mkdir -p "$WORK/split-a" "$WORK/split-b"
+t0=$(now); (cd "$WORK/split-a" && split -b 1G -d -a 3 --numeric-suffixes=1 "$WORK/bench.ferry.tar" bench.ferry.tar. && sha256sum bench.ferry.tar.[0-9]* > bench.ferry.tar.parts); t1=$(now); cs=$(echo "$t1 - $t0" | bc)
+rm -rf "$WORK/split-a"
+t0=$(now); T node dist/ferry.mjs bundle split -q "$WORK/bench.ferry.tar" --split-size 1G -o "$WORK/split-b/bench.ferry.tar" >/dev/null; t1=$(now); fs=$(echo "$t1 - $t0" | bc)
+rm -rf "$WORK/split-b"
+printf 'split: coreutils %.2f s, ferry %.2f s: ratio %.2f; load %s\n' "$cs" "$fs" "$(echo "$fs / $cs" | bc -l)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== ferry serve → skopeo copy (big image)"
 node dist/ferry.mjs serve "$WORK/bench.ferry.tar" --listen 127.0.0.1:0 -q > "$WORK/serve.out" &
 SERVE_PID=$!
