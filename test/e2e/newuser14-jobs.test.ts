@@ -91,7 +91,7 @@ beforeAll(async () => {
   await mkdir(squidDir, { recursive: true });
   await chmod(squidDir, 0o777);
   // The bank's proxy: authenticated CONNECT to the internet only; internal addresses are refused.
-  squid = await startSquid(squidDir, { password: PROXY_PASSWORD, config: ['acl internal dst 127.0.0.0/8', 'http_access deny internal', 'http_access allow authed', 'http_access deny all'] });
+  squid = await startSquid(squidDir, { password: PROXY_PASSWORD, config: ['acl internal dst 127.0.0.0/8', 'http_access deny !authed', 'http_access deny internal', 'http_access allow authed', 'http_access deny all'] });
   // The registry's robot account comes from a credential helper on PATH, as the bank's docker config names it.
   const bin = path.join(work, 'bin');
   await mkdir(bin, { recursive: true });
@@ -145,6 +145,18 @@ describe('NO_PROXY with a CIDR block, as curl and Go read it', () => {
     expect(r.code).toBe(4);
     expect(r.stderr).toContain(`proxy 127.0.0.1:${squid.ports[0]}`);
     expect(r.stderr).not.toContain(PROXY_PASSWORD);
+  });
+
+  it('a wrong proxy password is named as the proxy\'s 407, and neither password shows, --debug included', async () => {
+    const dir = path.join(work, 'proxy-407');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'platform.yaml'), manifest(['registry.bank.example/platform/app:1']));
+    const wrong = 'Wr0ng-pr0xy-pass';
+    const r = await runFerry(['lock', 'platform.yaml', '--debug'], { cwd: dir, env: bankEnv({ NO_PROXY: '127.0.0.0/8', HTTPS_PROXY: `http://ferry:${wrong}@127.0.0.1:${squid.ports[0]}` }) });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`proxy 127.0.0.1:${squid.ports[0]} requires authentication (HTTP 407)`);
+    expect(r.stderr).toContain('HTTPS_PROXY');
+    for (const secret of [wrong, PROXY_PASSWORD, encodeURIComponent(wrong), Buffer.from(`ferry:${wrong}`).toString('base64')]) expect(r.stderr + r.stdout).not.toContain(secret);
   });
 
   it('bypassesProxy matches IP literals against IPv4 and IPv6 blocks, never a name', () => {
