@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
@@ -174,6 +175,45 @@ export function proxyRefusal(status: number, method: string, rawUrl: string, pro
   return new FerryError('NETWORK', `${method} ${url}: ${where} refused to connect to ${hostOf(rawUrl)} (HTTP ${status})`, {
     hint: `The proxy may not allow this host or port. ${PROXY_HINT}`,
     cause,
+  });
+}
+
+/** What squid's error pages mean, by the name in `X-Squid-Error` (`ERR_SECURE_CONNECT_FAIL 0`). */
+const SQUID_ERRORS: Record<string, string> = {
+  ERR_SECURE_CONNECT_FAIL: 'could not make a verified TLS connection to {host} (TLS interception: the proxy does not trust that server\'s certificate, or the handshake failed)',
+  ERR_ACCESS_DENIED: 'denied the request to {host} by its policy',
+  ERR_CONNECT_FAIL: 'could not connect to {host}',
+  ERR_DNS_FAIL: 'could not resolve {host}',
+  ERR_READ_TIMEOUT: 'timed out reading from {host}',
+  ERR_GATEWAY_FAILURE: 'could not reach {host}',
+  ERR_CACHE_ACCESS_DENIED: 'requires authentication for {host}',
+};
+
+/**
+ * The mark of an error page a proxy wrote itself (not the server's answer): squid's
+ * `X-Squid-Error`, or an RFC 9209 `Proxy-Status` with an `error=` parameter.
+ */
+function proxyErrorMark(status: number, h: HttpHeaders): string | undefined {
+  if (status < 400) return undefined;
+  const squid = headerValue(h, 'x-squid-error');
+  if (squid) return squid;
+  const ps = headerValue(h, 'proxy-status');
+  return ps && /;\s*error=/i.test(ps) ? ps : undefined;
+}
+
+/** A proxy's own error page, named as the proxy's failure with what to do. */
+function proxyErrorPage(status: number, mark: string, method: string, rawUrl: string, proxy: string | undefined): FerryError {
+  const clean = mark.replace(/[^\x20-\x7e]/g, '?').slice(0, 120).trim();
+  const name = /^(ERR_[A-Z_]+)/.exec(clean)?.[1] ?? /error=([\w-]+)/i.exec(clean)?.[1] ?? clean;
+  const host = hostOf(rawUrl);
+  const where = proxy ? `proxy ${proxyLabel(proxy)}` : 'a proxy on the network path (not one ferry was told to use: an intercepting proxy)';
+  const what = (SQUID_ERRORS[name] ?? `failed for {host} (${name})`).replace('{host}', host);
+  const tlsFix =
+    name === 'ERR_SECURE_CONNECT_FAIL'
+      ? ` For a server with a private CA, the proxy must trust that CA or leave the host out of TLS interception (squid: \`ssl_bump splice\`).`
+      : '';
+  return new FerryError('NETWORK', `${method} ${redactUrl(rawUrl)}: ${where} answered with its own error page (HTTP ${status}, ${name}): it ${what}`, {
+    hint: `This is the proxy's answer, not ${host}'s: ask the proxy's operators to allow ${host}.${tlsFix} If ${host} is reachable without the proxy, list it in NO_PROXY (a name, a .domain suffix or a CIDR block).`,
   });
 }
 
@@ -360,18 +400,48 @@ function routeTunnelTls(agent: object, connect: buildConnector.connector): void 
   if (!routed) throw new Error('undici ProxyAgent has no tunnel connector to route (undici changed?)');
 }
 
+/**
+ * Send what NO_PROXY names direct as ferry reads it (bypassesProxy: CIDR blocks included, as
+ * curl and Go read them), not only as undici's own matching does (names and suffixes: an
+ * internal registry at 10.1.2.3 under `NO_PROXY=10.0.0.0/8` went to the corporate proxy, its
+ * credentials with it).
+ */
+function routeNoProxy(agent: Dispatcher, noProxy: string, keys: { kDispatch: symbol; kNoProxyAgent: symbol }): void {
+  const a = agent as unknown as Record<symbol, unknown>;
+  const viaEnv = a[keys.kDispatch] as (opts: Dispatcher.DispatchOptions, handler: unknown) => boolean;
+  const direct = a[keys.kNoProxyAgent] as Dispatcher | undefined;
+  if (typeof viaEnv !== 'function' || !direct) throw new Error('undici EnvHttpProxyAgent has no direct agent to route NO_PROXY to (undici changed?)');
+  a[keys.kDispatch] = (opts: Dispatcher.DispatchOptions, handler: unknown): boolean => {
+    let origin: URL | undefined;
+    try {
+      origin = new URL(String(opts.origin));
+    } catch {
+      origin = undefined;
+    }
+    return origin && bypassesProxy(origin, noProxy) ? direct.dispatch(opts, handler as Dispatcher.DispatchHandler) : viaEnv.call(agent, opts, handler);
+  };
+}
+
 /** NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. */
 export function defaultNoProxy(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = env.no_proxy ?? env.NO_PROXY ?? '';
   return [fromEnv, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
 }
 
-/** Whether NO_PROXY sends `url` direct, matched as undici matches it (host or suffix, optional port, `*`). */
+/**
+ * Whether NO_PROXY sends `url` direct: a host or a domain suffix (`corp.example`,
+ * `.corp.example`, `*.corp.example` for subdomains only), with an optional port, `*`, and, as
+ * curl and Go read it, a CIDR block (`10.0.0.0/8`, `fd00::/8`) that an IP-literal host falls in.
+ */
 export function bypassesProxy(url: URL, noProxy: string): boolean {
   const host = url.hostname.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').toLowerCase();
   const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
   for (const raw of noProxy.split(/[,\s]/)) {
     if (!raw) continue;
+    if (raw.includes('/')) {
+      if (inCidr(host, raw)) return true;
+      continue;
+    }
     const v6 = /^\[(.+)\]:(\d+)$/.exec(raw);
     const bare = raw.replace(/^\[(.+)\]$/, '$1');
     const hp = !v6 && (bare.match(/:/g) ?? []).length === 1 ? /^(.+):(\d+)$/.exec(bare) : null;
@@ -384,6 +454,46 @@ export function bypassesProxy(url: URL, noProxy: string): boolean {
     if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
   }
   return false;
+}
+
+/** An IP literal's bytes (IPv4: 4, IPv6: 16), or undefined for a name. */
+function ipBytes(ip: string): number[] | undefined {
+  const kind = isIP(ip);
+  if (kind === 4) return ip.split('.').map(Number);
+  if (kind !== 6) return undefined;
+  // A trailing dotted quad (::ffff:10.1.2.3) is two groups: parse it as 0:0, then put it back.
+  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  const text = quad ? `${ip.slice(0, quad.index)}0:0` : ip;
+  const [head, rest] = text.split('::');
+  const h = head ? head.split(':') : [];
+  const r = rest ? rest.split(':') : [];
+  const groups = rest === undefined ? h : [...h, ...Array<string>(8 - h.length - r.length).fill('0'), ...r];
+  const bytes = groups.flatMap((g) => {
+    const n = parseInt(g, 16);
+    return [n >> 8, n & 0xff];
+  });
+  if (quad) bytes.splice(12, 4, ...quad.slice(1, 5).map(Number));
+  return bytes;
+}
+
+/** Whether IP-literal `host` lies in `cidr` (`10.0.0.0/8`, `fd00::/8`); a name never does (no DNS lookup, as curl and Go). */
+function inCidr(host: string, cidr: string): boolean {
+  const m = /^\[?([^\]/]+)\]?\/(\d{1,3})$/.exec(cidr);
+  if (!m) return false;
+  let a = ipBytes(host);
+  const b = ipBytes(m[1]);
+  if (!a || !b) return false;
+  // An IPv4-mapped IPv6 host (::ffff:10.1.2.3) against an IPv4 block.
+  if (a.length === 16 && b.length === 4 && a.slice(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff) a = a.slice(12);
+  if (a.length !== b.length) return false;
+  const bits = Number(m[2]);
+  if (bits > a.length * 8) return false;
+  for (let i = 0; i < a.length; i++) {
+    const n = Math.min(8, Math.max(0, bits - i * 8));
+    const mask = n === 0 ? 0 : (0xff << (8 - n)) & 0xff;
+    if ((a[i] & mask) !== (b[i] & mask)) return false;
+  }
+  return true;
 }
 
 /** Skip the first `n` bytes of a stream (a server that ignored Range). */
@@ -432,7 +542,7 @@ export class HttpClient {
   }
 
   private async createDispatcher(): Promise<Dispatcher> {
-    const { EnvHttpProxyAgent, buildConnector: connector } = await import('./undici-parts.js');
+    const { EnvHttpProxyAgent, buildConnector: connector, undiciKeys } = await import('./undici-parts.js');
     const settings = this.settings;
     const ca = this.ca;
     const timeout = settings.connectTimeoutMs ?? 30_000;
@@ -504,7 +614,10 @@ export class HttpClient {
         ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
         noProxy: settings.noProxy ?? defaultNoProxy(),
       } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
-      if (proxied) routeTunnelTls(agent, connect);
+      if (proxied) {
+        routeTunnelTls(agent, connect);
+        routeNoProxy(agent, settings.noProxy ?? defaultNoProxy(), undiciKeys);
+      }
       return agent;
     } catch (err) {
       // A malformed proxy URL (undici's own "Invalid URL"); the settings are not echoed, they may hold credentials.
@@ -579,6 +692,12 @@ export class HttpClient {
         // A plain-HTTP request forwarded through the proxy: the proxy answers for it.
         await res.body.dump().catch(() => undefined);
         throw proxyRefusal(407, method, current, this.proxyFor(current));
+      }
+      const proxyError = proxyErrorMark(status, resHeaders);
+      if (proxyError) {
+        // A proxy's own error page (squid's, with or without TLS interception): not the server's answer.
+        await res.body.dump().catch(() => undefined);
+        throw proxyErrorPage(status, proxyError, method, current, this.proxyFor(current));
       }
       if (REDIRECT_STATUSES.has(status) && headerValue(resHeaders, 'location') && (hop < maxRedirects || opts.maxRedirects === undefined)) {
         if (body instanceof Readable && status !== 303) {

@@ -15,8 +15,13 @@ import buildConnectorImpl from 'undici/lib/core/connect.js';
 import DispatcherImpl from 'undici/lib/dispatcher/dispatcher.js';
 // @ts-expect-error as above
 import api from 'undici/lib/api/index.js';
+// @ts-expect-error as above
+import symbols from 'undici/lib/core/symbols.js';
 
 Object.assign((DispatcherImpl as typeof Undici.Dispatcher).prototype, api);
 
 export const EnvHttpProxyAgent = EnvHttpProxyAgentImpl as typeof Undici.EnvHttpProxyAgent;
 export const buildConnector = buildConnectorImpl as typeof Undici.buildConnector;
+
+/** undici's internal keys: a dispatcher's dispatch method, and EnvHttpProxyAgent's direct agent. */
+export const undiciKeys = symbols as { kDispatch: symbol; kNoProxyAgent: symbol };
