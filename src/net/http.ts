@@ -201,8 +201,15 @@ function proxyErrorMark(status: number, h: HttpHeaders): string | undefined {
   return ps && /;\s*error=/i.test(ps) ? ps : undefined;
 }
 
-/** A proxy's own error page, named as the proxy's failure with what to do. */
-function proxyErrorPage(status: number, mark: string, method: string, rawUrl: string, proxy: string | undefined): FerryError {
+/** Proxy failures another attempt will not mend: policy, TLS trust, a name that does not resolve. */
+const PERMANENT_PROXY_ERRORS = new Set(['ERR_SECURE_CONNECT_FAIL', 'ERR_ACCESS_DENIED', 'ERR_CACHE_ACCESS_DENIED', 'ERR_DNS_FAIL', 'ERR_INVALID_URL', 'ERR_UNSUP_REQ']);
+
+/**
+ * A proxy's own error page, named as the proxy's failure with what to do. A gateway failure
+ * (502/503/504: the proxy could not connect or timed out reading) is retried as the server's own
+ * would be; a refusal by policy, TLS trust or DNS is not.
+ */
+function proxyErrorPage(status: number, mark: string, method: string, rawUrl: string, proxy: string | undefined): FerryError | RetryableError {
   const clean = mark.replace(/[^\x20-\x7e]/g, '?').slice(0, 120).trim();
   const name = /^(ERR_[A-Z_]+)/.exec(clean)?.[1] ?? /error=([\w-]+)/i.exec(clean)?.[1] ?? clean;
   const host = hostOf(rawUrl);
@@ -212,9 +219,10 @@ function proxyErrorPage(status: number, mark: string, method: string, rawUrl: st
     name === 'ERR_SECURE_CONNECT_FAIL'
       ? ` For a server with a private CA, the proxy must trust that CA or leave the host out of TLS interception (squid: \`ssl_bump splice\`).`
       : '';
-  return new FerryError('NETWORK', `${method} ${redactUrl(rawUrl)}: ${where} answered with its own error page (HTTP ${status}, ${name}): it ${what}`, {
-    hint: `This is the proxy's answer, not ${host}'s: ask the proxy's operators to allow ${host}.${tlsFix} If ${host} is reachable without the proxy, list it in NO_PROXY (a name, a .domain suffix or a CIDR block).`,
-  });
+  const message = `${method} ${redactUrl(rawUrl)}: ${where} answered with its own error page (HTTP ${status}, ${name}): it ${what}`;
+  const hint = `This is the proxy's answer, not ${host}'s: ask the proxy's operators to allow ${host}.${tlsFix} If ${host} is reachable without the proxy, list it in NO_PROXY (a name, a .domain suffix or a CIDR block).`;
+  if ([502, 503, 504].includes(status) && !PERMANENT_PROXY_ERRORS.has(name) && !/^(?:tls_|dns_|destination_not_found|http_request_denied)/i.test(name)) return new RetryableError(message, { hint });
+  return new FerryError('NETWORK', message, { hint });
 }
 
 /** Failures to open a TCP connection: behind a proxy, the connection ferry opens is to the proxy. */

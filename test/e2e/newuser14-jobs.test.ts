@@ -272,4 +272,13 @@ describe('the intercepting proxy\'s own error pages', () => {
     expect(proxy.connects.length).toBe(1);
     expect(r.stderr + r.stdout).not.toContain(PROXY_PASSWORD);
   });
+
+  it('a 502 ERR_CONNECT_FAIL page (the proxy could not reach the host: often passing) is retried, then named as the proxy\'s failure', async () => {
+    const { r, proxy } = await lockThrough({ status: 502, squidError: 'ERR_CONNECT_FAIL' });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`proxy 127.0.0.1:${proxy.port} answered with its own error page (HTTP 502, ERR_CONNECT_FAIL): it could not connect to harbor.bank.example`);
+    expect(r.stderr).toMatch(/gave up after \d+ attempts/);
+    expect(proxy.auths.length).toBeGreaterThan(1);
+    expect(r.stderr + r.stdout).not.toContain(PROXY_PASSWORD);
+  });
 });
