@@ -1,4 +1,4 @@
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
 import { bundleFrom, lockInBundle } from './inputs.js';
-import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
+import { openBundleSource } from '../store/open-bundle.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -114,8 +114,9 @@ async function readBundleContents(tarPath: string): Promise<{ contents: BundleCo
         blobBytes += e.size;
       }
     }
-    // A bundle in a registry: the size of the tar its table of contents lays out (what `bundle pull` writes).
-    const tarSize = isOciUrl(tarPath) ? reader.index.fileSize : (await stat(tarPath)).size;
+    // The tar's size as read: a split one's parts together (not its .parts list or first part), a
+    // bundle in a registry the tar its table of contents lays out (what `bundle pull` writes).
+    const tarSize = reader.index.fileSize;
     return {
       contents: {
         path: tarPath,

@@ -20,24 +20,24 @@ export interface RewriteCatalogueOptions {
 // A URL ends at whitespace, a quote, or a closing bracket; trailing sentence punctuation is not part of it.
 const URL_RE = /https?:\/\/[^\s"'<>`\\)\]}]+/g;
 
-/** The longest escaped URL located in its JSON string (its pattern grows with it). */
-const MAX_ESCAPED_URL = 8192;
-
 /** A JSON string literal, escapes included. */
 const JSON_STRING_RE = /"(?:[^"\\\n]|\\.)*"/g;
 
 /**
- * The forms `text` can take inside a JSON string: each character as itself or `\uXXXX` (hex in
- * either case), a slash also as `\/`.
+ * A JSON string literal (quotes included) read as JSON reads it, with where each UTF-16 unit of
+ * the value starts in the literal as written: every escape (`\/`, `\n`, `\uXXXX`) is one unit,
+ * so `at[i]` … `at[j]` is the written form of `value.slice(i, j)`, escapes and all (`at[length]`
+ * is the closing quote). One linear pass, whatever the length.
  */
-function escapedForm(text: string): RegExp {
-  const unit = (c: string) => {
-    const hex = c.charCodeAt(0).toString(16).padStart(4, '0').replace(/[a-f]/g, (h) => `[${h}${h.toUpperCase()}]`);
-    const alts = [c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'), `\\\\u${hex}`];
-    if (c === '/') alts.push('\\\\/');
-    return `(?:${alts.join('|')})`;
-  };
-  return new RegExp(text.split('').map(unit).join(''), 'g');
+function decodeJsonString(raw: string): { value: string; at: number[] } {
+  const value = JSON.parse(raw) as string;
+  const at: number[] = [];
+  for (let i = 1; i < raw.length - 1; ) {
+    at.push(i);
+    i += raw[i] !== '\\' ? 1 : raw[i + 1] === 'u' ? 6 : 2;
+  }
+  at.push(raw.length - 1);
+  return { value, at };
 }
 
 /** `value` escaped for the inside of a JSON string, with `\/` for every slash when `like` had one. */
@@ -107,44 +107,24 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
     edit(mirror);
     replacements.push({ file: abs, line, kind: 'file-url', old: url, new: mirror });
   };
-  const mattersHere = (url: string) => {
-    const mirror = ctx.lookupFileUrl(url);
-    if (mirror) return mirror !== 'mirror';
-    try {
-      return ctx.fileOrigins.has(new URL(url).origin);
-    } catch {
-      return false;
-    }
-  };
   const urlsIn = (s: string) => [...s.matchAll(URL_RE)].map((m) => ({ url: trimEndChars(m[0], '.,;:!?'), at: m.index! }));
   if (format === 'json') {
     // Each string as JSON reads it: a URL written with escapes (`https:\/\/host\/x`, as PHP's
     // json_encode writes every slash) is the same URL. A string without escapes is edited at the
-    // URL; one with escapes is written again whole, in the same style (`\/` kept).
+    // URL; in one with escapes, the URL's written form is replaced in the same style (`\/` kept).
     for (const lit of text.matchAll(JSON_STRING_RE)) {
       const raw = lit[0];
-      const at = lit.index!;
+      const base = lit.index!;
       if (!raw.includes('\\')) {
-        for (const { url, at: i } of urlsIn(raw)) consider(url, at + i, (mirror) => edits.push({ start: at + i, end: at + i + url.length, text: mirror }));
+        for (const { url, at: i } of urlsIn(raw)) consider(url, base + i, (mirror) => edits.push({ start: base + i, end: base + i + url.length, text: mirror }));
         continue;
       }
-      const value = JSON.parse(raw) as string;
-      const seen = new Set<string>();
-      for (const { url } of urlsIn(value)) {
-        if (seen.has(url)) continue;
-        seen.add(url);
-        // Located in the written form only when it matters (carried, or at a mirrored origin): the
-        // pattern grows with the URL, and a crafted catalogue's URL can be megabytes long.
-        if (!mattersHere(url)) continue;
-        if (url.length > MAX_ESCAPED_URL) {
-          unmapped.push({ file: abs, line: lineOf(at), kind: 'file-url', ref: `${url.slice(0, 200)}…`, reason: `an escaped URL of ${url.length} characters (more than ${MAX_ESCAPED_URL}) is not located` });
-          continue;
-        }
-        // Where the URL stands in the string as written, escapes and all: only those bytes change.
-        for (const m of raw.matchAll(escapedForm(url))) {
-          const start = at + m.index!;
-          consider(url, start, (mirror) => edits.push({ start, end: start + m[0].length, text: jsonEscapedLike(mirror, m[0]) }));
-        }
+      // Where each URL of the value stands in the string as written: only those bytes change.
+      const { value, at } = decodeJsonString(raw);
+      for (const { url, at: i } of urlsIn(value)) {
+        const start = base + at[i];
+        const end = base + at[i + url.length];
+        consider(url, start, (mirror) => edits.push({ start, end, text: jsonEscapedLike(mirror, text.slice(start, end)) }));
       }
     }
   } else {

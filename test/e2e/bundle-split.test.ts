@@ -92,6 +92,16 @@ describe('bundle split', () => {
     await mustRun('sh', ['-c', `cat ${dvd.join(' ')} | cmp - app.ferry.tar`], { cwd: work });
   });
 
+  it('report --bundle on the parts gives the size of the whole tar, whichever name the bundle is given by (review 4)', async () => {
+    const usb = path.join(work, 'usb');
+    const whole = (await stat(bundle)).size;
+    for (const name of ['app.ferry.tar.parts', 'app.ferry.tar.001', 'app.ferry.tar']) {
+      const r = await runFerry(['report', 'app.yaml', '--bundle', path.join(usb, name), '--json'], { cwd: work, env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      expect((JSON.parse(r.stdout) as { bundle: { tarSize: number } }).bundle.tarSize, name).toBe(whole);
+    }
+  });
+
   it('a damaged input part is refused naming it, and nothing is left under a final name', async () => {
     const usb = path.join(work, 'usb');
     const parts = await numbered(usb, 'app.ferry.tar.');

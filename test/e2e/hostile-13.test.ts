@@ -49,6 +49,21 @@ describe('charts images on file:// dependencies that never end', () => {
     expect(r.stderr).toContain('file:// dependencies load more than 1000 charts');
   });
 
+  it('a dependency that is there but does not load is named with its problem, not as missing (review 4)', async () => {
+    const root = path.join(work, 'broken');
+    await chart(path.join(root, 'a'), 'a', ['b', 'c']);
+    await mkdir(path.join(root, 'b'), { recursive: true });
+    await writeFile(path.join(root, 'b', 'Chart.yaml'), 'apiVersion: v2\nname: b\nversion: [1\n');
+    const r = await runFerry(['charts', 'images', path.join(root, 'a')], { timeoutMs: 60_000 });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`dependency b from file://../b: the chart at ${path.join(root, 'b')} cannot be loaded: a/charts/b/Chart.yaml: not valid YAML`);
+    expect(r.stderr).not.toContain('no chart at');
+    await writeFile(path.join(root, 'b', 'Chart.yaml'), 'apiVersion: v2\nname: b\nversion: 1.0.0\n');
+    const missing = await runFerry(['charts', 'images', path.join(root, 'a')], { timeoutMs: 60_000 });
+    expect(missing.code).toBe(4);
+    expect(missing.stderr).toContain(`dependency c from file://../c: no chart at ${path.join(root, 'c')}`);
+  });
+
   it('a diamond (a → b, c; b, c → d) still loads', async () => {
     const root = path.join(work, 'diamond');
     await chart(path.join(root, 'a'), 'a', ['b', 'c']);

@@ -138,7 +138,12 @@ async function attachLocalDependencies(chart: LoadedChart, dir: string, chain: s
     try {
       sub = await loadChartDir(depDir, `${chart.where}/charts/${dep.name}`, { allFiles: true });
     } catch (err) {
-      throw new FerryError('NOT_FOUND', `chart ${chart.metadata.name} ${chart.metadata.version}: dependency ${dep.name} from ${dep.repository}: no chart at ${depDir}`, {
+      const what = `chart ${chart.metadata.name} ${chart.metadata.version}: dependency ${dep.name} from ${dep.repository}`;
+      // A chart that is there but does not load is named with its own problem, not as missing.
+      if (err instanceof FerryError && (await stat(path.join(depDir, 'Chart.yaml')).then((s) => s.isFile(), () => false))) {
+        throw new FerryError(err.code, `${what}: the chart at ${depDir} cannot be loaded: ${err.message}`, { cause: err, details: err.details, hint: err.hint ?? 'Fix that chart, or vendor the dependency under charts/.' });
+      }
+      throw new FerryError('NOT_FOUND', `${what}: no chart at ${depDir}`, {
         cause: err,
         hint: 'Fix the file:// path in Chart.yaml, or vendor the dependency under charts/.',
       });

@@ -60,6 +60,21 @@ describe('rewrite catalogue', () => {
     expect(err.details[0]).toContain('https://cloud-images.ubuntu.com/jammy/current/other.img');
   });
 
+  it('JSON with escapes: a longer URL that starts with a mirrored one is its own URL (review 4); a URL of megabytes is read in one pass', async () => {
+    const dir = await scratch();
+    const esc = (u: string) => u.replace(/\//g, '\\/');
+    const long = `https://cloud-images.ubuntu.com/${'a'.repeat(2_000_000)}`;
+    const text = `{"a":"${esc(SUMS)} ${esc(`${SUMS}.gpg`)}","b":"${esc(`${SUMS}x`)} \\u0041","c":"${esc(long)}"}\n`;
+    const f = await write(dir, 'cat.json', text);
+    const r = await rewriteCatalogue(f, await fixtureContext(), { allowUnmapped: true });
+    const after = await readFile(f, 'utf8');
+    // Only the carried SHA256SUMS moves; SHA256SUMS.gpg (not in the lock) stays upstream whole,
+    // not turned into a mirror URL nothing serves while it is reported as left upstream.
+    expect(JSON.parse(after)).toEqual({ a: `${FILES}/SHA256SUMS ${SUMS}.gpg`, b: `${SUMS}x \\u0041`.replace('\\u0041', 'A'), c: long });
+    expect(r.replacements.map((x) => x.old)).toEqual([SUMS]);
+    expect(r.unmapped.map((u) => u.ref)).toEqual([`${SUMS}.gpg`, `${SUMS}x`, long]);
+  });
+
   it('refuses a file that is not the format it claims', async () => {
     const dir = await scratch();
     const f = await write(dir, 'bad.json', '{ not json');
