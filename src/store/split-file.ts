@@ -145,8 +145,6 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
   let cur: { fh: FileHandle; behind: SyncBehind; n: number; size: number; hash: Hash } | undefined;
   let total = 0;
   const partial = (n: number) => `${partName(output, n)}.partial`;
-  // A fresh split replaces an older one: stale higher-numbered parts would confuse a reader.
-  await removeParts(output);
 
   const finishPart = async () => {
     if (!cur) return;
@@ -184,7 +182,13 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
     },
     async commit() {
       await finishPart();
+      // A split already under this name is replaced only now, once every new part is written (a
+      // failed or killed run leaves it whole): its list first (no list then names parts of two
+      // splits), then each part renamed over, then its higher-numbered parts, which would confuse
+      // a reader.
+      await rm(partsFileOf(output), { force: true });
       for (let i = 0; i < done.length; i++) await rename(partial(i + 1), done[i].file);
+      await removeParts(output, done.length + 1);
       // The .parts file last: a split without it is not complete.
       const text = done.map((p) => `${p.sha256}  ${path.basename(p.file)}\n`).join('');
       await writeFile(`${partsFileOf(output)}.partial`, text);
@@ -202,10 +206,9 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
   };
 }
 
-/** Remove `<tar>.parts` and `<tar>.001…` (consecutive) left by an earlier split. */
-async function removeParts(tar: string): Promise<void> {
-  await rm(partsFileOf(tar), { force: true });
-  for (let n = 1; n <= MAX_PARTS; n++) {
+/** Remove `<tar>.<from>…` (consecutive) left by an earlier split. */
+async function removeParts(tar: string, from: number): Promise<void> {
+  for (let n = from; n <= MAX_PARTS; n++) {
     const exists = await stat(partName(tar, n)).then(() => true, () => false);
     if (!exists) break;
     await rm(partName(tar, n), { force: true });

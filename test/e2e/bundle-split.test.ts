@@ -102,7 +102,7 @@ describe('bundle split', () => {
     }
   });
 
-  it('a damaged input part is refused naming it, and nothing is left under a final name', async () => {
+  it('a damaged input part is refused naming it: nothing new under a final name, an earlier split under the output name kept whole', async () => {
     const usb = path.join(work, 'usb');
     const parts = await numbered(usb, 'app.ferry.tar.');
     const victim = path.join(usb, parts[1]);
@@ -110,15 +110,31 @@ describe('bundle split', () => {
     const bad = Buffer.from(good);
     bad[1000] ^= 0xff;
     await writeFile(victim, bad);
+    // An earlier split under the output name (smaller parts: more of them) must survive the failed run.
+    const earlier = await runFerry(['bundle', 'split', bundle, '--split-size', String(small), '-o', path.join(work, 'cd.ferry.tar')], { cwd: work });
+    expect(earlier.code, earlier.stderr).toBe(0);
+    const cd = () => readdir(work).then((l) => l.filter((f) => f.startsWith('cd.ferry.tar')).sort());
+    const before = await cd();
+    const listBefore = await readFile(path.join(work, 'cd.ferry.tar.parts'), 'utf8');
     try {
       const r = await runFerry(['bundle', 'split', path.join(usb, parts[0]), '--split-size', String(larger), '-o', path.join(work, 'cd.ferry.tar')], { cwd: work });
       expect(r.code).toBe(3);
       expect(r.stderr).toContain(`part 002 of ${parts.length} (${parts[1]}): sha256 mismatch`);
-      expect((await readdir(work)).filter((f) => f.startsWith('cd.ferry.tar'))).toEqual([]);
+      expect(await cd()).toEqual(before);
+      expect(await readFile(path.join(work, 'cd.ferry.tar.parts'), 'utf8')).toBe(listBefore);
+      await mustRun('sha256sum', ['-c', '--strict', 'cd.ferry.tar.parts'], { cwd: work });
     } finally {
       await writeFile(victim, good);
     }
     expect(sha256(await readFile(victim))).toBe(sha256(good));
+    // A split that succeeds replaces it whole: fewer, larger parts, none of the earlier ones left.
+    const r = await runFerry(['bundle', 'split', path.join(usb, parts[0]), '--split-size', String(larger), '-o', path.join(work, 'cd.ferry.tar')], { cwd: work });
+    expect(r.code, r.stderr).toBe(0);
+    const after = await cd();
+    expect(after.length).toBeLessThan(before.length);
+    await mustRun('sha256sum', ['-c', '--strict', 'cd.ferry.tar.parts'], { cwd: work });
+    const listed = (await readFile(path.join(work, 'cd.ferry.tar.parts'), 'utf8')).trim().split('\n').map((l) => l.split(/\s+/)[1]);
+    expect([...listed, 'cd.ferry.tar.parts'].sort()).toEqual(after);
   });
 
   it('refuses what is not a bundle file, and a file system too small, before writing', async () => {
