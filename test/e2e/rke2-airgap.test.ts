@@ -154,6 +154,23 @@ describe('RKE2 air-gapped from a ferry mirror (nested layout with a prefix)', ()
     expect(Object.keys(doc.mirrors)).toEqual(['docker.io']);
   });
 
+  it('audit: system-default-registry naming the mirror is internal; naming docker.io is not counted as mirrored', async () => {
+    await writeFile(path.join(work, 'rke2.yaml'), `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: rke2 }\nimages:\n${IMAGES.map((n) => `  - ref: docker.io/rancher/${n}:1\n`).join('')}`);
+    const scan = path.join(work, 'rke2');
+    const sdrOf = async () => {
+      const r = await runFerry(['audit', scan, '--manifest', 'rke2.yaml', '--target', 'site.yaml', '--json'], { cwd: work });
+      expect(r.code === 0 || r.code === 5, r.stderr).toBe(true);
+      return (JSON.parse(r.stdout) as { findings: Array<{ keyPath: string; class: string }> }).findings.find((f) => f.keyPath === 'system-default-registry');
+    };
+    expect(await sdrOf()).toMatchObject({ class: 'internal' });
+    const file = path.join(scan, 'config.yaml');
+    await writeFile(file, (await readFile(file, 'utf8')).replace(/^system-default-registry: .*$/m, 'system-default-registry: docker.io'));
+    const upstream = await sdrOf();
+    expect(upstream).toBeDefined();
+    expect(upstream!.class).not.toBe('mirrored');
+    expect(upstream!.class).not.toBe('internal');
+  });
+
   it('a lock without docker.io/rancher images says the system images are missing', async () => {
     const lock = JSON.parse(await readFile(lockFile, 'utf8')) as { images: Array<{ ref: string; source: string }> };
     for (const i of lock.images) i.ref = i.source = i.ref.replace('docker.io/rancher/', 'docker.io/acme/');
