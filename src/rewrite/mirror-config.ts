@@ -213,9 +213,11 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
     mirrors[r.upstream] = entry;
     out.mirrors.push({ upstream: r.upstream, mirror: r.location });
   }
+  const dir = flavour === 'k3s' ? '/etc/rancher/k3s' : '/etc/rancher/rke2';
+  const sdr = systemDefaultRegistry(ctx, opts, flavour, dir, out);
+  if (sdr.mirror) mirrors[ctx.mapping.host!] = sdr.mirror;
   const doc: Record<string, unknown> = { mirrors };
   const tls: Record<string, unknown> = {};
-  const dir = flavour === 'k3s' ? '/etc/rancher/k3s' : '/etc/rancher/rke2';
   if (ca) {
     const caName = `${kubernetesName(`ferry-${ctx.target.metadata.name}`)}-ca.crt`;
     tls.ca_file = `${dir}/${caName}`;
@@ -229,10 +231,79 @@ async function k3s(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorCo
   }
   if (ctx.target.registry!.insecure && scheme(ctx) === 'https') tls.insecure_skip_verify = true;
   if (Object.keys(tls).length) doc.configs = { [ctx.mapping.host!]: { tls } };
-  out.files.push({ path: 'registries.yaml', content: header(ctx, '#') + stringifyYaml(doc, { lineWidth: 0 }) });
+  out.files.push({ path: 'registries.yaml', content: header(ctx, '#') + (sdr.comment ?? '') + stringifyYaml(doc, { lineWidth: 0 }) });
+  if (sdr.configYaml) out.files.push({ path: 'config.yaml', content: sdr.configYaml });
   out.notes.push(`install as ${dir}/registries.yaml${ca ? ` with the CA beside it` : ''} and restart ${flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent'}`);
   out.notes.push(`${flavour} tries an upstream registry itself last (its default endpoint) for an image the mirror lacks: start ${flavour} with --disable-default-registry-endpoint (or set disable-default-registry-endpoint: true in ${dir}/config.yaml) so nodes never contact it`);
   out.notes.push(`a mirror that asks for credentials: add configs."${ctx.mapping.host}".auth (username/password) to registries.yaml on each node; ferry writes none`);
+}
+
+/** Where every RKE2/k3s system image lives upstream (rke2-images*.txt, k3s-images.txt): `docker.io/rancher/<name>`. */
+const SYSTEM_NAMESPACE = 'rancher';
+
+/**
+ * `system-default-registry: <host[:port]>` (config.yaml) makes RKE2 and k3s pull every system
+ * image as `<host>/rancher/<name>` (static pods, the pause image, the packaged charts'
+ * `global.systemDefaultRegistry`); the value is a registry host only, no path. Where the
+ * mapping keeps docker.io's repositories under a path (nested layout, or a prefix), that name
+ * is not on the mirror: a `mirrors.<mirror host>` entry rewrites `rancher/<name>` to where
+ * import put it. Only `rancher/…` is rewritten, so a reference already written for the mirror
+ * (`ferry rewrite`) is pulled as it is. Its endpoint ends in `/v2/`: an endpoint equal to the
+ * registry's default endpoint (`<scheme>://<host>/v2`) is dropped by k3s/RKE2 and pulled
+ * without rewrites; `/v2/` is the same API root (containerd joins it with the repository as a
+ * path, RKE2's own runtime-image pull replaces `/v2/` with it) and is kept as a mirror.
+ */
+function systemDefaultRegistry(
+  ctx: RewriteContext,
+  opts: MirrorConfigOptions,
+  flavour: 'k3s' | 'rke2',
+  dir: string,
+  out: MirrorConfigResult,
+): { mirror?: Record<string, unknown>; comment?: string; configYaml?: string } {
+  const host = ctx.mapping.host!;
+  const hub = routes(ctx, opts.registries).find((r) => r.upstream === DOCKER_HUB);
+  const unit = flavour === 'k3s' ? 'k3s' : 'rke2-server/rke2-agent';
+  if (!hub) {
+    out.notes.push(`system-default-registry: the mirror holds no docker.io image, and ${flavour}'s system images are docker.io/${SYSTEM_NAMESPACE}/…: list them in the manifest (${flavour === 'k3s' ? 'k3s-images.txt' : 'rke2-images.linux-amd64.txt'} from the release, one \`- ref:\` per line) to install ${flavour} from the mirror`);
+    return {};
+  }
+  if (!(ctx.lock.images ?? []).some((i) => i.ref.startsWith(`${DOCKER_HUB}/${SYSTEM_NAMESPACE}/`))) {
+    out.notes.push(`the lock pins no docker.io/${SYSTEM_NAMESPACE}/ image: ${flavour}'s own system images are not on the mirror; list ${flavour === 'k3s' ? 'k3s-images.txt' : 'rke2-images.linux-amd64.txt'} (from the release of the version you install) in the manifest, one \`- ref:\` per line`);
+  }
+  const system = hub.pathPrefix ? `${hub.pathPrefix}/${SYSTEM_NAMESPACE}` : SYSTEM_NAMESPACE;
+  // A repository ferry placed under `rancher/…` (a prefix `rancher`) would match the rewrite too
+  // and be sent elsewhere: then system-default-registry cannot name this mirror safely.
+  const all = routes(ctx, opts.registries);
+  const self = all.find((r) => r.upstream === host);
+  if (self && hub.pathPrefix) {
+    out.notes.push(`system-default-registry: not written — the lock pins images from ${host} itself, whose mirrors entry would be sent to ${system}/… too; leave system-default-registry unset (registries.yaml sends docker.io to the mirror)`);
+    return {};
+  }
+  const clash = all.find((r) => r.pathPrefix === SYSTEM_NAMESPACE || r.pathPrefix.startsWith(`${SYSTEM_NAMESPACE}/`));
+  if (clash && hub.pathPrefix) {
+    out.notes.push(
+      `system-default-registry: not written — ${flavour} would pull ${host}/${SYSTEM_NAMESPACE}/<name>, and the mirror keeps ${clash.upstream} under ${clash.location}, which a rewrite of ${SYSTEM_NAMESPACE}/… would catch too; leave system-default-registry unset (registries.yaml sends docker.io to the mirror) or use a prefix that does not start with ${SYSTEM_NAMESPACE}`,
+    );
+    return {};
+  }
+  const configYaml = [
+    header(ctx, '#').trimEnd(),
+    `# Merge into ${dir}/config.yaml on every node (with registries.yaml beside it), before ${flavour} first starts.`,
+    `# ${flavour} then pulls its system images as ${host}/${SYSTEM_NAMESPACE}/<name>${hub.pathPrefix ? `, which registries.yaml rewrites to ${host}/${system}/<name>, where ferry import put them` : ', where ferry import put them'}.`,
+    `# Without this line, registries.yaml alone sends docker.io/${SYSTEM_NAMESPACE}/<name> to the mirror: either form works.`,
+    `system-default-registry: ${JSON.stringify(host)}`,
+    `# So that nodes never try docker.io (or the mirror without rewrites) for an image the mirror lacks:`,
+    `# disable-default-registry-endpoint: true`,
+    '',
+  ].join('\n');
+  out.notes.push(`config.yaml: merge into ${dir}/config.yaml for system-default-registry: ${host} (then restart ${unit}); optional — registries.yaml alone sends docker.io to the mirror`);
+  if (!hub.pathPrefix) return { configYaml };
+  const endpoint = `${scheme(ctx)}://${host}/v2/`;
+  return {
+    mirror: { endpoint: [endpoint], rewrite: { [`^${SYSTEM_NAMESPACE}/(.*)$`]: `${system}/$1` } },
+    comment: `# mirrors."${host}": for system-default-registry: ${host} (config.yaml), which names ${SYSTEM_NAMESPACE}/<name> at the mirror's root; its endpoint ends in /v2/ so that ${flavour} keeps the rewrite (an endpoint equal to ${scheme(ctx)}://${host}/v2 is dropped as the default).\n`,
+    configYaml,
+  };
 }
 
 /**

@@ -62,7 +62,9 @@ describe('mirror-config registries.conf, k3s, rke2, OpenShift, Docker', () => {
   it('k3s and rke2 registries.yaml: endpoint plus a rewrite rule adding the path prefix', async () => {
     for (const flavour of ['k3s', 'rke2']) {
       const doc = parseYaml(filesOf(await mirrorConfig(flavour, await fixtureContext(), {}))['registries.yaml']);
-      expect(Object.keys(doc.mirrors)).toEqual(UPSTREAMS);
+      // Plus the mirror itself, for system-default-registry: rancher/<name> at its root is rewritten to where import put docker.io/rancher/<name>.
+      expect(Object.keys(doc.mirrors)).toEqual([...UPSTREAMS, 'mirror.site.example:5000']);
+      expect(doc.mirrors['mirror.site.example:5000']).toEqual({ endpoint: ['https://mirror.site.example:5000/v2/'], rewrite: { '^rancher/(.*)$': 'ferry/docker.io/rancher/$1' } });
       expect(doc.mirrors['registry.k8s.io']).toEqual({ endpoint: ['https://mirror.site.example:5000'], rewrite: { '^(.*)$': 'ferry/registry.k8s.io/$1' } });
       expect(doc.configs).toBeUndefined();
     }
