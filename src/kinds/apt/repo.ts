@@ -282,13 +282,35 @@ export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_
   return indexText(store.open(`sha256:${file.sha256}`), file.path, maxBytes);
 }
 
-/** `xz -dc` as a stream (Node has no xz); a missing `xz` program is an error naming it. */
+/**
+ * `xz -dc` as a stream (Node has no xz). Its output ends only once xz exited 0: a damaged or
+ * truncated file is an error, not a short index; a missing `xz` program is an error naming it.
+ */
 function unxz(indexPath: string): Duplex {
   const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
+  const out = new Duplex({
+    write(chunk: Buffer, _enc, done) {
+      child.stdin.write(chunk, () => done());
+    },
+    final(done) {
+      child.stdin.end();
+      done();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(err, done) {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      done(err);
+    },
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    if (!out.push(d)) child.stdout.pause();
+  });
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-  // Node accepts a { writable, readable } pair here; its typings do not say so.
-  const out = Duplex.from({ writable: child.stdin, readable: child.stdout } as unknown as Duplex);
+  // xz stopping early (bad data) closes its stdin: the exit status below says why.
+  child.stdin.on('error', () => undefined);
   child.on('error', (err: NodeJS.ErrnoException) =>
     out.destroy(
       new FerryError('INTERNAL', `${indexPath}: cannot run xz to decompress it (${err.code ?? err.message})`, {
@@ -296,11 +318,10 @@ function unxz(indexPath: string): Duplex {
       }),
     ),
   );
-  child.on('close', (code) => {
-    if (code) out.destroy(new FerryError('VERIFY', `${indexPath}: not valid xz (${stderr.trim() || `xz exited ${code}`})`, { hint: 'The index is damaged.' }));
+  child.on('close', (code, signal) => {
+    if (code === 0) out.push(null);
+    else if (!out.destroyed) out.destroy(new FerryError('VERIFY', `${indexPath}: not valid xz (${stderr.trim() || `xz exited ${code ?? signal}`})`, { hint: 'The index is damaged.' }));
   });
-  // A reader that stops early ends xz too.
-  out.on('close', () => child.exitCode === null && child.kill());
   return out;
 }
 
