@@ -93,8 +93,8 @@ export interface ClosureResult {
 /**
  * The dependency closure over Depends and Pre-Depends across every listed repository: for each
  * group the first alternative that something satisfies (apt's choice), a real package before a
- * provider, the dependent's own repository first, then its suite family, then the highest
- * version. Architecture `all` and `Multi-Arch: foreign` packages satisfy any architecture;
+ * provider, its suite family first, then the highest version (apt's candidate, whichever suite
+ * of the family has it), then the dependent's own repository. Architecture `all` and `Multi-Arch: foreign` packages satisfy any architecture;
  * `:any` accepts `Multi-Arch: allowed`.
  */
 export function computeClosure(packages: AptPackage[], sources: SourceInfo[], requests: ClosureRequest[]): ClosureResult {
@@ -118,28 +118,26 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     return alt.arch === 'any' && cand.multiArch === 'allowed';
   };
 
-  const rank = (from: AptPackage | undefined, fromSource: number, cand: AptPackage, want: string): number[] => [
-    cand.source === (from?.source ?? fromSource) ? 0 : 1,
-    sources[cand.source].family === sources[from?.source ?? fromSource].family ? 0 : 1,
-    cand.architecture === want ? 0 : cand.architecture === 'all' ? 1 : 2,
-  ];
+  const family = (from: AptPackage | undefined, fromSource: number, cand: AptPackage): number => (sources[cand.source].family === sources[from?.source ?? fromSource].family ? 0 : 1);
+  const arch = (cand: AptPackage, want: string): number => (cand.architecture === want ? 0 : cand.architecture === 'all' ? 1 : 2);
+
+  // apt installs the candidate: the highest version any source of the client offers. Within a
+  // suite family (bookworm, bookworm-updates, bookworm-security) that is the newest one, whichever
+  // suite has it, so a fix published in -updates or -security is what the closure carries; the
+  // dependent's own repository only breaks a tie.
+  const better = (c: AptPackage, top: AptPackage, from: AptPackage | undefined, fromSource: number, want: string): boolean => {
+    const own = from?.source ?? fromSource;
+    return (
+      family(from, fromSource, c) - family(from, fromSource, top) ||
+      arch(c, want) - arch(top, want) ||
+      -compareVersions(c.version, top.version) ||
+      (c.source === own ? 0 : 1) - (top.source === own ? 0 : 1)
+    ) < 0;
+  };
 
   const best = (cands: AptPackage[], from: AptPackage | undefined, fromSource: number, want: string): AptPackage | undefined => {
     let top: AptPackage | undefined;
-    let topRank: number[] = [];
-    for (const c of cands) {
-      const r = rank(from, fromSource, c, want);
-      if (!top) {
-        top = c;
-        topRank = r;
-        continue;
-      }
-      const cmp = r.findIndex((x, i) => x !== topRank[i]);
-      if (cmp >= 0 ? r[cmp] < topRank[cmp] : compareVersions(c.version, top.version) > 0) {
-        top = c;
-        topRank = r;
-      }
-    }
+    for (const c of cands) if (!top || better(c, top, from, fromSource, want)) top = c;
     return top;
   };
 

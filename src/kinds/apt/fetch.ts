@@ -81,7 +81,7 @@ async function filteredIndex(s: AptSuiteLock, index: AptFile, ctx: KindContext):
   }
   stanzas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   const text = stanzas.map((x) => x.raw + '\n').join('\n');
-  return { path: index.path.replace(/\.gz$/, ''), bytes: Buffer.from(text, 'utf8') };
+  return { path: index.path.replace(/\.(gz|xz)$/, ''), bytes: Buffer.from(text, 'utf8') };
 }
 
 function uniqueDebs(entry: AptLock): Array<{ filename: string; sha256: string; size: number }> {

@@ -256,11 +256,13 @@ async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, de
   }
   const byDir = new Map<string, (typeof w.indexes)[number]>();
   for (const entry of w.indexes) {
-    const m = /^(.*\/)?Packages(\.gz)?$/.exec(entry.relPath);
+    const m = /^(.*\/)?Packages(\.gz|\.xz)?$/.exec(entry.relPath);
     if (!m) continue;
     const dir = m[1] ?? '';
-    // The plain file when there is one (nothing to decompress), else the .gz.
-    if (!byDir.has(dir) || !m[2]) byDir.set(dir, entry);
+    // The plain file when there is one (nothing to decompress), else the .gz, else the .xz.
+    const rank = (ext: string | undefined) => (ext === undefined ? 0 : ext === '.gz' ? 1 : 2);
+    const prev = byDir.get(dir);
+    if (!prev || rank(m[2]) < rank(/\.(gz|xz)$/.exec(prev.relPath)?.[0])) byDir.set(dir, entry);
   }
   for (const [, { idx, relPath }] of [...byDir].sort(([a], [b]) => (a < b ? -1 : 1))) {
     await checkVendorIndex(indexText(await source.openBlob(idx.digest), relPath), debs, `${label} ${relPath}`);

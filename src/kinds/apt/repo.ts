@@ -1,6 +1,7 @@
 import { byCodePoint, ROLE } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
-import { pipeline, Readable, Transform } from 'node:stream';
+import { spawn } from 'node:child_process';
+import { Duplex, pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
@@ -224,9 +225,13 @@ export function selectIndexPaths(release: ReleaseFile, components: string[], arc
   return out.sort();
 }
 
-/** The Packages file to parse for one component and architecture: gzip or plain (Node has no xz). */
+/**
+ * The Packages file to parse for one component and architecture: gzip, else xz (decompressed by
+ * the `xz` program), else plain. Debian's -updates and -security suites list the plain file (for
+ * its hash) but serve only `Packages.xz`, so the plain one comes last.
+ */
 export function packagesIndexFor(release: ReleaseFile, component: string, arch: string): string | undefined {
-  for (const ext of ['.gz', '']) {
+  for (const ext of ['.gz', '.xz', '']) {
     const p = `${component}/binary-${arch}/Packages${ext}`;
     if (release.sha256.has(p)) return p;
   }
@@ -277,7 +282,50 @@ export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_
   return indexText(store.open(`sha256:${file.sha256}`), file.path, maxBytes);
 }
 
-/** An index file's text from its bytes as stored (`raw`; gunzipped when `indexPath` ends in .gz), at most `maxBytes`. */
+/**
+ * `xz -dc` as a stream (Node has no xz). Its output ends only once xz exited 0: a damaged or
+ * truncated file is an error, not a short index; a missing `xz` program is an error naming it.
+ */
+function unxz(indexPath: string): Duplex {
+  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  const out = new Duplex({
+    write(chunk: Buffer, _enc, done) {
+      child.stdin.write(chunk, () => done());
+    },
+    final(done) {
+      child.stdin.end();
+      done();
+    },
+    read() {
+      child.stdout.resume();
+    },
+    destroy(err, done) {
+      if (child.exitCode === null && child.signalCode === null) child.kill();
+      done(err);
+    },
+  });
+  child.stdout.on('data', (d: Buffer) => {
+    if (!out.push(d)) child.stdout.pause();
+  });
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
+  // xz stopping early (bad data) closes its stdin: the exit status below says why.
+  child.stdin.on('error', () => undefined);
+  child.on('error', (err: NodeJS.ErrnoException) =>
+    out.destroy(
+      new FerryError('INTERNAL', `${indexPath}: cannot run xz to decompress it (${err.code ?? err.message})`, {
+        hint: 'The repository serves this index only xz-compressed: install xz-utils (the `xz` program).',
+      }),
+    ),
+  );
+  child.on('close', (code, signal) => {
+    if (code === 0) out.push(null);
+    else if (!out.destroyed) out.destroy(new FerryError('VERIFY', `${indexPath}: not valid xz (${stderr.trim() || `xz exited ${code ?? signal}`})`, { hint: 'The index is damaged.' }));
+  });
+  return out;
+}
+
+/** An index file's text from its bytes as stored (`raw`; decompressed when `indexPath` ends in .gz or .xz), at most `maxBytes`. */
 export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX_BYTES): Readable {
   const file = { path: indexPath };
   let total = 0;
@@ -286,7 +334,7 @@ export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX
       total += chunk.length;
       if (total <= maxBytes) return done(null, chunk);
       done(
-        new FerryError('VERIFY', `${file.path}: more than ${maxBytes} bytes${file.path.endsWith('.gz') ? ' once decompressed' : ''}; refusing it (a compression bomb?)`, {
+        new FerryError('VERIFY', `${file.path}: more than ${maxBytes} bytes${/\.(gz|xz)$/.test(file.path) ? ' once decompressed' : ''}; refusing it (a compression bomb?)`, {
           hint: 'The signed Release vouches for the file as served, not for what it expands to; no real Packages index is this large. Report it to the repository operator.',
         }),
       );
@@ -295,6 +343,7 @@ export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX
   // pipeline: an error anywhere (the read, the gzip, the bound) ends the stream the caller reads
   // with that error, and a caller that stops reading stops the others.
   if (file.path.endsWith('.gz')) pipeline(raw, createGunzip(), bounded, () => undefined);
+  else if (file.path.endsWith('.xz')) pipeline(raw, unxz(file.path), bounded, () => undefined);
   else pipeline(raw, bounded, () => undefined);
   return bounded;
 }
