@@ -1,7 +1,6 @@
 import { byCodePoint, ROLE } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
-import { spawn } from 'node:child_process';
-import { Duplex, pipeline, Readable, Transform } from 'node:stream';
+import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import type { HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
@@ -226,8 +225,8 @@ export function selectIndexPaths(release: ReleaseFile, components: string[], arc
 }
 
 /**
- * The Packages file to parse for one component and architecture: gzip, else xz (decompressed by
- * the `xz` program), else plain. Debian's -updates and -security suites list the plain file (for
+ * The Packages file to parse for one component and architecture: gzip, else xz (decompressed in
+ * WebAssembly, `unxz`), else plain. Debian's -updates and -security suites list the plain file (for
  * its hash) but serve only `Packages.xz`, so the plain one comes last.
  */
 export function packagesIndexFor(release: ReleaseFile, component: string, arch: string): string | undefined {
@@ -283,45 +282,26 @@ export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_
 }
 
 /**
- * `xz -dc` as a stream (Node has no xz). Its output ends only once xz exited 0: a damaged or
- * truncated file is an error, not a short index; a missing `xz` program is an error naming it.
+ * An xz stream decompressed by XZ Embedded compiled to WebAssembly (the `xz-decompress`
+ * package: no native code, no `xz` program needed on either side). A damaged or truncated file
+ * is an error naming the index, not a short index.
  */
-function unxz(indexPath: string): Duplex {
-  const child = spawn('xz', ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  const out = new Duplex({
-    write(chunk: Buffer, _enc, done) {
-      child.stdin.write(chunk, () => done());
+function unxz(raw: Readable, indexPath: string): Readable {
+  const damaged = (err: unknown) =>
+    isFerryError(err) ? err : new FerryError('VERIFY', `${indexPath}: not valid xz (${(err as Error)?.message ?? String(err)})`, { hint: 'The index is damaged.' });
+  const out = new PassThrough();
+  import('xz-decompress').then(
+    (mod) => {
+      // A CommonJS module: its exports are `default` once bundled.
+      const { XzReadableStream } = (mod.XzReadableStream ? mod : mod.default) as typeof import('xz-decompress');
+      const plain = Readable.fromWeb(new XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as import('node:stream/web').ReadableStream<Uint8Array>);
+      // Not pipeline(): it would end `out` with the decoder's bare error before this names the index.
+      plain.once('error', (err) => out.destroy(damaged(err)));
+      out.once('close', () => plain.destroy());
+      plain.pipe(out);
     },
-    final(done) {
-      child.stdin.end();
-      done();
-    },
-    read() {
-      child.stdout.resume();
-    },
-    destroy(err, done) {
-      if (child.exitCode === null && child.signalCode === null) child.kill();
-      done(err);
-    },
-  });
-  child.stdout.on('data', (d: Buffer) => {
-    if (!out.push(d)) child.stdout.pause();
-  });
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-500)));
-  // xz stopping early (bad data) closes its stdin: the exit status below says why.
-  child.stdin.on('error', () => undefined);
-  child.on('error', (err: NodeJS.ErrnoException) =>
-    out.destroy(
-      new FerryError('INTERNAL', `${indexPath}: cannot run xz to decompress it (${err.code ?? err.message})`, {
-        hint: 'The repository serves this index only xz-compressed: install xz-utils (the `xz` program).',
-      }),
-    ),
+    (err: unknown) => out.destroy(damaged(err)),
   );
-  child.on('close', (code, signal) => {
-    if (code === 0) out.push(null);
-    else if (!out.destroyed) out.destroy(new FerryError('VERIFY', `${indexPath}: not valid xz (${stderr.trim() || `xz exited ${code ?? signal}`})`, { hint: 'The index is damaged.' }));
-  });
   return out;
 }
 
@@ -343,7 +323,7 @@ export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX
   // pipeline: an error anywhere (the read, the gzip, the bound) ends the stream the caller reads
   // with that error, and a caller that stops reading stops the others.
   if (file.path.endsWith('.gz')) pipeline(raw, createGunzip(), bounded, () => undefined);
-  else if (file.path.endsWith('.xz')) pipeline(raw, unxz(file.path), bounded, () => undefined);
+  else if (file.path.endsWith('.xz')) pipeline(unxz(raw, file.path), bounded, () => undefined);
   else pipeline(raw, bounded, () => undefined);
   return bounded;
 }

@@ -91,5 +91,13 @@ describe('apt oracle: Debian -updates and -security suites serve only Packages.x
     };
     expect(await read(xz)).toBe(text);
     await expect(read(Buffer.from('not xz at all'))).rejects.toThrow(/Packages\.xz: not valid xz/);
+    // Cut short: an error, never a shorter index.
+    const long = execFileSync('xz', ['-c'], { input: 'Package: x\nVersion: 1\n\n'.repeat(20_000) });
+    await expect(read(long.subarray(0, long.length - 40))).rejects.toThrow(/Packages\.xz: not valid xz/);
+    // The decompressed-size bound holds for xz too (a compression bomb).
+    const bomb = execFileSync('xz', ['-c'], { input: Buffer.alloc(3 * 1024 * 1024, 0x41) });
+    const chunks: Buffer[] = [];
+    const bounded = indexText(Readable.from([bomb]), 'dists/x/main/binary-amd64/Packages.xz', 1024 * 1024);
+    await expect((async () => { for await (const c of bounded) chunks.push(c as Buffer); })()).rejects.toThrow(/more than 1048576 bytes once decompressed/);
   });
 });
