@@ -3,10 +3,11 @@ import { renderReportHtml } from '../audit/render-html.js';
 import { buildReport, writeReport } from '../commands/report.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
+import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-interface ReportCliOptions {
+interface ReportCliOptions extends Pick<CommonCliOptions, 'caFile' | 'certDir' | 'insecureRegistry'> {
   bundle?: string;
   audit?: string[];
   target?: string;
@@ -16,7 +17,7 @@ interface ReportCliOptions {
 }
 
 export function register(program: Command): void {
-  program
+  withTrustOptions(program
     .command('report')
     .description('one self-contained HTML page for people: zone diagram, checklist, audit findings, bundle contents, inventory')
     .argument('<manifest>', 'manifest file')
@@ -25,9 +26,9 @@ export function register(program: Command): void {
     .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
     .option('-o, --output <file>', 'HTML file to write (default: print the HTML)')
-    .option('--json', 'print the report data as JSON (the page is still written with -o)')
+    .option('--json', 'print the report data as JSON (the page is still written with -o)'))
     .action(async (manifest: string, opts: ReportCliOptions) => {
-      const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target, cacheDir: opts.cacheDir });
+      const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target, cacheDir: opts.cacheDir, net: trustOptions(opts) });
       for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);
       if (!opts.output) {
         printResult(data, { json: opts.json }, () => renderReportHtml(data));

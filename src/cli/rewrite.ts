@@ -14,7 +14,7 @@ import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { renderFlags, withRenderOptions, type RenderCliOptions } from './charts.js';
-import { withOutputOptions, type CommonCliOptions } from './common.js';
+import { trustOptions, withOutputOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 interface RewriteCliOptions extends CommonCliOptions, RewriteSources {
   dryRun?: boolean;
@@ -26,13 +26,15 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 /** A rewrite subcommand with what every rewrite needs first: the target, and what the mirror holds. */
 function rewriteCommand(parent: Command, name: string, description: string, argument: [string, string]): Command {
-  return parent
-    .command(name)
-    .description(description)
-    .argument(...argument)
-    .requiredOption('-t, --target <file>', 'mirror target YAML (where things live on the mirror)')
-    .option('--lock <file>', 'lock file (what the mirror holds)')
-    .option('--bundle <tar>', 'bundle .tar or oci://… (its ferry/lock.json says what the mirror holds)');
+  return withTrustOptions(
+    parent
+      .command(name)
+      .description(description)
+      .argument(...argument)
+      .requiredOption('-t, --target <file>', 'mirror target YAML (where things live on the mirror)')
+      .option('--lock <file>', 'lock file (what the mirror holds)')
+      .option('--bundle <tar>', 'bundle .tar or oci://… (its ferry/lock.json says what the mirror holds)'),
+  );
 }
 
 /** The flags every rewrite ends with (after its own options, so --help reads target → own options → these). */
@@ -46,7 +48,7 @@ function withRewriteOptions(cmd: Command): Command {
 }
 
 function sources(opts: RewriteCliOptions): RewriteSources {
-  return { target: opts.target, lock: opts.lock, bundle: opts.bundle };
+  return { target: opts.target, lock: opts.lock, bundle: opts.bundle, net: trustOptions(opts) };
 }
 
 function printWarnings(warnings: string[]): void {
@@ -141,7 +143,7 @@ export function register(program: Command): void {
   });
 
   withOutputOptions(
-    program
+    withTrustOptions(program
       .command('mirror-config')
       .description('runtime configuration so nodes pull upstream-named images from the mirror without touching workloads')
       .argument('<format>', MIRROR_CONFIG_FORMATS.join(' | '))
@@ -152,7 +154,7 @@ export function register(program: Command): void {
       .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
       .option('--never-contact-source', 'containerd: server set to the mirror; idms/itms: mirrorSourcePolicy NeverContactSource (a pull the mirror cannot serve fails at once, never tried upstream)')
-      .option('--dry-run', 'print a unified diff against the files in -o; write nothing'),
+      .option('--dry-run', 'print a unified diff against the files in -o; write nothing')),
     'with -o, print nothing but warnings',
   ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string; neverContactSource?: boolean }) => {
     // The format first: a typo should not be reported as a missing --lock.

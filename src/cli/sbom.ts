@@ -4,21 +4,22 @@ import { FerryError } from '../errors.js';
 import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../commands/sbom.js';
 import { note, printJsonText } from '../ui/output.js';
 import { writeFileAtomic } from '../store/temp-files.js';
+import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 /** `ferry sbom <bundle>`: CycloneDX 1.6 (default) or SPDX 2.3 JSON of everything the bundle carries. */
 export function register(program: Command): void {
-  program
+  withTrustOptions(program
     .command('sbom')
     .description('print the SBOM of a bundle: every image, chart, Debian package and file it carries (CycloneDX 1.6 or SPDX 2.3 JSON)')
     .argument('<bundle>', 'bundle .tar, or oci://registry/repository:tag (pushed with `ferry bundle push`)')
     .option('--format <format>', `${SBOM_FORMATS.join(' | ')}`, 'cyclonedx')
     .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
-    .option('-q, --quiet', 'no summary on stderr')
-    .action(async (bundle: string, opts: { format: string; output?: string; quiet?: boolean }) => {
+    .option('-q, --quiet', 'no summary on stderr'))
+    .action(async (bundle: string, opts: { format: string; output?: string; quiet?: boolean } & Pick<CommonCliOptions, 'caFile' | 'certDir' | 'insecureRegistry'>) => {
       if (!SBOM_FORMATS.includes(opts.format as SbomFormat)) {
         throw new FerryError('USAGE', `--format ${JSON.stringify(opts.format)}: choose one of ${SBOM_FORMATS.join(', ')}`);
       }
-      const r = await bundleSbom(bundle, opts.format as SbomFormat);
+      const r = await bundleSbom(bundle, opts.format as SbomFormat, trustOptions(opts));
       if (opts.output) {
         const out = path.resolve(opts.output);
         await writeFileAtomic(out, r.text);

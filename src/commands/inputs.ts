@@ -6,6 +6,7 @@ import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
 import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import { splitTarOf } from '../store/split-file.js';
+import type { NetOptions } from '../oci/context.js';
 
 /**
  * Reading the inputs a command names on its command line. Commands resolve what the user typed
@@ -31,8 +32,8 @@ export function bundleFrom(cwd: string, p: string): string {
  * (split or not), or a bundle pushed to a registry (`oci://…`, the link between two air-gapped
  * rooms): only the lock is read from it.
  */
-export async function readBundleLock(bundle: string): Promise<Lock> {
-  const reader = await openBundleSource(bundle);
+export async function readBundleLock(bundle: string, net?: NetOptions): Promise<Lock> {
+  const reader = await openBundleSource(bundle, net);
   try {
     return await lockInBundle(reader, bundle);
   } finally {
@@ -56,8 +57,8 @@ export async function lockInBundle(reader: { readFile(name: string): Promise<Buf
  * The lock from a bundle (`ferry/lock.json`; a split bundle named by any part, its `.parts` list
  * or the tar's name; a bundle in a registry, `oci://…`), a lock file, or the lock beside a manifest.
  */
-export async function lockFrom(source: string, cwd = process.cwd()): Promise<Lock> {
-  if (isOciUrl(source)) return readBundleLock(source);
+export async function lockFrom(source: string, cwd = process.cwd(), net?: NetOptions): Promise<Lock> {
+  if (isOciUrl(source)) return readBundleLock(source, net);
   const abs = path.resolve(cwd, source);
   if (/\.tar$/.test(abs) || (await splitTarOf(abs))) return readBundleLock(abs);
   if (/\.json$/.test(abs)) {

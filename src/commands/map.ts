@@ -4,11 +4,14 @@ import { lockEntries } from '../kinds/schema.js';
 import { loadTarget } from '../manifest/load.js';
 import { checkCollisions, mirrorMappingFor, placeText, registryMappingFor } from '../mapping/index.js';
 import { lockFrom } from './inputs.js';
+import type { NetOptions } from '../oci/context.js';
 
 export interface MapOptions {
   /** Mirror target YAML. */
   target: string;
   cwd?: string;
+  /** How to reach a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
 }
 
 /** One upstream thing and where it lives on the mirror: one place per target facet that carries it (none: no place). */
@@ -27,7 +30,7 @@ export interface MapResult {
 /** `ferry map`: upstream → mirror for everything the lock pins, from the one mapping. */
 export async function mapCommand(source: string, opts: MapOptions): Promise<MapResult> {
   const cwd = opts.cwd ?? process.cwd();
-  const lock = await lockFrom(source, cwd);
+  const lock = await lockFrom(source, cwd, opts.net);
   const { target, file } = await loadTarget(path.resolve(cwd, opts.target));
   if (target.registry) checkCollisions(lock.images.map((i) => i.ref), registryMappingFor(target));
   const mapping = mirrorMappingFor(target);

@@ -13,6 +13,7 @@ import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
 import { bundleFrom, lockInBundle } from './inputs.js';
 import { openBundleSource } from '../store/open-bundle.js';
+import type { NetOptions } from '../oci/context.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -24,6 +25,8 @@ export interface ReportOptions {
   /** Download cache holding locked chart archives, for rendering charts in the audit (default: the one `ferry lock` uses). */
   cacheDir?: string;
   cwd?: string;
+  /** How to reach a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
 }
 
 /**
@@ -41,7 +44,7 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
   let bundle: BundleContents | undefined;
   let bundleLock: Lock | undefined;
   if (opts.bundle) {
-    const read = await readBundleContents(bundleFrom(cwd, opts.bundle));
+    const read = await readBundleContents(bundleFrom(cwd, opts.bundle), opts.net);
     bundle = read.contents;
     bundleLock = read.lock;
     if (bundle.manifestName !== model.name) warnings.push(`the bundle was made from manifest "${bundle.manifestName}", not "${model.name}"`);
@@ -55,7 +58,7 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
     if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
     // Charts the manifest names are rendered with the scanned values files, as `ferry audit` renders them.
     // With a bundle, its chart archives are rendered (the air-gapped side has no download cache).
-    const source = opts.bundle ? await openBundleSource(bundleFrom(cwd, opts.bundle)) : undefined;
+    const source = opts.bundle ? await openBundleSource(bundleFrom(cwd, opts.bundle), opts.net) : undefined;
     try {
       audit = await auditPaths(loaded, model, target, opts.audit, {
         cwd,
@@ -99,8 +102,8 @@ export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KI
   return kinds.flatMap((k) => (k.presentation?.unsatisfied ? lockEntries(lock, k.field).flatMap((e) => k.presentation!.unsatisfied!(e)) : []));
 }
 
-async function readBundleContents(tarPath: string): Promise<{ contents: BundleContents; lock: Lock }> {
-  const reader = await openBundleSource(tarPath);
+async function readBundleContents(tarPath: string, net?: NetOptions): Promise<{ contents: BundleContents; lock: Lock }> {
+  const reader = await openBundleSource(tarPath, net);
   try {
     const info = await reader.info();
     const index = await reader.readIndex();

@@ -12,6 +12,7 @@ import { rewriteManifests } from '../rewrite/manifests.js';
 import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
 import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
 import { bundleFrom, pathFrom, readBundleLock } from './inputs.js';
+import type { NetOptions } from '../oci/context.js';
 
 /**
  * `ferry rewrite <what>` and `ferry mirror-config`: read the target and the lock once, build the
@@ -26,6 +27,8 @@ export interface RewriteSources {
   bundle?: string;
   /** Relative paths are resolved from here (default: the process's directory). */
   cwd?: string;
+  /** How to reach a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
 }
 
 export interface RewriteCommandOptions extends RewriteSources {
@@ -40,7 +43,7 @@ export async function loadRewriteContext(src: RewriteSources): Promise<RewriteCo
   const { target, file } = await loadTarget(path.resolve(cwd, src.target));
   let lock: Lock | undefined;
   if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
-  if (src.bundle) lock = await readBundleLock(bundleFrom(cwd, src.bundle));
+  if (src.bundle) lock = await readBundleLock(bundleFrom(cwd, src.bundle), src.net);
   else if (src.lock) {
     const abs = path.resolve(cwd, src.lock);
     lock = await readLock(abs);

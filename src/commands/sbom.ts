@@ -5,6 +5,7 @@ import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
 import { openBundleSource } from '../store/open-bundle.js';
+import type { NetOptions } from '../oci/context.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
@@ -332,8 +333,8 @@ export interface BundleSbom {
  * against ferry/checksums.sha256 first, so a lock changed after packing is refused; the full
  * byte-by-byte check is `ferry bundle verify`).
  */
-export async function bundleSbom(tarPath: string, format: SbomFormat): Promise<BundleSbom> {
-  const reader = await openBundleSource(tarPath);
+export async function bundleSbom(tarPath: string, format: SbomFormat, net?: NetOptions): Promise<BundleSbom> {
+  const reader = await openBundleSource(tarPath, net);
   try {
     const entry = reader.entry('ferry/lock.json');
     if (!entry) throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is missing; not a ferry bundle?`, { hint: '`ferry bundle verify` checks the bundle.' });

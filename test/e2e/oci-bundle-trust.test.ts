@@ -64,6 +64,28 @@ describe('oci:// bundles on a registry with a private CA', () => {
     expect(await skopeoDigest(target, mirrored)).toBe(seeded.digests.app);
   });
 
+  it('map, sbom, report --bundle, rewrite --bundle and mirror-config --bundle read it with --ca-file, and refuse the registry without', async () => {
+    const file = path.join(work, 'site-readers.yaml');
+    await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${target.url}\n  prefix: mirror\n`);
+    const values = path.join(work, 'values.yaml');
+    await writeFile(values, `image: ${seeded.refs.app}\n`);
+    const runs: Array<[string[], (stdout: string) => void]> = [
+      [['map', ref, '-t', file, '--json'], (out) => expect(JSON.parse(out).rows.some((r: { upstream: string }) => r.upstream.includes(seeded.refs.app))).toBe(true)],
+      [['sbom', ref], (out) => expect(JSON.parse(out).bomFormat).toBe('CycloneDX')],
+      [['report', path.join(work, 'app.yaml'), '--bundle', ref, '--json'], (out) => expect(JSON.parse(out).bundle.artifacts.length).toBeGreaterThan(0)],
+      [['rewrite', 'values', values, '-t', file, '--bundle', ref, '--dry-run'], (out) => expect(out).toContain(`${target.host}/mirror/`)],
+      [['mirror-config', 'registries-conf', '-t', file, '--bundle', ref], (out) => expect(out).toContain(target.host)],
+    ];
+    for (const [args, check] of runs) {
+      const without = await runFerry(args, { env: env() });
+      expect(without.code, args.join(' ')).not.toBe(0);
+      expect(without.stderr, args.join(' ')).toMatch(/certificate|--ca-file/i);
+      const r = await runFerry([...args, '--ca-file', tlsStore.caFile!], { env: env() });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      check(r.stdout);
+    }
+  });
+
   it('serve reads the bundle with --ca-file', async () => {
     const { servedAppManifest } = await import('../support/craft-serve.js');
     expect(await servedAppManifest([ref, '--ca-file', tlsStore.caFile!], seeded, upstream.host)).toEqual({ status: 200, digest: seeded.digests.app });
