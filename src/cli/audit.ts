@@ -11,6 +11,7 @@ import { probeCommand } from '../commands/probe.js';
 import { EXIT, FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult, table } from '../ui/output.js';
+import { trustOptions, withTrustOptions } from './common.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -108,6 +109,9 @@ interface AuditCliOptions {
   failOn?: string;
   cacheDir?: string;
   bundle?: string;
+  caFile?: string[];
+  certDir?: string;
+  insecureRegistry?: string[];
 }
 
 interface ProbeCliOptions {
@@ -155,7 +159,7 @@ export function register(program: Command): void {
       printResult(out, {}, (o) => o.text);
     });
 
-  program
+  withTrustOptions(program
     .command('audit')
     .description('scan configuration for references that still point outside; classify each against the manifest and mirror target; run the mitigation checks')
     .argument('<paths...>', 'files or directories (YAML, JSON, TOML, env files, APT sources, plain text)')
@@ -165,13 +169,13 @@ export function register(program: Command): void {
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
-    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, and the chart archives rendered from it (a split bundle by any part, or oci://)")
+    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, and the chart archives rendered from it (a split bundle by any part, or oci://)"))
     .action(async (paths: string[], opts: AuditCliOptions) => {
       const format = reportFormat(opts);
       if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
         throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
       }
-      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir, bundle: opts.bundle });
+      const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir, bundle: opts.bundle, net: trustOptions(opts) });
       printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
       if (report.failed) {
         for (const line of auditFailure(report)) note(escapeLine(line));

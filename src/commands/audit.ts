@@ -7,6 +7,7 @@ import { buildConnectionModel } from '../audit/model.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
 import { defaultCacheDir } from './lock.js';
+import type { NetOptions } from '../oci/context.js';
 
 export interface AuditOptions {
   /** Manifest with the artifacts and the connection model. */
@@ -23,6 +24,8 @@ export interface AuditOptions {
    */
   bundle?: string;
   cwd?: string;
+  /** How to reach a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
 }
 
 /**
@@ -38,7 +41,7 @@ export async function auditCommand(paths: string[], opts: AuditOptions): Promise
   const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
   if (opts.bundle) {
     const bundle = bundleFrom(cwd, opts.bundle);
-    const source = await openBundleSource(bundle);
+    const source = await openBundleSource(bundle, opts.net);
     try {
       return await auditPaths(loaded, model, target, paths, {
         cwd,

@@ -64,7 +64,7 @@ describe('oci:// bundles on a registry with a private CA', () => {
     expect(await skopeoDigest(target, mirrored)).toBe(seeded.digests.app);
   });
 
-  it('map, sbom, report --bundle, rewrite --bundle and mirror-config --bundle read it with --ca-file, and refuse the registry without', async () => {
+  it('map, sbom, report --bundle, audit --bundle, rewrite --bundle and mirror-config --bundle read it with --ca-file, and refuse the registry without', async () => {
     const file = path.join(work, 'site-readers.yaml');
     await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry:\n  url: ${target.url}\n  prefix: mirror\n`);
     const values = path.join(work, 'values.yaml');
@@ -75,6 +75,7 @@ describe('oci:// bundles on a registry with a private CA', () => {
       [['report', path.join(work, 'app.yaml'), '--bundle', ref, '--json'], (out) => expect(JSON.parse(out).bundle.artifacts.length).toBeGreaterThan(0)],
       [['rewrite', 'values', values, '-t', file, '--bundle', ref, '--dry-run'], (out) => expect(out).toContain(`${target.host}/mirror/`)],
       [['mirror-config', 'registries-conf', '-t', file, '--bundle', ref], (out) => expect(out).toContain(target.host)],
+      [['audit', values, '--manifest', path.join(work, 'app.yaml'), '-t', file, '--bundle', ref, '--json'], (out) => expect(JSON.parse(out).findings.length).toBeGreaterThan(0)],
     ];
     for (const [args, check] of runs) {
       const without = await runFerry(args, { env: env() });
