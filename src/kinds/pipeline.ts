@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
+import { normalizeImageReference } from '../oci/reference.js';
 import { mapLimit } from '../net/concurrency.js';
 import { ANNOTATION } from '../store/source.js';
 import { combineFailures, failuresOf, ResolveFailures, type ResolveFailure } from './failures.js';
@@ -24,8 +25,9 @@ const keyOf = (kind: AnyKind, spec: unknown): string => (kind.specKey ? kind.spe
  * tried: what cannot be resolved is collected and reported together at the end (one
  * FerryError, one detail per artifact with its hint), never one per run.
  */
-export async function lockManifest(loaded: LoadedManifest, ctx: KindContext): Promise<Lock> {
+export async function lockManifest(loaded: LoadedManifest, kindCtx: KindContext): Promise<Lock> {
   const m = loaded.manifest;
+  const ctx: KindContext = { ...kindCtx, listedImages: (m.images ?? []).map((i) => normalizeImageReference(i.ref)) };
   const lock = {
     apiVersion: 'ferry/v1alpha1',
     kind: 'Lock',

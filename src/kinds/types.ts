@@ -36,6 +36,8 @@ export interface KindContext {
   noExtras?: boolean;
   /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
   warnings?: string[];
+  /** The manifest's own `images:` references (normalized), for checks on what charts bring. */
+  listedImages?: string[];
 }
 
 export interface ImportContext {

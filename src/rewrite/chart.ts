@@ -3,7 +3,7 @@ import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } f
 import { FerryError, isFerryError } from '../errors.js';
 import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
-import { normalizeRef } from '../kinds/chart/discover/rendered.js';
+import { NODE_OS_REASON, normalizeRef } from '../kinds/chart/discover/rendered.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -149,7 +149,10 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   for (const img of discovery.images) {
     // Keys whose values spell the image differently from the render are left to the render proof.
     const valueSources = img.sources.filter((s) => s.kind === 'values' && s.valuesPath && !s.valuesRef);
-    const look = ctx.lookupImage(img.ref);
+    // The GPU operator's driver (`{repository, image, version}` in the ClusterPolicy) is pulled as
+    // `<version>-<node OS>`: the manifest lists those tags, so the repository is what must be on the mirror.
+    const nodeOs = img.certainty !== 'certain' && img.sources.some((s) => s.reason?.startsWith(NODE_OS_REASON));
+    const look = ctx.lookupImage(nodeOs ? { ...parseImageReference(img.ref), tag: undefined } : img.ref);
     if (look.status === 'mirror') continue;
     if (look.status === 'unmapped') {
       if (img.certainty === 'certain') {

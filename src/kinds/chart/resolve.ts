@@ -8,6 +8,7 @@ import { MT } from '../../oci/media-types.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
+import { NODE_OS_REASON } from './discover/rendered.js';
 import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
 import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
@@ -232,6 +233,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     possible = discovery.images.filter((i) => i.certainty !== 'certain').map((i) => i.ref);
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
+  if (mode === 'discover') warnNodeOsTagged(parent, discovery, ctx.listedImages ?? [], ctx);
   const top = toLock(located, images, possible);
   if (mode === 'discover') {
     // Even empty: the record says which images no values key deploys (the templates spell them).
@@ -239,6 +241,22 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };
+}
+
+/**
+ * The GPU operator's driver-like images (ClusterPolicy `driver`, `gds`, `gdrcopy`, `vgpuManager`)
+ * are pulled as `<tag>-<node OS>`: the tag the chart renders exists nowhere, so it is not carried,
+ * and a manifest that lists no `<tag>-…` for it would leave the GPU nodes without a driver.
+ */
+function warnNodeOsTagged(chart: string, discovery: DiscoveryResult, listed: string[], ctx: KindContext): void {
+  for (const img of discovery.images) {
+    const src = img.sources.find((s) => s.reason?.startsWith(NODE_OS_REASON));
+    if (!src || img.certainty === 'certain' || listed.some((l) => l.startsWith(`${img.ref}-`))) continue;
+    warn(
+      ctx,
+      `chart ${chart}: ${img.ref} is not carried: ${src.reason!.replace(NODE_OS_REASON, `the GPU operator pulls it with `)}, as \`- ref: ${img.ref}-ubuntu24.04\``,
+    );
+  }
 }
 
 /** Merge entries for the same chart artifact (a dependency shared by two charts). */

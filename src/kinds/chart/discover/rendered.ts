@@ -178,6 +178,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     if (doc.object === null || doc.crd) continue;
     const isConfig = doc.kind === 'ConfigMap' || doc.kind === 'Secret';
     const isMonitoring = (doc.apiVersion ?? '').startsWith('monitoring.coreos.com/');
+    const gpuKind = (doc.apiVersion ?? '').startsWith('nvidia.com/') ? doc.kind : undefined;
     const add = (raw: string, pathParts: Array<string | number>, role: ImageRole, certainty: Certainty, reason?: string) => {
       const ref = pulledRef(raw);
       if (!ref) return;
@@ -248,6 +249,11 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
               const full = `${repo}/${t}${version ? `:${version}` : ''}`;
               if (!repo) continue;
               if (off(node)) add(full, here, 'custom-resource', 'possible', 'the custom resource sets enabled: false beside it');
+              else if (version && !version.includes('sha256:') && !t.includes('@') && nodeOsTagged(gpuKind, pathParts)) {
+                // The GPU operator never pulls this tag: it appends the GPU node's OS (resolveDriverTag).
+                const precompiled = node.usePrecompiled === true || node.usePrecompiled === 'true';
+                add(full, here, 'custom-resource', 'possible', `${NODE_OS_REASON}${precompiled ? '-<kernel version>' : ''}-<node OS> (${full}${precompiled ? '-<kernel version>' : ''}-ubuntu24.04, …-rhel9.6): list that tag under images: for each OS the GPU nodes run`);
+              }
               else add(full, here, 'custom-resource', version ? 'certain' : 'possible', version ? undefined : 'an image map without a version');
               continue;
             }
@@ -272,6 +278,20 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     walk(doc.object, []);
   }
   return out;
+}
+
+/** The reason given to a GPU operator image whose tag the operator completes with the node's OS. */
+export const NODE_OS_REASON = 'the GPU operator pulls this tag with ';
+
+/**
+ * NVIDIA's ClusterPolicy `spec.driver`, `spec.gds`, `spec.gdrcopy`, `spec.vgpuManager` and an
+ * NVIDIADriver's `spec` (and its `gds`, `gdrcopy`): the operator pulls `<repository>/<image>:<version>-<os><version>`
+ * (`-ubuntu24.04`, `-rhel9.6`, read from the node), never the tag as written (unless it is a digest).
+ */
+function nodeOsTagged(kind: string | undefined, pathParts: Array<string | number>): boolean {
+  if (kind === 'ClusterPolicy') return pathParts.length === 2 && pathParts[0] === 'spec' && ['driver', 'gds', 'gdrcopy', 'vgpuManager'].includes(String(pathParts[1]));
+  if (kind === 'NVIDIADriver') return pathParts[0] === 'spec' && (pathParts.length === 1 || (pathParts.length === 2 && ['gds', 'gdrcopy'].includes(String(pathParts[1]))));
+  return false;
 }
 
 /** A custom resource's component switched off (`vgpuManager: {enabled: false, image: …}`): the operator runs none of it. */
