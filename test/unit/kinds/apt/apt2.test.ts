@@ -7,6 +7,7 @@ import { parseRelease } from '../../../../src/kinds/apt/control.js';
 import { HttpClient } from '../../../../src/net/http.js';
 import { BlobStore } from '../../../../src/store/blob-store.js';
 import { startStaticServer } from '../../../support/static-http.js';
+import { aptPackageMoves } from '../../../../src/commands/lock-diff.js';
 import { computeClosure, type AptPackage, type SourceInfo } from '../../../../src/kinds/apt/deps.js';
 import { parseDeb822 } from '../../../../src/kinds/apt/control.js';
 import { fetchIndex, stanzaToPackage } from '../../../../src/kinds/apt/repo.js';
@@ -135,5 +136,16 @@ describe('an index that does not match its signed Release (a mirror mid-sync)', 
       await server.close();
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('what a re-lock of a filtered suite names', () => {
+  it('each package whose versions moved, added or dropped, by name; a long list cut with how many more', () => {
+    const p = (name: string, version: string) => ({ name, version });
+    expect(aptPackageMoves([p('app', '1.0'), p('libfoo', '1.0'), p('libold', '3'), p('same', '1')], [p('app', '2.0'), p('libfoo', '2.0'), p('libnew', '1.0'), p('same', '1')])).toBe(
+      'app 1.0 → 2.0, libfoo 1.0 → 2.0, +libnew 1.0, -libold 3',
+    );
+    const many = Array.from({ length: 25 }, (_, i) => p(`p${String(i).padStart(2, '0')}`, '1'));
+    expect(aptPackageMoves([], many)).toMatch(/^\+p00 1, .*\+p19 1 and 5 more$/);
   });
 });
