@@ -100,5 +100,44 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
       for (const w of wasLeft.slice(paired)) out.push({ kind, change: 'removed', name, from: w.pin });
     }
   }
+  // A filtered APT suite names the packages that moved (a whole mirror's would be thousands).
+  const filtered = (lock: Lock) => {
+    const m = new Map<string, Array<{ name: string; version: string }>>();
+    const l = lock as unknown as { apt?: Array<{ name: string; mode?: string; suites?: Array<{ suite: string; packages?: Array<{ name: string; version: string }> }> }> };
+    for (const r of l.apt ?? []) if (r.mode === 'filtered') for (const su of r.suites ?? []) m.set(`${r.name} ${su.suite}`, su.packages ?? []);
+    return m;
+  };
+  const fa = filtered(before);
+  const fb = filtered(after);
+  for (const c of out) {
+    const was = fa.get(c.name);
+    const is = fb.get(c.name);
+    if (c.kind !== 'apt' || c.change !== 'updated' || !was || !is) continue;
+    const moves = aptPackageMoves(was, is);
+    if (moves) c.to += `: ${moves}`;
+  }
   return out;
+}
+
+/** `app 1.0 → 2.0, +libnew 1.0, -libold 1.0`: each package whose versions differ, by name; at most 20, then how many more. */
+export function aptPackageMoves(was: Array<{ name: string; version: string }>, is: Array<{ name: string; version: string }>, max = 20): string {
+  const versions = (list: Array<{ name: string; version: string }>) => {
+    const m = new Map<string, Set<string>>();
+    for (const p of list) {
+      const v = m.get(p.name);
+      if (v) v.add(p.version);
+      else m.set(p.name, new Set([p.version]));
+    }
+    return new Map([...m].map(([k, v]) => [k, [...v].sort().join(' ')]));
+  };
+  const a = versions(was);
+  const b = versions(is);
+  const moves: string[] = [];
+  for (const name of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const from = a.get(name);
+    const to = b.get(name);
+    if (from === to) continue;
+    moves.push(from === undefined ? `+${name} ${to}` : to === undefined ? `-${name} ${from}` : `${name} ${from} → ${to}`);
+  }
+  return moves.length > max ? `${moves.slice(0, max).join(', ')} and ${moves.length - max} more` : moves.join(', ');
 }

@@ -58,6 +58,9 @@ export interface AptPackage {
   /** Pre-Depends then Depends, parsed; or left as text until the closure visits the package. */
   depends?: DepGroup[];
   dependsText?: string;
+  /** Breaks then Conflicts, parsed; or left as text until the closure visits the package. */
+  breaks?: DepGroup[];
+  breaksText?: string;
   filename: string;
   sha256: string;
   size: number;
@@ -88,6 +91,11 @@ export interface ClosureResult {
   unsatisfied: Map<number, string[]>;
   /** Requested names found nowhere. */
   missing: Map<number, string[]>;
+  /**
+   * Packages carried because something in the closure Breaks (or Conflicts with) an older version
+   * of them that the suite family lists: `libfoo 2 (for app 2 Breaks: libfoo (<< 2))`.
+   */
+  upgrades: Map<number, string[]>;
 }
 
 /**
@@ -96,6 +104,14 @@ export interface ClosureResult {
  * provider, its suite family first, then the highest version (apt's candidate, whichever suite
  * of the family has it), then the dependent's own repository. Architecture `all` and `Multi-Arch: foreign` packages satisfy any architecture;
  * `:any` accepts `Multi-Arch: allowed`.
+ *
+ * Breaks and Conflicts with a version: a client that installed an older version from the same
+ * suite family (the release, then -updates, -security, or last month's vendor version still
+ * listed) must upgrade it before apt installs the package that breaks it, so the closure carries
+ * the newest version of the family that the relation does not break, with its own closure. Bounded:
+ * only when the family lists both a broken version (one a client can have from this family) and
+ * a newer one that is not; a Breaks against versions the family never shipped (libc6's against
+ * old games and tools) adds nothing, and an unversioned one means removal (nothing to carry).
  */
 export function computeClosure(packages: AptPackage[], sources: SourceInfo[], requests: ClosureRequest[]): ClosureResult {
   const byName = new Map<string, AptPackage[]>();
@@ -152,6 +168,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
   const selected = new Map<number, Set<AptPackage>>();
   const unsatisfied = new Map<number, string[]>();
   const missing = new Map<number, string[]>();
+  const upgrades = new Map<number, string[]>();
   const visited = new Set<string>();
   const queue: Array<{ pkg: AptPackage; arch: string; origin: number }> = [];
 
@@ -212,7 +229,27 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
         list.push(`${pkg.name} ${pkg.version} (${pkg.architecture === 'all' ? `all, for ${want}` : pkg.architecture}) depends on ${formatGroup(group)}`);
       }
     }
+    pkg.breaks ??= parseRelations(pkg.breaksText);
+    for (const group of pkg.breaks) {
+      for (const alt of group) {
+        if (!alt.op || alt.name === pkg.name) continue;
+        const mine = (byName.get(alt.name) ?? []).filter((c) => archOk(c, want, alt) && sources[c.source].family === sources[pkg.source].family);
+        const broken = mine.filter((c) => satisfiesVersion(c.version, alt.op!, alt.version!));
+        if (!broken.length) continue;
+        const fixed = mine.filter((c) => !satisfiesVersion(c.version, alt.op!, alt.version!));
+        const pick = best(fixed, pkg, pkg.source, want);
+        // Only an upgrade: a fixed version older than every broken one would be a downgrade apt does not make.
+        if (!pick || !broken.some((b) => compareVersions(pick.version, b.version) > 0)) continue;
+        if (!visited.has(`${pick.source}|${pick.filename}|${want}`)) {
+          let list = upgrades.get(origin);
+          if (!list) upgrades.set(origin, (list = []));
+          list.push(`${pick.name} ${pick.version} (${pkg.name} ${pkg.version} breaks ${formatAlternative(alt)})`);
+        }
+        take(pick, want, origin);
+      }
+    }
   }
+  for (const [k, v] of upgrades) upgrades.set(k, [...new Set(v)].sort());
   for (const [k, v] of unsatisfied) unsatisfied.set(k, [...new Set(v)].sort());
-  return { selected, unsatisfied, missing };
+  return { selected, unsatisfied, missing, upgrades };
 }

@@ -2,7 +2,7 @@ import { byCodePoint, ROLE } from '../file/artifact.js';
 import { createGunzip } from 'node:zlib';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
-import type { HttpClient } from '../../net/http.js';
+import { discard, headerValue, type HttpClient } from '../../net/http.js';
 import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import type { BlobStore } from '../../store/blob-store.js';
@@ -265,8 +265,41 @@ export async function fetchIndex(
       if (!isFerryError(err, 'NOT_FOUND')) throw err;
     }
   }
-  await downloadToStore(store, http, repoUrl(base, path), expect, { label: what });
+  const url = repoUrl(base, path);
+  try {
+    await downloadToStore(store, http, url, expect, { label: what });
+  } catch (err) {
+    throw await indexMismatch(err, http, url, listed, `${label} ${path}`);
+  }
   return { path, sha256: listed.hash, size: listed.size };
+}
+
+const MIRROR_SYNC_HINT =
+  'The repository (or a mirror or CDN cache in front of it) serves an index its signed Release does not list: a mirror mid-sync or a stale cache (apt says "File has unexpected size" or "Hash Sum mismatch … Mirror sync in progress?"). Try again later, or set url: to another mirror of the same repository. ferry never takes an index the signed Release does not vouch for.';
+
+/**
+ * Why an index listed in the signed Release could not be fetched, said as the mismatch it is: a
+ * server whose whole file is shorter or longer than the Release lists otherwise looks like a
+ * dropped connection retried until it gives up. One HEAD, only after the download failed.
+ */
+async function indexMismatch(err: unknown, http: HttpClient, url: string, listed: { hash: string; size: number }, what: string): Promise<unknown> {
+  if (isFerryError(err, 'NOT_FOUND')) return err;
+  let served: number | undefined;
+  try {
+    const res = await http.request(url, { method: 'HEAD', reuseAfterHead: true });
+    await discard(res.body);
+    const length = headerValue(res.headers, 'content-length');
+    if (res.status === 200 && length && /^\d+$/.test(length)) served = Number(length);
+  } catch {
+    // No answer to the HEAD: the download's own error says what went wrong.
+  }
+  if (served !== undefined && served !== listed.size) {
+    return new FerryError('VERIFY', `${what}: the server's file is ${served} bytes, the signed Release lists ${listed.size} (sha256 ${listed.hash}): the index does not match the Release that lists it`, {
+      hint: MIRROR_SYNC_HINT,
+    });
+  }
+  if (isFerryError(err, 'VERIFY')) return new FerryError('VERIFY', `${what}: the server's file does not match the signed Release (${err.message})`, { hint: MIRROR_SYNC_HINT });
+  return err;
 }
 
 /**
@@ -369,6 +402,7 @@ export function stanzaToPackage(st: Stanza, source: number, label: string, deps 
     provides: deps && f.has('provides') ? parseRelations(f.get('provides')).map((g) => g[0]) : NO_PROVIDES,
     // Parsed only if the closure reaches the package: most of a whole index never is.
     dependsText: deps ? own([f.get('pre-depends'), f.get('depends')].filter(Boolean).join(', ')) : '',
+    ...(deps && (f.has('breaks') || f.has('conflicts')) ? { breaksText: own([f.get('breaks'), f.get('conflicts')].filter(Boolean).join(', ')) } : {}),
     filename: own(safePoolPath(filename, label)),
     sha256: own(sha256),
     size: Number(size),
@@ -378,7 +412,7 @@ export function stanzaToPackage(st: Stanza, source: number, label: string, deps 
 const NO_PROVIDES: AptPackage['provides'] = [];
 
 /** The Packages fields the closure and the lock use. */
-export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'filename', 'size', 'sha256']);
+export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'breaks', 'conflicts', 'filename', 'size', 'sha256']);
 
 export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = false): AsyncGenerator<Stanza> {
   yield* streamDeb822(openIndex(store, file), keepRaw, PACKAGE_FIELDS, file.path);
