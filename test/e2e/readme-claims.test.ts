@@ -18,7 +18,7 @@ import { startStaticServer, type StaticServer } from '../support/static-http.js'
 
 const README = await readFile(path.join(ROOT, 'README.md'), 'utf8');
 const SUBCOMMANDS: Record<string, string[]> = {
-  bundle: ['create', 'verify', 'push', 'pull'],
+  bundle: ['create', 'verify', 'split', 'push', 'pull'],
   charts: ['images'],
   rewrite: ['values', 'chart', 'manifests', 'catalogue', 'apt-sources'],
 };
@@ -213,6 +213,34 @@ describe('the README’s example manifest and mirror target use only keys ferry�
     for (const key of ['extras', 'maxSize', 'size', 'allowExpiredLeaf', 'rekorPublicKey', 'sha512']) expect(text, key).toContain(`"${key}"`);
     expect(JSON.stringify(schemas.target)).toContain('"insecure"');
   });
+
+  it('the example MirrorTarget maps the README’s own images (its maxPathDepth holds prefix/host/path)', async () => {
+    const block = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((t) => /^kind: MirrorTarget$/m.test(t));
+    expect(block).toBeDefined();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-readme-target-'));
+    try {
+      await writeFile(path.join(dir, 'site.yaml'), block!);
+      await writeFile(path.join(dir, 'site-ca.pem'), '');
+      await mkdir(path.join(dir, 'site-certs'));
+      const digest = (c: string) => `sha256:${c.repeat(64)}`;
+      const image = (ref: string, c: string) => ({
+        source: ref, ref, digest: digest(c), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 400, manifests: [],
+        blobs: [{ mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest('d'), size: 300 }],
+      });
+      const lock = {
+        apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'app', digest: digest('e') },
+        images: [image('docker.io/library/alpine:3.20', 'a'), image('registry.example.com:5000/team/api:1.4.2', 'b')], charts: [], files: [], apt: [],
+      };
+      await writeFile(path.join(dir, 'app.lock.json'), JSON.stringify(lock));
+      const r = await runFerry(['map', 'app.lock.json', '-t', 'site.yaml'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('harbor.site.internal/mirror/docker.io/library/alpine:3.20');
+      // "`registry.example.com:5000` becomes `registry.example.com-5000` everywhere"
+      expect(r.stdout).toContain('harbor.site.internal/mirror/registry.example.com-5000/team/api:1.4.2');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 let work: string;
@@ -333,6 +361,10 @@ describe('the exit-code table', () => {
     expect(r.code, r.stderr).toBe(3);
     // "A problem names the artifact and the blob"
     expect(r.stderr).toMatch(/tool layer sha256:[0-9a-f]{64}: digest mismatch/);
+    // `serve --verify` refuses the same bundle, exit 3, counting its problems as verify does.
+    const s = await runFerry(['serve', 'damaged.ferry.tar', '--verify', '--listen', '127.0.0.1:0'], { cwd: work, timeoutMs: 60_000 });
+    expect(s.code, s.stderr).toBe(3);
+    expect(s.stderr).toContain('verification failed (1 problem); not serving it');
   });
 
   it('4: the network (a registry that refuses the connection)', async () => {
