@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { FERRY, ROOT, mustRun, runFerry } from '../support/cli.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
+import { OCI_MANIFEST, pushBlob, putManifest } from '../support/oci-push.js';
+import { startRegistry } from '../support/registry.js';
 
 /**
  * What the README tells a user ferry does, checked against the built CLI: every command line it
@@ -382,5 +384,33 @@ describe('the exit-code table', () => {
     const r = await mustRun('bash', ['-c', script, process.execPath, FERRY, errFile], { cwd: ROOT });
     expect(r.stdout.trim()).toBe('141');
     expect(await readFile(errFile, 'utf8')).toBe('');
+  });
+});
+
+describe('Supply chain: extras are on by default', () => {
+  it('an unsigned image a verify rule covers is refused at lock, without claiming extras were turned off', async () => {
+    const reg = await startRegistry({ mode: 'http' });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-readme-sig-'));
+    try {
+      const layer = await pushBlob(reg, 'team/app', Buffer.from('not really a layer'));
+      const config = await pushBlob(reg, 'team/app', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }));
+      const digest = await putManifest(reg, 'team/app', '1', manifest, OCI_MANIFEST);
+      await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'cosign.key')]);
+      await mustRun('openssl', ['pkey', '-in', path.join(dir, 'cosign.key'), '-pubout', '-out', path.join(dir, 'cosign.pub')]);
+      await writeFile(path.join(dir, 'app.yaml'), `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: app }\nverify:\n  - images: ${reg.host}/team/\n    keys: [cosign.pub]\nimages:\n  - ref: ${reg.host}/team/app:1\n`);
+      const r = await runFerry(['lock', 'app.yaml', '-q'], { cwd: dir, env: { FERRY_CACHE_DIR: path.join(dir, 'cache') } });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`${reg.host}/team/app:1: no cosign signature of ${digest} is carried`);
+      expect(r.stderr).not.toContain('extras are off');
+      await expect(stat(path.join(dir, 'app.lock.json'))).rejects.toThrow();
+    } finally {
+      await reg.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
