@@ -70,7 +70,8 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     if (opened.kind === 'bundle' && opts.verify) {
       const report = await verifyBundle(bundleFrom(cwd, location), { net: opts.net });
       if (!report.ok) {
-        throw new FerryError('VERIFY', `${report.bundle}: verification failed (${report.problems.length} problems); not serving it`, {
+        const n = report.problems.length;
+        throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}); not serving it`, {
           details: report.problems.map((p) => p.message),
           hint: 'Copy the bundle again from the source and run `ferry bundle verify`.',
         });

@@ -7,6 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { FERRY, ROOT, mustRun, runFerry } from '../support/cli.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
+import { OCI_MANIFEST, pushBlob, putManifest } from '../support/oci-push.js';
+import { startRegistry } from '../support/registry.js';
 
 /**
  * What the README tells a user ferry does, checked against the built CLI: every command line it
@@ -18,7 +20,7 @@ import { startStaticServer, type StaticServer } from '../support/static-http.js'
 
 const README = await readFile(path.join(ROOT, 'README.md'), 'utf8');
 const SUBCOMMANDS: Record<string, string[]> = {
-  bundle: ['create', 'verify', 'push', 'pull'],
+  bundle: ['create', 'verify', 'split', 'push', 'pull'],
   charts: ['images'],
   rewrite: ['values', 'chart', 'manifests', 'catalogue', 'apt-sources'],
 };
@@ -213,6 +215,34 @@ describe('the README’s example manifest and mirror target use only keys ferry�
     for (const key of ['extras', 'maxSize', 'size', 'allowExpiredLeaf', 'rekorPublicKey', 'sha512']) expect(text, key).toContain(`"${key}"`);
     expect(JSON.stringify(schemas.target)).toContain('"insecure"');
   });
+
+  it('the example MirrorTarget maps the README’s own images (its maxPathDepth holds prefix/host/path)', async () => {
+    const block = [...README.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]).find((t) => /^kind: MirrorTarget$/m.test(t));
+    expect(block).toBeDefined();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-readme-target-'));
+    try {
+      await writeFile(path.join(dir, 'site.yaml'), block!);
+      await writeFile(path.join(dir, 'site-ca.pem'), '');
+      await mkdir(path.join(dir, 'site-certs'));
+      const digest = (c: string) => `sha256:${c.repeat(64)}`;
+      const image = (ref: string, c: string) => ({
+        source: ref, ref, digest: digest(c), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: 400, manifests: [],
+        blobs: [{ mediaType: 'application/vnd.oci.image.config.v1+json', digest: digest('d'), size: 300 }],
+      });
+      const lock = {
+        apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'app', digest: digest('e') },
+        images: [image('docker.io/library/alpine:3.20', 'a'), image('registry.example.com:5000/team/api:1.4.2', 'b')], charts: [], files: [], apt: [],
+      };
+      await writeFile(path.join(dir, 'app.lock.json'), JSON.stringify(lock));
+      const r = await runFerry(['map', 'app.lock.json', '-t', 'site.yaml'], { cwd: dir });
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain('harbor.site.internal/mirror/docker.io/library/alpine:3.20');
+      // "`registry.example.com:5000` becomes `registry.example.com-5000` everywhere"
+      expect(r.stdout).toContain('harbor.site.internal/mirror/registry.example.com-5000/team/api:1.4.2');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 let work: string;
@@ -333,6 +363,10 @@ describe('the exit-code table', () => {
     expect(r.code, r.stderr).toBe(3);
     // "A problem names the artifact and the blob"
     expect(r.stderr).toMatch(/tool layer sha256:[0-9a-f]{64}: digest mismatch/);
+    // `serve --verify` refuses the same bundle, exit 3, counting its problems as verify does.
+    const s = await runFerry(['serve', 'damaged.ferry.tar', '--verify', '--listen', '127.0.0.1:0'], { cwd: work, timeoutMs: 60_000 });
+    expect(s.code, s.stderr).toBe(3);
+    expect(s.stderr).toContain('verification failed (1 problem); not serving it');
   });
 
   it('4: the network (a registry that refuses the connection)', async () => {
@@ -350,5 +384,33 @@ describe('the exit-code table', () => {
     const r = await mustRun('bash', ['-c', script, process.execPath, FERRY, errFile], { cwd: ROOT });
     expect(r.stdout.trim()).toBe('141');
     expect(await readFile(errFile, 'utf8')).toBe('');
+  });
+});
+
+describe('Supply chain: extras are on by default', () => {
+  it('an unsigned image a verify rule covers is refused at lock, without claiming extras were turned off', async () => {
+    const reg = await startRegistry({ mode: 'http' });
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-readme-sig-'));
+    try {
+      const layer = await pushBlob(reg, 'team/app', Buffer.from('not really a layer'));
+      const config = await pushBlob(reg, 'team/app', Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } })));
+      const manifest = Buffer.from(JSON.stringify({
+        schemaVersion: 2, mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...layer }],
+      }));
+      const digest = await putManifest(reg, 'team/app', '1', manifest, OCI_MANIFEST);
+      await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', path.join(dir, 'cosign.key')]);
+      await mustRun('openssl', ['pkey', '-in', path.join(dir, 'cosign.key'), '-pubout', '-out', path.join(dir, 'cosign.pub')]);
+      await writeFile(path.join(dir, 'app.yaml'), `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: app }\nverify:\n  - images: ${reg.host}/team/\n    keys: [cosign.pub]\nimages:\n  - ref: ${reg.host}/team/app:1\n`);
+      const r = await runFerry(['lock', 'app.yaml', '-q'], { cwd: dir, env: { FERRY_CACHE_DIR: path.join(dir, 'cache') } });
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toContain(`${reg.host}/team/app:1: no cosign signature of ${digest} is carried`);
+      expect(r.stderr).not.toContain('extras are off');
+      await expect(stat(path.join(dir, 'app.lock.json'))).rejects.toThrow();
+    } finally {
+      await reg.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -355,7 +355,7 @@ export async function verifyImageSignatures(images: SignedImage[], policy: Verif
     for (const subject of subjects) {
       const candidates = (image.extras ?? []).filter((e) => e.subject === subject && (e.tag?.endsWith('.sig') || e.artifactType === COSIGN_SIGNATURE_ARTIFACT));
       if (!candidates.length) {
-        failures.push(`no cosign signature of ${subject} is carried${image.extras === undefined ? ' (extras are off for this image)' : ''}`);
+        failures.push(`no cosign signature of ${subject} is carried${image.extras === undefined ? ' (the lock records no signature or other extra for this image: none was found upstream, or `extras: false` / `--no-extras` left them out)' : ''}`);
         continue;
       }
       for (const by of rules) {
