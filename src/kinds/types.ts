@@ -256,6 +256,10 @@ export type ImageLookup =
 export interface AptRepoLookup {
   url: string | 'mirror';
   resigned: boolean;
+  /** Suites the source entry names that the mirror does not carry, in words (`apt-get update` fails on them there). */
+  gap?: string;
+  /** Components it names that the mirror does not carry, in words (apt skips them with a warning). */
+  partial?: string;
 }
 
 /**
@@ -269,7 +273,8 @@ export interface MirrorLookups {
   /** Origins (scheme://host) of every locked file: URLs there are expected to be mirrored. */
   fileOrigins: Set<string>;
   /** Mirror URL of a locked APT repository URL ('mirror' when it already is one), and whether import re-signs it. */
-  lookupAptRepo(url: string): AptRepoLookup | undefined;
+  /** `entry`: the source line's suites and components, checked against what the lock carries. */
+  lookupAptRepo(url: string, entry?: AptSourceEntry): AptRepoLookup | undefined;
   /** Upstream registries the lock pins images from, sorted. */
   registries: string[];
 }

@@ -1,3 +1,4 @@
+import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { RewriteContext } from './context.js';
@@ -25,15 +26,23 @@ interface Scan {
   unmapped: Unmapped[];
   /** `file:line` of source-package entries pointed at the mirror, which carries binary indexes only. */
   sourceEntries: string[];
+  /** Entries pointed at the mirror that name components it does not carry (apt skips them, warning). */
+  partial: string[];
 }
 
 /** Rewrite one URI; returns whether the repository is on the mirror and re-signed with the site key. */
-function mapUri(uri: string, file: string, line: number, ctx: RewriteContext, scan: Scan, start: number): { resigned: boolean } | undefined {
-  const found = ctx.lookupAptRepo(uri);
+function mapUri(uri: string, file: string, line: number, ctx: RewriteContext, scan: Scan, start: number, entry: AptSourceEntry): { resigned: boolean } | undefined {
+  const found = ctx.lookupAptRepo(uri, entry);
   if (!found) {
     scan.unmapped.push({ file, line, kind: 'apt-repo', ref: uri, reason: 'repository not in the lock' });
     return undefined;
   }
+  // Pointed at the mirror, a suite it does not carry fails `apt-get update` there (no Release).
+  if (found.gap) {
+    scan.unmapped.push({ file, line, kind: 'apt-repo', ref: uri, reason: `repository mirrored, but not its ${found.gap}` });
+    return undefined;
+  }
+  if (found.partial) scan.partial.push(`${file}:${line} ${uri}: the mirror does not carry its ${found.partial}; apt skips them there with a warning`);
   if (found.url === 'mirror') return { resigned: found.resigned };
   const mirror = found.url;
   const replacement = uri.endsWith('/') && !mirror.endsWith('/') ? `${mirror}/` : mirror;
@@ -52,7 +61,9 @@ function scanOneLine(text: string, file: string, ctx: RewriteContext, keyring: s
     if (!m) return;
     const line = i + 1;
     const uriStart = lineStart + m[1].length + (m[2]?.length ?? 0);
-    const mapped = mapUri(m[3], file, line, ctx, scan, uriStart);
+    const [suite, ...components] = lineText.slice(uriStart - lineStart + m[3].length).replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
+    const entry = { types: [/^\s*deb-src\s/.test(lineText) ? 'deb-src' : 'deb'], suites: suite ? [suite] : [], components };
+    const mapped = mapUri(m[3], file, line, ctx, scan, uriStart, entry);
     if (mapped && /^\s*deb-src\s/.test(lineText)) scan.sourceEntries.push(`${file}:${line}`);
     if (!mapped?.resigned) return;
     const opts = m[2];
@@ -105,11 +116,16 @@ function scanDeb822(text: string, file: string, ctx: RewriteContext, keyring: st
     if (!uris || (enabled && /:\s*no\s*$/i.test(lines[enabled.line]))) continue;
     let allResigned = true;
     let anyMapped = false;
+    const words = (name: string) => {
+      const f = fields.find((x) => x.name === name);
+      return f ? lines.slice(f.line, f.end + 1).join(' ').slice(lines[f.line].indexOf(':') + 1).trim().split(/\s+/).filter(Boolean) : [];
+    };
+    const entry = { types: words('types'), suites: words('suites'), components: words('components') };
     for (let j = uris.line; j <= uris.end; j++) {
       const body = j === uris.line ? lines[j].slice(lines[j].indexOf(':') + 1) : lines[j];
       const bodyStart = starts[j] + (lines[j].length - body.length);
       for (const u of body.matchAll(/\S+/g)) {
-        const mapped = mapUri(u[0], file, j + 1, ctx, scan, bodyStart + u.index!);
+        const mapped = mapUri(u[0], file, j + 1, ctx, scan, bodyStart + u.index!, entry);
         if (mapped) anyMapped = true;
         if (!mapped?.resigned) allResigned = false;
       }
@@ -152,7 +168,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   if (opts.output && files.length > 1) throw new FerryError('USAGE', '-o takes one sources file; rewrite several in place');
   const keyring = siteKeyringPath(opts.signedBy);
   const changes: FileChange[] = [];
-  const scan: Scan = { edits: [], replacements: [], unmapped: [], sourceEntries: [] };
+  const scan: Scan = { edits: [], replacements: [], unmapped: [], sourceEntries: [], partial: [] };
   for (const f of files) {
     const abs = path.resolve(f);
     const text = await readText(abs, 'APT sources file');
@@ -164,7 +180,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
     const out = opts.output ? path.resolve(opts.output) : abs;
     changes.push({ file: out, before: out === abs ? text : await readTextIfExists(out), after });
   }
-  const warnings: string[] = [];
+  const warnings: string[] = [...scan.partial];
   if (scan.replacements.some((r) => r.kind === 'signed-by')) {
     warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${SITE_KEYRING} as ${keyring} on every client`);
   }

@@ -65,21 +65,29 @@ export const aptKind = {
     mirrorLookups(locked, target) {
       const trim = (u: string) => u.replace(/\/+$/, '');
       // A filtered APT mirror is re-signed with the site key at import; a whole one keeps the vendor's signature.
-      const repos = new Map<string, AptRepoLookup>();
+      const repos = new Map<string, AptRepoLookup & { carried: { suites: string[]; components: string[] } }>();
       const mirrors = new Map<string, boolean>();
       for (const a of locked) {
         const url = a.url;
         if (!url || !target.apt) continue;
         const mirror = mapAptRepo(url, target.apt).url;
         const resigned = a.mode === 'filtered';
-        repos.set(trim(url), { url: mirror, resigned });
+        // Two entries of one repository (a suite each): the mirror carries their union.
+        const had = repos.get(trim(url))?.carried;
+        const carried = { suites: [...new Set([...(had?.suites ?? []), ...a.suites.map((s) => s.suite)])], components: [...new Set([...(had?.components ?? []), ...a.components])] };
+        repos.set(trim(url), { url: mirror, resigned, carried });
         mirrors.set(trim(mirror), resigned);
       }
-      const lookupAptRepo = (url: string): AptRepoLookup | undefined => {
+      const lookupAptRepo = (url: string, entry?: AptSourceEntry): AptRepoLookup | undefined => {
         const onMirror = mirrors.get(trim(url));
         if (onMirror !== undefined) return { url: 'mirror', resigned: onMirror };
         if (target.apt && trim(url).startsWith(trim(target.apt.baseUrl))) return { url: 'mirror', resigned: false };
-        return repos.get(trim(url));
+        const found = repos.get(trim(url));
+        if (!found) return undefined;
+        // deb-src is said apart by the rewrite (a warning): only suites and components here.
+        const gap = entry ? sourceEntryGap({ types: ['deb'], suites: entry.suites, components: [] }, found.carried) : undefined;
+        const partial = entry && !gap ? sourceEntryGap({ types: ['deb'], suites: entry.suites, components: entry.components }, found.carried) : undefined;
+        return { url: found.url, resigned: found.resigned, ...(gap ? { gap } : {}), ...(partial ? { partial } : {}) };
       };
       return { lookupAptRepo };
     },
@@ -87,7 +95,7 @@ export const aptKind = {
 } satisfies KindModule<AptSpec, AptLock, AptRef, Extract<MirrorPlace, { facet: 'apt' }>>;
 
 /** What an APT source entry asks for that a mirror of `spec` does not carry, in words (undefined: nothing). */
-function sourceEntryGap(entry: AptSourceEntry, spec: AptSpec): string | undefined {
+function sourceEntryGap(entry: AptSourceEntry, spec: { suites: string[]; components: string[] }): string | undefined {
   const gaps: string[] = [];
   if (entry.types.includes('deb-src')) gaps.push('source packages (deb-src: the mirror has no Sources indexes)');
   // A flat repository (`deb URI dir/`) names a directory, not a suite under dists/.

@@ -105,6 +105,22 @@ describe('rewrite apt-sources', () => {
     expect(again.replacements).toEqual([]);
   });
 
+  it('a suite the mirror does not carry is not pointed at it (apt-get update would fail there); a component it lacks is rewritten with a warning', async () => {
+    const dir = await scratch();
+    const list = await write(dir, 'sources.list', 'deb http://deb.debian.org/debian bookworm-updates main\n');
+    const err = await rewriteAptSources([list], await fixtureContext(), {}).catch((e) => e);
+    expect(err.code).toBe('CONFLICT');
+    expect(err.details[0]).toContain('repository mirrored, but not its suite bookworm-updates (carried: bookworm)');
+    expect(await readFile(list, 'utf8')).toBe('deb http://deb.debian.org/debian bookworm-updates main\n');
+    const deb822 = await write(dir, 'd.sources', 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n');
+    const err2 = await rewriteAptSources([deb822], await fixtureContext(), {}).catch((e) => e);
+    expect(err2.details[0]).toContain('suite bookworm-updates');
+    const contrib = await write(dir, 'c.list', 'deb http://deb.debian.org/debian bookworm main contrib\n');
+    const r = await rewriteAptSources([contrib], await fixtureContext(), {});
+    expect(await readFile(contrib, 'utf8')).toContain(`${DEB} bookworm main contrib`);
+    expect(r.warnings.join('\n')).toContain('the mirror does not carry its component contrib (carried: main); apt skips them there with a warning');
+  });
+
   it('deb822 .sources: URIs and Signed-By per stanza, idempotent', async () => {
     const dir = await scratch('debian.sources');
     const file = path.join(dir, 'debian.sources');
@@ -114,7 +130,7 @@ describe('rewrite apt-sources', () => {
       [
         'Types: deb',
         `URIs: ${DEB}`,
-        'Suites: bookworm bookworm-updates',
+        'Suites: bookworm',
         'Components: main',
         'Signed-By: /usr/share/keyrings/site.gpg',
         '',
