@@ -9,6 +9,7 @@ import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
+import { redactUrl } from '../net/http.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -598,6 +599,19 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
   references.push(...more);
 }
 
+/** A URL anywhere in a text (`git::https://…`, `…, pulled as https://…`), from the first letter of its scheme. */
+const EMBEDDED_URL_RE = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+
+/**
+ * A text with the credentials of its URLs masked (`https://user:token@host` → `https://***:***@host`,
+ * a `?token=` value): a remote base or chart repository written with them in a scanned file is
+ * reported, and the report is printed, stored in CI logs, handed around.
+ */
+export function redactUrlsIn(text: string): string {
+  if (!text.includes('://')) return text;
+  return text.replace(EMBEDDED_URL_RE, (u) => redactUrl(u));
+}
+
 /**
  * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
  * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
@@ -740,5 +754,10 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   applyComposeVars(files, references);
   applyKustomizeOverrides(files, references);
+  for (const r of references) {
+    r.value = redactUrlsIn(r.value);
+    if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
+    if (r.chartSource) r.chartSource.repo = redactUrlsIn(r.chartSource.repo);
+  }
   return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }

@@ -4,6 +4,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type No
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
+import { redactUrlsIn } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
@@ -568,5 +569,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     }
     changes.push({ file, before: text, after: applyTextEdits(text, edits) });
   }
-  return finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
+  // A remote base or chart repository written with credentials (`https://user:token@…`) is
+  // reported without them: the report goes to terminals and CI logs.
+  for (const u of unmapped) Object.assign(u, { ref: redactUrlsIn(u.ref), reason: redactUrlsIn(u.reason) });
+  for (const x of replacements) Object.assign(x, { old: redactUrlsIn(x.old), where: x.where && redactUrlsIn(x.where) });
+  return finishRewrite(changes, replacements, unmapped, { ...opts, warnings: warnings.map(redactUrlsIn) });
 }
