@@ -600,7 +600,7 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
 }
 
 /** A URL anywhere in a text (`git::https://…`, `…, pulled as https://…`), from the first letter of its scheme. */
-const EMBEDDED_URL_RE = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]+/gi;
+const EMBEDDED_URL_RE = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*[^\s"'<>`,;.)]/gi;
 
 /**
  * A text with the credentials of its URLs masked (`https://user:token@host` → `https://***:***@host`,
