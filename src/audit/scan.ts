@@ -1,14 +1,15 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, type KustomizationEntry } from './kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
+import { redactUrl } from '../net/http.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -276,7 +277,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // A field may come from a YAML merge key (`<<: *base`), as kustomize reads it.
       const field = (k: string) => {
         const v = mergedField(node, k, currentDoc);
-        const n = isAlias(v) && currentDoc ? v.resolve(currentDoc) : v;
+        const n = resolveAlias(v, currentDoc);
         return isScalar(n) && n.value !== null && n.value !== '' ? n : undefined;
       };
       const [name, newName, newTag, digest] = ['name', 'newName', 'newTag', 'digest'].map(field);
@@ -598,26 +599,50 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
   references.push(...more);
 }
 
+/** A URL anywhere in a text (`git::https://…`, `…, pulled as https://…`), from the first letter of its scheme. */
+const EMBEDDED_URL_RE = /(?<![a-z0-9+.-])[a-z][a-z0-9+.-]*:\/\/[^\s"'<>`]*[^\s"'<>`,;.)]/gi;
+
+/**
+ * A text with the credentials of its URLs masked (`https://user:token@host` → `https://***:***@host`,
+ * a `?token=` value): a remote base or chart repository written with them in a scanned file is
+ * reported, and the report is printed, stored in CI logs, handed around.
+ */
+export function redactUrlsIn(text: string): string {
+  if (!text.includes('://')) return text;
+  return text.replace(EMBEDDED_URL_RE, (u) => redactUrl(u));
+}
+
 /**
  * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
  * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
  * defaulted are left as written and named in `unresolved`.
  */
-export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[] } {
+export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[]; tooLong?: true } {
   const unresolved: string[] = [];
+  // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
+  // "Invalid string length"). Past the bound the value is left as written.
+  let room = MAX_INTERPOLATED - value.length;
   const out = value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (all, braced?: string, op?: string, arg?: string, plain?: string) => {
+    if (room < 0) return all;
+    const put = (s: string) => {
+      room -= s.length - all.length;
+      return room < 0 ? all : s;
+    };
     if (all === '$$') return '$';
     const name = (braced ?? plain) as string;
     const set = env.get(name);
     const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
-    if (op === ':-' || op === '-') return has ? (set as string) : (arg ?? '');
-    if (op === ':+' || op === '+') return has ? (arg ?? '') : '';
-    if (has) return set as string;
+    if (op === ':-' || op === '-') return put(has ? (set as string) : (arg ?? ''));
+    if (op === ':+' || op === '+') return put(has ? (arg ?? '') : '');
+    if (has) return put(set as string);
     unresolved.push(name);
     return all;
   });
-  return { value: out, unresolved };
+  return room < 0 ? { value, unresolved: [], tooLong: true } : { value: out, unresolved };
 }
+
+/** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
+export const MAX_INTERPOLATED = 4096;
 
 /**
  * A Compose service's `image: ${IMAGE_NAME}:${TAG}-ad` is pulled as interpolated: from the `.env`
@@ -642,8 +667,12 @@ function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
     delete r.composeVars;
     const dir = path.posix.dirname(r.file);
     const env = envs.get(dir) ?? new Map<string, string>();
-    const { value, unresolved } = interpolateCompose(written, env);
+    const { value, unresolved, tooLong } = interpolateCompose(written, env);
     const from = envs.has(dir) ? `${dir === '.' ? '' : `${dir}/`}.env` : 'no .env beside it';
+    if (tooLong) {
+      r.provenance = `${r.file}:${r.line} ${written}: interpolated (${from}) it is longer than ${MAX_INTERPOLATED} characters, no image reference; left as written`;
+      continue;
+    }
     if (!unresolved.length) {
       r.value = value;
       r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
@@ -725,5 +754,10 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   applyComposeVars(files, references);
   applyKustomizeOverrides(files, references);
+  for (const r of references) {
+    r.value = redactUrlsIn(r.value);
+    if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
+    if (r.chartSource) r.chartSource.repo = redactUrlsIn(r.chartSource.repo);
+  }
   return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }

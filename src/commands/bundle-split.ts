@@ -1,4 +1,4 @@
-import { createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { open, stat, statfs } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -58,7 +58,7 @@ export async function splitBundle(input: string, opts: BundleSplitOptions): Prom
     throw new FerryError('USAGE', `--split-size ${opts.splitSize}: ${path.basename(abs)} (${size} bytes) would make ${count} parts, more than ${MAX_PARTS}`, { hint: 'Choose a larger split size.' });
   }
   await checkTarHeader(sources[0]);
-  await refuseOverlap(sources, output);
+  await refuseOverlap(sources, output, count);
   await checkSpace(output, size);
 
   const out = await openBundleOutput(output, opts.splitSize, size);
@@ -113,16 +113,18 @@ async function checkTarHeader(first: Source): Promise<void> {
 }
 
 /** The output's names must not be any file being read (re-splitting a split bundle under its own name would delete its parts). */
-async function refuseOverlap(sources: Source[], output: string): Promise<void> {
+async function refuseOverlap(sources: Source[], output: string, count: number): Promise<void> {
   const ids = new Set<string>();
   for (const s of sources) {
     const st = await stat(s.file);
     ids.add(`${st.dev}:${st.ino}`);
   }
+  // Every part this split writes (`-o b.tar` over an input named b.tar.002, no b.tar.001 beside
+  // it: the run of existing parts stops at 001), then the older parts it removes.
   const names = [partsFileOf(output)];
   for (let n = 1; n <= MAX_PARTS; n++) {
     const name = partName(output, n);
-    if (!(await stat(name).then(() => true, () => false))) break;
+    if (n > count && !(await stat(name).then(() => true, () => false))) break;
     names.push(name);
   }
   for (const name of names) {
@@ -151,7 +153,20 @@ async function checkSpace(output: string, size: number): Promise<void> {
 async function copySource(src: Source, out: BundleOutput, pos: number, advance: (n: number) => void): Promise<number> {
   const hash = src.sha256 ? createHash('sha256') : undefined;
   let read = 0;
-  for await (const chunk of createReadStream(src.file, { highWaterMark: 4 << 20 })) {
+  // Opened without blocking and checked on the open file: a part swapped for a FIFO after it was
+  // listed would block the read forever, a device would stream without end.
+  const fh = await open(src.file, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
+    throw unreadableFile(src.file, 'bundle', err);
+  });
+  const st = await fh.stat().catch(async (err: unknown) => {
+    await fh.close();
+    throw err;
+  });
+  if (!st.isFile()) {
+    await fh.close();
+    throw new FerryError('VERIFY', `${src.label}: no longer a regular file (replaced while it was split); nothing was written`, { hint: 'Split it again once nothing writes to it.' });
+  }
+  for await (const chunk of fh.createReadStream({ highWaterMark: 4 << 20 })) {
     const buf = chunk as Buffer;
     if (read + buf.length > src.size) throw new FerryError('VERIFY', `${src.label}: grew while it was split`, { hint: 'Split it again once nothing writes to it.' });
     hash?.update(buf);

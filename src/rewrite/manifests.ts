@@ -4,7 +4,8 @@ import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type No
 import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText } from '../audit/kustomize.js';
+import { redactUrlsIn } from '../audit/scan.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
@@ -94,13 +95,13 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
   const images = mapGet(doc.contents, 'images');
   if (!isSeq(images)) return;
   images.items.forEach((raw, i) => {
-    const item = isAlias(raw) ? raw.resolve(doc) : raw;
+    const item = resolveAlias(raw, doc);
     if (!isMap(item)) return;
     // A field may come from a YAML merge key (`<<: *base`): read as kustomize reads it, but only
     // the entry's own fields are edited (an anchor is shared; moved, it would move every user).
     const node = (k: string) => {
       let n = mergedField(item, k, doc);
-      if (isAlias(n)) n = n.resolve(doc);
+      n = resolveAlias(n, doc);
       return isScalar(n) && scalarText(n) ? (n as Scalar) : undefined;
     };
     const own = (n: Scalar | undefined) => !!n && item.items.some((p) => p.value === n);
@@ -260,7 +261,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     if (key !== 'image') return;
     // `image: *img`: the image is the anchored scalar, wherever it is; it is rewritten there (every
     // alias of it then says the same), once however many aliases name it.
-    const aliased = isAlias(node) ? (node.resolve(doc) as YamlNode | undefined) : undefined;
+    const aliased = isAlias(node) ? (resolveAlias(node, doc) as YamlNode | undefined) : undefined;
     if (aliased) node = aliased;
     if (!isScalar(node) || imageNodes.has(node)) return;
     imageNodes.add(node);
@@ -568,5 +569,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     }
     changes.push({ file, before: text, after: applyTextEdits(text, edits) });
   }
-  return finishRewrite(changes, replacements, unmapped, { ...opts, warnings });
+  // A remote base or chart repository written with credentials (`https://user:token@…`) is
+  // reported without them: the report goes to terminals and CI logs.
+  for (const u of unmapped) Object.assign(u, { ref: redactUrlsIn(u.ref), reason: redactUrlsIn(u.reason) });
+  for (const x of replacements) Object.assign(x, { old: redactUrlsIn(x.old), where: x.where && redactUrlsIn(x.where) });
+  return finishRewrite(changes, replacements, unmapped, { ...opts, warnings: warnings.map(redactUrlsIn) });
 }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -105,9 +105,19 @@ export async function openBundleOutput(output: string, splitSize?: number, plann
   return splitOutput(output, splitSize);
 }
 
+/**
+ * A `.partial` file opened new: whatever was at its name (an earlier run's leftover, or a symbolic
+ * or hard link planted beside the output to an input part, which `open(…, 'w')` truncated and
+ * overwrote) is removed first, and the file is created exclusively (a link made in between fails it).
+ */
+async function openFresh(file: string): Promise<FileHandle> {
+  await rm(file, { force: true });
+  return open(file, 'wx');
+}
+
 async function singleOutput(output: string): Promise<BundleOutput> {
   const partial = `${output}.partial`;
-  const fh = await open(partial, 'w');
+  const fh = await openFresh(partial);
   const behind = new SyncBehind(fh);
   let size = 0;
   let closed = false;
@@ -156,7 +166,7 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
   const nextPart = async () => {
     const n = done.length + 1;
     if (n > MAX_PARTS) throw new FerryError('USAGE', `--split-size ${splitSize}: the bundle needs more than ${MAX_PARTS} parts`, { hint: 'Choose a larger split size.' });
-    const fh = await open(partial(n), 'w');
+    const fh = await openFresh(partial(n));
     cur = { fh, behind: new SyncBehind(fh), n, size: 0, hash: createHash('sha256') };
   };
 
@@ -191,7 +201,8 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
       await removeParts(output, done.length + 1);
       // The .parts file last: a split without it is not complete.
       const text = done.map((p) => `${p.sha256}  ${path.basename(p.file)}\n`).join('');
-      await writeFile(`${partsFileOf(output)}.partial`, text);
+      const list = await openFresh(`${partsFileOf(output)}.partial`);
+      await list.writeFile(text).finally(() => list.close());
       await rename(`${partsFileOf(output)}.partial`, partsFileOf(output));
       return { size: total, parts: done };
     },
