@@ -2,7 +2,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as stringifyYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { runFerry } from '../support/cli.js';
 import { pushLayoutImage, writeOciLayout } from '../support/images.js';
@@ -30,6 +30,12 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  *   it back to v1.33.9 below 1.34, else the values' tag): the image carried depends on the version
  *   rendered for, and a manifest chart has no way to say the cluster's version (see the report's
  *   patch for `kubeVersion:` on a manifest chart).
+ * - `rewrite values` on the lab's values did not move `singleuser.image: {name, tag}` — the
+ *   notebook image every user runs — because z2jh names every image `{name, tag}` and only
+ *   `{repository|image, …}` maps were read; it was named as "not moved (from singleuser.image)"
+ *   though the file sets exactly that key. Now a `{name, tag|digest}` map under an image key moves.
+ * - `rewrite chart -f jupyterhub-values.yaml` printed the lab's values file as
+ *   `<chart dir>/jupyterhub-values.yaml:10`, a file that does not exist; it is now named as given.
  */
 
 let work: string;
@@ -213,4 +219,41 @@ describe('JupyterHub 4.3 wants Kubernetes >=1.32: ferry rendered for v1.29.0', (
     for (const ref of ['jupyterhub/k8s-hub:4.3.1', 'jupyter/scipy-notebook:2025-10-20', 'jupyter/datascience-notebook:2025-10-20', 'jupyter/pytorch-notebook:cuda12-2025-10-20', 'pause:3.10.2', 'kube-scheduler:v1.33.9'])
       expect(refs).toContain(`${reg.host}/${ref}`);
   }, 120_000);
+});
+
+describe('the lab values rewritten to the mirror: the profileList images users pick', () => {
+  const dir = () => path.join(work, 'lab');
+  beforeAll(async () => {
+    await writeFile(path.join(dir(), 'site.yaml'), stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 'lab' }, registry: { url: 'http://registry.lab.example:5000', prefix: 'lab' } }));
+    await writeManifest(path.join(dir(), 'jh.yaml'), 'jh', { charts: [{ name: 'jupyterhub', repo: charts.url, version: '4.3.1', values: ['jupyterhub-values.yaml'] }] });
+    const r = await runFerry(['lock', 'jh.yaml'], { cwd: dir(), env: env() });
+    expect(r.code, r.stderr).toBe(0);
+  }, 120_000);
+
+  const mirror = (ref: string) => `registry.lab.example:5000/lab/${reg.host.replace(':', '-')}/${ref}`;
+
+  it('rewrite values: the singleuser image ({name, tag}, as z2jh spells every image) moves with the profileList images', async () => {
+    const r = await runFerry(['rewrite', 'values', 'jupyterhub-values.yaml', '--lock', 'jh.lock.json', '--target', 'site.yaml', '-o', 'jh-override.yaml'], { cwd: dir(), env: env() });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const o = parseYaml(await readFile(path.join(dir(), 'jh-override.yaml'), 'utf8')) as {
+      singleuser: { image?: { name: string }; profileList: Array<{ kubespawner_override?: { image: string }; profile_options?: { image: { choices: { pytorch: { kubespawner_override: { image: string } } } } } }> };
+    };
+    expect(o.singleuser.image?.name).toBe(mirror('jupyter/scipy-notebook'));
+    expect(o.singleuser.profileList[1].kubespawner_override?.image).toBe(mirror('jupyter/datascience-notebook:2025-10-20'));
+    expect(o.singleuser.profileList[2].profile_options?.image.choices.pytorch.kubespawner_override.image).toBe(mirror('jupyter/pytorch-notebook:cuda12-2025-10-20'));
+    // the warning names what the file does not set; the singleuser image is not among them
+    expect(r.stderr).toContain('(from hub.image)');
+    expect(r.stderr).not.toContain('(from singleuser.image)');
+  });
+
+  it('rewrite chart: the lab\'s values file is named as given, not under the chart directory', async () => {
+    const r = await runFerry(['rewrite', 'chart', path.join(work, 'src', 'jupyterhub'), '-f', 'jupyterhub-values.yaml', '--lock', 'jh.lock.json', '--target', 'site.yaml', '-o', 'jh-chart-override.yaml'], { cwd: dir(), env: env() });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const lines = r.stdout.split('\n');
+    expect(lines.find((l) => l.includes('datascience-notebook'))).toMatch(/^jupyterhub-values\.yaml:\d+ /);
+    expect(r.stdout).not.toContain(path.join('src', 'jupyterhub', 'jupyterhub-values.yaml'));
+    const o = parseYaml(await readFile(path.join(dir(), 'jh-chart-override.yaml'), 'utf8')) as { singleuser: { image: { name: string } }; scheduling: { userScheduler: { image: { name: string } } } };
+    expect(o.singleuser.image.name).toBe(mirror('jupyter/scipy-notebook'));
+    expect(o.scheduling.userScheduler.image.name).toBe(mirror('kube-scheduler'));
+  });
 });
