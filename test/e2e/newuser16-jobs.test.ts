@@ -37,6 +37,12 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  *   {name, tag}}`. Now a `{name, tag|digest}` map under an image key, or an entry of a map under an
  *   image list key, moves. (`audit` reads those maps as a bare host `quay.io`, not the image: a
  *   patch for `src/audit/scan.ts`, not owned here, is in the round's report.)
+ * - With the pre-pullers off (`prePuller.pullProfileListImages: false`, or both pullers disabled: a
+ *   lab that will not pull multi-GB GPU notebook images onto every node ahead of time), no template
+ *   names the profileList images — the hub's KubeSpawner starts them from the values it reads at
+ *   runtime — so discovery called them possible and `lock` did not carry them: the images users
+ *   pick failed to pull at the site. Now JupyterHub's `singleuser.image`, `hub.config.KubeSpawner.image`
+ *   and profileList images are certain, with the spawner as the reason.
  * - `rewrite chart -f jupyterhub-values.yaml` printed the lab's values file as
  *   `<chart dir>/jupyterhub-values.yaml:10`, a file that does not exist; it is now named as given.
  */
@@ -269,3 +275,26 @@ describe('the lab values rewritten to the mirror: the profileList images users p
   });
 });
 
+
+describe('the pre-pullers off: the hub spawns the notebook images no template names', () => {
+  it('charts images calls the singleuser and profileList images certain, and lock carries them', async () => {
+    const dir = path.join(work, 'lab');
+    const lab = parseYaml(await readFile(path.join(dir, 'jupyterhub-values.yaml'), 'utf8')) as Record<string, Record<string, unknown>>;
+    // a lab that does not pull multi-GB notebook images onto every node ahead of time
+    lab.prePuller = { pullProfileListImages: false };
+    await writeFile(path.join(dir, 'no-prepull-values.yaml'), stringifyYaml(lab));
+    const r = await runFerry(['charts', 'images', path.join(work, 'src', 'jupyterhub'), '-f', 'no-prepull-values.yaml', '--json'], { cwd: dir, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const images = (JSON.parse(r.stdout) as { charts: Array<{ images: Array<{ ref: string; certainty: string; sources: Array<{ reason?: string }> }> }> }).charts[0].images;
+    const pytorch = images.find((i) => i.ref === `${reg.host}/jupyter/pytorch-notebook:cuda12-2025-10-20`);
+    expect(pytorch?.certainty).toBe('certain');
+    expect(pytorch?.sources.map((s) => s.reason ?? '').join(' ')).toContain('spawner');
+    expect(images.find((i) => i.ref === `${reg.host}/jupyter/datascience-notebook:2025-10-20`)?.certainty).toBe('certain');
+
+    await writeManifest(path.join(dir, 'noprepull.yaml'), 'noprepull', { charts: [{ name: 'jupyterhub', repo: charts.url, version: '4.3.1', values: ['no-prepull-values.yaml'] }] });
+    const lock = await runFerry(['lock', 'noprepull.yaml'], { cwd: dir, env: env() });
+    expect(lock.code, lock.stderr).toBe(0);
+    const refs = (JSON.parse(await readFile(path.join(dir, 'noprepull.lock.json'), 'utf8')) as { images: Array<{ ref: string }> }).images.map((i) => i.ref);
+    for (const ref of ['jupyter/datascience-notebook:2025-10-20', 'jupyter/pytorch-notebook:cuda12-2025-10-20']) expect(refs).toContain(`${reg.host}/${ref}`);
+  }, 120_000);
+});
