@@ -131,7 +131,9 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
   const setBy = new Map<string, string>();
-  const file = (s: ImageSource) => path.join(where, s.file);
+  // the chart's own files are named under the chart; the user's values files as they were given
+  const given = new Set(users.map((u) => u.file));
+  const file = (s: ImageSource) => (given.has(s.file) ? s.file : path.join(where, s.file));
 
   const set = (p: Path, value: string, image: string, s: ImageSource, kind: Replacement['kind'], old: string): boolean => {
     const key = JSON.stringify(p);

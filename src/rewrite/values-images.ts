@@ -124,7 +124,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     const node = resolved ?? visited;
     if (isMap(node)) {
       // NVIDIA's `{repository: "", image: vgpu-manager}`: no image until the repository is set.
-      if (!readImageMap(node)) return splitMap(node) ? false : undefined;
+      if (!readImageMap(node, key, path[path.length - 2])) return splitMap(node) ? false : undefined;
       scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry, chartRegistry });
       return false;
     }
@@ -228,7 +228,7 @@ export function scanImageMap(
   unmapped: ValuesScan['unmapped'],
   doc: { seen?: SeenImage[]; globalRegistry?: string; chartRegistry?: (valuesPath: string, ref: ImageReference) => boolean } = {},
 ): void {
-  const imageMap = readImageMap(node);
+  const imageMap = readImageMap(node, path[path.length - 1], path[path.length - 2]);
   if (!imageMap) return;
   // A map without a registry of its own, under a document-wide registry: the templates put that
   // registry in front of the repository, and rewriting the global key moves the image; the
@@ -297,7 +297,7 @@ function registryIn(repo: string): boolean {
 
 interface ImageMap {
   ref: ImageReference;
-  repoKey: 'repository' | 'image';
+  repoKey: 'repository' | 'image' | 'name';
   repoNode: Node;
   registryNode?: Node;
   hasRegistryKey: boolean;
@@ -315,8 +315,13 @@ function splitMap(node: Node): boolean {
   return isMap(node) && splitImageMap(node.toJSON() as ValueMap);
 }
 
-/** An image map, or undefined when this map is not one (or not a complete, valid one). */
-export function readImageMap(node: Node): ImageMap | undefined {
+/**
+ * An image map, or undefined when this map is not one (or not a complete, valid one). Under an
+ * image key (`key`), `{name: quay.io/jupyterhub/k8s-hub, tag}` is one too (zero-to-jupyterhub's
+ * every image), as discovery reads it; so is each entry of a map under an image list key
+ * (`prePuller.extraImages: {mc: {name, tag}}`, `parentKey`).
+ */
+export function readImageMap(node: Node, key?: string | number, parentKey?: string | number): ImageMap | undefined {
   if (splitMap(node)) {
     const repoNode = mapGet(node, 'repository')!;
     const repo = scalarText(repoNode);
@@ -325,9 +330,10 @@ export function readImageMap(node: Node): ImageMap | undefined {
     const ref = tryParse(`${repo.replace(/\/+$/, '')}/${scalarText(mapGet(node, 'image'))}${version ? `:${version}` : ''}`);
     return ref ? { ref, repoKey: 'repository', repoNode, hasRegistryKey: false, split: true } : undefined;
   }
-  let repoKey: 'repository' | 'image' | undefined;
+  let repoKey: ImageMap['repoKey'] | undefined;
   if (scalarText(mapGet(node, 'repository')) !== undefined) repoKey = 'repository';
   else if (scalarText(mapGet(node, 'image')) !== undefined && (hasKey(node, 'registry') || hasKey(node, 'tag') || hasKey(node, 'digest'))) repoKey = 'image';
+  else if (((typeof key === 'string' && isImageKey(key)) || (typeof key === 'string' && typeof parentKey === 'string' && isImageListKey(parentKey))) && !hasKey(node, 'image') && !hasKey(node, 'registry') && scalarText(mapGet(node, 'name')) !== undefined && (hasKey(node, 'tag') || hasKey(node, 'digest'))) repoKey = 'name';
   if (!repoKey) return undefined;
   const repoNode = mapGet(node, repoKey)!;
   const repo = scalarText(repoNode)!;

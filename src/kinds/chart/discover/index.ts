@@ -187,6 +187,23 @@ function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): 
   }
 }
 
+/**
+ * Images a chart's own server starts at runtime from its values, which no template renders as a
+ * container image: zero-to-jupyterhub's hub (KubeSpawner) reads `singleuser.image` and the
+ * `singleuser.profileList` images users pick from the values it is handed in a Secret, so with
+ * the pre-pullers off (a lab pulling multi-GB notebook images on demand) no template names them.
+ */
+function spawnedImage(s: ImageSource): string | undefined {
+  if (s.chartName !== 'jupyterhub' || !s.keyPath) return undefined;
+  if (
+    s.keyPath === 'singleuser.image' ||
+    s.keyPath === 'hub.config.KubeSpawner.image' ||
+    /^singleuser\.profileList\[\d+\]\.(kubespawner_override|profile_options\.[^.]+\.choices\.[^.]+\.kubespawner_override)\.image$/.test(s.keyPath)
+  )
+    return "JupyterHub's spawner starts user servers with it (the hub reads it from its values at runtime; no template names it)";
+  return undefined;
+}
+
 function combine(chart: LoadedChart, rendered: RenderResult, fromValues: DiscoveryResult, renderOpts: RenderOptions, render: ChartRenderer): DiscoveryResult {
   const images = new Map<string, DiscoveredImage>();
   const seen = new Set<string>();
@@ -295,6 +312,11 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     if (offUnread.has(v.s) && renderedRefs.has(v.ref)) continue;
     const guessed = v.s.tagFromAppVersion;
     const ref = guessed ? stripTag(v.ref) : v.ref;
+    const spawned = !guessed && !v.s.reason ? spawnedImage(v.s) : undefined;
+    if (spawned) {
+      add(ref, { ...v.s, certainty: 'certain', reason: spawned });
+      continue;
+    }
     const why = v.s.reason ? `not deployed with these values (${v.s.reason})` : 'an image key no rendered template reads with these values';
     add(ref, { ...v.s, certainty: 'possible', reason: guessed ? `${why}; the tag is chosen by the chart's templates` : why });
   }

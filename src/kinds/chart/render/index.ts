@@ -268,17 +268,43 @@ function crdDocuments(c: HelmChart, top: HelmChart): RenderedDocument[] {
   return out;
 }
 
-function kubeVersionCheck(top: HelmChart, kube: string): void {
-  const constraint = typeof top.meta.kubeVersion === 'string' ? top.meta.kubeVersion : undefined;
-  if (!constraint) return;
-  const v = kube.replace(/^v/, '');
-  let ok = true;
+/** The chart's `kubeVersion:` constraint, when it has one. */
+const kubeConstraint = (top: HelmChart): string | undefined => (typeof top.meta.kubeVersion === 'string' && top.meta.kubeVersion.trim() ? top.meta.kubeVersion : undefined);
+
+function kubeSatisfies(constraint: string, kube: string): boolean {
   try {
-    ok = semver.satisfies(v, mastermindsRange(constraint), { includePrerelease: true });
+    return semver.satisfies(kube.replace(/^v/, ''), mastermindsRange(constraint), { includePrerelease: true });
   } catch {
-    ok = true;
+    return true;
   }
-  if (!ok) throw new ChartRenderError(`chart requires kubeVersion: ${constraint} which is incompatible with Kubernetes ${kube}`);
+}
+
+/** A chart's `kubeVersion:` refused the Kubernetes version it was rendered for. */
+class KubeVersionError extends ChartRenderError {}
+
+function kubeVersionCheck(top: HelmChart, kube: string): void {
+  const constraint = kubeConstraint(top);
+  if (constraint && !kubeSatisfies(constraint, kube)) throw new KubeVersionError(`chart requires kubeVersion: ${constraint} which is incompatible with Kubernetes ${kube}`);
+}
+
+/**
+ * The Kubernetes version to render for when none was asked for: the default, unless the chart's
+ * `kubeVersion:` refuses it (JupyterHub 4.3 wants >=1.32; a current `helm template` defaults to its
+ * own newer Kubernetes and renders it): then the oldest later minor the chart accepts, said in a
+ * warning: some images follow the version (z2jh's user-scheduler holds kube-scheduler back below
+ * 1.34), so the warning asks for the cluster's.
+ */
+function defaultKubeVersion(top: HelmChart, warn: (m: string) => void): string {
+  const constraint = kubeConstraint(top);
+  if (!constraint || kubeSatisfies(constraint, DEFAULT_KUBE_VERSION)) return DEFAULT_KUBE_VERSION;
+  const [major, minor] = DEFAULT_KUBE_VERSION.replace(/^v/, '').split('.').map(Number);
+  for (let m = minor + 1; m <= minor + 20; m++) {
+    const v = `v${major}.${m}.0`;
+    if (!kubeSatisfies(constraint, v)) continue;
+    warn(`the chart requires kubeVersion: ${constraint}, which the default Kubernetes ${DEFAULT_KUBE_VERSION} does not meet: rendered for Kubernetes ${v} (give --kube-version with your cluster's version to render for it)`);
+    return v;
+  }
+  return DEFAULT_KUBE_VERSION;
 }
 
 function parseValuesText(name: string, text: string): Dict {
@@ -300,14 +326,14 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
   try {
     const top = toHelmChart(loaded);
     if (top.isLibrary) throw new ChartRenderError('library charts are not installable');
-    const kube = parseKubeVersion(opts.kubeVersion ?? DEFAULT_KUBE_VERSION);
+    const warnings: string[] = [];
+    const warn = (m: string) => warnings.push(m);
+    const kube = parseKubeVersion(opts.kubeVersion ?? defaultKubeVersion(top, warn));
     kubeVersionCheck(top, kube.version);
     let user: Dict = {};
     for (const v of opts.values ?? []) user = mergeUserValues(user, typeof v.data === 'string' ? parseValuesText(v.name, v.data) : deepCopy(v.data));
     for (const s of opts.set ?? []) user = mergeUserValues(user, parseSet(s, false));
     for (const s of opts.setString ?? []) user = mergeUserValues(user, parseSet(s, true));
-    const warnings: string[] = [];
-    const warn = (m: string) => warnings.push(m);
     const disabled: DisabledDependency[] = [];
     const missing: Array<{ chart: string; dependency: string }> = [];
     processDependencies(top, deepCopy(user), warn, disabled, missing);
@@ -352,6 +378,13 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
     };
   } catch (e) {
     if (e instanceof FerryError) throw e;
+    if (e instanceof KubeVersionError) {
+      const constraint = kubeConstraint(toHelmChart(loaded)) ?? '';
+      throw new FerryError('VALIDATION', `${where}: ${e.message}`, {
+        cause: e,
+        hint: `The chart is rendered for the Kubernetes version --kube-version names; give your cluster's version, one the chart accepts (${constraint}).`,
+      });
+    }
     if (e instanceof ChartRenderError || e instanceof TemplateExecError || e instanceof TemplateParseError || e instanceof YamlParseError) {
       throw new FerryError('VALIDATION', `${where}: ${e.message}`, {
         cause: e,
