@@ -296,11 +296,16 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         return pair && isScalar(pair.value) && pair.value.value !== null ? String(pair.value.value) : undefined;
       };
       const consumed = new Set<string>();
-      const ref = imageMapReference({ registry: get('registry'), repository: get('repository'), tag: get('tag'), digest: get('digest') });
+      // zero-to-jupyterhub names every image `{name: quay.io/jupyterhub/k8s-hub, tag}` under an image key
+      // (and `prePuller.extraImages: {mc: {name, tag}}`, a map of them)
+      const keys = keyPath.split('.');
+      const imageAt = isImageKey(keys[keys.length - 1]?.replace(/\[\d+\]$/, '') ?? '') || (keys.length > 1 && isImageListKey(keys[keys.length - 2]));
+      const repoKey = get('repository') === undefined && get('registry') === undefined && get('image') === undefined && imageAt && get('name') !== undefined ? 'name' : 'repository';
+      const ref = imageMapReference({ registry: get('registry'), repository: get(repoKey), tag: get('tag'), digest: get('digest') });
       if (ref) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === 'repository');
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === repoKey);
         refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref });
-        for (const k of ['registry', 'repository', 'tag', 'digest']) consumed.add(k);
+        for (const k of ['registry', repoKey, 'tag', 'digest']) consumed.add(k);
       }
       // Kubernetes env lists: [{ name: X, value: Y }].
       const name = get('name');

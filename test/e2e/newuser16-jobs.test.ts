@@ -298,3 +298,16 @@ describe('the pre-pullers off: the hub spawns the notebook images no template na
     for (const ref of ['jupyter/datascience-notebook:2025-10-20', 'jupyter/pytorch-notebook:cuda12-2025-10-20']) expect(refs).toContain(`${reg.host}/${ref}`);
   }, 120_000);
 });
+
+describe('audit of the lab repository: z2jh {name, tag} image maps', () => {
+  it('names the image, not the bare host quay.io', async () => {
+    const dir = path.join(work, 'lab');
+    await mkdir(path.join(dir, 'deploy-audit'), { recursive: true });
+    await writeFile(path.join(dir, 'deploy-audit', 'values.yaml'), stringifyYaml({ prePuller: { extraImages: { mc: { name: 'quay.io/minio/mc', tag: 'RELEASE.2025-08-13T08-35-41Z' } } }, singleuser: { image: { name: 'quay.io/jupyter/base-notebook', tag: '2025-10-20' } } }));
+    await writeManifest(path.join(dir, 'audit.yaml'), 'audit', { images: [] });
+    const r = await runFerry(['audit', 'deploy-audit', '--manifest', 'audit.yaml', '--format', 'json', '--fail-on', 'unmapped'], { cwd: dir, env: env() });
+    expect(r.code).toBe(5);
+    const refs = (JSON.parse(r.stdout) as { findings: Array<{ value: string; kind: string }> }).findings;
+    expect(refs.map((x) => `${x.kind} ${x.value}`).sort()).toEqual(['image quay.io/jupyter/base-notebook:2025-10-20', 'image quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z']);
+  });
+});
