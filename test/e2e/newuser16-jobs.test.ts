@@ -311,3 +311,20 @@ describe('audit of the lab repository: z2jh {name, tag} image maps', () => {
     expect(refs.map((x) => `${x.kind} ${x.value}`).sort()).toEqual(['image quay.io/jupyter/base-notebook:2025-10-20', 'image quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z']);
   });
 });
+
+describe("a manifest chart says the cluster's Kubernetes version", () => {
+  it('lock with kubeVersion: v1.34.0 carries the kube-scheduler the user-scheduler runs there; without it, lock says which version it rendered for', async () => {
+    const dir = path.join(work, 'lab');
+    await writeManifest(path.join(dir, 'k134.yaml'), 'k134', { charts: [{ name: 'jupyterhub', repo: charts.url, version: '4.3.1', kubeVersion: 'v1.34.0', values: ['jupyterhub-values.yaml'] }] });
+    const r = await runFerry(['lock', 'k134.yaml'], { cwd: dir, env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    const refs = (JSON.parse(await readFile(path.join(dir, 'k134.lock.json'), 'utf8')) as { images: Array<{ ref: string }> }).images.map((i) => i.ref);
+    expect(refs).toContain(`${reg.host}/kube-scheduler:v1.35.7`);
+    expect(refs).not.toContain(`${reg.host}/kube-scheduler:v1.33.9`);
+    expect(r.stderr).not.toContain('rendered for Kubernetes');
+    const d = await runFerry(['lock', 'lab.yaml'], { cwd: dir, env: env() });
+    expect(d.code, d.stderr).toBe(0);
+    expect(d.stderr).toContain('rendered for Kubernetes v1.32.0');
+    expect(d.stderr).toContain('kubeVersion: on the chart');
+  }, 120_000);
+});

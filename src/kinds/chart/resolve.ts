@@ -211,7 +211,9 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   const values = await readValues(spec.values ?? [], ctx.manifestDir);
   let discovery: DiscoveryResult;
   try {
-    discovery = discoverChartImages(chart, { values });
+    discovery = discoverChartImages(chart, { values, kubeVersion: spec.kubeVersion });
+    // e.g. the chart's kubeVersion refused the default Kubernetes version: which one it was rendered for
+    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion')) warn(ctx, `chart ${located.name} ${located.version}: ${w.replace('give --kube-version', 'set kubeVersion: on the chart')}`);
   } catch (err) {
     // The chart refuses to render with these values in the default release (a namespace check, a
     // required value only set at install time): fall back to reading the values, and say so.

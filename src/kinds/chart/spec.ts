@@ -9,6 +9,11 @@ export const ChartSpecSchema = z
       .describe('HTTP repository (serving index.yaml) or oci://registry/path.'),
     version: z.string().min(1).describe('Exact version, or a semver range (the newest match wins).'),
     values: z.array(z.string()).optional().describe('Values files you deploy with, relative to the manifest.'),
+    kubeVersion: z
+      .string()
+      .regex(/^v?\d+\.\d+(\.\d+)?$/, 'kubeVersion must be v<major>.<minor>[.<patch>], e.g. v1.34.0')
+      .optional()
+      .describe("Your cluster's Kubernetes version, as `--kube-version` for discovery (default v1.29.0, or the oldest the chart accepts)."),
     images: z
       .union([z.enum(['discover', 'none']), z.array(z.string())])
       .default('discover')
