@@ -1,4 +1,5 @@
-import { compareVersions, satisfiesVersion, type Relation } from './version.js';
+import { FerryError } from '../../errors.js';
+import { compareVersions as compareVersionsOf, satisfiesVersion as satisfiesVersionOf, type Relation } from './version.js';
 
 export interface DepAlternative {
   name: string;
@@ -113,7 +114,41 @@ export interface ClosureResult {
  * a newer one that is not; a Breaks against versions the family never shipped (libc6's against
  * old games and tools) adds nothing, and an unversioned one means removal (nothing to carry).
  */
-export function computeClosure(packages: AptPackage[], sources: SourceInfo[], requests: ClosureRequest[]): ClosureResult {
+/**
+ * The closure's bound on work (candidates scanned plus characters of versions compared): a real
+ * package set needs a small fraction of it (a name has a handful of versions, a relation names
+ * it a few times); a few seconds of comparisons at most.
+ */
+export const CLOSURE_WORK_LIMIT = 100_000_000;
+
+export function computeClosure(packages: AptPackage[], sources: SourceInfo[], requests: ClosureRequest[], maxWork = CLOSURE_WORK_LIMIT): ClosureResult {
+  // Each relation scans every version of the name it names: a crafted index (thousands of
+  // versions of one name, a package whose Depends or Breaks names it thousands of times, versions
+  // kilobytes long) would make that quadratic. The work is counted (candidates scanned, characters
+  // compared) and bounded, named at the package whose relations ran over.
+  let work = 0;
+  let at = 'the requested packages';
+  const spend = (n: number) => {
+    work += n;
+    if (work > maxWork) {
+      throw new FerryError('VERIFY', `APT dependency closure: ${at} needs more than ${maxWork} steps of version comparison; refusing the indexes (crafted?)`, {
+        hint: 'No real package set needs this much: some index lists a name with a huge number of versions, relations naming it thousands of times, or versions thousands of characters long. Report it to the repository operator, or leave that repository out.',
+      });
+    }
+  };
+  const compareVersions = (a: string, b: string): number => {
+    spend(a.length + b.length);
+    return compareVersionsOf(a, b);
+  };
+  const satisfiesVersion = (v: string, op: Relation, wanted: string): boolean => {
+    spend(v.length + wanted.length);
+    return satisfiesVersionOf(v, op, wanted);
+  };
+  const versionsOf = (name: string): AptPackage[] => {
+    const list = byName.get(name) ?? [];
+    spend(list.length);
+    return list;
+  };
   const byName = new Map<string, AptPackage[]>();
   const byProvides = new Map<string, Array<{ pkg: AptPackage; version?: string }>>();
   for (const p of packages) {
@@ -158,8 +193,10 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
   };
 
   const candidates = (alt: DepAlternative, want: string): { real: AptPackage[]; provided: AptPackage[] } => {
-    const real = (byName.get(alt.name) ?? []).filter((c) => archOk(c, want, alt) && (!alt.op || satisfiesVersion(c.version, alt.op, alt.version!)));
-    const provided = (byProvides.get(alt.name) ?? [])
+    const real = versionsOf(alt.name).filter((c) => archOk(c, want, alt) && (!alt.op || satisfiesVersion(c.version, alt.op, alt.version!)));
+    const providers = byProvides.get(alt.name) ?? [];
+    spend(providers.length);
+    const provided = providers
       .filter(({ pkg, version }) => archOk(pkg, want, alt) && (!alt.op || (version !== undefined && satisfiesVersion(version, alt.op, alt.version!))))
       .map(({ pkg }) => pkg);
     return { real, provided };
@@ -210,6 +247,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
 
   for (let head = 0; head < queue.length; head++) {
     const { pkg, arch, origin } = queue[head];
+    at = `${sources[pkg.source].label}: ${pkg.name} ${pkg.version.length > 100 ? `${pkg.version.slice(0, 100)}…` : pkg.version}`;
     const want = pkg.architecture === 'all' ? arch : pkg.architecture;
     pkg.depends ??= parseRelations(pkg.dependsText);
     for (const group of pkg.depends) {
@@ -233,7 +271,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     for (const group of pkg.breaks) {
       for (const alt of group) {
         if (!alt.op || alt.name === pkg.name) continue;
-        const mine = (byName.get(alt.name) ?? []).filter((c) => archOk(c, want, alt) && sources[c.source].family === sources[pkg.source].family);
+        const mine = versionsOf(alt.name).filter((c) => archOk(c, want, alt) && sources[c.source].family === sources[pkg.source].family);
         const broken = mine.filter((c) => satisfiesVersion(c.version, alt.op!, alt.version!));
         if (!broken.length) continue;
         const fixed = mine.filter((c) => !satisfiesVersion(c.version, alt.op!, alt.version!));

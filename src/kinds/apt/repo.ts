@@ -289,7 +289,7 @@ async function indexMismatch(err: unknown, http: HttpClient, url: string, listed
     const res = await http.request(url, { method: 'HEAD', reuseAfterHead: true });
     await discard(res.body);
     const length = headerValue(res.headers, 'content-length');
-    if (res.status === 200 && length && /^\d+$/.test(length)) served = Number(length);
+    if (res.status === 200 && length && /^\d{1,15}$/.test(length)) served = Number(length);
   } catch {
     // No answer to the HEAD: the download's own error says what went wrong.
   }
@@ -319,22 +319,59 @@ export function openIndex(store: BlobStore, file: AptFile, maxBytes = MAX_INDEX_
  * package: no native code, no `xz` program needed on either side). A damaged or truncated file
  * is an error naming the index, not a short index.
  */
+let xzTurn: Promise<void> = Promise.resolve();
+
 function unxz(raw: Readable, indexPath: string): Readable {
-  const damaged = (err: unknown) =>
-    isFerryError(err) ? err : new FerryError('VERIFY', `${indexPath}: not valid xz (${(err as Error)?.message ?? String(err)})`, { hint: 'The index is damaged.' });
+  const damaged = (err: unknown) => {
+    if (isFerryError(err)) return err;
+    const message = (err as Error)?.message ?? String(err);
+    const code = /error code (\d+)/.exec(message)?.[1];
+    // XZ Embedded's return codes; the decoder's own text is a bare number (or, cut short, a TypeError).
+    const why =
+      code === '2' || code === '6'
+        ? 'an integrity check or filter the decoder does not support (such as a SHA-256 check)'
+        : code === '4'
+          ? 'a dictionary larger than the 64 MiB the decoder allows'
+          : code === '5'
+            ? 'not in the xz format'
+            : code === '7'
+              ? 'corrupt compressed data'
+              : code === '8' || /byteLength|null/.test(message)
+                ? 'cut short, or followed by bytes that are not xz'
+                : message;
+    return new FerryError('VERIFY', `${indexPath}: not valid xz (${why})`, {
+      hint: code === '2' || code === '4' || code === '6' ? 'Debian-style indexes use xz defaults (CRC64, 8 MiB dictionary); ferry reads those. Ask the repository operator to publish Packages.gz or a default-compressed Packages.xz.' : 'The index is damaged.',
+    });
+  };
   const out = new PassThrough();
-  import('xz-decompress').then(
-    (mod) => {
-      // A CommonJS module: its exports are `default` once bundled.
-      const { XzReadableStream } = (mod.XzReadableStream ? mod : mod.default) as typeof import('xz-decompress');
-      const plain = Readable.fromWeb(new XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as import('node:stream/web').ReadableStream<Uint8Array>);
-      // Not pipeline(): it would end `out` with the decoder's bare error before this names the index.
-      plain.once('error', (err) => out.destroy(damaged(err)));
-      out.once('close', () => plain.destroy());
-      plain.pipe(out);
-    },
-    (err: unknown) => out.destroy(damaged(err)),
-  );
+  // One decoder at a time, by our own turn: the package's lock is released by a stream cancelled
+  // while still waiting for it, letting a second decoder run beside the first and corrupt it (a
+  // valid index then read as damaged). A stream is made only on its turn, and the turn passes on
+  // once `out` has closed (read to the end, failed, or abandoned by its reader).
+  let done!: () => void;
+  const turn = xzTurn;
+  xzTurn = turn.then(() => new Promise<void>((resolve) => (done = resolve)));
+  let plain: Readable | undefined;
+  out.once('close', () => {
+    plain?.destroy();
+    raw.destroy();
+    // After the decoder's cancel has run (it releases the package's own lock).
+    void turn.then(() => setImmediate(done));
+  });
+  turn
+    .then(() => import('xz-decompress'))
+    .then(
+      (mod) => {
+        if (out.destroyed) return;
+        // A CommonJS module: its exports are `default` once bundled.
+        const { XzReadableStream } = (mod.XzReadableStream ? mod : mod.default) as typeof import('xz-decompress');
+        plain = Readable.fromWeb(new XzReadableStream(Readable.toWeb(raw) as ReadableStream<Uint8Array>) as import('node:stream/web').ReadableStream<Uint8Array>);
+        // Not pipeline(): it would end `out` with the decoder's bare error before this names the index.
+        plain.once('error', (err) => out.destroy(damaged(err)));
+        plain.pipe(out);
+      },
+      (err: unknown) => out.destroy(damaged(err)),
+    );
   return out;
 }
 
