@@ -90,7 +90,10 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   for (const f of opts.values ?? []) {
     const text = await readText(path.resolve(f), 'values file');
     userTexts.push(text);
-    users.push(userValues(text, f));
+    // Named as given, unless that is also the name of a chart file (`-f values.yaml` beside the
+    // chart's own values.yaml): then `./values.yaml`, so neither is reported as the other.
+    const clash = !path.isAbsolute(f) && !/^\.\.?[\\/]/.test(f) && (chart.files.has(f) || f.startsWith('charts/'));
+    users.push(userValues(text, clash ? `./${f}` : f));
   }
   const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
   // The proof: render the chart with the override; every image it runs must be on the mirror.

@@ -268,7 +268,9 @@ function systemDefaultRegistry(
     return {};
   }
   if (!(ctx.lock.images ?? []).some((i) => i.ref.startsWith(`${DOCKER_HUB}/${SYSTEM_NAMESPACE}/`))) {
-    out.notes.push(`the lock pins no docker.io/${SYSTEM_NAMESPACE}/ image: ${flavour}'s own system images are not on the mirror; list ${flavour === 'k3s' ? 'k3s-images.txt' : 'rke2-images.linux-amd64.txt'} (from the release of the version you install) in the manifest, one \`- ref:\` per line`);
+    // Not written then: system-default-registry would send every system image to a mirror that lacks it.
+    out.notes.push(`system-default-registry: not written — the lock pins no docker.io/${SYSTEM_NAMESPACE}/ image, so ${flavour}'s own system images are not on the mirror; list ${flavour === 'k3s' ? 'k3s-images.txt' : 'rke2-images.linux-amd64.txt'} (from the release of the version you install) in the manifest, one \`- ref:\` per line`);
+    return {};
   }
   const system = hub.pathPrefix ? `${hub.pathPrefix}/${SYSTEM_NAMESPACE}` : SYSTEM_NAMESPACE;
   // A repository ferry placed under `rancher/…` (a prefix `rancher`) would match the rewrite too

@@ -57,7 +57,10 @@ export const aptKind = {
         if (!spec) return undefined;
         // A source entry is carried only as far as the mirror has what it asks for: binary
         // packages (no Sources indexes) of the suites and components the manifest lists.
-        const gap = r.apt ? sourceEntryGap(r.apt, spec) : undefined;
+        // Every entry of that URL (a suite each, say): the mirror carries their union, as rewrite counts it.
+        const same = repos.filter((a) => a.url === spec.url);
+        const carried = { suites: [...new Set(same.flatMap((a) => a.suites))], components: [...new Set(same.flatMap((a) => a.components))] };
+        const gap = r.apt ? sourceEntryGap(r.apt, carried) : undefined;
         if (gap) return { partial: `${spec.url} is mirrored, but not ${gap}` };
         return { mirror: target?.apt ? mapAptRepo(spec.url, target.apt).url : undefined };
       };

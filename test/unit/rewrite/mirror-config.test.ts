@@ -8,6 +8,14 @@ import { fixtureContext, scratch } from './helpers.js';
 
 const UPSTREAMS = ['docker.io', 'ghcr.io', 'quay.io', 'registry.example.com:5000', 'registry.k8s.io'];
 
+/** The fixture with an RKE2 system image locked (docker.io/rancher/…), as rke2-images.txt would list. */
+async function withRancherImage() {
+  const ctx = await fixtureContext();
+  const images = ctx.lock.images!;
+  images.push({ ...images[0], ref: 'docker.io/rancher/rke2-runtime:v1.31.4-rke2r1' });
+  return ctx;
+}
+
 const filesOf = (r: { files: Array<{ path: string; content: string }> }) => Object.fromEntries(r.files.map((f) => [f.path, f.content]));
 
 describe('mirror-config containerd', () => {
@@ -61,12 +69,25 @@ describe('mirror-config registries.conf, k3s, rke2, OpenShift, Docker', () => {
 
   it('k3s and rke2 registries.yaml: endpoint plus a rewrite rule adding the path prefix', async () => {
     for (const flavour of ['k3s', 'rke2']) {
-      const doc = parseYaml(filesOf(await mirrorConfig(flavour, await fixtureContext(), {}))['registries.yaml']);
+      const doc = parseYaml(filesOf(await mirrorConfig(flavour, await withRancherImage(), {}))['registries.yaml']);
       // Plus the mirror itself, for system-default-registry: rancher/<name> at its root is rewritten to where import put docker.io/rancher/<name>.
       expect(Object.keys(doc.mirrors)).toEqual([...UPSTREAMS, 'mirror.site.example:5000']);
       expect(doc.mirrors['mirror.site.example:5000']).toEqual({ endpoint: ['https://mirror.site.example:5000/v2/'], rewrite: { '^rancher/(.*)$': 'ferry/docker.io/rancher/$1' } });
       expect(doc.mirrors['registry.k8s.io']).toEqual({ endpoint: ['https://mirror.site.example:5000'], rewrite: { '^(.*)$': 'ferry/registry.k8s.io/$1' } });
       expect(doc.configs).toBeUndefined();
+    }
+  });
+
+  it('k3s and rke2 without a docker.io/rancher/ image in the lock: no config.yaml naming the mirror as system-default-registry (system images would be pulled from a mirror that lacks them)', async () => {
+    for (const flavour of ['k3s', 'rke2']) {
+      const r = await mirrorConfig(flavour, await fixtureContext(), {});
+      expect(Object.keys(filesOf(r))).toEqual(['registries.yaml']);
+      const doc = parseYaml(filesOf(r)['registries.yaml']);
+      expect(Object.keys(doc.mirrors)).toEqual(UPSTREAMS);
+      expect(r.notes.filter((n) => n.includes('system-default-registry: not written'))).toHaveLength(1);
+      expect(r.notes.join('\n')).not.toContain('config.yaml: merge');
+      const listed = await mirrorConfig(flavour, await withRancherImage(), {});
+      expect(filesOf(listed)['config.yaml']).toContain('system-default-registry: "mirror.site.example:5000"');
     }
   });
 
