@@ -134,6 +134,8 @@ describe('apt day 2: the vendor publishes new versions a month later', () => {
     const lock = JSON.parse(await readFile(path.join(dir, 'day2.lock.json'), 'utf8'));
     const locked = lock.apt[0].suites[0].packages.map((p: { name: string; version: string }) => `${p.name}=${p.version}`);
     expect(locked).toEqual(['app=2.0', 'libfoo=2.0', 'libnew=1.0']);
+    // Why libfoo 2.0 is carried though nothing depends on it is said.
+    expect(JSON.stringify(JSON.parse(lock2.stdout).warnings ?? []) + lock2.stderr).toContain('also carried, for a Breaks/Conflicts in the closure (apt upgrades them on clients that have an older one): libfoo 2.0 (app 2.0 breaks libfoo (<< 2.0))');
     // The change list names the packages that moved, not only a count.
     const changes = JSON.parse(lock2.stdout).changes as Array<{ kind: string; name: string; from?: string; to?: string }>;
     const aptChange = changes.find((c) => c.kind === 'apt')!;

@@ -198,6 +198,12 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     }));
     const unsatisfied = [...new Set(mine.flatMap(({ i }) => closure.unsatisfied.get(i) ?? []))].sort();
     for (const u of unsatisfied) warn(ctx, `${aptLabel(spec)}: not satisfied by any listed repository: ${u}`);
+    // Said, not only done: a version nobody listed is carried because something Breaks an older one.
+    const upgrades = [...new Set(mine.flatMap(({ i }) => closure.upgrades.get(i) ?? []))].sort();
+    if (upgrades.length) {
+      const shown = upgrades.slice(0, 20).join('; ') + (upgrades.length > 20 ? `; and ${upgrades.length - 20} more` : '');
+      warn(ctx, `${aptLabel(spec)}: also carried, for a Breaks/Conflicts in the closure (apt upgrades them on clients that have an older one): ${shown}`);
+    }
     out.push({
       name: spec.name,
       url: spec.url,
