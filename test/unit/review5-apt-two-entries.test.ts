@@ -18,4 +18,14 @@ describe('review5: an APT repository in two manifest entries', () => {
     const missing = match(ref('bookworm-backports', ['main']));
     expect(missing).toEqual({ partial: `${url} is mirrored, but not suite bookworm-backports (carried: bookworm, bookworm-updates)` });
   });
+
+  it('a repository below another listed one is judged by its own entry, not the shorter URL\'s', () => {
+    const nested = [
+      { name: 'debian', url, suites: ['bookworm'], components: ['main'], architectures: ['amd64'], packages: ['curl'] },
+      { name: 'sub', url: `${url}/sub`, suites: ['stable'], components: ['main'], architectures: ['amd64'], packages: ['tool'] },
+    ];
+    const match = aptKind.presentation.auditCarried({ specs: nested, locked: [], registry: {} } as never);
+    const sub = match({ kind: 'apt', value: `${url}/sub`, apt: { types: ['deb'], suites: ['stable'], components: ['main'] } } as never);
+    expect(sub).not.toHaveProperty('partial');
+  });
 });

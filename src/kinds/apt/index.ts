@@ -50,7 +50,8 @@ export const aptKind = {
     },
     unsatisfied: (a) => a.unsatisfied.map((u) => `${a.name}: ${u}`),
     auditCarried({ specs, target }) {
-      const repos = [...specs].sort((a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
+      // The most specific repository first: `…/debian/sub` is not judged by `…/debian`'s suites.
+      const repos = [...specs].sort((a, b) => b.url.length - a.url.length || (a.url < b.url ? -1 : a.url > b.url ? 1 : 0));
       return (r) => {
         if (r.kind !== 'url' && r.kind !== 'apt') return undefined;
         const spec = repos.find((a) => isUnderUrl(r.value, a.url));
