@@ -262,6 +262,21 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
   return out;
 }
 
+/** Every YAML document of the scanned YAML files whose text matches `mention`, with its file's line counter. */
+function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanResult['files'][number]; lc: LineCounter; d: ReturnType<typeof parseAllDocuments>[number] }> {
+  for (const f of scan.files) {
+    if (f.type !== 'yaml' || !mention.test(f.text)) continue;
+    const lc = new LineCounter();
+    let docs;
+    try {
+      docs = parseAllDocuments(f.text, { lineCounter: lc });
+    } catch {
+      continue;
+    }
+    for (const d of Array.isArray(docs) ? docs : [docs]) yield { f, lc, d };
+  }
+}
+
 /** The OpenShift objects that send CRI-O's pulls to mirrors, and the list each keeps them in. */
 const OPENSHIFT_MIRROR_LISTS: Record<string, { list: string; pulls: string }> = {
   ImageDigestMirrorSet: { list: 'imageDigestMirrors', pulls: 'by digest' },
@@ -277,38 +292,28 @@ const OPENSHIFT_MIRROR_LISTS: Record<string, { list: string; pulls: string }> = 
  */
 function openshiftMirrors(scan: ScanResult, onTarget: (u: string) => boolean): Map<string, RuntimeMirror> {
   const out = new Map<string, RuntimeMirror>();
-  for (const f of scan.files) {
-    if (f.type !== 'yaml' || !/ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy/.test(f.text)) continue;
-    const lc = new LineCounter();
-    let docs;
-    try {
-      docs = parseAllDocuments(f.text, { lineCounter: lc });
-    } catch {
-      continue;
-    }
-    for (const d of Array.isArray(docs) ? docs : [docs]) {
-      const kind = d.get('kind');
-      const spec = typeof kind === 'string' ? OPENSHIFT_MIRROR_LISTS[kind] : undefined;
-      const entries = spec ? d.getIn(['spec', spec.list]) : undefined;
-      if (!spec || !entries || typeof entries !== 'object' || !('items' in entries)) continue;
-      for (const item of (entries as { items: unknown[] }).items) {
-        const e = item as { get?: (k: string, keep?: boolean) => unknown };
-        const sourceNode = e.get?.('source', true) as { value?: unknown; range?: [number, number, number] } | undefined;
-        const mirrors = (e.get?.('mirrors') as { items?: Array<{ value?: unknown }> } | undefined)?.items?.map((m) => m.value).filter((v): v is string => typeof v === 'string') ?? [];
-        const onMirror = mirrors.filter(onTarget);
-        if (typeof sourceNode?.value !== 'string' || !sourceNode.range || !onMirror.length) continue;
-        const never = e.get?.('mirrorSourcePolicy') === 'NeverContactSource';
-        const name = d.getIn(['metadata', 'name']);
-        out.set(`${f.file}\0@${lc.linePos(sourceNode.range[0]).line}`, {
-          upstream: sourceNode.value,
-          file: f.file,
-          format: 'openshift',
-          object: `${kind}/${typeof name === 'string' ? name : '?'} (serves pulls ${spec.pulls} only)`,
-          mirrors: onMirror,
-          // A mirror listed that is not on the target is tried too; the source unless NeverContactSource.
-          fallback: !never || mirrors.length > onMirror.length,
-        });
-      }
+  for (const { f, lc, d } of yamlDocuments(scan, /ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy/)) {
+    const kind = d.get('kind');
+    const spec = typeof kind === 'string' ? OPENSHIFT_MIRROR_LISTS[kind] : undefined;
+    const entries = spec ? d.getIn(['spec', spec.list]) : undefined;
+    if (!spec || !entries || typeof entries !== 'object' || !('items' in entries)) continue;
+    for (const item of (entries as { items: unknown[] }).items) {
+      const e = item as { get?: (k: string, keep?: boolean) => unknown };
+      const sourceNode = e.get?.('source', true) as { value?: unknown; range?: [number, number, number] } | undefined;
+      const mirrors = (e.get?.('mirrors') as { items?: Array<{ value?: unknown }> } | undefined)?.items?.map((m) => m.value).filter((v): v is string => typeof v === 'string') ?? [];
+      const onMirror = mirrors.filter(onTarget);
+      if (typeof sourceNode?.value !== 'string' || !sourceNode.range || !onMirror.length) continue;
+      const never = e.get?.('mirrorSourcePolicy') === 'NeverContactSource';
+      const name = d.getIn(['metadata', 'name']);
+      out.set(`${f.file}\0@${lc.linePos(sourceNode.range[0]).line}`, {
+        upstream: sourceNode.value,
+        file: f.file,
+        format: 'openshift',
+        object: `${kind}/${typeof name === 'string' ? name : '?'} (serves pulls ${spec.pulls} only)`,
+        mirrors: onMirror,
+        // A mirror listed that is not on the target is tried too; the source unless NeverContactSource.
+        fallback: !never || mirrors.length > onMirror.length,
+      });
     }
   }
   return out;
@@ -317,20 +322,10 @@ function openshiftMirrors(scan: ScanResult, onTarget: (u: string) => boolean): M
 /** `<file>\0@<line>` of each OLM CatalogSource's `spec.image` in the scan. */
 function catalogSourceImages(scan: ScanResult): Set<string> {
   const out = new Set<string>();
-  for (const f of scan.files) {
-    if (f.type !== 'yaml' || !f.text.includes('CatalogSource')) continue;
-    const lc = new LineCounter();
-    let docs;
-    try {
-      docs = parseAllDocuments(f.text, { lineCounter: lc });
-    } catch {
-      continue;
-    }
-    for (const d of Array.isArray(docs) ? docs : [docs]) {
-      if (d.get('kind') !== 'CatalogSource') continue;
-      const node = d.getIn(['spec', 'image'], true) as { value?: unknown; range?: [number, number, number] } | undefined;
-      if (typeof node?.value === 'string' && node.range) out.add(`${f.file}\0@${lc.linePos(node.range[0]).line}`);
-    }
+  for (const { f, lc, d } of yamlDocuments(scan, /CatalogSource/)) {
+    if (d.get('kind') !== 'CatalogSource') continue;
+    const node = d.getIn(['spec', 'image'], true) as { value?: unknown; range?: [number, number, number] } | undefined;
+    if (typeof node?.value === 'string' && node.range) out.add(`${f.file}\0@${lc.linePos(node.range[0]).line}`);
   }
   return out;
 }
