@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
-import { parse as parseYaml } from 'yaml';
+import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
@@ -157,7 +157,9 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
 export interface RuntimeMirror {
   upstream: string;
   file: string;
-  format: 'containerd' | 'k3s';
+  format: 'containerd' | 'k3s' | 'openshift';
+  /** openshift: the object (`ImageDigestMirrorSet/name`), which serves pulls by digest or by tag only. */
+  object?: string;
   /** The mirror URLs (on the target) pulls go to. */
   mirrors: string[];
   /** The runtime falls back to the upstream when the mirror fails or lacks the image. */
@@ -256,17 +258,105 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
       }
     }
   }
+  for (const [key, m] of openshiftMirrors(scan, onTarget)) out.set(key, m);
   return out;
 }
 
+/** Every YAML document of the scanned YAML files whose text matches `mention`, with its file's line counter. */
+function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanResult['files'][number]; lc: LineCounter; d: ReturnType<typeof parseAllDocuments>[number] }> {
+  for (const f of scan.files) {
+    if (f.type !== 'yaml' || !mention.test(f.text)) continue;
+    const lc = new LineCounter();
+    let docs;
+    try {
+      docs = parseAllDocuments(f.text, { lineCounter: lc });
+    } catch {
+      continue;
+    }
+    for (const d of Array.isArray(docs) ? docs : [docs]) yield { f, lc, d };
+  }
+}
+
+/** The OpenShift objects that send CRI-O's pulls to mirrors, and the list each keeps them in. */
+const OPENSHIFT_MIRROR_LISTS: Record<string, { list: string; pulls: string }> = {
+  ImageDigestMirrorSet: { list: 'imageDigestMirrors', pulls: 'by digest' },
+  ImageTagMirrorSet: { list: 'imageTagMirrors', pulls: 'by tag' },
+  ImageContentSourcePolicy: { list: 'repositoryDigestMirrors', pulls: 'by digest' },
+};
+
+/**
+ * OpenShift's ImageDigestMirrorSet / ImageTagMirrorSet (and the older ImageContentSourcePolicy),
+ * what `ferry mirror-config idms|itms` writes: each entry whose mirrors are on the target is the
+ * mirror configuration of its `source` (a registry, or a repository under it). Keyed
+ * `<file>\0@<line of source>`, the line the scan reports the source's host at.
+ */
+function openshiftMirrors(scan: ScanResult, onTarget: (u: string) => boolean): Map<string, RuntimeMirror> {
+  const out = new Map<string, RuntimeMirror>();
+  for (const { f, lc, d } of yamlDocuments(scan, /ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy/)) {
+    const kind = d.get('kind');
+    const spec = typeof kind === 'string' ? OPENSHIFT_MIRROR_LISTS[kind] : undefined;
+    const entries = spec ? d.getIn(['spec', spec.list]) : undefined;
+    if (!spec || !entries || typeof entries !== 'object' || !('items' in entries)) continue;
+    for (const item of (entries as { items: unknown[] }).items) {
+      const e = item as { get?: (k: string, keep?: boolean) => unknown };
+      const sourceNode = e.get?.('source', true) as { value?: unknown; range?: [number, number, number] } | undefined;
+      const mirrors = (e.get?.('mirrors') as { items?: Array<{ value?: unknown }> } | undefined)?.items?.map((m) => m.value).filter((v): v is string => typeof v === 'string') ?? [];
+      const onMirror = mirrors.filter(onTarget);
+      if (typeof sourceNode?.value !== 'string' || !sourceNode.range || !onMirror.length) continue;
+      const never = e.get?.('mirrorSourcePolicy') === 'NeverContactSource';
+      const name = d.getIn(['metadata', 'name']);
+      out.set(`${f.file}\0@${lc.linePos(sourceNode.range[0]).line}`, {
+        upstream: sourceNode.value,
+        file: f.file,
+        format: 'openshift',
+        object: `${kind}/${typeof name === 'string' ? name : '?'} (serves pulls ${spec.pulls} only)`,
+        mirrors: onMirror,
+        // A mirror listed that is not on the target is tried too; the source unless NeverContactSource.
+        fallback: !never || mirrors.length > onMirror.length,
+      });
+    }
+  }
+  return out;
+}
+
+/** `<file>\0@<line>` of each OLM CatalogSource's `spec.image` in the scan. */
+function catalogSourceImages(scan: ScanResult): Set<string> {
+  const out = new Set<string>();
+  for (const { f, lc, d } of yamlDocuments(scan, /CatalogSource/)) {
+    if (d.get('kind') !== 'CatalogSource') continue;
+    const node = d.getIn(['spec', 'image'], true) as { value?: unknown; range?: [number, number, number] } | undefined;
+    if (typeof node?.value === 'string' && node.range) out.add(`${f.file}\0@${lc.linePos(node.range[0]).line}`);
+  }
+  return out;
+}
+
+/**
+ * What OLM does with a CatalogSource's index image, which ferry carries (if listed) as any image
+ * and never looks inside: said on the finding, whatever its class, so an oc-mirror user does not
+ * take "mirrored" for "the operators it lists are mirrored".
+ */
+function catalogSourceNote(ref: string): string {
+  const byTag = !ref.includes('@');
+  return (
+    `an OLM CatalogSource index image: the cluster pulls it${byTag ? ' by tag (only an ImageTagMirrorSet, `ferry mirror-config itms`, or a rewritten spec.image sends that pull to the mirror)' : ''}, ` +
+    'then every operator a Subscription installs from it is pulled by digest from the registries the catalog names (its bundle image and the CSV relatedImages); ' +
+    "ferry does not read, filter or rebuild operator catalogs (oc-mirror's `operators:` packages and channels): list each operator's bundle and relatedImages in the manifest and apply `ferry mirror-config idms`; " +
+    'the index still lists every operator, and one not carried fails to install at the site'
+  );
+}
+
 function runtimeMirrorNote(m: RuntimeMirror): string {
-  const runtime = m.format === 'containerd' ? 'containerd' : 'k3s/RKE2';
+  const runtime = m.format === 'containerd' ? 'containerd' : m.format === 'k3s' ? 'k3s/RKE2' : `CRI-O ${m.object}`;
   const base = `${runtime} mirror config for ${m.upstream} (${m.file}): pulls go to ${m.mirrors.join(', ')}`;
   if (!m.fallback) return `${base}; no fallback to ${m.upstream}`;
   const how =
     m.format === 'containerd'
       ? 'its server is the upstream; server set to the mirror forbids it'
-      : 'start k3s/RKE2 with --disable-default-registry-endpoint to forbid it';
+      : m.format === 'openshift'
+        ? m.object?.startsWith('ImageContentSourcePolicy/')
+          ? 'an ImageContentSourcePolicy cannot forbid it: `ferry mirror-config idms --never-contact-source` writes the ImageDigestMirrorSet that replaces it'
+          : 'mirrorSourcePolicy: NeverContactSource forbids it'
+        : 'start k3s/RKE2 with --disable-default-registry-endpoint to forbid it';
   return `${base}; an image the mirror lacks (or a failing mirror) is tried at ${m.upstream} itself (${how})`;
 }
 
@@ -360,7 +450,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (!targetHosts.has(host)) {
       const own = r.kind === 'url' && r.keyPath === 'server' ? runtime.get(`${r.file}\0${host}`) : undefined;
       const kubeadm = r.kind === 'host' && r.keyPath && KUBEADM_IMAGE_REPOSITORY.test(r.keyPath) ? runtime.get(host) : undefined;
-      const m = own ?? kubeadm;
+      const openshift = r.kind === 'host' && r.keyPath && /\.source$/.test(r.keyPath) && !r.provenance ? runtime.get(`${r.file}\0@${r.line}`) : undefined;
+      const m = own ?? kubeadm ?? openshift;
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
@@ -404,9 +495,11 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     return { class: 'undeclared', note };
   }
 
+  const catalogs = catalogSourceImages(scan);
   const findings: Finding[] = scan.references
     .map((r) => {
       const c = classify(r);
+      if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');
       return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c, note, provenance: r.provenance, template: r.template, resource: r.resource };
