@@ -398,7 +398,17 @@ async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mi
     );
   }
   if (kind === 'idms') out.notes.push('an ImageDigestMirrorSet only serves pulls by digest; add the ImageTagMirrorSet (mirror-config itms) for tags');
-  if (ctx.target.registry!.ca || ctx.target.registry!.certDir) out.notes.push("trust the mirror's CA cluster-wide: image.config.openshift.io/cluster spec.additionalTrustedCA");
+  const { ca } = await mirrorTls(ctx);
+  if (ca) {
+    // OpenShift trusts a registry's CA through a ConfigMap in openshift-config whose key is the
+    // registry host, `..<port>` for a port (a ':' is not allowed in a ConfigMap key), named by
+    // image.config.openshift.io/cluster spec.additionalTrustedCA.
+    const cm = `${name}-ca`;
+    const host = ctx.mapping.host!;
+    const key = host.replace(/:(\d+)$/, '..$1');
+    out.files.push({ path: 'image-ca-configmap.yaml', content: header(ctx, '#') + stringifyYaml({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: cm, namespace: 'openshift-config' }, data: { [key]: ca } }, { lineWidth: 0 }) });
+    out.notes.push(`trust the mirror's CA cluster-wide: oc apply -f image-ca-configmap.yaml && oc patch image.config.openshift.io/cluster --type merge -p '{"spec":{"additionalTrustedCA":{"name":"${cm}"}}}' (key ${key}; an existing additionalTrustedCA ConfigMap takes the key instead, as the cluster trusts one)`);
+  }
   if (ctx.target.registry!.certDir) out.notes.push("if the mirror asks for client certificates, the nodes' CRI-O needs them in /etc/containers/certs.d/<mirror host>/ (a MachineConfig); an ImageDigestMirrorSet cannot carry them");
   out.notes.push(`oc apply -f ${file}`);
 }

@@ -94,6 +94,18 @@ describe('mirror-config registries.conf, k3s, rke2, OpenShift, Docker', () => {
   it('ImageDigestMirrorSet and ImageTagMirrorSet', async () => {
     const idms = parseYaml(filesOf(await mirrorConfig('idms', await fixtureContext(), {}))['image-digest-mirror-set.yaml']);
     expect(idms.kind).toBe('ImageDigestMirrorSet');
+    // With a CA on the target: a ConfigMap in openshift-config keyed host..port, named by additionalTrustedCA.
+    const dir = await scratch();
+    await writeFile(path.join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    const withCa = await fixtureContext((t) => {
+      (t.registry as Record<string, unknown>).ca = 'ca.pem';
+    }, path.join(dir, 'target.yaml'));
+    const idmsOut = await mirrorConfig('idms', withCa, {});
+    const cm = parseYaml(filesOf(idmsOut)['image-ca-configmap.yaml']);
+    expect(cm).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { namespace: 'openshift-config' } });
+    expect(Object.keys(cm.data)).toEqual(['mirror.site.example..5000']);
+    expect(cm.data['mirror.site.example..5000']).toContain('BEGIN CERTIFICATE');
+    expect(idmsOut.notes.join('\n')).toContain(`"additionalTrustedCA":{"name":"${cm.metadata.name}"}`);
     expect(idms.spec.imageDigestMirrors).toContainEqual({ source: 'quay.io', mirrors: ['mirror.site.example:5000/ferry/quay.io'] });
     const itms = parseYaml(filesOf(await mirrorConfig('itms', await fixtureContext(), {}))['image-tag-mirror-set.yaml']);
     expect(itms.kind).toBe('ImageTagMirrorSet');
