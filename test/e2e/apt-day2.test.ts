@@ -1,4 +1,4 @@
-import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
@@ -152,6 +152,13 @@ describe('apt day 2: the vendor publishes new versions a month later', () => {
     const mirrorPool = (await readdir(path.join(served.mirrorDir), { recursive: true })).filter((f) => f.endsWith('.deb')).map((f) => path.basename(f)).sort();
     expect(mirrorPool).toEqual(['app_1.0_all.deb', 'app_2.0_all.deb', 'libfoo_1.0_all.deb', 'libfoo_2.0_all.deb', 'libnew_1.0_all.deb']);
 
+    // A month passes between the two imports; here they can fall in one second, and nginx would
+    // then answer the client's If-Modified-Since with 304 for the new Release (Last-Modified has
+    // one-second resolution). Date the second import's indexes a minute later, as a month would.
+    const later = new Date(Date.now() + 60_000);
+    for (const f of await readdir(served.mirrorDir, { recursive: true })) {
+      if (f.split(path.sep).includes('dists')) await utimes(path.join(served.mirrorDir, f), later, later).catch(() => undefined);
+    }
     const up2 = await apt(['update']);
     expect(up2.code, up2.stdout + up2.stderr).toBe(0);
     expect(up2.stdout + up2.stderr).not.toMatch(/W: |E: /);
