@@ -517,9 +517,43 @@ function scanAptSources(file: string, text: string, refs: Reference[]): void {
  * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
  * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
  */
+/** A Dockerfile or Containerfile by its name: `FROM` there is an image pulled at build time. */
+const DOCKERFILE_NAME = /(?:^|[/\\])(?:Dockerfile|Containerfile)(?:\.[^/\\]*)?$|\.(?:dockerfile|containerfile)$/i;
+
+/**
+ * A Dockerfile's `FROM` image as the builder pulls it: `$NAME`, `${NAME}` and `${NAME:-default}`
+ * from the `ARG` defaults above it (as written while any stays unresolved); a bare name
+ * (`FROM ubuntu`) counts, `scratch` and earlier stage names do not.
+ */
+function dockerfileFrom(raw: string, args: Map<string, string>, stages: Set<string>): { image?: string; token: string } | undefined {
+  const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(raw);
+  if (!m) return undefined;
+  const token = m[1];
+  const value = token.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a: string | undefined, d: string | undefined, b: string | undefined) => args.get((a ?? b)!) || d || all);
+  if (m[2]) stages.add(m[2].toLowerCase());
+  // Unresolved (a build argument given only at build time): the image as written, never nothing.
+  if (value.includes('$')) return { image: token, token };
+  if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase()) || !IMAGE_ANY_RE.test(value)) return { token };
+  return { image: value, token };
+}
+
 function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
+  const dockerfile = DOCKERFILE_NAME.test(file);
+  const args = new Map<string, string>();
+  const stages = new Set<string>();
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
+    if (dockerfile) {
+      const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(["']?)([^"'\s]*)\2\s*$/i.exec(raw);
+      if (arg) args.set(arg[1], arg[3]);
+      const from = dockerfileFrom(raw, args, stages);
+      if (from) {
+        // `FROM $BASE` with `ARG BASE=python:3.12` (and a bare `FROM ubuntu`): the image pulled, said as such.
+        if (from.image) refs.push({ file, line: n, kind: 'image', value: from.image });
+        for (const r of referencesIn(raw.replace(from.token, ' '), false)) refs.push({ file, line: n, ...r });
+        return;
+      }
+    }
     const imageCtx = /^\s*FROM\s|docker\s+(pull|run)|podman\s+(pull|run)|image:/i.test(raw);
     if (imageCtx) {
       const m = /(?:FROM\s+(?:--platform=\S+\s+)?|(?:pull|run)\s+(?:-\S+\s+)*|image:\s*)(\S+)/i.exec(raw);

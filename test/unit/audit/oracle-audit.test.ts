@@ -70,4 +70,20 @@ describe('audit on real repository patterns', () => {
     expect(interpolateCompose('$A-${A}-${E:-d}-${E-d}-${U:-d}-${A:+alt}-$$A', env)).toEqual({ value: 'x-x-d--d-alt-$A', unresolved: [] });
     expect(interpolateCompose('${U}/b', env)).toEqual({ value: '${U}/b', unresolved: ['U'] });
   });
+
+  it('a Dockerfile FROM resolves ARG defaults, counts a bare name, skips scratch and stage names, and keeps an unresolved one as written', async () => {
+    const r = await scan({
+      'app/Dockerfile': 'ARG BASE=python:3.12-slim\nARG REG=quay.io\nFROM ${REG}/prometheus/busybox:latest AS tools\nFROM $BASE AS build\nFROM ${NOPE:-alpine:3.20}\nFROM build\nFROM scratch\nFROM ubuntu\nFROM $UNSET\n',
+      // Not a Dockerfile: a SQL `FROM users` is no image.
+      'db/query.sql': 'SELECT * \nFROM users\n',
+    });
+    const images = refs(r).filter((x) => x.includes(' image '));
+    expect(images).toEqual([
+      'app/Dockerfile:3 image quay.io/prometheus/busybox:latest',
+      'app/Dockerfile:4 image python:3.12-slim',
+      'app/Dockerfile:5 image alpine:3.20',
+      'app/Dockerfile:8 image ubuntu',
+      'app/Dockerfile:9 image $UNSET',
+    ]);
+  });
 });
