@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { inCidr } from '../net/cidr.js';
 import { parse as parseToml } from 'smol-toml';
 import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
@@ -84,13 +85,9 @@ export interface AuditReport {
 
 const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$|\.(svc|cluster\.local|svc\.cluster\.local|localhost)$/i;
 
+/** A zone CIDR holds an IPv4 literal (written without `/bits`: one address). Zones' IPv6 CIDRs are not matched here. */
 function ipInCidr(ip: string, cidr: string): boolean {
-  const [base, bitsText] = cidr.split('/');
-  if (isIP(ip) !== 4 || isIP(base) !== 4) return false;
-  const bits = bitsText === undefined ? 32 : Number(bitsText);
-  const toInt = (a: string) => a.split('.').reduce((n, o) => (n << 8) + Number(o), 0) >>> 0;
-  const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return (toInt(ip) & mask) === (toInt(base) & mask);
+  return isIP(ip) === 4 && inCidr(ip, cidr.includes('/') ? cidr : `${cidr}/32`);
 }
 
 function hostOfReference(r: Reference): string {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { inCidr } from './cidr.js';
 import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
@@ -462,46 +462,6 @@ export function bypassesProxy(url: URL, noProxy: string): boolean {
     if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
   }
   return false;
-}
-
-/** An IP literal's bytes (IPv4: 4, IPv6: 16), or undefined for a name. */
-function ipBytes(ip: string): number[] | undefined {
-  const kind = isIP(ip);
-  if (kind === 4) return ip.split('.').map(Number);
-  if (kind !== 6) return undefined;
-  // A trailing dotted quad (::ffff:10.1.2.3) is two groups: parse it as 0:0, then put it back.
-  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
-  const text = quad ? `${ip.slice(0, quad.index)}0:0` : ip;
-  const [head, rest] = text.split('::');
-  const h = head ? head.split(':') : [];
-  const r = rest ? rest.split(':') : [];
-  const groups = rest === undefined ? h : [...h, ...Array<string>(8 - h.length - r.length).fill('0'), ...r];
-  const bytes = groups.flatMap((g) => {
-    const n = parseInt(g, 16);
-    return [n >> 8, n & 0xff];
-  });
-  if (quad) bytes.splice(12, 4, ...quad.slice(1, 5).map(Number));
-  return bytes;
-}
-
-/** Whether IP-literal `host` lies in `cidr` (`10.0.0.0/8`, `fd00::/8`); a name never does (no DNS lookup, as curl and Go). */
-function inCidr(host: string, cidr: string): boolean {
-  const m = /^\[?([^\]/]+)\]?\/(\d{1,3})$/.exec(cidr);
-  if (!m) return false;
-  let a = ipBytes(host);
-  const b = ipBytes(m[1]);
-  if (!a || !b) return false;
-  // An IPv4-mapped IPv6 host (::ffff:10.1.2.3) against an IPv4 block.
-  if (a.length === 16 && b.length === 4 && a.slice(0, 10).every((x) => x === 0) && a[10] === 0xff && a[11] === 0xff) a = a.slice(12);
-  if (a.length !== b.length) return false;
-  const bits = Number(m[2]);
-  if (bits > a.length * 8) return false;
-  for (let i = 0; i < a.length; i++) {
-    const n = Math.min(8, Math.max(0, bits - i * 8));
-    const mask = n === 0 ? 0 : (0xff << (8 - n)) & 0xff;
-    if ((a[i] & mask) !== (b[i] & mask)) return false;
-  }
-  return true;
 }
 
 /** Skip the first `n` bytes of a stream (a server that ignored Range). */
