@@ -1,11 +1,10 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
-import { aptGet, gpgSign, makeGpgKey, siteAptMirror, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { aptGet, buildDeb, makeGpgKey, siteAptMirror, startNginx, writeSignedRelease, type GpgKey, type Nginx } from '../support/apt-repo.js';
 
 /**
  * Day 2 of a filtered APT mirror: a month after the first import the vendor published new
@@ -21,21 +20,6 @@ let site: GpgKey;
 let upstream: Nginx;
 let mirror: Nginx | undefined;
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A `.deb` built by dpkg-deb with these control fields. */
-async function deb(dir: string, name: string, version: string, fields: Record<string, string> = {}): Promise<string> {
-  const root = path.join(dir, `${name}-${version}-root`);
-  await mkdir(path.join(root, 'DEBIAN'), { recursive: true });
-  await mkdir(path.join(root, 'usr/share/doc', name), { recursive: true });
-  await writeFile(path.join(root, 'usr/share/doc', name, 'README'), `${name} ${version}\n`);
-  const control = { Package: name, Version: version, Architecture: 'all', Maintainer: 'ferry tests <tests@ferry.test>', Section: 'misc', Priority: 'optional', ...fields, Description: `${name}, a test package` };
-  await writeFile(path.join(root, 'DEBIAN/control'), Object.entries(control).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
-  const out = path.join(dir, `${name}_${version}_all.deb`);
-  execFileSync('dpkg-deb', ['--build', '--root-owner-group', root, out], { stdio: 'ignore' });
-  await rm(root, { recursive: true, force: true });
-  return out;
-}
 
 /** The vendor's repository as it stands: every version in the pool listed (as Docker's, PGDG's), signed. */
 async function publish(root: string, date: Date): Promise<void> {
@@ -44,21 +28,9 @@ async function publish(root: string, date: Date): Promise<void> {
   const dir = path.join(root, 'dists/stable');
   await mkdir(path.join(dir, 'main/binary-amd64'), { recursive: true });
   await writeFile(path.join(dir, 'main/binary-amd64/Packages.gz'), gz);
-  const release = [
-    'Origin: Vendor',
-    'Label: Vendor',
-    'Suite: stable',
-    'Codename: stable',
-    `Date: ${date.toUTCString()}`,
-    'Architectures: amd64',
-    'Components: main',
-    'SHA256:',
-    ` ${sha256(gz)} ${gz.length} main/binary-amd64/Packages.gz`,
-    '',
-  ].join('\n');
-  await writeFile(path.join(dir, 'Release'), release);
-  await rm(path.join(dir, 'InRelease'), { force: true });
-  await gpgSign(vendor, path.join(dir, 'Release'), 'clearsign', path.join(dir, 'InRelease'));
+  await writeSignedRelease(dir, vendor, ['Origin: Vendor', 'Label: Vendor', 'Suite: stable', 'Codename: stable', `Date: ${date.toUTCString()}`, 'Architectures: amd64', 'Components: main'], [
+    { path: 'main/binary-amd64/Packages.gz', bytes: gz },
+  ]);
 }
 
 /** A dpkg status file: these packages installed (a client that installed last month's set). */
@@ -89,7 +61,7 @@ describe('apt day 2: the vendor publishes new versions a month later', () => {
     const pool = path.join(repo, 'pool/main');
     await mkdir(pool, { recursive: true });
     const debs = path.join(work, 'debs');
-    const month1 = [await deb(debs, 'app', '1.0', { Depends: 'libfoo (>= 1.0)' }), await deb(debs, 'libfoo', '1.0')];
+    const month1 = [await buildDeb(debs, 'app', '1.0', { Depends: 'libfoo (>= 1.0)' }), await buildDeb(debs, 'libfoo', '1.0')];
     for (const d of month1) await cp(d, path.join(pool, path.basename(d)));
     const now = Date.now();
     await publish(repo, new Date(now - 30 * 86400_000));
@@ -125,7 +97,7 @@ describe('apt day 2: the vendor publishes new versions a month later', () => {
     expect(none.stdout).toMatch(/0 upgraded, 0 newly installed/);
 
     // A month later: app 2.0 needs libnew and breaks the libfoo it no longer depends on.
-    const month2 = [await deb(debs, 'app', '2.0', { Depends: 'libnew', Breaks: 'libfoo (<< 2.0)' }), await deb(debs, 'libfoo', '2.0'), await deb(debs, 'libnew', '1.0')];
+    const month2 = [await buildDeb(debs, 'app', '2.0', { Depends: 'libnew', Breaks: 'libfoo (<< 2.0)' }), await buildDeb(debs, 'libfoo', '2.0'), await buildDeb(debs, 'libnew', '1.0')];
     for (const d of month2) await cp(d, path.join(pool, path.basename(d)));
     await publish(repo, new Date(now - 3600_000));
     await cp(path.join(dir, 'day2.lock.json'), path.join(dir, 'month1.lock.json'));

@@ -1,11 +1,10 @@
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
-import { aptGet, downloadDebs, gpgSign, makeGpgKey, siteAptMirror, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { aptGet, downloadDebs, makeGpgKey, siteAptMirror, startNginx, writeSignedRelease, type GpgKey, type Nginx } from '../support/apt-repo.js';
 
 /**
  * Debian's -updates and -security suites list `Packages` (for its hash) and serve only
@@ -22,7 +21,6 @@ let site: GpgKey;
 let upstream: Nginx;
 let mirror: Nginx | undefined;
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A repository laid out as Debian's -updates: Release lists Packages and Packages.xz; only the .xz is served. */
 async function xzOnlyRepo(root: string, debs: string[]): Promise<void> {
@@ -33,22 +31,17 @@ async function xzOnlyRepo(root: string, debs: string[]): Promise<void> {
   const dir = path.join(root, 'dists', SUITE);
   await mkdir(path.join(dir, 'main/binary-amd64'), { recursive: true });
   await writeFile(path.join(dir, 'main/binary-amd64/Packages.xz'), xz);
-  const release = [
-    'Origin: Debian',
-    'Label: Debian',
-    `Suite: stable-updates`,
-    `Codename: ${SUITE}`,
-    'Date: Sat, 05 Dec 2026 00:00:00 UTC',
-    'Architectures: amd64',
-    'Components: main',
-    'SHA256:',
-    ` ${sha256(packages)} ${packages.length} main/binary-amd64/Packages`,
-    ` ${sha256(xz)} ${xz.length} main/binary-amd64/Packages.xz`,
-    '',
-  ].join('\n');
-  await writeFile(path.join(dir, 'Release'), release);
-  await gpgSign(vendor, path.join(dir, 'Release'), 'clearsign', path.join(dir, 'InRelease'));
-  await rm(path.join(dir, 'Release'));
+  // Listed: the plain index (for its hash) and the .xz; served: the .xz alone, and InRelease alone.
+  await writeSignedRelease(
+    dir,
+    vendor,
+    ['Origin: Debian', 'Label: Debian', 'Suite: stable-updates', `Codename: ${SUITE}`, 'Date: Sat, 05 Dec 2026 00:00:00 UTC', 'Architectures: amd64', 'Components: main'],
+    [
+      { path: 'main/binary-amd64/Packages', bytes: packages },
+      { path: 'main/binary-amd64/Packages.xz', bytes: xz },
+    ],
+    { inReleaseOnly: true },
+  );
 }
 
 beforeAll(async () => {

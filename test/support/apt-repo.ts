@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -221,27 +222,43 @@ export async function aptGet(rootDir: string, sourcesLine: string, args: string[
 }
 
 /**
- * Tiny `.deb` files built with dpkg-deb (a repository of many packages without downloading any):
- * `<name>_1.0_all.deb` each holding `/usr/share/doc/<name>/README`, in `dir`.
+ * A tiny `.deb` built with dpkg-deb: `<name>_<version>_all.deb` holding
+ * `/usr/share/doc/<name>/README`, with these control fields besides the usual ones (`Depends`,
+ * `Breaks` …), in `dir`.
  */
-export async function buildDebs(dir: string, names: string[]): Promise<string[]> {
+export async function buildDeb(dir: string, name: string, version = '1.0', fields: Record<string, string> = {}): Promise<string> {
   await mkdir(dir, { recursive: true });
+  const root = path.join(dir, `${name}-${version}-root`);
+  await mkdir(path.join(root, 'DEBIAN'), { recursive: true });
+  await mkdir(path.join(root, 'usr/share/doc', name), { recursive: true });
+  await writeFile(path.join(root, 'usr/share/doc', name, 'README'), `${name}: built by ferry's tests\n`);
+  const control = { Package: name, Version: version, Architecture: 'all', Maintainer: 'ferry tests <tests@ferry.test>', Section: 'misc', Priority: 'optional', ...fields, Description: `${name}, a test package` };
+  await writeFile(path.join(root, 'DEBIAN/control'), Object.entries(control).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
+  const deb = path.join(dir, `${name}_${version}_all.deb`);
+  await mustRun('dpkg-deb', ['--build', '--root-owner-group', root, deb]);
+  await rm(root, { recursive: true, force: true });
+  return deb;
+}
+
+/** Tiny `.deb` files (a repository of many packages without downloading any): `buildDeb` of each name at 1.0. */
+export async function buildDebs(dir: string, names: string[]): Promise<string[]> {
   const out: string[] = [];
-  for (const name of names) {
-    const root = path.join(dir, `${name}-root`);
-    await mkdir(path.join(root, 'DEBIAN'), { recursive: true });
-    await mkdir(path.join(root, 'usr/share/doc', name), { recursive: true });
-    await writeFile(path.join(root, 'usr/share/doc', name, 'README'), `${name}: built by ferry's tests\n`);
-    await writeFile(
-      path.join(root, 'DEBIAN/control'),
-      [`Package: ${name}`, 'Version: 1.0', 'Architecture: all', 'Maintainer: ferry tests <tests@ferry.test>', 'Section: misc', 'Priority: optional', `Description: ${name}, a test package`, ''].join('\n'),
-    );
-    const deb = path.join(dir, `${name}_1.0_all.deb`);
-    await mustRun('dpkg-deb', ['--build', '--root-owner-group', root, deb]);
-    await rm(root, { recursive: true, force: true });
-    out.push(deb);
-  }
+  for (const name of names) out.push(await buildDeb(dir, name));
   return out;
+}
+
+/**
+ * A suite's signed `InRelease` in `dists/<suite>` (`dir`): `fields` (Origin, Suite, Date …) and a
+ * SHA256 line for each listed index (listed, whether served or not), clear-signed by `key`. The
+ * plain `Release` is kept unless `inReleaseOnly`.
+ */
+export async function writeSignedRelease(dir: string, key: GpgKey, fields: string[], listed: Array<{ path: string; bytes: Buffer }>, opts: { inReleaseOnly?: boolean } = {}): Promise<void> {
+  const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const release = [...fields, 'SHA256:', ...listed.map((f) => ` ${sha256(f.bytes)} ${f.bytes.length} ${f.path}`), ''].join('\n');
+  await writeFile(path.join(dir, 'Release'), release);
+  await rm(path.join(dir, 'InRelease'), { force: true });
+  await gpgSign(key, path.join(dir, 'Release'), 'clearsign', path.join(dir, 'InRelease'));
+  if (opts.inReleaseOnly) await rm(path.join(dir, 'Release'));
 }
 
 /**

@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { computeClosure, parseRelations, type AptPackage, type SourceInfo } from '../../../src/kinds/apt/deps.js';
+import { aptPackage, selectedNames } from '../../support/apt-packages.js';
+import { computeClosure, parseRelations, type SourceInfo } from '../../../src/kinds/apt/deps.js';
 
-let n = 0;
-function pkg(source: number, name: string, version: string, fields: { arch?: string; depends?: string; preDepends?: string; provides?: string; multiArch?: string } = {}): AptPackage {
-  n++;
-  const architecture = fields.arch ?? 'amd64';
-  return {
-    source,
-    name,
-    version,
-    architecture,
-    multiArch: fields.multiArch,
-    provides: parseRelations(fields.provides).map((g) => g[0]),
-    depends: [...parseRelations(fields.preDepends), ...parseRelations(fields.depends)],
-    filename: `pool/${name}_${version}_${architecture}.deb`,
-    sha256: n.toString(16).padStart(64, '0'),
-    size: n,
-  };
-}
-
-const names = (s: Set<AptPackage> | undefined) => [...(s ?? [])].map((p) => `${p.name}=${p.version}`).sort();
+const pkg = aptPackage;
+const names = selectedNames;
 
 describe('dependency relations', () => {
   it('parses alternatives, versions, architecture qualifiers and restrictions', () => {

@@ -1,30 +1,16 @@
 import { Readable } from 'node:stream';
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { computeClosure, parseRelations, type AptPackage, type SourceInfo } from '../../../../src/kinds/apt/deps.js';
+import { aptPackage, selectedNames } from '../../../support/apt-packages.js';
+import { computeClosure, type SourceInfo } from '../../../../src/kinds/apt/deps.js';
 import { indexText, packagesIndexFor } from '../../../../src/kinds/apt/repo.js';
 import { parseRelease } from '../../../../src/kinds/apt/control.js';
 
 // Patterns found by installing ferry's filtered mirrors of real Debian package sets with apt
 // (bookworm + bookworm-updates): synthetic stanzas of the same shape.
 
-let n = 0;
-function pkg(source: number, name: string, version: string, fields: { arch?: string; depends?: string } = {}): AptPackage {
-  n++;
-  const architecture = fields.arch ?? 'amd64';
-  return {
-    source,
-    name,
-    version,
-    architecture,
-    provides: [],
-    depends: parseRelations(fields.depends),
-    filename: `pool/${source}/${name}_${version}_${architecture}.deb`,
-    sha256: n.toString(16).padStart(64, '0'),
-    size: n,
-  };
-}
-const names = (s: Set<AptPackage> | undefined) => [...(s ?? [])].map((p) => `${p.name}=${p.version}`).sort();
+const pkg = aptPackage;
+const names = selectedNames;
 
 describe('apt oracle: version choice across the suites of one family', () => {
   const suites: SourceInfo[] = [
