@@ -8,7 +8,7 @@ import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole,
 import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
 import { ANNOTATION } from './source.js';
 import type { TarEntry } from './tar-index.js';
-import { checkSplitBundle, SplitFile, type RandomAccessFile } from './split-file.js';
+import { checkParts, checkSplitBundle, PartHashes, SplitFile, type RandomAccessFile } from './split-file.js';
 import { checkBaseMatches, DIFFERENTIAL_FILE, expectedFromBase, lackingInBase, readDifferential, type DifferentialBase } from './differential.js';
 import { hashRanges } from './hash-pool.js';
 import { noteBytesPassed } from './young-gc.js';
@@ -135,9 +135,15 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
   };
 
   // A split bundle: every part present and matching the .parts file, each named on its own.
-  const split = await checkSplitBundle(bundle, opts.onProgress);
+  // Their hashes are checked in the one read of the tar below (the .parts file and the files
+  // inside, each byte read once); only a tar that cannot be opened at all has them read on their own.
+  const split = await checkSplitBundle(bundle);
   for (const p of split.problems) problems.push(p);
   if (split.incomplete) return report;
+  // After import's push (`known`: each file hashed as it was pushed, then checked against its name
+  // and the signed checksum list) the parts are not read again; they are hashed only to name the
+  // damaged ones when something failed.
+  const partHashes = split.parts && !opts.known?.size ? new PartHashes(split.parts) : undefined;
 
   let reader: BundleSource;
   let base: BundleSource | undefined;
@@ -146,6 +152,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     problems.push({ file: '(archive)', message: (err as Error).message });
+    if (split.parts) for (const p of await checkParts(split.parts, opts.onProgress)) problems.push(p);
     return report;
   }
 
@@ -193,7 +200,9 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     };
     const known = opts.known;
     const toHash = known?.size ? files.filter((e) => !known.has(e.name)) : files;
-    const hashes = await hashFiles(reader, toHash, opts.onProgress, differs);
+    const hashes = await hashFiles(reader, toHash, opts.onProgress, differs, partHashes);
+    if (partHashes && !partHashes.done) for (const p of await checkParts(split.parts!, opts.onProgress)) problems.push(p);
+    for (const p of partHashes?.problems ?? []) problems.push(p);
     if (toHash !== files) {
       let n = 0;
       let bytes = 0;
@@ -307,6 +316,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     if (!opts.reader) await reader.close();
   }
 
+  if (split.parts && !partHashes && report.problems.length) for (const p of await checkParts(split.parts)) problems.push(p);
   // Stable order: by file, then message.
   report.problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
   if (omitted) report.problems.push({ file: '(more)', message: `… and ${omitted} more problems (only the first ${MAX_PROBLEMS} are listed)` });
@@ -319,9 +329,17 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
  * sequential shared reads, large blobs on worker threads), a split tar through its parts, a
  * bundle in a registry streamed file by file.
  */
-async function hashFiles(reader: BundleSource, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean): Promise<Map<string, string>> {
+async function hashFiles(
+  reader: BundleSource,
+  entries: TarEntry[],
+  onProgress: ((bytes: number) => void) | undefined,
+  keep: (name: string, hex: string) => boolean,
+  parts: PartHashes | undefined,
+): Promise<Map<string, string>> {
   if (!(reader instanceof BundleReader)) return new Map([...(await reader.hashEntries(entries, onProgress))].filter(([name, hex]) => keep(name, hex)));
-  if (reader.file instanceof SplitFile) return hashEntries(reader.file, entries, onProgress, keep);
+  // A split tar read whole when its parts are checked too, else only the entries' ranges (a
+  // differential's base: a few blobs of a large bundle).
+  if (reader.file instanceof SplitFile) return parts ? hashSplit(reader.file, entries, onProgress, keep, parts) : hashEntries(reader.file, entries, onProgress, keep);
   return hashRanges(reader.file.fd === undefined ? reader.file.path : { path: reader.file.path, fd: reader.file.fd }, entries, { onProgress, keep });
 }
 
@@ -381,7 +399,7 @@ async function checkBase(
     out.blobs++;
     toHash.push(e);
   }
-  const damaged = await hashFiles(base, toHash, onProgress, (name, hex) => BLOB_NAME.exec(name)?.[1] !== hex);
+  const damaged = await hashFiles(base, toHash, onProgress, (name, hex) => BLOB_NAME.exec(name)?.[1] !== hex, undefined);
   for (const e of toHash) {
     out.files++;
     out.bytes += e.size;
@@ -651,5 +669,69 @@ async function hashEntries(fh: RandomAccessFile, entries: TarEntry[], onProgress
     const hex = hash.digest('hex');
     if (keep(e.name, hex)) out.set(e.name, hex);
   }
+  return out;
+}
+
+/**
+ * A split tar's bytes read once, from the first to the last, in 1 MiB windows (the next read in
+ * flight while one is hashed): every part's hash (`parts`, checked against the .parts file) and
+ * every entry's, headers and padding included in the first only. Memory stays flat whatever the
+ * bundle's size: two buffers, one hash per entry being read.
+ */
+async function hashSplit(fh: SplitFile, entries: TarEntry[], onProgress: ((bytes: number) => void) | undefined, keep: (name: string, hex: string) => boolean, parts: PartHashes): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const sorted = [...entries].sort((a, b) => a.offset - b.offset);
+  const WINDOW = 1 << 20;
+  const fill = async (buf: Buffer, pos: number): Promise<Buffer> => {
+    let n = 0;
+    const want = Math.min(buf.length, fh.size - pos);
+    while (n < want) {
+      const { bytesRead } = await fh.read(buf, n, want - n, pos + n);
+      if (bytesRead === 0) throw new FerryError('VERIFY', `${fh.path}: ended at byte ${pos + n} of ${fh.size} (a part was truncated while being read?)`);
+      n += bytesRead;
+    }
+    return buf.subarray(0, n);
+  };
+  const bufs = [Buffer.allocUnsafe(WINDOW), Buffer.allocUnsafe(WINDOW)];
+  let k = 0; // the next entry to start
+  let open: { entry: TarEntry; hash: ReturnType<typeof createHash> } | undefined;
+  let pending = fh.size > 0 ? fill(bufs[0], 0) : undefined;
+  for (let pos = 0, turn = 0; pending; turn ^= 1) {
+    const win = await pending;
+    const end = pos + win.length;
+    // The next window is read while this one is hashed (its buffer is not the one in use).
+    pending = end < fh.size ? fill(bufs[turn ^ 1], end) : undefined;
+    parts.update(pos, win);
+    for (;;) {
+      if (!open) {
+        if (k >= sorted.length || sorted[k].offset >= end) break;
+        const e = sorted[k++];
+        if (e.offset + e.size <= end && e.offset >= pos) {
+          // Whole entry in the window: a one-shot hash (no Hash object holding native state).
+          const hex = hashOnce('sha256', win.subarray(e.offset - pos, e.offset + e.size - pos), 'hex');
+          if (keep(e.name, hex)) out.set(e.name, hex);
+          continue;
+        }
+        open = { entry: e, hash: createHash('sha256') };
+      }
+      const e = open.entry;
+      const from = Math.max(e.offset, pos);
+      const to = Math.min(e.offset + e.size, end);
+      if (to > from) open.hash.update(win.subarray(from - pos, to - pos));
+      if (e.offset + e.size > end) break;
+      const hex = open.hash.digest('hex');
+      if (keep(e.name, hex)) out.set(e.name, hex);
+      open = undefined;
+    }
+    onProgress?.(win.length);
+    pos = end;
+  }
+  // Empty files at the very end have no byte in any window.
+  while (!open && k < sorted.length && sorted[k].size === 0 && sorted[k].offset <= fh.size) {
+    const e = sorted[k++];
+    const hex = hashOnce('sha256', Buffer.alloc(0), 'hex');
+    if (keep(e.name, hex)) out.set(e.name, hex);
+  }
+  if (open || k < sorted.length) throw new FerryError('VERIFY', `${fh.path}: ended before ${(open?.entry ?? sorted[k]).name} was complete (truncated?)`);
   return out;
 }

@@ -309,22 +309,67 @@ export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; pr
   return { parts, problems };
 }
 
+/** A part's sha256 against the .parts file: the problem naming it (`part 003 of 7: sha256 mismatch`), or undefined. */
+function partMismatch(parts: PartInfo[], i: number, hex: string): PartProblem | undefined {
+  const p = parts[i];
+  if (hex === p.sha256) return undefined;
+  return { file: p.file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: sha256 mismatch (${path.basename(p.file)} hashes to ${hex}, the .parts file says ${p.sha256})` };
+}
+
 /** Hash every part against the .parts file, naming each damaged one (`part 003 of 7: sha256 mismatch`). */
 export async function checkParts(parts: PartInfo[], onProgress?: (bytes: number) => void): Promise<PartProblem[]> {
   const problems: PartProblem[] = [];
   for (let i = 0; i < parts.length; i++) {
-    const p = parts[i];
     const h = createHash('sha256');
-    for await (const chunk of createReadStream(p.file, { highWaterMark: 1 << 20 })) {
+    for await (const chunk of createReadStream(parts[i].file, { highWaterMark: 1 << 20 })) {
       h.update(chunk as Buffer);
       onProgress?.((chunk as Buffer).length);
     }
-    const hex = h.digest('hex');
-    if (hex !== p.sha256) {
-      problems.push({ file: p.file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: sha256 mismatch (${path.basename(p.file)} hashes to ${hex}, the .parts file says ${p.sha256})` });
-    }
+    const bad = partMismatch(parts, i, h.digest('hex'));
+    if (bad) problems.push(bad);
   }
   return problems;
+}
+
+/**
+ * The parts' hashes computed from the whole tar's bytes as a sequential reader passes them (byte
+ * 0 first, no gaps), so `bundle verify` checks the .parts file and the files inside in one read.
+ */
+export class PartHashes {
+  private next = 0;
+  private part = 0;
+  private hash: Hash;
+  readonly problems: PartProblem[] = [];
+
+  constructor(private readonly parts: PartInfo[]) {
+    this.hash = createHash('sha256');
+  }
+
+  /** The tar's bytes at `pos`, which must be where the previous call ended. */
+  update(pos: number, bytes: Buffer): void {
+    if (pos !== this.next) throw new FerryError('INTERNAL', `part hashes: bytes at ${pos}, expected ${this.next}`);
+    let off = 0;
+    while (off < bytes.length && this.part < this.parts.length) {
+      const p = this.parts[this.part];
+      const n = Math.min(bytes.length - off, p.start + p.size - (pos + off));
+      this.hash.update(bytes.subarray(off, off + n));
+      off += n;
+      if (pos + off === p.start + p.size) this.close();
+    }
+    this.next = pos + bytes.length;
+  }
+
+  /** True once every part was hashed (the reader reached the end). */
+  get done(): boolean {
+    return this.part >= this.parts.length;
+  }
+
+  private close(): void {
+    const bad = partMismatch(this.parts, this.part, this.hash.digest('hex'));
+    if (bad) this.problems.push(bad);
+    this.part++;
+    if (this.part < this.parts.length) this.hash = createHash('sha256');
+  }
 }
 
 /** Open a bundle for positional reads: one file, or a split bundle's parts (all present, or refused naming the missing ones). */
@@ -491,10 +536,11 @@ export class SplitFile implements RandomAccessFile {
 }
 
 /**
- * For `bundle verify`: when `file` names a split bundle, every part's presence, size and sha256
- * (each problem naming its part). `incomplete` when a part is missing: nothing else can be read.
+ * For `bundle verify`: when `file` names a split bundle, every part's presence and size (each
+ * problem naming its part) and the parts, whose hashes verify then checks in its one read of the
+ * tar (`PartHashes`). `incomplete` when a part is missing: nothing else can be read.
  */
-export async function checkSplitBundle(file: string, onProgress?: (bytes: number) => void): Promise<{ problems: PartProblem[]; incomplete: boolean }> {
+export async function checkSplitBundle(file: string): Promise<{ parts?: PartInfo[]; problems: PartProblem[]; incomplete: boolean }> {
   const tar = await splitTarOf(file);
   if (tar === undefined) return { problems: [], incomplete: false };
   let listed: Awaited<ReturnType<typeof readPartList>>;
@@ -505,8 +551,7 @@ export async function checkSplitBundle(file: string, onProgress?: (bytes: number
     return { problems: [{ file: partsFileOf(tar), message: (err as Error).message }], incomplete: true };
   }
   if (listed.problems.length) return { problems: listed.problems, incomplete: true };
-  const damaged = await checkParts(listed.parts, onProgress);
-  return { problems: damaged, incomplete: false };
+  return { parts: listed.parts, problems: [], incomplete: false };
 }
 
 /** Lines for the CLI: the parts written (empty when not split). */
@@ -517,10 +562,10 @@ export function describeParts(parts: Array<{ file: string; size: number }> | und
   return [`  split into ${parts.length} part${parts.length > 1 ? 's' : ''}: ${names} (largest ${Math.max(...parts.map((p) => p.size))} bytes); list: ${path.basename(first.replace(/\.\d+$/, '.parts'))}`];
 }
 
-/** Bytes `bundle verify` reads, for its progress total: a split bundle's parts are read twice (their hashes, then the tar). */
+/** Bytes `bundle verify` reads, for its progress total: a split bundle's parts, each read once. */
 export async function verifyBytes(file: string): Promise<number> {
   const tar = await splitTarOf(file);
   if (tar === undefined) return stat(file).then((s) => s.size, () => 0);
   const { parts } = await readPartList(tar).catch(() => ({ parts: [] as PartInfo[] }));
-  return 2 * parts.reduce((n, p) => n + p.size, 0);
+  return parts.reduce((n, p) => n + p.size, 0);
 }
