@@ -58,9 +58,10 @@ export const aptKind = {
         if (!spec) return undefined;
         // A source entry is carried only as far as the mirror has what it asks for: binary
         // packages (no Sources indexes) of the suites and components the manifest lists.
-        // Every entry of that URL (a suite each, say): the mirror carries their union, as rewrite counts it.
-        const same = repos.filter((a) => a.url === spec.url);
-        const carried = { suites: [...new Set(same.flatMap((a) => a.suites))], components: [...new Set(same.flatMap((a) => a.components))] };
+        // Every entry of that URL (a suite each, say): the mirror carries each suite with the
+        // components of the entries that list it, as rewrite counts it.
+        const carried = new Map<string, Set<string>>();
+        for (const a of repos) if (a.url === spec.url) addCarried(carried, a.suites, a.components);
         const gap = r.apt ? sourceEntryGap(r.apt, carried) : undefined;
         if (gap) return { partial: `${spec.url} is mirrored, but not ${gap}` };
         return { mirror: target?.apt ? mapAptRepo(spec.url, target.apt).url : undefined };
@@ -69,16 +70,16 @@ export const aptKind = {
     mirrorLookups(locked, target) {
       const trim = (u: string) => u.replace(/\/+$/, '');
       // A filtered APT mirror is re-signed with the site key at import; a whole one keeps the vendor's signature.
-      const repos = new Map<string, AptRepoLookup & { carried: { suites: string[]; components: string[] } }>();
+      const repos = new Map<string, AptRepoLookup & { carried: Carried }>();
       const mirrors = new Map<string, boolean>();
       for (const a of locked) {
         const url = a.url;
         if (!url || !target.apt) continue;
         const mirror = mapAptRepo(url, target.apt).url;
         const resigned = a.mode === 'filtered';
-        // Two entries of one repository (a suite each): the mirror carries their union.
-        const had = repos.get(trim(url))?.carried;
-        const carried = { suites: [...new Set([...(had?.suites ?? []), ...a.suites.map((s) => s.suite)])], components: [...new Set([...(had?.components ?? []), ...a.components])] };
+        // Two entries of one repository (a suite each): each suite with its own entry's components.
+        const carried = repos.get(trim(url))?.carried ?? new Map<string, Set<string>>();
+        addCarried(carried, a.suites.map((s) => s.suite), a.components);
         repos.set(trim(url), { url: mirror, resigned, carried });
         mirrors.set(trim(mirror), resigned);
       }
@@ -99,14 +100,35 @@ export const aptKind = {
 } satisfies KindModule<AptSpec, AptLock, AptRef, Extract<MirrorPlace, { facet: 'apt' }>>;
 
 /** What an APT source entry asks for that a mirror of `spec` does not carry, in words (undefined: nothing). */
-function sourceEntryGap(entry: AptSourceEntry, spec: { suites: string[]; components: string[] }): string | undefined {
+/** What a mirror holds of one repository: each suite with the components carried for it. */
+type Carried = Map<string, Set<string>>;
+
+function addCarried(carried: Carried, suites: readonly string[], components: readonly string[]): void {
+  for (const suite of suites) {
+    const had = carried.get(suite) ?? new Set<string>();
+    for (const c of components) had.add(c);
+    carried.set(suite, had);
+  }
+}
+
+function sourceEntryGap(entry: AptSourceEntry, carried: Carried): string | undefined {
   const gaps: string[] = [];
   if (entry.types.includes('deb-src')) gaps.push('source packages (deb-src: the mirror has no Sources indexes)');
   // A flat repository (`deb URI dir/`) names a directory, not a suite under dists/.
   const suites = entry.suites.filter((s) => !s.endsWith('/'));
-  const missingSuites = suites.filter((s) => !spec.suites.includes(s));
-  if (missingSuites.length) gaps.push(`suite${missingSuites.length === 1 ? '' : 's'} ${missingSuites.join(', ')} (carried: ${spec.suites.join(', ')})`);
-  const missingComponents = suites.length ? entry.components.filter((c) => !spec.components.includes(c)) : [];
-  if (missingComponents.length) gaps.push(`component${missingComponents.length === 1 ? '' : 's'} ${missingComponents.join(', ')} (carried: ${spec.components.join(', ')})`);
+  const missingSuites = suites.filter((s) => !carried.has(s));
+  if (missingSuites.length) gaps.push(`suite${missingSuites.length === 1 ? '' : 's'} ${missingSuites.join(', ')} (carried: ${[...carried.keys()].join(', ')})`);
+  // Components per suite: `bookworm contrib` is not carried because another suite's entry has contrib.
+  const bySuite = suites
+    .filter((s) => carried.has(s))
+    .map((s) => ({ suite: s, have: [...carried.get(s)!], missing: entry.components.filter((c) => !carried.get(s)!.has(c)) }))
+    .filter((x) => x.missing.length);
+  const same = bySuite.every((x) => x.missing.join(' ') === bySuite[0].missing.join(' ') && x.have.join(' ') === bySuite[0].have.join(' '));
+  const word = (n: number) => `component${n === 1 ? '' : 's'}`;
+  if (bySuite.length && same && bySuite.length === suites.length - missingSuites.length) {
+    gaps.push(`${word(bySuite[0].missing.length)} ${bySuite[0].missing.join(', ')} (carried: ${bySuite[0].have.join(', ')})`);
+  } else {
+    for (const x of bySuite) gaps.push(`${word(x.missing.length)} ${x.missing.join(', ')} of ${x.suite} (carried there: ${x.have.join(', ')})`);
+  }
   return gaps.length ? gaps.join('; ') : undefined;
 }
