@@ -159,6 +159,18 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     const nodeOs = img.certainty !== 'certain' && img.sources.some((s) => s.reason?.startsWith(NODE_OS_REASON));
     const look = ctx.lookupImage(nodeOs ? { ...parseImageReference(img.ref), tag: undefined } : img.ref);
     if (look.status === 'mirror') continue;
+    if (nodeOs && look.status !== 'unmapped' && !carriesNodeOsTag(ctx, img.ref)) {
+      // The repository moves, but the mirror has no `<tag>-<node OS>` of it: the GPU nodes' pull would fail there.
+      const s = valueSources[0] ?? img.sources[0];
+      unmapped.push({
+        file: file(s),
+        line: s.line ?? 0,
+        kind: 'image',
+        ref: img.ref,
+        reason: `the GPU operator pulls ${img.ref}-<node OS>, and the lock carries no such tag: list \`- ref: ${img.ref}-ubuntu24.04\` (each OS the GPU nodes run) in the manifest and lock again`,
+        where: s.valuesPath ?? s.keyPath,
+      });
+    }
     if (look.status === 'unmapped') {
       if (img.certainty === 'certain') {
         const s = valueSources[0] ?? img.sources[0];
@@ -664,4 +676,19 @@ async function chartYamlChanges(
     });
   }
   return edits.length ? [{ file, before, after: applyTextEdits(before, edits) }] : [];
+}
+
+/** Whether the lock carries a `<tag>-…` of `ref` (the GPU operator's `<version>-<node OS>` tags). */
+function carriesNodeOsTag(ctx: RewriteContext, ref: string): boolean {
+  const want = parseImageReference(ref);
+  if (!want.tag) return true;
+  return ctx.lock.images.some((i) => {
+    let r: ReturnType<typeof parseImageReference>;
+    try {
+      r = parseImageReference(i.ref);
+    } catch {
+      return false;
+    }
+    return r.registry === want.registry && r.repository === want.repository && r.tag !== undefined && r.tag.startsWith(`${want.tag}-`);
+  });
 }

@@ -118,7 +118,8 @@ describe('NVIDIA image maps {repository, image, version} (gpu-operator)', () => 
 
   it('rewrite chart sets each repository key to the mirror path before the name, and the render runs the mirror images', async () => {
     const dir = await chartDir('nv-chart', NVIDIA);
-    const ctx = createRewriteContext(await fixtureTarget(), await lockFor([OPERATOR, DRIVER]));
+    // The manifest lists the driver with its node-OS tag, as the operator pulls it.
+    const ctx = createRewriteContext(await fixtureTarget(), await lockFor([OPERATOR, `${DRIVER}-ubuntu24.04`]));
     const r = await rewriteChart(dir, ctx, { render: {} });
     expect(r.unmapped).toEqual([]);
     const o = r.overrideValues as Record<string, Record<string, unknown>>;
@@ -129,6 +130,16 @@ describe('NVIDIA image maps {repository, image, version} (gpu-operator)', () => 
     const after = renderChart(chart, { values: [{ name: 'override', data: r.override! }] });
     const refs = findRenderedImages(after.documents).filter((f) => !f.ref.includes('vgpu-manager')).map((f) => f.ref).sort();
     expect(refs).toEqual([`${MIRROR}/nvcr.io/nvidia/driver:580.95.05`, `${MIRROR}/nvcr.io/nvidia/gpu-operator:v25.3.0`]);
+  });
+
+  it('rewrite chart names a driver whose `<version>-<node OS>` tag the lock does not carry (the repository alone on the mirror is not enough)', async () => {
+    const dir = await chartDir('nv-chart-notag', NVIDIA);
+    const ctx = createRewriteContext(await fixtureTarget(), await lockFor([OPERATOR, 'nvcr.io/nvidia/driver:570.1-ubuntu22.04']));
+    await expect(rewriteChart(dir, ctx, { render: {} })).rejects.toThrow(/not covered by the mirror/);
+    const r = await rewriteChart(dir, ctx, { render: {}, allowUnmapped: true });
+    expect(r.unmapped).toEqual([expect.objectContaining({ ref: DRIVER, reason: expect.stringContaining(`lock carries no such tag: list \`- ref: ${DRIVER}-ubuntu24.04\``) })]);
+    // The repository still moves: the tag is what is missing.
+    expect((r.overrideValues as Record<string, Record<string, unknown>>).driver).toEqual({ repository: `${MIRROR}/nvcr.io/nvidia` });
   });
 
   it('rewrite values moves the repository key, keeps `image:` and leaves an empty repository alone', async () => {
