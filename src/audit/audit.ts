@@ -85,9 +85,10 @@ export interface AuditReport {
 
 const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$|\.(svc|cluster\.local|svc\.cluster\.local|localhost)$/i;
 
-/** A zone CIDR holds an IPv4 literal (written without `/bits`: one address). Zones' IPv6 CIDRs are not matched here. */
+/** A zone CIDR holds an IP literal, IPv4 or IPv6 (written without `/bits`: one address). */
 function ipInCidr(ip: string, cidr: string): boolean {
-  return isIP(ip) === 4 && inCidr(ip, cidr.includes('/') ? cidr : `${cidr}/32`);
+  const family = isIP(ip);
+  return family !== 0 && inCidr(ip, cidr.includes('/') ? cidr : `${cidr}/${family === 4 ? 32 : 128}`);
 }
 
 function hostOfReference(r: Reference): string {

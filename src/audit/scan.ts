@@ -99,7 +99,8 @@ export function fileTypeOf(file: string): FileType {
 const TLDS =
   'com|org|net|io|dev|cloud|co|us|eu|de|se|no|fi|dk|nl|fr|uk|ch|at|pro|app|ai|sh|info|biz|gov|edu|mil|internal|local|lan|corp|site|tech|xyz|me|tv|cc|ly|gg|so|page|run|services|systems';
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
-const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/[^\s"'<>`\\)\]}]+/gi;
+/** A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole. */
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|[^\s"'<>`\\)\]}]+)/gi;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
 /** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
 const SCP_GIT_RE = /(?<![\w.@/:-])[a-z0-9_][\w.-]*@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*):(?=~?[\w.-]*(?:\/|\.git\b))/gi;
