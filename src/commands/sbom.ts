@@ -112,6 +112,23 @@ function archOf(platform: string): { os: string; arch: string; variant?: string 
   return { os, arch, variant };
 }
 
+/**
+ * A download URL as an SBOM may link it, or undefined (no link: SPDX's NOASSERTION). The lock
+ * comes from a bundle and its URLs are any string: one with a line break or a space made the
+ * CycloneDX document fail its own schema (`iri-reference`) and SPDX's downloadLocation no URL,
+ * and a `javascript://…%0a…` link runs script in a viewer that renders it. So: a scheme a
+ * download uses, and only characters a URL has (a `%` starting an escape).
+ */
+export function linkableUrl(url: string | undefined): string | undefined {
+  if (!url || !/^(?:https?|ftp|oci):\/\/[^\s\x00-\x1f\x7f-\x9f<>"{}|\\^`]+$/i.test(url) || /%(?![0-9a-f]{2})/i.test(url)) return undefined;
+  try {
+    new URL(url);
+    return url;
+  } catch {
+    return undefined;
+  }
+}
+
 const NO_CHILDREN: SbomItem[] = [];
 
 /**
@@ -139,7 +156,7 @@ class DebItem implements SbomItem {
     return { 'SHA-256': this.pkg.sha256 };
   }
   get downloadUrl() {
-    return `${this.base}/${this.pkg.filename}`;
+    return linkableUrl(`${this.base}/${this.pkg.filename}`);
   }
   get children() {
     return NO_CHILDREN;
@@ -195,7 +212,7 @@ export function sbomItems(lock: Lock): SbomItem[] {
       version: chart.version,
       purl: p,
       hashes: { 'SHA-256': hexOfDigest(chart.digest) },
-      downloadUrl: chart.url ?? chart.repo,
+      downloadUrl: linkableUrl(chart.url ?? chart.repo),
       properties: [['ferry:chartSource', chart.source], ...(chart.dependencyOf ?? []).map((d): [string, string] => ['ferry:dependencyOf', d])],
       children: [],
     });
@@ -227,7 +244,7 @@ export function sbomItems(lock: Lock): SbomItem[] {
       name: file.name,
       purl: p,
       hashes: { ...(file.sha256 ? { 'SHA-256': file.sha256 } : {}), ...(file.sha512 ? { 'SHA-512': file.sha512 } : {}) },
-      downloadUrl: file.url,
+      downloadUrl: linkableUrl(file.url),
       properties: file.size !== undefined ? [['ferry:size', String(file.size)]] : [],
       children: [],
     });

@@ -45,7 +45,10 @@ function iptAddrs(flag: '-s' | '-d', set: AddressSet | undefined, family: Family
 function iptRuleLines(r: Rule, chainName: string, family: Family): { active: string[]; placeholders: string[]; otherFamily: boolean } {
   const s = iptAddrs('-s', r.src, family);
   const d = iptAddrs('-d', r.dst, family);
-  const comment = `-m comment --comment "${ruleLabel(r).replace(/"/g, '').slice(0, 250)}"`;
+  // iptables-restore reads a backslash as an escape even inside quotes: one left before the
+  // closing quote (a label cut there) kept the quote open and took `-j ACCEPT` into the comment
+  // (a rule with no target). Neither quotes nor backslashes are written.
+  const comment = `-m comment --comment "${ruleLabel(r).replace(/["\\]/g, '').slice(0, 250)}"`;
   const active: string[] = [];
   const placeholders: string[] = [];
   if (s.otherFamily || d.otherFamily) return { active, placeholders, otherFamily: true };

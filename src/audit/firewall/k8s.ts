@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { internalZones, ruleLabel } from './common.js';
+import { internalZones, oneLine, ruleLabel } from './common.js';
 import { portRange, type AddressSet, type Rule, type Ruleset } from './ruleset.js';
 
 /** Shared by the NetworkPolicy and Cilium emitters: pods carry their zone as a label. */
@@ -36,7 +36,8 @@ export function policyRules(rs: Ruleset): Map<string, { ingress: Rule[]; egress:
  * naming it and what to fill in.
  */
 export function leftOut(format: string, r: Rule, dir: 'ingress' | 'egress', set: AddressSet): string {
-  return `${format}: ${dir} rule ${ruleLabel(r)} left out — ${set.kind} ${set.label} has no addresses (${set.placeholder ?? 'not given'}); give CIDRs in the manifest or use --resolve`;
+  // Also a comment line of the YAML file: a line break in a zone title must not start a key of its own.
+  return oneLine(`${format}: ${dir} rule ${ruleLabel(r)} left out — ${set.kind} ${set.label} has no addresses (${set.placeholder ?? 'not given'}); give CIDRs in the manifest or use --resolve`);
 }
 
 export function yamlDocs(docs: unknown[], head: string[]): string {

@@ -97,6 +97,33 @@ function isAddress(h: string): boolean {
   return isIP(bare) !== 0;
 }
 
+/**
+ * Every address and name a ruleset carries is written into files another tool parses (nft sets,
+ * iptables arguments, squid ACLs): one that is not exactly an address, a CIDR or a host name
+ * (after `<var>` placeholders) could close a set and add a chain, or add a domain to an ACL
+ * (`a.example .evil.example`, `10.0.0.0/8, 0.0.0.0/0`). Why it is none, or undefined.
+ */
+export function cidrProblem(c: string): string | undefined {
+  const m = /^([0-9a-fA-F:.]+)(?:\/(\d{1,3}))?$/.exec(c);
+  const family = m ? isIP(m[1]) : 0;
+  if (!m || !family) return 'not an IP address or CIDR';
+  if (m[2] !== undefined && Number(m[2]) > (family === 6 ? 128 : 32)) return `prefix length /${m[2]} is out of range for IPv${family}`;
+  return undefined;
+}
+
+const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
+
+function hostProblem(h: string): string | undefined {
+  if (/^[0-9a-fA-F:.]+(?:\/\d+)?$/.test(h) && isAddress(h)) return cidrProblem(h);
+  // A placeholder is filled in by hand, as a name or an address: what surrounds it must be a name.
+  const name = h.replace(/<[A-Za-z_][A-Za-z0-9_-]*>/g, 'x').replace(/\.$/, '');
+  if (name.length > 253 || !name.split('.').every((l) => HOST_LABEL.test(l))) return 'not a host name or IP address';
+  return undefined;
+}
+
+/** `"<value>"` shown in a refusal: one line, control characters escaped. */
+const shown = (s: string): string => JSON.stringify(s);
+
 function enabled(f: Flow, enable: string[]): boolean {
   if (enable.includes('all') || enable.includes(f.name)) return true;
   if (f.endpoint && enable.includes(f.endpoint.name)) return true;
@@ -133,11 +160,17 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   const at = (opts.now ?? (() => new Date()))().toISOString();
   let resolvedAny = false;
 
+  // Values another tool would read as more than one address or name (a set closed, a domain added).
+  const invalid = new Set<string>();
   const zoneSet = (name: string): AddressSet => {
     const id = setId('zone', name);
     let s = sets.get(id);
     if (!s) {
       const z = zones.get(name);
+      for (const c of (z?.cidrs ?? []).filter((x) => !isPlaceholder(x))) {
+        const why = cidrProblem(c);
+        if (why) invalid.add(`zone ${name}: CIDR ${shown(c)} is ${why}`);
+      }
       const cidrs = (z?.cidrs ?? []).filter((c) => !isPlaceholder(c));
       const unresolved = (z?.cidrs ?? []).filter(isPlaceholder);
       s = {
@@ -155,15 +188,17 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     }
     return s;
   };
-  const hostSet = async (host: string): Promise<AddressSet> => {
+  const hostSet = async (host: string, owner: string): Promise<AddressSet> => {
     const id = setId('host', host);
     let s = sets.get(id);
+    const why = hostProblem(host);
+    if (why) invalid.add(`${owner}: host ${shown(host)} is ${why}`);
     if (!s) {
       if (isAddress(host)) {
         s = { id, kind: 'host', label: host, cidrs: [host.includes('/') ? host : `${host}/${isIP(host) === 6 ? 128 : 32}`], hostname: host, any: false };
       } else if (isPlaceholder(host)) {
         s = { id, kind: 'host', label: host, cidrs: [], hostname: host, any: false, placeholder: `${host} has no value in vars` };
-      } else if (opts.resolve) {
+      } else if (opts.resolve && !why) {
         let addrs: string[] = [];
         try {
           addrs = [...new Set(await opts.resolve(host))].sort();
@@ -211,13 +246,13 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
       else continue;
     } else chains = ['forward'];
     const transports: RuleTransport[] = f.transport === 'tcp+udp' ? ['tcp', 'udp'] : [f.transport as RuleTransport];
-    const dsts: AddressSet[] = wildcard ? [] : f.hosts.length ? await Promise.all(f.hosts.map(hostSet)) : [zoneSet(f.to)];
+    const dsts: AddressSet[] = wildcard ? [] : f.hosts.length ? await Promise.all(f.hosts.map((h) => hostSet(h, `${f.kind} ${f.name}`))) : [zoneSet(f.to)];
     const src = zoneSet(f.from);
     // A proxied endpoint goes out through its proxy: the packet filter opens the proxy, not the
     // endpoint (the proxy's own allowlist, squid, names the endpoint).
     const proxy = f.endpoint?.mitigation.type === 'proxied' && !reason && !enabled(f, enable) ? parseProxy(f.endpoint.mitigation.proxy) : undefined;
     if (proxy) {
-      const proxySet = await hostSet(proxy.host);
+      const proxySet = await hostSet(proxy.host, `${f.kind} ${f.name} (proxy)`);
       for (const chain of chains) {
         if (chain === 'input') continue;
         rules.push({ names: [f.name], refs: f.ref ? [f.ref] : [], purpose: [`proxy ${proxy.host}:${proxy.port} for ${f.hosts.join(', ') || f.to}`], chain, src: chain === 'output' || src.any ? undefined : src, dst: proxySet, fromZone: f.from, toZone: f.to, transport: 'tcp', ports: [proxy.port], protocols: ['HTTP proxy'], toProxy: true });
@@ -245,6 +280,12 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
         }
       }
     }
+  }
+  if (invalid.size) {
+    throw new FerryError('VALIDATION', `${model.name}: ${invalid.size} address${invalid.size === 1 ? '' : 'es'} or host name${invalid.size === 1 ? ' is' : 's are'} not valid; ferry writes them into firewall files only as exactly one address, CIDR or name`, {
+      details: [...invalid, ...problems],
+      hint: 'Write a zone CIDR as 10.0.0.0/8 or fd00::/8 (one per list item) and a host as a name (registry.example.com) or an address; <var> placeholders are filled in from vars.',
+    });
   }
   if (problems.length) {
     throw new FerryError('VALIDATION', `${model.name}: ${problems.length} connection${problems.length === 1 ? '' : 's'} with a wildcard destination; ferry writes least-privilege allowlists only`, {

@@ -1,4 +1,4 @@
-import { header, purposeText, ruleLabel, skippedComments, type FirewallOutput } from './common.js';
+import { header, oneLine, purposeText, ruleLabel, skippedComments, type FirewallOutput } from './common.js';
 import type { Ruleset } from './ruleset.js';
 
 /**
@@ -53,7 +53,7 @@ export function emitSquid(rs: Ruleset): FirewallOutput {
     } else if (r.src) {
       src = `src_${r.src.id.replace(/^zone_/, '')}`;
       srcPlaceholder = true;
-      if (!srcAcl.has(src)) srcAcl.set(src, `# PLACEHOLDER acl ${src} src <CIDR> — CIDRs of zone ${r.src.label} are not given`);
+      if (!srcAcl.has(src)) srcAcl.set(src, `# PLACEHOLDER acl ${src} src <CIDR> — CIDRs of zone ${oneLine(r.src.label)} are not given`);
     } else src = 'all';
     const line = `http_access allow ${src} ${dstAcl}${portAcl ? ` ${portAcl}` : ''}`;
     access.push(`# ${ruleLabel(r)}${purposeText(r)}`);
