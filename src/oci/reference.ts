@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { FerryError } from '../errors.js';
 
 /**
@@ -22,7 +23,8 @@ const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]{32,}$/;
 const DOMAIN_COMPONENT = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])$/;
-const IPV6 = /^\[[0-9a-fA-F:.]+(?:%[\w.-]+)?\]$/;
+// As github.com/distribution/reference: hex groups and colons, no zone (`%eth0`) and no dotted quad.
+const IPV6 = /^\[[0-9a-fA-F:]+\]$/;
 const PORT = /^[0-9]+$/;
 const NAME_TOTAL_MAX = 255;
 
@@ -45,7 +47,7 @@ export function checkRegistryHost(host: string): string | undefined {
       if (!rest.startsWith(':')) return `unexpected ${JSON.stringify(rest)} after IPv6 address`;
       port = rest.slice(1);
     }
-    if (!IPV6.test(name)) return `invalid IPv6 address ${name}`;
+    if (!IPV6.test(name) || isIP(name.slice(1, -1)) !== 6) return `invalid IPv6 address ${name}`;
   } else {
     const colon = host.lastIndexOf(':');
     if (colon >= 0) {

@@ -44,6 +44,11 @@ describe('parseImageReference', () => {
     ['foo/-bar', 'invalid path component'],
     ['a b', 'whitespace'],
     ['[::1/app', 'IPv6'],
+    // Zones and dotted quads are not in distribution/reference's grammar; a zone of `..` mapped to no valid mirror path (hostile16).
+    ['[fe80::1%eth0]:5000/app:1', 'invalid IPv6 address'],
+    ['[fe80::1%..]:5000/app:1', 'invalid IPv6 address'],
+    ['[::ffff:10.0.0.1]:5000/app', 'invalid IPv6 address'],
+    ['[1:2:3:4:5:6:7:8:9]:5000/app', 'invalid IPv6 address'],
   ])('rejects %j (%s)', (input, why) => {
     expect(() => parseImageReference(input)).toThrow(why);
   });
