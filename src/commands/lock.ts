@@ -7,7 +7,8 @@ import { lockPathFor, serializeLock } from '../manifest/load.js';
 import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
 import { lockChanges, type LockChange } from './lock-diff.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
-import { lockManifest } from '../kinds/pipeline.js';
+import { lockManifest, lockMatches } from '../kinds/pipeline.js';
+import { FerryError } from '../errors.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -31,6 +32,22 @@ export function defaultCacheDir(): string {
   return path.join(base, 'store');
 }
 
+/** Where the default download cache came from, in the user's words. */
+function cacheDirSource(): string {
+  if (process.env.FERRY_CACHE_DIR) return 'from FERRY_CACHE_DIR';
+  if (process.env.XDG_CACHE_HOME) return 'the default, under XDG_CACHE_HOME';
+  return `the default, under HOME (${os.homedir()})`;
+}
+
+const CACHE_DIR_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'a file is in the way',
+  ENOENT: 'a directory on the way cannot be made',
+};
+
 export async function writeFileAtomic(file: string, text: string): Promise<void> {
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, text);
@@ -43,8 +60,20 @@ export function kindContext(manifestDir: string, store: BlobStore, opts: CommonO
 
 /** The content-addressed download cache, ready to use. */
 export async function openCache(cacheDir: string | undefined, cwd: string): Promise<BlobStore> {
-  const store = new BlobStore(cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir());
-  await store.init();
+  const dir = cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir();
+  const store = new BlobStore(dir);
+  try {
+    await store.init();
+  } catch (err) {
+    // A CI runner's HOME is often unwritable (or not a directory): say that this is the download
+    // cache, where its path came from, and how to give ferry another one.
+    const reason = CACHE_DIR_REASONS[(err as NodeJS.ErrnoException)?.code ?? ''];
+    if (!reason) throw err;
+    throw new FerryError('INTERNAL', `cannot create the download cache ${dir} (${cacheDir ? '--cache-dir' : cacheDirSource()}): ${reason}`, {
+      cause: err,
+      hint: 'Give ferry a writable cache directory with --cache-dir <dir> or FERRY_CACHE_DIR=<dir> (in CI: a directory in the job\'s workspace or the runner\'s cache, which concurrent jobs may share).',
+    });
+  }
   return store;
 }
 
@@ -130,4 +159,32 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
   } finally {
     await net.close();
   }
+}
+
+export interface LockCheckResult {
+  lockFile: string;
+  /** The lock matches the manifest (and the local files it names): `bundle create --frozen` takes it. */
+  upToDate: boolean;
+  /** Why not, when it is not. */
+  reason?: string;
+}
+
+/**
+ * `ferry lock --check`: whether the lock beside the manifest (or `output`) is the one for this
+ * manifest, by the same test `bundle create --frozen` applies. No network, no cache, nothing
+ * written: a merge-request job fails on a manifest change whose lock was not committed with it.
+ */
+export async function lockCheck(manifestFile: string, opts: { output?: string; cwd?: string } = {}): Promise<LockCheckResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const lock: Lock | undefined = await readLock(lockFile);
+  if (lockMatches(lock, loaded)) return { lockFile, upToDate: true };
+  const found = lock as Lock | undefined;
+  const reason = !found
+    ? 'no lock file'
+    : found.manifest.name !== loaded.manifest.metadata.name
+      ? `the lock is for manifest ${JSON.stringify(found.manifest.name)}, not ${JSON.stringify(loaded.manifest.metadata.name)}`
+      : 'the manifest (or a local file it names: values files, signing keys) changed since the lock was written';
+  return { lockFile, upToDate: false, reason };
 }
