@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../store/temp-files.js';
 import os from 'node:os';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
@@ -48,10 +49,25 @@ const CACHE_DIR_REASONS: Record<string, string> = {
   ENOENT: 'a directory on the way cannot be made',
 };
 
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+/**
+ * Write a lock file (atomically, through the store's temp names, which a rerun after a kill
+ * sweeps). A checkout CI mounted read-only, or owned by another user, is said as the lock that
+ * could not be written, with the ways round it, not as a temp file's name.
+ */
+export async function writeLock(lockFile: string, text: string, by: 'lock' | 'bundle create'): Promise<void> {
+  try {
+    await writeFileAtomic(lockFile, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code ?? '';
+    if (!['EACCES', 'EPERM', 'EROFS'].includes(code)) throw err;
+    throw new FerryError('INTERNAL', `cannot write the lock ${lockFile}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'} (a read-only checkout?)`, {
+      cause: err,
+      hint:
+        by === 'lock'
+          ? 'Write it elsewhere with -o <file> (then compare or commit it), or run in a writable checkout; `ferry lock --check` tells whether the committed lock is up to date without writing.'
+          : 'The committed lock does not match the manifest, so bundle create re-resolved and had to rewrite it. Commit an up-to-date lock (`ferry lock`; `ferry lock --check` tells) and build with --frozen, or run in a writable checkout.',
+    });
+  }
 }
 
 export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext, warnings: string[]): KindContext {
@@ -154,7 +170,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     // time beside the new one for this list: the list says so instead.
     const previousSize = changed ? await stat(lockFile).then((st) => st.size, () => 0) : 0;
     const before = changed && previousSize <= PREVIOUS_LOCK_MAX ? await readLock(lockFile).catch(() => undefined) : undefined;
-    if (changed) await writeFileAtomic(lockFile, text);
+    if (changed) await writeLock(lockFile, text, 'lock');
     return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
   } finally {
     await net.close();
