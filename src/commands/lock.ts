@@ -28,15 +28,24 @@ export interface CommonOptions extends NetOptions {
   cwd?: string;
 }
 
+/**
+ * `$FERRY_CACHE_DIR/store`, else `$XDG_CACHE_HOME/ferry/store`, else `~/.cache/ferry/store`. An
+ * empty variable counts as unset (a CI template's `FERRY_CACHE_DIR: ""` put `store/` in the
+ * checkout), and so does a relative XDG_CACHE_HOME, as the XDG base directory spec says.
+ */
 export function defaultCacheDir(): string {
-  const base = process.env.FERRY_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ferry');
-  return path.join(base, 'store');
+  return path.join(process.env.FERRY_CACHE_DIR || path.join(xdgCacheHome() ?? path.join(os.homedir(), '.cache'), 'ferry'), 'store');
+}
+
+function xdgCacheHome(): string | undefined {
+  const dir = process.env.XDG_CACHE_HOME;
+  return dir && path.isAbsolute(dir) ? dir : undefined;
 }
 
 /** Where the default download cache came from, in the user's words. */
 function cacheDirSource(): string {
   if (process.env.FERRY_CACHE_DIR) return 'from FERRY_CACHE_DIR';
-  if (process.env.XDG_CACHE_HOME) return 'the default, under XDG_CACHE_HOME';
+  if (xdgCacheHome()) return 'the default, under XDG_CACHE_HOME';
   return `the default, under HOME (${os.homedir()})`;
 }
 
