@@ -96,7 +96,7 @@ export async function openCache(cacheDir: string | undefined, cwd: string): Prom
     if (!reason) throw err;
     throw new FerryError('INTERNAL', `cannot create the download cache ${dir} (${cacheDir ? '--cache-dir' : cacheDirSource()}): ${reason}`, {
       cause: err,
-      hint: 'Give ferry a writable cache directory with --cache-dir <dir> or FERRY_CACHE_DIR=<dir> (in CI: a directory in the job\'s workspace or the runner\'s cache, which concurrent jobs may share).',
+      hint: 'Give ferry a writable cache directory with --cache-dir <dir> or FERRY_CACHE_DIR=<dir> (in CI: a directory in the job\'s workspace or the runner\'s cache).',
     });
   }
   return store;
