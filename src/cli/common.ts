@@ -77,7 +77,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry rewrite manifests k8s/ -t site.yaml --lock manifest.lock.json --dry-run',
     'ferry rewrite apt-sources /etc/apt/sources.list -t site.yaml --bundle app.ferry.tar',
   ],
-  lock: ['ferry lock manifest.yaml                      # writes <metadata.name>.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ./harbor-certs    # ca.crt, client.cert, client.key (mutual TLS)'],
+  lock: ['ferry lock manifest.yaml                      # writes <metadata.name>.lock.json beside it', 'ferry lock manifest.yaml -o locks/app.lock.json', 'ferry lock manifest.yaml --check                # CI: exit 1 when the committed lock does not match the manifest', 'ferry lock manifest.yaml --ca-file corp-ca.pem --json', 'ferry lock manifest.yaml --cert-dir ./harbor-certs    # ca.crt, client.cert, client.key (mutual TLS)'],
   'bundle create': [
     'ferry bundle create manifest.yaml -o app.ferry.tar',
     'ferry bundle create manifest.yaml -o app.ferry.tar --frozen      # only the committed lock, never re-resolve',

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { lockCommand, type LockResult } from '../commands/lock.js';
+import { lockCheck, lockCommand, type LockResult } from '../commands/lock.js';
+import { EXIT } from '../errors.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -22,8 +23,19 @@ export function register(program: Command): void {
       .option('-o, --output <file>', 'write the lock here instead')
       .option('--no-extras', 'lock images without their signatures, attestations, SBOMs and referrers')
       .option('--cache <oci-url>', 'shared cache registry (oci://registry/ferry-cache) for manifests and blobs read by digest')
-      .option('--cache-dir <dir>', 'download cache for what lock reads (chart archives, APT indexes; default $FERRY_CACHE_DIR/store or ~/.cache/ferry/store), as bundle create takes it'),
-  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string; cacheDir?: string }) => {
+      .option('--cache-dir <dir>', 'download cache for what lock reads (chart archives, APT indexes; default $FERRY_CACHE_DIR/store or ~/.cache/ferry/store), as bundle create takes it')
+      .option('--check', `write nothing, resolve nothing: exit ${EXIT.other} when the lock (beside the manifest, or -o) does not match the manifest, as bundle create --frozen would refuse it`),
+  ).action(async (manifest: string, opts: CommonCliOptions & { output?: string; extras?: boolean; cache?: string; cacheDir?: string; check?: boolean }) => {
+    if (opts.check) {
+      const c = await lockCheck(manifest, { output: opts.output });
+      printResult(c, opts, () => (c.upToDate ? `${c.lockFile}: up to date with the manifest` : ''));
+      if (!c.upToDate) {
+        note(`error: ${escapeLine(`${c.lockFile}: out of date: ${c.reason}`)}`);
+        note(`hint: Run \`ferry lock ${escapeLine(manifest)}\` and commit the lock with the manifest.`);
+        process.exitCode = EXIT.other;
+      }
+      return;
+    }
     const progress = progressFor(opts);
     // The progress area is cleared before anything else prints, an error included.
     const warnings: string[] = [];

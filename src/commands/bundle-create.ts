@@ -25,7 +25,7 @@ import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
 import { BUNDLE_SBOM_FILE, cycloneDxSource } from './sbom.js';
 import { VERSION } from '../version.js';
 import { pathFrom } from './inputs.js';
-import { kindContext, openCache, writeFileAtomic, type CommonOptions } from './lock.js';
+import { kindContext, openCache, writeLock, type CommonOptions } from './lock.js';
 
 export interface CreateOptions extends CommonOptions {
   /** The bundle file to write. */
@@ -215,7 +215,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     } else {
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);
-      await writeFileAtomic(lockFile, serializeLock(lock));
+      await writeLock(lockFile, serializeLock(lock), 'bundle create');
       lockUsed = 'refreshed';
     }
     // Hashed as it streams: a 21 MB lock read whole is a 21 MB buffer that glibc keeps resident.

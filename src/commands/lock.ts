@@ -1,13 +1,15 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
+import { writeFileAtomic } from '../store/temp-files.js';
 import os from 'node:os';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
 import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
 import { lockChanges, type LockChange } from './lock-diff.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
-import { lockManifest } from '../kinds/pipeline.js';
+import { lockManifest, lockMatches } from '../kinds/pipeline.js';
+import { FerryError } from '../errors.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -26,15 +28,55 @@ export interface CommonOptions extends NetOptions {
   cwd?: string;
 }
 
+/**
+ * `$FERRY_CACHE_DIR/store`, else `$XDG_CACHE_HOME/ferry/store`, else `~/.cache/ferry/store`. An
+ * empty variable counts as unset (a CI template's `FERRY_CACHE_DIR: ""` put `store/` in the
+ * checkout), and so does a relative XDG_CACHE_HOME, as the XDG base directory spec says.
+ */
 export function defaultCacheDir(): string {
-  const base = process.env.FERRY_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'ferry');
-  return path.join(base, 'store');
+  return path.join(process.env.FERRY_CACHE_DIR || path.join(xdgCacheHome() ?? path.join(os.homedir(), '.cache'), 'ferry'), 'store');
 }
 
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
+function xdgCacheHome(): string | undefined {
+  const dir = process.env.XDG_CACHE_HOME;
+  return dir && path.isAbsolute(dir) ? dir : undefined;
+}
+
+/** Where the default download cache came from, in the user's words. */
+function cacheDirSource(): string {
+  if (process.env.FERRY_CACHE_DIR) return 'from FERRY_CACHE_DIR';
+  if (xdgCacheHome()) return 'the default, under XDG_CACHE_HOME';
+  return `the default, under HOME (${os.homedir()})`;
+}
+
+const CACHE_DIR_REASONS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'read-only file system',
+  ENOTDIR: 'a part of the path is a file, not a directory',
+  EEXIST: 'a file is in the way',
+  ENOENT: 'a directory on the way cannot be made',
+};
+
+/**
+ * Write a lock file (atomically, through the store's temp names, which a rerun after a kill
+ * sweeps). A checkout CI mounted read-only, or owned by another user, is said as the lock that
+ * could not be written, with the ways round it, not as a temp file's name.
+ */
+export async function writeLock(lockFile: string, text: string, by: 'lock' | 'bundle create'): Promise<void> {
+  try {
+    await writeFileAtomic(lockFile, text);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException)?.code ?? '';
+    if (!['EACCES', 'EPERM', 'EROFS'].includes(code)) throw err;
+    throw new FerryError('INTERNAL', `cannot write the lock ${lockFile}: ${code === 'EROFS' ? 'read-only file system' : 'permission denied'} (a read-only checkout?)`, {
+      cause: err,
+      hint:
+        by === 'lock'
+          ? 'Write it elsewhere with -o <file> (then compare or commit it), or run in a writable checkout; `ferry lock --check` tells whether the committed lock is up to date without writing.'
+          : 'The committed lock does not match the manifest, so bundle create re-resolved and had to rewrite it. Commit an up-to-date lock (`ferry lock`; `ferry lock --check` tells) and build with --frozen, or run in a writable checkout.',
+    });
+  }
 }
 
 export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext, warnings: string[]): KindContext {
@@ -43,8 +85,20 @@ export function kindContext(manifestDir: string, store: BlobStore, opts: CommonO
 
 /** The content-addressed download cache, ready to use. */
 export async function openCache(cacheDir: string | undefined, cwd: string): Promise<BlobStore> {
-  const store = new BlobStore(cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir());
-  await store.init();
+  const dir = cacheDir ? pathFrom(cwd, cacheDir) : defaultCacheDir();
+  const store = new BlobStore(dir);
+  try {
+    await store.init();
+  } catch (err) {
+    // A CI runner's HOME is often unwritable (or not a directory): say that this is the download
+    // cache, where its path came from, and how to give ferry another one.
+    const reason = CACHE_DIR_REASONS[(err as NodeJS.ErrnoException)?.code ?? ''];
+    if (!reason) throw err;
+    throw new FerryError('INTERNAL', `cannot create the download cache ${dir} (${cacheDir ? '--cache-dir' : cacheDirSource()}): ${reason}`, {
+      cause: err,
+      hint: 'Give ferry a writable cache directory with --cache-dir <dir> or FERRY_CACHE_DIR=<dir> (in CI: a directory in the job\'s workspace or the runner\'s cache).',
+    });
+  }
   return store;
 }
 
@@ -125,9 +179,37 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     // time beside the new one for this list: the list says so instead.
     const previousSize = changed ? await stat(lockFile).then((st) => st.size, () => 0) : 0;
     const before = changed && previousSize <= PREVIOUS_LOCK_MAX ? await readLock(lockFile).catch(() => undefined) : undefined;
-    if (changed) await writeFileAtomic(lockFile, text);
+    if (changed) await writeLock(lockFile, text, 'lock');
     return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
   } finally {
     await net.close();
   }
+}
+
+export interface LockCheckResult {
+  lockFile: string;
+  /** The lock matches the manifest (and the local files it names): `bundle create --frozen` takes it. */
+  upToDate: boolean;
+  /** Why not, when it is not. */
+  reason?: string;
+}
+
+/**
+ * `ferry lock --check`: whether the lock beside the manifest (or `output`) is the one for this
+ * manifest, by the same test `bundle create --frozen` applies. No network, no cache, nothing
+ * written: a merge-request job fails on a manifest change whose lock was not committed with it.
+ */
+export async function lockCheck(manifestFile: string, opts: { output?: string; cwd?: string } = {}): Promise<LockCheckResult> {
+  const cwd = opts.cwd ?? process.cwd();
+  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  const lock: Lock | undefined = await readLock(lockFile);
+  if (lockMatches(lock, loaded)) return { lockFile, upToDate: true };
+  const found = lock as Lock | undefined;
+  const reason = !found
+    ? 'no lock file'
+    : found.manifest.name !== loaded.manifest.metadata.name
+      ? `the lock is for manifest ${JSON.stringify(found.manifest.name)}, not ${JSON.stringify(loaded.manifest.metadata.name)}`
+      : 'the manifest (or a local file it names: values files, signing keys) changed since the lock was written';
+  return { lockFile, upToDate: false, reason };
 }
