@@ -8,5 +8,7 @@ export default defineConfig({
     // e2e suites start real services; two cores: keep a couple of files at a time.
     maxWorkers: 2,
     pool: 'forks',
+    // Every test's temporary files in one directory, removed at the end (test/support/global-tmp.ts).
+    globalSetup: ['test/support/global-tmp.ts'],
   },
 });
