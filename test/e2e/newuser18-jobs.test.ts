@@ -1,0 +1,242 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify as stringifyYaml } from 'yaml';
+import { packageChart, startStaticServer, writeHelmLayout, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
+import { mustRun, runFerry } from '../support/cli.js';
+import { pushLayoutImage, writeOciLayout } from '../support/images.js';
+import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+
+let work: string;
+let reg: RunningRegistry;
+let charts: StaticServer;
+let R: string;
+const SITE = 'registry.site.internal:5443';
+const CHART_MIRROR = 'https://charts.site.internal/helm';
+const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50', FERRY_RETRIES: '0' });
+const IMAGES = ['fluxcd/source-controller:v1.4.1', 'fluxcd/helm-controller:v1.1.0', 'stefanprodan/podinfo:6.7.0', 'bitnami/redis:7.2.5'];
+
+async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
+  for (const [f, t] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
+    await writeFile(path.join(dir, f), t);
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-newuser18-'));
+  const repoDir = path.join(work, 'repo');
+  await mkdir(repoDir, { recursive: true });
+  [reg, charts] = await Promise.all([startRegistry({ mode: 'http' }), startStaticServer(repoDir)]);
+  R = reg.host;
+  const layout = path.join(work, 'layout');
+  await writeOciLayout(layout, IMAGES.map((ref) => ({ name: ref.replace(/[/:]/g, '-'), platforms: [{ architecture: 'amd64', layers: [{ files: { 'img/ref': `${ref}\n` } }] }] })));
+  for (const ref of IMAGES) await pushLayoutImage(reg, layout, ref.replace(/[/:]/g, '-'), ref);
+  // podinfo: HTTP chart repository; its image from values
+  const podinfo = path.join(work, 'src', 'podinfo');
+  await mkdir(path.join(podinfo, 'templates'), { recursive: true });
+  await writeFile(path.join(podinfo, 'Chart.yaml'), stringifyYaml({ apiVersion: 'v2', name: 'podinfo', version: '6.7.0' }));
+  await writeFile(path.join(podinfo, 'values.yaml'), stringifyYaml({ image: { repository: `${R}/stefanprodan/podinfo`, tag: '6.7.0' } }));
+  await writeFile(path.join(podinfo, 'templates', 'deploy.yaml'), 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: podinfo }\nspec:\n  template:\n    spec:\n      containers:\n        - name: podinfo\n          image: {{ .Values.image.repository }}:{{ .Values.image.tag }}\n');
+  await writeRepoIndex(repoDir, [await packageChart(podinfo, repoDir)]);
+  // redis: OCI chart
+  const redis = path.join(work, 'src', 'redis');
+  await mkdir(path.join(redis, 'templates'), { recursive: true });
+  await writeFile(path.join(redis, 'Chart.yaml'), stringifyYaml({ apiVersion: 'v2', name: 'redis', version: '19.6.4' }));
+  await writeFile(path.join(redis, 'values.yaml'), stringifyYaml({ image: { registry: R, repository: 'bitnami/redis', tag: '7.2.5' } }));
+  await writeFile(path.join(redis, 'templates', 'sts.yaml'), 'apiVersion: apps/v1\nkind: StatefulSet\nmetadata: { name: redis }\nspec:\n  template:\n    spec:\n      containers:\n        - name: redis\n          image: {{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}\n');
+  const redisPkg = await packageChart(redis, path.join(work, 'oci'));
+  await writeHelmLayout(path.join(work, 'redis-layout'), redisPkg, 'redis');
+  await mustRun('skopeo', ['copy', '--dest-tls-verify=false', `oci:${path.join(work, 'redis-layout')}:redis`, `docker://${R}/charts/redis:19.6.4`], { env: skopeoEnv() });
+
+  await writeFile(
+    path.join(work, 'flux.yaml'),
+    stringifyYaml({
+      apiVersion: 'ferry/v1alpha1',
+      kind: 'Manifest',
+      metadata: { name: 'flux' },
+      images: [{ ref: `${R}/fluxcd/source-controller:v1.4.1` }, { ref: `${R}/fluxcd/helm-controller:v1.1.0` }],
+      charts: [
+        { repo: `${charts.url}`, name: 'podinfo', version: '6.7.0', images: 'discover' },
+        { repo: `oci://${R}/charts`, name: 'redis', version: '19.6.4', images: 'discover' },
+      ],
+    }),
+  );
+  await writeFile(
+    path.join(work, 'site.yaml'),
+    stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 'site' }, registry: { url: `https://${SITE}`, prefix: 'flux' }, charts: { dir: path.join(work, 'mirror-charts'), baseUrl: CHART_MIRROR } }),
+  );
+  const r = await runFerry(['lock', path.join(work, 'flux.yaml'), '--insecure-registry', R], { env: env() });
+  expect(r.code, r.stderr).toBe(0);
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled([reg?.stop(), charts?.stop()]);
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function fleet(): Record<string, string> {
+  return {
+    'clusters/prod/flux-system/gotk-components.yaml': `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: source-controller, namespace: flux-system }
+spec:
+  template:
+    spec:
+      containers:
+        - name: manager
+          image: ${R}/fluxcd/source-controller:v1.4.1
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: { name: helm-controller, namespace: flux-system }
+spec:
+  template:
+    spec:
+      containers:
+        - name: manager
+          image: ${R}/fluxcd/helm-controller:v1.1.0
+`,
+    'clusters/prod/flux-system/gotk-sync.yaml': `apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata: { name: flux-system, namespace: flux-system }
+spec:
+  interval: 1m0s
+  ref: { branch: main }
+  secretRef: { name: flux-system }
+  url: https://github.com/acme/fleet
+---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: { name: flux-system, namespace: flux-system }
+spec:
+  interval: 10m0s
+  path: ./clusters/prod
+  prune: true
+  sourceRef: { kind: GitRepository, name: flux-system }
+`,
+    'clusters/prod/apps.yaml': `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: { name: apps, namespace: flux-system }
+spec:
+  interval: 10m
+  path: ./apps/prod
+  prune: true
+  sourceRef: { kind: GitRepository, name: flux-system }
+  images:
+    - name: podinfo
+      newName: ${R}/stefanprodan/podinfo
+      newTag: 6.7.0
+  postBuild:
+    substitute:
+      REGISTRY: docker.io
+`,
+    'apps/prod/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources: [deploy.yaml]
+`,
+    'apps/prod/deploy.yaml': `apiVersion: apps/v1
+kind: Deployment
+metadata: { name: frontend }
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: podinfo
+        - name: cache
+          image: \${REGISTRY}/bitnami/redis:7.2.5
+`,
+    'infrastructure/sources.yaml': `apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: { name: podinfo, namespace: flux-system }
+spec:
+  interval: 1h
+  url: ${charts.url}
+---
+apiVersion: source.toolkit.fluxcd.io/v1
+kind: HelmRepository
+metadata: { name: bitnami, namespace: flux-system }
+spec:
+  type: oci
+  interval: 1h
+  url: oci://${R}/charts
+`,
+    'apps/podinfo.yaml': `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: { name: podinfo, namespace: podinfo }
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: podinfo
+      version: 6.7.0
+      sourceRef: { kind: HelmRepository, name: podinfo, namespace: flux-system }
+  values:
+    image:
+      repository: ${R}/stefanprodan/podinfo
+      tag: 6.7.0
+  valuesFrom:
+    - kind: ConfigMap
+      name: podinfo-values
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: podinfo-values, namespace: podinfo }
+data:
+  values.yaml: |
+    image:
+      repository: ${R}/stefanprodan/podinfo
+      tag: 6.7.0
+`,
+    'apps/redis.yaml': `apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata: { name: redis, namespace: flux-system }
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: redis
+      version: 19.6.4
+      sourceRef: { kind: HelmRepository, name: bitnami }
+  values:
+    image:
+      registry: ${R}
+      repository: bitnami/redis
+      tag: 7.2.5
+`,
+    'image-automation/podinfo.yaml': `apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImageRepository
+metadata: { name: podinfo, namespace: flux-system }
+spec:
+  image: docker.io/stefanprodan/podinfo
+  interval: 5m
+---
+apiVersion: image.toolkit.fluxcd.io/v1beta2
+kind: ImagePolicy
+metadata: { name: podinfo, namespace: flux-system }
+spec:
+  imageRepositoryRef: { name: podinfo }
+  policy: { semver: { range: 6.x } }
+`,
+  };
+}
+
+describe('explore', () => {
+  it('dump', async () => {
+    const dir = path.join(work, 'fleet');
+    await writeTree(dir, fleet());
+    const a = await runFerry(['audit', dir, '--manifest', path.join(work, 'flux.yaml'), '--target', path.join(work, 'site.yaml'), '--json'], { env: env() });
+    await writeFile('/tmp/newuser18/audit-before.json', a.stdout + '\n' + a.stderr);
+    await mustRun('cp', ['-r', dir, path.join(work, 'out')]);
+    const w = await runFerry(['rewrite', 'manifests', path.join(work, 'out'), '--lock', path.join(work, 'flux.lock.json'), '--target', path.join(work, 'site.yaml'), '--allow-unmapped'], { env: env() });
+    const a2 = await runFerry(['audit', path.join(work, 'out'), '--manifest', path.join(work, 'flux.yaml'), '--target', path.join(work, 'site.yaml'), '--json'], { env: env() });
+    await writeFile('/tmp/newuser18/audit-after.json', a2.stdout + '\n' + a2.stderr);
+    await writeFile('/tmp/newuser18/rewrite.txt', `${w.code}\n${w.stdout}\n${w.stderr}`);
+    await mustRun('cp', ['-r', path.join(work, 'out'), '/tmp/newuser18/out']).catch(() => undefined);
+    await mustRun('cp', ['-r', dir, '/tmp/newuser18/fleet']).catch(() => undefined);
+    await mustRun('cp', [path.join(work, 'flux.lock.json'), '/tmp/newuser18/']).catch(() => undefined);
+  }, 120_000);
+});
