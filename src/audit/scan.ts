@@ -42,6 +42,8 @@ export interface Reference {
   composeVars?: string;
   /** A Kubernetes container `image` with `${VAR}`s, as written: Flux's `postBuild` substitution fills them in (applyFluxSubstitutes). */
   fluxVars?: string;
+  /** A Flux `ImageRepository`'s `spec.image`: image-reflector-controller lists its tags itself (`ImageRepository/<name>`). */
+  polledBy?: string;
 }
 
 export interface Setting {
@@ -398,7 +400,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
     currentDoc = doc;
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
+    const before = refs.length;
     visit(doc.contents, '');
+    // Flux image automation: image-reflector-controller polls the registry's tag list itself.
+    const av = isMap(doc.contents) ? doc.contents.get('apiVersion') : undefined;
+    if (String(kind) === 'ImageRepository' && typeof av === 'string' && /^image\.toolkit\.fluxcd\.io\//.test(av)) {
+      const name = isMap(doc.contents) ? (doc.contents.getIn(['metadata', 'name']) as unknown) : undefined;
+      for (const r of refs.slice(before)) if (r.keyPath === 'spec.image') r.polledBy = `ImageRepository${typeof name === 'string' ? `/${name}` : ''}`;
+    }
   }
   return undefined;
 }

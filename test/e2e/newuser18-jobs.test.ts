@@ -8,6 +8,37 @@ import { mustRun, runFerry } from '../support/cli.js';
 import { pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
+
+/**
+ * A Flux CD site's job (new-user round 18): a Flux v2 fleet repository (flux bootstrap's
+ * gotk-components.yaml and gotk-sync.yaml with a GitRepository on github.com, HelmRepositories over
+ * https and `type: oci`, HelmReleases with `chart.spec`, inline `values:` and `valuesFrom` a
+ * ConfigMap naming images, Flux Kustomizations with `spec.images` overrides and
+ * `postBuild.substitute`/`substituteFrom` variables, image automation's ImageRepository). The
+ * engineer carried the charts (`images: discover`) and the controllers' images, ran `audit`, then
+ * `rewrite manifests`, then `audit` again, working from the README. Real docker-registry (images
+ * and an OCI chart) and nginx (an HTTP chart repository) on loopback.
+ *
+ * What tripped:
+ * - A Flux Kustomization's `spec.images` (kustomize-controller applies them like kustomize's
+ *   `images:`) was read as a kustomize kustomization's top-level `images:`, so nothing was found:
+ *   `rewrite manifests` left `newName` upstream without a word (the cluster kept pulling it from
+ *   upstream) and `audit` saw only a bare host. Now `spec.images` is rewritten and audited as
+ *   kustomize's `images:` are.
+ * - A workload's `image: ${REGISTRY}/bitnami/redis:${REDIS_TAG}` (Flux's postBuild substitution)
+ *   was no finding at all in `audit`: an image that goes out, unreported. Now it is resolved from
+ *   the scanned Flux Kustomizations' `postBuild.substitute` and the ConfigMaps their
+ *   `substituteFrom` names (one finding per value), or reported as written naming the variable.
+ *   `rewrite manifests` called it "not a valid image reference"; it now names the variable and
+ *   where to set it.
+ * - An ImageRepository's `spec.image` of a carried image was "mirrored", though
+ *   image-reflector-controller lists its tags at the registry itself (no runtime mirror redirects
+ *   it): now it is going out until rewritten, the note saying why.
+ * Not fixed (in the report): a Flux Kustomization's `spec.images` is not tied to the resources of
+ * its `spec.path`, so a placeholder image it overrides (`image: podinfo`) is still judged as
+ * written; `${VAR}` images are not rewritten (the variable is what must move).
+ */
+
 let work: string;
 let reg: RunningRegistry;
 let charts: StaticServer;
@@ -132,6 +163,15 @@ spec:
   postBuild:
     substitute:
       REGISTRY: docker.io
+    substituteFrom:
+      - kind: ConfigMap
+        name: cluster-vars
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: { name: cluster-vars, namespace: flux-system }
+data:
+  REDIS_TAG: 7.2.5
 `,
     'apps/prod/kustomization.yaml': `apiVersion: kustomize.config.k8s.io/v1beta1
 kind: Kustomization
@@ -147,7 +187,7 @@ spec:
         - name: web
           image: podinfo
         - name: cache
-          image: \${REGISTRY}/bitnami/redis:7.2.5
+          image: \${REGISTRY}/bitnami/redis:\${REDIS_TAG}
 `,
     'infrastructure/sources.yaml': `apiVersion: source.toolkit.fluxcd.io/v1
 kind: HelmRepository
@@ -211,7 +251,7 @@ spec:
 kind: ImageRepository
 metadata: { name: podinfo, namespace: flux-system }
 spec:
-  image: docker.io/stefanprodan/podinfo
+  image: ${R}/stefanprodan/podinfo
   interval: 5m
 ---
 apiVersion: image.toolkit.fluxcd.io/v1beta2
@@ -224,19 +264,63 @@ spec:
   };
 }
 
-describe('explore', () => {
-  it('dump', async () => {
-    const dir = path.join(work, 'fleet');
+interface Finding { file: string; line: number; keyPath?: string; kind: string; value: string; class: string; note?: string; provenance?: string }
+async function audit(dir: string): Promise<Finding[]> {
+  const r = await runFerry(['audit', dir, '--manifest', path.join(work, 'flux.yaml'), '-t', path.join(work, 'site.yaml'), '--json'], { env: env() });
+  expect(r.code, r.stderr).toBe(0);
+  return (JSON.parse(r.stdout) as { findings: Finding[] }).findings;
+}
+const at = (fs: Finding[], file: string, line: number) => fs.filter((f) => f.file.endsWith(file) && f.line === line);
+
+describe('a Flux CD fleet repository: audit, then rewrite manifests, then audit again', () => {
+  let dir: string;
+  let before: Finding[];
+  let rewrite: { code: number; stdout: string; stderr: string };
+  beforeAll(async () => {
+    dir = path.join(work, 'fleet');
     await writeTree(dir, fleet());
-    const a = await runFerry(['audit', dir, '--manifest', path.join(work, 'flux.yaml'), '--target', path.join(work, 'site.yaml'), '--json'], { env: env() });
-    await writeFile('/tmp/newuser18/audit-before.json', a.stdout + '\n' + a.stderr);
+    before = await audit(dir);
     await mustRun('cp', ['-r', dir, path.join(work, 'out')]);
-    const w = await runFerry(['rewrite', 'manifests', path.join(work, 'out'), '--lock', path.join(work, 'flux.lock.json'), '--target', path.join(work, 'site.yaml'), '--allow-unmapped'], { env: env() });
-    const a2 = await runFerry(['audit', path.join(work, 'out'), '--manifest', path.join(work, 'flux.yaml'), '--target', path.join(work, 'site.yaml'), '--json'], { env: env() });
-    await writeFile('/tmp/newuser18/audit-after.json', a2.stdout + '\n' + a2.stderr);
-    await writeFile('/tmp/newuser18/rewrite.txt', `${w.code}\n${w.stdout}\n${w.stderr}`);
-    await mustRun('cp', ['-r', path.join(work, 'out'), '/tmp/newuser18/out']).catch(() => undefined);
-    await mustRun('cp', ['-r', dir, '/tmp/newuser18/fleet']).catch(() => undefined);
-    await mustRun('cp', [path.join(work, 'flux.lock.json'), '/tmp/newuser18/']).catch(() => undefined);
+    rewrite = await runFerry(['rewrite', 'manifests', path.join(work, 'out'), '--lock', path.join(work, 'flux.lock.json'), '-t', path.join(work, 'site.yaml'), '--allow-unmapped'], { env: env() });
   }, 120_000);
+
+  it("a Flux Kustomization's spec.images override: rewrite points newName at the mirror, audit reads the image it pulls", async () => {
+    expect(rewrite.code, rewrite.stderr).toBe(0);
+    const apps = await readFile(path.join(work, 'out', 'clusters/prod/apps.yaml'), 'utf8');
+    expect(apps).toContain(`newName: ${SITE}/flux/${R.replace(':', '-')}/stefanprodan/podinfo`);
+    expect(apps).toContain('- name: podinfo');
+    const o = at(before, 'clusters/prod/apps.yaml', 11);
+    expect(o.map((f) => [f.kind, f.value, f.class])).toEqual([['image', `${R}/stefanprodan/podinfo:6.7.0`, 'mirrored']]);
+    const after = at(await audit(path.join(work, 'out')), 'clusters/prod/apps.yaml', 11);
+    expect(after.map((f) => [f.kind, f.class])).toEqual([['image', 'internal']]);
+  });
+
+  it("a workload's ${REGISTRY}/app:${TAG} image is audited as Flux's postBuild substitution pulls it (was no finding at all)", () => {
+    const f = at(before, 'apps/prod/deploy.yaml', 11);
+    expect(f.map((x) => [x.kind, x.value, x.class])).toEqual([['image', 'docker.io/bitnami/redis:7.2.5', 'undeclared']]);
+    expect(f[0].provenance).toContain('postBuild.substitute');
+    expect(f[0].provenance).toContain('substituteFrom ConfigMap/cluster-vars');
+  });
+
+  it('rewrite names the Flux variable to set instead of "not a valid image reference"', () => {
+    const line = rewrite.stdout.split('\n').find((l) => l.includes('deploy.yaml:11'));
+    expect(line).toContain('${REGISTRY}');
+    expect(line).toContain('postBuild.substitute');
+    expect(line).not.toContain('not a valid image reference');
+  });
+
+  it("an ImageRepository's image is polled by image-reflector-controller itself: never 'mirrored', even when carried", async () => {
+    const f = at(before, 'image-automation/podinfo.yaml', 5);
+    expect(f.map((x) => [x.kind, x.class])).toEqual([['image', 'undeclared']]);
+    expect(f[0].note).toContain('image-reflector-controller (ImageRepository/podinfo)');
+    const after = at(await audit(path.join(work, 'out')), 'image-automation/podinfo.yaml', 5);
+    expect(after.map((x) => x.class)).toEqual(['internal']);
+  });
+
+  it('a GitRepository on github.com is named as going out; nothing else in the rewritten tree is', async () => {
+    const after = await audit(path.join(work, 'out'));
+    const out = after.filter((f) => f.class !== 'internal' && f.class !== 'mirrored').map((f) => `${f.file.split('/out/')[1]}:${f.line} ${f.value}`);
+    expect(out).toContain('clusters/prod/flux-system/gotk-sync.yaml:8 https://github.com/acme/fleet');
+    expect(out).toContain('apps/prod/deploy.yaml:11 docker.io/bitnami/redis:7.2.5');
+  });
 });
