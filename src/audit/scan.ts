@@ -732,13 +732,19 @@ function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
       r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
       continue;
     }
-    const slash = value.lastIndexOf('/');
-    const colon = value.indexOf(':', slash + 1);
-    const repo = colon > 0 ? value.slice(0, colon) : '';
-    const tagOnly = repo !== '' && !repo.includes('$');
+    const repo = knownRepository(value);
+    const tagOnly = repo !== undefined;
     if (tagOnly) r.value = repo;
     r.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
   }
+}
+
+/** The repository of an interpolated image whose variables are all in its tag (`rancher/k3s:${V}`), else undefined. */
+function knownRepository(value: string): string | undefined {
+  const slash = value.lastIndexOf('/');
+  const colon = value.indexOf(':', slash + 1);
+  const repo = colon > 0 ? value.slice(0, colon) : '';
+  return repo !== '' && !repo.includes('$') ? repo : undefined;
 }
 
 /** At most this many ways one image with Flux variables is reported (each variable set to several values in the scan). */
@@ -802,11 +808,9 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
         x.value = value;
         x.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (Flux substitutes ${w.by.join(', ') || 'the defaults written'})`;
       } else {
-        const slash = value.lastIndexOf('/');
-        const colon = value.indexOf(':', slash + 1);
-        const repo = colon > 0 ? value.slice(0, colon) : '';
-        const tagOnly = repo !== '' && !repo.includes('$');
-        x.value = tagOnly ? repo : value;
+        const repo = knownRepository(value);
+        const tagOnly = repo !== undefined;
+        x.value = repo ?? value;
         x.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan, and by no default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: scan the Kustomization and ConfigMap that set it`;
       }
       if (i > 0) more.push(x);

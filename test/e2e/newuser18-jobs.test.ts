@@ -247,14 +247,14 @@ spec:
       repository: bitnami/redis
       tag: 7.2.5
 `,
-    'image-automation/podinfo.yaml': `apiVersion: image.toolkit.fluxcd.io/v1beta2
+    'image-automation/podinfo.yaml': `apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImageRepository
 metadata: { name: podinfo, namespace: flux-system }
 spec:
   image: ${R}/stefanprodan/podinfo
   interval: 5m
 ---
-apiVersion: image.toolkit.fluxcd.io/v1beta2
+apiVersion: image.toolkit.fluxcd.io/v1
 kind: ImagePolicy
 metadata: { name: podinfo, namespace: flux-system }
 spec:
