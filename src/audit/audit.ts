@@ -430,6 +430,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
+    // Flux image automation: image-reflector-controller lists the tags at the registry itself (no runtime mirror redirects it).
+    if (r.polledBy && !targetHosts.has(host))
+      return { host, ...declared(host, `Flux image-reflector-controller (${r.polledBy}) polls ${host} for this repository's tags itself, whether or not the image is carried (no registry mirror redirects it): point spec.image at the mirror (\`ferry rewrite manifests\`) or leave image automation off on the air-gapped side`) };
     // A kustomization's remote base: kustomize fetches it at build time, and ferry carries no git trees.
     if (r.kustomizeRemote && !targetHosts.has(host))
       return { host, ...declared(host, `kustomize fetches this remote ${r.keyPath?.replace(/\[\d+\]$/, '') ?? 'resource'} entry from ${host} at build time; ferry carries no git trees or remote bases: vendor it into the repository (copy the base in and list it by its local path)`) };

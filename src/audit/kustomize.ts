@@ -34,6 +34,27 @@ export function isKustomization(file: string, kind: string | null | undefined): 
   return kind === 'Kustomization' || (isKustomizationFile(file) && (kind === undefined || kind === 'Component'));
 }
 
+/**
+ * A Flux `Kustomization` (`kustomize.toolkit.fluxcd.io/*`): kustomize-controller builds `spec.path`
+ * of its source and applies `spec.images` (the same `name`/`newName`/`newTag`/`digest` entries as
+ * kustomize's `images:`) to what it built. Not a kustomization file: its overrides are under `spec`.
+ */
+export function isFluxKustomization(contents: unknown): boolean {
+  if (!isMap(contents)) return false;
+  const apiVersion = scalarText(contents.get('apiVersion', true));
+  return scalarText(contents.get('kind', true)) === 'Kustomization' && !!apiVersion && /^kustomize\.toolkit\.fluxcd\.io\//.test(apiVersion);
+}
+
+/** The `images:` list of a kustomization: top-level in kustomize's, `spec.images` in a Flux one; with the key path it is reported at. */
+export function kustomizationImages(contents: unknown): { node: unknown; keyPath: string } {
+  if (!isMap(contents)) return { node: undefined, keyPath: 'images' };
+  if (isFluxKustomization(contents)) {
+    const spec = contents.get('spec', true);
+    return { node: isMap(spec) ? spec.get('images', true) : undefined, keyPath: 'spec.images' };
+  }
+  return { node: contents.get('images', true), keyPath: 'images' };
+}
+
 /** At most this many merge sources are followed for one map (`<<: [*a, *b]`, nested): a crafted chain is cut there. */
 const MAX_MERGE_SOURCES = 64;
 

@@ -7,7 +7,7 @@ import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
+import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 
@@ -40,6 +40,10 @@ export interface Reference {
   kustomizeRemote?: { host: string };
   /** A Compose service's `image` with `${VAR}`s, as written: resolved after the scan from the `.env` beside it. */
   composeVars?: string;
+  /** A Kubernetes container `image` with `${VAR}`s, as written: Flux's `postBuild` substitution fills them in (applyFluxSubstitutes). */
+  fluxVars?: string;
+  /** A Flux `ImageRepository`'s `spec.image`: image-reflector-controller lists its tags itself (`ImageRepository/<name>`). */
+  polledBy?: string;
 }
 
 export interface Setting {
@@ -268,13 +272,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   const bad = docList.find((d) => d.errors.length);
   if (bad) return bad.errors[0].message.split('\n')[0];
   let kustomization = false;
+  let fluxKustomization = false;
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
   let currentDoc: Document | undefined;
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
-    if (kustomization && isMap(node) && /^images\[\d+\]$/.test(keyPath)) {
+    if (kustomization && isMap(node) && (fluxKustomization ? /^spec\.images\[\d+\]$/ : /^images\[\d+\]$/).test(keyPath)) {
       // A field may come from a YAML merge key (`<<: *base`), as kustomize reads it.
       const field = (k: string) => {
         const v = mergedField(node, k, currentDoc);
@@ -359,6 +364,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
       // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
       if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
+      // `image: ${REGISTRY}/app:1.2` in a workload: a Flux Kustomization's postBuild substitutes it (applyFluxSubstitutes).
+      else if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
       // A literal block's value lines are its source lines. Elsewhere (a quoted or folded string,
       // `"a\n\nSee https://x"` on one line, a plain scalar folded over lines) each reference is
       // found in the scalar's source text, in order.
@@ -390,10 +397,18 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   for (const doc of docList) {
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
+    fluxKustomization = isFluxKustomization(doc.contents);
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
     currentDoc = doc;
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
+    const before = refs.length;
     visit(doc.contents, '');
+    // Flux image automation: image-reflector-controller polls the registry's tag list itself.
+    const av = isMap(doc.contents) ? doc.contents.get('apiVersion') : undefined;
+    if (String(kind) === 'ImageRepository' && typeof av === 'string' && /^image\.toolkit\.fluxcd\.io\//.test(av)) {
+      const name = isMap(doc.contents) ? (doc.contents.getIn(['metadata', 'name']) as unknown) : undefined;
+      for (const r of refs.slice(before)) if (r.keyPath === 'spec.image') r.polledBy = `ImageRepository${typeof name === 'string' ? `/${name}` : ''}`;
+    }
   }
   return undefined;
 }
@@ -718,13 +733,91 @@ function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
       r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
       continue;
     }
-    const slash = value.lastIndexOf('/');
-    const colon = value.indexOf(':', slash + 1);
-    const repo = colon > 0 ? value.slice(0, colon) : '';
-    const tagOnly = repo !== '' && !repo.includes('$');
+    const repo = knownRepository(value);
+    const tagOnly = repo !== undefined;
     if (tagOnly) r.value = repo;
     r.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
   }
+}
+
+/** The repository of an interpolated image whose variables are all in its tag (`rancher/k3s:${V}`), else undefined. */
+function knownRepository(value: string): string | undefined {
+  const slash = value.lastIndexOf('/');
+  const colon = value.indexOf(':', slash + 1);
+  const repo = colon > 0 ? value.slice(0, colon) : '';
+  return repo !== '' && !repo.includes('$') ? repo : undefined;
+}
+
+/** At most this many ways one image with Flux variables is reported (each variable set to several values in the scan). */
+const MAX_FLUX_WAYS = 16;
+
+/**
+ * A workload's `image: ${REGISTRY}/app:1.2` is pulled as Flux's kustomize-controller substitutes
+ * it (`spec.postBuild.substitute` of a Flux Kustomization, and the `data` of the ConfigMaps its
+ * `substituteFrom` names, when the scan holds them; `${VAR:=default}`/`${VAR:-default}` defaults).
+ * A variable set to different values by several Kustomizations of the scan is one reference for
+ * each value; one set nowhere in the scan leaves the reference as written (or, only the tag
+ * unknown, its repository), the note naming it. Without this such an image was no finding at all.
+ */
+function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): void {
+  if (!references.some((r) => r.fluxVars !== undefined)) return;
+  const vars = new Map<string, Array<{ value: string; by: string }>>();
+  const configMaps = new Map<string, Map<string, string>>();
+  const wanted: Array<{ name: string; by: string }> = [];
+  const put = (k: string, value: string, by: string) => {
+    const list = vars.get(k) ?? [];
+    if (!list.some((x) => x.value === value)) list.push({ value, by });
+    vars.set(k, list);
+  };
+  for (const f of files) {
+    if (f.type !== 'yaml' || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
+    for (const doc of parseAllDocuments(f.text, { uniqueKeys: false })) {
+      if (doc.errors.length || !isMap(doc.contents)) continue;
+      const c = doc.toJS({ maxAliasCount: 100 }) as { kind?: unknown; metadata?: { name?: unknown }; data?: unknown; spec?: { postBuild?: { substitute?: unknown; substituteFrom?: unknown } } } | null;
+      if (!c || typeof c !== 'object') continue;
+      const name = typeof c.metadata?.name === 'string' ? c.metadata.name : '';
+      if (c.kind === 'ConfigMap' && c.data && typeof c.data === 'object') {
+        configMaps.set(name, new Map(Object.entries(c.data as Record<string, unknown>).filter(([, v]) => typeof v === 'string') as Array<[string, string]>));
+      }
+      if (!isFluxKustomization(doc.contents)) continue;
+      const by = `${f.file} Kustomization/${name}`;
+      const sub = c.spec?.postBuild?.substitute;
+      if (sub && typeof sub === 'object') for (const [k, v] of Object.entries(sub)) if (typeof v === 'string' || typeof v === 'number') put(k, String(v), `${by} postBuild.substitute`);
+      const from = c.spec?.postBuild?.substituteFrom;
+      if (Array.isArray(from)) for (const e of from) if (e && typeof e === 'object' && (e as { kind?: unknown }).kind === 'ConfigMap' && typeof (e as { name?: unknown }).name === 'string') wanted.push({ name: (e as { name: string }).name, by: `${by} postBuild.substituteFrom ConfigMap/${(e as { name: string }).name}` });
+    }
+  }
+  for (const w of wanted) for (const [k, v] of configMaps.get(w.name) ?? []) put(k, v, w.by);
+  const more: Reference[] = [];
+  for (const r of references) {
+    if (r.fluxVars === undefined) continue;
+    // Flux's default form `${VAR:=default}` reads as `${VAR:-default}`.
+    const written = r.fluxVars;
+    delete r.fluxVars;
+    const expr = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):=/g, '${$1:-');
+    const names = [...new Set([...expr.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
+    let ways: Array<{ env: Map<string, string>; by: string[] }> = [{ env: new Map(), by: [] }];
+    for (const n of names) {
+      const set = vars.get(n);
+      if (!set) continue;
+      ways = ways.flatMap((w) => set.map((x) => ({ env: new Map([...w.env, [n, x.value]]), by: [...w.by, `\${${n}}=${x.value} (${x.by})`] }))).slice(0, MAX_FLUX_WAYS);
+    }
+    ways.forEach((w, i) => {
+      const x = i === 0 ? r : { ...r };
+      const { value, unresolved } = interpolateCompose(expr, w.env);
+      if (!unresolved.length) {
+        x.value = value;
+        x.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (Flux substitutes ${w.by.join(', ') || 'the defaults written'})`;
+      } else {
+        const repo = knownRepository(value);
+        const tagOnly = repo !== undefined;
+        x.value = repo ?? value;
+        x.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan, and by no default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: scan the Kustomization and ConfigMap that set it`;
+      }
+      if (i > 0) more.push(x);
+    });
+  }
+  references.push(...more);
 }
 
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
@@ -793,6 +886,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
   }
   applyComposeVars(files, references);
+  applyFluxSubstitutes(files, references);
   applyKustomizeOverrides(files, references);
   for (const r of references) {
     r.value = redactUrlsIn(r.value);

@@ -5,7 +5,7 @@ import { FerryError } from '../errors.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { redactUrlsIn } from '../audit/scan.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
+import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
@@ -92,7 +92,8 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
       `${file}:${lineOf(e.node.range![0])}: Kustomization ${e.keyPath} is ${e.value}: kustomize fetches it from ${e.remoteHost} at build time, and ferry carries no git trees or remote bases; vendor it into the repository (copy the base in, list it by its local path) and rewrite again`,
     );
   }
-  const images = mapGet(doc.contents, 'images');
+  // kustomize's `images:`, or a Flux Kustomization's `spec.images` (kustomize-controller applies them alike)
+  const { node: images, keyPath: imagesKey } = kustomizationImages(doc.contents);
   if (!isSeq(images)) return;
   images.items.forEach((raw, i) => {
     const item = resolveAlias(raw, doc);
@@ -111,7 +112,7 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
     const key = newName ? 'newName' : 'name';
     const value = scalarText(field)!;
     const suffix = digest ? `@${scalarText(digest)}` : newTag ? `:${scalarText(newTag)}` : '';
-    const where = `Kustomization images[${i}].${key}`;
+    const where = `Kustomization ${imagesKey}[${i}].${key}`;
     const line = lineOf((own(field) ? field : (item as YamlNode)).range![0]);
     let ref;
     try {
@@ -135,10 +136,10 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
     }
     if (own(newName)) out.edits.push(scalarEdit(newName!, repo, text));
     else out.edits.push(insertAfterPair(item, after!, 'newName', repo, text));
-    out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: `Kustomization images[${i}].newName` });
+    out.replacements.push({ file, line, kind: 'image', old: value, new: repo, where: `Kustomization ${imagesKey}[${i}].newName` });
     if (newDigest) {
       out.edits.push(scalarEdit(digest!, newDigest, text));
-      out.replacements.push({ file, line: lineOf(digest!.range![0]), kind: 'digest', old: scalarText(digest)!, new: newDigest, where: `Kustomization images[${i}].digest` });
+      out.replacements.push({ file, line: lineOf(digest!.range![0]), kind: 'digest', old: scalarText(digest)!, new: newDigest, where: `Kustomization ${imagesKey}[${i}].digest` });
     }
   });
 }
@@ -284,7 +285,12 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     try {
       ref = parseImageReference(value);
     } catch {
-      if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
+      // `${REGISTRY}/app:1.2`: Flux's postBuild substitution fills it in at apply time; the variable is what moves.
+      const vars = [...new Set([...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
+      const reason = vars.length
+        ? `a variable (${vars.map((v) => `\${${v}}`).join(', ')}) Flux's postBuild substitution fills in: set it to the mirror's registry (ferry map prints where the image is) in the Flux Kustomization's postBuild.substitute or the ConfigMap its substituteFrom names`
+        : 'not a valid image reference';
+      if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason, where });
       return;
     }
     const ways = info.container && KUSTOMIZE_CONTAINER_LISTS.has(info.container) ? scopes?.pulls(file, value) : undefined;
