@@ -328,6 +328,50 @@ function catalogSourceImages(scan: ScanResult): Set<string> {
   return out;
 }
 
+/** OpenShift's default OperatorHub catalogs (namespace openshift-marketplace) and the index each pulls. */
+const OLM_DEFAULT_CATALOGS: Record<string, string> = {
+  'redhat-operators': 'registry.redhat.io/redhat/redhat-operator-index',
+  'certified-operators': 'registry.redhat.io/redhat/certified-operator-index',
+  'community-operators': 'registry.redhat.io/redhat/community-operator-index',
+  'redhat-marketplace': 'registry.redhat.io/redhat/redhat-marketplace-index',
+};
+
+/**
+ * OLM Subscriptions to one of OpenShift's default catalogs that no CatalogSource in the scan
+ * stands in for: the cluster installs the operator from registry.redhat.io (the index, the
+ * bundle, the operator's images), and no line of the scan names that host. One finding each, at
+ * the Subscription's `spec.source`, with what to do about it.
+ */
+function olmDefaultCatalogSubscriptions(scan: ScanResult): Array<{ ref: Reference; note: string }> {
+  const catalogs = new Set<string>();
+  for (const { d } of yamlDocuments(scan, /CatalogSource/)) {
+    const name = d.get('kind') === 'CatalogSource' ? d.getIn(['metadata', 'name']) : undefined;
+    if (typeof name === 'string') catalogs.add(name);
+  }
+  const out: Array<{ ref: Reference; note: string }> = [];
+  for (const { f, lc, d } of yamlDocuments(scan, /Subscription/)) {
+    const av = d.get('apiVersion');
+    if (d.get('kind') !== 'Subscription' || typeof av !== 'string' || !av.startsWith('operators.coreos.com/')) continue;
+    const node = d.getIn(['spec', 'source'], true) as { value?: unknown; range?: [number, number, number] } | undefined;
+    const source = node?.value;
+    const ns = d.getIn(['spec', 'sourceNamespace']);
+    if (typeof source !== 'string' || !node?.range || !Object.hasOwn(OLM_DEFAULT_CATALOGS, source) || catalogs.has(source)) continue;
+    if (ns !== undefined && ns !== 'openshift-marketplace') continue;
+    const name = d.getIn(['metadata', 'name']);
+    const pkg = d.getIn(['spec', 'name']);
+    const index = OLM_DEFAULT_CATALOGS[source];
+    out.push({
+      ref: { file: f.file, line: lc.linePos(node.range[0]).line, keyPath: 'spec.source', kind: 'host', value: 'registry.redhat.io' },
+      note:
+        `OLM Subscription ${typeof name === 'string' ? name : '?'} installs ${typeof pkg === 'string' ? JSON.stringify(pkg) : 'an operator'} from the default catalog ${source}: ` +
+        `the cluster pulls its index (${index}), the operator's bundle and its images from registry.redhat.io. ` +
+        'On a disconnected cluster turn the default sources off (`oc patch OperatorHub cluster --type merge -p \'{"spec":{"disableAllDefaultSources":true}}\'`) ' +
+        "and subscribe from a CatalogSource whose index is on the mirror; ferry carries the operator's images you list, not operator catalogs",
+    });
+  }
+  return out;
+}
+
 /**
  * What OLM does with a CatalogSource's index image, which ferry carries (if listed) as any image
  * and never looks inside: said on the finding, whatever its class, so an oc-mirror user does not
@@ -497,9 +541,12 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   }
 
   const catalogs = catalogSourceImages(scan);
-  const findings: Finding[] = scan.references
+  const olm = new Map(olmDefaultCatalogSubscriptions(scan).map((o) => [o.ref, o.note]));
+  const findings: Finding[] = [...scan.references, ...olm.keys()]
     .map((r) => {
-      const c = classify(r);
+      // A Subscription to a default catalog goes out whatever the manifest carries: OLM pulls the catalog itself.
+      const olmNote = olm.get(r);
+      const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');
