@@ -47,6 +47,16 @@ export function tempPathWithTail(dest: string, tail: string): string {
   return `${dest}.ferry-${tail}.tmp`;
 }
 
+/**
+ * A positional write's error (`fh.write`: ENOSPC, EIO) carries no path: the file it was writing is
+ * set on it, so the CLI's message names the place ("<file>: cannot write: no space left …").
+ */
+export function withPlace(err: unknown, file: string): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && !e.path) e.path = file;
+  return err;
+}
+
 /** Forget a temp path once it was renamed into place or removed. */
 export function releaseTemp(tmp: string): void {
   mine.delete(tmp);
