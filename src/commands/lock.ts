@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lockPathFor, serializeLock } from '../manifest/load.js';
@@ -11,6 +11,7 @@ import { lockManifest } from '../kinds/pipeline.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
 import { BlobStore } from '../store/blob-store.js';
+import { writeFileAtomic as writeFileAtomicInStore } from '../store/temp-files.js';
 import { useRegistryCache } from '../store/registry-cache.js';
 import type { Progress } from '../ui/progress.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
@@ -31,11 +32,12 @@ export function defaultCacheDir(): string {
   return path.join(base, 'store');
 }
 
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
+/**
+ * The lock file replaced atomically (the old one or the new one, never cut) through the store's
+ * one temp-file writer: a failed write (a full disk) removes its temp file, and a killed run's is
+ * swept by the next (this had its own `<lock>.<pid>.tmp`, left behind on ENOSPC).
+ */
+export const writeFileAtomic = (file: string, text: string): Promise<void> => writeFileAtomicInStore(file, text);
 
 export function kindContext(manifestDir: string, store: BlobStore, opts: CommonOptions, net: NetContext, warnings: string[]): KindContext {
   return { manifestDir, store, progress: opts.progress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry, noExtras: opts.noExtras, warnings };

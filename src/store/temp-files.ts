@@ -149,6 +149,9 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
     return result;
   } catch (err) {
     await rm(tmp, { force: true });
+    // A write's error (ENOSPC) names no file, or the temp name just removed: the place is `dest`.
+    const e = err as NodeJS.ErrnoException;
+    if (e && typeof e.code === 'string' && (!e.path || e.path === tmp)) e.path = dest;
     throw err;
   } finally {
     releaseTemp(tmp);
