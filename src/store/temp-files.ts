@@ -48,12 +48,13 @@ export function tempPathWithTail(dest: string, tail: string): string {
 }
 
 /**
- * A positional write's error (`fh.write`: ENOSPC, EIO) carries no path: the file it was writing is
- * set on it, so the CLI's message names the place ("<file>: cannot write: no space left …").
+ * A write's error (`fh.write`, a stream's, `writeFile`'s: ENOSPC, EIO) carries no path, or the
+ * temp name `tmp` the user never chose: the file it was writing is set on it, so the CLI's
+ * message names the place ("<file>: cannot write: no space left …").
  */
-export function withPlace(err: unknown, file: string): unknown {
+export function withPlace(err: unknown, file: string, tmp?: string): unknown {
   const e = err as NodeJS.ErrnoException | undefined;
-  if (e && typeof e === 'object' && typeof e.code === 'string' && !e.path) e.path = file;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && (!e.path || e.path === tmp)) e.path = file;
   return err;
 }
 
@@ -149,10 +150,7 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
     return result;
   } catch (err) {
     await rm(tmp, { force: true });
-    // A write's error (ENOSPC) names no file, or the temp name just removed: the place is `dest`.
-    const e = err as NodeJS.ErrnoException;
-    if (e && typeof e.code === 'string' && (!e.path || e.path === tmp)) e.path = dest;
-    throw err;
+    throw withPlace(err, dest, tmp);
   } finally {
     releaseTemp(tmp);
   }
@@ -233,7 +231,9 @@ export async function replaceFilesAtomic(writes: InPlaceWrite[]): Promise<void> 
       await mkdir(path.dirname(w.file), { recursive: true });
       const tmp = await freshTempPath(w.file);
       temps.push({ w, tmp });
-      await writeFile(tmp, w.data, { flag: 'wx' });
+      await writeFile(tmp, w.data, { flag: 'wx' }).catch((err: unknown) => {
+        throw withPlace(err, w.file, tmp);
+      });
       const keep = modes.get(w.file);
       if (keep) {
         await chmod(tmp, keep.mode);

@@ -147,6 +147,44 @@ describe('disk full (a 12 MB tmpfs)', () => {
     for (const [name, bytes] of Object.entries(sources)) expect(await sha256File(path.join(dir, 'files', host, name)), name).toBe(sha256(bytes));
     expect((await listTree(dir)).filter(tempLike)).toEqual([]);
   });
+
+  it('rewrite catalogue in place: names the file, which stays as it was, and leaves no temp file', async () => {
+    const dir = await tmpfs('full-rewrite', '1m');
+    const target = path.join(work, 'rewrite-target.yaml');
+    await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: dir }\ndirectory: ${work}/unused\nfiles: { dir: ${work}/unused-files, baseUrl: https://files.example }\n`);
+    const catalogue = path.join(dir, 'catalogue.txt');
+    const text = `get ${server.url}/b.bin\n${'#'.repeat(8000)}\n`;
+    await writeFile(catalogue, text);
+    await fill(dir);
+    const r = await runFerry(['rewrite', 'catalogue', catalogue, '-t', target, '--lock', path.join(work, 'crash.lock.json')]);
+    expectDiskFull(r, catalogue);
+    expect(await readFile(catalogue, 'utf8')).toBe(text);
+    expect((await listTree(dir)).sort()).toEqual(['catalogue.txt', 'filler']);
+  });
+});
+
+describe('read-only output (a read-only bind mount)', () => {
+  it('bundle create and import refuse before any download or write, naming the place', async () => {
+    const rw = path.join(work, 'ro-source');
+    await mkdir(rw, { recursive: true });
+    const ro = path.join(work, 'ro');
+    await mkdir(ro, { recursive: true });
+    await mustRun('mount', ['--bind', rw, ro]);
+    mounts.push(ro);
+    await mustRun('mount', ['-o', 'remount,bind,ro', ro]);
+    const from = server.requests.length;
+    const c = await runFerry(['bundle', 'create', manifest, '-o', path.join(ro, 'x.ferry.tar')], { env: env('cache-ro') });
+    expect(c.code).not.toBe(0);
+    expect(c.stderr).toContain(`${ro}: read-only file system`);
+    expect(server.requests.slice(from)).toEqual([]);
+    const target = path.join(work, 'ro-target.yaml');
+    await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: dir }\ndirectory: ${ro}/layout\nfiles: { dir: ${ro}/files, baseUrl: https://files.example }\n`);
+    const i = await runFerry(['import', path.join(work, 'ref.ferry.tar'), '--target', target], { env: env('cache-ro') });
+    expect(i.code).not.toBe(0);
+    expect(i.stderr).toMatch(/read-only file system/);
+    expect(i.stderr).not.toMatch(/node:internal|\n\s+at /);
+    expect(await listTree(rw)).toEqual([]);
+  });
 });
 
 /** Start ferry, kill -9 it once `ready()` says so (polled), and wait for it to be gone. */
