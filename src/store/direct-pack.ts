@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { noteBytesPassed, noteItemDone } from './young-gc.js';
 import { SyncBehind } from './sync-behind.js';
+import { withPlace } from './temp-files.js';
 import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
@@ -154,7 +155,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await writeFile(journalOf(output), `plan ${key}\n`);
   }
   writing.add(partial);
-  const out: Out = { fh, behind: new SyncBehind(fh) };
+  const out: Out = { fh, file: partial, behind: new SyncBehind(fh) };
   let reusedBytes = 0;
   const hashes = opts.hashes ?? new HashThreads();
   // Completed blobs are appended at once when no append is under way, else together with the
@@ -256,13 +257,17 @@ function withResumeHint(err: unknown, partial: string): unknown {
 /** The partial output: its handle, and the flush that follows the writes. */
 interface Out {
   fh: FileHandle;
+  /** Its path, named in a write's error. */
+  file: string;
   behind: SyncBehind;
 }
 
 async function writeFully(out: Out, bytes: Buffer, pos: number): Promise<void> {
   let off = 0;
   while (off < bytes.length) {
-    const { bytesWritten } = await out.fh.write(bytes, off, bytes.length - off, pos + off);
+    const { bytesWritten } = await out.fh.write(bytes, off, bytes.length - off, pos + off).catch((err: unknown) => {
+      throw withPlace(err, out.file);
+    });
     off += bytesWritten;
   }
   out.behind.wrote(bytes.length);
@@ -318,6 +323,8 @@ export async function copyStoreBlob(
       await hash?.update(chunk);
       await pending;
       pending = write(chunk, n);
+      // Awaited at the next chunk; a failed write (ENOSPC) must not be an unhandled rejection meanwhile.
+      pending.catch(() => undefined);
       n += bytesRead;
       progress?.(bytesRead);
     }
@@ -369,6 +376,9 @@ async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: Deferr
           at += n;
           progress(n);
         });
+        // Awaited at the next flush, after more of the body arrived: a failed write (ENOSPC)
+        // must not be an unhandled rejection meanwhile (it killed the process with a stack trace).
+        writing.catch(() => undefined);
       };
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {

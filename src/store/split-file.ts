@@ -5,6 +5,7 @@ import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, unreadableFile } from '../errors.js';
 import { SyncBehind } from './sync-behind.js';
+import { withPlace } from './temp-files.js';
 
 /**
  * Split bundles: one tar written as `<name>.001 … <name>.NNN` (each part at most the split size;
@@ -128,7 +129,9 @@ async function singleOutput(output: string): Promise<BundleOutput> {
   };
   return {
     async write(buf, off, len, pos) {
-      const r = await fh.write(buf, off, len, pos);
+      const r = await fh.write(buf, off, len, pos).catch((err: unknown) => {
+        throw withPlace(err, partial);
+      });
       size = Math.max(size, pos + r.bytesWritten);
       behind.wrote(r.bytesWritten);
       return r;
@@ -181,7 +184,9 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
         }
         const part = cur!;
         const n = Math.min(len - written, splitSize - part.size);
-        const { bytesWritten } = await part.fh.write(buf, off + written, n, part.size);
+        const { bytesWritten } = await part.fh.write(buf, off + written, n, part.size).catch((err: unknown) => {
+          throw withPlace(err, partial(part.n));
+        });
         part.hash.update(buf.subarray(off + written, off + written + bytesWritten));
         part.behind.wrote(bytesWritten);
         part.size += bytesWritten;

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
-import { releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail } from './temp-files.js';
+import { releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace } from './temp-files.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -78,7 +78,8 @@ export class StagedBlobs {
         }
       } catch (err) {
         await rm(tmp, { force: true });
-        throw err;
+        // A stream's write error (ENOSPC) names no file: the place is the directory written to.
+        throw withPlace(err, dir);
       }
       this.staged.set(desc.digest, at);
       noteItemDone();

@@ -47,6 +47,17 @@ export function tempPathWithTail(dest: string, tail: string): string {
   return `${dest}.ferry-${tail}.tmp`;
 }
 
+/**
+ * A write's error (`fh.write`, a stream's, `writeFile`'s: ENOSPC, EIO) carries no path, or the
+ * temp name `tmp` the user never chose: the file it was writing is set on it, so the CLI's
+ * message names the place ("<file>: cannot write: no space left …").
+ */
+export function withPlace(err: unknown, file: string, tmp?: string): unknown {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (e && typeof e === 'object' && typeof e.code === 'string' && (!e.path || e.path === tmp)) e.path = file;
+  return err;
+}
+
 /** Forget a temp path once it was renamed into place or removed. */
 export function releaseTemp(tmp: string): void {
   mine.delete(tmp);
@@ -139,7 +150,7 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
     return result;
   } catch (err) {
     await rm(tmp, { force: true });
-    throw err;
+    throw withPlace(err, dest, tmp);
   } finally {
     releaseTemp(tmp);
   }
@@ -220,7 +231,9 @@ export async function replaceFilesAtomic(writes: InPlaceWrite[]): Promise<void> 
       await mkdir(path.dirname(w.file), { recursive: true });
       const tmp = await freshTempPath(w.file);
       temps.push({ w, tmp });
-      await writeFile(tmp, w.data, { flag: 'wx' });
+      await writeFile(tmp, w.data, { flag: 'wx' }).catch((err: unknown) => {
+        throw withPlace(err, w.file, tmp);
+      });
       const keep = modes.get(w.file);
       if (keep) {
         await chmod(tmp, keep.mode);
