@@ -6,7 +6,7 @@ import { useColor } from '../ui/output.js';
 
 /** What the system said, in words, for the errors a machine (not ferry) causes: a full disk, a read-only mount. */
 const SYSTEM_PROBLEMS: Record<string, { reason: string; hint: string }> = {
-  ENOSPC: { reason: 'no space left on the device', hint: 'Free space on the disk ferry writes to (the -o bundle, the target\'s directories, or the download cache) and run again; `bundle create` keeps <bundle>.partial and resumes from it.' },
+  ENOSPC: { reason: 'no space left on the device', hint: 'Free space on the disk ferry writes to (the -o bundle, the target\'s directories, or the download cache) and run again; `bundle create` keeps <bundle>.partial and resumes from it (with --split-size it starts the parts afresh).' },
   EDQUOT: { reason: 'disk quota exceeded', hint: 'Free space within your quota (or write elsewhere) and run again.' },
   EROFS: { reason: 'read-only file system', hint: 'Write to a place on a writable file system (-o, the target\'s directories, --cache-dir).' },
   EACCES: { reason: 'permission denied', hint: 'Check the permissions of that path and its directories for this user, or write elsewhere.' },
