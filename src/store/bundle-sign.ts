@@ -1,4 +1,4 @@
-import { createECDH, createHash, createHmac, createPrivateKey, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -84,72 +84,7 @@ export function loadVerifyKey(file: string): Promise<VerifyKey> {
 
 /** The signature file's bytes for a checksum list: base64 of the DER ECDSA signature. */
 export function signChecksums(checksums: Buffer, key: KeyObject): Buffer {
-  return Buffer.from(deterministicP256Signature(checksums, key).toString('base64'));
-}
-
-/** The order of P-256's base point. */
-const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
-const toInt = (b: Buffer) => BigInt(`0x${b.toString('hex') || '0'}`);
-const to32 = (n: bigint) => Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
-const modN = (n: bigint) => ((n % P256_N) + P256_N) % P256_N;
-
-/** x^(n-2) mod n: the inverse modulo the (prime) group order. */
-function invN(x: bigint): bigint {
-  let result = 1n;
-  let base = modN(x);
-  for (let e = P256_N - 2n; e > 0n; e >>= 1n) {
-    if (e & 1n) result = (result * base) % P256_N;
-    base = (base * base) % P256_N;
-  }
-  return result;
-}
-
-/** A DER INTEGER: big-endian, minimal, with a leading 0 when the top bit is set. */
-function derInt(n: bigint): Buffer {
-  let b = Buffer.from(n.toString(16).padStart(64, '0'), 'hex');
-  while (b.length > 1 && b[0] === 0 && !(b[1] & 0x80)) b = b.subarray(1);
-  if (b[0] & 0x80) b = Buffer.concat([Buffer.from([0]), b]);
-  return Buffer.concat([Buffer.from([0x02, b.length]), b]);
-}
-
-/**
- * ECDSA P-256 over SHA-256 with the nonce derived from the key and the message (RFC 6979), as
- * Go's crypto/ecdsa and many HSMs do: the same key and checksum list always give the same
- * signature, so the same lock gives the same signed bundle, byte for byte (OpenSSL, through
- * node:crypto's sign, draws a random nonce: every signed bundle differed in its .sig file). Any
- * ECDSA verifier checks it (cosign verify-blob, openssl dgst -verify); the point multiplication
- * is OpenSSL's (ECDH's public key of k is k·G), the rest is arithmetic modulo the group order.
- */
-function deterministicP256Signature(message: Buffer, key: KeyObject): Buffer {
-  const d = Buffer.from(key.export({ format: 'jwk' }).d as string, 'base64url');
-  const dInt = toInt(d);
-  const x = to32(dInt);
-  const h = createHash('sha256').update(message).digest();
-  const e = toInt(h);
-  const h1 = to32(modN(e));
-  const hmac = (k: Buffer, ...parts: Buffer[]) => createHmac('sha256', k).update(Buffer.concat(parts)).digest();
-  let v = Buffer.alloc(32, 1);
-  let k = Buffer.alloc(32, 0);
-  k = hmac(k, v, Buffer.from([0]), x, h1);
-  v = hmac(k, v);
-  k = hmac(k, v, Buffer.from([1]), x, h1);
-  v = hmac(k, v);
-  const ecdh = createECDH('prime256v1');
-  for (;;) {
-    v = hmac(k, v);
-    const nonce = toInt(v);
-    if (nonce >= 1n && nonce < P256_N) {
-      ecdh.setPrivateKey(to32(nonce));
-      const r = modN(toInt(ecdh.getPublicKey().subarray(1, 33)));
-      const s = modN(invN(nonce) * (e + r * dInt));
-      if (r !== 0n && s !== 0n) {
-        const body = Buffer.concat([derInt(r), derInt(s)]);
-        return Buffer.concat([Buffer.from([0x30, body.length]), body]);
-      }
-    }
-    k = hmac(k, v, Buffer.from([0]));
-    v = hmac(k, v);
-  }
+  return Buffer.from(sign('sha256', checksums, { key, dsaEncoding: 'der' }).toString('base64'));
 }
 
 /** Why a signature does not verify, or undefined when it does. */
