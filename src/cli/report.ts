@@ -20,14 +20,14 @@ export function register(program: Command): void {
   withTrustOptions(program
     .command('report')
     .description('one self-contained HTML page for people: zone diagram, checklist, audit findings, bundle contents, inventory')
-    .argument('<manifest>', 'manifest file')
+    .argument('[manifest]', 'manifest file (default with --bundle: the manifest the bundle was made from, inside it)')
     .option('--bundle <tar>', 'also show what this bundle carries (a .tar or oci://…)')
     .option('--audit <path>', 'audit these files or directories and show the findings (repeatable)', collect)
     .option('-t, --target <file>', 'mirror target for the audit (where carried artifacts live)')
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
     .option('-o, --output <file>', 'HTML file to write (default: print the HTML)')
     .option('--json', 'print the report data as JSON (the page is still written with -o)'))
-    .action(async (manifest: string, opts: ReportCliOptions) => {
+    .action(async (manifest: string | undefined, opts: ReportCliOptions) => {
       const data = await buildReport(manifest, { bundle: opts.bundle, audit: opts.audit, target: opts.target, cacheDir: opts.cacheDir, net: trustOptions(opts) });
       for (const w of data.warnings) note(`warning: ${escapeLine(w)}`);
       if (!opts.output) {

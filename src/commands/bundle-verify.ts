@@ -2,7 +2,7 @@ import type { NetOptions } from '../oci/context.js';
 import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../kinds/schema.js';
-import { loadVerifyKey } from '../store/bundle-sign.js';
+import { loadVerifyKey, signatureProblemHint } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
 import { verifyBytes } from '../store/split-file.js';
 import { CHAINED_BASE_HINT } from '../store/differential.js';
@@ -70,7 +70,7 @@ export function verifyFailure(report: VerifyReport): FerryError {
   return new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})${incomplete}`, {
     details: listed(report.problems.map((p) => p.message)),
     hint: !baseOnly
-      ? 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.'
+      ? (signatureProblemHint(report.problems.map((p) => p.message)) ?? 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.')
       : b.differential && b.missing.length
         ? CHAINED_BASE_HINT
         : 'The differential is sound; its base is not: copy the base again from the source (or carry a full bundle: bundle create without --since) and verify again.',

@@ -9,7 +9,7 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { loadVerifyKey, readSignature, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
+import { loadVerifyKey, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
 import { StagedBlobs } from '../store/staged-blobs.js';
@@ -182,6 +182,8 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
     await source.close();
   }
   const v = verified!;
+  // Signed, but nobody asked whose key: the one line `signature not checked` is easy to miss.
+  if (v.signature === 'not checked') warnings.push('the bundle is signed, but no --key was given: its signature was not checked, so nothing here says who made it; pass --key <the public key of its maker> (`ferry bundle verify --key` checks it without importing)');
   return {
     bundle,
     target: target.file,
@@ -208,7 +210,7 @@ function verifyFailed(bundle: string, problems: string[], written = 0): FerryErr
     : 'nothing was imported';
   return new FerryError('VERIFY', `${bundle}: bundle failed verification; ${left}`, {
     details: listed(problems),
-    hint: 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
+    hint: signatureProblemHint(problems) ?? 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
   });
 }
 

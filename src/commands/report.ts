@@ -1,4 +1,5 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
@@ -13,6 +14,7 @@ import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
 import { bundleFrom, lockInBundle } from './inputs.js';
 import { openBundleSource } from '../store/open-bundle.js';
+import { readListedFile } from '../store/bundle-sign.js';
 import type { NetOptions } from '../oci/context.js';
 
 export interface ReportOptions {
@@ -34,9 +36,21 @@ export interface ReportOptions {
  * the audit of the given paths, and what a bundle carries. The HTML is rendered from this by
  * `renderReportHtml`; nothing here prints or writes.
  */
-export async function buildReport(manifestFile: string, opts: ReportOptions = {}): Promise<HtmlReportInput> {
+export async function buildReport(manifestArg: string | undefined, opts: ReportOptions = {}): Promise<HtmlReportInput> {
   const cwd = opts.cwd ?? process.cwd();
-  const loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  let manifestFile = manifestArg;
+  let loaded: Awaited<ReturnType<typeof loadManifest>>;
+  if (manifestFile !== undefined) loaded = await loadManifest(path.resolve(cwd, manifestFile));
+  else if (opts.bundle) {
+    // The customer of a vendor's bundle has the bundle, not the vendor's manifest: the one the
+    // bundle was made from travels inside it (checked against the signed checksum list first).
+    loaded = await manifestInBundle(bundleFrom(cwd, opts.bundle), opts.net);
+    manifestFile = `${opts.bundle} (ferry/manifest.yaml)`;
+  } else {
+    throw new FerryError('USAGE', 'report needs a manifest, or --bundle <tar> to report on what a bundle carries (the manifest it was made from is inside it)', {
+      hint: 'Run `ferry report manifest.yaml` on the side that has the manifest, or `ferry report --bundle app.ferry.tar -o report.html` with only the bundle.',
+    });
+  }
   const model = buildConnectionModel(loaded);
   const inventory = buildInventory(model);
   const warnings: string[] = [];
@@ -76,7 +90,7 @@ export async function buildReport(manifestFile: string, opts: ReportOptions = {}
     warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');
   }
 
-  return { generator: `ferry ${VERSION}`, manifestFile, inventory, audit, auditPaths: opts.audit ?? [], bundle, warnings };
+  return { generator: `ferry ${VERSION}`, manifestFile: manifestFile!, inventory, audit, auditPaths: opts.audit ?? [], bundle, warnings };
 }
 
 /** Render the report page and write it to `output` (through a temporary name); returns where and how large. */
@@ -101,6 +115,30 @@ export function bundleArtifacts(lock: Lock, kinds: readonly AnyKind[] = ALL_KIND
 export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KINDS): string[] {
   return kinds.flatMap((k) => (k.presentation?.unsatisfied ? lockEntries(lock, k.field).flatMap((e) => k.presentation!.unsatisfied!(e)) : []));
 }
+
+/** The manifest a bundle was made from (`ferry/manifest.yaml`, as listed in its checksums), loaded as a manifest file. */
+async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awaited<ReturnType<typeof loadManifest>>> {
+  const reader = await openBundleSource(tarPath, net);
+  let bytes: Buffer;
+  try {
+    if (!reader.entry(MANIFEST_MEMBER)) {
+      throw new FerryError('VERIFY', `${tarPath}: no ${MANIFEST_MEMBER} in the bundle, so there is no manifest to report on`, { hint: 'Pass the manifest the bundle was made from: `ferry report manifest.yaml --bundle …`.' });
+    }
+    bytes = await readListedFile(reader, MANIFEST_MEMBER, 'the report is not made from it');
+  } finally {
+    await reader.close();
+  }
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-report-'));
+  try {
+    const file = path.join(dir, 'manifest.yaml');
+    await writeFile(file, bytes);
+    return await loadManifest(file);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const MANIFEST_MEMBER = 'ferry/manifest.yaml';
 
 async function readBundleContents(tarPath: string, net?: NetOptions): Promise<{ contents: BundleContents; lock: Lock }> {
   const reader = await openBundleSource(tarPath, net);

@@ -113,10 +113,37 @@ export function bundleSignatureProblems(
   verifyKey: VerifyKey | undefined,
 ): { status: SignatureStatus; problems: string[] } {
   if (!verifyKey) return { status: signature ? 'not checked' : 'unsigned', problems: [] };
-  if (!signature) return { status: 'unsigned', problems: [`the bundle is not signed (no ${SIGNATURE_FILE}), and ${verifyKey.file} was given to check it`] };
+  if (!signature) return { status: 'unsigned', problems: [`${UNSIGNED} (no ${SIGNATURE_FILE}), and ${verifyKey.file} was given to check it`] };
   if (!checksums) return { status: 'failed', problems: [`${CHECKSUMS_FILE} is missing, so the signature covers nothing`] };
   const why = checkChecksumsSignature(checksums, signature, verifyKey.key);
-  return why ? { status: 'failed', problems: [`${why}; key ${verifyKey.file}`] } : { status: 'verified', problems: [] };
+  return why ? { status: 'failed', problems: [`${why}; key ${verifyKey.file} (fingerprint sha256:${keyFingerprint(verifyKey.key)})`] } : { status: 'verified', problems: [] };
+}
+
+const UNSIGNED = 'the bundle is not signed';
+
+/**
+ * A public key's fingerprint: the sha256 of its DER SubjectPublicKeyInfo, hex — what
+ * `openssl pkey -pubin -in vendor.pub -outform DER | sha256sum` prints, so a vendor can publish
+ * it beside the key and a customer can compare the two.
+ */
+export function keyFingerprint(key: KeyObject): string {
+  const pub = key.type === 'private' ? createPublicKey(key) : key;
+  return createHash('sha256').update(pub.export({ format: 'der', type: 'spki' })).digest('hex');
+}
+
+/**
+ * The hint for a bundle refused for its signature alone (`bundle verify --key`, `import --key`):
+ * the bytes arrived as they were signed or not, but the question for the customer is whose key
+ * it is (a vendor's release key rotated, the wrong .pub file, an unsigned build) — copying the
+ * bundle again, the hint for damaged bytes, does not help. Undefined when another problem is
+ * listed too (the damage hint then fits).
+ */
+export function signatureProblemHint(problems: readonly string[]): string | undefined {
+  if (!problems.length || !problems.every((p) => p.startsWith(UNSIGNED) || p.startsWith(SIGNATURE_FILE))) return undefined;
+  if (problems.every((p) => p.startsWith(UNSIGNED))) {
+    return 'Whoever made this bundle did not sign it (`bundle create --sign-key`). Ask its maker for a signed one, or for a checksum (sha256sum) of the bundle over another channel; do not import it without --key unless they confirm it ships unsigned.';
+  }
+  return 'Either another key signed the bundle, or the bundle changed after it was signed. Ask its maker (the vendor) for the fingerprint of the key that signs this release and compare it with the one above (`openssl pkey -pubin -in key.pub -outform DER | sha256sum` prints a key\'s): a different fingerprint means you hold another key (a rotated or wrong .pub); the same one means the bundle changed on its way: copy it again and compare its sha256sum with the maker\'s.';
 }
 
 export type VerifyKey = { key: KeyObject; file: string };
