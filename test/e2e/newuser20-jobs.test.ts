@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { NGINX_BIN, waitForPort } from '../support/chart-repo.js';
-import { runFerry } from '../support/cli.js';
+import { runFerry, runPrivileged } from '../support/cli.js';
 import { freePort } from '../support/registry.js';
 
 /**
@@ -29,6 +29,11 @@ import { freePort } from '../support/registry.js';
  *   file on that origin), never to a host a redirect leads to. A 401/403 without `auth:` names
  *   that setting; with it, says the token was refused; a variable that is unset or empty stops
  *   the command naming it, before anything is sent.
+ * - `bundle create` of tens of GB of weights onto a disk with less free space wrote until the
+ *   disk was full (ENOSPC after hours of download, the partial output filling the disk); the
+ *   size of the whole bundle is known before the first byte. Now it is refused at once, naming
+ *   the free and the needed bytes (what a resumed partial output already holds counts as
+ *   written), with `-o` elsewhere or `--split-size` as the way out.
  * - The README did not say what ferry does not carry for such a team: Python packages (a
  *   pip/conda mirror) — now it does, with what to use instead (and that a model is carried file
  *   by file, each listed).
@@ -210,5 +215,25 @@ describe('a gated model from a Hugging Face-style host', () => {
     const cdnLines = cdn.trim().split('\n');
     expect(cdnLines.length).toBeGreaterThan(0);
     for (const line of cdnLines) expect(line).toMatch(/auth=\[-\] status=(200|206)$/);
+  }, 240_000);
+
+  it('bundle create onto a disk too small for the bundle: refused before a byte is written, naming both figures', async () => {
+    const dir = path.join(work, 'space');
+    const tiny = path.join(work, 'tiny');
+    await mkdir(tiny, { recursive: true });
+    await mkdir(dir, { recursive: true });
+    await writeManifest(path.join(dir, 'models.yaml'), true);
+    // A file system of 16 MiB; the bundle is ~56 MiB.
+    const mounted = await runPrivileged('mount', ['-t', 'tmpfs', '-o', 'size=16m', 'tmpfs', tiny]);
+    expect(mounted.code, mounted.stderr).toBe(0);
+    try {
+      const r = await runFerry(['bundle', 'create', 'models.yaml', '-o', path.join(tiny, 'models.ferry.tar')], { cwd: dir, env: env({ HF_TOKEN: TOKEN, FERRY_CACHE_DIR: path.join(work, 'cache-tiny') }) });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/bytes free \([^)]+\), the bundle \([^)]+ in all\) needs \d+ more \([^)]+\); nothing was written/);
+      expect(r.stderr).toContain('--split-size');
+      expect((await readdir(tiny)).filter((f) => f.endsWith('.partial'))).toEqual([]);
+    } finally {
+      await runPrivileged('umount', [tiny]);
+    }
   }, 240_000);
 });
