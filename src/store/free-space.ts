@@ -21,6 +21,7 @@ export async function requireSpaceFor(file: string, size: number, what: string, 
   const need = size - held;
   const free = await freeBytes(dir);
   if (need > free) {
-    throw new FerryError('USAGE', `${dir}: ${free} bytes free (${humanBytes(free)}), ${what} needs ${need} more (${humanBytes(need)}); nothing was written`, { hint });
+    // A full disk is the machine's problem, not a usage error: exit 1, as ENOSPC itself (README, exit codes).
+    throw new FerryError('INTERNAL', `${dir}: ${what} needs ${need} bytes more (${humanBytes(need)}) than the ${free} free (${humanBytes(free)}); refused before writing, as it would end in no space left on the device`, { hint });
   }
 }
