@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
-import { open, stat, statfs } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
+import { freeBytes } from '../store/free-space.js';
 import { MAX_PARTS, openBundleOutput, partName, partsFileOf, readPartList, splitTarOf, type BundleOutput } from '../store/split-file.js';
 import type { Progress } from '../ui/progress.js';
 import { pathFrom } from './inputs.js';
@@ -140,10 +141,7 @@ async function refuseOverlap(sources: Source[], output: string, count: number): 
 /** Refuse at once, naming both figures, when the output's file system cannot hold the copy. */
 async function checkSpace(output: string, size: number): Promise<void> {
   const dir = path.dirname(output);
-  const fs = await statfs(dir).catch((err: NodeJS.ErrnoException) => {
-    throw unreadableFile(dir, 'output directory', err);
-  });
-  const free = fs.bavail * fs.bsize;
+  const free = await freeBytes(dir);
   if (free < size) {
     throw new FerryError('USAGE', `${dir}: ${free} bytes free, the parts need ${size}; nothing was written`, { hint: 'Free space there, or name an output on another file system with -o.' });
   }

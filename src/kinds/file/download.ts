@@ -34,6 +34,8 @@ export interface DownloadOptions {
   deferrable?: boolean;
   /** Bound on the bytes taken when `expect.size` is unknown (default DEFAULT_MAX_FILE_BYTES). */
   maxSize?: number;
+  /** Sent with every request for the file (a bearer token for its origin); HttpClient drops Authorization on a redirect to another origin. */
+  headers?: Record<string, string>;
 }
 
 /** `body`, failing (VERIFY) once more than `bound` bytes in all (counting from `offset`) came through. */
@@ -89,7 +91,7 @@ async function download(
   const tofu = !expect.sha256 && !expect.sha512;
   if (expect.sha256 && expect.size !== undefined && !expect.sha512) {
     const desc = { digest: `sha256:${expect.sha256}`, size: expect.size };
-    await store.ingest(desc, (offset) => http.openAt(url, offset, { label: opts.label }), {
+    await store.ingest(desc, (offset) => http.openAt(url, offset, { label: opts.label, headers: opts.headers }), {
       label: `${opts.label} (${url})`,
       onProgress: opts.onProgress,
       onRetry: opts.onRetry,
@@ -113,7 +115,7 @@ async function download(
     `${opts.label} (${url})`,
     async () => {
       if (expect.size !== undefined && state.size >= expect.size) return;
-      const body = await http.openAt(url, state.size, { label: opts.label });
+      const body = await http.openAt(url, state.size, { label: opts.label, headers: opts.headers });
       // No size pinned (trust on first use, or a checksum with no size): the disk use is still bounded.
       const stream = expect.size === undefined ? bounded(body, state.size, opts.maxSize ?? DEFAULT_MAX_FILE_BYTES, `${opts.label} (${url})`) : body;
       await appendToPartial(partial, HASHES, state, stream, {

@@ -4,6 +4,7 @@ import { ANNOTATION } from '../../store/source.js';
 import { humanBytes } from '../../ui/progress.js';
 import type { FetchPlan, KindContext } from '../types.js';
 import { putArtifact, ROLE } from './artifact.js';
+import { explainFileAuthError, fileAuthHeaders } from './auth.js';
 import { downloadToStore } from './download.js';
 import type { FileLock, PinnedFile } from './lock.js';
 
@@ -14,10 +15,10 @@ export function baseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.split('/').filter(Boolean).pop() ?? 'file');
 }
 
-async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext): Promise<OciDescriptor> {
+async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext, headers: Record<string, string>): Promise<OciDescriptor> {
   const desc = { digest: `sha256:${p.sha256}`, size: p.size };
   if (!(await ctx.store.has(desc))) {
-    const bytes = await ctx.http.getBytes(p.url, { label });
+    const bytes = await ctx.http.getBytes(p.url, { label, headers });
     try {
       await ctx.store.putBytes(bytes, desc.digest);
     } catch (err) {
@@ -35,7 +36,16 @@ export function fileFetchPlan(entry: FileLock): FetchPlan {
 
 /** Bring a pinned file (and its checksum file and signature) into the store as one OCI artifact. */
 export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciDescriptor[]> {
+  try {
+    return await fetchOne(entry, ctx);
+  } catch (err) {
+    throw explainFileAuthError(err, entry.auth);
+  }
+}
+
+async function fetchOne(entry: FileLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const label = `files[${entry.name}]`;
+  const auth = (url: string) => fileAuthHeaders(entry.auth, entry.url, url, label);
   const plan = fileFetchPlan(entry);
   const task = ctx.progress.start(plan.artifact, plan.bytes);
   let transferred = 0;
@@ -48,6 +58,7 @@ export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciD
       { size: entry.size, sha256: entry.sha256, sha512: entry.sha512 },
       {
         label,
+        headers: auth(entry.url),
         deferrable: true,
         maxSize: entry.maxSize,
         onProgress: (n) => {
@@ -76,10 +87,10 @@ export async function fetchFile(entry: FileLock, ctx: KindContext): Promise<OciD
     },
   ];
   if (entry.checksums) {
-    const c = await fetchPinned(entry.checksums.file, label, ctx);
+    const c = await fetchPinned(entry.checksums.file, label, ctx, auth(entry.checksums.file.url));
     layers.push({ ...c, annotations: { ...c.annotations, [ROLE]: 'checksums' } });
     if (entry.checksums.signature) {
-      const s = await fetchPinned(entry.checksums.signature, label, ctx);
+      const s = await fetchPinned(entry.checksums.signature, label, ctx, auth(entry.checksums.signature.url));
       layers.push({ ...s, mediaType: 'application/pgp-signature', annotations: { ...s.annotations, [ROLE]: 'signature' } });
     }
   }

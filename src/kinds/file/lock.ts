@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { FileAuthSchema } from './spec.js';
 
 const HEX64 = z.string().regex(/^[a-f0-9]{64}$/);
 const HEX128 = z.string().regex(/^[a-f0-9]{128}$/);
@@ -13,6 +14,8 @@ export const FileLockSchema = z.object({
   size: z.number().int().nonnegative().optional(),
   sha256: HEX64.optional(),
   sha512: HEX128.optional(),
+  /** The manifest's `auth:` (the variable's name only; the token is read from the environment at each fetch). */
+  auth: FileAuthSchema.optional(),
   /** The manifest's `maxSize:`, kept when no size is pinned: it bounds the download at fetch. */
   maxSize: z.number().int().positive().optional(),
   checksums: z

@@ -3,6 +3,7 @@ import { headerValue, discard } from '../../net/http.js';
 import { isClearSigned, readPublicKeys, verifyClearSigned, verifyDetached } from '../../net/pgp.js';
 import type { ProgressTask } from '../../ui/progress.js';
 import { byCodePoint } from './artifact.js';
+import { explainFileAuthError, fileAuthHeaders } from './auth.js';
 import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { parseChecksumFile, requireChecksum } from './checksums.js';
@@ -16,22 +17,24 @@ interface FetchedSmall {
 }
 
 /** Fetch a small upstream file (checksum file, signature) and keep it in the store for the bundle. */
-async function fetchSmall(url: string, label: string, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>): Promise<FetchedSmall> {
-  let p = cache.get(url);
+async function fetchSmall(url: string, label: string, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>, headers: Record<string, string> = {}): Promise<FetchedSmall> {
+  // Keyed by the credential too: the same URL fetched with and without a token is not one answer.
+  const key = `${headers.authorization ? 'auth\0' : ''}${url}`;
+  let p = cache.get(key);
   if (!p) {
     p = (async () => {
-      const bytes = await ctx.http.getBytes(url, { label, maxBytes: 64 * 1024 * 1024 });
+      const bytes = await ctx.http.getBytes(url, { label, maxBytes: 64 * 1024 * 1024, headers });
       const d = await ctx.store.putBytes(bytes);
       return { bytes, pinned: { url, sha256: d.digest.slice(7), size: d.size } };
     })();
-    cache.set(url, p);
+    cache.set(key, p);
   }
   return p;
 }
 
-async function headSize(url: string, ctx: KindContext): Promise<number | undefined> {
+async function headSize(url: string, ctx: KindContext, headers: Record<string, string>): Promise<number | undefined> {
   try {
-    const res = await ctx.http.request(url, { method: 'HEAD' });
+    const res = await ctx.http.request(url, { method: 'HEAD', headers });
     await discard(res.body);
     if (res.status < 200 || res.status >= 300) return undefined;
     const len = headerValue(res.headers, 'content-length');
@@ -47,7 +50,17 @@ async function headSize(url: string, ctx: KindContext): Promise<number | undefin
  * verified with the given keys before any line of it is trusted), and its size from the server.
  */
 export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>> = new Map(), task?: ProgressTask): Promise<FileLock> {
+  try {
+    return await resolveOne(spec, ctx, cache, task);
+  } catch (err) {
+    throw explainFileAuthError(err, spec.auth);
+  }
+}
+
+async function resolveOne(spec: FileSpec, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>, task?: ProgressTask): Promise<FileLock> {
   const label = `files[${spec.name}]`;
+  const auth = (url: string) => fileAuthHeaders(spec.auth, spec.url, url, label);
+  const fileHeaders = auth(spec.url);
   let sha256 = spec.sha256;
   let sha512 = spec.sha512;
   let checksums: FileLock['checksums'];
@@ -55,7 +68,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     const c = spec.checksums;
     const where = `${label} ${c.url}`;
     const keys = c.keys?.length ? await readPublicKeys(c.keys, ctx.manifestDir, label) : undefined;
-    const sums = await fetchSmall(c.url, label, ctx, cache);
+    const sums = await fetchSmall(c.url, label, ctx, cache, auth(c.url));
     let text: string;
     let signedBy: string | undefined;
     let signature: PinnedFile | undefined;
@@ -65,7 +78,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
           hint: 'List the OpenPGP public key files that sign the checksum file under checksums.keys.',
         });
       }
-      const sig = await fetchSmall(c.signature, label, ctx, cache);
+      const sig = await fetchSmall(c.signature, label, ctx, cache, auth(c.signature));
       signedBy = await verifyDetached(sums.bytes, sig.bytes, keys, `${where} (signature ${c.signature})`);
       signature = sig.pinned;
       text = sums.bytes.toString('utf8');
@@ -98,7 +111,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     else sha512 = found.hex;
     checksums = { file: sums.pinned, ...(signature ? { signature } : {}), ...(signedBy ? { signedBy } : {}) };
   }
-  let size = spec.size ?? (await headSize(spec.url, ctx));
+  let size = spec.size ?? (await headSize(spec.url, ctx, fileHeaders));
   const bound = spec.maxSize ?? DEFAULT_MAX_FILE_BYTES;
   if (spec.size === undefined && size !== undefined && size > bound) {
     throw new FerryError('VERIFY', `${label} (${spec.url}): the server announces ${size} bytes, more than the ${bound}-byte bound for a file with no size in the manifest; not downloaded`, {
@@ -108,7 +121,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
   if (!sha256 && !sha512) {
     // No published checksum: pin what the file hashes to now (trust on first use); every later fetch must match it.
     task?.status('downloading to pin its checksum');
-    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, maxSize: spec.maxSize, onProgress: (n) => task?.advance(n), onRetry: (m) => ctx.progress.log(m) });
+    const got = await downloadToStore(ctx.store, ctx.http, spec.url, { size }, { label, maxSize: spec.maxSize, headers: fileHeaders, onProgress: (n) => task?.advance(n), onRetry: (m) => ctx.progress.log(m) });
     sha256 = got.digest.slice(7);
     size = got.size;
   }
@@ -118,6 +131,7 @@ export async function resolveFile(spec: FileSpec, ctx: KindContext, cache: Map<s
     ...(size !== undefined ? { size } : {}),
     ...(sha256 ? { sha256 } : {}),
     ...(sha512 ? { sha512 } : {}),
+    ...(spec.auth ? { auth: spec.auth } : {}),
     ...(size === undefined && spec.maxSize !== undefined ? { maxSize: spec.maxSize } : {}),
     ...(checksums ? { checksums } : {}),
   };

@@ -3,6 +3,21 @@ import { z } from 'zod';
 const HEX64 = /^[a-f0-9]{64}$/;
 const HEX128 = /^[a-f0-9]{128}$/;
 
+/**
+ * `auth: { bearerTokenEnv: HF_TOKEN }`: `Authorization: Bearer <$HF_TOKEN>` goes with every
+ * request to the file's own origin (scheme, host and port), never to another origin — not to a
+ * checksum URL elsewhere, not to the CDN a redirect leads to (signed URLs there need no token).
+ */
+export const FileAuthSchema = z
+  .object({
+    bearerTokenEnv: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'bearerTokenEnv is the NAME of an environment variable (e.g. HF_TOKEN), not the token')
+      .describe('Environment variable holding a bearer token for the file\'s origin.'),
+  })
+  .strict();
+export type FileAuth = z.infer<typeof FileAuthSchema>;
+
 export const FileSpecSchema = z
   .object({
     name: z.string().min(1).describe('A name for this file, unique in the manifest.'),
@@ -18,6 +33,7 @@ export const FileSpecSchema = z
       })
       .strict()
       .optional(),
+    auth: FileAuthSchema.optional().describe('Credentials for a host that wants them (a gated model on a Hugging Face-style host): the name of an environment variable, never the secret.'),
     size: z.number().int().nonnegative().optional(),
     maxSize: z
       .number()

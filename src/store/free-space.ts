@@ -1,0 +1,27 @@
+import { stat, statfs } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError, unreadableFile } from '../errors.js';
+import { humanBytes } from '../ui/progress.js';
+
+/** Bytes an unprivileged writer may still use on the file system that holds `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir).catch((err: NodeJS.ErrnoException) => {
+    throw unreadableFile(dir, 'output directory', err);
+  });
+  return fs.bavail * fs.bsize;
+}
+
+/**
+ * Refuse before a byte is written when `file`'s file system cannot take `size` bytes more than
+ * `file` already occupies there (a partial output that is resumed, or replaced, gives its blocks back).
+ */
+export async function requireSpaceFor(file: string, size: number, what: string, hint: string): Promise<void> {
+  const dir = path.dirname(file);
+  const held = await stat(file).then((s) => s.blocks * 512, () => 0);
+  const need = size - held;
+  const free = await freeBytes(dir);
+  if (need > free) {
+    // A full disk is the machine's problem, not a usage error: exit 1, as ENOSPC itself (README, exit codes).
+    throw new FerryError('INTERNAL', `${dir}: ${what} needs ${need} bytes more (${humanBytes(need)}) than the ${free} free (${humanBytes(free)}); refused before writing, as it would end in no space left on the device`, { hint });
+  }
+}
