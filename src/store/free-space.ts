@@ -3,12 +3,12 @@ import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
 import { humanBytes } from '../ui/progress.js';
 
-/** Bytes an unprivileged writer may still use on the file system that holds `dir`. */
+/** Bytes this process may still write on the file system that holds `dir` (root may use the blocks reserved for it, as ext4's reserve). */
 export async function freeBytes(dir: string): Promise<number> {
   const fs = await statfs(dir).catch((err: NodeJS.ErrnoException) => {
     throw unreadableFile(dir, 'output directory', err);
   });
-  return fs.bavail * fs.bsize;
+  return (process.getuid?.() === 0 ? fs.bfree : fs.bavail) * fs.bsize;
 }
 
 /**
