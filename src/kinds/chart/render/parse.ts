@@ -71,6 +71,16 @@ function lex(name: string, input: string): Token[] {
     advanceLine(start);
     toks.push({ t, v, line, pos: start });
   };
+  // Go's lexer ends a field, variable, identifier or lone `.` only at a space, `.`, `,`, `|`, `:`,
+  // a paren or the right delimiter: `.Values.a-b`, `include"x"` and `$x=1` are `bad character`.
+  const terminated = (q: number) => {
+    const cp = input.codePointAt(q);
+    if (cp === undefined || isSpace(input[q]) || '.,|:()'.includes(input[q]) || input.startsWith('}}', q)) return;
+    pos = q;
+    const c = String.fromCodePoint(cp);
+    const u = `U+${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+    err(`bad character ${/\p{L}|\p{M}|\p{N}|\p{P}|\p{S}|\p{Zs}/u.test(c) ? `${u} '${c}'` : u}`);
+  };
   while (pos < input.length) {
     const open = input.indexOf('{{', pos);
     if (open < 0) {
@@ -178,6 +188,7 @@ function lex(name: string, input: string): Token[] {
       } else if (c === '$') {
         let q = pos + 1;
         while (q < input.length && isAlnum(input[q])) q++;
+        terminated(q);
         emit('variable', pos, q);
         pos = q;
       } else if (c === '.') {
@@ -188,9 +199,11 @@ function lex(name: string, input: string): Token[] {
         } else if (isAlnum(input[pos + 1] ?? '')) {
           let q = pos + 1;
           while (q < input.length && isAlnum(input[q])) q++;
+          terminated(q);
           emit('field', pos, q);
           pos = q;
         } else {
+          terminated(pos + 1);
           emit('dot', pos, pos + 1);
           pos++;
         }
@@ -203,6 +216,7 @@ function lex(name: string, input: string): Token[] {
       } else if (isAlnum(c)) {
         let q = pos;
         while (q < input.length && isAlnum(input[q])) q++;
+        terminated(q);
         const word = input.slice(pos, q);
         if (KEYWORDS.has(word)) emit(word === 'nil' ? 'nil' : 'keyword', pos, q);
         else if (word === 'true' || word === 'false') emit('bool', pos, q);
