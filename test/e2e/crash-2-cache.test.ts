@@ -1,11 +1,12 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mustRun, runCommand, runFerry } from '../support/cli.js';
+import { mustRun, runFerry } from '../support/cli.js';
 import { listTree } from '../support/fs-tree.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 /**
  * A full download cache (its directory on a small tmpfs): the error names the cache directory,
@@ -30,17 +31,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await upstream?.stop();
-  for (const m of mounts) await runCommand('umount', ['-l', m]);
+  await unmountAll(mounts);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function tmpfs(name: string, size: string): Promise<string> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  await mustRun('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-  mounts.push(dir);
-  return dir;
-}
+const tmpfs = (name: string, size: string) => mountTmpfs(path.join(work, name), size, mounts);
 
 describe('a full download cache', () => {
   for (const how of ['--cache-dir', 'FERRY_CACHE_DIR'] as const) {

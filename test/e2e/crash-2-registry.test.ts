@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FERRY, mustRun, runCommand, runFerry } from '../support/cli.js';
+import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
+import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 /**
  * `import` into a real registry killed (-9) at a spread of points, and into a registry whose
@@ -26,12 +28,6 @@ const registries: RunningRegistry[] = [];
 const mounts: string[] = [];
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
 
-const MANIFEST_TYPES = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
 
 async function writeTarget(name: string, reg: RunningRegistry): Promise<string> {
   const file = path.join(work, `${name}.yaml`);
@@ -42,11 +38,7 @@ async function writeTarget(name: string, reg: RunningRegistry): Promise<string> 
 /** A target registry, its storage on a tmpfs of `size` when given. */
 async function target(name: string, size?: string): Promise<RunningRegistry> {
   const dir = path.join(work, name);
-  if (size) {
-    await mkdir(path.join(dir, 'storage'), { recursive: true });
-    await mustRun('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', path.join(dir, 'storage')]);
-    mounts.push(path.join(dir, 'storage'));
-  }
+  if (size) await mountTmpfs(path.join(dir, 'storage'), size, mounts);
   const reg = await startRegistry({ mode: 'http', dir });
   registries.push(reg);
   return reg;
@@ -61,7 +53,7 @@ async function walk(reg: RunningRegistry): Promise<{ problems: string[]; tags: s
   const tags: string[] = [];
   const repos = ((await (await fetch(`${reg.url}/v2/_catalog`)).json()) as { repositories?: string[] }).repositories ?? [];
   const manifest = async (repo: string, ref: string): Promise<{ mediaType?: string; manifests?: Array<{ digest: string }>; config?: { digest: string }; layers?: Array<{ digest: string }> } | undefined> => {
-    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_TYPES } });
+    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT } });
     if (res.status !== 200) {
       problems.push(`${repo}:${ref}: manifest ${res.status}`);
       return undefined;
@@ -132,7 +124,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const r of registries) await r.stop();
   await upstream?.stop();
-  for (const m of mounts) await runCommand('umount', ['-l', m]);
+  await unmountAll(mounts);
   if (work) await rm(work, { recursive: true, force: true });
 });
 
