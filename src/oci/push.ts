@@ -146,7 +146,7 @@ export async function mountBlob(t: RegistryTransport, repo: RepoRef, digest: str
  * PATCHes (large ones) that resume from the registry's reported Range after a failure.
  */
 export async function pushBlob(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt, opts: { mountFrom?: string[]; chunkSize?: number } = {}): Promise<PushResult> {
-  // A 500 on the HEAD is "not known here": a registry whose disk filled mid-push can be left with
+  // A 500 on the HEAD from the registry itself is "not known here": a registry whose disk filled mid-push can be left with
   // an empty link file for the blob in this repository (Distribution then answers 500 "invalid
   // checksum digest format" for it until the link is written again), and the mount or upload
   // that follows writes it again. Retrying the HEAD could never get past it.
