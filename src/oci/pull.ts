@@ -60,13 +60,19 @@ export async function headManifest(t: RegistryTransport, repo: RepoRef, referenc
   return { digest: full.digest, mediaType: full.mediaType, size: full.bytes.length };
 }
 
-export async function blobSize(t: RegistryTransport, repo: RepoRef, digest: string): Promise<number | undefined> {
+/**
+ * The size of a blob the repository has, undefined when it has none. `unknownOn500`: a 500 from
+ * the registry itself (its Docker-Distribution-API-Version header) also counts as none.
+ */
+export async function blobSize(t: RegistryTransport, repo: RepoRef, digest: string, opts: { unknownOn500?: boolean } = {}): Promise<number | undefined> {
   const ctx = pullContext(repo);
   const what = `${repoLabel(repo)} blob ${digest}`;
   return t.retry(what, async () => {
     const res = await t.send(ctx, 'HEAD', `/v2/${repo.repository}/blobs/${digest}`);
     await discard(res.body);
     if (res.status === 404) return undefined;
+    // The registry itself (not a proxy or gateway in front of it) could not read its record of the blob.
+    if (opts.unknownOn500 && res.status === 500 && headerValue(res.headers, 'docker-distribution-api-version')) return undefined;
     if (res.status !== 200) await t.fail(res, what, ctx);
     const len = headerValue(res.headers, 'content-length');
     return len === undefined ? undefined : Number(len);

@@ -146,7 +146,11 @@ export async function mountBlob(t: RegistryTransport, repo: RepoRef, digest: str
  * PATCHes (large ones) that resume from the registry's reported Range after a failure.
  */
 export async function pushBlob(t: RegistryTransport, repo: RepoRef, desc: BlobDesc, open: OpenAt, opts: { mountFrom?: string[]; chunkSize?: number } = {}): Promise<PushResult> {
-  const existing = await blobSize(t, repo, desc.digest).catch((err: unknown) => {
+  // A 500 on the HEAD from the registry itself is "not known here": a registry whose disk filled mid-push can be left with
+  // an empty link file for the blob in this repository (Distribution then answers 500 "invalid
+  // checksum digest format" for it until the link is written again), and the mount or upload
+  // that follows writes it again. Retrying the HEAD could never get past it.
+  const existing = await blobSize(t, repo, desc.digest, { unknownOn500: true }).catch((err: unknown) => {
     // The HEAD asks with pull rights, but it is a push that was refused: say so.
     if (err instanceof FerryError && err.code === 'AUTH' && !err.hint?.startsWith('Log in')) {
       throw new FerryError('AUTH', err.message, { hint: `The account may not push to ${repoLabel(repo)}; check its permissions, or log in as one that may (\`docker login ${repo.registry}\`).`, details: err.details, cause: err });

@@ -83,7 +83,9 @@ export class BlobStore extends LayoutDir {
       throw new FerryError('VERIFY', `${expected}: digest mismatch (content hashes to ${digest})`);
     }
     // The same manifest can arrive twice at once (an image named by tag and by digest): the temp names are unique.
-    await writeFileAtomic(this.blobPath(digest), bytes);
+    await writeFileAtomic(this.blobPath(digest), bytes).catch((err: unknown) => {
+      throw this.cacheFull(err, digest);
+    });
     noteItemDone();
     this.verifiedThisRun.add(digest);
     return { digest, size: bytes.length };
@@ -103,8 +105,34 @@ export class BlobStore extends LayoutDir {
       deferral.add({ desc, openAt, label: opts.label, retry: opts.retry, onRetry: opts.onRetry, ...(keep ? { keep } : {}) });
       return;
     }
-    if (opts.small && desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) return this.ingestOnce(desc.digest, () => this.downloadSmall(desc, openAt, opts));
-    return this.ingestOnce(desc.digest, () => this.withBlobLock(desc.digest, () => this.download(desc, openAt, opts)));
+    const label = `${opts.label} ${desc.digest}`;
+    if (opts.small && desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) {
+      return this.ingestOnce(desc.digest, () => this.downloadSmall(desc, openAt, opts).catch((err: unknown) => Promise.reject(this.cacheFull(err, label))));
+    }
+    return this.ingestOnce(desc.digest, () =>
+      this.withBlobLock(desc.digest, () =>
+        this.download(desc, openAt, opts).catch(async (err: unknown) => {
+          const full = this.cacheFull(err, label);
+          // Nothing kept to fill the disk again: the cut-off download is removed (a cache with room
+          // fetches it afresh).
+          if (full !== err) await rm(`${this.blobPath(desc.digest)}.partial`, { force: true });
+          throw full;
+        }),
+      ),
+    );
+  }
+
+  /**
+   * A write into the cache that failed for want of space (ENOSPC, EDQUOT) names the cache, not a
+   * temp or `.partial` name (or none at all), and says how to give ferry another one.
+   */
+  private cacheFull(err: unknown, what: string): unknown {
+    const code = (err as NodeJS.ErrnoException | undefined)?.code;
+    if (code !== 'ENOSPC' && code !== 'EDQUOT') return err;
+    return new FerryError('INTERNAL', `${this.root}: the download cache is full: ${code === 'ENOSPC' ? 'no space left on the device' : 'disk quota exceeded'} (writing ${what})`, {
+      cause: err,
+      hint: 'Free space on the disk that holds the download cache, or give ferry a cache on a disk with room: --cache-dir <dir> or FERRY_CACHE_DIR=<dir> (in CI: the runner\'s cache or the job\'s workspace). Nothing of the cut-off download was kept.',
+    });
   }
 
   /**

@@ -1,36 +1,98 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { processAlive } from './temp-files.js';
+import { processAlive, processNamespace, releaseTemp, sameNamespace, tempPathFor } from './temp-files.js';
 
 /**
- * An exclusive lock between ferry processes: `file`, created exclusively, holding the pid. A
- * lock whose process is gone is taken over, and so is one carrying this process's own pid
- * (pids repeat: in a container every run may be pid 1; this process never waits on itself).
- * While another live process holds it, `busy` decides: 'wait' polls until it is free; a
- * function returns the error to throw at once.
+ * A lock of another PID namespace (a job in another container on a shared cache volume) cannot
+ * be tested by pid: its holder touches it every LOCK_HEARTBEAT_MS, and it is taken over once
+ * unmodified for LOCK_STALE_MS. Two minutes: eight missed heartbeats, so a holder whose event
+ * loop stalls for a while (a loaded CI host) keeps it, while a waiter behind a killed job's lock
+ * waits at most that long once.
+ */
+export const LOCK_STALE_MS = 120_000;
+export const LOCK_HEARTBEAT_MS = 15_000;
+
+/** What a lock file holds: `<pid>` (as written before namespaces were recorded) or `<pid> n<namespace>`. */
+function parseLock(text: string): { pid: number; ns?: string } {
+  const m = /^(\d+)(?:\s+n([0-9a-f]{8}))?\s*$/.exec(text);
+  return m ? { pid: Number(m[1]), ns: m[2] } : { pid: 0 };
+}
+
+/** Whether the lock that held `text` (read from `file`) is still held by a live process. */
+async function held(file: string, text: string): Promise<boolean> {
+  const { pid, ns } = parseLock(text);
+  // Empty or unreadable: a holder between creating it and writing its pid, or one killed right
+  // there; judged by age like a foreign one.
+  if (!pid || !sameNamespace(ns)) {
+    const st = await stat(file).catch(() => undefined);
+    return st !== undefined && Date.now() - st.mtimeMs <= LOCK_STALE_MS;
+  }
+  return pid !== process.pid && processAlive(pid);
+}
+
+/**
+ * Remove a stale lock whose content was `text`, unless another process replaced it meanwhile:
+ * it is renamed aside first (one of two processes taking it over at once wins the rename), and
+ * put back when what was moved is not what was judged stale (a live lock just taken).
+ */
+async function takeOver(file: string, text: string): Promise<void> {
+  const aside = tempPathFor(file);
+  try {
+    await rename(file, aside);
+  } catch {
+    releaseTemp(aside);
+    return; // gone already: another process took it over
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => text);
+  if (moved !== text) {
+    // A live lock taken over by mistake: put it back unless yet another was created since.
+    const back = await open(file, 'wx').then(
+      (fh) => fh.close().then(() => true),
+      () => false,
+    );
+    if (back) await rename(aside, file);
+  }
+  await rm(aside, { force: true });
+  releaseTemp(aside);
+}
+
+/**
+ * An exclusive lock between ferry processes: `file`, created exclusively, holding the pid (and
+ * the PID namespace, see processNamespace). A lock whose process is gone is taken over, and so
+ * is one carrying this process's own pid (pids repeat: in a container every run may be pid 1;
+ * this process never waits on itself). A lock of another PID namespace is taken over once stale
+ * by age (LOCK_STALE_MS); its holder keeps it fresh. While another live process holds it, `busy`
+ * decides: 'wait' polls until it is free; a function returns the error to throw at once.
  */
 export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number) => Error), fn: () => Promise<T>): Promise<T> {
   await mkdir(path.dirname(file), { recursive: true });
   for (;;) {
     try {
       const fh = await open(file, 'wx');
-      await fh.writeFile(String(process.pid));
+      await fh.writeFile(processNamespace ? `${process.pid} n${processNamespace}` : String(process.pid));
       await fh.close();
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number(await readFile(file, 'utf8').catch(() => ''));
-      if (!pid || pid === process.pid || !processAlive(pid)) {
-        await rm(file, { force: true });
+      const text = await readFile(file, 'utf8').catch(() => undefined);
+      if (text === undefined) continue; // removed meanwhile
+      if (!(await held(file, text))) {
+        await takeOver(file, text);
         continue;
       }
-      if (busy !== 'wait') throw busy(pid);
+      if (busy !== 'wait') throw busy(parseLock(text).pid);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
+  const heartbeat = setInterval(() => {
+    const now = new Date();
+    utimes(file, now, now).catch(() => {});
+  }, LOCK_HEARTBEAT_MS);
+  heartbeat.unref();
   try {
     return await fn();
   } finally {
+    clearInterval(heartbeat);
     await rm(file, { force: true });
   }
 }

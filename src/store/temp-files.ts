@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { constants as fsc } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsc, readFileSync, readlinkSync } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 
@@ -13,7 +13,39 @@ import { FerryError } from '../errors.js';
  * Liveness is by pid: a temp file of a live process (a concurrent ferry) is left alone. A pid can
  * be reused (in a container every run may be pid 1): a file carrying this process's own pid that
  * this process did not create is stale too.
+ *
+ * A pid means something only in its PID namespace on its host: jobs in separate containers
+ * sharing one cache volume each see their own pids (each may be pid 1). So a temp name carries
+ * the writer's namespace too (`n<8 hex>`, see processNamespace), and a temp file of another
+ * namespace is judged by age instead: stale once unmodified for FOREIGN_TEMP_STALE_MS.
  */
+
+/**
+ * This process's PID namespace on this host, as 8 hex (a hash of the kernel's boot id and the
+ * `/proc/self/ns/pid` inode): two processes whose pids may be compared have the same one.
+ * Undefined where /proc does not say (not Linux): names and locks then carry none, as before.
+ */
+export const processNamespace: string | undefined = (() => {
+  try {
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    const ns = readlinkSync('/proc/self/ns/pid');
+    return createHash('sha256').update(`${boot}\n${ns}`).digest('hex').slice(0, 8);
+  } catch {
+    return undefined;
+  }
+})();
+
+const NS_PART = processNamespace ? `n${processNamespace}-` : '';
+
+/**
+ * A temp file of another PID namespace (another container on a shared volume, another host on a
+ * network one) whose writer cannot be asked is stale once unmodified for a day: longer than any
+ * one run writes or holds a temp file (a cache download's temp lives seconds; an import's staged
+ * copies sit unmodified until the import commits, which on a large mirror takes hours), while a
+ * killed job's leftovers cost only disk, and only until then. Within one namespace nothing waits:
+ * a dead writer's temp file goes at the next run.
+ */
+export const FOREIGN_TEMP_STALE_MS = 24 * 60 * 60 * 1000;
 
 /** Temp paths this process handed out (and may still be writing). */
 const mine = new Set<string>();
@@ -25,9 +57,9 @@ const mineTails = new Set<string>();
 /** Directories already swept by this process: each is swept once, not on every write. */
 const swept = new Map<string, Promise<string[]>>();
 
-/** `<dest>.ferry-<pid>-<8 hex>.tmp`: unique per call, recognisable by the sweep. */
+/** `<dest>.ferry-<pid>-n<namespace>-<8 hex>.tmp`: unique per call, recognisable by the sweep. */
 export function tempPathFor(dest: string): string {
-  const tmp = `${dest}.ferry-${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const tmp = `${dest}.ferry-${process.pid}-${NS_PART}${randomBytes(4).toString('hex')}.tmp`;
   mine.add(tmp);
   return tmp;
 }
@@ -37,7 +69,7 @@ export function tempPathFor(dest: string): string {
  * writer of tens of thousands of temp files need not hold each path.
  */
 export function tempTail(): string {
-  const tail = `${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tail = `${process.pid}-${NS_PART}${randomBytes(4).toString('hex')}`;
   mineTails.add(tail);
   return tail;
 }
@@ -63,21 +95,30 @@ export function releaseTemp(tmp: string): void {
   mine.delete(tmp);
 }
 
-/** Current and earlier ferry temp names (for files written before this helper): the pid they carry. */
+/**
+ * Current and earlier ferry temp names (for files written before this helper): the pid they carry
+ * and, in current names, the PID namespace (a name without one is taken to be of this namespace,
+ * as before namespaces were recorded).
+ */
 const TEMP_NAMES: RegExp[] = [
-  /\.ferry-(\d+)(?:-[0-9a-f]+)?\.tmp$/,
+  /\.ferry-(\d+)(?:-n([0-9a-f]{8}))?(?:-[0-9a-f]+)?\.tmp$/,
   // Earlier blob writes in layout directories and the blob store: `<64 hex>.<pid>.<8 hex>.tmp`.
   /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]{8}\.tmp$/,
   // Earlier index.json writes: `index.json.<pid>.<8 hex>.tmp`.
   /^index\.json\.(\d+)\.[0-9a-f]{8}\.tmp$/,
 ];
 
-function pidOf(name: string): number | undefined {
+function writerOf(name: string): { pid: number; ns?: string } | undefined {
   for (const re of TEMP_NAMES) {
     const m = re.exec(name);
-    if (m) return Number(m[1]);
+    if (m) return { pid: Number(m[1]), ns: m[2] };
   }
   return undefined;
+}
+
+/** A writer recorded with `ns` is one whose pid this process may test (same namespace, same host). */
+export function sameNamespace(ns: string | undefined): boolean {
+  return ns === undefined || processNamespace === undefined || ns === processNamespace;
 }
 
 export function processAlive(pid: number): boolean {
@@ -89,14 +130,18 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-function isStale(file: string, pid: number): boolean {
-  if (pid === process.pid) return !mine.has(file) && !mineTails.has(/\.ferry-(\d+-[0-9a-f]+)\.tmp$/.exec(file)?.[1] ?? '');
+async function isStale(file: string, pid: number, ns: string | undefined): Promise<boolean> {
+  if (!sameNamespace(ns)) {
+    const st = await stat(file).catch(() => undefined);
+    return st !== undefined && Date.now() - st.mtimeMs > FOREIGN_TEMP_STALE_MS;
+  }
+  if (pid === process.pid) return !mine.has(file) && !mineTails.has(/\.ferry-(\d+-(?:n[0-9a-f]{8}-)?[0-9a-f]+)\.tmp$/.exec(file)?.[1] ?? '');
   return !processAlive(pid);
 }
 
 /**
- * Remove the temp files in `dir` (not below it) left by processes that are gone. Returns the
- * names removed. A missing directory is nothing to sweep.
+ * Remove the temp files in `dir` (not below it) left by processes that are gone (of another PID
+ * namespace: unmodified for FOREIGN_TEMP_STALE_MS). Returns the names removed. A missing directory is nothing to sweep.
  */
 export async function sweepStaleTemps(dir: string): Promise<string[]> {
   let names: string[];
@@ -107,10 +152,10 @@ export async function sweepStaleTemps(dir: string): Promise<string[]> {
   }
   const removed: string[] = [];
   for (const name of names) {
-    const pid = pidOf(name);
-    if (pid === undefined) continue;
+    const writer = writerOf(name);
+    if (writer === undefined) continue;
     const file = path.join(dir, name);
-    if (!isStale(file, pid)) continue;
+    if (!(await isStale(file, writer.pid, writer.ns))) continue;
     await rm(file, { force: true });
     removed.push(name);
   }

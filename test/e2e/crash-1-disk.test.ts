@@ -6,6 +6,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY, mustRun, runCommand, runFerry } from '../support/cli.js';
 import { listTree } from '../support/fs-tree.js';
+import { mountTmpfs } from '../support/tmpfs.js';
 import { pseudoRandomStream } from '../support/images.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
@@ -29,11 +30,7 @@ const sha256File = async (f: string) => sha256(await readFile(f));
 const exists = (f: string) => stat(f).then(() => true, () => false);
 
 async function tmpfs(name: string, size: string): Promise<string> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  await mustRun('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-  mounts.push(dir);
-  return dir;
+  return mountTmpfs(path.join(work, name), size, mounts);
 }
 
 /** Fill what is left of a tmpfs (dd stops at ENOSPC), but for `keep` bytes. */

@@ -15,7 +15,7 @@ describe('temp names from one tail', () => {
   it("keeps this process's tail and sweeps the same pid's other tails", async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-tail-'));
     const tail = tempTail();
-    expect(tail).toMatch(new RegExp(`^${process.pid}-[0-9a-f]{8}$`));
+    expect(tail).toMatch(new RegExp(`^${process.pid}-(?:n[0-9a-f]{8}-)?[0-9a-f]{8}$`));
     const mine = tempPathWithTail(path.join(dir, '.ferry-staged-aa'), tail);
     // A killed earlier process that had this pid (a container's pid 1): another tail.
     const other = tempPathWithTail(path.join(dir, '.ferry-staged-bb'), `${process.pid}-00000000`);
