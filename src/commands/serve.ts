@@ -1,6 +1,7 @@
 import type { NetOptions } from '../oci/context.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget } from '../manifest/resolved-target.js';
@@ -75,7 +76,8 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const at = (p: string) => pathFrom(cwd, p);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
-  const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
+  const readTls = async () => (opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined);
+  const tls = await readTls();
   const mapping = target?.registry?.mapping ?? DEFAULT_REGISTRY_MAPPING;
   const load = async (): Promise<Loaded> => {
     // Opened first: the format version is checked before the (long) --verify pass.
@@ -129,6 +131,15 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   // One reload at a time: a second SIGHUP while one runs waits for it, then loads again.
   let queue: Promise<unknown> = Promise.resolve();
   const reload = async (): Promise<ServeResult> => {
+    // A renewed certificate (same --tls-cert/--tls-key paths) is read again too; checked before anything changes.
+    const nextTls = await readTls();
+    if (nextTls) {
+      try {
+        createSecureContext(nextTls);
+      } catch (err) {
+        throw new FerryError('USAGE', `--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: not a certificate and its key (${(err as Error).message})`, { cause: err });
+      }
+    }
     const next = await load();
     try {
       await server.swap(next.content);
@@ -136,6 +147,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       await next.content.close();
       throw err;
     }
+    if (nextTls) server.setTls(nextTls);
     return describe(server.url, server.catalog, next);
   };
   return {

@@ -115,6 +115,8 @@ export interface RegistryServer {
    * ended. Resolves once `next` is served (its catalog built); on a failure the old stays.
    */
   swap(next: ServedContent): Promise<void>;
+  /** Answer new TLS connections with this certificate and key (a renewed certificate); connections already open keep theirs. */
+  setTls(tls: { cert: string | Buffer; key: string | Buffer }): void;
   /** Stop listening, then close what is served (`ServedContent.close`). */
   close(): Promise<void>;
 }
@@ -275,6 +277,10 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
           .then(() => old.close?.())
           .catch((err) => opts.onError?.(`closing what was served before: ${(err as Error)?.message ?? String(err)}`)),
       );
+    },
+    setTls: (next) => {
+      if (!(server instanceof https.Server)) throw new FerryError('USAGE', 'this server was started without --tls-cert/--tls-key; it cannot take a certificate now (start it again with them)');
+      server.setSecureContext({ cert: next.cert, key: next.key });
     },
     close: async () => {
       await new Promise<void>((resolve) => {

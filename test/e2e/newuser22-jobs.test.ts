@@ -1,13 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, open, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readFile, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FERRY, runFerry } from '../support/cli.js';
 import { pushLayoutImage, writeOciLayout } from '../support/images.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { makeTestCa, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
 /**
@@ -33,6 +34,9 @@ import { startStaticServer, type StaticServer } from '../support/static-http.js'
  *   rolling back to the full bundle with the same line was refused ("a full bundle; it needs no
  *   base"): the site's registry would not come back up. A full bundle with `--base` is now served
  *   with a warning that `--base` is not used.
+ * - A renewed TLS certificate (the site CA issues short-lived ones) meant a restart: serve read
+ *   `--tls-cert`/`--tls-key` once. The same SIGHUP now reads them again (checked first: a
+ *   certificate that does not match its key leaves the old pair in use).
  * - The README said nothing about running serve for real: listening on the site's address, a
  *   systemd unit, reload, logs (`--access-log` to the journal), what replacing the bundle file
  *   does, memory; it now does.
@@ -135,11 +139,10 @@ beforeAll(async () => {
   const layout = path.join(work, 'layout');
   // Both releases share one big layer: the differential leaves it out, serve answers it from the base.
   const shared = { randomBytes: 12 * 1024 * 1024 + 5, seed: 'edge-shared' };
-  const descs = await writeOciLayout(layout, [
+  await writeOciLayout(layout, [
     { name: 'app1', platforms: [{ architecture: 'amd64', layers: [shared, { files: { 'app/VERSION': '1\n' } }] }] },
     { name: 'app2', platforms: [{ architecture: 'amd64', layers: [shared, { files: { 'app/VERSION': '2\n' } }] }] },
   ]);
-  void descs;
   await pushLayoutImage(reg, layout, 'app1', 'edge/app:1');
   await pushLayoutImage(reg, layout, 'app2', 'edge/app:2');
   const srv = path.join(work, 'srv');
@@ -252,4 +255,40 @@ describe('edge site: ferry serve as the only server, day 2 switch and rollback',
       await unlink(current).catch(() => undefined);
     }
   }, 120_000);
+
+  it('SIGHUP reads a renewed --tls-cert/--tls-key again: new connections get the new certificate, a broken pair is refused and the old one stays', async () => {
+    const a = await makeTestCa(path.join(work, 'ca-a'), 'edge-site-ca-a');
+    const b = await makeTestCa(path.join(work, 'ca-b'), 'edge-site-ca-b');
+    const cert = path.join(work, 'serve.crt');
+    const key = path.join(work, 'serve.key');
+    await copyFile(a.certFile, cert);
+    await copyFile(a.keyFile, key);
+    // Who issued the certificate a new connection gets, checked against that CA.
+    const issuer = async (url: string, caFile: string) => {
+      const u = new URL(url);
+      const ca = await readFile(caFile);
+      return new Promise<string>((resolve, reject) => {
+        const socket = tls.connect({ host: u.hostname, port: Number(u.port), ca, servername: 'localhost' }, () => {
+          const cn = socket.getPeerCertificate().issuer.CN;
+          socket.end();
+          resolve(String(cn));
+        });
+        socket.on('error', reject);
+      });
+    };
+    const s = await serve(['app-1.ferry.tar', '--tls-cert', 'serve.crt', '--tls-key', 'serve.key']);
+    try {
+      expect(await issuer(s.url, a.caFile)).toBe('edge-site-ca-a');
+      // A half-done renewal: the new certificate beside the old key.
+      await copyFile(b.certFile, cert);
+      const broken = await s.reload();
+      expect(broken).toContain('warning: reload failed, still serving what was served before: --tls-cert serve.crt / --tls-key serve.key: not a certificate and its key');
+      expect(await issuer(s.url, a.caFile)).toBe('edge-site-ca-a');
+      await copyFile(b.keyFile, key);
+      expect(await s.reload()).toContain('reload: now serving');
+      expect(await issuer(s.url, b.caFile)).toBe('edge-site-ca-b');
+    } finally {
+      await s.stop();
+    }
+  }, 60_000);
 });
