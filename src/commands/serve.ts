@@ -1,5 +1,5 @@
 import type { NetOptions } from '../oci/context.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { bundleFrom, pathFrom } from './inputs.js';
@@ -44,7 +44,7 @@ export interface ServedRepositorySummary {
 
 export interface ServeResult {
   url: string;
-  /** The bundle or directory served, absolute. */
+  /** The bundle or directory served, absolute, symlinks followed (a `oci://…` bundle as given). */
   source: string;
   repositories: ServedRepositorySummary[];
   /** Path prefixes of the kinds' plain-HTTP trees. */
@@ -66,6 +66,8 @@ export interface ServeSession {
 }
 
 interface Loaded {
+  /** What was opened: the source with symlinks followed. */
+  from: string;
   content: ServedContent & { close: () => Promise<void> };
   warnings: string[];
 }
@@ -80,11 +82,15 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const tls = await readTls();
   const mapping = target?.registry?.mapping ?? DEFAULT_REGISTRY_MAPPING;
   const load = async (): Promise<Loaded> => {
+    // A symlink is followed now (each reload anew), so a split bundle's `.parts` or first part is
+    // known by its own name, and what is served is named as it is.
+    const real = (p: string) => (isOciUrl(p) ? Promise.resolve(p) : realpath(p).catch(() => p));
+    const from = await real(bundleFrom(cwd, location));
     // Opened first: the format version is checked before the (long) --verify pass.
-    const opened = await openServeSource(bundleFrom(cwd, location), opts.base && bundleFrom(cwd, opts.base), opts.net);
+    const opened = await openServeSource(from, opts.base && (await real(bundleFrom(cwd, opts.base))), opts.net);
     try {
       if (opened.kind === 'bundle' && opts.verify) {
-        const report = await verifyBundle(bundleFrom(cwd, location), { net: opts.net });
+        const report = await verifyBundle(from, { net: opts.net });
         if (!report.ok) {
           const n = report.problems.length;
           throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}); not serving it`, {
@@ -97,7 +103,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       const index = await source.readIndex();
       const routeWarnings: string[] = [];
       const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
-      return { content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings] };
+      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings] };
     } catch (err) {
       await opened.close();
       throw err;
@@ -107,7 +113,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     const repos = [...catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
     return {
       url,
-      source: isOciUrl(location) ? location : path.resolve(at(location)),
+      source: isOciUrl(location) ? location : loaded.from,
       repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
       routes: (loaded.content.routes ?? []).map((r) => r.prefix),
       warnings: [...catalog.warnings, ...loaded.warnings],

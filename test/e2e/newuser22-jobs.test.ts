@@ -213,7 +213,7 @@ describe('edge site: ferry serve as the only server, day 2 switch and rollback',
       await unlink(current);
       await symlink('app-2.ferry.tar', current);
       const toNew = await s.reload();
-      expect(toNew).toMatch(/reload: now serving .*current\.ferry\.tar \(1 repository, \/files\/\)/);
+      expect(toNew).toMatch(/reload: now serving \/.*\/app-2\.ferry\.tar \(1 repository, \/files\/\)/);
       const app2 = await get(`${s.url}/v2/${repo()}/manifests/2`, manifestAccept);
       expect(app2.status).toBe(200);
       // The shared layer the differential left out is answered from the base.
@@ -250,6 +250,17 @@ describe('edge site: ferry serve as the only server, day 2 switch and rollback',
       expect((await get(`${s.url}/v2/${repo()}/manifests/2`, manifestAccept)).status).toBe(404);
       expect((await get(`${s.url}/v2/${repo()}/manifests/1`, manifestAccept)).status).toBe(200);
       expect((await get(`${s.url}/files/${host}/edge-vm.qcow2`)).status).toBe(404);
+
+      // Day 2 on USB sticks: the same release split in parts; the symlink names its .parts file.
+      const split = await runFerry(['bundle', 'create', 'app-2.yaml', '--frozen', '--since', 'app-1.ferry.tar', '-o', 'split/app-2.ferry.tar', '--split-size', '1M'], { cwd: work, env: env() });
+      expect(split.code, split.stderr).toBe(0);
+      await unlink(current);
+      await symlink('split/app-2.ferry.tar.parts', current);
+      const toSplit = await s.reload();
+      expect(toSplit).toMatch(/reload: now serving \/.*\/split\/app-2\.ferry\.tar\.parts/);
+      const layer2 = await get(`${s.url}/v2/${repo()}/blobs/${bigLayer}`);
+      expect(sha256(layer2.body)).toBe(bigLayer);
+      expect((await get(`${s.url}/v2/${repo()}/manifests/2`, manifestAccept)).status).toBe(200);
     } finally {
       await s.stop();
       await unlink(current).catch(() => undefined);
