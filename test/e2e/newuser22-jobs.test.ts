@@ -89,6 +89,10 @@ async function serve(args: string[]): Promise<Serving> {
     err += d;
     for (const w of waiters.splice(0)) w();
   });
+  // A serve that exits (as one without a SIGHUP handler does) wakes a waiting reload at once.
+  child.on('exit', () => {
+    for (const w of waiters.splice(0)) w();
+  });
   const { url, warnings } = await new Promise<{ url: string; warnings: string[] }>((resolve, reject) => {
     child.stdout!.on('data', (d) => {
       out += d;
