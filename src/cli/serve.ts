@@ -63,10 +63,30 @@ export function register(program: Command): void {
         for (const p of data.routes) say(`  ${data.url}${p}`);
       }
       for (const w of data.warnings) say(`warning: ${w}`);
+      // SIGHUP (systemctl reload): open the source again (a symlink followed anew) and serve it
+      // instead, with no downtime; a bundle that does not open or verify leaves the old one served.
+      const reload = () => {
+        say(`reload: opening ${location} again${opts.base ? ` (--base ${opts.base})` : ''}`);
+        session.reload().then(
+          (r) => {
+            say(`reload: now serving ${r.source} (${r.repositories.length} repositor${r.repositories.length === 1 ? 'y' : 'ies'}${r.routes.length ? `, ${r.routes.join(', ')}` : ''})`);
+            if (!opts.quiet) for (const repo of r.repositories) say(`  ${repo.name}${repo.tags.length ? `: ${repo.tags.join(', ')}` : ' (by digest)'}`);
+            for (const w of r.warnings) say(`warning: ${w}`);
+          },
+          (err: unknown) => {
+            const e = err instanceof FerryError ? err : undefined;
+            say(`warning: reload failed, still serving what was served before: ${e ? e.message : (err as Error)?.message ?? String(err)}`);
+            for (const d of e?.details ?? []) say(`  - ${d}`);
+            if (e?.hint) say(`hint: ${e.hint}`);
+          },
+        );
+      };
+      process.on('SIGHUP', reload);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          process.off('SIGHUP', reload);
           resolve();
         };
         process.on('SIGINT', stop);

@@ -1,12 +1,14 @@
 import type { NetOptions } from '../oci/context.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { createSecureContext } from 'node:tls';
 import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget } from '../manifest/resolved-target.js';
 import { DEFAULT_REGISTRY_MAPPING } from '../mapping/index.js';
 import { kindRoutes } from '../serve/routes.js';
-import { startRegistryServer } from '../serve/server.js';
+import type { RegistryCatalog } from '../serve/registry.js';
+import { startRegistryServer, type RegistryServer, type ServedContent } from '../serve/server.js';
 import { openServeSource } from '../serve/source.js';
 import { isOciUrl } from '../store/open-bundle.js';
 import { VerifiedBlobs } from '../serve/verified-blobs.js';
@@ -42,7 +44,7 @@ export interface ServedRepositorySummary {
 
 export interface ServeResult {
   url: string;
-  /** The bundle or directory served, absolute. */
+  /** The bundle or directory served, absolute, symlinks followed (a `oci://…` bundle as given). */
   source: string;
   repositories: ServedRepositorySummary[];
   /** Path prefixes of the kinds' plain-HTTP trees. */
@@ -53,8 +55,21 @@ export interface ServeResult {
 
 export interface ServeSession {
   result: ServeResult;
+  /**
+   * Open the same source (and `--base`) again — a symlink followed anew — and serve it instead,
+   * with no downtime (SIGHUP). Checked as at start (with `--verify`: re-hashed) before anything
+   * changes; on a failure the error is thrown and what was served stays served.
+   */
+  reload(): Promise<ServeResult>;
   /** Stop listening and close the source. */
   close(): Promise<void>;
+}
+
+interface Loaded {
+  /** What was opened: the source with symlinks followed. */
+  from: string;
+  content: ServedContent & { close: () => Promise<void> };
+  warnings: string[];
 }
 
 /** `ferry serve`: open, (optionally) verify, and serve a bundle or directory target until `close`. */
@@ -63,53 +78,91 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const at = (p: string) => pathFrom(cwd, p);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
-  const tls = opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined;
-  // Opened first: the format version is checked before the (long) --verify pass.
-  const opened = await openServeSource(bundleFrom(cwd, location), opts.base && bundleFrom(cwd, opts.base), opts.net);
-  try {
-    if (opened.kind === 'bundle' && opts.verify) {
-      const report = await verifyBundle(bundleFrom(cwd, location), { net: opts.net });
-      if (!report.ok) {
-        const n = report.problems.length;
-        throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}); not serving it`, {
-          details: report.problems.map((p) => p.message),
-          hint: 'Copy the bundle again from the source and run `ferry bundle verify`.',
-        });
+  const readTls = async () => (opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined);
+  const tls = await readTls();
+  const mapping = target?.registry?.mapping ?? DEFAULT_REGISTRY_MAPPING;
+  const load = async (): Promise<Loaded> => {
+    // A symlink is followed now (each reload anew), so a split bundle's `.parts` or first part is
+    // known by its own name, and what is served is named as it is.
+    const real = (p: string) => (isOciUrl(p) ? Promise.resolve(p) : realpath(p).catch(() => p));
+    const from = await real(bundleFrom(cwd, location));
+    // Opened first: the format version is checked before the (long) --verify pass.
+    const opened = await openServeSource(from, opts.base && (await real(bundleFrom(cwd, opts.base))), opts.net);
+    try {
+      if (opened.kind === 'bundle' && opts.verify) {
+        const report = await verifyBundle(from, { net: opts.net });
+        if (!report.ok) {
+          const n = report.problems.length;
+          throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}); not serving it`, {
+            details: report.problems.map((p) => p.message),
+            hint: 'Copy the bundle again from the source and run `ferry bundle verify`.',
+          });
+        }
       }
+      const source = new VerifiedBlobs(opened.source, opts.onWarning);
+      const index = await source.readIndex();
+      const routeWarnings: string[] = [];
+      const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
+      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings] };
+    } catch (err) {
+      await opened.close();
+      throw err;
     }
-    const source = new VerifiedBlobs(opened.source, opts.onWarning);
-    const index = await source.readIndex();
-    const routeWarnings: string[] = [];
-    const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
-    const server = await startRegistryServer({
-      source,
-      index,
-      mapping: target?.registry?.mapping ?? DEFAULT_REGISTRY_MAPPING,
+  };
+  const describe = (url: string, catalog: RegistryCatalog, loaded: Loaded): ServeResult => {
+    const repos = [...catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return {
+      url,
+      source: isOciUrl(location) ? location : loaded.from,
+      repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
+      routes: (loaded.content.routes ?? []).map((r) => r.prefix),
+      warnings: [...catalog.warnings, ...loaded.warnings],
+    };
+  };
+  const first = await load();
+  let server: RegistryServer;
+  try {
+    server = await startRegistryServer({
+      ...first.content,
       listen: opts.listen,
       tls,
-      routes,
-      indexVersion: opened.indexVersion,
       onRequest: opts.onRequest,
       onError: (message) => opts.onWarning?.(`request failed: ${message}`),
       maxConnections: opts.maxConnections,
     });
-    const repos = [...server.catalog.repositories.values()].sort((a, b) => a.name.localeCompare(b.name));
-    const result: ServeResult = {
-      url: server.url,
-      source: isOciUrl(location) ? location : path.resolve(at(location)),
-      repositories: repos.map((r) => ({ name: r.name, tags: [...r.tags.keys()].sort(), upstream: [...r.upstream].sort() })),
-      routes: routes.map((r) => r.prefix),
-      warnings: [...server.catalog.warnings, ...routeWarnings],
-    };
-    return {
-      result,
-      close: async () => {
-        await server.close();
-        await opened.close();
-      },
-    };
   } catch (err) {
-    await opened.close();
+    await first.content.close();
     throw err;
   }
+  // One reload at a time: a second SIGHUP while one runs waits for it, then loads again.
+  let queue: Promise<unknown> = Promise.resolve();
+  const reload = async (): Promise<ServeResult> => {
+    // A renewed certificate (same --tls-cert/--tls-key paths) is read again too; checked before anything changes.
+    const nextTls = await readTls();
+    if (nextTls) {
+      try {
+        createSecureContext(nextTls);
+      } catch (err) {
+        throw new FerryError('USAGE', `--tls-cert ${opts.tlsCert} / --tls-key ${opts.tlsKey}: not a certificate and its key (${(err as Error).message})`, { cause: err });
+      }
+    }
+    const next = await load();
+    try {
+      await server.swap(next.content);
+    } catch (err) {
+      await next.content.close();
+      throw err;
+    }
+    if (nextTls) server.setTls(nextTls);
+    return describe(server.url, server.catalog, next);
+  };
+  return {
+    result: describe(server.url, server.catalog, first),
+    reload: () => {
+      const run = queue.then(reload, reload);
+      queue = run.catch(() => undefined);
+      return run;
+    },
+    close: () => server.close(),
+  };
 }

@@ -54,27 +54,14 @@ export function parseListen(text: string): Listen {
   return { host, port };
 }
 
-export interface RegistryServerOptions {
-  /** Wrapped in `VerifiedBlobs` unless it is one already (share one with the routes). */
-  source: BlobSource | VerifiedBlobs;
-  /** index.json, when the caller has read it already (read once). */
-  index?: OciIndex;
-  mapping: RegistryMapping;
+export interface RegistryServerOptions extends ServedContent {
   /** `127.0.0.1:5000` or parsed. Port 0 picks a free port. */
   listen: string | Listen;
   tls?: { cert: string | Buffer; key: string | Buffer };
-  /** Extra plain-HTTP trees from other kinds (`/files/`, `/apt/`, `/charts/`). */
-  routes?: ServeRoute[];
   /** Called once per answered request, for access logs. */
   onRequest?: (info: { method: string; path: string; status: number }) => void;
   /** A request that failed for a reason other than ferry's own errors (an I/O error): told here, not to the client. */
   onError?: (message: string) => void;
-  /**
-   * A directory target keeps growing while it is served (imports run beside it): when this
-   * returns a new value (e.g. index.json's mtime), the catalog is rebuilt before answering.
-   * Checked at most once a second.
-   */
-  indexVersion?: () => Promise<string | undefined>;
   /** Told about damaged blobs found while serving (when `source` is not a VerifiedBlobs already). */
   onWarning?: (message: string) => void;
   /** How long a client may take to send its request headers (default SERVE_TIMEOUTS.headersMs). */
@@ -122,6 +109,15 @@ export interface RegistryServer {
   port: number;
   /** The current catalog (rebuilt when `indexVersion` changes). */
   readonly catalog: RegistryCatalog;
+  /**
+   * Serve `next` instead, with no downtime: new requests get it at once, requests under way finish
+   * from what they started with, and the old content's `close` is called when the last of them
+   * ended. Resolves once `next` is served (its catalog built); on a failure the old stays.
+   */
+  swap(next: ServedContent): Promise<void>;
+  /** Answer new TLS connections with this certificate and key (a renewed certificate); connections already open keep theirs. */
+  setTls(tls: { cert: string | Buffer; key: string | Buffer }): void;
+  /** Stop listening, then close what is served (`ServedContent.close`). */
   close(): Promise<void>;
 }
 
@@ -132,34 +128,30 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   if (!Number.isInteger(maxConnections) || maxConnections < 1) throw new FerryError('USAGE', `max connections ${maxConnections}: expected a whole number of at least 1`);
   // What a client too slow to take a body may hold (http.ts, sendRanged); a bad setting stops serve before it listens.
   sendLowSpeed();
-  const source = opts.source instanceof VerifiedBlobs ? opts.source : new VerifiedBlobs(opts.source, opts.onWarning);
-  // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
-  let catalog = await buildCatalog(source, opts.mapping, opts.index);
-  let repoNames = [...catalog.repositories.keys()].sort();
-  let version = await opts.indexVersion?.();
-  let checkedAt = Date.now();
-  let refreshing: Promise<void> | undefined;
-  const refresh = async () => {
-    if (!opts.indexVersion || Date.now() - checkedAt < 1000) return;
-    refreshing ??= (async () => {
-      checkedAt = Date.now();
-      const now = await opts.indexVersion!();
-      if (now === version) return;
-      // Keep serving the old catalog if the new index is half-written or damaged.
-      const next = await buildCatalog(source, opts.mapping).catch(() => undefined);
-      if (!next) return;
-      catalog = next;
-      repoNames = [...catalog.repositories.keys()].sort();
-      version = now;
-    })().finally(() => {
-      refreshing = undefined;
-    });
-    await refreshing;
-  };
-  const routes = [...(opts.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length);
-  const handleV2 = registryHandler(source, () => ({ catalog, repoNames }));
-
+  // What is served is one generation (source, catalog, routes); `swap` replaces it whole, with no
+  // downtime: a request keeps the generation it started with, and a retired one is closed when its
+  // last request ends.
+  let current = await makeGeneration(opts, opts.onWarning);
+  const retiring = new Set<Promise<void>>();
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const gen = current;
+    gen.inflight++;
+    let done = false;
+    const release = () => {
+      if (done) return;
+      done = true;
+      gen.inflight--;
+      if (gen.inflight === 0) gen.retire?.();
+    };
+    res.once('close', release);
+    try {
+      await handleIn(gen, req, res);
+    } finally {
+      if (res.writableEnded) release();
+    }
+  };
+  const handleIn = async (gen: Generation, req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const routes = gen.routes;
     const url = new URL(req.url ?? '/', 'http://registry.invalid');
     res.setHeader('Docker-Distribution-API-Version', 'registry/2.0');
     const isV2 = url.pathname === '/v2' || url.pathname.startsWith('/v2/');
@@ -170,8 +162,8 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       return;
     }
     if (isV2) {
-      await refresh();
-      await handleV2(req, res, url);
+      await gen.refresh();
+      await gen.handleV2(req, res, url);
       return;
     }
     if (route) {
@@ -271,12 +263,103 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     host: addr.address,
     port: addr.port,
     get catalog() {
-      return catalog;
+      return current.catalog;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
+    swap: async (next) => {
+      const gen = await makeGeneration(next, opts.onWarning);
+      const old = current;
+      current = gen;
+      retiring.add(
+        new Promise<void>((resolve) => {
+          old.retire = resolve;
+          if (old.inflight === 0) resolve();
+        })
+          .then(() => old.close?.())
+          .catch((err) => opts.onError?.(`closing what was served before: ${(err as Error)?.message ?? String(err)}`)),
+      );
+    },
+    setTls: (next) => {
+      if (!(server instanceof https.Server)) throw new FerryError('USAGE', 'this server was started without --tls-cert/--tls-key; it cannot take a certificate now (start it again with them)');
+      server.setSecureContext({ cert: next.cert, key: next.key });
+    },
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-      }),
+      });
+      await Promise.all([...retiring]);
+      await current.close?.();
+    },
   };
+}
+
+/** What one generation serves: set at start, replaced whole by `RegistryServer.swap`. */
+export interface ServedContent {
+  /** Wrapped in `VerifiedBlobs` unless it is one already (share one with the routes). */
+  source: BlobSource | VerifiedBlobs;
+  /** index.json, when the caller has read it already (read once). */
+  index?: OciIndex;
+  mapping: RegistryMapping;
+  /** Extra plain-HTTP trees from other kinds (`/files/`, `/apt/`, `/charts/`). */
+  routes?: ServeRoute[];
+  /**
+   * A directory target keeps growing while it is served (imports run beside it): when this
+   * returns a new value (e.g. index.json's mtime), the catalog is rebuilt before answering.
+   * Checked at most once a second.
+   */
+  indexVersion?: () => Promise<string | undefined>;
+  /** Called once nothing is served from this content any more (swapped out and idle, or the server closed). */
+  close?: () => Promise<void>;
+}
+
+interface Generation {
+  source: VerifiedBlobs;
+  catalog: RegistryCatalog;
+  routes: ServeRoute[];
+  handleV2: ReturnType<typeof registryHandler>;
+  refresh(): Promise<void>;
+  /** Requests being answered from this generation. */
+  inflight: number;
+  /** Set once swapped out: called when the last request ends. */
+  retire?: () => void;
+  close?: () => Promise<void>;
+}
+
+async function makeGeneration(content: ServedContent, onWarning?: (message: string) => void): Promise<Generation> {
+  const source = content.source instanceof VerifiedBlobs ? content.source : new VerifiedBlobs(content.source, onWarning);
+  // Manifests are read through `source`, so the catalog is built only from ones that match their digest.
+  let catalog = await buildCatalog(source, content.mapping, content.index);
+  let repoNames = [...catalog.repositories.keys()].sort();
+  let version = await content.indexVersion?.();
+  let checkedAt = Date.now();
+  let refreshing: Promise<void> | undefined;
+  const refresh = async () => {
+    if (!content.indexVersion || Date.now() - checkedAt < 1000) return;
+    refreshing ??= (async () => {
+      checkedAt = Date.now();
+      const now = await content.indexVersion!();
+      if (now === version) return;
+      // Keep serving the old catalog if the new index is half-written or damaged.
+      const next = await buildCatalog(source, content.mapping).catch(() => undefined);
+      if (!next) return;
+      catalog = next;
+      repoNames = [...catalog.repositories.keys()].sort();
+      version = now;
+    })().finally(() => {
+      refreshing = undefined;
+    });
+    await refreshing;
+  };
+  const gen: Generation = {
+    source,
+    get catalog() {
+      return catalog;
+    },
+    routes: [...(content.routes ?? [])].sort((a, b) => b.prefix.length - a.prefix.length),
+    handleV2: registryHandler(source, () => ({ catalog, repoNames })),
+    refresh,
+    inflight: 0,
+    close: content.close,
+  };
+  return gen;
 }

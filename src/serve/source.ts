@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, isFerryError } from '../errors.js';
 import { BundleReader } from '../store/bundle-reader.js';
-import { differentialServeSource } from '../store/differential.js';
+import { differentialServeSource, readDifferential } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
 import { isOciUrl, openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
@@ -14,6 +14,8 @@ export interface ServeSource {
   close(): Promise<void>;
   /** A directory target: changes when its index.json does, so the catalog is rebuilt. */
   indexVersion?: () => Promise<string | undefined>;
+  /** Said once when opened (a `--base` a full bundle does not need). */
+  warnings: string[];
 }
 
 /**
@@ -43,7 +45,7 @@ export async function openServeSource(location: string, base?: string, net?: Net
         (st) => `${st.mtimeMs}:${st.size}:${st.ino}`,
         () => undefined,
       );
-    return { source: layout, kind: 'layout', close: async () => {}, indexVersion };
+    return { source: layout, kind: 'layout', close: async () => {}, indexVersion, warnings: base ? [`--base ${base}: ${abs} is a directory target, which needs no base; --base is not used`] : [] };
   }
   return bundleServeSource(await BundleReader.open(abs), base, net);
 }
@@ -53,9 +55,17 @@ async function bundleServeSource(reader: BundleSource, base: string | undefined,
   try {
     // Refuse a bundle of another format version (or none) before anything is served from it.
     await reader.info();
+    // A full bundle needs no base. `serve` keeps one command line (a systemd unit's ExecStart) across
+    // reloads: a site that rolls back from a differential bundle to the full one it was made against
+    // serves that one with the same `--base`, which is then not used (said so), not refused.
+    const warnings: string[] = [];
+    if (base && !(await readDifferential(reader))) {
+      warnings.push(`--base ${base}: ${reader.path} is a full bundle; it needs no base, so --base is not used`);
+      base = undefined;
+    }
     // A differential bundle is served only with its base (--base, a tar or oci://), blobs answered from either.
     const diff = await differentialServeSource(reader, base, net);
-    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()) };
+    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()), warnings };
   } catch (err) {
     await reader.close();
     throw err;
