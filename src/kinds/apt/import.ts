@@ -11,7 +11,7 @@ import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
-import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
+import { sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
 import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
@@ -185,6 +185,8 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   const a = await readAptArtifact(top, ctx.source);
   const { root } = aptRoot(aptTarget(ctx.target), a);
   const packages = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  // Staged copies a killed run left in the repository's root (its pid gone) go: a re-run leaves the tree a clean run does.
+  await sweepStaleTempsOnce(root);
   const task = ctx.progress.start(`apt[${a.cfg.name}] ${packages.length} packages`, packages.reduce((n, l) => n + l.size, 0));
   await failTaskOnError(
     task,

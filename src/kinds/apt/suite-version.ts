@@ -75,6 +75,7 @@ export async function publishSuiteVersion(v: SuiteVersions, id: string, write: (
   let sent: number;
   if (await lstat(final).then((s) => s.isDirectory(), () => false)) {
     // Renamed into place only once complete (a run killed before its switch, or the version before the current one).
+    if (cur.dir) await carryByHash(cur.dir, final);
     sent = await write(final);
   } else {
     const partial = path.join(v.dir, `${id}.partial`);
@@ -137,7 +138,9 @@ async function carryByHash(from: string, to: string): Promise<void> {
       } catch {
         continue;
       }
+      if (await hasSameContent(dest, `sha256:${want.hash}`, want.size)) continue;
       await mkdir(path.dirname(dest), { recursive: true });
+      await rm(dest, { force: true });
       await link(src, dest).catch(() => undefined);
     }
   }
