@@ -11,7 +11,7 @@ import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
-import { writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
+import { sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
 import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
@@ -22,6 +22,9 @@ import type { AptConfig } from './fetch.js';
 import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './publish.js';
 import { checkGeneratedIndex, checkVendorIndex, indexText, packageLayers, releaseTextOf } from './repo.js';
 import { warn } from '../warnings.js';
+import { byHashPath, byHashTypes, publishSuiteVersion, suiteVersions } from './suite-version.js';
+
+export { byHashPath, byHashTypes } from './suite-version.js';
 
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
@@ -134,6 +137,11 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     await problems.check(a.label, () => safeJoin(r.root, titleOf(l), `${a.label} layer ${l.digest}`));
   }
   let debs: Map<string, OciDescriptor> | undefined;
+  // Each suite is a symlink to a version directory: one suite inside another would be written into that one's version.
+  for (const s of a.cfg.suites) {
+    const outer = a.cfg.suites.find((o) => o !== s && s.suite.startsWith(`${o.suite.replace(/\/+$/, '')}/`));
+    if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
+  }
   for (const s of a.cfg.suites) {
     const dist = await problems.check(a.label, () => safeJoin(r.root, `dists/${s.suite}`, `${a.label} suite`));
     if (!dist) continue;
@@ -177,6 +185,8 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   const a = await readAptArtifact(top, ctx.source);
   const { root } = aptRoot(aptTarget(ctx.target), a);
   const packages = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  // Staged copies a killed run left in the repository's root (its pid gone) go: a re-run leaves the tree a clean run does.
+  await sweepStaleTempsOnce(root);
   const task = ctx.progress.start(`apt[${a.cfg.name}] ${packages.length} packages`, packages.reduce((n, l) => n + l.size, 0));
   await failTaskOnError(
     task,
@@ -190,14 +200,6 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   task.finish();
 }
 
-const HASH_STRENGTH = ['SHA512', 'SHA256', 'SHA1', 'MD5Sum'];
-
-/** The by-hash directories a client may ask for: the strongest hash listed, and SHA256. */
-export function byHashTypes(hashes: Map<string, Map<string, { hash: string; size: number }>>, relPath: string): string[] {
-  const listed = HASH_STRENGTH.filter((t) => hashes.get(t)?.has(relPath));
-  return [...new Set([listed[0], ...(listed.includes('SHA256') ? ['SHA256'] : [])].filter((t): t is string => Boolean(t)))];
-}
-
 /** Make `dest` the same content as the verified `src` (hard link; a copy where links fail), replacing atomically. */
 async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<void> {
   if (await hasSameContent(dest, layer.digest, layer.size)) return;
@@ -209,15 +211,12 @@ async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: 
   }
 }
 
-/** Where a by-hash copy of `relPath` (under dists/<suite>/) lives. */
-export function byHashPath(relPath: string, type: string, hash: string): string {
-  return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
-}
-
 /**
- * What a whole suite writes: its Release files and indexes (each path checked inside `root`),
- * the parsed Release, and where the by-hash copies of an index go (checked too: the hashes come
- * from the bundle's Release).
+ * What a whole suite writes, as paths relative to its `dists/<suite>` version directory (each
+ * checked to stay inside it, and inside `root`): its Release files and indexes, the parsed
+ * Release, and where the by-hash copies of an index go (checked too: the hashes come from the
+ * bundle's Release). By-hash copies are written whether or not the vendor's Release says
+ * `Acquire-By-Hash`: a client with `[by-hash=force]` then never reads an index of another Release.
  */
 async function wholeSuitePlan(root: string, suite: string, layers: OciDescriptor[], source: BlobSource, label: string) {
   const prefix = `${checkRelativePath(`dists/${suite}`, `${label} suite`)}/`;
@@ -227,11 +226,14 @@ async function wholeSuitePlan(root: string, suite: string, layers: OciDescriptor
   if (!main) throw new FerryError('VERIFY', `apt ${suite}: the bundle has no Release for this suite`);
   if (!isDescriptor(main)) throw new FerryError('VERIFY', `apt ${suite}: malformed Release descriptor`);
   const rel = parseRelease(releaseTextOf(await source.readBlob(main.digest, RELEASE_CAP)));
-  const at = (title: string, what: string) => safeJoin(root, title, `${label} ${what}`);
-  const indexes = mine.filter((l) => l.annotations?.[ROLE] === 'index').map((idx) => ({ idx, relPath: titleOf(idx).slice(prefix.length), named: at(titleOf(idx), 'index') }));
+  const inSuite = (relPath: string, what: string) => {
+    safeJoin(root, `${prefix}${relPath}`, `${label} ${what}`);
+    return checkRelativePath(relPath, `${label} ${what}`);
+  };
+  const indexes = mine.filter((l) => l.annotations?.[ROLE] === 'index').map((idx) => ({ idx, relPath: inSuite(titleOf(idx).slice(prefix.length), 'index') }));
   const byHash = ({ relPath }: { relPath: string }) =>
-    rel.acquireByHash ? byHashTypes(rel.hashes, relPath).map((type) => at(`${prefix}${byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash)}`, 'by-hash index')) : [];
-  return { rel, releases: releases.map((r) => ({ r, dest: at(titleOf(r), 'release') })), indexes, byHash };
+    byHashTypes(rel.hashes, relPath).map((type) => inSuite(byHashPath(relPath, type, rel.hashes.get(type)!.get(relPath)!.hash), 'by-hash index'));
+  return { rel, main, releases: releases.map((r) => ({ r, relPath: inSuite(titleOf(r).slice(prefix.length), 'release') })), indexes, byHash };
 }
 
 /**
@@ -281,24 +283,31 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
       `${root} ${suite}: the vendor's Release is valid until ${validUntil}; after that apt refuses it unless clients set Acquire::Check-Valid-Until=false (or mirror it filtered, re-signed without expiry)`,
     );
   }
-  for (const entry of plan.indexes) {
-    const { idx, named } = entry;
-    let first: string | undefined;
-    // apt fetches by the strongest hash the Release lists; older clients by SHA256. One copy, hard links for the rest.
-    for (const dest of plan.byHash(entry)) {
-      if (first) await linkOrCopy(first, dest, idx, ctx);
-      else {
-        sent += await writeBlob(idx, dest, ctx);
-        first = dest;
+  // The suite's version is its Release: the same vendor Release is the same directory, rewritten never.
+  const versions = suiteVersions(root, suite, label);
+  return publishSuiteVersion(versions, plan.main.digest.replace(/^sha256:/, '').slice(0, 16), async (dir) => {
+    const at = (relPath: string) => safeJoin(dir, relPath, `${label} file`);
+    for (const entry of plan.indexes) {
+      const { idx } = entry;
+      const named = at(entry.relPath);
+      let first: string | undefined;
+      // apt fetches by the strongest hash the Release lists; older clients by SHA256. One copy, hard links for the rest.
+      for (const relPath of plan.byHash(entry)) {
+        const dest = at(relPath);
+        if (first) await linkOrCopy(first, dest, idx, ctx);
+        else {
+          sent += await writeBlob(idx, dest, ctx);
+          first = dest;
+        }
       }
+      if (first) await linkOrCopy(first, named, idx, ctx);
+      else sent += await writeBlob(idx, named, ctx);
     }
-    if (first) await linkOrCopy(first, named, idx, ctx);
-    else sent += await writeBlob(idx, named, ctx);
-  }
-  // Signed metadata last, InRelease very last: a client sees new indexes only once they are all there.
-  const order = (x: { r: OciDescriptor }) => ['Release.gpg', 'Release', 'InRelease'].indexOf(titleOf(x.r).split('/').pop()!);
-  for (const { r, dest } of plan.releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, dest, ctx);
-  return sent;
+    // Signed metadata last, InRelease very last (the directory is switched to only once complete; this order also keeps a re-checked current one sound).
+    const order = (x: { r: OciDescriptor }) => ['Release.gpg', 'Release', 'InRelease'].indexOf(titleOf(x.r).split('/').pop()!);
+    for (const { r, relPath } of plan.releases.sort((a, b) => order(a) - order(b))) sent += await writeBlob(r, at(relPath), ctx);
+    return sent;
+  });
 }
 
 /** The generated Packages of one filtered suite, from the bundle (re-hashed). */
@@ -322,22 +331,24 @@ export function filteredDescription(cfg: AptConfig): string {
 
 async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number], cfg: AptConfig, layers: OciDescriptor[], key: SigningKey, ctx: ImportContext): Promise<number> {
   const label = `apt[${cfg.name}] ${suiteCfg.suite}`;
-  const dist = safeJoin(root, `dists/${suiteCfg.suite}`, `${label} suite`);
   const generated = await generatedIndexes(suiteCfg.suite, layers, (d, max) => ctx.source.readBlob(d, max));
   const unsigned = await filteredSuite(suiteCfg, generated, filteredDescription(cfg));
-  const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
-  let sent = 0;
-  // by-hash copies first, then the named indexes, then the signed Release files: InRelease last.
-  for (const p of unsigned.indexes) {
-    if (await writeSmall(safeJoin(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes)), label), p.bytes)) sent += p.bytes.length;
-  }
-  for (const p of unsigned.indexes) if (await writeSmall(safeJoin(dist, p.path, label), p.bytes)) sent += p.bytes.length;
-  if (current === unsigned.release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
-  const releaseBytes = Buffer.from(unsigned.release, 'utf8');
-  await writeSmall(path.join(dist, 'Release.gpg'), Buffer.from(await signDetachedArmored(releaseBytes, key)));
-  await writeSmall(path.join(dist, 'Release'), releaseBytes);
-  await writeSmall(path.join(dist, 'InRelease'), Buffer.from(await signClear(unsigned.release, key)));
-  return sent + releaseBytes.length;
+  // The version is the unsigned Release: signing again (a new signature time) makes no new version.
+  return publishSuiteVersion(suiteVersions(root, suiteCfg.suite, label), sha256(Buffer.from(unsigned.release, 'utf8')).slice(0, 16), async (dist) => {
+    const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
+    let sent = 0;
+    // by-hash copies first, then the named indexes, then the signed Release files: InRelease last.
+    for (const p of unsigned.indexes) {
+      if (await writeSmall(safeJoin(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes)), label), p.bytes)) sent += p.bytes.length;
+    }
+    for (const p of unsigned.indexes) if (await writeSmall(safeJoin(dist, p.path, label), p.bytes)) sent += p.bytes.length;
+    if (current === unsigned.release && (await readFile(path.join(dist, 'InRelease')).catch(() => undefined))) return sent;
+    const releaseBytes = Buffer.from(unsigned.release, 'utf8');
+    await writeSmall(path.join(dist, 'Release.gpg'), Buffer.from(await signDetachedArmored(releaseBytes, key)));
+    await writeSmall(path.join(dist, 'Release'), releaseBytes);
+    await writeSmall(path.join(dist, 'InRelease'), Buffer.from(await signClear(unsigned.release, key)));
+    return sent + releaseBytes.length;
+  });
 }
 
 /**

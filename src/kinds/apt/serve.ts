@@ -57,7 +57,7 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
           const main = rels.find((l) => titleOf(l)!.endsWith('/InRelease')) ?? rels[0];
           if (!main) continue;
           const rel = parseRelease(releaseTextOf(await read(main.digest, `${artifact} ${titleOf(main)}`)));
-          if (!rel.acquireByHash) continue;
+          // By-hash copies whether or not the Release says Acquire-By-Hash, as import writes them (for `[by-hash=force]` clients).
           for (const idx of manifest.layers.filter((l) => l.annotations?.[ROLE] === 'index' && titleOf(l)?.startsWith(prefix))) {
             const relPath = titleOf(idx)!.slice(prefix.length);
             for (const type of byHashTypes(rel.hashes, relPath)) {
