@@ -5,7 +5,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,9 +92,20 @@ function splitRef(ref) {
   const colon = rest.lastIndexOf(':');
   return { host: ref.slice(0, at), repo: rest.slice(0, colon), tag: rest.slice(colon + 1) };
 }
+/**
+ * The files under `dir` as a client of the served tree sees them: a symlink to a directory (an
+ * APT suite, `dists/stable` → `.stable.ferry/<version>`) is followed, and the hidden version
+ * directories behind it are not listed again.
+ */
 async function listFiles(dir) {
   const out = [];
-  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) out.push(path.join(e.parentPath ?? e.path, e.name));
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('.')) continue;
+    const p = path.join(dir, e.name);
+    const st = e.isSymbolicLink() ? await stat(p).catch(() => undefined) : e;
+    if (st?.isDirectory()) out.push(...(await listFiles(p)));
+    else if (st?.isFile()) out.push(p);
+  }
   return out.sort();
 }
 
