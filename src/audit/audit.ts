@@ -85,10 +85,15 @@ export interface AuditReport {
 
 const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$|\.(svc|cluster\.local|svc\.cluster\.local|localhost)$/i;
 
-/** A zone CIDR holds an IP literal, IPv4 or IPv6 (written without `/bits`: one address). */
+/**
+ * A zone CIDR holds an IP literal, IPv4 or IPv6 (written without `/bits`: one address of the zone
+ * entry's own family, so an IPv4-mapped IPv6 host matches a bare IPv4 entry).
+ */
 function ipInCidr(ip: string, cidr: string): boolean {
-  const family = isIP(ip);
-  return family !== 0 && inCidr(ip, cidr.includes('/') ? cidr : `${cidr}/${family === 4 ? 32 : 128}`);
+  if (isIP(ip) === 0) return false;
+  if (cidr.includes('/')) return inCidr(ip, cidr);
+  const family = isIP(cidr);
+  return family !== 0 && inCidr(ip, `${cidr}/${family === 4 ? 32 : 128}`);
 }
 
 function hostOfReference(r: Reference): string {

@@ -3,7 +3,8 @@ import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
-import { freeBytes } from '../store/free-space.js';
+import { requireSpaceFor } from '../store/free-space.js';
+import { humanBytes } from '../ui/progress.js';
 import { MAX_PARTS, openBundleOutput, partName, partsFileOf, readPartList, splitTarOf, type BundleOutput } from '../store/split-file.js';
 import type { Progress } from '../ui/progress.js';
 import { pathFrom } from './inputs.js';
@@ -138,13 +139,12 @@ async function refuseOverlap(sources: Source[], output: string, count: number): 
   }
 }
 
-/** Refuse at once, naming both figures, when the output's file system cannot hold the copy. */
+/**
+ * Refuse at once, naming both figures, when the output's file system cannot hold the copy: the
+ * same check (and exit code: 1, a full disk is the machine's problem) as `bundle create`'s.
+ */
 async function checkSpace(output: string, size: number): Promise<void> {
-  const dir = path.dirname(output);
-  const free = await freeBytes(dir);
-  if (free < size) {
-    throw new FerryError('USAGE', `${dir}: ${free} bytes free, the parts need ${size}; nothing was written`, { hint: 'Free space there, or name an output on another file system with -o.' });
-  }
+  await requireSpaceFor(`${partName(output, 1)}.partial`, size, `the split copy (${humanBytes(size)} in all)`, 'Free space there, or name an output on another file system with -o; nothing was written.');
 }
 
 /** Stream one input file into the output from `pos`, re-hashing it against its list when it has one. */

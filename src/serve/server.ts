@@ -133,6 +133,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
   // last request ends.
   let current = await makeGeneration(opts, opts.onWarning);
   const retiring = new Set<Promise<void>>();
+  let closed = false;
   const handler = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const gen = current;
     gen.inflight++;
@@ -267,6 +268,11 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
     },
     swap: async (next) => {
       const gen = await makeGeneration(next, opts.onWarning);
+      if (closed) {
+        // Stopped while `next` was being opened (SIGTERM during a reload): nothing would serve it, and nothing would close it.
+        await next.close?.();
+        throw new FerryError('USAGE', 'serve stopped while the new content was being opened; it was not served');
+      }
       const old = current;
       current = gen;
       retiring.add(
@@ -283,6 +289,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       server.setSecureContext({ cert: next.cert, key: next.key });
     },
     close: async () => {
+      closed = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

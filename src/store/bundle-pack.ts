@@ -9,7 +9,9 @@ import { describeBlob, walkIndex, type ReachableBlob } from './layout.js';
 import { SIGNATURE_FILE } from './bundle-sign.js';
 import { BLOCK, MAX_TAR_ENTRIES, TAR_END, tarHeader } from './tar-index.js';
 import { VERSION } from '../version.js';
-import { openBundleOutput } from './split-file.js';
+import { openBundleOutput, partName } from './split-file.js';
+import { requireSpaceFor } from './free-space.js';
+import { humanBytes } from '../ui/progress.js';
 import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs, type Frame } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
@@ -421,6 +423,9 @@ async function writeBundle(input: PackInput, output: string, layout: BundleLayou
   // Straight positional writes through two reused buffers: the next chunk is read and hashed
   // while the previous one is written, and memory stays flat whatever the blob sizes. The
   // output is one file, or parts (split-file.ts) cut as the bytes pass.
+  // As the direct write: a disk that cannot hold the bundle (or its parts) is said before the first byte, not at ENOSPC halfway.
+  const first = input.splitSize === undefined ? `${output}.partial` : `${partName(output, 1)}.partial`;
+  await requireSpaceFor(first, layout.size, `the bundle (${humanBytes(layout.size)} in all)`, 'Free space on the disk ferry writes to (where -o puts the bundle), or write it to another file system with -o, and run again.');
   const out = await openBundleOutput(output, input.splitSize, layout.size);
   let outPos = 0;
   const writeAll = async (bytes: Buffer) => {

@@ -148,7 +148,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   const key = planKey(layout);
   const completed = await readJournal(output, key, layout.size);
   // A bundle of model weights is tens of GB: a disk that cannot hold it is said before the first byte, not at ENOSPC halfway.
-  await requireSpaceFor(partial, layout.size, `the bundle (${humanBytes(layout.size)} in all)`, 'Free space on the disk ferry writes to (where -o puts the bundle), or write it to another file system with -o (or in parts with --split-size); run again with room enough, a create resumes from any <bundle>.partial an earlier run left.');
+  await requireSpaceFor(partial, layout.size, `the bundle (${humanBytes(layout.size)} in all)`, 'Free space on the disk ferry writes to (where -o puts the bundle), or write it to another file system with -o; run again with room enough, a create resumes from any <bundle>.partial an earlier run left.');
   let fh: FileHandle;
   if (completed) {
     fh = await open(partial, 'r+');
