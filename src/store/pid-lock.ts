@@ -31,11 +31,11 @@ async function held(file: string, text: string): Promise<boolean> {
 }
 
 /**
- * Remove a stale lock whose content was `text`, unless another process replaced it meanwhile:
- * it is renamed aside first (one of two processes taking it over at once wins the rename), and
- * put back when what was moved is not what was judged stale (a live lock just taken).
+ * Remove the lock whose content was `text` (a stale one taken over, or our own released), unless
+ * another process replaced it meanwhile: it is renamed aside first (one of two processes taking it
+ * over at once wins the rename), and put back when what was moved is not `text` (a live lock).
  */
-async function takeOver(file: string, text: string): Promise<void> {
+async function removeIfHolds(file: string, text: string): Promise<void> {
   const aside = tempPathFor(file);
   try {
     await rename(file, aside);
@@ -66,10 +66,11 @@ async function takeOver(file: string, text: string): Promise<void> {
  */
 export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number) => Error), fn: () => Promise<T>): Promise<T> {
   await mkdir(path.dirname(file), { recursive: true });
+  const mine = processNamespace ? `${process.pid} n${processNamespace}` : String(process.pid);
   for (;;) {
     try {
       const fh = await open(file, 'wx');
-      await fh.writeFile(processNamespace ? `${process.pid} n${processNamespace}` : String(process.pid));
+      await fh.writeFile(mine);
       await fh.close();
       break;
     } catch (err) {
@@ -77,7 +78,7 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
       const text = await readFile(file, 'utf8').catch(() => undefined);
       if (text === undefined) continue; // removed meanwhile
       if (!(await held(file, text))) {
-        await takeOver(file, text);
+        await removeIfHolds(file, text);
         continue;
       }
       if (busy !== 'wait') throw busy(parseLock(text).pid);
@@ -93,6 +94,8 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
     return await fn();
   } finally {
     clearInterval(heartbeat);
-    await rm(file, { force: true });
+    // Only our own lock: one taken over while this process stalled (another container's job, after
+    // LOCK_STALE_MS) now belongs to its new holder, and removing it would let a third one in.
+    if ((await readFile(file, 'utf8').catch(() => undefined)) === mine) await removeIfHolds(file, mine);
   }
 }
