@@ -288,7 +288,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
       // `${REGISTRY}/app:1.2`: Flux's postBuild substitution fills it in at apply time; the variable is what moves.
       const vars = [...new Set([...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
       const reason = vars.length
-        ? `a variable (${vars.map((v) => `\${${v}}`).join(', ')}) Flux's postBuild substitution fills in: set it to the mirror's registry (ferry map prints where the image is) in the Flux Kustomization's postBuild.substitute or the ConfigMap its substituteFrom names`
+        ? `a variable (${vars.map((v) => `\${${v}}`).join(', ')}) filled in when the manifests are applied (Flux's postBuild substitution, envsubst): set it to the mirror's registry (ferry map prints where the image is), in a Flux Kustomization's postBuild.substitute or the ConfigMap its substituteFrom names`
         : 'not a valid image reference';
       if (!custom) unmapped.push({ file, line, kind: 'image', ref: value, reason, where });
       return;
