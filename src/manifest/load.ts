@@ -153,11 +153,12 @@ export function lockPathFor(manifestFile: string, name: string): string {
 
 export async function readLockWith<L>(schema: z.ZodType<L, unknown>, file: string): Promise<L | undefined> {
   const hint = 'Delete it and run `ferry lock` again.';
-  // A FIFO, socket or device where the lock should be would block the read (a FIFO's open waits
-  // for a writer, and no signal ends it) or never end: refused, named, before it is opened.
+  // A FIFO or socket where the lock should be would block the read (a FIFO's open waits for a
+  // writer, and no signal ends it): refused, named, before it is opened. (An endless device,
+  // /dev/zero, is cut at the size bound of the read.)
   const st = await stat(file).catch(() => undefined);
-  if (st && !st.isFile() && !st.isDirectory()) {
-    throw new FerryError('VALIDATION', `${file}: the lock file is not a regular file (a FIFO, socket or device); refusing to read it`, { hint: 'Remove it; `ferry lock` writes the lock as a regular file.' });
+  if (st && (st.isFIFO() || st.isSocket())) {
+    throw new FerryError('VALIDATION', `${file}: the lock file is not a regular file (a FIFO or socket); refusing to read it`, { hint: 'Remove it; `ferry lock` writes the lock as a regular file.' });
   }
   const raw = await readJsonFile(file, 'lock file', hint);
   if (raw === undefined) return undefined;
