@@ -761,13 +761,15 @@ const MAX_FLUX_WAYS = 16;
  */
 function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): void {
   if (!references.some((r) => r.fluxVars !== undefined)) return;
-  const vars = new Map<string, Array<{ value: string; by: string }>>();
+  // Each variable's values in the order first seen (a Map: a crafted tree setting one variable
+  // 20 000 ways is not deduplicated by scanning a list each time).
+  const vars = new Map<string, Map<string, string>>();
   const configMaps = new Map<string, Map<string, string>>();
   const wanted: Array<{ name: string; by: string }> = [];
   const put = (k: string, value: string, by: string) => {
-    const list = vars.get(k) ?? [];
-    if (!list.some((x) => x.value === value)) list.push({ value, by });
-    vars.set(k, list);
+    let set = vars.get(k);
+    if (!set) vars.set(k, (set = new Map()));
+    if (!set.has(value)) set.set(value, by);
   };
   for (const f of files) {
     if (f.type !== 'yaml' || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
@@ -800,7 +802,15 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
     for (const n of names) {
       const set = vars.get(n);
       if (!set) continue;
-      ways = ways.flatMap((w) => set.map((x) => ({ env: new Map([...w.env, [n, x.value]]), by: [...w.by, `\${${n}}=${x.value} (${x.by})`] }))).slice(0, MAX_FLUX_WAYS);
+      // Cut at MAX_FLUX_WAYS as they are made: a variable set thousands of ways costs no more.
+      const next: typeof ways = [];
+      outer: for (const w of ways) {
+        for (const [value, by] of set) {
+          if (next.length >= MAX_FLUX_WAYS) break outer;
+          next.push({ env: new Map([...w.env, [n, value]]), by: [...w.by, `\${${n}}=${value} (${by})`] });
+        }
+      }
+      ways = next;
     }
     ways.forEach((w, i) => {
       const x = i === 0 ? r : { ...r };

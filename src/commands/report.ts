@@ -132,7 +132,12 @@ async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awai
   try {
     const file = path.join(dir, 'manifest.yaml');
     await writeFile(file, bytes);
-    return await loadManifest(file);
+    return await loadManifest(file).catch((err: unknown) => {
+      // Named as the bundle's member: the temporary copy is gone when the error is read.
+      if (!(err instanceof FerryError)) throw err;
+      const where = `${tarPath} (${MANIFEST_MEMBER})`;
+      throw new FerryError(err.code, err.message.split(file).join(where), { hint: err.hint, details: err.details?.map((d) => d.split(file).join(where)), cause: err });
+    });
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
@@ -102,11 +103,45 @@ export async function loadManifestWith<M extends ManifestBase>(model: ManifestMo
   // The lock must go stale when a referenced file changes, not only when the manifest does.
   const inputs: Record<string, string> = {};
   for (const rel of [...new Set(model.referencedFiles(manifest))].sort()) {
-    const bytes = await readFile(path.resolve(dir, rel)).catch(() => undefined);
-    inputs[rel] = bytes ? createHash('sha256').update(bytes).digest('hex') : 'missing';
+    inputs[rel] = await inputDigest(path.resolve(dir, rel));
   }
   const digest = 'sha256:' + createHash('sha256').update(canonicalJson({ name: manifest.metadata.name, ...content, ...(Object.keys(inputs).length ? { inputs } : {}) })).digest('hex');
   return { manifest, file: abs, dir, digest };
+}
+
+/** The largest referenced file (values file, key) hashed into the manifest's digest; past it, its size stands in. */
+const MAX_INPUT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * A referenced file's sha256 for the manifest digest, streamed; 'missing' when it cannot be read.
+ * The manifest may come from outside (`report --bundle` loads the one inside a bundle): a path
+ * naming /dev/zero, a FIFO or /proc/kcore is not read (O_NONBLOCK: a FIFO's open does not wait for
+ * a writer), it is named in the digest as what it is.
+ */
+async function inputDigest(file: string): Promise<string> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return 'missing';
+  try {
+    const st = await fh.stat();
+    // A directory could never be read (as before: 'missing', so no lock digest changes).
+    if (st.isDirectory()) return 'missing';
+    if (!st.isFile()) return 'not a regular file';
+    if (st.size > MAX_INPUT_BYTES) return `larger than ${MAX_INPUT_BYTES} bytes (${st.size})`;
+    const h = createHash('sha256');
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (let total = 0; ; ) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total > MAX_INPUT_BYTES) return `larger than ${MAX_INPUT_BYTES} bytes`;
+      h.update(buf.subarray(0, bytesRead));
+    }
+    return h.digest('hex');
+  } catch {
+    return 'missing';
+  } finally {
+    await fh.close();
+  }
 }
 
 // The target is loaded in target.ts, which imports nothing above manifest/ (so ResolvedTarget can use it).
@@ -118,6 +153,13 @@ export function lockPathFor(manifestFile: string, name: string): string {
 
 export async function readLockWith<L>(schema: z.ZodType<L, unknown>, file: string): Promise<L | undefined> {
   const hint = 'Delete it and run `ferry lock` again.';
+  // A FIFO or socket where the lock should be would block the read (a FIFO's open waits for a
+  // writer, and no signal ends it): refused, named, before it is opened. (An endless device,
+  // /dev/zero, is cut at the size bound of the read.)
+  const st = await stat(file).catch(() => undefined);
+  if (st && (st.isFIFO() || st.isSocket())) {
+    throw new FerryError('VALIDATION', `${file}: the lock file is not a regular file (a FIFO or socket); refusing to read it`, { hint: 'Remove it; `ferry lock` writes the lock as a regular file.' });
+  }
   const raw = await readJsonFile(file, 'lock file', hint);
   if (raw === undefined) return undefined;
   return parseOrThrow(schema, raw, file, hint);

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 // CIDR blocks for NO_PROXY (net/http.ts) and audit's zone CIDRs (audit/audit.ts): one matcher.
 
 /** An IP literal's bytes (IPv4: 4, IPv6: 16), or undefined for a name. */
-function ipBytes(ip: string): number[] | undefined {
+export function ipBytes(ip: string): number[] | undefined {
   const kind = isIP(ip);
   if (kind === 4) return ip.split('.').map(Number);
   if (kind !== 6) return undefined;

@@ -3,11 +3,17 @@ import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
 import { humanBytes } from '../ui/progress.js';
 
-/** Bytes this process may still write on the file system that holds `dir` (root may use the blocks reserved for it, as ext4's reserve). */
+/**
+ * Bytes this process may still write on the file system that holds `dir` (root may use the blocks
+ * reserved for it, as ext4's reserve). Infinity when the file system gives no size at all (0
+ * blocks in all: proc, sys, and FUSE or network file systems that do not report space): what it
+ * cannot measure is not refused, a real shortage still ends in ENOSPC, said as such.
+ */
 export async function freeBytes(dir: string): Promise<number> {
   const fs = await statfs(dir).catch((err: NodeJS.ErrnoException) => {
     throw unreadableFile(dir, 'output directory', err);
   });
+  if (fs.blocks === 0) return Number.POSITIVE_INFINITY;
   return (process.getuid?.() === 0 ? fs.bfree : fs.bavail) * fs.bsize;
 }
 

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { ipBytes } from '../../net/cidr.js';
 import { FerryError } from '../../errors.js';
 import type { Port, Zone } from '../../kinds/endpoint/spec.js';
 import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
@@ -121,6 +123,45 @@ function hostProblem(h: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The CIDRs without those another of the same family already holds (a duplicate, 10.0.0.0/16
+ * beside 10.0.0.0/8): nft refuses overlapping elements in an interval set ("conflicting
+ * intervals"), the whole file with them. The first of equal ones is kept, the order otherwise.
+ * Each is looked up at every prefix length the list uses, not compared with every other.
+ */
+export function withoutCovered(cidrs: string[]): string[] {
+  const parsed = cidrs.map((c) => {
+    const [addr, bits] = c.split('/');
+    const bytes = ipBytes(addr);
+    if (!bytes || cidrProblem(c)) return undefined;
+    return { fam: familyOf(c), bytes, p: bits === undefined ? bytes.length * 8 : Number(bits) };
+  });
+  const masked = (bytes: number[], p: number) =>
+    bytes.map((b, i) => b & (0xff << (8 - Math.min(8, Math.max(0, p - i * 8)))) & 0xff).join('.');
+  const first = new Map<string, number>();
+  const lengths = new Map<string, Set<number>>();
+  parsed.forEach((x, i) => {
+    if (!x) return;
+    const k = `${x.fam}/${x.p}/${masked(x.bytes, x.p)}`;
+    if (!first.has(k)) first.set(k, i);
+    if (!lengths.has(x.fam)) lengths.set(x.fam, new Set());
+    lengths.get(x.fam)!.add(x.p);
+  });
+  return cidrs.filter((_, i) => {
+    const x = parsed[i];
+    if (!x) return true;
+    for (const q of lengths.get(x.fam)!) {
+      if (q > x.p) continue;
+      const j = first.get(`${x.fam}/${q}/${masked(x.bytes, q)}`);
+      if (j !== undefined && (q < x.p || j < i)) return false;
+    }
+    return true;
+  });
+}
+
+/** Longest set id: squid's ACL names (`dst_…`, `src_…`) stay under its 64 characters, nft's set names under theirs. */
+const MAX_SET_ID = 56;
+
 /** `"<value>"` shown in a refusal: one line, control characters escaped. */
 const shown = (s: string): string => JSON.stringify(s);
 
@@ -162,8 +203,24 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
 
   // Values another tool would read as more than one address or name (a set closed, a domain added).
   const invalid = new Set<string>();
+  // One id per zone or host name: two names that read alike once lowered and punctuation folded
+  // (a.example, a-example) do not share a set, and a long name is cut to an id squid and nft take.
+  const idOf = new Map<string, string>();
+  const idOwner = new Map<string, string>();
+  const uniqueId = (prefix: 'zone' | 'host', name: string, key: string): string => {
+    const k = `${prefix}\0${key}`;
+    let id = idOf.get(k);
+    if (id !== undefined) return id;
+    id = setId(prefix, name);
+    if (id.length > MAX_SET_ID || (idOwner.has(id) && idOwner.get(id) !== k)) {
+      id = `${id.slice(0, MAX_SET_ID - 11).replace(/_+$/, '')}_${createHash('sha256').update(k).digest('hex').slice(0, 10)}`;
+    }
+    idOf.set(k, id);
+    idOwner.set(id, k);
+    return id;
+  };
   const zoneSet = (name: string): AddressSet => {
-    const id = setId('zone', name);
+    const id = uniqueId('zone', name, name);
     let s = sets.get(id);
     if (!s) {
       const z = zones.get(name);
@@ -171,7 +228,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
         const why = cidrProblem(c);
         if (why) invalid.add(`zone ${name}: CIDR ${shown(c)} is ${why}`);
       }
-      const cidrs = (z?.cidrs ?? []).filter((c) => !isPlaceholder(c));
+      const cidrs = withoutCovered((z?.cidrs ?? []).filter((c) => !isPlaceholder(c)));
       const unresolved = (z?.cidrs ?? []).filter(isPlaceholder);
       s = {
         id,
@@ -189,7 +246,8 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     return s;
   };
   const hostSet = async (host: string, owner: string): Promise<AddressSet> => {
-    const id = setId('host', host);
+    // Host names are one name whatever their case or a trailing dot.
+    const id = uniqueId('host', host, host.toLowerCase().replace(/\.$/, ''));
     let s = sets.get(id);
     const why = hostProblem(host);
     if (why) invalid.add(`${owner}: host ${shown(host)} is ${why}`);
