@@ -6,6 +6,7 @@ import { discoverChartImages } from '../../../src/kinds/chart/discover.js';
 import { loadChartDir } from '../../../src/kinds/chart/load.js';
 import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
+import { rewriteChart } from '../../../src/rewrite/chart.js';
 import { rewriteValues } from '../../../src/rewrite/values.js';
 import { chartLock, fixtureTarget, writeTree } from './helpers.js';
 
@@ -72,5 +73,56 @@ describe('an image map whose registry key no template reads', () => {
     const ctx = createRewriteContext(await fixtureTarget(), chartLock([LOGS], where, 'testkube-logs', '0.3.0'));
     const r = await rewriteValues([path.join(dir, 'values.yaml')], ctx, { inPlace: true });
     expect(r.warnings.join('\n')).toContain(`${LOGS} (from image.repository)`);
+  });
+});
+
+// kubeshop's testkube-api: TestWorkflowTemplate custom resources whose steps run
+// `image: grafana/k6:{{ config.version }}`, a tag testkube's controller fills in when a workflow
+// runs. No locked reference is it and the controller pulls it from Docker Hub; rewrite chart
+// proved its override and said nothing about them.
+const API = 'docker.io/kubeshop/testkube-api-server:2.1.0';
+const API_CHART = {
+  'Chart.yaml': 'apiVersion: v2\nname: testkube-api\nversion: 2.1.0\n',
+  'values.yaml': ['image:', '  repository: kubeshop/testkube-api-server', '  tag: 2.1.0', ''].join('\n'),
+  'templates/deploy.yaml': [
+    'apiVersion: apps/v1',
+    'kind: Deployment',
+    'metadata:',
+    '  name: api',
+    'spec:',
+    '  template:',
+    '    spec:',
+    '      containers:',
+    '        - name: api',
+    '          image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"',
+    '',
+  ].join('\n'),
+  'templates/k6.yaml': [
+    'apiVersion: testworkflows.testkube.io/v1',
+    'kind: TestWorkflowTemplate',
+    'metadata:',
+    '  name: official--k6--v1',
+    'spec:',
+    '  config:',
+    '    version:',
+    '      type: string',
+    '      default: 0.49.0',
+    '  steps:',
+    '    - name: Run k6',
+    '      run:',
+    '        image: grafana/k6:{{ "{{" }} config.version }}',
+    '',
+  ].join('\n'),
+};
+
+describe("a custom resource's image its controller completes at run time", () => {
+  it('rewrite chart names it', async () => {
+    const dir = await chartDir('api-chart', API_CHART);
+    const ctx = createRewriteContext(await fixtureTarget(), chartLock([API], { [API]: [{ path: 'image' }] }, 'testkube-api', '2.1.0'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    const said = r.warnings.filter((w) => w.includes('grafana/k6:{{ config.version }}'));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toContain('TestWorkflowTemplate official--k6--v1 spec.steps[0].run.image');
   });
 });
