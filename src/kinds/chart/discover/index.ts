@@ -177,8 +177,9 @@ function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageS
 /**
  * Image maps with a `registry` key attached to a rendered image that does not spell that registry
  * (testkube's `image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"` beside `registry:
- * docker.io`): one render with each such map's registry set to a probe host of its own; a map
- * whose probe host shows up in no image has a registry no template reads, and a values file that
+ * docker.io`): one render with each such map's registry and repository set to probe names of its
+ * own; a map whose repository shows up without its host has a registry no template reads (a map
+ * read not at all is left to the other checks), and a values file that
  * moves it by its registry moves nothing. Charts that refuse the probe render are left as they are.
  */
 function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images: Map<string, DiscoveredImage>, found: RenderedFinding[]): void {
@@ -188,7 +189,7 @@ function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images
     if (!raws.length) continue;
     for (const s of img.sources) {
       const reg = s.kind === 'values' && s.form === 'map' && !s.registryFrom ? s.keys?.registry : undefined;
-      if (!reg || !s.valuesPath || s.valuesPath.includes('[')) continue;
+      if (!reg || s.keys?.repository === undefined || !s.valuesPath || s.valuesPath.includes('[')) continue;
       if (raws.some((r) => r.startsWith(`${reg}/`))) continue;
       suspects.push(s);
     }
@@ -201,6 +202,7 @@ function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images
     const host = `ferry-probe-r${hosts.size}.example`;
     hosts.set(s.valuesPath!, host);
     setPath(on, `${s.valuesPath}.registry`, host);
+    setPath(on, `${s.valuesPath}.repository`, `${host.split('.')[0]}-repo/x`);
   }
   let result: RenderResult;
   try {
@@ -212,7 +214,8 @@ function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images
   const raws = findRenderedImages(result.documents).map((f) => f.raw);
   for (const s of suspects) {
     const host = hosts.get(s.valuesPath!)!;
-    if (!raws.some((r) => r.includes(host))) s.registryUnread = true;
+    // Only a map the templates do read (its repository shows up) and whose registry they drop.
+    if (raws.some((r) => r.includes(`${host.split('.')[0]}-repo/x`)) && !raws.some((r) => r.includes(host))) s.registryUnread = true;
   }
 }
 
