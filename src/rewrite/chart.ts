@@ -302,10 +302,16 @@ function unreadableImages(documents: RenderedDocument[]): string[] {
           }
         });
       }
+      // A custom resource's image its own controller templates at run time (testkube's
+      // TestWorkflowTemplate `image: grafana/k6:{{ config.version }}`): the tag is chosen when the
+      // workflow runs, so no locked reference is it, and the controller pulls it from upstream.
+      else if (k === 'image' && typeof v === 'string' && !/^(?:v1|apps\/v1|batch\/v1)$/.test(doc.apiVersion ?? '') && /\{\{|\$\{/.test(v)) {
+        out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) names ${JSON.stringify(v)}, which its controller completes at run time: nothing is moved to the mirror and it is pulled from upstream; set it to a mirror reference (or list the images it may become in the manifest and point it at the mirror)`);
+      }
       walk(doc, v, here);
     }
   };
-  for (const doc of documents) if (doc.object && !doc.crd && !doc.test) walk(doc, doc.object, '');
+  for (const doc of documents) if (doc.object && !doc.crd && !doc.test && doc.kind !== 'ConfigMap' && doc.kind !== 'Secret') walk(doc, doc.object, '');
   return out;
 }
 

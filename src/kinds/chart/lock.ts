@@ -43,12 +43,14 @@ export type ChartLock = z.infer<typeof ChartLockSchema>;
 const byPath = (a: ValuesLocation, b: ValuesLocation) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /** Where the values deploy each certain image of a discovery (the lock's `imageValues`). */
-export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string } }> }>): Record<string, ValuesLocation[]> {
+export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string }; registryUnread?: boolean }> }>): Record<string, ValuesLocation[]> {
   const out: Record<string, ValuesLocation[]> = {};
   for (const img of images) {
     if (img.certainty !== 'certain') continue;
     const values = img.sources.filter((s) => s.kind === 'values' && s.valuesPath);
-    const locs: ValuesLocation[] = values.map((s) => (s.keys?.registry ? { path: s.valuesPath!, registry: true } : { path: s.valuesPath! }));
+    // A map whose registry key no template reads: the image is set by its repository key, with
+    // the registry in it; a file that moves the map by its registry does not move it.
+    const locs: ValuesLocation[] = values.map((s) => (s.registryUnread ? { path: `${s.valuesPath!}.repository` } : s.keys?.registry ? { path: s.valuesPath!, registry: true } : { path: s.valuesPath! }));
     if (!locs.length) continue;
     // A subchart renders it, but no key found in its values deploys it (a copy the values finder
     // did not walk): its whole values scope is the location, one no file sets by an image.

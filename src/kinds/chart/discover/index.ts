@@ -174,6 +174,51 @@ function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageS
   return unread;
 }
 
+/**
+ * Image maps with a `registry` key attached to a rendered image that does not spell that registry
+ * (testkube's `image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"` beside `registry:
+ * docker.io`): one render with each such map's registry and repository set to probe names of its
+ * own; a map whose repository shows up without its host has a registry no template reads (a map
+ * read not at all is left to the other checks), and a values file that
+ * moves it by its registry moves nothing. Charts that refuse the probe render are left as they are.
+ */
+function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images: Map<string, DiscoveredImage>, found: RenderedFinding[]): void {
+  const suspects: ImageSource[] = [];
+  for (const img of images.values()) {
+    const raws = found.filter((f) => f.ref === img.ref).map((f) => f.raw);
+    if (!raws.length) continue;
+    for (const s of img.sources) {
+      const reg = s.kind === 'values' && s.form === 'map' && !s.registryFrom ? s.keys?.registry : undefined;
+      if (!reg || s.keys?.repository === undefined || !s.valuesPath || s.valuesPath.includes('[')) continue;
+      if (raws.some((r) => r.startsWith(`${reg}/`))) continue;
+      suspects.push(s);
+    }
+  }
+  if (!suspects.length) return;
+  const on: Record<string, unknown> = {};
+  const hosts = new Map<string, string>();
+  for (const s of suspects) {
+    if (hosts.has(s.valuesPath!)) continue;
+    const host = `ferry-probe-r${hosts.size}.example`;
+    hosts.set(s.valuesPath!, host);
+    setPath(on, `${s.valuesPath}.registry`, host);
+    setPath(on, `${s.valuesPath}.repository`, `${host.split('.')[0]}-repo/x`);
+  }
+  let result: RenderResult;
+  try {
+    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
+  } catch (err) {
+    if (isFerryError(err)) return;
+    throw err;
+  }
+  const raws = findRenderedImages(result.documents).map((f) => f.raw);
+  for (const s of suspects) {
+    const host = hosts.get(s.valuesPath!)!;
+    // Only a map the templates do read (its repository shows up) and whose registry they drop.
+    if (raws.some((r) => r.includes(`${host.split('.')[0]}-repo/x`)) && !raws.some((r) => r.includes(host))) s.registryUnread = true;
+  }
+}
+
 /** Render again with the switches on; undefined when the chart refuses (missing required values…). */
 function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): RenderResult | undefined {
   if (switches.length === 0) return undefined;
@@ -255,6 +300,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     const img = images.get(f.ref)!;
     img.sources.push({ ...v.s, certainty: img.certainty, reason: undefined, valuesRef: v.ref });
   }
+  markUnreadRegistries(render, renderOpts, images, found);
   const renderedRefs = new Set(images.keys());
 
   // Image keys in the values that this render does not deploy: render with their switches on to

@@ -79,6 +79,11 @@ export interface ImageSource {
   registryFrom?: string;
   /** The tag came from the chart's appVersion because the values left it empty. */
   tagFromAppVersion?: boolean;
+  /**
+   * An image map whose `registry` key no template reads (testkube's `{{ repository }}:{{ tag }}`
+   * beside `registry: docker.io`): a probe render with another registry there changed nothing.
+   */
+  registryUnread?: boolean;
   /** Where values merged over the defaults changed a sub-key: `tag` → `my-values.yaml:4`. */
   overrides?: Record<string, string>;
   /** Template line text, for template findings. */
