@@ -285,7 +285,7 @@ describe('vendor APT repositories', () => {
     for (const c of ['main', '15']) for (const ext of ['', '.bz2', '.gz']) await rm(path.join(work, 'public/pub/repos/apt/dists/bookworm-pgdg', c, 'binary-amd64', `Packages${ext}`));
     const dir = await project(
       'pgdg',
-      ['  - name: pgdg', `    url: ${upstream.url}/pub/repos/apt`, '    suites: [bookworm-pgdg]', '    components: [main, "15"]', '    packages: [postgresql-15]', '    keys: [pgdg.asc]'],
+      ['  - name: pgdg', `    url: ${upstream.url}/pub/repos/apt`, '    suites: [bookworm-pgdg]', '    components: [main, 15]', '    packages: [postgresql-15]', '    keys: [pgdg.asc]'],
       { 'pgdg.asc': key.publicKey },
     );
     const at = await carry(dir);

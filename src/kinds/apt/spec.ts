@@ -19,7 +19,15 @@ export const AptSpecSchema = z
           }),
       )
       .min(1),
-    components: z.array(z.string().min(1).refine(insideRepo, 'component must be a relative path (no leading /, no ..)')).min(1).default(['main']),
+    components: z
+      .array(
+        // PGDG's per-major components (`components: [main, 15]`): YAML reads 15 as a number.
+        z
+          .union([z.string(), z.number().transform(String)])
+          .pipe(z.string().min(1).refine(insideRepo, 'component must be a relative path (no leading /, no ..)')),
+      )
+      .min(1)
+      .default(['main']),
     architectures: z.array(z.string().min(1)).min(1).default(['amd64']),
     packages: z.array(z.string().min(1)).optional().describe('These (name or name=version) and their dependency closure over Depends and Pre-Depends; omitted = the whole component.'),
     keys: z
