@@ -131,7 +131,7 @@ async function explainReleaseFailure(err: unknown, spec: AptSpec, suite: string,
   if (!isFerryError(err, 'VERIFY')) return undefined;
   const ids = [...new Set([...err.message.matchAll(/Could not find signing key with key ID ([0-9a-f]{16})/gi)].map((m) => m[1].toUpperCase()))];
   if (!ids.length) return undefined;
-  return new FerryError('VERIFY', `${label}: the Release is signed by key ${ids.join(', ')}, which is not in ${spec.keys.join(', ')} (keys:)`, {
+  return new FerryError('VERIFY', `${label}: the Release is not signed by any of the given keys: it is signed by key ${ids.join(', ')}, which is not in ${spec.keys.join(', ')} (keys:)`, {
     details: [err.message],
     hint: `The vendor signs with a key (or a new subkey of its key) that your key file lacks: vendors rotate their signing keys (Google's Linux key gained a new subkey). Download the vendor's current public key from the place its install instructions name, check its fingerprint, save it over ${spec.keys[0]}, and run \`ferry lock\` again. Nothing from this Release was trusted.`,
   });
