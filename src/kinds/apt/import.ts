@@ -271,6 +271,30 @@ async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, de
   }
 }
 
+/**
+ * The packages a suite's own directory holds: Docker's repository keeps its pool under
+ * `dists/<codename>/pool/` (its Packages name `dists/bookworm/pool/stable/amd64/…`). `dists/<suite>`
+ * is a symlink switched whole, so these are written into each version, not beside it.
+ */
+export function suitePackages(suite: string, packages: readonly OciDescriptor[]): OciDescriptor[] {
+  const prefix = `dists/${suite.replace(/\/+$/, '')}/`;
+  return packages.filter((l) => titleOf(l).startsWith(prefix));
+}
+
+/** Writes a suite's own packages into its version directory `dir`: hard links to the current version's copy where it is the same, else from the bundle. */
+async function writeSuitePackages(root: string, dir: string, suite: string, packages: readonly OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {
+  const prefix = `dists/${suite.replace(/\/+$/, '')}/`;
+  let sent = 0;
+  await mapLimit(suitePackages(suite, packages), ctx.concurrency, async (l) => {
+    const dest = safeJoin(dir, titleOf(l).slice(prefix.length), `${label} package`);
+    // Through the suite's symlink: the current version's copy, when there is one.
+    const current = safeJoin(root, titleOf(l), `${label} package`);
+    if (current !== dest && (await hasSameContent(current, l.digest, l.size))) await linkOrCopy(current, dest, l, ctx);
+    else sent += await writeBlob(l, dest, ctx);
+  });
+  return sent;
+}
+
 async function importWhole(root: string, suite: string, layers: OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {
   let sent = 0;
   const plan = await wholeSuitePlan(root, suite, layers, ctx.source, label);
@@ -287,6 +311,7 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
   const versions = suiteVersions(root, suite, label);
   return publishSuiteVersion(versions, plan.main.digest.replace(/^sha256:/, '').slice(0, 16), async (dir) => {
     const at = (relPath: string) => safeJoin(dir, relPath, `${label} file`);
+    sent += await writeSuitePackages(root, dir, suite, layers.filter((l) => l.annotations?.[ROLE] === 'package'), ctx, label);
     for (const entry of plan.indexes) {
       const { idx } = entry;
       const named = at(entry.relPath);
@@ -336,7 +361,7 @@ async function importFiltered(root: string, suiteCfg: AptConfig['suites'][number
   // The version is the unsigned Release: signing again (a new signature time) makes no new version.
   return publishSuiteVersion(suiteVersions(root, suiteCfg.suite, label), sha256(Buffer.from(unsigned.release, 'utf8')).slice(0, 16), async (dist) => {
     const current = await readFile(path.join(dist, 'Release'), 'utf8').catch(() => undefined);
-    let sent = 0;
+    let sent = await writeSuitePackages(root, dist, suiteCfg.suite, layers.filter((l) => l.annotations?.[ROLE] === 'package'), ctx, label);
     // by-hash copies first, then the named indexes, then the signed Release files: InRelease last.
     for (const p of unsigned.indexes) {
       if (await writeSmall(safeJoin(dist, byHashPath(p.path, 'SHA256', sha256(p.bytes)), label), p.bytes)) sent += p.bytes.length;
@@ -370,7 +395,10 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
     }
     key = await readSigningKey(target.signingKey, process.env.FERRY_SIGNING_PASSPHRASE, `apt[${cfg.name}]`);
   }
-  const packages = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  const all = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  // A suite's own packages (Docker's dists/<codename>/pool/) are written with its version, below.
+  const inSuites = new Set(cfg.suites.flatMap((s) => suitePackages(s.suite, all)));
+  const packages = all.filter((l) => !inSuites.has(l));
   const total = packages.reduce((n, l) => n + l.size, 0);
   const task = ctx.progress.start(`apt[${cfg.name}] ${packages.length} packages`, total);
   let poolSent = 0;

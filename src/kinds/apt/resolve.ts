@@ -1,13 +1,14 @@
 import { byCodePoint } from '../file/artifact.js';
 import { FerryError, isFerryError } from '../../errors.js';
 import { mapLimit } from '../../net/concurrency.js';
+import { discard } from '../../net/http.js';
 import { mirrorUrlPath } from '../../mapping/index.js';
 import { readPublicKeys } from '../../net/pgp.js';
 import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type SourceInfo } from './deps.js';
 import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
-import { fetchIndex, fetchVerifiedRelease, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
+import { fetchIndex, fetchVerifiedRelease, repoUrl, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
 import type { AptSpec } from './spec.js';
 import { warn } from '../warnings.js';
 
@@ -48,9 +49,13 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
       hint: 'List the vendor key files (e.g. keys/percona.asc) under keys:.',
     });
   }
-  const release = await fetchVerifiedRelease(spec.url, suite, readPublicKeys(spec.keys, ctx.manifestDir, label), ctx.http, ctx.store, label);
+  const release = await fetchVerifiedRelease(spec.url, suite, readPublicKeys(spec.keys, ctx.manifestDir, label), ctx.http, ctx.store, label).catch(async (err: unknown) => {
+    throw (await explainReleaseFailure(err, spec, suite, label, ctx)) ?? err;
+  });
   const rel = release.release;
   const offered = words(rel.fields.get('architectures'));
+  // Which architectures this component has a Packages index for (a Release without Architectures: says only this).
+  const indexed = (comp: string) => [...new Set([...rel.sha256.keys()].flatMap((p) => (p.startsWith(`${comp}/binary-`) && /\/Packages(\.\w+)?$/.test(p) ? [p.slice(comp.length + 8).split('/')[0]] : [])))].filter((a) => a !== 'all').sort();
   const components = words(rel.fields.get('components'));
   const problems: string[] = [];
   const parse: string[] = [];
@@ -63,6 +68,7 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
       const p = packagesIndexFor(rel, comp, arch);
       if (p) parse.push(p);
       else if (listsPackagesFor(rel, comp, arch).length) problems.push(`${comp}/binary-${arch} offers only ${listsPackagesFor(rel, comp, arch).join(', ')}; ferry reads Packages.gz or Packages`);
+      else if (!offered.length) problems.push(`${comp}/binary-${arch}: the Release has no Packages index for it (it has: ${indexed(comp).join(', ') || 'none'})`);
       else if (!offered.includes(arch)) problems.push(`architecture ${arch} is not offered (Architectures: ${offered.join(' ')})`);
       // Offered by the suite, but this component has no index for it: say so rather than lock none.
       else warn(ctx, `${label}: ${comp}/binary-${arch} has no Packages index in the Release: no ${arch} packages from ${comp}`);
@@ -98,6 +104,43 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
     }
   }
   return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
+}
+
+/**
+ * A clearer error for two real-world failures to read a suite's Release: a flat repository
+ * (`deb URL ./`: Release beside the packages, no dists/), and a Release signed by a key (often
+ * a new subkey after the vendor rotated it) that the manifest's key files lack. Undefined: the
+ * original error says it best.
+ */
+async function explainReleaseFailure(err: unknown, spec: AptSpec, suite: string, label: string, ctx: KindContext): Promise<FerryError | undefined> {
+  if (isFerryError(err, 'NOT_FOUND')) {
+    // apt's flat form reads <url>/<dir>/Release; ferry asked for <url>/dists/<suite>/.
+    for (const name of ['InRelease', 'Release']) {
+      const url = repoUrl(spec.url, name);
+      const found = await ctx.http
+        .request(url, { method: 'HEAD', reuseAfterHead: true })
+        .then(async (res) => {
+          await discard(res.body);
+          return res.status === 200;
+        })
+        .catch(() => false);
+      if (found) return flatRepositoryError(spec, `${label}: ${repoUrl(spec.url, `dists/${suite}`)} has no Release, but ${url} exists`);
+    }
+    return undefined;
+  }
+  if (!isFerryError(err, 'VERIFY')) return undefined;
+  const ids = [...new Set([...err.message.matchAll(/Could not find signing key with key ID ([0-9a-f]{16})/gi)].map((m) => m[1].toUpperCase()))];
+  if (!ids.length) return undefined;
+  return new FerryError('VERIFY', `${label}: the Release is not signed by any of the given keys: it is signed by key ${ids.join(', ')}, which is not in ${spec.keys.join(', ')} (keys:)`, {
+    details: [err.message],
+    hint: `The vendor signs with a key (or a new subkey of its key) that your key file lacks: vendors rotate their signing keys (Google's Linux key gained a new subkey). Download the vendor's current public key from the place its install instructions name, check its fingerprint, save it over ${spec.keys[0]}, and run \`ferry lock\` again. Nothing from this Release was trusted.`,
+  });
+}
+
+export function flatRepositoryError(spec: { name: string; url: string }, message: string): FerryError {
+  return new FerryError('VALIDATION', `${message}: a flat repository (\`deb ${spec.url} ./\`: Release and Packages beside the .deb files, no dists/), which ferry does not mirror`, {
+    hint: 'ferry mirrors repositories with a dists/<suite>/<component> layout (it publishes each suite as a whole, re-signed or as the vendor signed it). Carry the packages you need as files: entries (each .deb with the SHA256 the repository\'s Packages lists) and publish them on the site with aptly or reprepro; or use the vendor\'s dists/ repository if it has one.',
+  });
 }
 
 function toLock(p: AptPackage): AptPackageLock {
