@@ -19,10 +19,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
-import { openSync, closeSync, constants as fsc } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { unblockFifo } from '../support/fifo.js';
 import { LOCK_STALE_MS, withPidLock } from '../../src/store/pid-lock.js';
 import { sweepStaleTemps } from '../../src/store/temp-files.js';
 
@@ -37,20 +37,11 @@ afterEach(async () => {
 const old = new Date(Date.now() - LOCK_STALE_MS - 60_000);
 const busy = (pid: number) => new Error(`busy ${pid}`);
 
-/** Unblocks a FIFO reader (the old code, after the test timed out at 5 s) so the test process can end. */
-function unblock(fifo: string): void {
-  try {
-    closeSync(openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK));
-  } catch {
-    /* no reader waiting */
-  }
-}
-
 describe('hostile-18: what sits at a cache lock path', () => {
   it('a fresh FIFO at the lock path is a busy lock, not a read that waits for ever', async () => {
     const lock = path.join(dir, 'blob.lock');
     execFileSync('mkfifo', [lock]);
-    const timer = setTimeout(() => unblock(lock), 8000);
+    const timer = setTimeout(() => unblockFifo(lock), 8000);
     try {
       await expect(withPidLock(lock, busy, async () => 'ran')).rejects.toThrow(/^busy 0$/);
     } finally {
@@ -62,7 +53,7 @@ describe('hostile-18: what sits at a cache lock path', () => {
     const lock = path.join(dir, 'blob.lock');
     execFileSync('mkfifo', [lock]);
     await utimes(lock, old, old);
-    const timer = setTimeout(() => unblock(lock), 8000);
+    const timer = setTimeout(() => unblockFifo(lock), 8000);
     try {
       expect(await withPidLock(lock, busy, async () => (await readFile(lock, 'utf8')).split(' ')[0])).toBe(String(process.pid));
     } finally {

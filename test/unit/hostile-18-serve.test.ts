@@ -17,11 +17,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, rm, symlink, unlink, writeFile } from 'node:fs/promises';
-import { closeSync, constants as fsc, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unblockFifo } from '../support/fifo.js';
 import { serveCommand, TLS_FILE_CAP } from '../../src/commands/serve.js';
 import { makeTestCa, type TestCa } from '../support/registry.js';
 
@@ -48,14 +49,6 @@ function ping(url: string): Promise<number> {
   });
 }
 
-function unblock(fifo: string): void {
-  try {
-    closeSync(openSync(fifo, fsc.O_WRONLY | fsc.O_NONBLOCK));
-  } catch {
-    /* no reader waiting */
-  }
-}
-
 describe('hostile-18: serve reload', () => {
   it('a FIFO, a device or a huge file put in place of --tls-key/--tls-cert is refused, named; the certificate in use stays', async () => {
     const cert = path.join(dir, 'serve.crt');
@@ -67,7 +60,7 @@ describe('hostile-18: serve reload', () => {
       expect(await ping(s.result.url)).toBe(200);
       await unlink(key);
       execFileSync('mkfifo', [key]);
-      const timer = setTimeout(() => unblock(key), 8000);
+      const timer = setTimeout(() => unblockFifo(key), 8000);
       await expect(s.reload()).rejects.toThrow(/--tls-key .*serve\.key: not a regular file/);
       clearTimeout(timer);
       expect(await ping(s.result.url)).toBe(200);
