@@ -1,9 +1,10 @@
 import type { NetOptions } from '../oci/context.js';
-import { readFile, realpath } from 'node:fs/promises';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { bundleFrom, pathFrom } from './inputs.js';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
+import { readCapped } from '../manifest/input-file.js';
 import { loadResolvedTarget } from '../manifest/resolved-target.js';
 import { DEFAULT_REGISTRY_MAPPING } from '../mapping/index.js';
 import { kindRoutes } from '../serve/routes.js';
@@ -65,6 +66,24 @@ export interface ServeSession {
   close(): Promise<void>;
 }
 
+/** Bytes of a `--tls-cert` or `--tls-key` file: a PEM chain is a few KiB; this is generous. */
+export const TLS_FILE_CAP = 1024 * 1024;
+
+/**
+ * A `--tls-cert`/`--tls-key` file, read again at each reload: a FIFO put in its place (whose open
+ * waits for a writer for ever, and every later reload queued behind it), a device (/dev/zero) or
+ * a huge file is refused, named, and the certificate in use stays.
+ */
+async function readTlsFile(file: string, flag: string): Promise<string> {
+  const st = await stat(file).catch((err: unknown) => {
+    throw unreadableFile(file, `${flag} file`, err);
+  });
+  if (!st.isFile()) throw new FerryError('USAGE', `${flag} ${file}: not a regular file (a FIFO, socket, device or directory); refusing to read it`, { hint: `${flag} names a PEM file.` });
+  const text = await readCapped(file, TLS_FILE_CAP, `${flag} file`);
+  if (text === undefined) throw unreadableFile(file, `${flag} file`, 'ENOENT');
+  return text;
+}
+
 interface Loaded {
   /** What was opened: the source with symlinks followed. */
   from: string;
@@ -78,7 +97,8 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   const at = (p: string) => pathFrom(cwd, p);
   if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey)) throw new FerryError('USAGE', '--tls-cert and --tls-key go together');
   const target = opts.target ? await loadResolvedTarget(at(opts.target)) : undefined;
-  const readTls = async () => (opts.tlsCert && opts.tlsKey ? { cert: await readFile(at(opts.tlsCert)), key: await readFile(at(opts.tlsKey)) } : undefined);
+  const readTls = async () =>
+    opts.tlsCert && opts.tlsKey ? { cert: await readTlsFile(at(opts.tlsCert), '--tls-cert'), key: await readTlsFile(at(opts.tlsKey), '--tls-key') } : undefined;
   const tls = await readTls();
   const mapping = target?.registry?.mapping ?? DEFAULT_REGISTRY_MAPPING;
   const load = async (): Promise<Loaded> => {
@@ -134,8 +154,31 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     await first.content.close();
     throw err;
   }
-  // One reload at a time: a second SIGHUP while one runs waits for it, then loads again.
-  let queue: Promise<unknown> = Promise.resolve();
+  // One reload at a time. A SIGHUP while one runs asks for one more load after it; any further
+  // SIGHUP before that one starts shares it (a flood of signals is two loads, not one each: with
+  // --verify each re-hashes the whole bundle).
+  let running: Promise<ServeResult> | undefined;
+  let waiting: Promise<ServeResult> | undefined;
+  const start = (): Promise<ServeResult> => {
+    const run = reload().finally(() => {
+      if (running === run) running = undefined;
+    });
+    running = run;
+    return run;
+  };
+  const requestReload = (): Promise<ServeResult> => {
+    if (waiting) return waiting;
+    if (!running) return start();
+    const next = running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      waiting = undefined;
+      return start();
+    });
+    waiting = next;
+    return next;
+  };
   const reload = async (): Promise<ServeResult> => {
     // A renewed certificate (same --tls-cert/--tls-key paths) is read again too; checked before anything changes.
     const nextTls = await readTls();
@@ -158,11 +201,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
   };
   return {
     result: describe(server.url, server.catalog, first),
-    reload: () => {
-      const run = queue.then(reload, reload);
-      queue = run.catch(() => undefined);
-      return run;
-    },
+    reload: requestReload,
     close: () => server.close(),
   };
 }

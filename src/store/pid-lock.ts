@@ -1,6 +1,8 @@
-import { mkdir, open, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { processAlive, processNamespace, releaseTemp, sameNamespace, tempPathFor } from './temp-files.js';
+import { FerryError } from '../errors.js';
+import { processAlive, processNamespace, releaseTemp, sameNamespace, tempPathFor, withPlace } from './temp-files.js';
 
 /**
  * A lock of another PID namespace (a job in another container on a shared cache volume) cannot
@@ -18,13 +20,55 @@ function parseLock(text: string): { pid: number; ns?: string } {
   return m ? { pid: Number(m[1]), ns: m[2] } : { pid: 0 };
 }
 
+/** Bytes of a lock file read: `<pid> n<8 hex>` is under 30; anything longer is no ferry lock. */
+const LOCK_READ_CAP = 64;
+
+/**
+ * What the lock file `file` holds (undefined: it is gone). The file sits on a shared cache volume
+ * that other containers write: read without following a symbolic link (to /dev/zero, an endless
+ * read) and without waiting on a FIFO (whose open blocks until a writer comes, for ever), at most
+ * LOCK_READ_CAP bytes. Anything but a regular file, or one this user cannot read, reads as '' (no
+ * pid): judged by its age like an empty lock, so it is taken over once stale, never waited on for ever.
+ */
+async function readLock(file: string): Promise<string | undefined> {
+  let fh;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : '';
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) {
+      throw new FerryError('CONFLICT', `${file}: a directory where ferry keeps a lock file; refusing to wait on it or take it over`, {
+        hint: 'Remove that directory (ferry creates the lock as a small file and removes it when done).',
+      });
+    }
+    if (!st.isFile()) return '';
+    const buf = Buffer.alloc(LOCK_READ_CAP + 1);
+    let got = 0;
+    while (got < buf.length) {
+      const { bytesRead } = await fh.read(buf, got, buf.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    return buf.toString('utf8', 0, got);
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    return '';
+  } finally {
+    await fh.close().catch(() => {});
+  }
+}
+
 /** Whether the lock that held `text` (read from `file`) is still held by a live process. */
 async function held(file: string, text: string): Promise<boolean> {
   const { pid, ns } = parseLock(text);
   // Empty or unreadable: a holder between creating it and writing its pid, or one killed right
   // there; judged by age like a foreign one.
   if (!pid || !sameNamespace(ns)) {
-    const st = await stat(file).catch(() => undefined);
+    // The entry's own age (a symbolic link's, not its target's): what the holder's heartbeat touches.
+    const st = await lstat(file).catch(() => undefined);
     return st !== undefined && Date.now() - st.mtimeMs <= LOCK_STALE_MS;
   }
   return pid !== process.pid && processAlive(pid);
@@ -39,11 +83,13 @@ async function removeIfHolds(file: string, text: string): Promise<void> {
   const aside = tempPathFor(file);
   try {
     await rename(file, aside);
-  } catch {
+  } catch (err) {
     releaseTemp(aside);
-    return; // gone already: another process took it over
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // gone already: another process took it over
+    // Not ours to move (a directory this user may not write): waiting would spin on it for ever.
+    throw withPlace(err, file, aside);
   }
-  const moved = await readFile(aside, 'utf8').catch(() => text);
+  const moved = (await readLock(aside)) ?? text;
   if (moved !== text) {
     // A live lock taken over by mistake: put it back unless yet another was created since.
     const back = await open(file, 'wx').then(
@@ -75,7 +121,7 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
       break;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const text = await readFile(file, 'utf8').catch(() => undefined);
+      const text = await readLock(file);
       if (text === undefined) continue; // removed meanwhile
       if (!(await held(file, text))) {
         await removeIfHolds(file, text);
@@ -96,6 +142,6 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
     clearInterval(heartbeat);
     // Only our own lock: one taken over while this process stalled (another container's job, after
     // LOCK_STALE_MS) now belongs to its new holder, and removing it would let a third one in.
-    if ((await readFile(file, 'utf8').catch(() => undefined)) === mine) await removeIfHolds(file, mine);
+    if ((await readLock(file)) === mine) await removeIfHolds(file, mine);
   }
 }

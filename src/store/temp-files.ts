@@ -155,6 +155,9 @@ export async function sweepStaleTemps(dir: string): Promise<string[]> {
     const writer = writerOf(name);
     if (writer === undefined) continue;
     const file = path.join(dir, name);
+    // Only files (or links) ferry's writes leave: a directory that merely has such a name (a crafted
+    // bundle's `x.ferry-1-0a.tmp/y`, an operator's) is not one, and rm would refuse it and fail the sweep.
+    if ((await lstat(file).catch(() => undefined))?.isDirectory() !== false) continue;
     if (!(await isStale(file, writer.pid, writer.ns))) continue;
     await rm(file, { force: true });
     removed.push(name);

@@ -143,7 +143,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
   }
   for (const s of a.cfg.suites) {
-    const dist = await problems.check(a.label, () => safeJoin(r.root, `dists/${s.suite}`, `${a.label} suite`));
+    const dist = await problems.check(a.label, () => suiteVersions(r.root, s.suite, a.label).link);
     if (!dist) continue;
     const prefix = `dists/${s.suite}/`;
     if (a.cfg.mode === 'filtered') {

@@ -1,5 +1,6 @@
 import { link, lstat, mkdir, readdir, readFile, readlink, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { FerryError } from '../../errors.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { hasSameContent } from '../../store/verified-write.js';
 import { parseRelease } from './control.js';
@@ -44,7 +45,27 @@ export interface SuiteVersions {
 const VERSION_DIR = (base: string) => `.${base}.ferry`;
 const VERSION_ID = /^[0-9a-f]{16}$/;
 
+/** Bytes of one segment of a suite name: `.<segment>.ferry` and `<segment>.ferry-switch` stay file names (255 bytes). */
+const MAX_SUITE_SEGMENT = 200;
+
+/**
+ * A suite name from a bundle (its config, or a lock) names nothing ferry's publishing keeps for
+ * itself: no segment starting with `.` (`dists/.<suite>.ferry` holds a suite's versions: a suite
+ * `.stable.ferry` or `.stable.ferry/<id>` was published over suite stable's versions, moving them
+ * aside and leaving `dists/stable` dangling), none ending in `.ferry-switch` (the next symlink of
+ * a switch: publishing `stable` removed suite `stable.ferry-switch`), none longer than
+ * MAX_SUITE_SEGMENT bytes (the version directory's name would not fit: ENAMETOOLONG midway).
+ */
+export function checkSuiteName(suite: string, label: string): void {
+  const bad = suite.split('/').find((seg) => seg.startsWith('.') || seg.endsWith('.ferry-switch') || Buffer.byteLength(seg) > MAX_SUITE_SEGMENT);
+  if (bad === undefined) return;
+  throw new FerryError('VERIFY', `${label} suite ${JSON.stringify(suite.length > 120 ? `${suite.slice(0, 120)}…` : suite)}: ${Buffer.byteLength(bad) > MAX_SUITE_SEGMENT ? `a path segment longer than ${MAX_SUITE_SEGMENT} bytes` : 'a name ferry keeps for publishing suites (a segment starting with "." or ending in ".ferry-switch")'}; refusing it`, {
+    hint: 'No Debian-style repository names a suite so: the bundle was crafted or damaged. Nothing of this repository was written.',
+  });
+}
+
 export function suiteVersions(root: string, suite: string, label: string): SuiteVersions {
+  checkSuiteName(suite, label);
   const link = safeJoin(root, `dists/${suite}`, `${label} suite`);
   const dir = safeJoin(path.dirname(link), VERSION_DIR(path.basename(link)), `${label} suite versions`);
   return { link, dir };
@@ -59,6 +80,8 @@ async function currentVersion(v: SuiteVersions): Promise<{ id?: string; dir?: st
   const to = await readlink(v.link);
   const [vdir, id, ...rest] = to.split('/');
   if (vdir !== path.basename(v.dir) || !VERSION_ID.test(id ?? '') || rest.length) return {};
+  // A version is a directory ferry made; a symbolic link put there is not written through.
+  if (!(await lstat(path.join(v.dir, id)).then((s) => s.isDirectory(), () => false))) return {};
   return { id, dir: path.join(v.dir, id) };
 }
 
@@ -68,6 +91,13 @@ async function currentVersion(v: SuiteVersions): Promise<{ id?: string; dir?: st
  * current version is re-checked in place). Returns the bytes `write` wrote.
  */
 export async function publishSuiteVersion(v: SuiteVersions, id: string, write: (dir: string) => Promise<number>): Promise<number> {
+  // Written into and swept: a symbolic link there (to a directory outside the tree) would be both.
+  const at = await lstat(v.dir).catch(() => undefined);
+  if (at && !at.isDirectory()) {
+    throw new FerryError('CONFLICT', `${v.dir}: not a directory (a symbolic link or a file) where ferry keeps the versions of ${path.basename(v.link)}; refusing to write through it`, {
+      hint: 'Remove it (ferry creates it as a plain directory) and import again.',
+    });
+  }
   const cur = await currentVersion(v);
   if (cur.id === id) return write(cur.dir!);
   await mkdir(v.dir, { recursive: true });
