@@ -139,7 +139,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([upstream?.stop(), mirror?.stop(), repo?.stop()]);
-  if (work && !process.env.KEEP) await rm(work, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 describe('a quarter later: the chart stack upgraded', () => {
