@@ -71,7 +71,11 @@ function changesText(changes: LockResult['changes']): string[] {
     `changes since the previous lock: ${n('updated')} updated, ${n('added')} added, ${n('removed')} removed`,
     ...changes.map((c) =>
       escapeLine(
-        c.change === 'updated' ? `  ~ ${c.kind} ${c.name}: ${c.from} → ${c.to}` : c.change === 'added' ? `  + ${c.kind} ${c.name}: ${c.to}` : `  - ${c.kind} ${c.name}: ${c.from} (no longer in the manifest)`,
+        c.change === 'updated'
+          ? `  ~ ${c.kind} ${c.name}: ${c.from} → ${c.to}${c.charts ? ` (chart ${c.charts.join(', ')})` : ''}`
+          : c.change === 'added'
+            ? `  + ${c.kind} ${c.name}: ${c.to}${c.charts ? ` (chart ${c.charts.join(', ')})` : ''}${c.dependencyOf ? ` (a dependency of ${c.dependencyOf.join(', ')})` : ''}`
+            : `  - ${c.kind} ${c.name}: ${c.from} (${c.charts ? `was deployed by chart ${c.charts.join(', ')}; ` : ''}${c.reason ?? 'no longer in the manifest'})`,
       ),
     ),
   ];

@@ -10,6 +10,16 @@ export interface LockChange {
   /** Before and after: `tag@digest` for an image, `version (digest)` for a chart, the sha256 for a file. */
   from?: string;
   to?: string;
+  /**
+   * An image a chart deploys (`images: discover` or its list): the charts (`name version`) that
+   * bring it — the new lock's for an added or updated image, the previous lock's for a removed one.
+   * Absent for an image only the manifest's `images:` lists.
+   */
+  charts?: string[];
+  /** A chart that is another chart's dependency (not vendored): the charts (`name version`) that need it. */
+  dependencyOf?: string[];
+  /** Why a removed artifact is gone: `no longer deployed by cert-manager v1.17.0`, `chart x no longer in the manifest`, `no longer in the manifest`. */
+  reason?: string;
 }
 
 interface Pinned {
@@ -100,6 +110,55 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
       for (const w of wasLeft.slice(paired)) out.push({ kind, change: 'removed', name, from: w.pin });
     }
   }
+  // Each image a chart brings names that chart: a chart upgrade's image list reads per chart.
+  const deployers = (lock: Lock) => {
+    const m = new Map<string, string[]>();
+    const l = lock as unknown as { charts?: Array<{ name: string; version: string; images?: string[] }>; images?: Array<{ ref: string; normalized?: string }> };
+    for (const c of l.charts ?? [])
+      for (const ref of c.images ?? []) {
+        const at = m.get(ref);
+        const name = `${c.name} ${c.version}`;
+        if (!at) m.set(ref, [name]);
+        else if (!at.includes(name)) at.push(name);
+      }
+    const byRepo = new Map<string, Set<string>>();
+    for (const i of l.images ?? []) {
+      const charts = m.get(i.ref) ?? (i.normalized ? m.get(i.normalized) : undefined);
+      if (!charts) continue;
+      const repo = referenceName(i.ref);
+      const set = byRepo.get(repo) ?? new Set<string>();
+      for (const c of charts) set.add(c);
+      byRepo.set(repo, set);
+    }
+    return byRepo;
+  };
+  const chartNames = (lock: Lock) => new Set(((lock as unknown as { charts?: Array<{ name: string }> }).charts ?? []).map((c) => c.name));
+  const da = deployers(before);
+  const db = deployers(after);
+  const stillCharted = chartNames(after);
+  for (const c of out) {
+    if (c.kind !== 'image') continue;
+    const charts = c.change === 'removed' ? da.get(c.name) : db.get(c.name);
+    if (charts?.size) c.charts = [...charts].sort();
+    if (c.change !== 'removed') continue;
+    if (!c.charts) {
+      c.reason = 'no longer in the manifest';
+      continue;
+    }
+    // Its chart is still carried at another version: that version no longer deploys it.
+    const names = [...new Set(c.charts.map((n) => n.split(' ')[0]))];
+    const kept = names.filter((n) => stillCharted.has(n));
+    const newer = ((after as unknown as { charts?: Array<{ name: string; version: string }> }).charts ?? []).filter((x) => kept.includes(x.name)).map((x) => `${x.name} ${x.version}`);
+    const gone = names.filter((n) => !stillCharted.has(n));
+    c.reason = [newer.length ? `no longer deployed by ${[...new Set(newer)].sort().join(', ')}` : '', gone.length ? `chart ${gone.join(', ')} no longer in the manifest` : ''].filter(Boolean).join('; ');
+  }
+  for (const c of out) {
+    if (c.kind !== 'chart') continue;
+    const lock = (c.change === 'removed' ? before : after) as unknown as { charts?: Array<{ repo: string; name: string; dependencyOf?: string[] }> };
+    const deps = [...new Set((lock.charts ?? []).filter((x) => `${x.repo} ${x.name}` === c.name).flatMap((x) => x.dependencyOf ?? []))].sort();
+    if (deps.length) c.dependencyOf = deps;
+  }
+  for (const c of out) if (c.kind !== 'image' && c.change === 'removed') c.reason = c.kind === 'chart' && isDependency(before, c.name) ? 'no longer a dependency of a carried chart' : 'no longer in the manifest';
   // A filtered APT suite names the packages that moved (a whole mirror's would be thousands).
   const filtered = (lock: Lock) => {
     const m = new Map<string, Array<{ name: string; version: string }>>();
@@ -117,6 +176,12 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     if (moves) c.to += `: ${moves}`;
   }
   return out;
+}
+
+/** Whether the chart (`repo name`) entered the lock only as another chart's dependency. */
+function isDependency(lock: Lock, name: string): boolean {
+  const l = lock as unknown as { charts?: Array<{ repo: string; name: string; dependencyOf?: string[] }> };
+  return (l.charts ?? []).some((c) => `${c.repo} ${c.name}` === name && !!c.dependencyOf?.length);
 }
 
 /** `app 1.0 → 2.0, +libnew 1.0, -libold 1.0`: each package whose versions differ, by name; at most 20, then how many more. */
