@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -411,6 +413,181 @@ describe('Supply chain: extras are on by default', () => {
     } finally {
       await reg.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The README's "In CI", "Shipping to customers", files `auth:` and serve-on-the-edge claims, run as written. */
+describe('today’s README claims, run as a user would', () => {
+  let dir: string;
+  const env = () => ({ FERRY_CACHE_DIR: path.join(dir, 'cache') });
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-readme2-'));
+    await writeFile(path.join(dir, 'app.yaml'), MANIFEST.replace('<url>', server.url).replace('name: claims', 'name: app'));
+    await writeFile(path.join(dir, 'site.yaml'), 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nfiles: { dir: ./files, baseUrl: "https://files.site.internal" }\n');
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('CI: lock --check exits 1 naming `<lock>: out of date: <why>` (and --json answers either way), 0 once locked; it writes nothing; a failure with --json prints nothing on stdout', async () => {
+    const lockFile = path.join(dir, 'app.lock.json');
+    const stale = await runFerry(['lock', 'app.yaml', '--check'], { cwd: dir, env: env() });
+    expect(stale.code).toBe(1);
+    expect(stale.stderr).toContain(`${lockFile}: out of date: no lock file`);
+    const staleJson = await runFerry(['lock', 'app.yaml', '--check', '--json'], { cwd: dir, env: env() });
+    expect(staleJson.code).toBe(1);
+    expect(JSON.parse(staleJson.stdout)).toEqual({ lockFile, upToDate: false, reason: 'no lock file' });
+    await expect(stat(lockFile)).rejects.toThrow();
+    // "A failure prints `error: …` and `hint: …` on stderr and nothing on stdout (with `--json` too)"
+    const frozen = await runFerry(['bundle', 'create', 'app.yaml', '--frozen', '-o', 'app.ferry.tar', '--json'], { cwd: dir, env: env() });
+    expect(frozen.code).toBe(1);
+    expect(frozen.stdout).toBe('');
+    expect(frozen.stderr).toMatch(/^error: .*\nhint: /m);
+    const locked = await runFerry(['lock', 'app.yaml', '--json'], { cwd: dir, env: env() });
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(JSON.parse(locked.stdout).changed).toBe(true);
+    const ok = await runFerry(['lock', 'app.yaml', '--check', '--json'], { cwd: dir, env: env() });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(JSON.parse(ok.stdout)).toEqual({ lockFile, upToDate: true });
+    // "A lock is rewritten only when its bytes change": a re-lock says changed: false.
+    const again = await runFerry(['lock', 'app.yaml', '--json'], { cwd: dir, env: env() });
+    expect(JSON.parse(again.stdout).changed).toBe(false);
+  });
+
+  it('CI: off a TTY there are no bars, colour or carriage returns', async () => {
+    const r = await runFerry(['bundle', 'create', 'app.yaml', '--frozen', '-o', 'plain.ferry.tar'], { cwd: dir, env: { ...env(), NO_COLOR: undefined } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).not.toMatch(/[\r\x1b]/);
+  });
+
+  it('shipping: re-signing changes only ferry/checksums.sha256.sig; a refusal names the key’s fingerprint as openssl prints it, or says the bundle is not signed', async () => {
+    await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'bundle.key'], { cwd: dir });
+    await mustRun('openssl', ['pkey', '-in', 'bundle.key', '-pubout', '-out', 'vendor.pub'], { cwd: dir });
+    await mustRun('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', 'rotated.key'], { cwd: dir });
+    await mustRun('openssl', ['pkey', '-in', 'rotated.key', '-pubout', '-out', 'rotated.pub'], { cwd: dir });
+    for (const out of ['s1.ferry.tar', 's2.ferry.tar']) {
+      const r = await runFerry(['bundle', 'create', 'app.yaml', '--frozen', '-o', out, '--sign-key', 'bundle.key', '-q'], { cwd: dir, env: env() });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const members = async (tar: string) => {
+      const x = path.join(dir, `x-${tar}`);
+      await mkdir(x);
+      await mustRun('tar', ['-xf', tar, '-C', x], { cwd: dir });
+      const out = new Map<string, Buffer>();
+      for (const f of await filesUnder(x)) out.set(f, await readFile(path.join(x, f)));
+      return out;
+    };
+    const [a, b] = [await members('s1.ferry.tar'), await members('s2.ferry.tar')];
+    expect([...a.keys()]).toEqual([...b.keys()]);
+    const differing = [...a.keys()].filter((k) => !a.get(k)!.equals(b.get(k)!));
+    expect(differing).toEqual(['ferry/checksums.sha256.sig']);
+
+    const ok = await runFerry(['bundle', 'verify', 's1.ferry.tar', '--key', 'vendor.pub'], { cwd: dir });
+    expect(ok.code, ok.stderr).toBe(0);
+    const fingerprint = (await mustRun('sh', ['-c', 'openssl pkey -pubin -in rotated.pub -outform DER | sha256sum'], { cwd: dir })).stdout.split(' ')[0];
+    const wrong = await runFerry(['bundle', 'verify', 's1.ferry.tar', '--key', 'rotated.pub'], { cwd: dir });
+    expect(wrong.code).toBe(3);
+    expect(wrong.stderr).toMatch(/does not verify with this key .*; key \S*rotated\.pub \(fingerprint sha256:([0-9a-f]{64})\)/);
+    expect(wrong.stderr).toContain(`(fingerprint sha256:${fingerprint})`);
+    const unsigned = await runFerry(['bundle', 'verify', 'plain.ferry.tar', '--key', 'vendor.pub'], { cwd: dir });
+    expect(unsigned.code).toBe(3);
+    expect(unsigned.stderr).toContain('the bundle is not signed');
+  });
+
+  it('shipping: the customer imports a signed bundle without --key (warned), and reads it without the manifest: sbom, map -t, report --bundle alone', async () => {
+    const cust = path.join(dir, 'customer');
+    await mkdir(cust);
+    for (const f of ['s1.ferry.tar', 'site.yaml']) await writeFile(path.join(cust, f), await readFile(path.join(dir, f)));
+    const sbom = await runFerry(['sbom', 's1.ferry.tar', '-q'], { cwd: cust });
+    expect(sbom.code, sbom.stderr).toBe(0);
+    expect(JSON.parse(sbom.stdout).bomFormat).toBe('CycloneDX');
+    const map = await runFerry(['map', 's1.ferry.tar', '-t', 'site.yaml'], { cwd: cust });
+    expect(map.code, map.stderr).toBe(0);
+    expect(map.stdout).toContain('https://files.site.internal/');
+    const report = await runFerry(['report', '--bundle', 's1.ferry.tar', '-o', 'report.html'], { cwd: cust });
+    expect(report.code, report.stderr).toBe(0);
+    expect(await readFile(path.join(cust, 'report.html'), 'utf8')).toContain('tool');
+    const imp = await runFerry(['import', 's1.ferry.tar', '--target', 'site.yaml', '-q'], { cwd: cust });
+    expect(imp.code, imp.stderr).toBe(0);
+    expect(imp.stderr).toContain('nothing here says who made it');
+  });
+
+  it('SBOM: SPDX `created` is SOURCE_DATE_EPOCH when set', async () => {
+    const r = await runFerry(['sbom', 's1.ferry.tar', '--format', 'spdx', '-q'], { cwd: dir, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).creationInfo.created).toBe('2023-11-14T22:13:20Z');
+  });
+
+  it('serve: `--listen :<port>` is every IPv4 interface; the address goes to stdout, the access log and reloads to stderr', async () => {
+    await symlink('s1.ferry.tar', path.join(dir, 'current.ferry.tar'));
+    const child = spawn(process.execPath, [FERRY, 'serve', 'current.ferry.tar', '--listen', ':0', '--access-log'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d) => (err += d));
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /listening on http:\/\/0\.0\.0\.0:(\d+)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve exited ${code}: ${err}`)));
+      });
+      const host = new URL(server.url).host.replace(':', '-');
+      const res = await fetch(`http://127.0.0.1:${port}/files/${host}/dl/tool.bin`, { headers: { range: 'bytes=0-9' } });
+      expect(res.status).toBe(206);
+      expect(Buffer.from(await res.arrayBuffer())).toEqual(fileBytes.subarray(0, 10));
+      await writeFile(path.join(dir, 'broken.ferry.tar'), 'not a tar\n');
+      await rm(path.join(dir, 'current.ferry.tar'));
+      await symlink('broken.ferry.tar', path.join(dir, 'current.ferry.tar'));
+      child.kill('SIGHUP');
+      for (let i = 0; i < 200 && !err.includes('reload failed'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(err).toContain('warning: reload failed, still serving what was served before: ');
+      expect((await fetch(`http://127.0.0.1:${port}/files/${host}/dl/tool.bin`)).status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(err).toContain(`GET /files/${new URL(server.url).host.replace(':', '-')}/dl/tool.bin 206`);
+    expect(out).not.toContain('GET /files/');
+  });
+
+  it('files auth: an unset bearerTokenEnv stops lock naming it before anything is sent; the token goes to the URL’s origin, not to the redirect’s', async () => {
+    const seen: string[] = [];
+    const body = randomBytes(500);
+    const cdn = createHttpServer((req, res) => {
+      seen.push(`cdn ${req.method} ${req.headers.authorization ?? '-'}`);
+      res.writeHead(200, { 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    });
+    await new Promise<void>((r) => cdn.listen(0, '127.0.0.1', r));
+    const cdnPort = (cdn.address() as { port: number }).port;
+    const hub = createHttpServer((req, res) => {
+      seen.push(`hub ${req.method} ${req.headers.authorization ?? '-'}`);
+      res.writeHead(302, { location: `http://127.0.0.1:${cdnPort}/blob?sig=1` });
+      res.end();
+    });
+    await new Promise<void>((r) => hub.listen(0, '127.0.0.1', r));
+    const hubPort = (hub.address() as { port: number }).port;
+    try {
+      const m = ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: model }', 'files:', '  - name: shard-1',
+        `    url: http://127.0.0.1:${hubPort}/acme/model/resolve/0123abc/model-00001-of-00002.safetensors`, '    auth: { bearerTokenEnv: HF_TOKEN }', ''].join('\n');
+      await writeFile(path.join(dir, 'model.yaml'), m);
+      const unset = await runFerry(['lock', 'model.yaml', '-q'], { cwd: dir, env: { ...env(), HF_TOKEN: '' } });
+      expect(unset.code).not.toBe(0);
+      expect(unset.stderr).toContain('HF_TOKEN');
+      expect(seen).toEqual([]);
+      const r = await runFerry(['lock', 'model.yaml', '-q'], { cwd: dir, env: { ...env(), HF_TOKEN: 'hf_secret' } });
+      expect(r.code, r.stderr).toBe(0);
+      expect(seen.filter((s) => s.startsWith('hub'))).not.toHaveLength(0);
+      for (const s of seen) expect(s).toMatch(s.startsWith('hub') ? / Bearer hf_secret$/ : / -$/);
+      expect(seen.some((s) => s.startsWith('cdn GET'))).toBe(true);
+      const lock = await readFile(path.join(dir, 'model.lock.json'), 'utf8');
+      expect(lock).toContain('HF_TOKEN');
+      expect(lock).not.toContain('hf_secret');
+    } finally {
+      await new Promise((r) => hub.close(r));
+      await new Promise((r) => cdn.close(r));
     }
   });
 });
