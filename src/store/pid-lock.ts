@@ -75,7 +75,7 @@ async function held(file: string, text: string): Promise<boolean> {
 }
 
 /**
- * Remove the lock whose content was `text` (a stale one taken over, or our own released), unless
+ * Remove the stale lock whose content was `text` (taken over), unless
  * another process replaced it meanwhile: it is renamed aside first (one of two processes taking it
  * over at once wins the rename), and put back when what was moved is not `text` (a live lock).
  */
@@ -142,6 +142,7 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
     clearInterval(heartbeat);
     // Only our own lock: one taken over while this process stalled (another container's job, after
     // LOCK_STALE_MS) now belongs to its new holder, and removing it would let a third one in.
-    if ((await readLock(file)) === mine) await removeIfHolds(file, mine);
+    // A plain remove: a rename aside here would leave a temp file behind a kill at that moment.
+    if ((await readLock(file)) === mine) await rm(file, { force: true });
   }
 }
