@@ -2,7 +2,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry } from '../support/cli.js';
+import { runCommand, runFerry } from '../support/cli.js';
 import { makeGpgKey, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
 import { addSigningSubkey, aptInstall, exportPublic, publishVendor, vendorDeb, type VendorRepo } from '../support/apt-vendor.js';
 
@@ -25,6 +25,12 @@ const debDir = () => path.join(work, 'debs');
 const deb = (name: string, version: string, arch: string, fields: Record<string, string> = {}) => vendorDeb(debDir(), name, version, arch, fields);
 const publish = (r: VendorRepo) => publishVendor(path.join(work, 'public'), debDir(), r);
 const date = () => `Date: ${new Date(Date.now() - 3600_000).toUTCString()}`;
+
+async function runOk(cmd: string, args: string[], home: string, input?: string): Promise<string> {
+  const r = await runCommand(cmd, args, { env: { GNUPGHOME: home }, input });
+  expect(r.code, r.stderr).toBe(0);
+  return r.stdout;
+}
 
 function project(dir: string, name: string, apt: string[]): Promise<void> {
   return writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', `metadata: { name: ${name} }`, 'apt:', ...apt, ''].join('\n'));
@@ -183,5 +189,59 @@ describe('APT clients of vendor repositories', () => {
     const afterAudit = await audit();
     expect(afterAudit.findings.filter((f) => f.class === 'undeclared' || f.class === 'declared-unmitigated').map((f) => `${f.file} ${f.value} ${f.class}`)).toEqual([]);
     expect(afterAudit.findings.filter((f) => f.value.startsWith(u))).toEqual([]);
+  });
+  it('a Release and InRelease signed twice (old and new key, mid-rotation): lock with the old key, the new key or both; apt-get with either key', async () => {
+    const old = await makeGpgKey(work, 'google-old');
+    const next = await makeGpgKey(work, 'google-new');
+    // One keyring holding both secret keys: gpg writes one signature per --local-user.
+    await runOk('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--import', next.secretKey], old.home);
+    await deb('google-chrome-beta', '121.0.6167.16-1', 'amd64');
+    for (const sign of ['both', 'detached', 'inrelease'] as const) {
+      await publish({
+        root: `rotation-${sign}`,
+        suite: 'stable',
+        fields: ['Origin: Google LLC', 'Label: Google', 'Suite: stable', 'Codename: stable', date(), 'Components: main'],
+        indexes: [{ comp: 'main', arch: 'amd64', debs: { 'google-chrome-beta': 'pool/main/g/google-chrome-beta/google-chrome-beta_121.0.6167.16-1_amd64.deb' } }],
+        compress: ['', '.gz'],
+        key: old,
+        signer: [old.fingerprint, next.fingerprint],
+        sign,
+      });
+    }
+    const dist = path.join(work, 'public/rotation-both/dists/stable');
+    for (const args of [['InRelease'], ['Release.gpg', 'Release']]) {
+      const status = await runOk('gpg', ['--batch', '--status-fd', '1', '--verify', ...args.map((f) => path.join(dist, f))], old.home);
+      expect(status.match(/^\[GNUPG:\] VALIDSIG /gm)?.length, args[0]).toBe(2);
+    }
+    for (const [name, keys] of [['old', ['old.asc']], ['new', ['new.asc']], ['both', ['old.asc', 'new.asc']]] as const) {
+      const dir = path.join(work, `rotation-${name}`);
+      await mkdir(dir, { recursive: true });
+      await cp(old.publicKey, path.join(dir, 'old.asc'));
+      await cp(next.publicKey, path.join(dir, 'new.asc'));
+      await cp(site.secretKey, path.join(dir, 'site.secret.asc'));
+      await project(
+        dir,
+        `rotation-${name}`,
+        ['both', 'detached', 'inrelease'].flatMap((sign) => [`  - name: chrome-${sign}`, `    url: ${upstream.url}/rotation-${sign}`, '    suites: [stable]', `    keys: [${keys.join(', ')}]`]),
+      );
+      const lock = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: env() });
+      expect(lock.code, `${name}: ${lock.stdout}${lock.stderr}`).toBe(0);
+      if (name !== 'both') continue;
+      await writeFile(
+        path.join(dir, 'target.yaml'),
+        ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${mirrorDir}`, `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+      );
+      const create = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'b.tar', '--frozen'], { cwd: dir, env: env() });
+      expect(create.code, create.stderr).toBe(0);
+      const imp = await runFerry(['import', 'b.tar', '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
+      expect(imp.code, imp.stdout + imp.stderr).toBe(0);
+      const at = new Map((JSON.parse(imp.stdout).results as Array<{ artifact: string; location: string }>).map((x) => [x.artifact, x.location.split(' ')[0]]));
+      // The whole mirror keeps the vendor's two signatures: a client with either key alone verifies it.
+      for (const sign of ['both', 'detached', 'inrelease'])
+        for (const key of [old, next]) {
+          const sources = `deb [arch=amd64 signed-by=${key.publicKey}] ${at.get(`${upstream.url}/rotation-${sign} stable`)} stable main`;
+          expect(await aptInstall(path.join(work, 'clients', `rotation-${sign}-${path.basename(key.publicKey)}`), sources, ['google-chrome-beta'])).toMatch(/google-chrome-beta/);
+        }
+    }
   });
 });
