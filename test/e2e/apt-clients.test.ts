@@ -130,8 +130,8 @@ describe('APT clients of vendor repositories', () => {
     // Chrome's package drops its key in trusted.gpg.d and writes a list with no signed-by.
     await cp(pub.chrome, path.join(etc, 'trusted.gpg.d', 'google-chrome.asc'));
     const siteKeyring = kr('ferry-archive-keyring.asc');
-    await cp(path.join(mirrorDir, 'ferry-archive-keyring.asc'), siteKeyring);
-    const inlineKey = (await readFile(pub.microsoft, 'utf8')).trimEnd().split('\n').map((l) => ` ${l.trim() === '' ? '.' : l}`).join('\n');
+    const inline = async (f: string) => (await readFile(f, 'utf8')).trimEnd().split('\n').map((l) => ` ${l.trim() === '' ? '.' : l}`).join('\n');
+    const inlineKey = await inline(pub.microsoft);
     const u = upstream.url;
     const files: Record<string, { before: string; after: string }> = {
       'docker.list': {
@@ -150,9 +150,10 @@ describe('APT clients of vendor repositories', () => {
         before: `deb [signed-by=${kr('pgdg.asc')}] ${u}/pub/repos/apt bookworm-pgdg main\n`,
         after: `deb [signed-by=${siteKeyring}] ${at('pgdg')} bookworm-pgdg main\n`,
       },
-      'hashicorp.list': {
-        before: `deb [arch=amd64 signed-by=${kr('hashicorp.asc')}] ${u}/hashicorp bookworm main\n`,
-        after: `deb [arch=amd64 signed-by=${kr('hashicorp.asc')}] ${at('hashicorp')} bookworm main\n`,
+      // A whole (vendor-signed) mirror with the vendor key inline: the key stays, byte for byte.
+      'hashicorp-inline.sources': {
+        before: `# HashiCorp\nTypes: deb\nURIs: ${u}/hashicorp\nSuites: bookworm\nComponents: main\nSigned-By:\n${await inline(pub.hashicorp)}\nArchitectures: amd64\n`,
+        after: `# HashiCorp\nTypes: deb\nURIs: ${at('hashicorp')}\nSuites: bookworm\nComponents: main\nSigned-By:\n${await inline(pub.hashicorp)}\nArchitectures: amd64\n`,
       },
       'nodesource.list': {
         before: `deb [arch=amd64 signed-by=${kr('nodesource.asc')}] ${u}/node_20.x nodistro main\n`,
@@ -177,6 +178,13 @@ describe('APT clients of vendor repositories', () => {
     const rw = await runFerry(['rewrite', 'apt-sources', ...Object.keys(files).map((f) => path.join(parts, f)), '-t', 'target.yaml', '--lock', 'clients.lock.json', '--signed-by', siteKeyring], { cwd: dir, env: env() });
     expect(rw.code, rw.stdout + rw.stderr).toBe(0);
     for (const [f, { after }] of Object.entries(files)) expect(await readFile(path.join(parts, f), 'utf8'), f).toBe(after);
+    // The site key, installed as the rewrite says: an armored .asc keyring needs the armored key (apt ignores a binary one there).
+    const told = /install the site key from (\S+) as (\S+)/.exec(rw.stdout + rw.stderr);
+    expect(told, rw.stdout + rw.stderr).not.toBeNull();
+    expect(told![2]).toBe(siteKeyring);
+    const got = await fetch(told![1]);
+    expect(got.status, told![1]).toBe(200);
+    await writeFile(siteKeyring, Buffer.from(await got.arrayBuffer()));
 
     // apt-get in an isolated root holding the rewritten tree (its keyrings, trusted.gpg.d and sources).
     const client = path.join(work, 'client');
