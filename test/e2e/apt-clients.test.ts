@@ -143,8 +143,8 @@ describe('APT clients of vendor repositories', () => {
         after: `### THIS FILE IS AUTOMATICALLY CONFIGURED ###\n# You may comment out this entry, but any other modifications may be lost.\ndeb [arch=amd64] ${at('chrome')}/ stable main\n`,
       },
       'vscode.sources': {
-        before: `Types: deb\nURIs: ${u}/repos/code\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By:\n${inlineKey}\n`,
-        after: `Types: deb\nURIs: ${at('microsoft')}\nSuites: stable\nComponents: main\nArchitectures: amd64\nSigned-By: ${siteKeyring}\n`,
+        before: `### THIS FILE IS AUTOMATICALLY CONFIGURED ###\nTypes: deb\nURIs: ${u}/repos/code\nSuites: stable\nComponents: main\nSigned-By:\n${inlineKey}\nArchitectures: amd64\n`,
+        after: `### THIS FILE IS AUTOMATICALLY CONFIGURED ###\nTypes: deb\nURIs: ${at('microsoft')}\nSuites: stable\nComponents: main\nSigned-By: ${siteKeyring}\nArchitectures: amd64\n`,
       },
       'pgdg.list': {
         before: `deb [signed-by=${kr('pgdg.asc')}] ${u}/pub/repos/apt bookworm-pgdg main\n`,
