@@ -1,10 +1,9 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, runFerry } from '../support/cli.js';
-import { makeGpgKey, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
-import { addSigningSubkey, aptInstall, exportPublic, publishVendor, vendorDeb, type VendorRepo } from '../support/apt-vendor.js';
+import { makeGpgKey, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { addSigningSubkey, aptInstall, exportPublic, publishVendor, vendorDeb, type VendorRepo, siteTargetYaml, startVendorLab, stopVendorLab, type VendorLab } from '../support/apt-vendor.js';
 
 /**
  * The client side of the vendor repositories (test/e2e/apt-vendors.test.ts recreates their
@@ -36,21 +35,14 @@ function project(dir: string, name: string, apt: string[]): Promise<void> {
   return writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', `metadata: { name: ${name} }`, 'apt:', ...apt, ''].join('\n'));
 }
 
+let lab: VendorLab | undefined;
+
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-apt-clients-'));
-  site = await makeGpgKey(work, 'site');
-  await mkdir(path.join(work, 'public'), { recursive: true });
-  upstream = await startNginx(path.join(work, 'public'));
-  mirrorDir = path.join(work, 'mirror');
-  await mkdir(mirrorDir, { recursive: true });
-  mirror = await startNginx(mirrorDir);
+  lab = await startVendorLab('ferry-apt-clients-');
+  ({ work, upstream, mirror, mirrorDir, site } = lab);
 });
 
-afterAll(async () => {
-  await mirror?.stop();
-  await upstream?.stop();
-  if (work && !process.env.FERRY_TEST_KEEP) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopVendorLab(lab));
 
 describe('APT clients of vendor repositories', () => {
   it("the vendors' own sources files, rewritten: options kept, signed-by swapped only for re-signed mirrors, inline key handled; apt-get installs; audit finds nothing undeclared", async () => {
@@ -108,7 +100,7 @@ describe('APT clients of vendor repositories', () => {
     );
     await writeFile(
       path.join(dir, 'target.yaml'),
-      ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${mirrorDir}`, `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+      siteTargetYaml(lab!),
     );
     for (const args of [['lock', 'manifest.yaml'], ['bundle', 'create', 'manifest.yaml', '-o', 'b.tar', '--frozen'], ['import', 'b.tar', '-t', 'target.yaml', '--json']]) {
       const r = await runFerry(args, { cwd: dir, env: env() });
@@ -237,7 +229,7 @@ describe('APT clients of vendor repositories', () => {
       if (name !== 'both') continue;
       await writeFile(
         path.join(dir, 'target.yaml'),
-        ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${mirrorDir}`, `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+        siteTargetYaml(lab!),
       );
       const create = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'b.tar', '--frozen'], { cwd: dir, env: env() });
       expect(create.code, create.stderr).toBe(0);

@@ -1,11 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
-import { gpgSign, makeGpgKey, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
-import { addSigningSubkey, aptInstall, exportPublic as exportPublicTo, publishVendor as publishVendorIn, sha256, vendorDeb, type VendorRepo } from '../support/apt-vendor.js';
+import { gpgSign, makeGpgKey, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { addSigningSubkey, aptInstall, exportPublic as exportPublicTo, publishVendor as publishVendorIn, sha256, vendorDeb, type VendorRepo, siteTargetYaml, startVendorLab, stopVendorLab, type VendorLab } from '../support/apt-vendor.js';
 
 /**
  * Real vendor APT repository layouts, each recreated as a small signed repository on loopback
@@ -34,7 +33,7 @@ async function project(name: string, apt: string[], keys: Record<string, string>
   await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', `metadata: { name: ${name} }`, 'apt:', ...apt, ''].join('\n'));
   await writeFile(
     path.join(dir, 'target.yaml'),
-    ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${mirrorDir}`, `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+    siteTargetYaml(lab!),
   );
   return dir;
 }
@@ -57,21 +56,14 @@ const install = (name: string, sources: string, pkgs: string[], arch = 'amd64') 
 
 const site_ = () => path.join(mirrorDir, 'ferry-archive-keyring.asc');
 
+let lab: VendorLab | undefined;
+
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-apt-vendors-'));
-  site = await makeGpgKey(work, 'site');
-  await mkdir(path.join(work, 'public'), { recursive: true });
-  upstream = await startNginx(path.join(work, 'public'));
-  mirrorDir = path.join(work, 'mirror');
-  await mkdir(mirrorDir, { recursive: true });
-  mirror = await startNginx(mirrorDir);
+  lab = await startVendorLab('ferry-apt-vendors-');
+  ({ work, upstream, mirror, mirrorDir, site } = lab);
 });
 
-afterAll(async () => {
-  await mirror?.stop();
-  await upstream?.stop();
-  if (work && !process.env.FERRY_TEST_KEEP) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopVendorLab(lab));
 
 describe('vendor APT repositories', () => {
   it('Docker CE: packages under dists/<suite>/pool, Packages + .gz + .bz2 only, arches without packages; whole and filtered', async () => {

@@ -1,11 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { mustRun } from './cli.js';
-import { aptGet, buildDeb, type GpgKey } from './apt-repo.js';
+import { aptGet, buildDeb, makeGpgKey, startNginx, type GpgKey, type Nginx } from './apt-repo.js';
 
 /**
  * Builders for vendor APT repository layouts (Docker CE, Chrome, Microsoft, PGDG, HashiCorp,
@@ -124,4 +125,34 @@ export async function addSigningSubkey(key: GpgKey): Promise<string> {
 export async function exportPublic(key: GpgKey, file: string): Promise<string> {
   await writeFile(file, (await mustRun('gpg', ['--batch', '--armor', '--export', key.fingerprint], { env: { GNUPGHOME: key.home } })).stdout);
   return file;
+}
+
+/** A vendor test lab: a work directory, the site key, nginx serving `public/` (upstream) and `mirror/` (the import target). */
+export interface VendorLab {
+  work: string;
+  site: GpgKey;
+  upstream: Nginx;
+  mirror: Nginx;
+  mirrorDir: string;
+}
+
+export async function startVendorLab(prefix: string): Promise<VendorLab> {
+  const work = await mkdtemp(path.join(os.tmpdir(), prefix));
+  const site = await makeGpgKey(work, 'site');
+  await mkdir(path.join(work, 'public'), { recursive: true });
+  const upstream = await startNginx(path.join(work, 'public'));
+  const mirrorDir = path.join(work, 'mirror');
+  await mkdir(mirrorDir, { recursive: true });
+  return { work, site, upstream, mirror: await startNginx(mirrorDir), mirrorDir };
+}
+
+export async function stopVendorLab(lab: VendorLab | undefined): Promise<void> {
+  await lab?.mirror.stop();
+  await lab?.upstream.stop();
+  if (lab && !process.env.FERRY_TEST_KEEP) await rm(lab.work, { recursive: true, force: true });
+}
+
+/** target.yaml text: the lab's mirror directory and URL, signed with `site.secret.asc`. */
+export function siteTargetYaml(lab: VendorLab): string {
+  return ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${lab.mirrorDir}`, `  baseUrl: ${lab.mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n');
 }
