@@ -20,6 +20,14 @@ export function siteKeyringPath(explicit?: string): string {
   return explicit ?? `/etc/apt/keyrings/${SITE_KEYRING}`;
 }
 
+/**
+ * The site key file a client downloads for `keyring`: apt reads a `.asc` keyring as armored
+ * and ignores binary keys in it, so a `.asc` path gets the armored copy, anything else the binary.
+ */
+export function siteKeyFileFor(keyring: string): string {
+  return keyring.toLowerCase().endsWith('.asc') ? SITE_KEYRING.replace(/\.gpg$/, '.asc') : SITE_KEYRING;
+}
+
 interface Scan {
   edits: TextEdit[];
   replacements: Replacement[];
@@ -182,7 +190,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   }
   const warnings: string[] = [...scan.partial];
   if (scan.replacements.some((r) => r.kind === 'signed-by')) {
-    warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${SITE_KEYRING} as ${keyring} on every client`);
+    warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${siteKeyFileFor(keyring)} as ${keyring} on every client`);
   }
   if (scan.sourceEntries.length) {
     warnings.push(

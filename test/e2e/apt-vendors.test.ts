@@ -1,12 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mustRun, runFerry } from '../support/cli.js';
-import { aptGet, buildDeb, gpgSign, makeGpgKey, startNginx, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { runFerry } from '../support/cli.js';
+import { gpgSign, makeGpgKey, type GpgKey, type Nginx } from '../support/apt-repo.js';
+import { addSigningSubkey, aptInstall, exportPublic as exportPublicTo, publishVendor as publishVendorIn, sha256, vendorDeb, type VendorRepo, siteTargetYaml, startVendorLab, stopVendorLab, type VendorLab } from '../support/apt-vendor.js';
 
 /**
  * Real vendor APT repository layouts, each recreated as a small signed repository on loopback
@@ -21,88 +19,11 @@ let mirror: Nginx;
 let mirrorDir: string;
 let site: GpgKey;
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
-const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-interface Index {
-  comp: string;
-  arch: string;
-  /** Package name → path of its .deb under the repository root (the Filename the index names). */
-  debs: Record<string, string>;
-}
-
-interface VendorRepo {
-  /** Repository root under the served tree (the manifest's url: path). */
-  root: string;
-  suite: string;
-  fields: string[];
-  indexes: Index[];
-  /** Compressions of each Packages written and listed ('' = plain). */
-  compress: string[];
-  /** Also list, in the Release, indexes for these comp/arch pairs whose files are not served. */
-  listedNotServed?: string[];
-  byHash?: boolean;
-  key: GpgKey;
-  /** gpg --local-user (a subkey's id with `!`); the key's fingerprint by default. */
-  signer?: string;
-  /** InRelease and Release + Release.gpg (the vendors' usual), or only one of them. */
-  sign?: 'both' | 'inrelease' | 'detached';
-  /** Debs built for the repository: name → control fields besides Package/Version. */
-}
 
 const debDir = () => path.join(work, 'debs');
-
-/** A .deb for `arch` (dpkg-deb builds `_all`; the control says the architecture). */
-async function deb(name: string, version: string, arch: string, fields: Record<string, string> = {}): Promise<string> {
-  return buildDeb(path.join(debDir(), arch), name, version, { Architecture: arch, ...fields });
-}
-
-function compress(bytes: Buffer, ext: string): Buffer {
-  if (ext === '') return bytes;
-  return execFileSync(ext === '.gz' ? 'gzip' : ext === '.bz2' ? 'bzip2' : 'xz', ['-9c'], { input: bytes });
-}
-
-/** Writes the repository as the vendor serves it: pool, per-arch Packages, Release, signatures. */
-async function publishVendor(served: string, r: VendorRepo): Promise<void> {
-  const root = path.join(served, r.root);
-  const dist = path.join(root, 'dists', r.suite);
-  const listed: Array<{ path: string; bytes: Buffer }> = [];
-  for (const idx of r.indexes) {
-    const stanzas: string[] = [];
-    for (const [name, file] of Object.entries(idx.debs)) {
-      const arch = [idx.arch, 'all'].find((a) => existsSync(path.join(debDir(), a)) && readdirSync(path.join(debDir(), a)).some((f) => f.startsWith(`${name}_`)))!;
-      const src = readdirSync(path.join(debDir(), arch)).find((f) => f.startsWith(`${name}_`))!;
-      await mkdir(path.dirname(path.join(root, file)), { recursive: true });
-      await cp(path.join(debDir(), arch, src), path.join(root, file));
-      const bytes = await readFile(path.join(root, file));
-      const control = execFileSync('dpkg-deb', ['-f', path.join(root, file)]).toString().trimEnd();
-      stanzas.push(`${control}\nFilename: ${file}\nSize: ${bytes.length}\nMD5sum: ${createHash('md5').update(bytes).digest('hex')}\nSHA256: ${sha256(bytes)}`);
-    }
-    const plain = Buffer.from(stanzas.join('\n\n') + '\n');
-    const dir = `${idx.comp}/binary-${idx.arch}`;
-    await mkdir(path.join(dist, dir), { recursive: true });
-    for (const ext of r.compress) {
-      const bytes = compress(plain, ext);
-      await writeFile(path.join(dist, dir, `Packages${ext}`), bytes);
-      listed.push({ path: `${dir}/Packages${ext}`, bytes });
-      if (r.byHash) {
-        await mkdir(path.join(dist, dir, 'by-hash/SHA256'), { recursive: true });
-        await writeFile(path.join(dist, dir, 'by-hash/SHA256', sha256(bytes)), bytes);
-      }
-    }
-  }
-  for (const p of r.listedNotServed ?? []) listed.push({ path: p, bytes: Buffer.from('') });
-  listed.sort((a, b) => (a.path < b.path ? -1 : 1));
-  const release = [...r.fields, ...(r.byHash ? ['Acquire-By-Hash: yes'] : []), 'SHA256:', ...listed.map((f) => ` ${sha256(f.bytes)} ${String(f.bytes.length).padStart(8)} ${f.path}`), ''].join('\n');
-  await writeFile(path.join(dist, 'Release'), release);
-  const who = r.signer ?? r.key.fingerprint;
-  const sign = async (mode: string[], out: string) =>
-    mustRun('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', who, ...mode, '--output', path.join(dist, out), path.join(dist, 'Release')], {
-      env: { GNUPGHOME: r.key.home },
-    });
-  if (r.sign !== 'detached') await sign(['--clearsign'], 'InRelease');
-  if (r.sign !== 'inrelease') await sign(['--armor', '--detach-sign'], 'Release.gpg');
-  else await rm(path.join(dist, 'Release'));
-}
+const deb = (name: string, version: string, arch: string, fields: Record<string, string> = {}) => vendorDeb(debDir(), name, version, arch, fields);
+const publishVendor = (served: string, r: VendorRepo) => publishVendorIn(served, debDir(), r);
+const exportPublic = (key: GpgKey) => exportPublicTo(key, path.join(work, `${path.basename(key.home)}-now.asc`));
 
 async function project(name: string, apt: string[], keys: Record<string, string>): Promise<string> {
   const dir = path.join(work, name);
@@ -112,7 +33,7 @@ async function project(name: string, apt: string[], keys: Record<string, string>
   await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', `metadata: { name: ${name} }`, 'apt:', ...apt, ''].join('\n'));
   await writeFile(
     path.join(dir, 'target.yaml'),
-    ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${mirrorDir}`, `  baseUrl: ${mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n'),
+    siteTargetYaml(lab!),
   );
   return dir;
 }
@@ -131,37 +52,18 @@ async function carry(dir: string): Promise<Map<string, string>> {
 }
 
 /** apt-get update + install (download only) in a fresh isolated root with nothing installed; fails the test on any warning. */
-async function install(name: string, sources: string, pkgs: string[], arch = 'amd64'): Promise<string> {
-  const client = path.join(work, 'clients', name);
-  await mkdir(client, { recursive: true });
-  // An empty dpkg status: the host's installed packages (a newer libpq5, amd64 only) play no part.
-  await writeFile(path.join(client, 'status'), '');
-  const opts = ['-o', `Dir::State::status=${path.join(client, 'status')}`, '-o', `APT::Architecture=${arch}`, '-o', `APT::Architectures::=${arch}`];
-  const up = await aptGet(client, sources, [...opts, 'update']);
-  expect(up.code, up.stdout + up.stderr).toBe(0);
-  expect(up.stdout + up.stderr).not.toMatch(/^(W|E):/m);
-  const inst = await aptGet(client, sources, [...opts, 'install', '--download-only', ...pkgs]);
-  expect(inst.code, inst.stdout + inst.stderr).toBe(0);
-  return inst.stdout;
-}
+const install = (name: string, sources: string, pkgs: string[], arch = 'amd64') => aptInstall(path.join(work, 'clients', name), sources, pkgs, arch);
 
 const site_ = () => path.join(mirrorDir, 'ferry-archive-keyring.asc');
 
+let lab: VendorLab | undefined;
+
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-apt-vendors-'));
-  site = await makeGpgKey(work, 'site');
-  await mkdir(path.join(work, 'public'), { recursive: true });
-  upstream = await startNginx(path.join(work, 'public'));
-  mirrorDir = path.join(work, 'mirror');
-  await mkdir(mirrorDir, { recursive: true });
-  mirror = await startNginx(mirrorDir);
+  lab = await startVendorLab('ferry-apt-vendors-');
+  ({ work, upstream, mirror, mirrorDir, site } = lab);
 });
 
-afterAll(async () => {
-  await mirror?.stop();
-  await upstream?.stop();
-  if (work && !process.env.FERRY_TEST_KEEP) await rm(work, { recursive: true, force: true });
-});
+afterAll(() => stopVendorLab(lab));
 
 describe('vendor APT repositories', () => {
   it('Docker CE: packages under dists/<suite>/pool, Packages + .gz + .bz2 only, arches without packages; whole and filtered', async () => {
@@ -343,18 +245,3 @@ describe('vendor APT repositories', () => {
     }
   });
 });
-
-/** Adds a signing subkey to the key; returns its key id. */
-async function addSigningSubkey(key: GpgKey): Promise<string> {
-  const env = { GNUPGHOME: key.home };
-  await mustRun('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-add-key', key.fingerprint, 'rsa2048', 'sign', 'never'], { env });
-  const list = await mustRun('gpg', ['--batch', '--with-colons', '--list-keys', key.fingerprint], { env });
-  return [...list.stdout.matchAll(/^sub:[^:]*:[^:]*:[^:]*:([0-9A-F]{16}):/gm)].pop()![1];
-}
-
-/** The key's public part as it stands now (with its subkeys). */
-async function exportPublic(key: GpgKey): Promise<string> {
-  const file = path.join(work, `${path.basename(key.home)}-now.asc`);
-  await writeFile(file, (await mustRun('gpg', ['--batch', '--armor', '--export', key.fingerprint], { env: { GNUPGHOME: key.home } })).stdout);
-  return file;
-}
