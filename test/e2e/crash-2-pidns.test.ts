@@ -56,14 +56,14 @@ function startHolder(name: string, ns: boolean): { child: ChildProcess; lock: st
   const ready = path.join(work, `${name}.ready`);
   const release = path.join(work, `${name}.release`);
   const argv = [process.execPath, helper, 'hold', lock, dir, ready, release];
-  const child = ns ? spawn('unshare', ['--pid', '--fork', '--mount-proc', ...argv], { stdio: 'ignore' }) : spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
+  const child = ns ? spawn('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', ...argv], { stdio: 'ignore' }) : spawn(argv[0], argv.slice(1), { stdio: 'ignore' });
   children.push(child);
   return { child, lock, dir, ready, release };
 }
 
 async function tryOther(lock: string, dir: string, ns: boolean): Promise<{ pid: number; removed: string[]; lock: string }> {
   const argv = [process.execPath, helper, 'try', lock, dir];
-  const r = ns ? await runCommand('unshare', ['--pid', '--fork', '--mount-proc', ...argv]) : await runCommand(argv[0], argv.slice(1));
+  const r = ns ? await runCommand('unshare', ['--pid', '--fork', '--kill-child', '--mount-proc', ...argv]) : await runCommand(argv[0], argv.slice(1));
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as { pid: number; removed: string[]; lock: string };
 }
