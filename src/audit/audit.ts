@@ -505,7 +505,10 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
-    if (targetHosts.has(host)) return { host, class: 'internal', note: 'mirror target' };
+    if (targetHosts.has(host)) {
+      const missing = r.chartSource ? chartNotOnMirror(r.chartSource) : undefined;
+      return { host, class: 'internal', note: missing ? `mirror target; ${missing}` : 'mirror target' };
+    }
     if (zoneHosts.has(host)) return { host, class: 'internal', note: 'zone host' };
     if (proxyHosts.has(host)) return { host, class: 'internal', note: `proxy of endpoint ${proxyHosts.get(host)} (mitigation proxied)` };
     if (LOCAL_HOST.test(host)) return { host, class: 'internal', note: 'loopback or cluster-local' };
@@ -525,6 +528,29 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (!version) return `chart ${s.chart} ${s.version ?? ''} is not carried (the manifest carries ${carried.map((c) => `${c.name} ${c.version}`).sort().join(', ')} from ${s.repo}); ${by}`;
     const m = mirrorChartSource({ repo: s.repo, name: s.chart, version }, s.repo.startsWith('oci://') ? 'oci' : 'http', t, mapping);
     return `chart ${s.chart} ${version} is carried${m ? ` (on the mirror: ${mirrorSourceText(m, s.chart, version)})` : ''}, but ${by}: ${fix}`;
+  }
+
+  /**
+   * A chart source already pointing at the mirror (after `rewrite manifests`) that pins a chart or
+   * version the lock does not carry there: not egress, but the controller's fetch fails at the site
+   * (a GitOps repository bumped to a version the last bundle did not bring). Only with a lock (its
+   * versions are exact); another bundle may have brought it, which the note says.
+   */
+  function chartNotOnMirror(s: NonNullable<Reference['chartSource']>): string | undefined {
+    if (!s.chart || !opts.lock?.charts?.length) return undefined;
+    const want = s.repo.replace(/\/+$/, '');
+    const form = want.startsWith('oci://') ? 'oci' : 'http';
+    const here = opts.lock.charts.filter((c) => {
+      if (c.name !== s.chart) return false;
+      const m = mirrorChartSource(c, form, t, mapping);
+      return m !== undefined && (m.form === 'http' ? m.url.replace(/\/+$/, '') : `oci://${m.path}`) === want;
+    });
+    if (here.length && carriedVersion(here, s.chart, s.version)) return undefined;
+    const held = here.map((c) => c.version).sort();
+    return (
+      `${s.tool} ${s.object} asks for chart ${s.chart}${s.version ? ` ${s.version}` : ''}, and the lock carries ${held.length ? `only ${held.join(', ')} of it` : 'none of it'} to this mirror location: ` +
+      'unless another bundle brought it, the fetch fails at the site (carry that version: change the manifest, lock, bundle and import again)'
+    );
   }
 
   function declared(host: string, note?: string): Pick<Finding, 'class' | 'declaredBy' | 'note'> {

@@ -30,9 +30,10 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  * image's layer and import says `already there`; the site's index.yaml keeps every old version
  * for rollback and the registry keeps the old images; `rewrite chart` with site values that still
  * enable the dropped Job fails naming the image the lock no longer carries.
- * Not fixed (in the report): `audit` of a GitOps tree whose HelmRelease / Application points at the
- * site chart repository but pins a version the mirror does not hold (external-dns 1.22.0) says
- * nothing (the source is "internal"); `rewrite chart` of a packaged chart with a non-vendored
+ * Not fixed (in the report): `audit` of a GitOps tree whose Flux HelmRelease points at the site
+ * chart repository but pins a version the mirror does not hold (external-dns 1.22.0) says nothing
+ * (the source is "internal"; an Argo CD Application's is now named in its note,
+ * test/unit/audit/chart-source-version.test.ts); `rewrite chart` of a packaged chart with a non-vendored
  * dependency does not move the dependency's images (it reports the dependency's mirror location).
  */
 const CORPUS = process.env.FERRY_CHART_CORPUS ?? path.resolve(__dirname, '../../../shared/corpus/charts');
