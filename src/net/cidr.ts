@@ -34,10 +34,15 @@ export function inCidr(host: string, cidr: string): boolean {
   if (a.length !== b.length) return false;
   const bits = Number(m[2]);
   if (bits > a.length * 8) return false;
-  for (let i = 0; i < a.length; i++) {
+  const ma = maskedBytes(a, bits);
+  const mb = maskedBytes(b, bits);
+  return ma.every((x, i) => x === mb[i]);
+}
+
+/** An address's bytes with all but the first `bits` bits cleared (the network of `address/bits`). */
+export function maskedBytes(bytes: readonly number[], bits: number): number[] {
+  return bytes.map((b, i) => {
     const n = Math.min(8, Math.max(0, bits - i * 8));
-    const mask = n === 0 ? 0 : (0xff << (8 - n)) & 0xff;
-    if ((a[i] & mask) !== (b[i] & mask)) return false;
-  }
-  return true;
+    return n === 0 ? 0 : b & ((0xff << (8 - n)) & 0xff);
+  });
 }

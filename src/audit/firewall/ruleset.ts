@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
-import { ipBytes } from '../../net/cidr.js';
+import { ipBytes, maskedBytes } from '../../net/cidr.js';
 import { FerryError } from '../../errors.js';
 import type { Port, Zone } from '../../kinds/endpoint/spec.js';
 import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
@@ -136,8 +136,7 @@ export function withoutCovered(cidrs: string[]): string[] {
     if (!bytes || cidrProblem(c)) return undefined;
     return { fam: familyOf(c), bytes, p: bits === undefined ? bytes.length * 8 : Number(bits) };
   });
-  const masked = (bytes: number[], p: number) =>
-    bytes.map((b, i) => b & (0xff << (8 - Math.min(8, Math.max(0, p - i * 8)))) & 0xff).join('.');
+  const masked = (bytes: number[], p: number) => maskedBytes(bytes, p).join('.');
   const first = new Map<string, number>();
   const lengths = new Map<string, Set<number>>();
   parsed.forEach((x, i) => {
