@@ -37,14 +37,19 @@ const tagOf = (ref: string, repo: string) => ref.split('@')[0].slice(repo.length
  * moved to another version or digest. Entries that did not change are not listed. Sorted by
  * kind, then name, so the same two locks always give the same list.
  */
+/** The fields of a lock this comparison reads (a previous lock may come from another ferry version: all optional). */
+interface LockView {
+  images?: Array<{ ref: string; digest: string; normalized?: string }>;
+  charts?: Array<{ repo: string; name: string; version: string; digest?: string; images?: string[]; dependencyOf?: string[] }>;
+  files?: Array<{ name: string; sha256?: string; url: string }>;
+  apt?: Array<{ name: string; mode?: string; suites?: Array<{ suite: string; release?: Array<{ sha256: string }>; packages?: Array<{ name: string; version: string }> }> }>;
+}
+
+const view = (lock: Lock): LockView => lock as unknown as LockView;
+
 export function lockChanges(before: Lock, after: Lock): LockChange[] {
   const pinsOf = (lock: Lock) => {
-    const l = lock as unknown as {
-      images?: Array<{ ref: string; digest: string }>;
-      charts?: Array<{ repo: string; name: string; version: string; digest?: string }>;
-      files?: Array<{ name: string; sha256?: string; url: string }>;
-      apt?: Array<{ name: string; suites?: Array<{ suite: string; release?: Array<{ sha256: string }>; packages?: unknown[] }> }>;
-    };
+    const l = view(lock);
     return {
       image: (l.images ?? []).map((i) => {
         const repo = referenceName(i.ref);
@@ -113,7 +118,7 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
   // Each image a chart brings names that chart: a chart upgrade's image list reads per chart.
   const deployers = (lock: Lock) => {
     const m = new Map<string, string[]>();
-    const l = lock as unknown as { charts?: Array<{ name: string; version: string; images?: string[] }>; images?: Array<{ ref: string; normalized?: string }> };
+    const l = view(lock);
     for (const c of l.charts ?? [])
       for (const ref of c.images ?? []) {
         const at = m.get(ref);
@@ -132,7 +137,7 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     }
     return byRepo;
   };
-  const chartNames = (lock: Lock) => new Set(((lock as unknown as { charts?: Array<{ name: string }> }).charts ?? []).map((c) => c.name));
+  const chartNames = (lock: Lock) => new Set((view(lock).charts ?? []).map((c) => c.name));
   const da = deployers(before);
   const db = deployers(after);
   const stillCharted = chartNames(after);
@@ -148,13 +153,13 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     // Its chart is still carried at another version: that version no longer deploys it.
     const names = [...new Set(c.charts.map((n) => n.split(' ')[0]))];
     const kept = names.filter((n) => stillCharted.has(n));
-    const newer = ((after as unknown as { charts?: Array<{ name: string; version: string }> }).charts ?? []).filter((x) => kept.includes(x.name)).map((x) => `${x.name} ${x.version}`);
+    const newer = (view(after).charts ?? []).filter((x) => kept.includes(x.name)).map((x) => `${x.name} ${x.version}`);
     const gone = names.filter((n) => !stillCharted.has(n));
     c.reason = [newer.length ? `no longer deployed by ${[...new Set(newer)].sort().join(', ')}` : '', gone.length ? `chart ${gone.join(', ')} no longer in the manifest` : ''].filter(Boolean).join('; ');
   }
   for (const c of out) {
     if (c.kind !== 'chart') continue;
-    const lock = (c.change === 'removed' ? before : after) as unknown as { charts?: Array<{ repo: string; name: string; dependencyOf?: string[] }> };
+    const lock = view(c.change === 'removed' ? before : after);
     const deps = [...new Set((lock.charts ?? []).filter((x) => `${x.repo} ${x.name}` === c.name).flatMap((x) => x.dependencyOf ?? []))].sort();
     if (deps.length) c.dependencyOf = deps;
   }
@@ -162,7 +167,7 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
   // A filtered APT suite names the packages that moved (a whole mirror's would be thousands).
   const filtered = (lock: Lock) => {
     const m = new Map<string, Array<{ name: string; version: string }>>();
-    const l = lock as unknown as { apt?: Array<{ name: string; mode?: string; suites?: Array<{ suite: string; packages?: Array<{ name: string; version: string }> }> }> };
+    const l = view(lock);
     for (const r of l.apt ?? []) if (r.mode === 'filtered') for (const su of r.suites ?? []) m.set(`${r.name} ${su.suite}`, su.packages ?? []);
     return m;
   };
@@ -180,8 +185,7 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
 
 /** Whether the chart (`repo name`) entered the lock only as another chart's dependency. */
 function isDependency(lock: Lock, name: string): boolean {
-  const l = lock as unknown as { charts?: Array<{ repo: string; name: string; dependencyOf?: string[] }> };
-  return (l.charts ?? []).some((c) => `${c.repo} ${c.name}` === name && !!c.dependencyOf?.length);
+  return (view(lock).charts ?? []).some((c) => `${c.repo} ${c.name}` === name && !!c.dependencyOf?.length);
 }
 
 /** `app 1.0 → 2.0, +libnew 1.0, -libold 1.0`: each package whose versions differ, by name; at most 20, then how many more. */
