@@ -119,7 +119,11 @@ export function cloneValue(v: Value): Value {
  * deletes the key (how users remove a default); lists replace.
  */
 export function mergeValues(base: ValueMap, over: ValueMap): ValueMap {
-  const out = cloneValue(base) as ValueMap;
+  return mergeInto(cloneValue(base) as ValueMap, over);
+}
+
+/** `over` merged into `out`, a copy the caller owns: each level is copied once, not once per depth. */
+function mergeInto(out: ValueMap, over: ValueMap): ValueMap {
   for (const [k, v] of Object.entries(over)) {
     if (v === null) {
       delete out[k];
@@ -127,7 +131,7 @@ export function mergeValues(base: ValueMap, over: ValueMap): ValueMap {
     }
     const cur = out[k];
     // A merged map keeps where it was defined; its overridden leaves carry their own origins.
-    if (isValueMap(cur) && isValueMap(v)) out[k] = mergeValues(cur, v);
+    if (isValueMap(cur) && isValueMap(v)) out[k] = mergeInto(cur, v);
     else {
       out[k] = cloneValue(v);
       setOrigin(out, k, originOf(over, k));

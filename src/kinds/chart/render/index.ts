@@ -170,9 +170,21 @@ export function parseSet(expr: string, asString = false, into: Dict = {}): Dict 
 
 // ── splitting and sorting, as helm template prints ─────────────────────────────
 
-function splitManifests(text: string): Array<{ text: string; offset: number }> {
+/** Go's `\s` (RE2): ASCII whitespace only; JavaScript's `\s` also takes Unicode spaces. */
+function isGoSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d || c === 0x0c;
+}
+
+/**
+ * Helm's `releaseutil.SplitManifests`: documents separated by `(?:^|\s*\n)---\s*`, each
+ * trimmed, empty ones dropped. Found with a scan, not that regular expression: on a JavaScript
+ * (backtracking) engine `\s*\n` retries every start inside a run of whitespace, quadratic in
+ * the indentation of a deep document (a chart's 600 KB CRD template took 2 s); Go's engine is
+ * linear. The match is the same: the whitespace run before a line that starts with `---`,
+ * the `---`, and the whitespace after it.
+ */
+export function splitManifests(text: string): Array<{ text: string; offset: number }> {
   const big = `\n${text}\n`;
-  const sep = /(?:^|\s*\n)---\s*/g;
   const out: Array<{ text: string; offset: number }> = [];
   let last = 0;
   const push = (from: number, to: number) => {
@@ -181,13 +193,13 @@ function splitManifests(text: string): Array<{ text: string; offset: number }> {
     const lead = raw.length - raw.trimStart().length;
     out.push({ text: raw.trim(), offset: from + lead - 1 });
   };
-  for (let m = sep.exec(big); m; m = sep.exec(big)) {
-    if (m[0].length === 0) {
-      sep.lastIndex++;
-      continue;
-    }
-    push(last, m.index);
-    last = m.index + m[0].length;
+  for (let nl = big.indexOf('\n---', last); nl >= 0; nl = big.indexOf('\n---', last)) {
+    let start = nl;
+    while (start > last && isGoSpace(big.charCodeAt(start - 1))) start--;
+    let end = nl + 4;
+    while (end < big.length && isGoSpace(big.charCodeAt(end))) end++;
+    push(last, start);
+    last = end;
   }
   push(last, big.length);
   return out;
