@@ -1,5 +1,6 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Node } from 'yaml';
 import { FerryError } from '../../errors.js';
+import { setKey } from './render/govalue.js';
 
 /**
  * Helm values as plain data, with the file and line every leaf came from, so discovery can say
@@ -62,14 +63,14 @@ export function parseValues(text: string, file: string): ValueMap {
           merges.push(...(Array.isArray(v) ? v : [v]));
           continue;
         }
-        out[key] = convert(pair.value, depth + 1);
+        setKey(out, key, convert(pair.value, depth + 1));
         setOrigin(out, key, { file, line: lineOf(keyNode) ?? lineOf(pair.value as Node) });
       }
       for (const m of merges) {
         if (!isValueMap(m)) continue;
         for (const [k, v] of Object.entries(m)) {
-          if (k in out) continue;
-          out[k] = v;
+          if (Object.hasOwn(out, k)) continue;
+          setKey(out, k, v);
           setOrigin(out, k, originOf(m, k));
         }
       }
@@ -106,7 +107,7 @@ export function cloneValue(v: Value): Value {
   if (isValueMap(v)) {
     const out: ValueMap = {};
     for (const [k, x] of Object.entries(v)) {
-      out[k] = cloneValue(x);
+      setKey(out, k, cloneValue(x));
       setOrigin(out, k, originOf(v, k));
     }
     return out;
@@ -129,11 +130,11 @@ function mergeInto(out: ValueMap, over: ValueMap): ValueMap {
       delete out[k];
       continue;
     }
-    const cur = out[k];
+    const cur = Object.hasOwn(out, k) ? out[k] : undefined;
     // A merged map keeps where it was defined; its overridden leaves carry their own origins.
-    if (isValueMap(cur) && isValueMap(v)) out[k] = mergeInto(cur, v);
+    if (isValueMap(cur) && isValueMap(v)) mergeInto(cur, v);
     else {
-      out[k] = cloneValue(v);
+      setKey(out, k, cloneValue(v));
       setOrigin(out, k, originOf(over, k));
     }
   }

@@ -460,11 +460,17 @@ export function goSprintln(args: unknown[]): string {
 }
 
 /** Deep copy of plain Go data (maps, lists); structs and functions are shared. */
+/** Assign without tripping over `__proto__`. */
+export function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
+  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else o[k] = v;
+}
+
 export function deepCopy<T>(v: T): T {
   if (Array.isArray(v)) return v.map((x) => deepCopy(x)) as T;
   if (isMap(v)) {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) out[k] = deepCopy(x);
+    for (const [k, x] of Object.entries(v)) setKey(out, k, deepCopy(x));
     return out as T;
   }
   return v;

@@ -11,7 +11,8 @@
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
 import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
-import { asSlice, deepCopy, GoStruct, isMap, isNil } from './govalue.js';
+import { asSlice, deepCopy, GoStruct, isMap, isNil, setKey } from './govalue.js';
+export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
@@ -43,11 +44,6 @@ export function toGoData(v: unknown): unknown {
   return v;
 }
 
-/** Assign without tripping over `__proto__`. */
-export function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === '__proto__') Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-  else o[k] = v;
-}
 
 export class YamlParseError extends Error {}
 

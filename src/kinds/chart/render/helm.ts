@@ -472,7 +472,7 @@ function toTomlable(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(toTomlable);
   if (isMap(v)) {
     const out: Dict = {};
-    for (const k of Object.keys(v).sort()) if (!isNil(v[k])) out[k] = toTomlable(v[k]);
+    for (const k of Object.keys(v).sort()) if (!isNil(v[k])) setKey(out, k, toTomlable(v[k]));
     return out;
   }
   return v;
