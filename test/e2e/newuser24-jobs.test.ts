@@ -25,6 +25,11 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  *   sets the variable to an upstream image is named in a warning (or reported when not carried),
  *   and a variable in the registry/repository part with nothing to rewrite is reported as unmapped
  *   (exit non-zero) instead of passing in silence.
+ * - `mirror-config docker` with the default nested layout refused, its hint offering a flat layout
+ *   or containerd/registries.conf: neither is what a Docker-only host does. The hint now says to
+ *   rewrite the Compose files (any layout) and what dockerd then needs (trust for the mirror
+ *   host). The daemon.json it writes now notes that dockerd falls back to Docker Hub for an image
+ *   the mirror lacks (a timeout behind the gap, not "not found").
  * - Every Compose replacement was labelled "(custom resource)" in the report; a Compose service
  *   is now named as such (`Compose service web`), and `image: redis` is written with the `latest`
  *   Compose pulls.
@@ -150,3 +155,21 @@ describe('rewrite manifests over Docker Compose stacks', () => {
     expect(r.stderr).toContain('its tag variable (${AGENT_TAG}) is set neither in a .env beside the file (there is none) nor by a default');
   });
 });
+
+describe('mirror-config docker for Compose hosts', () => {
+  it('the nested-layout refusal tells a Docker host to rewrite its Compose files, and the daemon.json note says dockerd falls back to Docker Hub', async () => {
+    const lock = path.join(work, 'stacks.lock.json');
+    const nested = await runFerry(['mirror-config', 'docker', '-o', path.join(work, 'docker-nested'), '-t', path.join(work, 'site.yaml'), '--lock', lock], { env: env() });
+    expect(nested.code).not.toBe(0);
+    expect(nested.stderr).toContain('`ferry rewrite manifests <compose dir>`');
+    expect(nested.stderr).toContain(`dockerd needs only to trust ${M}`);
+    const flat = path.join(work, 'flat.yaml');
+    await writeFile(flat, ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'registry:', `  url: http://${M}`, '  layout: flat', ''].join('\n'));
+    const r = await runFerry(['mirror-config', 'docker', '-o', path.join(work, 'docker-flat'), '-t', flat, '--lock', lock], { env: env() });
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(path.join(work, 'docker-flat', 'daemon.json'), 'utf8'))).toEqual({ 'registry-mirrors': [`http://${M}`], 'insecure-registries': [M] });
+    expect(r.stdout + r.stderr).toContain(`dockerd falls back to Docker Hub for an image ${M} lacks`);
+    expect(r.stderr).toContain("Docker's registry-mirrors mirror docker.io only; images from ghcr.io, quay.io, registry.vendor.example still go upstream");
+  });
+});
+
