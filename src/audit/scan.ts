@@ -696,6 +696,16 @@ export function interpolateCompose(value: string, env: ReadonlyMap<string, strin
   return room < 0 ? { value, unresolved: [], tooLong: true } : { value: out, unresolved };
 }
 
+/** The variables of a Compose `.env` file (`NAME=value`, `export NAME=value`, quoted or not; `#` comments skipped). */
+export function composeEnvFile(text: string): Map<string, string> {
+  const vars = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const m = ENV_LINE.exec(raw);
+    if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
+  }
+  return vars;
+}
+
 /** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
 export const MAX_INTERPOLATED = 4096;
 
@@ -709,12 +719,7 @@ function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
   const envs = new Map<string, Map<string, string>>();
   for (const f of files) {
     if (f.type !== 'env' || path.posix.basename(f.file) !== '.env') continue;
-    const vars = new Map<string, string>();
-    for (const raw of f.text.split('\n')) {
-      const m = ENV_LINE.exec(raw);
-      if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
-    }
-    envs.set(path.posix.dirname(f.file), vars);
+    envs.set(path.posix.dirname(f.file), composeEnvFile(f.text));
   }
   for (const r of references) {
     if (r.composeVars === undefined) continue;

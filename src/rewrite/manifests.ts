@@ -1,10 +1,10 @@
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
-import { parseImageReference, withDefaultTag } from '../oci/reference.js';
+import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
-import { redactUrlsIn } from '../audit/scan.js';
+import { composeEnvFile, interpolateCompose, redactUrlsIn } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
@@ -229,7 +229,7 @@ function scanKubeadmConfig(doc: Document.Parsed, text: string, file: string, ctx
  * pulled as the override says, so that is what must be on the mirror, and the image is left as
  * written (the kustomization's `newName` moves it; rewritten here, it would no longer match).
  */
-export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes, helmRepos?: HelmRepositories) {
+export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes, helmRepos?: HelmRepositories, composeEnv?: ComposeEnv) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
@@ -268,6 +268,10 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     imageNodes.add(node);
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;
+    if (isComposeService(doc.contents, p)) {
+      scanComposeImage(node, value, String(p[1]), { file, text, ctx, line: lineOf(node.range![0]), env: composeEnv }, { edits, replacements, unmapped, warnings });
+      return;
+    }
     const info = describeWorkload(doc.contents, p);
     // Istio's `image: auto` in a pod that asks for injection: the injector fills it in at admission.
     const podTemplate = info.container ? doc.getIn(p.slice(0, -4), true) : undefined;
@@ -324,6 +328,114 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
   return { edits, replacements, unmapped, warnings };
+}
+
+/** The `.env` beside a Compose file (Compose's default): what its `${VAR}`s are, and which file set them. */
+export interface ComposeEnv {
+  file: string;
+  vars: Map<string, string>;
+}
+
+async function readComposeEnv(file: string): Promise<ComposeEnv | undefined> {
+  const envFile = path.join(path.dirname(file), '.env');
+  const text = await readFile(envFile, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : { file: envFile, vars: composeEnvFile(text) };
+}
+
+/** `services.<name>.image` of a Compose file: a top-level `services:` map, and no Kubernetes `kind`. */
+function isComposeService(root: unknown, p: YamlPath): boolean {
+  return p.length === 3 && p[0] === 'services' && p[2] === 'image' && isMap(root) && mapGet(root, 'kind') === undefined && mapGet(root, 'apiVersion') === undefined;
+}
+
+/** `${NAME:-default}` / `${NAME-default}` and nothing else: the default is a whole image reference. */
+const COMPOSE_DEFAULTED = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(:?-)([^}$]*)\}$/;
+
+/**
+ * A Compose service's `image:`. Compose pulls a reference with neither tag nor digest as
+ * `latest`, and interpolates `${VAR}`s from the `.env` beside the file and the defaults written
+ * in the value. What moves to the mirror: a literal reference; the default of
+ * `${WEB_IMAGE:-ghcr.io/acme/web:1.4}` (the variable kept, so a `.env` or shell value still
+ * wins, and a `.env` value is checked and reported, since that is what is pulled); the repository
+ * of `vendor.example/agent:${TAG}` (the tag variable kept). A variable in the registry or
+ * repository with no default is reported: only the `.env` can move it.
+ */
+function scanComposeImage(
+  node: Scalar,
+  value: string,
+  service: string,
+  at: { file: string; text: string; ctx: RewriteContext; line: number; env?: ComposeEnv },
+  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
+): void {
+  const { file, text, ctx, line } = at;
+  const where = `Compose service ${service} services.${service}.image`;
+  const vars = at.env?.vars ?? new Map<string, string>();
+  const envName = at.env ? path.relative(path.dirname(file), at.env.file) : 'a .env beside the file (there is none)';
+  const lookup = (written: string) => {
+    try {
+      return ctx.lookupImage(withDefaultTag(parseImageReference(written)));
+    } catch {
+      return { status: 'unmapped' as const, reason: 'not a valid image reference' };
+    }
+  };
+  const put = (next: string, pulled: string, digestChanged?: boolean) => {
+    out.edits.push(scalarEdit(node, next, text));
+    out.replacements.push({ file, line, kind: digestChanged ? 'digest' : 'image', old: value, new: next, where: pulled === value ? where : `${where} (pulled as ${pulled})` });
+  };
+  if (!value.includes('$')) {
+    const look = lookup(value);
+    if (look.status === 'mirror') return;
+    if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: value, reason: look.reason, where });
+    else put(look.mirror, value, look.digestChanged);
+    return;
+  }
+  const defaulted = COMPOSE_DEFAULTED.exec(value);
+  if (defaulted) {
+    const [, name, op, fallback] = defaulted;
+    const set = vars.get(name);
+    const fromEnv = set !== undefined && (set !== '' || op === '-');
+    if (fallback !== '') {
+      const look = lookup(fallback);
+      if (look.status === 'mapped') put(`\${${name}${op}${look.mirror}}`, fallback, look.digestChanged);
+      else if (look.status === 'unmapped' && !fromEnv) out.unmapped.push({ file, line, kind: 'image', ref: fallback, reason: `the default of \${${name}} (set neither in ${envName}): ${look.reason}`, where });
+    }
+    if (fromEnv) {
+      const look = lookup(set!);
+      if (look.status === 'mapped')
+        out.warnings.push(`${file}:${line}: ${where} is ${value}; ${envName} sets ${name}=${set}, which is what Compose pulls (upstream): set it to ${look.mirror} there (ferry rewrites Compose files, not .env files)`);
+      else if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls: ${look.reason}`, where });
+    }
+    return;
+  }
+  const { value: pulled, unresolved } = interpolateCompose(value, vars);
+  const dollar = value.indexOf('$');
+  const slash = value.lastIndexOf('/', dollar);
+  const sep = value.slice(slash + 1, dollar).search(/[:@]/);
+  const named = (names: string[]) => [...new Set(names)].map((n) => `\${${n}}`).join(', ');
+  if (sep < 0) {
+    // `${REGISTRY}/app:1.2`, `acme/${APP}:1`: the variable names where the image comes from.
+    const vs = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+    const look = unresolved.length ? undefined : lookup(pulled);
+    if (look?.status === 'mirror') return;
+    const mirror = look?.status === 'mapped' ? `; set it to pull ${look.mirror}` : look?.status === 'unmapped' ? `; pulled as ${pulled}: ${look.reason}` : '';
+    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `a Compose variable (${named(vs)}) in its registry or repository, with no default ferry could rewrite; Compose fills it in from ${envName} or the shell${mirror}`, where });
+    return;
+  }
+  // `vendor.example/acme/agent:${AGENT_TAG}`: the repository is written out; the tag varies.
+  const repoEnd = slash + 1 + sep;
+  const repository = value.slice(0, repoEnd);
+  if (unresolved.length) {
+    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `its tag variable (${named(unresolved)}) is set neither in ${envName} nor by a default, so which tag of ${repository} is pulled is unknown`, where });
+    return;
+  }
+  const look = lookup(pulled);
+  if (look.status === 'mirror') return;
+  if (look.status === 'unmapped') {
+    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${pulled} (interpolated, ${envName}): ${look.reason}`, where });
+    return;
+  }
+  const m = parseImageReference(look.mirror);
+  const mirrorRepo = formatImageReference({ ...m, tag: undefined, digest: undefined });
+  put(mirrorRepo + value.slice(repoEnd), pulled);
 }
 
 /** Flux HelmRepositories of the rewritten tree, by `namespace/name` (HelmReleases name them). */
@@ -566,8 +678,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const text = texts.get(file)!;
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
+    const composeEnv = await readComposeEnv(file);
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv);
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);

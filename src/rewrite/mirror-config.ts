@@ -424,7 +424,7 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   if (!hub) throw new FerryError('USAGE', 'the lock pins no docker.io image; Docker can mirror nothing else', { hint: 'Use `ferry rewrite` for other registries, or pass --registry docker.io.' });
   if (hub.pathPrefix) {
     throw new FerryError('CONFLICT', `docker.io maps to ${hub.location}, but Docker's registry-mirrors cannot add a path prefix (it asks the mirror for library/<name> at its root)`, {
-      hint: 'Use a target with layout: flat and no prefix for a Docker mirror, or containerd/registries.conf, which handle prefixes.',
+      hint: `On Docker (Compose) hosts, point the images themselves at the mirror instead: \`ferry rewrite manifests <compose dir>\` writes the mirror's full names (${hub.location}/…) into the Compose files, which any layout serves, and dockerd needs only to trust ${hub.host} (insecure-registries for plain HTTP, or /etc/docker/certs.d/${hub.host}/ca.crt). Or use a target with layout: flat and no prefix for a Docker mirror, or containerd/registries.conf, which handle prefixes.`,
     });
   }
   const conf: Record<string, unknown> = { 'registry-mirrors': [`${scheme(ctx)}://${hub.host}`] };
@@ -438,6 +438,8 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   }
   const client = clientNote(tls, (n) => `/etc/docker/certs.d/${hub.host}/${n}`);
   if (client) out.notes.push(client);
+  // dockerd asks each registry-mirror first and Docker Hub after it: an image the mirror lacks is not an error here.
+  out.notes.push(`dockerd falls back to Docker Hub for an image ${hub.host} lacks (behind the gap: a failed pull after a timeout, not a "not found"); \`ferry audit\` over the Compose files lists what the mirror does not carry`);
   out.notes.push('merge into /etc/docker/daemon.json and restart dockerd');
 }
 
