@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -122,23 +122,50 @@ export function chartLockPins(chart: LoadedChart): ChartDependency[] {
 
 // ── directory ────────────────────────────────────────────────────────────────
 
-async function walk(dir: string, rel = ''): Promise<string[]> {
+/**
+ * What a directory entry is once symbolic links are followed, as Helm's directory loader follows
+ * them (rook's `charts/library -> ../../library`): a link to a directory is walked as one, a link
+ * to a file read as one. A dangling link is refused, as Helm refuses it; so is a link back to a
+ * directory being walked (Helm would walk it forever).
+ */
+async function entryKind(abs: string, e: import('node:fs').Dirent, walking: ReadonlySet<string>, where: string): Promise<'dir' | 'file' | 'other'> {
+  if (e.isDirectory()) return 'dir';
+  if (e.isFile()) return 'file';
+  if (!e.isSymbolicLink()) return 'other';
+  let real: string;
+  let st: import('node:fs').Stats;
+  try {
+    real = await realpath(abs);
+    st = await stat(real);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${where}: the symbolic link ${e.name} leads nowhere: ${(err as Error).message}`, { cause: err });
+  }
+  if (st.isDirectory()) {
+    if (walking.has(real)) throw new FerryError('VALIDATION', `${where}: the symbolic link ${e.name} leads back to a directory it is in (${real})`);
+    return 'dir';
+  }
+  return st.isFile() ? 'file' : 'other';
+}
+
+async function walk(dir: string, where: string, walking: ReadonlySet<string>, rel = ''): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const r = rel ? `${rel}/${e.name}` : e.name;
-    if (e.isDirectory()) {
+    const kind = await entryKind(path.join(dir, r), e, walking, where);
+    if (kind === 'dir') {
       if (r === 'charts') continue;
-      out.push(...(await walk(dir, r)));
-    } else if (e.isFile()) out.push(r);
+      out.push(...(await walk(dir, where, new Set([...walking, await realpath(path.join(dir, r))]), r)));
+    } else if (kind === 'file') out.push(r);
   }
   return out;
 }
 
-export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir)), opts: LoadOptions = {}): Promise<LoadedChart> {
+export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir)), opts: LoadOptions = {}, ancestors: ReadonlySet<string> = new Set()): Promise<LoadedChart> {
+  const walking = new Set([...ancestors, await realpath(dir)]);
   const files = new Map<string, string>();
   const raw = opts.allFiles ? new Map<string, Buffer>() : undefined;
-  for (const rel of await walk(dir)) {
+  for (const rel of await walk(dir, where, walking)) {
     if (!wanted(rel) && !raw) continue;
     const abs = path.join(dir, rel);
     if ((await stat(abs)).size > MAX_TEXT) continue;
@@ -157,8 +184,9 @@ export async function loadChartDir(dir: string, where = path.basename(path.resol
   }
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const abs = path.join(chartsDir, e.name);
-    if (e.isDirectory()) subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts));
-    else if (e.isFile() && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`, opts));
+    const kind = await entryKind(abs, e, walking, where);
+    if (kind === 'dir') subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts, walking));
+    else if (kind === 'file' && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`, opts));
   }
   return { metadata, where, files, subcharts, ...(raw ? { raw } : {}) };
 }

@@ -1,0 +1,85 @@
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FerryError } from '../../../../src/errors.js';
+import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { writeChart } from '../helpers.js';
+
+// Ninth pass of real charts against the independent Go renderer (Rook, Longhorn, Harbor, Vault,
+// Consul, ECK, KEDA, Kyverno, OpenTelemetry, Fluent, Vector, Jaeger, external-dns, Traefik,
+// MinIO operator, sealed-secrets, OpenFGA). Each expectation is what the oracle (Helm 3.14's
+// behaviour) gives.
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle9-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const libraryChart = {
+  chart: { name: 'library', version: '0.0.1', type: 'library' },
+  files: { 'templates/_sa.tpl': '{{- define "library.sa" -}}\napiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-sa\n{{- end }}\n' },
+};
+
+async function refusal(dir: string): Promise<FerryError> {
+  const err = await loadChart(dir, { allFiles: true }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(FerryError);
+  expect((err as FerryError).code).toBe('VALIDATION');
+  return err as FerryError;
+}
+
+describe('a chart directory with symbolic links, which Helm follows', () => {
+  // rook-ceph and rook-ceph-cluster vendor their shared library chart as
+  // `charts/library -> ../../library`. Helm's directory loader follows the link; ferry skipped
+  // it, so every `include "library.…"` failed with `no template "library.cluster.serviceaccounts"`.
+  it('loads a subchart linked into charts/ and renders its defines', async () => {
+    const root = path.join(tmp, 'rook');
+    await writeChart(path.join(root, 'library'), libraryChart);
+    await writeChart(path.join(root, 'cluster'), {
+      chart: { name: 'cluster', version: '1.0.0', dependencies: [{ name: 'library', version: '0.0.1', repository: 'file://../library' }] },
+      values: 'x: 1\n',
+      files: { 'templates/sa.yaml': '{{ include "library.sa" . }}\n' },
+    });
+    await mkdir(path.join(root, 'cluster', 'charts'));
+    await symlink('../../library', path.join(root, 'cluster', 'charts', 'library'));
+    const r = renderChart(await loadChart(path.join(root, 'cluster'), { allFiles: true }));
+    expect(r.documents.map((d) => `${d.kind}/${d.name}`)).toEqual(['ServiceAccount/release-name-sa']);
+  });
+
+  it('reads a linked template file and a linked templates directory', async () => {
+    const root = path.join(tmp, 'files');
+    await mkdir(path.join(root, 'shared'), { recursive: true });
+    await writeFile(path.join(root, 'shared', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: linked-file\n');
+    await mkdir(path.join(root, 'shared-dir'));
+    await writeFile(path.join(root, 'shared-dir', 'pod.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: linked-dir\nspec:\n  containers:\n    - name: a\n      image: busybox:1.36\n');
+    const dir = await writeChart(path.join(root, 'c'), { chart: { name: 'c', version: '1.0.0' }, values: 'x: 1\n', files: {} });
+    await mkdir(path.join(dir, 'templates'));
+    await symlink('../../shared/cm.yaml', path.join(dir, 'templates', 'cm.yaml'));
+    await symlink('../../shared-dir', path.join(dir, 'templates', 'more'));
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.map((d) => `${d.kind}/${d.name}`).sort()).toEqual(['ConfigMap/linked-file', 'Pod/linked-dir']);
+  });
+
+  it('refuses a dangling link, as Helm does', async () => {
+    const dir = await writeChart(path.join(tmp, 'dangling'), { chart: { name: 'd', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await symlink('nowhere.yaml', path.join(dir, 'templates', 'gone.yaml'));
+    expect((await refusal(dir)).message).toMatch(/symbolic link gone\.yaml leads nowhere/);
+  });
+
+  it('refuses a link back to a directory being read instead of walking it forever', async () => {
+    const dir = await writeChart(path.join(tmp, 'loop'), { chart: { name: 'l', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await symlink('..', path.join(dir, 'templates', 'up'));
+    expect((await refusal(dir)).message).toMatch(/symbolic link up leads back to a directory it is in/);
+    const sub = await writeChart(path.join(tmp, 'subloop'), { chart: { name: 's', version: '1.0.0' }, values: 'x: 1\n' });
+    await mkdir(path.join(sub, 'charts'));
+    await symlink('..', path.join(sub, 'charts', 'self'));
+    expect((await refusal(sub)).message).toMatch(/symbolic link self leads back/);
+  });
+});
