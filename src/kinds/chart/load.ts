@@ -147,15 +147,27 @@ async function entryKind(abs: string, e: import('node:fs').Dirent, walking: Read
   return st.isFile() ? 'file' : 'other';
 }
 
-async function walk(dir: string, where: string, walking: ReadonlySet<string>, rel = ''): Promise<string[]> {
+/**
+ * Entries one chart directory walk may visit: a chart has tens to hundreds of files; a link to
+ * `/` or a home directory (followed, as Helm follows it) would otherwise be walked whole.
+ */
+const MAX_DIR_ENTRIES = 20_000;
+
+async function walk(dir: string, where: string, walking: ReadonlySet<string>, rel = '', budget = { left: MAX_DIR_ENTRIES }): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+  budget.left -= entries.length;
+  if (budget.left < 0) {
+    throw new FerryError('VALIDATION', `${where}: more than ${MAX_DIR_ENTRIES.toLocaleString('en-US')} files and directories under the chart directory (at ${rel || '.'}); refusing to read on`, {
+      hint: 'A chart has tens to hundreds of files: does a symbolic link in it lead to a large directory (/, a home directory)? Point at the chart itself, or package it with `helm package`.',
+    });
+  }
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     const kind = await entryKind(path.join(dir, r), e, walking, where);
     if (kind === 'dir') {
       if (r === 'charts') continue;
-      out.push(...(await walk(dir, where, new Set([...walking, await realpath(path.join(dir, r))]), r)));
+      out.push(...(await walk(dir, where, new Set([...walking, await realpath(path.join(dir, r))]), r, budget)));
     } else if (kind === 'file') out.push(r);
   }
   return out;
@@ -165,11 +177,18 @@ export async function loadChartDir(dir: string, where = path.basename(path.resol
   const walking = new Set([...ancestors, await realpath(dir)]);
   const files = new Map<string, string>();
   const raw = opts.allFiles ? new Map<string, Buffer>() : undefined;
+  let left = MAX_CHART_BYTES;
   for (const rel of await walk(dir, where, walking)) {
     if (!wanted(rel) && !raw) continue;
     const abs = path.join(dir, rel);
     if ((await stat(abs)).size > MAX_TEXT) continue;
     const buf = await readFile(abs);
+    left -= buf.length;
+    if (left < 0) {
+      throw new FerryError('VALIDATION', `${where}: its files hold more than ${MAX_CHART_BYTES} bytes (at ${rel}); refusing to read on`, {
+        hint: 'helm refuses a packaged chart this large; does a symbolic link in the chart directory lead to a large directory?',
+      });
+    }
     raw?.set(rel, buf);
     if (wanted(rel)) files.set(rel, buf.toString('utf8'));
   }

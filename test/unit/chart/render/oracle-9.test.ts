@@ -82,4 +82,27 @@ describe('a chart directory with symbolic links, which Helm follows', () => {
     await symlink('..', path.join(sub, 'charts', 'self'));
     expect((await refusal(sub)).message).toMatch(/symbolic link self leads back/);
   });
+
+  // A link is followed wherever it leads: a link to / or to a home directory would be walked and
+  // read whole (every file up to 4 MiB with allFiles). The walk is bounded (lead's check).
+  it('refuses a link into a directory of more files than any chart has, naming where', async () => {
+    const big = path.join(tmp, 'big-tree');
+    for (const d of ['a', 'b', 'c']) {
+      await mkdir(path.join(big, d), { recursive: true });
+      await Promise.all(Array.from({ length: 7000 }, (_, i) => writeFile(path.join(big, d, `f${i}`), '')));
+    }
+    const dir = await writeChart(path.join(tmp, 'to-big'), { chart: { name: 'b', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await symlink(big, path.join(dir, 'docs'));
+    const err = await refusal(dir);
+    expect(err.message).toMatch(/^to-big: more than 20,000 files and directories under the chart directory \(at docs\/[abc]\)/);
+    expect(err.hint).toMatch(/symbolic link/);
+  });
+
+  it('refuses a chart directory whose files hold more than a packaged chart may', async () => {
+    const dir = await writeChart(path.join(tmp, 'heavy'), { chart: { name: 'h', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await mkdir(path.join(dir, 'blobs'));
+    const chunk = Buffer.alloc(4 * 1024 * 1024 - 1, 0x61);
+    for (let i = 0; i < 26; i++) await writeFile(path.join(dir, 'blobs', `b${String(i).padStart(2, '0')}`), chunk);
+    expect((await refusal(dir)).message).toMatch(/^heavy: its files hold more than 104857600 bytes \(at blobs\/b2[45]\)/);
+  });
 });
