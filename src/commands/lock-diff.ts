@@ -13,6 +13,7 @@ export interface LockChange {
   /**
    * An image a chart deploys (`images: discover` or its list): the charts (`name version`) that
    * bring it — the new lock's for an added or updated image, the previous lock's for a removed one.
+   * At most CHARTS_LISTED names, then `and N more`.
    * Absent for an image only the manifest's `images:` lists.
    */
   charts?: string[];
@@ -116,54 +117,78 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
     }
   }
   // Each image a chart brings names that chart: a chart upgrade's image list reads per chart.
+  // Linear in the (chart, image) pairs: a crafted previous lock may have thousands of charts
+  // deploying one repository's thousands of images; the charts of a repository and a removed
+  // image's reason are worked out once per repository, and each lists at most CHARTS_LISTED names.
   const deployers = (lock: Lock) => {
-    const m = new Map<string, string[]>();
+    const m = new Map<string, Set<string>>();
     const l = view(lock);
     for (const c of l.charts ?? [])
       for (const ref of c.images ?? []) {
-        const at = m.get(ref);
-        const name = `${c.name} ${c.version}`;
-        if (!at) m.set(ref, [name]);
-        else if (!at.includes(name)) at.push(name);
+        const at = m.get(ref) ?? new Set<string>();
+        at.add(`${c.name} ${c.version}`);
+        m.set(ref, at);
       }
-    const byRepo = new Map<string, Set<string>>();
+    const byRepo = new Map<string, { charts: Set<string>; from: Set<string> }>();
     for (const i of l.images ?? []) {
-      const charts = m.get(i.ref) ?? (i.normalized ? m.get(i.normalized) : undefined);
-      if (!charts) continue;
+      const ref = m.has(i.ref) ? i.ref : i.normalized && m.has(i.normalized) ? i.normalized : undefined;
+      if (ref === undefined) continue;
       const repo = referenceName(i.ref);
-      const set = byRepo.get(repo) ?? new Set<string>();
-      for (const c of charts) set.add(c);
-      byRepo.set(repo, set);
+      const entry = byRepo.get(repo) ?? { charts: new Set<string>(), from: new Set<string>() };
+      byRepo.set(repo, entry);
+      // Each reference's charts once per repository (not once per image naming it).
+      if (entry.from.has(ref)) continue;
+      entry.from.add(ref);
+      for (const c of m.get(ref)!) entry.charts.add(c);
     }
-    return byRepo;
+    return new Map([...byRepo].map(([repo, e]) => [repo, [...e.charts].sort()]));
   };
-  const chartNames = (lock: Lock) => new Set((view(lock).charts ?? []).map((c) => c.name));
   const da = deployers(before);
   const db = deployers(after);
-  const stillCharted = chartNames(after);
+  const stillCharted = new Set((view(after).charts ?? []).map((c) => c.name));
+  const versionsNow = new Map<string, Set<string>>();
+  for (const x of view(after).charts ?? []) versionsNow.set(x.name, (versionsNow.get(x.name) ?? new Set()).add(`${x.name} ${x.version}`));
+  const reasons = new Map<string, string>();
+  const reasonOf = (repo: string, charts: string[]): string => {
+    const known = reasons.get(repo);
+    if (known !== undefined) return known;
+    // Its chart is still carried at another version: that version no longer deploys it.
+    const names = [...new Set(charts.map((n) => n.split(' ')[0]))];
+    const newer = [...new Set(names.filter((n) => stillCharted.has(n)).flatMap((n) => [...versionsNow.get(n)!]))].sort();
+    const gone = names.filter((n) => !stillCharted.has(n));
+    const reason = [newer.length ? `no longer deployed by ${capped(newer).join(', ')}` : '', gone.length ? `chart ${capped(gone).join(', ')} no longer in the manifest` : ''].filter(Boolean).join('; ');
+    reasons.set(repo, reason);
+    return reason;
+  };
   for (const c of out) {
     if (c.kind !== 'image') continue;
-    const charts = c.change === 'removed' ? da.get(c.name) : db.get(c.name);
-    if (charts?.size) c.charts = [...charts].sort();
+    const charts = (c.change === 'removed' ? da : db).get(c.name);
+    if (charts?.length) c.charts = capped(charts);
     if (c.change !== 'removed') continue;
-    if (!c.charts) {
-      c.reason = 'no longer in the manifest';
-      continue;
-    }
-    // Its chart is still carried at another version: that version no longer deploys it.
-    const names = [...new Set(c.charts.map((n) => n.split(' ')[0]))];
-    const kept = names.filter((n) => stillCharted.has(n));
-    const newer = (view(after).charts ?? []).filter((x) => kept.includes(x.name)).map((x) => `${x.name} ${x.version}`);
-    const gone = names.filter((n) => !stillCharted.has(n));
-    c.reason = [newer.length ? `no longer deployed by ${[...new Set(newer)].sort().join(', ')}` : '', gone.length ? `chart ${gone.join(', ')} no longer in the manifest` : ''].filter(Boolean).join('; ');
+    c.reason = charts?.length ? reasonOf(c.name, charts) : 'no longer in the manifest';
   }
+  // Per lock, once: what needs each chart (`repo name`). A previous lock may list tens of
+  // thousands of charts; searched per change, that was quadratic (minutes for a 4 MB lock).
+  const neededBy = (lock: Lock) => {
+    const m = new Map<string, Set<string>>();
+    for (const x of view(lock).charts ?? []) {
+      const key = `${x.repo} ${x.name}`;
+      const set = m.get(key) ?? new Set<string>();
+      for (const d of x.dependencyOf ?? []) set.add(d);
+      m.set(key, set);
+    }
+    return m;
+  };
+  const na = neededBy(before);
+  const nb = neededBy(after);
   for (const c of out) {
     if (c.kind !== 'chart') continue;
-    const lock = view(c.change === 'removed' ? before : after);
-    const deps = [...new Set((lock.charts ?? []).filter((x) => `${x.repo} ${x.name}` === c.name).flatMap((x) => x.dependencyOf ?? []))].sort();
+    const deps = [...((c.change === 'removed' ? na : nb).get(c.name) ?? [])].sort();
     if (deps.length) c.dependencyOf = deps;
   }
-  for (const c of out) if (c.kind !== 'image' && c.change === 'removed') c.reason = c.kind === 'chart' && isDependency(before, c.name) ? 'no longer a dependency of a carried chart' : 'no longer in the manifest';
+  // Whether the chart (`repo name`) entered the previous lock only as another chart's dependency.
+  const wasDependency = (name: string) => Boolean(na.get(name)?.size);
+  for (const c of out) if (c.kind !== 'image' && c.change === 'removed') c.reason = c.kind === 'chart' && wasDependency(c.name) ? 'no longer a dependency of a carried chart' : 'no longer in the manifest';
   // A filtered APT suite names the packages that moved (a whole mirror's would be thousands).
   const filtered = (lock: Lock) => {
     const m = new Map<string, Array<{ name: string; version: string }>>();
@@ -183,9 +208,12 @@ export function lockChanges(before: Lock, after: Lock): LockChange[] {
   return out;
 }
 
-/** Whether the chart (`repo name`) entered the lock only as another chart's dependency. */
-function isDependency(lock: Lock, name: string): boolean {
-  return (view(lock).charts ?? []).some((c) => `${c.repo} ${c.name}` === name && !!c.dependencyOf?.length);
+/** The most chart names one change lists (a crafted lock may name thousands for one image). */
+export const CHARTS_LISTED = 20;
+
+/** `names`, or its first CHARTS_LISTED and `and N more`. */
+function capped(names: string[]): string[] {
+  return names.length > CHARTS_LISTED ? [...names.slice(0, CHARTS_LISTED), `and ${names.length - CHARTS_LISTED} more`] : names;
 }
 
 /** `app 1.0 → 2.0, +libnew 1.0, -libold 1.0`: each package whose versions differ, by name; at most 20, then how many more. */

@@ -204,7 +204,15 @@ export async function lockCheck(manifestFile: string, opts: { output?: string; c
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
   const lockFile = opts.output ? path.resolve(cwd, opts.output) : lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const lock: Lock | undefined = await readLock(lockFile);
-  if (lockMatches(lock, loaded)) return { lockFile, upToDate: true };
+  if (lockMatches(lock, loaded)) {
+    // The digest is the manifest's, which anyone can compute and write into a lock: the entries
+    // a manifest names one to one are checked too, so a lock edited by hand (or made for another
+    // manifest and given this digest) does not pass.
+    const differs = lockContentMismatch(lock, loaded.manifest);
+    if (!differs.length) return { lockFile, upToDate: true };
+    const shown = differs.slice(0, 10).join('; ') + (differs.length > 10 ? `; and ${differs.length - 10} more` : '');
+    return { lockFile, upToDate: false, reason: `the lock carries the manifest's digest, but not what the manifest lists: ${shown}` };
+  }
   const found = lock as Lock | undefined;
   const reason = !found
     ? 'no lock file'
@@ -212,4 +220,27 @@ export async function lockCheck(manifestFile: string, opts: { output?: string; c
       ? `the lock is for manifest ${JSON.stringify(found.manifest.name)}, not ${JSON.stringify(loaded.manifest.metadata.name)}`
       : 'the manifest (or a local file it names: values files, signing keys) changed since the lock was written';
   return { lockFile, upToDate: false, reason };
+}
+
+/**
+ * How the lock's entries differ from what the manifest names one to one: its files and APT
+ * repositories (name and url), its charts (repository and name; a chart the lock has only as
+ * another's dependency is not named by the manifest). Images are not compared: a chart's
+ * discovered images and a reference's normal form are the lock's own.
+ */
+export function lockContentMismatch(lock: Lock, manifest: unknown): string[] {
+  const m = manifest as { files?: Array<{ name: string; url: string }>; apt?: Array<{ name: string; url: string }>; charts?: Array<{ name: string; repo: string }> };
+  const l = lock as unknown as { files?: Array<{ name: string; url: string }>; apt?: Array<{ name: string; url: string }>; charts?: Array<{ name: string; repo: string; dependencyOf?: string[] }> };
+  const out: string[] = [];
+  const compare = (what: string, wanted: string[], held: string[], extraOk: (key: string) => boolean = () => false) => {
+    const want = new Set(wanted);
+    const have = new Set(held);
+    for (const k of [...want].sort()) if (!have.has(k)) out.push(`${what} ${k} is not in the lock`);
+    for (const k of [...have].sort()) if (!want.has(k) && !extraOk(k)) out.push(`${what} ${k} is in the lock, not in the manifest`);
+  };
+  compare('file', (m.files ?? []).map((f) => `${f.name} (${f.url})`), (l.files ?? []).map((f) => `${f.name} (${f.url})`));
+  compare('apt', (m.apt ?? []).map((a) => `${a.name} (${a.url})`), (l.apt ?? []).map((a) => `${a.name} (${a.url})`));
+  const dependencies = new Set((l.charts ?? []).filter((c) => c.dependencyOf?.length).map((c) => `${c.name} (${c.repo})`));
+  compare('chart', (m.charts ?? []).map((c) => `${c.name} (${c.repo})`), (l.charts ?? []).map((c) => `${c.name} (${c.repo})`), (k) => dependencies.has(k));
+  return out;
 }

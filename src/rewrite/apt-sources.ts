@@ -80,7 +80,8 @@ function scanOneLine(text: string, file: string, ctx: RewriteContext, keyring: s
       scan.replacements.push({ file, line, kind: 'signed-by', old: '(none)', new: keyring });
       return;
     }
-    const sb = /signed-by=(\S+?)(?=[\s\]])/.exec(opts);
+    // The option itself, not one whose name ends so (`x-signed-by=`): that one's value was replaced and the real one kept.
+    const sb = /(?<=[[\s])signed-by=(\S+?)(?=[\s\]])/.exec(opts);
     const optsStart = lineStart + m[1].length;
     if (sb) {
       if (sb[1] === keyring) return;
@@ -147,12 +148,15 @@ function scanDeb822(text: string, file: string, ctx: RewriteContext, keyring: st
       const valueStart = starts[sb.line] + lines[sb.line].indexOf(':') + 1;
       const oldValue = old.slice(old.indexOf(':') + 1).trim();
       if (oldValue === keyring) continue;
-      const end = starts[sb.end] + lines[sb.end].length;
+      // A CRLF file keeps its CR: the field's last line ends as it did.
+      const cr = lines[sb.end].endsWith('\r') ? '\r' : '';
+      const end = starts[sb.end] + lines[sb.end].length - cr.length;
       scan.edits.push({ start: valueStart, end, text: ` ${keyring}` });
       scan.replacements.push({ file, line: sb.line + 1, kind: 'signed-by', old: oldValue.includes('\n') ? '(inline key)' : oldValue, new: keyring });
     } else {
-      const at = starts[uris.end] + lines[uris.end].length;
-      scan.edits.push({ start: at, end: at, text: `\nSigned-By: ${keyring}` });
+      const cr = lines[uris.end].endsWith('\r') ? '\r' : '';
+      const at = starts[uris.end] + lines[uris.end].length - cr.length;
+      scan.edits.push({ start: at, end: at, text: `${cr}\nSigned-By: ${keyring}` });
       scan.replacements.push({ file, line: uris.line + 1, kind: 'signed-by', old: '(none)', new: keyring });
     }
   }

@@ -136,6 +136,21 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     if (l.annotations?.[ANNOTATION.title] === undefined) continue;
     await problems.check(a.label, () => safeJoin(r.root, titleOf(l), `${a.label} layer ${l.digest}`));
   }
+  // A package under dists/ lies in a suite's own pool (Docker's dists/<codename>/pool/), written
+  // into that suite's new version. Anywhere else there it would be written through another
+  // suite's symlink into its published version, over the symlink itself (dists/testing), into
+  // ferry's versions (dists/.stable.ferry/<id>/…), or over a suite's signed metadata
+  // (dists/stable/InRelease, its indexes, by-hash/): refused.
+  const pools = a.cfg.suites.map((s) => `dists/${s.suite.replace(/\/+$/, '')}/pool/`);
+  const astray = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package' && /^dists(\/|$)/.test(titleOf(l)) && !pools.some((p) => titleOf(l).startsWith(p)));
+  if (astray.length) {
+    const shown = (t: string) => JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}…` : t);
+    problems.add(
+      a.label,
+      `${astray.length} package${astray.length === 1 ? ' lies' : 's lie'} under dists/ outside the pool of a suite it carries (dists/<suite>/pool/): ${astray.slice(0, 5).map((l) => shown(titleOf(l))).join(', ')}${astray.length > 5 ? ` and ${astray.length - 5} more` : ''}; refusing to write them over published suites`,
+      'VERIFY',
+    );
+  }
   let debs: Map<string, OciDescriptor> | undefined;
   // Each suite is a symlink to a version directory: one suite inside another would be written into that one's version.
   for (const s of a.cfg.suites) {
