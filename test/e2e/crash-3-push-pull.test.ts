@@ -1,13 +1,12 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
-import { FERRY, mustRun, runFerry } from '../support/cli.js';
+import { mustRun, runFerry } from '../support/cli.js';
 import { pseudoRandomStream } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ferryKilledWhen, settledWalk, walkRegistry } from '../support/registry-walk.js';
 import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
@@ -37,42 +36,7 @@ async function registry(name: string, size?: string): Promise<RunningRegistry> {
   return reg;
 }
 
-/** Every tag the registry serves, with the blobs its manifest names: the ones missing. */
-async function walk(reg: RunningRegistry): Promise<{ problems: string[]; tags: string[] }> {
-  const problems: string[] = [];
-  const tags: string[] = [];
-  const repos = ((await (await fetch(`${reg.url}/v2/_catalog`)).json()) as { repositories?: string[] }).repositories ?? [];
-  for (const repo of repos) {
-    for (const tag of ((await (await fetch(`${reg.url}/v2/${repo}/tags/list`)).json()) as { tags?: string[] | null }).tags ?? []) {
-      tags.push(`${repo}:${tag}`);
-      const res = await fetch(`${reg.url}/v2/${repo}/manifests/${tag}`, { headers: { accept: MANIFEST_ACCEPT } });
-      if (res.status !== 200) {
-        problems.push(`${repo}:${tag}: manifest ${res.status}`);
-        continue;
-      }
-      const m = (await res.json()) as { config?: { digest: string }; layers?: Array<{ digest: string }> };
-      for (const b of [...(m.config ? [m.config] : []), ...(m.layers ?? [])]) {
-        const head = await fetch(`${reg.url}/v2/${repo}/blobs/${b.digest}`, { method: 'HEAD' });
-        if (head.status !== 200) problems.push(`${repo}:${tag}: blob ${b.digest} ${head.status}`);
-      }
-    }
-  }
-  return { problems, tags: tags.sort() };
-}
-
-/**
- * The walk once the registry has settled: a request ferry was killed in the middle of is still
- * finished by the registry, which writes a tag's directory before its link (a moment in which the
- * tag answers 404). Walked again while problems remain, at most 20 times.
- */
-async function settledWalk(reg: RunningRegistry): Promise<Awaited<ReturnType<typeof walk>>> {
-  let w = await walk(reg);
-  for (let i = 0; i < 20 && w.problems.length; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    w = await walk(reg);
-  }
-  return w;
-}
+const walk = walkRegistry;
 
 async function bytesUnder(dir: string): Promise<number> {
   let n = 0;
@@ -82,23 +46,7 @@ async function bytesUnder(dir: string): Promise<number> {
   return n;
 }
 
-/** Run ferry; kill -9 it once `reached()` says so (polled), or let it finish. */
-async function killedWhen(args: string[], reached: () => Promise<boolean>): Promise<'killed' | 'finished'> {
-  const child = spawn(process.execPath, [FERRY, ...args], { env: { ...process.env, ...env() }, stdio: 'ignore' });
-  let finished = false;
-  const done = new Promise<void>((resolve) => child.once('exit', () => resolve())).then(() => {
-    finished = true;
-  });
-  while (!finished) {
-    if (await reached()) {
-      child.kill('SIGKILL');
-      await done;
-      return child.exitCode === null ? 'killed' : 'finished';
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  return 'finished';
-}
+const killedWhen = (args: string[], reached: () => Promise<boolean>) => ferryKilledWhen(args, env(), reached);
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-crash-3-push-'));

@@ -1,10 +1,10 @@
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FERRY, runFerry } from '../support/cli.js';
+import { runFerry } from '../support/cli.js';
+import { ferryKilledWhen } from '../support/registry-walk.js';
 import { pseudoRandomStream } from '../support/images.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
@@ -29,23 +29,6 @@ const env = (cache: string) => ({ FERRY_CACHE_DIR: path.join(work, cache) });
 
 function manifestText(names: string[]): string {
   return ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: since }', 'files:', ...names.flatMap((n) => [`  - name: ${n.replace('.', '-')}`, `    url: ${server.url}/${n}`, `    sha256: ${sha(data[n])}`]), ''].join('\n');
-}
-
-/** Run ferry; kill -9 it once `ready()` says so (polled), or let it finish. */
-async function killWhen(args: string[], envv: NodeJS.ProcessEnv, ready: () => Promise<boolean>): Promise<void> {
-  const child = spawn(process.execPath, [FERRY, ...args], { env: { ...process.env, ...envv }, stdio: 'ignore' });
-  let closed = false;
-  const done = new Promise<void>((r) => child.once('close', () => r())).then(() => {
-    closed = true;
-  });
-  while (!closed) {
-    if (await ready()) {
-      child.kill('SIGKILL');
-      break;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  await done;
 }
 
 beforeAll(async () => {
@@ -91,7 +74,7 @@ describe('bundle create --since, killed', () => {
       const dir = path.join(work, `kill-${i}`);
       await mkdir(dir);
       const out = path.join(dir, 'diff.ferry.tar');
-      await killWhen(['bundle', 'create', v2, '-o', out, '--since', base, '-q'], env(`cache-kill-${i}`), () => point(out));
+      await ferryKilledWhen(['bundle', 'create', v2, '-o', out, '--since', base, '-q'], env(`cache-kill-${i}`), () => point(out));
       if (await exists(out)) expect(await sha256File(out)).toBe(await sha256File(ref));
       const again = await runFerry(['bundle', 'create', v2, '-o', out, '--since', base], { env: env(`cache-kill-${i}`) });
       expect(again.code, again.stderr).toBe(0);
