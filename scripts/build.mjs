@@ -137,12 +137,34 @@ function compileCacheDir() {
   return home && path.isAbsolute(home) && fs.existsSync(home) ? path.join(home, '.cache', 'ferry', 'compile-cache') : undefined;
 }
 
+// Make the cache directory one level at a time: Node's recursive mkdir (which enableCompileCache
+// uses) loops forever where a directory exists but nothing can be made in it (HOME=/proc/self:
+// mkdir says ENOENT, the parent is there, and it retries). Any failure: run without the cache.
+function makeDirs(dir) {
+  const parts = [];
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      if (fs.statSync(d).isDirectory()) break;
+      return false;
+    } catch {
+      if (path.dirname(d) === d) return false;
+      parts.unshift(d);
+    }
+  }
+  try {
+    for (const d of parts) fs.mkdirSync(d);
+  } catch {
+    return false;
+  }
+  return true;
+}
+
 if (!process.env.NODE_COMPILE_CACHE && typeof module.enableCompileCache === 'function') {
   try {
     const dir = compileCacheDir();
     // A directory that cannot be created or written returns a status instead of throwing, and
     // Node then simply compiles without the cache.
-    if (dir) module.enableCompileCache(dir);
+    if (dir && makeDirs(dir)) module.enableCompileCache(dir);
   } catch {
     // No home directory at all, or a Node that refuses the option: run without the cache.
   }

@@ -6,7 +6,7 @@ import { FerryError } from '../errors.js';
 import type { NetOptions } from '../oci/context.js';
 import { RegistryBundleSource } from '../store/registry-bundle.js';
 import { TAR_END, tarPadding } from '../store/tar-index.js';
-import { writeViaTemp } from '../store/temp-files.js';
+import { withPlace, writeViaTemp } from '../store/temp-files.js';
 import type { Progress } from '../ui/progress.js';
 
 export interface PullBundleOptions extends NetOptions {
@@ -41,11 +41,19 @@ export async function pullBundle(url: string, opts: PullBundleOptions): Promise<
     let size = 0;
     await writeViaTemp(output, async (tmp) => {
       const fh = await open(tmp, 'w');
+      // A failed write (a full disk) is the output's, named as it: not a transfer that failed.
+      let writeFailed: unknown;
       try {
         const write = async (bytes: Buffer) => {
           whole.update(bytes);
           let off = 0;
-          while (off < bytes.length) off += (await fh.write(bytes, off, bytes.length - off, size + off)).bytesWritten;
+          while (off < bytes.length) {
+            off += (
+              await fh.write(bytes, off, bytes.length - off, size + off).catch((err: unknown) => {
+                throw (writeFailed = withPlace(err, output, tmp));
+              })
+            ).bytesWritten;
+          }
           size += bytes.length;
           task.advance(bytes.length);
         };
@@ -81,7 +89,7 @@ export async function pullBundle(url: string, opts: PullBundleOptions): Promise<
                   await write(c as Buffer);
                 }
               } catch (err) {
-                if (err instanceof FerryError) throw err;
+                if (err instanceof FerryError || err === writeFailed) throw err;
                 throw new FerryError('NETWORK', `${url}: ${e.name}: transfer failed after ${n} of ${e.size} bytes (${(err as Error).message}); nothing was written`, {
                   hint: 'Run the pull again.',
                   cause: err,

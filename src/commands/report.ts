@@ -1,5 +1,4 @@
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
@@ -16,6 +15,7 @@ import { bundleFrom, lockInBundle } from './inputs.js';
 import { openBundleSource } from '../store/open-bundle.js';
 import { readListedFile } from '../store/bundle-sign.js';
 import type { NetOptions } from '../oci/context.js';
+import { withTempDir } from '../store/temp-files.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -128,8 +128,7 @@ async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awai
   } finally {
     await reader.close();
   }
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-report-'));
-  try {
+  return withTempDir('ferry-report-', `a copy of ${MANIFEST_MEMBER}`, async (dir) => {
     const file = path.join(dir, 'manifest.yaml');
     await writeFile(file, bytes);
     return await loadManifest(file).catch((err: unknown) => {
@@ -138,9 +137,7 @@ async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awai
       const where = `${tarPath} (${MANIFEST_MEMBER})`;
       throw new FerryError(err.code, err.message.split(file).join(where), { hint: err.hint, details: err.details?.map((d) => d.split(file).join(where)), cause: err });
     });
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 const MANIFEST_MEMBER = 'ferry/manifest.yaml';

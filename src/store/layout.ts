@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { keyedMutex } from '../net/concurrency.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
+import { makeDirs } from './make-dirs.js';
 import { sweepStaleTempsOnce, writeFileAtomic } from './temp-files.js';
 import { ANNOTATION, type BlobSource } from './source.js';
 import { verifiedWrite } from './verified-write.js';
@@ -217,7 +218,7 @@ export class LayoutDir implements BlobSource {
   }
 
   async init(): Promise<void> {
-    await mkdir(path.join(this.root, 'blobs', 'sha256'), { recursive: true });
+    await makeDirs(path.join(this.root, 'blobs', 'sha256'));
     // A run killed mid-write left temp files; a rerun clears those of processes that are gone.
     await Promise.all([sweepStaleTempsOnce(this.root), sweepStaleTempsOnce(path.join(this.root, 'blobs', 'sha256'))]);
     const marker = path.join(this.root, 'oci-layout');

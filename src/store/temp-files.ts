@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, readFileSync, readlinkSync } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants as fsc, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 
@@ -307,4 +308,73 @@ function notReplaced(problems: string[]): FerryError {
     details: problems,
     hint: 'Rewrite the file a link points to by its own path (or write a copy with -o where the command has it); make read-only files writable if they are meant to change; run again after another writer is done.',
   });
+}
+
+/** The system's reasons a temporary directory cannot be made or written, in words. */
+const TEMP_DIR_REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'it does not exist',
+  ENOTDIR: 'it is not a directory',
+};
+
+const DISK_LEVEL = new Set(['ENOSPC', 'EDQUOT', 'EROFS']);
+
+/**
+ * An error of a write under the temporary directory (a full or read-only TMPDIR, one that is not
+ * there) as the directory, where it came from and what to set; `err` itself when it is another
+ * error. A FerryError is looked through to its cause (a BlobStore there says "download cache").
+ */
+export function tempDirProblem(err: unknown, what: string, making = false): unknown {
+  const code = ((err instanceof FerryError ? err.cause : err) as NodeJS.ErrnoException | undefined)?.code;
+  // Once the directory is made, only a disk-level error is the temp directory's (a missing or
+  // unreadable file met meanwhile is some other place's).
+  const reason = code && (making || DISK_LEVEL.has(code)) ? TEMP_DIR_REASONS[code] : undefined;
+  if (!reason) return err;
+  const base = os.tmpdir();
+  const from = process.env.TMPDIR ? 'TMPDIR' : 'the system default; TMPDIR is not set';
+  return new FerryError('INTERNAL', `${base} (${from}): cannot write ${what} in the temporary directory: ${reason}`, {
+    cause: err,
+    hint: `Point TMPDIR at a writable directory with room (TMPDIR=<dir> ferry …)${code === 'ENOSPC' || code === 'EDQUOT' ? ', or free space there' : ''}; nothing ferry wrote there was kept.`,
+  });
+}
+
+/**
+ * Run `use` on a fresh directory under the temporary directory (TMPDIR), removed afterwards
+ * whatever happens; a full, read-only or missing TMPDIR is said as tempDirProblem says it.
+ */
+export async function withTempDir<T>(prefix: string, what: string, use: (dir: string) => Promise<T>): Promise<T> {
+  let dir: string;
+  try {
+    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  } catch (err) {
+    throw tempDirProblem(err, what, true);
+  }
+  try {
+    return await use(dir);
+  } catch (err) {
+    throw tempDirProblem(err, what);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** withTempDir for synchronous work (a renderer called synchronously). */
+export function withTempDirSync<T>(prefix: string, what: string, use: (dir: string) => T): T {
+  let dir: string;
+  try {
+    dir = mkdtempSync(path.join(os.tmpdir(), prefix));
+  } catch (err) {
+    throw tempDirProblem(err, what, true);
+  }
+  try {
+    return use(dir);
+  } catch (err) {
+    throw tempDirProblem(err, what);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }

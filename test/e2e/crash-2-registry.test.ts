@@ -3,10 +3,10 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MANIFEST_ACCEPT } from '../../src/oci/media-types.js';
 import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { settledWalk, walkRegistry } from '../support/registry-walk.js';
 import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
 
 /**
@@ -44,58 +44,7 @@ async function target(name: string, size?: string): Promise<RunningRegistry> {
   return reg;
 }
 
-/**
- * Every tag the registry serves, walked: its manifest, each child manifest of an index, each
- * config and layer, all present in the tag's repository. Returns the problems and the tags seen.
- */
-async function walk(reg: RunningRegistry): Promise<{ problems: string[]; tags: string[] }> {
-  const problems: string[] = [];
-  const tags: string[] = [];
-  const repos = ((await (await fetch(`${reg.url}/v2/_catalog`)).json()) as { repositories?: string[] }).repositories ?? [];
-  const manifest = async (repo: string, ref: string): Promise<{ mediaType?: string; manifests?: Array<{ digest: string }>; config?: { digest: string }; layers?: Array<{ digest: string }> } | undefined> => {
-    const res = await fetch(`${reg.url}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_ACCEPT } });
-    if (res.status !== 200) {
-      problems.push(`${repo}:${ref}: manifest ${res.status}`);
-      return undefined;
-    }
-    return (await res.json()) as never;
-  };
-  const checkManifest = async (repo: string, ref: string, m: Awaited<ReturnType<typeof manifest>>) => {
-    if (!m) return;
-    if (m.manifests) {
-      for (const child of m.manifests) await checkManifest(repo, child.digest, await manifest(repo, child.digest));
-      return;
-    }
-    for (const b of [m.config!, ...(m.layers ?? [])]) {
-      const res = await fetch(`${reg.url}/v2/${repo}/blobs/${b.digest}`, { method: 'HEAD' });
-      if (res.status !== 200) problems.push(`${repo}@${ref}: blob ${b.digest} ${res.status}`);
-    }
-  };
-  for (const repo of repos) {
-    const list = ((await (await fetch(`${reg.url}/v2/${repo}/tags/list`)).json()) as { tags?: string[] | null }).tags ?? [];
-    for (const tag of list) {
-      tags.push(`${repo}:${tag}`);
-      await checkManifest(repo, tag, await manifest(repo, tag));
-    }
-  }
-  return { problems, tags: tags.sort() };
-}
-
-/**
- * The walk once the registry has settled: killing ferry mid-PUT leaves the registry finishing that
- * request on its own, and Distribution writes a tag's directory before its `current` link, so for
- * a moment tags/list names a tag whose manifest answers 404. That is the registry's own write in
- * progress, not a tag ferry left pointing at nothing: walked again until nothing is missing (or
- * the same problems persist for 5 s, which then fail the test).
- */
-async function settledWalk(reg: RunningRegistry): Promise<Awaited<ReturnType<typeof walk>>> {
-  let w = await walk(reg);
-  for (let i = 0; i < 20 && w.problems.length; i++) {
-    await new Promise((r) => setTimeout(r, 250));
-    w = await walk(reg);
-  }
-  return w;
-}
+const walk = walkRegistry;
 
 async function countFiles(dir: string): Promise<number> {
   let n = 0;

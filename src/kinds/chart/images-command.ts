@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../../errors.js';
 import { loadManifest } from '../schema.js';
 import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
+import { withTempDir, withTempDirSync } from '../../store/temp-files.js';
 import { silentProgress } from '../../ui/progress.js';
 import { discoverChartImages, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';
 import { DEFAULT_KUBE_VERSION, documentsFromHelmOutput, type RenderOptions, type RenderResult } from './render/index.js';
@@ -87,8 +87,7 @@ function helmOnPath(): string | undefined {
 /** `helm template` as a ChartRenderer: values objects go to temporary files, the output is read back. */
 function helmRenderer(helm: string, chartPath: string, chartName: string): ChartRenderer {
   return (o: RenderOptions): RenderResult => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ferry-helm-'));
-    try {
+    return withTempDirSync('ferry-helm-', 'the values files for helm', (dir) => {
       const args = ['template', o.releaseName ?? 'release-name', chartPath, '--namespace', o.namespace ?? 'default', '--kube-version', o.kubeVersion ?? DEFAULT_KUBE_VERSION];
       (o.values ?? []).forEach((v, i) => {
         const f = path.join(dir, `values-${i}.yaml`);
@@ -101,9 +100,7 @@ function helmRenderer(helm: string, chartPath: string, chartName: string): Chart
       const r = spawnSync(helm, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
       if (r.status !== 0) throw new FerryError('VALIDATION', `chart ${chartName}: helm template failed: ${(r.stderr || '').trim().split('\n')[0]}`);
       return { chart: { name: chartName, version: '' }, documents: documentsFromHelmOutput(r.stdout), values: {}, disabled: [], missingDependencies: [], warnings: (r.stderr || '').trim() ? [(r.stderr || '').trim()] : [], kubeVersion: o.kubeVersion ?? DEFAULT_KUBE_VERSION };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   };
 }
 
@@ -170,15 +167,15 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
     if ((await stat(abs)).isDirectory()) await attachLocalDependencies(chart, abs);
     if (chartDependencies(chart).some((d) => !chart.subcharts.some((s) => s.metadata.name === d.name))) {
       // Dependencies neither vendored nor on disk: fetch them from their repositories.
-      const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts-'));
       const net = createNetContext(opts);
       try {
-        const store = new BlobStore(tmp);
-        await store.init();
-        await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+        await withTempDir('ferry-charts-', 'the chart dependencies it fetches', async (tmp) => {
+          const store = new BlobStore(tmp);
+          await store.init();
+          await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+        });
       } finally {
         await net.close();
-        await rm(tmp, { recursive: true, force: true });
       }
     }
     const dopts = discoverOptions(cliValues, opts);
@@ -189,24 +186,24 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   }
 
   const loaded = await loadManifest(abs);
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-charts-'));
   const net = createNetContext(opts);
   try {
-    const store = new BlobStore(tmp);
-    await store.init();
-    const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
-    for (const spec of loaded.manifest.charts as ChartSpec[]) {
-      const located = await locateChart(spec, ctx);
-      const chart: LoadedChart = await loadChartFromStore(located, ctx);
-      await attachDependencies(chart, located, ctx);
-      const values = [...(await readUserValues(spec.values ?? [], loaded.dir)), ...cliValues];
-      const result = discoverChartImages(chart, discoverOptions(values, opts));
-      if (result.rendered) result.rendered.renderer = 'ferry';
-      report.charts.push({ ...result, source: `${spec.repo} ${spec.name} ${located.version}` });
-    }
+    await withTempDir('ferry-charts-', 'the charts it fetches', async (tmp) => {
+      const store = new BlobStore(tmp);
+      await store.init();
+      const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
+      for (const spec of loaded.manifest.charts as ChartSpec[]) {
+        const located = await locateChart(spec, ctx);
+        const chart: LoadedChart = await loadChartFromStore(located, ctx);
+        await attachDependencies(chart, located, ctx);
+        const values = [...(await readUserValues(spec.values ?? [], loaded.dir)), ...cliValues];
+        const result = discoverChartImages(chart, discoverOptions(values, opts));
+        if (result.rendered) result.rendered.renderer = 'ferry';
+        report.charts.push({ ...result, source: `${spec.repo} ${spec.name} ${located.version}` });
+      }
+    });
   } finally {
     await net.close();
-    await rm(tmp, { recursive: true, force: true });
   }
   return report;
 }
