@@ -152,7 +152,14 @@ function makeDirs(dir) {
     }
   }
   try {
-    for (const d of parts) fs.mkdirSync(d);
+    for (const d of parts) {
+      try {
+        fs.mkdirSync(d);
+      } catch (err) {
+        // Made meanwhile by another ferry starting at the same time: fine if it is a directory.
+        if (err.code !== 'EEXIST' || !fs.statSync(d).isDirectory()) throw err;
+      }
+    }
   } catch {
     return false;
   }
