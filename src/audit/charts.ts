@@ -179,7 +179,7 @@ export async function renderScannedCharts(
         loaded: 0,
         budget: { left: MAX_CHART_BYTES },
       });
-      const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text }));
+      const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text ?? '' }));
       const result = renderChart(chart, { values });
       const found = findRenderedImages(result.documents);
       render.status = 'rendered';
@@ -223,7 +223,15 @@ export interface AuditPathsOptions {
  * every reference, the rendered ones included: what `ferry audit` and `ferry report --audit` show.
  */
 export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel, target: LoadedTarget | undefined, paths: string[], opts: AuditPathsOptions): Promise<AuditReport> {
-  const scan = await scanPaths(paths, opts.cwd);
+  // The scan keeps the text of the files rendering reads (values files) and, for the rest, where
+  // the text checks' patterns are: not every file's text.
+  const charts = (loaded.manifest.charts ?? []) as ChartSpec[];
+  const listed = new Set(charts.flatMap((c) => (c.values ?? []).map((v) => path.relative(opts.cwd, path.resolve(loaded.dir, v)).split(path.sep).join('/'))));
+  const textPatterns = [...model.endpoints.flatMap((e) => e.checks ?? []), ...model.connections.flatMap((c) => c.checks ?? [])].flatMap((c) => (c.kind === 'text' && c.pattern !== undefined ? [c.pattern] : []));
+  const scan = await scanPaths(paths, opts.cwd, {
+    textPatterns,
+    keepText: (file, type) => type === 'yaml' && charts.length > 0 && (listed.has(file) || VALUES_NAME.test(path.posix.basename(file))),
+  });
   const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
     manifestDir: loaded.dir,
     cwd: opts.cwd,
