@@ -118,7 +118,7 @@ function describeCheck(c: Check): string {
   return `${c.kind} ${c.key}${cond}`;
 }
 
-function keyMatches(settingKey: string, key: string): boolean {
+export function keyMatches(settingKey: string, key: string): boolean {
   // Umbrella charts nest a subchart's values under its name: accept a dotted suffix.
   return settingKey === key || settingKey.endsWith(`.${key}`);
 }
@@ -211,6 +211,9 @@ function containerdHosts(text: string): { server?: string; hosts: string[] } | u
  * scheme when the entry names one), not only on one of `targetHosts`' names (another port of
  * that host is another service).
  */
+/** k3s/RKE2's setting that turns the upstream endpoint off (a setting the scan keeps whatever the checks). */
+export const NO_DEFAULT_ENDPOINT_KEY = /(^|\.)disable-default-registry-endpoint$/;
+
 export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string): Map<string, RuntimeMirror> {
   const out = new Map<string, RuntimeMirror>();
   const want = registry ? originOf(registry) : undefined;
@@ -220,7 +223,7 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
     return !want || (o.host === want.host && o.port === want.port && (!o.scheme || !want.scheme || o.scheme === want.scheme));
   };
   // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
-  const noDefaultEndpoint = scan.settings.some((s) => /(^|\.)disable-default-registry-endpoint$/.test(s.key) && s.value === 'true');
+  const noDefaultEndpoint = scan.settings.some((s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) && s.value === 'true');
   for (const f of scan.files) {
     const parts = f.file.split('/');
     if (parts.at(-1) === 'hosts.toml' && parts.length >= 2) {

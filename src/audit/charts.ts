@@ -9,7 +9,7 @@ import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { LoadedManifest, Lock } from '../kinds/schema.js';
 import type { LoadedTarget } from '../manifest/load.js';
-import { auditReferences, type AuditReport } from './audit.js';
+import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
 import { scanPaths, type Reference, type ScanResult } from './scan.js';
 
@@ -227,9 +227,12 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
   // the text checks' patterns are: not every file's text.
   const charts = (loaded.manifest.charts ?? []) as ChartSpec[];
   const listed = new Set(charts.flatMap((c) => (c.values ?? []).map((v) => path.relative(opts.cwd, path.resolve(loaded.dir, v)).split(path.sep).join('/'))));
-  const textPatterns = [...model.endpoints.flatMap((e) => e.checks ?? []), ...model.connections.flatMap((c) => c.checks ?? [])].flatMap((c) => (c.kind === 'text' && c.pattern !== undefined ? [c.pattern] : []));
+  const checks = [...model.endpoints.flatMap((e) => e.checks ?? []), ...model.connections.flatMap((c) => c.checks ?? [])];
+  const textPatterns = checks.flatMap((c) => (c.kind === 'text' && c.pattern !== undefined ? [c.pattern] : []));
   const scan = await scanPaths(paths, opts.cwd, {
     textPatterns,
+    // Only the settings a check (or the runtime mirror rule) reads: runCheck's own match, by source and key.
+    keepSetting: (s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) || checks.some((c) => c.kind !== 'text' && c.key !== undefined && s.source === (c.kind === 'env' ? 'env' : 'structured') && (c.kind === 'env' ? s.key === c.key : keyMatches(s.key, c.key))),
     keepText: (file, type) => type === 'yaml' && charts.length > 0 && (listed.has(file) || VALUES_NAME.test(path.posix.basename(file))),
   });
   const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {

@@ -74,6 +74,8 @@ export interface ScanOptions {
   textPatterns?: readonly string[];
   /** Keep the text of these files too (a chart's values files, rendered after the scan). */
   keepText?: (file: string, type: FileType) => boolean;
+  /** Keep only the settings some check reads (a chart monorepo has hundreds of thousands). */
+  keepSetting?: (s: Setting) => boolean;
 }
 
 /**
@@ -940,7 +942,9 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     if (keepsText(rel, type, text) || opts.keepText?.(rel, type)) files.push({ file: rel, type, text });
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
-    const problem = scanFileText(rel, type, text, refs, settings);
+    const found: Setting[] = [];
+    const problem = scanFileText(rel, type, text, refs, found);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
     const seen = new Set<string>();
