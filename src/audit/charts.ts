@@ -50,6 +50,16 @@ export interface RenderedCharts {
 
 const VALUES_NAME = /^(values|values[-.].+|.+[-.]values)\.ya?ml$/i;
 
+/** `file` is named as chart `n`'s values file (`<n>/values.yaml`, `<n>-values.yaml`, `values-<n>.yaml`, `<n>.values.yaml`). */
+function valuesNamedFor(n: string, file: string): boolean {
+  const base = path.posix.basename(file).toLowerCase();
+  const stem = base.replace(/\.ya?ml$/, '');
+  const dir = path.posix.basename(path.posix.dirname(file)).toLowerCase();
+  const byDir = dir === n && VALUES_NAME.test(base);
+  const byName = stem === `${n}-values` || stem === `values-${n}` || stem === `${n}.values`;
+  return byDir || byName;
+}
+
 /** The values files in a scan for each manifest chart, by the rule above. */
 export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestDir: string, cwd: string): Array<{ spec: ChartSpec; files: string[] }> {
   const scanned = scan.files.filter((f) => f.type === 'yaml').map((f) => f.file);
@@ -65,12 +75,7 @@ export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestD
     const n = spec.name.toLowerCase();
     for (const file of scanned) {
       if (listed.includes(file) || chartDirs.has(path.posix.dirname(file))) continue;
-      const base = path.posix.basename(file).toLowerCase();
-      const stem = base.replace(/\.ya?ml$/, '');
-      const dir = path.posix.basename(path.posix.dirname(file)).toLowerCase();
-      const byDir = dir === n && VALUES_NAME.test(base);
-      const byName = stem === `${n}-values` || stem === `values-${n}` || stem === `${n}.values`;
-      if (byDir || byName) out.push({ spec, files: [file] });
+      if (valuesNamedFor(n, file)) out.push({ spec, files: [file] });
     }
   }
   return out;
@@ -233,7 +238,7 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
     textPatterns,
     // Only the settings a check (or the runtime mirror rule) reads: runCheck's own match, by source and key.
     keepSetting: (s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) || checks.some((c) => c.kind !== 'text' && c.key !== undefined && s.source === (c.kind === 'env' ? 'env' : 'structured') && (c.kind === 'env' ? s.key === c.key : keyMatches(s.key, c.key))),
-    keepText: (file, type) => type === 'yaml' && charts.length > 0 && (listed.has(file) || VALUES_NAME.test(path.posix.basename(file))),
+    keepText: (file, type) => type === 'yaml' && (listed.has(file) || charts.some((c) => valuesNamedFor(c.name.toLowerCase(), file))),
   });
   const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
     manifestDir: loaded.dir,

@@ -70,7 +70,7 @@ export interface ScannedFile {
 /** What a scan keeps beyond references and settings (scanPaths). */
 export interface ScanOptions {
   maxPaths?: number;
-  /** The patterns of the manifest's `text` checks: each file's first line holding each is kept (`firstLines`). */
+  /** The patterns of the manifest's `text` checks: each file's first line holding each is kept (`firstLines`); given, only the texts `keepsText` or `keepText` names are kept. */
   textPatterns?: readonly string[];
   /** Keep the text of these files too (a chart's values files, rendered after the scan). */
   keepText?: (file: string, type: FileType) => boolean;
@@ -939,7 +939,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       skipped.push({ file: rel, reason: `more than ${CONFIG_YAML_TOKENS.toLocaleString('en-US')} YAML tokens (list items, keys, flow commas, lines), more than ferry parses (about 1 KiB of memory each); not scanned`, unscanned: true });
       continue;
     }
-    if (keepsText(rel, type, text) || opts.keepText?.(rel, type)) files.push({ file: rel, type, text });
+    // Without textPatterns (a caller that runs its own checks), every text is kept, as before.
+    if (!opts.textPatterns || keepsText(rel, type, text) || opts.keepText?.(rel, type)) files.push({ file: rel, type, text });
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
     const found: Setting[] = [];
