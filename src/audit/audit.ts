@@ -118,7 +118,7 @@ function describeCheck(c: Check): string {
   return `${c.kind} ${c.key}${cond}`;
 }
 
-function keyMatches(settingKey: string, key: string): boolean {
+export function keyMatches(settingKey: string, key: string): boolean {
   // Umbrella charts nest a subchart's values under its name: accept a dotted suffix.
   return settingKey === key || settingKey.endsWith(`.${key}`);
 }
@@ -129,8 +129,9 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
     const candidates = scan.files.filter((x) => inFiles(x.file));
     if (c.files?.length && !candidates.length) return { status: c.whenMissing, evidence: `no scanned file matches ${c.files.join(', ')}` };
     for (const f of candidates) {
-      const idx = f.text.split('\n').findIndex((l) => l.includes(c.pattern!));
-      if (idx >= 0) return { status: 'met', evidence: `${f.file}:${idx + 1}` };
+      if (f.text === undefined && !f.firstLines) throw new Error(`internal: ${f.file} was scanned without the text check patterns (scanPaths textPatterns)`);
+      const line = f.text !== undefined ? f.text.split('\n').findIndex((l) => l.includes(c.pattern!)) + 1 : (f.firstLines?.get(c.pattern!) ?? 0);
+      if (line > 0) return { status: 'met', evidence: `${f.file}:${line}` };
     }
     return { status: 'unmet', evidence: `"${c.pattern}" not found in the scanned files` };
   }
@@ -210,6 +211,9 @@ function containerdHosts(text: string): { server?: string; hosts: string[] } | u
  * scheme when the entry names one), not only on one of `targetHosts`' names (another port of
  * that host is another service).
  */
+/** k3s/RKE2's setting that turns the upstream endpoint off (a setting the scan keeps whatever the checks). */
+export const NO_DEFAULT_ENDPOINT_KEY = /(^|\.)disable-default-registry-endpoint$/;
+
 export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string): Map<string, RuntimeMirror> {
   const out = new Map<string, RuntimeMirror>();
   const want = registry ? originOf(registry) : undefined;
@@ -219,12 +223,12 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
     return !want || (o.host === want.host && o.port === want.port && (!o.scheme || !want.scheme || o.scheme === want.scheme));
   };
   // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
-  const noDefaultEndpoint = scan.settings.some((s) => /(^|\.)disable-default-registry-endpoint$/.test(s.key) && s.value === 'true');
+  const noDefaultEndpoint = scan.settings.some((s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) && s.value === 'true');
   for (const f of scan.files) {
     const parts = f.file.split('/');
     if (parts.at(-1) === 'hosts.toml' && parts.length >= 2) {
       const upstream = parts.at(-2)!.toLowerCase();
-      const parsed = containerdHosts(f.text);
+      const parsed = f.text === undefined ? undefined : containerdHosts(f.text);
       if (!parsed) continue;
       const { server, hosts } = parsed;
       // containerd tries the hosts in order, then `server` (default: the namespace itself); a
@@ -238,7 +242,7 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
       // Docker Hub's `server` is its API host (certs.d/docker.io: registry-1.docker.io): the same upstream.
       const api = registryApiHost(upstream);
       if (api !== upstream) out.set(`${f.file}\0${api}`, out.get(`${f.file}\0${upstream}`)!);
-    } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml') {
+    } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml' && f.text !== undefined) {
       let doc: unknown;
       try {
         doc = parseYaml(f.text);
@@ -268,7 +272,7 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
 /** Every YAML document of the scanned YAML files whose text matches `mention`, with its file's line counter. */
 function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanResult['files'][number]; lc: LineCounter; d: ReturnType<typeof parseAllDocuments>[number] }> {
   for (const f of scan.files) {
-    if (f.type !== 'yaml' || !mention.test(f.text)) continue;
+    if (f.type !== 'yaml' || f.text === undefined || !mention.test(f.text)) continue;
     const lc = new LineCounter();
     let docs;
     try {

@@ -9,7 +9,7 @@ import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { LoadedManifest, Lock } from '../kinds/schema.js';
 import type { LoadedTarget } from '../manifest/load.js';
-import { auditReferences, type AuditReport } from './audit.js';
+import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
 import { scanPaths, type Reference, type ScanResult } from './scan.js';
 
@@ -50,6 +50,16 @@ export interface RenderedCharts {
 
 const VALUES_NAME = /^(values|values[-.].+|.+[-.]values)\.ya?ml$/i;
 
+/** `file` is named as chart `n`'s values file (`<n>/values.yaml`, `<n>-values.yaml`, `values-<n>.yaml`, `<n>.values.yaml`). */
+function valuesNamedFor(n: string, file: string): boolean {
+  const base = path.posix.basename(file).toLowerCase();
+  const stem = base.replace(/\.ya?ml$/, '');
+  const dir = path.posix.basename(path.posix.dirname(file)).toLowerCase();
+  const byDir = dir === n && VALUES_NAME.test(base);
+  const byName = stem === `${n}-values` || stem === `values-${n}` || stem === `${n}.values`;
+  return byDir || byName;
+}
+
 /** The values files in a scan for each manifest chart, by the rule above. */
 export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestDir: string, cwd: string): Array<{ spec: ChartSpec; files: string[] }> {
   const scanned = scan.files.filter((f) => f.type === 'yaml').map((f) => f.file);
@@ -65,12 +75,7 @@ export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestD
     const n = spec.name.toLowerCase();
     for (const file of scanned) {
       if (listed.includes(file) || chartDirs.has(path.posix.dirname(file))) continue;
-      const base = path.posix.basename(file).toLowerCase();
-      const stem = base.replace(/\.ya?ml$/, '');
-      const dir = path.posix.basename(path.posix.dirname(file)).toLowerCase();
-      const byDir = dir === n && VALUES_NAME.test(base);
-      const byName = stem === `${n}-values` || stem === `values-${n}` || stem === `${n}.values`;
-      if (byDir || byName) out.push({ spec, files: [file] });
+      if (valuesNamedFor(n, file)) out.push({ spec, files: [file] });
     }
   }
   return out;
@@ -179,7 +184,7 @@ export async function renderScannedCharts(
         loaded: 0,
         budget: { left: MAX_CHART_BYTES },
       });
-      const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text }));
+      const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text ?? '' }));
       const result = renderChart(chart, { values });
       const found = findRenderedImages(result.documents);
       render.status = 'rendered';
@@ -223,7 +228,18 @@ export interface AuditPathsOptions {
  * every reference, the rendered ones included: what `ferry audit` and `ferry report --audit` show.
  */
 export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel, target: LoadedTarget | undefined, paths: string[], opts: AuditPathsOptions): Promise<AuditReport> {
-  const scan = await scanPaths(paths, opts.cwd);
+  // The scan keeps the text of the files rendering reads (values files) and, for the rest, where
+  // the text checks' patterns are: not every file's text.
+  const charts = (loaded.manifest.charts ?? []) as ChartSpec[];
+  const listed = new Set(charts.flatMap((c) => (c.values ?? []).map((v) => path.relative(opts.cwd, path.resolve(loaded.dir, v)).split(path.sep).join('/'))));
+  const checks = [...model.endpoints.flatMap((e) => e.checks ?? []), ...model.connections.flatMap((c) => c.checks ?? [])];
+  const textPatterns = checks.flatMap((c) => (c.kind === 'text' && c.pattern !== undefined ? [c.pattern] : []));
+  const scan = await scanPaths(paths, opts.cwd, {
+    textPatterns,
+    // Only the settings a check (or the runtime mirror rule) reads: runCheck's own match, by source and key.
+    keepSetting: (s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) || checks.some((c) => c.kind !== 'text' && c.key !== undefined && s.source === (c.kind === 'env' ? 'env' : 'structured') && (c.kind === 'env' ? s.key === c.key : keyMatches(s.key, c.key))),
+    keepText: (file, type) => type === 'yaml' && (listed.has(file) || charts.some((c) => valuesNamedFor(c.name.toLowerCase(), file))),
+  });
   const rendered = await renderScannedCharts((loaded.manifest.charts ?? []) as ChartSpec[], scan, {
     manifestDir: loaded.dir,
     cwd: opts.cwd,

@@ -58,7 +58,59 @@ export interface Setting {
 export interface ScannedFile {
   file: string;
   type: FileType;
-  text: string;
+  /**
+   * The file's text, kept only where a pass after the scan reads it (`keepsText`): holding every
+   * file's text held the whole tree (494 MB peak RSS for a 60 MB chart monorepo).
+   */
+  text?: string;
+  /** Without `text`: the first line (1-based) holding each of the scan's `textPatterns` found in the file. */
+  firstLines?: Map<string, number>;
+}
+
+/** What a scan keeps beyond references and settings (scanPaths). */
+export interface ScanOptions {
+  maxPaths?: number;
+  /** The patterns of the manifest's `text` checks: each file's first line holding each is kept (`firstLines`); given, only the texts `keepsText` or `keepText` names are kept. */
+  textPatterns?: readonly string[];
+  /** Keep the text of these files too (a chart's values files, rendered after the scan). */
+  keepText?: (file: string, type: FileType) => boolean;
+  /** Keep only the settings some check reads (a chart monorepo has hundreds of thousands). */
+  keepSetting?: (s: Setting) => boolean;
+}
+
+/**
+ * The YAML documents the audit reads after the scan (audit.ts `yamlDocuments`: OpenShift mirror
+ * sets, OLM CatalogSources and Subscriptions), by a word their file's text holds; Flux's
+ * Kustomizations (`postBuild`) and the ConfigMaps they substitute from.
+ */
+export const KEPT_YAML_MENTION = /ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy|CatalogSource|Subscription/;
+
+/**
+ * Whether a pass after the scan reads this file's text: a Compose `.env` (applyComposeVars), a
+ * kustomization (applyKustomizeOverrides), a Flux Kustomization or ConfigMap (applyFluxSubstitutes),
+ * a containerd `hosts.toml` or k3s `registries.yaml` (audit.ts runtimeMirrors), a YAML file
+ * holding a `KEPT_YAML_MENTION`. A new reader of `ScannedFile.text` adds its files here.
+ */
+export function keepsText(file: string, type: FileType, text: string): boolean {
+  const base = path.posix.basename(file);
+  if (type === 'env') return base === '.env';
+  if (base === 'hosts.toml') return true;
+  if (type !== 'yaml') return false;
+  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || KEPT_YAML_MENTION.test(text);
+}
+
+/** The first line (1-based) holding each pattern, as `text.split('\n').findIndex(l => l.includes(p)) + 1` without splitting. */
+export function firstLinesOf(text: string, patterns: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const p of patterns) {
+    if (out.has(p) || p.includes('\n')) continue;
+    const at = text.indexOf(p);
+    if (at < 0) continue;
+    let line = 1;
+    for (let i = text.indexOf('\n'); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) line++;
+    out.set(p, line);
+  }
+  return out;
 }
 
 /**
@@ -628,7 +680,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
 function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]): void {
   const scopes = new KustomizeScopes();
   for (const f of files) {
-    if (f.type !== 'yaml' || !isKustomizationFile(f.file)) continue;
+    if (f.type !== 'yaml' || !isKustomizationFile(f.file) || f.text === undefined) continue;
     const doc = parseAllDocuments(f.text, { uniqueKeys: false });
     const first = Array.isArray(doc) ? doc[0] : doc;
     if (!first || first.errors.length) continue;
@@ -718,7 +770,7 @@ export const MAX_INTERPOLATED = 4096;
 function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
   const envs = new Map<string, Map<string, string>>();
   for (const f of files) {
-    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env') continue;
+    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined) continue;
     envs.set(path.posix.dirname(f.file), composeEnvFile(f.text));
   }
   for (const r of references) {
@@ -777,7 +829,7 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
     if (!set.has(value)) set.set(value, by);
   };
   for (const f of files) {
-    if (f.type !== 'yaml' || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
+    if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
     for (const doc of parseAllDocuments(f.text, { uniqueKeys: false })) {
       if (doc.errors.length || !isMap(doc.contents)) continue;
       const c = doc.toJS({ maxAliasCount: 100 }) as { kind?: unknown; metadata?: { name?: unknown }; data?: unknown; spec?: { postBuild?: { substitute?: unknown; substituteFrom?: unknown } } } | null;
@@ -835,7 +887,7 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
   references.push(...more);
 }
 
-export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: { maxPaths?: number } = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
+export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
   const w: Walk = { files: [], skipped: [], roots, maxPaths, budget: maxPaths };
@@ -887,9 +939,13 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       skipped.push({ file: rel, reason: `more than ${CONFIG_YAML_TOKENS.toLocaleString('en-US')} YAML tokens (list items, keys, flow commas, lines), more than ferry parses (about 1 KiB of memory each); not scanned`, unscanned: true });
       continue;
     }
-    files.push({ file: rel, type, text });
+    // Without textPatterns (a caller that runs its own checks), every text is kept, as before.
+    if (!opts.textPatterns || keepsText(rel, type, text) || opts.keepText?.(rel, type)) files.push({ file: rel, type, text });
+    else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
-    const problem = scanFileText(rel, type, text, refs, settings);
+    const found: Setting[] = [];
+    const problem = scanFileText(rel, type, text, refs, found);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
     const seen = new Set<string>();

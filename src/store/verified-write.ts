@@ -179,7 +179,10 @@ export async function readRegularFile(file: string, limit: number, opts: { follo
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buf = Buffer.alloc(Math.min(1024 * 1024, limit + 1 - total));
+      // Sized by the file's size (at least 64 KiB: /proc files say 0): a scan reads thousands of
+      // small files, and 1 MiB for each (twice, with the read that finds the end) was gigabytes
+      // of buffers for the garbage collector, hundreds of MB of RSS.
+      const buf = Buffer.allocUnsafe(Math.min(1024 * 1024, limit + 1 - total, Math.max(64 * 1024, s.size - total + 1)));
       const { bytesRead } = await fh.read(buf, 0, buf.length, null);
       if (!bytesRead) break;
       chunks.push(buf.subarray(0, bytesRead));
