@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { isIP } from 'node:net';
 import { inCidr } from '../net/cidr.js';
 import { parse as parseToml } from 'smol-toml';
@@ -412,6 +413,8 @@ function runtimeMirrorNote(m: RuntimeMirror): string {
 }
 
 /** kubeadm's ClusterConfiguration keys that name the registry its images are pulled from. */
+/** The files Compose reads by default: compose.yaml / docker-compose.yml and their override files (compose.override.yaml). */
+const COMPOSE_FILE = /^(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$/;
 const KUBEADM_IMAGE_REPOSITORY = /^(imageRepository|etcd\.local\.imageRepository|dns\.imageRepository)$/;
 
 export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[]; kinds?: readonly AnyKind[] }): AuditReport {
@@ -497,6 +500,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       if (!m) continue;
       // Part of it is carried (the repository, not this tag): the reference still goes out.
       if ('partial' in m) return { host, ...declared(host, m.partial) };
+      const docker = dockerPullsUpstream(r, host, m.mirror);
+      if (docker) return { host, ...declared(host, docker) };
       return { host, class: 'mirrored', ...m };
     }
     // A runtime's mirror configuration for this host: the file that sends its pulls to the mirror
@@ -519,6 +524,34 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (isIP(host) && zoneCidrs.some((c) => ipInCidr(host, c))) return { host, class: 'internal', note: 'inside a zone CIDR' };
     return { host, ...declared(host) };
   };
+
+  /**
+   * A Compose service's image from a registry other than Docker Hub, in a file Compose reads by
+   * default (compose.yaml, docker-compose.yml, their override files): dockerd's registry-mirrors
+   * mirror Docker Hub alone, so Docker pulls the image from its own registry however it is
+   * carried, unless the file names the mirror. Only a runtime mirror for the host in the scan
+   * (containerd's hosts.toml for nerdctl compose, k3s registries.yaml) says otherwise.
+   */
+  function dockerPullsUpstream(r: Reference, host: string, mirror: string | undefined): string | undefined {
+    if (r.kind !== 'image' || !r.keyPath || !/^services\.[^.[\]]+\.image$/.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
+    if (runtime.has(host)) return undefined;
+    const fix = `run \`ferry rewrite manifests\` on this file to pull it${mirror ? ` from ${mirror}` : ' from the mirror'}`;
+    if (host !== 'docker.io') {
+      return `a Compose service image: Docker's registry-mirrors mirror Docker Hub alone, so dockerd pulls it from ${host} as written, carried or not (the scan holds no runtime mirror for ${host}); ${fix}`;
+    }
+    // Docker Hub through registry-mirrors: dockerd asks the mirror for the same repository path at
+    // its root, so only a mirror that keeps Docker Hub's paths (layout flat, no prefix) serves it.
+    const repository = (ref: string | undefined) => {
+      try {
+        return ref === undefined ? undefined : parseImageReference(ref).repository;
+      } catch {
+        return undefined;
+      }
+    };
+    const upstream = repository(r.value);
+    if (upstream !== undefined && repository(mirror) === upstream) return undefined;
+    return `a Compose service image from Docker Hub: dockerd's registry-mirrors ask the mirror for ${upstream ?? 'the same path'} at its root, but the mirror keeps it at ${mirror ?? 'another path'} (\`ferry mirror-config docker\` needs layout: flat with no prefix), so dockerd pulls it from Docker Hub; ${fix}`;
+  }
 
   /** Why a chart source written upstream still goes out (undefined: its repository carries nothing, classified as any reference). */
   function chartSourceNote(s: NonNullable<Reference['chartSource']>): string | undefined {

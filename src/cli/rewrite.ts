@@ -121,7 +121,7 @@ export function register(program: Command): void {
   });
 
   withRewriteOptions(
-    rewriteCommand(rewrite, 'manifests', 'Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, and image keys in custom resources', ['<paths...>', 'files or directories (every .yaml/.yml below)']),
+    rewriteCommand(rewrite, 'manifests', 'Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, image keys in custom resources, and the images of Compose services', ['<paths...>', 'files or directories (every .yaml/.yml below)']),
   ).action(async (paths: string[], opts: RewriteCliOptions) => {
     print(await rewriteManifestsCommand(paths, { ...sources(opts), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts);
   });
