@@ -1,9 +1,10 @@
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
+import { readRegularFile } from '../store/verified-write.js';
 import { composeEnvFile, interpolateCompose, redactUrlsIn } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
@@ -336,10 +337,17 @@ export interface ComposeEnv {
   vars: Map<string, string>;
 }
 
-async function readComposeEnv(file: string): Promise<ComposeEnv | undefined> {
+/** A `.env` is a few lines; one larger than this, or not a regular file (a FIFO, a device), is not read. */
+const MAX_ENV_BYTES = 1024 * 1024;
+
+async function readComposeEnv(file: string, cache: Map<string, Promise<ComposeEnv | undefined>>): Promise<ComposeEnv | undefined> {
   const envFile = path.join(path.dirname(file), '.env');
-  const text = await readFile(envFile, 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : { file: envFile, vars: composeEnvFile(text) };
+  let got = cache.get(envFile);
+  if (!got) {
+    got = readRegularFile(envFile, MAX_ENV_BYTES, { follow: true }).then((buf) => (Buffer.isBuffer(buf) ? { file: envFile, vars: composeEnvFile(buf.toString('utf8')) } : undefined));
+    cache.set(envFile, got);
+  }
+  return got;
 }
 
 /** `services.<name>.image` of a Compose file: a top-level `services:` map, and no Kubernetes `kind`. */
@@ -674,11 +682,12 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
           .map((e) => e.value),
       );
   }
+  const envs = new Map<string, Promise<ComposeEnv | undefined>>();
   for (const file of files) {
     const text = texts.get(file)!;
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
-    const composeEnv = await readComposeEnv(file);
+    const composeEnv = await readComposeEnv(file, envs);
     for (const doc of parseYamlDocuments(text, file)) {
       const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv);
       edits.push(...r.edits);
