@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { isIP } from 'node:net';
+import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { inCidr } from '../net/cidr.js';
 import { parse as parseToml } from 'smol-toml';
 import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
@@ -557,7 +558,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   function chartSourceNote(s: NonNullable<Reference['chartSource']>): string | undefined {
     const charts = [...(opts.lock?.charts ?? []), ...((model.entries.charts ?? []) as ChartLock[])];
     const carried = chartsFrom(charts, s.repo);
-    if (!carried.length) return undefined;
+    if (!carried.length) return s.kind === 'OCIRepository' ? ociArtifactNote(s) : undefined;
     const by = `${s.tool} ${s.object} fetches the chart from this URL as written (no registry mirror redirects it)`;
     const fix = 'run `ferry rewrite manifests` to point it at the mirror';
     if (!s.chart) return `charts from ${s.repo} are carried, but ${by}: ${fix}`;
@@ -565,6 +566,16 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (!version) return `chart ${s.chart} ${s.version ?? ''} is not carried (the manifest carries ${carried.map((c) => `${c.name} ${c.version}`).sort().join(', ')} from ${s.repo}); ${by}`;
     const m = mirrorChartSource({ repo: s.repo, name: s.chart, version }, s.repo.startsWith('oci://') ? 'oci' : 'http', t, mapping);
     return `chart ${s.chart} ${version} is carried${m ? ` (on the mirror: ${mirrorSourceText(m, s.chart, version)})` : ''}, but ${by}: ${fix}`;
+  }
+
+  /** A Flux OCIRepository whose artifact (no chart: manifests, a policy bundle) the manifest carries under `images:`. */
+  function ociArtifactNote(s: NonNullable<Reference['chartSource']>): string | undefined {
+    const images = [...(opts.lock?.images ?? []), ...((model.entries.images ?? []) as Array<{ ref: string }>)];
+    const a = s.chart ? carriedOciSource(images, `${s.repo}/${s.chart}`, s.version, mapping) : undefined;
+    if (!a) return undefined;
+    const by = `${s.tool} ${s.object} fetches it from this URL as written (no registry mirror redirects it)`;
+    if (!a.tag) return `OCI artifact ${a.repository} is carried under images: with ${a.tags.length ? `tags ${a.tags.join(', ')}` : 'digests only'}, not ${s.version ?? 'latest'} (spec.ref), and ${by}`;
+    return `OCI artifact ${a.repository}:${a.tag} is carried under images:${t?.registry ? ` (on the mirror: oci://${a.mirror})` : ''}, but ${by}: run \`ferry rewrite manifests\` to point it at the mirror`;
   }
 
   /**

@@ -13,6 +13,7 @@ import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, ty
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
+import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
@@ -523,6 +524,19 @@ function scanChartSources(
     const chart = src.chart!;
     const version = carriedVersion(carried, chart, src.version);
     const ref = `chart ${chart} ${src.version ?? '(any version)'} from ${src.url}`;
+    // An OCIRepository's artifact carried under `images:` (Flux manifests, a policy bundle): no chart, the repository as is.
+    const artifact = !version && src.kind === 'OCIRepository' && ctx.target.registry ? carriedOciSource(ctx.lock.images ?? [], src.url, src.version, ctx.mapping) : undefined;
+    if (artifact) {
+      const what = `OCI artifact ${artifact.repository}:${src.version ?? 'latest'}`;
+      if (!artifact.tag) {
+        fail(what, `the lock carries ${artifact.repository} under images: with ${artifact.tags.length ? `tags ${artifact.tags.join(', ')}` : 'digests only'}, not ${src.version ?? 'latest'} (spec.ref)`);
+        continue;
+      }
+      const url = `oci://${artifact.mirror}`;
+      out.edits.push(scalarEdit(src.urlNode, url, text));
+      out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (OCI artifact, tag ${artifact.tag})` });
+      continue;
+    }
     if (!version) {
       fail(ref, carried.length ? notCarried(carried, chart) : `no chart from ${src.repo} is in the lock`);
       continue;
