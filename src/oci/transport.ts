@@ -215,7 +215,13 @@ export class RegistryTransport {
       });
     }
     if (res.status === 429 || res.status >= 500) {
-      throw new RetryableError(`${what}: HTTP ${res.status}${suffix}`, { retryAfterMs: parseRetryAfter(res.headers['retry-after']) });
+      // A registry whose storage fails (a full disk, a read-only or unwritable directory) answers a
+      // push with a bare 500 "unknown error": the network is not what to check.
+      const storage =
+        res.status === 500 && ctx.scopes.some((s) => s.endsWith('push'))
+          ? `${ctx.registry} failed while storing what was sent (HTTP 500): often its own storage — a full disk, a read-only or unwritable storage directory, a quota. Check the registry's log and free space, then run again: blobs already stored are not sent again.`
+          : undefined;
+      throw new RetryableError(`${what}: HTTP ${res.status}${suffix}`, { retryAfterMs: parseRetryAfter(res.headers['retry-after']), ...(storage ? { hint: storage } : {}) });
     }
     if (codes.some((c) => ['DIGEST_INVALID', 'SIZE_INVALID', 'MANIFEST_INVALID', 'MANIFEST_UNVERIFIED', 'BLOB_UPLOAD_INVALID'].includes(c))) {
       throw new FerryError('VERIFY', `${what}: ${ctx.registry} refused it${suffix}`);

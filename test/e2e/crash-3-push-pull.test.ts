@@ -112,9 +112,12 @@ describe('bundle push, killed', () => {
     const ref = `oci://${reg.host}/bundles/app:1`;
     const r = await runFerry(['bundle', 'push', bundle, ref], { env: env() });
     // Distribution answers 500 "unknown error" when its disk is full: ferry cannot tell the device
-    // from that, so it says the registry, the blob and the status, as for any 500 (exit 4).
+    // from that, so it says the registry, the blob and the status (exit 4), and that a 500 on a
+    // push is most often the registry's own storage (the hint said to check the network path).
     expect(r.code, r.stderr).toBe(4);
     expect(r.stderr).toMatch(new RegExp(`error: push ${reg.host}/bundles/app blob sha256:[0-9a-f]{64}: .*HTTP 500`));
+    expect(r.stderr).toMatch(/hint: .*failed while storing what was sent \(HTTP 500\): often its own storage — a full disk/);
+    expect(r.stderr).not.toMatch(/network path/);
     expect(r.stderr).not.toMatch(/node:internal|\n\s+at |unexpected error|Node\.js v/);
     expect(await walk(reg)).toEqual({ problems: [], tags: [] });
     await mustRun('mount', ['-o', 'remount,size=64m', reg.storageDir]);
