@@ -25,16 +25,23 @@ import { exportPublic, publishVendor, siteTargetYaml, startVendorLab, stopVendor
  *   what got a security fix. A listed package is now missing only when no suite of its release
  *   (noble, noble-updates, noble-security), in any entry for that architecture, has it.
  * - Phased updates: libapp's newest version was in -updates at `Phased-Update-Percentage: 10`,
- *   its security fix (an older version) in -security. The closure carried only the newest, so
- *   the 90% of the fleet outside the phase (apt pins a phased version to 1 there) had no security
- *   fix to upgrade to: `apt-get upgrade` did nothing. Now the closure also carries the newest
- *   version that is not phased, and `lock` says so.
+ *   its security fix (an older version) in -security. The closure carried only the newest for a
+ *   dependency, so on the 90% of the fleet outside the phase apt held libapp back ("kept back":
+ *   apt pins a phased version to 1 there unless a security update lies between, which it could
+ *   no longer see) and the hosts kept the vulnerable version. Now the closure also carries the
+ *   newest version of the release that is not phased, and `lock` says so; apt then upgrades as it
+ *   does from Ubuntu's archive.
  * - arm64 asked of the archive's URL (`architectures: [amd64, arm64]`, as in an apt-mirror
  *   `deb-arm64` line) failed with `architecture arm64 is not offered (Architectures: amd64 i386)`
  *   and no word of where Ubuntu publishes arm64. Now it names ports.ubuntu.com/ubuntu-ports.
  * - The stock ubuntu.sources names `noble noble-updates noble-backports` in one stanza; with
- *   backports not mirrored, `rewrite apt-sources` left the whole stanza on the Internet (not
- *   covered) and failed. … (see the test)
+ *   backports not mirrored, `rewrite apt-sources` refused the stanza (not covered) and offered
+ *   only "add them to the manifest, or --allow-unmapped" — which leaves the whole stanza, noble
+ *   and noble-updates too, on the Internet. Now it names the suite to remove from that stanza's
+ *   `Suites:` and what --allow-unmapped would leave upstream.
+ * What worked as the README says: xz-only indexes, Translation/dep11/cnf listed in the Release,
+ * `Phased-Update-Percentage` kept in the re-signed Packages, the deb822 `Signed-By:` swapped for
+ * the site keyring, the week-2 differential bundle onto the same mirror, and the audit.
  */
 
 let lab: VendorLab | undefined;
@@ -51,8 +58,8 @@ interface Pkg {
 }
 
 /** One Ubuntu pocket as the archive serves it: xz-only indexes per component, Translation/dep11/cnf listed. */
-async function pocket(root: string, suite: string, arch: string, pkgs: Pkg[], archs: string): Promise<void> {
-  const debDir = path.join(work, 'debs', root.replace(/\W/g, '_'), suite);
+async function pocket(root: string, suite: string, arch: string, pkgs: Pkg[], archs: string, week = 1): Promise<void> {
+  const debDir = path.join(work, 'debs', `week${week}`, root.replace(/\W/g, '_'), suite);
   const debs: Record<string, string> = {};
   for (const p of pkgs) {
     await vendorDeb(debDir, p.name, p.version, arch, p.fields ?? {});
@@ -181,6 +188,15 @@ describe('new user round 26: an Ubuntu fleet (noble, amd64 + arm64) behind the a
       await writeFile(siteKeyring, Buffer.from(await (await fetch(told[1])).arrayBuffer()));
     }
 
+    // The audit of the hosts' sources: nothing left upstream, nothing undeclared.
+    const etc = path.join(work, 'etc-apt');
+    await mkdir(etc, { recursive: true });
+    for (const arch of ['amd64', 'arm64']) await writeFile(path.join(etc, `ubuntu-${arch}.sources`), rewritten[arch]);
+    const audit = await runFerry(['audit', etc, '--manifest', 'manifest.yaml', '-t', 'target.yaml', '--json'], { cwd: dir, env: env() });
+    expect([0, 5], audit.stdout + audit.stderr).toContain(audit.code);
+    const findings = (JSON.parse(audit.stdout) as { findings: Array<{ file: string; value: string; class: string }> }).findings;
+    expect(findings.filter((f) => f.class === 'undeclared' || f.class === 'declared-unmitigated' || f.value.startsWith(u)).map((f) => `${f.file} ${f.value} ${f.class}`)).toEqual([]);
+
     // apt-get, per architecture: update with no warning, install the list at the newest version across pockets.
     for (const arch of ['amd64', 'arm64']) {
       const client = path.join(work, `client-${arch}`);
@@ -193,6 +209,32 @@ describe('new user round 26: an Ubuntu fleet (noble, amd64 + arm64) behind the a
       const up = await aptClient(outside, arch, rewritten[arch], installed('libapp', '1.0-1', arch), ['-o', 'APT::Get::Never-Include-Phased-Updates=true', 'upgrade', '--download-only']);
       expect(up).not.toContain('kept back');
       expect(up).toContain('1 upgraded');
+    }
+  });
+
+  it('a week later: a new -security fix, re-locked, a differential bundle imported onto the mirror, apt-get upgrade on both architectures', async () => {
+    const dir = path.join(work, 'fleet');
+    for (const [root, arch, archs] of [
+      ['security/ubuntu', 'amd64', 'amd64 i386'],
+      ['ports/ubuntu-ports', 'arm64', 'arm64 armhf ppc64el riscv64 s390x'],
+    ] as const) {
+      await pocket(root, 'noble-security', arch, [{ name: 'libapp', version: '1.0-1ubuntu0.1' }, { name: 'tool', version: '2.0-1ubuntu0.2' }], archs, 2);
+    }
+    await cp(path.join(dir, 'fleet.lock.json'), path.join(dir, 'week1.lock.json'));
+    const lock = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: env() });
+    expect(lock.code, lock.stdout + lock.stderr).toBe(0);
+    expect(lock.stdout + lock.stderr).toMatch(/tool 2\.0-1ubuntu0\.1 → 2\.0-1ubuntu0\.2/);
+    for (const args of [['bundle', 'create', 'manifest.yaml', '-o', 'week2.tar', '--frozen', '--since', 'week1.tar'], ['import', 'week2.tar', '-t', 'target.yaml']]) {
+      const r = await runFerry(args, { cwd: dir, env: env() });
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+    }
+    for (const arch of ['amd64', 'arm64']) {
+      const sources = await readFile(path.join(work, `ubuntu-${arch}.sources`), 'utf8');
+      const out = await aptClient(path.join(work, `client-${arch}-week2`), arch, sources, installed('tool', '2.0-1ubuntu0.1', arch), ['upgrade', '--download-only']);
+      expect(out).toMatch(/tool[^\n]*2\.0-1ubuntu0\.2/);
+      // A new host still installs the whole list.
+      const fresh = await aptClient(path.join(work, `client-${arch}-week2-new`), arch, sources, '', ['install', '--download-only', 'app', 'tool']);
+      expect(fresh).toMatch(/app[^\n]*1\.0-1/);
     }
   });
 
