@@ -1,7 +1,7 @@
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry } from '../support/cli.js';
+import { mustRun, runFerry } from '../support/cli.js';
 import { aptGet, makeGpgKey, type GpgKey } from '../support/apt-repo.js';
 import { exportPublic, publishVendor, siteTargetYaml, startVendorLab, stopVendorLab, vendorDeb, type VendorLab, type VendorRepo } from '../support/apt-vendor.js';
 
@@ -111,7 +111,8 @@ describe('new user round 26: an Ubuntu fleet (noble, amd64 + arm64) behind the a
     const dir = path.join(work, 'fleet');
     await mkdir(dir, { recursive: true });
     await cp(lab!.site.secretKey, path.join(dir, 'site.secret.asc'));
-    await exportPublic(ubuntu, path.join(dir, 'ubuntu-archive-keyring.asc'));
+    // The key as an Ubuntu host has it: the binary keyring /usr/share/keyrings/ubuntu-archive-keyring.gpg.
+    await mustRun('gpg', ['--batch', '--export', '--output', path.join(dir, 'ubuntu-archive-keyring.gpg'), ubuntu.fingerprint], { env: { GNUPGHOME: ubuntu.home } });
     await writeFile(path.join(dir, 'target.yaml'), siteTargetYaml(lab!));
     const entry = (name: string, root: string, suites: string, arch: string) => [
       `  - name: ${name}`,
@@ -120,7 +121,7 @@ describe('new user round 26: an Ubuntu fleet (noble, amd64 + arm64) behind the a
       `    components: [${COMPONENTS.join(', ')}]`,
       `    architectures: [${arch}]`,
       '    packages: [app, tool]',
-      '    keys: [ubuntu-archive-keyring.asc]',
+      '    keys: [ubuntu-archive-keyring.gpg]',
     ];
     await writeFile(
       path.join(dir, 'manifest.yaml'),
