@@ -47,7 +47,16 @@ function mapUri(uri: string, file: string, line: number, ctx: RewriteContext, sc
   }
   // Pointed at the mirror, a suite it does not carry fails `apt-get update` there (no Release).
   if (found.gap) {
-    scan.unmapped.push({ file, line, kind: 'apt-repo', ref: uri, reason: `repository mirrored, but not its ${found.gap}` });
+    // A deb822 stanza lists several suites (Ubuntu's stock `noble noble-updates noble-backports`):
+    // it is pointed at the mirror whole or not at all, and left as it is (--allow-unmapped) its
+    // carried suites stay upstream too — unreachable behind the gap. Say which to drop.
+    const kept = entry.suites.filter((s) => !ctx.lookupAptRepo(uri, { ...entry, suites: [s] })?.gap);
+    const dropped = entry.suites.filter((s) => !kept.includes(s));
+    const split =
+      kept.length && dropped.length
+        ? `; remove ${dropped.join(' ')} from this stanza's Suites: (or carry ${dropped.length === 1 ? 'it' : 'them'} in the manifest) to point ${kept.join(' ')} at the mirror — --allow-unmapped would leave ${kept.join(' ')} upstream as well`
+        : '';
+    scan.unmapped.push({ file, line, kind: 'apt-repo', ref: uri, reason: `repository mirrored, but not its ${found.gap}${split}` });
     return undefined;
   }
   if (found.partial) scan.partial.push(`${file}:${line} ${uri}: the mirror does not carry its ${found.partial}; apt skips them there with a warning`);

@@ -62,6 +62,8 @@ export interface AptPackage {
   /** Breaks then Conflicts, parsed; or left as text until the closure visits the package. */
   breaks?: DepGroup[];
   breaksText?: string;
+  /** Ubuntu's Phased-Update-Percentage when below 100: hosts outside the phase keep to an older version. */
+  phased?: number;
   filename: string;
   sha256: string;
   size: number;
@@ -97,6 +99,12 @@ export interface ClosureResult {
    * of them that the suite family lists: `libfoo 2 (for app 2 Breaks: libfoo (<< 2))`.
    */
   upgrades: Map<number, string[]>;
+  /**
+   * Older versions carried beside a phased one (Ubuntu's `Phased-Update-Percentage` below 100):
+   * apt on a host outside the phase pins the phased version to 1 and takes the newest version
+   * that is not phased (a -security fix), so that one must be on the mirror too.
+   */
+  phased: Map<number, string[]>;
 }
 
 /**
@@ -206,6 +214,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
   const unsatisfied = new Map<number, string[]>();
   const missing = new Map<number, string[]>();
   const upgrades = new Map<number, string[]>();
+  const phased = new Map<number, string[]>();
   const visited = new Set<string>();
   const queue: Array<{ pkg: AptPackage; arch: string; origin: number }> = [];
 
@@ -219,6 +228,21 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
       set.add(pkg);
     }
     queue.push({ pkg, arch, origin });
+  };
+
+  // A phased pick (Phased-Update-Percentage below 100): hosts outside the phase install the
+  // newest version of the same family that is not phased, so carry it too (with its closure).
+  const alsoUnphased = (pick: AptPackage, cands: AptPackage[], from: AptPackage | undefined, fromSource: number, want: string, origin: number) => {
+    if (pick.phased === undefined) return;
+    const older = cands.filter((c) => c.phased === undefined && sources[c.source].family === sources[pick.source].family && compareVersions(c.version, pick.version) < 0);
+    const alt = best(older, from, fromSource, want);
+    if (!alt) return;
+    if (!visited.has(`${alt.source}|${alt.filename}|${want}`)) {
+      let list = phased.get(origin);
+      if (!list) phased.set(origin, (list = []));
+      list.push(`${alt.name} ${alt.version} (${pick.name} ${pick.version} is phased at ${pick.phased}%)`);
+    }
+    take(alt, want, origin);
   };
 
   for (const req of requests) {
@@ -235,6 +259,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
         if (pick) {
           found = true;
           take(pick, arch, req.source);
+          alsoUnphased(pick, pick.name === alt.name ? real : provided, undefined, req.source, arch, req.source);
         }
       }
       if (!found) {
@@ -252,13 +277,17 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     pkg.depends ??= parseRelations(pkg.dependsText);
     for (const group of pkg.depends) {
       let chosen: AptPackage | undefined;
+      let among: AptPackage[] = [];
       for (const alt of group) {
         const { real, provided } = candidates(alt, want);
-        chosen = best(real, pkg, pkg.source, want) ?? best(provided, pkg, pkg.source, want);
+        chosen = best(real, pkg, pkg.source, want);
+        among = real;
+        if (!chosen) (chosen = best(provided, pkg, pkg.source, want)), (among = provided);
         if (chosen) break;
       }
       if (chosen) {
         take(chosen, want, origin);
+        alsoUnphased(chosen, among, pkg, pkg.source, want, origin);
       } else {
         let list = unsatisfied.get(origin);
         if (!list) unsatisfied.set(origin, (list = []));
@@ -288,6 +317,7 @@ export function computeClosure(packages: AptPackage[], sources: SourceInfo[], re
     }
   }
   for (const [k, v] of upgrades) upgrades.set(k, [...new Set(v)].sort());
+  for (const [k, v] of phased) phased.set(k, [...new Set(v)].sort());
   for (const [k, v] of unsatisfied) unsatisfied.set(k, [...new Set(v)].sort());
-  return { selected, unsatisfied, missing, upgrades };
+  return { selected, unsatisfied, missing, upgrades, phased };
 }

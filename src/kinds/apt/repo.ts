@@ -440,6 +440,7 @@ export function stanzaToPackage(st: Stanza, source: number, label: string, deps 
     // Parsed only if the closure reaches the package: most of a whole index never is.
     dependsText: deps ? own([f.get('pre-depends'), f.get('depends')].filter(Boolean).join(', ')) : '',
     ...(deps && (f.has('breaks') || f.has('conflicts')) ? { breaksText: own([f.get('breaks'), f.get('conflicts')].filter(Boolean).join(', ')) } : {}),
+    ...(deps ? phasedOf(f.get('phased-update-percentage')) : {}),
     filename: own(safePoolPath(filename, label)),
     sha256: own(sha256),
     size: Number(size),
@@ -448,8 +449,15 @@ export function stanzaToPackage(st: Stanza, source: number, label: string, deps 
 
 const NO_PROVIDES: AptPackage['provides'] = [];
 
+/** Ubuntu's `Phased-Update-Percentage: 0..100` (apt reads 100, or none, as not phased). */
+function phasedOf(value: string | undefined): { phased?: number } {
+  if (value === undefined || !/^\s*\d{1,3}\s*$/.test(value)) return {};
+  const n = Number(value);
+  return n < 100 ? { phased: n } : {};
+}
+
 /** The Packages fields the closure and the lock use. */
-export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'breaks', 'conflicts', 'filename', 'size', 'sha256']);
+export const PACKAGE_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'multi-arch', 'provides', 'depends', 'pre-depends', 'breaks', 'conflicts', 'phased-update-percentage', 'filename', 'size', 'sha256']);
 
 export async function* readPackages(store: BlobStore, file: AptFile, keepRaw = false): AsyncGenerator<Stanza> {
   yield* streamDeb822(openIndex(store, file), keepRaw, PACKAGE_FIELDS, file.path);

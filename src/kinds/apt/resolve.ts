@@ -77,7 +77,8 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
     if (all) parse.push(all);
   }
   if (problems.length) {
-    throw new FerryError('VALIDATION', `${label}: ${spec.url} dists/${suite} cannot be mirrored as asked`, { details: [...new Set(problems)] });
+    const hint = ubuntuArchHint(rel.fields.get('origin'), spec, offered);
+    throw new FerryError('VALIDATION', `${label}: ${spec.url} dists/${suite} cannot be mirrored as asked`, { details: [...new Set(problems)], ...(hint ? { hint } : {}) });
   }
   const whole = !spec.packages;
   const carry = whole ? [...new Set([...selectIndexPaths(rel, spec.components, spec.architectures), ...parse])].sort() : parse;
@@ -104,6 +105,21 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
     }
   }
   return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
+}
+
+/** Ubuntu's architectures split by URL: amd64 and i386 on archive/security.ubuntu.com, the rest on ports.ubuntu.com. */
+const UBUNTU_ARCHIVE_ARCHES = new Set(['amd64', 'i386']);
+
+function ubuntuArchHint(origin: string | undefined, spec: AptSpec, offered: string[]): string | undefined {
+  if (origin?.trim() !== 'Ubuntu' || !offered.length) return undefined;
+  const wrong = spec.architectures.filter((a) => !offered.includes(a));
+  if (!wrong.length) return undefined;
+  const ports = wrong.filter((a) => !UBUNTU_ARCHIVE_ARCHES.has(a));
+  const archive = wrong.filter((a) => UBUNTU_ARCHIVE_ARCHES.has(a));
+  const said: string[] = [];
+  if (ports.length) said.push(`${ports.join(', ')} from http://ports.ubuntu.com/ubuntu-ports (every pocket, -security included)`);
+  if (archive.length) said.push(`${archive.join(', ')} from http://archive.ubuntu.com/ubuntu (and -security from http://security.ubuntu.com/ubuntu)`);
+  return `Ubuntu publishes ${said.join('; ')}: give those architectures an apt: entry of their own with that url (same suites, components and keys), and keep ${offered.filter((a) => spec.architectures.includes(a)).join(', ') || 'the others'} in this one.`;
 }
 
 /**
@@ -212,13 +228,28 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
   );
   // A requested package is missing only when no suite of its entry has it: an entry for
   // bookworm and bookworm-updates asks for each package from whichever suite offers it (the
-  // updates suite carries only what changed), as apt would install it from either.
+  // updates suite carries only what changed), as apt would install it from either. Nor when
+  // another entry's suite of the same release has it, for one of the entry's architectures:
+  // Ubuntu serves noble-security from security.ubuntu.com, beside noble and noble-updates on
+  // archive.ubuntu.com, and -security carries only what got a fix.
+  const elsewhere = (specIndex: number, name: string): boolean => {
+    const [n, v] = name.split('=', 2).map((x) => x.trim());
+    const spec = specs[specIndex];
+    const families = new Set(sources.filter((s) => s.specIndex === specIndex).map((s) => suiteFamily(s.suite)));
+    return sources.some(
+      (s) =>
+        s.specIndex !== specIndex &&
+        families.has(suiteFamily(s.suite)) &&
+        s.packages.some((p) => p.name === n.toLowerCase() && (!v || p.version === v) && (p.architecture === 'all' || spec.architectures.includes(p.architecture))),
+    );
+  };
   const missing: string[] = [];
   specs.forEach((spec, specIndex) => {
     const mine = sources.map((s, i) => ({ s, i })).filter(({ s }) => s.specIndex === specIndex);
     if (!spec.packages || !mine.length) return;
     for (const name of spec.packages) {
       if (!mine.every(({ i }) => closure.missing.get(i)?.includes(name))) continue;
+      if (elsewhere(specIndex, name)) continue;
       const where = mine.length === 1 ? mine[0].s.label : `${aptLabel(spec)} (${mine.map(({ s }) => s.suite).join(', ')})`;
       missing.push(`${where}: ${name} is not in ${spec.url} (${spec.components.join(', ')}; ${spec.architectures.join(', ')})`);
     }
@@ -246,6 +277,11 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     if (upgrades.length) {
       const shown = upgrades.slice(0, 20).join('; ') + (upgrades.length > 20 ? `; and ${upgrades.length - 20} more` : '');
       warn(ctx, `${aptLabel(spec)}: also carried, for a Breaks/Conflicts in the closure (apt upgrades them on clients that have an older one): ${shown}`);
+    }
+    const phased = [...new Set(mine.flatMap(({ i }) => closure.phased.get(i) ?? []))].sort();
+    if (phased.length) {
+      const shown = phased.slice(0, 20).join('; ') + (phased.length > 20 ? `; and ${phased.length - 20} more` : '');
+      warn(ctx, `${aptLabel(spec)}: also carried, for hosts outside a phased update (Phased-Update-Percentage: apt there keeps to the newest version not phased): ${shown}`);
     }
     out.push({
       name: spec.name,
