@@ -2,7 +2,7 @@ import { constants as fsc } from 'node:fs';
 import { lstat, mkdir, open, rename, rm, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import { processAlive, processNamespace, releaseTemp, sameNamespace, tempPathFor, withPlace } from './temp-files.js';
+import { processAlive, processNamespace, releaseTemp, sameNamespace, tempPathFor, withPlace, writerAlive } from './temp-files.js';
 
 /**
  * A lock of another PID namespace (a job in another container on a shared cache volume) cannot
@@ -71,7 +71,11 @@ async function held(file: string, text: string): Promise<boolean> {
     const st = await lstat(file).catch(() => undefined);
     return st !== undefined && Date.now() - st.mtimeMs <= LOCK_STALE_MS;
   }
-  return pid !== process.pid && processAlive(pid);
+  if (pid === process.pid || !processAlive(pid)) return false;
+  // Alive, but perhaps a later process that got the dead holder's pid: the holder refreshes the
+  // lock's time while it lives, so a process started after that is not the holder.
+  const st = await lstat(file).catch(() => undefined);
+  return st === undefined || writerAlive(pid, st.mtimeMs);
 }
 
 /**

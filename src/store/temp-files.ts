@@ -131,13 +131,49 @@ export function processAlive(pid: number): boolean {
   }
 }
 
+/** Clock ticks per second of /proc/<pid>/stat's start time: Linux's USER_HZ, 100 on every architecture Node runs on. */
+const USER_HZ = 100;
+let bootSeconds: number | null | undefined;
+
+/** When process `pid` started (ms since the epoch, to about a second), from /proc; undefined where /proc does not say. */
+export function processStartMs(pid: number): number | undefined {
+  try {
+    if (bootSeconds === undefined) {
+      const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
+      bootSeconds = m ? Number(m[1]) : null;
+    }
+    if (bootSeconds === null) return undefined;
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
+    const ticks = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isFinite(ticks) ? bootSeconds * 1000 + (ticks * 1000) / USER_HZ : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether the process that wrote a file last modified at `mtimeMs` may still be `pid`: it is
+ * alive, and it did not start after that write. PIDs wrap (32 768 by default): on a busy machine a
+ * killed writer's pid was soon another process's, and its temp files and locks were kept as live.
+ * Start time and boot time are known to about a second, so a process started within 2 s of the
+ * write still counts as the writer (kept, the safe side).
+ */
+export function writerAlive(pid: number, mtimeMs: number): boolean {
+  if (!processAlive(pid)) return false;
+  const started = processStartMs(pid);
+  return started === undefined || started <= mtimeMs + 2000;
+}
+
 async function isStale(file: string, pid: number, ns: string | undefined): Promise<boolean> {
   if (!sameNamespace(ns)) {
     const st = await stat(file).catch(() => undefined);
     return st !== undefined && Date.now() - st.mtimeMs > FOREIGN_TEMP_STALE_MS;
   }
   if (pid === process.pid) return !mine.has(file) && !mineTails.has(/\.ferry-(\d+-(?:n[0-9a-f]{8}-)?[0-9a-f]+)\.tmp$/.exec(file)?.[1] ?? '');
-  return !processAlive(pid);
+  if (!processAlive(pid)) return true;
+  const st = await lstat(file).catch(() => undefined);
+  return st !== undefined && !writerAlive(pid, st.mtimeMs);
 }
 
 /**
