@@ -627,6 +627,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const olmNote = olm.get(r);
       const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
+      if (r.operator) c.note = [r.operator, c.note].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');
       return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c, note, provenance: r.provenance, template: r.template, resource: r.resource };

@@ -7,6 +7,7 @@ import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
+import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
@@ -44,6 +45,8 @@ export interface Reference {
   fluxVars?: string;
   /** A Flux `ImageRepository`'s `spec.image`: image-reflector-controller lists its tags itself (`ImageRepository/<name>`). */
   polledBy?: string;
+  /** An image an operator composes from its resource's fields or pulls by default (kinds/image/operator-images.ts): how, in words. */
+  operator?: string;
 }
 
 export interface Setting {
@@ -455,6 +458,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     const before = refs.length;
     visit(doc.contents, '');
+    operatorImages(file, doc, kind, refs, before, lineOf);
     // Flux image automation: image-reflector-controller polls the registry's tag list itself.
     const av = isMap(doc.contents) ? doc.contents.get('apiVersion') : undefined;
     if (String(kind) === 'ImageRepository' && typeof av === 'string' && /^image\.toolkit\.fluxcd\.io\//.test(av)) {
@@ -463,6 +467,24 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     }
   }
   return undefined;
+}
+
+/**
+ * An operator's resource (kinds/image/operator-images.ts): a prefix field (`spec.hub`) is the
+ * images it composes, not a bare host; an image field left out is the operator's default image.
+ */
+function operatorImages(file: string, doc: Document, kind: unknown, refs: Reference[], before: number, lineOf: (n: YamlNode | null | undefined) => number): void {
+  if (!isOperatorKind(kind)) return;
+  const resource = doc.toJSON();
+  for (const c of composedImagesOf(resource)) {
+    const keyPath = c.field.join('.');
+    const node = doc.getIn(c.field, true) as YamlNode | undefined;
+    for (let i = refs.length - 1; i >= before; i--) if (refs[i].keyPath === keyPath) refs.splice(i, 1);
+    const tag = c.tag ? '' : '; the tag is the one its release pins';
+    for (const name of c.names) refs.push({ file, line: lineOf(node), keyPath, kind: 'image', value: composeImage(c, name), operator: `${c.rule}${tag}` });
+  }
+  const kindNode = isMap(doc.contents) ? (doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'kind')?.value as YamlNode | undefined) : undefined;
+  for (const d of defaultImagesOf(resource)) refs.push({ file, line: lineOf(kindNode), keyPath: d.field, kind: 'image', value: d.image, operator: d.note });
 }
 
 function unquote(v: string): string {

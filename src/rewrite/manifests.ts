@@ -11,7 +11,7 @@ import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
-import { readImageMap, scanImageMap, type ValueChange } from './values-images.js';
+import { readImageMap, scanComposedPrefixes, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
@@ -241,6 +241,14 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
+  // An operator's prefix field (`spec.hub`, `spec.registry`): the names behind it are no images of their own.
+  const composed = scanComposedPrefixes(doc, ctx, lineOf);
+  for (const c of composed.changes) {
+    if (c.node) edits.push(scalarEdit(c.node, c.new, text));
+    replacements.push({ file, line: c.line, kind: 'registry', old: c.old, new: c.new, where: `${objectName(describeWorkload(doc.contents, c.path))} ${formatPath(c.path)} (composes ${c.image})` });
+  }
+  for (const u of composed.unmapped) unmapped.push({ ...u, file, where: `${objectName(describeWorkload(doc.contents, []))} ${u.where} (custom resource)` });
+  for (const w of composed.warnings) warnings.push(`${file}: ${objectName(describeWorkload(doc.contents, []))} ${w}`);
   walk(doc.contents, (node, p, key) => {
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).
@@ -266,7 +274,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     // alias of it then says the same), once however many aliases name it.
     const aliased = isAlias(node) ? (resolveAlias(node, doc) as YamlNode | undefined) : undefined;
     if (aliased) node = aliased;
-    if (!isScalar(node) || imageNodes.has(node)) return;
+    if (!isScalar(node) || imageNodes.has(node) || composed.names.has(node)) return;
     imageNodes.add(node);
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;

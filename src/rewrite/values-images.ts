@@ -1,6 +1,7 @@
 import { isAlias, isMap, isScalar, type Document, type Node, type Scalar } from 'yaml';
 import { checkRegistryHost, formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
 import { isImageKey, isImageListKey } from '../kinds/image/image-key.js';
+import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import type { RewriteContext } from './context.js';
 import type { ReplacementKind, Unmapped } from './edits.js';
 import { formatPath, hasKey, mapGet, scalarText, walk, type YamlPath } from './yaml-text.js';
@@ -358,4 +359,83 @@ export function readImageMap(node: Node, key?: string | number, parentKey?: stri
   // A registry-less single name with no tag and no registry key is too weak a signal (`repository: txt`).
   if (!registry && !tag && !digest && !repo.includes('/') && !hasKey(node, 'registry')) return undefined;
   return { ref, repoKey, repoNode, registryNode, hasRegistryKey: hasKey(node, 'registry'), nameNode: name ? nameNode : undefined, digestNode: digest ? digestNode : undefined, repoAlgo, tagNode: repoAlgo ? mapGet(node, 'tag') : undefined };
+}
+
+/**
+ * An operator's prefix field (`IstioOperator.spec.hub`, `Installation.spec.registry`): the
+ * operator composes `<prefix>[/]<path><namePrefix><name>[:<tag>]` (kinds/image/operator-images.ts),
+ * so the field can only take a prefix, never an image. It becomes the mirror's prefix when every
+ * carried image it composes sits on the mirror under one prefix ending in `<path><name>`; an image
+ * it composes that the lock lacks is named (unmapped when the tag is the resource's own, a warning
+ * when the operator's release picks it). `names` holds the bare-name fields the prefix covers.
+ */
+export function scanComposedPrefixes(doc: Document.Parsed, ctx: RewriteContext, lineOf: (offset: number) => number): { changes: ValueChange[]; unmapped: ValuesScan['unmapped']; warnings: string[]; names: Set<Node> } {
+  const changes: ValueChange[] = [];
+  const unmapped: ValuesScan['unmapped'] = [];
+  const warnings: string[] = [];
+  const names = new Set<Node>();
+  if (!isMap(doc.contents) || !isOperatorKind(scalarText(mapGet(doc.contents, 'kind')))) return { changes, unmapped, warnings, names };
+  const resource = doc.toJSON();
+  // No image field: the operator's default image, which no rewrite of this file moves.
+  for (const d of defaultImagesOf(resource)) warnings.push(`${d.note.replace(/^no /, 'has no ')}`);
+  for (const c of composedImagesOf(resource)) {
+    for (const f of c.nameFields) {
+      const n = doc.getIn(f, true) as Node | undefined;
+      const v = scalarText(n);
+      if (n && v && !v.includes('/')) names.add(n);
+    }
+    const node = doc.getIn(c.field, true) as Node | undefined;
+    const where = formatPath(c.field);
+    const line = node?.range ? lineOf(node.range[0]) : 0;
+    const bases = new Set<string>();
+    const missing: string[] = [];
+    let host = '';
+    let blocked: { ref: string; reason: string } | undefined;
+    let onMirror = false;
+    for (const name of c.names) {
+      const image = composeImage(c, name);
+      const ref = tryParse(image);
+      const look = ref ? ctx.lookupImage(ref) : { status: 'unmapped' as const, reason: 'not a valid image reference' };
+      if (look.status === 'mirror') {
+        onMirror = true;
+        break;
+      }
+      if (look.status === 'unmapped') {
+        missing.push(`${image} (${look.reason})`);
+        continue;
+      }
+      const suffix = `${c.path}${c.namePrefix}${name}`;
+      const repo = look.mirrorRef.repository;
+      if (repo !== suffix && !repo.endsWith(`/${suffix}`)) {
+        blocked = { ref: image, reason: `the mirror path ${repo} does not end with ${suffix}, which the operator appends to ${where}` };
+        continue;
+      }
+      host = look.host;
+      bases.add(repo.slice(0, repo.length - suffix.length));
+    }
+    if (onMirror) continue;
+    if (blocked) {
+      unmapped.push({ line, kind: 'image', ref: blocked.ref, reason: blocked.reason, where });
+      continue;
+    }
+    if (bases.size > 1) {
+      unmapped.push({ line, kind: 'image', ref: c.prefix, reason: `the images it composes sit under different mirror prefixes (${[...bases].join(', ')}); one ${where} cannot name them all`, where });
+      continue;
+    }
+    if (c.tag !== undefined && missing.length) {
+      // istioctl pulls every one of them at this tag: moving the hub would break the missing ones.
+      for (const m of missing) unmapped.push({ line, kind: 'image', ref: m.split(' (')[0], reason: `${c.rule}: ${m.slice(m.indexOf('(') + 1, -1)}`, where });
+      continue;
+    }
+    if (!bases.size) {
+      unmapped.push({ line, kind: 'image', ref: c.prefix, reason: `${c.rule}, and the lock carries none of them (${c.names.map((n) => composeImage(c, n)).join(', ')})`, where });
+      continue;
+    }
+    const base = [...bases][0];
+    const head = `${host}/${base}`.replace(/\/+$/, '');
+    const value = c.prefix.endsWith('/') ? `${head}/` : head;
+    if (missing.length) warnings.push(`${where}: ${c.rule}; the lock does not carry ${missing.map((m) => m.split(' (')[0]).join(', ')}: list the ones this installation runs (at the operator's version) in the manifest`);
+    if (isScalar(node) && value !== c.prefix) changes.push({ path: c.field, node, line, old: c.prefix, new: value, kind: 'registry', image: c.names.map((n) => composeImage(c, n)).join(', ') });
+  }
+  return { changes, unmapped, warnings, names };
 }
