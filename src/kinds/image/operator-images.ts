@@ -58,7 +58,7 @@ function byDefault(spec: Obj, field: string[], image: string, operator: string, 
   const v = version ? str(at(spec, version)) : undefined;
   const ref = v ? `${image}:${tagOf(v)}` : image;
   const tagWord = v ? `spec.${version!.join('.')} ${v}` : 'the tag its own release pins';
-  return [{ field: `spec.${field.join('.')}`, image: ref, note: `no spec.${field.join('.')}: the ${operator} pulls its default image ${image} (${tagWord}); list it in the manifest and set spec.${field.join('.')} to the mirror` }];
+  return [{ field: `spec.${field.join('.')}`, image: ref, note: `no spec.${field.join('.')}: the ${operator} pulls its default image ${image} (${tagWord}) unless it runs with another default (its flags or environment); list it in the manifest and set spec.${field.join('.')} to the mirror` }];
 }
 
 const ISTIO_NAME_FIELDS = [
