@@ -27,8 +27,10 @@ const env = { FERRY_CACHE_DIR: '' };
 
 /**
  * Run ferry under strace, stopped (SIGSTOP, injected at the openat of `stopAt`) once it has
- * opened that file; then `whileStopped`, then continued. Stopped is read from strace's log ("<pid>
- * --- stopped by SIGSTOP ---" for ferry's main thread), never guessed from time.
+ * opened that file; then `whileStopped`, then continued. Stopped is read from strace's log ("<tid>
+ * --- stopped by SIGSTOP ---", for whichever thread opened it: SIGSTOP stops the whole process),
+ * never guessed from time (waiting for the main thread's line hung the test when a libuv worker
+ * thread did the openat).
  */
 async function runStoppedAt(args: string[], stopAt: string, whileStopped: () => Promise<void>): Promise<{ code: number; stderr: string; stopped: boolean }> {
   const log = path.join(work, `strace-${path.basename(stopAt)}-${Date.now()}.log`);
@@ -44,7 +46,8 @@ async function runStoppedAt(args: string[], stopAt: string, whileStopped: () => 
   while (!done && !stopped) {
     const pid = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/)[0];
     const text = await readFile(log, 'utf8').catch(() => '');
-    if (pid && text.split('\n').includes(`${pid} --- stopped by SIGSTOP ---`)) {
+    // The openat may be a libuv worker thread's (its tid in the log line): the stop is the whole process's.
+    if (pid && /^\d+ --- stopped by SIGSTOP ---$/m.test(text)) {
       stopped = true;
       await whileStopped();
       process.kill(Number(pid), 'SIGCONT');
