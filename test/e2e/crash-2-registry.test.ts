@@ -7,7 +7,7 @@ import { FERRY, mustRun, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { settledWalk, walkRegistry } from '../support/registry-walk.js';
-import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
+import { registryOnTmpfs, unmountAll } from '../support/tmpfs.js';
 
 /**
  * `import` into a real registry killed (-9) at a spread of points, and into a registry whose
@@ -36,13 +36,7 @@ async function writeTarget(name: string, reg: RunningRegistry): Promise<string> 
 }
 
 /** A target registry, its storage on a tmpfs of `size` when given. */
-async function target(name: string, size?: string): Promise<RunningRegistry> {
-  const dir = path.join(work, name);
-  if (size) await mountTmpfs(path.join(dir, 'storage'), size, mounts);
-  const reg = await startRegistry({ mode: 'http', dir });
-  registries.push(reg);
-  return reg;
-}
+const target = (name: string, size?: string): Promise<RunningRegistry> => registryOnTmpfs(path.join(work, name), size, mounts, registries);
 
 const walk = walkRegistry;
 

@@ -5,9 +5,9 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runFerry } from '../support/cli.js';
 import { pseudoRandomStream } from '../support/images.js';
-import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import type { RunningRegistry } from '../support/registry.js';
 import { ferryKilledWhen, settledWalk, walkRegistry } from '../support/registry-walk.js';
-import { mountTmpfs, unmountAll } from '../support/tmpfs.js';
+import { mountTmpfs, registryOnTmpfs, unmountAll } from '../support/tmpfs.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
 
 /**
@@ -28,13 +28,7 @@ const mounts: string[] = [];
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRIES: '1', FERRY_RETRY_MIN_MS: '50' });
 const sha256File = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
 
-async function registry(name: string, size?: string): Promise<RunningRegistry> {
-  const dir = path.join(work, name);
-  if (size) await mountTmpfs(path.join(dir, 'storage'), size, mounts);
-  const reg = await startRegistry({ mode: 'http', dir });
-  registries.push(reg);
-  return reg;
-}
+const registry = (name: string, size?: string): Promise<RunningRegistry> => registryOnTmpfs(path.join(work, name), size, mounts, registries);
 
 const walk = walkRegistry;
 
