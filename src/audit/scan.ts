@@ -136,7 +136,8 @@ export interface ScanResult {
   skipped?: SkippedFile[];
 }
 
-const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
+/** Directories neither `audit` nor `rewrite manifests` enters (version control, packages); other dot entries (`.gitlab-ci.yml`, `.github/workflows/`) are read. */
+export const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
 /** A file larger than this is not read (it is reported, never silently dropped). */
 export const MAX_BYTES = 5 * 1024 * 1024;
 /** All the text one scan holds in memory (checks look at every file's text). */
