@@ -6,7 +6,7 @@ import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
-import { imageMapReference, isImageKey, isImageListKey } from '../kinds/image/image-key.js';
+import { ciFileKind, ciImagePath, ciStepUses, gitlabVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
@@ -136,7 +136,8 @@ export interface ScanResult {
   skipped?: SkippedFile[];
 }
 
-const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
+/** Directories neither `audit` nor `rewrite manifests` enters (version control, packages); other dot entries (`.gitlab-ci.yml`, `.github/workflows/`) are read. */
+export const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
 /** A file larger than this is not read (it is reported, never silently dropped). */
 export const MAX_BYTES = 5 * 1024 * 1024;
 /** All the text one scan holds in memory (checks look at every file's text). */
@@ -185,6 +186,58 @@ const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1
  */
 export function containerImagePath(keyPath: string): boolean {
   return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$|^services\.[^.[\]]+\.image$/.test(keyPath);
+}
+
+/** The CI system whose pipeline file this document is (kinds/image/image-key.ts), with its top level. */
+function ciOf(file: string, doc: Document): { kind: CiFile; root: Record<string, unknown> } | undefined {
+  if (!isMap(doc.contents) || doc.contents.has('kind') || doc.contents.has('apiVersion')) return undefined;
+  if (!doc.contents.has('jobs') && !/gitlab-ci/i.test(file) && !doc.contents.items.some((p) => isMap(p.value) && (p.value.has('script') || p.value.has('trigger') || p.value.has('extends')))) return undefined;
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    return undefined;
+  }
+  const kind = ciFileKind(file, root);
+  return kind ? { kind, root: root as Record<string, unknown> } : undefined;
+}
+
+/**
+ * A CI file's scalar that its runner acts on beyond what the generic patterns see: a GitHub step's
+ * `uses: docker://alpine:3.20` (an image) or `uses: actions/checkout@v4` (an action downloaded from
+ * github.com), a GitLab job image with variables (`\${BUILD_IMAGE}`, `$CI_REGISTRY/app:$CI_COMMIT_SHA`),
+ * filled in from the file's `variables:` (global, then the job's) as GitLab expands them. True when
+ * the scalar is fully handled here.
+ */
+function ciCiReference(ci: { kind: CiFile; root: Record<string, unknown> }, file: string, line: number, keyPath: string, v: string, refs: Reference[]): boolean {
+  if (ci.kind === 'github-workflow') {
+    const uses = ciStepUses(keyPath, v);
+    if (!uses) return false;
+    if ('image' in uses) refs.push({ file, line, keyPath, kind: 'image', value: uses.image, provenance: `${file}:${line} uses: ${v}: the runner pulls ${uses.image} when the job runs` });
+    else refs.push({ file, line, keyPath, kind: 'url', value: `https://github.com/${uses.repo}`, provenance: `${file}:${line} uses: ${uses.action}: the runner downloads this action from github.com when the job runs (ferry carries no actions): vendor it into the repository (uses: ./.github/actions/…) or mirror it on the site's Git server` });
+    return true;
+  }
+  if (!v.includes('$') || !ciImagePath(ci.kind, keyPath)) return false;
+  const job = keyPath.split(/[.[]/)[0];
+  const jobNode = ci.root[job];
+  const vars = new Map([...gitlabVariables(ci.root.variables), ...gitlabVariables(jobNode && typeof jobNode === 'object' ? (jobNode as { variables?: unknown }).variables : undefined)]);
+  const { value, unresolved, tooLong } = interpolateCompose(v, vars);
+  if (tooLong) return false;
+  if (!unresolved.length) {
+    refs.push({ file, line, keyPath, kind: 'image', value, provenance: `${file}:${line} ${v}, pulled as ${value} (GitLab CI variables of the file)` });
+    return true;
+  }
+  const repo = knownRepository(value);
+  const predefined = unresolved.filter((u) => /^(CI|GITLAB)_/.test(u));
+  refs.push({
+    file,
+    line,
+    keyPath,
+    kind: 'image',
+    value: repo ?? value,
+    provenance: `${file}:${line} ${v}: ${unresolved.map((u) => `$${u}`).join(', ')} set nowhere in the file's variables${predefined.length ? ` (${predefined.map((u) => `$${u}`).join(', ')}: GitLab's predefined variables, filled in by the instance when the pipeline runs; $CI_REGISTRY is the instance's own container registry)` : ' (a project, group or instance CI/CD variable, or an included file, may set it)'}${repo ? `; pulled from ${repo} with a tag the scan does not know` : ''}`,
+  });
+  return true;
 }
 
 /** `text` without the trailing characters in `chars` (a loop: `[.,;:]+$` backtracks quadratically on a long run). */
@@ -331,6 +384,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
   let currentDoc: Document | undefined;
+  let ci: { kind: CiFile; root: Record<string, unknown> } | undefined;
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
@@ -416,7 +470,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (typeof node.value !== 'string') return;
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
-      const imageCtx = containerImagePath(keyPath) ? 'container' : imageKeyPath(keyPath);
+      // A CI file's job images (GitLab `services:`, `image: {name}`; GitHub `container:`, `uses: docker://`).
+      if (ci && ciCiReference(ci, file, line, keyPath, v, refs)) return;
+      const imageCtx = containerImagePath(keyPath) || (ci && ciImagePath(ci.kind, keyPath)) ? 'container' : imageKeyPath(keyPath);
       // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
       if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
       // `image: ${REGISTRY}/app:1.2` in a workload: a Flux Kustomization's postBuild substitutes it (applyFluxSubstitutes).
@@ -455,6 +511,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     fluxKustomization = isFluxKustomization(doc.contents);
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
     currentDoc = doc;
+    ci = ciOf(file, doc);
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     const before = refs.length;
     visit(doc.contents, '');

@@ -5,7 +5,7 @@ import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile } from '../store/verified-write.js';
-import { composeEnvFile, interpolateCompose, redactUrlsIn } from '../audit/scan.js';
+import { composeEnvFile, interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { registryMirrorFor } from '../mapping/index.js';
@@ -14,6 +14,7 @@ import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, rende
 import { readImageMap, scanComposedPrefixes, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
+import { ciFileKind, ciImagePath, ciStepUses, gitlabVariables } from '../kinds/image/image-key.js';
 import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
@@ -25,7 +26,8 @@ export interface RewriteManifestsOptions {
 }
 
 /**
- * Every .yaml/.yml under the given files and directories, sorted, each once. Inside a directory
+ * Every .yaml/.yml under the given files and directories (dot files and directories too, not
+ * `.git`, `node_modules`: as `audit` reads a tree), sorted, each once. Inside a directory
  * nothing is followed: a link to a directory (a loop, or a tree elsewhere) is not entered; a link
  * to a file in the given paths is that file, rewritten by its own name; a link to a file
  * elsewhere is listed, and refused when it needs a change (rewrite its target by its own path).
@@ -50,7 +52,8 @@ export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
     }
     if (st.isDirectory()) {
       const entries = (await readdir(p)).sort();
-      for (const e of entries) if (!e.startsWith('.')) await visit(path.join(p, e), false);
+      // As `audit` reads a tree: `.gitlab-ci.yml` and `.github/workflows/` are pipeline files too.
+      for (const e of entries) if (!SKIP_DIRS.has(e)) await visit(path.join(p, e), false);
     } else if (explicit || (st.isFile() && /\.ya?ml$/i.test(p))) out.add(path.resolve(p));
   };
   for (const i of inputs) await visit(i, true);
@@ -241,6 +244,7 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
+  scanCiImages(doc, text, file, ctx, lineOf, imageNodes, { edits, replacements, unmapped, warnings });
   // An operator's prefix field (`spec.hub`, `spec.registry`): the names behind it are no images of their own.
   const composed = scanComposedPrefixes(doc, ctx, lineOf);
   for (const c of composed.changes) {
@@ -338,6 +342,99 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
     replacements.push({ file, line, kind: custom ? 'custom-resource-image' : look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
   });
   return { edits, replacements, unmapped, warnings };
+}
+
+/**
+ * A CI pipeline file's job images (kinds/image/image-key.ts says where: GitLab's `image`, `image.name`,
+ * `services[]`, `services[].name`; GitHub's `container`, `services.*.image`, `uses: docker://…`),
+ * rewritten as a container's image is (a bare `node:20` is Docker Hub's `:20`). A GitLab image that
+ * is one variable (`${BUILD_IMAGE}`) set in the file's `variables:` is moved there, keeping the
+ * `$VAR` form; any other with variables is left and named. What the runner fetches that ferry
+ * cannot carry is named: a GitLab `include: remote:` and a GitHub action (`uses: owner/repo@ref`).
+ */
+function scanCiImages(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, seen: Set<YamlNode>, out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] }): void {
+  if (!isMap(doc.contents) || doc.contents.has('kind') || doc.contents.has('apiVersion')) return;
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    return;
+  }
+  const kind = ciFileKind(file, root);
+  if (!kind) return;
+  const system = kind === 'gitlab-ci' ? 'GitLab CI' : 'GitHub Actions';
+  const move = (node: Scalar, value: string, p: YamlPath, prefix = '') => {
+    const line = lineOf(node.range![0]);
+    const where = `${system} ${formatPath(p)}`;
+    let ref;
+    try {
+      ref = parseImageReference(value);
+    } catch {
+      out.unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
+      return;
+    }
+    const look = ctx.lookupImage(withDefaultTag(ref));
+    if (look.status === 'mirror') return;
+    if (look.status === 'unmapped') {
+      out.unmapped.push({ file, line, kind: 'image', ref: value, reason: look.reason, where });
+      return;
+    }
+    // GitLab names a service's host after its image (`docker:27-dind` is reached as `docker`): a
+    // service written as a bare string keeps that host as an `alias` once it names the mirror.
+    const service = kind === 'gitlab-ci' && typeof p[p.length - 1] === 'number' && p[p.length - 2] === 'services' && node.range && node.range[0] !== node.range[1];
+    if (service) {
+      const alias = value.replace(/@.*$/, '').replace(/:[^/]*$/, '').replace(/\//g, '-');
+      out.edits.push({ start: node.range![0], end: node.range![1], text: `{ name: ${renderScalar(look.mirror)}, alias: ${renderScalar(alias)} }` });
+    } else out.edits.push(scalarEdit(node, `${prefix}${look.mirror}`, text));
+    out.replacements.push({ file, line, kind: look.digestChanged ? 'digest' : 'image', old: `${prefix}${value}`, new: `${prefix}${look.mirror}`, where });
+  };
+  walk(doc.contents, (node, p) => {
+    if (!isScalar(node) || typeof node.value !== 'string') return;
+    const keyPath = formatPath(p);
+    const value = node.value;
+    const line = lineOf(node.range![0]);
+    if (kind === 'gitlab-ci' && /^include(?:\[\d+\])?(?:\.remote)?$/.test(keyPath) && /^https?:\/\//i.test(value)) {
+      out.warnings.push(`${file}:${line}: ${system} ${keyPath} ${redactUrlsIn(value)} is fetched by GitLab when the pipeline is created, and ferry carries no CI templates: copy the file into a project on the site's GitLab and include it with include: project: (or include: local:)`);
+      return;
+    }
+    if (kind === 'github-workflow') {
+      const uses = ciStepUses(keyPath, value);
+      if (uses && 'image' in uses) {
+        seen.add(node);
+        move(node, uses.image, p, value.slice(0, value.length - uses.image.length));
+        return;
+      }
+      if (uses) {
+        out.warnings.push(`${file}:${line}: ${system} ${keyPath} ${uses.action} is downloaded from github.com by the runner when the job runs, and ferry carries no actions: vendor it into the repository (uses: ./.github/actions/…) or mirror ${uses.repo} on the site's GitHub Enterprise Server`);
+        return;
+      }
+    }
+    if (!ciImagePath(kind, keyPath)) return;
+    seen.add(node);
+    if (!value.includes('$')) {
+      move(node, value, p);
+      return;
+    }
+    // GitLab expands `$VAR`/`${VAR}` in image names from the job's, then the file's, `variables:`.
+    const one = kind === 'gitlab-ci' ? /^\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))$/.exec(value) : null;
+    const name = one ? (one[1] ?? one[2]) : undefined;
+    const job = typeof p[0] === 'string' ? p[0] : '';
+    const at = name ? ([[job, 'variables', name], ['variables', name]] as YamlPath[]).find((vp) => isScalar(doc.getIn(vp, true)) || isScalar(doc.getIn([...vp, 'value'], true))) : undefined;
+    const varNode = at ? ((isScalar(doc.getIn(at, true)) ? doc.getIn(at, true) : doc.getIn([...at, 'value'], true)) as Scalar) : undefined;
+    if (varNode && typeof varNode.value === 'string' && !varNode.value.includes('$')) {
+      if (!seen.has(varNode)) {
+        seen.add(varNode);
+        move(varNode, varNode.value, isScalar(doc.getIn(at!, true)) ? at! : [...at!, 'value']);
+      }
+      return;
+    }
+    const vars = new Map([...gitlabVariables((root as Record<string, unknown>).variables), ...gitlabVariables(((root as Record<string, { variables?: unknown }>)[job] ?? {}).variables)]);
+    const { value: pulled, unresolved } = interpolateCompose(value, vars);
+    const predefined = unresolved.filter((u) => /^(CI|GITLAB)_/.test(u));
+    out.warnings.push(
+      `${file}:${line}: ${system} ${keyPath} is ${value}${unresolved.length ? '' : ` (pulled as ${pulled})`}: left as written (ferry rewrites an image that is one variable set in the file's variables:, or none)${predefined.length ? `; ${predefined.map((u) => `$${u}`).join(', ')} ${predefined.length > 1 ? 'are' : 'is'} filled in by GitLab when the pipeline runs ($CI_REGISTRY is the instance's own registry, on the site)` : ''}${unresolved.length > predefined.length ? `; ${unresolved.filter((u) => !predefined.includes(u)).map((u) => `$${u}`).join(', ')} set nowhere in the file: a project, group or instance variable must name an image on the mirror` : ''}`,
+    );
+  });
 }
 
 /** The `.env` beside a Compose file (Compose's default): what its `${VAR}`s are, and which file set them. */

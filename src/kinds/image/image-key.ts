@@ -47,3 +47,66 @@ export function imageMapReference(m: ImageMapFields): string | undefined {
   const digest = m.digest?.trim();
   return `${registry ? `${registry}/` : ''}${repo}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
 }
+
+/**
+ * A CI system's pipeline file. Their jobs name the images the runner pulls under keys the rule
+ * above does not see: GitLab CI's `image: {name: …}` and `services: [docker:27-dind, {name:
+ * postgres:16, alias: db}]`, GitHub Actions' `container: node:20` and `uses: docker://alpine:3.20`.
+ * Tekton (`steps[].image`, `sidecars`, `stepTemplate.image`) and Argo Workflows
+ * (`container.image`, `script.image`, `containerSet`) use `image:` and need nothing more.
+ */
+export type CiFile = 'gitlab-ci' | 'github-workflow';
+
+const GITLAB_GLOBAL = new Set(['stages', 'include', 'default', 'variables', 'workflow', 'image', 'services', 'before_script', 'after_script', 'cache', 'spec']);
+
+/**
+ * What CI file this is, from its name and its top level (a plain object): a GitLab CI file is
+ * named `*gitlab-ci*.yml` or has jobs (top-level maps with `script`, `trigger` or `extends`) and no
+ * Kubernetes `kind`; a GitHub Actions workflow has `jobs` whose entries have `runs-on` or `steps`.
+ */
+export function ciFileKind(file: string, root: unknown): CiFile | undefined {
+  if (!root || typeof root !== 'object' || Array.isArray(root)) return undefined;
+  const top = root as Record<string, unknown>;
+  if ('kind' in top || 'apiVersion' in top) return undefined;
+  const isMapping = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  const jobs = top.jobs;
+  if (isMapping(jobs) && Object.values(jobs).some((j) => isMapping(j) && ('runs-on' in j || 'steps' in j || 'uses' in j))) return 'github-workflow';
+  const base = file.split(/[\\/]/).pop() ?? '';
+  if (/gitlab-ci.*\.ya?ml$/i.test(base)) return 'gitlab-ci';
+  if (Object.entries(top).some(([k, v]) => !GITLAB_GLOBAL.has(k) && isMapping(v) && ('script' in v || 'trigger' in v || 'extends' in v))) return 'gitlab-ci';
+  return undefined;
+}
+
+/**
+ * The dotted key path (`test.services[1].name`, `jobs.build.container`) of a CI file names an
+ * image its runner pulls as written (a bare `node:20` is Docker Hub's). `uses: docker://…` is one
+ * too, but only with that prefix (ciStepImage).
+ */
+export function ciImagePath(kind: CiFile, keyPath: string): boolean {
+  if (kind === 'gitlab-ci') return /^[^.[\]]+\.(?:image(?:\.name)?|services\[\d+\](?:\.name)?)$/.test(keyPath) || /^(?:image(?:\.name)?|services\[\d+\](?:\.name)?)$/.test(keyPath);
+  return /^jobs\.[^.[\]]+\.(?:container(?:\.image)?|services\.[^.[\]]+\.image)$/.test(keyPath);
+}
+
+/**
+ * A GitHub Actions step's `uses:`: `docker://alpine:3.20` is an image the runner pulls; `owner/repo@ref`
+ * (or `owner/repo/path@ref`) an action the runner downloads from github.com when the job runs;
+ * `./path` is in the repository. Undefined where the key path is no step's `uses`.
+ */
+export function ciStepUses(keyPath: string, value: string): { image: string } | { action: string; repo: string } | undefined {
+  if (!/^jobs\.[^.[\]]+\.(?:steps\[\d+\]\.)?uses$/.test(keyPath)) return undefined;
+  const v = value.trim();
+  if (/^docker:\/\//i.test(v)) return { image: v.slice('docker://'.length) };
+  const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)(?:\/[^@\s]*)?@[^\s]+$/.exec(v);
+  return m ? { action: v, repo: `${m[1]}/${m[2]}` } : undefined;
+}
+
+/** GitLab CI's `variables:` (a value, or `{value: …, description: …}`), as strings. */
+export function gitlabVariables(node: unknown): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!node || typeof node !== 'object' || Array.isArray(node)) return out;
+  for (const [k, v] of Object.entries(node as Record<string, unknown>)) {
+    const value = v && typeof v === 'object' && !Array.isArray(v) ? (v as { value?: unknown }).value : v;
+    if (typeof value === 'string' || typeof value === 'number') out.set(k, String(value));
+  }
+  return out;
+}
