@@ -5,6 +5,7 @@ import { GO_YAML_OPTIONS } from '../render/goyaml.js';
 import { joinPath, splitImageMap, type Certainty, type ImageRole } from './values.js';
 import type { ValueMap } from '../values.js';
 import { isImageKey } from '../../image/image-key.js';
+import { trimTrailing } from '../../../ui/escape.js';
 
 /**
  * Images in rendered documents, each with the resource, the field path, the template line and what
@@ -244,7 +245,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
             if (k === 'image' && !isConfig && splitImageMap(node as ValueMap)) {
               // NVIDIA's ClusterPolicy: `{repository: nvcr.io/nvidia, image: driver, version: 580}`;
               // an empty repository leaves the operator's default (no image here).
-              const repo = typeof node.repository === 'string' ? node.repository.trim().replace(/\/+$/, '') : '';
+              const repo = typeof node.repository === 'string' ? trimTrailing(node.repository.trim(), '/') : '';
               const version = typeof node.version === 'string' ? node.version.trim() : '';
               const full = `${repo}/${t}${version ? `:${version}` : ''}`;
               if (!repo) continue;
@@ -265,7 +266,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
           continue;
         }
         if (isImageKey(k) && isMapObj(v) && typeof v.repository === 'string') {
-          const reg = typeof v.registry === 'string' && v.registry ? `${v.registry.replace(/\/+$/, '')}/` : '';
+          const reg = typeof v.registry === 'string' && v.registry ? `${trimTrailing(v.registry, '/')}/` : '';
           const tag = typeof v.tag === 'string' && v.tag ? `:${v.tag}` : '';
           const dig = typeof v.digest === 'string' && v.digest ? `@${v.digest}` : '';
           const full = `${reg}${v.repository}${tag}${dig}`;

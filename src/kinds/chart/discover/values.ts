@@ -2,6 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseImageReference, formatImageReference } from '../../../oci/reference.js';
 import { isImageKey, isImageListKey } from '../../image/image-key.js';
 import { chartDependencies, type ChartDependency, type LoadedChart } from '../load.js';
+import { trimTrailing } from '../../../ui/escape.js';
 import {
   asBoolean,
   asString,
@@ -282,7 +283,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   if (split) {
     // NVIDIA style: the repository is the path before the image name, the tag is `version`.
     if (!repo) return undefined;
-    path = `${repo.replace(/\/+$/, '')}/${img}`;
+    path = `${trimTrailing(repo, '/')}/${img}`;
   } else if (repo) {
     // `repository: mysql` + `name: community-operator` (mysql-operator style)
     path = imageKey && name && /^[a-z0-9._-]+$/.test(name) && !repo.endsWith(`/${name}`) ? `${repo}/${name}` : repo;
@@ -307,7 +308,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   else if (globalImage) [registry, registryFrom] = [globalImage, 'global.image.registry'];
   else if (rootRegistry) [registry, registryFrom] = [rootRegistry, [...ctx.inst.scope, 'imageRegistry'].join('.')];
   if (registry && hasTemplate(registry)) return undefined;
-  let full = registry && !firstIsHost(path) ? `${registry.replace(/\/+$/, '')}/${path}` : path;
+  let full = registry && !firstIsHost(path) ? `${trimTrailing(registry, '/')}/${path}` : path;
   let tagFromAppVersion = false;
   if (tag) full += `:${tag}`;
   else if (!digest && ctx.appTag) {

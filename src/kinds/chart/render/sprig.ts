@@ -28,6 +28,7 @@ import {
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
 import { goRegex, GoRegexError } from './regex.js';
+import { trimTrailing } from '../../../ui/escape.js';
 
 type Dict = Record<string, unknown>;
 
@@ -846,7 +847,7 @@ function pathClean(p: string): string {
 
 function pathBase(p: string): string {
   if (p === '') return '.';
-  const t = p.replace(/\/+$/, '');
+  const t = trimTrailing(p, '/');
   if (t === '') return '/';
   return t.slice(t.lastIndexOf('/') + 1);
 }
