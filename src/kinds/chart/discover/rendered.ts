@@ -85,8 +85,13 @@ export function handedImage(name: string, value: string): { certainty: Certainty
 export function handedArg(item: string, previous: unknown, listKey: string): { name: string; value: string; prefix: string } {
   const m = /^(\s*--?([\w.-]+)=)(.+)$/.exec(item);
   if (m) return { name: m[2], value: m[3], prefix: m[1] };
-  if (typeof previous === 'string' && /^--?[\w.-]*image[\w.-]*$/i.test(previous.trim())) return { name: previous, value: item, prefix: '' };
+  if (typeof previous === 'string' && imageFlag(previous.trim())) return { name: previous, value: item, prefix: '' };
   return { name: listKey, value: item, prefix: '' };
+}
+
+/** A flag naming an image (`--sidecar-image`): what `/^--?[\w.-]*image[\w.-]*$/i` matches, without its quadratic backtracking. */
+export function imageFlag(s: string): boolean {
+  return s.startsWith('-') && /^[\w.-]+$/.test(s.slice(1)) && /image/i.test(s);
 }
 
 const POSITIONED = new WeakMap<RenderedDocument, Node | null>();
