@@ -131,7 +131,7 @@ describe('chart templates: the values walk and the template scan stay linear', (
 describe('registry answers, addresses and names', () => {
   let reg: http.Server;
   let host: string;
-  const PAGES = 150;
+  const PAGES = 300;
   beforeAll(async () => {
     // a registry whose every tag page carries a Link of 12 000 `<` before the real next link
     reg = http.createServer((req, res) => {
@@ -139,7 +139,7 @@ describe('registry answers, addresses and names', () => {
       if (u.pathname === '/v2/') return void res.writeHead(200).end('{}');
       const page = Number(u.searchParams.get('p') ?? 0);
       const headers: Record<string, string | string[]> = { 'content-type': 'application/json' };
-      if (page + 1 < PAGES) headers.link = ['<'.repeat(12_000), `</v2/team/app/tags/list?p=${page + 1}>; rel="next"`];
+      if (page + 1 < PAGES) headers.link = ['<'.repeat(14_000), `</v2/team/app/tags/list?p=${page + 1}>; rel="next"`];
       res.writeHead(200, headers).end(JSON.stringify({ name: 'team/app', tags: [`t${page}`] }));
     });
     await new Promise<void>((r) => reg.listen(0, '127.0.0.1', r));
@@ -150,7 +150,7 @@ describe('registry answers, addresses and names', () => {
     await new Promise((r) => reg.close(r));
   });
 
-  it(`listTags follows ${PAGES} pages whose Link headers carry 12 000 '<' (quadratic each)`, async () => {
+  it(`listTags follows ${PAGES} pages whose Link headers carry 14 000 '<' (quadratic each)`, async () => {
     const credentials = new CredentialStore({ env: { HOME: '/nonexistent', DOCKER_CONFIG: '/nonexistent' } });
     const httpClient = new HttpClient({ httpProxy: '', httpsProxy: '', noProxy: '' });
     const client = new RegistryClient({ http: httpClient, credentials, plainHttp: () => true });
@@ -158,7 +158,7 @@ describe('registry answers, addresses and names', () => {
   }, BOUND);
 
   it('a Link value with a line break after 3 000 `<` and tabs (cubic) finds no next page; normal values do', () => {
-    expect(nextLink(`${'<'.repeat(3000)}>${'\t'.repeat(3000)}><>\n`, 'http://r.test/v2/')).toBeUndefined();
+    expect(nextLink(`${'<'.repeat(3000)}>${'\t'.repeat(3000)}><>\nx`, 'http://r.test/v2/')).toBeUndefined();
     expect(nextLink('</v2/x/tags/list?last=b>; rel="next"', 'http://r.test/v2/x/tags/list')).toBe('http://r.test/v2/x/tags/list?last=b');
     expect(nextLink(['<a>; rel="prev", <b?c=1>; rel=next'], 'http://r.test/v2/')).toBe('http://r.test/v2/b?c=1');
   }, BOUND);
