@@ -3,6 +3,7 @@ import { isMap, isScalar, isSeq, type Node as YamlNode, type Scalar } from 'yaml
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { chartOciReference, mapChartHttp, mapImage, type RegistryMapping } from '../mapping/index.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * Helm chart sources GitOps controllers fetch themselves (Argo CD, Flux): the controller, not a
@@ -53,7 +54,7 @@ const get = (n: unknown, k: string): unknown => (isMap(n) ? n.items.find((p) => 
 
 /** `oci://host/path` for an OCI form (scheme optional, as Argo CD writes it), the URL without trailing slashes otherwise. */
 export function sourceRepo(url: string, form: 'http' | 'oci'): string {
-  const u = url.trim().replace(/\/+$/, '');
+  const u = trimTrailing(url.trim(), '/');
   return form === 'oci' ? `oci://${u.replace(/^oci:\/\//i, '')}` : u;
 }
 
@@ -164,8 +165,8 @@ export function helmReleaseChartOf(contents: unknown): HelmReleaseChart | undefi
 
 /** The carried charts (lock entries, top-level and dependencies alike: import places both) from `repo`. */
 export function chartsFrom(charts: ReadonlyArray<Pick<ChartLock, 'repo' | 'name' | 'version'>>, repo: string): Array<Pick<ChartLock, 'repo' | 'name' | 'version'>> {
-  const want = repo.replace(/\/+$/, '');
-  return charts.filter((c) => c.repo.replace(/\/+$/, '') === want);
+  const want = trimTrailing(repo, '/');
+  return charts.filter((c) => trimTrailing(c.repo, '/') === want);
 }
 
 /** The carried version a requested version (exact, or a range as Argo CD and Flux accept) resolves to; undefined when none does. */
@@ -203,7 +204,7 @@ export function mirrorChartSource(chart: Pick<ChartLock, 'repo' | 'name' | 'vers
 
 /** A source already pointing at the target (its chart repository, or its registry host). */
 export function onMirror(source: Pick<ChartSource, 'form' | 'repo'>, target: Pick<MirrorTarget, 'registry' | 'charts'> | undefined, mapping: RegistryMapping): boolean {
-  if (source.form === 'http') return !!target?.charts && source.repo === target.charts.baseUrl.replace(/\/+$/, '');
+  if (source.form === 'http') return !!target?.charts && source.repo === trimTrailing(target.charts.baseUrl, '/');
   const host = source.repo.replace(/^oci:\/\//, '').split('/')[0].toLowerCase();
   return !!mapping.host && host === mapping.host.toLowerCase();
 }

@@ -6,6 +6,7 @@ import { parseImageReference } from '../oci/reference.js';
 import { VERSION } from '../version.js';
 import { openBundleSource } from '../store/open-bundle.js';
 import type { NetOptions } from '../oci/context.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
@@ -219,7 +220,7 @@ export function sbomItems(lock: Lock): SbomItem[] {
   }
   const debs = new Map<string, SbomItem>();
   for (const repo of lock.apt) {
-    const base = repo.url.replace(/\/+$/, '');
+    const base = trimTrailing(repo.url, '/');
     for (const suite of repo.suites) {
       const { vendor, distro } = debDistro(repo.url, suite.suite);
       // One properties list per architecture, shared by the packages (a whole component has tens of thousands).

@@ -14,6 +14,7 @@ import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace, RegistryMapping } from '../mapping/index.js';
 import type { ImageReference } from '../oci/reference.js';
 import type { ServeRouteProvider } from './serve-route.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * Every kind (image, chart, file, apt, endpoint) is one folder whose index.ts exports one
@@ -230,7 +231,7 @@ export interface AuditCarryContext<Spec, Lock> {
 
 /** A URL is the repository URL `base` or under it (trailing slashes ignored): what an audit calls carried. */
 export function isUnderUrl(url: string, base: string): boolean {
-  const strip = (u: string) => u.replace(/\/+$/, '');
+  const strip = (u: string) => trimTrailing(u, '/');
   return strip(url) === strip(base) || strip(url).startsWith(strip(base) + '/');
 }
 

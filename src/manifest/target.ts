@@ -2,6 +2,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { readYamlFile } from './input-file.js';
 import { parseOrThrow } from './validate.js';
+import { trimBoth } from '../ui/escape.js';
 
 /**
  * Why a registry url is not `http(s)://host[:port]`, in the words a user needs: the scheme ferry
@@ -12,7 +13,7 @@ export function registryUrlProblem(url: string): string | undefined {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
   if (!scheme) {
     const host = url.split('/')[0];
-    const rest = url.slice(host.length).replace(/^\/+|\/+$/g, '');
+    const rest = trimBoth(url.slice(host.length), '/');
     return `url ${JSON.stringify(url)} has no scheme: write https://${host}${rest ? ` (and prefix: ${rest})` : ''}, or http://${host} for plain HTTP (loopback, or with insecure: true)`;
   }
   if (!/^https?$/i.test(scheme)) return `url ${JSON.stringify(url)}: a registry url is http(s)://host[:port], not ${scheme}://`;

@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
+import { trimBoth, trimTrailing } from '../ui/escape.js';
 
 /**
  * The single source of truth for "where does this upstream thing live on the mirror".
@@ -50,12 +51,11 @@ export function registryMappingFor(target: MappingTarget | undefined): RegistryM
  * and colons become `-` too. Used for every nested mapping, everywhere.
  */
 export function hostPathComponent(registry: string): string {
-  return registry
+  const cleaned = registry
     .toLowerCase()
     .replace(/[[\]]/g, '')
-    .replace(/[^a-z0-9.]+/g, '-')
-    .replace(/^[-.]+|[-.]+$/g, '')
-    .replace(/\.{2,}/g, '.');
+    .replace(/[^a-z0-9.]+/g, '-');
+  return trimBoth(cleaned, '-.').replace(/\.{2,}/g, '.');
 }
 
 /** Repository path on the mirror for an upstream repository. */
@@ -170,7 +170,7 @@ export interface MappedUrl {
 }
 
 function joinUrl(base: string, rel: string): string {
-  return base.replace(/\/+$/, '') + '/' + rel.split('/').map(encodeURIComponent).join('/');
+  return trimTrailing(base, '/') + '/' + rel.split('/').map(encodeURIComponent).join('/');
 }
 
 /** Files and cloud images: `files: { dir, baseUrl }`. */
@@ -181,7 +181,7 @@ export function mapFileUrl(url: string, target: { baseUrl: string }): MappedUrl 
 
 /** APT repositories: the repository root URL maps to `<baseUrl>/<host>/<path>`. */
 export function mapAptRepo(url: string, target: { baseUrl: string }): MappedUrl {
-  const path = mirrorUrlPath(url.replace(/\/+$/, ''));
+  const path = mirrorUrlPath(trimTrailing(url, '/'));
   return { upstream: url, path, url: joinUrl(target.baseUrl, path) };
 }
 
@@ -190,7 +190,7 @@ export function mapAptRepo(url: string, target: { baseUrl: string }): MappedUrl 
  * image mapping places, so charts and images share one rule.
  */
 export function mapOciChart(repo: string, name: string, version: string, m: RegistryMapping): MappedImage {
-  const base = repo.replace(/^oci:\/\//, '').replace(/\/+$/, '');
+  const base = trimTrailing(repo.replace(/^oci:\/\//, ''), '/');
   return mapImage(`${base}/${name}:${version.replace(/\+/g, '_')}`, m);
 }
 
@@ -199,7 +199,7 @@ export function mapOciChart(repo: string, name: string, version: string, m: Regi
  * path, as if the HTTP repository were a registry namespace.
  */
 export function chartOciReference(repo: string, name: string, version: string): string {
-  if (repo.startsWith('oci://')) return `${repo.slice('oci://'.length).replace(/\/+$/, '')}/${name}:${version.replace(/\+/g, '_')}`;
+  if (repo.startsWith('oci://')) return `${trimTrailing(repo.slice('oci://'.length), '/')}/${name}:${version.replace(/\+/g, '_')}`;
   let u: URL;
   try {
     u = new URL(repo);

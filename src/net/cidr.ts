@@ -8,7 +8,7 @@ export function ipBytes(ip: string): number[] | undefined {
   if (kind === 4) return ip.split('.').map(Number);
   if (kind !== 6) return undefined;
   // A trailing dotted quad (::ffff:10.1.2.3) is two groups: parse it as 0:0, then put it back.
-  const quad = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ip);
+  const quad = trailingQuad(ip);
   const text = quad ? `${ip.slice(0, quad.index)}0:0` : ip;
   const [head, rest] = text.split('::');
   const h = head ? head.split(':') : [];
@@ -18,8 +18,26 @@ export function ipBytes(ip: string): number[] | undefined {
     const n = parseInt(g, 16);
     return [n >> 8, n & 0xff];
   });
-  if (quad) bytes.splice(12, 4, ...quad.slice(1, 5).map(Number));
+  if (quad) bytes.splice(12, 4, ...quad.parts.map(Number));
   return bytes;
+}
+
+/**
+ * The dotted quad at the end of `s`, where it starts: what `/(\d+)\.(\d+)\.(\d+)\.(\d+)$/` matches,
+ * read from the end (that regex is quadratic on a long run of digits, as in a zone id).
+ */
+export function trailingQuad(s: string): { index: number; parts: string[] } | undefined {
+  const parts: string[] = [];
+  let end = s.length;
+  for (;;) {
+    let i = end;
+    while (i > 0 && s.charCodeAt(i - 1) >= 48 && s.charCodeAt(i - 1) <= 57) i--;
+    if (i === end) return undefined;
+    parts.unshift(s.slice(i, end));
+    if (parts.length === 4) return { index: i, parts };
+    if (i === 0 || s[i - 1] !== '.') return undefined;
+    end = i - 1;
+  }
 }
 
 /** Whether IP-literal `host` lies in `cidr` (`10.0.0.0/8`, `fd00::/8`); a name never does (no DNS lookup, as curl and Go). */

@@ -9,9 +9,36 @@ export function nextLink(link: string | string[] | undefined, base: string): str
   const values = Array.isArray(link) ? link : link ? [link] : [];
   for (const v of values) {
     for (const part of v.split(/,(?=\s*<)/)) {
-      const m = /<([^>]*)>\s*(.*)$/.exec(part.trim());
-      if (m && /rel="?next"?/i.test(m[2])) return new URL(m[1], base).toString();
+      const m = linkTarget(part.trim());
+      if (m && /rel="?next"?/i.test(m.params)) return new URL(m.url, base).toString();
     }
+  }
+  return undefined;
+}
+
+const LINE_BREAK = /[\n\r\u2028\u2029]/;
+
+/**
+ * `<url>` and the parameters after it in one Link value: what `/<([^>]*)>\s*(.*)$/` matches (the
+ * first `<…>` whose rest, past spaces, holds no line break), by a scan; that regex backtracks
+ * cubically on a crafted header of `<` and spaces.
+ */
+export function linkTarget(part: string): { url: string; params: string } | undefined {
+  let lastBreak = -1;
+  for (let i = part.length - 1; i >= 0; i--) {
+    if (LINE_BREAK.test(part[i])) {
+      lastBreak = i;
+      break;
+    }
+  }
+  for (let lt = part.indexOf('<'); lt >= 0; ) {
+    const gt = part.indexOf('>', lt + 1);
+    if (gt < 0) return undefined;
+    let rest = gt + 1;
+    while (rest < part.length && /\s/.test(part[rest])) rest++;
+    if (lastBreak < rest) return { url: part.slice(lt + 1, gt), params: part.slice(rest) };
+    // every `<` before this `>` ends at the same `>`: try the next one after it
+    lt = part.indexOf('<', gt + 1);
   }
   return undefined;
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
+import { trimTrailing } from '../ui/escape.js';
 
 export interface RewriteAptSourcesOptions {
   /** Keyring path clients use for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg). */
@@ -203,7 +204,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   }
   const warnings: string[] = [...scan.partial];
   if (scan.replacements.some((r) => r.kind === 'signed-by')) {
-    warnings.push(`re-signed mirrors: install the site key from ${ctx.target.apt.baseUrl.replace(/\/+$/, '')}/${siteKeyFileFor(keyring)} as ${keyring} on every client`);
+    warnings.push(`re-signed mirrors: install the site key from ${trimTrailing(ctx.target.apt.baseUrl, '/')}/${siteKeyFileFor(keyring)} as ${keyring} on every client`);
   }
   if (scan.sourceEntries.length) {
     warnings.push(

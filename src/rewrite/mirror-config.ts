@@ -7,6 +7,7 @@ import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReferen
 import { certsDNames, loadHostTls } from '../net/certs-d.js';
 import type { RewriteContext } from './context.js';
 import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
+import { trimTrailing } from '../ui/escape.js';
 
 export const MIRROR_CONFIG_FORMATS = ['containerd', 'registries-conf', 'k3s', 'rke2', 'idms', 'itms', 'docker'] as const;
 export type MirrorConfigFormat = (typeof MIRROR_CONFIG_FORMATS)[number];
@@ -106,7 +107,7 @@ function clientNote(tls: MirrorTls, where: (name: string) => string): string | u
 
 /** containerd `certs.d/<host[:port]>/hosts.toml` per upstream registry. */
 async function containerd(ctx: RewriteContext, opts: MirrorConfigOptions, out: MirrorConfigResult): Promise<void> {
-  const base = (opts.configPath ?? '/etc/containerd/certs.d').replace(/\/+$/, '');
+  const base = trimTrailing(opts.configPath ?? '/etc/containerd/certs.d', '/');
   const tls = await mirrorTls(ctx);
   const ca = tls.ca;
   const insecure = ctx.target.registry!.insecure;

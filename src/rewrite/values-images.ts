@@ -9,6 +9,7 @@ import { joinPath, splitImageMap } from '../kinds/chart/discover/values.js';
 import type { ValueMap } from '../kinds/chart/values.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { lockEntries } from '../kinds/schema.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * Where a Helm values document names images, and what each place becomes on the mirror.
@@ -328,7 +329,7 @@ export function readImageMap(node: Node, key?: string | number, parentKey?: stri
     const repo = scalarText(repoNode);
     const version = scalarText(mapGet(node, 'version'));
     if (!repo || repo.includes('{{') || (version && version.includes('{{'))) return undefined;
-    const ref = tryParse(`${repo.replace(/\/+$/, '')}/${scalarText(mapGet(node, 'image'))}${version ? `:${version}` : ''}`);
+    const ref = tryParse(`${trimTrailing(repo, '/')}/${scalarText(mapGet(node, 'image'))}${version ? `:${version}` : ''}`);
     return ref ? { ref, repoKey: 'repository', repoNode, hasRegistryKey: false, split: true } : undefined;
   }
   let repoKey: ImageMap['repoKey'] | undefined;

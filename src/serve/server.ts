@@ -10,6 +10,7 @@ import type { BlobSource } from '../store/source.js';
 import { sendError, sendLowSpeed } from './http.js';
 import { buildCatalog, registryHandler, type RegistryCatalog } from './registry.js';
 import { VerifiedBlobs } from './verified-blobs.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * `ferry serve`'s HTTP server: the read-only registry (`/v2/`, src/serve/registry.ts) and the
@@ -177,7 +178,7 @@ export async function startRegistryServer(opts: RegistryServerOptions): Promise<
       }
       // A directory (`/files/<host>/dir/`, the tree's root) is no file: these trees hold files
       // only, looked up by their full path, and list nothing.
-      const dir = rest.replace(/\/+$/, '');
+      const dir = trimTrailing(rest, '/');
       if (rest === '' || (dir !== rest && (dir === '' || isSafeRelativePath(dir)))) {
         plainAnswer(res, 404, `not found: ${route.prefix} serves files by their full path; there is no directory listing`, req.method === 'HEAD');
         return;

@@ -38,3 +38,20 @@ const UNSAFE_IN_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
 export function escapeJson(json: string): string {
   return json.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * `text` without the trailing characters in `chars` (`trimTrailing(url, '/')`): a loop, since
+ * `/\/+$/` and its kin backtrack quadratically on a long run that does not reach the end.
+ */
+export function trimTrailing(text: string, chars: string): string {
+  let end = text.length;
+  while (end > 0 && chars.includes(text[end - 1])) end--;
+  return end === text.length ? text : text.slice(0, end);
+}
+
+/** `text` without the leading and trailing characters in `chars` (for `/^[-.]+|[-.]+$/g`). */
+export function trimBoth(text: string, chars: string): string {
+  let start = 0;
+  while (start < text.length && chars.includes(text[start])) start++;
+  return trimTrailing(text.slice(start), chars);
+}

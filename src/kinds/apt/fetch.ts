@@ -56,7 +56,9 @@ async function fetchPinnedIndex(base: string, idx: AptFile, byHash: boolean, ctx
   if (await ctx.store.has({ digest: `sha256:${idx.sha256}`, size: idx.size })) return;
   if (byHash) {
     try {
-      await downloadToStore(ctx.store, ctx.http, repoUrl(base, idx.path.replace(/[^/]+$/, `by-hash/SHA256/${idx.sha256}`)), expect, { label });
+      const dir = idx.path.lastIndexOf('/') + 1;
+      const byHashPath = dir < idx.path.length ? `${idx.path.slice(0, dir)}by-hash/SHA256/${idx.sha256}` : idx.path;
+      await downloadToStore(ctx.store, ctx.http, repoUrl(base, byHashPath), expect, { label });
       return;
     } catch (err) {
       if (!isFerryError(err, 'NOT_FOUND')) throw err;

@@ -23,6 +23,7 @@ import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './
 import { checkGeneratedIndex, checkVendorIndex, indexText, packageLayers, releaseTextOf } from './repo.js';
 import { warn } from '../warnings.js';
 import { byHashPath, byHashTypes, publishSuiteVersion, suiteVersions } from './suite-version.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 export { byHashPath, byHashTypes } from './suite-version.js';
 
@@ -141,7 +142,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   // suite's symlink into its published version, over the symlink itself (dists/testing), into
   // ferry's versions (dists/.stable.ferry/<id>/…), or over a suite's signed metadata
   // (dists/stable/InRelease, its indexes, by-hash/): refused.
-  const pools = a.cfg.suites.map((s) => `dists/${s.suite.replace(/\/+$/, '')}/pool/`);
+  const pools = a.cfg.suites.map((s) => `dists/${trimTrailing(s.suite, '/')}/pool/`);
   const astray = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package' && /^dists(\/|$)/.test(titleOf(l)) && !pools.some((p) => titleOf(l).startsWith(p)));
   if (astray.length) {
     const shown = (t: string) => JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}…` : t);
@@ -154,7 +155,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   let debs: Map<string, OciDescriptor> | undefined;
   // Each suite is a symlink to a version directory: one suite inside another would be written into that one's version.
   for (const s of a.cfg.suites) {
-    const outer = a.cfg.suites.find((o) => o !== s && s.suite.startsWith(`${o.suite.replace(/\/+$/, '')}/`));
+    const outer = a.cfg.suites.find((o) => o !== s && s.suite.startsWith(`${trimTrailing(o.suite, '/')}/`));
     if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
   }
   for (const s of a.cfg.suites) {
@@ -292,13 +293,13 @@ async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, de
  * is a symlink switched whole, so these are written into each version, not beside it.
  */
 export function suitePackages(suite: string, packages: readonly OciDescriptor[]): OciDescriptor[] {
-  const prefix = `dists/${suite.replace(/\/+$/, '')}/`;
+  const prefix = `dists/${trimTrailing(suite, '/')}/`;
   return packages.filter((l) => titleOf(l).startsWith(prefix));
 }
 
 /** Writes a suite's own packages into its version directory `dir`: hard links to the current version's copy where it is the same, else from the bundle. */
 async function writeSuitePackages(root: string, dir: string, suite: string, packages: readonly OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {
-  const prefix = `dists/${suite.replace(/\/+$/, '')}/`;
+  const prefix = `dists/${trimTrailing(suite, '/')}/`;
   let sent = 0;
   await mapLimit(suitePackages(suite, packages), ctx.concurrency, async (l) => {
     const dest = safeJoin(dir, titleOf(l).slice(prefix.length), `${label} package`);

@@ -6,6 +6,7 @@ import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
 import { importApt, importAptBlobs, validateAptImport } from './import.js';
 import { aptServeRoutes } from './serve.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /** An APT repository by its root URL. */
 export type AptRef = UpstreamRefBase<'apt'>;
@@ -68,7 +69,7 @@ export const aptKind = {
       };
     },
     mirrorLookups(locked, target) {
-      const trim = (u: string) => u.replace(/\/+$/, '');
+      const trim = (u: string) => trimTrailing(u, '/');
       // A filtered APT mirror is re-signed with the site key at import; a whole one keeps the vendor's signature.
       const repos = new Map<string, AptRepoLookup & { carried: Carried }>();
       const mirrors = new Map<string, boolean>();

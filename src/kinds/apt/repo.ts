@@ -12,11 +12,12 @@ import { downloadToStore } from '../file/download.js';
 import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
 import { parseRelations, type AptPackage } from './deps.js';
 import type { AptFile } from './lock.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /** Shared helpers for reading an upstream APT repository: Release, indexes, packages. */
 
 export function repoUrl(base: string, rel: string): string {
-  return `${base.replace(/\/+$/, '')}/${rel.split('/').map(encodeURIComponent).join('/')}`;
+  return `${trimTrailing(base, '/')}/${rel.split('/').map(encodeURIComponent).join('/')}`;
 }
 
 export interface VerifiedRelease {
@@ -257,7 +258,7 @@ export async function fetchIndex(
   const what = `${label} ${path} (as listed in the signed Release)`;
   const expect = { sha256: listed.hash, size: listed.size };
   if (release.acquireByHash) {
-    const byHash = `dists/${suite}/${relPath.replace(/[^/]+$/, '')}by-hash/SHA256/${listed.hash}`;
+    const byHash = `dists/${suite}/${relPath.slice(0, relPath.lastIndexOf('/') + 1)}by-hash/SHA256/${listed.hash}`;
     try {
       await downloadToStore(store, http, repoUrl(base, byHash), expect, { label: what });
       return { path, sha256: listed.hash, size: listed.size };

@@ -11,6 +11,7 @@ import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
 import { fetchIndex, fetchVerifiedRelease, repoUrl, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
 import type { AptSpec } from './spec.js';
 import { warn } from '../warnings.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 interface LoadedSource {
   spec: AptSpec;
@@ -189,7 +190,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
   const clashes: string[] = [];
   for (const spec of specs) {
     // Two entries for one repository would write one mirror tree twice with different contents.
-    const key = mirrorUrlPath(spec.url.replace(/\/+$/, ''));
+    const key = mirrorUrlPath(trimTrailing(spec.url, '/'));
     const prev = byPath.get(key);
     if (prev !== undefined && prev !== spec.name) clashes.push(`apt[${prev}] and apt[${spec.name}] both mirror ${spec.url}`);
     else byPath.set(key, spec.name);

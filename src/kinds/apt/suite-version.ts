@@ -32,7 +32,7 @@ export function byHashTypes(hashes: Map<string, Map<string, { hash: string; size
 
 /** Where a by-hash copy of `relPath` (under dists/<suite>/) lives. */
 export function byHashPath(relPath: string, type: string, hash: string): string {
-  return `${relPath.replace(/[^/]+$/, '')}by-hash/${type}/${hash}`;
+  return `${relPath.slice(0, relPath.lastIndexOf('/') + 1)}by-hash/${type}/${hash}`;
 }
 
 export interface SuiteVersions {

@@ -8,6 +8,7 @@ import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore } from './repo-http.js';
 import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 export function chartFetchPlan(entry: ChartLock): FetchPlan {
   const blobs = entry.oci ? [entry.oci.config, ...entry.oci.layers] : [{ size: entry.size }, ...(entry.prov ? [entry.prov] : [])];
@@ -72,7 +73,7 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
   top.annotations = {
     [ANNOTATION.refName]: chartOciReference(entry.repo, entry.name, entry.version),
     [ANNOTATION.kind]: 'chart',
-    [ANNOTATION.source]: entry.url ?? `${entry.repo.replace(/\/+$/, '')}/${entry.name}:${entry.version}`,
+    [ANNOTATION.source]: entry.url ?? `${trimTrailing(entry.repo, '/')}/${entry.name}:${entry.version}`,
     [ANNOTATION.title]: `${entry.name}-${entry.version}.tgz`,
   };
   return [top];

@@ -8,6 +8,7 @@ import { chartServeRoutes } from './serve.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 export { discoverChartImages, type DiscoveryResult, type DiscoveredImage, type ImageSource } from './discover.js';
 export { loadChart, loadChartDir, loadChartArchive } from './load.js';
@@ -39,7 +40,7 @@ export const chartKind = {
   upstreamHosts(spec) {
     const host = hostOfUrl(spec.repo);
     if (!host) return [];
-    const item = `${spec.repo.replace(/\/+$/, '')}/${spec.name}@${spec.version}`;
+    const item = `${trimTrailing(spec.repo, '/')}/${spec.name}@${spec.version}`;
     return [host, ...(host.endsWith('.github.io') ? GITHUB_RELEASE_HOSTS : [])].map((h) => ({ host: h, item }));
   },
   targetFacet: { anyOf: ['registry', 'directory', 'charts'], add: 'registry:, directory: or charts: { dir, baseUrl }', noun: 'Helm charts' },
@@ -87,7 +88,7 @@ export const chartKind = {
       title: 'Helm charts',
       nameColumn: 'Upstream',
       versionColumn: 'Version',
-      row: (c) => ({ name: `${c.repo.replace(/\/+$/, '')}/${c.name}`, version: c.version, digest: c.digest, size: c.size }),
+      row: (c) => ({ name: `${trimTrailing(c.repo, '/')}/${c.name}`, version: c.version, digest: c.digest, size: c.size }),
     },
     auditCarried({ specs, registry, target }) {
       const charts = specs

@@ -7,6 +7,7 @@ import { SlowTransferError } from '../../net/low-speed.js';
 import { withRetry } from '../../net/retry.js';
 import { downloadToStore as downloadVerified } from '../file/download.js';
 import type { BlobStore } from '../../store/blob-store.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /**
  * HTTP chart repositories: `index.yaml` lists every version of every chart with its archive
@@ -26,7 +27,7 @@ export interface IndexEntry {
 }
 
 export function indexUrlOf(repo: string): string {
-  return repo.replace(/\/+$/, '') + '/index.yaml';
+  return trimTrailing(repo, '/') + '/index.yaml';
 }
 
 /**
@@ -38,7 +39,7 @@ export function archiveUrl(repo: string, entry: IndexEntry): string {
   if (!u) throw new FerryError('VALIDATION', `${indexUrlOf(repo)}: ${entry.name} ${entry.version} has no urls`, { hint: 'The repository index is broken; ask its maintainer.' });
   let url: URL | undefined;
   try {
-    url = new URL(u, repo.replace(/\/+$/, '') + '/');
+    url = new URL(u, trimTrailing(repo, '/') + '/');
   } catch {
     url = undefined;
   }

@@ -2,6 +2,7 @@ import { FerryError } from '../../errors.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import { parseImageReference } from '../../oci/reference.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /**
  * OCI chart repositories: `oci://host/path` + chart name is a registry repository whose tags
@@ -9,7 +10,7 @@ import { parseImageReference } from '../../oci/reference.js';
  * `application/vnd.cncf.helm.config.v1+json` and the chart archive as the content layer.
  */
 export function ociRepoRef(repo: string, name: string): RepoRef {
-  const base = repo.replace(/^oci:\/\//, '').replace(/\/+$/, '');
+  const base = trimTrailing(repo.replace(/^oci:\/\//, ''), '/');
   const ref = parseImageReference(`${base}/${name}`);
   return { registry: ref.registry, repository: ref.repository };
 }

@@ -14,6 +14,7 @@ import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
 import type { ChartSpec } from './spec.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /** A chart found in its repository and brought into the store. */
 export interface LocatedChart {
@@ -133,7 +134,7 @@ export async function attachDependencies(chart: LoadedChart, located: Pick<Locat
         hint: 'Vendor it (`helm dependency build`), give the dependency a repository URL in Chart.yaml, or add the named repository with `helm repo add` (ferry reads Helm\'s repositories.yaml).',
       });
     }
-    const sameRepo = (a?: string) => !a || a.replace(/\/+$/, '') === repo.replace(/\/+$/, '');
+    const sameRepo = (a?: string) => !a || trimTrailing(a, '/') === trimTrailing(repo, '/');
     const pin = pins.find((p) => p.name === dep.name && sameRepo(p.repository));
     const version = pin?.version ?? dep.version ?? '*';
     let dl: LocatedChart;

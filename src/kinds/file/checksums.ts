@@ -64,7 +64,7 @@ function normalizeName(name: string): string {
 export function findChecksum(lines: ChecksumLine[], fileUrl: string, checksumUrl: string, prefer?: HashAlgorithm): ChecksumLine | undefined {
   const file = new URL(fileUrl);
   const sums = new URL(checksumUrl);
-  const dir = sums.pathname.replace(/[^/]*$/, '');
+  const dir = sums.pathname.slice(0, sums.pathname.lastIndexOf('/') + 1);
   const filePath = decodeURIComponent(file.pathname);
   const candidates: string[] = [];
   if (file.host === sums.host && filePath.startsWith(decodeURIComponent(dir))) candidates.push(filePath.slice(decodeURIComponent(dir).length));

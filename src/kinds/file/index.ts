@@ -6,6 +6,7 @@ import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
 import { importFile, importFileBlobs, validateFileImport } from './import.js';
 import { fileServeRoutes } from './serve.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /** A file by its upstream URL (the file itself, its checksum file, its signature). */
 export type FileRef = UpstreamRefBase<'file'>;
@@ -77,7 +78,7 @@ export const fileKind = {
         if (target.files) files.set(url, mapFileUrl(url, target.files).url);
       }
       const lookupFileUrl = (url: string) => {
-        if (target.files && url.startsWith(target.files.baseUrl.replace(/\/+$/, '') + '/')) return 'mirror' as const;
+        if (target.files && url.startsWith(trimTrailing(target.files.baseUrl, '/') + '/')) return 'mirror' as const;
         return files.get(url);
       };
       return { lookupFileUrl, fileOrigins };

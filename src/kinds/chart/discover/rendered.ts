@@ -5,6 +5,7 @@ import { GO_YAML_OPTIONS } from '../render/goyaml.js';
 import { joinPath, splitImageMap, type Certainty, type ImageRole } from './values.js';
 import type { ValueMap } from '../values.js';
 import { isImageKey } from '../../image/image-key.js';
+import { trimTrailing } from '../../../ui/escape.js';
 
 /**
  * Images in rendered documents, each with the resource, the field path, the template line and what
@@ -84,8 +85,13 @@ export function handedImage(name: string, value: string): { certainty: Certainty
 export function handedArg(item: string, previous: unknown, listKey: string): { name: string; value: string; prefix: string } {
   const m = /^(\s*--?([\w.-]+)=)(.+)$/.exec(item);
   if (m) return { name: m[2], value: m[3], prefix: m[1] };
-  if (typeof previous === 'string' && /^--?[\w.-]*image[\w.-]*$/i.test(previous.trim())) return { name: previous, value: item, prefix: '' };
+  if (typeof previous === 'string' && imageFlag(previous.trim())) return { name: previous, value: item, prefix: '' };
   return { name: listKey, value: item, prefix: '' };
+}
+
+/** A flag naming an image (`--sidecar-image`): what `/^--?[\w.-]*image[\w.-]*$/i` matches, without its quadratic backtracking. */
+export function imageFlag(s: string): boolean {
+  return s.startsWith('-') && /^[\w.-]+$/.test(s.slice(1)) && /image/i.test(s);
 }
 
 const POSITIONED = new WeakMap<RenderedDocument, Node | null>();
@@ -244,7 +250,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
             if (k === 'image' && !isConfig && splitImageMap(node as ValueMap)) {
               // NVIDIA's ClusterPolicy: `{repository: nvcr.io/nvidia, image: driver, version: 580}`;
               // an empty repository leaves the operator's default (no image here).
-              const repo = typeof node.repository === 'string' ? node.repository.trim().replace(/\/+$/, '') : '';
+              const repo = typeof node.repository === 'string' ? trimTrailing(node.repository.trim(), '/') : '';
               const version = typeof node.version === 'string' ? node.version.trim() : '';
               const full = `${repo}/${t}${version ? `:${version}` : ''}`;
               if (!repo) continue;
@@ -265,7 +271,7 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
           continue;
         }
         if (isImageKey(k) && isMapObj(v) && typeof v.repository === 'string') {
-          const reg = typeof v.registry === 'string' && v.registry ? `${v.registry.replace(/\/+$/, '')}/` : '';
+          const reg = typeof v.registry === 'string' && v.registry ? `${trimTrailing(v.registry, '/')}/` : '';
           const tag = typeof v.tag === 'string' && v.tag ? `:${v.tag}` : '';
           const dig = typeof v.digest === 'string' && v.digest ? `@${v.digest}` : '';
           const full = `${reg}${v.repository}${tag}${dig}`;

@@ -2,6 +2,7 @@ import { parse as parseYaml } from 'yaml';
 import { parseImageReference, formatImageReference } from '../../../oci/reference.js';
 import { isImageKey, isImageListKey } from '../../image/image-key.js';
 import { chartDependencies, type ChartDependency, type LoadedChart } from '../load.js';
+import { trimTrailing } from '../../../ui/escape.js';
 import {
   asBoolean,
   asString,
@@ -207,7 +208,7 @@ function appVersionTag(chart: LoadedChart): string | undefined {
   for (const [p, text] of chart.files) {
     if (!p.startsWith('templates/')) continue;
     if (
-      /printf\s+"v%s"\s+\(?\s*\.Chart\.AppVersion/.test(text) ||
+      /printf\s+"v%s"\s+(?:\(\s*)?\.Chart\.AppVersion/.test(text) ||
       /\bv\{\{-?\s*\.Chart\.AppVersion/.test(text) ||
       /\b(print|cat)\s+"v"\s+\.Chart\.AppVersion/.test(text)
     ) {
@@ -282,7 +283,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   if (split) {
     // NVIDIA style: the repository is the path before the image name, the tag is `version`.
     if (!repo) return undefined;
-    path = `${repo.replace(/\/+$/, '')}/${img}`;
+    path = `${trimTrailing(repo, '/')}/${img}`;
   } else if (repo) {
     // `repository: mysql` + `name: community-operator` (mysql-operator style)
     path = imageKey && name && /^[a-z0-9._-]+$/.test(name) && !repo.endsWith(`/${name}`) ? `${repo}/${name}` : repo;
@@ -307,7 +308,7 @@ function imageFromMap(ctx: Ctx, m: ValueMap, imageKey: boolean): Omit<ImageSourc
   else if (globalImage) [registry, registryFrom] = [globalImage, 'global.image.registry'];
   else if (rootRegistry) [registry, registryFrom] = [rootRegistry, [...ctx.inst.scope, 'imageRegistry'].join('.')];
   if (registry && hasTemplate(registry)) return undefined;
-  let full = registry && !firstIsHost(path) ? `${registry.replace(/\/+$/, '')}/${path}` : path;
+  let full = registry && !firstIsHost(path) ? `${trimTrailing(registry, '/')}/${path}` : path;
   let tagFromAppVersion = false;
   if (tag) full += `:${tag}`;
   else if (!digest && ctx.appTag) {
@@ -618,7 +619,47 @@ interface Block {
   text: string;
 }
 
-const ACTION = /\{\{-?\s*([\s\S]*?)\s*-?\}\}/g;
+/**
+ * The actions of a template, `{{- body -}}` (what `/\{\{-?\s*([\s\S]*?)\s*-?\}\}/g` matches, with
+ * the same bodies), found by a scan: that regex backtracks cubically on a crafted `{{` and spaces.
+ */
+export function templateActions(text: string): Array<{ at: number; body: string }> {
+  const out: Array<{ at: number; body: string }> = [];
+  for (let at = text.indexOf('{{'); at >= 0; ) {
+    const close = text.indexOf('}}', at + 2);
+    if (close < 0) break;
+    let start = at + 2;
+    if (text[start] === '-') start++;
+    while (start < close && /\s/.test(text[start])) start++;
+    let end = close;
+    if (end > start && text[end - 1] === '-') end--;
+    while (end > start && /\s/.test(text[end - 1])) end--;
+    out.push({ at, body: text.slice(start, end) });
+    at = text.indexOf('{{', close + 2);
+  }
+  return out;
+}
+
+/** `line` with each `{{ … }}` replaced by a space (as `line.replace(/\{\{.*?\}\}/g, ' ')`, by a scan: linear). */
+export function blankActions(line: string): string {
+  let out = '';
+  let from = 0;
+  for (let at = line.indexOf('{{'); at >= 0; ) {
+    const close = line.indexOf('}}', at + 2);
+    if (close < 0) break;
+    // `.` stops at line terminators: an action that spans one is no match; a later `{{` may be.
+    const inside = line.slice(at + 2, close);
+    const brk = Math.max(inside.lastIndexOf('\r'), inside.lastIndexOf('\u2028'), inside.lastIndexOf('\u2029'), inside.lastIndexOf('\n'));
+    if (brk >= 0) {
+      at = line.indexOf('{{', at + 2 + brk + 1);
+      continue;
+    }
+    out += `${line.slice(from, at)} `;
+    from = close + 2;
+    at = line.indexOf('{{', from);
+  }
+  return from === 0 ? line : out + line.slice(from);
+}
 
 function applyAction(stack: Block[], action: string, values: ValueMap): void {
   const rebound = stack.some((b) => b.kind !== 'if');
@@ -670,7 +711,7 @@ function templateFindings(ctx: Ctx): void {
     let inComment = false;
     const stack: Block[] = [];
     // Actions over the whole file (they may span lines), applied in order as the lines pass.
-    const actions = [...text.matchAll(ACTION)].map((a) => ({ at: a.index!, body: a[1] })).filter((a) => !a.body.startsWith('/*'));
+    const actions = templateActions(text).filter((a) => !a.body.startsWith('/*'));
     let next = 0;
     let offset = 0;
     lines.forEach((line, i) => {
@@ -714,7 +755,7 @@ function templateFindings(ctx: Ctx): void {
         }
       }
       // Literal host/path:tag strings outside template actions (args, env values): possible.
-      const outside = line.replace(/\{\{.*?\}\}/g, ' ');
+      const outside = blankActions(line);
       LOOSE_REF.lastIndex = 0;
       for (const mm of outside.matchAll(LOOSE_REF)) {
         const ref = tryParse(mm[1]);

@@ -14,6 +14,7 @@ import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptio
 import { asSlice, deepCopy, GoStruct, isMap, isNil, setKey } from './govalue.js';
 export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
+import { trimTrailing } from '../../../ui/escape.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
 
@@ -501,7 +502,7 @@ function fold(text: string, style: 'plain' | 'single' | 'double', column: number
 function scalarText(s: string, indent: string, column = 0, allowBreaks = true): string {
   if (s.includes('\n') && !SPECIAL.test(s) && !/ \n/.test(s) && !/ $/.test(s)) {
     // literal block: chomping from trailing newlines, indentation indicator for leading space
-    const trailing = s.match(/\n*$/)![0].length;
+    const trailing = s.length - trimTrailing(s, '\n').length;
     const chomp = trailing === 0 ? '-' : trailing === 1 ? '' : '+';
     const ind = /^[ \n]/.test(s) ? '2' : '';
     const body = trailing > 0 ? s.slice(0, s.length - 1) : s;

@@ -380,12 +380,14 @@ function parseNumber(text: string): number | bigint | undefined {
     return neg ? -v : v;
   }
   if (/^[+-]?\d+$/.test(t)) return BigInt(t);
-  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(t)) return Number(t);
+  if (/^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/.test(t)) return Number(t);
   // strconv.ParseFloat's hexadecimal form: mantissa in hex, binary exponent after p (required).
-  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)\.?([0-9a-fA-F]*)[pP]([+-]?\d+)$/.exec(t);
-  if (hex && (hex[2] || hex[3])) {
-    const mant = Number(BigInt(`0x${hex[2] || '0'}${hex[3]}`));
-    const v = mant * 2 ** (Number(hex[4]) - 4 * hex[3].length);
+  // (`[0-9a-f]*(?:\.[0-9a-f]*)?`, not `[0-9a-f]*\.?[0-9a-f]*`: the same numbers, without quadratic backtracking)
+  const hex = /^([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?[pP]([+-]?\d+)$/.exec(t);
+  const frac = hex?.[3] ?? '';
+  if (hex && (hex[2] || frac)) {
+    const mant = Number(BigInt(`0x${hex[2] || '0'}${frac}`));
+    const v = mant * 2 ** (Number(hex[4]) - 4 * frac.length);
     return hex[1] === '-' ? -v : v;
   }
   return undefined;

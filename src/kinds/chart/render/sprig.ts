@@ -28,6 +28,7 @@ import {
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
 import { goRegex, GoRegexError } from './regex.js';
+import { trimTrailing } from '../../../ui/escape.js';
 
 type Dict = Record<string, unknown>;
 
@@ -225,22 +226,29 @@ function coerceVersion(v: string): string | undefined {
   return `${m[1]}.${m[2] ?? 0}.${m[3] ?? 0}${m[4] ?? ''}${m[5] ?? ''}`;
 }
 
+/**
+ * One constraint: operator, spaces, `v`, version. The spaces are taken whole (`(?=(\s*))\2`, an
+ * atomic group): `\s*` giving them back one by one was quadratic on a long run before a line break.
+ */
+const CONSTRAINT = /^(!=|>=|<=|=>|=<|>|<|=|~>|~|\^)?(?=(\s*))\2v?(.*)$/;
+
 /** Masterminds constraint syntax → npm semver range (commas are AND, `||` is OR, partial versions). */
 export function mastermindsRange(c: string): string {
   return c
     .split('||')
     .map((part) =>
       part
-        .split(/,|\s+(?=[<>=~^!])/)
+        // a run of spaces is tried from its start only ((?<!\s)): linear, the same pieces
+        .split(/,|(?<!\s)\s+(?=[<>=~^!])/)
         .map((s) => s.trim())
         .filter(Boolean)
         .map((s) => {
-          const m = /^(!=|>=|<=|=>|=<|>|<|=|~>|~|\^)?\s*v?(.*)$/.exec(s)!;
+          const m = CONSTRAINT.exec(s)!;
           let op = m[1] ?? '';
           if (op === '=>') op = '>=';
           if (op === '=<') op = '<=';
           if (op === '~>') op = '~';
-          const ver = m[2];
+          const ver = m[3];
           if (/[xX*]/.test(ver) || ver.split(/[-+]/)[0].split('.').length < 3) {
             // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
             const [core, ...pre] = ver.split('-');
@@ -846,7 +854,7 @@ function pathClean(p: string): string {
 
 function pathBase(p: string): string {
   if (p === '') return '.';
-  const t = p.replace(/\/+$/, '');
+  const t = trimTrailing(p, '/');
   if (t === '') return '/';
   return t.slice(t.lastIndexOf('/') + 1);
 }
