@@ -25,7 +25,7 @@ export interface RewriteManifestsOptions {
 }
 
 /**
- * Every .yaml/.yml under the given files and directories, sorted, each once. Inside a directory
+ * Every .yaml/.yml (and `Kustomization`) under the given files and directories, sorted, each once. Inside a directory
  * nothing is followed: a link to a directory (a loop, or a tree elsewhere) is not entered; a link
  * to a file in the given paths is that file, rewritten by its own name; a link to a file
  * elsewhere is listed, and refused when it needs a change (rewrite its target by its own path).
@@ -45,16 +45,21 @@ export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
     if (st.isSymbolicLink()) {
       const target = await realpath(p).catch(() => undefined);
       const to = target ? await stat(target).catch(() => undefined) : undefined;
-      if (target && to?.isFile() && !inRoots(target) && /\.ya?ml$/i.test(p)) out.add(path.resolve(p));
+      if (target && to?.isFile() && !inRoots(target) && isManifestName(p)) out.add(path.resolve(p));
       return;
     }
     if (st.isDirectory()) {
       const entries = (await readdir(p)).sort();
       for (const e of entries) if (!e.startsWith('.')) await visit(path.join(p, e), false);
-    } else if (explicit || (st.isFile() && /\.ya?ml$/i.test(p))) out.add(path.resolve(p));
+    } else if (explicit || (st.isFile() && isManifestName(p))) out.add(path.resolve(p));
   };
   for (const i of inputs) await visit(i, true);
   return [...out].sort();
+}
+
+/** A .yaml/.yml file, or kustomize's `Kustomization` (its third file name, no extension). */
+function isManifestName(p: string): boolean {
+  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization';
 }
 
 function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?: string; container?: string } {
