@@ -3,6 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { interpolateCompose, MAX_INTERPOLATED, scanPaths } from '../../src/audit/scan.js';
+import { parseDocument } from 'yaml';
+import { chartSourcesOf } from '../../src/audit/chart-sources.js';
 import { collectYamlFiles } from '../../src/rewrite/manifests.js';
 
 /**
@@ -16,6 +18,9 @@ import { collectYamlFiles } from '../../src/rewrite/manifests.js';
  *   `images:` override was never applied, so the audit reported the image as written (carried,
  *   "mirrored") while kustomize deploys the override (upstream); `rewrite manifests` did not
  *   even list the file.
+ * - A Flux OCIRepository with both `ref.tag` and `ref.semver` was read by its tag; Flux pulls by
+ *   the range (and by `ref.digest` before both), so a carried tag beside an uncarried range was
+ *   rewritten and audited as carried while Flux asks the mirror for a version it lacks.
  */
 let dir: string;
 beforeAll(async () => {
@@ -81,5 +86,15 @@ describe('a kustomization named Kustomization', () => {
     const root = path.join(dir, 'kust');
     const files = await collectYamlFiles([root]);
     expect(files.map((f) => path.basename(f))).toEqual(['Kustomization', 'd.yaml']);
+  });
+});
+
+describe('a Flux OCIRepository ref', () => {
+  const versionOf = (ref: string) => chartSourcesOf(parseDocument(`apiVersion: source.toolkit.fluxcd.io/v1beta2\nkind: OCIRepository\nmetadata: {name: m}\nspec:\n  url: oci://ghcr.io/acme/manifests\n  ref: ${ref}\n`).contents)[0]?.version;
+  it('is read in Flux precedence: digest, semver, tag', () => {
+    expect(versionOf('{tag: 1.0.0, semver: ">=2.0.0"}')).toBe('>=2.0.0');
+    expect(versionOf('{semver: ">=2.0.0", tag: 1.0.0}')).toBe('>=2.0.0');
+    expect(versionOf(`{tag: 1.0.0, digest: "sha256:${'a'.repeat(64)}"}`)).toBe(`sha256:${'a'.repeat(64)}`);
+    expect(versionOf('{tag: 1.0.0}')).toBe('1.0.0');
   });
 });
