@@ -183,8 +183,11 @@ const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1
  * an image that gets pulled, a bare name too (`busybox` is `docker.io/library/busybox:latest`).
  */
 export function containerImagePath(keyPath: string): boolean {
-  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$|^services\.[^.[\]]+\.image$/.test(keyPath);
+  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$/.test(keyPath) || COMPOSE_SERVICE_IMAGE.test(keyPath);
 }
+
+/** `services.<name>.image`: a Compose service name is `[a-zA-Z0-9._-]+`, dots included (`web.v2`: `services.web.v2.image`). */
+export const COMPOSE_SERVICE_IMAGE = /^services\.[\w.-]+\.image$/;
 
 /** `text` without the trailing characters in `chars` (a loop: `[.,;:]+$` backtracks quadratically on a long run). */
 export function trimEndChars(text: string, chars: string): string {
