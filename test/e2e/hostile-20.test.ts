@@ -1,0 +1,39 @@
+/**
+ * Hostile pass 20, end to end: `audit` of Compose files on Docker hosts.
+ *
+ * What tripped: a Compose service name may hold dots (`web.v2`, Compose allows `[a-zA-Z0-9._-]`),
+ * its key path is `services.web.v2.image`, and the rule that a carried ghcr.io image in a Compose
+ * file still goes out through dockerd (registry-mirrors mirror Docker Hub alone) matched one
+ * segment only: the service came out "mirrored". Its `${VAR}`s were not interpolated either.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runFerry } from '../support/cli.js';
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-h20-'));
+  await writeFile(path.join(work, 'm.yaml'), 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: c }\nimages:\n  - ref: ghcr.io/acme/web:1.4\n');
+  await writeFile(path.join(work, 't.yaml'), 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nregistry: { url: https://registry.site.internal, layout: nested }\n');
+  await mkdir(path.join(work, 'stack'));
+  await writeFile(path.join(work, 'stack', 'compose.yaml'), 'services:\n  web.v2:\n    image: ghcr.io/acme/web:1.4\n  web:\n    image: ${WEB:-ghcr.io/acme/web:1.4}\n  api.v2:\n    image: ${API:-ghcr.io/acme/web:1.4}\n');
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe('audit of a Compose file whose service names hold dots', () => {
+  it('a carried ghcr.io image is not mirrored on a Docker host, whatever the service is named', async () => {
+    const r = await runFerry(['audit', 'stack', '--manifest', 'm.yaml', '-t', 't.yaml', '--json'], { cwd: work });
+    expect(r.stderr).not.toMatch(/internal|unexpected/i);
+    const findings = (JSON.parse(r.stdout) as { findings: Array<{ file: string; line: number; value: string; class: string; note?: string }> }).findings.filter((f) => f.file === 'stack/compose.yaml');
+    const byLine = new Map(findings.map((f) => [f.line, f]));
+    for (const line of [3, 5, 7]) {
+      expect(byLine.get(line)?.value).toBe('ghcr.io/acme/web:1.4');
+      expect(byLine.get(line)?.class).toBe('undeclared');
+      expect(byLine.get(line)?.note).toMatch(/dockerd pulls it from ghcr\.io as written/);
+    }
+  });
+});
