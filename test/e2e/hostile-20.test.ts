@@ -5,12 +5,17 @@
  * its key path is `services.web.v2.image`, and the rule that a carried ghcr.io image in a Compose
  * file still goes out through dockerd (registry-mirrors mirror Docker Hub alone) matched one
  * segment only: the service came out "mirrored". Its `${VAR}`s were not interpolated either.
+ *
+ * And the compile cache (scripts/build.mjs): its directory was used whoever owned it. Node runs
+ * the V8 code it finds there, so with HOME=/tmp (CI, containers with a random uid) another local
+ * user who made /tmp/.cache first could plant code ferry would run. Now a directory another user
+ * owns or can write, on the way to the cache, means no cache.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry } from '../support/cli.js';
+import { FERRY, runCommand, runFerry } from '../support/cli.js';
 
 let work: string;
 beforeAll(async () => {
@@ -35,5 +40,35 @@ describe('audit of a Compose file whose service names hold dots', () => {
       expect(byLine.get(line)?.class).toBe('undeclared');
       expect(byLine.get(line)?.note).toMatch(/dockerd pulls it from ghcr\.io as written/);
     }
+  });
+});
+
+describe('the compile cache in a directory another user can write', () => {
+  const clean = { NODE_COMPILE_CACHE: undefined, NODE_DISABLE_COMPILE_CACHE: undefined, FERRY_COMPILE_CACHE: undefined, XDG_CACHE_HOME: undefined };
+  const filesUnder = async (dir: string) => (await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])).filter((e) => e.isFile());
+  it('is not used (Node would run the code planted there): HOME=/tmp-like with .cache made by another user', async () => {
+    if (process.getuid?.() !== 0) throw new Error('this test makes a directory owned by another user: run as root');
+    const home = path.join(work, 'shared-home');
+    const cache = path.join(home, '.cache', 'ferry', 'compile-cache');
+    await mkdir(cache, { recursive: true });
+    // Another user (nobody) made .cache first and owns the tree below it.
+    for (const d of [path.join(home, '.cache'), path.join(home, '.cache', 'ferry'), cache]) await chown(d, 65534, 65534);
+    const r = await runCommand(process.execPath, [FERRY, '--version'], { env: { ...clean, HOME: home } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await filesUnder(cache)).toEqual([]);
+    // Control: the same tree owned by the one who runs ferry is used.
+    for (const d of [path.join(home, '.cache'), path.join(home, '.cache', 'ferry'), cache]) await chown(d, 0, 0);
+    const again = await runCommand(process.execPath, [FERRY, '--version'], { env: { ...clean, HOME: home } });
+    expect(again.code, again.stderr).toBe(0);
+    expect((await filesUnder(cache)).length).toBeGreaterThan(0);
+  });
+
+  it('is not used where a directory on the way is writable by everyone (not sticky)', async () => {
+    const base = path.join(work, 'open');
+    await mkdir(base);
+    await chmod(base, 0o777);
+    const r = await runCommand(process.execPath, [FERRY, '--version'], { env: { ...clean, XDG_CACHE_HOME: base } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await filesUnder(base)).toEqual([]);
   });
 });
