@@ -110,7 +110,8 @@ const zodWithoutLocales = {
  * Compile cache directory: $FERRY_COMPILE_CACHE, else $XDG_CACHE_HOME/ferry/compile-cache, else
  * ~/.cache/ferry/compile-cache (when the home directory exists). NODE_COMPILE_CACHE set by the user wins (Node enabled it before
  * this file ran), NODE_DISABLE_COMPILE_CACHE=1 turns it off, and where the directory cannot be
- * created (read-only home, no home) ferry runs without it and says nothing.
+ * created (read-only home, no home), or another user could write it, ferry runs without it and
+ * says nothing.
  */
 const ENTRY = `#!/usr/bin/env node
 // ferry's entry point (written by scripts/build.mjs): turns on Node's compile cache, then loads
@@ -166,12 +167,37 @@ function makeDirs(dir) {
   return true;
 }
 
+// Node runs the V8 code it finds in the cache: a cache directory another user can write (HOME=/tmp
+// and /tmp/.cache made by them first) would run their code as whoever runs ferry. Each directory
+// from the cache up to / (and each link on the way) must be ours or root's, and writable by no one
+// else (a sticky directory such as /tmp aside); otherwise ferry runs without the cache.
+function onlyOurs(dir) {
+  if (typeof process.getuid !== 'function') return true;
+  const uid = process.getuid();
+  const gid = process.getgid();
+  const ours = (s) => s.uid === uid || s.uid === 0;
+  try {
+    for (let d = dir; ; d = path.dirname(d)) {
+      if (!ours(fs.lstatSync(d))) return false;
+      if (path.dirname(d) === d) break;
+    }
+    for (let d = fs.realpathSync(dir); ; d = path.dirname(d)) {
+      const s = fs.statSync(d);
+      const sticky = (s.mode & 0o1000) !== 0;
+      if (!ours(s) || (!sticky && ((s.mode & 0o002) !== 0 || ((s.mode & 0o020) !== 0 && s.gid !== gid)))) return false;
+      if (path.dirname(d) === d) return true;
+    }
+  } catch {
+    return false;
+  }
+}
+
 if (!process.env.NODE_COMPILE_CACHE && typeof module.enableCompileCache === 'function') {
   try {
     const dir = compileCacheDir();
     // A directory that cannot be created or written returns a status instead of throwing, and
     // Node then simply compiles without the cache.
-    if (dir && makeDirs(dir)) module.enableCompileCache(dir);
+    if (dir && makeDirs(dir) && onlyOurs(dir)) module.enableCompileCache(dir);
   } catch {
     // No home directory at all, or a Node that refuses the option: run without the cache.
   }

@@ -17,6 +17,7 @@ import type { ChartRender } from './charts.js';
 import { carriedVersion, chartsFrom, mirrorChartSource, mirrorSourceText } from './chart-sources.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
+import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -534,7 +535,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
    * (containerd's hosts.toml for nerdctl compose, k3s registries.yaml) says otherwise.
    */
   function dockerPullsUpstream(r: Reference, host: string, mirror: string | undefined): string | undefined {
-    if (r.kind !== 'image' || !r.keyPath || !/^services\.[^.[\]]+\.image$/.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
+    if (r.kind !== 'image' || !r.keyPath || !COMPOSE_SERVICE_IMAGE.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
     if (runtime.has(host)) return undefined;
     const fix = `run \`ferry rewrite manifests\` on this file to pull it${mirror ? ` from ${mirror}` : ' from the mirror'}`;
     if (host !== 'docker.io') {

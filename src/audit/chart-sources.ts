@@ -16,7 +16,7 @@ import { trimTrailing } from '../ui/escape.js';
  *   registry path written without `oci://`, or with it), `chart`, `targetRevision`.
  * - Flux `HelmRepository`: `spec.url` (`type: oci` → `oci://…`); the chart and version are in the
  *   `HelmRelease` that names it (`spec.chart.spec.{chart,version,sourceRef}`).
- * - Flux `OCIRepository`: `spec.url` (`oci://<registry>/<path>/<chart>`), `spec.ref.tag` (or `semver`).
+ * - Flux `OCIRepository`: `spec.url` (`oci://<registry>/<path>/<chart>`), `spec.ref.digest`, else `semver`, else `tag` (Flux's precedence).
  * - kustomize's Helm inflator (`kustomize build --enable-helm`): a kustomization's `helmCharts[]`
  *   — `repo` (an http(s) chart repository, or `oci://<registry>/<path>`), `name`, `version`.
  */
@@ -103,7 +103,8 @@ export function chartSourcesOf(contents: unknown, opts: { kustomization?: boolea
       const cut = full.lastIndexOf('/');
       if (cut <= 'oci://'.length) return out;
       const ref = get(spec, 'ref');
-      const versionNode = get(ref, 'tag') ?? get(ref, 'semver');
+      // Flux's precedence: digest, then semver, then tag (a tag beside a range is not what is pulled).
+      const versionNode = get(ref, 'digest') ?? get(ref, 'semver') ?? get(ref, 'tag');
       out.push({ tool: 'Flux', object, kind, urlNode, keyPath: 'spec.url', url, form: 'oci', repo: full.slice(0, cut), chart: full.slice(cut + 1), version: text(versionNode), versionNode: isScalar(versionNode) ? versionNode : undefined, name, namespace });
     }
   }

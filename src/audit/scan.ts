@@ -147,7 +147,9 @@ const MIB = (n: number) => `${n / 1024 / 1024} MiB`;
 export function fileTypeOf(file: string): FileType {
   const base = path.basename(file).toLowerCase();
   const ext = path.extname(base);
-  if (ext === '.yaml' || ext === '.yml') return 'yaml';
+  // kustomize's third file name, `Kustomization` (no extension), is YAML: read as text, its
+  // `images:` overrides were never applied and the image as written was reported instead.
+  if (ext === '.yaml' || ext === '.yml' || path.basename(file) === 'Kustomization') return 'yaml';
   if (ext === '.json') return 'json';
   if (ext === '.toml') return 'toml';
   if (base === '.env' || ext === '.env' || base.startsWith('.env.') || base === 'env') return 'env';
@@ -185,8 +187,11 @@ const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1
  * an image that gets pulled, a bare name too (`busybox` is `docker.io/library/busybox:latest`).
  */
 export function containerImagePath(keyPath: string): boolean {
-  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$|^services\.[^.[\]]+\.image$/.test(keyPath);
+  return /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]\.image$/.test(keyPath) || COMPOSE_SERVICE_IMAGE.test(keyPath);
 }
+
+/** `services.<name>.image`: a Compose service name is `[a-zA-Z0-9._-]+`, dots included (`web.v2`: `services.web.v2.image`). */
+export const COMPOSE_SERVICE_IMAGE = /^services\.[\w.-]+\.image$/;
 
 /** The CI system whose pipeline file this document is (kinds/image/image-key.ts), with its top level. */
 function ciOf(file: string, doc: Document): { kind: CiFile; root: Record<string, unknown> } | undefined {
@@ -801,30 +806,91 @@ export function redactUrlsIn(text: string): string {
 /**
  * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
  * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
- * defaulted are left as written and named in `unresolved`.
+ * defaulted are left as written and named in `unresolved`. A default may itself hold `${…}`
+ * (`${APP:-${DEFAULT_APP}}`): its braces are matched as compose-go matches them, and it is
+ * interpolated in turn (was cut at the first `}`, and `${DEF}` reported as what is pulled).
  */
 export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[]; tooLong?: true } {
   const unresolved: string[] = [];
   // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
   // "Invalid string length"). Past the bound the value is left as written.
-  let room = MAX_INTERPOLATED - value.length;
-  const out = value.replace(/\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))/g, (all, braced?: string, op?: string, arg?: string, plain?: string) => {
-    if (room < 0) return all;
-    const put = (s: string) => {
-      room -= s.length - all.length;
-      return room < 0 ? all : s;
-    };
-    if (all === '$$') return '$';
-    const name = (braced ?? plain) as string;
-    const set = env.get(name);
-    const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
-    if (op === ':-' || op === '-') return put(has ? (set as string) : (arg ?? ''));
-    if (op === ':+' || op === '+') return put(has ? (arg ?? '') : '');
-    if (has) return put(set as string);
-    unresolved.push(name);
-    return all;
-  });
-  return room < 0 ? { value, unresolved: [], tooLong: true } : { value: out, unresolved };
+  if (value.length > MAX_INTERPOLATED) return { value, unresolved: [], tooLong: true };
+  const tooLong = new Error('too long');
+  const run = (s: string): string => {
+    let out = '';
+    let i = 0;
+    while (i < s.length) {
+      const at = s.indexOf('$', i);
+      if (at < 0) {
+        out += s.slice(i);
+        break;
+      }
+      out += s.slice(i, at);
+      i = at;
+      if (s[i + 1] === '$') {
+        out += '$';
+        i += 2;
+        continue;
+      }
+      let name: string | undefined;
+      let op: string | undefined;
+      let arg: string | undefined;
+      let all: string;
+      if (s[i + 1] === '{') {
+        const close = closingBrace(s, i);
+        const m = close < 0 ? null : /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/.exec(s.slice(i + 2, close));
+        if (!m) {
+          out += '$';
+          i++;
+          continue;
+        }
+        [, name, op, arg] = m;
+        all = s.slice(i, close + 1);
+      } else {
+        const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(i + 1, i + 1 + MAX_INTERPOLATED));
+        if (!m) {
+          out += '$';
+          i++;
+          continue;
+        }
+        name = m[0];
+        all = `$${name}`;
+      }
+      i += all.length;
+      const set = env.get(name);
+      const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
+      if (op === ':-' || op === '-') out += has ? (set as string) : run(arg ?? '');
+      else if (op === ':+' || op === '+') out += has ? run(arg ?? '') : '';
+      else if (has) out += set as string;
+      else {
+        unresolved.push(name);
+        out += all;
+      }
+      if (out.length > MAX_INTERPOLATED) throw tooLong;
+    }
+    if (out.length > MAX_INTERPOLATED) throw tooLong;
+    return out;
+  };
+  try {
+    return { value: run(value), unresolved };
+  } catch (err) {
+    if (err !== tooLong) throw err;
+    return { value, unresolved: [], tooLong: true };
+  }
+}
+
+/** The index of the `}` closing the `${` at `at` (each `${` inside opens one more), as compose-go finds it; -1: none. */
+function closingBrace(s: string, at: number): number {
+  let open = 0;
+  for (let i = at; i < s.length; i++) {
+    if (s[i] === '}') {
+      if (--open === 0) return i;
+    } else if (s[i] === '$' && s[i + 1] === '{') {
+      open++;
+      i++;
+    }
+  }
+  return -1;
 }
 
 /** The variables of a Compose `.env` file (`NAME=value`, `export NAME=value`, quoted or not; `#` comments skipped). */

@@ -10,6 +10,7 @@ import { lockChanges, type LockChange } from './lock-diff.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { lockManifest, lockMatches } from '../kinds/pipeline.js';
 import { FerryError } from '../errors.js';
+import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -223,14 +224,23 @@ export async function lockCheck(manifestFile: string, opts: { output?: string; c
 }
 
 /**
- * How the lock's entries differ from what the manifest names one to one: its files and APT
- * repositories (name and url), its charts (repository and name; a chart the lock has only as
- * another's dependency is not named by the manifest). Images are not compared: a chart's
- * discovered images and a reference's normal form are the lock's own.
+ * How the lock's entries differ from what the manifest names: its files and APT repositories
+ * (name and url; an APT repository's suites, components, architectures and requested packages
+ * too), its charts (repository and name; a chart the lock has only as another's dependency is not
+ * named by the manifest), its images (each of the lock's is the manifest's or in a locked chart's
+ * `images:`, and each of the manifest's is in the lock, compared in their normal form). What a
+ * chart deploys (its `images:`, its dependencies) and every digest and version pinned are the
+ * lock's own: checking them needs the chart archives or the network (README, In CI).
  */
 export function lockContentMismatch(lock: Lock, manifest: unknown): string[] {
-  const m = manifest as { files?: Array<{ name: string; url: string }>; apt?: Array<{ name: string; url: string }>; charts?: Array<{ name: string; repo: string }> };
-  const l = lock as unknown as { files?: Array<{ name: string; url: string }>; apt?: Array<{ name: string; url: string }>; charts?: Array<{ name: string; repo: string; dependencyOf?: string[] }> };
+  type AptEntry = { name: string; url: string; suites?: unknown[]; components?: unknown[]; architectures?: unknown[]; packages?: unknown[] };
+  const m = manifest as { files?: Array<{ name: string; url: string }>; apt?: AptEntry[]; charts?: Array<{ name: string; repo: string }>; images?: Array<{ ref: string }> };
+  const l = lock as unknown as {
+    files?: Array<{ name: string; url: string }>;
+    apt?: Array<Omit<AptEntry, 'suites'> & { suites?: Array<{ suite: string }> }>;
+    charts?: Array<{ name: string; repo: string; dependencyOf?: string[]; images?: string[] }>;
+    images?: Array<{ source: string; ref: string }>;
+  };
   const out: string[] = [];
   const compare = (what: string, wanted: string[], held: string[], extraOk: (key: string) => boolean = () => false) => {
     const want = new Set(wanted);
@@ -238,9 +248,39 @@ export function lockContentMismatch(lock: Lock, manifest: unknown): string[] {
     for (const k of [...want].sort()) if (!have.has(k)) out.push(`${what} ${k} is not in the lock`);
     for (const k of [...have].sort()) if (!want.has(k) && !extraOk(k)) out.push(`${what} ${k} is in the lock, not in the manifest`);
   };
-  compare('file', (m.files ?? []).map((f) => `${f.name} (${f.url})`), (l.files ?? []).map((f) => `${f.name} (${f.url})`));
-  compare('apt', (m.apt ?? []).map((a) => `${a.name} (${a.url})`), (l.apt ?? []).map((a) => `${a.name} (${a.url})`));
+  const key = (e: { name: string; url: string }) => `${e.name} (${e.url})`;
+  compare('file', (m.files ?? []).map(key), (l.files ?? []).map(key));
+  compare('apt', (m.apt ?? []).map(key), (l.apt ?? []).map(key));
+  // An APT repository both name: what of it the lock carries (an extra suite or component is carried and published).
+  const strings = (xs: unknown[] | undefined) => (xs ?? []).map(String);
+  for (const want of m.apt ?? []) {
+    const held = (l.apt ?? []).find((x) => key(x) === key(want));
+    if (!held) continue;
+    const what = `apt ${key(want)}`;
+    compare(`${what} suite`, strings(want.suites), (held.suites ?? []).map((s) => String(s.suite)));
+    compare(`${what} component`, strings(want.components), strings(held.components));
+    compare(`${what} architecture`, strings(want.architectures), strings(held.architectures));
+    if ((want.packages === undefined) !== (held.packages === undefined)) out.push(`${what}: the lock carries ${held.packages ? 'only some packages' : 'the whole repository'}, the manifest asks for ${want.packages ? 'some packages' : 'the whole repository'}`);
+    else compare(`${what} package`, strings(want.packages), strings(held.packages));
+  }
   const dependencies = new Set((l.charts ?? []).filter((c) => c.dependencyOf?.length).map((c) => `${c.name} (${c.repo})`));
   compare('chart', (m.charts ?? []).map((c) => `${c.name} (${c.repo})`), (l.charts ?? []).map((c) => `${c.name} (${c.repo})`), (k) => dependencies.has(k));
+  // A dependency names the chart it is one of (`app 1.0.0`): one the lock holds.
+  const locked = new Set((l.charts ?? []).map((c) => `${c.name} ${(c as { version?: string }).version}`));
+  for (const c of l.charts ?? []) for (const p of c.dependencyOf ?? []) if (!locked.has(p)) out.push(`chart ${c.name} (${c.repo}) is in the lock as a dependency of ${p}, which the lock does not hold`);
+  // Images: the manifest's and the locked charts' (a chart's are the lock's own), in normal form.
+  const normal = (ref: string) => {
+    try {
+      return formatImageReference(withDefaultTag(parseImageReference(ref)));
+    } catch {
+      return ref;
+    }
+  };
+  const fromCharts = new Set((l.charts ?? []).flatMap((c) => (Array.isArray(c.images) ? c.images.map(normal) : [])));
+  const named = new Set((m.images ?? []).map((i) => normal(i.ref)));
+  const held = new Set((l.images ?? []).flatMap((i) => [normal(i.ref), normal(i.source)]));
+  for (const k of [...named].sort()) if (!held.has(k)) out.push(`image ${k} is not in the lock`);
+  const extra = new Set((l.images ?? []).filter((i) => ![i.ref, i.source].some((r) => named.has(normal(r)) || fromCharts.has(normal(r)))).map((i) => normal(i.ref)));
+  for (const k of [...extra].sort()) out.push(`image ${k} is in the lock, neither in the manifest nor in a locked chart's images:`);
   return out;
 }

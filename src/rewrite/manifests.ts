@@ -26,8 +26,8 @@ export interface RewriteManifestsOptions {
 }
 
 /**
- * Every .yaml/.yml under the given files and directories (dot files and directories too, not
- * `.git`, `node_modules`: as `audit` reads a tree), sorted, each once. Inside a directory
+ * Every .yaml/.yml (and `Kustomization`) under the given files and directories (dot files and
+ * directories too, not `.git`, `node_modules`: as `audit` reads a tree), sorted, each once. Inside a directory
  * nothing is followed: a link to a directory (a loop, or a tree elsewhere) is not entered; a link
  * to a file in the given paths is that file, rewritten by its own name; a link to a file
  * elsewhere is listed, and refused when it needs a change (rewrite its target by its own path).
@@ -47,17 +47,22 @@ export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
     if (st.isSymbolicLink()) {
       const target = await realpath(p).catch(() => undefined);
       const to = target ? await stat(target).catch(() => undefined) : undefined;
-      if (target && to?.isFile() && !inRoots(target) && /\.ya?ml$/i.test(p)) out.add(path.resolve(p));
+      if (target && to?.isFile() && !inRoots(target) && isManifestName(p)) out.add(path.resolve(p));
       return;
     }
     if (st.isDirectory()) {
       const entries = (await readdir(p)).sort();
       // As `audit` reads a tree: `.gitlab-ci.yml` and `.github/workflows/` are pipeline files too.
       for (const e of entries) if (!SKIP_DIRS.has(e)) await visit(path.join(p, e), false);
-    } else if (explicit || (st.isFile() && /\.ya?ml$/i.test(p))) out.add(path.resolve(p));
+    } else if (explicit || (st.isFile() && isManifestName(p))) out.add(path.resolve(p));
   };
   for (const i of inputs) await visit(i, true);
   return [...out].sort();
+}
+
+/** A .yaml/.yml file, or kustomize's `Kustomization` (its third file name, no extension). */
+function isManifestName(p: string): boolean {
+  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization';
 }
 
 function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?: string; container?: string } {

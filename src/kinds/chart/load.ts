@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs';
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream } from 'node:fs';
+import { type FileHandle, open, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -7,6 +7,7 @@ import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
+import { readRegularFile } from '../../store/verified-write.js';
 import { parseGoYaml } from './render/goyaml.js';
 
 /**
@@ -153,15 +154,27 @@ async function entryKind(abs: string, e: import('node:fs').Dirent, walking: Read
  */
 const MAX_DIR_ENTRIES = 20_000;
 
-async function walk(dir: string, where: string, walking: ReadonlySet<string>, rel = '', budget = { left: MAX_DIR_ENTRIES }): Promise<string[]> {
-  const out: string[] = [];
-  const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
-  budget.left -= entries.length;
-  if (budget.left < 0) {
-    throw new FerryError('VALIDATION', `${where}: more than ${MAX_DIR_ENTRIES.toLocaleString('en-US')} files and directories under the chart directory (at ${rel || '.'}); refusing to read on`, {
-      hint: 'A chart has tens to hundreds of files: does a symbolic link in it lead to a large directory (/, a home directory)? Point at the chart itself, or package it with `helm package`.',
+/**
+ * What one chart directory load may read, its vendored subcharts (directories and archives) with
+ * it: 10 000 `charts/` entries linked to one directory were each a fresh load of it.
+ */
+interface DirBudget extends ChartBudget {
+  entries: number;
+}
+
+function spendEntries(budget: DirBudget, n: number, where: string, rel: string): void {
+  budget.entries -= n;
+  if (budget.entries < 0) {
+    throw new FerryError('VALIDATION', `${where}: more than ${MAX_DIR_ENTRIES.toLocaleString('en-US')} files and directories under the chart directory (at ${rel || '.'}), its vendored subcharts counted with it; refusing to read on`, {
+      hint: 'A chart has tens to hundreds of files: does a symbolic link in it lead to a large directory (/, a home directory), or do many subcharts link to one? Point at the chart itself, or package it with `helm package`.',
     });
   }
+}
+
+async function walk(dir: string, where: string, walking: ReadonlySet<string>, rel: string, budget: DirBudget): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(path.join(dir, rel), { withFileTypes: true });
+  spendEntries(budget, entries.length, where, rel);
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const r = rel ? `${rel}/${e.name}` : e.name;
     const kind = await entryKind(path.join(dir, r), e, walking, where);
@@ -173,18 +186,28 @@ async function walk(dir: string, where: string, walking: ReadonlySet<string>, re
   return out;
 }
 
-export async function loadChartDir(dir: string, where = path.basename(path.resolve(dir)), opts: LoadOptions = {}, ancestors: ReadonlySet<string> = new Set()): Promise<LoadedChart> {
+export async function loadChartDir(
+  dir: string,
+  where = path.basename(path.resolve(dir)),
+  opts: LoadOptions = {},
+  ancestors: ReadonlySet<string> = new Set(),
+  budget: DirBudget = { left: MAX_CHART_BYTES, entries: MAX_DIR_ENTRIES },
+): Promise<LoadedChart> {
   const walking = new Set([...ancestors, await realpath(dir)]);
   const files = new Map<string, string>();
   const raw = opts.allFiles ? new Map<string, Buffer>() : undefined;
-  let left = MAX_CHART_BYTES;
-  for (const rel of await walk(dir, where, walking)) {
+  for (const rel of await walk(dir, where, walking, '', budget)) {
     if (!wanted(rel) && !raw) continue;
-    const abs = path.join(dir, rel);
-    if ((await stat(abs)).size > MAX_TEXT) continue;
-    const buf = await readFile(abs);
-    left -= buf.length;
-    if (left < 0) {
+    // Opened once, then checked and read through that descriptor: a file swapped for a FIFO or a
+    // device after the walk saw it (a followed link re-pointed) is not read (readFile of a FIFO
+    // waited forever, of /dev/zero grew without bound).
+    const buf = await readRegularFile(path.join(dir, rel), MAX_TEXT, { follow: true });
+    if (!Buffer.isBuffer(buf)) {
+      if (buf.why === 'unreadable') throw new FerryError('VALIDATION', `${where}: ${rel}: ${buf.reason}`, { cause: buf.err });
+      continue;
+    }
+    budget.left -= buf.length;
+    if (budget.left < 0) {
       throw new FerryError('VALIDATION', `${where}: its files hold more than ${MAX_CHART_BYTES} bytes (at ${rel}); refusing to read on`, {
         hint: 'helm refuses a packaged chart this large; does a symbolic link in the chart directory lead to a large directory?',
       });
@@ -201,13 +224,30 @@ export async function loadChartDir(dir: string, where = path.basename(path.resol
   } catch {
     /* no charts/ */
   }
+  spendEntries(budget, entries.length, where, 'charts');
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const abs = path.join(chartsDir, e.name);
     const kind = await entryKind(abs, e, walking, where);
-    if (kind === 'dir') subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts, walking));
-    else if (kind === 'file' && /\.tgz$/.test(e.name)) subcharts.push(await loadChartStream(createReadStream(abs), `${where}/charts/${e.name}`, opts));
+    if (kind === 'dir') subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts, walking, budget));
+    else if (kind === 'file' && /\.tgz$/.test(e.name)) {
+      const archive = await openRegularFile(abs, `${where}/charts/${e.name}`);
+      if (archive) subcharts.push(await loadChartStream(archive.createReadStream(), `${where}/charts/${e.name}`, opts, budget));
+    }
   }
   return { metadata, where, files, subcharts, ...(raw ? { raw } : {}) };
+}
+
+/** A file opened without waiting on a FIFO and checked through its descriptor; undefined: not a regular file (any more). */
+async function openRegularFile(file: string, where: string): Promise<FileHandle | undefined> {
+  let fh: FileHandle;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw new FerryError('VALIDATION', `${where}: cannot read: ${(err as Error).message}`, { cause: err });
+  }
+  if ((await fh.stat()).isFile()) return fh;
+  await fh.close();
+  return undefined;
 }
 
 // ── archive ──────────────────────────────────────────────────────────────────
