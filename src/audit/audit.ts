@@ -18,6 +18,7 @@ import { carriedVersion, chartsFrom, mirrorChartSource, mirrorSourceText } from 
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -587,12 +588,12 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
    */
   function chartNotOnMirror(s: NonNullable<Reference['chartSource']>): string | undefined {
     if (!s.chart || !opts.lock?.charts?.length) return undefined;
-    const want = s.repo.replace(/\/+$/, '');
+    const want = trimTrailing(s.repo, '/');
     const form = want.startsWith('oci://') ? 'oci' : 'http';
     const here = opts.lock.charts.filter((c) => {
       if (c.name !== s.chart) return false;
       const m = mirrorChartSource(c, form, t, mapping);
-      return m !== undefined && (m.form === 'http' ? m.url.replace(/\/+$/, '') : `oci://${m.path}`) === want;
+      return m !== undefined && (m.form === 'http' ? trimTrailing(m.url, '/') : `oci://${m.path}`) === want;
     });
     if (here.length && carriedVersion(here, s.chart, s.version)) return undefined;
     const held = here.map((c) => c.version).sort();

@@ -11,6 +11,7 @@ import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from 
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -245,13 +246,6 @@ function ciCiReference(ci: { kind: CiFile; root: Record<string, unknown> }, file
   return true;
 }
 
-/** `text` without the trailing characters in `chars` (a loop: `[.,;:]+$` backtracks quadratically on a long run). */
-export function trimEndChars(text: string, chars: string): string {
-  let end = text.length;
-  while (end > 0 && chars.includes(text[end - 1])) end--;
-  return text.slice(0, end);
-}
-
 /**
  * Everything a string points to. `imageContext`: the key or line says this is an image; where it
  * could also be another word (a values key named `image`), only a reference with a `/` or a `:`
@@ -261,7 +255,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   const out: Array<{ kind: RefKind; value: string }> = [];
   let rest = value;
   for (const m of value.matchAll(URL_RE)) {
-    const url = trimEndChars(m[0], '.,;:');
+    const url = trimTrailing(m[0], '.,;:');
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
     rest = rest.replace(m[0], ' ');
   }

@@ -3,7 +3,7 @@ import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments } from 'yaml';
 import { FerryError } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
-import { trimEndChars } from '../audit/scan.js';
+import { trimTrailing } from '../ui/escape.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 
@@ -107,7 +107,7 @@ export async function rewriteCatalogue(file: string, ctx: RewriteContext, opts: 
     edit(mirror);
     replacements.push({ file: abs, line, kind: 'file-url', old: url, new: mirror });
   };
-  const urlsIn = (s: string) => [...s.matchAll(URL_RE)].map((m) => ({ url: trimEndChars(m[0], '.,;:!?'), at: m.index! }));
+  const urlsIn = (s: string) => [...s.matchAll(URL_RE)].map((m) => ({ url: trimTrailing(m[0], '.,;:!?'), at: m.index! }));
   if (format === 'json') {
     // Each string as JSON reads it: a URL written with escapes (`https:\/\/host\/x`, as PHP's
     // json_encode writes every slash) is the same URL. A string without escapes is edited at the

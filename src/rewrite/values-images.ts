@@ -433,7 +433,7 @@ export function scanComposedPrefixes(doc: Document.Parsed, ctx: RewriteContext, 
       continue;
     }
     const base = [...bases][0];
-    const head = `${host}/${base}`.replace(/\/+$/, '');
+    const head = trimTrailing(`${host}/${base}`, '/');
     const value = c.prefix.endsWith('/') ? `${head}/` : head;
     if (missing.length) warnings.push(`${where}: ${c.rule}; the lock does not carry ${missing.map((m) => m.split(' (')[0]).join(', ')}: list the ones this installation runs (at the operator's version) in the manifest`);
     if (isScalar(node) && value !== c.prefix) changes.push({ path: c.field, node, line, old: c.prefix, new: value, kind: 'registry', image: c.names.map((n) => composeImage(c, n)).join(', ') });

@@ -1,5 +1,6 @@
 import { FerryError } from '../errors.js';
 import { openBundleFile, type RandomAccessFile } from './split-file.js';
+import { trimTrailing } from '../ui/escape.js';
 
 /**
  * The tar format, both ways, without unpacking anything: an index of a tar built from its
@@ -106,7 +107,7 @@ export function safeEntryName(raw: string, where: string): string {
   let name = raw;
   while (name.startsWith('./')) name = name.slice(2);
   const isDirSyntax = name.endsWith('/');
-  name = name.replace(/\/+$/, '');
+  name = trimTrailing(name, '/');
   if (name === '' || name === '.') {
     if (isDirSyntax || raw === '.') return '.';
     throw new FerryError('VERIFY', `${where}: entry with an empty name`);

@@ -8,9 +8,9 @@
  * what the lock lists. Now the entries a manifest names one to one (files and APT repositories by
  * name and url, charts by repository and name; a chart's dependencies are the lock's own) are
  * compared too, and the difference is the reason given.
- * Accepted: images are not compared (a chart's discovered images and references' normal forms are
- * the lock's own), nor any digest or version pinned — checking a pin needs the network; review of
- * the committed lock's diff is what guards those.
+ * Accepted here: no digest or version pinned is checked — that needs the network; review of the
+ * committed lock's diff guards those. (Images and APT suites were compared from hostile pass 20 on:
+ * test/unit/hostile-20-lock-check.test.ts.)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
-import { MAX_BYTES, referencesIn, scanFileText, scanPaths, tomlStrings, trimEndChars, type FileType, type Reference, type Setting } from '../../src/audit/scan.js';
+import { MAX_BYTES, referencesIn, scanFileText, scanPaths, tomlStrings, type FileType, type Reference, type Setting } from '../../src/audit/scan.js';
+import { trimTrailing } from '../../src/ui/escape.js';
 import { csvField } from '../../src/audit/inventory.js';
 import { renderAuditMarkdown } from '../../src/audit/render-audit.js';
 import { auditReferences } from '../../src/audit/audit.js';
@@ -157,7 +158,7 @@ describe('patterns in the scan run in linear time on crafted lines', () => {
   it('a URL ending in a long run of dots (the trailing-punctuation strip was quadratic)', () => {
     const refs = guarded(() => referencesIn(`https://x.example.com/${'.'.repeat(300_000)}`, false));
     expect(refs[0]).toEqual({ kind: 'url', value: 'https://x.example.com/' });
-    expect(trimEndChars('a.,;:', '.,;:')).toBe('a');
+    expect(trimTrailing('a.,;:', '.,;:')).toBe('a');
   });
 
   it('host, image and IP patterns stay linear on crafted tokens', () => {

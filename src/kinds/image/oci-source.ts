@@ -1,6 +1,7 @@
 import semver from 'semver';
 import { mapImage, type RegistryMapping } from '../../mapping/index.js';
 import { parseImageReference, repositoryName } from '../../oci/reference.js';
+import { trimTrailing } from '../../ui/escape.js';
 
 /**
  * A Flux `OCIRepository` (`spec.url: oci://<registry>/<repository>`, `spec.ref.tag` or `semver`)
@@ -24,7 +25,7 @@ export interface CarriedOciSource {
 export function carriedOciSource(images: ReadonlyArray<{ ref: string }>, url: string, version: string | undefined, mapping: RegistryMapping): CarriedOciSource | undefined {
   let repository: string;
   try {
-    const ref = parseImageReference(url.replace(/^oci:\/\//i, '').replace(/\/+$/, ''));
+    const ref = parseImageReference(trimTrailing(url.replace(/^oci:\/\//i, ''), '/'));
     if (ref.tag || ref.digest) return undefined;
     repository = repositoryName(ref);
   } catch {
