@@ -1,8 +1,8 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
 import { parseChecksums } from './bundle-pack.js';
+import { readRegularFile } from './verified-write.js';
 
 /**
  * The bundle signature: `ferry/checksums.sha256.sig` holds an ECDSA P-256 signature over the
@@ -22,14 +22,12 @@ export const SIGNATURE_FILE = 'ferry/checksums.sha256.sig';
 const MAX_KEY_BYTES = 64 * 1024;
 
 async function readKeyFile(file: string, what: string): Promise<Buffer> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw unreadableFile(file, `the ${what}`, err);
-  }
-  if (bytes.length > MAX_KEY_BYTES) throw new FerryError('USAGE', `${file}: ${bytes.length} bytes is too large for a ${what}`);
-  return bytes;
+  // Read up to the bound, never whole: a key path that names /dev/zero or a FIFO is refused, not read.
+  const got = await readRegularFile(file, MAX_KEY_BYTES, { follow: true });
+  if (Buffer.isBuffer(got)) return got;
+  if (got.why === 'too-large') throw new FerryError('USAGE', `${file}: ${got.reason} is too large for a ${what}`);
+  if (got.why === 'unreadable') throw unreadableFile(file, `the ${what}`, got.err);
+  throw new FerryError('USAGE', `${file}: cannot read the ${what}: ${got.reason}`);
 }
 
 function requireP256(key: KeyObject, file: string, what: string): void {
