@@ -623,7 +623,10 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
 
   const catalogs = catalogSourceImages(scan);
   const olm = new Map(olmDefaultCatalogSubscriptions(scan).map((o) => [o.ref, o.note]));
-  const findings: Finding[] = [...scan.references, ...olm.keys()]
+  // A Flux HelmRelease's chart (scan's applyHelmReleases) says more than its HelmRepository's own
+  // finding only where the repository is the mirror and the version asked for is not carried there.
+  const releaseSaysMore = (r: Reference) => r.chartSource !== undefined && targetHosts.has(hostOfReference(r)) && chartNotOnMirror(r.chartSource) !== undefined;
+  const findings: Finding[] = [...scan.references.filter((r) => !r.helmRelease || releaseSaysMore(r)), ...olm.keys()]
     .map((r) => {
       // A Subscription to a default catalog goes out whatever the manifest carries: OLM pulls the catalog itself.
       const olmNote = olm.get(r);

@@ -9,7 +9,7 @@ import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
-import { chartSourcesOf, type ChartSourceTool } from './chart-sources.js';
+import { chartSourcesOf, helmReleaseChartOf, type ChartSourceTool, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { trimTrailing } from '../ui/escape.js';
 
@@ -37,7 +37,13 @@ export interface Reference {
   /** An APT source entry: what it asks of the repository (types `deb`/`deb-src`, suites, components). */
   apt?: AptSourceEntry;
   /** A Helm chart source a GitOps controller fetches itself (audit/chart-sources.ts): `value` is its URL as written. */
-  chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string };
+  chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string; name?: string; namespace?: string };
+  /**
+   * A Flux HelmRelease's chart, tied to the HelmRepository it names (`applyHelmReleases`): the
+   * repository's URL reference again, with the release's chart and version. Audit keeps it only
+   * where it says more than the repository's own finding (on the mirror, a version not carried).
+   */
+  helmRelease?: true;
   /** A kustomization's remote `resources:`/`components:` entry (audit/kustomize.ts): kustomize fetches it from `host` at build time. */
   kustomizeRemote?: { host: string };
   /** A Compose service's `image` with `${VAR}`s, as written: resolved after the scan from the `.env` beside it. */
@@ -371,7 +377,13 @@ async function walk(p: string, w: Walk, explicit: boolean): Promise<void> {
  * template, JSON with comments, a file with a syntax error) is left to the caller, which reads it
  * line by line as text: nothing is pushed and the first problem is returned.
  */
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[]): string | undefined {
+/** A Flux HelmRelease seen by the scan: where it is and the chart it asks of its source. */
+export interface FluxRelease extends Omit<HelmReleaseChart, 'chartNode'> {
+  file: string;
+  line: number;
+}
+
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[]): string | undefined {
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
@@ -450,8 +462,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (src && src.urlNode === node) {
         // One reference for the whole source (Argo CD's OCI form has no scheme: not a URL to the other patterns).
         settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
-        const { tool, object, kind, repo, chart, version } = src;
-        refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version } });
+        const { tool, object, kind, repo, chart, version, name, namespace } = src;
+        refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version, ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}) } });
         return;
       }
       const remote = remotes.get(node);
@@ -515,6 +527,12 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const before = refs.length;
     visit(doc.contents, '');
     operatorImages(file, doc, kind, refs, before, lineOf);
+    const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
+    if (release && release.sourceKind === 'HelmRepository') {
+      // Not the YAML node: the document is dropped once scanned.
+      const { chartNode, ...rest } = release;
+      releases!.push({ ...rest, file, line: lineOf(chartNode) });
+    }
     // Flux image automation: image-reflector-controller polls the registry's tag list itself.
     const av = isMap(doc.contents) ? doc.contents.get('apiVersion') : undefined;
     if (String(kind) === 'ImageRepository' && typeof av === 'string' && /^image\.toolkit\.fluxcd\.io\//.test(av)) {
@@ -721,11 +739,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings);
+      const problem = scanYaml(rel, text, refs, settings, releases);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1026,6 +1044,41 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
   references.push(...more);
 }
 
+/**
+ * Each Flux HelmRelease tied to the HelmRepository it names (`spec.chart.spec.sourceRef`: name, and
+ * namespace, the release's own when not written), found anywhere in the scan: the repository's URL
+ * reference again, at the release, with its chart and version, so the audit can say when the
+ * version is not on the mirror. Flux resolves a sourceRef within one namespace; a repository or
+ * release whose namespace is not written (set by a kustomization) matches by name alone.
+ */
+function applyHelmReleases(releases: FluxRelease[], references: Reference[]): void {
+  if (!releases.length) return;
+  const repos = new Map<string, Reference[]>();
+  for (const r of references) {
+    const s = r.chartSource;
+    if (s?.kind !== 'HelmRepository' || s.name === undefined) continue;
+    let list = repos.get(s.name);
+    if (!list) repos.set(s.name, (list = []));
+    list.push(r);
+  }
+  for (const rel of releases) {
+    for (const r of repos.get(rel.sourceName) ?? []) {
+      const s = r.chartSource!;
+      if (s.namespace !== undefined && rel.sourceNamespace !== undefined && s.namespace !== rel.sourceNamespace) continue;
+      references.push({
+        file: rel.file,
+        line: rel.line,
+        keyPath: 'spec.chart.spec.chart',
+        kind: r.kind,
+        value: r.value,
+        chartSource: { ...s, object: rel.object, chart: rel.chart, ...(rel.version !== undefined ? { version: rel.version } : {}) },
+        provenance: `${rel.file}:${rel.line} ${rel.object}: chart ${rel.chart} ${rel.version ?? '(any version)'} from ${s.object} (${r.file}:${r.line})`,
+        helmRelease: true,
+      });
+    }
+  }
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -1049,6 +1102,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const relOf = (abs: string) => path.relative(cwd, abs).split(path.sep).join('/') || path.basename(abs);
   const skipped: SkippedFile[] = w.skipped.map((x) => ({ ...x, file: relOf(x.file) }));
   let budget = MAX_TOTAL_BYTES;
+  const releases: FluxRelease[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1083,7 +1137,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
     const found: Setting[] = [];
-    const problem = scanFileText(rel, type, text, refs, found);
+    const problem = scanFileText(rel, type, text, refs, found, releases);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
@@ -1098,6 +1152,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   applyComposeVars(files, references);
   applyFluxSubstitutes(files, references);
   applyKustomizeOverrides(files, references);
+  applyHelmReleases(releases, references);
   for (const r of references) {
     r.value = redactUrlsIn(r.value);
     if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
