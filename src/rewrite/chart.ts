@@ -4,6 +4,7 @@ import { FerryError, isFerryError } from '../errors.js';
 import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
 import { NODE_OS_REASON, normalizeRef } from '../kinds/chart/discover/rendered.js';
+import { defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -99,7 +100,8 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   // The proof: render the chart with the override; every image it runs must be on the mirror.
   if (discovery.rendered) {
     proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
-    warnings.push(...unreadableImages(renderWith(chart, users, override, opts.render ?? {}).documents));
+    const proven = renderWith(chart, users, override, opts.render ?? {}).documents;
+    warnings.push(...unreadableImages(proven), ...operatorDefaultImages(proven));
   }
   else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
@@ -312,6 +314,21 @@ function unreadableImages(documents: RenderedDocument[]): string[] {
     }
   };
   for (const doc of documents) if (doc.object && !doc.crd && !doc.test && doc.kind !== 'ConfigMap' && doc.kind !== 'Secret') walk(doc, doc.object, '');
+  return out;
+}
+
+/**
+ * Images an operator pulls for a rendered custom resource that names none (an Alloy resource
+ * without `image.repository`, a Prometheus without `image`; kinds/image/operator-images.ts): no
+ * rendered field holds them, so the proof cannot see them, and the operator pulls them from
+ * upstream. Named, with the resource and template.
+ */
+function operatorDefaultImages(documents: RenderedDocument[]): string[] {
+  const out: string[] = [];
+  for (const doc of documents) {
+    if (!doc.object || doc.crd || doc.test || !isOperatorKind(doc.kind)) continue;
+    for (const d of defaultImagesOf(doc.object)) out.push(`${doc.kind} ${doc.name ?? ''} (${doc.source}) has ${d.note}`);
+  }
   return out;
 }
 
