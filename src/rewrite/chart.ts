@@ -514,6 +514,9 @@ function proveByRendering(
       setBy.delete(key);
       for (let i = replacements.length - 1; i >= 0; i--) if (replacements[i].where === p.join('.')) replacements.splice(i, 1);
     }
+    // A key taken back may have moved other fields too (k8s-monitoring's `global.imageRegistry`,
+    // set for one image and read by three subcharts): probe for every field wrong now.
+    bad = wrong();
     const values = renderWith(chart, users, override, render).values;
     const raws = bad.map(([k]) => before.get(k)!.f.raw);
     const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));

@@ -86,3 +86,34 @@ describe("an operator's resource that names no image", () => {
     expect(r.warnings.join('\n')).toContain('Prometheus k8s (monitoring/templates/alloy.yaml) has no spec.image: the Prometheus Operator pulls its default image quay.io/prometheus/prometheus');
   });
 });
+
+// k8s-monitoring's private-image-registries/globally: `global.imageRegistry: my.registry.com`, read
+// by the kube-state-metrics subchart, and the same registry under opencost's own `image.registry`,
+// which opencost reads instead. The values finder set `global.imageRegistry` for opencost's image;
+// the proof took it back (opencost stayed upstream) and probed only the fields wrong before, so
+// kube-state-metrics, which needed that key, was left upstream and the override refused.
+const deploy = (name: string, image: string) =>
+  ['apiVersion: apps/v1', 'kind: Deployment', 'metadata:', `  name: ${name}`, 'spec:', '  template:', '    spec:', '      containers:', `        - name: ${name}`, `          image: "${image}"`, ''].join('\n');
+const GLOBAL_CHART = {
+  'Chart.yaml': 'apiVersion: v2\nname: monitoring\nversion: 4.4.0\ndependencies:\n  - name: ksm\n    version: 1.0.0\n  - name: oc\n    version: 1.0.0\n',
+  'values.yaml': 'global:\n  imageRegistry: ""\n',
+  'charts/ksm/Chart.yaml': 'apiVersion: v2\nname: ksm\nversion: 1.0.0\n',
+  'charts/ksm/values.yaml': 'global:\n  imageRegistry: ""\nimage:\n  registry: registry.k8s.io\n  repository: kube-state-metrics/kube-state-metrics\n  tag: v2.19.1\n',
+  'charts/ksm/templates/deploy.yaml': deploy('ksm', '{{ .Values.global.imageRegistry | default .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}'),
+  'charts/oc/Chart.yaml': 'apiVersion: v2\nname: oc\nversion: 1.0.0\n',
+  'charts/oc/values.yaml': 'image:\n  registry: ghcr.io\n  repository: opencost/opencost\n  tag: 1.121.1\n',
+  'charts/oc/templates/deploy.yaml': deploy('oc', '{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}'),
+};
+const GLOBAL_USER = 'global:\n  imageRegistry: my.registry.com\noc:\n  image:\n    registry: my.registry.com\n';
+
+describe('a global registry key taken back for one image and needed by another', () => {
+  it('rewrite chart probes every field the take-back leaves wrong and sets the key', async () => {
+    const dir = await writeTree(tmp, 'global-registry', { ...GLOBAL_CHART, 'user.yaml': GLOBAL_USER });
+    const KSM = 'my.registry.com/kube-state-metrics/kube-state-metrics:v2.19.1';
+    const OC = 'my.registry.com/opencost/opencost:1.121.1';
+    const ctx = createRewriteContext(await fixtureTarget(), chartLock([KSM, OC], { [KSM]: [{ path: 'global.imageRegistry' }], [OC]: [{ path: 'oc.image' }] }, 'monitoring', '4.4.0'));
+    const r = await rewriteChart(dir, ctx, { values: [path.join(dir, 'user.yaml')], render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toMatchObject({ global: { imageRegistry: 'mirror.site.example:5000/ferry/my.registry.com' }, oc: { image: { registry: 'mirror.site.example:5000/ferry/my.registry.com' } } });
+  });
+});
