@@ -144,8 +144,10 @@ const ROWS: Row[] = [
         if (str(at(s, [...field, 'repository']))) return;
         const image = `${global ?? str(at(s, [...field, 'registry'])) ?? registry}/${repository}`;
         const tag = str(at(s, [...field, 'tag']));
+        const digest = str(at(s, [...field, 'digest']));
         const f = `spec.${field.join('.')}`;
-        out.push({ field: f, image: tag ? `${image}:${tag}` : image, note: `no ${f}.repository: the Alloy Operator pulls the Alloy chart's default image ${image} (${tag ? `${f}.tag ${tag}` : 'the tag its own release pins'}) unless it runs with another default (its flags or environment); list it in the manifest and set ${f} to the mirror` });
+        const ref = `${image}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+        out.push({ field: f, image: ref, note: `no ${f}.repository: the Alloy Operator pulls the Alloy chart's default image ${image} (${digest ? `${f}.digest ${digest}` : tag ? `${f}.tag ${tag}` : 'the tag its own release pins'}) unless it runs with another default (its flags or environment); list it in the manifest and set ${f} to the mirror` });
       };
       one(['image'], 'docker.io', 'grafana/alloy');
       if (at(s, ['configReloader', 'enabled']) !== false) one(['configReloader', 'image'], 'quay.io', 'prometheus-operator/prometheus-config-reloader');

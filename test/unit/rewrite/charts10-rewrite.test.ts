@@ -76,6 +76,14 @@ describe("an operator's resource that names no image", () => {
     expect(r.warnings.join('\n')).toContain('my.registry.com/grafana/alloy');
   });
 
+  it('a digest in the resource pins the default image the operator pulls', async () => {
+    const dg = `sha256:${'1'.repeat(64)}`;
+    const dir = await writeTree(tmp, 'alloy-digest', { ...MONITORING_CHART, 'templates/alloy.yaml': MONITORING_CHART['templates/alloy.yaml'].replace('  alloy:\n', `  image:\n    digest: ${dg}\n  alloy:\n`) });
+    const ctx = createRewriteContext(await fixtureTarget(), chartLock([OPERATOR], { [OPERATOR]: [{ path: 'image' }] }, 'monitoring', '4.4.0'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.warnings.join('\n')).toContain(`docker.io/grafana/alloy (spec.image.digest ${dg})`);
+  });
+
   it('rewrite chart names a Prometheus resource without an image (the table the audit reads)', async () => {
     const dir = await writeTree(tmp, 'prom-default', {
       ...MONITORING_CHART,
