@@ -141,13 +141,17 @@ const ROWS: Row[] = [
       const out: DefaultImage[] = [];
       const global = str(at(s, ['global', 'image', 'registry']));
       const one = (field: string[], registry: string, repository: string) => {
-        if (str(at(s, [...field, 'repository']))) return;
-        const image = `${global ?? str(at(s, [...field, 'registry'])) ?? registry}/${repository}`;
+        const repo = str(at(s, [...field, 'repository']));
         const tag = str(at(s, [...field, 'tag']));
         const digest = str(at(s, [...field, 'digest']));
+        // a whole reference in the resource is an image like any other
+        if (repo && (tag || digest)) return;
+        const image = `${global ?? str(at(s, [...field, 'registry'])) ?? registry}/${repo ?? repository}`;
         const f = `spec.${field.join('.')}`;
         const ref = `${image}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
-        out.push({ field: f, image: ref, note: `no ${f}.repository: the Alloy Operator pulls the Alloy chart's default image ${image} (${digest ? `${f}.digest ${digest}` : tag ? `${f}.tag ${tag}` : 'the tag its own release pins'}) unless it runs with another default (its flags or environment); list it in the manifest and set ${f} to the mirror` });
+        const pin = digest ? `${f}.digest ${digest}` : tag ? `${f}.tag ${tag}` : 'the tag its own release pins';
+        const what = repo ? `${f} names no tag or digest: the Alloy Operator pulls ${image}` : `no ${f}.repository: the Alloy Operator pulls the Alloy chart's default image ${image}`;
+        out.push({ field: f, image: ref, note: `${what} (${pin}) unless it runs with another default (its flags or environment); list it in the manifest and set ${f} to the mirror` });
       };
       one(['image'], 'docker.io', 'grafana/alloy');
       if (at(s, ['configReloader', 'enabled']) !== false) one(['configReloader', 'image'], 'quay.io', 'prometheus-operator/prometheus-config-reloader');

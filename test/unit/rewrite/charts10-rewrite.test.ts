@@ -76,6 +76,13 @@ describe("an operator's resource that names no image", () => {
     expect(r.warnings.join('\n')).toContain('my.registry.com/grafana/alloy');
   });
 
+  it('a repository without a tag is pulled at the tag the operator picks: named too', async () => {
+    const dir = await writeTree(tmp, 'alloy-repo', { ...MONITORING_CHART, 'templates/alloy.yaml': MONITORING_CHART['templates/alloy.yaml'].replace('  alloy:\n', '  image:\n    registry: my.registry.com\n    repository: grafana/alloy\n  alloy:\n') });
+    const ctx = createRewriteContext(await fixtureTarget(), chartLock([OPERATOR], { [OPERATOR]: [{ path: 'image' }] }, 'monitoring', '4.4.0'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.warnings.join('\n')).toContain('spec.image names no tag or digest: the Alloy Operator pulls my.registry.com/grafana/alloy');
+  });
+
   it('a digest in the resource pins the default image the operator pulls', async () => {
     const dg = `sha256:${'1'.repeat(64)}`;
     const dir = await writeTree(tmp, 'alloy-digest', { ...MONITORING_CHART, 'templates/alloy.yaml': MONITORING_CHART['templates/alloy.yaml'].replace('  alloy:\n', `  image:\n    digest: ${dg}\n  alloy:\n`) });
