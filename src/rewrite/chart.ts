@@ -327,7 +327,7 @@ function operatorDefaultImages(documents: RenderedDocument[]): string[] {
   const out: string[] = [];
   for (const doc of documents) {
     if (!doc.object || doc.crd || doc.test || !isOperatorKind(doc.kind)) continue;
-    for (const d of defaultImagesOf(doc.object)) out.push(`${doc.kind} ${doc.name ?? ''} (${doc.source}) has ${d.note}`);
+    for (const d of defaultImagesOf(doc.object)) out.push(`${doc.kind} ${doc.name ?? ''} (${doc.source}) ${d.note.replace(/^no /, 'has no ')}`);
   }
   return out;
 }
