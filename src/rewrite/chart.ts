@@ -4,6 +4,7 @@ import { FerryError, isFerryError } from '../errors.js';
 import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
 import { NODE_OS_REASON, normalizeRef } from '../kinds/chart/discover/rendered.js';
+import { defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { chartDependencies, loadChart, type LoadedChart } from '../kinds/chart/load.js';
 import { asString, isValueMap, mergeValues, originOf, parseValues, valueAt, type ValueMap } from '../kinds/chart/values.js';
 import { chartOciReference, mapChartHttp, mapImage } from '../mapping/index.js';
@@ -99,7 +100,8 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   // The proof: render the chart with the override; every image it runs must be on the mirror.
   if (discovery.rendered) {
     proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
-    warnings.push(...unreadableImages(renderWith(chart, users, override, opts.render ?? {}).documents));
+    const proven = renderWith(chart, users, override, opts.render ?? {}).documents;
+    warnings.push(...unreadableImages(proven), ...operatorDefaultImages(proven));
   }
   else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
 
@@ -315,6 +317,21 @@ function unreadableImages(documents: RenderedDocument[]): string[] {
   return out;
 }
 
+/**
+ * Images an operator pulls for a rendered custom resource that names none (an Alloy resource
+ * without `image.repository`, a Prometheus without `image`; kinds/image/operator-images.ts): no
+ * rendered field holds them, so the proof cannot see them, and the operator pulls them from
+ * upstream. Named, with the resource and template.
+ */
+function operatorDefaultImages(documents: RenderedDocument[]): string[] {
+  const out: string[] = [];
+  for (const doc of documents) {
+    if (!doc.object || doc.crd || doc.test || !isOperatorKind(doc.kind)) continue;
+    for (const d of defaultImagesOf(doc.object)) out.push(`${doc.kind} ${doc.name ?? ''} (${doc.source}) ${d.note.replace(/^no /, 'has no ')}`);
+  }
+  return out;
+}
+
 type RenderedFindingLike = ReturnType<typeof findRenderedImages>[number];
 
 function renderWith(chart: LoadedChart, users: UserValues[], override: Record<string, unknown>, render: RewriteChartOptions['render'], extra?: Record<string, unknown>) {
@@ -497,6 +514,9 @@ function proveByRendering(
       setBy.delete(key);
       for (let i = replacements.length - 1; i >= 0; i--) if (replacements[i].where === p.join('.')) replacements.splice(i, 1);
     }
+    // A key taken back may have moved other fields too (k8s-monitoring's `global.imageRegistry`,
+    // set for one image and read by three subcharts): probe for every field wrong now.
+    bad = wrong();
     const values = renderWith(chart, users, override, render).values;
     const raws = bad.map(([k]) => before.get(k)!.f.raw);
     const repos = raws.map((r) => r.replace(/@sha256:[a-f0-9]{64}$/, '').replace(/:[\w][\w.-]{0,127}$/, ''));

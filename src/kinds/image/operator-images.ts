@@ -131,6 +131,33 @@ const ROWS: Row[] = [
       return [{ field: 'spec.kafka.image', image: 'quay.io/strimzi/kafka', note: `no spec.kafka.image: the Strimzi operator pulls the image its STRIMZI_KAFKA_IMAGES environment variable names for Kafka ${v ?? '(its default version)'} (quay.io/strimzi/kafka:<strimzi version>-kafka-${v ?? '<version>'}); list it in the manifest and set spec.kafka.image, or that variable, to the mirror` }];
     },
   },
+  {
+    // Grafana's Alloy Operator installs the Alloy Helm chart with the resource's spec as its values:
+    // an `image` or `configReloader.image` map without `repository` is the Alloy chart's default
+    // image, under `global.image.registry` or the map's `registry` when set.
+    group: 'collectors.grafana.com',
+    kind: 'Alloy',
+    defaults(s) {
+      const out: DefaultImage[] = [];
+      const global = str(at(s, ['global', 'image', 'registry']));
+      const one = (field: string[], registry: string, repository: string) => {
+        const repo = str(at(s, [...field, 'repository']));
+        const tag = str(at(s, [...field, 'tag']));
+        const digest = str(at(s, [...field, 'digest']));
+        // a whole reference in the resource is an image like any other
+        if (repo && (tag || digest)) return;
+        const image = `${global ?? str(at(s, [...field, 'registry'])) ?? registry}/${repo ?? repository}`;
+        const f = `spec.${field.join('.')}`;
+        const ref = `${image}${tag ? `:${tag}` : ''}${digest ? `@${digest}` : ''}`;
+        const pin = digest ? `${f}.digest ${digest}` : tag ? `${f}.tag ${tag}` : 'the tag its own release pins';
+        const what = repo ? `${f} names no tag or digest: the Alloy Operator pulls ${image}` : `no ${f}.repository: the Alloy Operator pulls the Alloy chart's default image ${image}`;
+        out.push({ field: f, image: ref, note: `${what} (${pin}) unless it runs with another default (its flags or environment); list it in the manifest and set ${f} to the mirror` });
+      };
+      one(['image'], 'docker.io', 'grafana/alloy');
+      if (at(s, ['configReloader', 'enabled']) !== false) one(['configReloader', 'image'], 'quay.io', 'prometheus-operator/prometheus-config-reloader');
+      return out;
+    },
+  },
   { group: 'opentelemetry.io', kind: 'OpenTelemetryCollector', defaults: (s) => byDefault(s, ['image'], 'ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector', 'OpenTelemetry operator') },
   {
     group: 'opentelemetry.io',
