@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,10 +27,8 @@ const env = { FERRY_CACHE_DIR: '' };
 
 /**
  * Run ferry under strace, stopped (SIGSTOP, injected at the openat of `stopAt`) once it has
- * opened that file; then `whileStopped`, then continued. Stopped is read from strace's log ("<tid>
- * --- stopped by SIGSTOP ---", for whichever thread opened it: SIGSTOP stops the whole process),
- * never guessed from time (waiting for the main thread's line hung the test when a libuv worker
- * thread did the openat).
+ * opened that file; then `whileStopped`, then continued. Stopped is read from strace's log or from
+ * /proc (the process's state, and the file there), never guessed from time.
  */
 async function runStoppedAt(args: string[], stopAt: string, whileStopped: () => Promise<void>): Promise<{ code: number; stderr: string; stopped: boolean }> {
   const log = path.join(work, `strace-${path.basename(stopAt)}-${Date.now()}.log`);
@@ -45,12 +43,27 @@ async function runStoppedAt(args: string[], stopAt: string, whileStopped: () => 
   let stopped = false;
   while (!done && !stopped) {
     const pid = (await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/)[0];
+    // Stopped: strace's log says so (for whichever thread did the openat: SIGSTOP stops the whole
+    // process), or the part exists and the process is in a stop state (/proc): the openat that made
+    // it returned into strace's hands, which resumes it only with the SIGSTOP it injects, so ferry
+    // writes nothing to the part before it is continued. The second form holds when the log line is
+    // late (the test hung under load waiting for it).
     const text = await readFile(log, 'utf8').catch(() => '');
-    // The openat may be a libuv worker thread's (its tid in the log line): the stop is the whole process's.
-    if (pid && /^\d+ --- stopped by SIGSTOP ---$/m.test(text)) {
+    const state = pid ? /^\d+ \(.*\) (\S)/s.exec(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''))?.[1] : undefined;
+    const logged = /^\d+ --- stopped by SIGSTOP ---$/m.test(text);
+    if (pid && (logged || ((state === 'T' || state === 't') && (await stat(stopAt).then(() => true, () => false))))) {
       stopped = true;
       await whileStopped();
-      process.kill(Number(pid), 'SIGCONT');
+      // Continued until it exits: a SIGSTOP delivered after the first SIGCONT (the stop seen in
+      // /proc before strace injected it) is undone by the next one.
+      while (!done) {
+        try {
+          process.kill(Number(pid), 'SIGCONT');
+        } catch {
+          // Exited already; strace is finishing.
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
     } else await new Promise((r) => setTimeout(r, 20));
   }
   return { code: await exited, stderr, stopped };
