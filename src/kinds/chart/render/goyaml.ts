@@ -64,6 +64,15 @@ const PARSED = new Map<string, unknown>();
 
 /** One YAML document as go-yaml + sigs.k8s.io/yaml read it (a fresh copy each time; parses are cached). */
 export function parseGoYaml(text: string): unknown {
+  return deepCopy(parseGoYamlShared(text));
+}
+
+/**
+ * parseGoYaml without the copy: the cached value itself, shared by every caller that parses the
+ * same text, so it must only be read, never changed (rendered documents: discovery renders a chart
+ * several times, and a 600 KB CRD template's object was copied on each).
+ */
+export function parseGoYamlShared(text: string): unknown {
   let v = PARSED.get(text);
   if (v === undefined) {
     checkDensity(text);
@@ -88,7 +97,7 @@ export function parseGoYaml(text: string): unknown {
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
   }
-  return deepCopy(v);
+  return v;
 }
 
 /**
