@@ -15,7 +15,7 @@ import { deepCopy, isMap, isNil } from './govalue.js';
 import { parseGoYaml, parseGoYamlShared, setKey, YamlParseError } from './goyaml.js';
 import { capabilities, DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION, parseKubeVersion, renderTemplates, type RenderedTemplate } from './helm.js';
 import { validateSchema } from './schema.js';
-import { holdYoungSync } from '../../../store/young-gc.js';
+import { holdYoungSync, noteItemDone } from '../../../store/young-gc.js';
 import { mastermindsRange, resetRandom } from './sprig.js';
 import { lineForOffset } from './exec.js';
 
@@ -383,7 +383,11 @@ function render(loaded: LoadedChart, opts: RenderOptions): RenderResult {
     const hooks: RenderedDocument[] = [];
     for (const t of [...rendered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (t.output.trim() === '') continue;
-      for (const d of toDocuments(t, top)) (d.hook ? hooks : generic).push(d);
+      for (const d of toDocuments(t, top)) {
+        (d.hook ? hooks : generic).push(d);
+        // a render leaves garbage (template output, YAML parses) faster than V8 collects it
+        noteItemDone();
+      }
     }
     const documents = [...(opts.includeCrds ? crdDocuments(top, top) : []), ...sortByKind(generic), ...sortByKind(hooks)];
     return {
