@@ -69,7 +69,7 @@ export function parseGoYaml(text: string): unknown {
 
 /**
  * parseGoYaml without the copy: the cached value itself, shared by every caller that parses the
- * same text, so it must only be read, never changed (rendered documents: discovery renders a chart
+ * same text, frozen: it can only be read (rendered documents: discovery renders a chart
  * several times, and a 600 KB CRD template's object was copied on each).
  */
 export function parseGoYamlShared(text: string): unknown {
@@ -93,11 +93,18 @@ export function parseGoYamlShared(text: string): unknown {
     }
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     blockScalarAtEnd(doc, parsed);
-    v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
+    v = deepFreeze(toGoData(doc.toJS({ maxAliasCount: 10000 })));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
   }
   return v;
+}
+
+/** Cached values are shared (parseGoYamlShared): a consumer that would change one fails loudly instead. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  for (const x of Object.values(v)) deepFreeze(x);
+  return Object.freeze(v);
 }
 
 /**
