@@ -64,6 +64,15 @@ const PARSED = new Map<string, unknown>();
 
 /** One YAML document as go-yaml + sigs.k8s.io/yaml read it (a fresh copy each time; parses are cached). */
 export function parseGoYaml(text: string): unknown {
+  return deepCopy(parseGoYamlShared(text));
+}
+
+/**
+ * parseGoYaml without the copy: the cached value itself, shared by every caller that parses the
+ * same text, frozen: it can only be read (rendered documents: discovery renders a chart
+ * several times, and a 600 KB CRD template's object was copied on each).
+ */
+export function parseGoYamlShared(text: string): unknown {
   let v = PARSED.get(text);
   if (v === undefined) {
     checkDensity(text);
@@ -84,11 +93,18 @@ export function parseGoYaml(text: string): unknown {
     }
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     blockScalarAtEnd(doc, parsed);
-    v = toGoData(doc.toJS({ maxAliasCount: 10000 }));
+    v = deepFreeze(toGoData(doc.toJS({ maxAliasCount: 10000 })));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
   }
-  return deepCopy(v);
+  return v;
+}
+
+/** Cached values are shared (parseGoYamlShared): a consumer that would change one fails loudly instead. */
+function deepFreeze<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
+  for (const x of Object.values(v)) deepFreeze(x);
+  return Object.freeze(v);
 }
 
 /**

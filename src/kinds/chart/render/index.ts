@@ -12,9 +12,10 @@ import { ChartRenderError, coalesce, mergeUserValues, processDependencies, proce
 import { TemplateExecError } from './exec.js';
 import { TemplateParseError } from './parse.js';
 import { deepCopy, isMap, isNil } from './govalue.js';
-import { parseGoYaml, setKey, YamlParseError } from './goyaml.js';
+import { parseGoYaml, parseGoYamlShared, setKey, YamlParseError } from './goyaml.js';
 import { capabilities, DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION, parseKubeVersion, renderTemplates, type RenderedTemplate } from './helm.js';
 import { validateSchema } from './schema.js';
+import { holdYoungSync, noteItemDone } from '../../../store/young-gc.js';
 import { mastermindsRange, resetRandom } from './sprig.js';
 import { lineForOffset } from './exec.js';
 
@@ -237,8 +238,9 @@ function toDocuments(t: RenderedTemplate, top: HelmChart): RenderedDocument[] {
     let obj: unknown;
     try {
       // the document as printed (helm template ends each with a newline): a block scalar on its
-      // last line keeps its final line break
-      obj = parseGoYaml(`${piece.text}\n`);
+      // last line keeps its final line break. Shared with the parse cache: read only (every
+      // consumer of RenderedDocument.object only reads it).
+      obj = parseGoYamlShared(`${piece.text}\n`);
     } catch (e) {
       throw new ChartRenderError(`YAML parse error on ${t.name}: ${(e as Error).message}`);
     }
@@ -333,6 +335,11 @@ function parseValuesText(name: string, text: string): Dict {
 
 /** `helm template` over a loaded chart (loaded with `{ allFiles: true }`). */
 export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): RenderResult {
+  // one synchronous stretch: the young generation would grow to 128 MB in it, and stay resident
+  return holdYoungSync(() => render(loaded, opts));
+}
+
+function render(loaded: LoadedChart, opts: RenderOptions): RenderResult {
   const where = `chart ${loaded.metadata.name} ${loaded.metadata.version}`;
   resetRandom();
   try {
@@ -376,7 +383,11 @@ export function renderChart(loaded: LoadedChart, opts: RenderOptions = {}): Rend
     const hooks: RenderedDocument[] = [];
     for (const t of [...rendered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
       if (t.output.trim() === '') continue;
-      for (const d of toDocuments(t, top)) (d.hook ? hooks : generic).push(d);
+      for (const d of toDocuments(t, top)) {
+        (d.hook ? hooks : generic).push(d);
+        // a render leaves garbage (template output, YAML parses) faster than V8 collects it
+        noteItemDone();
+      }
     }
     const documents = [...(opts.includeCrds ? crdDocuments(top, top) : []), ...sortByKind(generic), ...sortByKind(hooks)];
     return {
