@@ -52,8 +52,20 @@ export interface LoadOptions {
   allFiles?: boolean;
 }
 
-/** Largest single text file kept (templates and values are small; skip anything odd). */
+/** Largest single chart file read (templates and values are small; a CRD template is under 1 MiB). */
 const MAX_TEXT = 4 * 1024 * 1024;
+
+/**
+ * A chart file over MAX_TEXT that rendering reads (a template, Chart.yaml, a values file): refused,
+ * naming it. It was skipped in silence, so a chart rendered without that template (its objects and
+ * images) where helm renders them. Other files (under `files/`, read by `.Files.Get`) are still
+ * skipped, and `.Files.Get` sees them empty.
+ */
+function tooLarge(where: string, rel: string, size: string): FerryError {
+  return new FerryError('VALIDATION', `${where}: ${rel} is ${size}, more than the ${MAX_TEXT / 1024 / 1024} MiB ferry reads of one chart file; refusing to render the chart without it`, {
+    hint: 'Render such a chart with `--render helm` (a helm binary on the PATH), or list its images in the manifest.',
+  });
+}
 
 function wanted(rel: string): boolean {
   const base = path.posix.basename(rel);
@@ -204,6 +216,7 @@ export async function loadChartDir(
     const buf = await readRegularFile(path.join(dir, rel), MAX_TEXT, { follow: true });
     if (!Buffer.isBuffer(buf)) {
       if (buf.why === 'unreadable') throw new FerryError('VALIDATION', `${where}: ${rel}: ${buf.reason}`, { cause: buf.err });
+      if (buf.why === 'too-large' && wanted(rel)) throw tooLarge(where, rel, buf.reason);
       continue;
     }
     budget.left -= buf.length;
@@ -340,13 +353,17 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
         return;
       }
       if (!wanted(rel) && !opts.allFiles) return entry.resume();
-      pending.push(
-        collect(entry).then((buf) => {
-          if (!buf) return;
-          if (opts.allFiles) tree.raw.set(rel, buf);
-          if (wanted(rel) && buf.length) tree.files.set(rel, buf.toString('utf8'));
-        }),
-      );
+      const read = collect(entry).then((buf) => {
+        if (!buf) {
+          if (wanted(rel)) throw tooLarge(whereHere, rel, `more than ${MAX_TEXT} bytes`);
+          return;
+        }
+        if (opts.allFiles) tree.raw.set(rel, buf);
+        if (wanted(rel) && buf.length) tree.files.set(rel, buf.toString('utf8'));
+      });
+      // Handled at Promise.all(pending), once the archive is read: not an unhandled rejection meanwhile.
+      read.catch(() => undefined);
+      pending.push(read);
     },
   });
   try {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -104,5 +105,36 @@ describe('a chart directory with symbolic links, which Helm follows', () => {
     const chunk = Buffer.alloc(4 * 1024 * 1024 - 1, 0x61);
     for (let i = 0; i < 26; i++) await writeFile(path.join(dir, 'blobs', `b${String(i).padStart(2, '0')}`), chunk);
     expect((await refusal(dir)).message).toMatch(/^heavy: its files hold more than 104857600 bytes \(at blobs\/b2[45]\)/);
+  });
+});
+
+// chartperf's note: a chart file over the 4 MiB ferry reads was skipped in silence, so a chart
+// whose CRD template is that large rendered without it (its objects, its images) where helm
+// renders it. A template, Chart.yaml or values file that large is now refused, naming it.
+describe('a chart file larger than ferry reads', () => {
+  it('a template over 4 MiB in a chart directory is refused, naming it', async () => {
+    const dir = await writeChart(path.join(tmp, 'big-template'), { chart: { name: 'bt', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await writeFile(path.join(dir, 'templates', 'crd.yaml'), `# ${'x'.repeat(4 * 1024 * 1024)}\n`);
+    const err = await refusal(dir);
+    expect(err.message).toMatch(/^big-template: templates\/crd\.yaml is \d+ bytes, more than the 4 MiB ferry reads of one chart file/);
+    expect(err.hint).toMatch(/--render helm/);
+  });
+
+  it('the same in a packaged chart', async () => {
+    const dir = await writeChart(path.join(tmp, 'pkg', 'bigpkg'), { chart: { name: 'bigpkg', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'a: 1\n' } });
+    await writeFile(path.join(dir, 'templates', 'crd.yaml'), `# ${'x'.repeat(4 * 1024 * 1024)}\n`);
+    const tgz = path.join(tmp, 'pkg', 'bigpkg-1.0.0.tgz');
+    execFileSync('tar', ['-czf', tgz, '-C', path.join(tmp, 'pkg'), 'bigpkg']);
+    const err = await loadChart(tgz, { allFiles: true }).then(() => undefined, (e: unknown) => e as FerryError);
+    expect(err).toBeInstanceOf(FerryError);
+    expect(err!.message).toMatch(/templates\/crd\.yaml is more than 4194304 bytes, more than the 4 MiB ferry reads/);
+  });
+
+  it('a big file under files/ (read by .Files.Get) is still skipped, not refused', async () => {
+    const dir = await writeChart(path.join(tmp, 'big-file'), { chart: { name: 'bf', version: '1.0.0' }, values: 'x: 1\n', files: { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n' } });
+    await mkdir(path.join(dir, 'files'));
+    await writeFile(path.join(dir, 'files', 'blob.bin'), Buffer.alloc(4 * 1024 * 1024 + 10, 0x61));
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    expect(r.documents.map((d) => d.kind)).toEqual(['ConfigMap']);
   });
 });
