@@ -95,6 +95,9 @@ export class StagedBlobs {
     if (at === undefined) return false;
     const from = this.stagedPath(at, digest);
     await this.mkdir(path.dirname(dest));
+    // A run killed between its link and its rename left `<dest>.ferry-<pid>-….tmp` here (an APT
+    // pool directory, a files directory): gone once its process is, as the staging directory's are.
+    await sweepStaleTempsOnce(path.dirname(dest));
     const tmp = tempPathFor(dest);
     try {
       try {

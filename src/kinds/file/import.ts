@@ -7,7 +7,7 @@ import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
-import { writeFileAtomic } from '../../store/temp-files.js';
+import { sweepStaleTempsOnce, writeFileAtomic } from '../../store/temp-files.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -107,7 +107,11 @@ export async function importFileBlobs(top: OciDescriptor, ctx: ImportContext): P
   const plans = await planFile(top, ctx.source, target, problems);
   // A problem here is the validation's to report (importFile throws it too): nothing staged.
   if (problems.items.length) return;
+  // Staged copies and placement temps a killed run left (its pid gone) go even when every file is
+  // already there and nothing is staged: a re-run leaves the tree a clean run does.
+  await sweepStaleTempsOnce(target.dir);
   for (const { layer, url, dest } of plans) {
+    await sweepStaleTempsOnce(path.dirname(dest));
     if (await presentWithSize(dest, layer.size)) continue;
     const task = ctx.progress.start(baseName(url), layer.size);
     await failTaskOnError(task, () => ctx.staged!.stage(layer, target.dir, (n) => task.advance(n)), 'not written');
