@@ -11,7 +11,7 @@ import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from 
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, helmReleaseChartOf, type ChartSourceTool, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
-import { trimTrailing } from '../ui/escape.js';
+import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -633,16 +633,25 @@ function scanEnv(file: string, text: string, refs: Reference[], settings: Settin
   });
 }
 
+/**
+ * A one-line `deb` entry. Each `(?!\S)`/`(?!\s)` holds where the greedy run stopped, so a run is
+ * never split or given back (the plain `(\S+)\s*(\S+)?\s*(.*)$` was cubic on a run of spaces).
+ */
+export const DEB_LINE = /^(deb(?:-src)?)\s+(?:\[[^\]]*\]\s+)?(\S+)(?!\S)\s*(?!\s)(\S+)?(?!\S)\s*(?!\s)(.*)$/;
+
 function scanAptList(file: string, text: string, refs: Reference[]): void {
   text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/#.*$/, '').trim();
-    const m = /^(deb(?:-src)?)\s+(?:\[[^\]]*\]\s+)?(\S+)\s*(\S+)?\s*(.*)$/.exec(line);
+    const line = cutLastLineFrom(raw, '#').trim();
+    const m = DEB_LINE.exec(line);
     if (m) {
       const apt = { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) };
       refs.push({ file, line: i + 1, kind: 'apt', value: m[2], apt });
     }
   });
 }
+
+/** A deb822 field line; `(?!\s)` keeps `\s*` from giving back spaces (`\s*(.*)$` was quadratic on a long run). */
+export const DEB822_FIELD = /^([A-Za-z0-9-]+):\s*(?!\s)(.*)$/;
 
 /** deb822 `.sources`: one entry per paragraph; each of its URIs is a reference (on the URIs line). */
 function scanAptSources(file: string, text: string, refs: Reference[]): void {
@@ -668,7 +677,7 @@ function scanAptSources(file: string, text: string, refs: Reference[]): void {
       if (last === 'uris') for (const u of raw.trim().split(/\s+/).filter(Boolean)) para.uris.push({ value: u, line: i + 1 });
       return;
     }
-    const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(raw.trim());
+    const m = DEB822_FIELD.exec(raw.trim());
     if (!m) return;
     last = m[1].toLowerCase();
     para.fields.set(last, m[2]);
@@ -689,16 +698,45 @@ const DOCKERFILE_NAME = /(?:^|[/\\])(?:Dockerfile|Containerfile)(?:\.[^/\\]*)?$|
  * from the `ARG` defaults above it (as written while any stays unresolved); a bare name
  * (`FROM ubuntu`) counts, `scratch` and earlier stage names do not.
  */
+/**
+ * `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME-default}` of `token` replaced from `args`
+ * (`${…}` only up to the last `}`: past it none can close, and trying each to the end was quadratic).
+ */
+export function withBuildArgs(token: string, args: ReadonlyMap<string, string>): string {
+  const close = token.lastIndexOf('}') + 1;
+  const arg = (all: string, name: string, d?: string) => args.get(name) || d || all;
+  return (
+    token.slice(0, close).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a: string | undefined, d: string | undefined, b: string | undefined) => arg(all, (a ?? b)!, d)) +
+    token.slice(close).replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, b: string) => arg(all, b))
+  );
+}
+
 function dockerfileFrom(raw: string, args: Map<string, string>, stages: Set<string>): { image?: string; token: string } | undefined {
   const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(raw);
   if (!m) return undefined;
   const token = m[1];
-  const value = token.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a: string | undefined, d: string | undefined, b: string | undefined) => args.get((a ?? b)!) || d || all);
+  const value = withBuildArgs(token, args);
   if (m[2]) stages.add(m[2].toLowerCase());
   // Unresolved (a build argument given only at build time): the image as written, never nothing.
   if (value.includes('$')) return { image: token, token };
   if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase()) || !IMAGE_ANY_RE.test(value)) return { token };
   return { image: value, token };
+}
+
+/**
+ * `/^\s*(?:-\s+)?image:\s*\S+\s*(?:#.*)?$/.test(raw)` in one pass (that pattern was quadratic
+ * on a long value of `#`): one word, then nothing, or a comment from a `#` after its first
+ * character (the last such `#`; `.` stops at a line break, so none may follow it).
+ */
+export function bareImageLine(raw: string): boolean {
+  const m = /^\s*(?:-\s+)?image:\s*/.exec(raw);
+  if (!m) return false;
+  const rest = raw.slice(m[0].length);
+  const word = /^\S*/.exec(rest)![0].length;
+  const gap = word + /^\s*/.exec(rest.slice(word))![0].length;
+  if (!word || gap === rest.length) return word > 0;
+  const hash = rest[gap] === '#' ? gap : rest.lastIndexOf('#', word - 1);
+  return hash >= 1 && lastLineStart(rest) <= hash;
 }
 
 function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
@@ -723,7 +761,7 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
       const m = /(?:FROM\s+(?:--platform=\S+\s+)?|(?:pull|run)\s+(?:-\S+\s+)*|image:\s*)(\S+)/i.exec(raw);
       // `image: "nginx:1.25"`: the quotes are YAML's, not the image's.
       const word = m ? m[1].replace(/^(["'])(.*)\1$/, '$2') : '';
-      const bare = yamlLines && /^\s*(?:-\s+)?image:\s*\S+\s*(?:#.*)?$/.test(raw);
+      const bare = yamlLines && bareImageLine(raw);
       if (m && IMAGE_ANY_RE.test(word) && !/^\d+(\.\d+)*$/.test(word) && (word.includes('/') || word.includes(':') || bare)) {
         refs.push({ file, line: n, kind: 'image', value: word });
         for (const r of referencesIn(raw.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });

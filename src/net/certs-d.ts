@@ -110,7 +110,22 @@ async function readPem(file: string, what: string): Promise<string> {
   }
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+/**
+ * `text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)` in one pass (the
+ * regex went to the end of the file from each BEGIN that has no END after it).
+ */
+export function pemCerts(text: string): string[] | null {
+  const begin = '-----BEGIN CERTIFICATE-----';
+  const end = '-----END CERTIFICATE-----';
+  const out: string[] = [];
+  for (let at = text.indexOf(begin); at >= 0; ) {
+    const stop = text.indexOf(end, at + begin.length + 1);
+    if (stop < 0) break;
+    out.push(text.slice(at, stop + end.length));
+    at = text.indexOf(begin, stop + end.length);
+  }
+  return out.length ? out : null;
+}
 
 /**
  * Read the TLS settings for `hostname:port`: the first existing candidate directory's CAs and
@@ -153,7 +168,7 @@ export async function loadHostTls(hostname: string, port: string | number | unde
     const file = path.join(dir, name);
     if (name.endsWith('.crt')) {
       const pem = await readPem(file, 'CA certificate');
-      const certs = pem.match(PEM_CERT);
+      const certs = pemCerts(pem);
       if (!certs) throw new FerryError('USAGE', `${file}: no PEM certificate found`, { hint: 'A .crt file in a certs.d directory holds -----BEGIN CERTIFICATE----- blocks (CAs for this host).' });
       out.cas.push(...certs);
     } else if (name.endsWith('.cert')) {

@@ -4,6 +4,7 @@ import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
+import { lastLineStart } from '../ui/escape.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
 import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
@@ -235,8 +236,9 @@ function certNames(err: unknown): string[] {
     if (san?.subjectaltname) return san.subjectaltname.split(/,\s*/).map((n) => n.replace(/^(DNS|IP Address):/, ''));
     if (san?.subject?.CN) return [san.subject.CN];
     const reason = String((e as { reason?: string }).reason ?? '');
-    const m = /altnames: (.*)$/.exec(reason);
-    if (m) return m[1].split(/,\s*/).map((n) => n.replace(/^(DNS|IP Address):/, ''));
+    // /altnames: (.*)$/ on the last line only (`.` stops at a line break): the regex was quadratic on a long reason.
+    const at = reason.indexOf('altnames: ', lastLineStart(reason));
+    if (at >= 0) return reason.slice(at + 'altnames: '.length).split(/,\s*/).map((n) => n.replace(/^(DNS|IP Address):/, ''));
   }
   return [];
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
-import { trimTrailing } from '../ui/escape.js';
+import { cutLastLineFrom, trimTrailing } from '../ui/escape.js';
 
 export interface RewriteAptSourcesOptions {
   /** Keyring path clients use for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg). */
@@ -79,7 +79,7 @@ function scanOneLine(text: string, file: string, ctx: RewriteContext, keyring: s
     if (!m) return;
     const line = i + 1;
     const uriStart = lineStart + m[1].length + (m[2]?.length ?? 0);
-    const [suite, ...components] = lineText.slice(uriStart - lineStart + m[3].length).replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
+    const [suite, ...components] = cutLastLineFrom(lineText.slice(uriStart - lineStart + m[3].length), '#').trim().split(/\s+/).filter(Boolean);
     const entry = { types: [/^\s*deb-src\s/.test(lineText) ? 'deb-src' : 'deb'], suites: suite ? [suite] : [], components };
     const mapped = mapUri(m[3], file, line, ctx, scan, uriStart, entry);
     if (mapped && /^\s*deb-src\s/.test(lineText)) scan.sourceEntries.push(`${file}:${line}`);

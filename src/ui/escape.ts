@@ -55,3 +55,19 @@ export function trimBoth(text: string, chars: string): string {
   while (start < text.length && chars.includes(text[start])) start++;
   return trimTrailing(text.slice(start), chars);
 }
+
+/**
+ * Where the last line of `text` starts: after its last `\n`, `\r`, U+2028 or U+2029 (0 when there
+ * is none). A regex's `.` stops at those and `$` (no `m` flag) is the end of the text, so what
+ * `/X.*$/` can match lies in `text.slice(lastLineStart(text))`: looking there replaces a pattern
+ * that rescans to the end from each `X` (quadratic on a long run of them).
+ */
+export function lastLineStart(text: string): number {
+  return Math.max(text.lastIndexOf('\n'), text.lastIndexOf('\r'), text.lastIndexOf('\u2028'), text.lastIndexOf('\u2029')) + 1;
+}
+
+/** `text.replace(/X.*$/, '')` for a one-character `X` (`#` of a comment), without its quadratic rescans. */
+export function cutLastLineFrom(text: string, mark: string): string {
+  const at = text.indexOf(mark, lastLineStart(text));
+  return at < 0 ? text : text.slice(0, at);
+}

@@ -29,21 +29,10 @@ import { CredentialStore } from '../../src/oci/credentials.js';
 import { linkTarget, nextLink } from '../../src/oci/list.js';
 import { trimBoth, trimTrailing } from '../../src/ui/escape.js';
 import { writeChart } from './chart/helpers.js';
+import { seededStrings } from '../support/random-strings.js';
 
-let seed = 20;
-const rnd = (n: number) => {
-  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-  return seed % n;
-};
 /** Random strings over an alphabet of pieces that matter to the pattern. */
-function* randomStrings(alphabet: string[], count: number, maxLen = 16): Generator<string> {
-  for (let i = 0; i < count; i++) {
-    let s = '';
-    const len = rnd(maxLen);
-    for (let j = 0; j < len; j++) s += alphabet[rnd(alphabet.length)];
-    yield s;
-  }
-}
+const randomStrings = seededStrings(20);
 
 /**
  * This project's testTimeout is 120 s; each crafted input below takes milliseconds on the new code

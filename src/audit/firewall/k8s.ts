@@ -1,10 +1,11 @@
 import { stringify } from 'yaml';
+import { trimBoth } from '../../ui/escape.js';
 import { internalZones, oneLine, ruleLabel } from './common.js';
 import { portRange, type AddressSet, type Rule, type Ruleset } from './ruleset.js';
 
 /** Shared by the NetworkPolicy and Cilium emitters: pods carry their zone as a label. */
 export const ZONE_LABEL = 'ferry.io/zone';
-export const k8sName = (s: string): string => s.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 63);
+export const k8sName = (s: string): string => trimBoth(s.toLowerCase().replace(/[^a-z0-9-]+/g, '-'), '-').slice(0, 63);
 
 export interface K8sPort {
   protocol: string;

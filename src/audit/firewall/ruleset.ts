@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { ipBytes, maskedBytes } from '../../net/cidr.js';
 import { FerryError } from '../../errors.js';
+import { cutLastLineFrom, trimBoth, trimTrailing } from '../../ui/escape.js';
 import type { Port, Zone } from '../../kinds/endpoint/spec.js';
 import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
 
@@ -85,7 +86,7 @@ export interface RulesetOptions {
   now?: () => Date;
 }
 
-export const setId = (prefix: 'zone' | 'host', name: string): string => `${prefix}_${name.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '')}`;
+export const setId = (prefix: 'zone' | 'host', name: string): string => `${prefix}_${trimBoth(name.toLowerCase().replace(/[^a-z0-9]+/g, '_'), '_')}`;
 
 const ANY = new Set(['0.0.0.0/0', '::/0']);
 const isWildcardHost = (h: string) => h === '*' || h.includes('*') || h === 'any' || ANY.has(h);
@@ -212,7 +213,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     if (id !== undefined) return id;
     id = setId(prefix, name);
     if (id.length > MAX_SET_ID || (idOwner.has(id) && idOwner.get(id) !== k)) {
-      id = `${id.slice(0, MAX_SET_ID - 11).replace(/_+$/, '')}_${createHash('sha256').update(k).digest('hex').slice(0, 10)}`;
+      id = `${trimTrailing(id.slice(0, MAX_SET_ID - 11), '_')}_${createHash('sha256').update(k).digest('hex').slice(0, 10)}`;
     }
     idOf.set(k, id);
     idOwner.set(id, k);
@@ -390,7 +391,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
 /** `host:port`, `[v6]:port` or `http://host:port` of a proxied mitigation (port 3128 when none is given). */
 export function parseProxy(proxy: string | undefined): { host: string; port: number } | undefined {
   if (!proxy) return undefined;
-  const bare = proxy.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const bare = cutLastLineFrom(proxy.replace(/^[a-z]+:\/\//i, ''), '/');
   const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(bare) ?? /^([^:]+)(?::(\d+))?$/.exec(bare);
   if (!m) return undefined;
   return { host: m[1], port: m[2] ? Number(m[2]) : 3128 };

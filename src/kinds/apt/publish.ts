@@ -71,12 +71,27 @@ export function checkSuiteConfig(cfg: AptSuiteConfig, description: string, label
  * clients' sources and pins still match; no Valid-Until, so a frozen mirror does not expire;
  * by-hash on, so a client never fetches an index that a concurrent import just replaced.
  */
+/**
+ * `/binary-([a-z0-9-]+)\//.exec(path)?.[1]` in one pass (that regex was quadratic on a crafted path
+ * of `binary-b…`). Every later `binary-` that starts inside a failed run ends with that run, so the
+ * search goes on past it.
+ */
+export function binaryArch(path: string): string | undefined {
+  for (let at = path.indexOf('binary-'); at >= 0; ) {
+    let end = at + 'binary-'.length;
+    while (end < path.length && /[a-z0-9-]/.test(path[end])) end++;
+    if (end > at + 'binary-'.length && path[end] === '/') return path.slice(at + 'binary-'.length, end);
+    at = path.indexOf('binary-', end);
+  }
+  return undefined;
+}
+
 export function buildRelease(cfg: AptSuiteConfig, indexes: PublishedIndex[], description: string, now = new Date()): string {
   checkSuiteConfig(cfg, description, `apt suite ${JSON.stringify(shown(cfg.suite))}`);
   const arches = new Set(cfg.architectures);
   for (const i of indexes) {
-    const m = /binary-([a-z0-9-]+)\//.exec(i.path);
-    if (m) arches.add(m[1]);
+    const arch = binaryArch(i.path);
+    if (arch) arches.add(arch);
   }
   const comps = new Set(cfg.components);
   const lines = [

@@ -1,4 +1,5 @@
 import { createHash, createPublicKey, verify, X509Certificate, type KeyObject } from 'node:crypto';
+import { pemCerts } from '../../net/certs-d.js';
 import { goRegex } from '../chart/render/regex.js';
 
 /**
@@ -133,10 +134,8 @@ export function certificateOidcIssuer(cert: X509Certificate): string | undefined
 
 // ---------------------------------------------------------------- trusted roots
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
-
 export function pemCertificates(text: string): X509Certificate[] {
-  return (text.match(PEM_CERT) ?? []).map((p) => new X509Certificate(p));
+  return (pemCerts(text) ?? []).map((p) => new X509Certificate(p));
 }
 
 /**

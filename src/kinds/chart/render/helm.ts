@@ -357,13 +357,23 @@ export function renderTemplates(input: EngineInput): RenderedTemplate[] {
   return out;
 }
 
+/**
+ * `/HELM_ERR_START([\s\S]*)HELM_ERR_END/.exec(message)?.[1]` by index (the first start, the last
+ * end after it): the regex was quadratic on a chart's crafted `fail` message.
+ */
+export function helmErrMessage(message: string): string | undefined {
+  const start = message.indexOf('HELM_ERR_START');
+  const end = start < 0 ? -1 : message.lastIndexOf('HELM_ERR_END');
+  return start >= 0 && end >= start + 'HELM_ERR_START'.length ? message.slice(start + 'HELM_ERR_START'.length, end) : undefined;
+}
+
 /** Helm's reformatExecErrorMsg for `required`/`fail`: `execution error at (file:line): msg`. */
 function cleanupError(err: unknown): Error {
   if (!(err instanceof Error)) return new Error(String(err));
-  const m = /HELM_ERR_START([\s\S]*)HELM_ERR_END/.exec(err.message);
-  if (m) {
+  const msg = helmErrMessage(err.message);
+  if (msg !== undefined) {
     const loc = /^template: ([^:]+:\d+)/.exec(err.message);
-    return new TemplateExecError(`execution error at (${loc ? loc[1] : '?'}): ${m[1]}`, m[1]);
+    return new TemplateExecError(`execution error at (${loc ? loc[1] : '?'}): ${msg}`, msg);
   }
   return err;
 }
