@@ -6,7 +6,7 @@ import { FerryError, unreadableFile } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
-import { ciFileKind, ciImagePath, ciStepUses, gitlabVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
+import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, helmReleaseChartOf, type ChartSourceTool, type HelmReleaseChart } from './chart-sources.js';
@@ -231,8 +231,7 @@ function ciCiReference(ci: { kind: CiFile; root: Record<string, unknown> }, file
   }
   if (!v.includes('$') || !ciImagePath(ci.kind, keyPath)) return false;
   const job = keyPath.split(/[.[]/)[0];
-  const jobNode = ci.root[job];
-  const vars = new Map([...gitlabVariables(ci.root.variables), ...gitlabVariables(jobNode && typeof jobNode === 'object' ? (jobNode as { variables?: unknown }).variables : undefined)]);
+  const vars = gitlabJobVariables(ci.root, job);
   const { value, unresolved, tooLong } = interpolateCompose(v, vars);
   if (tooLong) return false;
   if (!unresolved.length) {

@@ -14,7 +14,7 @@ import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, rende
 import { readImageMap, scanComposedPrefixes, scanImageMap, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
-import { ciFileKind, ciImagePath, ciStepUses, gitlabVariables } from '../kinds/image/image-key.js';
+import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
 import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
@@ -433,7 +433,7 @@ function scanCiImages(doc: Document.Parsed, text: string, file: string, ctx: Rew
       }
       return;
     }
-    const vars = new Map([...gitlabVariables((root as Record<string, unknown>).variables), ...gitlabVariables(((root as Record<string, { variables?: unknown }>)[job] ?? {}).variables)]);
+    const vars = gitlabJobVariables(root as Record<string, unknown>, job);
     const { value: pulled, unresolved } = interpolateCompose(value, vars);
     const predefined = unresolved.filter((u) => /^(CI|GITLAB)_/.test(u));
     out.warnings.push(

@@ -69,7 +69,9 @@ async function held(file: string, text: string): Promise<boolean> {
   if (!pid || !sameNamespace(ns)) {
     // The entry's own age (a symbolic link's, not its target's): what the holder's heartbeat touches.
     const st = await lstat(file).catch(() => undefined);
-    return st !== undefined && Date.now() - st.mtimeMs <= LOCK_STALE_MS;
+    // Either way from now: a lock dated hours ahead (crafted, or written under a wrong clock) is
+    // no holder's heartbeat, and waiting for it to age would wait until that date.
+    return st !== undefined && Math.abs(Date.now() - st.mtimeMs) <= LOCK_STALE_MS;
   }
   if (pid === process.pid || !processAlive(pid)) return false;
   // Alive, but perhaps a later process that got the dead holder's pid: the holder refreshes the

@@ -135,8 +135,8 @@ export function processAlive(pid: number): boolean {
 const USER_HZ = 100;
 let bootSeconds: number | null | undefined;
 
-/** When process `pid` started (ms since the epoch, to about a second), from /proc; undefined where /proc does not say. */
-export function processStartMs(pid: number): number | undefined {
+/** Process `pid`'s state letter and start (ms since the epoch, to about a second), from /proc/<pid>/stat; undefined where /proc does not say. */
+function procStat(pid: number): { state: string; startMs?: number } | undefined {
   try {
     if (bootSeconds === undefined) {
       const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
@@ -145,11 +145,17 @@ export function processStartMs(pid: number): number | undefined {
     if (bootSeconds === null) return undefined;
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces and parentheses): state is field 3, starttime field 22.
-    const ticks = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[19]);
-    return Number.isFinite(ticks) ? bootSeconds * 1000 + (ticks * 1000) / USER_HZ : undefined;
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[19]);
+    return { state: fields[0], ...(fields[19] && Number.isFinite(ticks) ? { startMs: bootSeconds * 1000 + (ticks * 1000) / USER_HZ } : {}) };
   } catch {
     return undefined;
   }
+}
+
+/** When process `pid` started (ms since the epoch, to about a second), from /proc; undefined where /proc does not say. */
+export function processStartMs(pid: number): number | undefined {
+  return procStat(pid)?.startMs;
 }
 
 /**
@@ -161,14 +167,19 @@ export function processStartMs(pid: number): number | undefined {
  */
 export function writerAlive(pid: number, mtimeMs: number): boolean {
   if (!processAlive(pid)) return false;
-  const started = processStartMs(pid);
-  return started === undefined || started <= mtimeMs + 2000;
+  const st = procStat(pid);
+  // A zombie (Z, or X on its way out) answers kill(pid, 0) but runs no code: it holds nothing.
+  // Under a container init that does not reap, a killed ferry stays one for as long as it runs.
+  if (st?.state === 'Z' || st?.state === 'X') return false;
+  return st?.startMs === undefined || st.startMs <= mtimeMs + 2000;
 }
 
 async function isStale(file: string, pid: number, ns: string | undefined): Promise<boolean> {
   if (!sameNamespace(ns)) {
     const st = await stat(file).catch(() => undefined);
-    return st !== undefined && Date.now() - st.mtimeMs > FOREIGN_TEMP_STALE_MS;
+    // Either way from now: a time a day ahead is no writer's heartbeat (a crafted or skewed file
+    // would otherwise be kept until then).
+    return st !== undefined && Math.abs(Date.now() - st.mtimeMs) > FOREIGN_TEMP_STALE_MS;
   }
   if (pid === process.pid) return !mine.has(file) && !mineTails.has(/\.ferry-(\d+-(?:n[0-9a-f]{8}-)?[0-9a-f]+)\.tmp$/.exec(file)?.[1] ?? '');
   if (!processAlive(pid)) return true;

@@ -233,23 +233,38 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
   // another entry's suite of the same release has it, for one of the entry's architectures:
   // Ubuntu serves noble-security from security.ubuntu.com, beside noble and noble-updates on
   // archive.ubuntu.com, and -security carries only what got a fix.
+  // By name, built once and only when something is missing: a scan of every source's packages
+  // per missing name was quadratic (thousands of missing names over a large index).
+  let byName: Map<string, Array<{ source: number; pkg: AptPackage }>> | undefined;
+  const families = sources.map((s) => suiteFamily(s.suite));
+  const familiesOf = new Map<number, Set<string>>();
   const elsewhere = (specIndex: number, name: string): boolean => {
+    if (!byName) {
+      byName = new Map();
+      sources.forEach((s, source) => {
+        for (const pkg of s.packages) {
+          let list = byName!.get(pkg.name);
+          if (!list) byName!.set(pkg.name, (list = []));
+          list.push({ source, pkg });
+        }
+      });
+    }
     const [n, v] = name.split('=', 2).map((x) => x.trim());
     const spec = specs[specIndex];
-    const families = new Set(sources.filter((s) => s.specIndex === specIndex).map((s) => suiteFamily(s.suite)));
-    return sources.some(
-      (s) =>
-        s.specIndex !== specIndex &&
-        families.has(suiteFamily(s.suite)) &&
-        s.packages.some((p) => p.name === n.toLowerCase() && (!v || p.version === v) && (p.architecture === 'all' || spec.architectures.includes(p.architecture))),
+    let mine = familiesOf.get(specIndex);
+    if (!mine) familiesOf.set(specIndex, (mine = new Set(sources.flatMap((s, i) => (s.specIndex === specIndex ? [families[i]] : [])))));
+    return (byName.get(n.toLowerCase()) ?? []).some(
+      ({ source, pkg: p }) =>
+        sources[source].specIndex !== specIndex && mine.has(families[source]) && (!v || p.version === v) && (p.architecture === 'all' || spec.architectures.includes(p.architecture)),
     );
   };
+  const missingOf = new Map([...closure.missing].map(([i, names]) => [i, new Set(names)]));
   const missing: string[] = [];
   specs.forEach((spec, specIndex) => {
     const mine = sources.map((s, i) => ({ s, i })).filter(({ s }) => s.specIndex === specIndex);
     if (!spec.packages || !mine.length) return;
     for (const name of spec.packages) {
-      if (!mine.every(({ i }) => closure.missing.get(i)?.includes(name))) continue;
+      if (!mine.every(({ i }) => missingOf.get(i)?.has(name))) continue;
       if (elsewhere(specIndex, name)) continue;
       const where = mine.length === 1 ? mine[0].s.label : `${aptLabel(spec)} (${mine.map(({ s }) => s.suite).join(', ')})`;
       missing.push(`${where}: ${name} is not in ${spec.url} (${spec.components.join(', ')}; ${spec.architectures.join(', ')})`);

@@ -97,7 +97,10 @@ export function ciStepUses(keyPath: string, value: string): { image: string } | 
   const v = value.trim();
   if (/^docker:\/\//i.test(v)) return { image: v.slice('docker://'.length) };
   const m = /^([A-Za-z0-9_.-]+)\/([A-Za-z0-9_.-]+)(?:\/[^@\s]*)?@[^\s]+$/.exec(v);
-  return m ? { action: v, repo: `${m[1]}/${m[2]}` } : undefined;
+  // `.` and `..` are no owner or repository GitHub allows: `../../x@v1` named "../.." to mirror
+  // and audit's https://github.com/../.. (github.com itself once normalized).
+  if (!m || [m[1], m[2]].some((s) => s === '.' || s === '..')) return undefined;
+  return { action: v, repo: `${m[1]}/${m[2]}` };
 }
 
 /** GitLab CI's `variables:` (a value, or `{value: …, description: …}`), as strings. */
@@ -109,4 +112,23 @@ export function gitlabVariables(node: unknown): Map<string, string> {
     if (typeof value === 'string' || typeof value === 'number') out.set(k, String(value));
   }
   return out;
+}
+
+const jobVariables = new WeakMap<object, Map<string, ReadonlyMap<string, string>>>();
+
+/**
+ * The variables a GitLab CI job's image names see: the file's `variables:`, then the job's own
+ * over them. Built once per file (`root`, its top level) and job: a pipeline with thousands of
+ * image scalars (services) and a `variables:` of thousands was read whole for every scalar.
+ */
+export function gitlabJobVariables(root: Record<string, unknown>, job: string): ReadonlyMap<string, string> {
+  let perJob = jobVariables.get(root);
+  if (!perJob) jobVariables.set(root, (perJob = new Map()));
+  let vars = perJob.get(job);
+  if (!vars) {
+    const jobNode = Object.hasOwn(root, job) ? root[job] : undefined;
+    vars = new Map([...gitlabVariables(root.variables), ...gitlabVariables(jobNode && typeof jobNode === 'object' ? (jobNode as { variables?: unknown }).variables : undefined)]);
+    perJob.set(job, vars);
+  }
+  return vars;
 }
