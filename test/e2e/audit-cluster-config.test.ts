@@ -10,6 +10,7 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { buildServeBundle, startServe, type RunningServe, type ServeFixture } from '../support/craft-serve.js';
 import { referencesIn } from '../../src/audit/scan.js';
 import { mapFileUrl } from '../../src/mapping/index.js';
+import { imagesLock, NESTED_SITE_TARGET } from '../support/offline-lock.js';
 
 /**
  * A new user's air-gapped kubeadm/k3s bootstrap: the node configuration ferry itself writes
@@ -19,7 +20,6 @@ import { mapFileUrl } from '../../src/mapping/index.js';
  */
 
 let work: string;
-const sha = 'sha256:' + 'a'.repeat(64);
 
 const MANIFEST = `apiVersion: ferry/v1alpha1
 kind: Manifest
@@ -42,14 +42,7 @@ endpoints:
     mitigation: { type: mirrored, description: mirrored to the site registry }
 `;
 
-const TARGET = `apiVersion: ferry/v1alpha1
-kind: MirrorTarget
-metadata: { name: site }
-registry:
-  url: https://registry.site.internal
-  prefix: ferry
-  layout: nested
-`;
+const TARGET = NESTED_SITE_TARGET;
 
 const KUBEADM = `apiVersion: kubeadm.k8s.io/v1beta4
 kind: ClusterConfiguration
@@ -67,8 +60,7 @@ networking:
 
 /** A lock as `ferry lock` writes it, for the three images (mirror-config and rewrite read refs and registries from it). */
 function lock(refs = ['registry.k8s.io/pause:3.10', 'registry.k8s.io/coredns/coredns:v1.11.3', 'quay.io/coreos/etcd:v3.5.15']): string {
-  const img = (ref: string) => ({ source: ref, ref, digest: sha, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
-  return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'k8s', digest: sha }, images: refs.map(img) });
+  return imagesLock('k8s', refs);
 }
 
 interface Finding {

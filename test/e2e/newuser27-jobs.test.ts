@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
 
 /**
  * A platform team whose stack is installed by operators and their custom resources, not by Helm
@@ -33,7 +34,6 @@ import { runFerry } from '../support/cli.js';
  */
 
 let work: string;
-const sha = `sha256:${'a'.repeat(64)}`;
 const IMAGES = [
   'docker.io/istio/pilot:1.24.2',
   'docker.io/istio/proxyv2:1.24.2',
@@ -42,20 +42,8 @@ const IMAGES = [
   'quay.io/prometheus/alertmanager:v0.27.0',
   'docker.elastic.co/elasticsearch/elasticsearch:8.16.1',
 ];
-const MANIFEST = `apiVersion: ferry/v1alpha1
-kind: Manifest
-metadata: { name: platform }
-images:
-${IMAGES.map((r) => `  - ref: ${r}`).join('\n')}
-`;
-const TARGET = `apiVersion: ferry/v1alpha1
-kind: MirrorTarget
-metadata: { name: site }
-registry:
-  url: https://registry.site.internal
-  prefix: ferry
-  layout: nested
-`;
+const MANIFEST = imagesManifest('platform', IMAGES);
+const TARGET = NESTED_SITE_TARGET;
 const ISTIO = `apiVersion: install.istio.io/v1alpha1
 kind: IstioOperator
 metadata:
@@ -91,10 +79,7 @@ spec:
   version: 8.16.1
 `;
 
-function lock(refs: string[]): string {
-  const img = (ref: string) => ({ source: ref, ref, digest: sha, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
-  return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'platform', digest: sha }, images: refs.map(img) });
-}
+const lock = (refs: string[]): string => imagesLock('platform', refs);
 
 interface Finding {
   file: string;

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
 
 /**
  * The site's own CI/CD, air-gapped (new-user round 28): a GitLab instance with Docker-executor
@@ -37,7 +38,6 @@ import { runFerry } from '../support/cli.js';
  */
 
 let work: string;
-const sha = `sha256:${'a'.repeat(64)}`;
 const IMAGES = [
   'docker.io/library/node:20',
   'docker.io/library/docker:27-dind',
@@ -50,20 +50,8 @@ const IMAGES = [
   'docker.io/library/redis:7',
   'docker.io/library/ruby:3.3',
 ];
-const MANIFEST = `apiVersion: ferry/v1alpha1
-kind: Manifest
-metadata: { name: ci }
-images:
-${IMAGES.map((r) => `  - ref: ${r}`).join('\n')}
-`;
-const TARGET = `apiVersion: ferry/v1alpha1
-kind: MirrorTarget
-metadata: { name: site }
-registry:
-  url: https://registry.site.internal
-  prefix: ferry
-  layout: nested
-`;
+const MANIFEST = imagesManifest('ci', IMAGES);
+const TARGET = NESTED_SITE_TARGET;
 const GITLAB = `include:
   - remote: 'https://gitlab.com/gitlab-org/gitlab/-/raw/master/lib/gitlab/ci/templates/Jobs/SAST.gitlab-ci.yml'
   - project: 'platform/ci-templates'
@@ -151,10 +139,7 @@ const RUNNER = `concurrent = 4
     allowed_services = ["docker:*-dind", "postgres:*"]
 `;
 
-function lock(refs: string[]): string {
-  const img = (ref: string) => ({ source: ref, ref, digest: sha, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
-  return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'ci', digest: sha }, images: refs.map(img) });
-}
+const lock = (refs: string[]): string => imagesLock('ci', refs);
 
 interface Finding {
   file: string;
