@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
+import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
@@ -557,6 +557,39 @@ function scanComposeImage(
   put(mirrorRepo + value.slice(repoEnd), pulled);
 }
 
+/**
+ * An edited scalar that is a YAML anchor (`image: &img alpine:3.20`) changes every alias of it
+ * too, image key or not (a GitLab job's `tags: [*img]`, an env value): said, with the lines of the
+ * aliases, so a change the rewrite did not mean is not made in silence.
+ */
+function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], file: string, lineOf: (o: number) => number): string[] {
+  const anchored = new Map<number, string>();
+  const uses = new Map<string, number[]>();
+  visit(doc, {
+    Scalar(_k, n) {
+      if (n.anchor && n.range) anchored.set(n.range[0], n.anchor);
+    },
+    Alias(_k, n) {
+      if (!n.range) return;
+      let list = uses.get(n.source);
+      if (!list) uses.set(n.source, (list = []));
+      list.push(lineOf(n.range[0]));
+    },
+  });
+  if (!anchored.size) return [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const e of edits) {
+    // A scalar's range is its value, after its `&anchor`: the edit of it starts where it does.
+    const name = anchored.get(e.start);
+    if (!name || seen.has(name)) continue;
+    seen.add(name);
+    const lines = uses.get(name) ?? [];
+    if (lines.length) out.push(`${file}:${lineOf(e.start)}: the image rewritten here is the YAML anchor &${name}, and ${lines.length === 1 ? 'its alias at line' : `its ${lines.length} aliases at lines`} ${lines.join(', ')} now ${lines.length === 1 ? 'says' : 'say'} the same: check that each of them is an image`);
+  }
+  return out;
+}
+
 /** Flux HelmRepositories of the rewritten tree, by `namespace/name` (HelmReleases name them). */
 export type HelmRepositories = Map<string, ChartSource>;
 
@@ -817,7 +850,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
-      warnings.push(...r.warnings);
+      warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, lineOf));
     }
     changes.push({ file, before: text, after: applyTextEdits(text, edits) });
   }
