@@ -25,8 +25,7 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } f
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Readable } from 'node:stream';
-import { validateAptImport } from '../../src/kinds/apt/import.js';
+import { aptImportProblems } from '../support/apt-validation.js';
 import { publishSuiteVersion, suiteVersions } from '../../src/kinds/apt/suite-version.js';
 
 let work: string;
@@ -129,23 +128,7 @@ describe('hostile-18: what already sits in the target', () => {
 
 describe('hostile-18: the suite guard runs at validation, before anything is written', () => {
   it('a bundle config naming .stable.ferry beside stable is a problem named by validateAptImport', async () => {
-    const blobs = new Map<string, Buffer>();
-    const put = (mediaType: string, obj: unknown) => {
-      const bytes = Buffer.from(JSON.stringify(obj));
-      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      blobs.set(digest, bytes);
-      return { mediaType, digest, size: bytes.length };
-    };
-    const config = put('application/vnd.ferry.apt.config.v1+json', { name: 'evil', url: 'http://deb.example.org/debian', mode: 'whole', suites: [{ suite: 'stable' }, { suite: '.stable.ferry' }] });
-    const top = put('application/vnd.oci.image.manifest.v1+json', { schemaVersion: 2, config, layers: [] });
-    const source = {
-      blobSize: async (d: string) => blobs.get(d)?.length,
-      openBlob: async (d: string) => Readable.from([blobs.get(d)!]),
-      readBlob: async (d: string) => blobs.get(d)!,
-      readIndex: async () => ({ schemaVersion: 2 as const, manifests: [top] }),
-    };
-    const target = { file: path.join(work, 'target.yaml'), dir: work, target: {}, apt: { dir: path.join(work, 'apt'), baseUrl: 'http://apt.site.internal' } };
-    const problems = await validateAptImport(top, source, target as never);
-    expect(problems.map((p) => p.message).join('\n')).toMatch(/suite "\.stable\.ferry": a name ferry keeps for publishing suites/);
+    const problems = await aptImportProblems(work, { name: 'evil', url: 'http://deb.example.org/debian', mode: 'whole', suites: [{ suite: 'stable' }, { suite: '.stable.ferry' }] });
+    expect(problems).toMatch(/suite "\.stable\.ferry": a name ferry keeps for publishing suites/);
   });
 });

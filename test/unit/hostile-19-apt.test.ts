@@ -19,13 +19,11 @@
  * Release.gpg by an unknown key beside a verified InRelease is not carried (its text is used only
  * when it lists the same indexes).
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateAptImport } from '../../src/kinds/apt/import.js';
+import { aptImportProblems } from '../support/apt-validation.js';
 
 let work: string;
 beforeAll(async () => {
@@ -35,25 +33,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function problemsFor(titles: string[], mode: 'whole' | 'filtered' = 'filtered'): Promise<string> {
-  const blobs = new Map<string, Buffer>();
-  const put = (mediaType: string, bytes: Buffer) => {
-    const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-    blobs.set(digest, bytes);
-    return { mediaType, digest, size: bytes.length };
-  };
-  const config = put('application/vnd.ferry.apt.config.v1+json', Buffer.from(JSON.stringify({ name: 'docker', url: 'https://download.docker.example/linux/debian', mode, suites: [{ suite: 'bookworm', components: ['stable'], architectures: ['amd64'] }] })));
-  const layers = titles.map((t, i) => ({ ...put('application/vnd.debian.binary-package', Buffer.from(`deb ${i}`)), annotations: { 'org.opencontainers.image.title': t, 'io.ferry.role': 'package' } }));
-  const top = put('application/vnd.oci.image.manifest.v1+json', Buffer.from(JSON.stringify({ schemaVersion: 2, config, layers })));
-  const source = {
-    blobSize: async (d: string) => blobs.get(d)?.length,
-    openBlob: async (d: string) => Readable.from([blobs.get(d)!]),
-    readBlob: async (d: string) => blobs.get(d)!,
-    readIndex: async () => ({ schemaVersion: 2 as const, manifests: [top] }),
-  };
-  const target = { file: path.join(work, 'target.yaml'), dir: work, target: {}, apt: { dir: path.join(work, 'apt'), baseUrl: 'http://apt.site.internal' } };
-  const problems = await validateAptImport(top, source, target as never);
-  return problems.map((p) => p.message).join('\n');
+function problemsFor(titles: string[], mode: 'whole' | 'filtered' = 'filtered'): Promise<string> {
+  return aptImportProblems(work, { name: 'docker', url: 'https://download.docker.example/linux/debian', mode, suites: [{ suite: 'bookworm', components: ['stable'], architectures: ['amd64'] }] }, titles);
 }
 
 describe('hostile-19: packages under dists/ outside a carried suite pool', () => {

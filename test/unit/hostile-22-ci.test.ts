@@ -8,6 +8,8 @@ import { LockSchema } from '../../src/kinds/schema.js';
 import { MirrorTargetSchema } from '../../src/manifest/target.js';
 import { createRewriteContext } from '../../src/rewrite/context.js';
 import { rewriteManifests } from '../../src/rewrite/manifests.js';
+import { parse as parseYaml } from 'yaml';
+import { imagesLock, NESTED_SITE_TARGET } from '../support/offline-lock.js';
 
 /**
  * Hostile pass 21 (CI pipeline files): a GitLab CI file with a `variables:` of tens of thousands
@@ -15,13 +17,7 @@ import { rewriteManifests } from '../../src/rewrite/manifests.js';
  * whole variable table for every image scalar (40 000 × 4 000: minutes). The table is built once
  * per file and job.
  */
-const sha = 'sha256:' + 'a'.repeat(64);
-const img = (ref: string) => ({ source: ref, ref, digest: sha, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
-const ctx = () =>
-  createRewriteContext(
-    MirrorTargetSchema.parse({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 's' }, registry: { url: 'https://registry.site.internal', prefix: 'ferry', layout: 'nested' } }),
-    LockSchema.parse({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name: 'k', digest: sha }, images: ['docker.io/library/nginx:1.25'].map(img) }),
-  );
+const ctx = () => createRewriteContext(MirrorTargetSchema.parse(parseYaml(NESTED_SITE_TARGET)), LockSchema.parse(JSON.parse(imagesLock('k', ['docker.io/library/nginx:1.25']))));
 
 const VARS = 40_000;
 const SERVICES = 4_000;
