@@ -734,11 +734,25 @@ export class HttpClient {
 
   /** Open a download at `offset` with Range; a server that ignores Range gets its first bytes skipped. */
   async openAt(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string } = {}): Promise<Readable> {
+    const r = await this.openRange(url, offset, opts);
+    return r.start < offset ? pipeWithErrors(r.body, skipBytes(offset - r.start)) : r.body;
+  }
+
+  /**
+   * Open a download at `offset` with Range and say what came back: where the body starts (0 for
+   * a 200, the whole file), and which version of the file it is. With `ifRange` (a validator an
+   * earlier answer gave) a server whose file changed sends the whole new file instead of a part
+   * of it (RFC 9110 If-Range), so a resumed download is never two versions spliced together.
+   */
+  async openRange(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string; ifRange?: string } = {}): Promise<RangedBody> {
     const label = opts.label ? `${opts.label} (${redactUrl(url)})` : redactUrl(url);
     const headers = { ...(opts.headers ?? {}) };
-    if (offset > 0) headers.range = `bytes=${offset}-`;
+    if (offset > 0) {
+      headers.range = `bytes=${offset}-`;
+      if (opts.ifRange) headers['if-range'] = opts.ifRange;
+    }
     const res = await this.request(url, { headers });
-    return bodyFromOffset(res, offset, label);
+    return rangedBody(res, offset, label);
   }
 
   /**
@@ -758,17 +772,62 @@ export class HttpClient {
 
 /** Check a ranged (or not) response and give back the stream from `offset`. */
 export async function bodyFromOffset(res: HttpResponse, offset: number, label: string): Promise<Readable> {
+  const r = await rangedBody(res, offset, label);
+  return r.start < offset ? pipeWithErrors(r.body, skipBytes(offset - r.start)) : r.body;
+}
+
+/** The answer to a (possibly) ranged GET: the body, where in the file it starts, and the file's version. */
+export interface RangedBody {
+  body: Readable;
+  /** Offset in the file of the body's first byte: the offset asked for, or 0 (a 200 sends the whole file). */
+  start: number;
+  /** The version the server names: a strong ETag, else Last-Modified (what If-Range takes); absent when it names none. */
+  validator?: string;
+  /** The size of the whole file: a 206's Content-Range total or a 200's Content-Length, when given. */
+  total?: number;
+}
+
+/** A strong ETag, else Last-Modified: the validator If-Range may carry (a weak ETag may not, RFC 9110 13.1.5). */
+export function strongValidator(h: HttpHeaders): string | undefined {
+  const etag = headerValue(h, 'etag')?.trim();
+  if (etag && /^"[\x21\x23-\x7e]{0,200}"$/.test(etag)) return etag;
+  if (etag) return undefined;
+  const lastModified = headerValue(h, 'last-modified')?.trim();
+  return lastModified && lastModified.length <= 64 && !Number.isNaN(Date.parse(lastModified)) ? lastModified : undefined;
+}
+
+/** A 206 whose bytes cannot be placed in the file: asking again without Range gets the whole file. */
+export class UnplaceableRangeError extends RetryableError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnplaceableRangeError';
+  }
+}
+
+const CONTENT_RANGE = /^bytes (\d{1,16})-(\d{1,16})\/(\d{1,16}|\*)$/;
+
+async function rangedBody(res: HttpResponse, offset: number, label: string): Promise<RangedBody> {
+  const validator = strongValidator(res.headers);
   if (res.status === 206) {
-    const cr = headerValue(res.headers, 'content-range');
-    const m = cr ? /^bytes\s+(\d+)-/.exec(cr) : null;
-    const start = m ? Number(m[1]) : offset;
-    if (start === offset) return res.body;
-    if (start < offset) return res.body.pipe(skipBytes(offset - start));
-    res.body.destroy();
-    throw new RetryableError(`${label}: server answered range from ${start}, asked for ${offset}`);
+    // Only `bytes <first>-<last>/<total>` says where the bytes belong; anything else (none, a
+    // multipart/byteranges body to a single range, first past last) cannot be placed in the file.
+    const cr = headerValue(res.headers, 'content-range')?.trim() ?? '';
+    const m = CONTENT_RANGE.exec(cr);
+    const [first, last, total] = m ? [Number(m[1]), Number(m[2]), m[3] === '*' ? undefined : Number(m[3])] : [];
+    if (!m || first! > last! || (total !== undefined && last! >= total)) {
+      res.body.destroy();
+      throw new UnplaceableRangeError(`${label}: the server answered 206 with ${cr ? `Content-Range ${JSON.stringify(cr.slice(0, 80))}` : 'no Content-Range'} to a request for bytes from ${offset}; its bytes cannot be placed`);
+    }
+    if (first! > offset || last! < offset) {
+      res.body.destroy();
+      throw new UnplaceableRangeError(`${label}: server answered range ${first}-${last}, asked for bytes from ${offset}`);
+    }
+    const body = first! < offset ? pipeWithErrors(res.body, skipBytes(offset - first!)) : res.body;
+    return { body, start: offset, ...(validator ? { validator } : {}), ...(total !== undefined ? { total } : {}) };
   }
   if (res.status === 200) {
-    return offset > 0 ? pipeWithErrors(res.body, skipBytes(offset)) : res.body;
+    const len = headerValue(res.headers, 'content-length');
+    return { body: res.body, start: 0, ...(validator ? { validator } : {}), ...(len && /^\d{1,16}$/.test(len) ? { total: Number(len) } : {}) };
   }
   if (res.status === 416) {
     await discard(res.body);

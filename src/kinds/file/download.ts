@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../../errors.js';
 import { singleFlight } from '../../net/concurrency.js';
-import type { HttpClient } from '../../net/http.js';
+import { UnplaceableRangeError, type HttpClient, type RangedBody } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
@@ -61,6 +61,33 @@ function bounded(body: Readable, offset: number, bound: number, what: string): R
 }
 
 /**
+ * The version of the file a trust-on-first-use partial holds: what the server named it by
+ * (a strong ETag, else Last-Modified) and its size. Nothing checks such a download afterwards,
+ * so it resumes only from the same version: If-Range asks the server for that, and a 206 that
+ * names another version (or none) starts the download over. Without a version it never
+ * resumes: the hash `ferry lock` pins is of one file as the server sent it, never of the first
+ * part of one version followed by the rest of another.
+ */
+interface PartialVersion {
+  validator: string;
+  total?: number;
+}
+
+async function readVersion(file: string): Promise<PartialVersion | undefined> {
+  try {
+    const v = JSON.parse(await readFile(file, 'utf8')) as Partial<PartialVersion>;
+    return typeof v.validator === 'string' && (v.total === undefined || Number.isSafeInteger(v.total)) ? { validator: v.validator, ...(v.total !== undefined ? { total: v.total } : {}) } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function sameVersion(version: PartialVersion | undefined, answer: RangedBody): boolean {
+  if (!version || answer.validator !== version.validator) return false;
+  return version.total === undefined || answer.total === undefined || answer.total === version.total;
+}
+
+/**
  * Download `url` into the store, verified while it streams and resumed with Range after a
  * dropped connection. With sha256 and size known this is BlobStore.ingest; a file pinned by
  * sha512 only (or with no size) streams to `<store>/ingest/<hash>.partial`, hashed with both
@@ -109,13 +136,45 @@ async function download(
   if (!tofu && known && consistent && (await store.has({ digest: `sha256:${known[1]}`, size: Number(known[2]) }))) {
     return { digest: `sha256:${known[1]}`, size: Number(known[2]), ...(expect.sha512 ? { sha512: expect.sha512 } : {}) };
   }
+  // The version of the file the partial holds (trust on first use only): see resumable().
+  const versionFile = `${partial}.version`;
+  let version = tofu ? await readVersion(versionFile) : undefined;
   let state = await readPartial(partial, HASHES);
-  if (expect.size !== undefined && state.size > expect.size) state = await resetPartial(partial, HASHES);
+  const restart = async () => {
+    state = await resetPartial(partial, HASHES);
+    version = undefined;
+    await rm(versionFile, { force: true });
+  };
+  if ((expect.size !== undefined && state.size > expect.size) || (tofu && state.size > 0 && !version)) await restart();
   await withRetry(
     `${opts.label} (${url})`,
     async () => {
       if (expect.size !== undefined && state.size >= expect.size) return;
-      const body = await http.openAt(url, state.size, { label: opts.label, headers: opts.headers });
+      // A partial an interrupted run left whole (the size its version named): nothing more to ask for.
+      if (tofu && version?.total !== undefined && state.size === version.total) return;
+      let answer: RangedBody;
+      try {
+        answer = await http.openRange(url, state.size, { label: opts.label, headers: opts.headers, ...(version ? { ifRange: version.validator } : {}) });
+      } catch (err) {
+        // A 206 whose bytes have no place in the file: the next attempt asks for the whole file.
+        if (err instanceof UnplaceableRangeError) await restart();
+        throw err;
+      }
+      if (state.size > 0 && answer.start === 0) {
+        // A 200 to a range request is the whole file (the server ignores Range, or If-Range
+        // said the file changed): it replaces what the partial held rather than being cut to fit.
+        await restart();
+      } else if (tofu && state.size > 0 && !sameVersion(version, answer)) {
+        answer.body.destroy();
+        await restart();
+        throw new RetryableError(`${opts.label} (${url}): the server answered the resumed range from another version of the file than the first part came from; starting over`);
+      }
+      if (tofu && state.size === 0) {
+        version = answer.validator ? { validator: answer.validator, ...(answer.total !== undefined ? { total: answer.total } : {}) } : undefined;
+        if (version) await writeFile(versionFile, JSON.stringify(version));
+        else await rm(versionFile, { force: true });
+      }
+      const body = answer.body;
       // No size pinned (trust on first use, or a checksum with no size): the disk use is still bounded.
       const stream = expect.size === undefined ? bounded(body, state.size, opts.maxSize ?? DEFAULT_MAX_FILE_BYTES, `${opts.label} (${url})`) : body;
       await appendToPartial(partial, HASHES, state, stream, {
@@ -126,13 +185,23 @@ async function download(
       if (expect.size !== undefined && state.size < expect.size) {
         throw new RetryableError(`connection ended after ${state.size} of ${expect.size} bytes`);
       }
+      if (tofu && version?.total !== undefined && state.size !== version.total) {
+        if (state.size < version.total) throw new RetryableError(`connection ended after ${state.size} of ${version.total} bytes`);
+        throw new FerryError('VERIFY', `${opts.label} (${url}): the server sent ${state.size} bytes of a file it said has ${version.total}; nothing kept`, {
+          hint: 'The server (or something in between) is broken; try again later or ask its operator.',
+        });
+      }
     },
     undefined,
     opts.onRetry,
   ).catch(async (err) => {
-    if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
+    if (err instanceof FerryError && err.code === 'VERIFY') {
+      await rm(partial, { force: true });
+      await rm(versionFile, { force: true });
+    }
     throw err;
   });
+  await rm(versionFile, { force: true });
   const [sha256, sha512] = state.hashes.map((h) => h.digest('hex'));
   await renameVerified(
     partial,
