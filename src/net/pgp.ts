@@ -55,6 +55,25 @@ function ownerFingerprint(keys: PublicKeys, keyId: OpenPGP.KeyID): string | unde
   return undefined;
 }
 
+/**
+ * Signatures one signed file may carry. Vendors sign with one to three keys (Debian's InRelease
+ * with the current and previous archive keys); every signature by a given key costs a public-key
+ * verification, so a 64 MiB file of copies of one forged signature was minutes of CPU and an
+ * error message of megabytes.
+ */
+export const MAX_SIGNATURES = 16;
+/** Bytes of a detached signature file: a few KB even with several RSA-4096 signatures. */
+export const MAX_SIGNATURE_BYTES = 1024 * 1024;
+/** Reasons a failed verification names, at most. */
+const MAX_REASONS = 4;
+
+function checkSignatureCount(keyIDs: OpenPGP.KeyID[], label: string): void {
+  if (keyIDs.length <= MAX_SIGNATURES) return;
+  throw new FerryError('VERIFY', `${label}: carries ${keyIDs.length} signatures; ferry checks at most ${MAX_SIGNATURES}, and no vendor signs a file that often. Nothing from it was trusted`, {
+    hint: 'The signature was crafted or damaged; download it again from the vendor, or ask them.',
+  });
+}
+
 async function firstVerified(signatures: OpenPGP.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
   const reasons: string[] = [];
   for (const s of signatures) {
@@ -63,17 +82,23 @@ async function firstVerified(signatures: OpenPGP.VerifyMessageResult['signatures
       const fpr = ownerFingerprint(keys, s.keyID);
       if (fpr) return fpr;
     } catch (err) {
-      reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${(err as Error).message}`);
+      reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${String((err as Error).message).slice(0, 200)}`);
     }
   }
-  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${reasons.join('; ') || 'no signatures'})`, {
-    details: reasons,
+  const shown = reasons.slice(0, MAX_REASONS).join('; ') + (reasons.length > MAX_REASONS ? `; and ${reasons.length - MAX_REASONS} more` : '');
+  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${shown || 'no signatures'})`, {
+    details: reasons.slice(0, MAX_SIGNATURES),
     hint: 'Check that keys: names the vendor key that signs this file, and that the file was not altered. Nothing from it was trusted.',
   });
 }
 
 /** Verify a detached signature (armored or binary) over `data`; returns the signer's fingerprint. */
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, keys: PublicKeys, label: string): Promise<string> {
+  if (signature.length > MAX_SIGNATURE_BYTES) {
+    throw new FerryError('VERIFY', `${label}: the signature file is ${signature.length} bytes; a detached signature is a few KB (ferry reads at most ${MAX_SIGNATURE_BYTES}). Nothing from it was trusted`, {
+      hint: 'The signature URL names something else, or the file was crafted; check the URL.',
+    });
+  }
   let sig: OpenPGP.Signature;
   try {
     sig = isArmored(signature)
@@ -82,6 +107,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ke
   } catch (err) {
     throw new FerryError('VERIFY', `${label}: signature is not an OpenPGP signature: ${(err as Error).message}`, { cause: err });
   }
+  checkSignatureCount(sig.getSigningKeyIDs(), label);
   const message = await (await pgp()).createMessage({ binary: data });
   const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
   return firstVerified(result.signatures, keys, label, 'signature');
@@ -102,6 +128,7 @@ export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, lab
   } catch (err) {
     throw new FerryError('VERIFY', `${label}: not a valid clear-signed OpenPGP message: ${(err as Error).message}`, { cause: err });
   }
+  checkSignatureCount(message.getSigningKeyIDs(), label);
   const result = await (await pgp()).verify({ message, verificationKeys: keys });
   const signer = await firstVerified(result.signatures, keys, label, 'clear-signed text');
   return { text: result.data, signer };

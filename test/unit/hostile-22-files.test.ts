@@ -133,3 +133,95 @@ describe('a file pinned on first use (no checksum) that is resumed is one versio
     }
   }, 30_000);
 });
+
+describe('OpenPGP signatures from outside', () => {
+  let vendor: SigningKey;
+  let dir: string;
+  const sums = Buffer.from(`${'a'.repeat(64)}  disk.img\n`);
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-h22-pgp-'));
+    const { privateKey } = await openpgp.generateKey({ type: 'ecc', curve: 'curve25519Legacy', userIDs: [{ name: 'vendor' }], format: 'armored' });
+    await writeFile(path.join(dir, 'vendor.key'), privateKey);
+    vendor = await readSigningKey(path.join(dir, 'vendor.key'), undefined, 'vendor');
+    await writeFile(path.join(dir, 'vendor.asc'), vendor.key.toPublic().armor());
+  });
+
+  it('a signature file of 300 copies of one forged signature by the vendor key is refused before any is checked, in one short line', async () => {
+    // Each copy names the right key and the right hash prefix: each would cost a full verification.
+    const forged = Buffer.from((await openpgp.readSignature({ armoredSignature: await signDetachedArmored(sums, vendor) })).write());
+    forged[forged.length - 3] ^= 0x55;
+    const bomb = Buffer.concat(Array.from({ length: 300 }, () => forged));
+    const keys = await publicKeysFromArmored(vendor.key.toPublic().armor());
+    const err = await failure(verifyDetached(sums, bomb, keys, 'files[disk] SHA256SUMS (signature SHA256SUMS.gpg)'));
+    expect(isFerryError(err, 'VERIFY')).toBe(true);
+    expect(err.message).toMatch(/^files\[disk\] SHA256SUMS \(signature SHA256SUMS\.gpg\): carries 300 signatures; ferry checks at most 16/);
+    expect(err.message.length).toBeLessThan(400);
+  });
+
+  it('two forged signatures are each reported, the message bounded', async () => {
+    const forged = Buffer.from((await openpgp.readSignature({ armoredSignature: await signDetachedArmored(sums, vendor) })).write());
+    forged[forged.length - 3] ^= 0x55;
+    const keys = await publicKeysFromArmored(vendor.key.toPublic().armor());
+    const err = await failure(verifyDetached(sums, Buffer.concat(Array.from({ length: 6 }, () => forged)), keys, 'x'));
+    expect(err.message).toMatch(/is not signed by any of the given keys \(key [0-9A-F]{16}: .*; and 2 more\)$/);
+  });
+
+  it('a "signature" URL that serves megabytes is cut off at 1 MiB and refused, naming the URL', async () => {
+    handle = (req, res) => {
+      if (req.url === '/SHA256SUMS') return void res.writeHead(200, { 'content-length': String(sums.length) }).end(sums);
+      res.writeHead(200, { 'content-length': String(8 * 1024 * 1024) }).end(Buffer.alloc(8 * 1024 * 1024, 0x41));
+    };
+    const ctx = { ...(await loopbackKindContext('ferry-h22-sig-')), manifestDir: dir };
+    const spec = FileSpecSchema.parse({ name: 'disk', url: `${base}/disk.img`, checksums: { url: `${base}/SHA256SUMS`, signature: `${base}/SHA256SUMS.gpg`, keys: ['vendor.asc'] } });
+    const err = await failure(resolveFile(spec, ctx));
+    expect(isFerryError(err, 'VERIFY')).toBe(true);
+    expect(err.message).toContain(`${base}/SHA256SUMS.gpg`);
+    expect(err.message).toContain('larger than the 1048576 bytes');
+  });
+
+  it('a clear-signed checksum file with unsigned lines after the signature: only the signed line counts', async () => {
+    const good = randomBytes(1000);
+    const signed = await signClear(`${sha(good)}  disk.img\n`, vendor);
+    const text = `${signed}\n${'b'.repeat(64)}  disk.img\n`;
+    handle = (req, res) => {
+      if (req.url === '/SHA256SUMS') return void res.writeHead(200, { 'content-length': String(Buffer.byteLength(text)) }).end(text);
+      res.writeHead(200, { 'content-length': String(good.length) }).end(req.method === 'HEAD' ? undefined : good);
+    };
+    const ctx = { ...(await loopbackKindContext('ferry-h22-clear-')), manifestDir: dir };
+    const lock = await resolveFile(FileSpecSchema.parse({ name: 'disk', url: `${base}/disk.img`, checksums: { url: `${base}/SHA256SUMS`, keys: ['vendor.asc'] } }), ctx);
+    expect(lock.sha256).toBe(sha(good));
+  });
+});
+
+describe('the checksum file at bundle create', () => {
+  it('is cut off at the size the lock pinned when the server now sends without end', async () => {
+    const pinned = Buffer.from(`${'c'.repeat(64)}  disk.img\n`);
+    let sent = 0;
+    handle = (req, res) => {
+      if (req.url !== '/SUMS') return void res.writeHead(404).end();
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const more = () => {
+        while (!res.destroyed && sent < 320 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', more);
+        }
+        if (!res.destroyed) res.end();
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      more();
+    };
+    const ctx = await loopbackKindContext('ferry-h22-sums-');
+    const file = randomBytes(100);
+    await ctx.store.putBytes(file);
+    const err = await failure(
+      fetchFile({ name: 'disk', url: `${base}/disk.img`, sha256: sha(file), size: file.length, checksums: { file: { url: `${base}/SUMS`, sha256: sha(pinned), size: pinned.length } } }, ctx),
+    );
+    expect(isFerryError(err, 'VERIFY')).toBe(true);
+    expect(err.message).toContain(`${base}/SUMS`);
+    // Read up to the pinned size, not to a generic 256 MiB cap (socket buffers let a few MB through).
+    expect(sent).toBeLessThan(16 * 1024 * 1024);
+    await ctx.http.close();
+  }, 60_000);
+});

@@ -18,7 +18,8 @@ export function baseName(url: string): string {
 async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext, headers: Record<string, string>): Promise<OciDescriptor> {
   const desc = { digest: `sha256:${p.sha256}`, size: p.size };
   if (!(await ctx.store.has(desc))) {
-    const bytes = await ctx.http.getBytes(p.url, { label, headers });
+    // The lock pinned its size: a server sending more is cut off there, not read into memory up to a generic cap.
+    const bytes = await ctx.http.getBytes(p.url, { label, headers, maxBytes: p.size });
     try {
       await ctx.store.putBytes(bytes, desc.digest);
     } catch (err) {

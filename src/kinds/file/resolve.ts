@@ -1,6 +1,6 @@
 import { FerryError } from '../../errors.js';
 import { headerValue, discard } from '../../net/http.js';
-import { isClearSigned, readPublicKeys, verifyClearSigned, verifyDetached } from '../../net/pgp.js';
+import { isClearSigned, MAX_SIGNATURE_BYTES, readPublicKeys, verifyClearSigned, verifyDetached } from '../../net/pgp.js';
 import type { ProgressTask } from '../../ui/progress.js';
 import { byCodePoint } from './artifact.js';
 import { explainFileAuthError, fileAuthHeaders } from './auth.js';
@@ -17,13 +17,13 @@ interface FetchedSmall {
 }
 
 /** Fetch a small upstream file (checksum file, signature) and keep it in the store for the bundle. */
-async function fetchSmall(url: string, label: string, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>, headers: Record<string, string> = {}): Promise<FetchedSmall> {
+async function fetchSmall(url: string, label: string, ctx: KindContext, cache: Map<string, Promise<FetchedSmall>>, headers: Record<string, string> = {}, maxBytes = 64 * 1024 * 1024): Promise<FetchedSmall> {
   // Keyed by the credential too: the same URL fetched with and without a token is not one answer.
   const key = `${headers.authorization ? 'auth\0' : ''}${url}`;
   let p = cache.get(key);
   if (!p) {
     p = (async () => {
-      const bytes = await ctx.http.getBytes(url, { label, maxBytes: 64 * 1024 * 1024, headers });
+      const bytes = await ctx.http.getBytes(url, { label, maxBytes, headers });
       const d = await ctx.store.putBytes(bytes);
       return { bytes, pinned: { url, sha256: d.digest.slice(7), size: d.size } };
     })();
@@ -78,7 +78,7 @@ async function resolveOne(spec: FileSpec, ctx: KindContext, cache: Map<string, P
           hint: 'List the OpenPGP public key files that sign the checksum file under checksums.keys.',
         });
       }
-      const sig = await fetchSmall(c.signature, label, ctx, cache, auth(c.signature));
+      const sig = await fetchSmall(c.signature, label, ctx, cache, auth(c.signature), MAX_SIGNATURE_BYTES);
       signedBy = await verifyDetached(sums.bytes, sig.bytes, keys, `${where} (signature ${c.signature})`);
       signature = sig.pinned;
       text = sums.bytes.toString('utf8');
