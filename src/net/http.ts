@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { inCidr } from './cidr.js';
+import { isLoopbackHost } from './loopback.js';
 import { Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
@@ -357,6 +358,13 @@ export function mapTransportError(err: unknown, method: string, rawUrl: string, 
       cause: err,
     });
   }
+  if (code === 'UND_ERR_HEADERS_OVERFLOW') {
+    // The same answer comes back each time: retrying it only multiplies the wait.
+    return new FerryError('NETWORK', `${method} ${url}: the server's response headers are larger than ferry reads (Node's --max-http-header-size, 16 KiB unless set)`, {
+      hint: 'No file or registry server sends headers that large; something between (a proxy, a captive portal) or the server is broken or hostile. Tell its operator.',
+      cause: err,
+    });
+  }
   if (code === 'UND_ERR_INVALID_ARG' || code === 'ERR_INVALID_URL') {
     return new FerryError('USAGE', `${method} ${url}: ${msg}`, { cause: err });
   }
@@ -682,6 +690,14 @@ export class HttpClient {
           });
         }
         const next = redirectTarget(headerValue(resHeaders, 'location')!, current, method);
+        const inward = inwardRedirect(current, next);
+        if (inward) {
+          // Curl and apt follow it; a browser does not (Private Network Access): a server elsewhere has no business
+          // sending ferry to a service on this machine, or to the cloud metadata service at 169.254.169.254.
+          throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected to ${JSON.stringify(redactUrl(next).slice(0, 200))}, ${inward}; refusing to follow a redirect there from another host`, {
+            hint: 'A server elsewhere sends ferry to a local service; tell its operator. If the file really is there, name that URL in the manifest yourself.',
+          });
+        }
         if (current.startsWith('https:') && next.startsWith('http:')) {
           // As apt does: what was asked for over HTTPS is not fetched in clear text, where anyone on the path could change it.
           throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected from HTTPS to plain HTTP (${JSON.stringify(redactUrl(next).slice(0, 200))}); refusing to follow it`, {
@@ -834,6 +850,25 @@ async function rangedBody(res: HttpResponse, offset: number, label: string): Pro
     throw new FerryError('VERIFY', `${label}: server has no bytes from offset ${offset} (range not satisfiable); the content is shorter than expected`);
   }
   return throwForStatus(res, 'GET', label);
+}
+
+/** `hostname` (URL form) as loopback (this machine: 127/8, ::1, 0.0.0.0, localhost) or link-local (169.254/16, fe80::/10). */
+function localScope(hostname: string): 'loopback' | 'link-local' | undefined {
+  const ip = hostname.replace(/^\[(.*)\]$/, '$1');
+  if (isLoopbackHost(hostname) || inCidr(ip, '0.0.0.0/8') || ip === '::') return 'loopback';
+  if (inCidr(ip, '169.254.0.0/16') || inCidr(ip, 'fe80::/10')) return 'link-local';
+  return undefined;
+}
+
+/**
+ * What is wrong with a redirect from `from` to `to` that leads to this machine or a link-local
+ * address from a host that is not one itself, or undefined. Host names are read as written
+ * (a name that resolves to 127.0.0.1 is not caught: no DNS lookup here).
+ */
+export function inwardRedirect(from: string, to: string): string | undefined {
+  const target = localScope(new URL(to).hostname);
+  if (!target || localScope(new URL(from).hostname) === target) return undefined;
+  return target === 'loopback' ? 'which is this machine' : 'a link-local address (where cloud metadata services answer)';
 }
 
 /** Where a redirect leads: an http(s) URL, or a NETWORK error naming the request and the Location. */

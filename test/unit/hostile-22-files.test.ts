@@ -225,3 +225,60 @@ describe('the checksum file at bundle create', () => {
     await ctx.http.close();
   }, 60_000);
 });
+
+describe('redirects and headers', () => {
+  /** A second loopback server: a service on this machine a redirect should not reach. */
+  let local: Server;
+  let localUrl: string;
+  const localSeen: string[] = [];
+  beforeAll(async () => {
+    local = createServer((req, res) => {
+      localSeen.push(req.url ?? '');
+      res.writeHead(200, { 'content-length': '6' }).end('secret');
+    });
+    await new Promise<void>((r) => local.listen(0, '127.0.0.1', r));
+    localUrl = `http://127.0.0.1:${(local.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => local.close(() => r())));
+
+  // `base` is the proxy: requests to files.example.test (a host elsewhere) reach it there.
+  const viaProxy = () => client({ httpProxy: base, noProxy: 'localhost,127.0.0.1,::1' });
+
+  it('from a host elsewhere to a service on this machine: refused, naming both; the service gets nothing', async () => {
+    handle = (_req, res) => void res.writeHead(302, { location: `${localUrl}/admin/token` }).end();
+    localSeen.length = 0;
+    const http = viaProxy();
+    const err = await failure(http.getBytes('http://files.example.test/disk.img'));
+    await http.close();
+    expect(isFerryError(err, 'NETWORK')).toBe(true);
+    expect(err.message).toMatch(/^GET http:\/\/files\.example\.test\/disk\.img: redirected to "http:\/\/127\.0\.0\.1:\d+\/admin\/token", which is this machine; refusing/);
+    expect(localSeen).toEqual([]);
+  });
+
+  it('from a host elsewhere to the link-local metadata address: refused; no request is sent there', async () => {
+    handle = (req, res) => {
+      if ((req.url ?? '').startsWith('http://169.254.169.254')) return void res.writeHead(200, { 'content-length': '4' }).end('role');
+      res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data/iam/security-credentials/' }).end();
+    };
+    seen.length = 0;
+    const http = viaProxy();
+    const err = await failure(http.getBytes('http://files.example.test/disk.img'));
+    await http.close();
+    expect(err.message).toMatch(/a link-local address \(where cloud metadata services answer\); refusing/);
+    expect(seen.map((r) => r.url)).toEqual(['http://files.example.test/disk.img']);
+  });
+
+  it('response headers past the limit: one request, a message that says so (was retried, "Headers Overflow Error")', async () => {
+    handle = (_req, res) => {
+      const headers: Record<string, string> = {};
+      for (let i = 0; i < 10_000; i++) headers[`x-h${i}`] = 'v';
+      res.writeHead(200, headers).end('x');
+    };
+    seen.length = 0;
+    const http = client();
+    const err = await failure(http.getBytes(`${base}/headers`));
+    await http.close();
+    expect(err.message).toBe(`GET ${base}/headers: the server's response headers are larger than ferry reads (Node's --max-http-header-size, 16 KiB unless set)`);
+    expect(seen).toHaveLength(1);
+  });
+});
