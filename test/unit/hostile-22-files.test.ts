@@ -282,3 +282,37 @@ describe('redirects and headers', () => {
     expect(seen).toHaveLength(1);
   });
 });
+
+describe('file URLs that cannot each have a place of their own under files.dir', () => {
+  it('are refused by lock before any request, every one named with the URL it clashes with', async () => {
+    seen.length = 0;
+    const ctx = await loopbackKindContext('ferry-h22-paths-');
+    const h = 'http://files.example.test';
+    const specs = [
+      { name: 'a', url: `${h}/a/b` },
+      { name: 'a-escaped', url: `${h}/a%2Fb` },
+      { name: 'one', url: `${h}/get?id=1` },
+      { name: 'two', url: `${h}/get?id=2` },
+      { name: 'dir', url: `${h}/tools` },
+      { name: 'in-dir', url: `${h}/tools/x.tar` },
+      { name: 'long', url: `${h}/${'L'.repeat(230)}.iso` },
+      { name: 'no-path', url: `${h}/` },
+      { name: 'sums-shared', url: `${h}/c.img`, checksums: { url: `${h}/SHA256SUMS` } },
+      { name: 'sums-shared-2', url: `${h}/d.img`, checksums: { url: `${h}/SHA256SUMS` } },
+      { name: 'own-sums', url: `${h}/e.img`, checksums: { url: `${h}/e.img.sha256` } },
+    ].map((s) => FileSpecSchema.parse(s));
+    const err = await failure(resolveFiles(specs, ctx));
+    expect(isFerryError(err, 'VALIDATION')).toBe(true);
+    expect(err.message).toBe('5 file URLs with no place of their own on the mirror');
+    expect(err.details).toEqual([
+      `files[a-escaped] ${h}/a%2Fb: ${h}/a/b maps to the same mirror path files.example.test/a/b; only one file can be there (the mirror path is the host and the decoded path: no query string, %2F is /)`,
+      `files[two] ${h}/get?id=2: ${h}/get?id=1 maps to the same mirror path files.example.test/get; only one file can be there (the mirror path is the host and the decoded path: no query string, %2F is /)`,
+      `files[in-dir] ${h}/tools/x.tar: its mirror path files.example.test/tools/x.tar needs files.example.test/tools to be a directory, where ${h}/tools is a file`,
+      `files[long] ${h}/${'L'.repeat(230)}.iso: a segment of its mirror path is 234 bytes long; ferry writes at most 200 (file systems take 255, less ferry's .sha512 and temporary suffixes)`,
+      `files[no-path] ${h}/: it has no file name of its own on the mirror ("files.example.test/": no path, or a backslash or control character in it)`,
+    ]);
+    // A checksum file shared by two entries, and one beside its file (`e.img.sha256`), are fine.
+    expect(seen).toEqual([]);
+    await ctx.http.close();
+  });
+});

@@ -14,6 +14,7 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
+import { FileTree, placeUrl } from './paths.js';
 
 export function filesTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string } {
   const t = loaded.files;
@@ -32,13 +33,53 @@ interface FilePlan {
   dest: string;
 }
 
-/** Where each layer of a file artifact goes: every path checked to stay inside `files.dir`. */
+/** The layers of a file artifact (its manifest read capped and digest-checked). */
+async function fileLayers(top: OciDescriptor, source: BlobSource, label: string): Promise<OciDescriptor[]> {
+  const { json } = await readJsonBlob<OciManifest>(source, top, `${label} manifest`);
+  return manifestParts(json, label).layers;
+}
+
+/** Every upstream file of a bundle placed in one tree: what each file artifact's URLs clash with. */
+interface BundleFiles {
+  tree: FileTree;
+  /** Top descriptor digest → its URLs' problems. */
+  problems: Map<string, string[]>;
+}
+
+/** Per bundle source, built once: import validates each file artifact against all the others. */
+const bundleTrees = new WeakMap<BlobSource, Promise<BundleFiles>>();
+
+function bundleFiles(source: BlobSource): Promise<BundleFiles> {
+  let p = bundleTrees.get(source);
+  if (!p) {
+    p = placeBundleFiles(source);
+    bundleTrees.set(source, p);
+  }
+  return p;
+}
+
+async function placeBundleFiles(source: BlobSource): Promise<BundleFiles> {
+  const tree = new FileTree();
+  const problems = new Map<string, string[]>();
+  for (const top of (await source.readIndex()).manifests) {
+    if (top?.annotations?.[ANNOTATION.kind] !== 'file') continue;
+    // An artifact whose manifest cannot be read is reported by its own validation (planFile).
+    const layers = await fileLayers(top, source, 'file artifact').catch(() => []);
+    for (const layer of layers) {
+      const url = layer.annotations?.[ANNOTATION.source];
+      if (typeof url !== 'string' || !url) continue;
+      const placed = placeUrl(tree, url);
+      if ('problem' in placed && !placed.own) problems.set(top.digest, [...(problems.get(top.digest) ?? []), `${url}: ${placed.problem}`]);
+    }
+  }
+  return { tree, problems };
+}
+
+/** Where each layer of a file artifact goes: every path checked to stay inside `files.dir`, and to be its own. */
 async function planFile(top: OciDescriptor, source: BlobSource, target: { dir: string; baseUrl: string }, problems: ProblemList): Promise<FilePlan[]> {
   const label = `file artifact ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
-  const read = await problems.check(label, async () => {
-    const { json } = await readJsonBlob<OciManifest>(source, top, `${label} manifest`);
-    return manifestParts(json, label).layers;
-  });
+  const read = await problems.check(label, () => fileLayers(top, source, label));
+  for (const p of (await bundleFiles(source)).problems.get(top.digest) ?? []) problems.add(label, p);
   const plans: FilePlan[] = [];
   for (const layer of read ?? []) {
     const url = layer.annotations?.[ANNOTATION.source];
@@ -68,6 +109,7 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
   const problems = new ProblemList();
   const plans = await planFile(top, ctx.source, target, problems);
   if (problems.items.length) throw new FerryError('VERIFY', problems.items.map((p) => `${p.artifact}: ${p.message}`).join('; '));
+  const { tree } = await bundleFiles(ctx.source);
   const results: ImportResult[] = [];
   for (const { layer, url, mapped, dest } of plans) {
     let sent = 0;
@@ -83,8 +125,9 @@ export async function importFile(top: OciDescriptor, ctx: ImportContext): Promis
     }
     if (layer.annotations?.[ROLE] === 'file') {
       const sha512 = layer.annotations?.[SHA512_ANNOTATION];
-      await writeSidecar(`${dest}.sha256`, formatChecksumLine(layer.digest.slice(7), path.basename(dest)));
-      if (sha512) await writeSidecar(`${dest}.sha512`, formatChecksumLine(sha512, path.basename(dest)));
+      // Beside the file, unless an upstream file of the bundle is there (`x.img.sha256` as its checksum file).
+      if (tree.isFree(`${mapped.path}.sha256`)) await writeSidecar(`${dest}.sha256`, formatChecksumLine(layer.digest.slice(7), path.basename(dest)));
+      if (sha512 && tree.isFree(`${mapped.path}.sha512`)) await writeSidecar(`${dest}.sha512`, formatChecksumLine(sha512, path.basename(dest)));
       results.push({ artifact: url, location: mapped.url, bytesSent: sent, skipped });
     }
   }

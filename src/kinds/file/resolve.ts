@@ -8,6 +8,7 @@ import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { parseChecksumFile, requireChecksum } from './checksums.js';
 import { downloadToStore } from './download.js';
+import { FileTree, placeUrl } from './paths.js';
 import type { FileLock, PinnedFile } from './lock.js';
 import { DEFAULT_MAX_FILE_BYTES, type FileSpec } from './spec.js';
 
@@ -155,8 +156,22 @@ export async function resolveFiles(specs: FileSpec[], ctx: KindContext): Promise
       hint: 'Give each file a unique name (use <var> placeholders in name: when a list var multiplies the entry).',
     });
   }
-  const cache = new Map<string, Promise<FetchedSmall>>();
   const unique = specs.filter((s, i) => specs.findIndex((o) => o.name === s.name) === i);
+  // Before any request: every URL has a place of its own in the files tree import writes.
+  const tree = new FileTree();
+  for (const s of unique) {
+    for (const url of [s.url, s.checksums?.url, s.checksums?.signature]) {
+      const placed = url === undefined ? undefined : placeUrl(tree, url);
+      if (placed && 'problem' in placed) problems.push(`files[${s.name}] ${url}: ${placed.problem}`);
+    }
+  }
+  if (problems.length) {
+    throw new FerryError('VALIDATION', `${problems.length} file URL${problems.length === 1 ? '' : 's'} with no place of ${problems.length === 1 ? 'its' : 'their'} own on the mirror`, {
+      details: problems,
+      hint: 'Import writes each file under files.dir/<host>/<path>. Drop one of two URLs that land on the same path (a query string is not part of it), or carry the file from a URL with a plain path; no lock was written.',
+    });
+  }
+  const cache = new Map<string, Promise<FetchedSmall>>();
   const entries = await resolveEach(
     unique,
     ctx,

@@ -1,11 +1,12 @@
 import type { OciManifest } from '../../oci/media-types.js';
 import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
-import { mapFileUrl } from '../../mapping/index.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
 import { ANNOTATION } from '../../store/source.js';
+import { mapFileUrl } from '../../mapping/index.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { SHA512_ANNOTATION } from './fetch.js';
+import { FileTree } from './paths.js';
 
 /** Where `ferry serve` puts files: `<server>/files/<host>/<path>`, as a target with that baseUrl maps them. */
 export const FILES_PREFIX = '/files/';
@@ -51,6 +52,12 @@ export function addServedPath(ctx: ServeRouteContext, paths: Map<string, ServedE
 /** Serve every file artifact of a bundle or layout, with `<file>.sha256` beside each, as import writes them. */
 export async function fileServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute[]> {
   const paths = new Map<string, ServedEntry>();
+  // Import's rule: one upstream URL per path. A path two URLs claim serves neither (each
+  // client would get the other's bytes); ferry's `.sha256` yields to an upstream file there.
+  const tree = new FileTree();
+  const clashes = new Set<string>();
+  /** Ferry's `<file>.sha256`/`.sha512`: [its path, the file's path, what it says]. */
+  const sidecars: Array<[string, string, ServedEntry]> = [];
   for (const top of ctx.index.manifests) {
     if (top.annotations?.[ANNOTATION.kind] !== 'file') continue;
     const artifact = top.annotations?.[ANNOTATION.source] ?? top.digest;
@@ -72,15 +79,23 @@ export async function fileServeRoutes(ctx: ServeRouteContext): Promise<ServeRout
         ctx.warnings.push(`${artifact}: source ${JSON.stringify(url)} is not a URL; not served`);
         continue;
       }
+      const placed = tree.place(url, p);
+      if ('problem' in placed) {
+        ctx.warnings.push(`${artifact}: ${JSON.stringify(url).slice(0, 300)}: ${placed.problem}; not served`);
+        if (placed.clash !== undefined) clashes.add(placed.clash);
+        continue;
+      }
       if (!addServedPath(ctx, paths, p, { digest: layer.digest, size: layer.size }, artifact)) continue;
       if (layer.annotations?.[ROLE] === 'file') {
         const name = p.split('/').pop()!;
-        paths.set(`${p}.sha256`, { bytes: Buffer.from(formatChecksumLine(layer.digest.slice(7), name)) });
+        sidecars.push([`${p}.sha256`, p, { bytes: Buffer.from(formatChecksumLine(layer.digest.slice(7), name)) }]);
         const sha512 = layer.annotations?.[SHA512_ANNOTATION];
-        if (typeof sha512 === 'string' && /^[a-f0-9]{128}$/.test(sha512)) paths.set(`${p}.sha512`, { bytes: Buffer.from(formatChecksumLine(sha512, name)) });
+        if (typeof sha512 === 'string' && /^[a-f0-9]{128}$/.test(sha512)) sidecars.push([`${p}.sha512`, p, { bytes: Buffer.from(formatChecksumLine(sha512, name)) }]);
       }
     }
   }
+  for (const p of clashes) paths.delete(p);
+  for (const [p, file, entry] of sidecars) if (tree.isFree(p) && !clashes.has(file)) paths.set(p, entry);
   if (!paths.size) return [];
   return [{ prefix: FILES_PREFIX, handle: (req, res, rest) => answer(ctx, req, res, paths.get(rest)) }];
 }
