@@ -145,10 +145,12 @@ async function download(
     version = undefined;
     await rm(versionFile, { force: true });
   };
-  if ((expect.size !== undefined && state.size > expect.size) || (tofu && state.size > 0 && !version)) await restart();
+  if (expect.size !== undefined && state.size > expect.size) await restart();
   await withRetry(
     `${opts.label} (${url})`,
     async () => {
+      // What a server that names no version sent cannot be continued: nothing says the rest is of the same file.
+      if (tofu && state.size > 0 && !version) await restart();
       if (expect.size !== undefined && state.size >= expect.size) return;
       // A partial an interrupted run left whole (the size its version named): nothing more to ask for.
       if (tofu && version?.total !== undefined && state.size === version.total) return;
