@@ -18,14 +18,18 @@ export function baseName(url: string): string {
 async function fetchPinned(p: PinnedFile, label: string, ctx: KindContext, headers: Record<string, string>): Promise<OciDescriptor> {
   const desc = { digest: `sha256:${p.sha256}`, size: p.size };
   if (!(await ctx.store.has(desc))) {
+    const changed = (err: unknown) =>
+      new FerryError('VERIFY', `${label}: ${p.url} changed since the lock (${(err as Error).message})`, {
+        hint: 'Run `ferry lock` again to pin the new checksum file, then re-create the bundle.',
+      });
     // The lock pinned its size: a server sending more is cut off there, not read into memory up to a generic cap.
-    const bytes = await ctx.http.getBytes(p.url, { label, headers, maxBytes: p.size });
+    const bytes = await ctx.http.getBytes(p.url, { label, headers, maxBytes: p.size }).catch((err: unknown) => {
+      throw err instanceof FerryError && err.code === 'VERIFY' ? changed(err) : err;
+    });
     try {
       await ctx.store.putBytes(bytes, desc.digest);
     } catch (err) {
-      throw new FerryError('VERIFY', `${label}: ${p.url} changed since the lock (${(err as Error).message})`, {
-        hint: 'Run `ferry lock` again to pin the new checksum file, then re-create the bundle.',
-      });
+      throw changed(err);
     }
   }
   return { mediaType: 'text/plain', ...desc, annotations: { [ANNOTATION.title]: baseName(p.url), [ANNOTATION.source]: p.url } };
