@@ -9,7 +9,8 @@ import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
 import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
-import { releaseTextOf } from './repo.js';
+import { mainRelease, releaseTextOf } from './repo.js';
+import { suitePrefix } from './spec.js';
 
 /** Where `ferry serve` puts APT trees: `<server>/apt/<host>/<path>/{dists,pool}`, as a target with that baseUrl maps them. */
 export const APT_PREFIX = '/apt/';
@@ -51,10 +52,10 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
         add(`${root}/${title}`, { digest: l.digest, size: l.size });
       }
       for (const s of cfg.suites) {
-        const prefix = `dists/${s.suite}/`;
+        const prefix = suitePrefix(s.suite);
         if (cfg.mode === 'whole') {
           const rels = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'release' && titleOf(l)?.startsWith(prefix));
-          const main = rels.find((l) => titleOf(l)!.endsWith('/InRelease')) ?? rels[0];
+          const main = mainRelease(rels, titleOf) ?? rels[0];
           if (!main) continue;
           const rel = parseRelease(releaseTextOf(await read(main.digest, `${artifact} ${titleOf(main)}`)));
           // By-hash copies whether or not the Release says Acquire-By-Hash, as import writes them (for `[by-hash=force]` clients).
