@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPathComponent } from '../../src/mapping/index.js';
 import { mustRun, runFerry } from '../support/cli.js';
 import { gpgSign, makeGpgKey, type GpgKey } from '../support/apt-repo.js';
+import { startFerryServe } from '../support/static-http.js';
 import { aptInstall, siteTargetYaml, startVendorLab, stopVendorLab, vendorDeb, type VendorLab } from '../support/apt-vendor.js';
 
 /**
@@ -170,6 +171,25 @@ describe('flat APT repositories', () => {
     const out = await aptInstall(path.join(lab.work, 'clients', 'jenkins'), '', ['agent'], 'amd64', { 'jenkins.sources': after });
     expect(out).toMatch(/libagent/);
   }, 180_000);
+
+  it('ferry serve answers a flat repository from the bundle as import writes it: apt installs from the whole CUDA-style one (vendor key) and the filtered Jenkins-style one (site key)', async () => {
+    const host = hostPathComponent(new URL(lab.upstream.url).host);
+    const cases = [
+      { dir: 'cuda', line: (u: string) => `deb [signed-by=${path.join(lab.work, 'cuda', 'vendor.asc')}] ${u}/apt/${host}/compute/cuda/repos/debian12/x86_64/ /`, pkg: 'cuda-runtime', dep: /cuda-libraries/ },
+      { dir: 'jenkins', line: (u: string) => `deb [signed-by=${path.join(lab.work, 'serve-site.asc')}] ${u}/apt/${host}/jenkins binary/`, pkg: 'agent', dep: /libagent/ },
+    ];
+    for (const c of cases) {
+      const serve = await startFerryServe(['b.tar', '--target', 'target.yaml'], { cwd: path.join(lab.work, c.dir) });
+      try {
+        const key = await fetch(`${serve.url}/apt/ferry-archive-keyring.asc`);
+        if (key.ok) await writeFile(path.join(lab.work, 'serve-site.asc'), Buffer.from(await key.arrayBuffer()));
+        const out = await aptInstall(path.join(lab.work, 'clients', `serve-${c.dir}`), c.line(serve.url), [c.pkg]);
+        expect(out).toMatch(c.dep);
+      } finally {
+        await serve.stop();
+      }
+    }
+  }, 120_000);
 
   it('a flat line naming another directory than the one carried is not pointed at the mirror (apt would find no Release there)', async () => {
     const dir = path.join(lab.work, 'jenkins');
