@@ -25,23 +25,28 @@ interface Deb {
   version: string;
   arch: string;
   fields?: Record<string, string>;
+  /** Its directory under the repository root: the flat directory by default. */
+  at?: string;
 }
 
 /**
- * A flat repository under `public/<root>`: each .deb at `<root>/<scan>/<name>_<version>_<arch>.deb`,
- * `Packages` (+ .gz) from `dpkg-scanpackages <scan>` run in `<root>` (Filename relative to the
- * root: `./x.deb` for `.`, `binary/x.deb` for `binary`), put in `<root>/<dir>` with the Release
- * apt-ftparchive writes there, clear-signed (InRelease) and detach-signed (Release.gpg).
+ * A flat repository under `public/<root>`: each .deb at `<root>/<at>/<name>_<version>_<arch>.deb`
+ * (`at`: the flat directory unless the deb says), `Packages` (+ .gz) from `dpkg-scanpackages
+ * <scan>` run in `<root>` (Filename relative to the root: `./x.deb` for `.`, `binary/x.deb` for
+ * `binary`), put in `<root>/<dir>` with the Release apt-ftparchive writes there, clear-signed
+ * (InRelease) and detach-signed (Release.gpg).
  */
-async function publishFlat(root: string, dir: string, debs: Deb[], key: GpgKey, packagesText?: (text: string) => string): Promise<string> {
+async function publishFlat(root: string, dir: string, debs: Deb[], key: GpgKey, opts: { scan?: string; packagesText?: (text: string) => string } = {}): Promise<string> {
   const at = path.join(lab.work, 'public', root);
   const flat = path.join(at, dir);
   await mkdir(flat, { recursive: true });
   for (const d of debs) {
     const built = await vendorDeb(path.join(lab.work, 'debs', root), d.name, d.version, d.arch, d.fields);
-    await cp(built, path.join(flat, `${d.name}_${d.version}_${d.arch}.deb`));
+    await mkdir(path.join(at, d.at ?? dir), { recursive: true });
+    await cp(built, path.join(at, d.at ?? dir, `${d.name}_${d.version}_${d.arch}.deb`));
   }
-  const scanned = execFileSync('dpkg-scanpackages', ['--multiversion', dir === '' ? '.' : dir, '/dev/null'], { cwd: at, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const scanned = execFileSync('dpkg-scanpackages', ['--multiversion', opts.scan ?? (dir === '' ? '.' : dir), '/dev/null'], { cwd: at, stdio: ['ignore', 'pipe', 'ignore'] }).toString();
+  const packagesText = opts.packagesText;
   const text = packagesText ? packagesText(scanned) : scanned;
   for (const f of ['Packages', 'Packages.gz', 'Release', 'InRelease', 'Release.gpg']) await rm(path.join(flat, f), { force: true });
   await writeFile(path.join(flat, 'Packages'), text);
@@ -140,26 +145,29 @@ describe('flat APT repositories', () => {
     expect(again).toMatch(/cuda-runtime/);
   }, 180_000);
 
-  it("Jenkins' form (`deb URL binary/`, Filename: binary/x.deb), filtered to one package for amd64 from an index that mixes architectures: re-signed with the site key, the deb822 stanza rewritten, apt installs", async () => {
+  it("Jenkins' form (`deb URL binary/`: the index in binary/, packages at the URL's root and in binary/), filtered to one package for amd64 from an index that mixes architectures: re-signed with the site key, the deb822 stanza rewritten, apt installs", async () => {
     const key = await makeGpgKey(lab.work, 'jenkins');
     await publishFlat('jenkins', 'binary', [
-      { name: 'agent', version: '2.1', arch: 'amd64', fields: { Depends: 'libagent (>= 1.0)' } },
-      { name: 'agent', version: '2.1', arch: 'arm64', fields: { Depends: 'libagent (>= 1.0)' } },
+      { name: 'agent', version: '2.1', arch: 'amd64', fields: { Depends: 'libagent (>= 1.0)' }, at: '' },
+      { name: 'agent', version: '2.1', arch: 'arm64', fields: { Depends: 'libagent (>= 1.0)' }, at: '' },
       { name: 'libagent', version: '1.2', arch: 'amd64' },
       { name: 'libagent', version: '1.2', arch: 'arm64' },
       { name: 'unrelated', version: '1.0', arch: 'amd64' },
-    ], key);
+    ], key, { scan: '.' });
     const url = `${lab.upstream.url}/jenkins`;
     const dir = await project('jenkins', ['  - name: jenkins', `    url: ${url}`, '    suites: [binary/]', '    architectures: [amd64]', '    packages: [agent]'], key);
     const { lock } = await carry(dir, 'jenkins');
     // The closure by each stanza's Architecture: amd64 only, and not the package nobody asked for.
-    expect(lock.apt[0].suites[0].packages.map((p) => `${p.name} ${p.architecture} ${p.filename}`)).toEqual(['agent amd64 binary/agent_2.1_amd64.deb', 'libagent amd64 binary/libagent_1.2_amd64.deb']);
+    expect(lock.apt[0].suites[0].packages.map((p) => `${p.name} ${p.architecture} ${p.filename}`)).toEqual(['agent amd64 agent_2.1_amd64.deb', 'libagent amd64 binary/libagent_1.2_amd64.deb']);
 
+    // binary/ is published whole (its own package in each version); the package at the root lies beside it, in the shared pool.
     const mirrored = path.join(lab.mirrorDir, hostPathComponent(new URL(url).host), 'jenkins');
     expect((await lstat(path.join(mirrored, 'binary'))).isSymbolicLink()).toBe(true);
+    expect((await lstat(path.join(mirrored, 'agent_2.1_amd64.deb'))).isFile()).toBe(true);
+    expect((await lstat(path.join(mirrored, '.binary.ferry', await readlink(path.join(mirrored, 'binary')).then((l) => path.basename(l)), 'libagent_1.2_amd64.deb'))).isFile()).toBe(true);
     const index = await readFile(path.join(mirrored, 'binary/Packages'), 'utf8');
     expect(index.match(/^Package: .*$/gm)).toEqual(['Package: agent', 'Package: libagent']);
-    expect(index).toMatch(/^Filename: binary\/agent_2\.1_amd64\.deb$/m);
+    expect(index).toMatch(/^Filename: \.\/agent_2\.1_amd64\.deb$/m);
     // Signed with the site key: gpgv with the site's public key accepts it.
     const keyring = path.join(lab.work, 'site.gpg');
     await mustRun('gpg', ['--batch', '--yes', '--dearmor', '-o', keyring, path.join(lab.mirrorDir, 'ferry-archive-keyring.asc')]);
@@ -205,7 +213,7 @@ describe('flat APT repositories', () => {
     const key = await makeGpgKey(lab.work, 'crafted');
     for (const bad of ['../escape.deb', '/etc/escape.deb', 'sub\\escape.deb', 'InRelease', 'by-hash/SHA256/0000', 'Packages.gz', '.flat.ferry/x.deb']) {
       const root = `crafted-${bad.length}-${bad.replace(/[^a-z]/gi, '').toLowerCase()}`;
-      await publishFlat(root, '', [{ name: 'app', version: '1.0', arch: 'amd64' }], key, (t) => t.replace(/^Filename: .*$/m, `Filename: ${bad}`));
+      await publishFlat(root, '', [{ name: 'app', version: '1.0', arch: 'amd64' }], key, { packagesText: (t) => t.replace(/^Filename: .*$/m, `Filename: ${bad}`) });
       const dir = await project(root, ['  - name: crafted', `    url: ${lab.upstream.url}/${root}`, '    suites: ["./"]'], key);
       const lock = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: env() });
       expect(lock.code, bad).not.toBe(0);
