@@ -23,7 +23,7 @@ import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './
 import { checkGeneratedIndex, checkVendorIndex, indexText, mainRelease, packageLayers, releaseTextOf } from './repo.js';
 import { flatDir, suiteDir, suitePrefix } from './spec.js';
 import { warn } from '../warnings.js';
-import { byHashPath, byHashTypes, checkFlatPackagePath, publishSuiteVersion, suiteVersions } from './suite-version.js';
+import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 export { byHashPath, byHashTypes } from './suite-version.js';
@@ -160,9 +160,8 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> or a flat directory switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
   }
   // A flat repository's packages lie beside its signed metadata: none may be written over it (the lock checked the vendor's index; a bundle is checked again).
-  for (const s of a.cfg.suites.filter((x) => flatDir(x.suite) !== undefined)) {
-    for (const l of a.manifest.layers.filter((x) => x.annotations?.[ROLE] === 'package')) await problems.check(a.label, () => checkFlatPackagePath(titleOf(l), s.suite, `${a.label} ${s.suite}`));
-  }
+  const titles = a.manifest.layers.filter((x) => x.annotations?.[ROLE] === 'package').map(titleOf);
+  for (const s of a.cfg.suites) await problems.check(a.label, () => checkFlatPackages(titles, s.suite, `${a.label} ${s.suite}`));
   for (const s of a.cfg.suites) {
     const dist = await problems.check(a.label, () => suiteVersions(r.root, s.suite, a.label).link);
     if (!dist) continue;

@@ -10,6 +10,7 @@ import { parseRelease } from './control.js';
 import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
 import { mainRelease, releaseTextOf } from './repo.js';
+import { checkFlatPackages } from './suite-version.js';
 import { suitePrefix } from './spec.js';
 
 /** Where `ferry serve` puts APT trees: `<server>/apt/<host>/<path>/{dists,pool}`, as a target with that baseUrl maps them. */
@@ -41,6 +42,9 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
       // One manifest or an index of parts (artifact.ts): the same layer list either way, digest-checked.
       const { manifest, cfg } = await readAptArtifact(top, ctx.source);
       const root = mapAptRepo(cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
+      // A flat repository's packages never stand where its metadata is served (as import checks).
+      const packageTitles = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package').map((l) => String(l.annotations?.[ANNOTATION.title] ?? ''));
+      for (const s of cfg.suites) checkFlatPackages(packageTitles, s.suite, `${artifact} ${s.suite}`);
       const titleOf = (l: OciDescriptor) => {
         const t = l?.annotations?.[ANNOTATION.title];
         return typeof t === 'string' ? t : undefined;

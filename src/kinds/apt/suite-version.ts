@@ -100,6 +100,28 @@ export function checkFlatPackagePath(filename: string, suite: string, label: str
   });
 }
 
+/**
+ * checkFlatPackagePath over a bundle's package titles (from outside, possibly many): one error
+ * naming how many are refused and the first five, before anything of the repository is written or served.
+ */
+export function checkFlatPackages(titles: readonly string[], suite: string, label: string): void {
+  if (flatDir(suite) === undefined) return;
+  const bad: string[] = [];
+  let count = 0;
+  for (const t of titles) {
+    try {
+      checkFlatPackagePath(t, suite, label);
+    } catch (err) {
+      if (count++ < 5) bad.push((err as Error).message);
+    }
+  }
+  if (!count) return;
+  throw new FerryError('VERIFY', `${count} package path${count === 1 ? '' : 's'} of the flat repository refused; the first: ${bad[0]}`, {
+    details: count > 1 ? (count > bad.length ? [...bad.slice(1), `… and ${count - bad.length} more`] : bad.slice(1)) : undefined,
+    hint: 'The bundle names packages where the flat directory\'s own metadata is published: it was crafted or damaged. Nothing of this repository was written.',
+  });
+}
+
 export function suiteVersions(root: string, suite: string, label: string): SuiteVersions {
   checkSuiteName(suite, label);
   // A flat repository at the root (`./`, `/`) is published by switching the root itself.

@@ -11,7 +11,8 @@ import { aptKind } from '../../../src/kinds/apt/index.js';
 import { buildRelease } from '../../../src/kinds/apt/publish.js';
 import { safePoolPath } from '../../../src/kinds/apt/repo.js';
 import { AptSpecSchema, flatDir, suiteDir } from '../../../src/kinds/apt/spec.js';
-import { aptImportProblems } from '../../support/apt-validation.js';
+import { aptServeRoutes } from '../../../src/kinds/apt/serve.js';
+import { aptImportProblems, craftedAptArtifact } from '../../support/apt-validation.js';
 
 let work: string;
 beforeAll(async () => {
@@ -127,5 +128,13 @@ describe('flat APT repositories: a crafted bundle', () => {
   it('a flat root beside a dists/ suite (which it would hold) is refused', async () => {
     const problems = await aptImportProblems(work, config(['./', 'bookworm'], 'filtered'), []);
     expect(problems).toMatch(/suite "bookworm" lies inside suite "\.\/"/);
+  });
+
+  it('ferry serve does not serve such a repository (a package where InRelease is served), and says why', async () => {
+    const { top, source } = craftedAptArtifact(config(['./']), ['InRelease', 'cuda_1.0_amd64.deb']);
+    const warnings: string[] = [];
+    const routes = await aptServeRoutes({ source: source as never, index: { schemaVersion: 2, manifests: [top] } as never, warnings });
+    expect(routes).toEqual([]);
+    expect(warnings.join('\n')).toMatch(/APT repository not served .*refusing package path "InRelease"/);
   });
 });
