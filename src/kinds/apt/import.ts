@@ -1,4 +1,4 @@
-import { link, mkdir, readFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { failTaskOnError } from '../../ui/progress.js';
@@ -165,6 +165,11 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   for (const s of a.cfg.suites) {
     const dist = await problems.check(a.label, () => suiteVersions(r.root, s.suite, a.label).link);
     if (!dist) continue;
+    // A flat directory is switched whole: a plain directory there (another mirror of this URL, with
+    // dists/ suites and a pool, for the root) would be moved aside with all it holds. Refused, not lost.
+    if (flatDir(s.suite) !== undefined && (await lstat(dist).then((st) => st.isDirectory(), () => false))) {
+      problems.add(a.label, `${dist} is a directory, not the symlink ferry publishes the flat repository ${JSON.stringify(s.suite)} through: publishing would move everything in it aside; move it out of apt.dir (or import into another apt.dir) and import again`, 'CONFLICT');
+    }
     const prefix = suitePrefix(s.suite);
     if (a.cfg.mode === 'filtered') {
       for (const g of a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && titleOf(l).startsWith(prefix))) {

@@ -3,7 +3,7 @@
  * Release ferry writes for a filtered one, what a source line of one asks the mirror for, and what
  * a crafted bundle carrying one may not make import write. End to end: test/e2e/apt-flat.test.ts.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,6 +128,17 @@ describe('flat APT repositories: a crafted bundle', () => {
   it('a flat root beside a dists/ suite (which it would hold) is refused', async () => {
     const problems = await aptImportProblems(work, config(['./', 'bookworm'], 'filtered'), []);
     expect(problems).toMatch(/suite "bookworm" lies inside suite "\.\/"/);
+  });
+
+  it('a plain directory where the flat directory is published (another mirror of that URL) is refused, not moved aside', async () => {
+    const at = path.join(work, 'apt/developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64');
+    await mkdir(path.join(at, 'dists/stable'), { recursive: true });
+    await writeFile(path.join(at, 'dists/stable/InRelease'), 'kept');
+    try {
+      expect(await aptImportProblems(work, config(['./']), [])).toMatch(/x86_64 is a directory, not the symlink ferry publishes the flat repository "\.\/" through/);
+    } finally {
+      await rm(path.join(work, 'apt'), { recursive: true, force: true });
+    }
   });
 
   it('ferry serve does not serve such a repository (a package where InRelease is served), and says why', async () => {
