@@ -209,6 +209,19 @@ describe('flat APT repositories', () => {
     expect(await readFile(path.join(etc, 'other.list'), 'utf8')).toBe(`deb ${lab.upstream.url}/jenkins debian/\n`);
   }, 60_000);
 
+  it('a flat directory the repository does not have is named as such (its Release missing), not as a dists/ suite', async () => {
+    const key = await makeGpgKey(lab.work, 'missing');
+    // A flat repository at the URL's root (its InRelease there), asked for a directory it lacks.
+    await publishFlat('missing', '', [{ name: 'app', version: '1.0', arch: 'amd64' }], key);
+    const url = `${lab.upstream.url}/missing/`;
+    const dir = await project('missing', ['  - name: cuda', `    url: ${url}`, '    suites: [sbsa/]'], key);
+    const lock = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: env() });
+    expect(lock.code).not.toBe(0);
+    expect(lock.stderr).toContain(`${url}sbsa has no InRelease or Release`);
+    expect(lock.stderr).toContain("a flat repository's directory");
+    expect(lock.stderr).not.toMatch(/dists\//);
+  }, 60_000);
+
   it('a signed flat index naming a package path outside the repository, absolute, with a backslash, or over the directory\'s own metadata is refused at lock, naming the path', async () => {
     const key = await makeGpgKey(lab.work, 'crafted');
     for (const bad of ['../escape.deb', '/etc/escape.deb', 'sub\\escape.deb', 'InRelease', 'by-hash/SHA256/0000', 'Packages.gz', '.flat.ferry/x.deb']) {

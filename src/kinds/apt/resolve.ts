@@ -158,6 +158,8 @@ function ubuntuArchHint(origin: string | undefined, spec: AptSpec, offered: stri
  */
 async function explainReleaseFailure(err: unknown, spec: AptSpec, suite: string, label: string, ctx: KindContext): Promise<FerryError | undefined> {
   if (isFerryError(err, 'NOT_FOUND')) {
+    // Already flat: the error names the directory read.
+    if (flatDir(suite) !== undefined) return undefined;
     // apt's flat form reads <url>/<dir>/Release; ferry asked for <url>/dists/<suite>/.
     for (const name of ['InRelease', 'Release']) {
       const url = repoUrl(spec.url, name);
