@@ -9,6 +9,13 @@ import { validateAptImport } from '../../src/kinds/apt/import.js';
  * of what a bundle may not make import write.
  */
 export async function aptImportProblems(work: string, config: unknown, packageTitles: readonly string[] = []): Promise<string> {
+  const { top, source } = craftedAptArtifact(config, packageTitles);
+  const target = { file: path.join(work, 'target.yaml'), dir: work, target: {}, apt: { dir: path.join(work, 'apt'), baseUrl: 'http://apt.site.internal' } };
+  return (await validateAptImport(top, source, target as never)).map((p) => p.message).join('\n');
+}
+
+/** A crafted APT artifact held in memory (a config and package layers with the given titles): its top descriptor and a blob source reading it. */
+export function craftedAptArtifact(config: unknown, packageTitles: readonly string[] = []) {
   const blobs = new Map<string, Buffer>();
   const put = (mediaType: string, bytes: Buffer) => {
     const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -24,6 +31,5 @@ export async function aptImportProblems(work: string, config: unknown, packageTi
     readBlob: async (d: string) => blobs.get(d)!,
     readIndex: async () => ({ schemaVersion: 2 as const, manifests: [top] }),
   };
-  const target = { file: path.join(work, 'target.yaml'), dir: work, target: {}, apt: { dir: path.join(work, 'apt'), baseUrl: 'http://apt.site.internal' } };
-  return (await validateAptImport(top, source, target as never)).map((p) => p.message).join('\n');
+  return { top: { ...top, annotations: { 'io.ferry.kind': 'apt' } }, source };
 }

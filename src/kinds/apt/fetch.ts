@@ -10,10 +10,11 @@ import { failTaskOnError, humanBytes, type ProgressTask } from '../../ui/progres
 import type { FetchPlan, KindContext } from '../types.js';
 import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
-import { readPackages, releaseTextOf, repoUrl } from './repo.js';
+import { mainRelease, poolPathOf, readPackages, releaseTextOf, repoUrl } from './repo.js';
 import { aptLabel } from './resolve.js';
 import { packagesPerManifest, splitAptManifests } from './artifact.js';
 import { checkSuiteConfig } from './publish.js';
+import { flatDir } from './spec.js';
 
 export const APT_ARTIFACT_TYPE = 'application/vnd.ferry.apt.v1';
 export const APT_CONFIG_TYPE = 'application/vnd.ferry.apt.config.v1+json';
@@ -25,6 +26,8 @@ export interface AptSuiteConfig {
   origin?: string;
   label?: string;
   codename?: string;
+  /** A flat repository's vendor `Suite:` (a dists/ suite's is `suite`). */
+  flatSuite?: string;
   date?: string;
   version?: string;
   components: string[];
@@ -77,7 +80,7 @@ async function filteredIndex(s: AptSuiteLock, index: AptFile, ctx: KindContext):
   const stanzas: Array<{ key: string; raw: string }> = [];
   for await (const st of readPackages(ctx.store, index, true)) {
     const file = st.fields.get('filename');
-    if (file && keepByFile.get(file) === st.fields.get('sha256')?.toLowerCase()) {
+    if (file && keepByFile.get(poolPathOf(file)) === st.fields.get('sha256')?.toLowerCase()) {
       stanzas.push({ key: `${st.fields.get('package')}\u0000${st.fields.get('version')}\u0000${st.fields.get('architecture')}`, raw: st.raw! });
     }
   }
@@ -136,7 +139,7 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
   for (const s of entry.suites) {
     const label = aptLabel(entry, s.suite);
     for (const f of s.release) await ensurePinned(f, entry.url, label, ctx);
-    const main = s.release.find((f) => f.path.endsWith('/InRelease')) ?? s.release.find((f) => f.path.endsWith('/Release'))!;
+    const main = mainRelease(s.release, (f) => f.path)!;
     const rel = parseRelease(releaseTextOf(await ctx.store.readBytes(`sha256:${main.sha256}`)));
     for (const idx of s.indexes) await fetchPinnedIndex(entry.url, idx, rel.acquireByHash, ctx, `${label} ${idx.path}`);
     const f = rel.fields;
@@ -145,6 +148,7 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
       ...(f.get('origin') ? { origin: f.get('origin') } : {}),
       ...(f.get('label') ? { label: f.get('label') } : {}),
       ...(f.get('codename') ? { codename: f.get('codename') } : {}),
+      ...(flatDir(s.suite) !== undefined && f.get('suite') ? { flatSuite: f.get('suite') } : {}),
       ...(f.get('date') ? { date: f.get('date') } : {}),
       ...(f.get('version') ? { version: f.get('version') } : {}),
       components: entry.components,

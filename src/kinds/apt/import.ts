@@ -1,4 +1,4 @@
-import { link, mkdir, readFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { failTaskOnError } from '../../ui/progress.js';
@@ -20,9 +20,10 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './publish.js';
-import { checkGeneratedIndex, checkVendorIndex, indexText, packageLayers, releaseTextOf } from './repo.js';
+import { checkGeneratedIndex, checkVendorIndex, indexText, mainRelease, packageLayers, releaseTextOf } from './repo.js';
+import { flatDir, suiteDir, suitePrefix } from './spec.js';
 import { warn } from '../warnings.js';
-import { byHashPath, byHashTypes, publishSuiteVersion, suiteVersions } from './suite-version.js';
+import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 export { byHashPath, byHashTypes } from './suite-version.js';
@@ -142,7 +143,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   // suite's symlink into its published version, over the symlink itself (dists/testing), into
   // ferry's versions (dists/.stable.ferry/<id>/…), or over a suite's signed metadata
   // (dists/stable/InRelease, its indexes, by-hash/): refused.
-  const pools = a.cfg.suites.map((s) => `dists/${trimTrailing(s.suite, '/')}/pool/`);
+  const pools = a.cfg.suites.filter((s) => flatDir(s.suite) === undefined).map((s) => `dists/${trimTrailing(s.suite, '/')}/pool/`);
   const astray = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package' && /^dists(\/|$)/.test(titleOf(l)) && !pools.some((p) => titleOf(l).startsWith(p)));
   if (astray.length) {
     const shown = (t: string) => JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}…` : t);
@@ -155,13 +156,21 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   let debs: Map<string, OciDescriptor> | undefined;
   // Each suite is a symlink to a version directory: one suite inside another would be written into that one's version.
   for (const s of a.cfg.suites) {
-    const outer = a.cfg.suites.find((o) => o !== s && s.suite.startsWith(`${trimTrailing(o.suite, '/')}/`));
-    if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
+    const outer = a.cfg.suites.find((o) => o !== s && suitePrefix(s.suite) !== suitePrefix(o.suite) && suitePrefix(s.suite).startsWith(suitePrefix(o.suite)));
+    if (outer) problems.add(a.label, `suite ${JSON.stringify(s.suite)} lies inside suite ${JSON.stringify(outer.suite)}: each suite is published as a whole (dists/<suite> or a flat directory switched at once), so one cannot hold another; mirror one of them`, 'VALIDATION');
   }
+  // A flat repository's packages lie beside its signed metadata: none may be written over it (the lock checked the vendor's index; a bundle is checked again).
+  const titles = a.manifest.layers.filter((x) => x.annotations?.[ROLE] === 'package').map(titleOf);
+  for (const s of a.cfg.suites) await problems.check(a.label, () => checkFlatPackages(titles, s.suite, `${a.label} ${s.suite}`));
   for (const s of a.cfg.suites) {
     const dist = await problems.check(a.label, () => suiteVersions(r.root, s.suite, a.label).link);
     if (!dist) continue;
-    const prefix = `dists/${s.suite}/`;
+    // A flat directory is switched whole: a plain directory there (another mirror of this URL, with
+    // dists/ suites and a pool, for the root) would be moved aside with all it holds. Refused, not lost.
+    if (flatDir(s.suite) !== undefined && (await lstat(dist).then((st) => st.isDirectory(), () => false))) {
+      problems.add(a.label, `${dist} is a directory, not the symlink ferry publishes the flat repository ${JSON.stringify(s.suite)} through: publishing would move everything in it aside; move it out of apt.dir (or import into another apt.dir) and import again`, 'CONFLICT');
+    }
+    const prefix = suitePrefix(s.suite);
     if (a.cfg.mode === 'filtered') {
       for (const g of a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && titleOf(l).startsWith(prefix))) {
         if (g.size > GENERATED_INDEX_CAP) problems.add(a.label, `${titleOf(g)} is ${g.size} bytes, more than the ${GENERATED_INDEX_CAP} bytes ferry reads into memory for a generated index`);
@@ -201,14 +210,17 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   const a = await readAptArtifact(top, ctx.source);
   const { root } = aptRoot(aptTarget(ctx.target), a);
   const packages = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  // A flat repository at the root publishes the root itself (a symlink switched to a complete
+  // version): staged beside it, not in it, so the root is never made a plain directory first.
+  const stageIn = a.cfg.suites.some((s) => flatDir(s.suite) === '') ? path.dirname(root) : root;
   // Staged copies a killed run left in the repository's root (its pid gone) go: a re-run leaves the tree a clean run does.
-  await sweepStaleTempsOnce(root);
+  await sweepStaleTempsOnce(stageIn);
   const task = ctx.progress.start(`apt[${a.cfg.name}] ${packages.length} packages`, packages.reduce((n, l) => n + l.size, 0));
   await failTaskOnError(
     task,
     () =>
       mapLimit(packages, ctx.concurrency, async (l) => {
-        if (!(await presentWithSize(poolPath(root, l, a.cfg.name), l.size))) await staged.stage(l, root);
+        if (!(await presentWithSize(poolPath(root, l, a.cfg.name), l.size))) await staged.stage(l, stageIn);
         task.advance(l.size);
       }),
     'not written',
@@ -235,10 +247,11 @@ async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: 
  * `Acquire-By-Hash`: a client with `[by-hash=force]` then never reads an index of another Release.
  */
 async function wholeSuitePlan(root: string, suite: string, layers: OciDescriptor[], source: BlobSource, label: string) {
-  const prefix = `${checkRelativePath(`dists/${suite}`, `${label} suite`)}/`;
+  const dir = suiteDir(suite);
+  const prefix = dir === '' ? '' : `${checkRelativePath(dir, `${label} suite`)}/`;
   const mine = layers.filter((l) => titleOf(l).startsWith(prefix));
   const releases = mine.filter((l) => l.annotations?.[ROLE] === 'release');
-  const main = releases.find((l) => titleOf(l).endsWith('/InRelease')) ?? releases.find((l) => titleOf(l).endsWith('/Release'));
+  const main = mainRelease(releases, titleOf);
   if (!main) throw new FerryError('VERIFY', `apt ${suite}: the bundle has no Release for this suite`);
   if (!isDescriptor(main)) throw new FerryError('VERIFY', `apt ${suite}: malformed Release descriptor`);
   const rel = parseRelease(releaseTextOf(await source.readBlob(main.digest, RELEASE_CAP)));
@@ -293,13 +306,13 @@ async function checkWholeSuite(w: Awaited<ReturnType<typeof wholeSuitePlan>>, de
  * is a symlink switched whole, so these are written into each version, not beside it.
  */
 export function suitePackages(suite: string, packages: readonly OciDescriptor[]): OciDescriptor[] {
-  const prefix = `dists/${trimTrailing(suite, '/')}/`;
+  const prefix = suitePrefix(suite);
   return packages.filter((l) => titleOf(l).startsWith(prefix));
 }
 
 /** Writes a suite's own packages into its version directory `dir`: hard links to the current version's copy where it is the same, else from the bundle. */
 async function writeSuitePackages(root: string, dir: string, suite: string, packages: readonly OciDescriptor[], ctx: ImportContext, label: string): Promise<number> {
-  const prefix = `dists/${trimTrailing(suite, '/')}/`;
+  const prefix = suitePrefix(suite);
   let sent = 0;
   await mapLimit(suitePackages(suite, packages), ctx.concurrency, async (l) => {
     const dest = safeJoin(dir, titleOf(l).slice(prefix.length), `${label} package`);
@@ -353,7 +366,7 @@ async function importWhole(root: string, suite: string, layers: OciDescriptor[],
 
 /** The generated Packages of one filtered suite, from the bundle (re-hashed). */
 export async function generatedIndexes(suite: string, layers: OciDescriptor[], read: (digest: string, maxBytes: number) => Promise<Buffer>): Promise<PublishedIndex[]> {
-  const prefix = `dists/${suite}/`;
+  const prefix = suitePrefix(suite);
   const out: PublishedIndex[] = [];
   for (const g of layers.filter((l) => l.annotations?.[ROLE] === 'generated-index' && titleOf(l).startsWith(prefix))) {
     // The path is checked before the bytes are read: it names a file this suite publishes.

@@ -1,6 +1,6 @@
 import { hostOfUrl, mapAptRepo, type MirrorPlace } from '../../mapping/index.js';
 import { isUnderUrl, listField, type AptRepoLookup, type AptSourceEntry, type KindModule, type UpstreamRefBase } from '../types.js';
-import { AptSpecSchema, type AptSpec } from './spec.js';
+import { AptSpecSchema, flatDir, suiteKey, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
@@ -106,19 +106,21 @@ type Carried = Map<string, Set<string>>;
 
 function addCarried(carried: Carried, suites: readonly string[], components: readonly string[]): void {
   for (const suite of suites) {
-    const had = carried.get(suite) ?? new Set<string>();
-    for (const c of components) had.add(c);
-    carried.set(suite, had);
+    // A flat directory by one name (`./` and `/` are the root alike); it has no components.
+    const key = suiteKey(suite);
+    const had = carried.get(key) ?? new Set<string>();
+    if (flatDir(suite) === undefined) for (const c of components) had.add(c);
+    carried.set(key, had);
   }
 }
 
 function sourceEntryGap(entry: AptSourceEntry, carried: Carried): string | undefined {
   const gaps: string[] = [];
   if (entry.types.includes('deb-src')) gaps.push('source packages (deb-src: the mirror has no Sources indexes)');
-  // A flat repository (`deb URI dir/`) names a directory, not a suite under dists/.
-  const suites = entry.suites.filter((s) => !s.endsWith('/'));
-  const missingSuites = suites.filter((s) => !carried.has(s));
+  // A flat repository (`deb URI dir/`) names a directory, carried when the mirror has that directory (it has no components).
+  const missingSuites = entry.suites.filter((s) => !carried.has(suiteKey(s)));
   if (missingSuites.length) gaps.push(`suite${missingSuites.length === 1 ? '' : 's'} ${missingSuites.join(', ')} (carried: ${[...carried.keys()].join(', ')})`);
+  const suites = entry.suites.filter((s) => flatDir(s) === undefined);
   // Components per suite: `bookworm contrib` is not carried because another suite's entry has contrib.
   const bySuite = suites
     .filter((s) => carried.has(s))
@@ -126,7 +128,7 @@ function sourceEntryGap(entry: AptSourceEntry, carried: Carried): string | undef
     .filter((x) => x.missing.length);
   const same = bySuite.every((x) => x.missing.join(' ') === bySuite[0].missing.join(' ') && x.have.join(' ') === bySuite[0].have.join(' '));
   const word = (n: number) => `component${n === 1 ? '' : 's'}`;
-  if (bySuite.length && same && bySuite.length === suites.length - missingSuites.length) {
+  if (bySuite.length && same && bySuite.length === suites.filter((s) => carried.has(s)).length) {
     gaps.push(`${word(bySuite[0].missing.length)} ${bySuite[0].missing.join(', ')} (carried: ${bySuite[0].have.join(', ')})`);
   } else {
     for (const x of bySuite) gaps.push(`${word(x.missing.length)} ${x.missing.join(', ')} of ${x.suite} (carried there: ${x.have.join(', ')})`);

@@ -3,6 +3,7 @@ import { gzipSync } from 'node:zlib';
 import { FerryError } from '../../errors.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
 import type { AptSuiteConfig } from './fetch.js';
+import { flatDir, isFlatSuite } from './spec.js';
 
 export interface PublishedIndex {
   /** Path relative to `dists/<suite>/`. */
@@ -37,8 +38,8 @@ const isReleaseWord = (w: unknown): boolean => typeof w === 'string' && !/\s/.te
 export function suiteConfigProblems(cfg: AptSuiteConfig, description = ''): string[] {
   const problems: string[] = [];
   const suite: unknown = cfg.suite;
-  if (typeof suite !== 'string' || !isReleaseWord(suite)) problems.push(`suite ${JSON.stringify(shown(suite))} is not a relative path without white space or control characters`);
-  for (const field of ['origin', 'label', 'codename', 'date', 'version'] as const) {
+  if (typeof suite !== 'string' || !(isReleaseWord(suite) || isFlatSuite(suite))) problems.push(`suite ${JSON.stringify(shown(suite))} is not a relative path (or a flat repository's directory) without white space or control characters`);
+  for (const field of ['origin', 'label', 'codename', 'flatSuite', 'date', 'version'] as const) {
     const v: unknown = cfg[field];
     if (v !== undefined && (typeof v !== 'string' || CONTROL.test(v))) problems.push(`${field} ${JSON.stringify(shown(v))} is not one line of text`);
   }
@@ -94,15 +95,20 @@ export function buildRelease(cfg: AptSuiteConfig, indexes: PublishedIndex[], des
     if (arch) arches.add(arch);
   }
   const comps = new Set(cfg.components);
+  // A flat repository's Release has no components, and the vendor's Suite (if any): apt checks a
+  // flat `deb URL binary/` against Suite or Codename `binary` (warning "Conflicting distribution"
+  // otherwise), so without the vendor's that is the Suite written; `./` and `/` are not checked.
+  const flat = flatDir(cfg.suite) !== undefined;
+  const flatSuite = cfg.flatSuite ?? (flatDir(cfg.suite) || undefined);
   const lines = [
     ...(cfg.origin ? [`Origin: ${cfg.origin}`] : []),
     ...(cfg.label ? [`Label: ${cfg.label}`] : []),
-    `Suite: ${cfg.suite}`,
+    ...(flat ? (flatSuite ? [`Suite: ${flatSuite}`] : []) : [`Suite: ${cfg.suite}`]),
     ...(cfg.version ? [`Version: ${cfg.version}`] : []),
-    `Codename: ${cfg.codename ?? cfg.suite}`,
+    ...(flat ? (cfg.codename ? [`Codename: ${cfg.codename}`] : []) : [`Codename: ${cfg.codename ?? cfg.suite}`]),
     `Date: ${cfg.date ?? now.toUTCString().replace(/GMT$/, 'UTC')}`,
     `Architectures: ${[...arches].sort().join(' ')}`,
-    `Components: ${[...comps].join(' ')}`,
+    ...(flat ? [] : [`Components: ${[...comps].join(' ')}`]),
     `Description: ${description}`,
     'Acquire-By-Hash: yes',
     'SHA256:',

@@ -12,6 +12,7 @@ import { downloadToStore } from '../file/download.js';
 import { parseRelease, streamDeb822, words, type ReleaseFile, type Stanza } from './control.js';
 import { parseRelations, type AptPackage } from './deps.js';
 import type { AptFile } from './lock.js';
+import { flatDir, inSuiteDir, suiteDir } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 /** Shared helpers for reading an upstream APT repository: Release, indexes, packages. */
@@ -49,7 +50,8 @@ async function keep(store: BlobStore, path: string, bytes: Buffer): Promise<AptF
 }
 
 /**
- * Fetch and verify `dists/<suite>/InRelease` (or `Release` + `Release.gpg`) with the given keys.
+ * Fetch and verify `dists/<suite>/InRelease` (or `Release` + `Release.gpg`) with the given keys;
+ * a flat repository's are in its directory (`<dir>/InRelease`, the root for `./` and `/`).
  * An InRelease that exists but does not verify is refused, never bypassed via Release.
  * `keys` may still be loading: the requests go out first, so the round trips overlap the
  * OpenPGP library's loading (~30 ms of CPU); a key that fails to load is still the error
@@ -64,27 +66,28 @@ export async function fetchVerifiedRelease(
   label: string,
   now = Date.now(),
 ): Promise<VerifiedRelease> {
-  const dir = `dists/${suite}`;
+  const dir = suiteDir(suite);
+  const at = (name: string) => inSuiteDir(suite, name);
   const files: AptFile[] = [];
   let text: string | undefined;
   let signedBy: string | undefined;
   // The three candidates at once: one round trip instead of three.
-  const fetched = Promise.all(['InRelease', 'Release', 'Release.gpg'].map((name) => getOptional(http, repoUrl(base, `${dir}/${name}`), label)));
+  const fetched = Promise.all(['InRelease', 'Release', 'Release.gpg'].map((name) => getOptional(http, repoUrl(base, at(name)), label)));
   // Handled below, after the keys; not an unhandled rejection should the keys fail first.
   fetched.catch(() => undefined);
   const keys = await keysLoading;
   const [inRelease, release, releaseGpg] = await fetched;
   if (inRelease) {
-    checkClearSignedFraming(inRelease, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
-    const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, `${dir}/InRelease`)}`);
+    checkClearSignedFraming(inRelease, `${label} ${repoUrl(base, at('InRelease'))}`);
+    const v = await verifyClearSigned(inRelease, keys, `${label} ${repoUrl(base, at('InRelease'))}`);
     text = v.text;
     signedBy = v.signer;
-    files.push(await keep(store, `${dir}/InRelease`, inRelease));
+    files.push(await keep(store, at('InRelease'), inRelease));
   }
   if (release && releaseGpg) {
     let signer: string | undefined;
     try {
-      signer = await verifyDetached(release, releaseGpg, keys, `${label} ${repoUrl(base, `${dir}/Release`)} (signature Release.gpg)`);
+      signer = await verifyDetached(release, releaseGpg, keys, `${label} ${repoUrl(base, at('Release'))} (signature Release.gpg)`);
     } catch (err) {
       // With a verified InRelease, a Release.gpg by another key is not carried; without one, it is fatal.
       if (text === undefined || !isFerryError(err, 'VERIFY')) throw err;
@@ -96,26 +99,30 @@ export async function fetchVerifiedRelease(
     // Carried beside InRelease only when it lists the very same files (an older Release, replayed
     // with its valid signature, would make the mirror publish two Releases that disagree).
     if (signer && sameIndexes(parseRelease(release.toString('utf8')), parseRelease(text!))) {
-      files.push(await keep(store, `${dir}/Release`, release));
-      files.push(await keep(store, `${dir}/Release.gpg`, releaseGpg));
+      files.push(await keep(store, at('Release'), release));
+      files.push(await keep(store, at('Release.gpg'), releaseGpg));
     }
   }
   if (text === undefined || !signedBy) {
     throw new FerryError(release ? 'VERIFY' : 'NOT_FOUND', `${label}: ${repoUrl(base, dir)} has ${release ? 'an unsigned Release (no InRelease, no Release.gpg)' : 'no InRelease or Release'}`, {
-      hint: release ? 'ferry mirrors only signed repositories.' : 'Check url: and suites: (the suite is the directory under dists/).',
+      hint: release
+        ? 'ferry mirrors only signed repositories.'
+        : flatDir(suite) === undefined
+          ? 'Check url: and suites: (the suite is the directory under dists/).'
+          : 'Check url: and suites: (a flat repository\'s directory, as its sources line names it: `deb URL ./` is suites: ["./"]).',
     });
   }
   const parsed = parseRelease(text);
-  checkRelease(parsed, `${label} ${repoUrl(base, `${dir}/${inRelease ? 'InRelease' : 'Release'}`)}`);
+  checkRelease(parsed, `${label} ${repoUrl(base, at(inRelease ? 'InRelease' : 'Release'))}`);
   const validUntil = parsed.fields.get('valid-until');
   if (validUntil && Date.parse(validUntil) < now) {
-    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, `${dir}/InRelease`)} expired at ${validUntil} (Valid-Until)`, {
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, at('InRelease'))} expired at ${validUntil} (Valid-Until)`, {
       hint: 'The repository served stale metadata; try again later or report it to the vendor.',
     });
   }
   const date = parsed.fields.get('date');
   if (date && Date.parse(date) > now + MAX_FUTURE_DATE_MS) {
-    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, `${dir}/${inRelease ? 'InRelease' : 'Release'}`)} is dated ${date}, ${Math.round((Date.parse(date) - now) / 60_000)} minutes from now (Date); apt refuses it until then ("not valid yet")`, {
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, at(inRelease ? 'InRelease' : 'Release'))} is dated ${date}, ${Math.round((Date.parse(date) - now) / 60_000)} minutes from now (Date); apt refuses it until then ("not valid yet")`, {
       hint: 'Check this host\'s clock first. If it is right, the repository published a misdated Release: a mirror of it would be refused by every client until that date. Try again later or report it to the vendor.',
     });
   }
@@ -186,6 +193,12 @@ function sameIndexes(a: ReleaseFile, b: ReleaseFile): boolean {
   return true;
 }
 
+/** The Release file a suite is read by, of those kept: InRelease, else Release (each by its name, in any directory). */
+export function mainRelease<T>(files: readonly T[], pathOf: (f: T) => string | undefined): T | undefined {
+  const named = (name: string) => files.find((f) => pathOf(f)?.split('/').pop() === name);
+  return named('InRelease') ?? named('Release');
+}
+
 /**
  * The signed Release text from kept bytes (verified when it was fetched). A clear-signed file
  * with anything outside its signed message is refused (VERIFY, naming `where`): its unsigned
@@ -238,6 +251,20 @@ export function packagesIndexFor(release: ReleaseFile, component: string, arch: 
   return undefined;
 }
 
+/**
+ * A flat repository's Packages index, at the top of its directory: gzip, else xz, else plain (as
+ * packagesIndexFor). Its stanzas mix architectures; each package's `Architecture` decides.
+ */
+export function flatPackagesIndex(release: ReleaseFile): string | undefined {
+  for (const ext of ['.gz', '.xz', '']) if (release.sha256.has(`Packages${ext}`)) return `Packages${ext}`;
+  return undefined;
+}
+
+/** The index files a whole mirror of a flat repository carries: every Packages variant its Release lists. */
+export function flatIndexPaths(release: ReleaseFile): string[] {
+  return [...release.sha256.keys()].filter((p) => /^Packages(\.(gz|xz|bz2|zst|lzma))?$/.test(p)).sort();
+}
+
 export function listsPackagesFor(release: ReleaseFile, component: string, arch: string): string[] {
   return [...release.sha256.keys()].filter((p) => p.startsWith(`${component}/binary-${arch}/Packages`));
 }
@@ -254,11 +281,11 @@ export async function fetchIndex(
 ): Promise<AptFile> {
   const listed = release.sha256.get(relPath);
   if (!listed) throw new FerryError('INTERNAL', `${label}: ${relPath} is not listed in Release`);
-  const path = `dists/${suite}/${relPath}`;
+  const path = inSuiteDir(suite, relPath);
   const what = `${label} ${path} (as listed in the signed Release)`;
   const expect = { sha256: listed.hash, size: listed.size };
   if (release.acquireByHash) {
-    const byHash = `dists/${suite}/${relPath.slice(0, relPath.lastIndexOf('/') + 1)}by-hash/SHA256/${listed.hash}`;
+    const byHash = inSuiteDir(suite, `${relPath.slice(0, relPath.lastIndexOf('/') + 1)}by-hash/SHA256/${listed.hash}`);
     try {
       await downloadToStore(store, http, repoUrl(base, byHash), expect, { label: what });
       return { path, sha256: listed.hash, size: listed.size };
@@ -399,12 +426,22 @@ export function indexText(raw: Readable, indexPath: string, maxBytes = MAX_INDEX
   return bounded;
 }
 
-/** A package's Filename from an index: a relative path inside the repository (the one path rule, safe-path.ts). */
+/**
+ * A Filename as a path under the repository root: a leading `./` is dropped (dpkg-scanpackages
+ * run in a flat repository's directory writes `Filename: ./app_1.0_amd64.deb`, as NVIDIA's CUDA
+ * repository serves it; apt fetches `<uri>/./app…`, the same file). Nothing else is changed.
+ */
+export function poolPathOf(filename: string): string {
+  return filename.replace(/^(?:\.\/)+/, '');
+}
+
+/** A package's Filename from an index: a relative path inside the repository (the one path rule, safe-path.ts), without a leading `./`. */
 export function safePoolPath(filename: string, label: string): string {
-  if (!isSafeRelativePath(filename)) {
+  const p = poolPathOf(filename);
+  if (!isSafeRelativePath(p)) {
     throw new FerryError('VERIFY', `${label}: refusing package path ${JSON.stringify(filename)}`, { hint: 'The index names a file outside the repository.' });
   }
-  return filename;
+  return p;
 }
 
 /**
@@ -494,7 +531,7 @@ async function packagesNotCarried(text: Readable, debs: ReadonlyMap<string, OciD
   let count = 0;
   for await (const { fields } of streamDeb822(text, false, CHECKED_FIELDS, label)) {
     const file = fields.get('filename') ?? '';
-    const deb = debs.get(file);
+    const deb = debs.get(poolPathOf(file));
     const why = !deb
       ? 'is not in the bundle'
       : deb.digest !== `sha256:${(fields.get('sha256') ?? '').toLowerCase()}`

@@ -8,8 +8,9 @@ import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
 import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type SourceInfo } from './deps.js';
 import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
-import { fetchIndex, fetchVerifiedRelease, repoUrl, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
-import type { AptSpec } from './spec.js';
+import { fetchIndex, fetchVerifiedRelease, flatIndexPaths, flatPackagesIndex, repoUrl, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
+import { flatDir, inSuiteDir, type AptSpec } from './spec.js';
+import { checkFlatPackagePath } from './suite-version.js';
 import { warn } from '../warnings.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -54,6 +55,39 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
     throw (await explainReleaseFailure(err, spec, suite, label, ctx)) ?? err;
   });
   const rel = release.release;
+  const flat = flatDir(suite) !== undefined;
+  const whole = !spec.packages;
+  const { parse, carry } = flat ? flatIndexes(rel, spec, suite, label) : suiteIndexes(rel, spec, suite, label, ctx);
+  const got = await mapLimit(carry, ctx.concurrency, async (p) => {
+    try {
+      return await fetchIndex(spec.url, suite, p, rel, ctx.http, ctx.store, label);
+    } catch (err) {
+      // Release may list uncompressed or alternative variants the server does not have; apt skips those too.
+      if (isFerryError(err, 'NOT_FOUND') && !parse.includes(p)) return undefined;
+      throw err;
+    }
+  });
+  const indexes = got.filter((x): x is AptFile => Boolean(x));
+  const packages: AptPackage[] = [];
+  for (const p of parse) {
+    const file = indexes.find((i) => i.path === inSuiteDir(suite, p))!;
+    for await (const st of readPackages(ctx.store, file)) {
+      if (--budget.left < 0) {
+        throw new FerryError('VERIFY', `${label} ${file.path}: the indexes list more than ${budget.max} packages (all APT sources of the manifest together); refusing to read on`, {
+          hint: 'No real repository lists this many: the index is crafted or broken. If the manifest really mirrors this much, split its apt: entries into several manifests.',
+        });
+      }
+      const pkg = stanzaToPackage(st, sourceIndex, `${label} ${file.path}`, deps);
+      // In a flat repository the packages lie in the directory that is published whole, beside its metadata.
+      if (flat) checkFlatPackagePath(pkg.filename, suite, `${label} ${file.path}: package ${pkg.name}`);
+      packages.push(pkg);
+    }
+  }
+  return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path === inSuiteDir(suite, p))), packages };
+}
+
+/** The Packages indexes of a dists/ suite to read (`parse`) and to carry (`carry`: all a whole mirror keeps), per component and architecture. */
+function suiteIndexes(rel: VerifiedRelease['release'], spec: AptSpec, suite: string, label: string, ctx: KindContext): { parse: string[]; carry: string[] } {
   const offered = words(rel.fields.get('architectures'));
   // Which architectures this component has a Packages index for (a Release without Architectures: says only this).
   const indexed = (comp: string) => [...new Set([...rel.sha256.keys()].flatMap((p) => (p.startsWith(`${comp}/binary-`) && /\/Packages(\.\w+)?$/.test(p) ? [p.slice(comp.length + 8).split('/')[0]] : [])))].filter((a) => a !== 'all').sort();
@@ -81,31 +115,24 @@ async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourc
     const hint = ubuntuArchHint(rel.fields.get('origin'), spec, offered);
     throw new FerryError('VALIDATION', `${label}: ${spec.url} dists/${suite} cannot be mirrored as asked`, { details: [...new Set(problems)], ...(hint ? { hint } : {}) });
   }
-  const whole = !spec.packages;
-  const carry = whole ? [...new Set([...selectIndexPaths(rel, spec.components, spec.architectures), ...parse])].sort() : parse;
-  const got = await mapLimit(carry, ctx.concurrency, async (p) => {
-    try {
-      return await fetchIndex(spec.url, suite, p, rel, ctx.http, ctx.store, label);
-    } catch (err) {
-      // Release may list uncompressed or alternative variants the server does not have; apt skips those too.
-      if (isFerryError(err, 'NOT_FOUND') && !parse.includes(p)) return undefined;
-      throw err;
-    }
-  });
-  const indexes = got.filter((x): x is AptFile => Boolean(x));
-  const packages: AptPackage[] = [];
-  for (const p of parse) {
-    const file = indexes.find((i) => i.path === `dists/${suite}/${p}`)!;
-    for await (const st of readPackages(ctx.store, file)) {
-      if (--budget.left < 0) {
-        throw new FerryError('VERIFY', `${label} ${file.path}: the indexes list more than ${budget.max} packages (all APT sources of the manifest together); refusing to read on`, {
-          hint: 'No real repository lists this many: the index is crafted or broken. If the manifest really mirrors this much, split its apt: entries into several manifests.',
-        });
-      }
-      packages.push(stanzaToPackage(st, sourceIndex, `${label} ${file.path}`, deps));
-    }
+  return { parse, carry: !spec.packages ? [...new Set([...selectIndexPaths(rel, spec.components, spec.architectures), ...parse])].sort() : parse };
+}
+
+/**
+ * A flat repository's one Packages index (its Release lists `Packages`, `Packages.gz`, … at the
+ * top of its directory, no component or architecture paths). Its stanzas mix architectures: the
+ * closure takes each package's `Architecture` (the entry's architectures, and `all`); a whole
+ * mirror carries the vendor's index as signed, so every package it lists, whatever its architecture.
+ */
+function flatIndexes(rel: VerifiedRelease['release'], spec: AptSpec, suite: string, label: string): { parse: string[]; carry: string[] } {
+  const p = flatPackagesIndex(rel);
+  if (!p) {
+    const listed = [...rel.sha256.keys()].filter((k) => /(^|\/)Packages(\.\w+)?$/.test(k));
+    throw new FerryError('VALIDATION', `${label}: ${repoUrl(spec.url, inSuiteDir(suite, 'Release'))} lists no Packages index at the top of the flat directory${listed.length ? ` (it lists ${listed.slice(0, 5).join(', ')}; ferry reads Packages.gz, Packages.xz or Packages)` : ''}`, {
+      hint: listed.some((k) => k.includes('/binary-')) ? 'The Release lists dists/-style indexes: this is not a flat repository. Name its suite and components instead of a directory.' : 'A flat repository\'s Release lists its Packages beside it; check url: and the directory in suites:.',
+    });
   }
-  return { spec, specIndex, suite, label, release, indexes: whole ? indexes : indexes.filter((i) => parse.some((p) => i.path.endsWith(`/${p}`))), packages };
+  return { parse: [p], carry: !spec.packages ? [...new Set([...flatIndexPaths(rel), p])].sort() : [p] };
 }
 
 /** Ubuntu's architectures split by URL: amd64 and i386 on archive/security.ubuntu.com, the rest on ports.ubuntu.com. */
@@ -131,6 +158,8 @@ function ubuntuArchHint(origin: string | undefined, spec: AptSpec, offered: stri
  */
 async function explainReleaseFailure(err: unknown, spec: AptSpec, suite: string, label: string, ctx: KindContext): Promise<FerryError | undefined> {
   if (isFerryError(err, 'NOT_FOUND')) {
+    // Already flat: the error names the directory read.
+    if (flatDir(suite) !== undefined) return undefined;
     // apt's flat form reads <url>/<dir>/Release; ferry asked for <url>/dists/<suite>/.
     for (const name of ['InRelease', 'Release']) {
       const url = repoUrl(spec.url, name);
@@ -155,8 +184,8 @@ async function explainReleaseFailure(err: unknown, spec: AptSpec, suite: string,
 }
 
 export function flatRepositoryError(spec: { name: string; url: string }, message: string): FerryError {
-  return new FerryError('VALIDATION', `${message}: a flat repository (\`deb ${spec.url} ./\`: Release and Packages beside the .deb files, no dists/), which ferry does not mirror`, {
-    hint: 'ferry mirrors repositories with a dists/<suite>/<component> layout (it publishes each suite as a whole, re-signed or as the vendor signed it). Carry the packages you need as files: entries (each .deb with the SHA256 the repository\'s Packages lists) and publish them on the site with aptly or reprepro; or use the vendor\'s dists/ repository if it has one.',
+  return new FerryError('VALIDATION', `${message}: a flat repository (\`deb ${spec.url} ./\`: Release and Packages beside the .deb files, no dists/)`, {
+    hint: 'Name its directory as its sources line does: suites: ["./"] for `deb URL ./` (or `/`, or `binary/` for `deb URL binary/`); a flat repository has no components (README, APT repositories).',
   });
 }
 
@@ -195,10 +224,20 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     if (prev !== undefined && prev !== spec.name) clashes.push(`apt[${prev}] and apt[${spec.name}] both mirror ${spec.url}`);
     else byPath.set(key, spec.name);
   }
+  // A flat directory is published whole (one switch): another repository's tree inside it would be switched away with it.
+  for (const spec of specs) {
+    for (const dir of spec.suites.map(flatDir).filter((d): d is string => d !== undefined)) {
+      const published = mirrorUrlPath(trimTrailing(dir ? `${trimTrailing(spec.url, '/')}/${dir}` : spec.url, '/'));
+      for (const other of specs) {
+        const at = mirrorUrlPath(trimTrailing(other.url, '/'));
+        if (other !== spec && at.startsWith(`${published}/`)) clashes.push(`apt[${other.name}] (${other.url}) lies inside the flat directory ${spec.url} ${spec.suites.find((s) => flatDir(s) === dir)} of apt[${spec.name}], which is published as a whole`);
+      }
+    }
+  }
   if (clashes.length) {
-    throw new FerryError('VALIDATION', `${clashes.length} APT repositor${clashes.length === 1 ? 'y is' : 'ies are'} listed twice`, {
+    throw new FerryError('VALIDATION', `${clashes.length} APT repositor${clashes.length === 1 ? 'y overlaps' : 'ies overlap'} another entry's mirror tree`, {
       details: clashes,
-      hint: 'Merge the entries: list every suite under suites: and every package under packages: of one entry.',
+      hint: 'Merge the entries of one repository: list every suite under suites: and every package under packages: of one entry. A repository inside a flat repository\'s directory cannot be mirrored beside it.',
     });
   }
   const plan: Array<{ spec: AptSpec; specIndex: number; suite: string; sourceIndex: number }> = [];
@@ -303,7 +342,8 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
       name: spec.name,
       url: spec.url,
       mode: spec.packages ? 'filtered' : 'whole',
-      components: spec.components,
+      // A flat repository has no components.
+      components: spec.suites.some((s) => flatDir(s) !== undefined) ? [] : spec.components,
       architectures: spec.architectures,
       ...(spec.packages ? { packages: [...spec.packages].sort() } : {}),
       suites,

@@ -9,7 +9,9 @@ import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
 import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
-import { releaseTextOf } from './repo.js';
+import { mainRelease, releaseTextOf } from './repo.js';
+import { checkFlatPackages } from './suite-version.js';
+import { suitePrefix } from './spec.js';
 
 /** Where `ferry serve` puts APT trees: `<server>/apt/<host>/<path>/{dists,pool}`, as a target with that baseUrl maps them. */
 export const APT_PREFIX = '/apt/';
@@ -40,6 +42,9 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
       // One manifest or an index of parts (artifact.ts): the same layer list either way, digest-checked.
       const { manifest, cfg } = await readAptArtifact(top, ctx.source);
       const root = mapAptRepo(cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
+      // A flat repository's packages never stand where its metadata is served (as import checks).
+      const packageTitles = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package').map((l) => String(l.annotations?.[ANNOTATION.title] ?? ''));
+      for (const s of cfg.suites) checkFlatPackages(packageTitles, s.suite, `${artifact} ${s.suite}`);
       const titleOf = (l: OciDescriptor) => {
         const t = l?.annotations?.[ANNOTATION.title];
         return typeof t === 'string' ? t : undefined;
@@ -51,10 +56,10 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
         add(`${root}/${title}`, { digest: l.digest, size: l.size });
       }
       for (const s of cfg.suites) {
-        const prefix = `dists/${s.suite}/`;
+        const prefix = suitePrefix(s.suite);
         if (cfg.mode === 'whole') {
           const rels = manifest.layers.filter((l) => l.annotations?.[ROLE] === 'release' && titleOf(l)?.startsWith(prefix));
-          const main = rels.find((l) => titleOf(l)!.endsWith('/InRelease')) ?? rels[0];
+          const main = mainRelease(rels, titleOf) ?? rels[0];
           if (!main) continue;
           const rel = parseRelease(releaseTextOf(await read(main.digest, `${artifact} ${titleOf(main)}`)));
           // By-hash copies whether or not the Release says Acquire-By-Hash, as import writes them (for `[by-hash=force]` clients).

@@ -5,6 +5,7 @@ import { safeJoin } from '../../store/safe-path.js';
 import { hasSameContent } from '../../store/verified-write.js';
 import { parseRelease } from './control.js';
 import { releaseTextOf } from './repo.js';
+import { flatDir, suiteDir } from './spec.js';
 
 /**
  * A suite is published as a whole: `dists/<suite>` is a relative symlink to one complete version,
@@ -57,18 +58,77 @@ const MAX_SUITE_SEGMENT = 200;
  * MAX_SUITE_SEGMENT bytes (the version directory's name would not fit: ENAMETOOLONG midway).
  */
 export function checkSuiteName(suite: string, label: string): void {
-  const bad = suite.split('/').find((seg) => seg.startsWith('.') || seg.endsWith('.ferry-switch') || Buffer.byteLength(seg) > MAX_SUITE_SEGMENT);
+  // A flat repository's directory is named by its path, as `./`, `/` or `binary/` (no dists/).
+  const name = flatDir(suite) ?? suite;
+  const bad = name === '' ? undefined : reservedSegment(name);
   if (bad === undefined) return;
   throw new FerryError('VERIFY', `${label} suite ${JSON.stringify(suite.length > 120 ? `${suite.slice(0, 120)}…` : suite)}: ${Buffer.byteLength(bad) > MAX_SUITE_SEGMENT ? `a path segment longer than ${MAX_SUITE_SEGMENT} bytes` : 'a name ferry keeps for publishing suites (a segment starting with "." or ending in ".ferry-switch")'}; refusing it`, {
     hint: 'No Debian-style repository names a suite so: the bundle was crafted or damaged. Nothing of this repository was written.',
   });
 }
 
+/** The first segment of `p` that names something ferry keeps for publishing (see checkSuiteName), or undefined. */
+function reservedSegment(p: string): string | undefined {
+  return p.split('/').find((seg) => seg.startsWith('.') || seg.endsWith('.ferry-switch') || Buffer.byteLength(seg) > MAX_SUITE_SEGMENT);
+}
+
+/** What a flat repository publishes in its directory: the Release files, its indexes, their by-hash copies. */
+const FLAT_METADATA = /^(?:InRelease|Release(?:\.gpg)?|Packages(?:\.[^/]*)?|by-hash(?:\/.*)?)$/;
+
+/**
+ * A flat repository's packages lie beside what it publishes: in its directory (switched whole, so
+ * written into each version) or around it, in the repository's root. A package path (a Filename
+ * from the index: from outside) is refused (VERIFY, naming `label`) where it would be written
+ * over the directory's Release, indexes or by-hash copies, over the directory itself, or into the
+ * names publishing keeps (`.<dir>.ferry` versions, `<dir>.ferry-switch`); the path itself is
+ * checked by safePoolPath (no `..`, absolute path or backslash).
+ */
+export function checkFlatPackagePath(filename: string, suite: string, label: string): void {
+  const dir = suiteDir(suite);
+  const inDir = dir === '' ? filename : filename.startsWith(`${dir}/`) ? filename.slice(dir.length + 1) : undefined;
+  const why =
+    filename === dir
+      ? 'is the flat directory itself'
+      : inDir !== undefined && FLAT_METADATA.test(inDir)
+        ? "would be written over the flat directory's signed metadata (Release, Packages, by-hash)"
+        : reservedSegment(filename) !== undefined
+          ? 'has a segment starting with "." or ending in ".ferry-switch", names ferry keeps for publishing'
+          : undefined;
+  if (!why) return;
+  throw new FerryError('VERIFY', `${label}: refusing package path ${JSON.stringify(filename.length > 200 ? `${filename.slice(0, 200)}…` : filename)}: it ${why}`, {
+    hint: 'The index of a flat repository names a package where its own metadata is published: the index was crafted or the repository is broken. Nothing of it was written.',
+  });
+}
+
+/**
+ * checkFlatPackagePath over a bundle's package titles (from outside, possibly many): one error
+ * naming how many are refused and the first five, before anything of the repository is written or served.
+ */
+export function checkFlatPackages(titles: readonly string[], suite: string, label: string): void {
+  if (flatDir(suite) === undefined) return;
+  const bad: string[] = [];
+  let count = 0;
+  for (const t of titles) {
+    try {
+      checkFlatPackagePath(t, suite, label);
+    } catch (err) {
+      if (count++ < 5) bad.push((err as Error).message);
+    }
+  }
+  if (!count) return;
+  throw new FerryError('VERIFY', `${count} package path${count === 1 ? '' : 's'} of the flat repository refused; the first: ${bad[0]}`, {
+    details: count > 1 ? (count > bad.length ? [...bad.slice(1), `… and ${count - bad.length} more`] : bad.slice(1)) : undefined,
+    hint: 'The bundle names packages where the flat directory\'s own metadata is published: it was crafted or damaged. Nothing of this repository was written.',
+  });
+}
+
 export function suiteVersions(root: string, suite: string, label: string): SuiteVersions {
   checkSuiteName(suite, label);
-  const link = safeJoin(root, `dists/${suite}`, `${label} suite`);
-  const dir = safeJoin(path.dirname(link), VERSION_DIR(path.basename(link)), `${label} suite versions`);
-  return { link, dir };
+  // A flat repository at the root (`./`, `/`) is published by switching the root itself.
+  const dir = suiteDir(suite);
+  const link = dir === '' ? root : safeJoin(root, dir, `${label} suite`);
+  const versions = safeJoin(path.dirname(link), VERSION_DIR(path.basename(link)), `${label} suite versions`);
+  return { link, dir: versions };
 }
 
 /** The version `dists/<suite>` points at now: its id (one ferry wrote) and directory, or the plain directory of an older layout. */
