@@ -82,8 +82,8 @@ export function noteItemDone(): void {
   collectIfGrown();
 }
 
-/** How much parsed text (in bytes) between two looks at the heap (noteTextParsed). */
-const TEXT_CHECK_BYTES = 1 << 20;
+/** How much parsed text between two looks at the heap (noteTextParsed): FERRY_TEXT_GC_KB, for measuring; default 1 MiB. */
+const TEXT_CHECK_BYTES = (/^\d+$/.test(process.env.FERRY_TEXT_GC_KB ?? '') ? Number(process.env.FERRY_TEXT_GC_KB) : 1024) << 10;
 let textSinceCheck = 0;
 
 /**
