@@ -82,3 +82,19 @@ export function unreadableFile(file: string, what: string, err: unknown, opts: {
   const reason = known?.reason ?? (err instanceof Error ? err.message : String(err));
   return new FerryError(opts.code ?? 'USAGE', `${file}: cannot read ${what}: ${reason}`, { cause: typeof err === 'string' ? undefined : err, hint: opts.hint ?? known?.hint(what) });
 }
+
+/**
+ * fn's result, with every Error made while it runs made without a stack trace. The yaml library
+ * makes an Error per problem it finds, and a Helm template read as YAML has tens of thousands
+ * (argo-cd's ApplicationSet CRD template: 56 530), each capturing a stack: ~100 MB and a third of
+ * the parse's time, for messages of which ferry reads the first. For synchronous parses only.
+ */
+export function withoutStackTraces<T>(fn: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}

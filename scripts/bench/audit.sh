@@ -4,6 +4,7 @@
 # Prints: <wall> s <user> u <peak RSS> KB. Needs /usr/bin/time and a built dist/ (npm run build).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
+source "$here/scripts/env.sh"
 dir=""; mb=150
 while [ $# -gt 0 ]; do
   case "$1" in

@@ -19,6 +19,7 @@ import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
+import { withoutStackTraces } from '../errors.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -280,7 +281,7 @@ function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanR
     const lc = new LineCounter();
     let docs;
     try {
-      docs = parseAllDocuments(f.text, { lineCounter: lc });
+      docs = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc }));
     } catch {
       continue;
     }

@@ -2,7 +2,7 @@ import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
-import { FerryError, unreadableFile } from '../errors.js';
+import { FerryError, unreadableFile, withoutStackTraces } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
@@ -12,6 +12,7 @@ import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFi
 import { chartSourcesOf, helmReleaseChartOf, type ChartSourceTool, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
+import { noteTextParsed } from '../store/young-gc.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -384,7 +385,7 @@ export interface FluxRelease extends Omit<HelmReleaseChart, 'chartNode'> {
 
 function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[]): string | undefined {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
+  const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
   const bad = docList.find((d) => d.errors.length);
@@ -814,7 +815,7 @@ function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]):
   const scopes = new KustomizeScopes();
   for (const f of files) {
     if (f.type !== 'yaml' || !isKustomizationFile(f.file) || f.text === undefined) continue;
-    const doc = parseAllDocuments(f.text, { uniqueKeys: false });
+    const doc = withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }));
     const first = Array.isArray(doc) ? doc[0] : doc;
     if (!first || first.errors.length) continue;
     const locals = kustomizationEntries(first.contents, first).filter((e) => !e.remoteHost).map((e) => e.value);
@@ -1024,7 +1025,7 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
   };
   for (const f of files) {
     if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
-    for (const doc of parseAllDocuments(f.text, { uniqueKeys: false })) {
+    for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) {
       if (doc.errors.length || !isMap(doc.contents)) continue;
       const c = doc.toJS({ maxAliasCount: 100 }) as { kind?: unknown; metadata?: { name?: unknown }; data?: unknown; spec?: { postBuild?: { substitute?: unknown; substituteFrom?: unknown } } } | null;
       if (!c || typeof c !== 'object') continue;
@@ -1175,6 +1176,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const problem = scanFileText(rel, type, text, refs, found, releases);
+    noteTextParsed(buf.length);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });

@@ -79,6 +79,28 @@ export function noteItemDone(): void {
   capYoungNow();
   if (++sinceCheck < CHECK_EVERY) return;
   sinceCheck = 0;
+  collectIfGrown();
+}
+
+/** How much parsed text between two looks at the heap (noteTextParsed): FERRY_TEXT_GC_KB, for measuring; default 1 MiB. */
+const TEXT_CHECK_BYTES = (/^\d+$/.test(process.env.FERRY_TEXT_GC_KB ?? '') ? Number(process.env.FERRY_TEXT_GC_KB) : 1024) << 10;
+let textSinceCheck = 0;
+
+/**
+ * A text of `bytes` parsed (a file `audit` read and parsed as YAML): parsing leaves ~10 times
+ * its size of short-lived objects (the yaml library's CST and nodes), and on a tree of large
+ * files (Grafana dashboards, CRD templates) V8 let that garbage grow the heap to several times
+ * what the scan keeps. Every 4 MiB of text the heap is looked at, as noteItemDone does.
+ */
+export function noteTextParsed(bytes: number): void {
+  capYoungNow();
+  textSinceCheck += bytes;
+  if (textSinceCheck < TEXT_CHECK_BYTES) return;
+  textSinceCheck = 0;
+  collectIfGrown();
+}
+
+function collectIfGrown(): void {
   if (process.env.FERRY_FULL_GC === '0') return;
   const used = getHeapStatistics().used_heap_size;
   // Never below HEAP_FLOOR: a small run (an APT mirror of a hundred packages) would pay a full

@@ -11,7 +11,11 @@ export interface OutputOptions {
 
 export function printResult<T>(data: T, opts: OutputOptions, human: (d: T) => string): void {
   if (opts.json) {
-    process.stdout.write(escapeJson(JSON.stringify(data, null, 2)) + '\n');
+    // In pieces: `audit --json` of a big tree is a report of tens of MB, which as one string,
+    // its escaped copy and its UTF-8 copy added ~150 MB to the command's peak (measured: 327 →
+    // 476 MB RSS on a 91 MB chart monorepo). Writes to files and pipes are synchronous on Linux.
+    writeJson(data, (text) => process.stdout.write(escapeJson(text)));
+    process.stdout.write('\n');
     return;
   }
   // Results carry names from outside (annotations, registry answers, file names): escaped here, once.
@@ -78,4 +82,56 @@ function fitColumns(natural: number[], headers: string[], total: number): number
     excess--;
   }
   return widths;
+}
+
+/** Containers this shallow are written entry by entry; deeper ones whole (one JSON.stringify), unless large. */
+const WALK_DEPTH = 2;
+/** A deeper container with at least this many entries is written entry by entry too. */
+const WALK_ENTRIES = 256;
+
+/**
+ * `JSON.stringify(value, null, 2)`, the same text, handed to `write` in pieces of about
+ * `batch` characters: the root and its children are written entry by entry (and any large
+ * container), the rest stringified whole. Follows JSON.stringify's rules: `toJSON(key)` first;
+ * in an object, a key whose value is undefined, a function or a symbol is left out; in an array
+ * such a value is `null`; an empty container is `[]` / `{}`.
+ */
+export function writeJson(value: unknown, write: (text: string) => void, batch = 1 << 20): void {
+  let parts: string[] = [];
+  let size = 0;
+  const emit = (text: string) => {
+    parts.push(text);
+    size += text.length;
+    if (size < batch) return;
+    write(parts.join(''));
+    parts = [];
+    size = 0;
+  };
+  const walk = (v: unknown, indent: string, depth: number): void => {
+    if (v === null || typeof v !== 'object') return emit(JSON.stringify(v) ?? 'null');
+    const isArray = Array.isArray(v);
+    const keys = isArray ? Array.from({ length: v.length }, (_, i) => String(i)) : Object.keys(v);
+    // Strings in JSON text never hold a raw newline: every line break is the indentation's.
+    if (depth >= WALK_DEPTH && keys.length < WALK_ENTRIES) return emit(JSON.stringify(v, null, 2).replaceAll('\n', `\n${indent}`));
+    const inner = `${indent}  `;
+    let first = true;
+    for (const k of keys) {
+      const x = toJsonValue((v as Record<string, unknown>)[k], k);
+      const skipped = x === undefined || typeof x === 'function' || typeof x === 'symbol';
+      if (skipped && !isArray) continue;
+      emit(`${first ? (isArray ? '[' : '{') : ','}\n${inner}${isArray ? '' : `${JSON.stringify(k)}: `}`);
+      first = false;
+      if (skipped) emit('null');
+      else walk(x, inner, depth + 1);
+    }
+    emit(first ? (isArray ? '[]' : '{}') : `\n${indent}${isArray ? ']' : '}'}`);
+  };
+  walk(toJsonValue(value, ''), '', 0);
+  if (parts.length) write(parts.join(''));
+}
+
+/** What JSON.stringify writes for `value` under `key`: its toJSON(key) when it has one. */
+function toJsonValue(value: unknown, key: string): unknown {
+  const toJSON = value !== null && typeof value === 'object' ? (value as { toJSON?: unknown }).toJSON : undefined;
+  return typeof toJSON === 'function' ? (toJSON as (k: string) => unknown).call(value, key) : value;
 }
