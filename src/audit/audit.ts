@@ -445,7 +445,9 @@ export function k3sRewrite(entry: Pick<RuntimeMirror, 'rewrites' | 'endpoints'>,
   const fallback = normal(host);
   if (!(entry.endpoints ?? []).some((e) => normal(e) !== undefined && normal(e) !== fallback)) return undefined;
   for (const [pattern, replacement] of entry.rewrites ?? []) {
-    if (pattern.length > 256 || /\([^)]*[+*}][^)]*\)[+*{]/.test(pattern)) continue;
+    // A scanned file's pattern runs here: one whose backtracking could grow without bound (a
+    // quantified group, a backreference, more than two repetitions) is not run.
+    if (pattern.length > 256 || /\)[*+?{]|\\[1-9k]/.test(pattern) || (pattern.match(/[*+{]/g) ?? []).length > 2) continue;
     let re: RegExp;
     try {
       re = new RegExp(pattern);

@@ -359,6 +359,8 @@ export function helmChartObjectOf(contents: unknown): HelmChartObject | undefine
  */
 export function helmSetValues(set: YAMLMap): YAMLMap {
   const root = new YAMLMap();
+  // Each map's keys, so a `set` of many keys is built in one pass (not a search per key).
+  const children = new Map<YAMLMap, Map<string, YAMLMap>>();
   for (const p of set.items) {
     if (!isScalar(p.key)) continue;
     const parts = String(p.key.value)
@@ -366,12 +368,15 @@ export function helmSetValues(set: YAMLMap): YAMLMap {
       .map((k) => k.replace(/\\\./g, '.'));
     let at = root;
     for (const k of parts.slice(0, -1)) {
-      let next = at.items.find((x) => isScalar(x.key) && x.key.value === k)?.value;
-      if (!isMap(next)) {
+      let known = children.get(at);
+      if (!known) children.set(at, (known = new Map()));
+      let next = known.get(k);
+      if (!next) {
         next = new YAMLMap();
+        known.set(k, next);
         at.items.push(new Pair(new Scalar(k), next));
       }
-      at = next as YAMLMap;
+      at = next;
     }
     at.items.push(new Pair(new Scalar(parts[parts.length - 1]), p.value));
   }

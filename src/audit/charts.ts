@@ -231,6 +231,9 @@ function helmChartEntry(h: ScannedHelmChart, lock: Lock, target: MirrorTarget | 
   return version === undefined ? undefined : (entries.find((c) => c.version === version) as ChartLock | undefined);
 }
 
+/** At most this many HelmCharts are rendered in one audit (a site has tens). */
+export const MAX_HELMCHART_RENDERS = 500;
+
 /** The base64 of a HelmChart's `spec.chartContent` is at most the file it is in (a scanned file is at most 5 MiB). */
 function inlineArchive(h: ScannedHelmChart): Buffer {
   const b64 = (h.chartContent ?? '').replace(/\s+/g, '');
@@ -249,6 +252,7 @@ function inlineArchive(h: ScannedHelmChart): Buffer {
  */
 async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget }, renders: ChartRender[], references: Reference[]): Promise<void> {
   const all = scan.helmCharts ?? [];
+  let rendered = 0;
   for (const h of all) {
     if (h.kind !== 'HelmChart' || h.packaged) continue;
     const entry = h.chartContent ? undefined : opts.lock ? helmChartEntry(h, opts.lock, opts.target) : undefined;
@@ -256,6 +260,11 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
     const where = `${h.file} ${h.object}`;
     const render: ChartRender = { chart: entry?.name ?? `${h.object} spec.chartContent`, version: entry?.version, values: [where], status: 'not-rendered', images: 0 };
     renders.push(render);
+    // A render costs a chart's load and templates: a tree of thousands of HelmCharts is bounded (and fails --fail-on).
+    if (++rendered > MAX_HELMCHART_RENDERS) {
+      render.reason = `not rendered: an audit renders at most ${MAX_HELMCHART_RENDERS} HelmCharts (audit fewer files at once)`;
+      continue;
+    }
     try {
       const st: LockedLoad = { lockFile: opts.lockFile, archives: opts.archives, deps: opts.lock ? dependencyEntries(opts.lock) : new Map(), loaded: 0, budget: { left: MAX_CHART_BYTES } };
       let chart: LoadedChart;

@@ -551,6 +551,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
    * file line, anything else is reported at the string's first line. False: not YAML (read as text).
    */
   const visitValuesText = (node: Scalar, keyPath: string): boolean => {
+    // Bounded as a file is: a string denser than ferry parses is read as text.
+    if (yamlTokensOver(node.value as string, CONFIG_YAML_TOKENS)) return false;
     const inner = new LineCounter();
     let docs;
     try {

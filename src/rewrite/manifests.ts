@@ -2,6 +2,7 @@ import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
+import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile } from '../store/verified-write.js';
@@ -860,7 +861,10 @@ function scanHelmChartValues(
   };
   const valuesNode = mapGet(spec, 'valuesContent');
   if (isScalar(valuesNode) && typeof valuesNode.value === 'string' && valuesNode.range) {
+    // Bounded as a values file is (the yaml library needs ~1 KiB a token).
+    checkConfigYamlDensity(valuesNode.value, `${file} ${object} spec.valuesContent`, 'the values text');
     const inner = tryParseYamlDocuments(valuesNode.value);
+    if (!inner) out.warnings.push(`${file}:${lineOf(valuesNode.range[0])}: ${object} spec.valuesContent is not valid YAML: its images were not read (the helm-controller's install Job fails on it too)`);
     const carried = carriedText(valuesNode, text);
     const place = 'value' in carried ? carried : undefined;
     const innerLineOf = (o: number) => lineOf(place ? place.toFile(Math.min(o, place.value.length)) : valuesNode.range![0]);

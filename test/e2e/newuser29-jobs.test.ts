@@ -304,10 +304,11 @@ describe('an edge site on k3s: HelmCharts, registries.yaml, system-default-regis
     const dir = path.join(work, 'rw');
     await cp(path.join(work, 'box'), dir, { recursive: true });
     const md = path.join(dir, 'var/lib/rancher/k3s/server/manifests');
-    const before = Object.fromEntries(await Promise.all(Object.keys(serverManifests()).map(async (f) => [f, await readFile(path.join(md, f), 'utf8')])));
+    const read = async () => Object.fromEntries(await Promise.all(Object.keys(serverManifests()).map(async (f) => [f, await readFile(path.join(md, f), 'utf8')] as const))) as Record<string, string>;
+    const before = await read();
     const r = await runFerry(['rewrite', 'manifests', md, '-t', 'site.yaml', '--lock', 'site/edge.lock.json'], { cwd: work, env: env() });
     expect(r.code, r.stderr).toBe(0);
-    const after = Object.fromEntries(await Promise.all(Object.keys(serverManifests()).map(async (f) => [f, await readFile(path.join(md, f), 'utf8')])));
+    const after = await read();
     // Only these lines change; every other byte (comments, the block's indentation, quoting) stays.
     const changed = (f: string) => {
       const a = before[f].split('\n');
@@ -430,6 +431,25 @@ describe('an edge site on k3s: HelmCharts, registries.yaml, system-default-regis
     expect(plain.code, plain.stderr).toBe(0);
     expect(await readFile(path.join(dir, 'bumped.yaml'), 'utf8')).toContain(`  chart: oci://${site.host}/ferry/${R.replace(':', '-')}/charts/external-dns:1.21.1\n`);
     expect(plain.stderr).toContain('set spec.plainHTTP: true on HelmChart/external-dns');
+  }, 60_000);
+
+  it('audit renders an inline spec.chartContent as the Job installs it; one that is no archive is listed as not rendered', async () => {
+    const dir = path.join(work, 'inline');
+    const tgz = (await readFile(path.join(work, 'up', 'stable', 'nats-2.14.2.tgz'))).toString('base64');
+    await writeTree(dir, {
+      'inline.yaml': `apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: { name: bus, namespace: kube-system }\nspec:\n  chartContent: ${tgz}\n  valuesContent: |-\n    natsBox:\n      enabled: true\n---\napiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: { name: broken, namespace: kube-system }\nspec:\n  chartContent: "not an archive!"\n`,
+    });
+    const { code, findings, report } = await audit(['inline', '--fail-on', 'unmapped']);
+    expect(code).toBe(5);
+    expect(report.charts.map((c) => [c.chart, c.status])).toEqual([
+      ['nats (HelmChart/bus spec.chartContent)', 'rendered'],
+      ['HelmChart/broken spec.chartContent', 'not-rendered'],
+    ]);
+    expect(report.charts[1].reason).toContain('spec.chartContent is not base64');
+    // nats-box, which the values switch on, is not in the lock: it goes out.
+    const box = findings.find((f) => f.value.includes('nats-box'))!;
+    expect(box).toMatchObject({ class: 'undeclared', file: 'inline/inline.yaml' });
+    expect(box.provenance).toContain('rendered from chart nats (HelmChart/bus spec.chartContent) 2.14.2 as inline/inline.yaml HelmChart/bus installs it');
   }, 60_000);
 
   it('a lock without rancher/klipper-helm: audit and rewrite say the install Job\'s image is a system image to carry', async () => {
