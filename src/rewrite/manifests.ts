@@ -618,7 +618,7 @@ function scanChartSources(
   file: string,
   ctx: RewriteContext,
   lineOf: (o: number) => number,
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
+  out: DocumentOut,
   helmRepos?: HelmRepositories,
 ): void {
   const locked = ctx.lock.charts ?? [];
@@ -759,6 +759,14 @@ function notCarried(carried: ReadonlyArray<{ name: string; version: string }>, c
   return same.length ? `the lock carries ${chart} ${same.sort().join(', ')} from this repository, not this version` : `the lock carries no chart ${chart} from this repository (it has ${[...new Set(carried.map((c) => c.name))].sort().join(', ')})`;
 }
 
+/** What scanning one document adds to a rewrite. */
+type DocumentOut = { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] };
+
+/** An image in a YAML string on the mirror that could not be changed in place there: named, with what to do. */
+function leftInString(where: string, x: { old: string; new: string }, why: string, field: string): string {
+  return `${where}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${why}; it was left upstream: change it by hand (or write ${field} as a literal | block and rewrite again)`;
+}
+
 /**
  * Images inside text a ConfigMap's `data` (or a Secret's `stringData`) carries: an operator's pod
  * template or custom resource as a YAML (or JSON) string, which it reads and starts pods from.
@@ -769,14 +777,7 @@ function notCarried(carried: ReadonlyArray<{ name: string; version: string }>, c
  * `>` scalar, an escape in the way) is left as is and named in a warning; an image the mirror
  * lacks is reported as everywhere else. A string that is not YAML is left alone.
  */
-function scanCarriedTexts(
-  doc: Document.Parsed,
-  text: string,
-  file: string,
-  ctx: RewriteContext,
-  lineOf: (o: number) => number,
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
-): void {
+function scanCarriedTexts(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
   const objects: Array<{ obj: unknown; at: YamlPath }> = [];
   const items = mapGet(doc.contents, 'items');
   if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
@@ -808,7 +809,7 @@ function scanCarriedTexts(
           if (inPlace) out.replacements.push({ ...x, where: `${where}: ${x.where ?? 'text'}` });
           else
             out.warnings.push(
-              `${file}:${x.line}: ${where}: ${x.where ?? 'text'}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)'}; it was left upstream: change it by hand (or write the string as a literal | block and rewrite again)`,
+              leftInString(`${file}:${x.line}: ${where}: ${x.where ?? 'text'}`, x, 'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)', 'the string'),
             );
         }
       }
@@ -826,14 +827,7 @@ function scanCarriedTexts(
  * folded `>` block, an escape in the way) is named and left. A `spec.jobImage` is an image the
  * install Job runs, moved as a container's.
  */
-function scanHelmChartValues(
-  doc: Document.Parsed,
-  text: string,
-  file: string,
-  ctx: RewriteContext,
-  lineOf: (o: number) => number,
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
-): void {
+function scanHelmChartValues(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
   if (!isMap(doc.contents) || !isHelmChartKind(scalarText(mapGet(doc.contents, 'apiVersion')) ?? '', scalarText(mapGet(doc.contents, 'kind')))) return;
   const object = objectName(describeWorkload(doc.contents, []));
   const spec = mapGet(doc.contents, 'spec');
@@ -852,7 +846,7 @@ function scanHelmChartValues(
       const e = edit(c);
       const where = `${object} ${at}.${formatPath(c.path)}`;
       if (!e) {
-        out.warnings.push(`${file}:${c.line}: ${where}: ${c.old} is on the mirror as ${c.new}, but ferry cannot change it in place in this string (a folded > block, an escape or a line break in the way); it was left upstream: change it by hand (or write ${at} as a literal | block and rewrite again)`);
+        out.warnings.push(leftInString(`${file}:${c.line}: ${where}`, c, 'this string (a folded > block, an escape or a line break in the way)', at));
         continue;
       }
       out.edits.push(e);

@@ -8,6 +8,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { packageChart, startStaticServer, writeHelmLayout, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { mustRun, runCommand, runFerry } from '../support/cli.js';
 import { imagesLock } from '../support/offline-lock.js';
+import type { Finding } from '../../src/audit/audit.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
@@ -62,17 +63,6 @@ const K3S_IMAGES = [
 ];
 const APP_IMAGES = ['docker.io/library/nats:2.14.2-alpine', 'docker.io/natsio/nats-server-config-reloader:0.23.0', 'ghcr.io/acme/sensor:1.4.2', 'registry.k8s.io/external-dns/external-dns:v0.21.0'];
 
-interface Finding {
-  file: string;
-  line: number;
-  keyPath: string;
-  kind: string;
-  value: string;
-  class: string;
-  note?: string;
-  provenance?: string;
-  mirror?: string;
-}
 
 /** The site's server/manifests directory: the apps as HelmCharts, traefik configured, k3s's own traefik.yaml. */
 function serverManifests(): Record<string, string> {
