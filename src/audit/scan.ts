@@ -396,7 +396,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   const lc = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false });
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
-  // `valuesContent` (YAML in a string), read as values with its own offsets (src.text).
+  // `valuesContent` (YAML in a string), read as values with its own offsets.
   let reading = { text, lineAt: (o: number) => lc.linePos(o).line };
   const lineOf = (n: YamlNode | null | undefined) => (n?.range ? reading.lineAt(n.range[0]) : 1);
   const docList = Array.isArray(docs) ? docs : [docs];

@@ -839,8 +839,10 @@ function scanHelmChartValues(doc: Document.Parsed, text: string, file: string, c
       out.warnings.push(`${file}: ${object} installs a chart packaged in k3s/RKE2 (spec.chart ${scalarText(mapGet(spec, 'chart'))}), whose HelmChart the server writes again at every start: its values are left as they are; its images are the release's system images (k3s-images.txt), pulled through registries.yaml (\`ferry mirror-config k3s\`) and system-default-registry; change its values with a HelmChartConfig`);
     return;
   }
+  let moved = false;
   const report = (changes: ValueChange[], unmappedHere: Array<Omit<Unmapped, 'file'>>, at: string, edit: (c: ValueChange) => TextEdit | undefined) => {
     for (const u of unmappedHere) out.unmapped.push({ ...u, file, where: `${object} ${at}.${u.where ?? ''}` });
+    moved ||= changes.some((c) => c.node);
     for (const c of changes) {
       if (!c.node) continue;
       const e = edit(c);
@@ -879,6 +881,10 @@ function scanHelmChartValues(doc: Document.Parsed, text: string, file: string, c
     const scan = scanValuesDocument(values as Document.Parsed, ctx, lineOf);
     report(scan.changes, scan.unmapped, `spec.${key}`, (c) => (c.boolean ? { start: c.node!.range![0], end: c.node!.range![1], text: c.new } : scalarEdit(c.node!, c.new, text)));
   }
+  if (moved && scalarText(mapGet(doc.contents, 'kind')) === 'HelmChartConfig')
+    out.warnings.push(
+      `${file}: ${object} adds values to the HelmChart of its name, whose chart decides how an image's values are composed: the charts k3s/RKE2 package (traefik, rke2-*) put global.systemDefaultRegistry in front of their repositories, so with system-default-registry set an image moved here is pulled as <that registry>/<mirror path>; for those, leave the images to registries.yaml (\`ferry mirror-config k3s\`) instead`,
+    );
   const job = mapGet(spec, 'jobImage');
   const value = scalarText(job);
   if (isScalar(job) && value && !value.includes('{{')) {

@@ -319,6 +319,8 @@ describe('an edge site on k3s: HelmCharts, registries.yaml, system-default-regis
     expect(after['traefik.yaml']).toBe(before['traefik.yaml']);
     expect(r.stderr).toContain('HelmChart/traefik installs a chart packaged in k3s/RKE2');
     expect(r.stderr).not.toContain('klipper-helm');
+    // A HelmChartConfig's values go to a chart the rewrite did not see: how that chart composes them is said.
+    expect(r.stderr).toContain('HelmChartConfig/traefik adds values to the HelmChart of its name');
     // Valid against helm-controller's CRDs (unknown fields would be pruned: refused here).
     const validators = await crdValidators();
     for (const f of Object.keys(after)) {
