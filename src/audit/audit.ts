@@ -9,12 +9,12 @@ import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { lockEntries } from '../kinds/schema.js';
-import { registryMappingFor } from '../mapping/index.js';
+import { mapChartHttp, mapImage, registryMappingFor } from '../mapping/index.js';
 import { parseImageReference, registryApiHost } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import { parseProxy } from './firewall/ruleset.js';
 import type { ChartRender } from './charts.js';
-import { carriedVersion, chartsFrom, mirrorChartSource, mirrorSourceText } from './chart-sources.js';
+import { archiveChart, carriedVersion, chartsFrom, K3S_API_PLACEHOLDER, mirrorChartSource, mirrorSourceText } from './chart-sources.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
@@ -103,6 +103,7 @@ function ipInCidr(ip: string, cidr: string): boolean {
 
 function hostOfReference(r: Reference): string {
   if (r.kustomizeRemote) return r.kustomizeRemote.host;
+  if (r.inCluster && r.value.includes(K3S_API_PLACEHOLDER)) return K3S_API_PLACEHOLDER;
   // Argo CD writes an OCI chart repository without a scheme (`registry.example/charts`).
   if (r.kind === 'oci' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(r.value)) return hostOfUrl(`oci://${r.value}`) ?? r.value;
   if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(r.value) ?? r.value;
@@ -173,6 +174,9 @@ export interface RuntimeMirror {
   mirrors: string[];
   /** The runtime falls back to the upstream when the mirror fails or lacks the image. */
   fallback: boolean;
+  /** k3s: the entry's `rewrite` rules (pattern → replacement) and every endpoint it lists. */
+  rewrites?: Array<[string, string]>;
+  endpoints?: string[];
 }
 
 /** scheme, host and port of a runtime's mirror entry (no scheme: https, as containerd and k3s read it). */
@@ -264,7 +268,9 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
         const upstream = up.toLowerCase();
         // An endpoint listed that is not the mirror is tried too; the default endpoint unless disabled.
         const fallback = list.length > onMirror.length || !noDefaultEndpoint;
-        const m: RuntimeMirror = { upstream, file: f.file, format: 'k3s', mirrors: onMirror, fallback };
+        const rw = (entry as { rewrite?: unknown })?.rewrite;
+        const rewrites = rw && typeof rw === 'object' ? Object.entries(rw as Record<string, unknown>).filter((e): e is [string, string] => typeof e[1] === 'string') : [];
+        const m: RuntimeMirror = { upstream, file: f.file, format: 'k3s', mirrors: onMirror, fallback, rewrites, endpoints: list };
         out.set(`${f.file}\0${upstream}`, m);
         if (!out.has(upstream)) out.set(upstream, m);
       }
@@ -416,6 +422,44 @@ function runtimeMirrorNote(m: RuntimeMirror): string {
   return `${base}; an image the mirror lacks (or a failing mirror) is tried at ${m.upstream} itself (${how})`;
 }
 
+/** k3s/RKE2's config.yaml key naming the registry every system image is pulled from. */
+const SYSTEM_DEFAULT_REGISTRY = /(^|\.)system-default-registry$/;
+
+/**
+ * The repository a k3s/RKE2 node asks a registries.yaml mirror entry for when it pulls `name` from
+ * `host` (k3s pkg/agent/containerd/config.go): the entry's `rewrite` applies at each endpoint that is
+ * not `host`'s default endpoint (`https://<host>/v2`, with or without `/v2`, which is pulled without
+ * rewrites); undefined when no endpoint rewrites it. A pattern with a repeated group (a backtracking
+ * risk in a scanned file) is not run.
+ */
+export function k3sRewrite(entry: Pick<RuntimeMirror, 'rewrites' | 'endpoints'>, host: string, name: string): string | undefined {
+  const normal = (u: string) => {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(u) ? u : `https://${u}`;
+    try {
+      const url = new URL(withScheme);
+      const p = url.pathname === '' || url.pathname === '/' ? '/v2' : url.pathname;
+      return `${url.protocol}//${url.host}${p}`;
+    } catch {
+      return undefined;
+    }
+  };
+  const fallback = normal(host);
+  if (!(entry.endpoints ?? []).some((e) => normal(e) !== undefined && normal(e) !== fallback)) return undefined;
+  for (const [pattern, replacement] of entry.rewrites ?? []) {
+    // A scanned file's pattern runs here: one whose backtracking could grow without bound (a
+    // quantified group, a backreference, more than two repetitions) is not run.
+    if (pattern.length > 256 || /\)[*+?{]|\\[1-9k]/.test(pattern) || (pattern.match(/[*+{]/g) ?? []).length > 2) continue;
+    let re: RegExp;
+    try {
+      re = new RegExp(pattern);
+    } catch {
+      continue;
+    }
+    if (re.test(name)) return name.replace(re, replacement.replace(/\$\{(\d+)\}/g, '$$$1'));
+  }
+  return name;
+}
+
 /** kubeadm's ClusterConfiguration keys that name the registry its images are pulled from. */
 /** The files Compose reads by default: compose.yaml / docker-compose.yml and their override files (compose.override.yaml). */
 const COMPOSE_FILE = /^(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$/;
@@ -487,6 +531,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
 
   const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     const host = hostOfReference(r);
+    if (r.inCluster) return { host, class: 'internal', note: r.inCluster };
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
@@ -502,6 +547,11 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     for (const carried of r.chartSource && !targetHosts.has(host) ? [] : carriedBy) {
       const m = carried(r);
       if (!m) continue;
+      // An operator's default image whose tag only its release knows (the resource names none).
+      if ('partial' in m && r.operator) {
+        const d = releaseTagged(r, host);
+        if (d) return { host, ...d };
+      }
       // Part of it is carried (the repository, not this tag): the reference still goes out.
       if ('partial' in m) return { host, ...declared(host, m.partial) };
       const docker = dockerPullsUpstream(r, host, m.mirror);
@@ -514,12 +564,14 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const own = r.kind === 'url' && r.keyPath === 'server' ? runtime.get(`${r.file}\0${host}`) : undefined;
       const kubeadm = r.kind === 'host' && r.keyPath && KUBEADM_IMAGE_REPOSITORY.test(r.keyPath) ? runtime.get(host) : undefined;
       const openshift = r.kind === 'host' && r.keyPath && /\.source$/.test(r.keyPath) && !r.provenance ? runtime.get(`${r.file}\0@${r.line}`) : undefined;
-      const m = own ?? kubeadm ?? openshift;
+      // A registries.yaml `mirrors.<registry>` key: that entry is the registry's mirror config.
+      const k3s = r.kind === 'host' && r.keyPath === `mirrors.${r.value}` ? runtime.get(`${r.file}\0${r.value}`) : undefined;
+      const m = own ?? kubeadm ?? openshift ?? k3s;
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
     if (targetHosts.has(host)) {
-      const missing = r.chartSource ? chartNotOnMirror(r.chartSource) : undefined;
+      const missing = r.chartSource ? chartNotOnMirror(r.chartSource) : r.kind === 'host' && r.keyPath && SYSTEM_DEFAULT_REGISTRY.test(r.keyPath) ? systemImagesNote(r.value) : undefined;
       return { host, class: 'internal', note: missing ? `mirror target; ${missing}` : 'mirror target' };
     }
     if (zoneHosts.has(host)) return { host, class: 'internal', note: 'zone host' };
@@ -528,6 +580,82 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (isIP(host) && zoneCidrs.some((c) => ipInCidr(host, c))) return { host, class: 'internal', note: 'inside a zone CIDR' };
     return { host, ...declared(host) };
   };
+
+  /**
+   * k3s/RKE2 `system-default-registry: <mirror host>` (config.yaml): the nodes then pull every
+   * system image as `<host>/rancher/<name>` (the pause image, CoreDNS, the packaged charts'
+   * images). The mirror holds docker.io/rancher/<name> where the mapping puts it; unless that is
+   * `<host>/rancher/<name>` (flat layout, no prefix), only a registries.yaml `mirrors."<host>"`
+   * rewrite sends the pulls there (and an endpoint equal to `<host>`'s default endpoint gets no
+   * rewrite). Not egress either way: said when it does not hold, since the node's system pods then
+   * fail at the site.
+   */
+  function systemImagesNote(value: string): string | undefined {
+    const sdr = value.toLowerCase();
+    const names = [...(opts.lock?.images ?? []), ...((model.entries.images ?? []) as Array<{ ref: string }>)].flatMap((i) => {
+      try {
+        const p = parseImageReference(i.ref);
+        return p.registry === 'docker.io' && p.repository.startsWith('rancher/') ? [p.repository] : [];
+      } catch {
+        return [];
+      }
+    });
+    const sample = [...new Set(names.length ? names : ['rancher/mirrored-pause'])].sort();
+    const wanted = (n: string) => mapImage(`docker.io/${n}`, mapping).repository;
+    const pulls = `k3s/RKE2 pull their system images as ${sdr}/rancher/<name>`;
+    if (!mapping.host || sdr !== mapping.host.toLowerCase()) return undefined;
+    if (sample.every((n) => wanted(n) === n)) return `${pulls}, where the mirror holds them`;
+    const entry = runtime.get(sdr);
+    const rewritten = (n: string) => (entry?.format === 'k3s' ? k3sRewrite(entry, sdr, n) : undefined);
+    const wrong = sample.filter((n) => rewritten(n) !== wanted(n));
+    if (!wrong.length) return `${pulls}, which ${entry!.file} rewrites to where the mirror holds them (${sdr}/${wanted(sample[0])})`;
+    const why = !entry
+      ? ' and no scanned registries.yaml rewrites them there'
+      : entry.format !== 'k3s'
+        ? ` and ${entry.file} (no registries.yaml) does not rewrite them there`
+        : rewritten(wrong[0]) === undefined
+          ? `, and ${entry.file}'s mirrors."${sdr}" lists only ${sdr}'s default endpoint (https://${sdr}/v2), which k3s/RKE2 pull without rewrites (write it https://${sdr}/v2/, as \`ferry mirror-config k3s\` does)`
+          : `, and ${entry.file}'s mirrors."${sdr}" rewrites ${wrong[0]} to ${sdr}/${rewritten(wrong[0])}`;
+    return (
+      `${pulls}, but the mirror holds them at ${sdr}/${wanted(wrong[0])}${why}: ` +
+      'the system pods fail to pull at the site; install the registries.yaml `ferry mirror-config k3s` (or rke2) writes beside this config.yaml (its mirrors entry for the mirror host rewrites ^rancher/ to where import put them), or drop system-default-registry'
+    );
+  }
+
+  /**
+   * An operator's default image written without a tag (the operator's release pins it: the
+   * helm-controller's rancher/klipper-helm, a Prometheus without spec.version), whose repository the
+   * lock carries at some tags: which tag is pulled is not in the scanned files. The pull goes to the
+   * mirror when a scanned runtime mirror config sends its registry there (mirrored, the note saying
+   * the tag must be one of those carried); without one it goes upstream as written.
+   */
+  function releaseTagged(r: Reference, host: string): Pick<Finding, 'class' | 'declaredBy' | 'note' | 'mirror'> | undefined {
+    let p;
+    try {
+      p = parseImageReference(r.value);
+    } catch {
+      return undefined;
+    }
+    if (p.tag || p.digest) return undefined;
+    const images = [...(opts.lock?.images ?? []), ...((model.entries.images ?? []) as Array<{ ref: string }>)];
+    const tags = [
+      ...new Set(
+        images.flatMap((i) => {
+          try {
+            const q = parseImageReference(i.ref);
+            return q.registry === p.registry && q.repository === p.repository && q.tag ? [q.tag] : [];
+          } catch {
+            return [];
+          }
+        }),
+      ),
+    ].sort();
+    if (!tags.length) return undefined;
+    const carried = `the lock carries ${p.registry}/${p.repository} at ${tags.join(', ')}, and which tag is pulled is not written in the scanned files`;
+    const m = runtime.get(host);
+    if (!m) return declared(host, `${carried}; no scanned runtime mirror config (registries.yaml, hosts.toml) sends ${host} to the mirror, so it is pulled from ${host} as written: install the one \`ferry mirror-config\` writes (and scan it with this)`);
+    return { class: 'mirrored', mirror: m.mirrors[0], note: `${carried}: the pull goes to the mirror through ${runtimeMirrorNote(m)}; it succeeds only if the tag the release pins is one of those carried (take them from the same release)` };
+  }
 
   /**
    * A Compose service's image from a registry other than Docker Hub, in a file Compose reads by
@@ -560,6 +688,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   /** Why a chart source written upstream still goes out (undefined: its repository carries nothing, classified as any reference). */
   function chartSourceNote(s: NonNullable<Reference['chartSource']>): string | undefined {
     const charts = [...(opts.lock?.charts ?? []), ...((model.entries.charts ?? []) as ChartLock[])];
+    if (s.archive) {
+      // A HelmChart's `spec.chart: https://…/x-1.2.0.tgz`: the locked chart downloaded from that very URL.
+      const c = archiveChart(opts.lock?.charts ?? [], s.repo);
+      if (!c) return undefined;
+      const m = t?.charts ? mapChartHttp(c.name, c.version, t.charts).url : undefined;
+      return `chart ${c.name} ${c.version} (this archive) is carried${m ? ` (on the mirror: ${m})` : ''}, but ${s.tool} ${s.object} fetches it from this URL as written (no registry mirror redirects it): run \`ferry rewrite manifests\` to point it at the mirror`;
+    }
     const carried = chartsFrom(charts, s.repo);
     if (!carried.length) return s.kind === 'OCIRepository' ? ociArtifactNote(s) : undefined;
     const by = `${s.tool} ${s.object} fetches the chart from this URL as written (no registry mirror redirects it)`;

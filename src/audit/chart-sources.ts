@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { isMap, isScalar, isSeq, type Node as YamlNode, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, Pair, Scalar, YAMLMap, type Node as YamlNode } from 'yaml';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { chartOciReference, mapChartHttp, mapImage, type RegistryMapping } from '../mapping/index.js';
@@ -19,14 +19,19 @@ import { trimTrailing } from '../ui/escape.js';
  * - Flux `OCIRepository`: `spec.url` (`oci://<registry>/<path>/<chart>`), `spec.ref.digest`, else `semver`, else `tag` (Flux's precedence).
  * - kustomize's Helm inflator (`kustomize build --enable-helm`): a kustomization's `helmCharts[]`
  *   — `repo` (an http(s) chart repository, or `oci://<registry>/<path>`), `name`, `version`.
+ * - k3s/RKE2's helm-controller (`helm.cattle.io/v1` `HelmChart`): its install Job (klipper-helm)
+ *   runs `helm install` with `spec.repo` (`helm repo add`) and `spec.chart` (a name in it), or
+ *   `spec.chart` alone as `oci://<registry>/<path>/<chart>` or the https URL of an archive;
+ *   `spec.version`; `spec.chartContent` (the archive inline) overrides them and fetches nothing.
+ *   `%{KUBERNETES_API}%` in `spec.chart` is the k3s/RKE2 server itself (its /static/charts).
  */
-export type ChartSourceTool = 'Argo CD' | 'Flux' | 'Kustomize';
+export type ChartSourceTool = 'Argo CD' | 'Flux' | 'Kustomize' | 'helm-controller';
 
 export interface ChartSource {
   tool: ChartSourceTool;
   /** `Application/web`, `HelmRepository/stable`. */
   object: string;
-  kind: 'Application' | 'ApplicationSet' | 'HelmRepository' | 'OCIRepository' | 'Kustomization';
+  kind: 'Application' | 'ApplicationSet' | 'HelmRepository' | 'OCIRepository' | 'Kustomization' | 'HelmChart';
   /** The URL scalar and its path in the document (scan's dotted form: `spec.sources[0].repoURL`). */
   urlNode: Scalar;
   keyPath: string;
@@ -45,6 +50,10 @@ export interface ChartSource {
   /** Flux HelmRepository: its name and namespace (HelmReleases name it). */
   name?: string;
   namespace?: string;
+  /** HelmChart `spec.chart: https://…/<chart>-<version>.tgz`: the archive itself, `repo` its URL (a locked chart's `url`). */
+  archive?: true;
+  /** HelmChart `spec.chart: oci://…/<chart>:<tag>`: the tag written on the reference (a rewrite keeps it). */
+  ociTag?: string;
 }
 
 const text = (n: unknown): string | undefined => (isScalar(n) && n.value !== null && n.value !== undefined && String(n.value) !== '' ? String(n.value) : undefined);
@@ -87,6 +96,10 @@ export function chartSourcesOf(contents: unknown, opts: { kustomization?: boolea
     one(get(spec, 'source'), `${base}.source`);
     const sources = get(spec, 'sources');
     if (isSeq(sources)) sources.items.forEach((s, i) => one(s, `${base}.sources[${i}]`));
+  } else if (isHelmChartKind(apiVersion, kind) && kind === 'HelmChart') {
+    const spec = get(contents, 'spec');
+    const source = helmChartSource(spec, object);
+    if (source) out.push(source);
   } else if (/^source\.toolkit\.fluxcd\.io\//.test(apiVersion) && (kind === 'HelmRepository' || kind === 'OCIRepository')) {
     const spec = get(contents, 'spec');
     const urlNode = get(spec, 'url');
@@ -109,6 +122,47 @@ export function chartSourcesOf(contents: unknown, opts: { kustomization?: boolea
     }
   }
   return out;
+}
+
+/** A k3s/RKE2 helm-controller object (`helm.cattle.io/v1` `HelmChart` or `HelmChartConfig`). */
+export function isHelmChartKind(apiVersion: string, kind: string | undefined): boolean {
+  return /^helm\.cattle\.io\//.test(apiVersion) && (kind === 'HelmChart' || kind === 'HelmChartConfig');
+}
+
+/** k3s's substitution in `spec.chart` (klipper-helm replaces it with the API server's address): the server's own /static/charts. */
+export const K3S_API_PLACEHOLDER = '%{KUBERNETES_API}%';
+
+/**
+ * Where a HelmChart's install Job fetches its chart (see the tools above): `spec.repo` with a chart
+ * name, else `spec.chart` as an `oci://` reference or an archive URL; none with `spec.chartContent`
+ * (the archive is inline) or a value k3s fills in (`%{…}%`).
+ */
+function helmChartSource(spec: unknown, object: string): ChartSource | undefined {
+  if (text(get(spec, 'chartContent'))) return undefined;
+  const chartNode = get(spec, 'chart');
+  const chart = text(chartNode);
+  const repoNode = get(spec, 'repo');
+  const repo = text(repoNode);
+  const versionNode = get(spec, 'version');
+  const version = text(versionNode);
+  const filled = (v: string | undefined) => templated(v) || (v !== undefined && v.includes('%{'));
+  if (!chart || !isScalar(chartNode) || filled(chart) || filled(repo)) return undefined;
+  const base = { tool: 'helm-controller' as const, object, kind: 'HelmChart' as const, versionNode: isScalar(versionNode) ? versionNode : undefined };
+  if (repo && isScalar(repoNode)) {
+    const form = /^https?:\/\//i.test(repo) ? 'http' : /^oci:\/\//i.test(repo) ? 'oci' : undefined;
+    if (!form) return undefined;
+    return { ...base, urlNode: repoNode, keyPath: 'spec.repo', url: repo, form, repo: sourceRepo(repo, form), chart, version };
+  }
+  if (/^oci:\/\//i.test(chart)) {
+    // oci://host/path/chart[:tag]: the chart is the last segment, the repository the rest.
+    const full = sourceRepo(chart, 'oci');
+    const cut = full.lastIndexOf('/');
+    if (cut <= 'oci://'.length) return undefined;
+    const [name, tag] = full.slice(cut + 1).split(':');
+    return { ...base, urlNode: chartNode, keyPath: 'spec.chart', url: chart, form: 'oci', repo: full.slice(0, cut), chart: name, version: version ?? tag, ...(tag !== undefined ? { ociTag: tag } : {}) };
+  }
+  if (/^https?:\/\//i.test(chart)) return { ...base, urlNode: chartNode, keyPath: 'spec.chart', url: chart, form: 'http', repo: chart, archive: true };
+  return undefined;
 }
 
 /** A kustomization's `helmCharts[]` (`repo`, `name`, `version`): `repo` `oci://…` is pulled as `<repo>/<name>`, an http(s) one as a chart repository. */
@@ -170,6 +224,12 @@ export function chartsFrom(charts: ReadonlyArray<Pick<ChartLock, 'repo' | 'name'
   return charts.filter((c) => trimTrailing(c.repo, '/') === want);
 }
 
+/** The locked chart whose archive was downloaded from `url` (a HelmChart's `spec.chart: https://…/x-1.2.0.tgz`). */
+export function archiveChart<C extends Pick<ChartLock, 'url'>>(charts: readonly C[], url: string): C | undefined {
+  const want = trimTrailing(url.trim(), '/');
+  return charts.find((c) => c.url !== undefined && trimTrailing(c.url, '/') === want);
+}
+
 /** The carried version a requested version (exact, or a range as Argo CD and Flux accept) resolves to; undefined when none does. */
 export function carriedVersion(charts: ReadonlyArray<Pick<ChartLock, 'name' | 'version'>>, chart: string, version: string | undefined): string | undefined {
   const versions = charts.filter((c) => c.name === chart).map((c) => c.version);
@@ -204,12 +264,121 @@ export function mirrorChartSource(chart: Pick<ChartLock, 'repo' | 'name' | 'vers
 }
 
 /** A source already pointing at the target (its chart repository, or its registry host). */
-export function onMirror(source: Pick<ChartSource, 'form' | 'repo'>, target: Pick<MirrorTarget, 'registry' | 'charts'> | undefined, mapping: RegistryMapping): boolean {
-  if (source.form === 'http') return !!target?.charts && source.repo === trimTrailing(target.charts.baseUrl, '/');
+export function onMirror(source: Pick<ChartSource, 'form' | 'repo' | 'archive'>, target: Pick<MirrorTarget, 'registry' | 'charts'> | undefined, mapping: RegistryMapping): boolean {
+  if (source.form === 'http') {
+    const base = target?.charts ? trimTrailing(target.charts.baseUrl, '/') : undefined;
+    // An archive URL is on the mirror when it is in the target's chart repository.
+    return base !== undefined && (source.repo === base || (!!source.archive && source.repo.startsWith(`${base}/`)));
+  }
   const host = source.repo.replace(/^oci:\/\//, '').split('/')[0].toLowerCase();
   return !!mapping.host && host === mapping.host.toLowerCase();
 }
 
 export function mirrorSourceText(m: MirrorSource, chart: string, version: string): string {
   return m.form === 'http' ? `${m.url} (chart ${chart} ${version})` : `oci://${m.path}/${chart}:${version}`;
+}
+
+/**
+ * A k3s/RKE2 `HelmChart` or `HelmChartConfig` as its install Job runs it (`helm install <name>
+ * <chart> --namespace <targetNamespace> --version <version> --values <valuesContent> --values
+ * <values> --set/--set-string <set>`; a HelmChartConfig of the same name and namespace adds its
+ * values after the HelmChart's). `node`: where it is reported (its `spec.chart`, else its `kind`).
+ */
+export interface HelmChartObject {
+  kind: 'HelmChart' | 'HelmChartConfig';
+  object: string;
+  name?: string;
+  namespace?: string;
+  source?: Omit<ChartSource, 'urlNode' | 'versionNode' | 'typeNode' | 'spec'>;
+  /** `spec.chart` names k3s's own packaged chart (`%{KUBERNETES_API}%`). */
+  packaged?: boolean;
+  /** `spec.chartContent`: the archive, base64 (as written; decoded by the reader, bounded). */
+  chartContent?: string;
+  targetNamespace?: string;
+  valuesContent?: string;
+  values?: unknown;
+  /** `spec.set`, as helm-controller passes it: `--set` for numbers, booleans and null, `--set-string` otherwise. */
+  set: string[];
+  setString: string[];
+  jobImage?: string;
+  node?: YamlNode;
+}
+
+export function helmChartObjectOf(contents: unknown): HelmChartObject | undefined {
+  const apiVersion = text(get(contents, 'apiVersion')) ?? '';
+  const kind = text(get(contents, 'kind'));
+  if (!isHelmChartKind(apiVersion, kind)) return undefined;
+  const meta = get(contents, 'metadata');
+  const name = text(get(meta, 'name'));
+  const spec = get(contents, 'spec');
+  const object = `${kind}${name ? `/${name}` : ''}`;
+  const source = kind === 'HelmChart' ? helmChartSource(spec, object) : undefined;
+  const chart = text(get(spec, 'chart'));
+  const set: string[] = [];
+  const setString: string[] = [];
+  const setMap = get(spec, 'set');
+  if (isMap(setMap)) {
+    for (const p of setMap.items) {
+      const k = isScalar(p.key) ? String(p.key.value) : undefined;
+      if (k === undefined || !isScalar(p.value)) continue;
+      const v = p.value.value;
+      // helm-controller's typedVal: an int, or "true"/"false"/"null", goes to --set.
+      if (typeof v === 'number' || typeof v === 'boolean' || v === null || /^(true|false|null)$/i.test(String(v))) set.push(`${k}=${v === null ? 'null' : String(v)}`);
+      // and an unescaped comma in a string is escaped, as it does.
+      else setString.push(`${k}=${String(v).replace(/\\*,/g, (m) => (m.length % 2 === 1 ? `\\${m}` : m))}`);
+    }
+  }
+  const valuesNode = get(spec, 'values');
+  const { urlNode, versionNode, typeNode, spec: _spec, ...src } = source ?? ({} as Partial<ChartSource>);
+  void typeNode;
+  void _spec;
+  const kindNode = isMap(contents) ? contents.items.find((p) => isScalar(p.key) && p.key.value === 'kind')?.value : undefined;
+  return {
+    kind: kind as HelmChartObject['kind'],
+    object,
+    name,
+    namespace: text(get(meta, 'namespace')),
+    ...(source ? { source: src as HelmChartObject['source'] } : {}),
+    ...(chart?.includes(K3S_API_PLACEHOLDER) ? { packaged: true } : {}),
+    chartContent: text(get(spec, 'chartContent')),
+    targetNamespace: text(get(spec, 'targetNamespace')),
+    valuesContent: isScalar(get(spec, 'valuesContent')) ? text(get(spec, 'valuesContent')) : undefined,
+    values: isMap(valuesNode) ? valuesNode.toJSON() : undefined,
+    set,
+    setString,
+    jobImage: text(get(spec, 'jobImage')),
+    node: (urlNode ?? versionNode ?? kindNode) as YamlNode | undefined,
+  };
+}
+
+/**
+ * A HelmChart's `spec.set` (`image.repository: quay.io/x`, keys as `--set` writes them) as the
+ * values it sets: a map of maps whose leaves are the written scalars themselves (their positions
+ * in the file kept), so an image map split over keys (`image.repository`, `image.tag`) is read,
+ * and rewritten, as one. `a\.b` is one key; a list index (`a[0]`) stays part of its key.
+ */
+export function helmSetValues(set: YAMLMap): YAMLMap {
+  const root = new YAMLMap();
+  // Each map's keys, so a `set` of many keys is built in one pass (not a search per key).
+  const children = new Map<YAMLMap, Map<string, YAMLMap>>();
+  for (const p of set.items) {
+    if (!isScalar(p.key)) continue;
+    const parts = String(p.key.value)
+      .split(/(?<!\\)\./)
+      .map((k) => k.replace(/\\\./g, '.'));
+    let at = root;
+    for (const k of parts.slice(0, -1)) {
+      let known = children.get(at);
+      if (!known) children.set(at, (known = new Map()));
+      let next = known.get(k);
+      if (!next) {
+        next = new YAMLMap();
+        known.set(k, next);
+        at.items.push(new Pair(new Scalar(k), next));
+      }
+      at = next;
+    }
+    at.items.push(new Pair(new Scalar(parts[parts.length - 1]), p.value));
+  }
+  return root;
 }

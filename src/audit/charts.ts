@@ -2,7 +2,6 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
-import type { Readable } from 'node:stream';
 import { chartDependencies, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
@@ -11,7 +10,12 @@ import type { LoadedManifest, Lock } from '../kinds/schema.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
-import { scanPaths, type Reference, type ScanResult } from './scan.js';
+import { scanPaths, type Reference, type ScanResult, type ScannedHelmChart } from './scan.js';
+import { archiveChart, carriedVersion, chartsFrom, mirrorChartSource, onMirror } from './chart-sources.js';
+import { mapChartHttp, registryMappingFor } from '../mapping/index.js';
+import type { MirrorTarget } from '../manifest/target.js';
+import { trimTrailing } from '../ui/escape.js';
+import { Readable } from 'node:stream';
 
 /**
  * Charts the manifest names, rendered with the Helm values found in the scanned tree, so an image
@@ -152,12 +156,17 @@ async function loadLocked(entry: ChartLock, st: LockedLoad, chain: readonly stri
     // Name the archive as the place holds it (a bundle blob), and say what to do.
     throw new NotRendered(`${err.message} (${entry.digest} in ${archives.where}${chain.length ? `, a dependency of ${chain.join(' → ')}` : ''})${err.hint ? `: ${err.hint}` : ''}`);
   }
+  return addLockedDependencies(chart, parent, st, [...chain, parent]);
+}
+
+/** A loaded chart's dependencies that are not vendored, from the lock (`parent`: `name version`, as `dependencyOf` names it). */
+async function addLockedDependencies(chart: LoadedChart, parent: string, st: LockedLoad, chain: readonly string[]): Promise<LoadedChart> {
   const vendored = new Set(chart.subcharts.map((s) => s.metadata.name));
   for (const dep of chartDependencies(chart)) {
     if (vendored.has(dep.name)) continue;
     const locked = st.deps.get(dep.name)?.find((c) => c.dependencyOf!.includes(parent));
     if (!locked) throw new NotRendered(`dependency ${dep.name} of ${parent} is neither vendored nor in the lock`);
-    chart.subcharts.push(await loadLocked(locked, st, [...chain, parent]));
+    chart.subcharts.push(await loadLocked(locked, st, chain));
   }
   return chart;
 }
@@ -165,10 +174,11 @@ async function loadLocked(entry: ChartLock, st: LockedLoad, chain: readonly stri
 export async function renderScannedCharts(
   charts: ChartSpec[],
   scan: ScanResult,
-  opts: { manifestDir: string; cwd: string; lock?: Lock; lockFile: string; archives: ChartArchives },
+  opts: { manifestDir: string; cwd: string; lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget },
 ): Promise<RenderedCharts> {
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
+  await renderHelmCharts(scan, opts, renders, references);
   let deps: Map<string, ChartLock[]> | undefined;
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
     const entry = opts.lock?.charts.find((c) => c.name === spec.name && c.repo === spec.repo && !c.dependencyOf);
@@ -191,16 +201,7 @@ export async function renderScannedCharts(
       render.images = found.length;
       // An image the values files set is already a scanned reference with its own file:line.
       const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file)).map((r) => normalizeRef(r.value) ?? r.value));
-      const seen = new Set<string>();
-      for (const f of found) {
-        if (inValues.has(f.ref)) continue;
-        const resource = `${f.doc.kind ?? '?'}/${f.doc.name ?? '?'}`;
-        const key = `${f.ref} ${f.doc.source} ${resource} ${f.fieldPath}`;
-        if (seen.has(key)) continue;
-        seen.add(key);
-        const provenance = `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}`;
-        references.push({ file: files[0], line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: f.raw, provenance, template: f.doc.source, resource });
-      }
+      pushRendered(found, inValues, `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}`, files[0], references);
     } catch (err) {
       if (err instanceof NotRendered) render.reason = err.message;
       else if (err instanceof FerryError) render.reason = err.message;
@@ -208,6 +209,110 @@ export async function renderScannedCharts(
     }
   }
   return { renders, references };
+}
+
+/** The locked chart a HelmChart installs: by its source as written (upstream) or as `rewrite manifests` wrote it (on the mirror). */
+function helmChartEntry(h: ScannedHelmChart, lock: Lock, target: MirrorTarget | undefined): ChartLock | undefined {
+  const s = h.source;
+  if (!s) return undefined;
+  const mapping = registryMappingFor(target);
+  if (s.archive) {
+    return archiveChart(lock.charts, s.repo) ?? (target?.charts ? lock.charts.find((c) => mapChartHttp(c.name, c.version, target.charts!).url === s.repo) : undefined);
+  }
+  if (!s.chart) return undefined;
+  const entries = onMirror(s, target, mapping)
+    ? lock.charts.filter((c) => {
+        if (c.name !== s.chart) return false;
+        const m = mirrorChartSource(c, s.form, target, mapping);
+        return m !== undefined && (m.form === 'http' ? trimTrailing(m.url, '/') : `oci://${m.path}`) === s.repo;
+      })
+    : chartsFrom(lock.charts, s.repo).filter((c) => c.name === s.chart);
+  const version = carriedVersion(entries, s.chart, s.version);
+  return version === undefined ? undefined : (entries.find((c) => c.version === version) as ChartLock | undefined);
+}
+
+/** At most this many HelmCharts are rendered in one audit (a site has tens). */
+export const MAX_HELMCHART_RENDERS = 500;
+
+/** The base64 of a HelmChart's `spec.chartContent` is at most the file it is in (a scanned file is at most 5 MiB). */
+function inlineArchive(h: ScannedHelmChart): Buffer {
+  const b64 = (h.chartContent ?? '').replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) throw new NotRendered(`${h.object} spec.chartContent is not base64`);
+  return Buffer.from(b64, 'base64');
+}
+
+/**
+ * The charts k3s/RKE2 HelmCharts of the scan install (scan.ts `helmCharts`), rendered as their
+ * install Job runs `helm install`: release `metadata.name`, namespace `spec.targetNamespace`,
+ * values `spec.valuesContent`, then `spec.values`, then a HelmChartConfig's of the same name and
+ * namespace, then `spec.set` (`--set`/`--set-string`, as helm-controller passes them). The chart is
+ * the locked one its source names (upstream or, rewritten, on the mirror), or its inline
+ * `spec.chartContent`. A HelmChart whose chart is not carried is not rendered here: its source is
+ * the finding. k3s's packaged charts (`%{KUBERNETES_API}%`) are the release's own.
+ */
+async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget }, renders: ChartRender[], references: Reference[]): Promise<void> {
+  const all = scan.helmCharts ?? [];
+  let rendered = 0;
+  for (const h of all) {
+    if (h.kind !== 'HelmChart' || h.packaged) continue;
+    const entry = h.chartContent ? undefined : opts.lock ? helmChartEntry(h, opts.lock, opts.target) : undefined;
+    if (!h.chartContent && !entry) continue;
+    const where = `${h.file} ${h.object}`;
+    const render: ChartRender = { chart: entry?.name ?? `${h.object} spec.chartContent`, version: entry?.version, values: [where], status: 'not-rendered', images: 0 };
+    renders.push(render);
+    // A render costs a chart's load and templates: a tree of thousands of HelmCharts is bounded (and fails --fail-on).
+    if (++rendered > MAX_HELMCHART_RENDERS) {
+      render.reason = `not rendered: an audit renders at most ${MAX_HELMCHART_RENDERS} HelmCharts (audit fewer files at once)`;
+      continue;
+    }
+    try {
+      const st: LockedLoad = { lockFile: opts.lockFile, archives: opts.archives, deps: opts.lock ? dependencyEntries(opts.lock) : new Map(), loaded: 0, budget: { left: MAX_CHART_BYTES } };
+      let chart: LoadedChart;
+      if (entry) chart = await loadLocked(entry, st);
+      else {
+        try {
+          chart = await loadChartStream(Readable.from([inlineArchive(h)]), `${where} spec.chartContent`, { allFiles: true }, st.budget);
+        } catch (err) {
+          if (!(err instanceof FerryError)) throw err;
+          throw new NotRendered(`${err.message}${err.hint ? `: ${err.hint}` : ''}`);
+        }
+        render.chart = `${chart.metadata.name} (${h.object} spec.chartContent)`;
+        render.version = String(chart.metadata.version ?? '');
+        chart = await addLockedDependencies(chart, `${chart.metadata.name} ${chart.metadata.version}`, st, []);
+      }
+      const config = all.find((c) => c.kind === 'HelmChartConfig' && c.name === h.name && c.namespace === h.namespace);
+      const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
+      for (const o of [h, ...(config ? [config] : [])]) {
+        if (o.valuesContent !== undefined) values.push({ name: `${o.file} ${o.object} spec.valuesContent`, data: o.valuesContent });
+        if (o.values && typeof o.values === 'object') values.push({ name: `${o.file} ${o.object} spec.values`, data: o.values as Record<string, unknown> });
+      }
+      if (config) render.values.push(`${config.file} ${config.object}`);
+      const result = renderChart(chart, { values, set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default' });
+      const found = findRenderedImages(result.documents);
+      render.status = 'rendered';
+      render.images = found.length;
+      const files = render.values.map((v) => v.slice(0, v.lastIndexOf(' ')));
+      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file) && /^spec\.(valuesContent|values|set)\b/.test(r.keyPath ?? '')).map((r) => normalizeRef(r.value) ?? r.value));
+      pushRendered(found, inValues, `rendered from chart ${render.chart} ${render.version ?? ''} as ${where} installs it (its values${config ? ` and ${config.object}'s` : ''})`, h.file, references);
+    } catch (err) {
+      if (err instanceof NotRendered || err instanceof FerryError) render.reason = err.message;
+      else throw err;
+    }
+  }
+}
+
+/** Rendered images as references (the ones the values already name, `inValues`, are scanned references of their own). */
+function pushRendered(found: ReturnType<typeof findRenderedImages>, inValues: ReadonlySet<string>, from: string, file: string, references: Reference[]): void {
+  const seen = new Set<string>();
+  for (const f of found) {
+    if (inValues.has(f.ref)) continue;
+    const resource = `${f.doc.kind ?? '?'}/${f.doc.name ?? '?'}`;
+    const key = `${f.ref} ${f.doc.source} ${resource} ${f.fieldPath}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const provenance = `${from}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}`;
+    references.push({ file, line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: f.raw, provenance, template: f.doc.source, resource });
+  }
 }
 
 export interface AuditPathsOptions {
@@ -246,6 +351,7 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
     lock: opts.lock,
     lockFile: opts.lockFile,
     archives: opts.archives,
+    target: target?.target,
   });
   return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, {
     manifestFile: opts.manifestFile,

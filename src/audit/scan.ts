@@ -1,7 +1,7 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
 import { FerryError, unreadableFile, withoutStackTraces } from '../errors.js';
 import { isWithin } from '../store/safe-path.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
@@ -9,7 +9,7 @@ import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
-import { chartSourcesOf, helmReleaseChartOf, type ChartSourceTool, type HelmReleaseChart } from './chart-sources.js';
+import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
@@ -38,7 +38,9 @@ export interface Reference {
   /** An APT source entry: what it asks of the repository (types `deb`/`deb-src`, suites, components). */
   apt?: AptSourceEntry;
   /** A Helm chart source a GitOps controller fetches itself (audit/chart-sources.ts): `value` is its URL as written. */
-  chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string; name?: string; namespace?: string };
+  chartSource?: { tool: ChartSourceTool; object: string; kind: string; repo: string; chart?: string; version?: string; name?: string; namespace?: string; archive?: true };
+  /** A place inside the cluster that only looks external (k3s's `https://%{KUBERNETES_API}%/static/charts/…`): what serves it, in words. */
+  inCluster?: string;
   /**
    * A Flux HelmRelease's chart, tied to the HelmRepository it names (`applyHelmReleases`): the
    * repository's URL reference again, with the release's chart and version. Audit keeps it only
@@ -142,6 +144,8 @@ export interface ScanResult {
   settings: Setting[];
   /** Files found but not read (always set by scanPaths). */
   skipped?: SkippedFile[];
+  /** k3s/RKE2 HelmChart and HelmChartConfig objects (audit/charts.ts renders their charts with their values). */
+  helmCharts?: ScannedHelmChart[];
 }
 
 /** Directories neither `audit` nor `rewrite manifests` enters (version control, packages); other dot entries (`.gitlab-ci.yml`, `.github/workflows/`) are read. */
@@ -383,10 +387,19 @@ export interface FluxRelease extends Omit<HelmReleaseChart, 'chartNode'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[]): string | undefined {
+/** A HelmChart or HelmChartConfig seen by the scan (chart-sources.ts `helmChartObjectOf`), where it is. */
+export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
+  file: string;
+  line: number;
+}
+
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[]): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
-  const lineOf = (n: YamlNode | null | undefined) => (n?.range ? lc.linePos(n.range[0]).line : 1);
+  // The text being read and the file line of an offset in it: the file's, or a HelmChart's
+  // `valuesContent` (YAML in a string), read as values with its own offsets.
+  let reading = { text, lineAt: (o: number) => lc.linePos(o).line };
+  const lineOf = (n: YamlNode | null | undefined) => (n?.range ? reading.lineAt(n.range[0]) : 1);
   const docList = Array.isArray(docs) ? docs : [docs];
   const bad = docList.find((d) => d.errors.length);
   if (bad) return bad.errors[0].message.split('\n')[0];
@@ -396,7 +409,18 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let remotes = new Map<unknown, KustomizationEntry>();
   let currentDoc: Document | undefined;
   let ci: { kind: CiFile; root: Record<string, unknown> } | undefined;
+  // The document is a k3s/RKE2 HelmChart or HelmChartConfig: `spec.valuesContent` and `spec.set` are Helm values.
+  let helmChart = false;
+  const setValues = new WeakSet<object>();
   const visit = (node: unknown, keyPath: string, envName?: string) => {
+    if (helmChart && keyPath === 'spec.set' && isMap(node) && !setValues.has(node)) {
+      // `--set` keys (`image.repository: quay.io/x`): read as the values they set, each at its own line.
+      const values = helmSetValues(node);
+      setValues.add(values);
+      visit(values, keyPath);
+      return;
+    }
+    if (helmChart && keyPath === 'spec.valuesContent' && isScalar(node) && typeof node.value === 'string' && node.range && visitValuesText(node, keyPath)) return;
     // A kustomization's image override: kustomize pulls `newName` (else `name`) with `newTag` or
     // `digest`; with a newName, `name` is only the pattern it replaces (often a placeholder).
     if (kustomization && isMap(node) && (fluxKustomization ? /^spec\.images\[\d+\]$/ : /^images\[\d+\]$/).test(keyPath)) {
@@ -462,8 +486,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (src && src.urlNode === node) {
         // One reference for the whole source (Argo CD's OCI form has no scheme: not a URL to the other patterns).
         settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
-        const { tool, object, kind, repo, chart, version, name, namespace } = src;
-        refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version, ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}) } });
+        const { tool, object, kind, repo, chart, version, name, namespace, archive } = src;
+        refs.push({ file, line, keyPath, kind: src.form === 'oci' ? 'oci' : 'url', value: v, chartSource: { tool, object, kind, repo, chart, version, ...(name !== undefined ? { name } : {}), ...(namespace !== undefined ? { namespace } : {}), ...(archive ? { archive } : {}) } });
+        return;
+      }
+      if (helmChart && keyPath === 'spec.chart' && v.includes(K3S_API_PLACEHOLDER)) {
+        // klipper-helm puts the API server's address there: the chart is one the k3s/RKE2 server serves itself.
+        settings.push({ file, line, key: keyPath, value: v, source: 'structured' });
+        refs.push({ file, line, keyPath, kind: 'url', value: v, inCluster: `the k3s/RKE2 server itself: its install Job fetches the chart from the API server's /static/charts (the charts packaged in the k3s/RKE2 binary, or put in <data-dir>/server/static/charts); nothing goes out` });
         return;
       }
       const remote = remotes.get(node);
@@ -493,7 +523,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // found in the scalar's source text, in order.
       const literal = node.type === 'BLOCK_LITERAL';
       const start = node.range?.[0] ?? 0;
-      const source = node.range ? text.slice(start, node.range[1]) : '';
+      const source = node.range ? reading.text.slice(start, node.range[1]) : '';
       const spans = source.includes('\n');
       let from = 0;
       const valueLines = v.includes('\n') ? v.split('\n') : [v];
@@ -506,7 +536,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
             // Not a prefix of a longer reference (`…/service/` of `…/service/#endpoints`).
             while (at >= 0 && /[\w/#?%.:-]/.test(source[at + r.value.length] ?? '')) at = source.indexOf(r.value, at + 1);
             if (at >= 0) {
-              where = lc.linePos(start + at).line;
+              where = reading.lineAt(start + at);
               next = Math.max(next, at + r.value.length);
             }
           }
@@ -516,8 +546,45 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       });
     }
   };
+  /**
+   * A HelmChart's `spec.valuesContent`: Helm values as a YAML string, read key by key (an image map
+   * `{repository, tag}` is one image) under `spec.valuesContent.`; a line of a literal block is its
+   * file line, anything else is reported at the string's first line. False: not YAML (read as text).
+   */
+  const visitValuesText = (node: Scalar, keyPath: string): boolean => {
+    // Bounded as a file is: a string denser than ferry parses is read as text.
+    if (yamlTokensOver(node.value as string, CONFIG_YAML_TOKENS)) return false;
+    const inner = new LineCounter();
+    let docs;
+    try {
+      docs = withoutStackTraces(() => parseAllDocuments(node.value as string, { lineCounter: inner, uniqueKeys: false }));
+    } catch {
+      return false;
+    }
+    const list = Array.isArray(docs) ? docs : [docs];
+    if (list.some((d) => d.errors.length)) return false;
+    const outer = reading;
+    const first = outer.lineAt(node.range![0]);
+    const literal = node.type === 'BLOCK_LITERAL';
+    reading = { text: node.value as string, lineAt: (o) => (literal ? first + inner.linePos(o).line : first) };
+    try {
+      for (const d of list) visit(d.contents, keyPath);
+    } finally {
+      reading = outer;
+    }
+    return true;
+  };
   for (const doc of docList) {
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
+    const apiVersion = isMap(doc.contents) ? doc.contents.get('apiVersion') : null;
+    helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
+    if (helmChart && helmCharts) {
+      const h = helmChartObjectOf(doc.contents);
+      if (h) {
+        const { node, ...rest } = h;
+        helmCharts.push({ ...rest, file, line: lineOf(node) });
+      }
+    }
     kustomization = isKustomization(file, typeof kind === 'string' || kind === undefined ? kind : String(kind));
     fluxKustomization = isFluxKustomization(doc.contents);
     sources = new Map(chartSourcesOf(doc.contents, { kustomization }).map((s) => [s.keyPath, s]));
@@ -526,6 +593,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     const before = refs.length;
     visit(doc.contents, '');
+    if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
@@ -541,6 +609,23 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     }
   }
   return undefined;
+}
+
+/**
+ * A k3s/RKE2 `registries.yaml`'s `mirrors.<registry>` entries: each is where the node's pulls of
+ * that registry go, and the registry itself is still tried last (its default endpoint) unless the
+ * node runs with --disable-default-registry-endpoint. One reference for the registry each entry
+ * names, at its key (audit.ts says which runtime mirror config it is, and whether it falls back).
+ */
+function registriesYamlMirrors(file: string, doc: Document, refs: Reference[], lineOf: (n: YamlNode | null | undefined) => number): void {
+  const mirrors = isMap(doc.contents) ? doc.contents.get('mirrors', true) : undefined;
+  if (!isMap(mirrors)) return;
+  for (const p of mirrors.items) {
+    const host = isScalar(p.key) && typeof p.key.value === 'string' ? p.key.value.toLowerCase() : undefined;
+    // `"*"` stands for every registry without an entry of its own: no host of its own.
+    if (!host || host === '*' || /\s/.test(host)) continue;
+    refs.push({ file, line: lineOf(p.key as YamlNode), keyPath: `mirrors.${host}`, kind: 'host', value: host });
+  }
 }
 
 /**
@@ -777,11 +862,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1141,6 +1226,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const skipped: SkippedFile[] = w.skipped.map((x) => ({ ...x, file: relOf(x.file) }));
   let budget = MAX_TOTAL_BYTES;
   const releases: FluxRelease[] = [];
+  const helmCharts: ScannedHelmChart[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1175,7 +1261,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
     const found: Setting[] = [];
-    const problem = scanFileText(rel, type, text, refs, found, releases);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts);
     noteTextParsed(buf.length);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
@@ -1197,5 +1283,5 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
     if (r.chartSource) r.chartSource.repo = redactUrlsIn(r.chartSource.repo);
   }
-  return { files, references, settings, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
+  return { files, references, settings, helmCharts, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }

@@ -1,21 +1,23 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Document, type Node as YamlNode, type YAMLSeq } from 'yaml';
+import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
+import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile } from '../store/verified-write.js';
 import { composeEnvFile, interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
-import { registryMirrorFor } from '../mapping/index.js';
+import { mapChartHttp, registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
-import { readImageMap, scanComposedPrefixes, scanImageMap, type ValueChange } from './values-images.js';
+import { readImageMap, scanComposedPrefixes, scanImageMap, scanValuesDocument, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
-import { carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
+import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
+import { trimTrailing } from '../ui/escape.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -244,10 +246,11 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
-  scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped }, helmRepos);
+  scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings }, helmRepos);
   const imageNodes = new Set<YamlNode>();
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
+  scanHelmChartValues(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
   scanCiImages(doc, text, file, ctx, lineOf, imageNodes, { edits, replacements, unmapped, warnings });
   // An operator's prefix field (`spec.hub`, `spec.registry`): the names behind it are no images of their own.
@@ -258,7 +261,10 @@ export function scanManifestDocument(doc: Document.Parsed, text: string, file: s
   }
   for (const u of composed.unmapped) unmapped.push({ ...u, file, where: `${objectName(describeWorkload(doc.contents, []))} ${u.where} (custom resource)` });
   for (const w of composed.warnings) warnings.push(`${file}: ${objectName(describeWorkload(doc.contents, []))} ${w}`);
+  // A HelmChart's values (`spec.values`, `spec.set`) are moved as values (scanHelmChartValues).
+  const helmValues = isMap(doc.contents) && isHelmChartKind(scalarText(mapGet(doc.contents, 'apiVersion')) ?? '', scalarText(mapGet(doc.contents, 'kind')));
   walk(doc.contents, (node, p, key) => {
+    if (helmValues && p.length === 2 && p[0] === 'spec' && (key === 'values' || key === 'set')) return false;
     if (key === 'image' && isMap(node) && readImageMap(node)) {
       // `image: {registry, repository, tag}` in a custom resource (operators' CRDs).
       const info = describeWorkload(doc.contents, p);
@@ -612,7 +618,7 @@ function scanChartSources(
   file: string,
   ctx: RewriteContext,
   lineOf: (o: number) => number,
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] },
+  out: DocumentOut,
   helmRepos?: HelmRepositories,
 ): void {
   const locked = ctx.lock.charts ?? [];
@@ -664,6 +670,10 @@ function scanChartSources(
       else if (!src.typeNode && m.form === 'oci') out.edits.push(insertAfterPair(src.spec as { flow?: boolean }, src.urlNode, 'type', 'oci', text));
       continue;
     }
+    if (src.kind === 'HelmChart') {
+      helmChartSource(src, carried, text, ctx, { file, line, where, fail, edits: out.edits, replacements: out.replacements, warnings: out.warnings });
+      continue;
+    }
     const chart = src.chart!;
     const version = carriedVersion(carried, chart, src.version);
     const ref = `chart ${chart} ${src.version ?? '(any version)'} from ${src.url}`;
@@ -697,9 +707,64 @@ function scanChartSources(
   }
 }
 
+/**
+ * A k3s/RKE2 HelmChart's chart source (audit/chart-sources.ts): its install Job runs `helm repo add
+ * <name> <spec.repo>` and installs `<name>/<spec.chart>`, or installs `spec.chart` itself (an
+ * `oci://` reference or an archive URL). The form stays: `spec.repo` becomes the target's chart
+ * repository (an OCI one cannot be `helm repo add`ed: refused, naming the change to make), an
+ * `oci://` chart the chart on the mirror registry (its `:tag` kept), an archive URL the archive in
+ * the target's chart repository. What the Job then needs to reach the mirror is said: the CA of an
+ * https mirror it does not trust (`spec.repoCA`/`spec.repoCAConfigMap`), `spec.plainHTTP` for an
+ * http registry.
+ */
+function helmChartSource(
+  src: ChartSource,
+  carried: ReturnType<typeof chartsFrom>,
+  text: string,
+  ctx: RewriteContext,
+  at: { file: string; line: number; where: string; fail: (ref: string, reason: string) => void; edits: TextEdit[]; replacements: Replacement[]; warnings: string[] },
+): void {
+  const { line, where, fail } = at;
+  const put = (url: string, what: string, facet: 'charts' | 'registry') => {
+    at.edits.push(scalarEdit(src.urlNode, url, text));
+    at.replacements.push({ file: at.file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (${what})` });
+    const ca = ctx.target.registry?.ca || ctx.target.registry?.certDir;
+    if (facet === 'registry' && new URL(ctx.target.registry!.url).protocol === 'http:') at.warnings.push(`${at.file}:${line}: ${where}: the mirror registry ${ctx.mapping.host} speaks plain HTTP: set spec.plainHTTP: true on ${src.object}, or its install Job refuses to pull the chart`);
+    else if (facet === 'registry' && ca) at.warnings.push(`${at.file}:${line}: ${where}: the mirror registry ${ctx.mapping.host} has its own CA (target ${ctx.targetFile}): give ${src.object} spec.repoCAConfigMap (a ConfigMap of the CA in its namespace) or spec.repoCA, or its install Job does not trust the mirror`);
+  };
+  const chartsUrl = ctx.target.charts ? trimTrailing(ctx.target.charts.baseUrl, '/') : undefined;
+  if (src.archive) {
+    const c = archiveChart(ctx.lock.charts ?? [], src.repo);
+    if (!c) return fail(src.url, 'no chart in the lock was downloaded from this URL');
+    if (!ctx.target.charts) return fail(`chart ${c.name} ${c.version} from ${src.url}`, `target ${ctx.targetFile} has no charts: repository to hold the archive; write spec.chart: oci://<the mirror path ferry map prints>/${c.name} with spec.version: ${c.version}, or add charts: to the target`);
+    return put(mapChartHttp(c.name, c.version, ctx.target.charts).url, `chart ${c.name} ${c.version}`, 'charts');
+  }
+  const chart = src.chart!;
+  const version = carriedVersion(carried, chart, src.version);
+  const ref = `chart ${chart} ${src.version ?? '(any version)'} from ${src.url}`;
+  if (!version) return fail(ref, carried.length ? notCarried(carried, chart) : `no chart from ${src.repo} is in the lock`);
+  const m = mirrorChartSource({ repo: src.repo, name: chart, version }, src.form, ctx.target, ctx.mapping);
+  if (!m) return fail(ref, `target ${ctx.targetFile} has neither charts: nor registry:`);
+  if (src.keyPath === 'spec.repo') {
+    // helm repo add takes an HTTP chart repository only.
+    if (m.form !== 'http') return fail(ref, `target ${ctx.targetFile} has no charts: repository for spec.repo (helm repo add takes an HTTP chart repository); write spec.chart: oci://${m.path}/${chart} and drop spec.repo, or add charts: to the target`);
+    return put(m.url, `chart ${chart} ${version}`, 'charts');
+  }
+  if (m.form !== 'oci') return fail(ref, `target ${ctx.targetFile} has no registry: for an oci:// chart; write spec.repo: ${chartsUrl} with spec.chart: ${chart}, or add registry: to the target`);
+  return put(`oci://${m.path}/${chart}${src.ociTag !== undefined ? `:${src.ociTag}` : ''}`, `chart ${chart} ${version}`, 'registry');
+}
+
 function notCarried(carried: ReadonlyArray<{ name: string; version: string }>, chart: string): string {
   const same = carried.filter((c) => c.name === chart).map((c) => c.version);
   return same.length ? `the lock carries ${chart} ${same.sort().join(', ')} from this repository, not this version` : `the lock carries no chart ${chart} from this repository (it has ${[...new Set(carried.map((c) => c.name))].sort().join(', ')})`;
+}
+
+/** What scanning one document adds to a rewrite. */
+type DocumentOut = { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] };
+
+/** An image in a YAML string on the mirror that could not be changed in place there: named, with what to do. */
+function leftInString(where: string, x: { old: string; new: string }, why: string, field: string): string {
+  return `${where}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${why}; it was left upstream: change it by hand (or write ${field} as a literal | block and rewrite again)`;
 }
 
 /**
@@ -712,14 +777,7 @@ function notCarried(carried: ReadonlyArray<{ name: string; version: string }>, c
  * `>` scalar, an escape in the way) is left as is and named in a warning; an image the mirror
  * lacks is reported as everywhere else. A string that is not YAML is left alone.
  */
-function scanCarriedTexts(
-  doc: Document.Parsed,
-  text: string,
-  file: string,
-  ctx: RewriteContext,
-  lineOf: (o: number) => number,
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
-): void {
+function scanCarriedTexts(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
   const objects: Array<{ obj: unknown; at: YamlPath }> = [];
   const items = mapGet(doc.contents, 'items');
   if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
@@ -751,11 +809,98 @@ function scanCarriedTexts(
           if (inPlace) out.replacements.push({ ...x, where: `${where}: ${x.where ?? 'text'}` });
           else
             out.warnings.push(
-              `${file}:${x.line}: ${where}: ${x.where ?? 'text'}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)'}; it was left upstream: change it by hand (or write the string as a literal | block and rewrite again)`,
+              leftInString(`${file}:${x.line}: ${where}: ${x.where ?? 'text'}`, x, 'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)', 'the string'),
             );
         }
       }
       if (inPlace) out.edits.push(...(mapped as TextEdit[]));
+    }
+  }
+}
+
+/**
+ * A k3s/RKE2 HelmChart's (or HelmChartConfig's) values: `spec.valuesContent` (a YAML string) and
+ * `spec.set` (`--set` keys) are Helm values, moved as `rewrite values --in-place` moves a values
+ * file (image maps, image strings, registry keys: values-images.ts). Inside `valuesContent` each
+ * change is made in the string's text in the file, the rest of the string byte for byte (a
+ * literal `|` block keeps its lines, a quoted string its quoting); one that cannot be made so (a
+ * folded `>` block, an escape in the way) is named and left. A `spec.jobImage` is an image the
+ * install Job runs, moved as a container's.
+ */
+function scanHelmChartValues(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
+  if (!isMap(doc.contents) || !isHelmChartKind(scalarText(mapGet(doc.contents, 'apiVersion')) ?? '', scalarText(mapGet(doc.contents, 'kind')))) return;
+  const object = objectName(describeWorkload(doc.contents, []));
+  const spec = mapGet(doc.contents, 'spec');
+  if (scalarText(mapGet(spec, 'chart'))?.includes(K3S_API_PLACEHOLDER)) {
+    // k3s/RKE2 write their packaged charts' HelmCharts themselves (again at every start), and those
+    // charts put global.systemDefaultRegistry in front of their repositories: registries.yaml and
+    // system-default-registry move their images, a rewrite of the file does not last.
+    if (mapGet(spec, 'valuesContent') || mapGet(spec, 'set') || mapGet(spec, 'values'))
+      out.warnings.push(`${file}: ${object} installs a chart packaged in k3s/RKE2 (spec.chart ${scalarText(mapGet(spec, 'chart'))}), whose HelmChart the server writes again at every start: its values are left as they are; its images are the release's system images (k3s-images.txt), pulled through registries.yaml (\`ferry mirror-config k3s\`) and system-default-registry; change its values with a HelmChartConfig`);
+    return;
+  }
+  let moved = false;
+  const report = (changes: ValueChange[], unmappedHere: Array<Omit<Unmapped, 'file'>>, at: string, edit: (c: ValueChange) => TextEdit | undefined) => {
+    for (const u of unmappedHere) out.unmapped.push({ ...u, file, where: `${object} ${at}.${u.where ?? ''}` });
+    moved ||= changes.some((c) => c.node);
+    for (const c of changes) {
+      if (!c.node) continue;
+      const e = edit(c);
+      const where = `${object} ${at}.${formatPath(c.path)}`;
+      if (!e) {
+        out.warnings.push(leftInString(`${file}:${c.line}: ${where}`, c, 'this string (a folded > block, an escape or a line break in the way)', at));
+        continue;
+      }
+      out.edits.push(e);
+      out.replacements.push({ file, line: c.line, kind: c.kind, old: c.old, new: c.new, where });
+    }
+  };
+  const valuesNode = mapGet(spec, 'valuesContent');
+  if (isScalar(valuesNode) && typeof valuesNode.value === 'string' && valuesNode.range) {
+    // Bounded as a values file is (the yaml library needs ~1 KiB a token).
+    checkConfigYamlDensity(valuesNode.value, `${file} ${object} spec.valuesContent`, 'the values text');
+    const inner = tryParseYamlDocuments(valuesNode.value);
+    if (!inner) out.warnings.push(`${file}:${lineOf(valuesNode.range[0])}: ${object} spec.valuesContent is not valid YAML: its images were not read (the helm-controller's install Job fails on it too)`);
+    const carried = carriedText(valuesNode, text);
+    const place = 'value' in carried ? carried : undefined;
+    const innerLineOf = (o: number) => lineOf(place ? place.toFile(Math.min(o, place.value.length)) : valuesNode.range![0]);
+    for (const d of inner ?? []) {
+      const scan = scanValuesDocument(d, ctx, innerLineOf);
+      report(scan.changes, scan.unmapped, 'spec.valuesContent', (c) => {
+        const e = c.boolean ? { start: c.node!.range![0], end: c.node!.range![1], text: c.new } : scalarEdit(c.node!, c.new, valuesNode.value as string);
+        return place ? carriedEdit(e, place, text) : undefined;
+      });
+    }
+  }
+  // `spec.values` (structured) and `spec.set` (`--set` keys, read as the values they set): their scalars are the file's own.
+  for (const key of ['values', 'set'] as const) {
+    const node = mapGet(spec, key);
+    if (!isMap(node)) continue;
+    const values = new Document();
+    values.contents = key === 'set' ? helmSetValues(node) : node;
+    const scan = scanValuesDocument(values as Document.Parsed, ctx, lineOf);
+    report(scan.changes, scan.unmapped, `spec.${key}`, (c) => (c.boolean ? { start: c.node!.range![0], end: c.node!.range![1], text: c.new } : scalarEdit(c.node!, c.new, text)));
+  }
+  if (moved && scalarText(mapGet(doc.contents, 'kind')) === 'HelmChartConfig')
+    out.warnings.push(
+      `${file}: ${object} adds values to the HelmChart of its name, whose chart decides how an image's values are composed: the charts k3s/RKE2 package (traefik, rke2-*) put global.systemDefaultRegistry in front of their repositories, so with system-default-registry set an image moved here is pulled as <that registry>/<mirror path>; for those, leave the images to registries.yaml (\`ferry mirror-config k3s\`) instead`,
+    );
+  const job = mapGet(spec, 'jobImage');
+  const value = scalarText(job);
+  if (isScalar(job) && value && !value.includes('{{')) {
+    const line = lineOf(job.range![0]);
+    const where = `${object} spec.jobImage`;
+    let look;
+    try {
+      look = ctx.lookupImage(withDefaultTag(parseImageReference(value)));
+    } catch {
+      out.unmapped.push({ file, line, kind: 'image', ref: value, reason: 'not a valid image reference', where });
+      return;
+    }
+    if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: value, reason: look.reason, where });
+    else if (look.status === 'mapped') {
+      out.edits.push(scalarEdit(job, look.mirror, text));
+      out.replacements.push({ file, line, kind: look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where });
     }
   }
 }

@@ -378,7 +378,12 @@ export function scanComposedPrefixes(doc: Document.Parsed, ctx: RewriteContext, 
   if (!isMap(doc.contents) || !isOperatorKind(scalarText(mapGet(doc.contents, 'kind')))) return { changes, unmapped, warnings, names };
   const resource = doc.toJSON();
   // No image field: the operator's default image, which no rewrite of this file moves.
-  for (const d of defaultImagesOf(resource)) warnings.push(`${d.note.replace(/^no /, 'has no ')}`);
+  const carriedRepo = (image: string) =>
+    (ctx.lock.images ?? []).some((i) => {
+      const r = tryParse(i.ref);
+      return r !== undefined && `${r.registry}/${r.repository}` === image;
+    });
+  for (const d of defaultImagesOf(resource)) if (!d.carriedByRepository || !carriedRepo(d.image)) warnings.push(`${d.note.replace(/^no /, 'has no ')}`);
   for (const c of composedImagesOf(resource)) {
     for (const f of c.nameFields) {
       const n = doc.getIn(f, true) as Node | undefined;

@@ -39,6 +39,12 @@ export interface DefaultImage {
   /** The default image (no tag: the operator's release decides it). */
   image: string;
   note: string;
+  /**
+   * Pulled by the nodes' container runtime at the tag the release pins (a mirror config sends it to
+   * the mirror), not set in the resource to be moved: `rewrite manifests` says nothing when the lock
+   * carries the repository.
+   */
+  carriedByRepository?: true;
 }
 
 interface Row {
@@ -156,6 +162,24 @@ const ROWS: Row[] = [
       one(['image'], 'docker.io', 'grafana/alloy');
       if (at(s, ['configReloader', 'enabled']) !== false) one(['configReloader', 'image'], 'quay.io', 'prometheus-operator/prometheus-config-reloader');
       return out;
+    },
+  },
+  {
+    // k3s/RKE2's helm-controller runs every HelmChart's install Job (helm install, upgrade, delete)
+    // with its default job image unless spec.jobImage names one; k3s and RKE2 set that default to
+    // their release's rancher/klipper-helm, behind system-default-registry when set.
+    group: 'helm.cattle.io',
+    kind: 'HelmChart',
+    defaults(s) {
+      if (str(s.jobImage)) return [];
+      return [
+        {
+          field: 'spec.jobImage',
+          image: 'docker.io/rancher/klipper-helm',
+          carriedByRepository: true,
+          note: "no spec.jobImage: the k3s/RKE2 helm-controller runs this HelmChart's install Job with its default image docker.io/rancher/klipper-helm, at the tag the k3s/RKE2 release pins (<system-default-registry>/rancher/klipper-helm when that is set): a system image the site must carry (k3s-images.txt, rke2-images*.txt of the release list it), pulled through the node's registries.yaml like any other",
+        },
+      ];
     },
   },
   { group: 'opentelemetry.io', kind: 'OpenTelemetryCollector', defaults: (s) => byDefault(s, ['image'], 'ghcr.io/open-telemetry/opentelemetry-collector-releases/opentelemetry-collector', 'OpenTelemetry operator') },
