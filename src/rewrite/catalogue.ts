@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { parseAllDocuments } from 'yaml';
-import { FerryError } from '../errors.js';
+import { FerryError, withoutStackTraces } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { trimTrailing } from '../ui/escape.js';
 import type { RewriteContext } from './context.js';
@@ -64,7 +64,7 @@ function checkParses(text: string, format: CatalogueFormat, what: string): void 
     if (format === 'json') JSON.parse(text);
     else if (format === 'toml') parseToml(text);
     else if (format === 'yaml') {
-      const errs = parseAllDocuments(text).flatMap((d) => ('errors' in d ? d.errors : []));
+      const errs = withoutStackTraces(() => parseAllDocuments(text)).flatMap((d) => ('errors' in d ? d.errors : []));
       if (errs.length) throw errs[0];
     }
   } catch (err) {

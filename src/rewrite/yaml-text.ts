@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, parse, parseAllDocuments, Scalar, type Document, type Node, type Pair } from 'yaml';
-import { FerryError } from '../errors.js';
+import { FerryError, withoutStackTraces } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import type { TextEdit } from './edits.js';
 
@@ -11,7 +11,7 @@ import type { TextEdit } from './edits.js';
 
 export function parseYamlDocuments(text: string, file: string): Document.Parsed[] {
   checkConfigYamlDensity(text, file, 'YAML file');
-  const docs = parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false });
+  const docs = withoutStackTraces(() => parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false }));
   const list = Array.isArray(docs) ? docs : [docs];
   const errors = list.flatMap((d) => d.errors);
   if (errors.length) {
@@ -100,7 +100,7 @@ export function formatPath(path: YamlPath): string {
 /** The YAML documents a string holds, or undefined when it is not YAML (a parse error in any). */
 export function tryParseYamlDocuments(text: string): Document.Parsed[] | undefined {
   try {
-    const docs = parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false });
+    const docs = withoutStackTraces(() => parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false }));
     const list = (Array.isArray(docs) ? docs : [docs]) as Document.Parsed[];
     return list.some((d) => d.errors.length) ? undefined : list;
   } catch {
