@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { inCidr } from './cidr.js';
 import { isLoopbackHost } from './loopback.js';
-import { Readable, Transform } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
 import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -920,9 +920,14 @@ export async function discard(body: Readable): Promise<void> {
   else body.destroy();
 }
 
-function pipeWithErrors(src: Readable, t: Transform): Readable {
-  src.on('error', (err) => t.destroy(err));
-  return src.pipe(t);
+/**
+ * `src` through `t`, an error of either ending both (the reader of `t` gets it). Through
+ * pipeline, not pipe + an error listener: a body that failed (the connection dropped) before this
+ * was called still fails `t` — a listener added then never fires, and the download waited for
+ * ever on a body already gone (seen under load when the caller awaited a file write first).
+ */
+export function pipeWithErrors(src: Readable, t: Transform): Readable {
+  return pipeline(src, t, () => undefined);
 }
 
 /** Turn a non-2xx response into the right error (consumes the body). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { FerryError } from '../../errors.js';
 import { singleFlight } from '../../net/concurrency.js';
-import { UnplaceableRangeError, type HttpClient, type RangedBody } from '../../net/http.js';
+import { pipeWithErrors, UnplaceableRangeError, type HttpClient, type RangedBody } from '../../net/http.js';
 import { RetryableError, withRetry } from '../../net/retry.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { appendToPartial, readPartial, resetPartial } from '../../store/resumable.js';
@@ -55,9 +55,7 @@ function bounded(body: Readable, offset: number, bound: number, what: string): R
       cb(null, chunk);
     },
   });
-  body.on('error', (err) => cap.destroy(err));
-  cap.on('close', () => body.destroy());
-  return body.pipe(cap);
+  return pipeWithErrors(body, cap);
 }
 
 /**
