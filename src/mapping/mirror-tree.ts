@@ -1,7 +1,8 @@
 import { pathLengthProblem } from '../store/safe-path.js';
 
 /** Where a source goes under a mirror directory, or why it has no place of its own there. */
-export type TreePlace = { path: string } | { problem: string; clash?: string };
+/** `own`: the path alone is at fault (too long), whatever else the tree holds. */
+export type TreePlace = { path: string } | { problem: string; clash?: string; own?: boolean };
 
 /**
  * What one mirror directory holds, path by path, each path claimed by one source: the mapping
@@ -34,7 +35,7 @@ export class MirrorTree {
    */
   place(owner: string, p: string, key = owner): TreePlace {
     const bad = pathLengthProblem(p);
-    if (bad) return { problem: bad };
+    if (bad) return { problem: bad, own: true };
     const there = this.leaves.get(p);
     if (there && there.key === key) return { path: p };
     if (there) {

@@ -42,7 +42,7 @@ export function pathLengthProblem(p: string): string | undefined {
   const n = Buffer.byteLength(p);
   if (n > MAX_PATH_BYTES) return `its mirror path is ${n} bytes long; ferry writes at most ${MAX_PATH_BYTES}`;
   const long = p.split(/[\\/]/).find((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES);
-  if (long !== undefined) return `a segment of its mirror path is ${Buffer.byteLength(long)} bytes long; ferry writes at most ${MAX_SEGMENT_BYTES} (file systems take 255, less ferry's suffixes and temporary names)`;
+  if (long !== undefined) return `a segment of its mirror path is ${Buffer.byteLength(long)} bytes long; ferry writes at most ${MAX_SEGMENT_BYTES} (file systems take 255, less ferry's .sha512 and temporary suffixes)`;
   return undefined;
 }
 
