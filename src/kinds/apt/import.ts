@@ -16,7 +16,7 @@ import { sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/
 import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
-import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { bundleIndex, isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
@@ -140,7 +140,7 @@ export function aptClashes(source: BlobSource): Promise<Map<string, string[]>> {
       const say = (top: OciDescriptor, m: string) => problems.set(top.digest, [...(problems.get(top.digest) ?? []), m]);
       const suites = new Map<string, Array<{ suite: string; name: string }>>();
       const roots: Array<{ top: OciDescriptor; url: string; root: string }> = [];
-      for (const top of (await source.readIndex()).manifests) {
+      for (const top of (await bundleIndex(source)).manifests) {
         if (top?.annotations?.[ANNOTATION.kind] !== 'apt') continue;
         // An artifact that cannot be read, or whose URL has no place, is reported by its own validation.
         const a = await readAptArtifact(top, source).catch(() => undefined);

@@ -12,7 +12,7 @@ import { MirrorTree } from '../../mapping/mirror-tree.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
 import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
-import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -180,7 +180,7 @@ function chartClashes(source: BlobSource): Promise<Map<string, string[]>> {
     p = (async () => {
       const tree = new ChartTree();
       const problems = new Map<string, string[]>();
-      for (const top of (await source.readIndex()).manifests) {
+      for (const top of (await bundleIndex(source)).manifests) {
         if (top?.annotations?.[ANNOTATION.kind] !== 'chart') continue;
         // An artifact that cannot be read is reported by its own validation.
         const a = await readChartArtifact(top, source).catch(() => undefined);
