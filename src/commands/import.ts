@@ -4,7 +4,7 @@ import { checkCollisions } from '../mapping/index.js';
 import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { kindByName, kindsWithoutPlace } from '../kinds/index.js';
 import type { ImportResult } from '../kinds/types.js';
-import { isDescriptor, ProblemList } from '../kinds/import-checks.js';
+import { bundleIndex, isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
@@ -226,7 +226,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
   const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();
-    const index = await source.readIndex();
+    const index = await bundleIndex(source);
     const tops = index.manifests;
     const where = (top: OciDescriptor) => artifactLabel(top);
 

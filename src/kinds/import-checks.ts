@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { FerryError, type ErrorCode } from '../errors.js';
-import { isDescriptor, type OciDescriptor } from '../oci/media-types.js';
+import { isDescriptor, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
 
 export { isDescriptor };
@@ -77,4 +77,20 @@ export class ProblemList {
       return undefined;
     }
   }
+}
+
+const parsedIndexes = new WeakMap<BlobSource, Promise<OciIndex>>();
+
+/**
+ * The bundle's index.json, parsed once per source: import's validation reads it, and each kind's
+ * look over the whole bundle (clashing mirror paths) shares that parse instead of holding another
+ * (80 000 entries are tens of MB parsed).
+ */
+export function bundleIndex(source: BlobSource): Promise<OciIndex> {
+  let p = parsedIndexes.get(source);
+  if (!p) {
+    p = source.readIndex();
+    parsedIndexes.set(source, p);
+  }
+  return p;
 }

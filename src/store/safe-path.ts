@@ -18,7 +18,32 @@ export function safeJoin(root: string, parts: string | string[], label: string):
   if (!rel || rel.startsWith('..') || path.isAbsolute(rel)) {
     throw unsafePath(list.join('/'), label);
   }
+  const long = pathLengthProblem(rel);
+  if (long) {
+    throw new FerryError('VERIFY', `${label}: refusing path ${JSON.stringify(rel.length > 300 ? `${rel.slice(0, 200)}…` : rel)}: ${long}`, {
+      hint: 'A file system cannot hold it: the name was crafted, or is longer than any this target can take. Nothing was written; mirror it under a shorter name.',
+    });
+  }
   return joined;
+}
+
+/**
+ * Bytes of one path segment ferry writes from outside data. File systems take 255 (NAME_MAX);
+ * ferry writes beside a name (`.sha512`, `.prov`), publishes through `.<suite>.ferry/`, and
+ * every write goes through `<name>.ferry-<pid>-n<ns>-<8 hex>.tmp` (about 40 bytes), so a longer
+ * name would fail with ENAMETOOLONG midway through an import.
+ */
+export const MAX_SEGMENT_BYTES = 200;
+/** Bytes of a whole path under a target directory (PATH_MAX is 4096 with the directory in front). */
+export const MAX_PATH_BYTES = 3000;
+
+/** Why the relative path `p` is too long to be written, or undefined. */
+export function pathLengthProblem(p: string): string | undefined {
+  const n = Buffer.byteLength(p);
+  if (n > MAX_PATH_BYTES) return `its mirror path is ${n} bytes long; ferry writes at most ${MAX_PATH_BYTES}`;
+  const long = p.split(/[\\/]/).find((s) => Buffer.byteLength(s) > MAX_SEGMENT_BYTES);
+  if (long !== undefined) return `a segment of its mirror path is ${Buffer.byteLength(long)} bytes long; ferry writes at most ${MAX_SEGMENT_BYTES} (file systems take 255, less ferry's .sha512 and temporary suffixes)`;
+  return undefined;
 }
 
 /** Throws unless `p` is a plain relative POSIX path with no `..`, `.`, empty segment or control byte. */

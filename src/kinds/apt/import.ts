@@ -4,6 +4,7 @@ import { FerryError } from '../../errors.js';
 import { failTaskOnError } from '../../ui/progress.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapAptRepo } from '../../mapping/index.js';
+import { MirrorTree } from '../../mapping/mirror-tree.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
@@ -15,7 +16,7 @@ import { sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/
 import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
-import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { bundleIndex, isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
@@ -111,6 +112,89 @@ export function aptRoot(target: { dir: string; baseUrl: string }, a: AptArtifact
   return { root: safeJoin(target.dir, mapped.path, a.label), mapped };
 }
 
+/**
+ * The repositories one `apt.dir` holds, each root claimed by its upstream URL: `http://` and
+ * `https://` of one host, a port `host:8080` and a host `host-8080`, map to one root, and a
+ * repository (a flat one at a URL's directory) may lie inside another's root. One URL per root,
+ * none inside another (one would be written into the other's suites and pool, or published over
+ * them). Import and serve place through here.
+ */
+export class AptTree extends MirrorTree {
+  constructor() {
+    super('APT repository', 'the mirror path is the host and the path: not the scheme, and a port joins the host with -');
+  }
+}
+
+/**
+ * Every APT repository of a bundle placed in one AptTree, and the suites of the entries that
+ * share one URL compared: each top digest's clashes with the others. Built once per bundle source.
+ */
+const bundleAptRoots = new WeakMap<BlobSource, Promise<Map<string, string[]>>>();
+
+export function aptClashes(source: BlobSource): Promise<Map<string, string[]>> {
+  let p = bundleAptRoots.get(source);
+  if (!p) {
+    p = (async () => {
+      const tree = new AptTree();
+      const problems = new Map<string, string[]>();
+      const say = (top: OciDescriptor, m: string) => problems.set(top.digest, [...(problems.get(top.digest) ?? []), m]);
+      const suites = new Map<string, Array<{ suite: string; name: string }>>();
+      const roots: Array<{ top: OciDescriptor; url: string; root: string }> = [];
+      for (const top of (await bundleIndex(source)).manifests) {
+        if (top?.annotations?.[ANNOTATION.kind] !== 'apt') continue;
+        // An artifact that cannot be read, or whose URL has no place, is reported by its own validation.
+        const a = await readAptArtifact(top, source).catch(() => undefined);
+        if (!a) continue;
+        let root: string;
+        try {
+          root = mapAptRepo(a.cfg.url, { baseUrl: 'http://ferry.invalid' }).path;
+        } catch {
+          continue;
+        }
+        const url = trimTrailing(a.cfg.url, '/');
+        const placed = tree.place(url, root);
+        if ('problem' in placed) {
+          const fix = 'mirror them into separate apt.dir targets, or bundle one of them';
+          say(top, `${placed.problem}; ${fix}`);
+          // The other side is not imported or served either: neither would be whole.
+          for (const o of roots) {
+            if (o.url !== url && (o.root === root || o.root.startsWith(`${root}/`) || root.startsWith(`${o.root}/`))) say(o.top, `${url} has a mirror path (${root}) that is or holds or lies inside this one's (${o.root}); ${fix}`);
+          }
+          continue;
+        }
+        roots.push({ top, url, root });
+        // One URL in two entries (other suites of one repository): each suite is published whole, once.
+        const mine = suites.get(url) ?? [];
+        for (const s of a.cfg.suites) {
+          const other = mine.find((o) => suitePrefix(o.suite) === suitePrefix(s.suite) || suitePrefix(s.suite).startsWith(suitePrefix(o.suite)) || suitePrefix(o.suite).startsWith(suitePrefix(s.suite)));
+          if (other) say(top, `suite ${JSON.stringify(s.suite)} and suite ${JSON.stringify(other.suite)} of entry ${JSON.stringify(other.name)} are ${suitePrefix(other.suite) === suitePrefix(s.suite) ? 'one suite' : 'one inside the other'} of ${url}: each suite is published whole, by one entry; carry it in one entry`);
+        }
+        suites.set(url, [...mine, ...a.cfg.suites.map((s) => ({ suite: s.suite, name: a.cfg.name }))]);
+      }
+      return problems;
+    })();
+    bundleAptRoots.set(source, p);
+  }
+  return p;
+}
+
+/**
+ * Nesting across imports: a directory between `apt.dir` and `root` that an earlier import made a
+ * repository (a flat one, published as a symbolic link to its version; or one with `dists/`)
+ * would have this repository written into its published tree. Refused before anything is written.
+ */
+async function nestedInEarlier(dir: string, root: string): Promise<string | undefined> {
+  const rel = path.relative(path.resolve(dir), root).split(path.sep);
+  for (let i = 1; i < rel.length; i++) {
+    const at = path.join(path.resolve(dir), ...rel.slice(0, i));
+    const st = await lstat(at).catch(() => undefined);
+    if (!st) return undefined;
+    const repo = st.isSymbolicLink() ? 'a flat APT repository an earlier import published (a symbolic link to its version)' : (await lstat(path.join(at, 'dists')).catch(() => undefined)) ? 'the root of an APT repository an earlier import wrote (it has dists/)' : undefined;
+    if (repo) return `${at} is ${repo}; this repository's root ${root} lies inside it and would be written into its published tree: mirror one of them into another apt.dir`;
+  }
+  return undefined;
+}
+
 const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
 
 /** Where a package goes under the repository's root, checked to stay inside it. */
@@ -132,7 +216,10 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     else await problems.check(a.label, () => readSigningKey(t.signingKey!, process.env.FERRY_SIGNING_PASSPHRASE, a.label));
   }
   const r = await problems.check(a.label, () => aptRoot(t, a));
+  for (const p of (await aptClashes(source)).get(top.digest) ?? []) problems.add(a.label, p);
   if (!r) return problems.items;
+  const nested = await nestedInEarlier(t.dir, r.root);
+  if (nested) problems.add(a.label, nested, 'CONFLICT');
   // Every title is a path under the root, whatever its role.
   for (const l of a.manifest.layers) {
     if (l.annotations?.[ANNOTATION.title] === undefined) continue;

@@ -7,7 +7,7 @@ import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
 import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
-import { byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
+import { aptClashes, byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
 import { mainRelease, releaseTextOf } from './repo.js';
 import { checkFlatPackages } from './suite-version.js';
@@ -38,6 +38,12 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
     const mine = new Map<string, ServedEntry>();
     const unsigned: string[] = [];
     const add = (p: string, entry: ServedEntry) => addServedPath(ctx, mine, p, entry, artifact);
+    // Import's rule: one upstream URL per repository root, none inside another; a clash serves neither.
+    const clash = (await aptClashes(ctx.source)).get(top.digest);
+    if (clash) {
+      ctx.warnings.push(`${artifact}: APT repository not served (${clash.join('; ')})`);
+      continue;
+    }
     try {
       // One manifest or an index of parts (artifact.ts): the same layer list either way, digest-checked.
       const { manifest, cfg } = await readAptArtifact(top, ctx.source);

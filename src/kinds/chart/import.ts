@@ -8,10 +8,11 @@ import { chartNameProblems, mapChartHttp, mapImage } from '../../mapping/index.j
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
+import { MirrorTree } from '../../mapping/mirror-tree.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
 import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
-import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -148,9 +149,90 @@ async function writeToChartRepo(a: ChartArtifact, ctx: ImportContext): Promise<I
 }
 
 /**
+ * Every chart archive a chart repository of one bundle holds (`<name>-<version>.tgz` and its
+ * `.prov`), each claimed by its artifact: two repositories' charts of one name and version with
+ * different bytes cannot both be there (one archive would replace the other, and index.yaml list
+ * the other's digest). Import and serve place through here.
+ */
+export class ChartTree extends MirrorTree {
+  constructor() {
+    super('chart archive', 'a chart repository is flat: <name>-<version>.tgz, whichever repository it came from');
+  }
+
+  /** Place a chart's archive (and provenance), claimed by `owner`: its problems, empty when it has a place. */
+  placeChart(a: Pick<ChartArtifact, 'meta' | 'chart' | 'prov'>, owner: string): string[] {
+    const file = mapChartHttp(a.meta.name, a.meta.version, { baseUrl: 'http://ferry.invalid' }).path;
+    const out: string[] = [];
+    for (const [p, d] of [[file, a.chart], ...(a.prov ? [[`${file}.prov`, a.prov] as const] : [])] as const) {
+      const placed = this.place(`${owner} (${d.digest.slice(0, 19)}…)`, p, d.digest);
+      if ('problem' in placed) out.push(`${a.meta.name} ${a.meta.version} (${d.digest.slice(0, 19)}…): ${placed.problem}; both stay apart in a registry (each under its repository's path): import into a target without charts.dir, or bundle one of them`);
+    }
+    return out;
+  }
+}
+
+/** Per bundle source, built once: each chart's clashes with the bundle's other charts, by top digest. */
+const bundleCharts = new WeakMap<BlobSource, Promise<Map<string, string[]>>>();
+
+function chartClashes(source: BlobSource): Promise<Map<string, string[]>> {
+  let p = bundleCharts.get(source);
+  if (!p) {
+    p = (async () => {
+      const tree = new ChartTree();
+      const problems = new Map<string, string[]>();
+      for (const top of (await bundleIndex(source)).manifests) {
+        if (top?.annotations?.[ANNOTATION.kind] !== 'chart') continue;
+        // An artifact that cannot be read is reported by its own validation.
+        const a = await readChartArtifact(top, source).catch(() => undefined);
+        const found = a ? tree.placeChart(a, a.refName) : [];
+        if (found.length) problems.set(top.digest, found);
+      }
+      return problems;
+    })();
+    bundleCharts.set(source, p);
+  }
+  return p;
+}
+
+/**
+ * What an earlier import left at a chart's place in `charts.dir`: a different archive there, or
+ * index.yaml listing another digest for its name and version, is not replaced (a site's chart
+ * repository changes a published version for nobody): refused before anything is written.
+ */
+async function earlierChartProblem(a: ChartArtifact, dir: string, index: Promise<HelmIndex | undefined>): Promise<string | undefined> {
+  const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, { baseUrl: 'http://ferry.invalid' }).path, `chart ${a.refName}`);
+  const what = `${a.meta.name} ${a.meta.version}`;
+  const redo = 'a site keeps what it imported: if the old one is wrong, remove it (the archive and its index.yaml entry) and import again; else mirror the other repository\'s chart under another name or version';
+  const have = await sha256OfFile(file);
+  if (have !== undefined && have !== a.chart.digest) {
+    return `${file} holds another archive of ${what} (${have.slice(0, 19)}…), from an earlier import; this bundle's, from ${a.refName}, is ${a.chart.digest.slice(0, 19)}…: ${redo}`;
+  }
+  const listed = (await index)?.entries?.[a.meta.name];
+  const prev = Array.isArray(listed) ? listed.find((e) => e && String(e.version) === a.meta.version) : undefined;
+  if (prev && typeof prev.digest === 'string' && `sha256:${prev.digest}` !== a.chart.digest) {
+    return `${path.join(dir, 'index.yaml')} lists ${what} with digest ${prev.digest.slice(0, 12)}…, from an earlier import; this bundle's, from ${a.refName}, is ${a.chart.digest.slice(0, 19)}…: ${redo}`;
+  }
+  return undefined;
+}
+
+/** A chart repository's index.yaml, for validation: undefined when there is none (or it is not YAML, which updateIndex reports). */
+async function readIndexQuietly(dir: string): Promise<HelmIndex | undefined> {
+  try {
+    const raw = parseYaml(await readFile(path.join(dir, 'index.yaml'), 'utf8')) as HelmIndex | null;
+    return raw && typeof raw === 'object' && raw.entries && typeof raw.entries === 'object' ? raw : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Per bundle source and charts.dir: its index.yaml, read once for all the bundle's charts. */
+const earlierIndexes = new WeakMap<BlobSource, Map<string, Promise<HelmIndex | undefined>>>();
+
+/**
  * Before anything is written: manifest and config readable, within their caps and matching
  * their digests; name and version valid for Helm (they become `<name>-<version>.tgz`); the
- * reference maps onto the target registry; the archive path stays inside `charts.dir`.
+ * reference maps onto the target registry; the archive path stays inside `charts.dir`, is this
+ * chart's alone in the bundle, and holds nothing else from an earlier import.
  */
 export async function validateChartImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const label = `chart ${top.annotations?.[ANNOTATION.refName] ?? top.digest}`;
@@ -163,11 +245,21 @@ export async function validateChartImport(top: OciDescriptor, source: BlobSource
     else await problems.check(label, () => mapImage(refName, t.registry!.mapping));
   }
   if (a && t.charts) {
-    await problems.check(label, () => {
-      const dir = t.charts!.dir;
+    const dir = t.charts.dir;
+    const placed = await problems.check(label, () => {
       const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts!).path, label);
       if (a.prov) safeJoin(dir, `${path.basename(file)}.prov`, label);
+      return true;
     });
+    for (const p of (await chartClashes(source)).get(top.digest) ?? []) problems.add(label, p);
+    if (placed) {
+      let byDir = earlierIndexes.get(source);
+      if (!byDir) earlierIndexes.set(source, (byDir = new Map()));
+      let index = byDir.get(dir);
+      if (!index) byDir.set(dir, (index = readIndexQuietly(dir)));
+      const earlier = await problems.check(label, () => earlierChartProblem(a, dir, index));
+      if (earlier) problems.add(label, earlier, 'CONFLICT');
+    }
   }
   return problems.items;
 }

@@ -4,7 +4,7 @@ import { mapChartHttp } from '../../mapping/index.js';
 import { ANNOTATION } from '../../store/source.js';
 import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
-import { readChartArtifact } from './import.js';
+import { ChartTree, readChartArtifact, type ChartArtifact } from './import.js';
 
 /** Where `ferry serve` puts the HTTP chart repository: `<server>/charts/index.yaml` and the archives beside it. */
 export const CHARTS_PREFIX = '/charts/';
@@ -18,6 +18,11 @@ export const CHARTS_PREFIX = '/charts/';
 export async function chartServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute[]> {
   const paths = new Map<string, ServedEntry>();
   const entries = new Map<string, Array<Record<string, unknown> & { version: string }>>();
+  // Import's rule: one archive per `<name>-<version>.tgz`. A name two different archives claim
+  // serves neither (a client would get the other's bytes, or a digest index.yaml does not list).
+  const tree = new ChartTree();
+  const charts: Array<{ a: ChartArtifact; file: string; artifact: string }> = [];
+  const clashed = new Set<string>();
   for (const top of ctx.index.manifests) {
     if (top.annotations?.[ANNOTATION.kind] !== 'chart') continue;
     const artifact = top.annotations?.[ANNOTATION.refName] ?? top.digest;
@@ -30,7 +35,16 @@ export async function chartServeRoutes(ctx: ServeRouteContext): Promise<ServeRou
       ctx.warnings.push(`chart ${artifact}: cannot be served over HTTP (${(err as Error).message}); still served as an OCI artifact if its manifest is sound`);
       continue;
     }
-    if (paths.has(file)) continue;
+    const clash = tree.placeChart(a, artifact);
+    if (clash.length) {
+      ctx.warnings.push(`chart ${artifact}: ${clash.join('; ')}: neither is served over HTTP; both are still served as OCI artifacts`);
+      clashed.add(file);
+      continue;
+    }
+    charts.push({ a, file, artifact });
+  }
+  for (const { a, file, artifact } of charts) {
+    if (clashed.has(file) || paths.has(file)) continue;
     if (!addServedPath(ctx, paths, file, { digest: a.chart.digest, size: a.chart.size }, `chart ${artifact}`)) continue;
     if (a.prov) paths.set(`${file}.prov`, { digest: a.prov.digest, size: a.prov.size });
     const { name, version, ...meta } = a.meta;

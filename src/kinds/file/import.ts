@@ -9,7 +9,7 @@ import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { sweepStaleTempsOnce, writeFileAtomic } from '../../store/temp-files.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
-import { manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
@@ -61,7 +61,7 @@ function bundleFiles(source: BlobSource): Promise<BundleFiles> {
 async function placeBundleFiles(source: BlobSource): Promise<BundleFiles> {
   const tree = new FileTree();
   const problems = new Map<string, string[]>();
-  for (const top of (await source.readIndex()).manifests) {
+  for (const top of (await bundleIndex(source)).manifests) {
     if (top?.annotations?.[ANNOTATION.kind] !== 'file') continue;
     // An artifact whose manifest cannot be read is reported by its own validation (planFile).
     const layers = await fileLayers(top, source, 'file artifact').catch(() => []);
