@@ -1,4 +1,4 @@
-import type { Endpoint, Port, TriState, Zone } from '../kinds/endpoint/spec.js';
+import { hasPorts, ipProtocolLabel, type Endpoint, type Port, type TriState, type Zone } from '../kinds/endpoint/spec.js';
 import { endpointHosts, flowsOf, type ConnectionModel, type Flow, type MirroredUpstream } from './model.js';
 
 /**
@@ -103,10 +103,13 @@ export function mark(v: TriState | undefined): string {
 
 export function portsLabel(ports: Port[], transport: Flow['transport'], note?: string): string {
   if (transport === 'unix') return note ?? 'unix socket';
+  // ESP, GRE, VRRP… have no ports: the protocol is what a firewall matches, by number.
+  if (transport !== 'other' && transport !== 'icmp' && !hasPorts(transport)) return note ? `${ipProtocolLabel(transport)} (${note})` : ipProtocolLabel(transport);
   const proto = transport === 'other' ? '' : `/${transport}`;
   const list = ports.map((p) => `${p}${proto}`).join(', ');
   if (note) return list ? `${list} (${note})` : note;
-  return list || (transport === 'icmp' ? 'icmp' : `any${proto}`);
+  // `other` without ports: the document did not say which IP protocols (VPN, IPsec): unknown, not "any".
+  return list || (transport === 'icmp' ? 'icmp' : transport === 'other' ? 'unknown (no IP protocol given)' : `any${proto}`);
 }
 
 function mitigationText(e: Endpoint | undefined): string {

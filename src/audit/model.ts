@@ -1,7 +1,7 @@
 import { FerryError } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../kinds/schema.js';
 import { ALL_KINDS, type KindName } from '../kinds/index.js';
-import { ConnectionSchema, EndpointSchema, ZoneSchema, type Connection, type Endpoint, type Port, type Zone } from '../kinds/endpoint/spec.js';
+import { ConnectionSchema, EndpointSchema, hasPorts, ipProtocolLabel, ZoneSchema, type Connection, type Endpoint, type Port, type Zone } from '../kinds/endpoint/spec.js';
 import { issuesToProblems } from '../manifest/validate.js';
 import { normalizeImageReference } from '../oci/reference.js';
 import { chartOciReference, hostOfUrl } from '../mapping/index.js';
@@ -127,13 +127,9 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     if (!zoneNames.has(c.from)) problems.push(`connections[${i}].from: no zone named ${c.from}`);
     if (!zoneNames.has(c.to)) problems.push(`connections[${i}].to: no zone named ${c.to}`);
     if (c.endpoint && !endpointNames.has(c.endpoint)) problems.push(`connections[${i}].endpoint: no endpoint named ${c.endpoint}`);
-    for (const p of c.ports ?? []) {
-      if (typeof p === 'string') {
-        const [a, b] = p.split('-').map(Number);
-        if (a > b || b > 65535) problems.push(`connections[${i}].ports: range ${p} is not low-high within 0-65535`);
-      }
-    }
+    problems.push(...portProblems(`connections[${i}]`, c.ports ?? [], c.transport));
   });
+  endpoints.forEach((e, i) => problems.push(...portProblems(`endpoints[${i}]`, e.ports, e.transport)));
   if (problems.length) {
     throw new FerryError('VALIDATION', `${loaded.file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the connection model`, {
       details: problems,
@@ -175,6 +171,25 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     entries: Object.fromEntries(ALL_KINDS.map((k) => [k.field, (m as unknown as Record<string, unknown[] | undefined>)[k.field] ?? []])),
     artifacts: { images, charts, files, apt },
   };
+}
+
+/**
+ * Ports must be low-high ranges and only on a transport that has ports: `esp` or `icmp` with
+ * ports would be written as the whole protocol (every firewall matches ESP as a protocol), so
+ * a port list there is a document misread, refused rather than dropped.
+ */
+function portProblems(where: string, ports: Port[], transport: string): string[] {
+  const out: string[] = [];
+  for (const p of ports) {
+    if (typeof p === 'string') {
+      const [a, b] = p.split('-').map(Number);
+      if (a > b || b > 65535) out.push(`${where}.ports: range ${p} is not low-high within 0-65535`);
+    }
+  }
+  if (ports.length && !hasPorts(transport) && transport !== 'other' && transport !== 'unix') {
+    out.push(`${where}.ports: transport ${transport} (${ipProtocolLabel(transport)}) has no ports; ${transport === 'icmp' ? 'ICMP is allowed as a protocol' : 'it is matched as a whole IP protocol'} — remove ports, or give the transport that carries them (e.g. udp for IKE 500/4500 beside esp)`);
+  }
+  return out;
 }
 
 export function zoneByName(model: ConnectionModel, name: string): Zone | undefined {

@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { familyOf, type Ruleset } from './ruleset.js';
-import { header, skippedHeads, zoneTitle, type FirewallOutput } from './common.js';
+import { ipProtocolNumber } from '../../kinds/endpoint/spec.js';
+import { header, oneLine, skippedHeads, zoneTitle, type FirewallOutput } from './common.js';
 import { sgRules } from './security-groups.js';
 
 /** AWS CloudFormation security groups: one per internal zone, default egress replaced. */
@@ -30,16 +31,25 @@ export function emitAwsSg(rs: Ruleset): FirewallOutput {
   }
   for (const g of externalGroups) params[resId('Sg', g) + 'Id'] = { Type: 'AWS::EC2::SecurityGroup::Id', Description: `Existing security group of zone ${zoneTitle(rs, g)} (not created by this template)`.slice(0, 4000) };
   const counters = new Map<string, number>();
+  const warnings: string[] = [];
   for (const r of rules) {
+    // AWS matches ports for tcp, udp, icmp and icmpv6 only: any other protocol number allows
+    // every port whatever FromPort/ToPort say. SCTP 3868 would become all of SCTP: left out.
+    const six = r.remoteCidr !== undefined && familyOf(r.remoteCidr) === 'ipv6';
+    const portsMatched = r.transport === 'tcp' || r.transport === 'udp' || r.transport === 'icmp';
+    if (!portsMatched && r.from !== undefined) {
+      warnings.push(oneLine(`aws-sg: ${r.direction} rule of ${r.group} (${r.description}) left out — ${r.transport} ports ${r.from}${r.to !== r.from ? `-${r.to}` : ''} cannot be expressed (a security group matches every port of IP protocol ${ipProtocolNumber(r.transport)}); it stays denied`));
+      continue;
+    }
     const base = resId(r.direction === 'ingress' ? 'Ingress' : 'Egress', r.group);
     const n = (counters.get(base) ?? 0) + 1;
     counters.set(base, n);
     const props: Record<string, unknown> = {
       GroupId: { 'Fn::GetAtt': [resId('Sg', r.group), 'GroupId'] },
       Description: r.description.replace(/[^a-zA-Z0-9. _\-:/()#,@[\]+=&;{}!$*]/g, ' ').slice(0, 255),
-      IpProtocol: r.transport === 'icmp' ? 'icmp' : r.transport,
-      FromPort: r.from ?? (r.transport === 'icmp' ? -1 : 0),
-      ToPort: r.to ?? (r.transport === 'icmp' ? -1 : 65535),
+      // ICMP to an IPv6 range is ICMPv6 (protocol 58); another IP protocol by number, without ports.
+      IpProtocol: r.transport === 'icmp' ? (six ? 'icmpv6' : 'icmp') : portsMatched ? r.transport : String(ipProtocolNumber(r.transport)),
+      ...(portsMatched ? { FromPort: r.from ?? (r.transport === 'icmp' ? -1 : 0), ToPort: r.to ?? (r.transport === 'icmp' ? -1 : 65535) } : {}),
     };
     const groupKey = r.direction === 'ingress' ? 'SourceSecurityGroupId' : 'DestinationSecurityGroupId';
     if (r.remoteGroup) props[groupKey] = { 'Fn::GetAtt': [resId('Sg', r.remoteGroup), 'GroupId'] };
@@ -59,6 +69,7 @@ export function emitAwsSg(rs: Ruleset): FirewallOutput {
     Resources: resources,
   };
   const head = header(rs, 'AWS security groups (CloudFormation)');
+  head.push(...warnings.map((w) => `# LEFT OUT ${w}`));
   head.push(...skippedHeads(rs));
-  return { text: head.join('\n') + '\n' + stringify(doc, { lineWidth: 0 }), warnings: [] };
+  return { text: head.join('\n') + '\n' + stringify(doc, { lineWidth: 0 }), warnings };
 }

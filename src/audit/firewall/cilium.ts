@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { header, internalZones, skippedHeads, zoneTitle, type FirewallOutput } from './common.js';
-import { k8sName, k8sPorts, leftOut, policyRules, yamlDocs, ZONE_LABEL } from './k8s.js';
+import { k8sName, k8sPorts, leftOut, policyRules, protocolLeftOut, yamlDocs, ZONE_LABEL } from './k8s.js';
 import type { AddressSet, Rule, Ruleset } from './ruleset.js';
 
 /**
@@ -25,13 +25,17 @@ const DNS_RULE = {
   toPorts: [{ ports: [{ port: '53', protocol: 'ANY' }], rules: { dns: [{ matchPattern: '*' }] } }],
 };
 
+/** PortProtocol.protocol as Cilium's CRD accepts it (ICMP is matched by type only, under icmps). */
+const CILIUM_PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'VRRP', 'IGMP'];
+
 export function emitCilium(rs: Ruleset): FirewallOutput {
   const internal = new Set(internalZones(rs));
   const docs: unknown[] = [];
   const warnings: string[] = [];
   const ports = (r: Rule) => {
-    const p = k8sPorts(r);
-    return p ? { toPorts: [{ ports: p.map((x) => ({ port: String(x.port), ...(x.endPort ? { endPort: x.endPort } : {}), protocol: x.protocol })) }] } : {};
+    const p = k8sPorts(r, CILIUM_PROTOCOLS);
+    if ('unsupported' in p) return p;
+    return { toPorts: [{ ports: p.ports.map((x) => ({ ...(x.port !== undefined ? { port: String(x.port) } : {}), ...(x.endPort ? { endPort: x.endPort } : {}), protocol: x.protocol })) }] };
   };
   const entries = (rules: Rule[], dir: 'ingress' | 'egress') =>
     rules.flatMap((r) => {
@@ -41,7 +45,12 @@ export function emitCilium(rs: Ruleset): FirewallOutput {
         warnings.push(leftOut('cilium', r, dir, set!));
         return [];
       }
-      return [{ ...p, ...ports(r) }];
+      const l4 = ports(r);
+      if ('unsupported' in l4) {
+        warnings.push(protocolLeftOut('cilium', r, dir, l4.unsupported));
+        return [];
+      }
+      return [{ ...p, ...l4 }];
     });
   for (const [zone, { ingress, egress }] of policyRules(rs)) {
     if (!ingress.length && !egress.length) continue;

@@ -1,3 +1,4 @@
+import { hasPorts, ipProtocolNumber } from '../../kinds/endpoint/spec.js';
 import { header, hostEssentials, oneLine, purposeText, ruleLabel, skippedComments, type FirewallOutput } from './common.js';
 import { familyOf, portRange, type AddressSet, type Family, type Rule, type Ruleset } from './ruleset.js';
 
@@ -8,6 +9,8 @@ import { familyOf, portRange, type AddressSet, type Family, type Rule, type Rule
  */
 function iptPortArgs(r: Rule, family: Family): string[] {
   if (r.transport === 'icmp') return [family === 'ipv6' ? '-p ipv6-icmp' : '-p icmp'];
+  // Another IP protocol (esp, gre, vrrp…) by its number, with no ports.
+  if (!hasPorts(r.transport)) return [`-p ${ipProtocolNumber(r.transport)}`];
   if (!r.ports.length) return [`-p ${r.transport}`];
   // multiport takes at most 15 ports, a range counting as two.
   const chunks: string[][] = [];

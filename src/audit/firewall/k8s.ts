@@ -1,6 +1,7 @@
 import { stringify } from 'yaml';
 import { trimBoth } from '../../ui/escape.js';
 import { internalZones, oneLine, ruleLabel } from './common.js';
+import { ipProtocolLabel } from '../../kinds/endpoint/spec.js';
 import { portRange, type AddressSet, type Rule, type Ruleset } from './ruleset.js';
 
 /** Shared by the NetworkPolicy and Cilium emitters: pods carry their zone as a label. */
@@ -9,16 +10,27 @@ export const k8sName = (s: string): string => trimBoth(s.toLowerCase().replace(/
 
 export interface K8sPort {
   protocol: string;
-  port: number;
+  /** Omitted: every port of the protocol. */
+  port?: number;
   endPort?: number;
 }
 
-export function k8sPorts(r: Rule): K8sPort[] | undefined {
-  if (r.transport === 'icmp' || !r.ports.length) return undefined;
-  return r.ports.map((p) => {
-    const [a, b] = portRange(p);
-    return a === b ? { protocol: r.transport.toUpperCase(), port: a } : { protocol: r.transport.toUpperCase(), port: a, endPort: b };
-  });
+/**
+ * The port entries of a rule, in a policy format that matches only the protocols it names
+ * (NetworkPolicy: TCP, UDP, SCTP; Cilium also VRRP and IGMP). A rule without ports is every
+ * port of its protocol, never "no ports" (which a policy reads as every protocol); a protocol
+ * the format cannot name (ICMP, ESP, GRE…) is why it cannot be written.
+ */
+export function k8sPorts(r: Rule, protocols: readonly string[]): { ports: K8sPort[] } | { unsupported: string } {
+  const protocol = r.transport.toUpperCase();
+  if (!protocols.includes(protocol)) return { unsupported: `${r.transport === 'icmp' ? 'ICMP' : ipProtocolLabel(r.transport)} cannot be expressed (the format matches ${protocols.join(', ')} only)` };
+  if (!r.ports.length) return { ports: [{ protocol }] };
+  return {
+    ports: r.ports.map((p) => {
+      const [a, b] = portRange(p);
+      return a === b ? { protocol, port: a } : { protocol, port: a, endPort: b };
+    }),
+  };
 }
 
 /** Allowed rules per internal zone, as ingress (the zone is the destination) and egress (the source). */
@@ -39,6 +51,11 @@ export function policyRules(rs: Ruleset): Map<string, { ingress: Rule[]; egress:
 export function leftOut(format: string, r: Rule, dir: 'ingress' | 'egress', set: AddressSet): string {
   // Also a comment line of the YAML file: a line break in a zone title must not start a key of its own.
   return oneLine(`${format}: ${dir} rule ${ruleLabel(r)} left out — ${set.kind} ${set.label} has no addresses (${set.placeholder ?? 'not given'}); give CIDRs in the manifest or use --resolve`);
+}
+
+/** A rule whose protocol the format cannot match: left out (denied), never widened to every protocol. */
+export function protocolLeftOut(format: string, r: Rule, dir: 'ingress' | 'egress', why: string): string {
+  return oneLine(`${format}: ${dir} rule ${ruleLabel(r)} left out — ${why}; it stays denied here: allow it in the host or gateway firewall (nftables, iptables)`);
 }
 
 export function yamlDocs(docs: unknown[], head: string[]): string {

@@ -1,5 +1,5 @@
 import { header, internalZones, skippedHeads, zoneTitle, type FirewallOutput } from './common.js';
-import { k8sName, k8sPorts, leftOut, policyRules, yamlDocs, ZONE_LABEL } from './k8s.js';
+import { k8sName, k8sPorts, leftOut, policyRules, protocolLeftOut, yamlDocs, ZONE_LABEL } from './k8s.js';
 import type { AddressSet, Rule, Ruleset } from './ruleset.js';
 
 /** Kubernetes NetworkPolicy: a default deny, DNS to kube-dns, and one policy per internal zone. */
@@ -9,6 +9,9 @@ function peer(set: AddressSet | undefined, zone: string, internal: Set<string>):
   if (!set.cidrs.length) return undefined;
   return set.cidrs.map((c) => ({ ipBlock: { cidr: c } }));
 }
+
+/** NetworkPolicyPort.protocol: TCP, UDP or SCTP. */
+const NP_PROTOCOLS = ['TCP', 'UDP', 'SCTP'];
 
 export function emitNetworkPolicy(rs: Ruleset): FirewallOutput {
   const internal = new Set(internalZones(rs));
@@ -44,8 +47,12 @@ export function emitNetworkPolicy(rs: Ruleset): FirewallOutput {
         warnings.push(leftOut('networkpolicy', r, dir, set!));
         return [];
       }
-      const ports = k8sPorts(r);
-      return [{ [dir === 'ingress' ? 'from' : 'to']: peers, ...(ports ? { ports } : {}) }];
+      const ports = k8sPorts(r, NP_PROTOCOLS);
+      if ('unsupported' in ports) {
+        warnings.push(protocolLeftOut('networkpolicy', r, dir, ports.unsupported));
+        return [];
+      }
+      return [{ [dir === 'ingress' ? 'from' : 'to']: peers, ports: ports.ports }];
     });
   for (const [zone, { ingress, egress }] of policyRules(rs)) {
     if (!ingress.length && !egress.length) continue;

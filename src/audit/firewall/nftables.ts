@@ -1,4 +1,4 @@
-import type { Port } from '../../kinds/endpoint/spec.js';
+import { hasPorts, ipProtocolNumber, type Port } from '../../kinds/endpoint/spec.js';
 import { header, hostEssentials, oneLine, purposeText, ruleLabel, skippedComments, type FirewallOutput } from './common.js';
 import { familyOf, type AddressSet, type Rule, type Ruleset } from './ruleset.js';
 
@@ -26,7 +26,15 @@ function nftAddr(dir: 'saddr' | 'daddr', set: AddressSet | undefined): string[] 
 export function nftRuleLines(r: Rule): string[] {
   const srcs = nftAddr('saddr', r.src);
   const dsts = nftAddr('daddr', r.dst);
-  const proto = r.transport === 'icmp' ? 'meta l4proto { icmp, ipv6-icmp } ' : r.ports.length ? `${r.transport} dport ${nftPorts(r.ports)} ` : `meta l4proto ${r.transport} `;
+  // Another IP protocol (esp, gre, vrrp…) by its number: nft's names come from /etc/protocols.
+  const proto =
+    r.transport === 'icmp'
+      ? 'meta l4proto { icmp, ipv6-icmp } '
+      : !hasPorts(r.transport)
+        ? `meta l4proto ${ipProtocolNumber(r.transport)} `
+        : r.ports.length
+          ? `${r.transport} dport ${nftPorts(r.ports)} `
+          : `meta l4proto ${r.transport} `;
   const out: string[] = [];
   for (const s of srcs)
     for (const d of dsts) {

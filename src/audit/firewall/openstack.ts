@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { ipProtocolNumber } from '../../kinds/endpoint/spec.js';
 import { familyOf, type Ruleset } from './ruleset.js';
 import { header, skippedHeads, zoneTitle, type FirewallOutput } from './common.js';
 import { sgRules } from './security-groups.js';
@@ -11,6 +12,10 @@ import { sgRules } from './security-groups.js';
  * other cannot list each other inline without a dependency loop).
  */
 const NO_DEFAULT_EGRESS = { direction: 'egress', ethertype: 'IPv4', protocol: 'icmp', remote_ip_prefix: '127.0.0.1/32' };
+
+/** Protocol names Neutron accepts (neutron-lib constants); any other IP protocol is given by its number. */
+const NEUTRON_NAMES = new Set(['ah', 'dccp', 'egp', 'esp', 'gre', 'icmp', 'igmp', 'ipip', 'ospf', 'rsvp', 'sctp', 'tcp', 'udp', 'udplite', 'vrrp']);
+const neutronProtocol = (t: string): string => (NEUTRON_NAMES.has(t) ? t : String(ipProtocolNumber(t)));
 
 const resName = (zone: string) => `sg_${zone.replace(/-/g, '_')}`;
 
@@ -39,7 +44,7 @@ export function emitOpenStackSg(rs: Ruleset): FirewallOutput {
       description: r.description,
       direction: r.direction,
       ethertype: r.remoteCidr && familyOf(r.remoteCidr) === 'ipv6' ? 'IPv6' : 'IPv4',
-      protocol: r.transport,
+      protocol: neutronProtocol(r.transport),
     };
     if (r.from !== undefined) Object.assign(props, { port_range_min: r.from, port_range_max: r.to });
     if (r.remoteGroup) props.remote_group = { get_resource: resName(r.remoteGroup) };

@@ -31,7 +31,8 @@ export interface AddressSet {
   resolved?: { at: string; resolver: string };
 }
 
-export type RuleTransport = 'tcp' | 'udp' | 'icmp';
+/** tcp, udp, icmp (ICMP of the rule's address family), or another IP protocol: its IANA keyword (sctp, esp, gre, vrrp…) or number. */
+export type RuleTransport = string;
 
 export interface Rule {
   /** Flow names merged into this rule, in manifest order. */
@@ -279,7 +280,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   for (const f of flowsOf(model)) {
     if (f.direction === 'local' || f.scope === 'localhost' || f.transport === 'unix' || f.side === 'browser') continue;
     if (f.transport === 'other') {
-      skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `protocol ${f.protocol} has no port-level rule; handle it by hand` });
+      skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `transport unknown: protocol ${f.protocol} names no IP protocol ferry can match (VPN, IPsec, several protocols in one); write one connection per IP protocol with its transport (udp 500/4500 for IKE, esp, gre…)` });
       continue;
     }
     const isExternal = (zone: string) => zones.get(zone)?.external ?? true;
@@ -303,7 +304,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
       else if (f.from === zoneName) chains = ['output'];
       else continue;
     } else chains = ['forward'];
-    const transports: RuleTransport[] = f.transport === 'tcp+udp' ? ['tcp', 'udp'] : [f.transport as RuleTransport];
+    const transports: RuleTransport[] = f.transport === 'tcp+udp' ? ['tcp', 'udp'] : [f.transport];
     const dsts: AddressSet[] = wildcard ? [] : f.hosts.length ? await Promise.all(f.hosts.map((h) => hostSet(h, `${f.kind} ${f.name}`))) : [zoneSet(f.to)];
     const src = zoneSet(f.from);
     // A proxied endpoint goes out through its proxy: the packet filter opens the proxy, not the

@@ -19,27 +19,115 @@ export const PortSchema = z.union([
   z.string().regex(/^\d{1,5}-\d{1,5}$/, 'a port range must look like 6660-6662'),
 ]);
 
-export const TransportSchema = z.enum(['tcp', 'udp', 'tcp+udp', 'icmp', 'unix', 'other']);
+/**
+ * IP protocols by IANA keyword ("Assigned Internet Protocol Numbers"), for `transport`: a
+ * connection that is not TCP/UDP (IPsec ESP/AH, GRE, VRRP, SCTP, PIM…) is written by its
+ * keyword or number. Only these few carry ports (transport-layer ports; SCTP/UDP-Lite/DCCP
+ * have them, ESP or GRE have none).
+ */
+export const IP_PROTOCOLS: Readonly<Record<string, number>> = {
+  icmp: 1,
+  igmp: 2,
+  ipip: 4,
+  tcp: 6,
+  egp: 8,
+  udp: 17,
+  dccp: 33,
+  ipv6: 41,
+  rsvp: 46,
+  gre: 47,
+  esp: 50,
+  ah: 51,
+  eigrp: 88,
+  ospf: 89,
+  etherip: 97,
+  pim: 103,
+  vrrp: 112,
+  l2tp: 115,
+  sctp: 132,
+  udplite: 136,
+};
+const PORTED = new Set(['tcp', 'udp', 'tcp+udp', 'sctp', 'udplite', 'dccp']);
+/** The protocols with ports (a rule may name them); every other transport is matched as a whole protocol. */
+export const hasPorts = (transport: string): boolean => PORTED.has(transport);
+/** ICMP is `icmp` (ICMP of the address family: ICMPv6 for IPv6); 58 is IPv6-ICMP. */
+const NUMBER_NAMES = new Map<number, string>([...Object.entries(IP_PROTOCOLS).map(([n, v]) => [v, n] as [number, string]), [58, 'icmp']]);
+/** The IANA protocol number of a transport (icmp: 1), or undefined for tcp+udp, unix, other. */
+export function ipProtocolNumber(transport: string): number | undefined {
+  if (/^\d+$/.test(transport)) return Number(transport);
+  return IP_PROTOCOLS[transport];
+}
+/** `esp` → "IP protocol 50 (esp)"; a bare number → "IP protocol 253". */
+export const ipProtocolLabel = (transport: string): string => {
+  const n = ipProtocolNumber(transport);
+  return /^\d+$/.test(transport) ? `IP protocol ${n}` : `IP protocol ${n} (${transport})`;
+};
+
+/**
+ * `tcp`, `udp`, `tcp+udp`, `icmp`, `unix`, `other` (not TCP/UDP and not known: no rule is
+ * written), or any IP protocol by IANA keyword (`esp`, `ah`, `gre`, `vrrp`, `sctp`, `pim`…) or
+ * number (0-255; a known number becomes its keyword, `50` → `esp`, `58` → `icmp`).
+ */
+export const TransportSchema = z
+  .union([
+    z.enum(['tcp', 'udp', 'tcp+udp', 'icmp', 'unix', 'other']),
+    z.string().refine((s) => Object.hasOwn(IP_PROTOCOLS, s) || s === 'ipv6-icmp', { message: `transport must be tcp, udp, tcp+udp, icmp, unix, other, an IP protocol number 0-255 or one of ${Object.keys(IP_PROTOCOLS).join(', ')}` }),
+    z.number().int().min(0).max(255),
+    z.string().regex(/^\d{1,3}$/).refine((s) => Number(s) <= 255, { message: 'an IP protocol number is 0-255' }),
+  ])
+  .transform((t): string => {
+    if (t === 'ipv6-icmp') return 'icmp';
+    if (typeof t === 'number' || /^\d+$/.test(t)) return NUMBER_NAMES.get(Number(t)) ?? String(Number(t));
+    return t;
+  });
 export type Transport = z.infer<typeof TransportSchema>;
 
 /** Protocols that run over UDP only: written as the `protocol` with no `transport`, they mean UDP. */
-const UDP_PROTOCOLS = new Set(['UDP', 'VXLAN', 'GENEVE', 'WIREGUARD', 'NTP', 'DHCP', 'DHCPV6', 'TFTP', 'SNMP', 'QUIC', 'IKE', 'BFD', 'RADIUS', 'IPMI', 'RMCP']);
+const UDP_PROTOCOLS = new Set(['UDP', 'VXLAN', 'GENEVE', 'WIREGUARD', 'NTP', 'DHCP', 'DHCPV6', 'TFTP', 'SNMP', 'QUIC', 'IKE', 'BFD', 'RADIUS', 'IPMI', 'RMCP', 'COROSYNC', 'KNET', 'RTP', 'NAT-T']);
 /** Protocols that use both (DNS answers over UDP and falls back to TCP). */
-const TCP_UDP_PROTOCOLS = new Set(['DNS']);
+const TCP_UDP_PROTOCOLS = new Set(['DNS', 'SERF']);
+/** Protocol words that are IP protocols themselves (ESP, GRE, VRRP…): the protocol is the transport. */
+const IP_PROTOCOL_WORDS = new Map<string, string>([
+  ['ESP', 'esp'],
+  ['AH', 'ah'],
+  ['GRE', 'gre'],
+  ['VRRP', 'vrrp'],
+  ['CARP', 'vrrp'],
+  ['SCTP', 'sctp'],
+  ['IGMP', 'igmp'],
+  ['PIM', 'pim'],
+  ['OSPF', 'ospf'],
+  ['EIGRP', 'eigrp'],
+]);
+/**
+ * Words that name a family of protocols, not one: "VPN", "IPsec", "tunnel" say neither which
+ * IP protocols nor which ports. Without a `transport` such a flow is `other` (unknown: no
+ * rule), never TCP by default.
+ */
+const VAGUE_WORDS = new Set(['VPN', 'IPSEC', 'TUNNEL', 'MULTICAST', 'L2TP']);
 
 /**
  * The transport a connection's `protocol` implies when the manifest gives no `transport`:
- * `VXLAN`, `WireGuard`, `UDP`, `NTP` … are UDP, `DNS` and `TCP/UDP` both, `ICMP` ICMP, anything
- * else TCP. Without this a CNI overlay written `protocol: VXLAN` became a TCP rule and the firewall
- * dropped every packet of the pod network.
+ * `VXLAN`, `WireGuard`, `UDP`, `NTP` … are UDP, `DNS` and `TCP/UDP` both, `ICMP` ICMP, an IP
+ * protocol's name (`ESP`, `GRE`, `VRRP`, `SCTP`…) that protocol, a family of protocols (`VPN`,
+ * `IPsec`) `other` (unknown: no rule), anything else TCP. Without this a CNI overlay written
+ * `protocol: VXLAN` became a TCP rule and the firewall dropped every packet of the pod network;
+ * `protocol: ESP` became "all of TCP".
  */
 export function transportFromProtocol(protocol: string): Transport {
-  const words = protocol.toUpperCase().split(/[^A-Z0-9]+/).filter(Boolean);
-  const udp = words.some((w) => UDP_PROTOCOLS.has(w));
+  const upper = protocol.toUpperCase();
+  const words = upper.split(/[^A-Z0-9]+/).filter(Boolean);
+  const udp = words.some((w) => UDP_PROTOCOLS.has(w)) || /\bNAT-T\b/.test(upper);
   const tcp = words.includes('TCP');
+  const ip = [...new Set(words.flatMap((w) => (IP_PROTOCOL_WORDS.has(w) ? [IP_PROTOCOL_WORDS.get(w)!] : [])))];
   if ((udp && tcp) || words.some((w) => TCP_UDP_PROTOCOLS.has(w))) return 'tcp+udp';
+  // One IP protocol and nothing else: that protocol. Two (IKE + ESP) or a mix: not one rule.
+  if (ip.length === 1 && !udp && !tcp) return ip[0];
+  // IKE + ESP, "SSL VPN", "GRE tunnel over UDP": several protocols or none named; write one
+  // connection per protocol, or an explicit transport.
+  if (ip.length || words.some((w) => VAGUE_WORDS.has(w))) return 'other';
   if (udp) return 'udp';
-  if (!tcp && words.some((w) => w === 'ICMP' || w === 'PING')) return 'icmp';
+  if (!tcp && words.some((w) => w === 'ICMP' || w === 'PING' || w === 'ICMPV6')) return 'icmp';
   return 'tcp';
 }
 export const RequirementSchema = z.enum(['required', 'optional', 'conditional']);
@@ -99,7 +187,7 @@ export const ConnectionSchema = z
     direction: z.enum(['inbound', 'outbound', 'internal', 'local']),
     scope: z.enum(['external', 'cluster', 'localhost']),
     protocol: z.string().min(1).describe('Application protocol as documented (HTTPS, NATS + TLS, gRPC, IPMI…).'),
-    transport: TransportSchema.optional().describe('Default: from the protocol (VXLAN, WireGuard, UDP, NTP… udp; DNS, TCP/UDP tcp+udp; ICMP icmp), else tcp.'),
+    transport: TransportSchema.optional().describe('Default: from the protocol (VXLAN, WireGuard, UDP, NTP, IKE, Corosync… udp; DNS, TCP/UDP tcp+udp; ICMP icmp; ESP, AH, GRE, VRRP, SCTP, PIM… that IP protocol; VPN, IPsec, or several IP protocols: other, which writes no rule), else tcp. Any IP protocol by IANA keyword or number 0-255.'),
     ports: z.array(PortSchema).optional(),
     portNote: z.string().optional().describe('Ports in words when not a fixed list ("socket / dynamic TCP").'),
     security: SecuritySchema.optional(),
@@ -166,7 +254,7 @@ export const EndpointSchema = z
     side: z.enum(['server', 'browser']).default('server'),
     protocol: z.string().default('HTTPS'),
     transport: TransportSchema.optional().describe('Default: from the protocol, as for a connection.'),
-    ports: z.array(PortSchema).default([443]),
+    ports: z.array(PortSchema).optional().describe('Default: [443] for a transport with ports (tcp, udp, sctp…); none for icmp, esp, gre….'),
     purpose: z.string().min(1),
     requirement: RequirementSchema.default('required'),
     condition: z.string().optional(),
@@ -184,7 +272,10 @@ export const EndpointSchema = z
   .superRefine((e, ctx) => {
     if (!e.hosts?.length && !e.urls?.length) ctx.addIssue({ code: 'custom', message: 'an endpoint needs hosts or urls (use a <var> placeholder when the operator chooses)' });
   })
-  .transform((e) => ({ ...e, transport: e.transport ?? transportFromProtocol(e.protocol) }));
+  .transform((e) => {
+    const transport = e.transport ?? transportFromProtocol(e.protocol);
+    return { ...e, transport, ports: e.ports ?? (hasPorts(transport) ? [443] : []) };
+  });
 
 export type Zone = z.infer<typeof ZoneSchema>;
 export type Connection = z.infer<typeof ConnectionSchema>;
