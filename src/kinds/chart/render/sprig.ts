@@ -27,7 +27,7 @@ import {
   isNil,
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
-import { goRegex, GoRegexError } from './regex.js';
+import { goFindAll, goRegex, GoRegexError, goReplaceAll, goSplit } from './regex.js';
 import { trimTrailing } from '../../../ui/escape.js';
 
 type Dict = Record<string, unknown>;
@@ -296,17 +296,6 @@ class SemverVersion extends GoStruct {
   Original = () => this.v.raw;
   String = () => this.v.version;
   Compare = (o: unknown) => BigInt(semver.compare(this.v, o instanceof SemverVersion ? o.v : String(o)));
-}
-
-// ── regex (RE2 → JS: ./regex.ts) ─────────────────────────────────────────────
-
-/** Go's Regexp.Expand template ($1, ${1}, ${name}) → JS replacement. */
-function goReplacement(repl: string): string {
-  return repl.replace(/\$\$|\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => {
-    if (m === '$$') return '$$';
-    const name = a ?? b;
-    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-  });
 }
 
 // ── merge (mergo) ─────────────────────────────────────────────────────────────
@@ -713,23 +702,15 @@ export function sprigFuncs(): Record<string, GoFunc> {
       }
     },
     mustRegexMatch: (re, s) => goRegex(str(re), false, str(s)).test(str(s)),
-    regexFindAll: (re, s, n) => {
-      const all = [...str(s).matchAll(goRegex(str(re), true, str(s)))].map((m) => m[0]);
-      const k = Number(toInt64(n));
-      return k < 0 ? all : all.slice(0, k);
-    },
+    regexFindAll: (re, s, n) => goFindAll(str(re), str(s), Number(toInt64(n))).map((m) => m[0]),
     mustRegexFindAll: (re, s, n) => f.regexFindAll(re, s, n),
     regexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
     mustRegexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
-    regexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
-    mustRegexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
-    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
-    mustRegexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
-    regexSplit: (re, s, n) => {
-      const parts = str(s).split(goRegex(str(re), true, str(s)));
-      const k = Number(toInt64(n));
-      return k < 0 ? parts : parts.slice(0, k);
-    },
+    regexReplaceAll: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), false),
+    mustRegexReplaceAll: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), false),
+    regexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
+    mustRegexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
+    regexSplit: (re, s, n) => goSplit(str(re), str(s), Number(toInt64(n))),
     mustRegexSplit: (re, s, n) => f.regexSplit(re, s, n),
     regexQuoteMeta: (s) => str(s).replace(/[\\.+*?()|[\]{}^$]/g, '\\$&'),
     // urls

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
+import { refuses, scratchCharts } from '../helpers.js';
+
+// Tenth pass of real charts against the independent Go renderer (Bitnami's charts with their
+// vendored dependencies, Argo, Jenkins, Falco, Kyverno, MetalLB, Gatekeeper, Crossplane, Velero,
+// CockroachDB, Neo4j, Pulsar, Spark operator, MinIO). Each expectation is what Go gives: Go's
+// regexp package (RE2 syntax; checked with Go's regexp on this machine) and text/template.
+
+const chartWith = scratchCharts('ferry-oracle10-');
+const f = sprigFuncs() as Record<string, (...a: unknown[]) => unknown>;
+
+describe('regular expressions: RE2 flag groups apply to the rest of their group', () => {
+  // neo4j's podSpec.checkLoadBalancerParam: `regexMatch "(?i)include$|(?i)exclude$"`. Only a
+  // leading `(?i)` was read; the second reached JavaScript as `(?i)`, "Invalid group", and every
+  // neo4j value set was refused where Helm renders it.
+  it("renders neo4j's load-balancer check", async () => {
+    const chart = await chartWith(
+      { 'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  ok: {{ regexMatch "(?i)include$|(?i)exclude$" .Values.lb | quote }}\n' },
+      'lb: Exclude\n',
+    );
+    const cm = renderChart(chart).documents[0].object as { data: { ok: string } };
+    expect(cm.data.ok).toBe('true');
+  });
+
+  it('(?i) in the middle, (?-i), and inside a group', () => {
+    expect(f.regexMatch('a(?i)b|c', 'C')).toBe(true); // the flag goes on past `|`
+    expect(f.regexMatch('(?i)a(?-i)b', 'AB')).toBe(false);
+    expect(f.regexMatch('(?i)a(?-i)b', 'Ab')).toBe(true);
+    expect(f.regexReplaceAll('(a(?i)b)c', 'aBc', '<$1>')).toBe('<aB>');
+    expect(f.regexMatch('(a(?i)b)C', 'aBc')).toBe(false); // ends with its group
+    expect(f.regexMatch('(?:(?i)a)b', 'AB')).toBe(false);
+    expect(f.regexFindAll('(?U)a+', 'aaa', -1n)).toEqual(['a', 'a', 'a']);
+    expect(f.regexReplaceAll('(?U)(a+?)b', 'aab', '<$1>')).toBe('<aa>');
+  });
+
+  it("`.`, `\\s` and (?i) are Go's", () => {
+    expect(f.regexMatch('a.b', 'a\rb')).toBe(true); // JavaScript's `.` stops at \r
+    expect(f.regexMatch('a.b', 'a\nb')).toBe(false);
+    expect(f.regexMatch('(?s:a.b)', 'a\nb')).toBe(true);
+    expect(f.regexMatch('\\s', '\v')).toBe(false); // Go's \s is [\t\n\f\r ]
+    expect(f.regexMatch('\\s', '\u00a0')).toBe(false);
+    expect(f.regexMatch('(?i)k', '\u212a')).toBe(true); // KELVIN SIGN folds to k in Go
+    expect(f.regexMatch('(?i)^[a-z]+$', 'ſ')).toBe(true);
+  });
+
+  it('RE2 spellings JavaScript lacks: POSIX classes, \\Q…\\E, \\pL, \\x{…}, and refuses unknown escapes', () => {
+    expect(f.regexReplaceAll('[[:alpha:]]+', 'ab1', '-')).toBe('-1');
+    expect(f.regexMatch('[^[:space:]]', ' x')).toBe(true);
+    expect(f.regexMatch('\\Qa.b\\E', 'axb')).toBe(false);
+    expect(f.regexMatch('\\Qa.b\\E', 'a.b')).toBe(true);
+    expect(f.regexReplaceAll('\\pL+', 'é1', '-')).toBe('-1');
+    expect(f.regexMatch('\\x{41}', 'A')).toBe(true);
+    expect(() => f.mustRegexMatch('\\Z', 'Z')).toThrow('invalid escape sequence: `\\Z`');
+  });
+});
+
+describe("regular expressions: Go's find-all, replace and split", () => {
+  it('an empty match right after a match is skipped', () => {
+    expect(f.regexFindAll('a*', 'baaac', -1n)).toEqual(['', 'aaa', '']);
+    expect(f.regexReplaceAll('a*', 'baaac', '-')).toBe('-b-c-');
+    expect(f.regexSplit('a*', 'baaac', -1n)).toEqual(['b', 'c']);
+  });
+
+  it("the replacement is Go's Expand: a missing group is empty, $1W names group 1W", () => {
+    expect(f.regexReplaceAll('a(x*)b', '-ab-axxb-', '$1W')).toBe('---');
+    expect(f.regexReplaceAll('a(x*)b', '-ab-axxb-', '<$2>')).toBe('-<>-<>-');
+    expect(f.regexReplaceAll('a(x*)b', '-ab-axxb-', '$10')).toBe('---');
+    expect(f.regexReplaceAll('a(x*)b', '-ab-axxb-', '$0')).toBe('-ab-axxb-');
+    expect(f.regexReplaceAll('(?P<w>x+)', 'axxb', '${w}$w!$')).toBe('axxxx!$b');
+    expect(f.regexReplaceAllLiteral('a(x*)b', '-ab-', '$1')).toBe('-$1-');
+  });
+
+  it('split leaves groups out and keeps the rest in the last part', () => {
+    expect(f.regexSplit('(-)', 'a-b-c', 2n)).toEqual(['a', 'b-c']);
+    expect(f.regexSplit('(-)', 'a-b-c', -1n)).toEqual(['a', 'b', 'c']);
+    expect(f.regexSplit('-', 'a-b', 0n)).toEqual([]);
+  });
+});
+
+describe('still refused as Go refuses', () => {
+  it('a lookahead in a chart', async () => {
+    refuses(await chartWith({ 'templates/t.yaml': 'a: {{ regexFind "(?=a)" "aa" }}' }), /invalid or unsupported Perl syntax: `\(\?=`/);
+  });
+});
