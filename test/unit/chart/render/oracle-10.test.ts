@@ -84,3 +84,43 @@ describe('still refused as Go refuses', () => {
     refuses(await chartWith({ 'templates/t.yaml': 'a: {{ regexFind "(?=a)" "aa" }}' }), /invalid or unsupported Perl syntax: `\(\?=`/);
   });
 });
+
+describe("a function called with the wrong number of arguments fails, as Go's evalCall does", () => {
+  const withTemplate = (body: string) => chartWith({ 'templates/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n${body}\n` }, 'a: true\nb: {}\n');
+
+  // cockroachdb's serviceMonitor: `{{- if and not .Values.visus.insecure .Values.serviceMonitor.tlsConfig }}`.
+  // `not` as an argument is a call with no arguments; Go refuses it before evaluating anything,
+  // and helm template fails. ferry called not() and rendered the ServiceMonitor.
+  it('`and not .a .b` (cockroachdb) and `include` with no arguments (chainloop) are refused', async () => {
+    refuses(await withTemplate('{{- if and not .Values.a .Values.b }}\n  x: y\n{{- end }}'), /cm\.yaml:6: executing "c\d+\/templates\/cm\.yaml": at <not>: wrong number of args for not: want 1 got 0$/);
+    refuses(await withTemplate('  x: {{ include }}'), /at <include>: wrong number of args for include: want 2 got 0$/);
+  });
+
+  it("counts the piped value, and a variadic function's written arguments", async () => {
+    refuses(await withTemplate('  x: {{ "a" | upper "b" }}'), /wrong number of args for upper: want 1 got 2$/);
+    refuses(await withTemplate('  x: {{ printf }}'), /wrong number of args for printf: want at least 1 got 0$/);
+    refuses(await withTemplate('  x: {{ lookup "v1" "Secret" }}'), /wrong number of args for lookup: want 4 got 2$/);
+  });
+
+  it('renders the counts Go takes', async () => {
+    const r = renderChart(await withTemplate('  x: {{ default "d" | quote }}\n  v: {{ "a" | default "d" }}\n  z: {{ not .Values.a }}\n  w: {{ list | len }}'));
+    expect(r.documents[0].object).toMatchObject({ data: { x: 'd', v: 'a', z: false, w: 0 } });
+  });
+
+  // pytorch's deployment calls `{{ template "mxnet.volumePermissions.image" . }}`, defined in no file.
+  it('names an undefined template action as Go does', async () => {
+    refuses(await withTemplate('  x: {{ template "nowhere" . }}'), /template "nowhere" not defined$/);
+  });
+});
+
+describe('a string parameter given nil is reported at the argument, as Go reports it', () => {
+  // jenkins' secondary ingress: `{{ tpl .Values.controller.secondaryingress.hostName $ }}` with no
+  // hostName. Go evaluates the field for tpl's string parameter and fails there with the nil
+  // interface's type; ferry named `<tpl>` and Go's message for a piped nil.
+  it('names the field, and keeps the piped form at the function', async () => {
+    const chart = (body: string) => chartWith({ 'templates/cm.yaml': `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  x: ${body}\n` }, 'c: {}\n');
+    refuses(await chart('{{ tpl .Values.c.hostName $ }}'), /at <\.Values\.c\.hostName>: wrong type for value; expected string; got interface \{\}$/);
+    refuses(await chart('{{ .Values.c.hostName | b64enc }}'), /at <b64enc>: invalid value; expected string$/);
+    refuses(await chart('{{ $h := .Values.c.hostName }}{{ tpl $h $ }}'), /at <\$h>: invalid value; expected string$/);
+  });
+});
