@@ -28,6 +28,8 @@ import {
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
 import { goFindAll, goRegex, GoRegexError, goReplaceAll, goSplit } from './regex.js';
+import { urlJoinDict, urlParseDict } from './gourl.js';
+import { goTitle, initials, swapCase, toCamelCase, toKebabCase, toSnakeCase, uncapitalize } from './xstrings.js';
 import { trimTrailing } from '../../../ui/escape.js';
 
 type Dict = Record<string, unknown>;
@@ -324,17 +326,6 @@ function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
 
 // ── the map ──────────────────────────────────────────────────────────────────
 
-function title(s: string): string {
-  return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
-}
-
-function words(s: string): string[] {
-  return s
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean);
-}
-
 function indent(n: unknown, s: unknown): string {
   const text = str(s);
   checkLength('indent: characters', Math.max(0, Number(toInt64(n))) * (text.split('\n').length) + text.length, MAX_STRING);
@@ -387,8 +378,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
     trim: (s) => str(s).trim(),
     upper: (s) => str(s).toUpperCase(),
     lower: (s) => str(s).toLowerCase(),
-    title: (s) => title(str(s)),
-    untitle: (s) => str(s).replace(/(^|\s)(\S)/g, (_m, a: string, b: string) => a + b.toLowerCase()),
+    title: (s) => goTitle(str(s)),
+    untitle: (s) => uncapitalize(str(s)),
     substr: (start, end, s) => {
       const t = str(s);
       const a = Number(toInt64(start));
@@ -407,18 +398,18 @@ export function sprigFuncs(): Record<string, GoFunc> {
     trimSuffix: (a, b) => (str(b).endsWith(str(a)) && str(a) ? str(b).slice(0, -str(a).length) : str(b)),
     trimPrefix: (a, b) => (str(b).startsWith(str(a)) ? str(b).slice(str(a).length) : str(b)),
     nospace: (s) => str(s).replace(/\s/g, ''),
-    initials: (s) => words(str(s)).map((w) => w[0]).join(''),
+    initials: (s) => initials(str(s)),
     randAlphaNum: (n) => randFrom(ALPHA + NUM, n),
     randAlpha: (n) => randFrom(ALPHA, n),
     randAscii: (n) => randFrom('!"#$%&\'()*+,-./' + NUM + ':;<=>?@' + ALPHA + '[\\]^_`{|}~', n),
     randNumeric: (n) => randFrom(NUM, n),
     randInt: (min, max) => toInt64(min) + BigInt(Math.floor(rand() * Number(toInt64(max) - toInt64(min)))),
     randBytes: (n) => Buffer.from(randFrom(ALPHA + NUM, n)).toString('base64'),
-    swapcase: (s) => [...str(s)].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''),
+    swapcase: (s) => swapCase(str(s)),
     shuffle: (s) => str(s),
-    snakecase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('_'),
-    camelcase: (s) => str(s).split('_').map((w) => (w ? w[0].toUpperCase() + w.slice(1) : '')).join(''),
-    kebabcase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('-'),
+    snakecase: (s) => toSnakeCase(str(s)),
+    camelcase: (s) => toCamelCase(str(s)),
+    kebabcase: (s) => toKebabCase(str(s)),
     wrap: (l, s) => wrapText(str(s), Number(toInt64(l)), '\n'),
     wrapWith: (l, sep, s) => wrapText(str(s), Number(toInt64(l)), str(sep)),
     contains: (sub, s) => str(s).includes(str(sub)),
@@ -716,25 +707,22 @@ export function sprigFuncs(): Record<string, GoFunc> {
     // urls
     urlParse: (s) => {
       try {
-        const u = new URL(str(s));
-        return {
-          scheme: u.protocol.replace(/:$/, ''),
-          host: u.host,
-          hostname: u.hostname,
-          path: decodeURIComponent(u.pathname),
-          query: u.search.replace(/^\?/, ''),
-          opaque: '',
-          fragment: u.hash.replace(/^#/, ''),
-          userinfo: u.username ? `${u.username}${u.password ? `:${u.password}` : ''}` : '',
-        };
-      } catch {
-        throw new FuncError(`unable to parse url: ${str(s)}`);
+        return urlParseDict(str(s));
+      } catch (e) {
+        throw new FuncError(`unable to parse url: ${(e as Error).message}`);
       }
     },
     urlJoin: (d) => {
       const m = dict(d);
-      const auth = m.userinfo ? `${str(m.userinfo)}@` : '';
-      return `${m.scheme ? `${str(m.scheme)}:` : ''}${m.host ? `//${auth}${str(m.host)}` : ''}${str(m.path)}${m.query ? `?${str(m.query)}` : ''}${m.fragment ? `#${str(m.fragment)}` : ''}`;
+      // sprig's dictGetOrEmpty: a missing key is empty, a value that is no string fails.
+      const get = (k: string): string => {
+        if (!Object.hasOwn(m, k)) return '';
+        const v = m[k];
+        if (typeof v === 'string') return v;
+        if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
+        throw new FuncError(`unable to parse ${k} key, must be of type string, but ${goKind(v)} found`);
+      };
+      return urlJoinDict({ scheme: get('scheme'), host: get('host'), path: get('path'), query: get('query'), opaque: get('opaque'), fragment: get('fragment'), userinfo: get('userinfo') });
     },
     getHostByName: () => '127.0.0.1',
     urlquery: (s) => queryEscape(str(s)),

@@ -124,3 +124,64 @@ describe('a string parameter given nil is reported at the argument, as Go report
     refuses(await chart('{{ $h := .Values.c.hostName }}{{ tpl $h $ }}'), /at <\$h>: invalid value; expected string$/);
   });
 });
+
+describe("sprig's case functions are the Go libraries' (xstrings v1.4.0, Helm 3.14's pin; goutils v1.1.1)", () => {
+  // victoria-metrics-k8s-stack's `vm-k8s-stack.rulegroup.key`: `… | join "-" | camelcase | untitle`
+  // on `kubernetes-apps`. xstrings joins words at `-`, `_` and spaces; ferry split at `_` only, so
+  // the key was `kubernetes-apps`, no group matched and every rule printed `namespace=~"%!s(<nil>)"`.
+  it('camelcase joins words at -, _ and spaces and keeps the other letters as written', () => {
+    expect(f.untitle(f.camelcase('kubernetes-apps'))).toBe('kubernetesApps');
+    expect(f.camelcase('mixed_Case-with Spaces')).toBe('MixedCaseWithSpaces');
+    expect(f.camelcase('_complex__case_')).toBe('_Complex_Case_');
+    expect(f.camelcase('GO PATH')).toBe('GOPATH');
+  });
+
+  it('snakecase and kebabcase split capitals and numbers as xstrings does', () => {
+    expect(f.snakecase('HTTPServer')).toBe('http_server');
+    expect(f.snakecase('HTTP20xOK')).toBe('http_20x_ok');
+    expect(f.kebabcase('Bld4Floor3rd')).toBe('bld4-floor-3rd');
+    expect(f.kebabcase('vm-k8s-stack')).toBe('vm-k-8s-stack');
+    expect(f.snakecase('node.kubernetes.io')).toBe('node.kubernetes.io');
+    expect(f.snakecase('ÀbcDéf')).toBe('àbc_déf');
+    expect(f.snakecase('  lead')).toBe('__lead');
+  });
+
+  it('initials splits at whitespace only; title is strings.Title', () => {
+    expect(f.initials('kubernetes-apps')).toBe('k');
+    expect(f.initials('Foo Bar baz')).toBe('FBb');
+    expect(f.title("it's a-b")).toBe("It'S A-B");
+    expect(f.title('«bonjour» monde')).toBe('«bonjour» Monde');
+    expect(f.swapcase('ǆabc Def')).toBe('ǅABC dEF');
+  });
+});
+
+describe("urlParse and urlJoin are Go's net/url", () => {
+  // victoria-traces-cluster's vmauth config: `urlParse (include "vm.url" .)` on
+  // `http://…:10471`, then `printf "%s/select" $url.path`. Go's path is empty; JavaScript's URL
+  // gave `/`, so the route was `//select/.*` and the Secret differed from Helm's.
+  it('keeps an empty path empty, and takes what Go takes', () => {
+    expect(f.urlParse('http://x:1')).toMatchObject({ path: '', host: 'x:1', hostname: 'x' });
+    expect(f.urlParse('x.y/a')).toMatchObject({ scheme: '', host: '', path: 'x.y/a' });
+    expect(f.urlParse('mailto:a@b')).toMatchObject({ scheme: 'mailto', opaque: 'a@b' });
+    expect(f.urlParse('HTTP://X.Y:80/A')).toMatchObject({ scheme: 'http', host: 'X.Y:80', path: '/A' });
+    expect(f.urlParse('redis://:pass@h:6379/0')).toMatchObject({ userinfo: ':pass', hostname: 'h' });
+    expect(f.urlParse('http://[::1]:8080/p')).toMatchObject({ host: '[::1]:8080', hostname: '::1' });
+  });
+
+  it("refuses what Go refuses, with Go's reason", () => {
+    expect(() => f.urlParse('a:b/c?')).not.toThrow();
+    expect(() => f.urlParse('x:1/p')).not.toThrow(); // a scheme `x`: opaque
+    expect(() => f.urlParse('1x:1/p')).toThrow('unable to parse url: parse "1x:1/p": first path segment in URL cannot contain colon');
+    expect(() => f.urlParse('http://x:abc/')).toThrow('unable to parse url: parse "http://x:abc/": invalid port ":abc" after host');
+    expect(() => f.urlParse('http://x/%zz')).toThrow('invalid URL escape "%zz"');
+  });
+
+  it('urlJoin writes URL.String', () => {
+    expect(f.urlJoin({ scheme: 'http', host: 'x:1', path: '/p q', query: 'a=1' })).toBe('http://x:1/p%20q?a=1');
+    expect(f.urlJoin({ scheme: 'http', host: 'x:1', path: 'rel' })).toBe('http://x:1/rel');
+    expect(f.urlJoin({ path: 'a:b' })).toBe('./a:b');
+    expect(f.urlJoin({ scheme: 'https', host: 'h', userinfo: 'u:p%20w' })).toBe('https://u:p%20w@h');
+    expect(() => f.urlJoin({ scheme: 'https', host: 'h', userinfo: 'u:p w' })).toThrow('unable to parse userinfo in dict: parse "proto://u:p w@host": net/url: invalid userinfo');
+    expect(() => f.urlJoin({ scheme: 'http', host: 1 })).toThrow('unable to parse host key, must be of type string, but float64 found');
+  });
+});
