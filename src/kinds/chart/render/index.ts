@@ -436,7 +436,11 @@ export function formatRendered(r: RenderResult): string {
  */
 export function documentsFromHelmOutput(text: string): RenderedDocument[] {
   const out: RenderedDocument[] = [];
-  const parts = text.split(/^---\s*$/m);
+  // helm template prints each document as `---\n# Source: NAME\nCONTENT\n`. CONTENT can itself
+  // hold `---` lines (a template writing `---` twice: Helm's split leaves the second in the
+  // document, as yugabyte's certificates and otel-collector do), so only a `---` followed by a
+  // `# Source:` line starts a document.
+  const parts = text.split(/^---[ \t]*\n(?=# Source: )/m);
   for (const part of parts) {
     const m = /^\s*# Source: (\S+)\s*$/m.exec(part);
     if (!m) continue;

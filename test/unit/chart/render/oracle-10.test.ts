@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { documentsFromHelmOutput, renderChart } from '../../../../src/kinds/chart/render/index.js';
 import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { refuses, scratchCharts } from '../helpers.js';
 
@@ -183,5 +183,15 @@ describe("urlParse and urlJoin are Go's net/url", () => {
     expect(f.urlJoin({ scheme: 'https', host: 'h', userinfo: 'u:p%20w' })).toBe('https://u:p%20w@h');
     expect(() => f.urlJoin({ scheme: 'https', host: 'h', userinfo: 'u:p w' })).toThrow('unable to parse userinfo in dict: parse "proto://u:p w@host": net/url: invalid userinfo');
     expect(() => f.urlJoin({ scheme: 'http', host: 1 })).toThrow('unable to parse host key, must be of type string, but float64 found');
+  });
+});
+
+describe('--render helm: a document whose text starts with ---', () => {
+  // yugabyte's certificates.yaml writes `---` twice before a Certificate; Helm's split keeps the
+  // second in the document, and helm template prints `---\n# Source: …\n---\napiVersion: …`.
+  // Splitting that output at every `---` left the Certificate without its Source line, and dropped it.
+  it('keeps the document', () => {
+    const out = '---\n# Source: c/templates/a.yaml\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# Source: c/templates/b.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  containers:\n  - image: busybox\n';
+    expect(documentsFromHelmOutput(out).map((d) => `${d.source} ${d.kind}/${d.name}`)).toEqual(['c/templates/a.yaml ConfigMap/a', 'c/templates/b.yaml Pod/b']);
   });
 });
