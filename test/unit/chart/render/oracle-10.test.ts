@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { documentsFromHelmOutput, renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { goSprintf } from '../../../../src/kinds/chart/render/govalue.js';
 import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { refuses, scratchCharts } from '../helpers.js';
 
@@ -193,5 +194,78 @@ describe('--render helm: a document whose text starts with ---', () => {
   it('keeps the document', () => {
     const out = '---\n# Source: c/templates/a.yaml\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n---\n# Source: c/templates/b.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\nspec:\n  containers:\n  - image: busybox\n';
     expect(documentsFromHelmOutput(out).map((d) => `${d.source} ${d.kind}/${d.name}`)).toEqual(['c/templates/a.yaml ConfigMap/a', 'c/templates/b.yaml Pod/b']);
+  });
+});
+
+describe('sprig functions against Go (sprig 3.2.3 with Helm 3.14’s libraries, run on this machine)', () => {
+  // A crafted `chunk 0` looped for ever, pushing empty chunks until the process ran out of
+  // memory. Go sizes the result with a float division and cannot allocate it: helm template fails.
+  it('chunk with a size of 0 or less fails, as Go does, and returns', () => {
+    expect(() => f.chunk(0n, [1, 2, 3])).toThrow('runtime error: makeslice: len out of range');
+    expect(() => f.chunk(-1n, [1])).toThrow('makeslice');
+    expect(f.chunk(2n, [1, 2, 3])).toEqual([[1, 2], [3]]);
+  }, 10_000);
+
+  it('addf, subf, mulf and divf compute in decimal (shopspring/decimal)', () => {
+    expect(f.mulf(0.1, 3n)).toBe(0.3);
+    expect(f.addf(0.1, 0.2)).toBe(0.3);
+    expect(f.subf(0.3, 0.1)).toBe(0.2);
+    expect(f.divf(2n, 3n)).toBe(0.6666666666666667);
+    expect(f.add1f(0.1)).toBe(1.1);
+    expect(f.add()).toBe(0n);
+  });
+
+  it("printf rounds half to even, writes a negative's sign first and reads %.Nv of a float as %g", () => {
+    expect(goSprintf('%.0f|%.0f|%.1f|%.0e|%.2g', [2.5, 3.5, 0.25, 2.5, 0.125])).toBe('2|4|0.2|2e+00|0.12');
+    expect(goSprintf('%f', [1e21])).toBe('1000000000000000000000.000000');
+    expect(goSprintf('%x|%#x|%o', [-255n, -255n, -8n])).toBe('-ff|-0xff|-10');
+    expect(goSprintf('%6.2v|%.3v', [3.14159, 'hello'])).toBe('   3.1|hel');
+  });
+
+  // Masterminds reads `>1.20-0` as above every 1.20.x and `<=1.10-0` as every 1.10.x; ferry
+  // padded them to 1.20.0 and 1.10.0. `!=` was no npm operator (nothing met it).
+  it("semverCompare: Masterminds' partial > and <=, !=, and leading zeros", () => {
+    expect(f.semverCompare('>1.20-0', '1.20.5')).toBe(false);
+    expect(f.semverCompare('>1.20-0', '1.21.0')).toBe(true);
+    expect(f.semverCompare('<=1.10-0', '1.10.5')).toBe(true);
+    expect(f.semverCompare('>1, !=1.5.0', '1.6.0')).toBe(false);
+    expect(f.semverCompare('!=1.2.3', '1.2.4')).toBe(true);
+    expect(f.semverCompare('!=1.2.3', '1.2.3')).toBe(false);
+    expect(f.semverCompare('!=1.2.x', '1.2.9')).toBe(false);
+    expect(f.semverCompare('01.2.x', '1.2.5')).toBe(true);
+    expect((f.semver('01.2.3+meta') as { String(): string }).String()).toBe('1.2.3+meta');
+  });
+
+  it("float64 is strconv.ParseFloat's (cast): underscores, hex floats, inf; no spaces, no hex integers", () => {
+    expect(f.float64('1_000')).toBe(1000);
+    expect(f.float64('0x1p-2')).toBe(0.25);
+    expect(f.float64('-Inf')).toBe(-Infinity);
+    expect(f.float64('0x1F')).toBe(0);
+    expect(f.float64(' 3')).toBe(0);
+    expect(f.float64('1e_3')).toBe(0);
+  });
+
+  it('string functions Go writes on bytes', () => {
+    expect(() => f.substr(5n, 2n, 'Hello, World')).toThrow('runtime error: slice bounds out of range [5:2]');
+    expect(f.substr(1n, 3n, 'héllo')).toBe('é');
+    expect(f.nospace('é a')).toBe('Ã©a');
+    expect(f.abbrevboth(5n, 15n, '1234567890abcdefghij')).toBe('...67890abcd...');
+    expect(f.b32dec('NBSWY3DP')).toBe('hello');
+    expect(f.b32dec('NBSWY3D')).toBe('illegal base32 data at input byte 0');
+    expect(f.replace('', '-', 'abc')).toBe('-a-b-c-');
+    expect(f.splitn(',', 0n, 'a,b')).toEqual({});
+    expect(() => f.repeat(-1n, 'x')).toThrow('strings: negative Repeat count');
+    expect(() => f.slice([1, 2, 3], 1n, 99n)).toThrow('reflect.Value.Slice: slice index out of bounds');
+    expect((f.htpasswd('user', 'pw') as string).length).toBe(65);
+  });
+
+  it('durations are time.Duration’s; a date string is no time to sprig (now, as in Go)', () => {
+    expect(f.duration('3661')).toBe('1h1m1s');
+    expect(f.duration(3661.5)).toBe('0s');
+    expect(f.durationRound('2h10m5s')).toBe('2h');
+    expect(f.durationRound('8761h')).toBe('1y');
+    expect(f.date('2006-01-02', f.toDate('2006-01-02', '2024-02-29'))).toBe('2024-02-29');
+    expect(f.date('2006-01-02', '2024-02-29')).toBe(f.date('2006-01-02', f.now()));
+    expect(f.date('15:04', f.dateModify('-1.5h', f.toDate('2006-01-02', '2024-02-29')))).toBe('22:30');
   });
 });
