@@ -468,9 +468,12 @@ function describeFinding(f: RenderedFindingLike): string {
   return `${f.doc.kind ?? '?'} ${ns}${f.doc.name ?? '?'} ${f.fieldPath}`;
 }
 
+/** Delete the key at `p`, and the maps it leaves empty on the way up (an override holds no `{}`). */
 function deleteIn(root: Record<string, unknown>, p: Path): void {
   const parent = getIn(root, p.slice(0, -1));
-  if (parent && typeof parent === 'object') delete (parent as Record<string, unknown>)[String(p[p.length - 1])];
+  if (!parent || typeof parent !== 'object') return;
+  delete (parent as Record<string, unknown>)[String(p[p.length - 1])];
+  if (!Array.isArray(parent) && p.length > 1 && Object.keys(parent).length === 0) deleteIn(root, p.slice(0, -1));
 }
 
 /**
@@ -502,11 +505,10 @@ function proveByRendering(
     const after = new Map(findRenderedImages(renderWith(chart, users, override, render).documents).map((f) => [findingKey(f), f]));
     return [...before].filter(([k, b]) => after.get(k)?.ref !== b.mirror).map(([k]) => [k, after.get(k)]);
   };
-  let bad = wrong();
-  if (bad.length) {
-    // take back what the values finder set for these images (unless a good field needs it too)
-    const badRefs = new Set(bad.map(([k]) => before.get(k)!.f.ref));
-    const goodRefs = new Set([...before].filter(([k]) => !bad.some(([b]) => b === k)).map(([, b]) => b.f.ref));
+  // take back the keys set for these images (unless a good field needs them too)
+  const takeBack = (fields: Array<[string, RenderedFindingLike | undefined]>) => {
+    const badRefs = new Set(fields.map(([k]) => before.get(k)!.f.ref));
+    const goodRefs = new Set([...before].filter(([k]) => !fields.some(([b]) => b === k)).map(([, b]) => b.f.ref));
     for (const [key, ref] of [...setBy]) {
       if (!badRefs.has(ref) || goodRefs.has(ref)) continue;
       const p = JSON.parse(key) as Path;
@@ -514,6 +516,10 @@ function proveByRendering(
       setBy.delete(key);
       for (let i = replacements.length - 1; i >= 0; i--) if (replacements[i].where === p.join('.')) replacements.splice(i, 1);
     }
+  };
+  let bad = wrong();
+  if (bad.length) {
+    takeBack(bad);
     // A key taken back may have moved other fields too (k8s-monitoring's `global.imageRegistry`,
     // set for one image and read by three subcharts): probe for every field wrong now.
     bad = wrong();
@@ -551,6 +557,14 @@ function proveByRendering(
       setInLists(override, hit.path, value, values);
     }
     bad = wrong();
+    // A key found by rendering that still leaves its field off the mirror points the image at a
+    // path the mirror does not hold (yugaware's `image.postgres.registry` before a `name:
+    // postgres` renders …/docker.io/postgres, the mirror holds …/docker.io/library/postgres): the
+    // pod would fail to pull where the report said the image was left as is. Take it back too.
+    if (bad.some(([k, now]) => now !== undefined && now.ref !== before.get(k)!.f.ref)) {
+      takeBack(bad);
+      bad = wrong();
+    }
   }
   const reported = new Set(unmapped.map((u) => `${u.ref}\u0000${u.where}`));
   for (const [k, now] of bad) {

@@ -7,7 +7,7 @@ import semver from 'semver';
 import type { LoadedChart, ChartDependency } from '../load.js';
 import { deepCopy, isMap, isNil } from './govalue.js';
 import { parseGoYaml, setKey, YamlParseError } from './goyaml.js';
-import { mastermindsRange } from './sprig.js';
+import { mastermindsSatisfies } from './sprig.js';
 
 type Dict = Record<string, unknown>;
 
@@ -207,7 +207,7 @@ function versionOk(constraint: string | undefined, version: unknown): boolean {
   const clean = semver.valid(String(version ?? '').replace(/^v/, '')) ?? v?.version;
   if (!clean) return true;
   try {
-    return semver.satisfies(clean, mastermindsRange(constraint), { includePrerelease: true });
+    return mastermindsSatisfies(clean, constraint, true);
   } catch {
     return true;
   }

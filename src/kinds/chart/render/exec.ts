@@ -18,7 +18,7 @@ import {
   truthy,
 } from './govalue.js';
 import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
-import { stringArgError } from './signatures.js';
+import { arityError, stringArgError } from './signatures.js';
 
 export type GoFunc = (...args: unknown[]) => unknown;
 
@@ -370,7 +370,8 @@ export class TemplateSet {
         return this.walkRange(st, dot, node);
       case 'template': {
         const body = this.lookup(node.name);
-        if (!body) this.fail(st, `template: no template ${JSON.stringify(node.name)} associated with template "gotpl"`);
+        // Go's walkTemplate; `no template … associated with template` is ExecuteTemplate's (include).
+        if (!body) this.fail(st, `template ${JSON.stringify(node.name)} not defined`);
         const mark = st.vars.length;
         const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
         st.vars.length = mark;
@@ -633,10 +634,21 @@ export class TemplateSet {
     // own members only: `{{ constructor }}` or `{{ toString }}` is no function (Object's prototype)
     const fn = Object.hasOwn(this.funcs, name) ? this.funcs[name] : Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
     if (!fn) return this.fail(st, `function "${name}" not defined`);
+    const arity = arityError(name, argNodes.length, final !== NOFINAL);
+    if (arity) return this.fail(st, `at <${name}>: ${arity}`);
     const vals = argNodes.map((a) => this.evalArg(st, dot, a));
     if (final !== NOFINAL) vals.push(final);
-    const typeError = stringArgError(name, vals);
-    if (typeError) return this.fail(st, `at <${name}>: ${typeError}`);
+    // Go checks each written argument where it evaluates it: the error is at that argument
+    // (`at <.Values.host>: … got interface {}` names the key to set); the piped value at the function.
+    const typeError = stringArgError(name, vals, (i) => {
+      const a = argNodes[i];
+      return a !== undefined && (a.type === 'field' || a.type === 'chain' || (a.type === 'variable' && a.idents.length > 1));
+    });
+    if (typeError) {
+      const node = typeError.at < argNodes.length ? argNodes[typeError.at] : undefined;
+      const where = node?.type === 'field' ? `.${node.idents.join('.')}` : node?.type === 'variable' ? node.idents.join('.') : name;
+      return this.fail(st, `at <${where}>: ${typeError.message}`);
+    }
     return this.call(st, name, fn, vals);
   }
 

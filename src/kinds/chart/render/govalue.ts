@@ -166,18 +166,70 @@ export function formatFloatV(x: number): string {
   return formatFloatG(x, 6);
 }
 
-/** %e / %f / %g with a precision. */
+/** The exact decimal digits of |x| (a float64 is a dyadic rational) and where the point goes. */
+function exactDigits(x: number): { digits: string; point: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, Math.abs(x));
+  const bits = view.getBigUint64(0);
+  const expBits = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let e2 = -1074;
+  if (expBits !== 0) {
+    mant |= 1n << 52n;
+    e2 = expBits - 1075;
+  }
+  if (e2 >= 0) {
+    const digits = (mant << BigInt(e2)).toString();
+    return { digits, point: digits.length };
+  }
+  const k = -e2;
+  const digits = (mant * 5n ** BigInt(k)).toString().padStart(k + 1, '0');
+  return { digits, point: digits.length - k };
+}
+
+/** `digits` rounded to `keep` of them, half to even as strconv rounds: the digits and whether they grew by one. */
+function roundHalfEven(digits: string, keep: number): { digits: string; grew: boolean } {
+  if (keep >= digits.length) return { digits: digits.padEnd(keep, '0'), grew: false };
+  const kept = digits.slice(0, keep);
+  const next = digits[keep];
+  const rest = digits.slice(keep + 1);
+  const odd = keep > 0 && Number(kept[keep - 1]) % 2 === 1;
+  const up = next > '5' || (next === '5' && (/[1-9]/.test(rest) || odd));
+  if (!up) return { digits: kept, grew: false };
+  const inc = (BigInt(kept || '0') + 1n).toString().padStart(keep, '0');
+  return { digits: inc, grew: inc.length > keep };
+}
+
+/** Significant digits of |x| rounded to `n` (half to even) and the decimal exponent of the first. */
+function sigDigits(x: number, n: number): { digits: string; exp: number } {
+  const { digits, point } = exactDigits(x);
+  const first = digits.search(/[1-9]/);
+  const r = roundHalfEven(digits.slice(first), n);
+  return { digits: r.grew ? r.digits.slice(0, n) : r.digits, exp: point - first - 1 + (r.grew ? 1 : 0) };
+}
+
+/** %e / %f / %g with a precision: the exact value rounded half to even, as strconv does (JavaScript's toFixed rounds 2.5 up). */
 export function formatFloatPrec(x: number, verb: 'e' | 'f' | 'g', prec: number): string {
   if (!Number.isFinite(x)) return formatFloatG(x);
-  if (verb === 'f') return x.toFixed(prec);
+  const neg = x < 0 || Object.is(x, -0);
+  if (verb === 'f') {
+    const { digits, point } = exactDigits(x);
+    const r = roundHalfEven(digits, point + prec);
+    const intLen = point + (r.grew ? 1 : 0);
+    const whole = r.digits.slice(0, intLen).replace(/^0+(?=\d)/, '') || '0';
+    const frac = r.digits.slice(intLen);
+    return `${neg ? '-' : ''}${whole}${prec > 0 ? `.${frac}` : ''}`;
+  }
   if (verb === 'e') {
-    const { digits, exp, neg } = expParts(x, prec);
+    if (x === 0) return `${neg ? '-' : ''}0${prec > 0 ? `.${'0'.repeat(prec)}` : ''}e+00`;
+    const { digits, exp } = sigDigits(x, prec + 1);
     const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
     return `${neg ? '-' : ''}${m}${goExp(exp)}`;
   }
   // %g with precision: significant digits, trailing zeros dropped
   const p = prec === 0 ? 1 : prec;
-  const { digits, exp, neg } = expParts(x, p - 1);
+  if (x === 0) return neg ? '-0' : '0';
+  const { digits, exp } = sigDigits(x, p);
   const d = digits.replace(/0+$/, '') || '0';
   let out: string;
   if (exp < -4 || exp >= p) out = d.length > 1 ? `${d[0]}.${d.slice(1)}${goExp(exp)}` : `${d}${goExp(exp)}`;
@@ -283,7 +335,9 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
       let s = v instanceof Uint8Array && verb === 's' ? Buffer.from(v).toString('utf8') : formatV(v);
       if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
       if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
-      if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
+      // a precision is %g's for a float under %v, and cuts a string
+      if (verb === 'v' && typeof v === 'number' && f.prec !== undefined) s = formatFloatPrec(v, 'g', f.prec);
+      else if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
       return pad(s, f, typeof v === 'number' || typeof v === 'bigint');
     }
     case 'd': {
@@ -305,7 +359,8 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
         let s = (i < 0n ? -i : i).toString(base);
         if (verb === 'X') s = s.toUpperCase();
         if (f.sharp || verb === 'O') s = (verb === 'x' ? '0x' : verb === 'X' ? '0X' : verb === 'b' ? '0b' : verb === 'O' ? '0o' : '0') + s;
-        return pad(signed(s, i < 0n), f, true);
+        // the sign goes before the prefix (-0xff), as fmtInteger writes it
+        return pad(i < 0n ? `-${s}` : signed(s, false), f, true);
       }
       if ((verb === 'x' || verb === 'X') && (typeof v === 'string' || v instanceof Uint8Array)) {
         let s = Buffer.from(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('hex');

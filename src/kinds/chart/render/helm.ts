@@ -452,7 +452,10 @@ function helmBaseFuncs(): Record<string, GoFunc> {
     fromJson: (s: unknown) => {
       try {
         const v = jsonToGo(JSON.parse(str(s)));
-        return isMap(v) ? v : { Error: 'json: cannot unmarshal into Go value of type map[string]interface {}' };
+        if (isMap(v)) return v;
+        const kind = Array.isArray(v) ? 'array' : isNil(v) ? 'null' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'number';
+        // encoding/json leaves the map empty on null, and names the JSON type it met otherwise
+        return kind === 'null' ? {} : { Error: `json: cannot unmarshal ${kind} into Go value of type map[string]interface {}` };
       } catch (e) {
         return { Error: (e as Error).message };
       }

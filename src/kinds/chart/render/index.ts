@@ -5,7 +5,6 @@
  *   const r = renderChart(await loadChart(dir, { allFiles: true }), { values: [...], set: [...] });
  *   r.documents  // every rendered document (manifests, then hooks), parsed, with provenance
  */
-import semver from 'semver';
 import { FerryError } from '../../../errors.js';
 import type { LoadedChart } from '../load.js';
 import { ChartRenderError, coalesce, mergeUserValues, processDependencies, processImportValues, toHelmChart, type DisabledDependency, type HelmChart } from './chart.js';
@@ -16,7 +15,7 @@ import { parseGoYaml, parseGoYamlShared, setKey, YamlParseError } from './goyaml
 import { capabilities, DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION, parseKubeVersion, renderTemplates, type RenderedTemplate } from './helm.js';
 import { validateSchema } from './schema.js';
 import { holdYoungSync, noteItemDone } from '../../../store/young-gc.js';
-import { mastermindsRange, resetRandom } from './sprig.js';
+import { mastermindsSatisfies, resetRandom } from './sprig.js';
 import { lineForOffset } from './exec.js';
 
 export { DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION } from './helm.js';
@@ -287,7 +286,7 @@ const kubeConstraint = (top: HelmChart): string | undefined => (typeof top.meta.
 
 function kubeSatisfies(constraint: string, kube: string): boolean {
   try {
-    return semver.satisfies(kube.replace(/^v/, ''), mastermindsRange(constraint), { includePrerelease: true });
+    return mastermindsSatisfies(kube.replace(/^v/, ''), constraint, true);
   } catch {
     return true;
   }
@@ -436,7 +435,11 @@ export function formatRendered(r: RenderResult): string {
  */
 export function documentsFromHelmOutput(text: string): RenderedDocument[] {
   const out: RenderedDocument[] = [];
-  const parts = text.split(/^---\s*$/m);
+  // helm template prints each document as `---\n# Source: NAME\nCONTENT\n`. CONTENT can itself
+  // hold `---` lines (a template writing `---` twice: Helm's split leaves the second in the
+  // document, as yugabyte's certificates and otel-collector do), so only a `---` followed by a
+  // `# Source:` line starts a document.
+  const parts = text.split(/^---[ \t]*\n(?=# Source: )/m);
   for (const part of parts) {
     const m = /^\s*# Source: (\S+)\s*$/m.exec(part);
     if (!m) continue;

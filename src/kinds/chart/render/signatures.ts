@@ -36,8 +36,12 @@ const SIGNATURES = new Map<string, string>(Object.entries({
   printf: 's',
 }));
 
-/** Go's complaint about the arguments of `name` (undefined when every string parameter has a string). */
-export function stringArgError(name: string, args: readonly unknown[]): string | undefined {
+/**
+ * Go's complaint about the arguments of `name` (undefined when every string parameter has a
+ * string), and which argument it is about. `fromField(i)`: argument `i` was written as a field
+ * (`.Values.a.b`), whose missing or nil value is a nil `interface {}` in Go, not an invalid value.
+ */
+export function stringArgError(name: string, args: readonly unknown[], fromField: (i: number) => boolean = () => false): { at: number; message: string } | undefined {
   const sig = SIGNATURES.get(name);
   if (sig === undefined) return undefined;
   const variadic = sig.endsWith('*s');
@@ -47,7 +51,47 @@ export function stringArgError(name: string, args: readonly unknown[]): string |
     if (kind !== 's') continue;
     const v = args[i];
     if (typeof v === 'string') continue;
-    return isNil(v) ? 'invalid value; expected string' : `wrong type for value; expected string; got ${goTypeName(v)}`;
+    if (isNil(v)) return { at: i, message: fromField(i) ? 'wrong type for value; expected string; got interface {}' : 'invalid value; expected string' };
+    return { at: i, message: `wrong type for value; expected string; got ${goTypeName(v)}` };
   }
   return undefined;
+}
+
+/**
+ * How many arguments each template function takes, from its Go signature: sprig v3.2.3's
+ * TxtFuncMap read by reflection (Helm 3.14's sprig), Helm's own functions and text/template's
+ * builtins (`and`/`or` are checked where they short-circuit). `n+` is variadic, at least n. Go
+ * checks the count before it evaluates any argument: `{{ and not .a .b }}` (cockroachdb's
+ * serviceMonitor) is `wrong number of args for not: want 1 got 0`, and helm template fails.
+ */
+const ARITY_BY_COUNT: Record<string, string> = {
+  '0': 'hello now uuidv4',
+  '0+': 'add addf all any cat coalesce concat dict dig html js keys list print println quote seq squote tuple urlquery',
+  '1':
+    'add1 add1f adler32sum ago atoi b32dec b32enc b64dec b64enc base bcrypt camelcase ceil clean compact deepCopy dir duration durationRound empty ext fail first float64 floor fromJson fromJsonArray fromToml fromYaml fromYamlArray genPrivateKey getHostByName htmlDate initial initials int int64 isAbs kebabcase kindOf last len lower mustCompact mustDeepCopy mustFirst mustFromJson mustInitial mustLast mustRest mustReverse mustToJson mustToPrettyJson mustToRawJson mustToYaml mustUniq nospace not osBase osClean osDir osExt osIsAbs randAlpha randAlphaNum randAscii randBytes randNumeric regexQuoteMeta rest reverse semver sha1sum sha256sum shuffle snakecase sortAlpha swapcase title toDecimal toJson toPrettyJson toRawJson toString toStrings toToml toYaml toYamlPretty trim typeOf uniq unixEpoch until untitle upper urlJoin urlParse values',
+  '1+': 'biggest call default divf eq index max maxf merge mergeOverwrite min minf mul mulf mustMerge mustMergeOverwrite mustSlice mustWithout omit pick pluck printf slice subf without',
+  '2':
+    'abbrev append buildCustomCert chunk contains date dateModify date_modify decryptAES deepEqual div encryptAES ge genCA get gt has hasKey hasPrefix hasSuffix htmlDateInZone htpasswd include indent join kindIs le lt mod mustAppend mustChunk mustDateModify mustHas mustPrepend mustPush mustRegexFind mustRegexMatch mustToDate must_date_modify ne nindent prepend push randInt regexFind regexMatch repeat required semverCompare split splitList sub toDate tpl trimAll trimPrefix trimSuffix trimall trunc typeIs typeIsLike unset wrap',
+  '2+': 'round',
+  '3': 'abbrevboth dateInZone date_in_zone genCAWithKey mustRegexFindAll mustRegexReplaceAll mustRegexReplaceAllLiteral mustRegexSplit plural regexFindAll regexReplaceAll regexReplaceAllLiteral regexSplit replace set splitn substr ternary untilStep wrapWith',
+  '4': 'genSelfSignedCert lookup',
+  '5': 'derivePassword genSelfSignedCertWithKey genSignedCert',
+  '6': 'genSignedCertWithKey',
+};
+const ARITY = new Map<string, { n: number; variadic: boolean }>();
+for (const [count, names] of Object.entries(ARITY_BY_COUNT)) {
+  for (const name of names.split(' ')) ARITY.set(name, { n: parseInt(count, 10), variadic: count.endsWith('+') });
+}
+
+/**
+ * Go's complaint when `name` is called with `args` arguments written after it and, when `piped`,
+ * the pipeline's value as the last (undefined when the count fits or the function is not known).
+ * The wording is evalCall's: a variadic function counts the written arguments only.
+ */
+export function arityError(name: string, args: number, piped: boolean): string | undefined {
+  const a = ARITY.get(name);
+  if (!a) return undefined;
+  const numIn = args + (piped ? 1 : 0);
+  if (a.variadic) return numIn < a.n ? `wrong number of args for ${name}: want at least ${a.n} got ${args}` : undefined;
+  return numIn !== a.n ? `wrong number of args for ${name}: want ${a.n} got ${numIn}` : undefined;
 }

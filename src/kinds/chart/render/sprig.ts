@@ -27,7 +27,10 @@ import {
   isNil,
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
-import { goRegex, GoRegexError } from './regex.js';
+import { goFindAll, goRegex, GoRegexError, goReplaceAll, goSplit } from './regex.js';
+import { abbreviateFull, decimalFold, deleteWhiteSpace, durationRound, goDurationString, parseGoDuration, substr } from './golib.js';
+import { urlJoinDict, urlParseDict } from './gourl.js';
+import { goTitle, initials, swapCase, toCamelCase, toKebabCase, toSnakeCase, uncapitalize } from './xstrings.js';
 import { trimTrailing } from '../../../ui/escape.js';
 
 type Dict = Record<string, unknown>;
@@ -84,12 +87,40 @@ export function toFloat64(v: unknown): number {
       return v;
     case 'boolean':
       return v ? 1 : 0;
-    case 'string': {
-      const n = Number(v.trim());
-      return v.trim() === '' || Number.isNaN(n) ? 0 : n;
-    }
+    case 'string':
+      return goParseFloat(v) ?? 0;
   }
   return 0;
+}
+
+/**
+ * strconv.ParseFloat as cast.ToFloat64 calls it: Go's float literal syntax (underscores between
+ * digits, hex mantissas with a `p` exponent), `inf`/`infinity`/`nan` in any case; no spaces and
+ * no bare hex integers (`0x1F` is an error, so 0), unlike JavaScript's Number.
+ */
+export function goParseFloat(s: string): number | undefined {
+  const m = /^([+-]?)(?:(inf(?:inity)?)|(nan)|(0[xX])([0-9a-fA-F_]*\.?[0-9a-fA-F_]*)(?:([pP])([+-]?[0-9_]+))?|()([0-9_]*\.?[0-9_]*)(?:([eE])([+-]?[0-9_]+))?)$/i.exec(s);
+  if (!m) return undefined;
+  const neg = m[1] === '-';
+  if (m[2]) return neg ? -Infinity : Infinity;
+  if (m[3]) return m[1] ? undefined : NaN;
+  const hex = m[4] !== undefined;
+  const mant = hex ? m[5] : m[9];
+  const expChar = hex ? m[6] : m[10];
+  const expText = (hex ? m[7] : m[11]) ?? '';
+  // underscores only between digits (or after a base prefix), as underscoreOK checks
+  const decimalOk = (t: string) => !/(^|[^0-9])_|_($|[^0-9])/.test(t);
+  if (!(hex ? !/(^|[^0-9a-fA-Fx])_|_($|[^0-9a-fA-F])/.test(`0x${mant}`) : decimalOk(mant)) || !decimalOk(expText)) return undefined;
+  const clean = mant.replace(/_/g, '');
+  if (clean === '' || clean === '.') return undefined;
+  if (hex) {
+    if (expChar?.toLowerCase() !== 'p') return undefined;
+    const [w, f = ''] = clean.split('.');
+    const value = (parseInt(w || '0', 16) + (f ? parseInt(f, 16) / 16 ** f.length : 0)) * 2 ** Number(expText.replace(/_/g, ''));
+    return neg ? -value : value;
+  }
+  const value = Number(`${clean}${expChar ? `e${expText.replace(/_/g, '')}` : ''}`);
+  return neg ? -value : value;
 }
 
 function list(v: unknown, fn: string): unknown[] {
@@ -170,6 +201,13 @@ function toDate(v: unknown): Date {
   return FIXED_NOW;
 }
 
+/** sprig's formatDate argument: a time, or an integer of Unix seconds; anything else is now, as in Go (a date string is not read). */
+function dateArg(v: unknown): Date {
+  if (v instanceof GoTime) return v.date;
+  if (typeof v === 'bigint') return new Date(Number(v) * 1000);
+  return FIXED_NOW;
+}
+
 const MONTHS = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
 
@@ -223,7 +261,8 @@ function goDate(layout: string, d: Date): string {
 function coerceVersion(v: string): string | undefined {
   const m = /^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$/.exec(v.trim());
   if (!m) return undefined;
-  return `${m[1]}.${m[2] ?? 0}.${m[3] ?? 0}${m[4] ?? ''}${m[5] ?? ''}`;
+  // Masterminds reads each number with ParseUint: `01.2.3` is 1.2.3 (npm refuses leading zeros)
+  return `${BigInt(m[1])}.${BigInt(m[2] ?? 0)}.${BigInt(m[3] ?? 0)}${m[4] ?? ''}${m[5] ?? ''}`;
 }
 
 /**
@@ -232,81 +271,108 @@ function coerceVersion(v: string): string | undefined {
  */
 const CONSTRAINT = /^(!=|>=|<=|=>|=<|>|<|=|~>|~|\^)?(?=(\s*))\2v?(.*)$/;
 
+/** The AND terms of one `||` alternative (commas and spaces before an operator separate them). */
+function constraintTerms(part: string): string[] {
+  return (
+    part
+      // a run of spaces is tried from its start only ((?<!\s)): linear, the same pieces
+      .split(/,|(?<!\s)\s+(?=[<>=~^!])/)
+      .map((s) => s.trim())
+      .filter(Boolean)
+  );
+}
+
+/** One Masterminds term as an npm semver comparator set (partial versions, `~>`, `=>`). */
+function termToNpm(s: string): string {
+  const m = CONSTRAINT.exec(s)!;
+  let op = m[1] ?? '';
+  if (op === '=>') op = '>=';
+  if (op === '=<') op = '<=';
+  if (op === '~>') op = '~';
+  // Masterminds reads the numbers with ParseUint: `01.2.x` is 1.2.x (npm refuses leading zeros)
+  const ver = m[3].replace(/^[0-9.]+/, (nums) => nums.split('.').map((n) => (/^\d+$/.test(n) ? String(BigInt(n)) : n)).join('.'));
+  if (/[xX*]/.test(ver) || ver.split(/[-+]/)[0].split('.').length < 3) {
+    // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
+    const [core, ...pre] = ver.split('-');
+    const suffix = pre.length ? `-${pre.join('-')}` : '';
+    // npm cannot read a partial version with a prerelease (`^1.22-0`): spell out Masterminds'
+    // caret and tilde bounds (^1.2 is >=1.2 <2.0, ^0.2 is >=0.2 <0.3, ~1.2 is >=1.2 <1.3, ~1 is >=1 <2).
+    if (suffix && (op === '^' || op === '~') && /^\d+(\.\d+)?$/.test(core)) {
+      const [maj, min] = core.split('.').map(Number);
+      const lower = `>=${maj}.${min ?? 0}.0${suffix}`;
+      const upper = op === '~' ? (min === undefined ? `${maj + 1}.0.0` : `${maj}.${min + 1}.0`) : maj > 0 || min === undefined ? `${maj + 1}.0.0` : `0.${min + 1}.0`;
+      return `${lower} <${upper}-0`;
+    }
+    // Masterminds' `>1.2` is above every 1.2.x (>=1.3.0) and `<=1.2` takes every 1.2.x (<1.3.0);
+    // padding them to 1.2.0 let 1.2.5 through `>1.2-0` and kept it out of `<=1.10-0`
+    if ((op === '>' || op === '<=') && /^\d+(\.\d+)?$/.test(core)) {
+      const [maj, min] = core.split('.').map(Number);
+      const next = min === undefined ? `${maj + 1}.0.0` : `${maj}.${min + 1}.0`;
+      return op === '>' ? `>=${next}${suffix ? '-0' : ''}` : `<${next}-0`;
+    }
+    if ((op === '>=' || op === '<') && !/[xX*]/.test(core)) {
+      const parts = core.split('.');
+      while (parts.length < 3) parts.push('0');
+      return `${op}${parts.join('.')}${suffix}`;
+    }
+    return `${op}${core}${suffix}`;
+  }
+  return `${op}${ver}`;
+}
+
 /** Masterminds constraint syntax → npm semver range (commas are AND, `||` is OR, partial versions). */
 export function mastermindsRange(c: string): string {
   return c
     .split('||')
-    .map((part) =>
-      part
-        // a run of spaces is tried from its start only ((?<!\s)): linear, the same pieces
-        .split(/,|(?<!\s)\s+(?=[<>=~^!])/)
-        .map((s) => s.trim())
-        .filter(Boolean)
-        .map((s) => {
-          const m = CONSTRAINT.exec(s)!;
-          let op = m[1] ?? '';
-          if (op === '=>') op = '>=';
-          if (op === '=<') op = '<=';
-          if (op === '~>') op = '~';
-          const ver = m[3];
-          if (/[xX*]/.test(ver) || ver.split(/[-+]/)[0].split('.').length < 3) {
-            // partial / wildcard versions: npm semver understands x-ranges; keep prerelease suffix
-            const [core, ...pre] = ver.split('-');
-            const suffix = pre.length ? `-${pre.join('-')}` : '';
-            // npm cannot read a partial version with a prerelease (`^1.22-0`): spell out Masterminds'
-            // caret and tilde bounds (^1.2 is >=1.2 <2.0, ^0.2 is >=0.2 <0.3, ~1.2 is >=1.2 <1.3, ~1 is >=1 <2).
-            if (suffix && (op === '^' || op === '~') && /^\d+(\.\d+)?$/.test(core)) {
-              const [maj, min] = core.split('.').map(Number);
-              const lower = `>=${maj}.${min ?? 0}.0${suffix}`;
-              const upper = op === '~' ? (min === undefined ? `${maj + 1}.0.0` : `${maj}.${min + 1}.0`) : maj > 0 || min === undefined ? `${maj + 1}.0.0` : `0.${min + 1}.0`;
-              return `${lower} <${upper}-0`;
-            }
-            if ((op === '>=' || op === '<' || op === '>' || op === '<=') && !/[xX*]/.test(core)) {
-              const parts = core.split('.');
-              while (parts.length < 3) parts.push('0');
-              return `${op}${parts.join('.')}${suffix}`;
-            }
-            return `${op}${core}${suffix}`;
-          }
-          return `${op}${ver}`;
-        })
-        .join(' '),
-    )
+    .map((part) => constraintTerms(part).map(termToNpm).join(' '))
     .join(' || ');
+}
+
+/**
+ * Whether `version` (a clean semver) meets a Masterminds constraint. `!=` is Masterminds' own
+ * (npm has none, and read `!=1.2.3` as a range nothing meets): not that version, whatever its
+ * prerelease; `!=1.2.x` is outside that x-range (and, as Masterminds has it, no prerelease unless
+ * the constraint names one).
+ */
+export function mastermindsSatisfies(version: string, constraint: string, includePrerelease: boolean): boolean {
+  return constraint.split('||').some((part) => {
+    const terms = constraintTerms(part);
+    for (const t of terms.filter((x) => x.startsWith('!='))) {
+      const ver = t.slice(2).trim().replace(/^v/, '');
+      if (/[xX*]/.test(ver) || ver.split(/[-+]/)[0].split('.').length < 3) {
+        if (semver.prerelease(version) && !ver.includes('-')) return false;
+        if (semver.satisfies(version, termToNpm(ver), { includePrerelease: true })) return false;
+      } else {
+        const other = coerceVersion(ver);
+        if (other === undefined || semver.eq(version, other)) return false;
+      }
+    }
+    const rest = terms.filter((x) => !x.startsWith('!='));
+    return rest.length === 0 || semver.satisfies(version, rest.map(termToNpm).join(' '), { includePrerelease });
+  });
 }
 
 export function semverCompare(constraint: string, version: string): boolean {
   const v = coerceVersion(version);
   if (!v) throw new FuncError(`Invalid Semantic Version`);
-  const range = mastermindsRange(constraint);
   // Masterminds: a constraint with a prerelease (`-0`) admits prereleases.
-  return semver.satisfies(v, range, { includePrerelease: /-/.test(constraint) });
+  return mastermindsSatisfies(v, constraint, /-/.test(constraint));
 }
 
 class SemverVersion extends GoStruct {
   constructor(private readonly v: semver.SemVer) {
     super('*semver.Version');
   }
-  override goString = () => this.v.version;
+  // Masterminds' String: the build metadata too (npm's .version drops it)
+  override goString = () => this.v.version + (this.v.build.length ? `+${this.v.build.join('.')}` : '');
   Major = () => BigInt(this.v.major);
   Minor = () => BigInt(this.v.minor);
   Patch = () => BigInt(this.v.patch);
   Prerelease = () => this.v.prerelease.join('.');
   Metadata = () => this.v.build.join('.');
   Original = () => this.v.raw;
-  String = () => this.v.version;
+  String = () => this.goString();
   Compare = (o: unknown) => BigInt(semver.compare(this.v, o instanceof SemverVersion ? o.v : String(o)));
-}
-
-// ── regex (RE2 → JS: ./regex.ts) ─────────────────────────────────────────────
-
-/** Go's Regexp.Expand template ($1, ${1}, ${name}) → JS replacement. */
-function goReplacement(repl: string): string {
-  return repl.replace(/\$\$|\$\{(\w+)\}|\$(\w+)/g, (m, a, b) => {
-    if (m === '$$') return '$$';
-    const name = a ?? b;
-    return /^\d+$/.test(name) ? `$${name}` : `$<${name}>`;
-  });
 }
 
 // ── merge (mergo) ─────────────────────────────────────────────────────────────
@@ -335,17 +401,6 @@ function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
 
 // ── the map ──────────────────────────────────────────────────────────────────
 
-function title(s: string): string {
-  return s.replace(/(^|[^\p{L}\p{N}_'])(\p{L})/gu, (_m, a: string, b: string) => a + b.toUpperCase());
-}
-
-function words(s: string): string[] {
-  return s
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .split(/[^A-Za-z0-9]+/)
-    .filter(Boolean);
-}
-
 function indent(n: unknown, s: unknown): string {
   const text = str(s);
   checkLength('indent: characters', Math.max(0, Number(toInt64(n))) * (text.split('\n').length) + text.length, MAX_STRING);
@@ -359,35 +414,37 @@ function uniq(l: unknown[]): unknown[] {
   return out;
 }
 
-function numericFold(args: unknown[], fn: (a: bigint, b: bigint) => bigint): bigint {
-  return args.map(toInt64).reduce(fn);
-}
-
 export function sprigFuncs(): Record<string, GoFunc> {
   const f: Record<string, GoFunc> = {
     // dates
     now: () => new GoTime(FIXED_NOW),
-    date: (fmt, d) => goDate(str(fmt), toDate(d)),
-    dateInZone: (fmt, d) => goDate(str(fmt), toDate(d)),
-    date_in_zone: (fmt, d) => goDate(str(fmt), toDate(d)),
-    htmlDate: (d) => goDate('2006-01-02', toDate(d)),
-    htmlDateInZone: (d) => goDate('2006-01-02', toDate(d)),
-    dateModify: (_m, d) => new GoTime(toDate(d)),
-    date_modify: (_m, d) => new GoTime(toDate(d)),
-    mustDateModify: (_m, d) => new GoTime(toDate(d)),
+    date: (fmt, d) => goDate(str(fmt), dateArg(d)),
+    dateInZone: (fmt, d) => goDate(str(fmt), dateArg(d)),
+    date_in_zone: (fmt, d) => goDate(str(fmt), dateArg(d)),
+    htmlDate: (d) => goDate('2006-01-02', dateArg(d)),
+    htmlDateInZone: (d) => goDate('2006-01-02', dateArg(d)),
+    // time.ParseDuration; a modifier Go cannot read leaves the date (mustDateModify fails)
+    dateModify: (m, d) => new GoTime(new Date(toDate(d).getTime() + Number((parseGoDuration(str(m)) ?? 0n) / 1_000_000n))),
+    date_modify: (m, d) => f.dateModify(m, d),
+    mustDateModify: (m, d) => {
+      const ns = parseGoDuration(str(m));
+      if (ns === undefined) throw new FuncError(`time: invalid duration ${JSON.stringify(str(m))}`);
+      return f.dateModify(m, d);
+    },
     ago: () => '0s',
     toDate: (_fmt, s) => new GoTime(toDate(s)),
     mustToDate: (_fmt, s) => new GoTime(toDate(s)),
     unixEpoch: (d) => String(Math.floor(toDate(d).getTime() / 1000)),
-    duration: (s) => `${toInt64(s)}s`,
-    durationRound: (d) => str(d),
+    // a string of seconds or an integer (bigint: int64; Go's plain int, a template literal, gives 0s); other types are 0s
+    duration: (s) => goDurationString((typeof s === 'string' ? (/^[+-]?\d+$/.test(s) ? BigInt(s) : 0n) : typeof s === 'bigint' ? s : 0n) * 1_000_000_000n),
+    durationRound: (d) => durationRound(typeof d === 'string' ? (parseGoDuration(d) ?? 0n) : typeof d === 'bigint' ? d : d instanceof GoTime ? BigInt(FIXED_NOW.getTime() - d.date.getTime()) * 1_000_000n : 0n),
     // strings
-    abbrev: (w, s) => {
-      const n = Number(toInt64(w));
-      const t = str(s);
-      return n < 4 || t.length <= n ? t : `${t.slice(0, n - 3)}...`;
+    abbrev: (w, s) => (Number(toInt64(w)) < 4 ? str(s) : abbreviateFull(str(s), 0, Number(toInt64(w)))),
+    abbrevboth: (l, r, s) => {
+      const left = Number(toInt64(l));
+      const right = Number(toInt64(r));
+      return right < 4 || (left > 0 && right < 7) ? str(s) : abbreviateFull(str(s), left, right);
     },
-    abbrevboth: (_l, w, s) => f.abbrev(w, s),
     trunc: (c, s) => {
       const n = Number(toInt64(c));
       const t = str(s);
@@ -398,18 +455,12 @@ export function sprigFuncs(): Record<string, GoFunc> {
     trim: (s) => str(s).trim(),
     upper: (s) => str(s).toUpperCase(),
     lower: (s) => str(s).toLowerCase(),
-    title: (s) => title(str(s)),
-    untitle: (s) => str(s).replace(/(^|\s)(\S)/g, (_m, a: string, b: string) => a + b.toLowerCase()),
-    substr: (start, end, s) => {
-      const t = str(s);
-      const a = Number(toInt64(start));
-      const b = Number(toInt64(end));
-      if (a < 0) return t.slice(0, b);
-      if (b < 0 || b > t.length) return t.slice(a);
-      return t.slice(a, b);
-    },
+    title: (s) => goTitle(str(s)),
+    untitle: (s) => uncapitalize(str(s)),
+    substr: (start, end, s) => substr(Number(toInt64(start)), Number(toInt64(end)), str(s)),
     repeat: (c, s) => {
-      const n = Math.max(0, Number(toInt64(c)));
+      const n = Number(toInt64(c));
+      if (n < 0) throw new FuncError('strings: negative Repeat count');
       checkLength('repeat: characters', n * str(s).length, MAX_STRING);
       return str(s).repeat(n);
     },
@@ -417,19 +468,19 @@ export function sprigFuncs(): Record<string, GoFunc> {
     trimAll: (a, b) => trimChars(str(b), str(a)),
     trimSuffix: (a, b) => (str(b).endsWith(str(a)) && str(a) ? str(b).slice(0, -str(a).length) : str(b)),
     trimPrefix: (a, b) => (str(b).startsWith(str(a)) ? str(b).slice(str(a).length) : str(b)),
-    nospace: (s) => str(s).replace(/\s/g, ''),
-    initials: (s) => words(str(s)).map((w) => w[0]).join(''),
+    nospace: (s) => deleteWhiteSpace(str(s)),
+    initials: (s) => initials(str(s)),
     randAlphaNum: (n) => randFrom(ALPHA + NUM, n),
     randAlpha: (n) => randFrom(ALPHA, n),
     randAscii: (n) => randFrom('!"#$%&\'()*+,-./' + NUM + ':;<=>?@' + ALPHA + '[\\]^_`{|}~', n),
     randNumeric: (n) => randFrom(NUM, n),
     randInt: (min, max) => toInt64(min) + BigInt(Math.floor(rand() * Number(toInt64(max) - toInt64(min)))),
     randBytes: (n) => Buffer.from(randFrom(ALPHA + NUM, n)).toString('base64'),
-    swapcase: (s) => [...str(s)].map((c) => (c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase())).join(''),
+    swapcase: (s) => swapCase(str(s)),
     shuffle: (s) => str(s),
-    snakecase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('_'),
-    camelcase: (s) => str(s).split('_').map((w) => (w ? w[0].toUpperCase() + w.slice(1) : '')).join(''),
-    kebabcase: (s) => words(str(s)).map((w) => w.toLowerCase()).join('-'),
+    snakecase: (s) => toSnakeCase(str(s)),
+    camelcase: (s) => toCamelCase(str(s)),
+    kebabcase: (s) => toKebabCase(str(s)),
     wrap: (l, s) => wrapText(str(s), Number(toInt64(l)), '\n'),
     wrapWith: (l, sep, s) => wrapText(str(s), Number(toInt64(l)), str(sep)),
     contains: (sub, s) => str(s).includes(str(sub)),
@@ -452,7 +503,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
         .join(' '),
     indent: (n, s) => indent(n, s),
     nindent: (n, s) => `\n${indent(n, s)}`,
-    replace: (o, n, s) => str(s).split(str(o)).join(str(n)),
+    // strings.Replace: an empty old string matches before every character and at the end
+    replace: (o, n, s) => (str(o) === '' ? `${str(n)}${[...str(s)].map((c) => c + str(n)).join('')}` : str(s).split(str(o)).join(str(n))),
     plural: (one, many, count) => (toInt64(count) === 1n ? str(one) : str(many)),
     sha1sum: (s) => createHash('sha1').update(str(s)).digest('hex'),
     sha256sum: (s) => createHash('sha256').update(str(s)).digest('hex'),
@@ -482,6 +534,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
     splitn: (sep, n, s) => {
       const parts = str(s).split(str(sep));
       const k = Number(toInt64(n));
+      if (k === 0) return {}; // strings.SplitN with n 0: no parts
       const kept = k > 0 && parts.length > k ? [...parts.slice(0, k - 1), parts.slice(k - 1).join(str(sep))] : parts;
       const out: Dict = {};
       kept.forEach((p, i) => (out[`_${i}`] = p));
@@ -495,7 +548,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
     untilStep: (start, stop, step) => range(Number(toInt64(start)), Number(toInt64(stop)), Number(toInt64(step))).map((x) => BigInt(x)),
     // math
     add1: (a) => toInt64(a) + 1n,
-    add: (...a) => numericFold(a, (x, y) => x + y),
+    add: (...a) => a.map(toInt64).reduce((x, y) => x + y, 0n),
     sub: (a, b) => toInt64(a) - toInt64(b),
     div: (a, b) => {
       if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
@@ -521,11 +574,11 @@ export function sprigFuncs(): Record<string, GoFunc> {
       const i = Math.trunc(x);
       return (Math.abs(x - i) >= half ? i + Math.sign(x) : i) / pow;
     },
-    addf: (...a) => a.map(toFloat64).reduce((x, y) => x + y),
-    add1f: (a) => toFloat64(a) + 1,
-    subf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x - y, toFloat64(a)),
-    divf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x / y, toFloat64(a)),
-    mulf: (a, ...rest) => rest.map(toFloat64).reduce((x, y) => x * y, toFloat64(a)),
+    addf: (...a) => decimalFold('add', 0, a.map(toFloat64)),
+    add1f: (a) => decimalFold('add', toFloat64(a), [1]),
+    subf: (a, ...rest) => decimalFold('sub', toFloat64(a), rest.map(toFloat64)),
+    divf: (a, ...rest) => decimalFold('div', toFloat64(a), rest.map(toFloat64)),
+    mulf: (a, ...rest) => decimalFold('mul', toFloat64(a), rest.map(toFloat64)),
     // defaults
     default: (d, ...given) => (given.length === 0 || isEmpty(given[0]) ? d : given[0]),
     empty: (v) => isEmpty(v),
@@ -576,7 +629,11 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? Buffer.from(t, 'base64').toString('utf8') : `illegal base64 data at input byte 0`;
     },
     b32enc: (s) => base32(Buffer.from(str(s))),
-    b32dec: (s) => str(s),
+    // sprig answers a decoding error with its text
+    b32dec: (s) => {
+      const d = base32Decode(str(s));
+      return typeof d === 'string' ? d : Buffer.from(d).toString('utf8');
+    },
     // lists
     tuple: (...a) => a,
     list: (...a) => a,
@@ -654,16 +711,23 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustWithout: (l, ...omit) => list(l, 'without').filter((x) => !omit.some((o) => deepEqual(o, x))),
     has: (needle, l) => !isNil(l) && list(l, 'has').some((x) => deepEqual(x, needle)),
     mustHas: (needle, l) => !isNil(l) && list(l, 'has').some((x) => deepEqual(x, needle)),
+    // reflect's Slice: indexes past the list or crossed fail (a third index is ignored)
     slice: (l, ...idx) => {
       const x = list(l, 'slice');
-      const i = idx.map((n) => Number(toInt64(n)));
-      return x.slice(i[0] ?? 0, i[1] ?? x.length);
+      if (x.length === 0) return null;
+      const start = idx.length > 0 ? Number(toInt64(idx[0])) : 0;
+      const end = idx.length > 1 ? Number(toInt64(idx[1])) : x.length;
+      if (start < 0 || end > x.length || start > end) throw new FuncError('reflect.Value.Slice: slice index out of bounds');
+      return x.slice(start, end);
     },
     mustSlice: (l, ...idx) => f.slice(l, ...idx),
     concat: (...ls) => ls.flatMap((l) => list(l, 'concat')),
     chunk: (size, l) => {
       const x = list(l, 'chunk');
       const n = Number(toInt64(size));
+      // Go sizes the result with a float division: a size of 0 or less makes no slice Go can
+      // allocate (ferry looped for ever on `chunk 0`, pushing empty chunks until out of memory).
+      if (n <= 0) throw new FuncError('runtime error: makeslice: len out of range');
       const out: unknown[][] = [];
       for (let i = 0; i < x.length; i += n) out.push(x.slice(i, i + n));
       return out;
@@ -673,8 +737,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
     // sprig's strslice: nil elements are left out, a nil list is no element
     join: (sep, l) => (asSlice(l)?.filter((x) => !isNil(x)).map(strval).join(str(sep)) ?? (isNil(l) ? '' : strval(l))),
     // crypto placeholders (see header)
-    bcrypt: (s) => `$2a$10$${createHash('sha256').update(str(s)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
-    htpasswd: (u, p) => `${str(u)}:$2a$10$${createHash('sha256').update(str(p)).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 53)}`,
+    bcrypt: (s) => bcryptPlaceholder(str(s)),
+    htpasswd: (u, p) => `${str(u)}:${bcryptPlaceholder(str(p))}`,
     genPrivateKey: (t) => placeholderPem(str(t) === 'ecdsa' ? 'EC PRIVATE KEY' : str(t) === 'ed25519' ? 'PRIVATE KEY' : 'RSA PRIVATE KEY', 'key'),
     derivePassword: (_c, _t, p, u, s) => createHash('sha256').update(`${str(p)}${str(u)}${str(s)}`).digest('base64').slice(0, 20),
     buildCustomCert: (c, k) => new GoStruct('sprig.certificate', { Cert: str(c), Key: str(k) }),
@@ -713,47 +777,36 @@ export function sprigFuncs(): Record<string, GoFunc> {
       }
     },
     mustRegexMatch: (re, s) => goRegex(str(re), false, str(s)).test(str(s)),
-    regexFindAll: (re, s, n) => {
-      const all = [...str(s).matchAll(goRegex(str(re), true, str(s)))].map((m) => m[0]);
-      const k = Number(toInt64(n));
-      return k < 0 ? all : all.slice(0, k);
-    },
+    regexFindAll: (re, s, n) => goFindAll(str(re), str(s), Number(toInt64(n))).map((m) => m[0]),
     mustRegexFindAll: (re, s, n) => f.regexFindAll(re, s, n),
     regexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
     mustRegexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
-    regexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
-    mustRegexReplaceAll: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), goReplacement(str(repl))),
-    regexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
-    mustRegexReplaceAllLiteral: (re, s, repl) => str(s).replace(goRegex(str(re), true, str(s)), () => str(repl)),
-    regexSplit: (re, s, n) => {
-      const parts = str(s).split(goRegex(str(re), true, str(s)));
-      const k = Number(toInt64(n));
-      return k < 0 ? parts : parts.slice(0, k);
-    },
+    regexReplaceAll: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), false),
+    mustRegexReplaceAll: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), false),
+    regexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
+    mustRegexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
+    regexSplit: (re, s, n) => goSplit(str(re), str(s), Number(toInt64(n))),
     mustRegexSplit: (re, s, n) => f.regexSplit(re, s, n),
     regexQuoteMeta: (s) => str(s).replace(/[\\.+*?()|[\]{}^$]/g, '\\$&'),
     // urls
     urlParse: (s) => {
       try {
-        const u = new URL(str(s));
-        return {
-          scheme: u.protocol.replace(/:$/, ''),
-          host: u.host,
-          hostname: u.hostname,
-          path: decodeURIComponent(u.pathname),
-          query: u.search.replace(/^\?/, ''),
-          opaque: '',
-          fragment: u.hash.replace(/^#/, ''),
-          userinfo: u.username ? `${u.username}${u.password ? `:${u.password}` : ''}` : '',
-        };
-      } catch {
-        throw new FuncError(`unable to parse url: ${str(s)}`);
+        return urlParseDict(str(s));
+      } catch (e) {
+        throw new FuncError(`unable to parse url: ${(e as Error).message}`);
       }
     },
     urlJoin: (d) => {
       const m = dict(d);
-      const auth = m.userinfo ? `${str(m.userinfo)}@` : '';
-      return `${m.scheme ? `${str(m.scheme)}:` : ''}${m.host ? `//${auth}${str(m.host)}` : ''}${str(m.path)}${m.query ? `?${str(m.query)}` : ''}${m.fragment ? `#${str(m.fragment)}` : ''}`;
+      // sprig's dictGetOrEmpty: a missing key is empty, a value that is no string fails.
+      const get = (k: string): string => {
+        if (!Object.hasOwn(m, k)) return '';
+        const v = m[k];
+        if (typeof v === 'string') return v;
+        if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
+        throw new FuncError(`unable to parse ${k} key, must be of type string, but ${goKind(v)} found`);
+      };
+      return urlJoinDict({ scheme: get('scheme'), host: get('host'), path: get('path'), query: get('query'), opaque: get('opaque'), fragment: get('fragment'), userinfo: get('userinfo') });
     },
     getHostByName: () => '127.0.0.1',
     urlquery: (s) => queryEscape(str(s)),
@@ -809,6 +862,12 @@ function wrapText(s: string, width: number, sep: string): string {
   return out.join(sep);
 }
 
+/** A bcrypt hash's shape (`$2a$10$` and 53 characters, 60 in all), not a hash: see the header. */
+function bcryptPlaceholder(s: string): string {
+  const h = createHash('sha512').update(s).digest('base64').replace(/[^A-Za-z0-9]/g, '');
+  return `$2a$10$${h.padEnd(53, '0').slice(0, 53)}`;
+}
+
 function adler32(b: Buffer): number {
   let a = 1;
   let c = 0;
@@ -817,6 +876,36 @@ function adler32(b: Buffer): number {
     c = (c + a) % 65521;
   }
   return ((c << 16) | a) >>> 0;
+}
+
+/** base32.StdEncoding.DecodeString: the bytes, or Go's error text (line breaks are skipped). */
+function base32Decode(text: string): Uint8Array | string {
+  const A = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  const s = text.replace(/[\r\n]/g, '');
+  const corrupt = (at: number) => `illegal base32 data at input byte ${at}`;
+  const out: number[] = [];
+  for (let q = 0; q < s.length; q += 8) {
+    const quantum = s.slice(q, q + 8);
+    if (quantum.length < 8) return corrupt(q);
+    const pad = quantum.indexOf('=');
+    const data = pad < 0 ? quantum : quantum.slice(0, pad);
+    // padding ends the input, fills its quantum, and leaves 2, 4, 5 or 7 characters
+    if (pad >= 0 && (!/^=+$/.test(quantum.slice(pad)) || ![2, 4, 5, 7].includes(pad) || q + 8 < s.length)) return corrupt(q + pad);
+    let bits = 0;
+    let val = 0;
+    for (let i = 0; i < data.length; i++) {
+      const v = A.indexOf(data[i]);
+      if (v < 0) return corrupt(q + i);
+      val = (val << 5) | v;
+      bits += 5;
+      if (bits >= 8) {
+        out.push((val >>> (bits - 8)) & 0xff);
+        bits -= 8;
+        val &= (1 << bits) - 1;
+      }
+    }
+  }
+  return Uint8Array.from(out);
 }
 
 function base32(b: Buffer): string {
