@@ -388,6 +388,9 @@ function keysByRendering(
       // a value that starts an image up to a `/` (Istio's hub: registry.istio.io/release) is its registry part
       else if (typeof v === 'string' && v.trim() && [...fullImages].some((raw) => raw.startsWith(`${v.trim()}/`))) candidates.push({ path: [...p, k], kind: 'registry' });
       else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
+      // an empty image key the template defaults past (yugabyte's `otelCollector.image: ""` before
+      // `| default "otel/opentelemetry-collector-contrib:…"`): setting it moves the image
+      else if (/image$/i.test(k) && (v === '' || v === null)) candidates.push({ path: [...p, k], kind: 'image' });
       else walk(v, [...p, k], depth + 1);
     }
   };

@@ -71,3 +71,34 @@ describe('rewrite chart never leaves a key that points an image at a path the mi
     expect(r.unmapped.map((u) => `${u.ref} ${u.reason.split(':')[0]}`)).toEqual(['docker.io/library/postgres:14.23 still points upstream in the render with the override']);
   });
 });
+
+// yugabyte's OpenTelemetryCollector: `image: {{ .Values.otelCollector.image | default
+// "otel/opentelemetry-collector-contrib:0.114.0" | quote }}` with `otelCollector.image: ""`. No key
+// held the image, so the proof found none, and the collector was named as left upstream although
+// setting the empty key moves it.
+const OTEL = {
+  'Chart.yaml': 'apiVersion: v2\nname: yb\nversion: 1.0.0\n',
+  'values.yaml': ['otelCollector:', '  image: ""', '  imagePullPolicy: ""', ''].join('\n'),
+  'templates/otel.yaml': [
+    'apiVersion: opentelemetry.io/v1beta1',
+    'kind: OpenTelemetryCollector',
+    'metadata:',
+    '  name: yb-otel',
+    'spec:',
+    '  image: {{ .Values.otelCollector.image | default "otel/opentelemetry-collector-contrib:0.114.0" | quote }}',
+    '',
+  ].join('\n'),
+};
+
+describe('an empty image key the template defaults past', () => {
+  it('is found by the proof and set to the mirror reference', async () => {
+    const dir = await writeTree(tmp, 'otel', OTEL);
+    const chart = await loadChartDir(dir, undefined, { allFiles: true });
+    const found = discoverChartImages(chart, {}).images.filter((i) => i.certainty === 'certain');
+    expect(found.map((i) => i.ref)).toEqual(['docker.io/otel/opentelemetry-collector-contrib:0.114.0']);
+    const ctx = createRewriteContext(await fixtureTarget(), chartLock(['docker.io/otel/opentelemetry-collector-contrib:0.114.0'], imageValuesOf(found), 'yb', '1.0.0'));
+    const r = await rewriteChart(dir, ctx, { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect(r.overrideValues).toEqual({ otelCollector: { image: `${MIRROR}/docker.io/otel/opentelemetry-collector-contrib:0.114.0` } });
+  });
+});
