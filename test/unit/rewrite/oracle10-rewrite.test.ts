@@ -22,6 +22,16 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
+/** The chart written, its certain images locked as `ferry lock` records them, and `rewrite chart` run. */
+async function rewriteLocked(name: string, files: Record<string, string>, allowUnmapped = false) {
+  const dir = await writeTree(tmp, name, files);
+  const chart = await loadChartDir(dir, undefined, { allFiles: true });
+  const found = discoverChartImages(chart, {}).images.filter((i) => i.certainty === 'certain');
+  const refs = found.map((i) => i.ref).sort();
+  const ctx = createRewriteContext(await fixtureTarget(), chartLock(refs, imageValuesOf(found), name, '1.0.0'));
+  return { chart, refs, r: await rewriteChart(dir, ctx, { allowUnmapped, render: {} }) };
+}
+
 // yugaware: `{{ registry }}/{{ name }}:{{ tag }}` with `image.postgres: {registry: "", name:
 // postgres}`. Docker Hub's official image is `library/postgres` on the mirror; the registry key the
 // proof found by rendering gave `<mirror>/docker.io/postgres`, a path the mirror does not hold.
@@ -57,13 +67,8 @@ const YUGAWARE = {
 
 describe('rewrite chart never leaves a key that points an image at a path the mirror does not hold', () => {
   it('takes the key back, and the image stays upstream, named', async () => {
-    const dir = await writeTree(tmp, 'yugaware', YUGAWARE);
-    const chart = await loadChartDir(dir, undefined, { allFiles: true });
-    const found = discoverChartImages(chart, {}).images.filter((i) => i.certainty === 'certain');
-    const refs = found.map((i) => i.ref).sort();
+    const { chart, refs, r } = await rewriteLocked('yugaware', YUGAWARE, true);
     expect(refs).toEqual(['docker.io/library/postgres:14.23', 'quay.io/yugabyte/yugaware:1.0']);
-    const ctx = createRewriteContext(await fixtureTarget(), chartLock(refs, imageValuesOf(found), 'yugaware', '1.0.0'));
-    const r = await rewriteChart(dir, ctx, { allowUnmapped: true, render: {} });
     // the override, rendered: the app on the mirror, postgres exactly as before (not a mirror path that does not exist)
     const images = findRenderedImages(renderChart(chart, { values: [{ name: 'override', data: r.overrideValues }] }).documents).map((f) => f.ref).sort();
     expect(images).toEqual(['docker.io/library/postgres:14.23', `${MIRROR}/quay.io/yugabyte/yugaware:1.0`]);
@@ -92,12 +97,8 @@ const OTEL = {
 
 describe('an empty image key the template defaults past', () => {
   it('is found by the proof and set to the mirror reference', async () => {
-    const dir = await writeTree(tmp, 'otel', OTEL);
-    const chart = await loadChartDir(dir, undefined, { allFiles: true });
-    const found = discoverChartImages(chart, {}).images.filter((i) => i.certainty === 'certain');
-    expect(found.map((i) => i.ref)).toEqual(['docker.io/otel/opentelemetry-collector-contrib:0.114.0']);
-    const ctx = createRewriteContext(await fixtureTarget(), chartLock(['docker.io/otel/opentelemetry-collector-contrib:0.114.0'], imageValuesOf(found), 'yb', '1.0.0'));
-    const r = await rewriteChart(dir, ctx, { render: {} });
+    const { refs, r } = await rewriteLocked('otel', OTEL);
+    expect(refs).toEqual(['docker.io/otel/opentelemetry-collector-contrib:0.114.0']);
     expect(r.unmapped).toEqual([]);
     expect(r.overrideValues).toEqual({ otelCollector: { image: `${MIRROR}/docker.io/otel/opentelemetry-collector-contrib:0.114.0` } });
   });
