@@ -366,7 +366,8 @@ function keysByRendering(
   render: RewriteChartOptions['render'],
   exclude: ReadonlySet<string> = new Set(),
 ): { hits: Map<string, ProbeHit>; moved: Map<string, Map<string, ProbeHit>> } | undefined {
-  const candidates: Array<{ path: Path; kind: KeyKind }> = [];
+  // `empty`: an image key left empty for the template's default, probed on its own afterwards
+  const candidates: Array<{ path: Path; kind: KeyKind; empty?: true }> = [];
   const walk = (node: unknown, p: Path, depth: number) => {
     if (depth > 12 || candidates.length >= 400 || typeof node !== 'object' || node === null) return;
     // list items too (a container in `initContainers:` spelling its image): set with the whole list
@@ -388,6 +389,9 @@ function keysByRendering(
       // a value that starts an image up to a `/` (Istio's hub: registry.istio.io/release) is its registry part
       else if (typeof v === 'string' && v.trim() && [...fullImages].some((raw) => raw.startsWith(`${v.trim()}/`))) candidates.push({ path: [...p, k], kind: 'registry' });
       else if (/registry/i.test(k) && (typeof v === 'string' || v === null)) candidates.push({ path: [...p, k], kind: 'registry' });
+      // an empty image key the template defaults past (yugabyte's `otelCollector.image: ""` before
+      // `| default "otel/opentelemetry-collector-contrib:…"`): setting it moves the image
+      else if (/image$/i.test(k) && (v === '' || v === null)) candidates.push({ path: [...p, k], kind: 'image', empty: true });
       else walk(v, [...p, k], depth + 1);
     }
   };
@@ -417,7 +421,10 @@ function keysByRendering(
       // reference without it, or the chart recombines the pieces into another repository.
       const sent = sentinel(c, Number(m[1]));
       const at = f.raw.indexOf(sent);
-      const hit = { ...c, suffix: at === 0 ? f.raw.slice(sent.length) : undefined };
+      // an empty key counts only where it is the whole image (istio's empty `image:` between a
+      // hub and a tag is one piece of a composed reference, found by its hub)
+      if (c.empty && f.raw !== sent) continue;
+      const hit = { path: c.path, kind: c.kind, suffix: at === 0 ? f.raw.slice(sent.length) : undefined };
       const pk = JSON.stringify(c.path);
       if (!moved.has(pk)) moved.set(pk, new Map());
       moved.get(pk)!.set(findingKey(f), hit);
@@ -425,9 +432,13 @@ function keysByRendering(
     }
     return true;
   };
-  const all = candidates.map((_c, i) => i);
+  const all = candidates.map((_c, i) => i).filter((i) => !candidates[i].empty);
   // all at once; a chart that refuses some sentinel (a `fail` on an odd value): one key at a time
-  if (!tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
+  if (all.length && !tryRender(all)) for (const i of all.slice(0, 40)) tryRender([i]);
+  // then the empty image keys, apart: set with the others, one could turn a field composed from
+  // them into no reference at all, and lose the hit the others make
+  const empties = candidates.map((_c, i) => i).filter((i) => candidates[i].empty);
+  if (empties.length && !tryRender(empties)) for (const i of empties.slice(0, 40)) tryRender([i]);
   return { hits: out, moved };
 }
 
