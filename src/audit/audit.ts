@@ -114,7 +114,8 @@ function hostOfReference(r: Reference): string {
       return r.value.split('/')[0].toLowerCase();
     }
   }
-  return r.value.toLowerCase().replace(/:\d+$/, '');
+  // a bare IPv6 address (`2001:db8::10`) ends in digits after a colon, and has no port there
+  return isIP(r.value) === 6 ? r.value.toLowerCase() : r.value.toLowerCase().replace(/:\d+$/, '');
 }
 
 function describeCheck(c: Check): string {

@@ -1,5 +1,6 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import type { AptSourceEntry } from '../kinds/types.js';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node as YamlNode, type Scalar } from 'yaml';
 import { FerryError, unreadableFile, withoutStackTraces } from '../errors.js';
@@ -192,6 +193,11 @@ export function imageKeyPath(keyPath: string): boolean {
 }
 
 const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
+/**
+ * A bare IPv6 address in text (`peer: 2001:db8::10`, `--advertise [fd00::5]:7946`): candidates,
+ * checked with Node's parser where used. Not inside a longer word, hex run or colon list.
+ */
+const IP6_RE = /(?<![\w:.])\[?((?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:(?<=:)(?:\d{1,3}\.){3}\d{1,3})?)(?:%[\w.-]+)?\]?(?![\w:]|\.\w)/gi;
 
 /**
  * A container's `image` field, in a Kubernetes workload (containers, initContainers,
@@ -297,6 +303,15 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
     const mapped = (m.index ?? 0) > 0 && rest[(m.index ?? 0) - 1] === ':';
     if (bits !== undefined && bits < (mapped ? 128 : 32)) continue;
     if (!/^0\.|^255\./.test(m[1])) out.push({ kind: 'host', value: m[1] });
+  }
+  for (const m of rest.matchAll(IP6_RE)) {
+    const ip = m[1];
+    // What Node's parser takes as IPv6 (a MAC address, a time or `std::vector` is not); with a
+    // digit (`Bad::method` in code parses); IPv4-mapped ones were found by the IPv4 pattern above.
+    if (isIP(ip) !== 6 || !/\d/.test(ip) || ip.includes('.') || /^[0:]*$/.test(ip)) continue;
+    const prefix = /^\/(\d{1,3})(?!\d)/.exec(rest.slice((m.index ?? 0) + m[0].length));
+    if (prefix && Number(prefix[1]) < 128) continue; // a network (`fd00::/8`), not a destination
+    out.push({ kind: 'host', value: ip.toLowerCase() });
   }
   return out;
 }

@@ -38,4 +38,41 @@ describe('IPv6 literal URLs and zone CIDRs', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  it('a bare IPv6 address in text is a host; a network, a MAC address, a time or code is not', () => {
+    const hosts = (t: string) => referencesIn(t, false).map((r) => r.value);
+    expect(hosts('peer: 2001:db8::10')).toEqual(['2001:db8::10']);
+    expect(hosts('--advertise-address=[fd00::5]:7946 --ntp 2606:4700:f1::1.')).toEqual(['fd00::5', '2606:4700:f1::1']);
+    expect(hosts('gw fe80::1%eth0, full 2001:0DB8:0:0:0:ff00:42:8329')).toEqual(['fe80::1', '2001:0db8:0:0:0:ff00:42:8329']);
+    expect(hosts('podSubnet: fd00:10:244::/56 serviceSubnet: fd00:10:96::/112 one 2001:db8::1/128')).toEqual(['2001:db8::1']);
+    expect(hosts('mac 00:1a:2b:3c:4d:5e at 12:30:45 std::vector Bad::method sha256:abcd c0ffee::1 :: 2026-12-06T23:17:46Z')).toEqual([]);
+    // an IPv4-mapped address is its IPv4 address, once
+    expect(hosts('::ffff:10.0.0.1')).toEqual(['10.0.0.1']);
+  });
+
+  it('a bare IPv6 address outside every zone is undeclared egress; one in a zone or a declared endpoint is not', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ipv6-bare-'));
+    try {
+      await writeFile(path.join(dir, 'corosync.conf'), 'nodelist {\n  node { ring0_addr: fd00::11 }\n}\ntotem { ip_version: ipv6 }\n# upstream NTP\nserver 2001:db8:123::1 iburst\nserver 2001:db8:77::9 iburst\n');
+      const loaded = {
+        manifest: validateManifest(
+          {
+            apiVersion: 'ferry/v1alpha1',
+            kind: 'Manifest',
+            metadata: { name: 'v6' },
+            zones: [{ name: 'site', cidrs: ['fd00::/8'] }, { name: 'net', external: true }],
+            endpoints: [{ name: 'ntp', category: 'other', hosts: ['2001:db8:77::9'], protocol: 'NTP', ports: [123], transport: 'udp', purpose: 'time', from: 'site', to: 'net', mitigation: { type: 'exception', reason: 'site NTP', review: '2030-01-01' } }],
+          },
+          'inline',
+        ),
+        file: 'm.yaml',
+        dir: '.',
+        digest: 'sha256:x',
+      };
+      const report = auditReferences(buildConnectionModel(loaded), undefined, await scanPaths([dir], dir), { manifestFile: 'm.yaml', kinds: [] });
+      const byValue = Object.fromEntries(report.findings.map((f) => [f.value, f.class]));
+      expect(byValue).toEqual({ 'fd00::11': 'internal', '2001:db8:123::1': 'undeclared', '2001:db8:77::9': 'declared-exception' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });
