@@ -20,6 +20,7 @@ import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
+import { isRegistriesConf, podmanConfig, podmanHostMirrors, podmanRoute } from './podman.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -168,7 +169,7 @@ export function runCheck(c: Check, scan: ScanResult): { status: 'met' | 'unmet';
 export interface RuntimeMirror {
   upstream: string;
   file: string;
-  format: 'containerd' | 'k3s' | 'openshift';
+  format: 'containerd' | 'k3s' | 'openshift' | 'podman';
   /** openshift: the object (`ImageDigestMirrorSet/name`), which serves pulls by digest or by tag only. */
   object?: string;
   /** The mirror URLs (on the target) pulls go to. */
@@ -224,14 +225,19 @@ function containerdHosts(text: string): { server?: string; hosts: string[] } | u
 /** k3s/RKE2's setting that turns the upstream endpoint off (a setting the scan keeps whatever the checks). */
 export const NO_DEFAULT_ENDPOINT_KEY = /(^|\.)disable-default-registry-endpoint$/;
 
-export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string): Map<string, RuntimeMirror> {
-  const out = new Map<string, RuntimeMirror>();
+/** Whether a runtime's mirror entry (`host[:port][/path]` or a URL) is the target registry. */
+function onTargetOf(targetHosts: ReadonlySet<string>, registry?: string): (u: string) => boolean {
   const want = registry ? originOf(registry) : undefined;
-  const onTarget = (u: string) => {
+  return (u: string) => {
     const o = originOf(u);
     if (!o || !targetHosts.has(o.host)) return false;
     return !want || (o.host === want.host && o.port === want.port && (!o.scheme || !want.scheme || o.scheme === want.scheme));
   };
+}
+
+export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string, podman = podmanConfig(scan.files)): Map<string, RuntimeMirror> {
+  const out = new Map<string, RuntimeMirror>();
+  const onTarget = onTargetOf(targetHosts, registry);
   // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
   const noDefaultEndpoint = scan.settings.some((s) => NO_DEFAULT_ENDPOINT_KEY.test(s.key) && s.value === 'true');
   for (const f of scan.files) {
@@ -278,6 +284,12 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
     }
   }
   for (const [key, m] of openshiftMirrors(scan, onTarget)) out.set(key, m);
+  // podman/CRI-O registries.conf: a `[[registry]]` for a whole registry with a mirror on the target (podman.ts).
+  for (const m of podman ? podmanHostMirrors(podman, onTarget) : []) {
+    const rm: RuntimeMirror = { ...m, format: 'podman' };
+    out.set(`podman\0${m.upstream}`, rm);
+    if (!out.has(m.upstream)) out.set(m.upstream, rm);
+  }
   return out;
 }
 
@@ -409,7 +421,7 @@ function catalogSourceNote(ref: string): string {
 }
 
 function runtimeMirrorNote(m: RuntimeMirror): string {
-  const runtime = m.format === 'containerd' ? 'containerd' : m.format === 'k3s' ? 'k3s/RKE2' : `CRI-O ${m.object}`;
+  const runtime = m.format === 'containerd' ? 'containerd' : m.format === 'k3s' ? 'k3s/RKE2' : m.format === 'podman' ? 'podman/CRI-O registries.conf' : `CRI-O ${m.object}`;
   const base = `${runtime} mirror config for ${m.upstream} (${m.file}): pulls go to ${m.mirrors.join(', ')}`;
   if (!m.fallback) return `${base}; no fallback to ${m.upstream}`;
   const how =
@@ -419,7 +431,9 @@ function runtimeMirrorNote(m: RuntimeMirror): string {
         ? m.object?.startsWith('ImageContentSourcePolicy/')
           ? 'an ImageContentSourcePolicy cannot forbid it: `ferry mirror-config idms --never-contact-source` writes the ImageDigestMirrorSet that replaces it'
           : 'mirrorSourcePolicy: NeverContactSource forbids it'
-        : 'start k3s/RKE2 with --disable-default-registry-endpoint to forbid it';
+        : m.format === 'podman'
+          ? "the [[registry]]'s location is the upstream; location set to the mirror (`ferry mirror-config registries-conf --never-contact-source`) forbids it"
+          : 'start k3s/RKE2 with --disable-default-registry-endpoint to forbid it';
   return `${base}; an image the mirror lacks (or a failing mirror) is tried at ${m.upstream} itself (${how})`;
 }
 
@@ -474,7 +488,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const h = u ? hostOfUrl(u) : undefined;
     if (h) targetHosts.add(h);
   }
-  const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url);
+  const podman = podmanConfig(scan.files);
+  const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url, podman);
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   // The proxy a `proxied` endpoint goes through is the site's own, declared by the manifest:
   // the proxy setting that names it is what makes the mitigation met, not a way out.
@@ -533,6 +548,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     const host = hostOfReference(r);
     if (r.inCluster) return { host, class: 'internal', note: r.inCluster };
+    // A Quadlet short name podman resolves to a registry the scan does not tell (audit/podman.ts): never a guessed docker.io.
+    if (r.podman?.unknown) return { host: 'unknown', class: 'undeclared', note: r.podman.unknown };
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
@@ -557,6 +574,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       if ('partial' in m) return { host, ...declared(host, m.partial) };
       const docker = dockerPullsUpstream(r, host, m.mirror);
       if (docker) return { host, ...declared(host, docker) };
+      const pulled = podmanPull(r, host, m.mirror);
+      if (pulled) return { host, ...pulled };
       return { host, class: 'mirrored', ...m };
     }
     // A runtime's mirror configuration for this host: the file that sends its pulls to the mirror
@@ -567,7 +586,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const openshift = r.kind === 'host' && r.keyPath && /\.source$/.test(r.keyPath) && !r.provenance ? runtime.get(`${r.file}\0@${r.line}`) : undefined;
       // A registries.yaml `mirrors.<registry>` key: that entry is the registry's mirror config.
       const k3s = r.kind === 'host' && r.keyPath === `mirrors.${r.value}` ? runtime.get(`${r.file}\0${r.value}`) : undefined;
-      const m = own ?? kubeadm ?? openshift ?? k3s;
+      // A host a podman registries.conf names (a prefix, a search registry, an alias) that one of them mirrors wholly.
+      const pod = isRegistriesConf(r.file) ? runtime.get(`podman\0${host}`) : undefined;
+      const m = own ?? kubeadm ?? openshift ?? k3s ?? pod;
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
@@ -686,6 +707,29 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     return `a Compose service image from Docker Hub: dockerd's registry-mirrors ask the mirror for ${upstream ?? 'the same path'} at its root, but the mirror keeps it at ${mirror ?? 'another path'} (\`ferry mirror-config docker\` needs layout: flat with no prefix), so dockerd pulls it from Docker Hub; ${fix}`;
   }
 
+  /**
+   * A carried image a Quadlet unit names: podman pulls it as written unless the scanned
+   * registries.conf sends it to where the mirror holds it (audit/podman.ts); the written name is
+   * not on the mirror (`ferry rewrite manifests` would have put the mirror's name there).
+   */
+  function podmanPull(r: Reference, host: string, mirror: string | undefined): Pick<Finding, 'class' | 'declaredBy' | 'note' | 'mirror'> | undefined {
+    if (!r.podman) return undefined;
+    const fix = `run \`ferry rewrite manifests\` on the unit${mirror ? ` to pull ${mirror}` : ''}, or install the registries.conf \`ferry mirror-config registries-conf\` writes as a registries.conf.d drop-in (and audit /etc/containers with the units)`;
+    if (!podman) return declared(host, `podman pulls it from ${host} as written: the scan holds no registries.conf (/etc/containers) that sends it to the mirror; ${fix}`);
+    const route = podmanRoute(podman, r.value, onTargetOf(targetHosts, t?.registry?.url));
+    const repo = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^/]*$/, '').toLowerCase();
+    const served = mirror ? route.mirrors.find((x) => repo(x.asks) === repo(mirror)) : undefined;
+    const e = route.entry;
+    if (e && served) {
+      const how = route.remapped && served === route.mirrors.at(-1) ? 'no fallback upstream' : `an image the mirror lacks (or a failing mirror) is tried at ${e.location} itself (location set to the mirror, \`ferry mirror-config registries-conf --never-contact-source\`, forbids it)`;
+      return { class: 'mirrored', mirror, note: `podman pulls it through [[registry]] ${e.prefix} of ${e.file}: from ${served.asks}; ${how}` };
+    }
+    if (e?.blocked) return declared(host, `[[registry]] ${e.prefix} of ${e.file} is blocked: podman refuses the pull (the unit fails to start), and nothing sends it to the mirror; ${fix}`);
+    if (route.mirrors.length) return declared(host, `registries.conf (${e!.file}) sends it to ${route.mirrors[0].asks}, but the mirror holds it at ${repo(mirror ?? '?')}, so podman falls back to ${e!.location}; ${fix}`);
+    const via = e ? `[[registry]] ${e.prefix} of ${e.file} (the longest prefix matching it) sends it to ${[...e.mirrors.map((x) => x.location), e.location].join(', then ')}` : `no [[registry]] of ${podman.files.join(', ')} matches it`;
+    return declared(host, `podman pulls it upstream: ${via}, none of them the mirror; ${fix}`);
+  }
+
   /** Why a chart source written upstream still goes out (undefined: its repository carries nothing, classified as any reference). */
   function chartSourceNote(s: NonNullable<Reference['chartSource']>): string | undefined {
     const charts = [...(opts.lock?.charts ?? []), ...((model.entries.charts ?? []) as ChartLock[])];
@@ -770,6 +814,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
       if (r.operator) c.note = [r.operator, c.note].filter(Boolean).join('; ');
+      if (r.podman) c.note = [r.podman.resolved ? `${r.podman.written} in ${r.podman.unit}: ${r.podman.resolved}` : undefined, c.note, r.podman.autoUpdate ? 'AutoUpdate=registry: podman-auto-update asks the registry for this tag\'s digest on its timer' : undefined].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');
       return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c, note, provenance: r.provenance, template: r.template, resource: r.resource };

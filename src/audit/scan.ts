@@ -14,6 +14,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
+import { applyPodmanShortNames, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -58,6 +59,8 @@ export interface Reference {
   polledBy?: string;
   /** An image an operator composes from its resource's fields or pulls by default (kinds/image/operator-images.ts): how, in words. */
   operator?: string;
+  /** A Quadlet unit's `Image=` (audit/podman.ts): podman pulls it, through the host's registries.conf. */
+  podman?: PodmanPull;
 }
 
 export interface Setting {
@@ -102,13 +105,13 @@ export const KEPT_YAML_MENTION = /ImageDigestMirrorSet|ImageTagMirrorSet|ImageCo
 /**
  * Whether a pass after the scan reads this file's text: a Compose `.env` (applyComposeVars), a
  * kustomization (applyKustomizeOverrides), a Flux Kustomization or ConfigMap (applyFluxSubstitutes),
- * a containerd `hosts.toml` or k3s `registries.yaml` (audit.ts runtimeMirrors), a YAML file
+ * a containerd `hosts.toml`, k3s `registries.yaml` or podman `registries.conf` (audit.ts runtimeMirrors, podman.ts), a YAML file
  * holding a `KEPT_YAML_MENTION`. A new reader of `ScannedFile.text` adds its files here.
  */
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
-  if (base === 'hosts.toml') return true;
+  if (base === 'hosts.toml' || isRegistriesConf(file)) return true;
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || KEPT_YAML_MENTION.test(text);
 }
@@ -164,7 +167,7 @@ export function fileTypeOf(file: string): FileType {
   // `images:` overrides were never applied and the image as written was reported instead.
   if (ext === '.yaml' || ext === '.yml' || path.basename(file) === 'Kustomization') return 'yaml';
   if (ext === '.json') return 'json';
-  if (ext === '.toml') return 'toml';
+  if (ext === '.toml' || isRegistriesConf(file.split(path.sep).join('/'))) return 'toml';
   if (base === '.env' || ext === '.env' || base.startsWith('.env.') || base === 'env') return 'env';
   if (base === 'sources.list' || (ext === '.list' && file.includes('sources.list'))) return 'apt-list';
   if (ext === '.sources') return 'apt-sources';
@@ -898,7 +901,11 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
       scanAptSources(rel, text, refs);
       break;
     default:
-      scanText(rel, text, refs, settings);
+      if (isQuadletUnit(rel)) {
+        const q = quadletImages(rel, text);
+        refs.push(...q.refs);
+        scanText(rel, q.rest, refs, settings);
+      } else scanText(rel, text, refs, settings);
   }
   return undefined;
 }
@@ -1290,6 +1297,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
   }
   applyComposeVars(files, references);
+  applyPodmanShortNames(files, references);
   applyFluxSubstitutes(files, references);
   applyKustomizeOverrides(files, references);
   applyHelmReleases(releases, references);

@@ -153,7 +153,7 @@ export function register(program: Command): void {
       .option('-o, --output <dir>', 'directory to write the files into (default: print them)')
       .option('--registry <host>', 'also mirror this upstream registry (repeatable)', collect)
       .option('--config-path <dir>', 'containerd: certs.d location on the nodes', '/etc/containerd/certs.d')
-      .option('--never-contact-source', 'containerd: server set to the mirror; idms/itms: mirrorSourcePolicy NeverContactSource (a pull the mirror cannot serve fails at once, never tried upstream)')
+      .option('--never-contact-source', 'containerd: server set to the mirror; registries-conf: location set to the mirror; idms/itms: mirrorSourcePolicy NeverContactSource (a pull the mirror cannot serve fails at once, never tried upstream)')
       .option('--dry-run', 'print a unified diff against the files in -o; write nothing')),
     'with -o, print nothing but warnings',
   ).action(async (format: string, opts: RewriteCliOptions & { registry?: string[]; configPath?: string; neverContactSource?: boolean }) => {

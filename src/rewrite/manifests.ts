@@ -18,6 +18,8 @@ import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
+import { isQuadletUnit } from '../audit/podman.js';
+import { rewriteQuadletUnit } from './quadlet.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -62,9 +64,9 @@ export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
   return [...out].sort();
 }
 
-/** A .yaml/.yml file, or kustomize's `Kustomization` (its third file name, no extension). */
+/** A .yaml/.yml file, kustomize's `Kustomization` (its third file name, no extension), or a Quadlet unit (rewrite/quadlet.ts). */
 function isManifestName(p: string): boolean {
-  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization';
+  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization' || isQuadletUnit(p);
 }
 
 function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?: string; container?: string } {
@@ -971,6 +973,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const text = await readText(file, 'manifest');
     texts.set(file, text);
     const kustomization = isKustomizationFile(file);
+    if (isQuadletUnit(file)) continue;
     if (!kustomization && !text.includes('HelmRepository') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
     for (const d of docs) collectHelmRepositories(d, helmRepos);
@@ -987,6 +990,13 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const envs = new Map<string, Promise<ComposeEnv | undefined>>();
   for (const file of files) {
     const text = texts.get(file)!;
+    if (isQuadletUnit(file)) {
+      const q = rewriteQuadletUnit(file, text, ctx);
+      replacements.push(...q.replacements);
+      unmapped.push(...q.unmapped);
+      changes.push({ file, before: text, after: applyTextEdits(text, q.edits) });
+      continue;
+    }
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
     const composeEnv = await readComposeEnv(file, envs);

@@ -176,6 +176,13 @@ async function registriesConf(ctx: RewriteContext, opts: MirrorConfigOptions, ou
     '# holds the very tags and digests ferry pinned, so tag pulls must come from it too.',
   ];
   for (const r of routes(ctx, opts.registries)) {
+    // --never-contact-source: the entry's location is the mirror (containers/image tries the
+    // mirrors, then the location: with no mirror table and the mirror as location, nothing upstream).
+    if (opts.neverContactSource) {
+      lines.push('', '[[registry]]', `prefix = ${tomlString(r.upstream)}`, `location = ${tomlString(r.location)}`, ...(insecure ? ['insecure = true'] : []));
+      out.mirrors.push({ upstream: r.upstream, mirror: r.location });
+      continue;
+    }
     lines.push(
       '',
       '[[registry]]',
@@ -477,9 +484,9 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     throw new FerryError('USAGE', `mirror-config ${format}: unknown format; choose one of ${MIRROR_CONFIG_FORMATS.join(', ')}`);
   }
   const out: MirrorConfigResult = { format: format as MirrorConfigFormat, files: [], written: [], dryRun: Boolean(opts.dryRun), diff: '', mirrors: [], warnings: [], notes: [] };
-  if (opts.neverContactSource && format !== 'idms' && format !== 'itms' && format !== 'containerd') {
+  if (opts.neverContactSource && format !== 'idms' && format !== 'itms' && format !== 'containerd' && format !== 'registries-conf') {
     const k3s = format === 'k3s' || format === 'rke2' ? `; ${format} takes it as a flag: start it with --disable-default-registry-endpoint (or set disable-default-registry-endpoint: true in its config.yaml)` : '';
-    throw new FerryError('USAGE', `--never-contact-source is for containerd (server set to the mirror), idms and itms (OpenShift's mirrorSourcePolicy), not ${format}${k3s}`);
+    throw new FerryError('USAGE', `--never-contact-source is for containerd (server set to the mirror), registries-conf (location set to the mirror), idms and itms (OpenShift's mirrorSourcePolicy), not ${format}${k3s}`);
   }
   opts = { ...opts, registries: extraRegistries(ctx, opts.registries ?? [], out.warnings) };
   switch (format as MirrorConfigFormat) {

@@ -1,0 +1,44 @@
+import { isShortName, quadletImages } from '../audit/podman.js';
+import { parseImageReference, withDefaultTag } from '../oci/reference.js';
+import type { RewriteContext } from './context.js';
+import type { Replacement, TextEdit, Unmapped } from './edits.js';
+
+/**
+ * A Quadlet unit's `Image=` lines (`.container`, `.image`, `.volume`; podman-systemd.unit(5))
+ * pointed at the mirror, every other byte kept. A short name (`Image=nginx:1.25`) is left and
+ * reported: podman resolves it through the host's registries.conf (aliases, then
+ * unqualified-search-registries), which decides the registry; ferry does not guess docker.io.
+ */
+export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteContext): { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] } {
+  const out = { edits: [] as TextEdit[], replacements: [] as Replacement[], unmapped: [] as Unmapped[] };
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  for (const r of quadletImages(file, text).refs) {
+    const where = `${r.podman!.unit} [${r.keyPath!.replace(/\.Image$/, '')}] Image=`;
+    if (isShortName(r.value)) {
+      out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason: 'a short name: podman resolves it through the host\'s registries.conf (short-name aliases, then unqualified-search-registries), so its registry is not written here; write the fully qualified name (<registry>/<repository>:<tag>, the one podman resolves it to on the host) and rewrite again' });
+      continue;
+    }
+    let look;
+    try {
+      look = ctx.lookupImage(withDefaultTag(parseImageReference(r.value)));
+    } catch {
+      out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason: 'not a valid image reference' });
+      continue;
+    }
+    if (look.status === 'mirror') continue;
+    if (look.status === 'unmapped') {
+      out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason: look.reason });
+      continue;
+    }
+    // The value on its line, after `Image=` (quotes kept as written).
+    const lineStart = starts[r.line - 1];
+    const lineEnd = r.line < starts.length ? starts[r.line] - 1 : text.length;
+    const line = text.slice(lineStart, lineEnd);
+    const at = line.indexOf(r.value, line.indexOf('=') + 1);
+    if (at < 0) continue;
+    out.edits.push({ start: lineStart + at, end: lineStart + at + r.value.length, text: look.mirror });
+    out.replacements.push({ file, line: r.line, kind: look.digestChanged ? 'digest' : 'image', old: r.value, new: look.mirror, where });
+  }
+  return out;
+}
