@@ -696,6 +696,7 @@ export function tomlStrings(value: string): string[] {
 
 function scanToml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
   let table = '';
+  const podmanConf = isRegistriesConf(file);
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     const n = i + 1;
@@ -719,8 +720,24 @@ function scanToml(file: string, text: string, refs: Reference[], settings: Setti
     if (!value.startsWith('[') && !value.startsWith('{')) settings.push({ file, line: n, key, value: unquote(value), source: 'structured' });
     const strings = tomlStrings(value);
     const imageCtx = imageKeyPath(key);
-    for (const s of strings.length ? strings : [value]) for (const r of referencesIn(s, imageCtx)) refs.push({ file, line: n, keyPath: key, ...r });
+    for (const s of strings.length ? strings : [value]) {
+      const found = referencesIn(s, imageCtx);
+      for (const r of found) refs.push({ file, line: n, keyPath: key, ...r });
+      // registries.conf names registries where the patterns cannot tell (`mirror.vendor.example`, `registry:5000`)
+      const host = podmanConf && !found.length && REGISTRIES_CONF_HOST_KEY.test(key) ? registryHostOf(s) : undefined;
+      if (host) refs.push({ file, line: n, keyPath: key, kind: 'host', value: host });
+    }
   });
+}
+
+/** The keys of registries.conf whose values are registries (`location`, `prefix`, mirrors, the search list, aliases). */
+const REGISTRIES_CONF_HOST_KEY = /^(?:registry(?:\.mirror)?\.(?:location|prefix)|registry\.mirror|unqualified-search-registries|aliases\..+)$/;
+
+/** The registry host of a registries.conf value (`host[:port][/path]`), or undefined (a wildcard, a word such as `digest-only`). */
+function registryHostOf(value: string): string | undefined {
+  const host = value.trim().split('/')[0].toLowerCase();
+  if (!/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(host)) return undefined;
+  return host.includes('.') || host.includes(':') || host === 'localhost' ? host : undefined;
 }
 
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
