@@ -545,9 +545,13 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const spans = source.includes('\n');
       let from = 0;
       const valueLines = v.includes('\n') ? v.split('\n') : [v];
+      // `licenseServer: lic.vendor.jp`: a destination key's value is a host the patterns may not tell from a dotted word.
+      const keyed = valueLines.length === 1 ? hostOfDestinationKey(keyPath, v) : undefined;
       valueLines.forEach((l, i) => {
         let next = from;
-        for (const r of referencesIn(l, valueLines.length > 1 ? false : imageCtx)) {
+        const found = referencesIn(l, valueLines.length > 1 ? false : imageCtx);
+        if (keyed && !found.length) found.push({ kind: 'host', value: keyed });
+        for (const r of found) {
           let where = literal ? line + 1 + i : line;
           if (!literal && spans) {
             let at = source.indexOf(r.value, from);
@@ -724,7 +728,7 @@ function scanToml(file: string, text: string, refs: Reference[], settings: Setti
       const found = referencesIn(s, imageCtx);
       for (const r of found) refs.push({ file, line: n, keyPath: key, ...r });
       // registries.conf names registries where the patterns cannot tell (`mirror.vendor.example`, `registry:5000`)
-      const host = podmanConf && !found.length && REGISTRIES_CONF_HOST_KEY.test(key) ? registryHostOf(s) : undefined;
+      const host = found.length ? undefined : podmanConf && REGISTRIES_CONF_HOST_KEY.test(key) ? registryHostOf(s) : hostOfDestinationKey(key, s);
       if (host) refs.push({ file, line: n, keyPath: key, kind: 'host', value: host });
     }
   });
@@ -740,6 +744,34 @@ function registryHostOf(value: string): string | undefined {
   return host.includes('.') || host.includes(':') || host === 'localhost' ? host : undefined;
 }
 
+/**
+ * A key whose value is a place to connect to (`host`, `licenseServer`, `endpoint`, `registry`,
+ * `PROXY_HOST`, `upstream`…), by its last name; not `domain` (a cookie's, a cluster's or an
+ * e-mail domain is no destination).
+ */
+const DESTINATION_KEY = /(?:host|hostname|server|endpoint|address|addr|registry|registries|proxy|proxies|mirror|upstream|fqdn|remote)s?$/i;
+/** Top-level domains beyond the text patterns' list that a destination key's value may end in. */
+const MORE_TLDS = new Set('online store shop network digital global company solutions software host live world email link tools zone space website agency group team ltd inc llc int mobi name asia aero coop jobs travel tel arpa google amazon aws azure microsoft'.split(' '));
+const KNOWN_TLDS = new Set(TLDS.split('|'));
+
+/**
+ * The host a destination key's value names where the text patterns cannot tell a host from a
+ * dotted word (`licenseServer: lic.vendor.jp`, `host: mirror.vendor.example:8443/x`): a name of
+ * three labels or more, or ending in a two-letter country domain or a known one. A two-label name
+ * under an unknown domain (`redis.cache`, a Service in another namespace) is not taken for one.
+ */
+export function hostOfDestinationKey(keyPath: string, value: string): string | undefined {
+  const last = keyPath.replace(/\[\d+\]$/, '').split('.').pop() ?? '';
+  if (!DESTINATION_KEY.test(last.replace(/[_-]/g, ''))) return undefined;
+  const m = /^((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z][a-z0-9-]*[a-z0-9]))(?::\d{1,5})?(?:\/\S*)?$/i.exec(value.trim());
+  if (!m) return undefined;
+  const labels = m[1].split('.').length;
+  const tld = m[2].toLowerCase();
+  if (labels < 3 && !/^[a-z]{2}$/.test(tld) && !KNOWN_TLDS.has(tld) && !MORE_TLDS.has(tld)) return undefined;
+  const hostPort = value.trim().split('/')[0].toLowerCase();
+  return hostPort;
+}
+
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
 const ENV_INLINE = /(?:^|\s)(?:export\s+)?([A-Z_][A-Z0-9_]*)=("[^"]*"|'[^']*'|[^\s;&|]*)/g;
 
@@ -749,7 +781,10 @@ function scanEnv(file: string, text: string, refs: Reference[], settings: Settin
     if (!m || raw.trim().startsWith('#')) return;
     const value = unquote(m[2]);
     settings.push({ file, line: i + 1, key: m[1], value, source: 'env' });
-    for (const r of referencesIn(value, /IMAGE/i.test(m[1]))) refs.push({ file, line: i + 1, keyPath: m[1], ...r });
+    const found = referencesIn(value, /IMAGE/i.test(m[1]));
+    for (const r of found) refs.push({ file, line: i + 1, keyPath: m[1], ...r });
+    const host = found.length ? undefined : hostOfDestinationKey(m[1], value);
+    if (host) refs.push({ file, line: i + 1, keyPath: m[1], kind: 'host', value: host });
   });
 }
 
