@@ -1,10 +1,9 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPathComponent } from '../../src/mapping/index.js';
 import { runFerry } from '../support/cli.js';
-import { makeGpgKey } from '../support/apt-repo.js';
-import { publishVendor, siteTargetYaml, startVendorLab, stopVendorLab, vendorDeb, type VendorLab } from '../support/apt-vendor.js';
+import { helloVendorProject, siteTargetYaml, startVendorLab, stopVendorLab, type VendorLab } from '../support/apt-vendor.js';
 import { packageChart, writeRepoIndex } from '../support/chart-repo.js';
 import { CraftedBundle, type Desc } from '../support/craft-bundle.js';
 import { listTree } from '../support/fs-tree.js';
@@ -77,23 +76,8 @@ describe('APT repository roots across imports', () => {
   const host = () => hostPathComponent(new URL(lab.upstream.url).host);
 
   beforeAll(async () => {
-    const key = await makeGpgKey(lab.work, 'vendor');
-    const debs = path.join(lab.work, 'debs');
-    await vendorDeb(debs, 'hello', '1.0', 'amd64');
-    await publishVendor(path.join(lab.work, 'public'), debs, {
-      root: 'vendor',
-      suite: 'stable',
-      fields: ['Origin: Vendor', 'Suite: stable', 'Codename: stable', 'Architectures: amd64', 'Components: main', `Date: ${new Date(Date.now() - 86400_000).toUTCString()}`],
-      indexes: [{ comp: 'main', arch: 'amd64', debs: { hello: 'pool/main/h/hello_1.0_amd64.deb' } }],
-      compress: ['', '.gz'],
-      key,
-    });
     dir = path.join(lab.work, 'apt');
-    await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, 'vendor.asc'), await readFile(key.publicKey));
-    await writeFile(path.join(dir, 'site.secret.asc'), await readFile(lab.site.secretKey));
-    const apt = ['  - name: vendor', `    url: ${lab.upstream.url}/vendor`, '    suites: [stable]', '    components: [main]', '    architectures: [amd64]', '    keys: [vendor.asc]'];
-    await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: apt }', 'apt:', ...apt, ''].join('\n'));
+    await helloVendorProject(lab, dir);
     await ok(dir, ['lock', 'manifest.yaml']);
     await ok(dir, ['bundle', 'create', 'manifest.yaml', '-o', 'b.tar']);
     bundle = await CraftedBundle.load(path.join(dir, 'b.tar'));
@@ -105,7 +89,7 @@ describe('APT repository roots across imports', () => {
     const index = b.index;
     const top = index.manifests.find((m) => m.digest === b.tops('apt')[0].digest)!;
     const manifest = b.json<Record<string, unknown> & { config: Desc }>(top.digest);
-    manifest.config = { ...manifest.config, ...b.putBlob({ ...b.json(manifest.config.digest), url }) };
+    manifest.config = { ...manifest.config, ...b.putBlob({ ...b.json<Record<string, unknown>>(manifest.config.digest), url }) };
     Object.assign(top, b.putBlob(manifest), { annotations: { ...top.annotations, 'io.ferry.source': url } });
     b.index = index;
     return b;

@@ -197,12 +197,12 @@ async function nestedInEarlier(dir: string, root: string): Promise<string | unde
 
 /**
  * Which URL each repository root under `apt.dir` was published from: one small JSON file per
- * root in `apt.dir/.ferry-roots/` (named by the hash of the root's path), written before the
+ * root in `apt.dir/ferry-roots/` (named by the hash of the root's path), written before the
  * first byte of the repository. A root is the host and the path only, so without it a second
  * import could publish `https://host/x` over `http://host/x`, or `host:8080` over `host-8080`,
  * or a repository whose root holds an earlier one's. Nothing serves or reads it but import.
  */
-export const ROOTS_DIR = '.ferry-roots';
+export const ROOTS_DIR = 'ferry-roots';
 /** Records read at most (a site with more repositories than this in one apt.dir is refused, named). */
 const MAX_ROOT_RECORDS = 100_000;
 const ROOT_RECORD_CAP = 64 * 1024;
@@ -292,7 +292,8 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   if (rel.split('/')[0] === ROOTS_DIR) problems.add(a.label, `its mirror path ${rel} would lie in ${ROOTS_DIR}/, where ferry records the roots of the repositories it published`);
   const records = await problems.check(a.label, () => earlierRoots(t.dir));
   const earlier = records ? clashWithEarlier(records, t.dir, rel, trimTrailing(a.cfg.url, '/')) : undefined;
-  const nested = earlier ?? (await nestedInEarlier(t.dir, r.root));
+  // What the tree shows first (a root with dists/ or a published flat link), then what the records add (another URL, a root holding one, a root an import left half-written).
+  const nested = (await nestedInEarlier(t.dir, r.root)) ?? earlier;
   if (nested) problems.add(a.label, nested, 'CONFLICT');
   // Every title is a path under the root, whatever its role.
   for (const l of a.manifest.layers) {
