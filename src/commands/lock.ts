@@ -18,6 +18,7 @@ import { useRegistryCache } from '../store/registry-cache.js';
 import type { Progress } from '../ui/progress.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
 import { pathFrom } from './inputs.js';
+import { chartArchiveClashes } from '../mapping/mirror-tree.js';
 
 /** Options of the commands that resolve and fetch upstream (lock, bundle create). */
 export interface CommonOptions extends NetOptions {
@@ -172,6 +173,12 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const store = await openCache(opts.cacheDir, cwd);
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings));
+    // Import refuses two repositories' charts of one name and version with different bytes in one
+    // charts.dir; lock does not know the target (a registry keeps them apart), so it warns here,
+    // on the connected side, where the user can still drop or rename one.
+    for (const clash of chartArchiveClashes(lock.charts ?? [])) {
+      warnings.push(`${clash}: import into a target with charts.dir will refuse both (a registry target keeps them apart, each under its repository's path), and serve offers neither over HTTP; lock one of them, or import into a registry`);
+    }
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));

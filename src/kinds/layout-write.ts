@@ -3,6 +3,7 @@ import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
 import path from 'node:path';
 import { LayoutDir, LayoutWriters } from '../store/layout.js';
+import { pathLengthProblem } from '../store/safe-path.js';
 import { isDescriptor } from './import-checks.js';
 import type { ImportContext } from './types.js';
 
@@ -17,6 +18,7 @@ export async function writeArtifactToLayout(
   descs: OciDescriptor[],
   ctx: ImportContext,
 ): Promise<{ dir: string; bytesSent: number; skipped: boolean }> {
+  checkLayoutRefName(refName);
   checkDescriptors(refName, [...descs, top]);
   const dir = ctx.target.directory!;
   // A command that does not hand in writers gets ones that write index.json before each entry returns.
@@ -43,6 +45,7 @@ export async function writeArtifactToLayout(
 export async function stageArtifactForLayout(refName: string, top: OciDescriptor, descs: OciDescriptor[], ctx: ImportContext): Promise<void> {
   const dir = ctx.target.directory;
   if (!ctx.staged || !dir) return;
+  checkLayoutRefName(refName);
   checkDescriptors(refName, [...descs, top]);
   const layout = new LayoutDir(dir);
   const staged = ctx.staged;
@@ -56,4 +59,36 @@ export async function stageArtifactForLayout(refName: string, top: OciDescriptor
 function checkDescriptors(refName: string, descs: OciDescriptor[]): void {
   const bad = descs.find((d) => !isDescriptor(d));
   if (bad) throw new FerryError('VERIFY', `${refName}: descriptor ${JSON.stringify((bad as { digest?: unknown }).digest)} is not a sha256 digest with a size; nothing written for it`);
+}
+
+/**
+ * One component of an `org.opencontainers.image.ref.name` (OCI image spec, annotations.md):
+ * `alphanum (separator alphanum)*`, alphanum `[A-Za-z0-9]+`, separator `[-._:@+]` or `--`.
+ * No `..`, no empty or absolute component, no control or non-ASCII byte.
+ */
+const REF_NAME_COMPONENT = /^[A-Za-z0-9]+(?:(?:--|[-._:@+])[A-Za-z0-9]+)*$/;
+
+/**
+ * Why `refName` cannot name an artifact in an OCI layout's index.json, or undefined: it must
+ * follow the spec's grammar, and hold to the path rule's lengths (tools that unpack a layout by
+ * name, `skopeo copy oci:dir:<name>` into a directory of that name, take its components as
+ * paths; a 4 000-byte or 250-byte-component name fails there with ENAMETOOLONG midway).
+ */
+export function layoutRefNameProblem(refName: string): string | undefined {
+  if (typeof refName !== 'string' || !refName) return 'it is empty';
+  const long = pathLengthProblem(refName);
+  if (long) return long.replace('a segment of its mirror path', 'a component of it').replace('its mirror path', 'it');
+  const bad = refName.split('/').find((c) => !REF_NAME_COMPONENT.test(c));
+  if (bad !== undefined) return `component ${JSON.stringify(bad)} is not one the OCI image spec allows in a ref.name (letters, digits, and one of - . _ : @ + or -- between them)`;
+  return undefined;
+}
+
+/** Throws naming the artifact (its name cut short) unless `refName` can name it in an OCI layout. */
+export function checkLayoutRefName(refName: string): void {
+  const problem = layoutRefNameProblem(refName);
+  if (!problem) return;
+  const shown = JSON.stringify(refName.length > 200 ? `${refName.slice(0, 200)}…` : refName);
+  throw new FerryError('VERIFY', `${shown}: refusing it as a name in the OCI layout: ${problem}`, {
+    hint: 'The bundle names an artifact the layout cannot hold: it was crafted or damaged. Nothing was written.',
+  });
 }

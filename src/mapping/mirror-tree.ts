@@ -1,4 +1,5 @@
 import { pathLengthProblem } from '../store/safe-path.js';
+import { chartNameProblems } from './index.js';
 
 /** Where a source goes under a mirror directory, or why it has no place of its own there. */
 /** `own`: the path alone is at fault (too long), whatever else the tree holds. */
@@ -65,4 +66,34 @@ export class MirrorTree {
 
 export function clip(s: string): string {
   return s.length > 160 ? `${s.slice(0, 120)}…(${s.length} characters)` : s;
+}
+
+/** A chart as a lock pins it: enough to place its archive (and provenance) on a flat chart repository. */
+export interface PinnedChart {
+  name: string;
+  version: string;
+  repo: string;
+  digest: string;
+  prov?: { digest: string };
+}
+
+/**
+ * The charts of one lock that cannot share a target's `charts.dir`: two repositories' charts of
+ * one name and version with different bytes (or provenance) map to one `<name>-<version>.tgz`,
+ * which import refuses (the same MirrorTree, placed with the chart's own name and version). One
+ * line per clash, naming both repositories. The same bytes from two repositories are one archive.
+ */
+export function chartArchiveClashes(charts: readonly PinnedChart[]): string[] {
+  const tree = new MirrorTree('chart archive', 'a chart repository is flat: <name>-<version>.tgz, whichever repository it came from');
+  const out: string[] = [];
+  for (const c of charts) {
+    // A name or version that is no file name is refused on its own (mapChartHttp): not a clash.
+    const file = `${c.name}-${c.version}.tgz`;
+    if (chartNameProblems(c.name, c.version).length) continue;
+    for (const [p, digest] of [[file, c.digest], ...(c.prov ? [[`${file}.prov`, c.prov.digest] as const] : [])] as const) {
+      const placed = tree.place(`${c.repo} (${digest.slice(0, 19)}…)`, p, digest);
+      if ('problem' in placed && placed.clash) out.push(`chart ${c.name} ${c.version} from ${clip(c.repo)} (${digest.slice(0, 19)}…): ${placed.problem}`);
+    }
+  }
+  return out;
 }

@@ -1,4 +1,6 @@
+import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { readFileSync } from 'node:fs';
+import type { LookupFunction } from 'node:net';
 import { inCidr } from './cidr.js';
 import { isLoopbackHost } from './loopback.js';
 import { pipeline, Readable, Transform } from 'node:stream';
@@ -67,6 +69,12 @@ export interface HttpRequestOptions {
    * would fail the next response's parse, which is retried.
    */
   reuseAfterHead?: boolean;
+  /**
+   * The URL whose answer named `url` (a chart repository index naming an archive, a token
+   * challenge naming its realm): `url` is then treated as a redirect from there, so it may not
+   * lead to this machine or a link-local address unless that server is there itself.
+   */
+  namedBy?: string;
 }
 
 export interface HttpResponse {
@@ -500,6 +508,13 @@ export class HttpClient {
   readonly settings: HttpSettings;
   /** undici, loaded and set up on the first request: commands that send none do not pay for it. */
   private dispatcherReady?: Promise<Dispatcher>;
+  /**
+   * Dispatchers for the hops a server elsewhere sent ferry to, by the scopes they may not
+   * connect to (see `GuardedScopes`): their own connection pools, whose every connection checks
+   * the address it resolved before connecting, so no connection made for a user-named host is
+   * reused for them.
+   */
+  private readonly guardedDispatchers = new Map<string, Promise<Dispatcher>>();
   private readonly ca: string[] | undefined;
   private readonly userAgent: string;
   private readonly openBodies = new Set<Readable>();
@@ -515,16 +530,22 @@ export class HttpClient {
     this.ca = buildCaBundle(settings.caFiles);
   }
 
-  private dispatcher(): Promise<Dispatcher> {
-    return (this.dispatcherReady ??= this.createDispatcher());
+  private dispatcher(refused: readonly LocalScope[] = []): Promise<Dispatcher> {
+    if (!refused.length) return (this.dispatcherReady ??= this.createDispatcher([]));
+    const key = refused.join(',');
+    let d = this.guardedDispatchers.get(key);
+    if (!d) this.guardedDispatchers.set(key, (d = this.createDispatcher(refused)));
+    return d;
   }
 
-  private async createDispatcher(): Promise<Dispatcher> {
+  private async createDispatcher(refused: readonly LocalScope[]): Promise<Dispatcher> {
     const { EnvHttpProxyAgent, buildConnector: connector, undiciKeys } = await import('./undici-parts.js');
     const settings = this.settings;
     const ca = this.ca;
     const timeout = settings.connectTimeoutMs ?? 30_000;
     const base = { ...(settings.insecureSkipVerify ? { rejectUnauthorized: false } : {}), timeout };
+    // On the connections to the server only, not to a proxy: through a proxy, the proxy resolves the name (see the README).
+    const guard = refused.length ? { lookup: guardedLookup(refused) } : {};
     // One secure context for every connection: given `ca` instead, each TLS connection parses
     // the whole bundle again (~150 certificates, tens of ms of CPU per connection; measured
     // as most of `ferry lock`'s time against a loopback registry). It is made on the first TLS
@@ -542,7 +563,7 @@ export class HttpClient {
     // A connect function rather than options: undici copies connect options (reading the
     // secure context) as soon as it sets up a connection pool, HTTP or not.
     const connectors: { plain?: buildConnector.connector; tls?: buildConnector.connector } = {};
-    const shared = (which: 'tls' | 'plain') => (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts } : base));
+    const shared = (which: 'tls' | 'plain') => (connectors[which] ??= connector(which === 'tls' ? { ...tlsOpts, ...guard } : { ...base, ...guard }));
     // Per host:port: its certs.d directory (read once, on the first connection to it) decides
     // whether it gets a connector of its own (its CAs on top of the bundle, its client
     // certificates) or the shared one.
@@ -558,13 +579,19 @@ export class HttpClient {
             ...(t.cas.length ? { ca: [...(ca ?? defaultCaList()), ...t.cas] } : ca ? { ca } : {}),
             ...(t.clients.length ? { cert: t.clients.map((c) => c.cert), key: t.clients.map((c) => c.key) } : {}),
           });
-          return connector({ ...base, secureContext: context });
+          return connector({ ...base, ...guard, secureContext: context });
         });
         hostConnectors.set(key, p);
       }
       return p;
     };
     const connect: buildConnector.connector = (opts, cb) => {
+      // An address literal is connected to without a lookup: checked here (a redirect to one is refused before this).
+      const literal = refused.length && !opts.httpSocket ? addressScope(opts.hostname) : undefined;
+      if (literal && refused.includes(literal)) {
+        cb(new LocalAddressRefused(opts.hostname, opts.hostname.replace(/^\[(.*)\]$/, '$1'), literal), null);
+        return undefined as unknown as ReturnType<buildConnector.connector>;
+      }
       if (opts.protocol !== 'https:') return shared('plain')(opts, cb);
       hostConnector(opts.hostname, opts.port).then(
         (c) => c(opts, cb),
@@ -639,9 +666,18 @@ export class HttpClient {
     let body = opts.body;
     let current = url;
     const maxRedirects = opts.maxRedirects ?? 10;
+    // Where the URL being requested came from, when that is a server's answer: a redirect's
+    // Location, or a URL a server named (`namedBy`). Its connection may not land on this machine
+    // or a link-local address unless that server is there itself (judged by its name, as written).
+    let sentBy = opts.namedBy;
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
-      const dispatcher = await this.dispatcher();
+      if (sentBy) {
+        const inward = inwardRedirect(sentBy, current);
+        if (inward) throw inwardRefusal(method, sentBy, current, hop > 0, inward);
+      }
+      const refused = sentBy ? refusedScopes(sentBy) : [];
+      const dispatcher = await this.dispatcher(refused);
       // Nothing at all for the low-speed window is below any limit: the headers of a request
       // that sends no stream wait that long. An upload's answer may take a registry minutes
       // (it checks the digest of what it received), so it keeps the long idle timeout.
@@ -661,6 +697,7 @@ export class HttpClient {
         if (headersTimeout !== undefined && errCode(err) === 'UND_ERR_HEADERS_TIMEOUT') {
           throw new SlowTransferError(`${method} ${redactUrl(current)}: no answer within ${Math.round(headersTimeout / 1000)} s (the server accepted the connection but sent no response headers)`, LOW_SPEED_HINT);
         }
+        if (err instanceof LocalAddressRefused && sentBy) throw inwardRefusal(method, sentBy, current, hop > 0, err.describe());
         throw mapTransportError(err, method, current, this.proxyFor(current), this.hostTlsFor(current));
       }
       const status = res.statusCode;
@@ -691,13 +728,7 @@ export class HttpClient {
         }
         const next = redirectTarget(headerValue(resHeaders, 'location')!, current, method);
         const inward = inwardRedirect(current, next);
-        if (inward) {
-          // Curl and apt follow it; a browser does not (Private Network Access): a server elsewhere has no business
-          // sending ferry to a service on this machine, or to the cloud metadata service at 169.254.169.254.
-          throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected to ${JSON.stringify(redactUrl(next).slice(0, 200))}, ${inward}; refusing to follow a redirect there from another host`, {
-            hint: 'A server elsewhere sends ferry to a local service; tell its operator. If the file really is there, name that URL in the manifest yourself.',
-          });
-        }
+        if (inward) throw inwardRefusal(method, current, next, true, inward);
         if (current.startsWith('https:') && next.startsWith('http:')) {
           // As apt does: what was asked for over HTTPS is not fetched in clear text, where anyone on the path could change it.
           throw new FerryError('NETWORK', `${method} ${redactUrl(current)}: redirected from HTTPS to plain HTTP (${JSON.stringify(redactUrl(next).slice(0, 200))}); refusing to follow it`, {
@@ -714,6 +745,7 @@ export class HttpClient {
           delete headers['content-type'];
           delete headers['content-length'];
         }
+        sentBy = current;
         current = next;
         continue;
       }
@@ -781,8 +813,11 @@ export class HttpClient {
       while (this.openBodies.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       for (const body of this.openBodies) body.destroy(new Error('HTTP client closed'));
     }
-    const dispatcher = await this.dispatcherReady?.catch(() => undefined);
-    await dispatcher?.close();
+    const all = [this.dispatcherReady, ...this.guardedDispatchers.values()];
+    for (const ready of all) {
+      const dispatcher = await ready?.catch(() => undefined);
+      await dispatcher?.close();
+    }
   }
 }
 
@@ -852,23 +887,85 @@ async function rangedBody(res: HttpResponse, offset: number, label: string): Pro
   return throwForStatus(res, 'GET', label);
 }
 
-/** `hostname` (URL form) as loopback (this machine: 127/8, ::1, 0.0.0.0, localhost) or link-local (169.254/16, fe80::/10). */
-function localScope(hostname: string): 'loopback' | 'link-local' | undefined {
+type LocalScope = 'loopback' | 'link-local';
+
+/**
+ * `hostname` (URL form, or an address as connected to) as loopback (this machine: 127/8, ::1,
+ * 0.0.0.0/8, ::, localhost, and the same as IPv4-mapped IPv6 addresses) or link-local
+ * (169.254/16, fe80::/10), or undefined: a name is judged as written, never looked up here.
+ */
+export function addressScope(hostname: string): LocalScope | undefined {
   const ip = hostname.replace(/^\[(.*)\]$/, '$1');
-  if (isLoopbackHost(hostname) || inCidr(ip, '0.0.0.0/8') || ip === '::') return 'loopback';
+  if (isLoopbackHost(hostname) || inCidr(ip, '127.0.0.0/8') || inCidr(ip, '0.0.0.0/8') || inCidr(ip, '::1/128') || inCidr(ip, '::/128')) return 'loopback';
   if (inCidr(ip, '169.254.0.0/16') || inCidr(ip, 'fe80::/10')) return 'link-local';
   return undefined;
 }
 
+/** What `scope` is, for a message. */
+function scopeText(scope: LocalScope): string {
+  return scope === 'loopback' ? 'which is this machine' : 'a link-local address (where cloud metadata services answer)';
+}
+
+/** The scopes a URL a server at `from` sent ferry to may not lead to: both, but the one `from` is in itself. */
+function refusedScopes(from: string): LocalScope[] {
+  const own = addressScope(new URL(from).hostname);
+  return (['loopback', 'link-local'] as const).filter((s) => s !== own);
+}
+
 /**
  * What is wrong with a redirect from `from` to `to` that leads to this machine or a link-local
- * address from a host that is not one itself, or undefined. Host names are read as written
- * (a name that resolves to 127.0.0.1 is not caught: no DNS lookup here).
+ * address from a host that is not one itself, or undefined. Host names are read as written here;
+ * a name that resolves there is refused when the connection is made (`guardedLookup`).
  */
 export function inwardRedirect(from: string, to: string): string | undefined {
-  const target = localScope(new URL(to).hostname);
-  if (!target || localScope(new URL(from).hostname) === target) return undefined;
-  return target === 'loopback' ? 'which is this machine' : 'a link-local address (where cloud metadata services answer)';
+  const target = addressScope(new URL(to).hostname);
+  if (!target || !refusedScopes(from).includes(target)) return undefined;
+  return scopeText(target);
+}
+
+function inwardRefusal(method: string, from: string, to: string, redirected: boolean, what: string): FerryError {
+  // Curl and apt follow it; a browser does not (Private Network Access): a server elsewhere has no business
+  // sending ferry to a service on this machine, or to the cloud metadata service at 169.254.169.254.
+  const how = redirected ? 'redirected to' : 'names';
+  return new FerryError('NETWORK', `${method} ${redactUrl(from)}: ${how} ${JSON.stringify(redactUrl(to).slice(0, 200))}, ${what}; refusing to follow a ${redirected ? 'redirect' : 'URL'} there from another host`, {
+    hint: 'A server elsewhere sends ferry to a local service; tell its operator. If the file really is there, name that URL in the manifest yourself.',
+  });
+}
+
+/** A connection refused because the name resolved to an address in a refused scope. */
+class LocalAddressRefused extends Error {
+  readonly code = 'FERRY_LOCAL_ADDRESS';
+  constructor(
+    readonly hostname: string,
+    readonly address: string,
+    readonly scope: LocalScope,
+  ) {
+    super(`${hostname} resolves to ${address}, ${scopeText(scope)}`);
+  }
+  describe(): string {
+    return this.hostname.replace(/^\[(.*)\]$/, '$1') === this.address ? scopeText(this.scope) : `whose host ${this.message}`;
+  }
+}
+
+/**
+ * A `lookup` for net/tls.connect that resolves as usual and fails when any address it gives is in
+ * a refused scope: the check is on the addresses the socket then connects to, not on an earlier
+ * lookup a DNS answer could change before the connection (rebinding). A name with any such
+ * address is refused whole, even when others would do.
+ */
+function guardedLookup(refused: readonly LocalScope[]): LookupFunction {
+  return ((hostname: string, options: LookupAllOptions, cb: (err: Error | null, address?: string | LookupAddress[], family?: number) => void) => {
+    dnsLookup(hostname, { ...options, all: true }, (err, addresses) => {
+      if (err) return cb(err);
+      for (const a of addresses) {
+        const scope = addressScope(a.address);
+        if (scope && refused.includes(scope)) return cb(new LocalAddressRefused(hostname, a.address, scope));
+      }
+      if (options.all) return cb(null, addresses);
+      if (!addresses.length) return cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }));
+      cb(null, addresses[0].address, addresses[0].family);
+    });
+  }) as LookupFunction;
 }
 
 /** Where a redirect leads: an http(s) URL, or a NETWORK error naming the request and the Location. */

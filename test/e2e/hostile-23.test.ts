@@ -4,8 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostPathComponent } from '../../src/mapping/index.js';
 import { runFerry } from '../support/cli.js';
-import { makeGpgKey } from '../support/apt-repo.js';
-import { publishVendor, siteTargetYaml, startVendorLab, stopVendorLab, vendorDeb, type VendorLab } from '../support/apt-vendor.js';
+import { helloVendorProject, siteTargetYaml, startVendorLab, stopVendorLab, type VendorLab } from '../support/apt-vendor.js';
 import { packageChart, writeRepoIndex } from '../support/chart-repo.js';
 import { CraftedBundle, type Desc } from '../support/craft-bundle.js';
 import { listTree } from '../support/fs-tree.js';
@@ -128,24 +127,9 @@ describe('APT repositories whose roots clash', () => {
   const host = () => hostPathComponent(new URL(lab.upstream.url).host);
 
   beforeAll(async () => {
-    const key = await makeGpgKey(lab.work, 'vendor');
-    const debs = path.join(lab.work, 'debs');
-    await vendorDeb(debs, 'hello', '1.0', 'amd64');
-    await publishVendor(path.join(lab.work, 'public'), debs, {
-      root: 'vendor',
-      suite: 'stable',
-      fields: ['Origin: Vendor', 'Suite: stable', 'Codename: stable', 'Architectures: amd64', 'Components: main', `Date: ${new Date(Date.now() - 86400_000).toUTCString()}`],
-      indexes: [{ comp: 'main', arch: 'amd64', debs: { hello: 'pool/main/h/hello_1.0_amd64.deb' } }],
-      compress: ['', '.gz'],
-      key,
-    });
     dir = path.join(lab.work, 'apt');
-    await mkdir(dir, { recursive: true });
-    await writeFile(path.join(dir, 'vendor.asc'), await readFile(key.publicKey));
-    await writeFile(path.join(dir, 'site.secret.asc'), await readFile(lab.site.secretKey));
+    await helloVendorProject(lab, dir);
     await writeFile(path.join(dir, 'target.yaml'), siteTargetYaml(lab));
-    const apt = ['  - name: vendor', `    url: ${lab.upstream.url}/vendor`, '    suites: [stable]', '    components: [main]', '    architectures: [amd64]', '    keys: [vendor.asc]'];
-    await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: apt }', 'apt:', ...apt, ''].join('\n'));
     await ok(dir, ['lock', 'manifest.yaml']);
     await ok(dir, ['bundle', 'create', 'manifest.yaml', '-o', 'b.tar']);
     bundle = await CraftedBundle.load(path.join(dir, 'b.tar'));

@@ -156,3 +156,27 @@ export async function stopVendorLab(lab: VendorLab | undefined): Promise<void> {
 export function siteTargetYaml(lab: VendorLab): string {
   return ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'apt:', `  dir: ${lab.mirrorDir}`, `  baseUrl: ${lab.mirror.url}`, '  signingKey: site.secret.asc', ''].join('\n');
 }
+
+/**
+ * One signed vendor repository in the lab (`<upstream>/vendor`, suite `stable`, package `hello`
+ * 1.0), and a project directory `dir` holding its key (`vendor.asc`), the site key
+ * (`site.secret.asc`) and a manifest `apt` mirroring it whole; not yet locked.
+ */
+export async function helloVendorProject(lab: VendorLab, dir: string): Promise<void> {
+  const key = await makeGpgKey(lab.work, 'vendor');
+  const debs = path.join(lab.work, 'debs');
+  await vendorDeb(debs, 'hello', '1.0', 'amd64');
+  await publishVendor(path.join(lab.work, 'public'), debs, {
+    root: 'vendor',
+    suite: 'stable',
+    fields: ['Origin: Vendor', 'Suite: stable', 'Codename: stable', 'Architectures: amd64', 'Components: main', `Date: ${new Date(Date.now() - 86400_000).toUTCString()}`],
+    indexes: [{ comp: 'main', arch: 'amd64', debs: { hello: 'pool/main/h/hello_1.0_amd64.deb' } }],
+    compress: ['', '.gz'],
+    key,
+  });
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'vendor.asc'), await readFile(key.publicKey));
+  await writeFile(path.join(dir, 'site.secret.asc'), await readFile(lab.site.secretKey));
+  const apt = ['  - name: vendor', `    url: ${lab.upstream.url}/vendor`, '    suites: [stable]', '    components: [main]', '    architectures: [amd64]', '    keys: [vendor.asc]'];
+  await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: apt }', 'apt:', ...apt, ''].join('\n'));
+}

@@ -1,6 +1,6 @@
-import { link, lstat, mkdir, readFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../../errors.js';
+import { FerryError, unreadableFile } from '../../errors.js';
 import { failTaskOnError } from '../../ui/progress.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapAptRepo } from '../../mapping/index.js';
@@ -195,6 +195,76 @@ async function nestedInEarlier(dir: string, root: string): Promise<string | unde
   return undefined;
 }
 
+/**
+ * Which URL each repository root under `apt.dir` was published from: one small JSON file per
+ * root in `apt.dir/ferry-roots/` (named by the hash of the root's path), written before the
+ * first byte of the repository. A root is the host and the path only, so without it a second
+ * import could publish `https://host/x` over `http://host/x`, or `host:8080` over `host-8080`,
+ * or a repository whose root holds an earlier one's. Nothing serves or reads it but import.
+ */
+export const ROOTS_DIR = 'ferry-roots';
+/** Records read at most (a site with more repositories than this in one apt.dir is refused, named). */
+const MAX_ROOT_RECORDS = 100_000;
+const ROOT_RECORD_CAP = 64 * 1024;
+
+interface RootRecord {
+  root: string;
+  url: string;
+}
+
+function rootRecordPath(dir: string, root: string): string {
+  return path.join(path.resolve(dir), ROOTS_DIR, `${sha256(Buffer.from(root))}.json`);
+}
+
+/** The roots earlier imports recorded under `dir` (none when nothing was recorded yet). */
+async function earlierRoots(dir: string): Promise<RootRecord[]> {
+  const at = path.join(path.resolve(dir), ROOTS_DIR);
+  const names = await readdir(at).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw unreadableFile(at, 'the records of APT repository roots', err);
+  });
+  if (names.length > MAX_ROOT_RECORDS) throw new FerryError('CONFLICT', `${at}: ${names.length} records of APT repository roots, more than the ${MAX_ROOT_RECORDS} ferry reads; import into another apt.dir`);
+  const out: RootRecord[] = [];
+  for (const name of names) {
+    if (!/^[0-9a-f]{64}\.json$/.test(name)) continue;
+    const file = path.join(at, name);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    let rec: Partial<RootRecord> | undefined;
+    try {
+      rec = text !== undefined && text.length <= ROOT_RECORD_CAP ? (JSON.parse(text) as Partial<RootRecord>) : undefined;
+    } catch {
+      rec = undefined;
+    }
+    if (typeof rec?.root !== 'string' || typeof rec.url !== 'string') {
+      throw new FerryError('CONFLICT', `${file}: not a record of an APT repository root ({root, url}); ferry cannot tell which URL that repository came from`, {
+        hint: `Restore it, or remove it (and the repository it named) from ${dir}.`,
+      });
+    }
+    out.push({ root: rec.root, url: rec.url });
+  }
+  return out;
+}
+
+/** What an earlier import's recorded root says against publishing `url` at `root`, or undefined. */
+function clashWithEarlier(records: readonly RootRecord[], dir: string, root: string, url: string): string | undefined {
+  const fix = 'mirror one of them into another apt.dir (or remove the earlier repository and its record first)';
+  for (const r of records) {
+    if (r.root === root && r.url !== url) return `${path.join(dir, root)} holds the APT repository an earlier import published from ${r.url}; this one is from ${url}, another URL with the same mirror path (the host and the path: not the scheme, and a port joins the host with -): ${fix}`;
+    if (r.root.startsWith(`${root}/`)) return `this repository's root ${path.join(dir, root)} holds ${path.join(dir, r.root)}, the root of the APT repository an earlier import published from ${r.url}; publishing would write over it: ${fix}`;
+    if (root.startsWith(`${r.root}/`)) return `this repository's root ${path.join(dir, root)} lies inside ${path.join(dir, r.root)}, the root of the APT repository an earlier import published from ${r.url}: ${fix}`;
+  }
+  return undefined;
+}
+
+/** Record that `root` under `dir` holds the repository of `url` (before anything of it is written). */
+async function recordRoot(dir: string, root: string, url: string): Promise<void> {
+  const file = rootRecordPath(dir, root);
+  const text = `${JSON.stringify({ root, url })}\n`;
+  if ((await readFile(file, 'utf8').catch(() => undefined)) === text) return;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, text);
+}
+
 const titleOf = (l: OciDescriptor) => l.annotations?.[ANNOTATION.title] ?? '';
 
 /** Where a package goes under the repository's root, checked to stay inside it. */
@@ -218,7 +288,12 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   const r = await problems.check(a.label, () => aptRoot(t, a));
   for (const p of (await aptClashes(source)).get(top.digest) ?? []) problems.add(a.label, p);
   if (!r) return problems.items;
-  const nested = await nestedInEarlier(t.dir, r.root);
+  const rel = mapAptRepo(a.cfg.url, t).path;
+  if (rel.split('/')[0] === ROOTS_DIR) problems.add(a.label, `its mirror path ${rel} would lie in ${ROOTS_DIR}/, where ferry records the roots of the repositories it published`);
+  const records = await problems.check(a.label, () => earlierRoots(t.dir));
+  const earlier = records ? clashWithEarlier(records, t.dir, rel, trimTrailing(a.cfg.url, '/')) : undefined;
+  // What the tree shows first (a root with dists/ or a published flat link), then what the records add (another URL, a root holding one, a root an import left half-written).
+  const nested = (await nestedInEarlier(t.dir, r.root)) ?? earlier;
   if (nested) problems.add(a.label, nested, 'CONFLICT');
   // Every title is a path under the root, whatever its role.
   for (const l of a.manifest.layers) {
@@ -516,6 +591,8 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
   const inSuites = new Set(cfg.suites.flatMap((s) => suitePackages(s.suite, all)));
   const packages = all.filter((l) => !inSuites.has(l));
   const total = packages.reduce((n, l) => n + l.size, 0);
+  // Claimed before the first byte: an import that stops midway still says whose root this is.
+  await recordRoot(target.dir, mapped.path, trimTrailing(cfg.url, '/'));
   const task = ctx.progress.start(`apt[${cfg.name}] ${packages.length} packages`, total);
   let poolSent = 0;
   await mapLimit(packages, ctx.concurrency, async (l) => {

@@ -4,7 +4,7 @@ import { mapImage } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
-import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
+import { layoutRefNameProblem, stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -53,7 +53,9 @@ export async function readImageGraph(top: OciDescriptor, source: BlobSource): Pr
  */
 export async function validateImageImport(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]> {
   const refName = top.annotations?.[ANNOTATION.refName];
-  const label = artifactLabel(top);
+  // A crafted name may be megabytes long: the problems name it by its first 200 characters.
+  const fullLabel = artifactLabel(top);
+  const label = fullLabel.length > 200 ? `${fullLabel.slice(0, 200)}…` : fullLabel;
   const problems = new ProblemList();
   const extraOf = top.annotations?.[EXTRA_ANNOTATION.of];
   if (extraOf !== undefined) {
@@ -67,6 +69,8 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
     if (!refName) problems.add(label, `image has no ${ANNOTATION.refName} annotation; it cannot be placed on the registry`);
     else await problems.check(label, () => mapImage(refName, target.registry!.mapping));
   }
+  const badName = target.directory && extraOf === undefined ? layoutRefNameProblem(refName ?? top.digest) : undefined;
+  if (badName) problems.add(label, `refusing it as a name in the OCI layout: ${badName}`);
   await problems.check(label, () => readImageGraph(top, source));
   return problems.items;
 }
