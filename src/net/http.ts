@@ -515,6 +515,12 @@ export class HttpClient {
    * reused for them.
    */
   private readonly guardedDispatchers = new Map<string, Promise<Dispatcher>>();
+  /**
+   * The local scopes a host name (URL form) was reached at, directly (not through a proxy): a
+   * registry or server on this machine under a name (`harbor.local` in /etc/hosts) may send ferry
+   * to this machine again — its redirects and token realm are as local as it is.
+   */
+  private readonly reachedLocal = new Map<string, Set<LocalScope>>();
   private readonly ca: string[] | undefined;
   private readonly userAgent: string;
   private readonly openBodies = new Set<Readable>();
@@ -528,6 +534,11 @@ export class HttpClient {
     this.userAgent = settings.userAgent ?? 'ferry/0.1';
     // Read here so that an unreadable --ca-file or SSL_CERT_FILE is reported before any work.
     this.ca = buildCaBundle(settings.caFiles);
+  }
+
+  /** The local scopes connections to `url`'s host landed in (see `reachedLocal`). */
+  private reachedFrom(url: string): ReadonlySet<LocalScope> | undefined {
+    return this.reachedLocal.get(new URL(url).hostname.toLowerCase());
   }
 
   private dispatcher(refused: readonly LocalScope[] = []): Promise<Dispatcher> {
@@ -585,13 +596,23 @@ export class HttpClient {
       }
       return p;
     };
-    const connect: buildConnector.connector = (opts, cb) => {
+    const connect: buildConnector.connector = (opts, done) => {
       // An address literal is connected to without a lookup: checked here (a redirect to one is refused before this).
       const literal = refused.length && !opts.httpSocket ? addressScope(opts.hostname) : undefined;
       if (literal && refused.includes(literal)) {
-        cb(new LocalAddressRefused(opts.hostname, opts.hostname.replace(/^\[(.*)\]$/, '$1'), literal), null);
+        done(new LocalAddressRefused(opts.hostname, opts.hostname.replace(/^\[(.*)\]$/, '$1'), literal), null);
         return undefined as unknown as ReturnType<buildConnector.connector>;
       }
+      // Where a direct connection landed (a proxied one lands on the proxy: not the server's address).
+      const cb: typeof done = (err, socket) => {
+        const scope = !err && socket && !opts.httpSocket && socket.remoteAddress ? addressScope(socket.remoteAddress) : undefined;
+        if (scope) {
+          let seen = this.reachedLocal.get(opts.hostname.toLowerCase());
+          if (!seen) this.reachedLocal.set(opts.hostname.toLowerCase(), (seen = new Set()));
+          seen.add(scope);
+        }
+        (done as (e: Error | null, s: typeof socket) => void)(err, socket);
+      };
       if (opts.protocol !== 'https:') return shared('plain')(opts, cb);
       hostConnector(opts.hostname, opts.port).then(
         (c) => c(opts, cb),
@@ -673,10 +694,10 @@ export class HttpClient {
     for (let hop = 0; ; hop++) {
       let res: Dispatcher.ResponseData;
       if (sentBy) {
-        const inward = inwardRedirect(sentBy, current);
+        const inward = inwardRedirect(sentBy, current, this.reachedFrom(sentBy));
         if (inward) throw inwardRefusal(method, sentBy, current, hop > 0, inward);
       }
-      const refused = sentBy ? refusedScopes(sentBy) : [];
+      const refused = sentBy ? refusedScopes(sentBy, this.reachedFrom(sentBy)) : [];
       const dispatcher = await this.dispatcher(refused);
       // Nothing at all for the low-speed window is below any limit: the headers of a request
       // that sends no stream wait that long. An upload's answer may take a registry minutes
@@ -727,7 +748,7 @@ export class HttpClient {
           });
         }
         const next = redirectTarget(headerValue(resHeaders, 'location')!, current, method);
-        const inward = inwardRedirect(current, next);
+        const inward = inwardRedirect(current, next, this.reachedFrom(current));
         if (inward) throw inwardRefusal(method, current, next, true, inward);
         if (current.startsWith('https:') && next.startsWith('http:')) {
           // As apt does: what was asked for over HTTPS is not fetched in clear text, where anyone on the path could change it.
@@ -906,10 +927,13 @@ function scopeText(scope: LocalScope): string {
   return scope === 'loopback' ? 'which is this machine' : 'a link-local address (where cloud metadata services answer)';
 }
 
-/** The scopes a URL a server at `from` sent ferry to may not lead to: both, but the one `from` is in itself. */
-function refusedScopes(from: string): LocalScope[] {
+/**
+ * The scopes a URL a server at `from` sent ferry to may not lead to: both, but the one `from` is
+ * in itself — by its name as written, or where ferry's connections to it landed (`reached`).
+ */
+function refusedScopes(from: string, reached?: ReadonlySet<LocalScope>): LocalScope[] {
   const own = addressScope(new URL(from).hostname);
-  return (['loopback', 'link-local'] as const).filter((s) => s !== own);
+  return (['loopback', 'link-local'] as const).filter((s) => s !== own && !reached?.has(s));
 }
 
 /**
@@ -917,9 +941,9 @@ function refusedScopes(from: string): LocalScope[] {
  * address from a host that is not one itself, or undefined. Host names are read as written here;
  * a name that resolves there is refused when the connection is made (`guardedLookup`).
  */
-export function inwardRedirect(from: string, to: string): string | undefined {
+export function inwardRedirect(from: string, to: string, reached?: ReadonlySet<LocalScope>): string | undefined {
   const target = addressScope(new URL(to).hostname);
-  if (!target || !refusedScopes(from).includes(target)) return undefined;
+  if (!target || !refusedScopes(from, reached).includes(target)) return undefined;
   return scopeText(target);
 }
 

@@ -198,6 +198,9 @@ export class RegistryAuth {
     const cred: Credential | undefined = lookup.credential;
     const url = realmUrl(realm, registry, host, this.tlsHosts.has(host) && !!(cred?.identityToken || cred?.username));
     const service = challenge.params.service;
+    // The realm is the registry's answer: it may not send ferry to this machine or a link-local
+    // address (the metadata service) unless the registry is there itself (net/http.ts namedBy).
+    const namedBy = `${this.tlsHosts.has(host) ? 'https' : 'http'}://${host}/v2/`;
     this.tokenRequests++;
     const body = await withRetry(`token for ${registry} from ${url.host}`, async () => {
       let res;
@@ -208,14 +211,14 @@ export class RegistryAuth {
         form.set('client_id', 'ferry');
         if (service) form.set('service', service);
         if (scopes.length) form.set('scope', scopes.join(' '));
-        res = await this.http.request(url.toString(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString() });
+        res = await this.http.request(url.toString(), { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), namedBy });
       } else {
         if (service) url.searchParams.set('service', service);
         for (const s of scopes) url.searchParams.append('scope', s);
         const headers: Record<string, string> = {};
         if (cred?.username) url.searchParams.set('account', cred.username);
         if (cred?.username && cred.password !== undefined) headers.authorization = 'Basic ' + Buffer.from(`${cred.username}:${cred.password}`).toString('base64');
-        res = await this.http.request(url.toString(), { headers });
+        res = await this.http.request(url.toString(), { headers, namedBy });
       }
       if (res.status === 401 || res.status === 403) {
         await discard(res.body);
