@@ -8,6 +8,7 @@ import { MAX_MANIFEST_BYTES, walkIndex } from '../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
 import { sendError, sendJson } from './http.js';
 import type { VerifiedBlobs } from './verified-blobs.js';
+import { clip } from '../mapping/mirror-tree.js';
 
 /**
  * The read-only OCI distribution API (the pull side) over a bundle tar or an OCI layout:
@@ -47,13 +48,13 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
     if (kind !== undefined && kind !== 'image' && kind !== 'chart') continue;
     if (!/[/:@]/.test(refName)) {
       // The OCI convention (skopeo `oci:dir:tag`) puts only a tag in ref.name: no repository to serve it under.
-      warnings.push(`${refName}: ref.name is a bare tag, not a full image reference; not served (${top.digest})`);
+      warnings.push(`${clip(refName)}: ref.name is a bare tag, not a full image reference; not served (${top.digest})`);
       continue;
     }
     try {
       parseImageReference(refName);
     } catch {
-      warnings.push(`${refName}: not a full image reference; not served (${top.digest})`);
+      warnings.push(`${clip(refName)}: not a full image reference; not served (${top.digest})`);
       continue;
     }
     servable.push({ top, refName });

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { runFerry } from '../support/cli.js';
 import { CraftedBundle } from '../support/craft-bundle.js';
+import { startServe } from '../support/craft-serve.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -87,4 +88,25 @@ describe('an image name that cannot name an artifact in an OCI layout', () => {
     expect(r.code, r.out).toBe(0);
     expect(r.layout).toContain('index.json');
   }, 180_000);
+});
+
+describe('ferry serve of a bundle whose image name is kilobytes of garbage', () => {
+  it('warns that it is not served, naming it cut short', async () => {
+    const dir = path.join(work, 'cases', 'serve');
+    await mkdir(dir, { recursive: true });
+    const b = base.clone();
+    const index = b.index;
+    const image = index.manifests.find((d) => (d.annotations?.['io.ferry.kind'] ?? 'image') === 'image')!;
+    image.annotations = { ...image.annotations, [REF]: `not a reference ${'x'.repeat(100_000)}` };
+    b.index = index;
+    const tar = await b.write(path.join(dir, 'crafted.ferry.tar'));
+    const served = await startServe([tar, '--listen', '127.0.0.1:0']);
+    // The warnings follow the line with the address.
+    for (let i = 0; i < 100 && !served.stderr().includes('not served'); i++) await new Promise((r) => setTimeout(r, 50));
+    const err = served.stderr();
+    await served.stop();
+    expect(err).toContain('not a full image reference; not served');
+    expect(err).toContain('(100016 characters)');
+    expect(err.length).toBeLessThan(2000);
+  }, 120_000);
 });
