@@ -2,7 +2,7 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
-import { chartDependencies, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
+import { chartDependencies, loadChartDir, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
@@ -10,8 +10,12 @@ import type { LoadedManifest, Lock } from '../kinds/schema.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
-import { scanPaths, type Reference, type ScanResult, type ScannedHelmChart } from './scan.js';
-import { archiveChart, carriedVersion, chartsFrom, mirrorChartSource, onMirror } from './chart-sources.js';
+import { MAX_BYTES, redactUrlsIn, scanPaths, type Reference, type ScanResult, type ScannedHelmChart } from './scan.js';
+import { kustomizationPath, kustomizeChartDir, kustomizeHelmChartsOf, pullHint, type KustomizeHelmChart } from './kustomize-helm.js';
+import { isKustomizationFile, kustomizeScopesOf, overridesText, type KustomizeScopes } from './kustomize.js';
+import { readRegularFile } from '../store/verified-write.js';
+import { lstat } from 'node:fs/promises';
+import { archiveChart, carriedVersion, chartsFrom, mirrorChartSource, onMirror, sourceRepo } from './chart-sources.js';
 import { mapChartHttp, registryMappingFor } from '../mapping/index.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { trimTrailing } from '../ui/escape.js';
@@ -50,6 +54,12 @@ export interface ChartRender {
 export interface RenderedCharts {
   renders: ChartRender[];
   references: Reference[];
+  /**
+   * Chart directories a kustomization's `helmCharts:` inflates and that were rendered (scan-relative):
+   * their files are the chart, audited by its render, not line by line (a vendored chart's changelog
+   * URLs, CI values and README are no connection of the site).
+   */
+  renderedDirs: string[];
 }
 
 const VALUES_NAME = /^(values|values[-.].+|.+[-.]values)\.ya?ml$/i;
@@ -179,6 +189,7 @@ export async function renderScannedCharts(
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
   await renderHelmCharts(scan, opts, renders, references);
+  const renderedDirs = await renderKustomizeCharts(scan, opts, renders, references);
   let deps: Map<string, ChartLock[]> | undefined;
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
     const entry = opts.lock?.charts.find((c) => c.name === spec.name && c.repo === spec.repo && !c.dependencyOf);
@@ -208,12 +219,114 @@ export async function renderScannedCharts(
       else throw err;
     }
   }
-  return { renders, references };
+  return { renders, references, renderedDirs };
+}
+
+/** At most this many kustomize helmCharts are rendered in one audit (a repository has tens). */
+export const MAX_KUSTOMIZE_CHART_RENDERS = 500;
+
+/**
+ * The charts the kustomizations of the scan inflate (`helmCharts:`, audit/kustomize-helm.ts),
+ * rendered as kustomize runs `helm template` for them, where the chart is vendored where kustomize
+ * looks; their images then go through the kustomization's `images:` overrides (and its overlays'),
+ * as kustomize applies its transformers to what a generator made. Where the chart is not there,
+ * kustomize pulls it at build time and what it deploys is unknown here: a chart "not rendered",
+ * never a clean one. A vendored chart's `repo` is not fetched: its reference is internal, saying so.
+ */
+async function renderKustomizeCharts(
+  scan: ScanResult,
+  opts: { cwd: string; lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget },
+  renders: ChartRender[],
+  references: Reference[],
+): Promise<string[]> {
+  const { cwd } = opts;
+  const renderedDirs: string[] = [];
+  let scopes: KustomizeScopes | undefined;
+  let rendered = 0;
+  for (const f of scan.files) {
+    if (f.type !== 'yaml' || f.text === undefined || !isKustomizationFile(f.file)) continue;
+    for (const c of kustomizeHelmChartsOf(f.file, f.text)) {
+      const where = `${f.file} helmCharts[${c.index}]`;
+      const render: ChartRender = { chart: c.name, version: c.version, values: [where], status: 'not-rendered', images: 0 };
+      renders.push(render);
+      if (++rendered > MAX_KUSTOMIZE_CHART_RENDERS) {
+        render.reason = `not rendered: an audit renders at most ${MAX_KUSTOMIZE_CHART_RENDERS} kustomize helmCharts (audit fewer files at once)`;
+        continue;
+      }
+      const kdir = path.dirname(path.resolve(cwd, f.file));
+      try {
+        const dir = kustomizeChartDir(kdir, c);
+        if ('problem' in dir) throw new NotRendered(`${where} (chart ${c.name}): ${dir.problem}`);
+        const rel = path.relative(cwd, dir.abs).split(path.sep).join('/');
+        const st = await lstat(dir.abs).catch(() => undefined);
+        if (st?.isSymbolicLink()) throw new NotRendered(`${where}: ${rel} is a symbolic link; ferry does not follow it: vendor the chart there as a directory`);
+        const vendored = !!st?.isDirectory();
+        // Not vendored: kustomize pulls it from `repo` (upstream, or the mirror once rewritten); the locked chart is what it gets.
+        const form = c.repo && /^oci:\/\//i.test(c.repo) ? 'oci' : 'http';
+        const entry = vendored || !c.repo || !opts.lock ? undefined : lockedChartFor({ tool: 'Kustomize', object: 'Kustomization', kind: 'Kustomization', keyPath: `helmCharts[${c.index}].repo`, url: c.repo, form, repo: sourceRepo(c.repo, form), chart: c.name, version: c.version }, opts.lock, opts.target);
+        if (!vendored && !entry) {
+          throw new NotRendered(`${where}: chart ${c.name}${c.version ? ` ${c.version}` : ''} is not vendored at ${rel}, so kustomize pulls it${c.repo ? ` from ${c.repo}` : ''} at build time, and the lock ${opts.lock ? `${opts.lockFile} does not carry it` : `(${opts.lockFile}) is not there`}: what it deploys is unknown to the audit: ${pullHint(c)}, or carry it (\`ferry lock\`) and audit again`);
+        }
+        const chart = entry
+          ? await loadLocked(entry, { lockFile: opts.lockFile, archives: opts.archives, deps: dependencyEntries(opts.lock!), loaded: 0, budget: { left: MAX_CHART_BYTES } })
+          : await loadChartDir(dir.abs, rel, { allFiles: true });
+        const from = entry ? `the locked chart (${opts.lockFile}), as kustomize pulls it from ${c.repo}` : rel;
+        render.version = String(chart.metadata.version ?? c.version ?? '');
+        const values = await kustomizeValues(c, kdir, where);
+        const result = renderChart(chart, {
+          values,
+          releaseName: c.releaseName,
+          namespace: c.namespace,
+          apiVersions: c.apiVersions,
+          kubeVersion: c.kubeVersion,
+          includeCrds: c.includeCRDs,
+        });
+        const docs = result.documents.filter((d) => !(c.skipTests && d.test) && !(c.skipHooks && d.hook));
+        const found = findRenderedImages(docs);
+        render.status = 'rendered';
+        render.images = found.length;
+        if (!entry) renderedDirs.push(rel);
+        // The kustomization's `images:` overrides (then each overlay's that includes it) apply to
+        // the inflated resources' containers, as to any resource of the kustomization.
+        scopes ??= kustomizeScopesOf(scan.files);
+        const pulled = (raw: string, fieldPath: string) =>
+          /(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/.test(fieldPath) ? scopes!.pulls(f.file, raw).map((w) => ({ image: w.image, note: w.by.length ? `, pulled as ${overridesText(w.by)} says` : '' })) : [{ image: raw, note: '' }];
+        pushRendered(found, new Set(), `rendered from chart ${c.name} ${render.version} (${from}) as kustomize inflates ${where}`, f.file, references, pulled);
+        for (const r of entry ? [] : scan.references) {
+          if (r.file === f.file && r.keyPath === `helmCharts[${c.index}].repo` && r.chartSource) {
+            r.inCluster = `not fetched: kustomize inflates the chart vendored at ${rel} and pulls from ${r.value} only when that directory is absent`;
+          }
+        }
+      } catch (err) {
+        // A repo: written with credentials (`https://user:token@…`) is named without them.
+        if (err instanceof NotRendered || err instanceof FerryError) render.reason = redactUrlsIn(err.message);
+        else throw err;
+      }
+    }
+  }
+  return renderedDirs;
+}
+
+/** The values `helm template` gets from kustomize for one chart: valuesFile merged with valuesInline as valuesMerge says, then additionalValuesFiles. */
+async function kustomizeValues(c: KustomizeHelmChart, kdir: string, where: string): Promise<Array<{ name: string; data: string | Record<string, unknown> }>> {
+  const read = async (p: string, what: string, base: string) => {
+    const at = kustomizationPath(base, p, what);
+    if ('problem' in at) throw new NotRendered(`${where}: ${at.problem}`);
+    const buf = await readRegularFile(at.abs, MAX_BYTES);
+    if (!Buffer.isBuffer(buf)) throw new NotRendered(`${where}: its ${what} ${p}: ${buf.reason}`);
+    return { name: `${where} ${what} ${p}`, data: buf.toString('utf8') };
+  };
+  // The default valuesFile is the chart's own values.yaml, which helm reads anyway.
+  const file = c.valuesFile !== undefined ? await read(c.valuesFile, 'valuesFile', kdir) : undefined;
+  const inline = c.valuesInline !== undefined ? { name: `${where} valuesInline`, data: c.valuesInline } : undefined;
+  const first = inline === undefined ? [file] : c.valuesMerge === 'replace' ? [inline] : c.valuesMerge === 'merge' ? [inline, file] : [file, inline];
+  const out = first.filter((v): v is NonNullable<typeof v> => v !== undefined);
+  for (const a of c.additionalValuesFiles) out.push(await read(a, 'additionalValuesFiles entry', kdir));
+  return out;
 }
 
 /** The locked chart a HelmChart installs: by its source as written (upstream) or as `rewrite manifests` wrote it (on the mirror). */
-function helmChartEntry(h: ScannedHelmChart, lock: Lock, target: MirrorTarget | undefined): ChartLock | undefined {
-  const s = h.source;
+function lockedChartFor(s: ScannedHelmChart['source'], lock: Lock, target: MirrorTarget | undefined): ChartLock | undefined {
   if (!s) return undefined;
   const mapping = registryMappingFor(target);
   if (s.archive) {
@@ -255,7 +368,7 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
   let rendered = 0;
   for (const h of all) {
     if (h.kind !== 'HelmChart' || h.packaged) continue;
-    const entry = h.chartContent ? undefined : opts.lock ? helmChartEntry(h, opts.lock, opts.target) : undefined;
+    const entry = h.chartContent ? undefined : opts.lock ? lockedChartFor(h.source, opts.lock, opts.target) : undefined;
     if (!h.chartContent && !entry) continue;
     const where = `${h.file} ${h.object}`;
     const render: ChartRender = { chart: entry?.name ?? `${h.object} spec.chartContent`, version: entry?.version, values: [where], status: 'not-rendered', images: 0 };
@@ -302,16 +415,25 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
 }
 
 /** Rendered images as references (the ones the values already name, `inValues`, are scanned references of their own). */
-function pushRendered(found: ReturnType<typeof findRenderedImages>, inValues: ReadonlySet<string>, from: string, file: string, references: Reference[]): void {
+function pushRendered(
+  found: ReturnType<typeof findRenderedImages>,
+  inValues: ReadonlySet<string>,
+  from: string,
+  file: string,
+  references: Reference[],
+  pulled: (raw: string, fieldPath: string) => Array<{ image: string; note: string }> = (raw) => [{ image: raw, note: '' }],
+): void {
   const seen = new Set<string>();
   for (const f of found) {
     if (inValues.has(f.ref)) continue;
     const resource = `${f.doc.kind ?? '?'}/${f.doc.name ?? '?'}`;
-    const key = `${f.ref} ${f.doc.source} ${resource} ${f.fieldPath}`;
-    if (seen.has(key)) continue;
-    seen.add(key);
-    const provenance = `${from}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}`;
-    references.push({ file, line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: f.raw, provenance, template: f.doc.source, resource });
+    for (const w of pulled(f.raw, f.fieldPath)) {
+      const key = `${w.image} ${f.doc.source} ${resource} ${f.fieldPath}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const provenance = `${from}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}${w.image !== f.raw ? ` ${f.raw}${w.note}` : ''}`;
+      references.push({ file, line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: w.image, provenance, template: f.doc.source, resource });
+    }
   }
 }
 
@@ -353,7 +475,11 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
     archives: opts.archives,
     target: target?.target,
   });
-  return auditReferences(model, target, { ...scan, references: [...scan.references, ...rendered.references] }, {
+  // A rendered chart's own files are audited by its render (a vendored chart's templates, changelog, CI values).
+  const inRendered = (file: string) => rendered.renderedDirs.some((d) => file.startsWith(`${d}/`));
+  const scanned = rendered.renderedDirs.length ? scan.references.filter((r) => !inRendered(r.file)) : scan.references;
+  const skipped = rendered.renderedDirs.length ? scan.skipped.filter((x) => !inRendered(x.file)) : scan.skipped;
+  return auditReferences(model, target, { ...scan, skipped, references: [...scanned, ...rendered.references] }, {
     manifestFile: opts.manifestFile,
     targetFile: opts.targetFile,
     failOn: opts.failOn,

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, visit, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { referenceName } from '../oci/reference.js';
 
@@ -289,6 +290,20 @@ export class KustomizeScopes {
     visit(start, image, [], 0);
     return [...out.values()];
   }
+}
+
+/** The kustomizations among scanned files (their kept texts), read into one KustomizeScopes: each one's `images:` and local entries. */
+export function kustomizeScopesOf(files: ReadonlyArray<{ file: string; type: string; text?: string }>): KustomizeScopes {
+  const scopes = new KustomizeScopes();
+  for (const f of files) {
+    if (f.type !== 'yaml' || !isKustomizationFile(f.file) || f.text === undefined) continue;
+    const first = withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }));
+    const doc = Array.isArray(first) ? first[0] : first;
+    if (!doc || doc.errors.length) continue;
+    const locals = kustomizationEntries(doc.contents, doc).filter((e) => !e.remoteHost).map((e) => e.value);
+    scopes.add(f.file, imageOverrides(doc.contents, doc), locals);
+  }
+  return scopes;
 }
 
 /** `kustomization.yaml images[0]`, then the next override, as findings name the chain. */

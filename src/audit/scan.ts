@@ -9,7 +9,7 @@ import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
-import { imageOverrides, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, KustomizeScopes, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
+import { isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
@@ -971,15 +971,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
  * an image pulled differently by two overlays is one reference for each way it is pulled.
  */
 function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]): void {
-  const scopes = new KustomizeScopes();
-  for (const f of files) {
-    if (f.type !== 'yaml' || !isKustomizationFile(f.file) || f.text === undefined) continue;
-    const doc = withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }));
-    const first = Array.isArray(doc) ? doc[0] : doc;
-    if (!first || first.errors.length) continue;
-    const locals = kustomizationEntries(first.contents, first).filter((e) => !e.remoteHost).map((e) => e.value);
-    scopes.add(f.file, imageOverrides(first.contents, first), locals);
-  }
+  const scopes = kustomizeScopesOf(files);
   if (!scopes.size) return;
   const more: Reference[] = [];
   for (const r of references) {

@@ -9,6 +9,7 @@ import { readRegularFile } from '../store/verified-write.js';
 import { composeEnvFile, interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
 import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
+import { vendoredKustomizeCharts } from '../audit/kustomize-helm.js';
 import { mapChartHttp, registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
@@ -243,12 +244,22 @@ function scanKubeadmConfig(doc: Document.Parsed, text: string, file: string, ctx
  * pulled as the override says, so that is what must be on the mirror, and the image is left as
  * written (the kustomization's `newName` moves it; rewritten here, it would no longer match).
  */
-export function scanManifestDocument(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, scopes?: KustomizeScopes, helmRepos?: HelmRepositories, composeEnv?: ComposeEnv) {
+export function scanManifestDocument(
+  doc: Document.Parsed,
+  text: string,
+  file: string,
+  ctx: RewriteContext,
+  lineOf: (o: number) => number,
+  scopes?: KustomizeScopes,
+  helmRepos?: HelmRepositories,
+  composeEnv?: ComposeEnv,
+  vendored?: ReadonlySet<string>,
+) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
   const warnings: string[] = [];
-  scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings }, helmRepos);
+  scanChartSources(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings }, helmRepos, vendored);
   const imageNodes = new Set<YamlNode>();
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
@@ -622,6 +633,7 @@ function scanChartSources(
   lineOf: (o: number) => number,
   out: DocumentOut,
   helmRepos?: HelmRepositories,
+  vendored?: ReadonlySet<string>,
 ): void {
   const locked = ctx.lock.charts ?? [];
   const noPlace = `target ${ctx.targetFile} has neither charts: nor registry:`;
@@ -692,6 +704,8 @@ function scanChartSources(
       out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (OCI artifact, tag ${artifact.tag})` });
       continue;
     }
+    // A kustomize helmCharts chart vendored where kustomize looks is inflated from there, never pulled.
+    if (!version && src.kind === 'Kustomization' && vendored?.has(`${file} ${src.keyPath}`)) continue;
     if (!version) {
       fail(ref, carried.length ? notCarried(carried, chart) : `no chart from ${src.repo} is in the lock`);
       continue;
@@ -958,7 +972,13 @@ function scanHandedImages(
 
 export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {
   if (!inputs.length) throw new FerryError('USAGE', 'rewrite manifests needs files or directories');
-  const files = await collectYamlFiles(inputs);
+  const texts = new Map<string, string>();
+  const read = async (file: string) => texts.get(file) ?? texts.set(file, await readText(file, 'manifest')).get(file)!;
+  // A chart vendored for a kustomization's helmCharts: is no manifest (its templates are Helm's); kustomize inflates it as it is.
+  const all = await collectYamlFiles(inputs);
+  const vendored = await vendoredKustomizeCharts(all, read);
+  const inChart = (file: string) => [...vendored.dirs.keys()].find((d) => isWithin(path.resolve(file), d));
+  const files = all.filter((f) => !inChart(f));
   const changes: FileChange[] = [];
   const replacements: Replacement[] = [];
   const unmapped: Unmapped[] = [];
@@ -968,10 +988,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   // First the kustomizations and Flux HelmRepositories every file's rewrite may need: each file is
   // read once (its text is what the rewrite edits, as `changes` keeps it anyway), and parsed here
   // only when it can hold one of them: a kind is written out, or spelled with a YAML escape.
-  const texts = new Map<string, string>();
+  for (const [dir, by] of vendored.dirs) if (all.some((f) => isWithin(path.resolve(f), dir))) warnings.push(`${dir}: the chart ${by} inflates, vendored where kustomize looks: left as it is (its templates are no manifests; kustomize applies the kustomization's images: and valuesInline to what it renders, and \`ferry audit\` renders it and names each image still pulled upstream)`);
   for (const file of files) {
-    const text = await readText(file, 'manifest');
-    texts.set(file, text);
+    const text = await read(file);
     const kustomization = isKustomizationFile(file);
     if (isQuadletUnit(file)) continue;
     if (!kustomization && !text.includes('HelmRepository') && !text.includes('\\')) continue;
@@ -1001,7 +1020,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const edits: TextEdit[] = [];
     const composeEnv = await readComposeEnv(file, envs);
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos);
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
