@@ -265,7 +265,7 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   // Images only `helm test` runs are not carried unless the manifest lists them: say so, since
   // the override may point them at the mirror (a shared registry key) or leave them upstream.
   const tests = discovery.images.filter((i) => i.certainty === 'test' && ctx.lookupImage(i.ref).status === 'unmapped').map((i) => i.ref);
-  if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; list ${tests.length === 1 ? 'it' : 'them'} in the manifest's images to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
+  if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; set \`testImages: carry\` on the chart in the manifest (or list ${tests.length === 1 ? 'it' : 'them'} under images:) and lock again to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
   // An image an admission webhook fills in is not pulled as written: nothing to override here,
   // but the injected image must be on the mirror too, and the injector's chart decides it.
   for (const i of discovery.injected ?? []) {

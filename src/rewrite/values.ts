@@ -122,7 +122,7 @@ function names(seen: ImageReference, locked: ImageReference): boolean {
  * move them. Say so, naming them, instead of leaving them outside in silence.
  */
 function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): string[] {
-  const charts = (lockEntries(ctx.lock, 'charts') as ChartLock[]).filter((c) => c.images.length);
+  const charts = (lockEntries(ctx.lock, 'charts') as ChartLock[]).filter((c) => c.images.length || c.testImages?.length);
   if (!charts.length) return [];
   const seen = scanned.flatMap((s) => s.seen.map((x) => x.ref));
   const parsed = (ref: string): ImageReference | undefined => {
@@ -156,7 +156,7 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   // A file is this chart's when it names one of its images, or sets a key that deploys one of
   // them with that image (another chart's file setting `image` is not this chart's file).
   const sets = (c: ChartLock) =>
-    c.images.some(named) ||
+    [...c.images, ...(c.testImages ?? [])].some(named) ||
     Object.entries(c.imageValues ?? {}).some(([ref, locs]) => {
       const l = parsed(ref);
       return l !== undefined && locs.some((loc) => {
@@ -168,7 +168,7 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   if (!ofChart.length) {
     // The file names images the lock holds apart from any chart: it belongs to none of them.
     if (seen.some((s) => ctx.lookupImage(s).status !== 'unmapped')) return [];
-    const list = charts.map((c) => `${id(c)}: ${[...c.images].sort().join(', ')}`).join('; ');
+    const list = charts.map((c) => `${id(c)}: ${[...new Set([...c.images, ...(c.testImages ?? [])])].sort().join(', ')}`).join('; ');
     return [`${files} name${scanned.length === 1 ? 's' : ''} none of the images the lock pins for its charts (${list}), so rewrite values moves none of them: a chart deployed with ${scanned.length === 1 ? 'this file' : 'these files'} still pulls its default images from upstream; ${hint(charts.length === 1 ? charts[0].name : '<name>')}`];
   }
   const warnings: string[] = [];
@@ -176,11 +176,22 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
     // Dependencies locked on their own deploy with their parent: the same values file sets them.
     const deps = charts.filter((d) => d.dependencyOf?.includes(id(c)));
     const left = new Map<string, string[]>();
+    const uncarried = new Set<string>();
     for (const x of [c, ...deps]) {
-      for (const i of x.images) {
+      // A test-hook image the bundle carries (`testImages: carry`, or listed under images:) moves
+      // like any other; one it does not carry is pulled from upstream by `helm test` whatever the file says.
+      const tests = (x.testImages ?? []).filter((t) => !x.images.includes(t));
+      for (const t of tests) if (ctx.lookupImage(t).status === 'unmapped') uncarried.add(t);
+      for (const i of [...x.images, ...tests.filter((t) => !uncarried.has(t))]) {
         const keys = unset(x, i);
         if (keys) left.set(i, [...(left.get(i) ?? []), ...keys]);
       }
+    }
+    if (uncarried.size) {
+      const n = uncarried.size;
+      warnings.push(
+        `chart ${id(c)}: ${n === 1 ? 'an image' : `${n} images`} only \`helm test\` runs (test hooks) ${n === 1 ? 'is' : 'are'} not carried, so \`helm test\` at the site pulls ${n === 1 ? 'it' : 'them'} from upstream: ${[...uncarried].sort().join(', ')}; set \`testImages: carry\` on the chart in the manifest and lock again to carry ${n === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`,
+      );
     }
     const missing = [...left.keys()].sort();
     if (!missing.length) continue;

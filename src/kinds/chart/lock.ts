@@ -32,21 +32,25 @@ export const ChartLockSchema = z.object({
   dependencyOf: z.array(z.string()).optional().describe('Charts (name version) that need this one as a non-vendored dependency.'),
   images: z.array(z.string()).describe('Images the bundle carries for this chart (discovered as certain, or the explicit list).'),
   possibleImages: z.array(z.string()).optional().describe('Discovered as possible only (disabled sections, loose matches); not bundled.'),
+  testImages: z
+    .array(z.string())
+    .optional()
+    .describe('Images only `helm test` runs (test hooks), discovered by rendering: in `images` too (carried) when the chart entry says `testImages: carry`, else named only. Locks written before this field lack it.'),
   imageValues: z
     .record(z.string(), z.array(ValuesLocationSchema))
     .optional()
-    .describe('For images of `images`: every values key (from the top chart, subcharts under their name or alias) that deploys it. Locks written before this field lack it.'),
+    .describe('For images of `images` and `testImages`: every values key (from the top chart, subcharts under their name or alias) that deploys it. Locks written before this field lack it.'),
 });
 
 export type ChartLock = z.infer<typeof ChartLockSchema>;
 
 const byPath = (a: ValuesLocation, b: ValuesLocation) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
-/** Where the values deploy each certain image of a discovery (the lock's `imageValues`). */
+/** Where the values deploy each certain or test-hook image of a discovery (the lock's `imageValues`). */
 export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string }; registryUnread?: boolean }> }>): Record<string, ValuesLocation[]> {
   const out: Record<string, ValuesLocation[]> = {};
   for (const img of images) {
-    if (img.certainty !== 'certain') continue;
+    if (img.certainty === 'possible') continue;
     const values = img.sources.filter((s) => s.kind === 'values' && s.valuesPath);
     // A map whose registry key no template reads: the image is set by its repository key, with
     // the registry in it; a file that moves the map by its registry does not move it.

@@ -208,7 +208,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   const chart = await loadChartFromStore(located, ctx);
   const deps = await attachDependencies(chart, located, ctx);
   const mode = spec.images ?? 'discover';
-  // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are only possible.
+  // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are a class of their own.
   const values = await readValues(spec.values ?? [], ctx.manifestDir);
   let discovery: DiscoveryResult;
   try {
@@ -231,16 +231,21 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   }
   let images: string[] = [];
   let possible: string[] = [];
+  let tests: string[] = [];
   if (mode === 'discover') {
     images = discovery.images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
-    possible = discovery.images.filter((i) => i.certainty !== 'certain').map((i) => i.ref);
+    possible = discovery.images.filter((i) => i.certainty === 'possible').map((i) => i.ref);
+    // What `helm test` runs is recorded apart, so that rewrite and audit can name it; carried on request.
+    tests = discovery.images.filter((i) => i.certainty === 'test').map((i) => i.ref);
+    if (spec.testImages === 'carry') images = [...new Set([...images, ...tests])].sort();
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
   if (mode === 'discover') warnNodeOsTagged(parent, discovery, ctx.listedImages ?? [], ctx);
   const top = toLock(located, images, possible);
+  if (tests.length) top.testImages = tests;
   if (mode === 'discover') {
     // Even empty: the record says which images no values key deploys (the templates spell them).
-    if (images.length) top.imageValues = imageValuesOf(discovery.images);
+    if (images.length || tests.length) top.imageValues = imageValuesOf(discovery.images);
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };
@@ -275,6 +280,8 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
     prev.images = [...new Set([...prev.images, ...e.images])].sort();
     const poss = [...new Set([...(prev.possibleImages ?? []), ...(e.possibleImages ?? [])])].sort();
     if (poss.length) prev.possibleImages = poss;
+    const tests = [...new Set([...(prev.testImages ?? []), ...(e.testImages ?? [])])].sort();
+    if (tests.length) prev.testImages = tests;
     if (prev.imageValues || e.imageValues) prev.imageValues = mergeImageValues(prev.imageValues ?? {}, e.imageValues ?? {});
     if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
     else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();

@@ -18,6 +18,10 @@ export const ChartSpecSchema = z
       .union([z.enum(['discover', 'none']), z.array(z.string())])
       .default('discover')
       .describe('discover (default): bundle every image the chart deploys; none; or an explicit list.'),
+    testImages: z
+      .enum(['name', 'carry'])
+      .optional()
+      .describe('The images only `helm test` runs (test hooks), found with images: discover. name (default): recorded in the lock and named by rewrite, not bundled; carry: bundled with the chart\'s images.'),
   })
   .strict();
 

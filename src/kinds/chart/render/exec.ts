@@ -8,10 +8,12 @@ import {
   chartValuesMethods,
   deepEqual,
   formatV,
+  goBytesOf,
   GoStruct,
   goSprint,
   goSprintf,
   goSprintln,
+  goStringOf,
   goTypeName,
   isMap,
   isNil,
@@ -227,9 +229,9 @@ const BUILTINS: Record<string, GoFunc> = {
       v = asSlice(v) ?? v;
       if (Array.isArray(v) || typeof v === 'string' || v instanceof Uint8Array) {
         const n = toIndex(i);
-        const len = typeof v === 'string' ? Buffer.byteLength(v) : v.length;
+        const len = typeof v === 'string' ? goBytesOf(v).length : v.length;
         if (n < 0 || n >= len) throw new FuncError(`index out of range: ${n}`);
-        v = typeof v === 'string' ? BigInt(Buffer.from(v)[n]) : v instanceof Uint8Array ? BigInt(v[n]) : v[n];
+        v = typeof v === 'string' ? BigInt(goBytesOf(v)[n]) : v instanceof Uint8Array ? BigInt(v[n]) : v[n];
       } else if (isMap(v)) {
         if (isNil(i)) v = undefined;
         else if (typeof i !== 'string') throw new FuncError(`value has type ${goTypeName(i)}; should be string`);
@@ -243,9 +245,9 @@ const BUILTINS: Record<string, GoFunc> = {
     if (idx.length > 3) throw new FuncError(`too many slice indexes: ${idx.length}`);
     const n = idx.map(toIndex);
     if (typeof item === 'string') {
-      const b = Buffer.from(item);
+      const b = goBytesOf(item);
       if (idx.length === 3) throw new FuncError('cannot 3-index slice a string');
-      return b.subarray(n[0] ?? 0, n[1] ?? b.length).toString('utf8');
+      return goStringOf(b.subarray(n[0] ?? 0, n[1] ?? b.length));
     }
     const elems = asSlice(item);
     if (elems) return elems.slice(n[0] ?? 0, n[1] ?? elems.length);
@@ -253,7 +255,7 @@ const BUILTINS: Record<string, GoFunc> = {
   },
   len: (item) => {
     if (isNil(item)) throw new FuncError('len of nil pointer');
-    if (typeof item === 'string') return BigInt(Buffer.byteLength(item));
+    if (typeof item === 'string') return BigInt(goBytesOf(item).length);
     if (Array.isArray(item) || item instanceof Uint8Array) return BigInt(item.length);
     if (isMap(item)) return BigInt(Object.keys(item).length);
     if (item instanceof GoStruct && item.goLen) return BigInt(item.goLen());

@@ -1,3 +1,5 @@
+import { goBytesOf, goStringOf } from './govalue.js';
+
 /**
  * Pieces of Go libraries sprig's functions rest on, as Helm 3.14 runs them (checked against Go on
  * this machine): shopspring/decimal for `addf`/`subf`/`mulf`/`divf` (0.1 × 3 is 0.3, not
@@ -134,8 +136,8 @@ export function durationRound(ns: bigint): string {
 }
 
 /** Go strings are bytes: one character per UTF-8 byte, and back. */
-const bytesOf = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
-const fromBytes = (b: string) => Buffer.from(b, 'latin1').toString('utf8');
+const bytesOf = (s: string) => goBytesOf(s).toString('latin1');
+const fromBytes = (b: string) => goStringOf(Buffer.from(b, 'latin1'));
 
 /** Go's `s[a:b]` on bytes: its panic message when the bounds are out of range. */
 function sliceBytes(b: string, lo: number | undefined, hi: number | undefined): string {

@@ -9,6 +9,8 @@
  * back into a string at the end.
  */
 
+import { goBytesOf, goStringOf } from './govalue.js';
+
 type Mode = 'path' | 'pathSegment' | 'host' | 'zone' | 'userPassword' | 'queryComponent' | 'fragment';
 
 export interface GoUrl {
@@ -25,8 +27,8 @@ export interface GoUrl {
   rawFragment: string;
 }
 
-const bin = (s: string): string => Buffer.from(s, 'utf8').toString('latin1');
-const text = (b: string): string => Buffer.from(b, 'latin1').toString('utf8');
+const bin = (s: string): string => goBytesOf(s).toString('latin1');
+const text = (b: string): string => goStringOf(Buffer.from(b, 'latin1'));
 const isAlnum = (c: string) => /^[A-Za-z0-9]$/.test(c);
 const isHex = (c: string | undefined) => c !== undefined && /^[0-9A-Fa-f]$/.test(c);
 

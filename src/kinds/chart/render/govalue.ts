@@ -332,7 +332,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
     case 'v':
     case 's': {
       if (verb === 's' && (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')) return pad(bad(verb, v), f);
-      let s = v instanceof Uint8Array && verb === 's' ? Buffer.from(v).toString('utf8') : formatV(v);
+      let s = v instanceof Uint8Array && verb === 's' ? goStringOf(v) : formatV(v);
       if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
       if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
       // a precision is %g's for a float under %v, and cuts a string
@@ -363,7 +363,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
         return pad(i < 0n ? `-${s}` : signed(s, false), f, true);
       }
       if ((verb === 'x' || verb === 'X') && (typeof v === 'string' || v instanceof Uint8Array)) {
-        let s = Buffer.from(typeof v === 'string' ? Buffer.from(v, 'utf8') : v).toString('hex');
+        let s = Buffer.from(typeof v === 'string' ? goBytesOf(v) : v).toString('hex');
         if (verb === 'X') s = s.toUpperCase();
         return pad(s, f);
       }
@@ -542,4 +542,59 @@ export function deepEqual(a: unknown, b: unknown): boolean {
     return ka.length === Object.keys(b).length && ka.every((k) => k in b && deepEqual(a[k], b[k]));
   }
   return a === b;
+}
+
+/*
+ * A Go string is bytes, a JavaScript string UTF-16. Text that is valid UTF-8 is the same either
+ * way; each byte of a file that is not (`.Files.Get "files/crds.bz2" | b64enc`) is kept as a lone
+ * surrogate U+DC80–U+DCFF (Python's surrogateescape) so that the functions reading a string's
+ * bytes (b64enc, sha256sum, len, index, slice) see the bytes the file holds, not U+FFFD.
+ */
+const ESCAPE_BASE = 0xdc00;
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
+
+/** A Go string of these bytes. */
+export function goStringOf(b: Uint8Array): string {
+  try {
+    return utf8Strict.decode(b);
+  } catch {
+    /* not UTF-8: below, byte by byte */
+  }
+  let out = '';
+  let i = 0;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) => k < b.length && b[k] >= lo && b[k] <= hi;
+  while (i < b.length) {
+    const c = b[i];
+    // utf8.DecodeRune's accept ranges: no overlong forms, no surrogates, nothing above U+10FFFF.
+    let n = 0;
+    if (c < 0x80) n = 1;
+    else if (c >= 0xc2 && c <= 0xdf) n = cont(i + 1) ? 2 : 0;
+    else if (c >= 0xe0 && c <= 0xef) n = cont(i + 1, c === 0xe0 ? 0xa0 : 0x80, c === 0xed ? 0x9f : 0xbf) && cont(i + 2) ? 3 : 0;
+    else if (c >= 0xf0 && c <= 0xf4) n = cont(i + 1, c === 0xf0 ? 0x90 : 0x80, c === 0xf4 ? 0x8f : 0xbf) && cont(i + 2) && cont(i + 3) ? 4 : 0;
+    if (n) {
+      out += Buffer.from(b.subarray(i, i + n)).toString('utf8');
+      i += n;
+    } else {
+      out += String.fromCharCode(ESCAPE_BASE + c);
+      i += 1;
+    }
+  }
+  return out;
+}
+
+/** The bytes of a Go string (the inverse of goStringOf). */
+export function goBytesOf(s: string): Buffer {
+  if (!/[\udc80-\udcff]/.test(s)) return Buffer.from(s, 'utf8');
+  const parts: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    const u = s.charCodeAt(i);
+    // a low surrogate after a high one is half of a real character, not an escaped byte
+    if (u >= 0xdc80 && u <= 0xdcff && !(i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff)) {
+      parts.push(Buffer.from(s.slice(start, i), 'utf8'), Buffer.of(u - ESCAPE_BASE));
+      start = i + 1;
+    }
+  }
+  parts.push(Buffer.from(s.slice(start), 'utf8'));
+  return Buffer.concat(parts);
 }

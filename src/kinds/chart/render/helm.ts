@@ -7,7 +7,7 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { goSprintf, GoStruct, isMap, isNil, markChartValues } from './govalue.js';
+import { goSprintf, goStringOf, GoStruct, isMap, isNil, markChartValues } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
 import { globToRegExp, type HelmChart } from './chart.js';
@@ -88,7 +88,7 @@ export class ChartFiles extends GoStruct {
     return out;
   }
   GetBytes = (name: unknown) => new Uint8Array(this.entries.get(str(name)) ?? Buffer.alloc(0));
-  Get = (name: unknown) => (this.entries.get(str(name)) ?? Buffer.alloc(0)).toString('utf8');
+  Get = (name: unknown) => goStringOf(this.entries.get(str(name)) ?? Buffer.alloc(0));
   Glob = (pattern: unknown) => {
     const re = globToRegExp(str(pattern));
     return new ChartFiles(new Map([...this.entries].filter(([k]) => re.test(k))));
@@ -96,7 +96,7 @@ export class ChartFiles extends GoStruct {
   // Helm's Files is never nil (newFiles makes a map), so an empty Glob gives toYaml of {}: "{}".
   AsConfig = () => {
     const m: Dict = {};
-    for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), v.toString('utf8'));
+    for (const [k, v] of this.entries) setKey(m, k.slice(k.lastIndexOf('/') + 1), goStringOf(v));
     return toYaml(m);
   };
   AsSecrets = () => {
@@ -107,7 +107,7 @@ export class ChartFiles extends GoStruct {
   Lines = (p: unknown) => {
     const b = this.entries.get(str(p));
     if (!b) return [];
-    let s = b.toString('utf8');
+    let s = goStringOf(b);
     if (s.endsWith('\n')) s = s.slice(0, -1);
     return s.split('\n');
   };

@@ -17,7 +17,9 @@ import {
   deepCopy,
   deepEqual,
   formatV,
+  goBytesOf,
   goKind,
+  goStringOf,
   GoStruct,
   goSprintf,
   goTypeName,
@@ -39,14 +41,14 @@ type Dict = Record<string, unknown>;
 export function str(v: unknown): string {
   if (isNil(v)) return '';
   if (typeof v === 'string') return v;
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  if (v instanceof Uint8Array) return goStringOf(v);
   return formatV(v);
 }
 
 /** sprig's strval: like fmt %v, but nil is "<nil>" only where sprig keeps it. */
 function strval(v: unknown): string {
   if (typeof v === 'string') return v;
-  if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
+  if (v instanceof Uint8Array) return goStringOf(v);
   return formatV(v);
 }
 
@@ -506,10 +508,10 @@ export function sprigFuncs(): Record<string, GoFunc> {
     // strings.Replace: an empty old string matches before every character and at the end
     replace: (o, n, s) => (str(o) === '' ? `${str(n)}${[...str(s)].map((c) => c + str(n)).join('')}` : str(s).split(str(o)).join(str(n))),
     plural: (one, many, count) => (toInt64(count) === 1n ? str(one) : str(many)),
-    sha1sum: (s) => createHash('sha1').update(str(s)).digest('hex'),
-    sha256sum: (s) => createHash('sha256').update(str(s)).digest('hex'),
-    sha512sum: (s) => createHash('sha512').update(str(s)).digest('hex'),
-    adler32sum: (s) => String(adler32(Buffer.from(str(s)))),
+    sha1sum: (s) => createHash('sha1').update(goBytesOf(str(s))).digest('hex'),
+    sha256sum: (s) => createHash('sha256').update(goBytesOf(str(s))).digest('hex'),
+    sha512sum: (s) => createHash('sha512').update(goBytesOf(str(s))).digest('hex'),
+    adler32sum: (s) => String(adler32(goBytesOf(str(s)))),
     toString: (v: unknown) => strval(v),
     atoi: (s) => {
       const t = str(s);
@@ -623,12 +625,12 @@ export function sprigFuncs(): Record<string, GoFunc> {
     osExt: (p) => /(\.[^./]*)$/.exec(str(p))?.[1] ?? '',
     osIsAbs: (p) => str(p).startsWith('/'),
     // encoding
-    b64enc: (s) => Buffer.from(str(s), 'utf8').toString('base64'),
+    b64enc: (s) => goBytesOf(str(s)).toString('base64'),
     b64dec: (s) => {
       const t = str(s);
-      return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? Buffer.from(t, 'base64').toString('utf8') : `illegal base64 data at input byte 0`;
+      return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? goStringOf(Buffer.from(t, 'base64')) : `illegal base64 data at input byte 0`;
     },
-    b32enc: (s) => base32(Buffer.from(str(s))),
+    b32enc: (s) => base32(goBytesOf(str(s))),
     // sprig answers a decoding error with its text
     b32dec: (s) => {
       const d = base32Decode(str(s));
