@@ -783,13 +783,13 @@ export class HttpClient {
   }
 
   /** Whole small body, retried under the policy; 404 → NOT_FOUND naming the URL. */
-  async getBytes(url: string, opts: { headers?: Record<string, string>; label?: string; maxBytes?: number } = {}): Promise<Buffer> {
+  async getBytes(url: string, opts: { headers?: Record<string, string>; label?: string; maxBytes?: number; namedBy?: string } = {}): Promise<Buffer> {
     const label = opts.label ? `${opts.label} (${redactUrl(url)})` : redactUrl(url);
     const maxBytes = opts.maxBytes ?? 256 * 1024 * 1024;
     return withRetry(
       `GET ${label}`,
       async () => {
-        const res = await this.request(url, { headers: opts.headers });
+        const res = await this.request(url, { headers: opts.headers, namedBy: opts.namedBy });
         if (res.status < 200 || res.status >= 300) await throwForStatus(res, 'GET', label);
         try {
           return await readCapped(res.body, maxBytes, `${label}: larger than the ${maxBytes} bytes ferry accepts here`);
@@ -802,7 +802,7 @@ export class HttpClient {
   }
 
   /** Open a download at `offset` with Range; a server that ignores Range gets its first bytes skipped. */
-  async openAt(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string } = {}): Promise<Readable> {
+  async openAt(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string; namedBy?: string } = {}): Promise<Readable> {
     const r = await this.openRange(url, offset, opts);
     return r.start < offset ? pipeWithErrors(r.body, skipBytes(offset - r.start)) : r.body;
   }
@@ -813,14 +813,14 @@ export class HttpClient {
    * earlier answer gave) a server whose file changed sends the whole new file instead of a part
    * of it (RFC 9110 If-Range), so a resumed download is never two versions spliced together.
    */
-  async openRange(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string; ifRange?: string } = {}): Promise<RangedBody> {
+  async openRange(url: string, offset: number, opts: { headers?: Record<string, string>; label?: string; ifRange?: string; namedBy?: string } = {}): Promise<RangedBody> {
     const label = opts.label ? `${opts.label} (${redactUrl(url)})` : redactUrl(url);
     const headers = { ...(opts.headers ?? {}) };
     if (offset > 0) {
       headers.range = `bytes=${offset}-`;
       if (opts.ifRange) headers['if-range'] = opts.ifRange;
     }
-    const res = await this.request(url, { headers });
+    const res = await this.request(url, { headers, namedBy: opts.namedBy });
     return rangedBody(res, offset, label);
   }
 

@@ -26,6 +26,11 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 const [redirect, realm, log, ready] = process.argv.slice(2);
 const elsewhere = (req, res) => {
   if (req.url.startsWith('/v2/')) return void res.writeHead(401, { 'www-authenticate': 'Bearer realm="' + realm + '",service="registry"', 'content-length': '0' }).end();
+  // A chart repository whose index names its archive at \`redirect\`.
+  if (req.url === '/charts/index.yaml') {
+    const index = 'apiVersion: v1\\nentries:\\n  demo:\\n    - name: demo\\n      version: 1.0.0\\n      apiVersion: v2\\n      urls: ["' + redirect + '"]\\n';
+    return void res.writeHead(200, { 'content-type': 'text/yaml', 'content-length': String(Buffer.byteLength(index)) }).end(index);
+  }
   res.writeHead(302, { location: redirect, 'content-length': '0' }).end();
 };
 let up = 0;
@@ -66,10 +71,15 @@ exit $rc`;
  * `ferry lock` of one file URL (or one image, with `--insecure-registry` for its plain-HTTP
  * registry) in the namespace, the servers answering with `redirect` / `realm`.
  */
-async function lock(name: string, entry: { file: string } | { image: string; registry: string }, answers: { redirect?: string; realm?: string } = {}) {
+async function lock(name: string, entry: { file: string } | { image: string; registry: string } | { chartRepo: string }, answers: { redirect?: string; realm?: string } = {}) {
   const dir = path.join(work, name);
   await mkdir(dir, { recursive: true });
-  const entries = 'file' in entry ? ['files:', '  - name: disk', `    url: ${entry.file}`] : ['images:', `  - ref: ${entry.image}`];
+  const entries =
+    'file' in entry
+      ? ['files:', '  - name: disk', `    url: ${entry.file}`]
+      : 'chartRepo' in entry
+        ? ['charts:', '  - name: demo', `    repo: ${entry.chartRepo}`, '    version: 1.0.0']
+        : ['images:', `  - ref: ${entry.image}`];
   await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: rebind }', ...entries, ''].join('\n'));
   const env = {
     WORK: work,
@@ -134,6 +144,18 @@ describe('a redirect from a server elsewhere to a name that resolves to this mac
       const r = await lock(name, { image: `${registry}/app:1`, registry }, { realm: to });
       expect(r.code, r.out).not.toBe(0);
       expect(r.out).toContain(`names "${to}?service=registry&scope=repository%3Aapp%3Apull", ${said}; refusing to follow a URL there from another host`);
+      expect(r.seen).toEqual([]);
+    }
+  }, 120_000);
+
+  it("a chart repository's index naming its archive on this machine (by name or literal): refused, nothing sent there", async () => {
+    for (const [name, to, said] of [
+      ['index-name', 'http://rebind.example.test:9090/demo-1.0.0.tgz', 'whose host rebind.example.test resolves to 127.0.0.1, which is this machine'],
+      ['index-metadata', 'http://169.254.169.254/latest/meta-data/demo-1.0.0.tgz', 'a link-local address (where cloud metadata services answer)'],
+    ] as const) {
+      const r = await lock(name, { chartRepo: 'http://files.example.test:8080/charts' }, { redirect: to });
+      expect(r.code, r.out).not.toBe(0);
+      expect(r.out).toContain(`names "${to}", ${said}; refusing to follow a URL there from another host`);
       expect(r.seen).toEqual([]);
     }
   }, 120_000);

@@ -6,7 +6,7 @@ import { failTaskOnError, humanBytes } from '../../ui/progress.js';
 import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
-import { downloadToStore } from './repo-http.js';
+import { downloadToStore, indexUrlOf } from './repo-http.js';
 import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -51,11 +51,11 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
   } else {
     if (!entry.url) throw new FerryError('VALIDATION', `${label}: the lock entry has no url; run \`ferry lock\` again`);
     if (!(await ctx.store.has({ digest: entry.digest, size: entry.size }))) {
-      const got = await downloadToStore(ctx.http, entry.url, entry.digest.slice('sha256:'.length), ctx.store, `${label} archive`);
+      const got = await downloadToStore(ctx.http, entry.url, entry.digest.slice('sha256:'.length), ctx.store, `${label} archive`, entry.repo);
       if (got.size !== entry.size) throw new FerryError('VERIFY', `${label} (${entry.url}): ${got.size} bytes, the lock says ${entry.size}`);
     }
     if (entry.prov && !(await ctx.store.has(entry.prov)) && entry.prov.url) {
-      const bytes = await ctx.http.getBytes(entry.prov.url, { label: `${label} provenance` });
+      const bytes = await ctx.http.getBytes(entry.prov.url, { label: `${label} provenance`, namedBy: indexUrlOf(entry.repo) });
       await ctx.store.putBytes(bytes, entry.prov.digest);
     }
     const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);

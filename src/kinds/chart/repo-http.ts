@@ -177,9 +177,14 @@ export interface DownloadedArchive {
  * Range (the files kind's downloader); refuse it (nothing kept) when it does not match the
  * digest the index gives. Renamed into `blobs/sha256/` only after it matched.
  */
-export async function downloadToStore(http: HttpClient, url: string, expectedHex: string | undefined, store: BlobStore, label: string): Promise<DownloadedArchive> {
+/**
+ * The archive at `url`, which the index of `repo` named: a URL from the repository's answer, so
+ * held to the redirect rule (it may not lead to this machine or the metadata address unless the
+ * repository is there itself: net/http.ts `namedBy`).
+ */
+export async function downloadToStore(http: HttpClient, url: string, expectedHex: string | undefined, store: BlobStore, label: string, repo: string): Promise<DownloadedArchive> {
   try {
-    const got = await downloadVerified(store, http, url, expectedHex ? { sha256: expectedHex.toLowerCase() } : {}, { label });
+    const got = await downloadVerified(store, http, url, expectedHex ? { sha256: expectedHex.toLowerCase() } : {}, { label, namedBy: indexUrlOf(repo) });
     return { digest: got.digest, size: got.size };
   } catch (err) {
     if (err instanceof FerryError && err.code === 'VERIFY' && expectedHex) {
@@ -193,9 +198,9 @@ export async function downloadToStore(http: HttpClient, url: string, expectedHex
 }
 
 /** Provenance file next to the archive (`<url>.prov`), when the repository has one. */
-export async function fetchProv(http: HttpClient, url: string): Promise<Buffer | undefined> {
+export async function fetchProv(http: HttpClient, url: string, repo: string): Promise<Buffer | undefined> {
   try {
-    return await http.getBytes(`${url}.prov`, { label: 'chart provenance', maxBytes: 1024 * 1024 });
+    return await http.getBytes(`${url}.prov`, { label: 'chart provenance', maxBytes: 1024 * 1024, namedBy: indexUrlOf(repo) });
   } catch (err) {
     if (err instanceof FerryError && (err.code === 'NOT_FOUND' || err.code === 'AUTH')) return undefined;
     throw err;

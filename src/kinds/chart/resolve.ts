@@ -76,8 +76,8 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
       throw new FerryError('VALIDATION', `${what} ${version}: ${indexUrlOf(spec.repo)} gives digest ${JSON.stringify(entry.digest)}, which is not a sha256`, { hint: 'The repository index is broken; ask its maintainer.' });
     }
     const task = ownLine ? ctx.progress.start(`${spec.name} ${version}`, 0) : undefined;
-    const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`);
-    const provBytes = await fetchProv(ctx.http, url);
+    const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`, spec.repo);
+    const provBytes = await fetchProv(ctx.http, url, spec.repo);
     let prov: LocatedChart['prov'];
     if (provBytes) {
       const d = await ctx.store.putBytes(provBytes);

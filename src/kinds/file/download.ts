@@ -36,6 +36,8 @@ export interface DownloadOptions {
   maxSize?: number;
   /** Sent with every request for the file (a bearer token for its origin); HttpClient drops Authorization on a redirect to another origin. */
   headers?: Record<string, string>;
+  /** The URL whose answer named `url` (a chart index naming its archive): held to the redirect rule (net/http.ts `namedBy`). */
+  namedBy?: string;
 }
 
 /** `body`, failing (VERIFY) once more than `bound` bytes in all (counting from `offset`) came through. */
@@ -116,7 +118,7 @@ async function download(
   const tofu = !expect.sha256 && !expect.sha512;
   if (expect.sha256 && expect.size !== undefined && !expect.sha512) {
     const desc = { digest: `sha256:${expect.sha256}`, size: expect.size };
-    await store.ingest(desc, (offset) => http.openAt(url, offset, { label: opts.label, headers: opts.headers }), {
+    await store.ingest(desc, (offset) => http.openAt(url, offset, { label: opts.label, headers: opts.headers, namedBy: opts.namedBy }), {
       label: `${opts.label} (${url})`,
       onProgress: opts.onProgress,
       onRetry: opts.onRetry,
@@ -154,7 +156,7 @@ async function download(
       if (tofu && version?.total !== undefined && state.size === version.total) return;
       let answer: RangedBody;
       try {
-        answer = await http.openRange(url, state.size, { label: opts.label, headers: opts.headers, ...(version ? { ifRange: version.validator } : {}) });
+        answer = await http.openRange(url, state.size, { label: opts.label, headers: opts.headers, namedBy: opts.namedBy, ...(version ? { ifRange: version.validator } : {}) });
       } catch (err) {
         // A 206 whose bytes have no place in the file: the next attempt asks for the whole file.
         if (err instanceof UnplaceableRangeError) await restart();
