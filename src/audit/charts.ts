@@ -431,7 +431,9 @@ function pushRendered(
       const key = `${w.image} ${f.doc.source} ${resource} ${f.fieldPath}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      const provenance = `${from}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}, ${f.fieldPath}${w.image !== f.raw ? ` ${f.raw}${w.note}` : ''}`;
+      // A `helm test` hook's image is pulled only when someone runs `helm test` (the lock keeps it as testImages; `testImages: carry` bundles it).
+      const testHook = f.doc.test ? ' (a `helm test` hook: pulled when `helm test` runs)' : '';
+      const provenance = `${from}: template ${f.doc.source}${f.line ? ` line ${f.line}` : ''}, resource ${resource}${testHook}, ${f.fieldPath}${w.image !== f.raw ? ` ${f.raw}${w.note}` : ''}`;
       references.push({ file, line: f.line ?? 0, keyPath: f.fieldPath, kind: 'image', value: w.image, provenance, template: f.doc.source, resource });
     }
   }
