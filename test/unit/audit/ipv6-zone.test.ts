@@ -12,6 +12,19 @@ import { validateManifest } from '../../../src/kinds/schema.js';
  * read `http://[fd00::5`), and a zone's IPv6 CIDR never matched, so an address inside the site's
  * own network was reported as undeclared egress.
  */
+/** The class of each finding in `file` (written alone in a fresh directory), audited against a manifest of `model`. */
+async function classesOf(file: string, text: string, model: Record<string, unknown>): Promise<Record<string, string>> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ipv6-zone-'));
+  try {
+    await writeFile(path.join(dir, file), text);
+    const loaded = { manifest: validateManifest({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'v6' }, ...model }, 'inline'), file: 'm.yaml', dir: '.', digest: 'sha256:x' };
+    const report = auditReferences(buildConnectionModel(loaded), undefined, await scanPaths([dir], dir), { manifestFile: 'm.yaml', kinds: [] });
+    return Object.fromEntries(report.findings.map((f) => [f.value, f.class]));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('IPv6 literal URLs and zone CIDRs', () => {
   it('a URL with a bracketed IPv6 host is found whole, port and path included', () => {
     expect(referencesIn('endpoint: http://[fd00::5]:8080/api', false)).toEqual([{ kind: 'url', value: 'http://[fd00::5]:8080/api' }]);
@@ -19,25 +32,12 @@ describe('IPv6 literal URLs and zone CIDRs', () => {
   });
 
   it("an address inside a zone's IPv6 CIDR is internal; one outside every zone is still undeclared", async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ipv6-zone-'));
-    try {
-      await writeFile(path.join(dir, 'app.yaml'), 'a: http://[fd00::5]:8080/api\nb: http://[2001:db8::1]/x\nc: http://10.1.2.3/\nd: http://[fd00::9]/one\n');
-      const loaded = {
-        manifest: validateManifest(
-          { apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'v6' }, zones: [{ name: 'site', cidrs: ['10.0.0.0/8', 'fd00::/8'] }, { name: 'lab', cidrs: ['fd00::9'] }, { name: 'net', external: true }] },
-          'inline',
-        ),
-        file: 'm.yaml',
-        dir: '.',
-        digest: 'sha256:x',
-      };
-      const report = auditReferences(buildConnectionModel(loaded), undefined, await scanPaths([dir], dir), { manifestFile: 'm.yaml', kinds: [] });
-      const byValue = Object.fromEntries(report.findings.map((f) => [f.value, f.class]));
-      expect(byValue).toEqual({ 'http://[fd00::5]:8080/api': 'internal', 'http://[fd00::9]/one': 'internal', 'http://10.1.2.3/': 'internal', 'http://[2001:db8::1]/x': 'undeclared' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const byValue = await classesOf('app.yaml', 'a: http://[fd00::5]:8080/api\nb: http://[2001:db8::1]/x\nc: http://10.1.2.3/\nd: http://[fd00::9]/one\n', {
+      zones: [{ name: 'site', cidrs: ['10.0.0.0/8', 'fd00::/8'] }, { name: 'lab', cidrs: ['fd00::9'] }, { name: 'net', external: true }],
+    });
+    expect(byValue).toEqual({ 'http://[fd00::5]:8080/api': 'internal', 'http://[fd00::9]/one': 'internal', 'http://10.1.2.3/': 'internal', 'http://[2001:db8::1]/x': 'undeclared' });
   });
+
   it('a bare IPv6 address in text is a host; a network, a MAC address, a time or code is not', () => {
     const hosts = (t: string) => referencesIn(t, false).map((r) => r.value);
     expect(hosts('peer: 2001:db8::10')).toEqual(['2001:db8::10']);
@@ -50,29 +50,10 @@ describe('IPv6 literal URLs and zone CIDRs', () => {
   });
 
   it('a bare IPv6 address outside every zone is undeclared egress; one in a zone or a declared endpoint is not', async () => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ipv6-bare-'));
-    try {
-      await writeFile(path.join(dir, 'corosync.conf'), 'nodelist {\n  node { ring0_addr: fd00::11 }\n}\ntotem { ip_version: ipv6 }\n# upstream NTP\nserver 2001:db8:123::1 iburst\nserver 2001:db8:77::9 iburst\n');
-      const loaded = {
-        manifest: validateManifest(
-          {
-            apiVersion: 'ferry/v1alpha1',
-            kind: 'Manifest',
-            metadata: { name: 'v6' },
-            zones: [{ name: 'site', cidrs: ['fd00::/8'] }, { name: 'net', external: true }],
-            endpoints: [{ name: 'ntp', category: 'other', hosts: ['2001:db8:77::9'], protocol: 'NTP', ports: [123], transport: 'udp', purpose: 'time', from: 'site', to: 'net', mitigation: { type: 'exception', reason: 'site NTP', review: '2030-01-01' } }],
-          },
-          'inline',
-        ),
-        file: 'm.yaml',
-        dir: '.',
-        digest: 'sha256:x',
-      };
-      const report = auditReferences(buildConnectionModel(loaded), undefined, await scanPaths([dir], dir), { manifestFile: 'm.yaml', kinds: [] });
-      const byValue = Object.fromEntries(report.findings.map((f) => [f.value, f.class]));
-      expect(byValue).toEqual({ 'fd00::11': 'internal', '2001:db8:123::1': 'undeclared', '2001:db8:77::9': 'declared-exception' });
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const byValue = await classesOf('corosync.conf', 'nodelist {\n  node { ring0_addr: fd00::11 }\n}\ntotem { ip_version: ipv6 }\n# upstream NTP\nserver 2001:db8:123::1 iburst\nserver 2001:db8:77::9 iburst\n', {
+      zones: [{ name: 'site', cidrs: ['fd00::/8'] }, { name: 'net', external: true }],
+      endpoints: [{ name: 'ntp', category: 'other', hosts: ['2001:db8:77::9'], protocol: 'NTP', ports: [123], transport: 'udp', purpose: 'time', from: 'site', to: 'net', mitigation: { type: 'exception', reason: 'site NTP', review: '2030-01-01' } }],
+    });
+    expect(byValue).toEqual({ 'fd00::11': 'internal', '2001:db8:123::1': 'undeclared', '2001:db8:77::9': 'declared-exception' });
   });
 });
