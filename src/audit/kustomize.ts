@@ -267,6 +267,20 @@ export class KustomizeScopes {
     return [...out.values()];
   }
 
+  /**
+   * The directories of the kustomizations that build `file` (the one covering it, then each one
+   * including that, up the chain; bounded): a Flux Kustomization whose `spec.path` holds one of
+   * them applies the file (an overlay's `resources: [../../base]` brings in a base outside it).
+   */
+  builtFrom(file: string): string[] {
+    const start = this.covering(path.dirname(path.resolve(file)));
+    if (!start) return [];
+    const seen = new Set<string>([start.dir]);
+    const queue = [start];
+    while (queue.length && seen.size < MAX_VISITS) for (const p of this.parents(queue.shift()!)) if (!seen.has(p.dir)) seen.add(p.dir), queue.push(p);
+    return [...seen];
+  }
+
   /** Every way `image` in `file` is pulled (distinct images, in a stable order); the image as written with no override when none applies. */
   pulls(file: string, image: string): PulledImage[] {
     const start = this.size ? this.covering(path.dirname(path.resolve(file))) : undefined;

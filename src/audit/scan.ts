@@ -9,6 +9,7 @@ import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
+import { FluxVariables } from './flux.js';
 import { isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
@@ -1164,35 +1165,26 @@ const MAX_FLUX_WAYS = 16;
  */
 function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): void {
   if (!references.some((r) => r.fluxVars !== undefined)) return;
-  // Each variable's values in the order first seen (a Map: a crafted tree setting one variable
-  // 20 000 ways is not deduplicated by scanning a list each time).
-  const vars = new Map<string, Map<string, string>>();
-  const configMaps = new Map<string, Map<string, string>>();
-  const wanted: Array<{ name: string; by: string }> = [];
-  const put = (k: string, value: string, by: string) => {
-    let set = vars.get(k);
-    if (!set) vars.set(k, (set = new Map()));
-    if (!set.has(value)) set.set(value, by);
-  };
+  const flux = new FluxVariables();
   for (const f of files) {
-    if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap'))) continue;
-    for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) {
-      if (doc.errors.length || !isMap(doc.contents)) continue;
-      const c = doc.toJS({ maxAliasCount: 100 }) as { kind?: unknown; metadata?: { name?: unknown }; data?: unknown; spec?: { postBuild?: { substitute?: unknown; substituteFrom?: unknown } } } | null;
-      if (!c || typeof c !== 'object') continue;
-      const name = typeof c.metadata?.name === 'string' ? c.metadata.name : '';
-      if (c.kind === 'ConfigMap' && c.data && typeof c.data === 'object') {
-        configMaps.set(name, new Map(Object.entries(c.data as Record<string, unknown>).filter(([, v]) => typeof v === 'string') as Array<[string, string]>));
-      }
-      if (!isFluxKustomization(doc.contents)) continue;
-      const by = `${f.file} Kustomization/${name}`;
-      const sub = c.spec?.postBuild?.substitute;
-      if (sub && typeof sub === 'object') for (const [k, v] of Object.entries(sub)) if (typeof v === 'string' || typeof v === 'number') put(k, String(v), `${by} postBuild.substitute`);
-      const from = c.spec?.postBuild?.substituteFrom;
-      if (Array.isArray(from)) for (const e of from) if (e && typeof e === 'object' && (e as { kind?: unknown }).kind === 'ConfigMap' && typeof (e as { name?: unknown }).name === 'string') wanted.push({ name: (e as { name: string }).name, by: `${by} postBuild.substituteFrom ConfigMap/${(e as { name: string }).name}` });
-    }
+    if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap') && !f.text.includes('Secret'))) continue;
+    for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) flux.add(doc, f.file);
   }
-  for (const w of wanted) for (const [k, v] of configMaps.get(w.name) ?? []) put(k, v, w.by);
+  // Each variable's values in the order first seen, for the file the image is in (a Map: a
+  // crafted tree setting one variable 20 000 ways is not deduplicated by scanning a list each time).
+  const byFile = new Map<string, Map<string, Map<string, string>>>();
+  const kustomizations = kustomizeScopesOf(files);
+  const varsOf = (file: string) => {
+    let vars = byFile.get(file);
+    if (vars) return vars;
+    byFile.set(file, (vars = new Map()));
+    for (const [k, list] of flux.settingsFor(file, kustomizations.builtFrom(file))) {
+      const set = new Map<string, string>();
+      for (const s of list) if (!set.has(s.value)) set.set(s.value, s.by);
+      vars.set(k, set);
+    }
+    return vars;
+  };
   const more: Reference[] = [];
   for (const r of references) {
     if (r.fluxVars === undefined) continue;
@@ -1202,6 +1194,7 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
     const expr = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):=/g, '${$1:-');
     const names = [...new Set([...expr.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
     let ways: Array<{ env: Map<string, string>; by: string[] }> = [{ env: new Map(), by: [] }];
+    const vars = varsOf(r.file);
     for (const n of names) {
       const set = vars.get(n);
       if (!set) continue;
@@ -1225,7 +1218,7 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
         const repo = knownRepository(value);
         const tagOnly = repo !== undefined;
         x.value = repo ?? value;
-        x.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan, and by no default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: scan the Kustomization and ConfigMap that set it`;
+        x.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan whose spec.path holds this file, and by no default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: scan the Kustomization and ConfigMap that set it`;
       }
       if (i > 0) more.push(x);
     });

@@ -21,6 +21,8 @@ import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseCh
 import { trimTrailing } from '../ui/escape.js';
 import { isQuadletUnit } from '../audit/podman.js';
 import { rewriteQuadletUnit } from './quadlet.js';
+import { FluxVariables, type FluxSetting } from '../audit/flux.js';
+import { fluxImage, settleFluxChanges, type FluxVarChange } from './flux-vars.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -254,6 +256,7 @@ export function scanManifestDocument(
   helmRepos?: HelmRepositories,
   composeEnv?: ComposeEnv,
   vendored?: ReadonlySet<string>,
+  flux?: { settings: ReadonlyMap<string, FluxSetting[]>; changes: FluxVarChange[] },
 ) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
@@ -329,6 +332,10 @@ export function scanManifestDocument(
     } catch {
       // `${REGISTRY}/app:1.2`: Flux's postBuild substitution fills it in at apply time; the variable is what moves.
       const vars = [...new Set([...value.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
+      if (vars.length && !custom && flux) {
+        fluxImage(node, value, { file, text, line, where }, ctx, flux.settings, { edits, replacements, unmapped, changes: flux.changes });
+        return;
+      }
       const reason = vars.length
         ? `a variable (${vars.map((v) => `\${${v}}`).join(', ')}) filled in when the manifests are applied (Flux's postBuild substitution, envsubst): set it to the mirror's registry (ferry map prints where the image is), in a Flux Kustomization's postBuild.substitute or the ConfigMap its substituteFrom names`
         : 'not a valid image reference';
@@ -985,6 +992,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const warnings: string[] = [];
   const scopes = new KustomizeScopes();
   const helmRepos: HelmRepositories = new Map();
+  const flux = new FluxVariables();
+  const fluxChanges: FluxVarChange[] = [];
+  const fileEdits = new Map<string, TextEdit[]>();
   // First the kustomizations and Flux HelmRepositories every file's rewrite may need: each file is
   // read once (its text is what the rewrite edits, as `changes` keeps it anyway), and parsed here
   // only when it can hold one of them: a kind is written out, or spelled with a YAML escape.
@@ -993,9 +1003,11 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const text = await read(file);
     const kustomization = isKustomizationFile(file);
     if (isQuadletUnit(file)) continue;
-    if (!kustomization && !text.includes('HelmRepository') && !text.includes('\\')) continue;
+    const fluxish = text.includes('postBuild') || text.includes('ConfigMap') || text.includes('Secret');
+    if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
     for (const d of docs) collectHelmRepositories(d, helmRepos);
+    for (const d of docs) flux.add(d, file);
     const doc = docs[0];
     if (kustomization && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null))
       scopes.add(
@@ -1018,14 +1030,21 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     }
     const lineOf = lineIndex(text);
     const edits: TextEdit[] = [];
+    fileEdits.set(file, edits);
     const composeEnv = await readComposeEnv(file, envs);
+    const fluxAt = { settings: flux.settingsFor(file, scopes.builtFrom(file)), changes: fluxChanges };
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos, fluxAt);
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
       warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, lineOf));
     }
+  }
+  // A Flux variable several images share moves once, when they all ask the same value of it.
+  settleFluxChanges(fluxChanges, (f) => texts.get(f)!, (f, o) => lineIndex(texts.get(f)!)(o), { edits: fileEdits, replacements, unmapped });
+  for (const [file, edits] of fileEdits) {
+    const text = texts.get(file)!;
     changes.push({ file, before: text, after: applyTextEdits(text, edits) });
   }
   // A remote base or chart repository written with credentials (`https://user:token@…`) is

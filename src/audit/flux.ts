@@ -1,0 +1,133 @@
+import path from 'node:path';
+import { isMap, isScalar, isSeq, type Document, type Scalar } from 'yaml';
+import { isWithin } from '../store/safe-path.js';
+import { isFluxKustomization } from './kustomize.js';
+import { scalarText } from '../manifest/input-file.js';
+
+const mapGet = (m: unknown, key: string): unknown => (isMap(m) ? m.get(key, true) : undefined);
+
+/**
+ * Where a Flux post-build variable is set: a Flux Kustomization's `spec.postBuild.substitute`, or
+ * the `data` of a ConfigMap (`stringData` of a Secret) its `substituteFrom` names, found in the scan.
+ */
+export interface FluxSetting {
+  name: string;
+  value: string;
+  /** The scalar the value is written in (`rewrite manifests` edits it). */
+  node: Scalar;
+  file: string;
+  by: string;
+  /**
+   * The directory the Kustomization applies (its `spec.path` under the repository root, the
+   * directory holding `clusters/`); undefined when no root is known: then it is taken to apply to
+   * every scanned file.
+   */
+  scope?: string;
+}
+
+interface FluxKustomization {
+  file: string;
+  name: string;
+  scope?: string;
+  substitute: Array<{ name: string; value: string; node: Scalar }>;
+  from: Array<{ kind: string; name: string }>;
+}
+
+/** How many values (and Kustomizations) one scan reads at most: a crafted tree costs no more. */
+const MAX_SETTINGS = 100_000;
+
+/**
+ * The directory a Flux Kustomization applies. kustomize-controller builds `spec.path` of its
+ * source (the source's root when not written); the source's root is taken to be the directory
+ * holding the `clusters/` directory the Kustomization is in (the flux2-kustomize-helm-example and
+ * flux2-multi-tenancy layouts: `clusters/<name>/…`). Outside such a layout the root is unknown and
+ * the Kustomization is taken to apply to every file (undefined). A path leading out of the root
+ * applies to none (`null`).
+ */
+export function fluxScope(file: string, specPath: string | undefined): string | null | undefined {
+  const parts = path.resolve(file).split(path.sep);
+  const at = parts.lastIndexOf('clusters', parts.length - 2);
+  if (at < 1) return undefined;
+  const root = parts.slice(0, at).join(path.sep) || path.sep;
+  const dir = path.resolve(root, (specPath ?? '.').replace(/^\/+/, ''));
+  return isWithin(dir, root) ? dir : null;
+}
+
+/** The Flux variables of a tree: `add` each parsed document, then ask `settingsFor` a file. */
+export class FluxVariables {
+  private readonly kustomizations: FluxKustomization[] = [];
+  private readonly sources = new Map<string, Array<{ file: string; entries: Array<{ name: string; value: string; node: Scalar }> }>>();
+  private count = 0;
+  private linked?: FluxSetting[];
+
+  add(doc: Document.Parsed, file: string): void {
+    const c = doc.contents;
+    if (!isMap(c) || this.count > MAX_SETTINGS) return;
+    const kind = scalarText(mapGet(c, 'kind'));
+    const name = scalarText(mapGet(mapGet(c, 'metadata'), 'name')) ?? '';
+    const pairs = (m: unknown) => {
+      const out: Array<{ name: string; value: string; node: Scalar }> = [];
+      if (!isMap(m)) return out;
+      for (const p of m.items) {
+        const k = isScalar(p.key) ? scalarText(p.key) : undefined;
+        if (k === undefined || !isScalar(p.value) || p.value.value === null || typeof p.value.value === 'object') continue;
+        out.push({ name: k, value: String(p.value.value), node: p.value as Scalar });
+      }
+      this.count += out.length;
+      return out;
+    };
+    if (kind === 'ConfigMap' || kind === 'Secret') {
+      const entries = pairs(mapGet(c, kind === 'ConfigMap' ? 'data' : 'stringData'));
+      const key = `${kind}/${name}`;
+      const list = this.sources.get(key) ?? [];
+      list.push({ file, entries });
+      this.sources.set(key, list);
+      this.linked = undefined;
+      return;
+    }
+    if (!isFluxKustomization(c)) return;
+    const spec = mapGet(c, 'spec');
+    const post = mapGet(spec, 'postBuild');
+    const from: FluxKustomization['from'] = [];
+    const list = mapGet(post, 'substituteFrom');
+    if (isSeq(list))
+      for (const e of list.items) {
+        const k = scalarText(mapGet(e, 'kind'));
+        const n = scalarText(mapGet(e, 'name'));
+        if ((k === 'ConfigMap' || k === 'Secret') && n) from.push({ kind: k, name: n });
+      }
+    const scope = fluxScope(file, scalarText(mapGet(spec, 'path')) ?? undefined);
+    this.count++;
+    this.kustomizations.push({ file, name, scope: scope === null ? '\0' : scope, substitute: pairs(mapGet(post, 'substitute')), from });
+    this.linked = undefined;
+  }
+
+  /** Every setting of a variable, each Kustomization's own and the ConfigMaps' (Secrets') it names, in the order seen. */
+  settings(): FluxSetting[] {
+    if (this.linked) return this.linked;
+    const out: FluxSetting[] = [];
+    for (const k of this.kustomizations) {
+      const by = `${k.file} Kustomization/${k.name}`;
+      for (const s of k.substitute) out.push({ ...s, file: k.file, by: `${by} postBuild.substitute`, scope: k.scope });
+      for (const f of k.from)
+        for (const src of this.sources.get(`${f.kind}/${f.name}`) ?? [])
+          for (const s of src.entries) out.push({ ...s, file: src.file, by: `${by} postBuild.substituteFrom ${f.kind}/${f.name} (${src.file})`, scope: k.scope });
+    }
+    return (this.linked = out);
+  }
+
+  /** The settings that apply to a file, by variable: the Kustomizations whose `spec.path` holds it, or a kustomization that builds it (`builtFrom`). */
+  settingsFor(file: string, builtFrom: readonly string[] = []): Map<string, FluxSetting[]> {
+    const abs = path.resolve(file);
+    const out = new Map<string, FluxSetting[]>();
+    const held = new Map<string, boolean>();
+    const holds = (scope: string) => held.get(scope) ?? held.set(scope, isWithin(abs, scope) || builtFrom.some((d) => isWithin(d, scope))).get(scope)!;
+    for (const s of this.settings()) {
+      if (s.scope !== undefined && !holds(s.scope)) continue;
+      const list = out.get(s.name) ?? [];
+      list.push(s);
+      out.set(s.name, list);
+    }
+    return out;
+  }
+}
