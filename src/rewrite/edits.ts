@@ -4,6 +4,7 @@ import { FerryError, unreadableFile } from '../errors.js';
 import { replaceFilesAtomic, writeFileAtomic } from '../store/temp-files.js';
 import { readRegularFile } from '../store/verified-write.js';
 import { escapeLine } from '../ui/escape.js';
+import { clip } from '../mapping/mirror-tree.js';
 
 /**
  * Rewrites record their edits first and apply them at the end (the Turborepo codemod model):
@@ -180,7 +181,7 @@ export async function finishRewrite(
   const sortedUnmapped = sortReplacements(unmapped);
   if (sortedUnmapped.length && !opts.allowUnmapped) {
     throw new FerryError('CONFLICT', `${sortedUnmapped.length} reference${sortedUnmapped.length === 1 ? '' : 's'} not covered by the mirror; nothing was written`, {
-      details: sortedUnmapped.map((u) => escapeLine(`${u.file}:${u.line}  ${u.ref}  (${u.reason}${u.where ? `; ${u.where}` : ''})`)),
+      details: sortedUnmapped.map((u) => escapeLine(`${u.file}:${u.line}  ${clip(u.ref)}  (${u.reason}${u.where ? `; ${u.where}` : ''})`)),
       hint: 'Add them to the manifest and lock/bundle/import again, or pass --allow-unmapped to rewrite the rest and leave these as they are.',
     });
   }
@@ -210,7 +211,8 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
   // One line each: a value from a crafted file (a newline in a tag) cannot start a line of its own.
   for (const x of r.replacements) lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
-  for (const u of r.unmapped) lines.push(escapeLine(`${rel(u.file)}:${u.line}  ${u.ref}  not mirrored: ${u.reason} (left as is)`));
+  // A reference from the file is shown cut short (a 5 MiB URI on one sources line was printed whole); --json keeps it whole.
+  for (const u of r.unmapped) lines.push(escapeLine(`${rel(u.file)}:${u.line}  ${clip(u.ref)}  not mirrored: ${u.reason} (left as is)`));
   const n = r.replacements.length;
   const verb = r.dryRun ? 'would change' : 'changed';
   const out = opts.output;
