@@ -266,6 +266,19 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
   // the override may point them at the mirror (a shared registry key) or leave them upstream.
   const tests = discovery.images.filter((i) => i.certainty === 'test' && ctx.lookupImage(i.ref).status === 'unmapped').map((i) => i.ref);
   if (tests.length) warnings.push(`${tests.length === 1 ? 'an image' : `${tests.length} images`} only \`helm test\` runs (test hooks) ${tests.length === 1 ? 'is' : 'are'} not on the mirror: ${tests.join(', ')}; set \`testImages: carry\` on the chart in the manifest (or list ${tests.length === 1 ? 'it' : 'them'} under images:) and lock again to carry ${tests.length === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`);
+  // Images the rendered objects name but discovery does not count as deployed (a custom resource's
+  // component beside `enabled: false`): the lock does not carry them, so they stay upstream in the
+  // objects Helm installs. Name each, with why it was not counted and the key that sets it.
+  const idle = discovery.images.filter((i) => i.certainty === 'possible' && i.sources.some((s) => s.kind === 'rendered') && ctx.lookupImage(i.ref).status === 'unmapped');
+  if (idle.length) {
+    const about = (i: (typeof idle)[number]) => {
+      const r = i.sources.find((s) => s.kind === 'rendered' && s.reason) ?? i.sources.find((s) => s.kind === 'rendered')!;
+      const key = i.sources.find((s) => s.kind === 'values' && s.valuesPath)?.valuesPath;
+      return `${i.ref} (${[r.resource && r.fieldPath ? `${r.resource} ${r.fieldPath}` : undefined, r.reason, key ? `set by ${key}` : undefined].filter(Boolean).join('; ')})`;
+    };
+    const n = idle.length;
+    warnings.push(`${n === 1 ? 'an image' : `${n} images`} the rendered objects name but ferry does not count as deployed ${n === 1 ? 'is' : 'are'} not on the mirror and stay${n === 1 ? 's' : ''} upstream: ${idle.map(about).join(', ')}; if this installation runs ${n === 1 ? 'it' : 'them'}, list ${n === 1 ? 'it' : 'them'} under images: in the manifest and lock again`);
+  }
   // An image an admission webhook fills in is not pulled as written: nothing to override here,
   // but the injected image must be on the mirror too, and the injector's chart decides it.
   for (const i of discovery.injected ?? []) {

@@ -125,6 +125,9 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     if (isAlias(visited) && !isScalar(resolved)) return;
     const node = resolved ?? visited;
     if (isMap(node)) {
+      // The document's root is the chart's values, never one image map, whatever keys it has
+      // (Percona's pg-db keeps an unused `repository:` beside the `image:` its templates use).
+      if (!path.length) return;
       // NVIDIA's `{repository: "", image: vgpu-manager}`: no image until the repository is set.
       if (!readImageMap(node, key, path[path.length - 2])) return splitMap(node) ? false : undefined;
       scanImageMap(node, path, ctx, line, changes, unmapped, { seen, globalRegistry, chartRegistry });

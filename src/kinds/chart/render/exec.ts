@@ -139,6 +139,38 @@ interface State {
 /** The file each parsed body (a file's root or one of its defines) came from. */
 const parseNames = new WeakMap<Node[], string>();
 
+/**
+ * The node Go's executor points at once it has evaluated `a` (text/template's `state.at`), as an
+ * error's `at <…>` prints it: the node itself, or for a parenthesized pipeline the last node
+ * evaluated inside it (its last command's last word: `(print "a")` is `"a"`).
+ */
+function lastEvaluated(a: Arg, fallback: string): string {
+  switch (a.type) {
+    case 'field':
+      return `.${a.idents.join('.')}`;
+    case 'variable':
+      return a.idents.join('.');
+    case 'number':
+      return a.text;
+    case 'string':
+      return a.quoted;
+    case 'bool':
+      return String(a.value);
+    case 'dot':
+      return '.';
+    case 'nil':
+      return 'nil';
+    case 'ident':
+      return a.name;
+    case 'chain':
+      return lastEvaluated(a.node, fallback);
+    case 'pipe': {
+      const cmd = a.pipe.cmds[a.pipe.cmds.length - 1];
+      return cmd?.length ? lastEvaluated(cmd[cmd.length - 1], fallback) : fallback;
+    }
+  }
+}
+
 function isEmptyTree(nodes: Node[]): boolean {
   return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
 }
@@ -647,9 +679,10 @@ export class TemplateSet {
       return a !== undefined && (a.type === 'field' || a.type === 'chain' || (a.type === 'variable' && a.idents.length > 1));
     });
     if (typeError) {
-      const node = typeError.at < argNodes.length ? argNodes[typeError.at] : undefined;
-      const where = node?.type === 'field' ? `.${node.idents.join('.')}` : node?.type === 'variable' ? node.idents.join('.') : name;
-      return this.fail(st, `at <${where}>: ${typeError.message}`);
+      // A written argument: where Go evaluated it. The piped value: Go checks it after the written
+      // arguments, so its error is at the last of them (`| trunc 5` is `at <5>`), or at the function.
+      const node = typeError.at < argNodes.length ? argNodes[typeError.at] : argNodes[argNodes.length - 1];
+      return this.fail(st, `at <${node ? lastEvaluated(node, name) : name}>: ${typeError.message}`);
     }
     return this.call(st, name, fn, vals);
   }

@@ -292,7 +292,8 @@ export type Arg =
   | { type: 'nil' }
   | { type: 'bool'; value: boolean }
   | { type: 'number'; value: number | bigint; text: string }
-  | { type: 'string'; value: string }
+  /** `quoted`: as written (`"a"`, `` `a` ``), as Go's StringNode prints it in an error's `at <…>`. */
+  | { type: 'string'; value: string; quoted: string }
   | { type: 'pipe'; pipe: Pipe };
 
 export interface ParsedTemplate {
@@ -690,7 +691,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       }
       case 'string':
       case 'rawstring':
-        return { type: 'string', value: unquote(tok, err) };
+        return { type: 'string', value: unquote(tok, err), quoted: tok.v };
       case 'lparen': {
         const pipe = nested(tok, () => pipeline('parenthesized pipeline', 'rparen'));
         return { type: 'pipe', pipe };
