@@ -28,18 +28,29 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A zombie: `sh` starts a child that exits at once, then becomes `sleep`, which never reaps it. */
+/**
+ * A zombie: `sh` starts a child that exits shortly after, then becomes `sleep`, which never reaps
+ * it. The child outlives the `exec` by a moment: a shell still running when its child exits may
+ * reap it (on a loaded machine it did, and the pid was gone), and then another is made.
+ */
 async function zombie(): Promise<number> {
-  const c = spawn('sh', ['-c', 'sleep 0 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  children.push(c);
-  const pid = await new Promise<number>((resolve) => c.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
-  for (let i = 0; i < 200; i++) {
-    const { readFileSync } = await import('node:fs');
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return pid;
-    await new Promise((r) => setTimeout(r, 25));
+  const { readFileSync } = await import('node:fs');
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const c = spawn('sh', ['-c', 'sleep 0.3 & echo $!; exec sleep 60'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    children.push(c);
+    const pid = await new Promise<number>((resolve) => c.stdout!.once('data', (d: Buffer) => resolve(Number(String(d).trim()))));
+    for (let i = 0; i < 400; i++) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        break; // reaped before the exec: try again
+      }
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) return pid;
+      await new Promise((r) => setTimeout(r, 25));
+    }
   }
-  throw new Error(`pid ${pid} did not become a zombie`);
+  throw new Error('no zombie could be made in 5 attempts');
 }
 
 const lockText = (pid: number) => (processNamespace ? `${pid} n${processNamespace}` : String(pid));
