@@ -10,7 +10,7 @@ import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { FluxVariables } from './flux.js';
-import { isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry } from './kustomize.js';
+import { isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry, type KustomizeScopes } from './kustomize.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
@@ -740,7 +740,7 @@ const REGISTRIES_CONF_HOST_KEY = /^(?:registry(?:\.mirror)?\.(?:location|prefix)
 
 /** The registry host of a registries.conf value (`host[:port][/path]`), or undefined (a wildcard, a word such as `digest-only`). */
 function registryHostOf(value: string): string | undefined {
-  const host = value.trim().split('/')[0].toLowerCase();
+  const host = hostPart(value);
   if (!/^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*(?::\d{1,5})?$/.test(host) && !/^\[[0-9a-f:.]+\](?::\d{1,5})?$/.test(host)) return undefined;
   return host.includes('.') || host.includes(':') || host === 'localhost' ? host : undefined;
 }
@@ -769,8 +769,12 @@ export function hostOfDestinationKey(keyPath: string, value: string): string | u
   const labels = m[1].split('.').length;
   const tld = m[2].toLowerCase();
   if (labels < 3 && !/^[a-z]{2}$/.test(tld) && !KNOWN_TLDS.has(tld) && !MORE_TLDS.has(tld)) return undefined;
-  const hostPort = value.trim().split('/')[0].toLowerCase();
-  return hostPort;
+  return hostPart(value);
+}
+
+/** `host[:port]` of a `host[:port][/path]` value, lower case. */
+function hostPart(value: string): string {
+  return value.trim().split('/')[0].toLowerCase();
 }
 
 const ENV_LINE = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
@@ -971,8 +975,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
  * The chain is read (a base's override, then each overlay's that includes it, audit/kustomize.ts):
  * an image pulled differently by two overlays is one reference for each way it is pulled.
  */
-function applyKustomizeOverrides(files: ScannedFile[], references: Reference[]): void {
-  const scopes = kustomizeScopesOf(files);
+function applyKustomizeOverrides(scopes: KustomizeScopes, references: Reference[]): void {
   if (!scopes.size) return;
   const more: Reference[] = [];
   for (const r of references) {
@@ -1163,7 +1166,7 @@ const MAX_FLUX_WAYS = 16;
  * each value; one set nowhere in the scan leaves the reference as written (or, only the tag
  * unknown, its repository), the note naming it. Without this such an image was no finding at all.
  */
-function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): void {
+function applyFluxSubstitutes(files: ScannedFile[], kustomizations: KustomizeScopes, references: Reference[]): void {
   if (!references.some((r) => r.fluxVars !== undefined)) return;
   const flux = new FluxVariables();
   for (const f of files) {
@@ -1173,7 +1176,6 @@ function applyFluxSubstitutes(files: ScannedFile[], references: Reference[]): vo
   // Each variable's values in the order first seen, for the file the image is in (a Map: a
   // crafted tree setting one variable 20 000 ways is not deduplicated by scanning a list each time).
   const byFile = new Map<string, Map<string, Map<string, string>>>();
-  const kustomizations = kustomizeScopesOf(files);
   const varsOf = (file: string) => {
     let vars = byFile.get(file);
     if (vars) return vars;
@@ -1335,8 +1337,10 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   applyComposeVars(files, references);
   applyPodmanShortNames(files, references);
-  applyFluxSubstitutes(files, references);
-  applyKustomizeOverrides(files, references);
+  // The kustomizations' chain, read once: Flux's variables follow what each builds, and their `images:` apply.
+  const kustomizations = kustomizeScopesOf(files);
+  applyFluxSubstitutes(files, kustomizations, references);
+  applyKustomizeOverrides(kustomizations, references);
   applyHelmReleases(releases, references);
   for (const r of references) {
     r.value = redactUrlsIn(r.value);
