@@ -245,6 +245,17 @@ async function earlierRoots(dir: string): Promise<RootRecord[]> {
   return out;
 }
 
+/** The records under `dir`, read once per bundle (every APT artifact of it is checked against them before any is imported). */
+const bundleRootRecords = new WeakMap<BlobSource, Map<string, Promise<RootRecord[]>>>();
+
+function earlierRootsFor(source: BlobSource, dir: string): Promise<RootRecord[]> {
+  let byDir = bundleRootRecords.get(source);
+  if (!byDir) bundleRootRecords.set(source, (byDir = new Map()));
+  let p = byDir.get(dir);
+  if (!p) byDir.set(dir, (p = earlierRoots(dir)));
+  return p;
+}
+
 /** What an earlier import's recorded root says against publishing `url` at `root`, or undefined. */
 function clashWithEarlier(records: readonly RootRecord[], dir: string, root: string, url: string): string | undefined {
   const fix = 'mirror one of them into another apt.dir (or remove the earlier repository and its record first)';
@@ -290,7 +301,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   if (!r) return problems.items;
   const rel = mapAptRepo(a.cfg.url, t).path;
   if (rel.split('/')[0] === ROOTS_DIR) problems.add(a.label, `its mirror path ${rel} would lie in ${ROOTS_DIR}/, where ferry records the roots of the repositories it published`);
-  const records = await problems.check(a.label, () => earlierRoots(t.dir));
+  const records = await problems.check(a.label, () => earlierRootsFor(source, t.dir));
   const earlier = records ? clashWithEarlier(records, t.dir, rel, trimTrailing(a.cfg.url, '/')) : undefined;
   // What the tree shows first (a root with dists/ or a published flat link), then what the records add (another URL, a root holding one, a root an import left half-written).
   const nested = (await nestedInEarlier(t.dir, r.root)) ?? earlier;
