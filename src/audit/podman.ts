@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import type { Reference, ScannedFile } from './scan.js';
+import { formatImageReference, looksLikeRegistry, parseImageReference } from '../oci/reference.js';
 
 /**
  * Podman hosts (RHEL edge boxes, no Kubernetes): the Quadlet units systemd runs
@@ -154,8 +155,11 @@ export function podmanConfig(files: readonly ScannedFile[]): PodmanConfig | unde
 
 /** `docker.io/nginx` as containers/image normalizes it (`docker.io/library/nginx`), for prefix matching. */
 function normalized(name: string): string {
-  const m = /^(docker\.io|index\.docker\.io)\/([^/]+)$/.exec(name.replace(/[:@].*$/, ''));
-  return m ? `docker.io/library/${m[2]}${name.slice(name.replace(/[:@].*$/, '').length)}` : name.replace(/^index\.docker\.io\//, 'docker.io/');
+  try {
+    return formatImageReference(parseImageReference(name));
+  } catch {
+    return name;
+  }
 }
 
 /**
@@ -180,10 +184,9 @@ export function registryFor(config: PodmanConfig, image: string): PodmanRegistry
   return best;
 }
 
-/** A short name as containers/image tells one: its first component is no host (no `.` or `:`, not `localhost`). */
+/** A short name as containers/image tells one: its first component is no registry host (reference.ts `looksLikeRegistry`). */
 export function isShortName(image: string): boolean {
-  const first = image.split('/')[0];
-  return image.includes('/') ? !first.includes('.') && !first.includes(':') && first !== 'localhost' : true;
+  return !image.includes('/') || !looksLikeRegistry(image.split('/')[0]);
 }
 
 /**

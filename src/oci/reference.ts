@@ -68,7 +68,8 @@ export function normalizeRegistryHost(host: string): string {
   return host === 'index.docker.io' || host === 'registry-1.docker.io' ? DOCKER_HUB : host;
 }
 
-function looksLikeRegistry(first: string): boolean {
+/** The first component of a name is a registry host (docker's and containers/image's rule: a `.` or `:`, `localhost`, an IPv6 literal, or upper case). */
+export function looksLikeRegistry(first: string): boolean {
   return first.includes('.') || first.includes(':') || first === 'localhost' || first.startsWith('[') || first !== first.toLowerCase();
 }
 
