@@ -17,6 +17,13 @@ export interface FluxSetting {
   node: Scalar;
   file: string;
   by: string;
+  /** Written base64-encoded (a Secret's `data`): `value` is the decoded text, an edit encodes it again. */
+  encoding?: 'base64';
+  /**
+   * Why the value cannot be read from the file (a SOPS-encrypted value, which Flux decrypts when it
+   * applies; `data` that is not base64 of UTF-8 text): what Flux substitutes is unknown.
+   */
+  unreadable?: string;
   /**
    * The directory the Kustomization applies (its `spec.path` under the repository root, the
    * directory holding `clusters/`); undefined when no root is known: then it is taken to apply to
@@ -25,12 +32,30 @@ export interface FluxSetting {
   scope?: string;
 }
 
+type Entry = { name: string; value: string; node: Scalar; encoding?: 'base64'; unreadable?: string };
+
 interface FluxKustomization {
   file: string;
   name: string;
+  /** metadata.namespace as written: its substituteFrom objects are looked up in it. */
+  namespace?: string;
   scope?: string;
-  substitute: Array<{ name: string; value: string; node: Scalar }>;
+  substitute: Entry[];
   from: Array<{ kind: string; name: string }>;
+}
+
+/** A value SOPS encrypted (`ENC[AES256_GCM,data:…,type:str]`): Flux's kustomize-controller decrypts it when it applies. */
+const SOPS_VALUE = /^ENC\[[A-Z0-9_]+,data:/;
+
+/** A Secret's `data` value: base64 of UTF-8 text, as Kubernetes decodes it; undefined when it is not. */
+function fromBase64(text: string): string | undefined {
+  const compact = text.replace(/\s+/g, '');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 !== 0) return undefined;
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(compact, 'base64'));
+  } catch {
+    return undefined;
+  }
 }
 
 /** How many values (and Kustomizations) one scan reads at most: a crafted tree costs no more. */
@@ -56,7 +81,7 @@ export function fluxScope(file: string, specPath: string | undefined): string | 
 /** The Flux variables of a tree: `add` each parsed document, then ask `settingsFor` a file. */
 export class FluxVariables {
   private readonly kustomizations: FluxKustomization[] = [];
-  private readonly sources = new Map<string, Array<{ file: string; entries: Array<{ name: string; value: string; node: Scalar }> }>>();
+  private readonly sources = new Map<string, Array<{ file: string; namespace?: string; entries: Entry[] }>>();
   private count = 0;
   private linked?: FluxSetting[];
 
@@ -65,22 +90,34 @@ export class FluxVariables {
     if (!isMap(c) || this.count > MAX_SETTINGS) return;
     const kind = scalarText(mapGet(c, 'kind'));
     const name = scalarText(mapGet(mapGet(c, 'metadata'), 'name')) ?? '';
-    const pairs = (m: unknown) => {
-      const out: Array<{ name: string; value: string; node: Scalar }> = [];
+    const namespace = scalarText(mapGet(mapGet(c, 'metadata'), 'namespace')) || undefined;
+    const sops = isMap(mapGet(c, 'sops'));
+    const pairs = (m: unknown, encoding?: 'base64') => {
+      const out: Entry[] = [];
       if (!isMap(m)) return out;
       for (const p of m.items) {
         const k = isScalar(p.key) ? scalarText(p.key) : undefined;
         if (k === undefined || !isScalar(p.value) || p.value.value === null || typeof p.value.value === 'object') continue;
-        out.push({ name: k, value: String(p.value.value), node: p.value as Scalar });
+        const written = String(p.value.value);
+        const e: Entry = { name: k, value: written, node: p.value as Scalar };
+        if (SOPS_VALUE.test(written) || (sops && written.startsWith('ENC['))) e.unreadable = `encrypted with SOPS in ${file} (Flux decrypts it when it applies)`;
+        else if (encoding) {
+          const text = fromBase64(written);
+          if (text === undefined) e.unreadable = `not base64 of UTF-8 text in ${file}`;
+          else Object.assign(e, { value: text, encoding });
+        }
+        out.push(e);
       }
       this.count += out.length;
       return out;
     };
     if (kind === 'ConfigMap' || kind === 'Secret') {
-      const entries = pairs(mapGet(c, kind === 'ConfigMap' ? 'data' : 'stringData'));
+      // A Secret's stringData is merged over its data, key by key, as the API server does.
+      const strings = pairs(mapGet(c, kind === 'ConfigMap' ? 'data' : 'stringData'));
+      const entries = kind === 'Secret' ? [...strings, ...pairs(mapGet(c, 'data'), 'base64').filter((e) => !strings.some((s) => s.name === e.name))] : strings;
       const key = `${kind}/${name}`;
       const list = this.sources.get(key) ?? [];
-      list.push({ file, entries });
+      list.push({ file, namespace, entries });
       this.sources.set(key, list);
       this.linked = undefined;
       return;
@@ -98,7 +135,7 @@ export class FluxVariables {
       }
     const scope = fluxScope(file, scalarText(mapGet(spec, 'path')) ?? undefined);
     this.count++;
-    this.kustomizations.push({ file, name, scope: scope === null ? '\0' : scope, substitute: pairs(mapGet(post, 'substitute')), from });
+    this.kustomizations.push({ file, name, namespace, scope: scope === null ? '\0' : scope, substitute: pairs(mapGet(post, 'substitute')), from });
     this.linked = undefined;
   }
 
@@ -110,8 +147,12 @@ export class FluxVariables {
       const by = `${k.file} Kustomization/${k.name}`;
       for (const s of k.substitute) out.push({ ...s, file: k.file, by: `${by} postBuild.substitute`, scope: k.scope });
       for (const f of k.from)
-        for (const src of this.sources.get(`${f.kind}/${f.name}`) ?? [])
+        for (const src of this.sources.get(`${f.kind}/${f.name}`) ?? []) {
+          // Flux reads substituteFrom in the Kustomization's own namespace: an object written in
+          // another is not the one (either namespace unwritten — set by an overlay — may be).
+          if (src.namespace && k.namespace && src.namespace !== k.namespace) continue;
           for (const s of src.entries) out.push({ ...s, file: src.file, by: `${by} postBuild.substituteFrom ${f.kind}/${f.name} (${src.file})`, scope: k.scope });
+        }
     }
     return (this.linked = out);
   }

@@ -105,16 +105,19 @@ export const KEPT_YAML_MENTION = /ImageDigestMirrorSet|ImageTagMirrorSet|ImageCo
 
 /**
  * Whether a pass after the scan reads this file's text: a Compose `.env` (applyComposeVars), a
- * kustomization (applyKustomizeOverrides), a Flux Kustomization or ConfigMap (applyFluxSubstitutes),
+ * kustomization (applyKustomizeOverrides), a Flux Kustomization, ConfigMap or Secret (applyFluxSubstitutes),
  * a containerd `hosts.toml`, k3s `registries.yaml` or podman `registries.conf` (audit.ts runtimeMirrors, podman.ts), a YAML file
  * holding a `KEPT_YAML_MENTION`. A new reader of `ScannedFile.text` adds its files here.
  */
+/** A Secret written in a YAML file: a Flux Kustomization's `substituteFrom` may name it. */
+const SECRET_KIND = /^kind:\s*["']?Secret\b/m;
+
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file)) return true;
   if (type !== 'yaml') return false;
-  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || KEPT_YAML_MENTION.test(text);
+  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
 
 /** The first line (1-based) holding each pattern, as `text.split('\n').findIndex(l => l.includes(p)) + 1` without splitting. */
@@ -1174,18 +1177,23 @@ function applyFluxSubstitutes(files: ScannedFile[], kustomizations: KustomizeSco
     for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) flux.add(doc, f.file);
   }
   // Each variable's values in the order first seen, for the file the image is in (a Map: a
-  // crafted tree setting one variable 20 000 ways is not deduplicated by scanning a list each time).
-  const byFile = new Map<string, Map<string, Map<string, string>>>();
+  // crafted tree setting one variable 20 000 ways is not deduplicated by scanning a list each time),
+  // and why a setting's value cannot be read (SOPS-encrypted, data not base64 text).
+  const byFile = new Map<string, { vars: Map<string, Map<string, string>>; unreadable: Map<string, string> }>();
   const varsOf = (file: string) => {
-    let vars = byFile.get(file);
-    if (vars) return vars;
-    byFile.set(file, (vars = new Map()));
+    let known = byFile.get(file);
+    if (known) return known;
+    byFile.set(file, (known = { vars: new Map(), unreadable: new Map() }));
     for (const [k, list] of flux.settingsFor(file, kustomizations.builtFrom(file))) {
       const set = new Map<string, string>();
-      for (const s of list) if (!set.has(s.value)) set.set(s.value, s.by);
-      vars.set(k, set);
+      for (const s of list) {
+        if (s.unreadable) {
+          if (!known.unreadable.has(k)) known.unreadable.set(k, `\${${k}} in ${s.by}: ${s.unreadable}`);
+        } else if (!set.has(s.value)) set.set(s.value, s.by);
+      }
+      known.vars.set(k, set);
     }
-    return vars;
+    return known;
   };
   const more: Reference[] = [];
   for (const r of references) {
@@ -1195,32 +1203,41 @@ function applyFluxSubstitutes(files: ScannedFile[], kustomizations: KustomizeSco
     delete r.fluxVars;
     const expr = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):=/g, '${$1:-');
     const names = [...new Set([...expr.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
-    let ways: Array<{ env: Map<string, string>; by: string[] }> = [{ env: new Map(), by: [] }];
-    const vars = varsOf(r.file);
+    // `unknown`: a variable set where the scan cannot read the value; what is pulled is unknown (its default does not apply).
+    let ways: Array<{ env: Map<string, string>; by: string[]; unknown: string[] }> = [{ env: new Map(), by: [], unknown: [] }];
+    const { vars, unreadable } = varsOf(r.file);
     for (const n of names) {
       const set = vars.get(n);
       if (!set) continue;
+      const hidden = unreadable.get(n);
       // Cut at MAX_FLUX_WAYS as they are made: a variable set thousands of ways costs no more.
       const next: typeof ways = [];
       outer: for (const w of ways) {
         for (const [value, by] of set) {
           if (next.length >= MAX_FLUX_WAYS) break outer;
-          next.push({ env: new Map([...w.env, [n, value]]), by: [...w.by, `\${${n}}=${value} (${by})`] });
+          next.push({ env: new Map([...w.env, [n, value]]), by: [...w.by, `\${${n}}=${value} (${by})`], unknown: w.unknown });
         }
+        if (hidden !== undefined && next.length < MAX_FLUX_WAYS) next.push({ ...w, unknown: [...w.unknown, hidden] });
       }
       ways = next;
     }
     ways.forEach((w, i) => {
       const x = i === 0 ? r : { ...r };
       const { value, unresolved } = interpolateCompose(expr, w.env);
-      if (!unresolved.length) {
+      if (!unresolved.length && !w.unknown.length) {
         x.value = value;
         x.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (Flux substitutes ${w.by.join(', ') || 'the defaults written'})`;
       } else {
-        const repo = knownRepository(value);
+        // The written value with the unreadable variables left in: only the repository, or nothing, is known.
+        const shown = w.unknown.length ? interpolateCompose(expr.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):?-[^}]*\}/g, '${$1}'), w.env).value : value;
+        const repo = knownRepository(shown);
         const tagOnly = repo !== undefined;
-        x.value = repo ?? value;
-        x.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan whose spec.path holds this file, and by no default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: scan the Kustomization and ConfigMap that set it`;
+        x.value = repo ?? shown;
+        const why = [
+          ...(unresolved.length && !w.unknown.length ? [`${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan whose spec.path holds this file, and by no default`] : []),
+          ...w.unknown.map((u) => `${u}, so its value is unknown`),
+        ].join('; ');
+        x.provenance = `${r.file}:${r.line} ${written}: ${why}${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: ${w.unknown.length ? 'check what it is set to where it is applied' : 'scan the Kustomization and ConfigMap that set it'}`;
       }
       if (i > 0) more.push(x);
     });

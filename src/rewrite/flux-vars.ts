@@ -83,6 +83,9 @@ export function fluxImage(
     }
     return t.op !== undefined ? [{ value: t.arg! }] : undefined;
   };
+  const hidden = toks.flatMap((t) => settings.get(t.name)?.find((s) => s.unreadable) ?? []);
+  if (hidden.length)
+    return void refuse(`${hidden.map((s) => `\${${s.name}} in ${s.by}: ${s.unreadable}`).join('; ')}, so what is pulled is unknown to ferry: set the mirror's value there yourself, or move the variable to a value ferry can read`);
   const unknown = toks.filter((t) => !valuesOf(t));
   if (unknown.length)
     return void refuse(`${unknown.map((t) => `\${${t.name}}`).join(', ')} set by no Flux Kustomization in the scan whose spec.path holds this file, and by no default, so what is pulled is unknown: ${setHint}`);
@@ -170,8 +173,8 @@ export function settleFluxChanges(changes: readonly FluxVarChange[], text: (file
     }
     const [v] = values;
     const edits = out.edits.get(s.file) ?? [];
-    edits.push(scalarEdit(s.node, v, text(s.file)));
+    edits.push(scalarEdit(s.node, s.encoding === 'base64' ? Buffer.from(v, 'utf8').toString('base64') : v, text(s.file)));
     out.edits.set(s.file, edits);
-    out.replacements.push({ file: s.file, line: lineOf(s.file, s.node.range![0]), kind: 'registry', old: s.value, new: v, where: `\${${s.name}} (${s.by}), for ${images(moving)}` });
+    out.replacements.push({ file: s.file, line: lineOf(s.file, s.node.range![0]), kind: 'registry', old: s.value, new: v, where: `\${${s.name}} (${s.by}${s.encoding === 'base64' ? ', written base64-encoded' : ''}), for ${images(moving)}` });
   }
 }

@@ -1,0 +1,160 @@
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { runFerry } from '../support/cli.js';
+import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
+import type { AuditReport, Finding } from '../../src/audit/audit.js';
+
+/**
+ * Where a Flux `substituteFrom` variable really comes from (kustomize-controller's post-build
+ * substitution): the ConfigMap or Secret of that name in the Kustomization's own namespace, a
+ * Secret's `data` base64-decoded (its `stringData` winning key by key, as the API server merges
+ * them), and a SOPS-encrypted value unknown until Flux decrypts it at apply time.
+ */
+
+const MIRROR = 'registry.site.internal/ferry';
+const IMAGES = ['ghcr.io/stefanprodan/podinfo:6.5.0'];
+const b64 = (s: string) => Buffer.from(s).toString('base64');
+let work: string;
+
+const fluxKs = (from: string) => `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: apps
+  namespace: flux-system
+spec:
+  interval: 10m
+  sourceRef: { kind: GitRepository, name: flux-system }
+  path: ./apps
+  prune: true
+  postBuild:
+    substitute:
+      PODINFO_TAG: "6.5.0"
+    substituteFrom:
+${from}`;
+
+const DEPLOY = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+spec:
+  selector:
+    matchLabels: { app: podinfo }
+  template:
+    metadata:
+      labels: { app: podinfo }
+    spec:
+      containers:
+        - name: podinfo
+          image: \${REGISTRY}/podinfo:\${PODINFO_TAG}
+`;
+
+async function repo(name: string, files: Record<string, string>): Promise<string> {
+  const root = path.join(work, name);
+  for (const [f, t] of Object.entries({ 'apps/deployment.yaml': DEPLOY, ...files })) {
+    await mkdir(path.dirname(path.join(root, f)), { recursive: true });
+    await writeFile(path.join(root, f), t);
+  }
+  return root;
+}
+
+async function podinfo(dir: string): Promise<Finding[]> {
+  const r = await runFerry(['audit', dir, '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+  return (JSON.parse(r.stdout) as AuditReport).findings.filter((f) => f.kind === 'image' && f.file === `${dir}/apps/deployment.yaml`);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-flux-from-'));
+  await writeFile(path.join(work, 'm.yaml'), imagesManifest('fleet', IMAGES));
+  await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
+  await writeFile(path.join(work, 'm.lock.json'), imagesLock('fleet', IMAGES));
+}, 60_000);
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe("Flux substituteFrom: the object Flux reads, and the value as it reads it", () => {
+  it("a Secret's base64 data is read decoded, and rewrite writes the mirror's value encoded; audit then finds it mirrored", async () => {
+    const secret = `apiVersion: v1
+kind: Secret
+metadata:
+  name: cluster-secrets
+  namespace: flux-system
+type: Opaque
+data:
+  REGISTRY: ${b64('ghcr.io/stefanprodan')}
+  TOKEN: ${b64('not-an-image')}
+`;
+    const root = await repo('secret', { 'clusters/prod/apps.yaml': fluxKs('      - kind: Secret\n        name: cluster-secrets\n'), 'clusters/prod/secret.yaml': secret });
+    const before = await podinfo('secret');
+    expect(before.map((f) => f.value)).toEqual(['ghcr.io/stefanprodan/podinfo:6.5.0']);
+    expect(before[0].provenance).toContain('Secret/cluster-secrets');
+
+    const r = await runFerry(['rewrite', 'manifests', 'secret', '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: work });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    const written = await readFile(path.join(root, 'clusters/prod/secret.yaml'), 'utf8');
+    const data = (parse(written) as { data: Record<string, string> }).data;
+    expect(Buffer.from(data.REGISTRY, 'base64').toString()).toBe(`${MIRROR}/ghcr.io/stefanprodan`);
+    // Only that value changed.
+    expect(written).toBe(secret.replace(b64('ghcr.io/stefanprodan'), b64(`${MIRROR}/ghcr.io/stefanprodan`)));
+    expect(await readFile(path.join(root, 'apps/deployment.yaml'), 'utf8')).toBe(DEPLOY);
+    const after = await podinfo('secret');
+    expect(after.map((f) => [f.value, f.class])).toEqual([[`${MIRROR}/ghcr.io/stefanprodan/podinfo:6.5.0`, 'internal']]);
+  }, 60_000);
+
+  it("a Secret's stringData wins over its data for the same key", async () => {
+    const secret = `apiVersion: v1
+kind: Secret
+metadata: { name: s, namespace: flux-system }
+data:
+  REGISTRY: ${b64('registry.old.example/acme')}
+stringData:
+  REGISTRY: ghcr.io/stefanprodan
+`;
+    await repo('merged', { 'clusters/prod/apps.yaml': fluxKs('      - kind: Secret\n        name: s\n'), 'clusters/prod/secret.yaml': secret });
+    expect((await podinfo('merged')).map((f) => f.value)).toEqual(['ghcr.io/stefanprodan/podinfo:6.5.0']);
+  }, 60_000);
+
+  it("a ConfigMap of that name in another namespace is not the one the Kustomization reads", async () => {
+    const cm = (ns: string, reg: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cluster-settings\n  namespace: ${ns}\ndata:\n  REGISTRY: ${reg}\n`;
+    await repo('namespaces', {
+      'clusters/prod/apps.yaml': fluxKs('      - kind: ConfigMap\n        name: cluster-settings\n'),
+      'clusters/prod/settings.yaml': cm('flux-system', 'ghcr.io/stefanprodan'),
+      // A tenant's ConfigMap of the same name: Flux never reads it for a flux-system Kustomization.
+      'tenants/team-a/settings.yaml': cm('team-a', 'registry.team-a.example/podinfo-fork'),
+    });
+    const f = await podinfo('namespaces');
+    expect(f.map((x) => x.value)).toEqual(['ghcr.io/stefanprodan/podinfo:6.5.0']);
+    expect(JSON.stringify(f)).not.toContain('team-a');
+  }, 60_000);
+
+  it('a SOPS-encrypted value is unknown: audit says so instead of reading the ciphertext as a registry, and rewrite refuses naming it', async () => {
+    const enc = 'ENC[AES256_GCM,data:q8cRaPPgR6s2lFQ=,iv:2y4bM2b3p0Q0Y8Pq1sFh0kq4m4Y9E4o5cQ2oZx8nY0w=,tag:cRmzE8C6kq0hW4r1Q0qfJQ==,type:str]';
+    const secret = `apiVersion: v1
+kind: Secret
+metadata:
+  name: cluster-secrets
+  namespace: flux-system
+stringData:
+  REGISTRY: ${enc}
+sops:
+  age:
+    - recipient: age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq
+  lastmodified: "2026-01-01T00:00:00Z"
+  version: 3.8.1
+`;
+    const root = await repo('sops', { 'clusters/prod/apps.yaml': fluxKs('      - kind: Secret\n        name: cluster-secrets\n'), 'clusters/prod/secret.yaml': secret });
+    const f = await podinfo('sops');
+    expect(f).toHaveLength(1);
+    expect(f[0].value).not.toContain('ENC[');
+    expect(f[0].class).not.toBe('mirrored');
+    expect(f[0].provenance).toContain('encrypted with SOPS');
+    const r = await runFerry(['rewrite', 'manifests', 'sops', '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: work });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('encrypted with SOPS');
+    expect(await readFile(path.join(root, 'clusters/prod/secret.yaml'), 'utf8')).toBe(secret);
+  }, 60_000);
+});
