@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { isMap, isScalar, isSeq, type Document, type Scalar } from 'yaml';
 import { isWithin } from '../store/safe-path.js';
-import { isFluxKustomization } from './kustomize.js';
+import { fluxScope, isFluxKustomization } from './kustomize.js';
 import { scalarText } from '../manifest/input-file.js';
 
 const mapGet = (m: unknown, key: string): unknown => (isMap(m) ? m.get(key, true) : undefined);
@@ -60,23 +60,6 @@ function fromBase64(text: string): string | undefined {
 
 /** How many values (and Kustomizations) one scan reads at most: a crafted tree costs no more. */
 const MAX_SETTINGS = 100_000;
-
-/**
- * The directory a Flux Kustomization applies. kustomize-controller builds `spec.path` of its
- * source (the source's root when not written); the source's root is taken to be the directory
- * holding the `clusters/` directory the Kustomization is in (the flux2-kustomize-helm-example and
- * flux2-multi-tenancy layouts: `clusters/<name>/…`). Outside such a layout the root is unknown and
- * the Kustomization is taken to apply to every file (undefined). A path leading out of the root
- * applies to none (`null`).
- */
-export function fluxScope(file: string, specPath: string | undefined): string | null | undefined {
-  const parts = path.resolve(file).split(path.sep);
-  const at = parts.lastIndexOf('clusters', parts.length - 2);
-  if (at < 1) return undefined;
-  const root = parts.slice(0, at).join(path.sep) || path.sep;
-  const dir = path.resolve(root, (specPath ?? '.').replace(/^\/+/, ''));
-  return isWithin(dir, root) ? dir : null;
-}
 
 /** The Flux variables of a tree: `add` each parsed document, then ask `settingsFor` a file. */
 export class FluxVariables {

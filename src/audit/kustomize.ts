@@ -3,6 +3,7 @@ import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Documen
 import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { referenceName } from '../oci/reference.js';
+import { isWithin } from '../store/safe-path.js';
 
 /**
  * kustomize's `images:` overrides, as `kustomize build` (and `kubectl kustomize`, Argo CD) apply
@@ -44,6 +45,23 @@ export function isFluxKustomization(contents: unknown): boolean {
   if (!isMap(contents)) return false;
   const apiVersion = scalarText(contents.get('apiVersion', true));
   return scalarText(contents.get('kind', true)) === 'Kustomization' && !!apiVersion && /^kustomize\.toolkit\.fluxcd\.io\//.test(apiVersion);
+}
+
+/**
+ * The directory a Flux Kustomization applies. kustomize-controller builds `spec.path` of its
+ * source (the source's root when not written); the source's root is taken to be the directory
+ * holding the `clusters/` directory the Kustomization is in (the flux2-kustomize-helm-example and
+ * flux2-multi-tenancy layouts: `clusters/<name>/…`). Outside such a layout the root is unknown and
+ * the Kustomization is taken to apply to every file (undefined). A path leading out of the root
+ * applies to none (`null`).
+ */
+export function fluxScope(file: string, specPath: string | undefined): string | null | undefined {
+  const parts = path.resolve(file).split(path.sep);
+  const at = parts.lastIndexOf('clusters', parts.length - 2);
+  if (at < 1) return undefined;
+  const root = parts.slice(0, at).join(path.sep) || path.sep;
+  const dir = path.resolve(root, (specPath ?? '.').replace(/^\/+/, ''));
+  return isWithin(dir, root) ? dir : null;
 }
 
 /** The `images:` list of a kustomization: top-level in kustomize's, `spec.images` in a Flux one; with the key path it is reported at. */
@@ -188,6 +206,8 @@ export function kustomizationEntries(contents: unknown, doc?: Document): Kustomi
 export interface AppliedOverride {
   file: string;
   override: ImageOverride;
+  /** Where the list is in that file: `images` (kustomize's), `spec.images` (a Flux Kustomization's). */
+  list?: 'spec.images';
 }
 
 /** One way an image is pulled: through one chain of kustomizations (base first), the overrides that matched it. */
@@ -211,6 +231,13 @@ interface Scope {
   overrides: ImageOverride[];
 }
 
+/** A Flux Kustomization's `spec.images`: applied last, to what its `spec.path` builds (`scope`; undefined: root unknown, '\0': none). */
+interface FluxLayer {
+  file: string;
+  scope?: string;
+  overrides: ImageOverride[];
+}
+
 /**
  * The kustomizations of a scanned tree. A kustomization covers the files under its directory (its
  * resources, usually listed beside it); it is included by the kustomizations that list its
@@ -224,6 +251,17 @@ export class KustomizeScopes {
   private readonly byDir = new Map<string, Scope>();
   /** Directory (resolved) → the directories of the kustomizations that list it. */
   private readonly includedBy = new Map<string, Set<string>>();
+  private readonly flux: FluxLayer[] = [];
+
+  /**
+   * A Flux Kustomization's `spec.images` (kustomize-controller applies them over what `spec.path`
+   * builds, after that path's own kustomizations): `specPath` as written.
+   */
+  addFlux(file: string, specPath: string | undefined, overrides: ImageOverride[]): void {
+    if (!overrides.length) return;
+    const scope = fluxScope(file, specPath);
+    this.flux.push({ file, scope: scope === null ? '\0' : scope, overrides });
+  }
 
   add(file: string, overrides: ImageOverride[], locals: readonly string[] = []): void {
     const dir = path.dirname(path.resolve(file));
@@ -240,7 +278,7 @@ export class KustomizeScopes {
   get size(): number {
     let n = 0;
     for (const s of this.byDir.values()) if (s.overrides.length) n++;
-    return n;
+    return n + this.flux.length;
   }
 
   /** The kustomization covering a directory: the one in it or the nearest above. */
@@ -283,7 +321,35 @@ export class KustomizeScopes {
 
   /** Every way `image` in `file` is pulled (distinct images, in a stable order); the image as written with no override when none applies. */
   pulls(file: string, image: string): PulledImage[] {
-    const start = this.size ? this.covering(path.dirname(path.resolve(file))) : undefined;
+    const ways = this.kustomizePulls(file, image);
+    return this.flux.length ? this.throughFlux(file, ways) : ways;
+  }
+
+  /**
+   * The ways as the Flux Kustomizations applying the file change them (their `spec.path` holds it or
+   * a kustomization that builds it): each one's `spec.images` over each way; a Flux Kustomization
+   * whose repository root is unknown may or may not apply, so the way is kept as it was too.
+   */
+  private throughFlux(file: string, ways: PulledImage[]): PulledImage[] {
+    const abs = path.resolve(file);
+    let built: string[] | undefined;
+    const applies = (l: FluxLayer) => l.scope === undefined || isWithin(abs, l.scope) || (built ??= this.builtFrom(file)).some((d) => isWithin(d, l.scope!));
+    const layers = this.flux.filter(applies);
+    if (!layers.length) return ways;
+    const out = new Map<string, PulledImage>();
+    const put = (w: PulledImage) => void (out.size < MAX_OUTCOMES && !out.has(w.image) && out.set(w.image, w));
+    for (const w of ways) {
+      if (layers.some((l) => l.scope === undefined)) put(w);
+      for (const l of layers) {
+        const o = l.overrides.find((x) => x.name === referenceName(w.image));
+        put(o ? { image: overriddenImage(w.image, o), by: [...w.by, { file: l.file, override: o, list: 'spec.images' }] } : w);
+      }
+    }
+    return [...out.values()];
+  }
+
+  private kustomizePulls(file: string, image: string): PulledImage[] {
+    const start = this.size > this.flux.length ? this.covering(path.dirname(path.resolve(file))) : undefined;
     if (!start) return [{ image, by: [] }];
     const out = new Map<string, PulledImage>();
     const onPath = new Set<string>();
@@ -310,7 +376,11 @@ export class KustomizeScopes {
 export function kustomizeScopesOf(files: ReadonlyArray<{ file: string; type: string; text?: string }>): KustomizeScopes {
   const scopes = new KustomizeScopes();
   for (const f of files) {
-    if (f.type !== 'yaml' || !isKustomizationFile(f.file) || f.text === undefined) continue;
+    if (f.type !== 'yaml' || f.text === undefined) continue;
+    if (!isKustomizationFile(f.file)) {
+      if (f.text.includes(FLUX_KUSTOMIZE_API)) for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) addFluxImages(scopes, f.file, doc);
+      continue;
+    }
     const first = withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }));
     const doc = Array.isArray(first) ? first[0] : first;
     if (!doc || doc.errors.length) continue;
@@ -320,7 +390,18 @@ export function kustomizeScopesOf(files: ReadonlyArray<{ file: string; type: str
   return scopes;
 }
 
+/** The API group of Flux's Kustomization: a file not holding it has none. */
+export const FLUX_KUSTOMIZE_API = 'kustomize.toolkit.fluxcd.io';
+
+/** A document's Flux Kustomization `spec.images`, if it is one, added to the scopes. */
+export function addFluxImages(scopes: KustomizeScopes, file: string, doc: Document): void {
+  if (!isFluxKustomization(doc.contents)) return;
+  const spec = (doc.contents as YAMLMap).get('spec', true);
+  if (!isMap(spec)) return;
+  scopes.addFlux(file, scalarText(spec.get('path', true)) ?? undefined, imageOverrides(spec, doc));
+}
+
 /** `kustomization.yaml images[0]`, then the next override, as findings name the chain. */
 export function overridesText(by: readonly AppliedOverride[], base: (file: string) => string = (f) => f): string {
-  return by.map((b) => `${base(b.file)} images[${b.override.index}]`).join(', then ');
+  return by.map((b) => `${base(b.file)} ${b.list ?? 'images'}[${b.override.index}]`).join(', then ');
 }

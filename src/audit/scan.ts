@@ -10,7 +10,7 @@ import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { FluxVariables } from './flux.js';
-import { isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry, type KustomizeScopes } from './kustomize.js';
+import { FLUX_KUSTOMIZE_API, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry, type KustomizeScopes } from './kustomize.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
@@ -117,7 +117,7 @@ export function keepsText(file: string, type: FileType, text: string): boolean {
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file)) return true;
   if (type !== 'yaml') return false;
-  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
+  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
 
 /** The first line (1-based) holding each pattern, as `text.split('\n').findIndex(l => l.includes(p)) + 1` without splitting. */

@@ -7,7 +7,7 @@ import { formatImageReference, parseImageReference, withDefaultTag } from '../oc
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile } from '../store/verified-write.js';
 import { composeEnvFile, interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
-import { imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
+import { addFluxImages, FLUX_KUSTOMIZE_API, imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { vendoredKustomizeCharts } from '../audit/kustomize-helm.js';
 import { mapChartHttp, registryMirrorFor } from '../mapping/index.js';
@@ -1003,11 +1003,12 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const text = await read(file);
     const kustomization = isKustomizationFile(file);
     if (isQuadletUnit(file)) continue;
-    const fluxish = text.includes('postBuild') || text.includes('ConfigMap') || text.includes('Secret');
+    const fluxish = text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || text.includes('Secret');
     if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
     for (const d of docs) collectHelmRepositories(d, helmRepos);
     for (const d of docs) flux.add(d, file);
+    for (const d of docs) addFluxImages(scopes, file, d);
     const doc = docs[0];
     if (kustomization && doc && isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null))
       scopes.add(

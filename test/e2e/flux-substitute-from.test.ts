@@ -19,7 +19,8 @@ const IMAGES = ['ghcr.io/stefanprodan/podinfo:6.5.0'];
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 let work: string;
 
-const fluxKs = (from: string) => `apiVersion: kustomize.toolkit.fluxcd.io/v1
+/** A Flux Kustomization in flux-system building `specPath`, its spec ending with `tail`. */
+const ks = (specPath: string, tail: string) => `apiVersion: kustomize.toolkit.fluxcd.io/v1
 kind: Kustomization
 metadata:
   name: apps
@@ -27,13 +28,11 @@ metadata:
 spec:
   interval: 10m
   sourceRef: { kind: GitRepository, name: flux-system }
-  path: ./apps
+  path: ${specPath}
   prune: true
-  postBuild:
-    substitute:
-      PODINFO_TAG: "6.5.0"
-    substituteFrom:
-${from}`;
+${tail}`;
+
+const fluxKs = (from: string) => ks('./apps', `  postBuild:\n    substitute:\n      PODINFO_TAG: "6.5.0"\n    substituteFrom:\n${from}`);
 
 const DEPLOY = `apiVersion: apps/v1
 kind: Deployment
@@ -77,7 +76,7 @@ afterAll(async () => {
 });
 
 describe("Flux substituteFrom: the object Flux reads, and the value as it reads it", () => {
-  it("a Secret's base64 data is read decoded, and rewrite writes the mirror's value encoded; audit then finds it mirrored", async () => {
+  it("a Secret's base64 data is read decoded, and rewrite writes the mirror's value encoded; audit then finds it on the mirror", async () => {
     const secret = `apiVersion: v1
 kind: Secret
 metadata:
@@ -156,5 +155,41 @@ sops:
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).toContain('encrypted with SOPS');
     expect(await readFile(path.join(root, 'clusters/prod/secret.yaml'), 'utf8')).toBe(secret);
+  }, 60_000);
+});
+
+describe("Flux spec.images: applied to what the Kustomization's spec.path builds", () => {
+  const fluxImages = (p: string, newName: string, newTag: string) => ks(p, `  images:\n    - name: podinfo\n      newName: ${newName}\n      newTag: "${newTag}"\n`);
+  const placeholder = DEPLOY.replace('${REGISTRY}/podinfo:${PODINFO_TAG}', 'podinfo');
+  const tree = {
+    'clusters/prod/apps.yaml': fluxImages('./apps/prod', 'ghcr.io/stefanprodan/podinfo', '6.5.0'),
+    'apps/deployment.yaml': placeholder,
+    'apps/base/deployment.yaml': placeholder,
+    'apps/base/kustomization.yaml': 'resources:\n  - deployment.yaml\n',
+    'apps/prod/kustomization.yaml': 'resources:\n  - ../base\n',
+  };
+  const findings = async (dir: string) => {
+    const r = await runFerry(['audit', dir, '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    return (JSON.parse(r.stdout) as AuditReport).findings.filter((f) => f.kind === 'image' && f.file.startsWith(`${dir}/apps/`));
+  };
+
+  it('audit reads the placeholder a base writes as the override of the Kustomization whose spec.path builds it, and only there', async () => {
+    await repo('images', tree);
+    const f = await findings('images');
+    const base = f.filter((x) => x.file === 'images/apps/base/deployment.yaml');
+    expect(base.map((x) => x.value)).toEqual(['ghcr.io/stefanprodan/podinfo:6.5.0']);
+    expect(base[0].provenance).toContain('clusters/prod/apps.yaml spec.images[0]');
+    // apps/deployment.yaml is under no spec.path (apps/prod builds only ../base): pulled as written.
+    expect(f.filter((x) => x.file === 'images/apps/deployment.yaml').map((x) => x.value)).toEqual(['podinfo']);
+  }, 60_000);
+
+  it('rewrite moves the override, leaves the placeholder (its name must still match), and the audit then finds the base on the mirror', async () => {
+    const root = await repo('images-rewrite', tree);
+    const r = await runFerry(['rewrite', 'manifests', 'images-rewrite', '-t', 't.yaml', '--lock', 'm.lock.json', '--allow-unmapped'], { cwd: work });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await readFile(path.join(root, 'clusters/prod/apps.yaml'), 'utf8')).toBe(tree['clusters/prod/apps.yaml'].replace('newName: ghcr.io', `newName: ${MIRROR}/ghcr.io`));
+    expect(await readFile(path.join(root, 'apps/base/deployment.yaml'), 'utf8')).toBe(placeholder);
+    const base = (await findings('images-rewrite')).filter((x) => x.file === 'images-rewrite/apps/base/deployment.yaml');
+    expect(base.map((x) => [x.value, x.class])).toEqual([[`${MIRROR}/ghcr.io/stefanprodan/podinfo:6.5.0`, 'internal']]);
   }, 60_000);
 });
