@@ -1,7 +1,7 @@
 import type { Scalar } from 'yaml';
 import { interpolateCompose } from '../audit/scan.js';
 import type { FluxSetting } from '../audit/flux.js';
-import { parseImageReference, withDefaultTag } from '../oci/reference.js';
+import { parseImageReference, referenceName, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import type { Replacement, TextEdit, Unmapped } from './edits.js';
 import { scalarEdit } from './yaml-text.js';
@@ -18,8 +18,10 @@ import { scalarEdit } from './yaml-text.js';
  * - One variable in front of the repository (`${REGISTRY}/app`): that variable moves. Set in the
  *   scan, the value is changed where it is set (`FluxVarChange`, applied once every image sharing
  *   it is known: `settleFluxChanges`); set nowhere, its default is rewritten in place.
- * Anything else (a variable inside the repository path, one set nowhere with no default) is left
- * as written, named.
+ * - Variables inside the repository path after a written head (`ghcr.io/${ORG}/app`): the head
+ *   moves when the mirror holds every value's image as one new head and the rest as substituted.
+ * Anything else (variables at the front of the path, one set nowhere with no default) is left as
+ * written, named.
  */
 export interface FluxVarChange {
   setting: FluxSetting;
@@ -89,8 +91,12 @@ export function fluxImage(
   const unknown = toks.filter((t) => !valuesOf(t));
   if (unknown.length)
     return void refuse(`${unknown.map((t) => `\${${t.name}}`).join(', ')} set by no Flux Kustomization in the scan whose spec.path holds this file, and by no default, so what is pulled is unknown: ${setHint}`);
-  if (inName.length > 1 || (inName.length === 1 && (inName[0].start !== 0 || value[inName[0].end] !== '/')))
-    return void refuse(`a variable (${inName.map((t) => `\${${t.name}}`).join(', ')}) inside its repository path: ferry moves an image whose repository is written out, or whose registry is one variable in front of it (\${REGISTRY}/app); write it so`);
+  // `${REGISTRY}/app`: the variable names the registry; otherwise variables inside the path
+  // (`ghcr.io/${ORG}/app`), where only the literal head before them can move.
+  const leading = inName.length === 1 && inName[0].start === 0 && value[inName[0].end] === '/';
+  const head = value.slice(0, inName.length ? inName[0].start : 0);
+  if (inName.length && !leading && !head)
+    return void refuse(`variables (${inName.map((t) => `\${${t.name}}`).join(', ')}) at the front of its repository path: ferry moves an image whose repository is written out, whose registry is one variable in front of it (\${REGISTRY}/app), or whose written head is followed by variables (ghcr.io/\${ORG}/app); write it so`);
   // Each way it is pulled (the tag variables' values, and the registry's), at most MAX_WAYS.
   const lookups: Array<{ env: Map<string, string>; by: string[]; registry?: { value: string; setting?: FluxSetting }; ref: string; look: ReturnType<RewriteContext['lookupImage']> }> = [];
   let ways: Array<{ env: Map<string, string>; by: string[]; registry?: { value: string; setting?: FluxSetting } }> = [{ env: new Map(), by: [] }];
@@ -119,6 +125,25 @@ export function fluxImage(
   }
   if (lookups.every((l) => l.look.status === 'mirror')) return;
   const mirrorName = (l: (typeof lookups)[number]) => (l.look.status === 'mapped' ? `${l.look.mirrorRef.registry}/${l.look.mirrorRef.repository}` : undefined);
+  if (inName.length && !leading) {
+    // The written head moves when, for every value, the mirror holds the image as a new head
+    // followed by the rest as substituted (a mirror that keeps the upstream path below a prefix).
+    const heads = new Set<string>();
+    for (const l of lookups) {
+      const name = referenceName(l.ref);
+      const to = mirrorName(l) ?? name;
+      const rest = name.startsWith(head) ? name.slice(head.length) : undefined;
+      if (rest === undefined || !to.endsWith(rest)) return void refuse(`pulled as ${l.ref}, which the mirror holds as ${to}: a variable inside its repository path (${inName.map((t) => `\${${t.name}}`).join(', ')}) moves only when the mirror keeps the path after ${head}; write the repository out`);
+      heads.add(to.slice(0, to.length - rest.length));
+    }
+    if (heads.size !== 1) return void refuse(`its values are on the mirror under different heads (${[...heads].join(', ')}) for the variables inside its repository path: write the repository out`);
+    const [to] = heads;
+    const next = to + value.slice(head.length);
+    if (next === value) return;
+    out.edits.push(scalarEdit(node, next, at.text));
+    out.replacements.push({ file, line, kind: 'image', old: value, new: next, where: `${where} (Flux substitutes ${toks.map((t) => `\${${t.name}}`).join(', ')}: each value checked, the variables kept)` });
+    return;
+  }
   if (!inName.length) {
     // The repository written out: it moves; the tag variables stay.
     const names = new Set(lookups.map(mirrorName).filter((n) => n !== undefined));

@@ -193,3 +193,29 @@ describe("Flux spec.images: applied to what the Kustomization's spec.path builds
     expect(base.map((x) => [x.value, x.class])).toEqual([[`${MIRROR}/ghcr.io/stefanprodan/podinfo:6.5.0`, 'internal']]);
   }, 60_000);
 });
+
+describe('Flux variables inside the repository path', () => {
+  it('a written head followed by a variable moves to the mirror, the variables kept; audit then finds it on the mirror', async () => {
+    const image = 'ghcr.io/${ORG}/podinfo:${PODINFO_TAG}';
+    const root = await repo('mid', {
+      'clusters/prod/apps.yaml': ks('./apps', '  postBuild:\n    substitute:\n      ORG: stefanprodan\n      PODINFO_TAG: "6.5.0"\n'),
+      'apps/deployment.yaml': DEPLOY.replace('${REGISTRY}/podinfo:${PODINFO_TAG}', image),
+    });
+    const r = await runFerry(['rewrite', 'manifests', 'mid', '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: work });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await readFile(path.join(root, 'apps/deployment.yaml'), 'utf8')).toBe(DEPLOY.replace('${REGISTRY}/podinfo:${PODINFO_TAG}', `${MIRROR}/${image}`));
+    expect((await podinfo('mid')).map((f) => [f.value, f.class])).toEqual([[`${MIRROR}/ghcr.io/stefanprodan/podinfo:6.5.0`, 'internal']]);
+  }, 60_000);
+
+  it('refuses, naming it, when a value is not carried', async () => {
+    const image = 'ghcr.io/${ORG}/podinfo:6.5.0';
+    const root = await repo('mid-missing', {
+      'clusters/prod/apps.yaml': ks('./apps', '  postBuild:\n    substitute:\n      ORG: someone-else\n'),
+      'apps/deployment.yaml': DEPLOY.replace('${REGISTRY}/podinfo:${PODINFO_TAG}', image),
+    });
+    const r = await runFerry(['rewrite', 'manifests', 'mid-missing', '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: work });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).toContain('ghcr.io/someone-else/podinfo:6.5.0');
+    expect(await readFile(path.join(root, 'apps/deployment.yaml'), 'utf8')).toBe(DEPLOY.replace('${REGISTRY}/podinfo:${PODINFO_TAG}', image));
+  }, 60_000);
+});
