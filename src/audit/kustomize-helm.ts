@@ -5,6 +5,7 @@ import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { isSafeRelativePath, isSafeSegment, isWithin } from '../store/safe-path.js';
 import { isKustomization, isKustomizationFile } from './kustomize.js';
+import { shellCommand } from '../ui/shell-quote.js';
 
 /**
  * kustomize's Helm inflator (`helmCharts:` of a kustomization, built with `--enable-helm`: Argo CD
@@ -125,8 +126,10 @@ export function kustomizeChartDir(kustomizationDir: string, c: KustomizeHelmChar
 /** `charts/ingress-nginx-4.15.1/ingress-nginx` as kustomize would pull it into (helm pull --untar --untardir). */
 export function pullHint(c: KustomizeHelmChart): string {
   const into = c.version !== undefined && c.repo !== undefined ? `${c.chartHome}/${c.name}-${c.version}` : c.chartHome;
-  const what = c.repo?.startsWith('oci://') ? `${c.repo.replace(/\/+$/, '')}/${c.name}` : `${c.name}${c.repo ? ` --repo ${c.repo}` : ''}`;
-  return `vendor it where kustomize looks (\`helm pull --untar --untardir ${into} ${what}${c.version ? ` --version ${c.version}` : ''}\` beside the kustomization, then commit it)`;
+  // Every value is the scanned kustomization's: each is one quoted argument of the printed command.
+  const what = c.repo?.startsWith('oci://') ? [`${c.repo.replace(/\/+$/, '')}/${c.name}`] : [c.name, ...(c.repo ? ['--repo', c.repo] : [])];
+  const cmd = shellCommand(['helm', 'pull', '--untar', '--untardir', into, ...what, ...(c.version ? ['--version', c.version] : [])]);
+  return `vendor it where kustomize looks (\`${cmd}\` beside the kustomization, then commit it)`;
 }
 
 /**

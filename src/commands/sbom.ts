@@ -347,6 +347,31 @@ export interface BundleSbom {
 }
 
 /**
+ * The first string (value or key) of parsed JSON that is not well-formed UTF-16, with its path:
+ * JSON can spell a lone surrogate (`"\\ud800"`), which encodeURIComponent (a purl) refuses with
+ * a URIError and a UTF-8 writer turns into U+FFFD, another name.
+ */
+// A high surrogate not followed by a low one, or a low one not after a high one (code units: no u flag).
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function illFormedString(value: unknown, at = ''): { path: string; value: string } | undefined {
+  if (typeof value === 'string') return !LONE_SURROGATE.test(value) ? undefined : { path: at || '(root)', value };
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const bad = illFormedString(value[i], `${at}[${i}]`);
+      if (bad) return bad;
+    }
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      if (LONE_SURROGATE.test(k)) return { path: at || '(root)', value: k };
+      const bad = illFormedString(v, at ? `${at}.${k}` : k);
+      if (bad) return bad;
+    }
+  }
+  return undefined;
+}
+
+/**
  * `ferry sbom <bundle>`: the SBOM of what a bundle carries, from its ferry/lock.json (checked
  * against ferry/checksums.sha256 first, so a lock changed after packing is refused; the full
  * byte-by-byte check is `ferry bundle verify`).
@@ -368,6 +393,12 @@ export async function bundleSbom(tarPath: string, format: SbomFormat, net?: NetO
     if (!r.success) {
       throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json is not a lock this ferry reads`, {
         details: r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`),
+      });
+    }
+    const bad = illFormedString(parsed);
+    if (bad) {
+      throw new FerryError('VALIDATION', `${reader.path}: ferry/lock.json ${bad.path}: ${JSON.stringify(bad.value.slice(0, 200))} is not well-formed Unicode (a lone UTF-16 surrogate, written as a \\u escape); no purl, bom-ref or SPDX field can hold it, so no SBOM is written`, {
+        hint: 'The lock was made by hand or changed after `ferry lock`: rebuild the bundle from its manifest.',
       });
     }
     const info = await reader.info();

@@ -3,13 +3,25 @@ import { z } from 'zod';
 import { readYamlFile } from './input-file.js';
 import { parseOrThrow } from './validate.js';
 import { trimBoth } from '../ui/escape.js';
+import { checkRegistryHost } from '../oci/reference.js';
 
 /**
  * Why a registry url is not `http(s)://host[:port]`, in the words a user needs: the scheme ferry
  * would take (a bare `host:port` is how docker and skopeo spell it), or the prefix a path belongs in.
  */
 export function registryUrlProblem(url: string): string | undefined {
-  if (/^https?:\/\/[^/\s]+\/?$/.test(url)) return undefined;
+  if (/^https?:\/\/[^/\s]+\/?$/.test(url)) {
+    // The host is written into runtime configs and printed commands (`podman login <host>`): the
+    // WHATWG URL parser keeps `$(…)`, `"`, `;` and backticks in a host, an image reference does not.
+    let host: string;
+    try {
+      host = new URL(url).host;
+    } catch {
+      return `url ${JSON.stringify(url)} is not a URL: write http(s)://host[:port]`;
+    }
+    const why = checkRegistryHost(host);
+    return why ? `url ${JSON.stringify(url)}: ${why}; a registry host is a DNS name, an IPv4 or [IPv6] address, with an optional :port` : undefined;
+  }
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1];
   if (!scheme) {
     const host = url.split('/')[0];

@@ -6,8 +6,10 @@
 // C0 controls except \n and \t, DEL, C1 controls, and the Unicode bidi overrides/isolates.
 // eslint-disable-next-line no-control-regex
 const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// Also the line/paragraph separators: a YAML 1.1 reader (PyYAML, go-yaml) and JavaScript end a
+// line at U+2028/U+2029 (and at NEL, U+0085, a C1 control), so a one-line field keeps none.
 // eslint-disable-next-line no-control-regex
-const UNSAFE_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g;
 
 function escapeChar(c: string): string {
   const code = c.codePointAt(0)!;

@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { Ajv } from 'ajv';
-import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../src/store/blob-store.js';
 import { packBundle } from '../../src/store/bundle-pack.js';
 import { mustRun, runFerry } from '../support/cli.js';
+import { cycloneDxValidator } from '../support/cyclonedx.js';
 import { packageChart, startStaticServer, writeRepoIndex, type PackagedChart, type StaticServer } from '../support/chart-repo.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -30,25 +28,6 @@ let bundle: string;
 
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50' });
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-
-const require = createRequire(import.meta.url);
-const CDX_SCHEMAS = path.join(path.dirname(require.resolve('@cyclonedx/cyclonedx-library/package.json')), 'res', 'schema');
-
-/**
- * ajv with the CycloneDX 1.6 schema and the schemas it refers to (SPDX licence ids, JSF,
- * cryptography definitions), as the library ships them; formats checked (draft 2019 formats
- * such as iri-reference and idn-email included), as the library's own validator does.
- */
-async function cycloneDxValidator() {
-  const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
-  addFormats.default(ajv);
-  (require('ajv-formats-draft2019') as (a: Ajv) => Ajv)(ajv);
-  for (const name of ['spdx.SNAPSHOT.schema.json', 'jsf-0.82.SNAPSHOT.schema.json', 'cryptography-defs.SNAPSHOT.schema.json']) {
-    ajv.addSchema(JSON.parse(await readFile(path.join(CDX_SCHEMAS, name), 'utf8')), `http://cyclonedx.org/schema/${name}`);
-  }
-  const bom = JSON.parse(await readFile(path.join(CDX_SCHEMAS, 'bom-1.6.SNAPSHOT.schema.json'), 'utf8'));
-  return ajv.compile(bom);
-}
 
 interface CdxComponent {
   type: string;
