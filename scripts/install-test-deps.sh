@@ -6,7 +6,7 @@ pairs=("$@")
 if [ ${#pairs[@]} -eq 0 ]; then
   pairs=(docker-registry:docker-registry skopeo:skopeo umoci:umoci openssl:openssl htpasswd:apache2-utils
          aptly:aptly gpg:gnupg gpgv:gpgv dpkg-deb:dpkg dpkg-scanpackages:dpkg-dev apt-ftparchive:apt-utils nginx:nginx apt-get:apt nft:nftables iptables-restore:iptables squid:squid
-         containerd:containerd ctr:containerd chromium:chromium strace:strace ip:iproute2)
+         containerd:containerd ctr:containerd chromium:chromium strace:strace ip:iproute2 cmark:cmark)
   [ -x /usr/bin/time ] || pairs+=(/usr/bin/time:time)  # GNU time: peak RSS in the large-file test (`command -v time` finds the shell keyword)
 fi
 need=()

@@ -12,6 +12,7 @@ import { parseSize, describeParts } from '../store/split-file.js';
 import { describeSaving } from '../store/differential.js';
 import { splitBundle } from '../commands/bundle-split.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+import { shellQuote } from '../ui/shell-quote.js';
 
 export function register(program: Command): void {
   const bundle = program.command('bundle').description('create and verify transferable bundles');
@@ -78,7 +79,7 @@ export function register(program: Command): void {
         [
           `split ${escapeLine(r.input)} (${humanBytes(r.size)}${r.inputParts ? `, ${r.inputParts} parts each re-hashed against their list` : ''})`,
           ...describeParts(r.parts),
-          `  the contents were copied, not verified: \`ferry bundle verify ${escapeLine(path.basename(r.parts[0]?.file ?? r.bundle))}\` re-hashes every file (on either side)`,
+          `  the contents were copied, not verified: \`ferry bundle verify ${shellQuote(path.basename(r.parts[0]?.file ?? r.bundle))}\` re-hashes every file (on either side)`,
         ].join('\n'),
       );
     });

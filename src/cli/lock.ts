@@ -5,6 +5,7 @@ import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+import { shellQuote } from '../ui/shell-quote.js';
 
 /** `3 images, 1 charts, 0 files, 0 apt repositories`: each kind with a lock list, in KINDS order, in its own words. */
 export function countsText(counts: Record<string, number>, kinds: readonly AnyKind[] = ALL_KINDS): string {
@@ -31,7 +32,7 @@ export function register(program: Command): void {
       printResult(c, opts, () => (c.upToDate ? `${c.lockFile}: up to date with the manifest` : ''));
       if (!c.upToDate) {
         note(`error: ${escapeLine(`${c.lockFile}: out of date: ${c.reason}`)}`);
-        note(`hint: Run \`ferry lock ${escapeLine(manifest)}\` and commit the lock with the manifest.`);
+        note(`hint: Run \`ferry lock ${shellQuote(manifest)}\` and commit the lock with the manifest.`);
         process.exitCode = EXIT.other;
       }
       return;

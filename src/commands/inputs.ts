@@ -7,6 +7,7 @@ import { parseOrThrow } from '../manifest/validate.js';
 import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
 import { splitTarOf } from '../store/split-file.js';
 import type { NetOptions } from '../oci/context.js';
+import { shellQuote } from '../ui/shell-quote.js';
 
 /**
  * Reading the inputs a command names on its command line. Commands resolve what the user typed
@@ -69,6 +70,6 @@ export async function lockFrom(source: string, cwd = process.cwd(), net?: NetOpt
   const loaded = await loadManifest(abs);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const lock = await readLock(lockFile);
-  if (!lock) throw new FerryError('USAGE', `${lockFile}: no lock beside the manifest`, { hint: `Run \`ferry lock ${source}\` first.` });
+  if (!lock) throw new FerryError('USAGE', `${lockFile}: no lock beside the manifest`, { hint: `Run \`ferry lock ${shellQuote(source)}\` first.` });
   return lock;
 }

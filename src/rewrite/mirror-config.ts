@@ -426,7 +426,7 @@ async function openshift(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mi
     out.notes.push(`trust the mirror's CA cluster-wide: oc apply -f image-ca-configmap.yaml && oc patch image.config.openshift.io/cluster --type merge -p '{"spec":{"additionalTrustedCA":{"name":"${cm}"}}}' (key ${key}; an existing additionalTrustedCA ConfigMap takes the key instead, as the cluster trusts one)`);
   }
   if (ctx.target.registry!.certDir) out.notes.push("if the mirror asks for client certificates, the nodes' CRI-O needs them in /etc/containers/certs.d/<mirror host>/ (a MachineConfig); an ImageDigestMirrorSet cannot carry them");
-  out.notes.push(`oc apply -f ${file}`);
+  out.notes.push(`oc apply -f ${shellQuote(file)}`);
 }
 
 /** Docker daemon.json: registry-mirrors serve Docker Hub only, at the mirror's root. */
