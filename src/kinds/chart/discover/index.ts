@@ -3,7 +3,7 @@ import { parseImageReference } from '../../../oci/reference.js';
 import { chartDependencies, type LoadedChart } from '../load.js';
 import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
 import { setKey, toGoData } from '../render/goyaml.js';
-import { findInjectedPlaceholders, findRenderedImages, type RenderedFinding } from './rendered.js';
+import { findInjectedPlaceholders, findRenderedImages, INJECTED_REASON, type RenderedFinding } from './rendered.js';
 import {
   discoverFromValues,
   type Certainty,
@@ -108,6 +108,8 @@ function sourceOf(chart: LoadedChart, f: RenderedFinding, reason?: string, certa
     hook: d.hook,
     certainty: certainty ?? f.certainty,
     reason: reason ?? f.reason,
+    // `global` is one map for the top chart and every subchart.
+    ...(f.prefixKey ? { prefixFrom: f.prefixKey.startsWith('global.') ? f.prefixKey : [...d.scope, f.prefixKey].join('.') } : {}),
   };
 }
 
@@ -286,6 +288,13 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     if (f.role === 'operator' && f.certainty === 'possible' && namedByValues.has(f.ref)) add(f.ref, sourceOf(chart, f, 'handed to the operator; a values image key sets exactly this reference', 'certain'));
     else add(f.ref, sourceOf(chart, f));
   }
+  // The bare name istiod's injector puts behind the hub (`global.proxy.image: proxyv2`) is that
+  // injected image's, not an image of its own (Istio's defaults sit under `_internal_defaults_do_not_set`).
+  for (const f of found) {
+    if (!f.nameKeys) continue;
+    const name = parseImageReference(f.ref).repository.split('/').pop();
+    for (const v of valueSources) if (f.nameKeys.some((k) => v.s.valuesPath === k || v.s.valuesPath?.endsWith(`.${k}`)) && v.ref.split('/').pop()?.split(/[:@]/)[0] === name) attributed.add(v.s);
+  }
   for (const ref of new Set(found.map((f) => f.ref))) attribute(ref, images.get(ref)!.certainty === 'possible' ? 'possible' : images.get(ref)!.certainty);
   // A key whose repository a rendered image in the same (sub)chart uses, with a tag the templates
   // composed otherwise (a suffix, a default): it set that image, not another one.
@@ -392,5 +401,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     return { resource: s.resource!, file: s.file!, line: p.line, fieldPath: p.fieldPath, requestedBy: p.requestedBy };
   });
   if (injected.length) result.injected = injected;
+  const injects = [...new Set(found.filter((f) => f.doc.kind === 'ConfigMap' && f.fieldPath === 'data.values' && f.certainty === 'certain' && f.reason?.startsWith(INJECTED_REASON)).map((f) => f.ref))].sort();
+  if (injects.length) result.injects = injects;
   return result;
 }
