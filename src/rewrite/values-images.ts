@@ -203,7 +203,77 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   if (changes.length && isScalar(guard) && guard.value === false) {
     changes.push({ path: ['global', 'security', 'allowInsecureImages'], node: guard, line: line(guard), old: 'false', new: 'true', kind: 'registry', boolean: true });
   }
+  scanPrefixKeys(doc, ctx, line, change, unmapped, seen);
   return { changes, unmapped, seen };
+}
+
+/**
+ * Keys the lock records as what an image starts with (`imageValues` with `prefix`: Istio's
+ * `global.hub`, from which istiod's injector composes the sidecar proxy `<hub>/proxyv2:<tag>`).
+ * Such a key names no image, only the start of several: it becomes the mirror's place for them
+ * when every carried image it starts sits there under one prefix ending in what follows the key
+ * (`…/docker.io/istio` for `docker.io/istio/proxyv2`), as an operator's `spec.hub` does
+ * (scanComposedPrefixes). An image it starts that the lock does not carry is named.
+ */
+function scanPrefixKeys(
+  doc: Document.Parsed,
+  ctx: RewriteContext,
+  line: (n: Node | undefined) => number,
+  change: (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => void,
+  unmapped: ValuesScan['unmapped'],
+  seen: SeenImage[],
+): void {
+  const byPath = new Map<string, Set<string>>();
+  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[])
+    for (const [ref, locs] of Object.entries(c.imageValues ?? {})) for (const l of locs) if (l.prefix) byPath.set(l.path, (byPath.get(l.path) ?? new Set()).add(ref));
+  for (const [valuesPath, refs] of byPath) {
+    const path = valuesPath.split('.');
+    const node = doc.getIn(path, true) as Node | undefined;
+    const raw = scalarText(node);
+    if (!isScalar(node) || raw === undefined || !raw.trim() || raw.includes('{{')) continue;
+    const value = trimTrailing(raw.trim(), '/');
+    const where = formatPath(path);
+    const started = [...refs].map((r) => ({ r, ref: tryParse(r) })).filter((x): x is { r: string; ref: ImageReference } => x.ref !== undefined && `${x.ref.registry}/${x.ref.repository}`.startsWith(`${value}/`));
+    if (!started.length) {
+      // Already the mirror's place (a file rewritten before), or a start the lock knows nothing under.
+      const names = [...refs].map(tryParse).filter((r): r is ImageReference => r !== undefined);
+      const onMirror = names.filter((r) => ctx.lookupImage(`${value}/${r.repository.split('/').pop()}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`).status === 'mirror');
+      if (onMirror.length) {
+        for (const r of onMirror) seen.push({ ref: r, where, valuesPath });
+        continue;
+      }
+      unmapped.push({ line: line(node), kind: 'image', ref: value, reason: `the chart composes images from ${where} (${[...refs].sort().join(', ')} in the lock), and the lock carries none under ${value}: lock the chart with these values`, where });
+      continue;
+    }
+    const bases = new Set<string>();
+    let host = '';
+    let refused = false;
+    for (const { r, ref } of started) {
+      seen.push({ ref, where, valuesPath });
+      const look = ctx.lookupImage(ref);
+      if (look.status === 'mirror') continue;
+      if (look.status === 'unmapped') {
+        unmapped.push({ line: line(node), kind: 'image', ref: r, reason: look.reason, where });
+        refused = true;
+        continue;
+      }
+      const suffix = `${ref.registry}/${ref.repository}`.slice(value.length + 1);
+      const repo = look.mirrorRef.repository;
+      if (repo !== suffix && !repo.endsWith(`/${suffix}`)) {
+        unmapped.push({ line: line(node), kind: 'image', ref: r, reason: `the mirror path ${repo} does not end with ${suffix}, which the templates append to ${where}`, where });
+        refused = true;
+        continue;
+      }
+      host = look.host;
+      bases.add(repo.slice(0, repo.length - suffix.length));
+    }
+    if (refused || !bases.size) continue;
+    if (bases.size > 1) {
+      unmapped.push({ line: line(node), kind: 'image', ref: value, reason: `the images it starts sit under different mirror prefixes (${[...bases].join(', ')}); one ${where} cannot name them all`, where });
+      continue;
+    }
+    change(path, node, raw, trimTrailing(`${host}/${[...bases][0]}`, '/'), 'registry', started.map((x) => x.r).join(', '));
+  }
 }
 
 /**

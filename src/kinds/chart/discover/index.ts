@@ -1,4 +1,5 @@
 import { isFerryError } from '../../../errors.js';
+import { trimTrailing } from '../../../ui/escape.js';
 import { parseImageReference } from '../../../oci/reference.js';
 import { chartDependencies, type LoadedChart } from '../load.js';
 import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
@@ -12,6 +13,7 @@ import {
   type DiscoveryResult,
   type ImageRole,
   type ImageSource,
+  type UserValues,
 } from './values.js';
 
 export * from './values.js';
@@ -42,7 +44,60 @@ export function discoverWithRenderer(chart: LoadedChart, opts: DiscoverOptions, 
   const renderOpts = renderOptions(opts);
   const rendered = render(renderOpts);
   const fromValues = discoverFromValues(chart, { values: opts.values });
-  return combine(chart, rendered, fromValues, renderOpts, render);
+  const result = combine(chart, rendered, fromValues, renderOpts, render);
+  markPrefixKeys(render, renderOpts, result, opts.values ?? []);
+  return result;
+}
+
+/**
+ * Rendered images no values key spells, that start with the value of a key in the user's values
+ * files (Istio's `global.hub: docker.io/istio`, composed `{{ .Values.hub | default .Values.global.hub
+ * }}/pilot:{{ tag }}`): one render with each such key set to a probe prefix of its own; an image
+ * that then starts with that probe prefix, the rest unchanged, is composed from the key, which is
+ * recorded as its prefix key (the lock's `imageValues` with `prefix`, which `rewrite values` sets
+ * to the mirror's place). A chart that refuses the probe render is left as it is.
+ */
+function markPrefixKeys(render: ChartRenderer, base: RenderOptions, result: DiscoveryResult, userValues: UserValues[]): void {
+  const unkeyed = result.images.filter((i) => i.certainty !== 'possible' && !i.sources.some((s) => s.valuesPath || s.prefixFrom));
+  if (!unkeyed.length || !userValues.length) return;
+  const whole = (ref: string) => {
+    const r = parseImageReference(ref);
+    return `${r.registry}/${r.repository}`;
+  };
+  const candidates = new Map<string, string>();
+  const visit = (node: unknown, path: string) => {
+    if (typeof node === 'string') {
+      const v = trimTrailing(node.trim(), '/');
+      if (v.includes('/') && !v.includes('{{') && unkeyed.some((i) => whole(i.ref).startsWith(`${v}/`))) candidates.set(path, v);
+      return;
+    }
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [k, v] of Object.entries(node)) if (!k.includes('.') && !k.includes('[')) visit(v, path ? `${path}.${k}` : k);
+  };
+  for (const u of userValues) visit(u.values, '');
+  if (!candidates.size) return;
+  const probe: Record<string, unknown> = {};
+  const sentinels = [...candidates].map(([path, value], n) => ({ path, value, sentinel: `ferry-probe-${n}.invalid/prefix` }));
+  for (const c of sentinels) setPath(probe, c.path, c.sentinel);
+  let probed: RenderResult;
+  try {
+    probed = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: probe }] });
+  } catch (err) {
+    if (isFerryError(err)) return;
+    throw err;
+  }
+  const after = new Set(findRenderedImages(probed.documents).map((f) => f.ref));
+  for (const img of unkeyed) {
+    const full = whole(img.ref);
+    const rest = img.ref.slice(full.length);
+    for (const c of sentinels) {
+      if (!full.startsWith(`${c.value}/`)) continue;
+      const moved = `${c.sentinel}${full.slice(c.value.length)}`;
+      if (![...after].some((r) => r === `${moved}${rest}` || r.startsWith(`${moved}:`) || r.startsWith(`${moved}@`))) continue;
+      const at = img.sources.find((s) => s.kind === 'rendered');
+      if (at) at.prefixFrom = c.path;
+    }
+  }
 }
 
 export function renderOptions(opts: DiscoverOptions): RenderOptions {
