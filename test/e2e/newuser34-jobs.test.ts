@@ -94,6 +94,15 @@ data:
 {{- end }}
 `;
 
+// The proxy container's image lines, as files/injection-template.yaml and gateway-injection-template.yaml write them.
+const PROXY_CONTAINER = `  - name: istio-proxy
+  {{- if contains "/" (annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image) }}
+    image: {{ annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image | quote }}
+  {{- else }}
+    image: "{{ .ProxyImage }}"
+  {{- end }}
+`;
+
 // files/injection-template.yaml, cut to the two containers' image lines (verbatim).
 const SIDECAR_TEMPLATE = `spec:
   initContainers:
@@ -106,23 +115,11 @@ const SIDECAR_TEMPLATE = `spec:
   {{- end }}
   {{ end -}}
   containers:
-  - name: istio-proxy
-  {{- if contains "/" (annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image) }}
-    image: {{ annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image | quote }}
-  {{- else }}
-    image: "{{ .ProxyImage }}"
-  {{- end }}
-`;
+${PROXY_CONTAINER}`;
 
 const GATEWAY_TEMPLATE = `spec:
   containers:
-  - name: istio-proxy
-  {{- if contains "/" (annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image) }}
-    image: {{ annotation .ObjectMeta \`sidecar.istio.io/proxyImage\` .Values.global.proxy.image | quote }}
-  {{- else }}
-    image: "{{ .ProxyImage }}"
-  {{- end }}
-`;
+${PROXY_CONTAINER}`;
 
 // manifests/charts/gateway/templates/deployment.yaml, cut to the pod.
 const GATEWAY_DEPLOYMENT = `apiVersion: apps/v1

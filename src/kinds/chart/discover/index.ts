@@ -49,6 +49,16 @@ export function discoverWithRenderer(chart: LoadedChart, opts: DiscoverOptions, 
   return result;
 }
 
+/** The chart rendered once more with probe values over the user's; undefined when it refuses them. */
+function probeRender(render: ChartRenderer, base: RenderOptions, data: Record<string, unknown>): RenderResult | undefined {
+  try {
+    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data }] });
+  } catch (err) {
+    if (isFerryError(err)) return undefined;
+    throw err;
+  }
+}
+
 /**
  * Rendered images no values key spells, that start with the value of a key in the user's values
  * files (Istio's `global.hub: docker.io/istio`, composed `{{ .Values.hub | default .Values.global.hub
@@ -79,13 +89,8 @@ function markPrefixKeys(render: ChartRenderer, base: RenderOptions, result: Disc
   const probe: Record<string, unknown> = {};
   const sentinels = [...candidates].map(([path, value], n) => ({ path, value, sentinel: `ferry-probe-${n}.invalid/prefix` }));
   for (const c of sentinels) setPath(probe, c.path, c.sentinel);
-  let probed: RenderResult;
-  try {
-    probed = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: probe }] });
-  } catch (err) {
-    if (isFerryError(err)) return;
-    throw err;
-  }
+  const probed = probeRender(render, base, probe);
+  if (!probed) return;
   const after = new Set(findRenderedImages(probed.documents).map((f) => f.ref));
   for (const img of unkeyed) {
     const full = whole(img.ref);
@@ -217,13 +222,8 @@ function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageS
   // Keys the probe cannot set: read, unless the caller already knows they are switched off.
   const unread = new Set<ImageSource>(unprobedUnread ? unprobed : []);
   if (!probed.length) return unread;
-  let result: RenderResult;
-  try {
-    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return unread;
-    throw err;
-  }
+  const result = probeRender(render, base, on);
+  if (!result) return unread;
   const refs = findRenderedImages(result.documents).map((f) => f.ref);
   for (const { s, name } of probed) if (!refs.some((r) => r.includes(`/${name}`))) unread.add(s);
   // Keys sharing a path with a probed one share its verdict.
@@ -261,13 +261,8 @@ function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images
     setPath(on, `${s.valuesPath}.registry`, host);
     setPath(on, `${s.valuesPath}.repository`, `${host.split('.')[0]}-repo/x`);
   }
-  let result: RenderResult;
-  try {
-    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return;
-    throw err;
-  }
+  const result = probeRender(render, base, on);
+  if (!result) return;
   const raws = findRenderedImages(result.documents).map((f) => f.raw);
   for (const s of suspects) {
     const host = hosts.get(s.valuesPath!)!;
@@ -281,12 +276,7 @@ function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): 
   if (switches.length === 0) return undefined;
   const on: Record<string, unknown> = {};
   for (const s of switches) setPath(on, s, true);
-  try {
-    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return undefined;
-    throw err;
-  }
+  return probeRender(render, base, on);
 }
 
 /**
