@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { withInjectedImages } from './injected.js';
 import { isIP } from 'node:net';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { inCidr } from '../net/cidr.js';
@@ -481,6 +482,7 @@ const COMPOSE_FILE = /^(?:docker-)?compose(?:\.[\w-]+)?\.ya?ml$/;
 const KUBEADM_IMAGE_REPOSITORY = /^(imageRepository|etcd\.local\.imageRepository|dns\.imageRepository)$/;
 
 export function auditReferences(model: ConnectionModel, target: LoadedTarget | undefined, scan: ScanResult, opts: { manifestFile: string; targetFile?: string; failOn?: 'unmapped' | 'unmitigated'; lock?: Lock; charts?: ChartRender[]; kinds?: readonly AnyKind[] }): AuditReport {
+  scan = { ...scan, references: withInjectedImages(scan.references, opts.lock) };
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();

@@ -1,4 +1,5 @@
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
+import { markInjectedPlaceholders } from './injected.js';
 import type { AptSourceEntry } from '../kinds/types.js';
 import { isIP } from 'node:net';
 import path from 'node:path';
@@ -62,6 +63,8 @@ export interface Reference {
   operator?: string;
   /** A Quadlet unit's `Image=` (audit/podman.ts): podman pulls it, through the host's registries.conf. */
   podman?: PodmanPull;
+  /** Istio's `image: auto` on a pod asking for injection (audit/injected.ts): what asks for it. */
+  injectedBy?: string;
 }
 
 export interface Setting {
@@ -621,6 +624,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     visit(doc.contents, '');
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
+    markInjectedPlaceholders(file, doc, refs, before, lineOf);
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
       // Not the YAML node: the document is dropped once scanned.

@@ -56,6 +56,8 @@ function human(report: ChartsImagesReport, why: boolean): string {
         if (why) for (const s of img.sources) out.push(`        ${describeSource(s)}`);
       }
     }
+    for (const i of r.injected ?? []) out.push(`  filled in by Istio's sidecar injector (${i.requestedBy}): ${i.resource} ${i.fieldPath} (${i.file}${i.line ? `:${i.line}` : ''}) is \`image: auto\`; the proxy image comes from istiod's values (charts images <istiod chart> lists it)`);
+    for (const i of r.injects ?? []) out.push(`  injects ${i} into every pod that asks for sidecar injection (from the injector's values)`);
     for (const s of r.skippedSubcharts) out.push(`  skipped subchart ${s.chart}: ${s.reason}`);
     for (const d of r.missingDependencies) out.push(`  dependency ${d.dependency} ${d.version ?? ''} of ${d.chart} is not vendored${d.repository ? ` (from ${d.repository})` : ''}`);
     for (const w of r.rendered?.warnings ?? []) out.push(`  warning: ${w}`);

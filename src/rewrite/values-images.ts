@@ -203,7 +203,90 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   if (changes.length && isScalar(guard) && guard.value === false) {
     changes.push({ path: ['global', 'security', 'allowInsecureImages'], node: guard, line: line(guard), old: 'false', new: 'true', kind: 'registry', boolean: true });
   }
+  scanPrefixKeys(doc, ctx, line, change, unmapped, seen);
   return { changes, unmapped, seen };
+}
+
+/**
+ * Where the mirror holds images that one prefix field starts (`<prefix>/<suffix>`): each image's
+ * mirror repository must end with its suffix, and what comes before is the mirror's prefix for it
+ * (`bases`, under `host`). An image already on the mirror ends the walk (`onMirror`, when
+ * `stopAtMirror`: the field already points there); one the lock lacks is `missing`, one the mirror
+ * keeps under another name is `blocked`.
+ */
+function mirrorPlaces(items: Array<{ image: string; suffix: string }>, ctx: RewriteContext, appends: string, stopAtMirror = true): { onMirror: boolean; bases: Set<string>; host: string; missing: Array<{ image: string; reason: string }>; blocked: Array<{ image: string; reason: string }> } {
+  const out = { onMirror: false, bases: new Set<string>(), host: '', missing: [] as Array<{ image: string; reason: string }>, blocked: [] as Array<{ image: string; reason: string }> };
+  for (const { image, suffix } of items) {
+    const ref = tryParse(image);
+    const look = ref ? ctx.lookupImage(ref) : { status: 'unmapped' as const, reason: 'not a valid image reference' };
+    if (look.status === 'mirror') {
+      if (!stopAtMirror) continue;
+      out.onMirror = true;
+      break;
+    }
+    if (look.status === 'unmapped') {
+      out.missing.push({ image, reason: look.reason });
+      continue;
+    }
+    const repo = look.mirrorRef.repository;
+    if (repo !== suffix && !repo.endsWith(`/${suffix}`)) {
+      out.blocked.push({ image, reason: `the mirror path ${repo} does not end with ${suffix}, which ${appends}` });
+      continue;
+    }
+    out.host = look.host;
+    out.bases.add(repo.slice(0, repo.length - suffix.length));
+  }
+  return out;
+}
+
+/**
+ * Keys the lock records as what an image starts with (`imageValues` with `prefix`: Istio's
+ * `global.hub`, from which istiod's injector composes the sidecar proxy `<hub>/proxyv2:<tag>`).
+ * Such a key names no image, only the start of several: it becomes the mirror's place for them
+ * when every carried image it starts sits there under one prefix ending in what follows the key
+ * (`…/docker.io/istio` for `docker.io/istio/proxyv2`), as an operator's `spec.hub` does
+ * (scanComposedPrefixes). An image it starts that the lock does not carry is named.
+ */
+function scanPrefixKeys(
+  doc: Document.Parsed,
+  ctx: RewriteContext,
+  line: (n: Node | undefined) => number,
+  change: (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => void,
+  unmapped: ValuesScan['unmapped'],
+  seen: SeenImage[],
+): void {
+  const byPath = new Map<string, Set<string>>();
+  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[])
+    for (const [ref, locs] of Object.entries(c.imageValues ?? {})) for (const l of locs) if (l.prefix) byPath.set(l.path, (byPath.get(l.path) ?? new Set()).add(ref));
+  for (const [valuesPath, refs] of byPath) {
+    const path = valuesPath.split('.');
+    const node = doc.getIn(path, true) as Node | undefined;
+    const raw = scalarText(node);
+    if (!isScalar(node) || raw === undefined || !raw.trim() || raw.includes('{{')) continue;
+    const value = trimTrailing(raw.trim(), '/');
+    const where = formatPath(path);
+    const started = [...refs].map((r) => ({ r, ref: tryParse(r) })).filter((x): x is { r: string; ref: ImageReference } => x.ref !== undefined && `${x.ref.registry}/${x.ref.repository}`.startsWith(`${value}/`));
+    if (!started.length) {
+      // Already the mirror's place (a file rewritten before), or a start the lock knows nothing under.
+      const names = [...refs].map(tryParse).filter((r): r is ImageReference => r !== undefined);
+      const onMirror = names.filter((r) => ctx.lookupImage(`${value}/${r.repository.split('/').pop()}${r.tag ? `:${r.tag}` : ''}${r.digest ? `@${r.digest}` : ''}`).status === 'mirror');
+      if (onMirror.length) {
+        for (const r of onMirror) seen.push({ ref: r, where, valuesPath });
+        continue;
+      }
+      unmapped.push({ line: line(node), kind: 'image', ref: value, reason: `the chart composes images from ${where} (${[...refs].sort().join(', ')} in the lock), and the lock carries none under ${value}: lock the chart with these values`, where });
+      continue;
+    }
+    for (const { ref } of started) seen.push({ ref, where, valuesPath });
+    const { bases, host, missing, blocked } = mirrorPlaces(started.map(({ r, ref }) => ({ image: r, suffix: `${ref.registry}/${ref.repository}`.slice(value.length + 1) })), ctx, `the templates append to ${where}`, false);
+    for (const m of [...missing, ...blocked]) unmapped.push({ line: line(node), kind: 'image', ref: m.image, reason: m.reason, where });
+    if (missing.length || blocked.length || !bases.size) continue;
+    if (bases.size > 1) {
+      unmapped.push({ line: line(node), kind: 'image', ref: value, reason: `the images it starts sit under different mirror prefixes (${[...bases].join(', ')}); one ${where} cannot name them all`, where });
+      continue;
+    }
+    change(path, node, raw, trimTrailing(`${host}/${[...bases][0]}`, '/'), 'registry', started.map((x) => x.r).join(', '));
+  }
 }
 
 /**
@@ -396,35 +479,13 @@ export function scanComposedPrefixes(doc: Document.Parsed, ctx: RewriteContext, 
     const node = doc.getIn(c.field, true) as Node | undefined;
     const where = formatPath(c.field);
     const line = node?.range ? lineOf(node.range[0]) : 0;
-    const bases = new Set<string>();
-    const missing: string[] = [];
-    let host = '';
-    let blocked: { ref: string; reason: string } | undefined;
-    let onMirror = false;
-    for (const name of c.names) {
-      const image = composeImage(c, name);
-      const ref = tryParse(image);
-      const look = ref ? ctx.lookupImage(ref) : { status: 'unmapped' as const, reason: 'not a valid image reference' };
-      if (look.status === 'mirror') {
-        onMirror = true;
-        break;
-      }
-      if (look.status === 'unmapped') {
-        missing.push(`${image} (${look.reason})`);
-        continue;
-      }
-      const suffix = `${c.path}${c.namePrefix}${name}`;
-      const repo = look.mirrorRef.repository;
-      if (repo !== suffix && !repo.endsWith(`/${suffix}`)) {
-        blocked = { ref: image, reason: `the mirror path ${repo} does not end with ${suffix}, which the operator appends to ${where}` };
-        continue;
-      }
-      host = look.host;
-      bases.add(repo.slice(0, repo.length - suffix.length));
-    }
-    if (onMirror) continue;
-    if (blocked) {
-      unmapped.push({ line, kind: 'image', ref: blocked.ref, reason: blocked.reason, where });
+    const placed = mirrorPlaces(c.names.map((name) => ({ image: composeImage(c, name), suffix: `${c.path}${c.namePrefix}${name}` })), ctx, `the operator appends to ${where}`);
+    if (placed.onMirror) continue;
+    const { bases, host } = placed;
+    const missing = placed.missing.map((m) => `${m.image} (${m.reason})`);
+    if (placed.blocked.length) {
+      const blocked = placed.blocked[placed.blocked.length - 1];
+      unmapped.push({ line, kind: 'image', ref: blocked.image, reason: blocked.reason, where });
       continue;
     }
     if (bases.size > 1) {

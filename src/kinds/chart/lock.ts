@@ -8,7 +8,11 @@ const Desc = z.object({ mediaType: z.string(), digest: Digest, size: z.number().
  * (`postgresql.image`), and `registry` when the chart's image map there has a registry key of
  * its own (a user map without one still gets the chart's registry in front of it).
  */
-export const ValuesLocationSchema = z.object({ path: z.string(), registry: z.boolean().optional() });
+export const ValuesLocationSchema = z.object({
+  path: z.string(),
+  registry: z.boolean().optional(),
+  prefix: z.boolean().optional().describe('The key holds what the image starts with, the name and tag following (Istio\'s `global.hub`): set to the mirror\'s prefix, not to an image.'),
+});
 export type ValuesLocation = z.infer<typeof ValuesLocationSchema>;
 
 /**
@@ -40,6 +44,10 @@ export const ChartLockSchema = z.object({
     .record(z.string(), z.array(ValuesLocationSchema))
     .optional()
     .describe('For images of `images` and `testImages`: every values key (from the top chart, subcharts under their name or alias) that deploys it. Locks written before this field lack it.'),
+  injects: z
+    .array(z.string())
+    .optional()
+    .describe('Of `images`: what an admission injector this chart installs writes into other pods (Istio\'s sidecar proxy, which `image: auto` containers and injected pods run).'),
 });
 
 export type ChartLock = z.infer<typeof ChartLockSchema>;
@@ -47,7 +55,7 @@ export type ChartLock = z.infer<typeof ChartLockSchema>;
 const byPath = (a: ValuesLocation, b: ValuesLocation) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /** Where the values deploy each certain or test-hook image of a discovery (the lock's `imageValues`). */
-export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string }; registryUnread?: boolean }> }>): Record<string, ValuesLocation[]> {
+export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: string; sources: ReadonlyArray<{ kind: string; scope: string[]; valuesPath?: string; keys?: { registry?: string }; registryUnread?: boolean; prefixFrom?: string }> }>): Record<string, ValuesLocation[]> {
   const out: Record<string, ValuesLocation[]> = {};
   for (const img of images) {
     if (img.certainty === 'possible') continue;
@@ -55,12 +63,13 @@ export function imageValuesOf(images: ReadonlyArray<{ ref: string; certainty: st
     // A map whose registry key no template reads: the image is set by its repository key, with
     // the registry in it; a file that moves the map by its registry does not move it.
     const locs: ValuesLocation[] = values.map((s) => (s.registryUnread ? { path: `${s.valuesPath!}.repository` } : s.keys?.registry ? { path: s.valuesPath!, registry: true } : { path: s.valuesPath! }));
+    for (const s of img.sources) if (s.prefixFrom && !locs.some((l) => l.path === s.prefixFrom)) locs.push({ path: s.prefixFrom, prefix: true });
     if (!locs.length) continue;
     // A subchart renders it, but no key found in its values deploys it (a copy the values finder
     // did not walk): its whole values scope is the location, one no file sets by an image.
     for (const s of img.sources) {
       const scope = s.kind === 'rendered' ? s.scope.join('.') : '';
-      if (scope && !values.some((v) => v.valuesPath!.startsWith(`${scope}.`) || v.valuesPath!.startsWith('global.'))) locs.push({ path: scope });
+      if (scope && !s.prefixFrom && !values.some((v) => v.valuesPath!.startsWith(`${scope}.`) || v.valuesPath!.startsWith('global.'))) locs.push({ path: scope });
     }
     if (locs.length) out[img.ref] = mergeImageValues({}, { [img.ref]: locs })[img.ref];
   }
@@ -72,7 +81,10 @@ export function mergeImageValues(a: Record<string, ValuesLocation[]>, b: Record<
   const out: Record<string, ValuesLocation[]> = {};
   for (const [ref, locs] of [...Object.entries(a), ...Object.entries(b)]) {
     const byKey = new Map((out[ref] ?? []).map((l) => [l.path, l]));
-    for (const l of locs) byKey.set(l.path, byKey.get(l.path)?.registry || l.registry ? { path: l.path, registry: true } : { path: l.path });
+    for (const l of locs) {
+      const was = byKey.get(l.path);
+      byKey.set(l.path, { path: l.path, ...(was?.registry || l.registry ? { registry: true } : {}), ...(was?.prefix || l.prefix ? { prefix: true } : {}) });
+    }
     out[ref] = [...byKey.values()].sort(byPath);
   }
   // Keys in order too: the lock is JSON, written in insertion order.

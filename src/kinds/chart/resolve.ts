@@ -246,6 +246,8 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   if (mode === 'discover') {
     // Even empty: the record says which images no values key deploys (the templates spell them).
     if (images.length || tests.length) top.imageValues = imageValuesOf(discovery.images);
+    const injects = (discovery.injects ?? []).filter((i) => images.includes(i));
+    if (injects.length) top.injects = injects;
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };

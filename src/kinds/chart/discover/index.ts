@@ -1,9 +1,10 @@
 import { isFerryError } from '../../../errors.js';
+import { trimTrailing } from '../../../ui/escape.js';
 import { parseImageReference } from '../../../oci/reference.js';
 import { chartDependencies, type LoadedChart } from '../load.js';
 import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
 import { setKey, toGoData } from '../render/goyaml.js';
-import { findInjectedPlaceholders, findRenderedImages, type RenderedFinding } from './rendered.js';
+import { findInjectedPlaceholders, findRenderedImages, INJECTED_REASON, type RenderedFinding } from './rendered.js';
 import {
   discoverFromValues,
   type Certainty,
@@ -12,6 +13,7 @@ import {
   type DiscoveryResult,
   type ImageRole,
   type ImageSource,
+  type UserValues,
 } from './values.js';
 
 export * from './values.js';
@@ -42,7 +44,65 @@ export function discoverWithRenderer(chart: LoadedChart, opts: DiscoverOptions, 
   const renderOpts = renderOptions(opts);
   const rendered = render(renderOpts);
   const fromValues = discoverFromValues(chart, { values: opts.values });
-  return combine(chart, rendered, fromValues, renderOpts, render);
+  const result = combine(chart, rendered, fromValues, renderOpts, render);
+  markPrefixKeys(render, renderOpts, result, opts.values ?? []);
+  return result;
+}
+
+/** The chart rendered once more with probe values over the user's; undefined when it refuses them. */
+function probeRender(render: ChartRenderer, base: RenderOptions, data: Record<string, unknown>): RenderResult | undefined {
+  try {
+    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data }] });
+  } catch (err) {
+    if (isFerryError(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Rendered images no values key spells, that start with the value of a key in the user's values
+ * files (Istio's `global.hub: docker.io/istio`, composed `{{ .Values.hub | default .Values.global.hub
+ * }}/pilot:{{ tag }}`): one render with each such key set to a probe prefix of its own; an image
+ * that then starts with that probe prefix, the rest unchanged, is composed from the key, which is
+ * recorded as its prefix key (the lock's `imageValues` with `prefix`, which `rewrite values` sets
+ * to the mirror's place). A chart that refuses the probe render is left as it is.
+ */
+function markPrefixKeys(render: ChartRenderer, base: RenderOptions, result: DiscoveryResult, userValues: UserValues[]): void {
+  const unkeyed = result.images.filter((i) => i.certainty !== 'possible' && !i.sources.some((s) => s.valuesPath || s.prefixFrom));
+  if (!unkeyed.length || !userValues.length) return;
+  const whole = (ref: string) => {
+    const r = parseImageReference(ref);
+    return `${r.registry}/${r.repository}`;
+  };
+  const candidates = new Map<string, string>();
+  const visit = (node: unknown, path: string) => {
+    if (typeof node === 'string') {
+      const v = trimTrailing(node.trim(), '/');
+      if (v.includes('/') && !v.includes('{{') && unkeyed.some((i) => whole(i.ref).startsWith(`${v}/`))) candidates.set(path, v);
+      return;
+    }
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [k, v] of Object.entries(node)) if (!k.includes('.') && !k.includes('[')) visit(v, path ? `${path}.${k}` : k);
+  };
+  for (const u of userValues) visit(u.values, '');
+  if (!candidates.size) return;
+  const probe: Record<string, unknown> = {};
+  const sentinels = [...candidates].map(([path, value], n) => ({ path, value, sentinel: `ferry-probe-${n}.invalid/prefix` }));
+  for (const c of sentinels) setPath(probe, c.path, c.sentinel);
+  const probed = probeRender(render, base, probe);
+  if (!probed) return;
+  const after = new Set(findRenderedImages(probed.documents).map((f) => f.ref));
+  for (const img of unkeyed) {
+    const full = whole(img.ref);
+    const rest = img.ref.slice(full.length);
+    for (const c of sentinels) {
+      if (!full.startsWith(`${c.value}/`)) continue;
+      const moved = `${c.sentinel}${full.slice(c.value.length)}`;
+      if (![...after].some((r) => r === `${moved}${rest}` || r.startsWith(`${moved}:`) || r.startsWith(`${moved}@`))) continue;
+      const at = img.sources.find((s) => s.kind === 'rendered');
+      if (at) at.prefixFrom = c.path;
+    }
+  }
 }
 
 export function renderOptions(opts: DiscoverOptions): RenderOptions {
@@ -108,6 +168,8 @@ function sourceOf(chart: LoadedChart, f: RenderedFinding, reason?: string, certa
     hook: d.hook,
     certainty: certainty ?? f.certainty,
     reason: reason ?? f.reason,
+    // `global` is one map for the top chart and every subchart.
+    ...(f.prefixKey ? { prefixFrom: f.prefixKey.startsWith('global.') ? f.prefixKey : [...d.scope, f.prefixKey].join('.') } : {}),
   };
 }
 
@@ -160,13 +222,8 @@ function keysNotRead(render: ChartRenderer, base: RenderOptions, sources: ImageS
   // Keys the probe cannot set: read, unless the caller already knows they are switched off.
   const unread = new Set<ImageSource>(unprobedUnread ? unprobed : []);
   if (!probed.length) return unread;
-  let result: RenderResult;
-  try {
-    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return unread;
-    throw err;
-  }
+  const result = probeRender(render, base, on);
+  if (!result) return unread;
   const refs = findRenderedImages(result.documents).map((f) => f.ref);
   for (const { s, name } of probed) if (!refs.some((r) => r.includes(`/${name}`))) unread.add(s);
   // Keys sharing a path with a probed one share its verdict.
@@ -204,13 +261,8 @@ function markUnreadRegistries(render: ChartRenderer, base: RenderOptions, images
     setPath(on, `${s.valuesPath}.registry`, host);
     setPath(on, `${s.valuesPath}.repository`, `${host.split('.')[0]}-repo/x`);
   }
-  let result: RenderResult;
-  try {
-    result = render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return;
-    throw err;
-  }
+  const result = probeRender(render, base, on);
+  if (!result) return;
   const raws = findRenderedImages(result.documents).map((f) => f.raw);
   for (const s of suspects) {
     const host = hosts.get(s.valuesPath!)!;
@@ -224,12 +276,7 @@ function probe(render: ChartRenderer, base: RenderOptions, switches: string[]): 
   if (switches.length === 0) return undefined;
   const on: Record<string, unknown> = {};
   for (const s of switches) setPath(on, s, true);
-  try {
-    return render({ ...base, values: [...(base.values ?? []), { name: '(probe)', data: on }] });
-  } catch (err) {
-    if (isFerryError(err)) return undefined;
-    throw err;
-  }
+  return probeRender(render, base, on);
 }
 
 /**
@@ -285,6 +332,13 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
   for (const f of found) {
     if (f.role === 'operator' && f.certainty === 'possible' && namedByValues.has(f.ref)) add(f.ref, sourceOf(chart, f, 'handed to the operator; a values image key sets exactly this reference', 'certain'));
     else add(f.ref, sourceOf(chart, f));
+  }
+  // The bare name istiod's injector puts behind the hub (`global.proxy.image: proxyv2`) is that
+  // injected image's, not an image of its own (Istio's defaults sit under `_internal_defaults_do_not_set`).
+  for (const f of found) {
+    if (!f.nameKeys) continue;
+    const name = parseImageReference(f.ref).repository.split('/').pop();
+    for (const v of valueSources) if (f.nameKeys.some((k) => v.s.valuesPath === k || v.s.valuesPath?.endsWith(`.${k}`)) && v.ref.split('/').pop()?.split(/[:@]/)[0] === name) attributed.add(v.s);
   }
   for (const ref of new Set(found.map((f) => f.ref))) attribute(ref, images.get(ref)!.certainty === 'possible' ? 'possible' : images.get(ref)!.certainty);
   // A key whose repository a rendered image in the same (sub)chart uses, with a tag the templates
@@ -392,5 +446,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     return { resource: s.resource!, file: s.file!, line: p.line, fieldPath: p.fieldPath, requestedBy: p.requestedBy };
   });
   if (injected.length) result.injected = injected;
+  const injects = [...new Set(found.filter((f) => f.doc.kind === 'ConfigMap' && f.fieldPath === 'data.values' && f.certainty === 'certain' && f.reason?.startsWith(INJECTED_REASON)).map((f) => f.ref))].sort();
+  if (injects.length) result.injects = injects;
   return result;
 }

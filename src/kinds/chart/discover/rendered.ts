@@ -6,6 +6,7 @@ import { joinPath, splitImageMap, type Certainty, type ImageRole } from './value
 import type { ValueMap } from '../values.js';
 import { isImageKey } from '../../image/image-key.js';
 import { trimTrailing } from '../../../ui/escape.js';
+import { findInjectorImages } from './injector.js';
 
 /**
  * Images in rendered documents, each with the resource, the field path, the template line and what
@@ -29,6 +30,13 @@ export interface RenderedFinding {
   certainty: Certainty;
   reason?: string;
   line?: number;
+  /**
+   * Values path, in the rendering chart's own values, of the key the image starts with: an image
+   * istiod's injector composes as `<global.hub>/<name>:<tag>` (see injector.ts).
+   */
+  prefixKey?: string;
+  /** Values paths of the keys holding the bare name put behind that prefix (`global.proxy.image`). */
+  nameKeys?: string[];
 }
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -178,6 +186,9 @@ function walkPodSpecs(node: unknown, pathParts: Array<string | number>, parent: 
   for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null) walkPodSpecs(v, [...pathParts, k], node, visit);
 }
 
+/** How an image istiod's injector writes into pods is introduced in its finding's reason. */
+export const INJECTED_REASON = "injected at admission by Istio's sidecar injector";
+
 export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] {
   const out: RenderedFinding[] = [];
   for (const doc of docs) {
@@ -282,6 +293,13 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
       }
     };
     walk(doc.object, []);
+  }
+  // What istiod's injector puts into the pods that ask for it: images this chart makes run.
+  for (const i of findInjectorImages(docs)) {
+    const ref = pulledRef(i.ref);
+    if (!ref) continue;
+    const how = `${INJECTED_REASON} into every pod that asks for injection (${i.container}), composed from the injector's values: ${i.from}`;
+    out.push({ ref, raw: i.ref, doc: i.doc, fieldPath: i.fieldPath, role: 'workload', certainty: i.possibleBecause ? 'possible' : 'certain', reason: i.possibleBecause ? `${how}; ${i.possibleBecause}` : how, line: lineOf(i.doc, ['data', 'values']), prefixKey: i.prefixKey, nameKeys: i.prefixKey ? i.nameKeys : undefined });
   }
   return out;
 }

@@ -76,6 +76,11 @@ export interface ImageSource {
   form?: 'map' | 'string';
   /** Sub-keys present in an image map (only the ones the chart has). */
   keys?: ImageKeys;
+  /**
+   * Values path, from the top chart, of a key the image starts with and that no template spells
+   * as an image: Istio's `global.hub`, which istiod's injector composes the proxy image from.
+   */
+  prefixFrom?: string;
   /** Values path that supplied the registry when it was not the map's own (`global.imageRegistry`). */
   registryFrom?: string;
   /** The tag came from the chart's appVersion because the values left it empty. */
@@ -135,6 +140,8 @@ export interface DiscoveryResult {
    * chart pulls; the injected image comes from the injector's own chart (istiod's values).
    */
   injected?: Array<{ resource: string; file: string; line?: number; fieldPath: string; requestedBy: string }>;
+  /** Images an admission injector this chart installs writes into other pods (istiod's sidecar proxy). */
+  injects?: string[];
 }
 
 export interface UserValues {

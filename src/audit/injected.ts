@@ -1,0 +1,94 @@
+import { isMap, type Document, type Node } from 'yaml';
+import { injectionRequest } from '../kinds/chart/discover/index.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import type { Lock } from '../kinds/schema.js';
+import { lockEntries } from '../kinds/schema.js';
+import type { Reference } from './scan.js';
+
+const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+
+/** `spec.template.spec.containers[0].image` → ['spec', 'template', 'spec', 'containers', 0, 'image']. */
+function segments(keyPath: string): Array<string | number> {
+  const out: Array<string | number> = [];
+  for (const part of keyPath.split('.')) {
+    const m = /^([^[\]]*)((?:\[\d+\])*)$/.exec(part);
+    if (!m) return [];
+    if (m[1]) out.push(m[1]);
+    for (const i of m[2].matchAll(/\[(\d+)\]/g)) out.push(Number(i[1]));
+  }
+  return out;
+}
+
+/**
+ * Istio's `image: auto` on a pod that asks for injection (a gateway Deployment written by hand,
+ * as Istio's docs and gateway chart have it): the kubelet never pulls `auto`, istiod's sidecar
+ * injector writes its proxy image there at admission. Marks each such container image reference
+ * of a document with what asks for the injection; `withInjectedImages` then names the image.
+ */
+export function markInjectedPlaceholders(file: string, doc: Document, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number): void {
+  namespaceInjection(file, doc, refs, lineOf);
+  let json: unknown;
+  for (let i = before; i < refs.length; i++) {
+    const r = refs[i];
+    if (r.kind !== 'image' || r.value.trim() !== 'auto' || !r.keyPath) continue;
+    const p = segments(r.keyPath);
+    const list = p.findLastIndex((s) => typeof s === 'string' && CONTAINER_LISTS.has(s));
+    if (list < 0 || p[p.length - 1] !== 'image') continue;
+    json ??= doc.toJSON();
+    // The pod template holds the spec with the container list: `…template` above `…template.spec`.
+    const templatePath = p.slice(0, Math.max(0, list - 1));
+    let template: unknown = json;
+    for (const s of templatePath) template = typeof template === 'object' && template !== null ? (template as Record<string | number, unknown>)[s] : undefined;
+    const by = injectionRequest(template, r.value);
+    if (by) r.injectedBy = by;
+  }
+}
+
+/**
+ * A Namespace labelled for injection (`istio-injection: enabled`, or `istio.io/rev: <revision>`
+ * without `istio-injection: disabled`, as Istio's webhook selects them): every pod created in it
+ * gets the sidecar, so istiod's proxy image is pulled there though no file names it.
+ */
+function namespaceInjection(file: string, doc: Document, refs: Reference[], lineOf: (n: Node | null | undefined) => number): void {
+  if (!isMap(doc.contents) || doc.get('kind') !== 'Namespace') return;
+  const labels = doc.getIn(['metadata', 'labels'], true);
+  if (!isMap(labels)) return;
+  const label = (k: string) => {
+    const v = labels.get(k);
+    return typeof v === 'string' ? v.trim() : undefined;
+  };
+  const injection = label('istio-injection');
+  const rev = label('istio.io/rev');
+  const key = injection === 'enabled' ? 'istio-injection' : injection === undefined && rev ? 'istio.io/rev' : undefined;
+  if (!key) return;
+  const name = doc.getIn(['metadata', 'name']);
+  refs.push({
+    file,
+    line: lineOf(labels.get(key, true) as Node | undefined),
+    keyPath: `metadata.labels.${key}`,
+    kind: 'image',
+    value: 'auto',
+    injectedBy: `Namespace ${typeof name === 'string' ? name : '?'} labelled ${key}: ${key === 'istio-injection' ? 'enabled' : rev} (every pod created in it)`,
+  });
+}
+
+/**
+ * Each `image: auto` placeholder becomes the image istiod's injector writes there: the proxy image
+ * of every chart in the lock that injects one (istiod, discovered from the injector's values), each
+ * classified as any image is; with no such chart, the placeholder stays, named as unknown.
+ */
+export function withInjectedImages(refs: Reference[], lock: Lock | undefined): Reference[] {
+  if (!refs.some((r) => r.injectedBy)) return refs;
+  const injectors = lock ? (lockEntries(lock, 'charts') as ChartLock[]).filter((c) => c.injects?.length) : [];
+  return refs.flatMap((r) => {
+    if (!r.injectedBy) return [r];
+    const head = r.keyPath?.endsWith('image')
+      ? `\`image: auto\` is filled in at admission by Istio's sidecar injector (${r.injectedBy}), not pulled as written`
+      : `Istio's sidecar injector adds its proxy container at admission to ${r.injectedBy}`;
+    if (!injectors.length)
+      return [{ ...r, operator: `${head}; which proxy image is unknown: the lock has no chart that injects one (carry the istiod chart with images: discover, lock again, and audit with that lock)` }];
+    return injectors.flatMap((c) =>
+      c.injects!.map((image) => ({ ...r, value: image, operator: `${head}: ${image} from istiod's values (chart ${c.name} ${c.version} injects it; installed with its values rewritten by \`ferry rewrite values\`, it injects the mirror's copy)` })),
+    );
+  });
+}

@@ -1,0 +1,114 @@
+import { parse as parseYaml } from 'yaml';
+import type { RenderedDocument } from '../render/index.js';
+
+/**
+ * Images an admission injector the chart installs puts into other pods. Istio only: istiod's
+ * chart renders the sidecar injector's configuration as a ConfigMap (`istio-sidecar-injector`,
+ * templates/istiod-injector-configmap.yaml) whose `data.values` is the chart's values as JSON
+ * (`global` among them) and whose `data.config` holds the injection templates
+ * (files/injection-template.yaml, files/gateway-injection-template.yaml). At admission istiod
+ * renders a template into every pod that asks for injection; the templates write the proxy
+ * container's image as `{{ .ProxyImage }}` and the init container's as `{{ .ProxyInitImage }}`,
+ * or the value of `global.proxy.image` (`global.proxy_init.image`) itself when it holds a `/`.
+ * istiod composes those (pkg/kube/inject/inject.go, ProxyImage, ProxyInitImage, imageURL) as
+ * `<global.hub>/<global.proxy.image>:<global.tag>[-<variant>]`, the name defaulting to `proxyv2`
+ * when the values leave it empty, the variant being `global.variant` (a `-distroless`/`-debug`
+ * already on the tag is replaced; `default` means none).
+ *
+ * No other injector is read: what a webhook writes into a pod is the webhook's own code, and only
+ * Istio's is known here. The result is recorded with the key the image starts with (`global.hub`,
+ * from the top chart), which `rewrite values` sets to move it.
+ */
+export interface InjectedImage {
+  ref: string;
+  doc: RenderedDocument;
+  /** `data.values` (the values the injector composes it from). */
+  fieldPath: string;
+  /** The proxy container (every injected pod) or the init container (pods without Istio's CNI). */
+  container: 'istio-proxy' | 'istio-init';
+  /** The values the image is composed from, as the injector reads them. */
+  from: string;
+  /** The keys holding the name (`global.proxy.image`, and `global.proxy_init.image` when it names the same image). */
+  nameKeys: string[];
+  /** Values path, inside the rendering chart's own values, of the key the image starts with (undefined: a full image in global.proxy.image). */
+  prefixKey?: string;
+  /** The init container is left out when Istio's CNI plugin does its work: only possible then. */
+  possibleBecause?: string;
+}
+
+/** Istio's published image types (pkg/kube/inject: KnownImageTypes). */
+const KNOWN_IMAGE_TYPES = ['distroless', 'debug'];
+
+/** pkg/kube/inject/inject.go updateImageTypeIfPresent. */
+function withImageType(tag: string, imageType: string): string {
+  if (!imageType) return tag;
+  for (const t of KNOWN_IMAGE_TYPES) {
+    if (tag.endsWith(`-${t}`)) {
+      tag = tag.slice(0, tag.length - t.length - 1);
+      break;
+    }
+  }
+  return imageType === 'default' ? tag : `${tag}-${imageType}`;
+}
+
+/** Go's `%v` of a JSON scalar (a tag written as a number stays as written by toPrettyJson). */
+function goString(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
+function obj(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** The injector's configuration: values (JSON) and templates, or undefined when the document is not one. */
+function injectorConfig(doc: RenderedDocument): { values: Record<string, unknown>; templates: string[] } | undefined {
+  if (doc.kind !== 'ConfigMap' || doc.object === null || doc.crd) return undefined;
+  const data = obj(obj(doc.object).data);
+  if (typeof data.values !== 'string' || typeof data.config !== 'string') return undefined;
+  let values: Record<string, unknown>;
+  let config: Record<string, unknown>;
+  try {
+    values = obj(JSON.parse(data.values));
+    config = obj(parseYaml(data.config, { maxAliasCount: 100 }));
+  } catch {
+    return undefined;
+  }
+  const templates = Object.values(obj(config.templates)).filter((t): t is string => typeof t === 'string');
+  if (typeof config.template === 'string') templates.push(config.template);
+  if (!templates.length || !('global' in values)) return undefined;
+  return { values, templates };
+}
+
+export function findInjectorImages(docs: RenderedDocument[]): InjectedImage[] {
+  const out: InjectedImage[] = [];
+  for (const doc of docs) {
+    const cfg = injectorConfig(doc);
+    if (!cfg) continue;
+    const global = obj(cfg.values.global);
+    const hub = goString(global.hub).trim();
+    const tag = goString(global.tag).trim();
+    const variant = goString(global.variant).trim();
+    const uses = (field: string) => cfg.templates.some((t) => new RegExp(`\\{\\{-?\\s*\\.${field}\\s*-?\\}\\}`).test(t));
+    const compose = (key: 'proxy' | 'proxy_init', container: InjectedImage['container']): InjectedImage | undefined => {
+      const name = goString(obj(global[key]).image).trim();
+      const from = `global.${key}.image`;
+      if (name.includes('/')) return { ref: name, doc, fieldPath: 'data.values', container, from, nameKeys: [from] };
+      if (!hub || !tag) return undefined;
+      // istiod's own default name when the values leave it empty (ProxyImage/ProxyInitImage).
+      const image = name || 'proxyv2';
+      return { ref: `${hub}/${image}:${withImageType(tag, variant)}`, doc, fieldPath: 'data.values', container, from: `global.hub, ${from}${name ? '' : ' (empty: istiod uses proxyv2)'}, global.tag${variant ? ', global.variant' : ''}`, prefixKey: 'global.hub', nameKeys: [from] };
+    };
+    if (uses('ProxyImage')) {
+      const p = compose('proxy', 'istio-proxy');
+      if (p) out.push(p);
+    }
+    if (uses('ProxyInitImage')) {
+      const p = compose('proxy_init', 'istio-init');
+      const cni = obj(obj(cfg.values.pilot).cni).enabled;
+      const same = p && out.find((o) => o.ref === p.ref && o.doc === doc);
+      if (same) same.nameKeys.push(...p.nameKeys);
+      else if (p) out.push(cni === true || cni === 'true' ? { ...p, possibleBecause: 'the init container is left out while Istio\'s CNI plugin is on (pilot.cni.enabled)' } : p);
+    }
+  }
+  return out;
+}
