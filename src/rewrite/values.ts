@@ -8,6 +8,7 @@ import { lockEntries } from '../kinds/schema.js';
 import { parseImageReference, type ImageReference } from '../oci/reference.js';
 import { scanValuesDocument, type SeenImage, type ValueChange } from './values-images.js';
 import { formatPath, parseYamlDocuments, scalarEdit, type YamlPath } from './yaml-text.js';
+import { shellQuote } from '../ui/shell-quote.js';
 
 export interface RewriteValuesOptions {
   /** Write a minimal override here (default mode). Undefined with !inPlace: return it only. */
@@ -150,7 +151,7 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
     return left.length ? left : undefined;
   };
   const files = scanned.map((s) => path.basename(s.file)).join(', ');
-  const fileArgs = scanned.map((s) => `-f ${path.basename(s.file)}`).join(' ');
+  const fileArgs = scanned.map((s) => `-f ${shellQuote(path.basename(s.file))}`).join(' ');
   const hint = (chart: string) => `run \`ferry rewrite chart <the ${chart} chart directory or .tgz> ${fileArgs}\` instead: it renders the chart and proves every image`;
   const id = (c: ChartLock) => `${c.name} ${c.version}`;
   // A file is this chart's when it names one of its images, or sets a key that deploys one of
