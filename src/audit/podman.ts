@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import type { Reference, ScannedFile } from './scan.js';
+import { COMPOSE_SERVICE_IMAGE, type Reference, type ScannedFile } from './scan.js';
 import { formatImageReference, looksLikeRegistry, parseImageReference } from '../oci/reference.js';
 
 /**
@@ -39,6 +39,8 @@ export interface PodmanPull {
   unknown?: string;
   /** `AutoUpdate=registry`: podman-auto-update asks the registry for the tag's digest on its timer. */
   autoUpdate?: true;
+  /** A Compose service on a podman host (not a Quadlet unit): `unit` names the file and service. */
+  compose?: true;
 }
 
 /**
@@ -153,6 +155,53 @@ export function podmanConfig(files: readonly ScannedFile[]): PodmanConfig | unde
   return out;
 }
 
+/**
+ * The host a registries.conf (or drop-in) configures, as a path prefix of the scan: what comes
+ * before its nearest enclosing `etc/containers/` (`hosts/edge-1/` for
+ * `hosts/edge-1/etc/containers/registries.conf`, `` for `etc/containers/…`); a registries.conf
+ * elsewhere (`~/.config/containers/`, a loose copy) configures its own directory (the parent of a
+ * `registries.conf.d`).
+ */
+export function podmanHostRoot(confFile: string): string {
+  const dir = path.posix.dirname(confFile);
+  const containers = path.posix.basename(dir) === 'registries.conf.d' ? path.posix.dirname(dir) : dir;
+  const etc = /(?:^|\/)etc\/containers$/.exec(containers);
+  if (etc) return containers.slice(0, etc.index + (etc[0].startsWith('/') ? 1 : 0));
+  return containers === '.' ? '' : `${containers}/`;
+}
+
+/** Each host's registries.conf in the scan, merged per host (podmanHostRoot), and the one a file on a host is judged with. */
+export interface PodmanHosts {
+  /** By host root. */
+  configs: Map<string, PodmanConfig>;
+  /**
+   * The configuration of the host `file` sits on: the nearest enclosing host root. With one host
+   * in the scan, every file is judged with it (`ferry audit /etc/containers /srv/units`) unless
+   * `enclosed` asks for a root that holds the file.
+   */
+  of(file: string, enclosed?: boolean): PodmanConfig | undefined;
+}
+
+export function podmanHosts(files: readonly ScannedFile[]): PodmanHosts {
+  const byRoot = new Map<string, ScannedFile[]>();
+  for (const f of files) {
+    if (!isRegistriesConf(f.file) || f.text === undefined) continue;
+    const root = podmanHostRoot(f.file);
+    byRoot.set(root, [...(byRoot.get(root) ?? []), f]);
+  }
+  const configs = new Map<string, PodmanConfig>();
+  for (const [root, fs] of byRoot) configs.set(root, podmanConfig(fs)!);
+  const roots = [...configs.keys()].sort((a, b) => b.length - a.length);
+  return {
+    configs,
+    of(file, enclosed) {
+      const root = roots.find((r) => r === '' || file.startsWith(r));
+      if (root !== undefined) return configs.get(root);
+      return !enclosed && configs.size === 1 ? [...configs.values()][0] : undefined;
+    },
+  };
+}
+
 /** `docker.io/nginx` as containers/image normalizes it (`docker.io/library/nginx`), for prefix matching. */
 function normalized(name: string): string {
   try {
@@ -195,34 +244,48 @@ export function isShortName(image: string): boolean {
  * refuses without a terminal in `enforcing` mode), none, or no registries.conf in the scan: the
  * registry is unknown, and said so — never a guessed docker.io.
  */
-export function applyPodmanShortNames(files: readonly ScannedFile[], references: Reference[]): void {
+export function applyPodmanShortNames(files: readonly ScannedFile[], references: Reference[], hosts = podmanHosts(files)): void {
   // policy.json's Fulcio `oidcIssuer` is an identity matched in the signing certificate, never contacted (containers-policy.json(5)).
   for (let i = references.length - 1; i >= 0; i--) {
     const r = references[i];
     if (path.posix.basename(r.file) === 'policy.json' && r.keyPath !== undefined && /\.fulcio\.oidcIssuer$/.test(r.keyPath)) references.splice(i, 1);
   }
-  const config = podmanConfig(files);
   for (const r of references) {
+    // A Compose service on a host whose registries.conf the scan holds (podman-compose, or docker
+    // compose on the podman socket): podman pulls it, through that host's registries.conf.
+    if (!r.podman && r.kind === 'image' && r.keyPath && COMPOSE_SERVICE_IMAGE.test(r.keyPath) && hosts.of(r.file, true))
+      r.podman = { unit: `${path.posix.basename(r.file)} service ${r.keyPath.slice('services.'.length, -'.image'.length)}`, compose: true };
     if (!r.podman || !isShortName(r.value)) continue;
+    const config = hosts.of(r.file);
     const written = r.value;
     const at = /[@]|:(?=[^/]*$)/.exec(written)?.index ?? written.length;
     const name = written.slice(0, at);
     const suffix = written.slice(at);
     const alias = config?.aliases.get(name);
-    if (alias) {
-      r.value = `${alias.value}${suffix}`;
-      r.podman = { ...r.podman, written, resolved: `the short name ${name} is an alias for ${alias.value} (${alias.file})` };
-      continue;
-    }
     const search = config?.search;
-    if (search?.list.length === 1) {
-      r.value = `${search.list[0]}/${written}`;
-      r.podman = { ...r.podman, written, resolved: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` };
+    const resolved = alias
+      ? { value: `${alias.value}${suffix}`, how: `the short name ${name} is an alias for ${alias.value} (${alias.file})` }
+      : search?.list.length === 1
+        ? { value: `${search.list[0]}/${written}`, how: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` }
+        : undefined;
+    // docker compose on the podman socket goes through podman's Docker-compatible API, which
+    // normalizes a short name to Docker Hub (containers.conf compat_api_enforce_docker_hub, on by
+    // default); podman-compose runs podman, which resolves it through registries.conf.
+    const hub = r.podman.compose ? normalized(written) : undefined;
+    if (resolved && (!hub || normalized(resolved.value) === hub)) {
+      r.value = resolved.value;
+      r.podman = { ...r.podman, written, resolved: resolved.how };
       continue;
     }
-    const fix = 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
+    const fix = r.podman.compose
+      ? 'write the fully qualified name in the Compose file'
+      : 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
+    if (resolved) {
+      r.podman.unknown = `a short name: podman-compose pulls it as podman resolves it, ${resolved.value} (${resolved.how}), but docker compose on the podman socket pulls ${hub} (podman's Docker-compatible API normalizes short names to Docker Hub): which registry it is pulled from depends on the client; ${fix}`;
+      continue;
+    }
     r.podman.unknown = !config
-      ? `a short name: podman resolves it through registries.conf (its aliases and unqualified-search-registries), and the scan holds none, so which registry it is pulled from is unknown; ${fix}`
+      ? `a short name: podman resolves it through registries.conf (its aliases and unqualified-search-registries), and the scan holds none for this host, so which registry it is pulled from is unknown; ${fix}`
       : !search?.list.length
         ? `a short name with no alias and no unqualified-search-registries in ${config.files.join(', ')}: podman cannot resolve it and the pull fails; ${fix}`
         : `a short name with no alias: podman ${config.shortNameMode === 'enforcing' ? 'refuses it without a terminal (short-name-mode enforcing, as under systemd) or asks which of' : 'tries in turn'} ${search.list.join(', ')} (unqualified-search-registries, ${search.file}), so which registry it is pulled from is unknown; ${fix}`;
