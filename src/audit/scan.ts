@@ -15,6 +15,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
+import { composeEnvEntries } from './compose-env.js';
 import { applyPodmanShortNames, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
@@ -1098,14 +1099,9 @@ function closingBrace(s: string, at: number): number {
   return -1;
 }
 
-/** The variables of a Compose `.env` file (`NAME=value`, `export NAME=value`, quoted or not; `#` comments skipped). */
+/** The variables of a Compose `.env` file, read as compose-go reads it (compose-env.ts). */
 export function composeEnvFile(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const m = ENV_LINE.exec(raw);
-    if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
-  }
-  return vars;
+  return new Map(composeEnvEntries(text).map((e) => [e.name, e.value]));
 }
 
 /** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
