@@ -74,6 +74,67 @@ export function quadletImages(file: string, text: string): { refs: Reference[]; 
   return { refs, rest: lines.join('\n') };
 }
 
+/** A `.kube` unit's `[Kube] Yaml=` lines: the Kubernetes YAML `podman kube play` runs (podman-systemd.unit(5)). */
+export function quadletKubeYamls(text: string): Array<{ line: number; value: string }> {
+  const out: Array<{ line: number; value: string }> = [];
+  let section = '';
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    const header = /^\[([^\]]*)\]$/.exec(line);
+    if (header) section = header[1].trim();
+    const kv = section === 'Kube' ? /^Yaml\s*=\s*(.*)$/.exec(line) : null;
+    const value = kv?.[1].trim().replace(/^(["'])(.*)\1$/, '$2');
+    if (value) out.push({ line: i + 1, value });
+  });
+  return out;
+}
+
+/**
+ * Where a `.kube` unit's `Yaml=` file is, as a path of the scan (or of the tree rewritten): relative
+ * to the unit's directory, or absolute on the unit's host (the part of its path before
+ * `etc/containers/`, podmanHostRoot's rule); undefined when it leaves the tree (`../..` past its
+ * top, an absolute path with no host root), with the reason.
+ */
+export function kubeYamlPath(unit: string, value: string): { file: string } | { outside: string } {
+  const posix = unit.split(path.sep).join('/');
+  if (value.startsWith('/')) {
+    const m = /(?:^|\/)etc\/containers\//.exec(posix);
+    if (!m) return { outside: `an absolute path, and ${unit} is under no etc/containers/ that says which host's root it is on` };
+    return { file: path.posix.normalize(posix.slice(0, m.index + (m[0].startsWith('/') ? 1 : 0)) + value.slice(1)) };
+  }
+  const file = path.posix.normalize(path.posix.join(path.posix.dirname(posix), value));
+  if (file === '..' || file.startsWith('../')) return { outside: 'it leads out of the scanned tree' };
+  return { file };
+}
+
+/** A container image of a Kubernetes workload (a Pod's, a Deployment's template's). */
+const KUBE_CONTAINER_IMAGE = /(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/;
+
+/**
+ * The Kubernetes YAML a `.kube` unit names is what podman pulls, through the host's
+ * registries.conf: its container images become podman pulls (short names resolved as podman
+ * does). One named outside the scan, or not in it, is unaudited: said, as a skipped file.
+ */
+export function applyQuadletKube(files: readonly ScannedFile[], references: Reference[]): Array<{ file: string; reason: string; unscanned: true }> {
+  const skipped: Array<{ file: string; reason: string; unscanned: true }> = [];
+  const scanned = new Set(files.map((f) => f.file));
+  for (const f of files) {
+    if (!f.file.endsWith('.kube') || f.text === undefined) continue;
+    const unit = path.posix.basename(f.file);
+    for (const y of quadletKubeYamls(f.text)) {
+      const at = kubeYamlPath(f.file, y.value);
+      if ('outside' in at || !scanned.has(at.file)) {
+        const why = 'outside' in at ? at.outside : `${at.file} is not in the scan`;
+        skipped.push({ file: f.file, reason: `line ${y.line}: Yaml=${y.value} names the Kubernetes YAML podman kube play runs, and ${why}: what it pulls is unaudited; audit it with the unit (its directory, or the host's root)`, unscanned: true });
+        continue;
+      }
+      for (const r of references)
+        if (r.file === at.file && !r.podman && r.kind === 'image' && r.keyPath && KUBE_CONTAINER_IMAGE.test(r.keyPath)) r.podman = { unit: `${unit} (Yaml=${y.value})` };
+    }
+  }
+  return skipped;
+}
+
 /** One `[[registry]]` entry as containers/image reads it, after the drop-ins are merged. */
 export interface PodmanRegistry {
   prefix: string;

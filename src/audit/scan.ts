@@ -16,7 +16,7 @@ import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
-import { applyPodmanShortNames, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
+import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -113,7 +113,7 @@ export const KEPT_YAML_MENTION = /ImageDigestMirrorSet|ImageTagMirrorSet|ImageCo
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
-  if (base === 'hosts.toml' || isRegistriesConf(file)) return true;
+  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube')) return true;
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes('ConfigMap') || KEPT_YAML_MENTION.test(text);
 }
@@ -672,7 +672,9 @@ function operatorImages(file: string, doc: Document, kind: unknown, refs: Refere
 
 function unquote(v: string): string {
   const t = v.trim();
-  if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) return t.slice(1, -1);
+  // A quoted value ends at its closing quote, a comment may follow (`A="x"  # why`, as compose-go reads it).
+  const close = t[0] === '"' || t[0] === "'" ? t.indexOf(t[0], 1) : -1;
+  if (close > 0) return t.slice(1, close);
   // A trailing comment: cut at the first blank-then-#, found without a backtracking `\s+#.*$`.
   const hash = t.search(/\s#/);
   return hash < 0 ? t : t.slice(0, hash).trimEnd();
@@ -1332,6 +1334,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
   }
   applyComposeVars(files, references);
+  // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
+  skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);
   // The kustomizations' chain, read once: Flux's variables follow what each builds, and their `images:` apply.
   const kustomizations = kustomizeScopesOf(files);

@@ -20,7 +20,7 @@ import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kind
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
 import { isQuadletUnit } from '../audit/podman.js';
-import { rewriteQuadletUnit } from './quadlet.js';
+import { kubeYamlsNotGiven, rewriteQuadletUnit } from './quadlet.js';
 import { composeEnvOf, demandEnv, settleComposeEnv, type ComposeEnv } from './dotenv.js';
 import { FluxVariables, type FluxSetting } from '../audit/flux.js';
 import { fluxImage, settleFluxChanges, type FluxVarChange } from './flux-vars.js';
@@ -1023,12 +1023,13 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       );
   }
   const envs = new Map<string, Promise<ComposeEnv | undefined>>();
+  const given = new Set(files.map((f) => path.resolve(f)));
   for (const file of files) {
     const text = texts.get(file)!;
     if (isQuadletUnit(file)) {
       const q = rewriteQuadletUnit(file, text, ctx);
       replacements.push(...q.replacements);
-      unmapped.push(...q.unmapped);
+      unmapped.push(...q.unmapped, ...kubeYamlsNotGiven(file, text, given));
       changes.push({ file, before: text, after: applyTextEdits(text, q.edits) });
       continue;
     }
