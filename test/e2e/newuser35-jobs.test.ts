@@ -1,10 +1,10 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, runFerry } from '../support/cli.js';
-import { pushLayoutImage, writeOciLayout } from '../support/images.js';
-import { imagesLock, imagesManifest } from '../support/offline-lock.js';
+import { writeTree } from '../support/fs-tree.js';
+import { offlineImagesSite } from '../support/offline-site.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 import type { Finding } from '../../src/audit/audit.js';
 
@@ -47,13 +47,6 @@ const HOSTS: Record<string, string> = {
   'edge-b/etc/containers/systemd/front.container': '[Container]\nImage=nginx:1.25\n',
 };
 
-async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), text);
-  }
-}
-
 type Skipped = { file: string; reason: string; unscanned: boolean };
 async function audit(paths: string[]): Promise<{ code: number; findings: Finding[]; skipped: Skipped[] }> {
   const r = await runFerry(['audit', ...paths, '--manifest', 'edge.yaml', '--target', 'site.yaml', '--format', 'json', '--fail-on', 'unmapped'], { cwd: work, env: env() });
@@ -67,14 +60,8 @@ const inspect = (ref: string, conf?: string) => runCommand('skopeo', [...(conf ?
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser35-'));
   site = await startRegistry({ mode: 'http' });
-  await writeFile(path.join(work, 'edge.yaml'), imagesManifest('edge', IMAGES));
-  await writeFile(path.join(work, 'edge.lock.json'), imagesLock('edge', IMAGES));
-  await writeFile(path.join(work, 'site.yaml'), `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: edge }\nregistry:\n  url: http://${site.host}\n  prefix: ferry\n`);
+  await offlineImagesSite(work, site, 'edge', IMAGES);
   await writeTree(path.join(work, 'hosts'), HOSTS);
-  // What import put on the mirror, as the site's registry holds it.
-  const layout = path.join(work, 'layout');
-  await writeOciLayout(layout, [{ name: 'img', platforms: [{ architecture: 'amd64', layers: [{ files: { 'hello.txt': 'hello' } }] }] }]);
-  for (const ref of IMAGES) await pushLayoutImage(site, layout, 'img', `ferry/${ref}`);
 }, 120_000);
 
 afterAll(async () => {
