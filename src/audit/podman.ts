@@ -118,6 +118,13 @@ const KUBE_CONTAINER_IMAGE = /(?:^|\.)(?:containers|initContainers)\[\d+\]\.imag
 export function applyQuadletKube(files: readonly ScannedFile[], references: Reference[]): Array<{ file: string; reason: string; unscanned: true }> {
   const skipped: Array<{ file: string; reason: string; unscanned: true }> = [];
   const scanned = new Set(files.map((f) => f.file));
+  // The references by file, once: a scan of many units and many files stays linear.
+  const byFile = new Map<string, Reference[]>();
+  for (const r of references) {
+    const list = byFile.get(r.file);
+    if (list) list.push(r);
+    else byFile.set(r.file, [r]);
+  }
   for (const f of files) {
     if (!f.file.endsWith('.kube') || f.text === undefined) continue;
     const unit = path.posix.basename(f.file);
@@ -128,8 +135,8 @@ export function applyQuadletKube(files: readonly ScannedFile[], references: Refe
         skipped.push({ file: f.file, reason: `line ${y.line}: Yaml=${y.value} names the Kubernetes YAML podman kube play runs, and ${why}: what it pulls is unaudited; audit it with the unit (its directory, or the host's root)`, unscanned: true });
         continue;
       }
-      for (const r of references)
-        if (r.file === at.file && !r.podman && r.kind === 'image' && r.keyPath && KUBE_CONTAINER_IMAGE.test(r.keyPath)) r.podman = { unit: `${unit} (Yaml=${y.value})` };
+      for (const r of byFile.get(at.file) ?? [])
+        if (!r.podman && r.kind === 'image' && r.keyPath && KUBE_CONTAINER_IMAGE.test(r.keyPath)) r.podman = { unit: `${unit} (Yaml=${y.value})` };
     }
   }
   return skipped;
@@ -248,7 +255,9 @@ export function podmanHosts(files: readonly ScannedFile[]): PodmanHosts {
   for (const f of files) {
     if (!isRegistriesConf(f.file) || f.text === undefined) continue;
     const root = podmanHostRoot(f.file);
-    byRoot.set(root, [...(byRoot.get(root) ?? []), f]);
+    const list = byRoot.get(root);
+    if (list) list.push(f);
+    else byRoot.set(root, [f]);
   }
   const configs = new Map<string, PodmanConfig>();
   for (const [root, fs] of byRoot) configs.set(root, podmanConfig(fs)!);

@@ -87,7 +87,11 @@ function solveFor(written: string, vars: ReadonlyMap<string, string>, name: stri
 export async function settleComposeEnv(env: ComposeEnv): Promise<{ edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] }> {
   const out = { edits: [] as TextEdit[], replacements: [] as Replacement[], unmapped: [] as Unmapped[] };
   const byName = new Map<string, EnvDemand[]>();
-  for (const d of env.demands) byName.set(d.name, [...(byName.get(d.name) ?? []), d]);
+  for (const d of env.demands) {
+    const list = byName.get(d.name);
+    if (list) list.push(d);
+    else byName.set(d.name, [d]);
+  }
   const entries = composeEnvEntries(env.text);
   const base = path.basename(env.file);
   let regular: boolean | undefined;
@@ -105,7 +109,8 @@ export async function settleComposeEnv(env: ComposeEnv): Promise<{ edits: TextEd
     }
     const entry = entries.filter((e) => e.name === name).at(-1)!;
     const written = env.text.slice(entry.start, entry.end);
-    const plain = !/[$\\\n]/.test(written) && (entry.quote !== '' || !/[\s#'"]/.test(wants[0]));
+    // The new value must read back as itself under the entry's quoting (compose-go: `$` expands outside single quotes, `\\` escapes in double ones).
+    const plain = !/[$\\\n]/.test(written) && (entry.quote === "'" ? !/['\n]/.test(wants[0]) : !/[$\\"\n]/.test(wants[0]) && (entry.quote === '"' || !/[\s#']/.test(wants[0])));
     regular ??= await lstat(env.file).then((s) => s.isFile(), () => false);
     if (!plain || !regular) {
       refuse((d) => `${name} in ${base} (line ${entry.line}) is what Compose pulls it with, and ${!regular ? `${base} is no regular file (a link): it is not edited` : 'its value is not plain text ferry can replace'}; set ${name}=${d.want} there`);

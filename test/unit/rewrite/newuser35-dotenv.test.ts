@@ -3,7 +3,7 @@
  * it sets what an image is pulled from — the value only, every other byte kept; refused, naming
  * each image, when images sharing a variable need different values of it.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { composeEnvEntries } from '../../../src/audit/compose-env.js';
@@ -71,5 +71,17 @@ describe('rewrite manifests: the .env where Compose images are set', () => {
     });
     expect(await readFile(path.join(dir, '.env'), 'utf8')).toBe('REGISTRY=docker.io\n');
     expect(await readFile(file, 'utf8')).toBe(compose);
+  });
+
+  it('a .env that is a link (its edit would land outside the tree) is not edited: the image is named', async () => {
+    const dir = await scratch();
+    const outside = await scratch();
+    const target = await write(outside, 'shared.env', 'APP_IMAGE=ghcr.io/example/app:2.0\n');
+    const file = await write(dir, 'compose.yaml', 'services:\n  app:\n    image: ${APP_IMAGE}\n');
+    await symlink(target, path.join(dir, '.env'));
+    await expect(rewriteManifests([file], await fixtureContext(), {})).rejects.toMatchObject({
+      details: [expect.stringMatching(/compose\.yaml:3 .*APP_IMAGE in \.env \(line 1\) is what Compose pulls it with, and \.env is no regular file \(a link\): it is not edited; set APP_IMAGE=mirror\.site\.example:5000\/ferry\/ghcr\.io\/example\/app:2\.0 there/)],
+    });
+    expect(await readFile(target, 'utf8')).toBe('APP_IMAGE=ghcr.io/example/app:2.0\n');
   });
 });
