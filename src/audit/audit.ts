@@ -21,7 +21,7 @@ import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
-import { isRegistriesConf, podmanConfig, podmanHostMirrors, podmanRoute } from './podman.js';
+import { isRegistriesConf, podmanHostMirrors, podmanHostRoot, podmanHosts, podmanRoute, type PodmanHosts } from './podman.js';
 
 /**
  * Classify every reference a scan found, against the manifest (what is carried and declared)
@@ -236,7 +236,7 @@ function onTargetOf(targetHosts: ReadonlySet<string>, registry?: string): (u: st
   };
 }
 
-export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string, podman = podmanConfig(scan.files)): Map<string, RuntimeMirror> {
+export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string>, registry?: string, podman: PodmanHosts = podmanHosts(scan.files)): Map<string, RuntimeMirror> {
   const out = new Map<string, RuntimeMirror>();
   const onTarget = onTargetOf(targetHosts, registry);
   // k3s/RKE2 started with --disable-default-registry-endpoint (config.yaml) never try the upstream.
@@ -286,11 +286,13 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
   }
   for (const [key, m] of openshiftMirrors(scan, onTarget)) out.set(key, m);
   // podman/CRI-O registries.conf: a `[[registry]]` for a whole registry with a mirror on the target (podman.ts).
-  for (const m of podman ? podmanHostMirrors(podman, onTarget) : []) {
-    const rm: RuntimeMirror = { ...m, format: 'podman' };
-    out.set(`podman\0${m.upstream}`, rm);
-    if (!out.has(m.upstream)) out.set(m.upstream, rm);
-  }
+  // Each host's own (keyed by its root, podman.ts podmanHostRoot): one host's mirror is not another's.
+  for (const [root, config] of podman.configs)
+    for (const m of podmanHostMirrors(config, onTarget)) {
+      const rm: RuntimeMirror = { ...m, format: 'podman' };
+      out.set(`podman\0${root}\0${m.upstream}`, rm);
+      if (!out.has(m.upstream)) out.set(m.upstream, rm);
+    }
   return out;
 }
 
@@ -490,8 +492,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const h = u ? hostOfUrl(u) : undefined;
     if (h) targetHosts.add(h);
   }
-  const podman = podmanConfig(scan.files);
-  const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url, podman);
+  const hosts = podmanHosts(scan.files);
+  const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url, hosts);
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
   // The proxy a `proxied` endpoint goes through is the site's own, declared by the manifest:
   // the proxy setting that names it is what makes the mitigation met, not a way out.
@@ -589,7 +591,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       // A registries.yaml `mirrors.<registry>` key: that entry is the registry's mirror config.
       const k3s = r.kind === 'host' && r.keyPath === `mirrors.${r.value}` ? runtime.get(`${r.file}\0${r.value}`) : undefined;
       // A host a podman registries.conf names (a prefix, a search registry, an alias) that one of them mirrors wholly.
-      const pod = isRegistriesConf(r.file) ? runtime.get(`podman\0${host}`) : undefined;
+      const pod = isRegistriesConf(r.file) ? runtime.get(`podman\0${podmanHostRoot(r.file)}\0${host}`) : undefined;
       const m = own ?? kubeadm ?? openshift ?? k3s ?? pod;
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
@@ -689,7 +691,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
    * (containerd's hosts.toml for nerdctl compose, k3s registries.yaml) says otherwise.
    */
   function dockerPullsUpstream(r: Reference, host: string, mirror: string | undefined): string | undefined {
-    if (r.kind !== 'image' || !r.keyPath || !COMPOSE_SERVICE_IMAGE.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
+    // On a podman host (its registries.conf in the scan) podman pulls it: podmanPull.
+    if (r.podman || r.kind !== 'image' || !r.keyPath || !COMPOSE_SERVICE_IMAGE.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
     if (runtime.has(host)) return undefined;
     const fix = `run \`ferry rewrite manifests\` on this file to pull it${mirror ? ` from ${mirror}` : ' from the mirror'}`;
     if (host !== 'docker.io') {
@@ -716,8 +719,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
    */
   function podmanPull(r: Reference, host: string, mirror: string | undefined): Pick<Finding, 'class' | 'declaredBy' | 'note' | 'mirror'> | undefined {
     if (!r.podman) return undefined;
-    const fix = `run \`ferry rewrite manifests\` on the unit${mirror ? ` to pull ${mirror}` : ''}, or install the registries.conf \`ferry mirror-config registries-conf\` writes as a registries.conf.d drop-in (and audit /etc/containers with the units)`;
-    if (!podman) return declared(host, `podman pulls it from ${host} as written: the scan holds no registries.conf (/etc/containers) that sends it to the mirror; ${fix}`);
+    const fix = `run \`ferry rewrite manifests\` on the ${r.podman.compose ? 'Compose file' : 'unit'}${mirror ? ` to pull ${mirror}` : ''}, or install the registries.conf \`ferry mirror-config registries-conf\` writes as a registries.conf.d drop-in (and audit /etc/containers with the ${r.podman.compose ? 'Compose files' : 'units'})`;
+    const podman = hosts.of(r.file);
+    if (!podman) return declared(host, `podman pulls it from ${host} as written: the scan holds no registries.conf (/etc/containers) of its host that sends it to the mirror; ${fix}`);
     const route = podmanRoute(podman, r.value, onTargetOf(targetHosts, t?.registry?.url));
     const repo = (ref: string) => ref.replace(/@.*$/, '').replace(/:[^/]*$/, '').toLowerCase();
     const served = mirror ? route.mirrors.find((x) => repo(x.asks) === repo(mirror)) : undefined;

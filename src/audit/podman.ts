@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import type { Reference, ScannedFile } from './scan.js';
+import { COMPOSE_SERVICE_IMAGE, type Reference, type ScannedFile } from './scan.js';
 import { formatImageReference, looksLikeRegistry, parseImageReference } from '../oci/reference.js';
 
 /**
@@ -39,6 +39,8 @@ export interface PodmanPull {
   unknown?: string;
   /** `AutoUpdate=registry`: podman-auto-update asks the registry for the tag's digest on its timer. */
   autoUpdate?: true;
+  /** A Compose service on a podman host (not a Quadlet unit): `unit` names the file and service. */
+  compose?: true;
 }
 
 /**
@@ -70,6 +72,74 @@ export function quadletImages(file: string, text: string): { refs: Reference[]; 
   });
   if (autoUpdate) for (const r of refs) r.podman!.autoUpdate = true;
   return { refs, rest: lines.join('\n') };
+}
+
+/** A `.kube` unit's `[Kube] Yaml=` lines: the Kubernetes YAML `podman kube play` runs (podman-systemd.unit(5)). */
+export function quadletKubeYamls(text: string): Array<{ line: number; value: string }> {
+  const out: Array<{ line: number; value: string }> = [];
+  let section = '';
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    const header = /^\[([^\]]*)\]$/.exec(line);
+    if (header) section = header[1].trim();
+    const kv = section === 'Kube' ? /^Yaml\s*=\s*(.*)$/.exec(line) : null;
+    const value = kv?.[1].trim().replace(/^(["'])(.*)\1$/, '$2');
+    if (value) out.push({ line: i + 1, value });
+  });
+  return out;
+}
+
+/**
+ * Where a `.kube` unit's `Yaml=` file is, as a path of the scan (or of the tree rewritten): relative
+ * to the unit's directory, or absolute on the unit's host (the part of its path before
+ * `etc/containers/`, podmanHostRoot's rule); undefined when it leaves the tree (`../..` past its
+ * top, an absolute path with no host root), with the reason.
+ */
+export function kubeYamlPath(unit: string, value: string): { file: string } | { outside: string } {
+  const posix = unit.split(path.sep).join('/');
+  if (value.startsWith('/')) {
+    const m = /(?:^|\/)etc\/containers\//.exec(posix);
+    if (!m) return { outside: `an absolute path, and ${unit} is under no etc/containers/ that says which host's root it is on` };
+    return { file: path.posix.normalize(posix.slice(0, m.index + (m[0].startsWith('/') ? 1 : 0)) + value.slice(1)) };
+  }
+  const file = path.posix.normalize(path.posix.join(path.posix.dirname(posix), value));
+  if (file === '..' || file.startsWith('../')) return { outside: 'it leads out of the scanned tree' };
+  return { file };
+}
+
+/** A container image of a Kubernetes workload (a Pod's, a Deployment's template's). */
+const KUBE_CONTAINER_IMAGE = /(?:^|\.)(?:containers|initContainers)\[\d+\]\.image$/;
+
+/**
+ * The Kubernetes YAML a `.kube` unit names is what podman pulls, through the host's
+ * registries.conf: its container images become podman pulls (short names resolved as podman
+ * does). One named outside the scan, or not in it, is unaudited: said, as a skipped file.
+ */
+export function applyQuadletKube(files: readonly ScannedFile[], references: Reference[]): Array<{ file: string; reason: string; unscanned: true }> {
+  const skipped: Array<{ file: string; reason: string; unscanned: true }> = [];
+  const scanned = new Set(files.map((f) => f.file));
+  // The references by file, once: a scan of many units and many files stays linear.
+  const byFile = new Map<string, Reference[]>();
+  for (const r of references) {
+    const list = byFile.get(r.file);
+    if (list) list.push(r);
+    else byFile.set(r.file, [r]);
+  }
+  for (const f of files) {
+    if (!f.file.endsWith('.kube') || f.text === undefined) continue;
+    const unit = path.posix.basename(f.file);
+    for (const y of quadletKubeYamls(f.text)) {
+      const at = kubeYamlPath(f.file, y.value);
+      if ('outside' in at || !scanned.has(at.file)) {
+        const why = 'outside' in at ? at.outside : `${at.file} is not in the scan`;
+        skipped.push({ file: f.file, reason: `line ${y.line}: Yaml=${y.value} names the Kubernetes YAML podman kube play runs, and ${why}: what it pulls is unaudited; audit it with the unit (its directory, or the host's root)`, unscanned: true });
+        continue;
+      }
+      for (const r of byFile.get(at.file) ?? [])
+        if (!r.podman && r.kind === 'image' && r.keyPath && KUBE_CONTAINER_IMAGE.test(r.keyPath)) r.podman = { unit: `${unit} (Yaml=${y.value})` };
+    }
+  }
+  return skipped;
 }
 
 /** One `[[registry]]` entry as containers/image reads it, after the drop-ins are merged. */
@@ -153,6 +223,55 @@ export function podmanConfig(files: readonly ScannedFile[]): PodmanConfig | unde
   return out;
 }
 
+/**
+ * The host a registries.conf (or drop-in) configures, as a path prefix of the scan: what comes
+ * before its nearest enclosing `etc/containers/` (`hosts/edge-1/` for
+ * `hosts/edge-1/etc/containers/registries.conf`, `` for `etc/containers/…`); a registries.conf
+ * elsewhere (`~/.config/containers/`, a loose copy) configures its own directory (the parent of a
+ * `registries.conf.d`).
+ */
+export function podmanHostRoot(confFile: string): string {
+  const dir = path.posix.dirname(confFile);
+  const containers = path.posix.basename(dir) === 'registries.conf.d' ? path.posix.dirname(dir) : dir;
+  const etc = /(?:^|\/)etc\/containers$/.exec(containers);
+  if (etc) return containers.slice(0, etc.index + (etc[0].startsWith('/') ? 1 : 0));
+  return containers === '.' ? '' : `${containers}/`;
+}
+
+/** Each host's registries.conf in the scan, merged per host (podmanHostRoot), and the one a file on a host is judged with. */
+export interface PodmanHosts {
+  /** By host root. */
+  configs: Map<string, PodmanConfig>;
+  /**
+   * The configuration of the host `file` sits on: the nearest enclosing host root. With one host
+   * in the scan, every file is judged with it (`ferry audit /etc/containers /srv/units`) unless
+   * `enclosed` asks for a root that holds the file.
+   */
+  of(file: string, enclosed?: boolean): PodmanConfig | undefined;
+}
+
+export function podmanHosts(files: readonly ScannedFile[]): PodmanHosts {
+  const byRoot = new Map<string, ScannedFile[]>();
+  for (const f of files) {
+    if (!isRegistriesConf(f.file) || f.text === undefined) continue;
+    const root = podmanHostRoot(f.file);
+    const list = byRoot.get(root);
+    if (list) list.push(f);
+    else byRoot.set(root, [f]);
+  }
+  const configs = new Map<string, PodmanConfig>();
+  for (const [root, fs] of byRoot) configs.set(root, podmanConfig(fs)!);
+  const roots = [...configs.keys()].sort((a, b) => b.length - a.length);
+  return {
+    configs,
+    of(file, enclosed) {
+      const root = roots.find((r) => r === '' || file.startsWith(r));
+      if (root !== undefined) return configs.get(root);
+      return !enclosed && configs.size === 1 ? [...configs.values()][0] : undefined;
+    },
+  };
+}
+
 /** `docker.io/nginx` as containers/image normalizes it (`docker.io/library/nginx`), for prefix matching. */
 function normalized(name: string): string {
   try {
@@ -195,34 +314,48 @@ export function isShortName(image: string): boolean {
  * refuses without a terminal in `enforcing` mode), none, or no registries.conf in the scan: the
  * registry is unknown, and said so — never a guessed docker.io.
  */
-export function applyPodmanShortNames(files: readonly ScannedFile[], references: Reference[]): void {
+export function applyPodmanShortNames(files: readonly ScannedFile[], references: Reference[], hosts = podmanHosts(files)): void {
   // policy.json's Fulcio `oidcIssuer` is an identity matched in the signing certificate, never contacted (containers-policy.json(5)).
   for (let i = references.length - 1; i >= 0; i--) {
     const r = references[i];
     if (path.posix.basename(r.file) === 'policy.json' && r.keyPath !== undefined && /\.fulcio\.oidcIssuer$/.test(r.keyPath)) references.splice(i, 1);
   }
-  const config = podmanConfig(files);
   for (const r of references) {
+    // A Compose service on a host whose registries.conf the scan holds (podman-compose, or docker
+    // compose on the podman socket): podman pulls it, through that host's registries.conf.
+    if (!r.podman && r.kind === 'image' && r.keyPath && COMPOSE_SERVICE_IMAGE.test(r.keyPath) && hosts.of(r.file, true))
+      r.podman = { unit: `${path.posix.basename(r.file)} service ${r.keyPath.slice('services.'.length, -'.image'.length)}`, compose: true };
     if (!r.podman || !isShortName(r.value)) continue;
+    const config = hosts.of(r.file);
     const written = r.value;
     const at = /[@]|:(?=[^/]*$)/.exec(written)?.index ?? written.length;
     const name = written.slice(0, at);
     const suffix = written.slice(at);
     const alias = config?.aliases.get(name);
-    if (alias) {
-      r.value = `${alias.value}${suffix}`;
-      r.podman = { ...r.podman, written, resolved: `the short name ${name} is an alias for ${alias.value} (${alias.file})` };
-      continue;
-    }
     const search = config?.search;
-    if (search?.list.length === 1) {
-      r.value = `${search.list[0]}/${written}`;
-      r.podman = { ...r.podman, written, resolved: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` };
+    const resolved = alias
+      ? { value: `${alias.value}${suffix}`, how: `the short name ${name} is an alias for ${alias.value} (${alias.file})` }
+      : search?.list.length === 1
+        ? { value: `${search.list[0]}/${written}`, how: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` }
+        : undefined;
+    // docker compose on the podman socket goes through podman's Docker-compatible API, which
+    // normalizes a short name to Docker Hub (containers.conf compat_api_enforce_docker_hub, on by
+    // default); podman-compose runs podman, which resolves it through registries.conf.
+    const hub = r.podman.compose ? normalized(written) : undefined;
+    if (resolved && (!hub || normalized(resolved.value) === hub)) {
+      r.value = resolved.value;
+      r.podman = { ...r.podman, written, resolved: resolved.how };
       continue;
     }
-    const fix = 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
+    const fix = r.podman.compose
+      ? 'write the fully qualified name in the Compose file'
+      : 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
+    if (resolved) {
+      r.podman.unknown = `a short name: podman-compose pulls it as podman resolves it, ${resolved.value} (${resolved.how}), but docker compose on the podman socket pulls ${hub} (podman's Docker-compatible API normalizes short names to Docker Hub): which registry it is pulled from depends on the client; ${fix}`;
+      continue;
+    }
     r.podman.unknown = !config
-      ? `a short name: podman resolves it through registries.conf (its aliases and unqualified-search-registries), and the scan holds none, so which registry it is pulled from is unknown; ${fix}`
+      ? `a short name: podman resolves it through registries.conf (its aliases and unqualified-search-registries), and the scan holds none for this host, so which registry it is pulled from is unknown; ${fix}`
       : !search?.list.length
         ? `a short name with no alias and no unqualified-search-registries in ${config.files.join(', ')}: podman cannot resolve it and the pull fails; ${fix}`
         : `a short name with no alias: podman ${config.shortNameMode === 'enforcing' ? 'refuses it without a terminal (short-name-mode enforcing, as under systemd) or asks which of' : 'tries in turn'} ${search.list.join(', ')} (unqualified-search-registries, ${search.file}), so which registry it is pulled from is unknown; ${fix}`;

@@ -16,7 +16,8 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { applyPodmanShortNames, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
+import { composeEnvEntries } from './compose-env.js';
+import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -118,7 +119,7 @@ const SECRET_KIND = /^kind:\s*["']?Secret\b/m;
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
-  if (base === 'hosts.toml' || isRegistriesConf(file)) return true;
+  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube')) return true;
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
@@ -678,7 +679,9 @@ function operatorImages(file: string, doc: Document, kind: unknown, refs: Refere
 
 function unquote(v: string): string {
   const t = v.trim();
-  if ((t.startsWith('"') && t.endsWith('"')) || (t.startsWith("'") && t.endsWith("'"))) return t.slice(1, -1);
+  // A quoted value ends at its closing quote, a comment may follow (`A="x"  # why`, as compose-go reads it).
+  const close = t[0] === '"' || t[0] === "'" ? t.indexOf(t[0], 1) : -1;
+  if (close > 0) return t.slice(1, close);
   // A trailing comment: cut at the first blank-then-#, found without a backtracking `\s+#.*$`.
   const hash = t.search(/\s#/);
   return hash < 0 ? t : t.slice(0, hash).trimEnd();
@@ -1105,14 +1108,9 @@ function closingBrace(s: string, at: number): number {
   return -1;
 }
 
-/** The variables of a Compose `.env` file (`NAME=value`, `export NAME=value`, quoted or not; `#` comments skipped). */
+/** The variables of a Compose `.env` file, read as compose-go reads it (compose-env.ts). */
 export function composeEnvFile(text: string): Map<string, string> {
-  const vars = new Map<string, string>();
-  for (const raw of text.split('\n')) {
-    const m = ENV_LINE.exec(raw);
-    if (m && !raw.trim().startsWith('#')) vars.set(m[1], unquote(m[2]));
-  }
-  return vars;
+  return new Map(composeEnvEntries(text).map((e) => [e.name, e.value]));
 }
 
 /** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
@@ -1357,6 +1355,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     }
   }
   applyComposeVars(files, references);
+  // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
+  skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);
   // The kustomizations' chain, read once: Flux's variables follow what each builds, and their `images:` apply.
   const kustomizations = kustomizeScopesOf(files);

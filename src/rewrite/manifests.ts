@@ -6,7 +6,7 @@ import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import { isWithin } from '../store/safe-path.js';
 import { readRegularFile } from '../store/verified-write.js';
-import { composeEnvFile, interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
+import { interpolateCompose, redactUrlsIn, SKIP_DIRS } from '../audit/scan.js';
 import { addFluxImages, FLUX_KUSTOMIZE_API, imageOverrides, isKustomization, isKustomizationFile, kustomizationEntries, kustomizationImages, KUSTOMIZE_CONTAINER_LISTS, KustomizeScopes, mergedField, overridesText, resolveAlias } from '../audit/kustomize.js';
 import type { RewriteContext } from './context.js';
 import { vendoredKustomizeCharts } from '../audit/kustomize-helm.js';
@@ -20,7 +20,8 @@ import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kind
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
 import { isQuadletUnit } from '../audit/podman.js';
-import { rewriteQuadletUnit } from './quadlet.js';
+import { kubeYamlsNotGiven, rewriteQuadletUnit } from './quadlet.js';
+import { composeEnvOf, demandEnv, settleComposeEnv, type ComposeEnv } from './dotenv.js';
 import { FluxVariables, type FluxSetting } from '../audit/flux.js';
 import { fluxImage, settleFluxChanges, type FluxVarChange } from './flux-vars.js';
 
@@ -468,12 +469,6 @@ function scanCiImages(doc: Document.Parsed, text: string, file: string, ctx: Rew
   });
 }
 
-/** The `.env` beside a Compose file (Compose's default): what its `${VAR}`s are, and which file set them. */
-export interface ComposeEnv {
-  file: string;
-  vars: Map<string, string>;
-}
-
 /** A `.env` is a few lines; one larger than this, or not a regular file (a FIFO, a device), is not read. */
 const MAX_ENV_BYTES = 1024 * 1024;
 
@@ -481,7 +476,7 @@ async function readComposeEnv(file: string, cache: Map<string, Promise<ComposeEn
   const envFile = path.join(path.dirname(file), '.env');
   let got = cache.get(envFile);
   if (!got) {
-    got = readRegularFile(envFile, MAX_ENV_BYTES, { follow: true }).then((buf) => (Buffer.isBuffer(buf) ? { file: envFile, vars: composeEnvFile(buf.toString('utf8')) } : undefined));
+    got = readRegularFile(envFile, MAX_ENV_BYTES, { follow: true }).then((buf) => (Buffer.isBuffer(buf) ? composeEnvOf(envFile, buf.toString('utf8')) : undefined));
     cache.set(envFile, got);
   }
   return got;
@@ -522,6 +517,9 @@ function scanComposeImage(
       return { status: 'unmapped' as const, reason: 'not a valid image reference' };
     }
   };
+  // What the image asks of the .env variables it uses (rewrite/dotenv.ts): settled once every Compose file beside it is read.
+  const img = (pulled: string) => ({ file, line, where, written: value, pulled });
+  const demand = (pulled: string, mirror: string | undefined, movable: string[]) => (at.env ? demandEnv(at.env, img(pulled), mirror, movable) : false);
   const put = (next: string, pulled: string, digestChanged?: boolean) => {
     out.edits.push(scalarEdit(node, next, text));
     out.replacements.push({ file, line, kind: digestChanged ? 'digest' : 'image', old: value, new: next, where: pulled === value ? where : `${where} (pulled as ${pulled})` });
@@ -545,9 +543,10 @@ function scanComposeImage(
     }
     if (fromEnv) {
       const look = lookup(set!);
-      if (look.status === 'mapped')
-        out.warnings.push(`${file}:${line}: ${where} is ${value}; ${envName} sets ${name}=${set}, which is what Compose pulls (upstream): set it to ${look.mirror} there (ferry rewrites Compose files, not .env files)`);
-      else if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls: ${look.reason}`, where });
+      if (look.status === 'mapped') {
+        if (!demand(set!, look.mirror, [name])) out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls (upstream): set it to ${look.mirror} there`, where });
+      } else demand(set!, undefined, []);
+      if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls: ${look.reason}`, where });
     }
     return;
   }
@@ -560,6 +559,9 @@ function scanComposeImage(
     // `${REGISTRY}/app:1.2`, `acme/${APP}:1`: the variable names where the image comes from.
     const vs = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
     const look = unresolved.length ? undefined : lookup(pulled);
+    // The .env sets what it is pulled from: the value moves there (the first variable that alone can make it the mirror's name).
+    if (look?.status === 'mapped' && demand(pulled, look.mirror, vs)) return;
+    if (look && look.status !== 'mapped') demand(pulled, undefined, []);
     if (look?.status === 'mirror') return;
     const mirror = look?.status === 'mapped' ? `; set it to pull ${look.mirror}` : look?.status === 'unmapped' ? `; pulled as ${pulled}: ${look.reason}` : '';
     out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `a Compose variable (${named(vs)}) in its registry or repository, with no default ferry could rewrite; Compose fills it in from ${envName} or the shell${mirror}`, where });
@@ -573,6 +575,8 @@ function scanComposeImage(
     return;
   }
   const look = lookup(pulled);
+  // The tag variable keeps its value: another image sharing it may not move it.
+  demand(pulled, undefined, []);
   if (look.status === 'mirror') return;
   if (look.status === 'unmapped') {
     out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `pulled as ${pulled} (interpolated, ${envName}): ${look.reason}`, where });
@@ -1020,12 +1024,13 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       );
   }
   const envs = new Map<string, Promise<ComposeEnv | undefined>>();
+  const given = new Set(files.map((f) => path.resolve(f)));
   for (const file of files) {
     const text = texts.get(file)!;
     if (isQuadletUnit(file)) {
       const q = rewriteQuadletUnit(file, text, ctx);
       replacements.push(...q.replacements);
-      unmapped.push(...q.unmapped);
+      unmapped.push(...q.unmapped, ...kubeYamlsNotGiven(file, text, given));
       changes.push({ file, before: text, after: applyTextEdits(text, q.edits) });
       continue;
     }
@@ -1041,6 +1046,15 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       unmapped.push(...r.unmapped);
       warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, lineOf));
     }
+  }
+  // A .env variable the Compose images beside it use moves once, when they all ask the same value of it.
+  for (const got of envs.values()) {
+    const env = await got;
+    if (!env?.demands.length) continue;
+    const settled = await settleComposeEnv(env);
+    replacements.push(...settled.replacements);
+    unmapped.push(...settled.unmapped);
+    if (settled.edits.length) changes.push({ file: env.file, before: env.text, after: applyTextEdits(env.text, settled.edits) });
   }
   // A Flux variable several images share moves once, when they all ask the same value of it.
   settleFluxChanges(fluxChanges, (f) => texts.get(f)!, (f, o) => lineIndex(texts.get(f)!)(o), { edits: fileEdits, replacements, unmapped });

@@ -1,4 +1,5 @@
-import { isShortName, quadletImages } from '../audit/podman.js';
+import path from 'node:path';
+import { isShortName, kubeYamlPath, quadletImages, quadletKubeYamls } from '../audit/podman.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import type { Replacement, TextEdit, Unmapped } from './edits.js';
@@ -41,4 +42,20 @@ export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteConte
     out.replacements.push({ file, line: r.line, kind: look.digestChanged ? 'digest' : 'image', old: r.value, new: look.mirror, where });
   }
   return out;
+}
+
+/**
+ * A `.kube` unit's `Yaml=` file is what podman pulls (`podman kube play`): it is rewritten as any
+ * Kubernetes YAML when it is among the files rewritten; one that is not (elsewhere, or outside the
+ * tree: relative to the unit's directory, or absolute on its host) is reported, never followed
+ * out of what was given.
+ */
+export function kubeYamlsNotGiven(file: string, text: string, given: ReadonlySet<string>): Unmapped[] {
+  const unit = path.resolve(file);
+  return quadletKubeYamls(text).flatMap((y) => {
+    const at = kubeYamlPath(unit, y.value);
+    if (!('outside' in at) && given.has(path.resolve(at.file))) return [];
+    const why = 'outside' in at ? at.outside : `${at.file} is not among the paths given`;
+    return [{ file, line: y.line, kind: 'image' as const, ref: `Yaml=${y.value}`, where: `${path.basename(file)} [Kube] Yaml=`, reason: `the Kubernetes YAML podman kube play runs, and ${why}: its images are not rewritten; give it to rewrite manifests with the unit` }];
+  });
 }

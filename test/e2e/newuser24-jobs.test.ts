@@ -141,10 +141,10 @@ describe('rewrite manifests over Docker Compose stacks', () => {
     expect(r.stderr).toContain('compose.yaml:5  ${REGISTRY}/acme/api:2  (a Compose variable (${REGISTRY}) in its registry or repository');
     expect(r.stderr).toContain('Compose service api');
     expect(r.stderr).toContain('compose.yaml:7  ghcr.io/acme/web:0.9  (the default of ${OLD_IMAGE} (set neither in .env): tag 0.9 not in the lock');
-    // The rest rewritten: the default moves, and the .env value Compose actually pulls is named.
+    // The rest rewritten: the default moves, and so does the .env value Compose actually pulls (newuser35: it was only named).
     const rest = await rewrite(dir, '--allow-unmapped');
     expect(rest.code, rest.stderr).toBe(0);
-    expect(rest.stderr).toContain(`.env sets WEB_IMAGE=ghcr.io/acme/web:1.4, which is what Compose pulls (upstream): set it to ${M}/ghcr.io/acme/web:1.4 there`);
+    expect(await readFile(path.join(dir, '.env'), 'utf8')).toBe(`WEB_IMAGE=${M}/ghcr.io/acme/web:1.4\n`);
     expect(await readFile(path.join(dir, 'compose.yaml'), 'utf8')).toContain(`image: \${WEB_IMAGE:-${M}/ghcr.io/acme/web:1.4}`);
   });
 

@@ -1,10 +1,10 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, runFerry } from '../support/cli.js';
-import { pushLayoutImage, writeOciLayout } from '../support/images.js';
-import { imagesLock, imagesManifest } from '../support/offline-lock.js';
+import { writeTree } from '../support/fs-tree.js';
+import { offlineImagesSite } from '../support/offline-site.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 import type { Finding } from '../../src/audit/audit.js';
 
@@ -63,13 +63,6 @@ location = "mirror.acme-vendor.com/acme"
   'etc/containers/systemd/tools-run.container': '[Container]\nImage=tools.image\nExec=/bin/true\n',
 };
 
-async function writeTree(dir: string, files: Record<string, string>): Promise<void> {
-  for (const [name, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
-    await writeFile(path.join(dir, name), text);
-  }
-}
-
 async function audit(paths: string[]): Promise<{ code: number; findings: Finding[] }> {
   const r = await runFerry(['audit', ...paths, '--manifest', 'edge.yaml', '--target', 'site.yaml', '--format', 'json', '--fail-on', 'unmapped'], { cwd: work, env: env() });
   return { code: r.code, findings: (JSON.parse(r.stdout) as { findings: Finding[] }).findings };
@@ -80,14 +73,8 @@ const at = (fs: Finding[], file: string, keyPath?: string) => fs.filter((f) => f
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser32-'));
   site = await startRegistry({ mode: 'http' });
-  await writeFile(path.join(work, 'edge.yaml'), imagesManifest('edge', IMAGES));
-  await writeFile(path.join(work, 'edge.lock.json'), imagesLock('edge', IMAGES));
-  await writeFile(path.join(work, 'site.yaml'), `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: edge }\nregistry:\n  url: http://${site.host}\n  prefix: ferry\n`);
+  await offlineImagesSite(work, site, 'edge', IMAGES);
   await writeTree(path.join(work, 'host'), HOST);
-  // What import put on the mirror, as the site's registry holds it.
-  const layout = path.join(work, 'layout');
-  await writeOciLayout(layout, [{ name: 'img', platforms: [{ architecture: 'amd64', layers: [{ files: { 'hello.txt': 'hello' } }] }] }]);
-  for (const ref of IMAGES) await pushLayoutImage(site, layout, 'img', `ferry/${ref}`);
 }, 120_000);
 
 afterAll(async () => {

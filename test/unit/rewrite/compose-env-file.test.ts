@@ -26,11 +26,12 @@ describe('rewrite manifests: the .env beside a Compose file', () => {
     }, 20_000);
   }
 
-  it('a regular .env is still read: a variable it sets to an upstream image is named', async () => {
+  it('a regular .env is still read: a variable it sets to an upstream image moves there (newuser35)', async () => {
     const dir = await scratch();
     const file = await write(dir, 'compose.yaml', COMPOSE);
     await write(dir, '.env', 'APP_IMAGE=ghcr.io/example/app:2.0\n');
     const r = await rewriteManifests([file], await fixtureContext(), {});
-    expect(r.warnings.join('\n')).toMatch(/\.env sets APP_IMAGE=ghcr\.io\/example\/app:2\.0/);
+    expect(await readFile(path.join(dir, '.env'), 'utf8')).toMatch(/^APP_IMAGE=[^\n]+\/ghcr\.io\/example\/app:2\.0\n$/);
+    expect(r.unmapped).toEqual([]);
   });
 });
