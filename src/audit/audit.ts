@@ -287,11 +287,14 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
   for (const [key, m] of openshiftMirrors(scan, onTarget)) out.set(key, m);
   // podman/CRI-O registries.conf: a `[[registry]]` for a whole registry with a mirror on the target (podman.ts).
   // Each host's own (keyed by its root, podman.ts podmanHostRoot): one host's mirror is not another's.
+  // Under the bare registry name (what CRI-O, reading the same registries.conf, does for a cluster's
+  // workloads, or dockerd's Compose check) only when the scan holds one host's: with several, which
+  // node runs a workload is unknown, and one host's mirror does not vouch for another's pulls.
   for (const [root, config] of podman.configs)
     for (const m of podmanHostMirrors(config, onTarget)) {
       const rm: RuntimeMirror = { ...m, format: 'podman' };
       out.set(`podman\0${root}\0${m.upstream}`, rm);
-      if (!out.has(m.upstream)) out.set(m.upstream, rm);
+      if (podman.configs.size === 1 && !out.has(m.upstream)) out.set(m.upstream, rm);
     }
   return out;
 }
@@ -693,7 +696,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   function dockerPullsUpstream(r: Reference, host: string, mirror: string | undefined): string | undefined {
     // On a podman host (its registries.conf in the scan) podman pulls it: podmanPull.
     if (r.podman || r.kind !== 'image' || !r.keyPath || !COMPOSE_SERVICE_IMAGE.test(r.keyPath) || !COMPOSE_FILE.test(path.posix.basename(r.file))) return undefined;
-    if (runtime.has(host)) return undefined;
+    // A runtime mirror dockerd's pull goes through (nerdctl's hosts.toml, k3s registries.yaml); a
+    // podman host's registries.conf is not dockerd's (another machine's, when the file is on none).
+    if (runtime.get(host) && runtime.get(host)!.format !== 'podman') return undefined;
     const fix = `run \`ferry rewrite manifests\` on this file to pull it${mirror ? ` from ${mirror}` : ' from the mirror'}`;
     if (host !== 'docker.io') {
       return `a Compose service image: Docker's registry-mirrors mirror Docker Hub alone, so dockerd pulls it from ${host} as written, carried or not (the scan holds no runtime mirror for ${host}); ${fix}`;
