@@ -131,6 +131,12 @@ function blockScalarAtEnd(doc: Document, text: string): void {
  * not part of the value, so indenting those lines past the opening quote gives the same value in a
  * form the yaml package reads. Used only after a failed parse; a line starting with `---` or `...`
  * (a document marker, which go-yaml refuses inside a quoted scalar too) is left alone.
+ *
+ * go-yaml v2 also starts a comment at a `#` that begins a token with no blank before it (its scanner
+ * eats a comment wherever it looks for the next token): right after a closing quote (`value:
+ * "false"# note`, gha-runner-scale-set's runner env), after a flow indicator (`[1, 2]#c`, `[a,#c`)
+ * and after a block scalar's header (`|-#c`). The yaml package refuses these; a blank is put before
+ * such a `#`. Inside a plain scalar (`a: b#c`) `#` stays text, as in go-yaml.
  */
 export function reindentQuotedContinuations(text: string): string {
   const lines = text.split('\n');
@@ -160,28 +166,36 @@ export function reindentQuotedContinuations(text: string): string {
       if (/^(---|\.\.\.)(\s|$)/.test(line)) continue;
     }
     let tokenStart = !quote;
+    let tokenEnd = -1; // where a quoted scalar or a flow indicator ended on this line: go-yaml's next token starts here
+    const blankBeforeComment = (at: number) => { line = lines[n] = `${line.slice(0, at)} ${line.slice(at)}`; };
     while (i < line.length) {
       const c = line[i];
       if (quote) {
         if (quote === "'" && c === "'") {
           if (line[i + 1] === "'") i += 2;
-          else [quote, i, tokenStart] = [undefined, i + 1, false];
+          else [quote, i, tokenStart, tokenEnd] = [undefined, i + 1, false, i + 1];
         } else if (quote === '"' && c === '\\') i += 2;
-        else if (quote === '"' && c === '"') [quote, i, tokenStart] = [undefined, i + 1, false];
+        else if (quote === '"' && c === '"') [quote, i, tokenStart, tokenEnd] = [undefined, i + 1, false, i + 1];
         else i++;
         continue;
       }
       if (c === ' ' || c === '\t') { i++; continue; }
       if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+      if (c === '#' && i === tokenEnd) { blankBeforeComment(i); break; }
       if (tokenStart && (c === "'" || c === '"')) { [quote, quoteCol] = [c, i]; i++; continue; }
       if ((c === '[' || c === '{') && (tokenStart || flow > 0)) {
         if (flow++ === 0) flowIndent = indentOf(line);
-        [tokenStart, i] = [true, i + 1];
+        [tokenStart, i, tokenEnd] = [true, i + 1, i + 1];
         continue;
       }
-      if (flow > 0 && (c === ']' || c === '}')) { flow--; [tokenStart, i] = [false, i + 1]; continue; }
-      if (flow > 0 && c === ',') { [tokenStart, i] = [true, i + 1]; continue; }
-      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) { blockParent = indentOf(line); break; }
+      if (flow > 0 && (c === ']' || c === '}')) { flow--; [tokenStart, i, tokenEnd] = [false, i + 1, i + 1]; continue; }
+      if (flow > 0 && c === ',') { [tokenStart, i, tokenEnd] = [true, i + 1, i + 1]; continue; }
+      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) {
+        const header = /^[|>][-+0-9]*#/.exec(line.slice(i));
+        if (header) blankBeforeComment(i + header[0].length - 1);
+        blockParent = indentOf(line);
+        break;
+      }
       if ((c === '-' || c === '?' || c === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) { tokenStart = true; i++; continue; }
       if (c === '[' || c === '{' || c === ',') { tokenStart = true; i++; continue; }
       // a plain scalar: up to `: ` or ` #`
