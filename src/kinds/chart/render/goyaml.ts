@@ -308,11 +308,24 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
 type Plain = null | boolean | string | { int: string } | { float: string } | Plain[] | { map: Array<[string, Plain]> };
 
 /** The JSON round trip: what go-yaml sees after sigs.k8s.io/yaml.JSONToYAML. */
+/**
+ * A string through sigs.k8s.io/yaml's JSON round trip: encoding/json writes each byte that is not
+ * UTF-8 (kept as U+DC80–U+DCFF, see goStringOf) as U+FFFD, then go-yaml's reader refuses the JSON
+ * text if it holds a character YAML does not allow (U+007F–U+009F but U+0085, U+FFFE, U+FFFF:
+ * "control characters are not allowed"), so toYaml gives "" (bjw-s common's ConfigMap from a folder
+ * holding a JPEG not flagged `binary`, which its validation then reports; ferry wrote the bytes).
+ */
+function viaJsonString(s: string): string {
+  const t = s.replace(/(?<![\ud800-\udbff])[\udc80-\udcff]/g, '\ufffd');
+  if (/[\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.test(t)) throw new Error('yaml: control characters are not allowed');
+  return t;
+}
+
 function viaJson(v: unknown): Plain {
   if (isNil(v)) return null;
   switch (typeof v) {
     case 'string':
-      return v;
+      return viaJsonString(v);
     case 'boolean':
       return v;
     case 'bigint':
@@ -328,7 +341,7 @@ function viaJson(v: unknown): Plain {
   const elems = asSlice(v);
   if (elems) return elems.map(viaJson);
   const m = v instanceof GoStruct ? structFields(v) : (v as Record<string, unknown>);
-  return { map: Object.keys(m).sort(goKeyLess).map((k) => [k, viaJson(m[k])] as [string, Plain]) };
+  return { map: Object.keys(m).sort(goKeyLess).map((k) => [viaJsonString(k), viaJson(m[k])] as [string, Plain]) };
 }
 
 function goFloatYaml(x: number): string {

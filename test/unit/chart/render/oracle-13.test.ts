@@ -73,3 +73,45 @@ describe('a `#` right after a quoted scalar, a flow indicator or a block header 
     expect(findRenderedImages(r.documents).map((f) => f.ref)).toEqual(['ghcr.io/actions/actions-runner:2.330.0']);
   });
 });
+
+describe('toYaml of a string YAML cannot hold gives "", as Helm gives it', () => {
+  // bjw-s common's configMapsFromFolder reads a folder holding a JPEG not flagged `binary`:
+  // `.Files.Get` gives its bytes, the library's valuesToObject does `toYaml | fromYaml`, and its
+  // validation fails with "There was an error loading ConfigMap: test_2 … flagged as `binary`".
+  // Helm's toYaml is sigs.k8s.io/yaml: json.Marshal (each byte that is not UTF-8 becomes U+FFFD),
+  // then yaml.Unmarshal of that JSON, whose reader refuses U+007F–U+009F (but U+0085), U+FFFE and
+  // U+FFFF ("control characters are not allowed"), and toYaml returns "" on an error. Ferry wrote
+  // the bytes and rendered the ConfigMap. Checked with Go's encoding/json and gopkg.in/yaml.v2.
+  const render = async (files: Record<string, string | Buffer>, template: string) => {
+    const dir = await writeChart(path.join(tmp, `y${Math.random().toString(36).slice(2)}`), {
+      chart: { name: 'y', version: '1.0.0' },
+      values: 'x: 1\n',
+      files: { 'templates/cm.yaml': template, ...files },
+    });
+    const r = renderChart(await loadChart(dir, { allFiles: true }));
+    return r.documents.find((d) => d.kind === 'ConfigMap')?.object as { data: Record<string, string> };
+  };
+  const cm = (body: string) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n${body}`;
+
+  it('a character go-yaml refuses, in a value or a key, gives ""; mustToYaml fails', async () => {
+    const o = await render({}, cm(
+      '  del: {{ dict "k" (printf "a%cb" 127) | toYaml | quote }}\n' +
+      '  c1: {{ dict "k" (printf "a%cb" 0x9f) | toYaml | quote }}\n' +
+      '  key: {{ dict (printf "a%cb" 0x80) 1 | toYaml | quote }}\n' +
+      '  fffe: {{ dict "k" (printf "a%cb" 0xfffe) | toYaml | quote }}\n' +
+      '  back: {{ dict "k" (printf "a%cb" 127) | toYaml | fromYaml | keys | toJson | quote }}\n' +
+      '  nbsp: {{ dict "k" (printf "a%cb" 0xa0) | toYaml | quote }}\n' +
+      '  nul: {{ dict "k" (printf "a%cb" 0) | toYaml | quote }}\n',
+    ));
+    expect(o.data).toEqual({ del: '', c1: '', key: '', fffe: '', back: '[]', nbsp: 'k: a\u00a0b', nul: 'k: "a\\0b"' });
+    await expect(render({}, cm('  m: {{ dict "k" (printf "%c" 127) | mustToYaml | quote }}\n'))).rejects.toThrow(/control characters are not allowed/);
+  });
+
+  it('a file that is not UTF-8 is written with U+FFFD for each such byte, or not at all if it holds a refused character', async () => {
+    const o = await render(
+      { 'files/a.bin': Buffer.from([0x61, 0xff, 0xfe, 0x62]), 'files/img.bin': Buffer.from([0xff, 0xd8, 0x7f, 0x00]) },
+      cm('  a: {{ dict "k" (.Files.Get "files/a.bin") | toYaml | quote }}\n  img: {{ dict "k" (.Files.Get "files/img.bin") | toYaml | quote }}\n'),
+    );
+    expect(o.data).toEqual({ a: 'k: a\ufffd\ufffdb', img: '' });
+  });
+});
