@@ -131,6 +131,12 @@ function blockScalarAtEnd(doc: Document, text: string): void {
  * not part of the value, so indenting those lines past the opening quote gives the same value in a
  * form the yaml package reads. Used only after a failed parse; a line starting with `---` or `...`
  * (a document marker, which go-yaml refuses inside a quoted scalar too) is left alone.
+ *
+ * go-yaml v2 also starts a comment at a `#` that begins a token with no blank before it (its scanner
+ * eats a comment wherever it looks for the next token): right after a closing quote (`value:
+ * "false"# note`, gha-runner-scale-set's runner env), after a flow indicator (`[1, 2]#c`, `[a,#c`)
+ * and after a block scalar's header (`|-#c`). The yaml package refuses these; a blank is put before
+ * such a `#`. Inside a plain scalar (`a: b#c`) `#` stays text, as in go-yaml.
  */
 export function reindentQuotedContinuations(text: string): string {
   const lines = text.split('\n');
@@ -160,28 +166,36 @@ export function reindentQuotedContinuations(text: string): string {
       if (/^(---|\.\.\.)(\s|$)/.test(line)) continue;
     }
     let tokenStart = !quote;
+    let tokenEnd = -1; // where a quoted scalar or a flow indicator ended on this line: go-yaml's next token starts here
+    const blankBeforeComment = (at: number) => { line = lines[n] = `${line.slice(0, at)} ${line.slice(at)}`; };
     while (i < line.length) {
       const c = line[i];
       if (quote) {
         if (quote === "'" && c === "'") {
           if (line[i + 1] === "'") i += 2;
-          else [quote, i, tokenStart] = [undefined, i + 1, false];
+          else [quote, i, tokenStart, tokenEnd] = [undefined, i + 1, false, i + 1];
         } else if (quote === '"' && c === '\\') i += 2;
-        else if (quote === '"' && c === '"') [quote, i, tokenStart] = [undefined, i + 1, false];
+        else if (quote === '"' && c === '"') [quote, i, tokenStart, tokenEnd] = [undefined, i + 1, false, i + 1];
         else i++;
         continue;
       }
       if (c === ' ' || c === '\t') { i++; continue; }
       if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) break;
+      if (c === '#' && i === tokenEnd) { blankBeforeComment(i); break; }
       if (tokenStart && (c === "'" || c === '"')) { [quote, quoteCol] = [c, i]; i++; continue; }
       if ((c === '[' || c === '{') && (tokenStart || flow > 0)) {
         if (flow++ === 0) flowIndent = indentOf(line);
-        [tokenStart, i] = [true, i + 1];
+        [tokenStart, i, tokenEnd] = [true, i + 1, i + 1];
         continue;
       }
-      if (flow > 0 && (c === ']' || c === '}')) { flow--; [tokenStart, i] = [false, i + 1]; continue; }
-      if (flow > 0 && c === ',') { [tokenStart, i] = [true, i + 1]; continue; }
-      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) { blockParent = indentOf(line); break; }
+      if (flow > 0 && (c === ']' || c === '}')) { flow--; [tokenStart, i, tokenEnd] = [false, i + 1, i + 1]; continue; }
+      if (flow > 0 && c === ',') { [tokenStart, i, tokenEnd] = [true, i + 1, i + 1]; continue; }
+      if (tokenStart && (c === '|' || c === '>') && /^[|>][-+0-9]*\s*(#.*)?$/.test(line.slice(i))) {
+        const header = /^[|>][-+0-9]*#/.exec(line.slice(i));
+        if (header) blankBeforeComment(i + header[0].length - 1);
+        blockParent = indentOf(line);
+        break;
+      }
       if ((c === '-' || c === '?' || c === ':') && (i + 1 === line.length || line[i + 1] === ' ' || line[i + 1] === '\t')) { tokenStart = true; i++; continue; }
       if (c === '[' || c === '{' || c === ',') { tokenStart = true; i++; continue; }
       // a plain scalar: up to `: ` or ` #`
@@ -294,11 +308,24 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
 type Plain = null | boolean | string | { int: string } | { float: string } | Plain[] | { map: Array<[string, Plain]> };
 
 /** The JSON round trip: what go-yaml sees after sigs.k8s.io/yaml.JSONToYAML. */
+/**
+ * A string through sigs.k8s.io/yaml's JSON round trip: encoding/json writes each byte that is not
+ * UTF-8 (kept as U+DC80–U+DCFF, see goStringOf) as U+FFFD, then go-yaml's reader refuses the JSON
+ * text if it holds a character YAML does not allow (U+007F–U+009F but U+0085, U+FFFE, U+FFFF:
+ * "control characters are not allowed"), so toYaml gives "" (bjw-s common's ConfigMap from a folder
+ * holding a JPEG not flagged `binary`, which its validation then reports; ferry wrote the bytes).
+ */
+function viaJsonString(s: string): string {
+  const t = s.replace(/(?<![\ud800-\udbff])[\udc80-\udcff]/g, '\ufffd');
+  if (/[\u007f-\u0084\u0086-\u009f\ufffe\uffff]/.test(t)) throw new Error('yaml: control characters are not allowed');
+  return t;
+}
+
 function viaJson(v: unknown): Plain {
   if (isNil(v)) return null;
   switch (typeof v) {
     case 'string':
-      return v;
+      return viaJsonString(v);
     case 'boolean':
       return v;
     case 'bigint':
@@ -314,7 +341,7 @@ function viaJson(v: unknown): Plain {
   const elems = asSlice(v);
   if (elems) return elems.map(viaJson);
   const m = v instanceof GoStruct ? structFields(v) : (v as Record<string, unknown>);
-  return { map: Object.keys(m).sort(goKeyLess).map((k) => [k, viaJson(m[k])] as [string, Plain]) };
+  return { map: Object.keys(m).sort(goKeyLess).map((k) => [viaJsonString(k), viaJson(m[k])] as [string, Plain]) };
 }
 
 function goFloatYaml(x: number): string {
