@@ -364,13 +364,13 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
  * Manifest text as Markdown text. A `<` is escaped (`\<`): CommonMark (GitHub, pandoc, an SSP
  * converted to PDF) reads `<bind IP>` or `nodes.<node>.daemon` as an HTML tag and drops it, so
  * the placeholder an assessor must fill in vanished from the rendered inventory, and a crafted
- * `<img onerror=…>` ran in pandoc's HTML. Brackets are escaped too (`\[`, `\]`, CommonMark's
- * backslash escapes, rendered as the bracket): a crafted `[text](javascript:…)`,
- * `![x](https://tracker.example/p.png)` or `[x]` (a reference to a definition elsewhere in the
- * document the inventory is pasted into) in a purpose or title became a link, or an image
- * fetched from outside when the page is opened.
+ * `<img onerror=…>` ran in pandoc's HTML. A `]` right before `(` or `[` is escaped too (`\]`,
+ * a CommonMark backslash escape): a crafted `[text](javascript:…)` or
+ * `![x](https://tracker.example/p.png)` in a purpose or title became a link, or an image fetched
+ * from outside when the page is opened. (A bare `[x]` links only to a `[x]: url` definition, which
+ * must start a line: the inventory writes none, and one-line fields cannot start one.)
  */
-export const mdText = (s: string) => s.replace(/\\/g, '\\\\').replace(/</g, '\\<').replace(/[[\]]/g, '\\$&');
+export const mdText = (s: string) => s.replace(/\\/g, '\\\\').replace(/</g, '\\<').replace(/\](?=[([])/g, '\\]');
 /**
  * A backslash is escaped first: a crafted `\<img onerror=…>` otherwise became `\\<img …>`, an
  * escaped backslash then the raw tag. One line (a heading, a checklist item, a cell): a newline
