@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { ipBytes, maskedBytes } from '../../net/cidr.js';
 import { FerryError } from '../../errors.js';
 import { cutLastLineFrom, trimBoth, trimTrailing } from '../../ui/escape.js';
-import type { Port, Zone } from '../../kinds/endpoint/spec.js';
+import { icmpTypeText, type IcmpMatch, type Port, type Zone } from '../../kinds/endpoint/spec.js';
 import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
 
 /**
@@ -47,6 +47,8 @@ export interface Rule {
   toZone: string;
   transport: RuleTransport;
   ports: Port[];
+  /** transport icmp: only these messages per family (an empty family: none of it); undefined: every ICMP message. */
+  icmp?: IcmpMatch;
   /** Protocol label as documented (HTTPS, SMTP…), for proxies. */
   protocols: string[];
   /** The connection to a proxied endpoint's proxy (not the endpoint itself): a forward proxy leaves it out. */
@@ -331,6 +333,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
             toZone: f.to,
             transport,
             ports: f.ports,
+            ...(transport === 'icmp' && f.icmp ? { icmp: f.icmp } : {}),
             protocols: [f.protocol],
           };
           if (reason) skipped.push({ name: f.name, ref: f.ref, chain, reason, rule });
@@ -355,7 +358,8 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
 
   // Merge rules that differ only in ports, keeping the first one's position.
   const merged: Rule[] = [];
-  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone, r.toProxy ? 'proxy' : ''].join('|');
+  // ICMP rules with different messages are not merged (merging would need the union per family, and "all" wins).
+  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone, r.toProxy ? 'proxy' : '', icmpKey(r.icmp)].join('|');
   const byKey = new Map<string, Rule>();
   for (const r of rules) {
     const k = key(r);
@@ -388,6 +392,8 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     resolution: resolvedAny ? { at, resolver: opts.resolverName ?? 'system resolver' } : undefined,
   };
 }
+
+const icmpKey = (m: IcmpMatch | undefined): string => (m ? `v4:${m.v4.map(icmpTypeText).join(',')};v6:${m.v6.map(icmpTypeText).join(',')}` : '');
 
 /** `host:port`, `[v6]:port` or `http://host:port` of a proxied mitigation (port 3128 when none is given). */
 export function parseProxy(proxy: string | undefined): { host: string; port: number } | undefined {
