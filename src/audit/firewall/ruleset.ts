@@ -174,7 +174,21 @@ function enabled(f: Flow, enable: string[]): boolean {
   if (f.lifecycle === 'bootstrap' && enable.includes('bootstrap')) return true;
   if (f.lifecycle === 'install' && enable.includes('install')) return true;
   if (f.requirement === 'optional' && enable.includes('optional')) return true;
-  if (f.condition && enable.some((e) => f.condition!.toLowerCase().includes(e.toLowerCase()))) return true;
+  if (f.condition && enable.some((e) => conditionNames(f.condition!, e))) return true;
+  return false;
+}
+
+const words = (s: string): string[] => s.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+/**
+ * `--enable cilium` turns on a flow whose condition is "cilium CNI": the given words, whole and in
+ * order, within the condition's. A fragment (`--enable a`, `--enable ca`) used to match inside any
+ * word ("canal", "wireguard") and opened flows nobody named.
+ */
+function conditionNames(condition: string, enable: string): boolean {
+  const c = words(condition);
+  const e = words(enable);
+  if (!e.length) return false;
+  for (let i = 0; i + e.length <= c.length; i++) if (e.every((w, j) => c[i + j] === w)) return true;
   return false;
 }
 
@@ -197,6 +211,17 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   const zoneName = opts.zone ?? model.zones.find((z) => z.self)?.name;
   if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
     throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
+  }
+  // A typo (`--enable cilum`) silently enabled nothing: the operator believed the CNI's ports open.
+  const allFlows = flowsOf(model);
+  const unknownEnable = enable.filter(
+    (e) => !['all', 'bootstrap', 'install', 'optional'].includes(e) && !allFlows.some((f) => f.name === e || f.endpoint?.name === e || (f.condition !== undefined && conditionNames(f.condition, e))),
+  );
+  if (unknownEnable.length) {
+    const conditions = [...new Set(allFlows.flatMap((f) => (f.condition ? [f.condition] : [])))];
+    throw new FerryError('USAGE', `--enable ${unknownEnable.map(shown).join(', ')}: names no connection, endpoint or condition of ${model.name}`, {
+      hint: `Give a connection or endpoint name, a word of a condition${conditions.length ? ` (${conditions.map(shown).join(', ')})` : ''}, or bootstrap, install, optional, all.`,
+    });
   }
   const mode: Ruleset['mode'] = zoneName ? 'host' : 'gateway';
   const zones = new Map(model.zones.map((z) => [z.name, z]));
@@ -279,7 +304,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   const problems: string[] = [];
   const rules: Rule[] = [];
   const skipped: SkippedFlow[] = [];
-  for (const f of flowsOf(model)) {
+  for (const f of allFlows) {
     if (f.direction === 'local' || f.scope === 'localhost' || f.transport === 'unix' || f.side === 'browser') continue;
     if (f.transport === 'other') {
       skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `transport unknown: protocol ${f.protocol} names no IP protocol ferry can match (VPN, IPsec, several protocols in one); write one connection per IP protocol with its transport (udp 500/4500 for IKE, esp, gre…)` });
