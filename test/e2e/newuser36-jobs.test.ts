@@ -3,9 +3,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { FIREWALL_FORMATS } from '../../src/audit/firewall/emit.js';
-import { runCommand, runFerry } from '../support/cli.js';
+import { mustRunFerry, runCommand, runFerry } from '../support/cli.js';
 import { loadValidators, validateFirewall } from '../support/firewall-validate.js';
 
 /**
@@ -36,15 +36,9 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function ferryOk(args: string[]) {
-  const r = await runFerry(args);
-  expect(r.code, r.stderr).toBe(0);
-  return r;
-}
-
 describe('the inventory writes what the RKE2 table says', () => {
   it('md, csv and json: ICMP 8/0 (and ICMPv6 128/0) as messages, port ranges, NodePorts over tcp and udp', async () => {
-    const json = JSON.parse((await ferryOk(['inventory', manifest, '--format', 'json'])).stdout);
+    const json = JSON.parse((await mustRunFerry(['inventory', manifest, '--format', 'json'])).stdout);
     const rows = [...json.inbound, ...json.outbound, ...json.internal];
     const ports = Object.fromEntries(rows.map((r: { name: string; ports: string }) => [r.name, r.ports]));
     expect(ports).toMatchObject({
@@ -53,7 +47,7 @@ describe('the inventory writes what the RKE2 table says', () => {
       'nodeports-agents': '30000-32767/tcp+udp',
       wireguard: '51820-51821/udp',
     });
-    for (const format of ['md', 'csv']) expect((await ferryOk(['inventory', manifest, '--format', format])).stdout).toContain('icmp 8/0; icmpv6 128/0');
+    for (const format of ['md', 'csv']) expect((await mustRunFerry(['inventory', manifest, '--format', format])).stdout).toContain('icmp 8/0; icmpv6 128/0');
   });
 });
 
@@ -62,7 +56,7 @@ describe('every firewall format, for the server zone and the agent zone, Cilium 
   beforeAll(async () => {
     for (const zone of ['servers', 'agents'])
       for (const f of FIREWALL_FORMATS) {
-        const r = await ferryOk(['firewall', manifest, '--zone', zone, '--enable', 'cilium', '--format', f]);
+        const r = await mustRunFerry(['firewall', manifest, '--zone', zone, '--enable', 'cilium', '--format', f]);
         out[`${zone}.${f}`] = { text: r.stdout, stderr: r.stderr };
       }
   });
@@ -160,30 +154,30 @@ except socket.timeout: print("type ${type}: no answer")'`;
 });
 
 describe('what the manifest and --enable may say', () => {
-  const base = (conn: string) => `apiVersion: ferry/v1alpha1
-kind: Manifest
-metadata: { name: t }
-zones:
-  - { name: a, cidrs: [10.1.0.0/24] }
-  - { name: b, cidrs: [10.2.0.0/24] }
-connections:
-  - { name: c1, from: a, to: b, direction: internal, scope: cluster, purpose: x, ${conn} }
-`;
+  /** Two zones, a → b, and these connections (each a → b inside the cluster unless it says otherwise). */
+  const twoZones = (...conns: Array<Record<string, unknown>>) =>
+    stringify({
+      apiVersion: 'ferry/v1alpha1',
+      kind: 'Manifest',
+      metadata: { name: 't' },
+      zones: [{ name: 'a', cidrs: ['10.1.0.0/24'] }, { name: 'b', cidrs: ['10.2.0.0/24'] }],
+      connections: conns.map((c, i) => ({ name: `c${i + 1}`, from: 'a', to: 'b', direction: 'internal', scope: 'cluster', purpose: 'x', ...c })),
+    });
   it('ICMP types only on transport icmp and within 0-255, refused naming the field', async () => {
     const f = path.join(work, 'icmp.yaml');
-    await writeFile(f, base('protocol: NTP, ports: [123], icmpTypes: ["8/0"]'));
+    await writeFile(f, twoZones({ protocol: 'NTP', ports: [123], icmpTypes: ['8/0'] }));
     let r = await runFerry(['inventory', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/connections\[0\]\.icmpTypes: only a connection with transport icmp has ICMP types \(this one is udp\)/);
-    await writeFile(f, base('protocol: ICMP, icmpTypes: ["8/300"]'));
+    await writeFile(f, twoZones({ protocol: 'ICMP', icmpTypes: ['8/300'] }));
     r = await runFerry(['inventory', f]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/connections\[0\]\.icmpTypes\[0\]: 8\/300 is not an ICMP type\/code/);
     // Only ICMPv4 listed: no ICMPv6 line at all (that family allowed nothing), said in the file.
-    await writeFile(f, base('protocol: ICMP, icmpTypes: [8]'));
-    const ip6 = (await ferryOk(['firewall', f, '--format', 'ip6tables'])).stdout;
+    await writeFile(f, twoZones({ protocol: 'ICMP', icmpTypes: [8] }));
+    const ip6 = (await mustRunFerry(['firewall', f, '--format', 'ip6tables'])).stdout;
     expect(ip6).not.toMatch(/^-A FORWARD .*icmp/m);
-    const nft = (await ferryOk(['firewall', f, '--format', 'nftables'])).stdout;
+    const nft = (await mustRunFerry(['firewall', f, '--format', 'nftables'])).stdout;
     expect(nft).toContain('ip saddr @zone_a ip daddr @zone_b icmp type 8 accept');
     expect(nft).not.toContain('icmpv6 type 128');
   });
@@ -192,16 +186,18 @@ connections:
     const f = path.join(work, 'cni.yaml');
     await writeFile(
       f,
-      base(`protocol: VXLAN, ports: [8472], requirement: optional, condition: canal CNI }
-  - { name: c2, from: a, to: b, direction: internal, scope: cluster, purpose: y, protocol: HTTP, ports: [4240], requirement: optional, condition: cilium CNI }
-  - { name: c3, from: a, to: b, direction: internal, scope: cluster, purpose: z, protocol: WireGuard, ports: ["51820-51821"], requirement: optional, condition: wireguard encryption`),
+      twoZones(
+        { protocol: 'VXLAN', ports: [8472], requirement: 'optional', condition: 'canal CNI' },
+        { protocol: 'HTTP', ports: [4240], requirement: 'optional', condition: 'cilium CNI' },
+        { protocol: 'WireGuard', ports: ['51820-51821'], requirement: 'optional', condition: 'wireguard encryption' },
+      ),
     );
     for (const e of ['a', 'ca', 'cilum']) {
       const r = await runFerry(['firewall', f, '--enable', e, '--format', 'nftables']);
       expect(r.code, `--enable ${e}: ${r.stdout}`).toBe(2);
       expect(r.stderr).toContain(`--enable "${e}": names no connection, endpoint or condition of t`);
     }
-    const canal = (await ferryOk(['firewall', f, '--enable', 'canal', '--format', 'nftables'])).stdout;
+    const canal = (await mustRunFerry(['firewall', f, '--enable', 'canal', '--format', 'nftables'])).stdout;
     expect(canal).toMatch(/^\s+ip saddr @zone_a ip daddr @zone_b udp dport 8472 accept/m);
     expect(canal).not.toMatch(/^\s+ip saddr @zone_a ip daddr @zone_b (tcp dport 4240|udp dport 51820-51821) accept/m);
   });
@@ -241,7 +237,7 @@ connections:
     expect(text.stdout).toContain('warning: connection ntp (123/udp to 127.0.0.1): not probed');
     expect(text.stdout).toContain('warning: connection dns: its UDP half (53/udp to 127.0.0.1) not probed');
     expect(text.stdout).toContain('warning: connection ping (icmp to 127.0.0.1): not probed');
-    const json = JSON.parse((await ferryOk(['probe', f, '--timeout', '2000', '--json'])).stdout);
+    const json = JSON.parse((await mustRunFerry(['probe', f, '--timeout', '2000', '--json'])).stdout);
     expect(json.warnings.filter((w: string) => /not probed|unknown/.test(w))).toHaveLength(4);
   });
 });
