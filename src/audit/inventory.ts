@@ -1,4 +1,4 @@
-import { hasPorts, ipProtocolLabel, type Endpoint, type Port, type TriState, type Zone } from '../kinds/endpoint/spec.js';
+import { hasPorts, icmpMatch, icmpTypeText, ipProtocolLabel, type Endpoint, type IcmpMatch, type Port, type TriState, type Zone } from '../kinds/endpoint/spec.js';
 import { endpointHosts, flowsOf, type ConnectionModel, type Flow, type MirroredUpstream } from './model.js';
 
 /**
@@ -101,8 +101,13 @@ export function mark(v: TriState | undefined): string {
   return v === true ? 'x' : v === false ? '' : '?';
 }
 
-export function portsLabel(ports: Port[], transport: Flow['transport'], note?: string): string {
+export function portsLabel(ports: Port[], transport: Flow['transport'], note?: string, icmp?: IcmpMatch): string {
   if (transport === 'unix') return note ?? 'unix socket';
+  // Only the listed ICMP messages: `icmp 8/0; icmpv6 128/0`, or "no ICMPv6" so the family left out is visible.
+  if (transport === 'icmp' && icmp) {
+    const fam = (name: string, list: IcmpMatch['v4']) => `${name} ${list.length ? list.map(icmpTypeText).join(', ') : 'none'}`;
+    return `${fam('icmp', icmp.v4)}; ${fam('icmpv6', icmp.v6)}${note ? ` (${note})` : ''}`;
+  }
   // ESP, GRE, VRRP… have no ports: the protocol is what a firewall matches, by number.
   if (transport !== 'other' && transport !== 'icmp' && !hasPorts(transport)) return note ? `${ipProtocolLabel(transport)} (${note})` : ipProtocolLabel(transport);
   const proto = transport === 'other' ? '' : `/${transport}`;
@@ -144,7 +149,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
       destination: f.destination === f.to ? title(f.to) : f.destination,
       hosts: f.hosts,
       protocol: f.protocol,
-      ports: portsLabel(f.ports, f.transport, f.portNote),
+      ports: portsLabel(f.ports, f.transport, f.portNote, f.icmp),
       c: mark(f.security.encrypted),
       i: mark(f.security.integrity),
       auth: mark(f.security.authenticated),
@@ -172,7 +177,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
     side: e.side,
     hosts: endpointHosts(e),
     urls: e.urls ?? [],
-    ports: portsLabel(e.ports, e.transport),
+    ports: portsLabel(e.ports, e.transport, undefined, icmpMatch(e.icmpTypes, e.icmpv6Types)),
     purpose: e.purpose,
     requirement: e.requirement,
     condition: e.condition ?? '',

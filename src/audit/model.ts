@@ -1,7 +1,7 @@
 import { FerryError } from '../errors.js';
 import type { LoadedManifest, Manifest } from '../kinds/schema.js';
 import { ALL_KINDS, type KindName } from '../kinds/index.js';
-import { ConnectionSchema, EndpointSchema, hasPorts, ipProtocolLabel, ZoneSchema, type Connection, type Endpoint, type Port, type Zone } from '../kinds/endpoint/spec.js';
+import { ConnectionSchema, EndpointSchema, hasPorts, icmpMatch, ipProtocolLabel, parseIcmpType, ZoneSchema, type Connection, type Endpoint, type IcmpMatch, type Port, type Zone } from '../kinds/endpoint/spec.js';
 import { issuesToProblems } from '../manifest/validate.js';
 import { normalizeImageReference } from '../oci/reference.js';
 import { chartOciReference, hostOfUrl } from '../mapping/index.js';
@@ -127,9 +127,9 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
     if (!zoneNames.has(c.from)) problems.push(`connections[${i}].from: no zone named ${c.from}`);
     if (!zoneNames.has(c.to)) problems.push(`connections[${i}].to: no zone named ${c.to}`);
     if (c.endpoint && !endpointNames.has(c.endpoint)) problems.push(`connections[${i}].endpoint: no endpoint named ${c.endpoint}`);
-    problems.push(...portProblems(`connections[${i}]`, c.ports ?? [], c.transport));
+    problems.push(...portProblems(`connections[${i}]`, c.ports ?? [], c.transport), ...icmpProblems(`connections[${i}]`, c));
   });
-  endpoints.forEach((e, i) => problems.push(...portProblems(`endpoints[${i}]`, e.ports, e.transport)));
+  endpoints.forEach((e, i) => problems.push(...portProblems(`endpoints[${i}]`, e.ports, e.transport), ...icmpProblems(`endpoints[${i}]`, e)));
   if (problems.length) {
     throw new FerryError('VALIDATION', `${loaded.file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} in the connection model`, {
       details: problems,
@@ -192,6 +192,21 @@ function portProblems(where: string, ports: Port[], transport: string): string[]
   return out;
 }
 
+/** ICMP types and codes are 0-255, and only on transport icmp (on udp they would be read as nothing, or dropped). */
+function icmpProblems(where: string, f: { transport: string; icmpTypes?: Array<number | string>; icmpv6Types?: Array<number | string> }): string[] {
+  const out: string[] = [];
+  for (const field of ['icmpTypes', 'icmpv6Types'] as const) {
+    const list = f[field];
+    if (list === undefined) continue;
+    if (f.transport !== 'icmp') out.push(`${where}.${field}: only a connection with transport icmp has ICMP types (this one is ${f.transport}); write the ICMP messages as a connection of their own`);
+    list.forEach((t, j) => {
+      const { type, code } = parseIcmpType(t);
+      if (type > 255 || (code ?? 0) > 255) out.push(`${where}.${field}[${j}]: ${t} is not an ICMP type/code (each 0-255)`);
+    });
+  }
+  return out;
+}
+
 export function zoneByName(model: ConnectionModel, name: string): Zone | undefined {
   return model.zones.find((z) => z.name === name);
 }
@@ -217,6 +232,8 @@ export interface Flow {
   protocol: string;
   transport: Connection['transport'];
   ports: Port[];
+  /** transport icmp: the messages allowed per family; undefined: every ICMP message. */
+  icmp?: IcmpMatch;
   portNote?: string;
   security: NonNullable<Connection['security']>;
   purpose: string;
@@ -273,6 +290,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       protocol: c.protocol,
       transport: c.transport,
       ports: c.ports ?? [],
+      icmp: icmpMatch(c.icmpTypes, c.icmpv6Types),
       portNote: c.portNote,
       security: effectiveSecurity(c.protocol, c.security),
       purpose: c.purpose,
@@ -303,6 +321,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       protocol: e.protocol,
       transport: e.transport,
       ports: e.ports,
+      icmp: icmpMatch(e.icmpTypes, e.icmpv6Types),
       security: effectiveSecurity(e.protocol, e.security),
       purpose: e.purpose,
       notes: e.notes,

@@ -5,7 +5,8 @@ import { bypassesProxy, proxyLabel } from '../net/http.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { flowsOf, isPlaceholder, type ConnectionModel } from './model.js';
-import { parseProxy, portStart } from './firewall/ruleset.js';
+import { parseProxy, portRange, portStart } from './firewall/ruleset.js';
+import { portsLabel } from './inventory.js';
 
 /**
  * `ferry probe`: from the host it runs on, try DNS and a TCP connect to each external
@@ -279,13 +280,39 @@ function declaredProxyLabel(proxy: string | undefined): { label?: string; spec?:
   return { label: hostPort(p.host, p.port), spec: { host: p.host, port: p.port, tls: /^https:\/\//i.test(proxy!) } };
 }
 
+/** The declared flows probe looks at: from this zone to named hosts outside the system. */
+function probedFlows(model: ConnectionModel, zone?: string) {
+  return flowsOf(model).filter((f) => {
+    const externalTo = model.zones.find((z) => z.name === f.to)?.external ?? true;
+    if (!f.hosts.length || !externalTo || f.direction === 'inbound' || f.side === 'browser') return false;
+    return !zone || f.from === zone;
+  });
+}
+
+/**
+ * What a probe of these flows does not test, in words: it makes TCP connects to the first port
+ * of each range, so UDP (NTP, DNS's UDP half), ICMP and other IP protocols, and the rest of a
+ * range, are unknown — said, never counted as reachable or blocked.
+ */
+export function unprobed(model: ConnectionModel, zone?: string): string[] {
+  const out: string[] = [];
+  for (const f of probedFlows(model, zone)) {
+    const to = f.hosts.join(', ');
+    if (f.transport !== 'tcp' && f.transport !== 'tcp+udp') {
+      out.push(`${f.kind} ${f.name} (${portsLabel(f.ports, f.transport, f.portNote, f.icmp)} to ${to}): not probed — probe makes TCP connects only; its reachability is unknown`);
+      continue;
+    }
+    if (f.transport === 'tcp+udp') out.push(`${f.kind} ${f.name}: its UDP half (${portsLabel(f.ports, 'udp')} to ${to}) not probed — probe makes TCP connects only; unknown`);
+    const ranges = f.ports.filter((p) => typeof p === 'string' && portRange(p)[0] !== portRange(p)[1]);
+    if (ranges.length) out.push(`${f.kind} ${f.name}: only the first port of ${ranges.join(', ')} probed (to ${to}); the rest of the range is unknown`);
+  }
+  return out;
+}
+
 export function probeTargets(model: ConnectionModel, zone?: string): ProbeTarget[] {
   const out: ProbeTarget[] = [];
   const seen = new Set<string>();
-  for (const f of flowsOf(model)) {
-    const externalTo = model.zones.find((z) => z.name === f.to)?.external ?? true;
-    if (!f.hosts.length || !externalTo || f.direction === 'inbound' || f.side === 'browser') continue;
-    if (zone && f.from !== zone) continue;
+  for (const f of probedFlows(model, zone)) {
     if (f.transport !== 'tcp' && f.transport !== 'tcp+udp') continue;
     const m = f.endpoint?.mitigation;
     let expected: ProbeTarget['expected'] = 'allowed';
@@ -425,7 +452,8 @@ export async function probe(
   const viaProxy = deps.connectViaProxy ?? proxyConnect;
   const resetMeansBlocked = opts.resetMeansBlocked ?? false;
   const targets = probeTargets(model, opts.zone);
-  const { specs, warnings } = collectProxies(model, opts.proxies ?? []);
+  const { specs, warnings: proxyWarnings } = collectProxies(model, opts.proxies ?? []);
+  const warnings = [...proxyWarnings, ...unprobed(model, opts.zone)];
   const proxyList = [...specs.entries()];
   const records = await mapLimit(targets, opts.concurrency ?? 8, async (t): Promise<ProbeRecord> => {
     if (isPlaceholder(t.host)) {

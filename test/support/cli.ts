@@ -46,6 +46,13 @@ export async function mustRun(cmd: string, args: string[], opts: Parameters<type
   return r;
 }
 
+/** Like runFerry but throws with the output when ferry does not exit 0. */
+export async function mustRunFerry(args: string[], opts: Parameters<typeof runFerry>[1] = {}): Promise<RunResult> {
+  const r = await runFerry(args, opts);
+  if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r;
+}
+
 /**
  * Run a tool that may want privileges it only needs nominally (`nft -c`, `iptables-restore
  * --test`): as is, and again inside an unprivileged user+network namespace when refused.

@@ -35,7 +35,7 @@ export function emitAwsSg(rs: Ruleset): FirewallOutput {
   for (const r of rules) {
     // AWS matches ports for tcp, udp, icmp and icmpv6 only: any other protocol number allows
     // every port whatever FromPort/ToPort say. SCTP 3868 would become all of SCTP: left out.
-    const six = r.remoteCidr !== undefined && familyOf(r.remoteCidr) === 'ipv6';
+    const six = r.family === 'ipv6' || (r.remoteCidr !== undefined && familyOf(r.remoteCidr) === 'ipv6');
     const portsMatched = r.transport === 'tcp' || r.transport === 'udp' || r.transport === 'icmp';
     if (!portsMatched && r.from !== undefined) {
       warnings.push(oneLine(`aws-sg: ${r.direction} rule of ${r.group} (${r.description}) left out — ${r.transport} ports ${r.from}${r.to !== r.from ? `-${r.to}` : ''} cannot be expressed (a security group matches every port of IP protocol ${ipProtocolNumber(r.transport)}); it stays denied`));

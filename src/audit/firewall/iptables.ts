@@ -1,4 +1,4 @@
-import { hasPorts, ipProtocolNumber } from '../../kinds/endpoint/spec.js';
+import { hasPorts, icmpTypeText, ipProtocolNumber } from '../../kinds/endpoint/spec.js';
 import { header, hostEssentials, oneLine, purposeText, ruleLabel, skippedComments, type FirewallOutput } from './common.js';
 import { familyOf, portRange, type AddressSet, type Family, type Rule, type Ruleset } from './ruleset.js';
 
@@ -8,6 +8,11 @@ import { familyOf, portRange, type AddressSet, type Family, type Rule, type Rule
  * family says where it went.
  */
 function iptPortArgs(r: Rule, family: Family): string[] {
+  if (r.transport === 'icmp' && r.icmp) {
+    // Only the listed messages of this family (none listed: no line, that family stays denied).
+    const list = family === 'ipv6' ? r.icmp.v6 : r.icmp.v4;
+    return list.map((t) => (family === 'ipv6' ? `-p ipv6-icmp --icmpv6-type ${icmpTypeText(t)}` : `-p icmp --icmp-type ${icmpTypeText(t)}`));
+  }
   if (r.transport === 'icmp') return [family === 'ipv6' ? '-p ipv6-icmp' : '-p icmp'];
   // Another IP protocol (esp, gre, vrrp…) by its number, with no ports.
   if (!hasPorts(r.transport)) return [`-p ${ipProtocolNumber(r.transport)}`];
@@ -93,6 +98,7 @@ function emitFamily(rs: Ruleset, family: Family): FirewallOutput {
       out.push(`# ${ruleLabel(r)}${purposeText(r)}`);
       const { active, placeholders, otherFamily } = iptRuleLines(r, name, family);
       if (otherFamily) out.push(`# ${v6 ? 'IPv4' : 'IPv6'} addresses only: see ${other}`);
+      else if (r.transport === 'icmp' && r.icmp && !(v6 ? r.icmp.v6 : r.icmp.v4).length) out.push(`# no ${v6 ? 'ICMPv6' : 'ICMPv4'} message listed for this flow (icmp${v6 ? 'v6' : ''}Types): none allowed${(v6 ? r.icmp.v4 : r.icmp.v6).length ? `; see ${other}` : ''}`);
       out.push(...active, ...placeholders.map((l) => `# PLACEHOLDER ${l}`));
     }
     out.push(

@@ -39,6 +39,14 @@ export function nftRuleLines(r: Rule): string[] {
   for (const s of srcs)
     for (const d of dsts) {
       if ((s.startsWith('ip6') && d.startsWith('ip ')) || (s.startsWith('ip ') && d.startsWith('ip6'))) continue;
+      if (r.transport === 'icmp' && r.icmp) {
+        // Only the listed messages, each family its own: `icmp type 8 icmp code 0`, `icmpv6 type 128`.
+        const six = s.startsWith('ip6') || d.startsWith('ip6');
+        const four = s.startsWith('ip ') || d.startsWith('ip ');
+        if (!six) for (const t of r.icmp.v4) out.push(`${s}${d}icmp type ${t.type} ${t.code === undefined ? '' : `icmp code ${t.code} `}accept`);
+        if (!four) for (const t of r.icmp.v6) out.push(`${s}${d}icmpv6 type ${t.type} ${t.code === undefined ? '' : `icmpv6 code ${t.code} `}accept`);
+        continue;
+      }
       out.push(`${s}${d}${proto}accept`);
     }
   return out;

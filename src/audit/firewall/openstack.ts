@@ -43,10 +43,12 @@ export function emitOpenStackSg(rs: Ruleset): FirewallOutput {
       security_group: { get_resource: resName(r.group) },
       description: r.description,
       direction: r.direction,
-      ethertype: r.remoteCidr && familyOf(r.remoteCidr) === 'ipv6' ? 'IPv6' : 'IPv4',
-      protocol: neutronProtocol(r.transport),
+      ethertype: r.family === 'ipv6' || (r.remoteCidr && familyOf(r.remoteCidr) === 'ipv6') ? 'IPv6' : 'IPv4',
+      // An ICMPv6 message by type/code is ipv6-icmp (neutron-lib's name for protocol 58).
+      protocol: r.transport === 'icmp' && r.family === 'ipv6' ? 'ipv6-icmp' : neutronProtocol(r.transport),
     };
-    if (r.from !== undefined) Object.assign(props, { port_range_min: r.from, port_range_max: r.to });
+    // ICMP: port_range_min is the type, port_range_max the code (absent: every code of the type).
+    if (r.from !== undefined) Object.assign(props, { port_range_min: r.from, ...(r.to !== undefined ? { port_range_max: r.to } : {}) });
     if (r.remoteGroup) props.remote_group = { get_resource: resName(r.remoteGroup) };
     else if (r.remoteGroupParam) props.remote_group = { get_param: `${resName(r.remoteGroupParam)}_id` };
     else if (r.remoteCidr) props.remote_ip_prefix = r.remoteCidr;

@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import { ipBytes, maskedBytes } from '../../net/cidr.js';
 import { FerryError } from '../../errors.js';
 import { cutLastLineFrom, trimBoth, trimTrailing } from '../../ui/escape.js';
-import type { Port, Zone } from '../../kinds/endpoint/spec.js';
+import { icmpTypeText, type IcmpMatch, type Port, type Zone } from '../../kinds/endpoint/spec.js';
 import { flowsOf, isPlaceholder, type ConnectionModel, type Flow } from '../model.js';
 
 /**
@@ -47,6 +47,8 @@ export interface Rule {
   toZone: string;
   transport: RuleTransport;
   ports: Port[];
+  /** transport icmp: only these messages per family (an empty family: none of it); undefined: every ICMP message. */
+  icmp?: IcmpMatch;
   /** Protocol label as documented (HTTPS, SMTP…), for proxies. */
   protocols: string[];
   /** The connection to a proxied endpoint's proxy (not the endpoint itself): a forward proxy leaves it out. */
@@ -172,7 +174,21 @@ function enabled(f: Flow, enable: string[]): boolean {
   if (f.lifecycle === 'bootstrap' && enable.includes('bootstrap')) return true;
   if (f.lifecycle === 'install' && enable.includes('install')) return true;
   if (f.requirement === 'optional' && enable.includes('optional')) return true;
-  if (f.condition && enable.some((e) => f.condition!.toLowerCase().includes(e.toLowerCase()))) return true;
+  if (f.condition && enable.some((e) => conditionNames(f.condition!, e))) return true;
+  return false;
+}
+
+const words = (s: string): string[] => s.toLowerCase().split(/[^a-z0-9]+/).filter(Boolean);
+/**
+ * `--enable cilium` turns on a flow whose condition is "cilium CNI": the given words, whole and in
+ * order, within the condition's. A fragment (`--enable a`, `--enable ca`) used to match inside any
+ * word ("canal", "wireguard") and opened flows nobody named.
+ */
+function conditionNames(condition: string, enable: string): boolean {
+  const c = words(condition);
+  const e = words(enable);
+  if (!e.length) return false;
+  for (let i = 0; i + e.length <= c.length; i++) if (e.every((w, j) => c[i + j] === w)) return true;
   return false;
 }
 
@@ -195,6 +211,17 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   const zoneName = opts.zone ?? model.zones.find((z) => z.self)?.name;
   if (opts.zone && !model.zones.some((z) => z.name === opts.zone)) {
     throw new FerryError('USAGE', `--zone ${opts.zone}: no such zone in ${model.name}`, { hint: `Zones: ${model.zones.map((z) => z.name).join(', ')}` });
+  }
+  // A typo (`--enable cilum`) silently enabled nothing: the operator believed the CNI's ports open.
+  const allFlows = flowsOf(model);
+  const unknownEnable = enable.filter(
+    (e) => !['all', 'bootstrap', 'install', 'optional'].includes(e) && !allFlows.some((f) => f.name === e || f.endpoint?.name === e || (f.condition !== undefined && conditionNames(f.condition, e))),
+  );
+  if (unknownEnable.length) {
+    const conditions = [...new Set(allFlows.flatMap((f) => (f.condition ? [f.condition] : [])))];
+    throw new FerryError('USAGE', `--enable ${unknownEnable.map(shown).join(', ')}: names no connection, endpoint or condition of ${model.name}`, {
+      hint: `Give a connection or endpoint name, a word of a condition${conditions.length ? ` (${conditions.map(shown).join(', ')})` : ''}, or bootstrap, install, optional, all.`,
+    });
   }
   const mode: Ruleset['mode'] = zoneName ? 'host' : 'gateway';
   const zones = new Map(model.zones.map((z) => [z.name, z]));
@@ -277,7 +304,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
   const problems: string[] = [];
   const rules: Rule[] = [];
   const skipped: SkippedFlow[] = [];
-  for (const f of flowsOf(model)) {
+  for (const f of allFlows) {
     if (f.direction === 'local' || f.scope === 'localhost' || f.transport === 'unix' || f.side === 'browser') continue;
     if (f.transport === 'other') {
       skipped.push({ name: f.name, ref: f.ref, chain: 'forward', reason: `transport unknown: protocol ${f.protocol} names no IP protocol ferry can match (VPN, IPsec, several protocols in one); write one connection per IP protocol with its transport (udp 500/4500 for IKE, esp, gre…)` });
@@ -331,6 +358,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
             toZone: f.to,
             transport,
             ports: f.ports,
+            ...(transport === 'icmp' && f.icmp ? { icmp: f.icmp } : {}),
             protocols: [f.protocol],
           };
           if (reason) skipped.push({ name: f.name, ref: f.ref, chain, reason, rule });
@@ -355,7 +383,8 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
 
   // Merge rules that differ only in ports, keeping the first one's position.
   const merged: Rule[] = [];
-  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone, r.toProxy ? 'proxy' : ''].join('|');
+  // ICMP rules with different messages are not merged (merging would need the union per family, and "all" wins).
+  const key = (r: Rule) => [r.chain, r.src?.id ?? '*', r.dst?.id ?? '*', r.transport, r.fromZone, r.toZone, r.toProxy ? 'proxy' : '', icmpKey(r.icmp)].join('|');
   const byKey = new Map<string, Rule>();
   for (const r of rules) {
     const k = key(r);
@@ -388,6 +417,8 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
     resolution: resolvedAny ? { at, resolver: opts.resolverName ?? 'system resolver' } : undefined,
   };
 }
+
+const icmpKey = (m: IcmpMatch | undefined): string => (m ? `v4:${m.v4.map(icmpTypeText).join(',')};v6:${m.v6.map(icmpTypeText).join(',')}` : '');
 
 /** `host:port`, `[v6]:port` or `http://host:port` of a proxied mitigation (port 3128 when none is given). */
 export function parseProxy(proxy: string | undefined): { host: string; port: number } | undefined {

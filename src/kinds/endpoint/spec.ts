@@ -130,6 +130,40 @@ export function transportFromProtocol(protocol: string): Transport {
   if (!tcp && words.some((w) => w === 'ICMP' || w === 'PING' || w === 'ICMPV6')) return 'icmp';
   return 'tcp';
 }
+/**
+ * An ICMP message as firewall documents write it: `8` (type) or `8/0` (type/code), 0-255 each
+ * (RKE2's "ICMP 8/0" for Cilium's health check is echo request, code 0).
+ */
+export const IcmpTypeSchema = z.union([z.number().int().min(0).max(255), z.string().regex(/^\d{1,3}(\/\d{1,3})?$/, 'an ICMP type is written 8 or 8/0 (type/code)')]);
+export interface IcmpType {
+  type: number;
+  /** Undefined: every code of the type. */
+  code?: number;
+}
+/** The ICMP messages a flow allows, per address family; undefined on a flow means every ICMP message. */
+export interface IcmpMatch {
+  v4: IcmpType[];
+  v6: IcmpType[];
+}
+export function parseIcmpType(t: number | string): IcmpType {
+  const [a, b] = String(t).split('/');
+  return b === undefined ? { type: Number(a) } : { type: Number(a), code: Number(b) };
+}
+/** `8/0`, `8` (every code). */
+export const icmpTypeText = (t: IcmpType): string => (t.code === undefined ? String(t.type) : `${t.type}/${t.code}`);
+/** The flow's ICMP match from the manifest fields: undefined when neither list is given (all ICMP). */
+export function icmpMatch(v4: Array<number | string> | undefined, v6: Array<number | string> | undefined): IcmpMatch | undefined {
+  if (v4 === undefined && v6 === undefined) return undefined;
+  return { v4: (v4 ?? []).map(parseIcmpType), v6: (v6 ?? []).map(parseIcmpType) };
+}
+const ICMP_FIELDS = {
+  icmpTypes: z
+    .array(IcmpTypeSchema)
+    .optional()
+    .describe('transport icmp only: the ICMPv4 messages allowed, as type or type/code (8/0 is echo request). With icmpTypes or icmpv6Types given, only the listed messages of each family are allowed (an empty or absent list: none of that family); with neither, every ICMP message.'),
+  icmpv6Types: z.array(IcmpTypeSchema).optional().describe('transport icmp only: the ICMPv6 messages allowed, as type or type/code (128/0 is echo request).'),
+};
+
 export const RequirementSchema = z.enum(['required', 'optional', 'conditional']);
 export const LifecycleSchema = z.enum(['runtime', 'bootstrap', 'install']);
 export const StatusSchema = z.enum(['confirmed', 'tbd', 'blocked']);
@@ -189,6 +223,7 @@ export const ConnectionSchema = z
     protocol: z.string().min(1).describe('Application protocol as documented (HTTPS, NATS + TLS, gRPC, IPMI…).'),
     transport: TransportSchema.optional().describe('Default: from the protocol (VXLAN, WireGuard, UDP, NTP, IKE, Corosync… udp; DNS, TCP/UDP tcp+udp; ICMP icmp; ESP, AH, GRE, VRRP, SCTP, PIM… that IP protocol; VPN, IPsec, or several IP protocols: other, which writes no rule), else tcp. Any IP protocol by IANA keyword or number 0-255.'),
     ports: z.array(PortSchema).optional(),
+    ...ICMP_FIELDS,
     portNote: z.string().optional().describe('Ports in words when not a fixed list ("socket / dynamic TCP").'),
     security: SecuritySchema.optional(),
     purpose: z.string().min(1),
@@ -255,6 +290,7 @@ export const EndpointSchema = z
     protocol: z.string().default('HTTPS'),
     transport: TransportSchema.optional().describe('Default: from the protocol, as for a connection.'),
     ports: z.array(PortSchema).optional().describe('Default: [443] for a transport with ports (tcp, udp, sctp…); none for icmp, esp, gre….'),
+    ...ICMP_FIELDS,
     purpose: z.string().min(1),
     requirement: RequirementSchema.default('required'),
     condition: z.string().optional(),

@@ -11,7 +11,7 @@ import { FIREWALL_FORMATS } from '../../../src/audit/firewall/emit.js';
  * UPDATE_GOLDEN=1 rewrites them; review the diff against the seed documents.
  */
 const ROOT = path.resolve(import.meta.dirname, '../../..');
-const SEEDS = ['ccx', 'spinifex', 'spire', 'metal-stack', 'safespring'];
+const SEEDS = ['ccx', 'spinifex', 'spire', 'metal-stack', 'safespring', 'rke2'];
 const FW_FILE: Record<string, string> = {
   nftables: 'firewall.nft',
   iptables: 'firewall.iptables',
