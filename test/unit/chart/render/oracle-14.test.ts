@@ -1,0 +1,80 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadChart } from '../../../../src/kinds/chart/load.js';
+import { renderChart } from '../../../../src/kinds/chart/render/index.js';
+import { writeChart } from '../helpers.js';
+import { run } from './run-template.js';
+
+// Fourteenth pass of real charts against the independent Go renderer (DataDog, AWS EKS charts,
+// SonarQube, kafbat, Atlantis and Langfuse with their helm-unittest suites, Litmus, Woodpecker,
+// APISIX, Open WebUI, Ollama, JupyterHub, Zalando postgres-operator, Cerbos, Authelia, Immich,
+// Mailu, gabe565's charts, pascaliske's charts and Temporal with its helm-unittest suite). Each
+// expectation is what Helm 3.14's text/template and sprig v3.2.3 give, checked with the oracle.
+
+let tmp: string;
+beforeAll(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle14-'));
+});
+afterAll(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const GO_NIL_MAP = /wrong type for value; expected map\[string\]interface \{\}; got interface \{\}/;
+
+describe("a missing or nil field handed to a sprig dict function's map parameter", () => {
+  // gabe565's smarter-device-manager and borgmatic (with bjw-s common's `get .Values.global
+  // "nameOverride"` and no `global` in the chart's values): Helm executes templates with
+  // missingkey=zero, so `.Values.global` is a nil `interface {}`, and text/template's validateType
+  // refuses it for get's `map[string]interface {}` parameter; `helm template` fails. ferry took it
+  // as an empty map and rendered the chart.
+  const values = { Values: { nul: null, m: { a: 1 }, s: 'str' } };
+
+  it('is refused, at the argument, as Go refuses it', () => {
+    for (const t of [
+      '{{ get .Values.missing "a" }}', '{{ get .Values.nul "a" }}', '{{ hasKey .Values.missing "a" }}',
+      '{{ set .Values.missing "a" 1 }}', '{{ unset .Values.missing "a" }}', '{{ keys .Values.missing }}',
+      '{{ keys .Values.m .Values.missing }}', '{{ pick .Values.missing "a" }}', '{{ omit .Values.missing "a" }}',
+      '{{ values .Values.missing }}', '{{ merge .Values.missing .Values.m }}', '{{ merge .Values.m .Values.missing }}',
+      '{{ mergeOverwrite .Values.m .Values.missing }}', '{{ mustMerge .Values.m .Values.missing }}',
+      '{{ mustMergeOverwrite .Values.m .Values.nul }}', '{{ pluck "a" .Values.missing }}',
+      '{{ pluck "a" .Values.m .Values.nul }}', '{{ get $.Values.missing "a" }}',
+    ]) {
+      expect(() => run(t, values), t).toThrow(GO_NIL_MAP);
+    }
+    expect(() => run('{{ get .Values.missing "a" }}', values)).toThrow(/at <\.Values\.missing>: wrong type/);
+    expect(() => run('{{ merge .Values.m .Values.s }}', values)).toThrow(/at <\.Values\.s>: wrong type for value; expected map\[string\]interface \{\}; got string/);
+    expect(() => run('{{ get .Values.s "a" }}', values)).toThrow(/at <\.Values\.s>: wrong type for value; expected map\[string\]interface \{\}; got string/);
+  });
+
+  it('a literal nil or a piped value is an empty map, as in Go', () => {
+    expect(run('{{ get nil "a" | quote }}', values)).toBe('""');
+    expect(run('{{ .Values.missing | keys | toJson }}', values)).toBe('[]');
+    expect(run('{{ .Values.missing | values | toJson }}', values)).toBe('[]');
+    expect(run('{{ get .Values.m "a" }} {{ hasKey .Values.m "b" }} {{ keys .Values.m | toJson }}', values)).toBe('1 false ["a"]');
+    expect(run('{{ merge (dict) .Values.m | toJson }} {{ pluck "a" .Values.m (dict "a" 2) | toJson }}', values)).toBe('{"a":1} [1,2]');
+  });
+
+  it('a chart whose library reads `.Values.global` it does not have is refused as Helm refuses it', async () => {
+    const dir = await writeChart(path.join(tmp, 'sdm'), {
+      chart: { name: 'sdm', version: '1.0.0' },
+      values: 'nameOverride: x\n',
+      files: {
+        'templates/_names.tpl': '{{- define "n" -}}{{- get .Values.global "nameOverride" | default .Values.nameOverride -}}{{- end -}}\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "n" . }}\n',
+      },
+    });
+    await expect(async () => renderChart(await loadChart(dir, { allFiles: true }))).rejects.toThrow(GO_NIL_MAP);
+    const withGlobal = await writeChart(path.join(tmp, 'sdm-global'), {
+      chart: { name: 'sdm', version: '1.0.0' },
+      values: 'nameOverride: x\nglobal: {}\n',
+      files: {
+        'templates/_names.tpl': '{{- define "n" -}}{{- get .Values.global "nameOverride" | default .Values.nameOverride -}}{{- end -}}\n',
+        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "n" . }}\n',
+      },
+    });
+    const r = renderChart(await loadChart(withGlobal, { allFiles: true }));
+    expect(r.documents.map((d) => (d.object as { metadata: { name: string } }).metadata.name)).toEqual(['x']);
+  });
+});
