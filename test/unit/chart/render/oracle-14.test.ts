@@ -78,3 +78,32 @@ describe("a missing or nil field handed to a sprig dict function's map parameter
     expect(r.documents.map((d) => (d.object as { metadata: { name: string } }).metadata.name)).toEqual(['x']);
   });
 });
+
+describe("a nil list handed to sprig's list functions", () => {
+  // gabe565's bookstack, monica, vaultwarden and others with every `enabled: false` switched on:
+  // `first .hosts` on an ingress without hosts. sprig's list functions start with
+  // `reflect.TypeOf(list).Kind()`, which panics on nil, and Helm fails with `error calling first:
+  // runtime error: invalid memory address or nil pointer dereference`; ferry read nil as an empty
+  // list and went on.
+  const values = { Values: { nul: null, l: [1, 2] } };
+  const NIL_DEREF = /error calling \w+: runtime error: invalid memory address or nil pointer dereference/;
+
+  it('is refused, a missing field or a literal nil alike', () => {
+    for (const t of [
+      'first .Values.missing', 'first nil', 'last .Values.nul', 'rest .Values.missing', 'initial .Values.missing',
+      'reverse .Values.missing', 'uniq .Values.missing', 'compact .Values.missing', 'without .Values.missing 1',
+      'append .Values.missing 1', 'push .Values.missing 1', 'prepend .Values.missing 1', 'chunk 2 .Values.missing',
+      'chunk 0 nil', 'slice .Values.missing', 'concat .Values.missing', 'concat (list 1) .Values.missing', 'mustFirst nil',
+      'mustLast nil', 'mustRest nil', 'mustInitial nil', 'mustReverse nil', 'mustUniq nil', 'mustCompact nil',
+      'mustWithout nil 1', 'mustAppend nil 1', 'mustPush nil 1', 'mustPrepend nil 1', 'mustChunk 1 nil', 'mustSlice nil',
+    ]) {
+      expect(() => run(`{{ ${t} }}`, values), t).toThrow(NIL_DEREF);
+    }
+  });
+
+  it('the functions Go lets through a nil still take it, and an empty list is no nil', () => {
+    expect(run('{{ has 1 .Values.missing }} {{ mustHas 1 nil }}', values)).toBe('false false');
+    expect(run('{{ toStrings .Values.missing | toJson }} {{ join "," .Values.missing | quote }}', values)).toBe('[] ""');
+    expect(run('{{ first (list) | toJson }} {{ concat (list) (list 1) | toJson }} {{ first .Values.l }}', values)).toBe('null [1] 1');
+  });
+});
