@@ -57,23 +57,18 @@ describe("a missing or nil field handed to a sprig dict function's map parameter
   });
 
   it('a chart whose library reads `.Values.global` it does not have is refused as Helm refuses it', async () => {
-    const dir = await writeChart(path.join(tmp, 'sdm'), {
-      chart: { name: 'sdm', version: '1.0.0' },
-      values: 'nameOverride: x\n',
-      files: {
-        'templates/_names.tpl': '{{- define "n" -}}{{- get .Values.global "nameOverride" | default .Values.nameOverride -}}{{- end -}}\n',
-        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "n" . }}\n',
-      },
-    });
+    const names = (name: string, values: string) =>
+      writeChart(path.join(tmp, name), {
+        chart: { name: 'sdm', version: '1.0.0' },
+        values,
+        files: {
+          'templates/_names.tpl': '{{- define "n" -}}{{- get .Values.global "nameOverride" | default .Values.nameOverride -}}{{- end -}}\n',
+          'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "n" . }}\n',
+        },
+      });
+    const dir = await names('sdm', 'nameOverride: x\n');
     await expect(async () => renderChart(await loadChart(dir, { allFiles: true }))).rejects.toThrow(GO_NIL_MAP);
-    const withGlobal = await writeChart(path.join(tmp, 'sdm-global'), {
-      chart: { name: 'sdm', version: '1.0.0' },
-      values: 'nameOverride: x\nglobal: {}\n',
-      files: {
-        'templates/_names.tpl': '{{- define "n" -}}{{- get .Values.global "nameOverride" | default .Values.nameOverride -}}{{- end -}}\n',
-        'templates/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "n" . }}\n',
-      },
-    });
+    const withGlobal = await names('sdm-global', 'nameOverride: x\nglobal: {}\n');
     const r = renderChart(await loadChart(withGlobal, { allFiles: true }));
     expect(r.documents.map((d) => (d.object as { metadata: { name: string } }).metadata.name)).toEqual(['x']);
   });
