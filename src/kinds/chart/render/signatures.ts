@@ -8,8 +8,13 @@ import { goTypeName, isNil } from './govalue.js';
  * `wrong type for value; expected string; got …` — so `{{ .Values.unset | b64enc }}` makes
  * `helm template` fail rather than print an empty string.
  *
- * One letter a parameter: `s` a string, `_` anything else (not checked here); a trailing `*s`
- * is a variadic `...string`.
+ * The `map[string]interface {}` parameters (sprig's dict functions) likewise: a missing or nil
+ * field (`get .Values.global "x"` with no `global`) is `wrong type for value; expected
+ * map[string]interface {}; got interface {}`, where a literal `nil` or a piped value is taken as an
+ * empty map (checked against Helm 3.14's sprig v3.2.3).
+ *
+ * One letter a parameter: `s` a string, `m` a map, `_` anything else (not checked here); a
+ * trailing `*s` or `*m` is a variadic `...string` or `...map[string]interface {}`.
  */
 const SIGNATURES = new Map<string, string>(Object.entries({
   // sprig
@@ -18,18 +23,19 @@ const SIGNATURES = new Map<string, string>(Object.entries({
   dateInZone: 's_s', dateModify: 's_', date_in_zone: 's_s', date_modify: 's_', decryptAES: 'ss',
   derivePassword: '_ssss', dir: 's', encryptAES: 'ss', ext: 's', fail: 's', fromJson: 's', genCA: 's_',
   genCAWithKey: 's_s', genPrivateKey: 's', genSelfSignedCert: 's___', genSelfSignedCertWithKey: 's___s',
-  genSignedCert: 's____', genSignedCertWithKey: 's____s', get: '_s', getHostByName: 's', hasKey: '_s',
+  genSignedCert: 's____', genSignedCertWithKey: 's____s', get: 'ms', getHostByName: 's', hasKey: 'ms',
   hasPrefix: 'ss', hasSuffix: 'ss', htmlDateInZone: '_s', htpasswd: 'ss', indent: '_s', initials: 's',
   isAbs: 's', join: 's_', kebabcase: 's', kindIs: 's_', lower: 's', mustDateModify: 's_', mustFromJson: 's',
   mustRegexFind: 'ss', mustRegexFindAll: 'ss_', mustRegexMatch: 'ss', mustRegexReplaceAll: 'sss',
   mustRegexReplaceAllLiteral: 'sss', mustRegexSplit: 'ss_', mustToDate: 'ss', must_date_modify: 's_',
-  nindent: '_s', nospace: 's', omit: '_*s', osBase: 's', osClean: 's', osDir: 's', osExt: 's', osIsAbs: 's',
-  pick: '_*s', pluck: 's_', plural: 'ss_', regexFind: 'ss', regexFindAll: 'ss_', regexMatch: 'ss',
+  nindent: '_s', nospace: 's', omit: 'm*s', osBase: 's', osClean: 's', osDir: 's', osExt: 's', osIsAbs: 's',
+  pick: 'm*s', pluck: 's*m', plural: 'ss_', regexFind: 'ss', regexFindAll: 'ss_', regexMatch: 'ss',
   regexQuoteMeta: 's', regexReplaceAll: 'sss', regexReplaceAllLiteral: 'sss', regexSplit: 'ss_', repeat: '_s',
-  replace: 'sss', semver: 's', semverCompare: 'ss', set: '_s_', sha1sum: 's', sha256sum: 's', shuffle: 's',
+  replace: 'sss', semver: 's', semverCompare: 'ss', set: 'ms_', sha1sum: 's', sha256sum: 's', shuffle: 's',
   snakecase: 's', split: 'ss', splitList: 'ss', splitn: 's_s', substr: '__s', swapcase: 's', title: 's',
   toDate: 'ss', trim: 's', trimAll: 'ss', trimPrefix: 'ss', trimSuffix: 'ss', trimall: 'ss', trunc: '_s',
-  typeIs: 's_', typeIsLike: 's_', unset: '_s', untitle: 's', upper: 's', urlParse: 's', wrap: '_s', wrapWith: '_ss',
+  typeIs: 's_', typeIsLike: 's_', unset: 'ms', untitle: 's', upper: 's', urlParse: 's', wrap: '_s', wrapWith: '_ss',
+  keys: '*m', values: 'm', merge: 'm*m', mustMerge: 'm*m', mergeOverwrite: 'm*m', mustMergeOverwrite: 'm*m',
   // Helm
   include: 's_', tpl: 's_', required: 's_', fromYaml: 's', fromYamlArray: 's', fromJsonArray: 's', lookup: 'ssss',
   // Go
@@ -44,15 +50,23 @@ const SIGNATURES = new Map<string, string>(Object.entries({
 export function stringArgError(name: string, args: readonly unknown[], fromField: (i: number) => boolean = () => false): { at: number; message: string } | undefined {
   const sig = SIGNATURES.get(name);
   if (sig === undefined) return undefined;
-  const variadic = sig.endsWith('*s');
+  const variadic = sig.length >= 2 && sig[sig.length - 2] === '*' ? sig[sig.length - 1] : undefined;
   const fixed = variadic ? sig.length - 2 : sig.length;
   for (let i = 0; i < args.length; i++) {
-    const kind = i < fixed ? sig[i] : variadic ? 's' : '_';
-    if (kind !== 's') continue;
+    const kind = i < fixed ? sig[i] : variadic ?? '_';
     const v = args[i];
-    if (typeof v === 'string') continue;
-    if (isNil(v)) return { at: i, message: fromField(i) ? 'wrong type for value; expected string; got interface {}' : 'invalid value; expected string' };
-    return { at: i, message: `wrong type for value; expected string; got ${goTypeName(v)}` };
+    if (kind === 's') {
+      if (typeof v === 'string') continue;
+      if (isNil(v)) return { at: i, message: fromField(i) ? 'wrong type for value; expected string; got interface {}' : 'invalid value; expected string' };
+      return { at: i, message: `wrong type for value; expected string; got ${goTypeName(v)}` };
+    }
+    if (kind === 'm') {
+      // a nil map is a map: only a field's nil `interface {}` is refused; objects (maps, Helm's
+      // structs) are left to the function itself
+      if (isNil(v) ? fromField(i) : typeof v !== 'object' || Array.isArray(v)) {
+        return { at: i, message: `wrong type for value; expected map[string]interface {}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}` };
+      }
+    }
   }
   return undefined;
 }

@@ -125,11 +125,20 @@ export function goParseFloat(s: string): number | undefined {
   return neg ? -value : value;
 }
 
-function list(v: unknown, fn: string): unknown[] {
+/**
+ * The elements of a list argument. sprig's list functions (first, rest, append, concat, chunk…)
+ * start with `reflect.TypeOf(list).Kind()`, which panics on nil: Helm reports
+ * `error calling first: runtime error: invalid memory address or nil pointer dereference`
+ * (checked against sprig v3.2.3), so a nil list fails unless `nilIsEmpty` (toStrings).
+ */
+function list(v: unknown, fn: string, nilIsEmpty = false): unknown[] {
   const elems = asSlice(v);
   if (elems) return elems;
   if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
-  if (isNil(v)) return [];
+  if (isNil(v)) {
+    if (nilIsEmpty) return [];
+    throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
+  }
   throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
 }
 
@@ -542,7 +551,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
       kept.forEach((p, i) => (out[`_${i}`] = p));
       return out;
     },
-    toStrings: (v) => list(v, 'toStrings').map((x) => strval(x)),
+    toStrings: (v) => list(v, 'toStrings', true).map((x) => strval(x)),
     until: (n) => {
       const c = Number(toInt64(n));
       return range(0, c, c >= 0 ? 1 : -1).map((x) => BigInt(x));
