@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,4 +105,19 @@ describe('Flux variables joined with the ConfigMaps their Kustomizations name', 
       expect(r.stderr).toMatch(/Flux variables: the Kustomizations in the scan \(up to \S*r\/clusters\/ks\.yaml, naming ConfigMap\/s in \S*r\/clusters\/cm\.yaml\) set more than 100,000 values/);
     }
   }, 120_000);
+});
+
+describe('a Quadlet unit read as systemd reads it (systemd.syntax(7): continuation lines)', () => {
+  it('a line continuing the one before (a comment block between skipped) is no Image= key: rewrite leaves it, and moves the real one', async () => {
+    const dir = path.join(work, 'quadlet');
+    await mkdir(path.join(dir, 'units'), { recursive: true });
+    const ref = 'docker.io/library/nginx:1.25';
+    await writeFile(path.join(dir, 'm.lock.json'), imagesLock('m', [ref]));
+    await writeFile(path.join(dir, 't.yaml'), NESTED_SITE_TARGET);
+    const unit = '[Unit]\nDescription=web\n\n[Container]\nEnvironment=A=1 \\\n# a comment inside the run\nImage=evil.example/x:1\nImage=docker.io/library/nginx:1.25\nExec=run \\\n  --flag\n';
+    await writeFile(path.join(dir, 'units', 'web.container'), unit);
+    const r = await runFerry(['rewrite', 'manifests', 'units', '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: dir });
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await readFile(path.join(dir, 'units', 'web.container'), 'utf8')).toBe(unit.replace(`Image=${ref}`, `Image=registry.site.internal/ferry/${ref}`));
+  }, 60_000);
 });
