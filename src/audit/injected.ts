@@ -3,6 +3,7 @@ import { injectionRequest } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Lock } from '../kinds/schema.js';
 import { lockEntries } from '../kinds/schema.js';
+import { formatImageReference, parseImageReference } from '../oci/reference.js';
 import type { Reference } from './scan.js';
 
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -73,6 +74,20 @@ function namespaceInjection(file: string, doc: Document, refs: Reference[], line
 }
 
 /**
+ * A lock's `injects` entry as `ferry lock` writes it: an image reference, written as ferry writes
+ * one, among the chart's own `images`. A lock arrives (in a bundle, from a repository): anything
+ * else is no image ferry knows the injector pulls.
+ */
+function carried(c: ChartLock, image: string): boolean {
+  if (!c.images.includes(image)) return false;
+  try {
+    return formatImageReference(parseImageReference(image)) === image;
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Each `image: auto` placeholder becomes the image istiod's injector writes there: the proxy image
  * of every chart in the lock that injects one (istiod, discovered from the injector's values), each
  * classified as any image is; with no such chart, the placeholder stays, named as unknown.
@@ -88,7 +103,11 @@ export function withInjectedImages(refs: Reference[], lock: Lock | undefined): R
     if (!injectors.length)
       return [{ ...r, operator: `${head}; which proxy image is unknown: the lock has no chart that injects one (carry the istiod chart with images: discover, lock again, and audit with that lock)` }];
     return injectors.flatMap((c) =>
-      c.injects!.map((image) => ({ ...r, value: image, operator: `${head}: ${image} from istiod's values (chart ${c.name} ${c.version} injects it; installed with its values rewritten by \`ferry rewrite values\`, it injects the mirror's copy)` })),
+      c.injects!.map((image) =>
+        carried(c, image)
+          ? { ...r, value: image, operator: `${head}: ${image} from istiod's values (chart ${c.name} ${c.version} injects it; installed with its values rewritten by \`ferry rewrite values\`, it injects the mirror's copy)` }
+          : { ...r, operator: `${head}; which proxy image is unknown: the lock's chart ${c.name} ${c.version} names ${JSON.stringify(image.length > 120 ? `${image.slice(0, 120)}…` : image)} as the image it injects, which is not an image reference among the chart's images (\`ferry lock\` writes only those): lock the chart again and audit with that lock` },
+      ),
     );
   });
 }

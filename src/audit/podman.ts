@@ -54,22 +54,43 @@ export function quadletImages(file: string, text: string): { refs: Reference[]; 
   let section = '';
   let autoUpdate = false;
   const unit = path.posix.basename(file);
+  // systemd.syntax(7), as Quadlet's parser reads it: a line ending in `\` goes on with the next
+  // (the backslash read as a space), comment lines inside such a run skipped; a continuation line
+  // is never a key of its own (`Environment=A=1 \` then `Image=…` is one Environment= line).
+  let continued: { line: number; parts: string[] } | false | undefined;
+  const image = (line: number, value: string) => {
+    if (value && !/\.(?:image|build)$/.test(value)) refs.push({ file, line, keyPath: `${section}.Image`, kind: 'image', value, podman: { unit } });
+  };
   lines.forEach((raw, i) => {
     const line = raw.trim();
+    const more = line.endsWith('\\');
+    if (continued !== undefined) {
+      if (line.startsWith('#') || line.startsWith(';')) return;
+      if (continued) {
+        continued.parts.push(more ? line.slice(0, -1) : line);
+        lines[i] = '';
+        if (!more) image(continued.line, continued.parts.join(' ').trim());
+      }
+      if (!more) continued = undefined;
+      return;
+    }
     const header = /^\[([^\]]*)\]$/.exec(line);
     if (header) {
       section = header[1].trim();
       return;
     }
     const kv = /^([A-Za-z][\w-]*)\s*=\s*(.*)$/.exec(line);
-    if (!kv || !QUADLET_IMAGE_SECTIONS.has(section)) return;
-    if (kv[1] === 'AutoUpdate' && kv[2].trim() === 'registry') autoUpdate = true;
-    if (kv[1] !== 'Image') return;
-    const value = kv[2].trim().replace(/^(["'])(.*)\1$/, '$2');
+    if (!kv || !QUADLET_IMAGE_SECTIONS.has(section) || kv[1] !== 'Image') {
+      if (more && !line.startsWith('#') && !line.startsWith(';')) continued = false;
+      if (kv?.[1] === 'AutoUpdate' && QUADLET_IMAGE_SECTIONS.has(section) && kv[2].trim() === 'registry') autoUpdate = true;
+      return;
+    }
     lines[i] = '';
-    if (!value || /\.(?:image|build)$/.test(value)) return;
-    refs.push({ file, line: i + 1, keyPath: `${section}.Image`, kind: 'image', value, podman: { unit } });
+    if (more) continued = { line: i + 1, parts: [kv[2].slice(0, -1)] };
+    else image(i + 1, kv[2].trim().replace(/^(["'])(.*)\1$/, '$2'));
   });
+  // A file ending in a continued Image= line: what it holds so far.
+  if (continued) image(continued.line, continued.parts.join(' ').trim());
   if (autoUpdate) for (const r of refs) r.podman!.autoUpdate = true;
   return { refs, rest: lines.join('\n') };
 }

@@ -1,4 +1,6 @@
 import { parse as parseYaml } from 'yaml';
+import { FerryError } from '../../../errors.js';
+import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 import type { RenderedDocument } from '../render/index.js';
 
 /**
@@ -60,23 +62,46 @@ function obj(v: unknown): Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
 }
 
+type InjectorConfig = { values: Record<string, unknown>; templates: string[] } | undefined;
+
+/** Parsed configurations by the rendered `data` object (shared between renders of one text): discovery reads each render several times. */
+const CONFIGS = new WeakMap<object, InjectorConfig>();
+
+/**
+ * The injector's `data.values` (JSON) and `data.config` (YAML) are strings inside one rendered
+ * document: the document's own density bound saw them escaped (`\x2c` in a double-quoted scalar
+ * counts as no comma), so each is held to the same bound once unescaped, before it is parsed
+ * (the yaml library takes ~1 KiB a token, JSON.parse ~0.3 KiB an empty object).
+ */
+function checkDensity(doc: RenderedDocument, field: 'values' | 'config', text: string): void {
+  if (text.length <= CONFIG_YAML_TOKENS || !yamlTokensOver(text, CONFIG_YAML_TOKENS)) return;
+  throw new FerryError('VALIDATION', `${doc.source}: ConfigMap ${doc.name ?? '?'} (Istio's sidecar injector) data.${field} has more than ${CONFIG_YAML_TOKENS.toLocaleString('en-US')} ${field === 'values' ? 'JSON' : 'YAML'} tokens (list items, keys, commas, lines); ferry does not parse text that dense, so the image it injects is unknown`, {
+    hint: "Check the chart: Istio's injector configuration is a few thousand tokens. List the proxy image in the manifest's `images` if the chart is the one you meant.",
+  });
+}
+
 /** The injector's configuration: values (JSON) and templates, or undefined when the document is not one. */
-function injectorConfig(doc: RenderedDocument): { values: Record<string, unknown>; templates: string[] } | undefined {
+function injectorConfig(doc: RenderedDocument): InjectorConfig {
   if (doc.kind !== 'ConfigMap' || doc.object === null || doc.crd) return undefined;
   const data = obj(obj(doc.object).data);
   if (typeof data.values !== 'string' || typeof data.config !== 'string') return undefined;
+  if (CONFIGS.has(data)) return CONFIGS.get(data);
+  checkDensity(doc, 'values', data.values);
+  checkDensity(doc, 'config', data.config);
   let values: Record<string, unknown>;
   let config: Record<string, unknown>;
+  let cfg: InjectorConfig;
   try {
     values = obj(JSON.parse(data.values));
     config = obj(parseYaml(data.config, { maxAliasCount: 100 }));
+    const templates = Object.values(obj(config.templates)).filter((t): t is string => typeof t === 'string');
+    if (typeof config.template === 'string') templates.push(config.template);
+    cfg = templates.length && 'global' in values ? { values, templates } : undefined;
   } catch {
-    return undefined;
+    cfg = undefined;
   }
-  const templates = Object.values(obj(config.templates)).filter((t): t is string => typeof t === 'string');
-  if (typeof config.template === 'string') templates.push(config.template);
-  if (!templates.length || !('global' in values)) return undefined;
-  return { values, templates };
+  CONFIGS.set(data, cfg);
+  return cfg;
 }
 
 export function findInjectorImages(docs: RenderedDocument[]): InjectedImage[] {
