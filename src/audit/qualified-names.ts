@@ -78,7 +78,7 @@ const KEY_AT_LINE = new RegExp(`(^[\\s>#*-]*|[{,]\\s*)(?:(["'])(${SUBDOMAIN})/${
 const API_VERSION = new RegExp(`((?:\\bapiVersion["']?\\s*:|\\.APIVersions\\.Has)\\s*["']?)(${SUBDOMAIN})/v\\d+(?:(?:alpha|beta)\\d+)?(?![\\w./-])`, 'gi');
 
 /** A YAML key and its value on one line (`  - topologyKey: "kubernetes.io/hostname"`, `- apiGroups: ["cert-manager.io"]`). */
-const KEY_LINE = /^(\s*)((?:-\s+)*)(["']?)([A-Za-z_][\w.-]*)\3\s*:(?:\s+(.*?))?\s*$/;
+const KEY_LINE = /^(\s*)((?:-[ \t]+)*)(["']?)([A-Za-z_][\w.-]*)\3[ \t]*:(?=\s|$)/;
 /** A block list item (`    - networking.k8s.io`). */
 const ITEM_LINE = /^(\s*)-\s+(["']?)([^\s"'#]+)\2\s*(?:#.*)?$/;
 
@@ -107,7 +107,7 @@ export class YamlLineKeys {
       const at = (m.index ?? 0) + m[1].length;
       out.push([at, at + m[2].length]);
     }
-    if (yaml) out.push(...this.fieldSpans(line));
+    if (yaml) for (const s of this.fieldSpans(line)) out.push(s);
     return out;
   }
 
@@ -128,9 +128,11 @@ export class YamlLineKeys {
     const m = KEY_LINE.exec(line);
     if (!m) {
       const item = ITEM_LINE.exec(line);
-      // A list item under the key last opened at this indentation or less.
-      const parent = item ? this.stack.filter((s) => s.indent <= indent).pop() : undefined;
-      if (!item || !parent) return [];
+      if (!item) return [];
+      // A list item closes the keys deeper than it; it is under the key last opened at its indentation or less.
+      while (this.stack.length && this.stack[this.stack.length - 1].indent > indent) this.stack.pop();
+      const parent = this.stack[this.stack.length - 1];
+      if (!parent) return [];
       const at = line.indexOf(item[3], item[1].length + 1);
       return qualifiedNameField(`${this.keyPath(parent)}[0]`, item[3], this.kind) ? [[at, at + item[3].length]] : [];
     }
@@ -139,12 +141,14 @@ export class YamlLineKeys {
     while (this.stack.length && this.stack[this.stack.length - 1].indent >= depth) this.stack.pop();
     const key = m[4] + (m[2] ? '[0]' : '');
     this.stack.push({ indent: depth, key });
-    const value = m[5] ?? '';
+    const rest = line.slice(m[0].length);
+    const hash = rest.search(/\s#/);
+    const value = (hash >= 0 ? rest.slice(0, hash) : rest).trim();
     if (depth === 0 && m[4] === 'kind') this.kind = value.replace(/^(["'])(.*)\1$/, '$2');
     if (/^[|>][-+0-9]*(\s+#.*)?$/.test(value)) this.block = depth;
     if (!value) return [];
     const keyPath = this.keyPath(this.stack[this.stack.length - 1]);
-    const valueAt = line.trimEnd().length - value.length;
+    const valueAt = line.indexOf(value, m[0].length);
     // A flow list of names (`apiGroups: ["cert-manager.io", "acme.cert-manager.io"]`): each item.
     const flow = /^\[(.*)\]$/.exec(value);
     const items = flow ? flow[1].split(',') : [value];
@@ -169,9 +173,18 @@ export class YamlLineKeys {
   }
 }
 
-/** `line` with these spans blanked (same length: what is found elsewhere on the line keeps its place). */
+/** `line` with these spans blanked (same length: what is found elsewhere on the line keeps its place); one pass, however many spans. */
 export function blanked(line: string, spans: ReadonlyArray<[number, number]>): string {
-  let out = line;
-  for (const [a, b] of spans) out = out.slice(0, a) + ' '.repeat(b - a) + out.slice(b);
-  return out;
+  if (!spans.length) return line;
+  const sorted = [...spans].sort((a, b) => a[0] - b[0]);
+  const parts: string[] = [];
+  let at = 0;
+  for (const [a, b] of sorted) {
+    if (b <= at) continue;
+    const from = Math.max(a, at);
+    parts.push(line.slice(at, from), ' '.repeat(b - from));
+    at = b;
+  }
+  parts.push(line.slice(at));
+  return parts.join('');
 }

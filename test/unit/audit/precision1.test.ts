@@ -1,8 +1,10 @@
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { scanFileText, type FileType, type Reference } from '../../../src/audit/scan.js';
+import { blanked, YamlLineKeys } from '../../../src/audit/qualified-names.js';
 import { ROOT, runFerry } from '../../support/cli.js';
 
 /** The host findings of one file: `line value` each. */
@@ -180,5 +182,30 @@ describe('ferry audit over a chart tree', () => {
     const r = await runFerry(['audit', dir, '--manifest', path.join(ROOT, 'manifests', 'demo.yaml'), '--format', 'json'], { cwd: dir });
     const hostsFound = (JSON.parse(r.stdout) as { findings: Array<{ kind: string; value: string }> }).findings.filter((f) => f.kind === 'host').map((f) => f.value);
     expect(hostsFound).toEqual(['telemetry.vendor.io']);
+  });
+});
+
+describe('crafted lines stay linear', () => {
+  /** Run `f` under vm's watchdog: a pattern or loop that goes quadratic fails the test instead of stalling the suite. */
+  const guarded = <T>(f: () => T): T => vm.runInNewContext('f()', { f }, { timeout: 20_000 }) as T;
+  /** Every line of `text` through one reader, blanked; the number of spans blanked. */
+  const maskAll = (text: string) => {
+    const names = new YamlLineKeys();
+    let spans = 0;
+    for (const l of text.split('\n')) {
+      const s = names.masks(l, true);
+      spans += s.length;
+      blanked(l, s);
+    }
+    return spans;
+  };
+
+  it('a 3 MiB flow list of API groups, 200 000 label keys on one line, a run of spaces after a key and a deep indentation are read in bounded time', { timeout: 120_000 }, () => {
+    const n = 200_000;
+    expect(guarded(() => maskAll(`rules:\n  - apiGroups: [${Array.from({ length: n }, (_, i) => `g${i}.example.io`).join(',')}]\n`))).toBe(n);
+    expect(guarded(() => maskAll(`{${Array.from({ length: n }, (_, i) => `"k${i}.example.io/n":1`).join(',')}} api.vendor.io\n`))).toBe(n);
+    expect(guarded(() => maskAll(`topologyKey:${' '.repeat(2_000_000)}kubernetes.io/hostname\n`))).toBe(1);
+    const deep = `${Array.from({ length: 1500 }, (_, i) => `${' '.repeat(i)}k${i}:`).join('\n')}\n${'- a.example.io\n'.repeat(100_000)}  - apiGroups:\n    - x.example.io\n`;
+    expect(guarded(() => maskAll(deep))).toBe(1);
   });
 });
