@@ -17,6 +17,7 @@ import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
+import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
@@ -305,7 +306,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   // `git@github.com:org/repo.git` (an Argo CD `repoURL`, a Flux `GitRepository` url): git's
   // scp-like SSH form, no URL to the patterns above, and the host follows an `@` HOST_RE skips.
   for (const m of rest.matchAll(SCP_GIT_RE)) out.push({ kind: 'host', value: m[1].toLowerCase() });
-  for (const m of rest.matchAll(HOST_RE)) out.push({ kind: 'host', value: m[0].toLowerCase() });
+  for (const m of rest.matchAll(HOST_RE)) if (!fileNameLike(m[0])) out.push({ kind: 'host', value: m[0].toLowerCase() });
   for (const m of rest.matchAll(IP_RE)) {
     // A network (`podSubnet: 10.244.0.0/16`, `--service-cidr=10.96.0.0/12`, an IPv4-mapped
     // `::ffff:10.0.0.0/104`) is not a place anything connects to; a /32 is one address, kept.
@@ -437,6 +438,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let ci: { kind: CiFile; root: Record<string, unknown> } | undefined;
   // The document is a k3s/RKE2 HelmChart or HelmChartConfig: `spec.valuesContent` and `spec.set` are Helm values.
   let helmChart = false;
+  let docKind: string | undefined;
   const setValues = new WeakSet<object>();
   const visit = (node: unknown, keyPath: string, envName?: string) => {
     if (helmChart && keyPath === 'spec.set' && isMap(node) && !setValues.has(node)) {
@@ -537,6 +539,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (typeof node.value !== 'string') return;
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
+      // A field defined to hold an API group, label key, finalizer, controller or driver name (audit/qualified-names.ts).
+      if (qualifiedNameField(keyPath, v, docKind)) return;
       // A CI file's job images (GitLab `services:`, `image: {name}`; GitHub `container:`, `uses: docker://`).
       if (ci && ciCiReference(ci, file, line, keyPath, v, refs)) return;
       const imageCtx = containerImagePath(keyPath) || (ci && ciImagePath(ci.kind, keyPath)) ? 'container' : imageKeyPath(keyPath);
@@ -607,6 +611,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   for (const doc of docList) {
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     const apiVersion = isMap(doc.contents) ? doc.contents.get('apiVersion') : null;
+    docKind = typeof kind === 'string' ? kind : undefined;
     helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
     if (helmChart && helmCharts) {
       const h = helmChartObjectOf(doc.contents);
@@ -913,8 +918,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   const dockerfile = DOCKERFILE_NAME.test(file);
   const args = new Map<string, string>();
   const stages = new Set<string>();
+  // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
+  const names = new YamlLineKeys();
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
+    const line = blanked(raw, names.masks(raw, yamlLines));
     if (dockerfile) {
       const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(["']?)([^"'\s]*)\2\s*$/i.exec(raw);
       if (arg) args.set(arg[1], arg[3]);
@@ -934,11 +942,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
       const bare = yamlLines && bareImageLine(raw);
       if (m && IMAGE_ANY_RE.test(word) && !/^\d+(\.\d+)*$/.test(word) && (word.includes('/') || word.includes(':') || bare)) {
         refs.push({ file, line: n, kind: 'image', value: word });
-        for (const r of referencesIn(raw.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });
+        for (const r of referencesIn(line.replace(m[1], ' '), false)) refs.push({ file, line: n, ...r });
         return;
       }
     }
-    for (const r of referencesIn(raw, false)) refs.push({ file, line: n, ...r });
+    for (const r of referencesIn(line, false)) refs.push({ file, line: n, ...r });
     if (!raw.trim().startsWith('#')) for (const m of raw.matchAll(ENV_INLINE)) settings.push({ file, line: n, key: m[1], value: unquote(m[2]), source: 'env' });
   });
 }
