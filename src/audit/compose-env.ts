@@ -1,3 +1,4 @@
+import { trimTrailing } from '../ui/escape.js';
 /**
  * A Compose `.env` file read as compose-go's dotenv parser reads it (compose-spec/compose-go
  * dotenv/parser.go): `[export] NAME=value` or `NAME: value`; `#` starts a comment line; an unquoted
@@ -48,7 +49,8 @@ export function composeEnvEntries(text: string): ComposeEnvEntry[] {
       skipBlanks();
     }
     const sep = /[=:\n]/.exec(text.slice(i, eol + 1));
-    const key = sep ? text.slice(i, i + sep.index).replace(/[\t\v\f\r \u0085\u00a0]+$/, '') : '';
+    // Trimmed in linear time (a `[…]+$` regex retries from every blank of a long run: quadratic).
+    const key = sep ? trimTrailing(text.slice(i, i + sep.index), '\t\v\f\r \u0085\u00a0') : '';
     // `NAME` alone is inherited from the shell; a line that is no assignment is skipped (compose-go refuses the file).
     if (!sep || sep[0] === '\n' || !KEY.test(key)) {
       i = eol;
@@ -81,7 +83,7 @@ export function composeEnvEntries(text: string): ComposeEnvEntry[] {
     let raw = text.slice(i, end);
     const comment = raw.indexOf(' #');
     if (comment >= 0) raw = raw.slice(0, comment);
-    raw = raw.replace(/\s+$/, '');
+    raw = raw.trimEnd();
     out.push({ name: key, line: nameLine, value: raw, start: i, end: i + raw.length, quote: '' });
     i = end;
   }
