@@ -26,8 +26,9 @@ function segments(keyPath: string): Array<string | number> {
  * injector writes its proxy image there at admission. Marks each such container image reference
  * of a document with what asks for the injection; `withInjectedImages` then names the image.
  */
-export function markInjectedPlaceholders(file: string, doc: Document, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number): void {
+export function markInjectedPlaceholders(file: string, doc: Document, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number, podLabels = false): void {
   namespaceInjection(file, doc, refs, lineOf);
+  if (podLabels) podInjection(file, doc, refs, lineOf);
   let json: unknown;
   for (let i = before; i < refs.length; i++) {
     const r = refs[i];
@@ -43,6 +44,48 @@ export function markInjectedPlaceholders(file: string, doc: Document, refs: Refe
     const by = injectionRequest(template, r.value);
     if (by) r.injectedBy = by;
   }
+}
+
+/** Pod templates are looked for this deep in a document (a CronJob's is at spec.jobTemplate.spec.template). */
+const MAX_POD_DEPTH = 8;
+
+/**
+ * A pod template labelled `sidecar.istio.io/inject: "true"` (a Pod, or a workload's template):
+ * Istio's webhook selects such pods by that label whatever their namespace's labels, and adds its
+ * proxy container, so istiod's proxy image is pulled there though no file of the workload names
+ * it. (The annotation of that name acts only in a namespace the webhook already selects, which the
+ * file does not say: not counted.) A template with an `image: auto` container is marked there.
+ */
+function podInjection(file: string, doc: Document, refs: Reference[], lineOf: (n: Node | null | undefined) => number): void {
+  const json = doc.toJSON() as unknown;
+  const top = json as { kind?: unknown; metadata?: { name?: unknown } } | null;
+  const owner = `${typeof top?.kind === 'string' ? top.kind : '?'}/${typeof top?.metadata?.name === 'string' ? top.metadata.name : '?'}`;
+  const visit = (o: unknown, at: Array<string | number>) => {
+    if (typeof o !== 'object' || o === null || at.length > MAX_POD_DEPTH) return;
+    const rec = o as Record<string, unknown>;
+    const spec = rec.spec as Record<string, unknown> | undefined;
+    const meta = rec.metadata as Record<string, unknown> | undefined;
+    if (meta && typeof meta === 'object' && spec && typeof spec === 'object' && Array.isArray(spec.containers)) {
+      const labels = meta.labels as Record<string, unknown> | undefined;
+      const v = labels && typeof labels === 'object' ? labels['sidecar.istio.io/inject'] : undefined;
+      const auto = spec.containers.some((c) => typeof c === 'object' && c !== null && String((c as { image?: unknown }).image ?? '').trim() === 'auto');
+      if ((v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true')) && !auto) {
+        const path = [...at, 'metadata', 'labels', 'sidecar.istio.io/inject'];
+        refs.push({
+          file,
+          line: lineOf(doc.getIn(path, true) as Node | undefined),
+          keyPath: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join(''),
+          kind: 'image',
+          value: 'auto',
+          injectedBy: `${at.length ? `the pods of ${owner}` : owner}, labelled sidecar.istio.io/inject: "true"`,
+        });
+      }
+      return;
+    }
+    if (Array.isArray(o)) o.forEach((x, i) => visit(x, [...at, i]));
+    else for (const [k, x] of Object.entries(rec)) if (k !== 'metadata' && k !== 'status') visit(x, [...at, k]);
+  };
+  visit(json, []);
 }
 
 /**

@@ -432,6 +432,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   if (bad) return bad.errors[0].message.split('\n')[0];
   let kustomization = false;
   let fluxKustomization = false;
+  // Istio's pod label asking for the sidecar (audit/injected.ts): looked for only where the text has it.
+  const podInjectionLabel = text.includes('sidecar.istio.io/inject');
   let sources = new Map<string, ReturnType<typeof chartSourcesOf>[number]>();
   let remotes = new Map<unknown, KustomizationEntry>();
   let currentDoc: Document | undefined;
@@ -630,7 +632,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     visit(doc.contents, '');
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
-    markInjectedPlaceholders(file, doc, refs, before, lineOf);
+    markInjectedPlaceholders(file, doc, refs, before, lineOf, podInjectionLabel);
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
       // Not the YAML node: the document is dropped once scanned.
