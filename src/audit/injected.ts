@@ -1,12 +1,12 @@
 import { isMap, type Document, type Node } from 'yaml';
 import { injectionRequest } from '../kinds/chart/discover/index.js';
+import { asksForSidecar, CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Lock } from '../kinds/schema.js';
 import { lockEntries } from '../kinds/schema.js';
 import { formatImageReference, parseImageReference } from '../oci/reference.js';
 import type { Reference } from './scan.js';
 
-const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 
 /** `spec.template.spec.containers[0].image` → ['spec', 'template', 'spec', 'containers', 0, 'image']. */
 function segments(keyPath: string): Array<string | number> {
@@ -46,9 +46,6 @@ export function markInjectedPlaceholders(file: string, doc: Document, refs: Refe
   }
 }
 
-/** Pod templates are looked for this deep in a document (a CronJob's is at spec.jobTemplate.spec.template). */
-const MAX_POD_DEPTH = 8;
-
 /**
  * A pod template labelled `sidecar.istio.io/inject: "true"` (a Pod, or a workload's template):
  * Istio's webhook selects such pods by that label whatever their namespace's labels, and adds its
@@ -60,32 +57,23 @@ function podInjection(file: string, doc: Document, refs: Reference[], lineOf: (n
   const json = doc.toJSON() as unknown;
   const top = json as { kind?: unknown; metadata?: { name?: unknown } } | null;
   const owner = `${typeof top?.kind === 'string' ? top.kind : '?'}/${typeof top?.metadata?.name === 'string' ? top.metadata.name : '?'}`;
-  const visit = (o: unknown, at: Array<string | number>) => {
-    if (typeof o !== 'object' || o === null || at.length > MAX_POD_DEPTH) return;
-    const rec = o as Record<string, unknown>;
-    const spec = rec.spec as Record<string, unknown> | undefined;
-    const meta = rec.metadata as Record<string, unknown> | undefined;
-    if (meta && typeof meta === 'object' && spec && typeof spec === 'object' && Array.isArray(spec.containers)) {
-      const labels = meta.labels as Record<string, unknown> | undefined;
-      const v = labels && typeof labels === 'object' ? labels['sidecar.istio.io/inject'] : undefined;
-      const auto = spec.containers.some((c) => typeof c === 'object' && c !== null && String((c as { image?: unknown }).image ?? '').trim() === 'auto');
-      if ((v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true')) && !auto) {
-        const path = [...at, 'metadata', 'labels', 'sidecar.istio.io/inject'];
-        refs.push({
-          file,
-          line: lineOf(doc.getIn(path, true) as Node | undefined),
-          keyPath: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join(''),
-          kind: 'image',
-          value: 'auto',
-          injectedBy: `${at.length ? `the pods of ${owner}` : owner}, labelled sidecar.istio.io/inject: "true"`,
-        });
-      }
-      return;
-    }
-    if (Array.isArray(o)) o.forEach((x, i) => visit(x, [...at, i]));
-    else for (const [k, x] of Object.entries(rec)) if (k !== 'metadata' && k !== 'status') visit(x, [...at, k]);
-  };
-  visit(json, []);
+  walkPodSpecs(json, [], undefined, (spec, template, specPath) => {
+    const meta = (template as { metadata?: { labels?: unknown } } | undefined)?.metadata;
+    if (!asksForSidecar(meta?.labels)) return;
+    const auto = [...CONTAINER_LISTS].some((l) => Array.isArray(spec[l]) && (spec[l] as unknown[]).some((c) => typeof c === 'object' && c !== null && String((c as { image?: unknown }).image ?? '').trim() === 'auto'));
+    if (auto) return;
+    // The template holds the spec with the containers: its path is the spec's less `spec`.
+    const at = specPath.slice(0, -1);
+    const path = [...at, 'metadata', 'labels', 'sidecar.istio.io/inject'];
+    refs.push({
+      file,
+      line: lineOf(doc.getIn(path, true) as Node | undefined),
+      keyPath: path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join(''),
+      kind: 'image',
+      value: 'auto',
+      injectedBy: `${at.length ? `the pods of ${owner}` : owner}, labelled sidecar.istio.io/inject: "true"`,
+    });
+  });
 }
 
 /**

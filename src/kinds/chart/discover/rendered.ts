@@ -39,7 +39,7 @@ export interface RenderedFinding {
   nameKeys?: string[];
 }
 
-const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
+export const CONTAINER_LISTS: ReadonlySet<string> = new Set(['containers', 'initContainers', 'ephemeralContainers']);
 /** host[:port]/path:tag or @digest — complete enough to name what an operator pulls. */
 const STRICT_REF = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?|localhost(?::\d+)?)\/[a-z0-9._/-]*[a-z0-9](?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 const HAS_TAG = /(:[\w][\w.-]{0,127}|@sha256:[a-f0-9]{64})$/;
@@ -150,11 +150,14 @@ export function injectionRequest(podTemplate: unknown, image: string): string | 
   const labels = isMapObj(meta.labels) ? meta.labels : {};
   const templates = annotations['inject.istio.io/templates'];
   if (typeof templates === 'string' && templates.trim()) return `inject.istio.io/templates: ${templates.trim()}`;
-  for (const [where, m] of [['label', labels], ['annotation', annotations]] as const) {
-    const v = m['sidecar.istio.io/inject'];
-    if (v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true')) return `sidecar.istio.io/inject: "true" (${where})`;
-  }
+  for (const [where, m] of [['label', labels], ['annotation', annotations]] as const) if (asksForSidecar(m)) return `sidecar.istio.io/inject: "true" (${where})`;
   return undefined;
+}
+
+/** Labels (or annotations) saying `sidecar.istio.io/inject: "true"` (a YAML `true` too, as Kubernetes would refuse but a template may write). */
+export function asksForSidecar(m: unknown): boolean {
+  const v = isMapObj(m) ? m['sidecar.istio.io/inject'] : undefined;
+  return v === true || (typeof v === 'string' && v.trim().toLowerCase() === 'true');
 }
 
 export function findInjectedPlaceholders(docs: RenderedDocument[]): InjectedPlaceholder[] {
@@ -179,7 +182,7 @@ export function findInjectedPlaceholders(docs: RenderedDocument[]): InjectedPlac
 }
 
 /** Every map holding a container list, with the map above it (a pod template's metadata sits there). */
-function walkPodSpecs(node: unknown, pathParts: Array<string | number>, parent: unknown, visit: (spec: Record<string, unknown>, parent: unknown, pathParts: Array<string | number>) => void): void {
+export function walkPodSpecs(node: unknown, pathParts: Array<string | number>, parent: unknown, visit: (spec: Record<string, unknown>, parent: unknown, pathParts: Array<string | number>) => void): void {
   if (Array.isArray(node)) return node.forEach((x, i) => walkPodSpecs(x, [...pathParts, i], parent, visit));
   if (!isMapObj(node)) return;
   if ([...CONTAINER_LISTS].some((k) => Array.isArray(node[k]))) visit(node, parent, pathParts);
