@@ -1,10 +1,9 @@
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { runFerry } from '../support/cli.js';
-import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
+import { offlineWork } from '../support/offline-lock.js';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 
 /**
@@ -65,10 +64,7 @@ async function podinfo(dir: string): Promise<Finding[]> {
 }
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-flux-from-'));
-  await writeFile(path.join(work, 'm.yaml'), imagesManifest('fleet', IMAGES));
-  await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
-  await writeFile(path.join(work, 'm.lock.json'), imagesLock('fleet', IMAGES));
+  work = await offlineWork('ferry-flux-from-', IMAGES);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,11 +1,10 @@
-import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runFerry } from '../support/cli.js';
 import { listTree } from '../support/fs-tree.js';
-import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
+import { offlineWork } from '../support/offline-lock.js';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 
 /**
@@ -134,10 +133,7 @@ async function audit(dir: string, extra: string[] = []): Promise<{ code: number;
 const rendered = (fs: Finding[], file: string) => fs.filter((f) => f.file === file && f.kind === 'image' && /as kustomize inflates/.test(f.provenance ?? ''));
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser31-'));
-  await writeFile(path.join(work, 'm.yaml'), imagesManifest('fleet', IMAGES));
-  await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
-  await writeFile(path.join(work, 'm.lock.json'), imagesLock('fleet', IMAGES));
+  work = await offlineWork('ferry-newuser31-', IMAGES);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { runFerry } from '../support/cli.js';
-import { imagesLock, imagesManifest, NESTED_SITE_TARGET } from '../support/offline-lock.js';
+import { offlineWork } from '../support/offline-lock.js';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 
 /**
@@ -118,10 +117,7 @@ async function audit(dir: string): Promise<Finding[]> {
 const rewrite = (dir: string) => runFerry(['rewrite', 'manifests', dir, '-t', 't.yaml', '--lock', 'm.lock.json'], { cwd: work });
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser33-'));
-  await writeFile(path.join(work, 'm.yaml'), imagesManifest('fleet', IMAGES));
-  await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
-  await writeFile(path.join(work, 'm.lock.json'), imagesLock('fleet', IMAGES));
+  work = await offlineWork('ferry-newuser33-', IMAGES);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,3 +1,7 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
 /**
  * Inputs for tests that run ferry offline against a lock (audit, rewrite, mirror-config): a
  * manifest that lists images, a nested-layout site target, and a lock naming those images as
@@ -24,4 +28,16 @@ registry:
 export function imagesLock(name: string, refs: readonly string[]): string {
   const img = (ref: string) => ({ source: ref, ref, digest: PLACEHOLDER_DIGEST, mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] });
   return JSON.stringify({ apiVersion: 'ferry/v1alpha1', kind: 'Lock', manifest: { name, digest: PLACEHOLDER_DIGEST }, images: refs.map(img) });
+}
+
+/**
+ * A fresh work directory holding `m.yaml` (a manifest of `refs`), `m.lock.json` (its offline lock)
+ * and `t.yaml` (NESTED_SITE_TARGET): the inputs audit and `rewrite manifests` tests run against.
+ */
+export async function offlineWork(prefix: string, refs: readonly string[], name = 'fleet'): Promise<string> {
+  const work = await mkdtemp(path.join(os.tmpdir(), prefix));
+  await writeFile(path.join(work, 'm.yaml'), imagesManifest(name, refs));
+  await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
+  await writeFile(path.join(work, 'm.lock.json'), imagesLock(name, refs));
+  return work;
 }
