@@ -347,40 +347,47 @@ export function applyPodmanShortNames(files: readonly ScannedFile[], references:
     if (!r.podman && r.kind === 'image' && r.keyPath && COMPOSE_SERVICE_IMAGE.test(r.keyPath) && hosts.of(r.file, true))
       r.podman = { unit: `${path.posix.basename(r.file)} service ${r.keyPath.slice('services.'.length, -'.image'.length)}`, compose: true };
     if (!r.podman || !isShortName(r.value)) continue;
-    const config = hosts.of(r.file);
     const written = r.value;
-    const at = /[@]|:(?=[^/]*$)/.exec(written)?.index ?? written.length;
-    const name = written.slice(0, at);
-    const suffix = written.slice(at);
-    const alias = config?.aliases.get(name);
-    const search = config?.search;
-    const resolved = alias
-      ? { value: `${alias.value}${suffix}`, how: `the short name ${name} is an alias for ${alias.value} (${alias.file})` }
-      : search?.list.length === 1
-        ? { value: `${search.list[0]}/${written}`, how: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` }
-        : undefined;
-    // docker compose on the podman socket goes through podman's Docker-compatible API, which
-    // normalizes a short name to Docker Hub (containers.conf compat_api_enforce_docker_hub, on by
-    // default); podman-compose runs podman, which resolves it through registries.conf.
-    const hub = r.podman.compose ? normalized(written) : undefined;
-    if (resolved && (!hub || normalized(resolved.value) === hub)) {
-      r.value = resolved.value;
-      r.podman = { ...r.podman, written, resolved: resolved.how };
-      continue;
-    }
-    const fix = r.podman.compose
-      ? 'write the fully qualified name in the Compose file'
-      : 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
-    if (resolved) {
-      r.podman.unknown = `a short name: podman-compose pulls it as podman resolves it, ${resolved.value} (${resolved.how}), but docker compose on the podman socket pulls ${hub} (podman's Docker-compatible API normalizes short names to Docker Hub): which registry it is pulled from depends on the client; ${fix}`;
-      continue;
-    }
-    r.podman.unknown = !config
+    const got = podmanShortName(hosts.of(r.file), written, r.podman.compose === true);
+    if ('value' in got) {
+      r.value = got.value;
+      r.podman = { ...r.podman, written, resolved: got.how };
+    } else r.podman.unknown = got.unknown;
+  }
+}
+
+/**
+ * A short name (`nginx:1.25`) as podman pulls it on a host with `config` (undefined: the scan
+ * holds none for that host): through the aliases, or the one unqualified-search registry; several
+ * search registries (podman tries each in turn, or refuses without a terminal in `enforcing`
+ * mode) or none: unknown, and why — never a guessed docker.io. `compose`: a Compose service,
+ * which docker compose on the podman socket pulls through podman's Docker-compatible API (short
+ * names normalized to Docker Hub: containers.conf compat_api_enforce_docker_hub, on by default)
+ * and podman-compose through podman: known only where both agree.
+ */
+export function podmanShortName(config: PodmanConfig | undefined, written: string, compose: boolean): { value: string; how: string } | { unknown: string } {
+  const at = /[@]|:(?=[^/]*$)/.exec(written)?.index ?? written.length;
+  const name = written.slice(0, at);
+  const suffix = written.slice(at);
+  const alias = config?.aliases.get(name);
+  const search = config?.search;
+  const resolved = alias
+    ? { value: `${alias.value}${suffix}`, how: `the short name ${name} is an alias for ${alias.value} (${alias.file})` }
+    : search?.list.length === 1
+      ? { value: `${search.list[0]}/${written}`, how: `the short name ${name} is pulled from the one unqualified-search registry, ${search.list[0]} (${search.file})` }
+      : undefined;
+  const hub = compose ? normalized(written) : undefined;
+  if (resolved && (!hub || normalized(resolved.value) === hub)) return resolved;
+  const fix = compose ? 'write the fully qualified name in the Compose file' : 'write the fully qualified name (or add a short-name alias for it to a registries.conf.d drop-in)';
+  if (resolved)
+    return { unknown: `a short name: podman-compose pulls it as podman resolves it, ${resolved.value} (${resolved.how}), but docker compose on the podman socket pulls ${hub} (podman's Docker-compatible API normalizes short names to Docker Hub): which registry it is pulled from depends on the client; ${fix}` };
+  return {
+    unknown: !config
       ? `a short name: podman resolves it through registries.conf (its aliases and unqualified-search-registries), and the scan holds none for this host, so which registry it is pulled from is unknown; ${fix}`
       : !search?.list.length
         ? `a short name with no alias and no unqualified-search-registries in ${config.files.join(', ')}: podman cannot resolve it and the pull fails; ${fix}`
-        : `a short name with no alias: podman ${config.shortNameMode === 'enforcing' ? 'refuses it without a terminal (short-name-mode enforcing, as under systemd) or asks which of' : 'tries in turn'} ${search.list.join(', ')} (unqualified-search-registries, ${search.file}), so which registry it is pulled from is unknown; ${fix}`;
-  }
+        : `a short name with no alias: podman ${config.shortNameMode === 'enforcing' ? 'refuses it without a terminal (short-name-mode enforcing, as under systemd) or asks which of' : 'tries in turn'} ${search.list.join(', ')} (unqualified-search-registries, ${search.file}), so which registry it is pulled from is unknown; ${fix}`,
+  };
 }
 
 /** Splits `host/path:tag` / `@digest` off: the repository part. */

@@ -19,7 +19,7 @@ import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
-import { isQuadletUnit } from '../audit/podman.js';
+import { isQuadletUnit, isRegistriesConf, isShortName, kubeYamlPath, podmanHosts, podmanShortName, quadletKubeYamls, type PodmanHosts } from '../audit/podman.js';
 import { kubeYamlsNotGiven, rewriteQuadletUnit } from './quadlet.js';
 import { composeEnvOf, demandEnv, settleComposeEnv, type ComposeEnv } from './dotenv.js';
 import { FluxVariables, type FluxSetting } from '../audit/flux.js';
@@ -42,7 +42,17 @@ export interface RewriteManifestsOptions {
  * FIFOs, sockets and devices in a directory are not manifests and are left alone.
  */
 export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
+  return (await collectRewriteInputs(inputs)).files;
+}
+
+/**
+ * The manifests under `inputs` (`files`), and beside them the podman hosts' registries.conf and
+ * drop-ins (`registriesConfs`): read, never rewritten, for the short names podman resolves
+ * through them (a Quadlet unit, a Compose file on that host).
+ */
+async function collectRewriteInputs(inputs: string[]): Promise<{ files: string[]; registriesConfs: string[] }> {
   const out = new Set<string>();
+  const confs = new Set<string>();
   const roots = await Promise.all(inputs.map((i) => realpath(i).catch(() => path.resolve(i))));
   const inRoots = (f: string) => roots.some((r) => isWithin(f, r));
   const visit = async (p: string, explicit: boolean): Promise<void> => {
@@ -62,10 +72,11 @@ export async function collectYamlFiles(inputs: string[]): Promise<string[]> {
       const entries = (await readdir(p)).sort();
       // As `audit` reads a tree: `.gitlab-ci.yml` and `.github/workflows/` are pipeline files too.
       for (const e of entries) if (!SKIP_DIRS.has(e)) await visit(path.join(p, e), false);
-    } else if (explicit || (st.isFile() && isManifestName(p))) out.add(path.resolve(p));
+    } else if (st.isFile() && isRegistriesConf(path.resolve(p))) confs.add(path.resolve(p));
+    else if (explicit || (st.isFile() && isManifestName(p))) out.add(path.resolve(p));
   };
   for (const i of inputs) await visit(i, true);
-  return [...out].sort();
+  return { files: [...out].sort(), registriesConfs: [...confs].sort() };
 }
 
 /** A .yaml/.yml file, kustomize's `Kustomization` (its third file name, no extension), or a Quadlet unit (rewrite/quadlet.ts). */
@@ -258,6 +269,7 @@ export function scanManifestDocument(
   composeEnv?: ComposeEnv,
   vendored?: ReadonlySet<string>,
   flux?: { settings: ReadonlyMap<string, FluxSetting[]>; changes: FluxVarChange[] },
+  podman?: { hosts: PodmanHosts; kubePlay: boolean },
 ) {
   const edits: TextEdit[] = [];
   const replacements: Replacement[] = [];
@@ -311,7 +323,7 @@ export function scanManifestDocument(
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;
     if (isComposeService(doc.contents, p)) {
-      scanComposeImage(node, value, String(p[1]), { file, text, ctx, line: lineOf(node.range![0]), env: composeEnv }, { edits, replacements, unmapped, warnings });
+      scanComposeImage(node, value, String(p[1]), { file, text, ctx, line: lineOf(node.range![0]), env: composeEnv, podman: podman?.hosts }, { edits, replacements, unmapped, warnings });
       return;
     }
     const info = describeWorkload(doc.contents, p);
@@ -364,6 +376,16 @@ export function scanManifestDocument(
     // A container's image with neither tag nor digest is pulled as `latest`: the mirror must hold
     // that tag (the lock's other tags of the repository do not do). A custom resource's image
     // field may be completed by its operator (a version beside it): looked up as written.
+    // A pod `podman kube play` runs (the Yaml= of a .kube unit given with it): a short name is
+    // pulled as podman resolves it through the host's registries.conf, or unknown.
+    if (podman?.kubePlay && !custom && isShortName(value)) {
+      const got = podmanShortName(podman.hosts.of(file), value, false);
+      if ('unknown' in got) {
+        unmapped.push({ file, line, kind: 'image', ref: value, reason: `run by podman kube play: ${got.unknown}`, where });
+        return;
+      }
+      ref = parseImageReference(got.value);
+    }
     const look = ctx.lookupImage(custom ? ref : withDefaultTag(ref));
     if (look.status === 'mirror') return;
     if (look.status === 'unmapped') {
@@ -503,15 +525,24 @@ function scanComposeImage(
   node: Scalar,
   value: string,
   service: string,
-  at: { file: string; text: string; ctx: RewriteContext; line: number; env?: ComposeEnv },
+  at: { file: string; text: string; ctx: RewriteContext; line: number; env?: ComposeEnv; podman?: PodmanHosts },
   out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[]; warnings: string[] },
 ): void {
   const { file, text, ctx, line } = at;
   const where = `Compose service ${service} services.${service}.image`;
   const vars = at.env?.vars ?? new Map<string, string>();
   const envName = at.env ? path.relative(path.dirname(file), at.env.file) : 'a .env beside the file (there is none)';
+  // On a podman host (its registries.conf among the files given, as audit judges it) a short name
+  // is pulled as podman resolves it, known only where podman-compose and docker compose on the
+  // podman socket agree (audit/podman.ts): never the Docker Hub name the reference normalizes to.
+  const podmanHost = at.podman?.of(file, true);
   const lookup = (written: string) => {
     try {
+      if (podmanHost && isShortName(written)) {
+        const got = podmanShortName(podmanHost, written, true);
+        if ('unknown' in got) return { status: 'unmapped' as const, reason: got.unknown };
+        written = got.value;
+      }
       return ctx.lookupImage(withDefaultTag(parseImageReference(written)));
     } catch {
       return { status: 'unmapped' as const, reason: 'not a valid image reference' };
@@ -986,7 +1017,11 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   const texts = new Map<string, string>();
   const read = async (file: string) => texts.get(file) ?? texts.set(file, await readText(file, 'manifest')).get(file)!;
   // A chart vendored for a kustomization's helmCharts: is no manifest (its templates are Helm's); kustomize inflates it as it is.
-  const all = await collectYamlFiles(inputs);
+  const collected = await collectRewriteInputs(inputs);
+  const all = collected.files;
+  // Judged by paths as the report prints them (relative to the working directory), which its notes name.
+  const hosts = podmanHosts(await Promise.all(collected.registriesConfs.map(async (file) => ({ file: path.relative(process.cwd(), file), type: 'toml' as const, text: await readText(file, 'registries.conf') }))));
+  const podman: PodmanHosts = { configs: hosts.configs, of: (file, enclosed) => hosts.of(path.relative(process.cwd(), path.resolve(file)), enclosed) };
   const vendored = await vendoredKustomizeCharts(all, read);
   const inChart = (file: string) => [...vendored.dirs.keys()].find((d) => isWithin(path.resolve(file), d));
   const files = all.filter((f) => !inChart(f));
@@ -1025,10 +1060,19 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   }
   const envs = new Map<string, Promise<ComposeEnv | undefined>>();
   const given = new Set(files.map((f) => path.resolve(f)));
+  // The Kubernetes YAML a given .kube unit hands to podman kube play (its short names are podman's).
+  const kubePlay = new Set<string>();
+  for (const file of files) {
+    if (!file.endsWith('.kube')) continue;
+    for (const y of quadletKubeYamls(texts.get(file)!)) {
+      const at = kubeYamlPath(path.resolve(file), y.value);
+      if (!('outside' in at)) kubePlay.add(path.resolve(at.file));
+    }
+  }
   for (const file of files) {
     const text = texts.get(file)!;
     if (isQuadletUnit(file)) {
-      const q = rewriteQuadletUnit(file, text, ctx);
+      const q = rewriteQuadletUnit(file, text, ctx, podman.of(file));
       replacements.push(...q.replacements);
       unmapped.push(...q.unmapped, ...kubeYamlsNotGiven(file, text, given));
       changes.push({ file, before: text, after: applyTextEdits(text, q.edits) });
@@ -1040,7 +1084,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const composeEnv = await readComposeEnv(file, envs);
     const fluxAt = { settings: flux.settingsFor(file, scopes.builtFrom(file)), changes: fluxChanges };
     for (const doc of parseYamlDocuments(text, file)) {
-      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos, fluxAt);
+      const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos, fluxAt, { hosts: podman, kubePlay: kubePlay.has(path.resolve(file)) });
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);

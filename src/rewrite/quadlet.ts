@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isShortName, kubeYamlPath, quadletImages, quadletKubeYamls } from '../audit/podman.js';
+import { isShortName, kubeYamlPath, podmanShortName, quadletImages, quadletKubeYamls, type PodmanConfig } from '../audit/podman.js';
 import { parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import type { Replacement, TextEdit, Unmapped } from './edits.js';
@@ -10,19 +10,29 @@ import type { Replacement, TextEdit, Unmapped } from './edits.js';
  * reported: podman resolves it through the host's registries.conf (aliases, then
  * unqualified-search-registries), which decides the registry; ferry does not guess docker.io.
  */
-export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteContext): { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] } {
+export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteContext, host?: PodmanConfig): { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] } {
   const out = { edits: [] as TextEdit[], replacements: [] as Replacement[], unmapped: [] as Unmapped[] };
   const starts = [0];
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
   for (const r of quadletImages(file, text).refs) {
     const where = `${r.podman!.unit} [${r.keyPath!.replace(/\.Image$/, '')}] Image=`;
+    // A short name is pulled as the host's registries.conf resolves it, when it is among the files
+    // given (an alias, or the one unqualified-search registry); otherwise its registry is unknown.
+    let pulled = r.value;
     if (isShortName(r.value)) {
-      out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason: 'a short name: podman resolves it through the host\'s registries.conf (short-name aliases, then unqualified-search-registries), so its registry is not written here; write the fully qualified name (<registry>/<repository>:<tag>, the one podman resolves it to on the host) and rewrite again' });
-      continue;
+      const got = host ? podmanShortName(host, r.value, false) : undefined;
+      if (!got || 'unknown' in got) {
+        const reason = got
+          ? got.unknown
+          : "a short name: podman resolves it through the host's registries.conf (short-name aliases, then unqualified-search-registries), so its registry is not written here; write the fully qualified name (<registry>/<repository>:<tag>, the one podman resolves it to on the host), or give the host's registries.conf to rewrite with the units, and rewrite again";
+        out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason });
+        continue;
+      }
+      pulled = got.value;
     }
     let look;
     try {
-      look = ctx.lookupImage(withDefaultTag(parseImageReference(r.value)));
+      look = ctx.lookupImage(withDefaultTag(parseImageReference(pulled)));
     } catch {
       out.unmapped.push({ file, line: r.line, kind: 'image', ref: r.value, where, reason: 'not a valid image reference' });
       continue;
@@ -39,7 +49,7 @@ export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteConte
     const at = line.indexOf(r.value, line.indexOf('=') + 1);
     if (at < 0) continue;
     out.edits.push({ start: lineStart + at, end: lineStart + at + r.value.length, text: look.mirror });
-    out.replacements.push({ file, line: r.line, kind: look.digestChanged ? 'digest' : 'image', old: r.value, new: look.mirror, where });
+    out.replacements.push({ file, line: r.line, kind: look.digestChanged ? 'digest' : 'image', old: r.value, new: look.mirror, where: pulled === r.value ? where : `${where} (pulled as ${pulled})` });
   }
   return out;
 }

@@ -95,7 +95,8 @@ describe('RHEL edge hosts on podman: Compose with .env, .kube units, one registr
     await cp(path.join(work, 'hosts'), path.join(work, 'rw'), { recursive: true });
     await writeFile(path.join(work, 'rw/edge-a/etc/containers/registries.conf.d/50-ferry.conf'), dropIn);
     const stack = path.join(work, 'rw/edge-a/srv/stack');
-    const r = await runFerry(['rewrite', 'manifests', stack, path.join(work, 'rw/edge-a/etc/containers/systemd'), '-t', 'site.yaml', '--lock', 'edge.lock.json'], { cwd: work, env: env() });
+    // The host's etc/containers, registries.conf with the units: the kube play YAML's short names are podman's to resolve.
+    const r = await runFerry(['rewrite', 'manifests', stack, path.join(work, 'rw/edge-a/etc/containers'), '-t', 'site.yaml', '--lock', 'edge.lock.json'], { cwd: work, env: env() });
     expect(r.code, r.stderr).toBe(0);
     const M = `${site.host}/ferry`;
     // The .env: values moved where they are set, quotes, comments and `export` kept.
