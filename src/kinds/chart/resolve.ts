@@ -15,6 +15,7 @@ import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } 
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
 import type { ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { INJECTOR_WARNING } from './discover/injector.js';
 
 /** A chart found in its repository and brought into the store. */
 export interface LocatedChart {
@@ -214,7 +215,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   try {
     discovery = discoverChartImages(chart, { values, kubeVersion: spec.kubeVersion });
     // e.g. the chart's kubeVersion refused the default Kubernetes version: which one it was rendered for
-    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion')) warn(ctx, `chart ${located.name} ${located.version}: ${w.replace('give --kube-version', 'set kubeVersion: on the chart')}`);
+    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w.replace('give --kube-version', 'set kubeVersion: on the chart')}`);
   } catch (err) {
     // The chart refuses to render with these values in the default release (a namespace check, a
     // required value only set at install time): fall back to reading the values, and say so.

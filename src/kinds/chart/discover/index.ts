@@ -326,7 +326,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
     }
   };
 
-  const found = findRenderedImages(rendered.documents);
+  const found = findRenderedImages(rendered.documents, rendered.warnings);
   // A string handed to an operator that a values key names an image, spelled exactly: certain.
   const namedByValues = new Set(valueSources.map((v) => v.ref));
   for (const f of found) {

@@ -104,7 +104,18 @@ function injectorConfig(doc: RenderedDocument): InjectorConfig {
   return cfg;
 }
 
-export function findInjectorImages(docs: RenderedDocument[]): InjectedImage[] {
+/** How a warning about the injector's proxy image starts (`ferry lock` passes these on). */
+export const INJECTOR_WARNING = "istiod's sidecar injector";
+
+/** A value from the chart's values as a warning shows it: quoted, escaped, at most 120 characters. */
+const shown = (v: string) => JSON.stringify(v.length > 120 ? `${v.slice(0, 120)}…` : v);
+
+/**
+ * The images the injector writes into pods, composed as istiod composes them. An injector whose
+ * values compose no image (an empty `global.hub` or `global.tag`) is said in `problems`: every pod
+ * that asks for injection then gets a proxy image ferry cannot name, never a silent nothing.
+ */
+export function findInjectorImages(docs: RenderedDocument[], problems?: string[]): InjectedImage[] {
   const out: InjectedImage[] = [];
   for (const doc of docs) {
     const cfg = injectorConfig(doc);
@@ -118,7 +129,10 @@ export function findInjectorImages(docs: RenderedDocument[]): InjectedImage[] {
       const name = goString(obj(global[key]).image).trim();
       const from = `global.${key}.image`;
       if (name.includes('/')) return { ref: name, doc, fieldPath: 'data.values', container, from, nameKeys: [from] };
-      if (!hub || !tag) return undefined;
+      if (!hub || !tag) {
+        problems?.push(`${INJECTOR_WARNING} (ConfigMap ${doc.name ?? '?'}) writes ${container === 'istio-proxy' ? 'its proxy' : 'its init'} image into every pod that asks for injection, but its values compose none (global.hub ${shown(hub)}, global.tag ${shown(tag)}): which image those pods pull is unknown; set both (or ${from} to a whole image reference)`);
+        return undefined;
+      }
       // istiod's own default name when the values leave it empty (ProxyImage/ProxyInitImage).
       const image = name || 'proxyv2';
       return { ref: `${hub}/${image}:${withImageType(tag, variant)}`, doc, fieldPath: 'data.values', container, from: `global.hub, ${from}${name ? '' : ' (empty: istiod uses proxyv2)'}, global.tag${variant ? ', global.variant' : ''}`, prefixKey: 'global.hub', nameKeys: [from] };

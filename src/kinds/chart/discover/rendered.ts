@@ -6,7 +6,7 @@ import { joinPath, splitImageMap, type Certainty, type ImageRole } from './value
 import type { ValueMap } from '../values.js';
 import { isImageKey } from '../../image/image-key.js';
 import { trimTrailing } from '../../../ui/escape.js';
-import { findInjectorImages } from './injector.js';
+import { findInjectorImages, INJECTOR_WARNING } from './injector.js';
 
 /**
  * Images in rendered documents, each with the resource, the field path, the template line and what
@@ -192,7 +192,7 @@ export function walkPodSpecs(node: unknown, pathParts: Array<string | number>, p
 /** How an image istiod's injector writes into pods is introduced in its finding's reason. */
 export const INJECTED_REASON = "injected at admission by Istio's sidecar injector";
 
-export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] {
+export function findRenderedImages(docs: RenderedDocument[], problems?: string[]): RenderedFinding[] {
   const out: RenderedFinding[] = [];
   for (const doc of docs) {
     if (doc.object === null || doc.crd) continue;
@@ -298,9 +298,12 @@ export function findRenderedImages(docs: RenderedDocument[]): RenderedFinding[] 
     walk(doc.object, []);
   }
   // What istiod's injector puts into the pods that ask for it: images this chart makes run.
-  for (const i of findInjectorImages(docs)) {
+  for (const i of findInjectorImages(docs, problems)) {
     const ref = pulledRef(i.ref);
-    if (!ref) continue;
+    if (!ref) {
+      problems?.push(`${INJECTOR_WARNING} (ConfigMap ${i.doc.name ?? '?'}) writes ${JSON.stringify(i.ref.length > 120 ? `${i.ref.slice(0, 120)}…` : i.ref)} into every pod that asks for injection (${i.container}, from ${i.from}), which is no valid image reference: those pods fail to pull; fix the values`);
+      continue;
+    }
     const how = `${INJECTED_REASON} into every pod that asks for injection (${i.container}), composed from the injector's values: ${i.from}`;
     out.push({ ref, raw: i.ref, doc: i.doc, fieldPath: i.fieldPath, role: 'workload', certainty: i.possibleBecause ? 'possible' : 'certain', reason: i.possibleBecause ? `${how}; ${i.possibleBecause}` : how, line: lineOf(i.doc, ['data', 'values']), prefixKey: i.prefixKey, nameKeys: i.prefixKey ? i.nameKeys : undefined });
   }
