@@ -339,4 +339,37 @@ describe('new user 37: an Ansible repository audited', () => {
     expect(f[0]).toMatchObject({ kind: 'url', host: 'dl.vendor.example.com', value: 'https://dl.vendor.example.com/{{ v8 }}', class: 'undeclared' });
     expect(f[0].provenance).toContain('longer than 4096 characters once filled in');
   });
+
+  it('reads a playbook: free-form arguments, args:, block:, a PPA, a chart from a repository no task adds', async () => {
+    const dir = path.join(work, 'playbook');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      path.join(dir, 'site.yml'),
+      `- hosts: all
+  tasks:
+    - get_url: url=https://free.example.com/x.tgz dest=/tmp/x
+    - block:
+        - ansible.builtin.uri:
+          args:
+            url: https://args.example.com/api
+    - pip:
+        requirements: /opt/app/requirements.txt
+        extra_args: "-i https://pypi.site.internal/simple"
+    - apt_repository:
+        repo: ppa:deadsnakes/ppa
+    - kubernetes.core.helm:
+        name: x
+        chart_ref: bitnami/redis
+`,
+    );
+    const r = await runFerry(['audit', 'playbook', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    const f = (JSON.parse(r.stdout) as AuditReport).findings.map((x) => [x.line, x.keyPath, x.kind, x.value]);
+    expect(f).toEqual([
+      [3, '[0].tasks[0].get_url', 'url', 'https://free.example.com/x.tgz'],
+      [7, '[0].tasks[1].block[0].args.url', 'url', 'https://args.example.com/api'],
+      [10, '[0].tasks[2].pip.extra_args', 'url', 'https://pypi.site.internal/simple'],
+      [12, '[0].tasks[3].apt_repository.repo', 'url', 'https://ppa.launchpadcontent.net'],
+      [15, '[0].tasks[4].kubernetes.core.helm.chart_ref', 'host', 'helm repository bitnami'],
+    ]);
+  });
 });
