@@ -18,6 +18,7 @@ import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
+import { applyAnsible, isAnsibleText } from './ansible.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
@@ -122,7 +123,7 @@ export function keepsText(file: string, type: FileType, text: string): boolean {
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube')) return true;
   if (type !== 'yaml') return false;
-  return base === 'registries.yaml' || isKustomizationFile(file) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
+  return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
 
 /** The first line (1-based) holding each pattern, as `text.split('\n').findIndex(l => l.includes(p)) + 1` without splitting. */
@@ -1382,6 +1383,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   applyFluxSubstitutes(files, kustomizations, references);
   applyKustomizeOverrides(kustomizations, references);
   applyHelmReleases(releases, references);
+  // Ansible tasks by module, their Jinja variables from defaults/vars/group_vars (audit/ansible.ts).
+  applyAnsible(files, references);
   for (const r of references) {
     r.value = redactUrlsIn(r.value);
     if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
