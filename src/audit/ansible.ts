@@ -24,12 +24,44 @@ function roleOf(file: string): string | undefined {
 const VARS_FILE = /(?:^|\/)(?:group_vars|host_vars)\/|(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//;
 const TASKS_FILE = /(?:^|\/)roles\/[^/]+\/(?:tasks|handlers)\//;
 const REQUIREMENTS_FILE = /(?:^|\/)requirements\.ya?ml$/;
-/** A playbook or task list outside a role: a play's keys, or a module of the table below, at a line start. */
-const ANSIBLE_HINT = /^\s*-?\s*(?:hosts|import_playbook|tasks|pre_tasks|post_tasks):|^\s*-?\s*(?:ansible\.(?:builtin|legacy)|community\.docker|containers\.podman|kubernetes\.core|community\.kubernetes)\.\w+:/m;
+/**
+ * A playbook or task list outside a role: a top-level list (a line starting `- `) with a play's
+ * keys, or a module of the table below, at a line start. (`hosts:` alone is an Ingress's TLS
+ * hosts or an Istio VirtualService's: those files are no playbooks, and keeping their text for
+ * this pass would hold every such manifest of a large tree.)
+ */
+const PLAY_KEY = /^[ \t]*-?[ \t]*(?:hosts|import_playbook|tasks|pre_tasks|post_tasks):/m;
+const TOP_LIST = /^-[ \t]/m;
+const MODULE_KEY = /^[ \t]*-?[ \t]*(?:ansible\.(?:builtin|legacy)|community\.docker|containers\.podman|kubernetes\.core|community\.kubernetes)\.\w+:/m;
 
 /** Whether the scan keeps this YAML file's text for `applyAnsible`. */
 export function isAnsibleText(file: string, text: string): boolean {
-  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || ANSIBLE_HINT.test(text);
+  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || (TOP_LIST.test(text) && (PLAY_KEY.test(text) || MODULE_KEY.test(text)));
+}
+
+/**
+ * `text` with each `{{ … }}` replaced by `fill(inner, whole)`, scanned once (a lazy `\{\{(.*?)\}\}`
+ * regex retries from every `{{` of a line with no `}}`: quadratic on a crafted value).
+ */
+function replaceJinja(text: string, fill: (inner: string, whole: string) => string): string {
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = text.indexOf('{{', i);
+    if (open < 0) break;
+    const close = text.indexOf('}}', open + 2);
+    if (close < 0) break;
+    const nl = text.indexOf('\n', open + 2);
+    // As the regex read it: `{{ … }}` on one line.
+    if (nl >= 0 && nl < close) {
+      out += text.slice(i, nl + 1);
+      i = nl + 1;
+      continue;
+    }
+    out += text.slice(i, open) + fill(text.slice(open + 2, close), text.slice(open, close + 2));
+    i = close + 2;
+  }
+  return out + text.slice(i);
 }
 
 /** What each module fetches: its URL arguments, APT, image and chart arguments. Keyed by the short name. */
@@ -115,7 +147,7 @@ function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, 
   const by: string[] = [];
   if (/\{%/.test(text)) unknown.push('a Jinja statement ({% … %}) the scan does not evaluate');
   let grown = 0;
-  const value = text.replace(/\{\{(.*?)\}\}/g, (all, inner: string) => {
+  const value = replaceJinja(text, (inner, all) => {
     const m = SIMPLE_VAR.exec(inner);
     if (!m) {
       unknown.push(`${all}: an expression the scan does not evaluate`);
