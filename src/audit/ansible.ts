@@ -299,7 +299,7 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         if (name && !(mod === 'docker_image' && source && source !== 'pull') && str('pull')?.text !== 'false') {
           const tag = str('tag')?.text;
           // The tag applies when the name carries none (docker_image's docs: `name` may include a tag; `tag` defaults to latest).
-          const hasTag = /@|:[^/]*$/.test(name.text.replace(/\{\{.*?\}\}/g, 'x'));
+          const hasTag = /@|:[^/]*$/.test(replaceJinja(name.text, () => 'x'));
           // The generic scan read `{name, tag}` as an image map at the module's own key path.
           handled.add(`${keyPath}.${key}`);
           emit(lineOf(name.node), kp('name'), 'image', hasTag || !tag ? name.text : `${name.text}:${tag}`, `${key} name${tag && !hasTag ? ' + tag' : ''}`);
