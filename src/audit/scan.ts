@@ -17,6 +17,7 @@ import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
+import { embeddedLeaves, flagValue } from './embedded.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleText } from './ansible.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
@@ -189,6 +190,12 @@ const TLDS =
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
 /** A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole. */
 const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|[^\s"'<>`\\)\]}]+)/gi;
+/**
+ * `node1.corp.example:9100`, `db.vendor.jp:5432`: a lower-case name of three labels or more with a
+ * port is a destination whatever its top-level domain (a prometheus target, an SMTP smarthost);
+ * two labels (`redis.cache:6379`) may be a Service in another namespace and are left to HOST_RE.
+ */
+const HOST_PORT_RE = /(?<![\w.@/:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z][a-z0-9-]{0,61}[a-z0-9]:\d{1,5})(?![\w.:-])/g;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
 /** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
 const SCP_GIT_RE = /(?<![\w.@/:-])[a-z0-9_][\w.-]*@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*):(?=~?[\w.-]*(?:\/|\.git\b))/gi;
@@ -307,6 +314,10 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   // `git@github.com:org/repo.git` (an Argo CD `repoURL`, a Flux `GitRepository` url): git's
   // scp-like SSH form, no URL to the patterns above, and the host follows an `@` HOST_RE skips.
   for (const m of rest.matchAll(SCP_GIT_RE)) out.push({ kind: 'host', value: m[1].toLowerCase() });
+  for (const m of rest.matchAll(HOST_PORT_RE)) {
+    out.push({ kind: 'host', value: m[1] });
+    rest = rest.replace(m[1], ' ');
+  }
   for (const m of rest.matchAll(HOST_RE)) if (!fileNameLike(m[0])) out.push({ kind: 'host', value: m[0].toLowerCase() });
   for (const m of rest.matchAll(IP_RE)) {
     // A network (`podSubnet: 10.244.0.0/16`, `--service-cidr=10.96.0.0/12`, an IPv4-mapped
@@ -443,7 +454,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let helmChart = false;
   let docKind: string | undefined;
   const setValues = new WeakSet<object>();
-  const visit = (node: unknown, keyPath: string, envName?: string) => {
+  const visit = (node: unknown, keyPath: string, envName?: string, valueOf?: string) => {
     if (helmChart && keyPath === 'spec.set' && isMap(node) && !setValues.has(node)) {
       // `--set` keys (`image.repository: quay.io/x`): read as the values they set, each at its own line.
       const values = helmSetValues(node);
@@ -505,7 +516,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         }
         // The keys of an env map (`env: {ENABLE_SLACK: "true"}`) are variable names.
         const isEnvMap = /(^|\.)(env|environment|extraEnv|envVars)$/i.test(keyPath);
-        visit(pair.value, sub, isEnvMap ? k : undefined);
+        // `{name: LICENSE_SERVER, value: lic.vendor.example}`: the variable's name says what its value is.
+        visit(pair.value, sub, isEnvMap ? k : undefined, k === 'value' && name ? name : undefined);
       }
     } else if (isSeq(node)) {
       node.items.forEach((item, i) => visit(item, `${keyPath}[${i}]`));
@@ -561,7 +573,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       let from = 0;
       const valueLines = v.includes('\n') ? v.split('\n') : [v];
       // `licenseServer: lic.vendor.jp`: a destination key's value is a host the patterns may not tell from a dotted word.
-      const keyed = valueLines.length === 1 ? hostOfDestinationKey(keyPath, v) : undefined;
+      // An env list's value is keyed by its variable's name, a container's `--flag=value` by the flag's (audit/embedded.ts).
+      const flag = /(?:^|\.)(?:args|command)\[\d+\]$/.test(keyPath) ? flagValue(v) : undefined;
+      const keyed = valueLines.length === 1 ? (hostOfDestinationKey(valueOf ?? keyPath, v) ?? (flag && hostOfDestinationKey(flag.flag, flag.value))) : undefined;
       valueLines.forEach((l, i) => {
         let next = from;
         const found = referencesIn(l, valueLines.length > 1 ? false : imageCtx);
@@ -581,6 +595,11 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         }
         from = next;
       });
+      // A config document in the string (`prometheus.yml: |`, `grafana.ini`, JSON): its destination keys.
+      for (const leaf of embeddedLeaves(v)) {
+        const host = hostOfDestinationKey(leaf.keyPath, leaf.value);
+        if (host && !referencesIn(leaf.value, false).length) refs.push({ file, line: literal ? line + 1 + leaf.line : line, keyPath: `${keyPath}.${leaf.keyPath}`, kind: 'host', value: host });
+      }
     }
   };
   /**

@@ -1,0 +1,93 @@
+/**
+ * Configuration documents written inside a string (a ConfigMap's `prometheus.yml`, `grafana.ini`,
+ * a JSON blob in an env value or a flag): their keys name destinations as a file's keys do
+ * (`smtp_smarthost: smtp.corp.example:587`, `host = smtp.vendor.example`, `"endpoint": "minio.x:9000"`),
+ * but to the line patterns they are only text. Each leaf is given with its key path inside the
+ * document and its line in the string, so the caller can apply its destination-key rules to it.
+ * Decided by syntax only: JSON/YAML that parses to a map or list, or INI/TOML-style `key = value` lines.
+ */
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { withoutStackTraces } from '../errors.js';
+import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
+
+export interface EmbeddedLeaf {
+  /** Key path inside the embedded document (`global.smtp_smarthost`, `smtp.host`, `targets[0]`). */
+  keyPath: string;
+  value: string;
+  /** 0-based line of the value in the string. */
+  line: number;
+}
+
+/** At most this many leaves are taken from one string (the rest are still read line by line as text). */
+const MAX_LEAVES = 10_000;
+
+const INI_SECTION = /^\s*\[\s*([^\]\s][^\]]*?)\s*\]\s*$/;
+const INI_PAIR = /^\s*([A-Za-z_][\w.-]*)\s*=\s*(.*?)\s*$/;
+
+/**
+ * The leaves of the document a string holds, or nothing when it holds none: a string of several
+ * lines that parses as YAML (JSON included) to a map or list, a one-line `{…}`/`[…]` JSON-style
+ * flow, or lines of `[section]` and `key = value` (INI, TOML, `.conf`).
+ */
+export function embeddedLeaves(text: string): EmbeddedLeaf[] {
+  const trimmed = text.trim();
+  const multiLine = trimmed.includes('\n');
+  if (!multiLine && !/^[{[][\s\S]*[}\]]$/.test(trimmed)) return [];
+  return yamlLeaves(text) ?? (multiLine ? iniLeaves(text) : []);
+}
+
+function yamlLeaves(text: string): EmbeddedLeaf[] | undefined {
+  if (yamlTokensOver(text, CONFIG_YAML_TOKENS)) return undefined;
+  const lc = new LineCounter();
+  let docs;
+  try {
+    docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
+  } catch {
+    return undefined;
+  }
+  const list = Array.isArray(docs) ? docs : [docs];
+  if (!list.length || list.some((d) => d.errors.length) || !list.some((d) => isMap(d.contents) || isSeq(d.contents))) return undefined;
+  const out: EmbeddedLeaf[] = [];
+  const walk = (node: unknown, keyPath: string) => {
+    if (out.length >= MAX_LEAVES) return;
+    if (isMap(node)) {
+      for (const pair of node.items) {
+        if (!isPair(pair)) continue;
+        const k = isScalar(pair.key) ? String(pair.key.value) : '?';
+        walk(pair.value, keyPath ? `${keyPath}.${k}` : k);
+      }
+    } else if (isSeq(node)) {
+      node.items.forEach((item, i) => walk(item, `${keyPath}[${i}]`));
+    } else if (isScalar(node) && typeof node.value === 'string' && node.range) {
+      out.push({ keyPath, value: node.value, line: lc.linePos(node.range[0]).line - 1 });
+    }
+  };
+  for (const d of list) walk(d.contents, '');
+  return out;
+}
+
+function iniLeaves(text: string): EmbeddedLeaf[] {
+  const out: EmbeddedLeaf[] = [];
+  let section = '';
+  let pairs = 0;
+  text.split('\n').forEach((raw, line) => {
+    if (out.length >= MAX_LEAVES) return;
+    const s = INI_SECTION.exec(raw);
+    if (s) {
+      section = s[1].replace(/^["']|["']$/g, '');
+      return;
+    }
+    const p = INI_PAIR.exec(raw);
+    if (!p) return;
+    pairs++;
+    const value = p[2].replace(/^(["'])(.*)\1$/, '$2');
+    out.push({ keyPath: section ? `${section}.${p[1]}` : p[1], value, line });
+  });
+  return pairs ? out : [];
+}
+
+/** `--upstream=api.vendor.jp:443` (a container's `args`/`command` item): the flag's name and its value. */
+export function flagValue(item: string): { flag: string; value: string } | undefined {
+  const m = /^--?([A-Za-z][\w.-]*)=(\S+)$/.exec(item.trim());
+  return m ? { flag: m[1], value: m[2].replace(/^(["'])(.*)\1$/, '$2') } : undefined;
+}
