@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
-import { runFerry } from '../support/cli.js';
+import { runCommand, runFerry } from '../support/cli.js';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -147,5 +147,30 @@ describe('a symbolic link planted inside a directory target', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(sha256(await readFile(path.join(t.root, 'files', 'real', 'pub', 'disk.img')))).toBe(sha256(disk));
     expect(await readdir(t.outside)).toEqual([]);
+  });
+});
+
+describe('the verified chain', () => {
+  it('holds: a signed bundle with an entry appended after signing is refused by verify and import --key; nothing reaches the target', async () => {
+    const key = path.join(work, 'bundle.key');
+    const pub = path.join(work, 'bundle.pub');
+    expect((await runCommand('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])).code).toBe(0);
+    expect((await runCommand('openssl', ['pkey', '-in', key, '-pubout', '-out', pub])).code).toBe(0);
+    const signed = path.join(work, 'signed.ferry.tar');
+    const c = await runFerry(['bundle', 'create', path.join(work, 'h28.yaml'), '-o', signed, '--sign-key', key], { env: env() });
+    expect(c.code, c.stderr).toBe(0);
+    // GNU tar appends a well-formed entry: every file the signature covers is unchanged.
+    const extra = path.join(work, 'extra');
+    await mkdir(path.join(extra, 'ferry'), { recursive: true });
+    await writeFile(path.join(extra, 'ferry', 'extra.txt'), 'not signed\n');
+    expect((await runCommand('tar', ['--append', '-f', signed, '-C', extra, 'ferry/extra.txt'])).code).toBe(0);
+    const v = await runFerry(['bundle', 'verify', signed, '--key', pub], { env: env() });
+    expect(v.code).toBe(3);
+    expect(v.stderr).toContain('ferry/extra.txt: not listed in ferry/checksums.sha256 (a file was added)');
+    const t = await site('appended');
+    const r = await runFerry(['import', signed, '--target', t.file, '--key', pub], { env: env() });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('ferry/extra.txt: not listed in ferry/checksums.sha256');
+    expect((await listTree(t.root)).filter((f) => f !== 'target.yaml' && !/^layout\/(oci-layout|index\.json)$/.test(f))).toEqual([]);
   });
 });
