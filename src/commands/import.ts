@@ -10,6 +10,7 @@ import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
 import { loadVerifyKey, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
+import { confineTo } from '../store/confined-dirs.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
 import { StagedBlobs } from '../store/staged-blobs.js';
@@ -94,9 +95,13 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
   const key = opts.key ? await loadVerifyKey(at(opts.key)) : undefined;
   // Hashing threads for one pass, booted while the bundle is validated (see HashThreads.warm).
   const early = !opts.verifyFirst ? new HashThreads().warm() : undefined;
+  // Every write and presence check under the target's directories stays inside them on disk too:
+  // a link planted there that leads outside is refused, never written or read through.
+  const release = confineTo([resolved.directory, resolved.files?.dir, resolved.charts?.dir, resolved.apt?.dir]);
   try {
     return await importWith(bundle, resolved, key, early, opts);
   } finally {
+    release();
     await early?.close();
   }
 }

@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { keyedMutex } from '../net/concurrency.js';
 import { isIndexType, isManifestType, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
 import { makeDirs } from './make-dirs.js';
+import { checkInsideTarget } from './confined-dirs.js';
 import { sweepStaleTempsOnce, writeFileAtomic } from './temp-files.js';
 import { ANNOTATION, type BlobSource } from './source.js';
 import { verifiedWrite } from './verified-write.js';
@@ -218,6 +219,9 @@ export class LayoutDir implements BlobSource {
   }
 
   async init(): Promise<void> {
+    // A target directory (confined-dirs.ts): no link planted in it leads a write outside.
+    await checkInsideTarget(path.join(this.root, 'blobs', 'sha256'));
+    await checkInsideTarget(path.join(this.root, 'oci-layout'));
     await makeDirs(path.join(this.root, 'blobs', 'sha256'));
     // A run killed mid-write left temp files; a rerun clears those of processes that are gone.
     await Promise.all([sweepStaleTempsOnce(this.root), sweepStaleTempsOnce(path.join(this.root, 'blobs', 'sha256'))]);
@@ -230,6 +234,7 @@ export class LayoutDir implements BlobSource {
   }
 
   async blobSize(digest: string): Promise<number | undefined> {
+    await checkInsideTarget(this.blobPath(digest));
     try {
       const s = await stat(this.blobPath(digest));
       return s.isFile() ? s.size : undefined;

@@ -7,6 +7,7 @@ import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
 import { releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace } from './temp-files.js';
+import { checkInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -94,6 +95,7 @@ export class StagedBlobs {
     const at = this.staged.get(digest);
     if (at === undefined) return false;
     const from = this.stagedPath(at, digest);
+    await checkInsideTarget(dest);
     await this.mkdir(path.dirname(dest));
     // A run killed between its link and its rename left `<dest>.ferry-<pid>-….tmp` here (an APT
     // pool directory, a files directory): gone once its process is, as the staging directory's are.
@@ -124,6 +126,7 @@ export class StagedBlobs {
 
   private async mkdir(dir: string): Promise<void> {
     if (this.dirs.has(dir)) return;
+    await checkInsideTarget(dir);
     await mkdir(dir, { recursive: true });
     // Packages come sorted by path: the last directories made are the ones asked for again.
     if (this.dirs.size >= MAX_DIRS_REMEMBERED) this.dirs.clear();

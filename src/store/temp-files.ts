@@ -3,6 +3,7 @@ import { constants as fsc, mkdtempSync, readFileSync, readlinkSync, rmSync } fro
 import { access, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { checkInsideTarget } from './confined-dirs.js';
 import { FerryError } from '../errors.js';
 
 /**
@@ -239,6 +240,7 @@ export async function freshTempPath(dest: string): Promise<string> {
  * directory must exist.
  */
 export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
+  await checkInsideTarget(dest);
   const tmp = await freshTempPath(dest);
   try {
     const result = await write(tmp);
@@ -257,6 +259,7 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
  * file): written to a temp name beside it, then renamed. Creates the directory.
  */
 export async function writeFileAtomic(dest: string, data: string | Uint8Array, mode?: number): Promise<void> {
+  await checkInsideTarget(dest);
   await mkdir(path.dirname(dest), { recursive: true });
   await writeViaTemp(dest, (tmp) => writeFile(tmp, data, mode === undefined ? undefined : { mode }));
 }

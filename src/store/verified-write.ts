@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { writeViaTemp } from './temp-files.js';
+import { checkInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
 /**
@@ -64,6 +65,7 @@ export async function renameVerified(tmp: string, dest: string, expected: Expect
     await rm(tmp, { force: true });
     throw verifyError(problems, opts);
   }
+  await checkInsideTarget(dest);
   await mkdir(path.dirname(dest), { recursive: true });
   await rename(tmp, dest);
 }
@@ -78,6 +80,7 @@ export async function verifiedWrite(
   expected: Expected,
   opts: VerifyLabel & { onProgress?: (bytes: number) => void },
 ): Promise<number> {
+  await checkInsideTarget(dest);
   await mkdir(path.dirname(dest), { recursive: true });
   const hash = createHash('sha256');
   let size = 0;
@@ -113,6 +116,7 @@ export function writeVerified(src: Readable | NodeJS.ReadableStream, dest: strin
 
 /** `sha256:<hex>` of a file, streamed; undefined when it cannot be read. */
 export async function sha256OfFile(file: string): Promise<string | undefined> {
+  await checkInsideTarget(file);
   const hash = createHash('sha256');
   try {
     await pipeline(
@@ -132,6 +136,7 @@ export async function sha256OfFile(file: string): Promise<string | undefined> {
 
 /** True when `file` is a regular file of `size` bytes (its content not read). */
 export async function presentWithSize(file: string, size: number): Promise<boolean> {
+  await checkInsideTarget(file);
   return stat(file).then(
     (s) => s.isFile() && s.size === size,
     () => false,
