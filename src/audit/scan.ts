@@ -505,7 +505,18 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // (and `prePuller.extraImages: {mc: {name, tag}}`, a map of them)
       const keys = keyPath.split('.');
       const imageAt = isImageKey(keys[keys.length - 1]?.replace(/\[\d+\]$/, '') ?? '') || (keys.length > 1 && isImageListKey(keys[keys.length - 2]));
-      const repoKey = get('repository') === undefined && get('registry') === undefined && get('image') === undefined && imageAt && get('name') !== undefined ? 'name' : 'repository';
+      // ingress-nginx names its images `{registry, image: ingress-nginx/controller, tag, digest}`:
+      // `image` is the repository when no `repository` is written and the map has a registry, tag
+      // or digest (as rewrite/values-images.ts readImageMap reads it).
+      const has = (k: string) => node.items.some((p) => isScalar(p.key) && p.key.value === k);
+      const repoKey =
+        get('repository') !== undefined
+          ? 'repository'
+          : get('image') !== undefined && (has('registry') || has('tag') || has('digest'))
+            ? 'image'
+            : get('registry') === undefined && get('image') === undefined && imageAt && get('name') !== undefined
+              ? 'name'
+              : 'repository';
       const ref = imageMapReference({ registry: get('registry'), repository: get(repoKey), tag: get('tag'), digest: get('digest') });
       if (ref) {
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === repoKey);
