@@ -65,6 +65,7 @@ function podInjection(file: string, doc: Document, refs: Reference[], lineOf: (n
     // The template holds the spec with the containers: its path is the spec's less `spec`.
     const at = specPath.slice(0, -1);
     const path = [...at, 'metadata', 'labels', 'sidecar.istio.io/inject'];
+    const ns = (top as { metadata?: { namespace?: unknown } } | null)?.metadata?.namespace;
     refs.push({
       file,
       line: lineOf(doc.getIn(path, true) as Node | undefined),
@@ -72,6 +73,7 @@ function podInjection(file: string, doc: Document, refs: Reference[], lineOf: (n
       kind: 'image',
       value: 'auto',
       injectedBy: `${at.length ? `the pods of ${owner}` : owner}, labelled sidecar.istio.io/inject: "true"`,
+      ...(typeof ns === 'string' && ns.trim() ? { injectedIn: ns.trim() } : {}),
     });
   });
 }
@@ -92,8 +94,15 @@ function namespaceInjection(file: string, doc: Document, refs: Reference[], line
   const injection = label('istio-injection');
   const rev = label('istio.io/rev');
   const key = injection === 'enabled' ? 'istio-injection' : injection === undefined && rev ? 'istio.io/rev' : undefined;
-  if (!key) return;
   const name = doc.getIn(['metadata', 'name']);
+  // `istio-injection: disabled` (any value but enabled): no webhook of Istio's selects the
+  // namespace, and the one that selects pods by their own label requires the namespace to have no
+  // istio-injection label at all (istiod chart, mutatingwebhook.yaml): its labelled pods get no proxy.
+  if (injection !== undefined && injection !== 'enabled' && typeof name === 'string') {
+    refs.push({ file, line: lineOf(labels.get('istio-injection', true) as Node | undefined), keyPath: 'metadata.labels.istio-injection', kind: 'image', value: 'auto', injectionOff: name });
+    return;
+  }
+  if (!key) return;
   refs.push({
     file,
     line: lineOf(labels.get(key, true) as Node | undefined),
@@ -124,6 +133,9 @@ function carried(c: ChartLock, image: string): boolean {
  * classified as any image is; with no such chart, the placeholder stays, named as unknown.
  */
 export function withInjectedImages(refs: Reference[], lock: Lock | undefined): Reference[] {
+  // Namespaces whose istio-injection label turns Istio's webhooks off: their labelled pods are not injected.
+  const off = new Set(refs.flatMap((r) => (r.injectionOff !== undefined ? [r.injectionOff] : [])));
+  if (off.size) refs = refs.filter((r) => r.injectionOff === undefined && !(r.injectedIn !== undefined && off.has(r.injectedIn)));
   if (!refs.some((r) => r.injectedBy)) return refs;
   const injectors = lock ? (lockEntries(lock, 'charts') as ChartLock[]).filter((c) => c.injects?.length) : [];
   return refs.flatMap((r) => {

@@ -69,6 +69,13 @@ export interface Reference {
   podman?: PodmanPull;
   /** Istio's `image: auto` on a pod asking for injection (audit/injected.ts): what asks for it. */
   injectedBy?: string;
+  /** With `injectedBy` from a pod's own label: the namespace its object names (audit/injected.ts). */
+  injectedIn?: string;
+  /**
+   * No reference: a Namespace labelled `istio-injection` other than `enabled` (audit/injected.ts),
+   * whose pods Istio's webhooks never select; removed with the labelled pods in it before the audit.
+   */
+  injectionOff?: string;
 }
 
 export interface Setting {

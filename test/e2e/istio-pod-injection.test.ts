@@ -62,3 +62,19 @@ describe('Istio injection asked for by a pod label', () => {
     expect(report.findings.filter((f) => f.file === 'apps/api.yaml' && f.value !== 'docker.io/library/nginx:1.25')).toEqual([]);
   });
 });
+
+describe('a pod label in a namespace labelled istio-injection: disabled', () => {
+  it('is no finding: no webhook of Istio selects that namespace (the pod-label webhook requires it to have no istio-injection label); other namespaces still are', async () => {
+    await writeTree(path.join(work, 'off'), {
+      'ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: plain\n  labels:\n    istio-injection: disabled\n',
+      'web.yaml': deployment('web', 'labels'),
+      'other.yaml': deployment('other', 'labels').replace('namespace: plain', 'namespace: shop'),
+      'unset.yaml': deployment('unset', 'labels').replace(', namespace: plain', ''),
+    });
+    const r = await runFerry(['audit', 'off', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    const report = JSON.parse(r.stdout) as AuditReport;
+    const injected = report.findings.filter((f) => f.value === 'auto' || f.keyPath?.endsWith('sidecar.istio.io/inject') || f.keyPath?.endsWith('istio-injection'));
+    // shop is not labelled, and unset's namespace is chosen at apply time: both may be injected.
+    expect(injected.map((f) => f.file).sort()).toEqual(['off/other.yaml', 'off/unset.yaml']);
+  });
+});
