@@ -558,6 +558,8 @@ export class TemplateSet {
       }
       default:
         if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function ${this.argText(first)}`);
+        // Go's evalCommand: nil is an argument (`default nil`), never a command (`{{ nil }}`, `{{ if nil }}`)
+        if (first.type === 'nil') this.fail(st, 'nil is not a command');
         return this.evalArg(st, dot, first);
     }
   }

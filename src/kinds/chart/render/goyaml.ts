@@ -10,7 +10,7 @@
  * as another type double-quoted, strings plain YAML cannot hold single-quoted, multi-line strings
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
-import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type SchemaOptions } from 'yaml';
+import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type ScalarTag, type SchemaOptions } from 'yaml';
 import { asSlice, deepCopy, GoStruct, isMap, isNil, setKey } from './govalue.js';
 export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
@@ -23,22 +23,109 @@ export const GO_YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
   merge: true,
   // go-yaml v2's Unmarshal (what sigs.k8s.io/yaml calls) lets a later duplicate key win
   uniqueKeys: false,
-  customTags: (tags) => tags.filter((t) => typeof t === 'string' || (!DROP.has(t.tag) && (t as { format?: string }).format !== 'TIME')),
+  customTags: (tags) => {
+    const kept = tags.filter((t) => typeof t === 'string' || (!DROP.has(t.tag) && (t as { format?: string }).format !== 'TIME'));
+    // go-yaml's own resolution of plain number-like scalars goes before the YAML 1.1 int and float
+    // tags (which stay for explicit `!!int`/`!!float` only: they read `e5` and `.` as NaN)
+    const isNumber = (t: (typeof kept)[number]) => typeof t !== 'string' && (t.tag === INT_TAG || t.tag === FLOAT_TAG);
+    const first = kept.findIndex(isNumber);
+    const explicitOnly = kept.slice(first).map((t) => (isNumber(t) ? { ...(t as ScalarTag), default: false } : t));
+    return [...kept.slice(0, first), GO_NUMBER, ...explicitOnly];
+  },
 };
 
-/** Parsed YAML/JSON → Go values: plain objects (safe for any key), arrays, float64 numbers. */
-export function toGoData(v: unknown): unknown {
+const INT_TAG = 'tag:yaml.org,2002:int';
+const FLOAT_TAG = 'tag:yaml.org,2002:float';
+
+const GO_SPECIAL_FLOATS: Record<string, number> = {
+  '.nan': NaN, '.NaN': NaN, '.NAN': NaN,
+  '.inf': Infinity, '.Inf': Infinity, '.INF': Infinity, '+.inf': Infinity, '+.Inf': Infinity, '+.INF': Infinity,
+  '-.inf': -Infinity, '-.Inf': -Infinity, '-.INF': -Infinity,
+};
+
+/** strconv.ParseInt (signed) or ParseUint, base 0 (`0x`, `0o`, `0b`, a leading `0` is octal) or 2, 64 bits: undefined where Go fails. */
+function goParseInt(s: string, base: 0 | 2, signed: boolean): bigint | undefined {
+  let neg = false;
+  if (signed && (s[0] === '+' || s[0] === '-')) {
+    neg = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '') return undefined;
+  let radix = base === 2 ? 2 : 10;
+  if (base === 0 && s[0] === '0') {
+    const p = s.length >= 3 ? s[1].toLowerCase() : '';
+    radix = p === 'b' ? 2 : p === 'o' ? 8 : p === 'x' ? 16 : 8;
+    s = s.slice(p === 'b' || p === 'o' || p === 'x' ? 2 : 1);
+  }
+  const digits = radix === 2 ? /^[01]*$/ : radix === 8 ? /^[0-7]*$/ : radix === 10 ? /^[0-9]*$/ : /^[0-9a-fA-F]*$/;
+  if (!digits.test(s)) return undefined;
+  let n = 0n;
+  for (const c of s) n = n * BigInt(radix) + BigInt(parseInt(c, 16));
+  if (!signed) return n < 2n ** 64n ? n : undefined;
+  if (neg) n = -n;
+  return n >= -(2n ** 63n) && n < 2n ** 63n ? n : undefined;
+}
+
+const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
+
+/**
+ * go-yaml v2's resolve for a plain scalar starting with a digit, a sign or a dot: the `.inf`/`.nan`
+ * spellings; else (underscores removed) strconv.ParseInt base 0 (`0o17`, `0x1A`, `017`, `+12`,
+ * `1_000`), ParseUint, a decimal float that does not overflow, `0b`/`-0b` binary; anything else
+ * is a string (`.`, `1e400`, `-e5`; `08` is the float 8; `-0` the int 0). The YAML 1.1 tags of
+ * the yaml package read `.` and `-e5` as NaN, `1e400` as Infinity and `0o17` as a string.
+ */
+function goYamlNumber(text: string): number | string {
+  if (Object.hasOwn(GO_SPECIAL_FLOATS, text)) return GO_SPECIAL_FLOATS[text];
+  if (text[0] === '.') {
+    // strconv.ParseFloat: underscores only between digits
+    if (!/^\.\d(_?\d)*([eE][-+]?\d(_?\d)*)?$/.test(text)) return text;
+    const f = Number(text.replaceAll('_', ''));
+    return Number.isFinite(f) ? f : text;
+  }
+  const plain = text.replaceAll('_', '');
+  const n = goParseInt(plain, 0, true) ?? goParseInt(plain, 0, false);
+  if (n !== undefined) return Number(n);
+  if (YAML_STYLE_FLOAT.test(plain)) {
+    const f = Number(plain);
+    if (Number.isFinite(f)) return f;
+  }
+  const bin = plain.startsWith('0b')
+    ? (goParseInt(plain.slice(2), 2, true) ?? goParseInt(plain.slice(2), 2, false))
+    : plain.startsWith('-0b')
+      ? goParseInt(`-${plain.slice(3)}`, 2, true)
+      : undefined;
+  return bin !== undefined ? Number(bin) : text;
+}
+
+const GO_NUMBER: ScalarTag = {
+  tag: INT_TAG,
+  default: true,
+  test: /^[-+0-9.]/,
+  resolve: (text: string) => goYamlNumber(text),
+};
+
+/**
+ * Parsed YAML/JSON → Go values: plain objects (safe for any key), arrays, float64 numbers. With
+ * `json`, as sigs.k8s.io/yaml converts a parsed document: through encoding/json, which refuses
+ * `.inf` and `.nan` (Helm refuses such a values file; `fromYaml` gives the error).
+ */
+export function toGoData(v: unknown, json = false): unknown {
   if (v === undefined || v === null) return null;
-  if (Array.isArray(v)) return v.map(toGoData);
+  if (typeof v === 'number') {
+    if (json && !Number.isFinite(v)) throw new YamlParseError(`error converting YAML to JSON: json: unsupported value: ${Number.isNaN(v) ? 'NaN' : v > 0 ? '+Inf' : '-Inf'}`);
+    return v;
+  }
+  if (Array.isArray(v)) return v.map((x) => toGoData(x, json));
   if (v instanceof Uint8Array) return Buffer.from(v).toString('utf8');
   if (typeof v === 'object') {
     if (v instanceof Map) {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of v) setKey(out, String(k), toGoData(x));
+      for (const [k, x] of v) setKey(out, String(k), toGoData(x, json));
       return out;
     }
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) setKey(out, k, toGoData(x));
+    for (const [k, x] of Object.entries(v)) setKey(out, k, toGoData(x, json));
     return out;
   }
   if (typeof v === 'bigint') return Number(v);
@@ -93,7 +180,7 @@ export function parseGoYamlShared(text: string): unknown {
     }
     if (doc.errors.length) throw new YamlParseError(doc.errors[0].message.split('\n')[0]);
     blockScalarAtEnd(doc, parsed);
-    v = deepFreeze(toGoData(doc.toJS({ maxAliasCount: 10000 })));
+    v = deepFreeze(toGoData(doc.toJS({ maxAliasCount: 10000 }), true));
     if (PARSED.size >= 5000) PARSED.delete(PARSED.keys().next().value!);
     PARSED.set(text, v);
   }
@@ -220,7 +307,7 @@ export function parseGoYamlAll(input: string): unknown[] {
   for (const d of Array.isArray(docs) ? docs : [docs]) {
     if (d.errors.length) throw new YamlParseError(d.errors[0].message.split('\n')[0]);
     blockScalarAtEnd(d, text);
-    out.push(toGoData(d.toJS({ maxAliasCount: 10000 })));
+    out.push(toGoData(d.toJS({ maxAliasCount: 10000 }), true));
   }
   return out;
 }

@@ -129,17 +129,24 @@ export function goParseFloat(s: string): number | undefined {
  * The elements of a list argument. sprig's list functions (first, rest, append, concat, chunk…)
  * start with `reflect.TypeOf(list).Kind()`, which panics on nil: Helm reports
  * `error calling first: runtime error: invalid memory address or nil pointer dereference`
- * (checked against sprig v3.2.3), so a nil list fails unless `nilIsEmpty` (toStrings).
+ * (checked against sprig v3.2.3), so a nil list fails.
  */
-function list(v: unknown, fn: string, nilIsEmpty = false): unknown[] {
+function list(v: unknown, fn: string): unknown[] {
   const elems = asSlice(v);
   if (elems) return elems;
   if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
-  if (isNil(v)) {
-    if (nilIsEmpty) return [];
-    throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
-  }
+  if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
   throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
+}
+
+/**
+ * sprig's strslice (toStrings, join, sortAlpha): a list's elements as strings, nil elements left
+ * out; nil is no element; any other value (a map, a number) is the one element strval gives.
+ */
+function strslice(v: unknown): string[] {
+  const elems = asSlice(v) ?? (v instanceof Uint8Array ? [...v].map((b) => BigInt(b)) : undefined);
+  if (elems) return elems.filter((x) => !isNil(x)).map((x) => strval(x));
+  return isNil(v) ? [] : [strval(v)];
 }
 
 function dict(v: unknown): Dict {
@@ -551,7 +558,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
       kept.forEach((p, i) => (out[`_${i}`] = p));
       return out;
     },
-    toStrings: (v) => list(v, 'toStrings', true).map((x) => strval(x)),
+    toStrings: (v) => strslice(v),
     until: (n) => {
       const c = Number(toInt64(n));
       return range(0, c, c >= 0 ? 1 : -1).map((x) => BigInt(x));
@@ -744,9 +751,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return out;
     },
     mustChunk: (size, l) => f.chunk(size, l),
-    sortAlpha: (l) => (asSlice(l)?.map((x) => strval(x)).sort() ?? [strval(l)]),
-    // sprig's strslice: nil elements are left out, a nil list is no element
-    join: (sep, l) => (asSlice(l)?.filter((x) => !isNil(x)).map(strval).join(str(sep)) ?? (isNil(l) ? '' : strval(l))),
+    sortAlpha: (l) => (asSlice(l) || l instanceof Uint8Array ? strslice(l).sort() : [strval(l)]),
+    join: (sep, l) => strslice(l).join(str(sep)),
     // crypto placeholders (see header)
     bcrypt: (s) => bcryptPlaceholder(str(s)),
     htpasswd: (u, p) => `${str(u)}:${bcryptPlaceholder(str(p))}`,
