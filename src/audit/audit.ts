@@ -557,6 +557,10 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     if (r.inCluster) return { host, class: 'internal', note: r.inCluster };
     // A Quadlet short name podman resolves to a registry the scan does not tell (audit/podman.ts): never a guessed docker.io.
     if (r.podman?.unknown) return { host: 'unknown', class: 'undeclared', note: r.podman.unknown };
+    // `https://{{ .Values.apiHost }}/api`: the host is a template action, filled in when the chart is rendered.
+    const action = (r.kind === 'url' || r.kind === 'oci') && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(\{\{.*?\}\})/i.exec(r.value);
+    if (action)
+      return { host: 'unknown', class: 'undeclared', note: `its host is a template action, ${action[1].length > 120 ? `${action[1].slice(0, 120)}…` : action[1]}, filled in when the template is rendered: which destination it names is unknown here; audit the chart rendered with the site's values (a chart vendored or carried in the lock is rendered by audit), or declare the destination it takes` };
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };

@@ -309,11 +309,39 @@ function blankTaken(s: string, re: RegExp, take: (m: RegExpMatchArray) => boolea
   return last ? out + s.slice(last) : s;
 }
 
+/**
+ * A URL the pattern cut at a template's `{{` (`https://{{ .Values.apiHost }}/api`, the spaces
+ * inside the action end the match): its end moved past each `{{ … }}` on the line (at most 256
+ * characters each) and the URL characters after it, so the finding is the whole URL as written.
+ */
+function withTemplateActions(value: string, start: number, end: number): number {
+  // Each search looks at most 258 characters ahead: a line of many unclosed `{{` stays linear.
+  const closeOf = (open: number) => {
+    const at = value.slice(open + 2, open + 258).indexOf('}}');
+    return at < 0 ? -1 : open + 2 + at;
+  };
+  for (let guard = 0; guard < 16; guard++) {
+    const open = value.lastIndexOf('{{', end);
+    if (open < start) return end;
+    const close = closeOf(open);
+    if (close < 0 || close < end || value.slice(open, close).includes('\n')) return end;
+    end = close + 2;
+    const tail = end;
+    while (end < value.length && end - tail < 2048 && !/[\s"'<>`\\)\]}]/.test(value[end])) end++;
+    if (!value.slice(tail, end).includes('{{')) return end;
+  }
+  return end;
+}
+
 export function referencesIn(value: string, imageContext: boolean | 'container'): Array<{ kind: RefKind; value: string }> {
   const out: Array<{ kind: RefKind; value: string }> = [];
   let rest = blankTaken(value, URL_RE, (m) => {
-    const url = trimTrailing(m[0], '.,;:');
+    const start = m.index!;
+    const end = m[0].includes('{{') ? withTemplateActions(value, start, start + m[0].length) : start + m[0].length;
+    const url = trimTrailing(value.slice(start, end), '.,;:');
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
+    // Only the URL pattern's own match is blanked: what the template actions hold (a `default
+    // "api.vendor.io"`) is still read by the patterns below.
     return true;
   });
   const trimmed = rest.trim();

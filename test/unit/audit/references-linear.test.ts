@@ -15,6 +15,8 @@ describe('referencesIn on a crafted line is linear in its matches', () => {
     ['URLs', 'https://a.example/x ', 'url'],
     ['images with a registry', 'reg.example/app:1 ', 'image'],
     ['host:port of three labels', 'node.corp.example:1 ', 'host'],
+    ['URLs cut at an unclosed template action', 'https://{{ x ', 'url'],
+    ['URLs through a template action', 'https://{{ .Values.h }}/a ', 'url'],
   ] as const)
     it(`80 000 ${what} on one line, each found`, () => {
       const line = item.repeat(80_000);
