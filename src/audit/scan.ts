@@ -579,7 +579,13 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         visit(pair.value, sub, isEnvMap ? k : undefined, k === 'value' && name ? name : undefined);
       }
     } else if (isSeq(node)) {
-      node.items.forEach((item, i) => visit(item, `${keyPath}[${i}]`));
+      // A container's `args: ["--server", "ntp.vendor.jp"]`: the value after a bare `--flag` item is keyed by the flag's name.
+      const argList = /(?:^|\.)(?:args|command)$/.test(keyPath);
+      node.items.forEach((item, i) => {
+        const prev = argList && i > 0 ? node.items[i - 1] : undefined;
+        const flag = isScalar(prev) && typeof prev.value === 'string' ? /^--?([A-Za-z][\w.-]*)$/.exec(prev.value.trim())?.[1] : undefined;
+        visit(item, `${keyPath}[${i}]`, undefined, flag);
+      });
     } else if (isScalar(node)) {
       if (node.value === null || node.value === undefined) return;
       const v = String(node.value);

@@ -98,6 +98,11 @@ describe('recall1: a container env value and a --flag=value are keyed by their n
   it('LICENSE_SERVER=lic.vendor.example and --upstream=api.vendor.jp are hosts; other names are not read as destinations', () => {
     expect(hosts('deploy/app.yaml', 'yaml', deployment)).toEqual(['8 api.vendor.jp', '12 lic.vendor.example']);
   });
+
+  it('a bare --flag item keys the item after it: ["--server", "ntp.nict.jp"] is a host, ["--log-level", "debug.verbose.x"] is not', () => {
+    const args = ['spec:', '  containers:', '    - name: c', '      args: ["--server", "ntp.nict.jp", "--log-level", "debug.verbose.x", "--name", "--server"]', ''].join('\n');
+    expect(hosts('deploy/chrony.yaml', 'yaml', args)).toEqual(['4 ntp.nict.jp']);
+  });
 });
 
 describe('recall1: host:port with three labels or more is a host whatever its domain', () => {
