@@ -7,11 +7,15 @@ import { note, printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 import { shellQuote } from '../ui/shell-quote.js';
 
-/** `3 images, 1 charts, 0 files, 0 apt repositories`: each kind with a lock list, in KINDS order, in its own words. */
+/** `3 images, 1 chart, 0 files, 0 apt repositories`: each kind with a lock list, in KINDS order, in its own words. */
 export function countsText(counts: Record<string, number>, kinds: readonly AnyKind[] = ALL_KINDS): string {
   return kinds
     .filter((k) => k.lockSchema)
-    .map((k) => `${counts[k.field] ?? 0} ${k.presentation?.countNoun ?? k.field}`)
+    .map((k) => {
+      const n = counts[k.field] ?? 0;
+      const noun = k.presentation?.countNoun ?? k.field;
+      return `${n} ${n === 1 ? (k.presentation?.countNounOne ?? noun) : noun}`;
+    })
     .join(', ');
 }
 

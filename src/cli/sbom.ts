@@ -25,7 +25,8 @@ export function register(program: Command): void {
         await writeFileAtomic(out, r.text);
         if (!opts.quiet) {
           const c = r.counts;
-          note(`wrote ${out} (${r.format}: ${c.images} images with ${c.platforms} platform manifests, ${c.charts} charts, ${c.debs} Debian packages, ${c.files} files)`);
+          const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+          note(`wrote ${out} (${r.format}: ${n(c.images, 'image', 'images')} with ${n(c.platforms, 'platform manifest', 'platform manifests')}, ${n(c.charts, 'chart', 'charts')}, ${n(c.debs, 'Debian package', 'Debian packages')}, ${n(c.files, 'file', 'files')})`);
         }
       } else {
         // Names from the bundle's lock: escaped as JSON (\u009b), not as \x9b, which breaks the JSON.

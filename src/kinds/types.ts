@@ -238,6 +238,8 @@ export function isUnderUrl(url: string, base: string): boolean {
 export interface KindPresentation<Spec = unknown, Lock = unknown> {
   /** What summaries count its lock entries as: `3 images`, `2 apt repositories` (`lock`, `bundle create`). */
   countNoun?: string;
+  /** The same for exactly one (`1 image`, `1 apt repository`); `countNoun` when absent. */
+  countNounOne?: string;
   /** The report's table of what a bundle carries: heading, column headings, one row per lock entry. */
   bundleTable?: { title: string; nameColumn: string; versionColumn: string; row(entry: Lock): ArtifactRow };
   /** What one lock entry needs that nothing carried provides (APT dependencies), for the report. */

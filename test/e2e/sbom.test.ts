@@ -146,7 +146,7 @@ describe('ferry sbom --format cyclonedx', () => {
     const out = path.join(work, 'out.cdx.json');
     const r = await runFerry(['sbom', bundle, '-o', out]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/2 images with 2 platform manifests, 1 charts, 0 Debian packages, 1 files/);
+    expect(r.stderr).toMatch(/2 images with 2 platform manifests, 1 chart, 0 Debian packages, 1 file/);
     expect(JSON.parse(await readFile(out, 'utf8')).components).toHaveLength(4);
     const damaged = path.join(work, 'damaged.ferry.tar');
     await mustRun('cp', [bundle, damaged]);

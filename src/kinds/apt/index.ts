@@ -40,6 +40,7 @@ export const aptKind = {
   serveRoutes: aptServeRoutes,
   presentation: {
     countNoun: 'apt repositories',
+    countNounOne: 'apt repository',
     bundleTable: {
       title: 'APT repositories',
       nameColumn: 'Repository',

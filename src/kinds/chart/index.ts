@@ -84,6 +84,7 @@ export const chartKind = {
   },
   presentation: {
     countNoun: 'charts',
+    countNounOne: 'chart',
     bundleTable: {
       title: 'Helm charts',
       nameColumn: 'Upstream',

@@ -47,6 +47,7 @@ export const fileKind = {
   serveRoutes: fileServeRoutes,
   presentation: {
     countNoun: 'files',
+    countNounOne: 'file',
     bundleTable: {
       title: 'Files',
       nameColumn: 'Upstream',

@@ -61,6 +61,7 @@ export const imageKind = {
   },
   presentation: {
     countNoun: 'images',
+    countNounOne: 'image',
     bundleTable: {
       title: 'Images',
       nameColumn: 'Upstream',

@@ -44,11 +44,11 @@ const lock = { images: [], charts: [], files: [], apt: [], widgets } as unknown 
 
 describe('a kind presents itself', () => {
   it('the built-in kinds keep their words: lock and bundle create print the same line as before', () => {
-    expect(countsText({ images: 3, charts: 1, files: 0, apt: 2 })).toBe('3 images, 1 charts, 0 files, 2 apt repositories');
+    expect(countsText({ images: 3, charts: 1, files: 0, apt: 2 })).toBe('3 images, 1 chart, 0 files, 2 apt repositories');
   });
 
   it('lock and bundle create count an extra kind in its own words, after the others', () => {
-    expect(countsText({ images: 1, charts: 0, files: 2, apt: 0, widgets: 2 }, KINDS_PLUS)).toBe('1 images, 0 charts, 2 files, 0 apt repositories, 2 widget boxes');
+    expect(countsText({ images: 1, charts: 0, files: 2, apt: 0, widgets: 2 }, KINDS_PLUS)).toBe('1 image, 0 charts, 2 files, 0 apt repositories, 2 widget boxes');
   });
 
   it('a kind without a count noun is counted under its field name', () => {
