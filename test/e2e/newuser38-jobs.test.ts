@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 
 /**
@@ -173,14 +174,7 @@ images:
 charts:
   - { name: cert-manager, repo: https://charts.jetstack.io, version: v1.15.3 }
 `;
-const TARGET = `apiVersion: ferry/v1alpha1
-kind: MirrorTarget
-metadata: { name: site }
-registry:
-  url: https://registry.site.internal
-  prefix: ferry
-  layout: nested
-charts:
+const TARGET = `${NESTED_SITE_TARGET}charts:
   dir: /srv/mirror/charts
   baseUrl: https://charts.site.internal
 files:
