@@ -20,6 +20,7 @@ import { composeEnvEntries } from './compose-env.js';
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleText } from './ansible.js';
+import { applyTerraform, isTerraformFile } from './terraform.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
@@ -129,7 +130,7 @@ const SECRET_KIND = /^kind:\s*["']?Secret\b/m;
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
-  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube')) return true;
+  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file)) return true;
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
@@ -1469,6 +1470,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   applyHelmReleases(releases, references);
   // Ansible tasks by module, their Jinja variables from defaults/vars/group_vars (audit/ansible.ts).
   applyAnsible(files, references);
+  // Terraform/OpenTofu providers, module sources and resources, their var./local. values (audit/terraform.ts).
+  for (const p of applyTerraform(files, references)) skipped.push({ ...p, unscanned: false });
   for (const r of references) {
     r.value = redactUrlsIn(r.value);
     if (r.provenance) r.provenance = redactUrlsIn(r.provenance);

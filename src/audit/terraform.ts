@@ -1,0 +1,680 @@
+import path from 'node:path';
+import { referencesIn, type Reference, type ScannedFile } from './scan.js';
+
+/**
+ * Terraform / OpenTofu configurations (`*.tf`, `*.tofu`, `*.tfvars`, the CLI configuration
+ * `.terraformrc`/`terraform.rc`/`.tofurc`/`tofu.rc`, the dependency lock file `.terraform.lock.hcl`):
+ * what `terraform init`/`apply` fetch, read by block. The generic text scan found a literal URL but
+ * never a provider or module fetched from a registry written without one (`hashicorp/aws` is
+ * registry.terraform.io, `terraform-aws-modules/vpc/aws` its module registry), read `image = "…"`
+ * as no image, and cut `"${var.registry}/app:${var.tag}"` at its interpolations.
+ *
+ * Read here (checked against the Terraform docs: provider requirements, module sources, CLI
+ * configuration `provider_installation`, dependency lock file):
+ * - `required_providers` and the lock file's `provider "<host>/<ns>/<type>"` blocks: the registry
+ *   host (default registry.terraform.io; OpenTofu's registry.opentofu.org when the scan holds
+ *   OpenTofu files), unless the scan's CLI configuration installs it otherwise: a matching
+ *   `direct` (or no `provider_installation` at all) asks the origin registry; a matching
+ *   `network_mirror` fetches `<url><host>/<ns>/<type>/index.json`; a matching
+ *   `filesystem_mirror` reads a local directory. Terraform tries every matching method and takes
+ *   the newest version, so a matching `direct` always goes out.
+ * - `module` `source`: local paths fetch nothing; registry addresses, `github.com/…`,
+ *   `bitbucket.org/…`, `git::`, `hg::`, `s3::`, `gcs::`, scp-like `git@host:…` and plain URLs.
+ * - every other string attribute: `image` as an image, any URL or host in it as the generic scan
+ *   reads it, `helm_release` `repository` + `chart` + `version` as a chart from a repository, with
+ *   `${var.x}` / `${local.x}` filled in from the module directory's `variable` defaults, `locals`
+ *   and `*.tfvars` where set to exactly one value; otherwise as written, the note saying why unknown.
+ *
+ * A small HCL reader of its own (no npm HCL parser gives source lines, and those that parse HCL2
+ * are WASM or GopherJS builds of the Go library, megabytes in a single-file CLI). Hostile input is
+ * bounded: MAX_TOKENS tokens a file, MAX_DEPTH nesting, MAX_STRING characters a string, MAX_RESOLVED
+ * characters a value once filled in.
+ */
+
+export const MAX_TOKENS = 500_000;
+export const MAX_DEPTH = 32;
+export const MAX_STRING = 64 * 1024;
+export const MAX_RESOLVED = 4096;
+
+const CLI_CONFIG = /^(?:\.terraformrc|terraform\.rc|\.tofurc|tofu\.rc)$/;
+const LOCK_FILE = '.terraform.lock.hcl';
+
+/** Whether the Terraform pass reads this file (its text is kept for it). */
+export function isTerraformFile(file: string): boolean {
+  const base = path.posix.basename(file);
+  return /\.(?:tf|tofu|tfvars)$/.test(base) || base === LOCK_FILE || CLI_CONFIG.test(base);
+}
+
+// ---------------------------------------------------------------- tokens
+
+type Tok = { t: 'id' | 'num' | 'p' | 'nl' | 'eof'; v: string; line: number } | { t: 'str'; v: string; line: number; long?: true };
+
+function tokenize(text: string): Tok[] | string {
+  const out: Tok[] = [];
+  let i = 0;
+  let line = 1;
+  const push = (tok: Tok): boolean => {
+    out.push(tok);
+    return out.length <= MAX_TOKENS;
+  };
+  const n = text.length;
+  while (i < n) {
+    const c = text[i];
+    if (c === '\n') {
+      if (!push({ t: 'nl', v: '\n', line })) return `more than ${MAX_TOKENS} tokens`;
+      line++;
+      i++;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') {
+      i++;
+      continue;
+    }
+    if (c === '#' || (c === '/' && text[i + 1] === '/')) {
+      const e = text.indexOf('\n', i);
+      i = e < 0 ? n : e;
+      continue;
+    }
+    if (c === '/' && text[i + 1] === '*') {
+      const e = text.indexOf('*/', i + 2);
+      const end = e < 0 ? n : e + 2;
+      for (let k = i; k < end; k++) if (text[k] === '\n') line++;
+      i = end;
+      continue;
+    }
+    if (c === '"') {
+      const start = line;
+      // A quoted template: `${ … }` and `%{ … }` nest braces and strings of their own.
+      let j = i + 1;
+      let depth = 0;
+      let inner = false; // inside a string within an interpolation
+      for (; j < n; j++) {
+        const d = text[j];
+        if (d === '\\') {
+          j++;
+          continue;
+        }
+        if (d === '\n') {
+          if (depth === 0) break; // a quoted string ends at its line
+          line++;
+        }
+        if (depth > 0) {
+          if (d === '"') inner = !inner;
+          else if (!inner && d === '{') depth++;
+          else if (!inner && d === '}') depth--;
+          continue;
+        }
+        if (d === '"') break;
+        if ((d === '$' || d === '%') && text[j + 1] === '{') {
+          depth = 1;
+          j++;
+        }
+      }
+      const raw = text.slice(i + 1, j);
+      if (!push(raw.length > MAX_STRING ? { t: 'str', v: '', line: start, long: true } : { t: 'str', v: raw, line: start })) return `more than ${MAX_TOKENS} tokens`;
+      i = j + 1;
+      continue;
+    }
+    if (c === '<' && text[i + 1] === '<' && /^<<-?[A-Za-z_]/.test(text.slice(i, i + 4))) {
+      const m = /^<<-?([A-Za-z_][\w-]*)[ \t]*\r?\n/.exec(text.slice(i, i + 300));
+      if (m) {
+        const start = line;
+        const bodyStart = i + m[0].length;
+        const endRe = new RegExp(`^[ \\t]*${m[1]}[ \\t]*\\r?$`, 'm');
+        const rest = text.slice(bodyStart);
+        const e = endRe.exec(rest);
+        const body = e ? rest.slice(0, e.index) : rest;
+        const end = e ? bodyStart + e.index + e[0].length : n;
+        for (let k = i; k < end; k++) if (text[k] === '\n') line++;
+        if (!push(body.length > MAX_STRING ? { t: 'str', v: '', line: start + 1, long: true } : { t: 'str', v: body, line: start + 1 })) return `more than ${MAX_TOKENS} tokens`;
+        i = end;
+        continue;
+      }
+    }
+    const id = /^[A-Za-z_][\w-]*/.exec(text.slice(i, i + 256));
+    if (id) {
+      if (!push({ t: 'id', v: id[0], line })) return `more than ${MAX_TOKENS} tokens`;
+      i += id[0].length;
+      continue;
+    }
+    const num = /^\d[\d.eE+-]*/.exec(text.slice(i, i + 64));
+    if (num) {
+      if (!push({ t: 'num', v: num[0], line })) return `more than ${MAX_TOKENS} tokens`;
+      i += num[0].length;
+      continue;
+    }
+    if (!push({ t: 'p', v: c, line })) return `more than ${MAX_TOKENS} tokens`;
+    i++;
+  }
+  out.push({ t: 'eof', v: '', line });
+  return out;
+}
+
+// ---------------------------------------------------------------- tree
+
+export type Value =
+  | { t: 'str'; v: string; line: number; long?: true }
+  | { t: 'list'; items: Value[]; line: number }
+  | { t: 'obj'; entries: Attr[]; line: number }
+  | { t: 'ref'; v: string; line: number }
+  | { t: 'other'; line: number; calls: string[]; strings: Value[] };
+export interface Attr {
+  name: string;
+  line: number;
+  value: Value;
+}
+export interface Block {
+  type: string;
+  labels: string[];
+  line: number;
+  attrs: Attr[];
+  blocks: Block[];
+}
+
+class Parser {
+  i = 0;
+  constructor(readonly toks: Tok[]) {}
+  peek(): Tok {
+    return this.toks[this.i];
+  }
+  next(): Tok {
+    return this.toks[Math.min(this.i++, this.toks.length - 1)];
+  }
+  skipNl(): void {
+    while (this.peek().t === 'nl') this.i++;
+  }
+  /** A body up to `}` (nested) or the end of the file. */
+  body(depth: number, into: Block): void {
+    if (depth > MAX_DEPTH) throw new Error(`nested deeper than ${MAX_DEPTH} blocks`);
+    for (;;) {
+      this.skipNl();
+      const tok = this.peek();
+      if (tok.t === 'eof') return;
+      if (tok.t === 'p' && tok.v === '}') {
+        if (depth > 0) this.i++;
+        else this.i++; // a stray `}` at the top: skipped
+        if (depth > 0) return;
+        continue;
+      }
+      if (tok.t !== 'id' && tok.t !== 'str') {
+        this.skipLine();
+        continue;
+      }
+      this.i++;
+      const after = this.peek();
+      if (tok.t === 'id' && after.t === 'p' && (after.v === '=' || after.v === ':')) {
+        this.i++;
+        into.attrs.push({ name: tok.v, line: tok.line, value: this.expr(depth + 1, 'nl') });
+        continue;
+      }
+      const labels: string[] = [];
+      while (this.peek().t === 'str' || this.peek().t === 'id') labels.push(this.next().v);
+      if (this.peek().t === 'p' && this.peek().v === '{') {
+        this.i++;
+        const b: Block = { type: tok.v, labels, line: tok.line, attrs: [], blocks: [] };
+        into.blocks.push(b);
+        this.body(depth + 1, b);
+        continue;
+      }
+      this.skipLine();
+    }
+  }
+  skipLine(): void {
+    while (this.peek().t !== 'nl' && this.peek().t !== 'eof') this.i++;
+  }
+  /** One expression, up to a newline (`stop` 'nl'), or a `,` / closer in a list or object, at its own depth. */
+  expr(depth: number, stop: 'nl' | 'item'): Value {
+    if (depth > MAX_DEPTH) throw new Error(`nested deeper than ${MAX_DEPTH} expressions`);
+    const first = this.peek();
+    // A one-line block (`variable "x" { default = "y" }`): its `}` ends the attribute too.
+    const ends = (t: Tok) => t.t === 'eof' || (stop === 'nl' && (t.t === 'nl' || (t.t === 'p' && t.v === '}'))) || (stop === 'item' && (t.t === 'nl' || (t.t === 'p' && (t.v === ',' || t.v === ']' || t.v === '}' || t.v === ')'))));
+    let primary: Value | undefined;
+    if (first.t === 'str') {
+      this.i++;
+      primary = first.long ? { t: 'str', v: '', line: first.line, long: true } : { t: 'str', v: first.v, line: first.line };
+    } else if (first.t === 'p' && first.v === '[') {
+      this.i++;
+      primary = { t: 'list', items: this.items(depth, ']'), line: first.line };
+    } else if (first.t === 'p' && first.v === '{') {
+      this.i++;
+      primary = { t: 'obj', entries: this.entries(depth), line: first.line };
+    } else if (first.t === 'id' && /^(?:var|local)$/.test(first.v) && this.toks[this.i + 1]?.v === '.' && this.toks[this.i + 2]?.t === 'id') {
+      primary = { t: 'ref', v: `${first.v}.${this.toks[this.i + 2].v}`, line: first.line };
+      this.i += 3;
+    }
+    if (primary && ends(this.peek())) return primary;
+    // Anything else (a call, an operator, a conditional): kept as "other", with the calls and strings inside.
+    const other: Value & { t: 'other' } = { t: 'other', line: first.line, calls: [], strings: primary ? [primary] : [] };
+    let nest = 0;
+    for (;;) {
+      const tok = this.peek();
+      if (tok.t === 'eof') break;
+      if (nest === 0 && ends(tok)) break;
+      if (tok.t === 'p' && (tok.v === '(' || tok.v === '[' || tok.v === '{')) {
+        if (++nest > MAX_DEPTH) throw new Error(`nested deeper than ${MAX_DEPTH} brackets`);
+      } else if (tok.t === 'p' && (tok.v === ')' || tok.v === ']' || tok.v === '}')) nest--;
+      else if (tok.t === 'id' && this.toks[this.i + 1]?.v === '(') other.calls.push(tok.v);
+      else if (tok.t === 'str' && !tok.long) other.strings.push({ t: 'str', v: tok.v, line: tok.line });
+      this.i++;
+    }
+    return other;
+  }
+  items(depth: number, close: string): Value[] {
+    const out: Value[] = [];
+    for (;;) {
+      this.skipNl();
+      const tok = this.peek();
+      if (tok.t === 'eof') return out;
+      if (tok.t === 'p' && tok.v === close) {
+        this.i++;
+        return out;
+      }
+      if (tok.t === 'p' && tok.v === ',') {
+        this.i++;
+        continue;
+      }
+      const before = this.i;
+      out.push(this.expr(depth + 1, 'item'));
+      if (this.i === before) this.i++;
+    }
+  }
+  entries(depth: number): Attr[] {
+    const out: Attr[] = [];
+    for (;;) {
+      this.skipNl();
+      const tok = this.peek();
+      if (tok.t === 'eof') return out;
+      if (tok.t === 'p' && tok.v === '}') {
+        this.i++;
+        return out;
+      }
+      if (tok.t === 'p' && tok.v === ',') {
+        this.i++;
+        continue;
+      }
+      const sep = this.toks[this.i + 1];
+      if ((tok.t === 'id' || tok.t === 'str') && sep?.t === 'p' && (sep.v === '=' || sep.v === ':')) {
+        this.i += 2;
+        out.push({ name: tok.v, line: tok.line, value: this.expr(depth + 1, 'item') });
+        continue;
+      }
+      const before = this.i;
+      this.expr(depth + 1, 'item');
+      if (this.i === before) this.i++;
+    }
+  }
+}
+
+/** The file's top-level body, or why it is not read. */
+export function parseHcl(text: string): Block | string {
+  const toks = tokenize(text);
+  if (typeof toks === 'string') return toks;
+  const root: Block = { type: '', labels: [], line: 1, attrs: [], blocks: [] };
+  try {
+    new Parser(toks).body(0, root);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  return root;
+}
+
+// ---------------------------------------------------------------- variables
+
+interface SetAt {
+  where: string;
+  value: Value;
+}
+/** Each module directory's `var.x` and `local.x` values, where set. */
+class Vars {
+  readonly sets = new Map<string, SetAt[]>();
+  /** Each name resolved once (a chain of variables each using the last many times would otherwise be exponential). */
+  readonly memo = new Map<string, Resolved>();
+  readonly active = new Set<string>();
+  add(dir: string, name: string, where: string, value: Value): void {
+    const k = `${dir}\0${name}`;
+    this.sets.set(k, [...(this.sets.get(k) ?? []), { where, value }]);
+  }
+  get(dir: string, name: string): SetAt[] {
+    return this.sets.get(`${dir}\0${name}`) ?? [];
+  }
+}
+
+interface Resolved {
+  value: string;
+  unknown: string[];
+  by: string[];
+}
+
+/** A quoted template with `${var.x}` / `${local.x}` filled in; anything else stays as written, said unknown. */
+function resolveTemplate(s: string, dir: string, vars: Vars, depth = 0): Resolved {
+  const unknown: string[] = [];
+  const by: string[] = [];
+  let out = '';
+  let i = 0;
+  for (;;) {
+    const open = s.indexOf('${', i);
+    if (open < 0 || (open > 0 && s[open - 1] === '$')) {
+      out += s.slice(i);
+      break;
+    }
+    const close = matchingBrace(s, open + 2);
+    if (close < 0) {
+      out += s.slice(i);
+      break;
+    }
+    out += s.slice(i, open);
+    const inner = s.slice(open + 2, close).trim();
+    const whole = s.slice(open, close + 1);
+    const m = /^(var|local)\.([A-Za-z_][\w-]*)$/.exec(inner);
+    const r = m ? resolveName(m[0], dir, vars, depth) : { value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] };
+    unknown.push(...r.unknown);
+    by.push(...r.by);
+    out += r.unknown.length ? whole : r.value;
+    if (out.length > MAX_RESOLVED) return { value: s, unknown: [`${s.slice(0, 80)}… is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: [] };
+    i = close + 1;
+  }
+  if (/%\{/.test(s)) unknown.push('a template directive (%{ … }) the scan does not evaluate');
+  return { value: out, unknown: [...new Set(unknown)], by: [...new Set(by)] };
+}
+
+function matchingBrace(s: string, from: number): number {
+  let depth = 1;
+  let inStr = false;
+  for (let k = from; k < s.length; k++) {
+    const c = s[k];
+    if (c === '\\') k++;
+    else if (c === '"') inStr = !inStr;
+    else if (!inStr && c === '{') depth++;
+    else if (!inStr && c === '}' && --depth === 0) return k;
+  }
+  return -1;
+}
+
+function resolveName(name: string, dir: string, vars: Vars, depth: number): Resolved {
+  const key = `${dir}\0${name}`;
+  const known = vars.memo.get(key);
+  if (known) return known;
+  if (vars.active.has(key)) return { value: '', unknown: [`\${${name}}: defined through itself`], by: [] };
+  vars.active.add(key);
+  const r = resolveNameOnce(name, dir, vars, depth);
+  vars.active.delete(key);
+  vars.memo.set(key, r);
+  return r;
+}
+
+function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): Resolved {
+  const set = vars.get(dir, name);
+  const where = dir || '.';
+  if (!set.length) return { value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] };
+  if (depth >= 8) return { value: '', unknown: [`\${${name}}: defined through itself or nested deeper than 8`], by: [] };
+  const values = set.map((s) => (s.value.t === 'str' && !s.value.long ? resolveTemplate(s.value.v, dir, vars, depth + 1) : s.value.t === 'ref' ? resolveName(s.value.v, dir, vars, depth + 1) : undefined));
+  const distinct = [...new Set(values.map((v) => (v && !v.unknown.length ? v.value : undefined)))];
+  if (distinct.length !== 1 || distinct[0] === undefined) {
+    const list = set.map((s, k) => `${s.where}${values[k] && !values[k]!.unknown.length ? ` = ${values[k]!.value}` : ''}`).join('; ');
+    const inner = values.flatMap((v) => v?.unknown ?? []);
+    const why = set.length > 1 && distinct.length > 1 ? `is set ${set.length} times (${list}): which applies depends on how terraform is run` : values.some((v) => !v) ? `is set to no string (${list})` : `(${list})`;
+    return { value: '', unknown: [`\${${name}} ${why}`, ...inner], by: [] };
+  }
+  const v = values[0]!;
+  return { value: v.value, unknown: [], by: [`\${${name}}=${v.value} (${set[0].where})`, ...v.by] };
+}
+
+// ---------------------------------------------------------------- provider installation
+
+interface Method {
+  kind: 'direct' | 'network_mirror' | 'filesystem_mirror';
+  file: string;
+  line: number;
+  url?: string;
+  path?: string;
+  include: string[];
+  exclude: string[];
+}
+
+// A two-part pattern (`hashicorp/STAR`, `STAR/STAR`) is on the default registry host (the CLI configuration docs).
+function patternMatches(pattern: string, addr: string, defaultHost: string): boolean {
+  const parts = pattern.split('/');
+  const full = parts.length === 2 ? [defaultHost, ...parts] : parts;
+  const a = addr.split('/');
+  return full.length === 3 && full.every((p, k) => p === '*' || p.toLowerCase() === a[k]?.toLowerCase());
+}
+
+function methodApplies(m: Method, addr: string, defaultHost: string): boolean {
+  if (m.exclude.some((p) => patternMatches(p, addr, defaultHost))) return false;
+  return !m.include.length || m.include.some((p) => patternMatches(p, addr, defaultHost));
+}
+
+function stringsOf(v: Value | undefined): string[] {
+  if (!v) return [];
+  if (v.t === 'str') return [v.v];
+  if (v.t === 'list') return v.items.flatMap((x) => (x.t === 'str' ? [x.v] : []));
+  return [];
+}
+
+// ---------------------------------------------------------------- the pass
+
+const attr = (b: Block, name: string) => b.attrs.find((a) => a.name === name);
+const str = (b: Block, name: string) => {
+  const a = attr(b, name);
+  return a?.value.t === 'str' && !a.value.long ? { v: a.value.v, line: a.value.line } : undefined;
+};
+
+/**
+ * The Terraform references of the scan's files, replacing the generic text scan's at the lines
+ * this pass reads (those are read here with their meaning); other lines keep the generic reading.
+ */
+export function applyTerraform(files: ScannedFile[], references: Reference[]): Array<{ file: string; reason: string }> {
+  const tf = files.filter((f) => f.text !== undefined && isTerraformFile(f.file));
+  if (!tf.length) return [];
+  const problems: Array<{ file: string; reason: string }> = [];
+  const parsed: Array<{ file: string; dir: string; root: Block }> = [];
+  for (const f of tf) {
+    const root = parseHcl(f.text!);
+    if (typeof root === 'string') problems.push({ file: f.file, reason: `not read as Terraform (${root}): read line by line as text` });
+    else parsed.push({ file: f.file, dir: path.posix.dirname(f.file), root });
+  }
+  // OpenTofu when the scan says so (a .tofu file, a .tofurc, a lock file of registry.opentofu.org).
+  const tofu = tf.some((f) => /\.tofu$|(?:^|\/)(?:\.tofurc|tofu\.rc)$/.test(f.file) || (path.posix.basename(f.file) === LOCK_FILE && f.text!.includes('registry.opentofu.org/')));
+  const defaultHost = tofu ? 'registry.opentofu.org' : 'registry.terraform.io';
+  const tool = tofu ? 'tofu' : 'terraform';
+
+  const vars = new Vars();
+  const methods: Method[] = [];
+  const cliFiles: string[] = [];
+  for (const p of parsed) {
+    const base = path.posix.basename(p.file);
+    if (CLI_CONFIG.test(base)) {
+      cliFiles.push(p.file);
+      for (const pi of p.root.blocks.filter((b) => b.type === 'provider_installation'))
+        for (const m of pi.blocks)
+          if (m.type === 'direct' || m.type === 'network_mirror' || m.type === 'filesystem_mirror')
+            methods.push({ kind: m.type, file: p.file, line: m.line, url: str(m, 'url')?.v, path: str(m, 'path')?.v, include: stringsOf(attr(m, 'include')?.value), exclude: stringsOf(attr(m, 'exclude')?.value) });
+      continue;
+    }
+    if (base.endsWith('.tfvars')) for (const a of p.root.attrs) vars.add(p.dir, `var.${a.name}`, `${p.file}:${a.line}`, a.value);
+    for (const b of p.root.blocks) {
+      if (b.type === 'variable' && b.labels[0]) {
+        const d = attr(b, 'default');
+        if (d) vars.add(p.dir, `var.${b.labels[0]}`, `${p.file}:${d.line} default`, d.value);
+      }
+      if (b.type === 'locals') for (const a of b.attrs) vars.add(p.dir, `local.${a.name}`, `${p.file}:${a.line}`, a.value);
+    }
+  }
+
+  const out: Reference[] = [];
+  // Lines read here whose generic references give way even where this pass reports nothing (include/exclude patterns are no destinations).
+  const claimed = new Set<string>();
+  for (const m of methods) {
+    const b = parsed.find((p) => p.file === m.file)!.root.blocks.flatMap((x) => x.blocks).find((x) => x.line === m.line)!;
+    for (const a of b.attrs) if (a.name === 'include' || a.name === 'exclude') for (const v of a.value.t === 'list' ? a.value.items : [a.value]) claimed.add(`${m.file}\0${v.line}`);
+    const u = str(b, 'url');
+    if (m.kind === 'network_mirror' && u) for (const r of referencesIn(u.v, false)) out.push({ file: m.file, line: u.line, keyPath: 'provider_installation.network_mirror.url', ...r, provenance: `${m.file}:${u.line} the provider network mirror the CLI configuration installs providers from` });
+  }
+  const provider = (file: string, line: number, keyPath: string, source: string, version: string | undefined, what: string) => {
+    const parts = source.toLowerCase().split('/');
+    if (parts.length < 2 || parts.length > 3 || parts.some((x) => !/^[a-z0-9][a-z0-9._-]*$/.test(x))) {
+      out.push({ file, line, keyPath, kind: 'host', value: source, provenance: `${file}:${line} ${what} ${source}: not a provider address ([hostname/]namespace/type); where ${tool} init fetches it from is unknown` });
+      return;
+    }
+    const addr = parts.length === 2 ? `${defaultHost}/${parts.join('/')}` : parts.join('/');
+    const host = addr.split('/')[0];
+    const v = version ? ` ${version}` : ' (any version)';
+    const applied = methods.filter((m) => methodApplies(m, addr, defaultHost));
+    const say = `${file}:${line} ${what} ${addr}${v}`;
+    if (!cliFiles.length || applied.some((m) => m.kind === 'direct')) {
+      const d = applied.find((m) => m.kind === 'direct');
+      const how = d ? `the direct method of ${d.file}:${d.line} matches it (${tool} tries every matching method and takes the newest version)` : cliFiles.length ? '' : `no CLI configuration (.terraformrc, terraform.rc, .tofurc) with provider_installation is in the scan`;
+      out.push({ file, line, keyPath, kind: 'host', value: host, provenance: `${say}: ${tool} init downloads it from its origin registry ${host}${how ? `; ${how}` : ''}: serve it from a network_mirror or filesystem_mirror and exclude it from direct` });
+    }
+    for (const m of applied) {
+      if (m.kind === 'network_mirror' && m.url) {
+        const base = m.url.endsWith('/') ? m.url : `${m.url}/`;
+        for (const r of referencesIn(`${base}${addr}/index.json`, false).filter((x) => x.kind === 'url'))
+          out.push({ file, line, keyPath, ...r, provenance: `${say}: from the network mirror of ${m.file}:${m.line}` });
+      }
+      if (m.kind === 'filesystem_mirror' && m.path)
+        out.push({ file, line, keyPath, kind: 'url', value: `file://${m.path.replace(/\/$/, '')}/${addr}/`, inCluster: `${say}: installed from the filesystem mirror ${m.path} of ${m.file}:${m.line} (a directory on the machine running ${tool}; whether it holds this version is not in the scan)` });
+    }
+    if (cliFiles.length && !applied.length)
+      out.push({ file, line, keyPath, kind: 'host', value: host, provenance: `${say}: no installation method of ${cliFiles.join(', ')} matches it: ${tool} init fails to install it` });
+  };
+
+  for (const p of parsed) {
+    const base = path.posix.basename(p.file);
+    if (CLI_CONFIG.test(base)) continue;
+    if (base === LOCK_FILE) {
+      for (const b of p.root.blocks.filter((x) => x.type === 'provider' && x.labels[0])) provider(p.file, b.line, `provider.${b.labels[0]}`, b.labels[0], str(b, 'version')?.v, 'the dependency lock file pins provider');
+      continue;
+    }
+    const resolve = (s: string) => resolveTemplate(s, p.dir, vars);
+    /** A string value's references: `image` as an image, otherwise every URL, host and image in it. */
+    const emit = (line: number, keyPath: string, written: string, what: string, as: 'image' | 'text' | 'url', extra: Partial<Reference> = {}): void => {
+      // A heredoc or multi-line template (a local-exec script): each line at its own line.
+      if (as === 'text' && written.includes('\n')) {
+        written.split('\n').forEach((l, k) => l.trim() && emit(line + k, keyPath, l, what, as, extra));
+        return;
+      }
+      const r = resolve(written);
+      const at = `${p.file}:${line} ${what}`;
+      if (r.unknown.length) {
+        const probe = written.replace(/\$\{[^}]*\}/g, 'x');
+        if (as === 'image' || referencesIn(probe, false).length || as === 'url')
+          out.push({ file: p.file, line, keyPath, kind: as === 'image' ? 'image' : 'url', value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
+        return;
+      }
+      const found = as === 'image' ? [{ kind: 'image' as const, value: r.value }] : referencesIn(r.value, false);
+      for (const f of found) out.push({ file: p.file, line, keyPath, ...f, ...extra, provenance: `${at}${r.by.length ? `: ${written}, resolved ${r.by.join(', ')}` : ''}` });
+    };
+
+    const walk = (b: Block, keyPath: string, resource: string | undefined, depth: number) => {
+      if (depth > MAX_DEPTH) return;
+      if (b.type === 'terraform') {
+        for (const rp of b.blocks.filter((x) => x.type === 'required_providers'))
+          for (const a of rp.attrs) {
+            if (a.value.t === 'obj') {
+              const e = (n: string) => a.value.t === 'obj' ? a.value.entries.find((x) => x.name === n) : undefined;
+              const src = e('source');
+              const ver = e('version');
+              const source = src?.value.t === 'str' ? src.value.v : `hashicorp/${a.name}`;
+              provider(p.file, src?.line ?? a.line, `terraform.required_providers.${a.name}`, source, ver?.value.t === 'str' ? ver.value.v : undefined, `provider ${a.name}:`);
+            } else if (a.value.t === 'str') provider(p.file, a.line, `terraform.required_providers.${a.name}`, `hashicorp/${a.name}`, a.value.v, `provider ${a.name} (legacy version-only form):`);
+          }
+        return;
+      }
+      if (b.type === 'module') {
+        const src = str(b, 'source');
+        if (src) moduleSource(p.file, src.line, `module.${b.labels[0] ?? ''}.source`, src.v, str(b, 'version')?.v, out, defaultHost, tool);
+        for (const a of b.attrs) if (a.name !== 'source' && a.name !== 'version') attrRefs(a, `${keyPath}.${a.name}`, undefined);
+        return;
+      }
+      if (resource === 'helm_release' && b.type === 'resource') {
+        const repo = str(b, 'repository');
+        const chart = str(b, 'chart');
+        const version = str(b, 'version');
+        const what = `helm_release.${b.labels[1] ?? ''}: chart ${chart?.v ?? '(none)'} ${version ? `version ${version.v}` : '(the latest version: no version)'}`;
+        if (repo) emit(repo.line, `${keyPath}.repository`, repo.v, `${what} from the repository`, 'url');
+        else if (chart && /^(?:oci|https?):\/\//.test(chart.v)) emit(chart.line, `${keyPath}.chart`, chart.v, what, 'url');
+        else if (chart && /^[^/\s.]+\/[^/\s]+$/.test(chart.v))
+          out.push({ file: p.file, line: chart.line, keyPath: `${keyPath}.chart`, kind: 'host', value: `helm repository ${chart.v.split('/')[0]}`, provenance: `${p.file}:${chart.line} ${what}: the repository ${chart.v.split('/')[0]} is one helm repo add made on the machine running ${tool} (no repository argument): its URL is unknown` });
+        // `set { name = "image.repository" … }` + `image.tag`: the image the chart is told to pull.
+        const sets = new Map<string, { v: string; line: number }>();
+        for (const s of b.blocks.filter((x) => x.type === 'set')) {
+          const n = str(s, 'name');
+          const v = str(s, 'value');
+          if (n && v) sets.set(n.v, v);
+        }
+        for (const [n, v] of sets) {
+          const m = /^(.*\bimage)\.repository$/.exec(n);
+          if (!m) continue;
+          const tag = sets.get(`${m[1]}.tag`);
+          const reg = sets.get(`${m[1]}.registry`);
+          emit(v.line, `${keyPath}.set[${n}]`, `${reg ? `${reg.v}/` : ''}${v.v}${tag ? `:${tag.v}` : ''}`, `helm_release.${b.labels[1] ?? ''} set ${n}${tag ? ` + ${m[1]}.tag` : ''}`, 'image');
+        }
+        for (const a of b.attrs) if (!['repository', 'chart', 'version'].includes(a.name)) attrRefs(a, `${keyPath}.${a.name}`, resource);
+        for (const c of b.blocks) if (c.type !== 'set') walk(c, `${keyPath}.${c.type}`, resource, depth + 1);
+        return;
+      }
+      for (const a of b.attrs) attrRefs(a, `${keyPath}.${a.name}`, resource);
+      for (const c of b.blocks) walk(c, `${keyPath}.${c.type}`, c.type === 'resource' || c.type === 'data' ? c.labels[0] : resource, depth + 1);
+    };
+    const attrRefs = (a: Attr, keyPath: string, resource: string | undefined) => {
+      const visit = (v: Value, kp: string, name: string, depth: number) => {
+        if (depth > MAX_DEPTH) return;
+        if (v.t === 'str' && !v.long) {
+          const image = name === 'image' || (resource === 'docker_image' && name === 'name');
+          emit(v.line, kp, v.v, resource ? `${resource} ${name}` : name, image ? 'image' : 'text');
+        } else if (v.t === 'list') v.items.forEach((x, k) => visit(x, `${kp}[${k}]`, name, depth + 1));
+        else if (v.t === 'obj') for (const e of v.entries) visit(e.value, `${kp}.${e.name}`, e.name, depth + 1);
+        else if (v.t === 'other') for (const s of v.strings) visit(s, kp, name, depth + 1);
+      };
+      visit(a.value, keyPath, a.name, 0);
+    };
+    for (const b of p.root.blocks) walk(b, [b.type, ...b.labels].join('.'), b.type === 'resource' || b.type === 'data' ? b.labels[0] : undefined, 0);
+    for (const a of p.root.attrs) attrRefs(a, a.name, undefined);
+  }
+
+  // The generic text scan's references at the lines read here give way to these.
+  const read = new Set([...out.map((r) => `${r.file}\0${r.line}`), ...claimed]);
+  const parsedFiles = new Set(parsed.map((p) => p.file));
+  for (let k = references.length - 1; k >= 0; k--) {
+    const r = references[k];
+    if (parsedFiles.has(r.file) && read.has(`${r.file}\0${r.line}`)) references.splice(k, 1);
+  }
+  const seen = new Set<string>();
+  for (const r of out) {
+    const key = `${r.file}\0${r.line}\0${r.kind}\0${r.value}\0${r.keyPath ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    references.push(r);
+  }
+  return problems;
+}
+
+/** A module `source` address (the module sources docs): what `terraform init` fetches. */
+function moduleSource(file: string, line: number, keyPath: string, source: string, version: string | undefined, out: Reference[], defaultHost: string, tool: string): void {
+  const at = `${file}:${line} module source ${source}`;
+  if (/^\.\.?\//.test(source)) return; // a local path: nothing fetched
+  const push = (kind: Reference["kind"], value: string, how: string): void => void out.push({ file, line, keyPath, kind, value, provenance: `${at}: ${tool} init ${how}; ferry carries no module trees: vendor it into the repository and use a local path (./modules/…)` });
+  let s = source;
+  const forced = /^(git|hg|s3|gcs)::(.*)$/.exec(s);
+  if (forced) s = forced[2];
+  // `//subdir` and `?ref=`: the package is what is before them.
+  const noQuery = s.replace(/\?.*$/, '');
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(noQuery);
+  if (scheme) {
+    const pkg = noQuery.replace(/^([a-z][a-z0-9+.-]*:\/\/[^/]*\/.*?)\/\/.*$/i, '$1');
+    if (/^(?:https?)$/i.test(scheme[1])) return push('url', pkg, forced ? `fetches it with ${forced[1]} from ${pkg}` : `downloads ${pkg}`);
+    const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?([^/:]+)/i.exec(noQuery)?.[1];
+    if (host) return push('host', host.toLowerCase(), `fetches it over ${scheme[1]} from ${host}`);
+  }
+  const scp = /^[\w.-]+@([a-z0-9.-]+):/i.exec(noQuery);
+  if (scp) return push('host', scp[1].toLowerCase(), `clones it with git over SSH from ${scp[1]}`);
+  const gh = /^(github\.com|bitbucket\.org)\/([^/]+\/[^/]+?)(?:\.git)?(?:\/\/.*)?$/i.exec(noQuery);
+  if (gh) return push('url', `https://${gh[1].toLowerCase()}/${gh[2]}.git`, `clones it with git from https://${gh[1].toLowerCase()}/${gh[2]}.git`);
+  const reg = /^(?:([a-z0-9.-]+\.[a-z0-9-]+(?::\d+)?)\/)?([\w-]+)\/([\w-]+)\/([\w-]+)(?:\/\/.*)?$/i.exec(noQuery);
+  if (reg) {
+    const host = (reg[1] ?? defaultHost).toLowerCase();
+    return push('host', host, `downloads module ${reg[2]}/${reg[3]}/${reg[4]} ${version ? `version ${version}` : '(the latest version: no version)'} through the module registry ${host}`);
+  }
+  out.push({ file, line, keyPath, kind: 'host', value: source, provenance: `${at}: a source address the scan does not read: what ${tool} init fetches is unknown` });
+}
