@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify as stringifyYaml } from 'yaml';
 import { runFerry } from '../support/cli.js';
-import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
+import { startStaticServer, writeHelloChartRepo, type StaticServer } from '../support/chart-repo.js';
 import { pseudoRandomStream, seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { listTree } from '../support/fs-tree.js';
@@ -54,12 +54,7 @@ beforeAll(async () => {
   for await (const c of pseudoRandomStream(3 * 1024 * 1024 + 77, 'staged-disk')) chunks.push(c as Buffer);
   disk = Buffer.concat(chunks);
   await writeFile(path.join(webRoot, 'files', 'disk.img'), disk);
-  const chartSrc = path.join(work, 'src', 'hello');
-  await mkdir(path.join(chartSrc, 'templates'), { recursive: true });
-  await writeFile(path.join(chartSrc, 'Chart.yaml'), stringifyYaml({ apiVersion: 'v2', name: 'hello', version: '1.0.0' }));
-  await writeFile(path.join(chartSrc, 'templates', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n');
-  const chart = await packageChart(chartSrc, path.join(webRoot, 'charts'));
-  await writeRepoIndex(path.join(webRoot, 'charts'), [chart]);
+  await writeHelloChartRepo(work, webRoot);
   web = await startStaticServer(webRoot);
   const manifest = path.join(work, 'staged.yaml');
   await writeFile(

@@ -188,3 +188,17 @@ export async function writeHelmLayout(dir: string, chart: PackagedChart, refName
   );
   return { digest: m.digest };
 }
+
+/**
+ * A repository of one chart, `hello` 1.0.0 (a ConfigMap), packaged into `<webRoot>/charts` with its
+ * `index.yaml`, its source under `<work>/src/hello`: what import tests carry beside images and files.
+ */
+export async function writeHelloChartRepo(work: string, webRoot: string): Promise<PackagedChart> {
+  const chartSrc = path.join(work, 'src', 'hello');
+  await mkdir(path.join(chartSrc, 'templates'), { recursive: true });
+  await writeFile(path.join(chartSrc, 'Chart.yaml'), stringifyYaml({ apiVersion: 'v2', name: 'hello', version: '1.0.0' }));
+  await writeFile(path.join(chartSrc, 'templates', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: hello\n');
+  const chart = await packageChart(chartSrc, path.join(webRoot, 'charts'));
+  await writeRepoIndex(path.join(webRoot, 'charts'), [chart]);
+  return chart;
+}
