@@ -20,9 +20,10 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function audit(dir: string): Promise<AuditReport> {
+/** The child is killed before the test's own timeout, so a run of the old code leaves no process behind. */
+async function audit(dir: string, timeoutMs: number): Promise<AuditReport> {
   await writeFile(path.join(dir, 'm.yaml'), MANIFEST);
-  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs: 90_000 });
+  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs });
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as AuditReport;
 }
@@ -37,7 +38,7 @@ describe('an INI document inside a ConfigMap value', () => {
       path.join(dir, 'tree', 'cm.yaml'),
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  app.ini: |\n    [smtp]\n    ${long}\n    ${section}\n    host = "mail.vendor.example"\n`,
     );
-    const report = await audit(dir);
+    const report = await audit(dir, 50_000);
     const hosts = report.findings.filter((f) => f.kind === 'host');
     expect(hosts.map((f) => [f.keyPath, f.value, f.line])).toEqual([['data.app.ini.smtp.host', 'mail.vendor.example', 10]]);
   }, 60_000);
@@ -54,7 +55,7 @@ describe('an Ansible variable set in many places', () => {
     await writeFile(path.join(dir, 'tree', 'group_vars', 'all.yml'), vars);
     const tasks = Array.from({ length: 3 }, (_, i) => `- get_url:\n    url: "https://{{ mirror }}/${i}"\n    dest: /tmp/x\n- get_url:\n    url: "https://{{ same }}/${i}"\n    dest: /tmp/y\n`).join('');
     await writeFile(path.join(dir, 'tree', 'roles', 'r', 'tasks', 'main.yml'), tasks);
-    const report = await audit(dir);
+    const report = await audit(dir, 80_000);
     const fromTasks = report.findings.filter((f) => f.file.endsWith('main.yml'));
     const several = fromTasks.filter((f) => f.value.includes('{{ mirror }}'));
     expect(several).toHaveLength(3);
