@@ -21,8 +21,13 @@ export interface EmbeddedLeaf {
 /** At most this many leaves are taken from one string (the rest are still read line by line as text). */
 const MAX_LEAVES = 10_000;
 
-const INI_SECTION = /^\s*\[\s*([^\]\s][^\]]*?)\s*\]\s*$/;
-const INI_PAIR = /^\s*([A-Za-z_][\w.-]*)\s*=\s*(.*?)\s*$/;
+/**
+ * Matched against the line with its blanks trimmed, and the captured text trimmed after: a lazy
+ * group followed by `\s*$` (`(.*?)\s*$`) retried from every blank of a line with a blank run not
+ * at its end (one 300 KB line `a=b` + blanks + `x` took 29 s; 1 MB, minutes).
+ */
+const INI_SECTION = /^\[([^\]]*)\]$/;
+const INI_PAIR = /^([A-Za-z_][\w.-]*)\s*=([\s\S]*)$/;
 
 /**
  * The leaves of the document a string holds, or nothing when it holds none: a string of several
@@ -72,22 +77,28 @@ function iniLeaves(text: string): EmbeddedLeaf[] {
   let pairs = 0;
   text.split('\n').forEach((raw, line) => {
     if (out.length >= MAX_LEAVES) return;
-    const s = INI_SECTION.exec(raw);
-    if (s) {
-      section = s[1].replace(/^["']|["']$/g, '');
+    const trimmed = raw.trim();
+    const s = INI_SECTION.exec(trimmed);
+    if (s && s[1].trim()) {
+      section = s[1].trim().replace(/^["']|["']$/g, '');
       return;
     }
-    const p = INI_PAIR.exec(raw);
+    const p = INI_PAIR.exec(trimmed);
     if (!p) return;
     pairs++;
-    const value = p[2].replace(/^(["'])(.*)\1$/, '$2');
+    const value = unquoted(p[2].trim());
     out.push({ keyPath: section ? `${section}.${p[1]}` : p[1], value, line });
   });
   return pairs ? out : [];
 }
 
+/** `"x"` or `'x'` → `x`, by its first and last character (the regex `^(["'])(.*)\1$` backtracks on a long line). */
+function unquoted(v: string): string {
+  return v.length >= 2 && (v[0] === '"' || v[0] === "'") && v[v.length - 1] === v[0] ? v.slice(1, -1) : v;
+}
+
 /** `--upstream=api.vendor.jp:443` (a container's `args`/`command` item): the flag's name and its value. */
 export function flagValue(item: string): { flag: string; value: string } | undefined {
   const m = /^--?([A-Za-z][\w.-]*)=(\S+)$/.exec(item.trim());
-  return m ? { flag: m[1], value: m[2].replace(/^(["'])(.*)\1$/, '$2') } : undefined;
+  return m ? { flag: m[1], value: unquoted(m[2]) } : undefined;
 }
