@@ -145,7 +145,9 @@ export class RegistryTransport {
     const attempt = async (): Promise<HttpResponse> => {
       const origin = `${this.scheme(host)}://${host}`;
       const url = /^https?:\/\//.test(target) ? target : origin + target;
-      const sameOrigin = new URL(url).host === host;
+      // Credentials go only where they were given: the registry's scheme, host and port. An upload
+      // Location that names the same host over plain http (a downgrade) gets none.
+      const sameOrigin = new URL(url).origin === new URL(origin).origin;
       const repository = ctx.repo?.repository;
       const headers = { ...(opts.headers ?? {}) };
       if (sameOrigin) {
