@@ -12,7 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import semver from 'semver';
-import { FuncError, queryEscape, type GoFunc } from './exec.js';
+import { FuncError, type GoFunc } from './exec.js';
+import { goJsonSyntaxError } from './gojson.js';
 import {
   deepCopy,
   deepEqual,
@@ -22,6 +23,7 @@ import {
   goStringOf,
   GoStruct,
   goSprintf,
+  chartValuesMethods,
   goTypeName,
   asSlice,
   isEmpty,
@@ -615,7 +617,11 @@ export function sprigFuncs(): Record<string, GoFunc> {
     toJson: (v) => goJson(v),
     toPrettyJson: (v) => goJson(v, { indent: '  ' }),
     toRawJson: (v) => goJson(v, { escapeHtml: false }),
-    mustFromJson: (s) => jsonToGo(JSON.parse(str(s))),
+    mustFromJson: (s) => {
+      const syntax = goJsonSyntaxError(str(s));
+      if (syntax) throw new FuncError(syntax);
+      return jsonToGo(JSON.parse(str(s)));
+    },
     mustToJson: (v) => goJson(v),
     mustToPrettyJson: (v) => goJson(v, { indent: '  ' }),
     mustToRawJson: (v) => goJson(v, { escapeHtml: false }),
@@ -695,14 +701,25 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustMergeOverwrite: (dst, ...srcs) => f.mergeOverwrite(dst, ...srcs),
     values: (d) => Object.keys(dict(d)).map((k) => dict(d)[k]),
     dig: (...args) => {
-      const d = args[args.length - 1];
+      // sprig's dig type-asserts (a panic Helm reports): the last argument and each map it steps
+      // through are map[string]interface{} (not chartutil.Values: `.Values` itself fails), each key a string
+      if (args.length < 3) throw new FuncError('dig needs at least three arguments');
+      const assert = (v: unknown, want: string, ok: boolean) => {
+        if (!ok) throw new FuncError(`interface conversion: interface {} is ${isNil(v) ? 'nil' : goTypeName(v)}, not ${want}`);
+      };
+      const plainMap = (v: unknown): v is Dict => isMap(v) && !chartValuesMethods(v);
       const def = args[args.length - 2];
-      let cur: unknown = d;
-      for (const k of args.slice(0, -2).map(str)) {
-        if (!isMap(cur) || !Object.hasOwn(cur, k)) return def;
-        cur = cur[k];
+      let cur: unknown = args[args.length - 1];
+      assert(cur, 'map[string]interface {}', plainMap(cur));
+      const keys = args.slice(0, -2);
+      for (const k of keys) assert(k, 'string', typeof k === 'string');
+      for (let i = 0; ; i++) {
+        const m = cur as Dict;
+        if (!Object.hasOwn(m, keys[i] as string)) return def;
+        cur = m[keys[i] as string];
+        if (i === keys.length - 1) return cur;
+        assert(cur, 'map[string]interface {}', plainMap(cur));
       }
-      return cur;
     },
     append: (l, v) => [...list(l, 'append'), v],
     push: (l, v) => [...list(l, 'push'), v],
@@ -826,7 +843,6 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return urlJoinDict({ scheme: get('scheme'), host: get('host'), path: get('path'), query: get('query'), opaque: get('opaque'), fragment: get('fragment'), userinfo: get('userinfo') });
     },
     getHostByName: () => '127.0.0.1',
-    urlquery: (s) => queryEscape(str(s)),
   };
   return f;
 }
