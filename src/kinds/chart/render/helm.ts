@@ -182,8 +182,12 @@ function jsonDecode(text: string, into: 'map[string]interface {}' | '[]interface
   if (syntax) return syntax;
   const v = jsonToGo(JSON.parse(text));
   if (isNil(v) || (into === '[]interface {}' ? Array.isArray(v) : isMap(v))) return v;
-  const kind = Array.isArray(v) ? 'array' : isMap(v) ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'number';
-  return `json: cannot unmarshal ${kind} into Go value of type ${into}`;
+  return `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${into}`;
+}
+
+/** The JSON type encoding/json names in an UnmarshalTypeError. */
+function jsonKind(v: unknown): string {
+  return Array.isArray(v) ? 'array' : isMap(v) ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'number';
 }
 
 /** `.Chart`: chart.Metadata with Go field names, plus IsRoot. */
@@ -460,7 +464,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       try {
         const v = parseGoYaml(str(s));
         if (isNil(v)) return [];
-        if (!Array.isArray(v)) return [`error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}`];
+        if (!Array.isArray(v)) return [`error unmarshaling JSON: json: cannot unmarshal ${jsonKind(v)} into Go value of type []interface {}`];
         return v;
       } catch (e) {
         return [(e as Error).message];

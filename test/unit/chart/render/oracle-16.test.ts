@@ -101,3 +101,11 @@ describe('discovery render options', () => {
     expect(() => renderOptions({ values: [{ file: 'u.yaml', values: { a: Infinity } as never }] })).toThrow('json: unsupported value: +Inf');
   });
 });
+
+describe('fromYamlArray of a document that is no list', () => {
+  it("names the JSON type as encoding/json does (it said object for every one)", async () => {
+    expect(await render('fya', {}, 'a: {{ fromYamlArray "-x" }}|{{ fromYamlArray "1" }}|{{ fromYamlArray "true" }}\n')).toBe(
+      'a: [error unmarshaling JSON: json: cannot unmarshal string into Go value of type []interface {}]|[error unmarshaling JSON: json: cannot unmarshal number into Go value of type []interface {}]|[error unmarshaling JSON: json: cannot unmarshal bool into Go value of type []interface {}]',
+    );
+  });
+});
