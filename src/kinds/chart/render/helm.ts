@@ -487,8 +487,11 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       return typeof v === 'string' ? [v] : isNil(v) ? new GoTypedSlice('[]interface {}', [], true) : v;
     },
     toToml: (v: unknown) => {
+      // BurntSushi/toml encodes a map or a struct; any other top-level value is its error
+      const top = v instanceof GoStruct && v.goRange ? v.goRange() : v;
+      if (!isMap(top) && !(top instanceof GoStruct)) return 'toml: top-level values must be Go maps or structs';
       try {
-        return tomlStringify(toTomlable(v) as Record<string, unknown>);
+        return tomlStringify(toTomlable(top) as Record<string, unknown>);
       } catch (e) {
         return (e as Error).message;
       }

@@ -151,6 +151,39 @@ function strslice(v: unknown): string[] {
   return isNil(v) ? [] : [strval(v)];
 }
 
+/**
+ * Where base64.StdEncoding.DecodeString stops (its CorruptInputError offset, which sprig's b64dec
+ * prints), after Go's decodeQuantum: CR and LF skipped, padding required; undefined when valid.
+ */
+function base64ErrorAt(src: Uint8Array): number | undefined {
+  const isAlpha = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+  const nl = (c: number) => c === 0x0a || c === 0x0d;
+  let si = 0;
+  for (;;) {
+    for (let j = 0; j < 4; j++) {
+      if (si === src.length) {
+        if (j === 0) return undefined;
+        return si - j;
+      }
+      const c = src[si++];
+      if (isAlpha(c)) continue;
+      if (nl(c)) {
+        j--;
+        continue;
+      }
+      if (c !== 0x3d || j < 2) return si - 1;
+      if (j === 2) {
+        while (si < src.length && nl(src[si])) si++;
+        if (si === src.length) return src.length;
+        if (src[si] !== 0x3d) return si - 1;
+        si++;
+      }
+      while (si < src.length && nl(src[si])) si++;
+      return si < src.length ? si : undefined;
+    }
+  }
+}
+
 function dict(v: unknown): Dict {
   if (isMap(v)) return v;
   if (isNil(v)) return {};
@@ -626,7 +659,11 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustToPrettyJson: (v) => goJson(v, { indent: '  ' }),
     mustToRawJson: (v) => goJson(v, { escapeHtml: false }),
     ternary: (vt, vf, c) => (c === true ? vt : vf),
-    deepCopy: (v) => deepCopy(v),
+    // copystructure on nil: reflect.ValueOf(nil).Type() panics
+    deepCopy: (v) => {
+      if (isNil(v)) throw new FuncError('reflect: call of reflect.Value.Type on zero Value');
+      return deepCopy(v);
+    },
     mustDeepCopy: (v) => deepCopy(v),
     // reflection
     typeOf: (v) => goTypeName(v),
@@ -649,8 +686,9 @@ export function sprigFuncs(): Record<string, GoFunc> {
     // encoding
     b64enc: (s) => goBytesOf(str(s)).toString('base64'),
     b64dec: (s) => {
-      const t = str(s);
-      return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? goStringOf(Buffer.from(t, 'base64')) : `illegal base64 data at input byte 0`;
+      const b = goBytesOf(str(s));
+      const bad = base64ErrorAt(b);
+      return bad === undefined ? goStringOf(Buffer.from(b.toString('latin1').replace(/[\r\n]/g, ''), 'base64')) : `illegal base64 data at input byte ${bad}`;
     },
     b32enc: (s) => base32(goBytesOf(str(s))),
     // sprig answers a decoding error with its text

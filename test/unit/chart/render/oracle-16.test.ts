@@ -109,3 +109,29 @@ describe('fromYamlArray of a document that is no list', () => {
     );
   });
 });
+
+describe('the fuzzer, sixteenth pass', () => {
+  it("b64dec names the byte where Go's base64 decoder stops (it said byte 0 for every error)", () => {
+    const cases: Array<[string, string]> = [
+      ['x,y,z', 'illegal base64 data at input byte 1'],
+      ['default', 'illegal base64 data at input byte 4'],
+      ['v1.29.0', 'illegal base64 data at input byte 2'],
+      ['YWJjZA=', 'illegal base64 data at input byte 7'],
+      ['YW=j', 'illegal base64 data at input byte 2'],
+      ['YWJjZA==x', 'illegal base64 data at input byte 8'],
+      ['YWJj ZA==', 'illegal base64 data at input byte 4'],
+      ['YWJj\nZA==', 'abcd'],
+      ['YWJjZA=\n=', 'abcd'],
+      ['YWJ=', 'ab'],
+    ];
+    for (const [s, want] of cases) expect(run('{{ b64dec .s }}', { s }), s).toBe(want);
+  });
+  it('toToml of anything but a map or struct is BurntSushi/toml\'s error; a map[string]string is a map', async () => {
+    expect(await render('toml', { annotations: { k: 'v' } }, 'a: {{ toToml nil }}|{{ toToml 3.0 }}|{{ toToml (list 1) }}|{{ toToml .Chart.Annotations }}')).toBe(
+      'a: toml: top-level values must be Go maps or structs|toml: top-level values must be Go maps or structs|toml: top-level values must be Go maps or structs|k = "v"',
+    );
+  });
+  it('deepCopy of nil fails as copystructure does', () => {
+    expect(() => run('{{ deepCopy .zz }}')).toThrow('reflect: call of reflect.Value.Type on zero Value');
+  });
+});
