@@ -107,7 +107,7 @@ function markPrefixKeys(render: ChartRenderer, base: RenderOptions, result: Disc
 
 export function renderOptions(opts: DiscoverOptions): RenderOptions {
   return {
-    values: (opts.values ?? []).map((u) => ({ name: u.file, data: u.text ?? (toGoData(u.values) as Record<string, unknown>) })),
+    values: (opts.values ?? []).map((u) => ({ name: u.file, data: u.text ?? (toGoData(u.values, true) as Record<string, unknown>) })),
     set: opts.set,
     setString: opts.setString,
     kubeVersion: opts.kubeVersion,

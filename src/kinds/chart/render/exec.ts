@@ -9,6 +9,7 @@ import {
   deepEqual,
   formatV,
   goBytesOf,
+  GO_INTERNAL,
   GoStruct,
   goSprint,
   goSprintf,
@@ -249,6 +250,12 @@ export function queryEscape(s: string): string {
     .replace(/%7E/g, '~');
 }
 
+/** A key of a Go map of a named or typed map type: its value, or the element type's zero value. */
+function mapIndex(m: GoStruct, key: string): unknown {
+  const entries = m.goRange!();
+  return Object.hasOwn(entries, key) ? entries[key] : m.goZero;
+}
+
 const BUILTINS: Record<string, GoFunc> = {
   call: (fn, ...args) => {
     if (typeof fn !== 'function') throw new FuncError(`non-function of type ${goTypeName(fn)}`);
@@ -264,6 +271,9 @@ const BUILTINS: Record<string, GoFunc> = {
         const len = typeof v === 'string' ? goBytesOf(v).length : v.length;
         if (n < 0 || n >= len) throw new FuncError(`index out of range: ${n}`);
         v = typeof v === 'string' ? BigInt(goBytesOf(v)[n]) : v instanceof Uint8Array ? BigInt(v[n]) : v[n];
+      } else if (v instanceof GoStruct && v.goRange) {
+        if (typeof i !== 'string') throw new FuncError(`value has type ${goTypeName(i)}; should be string`);
+        v = mapIndex(v, i);
       } else if (isMap(v)) {
         if (isNil(i)) v = undefined;
         else if (typeof i !== 'string') throw new FuncError(`value has type ${goTypeName(i)}; should be string`);
@@ -306,10 +316,16 @@ const BUILTINS: Record<string, GoFunc> = {
   print: (...args) => goSprint(args),
   printf: (format, ...args) => goSprintf(String(format), args),
   println: (...args) => goSprintln(args),
-  html: (...args) => htmlEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
-  js: (...args) => jsEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
-  urlquery: (...args) => queryEscape(args.length === 1 && typeof args[0] === 'string' ? args[0] : goSprint(args)),
+  html: (...args) => htmlEscape(evalArgs(args)),
+  js: (...args) => jsEscape(evalArgs(args)),
+  urlquery: (...args) => queryEscape(evalArgs(args)),
 };
+
+/** text/template's evalArgs (html, js, urlquery): printableValue makes each nil `<no value>` before fmt.Sprint. */
+function evalArgs(args: unknown[]): string {
+  if (args.length === 1 && typeof args[0] === 'string') return args[0];
+  return goSprint(args.map((a) => (isNil(a) ? '<no value>' : a)));
+}
 
 /**
  * A set of named templates sharing one function map, like Go's *template.Template with its
@@ -456,7 +472,7 @@ export class TemplateSet {
       return true;
     };
     let any = false;
-    const ranged = v instanceof GoStruct && v.goRange ? v.goRange() : v;
+    const ranged = v instanceof GoStruct ? (v.goRange?.() ?? v.goSlice?.() ?? v) : v;
     if (ranged !== v) return this.rangeOver(st, dot, node, ranged, mark, one);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
@@ -628,13 +644,18 @@ export class TemplateSet {
     const hasArgs = args.length > 0 || final !== NOFINAL;
     if (isNil(receiver)) this.fail(st, `nil pointer evaluating interface {}.${name}`);
     if (receiver instanceof GoStruct) {
-      const member = (receiver as unknown as Record<string, unknown>)[name];
-      if (typeof member === 'function' && name !== 'constructor') {
+      const member = GO_INTERNAL.has(name) ? undefined : (receiver as unknown as Record<string, unknown>)[name];
+      if (typeof member === 'function') {
         const vals = args.map((a) => this.evalArg(st, dot, a));
         if (final !== NOFINAL) vals.push(final);
         return this.call(st, name, member.bind(receiver) as GoFunc, vals);
       }
-      if (Object.hasOwn(receiver, name) && name !== 'goType') {
+      // a named map type (chart.Files, map[string]string): after its methods, a key
+      if (receiver.goRange) {
+        if (hasArgs) this.fail(st, `${name} is not a method but has arguments`);
+        return mapIndex(receiver, name);
+      }
+      if (Object.hasOwn(receiver, name) && !GO_INTERNAL.has(name)) {
         if (hasArgs) this.fail(st, `${name} has arguments but cannot be invoked as function`);
         return member;
       }

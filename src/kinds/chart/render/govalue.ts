@@ -27,6 +27,58 @@ export class GoStruct {
   goSlice?(): unknown[];
   /** For Go named map types (chart.Files): the entries, which range, json and yaml see. */
   goRange?(): Record<string, unknown>;
+  /** For Go map types: the zero value of the element type, what a missing key gives (`.m.missing`, `index`). */
+  declare goZero?: unknown;
+  /** A nil slice or map of a Go type: len 0, prints `[]`/`map[]`, but encoding/json writes `null`. */
+  declare goNil?: boolean;
+}
+
+/** Properties of the JS form that are no Go field (not printed, not a template's `.field`). */
+function hide(o: object, props: Record<string, unknown>): void {
+  for (const [k, value] of Object.entries(props)) Object.defineProperty(o, k, { value, enumerable: false, writable: true });
+}
+
+/** Names of GoStruct's own machinery, never a Go field or method a template can reach. */
+export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'list', 'entries', 'jsonNames']);
+
+/**
+ * A Go slice of a type other than []interface{} (`.Chart.Keywords` is a []string,
+ * `.Chart.Maintainers` a []*chart.Maintainer): list functions take it, `typeOf` names it, and a
+ * nil one (a Chart.yaml without the field) still prints `[]` and is a list to `rest`, as in Helm.
+ */
+export class GoTypedSlice extends GoStruct {
+  constructor(
+    goType: string,
+    readonly list: unknown[],
+    nil = false,
+  ) {
+    super(goType);
+    hide(this, { list, goNil: nil });
+  }
+  override goLen = () => this.list.length;
+  override goSlice = () => this.list;
+  override goString = () => `[${this.list.map((x) => formatV(x, false)).join(' ')}]`;
+}
+
+/**
+ * A Go map of a type other than map[string]interface{} (`.Chart.Annotations` is a
+ * map[string]string): fields, `index`, `range`, `len` and the encoders see its entries, a missing
+ * key gives the element's zero value, and sprig's map functions (`pluck`, `hasKey`, `keys`…),
+ * which take map[string]interface{}, refuse it as Go does.
+ */
+export class GoTypedMap extends GoStruct {
+  constructor(
+    goType: string,
+    readonly entries: Record<string, unknown>,
+    zero: unknown,
+    nil = false,
+  ) {
+    super(goType);
+    hide(this, { entries, goZero: zero, goNil: nil });
+  }
+  override goLen = () => Object.keys(this.entries).length;
+  override goRange = () => this.entries;
+  override goString = () => formatV(this.entries);
 }
 
 /** The elements of a Go slice: a JS array, or a named slice type such as chartutil.VersionSet. */
@@ -98,7 +150,7 @@ export function goKind(v: unknown): string {
   if (isNil(v)) return 'invalid';
   if (BASIC[typeof v]) return BASIC[typeof v][1];
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
-  if (v instanceof GoStruct) return v.goSlice ? 'slice' : 'struct';
+  if (v instanceof GoStruct) return v.goSlice ? 'slice' : v.goRange ? 'map' : 'struct';
   return 'map';
 }
 
@@ -285,7 +337,7 @@ export function goQuote(s: string): string {
     else if (c === 11) out += '\\v';
     else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
     else if (c === 0xfffd && ch !== '\ufffd') out += '\\ufffd';
-    else if ((c >= 0x80 && c < 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
+    else if ((c >= 0x80 && c <= 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
     else out += ch;
   }
   return `${out}"`;

@@ -349,7 +349,7 @@ function structFields(v: GoStruct): Record<string, unknown> {
     if (k === 'goType' || k === 'jsonNames' || typeof x === 'function') continue;
     const name = names ? names[k] : k;
     if (!name) continue;
-    if (names && (isNil(x) || x === '' || x === false || (Array.isArray(x) && x.length === 0))) continue;
+    if (names && (isNil(x) || x === '' || x === false || (Array.isArray(x) && x.length === 0) || (x instanceof GoStruct && x.goLen?.() === 0))) continue;
     out[name] = x;
   }
   return out;
@@ -374,6 +374,7 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
         throw new Error('json: unsupported type: func');
     }
     if (x instanceof Uint8Array) return jsonString(Buffer.from(x).toString('base64'), esc);
+    if (x instanceof GoStruct && x.goNil) return 'null';
     const nl = ind === undefined ? '' : `\n${ind.repeat(depth + 1)}`;
     const close = ind === undefined ? '' : `\n${ind.repeat(depth)}`;
     const colon = ind === undefined ? ':' : ': ';
@@ -383,7 +384,8 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
       return `[${elems.map((e) => nl + enc(e, depth + 1)).join(',')}${close}]`;
     }
     const m = x instanceof GoStruct ? structFields(x) : (x as Record<string, unknown>);
-    const keys = Object.keys(m).sort();
+    // encoding/json writes a map's keys sorted, a struct's fields in their declaration order
+    const keys = x instanceof GoStruct && !x.goRange ? Object.keys(m) : Object.keys(m).sort();
     if (keys.length === 0) return '{}';
     return `{${keys.map((k) => `${nl}${jsonString(k, esc)}${colon}${enc(m[k], depth + 1)}`).join(',')}${close}}`;
   };
@@ -425,6 +427,7 @@ function viaJson(v: unknown): Plain {
       throw new Error('json: unsupported type: func');
   }
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
+  if (v instanceof GoStruct && v.goNil) return null;
   const elems = asSlice(v);
   if (elems) return elems.map(viaJson);
   const m = v instanceof GoStruct ? structFields(v) : (v as Record<string, unknown>);

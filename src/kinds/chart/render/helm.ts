@@ -7,8 +7,9 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { goSprintf, goStringOf, GoStruct, isMap, isNil, markChartValues } from './govalue.js';
+import { goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
+import { goJsonSyntaxError } from './gojson.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
 import { globToRegExp, type HelmChart } from './chart.js';
 
@@ -79,6 +80,7 @@ export const HELM_VERSION = 'v3.14.4';
 export class ChartFiles extends GoStruct {
   constructor(private readonly entries: Map<string, Buffer>) {
     super('chart.Files');
+    this.goZero = new Uint8Array(0);
   }
   override goLen = () => this.entries.size;
   /** For `range $path, $bytes := .Files.Glob …`. */
@@ -119,14 +121,11 @@ export class ChartFiles extends GoStruct {
       .join(' ')}]`;
 }
 
-class VersionSet extends GoStruct {
-  constructor(readonly list: string[]) {
-    super('chartutil.VersionSet');
+class VersionSet extends GoTypedSlice {
+  constructor(list: string[]) {
+    super('chartutil.VersionSet', list);
   }
   Has = (v: unknown) => this.list.includes(str(v));
-  override goLen = () => this.list.length;
-  override goSlice = () => this.list;
-  override goString = () => `[${this.list.join(' ')}]`;
 }
 
 export interface KubeVersion {
@@ -174,6 +173,23 @@ const META_FIELDS: Record<string, string> = {
 
 const STRING_FIELDS = new Set(['Name', 'Home', 'Version', 'Description', 'Icon', 'APIVersion', 'Condition', 'Tags', 'AppVersion', 'KubeVersion', 'Type']);
 
+/**
+ * json.Unmarshal of Helm's fromJson/fromJsonArray into `into`: the value (null for JSON null), or
+ * encoding/json's error text: a syntax error, or the JSON type that does not fit the Go type.
+ */
+function jsonDecode(text: string, into: 'map[string]interface {}' | '[]interface {}'): unknown {
+  const syntax = goJsonSyntaxError(text);
+  if (syntax) return syntax;
+  const v = jsonToGo(JSON.parse(text));
+  if (isNil(v) || (into === '[]interface {}' ? Array.isArray(v) : isMap(v))) return v;
+  return `json: cannot unmarshal ${jsonKind(v)} into Go value of type ${into}`;
+}
+
+/** The JSON type encoding/json names in an UnmarshalTypeError. */
+function jsonKind(v: unknown): string {
+  return Array.isArray(v) ? 'array' : isMap(v) ? 'object' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'number';
+}
+
 /** `.Chart`: chart.Metadata with Go field names, plus IsRoot. */
 export function chartObject(meta: Dict, isRoot: boolean): GoStruct {
   const fields: Dict = {};
@@ -183,21 +199,33 @@ export function chartObject(meta: Dict, isRoot: boolean): GoStruct {
     fields[goName] = STRING_FIELDS.has(goName) ? (isNil(v) ? '' : typeof v === 'string' ? v : String(v)) : goName === 'Deprecated' ? v === true : isNil(v) ? null : v;
     jsonNames[goName] = json;
   }
-  if (Array.isArray(fields.Dependencies)) {
-    fields.Dependencies = (fields.Dependencies as Dict[]).map(
-      (d) =>
-        new GoStruct('*chart.Dependency', {
-          Name: str(d.name),
-          Version: str(d.version),
-          Repository: str(d.repository),
-          Condition: str(d.condition),
-          Tags: d.tags ?? null,
-          Enabled: d.enabled !== false,
-          ImportValues: d['import-values'] ?? null,
-          Alias: str(d.alias),
-        }),
-    );
-  }
+  // chart.Metadata's typed slices and map: a field Chart.yaml leaves out is a nil slice or map,
+  // which prints `[]` / `map[]` and is a list to `rest` (a nil interface would fail there).
+  const slice = (v: unknown, type: string, elem: (x: unknown) => unknown) => (Array.isArray(v) ? new GoTypedSlice(type, v.map(elem)) : new GoTypedSlice(type, [], true));
+  fields.Sources = slice(meta.sources, '[]string', str);
+  fields.Keywords = slice(meta.keywords, '[]string', str);
+  fields.Maintainers = slice(meta.maintainers, '[]*chart.Maintainer', (m) => {
+    const d = isMap(m) ? m : {};
+    const s = new GoStruct('*chart.Maintainer', { Name: str(d.name), Email: str(d.email), URL: str(d.url) });
+    Object.defineProperty(s, 'jsonNames', { enumerable: false, value: { Name: 'name', Email: 'email', URL: 'url' } });
+    return s;
+  });
+  const ann: Dict = {};
+  if (isMap(meta.annotations)) for (const [k, v] of Object.entries(meta.annotations)) ann[k] = str(v);
+  fields.Annotations = new GoTypedMap('map[string]string', ann, '', !isMap(meta.annotations));
+  fields.Dependencies = slice(meta.dependencies, '[]*chart.Dependency', (x) => {
+    const d = isMap(x) ? x : {};
+    return new GoStruct('*chart.Dependency', {
+      Name: str(d.name),
+      Version: str(d.version),
+      Repository: str(d.repository),
+      Condition: str(d.condition),
+      Tags: d.tags ?? null,
+      Enabled: d.enabled !== false,
+      ImportValues: d['import-values'] ?? null,
+      Alias: str(d.alias),
+    });
+  });
   const s = new GoStruct('chart.Metadata', { ...fields, IsRoot: isRoot });
   Object.assign(s, { jsonNames });
   Object.defineProperty(s, 'jsonNames', { enumerable: false, value: jsonNames });
@@ -436,7 +464,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       try {
         const v = parseGoYaml(str(s));
         if (isNil(v)) return [];
-        if (!Array.isArray(v)) return [`error unmarshaling JSON: json: cannot unmarshal object into Go value of type []interface {}`];
+        if (!Array.isArray(v)) return [`error unmarshaling JSON: json: cannot unmarshal ${jsonKind(v)} into Go value of type []interface {}`];
         return v;
       } catch (e) {
         return [(e as Error).message];
@@ -450,27 +478,20 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       }
     },
     fromJson: (s: unknown) => {
-      try {
-        const v = jsonToGo(JSON.parse(str(s)));
-        if (isMap(v)) return v;
-        const kind = Array.isArray(v) ? 'array' : isNil(v) ? 'null' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : 'number';
-        // encoding/json leaves the map empty on null, and names the JSON type it met otherwise
-        return kind === 'null' ? {} : { Error: `json: cannot unmarshal ${kind} into Go value of type map[string]interface {}` };
-      } catch (e) {
-        return { Error: (e as Error).message };
-      }
+      const v = jsonDecode(str(s), 'map[string]interface {}');
+      // json.Unmarshal of null into the map makes it a nil map (prints map[], toJson null)
+      return typeof v === 'string' ? { Error: v } : isNil(v) ? new GoTypedMap('map[string]interface {}', {}, undefined, true) : v;
     },
     fromJsonArray: (s: unknown) => {
-      try {
-        const v = jsonToGo(JSON.parse(str(s)));
-        return Array.isArray(v) ? v : ['json: cannot unmarshal object into Go value of type []interface {}'];
-      } catch (e) {
-        return [(e as Error).message];
-      }
+      const v = jsonDecode(str(s), '[]interface {}');
+      return typeof v === 'string' ? [v] : isNil(v) ? new GoTypedSlice('[]interface {}', [], true) : v;
     },
     toToml: (v: unknown) => {
+      // BurntSushi/toml encodes a map or a struct; any other top-level value is its error
+      const top = v instanceof GoStruct && v.goRange ? v.goRange() : v;
+      if (!isMap(top) && !(top instanceof GoStruct)) return 'toml: top-level values must be Go maps or structs';
       try {
-        return tomlStringify(toTomlable(v) as Record<string, unknown>);
+        return tomlStringify(toTomlable(top) as Record<string, unknown>);
       } catch (e) {
         return (e as Error).message;
       }

@@ -12,7 +12,8 @@
  */
 import { createHash } from 'node:crypto';
 import semver from 'semver';
-import { FuncError, queryEscape, type GoFunc } from './exec.js';
+import { FuncError, type GoFunc } from './exec.js';
+import { goJsonSyntaxError } from './gojson.js';
 import {
   deepCopy,
   deepEqual,
@@ -22,6 +23,7 @@ import {
   goStringOf,
   GoStruct,
   goSprintf,
+  chartValuesMethods,
   goTypeName,
   asSlice,
   isEmpty,
@@ -147,6 +149,39 @@ function strslice(v: unknown): string[] {
   const elems = asSlice(v) ?? (v instanceof Uint8Array ? [...v].map((b) => BigInt(b)) : undefined);
   if (elems) return elems.filter((x) => !isNil(x)).map((x) => strval(x));
   return isNil(v) ? [] : [strval(v)];
+}
+
+/**
+ * Where base64.StdEncoding.DecodeString stops (its CorruptInputError offset, which sprig's b64dec
+ * prints), after Go's decodeQuantum: CR and LF skipped, padding required; undefined when valid.
+ */
+function base64ErrorAt(src: Uint8Array): number | undefined {
+  const isAlpha = (c: number) => (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f;
+  const nl = (c: number) => c === 0x0a || c === 0x0d;
+  let si = 0;
+  for (;;) {
+    for (let j = 0; j < 4; j++) {
+      if (si === src.length) {
+        if (j === 0) return undefined;
+        return si - j;
+      }
+      const c = src[si++];
+      if (isAlpha(c)) continue;
+      if (nl(c)) {
+        j--;
+        continue;
+      }
+      if (c !== 0x3d || j < 2) return si - 1;
+      if (j === 2) {
+        while (si < src.length && nl(src[si])) si++;
+        if (si === src.length) return src.length;
+        if (src[si] !== 0x3d) return si - 1;
+        si++;
+      }
+      while (si < src.length && nl(src[si])) si++;
+      return si < src.length ? si : undefined;
+    }
+  }
 }
 
 function dict(v: unknown): Dict {
@@ -615,12 +650,20 @@ export function sprigFuncs(): Record<string, GoFunc> {
     toJson: (v) => goJson(v),
     toPrettyJson: (v) => goJson(v, { indent: '  ' }),
     toRawJson: (v) => goJson(v, { escapeHtml: false }),
-    mustFromJson: (s) => jsonToGo(JSON.parse(str(s))),
+    mustFromJson: (s) => {
+      const syntax = goJsonSyntaxError(str(s));
+      if (syntax) throw new FuncError(syntax);
+      return jsonToGo(JSON.parse(str(s)));
+    },
     mustToJson: (v) => goJson(v),
     mustToPrettyJson: (v) => goJson(v, { indent: '  ' }),
     mustToRawJson: (v) => goJson(v, { escapeHtml: false }),
     ternary: (vt, vf, c) => (c === true ? vt : vf),
-    deepCopy: (v) => deepCopy(v),
+    // copystructure on nil: reflect.ValueOf(nil).Type() panics
+    deepCopy: (v) => {
+      if (isNil(v)) throw new FuncError('reflect: call of reflect.Value.Type on zero Value');
+      return deepCopy(v);
+    },
     mustDeepCopy: (v) => deepCopy(v),
     // reflection
     typeOf: (v) => goTypeName(v),
@@ -643,8 +686,9 @@ export function sprigFuncs(): Record<string, GoFunc> {
     // encoding
     b64enc: (s) => goBytesOf(str(s)).toString('base64'),
     b64dec: (s) => {
-      const t = str(s);
-      return /^[A-Za-z0-9+/]*={0,2}$/.test(t) && t.length % 4 === 0 ? goStringOf(Buffer.from(t, 'base64')) : `illegal base64 data at input byte 0`;
+      const b = goBytesOf(str(s));
+      const bad = base64ErrorAt(b);
+      return bad === undefined ? goStringOf(Buffer.from(b.toString('latin1').replace(/[\r\n]/g, ''), 'base64')) : `illegal base64 data at input byte ${bad}`;
     },
     b32enc: (s) => base32(goBytesOf(str(s))),
     // sprig answers a decoding error with its text
@@ -695,14 +739,25 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustMergeOverwrite: (dst, ...srcs) => f.mergeOverwrite(dst, ...srcs),
     values: (d) => Object.keys(dict(d)).map((k) => dict(d)[k]),
     dig: (...args) => {
-      const d = args[args.length - 1];
+      // sprig's dig type-asserts (a panic Helm reports): the last argument and each map it steps
+      // through are map[string]interface{} (not chartutil.Values: `.Values` itself fails), each key a string
+      if (args.length < 3) throw new FuncError('dig needs at least three arguments');
+      const assert = (v: unknown, want: string, ok: boolean) => {
+        if (!ok) throw new FuncError(`interface conversion: interface {} is ${isNil(v) ? 'nil' : goTypeName(v)}, not ${want}`);
+      };
+      const plainMap = (v: unknown): v is Dict => isMap(v) && !chartValuesMethods(v);
       const def = args[args.length - 2];
-      let cur: unknown = d;
-      for (const k of args.slice(0, -2).map(str)) {
-        if (!isMap(cur) || !Object.hasOwn(cur, k)) return def;
-        cur = cur[k];
+      let cur: unknown = args[args.length - 1];
+      assert(cur, 'map[string]interface {}', plainMap(cur));
+      const keys = args.slice(0, -2);
+      for (const k of keys) assert(k, 'string', typeof k === 'string');
+      for (let i = 0; ; i++) {
+        const m = cur as Dict;
+        if (!Object.hasOwn(m, keys[i] as string)) return def;
+        cur = m[keys[i] as string];
+        if (i === keys.length - 1) return cur;
+        assert(cur, 'map[string]interface {}', plainMap(cur));
       }
-      return cur;
     },
     append: (l, v) => [...list(l, 'append'), v],
     push: (l, v) => [...list(l, 'push'), v],
@@ -826,7 +881,6 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return urlJoinDict({ scheme: get('scheme'), host: get('host'), path: get('path'), query: get('query'), opaque: get('opaque'), fragment: get('fragment'), userinfo: get('userinfo') });
     },
     getHostByName: () => '127.0.0.1',
-    urlquery: (s) => queryEscape(str(s)),
   };
   return f;
 }
