@@ -9,7 +9,8 @@
 # BASELINE=<other ferry.mjs> times that build's lock too (before/after), and `ferry bundle
 # verify` against `openssl dgst -sha256` on the bundle made. LOCK_DELAY_MS=n times both locks
 # again with the registry n ms away (scripts/bench/delay-proxy.mjs). CREATE_ARGS adds flags to `ferry
-# bundle create` (e.g. CREATE_ARGS=--keep-cache for the cache-then-pack path).
+# bundle create` (e.g. CREATE_ARGS=--keep-cache for the cache-then-pack path). As root, each timed
+# run starts with the page cache emptied (settle), so neither tool inherits the other's cache.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/env.sh
@@ -70,14 +71,17 @@ if [ -n "${LOCK_DELAY_MS:-}" ]; then
   rm -f "$W/far.lock.json" "$W/far-baseline.lock.json"
 fi
 
+# Each timed tool starts with the page cache emptied (root only): the tool run second otherwise
+# wrote its gigabytes into a cache full of the first one's (6.4 GB workload: ferry's create took
+# 25.3 s after skopeo's loop, 17.3 s once the cache was dropped; sync itself took 0.003 s).
+settle() { sync; if [ -w /proc/sys/vm/drop_caches ]; then echo 1 > /proc/sys/vm/drop_caches; fi; }
 echo "--- fetch"
+settle
 t0=$(now)
 for n in $(cat "$W/names"); do skopeo copy -q --src-tls-verify=false "docker://127.0.0.1:$A/bench/$n:1" "oci:$W/skopeo-layout:$n" >/dev/null; done
 t1=$(now); skopeo_fetch=$(secs "$t0" "$t1")
-# skopeo leaves much of what it wrote in the page cache (dirty) while ferry flushes the
-# bundle as it writes (sync-behind): without a sync here the next tool pays for the writeback
-# of the previous one's gigabytes (measured: 27.9 s instead of 15.9 s for ferry's 6.4 GB).
 t0=$(now); sync; t1=$(now); skopeo_fetch_sync=$(secs "$t0" "$t1")
+settle
 t0=$(now)
 FERRY_CACHE_DIR="$W/cache" /usr/bin/time -v -o "$W/create.time" node dist/ferry.mjs bundle create "$W/bench.yaml" -o "$W/bench.ferry.tar" --concurrency "$CONC" -q ${CREATE_ARGS:-} >/dev/null
 t1=$(now); ferry_fetch=$(secs "$t0" "$t1")
@@ -88,10 +92,11 @@ echo "ferry bundle create:           ${ferry_fetch}s  (peak RSS $(rss_of "$W/cre
 echo "--- push"
 # CPU (user + system) beside the wall times: on a shared or small machine the receiving
 # registry's CPU and ferry's compete for the same cores, and CPU is what ferry can cut.
+settle
 c0=$(pid_cpu "$(cat "$W/skopeo-target.pid")"); t0=$(now)
 /usr/bin/time -f '%U %S' -o "$W/skopeo-push.time" bash -c 'for n in $(cat "$1/names"); do skopeo copy -q --dest-tls-verify=false "oci:$1/skopeo-layout:$n" "docker://127.0.0.1:$2/mirror/bench/$n:1" >/dev/null; done' _ "$W" "$C"
 t1=$(now); skopeo_push=$(secs "$t0" "$t1"); c1=$(pid_cpu "$(cat "$W/skopeo-target.pid")")
-sync
+settle
 skopeo_cpu=$(awk '{printf "%.2f", $1 + $2}' "$W/skopeo-push.time"); skopeo_reg_cpu=$(echo "$c1 - $c0" | bc)
 c0=$(pid_cpu "$(cat "$W/ferry-target.pid")"); t0=$(now)
 /usr/bin/time -v -o "$W/import.time" node dist/ferry.mjs import "$W/bench.ferry.tar" --target "$W/target.yaml" --concurrency "$CONC" -q >/dev/null
@@ -101,8 +106,9 @@ echo "skopeo copy loop → registry:   ${skopeo_push}s  (skopeo CPU ${skopeo_cpu
 echo "ferry import (incl. verify):   ${ferry_push}s  (ferry CPU $(cpu_of "$W/import.time")s, registry CPU ${ferry_reg_cpu}s; peak RSS $(rss_of "$W/import.time") MB)"
 
 echo "--- verify"
-sync
+settle
 t0=$(now); openssl dgst -sha256 "$W/bench.ferry.tar" >/dev/null; t1=$(now); openssl_verify=$(secs "$t0" "$t1")
+settle
 t0=$(now)
 /usr/bin/time -v -o "$W/verify.time" node dist/ferry.mjs bundle verify "$W/bench.ferry.tar" -q >/dev/null
 t1=$(now); ferry_verify=$(secs "$t0" "$t1")
