@@ -207,6 +207,15 @@ export class RegistryTransport {
         hint: `The account ${lookup.source ? `from ${lookup.source} ` : ''}may not ${ctx.scopes.some((s) => s.endsWith('push')) ? 'push to' : 'read'} this repository; check its permissions.`,
       });
     }
+    if (codes.includes('MANIFEST_BLOB_UNKNOWN')) {
+      // A manifest pushed while the registry lacks a blob it references (one it said it had, or lost
+      // since): name the blob (its digest only when the answer's detail is one), not "not found".
+      const blobs = [...new Set(errors.filter((e) => e.code === 'MANIFEST_BLOB_UNKNOWN').flatMap((e) => (typeof e.detail === 'string' && /^sha256:[a-f0-9]{64}$/.test(e.detail) ? [e.detail] : [])))];
+      const which = blobs.length ? `the blob${blobs.length > 1 ? 's' : ''} ${blobs.slice(0, 5).join(', ')}${blobs.length > 5 ? ` and ${blobs.length - 5} more` : ''}` : 'a blob';
+      throw new FerryError('VERIFY', `${what}: ${ctx.registry} refused it: it does not hold ${which} the manifest references (MANIFEST_BLOB_UNKNOWN), so it did not store the manifest`, {
+        hint: `${ctx.registry} said earlier that it had the blob, or lost it since (garbage collection, storage): check its storage, then import again.`,
+      });
+    }
     if (res.status === 404 || codes.some((c) => c.endsWith('_UNKNOWN'))) {
       throw new FerryError('NOT_FOUND', `${what}: not found on ${ctx.registry}${suffix}`, { hint: 'Check the repository name, tag or digest.' });
     }

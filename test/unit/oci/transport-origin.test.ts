@@ -34,3 +34,26 @@ describe('registry credentials and the request origin', () => {
     ]);
   });
 });
+
+describe('a manifest refused for a blob the registry lacks', () => {
+  const transport = () => new RegistryTransport({ http: {} as HttpClient } as unknown as ConstructorParameters<typeof RegistryTransport>[0]);
+  const answer = (body: unknown) => ({ status: 400, headers: {}, body: Readable.from([Buffer.from(JSON.stringify(body))]), url: 'https://reg.example/v2/app/manifests/1.0' });
+  const ctx = { registry: 'reg.example', scopes: ['repository:app:pull,push'] };
+
+  it('names the blob (MANIFEST_BLOB_UNKNOWN with its digest), as a refusal, not "not found"', async () => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const err = await transport()
+      .fail(answer({ errors: [{ code: 'MANIFEST_BLOB_UNKNOWN', message: 'blob unknown to registry', detail: digest }] }) as never, 'manifest app:1.0', ctx as never)
+      .catch((e: unknown) => e as { code: string; message: string });
+    expect(err.code).toBe('VERIFY');
+    expect(err.message).toContain(`reg.example refused it: it does not hold the blob ${digest} the manifest references (MANIFEST_BLOB_UNKNOWN), so it did not store the manifest`);
+  });
+
+  it('a detail that is no digest is not printed', async () => {
+    const err = await transport()
+      .fail(answer({ errors: [{ code: 'MANIFEST_BLOB_UNKNOWN', detail: '\u001b[31mhi' }] }) as never, 'manifest app:1.0', ctx as never)
+      .catch((e: unknown) => e as { message: string });
+    expect(err.message).toContain('it does not hold a blob the manifest references');
+    expect(err.message).not.toContain('\u001b');
+  });
+});
