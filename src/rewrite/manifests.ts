@@ -19,8 +19,8 @@ import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
-import { isQuadletUnit, isRegistriesConf, isShortName, kubeYamlPath, podmanHosts, podmanShortName, quadletKubeYamls, type PodmanHosts } from '../audit/podman.js';
-import { kubeYamlsNotGiven, rewriteQuadletUnit } from './quadlet.js';
+import { isQuadletUnit, isRegistriesConf, isShortName, podmanHosts, podmanShortName, type PodmanHosts } from '../audit/podman.js';
+import { kubeYamlsNotGiven, rewriteQuadletUnit, unitKubeYamls } from './quadlet.js';
 import { composeEnvOf, demandEnv, settleComposeEnv, type ComposeEnv } from './dotenv.js';
 import { FluxVariables, type FluxSetting } from '../audit/flux.js';
 import { fluxImage, settleFluxChanges, type FluxVarChange } from './flux-vars.js';
@@ -1063,11 +1063,8 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   // The Kubernetes YAML a given .kube unit hands to podman kube play (its short names are podman's).
   const kubePlay = new Set<string>();
   for (const file of files) {
-    if (!file.endsWith('.kube')) continue;
-    for (const y of quadletKubeYamls(texts.get(file)!)) {
-      const at = kubeYamlPath(path.resolve(file), y.value);
-      if (!('outside' in at)) kubePlay.add(path.resolve(at.file));
-    }
+    if (!isQuadletUnit(file)) continue;
+    for (const { at } of unitKubeYamls(file, texts.get(file)!)) if (!('outside' in at)) kubePlay.add(path.resolve(at.file));
   }
   for (const file of files) {
     const text = texts.get(file)!;

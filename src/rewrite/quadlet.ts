@@ -60,10 +60,14 @@ export function rewriteQuadletUnit(file: string, text: string, ctx: RewriteConte
  * tree: relative to the unit's directory, or absolute on its host) is reported, never followed
  * out of what was given.
  */
-export function kubeYamlsNotGiven(file: string, text: string, given: ReadonlySet<string>): Unmapped[] {
+/** Each `Yaml=` of a unit with the file it leads to (kubeYamlPath, from the unit's absolute path), or why it leads nowhere. */
+export function unitKubeYamls(file: string, text: string): Array<{ line: number; value: string; at: ReturnType<typeof kubeYamlPath> }> {
   const unit = path.resolve(file);
-  return quadletKubeYamls(text).flatMap((y) => {
-    const at = kubeYamlPath(unit, y.value);
+  return quadletKubeYamls(text).map((y) => ({ ...y, at: kubeYamlPath(unit, y.value) }));
+}
+
+export function kubeYamlsNotGiven(file: string, text: string, given: ReadonlySet<string>): Unmapped[] {
+  return unitKubeYamls(file, text).flatMap(({ at, ...y }) => {
     if (!('outside' in at) && given.has(path.resolve(at.file))) return [];
     const why = 'outside' in at ? at.outside : `${at.file} is not among the paths given`;
     return [{ file, line: y.line, kind: 'image' as const, ref: `Yaml=${y.value}`, where: `${path.basename(file)} [Kube] Yaml=`, reason: `the Kubernetes YAML podman kube play runs, and ${why}: its images are not rewritten; give it to rewrite manifests with the unit` }];
