@@ -16,6 +16,8 @@ import { isWithin } from './safe-path.js';
  * affected. Registered for the length of one command (`confineTo` returns the release).
  */
 const roots = new Map<string, number>();
+/** A root's real path, once it exists (a root not yet made is resolved again at the next check). */
+const realRoots = new Map<string, string>();
 
 export function confineTo(dirs: ReadonlyArray<string | undefined>): () => void {
   const added = dirs.filter((d): d is string => typeof d === 'string' && d !== '').map((d) => path.resolve(d));
@@ -24,7 +26,10 @@ export function confineTo(dirs: ReadonlyArray<string | undefined>): () => void {
     for (const d of added) {
       const n = (roots.get(d) ?? 1) - 1;
       if (n > 0) roots.set(d, n);
-      else roots.delete(d);
+      else {
+        roots.delete(d);
+        realRoots.delete(d);
+      }
     }
   };
 }
@@ -49,7 +54,12 @@ export async function checkInsideTarget(file: string): Promise<void> {
   let at = abs;
   while (at !== root && !(await lstat(at).then(() => true, () => false))) at = path.dirname(at);
   if (at === root) return;
-  const realRoot = await realpath(root).catch(() => root);
+  let realRoot = realRoots.get(root);
+  if (realRoot === undefined) {
+    const got = await realpath(root).catch(() => undefined);
+    if (got !== undefined) realRoots.set(root, got);
+    realRoot = got ?? root;
+  }
   const real = await realpath(at).catch(() => undefined);
   if (real !== undefined && isWithin(real, realRoot)) return;
   // Name the link itself: the first part of the path below the root that is one.
