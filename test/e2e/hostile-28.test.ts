@@ -9,6 +9,7 @@ import { startStaticServer, writeHelloChartRepo, type StaticServer } from '../su
 import { seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { listTree } from '../support/fs-tree.js';
+import { writeDirectoryTarget } from '../support/offline-lock.js';
 
 /**
  * Hostile inputs, round 28: the directory targets on disk. The path rule keeps every name a
@@ -34,18 +35,7 @@ async function site(name: string): Promise<{ file: string; root: string; outside
   await mkdir(root, { recursive: true });
   await mkdir(outside, { recursive: true });
   for (const d of ['files', 'charts']) await mkdir(path.join(root, d), { recursive: true });
-  const file = path.join(root, 'target.yaml');
-  await writeFile(
-    file,
-    stringifyYaml({
-      apiVersion: 'ferry/v1alpha1',
-      kind: 'MirrorTarget',
-      metadata: { name },
-      directory: path.join(root, 'layout'),
-      charts: { dir: path.join(root, 'charts'), baseUrl: 'https://charts.site.example' },
-      files: { dir: path.join(root, 'files'), baseUrl: 'https://files.site.example' },
-    }),
-  );
+  const file = await writeDirectoryTarget(root, name);
   return { file, root, outside };
 }
 

@@ -9,6 +9,7 @@ import { startStaticServer, writeHelloChartRepo, type StaticServer } from '../su
 import { pseudoRandomStream, seedImages, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 import { listTree } from '../support/fs-tree.js';
+import { writeDirectoryTarget } from '../support/offline-lock.js';
 import { flipByte, tarEntries } from '../support/tar-walk.js';
 
 /**
@@ -28,19 +29,7 @@ const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_
 
 async function target(name: string): Promise<{ file: string; root: string }> {
   const root = path.join(work, name);
-  await mkdir(root, { recursive: true });
-  const file = path.join(root, 'target.yaml');
-  await writeFile(
-    file,
-    stringifyYaml({
-      apiVersion: 'ferry/v1alpha1',
-      kind: 'MirrorTarget',
-      metadata: { name },
-      directory: path.join(root, 'layout'),
-      charts: { dir: path.join(root, 'charts'), baseUrl: 'https://charts.site.example' },
-      files: { dir: path.join(root, 'files'), baseUrl: 'https://files.site.example' },
-    }),
-  );
+  const file = await writeDirectoryTarget(root, name);
   return { file, root };
 }
 

@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -40,4 +40,16 @@ export async function offlineWork(prefix: string, refs: readonly string[], name 
   await writeFile(path.join(work, 't.yaml'), NESTED_SITE_TARGET);
   await writeFile(path.join(work, 'm.lock.json'), imagesLock(name, refs));
   return work;
+}
+
+/**
+ * `<root>/target.yaml`: a target named `name` writing everything to directories under `root` (an
+ * OCI layout in `layout/`, charts in `charts/`, files in `files/`); returns the file's path.
+ */
+export async function writeDirectoryTarget(root: string, name: string): Promise<string> {
+  await mkdir(root, { recursive: true });
+  const file = path.join(root, 'target.yaml');
+  const dirs = `directory: ${JSON.stringify(path.join(root, 'layout'))}\ncharts: { dir: ${JSON.stringify(path.join(root, 'charts'))}, baseUrl: "https://charts.site.example" }\nfiles: { dir: ${JSON.stringify(path.join(root, 'files'))}, baseUrl: "https://files.site.example" }\n`;
+  await writeFile(file, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: ${JSON.stringify(name)} }\n${dirs}`);
+  return file;
 }
