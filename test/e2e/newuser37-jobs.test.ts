@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
+import { auditRepo } from '../support/audit-repo.js';
 import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 
@@ -252,25 +252,12 @@ files:
 
 let work: string;
 let findings: Finding[];
-const at = (file: string, line: number) => findings.filter((f) => f.file === file && f.line === line);
-const one = (file: string, line: number) => {
-  const list = at(file, line);
-  expect(list, `${file}:${line}: ${JSON.stringify(list)}`).toHaveLength(1);
-  return list[0];
-};
+let at: Awaited<ReturnType<typeof auditRepo>>['at'];
+let one: Awaited<ReturnType<typeof auditRepo>>['one'];
 
 describe('new user 37: an Ansible repository audited', () => {
   beforeAll(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'ferry-nu37-'));
-    for (const [rel, text] of Object.entries(FILES)) {
-      await mkdir(path.dirname(path.join(work, 'repo', rel)), { recursive: true });
-      await writeFile(path.join(work, 'repo', rel), text);
-    }
-    await writeFile(path.join(work, 'm.yaml'), MANIFEST);
-    await writeFile(path.join(work, 't.yaml'), TARGET);
-    const r = await runFerry(['audit', 'repo', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
-    expect(r.stderr).toBe('');
-    findings = (JSON.parse(r.stdout) as AuditReport).findings;
+    ({ work, findings, at, one } = await auditRepo('ferry-nu37-', FILES, MANIFEST, TARGET));
   });
   afterAll(async () => {
     await rm(work, { recursive: true, force: true });
