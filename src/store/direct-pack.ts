@@ -7,9 +7,10 @@ import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { mapLimit } from '../net/concurrency.js';
 import { RetryableError, withRetry, type RetryPolicy } from '../net/retry.js';
+import { eachChunk, STOP } from '../net/chunks.js';
 import type { BlobDescriptor, OpenAt } from './blob-store.js';
 import { hashRanges } from './hash-pool.js';
-import { HashThreads, type StreamHash } from './hash-threads.js';
+import { HashThreads, type SlotWriter, type StreamHash } from './hash-threads.js';
 import { describeBlob, type ReachableBlob } from './layout.js';
 import { requireSpaceFor } from './free-space.js';
 import { humanBytes } from '../ui/progress.js';
@@ -277,7 +278,7 @@ async function writeFully(out: Out, bytes: Buffer, pos: number): Promise<void> {
   out.behind.wrote(bytes.length);
 }
 
-const CHUNK = 256 << 10;
+const CHUNK = 1 << 20;
 
 /**
  * Reused pairs of CHUNK buffers: a fresh pair per blob would leave megabytes of garbage per
@@ -346,49 +347,144 @@ export async function copyStoreBlob(
   }
 }
 
+/** Where received bytes go: copied in, handed over in CHUNK-sized pieces, written at their place. */
+interface Sink {
+  /** Copy `part` in; a promise while a full buffer is handed over (the body waits meanwhile). */
+  put(part: Buffer): void | Promise<void>;
+  /** Hand over what is buffered and wait until every byte is written (or throw the write's error). */
+  finish(): Promise<void>;
+}
+
+/** `at`: the next byte of the blob to hand over; what is before it the hash has seen and will be written. */
+interface Cursor {
+  at: number;
+}
+
+/**
+ * Through two reused CHUNK buffers: one fills while the other is hashed (posted to the hashing
+ * thread, or on this one) and written (fresh buffers per write cost more in allocation and GC
+ * than the copy). `at` moves once a write is done.
+ */
+function pairSink(out: Out, pos: number, cur: Cursor, hash: StreamHash | undefined, progress: (n: number) => void, copies?: Buffer[]): Sink {
+  const bufs = takePair();
+  let i = 0;
+  let fill = 0;
+  let writing: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    await writing;
+    if (!fill) return;
+    const n = fill;
+    const buf = bufs[i];
+    i ^= 1;
+    fill = 0;
+    // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
+    await hash?.update(buf.subarray(0, n));
+    copies?.push(Buffer.from(buf.subarray(0, n)));
+    writing = writeFully(out, buf.subarray(0, n), pos + cur.at).then(() => {
+      cur.at += n;
+      progress(n);
+    });
+    // Awaited at the next flush, after more of the body arrived: a failed write (ENOSPC)
+    // must not be an unhandled rejection meanwhile (it killed the process with a stack trace).
+    writing.catch(() => undefined);
+  };
+  return {
+    put(part) {
+      let o = 0;
+      const copy = (): void | Promise<void> => {
+        while (o < part.length) {
+          const n = Math.min(part.length - o, CHUNK - fill);
+          part.copy(bufs[i], fill, o, o + n);
+          fill += n;
+          o += n;
+          if (fill === CHUNK) return flush().then(copy);
+        }
+      };
+      return copy();
+    },
+    async finish() {
+      try {
+        await flush();
+        await writing;
+      } finally {
+        await writing.catch(() => undefined);
+        givePair(bufs);
+      }
+    },
+  };
+}
+
+/**
+ * Straight into the hashing thread's ring: each slot, once full, is hashed and written by that
+ * thread (StreamHash.writer). One copy on this thread, no write of its own. `at` moves as a slot
+ * is handed over (the hash has it; its write follows, or `finish` throws).
+ */
+function slotSink(writer: SlotWriter, out: Out, pos: number, cur: Cursor, progress: (n: number) => void, copies?: Buffer[]): Sink {
+  let slot: Buffer | undefined;
+  let fill = 0;
+  const written = (n: number) => {
+    out.behind.wrote(n);
+    progress(n);
+  };
+  const handOver = () => {
+    const n = fill;
+    copies?.push(Buffer.from(slot!.subarray(0, n)));
+    writer.submit(slot!, n, pos + cur.at, written);
+    cur.at += n;
+    slot = undefined;
+    fill = 0;
+  };
+  return {
+    put(part) {
+      let o = 0;
+      const copy = (): void | Promise<void> => {
+        while (o < part.length) {
+          if (!slot) {
+            return writer.slot().then((s) => {
+              slot = s;
+              return copy();
+            });
+          }
+          const n = Math.min(part.length - o, slot.length - fill);
+          part.copy(slot, fill, o, o + n);
+          fill += n;
+          o += n;
+          if (fill === slot.length) handOver();
+        }
+      };
+      return copy();
+    },
+    async finish() {
+      if (slot && fill) handOver();
+      else if (slot) writer.release(slot);
+      slot = undefined;
+      await writer.drain().catch((err: unknown) => {
+        throw withPlace(err, out.file);
+      });
+    },
+  };
+}
+
 /**
  * Stream `[start, end)` of a blob from the network into its place, resuming with Range from the
  * byte reached after a dropped connection; `hash` (when given) sees every byte in order.
  */
 async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: DeferredBlob, start: number, end: number, hash: StreamHash | undefined, progress: (n: number) => void, copies?: Buffer[]): Promise<void> {
-  let at = start;
+  const cur: Cursor = { at: start };
   const label = `${d.label} ${blob.digest}`;
+  const writer = hash?.writer?.(out.fh.fd);
   await withRetry(
     label,
     async () => {
-      if (at >= end) return;
-      const body: Readable = await d.openAt(at);
-      // Chunks are copied into two reused CHUNK buffers: one fills while the other is written
-      // (fresh buffers per write cost more in allocation and GC than the copy).
-      const bufs = takePair();
-      let cur = 0;
-      let fill = 0;
-      let writing: Promise<void> = Promise.resolve();
+      if (cur.at >= end) return;
+      const body: Readable = await d.openAt(cur.at);
+      const sink = writer ? slotSink(writer, out, pos, cur, progress, copies) : pairSink(out, pos, cur, hash, progress, copies);
       /** Where the next received byte belongs (ahead of `at` by what is buffered or being written). */
-      let received = at;
-      const flush = async () => {
-        await writing;
-        if (!fill) return;
-        const n = fill;
-        const buf = bufs[cur];
-        cur ^= 1;
-        fill = 0;
-        // Posted (copied) to the hashing thread in order before the write: the hash covers exactly the bytes written.
-        await hash?.update(buf.subarray(0, n));
-        copies?.push(Buffer.from(buf.subarray(0, n)));
-        writing = writeFully(out, buf.subarray(0, n), pos + at).then(() => {
-          at += n;
-          progress(n);
-        });
-        // Awaited at the next flush, after more of the body arrived: a failed write (ENOSPC)
-        // must not be an unhandled rejection meanwhile (it killed the process with a stack trace).
-        writing.catch(() => undefined);
-      };
+      let received = cur.at;
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        await eachChunk(body, (chunk) => {
           const want = Math.min(chunk.length, end - received);
           if (want < chunk.length && end === blob.size) {
-            body.destroy();
             throw new FerryError('VERIFY', `${label}: server sent more than the expected ${blob.size} bytes`, {
               hint: 'The source served different bytes than its manifest names. The bundle was not written; if it persists, report it to the registry operator.',
             });
@@ -396,30 +492,16 @@ async function streamRange(out: Out, blob: ReachableBlob, pos: number, d: Deferr
           const part = want < chunk.length ? chunk.subarray(0, want) : chunk;
           noteBytesPassed(chunk.length);
           received += part.length;
-          for (let o = 0; o < part.length; ) {
-            const n = Math.min(part.length - o, CHUNK - fill);
-            part.copy(bufs[cur], fill, o, o + n);
-            fill += n;
-            o += n;
-            if (fill === CHUNK) await flush();
-          }
           // A segment stops at its end; the last one reads on, so a longer body is noticed.
-          if (received >= end && end < blob.size) {
-            body.destroy();
-            break;
-          }
-        }
+          const stop = received >= end && end < blob.size ? STOP : undefined;
+          const put = sink.put(part);
+          return put ? put.then(() => stop) : stop;
+        });
       } finally {
         // Every byte received is written before a retry continues from `at` (the hash has seen them).
-        try {
-          await flush();
-          await writing;
-        } finally {
-          await writing.catch(() => undefined);
-          givePair(bufs);
-        }
+        await sink.finish();
       }
-      if (at < end) throw new RetryableError(`connection ended after ${at} of ${blob.size} bytes`);
+      if (cur.at < end) throw new RetryableError(`connection ended after ${cur.at} of ${blob.size} bytes`);
     },
     d.retry,
     d.onRetry,

@@ -153,6 +153,31 @@ describe('bundle layout', () => {
     expect(served.opens.some((o) => o.offset === 1024 * 1024 + 4096)).toBe(true);
   });
 
+  it('the same bytes, a dropped body resumed and a damaged one refused, whether the hashing thread writes or this thread does (FERRY_HASH_THREADS=0)', async () => {
+    const saved = process.env.FERRY_HASH_THREADS;
+    try {
+      for (const threads of ['0', '1']) {
+        process.env.FERRY_HASH_THREADS = threads;
+        const store = await storeWith(`threads-${threads}`, () => false);
+        const served: Served = { opens: [] };
+        let dropped = 0;
+        const deferred = deferAll(store, served, (_d, offset) => (offset === 0 && dropped++ < 1 ? { failAfter: 2 * 1024 * 1024 + 100 } : undefined));
+        const r = await packBundle({ store, index, metadata, output: path.join(dir, `threads-${threads}.tar`), direct: { deferred, concurrency: 2, segments: 1 } });
+        expect(await sha256File(r.path)).toBe(GOLDEN);
+        expect(served.opens.some((o) => o.offset === 2 * 1024 * 1024 + 100)).toBe(true);
+
+        const bad = await storeWith(`threads-bad-${threads}`, () => false);
+        const victim = [...blobs].find(([, b]) => b.length > 3 * 1024 * 1024)![0];
+        const out = path.join(dir, `threads-bad-${threads}.tar`);
+        await expect(packBundle({ store: bad, index, metadata, output: out, direct: { deferred: deferAll(bad, { opens: [] }, (d) => (d === victim ? { corrupt: true } : undefined)), concurrency: 2 } })).rejects.toThrow(/digest mismatch/);
+        await expect(stat(out)).rejects.toThrow();
+      }
+    } finally {
+      if (saved === undefined) delete process.env.FERRY_HASH_THREADS;
+      else process.env.FERRY_HASH_THREADS = saved;
+    }
+  });
+
   it('refuses a blob whose bytes do not match, naming it, and writes no bundle', async () => {
     const store = await storeWith('corrupt', () => false);
     const victim = [...blobs].find(([, b]) => b.length > 3 * 1024 * 1024)![0];

@@ -1,7 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { HashThreads } from '../../../src/store/hash-threads.js';
+import { HashThreads, SLOT_BYTES } from '../../../src/store/hash-threads.js';
 
 const sha = (...parts: Buffer[]) => {
   const h = createHash('sha256');
@@ -45,6 +48,72 @@ describe('HashThreads', () => {
       })()).rejects.toThrow(/hashing thread exited/);
     } finally {
       await threads.close();
+    }
+  });
+
+  it('a slot writer hashes and writes each slot at its place, several streams interleaved, and drains before the file is closed', async () => {
+    const threads = new HashThreads(2);
+    const dir = await mkdtemp(path.join(tmpdir(), 'ferry-slots-'));
+    try {
+      const file = path.join(dir, 'out');
+      const blobs = [randomBytes(2 * SLOT_BYTES + 12_345), randomBytes(777), randomBytes(SLOT_BYTES)];
+      const offsets = [100, 100 + blobs[0].length + 50, 100 + blobs[0].length + 50 + blobs[1].length + 7];
+      const fh = await open(file, 'w');
+      await fh.truncate(offsets[2] + blobs[2].length);
+      const written = [0, 0, 0];
+      const streams = blobs.map(() => threads.stream());
+      const writers = streams.map((s) => s.writer!(fh.fd));
+      // Filled in pieces that do not line up with slots, the streams taking turns.
+      const at = [0, 0, 0];
+      let slot: Array<Buffer | undefined> = [undefined, undefined, undefined];
+      const fill = [0, 0, 0];
+      while (at.some((a, i) => a + fill[i] < blobs[i].length)) {
+        for (let i = 0; i < blobs.length; i++) {
+          const from = at[i] + fill[i];
+          if (from >= blobs[i].length) continue;
+          slot[i] ??= await writers[i].slot();
+          const n = Math.min(100_000, blobs[i].length - from, slot[i]!.length - fill[i]);
+          blobs[i].copy(slot[i]!, fill[i], from, from + n);
+          fill[i] += n;
+          if (fill[i] === slot[i]!.length || at[i] + fill[i] === blobs[i].length) {
+            writers[i].submit(slot[i]!, fill[i], offsets[i] + at[i], (k) => (written[i] += k));
+            at[i] += fill[i];
+            fill[i] = 0;
+            slot[i] = undefined;
+          }
+        }
+      }
+      await Promise.all(writers.map((w) => w.drain()));
+      await fh.close();
+      expect(written).toEqual(blobs.map((b) => b.length));
+      expect(await Promise.all(streams.map((s) => s.digest()))).toEqual(blobs.map((b) => sha(b)));
+      const out = await readFile(file);
+      blobs.forEach((b, i) => expect(out.subarray(offsets[i], offsets[i] + b.length).equals(b)).toBe(true));
+      expect(out.subarray(0, 100).equals(Buffer.alloc(100))).toBe(true);
+    } finally {
+      await threads.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a write the hashing thread cannot make is the writer\'s error, with the system\'s code; its slots come back', async () => {
+    const threads = new HashThreads(1);
+    const dir = await mkdtemp(path.join(tmpdir(), 'ferry-slots-'));
+    try {
+      const file = path.join(dir, 'ro');
+      await writeFile(file, 'x');
+      const fh = await open(file, 'r');
+      const w = threads.stream().writer!(fh.fd);
+      for (let i = 0; i < 3; i++) w.submit(await w.slot(), 1000, i * 1000, () => undefined);
+      await expect(w.drain()).rejects.toMatchObject({ code: 'EBADF', syscall: 'write' });
+      await fh.close();
+      // Every slot is free again: a full ring's worth can be taken and given back.
+      const other = threads.stream().writer!(0);
+      const taken = await Promise.all(Array.from({ length: 16 }, () => other.slot()));
+      for (const t of taken) other.release(t);
+    } finally {
+      await threads.close();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
