@@ -22,7 +22,10 @@ const SHA256 = ['sha256'];
  * Blobs up to this size are fetched whole into memory (BlobStore.downloadSmall), one per transfer
  * in flight (8 MiB at the default concurrency). 1 MiB: under direct packing, every .deb that is not
  * streamed straight into the bundle; on the 74-package benchmark, 22 of them were between 256 KiB
- * and 1 MiB and took the lock-file and `.partial` path (~10 ms of the main thread).
+ * and 1 MiB and took the lock-file and `.partial` path (~10 ms of the main thread). Any blob of
+ * that size takes it, not only those marked `small`: an image's config, too, was a lock file, a
+ * `.partial`, a rename and their stats each, before the pack could begin (nothing to resume in a
+ * few KB).
  */
 export const SMALL_BLOB_BYTES = 1 << 20;
 
@@ -42,8 +45,9 @@ export interface IngestOptions {
    */
   deferrable?: boolean;
   /**
-   * One of many small blobs (the .debs of a whole APT component): one of at most
-   * SMALL_BLOB_BYTES is received in memory and written once (BlobStore.downloadSmall).
+   * One of many small blobs (the .debs of a whole APT component): deferred for direct packing
+   * below DeferredBlobs.minBytes too (up to SMALL_DEFER_MAX). (Any blob of at most SMALL_BLOB_BYTES
+   * that is fetched into the cache is received in memory and written once: BlobStore.downloadSmall.)
    */
   small?: boolean;
 }
@@ -106,7 +110,7 @@ export class BlobStore extends LayoutDir {
       return;
     }
     const label = `${opts.label} ${desc.digest}`;
-    if (opts.small && desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) {
+    if (desc.size <= SMALL_BLOB_BYTES && !this.cacheLayer) {
       return this.ingestOnce(desc.digest, () => this.downloadSmall(desc, openAt, opts).catch((err: unknown) => Promise.reject(this.cacheFull(err, label))));
     }
     return this.ingestOnce(desc.digest, () =>

@@ -6,12 +6,13 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { writeVerified } from '../../../src/store/verified-write.js';
-import { BlobStore } from '../../../src/store/blob-store.js';
+import { BlobStore, SMALL_BLOB_BYTES } from '../../../src/store/blob-store.js';
 import { LayoutDir } from '../../../src/store/layout.js';
 import { processAlive, sweepStaleTemps, tempPathFor } from '../../../src/store/temp-files.js';
 
 const policy = { retries: 3, minTimeoutMs: 1, maxTimeoutMs: 5, maxRetryAfterMs: 1000 };
-const content = Buffer.from('x'.repeat(5000) + 'y'.repeat(5000));
+// Over SMALL_BLOB_BYTES: the resumable path (lock file, `.partial`); smaller ones are fetched whole.
+const content = Buffer.from('x'.repeat(SMALL_BLOB_BYTES / 2 + 5000) + 'y'.repeat(SMALL_BLOB_BYTES / 2 + 5000));
 const desc = { digest: 'sha256:' + createHash('sha256').update(content).digest('hex'), size: content.length };
 
 async function store() {
@@ -87,6 +88,33 @@ describe('BlobStore.ingest', () => {
     expect(openedAfterExit).toBe(true);
     expect((await s.readBytes(desc.digest)).equals(content)).toBe(true);
     expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([desc.digest.slice(7)]);
+  });
+
+  it('a blob of at most SMALL_BLOB_BYTES (an image config) is fetched whole and written once: no lock file, no .partial; a dropped connection starts it again', async () => {
+    const s = await store();
+    const small = Buffer.from('z'.repeat(SMALL_BLOB_BYTES));
+    const d = { digest: 'sha256:' + createHash('sha256').update(small).digest('hex'), size: small.length };
+    const offsets: number[] = [];
+    const seen = new Set<string>();
+    await s.ingest(
+      d,
+      async (offset) => {
+        offsets.push(offset);
+        for (const f of await readdir(path.join(s.root, 'blobs', 'sha256'))) seen.add(f);
+        if (offsets.length === 1) {
+          return Readable.from((async function* () {
+            yield small.subarray(0, 3000);
+            throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+          })());
+        }
+        return Readable.from([small.subarray(offset)]);
+      },
+      { label: 'test', retry: policy },
+    );
+    expect(offsets).toEqual([0, 0]);
+    expect([...seen]).toEqual([]);
+    expect(await readdir(path.join(s.root, 'blobs', 'sha256'))).toEqual([d.digest.slice(7)]);
+    expect((await s.readBytes(d.digest)).equals(small)).toBe(true);
   });
 
   it('stores the same small blob written twice at once (an image named by tag and by digest)', async () => {
