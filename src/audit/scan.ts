@@ -1,3 +1,4 @@
+import { detached, detachStrings } from './detach.js';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { markInjectedPlaceholders } from './injected.js';
 import type { AptSourceEntry } from '../kinds/types.js';
@@ -116,23 +117,28 @@ export interface ScanOptions {
  * sets, OLM CatalogSources and Subscriptions), by a word their file's text holds; Flux's
  * Kustomizations (`postBuild`) and the ConfigMaps they substitute from.
  */
-export const KEPT_YAML_MENTION = /ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy|CatalogSource|Subscription/;
+export const KEPT_YAML_MENTION = /^[ \t]*["']?kind["']?[ \t]*:[ \t]*["']?(?:ImageDigestMirrorSet|ImageTagMirrorSet|ImageContentSourcePolicy|CatalogSource|Subscription)\b/m;
 
 /**
  * Whether a pass after the scan reads this file's text: a Compose `.env` (applyComposeVars), a
  * kustomization (applyKustomizeOverrides), a Flux Kustomization, ConfigMap or Secret (applyFluxSubstitutes),
  * a containerd `hosts.toml`, k3s `registries.yaml` or podman `registries.conf` (audit.ts runtimeMirrors, podman.ts), a YAML file
- * holding a `KEPT_YAML_MENTION`. A new reader of `ScannedFile.text` adds its files here.
+ * whose `kind:` is a `KEPT_YAML_MENTION`. A new reader of `ScannedFile.text` adds its files here.
  */
 /** A Secret written in a YAML file: a Flux Kustomization's `substituteFrom` may name it. */
 const SECRET_KIND = /^kind:\s*["']?Secret\b/m;
+/**
+ * A ConfigMap written in a YAML file (its `kind:` key, not the word: CRDs and READMEs say
+ * "ConfigMap" in prose; on a 110 MB tree of real charts, keeping every file that did held 5 MB CRDs).
+ */
+const CONFIGMAP_KIND = /^[ \t]*["']?kind["']?[ \t]*:[ \t]*["']?ConfigMap\b/m;
 
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file)) return true;
   if (type !== 'yaml') return false;
-  return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
+  return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || CONFIGMAP_KIND.test(text) || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
 
 /** The first line (1-based) holding each pattern, as `text.split('\n').findIndex(l => l.includes(p)) + 1` without splitting. */
@@ -1446,17 +1452,21 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
     const found: Setting[] = [];
+    const [releasesBefore, chartsBefore] = [releases.length, helmCharts.length];
     const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts);
     noteTextParsed(buf.length);
-    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(x);
+    // What is kept of a file whose text is not: copies of its strings, never views into the text.
+    for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
+    for (let i = chartsBefore; i < helmCharts.length; i++) detachStrings(helmCharts[i]);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(detachStrings(x));
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
-    if (problem !== undefined) skipped.push({ file: rel, reason: `not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`, unscanned: false });
+    if (problem !== undefined) skipped.push({ file: rel, reason: detached(`not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`), unscanned: false });
     const seen = new Set<string>();
     for (const r of refs) {
       const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
       if (seen.has(k)) continue;
       seen.add(k);
-      references.push(r);
+      references.push(detachStrings(r));
     }
   }
   applyComposeVars(files, references);

@@ -2,7 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { eachChunk, STOP } from '../../../src/net/chunks.js';
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 describe('eachChunk', () => {
   it('hands over every chunk in order, as pushed (no concatenation), and waits for a callback\'s promise before the next', async () => {
