@@ -246,10 +246,14 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
       await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
+    // An entry already refused (its name, its manifests) is not named again for the lock.
+    const refused = new Set<OciDescriptor>();
     for (const top of tops) {
       const kind = kindOf(top);
       if (!kind?.validateImport || missing.includes(kind.name)) continue;
-      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code, p.details);
+      const found = await kind.validateImport(top, source, target);
+      if (found.length) refused.add(top);
+      for (const p of found) problems.add(p.artifact, p.message, p.code, p.details);
     }
     // What is imported must be what the lock pins: map, rewrite, sbom, report and the signature
     // policy read the lock, so an entry only index.json names would be imported unseen by them.
@@ -262,7 +266,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
           throw new FerryError('VERIFY', `ferry/lock.json: not valid JSON (${(err as Error).message})`);
         }
       });
-      if (lock !== undefined) for (const p of topsNotInLock(lock, tops)) problems.add(p.artifact, p.message);
+      if (lock !== undefined) for (const p of topsNotInLock(lock, tops.filter((t) => !refused.has(t)))) problems.add(p.artifact, p.message);
     }
     if (problems.count) {
       const n = problems.count;

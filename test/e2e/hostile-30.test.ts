@@ -73,7 +73,6 @@ describe('the lock and index.json of a bundle disagree', () => {
     const out = await b.write(path.join(work, 'extra-top.ferry.tar'));
     const verify = await runFerry(['bundle', 'verify', out]);
     const r = await runFerry(['import', out, '--target', await target('extratop', site.url)], { env: env() });
-    if (process.env.H30_SHOW) console.log(r.stderr);
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.stderr).toContain(smuggled);
     expect(r.stderr).toMatch(/not in the bundle's lock|the lock does not/);
@@ -93,7 +92,6 @@ describe('the lock and index.json of a bundle disagree', () => {
     b.index = index;
     const out = await b.write(path.join(work, 'moved-tag.ferry.tar'));
     const r = await runFerry(['import', out, '--target', await target('movedtag', site.url)], { env: env() });
-    if (process.env.H30_SHOW) console.log(r.stderr);
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.stderr).toContain(seeded.refs.app);
     expect(r.stderr).toContain(base.digest);
@@ -123,7 +121,6 @@ describe('the target registry lies during import', () => {
       action: { kind: 'reply', status: 200, headers: (p) => ({ 'content-length': String(sizes.get(p.slice(p.lastIndexOf('/') + 1)) ?? 0), 'docker-content-digest': p.slice(p.lastIndexOf('/') + 1) }) },
     });
     const r = await runFerry(['import', bundle, '--target', await target('headlie', proxy.url)], { env: env() });
-    if (process.env.H30_SHOW) console.log(r.stderr);
     proxy.clearRules();
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.stderr).toMatch(/sha256:[a-f0-9]{64}/);
@@ -136,7 +133,6 @@ describe('the target registry lies during import', () => {
     proxy.clearRules();
     proxy.addRule({ method: 'POST', path: /\/blobs\/uploads\/\?mount=/, times: Infinity, action: { kind: 'reply', status: 201, headers: () => ({ 'content-length': '0' }) } });
     const r = await runFerry(['import', bundle, '--target', await target('mountlie', proxy.url), '--concurrency', '1'], { env: env() });
-    if (process.env.H30_SHOW) console.log(r.stderr);
     const mounts = proxy.requests.filter((q) => q.fault === 'reply').length;
     proxy.clearRules();
     expect(mounts).toBeGreaterThan(0);
@@ -161,7 +157,6 @@ describe('the target registry lies during import', () => {
     const lie = `sha256:${'e'.repeat(64)}`;
     proxy.addRule({ method: 'PUT', path: /\/manifests\//, times: Infinity, action: { kind: 'headers', set: () => ({ 'docker-content-digest': lie }) } });
     const r = await runFerry(['import', bundle, '--target', await target('digestlie', proxy.url), '--json'], { env: env() });
-    if (process.env.H30_SHOW) console.log(r.stderr);
     proxy.clearRules();
     expect(r.code, r.stderr).not.toBe(0);
     expect(r.stderr).toContain(lie);
@@ -193,7 +188,6 @@ describe('the target registry lies during import', () => {
       const auth = Buffer.from(`${tokenReg.username}:${tokenReg.password}`).toString('base64');
       await writeFile(path.join(dockerConfig, 'config.json'), JSON.stringify({ auths: { [front.host]: { auth } } }));
       const r = await runFerry(['import', bundle, '--target', await target('elsewhere', front.url)], { env: { ...env(), DOCKER_CONFIG: dockerConfig } });
-    if (process.env.H30_SHOW) console.log(r.stderr);
       expect(r.code, r.stderr).not.toBe(0);
       expect(seen.length).toBeGreaterThan(0);
       // The token server's Authorization went to the registry's origin; none reached the other host.
@@ -205,5 +199,41 @@ describe('the target registry lies during import', () => {
       await front.stop();
       await tokenReg.stop();
     }
+  });
+});
+
+describe('a valid signature from another bundle', () => {
+  it("another bundle's signature (same key) beside this bundle's checksums: verify --key and import --key refuse, naming the bundle; nothing written", async () => {
+    const key = path.join(work, 'sign.key');
+    const pub = path.join(work, 'sign.pub');
+    expect((await runCommand('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', key])).code).toBe(0);
+    expect((await runCommand('openssl', ['pkey', '-in', key, '-pubout', '-out', pub])).code).toBe(0);
+    const signed: string[] = [];
+    for (const [name, ref] of [
+      ['one', seeded.refs.app],
+      ['two', seeded.refs.base],
+    ]) {
+      const manifest = path.join(work, `sig-${name}.yaml`);
+      await writeFile(manifest, stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: `sig-${name}` }, images: [{ ref, extras: false }] }));
+      const out = path.join(work, `sig-${name}.ferry.tar`);
+      const r = await runFerry(['bundle', 'create', manifest, '-o', out, '--sign-key', key], { env: env() });
+      expect(r.code, r.stderr).toBe(0);
+      signed.push(out);
+    }
+    const other = await CraftedBundle.load(signed[1]);
+    const b = await CraftedBundle.load(signed[0]);
+    b.files.set('ferry/checksums.sha256.sig', other.files.get('ferry/checksums.sha256.sig')!);
+    const out = await b.write(path.join(work, 'sig-swapped.ferry.tar'), { keepChecksums: true });
+    const v = await runFerry(['bundle', 'verify', out, '--key', pub]);
+    expect(v.code, v.stderr).toBe(3);
+    expect(v.stderr).toContain(out);
+    expect(v.stderr).toMatch(/does not verify with this key/);
+    const r = await runFerry(['import', out, '--key', pub, '--target', await target('sigswap', site.url)], { env: env() });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toContain(out);
+    expect(r.stderr).toMatch(/nothing was imported/);
+    expect(await siteDigest(site, `sigswap/${appRepo()}:1`)).toMatch(/^absent/);
+    // Both bundles whole: each verifies with the key.
+    for (const s of signed) expect((await runFerry(['bundle', 'verify', s, '--key', pub])).code).toBe(0);
   });
 });
