@@ -9,7 +9,8 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { loadVerifyKey, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
+import { loadVerifyKey, readListedFile, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
+import { checksAgainstLock, topsNotInLock } from '../kinds/lock-tops.js';
 import { confineTo } from '../store/confined-dirs.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
@@ -245,10 +246,27 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
       const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
       await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
+    // An entry already refused (its name, its manifests) is not named again for the lock.
+    const refused = new Set<OciDescriptor>();
     for (const top of tops) {
       const kind = kindOf(top);
       if (!kind?.validateImport || missing.includes(kind.name)) continue;
-      for (const p of await kind.validateImport(top, source, target)) problems.add(p.artifact, p.message, p.code, p.details);
+      const found = await kind.validateImport(top, source, target);
+      if (found.length) refused.add(top);
+      for (const p of found) problems.add(p.artifact, p.message, p.code, p.details);
+    }
+    // What is imported must be what the lock pins: map, rewrite, sbom, report and the signature
+    // policy read the lock, so an entry only index.json names would be imported unseen by them.
+    if (checksAgainstLock(tops)) {
+      const lock = await problems.check('ferry/lock.json', async () => {
+        const bytes = await readListedFile(source, 'ferry/lock.json', 'nothing was imported');
+        try {
+          return JSON.parse(bytes.toString('utf8')) as unknown;
+        } catch (err) {
+          throw new FerryError('VERIFY', `ferry/lock.json: not valid JSON (${(err as Error).message})`);
+        }
+      });
+      if (lock !== undefined) for (const p of topsNotInLock(lock, tops.filter((t) => !refused.has(t)))) problems.add(p.artifact, p.message);
     }
     if (problems.count) {
       const n = problems.count;

@@ -166,6 +166,15 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
    * Returns every problem found, each naming the artifact; never writes.
    */
   validateImport?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]>;
+  /**
+   * Why one top-level bundle entry of this kind is not what the bundle's lock pins (a name or
+   * digest in index.json the lock does not list), or undefined when the lock names it. `entries`
+   * is the lock's list for this kind as parsed, not yet checked against its schema. Import refuses
+   * such an entry before anything is written, and `bundle verify` reports it: what is imported
+   * must be what the lock says, since map, rewrite, sbom, report and the signature policy read
+   * the lock, not index.json.
+   */
+  unlockedTop?(top: OciDescriptor, entries: readonly unknown[]): string | undefined;
   /** The upstream things one lock entry stands for. */
   references(entry: Lock): Ref[];
   /** Where those things live on a mirror (through src/mapping); empty places: the target has no facet for it. */

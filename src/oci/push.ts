@@ -105,7 +105,9 @@ export async function putManifest(t: RegistryTransport, repo: RepoRef, reference
     await discard(res.body);
     const said = headerValue(res.headers, 'docker-content-digest');
     if (said?.startsWith('sha256:') && said !== digest) {
-      throw new FerryError('VERIFY', `push ${what}: registry stored the manifest as ${said}, expected ${digest}`);
+      throw new FerryError('VERIFY', `push ${what}: registry stored the manifest as ${said}, expected ${digest}`, {
+        hint: `The registry (or a proxy in front of it) answered another digest than that of the bytes ferry sent, so the image is not counted as imported: check what ${repo.registry} holds under ${reference} (\`skopeo inspect --raw\`), and what stands between ferry and it.`,
+      });
     }
     return digest;
   });

@@ -82,7 +82,7 @@ export interface VerifyOptions {
    * nothing is). The lock's schema lives above store/, so the caller supplies the check;
    * without one, lock.json is only checked to parse.
    */
-  checkLock?: (value: unknown) => string[];
+  checkLock?: (value: unknown, index: OciIndex | undefined) => string[];
   /**
    * false: ferry/lock.json is checked to be there and re-hashed like every file, but not parsed.
    * Import reads nothing of it, and parsing a whole APT component's lock (21 MB of text for
@@ -307,7 +307,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     // Metadata.
     if (opts.parseLock === false) {
       if (!reader.entry('ferry/lock.json')) problems.push({ file: 'ferry/lock.json', message: 'ferry/lock.json is missing' });
-    } else await checkJson(reader, 'ferry/lock.json', problems, opts.checkLock ?? (() => []));
+    } else await checkJson(reader, 'ferry/lock.json', problems, (v) => opts.checkLock?.(v, index) ?? []);
     if (!reader.entry('ferry/manifest.yaml')) problems.push({ file: 'ferry/manifest.yaml', message: 'ferry/manifest.yaml is missing' });
     if (!reader.entry('oci-layout')) problems.push({ file: 'oci-layout', message: 'oci-layout is missing; OCI tools will not read the bundle' });
     if (base && expected && opts.base) report.base = await checkBase(reader, base, opts.base, expected.blobs, blobUse, problems, opts.onProgress);

@@ -51,6 +51,10 @@ async function importNamed(name: string) {
   const b = base.clone();
   const index = b.index;
   const image = index.manifests.find((d) => (d.annotations?.['io.ferry.kind'] ?? 'image') === 'image')!;
+  const lock = JSON.parse(b.files.get('ferry/lock.json')!.toString('utf8')) as { images: Array<{ ref: string }> };
+  // The lock names it too: what is under test is the name, not an image only index.json names.
+  lock.images.find((i) => i.ref === image.annotations?.[REF])!.ref = name;
+  b.setJson('ferry/lock.json', lock);
   image.annotations = { ...image.annotations, [REF]: name };
   b.index = index;
   const tar = await b.write(path.join(dir, 'crafted.ferry.tar'));

@@ -18,7 +18,11 @@ export type FaultAction =
   /** Relay the first `afterBytes` of the answer, then one byte every `everyMs` (default 200): a slow-drip server. */
   | { kind: 'drip'; afterBytes: number; everyMs?: number }
   /** Take the request and never answer it (no headers, connection left open). */
-  | { kind: 'silent' };
+  | { kind: 'silent' }
+  /** Answer it here, never forwarding it: a registry's lie (`200` to a HEAD for a blob it lacks, `201` to a mount that did nothing). */
+  | { kind: 'reply'; status: number; headers?: (path: string) => Record<string, string> }
+  /** Forward it, then change the answer's headers (`location`, `docker-content-digest`) before relaying it. */
+  | { kind: 'headers'; set: (headers: http.IncomingHttpHeaders) => Record<string, string> };
 
 export interface FaultRule {
   method?: string;
@@ -87,6 +91,13 @@ export async function startFaultProxy(upstream: string, opts: { ca?: string | Bu
       req.resume();
       return;
     }
+    if (action?.kind === 'reply') {
+      req.resume();
+      record.status = action.status;
+      res.writeHead(action.status, action.headers?.(req.url ?? '/') ?? {});
+      res.end();
+      return;
+    }
     const upReq = mod.request(
       {
         protocol: up.protocol,
@@ -102,6 +113,11 @@ export async function startFaultProxy(upstream: string, opts: { ca?: string | Bu
         if (action?.kind === 'drop') {
           upRes.resume();
           upRes.on('end', () => res.socket?.destroy());
+          return;
+        }
+        if (action?.kind === 'headers') {
+          res.writeHead(upRes.statusCode ?? 502, { ...upRes.headers, ...action.set(upRes.headers) });
+          upRes.pipe(res);
           return;
         }
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);

@@ -75,6 +75,44 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   return problems.items;
 }
 
+/** One lock image as parsed, its fields read only when they have the lock's types. */
+function lockedImage(e: unknown): { ref: string; pinned: string; extras: unknown[] } | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const { ref, digest, storedDigest, extras } = e as Record<string, unknown>;
+  if (typeof ref !== 'string' || typeof digest !== 'string') return undefined;
+  return { ref, pinned: typeof storedDigest === 'string' ? storedDigest : digest, extras: Array.isArray(extras) ? extras : [] };
+}
+
+/**
+ * Why an image (or a signature, referrer carried with one) in index.json is not what the lock
+ * pins: its ref.name not a locked image, or its digest not the one the lock pins for it (an
+ * extra: not one of that image's extras, about the same subject, under the same tag).
+ */
+export function unlockedImageTop(top: OciDescriptor, entries: readonly unknown[]): string | undefined {
+  const locked = entries.map(lockedImage).filter((e) => e !== undefined);
+  const clipped = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+  const extraOf = top.annotations?.[EXTRA_ANNOTATION.of];
+  if (extraOf !== undefined) {
+    const image = locked.filter((e) => e.ref === extraOf);
+    if (!image.length) return `extra ${top.digest} of ${clipped(extraOf)}: the bundle's lock (ferry/lock.json) pins no image of that name`;
+    const subject = top.annotations?.[EXTRA_ANNOTATION.subject];
+    const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
+    const listed = image.some((e) =>
+      e.extras.some((x) => {
+        const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
+        return r.digest === top.digest && r.subject === subject && r.tag === tag;
+      }),
+    );
+    return listed ? undefined : `extra ${top.digest} of ${clipped(extraOf)}${tag !== undefined ? ` (tag ${clipped(tag)})` : ''}: not among that image's extras in the bundle's lock (ferry/lock.json)`;
+  }
+  const refName = top.annotations?.[ANNOTATION.refName];
+  if (refName === undefined) return undefined; // validateImageImport names an image without a name
+  const same = locked.filter((e) => e.ref === refName);
+  if (!same.length) return `image ${clipped(refName)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists no image of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, the signature policy)`;
+  if (!same.some((e) => e.pinned === top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${same.map((e) => e.pinned).join(', ')}`;
+  return undefined;
+}
+
 /** Where an image goes on the target registry. */
 function registryPlace(g: ImageGraph, ctx: ImportContext) {
   const reg = ctx.target.registry!;

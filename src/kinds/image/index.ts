@@ -7,7 +7,7 @@ import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
-import { importImage, importImageBlobs, validateImageImport } from './import.js';
+import { importImage, importImageBlobs, unlockedImageTop, validateImageImport } from './import.js';
 
 export { imageKey };
 
@@ -55,6 +55,7 @@ export const imageKind = {
   importTo: importImage,
   importBlobs: importImageBlobs,
   validateImport: validateImageImport,
+  unlockedTop: unlockedImageTop,
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.registry ? [{ facet: 'registry' as const, image: mapImage(ref.upstream, m.registry, ref.storedDigest) }] : [] }));

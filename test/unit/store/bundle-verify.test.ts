@@ -47,7 +47,8 @@ function buildFiles(overrides: { bundleJson?: string; lock?: string; extra?: Rec
   const files = new Map<string, Buffer>([
     ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
     ['ferry/bundle.json', Buffer.from(overrides.bundleJson ?? '{"formatVersion":1,"ferryVersion":"0.1.0","manifestName":"x"}')],
-    ['ferry/lock.json', Buffer.from(overrides.lock ?? LOCK)],
+    // The default lock pins the one image index.json names (verify reports an entry the lock does not pin).
+    ['ferry/lock.json', Buffer.from(overrides.lock ?? JSON.stringify({ ...JSON.parse(LOCK), images: [{ source: 'example.com/app:1', ref: 'example.com/app:1', digest: `sha256:${hex(manifest)}`, mediaType: 'application/vnd.oci.image.manifest.v1+json', size: manifest.length, manifests: [], blobs: [] }] }))],
     ['ferry/manifest.yaml', Buffer.from('x: 1\n')],
     ...[config, layer, manifest].map((b) => [`blobs/sha256/${hex(b)}`, b] as [string, Buffer]),
     ['index.json', index],
