@@ -75,12 +75,36 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   return problems.items;
 }
 
-/** One lock image as parsed, its fields read only when they have the lock's types. */
-function lockedImage(e: unknown): { ref: string; pinned: string; extras: unknown[] } | undefined {
-  if (typeof e !== 'object' || e === null) return undefined;
-  const { ref, digest, storedDigest, extras } = e as Record<string, unknown>;
-  if (typeof ref !== 'string' || typeof digest !== 'string') return undefined;
-  return { ref, pinned: typeof storedDigest === 'string' ? storedDigest : digest, extras: Array.isArray(extras) ? extras : [] };
+/** The lock's images by name: each pinned digest, and each extra as `digest subject tag`. */
+type LockedImages = Map<string, { pinned: Set<string>; extras: Set<string> }>;
+
+const extraKey = (digest: unknown, subject: unknown, tag: unknown) => JSON.stringify([digest, subject ?? null, tag ?? null]);
+
+/**
+ * The lock's image list indexed once per list (not per entry checked: a bundle may hold 90 000
+ * entries and its lock as many images), its fields read only when they have the lock's types.
+ */
+const lockedIndexes = new WeakMap<readonly unknown[], LockedImages>();
+function lockedImages(entries: readonly unknown[]): LockedImages {
+  let index = lockedIndexes.get(entries);
+  if (index) return index;
+  index = new Map();
+  for (const e of entries) {
+    if (typeof e !== 'object' || e === null) continue;
+    const { ref, digest, storedDigest, extras } = e as Record<string, unknown>;
+    if (typeof ref !== 'string' || typeof digest !== 'string') continue;
+    let image = index.get(ref);
+    if (!image) index.set(ref, (image = { pinned: new Set(), extras: new Set() }));
+    image.pinned.add(typeof storedDigest === 'string' ? storedDigest : digest);
+    for (const x of Array.isArray(extras) ? extras : []) {
+      if (typeof x === 'object' && x !== null) {
+        const r = x as Record<string, unknown>;
+        image.extras.add(extraKey(r.digest, r.subject, r.tag));
+      }
+    }
+  }
+  lockedIndexes.set(entries, index);
+  return index;
 }
 
 /**
@@ -89,27 +113,21 @@ function lockedImage(e: unknown): { ref: string; pinned: string; extras: unknown
  * extra: not one of that image's extras, about the same subject, under the same tag).
  */
 export function unlockedImageTop(top: OciDescriptor, entries: readonly unknown[]): string | undefined {
-  const locked = entries.map(lockedImage).filter((e) => e !== undefined);
+  const locked = lockedImages(entries);
   const clipped = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
   const extraOf = top.annotations?.[EXTRA_ANNOTATION.of];
   if (extraOf !== undefined) {
-    const image = locked.filter((e) => e.ref === extraOf);
-    if (!image.length) return `extra ${top.digest} of ${clipped(extraOf)}: the bundle's lock (ferry/lock.json) pins no image of that name`;
+    const image = locked.get(extraOf);
+    if (!image) return `extra ${top.digest} of ${clipped(extraOf)}: the bundle's lock (ferry/lock.json) pins no image of that name`;
     const subject = top.annotations?.[EXTRA_ANNOTATION.subject];
     const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
-    const listed = image.some((e) =>
-      e.extras.some((x) => {
-        const r = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
-        return r.digest === top.digest && r.subject === subject && r.tag === tag;
-      }),
-    );
-    return listed ? undefined : `extra ${top.digest} of ${clipped(extraOf)}${tag !== undefined ? ` (tag ${clipped(tag)})` : ''}: not among that image's extras in the bundle's lock (ferry/lock.json)`;
+    return image.extras.has(extraKey(top.digest, subject, tag)) ? undefined : `extra ${top.digest} of ${clipped(extraOf)}${tag !== undefined ? ` (tag ${clipped(tag)})` : ''}: not among that image's extras in the bundle's lock (ferry/lock.json)`;
   }
   const refName = top.annotations?.[ANNOTATION.refName];
   if (refName === undefined) return undefined; // validateImageImport names an image without a name
-  const same = locked.filter((e) => e.ref === refName);
-  if (!same.length) return `image ${clipped(refName)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists no image of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, the signature policy)`;
-  if (!same.some((e) => e.pinned === top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${same.map((e) => e.pinned).join(', ')}`;
+  const same = locked.get(refName);
+  if (!same) return `image ${clipped(refName)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists no image of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, the signature policy)`;
+  if (!same.pinned.has(top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${[...same.pinned].join(', ')}`;
   return undefined;
 }
 
