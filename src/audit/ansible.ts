@@ -1,4 +1,5 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
+import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
 import { DEB_LINE, referencesIn, type Reference, type ScannedFile } from './scan.js';
 
@@ -22,6 +23,17 @@ function roleOf(file: string): string | undefined {
 }
 
 const VARS_FILE = /(?:^|\/)(?:group_vars|host_vars)\/|(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//;
+/** A variables file a play may name in `vars_files` (`vars/common.yml`, `vars_prod.yml`): read only when a play names it. */
+const PLAIN_VARS_FILE = /(?:^|\/)vars\/[^/]+\.ya?ml$|(?:^|\/)[^/]*vars[^/]*\.ya?ml$/;
+/** An inventory (the ini and yaml inventory plugins' docs): `hosts`, `inventory`, `*.ini` or YAML under an `inventory/`/`inventories/` directory. */
+const INI_INVENTORY = /(?:^|\/)(?:hosts|inventory)(?:\.ini)?$|(?:^|\/)inventor(?:y|ies)\/(?:[^/]+\/)*[^/]+\.ini$/;
+const YAML_INVENTORY = /(?:^|\/)(?:hosts|inventory)\.ya?ml$|(?:^|\/)inventor(?:y|ies)\/(?:[^/]+\/)*[^/]+\.ya?ml$/;
+const ANSIBLE_CFG = /(?:^|\/)\.?ansible\.cfg$/;
+
+/** Whether the scan keeps this file's text for `applyAnsible` whatever its type: an INI inventory or an ansible.cfg. */
+export function isAnsibleConfigFile(file: string): boolean {
+  return ANSIBLE_CFG.test(file) || (INI_INVENTORY.test(file) && !VARS_FILE.test(file));
+}
 const TASKS_FILE = /(?:^|\/)roles\/[^/]+\/(?:tasks|handlers)\//;
 const REQUIREMENTS_FILE = /(?:^|\/)requirements\.ya?ml$/;
 /**
@@ -36,7 +48,7 @@ const MODULE_KEY = /^[ \t]*-?[ \t]*(?:ansible\.(?:builtin|legacy)|community\.doc
 
 /** Whether the scan keeps this YAML file's text for `applyAnsible`. */
 export function isAnsibleText(file: string, text: string): boolean {
-  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || (TOP_LIST.test(text) && (PLAY_KEY.test(text) || MODULE_KEY.test(text)));
+  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || PLAIN_VARS_FILE.test(file) || YAML_INVENTORY.test(file) || (TOP_LIST.test(text) && (PLAY_KEY.test(text) || MODULE_KEY.test(text)));
 }
 
 /**
@@ -78,7 +90,10 @@ const URL_ARGS: Record<string, string[]> = {
   rpm_key: ['key'],
   deb822_repository: ['signed_by'],
   helm_repository: ['repo_url'],
+  package: ['name'],
 };
+/** Modules whose free-form command may fetch (`curl -fsSL {{ url }} | sh`): each URL in it, filled in. */
+const COMMANDS = new Set(['shell', 'command', 'script', 'raw']);
 const COLLECTIONS: Record<string, string> = {
   docker_image: 'community.docker',
   docker_image_pull: 'community.docker',
@@ -88,7 +103,7 @@ const COLLECTIONS: Record<string, string> = {
   helm: 'kubernetes.core',
   helm_repository: 'kubernetes.core',
 };
-const MODULES = new Set([...Object.keys(URL_ARGS), ...Object.keys(COLLECTIONS), 'apt_repository', 'pip']);
+const MODULES = new Set([...Object.keys(URL_ARGS), ...Object.keys(COLLECTIONS), ...COMMANDS, 'apt_repository', 'pip', 'set_fact']);
 
 /** The module short name of a task key (`ansible.builtin.get_url`, `get_url`, `community.kubernetes.helm`), or undefined. */
 function moduleOf(key: string): string | undefined {
@@ -103,37 +118,94 @@ function moduleOf(key: string): string | undefined {
 interface VarSetting {
   value: string | undefined;
   where: string;
+  /** Ansible's variable precedence, low to high (role defaults 1 … set_fact 19). */
+  prec: number;
+  /** Whether it holds for every host that runs the task (`group_vars/all`, play vars) or only for some (a group, a host, a set_fact after its task). */
+  every: boolean;
 }
 
-/** Variables of the scan: global (group_vars, host_vars) and per role (defaults, vars). */
+/** The precedence of each place (the Ansible docs' variable precedence list, least to most). */
+export const PREC = { roleDefaults: 1, inventoryGroup: 3, groupVarsAll: 4, groupVars: 6, inventoryHost: 8, hostVars: 9, playVars: 12, playVarsFiles: 14, roleVars: 15, setFact: 19 } as const;
+
+/** Variables of the scan: global (inventories, group_vars, host_vars, set_fact), per role (defaults, vars) and per play (vars, vars_files). */
 class AnsibleVars {
   private global = new Map<string, VarSetting[]>();
   private roles = new Map<string, Map<string, VarSetting[]>>();
-  /** `<role>\0<name>` → the variable filled in (resolveJinja). */
+  /** `<playbook>#<play index>` → its vars and vars_files. */
+  private plays = new Map<string, Map<string, VarSetting[]>>();
+  /** A role's name → the plays that list it in `roles:`. */
+  readonly rolePlays = new Map<string, string[]>();
+  /** A play's vars_files the scan does not hold: any variable of the play may be set there. */
+  readonly unread = new Map<string, string[]>();
+  /** `<role>\0<play>\0<name>` → the variable filled in (resolveJinja). */
   readonly resolved = new Map<string, { value: string; unknown: string[]; by: string[] }>();
 
-  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number): void {
+  private into(map: Map<string, VarSetting[]>, name: string, s: VarSetting): void {
+    const list = map.get(name) ?? [];
+    list.push(s);
+    map.set(name, list);
+  }
+
+  /** A YAML map of variables from `file`: role defaults/vars by the role directory, group_vars/host_vars by their name, else at `prec` in `play`. */
+  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play: string; prec: number }): void {
     const role = /(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//.test(file) ? roleOf(file) : undefined;
     let into = this.global;
-    if (role) {
+    let prec: number = PREC.groupVars;
+    let every = false;
+    if (at) {
+      into = this.plays.get(at.play) ?? new Map();
+      this.plays.set(at.play, into);
+      prec = at.prec;
+      every = true;
+    } else if (role) {
       into = this.roles.get(role) ?? new Map();
       this.roles.set(role, into);
-    }
+      prec = /\/defaults\//.test(file.slice(role.length)) ? PREC.roleDefaults : PREC.roleVars;
+      every = true;
+    } else if (/(?:^|\/)group_vars\/all(?:\.ya?ml|\.json)?(?:\/|$)/.test(file)) {
+      prec = PREC.groupVarsAll;
+      every = true;
+    } else if (/(?:^|\/)host_vars\//.test(file)) prec = PREC.hostVars;
     for (const pair of map.items) {
       if (!isScalar(pair.key)) continue;
-      const name = String(pair.key.value);
       const v = pair.value;
       const value = isScalar(v) && v.value !== null && typeof v.value !== 'object' ? String(v.value) : undefined;
-      const list = into.get(name) ?? [];
-      list.push({ value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}` });
-      into.set(name, list);
+      this.into(into, String(pair.key.value), { value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}`, prec, every });
     }
   }
 
-  settings(name: string, file: string): VarSetting[] {
-    const role = roleOf(file);
-    return [...((role && this.roles.get(role)?.get(name)) || []), ...(this.global.get(name) ?? [])];
+  /** One variable of an inventory or a set_fact task (global). */
+  addOne(name: string, value: string | undefined, where: string, prec: number, every: boolean): void {
+    this.into(this.global, name, { value, where, prec, every });
   }
+
+  /** The settings that apply to a task of `file` in `play` (undefined in a role's task file). */
+  settings(name: string, file: string, play: string | undefined): VarSetting[] {
+    const role = roleOf(file);
+    const out = [...((role && this.roles.get(role)?.get(name)) || []), ...(this.global.get(name) ?? [])];
+    if (play) out.push(...(this.plays.get(play)?.get(name) ?? []));
+    else if (role) {
+      // A role's tasks see the vars of each play listing it: for every host only when one play lists it.
+      const plays = this.rolePlays.get(role.slice(role.lastIndexOf('/') + 1)) ?? [];
+      for (const p of plays) for (const s of this.plays.get(p)?.get(name) ?? []) out.push(plays.length === 1 ? s : { ...s, every: false });
+    }
+    return out;
+  }
+
+  unreadFor(file: string, play: string | undefined): string[] {
+    if (play) return this.unread.get(play) ?? [];
+    const role = roleOf(file);
+    return role ? (this.rolePlays.get(role.slice(role.lastIndexOf('/') + 1)) ?? []).flatMap((p) => this.unread.get(p) ?? []) : [];
+  }
+}
+
+/**
+ * The settings that can apply: the highest-precedence one that holds for every host overrides
+ * every one below it; those above it that hold for some hosts only still apply to those hosts.
+ */
+function applicable(set: VarSetting[]): VarSetting[] {
+  const base = Math.max(0, ...set.filter((s) => s.every).map((s) => s.prec));
+  return set.filter((s) => s.prec >= base);
 }
 
 const SIMPLE_VAR = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
@@ -155,7 +227,7 @@ function placesOf(set: VarSetting[], withValues: boolean, sep: string): string {
 }
 
 /** `text` with each `{{ var }}` filled in; `unknown` says why any stays as written, `by` where each value came from. */
-function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, seen: string[] = []): { value: string; unknown: string[]; by: string[] } {
+function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, seen: string[] = [], play?: string): { value: string; unknown: string[]; by: string[] } {
   const unknown: string[] = [];
   const by: string[] = [];
   if (/\{%/.test(text)) unknown.push('a Jinja statement ({% … %}) the scan does not evaluate');
@@ -171,10 +243,15 @@ function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, 
       unknown.push(`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`);
       return all;
     }
-    const set = vars.settings(name, file);
+    const set = applicable(vars.settings(name, file, play));
     const values = [...new Set(set.map((s) => s.value))];
+    const unread = vars.unreadFor(file, play);
+    if (unread.length) {
+      unknown.push(`{{ ${name} }}: the play's vars_files ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'are' : 'is'} not in the scan and may set it`);
+      return all;
+    }
     if (!set.length) {
-      unknown.push(`{{ ${name} }} is set in no role defaults/vars, group_vars or host_vars of the scan${name.startsWith('ansible_') ? ' (a fact of the managed host)' : ' (an inventory, play vars or extra vars may set it)'}`);
+      unknown.push(`{{ ${name} }} is set in no role defaults/vars, inventory, group_vars, host_vars, play vars/vars_files or set_fact of the scan${name.startsWith('ansible_') ? ' (a fact of the managed host)' : ' (extra vars or a registered result may set it)'}`);
       return all;
     }
     if (values.length > 1 || values[0] === undefined) {
@@ -182,10 +259,10 @@ function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, 
       return all;
     }
     // Each variable is resolved once per role (a chain of variables each using the last many times is not re-walked).
-    const cacheKey = `${roleOf(file) ?? ''}\0${name}`;
+    const cacheKey = `${roleOf(file) ?? ''}\0${play ?? ''}\0${name}`;
     let inner2 = vars.resolved.get(cacheKey);
     if (!inner2) {
-      inner2 = resolveJinja(values[0], file, vars, depth + 1, [...seen, name]);
+      inner2 = resolveJinja(values[0], file, vars, depth + 1, [...seen, name], play);
       if (inner2.value.length > MAX_RESOLVED) inner2 = { value: all, unknown: [`{{ ${name} }} is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: [] };
       vars.resolved.set(cacheKey, inner2);
     }
@@ -221,9 +298,11 @@ const PYPI = 'https://pypi.org/simple';
 
 /** The references of one task file or playbook (document `doc`), pushed to `out`; `handled` gets each key path read here. */
 function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => number, vars: AnsibleVars, repos: Map<string, string>, out: Reference[], handled: Set<string>): void {
+  /** The play (`<file>#<index>`) whose tasks are walked: its vars and vars_files apply. */
+  let play: string | undefined;
   const emit = (line: number, keyPath: string, kind: Reference['kind'], written: string, what: string, extra: Partial<Reference> = {}) => {
     handled.add(keyPath);
-    const r = resolveJinja(written, file, vars);
+    const r = resolveJinja(written, file, vars, 0, [], play);
     const at = `${file}:${line} ${what}`;
     if (r.unknown.length) {
       // Only the host may be known: the reference as written with what resolved filled in.
@@ -263,6 +342,27 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           emit(lineOf(v.node), kp(a), 'url', x.trim(), what(a));
         }
       }
+      if (COMMANDS.has(mod)) {
+        // A command with `{{ var }}` (`curl -fsSL {{ mirror }}/install.sh | sh`): filled in; a literal one is the generic scan's.
+        const body = task.get(key, true);
+        const cmd = isMap(body) ? body.get('cmd', true) : undefined;
+        const node = isScalar(body) && typeof body.value === 'string' ? body : isScalar(cmd) && typeof cmd.value === 'string' ? cmd : undefined;
+        if (node && (node.value as string).includes('{{')) {
+          const text = node.value as string;
+          const kpx = node === body ? `${keyPath}.${key}` : `${keyPath}.${key}.cmd`;
+          const line = lineOf(node);
+          handled.add(kpx);
+          const r = resolveJinja(text, file, vars, 0, [], play);
+          const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
+          if (!r.unknown.length) {
+            for (const x of referencesIn(r.value, false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}: ${short}, resolved ${r.by.join(', ')}` });
+          } else {
+            // The literal parts as the generic scan reads them, and each URL with a variable in it, unknown.
+            for (const x of referencesIn(replaceJinja(text, () => ' '), false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}: ${short}` });
+            for (const tok of text.split(/[\s;|&]+/)) if (tok.includes('{{') && /:\/\/|\}\}\//.test(tok)) emit(line, kpx, 'url', tok.replace(/^["'(]+|["')]+$/g, ''), key);
+          }
+        }
+      }
       if (mod === 'get_url') {
         // `checksum: sha256:https://…/SHA256SUMS`: the checksum file is fetched too.
         const c = str('checksum');
@@ -271,7 +371,7 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
       if (mod === 'apt_repository') {
         const repo = str('repo');
         if (repo) {
-          const r = resolveJinja(repo.text, file, vars);
+          const r = resolveJinja(repo.text, file, vars, 0, [], play);
           const m = DEB_LINE.exec(r.value.trim());
           handled.add(kp('repo'));
           if (m && !r.unknown.length) {
@@ -323,7 +423,7 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         const repoUrl = str('chart_repo_url');
         const version = str('chart_version')?.text;
         if (!ref) continue;
-        const v = version ? resolveJinja(version, file, vars) : undefined;
+        const v = version ? resolveJinja(version, file, vars, 0, [], play) : undefined;
         const ver = v ? (v.unknown.length ? `version ${version} (${v.unknown.join('; ')})` : `version ${v.value}`) : 'the latest version (no chart_version)';
         if (repoUrl) emit(lineOf(repoUrl.node), kp('chart_repo_url'), 'url', repoUrl.text, `${key}: chart ${ref.text} ${ver} from chart_repo_url`);
         else if (/^oci:\/\//.test(ref.text) || /^https?:\/\//.test(ref.text)) emit(lineOf(ref.node), kp('chart_ref'), /^oci:/.test(ref.text) ? 'oci' : 'url', ref.text, `${key}: chart_ref ${ver}`);
@@ -339,7 +439,11 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
       }
     }
   };
-  if (isSeq(contents)) walkList(contents, '');
+  if (isSeq(contents))
+    contents.items.forEach((item, i) => {
+      play = isMap(item) && item.has('hosts') ? `${file}#${i}` : undefined;
+      walkTask(item, `[${i}]`);
+    });
 }
 
 /** `name: ingress-nginx` → repo_url of each kubernetes.core.helm_repository task of the scan (one URL each, else left out). */
@@ -368,7 +472,7 @@ function helmRepositories(docs: Array<{ file: string; contents: unknown }>, vars
 const GALAXY = 'https://galaxy.ansible.com';
 
 /** requirements.yml: each collection or role, from its `source`/`src`, or Galaxy by default. */
-function requirementsOf(file: string, contents: unknown, lineOf: (n: YamlNode) => number, out: Reference[], handled: Set<string>): void {
+function requirementsOf(file: string, contents: unknown, lineOf: (n: YamlNode) => number, out: Reference[], handled: Set<string>, cfg: GalaxyConfig | undefined): void {
   const entries: Array<{ node: unknown; keyPath: string; what: string }> = [];
   if (isSeq(contents)) contents.items.forEach((n, i) => entries.push({ node: n, keyPath: `[${i}]`, what: 'role' }));
   else if (isMap(contents)) {
@@ -393,8 +497,99 @@ function requirementsOf(file: string, contents: unknown, lineOf: (n: YamlNode) =
     if ((isScalar(type) && /^(?:file|dir|subdirs)$/.test(String(type.value))) || (from && /^[./~]/.test(from)) || (named && /^[./~]/.test(named))) continue;
     if (!named && !from) continue;
     handled.add(keyPath);
-    out.push({ file, line, keyPath, kind: 'url', value: GALAXY, provenance: `${file}:${line} ${e.what} ${from ?? named}: ansible-galaxy installs it from its default server, Galaxy (no source; an ansible.cfg [galaxy] server_list may point elsewhere)` });
+    const what = `${file}:${line} ${e.what} ${from ?? named}`;
+    // A collection's `source:` may name a server of the server_list (the galaxy client docs).
+    const byName = e.what === 'collection' && isScalar(get('source')) ? from : undefined;
+    if (byName) {
+      const s = cfg?.servers.find((x) => x.name === byName);
+      if (s?.url) out.push({ file, line, keyPath, kind: 'url', value: s.url, provenance: `${what}: from the Galaxy server ${byName} of ${cfg!.file}:${s.line}` });
+      else out.push({ file, line, keyPath, kind: 'host', value: `galaxy server ${byName}`, provenance: `${what}: source ${byName} is no URL${cfg ? ` and no server of ${cfg.file}'s server_list with a url` : ' and no ansible.cfg of the scan above it names it'}: where ansible-galaxy fetches it is unknown` });
+      continue;
+    }
+    if (cfg?.servers.length) {
+      // Searched in the server_list's order: each server may be asked (and serve a dependency).
+      const names = cfg.servers.map((x) => x.name).join(', ');
+      for (const s of cfg.servers) {
+        if (s.url) out.push({ file, line, keyPath, kind: 'url', value: s.url, provenance: `${what}: no source; ansible-galaxy searches the server_list of ${cfg.file} (${names}) in order: ${s.name} = ${s.url} (${cfg.file}:${s.line})` });
+        else out.push({ file, line, keyPath, kind: 'host', value: `galaxy server ${s.name}`, provenance: `${what}: no source; the server_list of ${cfg.file} names ${s.name}, which has no [galaxy_server.${s.name}] url there (an ANSIBLE_GALAXY_SERVER_${s.name.toUpperCase()}_URL may set it): unknown` });
+      }
+      continue;
+    }
+    if (cfg?.server) {
+      out.push({ file, line, keyPath, kind: 'url', value: cfg.server.url, provenance: `${what}: no source; ansible-galaxy installs it from the [galaxy] server of ${cfg.file}:${cfg.server.line}` });
+      continue;
+    }
+    out.push({ file, line, keyPath, kind: 'url', value: GALAXY, provenance: `${what}: ansible-galaxy installs it from its default server, Galaxy (no source, and no ansible.cfg of the scan above it sets a [galaxy] server_list or server; ANSIBLE_CONFIG or ~/.ansible.cfg may)` });
   }
+}
+
+interface GalaxyConfig {
+  file: string;
+  dir: string;
+  servers: Array<{ name: string; url?: string; line: number }>;
+  server?: { url: string; line: number };
+}
+
+/** An INI file's `[section]` `key = value` lines (ansible.cfg, an INI inventory's `:vars`), with their lines; `;`/`#` comments skipped. */
+function iniLines(text: string, each: (section: string, line: string, n: number) => void): void {
+  let section = '';
+  let n = 0;
+  for (const raw of text.split('\n')) {
+    n++;
+    const l = raw.trim();
+    if (!l || l.startsWith('#') || l.startsWith(';')) continue;
+    const m = /^\[([^\]]*)\]$/.exec(l);
+    if (m) section = m[1].trim();
+    else each(section, l, n);
+  }
+}
+
+function galaxyConfig(file: string, text: string): GalaxyConfig {
+  const cfg: GalaxyConfig = { file, dir: path.posix.dirname(file), servers: [] };
+  const urls = new Map<string, { url: string; line: number }>();
+  let list: { names: string[]; line: number } | undefined;
+  iniLines(text, (section, l, n) => {
+    const kv = /^([\w.-]+)\s*[=:]\s*(.*)$/.exec(l);
+    if (!kv) return;
+    const value = kv[2].trim().replace(/^(["'])(.*)\1$/, '$2');
+    if (section === 'galaxy' && kv[1] === 'server_list') list = { names: value.split(',').map((x) => x.trim()).filter(Boolean).slice(0, 64), line: n };
+    else if (section === 'galaxy' && kv[1] === 'server' && value) cfg.server = { url: value, line: n };
+    else if (section.startsWith('galaxy_server.') && kv[1] === 'url') urls.set(section.slice('galaxy_server.'.length), { url: value, line: n });
+  });
+  if (list) cfg.servers = list.names.map((name) => ({ name, url: urls.get(name)?.url, line: urls.get(name)?.line ?? list!.line }));
+  return cfg;
+}
+
+/** An INI inventory's variables (the ini inventory plugin's docs): `[group:vars]` lines and a host line's `k=v`. */
+function iniInventory(file: string, text: string, vars: AnsibleVars): void {
+  iniLines(text, (section, l, n) => {
+    const [group, mod] = section.split(':');
+    if (mod === 'children') return;
+    if (mod === 'vars') {
+      const kv = /^([\w.-]+)\s*=\s*(.*)$/.exec(l);
+      if (kv) vars.addOne(kv[1], kv[2].trim().replace(/^(["'])(.*)\1$/, '$2'), `${file}:${n} [${section}]`, PREC.inventoryGroup, group === 'all');
+      return;
+    }
+    const host = l.split(/\s+/)[0];
+    for (const m of l.matchAll(/\s([\w.-]+)=("[^"]*"|'[^']*'|\S+)/g)) vars.addOne(m[1], m[2].replace(/^(["'])(.*)\1$/, '$2'), `${file}:${n} host ${host}`, PREC.inventoryHost, false);
+  });
+}
+
+/** A YAML inventory (the yaml inventory plugin's docs): each group's `vars`, `hosts` with their variables, `children`, nested. */
+function yamlInventory(file: string, contents: unknown, lineOf: (n: YamlNode) => number, vars: AnsibleVars): void {
+  const group = (name: string, node: unknown, depth: number) => {
+    if (depth > 32 || !isMap(node)) return;
+    const each = (m: unknown, f: (k: string, value: string | undefined, line: number) => void) => {
+      if (!isMap(m)) return;
+      for (const p of m.items) if (isScalar(p.key)) f(String(p.key.value), isScalar(p.value) && p.value.value !== null && typeof p.value.value !== 'object' ? String(p.value.value) : undefined, lineOf((p.value ?? p.key) as YamlNode));
+    };
+    each(node.get('vars', true), (k, v, line) => vars.addOne(k, v, `${file}:${line} ${name} vars`, PREC.inventoryGroup, name === 'all'));
+    const hosts = node.get('hosts', true);
+    if (isMap(hosts)) for (const h of hosts.items) each(h.value, (k, v, line) => vars.addOne(k, v, `${file}:${line} host ${isScalar(h.key) ? String(h.key.value) : ''}`, PREC.inventoryHost, false));
+    const children = node.get('children', true);
+    if (isMap(children)) for (const c of children.items) if (isScalar(c.key)) group(String(c.key.value), c.value, depth + 1);
+  };
+  if (isMap(contents)) for (const p of contents.items) if (isScalar(p.key)) group(String(p.key.value), p.value, 0);
 }
 
 /**
@@ -405,8 +600,17 @@ function requirementsOf(file: string, contents: unknown, lineOf: (n: YamlNode) =
 export function applyAnsible(files: ScannedFile[], references: Reference[]): void {
   const docs: Array<{ file: string; contents: unknown; lineOf: (n: YamlNode) => number; role: 'vars' | 'tasks' | 'requirements' }> = [];
   const vars = new AnsibleVars();
+  const cfgs: GalaxyConfig[] = [];
+  /** Every parsed YAML map by file: a play's vars_files is looked up here. */
+  const maps = new Map<string, { contents: YAMLMap; lineOf: (n: YamlNode) => number }>();
   for (const f of files) {
-    if (f.type !== 'yaml' || f.text === undefined || !isAnsibleText(f.file, f.text)) continue;
+    if (f.text === undefined) continue;
+    if (f.type !== 'yaml' && isAnsibleConfigFile(f.file)) {
+      if (ANSIBLE_CFG.test(f.file)) cfgs.push(galaxyConfig(f.file, f.text));
+      else iniInventory(f.file, f.text, vars);
+      continue;
+    }
+    if (f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
     const lc = new LineCounter();
     const parsed = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc, uniqueKeys: false }));
     const list = Array.isArray(parsed) ? parsed : [parsed];
@@ -415,10 +619,54 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     for (const d of list) {
       if (d.errors.length) continue;
       if (role === 'vars' && isMap(d.contents)) vars.add(f.file, d.contents, lineOf);
+      else if (YAML_INVENTORY.test(f.file)) yamlInventory(f.file, d.contents, lineOf, vars);
+      if (isMap(d.contents) && !maps.has(f.file)) maps.set(f.file, { contents: d.contents, lineOf });
       docs.push({ file: f.file, contents: d.contents, lineOf, role });
     }
   }
   if (!docs.length) return;
+  // Plays: their vars, vars_files and roles; set_fact tasks (each once: no chain grows past the variables the files set).
+  for (const d of docs) {
+    if (d.role !== 'tasks' || !isSeq(d.contents)) continue;
+    d.contents.items.forEach((item, i) => {
+      if (!isMap(item) || !item.has('hosts')) return;
+      const play = `${d.file}#${i}`;
+      const pv = item.get('vars', true);
+      if (isMap(pv)) vars.add(d.file, pv, d.lineOf, { play, prec: PREC.playVars });
+      const vf = item.get('vars_files', true);
+      if (isSeq(vf))
+        for (const x of vf.items) {
+          const name = isScalar(x) && typeof x.value === 'string' ? x.value : undefined;
+          const target = name && !name.includes('{{') && !path.posix.isAbsolute(name) ? path.posix.normalize(path.posix.join(path.posix.dirname(d.file), name)) : undefined;
+          const m = target ? maps.get(target) : undefined;
+          if (m) vars.add(target!, m.contents, m.lineOf, { play, prec: PREC.playVarsFiles });
+          else vars.unread.set(play, [...(vars.unread.get(play) ?? []), `${name ?? '(a list: the first found)'} (${d.file}:${d.lineOf(x as YamlNode)})`]);
+        }
+      const roles = item.get('roles', true);
+      if (isSeq(roles))
+        for (const r of roles.items) {
+          const n = isScalar(r) ? r.value : isMap(r) ? (r.get('role') ?? r.get('name')) : undefined;
+          const base = typeof n === 'string' ? n.slice(n.lastIndexOf('/') + 1) : undefined;
+          if (base) vars.rolePlays.set(base, [...(vars.rolePlays.get(base) ?? []), play]);
+        }
+    });
+  }
+  const facts = (n: unknown, file: string, lineOf: (n: YamlNode) => number, depth: number) => {
+    if (depth > 64) return;
+    if (isSeq(n)) return n.items.forEach((x) => facts(x, file, lineOf, depth + 1));
+    if (!isMap(n)) return;
+    for (const p of n.items) {
+      const key = isScalar(p.key) ? String(p.key.value) : '';
+      if (moduleOf(key) === 'set_fact' && isMap(p.value)) {
+        for (const q of p.value.items) {
+          if (!isScalar(q.key) || q.key.value === 'cacheable') continue;
+          const v = isScalar(q.value) && q.value.value !== null && typeof q.value.value !== 'object' ? String(q.value.value) : undefined;
+          vars.addOne(String(q.key.value), v, `${file}:${lineOf((q.value ?? q.key) as YamlNode)} set_fact`, PREC.setFact, false);
+        }
+      } else facts(p.value, file, lineOf, depth + 1);
+    }
+  };
+  for (const d of docs) if (d.role === 'tasks') facts(d.contents, d.file, d.lineOf, 0);
   const repos = helmRepositories(docs.filter((d) => d.role === 'tasks'), vars);
   const out: Reference[] = [];
   const handled = new Map<string, Set<string>>();
@@ -426,7 +674,11 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     const h = handled.get(d.file) ?? new Set<string>();
     handled.set(d.file, h);
     if (d.role === 'tasks') tasksOf(d.file, d.contents, d.lineOf, vars, repos, out, h);
-    else if (d.role === 'requirements') requirementsOf(d.file, d.contents, d.lineOf, out, h);
+    else if (d.role === 'requirements') {
+      // The ansible.cfg nearest above the requirements file (ansible-galaxy run from the repository root or that directory).
+      const cfg = cfgs.filter((c) => c.dir === '.' || d.file.startsWith(`${c.dir}/`)).sort((a, b) => b.dir.length - a.dir.length)[0];
+      requirementsOf(d.file, d.contents, d.lineOf, out, h, cfg);
+    }
     else if (isMap(d.contents)) {
       // A variable's URL with `{{ … }}` (`url: "https://…/v{{ version }}/x.tgz"`): resolved as the tasks are.
       for (const p of d.contents.items) {

@@ -20,7 +20,7 @@ import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
-import { applyAnsible, isAnsibleText } from './ansible.js';
+import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
@@ -136,7 +136,7 @@ const CONFIGMAP_KIND = /^[ \t]*["']?kind["']?[ \t]*:[ \t]*["']?ConfigMap\b/m;
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
   if (type === 'env') return base === '.env';
-  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file)) return true;
+  if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file) || isAnsibleConfigFile(file)) return true;
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || CONFIGMAP_KIND.test(text) || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }

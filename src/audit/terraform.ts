@@ -42,7 +42,12 @@ const LOCK_FILE = '.terraform.lock.hcl';
 /** Whether the Terraform pass reads this file (its text is kept for it). */
 export function isTerraformFile(file: string): boolean {
   const base = path.posix.basename(file);
-  return /\.(?:tf|tofu|tfvars)$/.test(base) || base === LOCK_FILE || CLI_CONFIG.test(base);
+  return /\.(?:tf|tofu|tfvars|tfvars\.json)$/.test(base) || base === LOCK_FILE || CLI_CONFIG.test(base) || isTemplateFile(base);
+}
+
+/** A template `templatefile()` may render (`.tftpl`, Terraform's recommended name, or `.tpl`; not a Helm chart's `_helpers.tpl`): its text is kept. */
+function isTemplateFile(base: string): boolean {
+  return base.endsWith('.tftpl') || (base.endsWith('.tpl') && !base.startsWith('_'));
 }
 
 // ---------------------------------------------------------------- tokens
@@ -157,6 +162,7 @@ export type Value =
   | { t: 'list'; items: Value[]; line: number }
   | { t: 'obj'; entries: Attr[]; line: number }
   | { t: 'ref'; v: string; line: number }
+  | { t: 'call'; fn: string; args: Value[]; line: number }
   | { t: 'other'; line: number; calls: string[]; strings: Value[] };
 export interface Attr {
   name: string;
@@ -238,6 +244,10 @@ class Parser {
     } else if (first.t === 'p' && first.v === '{') {
       this.i++;
       primary = { t: 'obj', entries: this.entries(depth), line: first.line };
+    } else if (first.t === 'id' && first.v === 'templatefile' && this.toks[this.i + 1]?.v === '(') {
+      // templatefile(path, { … }): the template is rendered with the map (read by renderTemplate).
+      this.i += 2;
+      primary = { t: 'call', fn: first.v, args: this.items(depth, ')'), line: first.line };
     } else if (first.t === 'id' && /^(?:var|local)$/.test(first.v) && this.toks[this.i + 1]?.v === '.' && this.toks[this.i + 2]?.t === 'id') {
       primary = { t: 'ref', v: `${first.v}.${this.toks[this.i + 2].v}`, line: first.line };
       this.i += 3;
@@ -323,6 +333,10 @@ export function parseHcl(text: string): Block | string {
 interface SetAt {
   where: string;
   value: Value;
+  /** The directory whose variables the value uses: the caller's, for a module argument. */
+  ctx?: string;
+  /** A module block's argument overrides the child's `variable` default. */
+  kind?: 'default' | 'arg';
 }
 /** Each module directory's `var.x` and `local.x` values, where set. */
 class Vars {
@@ -330,9 +344,13 @@ class Vars {
   /** Each name resolved once (a chain of variables each using the last many times would otherwise be exponential). */
   readonly memo = new Map<string, Resolved>();
   readonly active = new Set<string>();
-  add(dir: string, name: string, where: string, value: Value): void {
+  /** How many module blocks of the scan call each local child directory. */
+  readonly callers = new Map<string, number>();
+  add(dir: string, name: string, where: string, value: Value, extra: Partial<SetAt> = {}): void {
     const k = `${dir}\0${name}`;
-    this.sets.set(k, [...(this.sets.get(k) ?? []), { where, value }]);
+    const list = this.sets.get(k) ?? [];
+    list.push({ where, value, ...extra });
+    this.sets.set(k, list);
   }
   get(dir: string, name: string): SetAt[] {
     return this.sets.get(`${dir}\0${name}`) ?? [];
@@ -346,7 +364,7 @@ interface Resolved {
 }
 
 /** A quoted template with `${var.x}` / `${local.x}` filled in; anything else stays as written, said unknown. */
-function resolveTemplate(s: string, dir: string, vars: Vars, depth = 0): Resolved {
+function resolveTemplate(s: string, dir: string, vars: Vars, depth = 0, scope?: (name: string) => Resolved | undefined): Resolved {
   const unknown: string[] = [];
   const by: string[] = [];
   let out = '';
@@ -366,7 +384,8 @@ function resolveTemplate(s: string, dir: string, vars: Vars, depth = 0): Resolve
     const inner = s.slice(open + 2, close).trim();
     const whole = s.slice(open, close + 1);
     const m = /^(var|local)\.([A-Za-z_][\w-]*)$/.exec(inner);
-    const r = m ? resolveName(m[0], dir, vars, depth) : { value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] };
+    const named = scope && /^[A-Za-z_][\w-]*$/.test(inner) ? scope(inner) : undefined;
+    const r = named ?? (m ? resolveName(m[0], dir, vars, depth) : { value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] });
     unknown.push(...r.unknown);
     by.push(...r.by);
     out += r.unknown.length ? whole : r.value;
@@ -402,12 +421,20 @@ function resolveName(name: string, dir: string, vars: Vars, depth: number): Reso
   return r;
 }
 
+/** A string, a `var.x`/`local.x` or a template filled in; undefined for any other expression. */
+function valueOf(v: Value, dir: string, vars: Vars, depth: number): Resolved | undefined {
+  return v.t === 'str' && !v.long ? resolveTemplate(v.v, dir, vars, depth) : v.t === 'ref' ? resolveName(v.v, dir, vars, depth) : undefined;
+}
+
 function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): Resolved {
-  const set = vars.get(dir, name);
+  let set = vars.get(dir, name);
+  // A module argument overrides the child's default when every module block calling the child sets it.
+  const args = set.filter((s) => s.kind === 'arg').length;
+  if (args && args >= (vars.callers.get(dir) ?? 0)) set = set.filter((s) => s.kind !== 'default');
   const where = dir || '.';
   if (!set.length) return { value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] };
   if (depth >= 8) return { value: '', unknown: [`\${${name}}: defined through itself or nested deeper than 8`], by: [] };
-  const values = set.map((s) => (s.value.t === 'str' && !s.value.long ? resolveTemplate(s.value.v, dir, vars, depth + 1) : s.value.t === 'ref' ? resolveName(s.value.v, dir, vars, depth + 1) : undefined));
+  const values = set.map((s) => valueOf(s.value, s.ctx ?? dir, vars, depth + 1));
   const distinct = [...new Set(values.map((v) => (v && !v.unknown.length ? v.value : undefined)))];
   if (distinct.length !== 1 || distinct[0] === undefined) {
     const list = set.map((s, k) => `${s.where}${values[k] && !values[k]!.unknown.length ? ` = ${values[k]!.value}` : ''}`).join('; ');
@@ -468,7 +495,19 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
   if (!tf.length) return [];
   const problems: Array<{ file: string; reason: string }> = [];
   const parsed: Array<{ file: string; dir: string; root: Block }> = [];
+  const vars = new Vars();
+  /** Template files by path (templatefile renders them), and how many times each was rendered. */
+  const templates = new Map<string, { text: string; renders: number }>();
   for (const f of tf) {
+    const base = path.posix.basename(f.file);
+    if (isTemplateFile(base)) {
+      templates.set(f.file, { text: f.text!, renders: 0 });
+      continue;
+    }
+    if (base.endsWith('.tfvars.json')) {
+      tfvarsJson(f.file, f.text!, vars, problems);
+      continue;
+    }
     const root = parseHcl(f.text!);
     if (typeof root === 'string') problems.push({ file: f.file, reason: `not read as Terraform (${root}): read line by line as text` });
     else parsed.push({ file: f.file, dir: path.posix.dirname(f.file), root });
@@ -478,7 +517,6 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
   const defaultHost = tofu ? 'registry.opentofu.org' : 'registry.terraform.io';
   const tool = tofu ? 'tofu' : 'terraform';
 
-  const vars = new Vars();
   const methods: Method[] = [];
   const cliFiles: string[] = [];
   for (const p of parsed) {
@@ -495,7 +533,16 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
     for (const b of p.root.blocks) {
       if (b.type === 'variable' && b.labels[0]) {
         const d = attr(b, 'default');
-        if (d) vars.add(p.dir, `var.${b.labels[0]}`, `${p.file}:${d.line} default`, d.value);
+        if (d) vars.add(p.dir, `var.${b.labels[0]}`, `${p.file}:${d.line} default`, d.value, { kind: 'default' });
+      }
+      // A local child module: its variables get the caller's arguments, filled in from the caller's directory.
+      const src = b.type === 'module' ? str(b, 'source') : undefined;
+      if (src && /^\.\.?\//.test(src.v)) {
+        const child = path.posix.normalize(path.posix.join(p.dir, src.v)).replace(/\/+$/, '');
+        vars.callers.set(child, (vars.callers.get(child) ?? 0) + 1);
+        for (const a of b.attrs)
+          if (!['source', 'version', 'providers', 'count', 'for_each', 'depends_on'].includes(a.name))
+            vars.add(child, `var.${a.name}`, `${p.file}:${a.line} module "${b.labels[0] ?? ''}" argument`, a.value, { ctx: p.dir, kind: 'arg' });
       }
       if (b.type === 'locals') for (const a of b.attrs) vars.add(p.dir, `local.${a.name}`, `${p.file}:${a.line}`, a.value);
     }
@@ -538,6 +585,14 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
     if (cliFiles.length && !applied.length)
       out.push({ file, line, keyPath, kind: 'host', value: host, provenance: `${say}: no installation method of ${cliFiles.join(', ')} matches it: ${tool} init fails to install it` });
   };
+
+  // Each module directory's required_providers local names: a resource, data source or provider block of another is an implied hashicorp/<name>.
+  const declared = new Map<string, Set<string>>();
+  for (const p of parsed)
+    for (const b of p.root.blocks.filter((x) => x.type === 'terraform'))
+      for (const rp of b.blocks.filter((x) => x.type === 'required_providers')) for (const a of rp.attrs) declared.set(p.dir, (declared.get(p.dir) ?? new Set()).add(a.name));
+  const implied = new Set<string>();
+  const rendered = new Set<string>();
 
   for (const p of parsed) {
     const base = path.posix.basename(p.file);
@@ -623,19 +678,70 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
         if (v.t === 'str' && !v.long) {
           const image = name === 'image' || (resource === 'docker_image' && name === 'name');
           emit(v.line, kp, v.v, resource ? `${resource} ${name}` : name, image ? 'image' : 'text');
-        } else if (v.t === 'list') v.items.forEach((x, k) => visit(x, `${kp}[${k}]`, name, depth + 1));
+        } else if (v.t === 'ref') {
+          // `image = var.image`, `host = var.endpoint`: the variable's value, as a string written `${var.x}` would be.
+          const image = name === 'image' || (resource === 'docker_image' && name === 'name');
+          emit(v.line, kp, `\${${v.v}}`, resource ? `${resource} ${name}` : name, image ? 'image' : DESTINATION_NAME.test(name) ? 'url' : 'text');
+        } else if (v.t === 'call') renderTemplate(v, kp);
+        else if (v.t === 'list') v.items.forEach((x, k) => visit(x, `${kp}[${k}]`, name, depth + 1));
         else if (v.t === 'obj') for (const e of v.entries) visit(e.value, `${kp}.${e.name}`, e.name, depth + 1);
         else if (v.t === 'other') for (const s of v.strings) visit(s, kp, name, depth + 1);
       };
       visit(a.value, keyPath, a.name, 0);
     };
-    for (const b of p.root.blocks) walk(b, [b.type, ...b.labels].join('.'), b.type === 'resource' || b.type === 'data' ? b.labels[0] : undefined, 0);
+    /** templatefile("x.tftpl", { k = … }): each line of the template with `${k}` filled in from the map, at the template's own line. */
+    const renderTemplate = (call: Value & { t: 'call' }, keyPath: string) => {
+      const [pathArg, mapArg] = call.args;
+      if (pathArg?.t !== 'str' || pathArg.long) return;
+      const rel = resolveTemplate(pathArg.v.replace(/\$\{\s*path\.module\s*\}/g, '.'), p.dir, vars);
+      if (rel.unknown.length || path.posix.isAbsolute(rel.value)) return;
+      const file = path.posix.normalize(path.posix.join(p.dir, rel.value));
+      const tpl = templates.get(file);
+      if (!tpl) return;
+      const at = `${file} rendered by templatefile at ${p.file}:${call.line}`;
+      if (++tpl.renders > MAX_RENDERS) {
+        out.push({ file: p.file, line: call.line, keyPath, kind: 'host', value: `template ${file}`, provenance: `${at}: rendered more than ${MAX_RENDERS} times in the scan; this call's values are not filled in (its literal lines are read as text)` });
+        return;
+      }
+      rendered.add(file);
+      const entries = mapArg?.t === 'obj' ? mapArg.entries : [];
+      const memo = new Map<string, Resolved>();
+      const scope = (n: string): Resolved => {
+        const known = memo.get(n);
+        if (known) return known;
+        const e = entries.find((x) => x.name === n);
+        const r = e ? (valueOf(e.value, p.dir, vars, 1) ?? { value: '', unknown: [`\${${n}}: ${p.file}:${e.line} is an expression the scan does not evaluate`], by: [] }) : { value: '', unknown: [`\${${n}} is not in the templatefile map at ${p.file}:${call.line}`], by: [] };
+        const named = r.unknown.length ? r : { ...r, by: [`\${${n}}=${r.value} (${p.file}:${e!.line})`, ...r.by] };
+        memo.set(n, named);
+        return named;
+      };
+      let line = 0;
+      for (const l of tpl.text.split('\n')) {
+        line++;
+        if (!l.includes('${')) continue;
+        const r = resolveTemplate(l, p.dir, vars, 0, scope);
+        if (r.unknown.length) {
+          if (referencesIn(l.replace(/\$\{[^}]*\}/g, 'x'), false).length) out.push({ file, line, keyPath, kind: 'url', value: r.value.trim(), provenance: `${file}:${line} (${at}): ${l.trim()}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
+          continue;
+        }
+        for (const f of referencesIn(r.value, false)) out.push({ file, line, keyPath, ...f, provenance: `${file}:${line} (${at}): ${l.trim()}${r.by.length ? `, resolved ${r.by.join(', ')}` : ''}` });
+      }
+    };
+    for (const b of p.root.blocks) {
+      // The implicit provider rule (Terraform's provider requirements docs): a resource type's first word, or a provider block's name, with no required_providers entry is hashicorp/<name>.
+      const local = b.type === 'provider' ? b.labels[0] : (b.type === 'resource' || b.type === 'data') && b.labels[0] && !attr(b, 'provider') ? /^([a-z0-9]+)_/.exec(b.labels[0])?.[1] : undefined;
+      if (local && local !== 'terraform' && !declared.get(p.dir)?.has(local) && !implied.has(`${p.dir}\0${local}`)) {
+        implied.add(`${p.dir}\0${local}`);
+        provider(p.file, b.line, `${b.type}.${b.labels[0]}`, `hashicorp/${local}`, undefined, `${b.type} "${b.labels[0]}" with no required_providers entry for ${local} in ${p.dir || '.'} implies provider`);
+      }
+      walk(b, [b.type, ...b.labels].join('.'), b.type === 'resource' || b.type === 'data' ? b.labels[0] : undefined, 0);
+    }
     for (const a of p.root.attrs) attrRefs(a, a.name, undefined);
   }
 
   // The generic text scan's references at the lines read here give way to these.
   const read = new Set([...out.map((r) => `${r.file}\0${r.line}`), ...claimed]);
-  const parsedFiles = new Set(parsed.map((p) => p.file));
+  const parsedFiles = new Set([...parsed.map((p) => p.file), ...rendered]);
   for (let k = references.length - 1; k >= 0; k--) {
     const r = references[k];
     if (parsedFiles.has(r.file) && read.has(`${r.file}\0${r.line}`)) references.splice(k, 1);
@@ -648,6 +754,37 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
     references.push(r);
   }
   return problems;
+}
+
+/** An attribute whose name says it holds a destination: a variable there is reported even when its value is unknown. */
+const DESTINATION_NAME = /(?:^|_)(?:host|url|endpoint|address|server|registry|repository|uri)s?$/;
+/** A template rendered more often than this by the scan's templatefile calls: the later calls are named, not rendered (each render reads the whole template). */
+const MAX_RENDERS = 16;
+
+/** terraform.tfvars.json / *.auto.tfvars.json: a JSON object of variable values (the string ones are read). */
+function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
+  let obj: unknown;
+  try {
+    obj = JSON.parse(text);
+  } catch (e) {
+    problems.push({ file, reason: `not read as Terraform variables (${(e as Error).message.slice(0, 200)})` });
+    return;
+  }
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
+  const dir = path.posix.dirname(file);
+  // The line of each key: found from the last one on (keys come in text order), so the text is walked once.
+  let cursor = 0;
+  let cursorLine = 1;
+  for (const [k, v] of Object.entries(obj)) {
+    const at = text.indexOf(JSON.stringify(k), cursor);
+    if (at >= 0) {
+      for (let i = text.indexOf('\n', cursor); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) cursorLine++;
+      cursor = at;
+    }
+    const line = cursorLine;
+    const value: Value = typeof v === 'string' ? (v.length > MAX_STRING ? { t: 'str', v: '', line, long: true } : { t: 'str', v, line }) : { t: 'other', line, calls: [], strings: [] };
+    vars.add(dir, `var.${k}`, `${file}:${line}`, value);
+  }
 }
 
 /** A module `source` address (the module sources docs): what `terraform init` fetches. */
