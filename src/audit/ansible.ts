@@ -140,7 +140,19 @@ class AnsibleVars {
   /** `<role>\0<play>\0<name>` → the variable filled in (resolveJinja). */
   readonly resolved = new Map<string, { value: string; unknown: string[]; by: string[] }>();
 
+  /** Settings held, at most MAX_SETTINGS: a crafted tree (one vars_files named by 10 000 plays, an inventory of 10^6 host variables) does not grow memory without bound. */
+  private count = 0;
+  /** Set once a setting was left out for the bound: every variable is then unknown, this place named. */
+  overflow?: string;
+  /** `<role>\0<play>\0<name>` → the settings that apply (a variable looked up by many tasks is gathered once). */
+  readonly lookups = new Map<string, { set: VarSetting[]; values: Array<string | undefined>; unread: string[] }>();
+
   private into(map: Map<string, VarSetting[]>, name: string, s: VarSetting): void {
+    if (this.count >= MAX_SETTINGS) {
+      this.overflow ??= s.where;
+      return;
+    }
+    this.count++;
     const list = map.get(name) ?? [];
     list.push(s);
     map.set(name, list);
@@ -204,7 +216,8 @@ class AnsibleVars {
  * every one below it; those above it that hold for some hosts only still apply to those hosts.
  */
 function applicable(set: VarSetting[]): VarSetting[] {
-  const base = Math.max(0, ...set.filter((s) => s.every).map((s) => s.prec));
+  let base = 0;
+  for (const s of set) if (s.every && s.prec > base) base = s.prec;
   return set.filter((s) => s.prec >= base);
 }
 
@@ -215,6 +228,8 @@ const MAX_RESOLVED = 4096;
 
 /** The places a note names for one variable: each finding that uses it carries the note. */
 const MAX_PLACES = 5;
+/** Variable settings the scan holds at most (AnsibleVars.into). */
+export const MAX_SETTINGS = 200_000;
 
 /**
  * Where a variable is set (with its values), the first MAX_PLACES and how many more: a variable
@@ -243,9 +258,18 @@ function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, 
       unknown.push(`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`);
       return all;
     }
-    const set = applicable(vars.settings(name, file, play));
-    const values = [...new Set(set.map((s) => s.value))];
-    const unread = vars.unreadFor(file, play);
+    if (vars.overflow) {
+      unknown.push(`{{ ${name} }}: the scan sets more than ${MAX_SETTINGS.toLocaleString('en-US')} Ansible variables; those past ${vars.overflow} were not read, so no value is known`);
+      return all;
+    }
+    const cacheKey = `${roleOf(file) ?? ''}\0${play ?? ''}\0${name}`;
+    let looked = vars.lookups.get(cacheKey);
+    if (!looked) {
+      const applying = applicable(vars.settings(name, file, play));
+      looked = { set: applying, values: [...new Set(applying.map((s) => s.value))], unread: vars.unreadFor(file, play) };
+      vars.lookups.set(cacheKey, looked);
+    }
+    const { set, values, unread } = looked;
     if (unread.length) {
       unknown.push(`{{ ${name} }}: the play's vars_files ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'are' : 'is'} not in the scan and may set it`);
       return all;
@@ -259,7 +283,6 @@ function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, 
       return all;
     }
     // Each variable is resolved once per role (a chain of variables each using the last many times is not re-walked).
-    const cacheKey = `${roleOf(file) ?? ''}\0${play ?? ''}\0${name}`;
     let inner2 = vars.resolved.get(cacheKey);
     if (!inner2) {
       inner2 = resolveJinja(values[0], file, vars, depth + 1, [...seen, name], play);
@@ -640,14 +663,22 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
           const target = name && !name.includes('{{') && !path.posix.isAbsolute(name) ? path.posix.normalize(path.posix.join(path.posix.dirname(d.file), name)) : undefined;
           const m = target ? maps.get(target) : undefined;
           if (m) vars.add(target!, m.contents, m.lineOf, { play, prec: PREC.playVarsFiles });
-          else vars.unread.set(play, [...(vars.unread.get(play) ?? []), `${name ?? '(a list: the first found)'} (${d.file}:${d.lineOf(x as YamlNode)})`]);
+          else {
+            const list = vars.unread.get(play) ?? [];
+            if (list.length < MAX_PLACES) list.push(`${name ?? '(a list: the first found)'} (${d.file}:${d.lineOf(x as YamlNode)})`);
+            vars.unread.set(play, list);
+          }
         }
       const roles = item.get('roles', true);
       if (isSeq(roles))
         for (const r of roles.items) {
           const n = isScalar(r) ? r.value : isMap(r) ? (r.get('role') ?? r.get('name')) : undefined;
           const base = typeof n === 'string' ? n.slice(n.lastIndexOf('/') + 1) : undefined;
-          if (base) vars.rolePlays.set(base, [...(vars.rolePlays.get(base) ?? []), play]);
+          if (base) {
+            const list = vars.rolePlays.get(base) ?? [];
+            if (list[list.length - 1] !== play) list.push(play);
+            vars.rolePlays.set(base, list);
+          }
         }
     });
   }

@@ -1,0 +1,55 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AuditReport } from '../../src/audit/audit.js';
+import { runFerry } from '../support/cli.js';
+
+/**
+ * Hostile inputs, round 31: what newuser39 added to the Ansible reader (play vars and vars_files,
+ * roles listed by plays, inventories), against the built CLI. The tree's size bounds time and
+ * memory, not how often one file is named.
+ */
+let work: string;
+const MANIFEST = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata:\n  name: m\nimages: []\n';
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-hostile31-'));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+async function audit(dir: string, timeoutMs: number): Promise<AuditReport> {
+  await writeFile(path.join(dir, 'm.yaml'), MANIFEST);
+  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as AuditReport;
+}
+
+describe('Ansible variables named many times over', () => {
+  it('one vars_files of 2 000 variables named by 5 000 plays: the settings stop at a bound and the variables are then unknown, naming it (10 million settings held before)', async () => {
+    const dir = path.join(work, 'vars-files');
+    await mkdir(path.join(dir, 'tree', 'vars'), { recursive: true });
+    await writeFile(path.join(dir, 'tree', 'vars', 'big.yml'), Array.from({ length: 2000 }, (_, i) => `v${i}: "h${i}.vendor.example"\n`).join('') + 'mirror: "mirror.vendor.example"\n');
+    const plays = Array.from({ length: 5000 }, () => '- hosts: all\n  vars_files: [vars/big.yml]\n  tasks:\n    - get_url: { url: "https://{{ mirror }}/x", dest: /tmp/x }\n').join('');
+    await writeFile(path.join(dir, 'tree', 'site.yml'), plays);
+    const report = await audit(dir, 60_000);
+    const urls = report.findings.filter((f) => f.file.endsWith('site.yml') && f.value.includes('/x'));
+    expect(urls.length).toBeGreaterThan(0);
+    // Past the bound no value is claimed: the URL stays as written, the note says why.
+    expect(urls.every((f) => f.value === 'https://{{ mirror }}/x')).toBe(true);
+    expect(JSON.stringify(urls[0])).toContain('more than 200,000 Ansible variables');
+  }, 90_000);
+
+  it('a role listed by 40 000 plays: each play\'s vars reach its tasks, the list of plays built once (it was copied per play: 12 s before, 5 s now, most of it parsing)', async () => {
+    const dir = path.join(work, 'role-plays');
+    await mkdir(path.join(dir, 'tree', 'roles', 'r', 'tasks'), { recursive: true });
+    await writeFile(path.join(dir, 'tree', 'roles', 'r', 'tasks', 'main.yml'), '- get_url:\n    url: "https://{{ mirror }}/y"\n    dest: /tmp/y\n');
+    await writeFile(path.join(dir, 'tree', 'site.yml'), Array.from({ length: 40_000 }, () => '- hosts: all\n  vars: { mirror: m.vendor.example }\n  roles: [r]\n').join(''));
+    const report = await audit(dir, 60_000);
+    const y = report.findings.filter((f) => f.file === 'tree/roles/r/tasks/main.yml');
+    // Every play sets the same value: it is known, for every host.
+    expect(y.map((f) => f.value)).toContain('https://m.vendor.example/y');
+  }, 90_000);
+});
