@@ -773,14 +773,16 @@ function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ fi
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
   const dir = path.posix.dirname(file);
   // The line of each key: found from the last one on (keys come in text order), so the text is walked once.
+  // A key written otherwise than JSON.stringify writes it (`\u0061`) ends the search: each miss would
+  // read the rest of the text again (100 000 such keys, quadratic); later keys get the last line found.
   let cursor = 0;
   let cursorLine = 1;
   for (const [k, v] of Object.entries(obj)) {
-    const at = text.indexOf(JSON.stringify(k), cursor);
+    const at = cursor < 0 ? -1 : text.indexOf(JSON.stringify(k), cursor);
     if (at >= 0) {
       for (let i = text.indexOf('\n', cursor); i >= 0 && i < at; i = text.indexOf('\n', i + 1)) cursorLine++;
       cursor = at;
-    }
+    } else cursor = -1;
     const line = cursorLine;
     const value: Value = typeof v === 'string' ? (v.length > MAX_STRING ? { t: 'str', v: '', line, long: true } : { t: 'str', v, line }) : { t: 'other', line, calls: [], strings: [] };
     vars.add(dir, `var.${k}`, `${file}:${line}`, value);

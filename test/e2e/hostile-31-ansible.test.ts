@@ -27,7 +27,7 @@ async function audit(dir: string, timeoutMs: number): Promise<AuditReport> {
   return JSON.parse(r.stdout) as AuditReport;
 }
 
-describe('Ansible variables named many times over', () => {
+describe('Ansible and Terraform variables named many times over', () => {
   it('one vars_files of 2 000 variables named by 5 000 plays: the settings stop at a bound and the variables are then unknown, naming it (10 million settings held before)', async () => {
     const dir = path.join(work, 'vars-files');
     await mkdir(path.join(dir, 'tree', 'vars'), { recursive: true });
@@ -51,5 +51,15 @@ describe('Ansible variables named many times over', () => {
     const y = report.findings.filter((f) => f.file === 'tree/roles/r/tasks/main.yml');
     // Every play sets the same value: it is known, for every host.
     expect(y.map((f) => f.value)).toContain('https://m.vendor.example/y');
+  }, 90_000);
+
+  it('a terraform.tfvars.json of 200 000 keys written with escapes, then a real one: read in one pass (each key looked for through the rest of the text: quadratic)', async () => {
+    const dir = path.join(work, 'tfvars-json');
+    await mkdir(path.join(dir, 'tree'), { recursive: true });
+    const keys = Array.from({ length: 200_000 }, (_, i) => `"\\u0076${i}": "x"`).join(',\n');
+    await writeFile(path.join(dir, 'tree', 'terraform.tfvars.json'), `{\n${keys},\n"registry": "registry.vendor.example"\n}\n`);
+    await writeFile(path.join(dir, 'tree', 'main.tf'), 'variable "registry" {}\nresource "kubernetes_pod" "p" {\n  image = "${var.registry}/app:1"\n}\n');
+    const report = await audit(dir, 60_000);
+    expect(report.findings.map((f) => f.value)).toContain('registry.vendor.example/app:1');
   }, 90_000);
 });
