@@ -52,3 +52,22 @@ describe("text/template's number literals", () => {
     expect(out('{{ 1e400 }}')).toBe('ERR template: t:1: illegal number syntax: "1e400"');
   });
 });
+
+describe('fromYaml of a scalar', () => {
+  it("names encoding/json's kind: bool, number, string (JavaScript said boolean)", async () => {
+    const { renderRaw } = await import('../../../../scripts/oracle/ferry-raw.js');
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { writeChart } = await import('../helpers.js');
+    const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle17-'));
+    try {
+      const dir = await writeChart(path.join(tmp, 'fy'), { chart: { name: 'fy', version: '1.0.0' }, values: 'a: 1\n', files: { 'templates/t.yaml': '{{ "true" | fromYaml }}|{{ "1" | fromYaml }}|{{ "x" | fromYaml }}\n' } });
+      const r = await renderRaw(dir);
+      const u = (k: string) => `map[Error:error unmarshaling JSON: json: cannot unmarshal ${k} into Go value of type map[string]interface {}]`;
+      expect(r.ok!['fy/templates/t.yaml']).toBe(`${u('bool')}|${u('number')}|${u('string')}\n`);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  });
+});
