@@ -124,7 +124,8 @@ const leaf = (c, s) => ({ c, f: () => s, k: [] });
 const node = (c, f, ...k) => ({ c, f, k });
 const show = (n) => n.f(n.k.map(show));
 
-const STR_LITS = ['""', '"abc"', '"12"', '"1.5"', '"true"', '"a b"', '"ü"', '"a:b"', '"- x"', '"x,y,z"', '"  sp "', '"A-b_c"', '"1.2.3"', '"v1.20.3"', '"a\\nb"', '`raw\\n`', '"%s"', '"{{ . }}"', '"null"', '"{a: 1}"', '"[1,2]"', '"{\\"k\\":1}"', '"1e3"', '"0x10"', '"-3"', '"$1-${1}x"', '"(a)(b)?"', '">=1.2.0 <2"', '"~1.2"', '"^1.0 || 2.x"', '"{a:1}"', '"[1,]"', '"tru"'];
+const STR_LITS = ['""', '"abc"', '"12"', '"1.5"', '"true"', '"a b"', '"ü"', '"a:b"', '"- x"', '"x,y,z"', '"  sp "', '"A-b_c"', '"1.2.3"', '"v1.20.3"', '"a\\nb"', '`raw\\n`', '"%s"', '"{{ . }}"', '"null"', '"{a: 1}"', '"[1,2]"', '"{\\"k\\":1}"', '"1e3"', '"0x10"', '"-3"', '"$1-${1}x"', '"(a)(b)?"', '">=1.2.0 <2"', '"~1.2"', '"^1.0 || 2.x"', '"{a:1}"', '"[1,]"', '"tru"',
+  '"(\\\\w+)@(\\\\w+)"', '"$2:$1"', '"${1}_x"', '"$1x"', '"$$"', '"${name}"', '"$name"', '"(?P<name>a+)"', '"${2}${1}"', '"$10"', '"${10}"', '"$"', '"a(b*)"', '"(x)|(y)"', '"[0-9]+"', '"${1"'];
 const INT_LITS = ['0', '1', '2', '-1', '3', '7', '42', '100', '1000000', '9223372036854775807', '0x1F', '010', '1_000', "'a'"];
 const FLOAT_LITS = ['1.0', '1.5', '2.5', '-0.5', '1e3', '1e6', '0.1', '3.0', '1e21', '123.456'];
 const VAL_PATHS = ['.Values.s0', '.Values.s1', '.Values.s2', '.Values.m', '.Values.m.a', '.Values.m.b', '.Values.m.c', '.Values.l', '.Values.n', '.Values.zz', '.Values.m.a.b', '.Values.m.list', '.Values', '$.Values.s0', '$.Values.m'];
@@ -153,11 +154,11 @@ function operand(depth, kind) {
 const FUNCS = [
   ['default', ['any', 'any'], 'any'], ['empty', ['any'], 'bool'], ['coalesce', ['any', 'any', '*'], 'any'], ['ternary', ['any', 'any', 'bool'], 'any'],
   ['toYaml', ['any'], 'str'], ['toJson', ['any'], 'str'], ['toPrettyJson', ['any'], 'str'], ['fromYaml', ['str'], 'map'], ['fromJson', ['str'], 'map'], ['fromYamlArray', ['str'], 'list'], ['fromJsonArray', ['str'], 'list'], ['toToml', ['any'], 'str'], ['toRawJson', ['any'], 'str'],
-  ['dict', ['str', 'any', 'str', 'any'], 'map'], ['list', ['any', '*'], 'list'], ['merge', ['map', 'map'], 'map'], ['mergeOverwrite', ['map', 'map'], 'map'], ['deepCopy', ['any'], 'any'],
+  ['dict', ['str', 'any', 'str', 'any'], 'map'], ['list', ['any', '*'], 'list'], ['merge', ['map', 'map'], 'map'], ['mergeOverwrite', ['map', 'map'], 'map'], ['merge', ['map', 'map', 'map'], 'map'], ['mustMergeOverwrite', ['map', 'map', '*'], 'map'], ['mustMerge', ['map', 'map'], 'map'], ['deepCopy', ['any'], 'any'],
   ['pick', ['map', 'str'], 'map'], ['omit', ['map', 'str'], 'map'], ['keys', ['map'], 'list'], ['values', ['map'], 'list'], ['sortAlpha', ['list'], 'list'], ['uniq', ['list'], 'list'], ['get', ['map', 'str'], 'any'], ['hasKey', ['map', 'str'], 'bool'], ['pluck', ['str', 'map'], 'list'], ['dig', ['str', 'any', 'map'], 'any'],
   ['first', ['list'], 'any'], ['last', ['list'], 'any'], ['rest', ['list'], 'list'], ['initial', ['list'], 'list'], ['compact', ['list'], 'list'], ['has', ['any', 'list'], 'bool'], ['without', ['list', 'any'], 'list'], ['append', ['list', 'any'], 'list'], ['concat', ['list', 'list'], 'list'], ['reverse', ['list'], 'list'],
   ['trim', ['str'], 'str'], ['trimAll', ['str', 'str'], 'str'], ['trimPrefix', ['str', 'str'], 'str'], ['trimSuffix', ['str', 'str'], 'str'], ['trunc', ['int', 'str'], 'str'], ['substr', ['int', 'int', 'str'], 'str'], ['abbrev', ['int', 'str'], 'str'],
-  ['indent', ['int', 'str'], 'str'], ['nindent', ['int', 'str'], 'str'], ['replace', ['str', 'str', 'str'], 'str'], ['regexReplaceAll', ['str', 'str', 'str'], 'str'], ['regexFind', ['str', 'str'], 'str'], ['regexMatch', ['str', 'str'], 'bool'], ['regexFindAll', ['str', 'str', 'int'], 'list'], ['regexSplit', ['str', 'str', 'int'], 'list'],
+  ['indent', ['int', 'str'], 'str'], ['nindent', ['int', 'str'], 'str'], ['replace', ['str', 'str', 'str'], 'str'], ['regexReplaceAll', ['str', 'str', 'str'], 'str'], ['regexReplaceAllLiteral', ['str', 'str', 'str'], 'str'], ['mustRegexReplaceAll', ['str', 'str', 'str'], 'str'], ['regexFind', ['str', 'str'], 'str'], ['regexMatch', ['str', 'str'], 'bool'], ['regexFindAll', ['str', 'str', 'int'], 'list'], ['regexSplit', ['str', 'str', 'int'], 'list'],
   ['splitList', ['str', 'str'], 'list'], ['split', ['str', 'str'], 'map'], ['join', ['str', 'any'], 'str'], ['quote', ['any', '*'], 'str'], ['squote', ['any', '*'], 'str'], ['b64enc', ['str'], 'str'], ['b64dec', ['str'], 'str'], ['sha256sum', ['str'], 'str'], ['sha1sum', ['str'], 'str'], ['adler32sum', ['str'], 'str'],
   ['upper', ['str'], 'str'], ['lower', ['str'], 'str'], ['title', ['str'], 'str'], ['camelcase', ['str'], 'str'], ['snakecase', ['str'], 'str'], ['kebabcase', ['str'], 'str'], ['repeat', ['int', 'str'], 'str'], ['cat', ['any', '*'], 'str'], ['contains', ['str', 'str'], 'bool'], ['hasPrefix', ['str', 'str'], 'bool'], ['hasSuffix', ['str', 'str'], 'bool'], ['nospace', ['str'], 'str'], ['wrap', ['int', 'str'], 'str'], ['plural', ['str', 'str', 'int'], 'str'], ['initials', ['str'], 'str'], ['toString', ['any'], 'str'], ['toStrings', ['any'], 'list'],
   ['int', ['any'], 'int'], ['int64', ['any'], 'int'], ['float64', ['any'], 'num'], ['atoi', ['str'], 'int'], ['add', ['num', 'num', '*'], 'int'], ['add1', ['num'], 'int'], ['sub', ['num', 'num'], 'int'], ['mul', ['num', 'num', '*'], 'int'], ['div', ['num', 'num'], 'int'], ['mod', ['num', 'num'], 'int'], ['max', ['num', 'num', '*'], 'int'], ['min', ['num', 'num', '*'], 'int'], ['floor', ['num'], 'num'], ['ceil', ['num'], 'num'], ['round', ['num', 'int'], 'num'], ['addf', ['num', 'num'], 'num'], ['mulf', ['num', 'num'], 'num'], ['divf', ['num', 'num'], 'num'], ['maxf', ['num', 'num'], 'num'], ['until', ['int'], 'list'], ['untilStep', ['int', 'int', 'int'], 'list'], ['seq', ['int', '*'], 'str'],
@@ -168,9 +169,17 @@ const FUNCS = [
   ['toDecimal', ['str'], 'int'], ['base', ['str'], 'str'], ['dir', ['str'], 'str'], ['ext', ['str'], 'str'], ['clean', ['str'], 'str'], ['isAbs', ['str'], 'bool'], ['urlParse', ['str'], 'map'], ['shellQuote', ['str'], 'str'],
   ['mustToJson', ['any'], 'str'], ['mustFirst', ['list'], 'any'], ['set', ['map', 'str', 'any'], 'map'], ['unset', ['map', 'str'], 'map'], ['chunk', ['int', 'list'], 'list'], ['sortAlpha', ['any'], 'list'], ['b32enc', ['str'], 'str'], ['swapcase', ['str'], 'str'], ['duration', ['any'], 'str'], ['durationRound', ['any'], 'str'],
 ];
-const FMTS = ['"%v"', '"%d"', '"%s"', '"%q"', '"%x"', '"%05.2f"', '"%T"', '"%v %v"', '"%+v"', '"%#v"', '"%t"', '"%6.2f|%-4d|"', '"%e"', '"%g"', '"%X"', '"%o"', '"%c"', '"%U"', '"%%"', '"%3s|%-3s|"', '"%08.3f"', '"%.3s"', '"%!"', '"%[2]v %[1]v"', '"%*d"', '"%b"', '"% x"', '"%#x"', '"%+d"'];
-const TNAMES = ['"h.a"', '"h.b"', '"h.list"', '"h.dict"', '"nope"'];
-const TPLS = ['"{{ .Values.s0 }}"', '"{{ . }}"', '"{{ .a | default 3 }}"', '"x{{- /* c */ -}} y"', '"{{ define \\"in\\" }}z{{ end }}{{ include \\"in\\" . }}"', '"{{ .Release.Name }}"', '.Values.s0', '"{{ toYaml . }}"', '"{{ $.Values.m }}"', '"{{"'];
+const FMTS = ['"%v"', '"%d"', '"%s"', '"%q"', '"%x"', '"%05.2f"', '"%T"', '"%v %v"', '"%+v"', '"%#v"', '"%t"', '"%6.2f|%-4d|"', '"%e"', '"%g"', '"%X"', '"%o"', '"%c"', '"%U"', '"%%"', '"%3s|%-3s|"', '"%08.3f"', '"%.3s"', '"%!"', '"%[2]v %[1]v"', '"%*d"', '"%b"', '"% x"', '"%#x"', '"%+d"',
+  '"%-5s|"', '"%05d"', '"%.2f"', '"%x|%X"', '"%q|%+q|%#q"', '"%v|%+v"', '"%-8v|"', '"%8.3v|"', '"%-05d|"', '"%+.1e"', '"%8.3s|"', '"%.0f"', '"%#o"', '"% d"', '"%5t|"', '"%-6q|"', '"%06.1f"', '"%.1g"', '"%10.4g|"', '"%x"', '"% X"', '"%#v"', '"%s %d"', '"%[1]d %[1]x %[1]q"', '"%d %!d"', '"%.*f"', '"%-*d|"', '"%3c|"', '"%08b"', '"%.3x"', '"%#08x"', '"%+5.1f|"', '"%v %v %v"', '"%[3]v"', '"%.-1d"', '"%.2v"', '"%#q"'];
+const TNAMES = ['"h.a"', '"h.b"', '"h.list"', '"h.dict"', '"nope"', '"h.cnt"'];
+const TPLS = ['"{{ .Values.s0 }}"', '"{{ . }}"', '"{{ .a | default 3 }}"', '"x{{- /* c */ -}} y"', '"{{ define \\"in\\" }}z{{ end }}{{ include \\"in\\" . }}"', '"{{ .Release.Name }}"', '.Values.s0', '"{{ toYaml . }}"', '"{{ $.Values.m }}"', '"{{"',
+  '"{{ define \\"r\\" }}{{ if gt (int .) 0 }}{{ . }},{{ include \\"r\\" (sub . 1) }}{{ end }}{{ end }}{{ include \\"r\\" 3 }}"',
+  '"{{ define \\"o\\" }}o[{{ include \\"i\\" . }}]{{ end }}{{ define \\"i\\" }}i{{ . }}{{ end }}{{ include \\"o\\" 1 }}"',
+  '"{{ tpl \\"{{ .Values.s1 }}-{{ include \\\\\\"h.a\\\\\\" 2 }}\\" . }}"',
+  '"{{ define \\"h.a\\" }}over{{ end }}{{ include \\"h.a\\" . }}"',
+  '"{{ include \\"h.rec\\" . }}"', '"{{ include \\"h.cnt\\" 5 }}"', '"{{ template \\"h.cnt\\" 2 }}"',
+  '"{{ define \\"self\\" }}{{ include \\"self\\" . }}{{ end }}{{ include \\"self\\" . }}"',
+  '"{{ tpl .Values.s0 . }}"', '"{{ tpl (toYaml .Values.m) . }}"'];
 
 function argFor(kind, depth) {
   if (kind === 'fmt') return leaf('e', pick(FMTS));
@@ -213,6 +222,7 @@ function stmt(depth, inRange) {
     const [l, r2] = [dl(), dr()];
     return node('s', ([x]) => `${l}${x}${r2}\n`, e);
   }
+  if (r < 0.5 && chance(0.5)) return probe(depth);
   if (r < 0.5) return leaf('s', pick(['{{/* c */}}', '{{- /* c */ -}}', '{{- /* multi\nline */}}\n', '{{ "" }}']));
   if (r < 0.58) {
     const v = `$v${vars.length}`;
@@ -276,6 +286,27 @@ function stmt(depth, inRange) {
   return node('s', ([x]) => `${l}include ${tn} ${x} | ${f}${r2}`, wrapArg(operand(depth - 1, 'any')));
 }
 
+// merge & co. mutate their first argument (mergo writes into dst): print it afterwards; nested maps
+// are shared by reference, so a later change through one name shows through the other
+const MAPS = ['(dict "a" (dict "b" 1 "c" (dict "d" 2)) "e" "x")', '(dict "a" (dict "b" 2 "z" nil) "e" "")', '(dict "a" "s")', '(dict "a" (list 1 2))', '(dict "a" (dict "c" (dict "d" 3 "f" false)))', '(dict)', '(dict "e" 0 "a" (dict))'];
+function probe(depth) {
+  const fn = pick(['merge', 'mergeOverwrite', 'mustMerge', 'mustMergeOverwrite', 'deepCopy']);
+  const v = `$p${vars.length}`;
+  const src = () => (chance(0.6) ? leaf('e', pick(MAPS)) : wrapArg(operand(depth - 1, 'map')));
+  const dst = src();
+  const a = src();
+  const b = chance(0.4) ? src() : null;
+  const form = ri(4);
+  return node('s', ([d, x, y]) => {
+    const args = fn === 'deepCopy' ? d : `${v} ${x}${y !== undefined ? ` ${y}` : ''}`;
+    if (fn === 'deepCopy') return `{{ ${v} := ${d} }}{{ $q := deepCopy ${v} }}{{ $_ := set $q "e" "n" }}{{ toJson ${v} }}|{{ toJson $q }}\n`;
+    if (form === 0) return `{{ ${v} := ${d} }}{{ $r := ${fn} ${args} }}{{ toJson ${v} }}|{{ toJson $r }}\n`;
+    if (form === 1) return `{{ ${v} := ${d} }}{{ $r := ${fn} ${args} }}{{ if kindIs "map" (get $r "a") }}{{ $_ := set (get $r "a") "m" 9 }}{{ end }}{{ toJson ${v} }}|{{ toJson ${x} }}\n`;
+    if (form === 2) return `{{ $_ := ${fn} .Values.m ${x} }}{{ toJson .Values.m }}|{{ toYaml .Values }}\n`;
+    return `{{ ${v} := ${d} }}{{ $_ := ${fn} (dict) ${v} }}{{ $_ := ${fn} ${v} ${x} }}{{ ${v} | ${fn} ${x} | toJson }}\n`;
+  }, dst, a, ...(b ? [b] : []));
+}
+
 function pipe(depth) {
   const e = operand(depth, 'any');
   if (chance(0.2)) {
@@ -296,6 +327,8 @@ a={{ . }}
 {{- define "h.b" }}b:{{ .Values.s0 | default "d" }}{{ end -}}
 {{ define "h.list" }}{{ range $k, $v := . }}[{{ $k }}={{ $v }}]{{ end }}{{ end }}
 {{- define "h.dict" -}}{{ toYaml . }}{{- end -}}
+{{- define "h.rec" -}}r{{ include "h.rec" . }}{{- end -}}
+{{- define "h.cnt" -}}{{ if and (kindIs "int" .) (gt . 0) }}{{ . }}{{ include "h.cnt" (sub . 1) }}{{ end }}{{- end -}}
 `;
 
 function genCase() {

@@ -606,6 +606,8 @@ export class TemplateSet {
       case 'bool':
         return a.value;
       case 'number':
+        // idealConstant: an integer literal that fits uint64 but not int (IsUint alone)
+        if (typeof a.value === 'bigint' && a.value >= 2n ** 63n) this.fail(st, `at <${a.text}>: ${a.text} overflows int`);
         return a.value;
       case 'string':
         return a.value;

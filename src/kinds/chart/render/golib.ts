@@ -8,6 +8,78 @@ import { goBytesOf, goStringOf } from './govalue.js';
  * and Go's slice bounds for `substr`.
  */
 
+/**
+ * strconv.ParseInt (signed) or ParseUint, 64 bits, in base 2, 8 or 10, or base 0 (`0x`, `0o`,
+ * `0b`, a leading `0` is octal, and `_` between digits or after the prefix, as underscoreOK
+ * allows): undefined where Go fails (syntax or range).
+ */
+export function goParseInt(s: string, base: 0 | 2 | 8 | 10, signed: boolean): bigint | undefined {
+  const whole = s;
+  let neg = false;
+  if (signed && (s[0] === '+' || s[0] === '-')) {
+    neg = s[0] === '-';
+    s = s.slice(1);
+  }
+  if (s === '') return undefined;
+  let radix: number = base === 0 ? 10 : base;
+  if (base === 0 && s[0] === '0') {
+    const p = s.length >= 3 ? s[1].toLowerCase() : '';
+    radix = p === 'b' ? 2 : p === 'o' ? 8 : p === 'x' ? 16 : 8;
+    s = s.slice(p === 'b' || p === 'o' || p === 'x' ? 2 : 1);
+  }
+  if (base === 0 && s.includes('_')) {
+    if (!goUnderscoreOK(whole)) return undefined;
+    s = s.replaceAll('_', '');
+  }
+  const digits = radix === 2 ? /^[01]*$/ : radix === 8 ? /^[0-7]*$/ : radix === 10 ? /^[0-9]*$/ : /^[0-9a-fA-F]*$/;
+  if (!digits.test(s)) return undefined;
+  let n = 0n;
+  for (const c of s) n = n * BigInt(radix) + BigInt(parseInt(c, 16));
+  if (!signed) return n < 2n ** 64n ? n : undefined;
+  if (neg) n = -n;
+  return n >= -(2n ** 63n) && n < 2n ** 63n ? n : undefined;
+}
+
+/** strconv's underscoreOK: each `_` between two digits (a base prefix counts as one). */
+function goUnderscoreOK(s: string): boolean {
+  let saw = '^';
+  let i = 0;
+  if (s[0] === '-' || s[0] === '+') s = s.slice(1);
+  let hex = false;
+  if (s.length >= 2 && s[0] === '0' && 'box'.includes(s[1].toLowerCase())) {
+    i = 2;
+    saw = '0';
+    hex = s[1].toLowerCase() === 'x';
+  }
+  for (; i < s.length; i++) {
+    const c = s[i];
+    if ((c >= '0' && c <= '9') || (hex && /[a-fA-F]/.test(c))) {
+      saw = '0';
+      continue;
+    }
+    if (c === '_') {
+      if (saw !== '0') return false;
+      saw = '_';
+      continue;
+    }
+    if (saw === '_') return false;
+    saw = '!';
+  }
+  return saw !== '_';
+}
+
+/** Go's int64 arithmetic: a result that overflows wraps around (two's complement). */
+export const goInt64 = (n: bigint): bigint => BigInt.asIntN(64, n);
+
+/**
+ * Go's conversion of a float64 to int64 as Helm's amd64 builds run it (CVTTSD2SI): truncated
+ * toward zero; NaN, ±Inf and anything out of int64's range give the "integer indefinite"
+ * -9223372036854775808 (the Go spec leaves it to the implementation; arm64 saturates instead).
+ */
+export function goFloatToInt64(x: number): bigint {
+  return x >= -(2 ** 63) && x < 2 ** 63 ? BigInt(Math.trunc(x)) : -(2n ** 63n);
+}
+
 /** A decimal `c × 10^e`. */
 interface Dec {
   c: bigint;

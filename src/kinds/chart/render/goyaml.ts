@@ -12,6 +12,7 @@
  */
 import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type ScalarTag, type SchemaOptions } from 'yaml';
 import { asSlice, deepCopy, GoStruct, isMap, isNil, setKey } from './govalue.js';
+import { goParseInt } from './golib.js';
 export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 import { trimTrailing } from '../../../ui/escape.js';
@@ -42,29 +43,6 @@ const GO_SPECIAL_FLOATS: Record<string, number> = {
   '.inf': Infinity, '.Inf': Infinity, '.INF': Infinity, '+.inf': Infinity, '+.Inf': Infinity, '+.INF': Infinity,
   '-.inf': -Infinity, '-.Inf': -Infinity, '-.INF': -Infinity,
 };
-
-/** strconv.ParseInt (signed) or ParseUint, base 0 (`0x`, `0o`, `0b`, a leading `0` is octal) or 2, 64 bits: undefined where Go fails. */
-function goParseInt(s: string, base: 0 | 2, signed: boolean): bigint | undefined {
-  let neg = false;
-  if (signed && (s[0] === '+' || s[0] === '-')) {
-    neg = s[0] === '-';
-    s = s.slice(1);
-  }
-  if (s === '') return undefined;
-  let radix = base === 2 ? 2 : 10;
-  if (base === 0 && s[0] === '0') {
-    const p = s.length >= 3 ? s[1].toLowerCase() : '';
-    radix = p === 'b' ? 2 : p === 'o' ? 8 : p === 'x' ? 16 : 8;
-    s = s.slice(p === 'b' || p === 'o' || p === 'x' ? 2 : 1);
-  }
-  const digits = radix === 2 ? /^[01]*$/ : radix === 8 ? /^[0-7]*$/ : radix === 10 ? /^[0-9]*$/ : /^[0-9a-fA-F]*$/;
-  if (!digits.test(s)) return undefined;
-  let n = 0n;
-  for (const c of s) n = n * BigInt(radix) + BigInt(parseInt(c, 16));
-  if (!signed) return n < 2n ** 64n ? n : undefined;
-  if (neg) n = -n;
-  return n >= -(2n ** 63n) && n < 2n ** 63n ? n : undefined;
-}
 
 const YAML_STYLE_FLOAT = /^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$/;
 

@@ -454,7 +454,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       try {
         const v = parseGoYaml(str(s));
         if (isNil(v)) return {};
-        if (!isMap(v)) return { Error: `error unmarshaling JSON: json: cannot unmarshal ${Array.isArray(v) ? 'array' : typeof v} into Go value of type map[string]interface {}` };
+        if (!isMap(v)) return { Error: `error unmarshaling JSON: json: cannot unmarshal ${jsonKind(v)} into Go value of type map[string]interface {}` };
         return v;
       } catch (e) {
         return { Error: (e as Error).message };

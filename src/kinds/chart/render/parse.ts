@@ -683,6 +683,11 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       case 'number': {
         const v = parseNumber(tok.v);
         if (v === undefined) err(`bad number syntax: "${tok.v}"`, tok);
+        // parse.newNumber: an integer beyond uint64 (or below int64) is refused, as a float out
+        // of float64's range is: "integer overflow" where ParseFloat reads it, else "illegal number syntax"
+        if (typeof v === 'bigint' && (v >= 2n ** 64n || v < -(2n ** 63n)))
+          err(`${/^[+-]?0[xXoObB]/.test(tok.v) ? 'illegal number syntax' : 'integer overflow'}: ${JSON.stringify(tok.v)}`, tok);
+        if (typeof v === 'number' && !Number.isFinite(v)) err(`illegal number syntax: ${JSON.stringify(tok.v)}`, tok);
         return { type: 'number', value: v!, text: tok.v };
       }
       case 'char': {

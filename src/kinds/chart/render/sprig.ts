@@ -32,7 +32,7 @@ import {
 } from './govalue.js';
 import { goJson, setKey } from './goyaml.js';
 import { goFindAll, goRegex, GoRegexError, goReplaceAll, goSplit } from './regex.js';
-import { abbreviateFull, decimalFold, deleteWhiteSpace, durationRound, goDurationString, parseGoDuration, substr } from './golib.js';
+import { abbreviateFull, decimalFold, deleteWhiteSpace, durationRound, goDurationString, goFloatToInt64, goInt64, goParseInt, parseGoDuration, substr } from './golib.js';
 import { urlJoinDict, urlParseDict } from './gourl.js';
 import { goTitle, initials, swapCase, toCamelCase, toKebabCase, toSnakeCase, uncapitalize } from './xstrings.js';
 import { trimTrailing } from '../../../ui/escape.js';
@@ -54,32 +54,38 @@ function strval(v: unknown): string {
   return formatV(v);
 }
 
-/** cast.ToInt64 as sprig uses it. */
+/**
+ * cast.ToInt64 (spf13/cast 1.5) as sprig uses it: a float64 converted as Go on amd64 does
+ * (out of range is -9223372036854775808); a string through trimZeroDecimal (`"12.0"` is 12) and
+ * strconv.ParseInt base 0 (`0x1F`, `017`, `1_000`; no spaces; out of range is an error), and 0
+ * where it fails.
+ */
 export function toInt64(v: unknown): bigint {
   if (isNil(v)) return 0n;
   switch (typeof v) {
     case 'bigint':
-      return v;
+      return goInt64(v);
     case 'number':
-      return Number.isFinite(v) ? BigInt(Math.trunc(v)) : 0n;
+      return goFloatToInt64(v);
     case 'boolean':
       return v ? 1n : 0n;
-    case 'string': {
-      const s = v.trim();
-      try {
-        if (/^[+-]?(0[xX][0-9a-fA-F]+|0[bB][01]+|0[oO][0-7]+|\d+)$/.test(s)) {
-          const neg = s.startsWith('-');
-          const b = s.replace(/^[+-]/, '');
-          const n = BigInt(/^0\d/.test(b) ? `0o${b.slice(1)}` : b.toLowerCase().startsWith('0o') ? `0o${b.slice(2)}` : b);
-          return neg ? -n : n;
-        }
-      } catch {
-        return 0n;
-      }
-      return 0n;
-    }
+    case 'string':
+      return goParseInt(trimZeroDecimal(v), 0, true) ?? 0n;
   }
   return 0n;
+}
+
+/** cast's trimZeroDecimal: `12.0` and `12.00` are `12` (`12.50`, `1.` and `120` stay). */
+function trimZeroDecimal(s: string): string {
+  let foundZero = false;
+  for (let i = s.length; i > 0; i--) {
+    const c = s[i - 1];
+    if (c === '.') {
+      if (foundZero) return s.slice(0, i - 1);
+    } else if (c === '0') foundZero = true;
+    else return s;
+  }
+  return s;
 }
 
 export function toFloat64(v: unknown): number {
@@ -564,18 +570,18 @@ export function sprigFuncs(): Record<string, GoFunc> {
     sha512sum: (s) => createHash('sha512').update(goBytesOf(str(s))).digest('hex'),
     adler32sum: (s) => String(adler32(goBytesOf(str(s)))),
     toString: (v: unknown) => strval(v),
+    // strconv.Atoi: base 10, no underscores; out of range gives the nearest int64 (and an error sprig drops)
     atoi: (s) => {
       const t = str(s);
-      return /^[+-]?\d+$/.test(t) ? BigInt(t) : 0n;
+      if (!/^[+-]?\d+$/.test(t)) return 0n;
+      const n = BigInt(t);
+      return n > 2n ** 63n - 1n ? 2n ** 63n - 1n : n < -(2n ** 63n) ? -(2n ** 63n) : n;
     },
     int64: (v) => toInt64(v),
     int: (v) => toInt64(v),
     float64: (v) => toFloat64(v),
     seq: (...args) => seqList(args.map((a) => Number(toInt64(a)))).join(' '),
-    toDecimal: (v) => {
-      const t = str(v);
-      return /^[0-7]+$/.test(t) ? BigInt(`0o${t}`) : 0n;
-    },
+    toDecimal: (v) => goParseInt(str(v), 8, true) ?? 0n, // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on error
     split: (sep, s) => {
       const out: Dict = {};
       str(s)
@@ -600,18 +606,19 @@ export function sprigFuncs(): Record<string, GoFunc> {
     },
     untilStep: (start, stop, step) => range(Number(toInt64(start)), Number(toInt64(stop)), Number(toInt64(step))).map((x) => BigInt(x)),
     // math
-    add1: (a) => toInt64(a) + 1n,
-    add: (...a) => a.map(toInt64).reduce((x, y) => x + y, 0n),
-    sub: (a, b) => toInt64(a) - toInt64(b),
+    // int64 arithmetic: an overflow wraps, as Go's does
+    add1: (a) => goInt64(toInt64(a) + 1n),
+    add: (...a) => a.map(toInt64).reduce((x, y) => goInt64(x + y), 0n),
+    sub: (a, b) => goInt64(toInt64(a) - toInt64(b)),
     div: (a, b) => {
       if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
-      return toInt64(a) / toInt64(b);
+      return goInt64(toInt64(a) / toInt64(b));
     },
     mod: (a, b) => {
       if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
       return toInt64(a) % toInt64(b);
     },
-    mul: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => x * y),
+    mul: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => goInt64(x * y)),
     randIntn: (n) => BigInt(Math.floor(rand() * Number(toInt64(n)))),
     max: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
     biggest: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
