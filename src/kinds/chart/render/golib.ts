@@ -33,12 +33,19 @@ export function goParseInt(s: string, base: 0 | 2 | 8 | 10, signed: boolean): bi
   }
   const digits = radix === 2 ? /^[01]*$/ : radix === 8 ? /^[0-7]*$/ : radix === 10 ? /^[0-9]*$/ : /^[0-9a-fA-F]*$/;
   if (!digits.test(s)) return undefined;
+  // More significant digits than 64 bits hold is out of range: said without building the number
+  // (a megabyte of digits in a chart's values was a quadratic BigInt loop).
+  const significant = s.replace(/^0+/, '');
+  if (significant.length > MAX_DIGITS[radix]) return undefined;
   let n = 0n;
-  for (const c of s) n = n * BigInt(radix) + BigInt(parseInt(c, 16));
+  for (const c of significant) n = n * BigInt(radix) + BigInt(parseInt(c, 16));
   if (!signed) return n < 2n ** 64n ? n : undefined;
   if (neg) n = -n;
   return n >= -(2n ** 63n) && n < 2n ** 63n ? n : undefined;
 }
+
+/** The most digits a 64-bit integer has in each base (2^64 - 1: 64, 22, 20 and 16 digits). */
+const MAX_DIGITS: Record<number, number> = { 2: 64, 8: 22, 10: 20, 16: 16 };
 
 /** strconv's underscoreOK: each `_` between two digits (a base prefix counts as one). */
 function goUnderscoreOK(s: string): boolean {

@@ -574,6 +574,9 @@ export function sprigFuncs(): Record<string, GoFunc> {
     atoi: (s) => {
       const t = str(s);
       if (!/^[+-]?\d+$/.test(t)) return 0n;
+      // Beyond 19 significant digits it is out of range whatever they are (no BigInt of a megabyte of digits).
+      const neg = t.startsWith('-');
+      if (t.replace(/^[+-]?0*/, '').length > 19) return neg ? -(2n ** 63n) : 2n ** 63n - 1n;
       const n = BigInt(t);
       return n > 2n ** 63n - 1n ? 2n ** 63n - 1n : n < -(2n ** 63n) ? -(2n ** 63n) : n;
     },
