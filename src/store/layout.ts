@@ -90,12 +90,15 @@ export async function walkIndex(
   const reachedBy = new Map<string, string | Set<string>>();
   const problems: WalkProblem[] = [];
   const parsed = new Map<string, ChildList | null>();
-  const sizes = new Map<string, number | undefined>();
+  const sizes = new Map<string, Promise<number | undefined>>();
   const reported = new Set<string>();
 
-  const sizeOf = async (digest: string) => {
-    if (!sizes.has(digest)) sizes.set(digest, await source.blobSize(digest).catch(() => undefined));
-    return sizes.get(digest);
+  // Asked once per digest; a node's children are asked all at once before they are visited in
+  // order (a store's sizes are stats: one after the other, 200 of them were ~30 ms of a create).
+  const sizeOf = (digest: string) => {
+    let size = sizes.get(digest);
+    if (!size) sizes.set(digest, (size = source.blobSize(digest).catch(() => undefined)));
+    return size;
   };
 
   const childrenOf = async (desc: OciDescriptor, role: BlobRole, label: string): Promise<ChildList | null> => {
@@ -171,7 +174,12 @@ export async function walkIndex(
         return;
       }
       const list = await childrenOf(desc, role, label);
-      for (const c of list?.children ?? []) await visit(c.desc, c.role);
+      const children = list?.children ?? [];
+      for (let i = 0; i < children.length; i++) {
+        // The sizes of the next PREFETCH_SIZES children are asked while this one is visited.
+        if (i % PREFETCH_SIZES === 0) for (const c of children.slice(i, i + PREFETCH_SIZES)) if (DIGEST_FORM.test(c.desc.digest)) void sizeOf(c.desc.digest);
+        await visit(children[i].desc, children[i].role);
+      }
     };
     await visit(top, roleOf(top.mediaType));
   }
@@ -186,6 +194,10 @@ export async function walkIndex(
   }
   return { blobs, problems };
 }
+
+/** Children of one node whose sizes are asked at once (an APT artifact has thousands: a window at a time). */
+const PREFETCH_SIZES = 64;
+const DIGEST_FORM = /^sha256:[a-f0-9]{64}$/;
 
 export function describeBlob(artifacts: string[], role: BlobRole, digest: string): string {
   return `${artifacts.join(', ')} ${role} ${digest}`;
