@@ -142,25 +142,30 @@ export class BlobStore extends LayoutDir {
   /**
    * A small blob (a .deb of a whole APT component, most are a few KB) is received in memory,
    * checked, and written once under a temp name: no lock file, no `.partial` to resume from
-   * (a dropped connection starts it again), a handful of system calls instead of dozens. Two processes fetching it at once each write a verified copy;
+   * (a dropped connection continues in memory), a handful of system calls instead of dozens. Two processes fetching it at once each write a verified copy;
    * the second rename replaces the first with the same bytes.
    */
   private async downloadSmall(desc: BlobDescriptor, openAt: OpenAt, opts: IngestOptions): Promise<void> {
     if (await this.has(desc)) return;
     const label = `${opts.label} ${desc.digest}`;
+    // Kept across attempts: a dropped connection continues from the byte reached, as the
+    // resumable path does, so a source whose whole answer is shorter than the lock says is told
+    // by its next answer (416 from a server: VERIFY), not retried as a network failure.
+    const chunks: Buffer[] = [];
+    let n = 0;
     const bytes = await withRetry(
       label,
       async () => {
-        const body = await openAt(0);
-        const chunks: Buffer[] = [];
-        let n = 0;
-        for await (const chunk of body as AsyncIterable<Buffer>) {
-          if (n + chunk.length > desc.size) {
-            body.destroy();
-            throw new FerryError('VERIFY', `${label}: server sent more than the expected ${desc.size} bytes`);
+        if (n < desc.size) {
+          const body = await openAt(n);
+          for await (const chunk of body as AsyncIterable<Buffer>) {
+            if (n + chunk.length > desc.size) {
+              body.destroy();
+              throw new FerryError('VERIFY', `${label}: server sent more than the expected ${desc.size} bytes`);
+            }
+            chunks.push(chunk);
+            n += chunk.length;
           }
-          chunks.push(chunk);
-          n += chunk.length;
         }
         if (n < desc.size) throw new RetryableError(`connection ended after ${n} of ${desc.size} bytes`);
         return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, n);
