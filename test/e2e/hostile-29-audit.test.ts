@@ -2,8 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditReport } from '../../src/audit/audit.js';
-import { runFerry } from '../support/cli.js';
+import { auditTree } from '../support/audit-repo.js';
 
 /**
  * Hostile inputs, round 29: the audit's readers of Ansible variables (audit/ansible.ts) and of
@@ -11,7 +10,6 @@ import { runFerry } from '../support/cli.js';
  * is hostile: its size bounds the time and the report, not its shape.
  */
 let work: string;
-const MANIFEST = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata:\n  name: m\nimages: []\n';
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-hostile29-audit-'));
@@ -20,13 +18,6 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-/** The child is killed before the test's own timeout, so a run of the old code leaves no process behind. */
-async function audit(dir: string, timeoutMs: number): Promise<AuditReport> {
-  await writeFile(path.join(dir, 'm.yaml'), MANIFEST);
-  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as AuditReport;
-}
 
 describe('an INI document inside a ConfigMap value', () => {
   it('a 1 MB line of blanks is read in one pass, and the destination key after it is still found (the key = value pattern backtracked: 300 KB took 29 s)', async () => {
@@ -38,7 +29,7 @@ describe('an INI document inside a ConfigMap value', () => {
       path.join(dir, 'tree', 'cm.yaml'),
       `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  app.ini: |\n    [smtp]\n    ${long}\n    ${section}\n    host = "mail.vendor.example"\n`,
     );
-    const report = await audit(dir, 50_000);
+    const report = await auditTree(dir, 50_000);
     const hosts = report.findings.filter((f) => f.kind === 'host');
     expect(hosts.map((f) => [f.keyPath, f.value, f.line])).toEqual([['data.app.ini.smtp.host', 'mail.vendor.example', 10]]);
   }, 60_000);
@@ -55,7 +46,7 @@ describe('an Ansible variable set in many places', () => {
     await writeFile(path.join(dir, 'tree', 'group_vars', 'all.yml'), vars);
     const tasks = Array.from({ length: 3 }, (_, i) => `- get_url:\n    url: "https://{{ mirror }}/${i}"\n    dest: /tmp/x\n- get_url:\n    url: "https://{{ same }}/${i}"\n    dest: /tmp/y\n`).join('');
     await writeFile(path.join(dir, 'tree', 'roles', 'r', 'tasks', 'main.yml'), tasks);
-    const report = await audit(dir, 80_000);
+    const report = await auditTree(dir, 80_000);
     const fromTasks = report.findings.filter((f) => f.file.endsWith('main.yml'));
     const several = fromTasks.filter((f) => f.value.includes('{{ mirror }}'));
     expect(several).toHaveLength(3);

@@ -2,8 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditReport } from '../../src/audit/audit.js';
-import { runFerry } from '../support/cli.js';
+import { auditTree } from '../support/audit-repo.js';
 
 /**
  * Hostile inputs, round 31: what newuser39 added to the Ansible reader (play vars and vars_files,
@@ -11,7 +10,6 @@ import { runFerry } from '../support/cli.js';
  * memory, not how often one file is named.
  */
 let work: string;
-const MANIFEST = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata:\n  name: m\nimages: []\n';
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-hostile31-'));
@@ -20,12 +18,6 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
-async function audit(dir: string, timeoutMs: number): Promise<AuditReport> {
-  await writeFile(path.join(dir, 'm.yaml'), MANIFEST);
-  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs });
-  expect(r.code, r.stderr).toBe(0);
-  return JSON.parse(r.stdout) as AuditReport;
-}
 
 describe('Ansible and Terraform variables named many times over', () => {
   it('one vars_files of 2 000 variables named by 5 000 plays: the settings stop at a bound and the variables are then unknown, naming it (10 million settings held before)', async () => {
@@ -34,7 +26,7 @@ describe('Ansible and Terraform variables named many times over', () => {
     await writeFile(path.join(dir, 'tree', 'vars', 'big.yml'), Array.from({ length: 2000 }, (_, i) => `v${i}: "h${i}.vendor.example"\n`).join('') + 'mirror: "mirror.vendor.example"\n');
     const plays = Array.from({ length: 5000 }, () => '- hosts: all\n  vars_files: [vars/big.yml]\n  tasks:\n    - get_url: { url: "https://{{ mirror }}/x", dest: /tmp/x }\n').join('');
     await writeFile(path.join(dir, 'tree', 'site.yml'), plays);
-    const report = await audit(dir, 60_000);
+    const report = await auditTree(dir, 60_000);
     const urls = report.findings.filter((f) => f.file.endsWith('site.yml') && f.value.includes('/x'));
     expect(urls.length).toBeGreaterThan(0);
     // Past the bound no value is claimed: the URL stays as written, the note says why.
@@ -47,7 +39,7 @@ describe('Ansible and Terraform variables named many times over', () => {
     await mkdir(path.join(dir, 'tree', 'roles', 'r', 'tasks'), { recursive: true });
     await writeFile(path.join(dir, 'tree', 'roles', 'r', 'tasks', 'main.yml'), '- get_url:\n    url: "https://{{ mirror }}/y"\n    dest: /tmp/y\n');
     await writeFile(path.join(dir, 'tree', 'site.yml'), Array.from({ length: 40_000 }, () => '- hosts: all\n  vars: { mirror: m.vendor.example }\n  roles: [r]\n').join(''));
-    const report = await audit(dir, 60_000);
+    const report = await auditTree(dir, 60_000);
     const y = report.findings.filter((f) => f.file === 'tree/roles/r/tasks/main.yml');
     // Every play sets the same value: it is known, for every host.
     expect(y.map((f) => f.value)).toContain('https://m.vendor.example/y');
@@ -59,7 +51,7 @@ describe('Ansible and Terraform variables named many times over', () => {
     const keys = Array.from({ length: 200_000 }, (_, i) => `"\\u0076${i}": "x"`).join(',\n');
     await writeFile(path.join(dir, 'tree', 'terraform.tfvars.json'), `{\n${keys},\n"registry": "registry.vendor.example"\n}\n`);
     await writeFile(path.join(dir, 'tree', 'main.tf'), 'variable "registry" {}\nresource "kubernetes_pod" "p" {\n  image = "${var.registry}/app:1"\n}\n');
-    const report = await audit(dir, 60_000);
+    const report = await auditTree(dir, 60_000);
     expect(report.findings.map((f) => f.value)).toContain('registry.vendor.example/app:1');
   }, 90_000);
 });

@@ -1,10 +1,10 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
-import { auditRepo } from '../support/audit-repo.js';
+import { auditedRepo } from '../support/audit-repo.js';
 import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
-import type { AuditReport, Finding } from '../../src/audit/audit.js';
+import type { AuditReport } from '../../src/audit/audit.js';
 
 /**
  * An Ansible repository audited before the move behind the gap (new-user round 37): roles with
@@ -250,21 +250,12 @@ files:
   baseUrl: https://files.site.internal
 `;
 
-let work: string;
-let findings: Finding[];
-let at: Awaited<ReturnType<typeof auditRepo>>['at'];
-let one: Awaited<ReturnType<typeof auditRepo>>['one'];
-
 describe('new user 37: an Ansible repository audited', () => {
-  beforeAll(async () => {
-    ({ work, findings, at, one } = await auditRepo('ferry-nu37-', FILES, MANIFEST, TARGET));
-  });
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const repo = auditedRepo('ferry-nu37-', FILES, MANIFEST, TARGET);
+  const { at, one } = repo;
 
   it('fills in a URL\'s {{ var }} from the role defaults (and a variable of a variable), never cut at the {{', () => {
-    expect(findings.filter((f) => f.value.includes('{{') && !f.provenance?.includes('is set'))).toEqual([]);
+    expect(repo.findings.filter((f) => f.value.includes('{{') && !f.provenance?.includes('is set'))).toEqual([]);
     expect(one('repo/roles/docker/tasks/main.yml', 23)).toMatchObject({ kind: 'url', value: 'https://github.com/docker/compose/releases/download/v2.29.2/docker-compose-linux-x86_64', class: 'undeclared' });
     expect(one('repo/roles/docker/tasks/main.yml', 23).provenance).toContain('{{ compose_version }}=v2.29.2 (repo/roles/docker/defaults/main.yml:4)');
     // get_url's `checksum: sha256:<url>` is fetched too.
@@ -315,13 +306,13 @@ describe('new user 37: an Ansible repository audited', () => {
   });
 
   it('bounds a chain of variables each using the last many times (hostile defaults)', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, 'hostile');
+    const dir = path.join(repo.work, 'hostile');
     const chain = ['v0: "abcdefgh"', ...Array.from({ length: 8 }, (_, i) => `v${i + 1}: "${`{{ v${i} }}`.repeat(60)}"`)].join('\n');
     await mkdir(path.join(dir, 'roles/r/defaults'), { recursive: true });
     await mkdir(path.join(dir, 'roles/r/tasks'), { recursive: true });
     await writeFile(path.join(dir, 'roles/r/defaults/main.yml'), `${chain}\n`);
     await writeFile(path.join(dir, 'roles/r/tasks/main.yml'), '- ansible.builtin.get_url:\n    url: "https://dl.vendor.example.com/{{ v8 }}"\n    dest: /tmp/x\n');
-    const r = await runFerry(['audit', 'hostile', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    const r = await runFerry(['audit', 'hostile', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: repo.work });
     const f = (JSON.parse(r.stdout) as AuditReport).findings.filter((x) => x.file === 'hostile/roles/r/tasks/main.yml');
     expect(f).toHaveLength(1);
     expect(f[0]).toMatchObject({ kind: 'url', host: 'dl.vendor.example.com', value: 'https://dl.vendor.example.com/{{ v8 }}', class: 'undeclared' });
@@ -329,7 +320,7 @@ describe('new user 37: an Ansible repository audited', () => {
   });
 
   it('reads a playbook: free-form arguments, args:, block:, a PPA, a chart from a repository no task adds', async () => {
-    const dir = path.join(work, 'playbook');
+    const dir = path.join(repo.work, 'playbook');
     await mkdir(dir, { recursive: true });
     await writeFile(
       path.join(dir, 'site.yml'),
@@ -350,7 +341,7 @@ describe('new user 37: an Ansible repository audited', () => {
         chart_ref: bitnami/redis
 `,
     );
-    const r = await runFerry(['audit', 'playbook', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    const r = await runFerry(['audit', 'playbook', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: repo.work });
     const f = (JSON.parse(r.stdout) as AuditReport).findings.map((x) => [x.line, x.keyPath, x.kind, x.value]);
     expect(f).toEqual([
       [3, '[0].tasks[0].get_url', 'url', 'https://free.example.com/x.tgz'],

@@ -1,10 +1,10 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
-import { auditRepo } from '../support/audit-repo.js';
+import { auditedRepo } from '../support/audit-repo.js';
 import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
-import type { AuditReport, Finding } from '../../src/audit/audit.js';
+import type { AuditReport } from '../../src/audit/audit.js';
 
 /**
  * A Terraform/OpenTofu repository audited before the move behind the gap (new-user round 38):
@@ -182,18 +182,9 @@ files:
   baseUrl: https://files.site.internal
 `;
 
-let work: string;
-let findings: Finding[];
-let at: Awaited<ReturnType<typeof auditRepo>>['at'];
-let one: Awaited<ReturnType<typeof auditRepo>>['one'];
-
 describe('new user 38: a Terraform repository audited', () => {
-  beforeAll(async () => {
-    ({ work, findings, at, one } = await auditRepo('ferry-nu38-', FILES, MANIFEST, TARGET));
-  });
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const repo = auditedRepo('ferry-nu38-', FILES, MANIFEST, TARGET);
+  const { at, one } = repo;
   it('reports a provider by its registry, or the mirror the CLI configuration installs it from', () => {
     const openstack = one('repo/infra/versions.tf', 13);
     expect(openstack).toMatchObject({ kind: 'host', value: 'registry.terraform.io', class: 'undeclared' });
@@ -203,7 +194,7 @@ describe('new user 38: a Terraform repository audited', () => {
     // The lock file names what terraform init downloads.
     expect(one('repo/infra/.terraform.lock.hcl', 2).provenance).toContain('registry.terraform.io/hashicorp/aws 5.61.0');
     // include/exclude patterns are no destinations.
-    expect(findings.filter((f) => f.file === 'repo/.terraformrc').map((f) => f.line)).toEqual([3]);
+    expect(repo.findings.filter((f) => f.file === 'repo/.terraformrc').map((f) => f.line)).toEqual([3]);
   });
   it('reports every remote module source form, and nothing for a local path', () => {
     expect(one('repo/infra/main.tf', 2)).toMatchObject({ kind: 'host', value: 'registry.terraform.io', class: 'undeclared' });
@@ -228,12 +219,12 @@ describe('new user 38: a Terraform repository audited', () => {
     expect(one('repo/infra/main.tf', 82)).toMatchObject({ value: 'https://get.example.org/install.sh' });
   });
   it('bounds hostile HCL: deep nesting, a chain of variables each using the last many times', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, 'hostile');
+    const dir = path.join(repo.work, 'hostile');
     await mkdir(dir, { recursive: true });
     await writeFile(path.join(dir, 'deep.tf'), `locals {\n  x = ${'['.repeat(100_000)}\n}\n`);
     const chain = ['variable "v0" { default = "abcdefgh" }', ...Array.from({ length: 12 }, (_, i) => `variable "v${i + 1}" { default = "${`\${var.v${i}}`.repeat(60)}" }`)].join('\n');
     await writeFile(path.join(dir, 'vars.tf'), `${chain}\ndata "http" "x" { url = "https://dl.vendor.example.com/\${var.v12}" }\n`);
-    const r = await runFerry(['audit', 'hostile', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work });
+    const r = await runFerry(['audit', 'hostile', '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: repo.work });
     const report = JSON.parse(r.stdout) as AuditReport;
     const f = report.findings.filter((x) => x.file === 'hostile/vars.tf' && x.line === 14);
     expect(f).toHaveLength(1);

@@ -1,8 +1,7 @@
 import { rm } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { auditRepo } from '../support/audit-repo.js';
+import { describe, expect, it } from 'vitest';
+import { auditedRepo, auditRepo } from '../support/audit-repo.js';
 import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
-import type { Finding } from '../../src/audit/audit.js';
 
 /**
  * A site repository holding Ansible and Terraform together, audited before the move behind the
@@ -140,18 +139,9 @@ const TARGET = `${NESTED_SITE_TARGET}files:
   baseUrl: https://files.site.internal
 `;
 
-let work: string;
-let findings: Finding[];
-let at: Awaited<ReturnType<typeof auditRepo>>['at'];
-let one: Awaited<ReturnType<typeof auditRepo>>['one'];
-
 describe('new user 39: an Ansible + Terraform repository audited', () => {
-  beforeAll(async () => {
-    ({ work, findings, at, one } = await auditRepo('ferry-nu39-', FILES, MANIFEST, TARGET));
-  });
-  afterAll(async () => {
-    await rm(work, { recursive: true, force: true });
-  });
+  const repo = auditedRepo('ferry-nu39-', FILES, MANIFEST, TARGET);
+  const { at, one } = repo;
   it('Ansible: inventory INI vars, play vars, vars_files and set_fact fill in a task; precedence picks the group_vars/all value over a role default', () => {
     // [all:vars] of the INI inventory, in a shell command.
     expect(one('repo/ansible/roles/base/tasks/main.yml', 5)).toMatchObject({ kind: 'url', value: 'https://files.site.internal/tools/install.sh', class: 'internal' });
@@ -196,7 +186,7 @@ describe('new user 39: an Ansible + Terraform repository audited', () => {
     const tpl = one('repo/infra/templates/init.sh.tftpl', 2);
     expect(tpl).toMatchObject({ kind: 'url', value: 'https://files.site.internal/tools/helm-v3.15.0.tar.gz', class: 'internal' });
     expect(tpl.provenance).toContain('templatefile at repo/infra/main.tf:8');
-    expect(findings.some((f) => f.file === 'repo/ansible/ansible.cfg' && f.class === 'undeclared' && f.value === 'https://galaxy.ansible.com/')).toBe(true);
+    expect(repo.findings.some((f) => f.file === 'repo/ansible/ansible.cfg' && f.class === 'undeclared' && f.value === 'https://galaxy.ansible.com/')).toBe(true);
   });
 });
 

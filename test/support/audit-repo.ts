@@ -1,7 +1,7 @@
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { AuditReport, Finding } from '../../src/audit/audit.js';
 import { runFerry } from './cli.js';
 import { writeTree } from './fs-tree.js';
@@ -26,4 +26,45 @@ export async function auditRepo(prefix: string, files: Record<string, string>, m
     return list[0];
   };
   return { work, findings, at, one };
+}
+
+/**
+ * Inside a describe: the repository audited once before its tests (auditRepo) and removed after
+ * them. `findings`, `work`, `at` and `one` read that audit (from the tests, not at collection).
+ */
+export function auditedRepo(prefix: string, files: Record<string, string>, manifest: string, target: string) {
+  let got: Awaited<ReturnType<typeof auditRepo>> | undefined;
+  beforeAll(async () => {
+    got = await auditRepo(prefix, files, manifest, target);
+  });
+  afterAll(async () => {
+    if (got) await rm(got.work, { recursive: true, force: true });
+  });
+  const ready = () => {
+    if (!got) throw new Error(`${prefix}: the repository was not audited (its beforeAll failed)`);
+    return got;
+  };
+  return {
+    get findings(): Finding[] {
+      return ready().findings;
+    },
+    get work(): string {
+      return ready().work;
+    },
+    at: (file: string, line: number): Finding[] => ready().at(file, line),
+    one: (file: string, line: number): Finding => ready().one(file, line),
+  };
+}
+
+const EMPTY_MANIFEST = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata:\n  name: m\nimages: []\n';
+
+/**
+ * `ferry audit tree` in `dir` (a crafted tree under `dir/tree`) with an empty manifest, killed
+ * after `timeoutMs` so a run of old code that hangs leaves no process behind; exit 0 expected.
+ */
+export async function auditTree(dir: string, timeoutMs: number): Promise<AuditReport> {
+  await writeFile(path.join(dir, 'm.yaml'), EMPTY_MANIFEST);
+  const r = await runFerry(['audit', 'tree', '--manifest', 'm.yaml', '--format', 'json'], { cwd: dir, timeoutMs });
+  expect(r.code, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as AuditReport;
 }
