@@ -54,7 +54,8 @@ echo "bundle: $(stat -c %s big.ferry.tar) bytes, $(tar tf big.ferry.tar | wc -l)
 T "bundle verify" node "$OLDPWD/dist/ferry.mjs" bundle verify big.ferry.tar -q
 T import node "$OLDPWD/dist/ferry.mjs" import big.ferry.tar --target target.yaml -q >/dev/null
 echo "imported: $(find mirror -name '*.deb' | wc -l) .deb files"
-REPO_URL=$(find mirror -path '*/dists/bookworm/InRelease' | head -1 | sed 's#^mirror/##; s#/dists/bookworm/InRelease$##')
+# dists/bookworm is a link to the suite's current version (import switches it whole): find the link itself.
+REPO_URL=$(find mirror -path '*/dists/bookworm' | head -1 | sed 's#^mirror/##; s#/dists/bookworm$##')
 mkdir -p apt/etc/apt/sources.list.d apt/var/lib/apt/lists/partial apt/var/cache/apt/archives/partial apt/var/lib/dpkg
 : > apt/var/lib/dpkg/status
 echo "deb [signed-by=$WORK/vendor.asc] http://127.0.0.1:$PORT/site/$REPO_URL bookworm main" > apt/etc/apt/sources.list
