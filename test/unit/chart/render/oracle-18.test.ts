@@ -86,6 +86,17 @@ describe("typed parameters: Go converts each argument to its parameter's type", 
   });
 });
 
+describe('seq, until, untilStep', () => {
+  it("seq passes its end one past in Go's int64 (numeric.go: end+increment), so the edges wrap to nothing; more than 3 arguments are nothing", () => {
+    expect(out('{{ seq 9223372036854775807 | quote }}|{{ seq -9223372036854775808 | len }}|{{ seq 1 2 3 4 | quote }}|{{ seq 5 1 1 | quote }}|{{ seq 1 -1 5 | quote }}|{{ seq 9223372036854775806 9223372036854775807 | quote }}')).toBe(
+      '""|0|""|""|""|""',
+    );
+    expect(out('{{ seq 5 -2 1 }}|{{ seq 3 }}|{{ seq -2 }}|{{ seq 4 2 }}|{{ seq 2 0 5 | quote }}|{{ until -3 }}|{{ untilStep 9007199254740993 9007199254740996 1 }}')).toBe(
+      '5 3 1|1 2 3|1 0 -1 -2|4 3 2|""|[0 -1 -2]|[9007199254740993 9007199254740994 9007199254740995]',
+    );
+  });
+});
+
 describe('toToml', () => {
   // BurntSushi/toml v1's Encoder (Helm's toToml) writes a newline only once it has written
   // something (encode.go newline(): `if enc.hasWritten`); the oracle's own TOML encoder differs
