@@ -21,7 +21,7 @@ import {
   truthy,
 } from './govalue.js';
 import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
-import { arityError, stringArgError } from './signatures.js';
+import { arityError, argTypeError } from './signatures.js';
 
 export type GoFunc = (...args: unknown[]) => unknown;
 
@@ -484,7 +484,11 @@ export class TemplateSet {
         any = true;
         if (!one(k, v[k])) break;
       }
-    } else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isInteger(v) && decl.length < 2)) {
+    } else if (typeof v === 'bigint') {
+      // Go 1.22's range over an integer kind (one variable: the element; two: an error, whatever the
+      // count). A float64 is no integer kind, however whole (a values number, `1e9`): it falls to
+      // the default case below, as a string does.
+      if (decl.length > 1) this.fail(st, `can't use ${formatV(v)} to iterate over more than one variable`);
       const n = Number(v);
       for (let i = 0; i < n; i++) {
         any = true;
@@ -699,10 +703,7 @@ export class TemplateSet {
     if (final !== NOFINAL) vals.push(final);
     // Go checks each written argument where it evaluates it: the error is at that argument
     // (`at <.Values.host>: … got interface {}` names the key to set); the piped value at the function.
-    const typeError = stringArgError(name, vals, (i) => {
-      const a = argNodes[i];
-      return a !== undefined && (a.type === 'field' || a.type === 'chain' || (a.type === 'variable' && a.idents.length > 1));
-    });
+    const typeError = argTypeError(name, vals, (i) => argNodes[i]);
     if (typeError) {
       // A written argument: where Go evaluated it. The piped value: Go checks it after the written
       // arguments, so its error is at the last of them (`| trunc 5` is `at <5>`), or at the function.

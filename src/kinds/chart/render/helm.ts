@@ -491,7 +491,10 @@ function helmBaseFuncs(): Record<string, GoFunc> {
       const top = v instanceof GoStruct && v.goRange ? v.goRange() : v;
       if (!isMap(top) && !(top instanceof GoStruct)) return 'toml: top-level values must be Go maps or structs';
       try {
-        return tomlStringify(toTomlable(top) as Record<string, unknown>);
+        const t = toTomlable(top) as Record<string, unknown>;
+        // BurntSushi/toml writes a newline only after something it wrote: an empty map (or one of
+        // nils only) is the empty string, where smol-toml gives "\n"
+        return Object.keys(t).length === 0 ? '' : tomlStringify(t);
       } catch (e) {
         return (e as Error).message;
       }

@@ -1,40 +1,52 @@
 import { goTypeName, isNil } from './govalue.js';
+import type { Arg } from './parse.js';
 
 /**
- * The `string` parameters of the template functions, from their Go signatures (sprig v3's
- * TxtFuncMap read by reflection, Helm's own functions, Go's printf). Go's text/template checks each
- * argument against its parameter's type before the call: a missing value or nil handed to a
- * `string` parameter fails with `invalid value; expected string`, a number, list or map with
- * `wrong type for value; expected string; got …` — so `{{ .Values.unset | b64enc }}` makes
- * `helm template` fail rather than print an empty string.
+ * The typed parameters of the template functions, from their Go signatures (sprig v3's TxtFuncMap
+ * read by reflection, Helm's own functions, Go's printf). Go's text/template converts each argument
+ * to its parameter's type before the call (exec.go evalArg), and refuses what does not convert:
+ *
+ * - a value (a field, variable, parenthesized pipeline, dot or the piped value) must be of the type
+ *   (validateType): a missing value or nil is `invalid value; expected string`, or, written as a
+ *   field, `wrong type for value; expected string; got interface {}`; a number, list or map is
+ *   `wrong type for value; expected string; got …` — so `{{ .Values.unset | b64enc }}` makes
+ *   `helm template` fail rather than print an empty string, and `nindent .Values.n` fails (every
+ *   number in Helm's values is a float64, and `nindent` takes an int);
+ * - a literal must be one of the type: `expected integer; found "2"` (a whole number literal, even
+ *   `2.0`, is an integer), `expected bool; found "s"`, `expected string; found 5`, and a literal
+ *   `nil` is `cannot assign nil to int` where the type cannot be nil.
  *
  * The `map[string]interface {}` parameters (sprig's dict functions) likewise: a missing or nil
  * field (`get .Values.global "x"` with no `global`) is `wrong type for value; expected
  * map[string]interface {}; got interface {}`, where a literal `nil` or a piped value is taken as an
  * empty map (checked against Helm 3.14's sprig v3.2.3).
  *
- * One letter a parameter: `s` a string, `m` a map, `_` anything else (not checked here); a
- * trailing `*s` or `*m` is a variadic `...string` or `...map[string]interface {}`.
+ * One letter a parameter: `s` a string, `m` a map, `i` an int, `b` a bool, `_` anything else (not
+ * checked here); a trailing `*s`, `*m` or `*i` is a variadic `...string`, `...map[string]interface {}`
+ * or `...int`. An int is a bigint here, as an int64 is: Go refuses an int64 (`indent (add 2 2)`),
+ * ferry does not tell the two apart and accepts it.
  */
 const SIGNATURES = new Map<string, string>(Object.entries({
   // sprig
-  abbrev: '_s', abbrevboth: '__s', adler32sum: 's', atoi: 's', b32dec: 's', b32enc: 's', b64dec: 's', b64enc: 's',
-  base: 's', bcrypt: 's', buildCustomCert: 'ss', camelcase: 's', clean: 's', contains: 'ss', date: 's_',
+  abbrev: 'is', abbrevboth: 'iis', adler32sum: 's', atoi: 's', b32dec: 's', b32enc: 's', b64dec: 's', b64enc: 's',
+  base: 's', bcrypt: 's', buildCustomCert: 'ss', camelcase: 's', chunk: 'i_', clean: 's', contains: 'ss', date: 's_',
   dateInZone: 's_s', dateModify: 's_', date_in_zone: 's_s', date_modify: 's_', decryptAES: 'ss',
-  derivePassword: '_ssss', dir: 's', encryptAES: 'ss', ext: 's', fail: 's', fromJson: 's', genCA: 's_',
-  genCAWithKey: 's_s', genPrivateKey: 's', genSelfSignedCert: 's___', genSelfSignedCertWithKey: 's___s',
-  genSignedCert: 's____', genSignedCertWithKey: 's____s', get: 'ms', getHostByName: 's', hasKey: 'ms',
-  hasPrefix: 'ss', hasSuffix: 'ss', htmlDateInZone: '_s', htpasswd: 'ss', indent: '_s', initials: 's',
-  isAbs: 's', join: 's_', kebabcase: 's', kindIs: 's_', lower: 's', mustDateModify: 's_', mustFromJson: 's',
-  mustRegexFind: 'ss', mustRegexFindAll: 'ss_', mustRegexMatch: 'ss', mustRegexReplaceAll: 'sss',
-  mustRegexReplaceAllLiteral: 'sss', mustRegexSplit: 'ss_', mustToDate: 'ss', must_date_modify: 's_',
-  nindent: '_s', nospace: 's', omit: 'm*s', osBase: 's', osClean: 's', osDir: 's', osExt: 's', osIsAbs: 's',
-  pick: 'm*s', pluck: 's*m', plural: 'ss_', regexFind: 'ss', regexFindAll: 'ss_', regexMatch: 'ss',
-  regexQuoteMeta: 's', regexReplaceAll: 'sss', regexReplaceAllLiteral: 'sss', regexSplit: 'ss_', repeat: '_s',
-  replace: 'sss', semver: 's', semverCompare: 'ss', set: 'ms_', sha1sum: 's', sha256sum: 's', shuffle: 's',
-  snakecase: 's', split: 'ss', splitList: 'ss', splitn: 's_s', substr: '__s', swapcase: 's', title: 's',
-  toDate: 'ss', trim: 's', trimAll: 'ss', trimPrefix: 'ss', trimSuffix: 'ss', trimall: 'ss', trunc: '_s',
-  typeIs: 's_', typeIsLike: 's_', unset: 'ms', untitle: 's', upper: 's', urlParse: 's', wrap: '_s', wrapWith: '_ss',
+  derivePassword: '_ssss', dir: 's', encryptAES: 'ss', ext: 's', fail: 's', fromJson: 's', genCA: 'si',
+  genCAWithKey: 'sis', genPrivateKey: 's', genSelfSignedCert: 's__i', genSelfSignedCertWithKey: 's__is',
+  genSignedCert: 's__i_', genSignedCertWithKey: 's__i_s', get: 'ms', getHostByName: 's', hasKey: 'ms',
+  hasPrefix: 'ss', hasSuffix: 'ss', htmlDateInZone: '_s', htpasswd: 'ss', indent: 'is', initials: 's',
+  isAbs: 's', join: 's_', kebabcase: 's', kindIs: 's_', lower: 's', mustChunk: 'i_', mustDateModify: 's_', mustFromJson: 's',
+  mustRegexFind: 'ss', mustRegexFindAll: 'ssi', mustRegexMatch: 'ss', mustRegexReplaceAll: 'sss',
+  mustRegexReplaceAllLiteral: 'sss', mustRegexSplit: 'ssi', mustToDate: 'ss', must_date_modify: 's_',
+  nindent: 'is', nospace: 's', omit: 'm*s', osBase: 's', osClean: 's', osDir: 's', osExt: 's', osIsAbs: 's',
+  pick: 'm*s', pluck: 's*m', plural: 'ssi', randAlpha: 'i', randAlphaNum: 'i', randAscii: 'i', randBytes: 'i',
+  randInt: 'ii', randNumeric: 'i', regexFind: 'ss', regexFindAll: 'ssi', regexMatch: 'ss',
+  regexQuoteMeta: 's', regexReplaceAll: 'sss', regexReplaceAllLiteral: 'sss', regexSplit: 'ssi', repeat: 'is',
+  replace: 'sss', round: '_i', semver: 's', semverCompare: 'ss', seq: '*i', set: 'ms_', sha1sum: 's', sha256sum: 's', shuffle: 's',
+  snakecase: 's', split: 'ss', splitList: 'ss', splitn: 'sis', substr: 'iis', swapcase: 's', ternary: '__b', title: 's',
+  toDate: 'ss', trim: 's', trimAll: 'ss', trimPrefix: 'ss', trimSuffix: 'ss', trimall: 'ss', trunc: 'is',
+  typeIs: 's_', typeIsLike: 's_', unset: 'ms', until: 'i', untilStep: 'iii', untitle: 's', upper: 's', urlParse: 's',
+  wrap: 'is', wrapWith: 'iss',
   keys: '*m', values: 'm', merge: 'm*m', mustMerge: 'm*m', mergeOverwrite: 'm*m', mustMergeOverwrite: 'm*m',
   // Helm
   include: 's_', tpl: 's_', required: 's_', fromYaml: 's', fromYamlArray: 's', fromJsonArray: 's', lookup: 'ssss',
@@ -42,31 +54,61 @@ const SIGNATURES = new Map<string, string>(Object.entries({
   printf: 's',
 }));
 
+const TYPE: Record<string, string> = { s: 'string', m: 'map[string]interface {}', i: 'int', b: 'bool' };
+
+/** Go's evalArg of a literal for a parameter of that kind: the complaint, or undefined when it converts. */
+function literalError(kind: string, a: Arg): string | undefined {
+  const text = a.type === 'number' ? a.text : a.type === 'string' ? a.quoted : a.type === 'bool' ? String(a.value) : 'nil';
+  if (a.type === 'nil') return kind === 'm' ? undefined : `cannot assign nil to ${TYPE[kind]}`;
+  switch (kind) {
+    case 's':
+      return a.type === 'string' ? undefined : `expected string; found ${text}`;
+    case 'b':
+      return a.type === 'bool' ? undefined : `expected bool; found ${text}`;
+    case 'i': {
+      // parse.NumberNode's IsInt: an integer literal within int64, or a float literal that is whole
+      const whole = a.type === 'number' && (typeof a.value === 'bigint' || (Number.isInteger(a.value) && Math.abs(a.value) < 2 ** 63));
+      return whole ? undefined : `expected integer; found ${text}`;
+    }
+    default:
+      return `can't handle ${text} for arg of type ${TYPE[kind]}`;
+  }
+}
+
+/** Go's validateType of a value for a parameter of that kind. `field`: written as a field (`.Values.a.b`). */
+function valueError(kind: string, v: unknown, field: boolean): string | undefined {
+  if (kind === 'm') {
+    // a nil map is a map: only a field's nil `interface {}` is refused; objects (maps, Helm's
+    // structs) are left to the function itself
+    if (isNil(v) ? !field : typeof v === 'object' && !Array.isArray(v)) return undefined;
+    return `wrong type for value; expected ${TYPE.m}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}`;
+  }
+  if (isNil(v)) return field ? `wrong type for value; expected ${TYPE[kind]}; got interface {}` : `invalid value; expected ${TYPE[kind]}`;
+  const fits = kind === 's' ? typeof v === 'string' : kind === 'b' ? typeof v === 'boolean' : typeof v === 'bigint';
+  return fits ? undefined : `wrong type for value; expected ${TYPE[kind]}; got ${goTypeName(v)}`;
+}
+
+const LITERAL = new Set<Arg['type']>(['nil', 'bool', 'number', 'string']);
+
 /**
- * Go's complaint about the arguments of `name` (undefined when every string parameter has a
- * string), and which argument it is about. `fromField(i)`: argument `i` was written as a field
- * (`.Values.a.b`), whose missing or nil value is a nil `interface {}` in Go, not an invalid value.
+ * Go's complaint about the arguments of `name` (undefined when every typed parameter has a value
+ * of its type), and which argument it is about. `written(i)`: the node argument `i` was written as
+ * (undefined for the piped value, which Go checks as a value).
  */
-export function stringArgError(name: string, args: readonly unknown[], fromField: (i: number) => boolean = () => false): { at: number; message: string } | undefined {
+export function argTypeError(name: string, args: readonly unknown[], written: (i: number) => Arg | undefined = () => undefined): { at: number; message: string } | undefined {
   const sig = SIGNATURES.get(name);
   if (sig === undefined) return undefined;
   const variadic = sig.length >= 2 && sig[sig.length - 2] === '*' ? sig[sig.length - 1] : undefined;
   const fixed = variadic ? sig.length - 2 : sig.length;
   for (let i = 0; i < args.length; i++) {
     const kind = i < fixed ? sig[i] : variadic ?? '_';
-    const v = args[i];
-    if (kind === 's') {
-      if (typeof v === 'string') continue;
-      if (isNil(v)) return { at: i, message: fromField(i) ? 'wrong type for value; expected string; got interface {}' : 'invalid value; expected string' };
-      return { at: i, message: `wrong type for value; expected string; got ${goTypeName(v)}` };
-    }
-    if (kind === 'm') {
-      // a nil map is a map: only a field's nil `interface {}` is refused; objects (maps, Helm's
-      // structs) are left to the function itself
-      if (isNil(v) ? fromField(i) : typeof v !== 'object' || Array.isArray(v)) {
-        return { at: i, message: `wrong type for value; expected map[string]interface {}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}` };
-      }
-    }
+    if (kind === '_') continue;
+    const a = written(i);
+    const message =
+      a && LITERAL.has(a.type)
+        ? literalError(kind, a)
+        : valueError(kind, args[i], a !== undefined && (a.type === 'field' || a.type === 'chain' || (a.type === 'variable' && a.idents.length > 1)));
+    if (message) return { at: i, message };
   }
   return undefined;
 }

@@ -583,7 +583,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
     int64: (v) => toInt64(v),
     int: (v) => toInt64(v),
     float64: (v) => toFloat64(v),
-    seq: (...args) => seqList(args.map((a) => Number(toInt64(a)))).join(' '),
+    seq: (...args) => seqList(args.map((a) => toInt64(a))).join(' '),
     toDecimal: (v) => goParseInt(str(v), 8, true) ?? 0n, // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on error
     split: (sep, s) => {
       const out: Dict = {};
@@ -604,10 +604,10 @@ export function sprigFuncs(): Record<string, GoFunc> {
     },
     toStrings: (v) => strslice(v),
     until: (n) => {
-      const c = Number(toInt64(n));
-      return range(0, c, c >= 0 ? 1 : -1).map((x) => BigInt(x));
+      const c = toInt64(n);
+      return untilStep(0n, c, c >= 0n ? 1n : -1n);
     },
-    untilStep: (start, stop, step) => range(Number(toInt64(start)), Number(toInt64(stop)), Number(toInt64(step))).map((x) => BigInt(x)),
+    untilStep: (start, stop, step) => untilStep(toInt64(start), toInt64(stop), toInt64(step)),
     // math
     // int64 arithmetic: an overflow wraps, as Go's does
     add1: (a) => goInt64(toInt64(a) + 1n),
@@ -911,23 +911,38 @@ function checkLength(what: string, n: number, max: number): void {
   if (n > max) throw new FuncError(`${what}: ${n} would be built, more than the ${max} ferry renders`);
 }
 
-function range(start: number, stop: number, step: number): number[] {
-  const out: number[] = [];
-  if (step === 0) return out;
-  checkLength('list of elements', Math.ceil((stop - start) / step), MAX_LIST);
-  if (step > 0) for (let i = start; i < stop; i += step) out.push(i);
-  else for (let i = start; i > stop; i += step) out.push(i);
+/** sprig's untilStep, in Go's int64: start, start+step, … short of stop (none when step points away). */
+function untilStep(start: bigint, stop: bigint, step: bigint): bigint[] {
+  const out: bigint[] = [];
+  if (stop < start ? step >= 0n : step <= 0n) return out;
+  const n = (stop - start + step + (step > 0n ? -1n : 1n)) / step;
+  checkLength('list of elements', Number(n), MAX_LIST);
+  for (let i = start; step > 0n ? i < stop : i > stop; i += step) out.push(i);
   return out;
 }
 
-/** sprig seq: like GNU seq (1 arg: 1..n; 2: a..b; 3: a, step, b). */
-function seqList(p: number[]): number[] {
-  if (p.length === 0) return [];
-  if (p.length === 1) return p[0] >= 1 ? range(1, p[0] + 1, 1) : range(1, p[0] - 1, -1);
-  if (p.length === 2) return p[0] <= p[1] ? range(p[0], p[1] + 1, 1) : range(p[0], p[1] - 1, -1);
-  const [a, step, b] = p;
-  if (step === 0) return [];
-  return step > 0 ? range(a, b + 1, step) : range(a, b - 1, step);
+/**
+ * sprig seq, as numeric.go has it (1 arg: 1..n; 2: a..b; 3: a, step, b; more: nothing). The end
+ * is passed one past, `end+increment`, in Go's int64: `seq 9223372036854775807` wraps and is empty.
+ */
+function seqList(p: bigint[]): bigint[] {
+  switch (p.length) {
+    case 1: {
+      const inc = p[0] < 1n ? -1n : 1n;
+      return untilStep(1n, goInt64(p[0] + inc), inc);
+    }
+    case 2: {
+      const step = p[1] < p[0] ? -1n : 1n;
+      return untilStep(p[0], goInt64(p[1] + step), step);
+    }
+    case 3: {
+      const [start, step, end] = p;
+      if (end < start && step > 0n) return [];
+      return untilStep(start, goInt64(end + (end < start ? -1n : 1n)), step);
+    }
+    default:
+      return [];
+  }
 }
 
 function wrapText(s: string, width: number, sep: string): string {
