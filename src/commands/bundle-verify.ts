@@ -4,6 +4,7 @@ import { FerryError } from '../errors.js';
 import { LockSchema } from '../kinds/schema.js';
 import { topsNotInLock } from '../kinds/lock-tops.js';
 import type { OciIndex } from '../oci/media-types.js';
+import type { BlobSource } from '../store/source.js';
 import { loadVerifyKey, signatureProblemHint } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
 import { verifyBytes } from '../store/split-file.js';
@@ -14,11 +15,11 @@ import type { Progress } from '../ui/progress.js';
  * What is wrong with a bundle's ferry/lock.json against the lock schema, one line per field; and,
  * given the bundle's index.json, every entry there the lock does not pin.
  */
-export function lockProblems(value: unknown, index?: OciIndex): string[] {
+export async function lockProblems(value: unknown, index: OciIndex | undefined, source: BlobSource): Promise<string[]> {
   const r = LockSchema.safeParse(value);
   const schema = r.success ? [] : r.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(root)'}: ${i.message}`);
   const tops = Array.isArray(index?.manifests) ? index.manifests : [];
-  return [...schema, ...topsNotInLock(value, tops).map((p) => `index.json ${p.artifact}: ${p.message}`)];
+  return [...schema, ...(await topsNotInLock(value, tops, source)).map((p) => `index.json ${p.artifact}: ${p.message}`)];
 }
 
 /** Re-hash and check every byte of a bundle, its lock.json against the lock schema included. */

@@ -266,7 +266,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
           throw new FerryError('VERIFY', `ferry/lock.json: not valid JSON (${(err as Error).message})`);
         }
       });
-      if (lock !== undefined) for (const p of topsNotInLock(lock, tops.filter((t) => !refused.has(t)))) problems.add(p.artifact, p.message);
+      if (lock !== undefined) for (const p of await topsNotInLock(lock, tops.filter((t) => !refused.has(t)), source)) problems.add(p.artifact, p.message);
     }
     if (problems.count) {
       const n = problems.count;

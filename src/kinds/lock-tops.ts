@@ -1,6 +1,6 @@
 import type { OciDescriptor } from '../oci/media-types.js';
 import { artifactLabel } from '../store/layout.js';
-import { ANNOTATION } from '../store/source.js';
+import { ANNOTATION, type BlobSource } from '../store/source.js';
 import { kindByName } from './index.js';
 
 /** The kind a top-level bundle entry says it is (none: an image, as OCI tools write them). */
@@ -11,11 +11,15 @@ export function checksAgainstLock(tops: readonly OciDescriptor[]): boolean {
   return tops.some((t) => typeof t === 'object' && t !== null && kindByName(kindNameOf(t))?.unlockedTop);
 }
 
+const clip = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
+
 /**
  * The entries of index.json that the bundle's lock does not pin, each with why (each kind
- * judges its own: `KindModule.unlockedTop`). `lock` is lock.json as parsed.
+ * judges its own: `KindModule.unlockedTop`). `lock` is lock.json as parsed; `source` the
+ * bundle, for a kind whose lock pins what its top-level manifest lists (a chart's archive, a
+ * file's content, an APT repository's packages) rather than the manifest's own digest.
  */
-export function topsNotInLock(lock: unknown, tops: readonly OciDescriptor[]): Array<{ artifact: string; message: string }> {
+export async function topsNotInLock(lock: unknown, tops: readonly OciDescriptor[], source: BlobSource): Promise<Array<{ artifact: string; message: string }>> {
   const fields = typeof lock === 'object' && lock !== null ? (lock as Record<string, unknown>) : {};
   const out: Array<{ artifact: string; message: string }> = [];
   for (const top of tops) {
@@ -23,9 +27,8 @@ export function topsNotInLock(lock: unknown, tops: readonly OciDescriptor[]): Ar
     const kind = kindByName(kindNameOf(top));
     if (!kind?.unlockedTop) continue;
     const entries = fields[kind.field];
-    const why = kind.unlockedTop(top, Array.isArray(entries) ? entries : []);
-    const label = artifactLabel(top);
-    if (why) out.push({ artifact: label.length > 200 ? `${label.slice(0, 200)}…` : label, message: why });
+    const why = await kind.unlockedTop(top, Array.isArray(entries) ? entries : [], source);
+    if (why) out.push({ artifact: clip(artifactLabel(top)), message: why });
   }
   return out;
 }

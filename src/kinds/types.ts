@@ -172,9 +172,11 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
    * is the lock's list for this kind as parsed, not yet checked against its schema. Import refuses
    * such an entry before anything is written, and `bundle verify` reports it: what is imported
    * must be what the lock says, since map, rewrite, sbom, report and the signature policy read
-   * the lock, not index.json.
+   * the lock, not index.json. `source` is the bundle: a kind whose lock pins what the top-level
+   * manifest lists (an archive, a file, packages), not the manifest's digest, reads it there
+   * (capped, digest-checked; one it cannot read is left to `validateImport`).
    */
-  unlockedTop?(top: OciDescriptor, entries: readonly unknown[]): string | undefined;
+  unlockedTop?(top: OciDescriptor, entries: readonly unknown[], source: BlobSource): string | undefined | Promise<string | undefined>;
   /** The upstream things one lock entry stands for. */
   references(entry: Lock): Ref[];
   /** Where those things live on a mirror (through src/mapping); empty places: the target has no facet for it. */

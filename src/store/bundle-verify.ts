@@ -6,7 +6,7 @@ import { parseChecksums } from './bundle-pack.js';
 import { BundleReader } from './bundle-reader.js';
 import { artifactLabel, describeBlob, MAX_MANIFEST_BYTES, roleOf, type BlobRole, type WalkProblem } from './layout.js';
 import { isOciUrl, openBundleSource, type BundleSource } from './open-bundle.js';
-import { ANNOTATION } from './source.js';
+import { ANNOTATION, type BlobSource } from './source.js';
 import type { TarEntry } from './tar-index.js';
 import { checkParts, checkSplitBundle, PartHashes, SplitFile, type RandomAccessFile } from './split-file.js';
 import { checkBaseMatches, DIFFERENTIAL_FILE, expectedFromBase, lackingInBase, readDifferential, type DifferentialBase } from './differential.js';
@@ -82,7 +82,7 @@ export interface VerifyOptions {
    * nothing is). The lock's schema lives above store/, so the caller supplies the check;
    * without one, lock.json is only checked to parse.
    */
-  checkLock?: (value: unknown, index: OciIndex | undefined) => string[];
+  checkLock?: (value: unknown, index: OciIndex | undefined, source: BlobSource) => string[] | Promise<string[]>;
   /**
    * false: ferry/lock.json is checked to be there and re-hashed like every file, but not parsed.
    * Import reads nothing of it, and parsing a whole APT component's lock (21 MB of text for
@@ -307,7 +307,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     // Metadata.
     if (opts.parseLock === false) {
       if (!reader.entry('ferry/lock.json')) problems.push({ file: 'ferry/lock.json', message: 'ferry/lock.json is missing' });
-    } else await checkJson(reader, 'ferry/lock.json', problems, (v) => opts.checkLock?.(v, index) ?? []);
+    } else await checkJson(reader, 'ferry/lock.json', problems, async (v) => (await opts.checkLock?.(v, index, reader)) ?? []);
     if (!reader.entry('ferry/manifest.yaml')) problems.push({ file: 'ferry/manifest.yaml', message: 'ferry/manifest.yaml is missing' });
     if (!reader.entry('oci-layout')) problems.push({ file: 'oci-layout', message: 'oci-layout is missing; OCI tools will not read the bundle' });
     if (base && expected && opts.base) report.base = await checkBase(reader, base, opts.base, expected.blobs, blobUse, problems, opts.onProgress);
@@ -608,7 +608,7 @@ function withoutPrefix(message: string, bundle: string): string {
   return message.startsWith(`${bundle}: `) ? message.slice(bundle.length + 2) : message;
 }
 
-async function checkJson(reader: BundleSource, name: string, problems: ProblemSink, check: (v: unknown) => string[]): Promise<void> {
+async function checkJson(reader: BundleSource, name: string, problems: ProblemSink, check: (v: unknown) => Promise<string[]>): Promise<void> {
   if (!reader.entry(name)) {
     problems.push({ file: name, message: `${name} is missing` });
     return;
@@ -627,7 +627,7 @@ async function checkJson(reader: BundleSource, name: string, problems: ProblemSi
     problems.push({ file: name, message: `${name}: not valid JSON (${(err as Error).message})` });
     return;
   }
-  for (const issue of check(value)) problems.push({ file: name, message: `${name}: ${issue}` });
+  for (const issue of await check(value)) problems.push({ file: name, message: `${name}: ${issue}` });
 }
 
 /**

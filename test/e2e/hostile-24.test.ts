@@ -83,7 +83,7 @@ describe('APT repository roots across imports', () => {
     bundle = await CraftedBundle.load(path.join(dir, 'b.tar'));
   }, 120_000);
 
-  /** The bundle with its APT repository's URL (config and source annotation) made `url`. */
+  /** The bundle with its APT repository's URL (config, source annotation and lock) made `url`. */
   function from(url: string): CraftedBundle {
     const b = bundle.clone();
     const index = b.index;
@@ -92,6 +92,10 @@ describe('APT repository roots across imports', () => {
     manifest.config = { ...manifest.config, ...b.putBlob({ ...b.json<Record<string, unknown>>(manifest.config.digest), url }) };
     Object.assign(top, b.putBlob(manifest), { annotations: { ...top.annotations, 'io.ferry.source': url } });
     b.index = index;
+    // The lock says so too (import holds index.json to it): a bundle as a lock of that URL makes it.
+    const lock = JSON.parse(b.files.get('ferry/lock.json')!.toString('utf8')) as { apt: Array<{ url: string }> };
+    lock.apt[0].url = url;
+    b.setJson('ferry/lock.json', lock);
     return b;
   }
 

@@ -17,6 +17,7 @@ import { MAX_APT_PARTS } from './artifact.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
 import { bundleIndex, isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
@@ -623,4 +624,54 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
     await writeSmall(path.join(target.dir, `${SITE_KEY_NAME}.gpg`), Buffer.from(publicKeyBinary(key)));
   }
   return results;
+}
+
+const aptByName = lockIndex((e) => (typeof e.name === 'string' ? e.name : undefined));
+
+/** What one APT lock entry pins, as `role \0 title \0 digest` of the layers fetch writes (a generated index: role and title only). */
+const pinnedLayers = new WeakMap<Record<string, unknown>, Set<string>>();
+function aptPins(e: Record<string, unknown>): Set<string> {
+  let pins = pinnedLayers.get(e);
+  if (pins) return pins;
+  pins = new Set();
+  const files = (v: unknown) => (Array.isArray(v) ? v : []).filter((f): f is Record<string, unknown> => typeof f === 'object' && f !== null);
+  const key = (role: string, title: unknown, sha256?: unknown) => `${role}\0${String(title)}\0${sha256 === undefined ? '' : `sha256:${String(sha256)}`}`;
+  for (const s of files(e.suites)) {
+    for (const r of files(s.release)) pins.add(e.mode === 'whole' ? key('release', r.path, r.sha256) : key('upstream-release', `upstream/${String(r.path)}`, r.sha256));
+    for (const i of files(s.indexes)) pins.add(e.mode === 'whole' ? key('index', i.path, i.sha256) : key('generated-index', String(i.path).replace(/\.(gz|xz)$/, '')));
+    for (const p of files(s.packages)) pins.add(key('package', p.filename, p.sha256));
+  }
+  pinnedLayers.set(e, pins);
+  return pins;
+}
+
+/** Why an APT artifact is not what one lock entry pins (every layer is written at its title's place in the repository). */
+function aptAgainstLock(e: Record<string, unknown>, a: AptArtifact): string | undefined {
+  const { name, url, mode } = a.cfg;
+  if (name !== e.name || url !== e.url || mode !== e.mode) return `its config says ${clipName(`${name} ${url} (${mode})`)}, the bundle's lock ${clipName(`${String(e.name)} ${String(e.url)} (${String(e.mode)})`)}`;
+  const suites = new Set((Array.isArray(e.suites) ? e.suites : []).map((s: { suite?: unknown } | null) => s?.suite));
+  const stray = a.cfg.suites.find((s) => !suites.has(s.suite));
+  if (stray) return `its config names suite ${clipName(stray.suite)}, which the bundle's lock does not`;
+  const pins = aptPins(e);
+  for (const l of a.manifest.layers) {
+    const role = String(l.annotations?.[ROLE] ?? '(none)');
+    const title = String(l.annotations?.[ANNOTATION.title] ?? '(none)');
+    if (!pins.has(`${role}\0${title}\0${role === 'generated-index' ? '' : l.digest}`)) return `its ${clipName(role)} layer ${clipName(title)} (${l.digest}) is not one the bundle's lock pins`;
+  }
+  return undefined;
+}
+
+/**
+ * Why an APT repository in index.json is not what the lock pins: its name no locked
+ * repository's; its config another URL, mode or suite; or a layer (Release, index, package)
+ * that the lock does not pin by path and sha256. A filtered suite's generated Packages is
+ * ferry's own (its stanzas checked against the carried packages at import), held to its path.
+ */
+export async function unlockedAptTop(top: OciDescriptor, entries: readonly unknown[], source: BlobSource): Promise<string | undefined> {
+  const found = lockedByRefName(top, entries, aptByName, 'apt repository');
+  if ('why' in found) return found.why;
+  const a = await readOrSkip(() => readAptArtifact(top, source));
+  if (!a) return undefined; // validateAptImport names what cannot be read
+  const why = found.locked.map((e) => aptAgainstLock(e, a));
+  return why.includes(undefined) ? undefined : `apt repository ${clipName(found.name)}: ${why[0]}`;
 }

@@ -4,7 +4,7 @@ import { AptSpecSchema, flatDir, suiteKey, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
-import { importApt, importAptBlobs, validateAptImport } from './import.js';
+import { importApt, importAptBlobs, unlockedAptTop, validateAptImport } from './import.js';
 import { aptServeRoutes } from './serve.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -33,6 +33,7 @@ export const aptKind = {
   importTo: importApt,
   importBlobs: importAptBlobs,
   validateImport: validateAptImport,
+  unlockedTop: unlockedAptTop,
   references: (entry): AptRef[] => [{ kind: 'apt', upstream: entry.url }],
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.apt ? [{ facet: 'apt' as const, url: mapAptRepo(ref.upstream, m.apt) }] : [] }));

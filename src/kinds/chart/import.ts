@@ -4,7 +4,7 @@ import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-target.js';
-import { chartNameProblems, mapChartHttp, mapImage } from '../../mapping/index.js';
+import { chartNameProblems, chartOciReference, mapChartHttp, mapImage } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
@@ -14,6 +14,7 @@ import { writeFileAtomic } from '../../store/temp-files.js';
 import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
+import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -301,4 +302,34 @@ export async function importChartBlobs(top: OciDescriptor, ctx: ImportContext): 
     if (!(await presentWithSize(file, a.chart.size))) await staged.stage(a.chart, path.dirname(file));
     if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) await staged.stage(a.prov, path.dirname(file));
   }
+}
+
+const chartsByRef = lockIndex((e) => (typeof e.repo === 'string' && typeof e.name === 'string' && typeof e.version === 'string' ? chartOciReference(e.repo, e.name, e.version) : undefined));
+const digestIn = (d: unknown): string | undefined => (typeof d === 'object' && d !== null && typeof (d as { digest?: unknown }).digest === 'string' ? (d as { digest: string }).digest : undefined);
+
+/**
+ * Why a chart in index.json is not what the lock pins: its ref.name (repository, name, version)
+ * no locked chart's; from an OCI repository, its manifest not the one the lock pins (kept byte
+ * for byte); from an HTTP repository (whose manifest ferry writes), its archive, provenance or
+ * name and version not the lock's, or a layer besides them.
+ */
+export async function unlockedChartTop(top: OciDescriptor, entries: readonly unknown[], source: BlobSource): Promise<string | undefined> {
+  const found = lockedByRefName(top, entries, chartsByRef, 'chart');
+  if ('why' in found) return found.why;
+  const label = `chart ${clipName(found.name)}`;
+  const manifests = found.locked.map((e) => digestIn((e.oci as { manifest?: unknown } | undefined)?.manifest)).filter((d): d is string => d !== undefined);
+  if (manifests.includes(top.digest)) return undefined;
+  const archives = found.locked.filter((e) => e.oci === undefined && typeof e.digest === 'string');
+  if (!archives.length) return `${label}: index.json points it at ${top.digest}, the bundle's lock pins ${manifests.join(', ') || 'no manifest'}`;
+  const a = await readOrSkip(() => readChartArtifact(top, source));
+  if (!a) return undefined; // validateChartImport names what cannot be read
+  const others = a.manifest.layers.filter((l) => l.digest !== a.chart.digest && l.digest !== a.prov?.digest);
+  const why = archives.map((e) => {
+    if (a.chart.digest !== e.digest) return `its archive in the bundle is ${a.chart.digest}, the bundle's lock pins ${String(e.digest)}`;
+    if (a.prov?.digest !== digestIn(e.prov)) return `its provenance in the bundle is ${a.prov?.digest ?? 'none'}, the bundle's lock pins ${digestIn(e.prov) ?? 'none'}`;
+    if (a.meta.name !== e.name || a.meta.version !== e.version) return `its config names ${clipName(`${a.meta.name} ${a.meta.version}`)}, the bundle's lock ${clipName(`${String(e.name)} ${String(e.version)}`)}`;
+    if (others.length) return `its manifest carries ${others[0].digest} besides the archive and provenance the bundle's lock pins`;
+    return undefined;
+  });
+  return why.includes(undefined) ? undefined : `${label}: ${why[0]}`;
 }

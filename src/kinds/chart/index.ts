@@ -3,7 +3,7 @@ import { ResolveFailures, resolveEach } from '../failures.js';
 import type { ImageSpec } from '../image/spec.js';
 import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
-import { importChart, importChartBlobs, validateChartImport } from './import.js';
+import { importChart, importChartBlobs, unlockedChartTop, validateChartImport } from './import.js';
 import { chartServeRoutes } from './serve.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
@@ -68,6 +68,7 @@ export const chartKind = {
   importBlobs: importChartBlobs,
   serveRoutes: chartServeRoutes,
   validateImport: validateChartImport,
+  unlockedTop: unlockedChartTop,
   references: (entry) => [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version), repo: entry.repo, name: entry.name, version: entry.version }],
   locations(entry, m) {
     return this.references(entry).map((ref) => {

@@ -10,6 +10,7 @@ import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { sweepStaleTempsOnce, writeFileAtomic } from '../../store/temp-files.js';
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
+import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
@@ -160,4 +161,52 @@ export async function importFileBlobs(top: OciDescriptor, ctx: ImportContext): P
     await failTaskOnError(task, () => ctx.staged!.stage(layer, target.dir, (n) => task.advance(n)), 'not written');
     task.finish();
   }
+}
+
+const filesByName = lockIndex((e) => (typeof e.name === 'string' ? e.name : undefined));
+
+/** What the lock pins for one role of a file artifact's layers: its URL, and sha256 and size when known. */
+function pinOf(p: unknown): { url: string; sha256?: string; size?: number; sha512?: string } | undefined {
+  if (typeof p !== 'object' || p === null) return undefined;
+  const r = p as Record<string, unknown>;
+  if (typeof r.url !== 'string') return undefined;
+  return { url: r.url, sha256: typeof r.sha256 === 'string' ? r.sha256 : undefined, size: typeof r.size === 'number' ? r.size : undefined, sha512: typeof r.sha512 === 'string' ? r.sha512 : undefined };
+}
+
+/** Why a file artifact's layers are not what one lock entry pins (each layer is written at its own URL's place). */
+function fileAgainstLock(e: Record<string, unknown>, layers: readonly OciDescriptor[]): string | undefined {
+  const checksums = typeof e.checksums === 'object' && e.checksums !== null ? (e.checksums as Record<string, unknown>) : {};
+  const pins: Record<string, ReturnType<typeof pinOf>> = { file: pinOf(e), checksums: pinOf(checksums.file), signature: pinOf(checksums.signature) };
+  const seen = new Set<string>();
+  for (const layer of layers) {
+    const role = String(layer.annotations?.[ROLE] ?? '(none)');
+    const url = layer.annotations?.[ANNOTATION.source];
+    const pin = Object.hasOwn(pins, role) ? pins[role] : undefined;
+    const what = `its ${clipName(role)} layer ${layer.digest}`;
+    if (!pin) return `${what} is not one the bundle's lock pins for it`;
+    if (seen.has(role)) return `${what}: a second ${role} layer`;
+    seen.add(role);
+    if (url !== pin.url) return `${what} is written at ${clipName(String(url))}, the bundle's lock has ${clipName(pin.url)}`;
+    if (pin.sha256 !== undefined && layer.digest !== `sha256:${pin.sha256}`) return `${clipName(url)}: the bundle carries ${layer.digest}, the bundle's lock pins sha256:${pin.sha256}`;
+    if (pin.size !== undefined && layer.size !== pin.size) return `${clipName(url)}: the bundle carries ${layer.size} bytes, the bundle's lock pins ${pin.size}`;
+    const sha512 = layer.annotations?.[SHA512_ANNOTATION];
+    if (role === 'file' && sha512 !== undefined && sha512 !== pin.sha512) return `${clipName(url)}: the bundle says its sha512 is ${clipName(sha512)}, the bundle's lock ${pin.sha512 ?? 'pins none'}`;
+  }
+  return seen.has('file') ? undefined : "it carries no file layer";
+}
+
+/**
+ * Why a file artifact in index.json is not what the lock pins: its name no locked file's, or
+ * a layer (the file, its checksum file, their signature) at another URL, of other content or
+ * size than the lock pins, or one the lock has no place for. A file whose lock entry pins no
+ * sha256 (the server gave none) is held to its URL and size only.
+ */
+export async function unlockedFileTop(top: OciDescriptor, entries: readonly unknown[], source: BlobSource): Promise<string | undefined> {
+  const found = lockedByRefName(top, entries, filesByName, 'file');
+  if ('why' in found) return found.why;
+  const label = `file ${clipName(found.name)}`;
+  const layers = await readOrSkip(() => fileLayers(top, source, label));
+  if (!layers) return undefined; // validateFileImport names what cannot be read
+  const why = found.locked.map((e) => fileAgainstLock(e, layers));
+  return why.includes(undefined) ? undefined : `${label}: ${why[0]}`;
 }

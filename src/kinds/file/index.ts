@@ -4,7 +4,7 @@ import { FileSpecSchema, type FileSpec } from './spec.js';
 import { FileLockSchema, type FileLock } from './lock.js';
 import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
-import { importFile, importFileBlobs, validateFileImport } from './import.js';
+import { importFile, importFileBlobs, unlockedFileTop, validateFileImport } from './import.js';
 import { fileServeRoutes } from './serve.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -40,6 +40,7 @@ export const fileKind = {
   importTo: importFile,
   importBlobs: importFileBlobs,
   validateImport: validateFileImport,
+  unlockedTop: unlockedFileTop,
   references: fileReferences,
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));
