@@ -13,7 +13,8 @@ import { startRegistryServer, type RegistryServer, type ServedContent } from '..
 import { openServeSource } from '../serve/source.js';
 import { isOciUrl } from '../store/open-bundle.js';
 import { VerifiedBlobs } from '../serve/verified-blobs.js';
-import { verifyBundle } from './bundle-verify.js';
+import { listed, verifyBundle } from './bundle-verify.js';
+import { checksAgainstLock, topsNotInLock } from '../kinds/lock-tops.js';
 
 export interface ServeOptions {
   /** `host:port` (port 0 picks a free one). */
@@ -121,6 +122,17 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       }
       const source = new VerifiedBlobs(opened.source, opts.onWarning);
       const index = await source.readIndex();
+      // What is served must be what the lock pins, as for import: an entry only index.json names
+      // would be served unseen by what is made from the lock (map, rewrite, sbom, report).
+      if (opened.readLock && Array.isArray(index.manifests) && checksAgainstLock(index.manifests)) {
+        const unlocked = await topsNotInLock(await opened.readLock(), index.manifests, source);
+        if (unlocked.length) {
+          throw new FerryError('VERIFY', `${from}: ${unlocked.length} index.json entr${unlocked.length === 1 ? 'y' : 'ies'} not pinned by the bundle's lock; not serving it`, {
+            details: listed(unlocked.map((p) => `${p.artifact}: ${p.message}`)),
+            hint: 'The bundle was crafted or damaged: do not serve or import it. Re-create it on the connected side and copy it again.',
+          });
+        }
+      }
       const routeWarnings: string[] = [];
       const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
       return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings] };

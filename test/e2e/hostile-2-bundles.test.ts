@@ -7,6 +7,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { formatChecksums } from '../../src/store/bundle-pack.js';
 import { TAR_END, tarHeader, tarPadding } from '../../src/store/tar-index.js';
 import { runFerry } from '../support/cli.js';
+import { lockPinningImages } from '../support/tar-craft.js';
 
 /**
  * Hand-made hostile bundles (no registry needed): structures a real bundle never has, with
@@ -24,21 +25,13 @@ afterAll(async () => {
 });
 
 const hex = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
-/** A lock pinning each named top-level descriptor as an image (import refuses an entry the lock does not pin). */
-const lockOf = (tops: Array<{ digest?: string; mediaType?: string; size?: number; annotations?: Record<string, string> }>) =>
-  JSON.stringify({
-    apiVersion: 'ferry/v1alpha1',
-    kind: 'Lock',
-    manifest: { name: 'x', digest: `sha256:${'0'.repeat(64)}` },
-    images: tops.filter((t) => t.annotations?.['org.opencontainers.image.ref.name']).map((t) => ({ source: t.annotations!['org.opencontainers.image.ref.name'], ref: t.annotations!['org.opencontainers.image.ref.name'], digest: t.digest, mediaType: t.mediaType, size: t.size, manifests: [], blobs: [] })),
-  });
 
 /** A bundle of the given blobs and top-level descriptors, checksums recomputed. */
 async function bundle(blobs: Buffer[], tops: object[]): Promise<string> {
   const files = new Map<string, Buffer>([
     ['oci-layout', Buffer.from('{"imageLayoutVersion":"1.0.0"}')],
     ['ferry/bundle.json', Buffer.from('{"formatVersion":1,"ferryVersion":"0.1.0","manifestName":"x"}')],
-    ['ferry/lock.json', Buffer.from(lockOf(tops as Parameters<typeof lockOf>[0]))],
+    ['ferry/lock.json', Buffer.from(lockPinningImages(tops as Parameters<typeof lockPinningImages>[0]))],
     ['ferry/manifest.yaml', Buffer.from('x: 1\n')],
     ...blobs.map((b) => [`blobs/sha256/${hex(b)}`, b] as [string, Buffer]),
     ['index.json', Buffer.from(JSON.stringify({ schemaVersion: 2, manifests: tops }))],

@@ -58,7 +58,10 @@ async function target(name: string): Promise<{ file: string; filesDir: string }>
   return { file, filesDir: path.join(dir, 'files') };
 }
 
-/** The base bundle with the source URL of the file artifact whose file is at `from` changed to `to`. */
+/**
+ * The base bundle with the source URL of the file artifact whose file is at `from` changed to `to`,
+ * in its manifest and in the lock (import and serve refuse an artifact the lock does not pin).
+ */
 function moved(b: CraftedBundle, from: string, to: string): void {
   b.editArtifact(
     (d) => d.annotations?.['io.ferry.source'] === `${http.url}/${from}`,
@@ -67,6 +70,9 @@ function moved(b: CraftedBundle, from: string, to: string): void {
       layer.annotations!['io.ferry.source'] = `${http.url}/${to}`;
     },
   );
+  const lock = b.getJson<{ files: Array<{ url: string }> }>('ferry/lock.json');
+  for (const f of lock.files) if (f.url === `${http.url}/${from}`) f.url = `${http.url}/${to}`;
+  b.setJson('ferry/lock.json', lock);
 }
 
 describe('files whose mirror paths clash', () => {

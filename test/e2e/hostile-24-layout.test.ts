@@ -45,18 +45,26 @@ afterAll(async () => {
 });
 
 /** The bundle with its image renamed `name`, imported into a layout-only target. */
-async function importNamed(name: string) {
-  const dir = path.join(work, 'cases', String(++caseNo));
-  await mkdir(dir, { recursive: true });
+/**
+ * The base bundle with its first image renamed to `name`, in index.json and in the lock (what is
+ * under test is the name, not an image only index.json names: import and serve refuse those).
+ */
+function renamed(name: string) {
   const b = base.clone();
   const index = b.index;
   const image = index.manifests.find((d) => (d.annotations?.['io.ferry.kind'] ?? 'image') === 'image')!;
-  const lock = JSON.parse(b.files.get('ferry/lock.json')!.toString('utf8')) as { images: Array<{ ref: string }> };
-  // The lock names it too: what is under test is the name, not an image only index.json names.
+  const lock = b.getJson<{ images: Array<{ ref: string }> }>('ferry/lock.json');
   lock.images.find((i) => i.ref === image.annotations?.[REF])!.ref = name;
   b.setJson('ferry/lock.json', lock);
   image.annotations = { ...image.annotations, [REF]: name };
   b.index = index;
+  return b;
+}
+
+async function importNamed(name: string) {
+  const dir = path.join(work, 'cases', String(++caseNo));
+  await mkdir(dir, { recursive: true });
+  const b = renamed(name);
   const tar = await b.write(path.join(dir, 'crafted.ferry.tar'));
   await writeFile(path.join(dir, 'target.yaml'), stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'MirrorTarget', metadata: { name: 'site' }, directory: './layout' }));
   const r = await runFerry(['import', tar, '-t', 'target.yaml'], { cwd: dir, env: env(), timeoutMs: 120_000 });
@@ -98,11 +106,7 @@ describe('ferry serve of a bundle whose image name is kilobytes of garbage', () 
   it('warns that it is not served, naming it cut short', async () => {
     const dir = path.join(work, 'cases', 'serve');
     await mkdir(dir, { recursive: true });
-    const b = base.clone();
-    const index = b.index;
-    const image = index.manifests.find((d) => (d.annotations?.['io.ferry.kind'] ?? 'image') === 'image')!;
-    image.annotations = { ...image.annotations, [REF]: `not a reference ${'x'.repeat(100_000)}` };
-    b.index = index;
+    const b = renamed(`not a reference ${'x'.repeat(100_000)}`);
     const tar = await b.write(path.join(dir, 'crafted.ferry.tar'));
     const served = await startServe([tar, '--listen', '127.0.0.1:0']);
     // The warnings follow the line with the address.

@@ -269,7 +269,17 @@ describe('names from the bundle in serve output', () => {
     const dir = path.join(work, 'evil-dir');
     await mkdir(dir, { recursive: true });
     await unpackBundle(file, dir);
-    for (const source of [file, dir]) {
+    // The bundle itself is refused (its lock pins none of these names), naming them escaped.
+    const refused = await runFerry(['serve', file, '--listen', '127.0.0.1:0'], { timeoutMs: 30_000 });
+    expect(refused.code).toBe(3);
+    expect(refused.stdout).not.toContain('listening');
+    expect(refused.stderr).toContain('not pinned by the bundle\'s lock');
+    expect(refused.stderr).toContain('evil\\x1b]0;pwned\\x07');
+    expect(refused.stderr).toContain('registry.example/\\u202eevil:1');
+    // eslint-disable-next-line no-control-regex
+    expect(refused.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f\u202e]/);
+    // A directory (an OCI layout, no lock) is served; its names in the access log are escaped too.
+    for (const source of [dir]) {
       const s = await startServe([source, '--access-log', '--listen', '127.0.0.1:0']);
       try {
         await fetch(`${s.url}/v2/_catalog`);

@@ -15,6 +15,7 @@ import { flipByte } from '../support/tar-walk.js';
 import { writeOciLayout, type Descriptor } from '../support/images.js';
 import { makeTestCa, startRegistry, type RunningRegistry } from '../support/registry.js';
 import { startServe } from '../support/craft-serve.js';
+import { lockPinningImages } from '../support/tar-craft.js';
 
 /**
  * `ferry serve` as the pull side of a registry on the air-gapped host: skopeo (an independent
@@ -81,7 +82,7 @@ beforeAll(async () => {
     manifests: [ALPINE, API, API_OLD].map((ref) => ({ ...tops[ref], annotations: { 'org.opencontainers.image.ref.name': ref, 'io.ferry.kind': 'image' } })),
   };
   bundle = path.join(dir, 'app.ferry.tar');
-  await packBundle({ store: new BlobStore(upstream), index, metadata: { manifestYaml: 'x: 1\n', lock: '{}\n', manifestName: 'app' }, output: bundle });
+  await packBundle({ store: new BlobStore(upstream), index, metadata: { manifestYaml: 'x: 1\n', lock: lockPinningImages(index.manifests), manifestName: 'app' }, output: bundle });
 });
 
 afterAll(async () => {

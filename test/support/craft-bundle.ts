@@ -133,6 +133,13 @@ export class CraftedBundle {
     this.index = index;
   }
 
+  /** A member of the bundle read as JSON (`ferry/lock.json`, say). */
+  getJson<T = Record<string, unknown>>(name: string): T {
+    const b = this.files.get(name);
+    if (!b) throw new Error(`no ${name} in the bundle`);
+    return JSON.parse(b.toString('utf8')) as T;
+  }
+
   setJson(name: string, value: unknown): void {
     this.files.set(name, Buffer.from(JSON.stringify(value)));
   }

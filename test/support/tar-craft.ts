@@ -32,3 +32,19 @@ export function paxHeader(records: string): Buffer {
   const data = Buffer.from(records);
   return retype(Buffer.concat([tarHeader('PaxHeaders/x', data.length, 'file'), data, tarPadding(data.length)]), 'x');
 }
+
+/**
+ * A lock.json pinning each named top-level descriptor (its `ref.name`) as an image with that
+ * digest: what a hand-made bundle carries so that import and serve, which refuse an index.json
+ * entry the lock does not pin, get to the check a test is about.
+ */
+export function lockPinningImages(tops: ReadonlyArray<{ digest?: string; mediaType?: string; size?: number; annotations?: Record<string, string> }>): string {
+  return JSON.stringify({
+    apiVersion: 'ferry/v1alpha1',
+    kind: 'Lock',
+    manifest: { name: 'x', digest: `sha256:${'0'.repeat(64)}` },
+    images: tops
+      .filter((t) => t.annotations?.['org.opencontainers.image.ref.name'])
+      .map((t) => ({ source: t.annotations!['org.opencontainers.image.ref.name'], ref: t.annotations!['org.opencontainers.image.ref.name'], digest: t.digest, mediaType: t.mediaType, size: t.size, manifests: [], blobs: [] })),
+  });
+}
