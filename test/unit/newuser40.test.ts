@@ -84,3 +84,39 @@ describe('firewall comments claim only what the manifest declares', () => {
     expect(nft.status).toBe(0);
   });
 });
+
+describe('an audit without --fail-on says what each bar would say', () => {
+  it('failed: false is not a pass: the report carries wouldFail, and the Markdown and HTML say the exit code does not reflect the findings', async () => {
+    const { auditCommand } = await import('../../src/commands/audit.js');
+    const { renderAuditMarkdown } = await import('../../src/audit/render-audit.js');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'newuser40-audit-'));
+    await writeFile(
+      path.join(dir, 'ccx.yaml'),
+      [
+        'apiVersion: ferry/v1alpha1',
+        'kind: Manifest',
+        'metadata: { name: ccx }',
+        'zones: [{ name: control-plane, self: true }, { name: internet, external: true }]',
+        'endpoints:',
+        '  - { name: license-server, category: license, hosts: [severalnines.com], from: control-plane, purpose: trial license,',
+        '      mitigation: { type: preset }, checks: [{ kind: values, key: cmon.license }] }',
+      ].join('\n'),
+    );
+    await writeFile(path.join(dir, 'values.yaml'), 'cmon:\n  license: ""\n  licenseUrl: https://severalnines.com/service/lic.php\nnotify:\n  slack: https://hooks.slack.com/services/T0/B0/X\n');
+    const run = (failOn?: 'unmapped' | 'unmitigated') => auditCommand([path.join(dir, 'values.yaml')], { manifest: path.join(dir, 'ccx.yaml'), failOn, cwd: dir, cacheDir: path.join(dir, 'cache') });
+    const plain = await run();
+    expect(plain.failed).toBe(false);
+    expect(plain.wouldFail).toEqual({ unmapped: true, unmitigated: true });
+    expect(renderAuditMarkdown(plain)).toContain(
+      'Result: no --fail-on given: the exit code does not reflect the findings. --fail-on unmapped fails (1 undeclared); --fail-on unmitigated fails (1 undeclared, 1 declared-unmitigated, 1 unmet mitigation).',
+    );
+    const strict = await run('unmitigated');
+    expect(strict.failed).toBe(true);
+    expect(renderAuditMarkdown(strict)).toContain('Result: --fail-on unmitigated given: FAILED. --fail-on unmapped fails (1 undeclared);');
+    // The report page says it too.
+    const { buildReport } = await import('../../src/commands/report.js');
+    const { renderReportHtml } = await import('../../src/audit/render-html.js');
+    const html = renderReportHtml(await buildReport(path.join(dir, 'ccx.yaml'), { audit: [path.join(dir, 'values.yaml')], cwd: dir, cacheDir: path.join(dir, 'cache') }));
+    expect(html).toContain('no --fail-on given: the exit code does not reflect the findings. --fail-on unmapped fails (1 undeclared)');
+  });
+});
