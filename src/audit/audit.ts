@@ -87,7 +87,13 @@ export interface AuditReport {
   skipped: SkippedFile[];
   summary: Record<FindingClass, number> & { unmetMitigations: number; unmetConnectionChecks: number; unrenderedCharts: number; unscannedFiles: number };
   failOn?: 'unmapped' | 'unmitigated';
+  /** The run failed its --fail-on (false when none was given: see wouldFail). */
   failed: boolean;
+  /**
+   * What each --fail-on would say of these findings, given or not: `failed: false` without
+   * --fail-on only means that nothing was asked, never that the deployment passed.
+   */
+  wouldFail: { unmapped: boolean; unmitigated: boolean };
 }
 
 const LOCAL_HOST = /^(localhost|127\.\d+\.\d+\.\d+|::1|0\.0\.0\.0)$|\.(svc|cluster\.local|svc\.cluster\.local|localhost)$/i;
@@ -855,12 +861,12 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   // A chart that could not be rendered leaves its templates unaudited, a file that could not be
   // read (too large, unreadable, a link out of the scanned paths) its references: either --fail-on fails.
   const unaudited = summary.unrenderedCharts > 0 || summary.unscannedFiles > 0;
-  const failed =
-    opts.failOn === 'unmapped'
-      ? summary.undeclared > 0 || unaudited
-      : opts.failOn === 'unmitigated'
-        ? summary.undeclared > 0 || unaudited || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0
-        : false;
+  const unmapped = summary.undeclared > 0 || unaudited;
+  const wouldFail = {
+    unmapped,
+    unmitigated: unmapped || summary['declared-unmitigated'] > 0 || summary.unmetMitigations > 0 || summary.unmetConnectionChecks > 0,
+  };
+  const failed = opts.failOn ? wouldFail[opts.failOn] : false;
   return {
     manifest: opts.manifestFile,
     target: opts.targetFile,
@@ -873,5 +879,6 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     summary,
     failOn: opts.failOn,
     failed,
+    wouldFail,
   };
 }

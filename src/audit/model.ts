@@ -96,9 +96,10 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
   const reparse = <T>(schema: { safeParse(d: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<never> } } }, list: unknown[], field: string): T[] =>
     list.flatMap((raw, i) => {
       // Twice: a var's value may itself use a var (cloud_api_host: ec2.<aws_region>.amazonaws.com).
-      const r = schema.safeParse(expand(expand(raw, vars), vars));
+      const expanded = expand(expand(raw, vars), vars);
+      const r = schema.safeParse(expanded);
       if (!r.success) {
-        problems.push(...issuesToProblems(r.error.issues, [field, i]));
+        problems.push(...issuesToProblems(r.error.issues, [field, i], undefined, expanded));
         return [];
       }
       return [r.data];

@@ -6,6 +6,7 @@ export function renderAuditMarkdown(r: AuditReport): string {
   const out: string[] = [`# Audit: ${r.manifest}`, ''];
   if (r.target) out.push(`Mirror target: ${r.target}`, '');
   out.push(`${r.files} file(s) scanned, ${r.findings.length} reference(s) found.`, '');
+  out.push(`Result: ${auditResult(r)}`, '');
   out.push('## Summary', '');
   out.push(mdTable(['Class', 'References'], [...FINDING_CLASSES.map((c) => [c, String(r.summary[c])]), ['unmet mitigations', String(r.summary.unmetMitigations)], ['unmet connection checks', String(r.summary.unmetConnectionChecks)], ['charts not rendered', String(r.summary.unrenderedCharts)], ['files not scanned', String(r.summary.unscannedFiles)]]), '');
   out.push('## References', '');
@@ -28,8 +29,26 @@ export function renderAuditMarkdown(r: AuditReport): string {
   out.push(mdTable(['Endpoint', 'Mitigation', 'Requirement', 'Status', 'Referenced'], r.mitigations.map((m) => [m.title, m.type, m.requirement, m.status, String(m.referenced)])), '');
   out.push('## Checks', '');
   out.push(mdTable(['Subject', 'Name', 'Check', 'Status', 'Evidence'], r.checks.map((c) => [c.subject, c.endpoint, c.check, c.status, c.evidence])), '');
-  if (r.failOn) out.push(`--fail-on ${r.failOn}: ${r.failed ? 'FAILED' : 'passed'}`, '');
   return out.join('\n');
+}
+
+/**
+ * The verdict in words, against both bars whether or not --fail-on was given: without it the run
+ * exits 0, which says nothing about the findings (a reviewer must not read it as a pass).
+ */
+export function auditResult(r: AuditReport): string {
+  const s = r.summary;
+  const count = (n: number, what: string) => (n ? [`${n} ${what}`] : []);
+  const why = (bar: 'unmapped' | 'unmitigated') =>
+    [
+      ...count(s.undeclared, 'undeclared'),
+      ...count(s.unrenderedCharts, `chart${s.unrenderedCharts === 1 ? '' : 's'} not rendered`),
+      ...count(s.unscannedFiles, `file${s.unscannedFiles === 1 ? '' : 's'} not scanned`),
+      ...(bar === 'unmitigated' ? [...count(s['declared-unmitigated'], 'declared-unmitigated'), ...count(s.unmetMitigations, `unmet mitigation${s.unmetMitigations === 1 ? '' : 's'}`), ...count(s.unmetConnectionChecks, `unmet connection check${s.unmetConnectionChecks === 1 ? '' : 's'}`)] : []),
+    ].join(', ');
+  const bar = (b: 'unmapped' | 'unmitigated') => `--fail-on ${b} ${r.wouldFail[b] ? `fails (${why(b)})` : 'passes'}`;
+  const given = r.failOn ? `--fail-on ${r.failOn} given: ${r.failed ? 'FAILED' : 'passed'}.` : 'no --fail-on given: the exit code does not reflect the findings.';
+  return `${given} ${bar('unmapped')}; ${bar('unmitigated')}.`;
 }
 
 export function renderAuditCsv(r: AuditReport): string {

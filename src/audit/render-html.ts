@@ -2,6 +2,7 @@ import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import type { ArtifactRow } from '../kinds/types.js';
 import { escapeControls } from '../ui/escape.js';
 import { FINDING_CLASSES, type AuditReport, type FindingClass } from './audit.js';
+import { auditResult } from './render-audit.js';
 import { MAPPING_NOTE, ownerText, type CmmcObjective, type Inventory, type InventoryRow } from './inventory.js';
 
 /**
@@ -316,7 +317,7 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
 
   // Audit
   if (a) {
-    out.push(`<section id="audit"><h2>Audit</h2><p>${a.files} file(s) scanned, ${a.findings.length} reference(s) found${a.target ? `, mirror target <code>${esc(a.target)}</code>` : ''}.</p>`);
+    out.push(`<section id="audit"><h2>Audit</h2><p>${a.files} file(s) scanned, ${a.findings.length} reference(s) found${a.target ? `, mirror target <code>${esc(a.target)}</code>` : ''}.</p><p>${esc(auditResult(a))}</p>`);
     out.push(
       `<p>${FINDING_CLASSES.map((c) => `${badge(c, CLASS_TONE[c])} ${a.summary[c]}`).join(' &nbsp; ')} &nbsp; unmet mitigations ${a.summary.unmetMitigations} &nbsp; unmet connection checks ${a.summary.unmetConnectionChecks}</p>`,
     );

@@ -84,7 +84,7 @@ export function validateManifestWith<M extends ManifestBase>(model: ManifestMode
     }
   }
   const result = model.schema.safeParse(data);
-  if (!result.success) problems.push(...issuesToProblems(result.error.issues, [], model.schema));
+  if (!result.success) problems.push(...issuesToProblems(result.error.issues, [], model.schema, data));
   const unique = [...new Set(problems)];
   if (unique.length || !result.success) {
     throw new FerryError('VALIDATION', `${where}: ${unique.length} problem${unique.length === 1 ? '' : 's'} in manifest`, {

@@ -72,7 +72,7 @@ export function closestField(key: string, known: readonly string[]): string | un
  * likely meant (`images[0]: unknown field "platfroms" (did you mean "platforms"?)`), and a
  * required field that is absent says so instead of zod's "expected string, received undefined".
  */
-export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = [], schema?: z.ZodType): string[] {
+export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix: PropertyKey[] = [], schema?: z.ZodType, input?: unknown): string[] {
   return issues.map((i) => {
     let message = i.message;
     const path: PropertyKey[] = [...prefix, ...i.path];
@@ -81,24 +81,51 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
       const named = i.keys.map((k) => {
         const near = closestField(k, known.filter((f) => !i.keys.includes(f)));
         if (near) return `${JSON.stringify(k)} (did you mean "${near}"?)`;
-        // A field of the entries one level down (`platforms` beside `images:` instead of under its `- ref:`).
-        const nested = schema ? known.find((f) => knownKeysAt(schema, [...i.path, f, 0]).includes(k) || knownKeysAt(schema, [...i.path, f]).includes(k)) : undefined;
-        return `${JSON.stringify(k)}${nested ? ` (a field of ${formatPath([...prefix, ...i.path, nested])} entries: check its indentation)` : ''}`;
+        // A field one level down: of a list's entries (`platforms` beside `images:` instead of
+        // under its `- ref:`) or of an object (`encrypted` beside a connection's `security:`).
+        if (schema) {
+          const inList = known.find((f) => knownKeysAt(schema, [...i.path, f, 0]).includes(k));
+          if (inList) return `${JSON.stringify(k)} (a field of ${formatPath([...prefix, ...i.path, inList])} entries: check its indentation)`;
+          const inObject = known.find((f) => knownKeysAt(schema, [...i.path, f]).includes(k));
+          if (inObject) return `${JSON.stringify(k)} (a field of ${formatPath([...prefix, ...i.path, inObject])}: write it under ${inObject}:)`;
+          // A field one level up (`checks` written inside an endpoint's `mitigation:` instead of beside it).
+          const parent = i.path.length && typeof i.path[i.path.length - 1] === 'string' ? i.path.slice(0, -1) : undefined;
+          if (parent && knownKeysAt(schema, parent).includes(k)) return `${JSON.stringify(k)} (a field of ${formatPath([...prefix, ...parent])}, not of ${String(i.path[i.path.length - 1])}: check its indentation)`;
+        }
+        return JSON.stringify(k);
       });
       message = `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
     } else if (i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length && typeof i.path[i.path.length - 1] === 'string') {
       // The field is absent: say so (its path names it).
       message = `required field is missing (${i.expected})`;
+    } else if (input !== undefined && isAbsent(input, i.path)) {
+      // An absent field whose schema is a choice (an enum, a union): zod says "Invalid option:
+      // expected one of …" as if a wrong value had been written; say it is missing, and what it takes.
+      const choices = i.code === 'invalid_value' ? i.values.map((v) => JSON.stringify(v)).join(', ') : undefined;
+      message = `required field is missing${choices ? ` (one of ${choices})` : ''}`;
     }
     return `${formatPath(path)}: ${message}`;
   });
+}
+
+/** True when the last key of `path` is absent from the object its parent path leads to in `input`. */
+function isAbsent(input: unknown, path: ReadonlyArray<PropertyKey>): boolean {
+  if (!path.length || typeof path[path.length - 1] !== 'string') return false;
+  let v: unknown = input;
+  for (const p of path.slice(0, -1)) {
+    if (v === null || typeof v !== 'object') return false;
+    v = (v as Record<PropertyKey, unknown>)[p as string];
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  const value = (v as Record<string, unknown>)[path[path.length - 1] as string];
+  return value === undefined || !Object.prototype.hasOwnProperty.call(v, path[path.length - 1]);
 }
 
 /** Parse with a schema; on failure throw one FerryError listing every problem with its path. */
 export function parseOrThrow<S extends z.ZodType>(schema: S, data: unknown, what: string, hint?: string): z.output<S> {
   const result = schema.safeParse(data);
   if (result.success) return result.data;
-  const problems = issuesToProblems(result.error.issues, [], schema);
+  const problems = issuesToProblems(result.error.issues, [], schema, data);
   throw new FerryError('VALIDATION', `${what}: ${problems.length} problem${problems.length > 1 ? 's' : ''}`, {
     details: problems,
     hint,

@@ -198,7 +198,13 @@ function skipReason(f: Flow, enable: string[]): string | undefined {
   if (f.status === 'tbd') return `TBD${f.statusNote ? `: ${f.statusNote}` : ''}`;
   if (enabled(f, enable)) return undefined;
   const m = f.endpoint?.mitigation;
-  if (m && ['mirrored', 'preset', 'disabled'].includes(m.type)) return `not needed: ${m.type}${m.description ? ` (${m.description})` : ''}; --enable ${f.endpoint!.name} to allow`;
+  if (m && ['mirrored', 'preset', 'disabled'].includes(m.type)) {
+    // The manifest declares the mitigation; this file does not know that it is in place.
+    // A mirrored endpoint is checked by the scan itself (what still names it upstream); a preset or
+    // disabled one only by the checks declared with it.
+    const verified = f.endpoint!.checks?.length ? '`ferry audit` checks it' : m.type === 'mirrored' ? '`ferry audit` finds what still points at it' : 'no check declared, so nothing verifies it';
+    return `not needed if the declared mitigation holds: ${m.type}${m.description ? ` (${m.description})` : ''}; ${verified}; --enable ${f.endpoint!.name} to allow`;
+  }
   if (f.lifecycle === 'bootstrap') return `bootstrap only${f.condition ? ` (${f.condition})` : ''}; --enable bootstrap to allow`;
   if (f.lifecycle === 'install') return `install/upgrade time only; --enable install to allow`;
   if (f.requirement === 'conditional') return `only if ${f.condition ?? 'enabled'}; --enable ${f.name} to allow`;
@@ -267,7 +273,7 @@ export async function buildRuleset(model: ConnectionModel, opts: RulesetOptions 
         // address and no IPv6 one, so its rules keep the match (`ip saddr 0.0.0.0/0`) instead of
         // dropping it and admitting IPv6 too (in `table inet` and ip6tables).
         any: cidrs.includes('0.0.0.0/0') && cidrs.includes('::/0'),
-        placeholder: cidrs.length ? undefined : unresolved.length ? `CIDRs of zone ${name}: ${unresolved.join(', ')} has no value in vars` : `CIDRs of zone ${name} are not given in the manifest`,
+        placeholder: cidrs.length ? undefined : unresolved.length ? `CIDRs of zone ${name}: ${unresolved.join(', ')} has no value in vars` : `CIDRs of zone ${name}, not given in the manifest`,
       };
       sets.set(id, s);
     }

@@ -110,7 +110,7 @@ describe('Kubernetes NetworkPolicy and Cilium', () => {
   it('NetworkPolicy never writes a placeholder CIDR: the rule is left out and named', async () => {
     const { text, warnings } = await emit(m(), 'networkpolicy');
     expect(text).not.toMatch(/cidr: <|cidr: "</);
-    expect(warnings).toContain('networkpolicy: egress rule to-partner left out — zone partner has no addresses (CIDRs of zone partner are not given in the manifest); give CIDRs in the manifest or use --resolve');
+    expect(warnings).toContain('networkpolicy: egress rule to-partner left out — zone partner has no addresses (CIDRs of zone partner, not given in the manifest); give CIDRs in the manifest or use --resolve');
     expect(text).toContain('# LEFT OUT networkpolicy: egress rule to-partner left out');
   });
 

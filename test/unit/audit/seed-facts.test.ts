@@ -142,7 +142,7 @@ describe('SPIRE', () => {
       'ip saddr @zone_admin ip daddr @zone_spire_upstream tcp dport 8081 accept',
     ]);
     expect(nft).toContain('set zone_spire_upstream {');
-    expect(nft).toMatch(/zone On-prem upstream SPIRE server \(HA cluster\) — PLACEHOLDER: fill in CIDRs of zone spire-upstream are not given/);
+    expect(nft).toMatch(/zone On-prem upstream SPIRE server \(HA cluster\) — PLACEHOLDER: fill in CIDRs of zone spire-upstream, not given/);
     expect(nft).toContain('#   ip saddr @zone_dmz ip daddr @zone_dmz_server_tbd tcp dport 8081 accept');
   });
 
