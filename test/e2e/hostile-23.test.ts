@@ -143,9 +143,13 @@ describe('APT repositories whose roots clash', () => {
     const manifest = b.json<Record<string, unknown> & { config: Desc }>(top.digest);
     const config = b.json(manifest.config.digest);
     manifest.config = { ...manifest.config, ...b.putBlob({ ...config, url, name: 'copy' }) };
-    const copy = { ...top, ...b.putBlob(manifest), annotations: { ...top.annotations, 'io.ferry.source': url } };
+    const copy = { ...top, ...b.putBlob(manifest), annotations: { ...top.annotations, 'io.ferry.source': url, 'org.opencontainers.image.ref.name': 'copy' } };
     index.manifests = replace ? index.manifests.map((m) => (m === top || m.digest === top.digest ? copy : m)) : [...index.manifests, copy];
     b.index = index;
+    // The lock pins the copy too: what is under test is the two roots, not an entry only index.json names.
+    const lock = b.getJson<{ apt: Array<Record<string, unknown>> }>('ferry/lock.json');
+    lock.apt.push({ ...lock.apt[0], name: 'copy', url });
+    b.setJson('ferry/lock.json', lock);
     return b;
   }
 

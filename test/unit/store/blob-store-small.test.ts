@@ -30,14 +30,14 @@ describe('BlobStore.ingest of a small blob (small: true)', () => {
     expect(await leftovers(s)).toEqual([]);
   });
 
-  it('starts again from the first byte after a dropped connection', async () => {
+  it('continues from the byte reached after a dropped connection (kept in memory, as the resumable path does on disk)', async () => {
     const s = await store();
     const offsets: number[] = [];
     await s.ingest(
       desc,
       async (o) => {
         offsets.push(o);
-        if (offsets.length > 1) return Readable.from([content]);
+        if (offsets.length > 1) return Readable.from([content.subarray(o)]);
         return Readable.from((async function* () {
           yield content.subarray(0, 1000);
           throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
@@ -45,7 +45,7 @@ describe('BlobStore.ingest of a small blob (small: true)', () => {
       },
       { label: 't', small: true, retry: policy },
     );
-    expect(offsets).toEqual([0, 0]);
+    expect(offsets).toEqual([0, 1000]);
     expect((await s.readBytes(desc.digest)).equals(content)).toBe(true);
   });
 
