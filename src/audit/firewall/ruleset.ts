@@ -194,8 +194,9 @@ function conditionNames(condition: string, enable: string): boolean {
 
 /** Why a flow is not allowed, or undefined when it is. */
 function skipReason(f: Flow, enable: string[]): string | undefined {
-  if (f.status === 'blocked') return `BLOCKED${f.statusNote ? `: ${f.statusNote}` : ''}`;
-  if (f.status === 'tbd') return `TBD${f.statusNote ? `: ${f.statusNote}` : ''}`;
+  // The manifest's status decides these: --enable does not open them (change the status there).
+  if (f.status === 'blocked') return `BLOCKED in the manifest (--enable does not open it)${f.statusNote ? `: ${f.statusNote}` : ''}`;
+  if (f.status === 'tbd') return `TBD in the manifest (decide it there; --enable does not open it)${f.statusNote ? `: ${f.statusNote}` : ''}`;
   if (enabled(f, enable)) return undefined;
   const m = f.endpoint?.mitigation;
   if (m && ['mirrored', 'preset', 'disabled'].includes(m.type)) {
