@@ -31,6 +31,53 @@ export function resolveRange(range: string | undefined, size: number): RangeAnsw
   return start < size && start <= end ? { status: 206, start, end } : { status: 416 };
 }
 
+/**
+ * The `Range` header to honour for an answer carrying `headers`: none when `If-Range` is there and
+ * is not this answer's (strong) ETag (RFC 9110 13.1.5: the range is then ignored and the whole
+ * body sent). A date in `If-Range` never matches: no Last-Modified is sent. apt resumes a partial
+ * download with `Range` and `If-Range: <its partial file's date>`: a tree that changed since (a
+ * directory target imported into while served) would otherwise hand it the tail of other bytes.
+ */
+export function rangeOf(req: IncomingMessage, headers: Record<string, string>): string | undefined {
+  const range = req.headers.range;
+  const raw = req.headers['if-range'];
+  const ifRange = (Array.isArray(raw) ? raw.join(',') : raw)?.trim();
+  if (range === undefined || ifRange === undefined) return range;
+  return headers.ETag !== undefined && !ifRange.startsWith('W/') && ifRange === headers.ETag ? range : undefined;
+}
+
+/** Whether an `If-Match` / `If-None-Match` list names `etag` (`*` names any existing answer; weak comparison unless `strong`). */
+function namesTag(list: string, etag: string | undefined, strong: boolean): boolean {
+  if (list.trim() === '*') return true;
+  if (etag === undefined) return false;
+  return list.split(',').some((t) => {
+    const tag = t.trim();
+    if (strong) return !tag.startsWith('W/') && tag === etag;
+    return tag.replace(/^W\//, '') === etag;
+  });
+}
+
+/**
+ * The preconditions of a GET/HEAD (RFC 9110 13.2.2): `If-Match` that does not name this answer's
+ * ETag is 412; `If-None-Match` that does is 304 (nothing sent, the client has the bytes). Returns
+ * true when it answered.
+ */
+export function answeredByPreconditions(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): boolean {
+  const ifMatch = req.headers['if-match'];
+  if (ifMatch !== undefined && !namesTag(ifMatch, headers.ETag, true)) {
+    sendError(res, 412, 'PRECONDITION_FAILED', `If-Match ${JSON.stringify(ifMatch.slice(0, 200))}: not this answer's ETag${headers.ETag ? ` (${headers.ETag})` : ' (it has none)'}`, req.method === 'HEAD');
+    return true;
+  }
+  const ifNoneMatch = req.headers['if-none-match'];
+  if (ifNoneMatch !== undefined && namesTag(ifNoneMatch, headers.ETag, false)) {
+    const { 'Content-Type': _type, ...kept } = headers;
+    res.writeHead(304, kept);
+    res.end();
+    return true;
+  }
+  return false;
+}
+
 let sendPolicy: LowSpeedPolicy | undefined;
 
 /** The low-speed limit for what `serve` sends (FERRY_SPEED_LIMIT, FERRY_SPEED_TIME_MS), read once. */
@@ -73,7 +120,8 @@ export function watchSlowReader(res: ServerResponse, policy: LowSpeedPolicy): ()
 
 /**
  * Stream `size` bytes from `open(start, end)` honouring a single `Range: bytes=…` header
- * (206 + Content-Range; 416 when unsatisfiable). Multi-range requests get the whole body.
+ * (206 + Content-Range; 416 when unsatisfiable; ignored when `If-Range` does not match, see
+ * `rangeOf`) and the preconditions (`answeredByPreconditions`). Multi-range requests get the whole body.
  * Bodies from a bundle go through `VerifiedBlobs.send`, which calls this.
  */
 export async function sendRanged(
@@ -85,7 +133,8 @@ export async function sendRanged(
   lowSpeed: LowSpeedPolicy = sendLowSpeed(),
 ): Promise<void> {
   const head = req.method === 'HEAD';
-  const range = req.headers.range;
+  if (answeredByPreconditions(req, res, headers)) return;
+  const range = rangeOf(req, headers);
   const r = resolveRange(range, size);
   if (r.status === 416) {
     res.writeHead(416, { 'Content-Range': `bytes */${size}`, 'Content-Type': 'application/json', ...headers });

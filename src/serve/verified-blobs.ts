@@ -7,7 +7,7 @@ import type { ServedBlobs } from '../kinds/serve-route.js';
 import type { OciIndex } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../store/layout.js';
 import type { BlobSource } from '../store/source.js';
-import { resolveRange, sendRanged } from './http.js';
+import { rangeOf, resolveRange, sendRanged } from './http.js';
 
 const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -88,7 +88,7 @@ export class VerifiedBlobs implements ServedBlobs {
   async send(req: IncomingMessage, res: ServerResponse, digest: string, size: number, headers: Record<string, string>, label: string): Promise<boolean> {
     if (size === 0 && digest !== EMPTY_DIGEST) this.settle(digest, EMPTY_DIGEST, label);
     if (this.bad.has(digest)) return false;
-    const r = resolveRange(req.headers.range, size);
+    const r = resolveRange(rangeOf(req, headers), size);
     const partial = r.status === 206 && (r.start !== 0 || r.end !== size - 1);
     if (partial && req.method !== 'HEAD' && !(await this.verifyWhole(digest, label))) return false;
     await sendRanged(req, res, size, (start, end) => (start === 0 && end === size - 1 ? this.openChecked(digest, size, label) : this.inner.openBlob(digest, start, end)), headers);
