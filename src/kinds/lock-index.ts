@@ -5,6 +5,9 @@ import { ANNOTATION } from '../store/source.js';
 
 export const clipName = (s: string) => (s.length > 200 ? `${s.slice(0, 200)}…` : s);
 
+/** Lock entries of one name an index.json entry is compared with, at most (lockedByRefName). */
+export const MAX_SAME_NAME = 64;
+
 /**
  * A lock list indexed once per list by a key each entry gives (`keyOf`: undefined for an entry
  * without one), so checking N entries of index.json against N lock entries is N lookups, not
@@ -44,6 +47,9 @@ export function lockedByRefName(top: OciDescriptor, entries: readonly unknown[],
   if (typeof name !== 'string') return { why: `${noun} ${top.digest} has no ${ANNOTATION.refName} annotation: the bundle's lock (ferry/lock.json) cannot name it` };
   const locked = byName(entries).get(name);
   if (!locked) return { why: `${noun} ${clipName(name)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists none of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, audit)` };
+  // Each entry of that name is compared with the artifact: a crafted lock repeating one name
+  // 90 000 times against as many index.json entries would be 8·10^9 comparisons.
+  if (locked.length > MAX_SAME_NAME) return { why: `${noun} ${clipName(name)}: the bundle's lock (ferry/lock.json) lists ${locked.length} entries of that name, more than the ${MAX_SAME_NAME} ferry compares; a lock ferry writes has one` };
   return { name, locked };
 }
 
