@@ -1,3 +1,4 @@
+import { kindNameOf } from '../kinds/lock-tops.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
@@ -40,7 +41,6 @@ export interface PayloadBlob {
 }
 
 const isExtra = (top: OciDescriptor) => top.annotations?.[EXTRA_ANNOTATION.of] !== undefined;
-const kindOf = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';
 const TOPS_PER_BLOB = 5;
 
 const CHART_PAYLOAD = new Set<string>([MT.helmChart, 'application/tar+gzip', MT.helmProv]);
@@ -65,7 +65,7 @@ export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, m
   };
   for (const top of index.manifests) {
     if (isExtra(top) || typeof top.digest !== 'string' || !DIGEST.test(top.digest)) continue;
-    const kind = kindOf(top);
+    const kind = kindNameOf(top);
     if (kind === 'image') {
       const stack = [top];
       const seen = new Set<string>();
@@ -165,7 +165,7 @@ async function readBase(
 
 /** The references of the images and charts among `tops` (what lands in a registry), sorted, each once. */
 function repoRefs(tops: OciDescriptor[]): string[] {
-  const refs = tops.filter((t) => !isExtra(t) && (kindOf(t) === 'image' || kindOf(t) === 'chart')).map((t) => t.annotations?.[ANNOTATION.refName]);
+  const refs = tops.filter((t) => !isExtra(t) && (kindNameOf(t) === 'image' || kindNameOf(t) === 'chart')).map((t) => t.annotations?.[ANNOTATION.refName]);
   return [...new Set(refs.filter((r): r is string => typeof r === 'string'))].sort();
 }
 
@@ -218,7 +218,7 @@ export async function checkBaseOnTarget(bundle: string, reader: BundleSource, lo
     if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
     for (const top of p.tops) {
       const label = artifactLabel(top);
-      const kind = kindOf(top);
+      const kind = kindNameOf(top);
       if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
         const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
         if (repository) checks.push(() => inRegistry(label, repository, digest, size));

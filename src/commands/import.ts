@@ -9,8 +9,8 @@ import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
-import { loadVerifyKey, readListedFile, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
-import { checksAgainstLock, topsNotInLock } from '../kinds/lock-tops.js';
+import { loadVerifyKey, readListedJson, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
+import { checksAgainstLock, kindNameOf, topsNotInLock } from '../kinds/lock-tops.js';
 import { confineTo } from '../store/confined-dirs.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
@@ -220,8 +220,7 @@ function verifyFailed(bundle: string, problems: string[], written = 0): FerryErr
   });
 }
 
-const kindName = (top: OciDescriptor) => top.annotations?.[ANNOTATION.kind] ?? 'image';
-const kindOf = (top: OciDescriptor) => kindByName(kindName(top));
+const kindOf = (top: OciDescriptor) => kindByName(kindNameOf(top));
 
 /**
  * The validation pass: everything `import` would write, checked without writing. Throws one
@@ -238,12 +237,12 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
 
     for (const top of tops) {
       if (!isDescriptor(top)) problems.add(where(top), `index.json entry ${JSON.stringify(String((top as { digest?: unknown }).digest)).slice(0, 100)} is not a sha256 descriptor with a size`);
-      if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindName(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
+      if (!kindOf(top)) problems.add(where(top), `kind ${JSON.stringify(kindNameOf(top))} is not one this ferry can import (use the same or a newer ferry than the one that made the bundle)`);
     }
-    const missing = kindsWithoutPlace(tops.map(kindName), target.target);
+    const missing = kindsWithoutPlace(tops.map(kindNameOf), target.target);
     for (const k of missing) problems.add(k, `add ${kindByName(k)!.targetFacet!.add}`, 'VALIDATION');
     if (target.registry) {
-      const names = tops.filter((d) => kindName(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
+      const names = tops.filter((d) => kindNameOf(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
       await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
     // An entry already refused (its name, its manifests) is not named again for the lock.
@@ -258,14 +257,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
     // What is imported must be what the lock pins: map, rewrite, sbom, report and the signature
     // policy read the lock, so an entry only index.json names would be imported unseen by them.
     if (checksAgainstLock(tops)) {
-      const lock = await problems.check('ferry/lock.json', async () => {
-        const bytes = await readListedFile(source, 'ferry/lock.json', 'nothing was imported');
-        try {
-          return JSON.parse(bytes.toString('utf8')) as unknown;
-        } catch (err) {
-          throw new FerryError('VERIFY', `ferry/lock.json: not valid JSON (${(err as Error).message})`);
-        }
-      });
+      const lock = await problems.check('ferry/lock.json', () => readListedJson(source, 'ferry/lock.json', 'nothing was imported'));
       if (lock !== undefined) for (const p of await topsNotInLock(lock, tops.filter((t) => !refused.has(t)), source)) problems.add(p.artifact, p.message);
     }
     if (problems.count) {

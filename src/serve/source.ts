@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, isFerryError } from '../errors.js';
 import { BundleReader } from '../store/bundle-reader.js';
-import { readListedFile } from '../store/bundle-sign.js';
+import { readListedJson } from '../store/bundle-sign.js';
 import { differentialServeSource, readDifferential } from '../store/differential.js';
 import { LayoutDir } from '../store/layout.js';
 import { isOciUrl, openBundleSource, type BundleSource } from '../store/open-bundle.js';
@@ -68,14 +68,7 @@ async function bundleServeSource(reader: BundleSource, base: string | undefined,
     }
     // A differential bundle is served only with its base (--base, a tar or oci://), blobs answered from either.
     const diff = await differentialServeSource(reader, base, net);
-    const readLock = async () => {
-      const bytes = await readListedFile(reader, 'ferry/lock.json', 'not serving it');
-      try {
-        return JSON.parse(bytes.toString('utf8')) as unknown;
-      } catch (err) {
-        throw new FerryError('VERIFY', `${reader.path}: ferry/lock.json is not valid JSON (${(err as Error).message}); not serving it`, { hint: 'Copy the bundle again from the source and run `ferry bundle verify`.' });
-      }
-    };
+    const readLock = () => readListedJson(reader, 'ferry/lock.json', 'not serving it');
     return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()), warnings, readLock };
   } catch (err) {
     await reader.close();

@@ -177,3 +177,13 @@ export async function readListedFile(reader: { entry(name: string): unknown; rea
   }
   return bytes;
 }
+
+/** `readListedFile`, parsed as JSON (`ferry/lock.json`): a file that is not JSON is refused as the bundle's fault, `use` said. */
+export async function readListedJson(reader: { entry(name: string): unknown; readFile(name: string): Promise<Buffer> }, name: string, use: string): Promise<unknown> {
+  const bytes = await readListedFile(reader, name, use);
+  try {
+    return JSON.parse(bytes.toString('utf8')) as unknown;
+  } catch (err) {
+    throw new FerryError('VERIFY', `${name}: not valid JSON (${(err as Error).message}); ${use}`, { hint: 'Copy the bundle again from the source and run `ferry bundle verify`.' });
+  }
+}
