@@ -141,18 +141,54 @@ export function parseChecksums(text: string): { sums: Map<string, string>; probl
   const lines = text.split('\n');
   if (lines[lines.length - 1] === '') lines.pop();
   lines.forEach((line, i) => {
-    const m = /^\\?([a-fA-F0-9]{64}) [ *](.+)$/.exec(line);
-    if (!m) {
+    const parsed = checksumLine(line);
+    if (!parsed) {
       problems.push({ line: i + 1, message: `not a sha256sum line: ${JSON.stringify(line.slice(0, 80))}` });
       return;
     }
-    let name = m[2];
-    if (line.startsWith('\\')) name = name.replace(/\\(\\|n)/g, (_s, c: string) => (c === 'n' ? '\n' : '\\'));
-    if (name.startsWith('./')) name = name.slice(2);
+    const { name, hex } = parsed;
     if (sums.has(name)) problems.push({ line: i + 1, message: `${name} listed twice` });
-    sums.set(name, m[1].toLowerCase());
+    sums.set(name, hex);
   });
   return { sums, problems };
+}
+
+/** One line of a sha256sum list: the name (unescaped, without `./`) and the lower-case hash; undefined if it is none. */
+function checksumLine(line: string): { name: string; hex: string } | undefined {
+  const m = /^\\?([a-fA-F0-9]{64}) [ *](.+)$/.exec(line);
+  if (!m) return undefined;
+  let name = m[2];
+  if (line.startsWith('\\')) name = name.replace(/\\(\\|n)/g, (_s, c: string) => (c === 'n' ? '\n' : '\\'));
+  if (name.startsWith('./')) name = name.slice(2);
+  return { name, hex: m[1].toLowerCase() };
+}
+
+/**
+ * The hashes a sha256sum list gives one file (none, one, or — a crafted list — several), found
+ * without parsing the whole list: a whole APT component's list is 60 000 lines, and the files
+ * read this way (the lock, the verify policy) are one line of it. The same lines parseChecksums
+ * reads: a line naming the file ends with its name, as no character of a name that needs no
+ * escaping is escaped (others are looked for by parsing every line).
+ */
+export function checksumsFor(list: Buffer, name: string): string[] {
+  if (/[\\\n]/.test(name) || !name) return [...parseChecksumsAll(list.toString('utf8'), name)];
+  const needle = Buffer.from(name, 'utf8');
+  const found: string[] = [];
+  for (let at = list.indexOf(needle); at !== -1; at = list.indexOf(needle, at + 1)) {
+    const end = at + needle.length;
+    if (end !== list.length && list[end] !== 0x0a) continue;
+    const start = at === 0 ? 0 : list.lastIndexOf(0x0a, at - 1) + 1;
+    const parsed = checksumLine(list.toString('utf8', start, end));
+    if (parsed?.name === name) found.push(parsed.hex);
+  }
+  return found;
+}
+
+function* parseChecksumsAll(text: string, name: string): Generator<string> {
+  for (const line of text.split('\n')) {
+    const parsed = checksumLine(line);
+    if (parsed?.name === name) yield parsed.hex;
+  }
 }
 
 const hexOf = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
-import { parseChecksums } from './bundle-pack.js';
+import { checksumsFor } from './bundle-pack.js';
 import { readRegularFile } from './verified-write.js';
 
 /**
@@ -165,12 +165,12 @@ export async function readSignature(
  */
 export async function readListedFile(reader: { entry(name: string): unknown; readFile(name: string): Promise<Buffer> }, name: string, use: string): Promise<Buffer> {
   const bytes = await reader.readFile(name);
-  const parsed = reader.entry(CHECKSUMS_FILE) ? parseChecksums((await reader.readFile(CHECKSUMS_FILE)).toString('utf8')) : undefined;
-  const listed = parsed?.sums.get(name);
+  const found = reader.entry(CHECKSUMS_FILE) ? checksumsFor(await reader.readFile(CHECKSUMS_FILE), name) : [];
+  const listed = found.at(-1);
   const actual = createHash('sha256').update(bytes).digest('hex');
   // Listed twice, the list says two things about the file (the last line would win here, the
   // full check may read the other): nothing of it is trusted.
-  const twice = parsed?.problems.some((p) => p.message === `${name} listed twice`);
+  const twice = found.length > 1;
   if (listed !== actual || twice) {
     const why = twice ? 'it is listed there twice' : listed === undefined ? 'not listed there' : `it says ${listed}, the content hashes to ${actual}`;
     throw new FerryError('VERIFY', `${name} does not match ${CHECKSUMS_FILE} (${why}); ${use}`, { hint: 'Do not import this bundle. Copy it again from the source (or re-create it there); `ferry bundle verify --key` checks every file.' });

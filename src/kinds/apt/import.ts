@@ -68,7 +68,32 @@ export interface AptArtifact {
  * carry slices of the layer list, concatenated here in order. Memory stays bounded: at most
  * MAX_APT_MANIFESTS_BYTES of JSON in all, and no more layers than a bundle may hold entries.
  */
-export async function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
+export function readAptArtifact(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
+  let cache = artifactCache.get(source);
+  if (!cache) artifactCache.set(source, (cache = new Map()));
+  const key = `${top.digest}\0${top.annotations?.[ANNOTATION.source] ?? ''}`;
+  const held = cache.get(key);
+  const alive = held instanceof WeakRef ? held.deref() : undefined;
+  if (alive) return Promise.resolve(alive);
+  if (held instanceof Promise) return held;
+  const reading = readAptArtifactOnce(top, source);
+  cache.set(key, reading);
+  reading.then(
+    (a) => cache.set(key, new WeakRef(a)),
+    () => cache.delete(key),
+  );
+  return reading;
+}
+
+/**
+ * APT artifacts read, per bundle source, held weakly: an import's clash check, validation, lock
+ * check, staging and import each read the artifact (a Debian component is 60 000 layers, ~20 MB
+ * parsed), and one still in memory from the step before is not parsed into a second copy. Held
+ * no longer than its users hold it (a long `serve` keeps nothing for this).
+ */
+const artifactCache = new WeakMap<BlobSource, Map<string, Promise<AptArtifact> | WeakRef<AptArtifact>>>();
+
+async function readAptArtifactOnce(top: OciDescriptor, source: BlobSource): Promise<AptArtifact> {
   const what = `apt ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
   const { json } = await readJsonBlob<OciManifest & { manifests?: unknown }>(source, top, `${what} manifest`, MAX_MANIFEST_BYTES);
   let manifest: AptArtifact['manifest'];
@@ -628,21 +653,52 @@ export async function importApt(top: OciDescriptor, ctx: ImportContext): Promise
 
 const aptByName = lockIndex((e) => (typeof e.name === 'string' ? e.name : undefined));
 
-/** What one APT lock entry pins, as `role \0 title \0 digest` of the layers fetch writes (a generated index: role and title only). */
-const pinnedLayers = new WeakMap<Record<string, unknown>, Set<string>>();
-function aptPins(e: Record<string, unknown>): Set<string> {
+/**
+ * What one APT lock entry pins: per role of the layers fetch writes, title → sha256 hex (a
+ * generated index: its title only). Keys and values are the lock's own strings where they can
+ * be (60 000 packages: no second copy of each path and hash).
+ */
+type AptPins = Map<string, Map<string, string | Set<string>>>;
+const pinnedLayers = new WeakMap<Record<string, unknown>, AptPins>();
+function aptPins(e: Record<string, unknown>): AptPins {
   let pins = pinnedLayers.get(e);
   if (pins) return pins;
-  pins = new Set();
+  const made: AptPins = new Map();
   const files = (v: unknown) => (Array.isArray(v) ? v : []).filter((f): f is Record<string, unknown> => typeof f === 'object' && f !== null);
-  const key = (role: string, title: unknown, sha256?: unknown) => `${role}\0${String(title)}\0${sha256 === undefined ? '' : `sha256:${String(sha256)}`}`;
+  const pin = (role: string, title: unknown, sha256: unknown) => {
+    let byTitle = made.get(role);
+    if (!byTitle) made.set(role, (byTitle = new Map()));
+    const t = String(title);
+    const hex = String(sha256);
+    const had = byTitle.get(t);
+    if (had === undefined) byTitle.set(t, hex);
+    else if (typeof had === 'string') {
+      if (had !== hex) byTitle.set(t, new Set([had, hex]));
+    } else had.add(hex);
+  };
   for (const s of files(e.suites)) {
-    for (const r of files(s.release)) pins.add(e.mode === 'whole' ? key('release', r.path, r.sha256) : key('upstream-release', `upstream/${String(r.path)}`, r.sha256));
-    for (const i of files(s.indexes)) pins.add(e.mode === 'whole' ? key('index', i.path, i.sha256) : key('generated-index', String(i.path).replace(/\.(gz|xz)$/, '')));
-    for (const p of files(s.packages)) pins.add(key('package', p.filename, p.sha256));
+    for (const r of files(s.release)) {
+      if (e.mode === 'whole') pin('release', r.path, r.sha256);
+      else pin('upstream-release', `upstream/${String(r.path)}`, r.sha256);
+    }
+    for (const i of files(s.indexes)) {
+      if (e.mode === 'whole') pin('index', i.path, i.sha256);
+      else pin('generated-index', String(i.path).replace(/\.(gz|xz)$/, ''), '');
+    }
+    for (const p of files(s.packages)) pin('package', p.filename, p.sha256);
   }
-  pinnedLayers.set(e, pins);
-  return pins;
+  pinnedLayers.set(e, made);
+  return made;
+}
+
+/** Whether `pins` holds a layer of this role and title with this digest (a generated index: by title). */
+function pinned(pins: AptPins, role: string, title: string, digest: string): boolean {
+  const want = pins.get(role)?.get(title);
+  if (want === undefined) return false;
+  if (role === 'generated-index') return true;
+  if (!digest.startsWith('sha256:')) return false;
+  const hex = digest.slice(7);
+  return typeof want === 'string' ? want === hex : want.has(hex);
 }
 
 /** Why an APT artifact is not what one lock entry pins (every layer is written at its title's place in the repository). */
@@ -656,7 +712,7 @@ function aptAgainstLock(e: Record<string, unknown>, a: AptArtifact): string | un
   for (const l of a.manifest.layers) {
     const role = String(l.annotations?.[ROLE] ?? '(none)');
     const title = String(l.annotations?.[ANNOTATION.title] ?? '(none)');
-    if (!pins.has(`${role}\0${title}\0${role === 'generated-index' ? '' : l.digest}`)) return `its ${clipName(role)} layer ${clipName(title)} (${l.digest}) is not one the bundle's lock pins`;
+    if (!pinned(pins, role, title, l.digest)) return `its ${clipName(role)} layer ${clipName(title)} (${l.digest}) is not one the bundle's lock pins`;
   }
   return undefined;
 }
