@@ -17,7 +17,7 @@ import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verifi
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
-import { loadChartStream } from './load.js';
+import { loadChartStream, type ChartMetadata } from './load.js';
 import { httpChartArtifact } from './repo-oci.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -340,6 +340,38 @@ export async function unlockedChartTop(top: OciDescriptor, entries: readonly unk
 }
 
 /**
+ * Per bundle source: each archive's Chart.yaml metadata, read once per digest (undefined when it
+ * cannot be read or is not its digest). Index.json may name one archive from any number of
+ * entries: each is compared, the archive is not read again.
+ */
+const archiveMetadatas = new WeakMap<BlobSource, Map<string, Promise<ChartMetadata | undefined>>>();
+
+function archiveMetadata(source: BlobSource, digest: string, where: string): Promise<ChartMetadata | undefined> {
+  let byDigest = archiveMetadatas.get(source);
+  if (!byDigest) archiveMetadatas.set(source, (byDigest = new Map()));
+  let found = byDigest.get(digest);
+  if (!found) {
+    found = (async () => {
+      const hash = createHash('sha256');
+      const loaded = await readOrSkip(async () => {
+        const hashed = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        const raw = await source.openBlob(digest);
+        raw.on('error', (err) => hashed.destroy(err));
+        return loadChartStream(raw.pipe(hashed), where);
+      });
+      return loaded && `sha256:${hash.digest('hex')}` === digest ? loaded.metadata : undefined;
+    })();
+    byDigest.set(digest, found);
+  }
+  return found;
+}
+
+/**
  * Why an HTTP chart's manifest or config is not the one ferry makes from its archive (the lock
  * pins the archive only): index.yaml is written from the config (appVersion, description, …) and
  * the manifest's annotations, so each field must come from the archive's Chart.yaml. The archive
@@ -347,20 +379,9 @@ export async function unlockedChartTop(top: OciDescriptor, entries: readonly unk
  * digest is left to the verify pass, which names it.
  */
 async function madeFromArchive(a: ChartArtifact, source: BlobSource, label: string): Promise<string | undefined> {
-  const hash = createHash('sha256');
-  const loaded = await readOrSkip(async () => {
-    const hashed = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        hash.update(chunk);
-        cb(null, chunk);
-      },
-    });
-    const raw = await source.openBlob(a.chart.digest);
-    raw.on('error', (err) => hashed.destroy(err));
-    return loadChartStream(raw.pipe(hashed), `${a.meta.name}-${a.meta.version}.tgz`);
-  });
-  if (!loaded || `sha256:${hash.digest('hex')}` !== a.chart.digest) return undefined;
-  const made = httpChartArtifact(loaded.metadata, a.chart, a.prov);
+  const metadata = await archiveMetadata(source, a.chart.digest, `${a.meta.name}-${a.meta.version}.tgz`);
+  if (!metadata) return undefined;
+  const made = httpChartArtifact(metadata, a.chart, a.prov);
   if (made.configDigest !== a.manifest.config.digest) {
     const got = a.meta as Record<string, unknown>;
     const want = JSON.parse(made.config.toString('utf8')) as Record<string, unknown>;
