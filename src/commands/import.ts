@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
 import { checkCollisions } from '../mapping/index.js';
@@ -133,7 +134,7 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
   let verified: Awaited<ReturnType<typeof verifyPass>> | undefined;
   if (!onePass) {
     verified = await verifyPass();
-    if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message));
+    if (!verified.ok) throw verifyFailed(bundle, verified.problems);
   }
 
   const threads = onePass ? early : undefined;
@@ -150,7 +151,7 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
     if (onePass && key) {
       // The bundle's signature (over checksums.sha256) before the first byte goes out: cheap.
       const signed = await readSignature(source, key);
-      if (signed.problems.length) throw verifyFailed(bundle, signed.problems);
+      if (signed.problems.length) throw verifyFailed(bundle, signed.problems.map((message) => ({ file: '(signature)', message })));
     }
     signaturesVerified = await checkBundlePolicy(source, imageSignatureNotes);
     // A differential bundle: the target must already hold every blob it left out; one found in
@@ -174,7 +175,7 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
       // Failed for another reason than a damaged blob (the network, the registry): say so now.
       if (failures.length && !hashed.damaged.size) throw failures[0];
       verified = await verifyPass(hashed.verified, source);
-      if (!verified.ok) throw verifyFailed(bundle, verified.problems.map((p) => p.message), push?.written ?? 0);
+      if (!verified.ok) throw verifyFailed(bundle, verified.problems, push?.written ?? 0);
       if (failures.length) throw failures[0];
     }
 
@@ -210,15 +211,26 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
 }
 
 /** The bundle failed verification: what was found, and what (if anything) was written. */
-function verifyFailed(bundle: string, problems: string[], written = 0): FerryError {
+function verifyFailed(bundle: string, found: ReadonlyArray<{ file: string; message: string }>, written = 0): FerryError {
+  const problems = found.map((p) => p.message);
+  // A split bundle's damaged parts (each problem names its part file): those parts are what to copy again.
+  const parts = [...new Set(found.filter((p) => PART_FILE.test(p.file)).map((p) => path.basename(p.file)))];
   const left = written
     ? `nothing was imported: no manifest or tag was written; ${written} blob${written > 1 ? 's' : ''} pushed before the check finished stay${written > 1 ? '' : 's'} untagged in the target registry, and its garbage collection removes ${written > 1 ? 'them' : 'it'} (\`registry garbage-collect\` for Distribution)`
     : 'nothing was imported';
   return new FerryError('VERIFY', `${bundle}: bundle failed verification; ${left}`, {
     details: listed(problems),
-    hint: signatureProblemHint(problems) ?? 'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
+    hint:
+      signatureProblemHint(problems) ??
+      (parts.length
+        ? `Copy ${parts.length > 3 ? `${parts.slice(0, 3).join(', ')} and ${parts.length - 3} more parts` : parts.join(', ')} again from the source: \`sha256sum -c\` on the .parts file beside ${parts.length > 1 ? 'them' : 'it'} names every part that differs (each part is checked against it). Then import again.`
+        : undefined) ??
+      'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
   });
 }
+
+/** A split bundle's numbered part (`app.ferry.tar.003`). */
+const PART_FILE = /\.\d{3}$/;
 
 const kindOf = (top: OciDescriptor) => kindByName(kindNameOf(top));
 

@@ -6,7 +6,7 @@ import { parseImageReference } from '../oci/reference.js';
 import { addServedExtras, answerReferrers } from '../oci/referrers.js';
 import { MAX_MANIFEST_BYTES, walkIndex } from '../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../store/source.js';
-import { sendError, sendJson } from './http.js';
+import { answeredByPreconditions, sendError, sendJson } from './http.js';
 import type { VerifiedBlobs } from './verified-blobs.js';
 import { clip } from '../mapping/mirror-tree.js';
 
@@ -210,12 +210,11 @@ export function registryHandler(source: VerifiedBlobs, current: () => { catalog:
         sendError(res, 500, 'MANIFEST_INVALID', err.message, head, { name, reference: ref });
         return;
       }
-      res.writeHead(200, {
-        'Content-Type': mediaType,
-        'Content-Length': String(bytes.length),
-        'Docker-Content-Digest': digest,
-        ETag: `"${digest}"`,
-      });
+      const headers = { 'Content-Type': mediaType, 'Docker-Content-Digest': digest, ETag: `"${digest}"` };
+      // As for blobs: a client holding this digest (If-None-Match) gets 304, one asking for another
+      // (If-Match) 412. Answered only once the bytes were checked: a damaged manifest is never 304.
+      if (answeredByPreconditions(req, res, headers)) return;
+      res.writeHead(200, { ...headers, 'Content-Length': String(bytes.length) });
       res.end(head ? undefined : bytes);
       return;
     }

@@ -7,7 +7,7 @@ import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore, indexUrlOf } from './repo-http.js';
-import { helmConfigJson, helmManifest, ociRepoRef } from './repo-oci.js';
+import { httpChartArtifact, ociRepoRef } from './repo-oci.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 export function chartFetchPlan(entry: ChartLock): FetchPlan {
@@ -59,13 +59,9 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
       await ctx.store.putBytes(bytes, entry.prov.digest);
     }
     const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);
-    const config = await ctx.store.putBytes(helmConfigJson(chart.metadata));
-    const manifest = helmManifest(
-      { mediaType: MT.helmConfig, ...config },
-      { mediaType: MT.helmChart, digest: entry.digest, size: entry.size },
-      entry.prov ? { mediaType: MT.helmProv, digest: entry.prov.digest, size: entry.prov.size } : undefined,
-      { name: chart.metadata.name, version: chart.metadata.version, description: typeof chart.metadata.description === 'string' ? chart.metadata.description : undefined },
-    );
+    const made = httpChartArtifact(chart.metadata, entry, entry.prov);
+    await ctx.store.putBytes(made.config, made.configDigest);
+    const manifest = made.manifest;
     const stored = await ctx.store.putBytes(manifest);
     top = { mediaType: MT.ociManifest, digest: stored.digest, size: stored.size };
   }

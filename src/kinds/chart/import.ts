@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
+import { Transform } from 'node:stream';
 import path from 'node:path';
 import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
@@ -15,6 +17,8 @@ import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verifi
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
+import { loadChartStream, type ChartMetadata } from './load.js';
+import { httpChartArtifact } from './repo-oci.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportResult } from '../types.js';
@@ -331,5 +335,60 @@ export async function unlockedChartTop(top: OciDescriptor, entries: readonly unk
     if (others.length) return `its manifest carries ${others[0].digest} besides the archive and provenance the bundle's lock pins`;
     return undefined;
   });
-  return why.includes(undefined) ? undefined : `${label}: ${why[0]}`;
+  if (!why.includes(undefined)) return `${label}: ${why[0]}`;
+  return madeFromArchive(a, source, label);
+}
+
+/**
+ * Per bundle source: each archive's Chart.yaml metadata, read once per digest (undefined when it
+ * cannot be read or is not its digest). Index.json may name one archive from any number of
+ * entries: each is compared, the archive is not read again.
+ */
+const archiveMetadatas = new WeakMap<BlobSource, Map<string, Promise<ChartMetadata | undefined>>>();
+
+function archiveMetadata(source: BlobSource, digest: string, where: string): Promise<ChartMetadata | undefined> {
+  let byDigest = archiveMetadatas.get(source);
+  if (!byDigest) archiveMetadatas.set(source, (byDigest = new Map()));
+  let found = byDigest.get(digest);
+  if (!found) {
+    found = (async () => {
+      const hash = createHash('sha256');
+      const loaded = await readOrSkip(async () => {
+        const hashed = new Transform({
+          transform(chunk: Buffer, _enc, cb) {
+            hash.update(chunk);
+            cb(null, chunk);
+          },
+        });
+        const raw = await source.openBlob(digest);
+        raw.on('error', (err) => hashed.destroy(err));
+        return loadChartStream(raw.pipe(hashed), where);
+      });
+      return loaded && `sha256:${hash.digest('hex')}` === digest ? loaded.metadata : undefined;
+    })();
+    byDigest.set(digest, found);
+  }
+  return found;
+}
+
+/**
+ * Why an HTTP chart's manifest or config is not the one ferry makes from its archive (the lock
+ * pins the archive only): index.yaml is written from the config (appVersion, description, …) and
+ * the manifest's annotations, so each field must come from the archive's Chart.yaml. The archive
+ * is read once (bounded by the chart loader's caps) and hashed as it is; an archive that is not its
+ * digest is left to the verify pass, which names it.
+ */
+async function madeFromArchive(a: ChartArtifact, source: BlobSource, label: string): Promise<string | undefined> {
+  const metadata = await archiveMetadata(source, a.chart.digest, `${a.meta.name}-${a.meta.version}.tgz`);
+  if (!metadata) return undefined;
+  const made = httpChartArtifact(metadata, a.chart, a.prov);
+  if (made.configDigest !== a.manifest.config.digest) {
+    const got = a.meta as Record<string, unknown>;
+    const want = JSON.parse(made.config.toString('utf8')) as Record<string, unknown>;
+    const field = [...new Set([...Object.keys(want), ...Object.keys(got)])].find((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
+    const which = field === undefined ? 'its bytes' : `${clipName(field)}: ${clipName(JSON.stringify(got[field]) ?? 'none')}, the archive's Chart.yaml has ${clipName(JSON.stringify(want[field]) ?? 'none')}`;
+    return `${label}: its config is not the one made from the archive the bundle's lock pins (${which})`;
+  }
+  if (`sha256:${createHash('sha256').update(made.manifest).digest('hex')}` !== a.top.digest) return `${label}: its manifest (${a.top.digest}) is not the one made from the archive the bundle's lock pins (its annotations or layers were changed)`;
+  return undefined;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { FerryError } from '../../errors.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
@@ -96,6 +97,24 @@ export function helmConfigJson(meta: Record<string, unknown>): Buffer {
 }
 
 /** The manifest `helm push` writes: config, chart layer, provenance layer when there is one. */
+/**
+ * The config and manifest ferry writes for a chart from an HTTP repository, made from the
+ * archive's Chart.yaml alone: `bundle create` stores them, and import and serve make them again
+ * from the archive the lock pins, so no field of either (appVersion, description, the title
+ * annotations) comes from the bundle unchecked.
+ */
+export function httpChartArtifact(metadata: Record<string, unknown> & { name: string; version: string }, chart: { digest: string; size: number }, prov: { digest: string; size: number } | undefined): { config: Buffer; configDigest: string; manifest: Buffer } {
+  const config = helmConfigJson(metadata);
+  const configDigest = 'sha256:' + createHash('sha256').update(config).digest('hex');
+  const manifest = helmManifest(
+    { mediaType: MT.helmConfig, digest: configDigest, size: config.length },
+    { mediaType: MT.helmChart, digest: chart.digest, size: chart.size },
+    prov ? { mediaType: MT.helmProv, digest: prov.digest, size: prov.size } : undefined,
+    { name: metadata.name, version: metadata.version, description: typeof metadata.description === 'string' ? metadata.description : undefined },
+  );
+  return { config, configDigest, manifest };
+}
+
 export function helmManifest(config: OciDescriptor, chart: OciDescriptor, prov: OciDescriptor | undefined, meta: { name: string; version: string; description?: string }): Buffer {
   const layers: Array<{ mediaType: string; digest: string; size: number }> = [{ mediaType: MT.helmChart, digest: chart.digest, size: chart.size }];
   if (prov) layers.push({ mediaType: MT.helmProv, digest: prov.digest, size: prov.size });

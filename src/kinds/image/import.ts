@@ -75,8 +75,8 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   return problems.items;
 }
 
-/** The lock's images by name: each pinned digest, and each extra as `digest subject tag`. */
-type LockedImages = Map<string, { pinned: Set<string>; extras: Set<string> }>;
+/** The lock's images by name: each pinned digest (with the upstream digest a platform-filtered one carries), and each extra as `digest subject tag`. */
+type LockedImages = Map<string, { pinned: Map<string, string | undefined>; extras: Set<string> }>;
 
 const extraKey = (digest: unknown, subject: unknown, tag: unknown) => JSON.stringify([digest, subject ?? null, tag ?? null]);
 
@@ -94,8 +94,8 @@ function lockedImages(entries: readonly unknown[]): LockedImages {
     const { ref, digest, storedDigest, extras } = e as Record<string, unknown>;
     if (typeof ref !== 'string' || typeof digest !== 'string') continue;
     let image = index.get(ref);
-    if (!image) index.set(ref, (image = { pinned: new Set(), extras: new Set() }));
-    image.pinned.add(typeof storedDigest === 'string' ? storedDigest : digest);
+    if (!image) index.set(ref, (image = { pinned: new Map(), extras: new Set() }));
+    image.pinned.set(typeof storedDigest === 'string' ? storedDigest : digest, typeof storedDigest === 'string' ? digest : undefined);
     for (const x of Array.isArray(extras) ? extras : []) {
       if (typeof x === 'object' && x !== null) {
         const r = x as Record<string, unknown>;
@@ -127,7 +127,12 @@ export function unlockedImageTop(top: OciDescriptor, entries: readonly unknown[]
   if (refName === undefined) return undefined; // validateImageImport names an image without a name
   const same = locked.get(refName);
   if (!same) return `image ${clipped(refName)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists no image of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, the signature policy)`;
-  if (!same.pinned.has(top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${[...same.pinned].join(', ')}`;
+  if (!same.pinned.has(top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${[...same.pinned.keys()].join(', ')}`;
+  // The upstream digest annotation says the stored index is a platform-filtered copy: import and
+  // serve then place it by its own digest and say it stands for the upstream one. Only the lock says so.
+  const upstream = top.annotations?.[ANNOTATION.upstreamDigest];
+  const pinnedUpstream = same.pinned.get(top.digest);
+  if (upstream !== pinnedUpstream) return `image ${clipped(refName)} (${top.digest}): index.json says ${upstream === undefined ? 'it is not a platform-filtered copy' : `it is a platform-filtered copy of ${clipped(upstream)}`}, the bundle's lock ${pinnedUpstream === undefined ? 'pins it as the upstream manifest itself' : `pins it as a filtered copy of ${pinnedUpstream}`}`;
   return undefined;
 }
 
