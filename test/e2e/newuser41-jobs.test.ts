@@ -115,4 +115,20 @@ endpoints:
     expect(sc7c).toContain(`TBD or blocked): ${closed.length} (`);
     for (const name of closed) expect(sc7c).toContain(name);
   });
+
+  it('AC.L1 [b] says the carried hosts come from the manifest, not from a bundle inventory never read', async () => {
+    const inv = await runFerry(['inventory', path.join(work, 'payroll.yaml'), '--format', 'md']);
+    expect(inv.code, inv.stderr).toBe(0);
+    const b = inv.stdout.split('\n').find((l) => l.startsWith('| AC.L1-b.1.iii (AC.L1-3.1.20) | [b] |'))!;
+    expect(b).not.toContain('carried by the bundle');
+    expect(b).toContain('whose artifacts the manifest lists to carry across the gap (from the manifest: no bundle is read here)');
+  });
+
+  it('a check written with the wrong field names is refused in plain English, naming the field it needs', async () => {
+    const m = path.join(work, 'bad-check.yaml');
+    await writeFile(m, `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: bad }\nzones: [{ name: app, self: true }]\nendpoints:\n  - name: t\n    category: telemetry\n    urls: [https://t.example.com]\n    from: app\n    purpose: p\n    mitigation: { type: disabled }\n    checks: [{ kind: env, name: T, value: "false" }]\n`);
+    const r = await runFerry(['inventory', m]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('endpoints[0].checks[0]: an env check needs key');
+  });
 });
