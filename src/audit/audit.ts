@@ -11,7 +11,7 @@ import type { Lock } from '../kinds/schema.js';
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import { lockEntries } from '../kinds/schema.js';
 import { mapChartHttp, mapImage, registryMappingFor } from '../mapping/index.js';
-import { parseImageReference, registryApiHost } from '../oci/reference.js';
+import { formatImageReference, parseImageReference, registryApiHost, withDefaultTag } from '../oci/reference.js';
 import { endpointHosts, hostOfUrl, isPlaceholder, type ConnectionModel } from './model.js';
 import { parseProxy } from './firewall/ruleset.js';
 import type { ChartRender } from './charts.js';
@@ -610,7 +610,13 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     }
     // 2. internal
     if (targetHosts.has(host)) {
-      const missing = r.chartSource ? chartNotOnMirror(r.chartSource) : r.kind === 'host' && r.keyPath && SYSTEM_DEFAULT_REGISTRY.test(r.keyPath) ? systemImagesNote(r.value) : undefined;
+      const missing = r.chartSource
+        ? chartNotOnMirror(r.chartSource)
+        : r.kind === 'host' && r.keyPath && SYSTEM_DEFAULT_REGISTRY.test(r.keyPath)
+          ? systemImagesNote(r.value)
+          : r.kind === 'image'
+            ? imageNotOnMirror(r.value)
+            : undefined;
       return { host, class: 'internal', note: missing ? `mirror target; ${missing}` : 'mirror target' };
     }
     if (zoneHosts.has(host)) return { host, class: 'internal', note: 'zone host' };
@@ -802,6 +808,57 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     return (
       `${s.tool} ${s.object} asks for chart ${s.chart}${s.version ? ` ${s.version}` : ''}, and the lock carries ${held.length ? `only ${held.join(', ')} of it` : 'none of it'} to this mirror location: ` +
       'unless another bundle brought it, the fetch fails at the site (carry that version: change the manifest, lock, bundle and import again)'
+    );
+  }
+
+  /**
+   * An image on the mirror registry that no carried image is imported to: `ferry import` writes
+   * each carried image where the mapping puts it (`<mirror>/docker.io/library/nginx:1.27.3` in the
+   * nested layout), and a deployment naming `<mirror>/library/nginx:1.27.3` pulls a path import
+   * never wrote. No egress (class internal), but "mirror target" alone told the reviewer the image
+   * is there; the note says it is not one the manifest carries, and where the carried one is.
+   * Unknown (no note) when the images are not all known here: a manifest chart discovers images
+   * that only its lock names, and no lock was read.
+   */
+  function imageNotOnMirror(value: string): string | undefined {
+    if (!mapping.host) return undefined;
+    const listed = (model.entries.images ?? []) as Array<{ ref: string }>;
+    const locked = opts.lock?.images ?? [];
+    if (!opts.lock && (model.entries.charts ?? []).length) return undefined;
+    if (!listed.length && !locked.length) return undefined;
+    let p;
+    try {
+      p = parseImageReference(value);
+    } catch {
+      return undefined;
+    }
+    const repo = `${p.registry}/${p.repository}`;
+    const tag = p.digest ? undefined : (p.tag ?? 'latest');
+    const atRepo: Array<{ upstream: string; repo: string; mirror: string; tag?: string; digests: string[] }> = [];
+    const all: typeof atRepo = [];
+    for (const i of [...locked, ...listed] as Array<{ ref: string; digest?: string; storedDigest?: string }>) {
+      try {
+        const u = withDefaultTag(parseImageReference(i.ref));
+        const m = mapImage(u, mapping, i.storedDigest);
+        const q = parseImageReference(m.mirror);
+        const e = { upstream: formatImageReference(u), repo: `${u.registry}/${u.repository}`, mirror: m.mirror, tag: q.tag, digests: [u.digest, i.digest, i.storedDigest].filter((d): d is string => Boolean(d)) };
+        all.push(e);
+        if (`${q.registry}/${q.repository}` === repo) atRepo.push(e);
+      } catch {
+        /* a lock entry that does not parse is refused where the lock is read */
+      }
+    }
+    if (atRepo.some((e) => (p.digest ? e.digests.includes(p.digest) : e.tag === tag))) return undefined;
+    if (atRepo.length) {
+      const held = [...new Set(atRepo.map((e) => e.tag ?? e.digests[0]))].sort();
+      return `\`ferry import\` writes ${repo} only at ${held.join(', ')} (what the manifest carries), not ${p.digest ?? tag}: the pull fails at the site unless something else pushed it`;
+    }
+    // The carried image this one was probably meant to be: the same repository path under the upstream host.
+    const tail = `/${p.repository}`;
+    const near = all.filter((e) => `/${e.repo}`.endsWith(tail)).map((e) => `${e.upstream} is at ${e.mirror}`);
+    return (
+      `no image the manifest carries is imported to ${repo}${near.length ? ` (${[...new Set(near)].sort().slice(0, 3).join('; ')})` : ''}: ` +
+      'the pull fails at the site unless the site pushes this image itself; point the reference at the carried image (`ferry rewrite manifests` over the upstream reference), or carry it'
     );
   }
 

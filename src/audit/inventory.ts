@@ -1,5 +1,6 @@
 import { hasPorts, icmpMatch, icmpTypeText, ipProtocolLabel, type Endpoint, type IcmpMatch, type Port, type TriState, type Zone } from '../kinds/endpoint/spec.js';
 import { endpointHosts, flowsOf, type ConnectionModel, type Flow, type MirroredUpstream } from './model.js';
+import { skipReason } from './firewall/ruleset.js';
 
 /**
  * The connection inventory: the record CMMC Level 1 AC.L1-b.1.iii (AC.L1-3.1.20) asks for,
@@ -237,7 +238,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
 
   const cmmc: CmmcObjective[] = [
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[a]', statement: 'Connections to external systems are identified.', evidence: `${count(external)} external connection(s) listed under Inbound listeners and Outbound connections, each with zones, protocol and ports.` },
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${count(model.mirrored)} upstream host(s) carried by the bundle.` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${count(model.mirrored)} upstream host(s) whose artifacts the manifest lists to carry across the gap (from the manifest: no bundle is read here).` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[c]', statement: 'Connections to external systems are verified.', evidence: `C / I / Auth / Trust and the authentication method recorded per connection: ${authed} of ${count(external)} external connection(s) authenticated, ${unknownAuth} unknown or not recorded in the source. \`ferry probe\` records what is reachable from a host.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[d]', statement: 'The use of external systems is verified.', evidence: `${checks} check(s) that \`ferry audit\` runs against the deployed configuration; audit classifies every reference found in it.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[e]', statement: 'Connections to external systems are controlled/limited.', evidence: `\`ferry firewall\` emits default-deny allowlists (nftables, iptables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups); ${count(open)} connection(s) TBD or blocked stay closed.` },
@@ -305,6 +306,13 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
   const exceptions = model.endpoints.filter((e) => e.mitigation.type === 'exception');
   const publicInbound = rows.filter((r) => r.direction === 'inbound' && zones.some((z) => z.external && z.title === r.from));
   const directExternal = external.filter((r) => r.direction === 'outbound' && !(r.mitigation.startsWith('proxied')));
+  // What `ferry firewall` writes without --enable: a mitigated (mirrored, preset, disabled), optional,
+  // conditional, bootstrap- or install-only, TBD or blocked flow is a comment, not a rule. The
+  // evidence said every direct flow was "allowed by the firewall output", a disabled one included.
+  const flows = flowsOf(model);
+  const allowedByDefault = (r: InventoryRow) => skipReason(flows[rows.indexOf(r)], []) === undefined;
+  const directAllowed = directExternal.filter(allowedByDefault);
+  const directClosed = directExternal.filter((r) => !allowedByDefault(r));
   const zoneList = (zs: Inventory['zones']) => (zs.length ? zs.map((z) => `${z.title}${z.cidrs.length ? '' : ' (CIDRs not recorded)'}`).join(', ') : 'none recorded');
   const allowlist =
     '`ferry firewall` writes default-deny allowlists from this inventory (nftables, iptables, ip6tables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups): the last rule of each denies, and only flows listed here are allowed.';
@@ -356,7 +364,7 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
     { practice: 'CA-9', objective: 'c–d', statement: 'Terminate internal system connections after defined conditions; review the continued need for each internal connection.', evidence: 'Not recorded in the manifest.' },
     { practice: 'SC-7', objective: 'a', statement: 'Monitor and control communications at the external managed interfaces to the system and at key internal managed interfaces within the system.', evidence: `Controlled: ${allowlist} Monitoring is not recorded.` },
     { practice: 'SC-7', objective: 'b', statement: 'Implement subnetworks for publicly accessible system components that are physically or logically separated from internal organizational networks.', evidence: `${listed('Inbound listeners reachable from an external zone', publicInbound)}. Their subnetwork separation is not recorded beyond the zones.` },
-    { practice: 'SC-7', objective: 'c', statement: 'Connect to external networks or systems only through managed interfaces consisting of boundary protection devices.', evidence: `${proxied.length} endpoint(s) through a proxy; ${directExternal.length} outbound external flow(s) direct, each allowed by the firewall output only to its listed hosts or zone.` },
+    { practice: 'SC-7', objective: 'c', statement: 'Connect to external networks or systems only through managed interfaces consisting of boundary protection devices.', evidence: `${proxied.length} endpoint(s) through a proxy; ${directAllowed.length} outbound external flow(s) direct, each allowed by the firewall output only to its listed hosts or zone; ${listed('left closed by the firewall output unless `--enable` names them (mitigated, optional, conditional, bootstrap- or install-only, TBD or blocked)', directClosed)}.` },
     { practice: 'SC-7(5)', objective: '—', statement: 'Deny network communications traffic by default and allow network communications traffic by exception.', evidence: `${allowlist} ${exceptionsText}` },
     { practice: 'SC-8', objective: '—', statement: 'Protect the confidentiality and integrity of transmitted information.', evidence: `${encryption} ${integrity}` },
   ];

@@ -192,8 +192,8 @@ function conditionNames(condition: string, enable: string): boolean {
   return false;
 }
 
-/** Why a flow is not allowed, or undefined when it is. */
-function skipReason(f: Flow, enable: string[]): string | undefined {
+/** Why a flow is not allowed, or undefined when it is (the inventory's evidence asks the same, without `--enable`). */
+export function skipReason(f: Flow, enable: string[]): string | undefined {
   // The manifest's status decides these: --enable does not open them (change the status there).
   if (f.status === 'blocked') return `BLOCKED in the manifest (--enable does not open it)${f.statusNote ? `: ${f.statusNote}` : ''}`;
   if (f.status === 'tbd') return `TBD in the manifest (decide it there; --enable does not open it)${f.statusNote ? `: ${f.statusNote}` : ''}`;

@@ -204,7 +204,7 @@ export const CheckSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    if (c.kind === 'text' ? !c.pattern : !c.key) ctx.addIssue({ code: 'custom', message: c.kind === 'text' ? 'a text check needs pattern' : `a ${c.kind} check needs key` });
+    if (c.kind === 'text' ? !c.pattern : !c.key) ctx.addIssue({ code: 'custom', message: c.kind === 'text' ? 'a text check needs pattern' : `${c.kind === 'env' ? 'an' : 'a'} ${c.kind} check needs key` });
   });
 
 export const ConnectionSchema = z
