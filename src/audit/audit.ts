@@ -820,6 +820,28 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
    * Unknown (no note) when the images are not all known here: a manifest chart discovers images
    * that only its lock names, and no lock was read.
    */
+  type Carried = { upstream: string; repo: string; mirror: string; tag?: string; digests: string[] };
+  let carried: { all: Carried[]; byMirrorRepo: Map<string, Carried[]> } | undefined;
+  /** The carried images where import writes them, made once per audit (a tree names images thousands of times). */
+  function carriedOnMirror(images: Array<{ ref: string; digest?: string; storedDigest?: string }>): { all: Carried[]; byMirrorRepo: Map<string, Carried[]> } {
+    const all: Carried[] = [];
+    const byMirrorRepo = new Map<string, Carried[]>();
+    for (const i of images) {
+      try {
+        const u = withDefaultTag(parseImageReference(i.ref));
+        const m = mapImage(u, mapping, i.storedDigest);
+        const q = parseImageReference(m.mirror);
+        const e = { upstream: formatImageReference(u), repo: `${u.registry}/${u.repository}`, mirror: m.mirror, tag: q.tag, digests: [u.digest, i.digest, i.storedDigest].filter((d): d is string => Boolean(d)) };
+        all.push(e);
+        const key = `${q.registry}/${q.repository}`;
+        byMirrorRepo.set(key, [...(byMirrorRepo.get(key) ?? []), e]);
+      } catch {
+        /* a lock entry that does not parse is refused where the lock is read */
+      }
+    }
+    return { all, byMirrorRepo };
+  }
+
   function imageNotOnMirror(value: string): string | undefined {
     if (!mapping.host) return undefined;
     const listed = (model.entries.images ?? []) as Array<{ ref: string }>;
@@ -834,20 +856,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     }
     const repo = `${p.registry}/${p.repository}`;
     const tag = p.digest ? undefined : (p.tag ?? 'latest');
-    const atRepo: Array<{ upstream: string; repo: string; mirror: string; tag?: string; digests: string[] }> = [];
-    const all: typeof atRepo = [];
-    for (const i of [...locked, ...listed] as Array<{ ref: string; digest?: string; storedDigest?: string }>) {
-      try {
-        const u = withDefaultTag(parseImageReference(i.ref));
-        const m = mapImage(u, mapping, i.storedDigest);
-        const q = parseImageReference(m.mirror);
-        const e = { upstream: formatImageReference(u), repo: `${u.registry}/${u.repository}`, mirror: m.mirror, tag: q.tag, digests: [u.digest, i.digest, i.storedDigest].filter((d): d is string => Boolean(d)) };
-        all.push(e);
-        if (`${q.registry}/${q.repository}` === repo) atRepo.push(e);
-      } catch {
-        /* a lock entry that does not parse is refused where the lock is read */
-      }
-    }
+    const { all, byMirrorRepo } = (carried ??= carriedOnMirror([...locked, ...listed] as Array<{ ref: string; digest?: string; storedDigest?: string }>));
+    const atRepo = byMirrorRepo.get(repo) ?? [];
     if (atRepo.some((e) => (p.digest ? e.digests.includes(p.digest) : e.tag === tag))) return undefined;
     if (atRepo.length) {
       const held = [...new Set(atRepo.map((e) => e.tag ?? e.digests[0]))].sort();

@@ -309,8 +309,10 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
   // What `ferry firewall` writes without --enable: a mitigated (mirrored, preset, disabled), optional,
   // conditional, bootstrap- or install-only, TBD or blocked flow is a comment, not a rule. The
   // evidence said every direct flow was "allowed by the firewall output", a disabled one included.
+  // rows are flowsOf(model), row for flow, in order.
   const flows = flowsOf(model);
-  const allowedByDefault = (r: InventoryRow) => skipReason(flows[rows.indexOf(r)], []) === undefined;
+  const allowed = new Set(rows.filter((_r, i) => skipReason(flows[i], []) === undefined));
+  const allowedByDefault = (r: InventoryRow) => allowed.has(r);
   const directAllowed = directExternal.filter(allowedByDefault);
   const directClosed = directExternal.filter((r) => !allowedByDefault(r));
   const zoneList = (zs: Inventory['zones']) => (zs.length ? zs.map((z) => `${z.title}${z.cidrs.length ? '' : ' (CIDRs not recorded)'}`).join(', ') : 'none recorded');
