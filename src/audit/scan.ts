@@ -19,6 +19,7 @@ import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeEnvEntries } from './compose-env.js';
 import { embeddedLeaves, flagValue } from './embedded.js';
+import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
@@ -202,8 +203,15 @@ export function fileTypeOf(file: string): FileType {
 const TLDS =
   'com|org|net|io|dev|cloud|co|us|eu|de|se|no|fi|dk|nl|fr|uk|ch|at|pro|app|ai|sh|info|biz|gov|edu|mil|internal|local|lan|corp|site|tech|xyz|me|tv|cc|ly|gg|so|page|run|services|systems';
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
-/** A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole. */
-const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|[^\s"'<>`\\)\]}]+)/gi;
+/**
+ * A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole, and so is a
+ * variable reference in it (`http://$(COLLECTOR_HOST):4318`, `https://github.com/${ORG}/repo`), whose
+ * closing `)` or `}` otherwise ends a URL.
+ */
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|[^\s"'<>`\\)\]}])+)/gi;
+// A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
+// (a CORS origin, a shell glob), `https://.*/x` (a regex).
+const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;
 /**
  * `node1.corp.example:9100`, `db.vendor.jp:5432`: a lower-case name of three labels or more with a
  * port is a destination whatever its top-level domain (a prometheus target, an SMTP smarthost);
@@ -346,6 +354,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
     const start = m.index!;
     const end = m[0].includes('{{') ? withTemplateActions(value, start, start + m[0].length) : start + m[0].length;
     const url = trimTrailing(value.slice(start, end), '.,;:');
+    if (WILDCARD_HOST_URL.test(url)) return true;
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
     // Only the URL pattern's own match is blanked: what the template actions hold (a `default
     // "api.vendor.io"`) is still read by the patterns below.
@@ -509,6 +518,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   let helmChart = false;
   let docKind: string | undefined;
   const setValues = new WeakSet<object>();
+  // A container's `$(VAR)` references, expanded from its env as Kubernetes does (audit/container-env.ts).
+  const expanded = new WeakMap<object, string>();
   const visit = (node: unknown, keyPath: string, envName?: string, valueOf?: string) => {
     if (helmChart && keyPath === 'spec.set' && isMap(node) && !setValues.has(node)) {
       // `--set` keys (`image.repository: quay.io/x`): read as the values they set, each at its own line.
@@ -537,6 +548,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       }
     }
     if (isMap(node)) {
+      if (CONTAINER_PATH.test(keyPath)) for (const [n, x] of containerExpansions(node)) expanded.set(n, x);
       // Helm-style split image: { registry, repository, tag | digest }.
       const get = (k: string) => {
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
@@ -595,8 +607,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       });
     } else if (isScalar(node)) {
       if (node.value === null || node.value === undefined) return;
-      const v = String(node.value);
+      const v = expanded.get(node) ?? String(node.value);
       const line = lineOf(node as YamlNode);
+      const expandedFrom = expanded.has(node) ? `${file}:${line} ${String(node.value)}, which Kubernetes expands from the container's env to ${v}` : undefined;
       const src = sources.get(keyPath);
       if (src && src.urlNode === node) {
         // One reference for the whole source (Argo CD's OCI form has no scheme: not a URL to the other patterns).
@@ -663,7 +676,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
               next = Math.max(next, at + r.value.length);
             }
           }
-          refs.push({ file, line: where, keyPath, ...r });
+          refs.push({ file, line: where, keyPath, ...r, ...(expandedFrom ? { provenance: expandedFrom } : {}) });
         }
         from = next;
       });
