@@ -17,8 +17,11 @@ import { isMap, isScalar, isSeq, type Scalar, type YAMLMap } from 'yaml';
 /** A container in a pod spec, by its key path (`spec.template.spec.containers[0]`). */
 export const CONTAINER_PATH = /(?:^|\.)(?:containers|initContainers|ephemeralContainers)\[\d+\]$/;
 
-/** `$(NAME)` expanded from `vars`, `$$` as `$` (Kubernetes' expansion.Expand); unknown names kept as written. */
-export function expandDependentVars(input: string, vars: ReadonlyMap<string, string>): string {
+/** Longest expanded value read (a tree is hostile: expansion can grow a value exponentially). */
+export const MAX_EXPANDED = 64 * 1024;
+
+/** `$(NAME)` expanded from `vars`, `$$` as `$` (Kubernetes' expansion.Expand); unknown names kept as written; undefined past MAX_EXPANDED. */
+export function expandDependentVars(input: string, vars: ReadonlyMap<string, string>): string | undefined {
   if (!input.includes('$')) return input;
   let out = '';
   let at = 0;
@@ -40,6 +43,9 @@ export function expandDependentVars(input: string, vars: ReadonlyMap<string, str
       const name = input.slice(dollar + 2, close);
       out += vars.has(name) ? vars.get(name)! : `$(${name})`;
       at = close + 1;
+      // Each variable may hold earlier ones many times over (a value of ten `$(A)` where A is ten
+      // `$(B)`…): past the bound the value is unknown, as Kubernetes' own bound would not say.
+      if (out.length > MAX_EXPANDED) return undefined;
     } else {
       out += '$';
       at = dollar + 1;
@@ -66,6 +72,10 @@ export function containerExpansions(container: YAMLMap): Map<Scalar, string> {
       if (isScalar(value) && value.value !== null && value.value !== undefined) {
         const raw = String(value.value);
         const expanded = expandDependentVars(raw, vars);
+        if (expanded === undefined) {
+          vars.delete(name);
+          continue;
+        }
         if (expanded !== raw) out.set(value, expanded);
         vars.set(name, expanded);
       } else if (item.has('valueFrom')) vars.delete(name);
@@ -78,7 +88,7 @@ export function containerExpansions(container: YAMLMap): Map<Scalar, string> {
     for (const item of list.items) {
       if (!isScalar(item) || typeof item.value !== 'string') continue;
       const expanded = expandDependentVars(item.value, vars);
-      if (expanded !== item.value) out.set(item, expanded);
+      if (expanded !== undefined && expanded !== item.value) out.set(item, expanded);
     }
   }
   return out;

@@ -96,7 +96,6 @@ export function helmConfigJson(meta: Record<string, unknown>): Buffer {
   return Buffer.from(JSON.stringify(out));
 }
 
-/** The manifest `helm push` writes: config, chart layer, provenance layer when there is one. */
 /**
  * The config and manifest ferry writes for a chart from an HTTP repository, made from the
  * archive's Chart.yaml alone: `bundle create` stores them, and import and serve make them again
@@ -115,6 +114,7 @@ export function httpChartArtifact(metadata: Record<string, unknown> & { name: st
   return { config, configDigest, manifest };
 }
 
+/** The manifest `helm push` writes: config, chart layer, provenance layer when there is one. */
 export function helmManifest(config: OciDescriptor, chart: OciDescriptor, prov: OciDescriptor | undefined, meta: { name: string; version: string; description?: string }): Buffer {
   const layers: Array<{ mediaType: string; digest: string; size: number }> = [{ mediaType: MT.helmChart, digest: chart.digest, size: chart.size }];
   if (prov) layers.push({ mediaType: MT.helmProv, digest: prov.digest, size: prov.size });

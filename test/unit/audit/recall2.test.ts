@@ -105,3 +105,17 @@ describe('recall2: a URL whose host is only a wildcard names no destination', ()
     expect(found('notes.txt', 'text', text)).toEqual(['6 url https://*.vendor.example']);
   });
 });
+
+describe('recall2: expansion is bounded (a scanned tree is hostile)', () => {
+  it('a chain of variables each naming the one before ten times is not expanded past the bound', { timeout: 20_000 }, () => {
+    // A = 1 KB; B = ten A; C = ten B; … twelve levels would be 10^12 bytes expanded.
+    const env = ['            - name: V0', `              value: ${'a'.repeat(1000)}.vendor.example`];
+    for (let i = 1; i < 12; i++) env.push(`            - name: V${i}`, `              value: ${`$(V${i - 1})`.repeat(10)}`);
+    const text = ['kind: Pod', 'spec:', '  containers:', '    - name: c', '      image: app:1.0', '      env:', ...env, '      args: ["http://$(V11)/x", "http://$(V1)/y"]', ''].join('\n');
+    const refs = found('pod.yaml', 'yaml', text);
+    // V1 (10 KB) is within the bound and expanded; V2 (100 KB) is not, so it is unknown and kept
+    // as written wherever it is named, and nothing read is past the bound.
+    expect(refs.some((r) => r.includes(`http://${'a'.repeat(1000)}.vendor.example`))).toBe(true);
+    expect(refs.every((r) => r.length < 200_000)).toBe(true);
+  });
+});
