@@ -49,3 +49,24 @@ describe('merge into nil', () => {
     expect(out('{{ $m := merge nil .Values.a .Values.b }}{{ toJson .Values.a }}', values)).toBe('{"x":"1"}');
   });
 });
+
+describe('printf', () => {
+  // found by the fuzzer: fmt's explicit argument indexes were printed as bad verbs
+  it('takes explicit argument indexes, as fmt does', () => {
+    expect(out('{{ printf "%[2]v %[1]v" nil "(a)(b)?" }}')).toBe('(a)(b)? <nil>');
+    expect(out('{{ printf "%[3]v|%v|%[1]d %d" 1 2 3 }}')).toBe('3|%!v(MISSING)|1 2');
+    expect(out('{{ printf "%[2]v" 1 2 3 }}')).toBe('2'); // no EXTRA once reordered
+    expect(out('{{ printf "%[1]*[2]d|" 5 7 }}')).toBe('    7|');
+  });
+  it('an index out of range, malformed, or followed by a width or precision is BADINDEX', () => {
+    expect(out('{{ printf "%[5]v %v" 1 2 }}')).toBe('%!v(BADINDEX) 1');
+    expect(out('{{ printf "%[0]v %[x]v %[]v %[1v" 1 }}')).toBe('%!v(BADINDEX) %!v(BADINDEX) %!v(BADINDEX) %!v(BADINDEX)');
+    expect(out('{{ printf "%[2]5d|%[1].2f|%.[2]*[1]f" 1.5 3 }}')).toBe('%!d(BADINDEX)|%!f(BADINDEX)|1.500');
+    expect(out('{{ printf "%[1]-5s|%-[1]5s|" "a" }}')).toBe('%!-(string=a)5s|%!s(BADINDEX)|');
+  });
+  it('a precision on %d is the least number of digits', () => {
+    expect(out('{{ printf "%3.[1]*[2]d|%.4d|%08.3d|%-6.3d|%+.2d|%.0d|%5.0d|%+.0d|%.2d" 4 7 5 -5 3 0 0 0 -123 }}')).toBe(
+      '0007|0005|    -005|003   |+00||     |-123|%!d(MISSING)',
+    );
+  });
+});
