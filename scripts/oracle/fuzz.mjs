@@ -230,9 +230,17 @@ function stmt(depth, inRange) {
     vars.push(v);
     return node('s', ([x]) => `{{ ${v} := ${x} }}`, e);
   }
-  if (r < 0.6 && vars.length) {
+  if (r < 0.6 && vars.length && chance(0.8)) {
     const v = pick(vars);
     return node('s', ([x]) => `{{ ${v} = ${x} }}`, pipe(depth));
+  }
+  if (r < 0.6) {
+    // an assignment to a variable never declared (TrueCharts' common library): Go's parser takes it
+    // and declares the name for the rest of the scope; executing it is `undefined variable`
+    const u = `$u${vars.length}`;
+    vars.push(u);
+    const [l, r2] = [dl(), dr()];
+    return node('s', ([x]) => `${l}${u} = ${x}${r2}`, pipe(depth));
   }
   if (r < 0.7) {
     const c = pipe(depth - 1);
@@ -293,9 +301,12 @@ function probe(depth) {
   const fn = pick(['merge', 'mergeOverwrite', 'mustMerge', 'mustMergeOverwrite', 'deepCopy']);
   const v = `$p${vars.length}`;
   const src = () => (chance(0.6) ? leaf('e', pick(MAPS)) : wrapArg(operand(depth - 1, 'map')));
-  const dst = src();
+  // a nil destination or source (hazelcast's `merge nil .a .b`; a missing field in parentheses,
+  // wikimedia's `merge ($s.annotations) …`, is a nil map to Go where the bare field is refused)
+  const nilMap = () => leaf('e', pick(['nil', '(.Values.missing)', '.Values.missing', '(.Values.m.none)']));
+  const dst = chance(0.2) ? leaf('e', pick(['(.Values.missing)', '.Values.missing', '(.Values.m.none)'])) : src();
   const a = src();
-  const b = chance(0.4) ? src() : null;
+  const b = chance(0.4) ? (chance(0.3) ? nilMap() : src()) : null;
   const form = ri(4);
   return node('s', ([d, x, y]) => {
     const args = fn === 'deepCopy' ? d : `${v} ${x}${y !== undefined ? ` ${y}` : ''}`;

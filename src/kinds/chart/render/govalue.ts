@@ -398,7 +398,12 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
         if (Array.isArray(v)) return `[${v.map((x) => fmtOne('d', x, { ...f, width: undefined })).join(' ')}]`;
         return pad(bad(verb, v), f);
       }
-      return pad(signed(i.toString(), i < 0n), f, true);
+      if (f.prec === undefined) return pad(signed(i.toString(), i < 0n), f, true);
+      // fmtInteger: a precision is the least number of digits (`%.4d` 7 is 0007; `%.0d` 0 is
+      // nothing), and the padding is then spaces whatever the 0 flag
+      if (f.prec === 0 && i === 0n) return pad('', { ...f, zero: false });
+      const digits = (i < 0n ? -i : i).toString().padStart(f.prec, '0');
+      return pad(signed(i < 0n ? `-${digits}` : digits, i < 0n), { ...f, zero: false });
     }
     case 'b':
     case 'o':
@@ -466,6 +471,37 @@ export function goSprintf(format: string, args: unknown[]): string {
   let out = '';
   let argi = 0;
   let i = 0;
+  // fmt's explicit argument indexes (`%[2]v %[1]v`, `%[1]*[2]d`): printArg's argNumber. Once one is
+  // used, leftover arguments are no longer reported as EXTRA; an index out of range is BADINDEX.
+  let reordered = false;
+  let good = true;
+  let afterIndex = false;
+  const argNumber = (): void => {
+    if (format[i] !== '[') {
+      afterIndex = false;
+      return;
+    }
+    reordered = true;
+    // parseArgNumber: `[n]` with n one-based; at least three bytes
+    let ok = false;
+    let index = 0;
+    let wid = 1;
+    if (format.length - i >= 3) {
+      const close = format.indexOf(']', i + 1);
+      if (close >= 0) {
+        wid = close - i + 1;
+        const digits = format.slice(i + 1, close);
+        if (/^[0-9]+$/.test(digits) && digits.length <= 7) {
+          ok = true;
+          index = Number(digits) - 1;
+        }
+      }
+    }
+    i += wid;
+    afterIndex = ok;
+    if (ok && index >= 0 && index < args.length) argi = index;
+    else good = false;
+  };
   while (i < format.length) {
     const ch = format[i];
     if (ch !== '%') {
@@ -478,6 +514,7 @@ export function goSprintf(format: string, args: unknown[]): string {
       out += '%!(NOVERB)';
       break;
     }
+    good = true;
     const f: Spec = { minus: false, plus: false, sharp: false, zero: false, space: false };
     for (; i < format.length; i++) {
       const c = format[i];
@@ -511,7 +548,9 @@ export function goSprintf(format: string, args: unknown[]): string {
       if (typeof a !== 'bigint' || a > 1_000_000n || a < -1_000_000n) return undefined;
       return Number(a);
     };
+    argNumber();
     if (format[i] === '*') {
+      afterIndex = false;
       f.width = fromArg();
       if (f.width === undefined) out += '%!(BADWIDTH)';
       else if (f.width < 0) {
@@ -519,15 +558,22 @@ export function goSprintf(format: string, args: unknown[]): string {
         f.minus = true;
         f.zero = false;
       }
-    } else f.width = num();
-    if (format[i] === '.') {
+    } else {
+      f.width = num();
+      if (afterIndex && f.width !== undefined) good = false; // "%[3]2d"
+    }
+    if (i + 1 < format.length && format[i] === '.') {
       i++;
+      if (afterIndex) good = false; // "%[3].2d"
+      argNumber();
       if (format[i] === '*') {
+        afterIndex = false;
         f.prec = fromArg();
         if (f.prec !== undefined && f.prec < 0) f.prec = undefined;
         if (f.prec === undefined) out += '%!(BADPREC)';
       } else f.prec = num() ?? 0;
     }
+    if (!afterIndex) argNumber();
     if (overflow || i >= format.length) {
       out += '%!(NOVERB)';
       break;
@@ -537,13 +583,17 @@ export function goSprintf(format: string, args: unknown[]): string {
       out += '%';
       continue;
     }
+    if (!good) {
+      out += `%!${verb}(BADINDEX)`;
+      continue;
+    }
     if (argi >= args.length) {
       out += `%!${verb}(MISSING)`;
       continue;
     }
     out += fmtOne(verb, args[argi++], f);
   }
-  if (argi < args.length) {
+  if (!reordered && argi < args.length) {
     out += `%!(EXTRA ${args
       .slice(argi)
       .map((a) => `${goTypeName(a)}=${formatV(a)}`)

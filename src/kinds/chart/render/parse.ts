@@ -603,7 +603,6 @@ function parseUncached(name: string, text: string): ParsedTemplate {
         nextNonSpace();
         decl.push(v1.v);
         isAssign = n.t === 'assign';
-        if (isAssign && !hasVar(v1.v)) err(`undefined variable "${v1.v}"`, v1);
       } else if (n.t === 'comma' && ctx === 'range') {
         nextNonSpace();
         const v2 = nextNonSpace();
@@ -614,7 +613,10 @@ function parseUncached(name: string, text: string): ParsedTemplate {
         decl.push(v1.v, v2.v);
       } else i = save;
     } else i = save;
-    if (!isAssign) for (const d of decl) varScopes[varScopes.length - 1].push(d);
+    // Go's parser declares the variables of an assignment too, without checking that they exist
+    // (parse.go pipeline): `{{ $x = 1 }}` with no `$x` parses, and fails only when executed
+    // (`undefined variable: $x`); a later `{{ $x }}` in the scope parses as well.
+    for (const d of decl) varScopes[varScopes.length - 1].push(d);
     const cmds: Arg[][] = [];
     for (;;) {
       const tok = peekNonSpace();

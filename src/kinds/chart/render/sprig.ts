@@ -458,6 +458,21 @@ function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
   }
 }
 
+/**
+ * sprig's merge and mergeOverwrite: `mergo.Merge(&dst, src)` for each source in turn. A nil
+ * destination (a literal `nil`: `merge nil .Values.a .Values.b`, hazelcast's annotations) is made
+ * a new map by the first source that is not nil, and that map is what the call returns.
+ */
+function mergeAll(dst: unknown, srcs: unknown[], overwrite: boolean): unknown {
+  let out = dst;
+  for (const s of srcs) {
+    if (isNil(s)) continue;
+    if (isNil(out)) out = {};
+    mergeInto(dict(out), dict(s), overwrite);
+  }
+  return out;
+}
+
 // ── the map ──────────────────────────────────────────────────────────────────
 
 function indent(n: unknown, s: unknown): string {
@@ -737,14 +752,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
       for (const [k, v] of Object.entries(dict(d))) if (!drop.has(k)) setKey(out, k, v);
       return out;
     },
-    merge: (dst, ...srcs) => {
-      for (const s of srcs) mergeInto(dict(dst), dict(s), false);
-      return dst;
-    },
-    mergeOverwrite: (dst, ...srcs) => {
-      for (const s of srcs) mergeInto(dict(dst), dict(s), true);
-      return dst;
-    },
+    merge: (dst, ...srcs) => mergeAll(dst, srcs, false),
+    mergeOverwrite: (dst, ...srcs) => mergeAll(dst, srcs, true),
     mustMerge: (dst, ...srcs) => f.merge(dst, ...srcs),
     mustMergeOverwrite: (dst, ...srcs) => f.mergeOverwrite(dst, ...srcs),
     values: (d) => Object.keys(dict(d)).map((k) => dict(d)[k]),
