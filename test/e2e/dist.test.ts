@@ -1,4 +1,4 @@
-import { chmod, copyFile, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,6 +23,13 @@ describe('the build in dist/', () => {
     const schema = await runCommand(process.execPath, [copy, 'schema', 'manifest'], { cwd: dir });
     expect(schema.code, schema.stderr).toBe(0);
     expect(JSON.parse(schema.stdout).properties.images.type).toBe('array');
+  });
+
+  it('is all ASCII (a non-ASCII byte makes Node hold and decode the program as two-byte text)', async () => {
+    const dist = path.dirname(FERRY);
+    const files = (await readdir(dist, { recursive: true })).filter((f) => f.endsWith('.mjs'));
+    expect(files.length).toBeGreaterThan(2);
+    for (const f of files) expect(/[^\x00-\x7f]/.exec(await readFile(path.join(dist, f), 'latin1')), f).toBeNull();
   });
 
   it('on a Node older than 22.19 it says what it needs instead of failing inside a dependency', async () => {
