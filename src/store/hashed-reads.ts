@@ -7,6 +7,9 @@ import { noteBytesPassed } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 
+/** Blobs up to this size are read whole and hashed on this thread (readSmall). */
+const SMALL_READ = 64 << 10;
+
 /**
  * Blob reads from a bundle, hashed as they pass, so import can push a blob and verify it in the
  * same read (`ferry import` reads the bundle once):
@@ -40,6 +43,9 @@ export class HashedReads {
     if (known) throw this.mismatch(digest, known);
     const size = await this.source.blobSize(digest);
     if (size === undefined) throw new FerryError('NOT_FOUND', `${this.label}: blob ${digest} is not in the bundle`);
+    // A source that checks whole reads itself (a bundle in a registry) is read unchecked: hashed once, here.
+    const unchecked = (this.source as { openBlobUnchecked?: (digest: string, start: number) => Promise<Readable> }).openBlobUnchecked;
+    if (start === 0 && size <= SMALL_READ && !unchecked) return Readable.from([await this.readSmall(digest, hex, size)], { objectMode: false });
     const hash = this.threads?.stream() ?? mainThreadHash(createHash('sha256'));
     // The prefix of a resumed upload, read from the bundle (not sent) so the hash covers every byte.
     if (start > 0) {
@@ -48,8 +54,6 @@ export class HashedReads {
         this.bytesRead += (c as Buffer).length;
       }
     }
-    // A source that checks whole reads itself (a bundle in a registry) is read unchecked: hashed once, here.
-    const unchecked = (this.source as { openBlobUnchecked?: (digest: string, start: number) => Promise<Readable> }).openBlobUnchecked;
     const body = unchecked ? await unchecked.call(this.source, digest, start) : await this.source.openBlob(digest, start);
     const self = this;
     async function* gen() {
@@ -77,6 +81,22 @@ export class HashedReads {
       if (held) yield held;
     }
     return Readable.from(gen(), { objectMode: false });
+  }
+
+  /**
+   * A small blob (a .deb of a whole APT component, a config) read in one positional read and hashed
+   * here: opening a stream on the bundle and handing 200 bytes to a hashing thread and back cost
+   * more than the bytes (60 000 packages: ~0.2 ms of this thread each). Checked before it is handed on.
+   */
+  private async readSmall(digest: string, hex: string, size: number): Promise<Buffer> {
+    const bytes = await this.source.readBlob(digest, SMALL_READ);
+    this.bytesRead += bytes.length;
+    noteBytesPassed(bytes.length);
+    if (bytes.length !== size) throw this.fail(digest, `${bytes.length} of its ${size} bytes`);
+    const actual = createHash('sha256').update(bytes).digest('hex');
+    if (actual !== hex) throw this.fail(digest, `digest mismatch (content hashes to sha256:${actual})`);
+    this.verified.set(`blobs/sha256/${hex}`, hex);
+    return bytes;
   }
 
   private fail(digest: string, what: string): FerryError {

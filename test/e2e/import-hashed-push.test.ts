@@ -126,6 +126,36 @@ describe('a blob pushed straight from the bundle, hashed on the way', () => {
     });
   }
 
+  it('a small blob (read whole, hashed on this thread) is pushed and recorded as verified; damaged, no byte goes on', async () => {
+    const small = await bytesOf(300, 'small');
+    const digest = sha256(small);
+    const damaged = Buffer.from(small);
+    damaged[0] ^= 1;
+    const { client: c, http } = client();
+    const clean = new HashedReads(memorySource(new Map([[digest, small]])), 'test.tar');
+    const repo: RepoRef = { registry: reg.host, repository: 'hashed/small' };
+    expect(await c.pushBlob(repo, { digest, size: small.length }, (start) => clean.openBlob(digest, start))).toBe('uploaded');
+    expect(clean.verified.get(`blobs/sha256/${digest.slice(7)}`)).toBe(digest.slice(7));
+    expect(clean.bytesRead).toBe(small.length);
+
+    const bad = new HashedReads(memorySource(new Map([[digest, damaged]])), 'test.tar');
+    let got = 0;
+    const err = await (async () => {
+      for await (const chunk of await bad.openBlob(digest)) got += (chunk as Buffer).length;
+    })().catch((e: unknown) => e);
+    expect((err as FerryError).message).toContain(`test.tar: blob ${digest}: digest mismatch (content hashes to ${sha256(damaged)})`);
+    expect(got).toBe(0);
+    expect(bad.verified.size).toBe(0);
+    const other: RepoRef = { registry: reg.host, repository: 'hashed/small-damaged' };
+    await expect(c.pushBlob(other, { digest, size: small.length }, (start) => bad.openBlob(digest, start))).rejects.toThrow(/digest mismatch/);
+    expect(await blobStatus(other.repository, digest)).toBe(404);
+
+    // A bundle whose read gives more bytes than the blob's size: refused as well.
+    const longer = new HashedReads({ ...memorySource(new Map([[digest, Buffer.concat([small, Buffer.from('x')])]])), blobSize: async () => small.length }, 'test.tar');
+    await expect(longer.openBlob(digest)).rejects.toThrow(`${small.length + 1} of its ${small.length} bytes`);
+    await http.close();
+  });
+
   it('a damaged blob of the right size: every byte but the last chunk goes on, then the stream fails', async () => {
     const bytes = await bytesOf(MB, 'last-chunk');
     const digest = sha256(bytes);
