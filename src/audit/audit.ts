@@ -34,6 +34,20 @@ import { isRegistriesConf, podmanHostMirrors, podmanHostRoot, podmanHosts, podma
  * - declared-exception: a declared endpoint allowed as an exception (or a declared connection)
  * - undeclared: external, and nothing in the manifest says so
  */
+const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}…` : s);
+
+/** `${HOST}`, `$(SVC)`, `$VAR`: a shell, Compose, Flux or Kubernetes variable. */
+const VARIABLE = /\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Za-z_][A-Za-z0-9_]*/;
+/**
+ * The variable in a reference's host, when its host is one (`https://${HOST}/x`, `http://$(SVC):80`,
+ * a host setting `$REGISTRY`): the first variable of the URL's authority, or of a bare host or oci
+ * reference's first part. Undefined when the host is written out.
+ */
+export function hostVariable(r: Pick<Reference, 'kind' | 'value'>): string | undefined {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(r.value)?.[1] ?? (r.kind === 'host' || r.kind === 'oci' ? r.value.split('/')[0] : undefined);
+  return authority === undefined ? undefined : VARIABLE.exec(authority)?.[0];
+}
+
 export type FindingClass = 'mirrored' | 'internal' | 'declared-mitigated' | 'declared-unmitigated' | 'declared-exception' | 'undeclared';
 export const FINDING_CLASSES: FindingClass[] = ['mirrored', 'internal', 'declared-mitigated', 'declared-unmitigated', 'declared-exception', 'undeclared'];
 
@@ -517,7 +531,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const build = k.presentation?.auditCarried;
     return build ? [build({ specs: model.entries[k.field] ?? [], locked: opts.lock ? lockEntries(opts.lock, k.field) : [], registry: mapping, target: t })] : [];
   });
-  const carriedHosts = new Set(model.mirrored.map((m) => m.host));
+  const carriedHosts = new Set(model.mirrored.flatMap((m) => [m.host, ...m.serviceHosts]));
 
   // Mitigation status per endpoint: checks (any met), or carried artifacts for mirrored.
   const checks: CheckResult[] = [];
@@ -566,7 +580,11 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     // `https://{{ .Values.apiHost }}/api`: the host is a template action, filled in when the chart is rendered.
     const action = (r.kind === 'url' || r.kind === 'oci') && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(\{\{.*?\}\})/i.exec(r.value);
     if (action)
-      return { host: 'unknown', class: 'undeclared', note: `its host is a template action, ${action[1].length > 120 ? `${action[1].slice(0, 120)}…` : action[1]}, filled in when the template is rendered: which destination it names is unknown here; audit the chart rendered with the site's values (a chart vendored or carried in the lock is rendered by audit), or declare the destination it takes` };
+      return { host: 'unknown', class: 'undeclared', note: `its host is a template action, ${clip(action[1])}, filled in when the template is rendered: which destination it names is unknown here; audit the chart rendered with the site's values (a chart vendored or carried in the lock is rendered by audit), or declare the destination it takes` };
+    // `https://${HOST}/x`, `http://$(SVC):80`, a bare `$VAR`: the host is a variable the scan could not fill in.
+    const variable = hostVariable(r);
+    if (variable)
+      return { host: 'unknown', class: 'undeclared', note: `its host is a variable, ${clip(variable)}, filled in where the file is used (a shell, Compose or Flux substitution, a container's $(VAR) from its env) and set nowhere the scan read: which destination it names is unknown here; scan the file that sets it with this one, or declare the destination it takes` };
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
@@ -583,7 +601,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const m = carried(r);
       if (!m) continue;
       // An operator's default image whose tag only its release knows (the resource names none).
-      if ('partial' in m && r.operator) {
+      if ('partial' in m && (r.operator || r.tagFrom)) {
         const d = releaseTagged(r, host);
         if (d) return { host, ...d };
       }
@@ -901,7 +919,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const olmNote = olm.get(r);
       const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
-      if (r.operator) c.note = [r.operator, c.note].filter(Boolean).join('; ');
+      if (r.operator ?? r.tagFrom) c.note = [r.operator ?? r.tagFrom, c.note].filter(Boolean).join('; ');
       if (r.podman) c.note = [r.podman.resolved ? `${r.podman.written} in ${r.podman.unit}: ${r.podman.resolved}` : undefined, c.note, r.podman.autoUpdate ? 'AutoUpdate=registry: podman-auto-update asks the registry for this tag\'s digest on its timer' : undefined].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');

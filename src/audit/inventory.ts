@@ -30,6 +30,8 @@ export interface InventoryRow {
   condition: string;
   lifecycle: Flow['lifecycle'];
   status: Flow['status'];
+  /** False: the manifest wrote no status; `status` is then the default, confirmed. */
+  statusRecorded: boolean;
   statusNote: string;
   mitigation: string;
   notes: string;
@@ -163,6 +165,7 @@ export function buildInventory(model: ConnectionModel): Inventory {
       condition: f.condition ?? '',
       lifecycle: f.lifecycle,
       status: f.status,
+      statusRecorded: f.statusRecorded,
       statusNote: f.statusNote ?? '',
       mitigation: mitigationText(f.endpoint),
       notes: f.notes ?? '',
@@ -237,8 +240,8 @@ export function buildInventory(model: ConnectionModel): Inventory {
   const zonesWithCidrs = model.zones.filter((z) => z.cidrs?.length).length;
 
   const cmmc: CmmcObjective[] = [
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[a]', statement: 'Connections to external systems are identified.', evidence: `${count(external)} external connection(s) listed under Inbound listeners and Outbound connections, each with zones, protocol and ports.` },
-    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${count(model.mirrored)} upstream host(s) whose artifacts the manifest lists to carry across the gap (from the manifest: no bundle is read here).` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[a]', statement: 'Connections to external systems are identified.', evidence: `${count(external)} flow(s) with scope: external (each flow's own field, not its zones' external flag), listed under Inbound listeners and Outbound connections, each with zones, protocol and ports.` },
+    { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[b]', statement: 'The use of external systems is identified.', evidence: `${count(model.endpoints)} external endpoint(s) with purpose, requirement and condition; ${upstreamsText(model.mirrored)} whose artifacts the manifest lists to carry across the gap (from the manifest: no bundle is read here).` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[c]', statement: 'Connections to external systems are verified.', evidence: `C / I / Auth / Trust and the authentication method recorded per connection: ${authed} of ${count(external)} external connection(s) authenticated, ${unknownAuth} unknown or not recorded in the source. \`ferry probe\` records what is reachable from a host.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[d]', statement: 'The use of external systems is verified.', evidence: `${checks} check(s) that \`ferry audit\` runs against the deployed configuration; audit classifies every reference found in it.` },
     { practice: 'AC.L1-b.1.iii (AC.L1-3.1.20)', objective: '[e]', statement: 'Connections to external systems are controlled/limited.', evidence: `\`ferry firewall\` emits default-deny allowlists (nftables, iptables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups); ${count(open)} connection(s) TBD or blocked stay closed.` },
@@ -271,6 +274,15 @@ export function buildInventory(model: ConnectionModel): Inventory {
   };
 }
 
+/** `3 upstream source(s)`, and the hosts they are fetched through when more (docker.io's API, auth and CDN hosts). */
+function upstreamsText(mirrored: MirroredUpstream[]): string {
+  const hosts = new Set(mirrored.flatMap((m) => [m.host, ...m.serviceHosts])).size;
+  return `${mirrored.length} upstream source(s)${hosts > mirrored.length ? ` (${hosts} host(s) with their API, auth and download hosts)` : ''}`;
+}
+
+/** A mirrored upstream's host cell: `docker.io (also auth.docker.io, …)`. */
+export const upstreamHostText = (m: MirroredUpstream): string => (m.serviceHosts.length ? `${m.host} (also ${m.serviceHosts.join(', ')})` : m.host);
+
 /** Names of flows for evidence text: `ref name`, in inventory order. */
 function flowNames(rows: InventoryRow[]): string {
   return rows.map((r) => (r.ref ? `${r.ref} ${r.name}` : r.name)).join(', ');
@@ -298,6 +310,15 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
   const owned = (xs: InventoryRow[]) => xs.filter((r) => r.owner !== null).length;
   const confirmed = rows.filter((r) => r.status === 'confirmed').length;
   const open = rows.filter((r) => r.status !== 'confirmed').length;
+  // A status the manifest did not write is taken as confirmed (the firewall allows the flow), but
+  // the evidence says so: "4 confirmed" must not count flows nobody recorded as confirmed.
+  const statusText = (xs: InventoryRow[]) => {
+    const assumed = xs.filter((r) => !r.statusRecorded).length;
+    const said = xs.filter((r) => r.statusRecorded && r.status === 'confirmed').length;
+    const opened = xs.filter((r) => r.status !== 'confirmed').length;
+    return `${said} recorded as confirmed, ${assumed} with no status recorded (taken as confirmed), ${opened} TBD or blocked`;
+  };
+  const unrecorded = rows.filter((r) => !r.statusRecorded).length;
   const externalZones = zones.filter((z) => z.external);
   const internalZones = zones.filter((z) => !z.external);
   const pairs = new Set(rows.map((r) => `${r.from}\u0000${r.to}`)).size;
@@ -305,6 +326,10 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
   const proxies = [...new Set(proxied.map((e) => e.mitigation.proxy ?? ''))].filter(Boolean).sort();
   const exceptions = model.endpoints.filter((e) => e.mitigation.type === 'exception');
   const publicInbound = rows.filter((r) => r.direction === 'inbound' && zones.some((z) => z.external && z.title === r.from));
+  // Two fields say "external": a flow's scope, and its zone's flag. Both counts are printed, each named,
+  // and a flow where they disagree is named (a reviewer must not read two counts as a contradiction).
+  const inboundScoped = rows.filter((r) => r.direction === 'inbound' && r.scope === 'external');
+  const scopeZoneDiffer = rows.filter((r) => r.direction === 'inbound' && publicInbound.includes(r) !== (r.scope === 'external'));
   const directExternal = external.filter((r) => r.direction === 'outbound' && !(r.mitigation.startsWith('proxied')));
   // What `ferry firewall` writes without --enable: a mitigated (mirrored, preset, disabled), optional,
   // conditional, bootstrap- or install-only, TBD or blocked flow is a comment, not a rule. The
@@ -318,7 +343,7 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
   const zoneList = (zs: Inventory['zones']) => (zs.length ? zs.map((z) => `${z.title}${z.cidrs.length ? '' : ' (CIDRs not recorded)'}`).join(', ') : 'none recorded');
   const allowlist =
     '`ferry firewall` writes default-deny allowlists from this inventory (nftables, iptables, ip6tables, squid, NetworkPolicy, Cilium, OpenStack and AWS security groups): the last rule of each denies, and only flows listed here are allowed.';
-  const exceptionsText = `${confirmed} confirmed flow(s) are the exceptions a rule may allow; ${open} TBD or blocked stay closed; optional, only-if-enabled, bootstrap- or install-only and already-mitigated flows are written as comments unless \`--enable\` names them.`;
+  const exceptionsText = `${confirmed} confirmed flow(s)${unrecorded ? ` (${unrecorded} of them with no status recorded, taken as confirmed)` : ''} are the exceptions a rule may allow; ${open} TBD or blocked stay closed; optional, only-if-enabled, bootstrap- or install-only and already-mitigated flows are written as comments unless \`--enable\` names them.`;
   const notDeployed = 'Whether these rules are loaded on the deployed boundary is not recorded in the manifest (`ferry probe` records what a host can reach).';
   const encryption = `${encrypted.length} of ${transmitted.length} network flow(s) recorded or derived (HTTPS, TLS, SSH…) as encrypted; ${listed('recorded as unencrypted', unencrypted)}; ${listed('unknown or not recorded', encUnknown)}. Local (same host) flows not counted.`;
   const integrity = `Integrity: ${transmitted.filter((r) => r.i === 'x').length} of ${transmitted.length} flow(s) protected; ${listed('recorded as not protected', noIntegrity)}; ${listed('unknown or not recorded', intUnknown)}.`;
@@ -342,14 +367,14 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
     },
     { practice: L2_313, objective: '[b]', statement: 'Methods and enforcement mechanisms for controlling the flow of CUI are defined.', evidence: `${zones.length} zone(s) with the flows allowed between them; default-deny allowlists from \`ferry firewall\`; ${proxied.length} endpoint(s) reached through a proxy${proxies.length ? ` (${proxies.join(', ')})` : ''}.` },
     { practice: L2_313, objective: '[c]', statement: 'Designated sources and destinations (e.g., networks, individuals, and devices) for CUI within the system and between interconnected systems are identified.', evidence: `Cross-zone matrix: ${rows.length} flow(s) between ${pairs} zone pair(s), each with source zone, destination, hosts, protocol and ports; ${internal.length} within the system, ${external.length} to or from external systems. Which flows carry CUI is not recorded.` },
-    { practice: L2_313, objective: '[d]', statement: 'Authorizations for controlling the flow of CUI are defined.', evidence: `Each flow has a status (${confirmed} confirmed, ${open} TBD or blocked) and a purpose; ${ownerCount(rows)} flow(s). Who approved each flow, and when, is not recorded.` },
+    { practice: L2_313, objective: '[d]', statement: 'Authorizations for controlling the flow of CUI are defined.', evidence: `Of ${rows.length} flow(s): ${statusText(rows)}; each has a purpose; ${ownerCount(rows)} flow(s). Who approved each flow, and when, is not recorded.` },
     { practice: L2_313, objective: '[e]', statement: 'Approved authorizations for controlling the flow of CUI are enforced.', evidence: `The allowlists admit only the inventory's flows. ${notDeployed}` },
     { practice: L1_3131, objective: '[a]–[b]', statement: 'The external system boundary and key internal system boundaries are defined.', evidence: `External zones: ${zoneList(externalZones)}. Internal zones: ${zoneList(internalZones)}.` },
     { practice: L1_3131, objective: '[c]–[d]', statement: 'Communications are monitored at the external system boundary and at key internal boundaries.', evidence: 'Not recorded: the manifest does not say how the boundaries are monitored. `ferry audit` and `ferry probe` are point-in-time checks, not monitoring.' },
     { practice: L1_3131, objective: '[e]–[f]', statement: 'Communications are controlled at the external system boundary and at key internal boundaries.', evidence: `${external.length} external and ${internal.length} internal flow(s) listed; ${allowlist}` },
     { practice: L1_3131, objective: '[g]–[h]', statement: 'Communications are protected at the external system boundary and at key internal boundaries.', evidence: `External: ${external.filter((r) => r.c === 'x').length} of ${external.length} encrypted, ${external.filter((r) => r.auth === 'x').length} authenticated. Internal: ${internal.filter((r) => r.c === 'x').length} of ${internal.length} encrypted, ${internal.filter((r) => r.auth === 'x').length} authenticated.` },
     { practice: L2_3124, objective: '[b]', statement: 'The system boundary is described and documented in the system security plan.', evidence: `This inventory as SSP input: ${zones.length} zone(s), ${externalZones.length} outside the boundary, ${zones.filter((z) => z.cidrs.length).length} with CIDRs recorded.` },
-    { practice: L2_3124, objective: '[f]', statement: 'The relationship with or connection to other systems is described and documented in the system security plan.', evidence: `${external.length} external flow(s) and ${model.endpoints.length} external endpoint(s), each with purpose, protocol, ports and security properties; ${model.mirrored.length} upstream host(s) carried across the gap instead of connected.` },
+    { practice: L2_3124, objective: '[f]', statement: 'The relationship with or connection to other systems is described and documented in the system security plan.', evidence: `${external.length} external flow(s) and ${model.endpoints.length} external endpoint(s), each with purpose, protocol, ports and security properties; ${upstreamsText(model.mirrored)} carried across the gap instead of connected.` },
   ];
 
   const nist80053: CmmcObjective[] = [
@@ -361,11 +386,11 @@ function frameworkMappings(model: ConnectionModel, rows: InventoryRow[], zones: 
       evidence: `Per external flow: zones, hosts, protocol, ports, C / I / Auth / Trust, authentication method, mitigation; ${ownerCount(external)} (responsibility). Impact level not recorded.`,
     },
     { practice: 'CA-3', objective: 'c', statement: 'Review and update the agreements.', evidence: `${exceptions.length} exception(s) with a review date${exceptions.length ? ` (${exceptions.map((e) => `${e.name}: ${e.mitigation.review}`).join(', ')})` : ''}; other review dates not recorded.` },
-    { practice: 'CA-9', objective: 'a', statement: 'Authorize internal connections of system components to the system.', evidence: `${internal.filter((r) => r.status === 'confirmed').length} of ${internal.length} internal connection(s) confirmed, ${internal.filter((r) => r.status !== 'confirmed').length} TBD or blocked. Who authorized them is not recorded.` },
+    { practice: 'CA-9', objective: 'a', statement: 'Authorize internal connections of system components to the system.', evidence: `Of ${internal.length} internal connection(s) (scope not external): ${statusText(internal)}. Who authorized them is not recorded.` },
     { practice: 'CA-9', objective: 'b', statement: 'Document, for each internal connection, the interface characteristics, security and privacy requirements, and the nature of the information communicated.', evidence: `${internal.length} internal connection(s) with protocol, ports, C / I / Auth / Trust and purpose; ${ownerCount(internal)}.` },
     { practice: 'CA-9', objective: 'c–d', statement: 'Terminate internal system connections after defined conditions; review the continued need for each internal connection.', evidence: 'Not recorded in the manifest.' },
     { practice: 'SC-7', objective: 'a', statement: 'Monitor and control communications at the external managed interfaces to the system and at key internal managed interfaces within the system.', evidence: `Controlled: ${allowlist} Monitoring is not recorded.` },
-    { practice: 'SC-7', objective: 'b', statement: 'Implement subnetworks for publicly accessible system components that are physically or logically separated from internal organizational networks.', evidence: `${listed('Inbound listeners reachable from an external zone', publicInbound)}. Their subnetwork separation is not recorded beyond the zones.` },
+    { practice: 'SC-7', objective: 'b', statement: 'Implement subnetworks for publicly accessible system components that are physically or logically separated from internal organizational networks.', evidence: `${listed('Inbound listeners from a zone marked external: true', publicInbound)}; ${inboundScoped.length} inbound flow(s) have scope: external (as AC.L1 [a] counts)${scopeZoneDiffer.length ? `; ${listed('scope and source zone disagree', scopeZoneDiffer)}` : ''}. Their subnetwork separation is not recorded beyond the zones.` },
     { practice: 'SC-7', objective: 'c', statement: 'Connect to external networks or systems only through managed interfaces consisting of boundary protection devices.', evidence: `${proxied.length} endpoint(s) through a proxy; ${directAllowed.length} outbound external flow(s) direct, each allowed by the firewall output only to its listed hosts or zone; ${listed('left closed by the firewall output unless `--enable` names them (mitigated, optional, conditional, bootstrap- or install-only, TBD or blocked)', directClosed)}.` },
     { practice: 'SC-7(5)', objective: '—', statement: 'Deny network communications traffic by default and allow network communications traffic by exception.', evidence: `${allowlist} ${exceptionsText}` },
     { practice: 'SC-8', objective: '—', statement: 'Protect the confidentiality and integrity of transmitted information.', evidence: `${encryption} ${integrity}` },
@@ -491,8 +516,8 @@ export function renderInventoryMarkdown(inv: Inventory): string {
   out.push('## Checks `ferry audit` runs', '');
   out.push(mdTable(['Subject', 'Name', 'Check'], inv.checks.map((c) => [c.subject, c.name, c.check])), '');
 
-  out.push('## Mirrored upstreams', '', 'Hosts whose artifacts the manifest carries across the gap (images, charts, files, APT).', '');
-  out.push(mdTable(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [m.host, m.kind, String(m.items.length)])), '');
+  out.push('## Mirrored upstreams', '', 'Upstream sources whose artifacts the manifest carries across the gap (images, charts, files, APT), each with the other hosts a fetch from it reaches (a registry\'s API, auth and CDN hosts).', '');
+  out.push(mdTable(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [upstreamHostText(m), m.kind, String(m.items.length)])), '');
 
   out.push('## Open items (TBD / BLOCKED)', '');
   out.push(mdTable(['Ref', 'Connection', 'Owner', 'From', 'To', 'Ports', 'Status', 'Note'], inv.open.map((r) => [r.ref, r.component || r.name, ownerText(r.owner), r.from, r.to, r.ports, statusLabel(r), r.statusNote])), '');
@@ -525,11 +550,11 @@ export function csvField(s: string): string {
 }
 
 export function renderInventoryCsv(inv: Inventory): string {
-  const headers = ['ref', 'name', 'kind', 'component', 'direction', 'scope', 'from', 'to', 'destination', 'hosts', 'protocol', 'ports', 'c', 'i', 'auth', 'trust', 'auth_method', 'purpose', 'requirement', 'condition', 'lifecycle', 'status', 'status_note', 'mitigation', 'notes', 'owner'];
+  const headers = ['ref', 'name', 'kind', 'component', 'direction', 'scope', 'from', 'to', 'destination', 'hosts', 'protocol', 'ports', 'c', 'i', 'auth', 'trust', 'auth_method', 'purpose', 'requirement', 'condition', 'lifecycle', 'status', 'status_note', 'mitigation', 'notes', 'owner', 'status_recorded'];
   const lines = [headers.join(',')];
   for (const r of inv.matrix) {
     lines.push(
-      [r.ref, r.name, r.kind, r.component, r.direction, r.scope, r.from, r.to, r.destination, r.hosts.join(' '), r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, r.requirement, r.condition, r.lifecycle, r.status, r.statusNote, r.mitigation, r.notes, ownerText(r.owner)]
+      [r.ref, r.name, r.kind, r.component, r.direction, r.scope, r.from, r.to, r.destination, r.hosts.join(' '), r.protocol, r.ports, r.c, r.i, r.auth, r.trust, r.authMethod, r.purpose, r.requirement, r.condition, r.lifecycle, r.status, r.statusNote, r.mitigation, r.notes, ownerText(r.owner), r.statusRecorded ? 'yes' : 'no (taken as confirmed)']
         .map(csvField)
         .join(','),
     );

@@ -14,7 +14,14 @@ export { hostOfUrl };
  * Placeholders without a value stay as they are; renderers show them as named variables.
  */
 export interface MirroredUpstream {
+  /** The host the manifest names (a registry, a chart repository, a download or APT host). */
   host: string;
+  /**
+   * Other hosts a fetch from `host` reaches for the same artifacts, sorted: Docker Hub's API, auth
+   * and CDN hosts under docker.io, GitHub's release hosts under a *.github.io chart repository.
+   * Counted under `host`, not as upstreams of their own.
+   */
+  serviceHosts: string[];
   kind: KindName;
   /** Upstream references or URLs carried for this host, sorted. */
   items: string[];
@@ -146,20 +153,23 @@ export function buildConnectionModel(loaded: LoadedManifest): ConnectionModel {
   const files = m.files.map((f) => f.url).sort();
   const apt = m.apt.map((a) => a.url).sort();
   const mirroredMap = new Map<string, MirroredUpstream>();
-  const add = (host: string | undefined, kind: MirroredUpstream['kind'], item: string) => {
-    if (!host) return;
-    const key = `${kind} ${host}`;
-    const entry = mirroredMap.get(key) ?? { host, kind, items: [] };
-    if (!entry.items.includes(item)) entry.items.push(item);
-    mirroredMap.set(key, entry);
-  };
-  // Each kind says which hosts its specs reach (Docker Hub's pull hosts, GitHub release hosts of a chart repository).
+  // Each kind says which hosts its specs reach: the one the spec names first, then those a fetch from
+  // it also reaches (Docker Hub's pull hosts, GitHub release hosts of a chart repository), grouped
+  // under it: one docker.io image is one upstream with three more hosts, not four upstreams.
   for (const kind of ALL_KINDS) {
     if (!kind.upstreamHosts) continue;
-    for (const spec of (m as unknown as Record<string, unknown[] | undefined>)[kind.field] ?? []) for (const { host, item } of kind.upstreamHosts(spec)) add(host, kind.name as KindName, item);
+    for (const spec of (m as unknown as Record<string, unknown[] | undefined>)[kind.field] ?? []) {
+      const [first, ...rest] = kind.upstreamHosts(spec).filter((h) => h.host);
+      if (!first) continue;
+      const key = `${kind.name} ${first.host}`;
+      const entry = mirroredMap.get(key) ?? { host: first.host, serviceHosts: [], kind: kind.name as KindName, items: [] };
+      if (!entry.items.includes(first.item)) entry.items.push(first.item);
+      for (const { host } of rest) if (host !== first.host && !entry.serviceHosts.includes(host)) entry.serviceHosts.push(host);
+      mirroredMap.set(key, entry);
+    }
   }
   const mirrored = [...mirroredMap.values()]
-    .map((e) => ({ ...e, items: e.items.sort() }))
+    .map((e) => ({ ...e, serviceHosts: e.serviceHosts.sort(), items: e.items.sort() }))
     .sort((a, b) => a.host.localeCompare(b.host) || a.kind.localeCompare(b.kind));
 
   return {
@@ -242,7 +252,9 @@ export interface Flow {
   requirement: Connection['requirement'];
   condition?: string;
   lifecycle: Connection['lifecycle'];
-  status: Connection['status'];
+  status: NonNullable<Connection['status']>;
+  /** False: the manifest wrote no status, and `status` is the default (confirmed). */
+  statusRecorded: boolean;
   statusNote?: string;
   endpoint?: Endpoint;
   side: 'server' | 'browser';
@@ -273,6 +285,15 @@ export function effectiveSecurity(protocol: string, security: Connection['securi
   return s;
 }
 
+/**
+ * The status a flow is taken to have, and whether the manifest wrote it: an omitted status is
+ * taken as confirmed (the flow is listed, so the firewall allows it, as before), but the evidence
+ * must not say "confirmed" where nobody wrote so.
+ */
+function statusOf(status: Connection['status']): Pick<Flow, 'status' | 'statusRecorded'> {
+  return { status: status ?? 'confirmed', statusRecorded: status !== undefined };
+}
+
 export function flowsOf(model: ConnectionModel): Flow[] {
   const byName = new Map(model.endpoints.map((e) => [e.name, e]));
   const flows: Flow[] = model.connections.map((c) => {
@@ -299,7 +320,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       requirement: c.requirement,
       condition: c.condition,
       lifecycle: c.lifecycle,
-      status: c.status,
+      ...statusOf(c.status),
       statusNote: c.statusNote,
       endpoint: ep,
       side: 'server',
@@ -329,7 +350,7 @@ export function flowsOf(model: ConnectionModel): Flow[] {
       requirement: e.requirement,
       condition: e.condition,
       lifecycle: e.lifecycle,
-      status: e.status,
+      ...statusOf(e.status),
       endpoint: e,
       side: e.side,
     });

@@ -3,7 +3,7 @@ import type { ArtifactRow } from '../kinds/types.js';
 import { escapeControls } from '../ui/escape.js';
 import { FINDING_CLASSES, type AuditReport, type FindingClass } from './audit.js';
 import { auditResult } from './render-audit.js';
-import { MAPPING_NOTE, ownerText, type CmmcObjective, type Inventory, type InventoryRow } from './inventory.js';
+import { MAPPING_NOTE, ownerText, upstreamHostText, type CmmcObjective, type Inventory, type InventoryRow } from './inventory.js';
 
 /**
  * `ferry report`: one self-contained HTML page (inline CSS and SVG, no scripts, nothing loaded
@@ -385,7 +385,7 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
   out.push('<h3>Internal connections</h3>', flowRows(inv.internal));
   if (inv.local.length) out.push('<h3>Local (same host)</h3>', flowRows(inv.local));
   out.push('<h3>Mirrored upstreams</h3>');
-  out.push(table(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [`<span class="mono">${esc(m.host)}</span>`, esc(m.kind), String(m.items.length)])));
+  out.push(table(['Host', 'Kind', 'Artifacts'], inv.mirrored.map((m) => [`<span class="mono">${esc(upstreamHostText(m))}</span>`, esc(m.kind), String(m.items.length)])));
   out.push('</section>');
 
   out.push('<section id="endpoints"><h2>External endpoints</h2>');

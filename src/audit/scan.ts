@@ -68,6 +68,8 @@ export interface Reference {
   polledBy?: string;
   /** An image an operator composes from its resource's fields or pulls by default (kinds/image/operator-images.ts): how, in words. */
   operator?: string;
+  /** An image map in values with no tag (`tag: ""`, or none): who decides the tag, in words (the chart's template). */
+  tagFrom?: string;
   /** A Quadlet unit's `Image=` (audit/podman.ts): podman pulls it, through the host's registries.conf. */
   podman?: PodmanPull;
   /** Istio's `image: auto` on a pod asking for injection (audit/injected.ts): what asks for it. */
@@ -571,10 +573,16 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
             : get('registry') === undefined && get('image') === undefined && imageAt && get('name') !== undefined
               ? 'name'
               : 'repository';
-      const ref = imageMapReference({ registry: get('registry'), repository: get(repoKey), tag: get('tag'), digest: get('digest') });
+      const fields = { registry: get('registry'), repository: get(repoKey), tag: get('tag'), digest: get('digest') };
+      // Under an image key, `{repository: x}` alone is an image too: the chart's template adds the tag.
+      const ref = imageMapReference(fields) ?? (imageAt && repoKey === 'repository' ? imageMapReference({ ...fields, tag: '' }) : undefined);
       if (ref) {
         const pair = node.items.find((p) => isScalar(p.key) && p.key.value === repoKey);
-        refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref });
+        // No tag and no digest (`tag: ""`, or no tag key): the chart's template fills one in (most
+        // often its appVersion), or the operator its release pins. Which is unknown here, never `latest`.
+        const untagged = !fields.tag?.trim() && !fields.digest?.trim();
+        const tagFrom = untagged ? `the tag is not written here (${fields.tag === undefined ? 'no tag key' : 'tag: ""'}): the chart or operator reading this map decides it (a chart most often takes its appVersion), so which tag is pulled is unknown here, not latest` : undefined;
+        refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref, ...(tagFrom ? { tagFrom } : {}) });
         for (const k of ['registry', repoKey, 'tag', 'digest']) consumed.add(k);
       }
       // Kubernetes env lists: [{ name: X, value: Y }].

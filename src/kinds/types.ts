@@ -140,7 +140,11 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   referencedFiles?(spec: Spec): string[];
   /** How many artifacts resolving these specs shows in progress (default: one per spec). */
   resolveItems?(specs: Spec[]): number;
-  /** Upstream hosts a spec reaches, each with the item it carries (the inventory's mirrored hosts). */
+  /**
+   * Upstream hosts a spec reaches, each with the item it carries (the inventory's mirrored hosts):
+   * first the host the spec names, then the hosts a fetch from it also reaches (API, auth, CDN),
+   * which the inventory groups under the first.
+   */
   upstreamHosts?(spec: Spec): Array<{ host: string; item: string }>;
   /** Dedup key of a spec, for specs other kinds contribute. */
   specKey?(spec: Spec): string;

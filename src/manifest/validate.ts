@@ -23,8 +23,8 @@ function unwrapSchema(schema: z.ZodType): z.ZodType {
   return s as unknown as z.ZodType;
 }
 
-/** The field names an object schema at `path` accepts (empty when the path leads elsewhere). */
-function knownKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+/** The fields an object schema at `path` accepts, each with its schema (empty when the path leads elsewhere). */
+function fieldsAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): Array<[string, z.ZodType]> {
   let s = unwrapSchema(schema);
   for (const p of path) {
     const def = (s as unknown as { _zod: { def: Record<string, unknown> } })._zod?.def;
@@ -37,8 +37,31 @@ function knownKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): strin
     } else return [];
   }
   const def = (s as unknown as { _zod: { def: Record<string, unknown> } })._zod?.def;
-  return def?.type === 'object' ? Object.keys(def.shape as Record<string, unknown>) : [];
+  return def?.type === 'object' ? Object.entries(def.shape as Record<string, z.ZodType>) : [];
 }
+
+/** The field names an object schema at `path` accepts (empty when the path leads elsewhere). */
+function knownKeysAt(schema: z.ZodType, path: ReadonlyArray<PropertyKey>): string[] {
+  return fieldsAt(schema, path).map(([k]) => k);
+}
+
+/** A field's description (`.describe()`), on the field or on the schema its wrappers hold. */
+function descriptionOf(field: z.ZodType): string {
+  return (field as { description?: string }).description ?? (unwrapSchema(field) as { description?: string }).description ?? '';
+}
+
+/**
+ * The fields whose description names an unknown key as a word: a check written `{name: T, value:
+ * "false"}` (as Kubernetes env lists are) finds `key` ("… or variable name (env)") and `equals` /
+ * `notEquals` ("the value the key must have"). The schema's own words, for any object.
+ */
+function describedAs(key: string, fields: ReadonlyArray<[string, z.ZodType]>): string[] {
+  if (key.length > 64 || !/^[A-Za-z][A-Za-z0-9]*$/.test(key)) return [];
+  const word = new RegExp(`\\b${key}\\b`, 'i');
+  return fields.filter(([name, f]) => name !== key && word.test(descriptionOf(f))).map(([name]) => name);
+}
+
+const orList = (names: string[]) => names.map((n) => `"${n}"`).join(names.length > 2 ? ', ' : ' or ').replace(/, ("[^"]*")$/, ', or $1');
 
 /** Edit distance, for "did you mean": small strings only (field names). */
 function distance(a: string, b: string): number {
@@ -77,10 +100,14 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
     let message = i.message;
     const path: PropertyKey[] = [...prefix, ...i.path];
     if (i.code === 'unrecognized_keys') {
-      const known = schema ? knownKeysAt(schema, i.path) : [];
+      const fields = schema ? fieldsAt(schema, i.path) : [];
+      const known = fields.map(([f]) => f);
+      let unexplained = false;
       const named = i.keys.map((k) => {
         const near = closestField(k, known.filter((f) => !i.keys.includes(f)));
         if (near) return `${JSON.stringify(k)} (did you mean "${near}"?)`;
+        const meant = describedAs(k, fields);
+        if (meant.length && meant.length <= 3) return `${JSON.stringify(k)} (did you mean ${orList(meant)}?)`;
         // A field one level down: of a list's entries (`platforms` beside `images:` instead of
         // under its `- ref:`) or of an object (`encrypted` beside a connection's `security:`).
         if (schema) {
@@ -92,9 +119,12 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
           const parent = i.path.length && typeof i.path[i.path.length - 1] === 'string' ? i.path.slice(0, -1) : undefined;
           if (parent && knownKeysAt(schema, parent).includes(k)) return `${JSON.stringify(k)} (a field of ${formatPath([...prefix, ...parent])}, not of ${String(i.path[i.path.length - 1])}: check its indentation)`;
         }
+        unexplained = true;
         return JSON.stringify(k);
       });
-      message = `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
+      // Nothing near: the fields it takes, so the right name is on the screen.
+      const takes = unexplained && known.length ? `; ${formatPath(path)} takes ${known.join(', ')}` : '';
+      message = `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}${takes}`;
     } else if (i.code === 'invalid_type' && /received undefined$/.test(i.message) && i.path.length && typeof i.path[i.path.length - 1] === 'string') {
       // The field is absent: say so (its path names it).
       message = `required field is missing (${i.expected})`;

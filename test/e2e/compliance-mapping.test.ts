@@ -135,7 +135,8 @@ describe('compliance mapping and owners', () => {
     const csv = (await runFerry(['inventory', manifest, '--format', 'csv'])).stdout.trim().split('\n');
     const head = csv[0].split(',');
     const col = head.indexOf('owner');
-    expect(col).toBe(head.length - 1);
+    // Added after every column before it (their places unchanged); status_recorded came after it.
+    expect(head.slice(col - 2)).toEqual(['mitigation', 'notes', 'owner', 'status_recorded']);
     expect(csv.find((l) => l.startsWith('C1,legacy-feed'))!.split(',')[col]).toBe('Data team');
     expect(csv.find((l) => l.startsWith('C2,metrics-scrape'))!.split(',')[col]).toBe('not recorded');
   });

@@ -167,6 +167,8 @@ const ICMP_FIELDS = {
 export const RequirementSchema = z.enum(['required', 'optional', 'conditional']);
 export const LifecycleSchema = z.enum(['runtime', 'bootstrap', 'install']);
 export const StatusSchema = z.enum(['confirmed', 'tbd', 'blocked']);
+/** Omitted stays omitted (the audit's flows take it as confirmed and say it was not recorded). */
+const STATUS_DOC = 'confirmed, tbd (the source document leaves it open: no rule) or blocked (no rule). Omitted: taken as confirmed (the firewall allows it), and the inventory\'s evidence says the status is not recorded.';
 
 export const SecuritySchema = z
   .object({
@@ -195,8 +197,8 @@ export const CheckSchema = z
     kind: z.enum(['values', 'env', 'config', 'text']).describe('values: Helm values key; env: environment setting; config: config-file key; text: a pattern in any scanned file.'),
     key: z.string().optional().describe('Dotted key path (values/config) or variable name (env).'),
     pattern: z.string().optional().describe('Literal text to find (kind text).'),
-    equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
-    notEquals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+    equals: z.union([z.string(), z.number(), z.boolean()]).optional().describe('The value the key must have.'),
+    notEquals: z.union([z.string(), z.number(), z.boolean()]).optional().describe('A value the key must not have.'),
     present: z.boolean().optional().describe('true (default): the key must be set and non-empty; false: it must be absent.'),
     whenMissing: z.enum(['met', 'unmet']).default('unmet').describe('Result when no scanned file sets the key (met when the default is safe).'),
     files: z.array(z.string()).optional().describe('Only files whose path ends with one of these.'),
@@ -231,7 +233,7 @@ export const ConnectionSchema = z
     requirement: RequirementSchema.default('required'),
     condition: z.string().optional().describe('The setting or feature that enables it (for conditional/optional).'),
     lifecycle: LifecycleSchema.default('runtime'),
-    status: StatusSchema.default('confirmed'),
+    status: StatusSchema.optional().describe(STATUS_DOC),
     statusNote: z.string().optional(),
     checks: z.array(CheckSchema).optional().describe('Checks that the configuration matches this entry (a blocked listener stays off, SSH keys only); all must be met.'),
     owner: z
@@ -295,7 +297,7 @@ export const EndpointSchema = z
     requirement: RequirementSchema.default('required'),
     condition: z.string().optional(),
     lifecycle: LifecycleSchema.default('runtime'),
-    status: StatusSchema.default('confirmed'),
+    status: StatusSchema.optional().describe(STATUS_DOC),
     settings: z.array(z.string()).optional().describe('Settings that configure it (env vars, values keys).'),
     default: z.string().optional().describe('Default state as documented, e.g. "disabled".'),
     security: SecuritySchema.optional(),
