@@ -16,8 +16,13 @@ import {
   goSprintln,
   goStringOf,
   goTypeName,
+  GoInt64,
+  int64Of,
+  intValue,
+  isInt,
   isMap,
   isNil,
+  sameListType,
   truthy,
 } from './govalue.js';
 import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
@@ -177,6 +182,7 @@ function isEmptyTree(nodes: Node[]): boolean {
 }
 
 function basicKind(v: unknown): 'bool' | 'int' | 'float' | 'string' | undefined {
+  if (v instanceof GoInt64) return 'int';
   switch (typeof v) {
     case 'boolean':
       return 'bool';
@@ -195,6 +201,8 @@ function basicEq(a: unknown, b: unknown): boolean {
   const ka = basicKind(a);
   const kb = basicKind(b);
   if (ka && kb) {
+    // int and int64 are one kind to eq, as in Go (`eq 1 (add 0 1)` is true)
+    if (ka === 'int' && kb === 'int') return intValue(a) === intValue(b);
     if ((ka === 'int' || ka === 'float') && (kb === 'int' || kb === 'float')) return Number(a) === Number(b);
     if (ka !== kb) throw new FuncError('incompatible types for comparison');
     return a === b;
@@ -211,12 +219,12 @@ function basicLess(a: unknown, b: unknown): boolean {
     if (ka !== kb) throw new FuncError('incompatible types for comparison');
     return (a as string) < (b as string);
   }
-  if (ka === 'int' && kb === 'int') return (a as bigint) < (b as bigint);
+  if (ka === 'int' && kb === 'int') return intValue(a)! < intValue(b)!;
   return Number(a) < Number(b);
 }
 
 function toIndex(v: unknown): number {
-  if (typeof v === 'bigint') return Number(v);
+  if (isInt(v)) return Number(v);
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   throw new FuncError(`cannot index slice/array with type ${goTypeName(v)}`);
 }
@@ -292,7 +300,7 @@ const BUILTINS: Record<string, GoFunc> = {
       return goStringOf(b.subarray(n[0] ?? 0, n[1] ?? b.length));
     }
     const elems = asSlice(item);
-    if (elems) return elems.slice(n[0] ?? 0, n[1] ?? elems.length);
+    if (elems) return sameListType(elems, elems.slice(n[0] ?? 0, n[1] ?? elems.length));
     throw new FuncError(`can't slice item of type ${goTypeName(item)}`);
   },
   len: (item) => {
@@ -484,15 +492,17 @@ export class TemplateSet {
         any = true;
         if (!one(k, v[k])) break;
       }
-    } else if (typeof v === 'bigint') {
+    } else if (isInt(v)) {
       // Go 1.22's range over an integer kind (one variable: the element; two: an error, whatever the
       // count). A float64 is no integer kind, however whole (a values number, `1e9`): it falls to
       // the default case below, as a string does.
       if (decl.length > 1) this.fail(st, `can't use ${formatV(v)} to iterate over more than one variable`);
       const n = Number(v);
+      // the elements are of the count's type (an int64 count gives int64s)
+      const elem = v instanceof GoInt64 ? (i: number) => int64Of(BigInt(i)) : (i: number) => BigInt(i);
       for (let i = 0; i < n; i++) {
         any = true;
-        if (!one(BigInt(i), BigInt(i))) break;
+        if (!one(elem(i), elem(i))) break;
       }
     } else if (v instanceof Uint8Array) {
       for (let i = 0; i < v.length; i++) {

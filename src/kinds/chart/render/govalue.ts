@@ -4,7 +4,10 @@
  * - nil: `null` or `undefined`
  * - bool: boolean; string: string
  * - float64: number (every number in Helm values is a float64, as encoding/json gives it)
- * - int / int64: bigint (template literals like `1`, `len`, sprig arithmetic)
+ * - int: bigint (template literals like `1`, `len`, `atoi`, `int`, `until`'s elements)
+ * - int64: a GoInt64 (sprig's arithmetic `add` `sub` `mul` `div` `mod` `add1` `max` `min`, `int64`,
+ *   `toDecimal`, Helm's `--set` integers): Go keeps them apart (`%T`, `typeOf`, `deepEqual`, `has`,
+ *   `uniq`, an `int` parameter refusing an int64), so ferry does; `intValue` reads either
  * - map[string]interface{}: a plain object; []interface{}: an array; []byte: Uint8Array
  * - structs with fields and methods (`.Release`, `.Files`, `.Capabilities`): GoStruct instances
  */
@@ -29,6 +32,8 @@ export class GoStruct {
   goRange?(): Record<string, unknown>;
   /** For Go map types: the zero value of the element type, what a missing key gives (`.m.missing`, `index`). */
   declare goZero?: unknown;
+  /** encoding/json's Marshaler (`*semver.Version`, `time.Time`): the value written instead of the fields. */
+  goMarshal?(): unknown;
   /** A nil slice or map of a Go type: len 0, prints `[]`/`map[]`, but encoding/json writes `null`. */
   declare goNil?: boolean;
 }
@@ -39,7 +44,7 @@ function hide(o: object, props: Record<string, unknown>): void {
 }
 
 /** Names of GoStruct's own machinery, never a Go field or method a template can reach. */
-export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'list', 'entries', 'jsonNames']);
+export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'goMarshal', 'list', 'entries', 'jsonNames']);
 
 /**
  * A Go slice of a type other than []interface{} (`.Chart.Keywords` is a []string,
@@ -81,6 +86,38 @@ export class GoTypedMap extends GoStruct {
   override goString = () => formatV(this.entries);
 }
 
+/**
+ * Lists of a Go slice type other than []interface{} that sprig's functions return (`until` gives
+ * an []int, `splitList`, `keys`, `regexFindAll` & co. a []string): still JS arrays, so every list
+ * function takes them; `typeOf` names the type and `deepEqual` tells them from an []interface{}.
+ */
+const LIST_TYPES = new WeakMap<unknown[], string>();
+export function typedList<T extends unknown[]>(list: T, elem: 'int' | 'string'): T {
+  LIST_TYPES.set(list, `[]${elem}`);
+  return list;
+}
+/** `to`, of `from`'s Go slice type (reflect's Slice and copystructure keep it). */
+export function sameListType<T extends unknown[]>(from: unknown[], to: T): T {
+  const t = LIST_TYPES.get(from);
+  if (t !== undefined) LIST_TYPES.set(to, t);
+  return to;
+}
+
+/**
+ * A nil map[string]interface{} that a function returned (`merge nil nil`): a map to every
+ * function (prints `map[]`, len 0, `typeOf` map[string]interface {}), but encoding/json writes `null`.
+ */
+const NIL_MAPS = new WeakSet<object>();
+export function nilMap(): Record<string, unknown> {
+  const m = {};
+  NIL_MAPS.add(m);
+  return m;
+}
+/** A nil map (still empty: whatever filled it made it a map). */
+export function isNilMap(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && NIL_MAPS.has(v) && Object.keys(v).length === 0;
+}
+
 /** The elements of a Go slice: a JS array, or a named slice type such as chartutil.VersionSet. */
 export function asSlice(v: unknown): unknown[] | undefined {
   if (Array.isArray(v)) return v;
@@ -117,12 +154,37 @@ export function isList(v: unknown): v is unknown[] {
   return Array.isArray(v);
 }
 
-export function isInt(v: unknown): v is bigint {
-  return typeof v === 'bigint';
+/**
+ * A Go int64, kept apart from Go's int (a bigint). The one place that says which is which: sprig's
+ * functions that return int64 wrap their result in `int64Of` (sprig.ts), every other integer is an
+ * int. `valueOf` gives the bigint, so `<`, `+`, `Number()` and `BigInt()` read it as they read an int;
+ * a type test must use `isInt`/`intValue`, never `typeof v === 'bigint'`.
+ */
+export class GoInt64 {
+  constructor(readonly n: bigint) {}
+  valueOf(): bigint {
+    return this.n;
+  }
+  toString(): string {
+    return this.n.toString();
+  }
 }
 
-export function isNumber(v: unknown): v is number | bigint {
-  return typeof v === 'number' || typeof v === 'bigint';
+/** A Go int64 of this value (wrapped to 64 bits, as Go's arithmetic wraps). */
+export const int64Of = (n: bigint): GoInt64 => new GoInt64(BigInt.asIntN(64, n));
+
+/** An int or an int64. */
+export function isInt(v: unknown): v is bigint | GoInt64 {
+  return typeof v === 'bigint' || v instanceof GoInt64;
+}
+
+/** The value of an int or an int64; undefined for anything else. */
+export function intValue(v: unknown): bigint | undefined {
+  return typeof v === 'bigint' ? v : v instanceof GoInt64 ? v.n : undefined;
+}
+
+export function isNumber(v: unknown): v is number | bigint | GoInt64 {
+  return typeof v === 'number' || isInt(v);
 }
 
 /** [type name, reflect.Kind] of the JS forms of basic Go values. */
@@ -130,7 +192,7 @@ const BASIC: Record<string, [string, string]> = {
   string: ['string', 'string'],
   boolean: ['bool', 'bool'],
   number: ['float64', 'float64'],
-  bigint: ['int64', 'int64'],
+  bigint: ['int', 'int'],
   function: ['func', 'func'],
 };
 
@@ -138,7 +200,8 @@ const BASIC: Record<string, [string, string]> = {
 export function goTypeName(v: unknown): string {
   if (isNil(v)) return '<nil>';
   if (BASIC[typeof v]) return BASIC[typeof v][0];
-  if (Array.isArray(v)) return '[]interface {}';
+  if (v instanceof GoInt64) return 'int64';
+  if (Array.isArray(v)) return LIST_TYPES.get(v) ?? '[]interface {}';
   if (v instanceof Uint8Array) return '[]uint8';
   if (v instanceof GoStruct) return v.goType;
   if (chartValuesMethods(v)) return 'chartutil.Values';
@@ -149,6 +212,7 @@ export function goTypeName(v: unknown): string {
 export function goKind(v: unknown): string {
   if (isNil(v)) return 'invalid';
   if (BASIC[typeof v]) return BASIC[typeof v][1];
+  if (v instanceof GoInt64) return 'int64';
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
   if (v instanceof GoStruct) return v.goSlice ? 'slice' : v.goRange ? 'map' : 'struct';
   return 'map';
@@ -167,6 +231,7 @@ export function truthy(v: unknown): boolean {
     case 'bigint':
       return v !== 0n;
   }
+  if (v instanceof GoInt64) return v.n !== 0n;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Uint8Array) return v.length > 0;
   if (v instanceof GoStruct) return v.goLen ? v.goLen() > 0 : true;
@@ -306,6 +371,7 @@ export function formatV(v: unknown, top = true): string {
     case 'function':
       return '0x0';
   }
+  if (v instanceof GoInt64) return v.n.toString();
   if (Array.isArray(v)) return `[${v.map((x) => formatV(x, false)).join(' ')}]`;
   if (v instanceof Uint8Array) return `[${[...v].join(' ')}]`;
   if (v instanceof GoStruct) {
@@ -371,10 +437,7 @@ function bad(verb: string, v: unknown): string {
   return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
 }
 
-function intOf(v: unknown): bigint | undefined {
-  if (typeof v === 'bigint') return v;
-  return undefined;
-}
+const intOf = intValue;
 
 function fmtOne(verb: string, v: unknown, f: Spec): string {
   // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
@@ -383,14 +446,14 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
   switch (verb) {
     case 'v':
     case 's': {
-      if (verb === 's' && (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean')) return pad(bad(verb, v), f);
+      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return pad(bad(verb, v), f);
       let s = v instanceof Uint8Array && verb === 's' ? goStringOf(v) : formatV(v);
       if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
       if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
       // a precision is %g's for a float under %v, and cuts a string
       if (verb === 'v' && typeof v === 'number' && f.prec !== undefined) s = formatFloatPrec(v, 'g', f.prec);
       else if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
-      return pad(s, f, typeof v === 'number' || typeof v === 'bigint');
+      return pad(s, f, isNumber(v));
     }
     case 'd': {
       const i = intOf(v);
@@ -545,8 +608,9 @@ export function goSprintf(format: string, args: unknown[]): string {
     const fromArg = (): number | undefined => {
       i++;
       const a = args[argi++];
-      if (typeof a !== 'bigint' || a > 1_000_000n || a < -1_000_000n) return undefined;
-      return Number(a);
+      const n = intValue(a);
+      if (n === undefined || n > 1_000_000n || n < -1_000_000n) return undefined;
+      return Number(n);
     };
     argNumber();
     if (format[i] === '*') {
@@ -624,7 +688,7 @@ export function setKey(o: Record<string, unknown>, k: string, v: unknown): void 
 }
 
 export function deepCopy<T>(v: T): T {
-  if (Array.isArray(v)) return v.map((x) => deepCopy(x)) as T;
+  if (Array.isArray(v)) return sameListType(v, v.map((x) => deepCopy(x))) as T;
   if (isMap(v)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) setKey(out, k, deepCopy(x));
@@ -637,7 +701,8 @@ export function deepCopy<T>(v: T): T {
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (isNil(a) || isNil(b)) return isNil(a) && isNil(b);
   if (typeof a !== typeof b) return false;
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (a instanceof GoInt64 || b instanceof GoInt64) return a instanceof GoInt64 && b instanceof GoInt64 && a.n === b.n;
+  if (Array.isArray(a)) return Array.isArray(b) && LIST_TYPES.get(a) === LIST_TYPES.get(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   if (isMap(a)) {
     if (!isMap(b)) return false;
     const ka = Object.keys(a);

@@ -7,7 +7,7 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues } from './govalue.js';
+import { GoInt64, goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { goJsonSyntaxError } from './gojson.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
@@ -506,6 +506,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
 
 function toTomlable(v: unknown): unknown {
   if (typeof v === 'bigint') return v;
+  if (v instanceof GoInt64) return v.n;
   if (Array.isArray(v)) return v.map(toTomlable);
   if (isMap(v)) {
     const out: Dict = {};

@@ -10,7 +10,7 @@ import type { LoadedChart } from '../load.js';
 import { ChartRenderError, coalesce, mergeUserValues, processDependencies, processImportValues, toHelmChart, type DisabledDependency, type HelmChart } from './chart.js';
 import { TemplateExecError } from './exec.js';
 import { TemplateParseError } from './parse.js';
-import { deepCopy, isMap, isNil } from './govalue.js';
+import { deepCopy, int64Of, isMap, isNil } from './govalue.js';
 import { parseGoYaml, parseGoYamlShared, setKey, YamlParseError } from './goyaml.js';
 import { capabilities, DEFAULT_API_VERSIONS, DEFAULT_KUBE_VERSION, parseKubeVersion, renderTemplates, type RenderedTemplate } from './helm.js';
 import { validateSchema } from './schema.js';
@@ -99,7 +99,8 @@ function typedValue(v: string, asString: boolean): unknown {
   if (v.toLowerCase() === 'null') return null;
   if (/^-?\d+$/.test(v) && (v === '0' || !/^-?0/.test(v))) {
     const n = BigInt(v);
-    if (n >= -(2n ** 63n) && n < 2n ** 63n) return n;
+    // strvals' strconv.ParseInt(v, 10, 64): an int64
+    if (n >= -(2n ** 63n) && n < 2n ** 63n) return int64Of(n);
   }
   return v;
 }

@@ -6,7 +6,7 @@
  * which Helm up to 3.17 uses: `- replicaCount: Invalid type. Expected: integer, given: string`.
  * Not checked: `format`, remote `$ref`s.
  */
-import { deepEqual, isMap } from './govalue.js';
+import { deepEqual, isInt, isMap, isNumber } from './govalue.js';
 import { goRegex } from './regex.js';
 
 type Schema = Record<string, unknown> | boolean;
@@ -16,7 +16,7 @@ function typeOf(v: unknown): string {
   if (typeof v === 'boolean') return 'boolean';
   if (typeof v === 'string') return 'string';
   if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  if (typeof v === 'bigint') return 'integer';
+  if (isInt(v)) return 'integer';
   if (Array.isArray(v)) return 'array';
   return 'object';
 }
@@ -32,7 +32,7 @@ function field(path: string): string {
 }
 
 function jsonText(v: unknown): string {
-  return typeof v === 'bigint' ? v.toString() : JSON.stringify(v);
+  return isInt(v) ? v.toString() : JSON.stringify(v);
 }
 
 export function validateSchema(schema: unknown, value: unknown): string[] {
@@ -101,7 +101,7 @@ export function validateSchema(schema: unknown, value: unknown): string[] {
         }
       }
     }
-    if (typeof v === 'number' || typeof v === 'bigint') {
+    if (isNumber(v)) {
       const n = Number(v);
       if (typeof s.minimum === 'number' && n < s.minimum) out.push(`${field(path)}: Must be greater than or equal to ${s.minimum}`);
       if (typeof s.maximum === 'number' && n > s.maximum) out.push(`${field(path)}: Must be less than or equal to ${s.maximum}`);

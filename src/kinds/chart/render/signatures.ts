@@ -1,4 +1,4 @@
-import { goTypeName, isNil } from './govalue.js';
+import { goTypeName, isInt, isNil } from './govalue.js';
 import type { Arg } from './parse.js';
 
 /**
@@ -23,8 +23,8 @@ import type { Arg } from './parse.js';
  *
  * One letter a parameter: `s` a string, `m` a map, `i` an int, `b` a bool, `_` anything else (not
  * checked here); a trailing `*s`, `*m` or `*i` is a variadic `...string`, `...map[string]interface {}`
- * or `...int`. An int is a bigint here, as an int64 is: Go refuses an int64 (`indent (add 2 2)`),
- * ferry does not tell the two apart and accepts it.
+ * or `...int`. An int is a bigint; an int64 (a GoInt64: `add`'s result, a `--set` integer) is
+ * refused as Go refuses it (`indent (add 2 2) "x"`: `wrong type for value; expected int; got int64`).
  */
 const SIGNATURES = new Map<string, string>(Object.entries({
   // sprig
@@ -80,7 +80,7 @@ function valueError(kind: string, v: unknown, field: boolean): string | undefine
   if (kind === 'm') {
     // a nil map is a map: only a field's nil `interface {}` is refused; objects (maps, Helm's
     // structs) are left to the function itself
-    if (isNil(v) ? !field : typeof v === 'object' && !Array.isArray(v)) return undefined;
+    if (isNil(v) ? !field : typeof v === 'object' && !Array.isArray(v) && !isInt(v)) return undefined;
     return `wrong type for value; expected ${TYPE.m}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}`;
   }
   if (isNil(v)) return field ? `wrong type for value; expected ${TYPE[kind]}; got interface {}` : `invalid value; expected ${TYPE[kind]}`;

@@ -27,6 +27,13 @@ import {
   goTypeName,
   asSlice,
   isEmpty,
+  GoInt64,
+  int64Of,
+  isInt,
+  isNilMap,
+  nilMap,
+  sameListType,
+  typedList,
   isMap,
   isNil,
 } from './govalue.js';
@@ -62,6 +69,7 @@ function strval(v: unknown): string {
  */
 export function toInt64(v: unknown): bigint {
   if (isNil(v)) return 0n;
+  if (v instanceof GoInt64) return v.n;
   switch (typeof v) {
     case 'bigint':
       return goInt64(v);
@@ -90,6 +98,7 @@ function trimZeroDecimal(s: string): string {
 
 export function toFloat64(v: unknown): number {
   if (isNil(v)) return 0;
+  if (v instanceof GoInt64) return Number(v.n);
   switch (typeof v) {
     case 'bigint':
       return Number(v);
@@ -243,8 +252,11 @@ class GoTime extends GoStruct {
   constructor(readonly date: Date) {
     super('time.Time');
   }
-  override goString = () => this.date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC');
-  Unix = () => BigInt(Math.floor(this.date.getTime() / 1000));
+  // Go's layouts with `.999999999`: the fraction of a second without its trailing zeros
+  override goString = () => this.date.toISOString().replace('T', ' ').replace(/\.(\d+)Z$/, (_, f: string) => `${`.${f}`.replace(/\.?0+$/, '')} +0000 UTC`);
+  // MarshalJSON: RFC 3339 with nanoseconds
+  override goMarshal = () => this.date.toISOString().replace(/\.(\d+)Z$/, (_, f: string) => `${`.${f}`.replace(/\.?0+$/, '')}Z`);
+  Unix = () => int64Of(BigInt(Math.floor(this.date.getTime() / 1000)));
   UTC = () => this;
   Year = () => BigInt(this.date.getUTCFullYear());
   Format = (layout: unknown) => goDate(str(layout), this.date);
@@ -252,7 +264,7 @@ class GoTime extends GoStruct {
 
 function toDate(v: unknown): Date {
   if (v instanceof GoTime) return v.date;
-  if (typeof v === 'bigint' || typeof v === 'number') return new Date(Number(v) * 1000);
+  if (isInt(v) || typeof v === 'number') return new Date(Number(v) * 1000);
   if (typeof v === 'string') {
     const d = new Date(v);
     return Number.isNaN(d.getTime()) ? FIXED_NOW : d;
@@ -263,7 +275,7 @@ function toDate(v: unknown): Date {
 /** sprig's formatDate argument: a time, or an integer of Unix seconds; anything else is now, as in Go (a date string is not read). */
 function dateArg(v: unknown): Date {
   if (v instanceof GoTime) return v.date;
-  if (typeof v === 'bigint') return new Date(Number(v) * 1000);
+  if (isInt(v)) return new Date(Number(v) * 1000);
   return FIXED_NOW;
 }
 
@@ -424,6 +436,8 @@ class SemverVersion extends GoStruct {
   }
   // Masterminds' String: the build metadata too (npm's .version drops it)
   override goString = () => this.v.version + (this.v.build.length ? `+${this.v.build.join('.')}` : '');
+  // MarshalJSON: its String, quoted
+  override goMarshal = () => this.goString();
   Major = () => BigInt(this.v.major);
   Minor = () => BigInt(this.v.minor);
   Patch = () => BigInt(this.v.patch);
@@ -461,16 +475,17 @@ function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
 /**
  * sprig's merge and mergeOverwrite: `mergo.Merge(&dst, src)` for each source in turn. A nil
  * destination (a literal `nil`: `merge nil .Values.a .Values.b`, hazelcast's annotations) is made
- * a new map by the first source that is not nil, and that map is what the call returns.
+ * a new map by the first source that is not nil, and that map is what the call returns. With no
+ * such source the nil map is returned (it prints `map[]`; toJson writes `null`).
  */
 function mergeAll(dst: unknown, srcs: unknown[], overwrite: boolean): unknown {
   let out = dst;
   for (const s of srcs) {
     if (isNil(s)) continue;
-    if (isNil(out)) out = {};
+    if (isNil(out) || isNilMap(out)) out = {};
     mergeInto(dict(out), dict(s), overwrite);
   }
-  return out;
+  return isNil(out) ? nilMap() : out;
 }
 
 // ── the map ──────────────────────────────────────────────────────────────────
@@ -509,9 +524,9 @@ export function sprigFuncs(): Record<string, GoFunc> {
     toDate: (_fmt, s) => new GoTime(toDate(s)),
     mustToDate: (_fmt, s) => new GoTime(toDate(s)),
     unixEpoch: (d) => String(Math.floor(toDate(d).getTime() / 1000)),
-    // a string of seconds or an integer (bigint: int64; Go's plain int, a template literal, gives 0s); other types are 0s
-    duration: (s) => goDurationString((typeof s === 'string' ? (/^[+-]?\d+$/.test(s) ? BigInt(s) : 0n) : typeof s === 'bigint' ? s : 0n) * 1_000_000_000n),
-    durationRound: (d) => durationRound(typeof d === 'string' ? (parseGoDuration(d) ?? 0n) : typeof d === 'bigint' ? d : d instanceof GoTime ? BigInt(FIXED_NOW.getTime() - d.date.getTime()) * 1_000_000n : 0n),
+    // a string of seconds or an integer (an int64 only: Go's plain int, a template literal, gives 0s); other types are 0s
+    duration: (s) => goDurationString((typeof s === 'string' ? (/^[+-]?\d+$/.test(s) ? BigInt(s) : 0n) : s instanceof GoInt64 ? s.n : 0n) * 1_000_000_000n),
+    durationRound: (d) => durationRound(typeof d === 'string' ? (parseGoDuration(d) ?? 0n) : d instanceof GoInt64 ? d.n : d instanceof GoTime ? BigInt(FIXED_NOW.getTime() - d.date.getTime()) * 1_000_000n : 0n),
     // strings
     abbrev: (w, s) => (Number(toInt64(w)) < 4 ? str(s) : abbreviateFull(str(s), 0, Number(toInt64(w)))),
     abbrevboth: (l, r, s) => {
@@ -595,11 +610,12 @@ export function sprigFuncs(): Record<string, GoFunc> {
       const n = BigInt(t);
       return n > 2n ** 63n - 1n ? 2n ** 63n - 1n : n < -(2n ** 63n) ? -(2n ** 63n) : n;
     },
-    int64: (v) => toInt64(v),
+    // int64 (and every sprig function declared to return int64 below) gives a GoInt64; int an int
+    int64: (v) => int64Of(toInt64(v)),
     int: (v) => toInt64(v),
     float64: (v) => toFloat64(v),
     seq: (...args) => seqList(args.map((a) => toInt64(a))).join(' '),
-    toDecimal: (v) => goParseInt(str(v), 8, true) ?? 0n, // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on error
+    toDecimal: (v) => int64Of(goParseInt(str(v), 8, true) ?? 0n), // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on error
     split: (sep, s) => {
       const out: Dict = {};
       str(s)
@@ -607,7 +623,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
         .forEach((p, i) => (out[`_${i}`] = p));
       return out;
     },
-    splitList: (sep, s) => (str(sep) === '' ? [...str(s)] : str(s).split(str(sep))),
+    splitList: (sep, s) => typedList(str(sep) === '' ? [...str(s)] : str(s).split(str(sep)), 'string'),
     splitn: (sep, n, s) => {
       const parts = str(s).split(str(sep));
       const k = Number(toInt64(n));
@@ -617,30 +633,30 @@ export function sprigFuncs(): Record<string, GoFunc> {
       kept.forEach((p, i) => (out[`_${i}`] = p));
       return out;
     },
-    toStrings: (v) => strslice(v),
+    toStrings: (v) => typedList(strslice(v), 'string'),
     until: (n) => {
       const c = toInt64(n);
-      return untilStep(0n, c, c >= 0n ? 1n : -1n);
+      return typedList(untilStep(0n, c, c >= 0n ? 1n : -1n), 'int');
     },
-    untilStep: (start, stop, step) => untilStep(toInt64(start), toInt64(stop), toInt64(step)),
+    untilStep: (start, stop, step) => typedList(untilStep(toInt64(start), toInt64(stop), toInt64(step)), 'int'),
     // math
     // int64 arithmetic: an overflow wraps, as Go's does
-    add1: (a) => goInt64(toInt64(a) + 1n),
-    add: (...a) => a.map(toInt64).reduce((x, y) => goInt64(x + y), 0n),
-    sub: (a, b) => goInt64(toInt64(a) - toInt64(b)),
+    add1: (a) => int64Of(toInt64(a) + 1n),
+    add: (...a) => int64Of(a.map(toInt64).reduce((x, y) => goInt64(x + y), 0n)),
+    sub: (a, b) => int64Of(toInt64(a) - toInt64(b)),
     div: (a, b) => {
       if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
-      return goInt64(toInt64(a) / toInt64(b));
+      return int64Of(toInt64(a) / toInt64(b));
     },
     mod: (a, b) => {
       if (toInt64(b) === 0n) throw new FuncError('runtime error: integer divide by zero');
-      return toInt64(a) % toInt64(b);
+      return int64Of(toInt64(a) % toInt64(b));
     },
-    mul: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => goInt64(x * y)),
+    mul: (a, ...rest) => int64Of([a, ...rest].map(toInt64).reduce((x, y) => goInt64(x * y))),
     randIntn: (n) => BigInt(Math.floor(rand() * Number(toInt64(n)))),
-    max: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
-    biggest: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x)),
-    min: (a, ...rest) => [a, ...rest].map(toInt64).reduce((x, y) => (y < x ? y : x)),
+    max: (a, ...rest) => int64Of([a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x))),
+    biggest: (a, ...rest) => int64Of([a, ...rest].map(toInt64).reduce((x, y) => (y > x ? y : x))),
+    min: (a, ...rest) => int64Of([a, ...rest].map(toInt64).reduce((x, y) => (y < x ? y : x))),
     maxf: (a, ...rest) => Math.max(...[a, ...rest].map(toFloat64)),
     minf: (a, ...rest) => Math.min(...[a, ...rest].map(toFloat64)),
     ceil: (a) => Math.ceil(toFloat64(a)),
@@ -740,7 +756,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
     },
     hasKey: (d, k) => Object.hasOwn(dict(d), str(k)),
     pluck: (k, ...ds) => ds.map(dict).filter((d) => Object.hasOwn(d, str(k))).map((d) => d[str(k)]),
-    keys: (...ds) => ds.flatMap((d) => Object.keys(dict(d))).sort(),
+    keys: (...ds) => typedList(ds.flatMap((d) => Object.keys(dict(d))).sort(), 'string'),
     pick: (d, ...ks) => {
       const out: Dict = {};
       for (const k of ks.map(str)) if (Object.hasOwn(dict(d), k)) setKey(out, k, dict(d)[k]);
@@ -810,7 +826,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
       const start = idx.length > 0 ? Number(toInt64(idx[0])) : 0;
       const end = idx.length > 1 ? Number(toInt64(idx[1])) : x.length;
       if (start < 0 || end > x.length || start > end) throw new FuncError('reflect.Value.Slice: slice index out of bounds');
-      return x.slice(start, end);
+      return sameListType(x, x.slice(start, end));
     },
     mustSlice: (l, ...idx) => f.slice(l, ...idx),
     concat: (...ls) => ls.flatMap((l) => list(l, 'concat')),
@@ -825,7 +841,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
       return out;
     },
     mustChunk: (size, l) => f.chunk(size, l),
-    sortAlpha: (l) => (asSlice(l) || l instanceof Uint8Array ? strslice(l).sort() : [strval(l)]),
+    sortAlpha: (l) => typedList(asSlice(l) || l instanceof Uint8Array ? strslice(l).sort() : [strval(l)], 'string'),
     join: (sep, l) => strslice(l).join(str(sep)),
     // crypto placeholders (see header)
     bcrypt: (s) => bcryptPlaceholder(str(s)),
@@ -868,7 +884,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
       }
     },
     mustRegexMatch: (re, s) => goRegex(str(re), false, str(s)).test(str(s)),
-    regexFindAll: (re, s, n) => goFindAll(str(re), str(s), Number(toInt64(n))).map((m) => m[0]),
+    regexFindAll: (re, s, n) => typedList(goFindAll(str(re), str(s), Number(toInt64(n))).map((m) => m[0]), 'string'),
     mustRegexFindAll: (re, s, n) => f.regexFindAll(re, s, n),
     regexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
     mustRegexFind: (re, s) => goRegex(str(re), false, str(s)).exec(str(s))?.[0] ?? '',
@@ -876,7 +892,7 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustRegexReplaceAll: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), false),
     regexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
     mustRegexReplaceAllLiteral: (re, s, repl) => goReplaceAll(str(re), str(s), str(repl), true),
-    regexSplit: (re, s, n) => goSplit(str(re), str(s), Number(toInt64(n))),
+    regexSplit: (re, s, n) => typedList(goSplit(str(re), str(s), Number(toInt64(n))), 'string'),
     mustRegexSplit: (re, s, n) => f.regexSplit(re, s, n),
     regexQuoteMeta: (s) => str(s).replace(/[\\.+*?()|[\]{}^$]/g, '\\$&'),
     // urls

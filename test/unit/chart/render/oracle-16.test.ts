@@ -52,7 +52,7 @@ describe('dig type-asserts as sprig does', () => {
     const data = { m: { a: 2, s: 'x' } };
     expect(run('{{ dig "m" "a" "d" . }}|{{ dig "m" "zz" "d" . }}|{{ dig "zz" "q" "d" . }}', data)).toBe('2|d|d');
     expect(() => run('{{ dig "m" "s" "q" "d" . }}', data)).toThrow('interface conversion: interface {} is string, not map[string]interface {}');
-    expect(() => run('{{ dig 1 "d" . }}', data)).toThrow('interface conversion: interface {} is int64, not string');
+    expect(() => run('{{ dig 1 "d" . }}', data)).toThrow('interface conversion: interface {} is int, not string');
     expect(() => run('{{ dig "a" "d" nil }}')).toThrow('interface conversion: interface {} is nil, not map[string]interface {}');
     expect(() => run('{{ dig "a" nil }}')).toThrow('dig needs at least three arguments');
   });
