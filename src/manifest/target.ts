@@ -36,10 +36,13 @@ export function registryUrlProblem(url: string): string | undefined {
 
 export const RegistryTargetSchema = z
   .object({
-    url: z.string().superRefine((url, ctx) => {
-      const why = registryUrlProblem(url);
-      if (why) ctx.addIssue({ code: 'custom', message: why });
-    }),
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const why = registryUrlProblem(url);
+        if (why) ctx.addIssue({ code: 'custom', message: why });
+      })
+      .describe('The mirror registry: its host (and port), as http:// or https:// (https://mirror.example:5000).'),
     prefix: z
       .string()
       .regex(/^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/, 'prefix must be lowercase repository path components separated by /')

@@ -61,6 +61,21 @@ function describedAs(key: string, fields: ReadonlyArray<[string, z.ZodType]>): s
   return fields.filter(([name, f]) => name !== key && word.test(descriptionOf(f))).map(([name]) => name);
 }
 
+/**
+ * Of the fields an unknown key's word names, the required ones the object lacks when there are
+ * any (`registry: {host: …}` names `url`, which is missing, not `insecure`, whose description says
+ * "host" too): the field the writer meant is most often the one the object is refused without.
+ */
+function preferMissing(meant: string[], fields: ReadonlyArray<[string, z.ZodType]>, input: unknown, path: ReadonlyArray<PropertyKey>): string[] {
+  if (input === undefined || meant.length < 2) return meant;
+  const required = (f: z.ZodType) => !['optional', 'default', 'prefault', 'nullable'].includes((f as unknown as { _zod?: { def?: { type?: string } } })._zod?.def?.type ?? '');
+  const missing = meant.filter((name) => {
+    const f = fields.find(([n]) => n === name)?.[1];
+    return f !== undefined && required(f) && isAbsent(input, [...path, name]);
+  });
+  return missing.length ? missing : meant;
+}
+
 const orList = (names: string[]) => names.map((n) => `"${n}"`).join(names.length > 2 ? ', ' : ' or ').replace(/, ("[^"]*")$/, ', or $1');
 
 /** Edit distance, for "did you mean": small strings only (field names). */
@@ -106,7 +121,7 @@ export function issuesToProblems(issues: ReadonlyArray<z.core.$ZodIssue>, prefix
       const named = i.keys.map((k) => {
         const near = closestField(k, known.filter((f) => !i.keys.includes(f)));
         if (near) return `${JSON.stringify(k)} (did you mean "${near}"?)`;
-        const meant = describedAs(k, fields);
+        const meant = preferMissing(describedAs(k, fields), fields, input, i.path);
         if (meant.length && meant.length <= 3) return `${JSON.stringify(k)} (did you mean ${orList(meant)}?)`;
         // A field one level down: of a list's entries (`platforms` beside `images:` instead of
         // under its `- ref:`) or of an object (`encrypted` beside a connection's `security:`).

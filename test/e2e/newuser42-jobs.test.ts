@@ -213,4 +213,14 @@ describe('newuser42: a compliance reviewer checks what the evidence claims', () 
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('endpoints[0].checks[0]: unknown fields "name" (did you mean "key"?), "value" (did you mean "equals" or "notEquals"?), "colour"; endpoints[0].checks[0] takes kind, key, pattern, equals, notEquals, present, whenMissing, files, description');
   });
+
+  it('a target written registry: {host: …} is pointed at the required url it lacks, not at every field whose description says "host"', async () => {
+    const t = path.join(work, 'host-target.yaml');
+    await writeFile(t, 'apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: t }\nregistry: { host: mirror.example:5000 }\n');
+    const v = path.join(work, 'values.yaml');
+    await writeFile(v, 'image: docker.io/library/nginx:1.27\n');
+    const r = await runFerry(['rewrite', 'values', v, '--target', t]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('registry: unknown field "host" (did you mean "url"?)');
+  });
 });
