@@ -90,6 +90,8 @@ interface Loaded {
   from: string;
   content: ServedContent & { close: () => Promise<void> };
   warnings: string[];
+  /** Started once it is served: a split bundle's parts hashed in the background (stopped by `content.close`). */
+  startChecks(): void;
 }
 
 /** `ferry serve`: open, (optionally) verify, and serve a bundle or directory target until `close`. */
@@ -121,6 +123,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
         }
       }
       const source = new VerifiedBlobs(opened.source, opts.onWarning);
+      if (opened.parts) source.setPlaces(opened.parts.places);
       const index = await source.readIndex();
       // What is served must be what the lock pins, as for import: an entry only index.json names
       // would be served unseen by what is made from the lock (map, rewrite, sbom, report).
@@ -135,7 +138,9 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       }
       const routeWarnings: string[] = [];
       const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
-      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings] };
+      // Plain serve starts at once; a split bundle's parts are hashed against .parts after it listens.
+      const startChecks = () => opened.parts?.check(opts.onWarning ?? (() => {}));
+      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings], startChecks };
     } catch (err) {
       await opened.close();
       throw err;
@@ -166,6 +171,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     await first.content.close();
     throw err;
   }
+  first.startChecks();
   // One reload at a time. A SIGHUP while one runs asks for one more load after it; any further
   // SIGHUP before that one starts shares it (a flood of signals is two loads, not one each: with
   // --verify each re-hashes the whole bundle).
@@ -209,6 +215,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       throw err;
     }
     if (nextTls) server.setTls(nextTls);
+    next.startChecks();
     return describe(server.url, server.catalog, next);
   };
   return {

@@ -8,6 +8,7 @@ import { LayoutDir } from '../store/layout.js';
 import { isOciUrl, openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import type { BlobSource } from '../store/source.js';
 import type { NetOptions } from '../oci/context.js';
+import { SplitFile } from '../store/split-file.js';
 
 export interface ServeSource {
   source: BlobSource;
@@ -19,6 +20,59 @@ export interface ServeSource {
   warnings: string[];
   /** A bundle's ferry/lock.json, parsed (checked against ferry/checksums.sha256 first); a directory target has none. */
   readLock?: () => Promise<unknown>;
+  /**
+   * A split bundle's parts, checked against its .parts list after serving starts (`checkParts`,
+   * stopped by `close`); `places` answers, for a blob, the part it lies in and whether that part
+   * was found not to match.
+   */
+  parts?: { places: BlobPlaces; check(onWarning: (message: string) => void): void };
+}
+
+/** Where a served blob lies in a split bundle: what `VerifiedBlobs` names and refuses by. */
+export interface BlobPlaces {
+  /** `part 003 of 7 (app.ferry.tar.003)`, or undefined for a blob not in the split tar. */
+  where(digest: string): string | undefined;
+  /** Why the blob is refused (a part it lies in does not match the .parts list), or undefined. */
+  refusal(digest: string): string | undefined;
+}
+
+/**
+ * The parts of a split bundle tar, hashed in the background (one read of each, 1 MiB at a time)
+ * once `check` is called: a part that does not match the .parts list is warned about, naming it,
+ * and every blob lying in it is refused from then on. Nothing when the bundle is one file.
+ */
+function splitParts(reader: BundleReader): { parts?: ServeSource['parts']; stop(): Promise<void> } {
+  const file = reader.file;
+  if (!(file instanceof SplitFile)) return { stop: async () => {} };
+  const abort = new AbortController();
+  let running: Promise<void> | undefined;
+  const span = (digest: string) => {
+    const e = reader.blobEntry(digest);
+    return e ? { start: e.offset, end: e.offset + Math.max(e.size, 1) - 1 } : undefined;
+  };
+  const places: BlobPlaces = {
+    where: (d) => {
+      const at = span(d);
+      return at && file.partsAt(at.start, at.end);
+    },
+    refusal: (d) => {
+      const at = span(d);
+      const bad = at && file.badPartIn(at.start, at.end);
+      return bad && `it lies in ${file.partsAt(at.start, at.end)}, and ${bad.message}: the part is not the one this bundle was made with; copy ${path.basename(bad.file)} again from the source and reload (SIGHUP)`;
+    },
+  };
+  const check = (onWarning: (message: string) => void) => {
+    running ??= file
+      .hashParts(abort.signal, (p) => onWarning(`${reader.path}: ${p.message}; blobs in it are refused from now on: copy ${path.basename(p.file)} again from the source (sha256sum -c on the .parts file checks them) and reload (SIGHUP)`))
+      .catch((err: unknown) => onWarning(`${reader.path}: checking the parts against the .parts list stopped (${(err as Error).message})`));
+  };
+  return {
+    parts: { places, check },
+    stop: async () => {
+      abort.abort();
+      await running;
+    },
+  };
 }
 
 /**
@@ -69,7 +123,9 @@ async function bundleServeSource(reader: BundleSource, base: string | undefined,
     // A differential bundle is served only with its base (--base, a tar or oci://), blobs answered from either.
     const diff = await differentialServeSource(reader, base, net);
     const readLock = () => readListedJson(reader, 'ferry/lock.json', 'not serving it');
-    return { source: diff.source, kind: 'bundle', close: () => diff.close().finally(() => reader.close()), warnings, readLock };
+    const split = reader instanceof BundleReader ? splitParts(reader) : { stop: async () => {} };
+    const close = () => split.stop().finally(() => diff.close().finally(() => reader.close()));
+    return { source: diff.source, kind: 'bundle', close, warnings, readLock, ...(split.parts ? { parts: split.parts } : {}) };
   } catch (err) {
     await reader.close();
     throw err;

@@ -8,6 +8,7 @@ import type { OciIndex } from '../oci/media-types.js';
 import { MAX_MANIFEST_BYTES } from '../store/layout.js';
 import type { BlobSource } from '../store/source.js';
 import { rangeOf, resolveRange, sendRanged } from './http.js';
+import type { BlobPlaces } from './source.js';
 
 const EMPTY_DIGEST = 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
@@ -58,14 +59,25 @@ export class VerifiedBlobs implements ServedBlobs {
     return this.inner.readIndex();
   }
 
-  /** Whether the blob was found not to match its digest. */
+  /** A split bundle's parts (source.ts): where a blob lies, and whether its part was found not to match. */
+  private places?: BlobPlaces;
+
+  /** Name the part of each blob of a split bundle, and refuse blobs in a part found not to match its .parts list. */
+  setPlaces(places: BlobPlaces): void {
+    this.places = places;
+  }
+
+  /** Whether the blob was found not to match its digest, or lies in a split part found not to match. */
   isDamaged(digest: string): boolean {
-    return this.bad.has(digest);
+    return this.bad.has(digest) || this.places?.refusal(digest) !== undefined;
   }
 
   /** Message for a damaged blob, for routes to answer with. */
   damaged(label: string, digest: string): string {
-    return `${label} ${digest}: the served bytes do not match this digest (they hash to ${this.bad.get(digest) ?? 'something else'}); not served`;
+    const part = this.places?.refusal(digest);
+    if (part && !this.bad.has(digest)) return `${label} ${digest}: ${part}; not served`;
+    const where = this.places?.where(digest);
+    return `${label} ${digest}: the served bytes do not match this digest (they hash to ${this.bad.get(digest) ?? 'something else'})${where ? `; it lies in ${where}` : ''}; not served`;
   }
 
   /** A small blob read whole: refused when larger than `maxBytes` or when it does not hash to its digest. */
@@ -73,7 +85,7 @@ export class VerifiedBlobs implements ServedBlobs {
     const size = await this.inner.blobSize(digest);
     if (size === undefined) throw new FerryError('NOT_FOUND', `${label} ${digest}: not there`);
     if (size > maxBytes) throw new FerryError('VERIFY', `${label} ${digest}: ${size} bytes, more than the ${maxBytes} bytes read whole here; not read`);
-    if (this.bad.has(digest)) throw new FerryError('VERIFY', this.damaged(label, digest));
+    if (this.isDamaged(digest)) throw new FerryError('VERIFY', this.damaged(label, digest));
     const bytes = await this.inner.readBlob(digest);
     if (bytes.length > maxBytes) throw new FerryError('VERIFY', `${label} ${digest}: more than ${maxBytes} bytes; not read`);
     if (!this.settle(digest, sha256Of(bytes), label)) throw new FerryError('VERIFY', this.damaged(label, digest));
@@ -87,7 +99,7 @@ export class VerifiedBlobs implements ServedBlobs {
    */
   async send(req: IncomingMessage, res: ServerResponse, digest: string, size: number, headers: Record<string, string>, label: string): Promise<boolean> {
     if (size === 0 && digest !== EMPTY_DIGEST) this.settle(digest, EMPTY_DIGEST, label);
-    if (this.bad.has(digest)) return false;
+    if (this.isDamaged(digest)) return false;
     const r = resolveRange(rangeOf(req, headers), size);
     const partial = r.status === 206 && (r.start !== 0 || r.end !== size - 1);
     if (partial && req.method !== 'HEAD' && !(await this.verifyWhole(digest, label))) return false;

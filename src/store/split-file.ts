@@ -531,6 +531,52 @@ export class SplitFile implements RandomAccessFile {
     return out;
   }
 
+  /** Parts hashed so far by `hashParts` that do not match the .parts list, by index. */
+  private readonly badParts = new Map<number, PartProblem>();
+
+  /** `part 003 of 7` (or `parts 003-004 of 7`): where bytes `start`..`end` (inclusive) lie. */
+  partsAt(start: number, end: number): string {
+    const a = this.partAt(start);
+    const b = this.partAt(Math.max(start, end));
+    const n = (i: number) => String(i + 1).padStart(PART_DIGITS, '0');
+    const files = a === b ? path.basename(this.parts[a].file) : `${path.basename(this.parts[a].file)} … ${path.basename(this.parts[b].file)}`;
+    return `${a === b ? `part ${n(a)}` : `parts ${n(a)}-${n(b)}`} of ${this.parts.length} (${files})`;
+  }
+
+  /** The first part found not to match the .parts list that holds any of bytes `start`..`end` (inclusive). */
+  badPartIn(start: number, end: number): PartProblem | undefined {
+    if (!this.badParts.size) return undefined;
+    for (let i = this.partAt(start); i < this.parts.length && this.parts[i].start <= Math.max(start, end); i++) {
+      const bad = this.badParts.get(i);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+
+  /**
+   * Hash every part against the .parts list, one after the other, each read once in 1 MiB
+   * chunks (a served split bundle checked after it starts listening): each part that does not
+   * match is told to `onBad` and answered by `badPartIn` from then on. Stops, resolved, when
+   * `signal` aborts (the bundle is closed or replaced); a part that cannot be read is a bad part.
+   */
+  async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void): Promise<void> {
+    for (let i = 0; i < this.parts.length && !signal.aborted; i++) {
+      const h = createHash('sha256');
+      let problem: PartProblem | undefined;
+      try {
+        for await (const chunk of createReadStream(this.parts[i].file, { highWaterMark: 1 << 20, signal })) h.update(chunk as Buffer);
+        problem = partMismatch(this.parts, i, h.digest('hex'));
+      } catch (err) {
+        if (signal.aborted) return;
+        problem = { file: this.parts[i].file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${this.parts.length}: ${path.basename(this.parts[i].file)} cannot be read (${(err as Error).message})` };
+      }
+      if (problem && !signal.aborted) {
+        this.badParts.set(i, problem);
+        onBad(problem);
+      }
+    }
+  }
+
   async close(): Promise<void> {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();

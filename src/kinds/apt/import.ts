@@ -25,6 +25,7 @@ import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './
 import { checkGeneratedIndex, checkVendorIndex, indexText, mainRelease, packageLayers, releaseTextOf } from './repo.js';
 import { flatDir, suiteDir, suitePrefix } from './spec.js';
 import { warn } from '../warnings.js';
+import { GENERATED_INDEX_CAP, generatedNotLocked } from './lock-stanzas.js';
 import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -34,7 +35,7 @@ export { byHashPath, byHashTypes } from './suite-version.js';
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
 
 /** Generated Packages indexes of a filtered suite are read whole (to compress and sign them). */
-export const GENERATED_INDEX_CAP = 64 * 1024 * 1024;
+export { GENERATED_INDEX_CAP };
 /** A vendor's Release/InRelease, read whole to learn the index hashes. */
 const RELEASE_CAP = 16 * 1024 * 1024;
 
@@ -728,6 +729,26 @@ export async function unlockedAptTop(top: OciDescriptor, entries: readonly unkno
   if ('why' in found) return found.why;
   const a = await readOrSkip(() => readAptArtifact(top, source));
   if (!a) return undefined; // validateAptImport names what cannot be read
-  const why = found.locked.map((e) => aptAgainstLock(e, a));
-  return why.includes(undefined) ? undefined : `apt repository ${clipName(found.name)}: ${why[0]}`;
+  let first: string | undefined;
+  for (const e of found.locked) {
+    const why = aptAgainstLock(e, a) ?? (await generatedAgainstLock(e, a, source));
+    if (!why) return undefined;
+    first ??= why;
+  }
+  return `apt repository ${clipName(found.name)}: ${first}`;
+}
+
+/**
+ * Why a filtered artifact's generated Packages are not what lock entry `e` pins (lock-stanzas.ts):
+ * each suite the artifact publishes, against that suite's locked packages.
+ */
+async function generatedAgainstLock(e: Record<string, unknown>, a: AptArtifact, source: BlobSource): Promise<string | undefined> {
+  if (a.cfg.mode !== 'filtered') return undefined;
+  const carried = new Set(a.cfg.suites.map((s) => s.suite));
+  for (const s of Array.isArray(e.suites) ? e.suites : []) {
+    if (typeof s !== 'object' || s === null || !carried.has((s as { suite?: unknown }).suite as string)) continue;
+    const why = await readOrSkip(() => generatedNotLocked(s as Record<string, unknown>, a.manifest.layers, source));
+    if (why) return `suite ${clipName(String((s as { suite?: unknown }).suite))}: ${why}`;
+  }
+  return undefined;
 }

@@ -1,0 +1,116 @@
+import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
+import type { OciDescriptor } from '../../oci/media-types.js';
+import { ANNOTATION, type BlobSource } from '../../store/source.js';
+import { ROLE } from '../file/artifact.js';
+import { clipName } from '../lock-index.js';
+import { streamDeb822 } from './control.js';
+import { poolPathOf } from './repo.js';
+import { suitePrefix } from './spec.js';
+
+/**
+ * A filtered suite's generated Packages is ferry's own: made at create from the upstream
+ * stanzas of the packages the lock pins, and published at the site signed with the site key.
+ * Every stanza of it is held here to the lock's package entry of its suite: its Filename names
+ * one, and its Package, Version, Architecture, Size and SHA256 are that entry's; and every
+ * package the lock pins for the suite is listed. A crafted bundle cannot tell apt at the site
+ * of a version, a package or a file the lock did not pin (another Version, a stanza for a
+ * package not carried pointing at a carried .deb, one package's Filename pointing at another's).
+ *
+ * Linear: the suite's lock packages are indexed once by pool path (60 000-package components
+ * are real), each stanza is one lookup.
+ */
+
+/** The Packages fields a stanza is held to the lock by. */
+const LOCKED_FIELDS: ReadonlySet<string> = new Set(['package', 'version', 'architecture', 'filename', 'sha256', 'size']);
+
+/** Generated indexes are read whole (as import and serve read them to publish them). */
+export const GENERATED_INDEX_CAP = 64 * 1024 * 1024;
+
+type LockedPackage = Record<string, unknown>;
+
+const byFileOf = new WeakMap<object, Map<string, LockedPackage | LockedPackage[]>>();
+
+/** One suite's lock packages by pool path (the lock as parsed: entries not objects pin nothing). */
+function lockedByFile(suite: Record<string, unknown>): Map<string, LockedPackage | LockedPackage[]> {
+  let map = byFileOf.get(suite);
+  if (map) return map;
+  map = new Map();
+  for (const p of Array.isArray(suite.packages) ? suite.packages : []) {
+    if (typeof p !== 'object' || p === null || typeof (p as LockedPackage).filename !== 'string') continue;
+    const key = (p as LockedPackage).filename as string;
+    const had = map.get(key);
+    if (had === undefined) map.set(key, p as LockedPackage);
+    else if (Array.isArray(had)) had.push(p as LockedPackage);
+    else map.set(key, [had, p as LockedPackage]);
+  }
+  byFileOf.set(suite, map);
+  return map;
+}
+
+const shown = (s: string | undefined) => (s === undefined ? '(none)' : JSON.stringify(clipName(s)));
+
+/** How a stanza differs from one locked package (the lock's values as `ferry lock` reads a stanza: no Version is 0, no Architecture all). */
+function differences(fields: Map<string, string>, p: LockedPackage): string[] {
+  const got = {
+    Package: fields.get('package'),
+    Version: fields.get('version') ?? '0',
+    Architecture: fields.get('architecture') ?? 'all',
+    SHA256: fields.get('sha256')?.toLowerCase(),
+    Size: fields.get('size'),
+  };
+  const want = { Package: p.name, Version: p.version, Architecture: p.architecture, SHA256: p.sha256, Size: typeof p.size === 'number' ? String(p.size) : p.size };
+  const out: string[] = [];
+  for (const k of Object.keys(got) as Array<keyof typeof got>) {
+    if (got[k] !== want[k]) out.push(`${k} ${shown(got[k] ?? undefined)}, the lock's ${shown(typeof want[k] === 'string' ? want[k] : undefined)}`);
+  }
+  return out;
+}
+
+const MAX_NAMED = 20;
+
+/**
+ * Why the generated Packages of one filtered suite of `layers` are not what the lock's suite
+ * entry `suite` pins (the first stanzas at fault, and the packages none lists), or undefined.
+ * Each generated index is read from `source` under GENERATED_INDEX_CAP and its digest checked.
+ */
+export async function generatedNotLocked(suite: Record<string, unknown>, layers: readonly OciDescriptor[], source: BlobSource): Promise<string | undefined> {
+  if (typeof suite.suite !== 'string') return undefined;
+  const prefix = suitePrefix(suite.suite);
+  const byFile = lockedByFile(suite);
+  const listed = new Set<LockedPackage>();
+  const bad: string[] = [];
+  let count = 0;
+  for (const g of layers) {
+    const title = g.annotations?.[ANNOTATION.title];
+    if (g.annotations?.[ROLE] !== 'generated-index' || typeof title !== 'string' || !title.startsWith(prefix)) continue;
+    const bytes = await source.readBlob(g.digest, GENERATED_INDEX_CAP);
+    if ('sha256:' + createHash('sha256').update(bytes).digest('hex') !== g.digest) return `generated index ${clipName(title)}: its content does not match its digest ${g.digest}`;
+    for await (const { fields } of streamDeb822(Readable.from([bytes]), false, LOCKED_FIELDS, title)) {
+      const file = poolPathOf(fields.get('filename') ?? '');
+      const held = byFile.get(file);
+      const candidates = held === undefined ? [] : Array.isArray(held) ? held : [held];
+      const match = candidates.find((p) => !differences(fields, p).length);
+      if (match) {
+        listed.add(match);
+        continue;
+      }
+      if (count++ < MAX_NAMED) {
+        const why = candidates.length ? differences(fields, candidates[0]).join('; ') : `the lock pins no package at that Filename in suite ${shown(suite.suite)}`;
+        bad.push(`${title}: stanza ${shown(fields.get('package'))} Filename ${shown(fields.get('filename'))}: ${why}`);
+      }
+    }
+  }
+  const unlisted: string[] = [];
+  let missing = 0;
+  for (const held of byFile.values()) {
+    for (const p of Array.isArray(held) ? held : [held]) {
+      if (listed.has(p)) continue;
+      if (missing++ < MAX_NAMED) unlisted.push(`${shown(String(p.name))} ${shown(String(p.filename))}`);
+    }
+  }
+  const parts: string[] = [];
+  if (count) parts.push(`${count} stanza${count === 1 ? '' : 's'} of its generated Packages ${count === 1 ? 'is' : 'are'} not the package the bundle's lock pins (${bad.join(' | ')}${count > bad.length ? ` | … and ${count - bad.length} more` : ''})`);
+  if (missing) parts.push(`${missing} package${missing === 1 ? '' : 's'} the bundle's lock pins for suite ${shown(suite.suite)} ${missing === 1 ? 'is' : 'are'} listed by no generated Packages (${unlisted.join(', ')}${missing > unlisted.length ? `, … and ${missing - unlisted.length} more` : ''})`);
+  return parts.length ? parts.join('; ') : undefined;
+}

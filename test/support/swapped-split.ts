@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { expect } from 'vitest';
+import { runFerry } from './cli.js';
+import { sha256 } from './craft-serve.js';
+import type { StaticServer } from './static-http.js';
+
+/**
+ * Two split bundles of the same size (one 300 000-byte file each, `--split-size 64K`) made by
+ * ferry from `files` serving `srv`, and `<work>/mixed`: the first one's parts and .parts list
+ * with part 003 swapped for the second one's. Returns it, the first bundle's directory (`good`)
+ * and the part names.
+ */
+export async function swappedSplitBundle(work: string, srv: string, files: StaticServer): Promise<{ mixed: string; good: string; parts: string[]; fileUrl: string }> {
+  const made: Record<string, string> = {};
+  for (const which of ['one', 'two']) {
+    const bytes = randomBytes(300_000);
+    await writeFile(path.join(srv, 'tool.bin'), bytes);
+    const project = path.join(work, `split-${which}`);
+    await mkdir(path.join(project, 'out'), { recursive: true });
+    await writeFile(
+      path.join(project, 'manifest.yaml'),
+      ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: split }', 'files:', '  - name: tool', `    url: ${files.url}/tool.bin`, `    sha256: ${sha256(bytes).slice(7)}`, ''].join('\n'),
+    );
+    const c = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'out/app.ferry.tar', '--split-size', '64K'], { cwd: project, env: { FERRY_CACHE_DIR: path.join(project, 'cache') } });
+    expect(c.code, c.stderr).toBe(0);
+    made[which] = path.join(project, 'out');
+  }
+  const parts = (await readdir(made.one)).filter((f) => /\.\d{3}$/.test(f)).sort();
+  for (const p of parts) expect((await stat(path.join(made.two, p))).size).toBe((await stat(path.join(made.one, p))).size);
+  const mixed = path.join(work, 'mixed');
+  await mkdir(mixed);
+  for (const p of [...parts, 'app.ferry.tar.parts']) await copyFile(path.join(made.one, p), path.join(mixed, p));
+  await copyFile(path.join(made.two, parts[2]), path.join(mixed, parts[2]));
+  return { mixed, good: made.one, parts, fileUrl: `${files.url}/tool.bin` };
+}
