@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
-import { clipName } from '../lock-index.js';
+import { clipName, MAX_SAME_NAME } from '../lock-index.js';
 import { streamDeb822 } from './control.js';
 import { poolPathOf } from './repo.js';
 import { suitePrefix } from './spec.js';
@@ -90,6 +90,9 @@ export async function generatedNotLocked(suite: Record<string, unknown>, layers:
       const file = poolPathOf(fields.get('filename') ?? '');
       const held = byFile.get(file);
       const candidates = held === undefined ? [] : Array.isArray(held) ? held : [held];
+      // A lock ferry writes has one package per pool path; a crafted one repeating a path for as
+      // many stanzas naming it would be quadratic: more than MAX_SAME_NAME is refused, not compared.
+      if (candidates.length > MAX_SAME_NAME) return `the bundle's lock lists ${candidates.length} packages at Filename ${shown(fields.get('filename'))} in suite ${shown(suite.suite)}, more than the ${MAX_SAME_NAME} ferry compares; a lock ferry writes has one`;
       const match = candidates.find((p) => !differences(fields, p).length);
       if (match) {
         listed.add(match);
