@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -9,6 +8,7 @@ import { runFerry } from '../support/cli.js';
 import { blobJson, buildServeBundle, entryJson, sha256, startServe, topOf, type RunningServe, type ServeFixture } from '../support/craft-serve.js';
 import type { Descriptor } from '../support/images.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
+import { swappedSplitBundle } from '../support/swapped-split.js';
 
 /**
  * Round 33: `ferry serve` (the built CLI) attacked over raw HTTP — paths, HEAD against GET, ranges
@@ -168,39 +168,21 @@ describe('HEAD, ranges and conditional requests', () => {
 
 describe('parts and bases from another bundle', () => {
   let files: StaticServer;
-  const made: Record<string, string> = {};
+  let split: Awaited<ReturnType<typeof swappedSplitBundle>>;
   beforeAll(async () => {
     const srv = path.join(work, 'split-srv');
     await mkdir(srv, { recursive: true });
     files = await startStaticServer(srv);
     // Two bundles of one manifest whose file changed upstream (same size): same layout, same size, other bytes.
-    for (const which of ['one', 'two']) {
-      const bytes = randomBytes(300_000);
-      await writeFile(path.join(srv, 'tool.bin'), bytes);
-      const project = path.join(work, `split-${which}`);
-      await mkdir(path.join(project, 'out'), { recursive: true });
-      await writeFile(
-        path.join(project, 'manifest.yaml'),
-        ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: split }', 'files:', '  - name: tool', `    url: ${files.url}/tool.bin`, `    sha256: ${sha256(bytes).slice(7)}`, ''].join('\n'),
-      );
-      const env = { FERRY_CACHE_DIR: path.join(project, 'cache') };
-      const c = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'out/app.ferry.tar', '--split-size', '64K'], { cwd: project, env });
-      expect(c.code, c.stderr).toBe(0);
-      made[which] = path.join(project, 'out');
-    }
+    split = await swappedSplitBundle(work, srv, files);
   }, 300_000);
   afterAll(async () => {
     await files?.close();
   });
 
   it('one part swapped for the same-numbered part of another bundle of the same size: verify and serve --verify refuse naming the part, import refuses writing nothing, plain serve never answers its bytes whole', { timeout: 120_000 }, async () => {
-    const parts = (await readdir(made.one)).filter((f) => /\.\d{3}$/.test(f)).sort();
+    const { mixed, parts } = split;
     expect(parts.length).toBeGreaterThan(3);
-    for (const p of parts) expect((await stat(path.join(made.two, p))).size).toBe((await stat(path.join(made.one, p))).size);
-    const mixed = path.join(work, 'split-mixed');
-    await mkdir(mixed);
-    for (const p of [...parts, 'app.ferry.tar.parts']) await copyFile(path.join(made.one, p), path.join(mixed, p));
-    await copyFile(path.join(made.two, parts[2]), path.join(mixed, parts[2]));
     const first = path.join(mixed, parts[0]);
     const named = new RegExp(`part 003 of ${parts.length}`);
     const v = await runFerry(['bundle', 'verify', first], { cwd: work });
