@@ -320,8 +320,11 @@ function unreadableImages(documents: RenderedDocument[]): string[] {
       // A custom resource's image its own controller templates at run time (testkube's
       // TestWorkflowTemplate `image: grafana/k6:{{ config.version }}`): the tag is chosen when the
       // workflow runs, so no locked reference is it, and the controller pulls it from upstream.
-      else if (k === 'image' && typeof v === 'string' && !/^(?:v1|apps\/v1|batch\/v1)$/.test(doc.apiVersion ?? '') && /\{\{|\$\{/.test(v)) {
-        out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) names ${JSON.stringify(v)}, which its controller completes at run time: nothing is moved to the mirror and it is pulled from upstream; set it to a mirror reference (or list the images it may become in the manifest and point it at the mirror)`);
+      else if (k === 'image' && typeof v === 'string' && !/^(?:v1|apps\/v1|batch\/v1)$/.test(doc.apiVersion ?? '')) {
+        if (/\{\{|\$\{/.test(v)) out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) names ${JSON.stringify(v)}, which its controller completes at run time: nothing is moved to the mirror and it is pulled from upstream; set it to a mirror reference (or list the images it may become in the manifest and point it at the mirror)`);
+        // A custom resource's image left unset by the values (wikimedia's flink-app FlinkDeployment
+        // `image: {{ app.image }}:{{ app.version }}` renders ":latest"): its controller can pull nothing.
+        else if (v.trim() && normalizeRef(v) === undefined) out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) renders ${JSON.stringify(v)}, which is no image reference: nothing is moved to the mirror and its controller can pull nothing; set the image in your values`);
       }
       walk(doc, v, here);
     }
