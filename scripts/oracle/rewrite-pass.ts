@@ -163,37 +163,25 @@ for (const job of jobs) {
     const plain = goImages(job, []);
     res.goOk = plain.ok;
     if (!plain.ok) res.goErr = plain.err;
-    // rewrite chart
-    try {
-      const r = await rewriteChart(job.chart, ctx, { values: job.values, allowUnmapped: true, dryRun: true, render: { namespace: job.ns, kubeVersion: job.kube, apiVersions: job.api } });
-      const f = path.join(outDir, `${job.id}.chart-override.yaml`);
-      writeFileSync(f, r.override ?? '{}\n');
-      const said = JSON.stringify(r.unmapped) + '\n' + r.warnings.join('\n');
-      res.chartSaid = said.length > 4000 ? said.slice(0, 4000) : said;
-      if (plain.ok) {
-        const g = goImages(job, [f]);
-        res.chart = g.ok ? classify(g.images, ctx, said) : { goErr: g.err };
-      }
-    } catch (e) {
-      res.chartError = (e as Error).message;
-    }
-    // rewrite values: the chart's values.yaml and the job's files
-    try {
-      const files = [path.join(job.chart, 'values.yaml'), ...job.values].filter((f) => existsSync(f));
-      if (files.length) {
-        const r = await rewriteValues(files, ctx, { allowUnmapped: true, dryRun: true });
-        const f = path.join(outDir, `${job.id}.values-override.yaml`);
+    // Each command's override rendered by the Go renderer, its images sorted against what it said.
+    const check = async (mode: 'chart' | 'values', run: () => Promise<{ override?: string; unmapped: unknown[]; warnings: string[] }>) => {
+      try {
+        const r = await run();
+        const f = path.join(outDir, `${job.id}.${mode}-override.yaml`);
         writeFileSync(f, r.override ?? '{}\n');
         const said = JSON.stringify(r.unmapped) + '\n' + r.warnings.join('\n');
-        res.valuesSaid = said.length > 4000 ? said.slice(0, 4000) : said;
-        if (plain.ok) {
-          const g = goImages(job, [f]);
-          res.values = g.ok ? classify(g.images, ctx, said) : { goErr: g.err };
-        }
+        res[`${mode}Said`] = said.slice(0, 4000);
+        if (!plain.ok) return;
+        const g = goImages(job, [f]);
+        res[mode] = g.ok ? classify(g.images, ctx, said) : { goErr: g.err };
+      } catch (e) {
+        res[`${mode}Error`] = (e as Error).message;
       }
-    } catch (e) {
-      res.valuesError = (e as Error).message;
-    }
+    };
+    await check('chart', () => rewriteChart(job.chart, ctx, { values: job.values, allowUnmapped: true, dryRun: true, render: { namespace: job.ns, kubeVersion: job.kube, apiVersions: job.api } }));
+    // rewrite values: the chart's values.yaml and the job's files
+    const files = [path.join(job.chart, 'values.yaml'), ...job.values].filter((f) => existsSync(f));
+    if (files.length) await check('values', () => rewriteValues(files, ctx, { allowUnmapped: true, dryRun: true }));
   } catch (e) {
     res.error = (e as Error).message;
   }

@@ -1,10 +1,10 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRewriteContext } from '../../../src/rewrite/context.js';
 import { rewriteChart } from '../../../src/rewrite/chart.js';
-import { chartLock, fixtureTarget, lockRewriteRender, MIRROR } from './helpers.js';
+import { chartLock, fixtureTarget, lockRewriteRender, MIRROR, writeTree } from './helpers.js';
 
 // The eleventh rewrite pass (the oracle passes 18-19 charts: TrueCharts, Wikimedia, Cortex, Milvus,
 // StackStorm, …): each value set locked, rewritten by `rewrite chart` and `rewrite values`, rendered
@@ -18,21 +18,12 @@ afterAll(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-async function chart(name: string, files: Record<string, string>): Promise<string> {
-  const dir = path.join(tmp, name);
-  for (const [f, text] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
-    await writeFile(path.join(dir, f), text);
-  }
-  return dir;
-}
-
 const deployment = (name: string, image: string) =>
   `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ${name}\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          image: ${image}\n`;
 
 describe('rewrite values: image maps that name part of an image', () => {
   it('`{repository: nginx}` alone under an image key is the image the chart completes with its tag', async () => {
-    const dir = await chart('bare-repo', {
+    const dir = await writeTree(tmp, 'bare-repo', {
       'Chart.yaml': 'apiVersion: v2\nname: web\nversion: 0.1.0\n',
       'values.yaml': 'image:\n  repository: nginx\n  tag: "1.27"\n',
       'templates/d.yaml': deployment('web', '"{{ .Values.image.repository }}:{{ .Values.image.tag }}"'),
@@ -44,7 +35,7 @@ describe('rewrite values: image maps that name part of an image', () => {
   });
 
   it("a subchart's map that sets only `registry:` moves the image the lock deploys from that key", async () => {
-    const dir = await chart('sub-registry', {
+    const dir = await writeTree(tmp, 'sub-registry', {
       'Chart.yaml': 'apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: db\n    version: 0.1.0\n',
       'values.yaml': '{}\n',
       'charts/db/Chart.yaml': 'apiVersion: v2\nname: db\nversion: 0.1.0\n',
@@ -62,7 +53,7 @@ describe('rewrite chart: a custom resource whose image the values leave unset', 
   // wikimedia's flink-app: `FlinkDeployment.spec.image: {{ .Values.app.image }}:{{ .Values.app.version }}`
   // with no `app.image` in the defaults renders ":latest"; the proof saw no image and said nothing.
   it('is named with its resource, field and template', async () => {
-    const dir = await chart('flink', {
+    const dir = await writeTree(tmp, 'flink', {
       'Chart.yaml': 'apiVersion: v2\nname: flink-app\nversion: 0.4.35\n',
       'values.yaml': 'app:\n  version: latest\n',
       'templates/flink.yaml': 'apiVersion: flink.apache.org/v1beta1\nkind: FlinkDeployment\nmetadata:\n  name: app\nspec:\n  image: {{ .Values.app.image }}:{{ .Values.app.version }}\n',
