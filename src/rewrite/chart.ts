@@ -43,10 +43,10 @@ export interface ChartRewriteResult extends RewriteResult {
 
 type Path = Array<string | number>;
 
-/** `a.b["c.d"][0].e` → ['a', 'b', 'c.d', 0, 'e'] (the form discovery writes key paths in). */
+/** `a.b["c.d"][0].e` or `a.b."c.d"[0].e` (discovery's joinPath) → ['a', 'b', 'c.d', 0, 'e']. */
 export function parseValuesPath(p: string): Path {
   const out: Path = [];
-  const re = /([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|\./g;
+  const re = /([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|("(?:[^"\\]|\\.)*")|\./g;
   let m: RegExpExecArray | null;
   let pos = 0;
   while ((m = re.exec(p))) {
@@ -55,6 +55,7 @@ export function parseValuesPath(p: string): Path {
     if (m[1] !== undefined) out.push(m[1]);
     else if (m[2] !== undefined) out.push(Number(m[2]));
     else if (m[3] !== undefined) out.push(JSON.parse(m[3]) as string);
+    else if (m[4] !== undefined) out.push(JSON.parse(m[4]) as string);
   }
   if (pos !== p.length) throw new FerryError('INTERNAL', `values path ${p}: cannot parse at ${pos}`);
   return out;

@@ -65,3 +65,20 @@ describe('rewrite chart: a custom resource whose image the values leave unset', 
     expect(said[0]).toContain('flink-app/templates/flink.yaml');
   });
 });
+
+describe('rewrite chart: an image under a key with dots in it', () => {
+  // wikimedia's spark-support: `config.spark: {"spark.kubernetes.container.image": …}`; discovery
+  // wrote the key path as config.spark."spark.kubernetes.container.image" and the override refused it
+  // (INTERNAL: cannot parse).
+  it('sets that key in the override and proves it', async () => {
+    const image = 'docker-registry.wikimedia.org/spark:3.4';
+    const dir = await writeTree(tmp, 'spark', {
+      'Chart.yaml': 'apiVersion: v2\nname: spark-support\nversion: 0.1.0\n',
+      'values.yaml': `config:\n  spark:\n    spark.kubernetes.container.image: ${image}\n`,
+      'templates/d.yaml': deployment('spark', `'{{ index .Values.config.spark "spark.kubernetes.container.image" }}'`),
+    });
+    const r = await rewriteChart(dir, createRewriteContext(await fixtureTarget(), chartLock([image], { [image]: [{ path: 'config.spark."spark.kubernetes.container.image"' }] }, 'spark-support', '0.1.0')), { render: {} });
+    expect(r.unmapped).toEqual([]);
+    expect((r.overrideValues.config as { spark: Record<string, string> }).spark['spark.kubernetes.container.image']).toBe(`${MIRROR}/docker-registry.wikimedia.org/spark:3.4`);
+  });
+});
