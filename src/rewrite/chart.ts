@@ -43,10 +43,10 @@ export interface ChartRewriteResult extends RewriteResult {
 
 type Path = Array<string | number>;
 
-/** `a.b["c.d"][0].e` → ['a', 'b', 'c.d', 0, 'e'] (the form discovery writes key paths in). */
+/** `a.b["c.d"][0].e` or `a.b."c.d"[0].e` (discovery's joinPath) → ['a', 'b', 'c.d', 0, 'e']. */
 export function parseValuesPath(p: string): Path {
   const out: Path = [];
-  const re = /([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|\./g;
+  const re = /([A-Za-z_][\w-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]|("(?:[^"\\]|\\.)*")|\./g;
   let m: RegExpExecArray | null;
   let pos = 0;
   while ((m = re.exec(p))) {
@@ -55,6 +55,7 @@ export function parseValuesPath(p: string): Path {
     if (m[1] !== undefined) out.push(m[1]);
     else if (m[2] !== undefined) out.push(Number(m[2]));
     else if (m[3] !== undefined) out.push(JSON.parse(m[3]) as string);
+    else if (m[4] !== undefined) out.push(JSON.parse(m[4]) as string);
   }
   if (pos !== p.length) throw new FerryError('INTERNAL', `values path ${p}: cannot parse at ${pos}`);
   return out;
@@ -320,8 +321,11 @@ function unreadableImages(documents: RenderedDocument[]): string[] {
       // A custom resource's image its own controller templates at run time (testkube's
       // TestWorkflowTemplate `image: grafana/k6:{{ config.version }}`): the tag is chosen when the
       // workflow runs, so no locked reference is it, and the controller pulls it from upstream.
-      else if (k === 'image' && typeof v === 'string' && !/^(?:v1|apps\/v1|batch\/v1)$/.test(doc.apiVersion ?? '') && /\{\{|\$\{/.test(v)) {
-        out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) names ${JSON.stringify(v)}, which its controller completes at run time: nothing is moved to the mirror and it is pulled from upstream; set it to a mirror reference (or list the images it may become in the manifest and point it at the mirror)`);
+      else if (k === 'image' && typeof v === 'string' && !/^(?:v1|apps\/v1|batch\/v1)$/.test(doc.apiVersion ?? '')) {
+        if (/\{\{|\$\{/.test(v)) out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) names ${JSON.stringify(v)}, which its controller completes at run time: nothing is moved to the mirror and it is pulled from upstream; set it to a mirror reference (or list the images it may become in the manifest and point it at the mirror)`);
+        // A custom resource's image left unset by the values (wikimedia's flink-app FlinkDeployment
+        // `image: {{ app.image }}:{{ app.version }}` renders ":latest"): its controller can pull nothing.
+        else if (v.trim() && normalizeRef(v) === undefined) out.push(`${doc.kind ?? 'document'} ${doc.name ?? ''} ${here} (${doc.source}) renders ${JSON.stringify(v)}, which is no image reference: nothing is moved to the mirror and its controller can pull nothing; set the image in your values`);
       }
       walk(doc, v, here);
     }

@@ -89,6 +89,22 @@ function chartRegistryPaths(ctx: RewriteContext): (valuesPath: string, ref: Imag
   };
 }
 
+/**
+ * The locked images each chart deploys through an image map's registry key (`imageValues` entries
+ * with `registry: true`), by the map's values path: a file that sets only that map's `registry:`
+ * (`db.image.registry: docker.io`, the repository and tag left to the chart) composes them.
+ */
+function registryKeyImages(ctx: RewriteContext): Map<string, ImageReference[]> {
+  const at = new Map<string, ImageReference[]>();
+  for (const c of lockEntries(ctx.lock, 'charts') as ChartLock[]) {
+    for (const [ref, locs] of Object.entries(c.imageValues ?? {})) {
+      const r = tryParse(ref);
+      if (r) for (const l of locs) if (l.registry) at.set(l.path, [...(at.get(l.path) ?? []), r]);
+    }
+  }
+  return at;
+}
+
 const REGISTRY_ONLY_KEYS = new Set(['imageRegistry', 'registry']);
 
 function looksLikeHost(v: string): boolean {
@@ -110,6 +126,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
   const line = (n: Node | undefined) => (n?.range ? lineOf(n.range[0]) : 0);
   const globalRegistry = documentGlobalRegistry(doc);
   const chartRegistry = chartRegistryPaths(ctx);
+  const registryKeys = registryKeyImages(ctx);
   // A scalar edited in place once: an alias naming it again changes the override only.
   const edited = new Set<Node>();
   const change = (path: YamlPath, node: Node | undefined, oldV: string, newV: string, kind: ReplacementKind, image?: string) => {
@@ -117,6 +134,32 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
     const inPlace = isScalar(node) && !edited.has(node) ? node : undefined;
     if (inPlace) edited.add(inPlace);
     changes.push({ path, node: inPlace, line: line(node), old: oldV, new: newV, kind, image });
+  };
+
+  // A map with only its registry key set, where the lock deploys images through that key: the
+  // chart's repository and tag follow it, so it becomes the mirror's place for them when they all
+  // come from that registry and sit under one mirror prefix; otherwise the images are named.
+  const registryOfMap = (mapPath: YamlPath, node: Node, value: string, locked: ImageReference[]) => {
+    const registry = tryParse(`${value}/x`)?.registry ?? value;
+    if (ctx.mapping.host && (registry === ctx.mapping.host || value.startsWith(`${ctx.mapping.host}/`))) return;
+    const where = formatPath([...mapPath, 'registry']);
+    const composed = locked.map((r) => ({ ...r, registry }));
+    for (const r of composed) seen.push({ ref: r, where: formatPath(mapPath), valuesPath: valuesPathOf(mapPath) });
+    const looks = composed.map((r) => ({ r, look: ctx.lookupImage(r) }));
+    const missing = looks.filter((l) => l.look.status === 'unmapped');
+    for (const m of missing) unmapped.push({ line: line(node), kind: 'image', ref: formatImageReference(m.r), reason: (m.look as { reason: string }).reason, where });
+    if (missing.length) return;
+    // Docker Hub's `library/` is in the mirror path but maybe not in the chart's repository key.
+    const library = composed.filter((r) => r.registry === 'docker.io' && r.repository.startsWith('library/'));
+    for (const r of library) unmapped.push({ line: line(node), kind: 'image', ref: formatImageReference(r), reason: `the chart's repository key may omit Docker Hub's library/, which the mirror path keeps; set \`repository: ${r.repository}\` beside this registry key`, where });
+    if (library.length) return;
+    const places = new Set(looks.map(({ look }) => (look.status === 'mapped' ? (look.pathPrefix ? `${look.host}/${look.pathPrefix}` : look.host) : '')));
+    const [place] = places;
+    if (places.size !== 1 || !place) {
+      for (const { r } of looks) unmapped.push({ line: line(node), kind: 'image', ref: formatImageReference(r), reason: `the images this registry key composes sit under different mirror prefixes (${[...places].join(', ')}); set each image's repository instead`, where });
+      return;
+    }
+    change([...mapPath, 'registry'], node, value, place, 'registry', formatImageReference(composed[0]));
   };
 
   walk(doc.contents, (visited, path, key) => {
@@ -182,6 +225,14 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
         return;
       }
       const parentKey = parentPath[parentPath.length - 1];
+      if (key === 'registry' && parentPath.length && looksLikeHost(value)) {
+        const parent = doc.getIn(parentPath, true);
+        const locked = registryKeys.get(valuesPathOf(parentPath));
+        if (locked?.length && isMap(parent) && !hasKey(parent, 'repository') && !hasKey(parent, 'image') && !hasKey(parent, 'name')) {
+          registryOfMap(parentPath, node, value, locked);
+          return;
+        }
+      }
       const registryOnly = key === 'imageRegistry' || (key === 'registry' && (parentKey === 'global' || (parentKey === 'image' && parentPath[0] === 'global')));
       if (REGISTRY_ONLY_KEYS.has(key) && registryOnly && looksLikeHost(value)) {
         const registry = tryParse(`${value}/x`)?.registry ?? value;
@@ -443,8 +494,11 @@ export function readImageMap(node: Node, key?: string | number, parentKey?: stri
   if (digest) s += `@${digest}`;
   const ref = tryParse(s);
   if (!ref) return undefined;
-  // A registry-less single name with no tag and no registry key is too weak a signal (`repository: txt`).
-  if (!registry && !tag && !digest && !repo.includes('/') && !hasKey(node, 'registry')) return undefined;
+  // A registry-less single name with no tag and no registry key is too weak a signal (`repository: txt`),
+  // except under an image key: `image: {repository: nginx}` is an image the chart completes with
+  // its own tag (audit reads it so too).
+  const underImageKey = typeof key === 'string' && isImageKey(key) && repoKey === 'repository';
+  if (!registry && !tag && !digest && !repo.includes('/') && !hasKey(node, 'registry') && !underImageKey) return undefined;
   return { ref, repoKey, repoNode, registryNode, hasRegistryKey: hasKey(node, 'registry'), nameNode: name ? nameNode : undefined, digestNode: digest ? digestNode : undefined, repoAlgo, tagNode: repoAlgo ? mapGet(node, 'tag') : undefined };
 }
 

@@ -1,21 +1,13 @@
-import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { discoverChartImages, userValues } from '../../../src/kinds/chart/discover/index.js';
-import { loadChart } from '../../../src/kinds/chart/load.js';
-import { imageValuesOf } from '../../../src/kinds/chart/lock.js';
-import { LockSchema } from '../../../src/kinds/schema.js';
-import { createRewriteContext } from '../../../src/rewrite/context.js';
-import { rewriteValues } from '../../../src/rewrite/values.js';
-import { fixtureTarget, MIRROR } from './helpers.js';
+import { lockRewriteRender, MIRROR } from './helpers.js';
 
 // `rewrite values` moves an image only where the file sets it: the lock records, per image, the
 // values keys that deploy it (found by rendering the chart), and the file is checked key by key.
 // Each chart is built here, locked as `ferry lock` locks it, rewritten, then rendered again with
 // the rewritten file: every image is on the mirror or named in a warning.
-const sha = (s: string) => 'sha256:' + createHash('sha256').update(s).digest('hex');
 let tmp: string;
 beforeAll(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-rewrite-values-keys-'));
@@ -35,28 +27,6 @@ async function writeChart(dir: string, files: Record<string, string>): Promise<s
   return dir;
 }
 
-/** Lock the chart with its defaults (as `ferry lock` does), rewrite the user file in place, render with it. */
-async function lockRewriteRender(dir: string, user: string, withKeys = true) {
-  const chart = await loadChart(dir, { allFiles: true });
-  const found = discoverChartImages(chart);
-  const images = found.images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
-  const lock = LockSchema.parse({
-    apiVersion: 'ferry/v1alpha1',
-    kind: 'Lock',
-    manifest: { name: 'x', digest: sha('x') },
-    images: images.map((r) => ({ source: r, ref: r, digest: sha(r), mediaType: 'application/vnd.oci.image.index.v1+json', size: 1, manifests: [], blobs: [] })),
-    charts: [{ name: chart.metadata.name, repo: 'https://charts.example', version: chart.metadata.version, requested: '*', source: 'http', digest: sha('c'), size: 1, images, ...(withKeys ? { imageValues: imageValuesOf(found.images) } : {}) }],
-  });
-  const ctx = createRewriteContext(await fixtureTarget(), lock);
-  const file = path.join(tmp, `${path.basename(dir)}-values.yaml`);
-  await writeFile(file, user);
-  const r = await rewriteValues([file], ctx, { inPlace: true });
-  const text = await readFile(file, 'utf8');
-  const rendered = discoverChartImages(chart, { values: [userValues(text, file)] }).images.filter((i) => i.certainty === 'certain').map((i) => i.ref);
-  const upstream = rendered.filter((i) => !i.startsWith(`${MIRROR}/`));
-  return { r, text, rendered, upstream, lock };
-}
-
 describe('rewrite values: the values keys that deploy each locked image', () => {
   it('the same image under another key: a subchart running it from its own default is named as not moved', async () => {
     const dir = await writeChart(path.join(tmp, 'parent'), {
@@ -68,7 +38,7 @@ describe('rewrite values: the values keys that deploy each locked image', () => 
       'charts/sub/templates/deploy.yaml': deployment('sub', '"{{ .Values.volumePermissions.image.registry }}/{{ .Values.volumePermissions.image.repository }}:{{ .Values.volumePermissions.image.tag }}"'),
     });
     // The user's file is the parent's values: it names os-shell, under the parent's key only.
-    const { r, upstream, lock } = await lockRewriteRender(dir, 'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\n');
+    const { r, upstream, lock } = await lockRewriteRender(tmp, dir, 'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\n');
     expect(lock.charts![0].imageValues).toEqual({ 'docker.io/bitnami/os-shell:12': [{ path: 'shell.image', registry: true }, { path: 'sub.volumePermissions.image', registry: true }] });
     expect(upstream).toEqual(['docker.io/bitnami/os-shell:12']);
     expect(r.warnings).toHaveLength(1);
@@ -78,6 +48,7 @@ describe('rewrite values: the values keys that deploy each locked image', () => 
 
   it('setting every key that deploys it moves the image everywhere, with no warning', async () => {
     const { r, upstream } = await lockRewriteRender(
+      tmp,
       path.join(tmp, 'parent'),
       'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\nsub:\n  volumePermissions:\n    image:\n      registry: docker.io\n      repository: bitnami/os-shell\n      tag: "12"\n',
     );
@@ -92,7 +63,7 @@ describe('rewrite values: the values keys that deploy each locked image', () => 
       'templates/deploy.yaml': deployment('kafka', '"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"'),
     });
     const user = 'image:\n  repository: bitnami/kafka\n  tag: "4.0"\n';
-    const { r, text, rendered } = await lockRewriteRender(dir, user);
+    const { r, text, rendered } = await lockRewriteRender(tmp, dir, user);
     // Not `docker.io/<mirror>/docker.io/bitnami/kafka:4.0`: the repository is not rewritten.
     expect(text).toBe(user);
     expect(rendered).toEqual(['docker.io/bitnami/kafka:4.0']);
@@ -107,13 +78,13 @@ describe('rewrite values: the values keys that deploy each locked image', () => 
       'charts/cache/values.yaml': 'image:\n  registry: docker.io\n  repository: bitnami/memcached\n  tag: "1.6"\n',
       'charts/cache/templates/deploy.yaml': deployment('cache', '"{{ .Values.image.registry }}/{{ .Values.image.repository }}:{{ .Values.image.tag }}"'),
     });
-    const { r, upstream } = await lockRewriteRender(dir, 'cachea:\n  image:\n    registry: docker.io\n    repository: bitnami/memcached\n    tag: "1.6"\n');
+    const { r, upstream } = await lockRewriteRender(tmp, dir, 'cachea:\n  image:\n    registry: docker.io\n    repository: bitnami/memcached\n    tag: "1.6"\n');
     expect(upstream).toEqual(['docker.io/bitnami/memcached:1.6']);
     expect(r.warnings.join('\n')).toContain('docker.io/bitnami/memcached:1.6 (from cache)');
   });
 
   it('a lock written before the keys were recorded still reads, and falls back to: the file names the image somewhere', async () => {
-    const { r, lock } = await lockRewriteRender(path.join(tmp, 'parent'), 'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\n', false);
+    const { r, lock } = await lockRewriteRender(tmp, path.join(tmp, 'parent'), 'shell:\n  image:\n    registry: docker.io\n    repository: bitnami/os-shell\n    tag: "12"\n', false);
     expect(lock.charts![0].imageValues).toBeUndefined();
     expect(r.warnings).toEqual([]);
   });
