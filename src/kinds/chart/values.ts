@@ -1,6 +1,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Node } from 'yaml';
 import { FerryError } from '../../errors.js';
-import { setKey } from './render/govalue.js';
+import { isMap as isGoMap, setKey } from './render/govalue.js';
+import { parseGoYaml } from './render/goyaml.js';
 
 /**
  * Helm values as plain data, with the file and line every leaf came from, so discovery can say
@@ -42,6 +43,11 @@ export function parseValues(text: string, file: string): ValueMap {
   const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
   const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
   if (doc.errors.length) {
+    // What Helm's go-yaml reads and the YAML 1.2 reader does not (a flow list whose items are
+    // indented no deeper than its key, as thumbor's chart writes one) is read as Helm reads it,
+    // without line numbers; only what neither reads is refused.
+    const helm = helmReads(text);
+    if (helm !== undefined) return helm;
     throw new FerryError('VALIDATION', `${file}: not valid YAML`, {
       details: doc.errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
       hint: 'Fix the values file; Helm would refuse it too.',
@@ -95,6 +101,30 @@ export function parseValues(text: string, file: string): ValueMap {
   };
   const root = doc.contents ? convert(doc.contents) : {};
   return isValueMap(root) ? root : {};
+}
+
+/** The values as Helm's YAML reader (go-yaml, ferry's render/goyaml.ts) reads them, or undefined where it refuses them too. */
+function helmReads(text: string): ValueMap | undefined {
+  let v: unknown;
+  try {
+    v = parseGoYaml(text);
+  } catch {
+    return undefined;
+  }
+  const plain = (x: unknown, depth: number): Value => {
+    if (depth > 64 || x === null || x === undefined) return null;
+    if (typeof x === 'string' || typeof x === 'boolean') return x;
+    if (Array.isArray(x)) return x.map((e) => plain(e, depth + 1));
+    if (isGoMap(x)) {
+      const out: ValueMap = {};
+      for (const [k, e] of Object.entries(x)) setKey(out, k, plain(e, depth + 1));
+      return out;
+    }
+    // Numbers (an int, an int64, a float64): as their scalars read above, text.
+    return String(x);
+  };
+  const root = plain(v, 0);
+  return root === null ? {} : isValueMap(root) ? root : undefined;
 }
 
 /** Deep copy keeping origins. */
