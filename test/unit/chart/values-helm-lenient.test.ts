@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseValues } from '../../../src/kinds/chart/values.js';
 import { FerryError } from '../../../src/errors.js';
+import { parseYamlDocuments } from '../../../src/rewrite/yaml-text.js';
 
 /**
  * A values file Helm reads is read: thumbor's chart writes a flow list whose items are indented
@@ -26,5 +27,18 @@ describe('values files Helm reads', () => {
     expect(err).toBeInstanceOf(FerryError);
     expect((err as FerryError).message).toBe('values.yaml: not valid YAML');
     expect((err as FerryError).hint).toContain('Helm would refuse it too');
+  });
+
+  it('rewrite values, which edits YAML 1.2 in place, says Helm reads the file and what reads it as Helm does', () => {
+    const text = 'thumbor:\n  private_containers: [\n  "a"\n  ]\n';
+    let err: unknown;
+    try {
+      parseYamlDocuments(text, 'values.yaml');
+    } catch (e) {
+      err = e;
+    }
+    expect((err as FerryError).message).toBe('values.yaml: not valid YAML');
+    expect((err as FerryError).hint).toContain("Helm's YAML reader (go-yaml) reads this file");
+    expect((err as FerryError).hint).toContain('ferry rewrite chart');
   });
 });
