@@ -37,8 +37,9 @@ export class HashedReads {
 
   /** The blob from byte `start` to its end, hashed as it flows (see the class comment). */
   async openBlob(digest: string, start = 0): Promise<Readable> {
-    const hex = DIGEST.exec(digest)?.[1];
-    if (!hex) throw new FerryError('VERIFY', `${this.label}: blob ${JSON.stringify(digest)} is not a sha256 digest`);
+    const matched = DIGEST.exec(digest)?.[1];
+    if (!matched) throw new FerryError('VERIFY', `${this.label}: blob ${JSON.stringify(digest)} is not a sha256 digest`);
+    const hex: string = matched;
     const known = this.damaged.get(digest);
     if (known) throw this.mismatch(digest, known);
     const size = await this.source.blobSize(digest);
@@ -74,9 +75,7 @@ export class HashedReads {
         body.destroy();
       }
       if (seen !== size) throw self.fail(digest, `${seen} of its ${size} bytes`);
-      const actual = await hash.digest();
-      if (actual !== hex) throw self.fail(digest, `digest mismatch (content hashes to sha256:${actual})`);
-      self.verified.set(`blobs/sha256/${hex}`, hex);
+      self.settle(digest, hex, await hash.digest());
       // Only now, with the whole blob checked, does its last chunk go on.
       if (held) yield held;
     }
@@ -93,10 +92,14 @@ export class HashedReads {
     this.bytesRead += bytes.length;
     noteBytesPassed(bytes.length);
     if (bytes.length !== size) throw this.fail(digest, `${bytes.length} of its ${size} bytes`);
-    const actual = createHash('sha256').update(bytes).digest('hex');
+    this.settle(digest, hex, createHash('sha256').update(bytes).digest('hex'));
+    return bytes;
+  }
+
+  /** A whole blob hashed (`actual`): recorded as verified, or failed as damaged. */
+  private settle(digest: string, hex: string, actual: string | undefined): void {
     if (actual !== hex) throw this.fail(digest, `digest mismatch (content hashes to sha256:${actual})`);
     this.verified.set(`blobs/sha256/${hex}`, hex);
-    return bytes;
   }
 
   private fail(digest: string, what: string): FerryError {

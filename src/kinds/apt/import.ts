@@ -34,8 +34,6 @@ export { byHashPath, byHashTypes } from './suite-version.js';
 /** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
 export const SITE_KEY_NAME = 'ferry-archive-keyring';
 
-/** Generated Packages indexes of a filtered suite are read whole (to compress and sign them). */
-export { GENERATED_INDEX_CAP };
 /** A vendor's Release/InRelease, read whole to learn the index hashes. */
 const RELEASE_CAP = 16 * 1024 * 1024;
 
