@@ -2,7 +2,7 @@ import { isMap, isScalar, isSeq, parse, parseAllDocuments, Scalar, type Document
 import { FerryError, withoutStackTraces } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import type { TextEdit } from './edits.js';
-import { parseGoYaml } from '../kinds/chart/render/goyaml.js';
+import { helmReads } from '../kinds/chart/values.js';
 
 /**
  * In-place YAML edits at the byte level: a changed scalar is re-written in its own quoting
@@ -20,22 +20,12 @@ export function parseYamlDocuments(text: string, file: string): Document.Parsed[
       details: errors.map((e) => `line ${e.linePos?.[0]?.line ?? '?'}: ${e.message.split('\n')[0]}`),
       hint: /\{\{/.test(text)
         ? 'This looks like a Helm template; render it first (`helm template`) or rewrite the chart with `ferry rewrite chart`.'
-        : helmReads(text)
+        : helmReads(text) !== undefined
           ? "Helm's YAML reader (go-yaml) reads this file, but it is not YAML 1.2, which ferry edits in place: fix the lines named (a flow list's items indented deeper than its key), or give it to `ferry rewrite chart <chart> -f <file>`, which reads values as Helm does."
           : 'Fix the YAML first.',
     });
   }
   return list as Document.Parsed[];
-}
-
-/** Whether Helm's go-yaml (ferry's render/goyaml.ts) reads the text. */
-function helmReads(text: string): boolean {
-  try {
-    parseGoYaml(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function plainIsSafe(value: string): boolean {

@@ -104,7 +104,7 @@ export function parseValues(text: string, file: string): ValueMap {
 }
 
 /** The values as Helm's YAML reader (go-yaml, ferry's render/goyaml.ts) reads them, or undefined where it refuses them too. */
-function helmReads(text: string): ValueMap | undefined {
+export function helmReads(text: string): ValueMap | undefined {
   let v: unknown;
   try {
     v = parseGoYaml(text);
