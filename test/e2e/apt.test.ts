@@ -58,7 +58,7 @@ beforeAll(async () => {
   vendor = await makeGpgKey(work, 'vendor');
   site = await makeGpgKey(work, 'site');
   stranger = await makeGpgKey(work, 'stranger');
-  const repo = await publishWithAptly(work, debs, vendor, { distribution: 'bookworm', prefixes: ['filtered', 'whole', 'tamper-deb', 'tamper-index', 'tamper-key', 'no-inrelease'] });
+  const repo = await publishWithAptly(work, debs, vendor, { distribution: 'bookworm', prefixes: ['filtered', 'whole', 'tamper-deb', 'tamper-gen', 'tamper-index', 'tamper-key', 'no-inrelease'] });
   publicDir = repo.publicDir;
   upstream = await startNginx(publicDir);
 });
@@ -94,6 +94,11 @@ describe('apt: filtered and whole mirrors through lock, bundle, verify, import, 
     const jqDeb = (await downloadDebs(['jq']))[0];
     const jqHash = createHash('sha256').update(await readFile(jqDeb)).digest('hex');
     expect(filtered.suites[0].packages.find((p: { name: string }) => p.name === 'jq').sha256).toBe(jqHash);
+    // The Packages ferry publishes for the filtered suite is pinned by the lock, every byte: the
+    // upstream stanzas of the three packages, each as the signed index has it (Depends included).
+    expect(whole.suites[0].generated).toBeUndefined();
+    const gen = filtered.suites[0].generated as Array<{ path: string; sha256: string; size: number }>;
+    expect(gen.map((g) => g.path)).toEqual(filtered.suites[0].indexes.map((i: { path: string }) => i.path.replace(/\.(gz|xz)$/, '')));
 
     const bundle = path.join(dir, 'apt.ferry.tar');
     const create = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', bundle, '--frozen'], { cwd: dir, env: env() });
@@ -230,6 +235,21 @@ describe('apt: tampering is refused with the file named', () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/pool\/main\/j\/jq\/jq_[^ ]+\.deb/);
     expect(r.stderr).toMatch(/mismatch/);
+  });
+
+  it("a lock whose generated Packages digest is not what this ferry makes from the pinned index fails bundle create, saying to lock again", async () => {
+    const dir = await setup('t-gen', 'tamper-gen');
+    expect((await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: freshEnv(dir) })).code).toBe(0);
+    const lockFile = path.join(dir, (await readdir(dir)).find((f) => f.endsWith('.lock.json'))!);
+    const lock = JSON.parse(await readFile(lockFile, 'utf8'));
+    const g = lock.apt[0].suites[0].generated[0];
+    g.sha256 = createHash('sha256').update('another index').digest('hex');
+    await writeFile(lockFile, JSON.stringify(lock, null, 2));
+    const r = await runFerry(['bundle', 'create', 'manifest.yaml', '-o', 'x.tar', '--frozen'], { cwd: dir, env: freshEnv(dir) });
+    expect(r.code, r.stderr).not.toBe(0);
+    expect(r.stderr).toContain(`${g.path}: the Packages made from the pinned`);
+    expect(r.stderr).toMatch(/ferry lock/);
+    expect(await readdir(dir)).not.toContain('x.tar');
   });
 
   it('a Packages index that does not match the signed Release fails lock, naming the index', async () => {

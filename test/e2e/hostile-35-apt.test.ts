@@ -136,4 +136,33 @@ describe("a filtered mirror's generated Packages holds only what the lock pins",
     });
     await refusedEverywhere(out, 'swapped', /libjq1[\s\S]*jq_/);
   });
+
+  it('a field the stanza check does not compare (Depends, Conflicts): refused everywhere, the lock pinning every byte of the generated Packages', { timeout: 240_000 }, async () => {
+    // jq told to depend on sudo and to conflict with libc6: Package, Version, Architecture,
+    // Filename, Size and SHA256 all still the lock's.
+    const out = await withGenerated('depends', (by) =>
+      [...by.values()].map((st) => (field(st, 'Package') === 'jq' ? setField(st, 'Depends', 'libjq1 (= 1.6-2.1), sudo') + '\nConflicts: libc6' : st)).join('\n\n') + '\n',
+    );
+    await refusedEverywhere(out, 'depends', /Packages[\s\S]*not the one the bundle's lock pins/);
+  });
+
+  it("a lock written before ferry pinned the generated Packages: each stanza still held to the lock's packages", { timeout: 240_000 }, async () => {
+    const b = await CraftedBundle.load(fx.bundle);
+    const lock = b.getJson<{ apt: Array<{ suites: Array<{ generated?: unknown }> }> }>('ferry/lock.json');
+    let dropped = 0;
+    for (const e of lock.apt) for (const s of e.suites) if (s.generated) (delete s.generated, dropped++);
+    expect(dropped).toBeGreaterThan(0);
+    b.setJson('ferry/lock.json', lock);
+    const clean = await b.write(path.join(work, 'old-lock.ferry.tar'));
+    const v = await runFerry(['bundle', 'verify', clean]);
+    expect(v.code, v.stdout + v.stderr).toBe(0);
+    // The same Version craft as above, under the old lock: the stanza check still refuses it.
+    const c = await CraftedBundle.load(clean);
+    const text = [...stanzas(c).values()].map((st) => (field(st, 'Package') === 'jq' ? setField(st, 'Version', '99:9.9-evil') : st)).join('\n\n') + '\n';
+    c.editArtifact(isFiltered, ({ manifest }) => {
+      Object.assign(manifest.layers.find((l) => title(l) === GENERATED)!, c.putBlob(Buffer.from(text)));
+    });
+    const crafted = await c.write(path.join(work, 'old-lock-version.ferry.tar'));
+    await refusedEverywhere(crafted, 'old-lock-version', /jq[\s\S]*Version[\s\S]*99:9\.9-evil/);
+  });
 });

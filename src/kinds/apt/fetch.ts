@@ -10,7 +10,8 @@ import { failTaskOnError, humanBytes, type ProgressTask } from '../../ui/progres
 import type { FetchPlan, KindContext } from '../types.js';
 import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
-import { mainRelease, poolPathOf, readPackages, releaseTextOf, repoUrl } from './repo.js';
+import { mainRelease, releaseTextOf, repoUrl } from './repo.js';
+import { generatedPackages } from './generated.js';
 import { aptLabel } from './resolve.js';
 import { packagesPerManifest, splitAptManifests } from './artifact.js';
 import { checkSuiteConfig } from './publish.js';
@@ -72,21 +73,6 @@ async function fetchPinnedIndex(base: string, idx: AptFile, byHash: boolean, ctx
 
 function layer(f: { sha256: string; size: number }, title: string, role: string, mediaType = 'application/octet-stream'): OciDescriptor {
   return { mediaType, digest: `sha256:${f.sha256}`, size: f.size, annotations: { [ANNOTATION.title]: title, [ROLE]: role } };
-}
-
-/** Packages for one index of a filtered mirror: the upstream stanzas, verbatim, of the kept packages. */
-async function filteredIndex(s: AptSuiteLock, index: AptFile, ctx: KindContext): Promise<{ path: string; bytes: Buffer }> {
-  const keepByFile = new Map(s.packages.map((p) => [p.filename, p.sha256]));
-  const stanzas: Array<{ key: string; raw: string }> = [];
-  for await (const st of readPackages(ctx.store, index, true)) {
-    const file = st.fields.get('filename');
-    if (file && keepByFile.get(poolPathOf(file)) === st.fields.get('sha256')?.toLowerCase()) {
-      stanzas.push({ key: `${st.fields.get('package')}\u0000${st.fields.get('version')}\u0000${st.fields.get('architecture')}`, raw: st.raw! });
-    }
-  }
-  stanzas.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const text = stanzas.map((x) => x.raw + '\n').join('\n');
-  return { path: index.path.replace(/\.(gz|xz)$/, ''), bytes: Buffer.from(text, 'utf8') };
 }
 
 function uniqueDebs(entry: AptLock): Array<{ filename: string; sha256: string; size: number }> {
@@ -165,8 +151,14 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
     } else {
       for (const r of s.release) layers.push(layer(r, `upstream/${r.path}`, 'upstream-release'));
       for (const i of s.indexes) {
-        const gen = await filteredIndex(s, i, ctx);
+        const gen = await generatedPackages(s.packages, i, ctx.store);
         const d = await ctx.store.putBytes(gen.bytes);
+        const pin = s.generated?.find((g) => g.path === gen.path);
+        if (s.generated && (!pin || `sha256:${pin.sha256}` !== d.digest || pin.size !== d.size)) {
+          throw new FerryError('VERIFY', `${label} ${gen.path}: the Packages made from the pinned ${i.path} (${d.digest}, ${d.size} bytes) is not the one the lock pins (${pin ? `sha256:${pin.sha256}, ${pin.size} bytes` : 'none'})`, {
+            hint: 'The lock was written by a ferry that makes this index differently, or edited. Run `ferry lock` again with this ferry, then create the bundle.',
+          });
+        }
         layers.push(layer({ sha256: d.digest.slice(7), size: d.size }, gen.path, 'generated-index', 'text/plain'));
       }
     }

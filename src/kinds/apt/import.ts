@@ -25,7 +25,8 @@ import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './
 import { checkGeneratedIndex, checkVendorIndex, indexText, mainRelease, packageLayers, releaseTextOf } from './repo.js';
 import { flatDir, suiteDir, suitePrefix } from './spec.js';
 import { warn } from '../warnings.js';
-import { GENERATED_INDEX_CAP, generatedNotLocked } from './lock-stanzas.js';
+import { GENERATED_INDEX_CAP, generatedDiffers, generatedMissing, generatedNotLocked } from './lock-stanzas.js';
+import { generatedPath } from './generated.js';
 import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -680,9 +681,14 @@ function aptPins(e: Record<string, unknown>): AptPins {
       if (e.mode === 'whole') pin('release', r.path, r.sha256);
       else pin('upstream-release', `upstream/${String(r.path)}`, r.sha256);
     }
-    for (const i of files(s.indexes)) {
-      if (e.mode === 'whole') pin('index', i.path, i.sha256);
-      else pin('generated-index', String(i.path).replace(/\.(gz|xz)$/, ''), '');
+    if (e.mode !== 'whole' && Array.isArray(s.generated)) {
+      // Pinned by digest (locks since ferry pins the generated Packages): every byte of it.
+      for (const g of files(s.generated)) pin('generated-index', g.path, g.sha256);
+    } else {
+      for (const i of files(s.indexes)) {
+        if (e.mode === 'whole') pin('index', i.path, i.sha256);
+        else pin('generated-index', generatedPath(String(i.path)), '');
+      }
     }
     for (const p of files(s.packages)) pin('package', p.filename, p.sha256);
   }
@@ -690,10 +696,11 @@ function aptPins(e: Record<string, unknown>): AptPins {
   return made;
 }
 
-/** Whether `pins` holds a layer of this role and title with this digest (a generated index: by title). */
+/** Whether `pins` holds a layer of this role and title with this digest (a generated index of an older lock: by title). */
 function pinned(pins: AptPins, role: string, title: string, digest: string): boolean {
   const want = pins.get(role)?.get(title);
   if (want === undefined) return false;
+  // A generated index is held to its digest by generatedAgainstLock (which names the stanza at fault).
   if (role === 'generated-index') return true;
   if (!digest.startsWith('sha256:')) return false;
   const hex = digest.slice(7);
@@ -745,7 +752,16 @@ async function generatedAgainstLock(e: Record<string, unknown>, a: AptArtifact, 
   const carried = new Set(a.cfg.suites.map((s) => s.suite));
   for (const s of Array.isArray(e.suites) ? e.suites : []) {
     if (typeof s !== 'object' || s === null || !carried.has((s as { suite?: unknown }).suite as string)) continue;
-    const why = await readOrSkip(() => generatedNotLocked(s as Record<string, unknown>, a.manifest.layers, source));
+    const suite = s as Record<string, unknown>;
+    const stanzas = () => readOrSkip(() => generatedNotLocked(suite, a.manifest.layers, source));
+    let why: string | undefined;
+    if (Array.isArray(suite.generated)) {
+      // Pinned by digest: each must be there with the lock's digest, nothing to read; when one
+      // differs, the stanza check names the stanza at fault if a field it compares differs.
+      why = generatedMissing(suite, suite.generated, a.manifest.layers);
+      const differs = why ? undefined : generatedDiffers(suite, suite.generated, a.manifest.layers);
+      if (differs) why = (await stanzas()) ?? differs;
+    } else why = await stanzas();
     if (why) return `suite ${clipName(String((s as { suite?: unknown }).suite))}: ${why}`;
   }
   return undefined;

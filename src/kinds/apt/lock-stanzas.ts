@@ -117,3 +117,52 @@ export async function generatedNotLocked(suite: Record<string, unknown>, layers:
   if (missing) parts.push(`${missing} package${missing === 1 ? '' : 's'} the bundle's lock pins for suite ${shown(suite.suite)} ${missing === 1 ? 'is' : 'are'} listed by no generated Packages (${unlisted.join(', ')}${missing > unlisted.length ? `, … and ${missing - unlisted.length} more` : ''})`);
   return parts.length ? parts.join('; ') : undefined;
 }
+
+/**
+ * With a lock that pins each generated Packages by digest (`generated`), each layer was already
+ * held to its digest; what is left is that none the lock pins for the suite is missing (a suite
+ * published without one of its Packages would hide every package it lists).
+ */
+export function generatedMissing(suite: Record<string, unknown>, generated: readonly unknown[], layers: readonly OciDescriptor[]): string | undefined {
+  const titles = new Set<string>();
+  for (const l of layers) {
+    const title = l.annotations?.[ANNOTATION.title];
+    if (l.annotations?.[ROLE] === 'generated-index' && typeof title === 'string') titles.add(title);
+  }
+  const missing: string[] = [];
+  let count = 0;
+  for (const g of generated) {
+    const p = typeof g === 'object' && g !== null ? (g as { path?: unknown }).path : undefined;
+    if (typeof p === 'string' && titles.has(p)) continue;
+    if (count++ < MAX_NAMED) missing.push(shown(typeof p === 'string' ? p : undefined));
+  }
+  if (!count) return undefined;
+  return `${count} generated Packages the bundle's lock pins for suite ${shown(typeof suite.suite === 'string' ? suite.suite : undefined)} ${count === 1 ? 'is' : 'are'} not in the bundle (${missing.join(', ')}${count > missing.length ? `, … and ${count - missing.length} more` : ''})`;
+}
+
+/**
+ * With a lock that pins each generated Packages by digest: the first of the suite's generated
+ * index layers whose title the lock does not pin or whose digest is not the lock's, said so (a
+ * field the stanza check does not compare, Depends or Conflicts, is enough), or undefined.
+ */
+export function generatedDiffers(suite: Record<string, unknown>, generated: readonly unknown[], layers: readonly OciDescriptor[]): string | undefined {
+  if (typeof suite.suite !== 'string') return undefined;
+  const prefix = suitePrefix(suite.suite);
+  const want = new Map<string, Set<string>>();
+  for (const g of generated) {
+    if (typeof g !== 'object' || g === null) continue;
+    const { path, sha256 } = g as { path?: unknown; sha256?: unknown };
+    if (typeof path !== 'string' || typeof sha256 !== 'string') continue;
+    let set = want.get(path);
+    if (!set) want.set(path, (set = new Set()));
+    set.add(`sha256:${sha256}`);
+  }
+  for (const l of layers) {
+    const title = l.annotations?.[ANNOTATION.title];
+    if (l.annotations?.[ROLE] !== 'generated-index' || typeof title !== 'string' || !title.startsWith(prefix)) continue;
+    const pins = want.get(title);
+    if (!pins) return `its generated Packages ${shown(title)} is not one the bundle's lock pins for suite ${shown(suite.suite)}`;
+    if (!pins.has(l.digest)) return `its generated Packages ${shown(title)} (${clipName(l.digest)}) is not the one the bundle's lock pins (${clipName([...pins].join(', '))}): a field of its stanzas differs from the upstream stanza the lock pins`;
+  }
+  return undefined;
+}

@@ -23,6 +23,13 @@ export const AptSuiteLockSchema = z.object({
   /** Whole mirror: every index file carried; filtered: the Packages indexes the kept stanzas come from. */
   indexes: z.array(AptFileSchema),
   packages: z.array(AptPackageLockSchema),
+  /**
+   * Filtered: the Packages ferry publishes for each of `indexes` (the upstream stanzas of the
+   * kept packages, verbatim), by digest. Import holds the bundle's generated indexes to these
+   * bytes. Absent in locks written before ferry pinned them (then each stanza is held to
+   * `packages` by its Package, Version, Architecture, Filename, Size and SHA256 only).
+   */
+  generated: z.array(AptFileSchema).optional(),
 });
 
 export const AptLockSchema = z.object({

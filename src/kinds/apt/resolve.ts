@@ -10,6 +10,7 @@ import { computeClosure, suiteFamily, type AptPackage, type ClosureRequest, type
 import type { AptFile, AptLock, AptPackageLock, AptSuiteLock } from './lock.js';
 import { fetchIndex, fetchVerifiedRelease, flatIndexPaths, flatPackagesIndex, repoUrl, listsPackagesFor, packagesIndexFor, readPackages, selectIndexPaths, stanzaToPackage, words, type VerifiedRelease } from './repo.js';
 import { flatDir, inSuiteDir, type AptSpec } from './spec.js';
+import { generatedFiles } from './generated.js';
 import { checkFlatPackagePath } from './suite-version.js';
 import { warn } from '../warnings.js';
 import { trimTrailing } from '../../ui/escape.js';
@@ -350,5 +351,11 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
       unsatisfied,
     });
   });
+  // A filtered suite's Packages is ferry's own: its bytes are pinned here, from the indexes the
+  // lock pins, so that every field apt at the site reads (Depends, Conflicts…) is the lock's.
+  for (const e of out) {
+    if (e.mode !== 'filtered') continue;
+    for (const s of e.suites) s.generated = await generatedFiles(s.packages, s.indexes, ctx.store);
+  }
   return out.sort((a, b) => byCodePoint(a.name, b.name) || byCodePoint(a.url, b.url));
 }
