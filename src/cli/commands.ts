@@ -10,6 +10,7 @@ import { register as registerRewrite } from './rewrite.js';
 import { register as registerAudit } from './audit.js';
 import { register as registerReport } from './report.js';
 import { register as registerSbom } from './sbom.js';
+import { register as registerConvert } from './convert.js';
 
 /** One registration function per verb group (one file each): adding a group is one file and one line here. */
 const REGISTER: Array<(program: Command) => void> = [
@@ -23,6 +24,7 @@ const REGISTER: Array<(program: Command) => void> = [
   registerAudit,
   registerReport,
   registerSbom,
+  registerConvert,
   registerSchema,
 ];
 

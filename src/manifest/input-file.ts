@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 
 /**
@@ -101,13 +101,11 @@ interface Measured {
  * or an ancestor still being walked (a cycle, refused). The library's own toJS is not used: it
  * resolves each alias by scanning the document (quadratic) and reports no position.
  */
-function toPlainData(doc: Document, lc: LineCounter, file: string, what: string): unknown {
+function toPlainData(doc: Document, lc: LineCounter, file: string, what: string, budget = { nodes: 0, chars: 0 }): unknown {
   const problems: string[] = [];
   const anchors = new Map<string, Node>();
   const done = new Map<Node, Measured>();
   const walking = new Set<Node>();
-  let totalNodes = 0;
-  let totalChars = 0;
   const at = (node: unknown): string => {
     const range = (node as { range?: [number, number, number] } | null)?.range;
     if (!range) return 'line ?';
@@ -120,11 +118,11 @@ function toPlainData(doc: Document, lc: LineCounter, file: string, what: string)
     });
   };
   const count = (node: unknown, m: Omit<Measured, 'value'>, depth: number) => {
-    totalNodes += m.nodes;
-    totalChars += m.chars;
+    budget.nodes += m.nodes;
+    budget.chars += m.chars;
     if (depth + m.height > INPUT_LIMITS.depth) limit(node, `nests deeper than ${INPUT_LIMITS.depth} levels`);
-    if (totalNodes > INPUT_LIMITS.expandedNodes) limit(node, `expands to more than ${INPUT_LIMITS.expandedNodes} nodes through aliases`);
-    if (totalChars > INPUT_LIMITS.expandedChars) limit(node, `expands to more than ${MiB(INPUT_LIMITS.expandedChars)} of text through aliases`);
+    if (budget.nodes > INPUT_LIMITS.expandedNodes) limit(node, `expands to more than ${INPUT_LIMITS.expandedNodes} nodes through aliases`);
+    if (budget.chars > INPUT_LIMITS.expandedChars) limit(node, `expands to more than ${MiB(INPUT_LIMITS.expandedChars)} of text through aliases`);
   };
   const bad = (node: unknown, message: string): Measured => {
     problems.push(`${at(node)}: ${message}`);
@@ -242,6 +240,57 @@ export function checkConfigYamlDensity(text: string, file: string, what: string)
  * the file and the line:column of every problem the parser reports (errors and warnings alike).
  */
 export function parseYamlText(text: string, file: string, what: string): unknown {
+  checkYamlText(text, file, what);
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  throwParseProblems([doc], lc, file, what);
+  return toPlainData(doc, lc, file, what);
+}
+
+/** One document of a multi-document YAML file: its plain data, and where a value of it sits. */
+export interface YamlDocumentData {
+  value: unknown;
+  /** The 1-based line of the node at `path` in the file (of its nearest ancestor that has one). */
+  lineOf(path: ReadonlyArray<string | number>): number | undefined;
+}
+
+/**
+ * Parse every document of a multi-document YAML file (`---` separated) from outside, with the
+ * bounds of parseYamlText: the file's size and token count, and the nodes and text that aliases
+ * expand to, counted over all its documents together. Empty documents are left out.
+ */
+export function parseYamlDocuments(text: string, file: string, what: string): YamlDocumentData[] {
+  checkYamlText(text, file, what);
+  const lc = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const list = Array.isArray(docs) ? docs : [];
+  throwParseProblems(list, lc, file, what);
+  const budget = { nodes: 0, chars: 0 };
+  return list
+    .filter((doc) => doc.contents !== null)
+    .map((doc) => ({
+      value: toPlainData(doc, lc, file, what, budget),
+      lineOf: (path) => {
+        for (let n = path.length; n >= 0; n--) {
+          const node = n === 0 ? doc.contents : doc.getIn(path.slice(0, n), true);
+          const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+          if (range) return lc.linePos(range[0]).line;
+        }
+        return undefined;
+      },
+    }));
+}
+
+function throwParseProblems(docs: Document[], lc: LineCounter, file: string, what: string): void {
+  const problems = docs.flatMap((doc) => [...doc.errors, ...doc.warnings]).map((e) => {
+    const p = lc.linePos(e.pos[0]);
+    return `line ${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
+  });
+  if (problems.length) throw invalidYaml(file, what, problems);
+}
+
+/** The checks made on YAML text before it is parsed: size, binary content, token count. */
+function checkYamlText(text: string, file: string, what: string): void {
   if (text.length > INPUT_LIMITS.yamlBytes) {
     throw new FerryError('VALIDATION', `${file}: ${what} is larger than the ${MiB(INPUT_LIMITS.yamlBytes)} ferry reads`);
   }
@@ -260,14 +309,6 @@ export function parseYamlText(text: string, file: string, what: string): unknown
       hint: 'A manifest this dense is not hand-written; check the file, or split it.',
     });
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
-  const problems = [...doc.errors, ...doc.warnings].map((e) => {
-    const p = lc.linePos(e.pos[0]);
-    return `line ${p.line}:${p.col}: ${e.message.split('\n')[0]}`;
-  });
-  if (problems.length) throw invalidYaml(file, what, problems);
-  return toPlainData(doc, lc, file, what);
 }
 
 /** Read and parse a YAML manifest or target file; a missing file is a USAGE error. */

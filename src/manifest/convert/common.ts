@@ -1,0 +1,183 @@
+import path from 'node:path';
+import { formatImageReference, parseImageReference, withDefaultTag } from '../../oci/reference.js';
+import { API_VERSION } from '../schema.js';
+import { trimBoth } from '../../ui/escape.js';
+
+/**
+ * What `ferry convert zarf|hauler` shares: where an item came from, what was not carried, and the
+ * assembly of the entries into one deterministic manifest (sorted, duplicates merged). The
+ * readers of each format (zarf.ts, hauler.ts) only say what each item of theirs becomes.
+ */
+
+/** Where an item sits in the file it came from. */
+export interface SourcePlace {
+  file: string;
+  line?: number;
+  /** A Zarf component, a Hauler document (`Images/<name>`). */
+  component?: string;
+}
+
+/** An item of the source that has no place in the ferry manifest (or changed on the way), and what to do about it. */
+export interface ConvertNote {
+  from: SourcePlace;
+  /** The item, as the source writes it (`repos: https://…`). */
+  item: string;
+  why: string;
+  todo: string;
+}
+
+export type ConvertField = 'images' | 'charts' | 'files';
+
+/** One manifest entry a source item becomes, before it is checked and merged. */
+export interface Candidate {
+  field: ConvertField;
+  entry: Record<string, unknown>;
+  from: SourcePlace;
+}
+
+/** What a reader makes of its files. */
+export interface Conversion {
+  name?: string;
+  description?: string;
+  candidates: Candidate[];
+  /** Items not carried. */
+  skipped: ConvertNote[];
+  /** Items carried, but not as the source had them. */
+  notes: ConvertNote[];
+}
+
+export function emptyConversion(): Conversion {
+  return { candidates: [], skipped: [], notes: [] };
+}
+
+export function placeText(p: SourcePlace): string {
+  return `${p.file}${p.line ? `:${p.line}` : ''}${p.component ? ` (${p.component})` : ''}`;
+}
+
+export const isHttpUrl = (s: string): boolean => /^https?:\/\/\S+$/.test(s);
+
+/**
+ * A local path the source names (a values file, a key), relative to `base`, as the converted
+ * manifest must name it: relative to the directory the manifest is written to, with `/`.
+ */
+export function rebasePath(p: string, base: string, outDir: string): string {
+  const rel = path.relative(outDir, path.resolve(base, p));
+  return rel.split(path.sep).join('/') || '.';
+}
+
+/** A YAML scalar a source field holds, as text (numbers too: `version: 1.10` is "1.10"). */
+export function text(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  return undefined;
+}
+
+export const isMapping = (v: unknown): v is Record<string, unknown> => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
+
+/** Whether a source field is set to something (false, '', [] and {} are as if absent). */
+export function isSet(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (isMapping(v)) return Object.values(v).some(isSet);
+  return true;
+}
+
+/** A short, one-line rendering of a source value for a note (`[3 items]`, a long string cut). */
+export function brief(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.length} item${v.length === 1 ? '' : 's'}]`;
+  if (isMapping(v)) return `{${Object.keys(v).slice(0, 4).join(', ')}${Object.keys(v).length > 4 ? ', …' : ''}}`;
+  const s = String(v);
+  return s.length > 120 ? `${s.slice(0, 117)}…` : s;
+}
+
+export interface AssembledManifest {
+  /** The manifest, as plain data in the order it is written. */
+  manifest: Record<string, unknown>;
+  counts: { images: number; charts: number; files: number };
+  /** Entries left out because another entry of the same thing disagrees with them. */
+  conflicts: ConvertNote[];
+}
+
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** An image's mirror identity: the normalized reference with the default tag. */
+function imageKey(ref: string): string {
+  return formatImageReference(withDefaultTag(parseImageReference(ref)));
+}
+
+/**
+ * The manifest the checked candidates make: images by normalized reference (one entry per
+ * reference: platforms joined, all platforms when any entry asks for all; verify keys joined;
+ * extras off only when every entry turned them off), charts that are the same in every field
+ * once, files by URL once (their names made unique, in URL order), each list sorted.
+ */
+export function assembleManifest(name: string, description: string | undefined, candidates: Candidate[]): AssembledManifest {
+  const images = new Map<string, { platforms?: Set<string>; keys: Set<string>; extras: boolean }>();
+  const charts = new Map<string, Record<string, unknown>>();
+  const files = new Map<string, { name: string; sha256?: string }>();
+  const conflicts: ConvertNote[] = [];
+  for (const c of candidates) {
+    const e = c.entry;
+    if (c.field === 'images') {
+      const key = imageKey(String(e.ref));
+      const platforms = e.platforms as string[] | undefined;
+      const keys = ((e.verify as { keys?: string[] } | undefined)?.keys ?? []) as string[];
+      const have = images.get(key);
+      if (!have) {
+        images.set(key, { platforms: platforms && new Set(platforms), keys: new Set(keys), extras: e.extras !== false });
+        continue;
+      }
+      have.platforms = have.platforms && platforms ? new Set([...have.platforms, ...platforms]) : undefined;
+      for (const k of keys) have.keys.add(k);
+      have.extras ||= e.extras !== false;
+    } else if (c.field === 'charts') {
+      charts.set(JSON.stringify([e.repo, e.name, e.version, e.values ?? []]), e);
+    } else {
+      const url = String(e.url);
+      const sha256 = e.sha256 as string | undefined;
+      const have = files.get(url);
+      if (!have) files.set(url, { name: String(e.name), sha256 });
+      else if (sha256 && have.sha256 !== sha256) {
+        if (!have.sha256) have.sha256 = sha256;
+        else conflicts.push({ from: c.from, item: `${url} sha256 ${sha256}`, why: `the same URL is listed with another checksum (${have.sha256}) too`, todo: 'Check which checksum is right and list the file once.' });
+      }
+    }
+  }
+  const imageList = [...images.entries()]
+    .sort(([a], [b]) => byText(a, b))
+    .map(([ref, i]) => ({
+      ref,
+      ...(i.platforms ? { platforms: [...i.platforms].sort(byText) } : {}),
+      ...(i.keys.size ? { verify: { keys: [...i.keys].sort(byText) } } : {}),
+      ...(i.extras ? {} : { extras: false }),
+    }));
+  const chartList = [...charts.values()].sort(
+    (a, b) => byText(String(a.name), String(b.name)) || byText(String(a.repo), String(b.repo)) || byText(String(a.version), String(b.version)) || byText(JSON.stringify(a.values ?? []), JSON.stringify(b.values ?? [])),
+  );
+  // Names are unique in a manifest: a name two URLs want goes to the first URL, the others get -2, -3….
+  const taken = new Set<string>();
+  const fileList = [...files.entries()]
+    .sort(([a], [b]) => byText(a, b))
+    .map(([url, f]) => {
+      let unique = f.name;
+      for (let n = 2; taken.has(unique); n++) unique = `${f.name}-${n}`;
+      taken.add(unique);
+      return { name: unique, url, ...(f.sha256 ? { sha256: f.sha256 } : {}) };
+    })
+    .sort((a, b) => byText(a.name, b.name));
+  const manifest: Record<string, unknown> = {
+    apiVersion: API_VERSION,
+    kind: 'Manifest',
+    metadata: { name, ...(description ? { description } : {}) },
+    ...(imageList.length ? { images: imageList } : {}),
+    ...(chartList.length ? { charts: chartList } : {}),
+    ...(fileList.length ? { files: fileList } : {}),
+  };
+  return { manifest, counts: { images: imageList.length, charts: chartList.length, files: fileList.length }, conflicts };
+}
+
+/** A manifest name (lowercase letters, digits, `.`, `_`, `-`) made from a source's name or file name. */
+export function manifestNameFrom(raw: string): string {
+  const name = trimBoth(raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'), '._-');
+  return name || 'converted';
+}

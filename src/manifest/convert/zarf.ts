@@ -1,0 +1,292 @@
+import path from 'node:path';
+import { FerryError } from '../../errors.js';
+import type { YamlDocumentData } from '../input-file.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, rebasePath, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
+
+/**
+ * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
+ * or ZarfInitConfig) read as a ferry manifest: component `images:`, `charts:` from an HTTP or OCI
+ * repository and `files:` from URLs are carried; everything else is named, with its place and
+ * what to do. Fields as in zarf-dev/zarf src/api/v1alpha1 (component.go, package.go).
+ */
+
+export interface ZarfOptions {
+  /** Values of package templates (`###ZARF_PKG_TMPL_NAME###`), by NAME, as `zarf package create --set`. */
+  set: Record<string, string>;
+  /** `zarf package create --flavor`: components whose `only.flavor` differs are left out. */
+  flavor?: string;
+  /** Where the converted manifest is written (local paths are made relative to it). */
+  outDir: string;
+}
+
+const PACKAGE_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'build', 'components', 'constants', 'variables', 'values', 'documentation']);
+/** Component fields that say how or whether Zarf deploys, and carry nothing. */
+const COMPONENT_QUIET = new Set(['name', 'description', 'default', 'required', 'group', 'only', 'healthChecks', 'stateAccess']);
+const CHART_QUIET = new Set(['name', 'namespace', 'releaseName', 'noWait', 'schemaValidation', 'serverSideApply']);
+const FILE_QUIET = new Set(['target', 'executable', 'symlinks', 'template']);
+
+// ###ZARF_PKG_TMPL_X### (set at create), ###ZARF_VAR_X###, ###ZARF_CONST_X###, ###ZARF_PKG_ARCH### …
+const TEMPLATE = /###ZARF_([A-Z0-9_]{1,200})###/g;
+
+/** A git URL as Zarf tells one (`….git`, or `….git@<ref>`), found without a backtracking pattern. */
+function isGitUrl(url: string): boolean {
+  for (let i = url.indexOf('.git'); i >= 0; i = url.indexOf('.git', i + 1)) {
+    const next = url[i + 4];
+    if (next === undefined || next === '@') return true;
+  }
+  return false;
+}
+
+/** What a package template or variable in `value` leaves unknown: '' when nothing, after --set. */
+function applyTemplates(value: string, set: Record<string, string>): { value: string; unknown: string[] } {
+  const unknown: string[] = [];
+  const out = value.replace(TEMPLATE, (whole, name: string) => {
+    if (name.startsWith('PKG_TMPL_')) {
+      const v = set[name.slice('PKG_TMPL_'.length)];
+      if (v !== undefined) return v;
+    }
+    unknown.push(whole);
+    return whole;
+  });
+  return { value: out, unknown };
+}
+
+function templateTodo(tokens: string[]): string {
+  const tmpl = tokens.filter((t) => t.startsWith('###ZARF_PKG_TMPL_')).map((t) => t.slice('###ZARF_PKG_TMPL_'.length, -3));
+  return tmpl.length
+    ? `Give its value: --set ${tmpl.map((n) => `${n}=<value>`).join(' --set ')} (as zarf package create --set), or write the value in place.`
+    : 'Zarf fills it in at deploy (a variable or constant), so what it names is not known here: write the value you deploy with in its place.';
+}
+
+export function convertZarf(doc: YamlDocumentData, file: string, opts: ZarfOptions): Conversion {
+  const conv = emptyConversion();
+  const pkg = doc.value;
+  const base = path.dirname(path.resolve(file));
+  if (!isMapping(pkg) || (pkg.kind !== 'ZarfPackageConfig' && pkg.kind !== 'ZarfInitConfig')) {
+    throw new FerryError('VALIDATION', `${file}: not a Zarf package definition (kind: ZarfPackageConfig or ZarfInitConfig)`, {
+      hint: 'Name the zarf.yaml of the package; for Hauler manifests use `ferry convert hauler`.',
+    });
+  }
+  if (pkg.apiVersion !== undefined && pkg.apiVersion !== 'zarf.dev/v1alpha1') {
+    throw new FerryError('VALIDATION', `${file}: apiVersion ${JSON.stringify(pkg.apiVersion)} is not read; ferry converts zarf.dev/v1alpha1 package definitions`, {
+      hint: 'Convert the v1alpha1 zarf.yaml the package was written from.',
+    });
+  }
+  if (!Array.isArray(pkg.components) || pkg.components.length === 0) {
+    throw new FerryError('VALIDATION', `${file}: components: the package has none`, { hint: 'A zarf.yaml lists what it carries under components:.' });
+  }
+  const metadata = isMapping(pkg.metadata) ? pkg.metadata : {};
+  conv.name = text(metadata.name);
+  conv.description = text(metadata.description);
+  const at = (p: Array<string | number>, component?: string): SourcePlace => ({ file, line: doc.lineOf(p), component });
+  const skip = (from: SourcePlace, item: string, why: string, todo: string) => conv.skipped.push({ from, item, why, todo });
+  for (const key of Object.keys(pkg)) {
+    if (!PACKAGE_FIELDS.has(key)) skip(at([key]), `${key}: ${brief(pkg[key])}`, 'not a field of a Zarf package ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+  }
+
+  pkg.components.forEach((comp, i) => {
+    const cp = ['components', i];
+    if (!isMapping(comp)) {
+      skip(at(cp), brief(comp), 'a component must be a mapping', 'Fix the zarf.yaml.');
+      return;
+    }
+    const component = `component ${text(comp.name) ?? `#${i + 1}`}`;
+    const here = (...p: Array<string | number>) => at([...cp, ...p], component);
+    const flavor = isMapping(comp.only) ? text(comp.only.flavor) : undefined;
+    if (flavor && flavor !== opts.flavor) {
+      skip(here('only', 'flavor'), `only.flavor: ${flavor}`, opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, `Convert with --flavor ${flavor} for that flavor's package.`);
+      return;
+    }
+    for (const key of Object.keys(comp)) {
+      const v = comp[key];
+      if (COMPONENT_QUIET.has(key) || ['images', 'charts', 'files'].includes(key) || !isSet(v)) continue;
+      const items = Array.isArray(v) ? v : [v];
+      switch (key) {
+        case 'import': {
+          const imp = isMapping(v) ? v : {};
+          const from = text(imp.path) ?? text(imp.url) ?? brief(v);
+          const local = text(imp.path);
+          skip(here(key), `import: ${from}`, 'a component imported from another Zarf package', local
+            ? `Convert that package too, with this one: ferry convert zarf ${path.join(path.dirname(file), local, 'zarf.yaml')} ${file} (its component ${text(imp.name) ?? text(comp.name)}).`
+            : 'Pull that package\'s zarf.yaml and convert it with this one.');
+          break;
+        }
+        case 'repos':
+          items.forEach((r, j) => skip(here(key, j), `repos: ${brief(r)}`, 'a git repository: ferry carries no git trees', 'Mirror it with your git tooling; a chart in it goes under charts: once published to an HTTP or OCI chart repository.'));
+          break;
+        case 'manifests':
+          items.forEach((m, j) => skip(here(key, j), `manifests: ${isMapping(m) ? (text(m.name) ?? brief(m)) : brief(m)}`, 'raw manifests Zarf deploys as a generated chart; ferry does not deploy', 'Keep them in your deployment repository and list their images under images: (`ferry audit <dir> --format json` names every image they use); a remote manifest URL can be carried as a files: entry.'));
+          break;
+        case 'imageArchives':
+          items.forEach((a, j) => skip(here(key, j), `imageArchives: ${isMapping(a) ? (text(a.path) ?? brief(a)) : brief(a)}`, 'images from an archive on disk; ferry pulls images from registries', 'List the images\' upstream references under images:, or push the archive\'s images to a registry and list them there.'));
+          break;
+        case 'dataInjections':
+          items.forEach((d, j) => skip(here(key, j), `dataInjections: ${isMapping(d) ? (text(d.source) ?? brief(d)) : brief(d)}`, 'data Zarf copies into a running pod; ferry does not deploy', 'Carry the data as a files: entry (from a URL) and copy it in with your own tooling.'));
+          break;
+        case 'actions':
+        case 'scripts':
+          skip(here(key), `${key}: ${brief(v)}`, 'commands Zarf runs at create, deploy or remove; ferry runs none', 'Run them with your own deployment tooling; anything they download is not carried: list it here (images:, files:).');
+          break;
+        default:
+          skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+      }
+    }
+    convertImages(comp.images, here, opts, conv);
+    convertCharts(comp.charts, here, base, opts, conv);
+    convertFiles(comp.files, here, opts, conv);
+  });
+  return conv;
+}
+
+type Here = (...p: Array<string | number>) => SourcePlace;
+
+/** A field's text with package templates filled in; undefined (and the item skipped) when one is left. */
+function filled(value: string, item: string, from: SourcePlace, opts: ZarfOptions, conv: Conversion): string | undefined {
+  const t = applyTemplates(value, opts.set);
+  if (!t.unknown.length) return t.value;
+  conv.skipped.push({ from, item, why: `holds ${t.unknown.join(', ')}, known only when Zarf builds or deploys the package`, todo: templateTodo(t.unknown) });
+  return undefined;
+}
+
+function convertImages(images: unknown, here: Here, opts: ZarfOptions, conv: Conversion): void {
+  if (images === undefined || images === null) return;
+  if (!Array.isArray(images)) {
+    conv.skipped.push({ from: here('images'), item: `images: ${brief(images)}`, why: 'images must be a list of references', todo: 'Fix the zarf.yaml.' });
+    return;
+  }
+  images.forEach((img, j) => {
+    const raw = text(img);
+    if (raw === undefined) {
+      conv.skipped.push({ from: here('images', j), item: `images: ${brief(img)}`, why: 'an image must be a reference (text)', todo: 'Fix the zarf.yaml.' });
+      return;
+    }
+    const ref = filled(raw, `images: ${raw}`, here('images', j), opts, conv);
+    if (ref !== undefined) conv.candidates.push({ field: 'images', entry: { ref }, from: here('images', j) });
+  });
+}
+
+function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOptions, conv: Conversion): void {
+  if (!Array.isArray(charts)) return;
+  charts.forEach((chart, j) => {
+    const from = here('charts', j);
+    if (!isMapping(chart)) {
+      conv.skipped.push({ from, item: `charts: ${brief(chart)}`, why: 'a chart must be a mapping', todo: 'Fix the zarf.yaml.' });
+      return;
+    }
+    const zarfName = text(chart.name) ?? `#${j + 1}`;
+    const item = `charts: ${zarfName}`;
+    const skip = (why: string, todo: string, at = from) => conv.skipped.push({ from: at, item, why, todo });
+    const fields: Record<string, string | undefined> = {};
+    for (const key of ['url', 'version', 'repoName', 'localPath', 'gitPath']) {
+      const v = text(chart[key]);
+      if (v === undefined) continue;
+      const f = filled(v, `${item} ${key}: ${v}`, here('charts', j, key), opts, conv);
+      if (f === undefined) return;
+      fields[key] = f;
+    }
+    const url = fields.url;
+    if (fields.localPath !== undefined && url === undefined) {
+      return skip(`a local chart (localPath: ${fields.localPath})`, 'Publish it to an HTTP or OCI chart repository (helm push) and list it under charts: with that repo.');
+    }
+    if (url === undefined) return skip('names neither url: nor localPath:', 'Fix the zarf.yaml.');
+    if (fields.gitPath !== undefined || isGitUrl(url)) {
+      return skip(`a chart from a git repository (${url}${fields.gitPath ? `, gitPath: ${fields.gitPath}` : ''}); ferry carries no git trees`, 'Publish the chart to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo.');
+    }
+    let entry: Record<string, unknown>;
+    if (url.startsWith('oci://')) {
+      // Zarf pulls oci://host/path/chart at `version` as its tag: ferry names the repository and the chart apart.
+      const slash = url.lastIndexOf('/');
+      let chartName = url.slice(slash + 1);
+      let version = fields.version;
+      if (chartName.includes('@')) return skip(`${url} is pinned by digest; a ferry chart names a version (the lock pins the digest)`, 'Write the chart\'s version under version: and drop the @digest.');
+      const colon = chartName.indexOf(':');
+      if (colon >= 0) {
+        version ??= chartName.slice(colon + 1);
+        chartName = chartName.slice(0, colon);
+      }
+      if (slash <= 'oci://'.length || !chartName) return skip(`${url} names no chart after the registry`, 'Write the URL as oci://<registry>/<path>/<chart>.');
+      entry = { name: chartName, repo: url.slice(0, slash), version };
+    } else if (isHttpUrl(url)) {
+      entry = { name: fields.repoName ?? text(chart.name), repo: url, version: fields.version };
+    } else {
+      return skip(`url: ${url} is neither an http(s):// chart repository nor oci://`, 'Name the chart\'s repository (http(s):// or oci://).');
+    }
+    if (entry.version === undefined) {
+      entry.version = '*';
+      conv.notes.push({ from, item, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it)', todo: 'Write the version you deploy under version:.' });
+    }
+    const values: string[] = [];
+    const valuesFiles = Array.isArray(chart.valuesFiles) ? chart.valuesFiles : [];
+    valuesFiles.forEach((vf, k) => {
+      const v = text(vf);
+      const at = here('charts', j, 'valuesFiles', k);
+      if (v === undefined) return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${brief(vf)}`, why: 'a values file must be a path', todo: 'Fix the zarf.yaml.' });
+      const f = filled(v, `${item} valuesFiles: ${v}`, at, opts, conv);
+      if (f === undefined) return;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) {
+        return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'a remote values file: the chart is carried, its images found without this file', todo: 'Download the file beside the manifest and list it under the chart\'s values:.' });
+      }
+      values.push(rebasePath(f, base, opts.outDir));
+    });
+    if (values.length) entry.values = values;
+    for (const key of Object.keys(chart)) {
+      if (CHART_QUIET.has(key) || ['url', 'version', 'repoName', 'valuesFiles', 'localPath', 'gitPath'].includes(key) || !isSet(chart[key])) continue;
+      const at = here('charts', j, key);
+      const deployTime = ['variables', 'values', 'templatedValuesFiles'].includes(key);
+      conv.skipped.push({
+        from: at,
+        item: `${item} ${key}: ${brief(chart[key])}`,
+        why: deployTime ? 'values set when Zarf deploys; the chart\'s images are found without them' : 'not a field of a Zarf chart ferry knows',
+        todo: deployTime ? 'Write the values you deploy with in a values file and list it under the chart\'s values:, so discovery sees the images they select.' : 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.',
+      });
+    }
+    conv.candidates.push({ field: 'charts', entry, from });
+  });
+}
+
+function convertFiles(files: unknown, here: Here, opts: ZarfOptions, conv: Conversion): void {
+  if (!Array.isArray(files)) return;
+  files.forEach((f, j) => {
+    const from = here('files', j);
+    if (!isMapping(f)) {
+      conv.skipped.push({ from, item: `files: ${brief(f)}`, why: 'a file must be a mapping', todo: 'Fix the zarf.yaml.' });
+      return;
+    }
+    const rawSource = text(f.source) ?? '';
+    const source = filled(rawSource, `files: ${rawSource}`, here('files', j, 'source'), opts, conv);
+    if (source === undefined) return;
+    const item = `files: ${source}`;
+    const skip = (why: string, todo: string) => conv.skipped.push({ from, item, why, todo });
+    if (!isHttpUrl(source)) {
+      return skip(source ? 'a local file or folder (ferry carries files from URLs)' : 'names no source:', 'Serve it from an HTTP server you trust and list its URL under files:, or keep it with your deployment.');
+    }
+    const entry: Record<string, unknown> = { name: fileName(text(f.target), source), url: source };
+    const shasum = text(f.shasum);
+    if (shasum !== undefined) {
+      if (!/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`shasum: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, 'Write the file\'s SHA-256 under shasum:, or leave it out (the lock records it).');
+      entry.sha256 = shasum.toLowerCase();
+    }
+    const extract = text(f.extractPath);
+    if (extract) conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy`, todo: 'Extract it at the site after import.' });
+    for (const key of Object.keys(f)) {
+      if (FILE_QUIET.has(key) || ['source', 'shasum', 'extractPath'].includes(key) || !isSet(f[key])) continue;
+      skip(`${key}: ${brief(f[key])}: not a field of a Zarf file ferry knows`, 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+    }
+    conv.candidates.push({ field: 'files', entry, from });
+  });
+}
+
+/** A file's name in the manifest: where Zarf puts it (target's base name), else the URL path's. */
+export function fileName(target: string | undefined, url: string): string {
+  const last = (s: string) => s.split(/[/\\]/).filter(Boolean).pop();
+  let fromUrl: string | undefined;
+  try {
+    const u = new URL(url);
+    fromUrl = last(decodeURIComponent(u.pathname)) ?? u.hostname;
+  } catch {
+    fromUrl = undefined;
+  }
+  return (target && !target.includes('###') ? last(target) : undefined) ?? fromUrl ?? 'file';
+}
+
+export type { ConvertNote };
