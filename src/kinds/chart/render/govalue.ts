@@ -438,41 +438,64 @@ function pad(s: string, f: Spec, numeric = false): string {
   const n = f.width - [...s].length;
   if (n <= 0) return s;
   if (f.minus) return s + ' '.repeat(n);
-  if (f.zero && numeric) {
-    const sign = /^[+-]/.test(s) ? s[0] : '';
+  // fmt's writePadding: the 0 flag pads with zeros whatever the operand (`%05s` of "ab" is 000ab),
+  // after the sign of a number
+  if (f.zero) {
+    const sign = numeric && /^[+-]/.test(s) ? s[0] : '';
     return sign + '0'.repeat(n) + s.slice(sign.length);
   }
   return ' '.repeat(n) + s;
 }
 
-function bad(verb: string, v: unknown): string {
-  return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
+/** fmt's badVerb: the operand's type and the operand printed as %v with the same flags (`%06.1f` of 1 is `%!f(int=     1)`). */
+function bad(verb: string, v: unknown, f: Spec): string {
+  return `%!${verb}(${goTypeName(v)}=${fmtOne('v', v, f)})`;
 }
 
 const intOf = intValue;
+
+/**
+ * What one printf may build from a list's or a map's elements: each is padded to the width (at
+ * most 1e6) on its own, so `%1000000v` of a long list would build terabytes. Past this the call
+ * fails (`error calling printf: …`), as the template output limit would.
+ */
+const MAX_FORMATTED = 64 * 1024 * 1024;
+let formatted = 0;
+function charged(s: string): string {
+  formatted += s.length;
+  if (formatted > MAX_FORMATTED) throw new Error(`printf: more than ${MAX_FORMATTED} characters would be built; ferry refuses to render on`);
+  return s;
+}
 
 function fmtOne(verb: string, v: unknown, f: Spec): string {
   // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
   if (isNil(v) && verb !== 'v' && verb !== 'T') return `%!${verb}(<nil>)`;
   const signed = (s: string, negative: boolean) => (negative ? s : f.plus ? `+${s}` : f.space ? ` ${s}` : s);
+  // printValue: a list's elements, a []byte's bytes (but for %s %q %x %X, which print it as a
+  // string) and a map's keys and values each printed with the verb and its flags
+  if (verb !== 'T') {
+    if (Array.isArray(v)) return `[${v.map((x) => charged(fmtOne(verb, x, f))).join(' ')}]`;
+    if (v instanceof Uint8Array && !'sqxX'.includes(verb)) return `[${[...v].map((x) => charged(fmtOne(verb, uint8Of(x), f))).join(' ')}]`;
+    if (isMap(v)) return `map[${Object.keys(v).sort().map((k) => `${charged(fmtOne(verb, k, f))}:${charged(fmtOne(verb, v[k], f))}`).join(' ')}]`;
+  }
   switch (verb) {
     case 'v':
     case 's': {
-      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return pad(bad(verb, v), f);
+      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return bad(verb, v, f);
+      // an integer under %v is fmtInteger's, as under %d (flags, precision)
+      if (verb === 'v' && isInt(v)) return fmtOne('d', v, f);
+      // a float under %v: %g, its precision %g's; the + flag only reaches here from a bad verb
+      // (goSprintf takes %+v's away, as doPrintf does)
+      if (typeof v === 'number') return pad(signed(f.prec !== undefined ? formatFloatPrec(v, 'g', f.prec) : formatFloatV(v), v < 0 || Object.is(v, -0) || Number.isNaN(v)), f, true);
       let s = v instanceof Uint8Array && verb === 's' ? goStringOf(v) : formatV(v);
       if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
-      if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
-      // a precision is %g's for a float under %v, and cuts a string
-      if (verb === 'v' && typeof v === 'number' && f.prec !== undefined) s = formatFloatPrec(v, 'g', f.prec);
+      // a precision cuts a string
       else if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
-      return pad(s, f, isNumber(v));
+      return pad(s, f);
     }
     case 'd': {
       const i = intOf(v);
-      if (i === undefined) {
-        if (Array.isArray(v)) return `[${v.map((x) => fmtOne('d', x, { ...f, width: undefined })).join(' ')}]`;
-        return pad(bad(verb, v), f);
-      }
+      if (i === undefined) return bad(verb, v, f);
       if (f.prec === undefined) return pad(signed(i.toString(), i < 0n), f, true);
       // fmtInteger: a precision is the least number of digits (`%.4d` 7 is 0007; `%.0d` 0 is
       // nothing), and the padding is then spaces whatever the 0 flag
@@ -500,30 +523,29 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
         return pad(s, f);
       }
       if ((verb === 'x' || verb === 'X') && typeof v === 'number') {
-        return pad(bad(verb, v), f);
+        return bad(verb, v, f);
       }
-      return pad(bad(verb, v), f);
+      return bad(verb, v, f);
     }
     case 'c': {
       const i = intOf(v);
-      return i === undefined ? pad(bad(verb, v), f) : pad(String.fromCodePoint(Number(i)), f);
+      return i === undefined ? bad(verb, v, f) : pad(String.fromCodePoint(Number(i)), f);
     }
     case 'q': {
       if (typeof v === 'string') return pad(goQuote(v), f);
       const i = intOf(v);
       if (i !== undefined) return pad(`'${String.fromCodePoint(Number(i))}'`, f);
-      if (Array.isArray(v)) return `[${v.map((x) => fmtOne('q', x, f)).join(' ')}]`;
-      return pad(bad(verb, v), f);
+      return bad(verb, v, f);
     }
     case 't':
-      return typeof v === 'boolean' ? pad(String(v), f) : pad(bad(verb, v), f);
+      return typeof v === 'boolean' ? pad(String(v), f) : bad(verb, v, f);
     case 'e':
     case 'E':
     case 'f':
     case 'F':
     case 'g':
     case 'G': {
-      if (typeof v !== 'number') return pad(bad(verb, v), f);
+      if (typeof v !== 'number') return bad(verb, v, f);
       const lower = verb.toLowerCase() as 'e' | 'f' | 'g';
       let s =
         lower === 'g' && f.prec === undefined ? formatFloatG(v, 6) : formatFloatPrec(v, lower, f.prec ?? 6);
@@ -534,7 +556,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
       return pad(goTypeName(v), f);
     case 'U': {
       const i = intOf(v);
-      return i === undefined ? pad(bad(verb, v), f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
+      return i === undefined ? bad(verb, v, f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
     }
     default:
       return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
@@ -543,6 +565,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
 
 /** fmt.Sprintf over Go values. */
 export function goSprintf(format: string, args: unknown[]): string {
+  formatted = 0;
   let out = '';
   let argi = 0;
   let i = 0;
@@ -655,6 +678,8 @@ export function goSprintf(format: string, args: unknown[]): string {
       break;
     }
     const verb = format[i++];
+    // doPrintf: under %v the + flag is plusV (struct field names), not a sign
+    if (verb === 'v') f.plus = false;
     if (verb === '%') {
       out += '%';
       continue;

@@ -97,3 +97,27 @@ describe('a nil map', () => {
     expect(await render('{{ $m := fromJson "null" }}{{ printf "%T %v" $m $m }} {{ toJson $m }} {{ $m.a }} {{ len $m }}')).toBe('map[string]interface {} map[] null  0');
   });
 });
+
+describe("printf's flags reach a bad verb's operand, a list's elements and a map's entries (fmt's printValue)", () => {
+  it('a bad verb prints its operand as %v with the flags', async () => {
+    expect(await render('{{ printf "%06.1f|%5d|%-5x|%.1s|%05s|%+d|%5t|%08.3e|%5c|%5q|%6U|%5d" 1 "ab" true 5 3 "x" 1 "s" "s" 1.5 "z" (list 1 "a") }}')).toBe(
+      '%!f(int=     1)|%!d(string=   ab)|%!x(bool=true )|%!s(int=5)|%!s(int=00003)|%!d(string=x)|%!t(int=    1)|%!e(string=0000000s)|%!c(string=    s)|%!q(float64=  1.5)|%!U(string=     z)|[    1 %!d(string=    a)]',
+    );
+    expect(await render('{{ printf "%+v|%+v|%+t|% t|%+s|%5v|%-6v|%.1v|%5.1t" 1 1.5 1 1 -2 (list "a" 2) (list 1) "abc" "xyz" }}')).toBe('1|1.5|%!t(int=+1)|%!t(int= 1)|%!s(int=-2)|[    a     2]|[1     ]|a|%!t(string=    x)');
+  });
+  it('the 0 flag pads any operand with zeros', async () => {
+    expect(await render('{{ printf "%05s|%-05s|%05v|%05q|%05x|%05t|%05v|%05v" "ab" "ab" "ab" "ab" "ab" true (list 1 2) 1.5 }}')).toBe('000ab|ab   |000ab|0"ab"|06162|0true|[00001 00002]|001.5');
+  });
+  it('lists and maps are printed element by element with the verb', async () => {
+    expect(await render('{{ printf "%s|%d|%x|%5v|%v|% v|%.3v|%05v|%s|%v|%-4v|" (list 1 "a") (dict "a" 1 "b" "x") (list 10 "ab") (dict "k" 1.5) (list nil) 1.5 7 -3 nil nil nil }}')).toBe(
+      '[%!s(int=1) a]|map[%!d(string=a):1 %!d(string=b):%!d(string=x)]|[a 6162]|map[    k:  1.5]|[<nil>]| 1.5|007|-0003|%!s(<nil>)|<nil>|<nil>|',
+    );
+  });
+});
+
+describe('bounds', () => {
+  it('a width given to each element of a long list is refused past the formatting limit, not built', { timeout: 20_000 }, async () => {
+    expect(await render('{{ printf "%1000000v" (until 100000) }}')).toMatch(/^ERR error calling printf: printf: more than \d+ characters would be built/);
+    expect(await render('{{ printf "%.1000000d" (until 100000) }}')).toMatch(/^ERR error calling printf: printf: more than \d+ characters would be built/);
+  });
+});
