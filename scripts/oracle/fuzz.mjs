@@ -140,7 +140,9 @@ const show = (n) => n.f(n.k.map(show));
 
 const STR_LITS = ['""', '"abc"', '"12"', '"1.5"', '"true"', '"a b"', '"ü"', '"a:b"', '"- x"', '"x,y,z"', '"  sp "', '"A-b_c"', '"1.2.3"', '"v1.20.3"', '"a\\nb"', '`raw\\n`', '"%s"', '"{{ . }}"', '"null"', '"{a: 1}"', '"[1,2]"', '"{\\"k\\":1}"', '"1e3"', '"0x10"', '"-3"', '"$1-${1}x"', '"(a)(b)?"', '">=1.2.0 <2"', '"~1.2"', '"^1.0 || 2.x"', '"{a:1}"', '"[1,]"', '"tru"',
   '"(\\\\w+)@(\\\\w+)"', '"$2:$1"', '"${1}_x"', '"$1x"', '"$$"', '"${name}"', '"$name"', '"(?P<name>a+)"', '"${2}${1}"', '"$10"', '"${10}"', '"$"', '"a(b*)"', '"(x)|(y)"', '"[0-9]+"', '"${1"'];
-const INT_LITS = ['0', '1', '2', '-1', '3', '7', '42', '100', '1000000', '9223372036854775807', '0x1F', '010', '1_000', "'a'"];
+const INT_LITS = ['0', '1', '2', '-1', '3', '7', '42', '100', '1000000', '9223372036854775807', '0x1F', '010', '1_000', "'a'",
+  // Go's other integer types: a semver's uint64 fields, a string's uint8 bytes
+  '(semver "1.2.3").Major', '(semver "v0.20.0").Minor', '(index "ab" 0)', '(index "a" 0)'];
 const FLOAT_LITS = ['1.0', '1.5', '2.5', '-0.5', '1e3', '1e6', '0.1', '3.0', '1e21', '123.456'];
 const VAL_PATHS = ['.Values.s0', '.Values.s1', '.Values.s2', '.Values.m', '.Values.m.a', '.Values.m.b', '.Values.m.c', '.Values.l', '.Values.n', '.Values.zz', '.Values.m.a.b', '.Values.m.list', '.Values', '$.Values.s0', '$.Values.m'];
 const BUILTINS = ['.Release.Name', '.Release.Namespace', '.Release.Revision', '.Release.IsInstall', '.Release.Service', '.Chart.Name', '.Chart.Version', '.Chart.AppVersion', '.Chart.Description', '.Chart.IsRoot', '.Chart.Annotations', '.Chart.Keywords', '.Capabilities.KubeVersion.Version', '.Capabilities.KubeVersion.Minor', '.Capabilities.KubeVersion.Major', '.Capabilities.KubeVersion.GitVersion', '.Capabilities.HelmVersion.Version', '.Template.Name', '.Template.BasePath', '.Chart.Maintainers', '.Chart.Home'];
@@ -152,7 +154,7 @@ function operand(depth, kind) {
   if (kind === 'int' && r < 0.5) return leaf('e', pick(INT_LITS));
   if (kind === 'num' && r < 0.5) return leaf('e', pick(chance(0.5) ? INT_LITS : FLOAT_LITS));
   if (kind === 'bool' && r < 0.3) return leaf('e', pick(['true', 'false']));
-  if (kind === 'map' && r < 0.4) return leaf('e', pick(['.Values.m', '.Values', '(dict)', '(dict "a" 1 "b" "x")', '.Values.m.b', '.Chart.Annotations', '(fromYaml "a: 1\\nb: [x]")']));
+  if (kind === 'map' && r < 0.4) return leaf('e', pick(['.Values.m', '.Values', '(dict)', '(dict "a" 1 "b" "x")', '.Values.m.b', '.Chart.Annotations', '(fromYaml "a: 1\\nb: [x]")', '(split "," "a,b")', '(merge nil nil)', '(fromJson "null")']));
   if (kind === 'list' && r < 0.4) return leaf('e', pick(['.Values.l', '(list 1 2 3)', '(list "b" "a" "b")', '(list)', '.Values.m.list', '(splitList "," "a,b,,c")', '(until 3)', '.Capabilities.APIVersions']));
   const q = rnd();
   if (q < 0.3) return leaf('e', pick(VAL_PATHS));

@@ -16,8 +16,8 @@ import {
   goSprintln,
   goStringOf,
   goTypeName,
-  GoInt64,
-  int64Of,
+  GoSizedInt,
+  uint8Of,
   intValue,
   isInt,
   isMap,
@@ -182,7 +182,7 @@ function isEmptyTree(nodes: Node[]): boolean {
 }
 
 function basicKind(v: unknown): 'bool' | 'int' | 'float' | 'string' | undefined {
-  if (v instanceof GoInt64) return 'int';
+  if (v instanceof GoSizedInt) return 'int';
   switch (typeof v) {
     case 'boolean':
       return 'bool';
@@ -223,10 +223,10 @@ function basicLess(a: unknown, b: unknown): boolean {
   return Number(a) < Number(b);
 }
 
+/** text/template's indexArg: an integer of any size; a float64 (a values number, `1.0`) or nil is refused. */
 function toIndex(v: unknown): number {
   if (isInt(v)) return Number(v);
-  if (typeof v === 'number' && Number.isInteger(v)) return v;
-  throw new FuncError(`cannot index slice/array with type ${goTypeName(v)}`);
+  throw new FuncError(isNil(v) ? 'cannot index slice/array with nil' : `cannot index slice/array with type ${goTypeName(v)}`);
 }
 
 function htmlEscape(s: string): string {
@@ -278,7 +278,7 @@ const BUILTINS: Record<string, GoFunc> = {
         const n = toIndex(i);
         const len = typeof v === 'string' ? goBytesOf(v).length : v.length;
         if (n < 0 || n >= len) throw new FuncError(`index out of range: ${n}`);
-        v = typeof v === 'string' ? BigInt(goBytesOf(v)[n]) : v instanceof Uint8Array ? BigInt(v[n]) : v[n];
+        v = typeof v === 'string' ? uint8Of(goBytesOf(v)[n]) : v instanceof Uint8Array ? uint8Of(v[n]) : v[n];
       } else if (v instanceof GoStruct && v.goRange) {
         if (typeof i !== 'string') throw new FuncError(`value has type ${goTypeName(i)}; should be string`);
         v = mapIndex(v, i);
@@ -499,7 +499,7 @@ export class TemplateSet {
       if (decl.length > 1) this.fail(st, `can't use ${formatV(v)} to iterate over more than one variable`);
       const n = Number(v);
       // the elements are of the count's type (an int64 count gives int64s)
-      const elem = v instanceof GoInt64 ? (i: number) => int64Of(BigInt(i)) : (i: number) => BigInt(i);
+      const elem = v instanceof GoSizedInt ? (i: number) => new GoSizedInt(BigInt(i), v.type) : (i: number) => BigInt(i);
       for (let i = 0; i < n; i++) {
         any = true;
         if (!one(elem(i), elem(i))) break;
@@ -507,7 +507,7 @@ export class TemplateSet {
     } else if (v instanceof Uint8Array) {
       for (let i = 0; i < v.length; i++) {
         any = true;
-        if (!one(BigInt(i), BigInt(v[i]))) break;
+        if (!one(BigInt(i), uint8Of(v[i]))) break;
       }
     } else if (!isNil(v)) {
       this.fail(st, `range can't iterate over ${formatV(v)}`);

@@ -5,9 +5,11 @@
  * - bool: boolean; string: string
  * - float64: number (every number in Helm values is a float64, as encoding/json gives it)
  * - int: bigint (template literals like `1`, `len`, `atoi`, `int`, `until`'s elements)
- * - int64: a GoInt64 (sprig's arithmetic `add` `sub` `mul` `div` `mod` `add1` `max` `min`, `int64`,
- *   `toDecimal`, Helm's `--set` integers): Go keeps them apart (`%T`, `typeOf`, `deepEqual`, `has`,
- *   `uniq`, an `int` parameter refusing an int64), so ferry does; `intValue` reads either
+ * - int64, uint64, uint8: a GoSizedInt of that type (int64: sprig's arithmetic `add` `sub` `mul`
+ *   `div` `mod` `add1` `max` `min`, `int64`, `toDecimal`, Helm's `--set` integers; uint64: a semver's
+ *   `Major`, `Minor`, `Patch`; uint8: a byte, `index "ab" 0`): Go keeps them apart (`%T`, `typeOf`,
+ *   `kindOf`, `deepEqual`, `has`, `uniq`, an `int` parameter refusing them), so ferry does;
+ *   `intValue` reads any of them
  * - map[string]interface{}: a plain object; []interface{}: an array; []byte: Uint8Array
  * - structs with fields and methods (`.Release`, `.Files`, `.Capabilities`): GoStruct instances
  */
@@ -155,13 +157,17 @@ export function isList(v: unknown): v is unknown[] {
 }
 
 /**
- * A Go int64, kept apart from Go's int (a bigint). The one place that says which is which: sprig's
- * functions that return int64 wrap their result in `int64Of` (sprig.ts), every other integer is an
- * int. `valueOf` gives the bigint, so `<`, `+`, `Number()` and `BigInt()` read it as they read an int;
- * a type test must use `isInt`/`intValue`, never `typeof v === 'bigint'`.
+ * A Go integer of a sized type, kept apart from Go's int (a bigint): int64 (sprig's functions
+ * declared to return int64 wrap their result in `int64Of`), uint64 (`uint64Of`: a semver's fields)
+ * and uint8 (`uint8Of`: a byte of a string or a []byte). Every other integer is an int. `valueOf`
+ * gives the bigint, so `<`, `+`, `Number()` and `BigInt()` read it as they read an int; a type test
+ * must use `isInt`/`intValue` (any integer) or `.type`, never `typeof v === 'bigint'`.
  */
-export class GoInt64 {
-  constructor(readonly n: bigint) {}
+export class GoSizedInt {
+  constructor(
+    readonly n: bigint,
+    readonly type: 'int64' | 'uint64' | 'uint8',
+  ) {}
   valueOf(): bigint {
     return this.n;
   }
@@ -171,19 +177,25 @@ export class GoInt64 {
 }
 
 /** A Go int64 of this value (wrapped to 64 bits, as Go's arithmetic wraps). */
-export const int64Of = (n: bigint): GoInt64 => new GoInt64(BigInt.asIntN(64, n));
+export const int64Of = (n: bigint): GoSizedInt => new GoSizedInt(BigInt.asIntN(64, n), 'int64');
+/** A Go uint64 of this value (wrapped to 64 bits). */
+export const uint64Of = (n: bigint): GoSizedInt => new GoSizedInt(BigInt.asUintN(64, n), 'uint64');
+/** A Go uint8 (a byte) of this value (wrapped to 8 bits). */
+export const uint8Of = (n: bigint | number): GoSizedInt => new GoSizedInt(BigInt.asUintN(8, BigInt(n)), 'uint8');
+/** Whether `v` is a Go int64 (sprig's type switches that take an int64 and nothing else: `duration`). */
+export const isInt64 = (v: unknown): v is GoSizedInt => v instanceof GoSizedInt && v.type === 'int64';
 
-/** An int or an int64. */
-export function isInt(v: unknown): v is bigint | GoInt64 {
-  return typeof v === 'bigint' || v instanceof GoInt64;
+/** An int or a sized integer (int64, uint64, uint8). */
+export function isInt(v: unknown): v is bigint | GoSizedInt {
+  return typeof v === 'bigint' || v instanceof GoSizedInt;
 }
 
-/** The value of an int or an int64; undefined for anything else. */
+/** The value of an int or a sized integer; undefined for anything else. */
 export function intValue(v: unknown): bigint | undefined {
-  return typeof v === 'bigint' ? v : v instanceof GoInt64 ? v.n : undefined;
+  return typeof v === 'bigint' ? v : v instanceof GoSizedInt ? v.n : undefined;
 }
 
-export function isNumber(v: unknown): v is number | bigint | GoInt64 {
+export function isNumber(v: unknown): v is number | bigint | GoSizedInt {
   return typeof v === 'number' || isInt(v);
 }
 
@@ -200,7 +212,7 @@ const BASIC: Record<string, [string, string]> = {
 export function goTypeName(v: unknown): string {
   if (isNil(v)) return '<nil>';
   if (BASIC[typeof v]) return BASIC[typeof v][0];
-  if (v instanceof GoInt64) return 'int64';
+  if (v instanceof GoSizedInt) return v.type;
   if (Array.isArray(v)) return LIST_TYPES.get(v) ?? '[]interface {}';
   if (v instanceof Uint8Array) return '[]uint8';
   if (v instanceof GoStruct) return v.goType;
@@ -212,7 +224,7 @@ export function goTypeName(v: unknown): string {
 export function goKind(v: unknown): string {
   if (isNil(v)) return 'invalid';
   if (BASIC[typeof v]) return BASIC[typeof v][1];
-  if (v instanceof GoInt64) return 'int64';
+  if (v instanceof GoSizedInt) return v.type;
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
   if (v instanceof GoStruct) return v.goSlice ? 'slice' : v.goRange ? 'map' : 'struct';
   return 'map';
@@ -231,7 +243,7 @@ export function truthy(v: unknown): boolean {
     case 'bigint':
       return v !== 0n;
   }
-  if (v instanceof GoInt64) return v.n !== 0n;
+  if (v instanceof GoSizedInt) return v.n !== 0n;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Uint8Array) return v.length > 0;
   if (v instanceof GoStruct) return v.goLen ? v.goLen() > 0 : true;
@@ -371,7 +383,7 @@ export function formatV(v: unknown, top = true): string {
     case 'function':
       return '0x0';
   }
-  if (v instanceof GoInt64) return v.n.toString();
+  if (v instanceof GoSizedInt) return v.n.toString();
   if (Array.isArray(v)) return `[${v.map((x) => formatV(x, false)).join(' ')}]`;
   if (v instanceof Uint8Array) return `[${[...v].join(' ')}]`;
   if (v instanceof GoStruct) {
@@ -426,41 +438,64 @@ function pad(s: string, f: Spec, numeric = false): string {
   const n = f.width - [...s].length;
   if (n <= 0) return s;
   if (f.minus) return s + ' '.repeat(n);
-  if (f.zero && numeric) {
-    const sign = /^[+-]/.test(s) ? s[0] : '';
+  // fmt's writePadding: the 0 flag pads with zeros whatever the operand (`%05s` of "ab" is 000ab),
+  // after the sign of a number
+  if (f.zero) {
+    const sign = numeric && /^[+-]/.test(s) ? s[0] : '';
     return sign + '0'.repeat(n) + s.slice(sign.length);
   }
   return ' '.repeat(n) + s;
 }
 
-function bad(verb: string, v: unknown): string {
-  return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
+/** fmt's badVerb: the operand's type and the operand printed as %v with the same flags (`%06.1f` of 1 is `%!f(int=     1)`). */
+function bad(verb: string, v: unknown, f: Spec): string {
+  return `%!${verb}(${goTypeName(v)}=${fmtOne('v', v, f)})`;
 }
 
 const intOf = intValue;
+
+/**
+ * What one printf may build from a list's or a map's elements: each is padded to the width (at
+ * most 1e6) on its own, so `%1000000v` of a long list would build terabytes. Past this the call
+ * fails (`error calling printf: …`), as the template output limit would.
+ */
+const MAX_FORMATTED = 64 * 1024 * 1024;
+let formatted = 0;
+function charged(s: string): string {
+  formatted += s.length;
+  if (formatted > MAX_FORMATTED) throw new Error(`printf: more than ${MAX_FORMATTED} characters would be built; ferry refuses to render on`);
+  return s;
+}
 
 function fmtOne(verb: string, v: unknown, f: Spec): string {
   // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
   if (isNil(v) && verb !== 'v' && verb !== 'T') return `%!${verb}(<nil>)`;
   const signed = (s: string, negative: boolean) => (negative ? s : f.plus ? `+${s}` : f.space ? ` ${s}` : s);
+  // printValue: a list's elements, a []byte's bytes (but for %s %q %x %X, which print it as a
+  // string) and a map's keys and values each printed with the verb and its flags
+  if (verb !== 'T') {
+    if (Array.isArray(v)) return `[${v.map((x) => charged(fmtOne(verb, x, f))).join(' ')}]`;
+    if (v instanceof Uint8Array && !'sqxX'.includes(verb)) return `[${[...v].map((x) => charged(fmtOne(verb, uint8Of(x), f))).join(' ')}]`;
+    if (isMap(v)) return `map[${Object.keys(v).sort().map((k) => `${charged(fmtOne(verb, k, f))}:${charged(fmtOne(verb, v[k], f))}`).join(' ')}]`;
+  }
   switch (verb) {
     case 'v':
     case 's': {
-      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return pad(bad(verb, v), f);
+      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return bad(verb, v, f);
+      // an integer under %v is fmtInteger's, as under %d (flags, precision)
+      if (verb === 'v' && isInt(v)) return fmtOne('d', v, f);
+      // a float under %v: %g, its precision %g's; the + flag only reaches here from a bad verb
+      // (goSprintf takes %+v's away, as doPrintf does)
+      if (typeof v === 'number') return pad(signed(f.prec !== undefined ? formatFloatPrec(v, 'g', f.prec) : formatFloatV(v), v < 0 || Object.is(v, -0) || Number.isNaN(v)), f, true);
       let s = v instanceof Uint8Array && verb === 's' ? goStringOf(v) : formatV(v);
       if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
-      if (verb === 'v' && typeof v === 'number' && f.plus && v >= 0) s = `+${s}`;
-      // a precision is %g's for a float under %v, and cuts a string
-      if (verb === 'v' && typeof v === 'number' && f.prec !== undefined) s = formatFloatPrec(v, 'g', f.prec);
+      // a precision cuts a string
       else if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
-      return pad(s, f, isNumber(v));
+      return pad(s, f);
     }
     case 'd': {
       const i = intOf(v);
-      if (i === undefined) {
-        if (Array.isArray(v)) return `[${v.map((x) => fmtOne('d', x, { ...f, width: undefined })).join(' ')}]`;
-        return pad(bad(verb, v), f);
-      }
+      if (i === undefined) return bad(verb, v, f);
       if (f.prec === undefined) return pad(signed(i.toString(), i < 0n), f, true);
       // fmtInteger: a precision is the least number of digits (`%.4d` 7 is 0007; `%.0d` 0 is
       // nothing), and the padding is then spaces whatever the 0 flag
@@ -488,30 +523,29 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
         return pad(s, f);
       }
       if ((verb === 'x' || verb === 'X') && typeof v === 'number') {
-        return pad(bad(verb, v), f);
+        return bad(verb, v, f);
       }
-      return pad(bad(verb, v), f);
+      return bad(verb, v, f);
     }
     case 'c': {
       const i = intOf(v);
-      return i === undefined ? pad(bad(verb, v), f) : pad(String.fromCodePoint(Number(i)), f);
+      return i === undefined ? bad(verb, v, f) : pad(String.fromCodePoint(Number(i)), f);
     }
     case 'q': {
       if (typeof v === 'string') return pad(goQuote(v), f);
       const i = intOf(v);
       if (i !== undefined) return pad(`'${String.fromCodePoint(Number(i))}'`, f);
-      if (Array.isArray(v)) return `[${v.map((x) => fmtOne('q', x, f)).join(' ')}]`;
-      return pad(bad(verb, v), f);
+      return bad(verb, v, f);
     }
     case 't':
-      return typeof v === 'boolean' ? pad(String(v), f) : pad(bad(verb, v), f);
+      return typeof v === 'boolean' ? pad(String(v), f) : bad(verb, v, f);
     case 'e':
     case 'E':
     case 'f':
     case 'F':
     case 'g':
     case 'G': {
-      if (typeof v !== 'number') return pad(bad(verb, v), f);
+      if (typeof v !== 'number') return bad(verb, v, f);
       const lower = verb.toLowerCase() as 'e' | 'f' | 'g';
       let s =
         lower === 'g' && f.prec === undefined ? formatFloatG(v, 6) : formatFloatPrec(v, lower, f.prec ?? 6);
@@ -522,7 +556,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
       return pad(goTypeName(v), f);
     case 'U': {
       const i = intOf(v);
-      return i === undefined ? pad(bad(verb, v), f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
+      return i === undefined ? bad(verb, v, f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
     }
     default:
       return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
@@ -531,6 +565,7 @@ function fmtOne(verb: string, v: unknown, f: Spec): string {
 
 /** fmt.Sprintf over Go values. */
 export function goSprintf(format: string, args: unknown[]): string {
+  formatted = 0;
   let out = '';
   let argi = 0;
   let i = 0;
@@ -643,6 +678,8 @@ export function goSprintf(format: string, args: unknown[]): string {
       break;
     }
     const verb = format[i++];
+    // doPrintf: under %v the + flag is plusV (struct field names), not a sign
+    if (verb === 'v') f.plus = false;
     if (verb === '%') {
       out += '%';
       continue;
@@ -689,6 +726,8 @@ export function setKey(o: Record<string, unknown>, k: string, v: unknown): void 
 
 export function deepCopy<T>(v: T): T {
   if (Array.isArray(v)) return sameListType(v, v.map((x) => deepCopy(x))) as T;
+  // copystructure copies a nil map as a nil map (`deepCopy (merge nil nil) | toJson` is null)
+  if (isNilMap(v)) return nilMap() as T;
   if (isMap(v)) {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) setKey(out, k, deepCopy(x));
@@ -701,7 +740,7 @@ export function deepCopy<T>(v: T): T {
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (isNil(a) || isNil(b)) return isNil(a) && isNil(b);
   if (typeof a !== typeof b) return false;
-  if (a instanceof GoInt64 || b instanceof GoInt64) return a instanceof GoInt64 && b instanceof GoInt64 && a.n === b.n;
+  if (a instanceof GoSizedInt || b instanceof GoSizedInt) return a instanceof GoSizedInt && b instanceof GoSizedInt && a.type === b.type && a.n === b.n;
   if (Array.isArray(a)) return Array.isArray(b) && LIST_TYPES.get(a) === LIST_TYPES.get(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   if (isMap(a)) {
     if (!isMap(b)) return false;

@@ -11,7 +11,7 @@
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
 import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type ScalarTag, type SchemaOptions } from 'yaml';
-import { asSlice, deepCopy, GoInt64, GoStruct, isNilMap, isMap, isNil, setKey } from './govalue.js';
+import { asSlice, deepCopy, GoSizedInt, GoStruct, isNilMap, isMap, isNil, setKey } from './govalue.js';
 import { goParseInt } from './golib.js';
 export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
@@ -351,7 +351,7 @@ export function goJson(v: unknown, opts: { indent?: string; escapeHtml?: boolean
       case 'function':
         throw new Error('json: unsupported type: func');
     }
-    if (x instanceof GoInt64) return x.n.toString();
+    if (x instanceof GoSizedInt) return x.n.toString();
     if (x instanceof Uint8Array) return jsonString(Buffer.from(x).toString('base64'), esc);
     if ((x instanceof GoStruct && x.goNil) || isNilMap(x)) return 'null';
     if (x instanceof GoStruct && x.goMarshal) return enc(x.goMarshal(), depth);
@@ -406,7 +406,7 @@ function viaJson(v: unknown): Plain {
     case 'function':
       throw new Error('json: unsupported type: func');
   }
-  if (v instanceof GoInt64) return { int: v.n.toString() };
+  if (v instanceof GoSizedInt) return { int: v.n.toString() };
   if (v instanceof Uint8Array) return Buffer.from(v).toString('base64');
   if ((v instanceof GoStruct && v.goNil) || isNilMap(v)) return null;
   if (v instanceof GoStruct && v.goMarshal) return viaJson(v.goMarshal());

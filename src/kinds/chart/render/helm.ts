@@ -7,7 +7,7 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { GoInt64, goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues } from './govalue.js';
+import { GoSizedInt, goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { goJsonSyntaxError } from './gojson.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';
@@ -480,7 +480,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
     fromJson: (s: unknown) => {
       const v = jsonDecode(str(s), 'map[string]interface {}');
       // json.Unmarshal of null into the map makes it a nil map (prints map[], toJson null)
-      return typeof v === 'string' ? { Error: v } : isNil(v) ? new GoTypedMap('map[string]interface {}', {}, undefined, true) : v;
+      return typeof v === 'string' ? { Error: v } : isNil(v) ? nilMap() : v;
     },
     fromJsonArray: (s: unknown) => {
       const v = jsonDecode(str(s), '[]interface {}');
@@ -506,7 +506,7 @@ function helmBaseFuncs(): Record<string, GoFunc> {
 
 function toTomlable(v: unknown): unknown {
   if (typeof v === 'bigint') return v;
-  if (v instanceof GoInt64) return v.n;
+  if (v instanceof GoSizedInt) return v.n;
   if (Array.isArray(v)) return v.map(toTomlable);
   if (isMap(v)) {
     const out: Dict = {};

@@ -1,4 +1,4 @@
-import { goTypeName, isInt, isNil } from './govalue.js';
+import { goTypeName, isMap, isNil } from './govalue.js';
 import type { Arg } from './parse.js';
 
 /**
@@ -23,7 +23,7 @@ import type { Arg } from './parse.js';
  *
  * One letter a parameter: `s` a string, `m` a map, `i` an int, `b` a bool, `_` anything else (not
  * checked here); a trailing `*s`, `*m` or `*i` is a variadic `...string`, `...map[string]interface {}`
- * or `...int`. An int is a bigint; an int64 (a GoInt64: `add`'s result, a `--set` integer) is
+ * or `...int`. An int is a bigint; an int64 (a GoSizedInt: `add`'s result, a `--set` integer) is
  * refused as Go refuses it (`indent (add 2 2) "x"`: `wrong type for value; expected int; got int64`).
  */
 const SIGNATURES = new Map<string, string>(Object.entries({
@@ -78,9 +78,9 @@ function literalError(kind: string, a: Arg): string | undefined {
 /** Go's validateType of a value for a parameter of that kind. `field`: written as a field (`.Values.a.b`). */
 function valueError(kind: string, v: unknown, field: boolean): string | undefined {
   if (kind === 'm') {
-    // a nil map is a map: only a field's nil `interface {}` is refused; objects (maps, Helm's
-    // structs) are left to the function itself
-    if (isNil(v) ? !field : typeof v === 'object' && !Array.isArray(v) && !isInt(v)) return undefined;
+    // a nil map is a map: only a field's nil `interface {}` is refused; a map of another type
+    // (`split`'s map[string]string, `.Files`), a struct or a []byte is refused as Go refuses it
+    if (isNil(v) ? !field : isMap(v)) return undefined;
     return `wrong type for value; expected ${TYPE.m}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}`;
   }
   if (isNil(v)) return field ? `wrong type for value; expected ${TYPE[kind]}; got interface {}` : `invalid value; expected ${TYPE[kind]}`;

@@ -27,7 +27,11 @@ import {
   goTypeName,
   asSlice,
   isEmpty,
-  GoInt64,
+  GoSizedInt,
+  GoTypedMap,
+  isInt64,
+  uint64Of,
+  uint8Of,
   int64Of,
   isInt,
   isNilMap,
@@ -69,7 +73,7 @@ function strval(v: unknown): string {
  */
 export function toInt64(v: unknown): bigint {
   if (isNil(v)) return 0n;
-  if (v instanceof GoInt64) return v.n;
+  if (v instanceof GoSizedInt) return v.n;
   switch (typeof v) {
     case 'bigint':
       return goInt64(v);
@@ -98,7 +102,7 @@ function trimZeroDecimal(s: string): string {
 
 export function toFloat64(v: unknown): number {
   if (isNil(v)) return 0;
-  if (v instanceof GoInt64) return Number(v.n);
+  if (v instanceof GoSizedInt) return Number(v.n);
   switch (typeof v) {
     case 'bigint':
       return Number(v);
@@ -151,7 +155,7 @@ export function goParseFloat(s: string): number | undefined {
 function list(v: unknown, fn: string): unknown[] {
   const elems = asSlice(v);
   if (elems) return elems;
-  if (v instanceof Uint8Array) return [...v].map((b) => BigInt(b));
+  if (v instanceof Uint8Array) return [...v].map((b) => uint8Of(b));
   if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
   throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
 }
@@ -161,7 +165,7 @@ function list(v: unknown, fn: string): unknown[] {
  * out; nil is no element; any other value (a map, a number) is the one element strval gives.
  */
 function strslice(v: unknown): string[] {
-  const elems = asSlice(v) ?? (v instanceof Uint8Array ? [...v].map((b) => BigInt(b)) : undefined);
+  const elems = asSlice(v) ?? (v instanceof Uint8Array ? [...v].map((b) => uint8Of(b)) : undefined);
   if (elems) return elems.filter((x) => !isNil(x)).map((x) => strval(x));
   return isNil(v) ? [] : [strval(v)];
 }
@@ -438,14 +442,22 @@ class SemverVersion extends GoStruct {
   override goString = () => this.v.version + (this.v.build.length ? `+${this.v.build.join('.')}` : '');
   // MarshalJSON: its String, quoted
   override goMarshal = () => this.goString();
-  Major = () => BigInt(this.v.major);
-  Minor = () => BigInt(this.v.minor);
-  Patch = () => BigInt(this.v.patch);
+  // Masterminds' Major, Minor and Patch return uint64
+  Major = () => uint64Of(BigInt(this.v.major));
+  Minor = () => uint64Of(BigInt(this.v.minor));
+  Patch = () => uint64Of(BigInt(this.v.patch));
   Prerelease = () => this.v.prerelease.join('.');
   Metadata = () => this.v.build.join('.');
   Original = () => this.v.raw;
   String = () => this.goString();
   Compare = (o: unknown) => BigInt(semver.compare(this.v, o instanceof SemverVersion ? o.v : String(o)));
+}
+
+/** sprig's split/splitn result: a map[string]string of the parts under `_0`, `_1`… */
+function splitMap(parts: string[]): GoTypedMap {
+  const out: Record<string, string> = {};
+  parts.forEach((p, i) => (out[`_${i}`] = p));
+  return new GoTypedMap('map[string]string', out, '');
 }
 
 // ── merge (mergo) ─────────────────────────────────────────────────────────────
@@ -481,7 +493,8 @@ function mergeInto(dst: Dict, src: Dict, overwrite: boolean): void {
 function mergeAll(dst: unknown, srcs: unknown[], overwrite: boolean): unknown {
   let out = dst;
   for (const s of srcs) {
-    if (isNil(s)) continue;
+    // a nil source, or a nil map (`merge nil (merge nil nil)`), leaves a nil destination nil
+    if (isNil(s) || isNilMap(s)) continue;
     if (isNil(out) || isNilMap(out)) out = {};
     mergeInto(dict(out), dict(s), overwrite);
   }
@@ -525,8 +538,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
     mustToDate: (_fmt, s) => new GoTime(toDate(s)),
     unixEpoch: (d) => String(Math.floor(toDate(d).getTime() / 1000)),
     // a string of seconds or an integer (an int64 only: Go's plain int, a template literal, gives 0s); other types are 0s
-    duration: (s) => goDurationString((typeof s === 'string' ? (/^[+-]?\d+$/.test(s) ? BigInt(s) : 0n) : s instanceof GoInt64 ? s.n : 0n) * 1_000_000_000n),
-    durationRound: (d) => durationRound(typeof d === 'string' ? (parseGoDuration(d) ?? 0n) : d instanceof GoInt64 ? d.n : d instanceof GoTime ? BigInt(FIXED_NOW.getTime() - d.date.getTime()) * 1_000_000n : 0n),
+    duration: (s) => goDurationString((typeof s === 'string' ? (/^[+-]?\d+$/.test(s) ? BigInt(s) : 0n) : isInt64(s) ? s.n : 0n) * 1_000_000_000n),
+    durationRound: (d) => durationRound(typeof d === 'string' ? (parseGoDuration(d) ?? 0n) : isInt64(d) ? d.n : d instanceof GoTime ? BigInt(FIXED_NOW.getTime() - d.date.getTime()) * 1_000_000n : 0n),
     // strings
     abbrev: (w, s) => (Number(toInt64(w)) < 4 ? str(s) : abbreviateFull(str(s), 0, Number(toInt64(w)))),
     abbrevboth: (l, r, s) => {
@@ -610,28 +623,21 @@ export function sprigFuncs(): Record<string, GoFunc> {
       const n = BigInt(t);
       return n > 2n ** 63n - 1n ? 2n ** 63n - 1n : n < -(2n ** 63n) ? -(2n ** 63n) : n;
     },
-    // int64 (and every sprig function declared to return int64 below) gives a GoInt64; int an int
+    // int64 (and every sprig function declared to return int64 below) gives an int64 GoSizedInt; int an int
     int64: (v) => int64Of(toInt64(v)),
     int: (v) => toInt64(v),
     float64: (v) => toFloat64(v),
     seq: (...args) => seqList(args.map((a) => toInt64(a))).join(' '),
     toDecimal: (v) => int64Of(goParseInt(str(v), 8, true) ?? 0n), // strconv.ParseInt(fmt.Sprint(v), 8, 64), 0 on error
-    split: (sep, s) => {
-      const out: Dict = {};
-      str(s)
-        .split(str(sep))
-        .forEach((p, i) => (out[`_${i}`] = p));
-      return out;
-    },
+    // split and splitn return a map[string]string (`_0`, `_1`…): a missing key is "", and sprig's
+    // map functions (`hasKey`, `keys`, `set`…), which take a map[string]interface{}, refuse it
+    split: (sep, s) => splitMap(str(s).split(str(sep))),
     splitList: (sep, s) => typedList(str(sep) === '' ? [...str(s)] : str(s).split(str(sep)), 'string'),
     splitn: (sep, n, s) => {
       const parts = str(s).split(str(sep));
       const k = Number(toInt64(n));
-      if (k === 0) return {}; // strings.SplitN with n 0: no parts
-      const kept = k > 0 && parts.length > k ? [...parts.slice(0, k - 1), parts.slice(k - 1).join(str(sep))] : parts;
-      const out: Dict = {};
-      kept.forEach((p, i) => (out[`_${i}`] = p));
-      return out;
+      if (k === 0) return splitMap([]); // strings.SplitN with n 0: no parts
+      return splitMap(k > 0 && parts.length > k ? [...parts.slice(0, k - 1), parts.slice(k - 1).join(str(sep))] : parts);
     },
     toStrings: (v) => typedList(strslice(v), 'string'),
     until: (n) => {
@@ -747,6 +753,8 @@ export function sprigFuncs(): Record<string, GoFunc> {
     },
     get: (d, k) => (Object.hasOwn(dict(d), str(k)) ? dict(d)[str(k)] : ''),
     set: (d, k, v) => {
+      // a nil map (`merge nil nil`, a literal nil) cannot take an entry: Go panics
+      if (isNil(d) || isNilMap(d)) throw new FuncError('assignment to entry in nil map');
       setKey(dict(d), str(k), v);
       return d;
     },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { documentsFromHelmOutput, renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { goSprintf, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
+import { goSprintf, type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
 import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { refuses, scratchCharts } from '../helpers.js';
 
@@ -253,7 +253,7 @@ describe('sprig functions against Go (sprig 3.2.3 with Helm 3.14’s libraries, 
     expect(f.b32dec('NBSWY3DP')).toBe('hello');
     expect(f.b32dec('NBSWY3D')).toBe('illegal base32 data at input byte 0');
     expect(f.replace('', '-', 'abc')).toBe('-a-b-c-');
-    expect(f.splitn(',', 0n, 'a,b')).toEqual({});
+    expect((f.splitn(',', 0n, 'a,b') as GoTypedMap).entries).toEqual({});
     expect(() => f.repeat(-1n, 'x')).toThrow('strings: negative Repeat count');
     expect(() => f.slice([1, 2, 3], 1n, 99n)).toThrow('reflect.Value.Slice: slice index out of bounds');
     expect((f.htpasswd('user', 'pw') as string).length).toBe(65);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
-import { goSprintf, formatV, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
+import { goSprintf, formatV, type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
 import { goYamlMarshal, goJson, parseGoYaml } from '../../../../src/kinds/chart/render/goyaml.js';
 import { sprigFuncs, semverCompare } from '../../../../src/kinds/chart/render/sprig.js';
 import { parseSet } from '../../../../src/kinds/chart/render/index.js';
@@ -124,7 +124,7 @@ describe('sprig', () => {
     expect(f.replace('a', 'b', 'banana')).toBe('bbnbnb');
     expect(f.title('hello world')).toBe('Hello World');
     expect(f.substr(1n, 3n, 'abcd')).toBe('bc');
-    expect(f.split('.', 'a.b')).toEqual({ _0: 'a', _1: 'b' });
+    expect((f.split('.', 'a.b') as GoTypedMap).entries).toEqual({ _0: 'a', _1: 'b' });
     expect(f.join(',', ['a', 1n, 2])).toBe('a,1,2');
     expect(f.b64enc('hi')).toBe('aGk=');
     expect(f.b64dec('aGk=')).toBe('hi');
