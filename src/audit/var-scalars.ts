@@ -148,13 +148,14 @@ const SUBSTITUTE_ANNOTATION = 'kustomize.toolkit.fluxcd.io/substitute';
 /**
  * Whose variables a document's `${VAR}`s are: Compose's in a Compose file (a top-level `services`
  * map, no `kind`/`apiVersion`); Flux's post-build ones in a Kubernetes object (a `kind`), unless
- * annotated `kustomize.toolkit.fluxcd.io/substitute: disabled`; undefined otherwise.
+ * annotated or labelled `kustomize.toolkit.fluxcd.io/substitute: disabled`; undefined otherwise.
  */
 export function substitutionOf(doc: Document): VarScalar['how'] | undefined {
   const c = doc.contents;
   if (!isMap(c)) return undefined;
   if (!c.has('kind') && !c.has('apiVersion')) return isMap(c.get('services')) ? 'compose' : undefined;
   if (!c.has('kind')) return undefined;
-  const annotations = c.getIn(['metadata', 'annotations']);
-  return isMap(annotations) && String(annotations.get(SUBSTITUTE_ANNOTATION) ?? '') === 'disabled' ? undefined : 'flux';
+  // kustomize-controller skips an object whose annotation or label says so.
+  const off = (m: unknown) => isMap(m) && String(m.get(SUBSTITUTE_ANNOTATION) ?? '') === 'disabled';
+  return off(c.getIn(['metadata', 'annotations'])) || off(c.getIn(['metadata', 'labels'])) ? undefined : 'flux';
 }

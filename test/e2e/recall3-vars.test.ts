@@ -95,6 +95,14 @@ const FILES: Record<string, string> = {
     '  annotations: {kustomize.toolkit.fluxcd.io/substitute: disabled}',
     'data:',
     '  run.sh: curl https://${TELEMETRY}/x',
+    '---',
+    'apiVersion: v1', // 30
+    'kind: ConfigMap',
+    'metadata:',
+    '  name: script2',
+    '  labels: {kustomize.toolkit.fluxcd.io/substitute: disabled}',
+    'data:', // 35
+    '  run.sh: curl https://${TELEMETRY}/y',
     '',
   ].join('\n'),
   // Terraform: terraform.tfvars overrides a default, the last *.auto.tfvars the rest; prod.tfvars
@@ -175,6 +183,7 @@ describe('recall3: Flux substitutes every string of the objects a Kustomization 
   it('a variable no Kustomization sets stays unknown; an object with substitution disabled is read as written', () => {
     expect(repo.one('repo/apps/repo.yaml', 20)).toEqual(expect.objectContaining({ host: 'unknown', class: 'undeclared' }));
     expect(repo.one('repo/apps/repo.yaml', 28).value).toBe('https://${TELEMETRY}/x');
+    expect(repo.one('repo/apps/repo.yaml', 36).value).toBe('https://${TELEMETRY}/y');
   });
 });
 
