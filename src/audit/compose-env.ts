@@ -89,3 +89,125 @@ export function composeEnvEntries(text: string): ComposeEnvEntry[] {
   }
   return out;
 }
+
+/** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
+export const MAX_INTERPOLATED = 4096;
+
+/**
+ * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
+ * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
+ * defaulted are left as written and named in `unresolved`. A default may itself hold `${…}`
+ * (`${APP:-${DEFAULT_APP}}`): its braces are matched as compose-go matches them, and it is
+ * interpolated in turn (was cut at the first `}`, and `${DEF}` reported as what is pulled).
+ */
+export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[]; tooLong?: true } {
+  const unresolved: string[] = [];
+  // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
+  // "Invalid string length"). Past the bound the value is left as written.
+  if (value.length > MAX_INTERPOLATED) return { value, unresolved: [], tooLong: true };
+  const tooLong = new Error('too long');
+  const run = (s: string): string => {
+    let out = '';
+    let i = 0;
+    while (i < s.length) {
+      const at = s.indexOf('$', i);
+      if (at < 0) {
+        out += s.slice(i);
+        break;
+      }
+      out += s.slice(i, at);
+      i = at;
+      if (s[i + 1] === '$') {
+        out += '$';
+        i += 2;
+        continue;
+      }
+      let name: string | undefined;
+      let op: string | undefined;
+      let arg: string | undefined;
+      let all: string;
+      if (s[i + 1] === '{') {
+        const close = closingBrace(s, i);
+        const m = close < 0 ? null : /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/.exec(s.slice(i + 2, close));
+        if (!m) {
+          out += '$';
+          i++;
+          continue;
+        }
+        [, name, op, arg] = m;
+        all = s.slice(i, close + 1);
+      } else {
+        const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(i + 1, i + 1 + MAX_INTERPOLATED));
+        if (!m) {
+          out += '$';
+          i++;
+          continue;
+        }
+        name = m[0];
+        all = `$${name}`;
+      }
+      i += all.length;
+      const set = env.get(name);
+      const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
+      if (op === ':-' || op === '-') out += has ? (set as string) : run(arg ?? '');
+      else if (op === ':+' || op === '+') out += has ? run(arg ?? '') : '';
+      else if (has) out += set as string;
+      else {
+        unresolved.push(name);
+        out += all;
+      }
+      if (out.length > MAX_INTERPOLATED) throw tooLong;
+    }
+    if (out.length > MAX_INTERPOLATED) throw tooLong;
+    return out;
+  };
+  try {
+    return { value: run(value), unresolved };
+  } catch (err) {
+    if (err !== tooLong) throw err;
+    return { value, unresolved: [], tooLong: true };
+  }
+}
+
+/** The index of the `}` closing the `${` at `at` (each `${` inside opens one more), as compose-go finds it; -1: none. */
+function closingBrace(s: string, at: number): number {
+  let open = 0;
+  for (let i = at; i < s.length; i++) {
+    if (s[i] === '}') {
+      if (--open === 0) return i;
+    } else if (s[i] === '$' && s[i + 1] === '{') {
+      open++;
+      i++;
+    }
+  }
+  return -1;
+}
+
+
+/**
+ * The variables a Compose `.env` file gives the Compose file, as compose-go reads them: an unquoted
+ * or double-quoted value has its `${VAR}`s interpolated from the names set above it in the file
+ * (then from the shell, unknown here), a single-quoted one is taken as written (docs.docker.com,
+ * "Syntax for environment files"; compose-go dotenv). A value that still holds a variable set
+ * neither above it nor by a default depends on the shell Compose runs in: it is in `unknown`, with
+ * why, never in `vars` as written (`REGISTRY=${HOST}:5000` was taken as the text `${HOST}:5000`).
+ */
+export function composeDotenv(text: string, file = '.env'): { vars: Map<string, string>; unknown: Map<string, string> } {
+  const vars = new Map<string, string>();
+  const unknown = new Map<string, string>();
+  for (const e of composeEnvEntries(text)) {
+    vars.delete(e.name);
+    unknown.delete(e.name);
+    if (e.quote === "'" || !e.value.includes('$')) {
+      vars.set(e.name, e.value);
+      continue;
+    }
+    const { value, unresolved, tooLong } = interpolateCompose(e.value, vars);
+    if (tooLong) unknown.set(e.name, `${e.name} in ${file}:${e.line} is longer than ${MAX_INTERPOLATED} characters once interpolated`);
+    else if (unresolved.length) {
+      const from = [...new Set(unresolved)].map((u) => (unknown.has(u) ? unknown.get(u)! : `\${${u}} is set neither above it in ${file} nor by a default (the shell Compose runs in may set it)`));
+      unknown.set(e.name, `${e.name} in ${file}:${e.line} is ${e.value}: ${from.join('; ')}`);
+    } else vars.set(e.name, value);
+  }
+  return { vars, unknown };
+}

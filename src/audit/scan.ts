@@ -11,18 +11,21 @@ import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 import { readRegularFile, specialKind } from '../store/verified-write.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapReference, isImageKey, isImageListKey, type CiFile } from '../kinds/image/image-key.js';
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
-import { FluxVariables, type FluxSetting } from './flux.js';
+import { fluxUnknownWhy, fluxVariablesOf, FluxSubstitutions } from './flux.js';
 import { FLUX_KUSTOMIZE_API, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry, type KustomizeScopes } from './kustomize.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { composeEnvEntries } from './compose-env.js';
+import { composeDotenv, interpolateCompose, MAX_INTERPOLATED } from './compose-env.js';
+
+export { interpolateCompose, MAX_INTERPOLATED };
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
+import { applyVarScalars, ComposeEnvs, MAX_VAR_SCALARS, substitutionOf, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
 /**
@@ -498,7 +501,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[]): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[]): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -519,6 +522,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   // The document is a k3s/RKE2 HelmChart or HelmChartConfig: `spec.valuesContent` and `spec.set` are Helm values.
   let helmChart = false;
   let docKind: string | undefined;
+  // Whose variables a string's `${VAR}` is (audit/var-scalars.ts): Compose's, in a Compose file; Flux's post-build ones, in an object it may apply.
+  let substitutedBy: VarScalar['how'] | undefined;
   const setValues = new WeakSet<object>();
   // A container's `$(VAR)` references, expanded from its env as Kubernetes does (audit/container-env.ts).
   const expanded = new WeakMap<object, string>();
@@ -656,6 +661,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
       // `image: ${REGISTRY}/app:1.2` in a workload: a Flux Kustomization's postBuild substitutes it (applyFluxSubstitutes).
       else if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
+      // Any other string with variables: read again once the scan holds the `.env` or the Kustomizations that set them.
+      else if (varScalars && varScalars.length < MAX_VAR_SCALARS && substitutedBy && (substitutedBy === 'compose' ? /\$\{?[A-Za-z_]/.test(v) : /\$\{[A-Za-z_]/.test(v)))
+        varScalars.push({ file, line, lastLine: node.range ? reading.lineAt(node.range[1]) : line, keyPath, written: v, imageCtx, key: valueOf ?? keyPath, literal: node.type === 'BLOCK_LITERAL', how: substitutedBy });
       // A literal block's value lines are its source lines. Elsewhere (a quoted or folded string,
       // `"a\n\nSee https://x"` on one line, a plain scalar folded over lines) each reference is
       // found in the scalar's source text, in order.
@@ -727,6 +735,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     const apiVersion = isMap(doc.contents) ? doc.contents.get('apiVersion') : null;
     docKind = typeof kind === 'string' ? kind : undefined;
+    substitutedBy = substitutionOf(doc);
     helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
     if (helmChart && helmCharts) {
       const h = helmChartObjectOf(doc.contents);
@@ -1070,11 +1079,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1142,136 +1151,31 @@ export function redactUrlsIn(text: string): string {
 }
 
 /**
- * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
- * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
- * defaulted are left as written and named in `unresolved`. A default may itself hold `${…}`
- * (`${APP:-${DEFAULT_APP}}`): its braces are matched as compose-go matches them, and it is
- * interpolated in turn (was cut at the first `}`, and `${DEF}` reported as what is pulled).
- */
-export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[]; tooLong?: true } {
-  const unresolved: string[] = [];
-  // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
-  // "Invalid string length"). Past the bound the value is left as written.
-  if (value.length > MAX_INTERPOLATED) return { value, unresolved: [], tooLong: true };
-  const tooLong = new Error('too long');
-  const run = (s: string): string => {
-    let out = '';
-    let i = 0;
-    while (i < s.length) {
-      const at = s.indexOf('$', i);
-      if (at < 0) {
-        out += s.slice(i);
-        break;
-      }
-      out += s.slice(i, at);
-      i = at;
-      if (s[i + 1] === '$') {
-        out += '$';
-        i += 2;
-        continue;
-      }
-      let name: string | undefined;
-      let op: string | undefined;
-      let arg: string | undefined;
-      let all: string;
-      if (s[i + 1] === '{') {
-        const close = closingBrace(s, i);
-        const m = close < 0 ? null : /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?+])([\s\S]*))?$/.exec(s.slice(i + 2, close));
-        if (!m) {
-          out += '$';
-          i++;
-          continue;
-        }
-        [, name, op, arg] = m;
-        all = s.slice(i, close + 1);
-      } else {
-        const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(s.slice(i + 1, i + 1 + MAX_INTERPOLATED));
-        if (!m) {
-          out += '$';
-          i++;
-          continue;
-        }
-        name = m[0];
-        all = `$${name}`;
-      }
-      i += all.length;
-      const set = env.get(name);
-      const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
-      if (op === ':-' || op === '-') out += has ? (set as string) : run(arg ?? '');
-      else if (op === ':+' || op === '+') out += has ? run(arg ?? '') : '';
-      else if (has) out += set as string;
-      else {
-        unresolved.push(name);
-        out += all;
-      }
-      if (out.length > MAX_INTERPOLATED) throw tooLong;
-    }
-    if (out.length > MAX_INTERPOLATED) throw tooLong;
-    return out;
-  };
-  try {
-    return { value: run(value), unresolved };
-  } catch (err) {
-    if (err !== tooLong) throw err;
-    return { value, unresolved: [], tooLong: true };
-  }
-}
-
-/** The index of the `}` closing the `${` at `at` (each `${` inside opens one more), as compose-go finds it; -1: none. */
-function closingBrace(s: string, at: number): number {
-  let open = 0;
-  for (let i = at; i < s.length; i++) {
-    if (s[i] === '}') {
-      if (--open === 0) return i;
-    } else if (s[i] === '$' && s[i + 1] === '{') {
-      open++;
-      i++;
-    }
-  }
-  return -1;
-}
-
-/** The variables of a Compose `.env` file, read as compose-go reads it (compose-env.ts). */
-export function composeEnvFile(text: string): Map<string, string> {
-  return new Map(composeEnvEntries(text).map((e) => [e.name, e.value]));
-}
-
-/** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
-export const MAX_INTERPOLATED = 4096;
-
-/**
  * A Compose service's `image: ${IMAGE_NAME}:${TAG}-ad` is pulled as interpolated: from the `.env`
  * in the Compose file's directory (Compose's default) and the defaults written in the value. A
  * variable set nowhere in the scan leaves the reference as written, or, when only the tag is
  * unknown (`rancher/k3s:${K3S_VERSION}`), the repository it is pulled from; the note says which.
  */
-function applyComposeVars(files: ScannedFile[], references: Reference[]): void {
-  const envs = new Map<string, Map<string, string>>();
-  for (const f of files) {
-    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined) continue;
-    envs.set(path.posix.dirname(f.file), composeEnvFile(f.text));
-  }
+function applyComposeVars(envs: ComposeEnvs, references: Reference[]): void {
   for (const r of references) {
     if (r.composeVars === undefined) continue;
     const written = r.composeVars;
     delete r.composeVars;
-    const dir = path.posix.dirname(r.file);
-    const env = envs.get(dir) ?? new Map<string, string>();
-    const { value, unresolved, tooLong } = interpolateCompose(written, env);
-    const from = envs.has(dir) ? `${dir === '.' ? '' : `${dir}/`}.env` : 'no .env beside it';
+    const env = envs.of(r.file);
+    const { value, unresolved, tooLong } = interpolateCompose(written, env.vars);
     if (tooLong) {
-      r.provenance = `${r.file}:${r.line} ${written}: interpolated (${from}) it is longer than ${MAX_INTERPOLATED} characters, no image reference; left as written`;
+      r.provenance = `${r.file}:${r.line} ${written}: interpolated (${env.from}) it is longer than ${MAX_INTERPOLATED} characters, no image reference; left as written`;
       continue;
     }
     if (!unresolved.length) {
       r.value = value;
-      r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${from})`;
+      r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${env.from})`;
       continue;
     }
     const repo = knownRepository(value);
     const tagOnly = repo !== undefined;
     if (tagOnly) r.value = repo;
-    r.provenance = `${r.file}:${r.line} ${written}: ${unresolved.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
+    r.provenance = `${r.file}:${r.line} ${written}: ${env.why(unresolved)}${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
   }
 }
 
@@ -1283,9 +1187,6 @@ function knownRepository(value: string): string | undefined {
   return repo !== '' && !repo.includes('$') ? repo : undefined;
 }
 
-/** At most this many ways one image with Flux variables is reported (each variable set to several values in the scan). */
-const MAX_FLUX_WAYS = 16;
-
 /**
  * A workload's `image: ${REGISTRY}/app:1.2` is pulled as Flux's kustomize-controller substitutes
  * it (`spec.postBuild.substitute` of a Flux Kustomization, and the `data` of the ConfigMaps its
@@ -1294,84 +1195,24 @@ const MAX_FLUX_WAYS = 16;
  * each value; one set nowhere in the scan leaves the reference as written (or, only the tag
  * unknown, its repository), the note naming it. Without this such an image was no finding at all.
  */
-function applyFluxSubstitutes(files: ScannedFile[], kustomizations: KustomizeScopes, references: Reference[]): void {
-  if (!references.some((r) => r.fluxVars !== undefined)) return;
-  const flux = new FluxVariables();
-  for (const f of files) {
-    if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap') && !f.text.includes('Secret'))) continue;
-    for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) flux.add(doc, f.file);
-  }
-  // Each variable's values in the order first seen, for the file the image is in (a Map: a
-  // crafted tree setting one variable 20 000 ways is not deduplicated by scanning a list each time),
-  // and why a setting's value cannot be read (SOPS-encrypted, data not base64 text).
-  const byFile = new Map<string, { vars: Map<string, Map<string, string>>; unreadable: Map<string, string> }>();
-  // Files held by the same Kustomizations get the same settings map (FluxVariables.settingsFor):
-  // its values are derived once for all of them (copied per file, 98 000 settings over 2 000
-  // files took minutes and gigabytes).
-  const derived = new WeakMap<ReadonlyMap<string, FluxSetting[]>, { vars: Map<string, Map<string, string>>; unreadable: Map<string, string> }>();
-  const varsOf = (file: string) => {
-    let known = byFile.get(file);
-    if (known) return known;
-    const settings = flux.settingsFor(file, kustomizations.builtFrom(file));
-    known = derived.get(settings);
-    if (known) return byFile.set(file, known), known;
-    known = { vars: new Map(), unreadable: new Map() };
-    byFile.set(file, known);
-    derived.set(settings, known);
-    for (const [k, list] of settings) {
-      const set = new Map<string, string>();
-      for (const s of list) {
-        if (s.unreadable) {
-          if (!known.unreadable.has(k)) known.unreadable.set(k, `\${${k}} in ${s.by}: ${s.unreadable}`);
-        } else if (!set.has(s.value)) set.set(s.value, s.by);
-      }
-      known.vars.set(k, set);
-    }
-    return known;
-  };
+function applyFluxSubstitutes(subs: FluxSubstitutions, references: Reference[]): void {
   const more: Reference[] = [];
   for (const r of references) {
     if (r.fluxVars === undefined) continue;
-    // Flux's default form `${VAR:=default}` reads as `${VAR:-default}`.
     const written = r.fluxVars;
     delete r.fluxVars;
-    const expr = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):=/g, '${$1:-');
-    const names = [...new Set([...expr.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
-    // `unknown`: a variable set where the scan cannot read the value; what is pulled is unknown (its default does not apply).
-    let ways: Array<{ env: Map<string, string>; by: string[]; unknown: string[] }> = [{ env: new Map(), by: [], unknown: [] }];
-    const { vars, unreadable } = varsOf(r.file);
-    for (const n of names) {
-      const set = vars.get(n);
-      if (!set) continue;
-      const hidden = unreadable.get(n);
-      // Cut at MAX_FLUX_WAYS as they are made: a variable set thousands of ways costs no more.
-      const next: typeof ways = [];
-      outer: for (const w of ways) {
-        for (const [value, by] of set) {
-          if (next.length >= MAX_FLUX_WAYS) break outer;
-          next.push({ env: new Map([...w.env, [n, value]]), by: [...w.by, `\${${n}}=${value} (${by})`], unknown: w.unknown });
-        }
-        if (hidden !== undefined && next.length < MAX_FLUX_WAYS) next.push({ ...w, unknown: [...w.unknown, hidden] });
-      }
-      ways = next;
-    }
-    ways.forEach((w, i) => {
+    subs.ways(r.file, written).forEach((w, i) => {
       const x = i === 0 ? r : { ...r };
-      const { value, unresolved } = interpolateCompose(expr, w.env);
+      const { value, unresolved } = w;
       if (!unresolved.length && !w.unknown.length) {
         x.value = value;
         x.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (Flux substitutes ${w.by.join(', ') || 'the defaults written'})`;
       } else {
         // The written value with the unreadable variables left in: only the repository, or nothing, is known.
-        const shown = w.unknown.length ? interpolateCompose(expr.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):?-[^}]*\}/g, '${$1}'), w.env).value : value;
-        const repo = knownRepository(shown);
+        const repo = knownRepository(w.shown);
         const tagOnly = repo !== undefined;
-        x.value = repo ?? shown;
-        const why = [
-          ...(unresolved.length && !w.unknown.length ? [`${unresolved.map((u) => `\${${u}}`).join(', ')} set by no Flux Kustomization postBuild.substitute (or substituteFrom ConfigMap) in the scan whose spec.path holds this file, and by no default`] : []),
-          ...w.unknown.map((u) => `${u}, so its value is unknown`),
-        ].join('; ');
-        x.provenance = `${r.file}:${r.line} ${written}: ${why}${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: ${w.unknown.length ? 'check what it is set to where it is applied' : 'scan the Kustomization and ConfigMap that set it'}`;
+        x.value = repo ?? w.shown;
+        x.provenance = `${r.file}:${r.line} ${written}: ${fluxUnknownWhy(w)}${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}: ${w.unknown.length ? 'check what it is set to where it is applied' : 'scan the Kustomization and ConfigMap that set it'}`;
       }
       if (i > 0) more.push(x);
     });
@@ -1439,6 +1280,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   let budget = MAX_TOTAL_BYTES;
   const releases: FluxRelease[] = [];
   const helmCharts: ScannedHelmChart[] = [];
+  const varScalars: VarScalar[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1474,7 +1316,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore] = [releases.length, helmCharts.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars);
     noteTextParsed(buf.length);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
@@ -1490,13 +1332,17 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(detachStrings(r));
     }
   }
-  applyComposeVars(files, references);
+  const composeEnvs = new ComposeEnvs(files);
+  applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);
   // The kustomizations' chain, read once: Flux's variables follow what each builds, and their `images:` apply.
   const kustomizations = kustomizeScopesOf(files);
-  applyFluxSubstitutes(files, kustomizations, references);
+  const flux = references.some((r) => r.fluxVars !== undefined) || varScalars.some((v) => v.how === 'flux') ? new FluxSubstitutions(fluxVariablesOf(files), (f) => kustomizations.builtFrom(f)) : undefined;
+  if (flux) applyFluxSubstitutes(flux, references);
+  // Any other string with Compose or Flux variables, read as the tool fills it in (audit/var-scalars.ts).
+  applyVarScalars(varScalars.map((v) => detachStrings(v)), references, composeEnvs, flux);
   applyKustomizeOverrides(kustomizations, references);
   applyHelmReleases(releases, references);
   // Ansible tasks by module, their Jinja variables from defaults/vars/group_vars (audit/ansible.ts).

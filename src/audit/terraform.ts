@@ -335,8 +335,22 @@ interface SetAt {
   value: Value;
   /** The directory whose variables the value uses: the caller's, for a module argument. */
   ctx?: string;
-  /** A module block's argument overrides the child's `variable` default. */
-  kind?: 'default' | 'arg';
+  /** A module block's argument overrides the child's `variable` default; a file Terraform loads itself (`auto`) overrides both. */
+  kind?: 'default' | 'arg' | 'auto';
+  /** An `auto` file's place in Terraform's loading order (autoTfvarsRank): the last loaded wins. */
+  rank?: string;
+}
+
+/**
+ * Where a variables file comes in Terraform's loading order, later ones winning: `terraform.tfvars`,
+ * then `terraform.tfvars.json`, then every `*.auto.tfvars` and `*.auto.tfvars.json` in the lexical
+ * order of their names (Terraform's "Variable Definition Precedence"). Undefined for any other
+ * `*.tfvars`: Terraform reads it only when `-var-file` names it, so it is one candidate among others.
+ */
+export function autoTfvarsRank(base: string): string | undefined {
+  if (base === 'terraform.tfvars') return '0';
+  if (base === 'terraform.tfvars.json') return '1';
+  return /\.auto\.tfvars(?:\.json)?$/.test(base) ? `2${base}` : undefined;
 }
 /** Each module directory's `var.x` and `local.x` values, where set. */
 class Vars {
@@ -431,6 +445,13 @@ function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): 
   // A module argument overrides the child's default when every module block calling the child sets it.
   const args = set.filter((s) => s.kind === 'arg').length;
   if (args && args >= (vars.callers.get(dir) ?? 0)) set = set.filter((s) => s.kind !== 'default');
+  // A file Terraform loads itself overrides the default, and the last one loaded the others; a
+  // `-var-file` candidate (any other *.tfvars) stays one more way it may be set.
+  const auto = set.filter((s) => s.kind === 'auto');
+  if (auto.length) {
+    const last = auto.reduce((a, b) => (b.rank! >= a.rank! ? b : a));
+    set = set.filter((s) => s.kind !== 'default' && (s.kind !== 'auto' || s === last));
+  }
   const where = dir || '.';
   if (!set.length) return { value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] };
   if (depth >= 8) return { value: '', unknown: [`\${${name}}: defined through itself or nested deeper than 8`], by: [] };
@@ -529,7 +550,10 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
             methods.push({ kind: m.type, file: p.file, line: m.line, url: str(m, 'url')?.v, path: str(m, 'path')?.v, include: stringsOf(attr(m, 'include')?.value), exclude: stringsOf(attr(m, 'exclude')?.value) });
       continue;
     }
-    if (base.endsWith('.tfvars')) for (const a of p.root.attrs) vars.add(p.dir, `var.${a.name}`, `${p.file}:${a.line}`, a.value);
+    if (base.endsWith('.tfvars')) {
+      const rank = autoTfvarsRank(base);
+      for (const a of p.root.attrs) vars.add(p.dir, `var.${a.name}`, `${p.file}:${a.line}`, a.value, rank ? { kind: 'auto', rank } : {});
+    }
     for (const b of p.root.blocks) {
       if (b.type === 'variable' && b.labels[0]) {
         const d = attr(b, 'default');
@@ -785,7 +809,8 @@ function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ fi
     } else cursor = -1;
     const line = cursorLine;
     const value: Value = typeof v === 'string' ? (v.length > MAX_STRING ? { t: 'str', v: '', line, long: true } : { t: 'str', v, line }) : { t: 'other', line, calls: [], strings: [] };
-    vars.add(dir, `var.${k}`, `${file}:${line}`, value);
+    const rank = autoTfvarsRank(path.posix.basename(file));
+    vars.add(dir, `var.${k}`, `${file}:${line}`, value, rank ? { kind: 'auto', rank } : {});
   }
 }
 

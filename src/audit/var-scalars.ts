@@ -1,0 +1,161 @@
+import path from 'node:path';
+import { isMap, type Document } from 'yaml';
+import { composeDotenv, interpolateCompose } from './compose-env.js';
+import { flagValue } from './embedded.js';
+import { fluxUnknownWhy, type FluxSubstitutions } from './flux.js';
+import { hostOfDestinationKey, referencesIn, type Reference, type ScannedFile } from './scan.js';
+
+/**
+ * A YAML string whose destination the deploy tool fills in from another file: a Compose file's
+ * `environment: [API_URL=https://${API_HOST}/v1]` (Compose interpolates every value of the file
+ * from the project's `.env`), a manifest's `url: https://${VENDOR_HOST}` that a Flux
+ * Kustomization's `postBuild` substitutes. The scan records it as written; after the scan
+ * (`applyVarScalars`) it is read again as the tool fills it in.
+ */
+export interface VarScalar {
+  file: string;
+  /** The line of the string's first character, and of its last. */
+  line: number;
+  lastLine: number;
+  keyPath: string;
+  written: string;
+  imageCtx: boolean | 'container';
+  /** The key that says what the value is (`LICENSE_SERVER`, `licenseServer`): a host the patterns may not tell from a dotted word. */
+  key: string;
+  /** A literal block (`|`): each of its lines is a file line. */
+  literal: boolean;
+  how: 'compose' | 'flux';
+}
+
+/** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's). */
+export interface ComposeEnv {
+  vars: ReadonlyMap<string, string>;
+  /** Where the values come from, in words (`deploy/.env`, `no .env beside it`). */
+  from: string;
+  /** Why the variables left unresolved are unknown. */
+  why(unresolved: readonly string[]): string;
+}
+
+/** The `.env` of each directory of the scan, read once (compose-env.ts `composeDotenv`). */
+export class ComposeEnvs {
+  private readonly byDir = new Map<string, ComposeEnv>();
+  constructor(files: readonly ScannedFile[]) {
+    for (const f of files) {
+      if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined) continue;
+      const { vars, unknown } = composeDotenv(f.text, f.file);
+      const from = f.file;
+      this.byDir.set(path.posix.dirname(f.file), {
+        vars,
+        from,
+        why: (unresolved) => {
+          const set = [...new Set(unresolved)];
+          const nowhere = set.filter((u) => !unknown.has(u));
+          return [...(nowhere.length ? [`${nowhere.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default`] : []), ...set.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].join('; ');
+        },
+      });
+    }
+  }
+
+  of(file: string): ComposeEnv {
+    const dir = path.posix.dirname(file);
+    return this.byDir.get(dir) ?? { vars: new Map(), from: 'no .env beside it', why: (u) => `${[...new Set(u)].map((x) => `\${${x}}`).join(', ')} set neither in the scan (no .env beside it) nor by a default` };
+  }
+}
+
+/** The references of one interpolated line, as the scan reads a string under its key (scan.ts scanYaml). */
+function referencesOfLine(value: string, s: VarScalar, single: boolean): Array<{ kind: Reference['kind']; value: string }> {
+  const found = referencesIn(value, single ? s.imageCtx : false);
+  if (found.length || !single) return found;
+  const flag = /(?:^|\.)(?:args|command)\[\d+\]$/.test(s.keyPath) ? flagValue(value) : undefined;
+  const keyed = hostOfDestinationKey(s.key, value) ?? (flag && hostOfDestinationKey(flag.flag, flag.value));
+  return keyed ? [{ kind: 'host', value: keyed }] : [];
+}
+
+/**
+ * Each recorded string read as Compose interpolates it (from the `.env` beside the Compose file) or
+ * as Flux substitutes it (every way the scan sets its variables, FluxSubstitutions): where that
+ * changes the string, the references it then holds replace those read from it as written that still
+ * hold a variable (`https://${API_HOST}/v1`, host unknown), each with a note saying from what. A
+ * variable the scan does not set stays as written, the note saying where its value would come from.
+ */
+export function applyVarScalars(scalars: readonly VarScalar[], references: Reference[], compose: ComposeEnvs, flux: FluxSubstitutions | undefined): void {
+  if (!scalars.length) return;
+  // The references read from each string as written, by file and key path.
+  const written = new Map<string, Reference[]>();
+  for (const r of references) {
+    if (r.keyPath === undefined || !r.value.includes('$')) continue;
+    const k = `${r.file}\0${r.keyPath}`;
+    const list = written.get(k) ?? [];
+    list.push(r);
+    written.set(k, list);
+  }
+  const drop = new Set<Reference>();
+  const more: Reference[] = [];
+  for (const s of scalars) {
+    const lines = s.written.split('\n');
+    const single = lines.length === 1;
+    const made: Reference[] = [];
+    let changed = false;
+    const stillVariable: string[] = [];
+    lines.forEach((l, i) => {
+      if (!l.includes('$')) return;
+      const line = s.literal ? s.line + 1 + i : s.line;
+      const ways: Array<{ value: string; note: string; known: boolean }> = [];
+      if (s.how === 'compose') {
+        const env = compose.of(s.file);
+        const { value, unresolved, tooLong } = interpolateCompose(l, env.vars);
+        if (tooLong) return;
+        ways.push(unresolved.length ? { value, note: `${s.file}:${line} ${l}: ${env.why(unresolved)}`, known: false } : { value, note: `${s.file}:${line} ${l}, which Compose interpolates to ${value} (${env.from})`, known: true });
+      } else if (flux) {
+        for (const w of flux.ways(s.file, l)) {
+          const known = !w.unresolved.length && !w.unknown.length;
+          ways.push({ value: known ? w.value : w.shown, note: known ? `${s.file}:${line} ${l}, which Flux substitutes to ${w.value} (${w.by.join(', ') || 'the defaults written'})` : `${s.file}:${line} ${l}: ${fluxUnknownWhy(w)}`, known });
+        }
+      }
+      for (const w of ways) {
+        if (w.value === l) {
+          if (!w.known) stillVariable.push(w.note);
+          continue;
+        }
+        changed = true;
+        for (const r of referencesOfLine(w.value, s, single)) made.push({ file: s.file, line, keyPath: s.keyPath, ...r, provenance: w.note });
+      }
+    });
+    const from = (written.get(`${s.file}\0${s.keyPath}`) ?? []).filter((r) => r.line >= s.line && r.line <= s.lastLine && r.composeVars === undefined && r.fluxVars === undefined);
+    if (changed) {
+      for (const r of from) drop.add(r);
+      const seen = new Set<string>();
+      for (const r of made) {
+        const k = `${r.line} ${r.kind} ${r.value}`;
+        if (!seen.has(k)) seen.add(k), more.push(r);
+      }
+    } else if (stillVariable.length) for (const r of from) r.provenance ??= stillVariable.join('; ');
+  }
+  if (drop.size) {
+    let at = 0;
+    for (const r of references) if (!drop.has(r)) references[at++] = r;
+    references.length = at;
+  }
+  references.push(...more);
+}
+
+/** At most this many strings with variables are read again in one scan (past it, the rest stay as written). */
+export const MAX_VAR_SCALARS = 100_000;
+
+/** Flux's annotation that keeps kustomize-controller from substituting an object's variables. */
+const SUBSTITUTE_ANNOTATION = 'kustomize.toolkit.fluxcd.io/substitute';
+
+/**
+ * Whose variables a document's `${VAR}`s are: Compose's in a Compose file (a top-level `services`
+ * map, no `kind`/`apiVersion`); Flux's post-build ones in a Kubernetes object (a `kind`), unless
+ * annotated or labelled `kustomize.toolkit.fluxcd.io/substitute: disabled`; undefined otherwise.
+ */
+export function substitutionOf(doc: Document): VarScalar['how'] | undefined {
+  const c = doc.contents;
+  if (!isMap(c)) return undefined;
+  if (!c.has('kind') && !c.has('apiVersion')) return isMap(c.get('services')) ? 'compose' : undefined;
+  if (!c.has('kind')) return undefined;
+  // kustomize-controller skips an object whose annotation or label says so.
+  const off = (m: unknown) => isMap(m) && String(m.get(SUBSTITUTE_ANNOTATION) ?? '') === 'disabled';
+  return off(c.getIn(['metadata', 'annotations'])) || off(c.getIn(['metadata', 'labels'])) ? undefined : 'flux';
+}
