@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isMap, type Document } from 'yaml';
-import { composeDotenv, interpolateCompose } from './compose-env.js';
+import { composeDotenv, interpolateCompose, MAX_INTERPOLATED } from './compose-env.js';
 import { flagValue } from './embedded.js';
 import { fluxUnknownWhy, type FluxSubstitutions } from './flux.js';
 import { hostOfDestinationKey, referencesIn, type Reference, type ScannedFile } from './scan.js';
@@ -91,7 +91,15 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
   }
   const drop = new Set<Reference>();
   const more: Reference[] = [];
+  // What filling in may build in one scan (values and notes): 100 000 strings, each filled in up to
+  // MAX_FLUX_WAYS ways of up to 4 KiB with a note quoting it, would otherwise be gigabytes.
+  let budget = MAX_VAR_TEXT;
   for (const s of scalars) {
+    if (budget <= 0) {
+      const spent = `not filled in: the scan filled in ${MAX_VAR_TEXT >> 20} MiB of variables' text already (the most one scan does)`;
+      for (const r of written.get(`${s.file}\0${s.keyPath}`) ?? []) if (r.line >= s.line && r.line <= s.lastLine) r.provenance ??= spent;
+      continue;
+    }
     const lines = s.written.split('\n');
     const single = lines.length === 1;
     const made: Reference[] = [];
@@ -99,6 +107,9 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
     const stillVariable: string[] = [];
     lines.forEach((l, i) => {
       if (!l.includes('$')) return;
+      // Longer than Compose's bound, or more variables than a real string holds: left as written
+      // (its variables unknown). Flux's ways of a line cost its variables times their ways.
+      if (l.length > MAX_INTERPOLATED || (l.match(/\$/g)?.length ?? 0) > MAX_VARS_PER_STRING) return;
       const line = s.literal ? s.line + 1 + i : s.line;
       const ways: Array<{ value: string; note: string; known: boolean }> = [];
       if (s.how === 'compose') {
@@ -113,6 +124,7 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
         }
       }
       for (const w of ways) {
+        budget -= w.value.length + w.note.length;
         if (w.value === l) {
           if (!w.known) stillVariable.push(w.note);
           continue;
@@ -138,6 +150,12 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
   }
   references.push(...more);
 }
+
+/** At most this many `$` in one line of a string filled in (real ones hold a few). */
+const MAX_VARS_PER_STRING = 32;
+
+/** At most this much text (filled-in values and their notes) is built in one scan; past it, the rest stay as written, said so. */
+export const MAX_VAR_TEXT = 32 << 20;
 
 /** At most this many strings with variables are read again in one scan (past it, the rest stay as written). */
 export const MAX_VAR_SCALARS = 100_000;
