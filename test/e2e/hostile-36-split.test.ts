@@ -6,7 +6,7 @@ import { mapFileUrl } from '../../src/mapping/index.js';
 import { runFerry } from '../support/cli.js';
 import { fetchOutcome, sha256, startServe } from '../support/craft-serve.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { swappedSplitBundle } from '../support/swapped-split.js';
+import { expectServedWhole, swappedSplitBundle, untilSaid } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 36, split bundles served by plain `ferry serve` (no --verify):
@@ -57,15 +57,6 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Wait (polling, at most 30 s) until `cond` holds; fails showing serve's stderr otherwise. */
-async function until(cond: () => boolean, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`not seen within 30 s; serve said:\n${stderr()}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 const re = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 describe('a differential bundle served with a split --base whose part 003 was swapped', () => {
@@ -74,7 +65,7 @@ describe('a differential bundle served with a split --base whose part 003 was sw
     const base = await realpath(path.join(split.mixed, split.parts[0]));
     const s = await startServe([diff, '--base', base, '--listen', '127.0.0.1:0']);
     try {
-      await until(() => new RegExp(`part 003 of ${n}`).test(s.stderr()), s.stderr);
+      await untilSaid(s, new RegExp(`part 003 of ${n}`));
       expect(s.stderr()).toMatch(new RegExp(`--base ${re(base)}: part 003 of ${n}: sha256 mismatch[^\\n]*copy ${re(split.parts[2])} again from the source`));
       const got = await fetchOutcome(`${s.url}${filePath}`);
       expect(got.status).toBe(500);
@@ -88,16 +79,7 @@ describe('a differential bundle served with a split --base whose part 003 was sw
   });
 
   it('the untouched split base: no warning, the base file served whole', { timeout: 60_000 }, async () => {
-    const s = await startServe([diff, '--base', path.join(split.good, split.parts[0]), '--listen', '127.0.0.1:0']);
-    try {
-      const got = await fetchOutcome(`${s.url}${filePath}`);
-      expect(got.status).toBe(200);
-      expect(got.complete).toBe(true);
-      expect(got.body?.length).toBe(300_000);
-    } finally {
-      expect(await s.stop()).toBe(0);
-    }
-    expect(s.stderr()).not.toMatch(/part \d{3} of|warning/);
+    await expectServedWhole([diff, '--base', path.join(split.good, split.parts[0])], filePath);
   });
 });
 
