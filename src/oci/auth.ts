@@ -228,14 +228,21 @@ export class RegistryAuth {
       const bytes = await readCapped(res.body, MAX_TOKEN_BYTES, `${registry}: token endpoint ${url.origin}${url.pathname} answered more than ${MAX_TOKEN_BYTES} bytes; refusing it`, 'AUTH');
       return bytes.toString('utf8');
     });
-    let parsed: { token?: string; access_token?: string; expires_in?: number; issued_at?: string };
+    const endpoint = `${registry}: token endpoint ${url.origin}${url.pathname}`;
+    let parsed: { token?: unknown; access_token?: unknown; expires_in?: number; issued_at?: string } | null;
     try {
       parsed = JSON.parse(body) as typeof parsed;
     } catch {
-      throw new FerryError('AUTH', `${registry}: token endpoint ${url.origin}${url.pathname} answered something that is not JSON`);
+      throw new FerryError('AUTH', `${endpoint} answered something that is not JSON`);
     }
+    // `null`, a list or a bare value is no token answer; the token is sent back as a header, so it
+    // must be one header word (visible ASCII: a JWT, RFC 6750's b64token, any registry's opaque token).
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new FerryError('AUTH', `${endpoint} answered JSON that is not an object; no token in it`, { hint: TOKEN_HINT });
     const token = parsed.token ?? parsed.access_token;
-    if (!token) throw new FerryError('AUTH', `${registry}: token endpoint ${url.origin}${url.pathname} gave no token`);
+    if (!token) throw new FerryError('AUTH', `${endpoint} gave no token`, { hint: TOKEN_HINT });
+    if (typeof token !== 'string' || !/^[\x21-\x7e]+$/.test(token)) {
+      throw new FerryError('AUTH', `${endpoint} gave a token that ${typeof token !== 'string' ? `is not a string (${Array.isArray(token) ? 'a list' : typeof token})` : 'holds spaces, control characters or non-ASCII bytes'}; refusing it (it cannot go into an Authorization header as it is)`, { hint: TOKEN_HINT });
+    }
     const lifetimeS = parsed.expires_in && parsed.expires_in > 0 ? parsed.expires_in : 60;
     // Renew a little early so a token never expires between check and use.
     const expiresAt = this.now() + Math.max(1, lifetimeS - Math.min(30, lifetimeS / 5)) * 1000;
@@ -244,6 +251,8 @@ export class RegistryAuth {
     return { header, lookup };
   }
 }
+
+const TOKEN_HINT = 'The token service (or something in between, a proxy or captive portal) answered something other than a token; tell the registry\'s operator, or check what answers at that address.';
 
 /** A token answer is a few KB (a JWT); more is refused before it is held in memory or sent as a header. */
 const MAX_TOKEN_BYTES = 1024 * 1024;

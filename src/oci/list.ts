@@ -58,11 +58,14 @@ export function listCatalog(t: RegistryTransport, registry: string, opts: { page
 async function listPaged(t: RegistryTransport, ctx: SendContext, what: string, first: string, field: 'tags' | 'repositories', pageSize?: number): Promise<string[]> {
   const items: string[] = [];
   let next: string | undefined = `${first}${pageSize ? `?n=${pageSize}` : ''}`;
+  // The page whose Link named `next`: the registry's word, so the next page may not lead to this
+  // machine or a link-local address unless the registry is there itself (net/http.ts namedBy).
+  let namedBy: string | undefined;
   const visited = new Set<string>();
   for (let page = 0; next && page < MAX_PAGES; page++) {
     const target: string = next;
-    const { list, link } = await t.retry(what, async () => {
-      const res = await t.send(ctx, 'GET', target);
+    const { list, link, url } = await t.retry(what, async () => {
+      const res = await t.send(ctx, 'GET', target, namedBy ? { namedBy } : {});
       if (res.status !== 200) await t.fail(res, what, ctx);
       const bytes = await readCapped(res.body, MAX_PAGE_BYTES, `${what}: a page of more than ${MAX_PAGE_BYTES} bytes; refusing it`);
       let body: Record<string, unknown> | null;
@@ -73,8 +76,9 @@ async function listPaged(t: RegistryTransport, ctx: SendContext, what: string, f
       }
       const list = body?.[field] ?? [];
       if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) throw new FerryError('VERIFY', `${what}: "${field}" in the registry's answer is not a list of names`);
+      // Resolved once answered: the registry's scheme is known then (a loopback one may be plain HTTP).
       const url = /^https?:/.test(target) ? target : t.baseUrl(ctx.registry) + target;
-      return { list: list as string[], link: nextLink(res.headers.link, url) };
+      return { list: list as string[], link: nextLink(res.headers.link, url), url };
     });
     if (items.length + list.length > MAX_LIST_ITEMS) {
       throw new FerryError('VERIFY', `${what}: more than ${MAX_LIST_ITEMS} entries; refusing to list them all`, { hint: 'No repository ferry reads from has this many; the registry answered something crafted or broken.' });
@@ -82,6 +86,7 @@ async function listPaged(t: RegistryTransport, ctx: SendContext, what: string, f
     for (const item of list) items.push(item);
     if (link && visited.has(link)) throw new FerryError('VERIFY', `${what}: the registry's next page link ${JSON.stringify(link.slice(0, 200))} points back at a page already read (a loop)`);
     if (link) visited.add(link);
+    namedBy = url;
     next = link;
   }
   if (next) throw new FerryError('VERIFY', `${what}: more than ${MAX_PAGES} pages; refusing to read on`, { hint: 'No repository ferry reads from has this many; the registry answered something crafted or broken.' });

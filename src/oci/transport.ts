@@ -46,6 +46,8 @@ export interface SendOptions {
   headers?: Record<string, string>;
   body?: Buffer | string | Readable;
   maxRedirects?: number;
+  /** The URL whose answer named `target` (a tag list's next-page Link): held to net/http.ts `namedBy`'s rule. */
+  namedBy?: string;
 }
 
 interface DistributionError {
@@ -154,7 +156,7 @@ export class RegistryTransport {
         const h = await this.auth.headerFor(host, ctx.scopes, repository);
         if (h) headers.authorization = h;
       }
-      const res = await this.http.request(url, { method, headers, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true });
+      const res = await this.http.request(url, { method, headers, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true, namedBy: opts.namedBy });
       if (res.status !== 401 || !sameOrigin) return res;
       const challenge = headerValue(res.headers, 'www-authenticate');
       await discard(res.body);
@@ -166,7 +168,7 @@ export class RegistryTransport {
         opts.body.destroy();
         throw new RetryableError(`${method} ${url}: token expired during the upload`);
       }
-      const retried = await this.http.request(url, { method, headers: { ...headers, authorization: outcome.header }, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true });
+      const retried = await this.http.request(url, { method, headers: { ...headers, authorization: outcome.header }, body: opts.body, maxRedirects: opts.maxRedirects, reuseAfterHead: true, namedBy: opts.namedBy });
       if (retried.status === 401) {
         await discard(retried.body);
         return this.refused(ctx, host, outcome);

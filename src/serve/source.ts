@@ -37,34 +37,47 @@ export interface BlobPlaces {
 }
 
 /**
- * The parts of a split bundle tar, hashed in the background (one read of each, 1 MiB at a time)
- * once `check` is called: a part that does not match the .parts list is warned about, naming it,
- * and every blob lying in it is refused from then on. Nothing when the bundle is one file.
+ * The parts of the split bundle tars served (the bundle, and a differential's `--base`), hashed
+ * in the background (one read of each, 1 MiB at a time, through the descriptors they are served
+ * from) once `check` is called: a part that does not match its .parts list is warned about,
+ * naming it and its bundle, and every blob lying in it is refused from then on. `readers` in the
+ * order blobs are picked from (a blob is answered from the first that holds it). Nothing when
+ * none is split.
  */
-function splitParts(reader: BundleReader): { parts?: ServeSource['parts']; stop(): Promise<void> } {
-  const file = reader.file;
-  if (!(file instanceof SplitFile)) return { stop: async () => {} };
+function splitParts(readers: Array<{ reader: BundleSource; label: string }>): { parts?: ServeSource['parts']; stop(): Promise<void> } {
+  const split = readers.flatMap(({ reader }) => (reader instanceof BundleReader && reader.file instanceof SplitFile ? [{ reader, file: reader.file }] : []));
+  if (!split.length) return { stop: async () => {} };
   const abort = new AbortController();
   let running: Promise<void> | undefined;
-  const span = (digest: string) => {
-    const e = reader.blobEntry(digest);
-    return e ? { start: e.offset, end: e.offset + Math.max(e.size, 1) - 1 } : undefined;
+  /** The bundle a blob is served from, when split, and where the blob lies in it. */
+  const locate = (digest: string) => {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) return undefined;
+    const name = `blobs/sha256/${digest.slice('sha256:'.length)}`;
+    const holder = readers.find((r) => r.reader.entry(name));
+    const e = holder?.reader.entry(name);
+    if (!holder || !e || !(holder.reader instanceof BundleReader) || !(holder.reader.file instanceof SplitFile)) return undefined;
+    return { file: holder.reader.file, label: holder.label, start: e.offset, end: e.offset + Math.max(e.size, 1) - 1 };
   };
   const places: BlobPlaces = {
     where: (d) => {
-      const at = span(d);
-      return at && file.partsAt(at.start, at.end);
+      const at = locate(d);
+      return at && `${at.file.partsAt(at.start, at.end)}${at.label}`;
     },
     refusal: (d) => {
-      const at = span(d);
-      const bad = at && file.badPartIn(at.start, at.end);
-      return bad && `it lies in ${file.partsAt(at.start, at.end)}, and ${bad.message}: the part is not the one this bundle was made with; copy ${path.basename(bad.file)} again from the source and reload (SIGHUP)`;
+      const at = locate(d);
+      const bad = at && at.file.badPartIn(at.start, at.end);
+      return bad && `it lies in ${at.file.partsAt(at.start, at.end)}${at.label}, and ${bad.message}: the part is not the one this bundle was made with; copy ${path.basename(bad.file)} again from the source and reload (SIGHUP)`;
     },
   };
   const check = (onWarning: (message: string) => void) => {
-    running ??= file
-      .hashParts(abort.signal, (p) => onWarning(`${reader.path}: ${p.message}; blobs in it are refused from now on: copy ${path.basename(p.file)} again from the source (sha256sum -c on the .parts file checks them) and reload (SIGHUP)`))
-      .catch((err: unknown) => onWarning(`${reader.path}: checking the parts against the .parts list stopped (${(err as Error).message})`));
+    running ??= (async () => {
+      for (const { reader, file } of split) {
+        const name = reader === readers[0].reader ? reader.path : `--base ${reader.path}`;
+        await file
+          .hashParts(abort.signal, (p) => onWarning(`${name}: ${p.message}; blobs in it are refused from now on: copy ${path.basename(p.file)} again from the source (sha256sum -c on the .parts file checks them) and reload (SIGHUP)`))
+          .catch((err: unknown) => onWarning(`${name}: checking the parts against the .parts list stopped (${(err as Error).message})`));
+      }
+    })();
   };
   return {
     parts: { places, check },
@@ -123,7 +136,8 @@ async function bundleServeSource(reader: BundleSource, base: string | undefined,
     // A differential bundle is served only with its base (--base, a tar or oci://), blobs answered from either.
     const diff = await differentialServeSource(reader, base, net);
     const readLock = () => readListedJson(reader, 'ferry/lock.json', 'not serving it');
-    const split = reader instanceof BundleReader ? splitParts(reader) : { stop: async () => {} };
+    // A split bundle's parts, and a split base's, are checked against their .parts lists alike.
+    const split = splitParts([{ reader, label: '' }, ...(diff.base ? [{ reader: diff.base, label: ` of the --base bundle ${diff.base.path}` }] : [])]);
     const close = () => split.stop().finally(() => diff.close().finally(() => reader.close()));
     return { source: diff.source, kind: 'bundle', close, warnings, readLock, ...(split.parts ? { parts: split.parts } : {}) };
   } catch (err) {

@@ -175,7 +175,11 @@ export async function lackingInBase(
  * `charts:` directory, an APT package at its pool path under `apt.dir`, a file at its place in
  * the files tree (each same size and sha256). Refuses listing every missing one by artifact.
  */
-export async function differentialServeSource(reader: BundleSource, basePath: string | undefined, net?: NetOptions): Promise<{ source: BlobSource; close(): Promise<void> }> {
+export async function differentialServeSource(
+  reader: BundleSource,
+  basePath: string | undefined,
+  net?: NetOptions,
+): Promise<{ source: BlobSource; close(): Promise<void>; /** The base opened (serve checks a split one's parts as the bundle's). */ base?: BundleSource }> {
   const diff = await readDifferential(reader);
   if (!diff) {
     if (basePath) throw new FerryError('USAGE', `--base ${basePath}: ${reader.path} is a full bundle; it needs no base`);
@@ -208,7 +212,7 @@ export async function differentialServeSource(reader: BundleSource, basePath: st
     readBlob: (d: string, max?: number) => pick(d).readBlob(d, max),
     readIndex: () => reader.readIndex(),
   };
-  return { source, close: () => base.close() };
+  return { source, close: () => base.close(), base };
 }
 
 /** For the CLI: one line on what a differential bundle saved. */

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, constants, createReadStream, openSync, readSync } from 'node:fs';
+import { constants, createReadStream, readSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -383,13 +383,29 @@ export async function openBundleFile(file: string): Promise<RandomAccessFile> {
   const tar = await splitTarOf(abs);
   if (tar === undefined) return openSingle(abs);
   const { parts, problems } = await readPartList(tar);
-  if (problems.length) {
-    throw new FerryError('VERIFY', `${abs}: split bundle ${path.basename(tar)} is incomplete; nothing was read from it`, {
-      details: problems.map((p) => p.message),
+  const incomplete = (details: string[]) =>
+    new FerryError('VERIFY', `${abs}: split bundle ${path.basename(tar)} is incomplete; nothing was read from it`, {
+      details,
       hint: 'Copy the missing or damaged parts again from the source (`sha256sum -c` on the .parts file checks them).',
     });
+  if (problems.length) throw incomplete(problems.map((p) => p.message));
+  // Every part is opened now, and every later read of it (serving, the background check of its
+  // hash) goes through that descriptor: a part renamed over or replaced on disk afterwards is
+  // never read, so what is checked is what is served.
+  const opened: OpenFile[] = [];
+  try {
+    for (let i = 0; i < parts.length; i++) {
+      const p = parts[i];
+      const label = `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: ${path.basename(p.file)}`;
+      const got = await openRegular(p.file, (why) => incomplete([`${label} ${why}`]));
+      opened.push(got.file);
+      if (got.size !== p.size) throw incomplete([`${label} changed while it was opened (${got.size} bytes, ${p.size} a moment before)`]);
+    }
+  } catch (err) {
+    await Promise.all(opened.map((f) => f.close()));
+    throw err;
   }
-  return new SplitFile(abs, parts);
+  return new SplitFile(abs, parts, opened);
 }
 
 /** Bytes `start` to `end` (inclusive) of an open file, read at their positions, 1 MiB at a time. */
@@ -419,30 +435,65 @@ function rangeStream(fh: FileHandle, file: string, start: number, end: number): 
   });
 }
 
-async function openSingle(abs: string): Promise<RandomAccessFile> {
-  const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
-  // O_NONBLOCK: opening a FIFO put in the bundle's place returns at once (and is refused below)
-  // instead of waiting forever for a writer; it changes nothing for a regular file (hostile-4).
+/**
+ * One file opened once and read only at explicit positions through that handle. fs read streams
+ * are not used: they close the descriptor they are given when they end. The handle's close waits
+ * for its reads in flight; streams still open then are destroyed first.
+ */
+class OpenFile {
+  private readonly streams = new Set<Readable>();
+  private closed = false;
+
+  constructor(
+    readonly fh: FileHandle,
+    readonly file: string,
+  ) {}
+
+  /** Bytes `start` to `end` INCLUSIVE, as fs.createReadStream. */
+  stream(start: number, end: number): Readable {
+    if (this.closed) throw new FerryError('INTERNAL', `${this.file}: read after the bundle was closed`);
+    const stream = rangeStream(this.fh, this.file, start, end);
+    this.streams.add(stream);
+    stream.once('close', () => this.streams.delete(stream));
+    return stream;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const st of this.streams) st.destroy();
+    await this.fh.close();
+  }
+}
+
+/**
+ * Open `abs` for reading, refusing (with `refuse(why)`) what cannot be opened or is not a
+ * regular file. O_NONBLOCK: opening a FIFO put in a bundle's place returns at once (and is
+ * refused) instead of waiting forever for a writer; it changes nothing for a regular file (hostile-4).
+ */
+async function openRegular(abs: string, refuse: (why: string, err?: NodeJS.ErrnoException) => Error): Promise<{ file: OpenFile; size: number }> {
   const fh = await open(abs, constants.O_RDONLY | constants.O_NONBLOCK).catch((err: NodeJS.ErrnoException) => {
-    throw unreadableFile(abs, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : hint });
+    throw refuse(`cannot be opened (${err.code ?? err.message})`, err);
   });
   const st = await fh.stat();
-  if (st.isDirectory()) {
-    await fh.close();
-    throw unreadableFile(abs, 'bundle', 'EISDIR', { hint });
-  }
   if (!st.isFile()) {
     await fh.close();
-    throw new FerryError('USAGE', `${abs}: not a regular file (a FIFO, socket or device); refusing to read it as a bundle`, { hint });
+    throw refuse(st.isDirectory() ? 'is a directory' : 'is not a regular file (a FIFO, socket or device)');
   }
-  const size = st.size;
-  let closed = false;
+  return { file: new OpenFile(fh, abs), size: st.size };
+}
+
+async function openSingle(abs: string): Promise<RandomAccessFile> {
+  const hint = 'Pass the bundle .tar that `ferry bundle create` wrote.';
+  const { file, size } = await openRegular(abs, (why, err) => {
+    if (err) return unreadableFile(abs, 'bundle', err, { hint: err.code === 'ENOENT' ? undefined : hint });
+    if (why === 'is a directory') return unreadableFile(abs, 'bundle', 'EISDIR', { hint });
+    return new FerryError('USAGE', `${abs}: not a regular file (a FIFO, socket or device); refusing to read it as a bundle`, { hint });
+  });
   // Every read goes through the one handle opened (and checked) here, at explicit positions: a
   // file put in the bundle's place during an import is never read, and a bundle of tens of
-  // thousands of small blobs is not opened and closed again for each. fs read streams are not
-  // used: they close the descriptor they are given when they end. The handle's close waits for
-  // its reads in flight; streams still open then are destroyed first.
-  const streams = new Set<Readable>();
+  // thousands of small blobs is not opened and closed again for each.
+  const fh = file.fh;
   return {
     path: abs,
     size,
@@ -451,30 +502,19 @@ async function openSingle(abs: string): Promise<RandomAccessFile> {
     get fd() {
       return fh.fd;
     },
-    createReadStream(start, end) {
-      if (closed) throw new FerryError('INTERNAL', `${abs}: read after the bundle was closed`);
-      const stream = rangeStream(fh, abs, start, end);
-      streams.add(stream);
-      stream.once('close', () => streams.delete(stream));
-      return stream;
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const st of streams) st.destroy();
-      await fh.close();
-    },
+    createReadStream: (start, end) => file.stream(start, end),
+    close: () => file.close(),
   };
 }
 
 export class SplitFile implements RandomAccessFile {
   readonly size: number;
-  private readonly handles = new Map<number, Promise<FileHandle>>();
-  private readonly fds = new Map<number, number>();
 
   constructor(
     readonly path: string,
     readonly parts: PartInfo[],
+    /** Each part, opened by `openBundleFile`: every read of it, and `hashParts`, go through these. */
+    private readonly files: OpenFile[],
   ) {
     const last = parts[parts.length - 1];
     this.size = last.start + last.size;
@@ -497,18 +537,14 @@ export class SplitFile implements RandomAccessFile {
     if (pos >= this.size || len === 0) return { bytesRead: 0 };
     const i = this.partAt(pos);
     const p = this.parts[i];
-    let fh = this.handles.get(i);
-    if (!fh) this.handles.set(i, (fh = open(p.file, 'r')));
-    return (await fh).read(buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
+    return this.files[i].fh.read(buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
   }
 
   readSync(buf: Buffer, off: number, len: number, pos: number): number {
     if (pos >= this.size || len === 0) return 0;
     const i = this.partAt(pos);
     const p = this.parts[i];
-    let fd = this.fds.get(i);
-    if (fd === undefined) this.fds.set(i, (fd = openSync(p.file, 'r')));
-    return readSync(fd, buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
+    return readSync(this.files[i].fh.fd, buf, off, Math.min(len, p.start + p.size - pos), pos - p.start);
   }
 
   createReadStream(start: number, end: number): Readable {
@@ -521,7 +557,7 @@ export class SplitFile implements RandomAccessFile {
         const s = Math.max(start, p.start) - p.start;
         const e = Math.min(end, p.start + p.size - 1) - p.start;
         if (e < s) continue;
-        for await (const chunk of createReadStream(p.file, { start: s, end: e, highWaterMark: 1 << 20 })) {
+        for await (const chunk of this.files[i].stream(s, e)) {
           if (out.destroyed) return;
           if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', resolve).once('close', resolve));
         }
@@ -555,20 +591,26 @@ export class SplitFile implements RandomAccessFile {
 
   /**
    * Hash every part against the .parts list, one after the other, each read once in 1 MiB
-   * chunks (a served split bundle checked after it starts listening): each part that does not
-   * match is told to `onBad` and answered by `badPartIn` from then on. Stops, resolved, when
-   * `signal` aborts (the bundle is closed or replaced); a part that cannot be read is a bad part.
+   * chunks through the descriptor it is served from (a served split bundle checked after it
+   * starts listening): each part that does not match is told to `onBad` and answered by
+   * `badPartIn` from then on. Stops, resolved, when `signal` aborts (the bundle is closed or
+   * replaced); a part that cannot be read is a bad part.
    */
   async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void): Promise<void> {
     for (let i = 0; i < this.parts.length && !signal.aborted; i++) {
       const h = createHash('sha256');
       let problem: PartProblem | undefined;
+      const stream = this.files[i].stream(0, this.parts[i].size - 1);
+      const stop = () => stream.destroy();
+      signal.addEventListener('abort', stop, { once: true });
       try {
-        for await (const chunk of createReadStream(this.parts[i].file, { highWaterMark: 1 << 20, signal })) h.update(chunk as Buffer);
+        for await (const chunk of stream) h.update(chunk as Buffer);
         problem = partMismatch(this.parts, i, h.digest('hex'));
       } catch (err) {
         if (signal.aborted) return;
         problem = { file: this.parts[i].file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${this.parts.length}: ${path.basename(this.parts[i].file)} cannot be read (${(err as Error).message})` };
+      } finally {
+        signal.removeEventListener('abort', stop);
       }
       if (problem && !signal.aborted) {
         this.badParts.set(i, problem);
@@ -578,11 +620,7 @@ export class SplitFile implements RandomAccessFile {
   }
 
   async close(): Promise<void> {
-    for (const fd of this.fds.values()) closeSync(fd);
-    this.fds.clear();
-    const handles = [...this.handles.values()];
-    this.handles.clear();
-    for (const h of handles) await (await h).close();
+    await Promise.all(this.files.map((f) => f.close()));
   }
 }
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapFileUrl } from '../../src/mapping/index.js';
 import { fetchOutcome, startServe } from '../support/craft-serve.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { swappedSplitBundle } from '../support/swapped-split.js';
+import { expectServedWhole, swappedSplitBundle, untilSaid } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 35: plain `ferry serve` (no --verify) of a split bundle whose part 003
@@ -33,17 +33,12 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-/** Wait (polling, bounded by the test's timeout) until `cond` holds. */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 50));
-}
-
 describe('plain serve of a split bundle with a swapped part', () => {
   it('warns naming part 003 of N once the background check reaches it, then refuses the blob lying in it, naming the part; stops cleanly', { timeout: 60_000 }, async () => {
     const n = split.parts.length;
     const s = await startServe([path.join(split.mixed, split.parts[0]), '--listen', '127.0.0.1:0']);
     try {
-      await until(() => new RegExp(`part 003 of ${n}`).test(s.stderr()));
+      await untilSaid(s, new RegExp(`part 003 of ${n}`));
       expect(s.stderr()).toMatch(new RegExp(`part 003 of ${n}: sha256 mismatch[^\\n]*copy ${split.parts[2].replace(/\./g, '\\.')} again from the source`));
       // The file lies across parts 001..00N; 003 does not match: refused with a message, no body of it.
       const got = await fetchOutcome(`${s.url}${filePath}`);
@@ -55,15 +50,6 @@ describe('plain serve of a split bundle with a swapped part', () => {
   });
 
   it('the untouched split bundle: every part matches, no warning, the file served whole', { timeout: 60_000 }, async () => {
-    const s = await startServe([path.join(split.good, split.parts[0]), '--listen', '127.0.0.1:0']);
-    try {
-      const got = await fetchOutcome(`${s.url}${filePath}`);
-      expect(got.status).toBe(200);
-      expect(got.complete).toBe(true);
-      expect(got.body?.length).toBe(300_000);
-    } finally {
-      expect(await s.stop()).toBe(0);
-    }
-    expect(s.stderr()).not.toMatch(/part \d{3} of|warning/);
+    await expectServedWhole([path.join(split.good, split.parts[0])], filePath);
   });
 });

@@ -3,7 +3,7 @@ import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { runFerry } from './cli.js';
-import { sha256 } from './craft-serve.js';
+import { fetchOutcome, sha256, startServe, type RunningServe } from './craft-serve.js';
 import type { StaticServer } from './static-http.js';
 
 /**
@@ -34,4 +34,30 @@ export async function swappedSplitBundle(work: string, srv: string, files: Stati
   for (const p of [...parts, 'app.ferry.tar.parts']) await copyFile(path.join(made.one, p), path.join(mixed, p));
   await copyFile(path.join(made.two, parts[2]), path.join(mixed, parts[2]));
   return { mixed, good: made.one, parts, fileUrl: `${files.url}/tool.bin` };
+}
+
+/**
+ * `ferry serve <args>` answers the 300 000-byte file at `filePath` whole, and says nothing of
+ * any part (every part matched its .parts list).
+ */
+export async function expectServedWhole(args: string[], filePath: string): Promise<void> {
+  const s = await startServe([...args, '--listen', '127.0.0.1:0']);
+  try {
+    const got = await fetchOutcome(`${s.url}${filePath}`);
+    expect(got.status).toBe(200);
+    expect(got.complete).toBe(true);
+    expect(got.body?.length).toBe(300_000);
+  } finally {
+    expect(await s.stop()).toBe(0);
+  }
+  expect(s.stderr()).not.toMatch(/part \d{3} of|warning/);
+}
+
+/** Wait (polling, at most 30 s) until serve's stderr matches `pattern`; fails showing it otherwise. */
+export async function untilSaid(s: RunningServe, pattern: RegExp): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!pattern.test(s.stderr())) {
+    if (Date.now() > deadline) throw new Error(`not said within 30 s: ${pattern}; serve said:\n${s.stderr()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

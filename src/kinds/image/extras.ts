@@ -45,10 +45,31 @@ function repoOf(ref: string): RepoRef {
   return { registry: r.registry, repository: r.repository };
 }
 
-function blobsOf(label: string, bytes: Buffer): ImageExtra['blobs'] {
-  const m = JSON.parse(bytes.toString('utf8')) as OciManifest;
+/** A media type as the OCI image spec's descriptor schema allows it (RFC 6838 names): what the lock may record. */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** `value` when it is a media type, else refused naming where it was read (it came from the registry). */
+function mediaTypeIn(label: string, field: string, value: unknown): string {
+  if (typeof value === 'string' && MEDIA_TYPE.test(value)) return value;
+  const shown = typeof value === 'string' ? JSON.stringify(value.slice(0, 80)) + (value.length > 80 ? '…' : '') : `(${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`})`;
+  throw new FerryError('VERIFY', `${label}: ${field} ${shown} is not a media type (type/subtype); not recording it in the lock`, {
+    hint: 'The registry holds (or answered) a malformed signature, attestation or referrer. Set `extras: false` on this image (or use --no-extras) to carry the image without them, and tell the publisher.',
+  });
+}
+
+/**
+ * What the lock records of an extra's manifest (digest-checked by getManifest): its config and
+ * layers, and, for a referrer, its artifactType as the distribution spec defines it (the
+ * manifest's `artifactType`, else its config's media type) — the manifest's own word, not the
+ * referrers list's copy of it.
+ */
+function extraOf(label: string, bytes: Buffer, referrer: boolean): Pick<ImageExtra, 'blobs' | 'artifactType'> {
+  const m = JSON.parse(bytes.toString('utf8')) as OciManifest & { artifactType?: unknown };
   if (!m.config || !Array.isArray(m.layers)) throw new FerryError('VALIDATION', `${label}: manifest has no config or layers`);
-  return [m.config, ...m.layers].map((d) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size }));
+  const blobs = [m.config, ...m.layers].map((d, i) => ({ mediaType: mediaTypeIn(label, i === 0 ? 'config mediaType' : `layers[${i - 1}] mediaType`, d.mediaType), digest: d.digest, size: d.size }));
+  if (!referrer) return { blobs };
+  const stated = m.artifactType !== undefined && m.artifactType !== '';
+  return { blobs, artifactType: mediaTypeIn(label, stated ? 'artifactType' : 'config mediaType (its artifactType)', stated ? m.artifactType : m.config.mediaType) };
 }
 
 /**
@@ -62,7 +83,7 @@ export async function discoverExtras(image: LockedImage, client: RegistryClient)
   const add = async (subject: string, via: ImageExtra['via'], reference: string, extra: Partial<ImageExtra>) => {
     const got = await client.getManifest(repo, reference);
     if (!isManifestType(got.mediaType) || isIndexType(got.mediaType)) return;
-    const e: ImageExtra = { subject, digest: got.digest, mediaType: got.mediaType, size: got.bytes.length, ...extra, via, blobs: blobsOf(`${image.ref} extra ${reference}`, got.bytes) };
+    const e: ImageExtra = { subject, digest: got.digest, mediaType: got.mediaType, size: got.bytes.length, ...extra, via, ...extraOf(`${image.ref} extra ${reference}`, got.bytes, via !== 'tag') };
     found.set(`${subject} ${e.tag ?? ''} ${e.digest}`, e);
   };
   // Every lookup of every subject (the cosign tags, the referrers) at once, a few at a time: one
@@ -83,7 +104,7 @@ export async function discoverExtras(image: LockedImage, client: RegistryClient)
           hint: 'Set `extras: false` on this image (or use --no-extras) to carry the image without them.',
         });
       }
-      await mapLimit(manifests, EXTRAS_LOOKUPS, (d) => add(subject, via, d.digest, d.artifactType ? { artifactType: d.artifactType } : {}));
+      await mapLimit(manifests, EXTRAS_LOOKUPS, (d) => add(subject, via, d.digest, {}));
     });
   }
   await mapLimit(lookups, EXTRAS_LOOKUPS, (lookup) => lookup());
@@ -171,7 +192,7 @@ export async function pushExtraBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   if (await session.client.headManifest(repo, top.digest)) return;
   const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
   const label = `${refName} ${tag ?? `referrer ${top.digest}`}`;
-  await session.pushBlobs(repo, blobsOf(label, await ctx.source.readBlob(top.digest)), label);
+  await session.pushBlobs(repo, extraOf(label, await ctx.source.readBlob(top.digest), false).blobs, label);
 }
 
 async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: RepoRef, mirrorRepository: string, session: RegistryPushSession, ctx: ImportContext): Promise<ImportResult[]> {
@@ -189,7 +210,7 @@ async function pushExtrasLocked(refName: string, extras: OciDescriptor[], repo: 
     const tagThere = tag ? (await client.headManifest(repo, tag))?.digest === top.digest : true;
     let bytesSent = 0;
     // Blobs, then the manifest by digest; the tag (below) only where it is missing.
-    if (!there) bytesSent = await pushArtifactParts(session, repo, { label, blobs: blobsOf(label, bytes), children: [], top, topBytes: bytes });
+    if (!there) bytesSent = await pushArtifactParts(session, repo, { label, blobs: extraOf(label, bytes, false).blobs, children: [], top, topBytes: bytes });
     if (tag && !tagThere) await client.putManifest(repo, tag, bytes, top.mediaType);
     let listed = false;
     if (!tag) {
