@@ -413,13 +413,24 @@ async function checkBase(
     toHash.push(e);
   }
   const damaged = await hashFiles(base, toHash, onProgress, (name, hex) => BLOB_NAME.exec(name)?.[1] !== hex, undefined);
+  // A split base: the parts the damaged blobs lie in are hashed against its .parts list (those
+  // parts only, each once, through the descriptors just read), so the part to copy again is named.
+  const baseSplit = base instanceof BundleReader && base.file instanceof SplitFile ? base.file : undefined;
+  const range = (e: TarEntry) => ({ start: e.offset, end: e.offset + Math.max(e.size, 1) - 1 });
+  const badParts = baseSplit && damaged.size ? await checkParts(baseSplit, undefined, toHash.filter((e) => damaged.has(e.name)).map(range)) : [];
   for (const e of toHash) {
     out.files++;
     out.bytes += e.size;
     const hex = damaged.get(e.name);
-    // A split base: where the blob lies, so the part to copy again is named.
-    const where = base instanceof BundleReader && base.file instanceof SplitFile ? `, in ${base.file.partsAt(e.offset, e.offset + Math.max(e.size, 1) - 1)}` : '';
-    if (hex !== undefined) miss(`sha256:${BLOB_NAME.exec(e.name)![1]}`, e.size, /^[a-f0-9]{64}$/.test(hex) ? `damaged in the base${where}: content hashes to sha256:${hex}` : `unreadable in the base${where} (${hex})`);
+    if (hex === undefined) continue;
+    let where = '';
+    if (baseSplit) {
+      const inIt = baseSplit.partsIn([range(e)]);
+      const bad = badParts.filter((p) => inIt.has(baseSplit.parts.findIndex((q) => q.file === p.file)));
+      const copy = bad.length ? `, and ${bad.map((p) => p.message).join('; ')}: copy ${bad.map((p) => path.basename(p.file)).join(', ')} again from the source` : '';
+      where = `; it lies in ${baseSplit.partsAt(range(e).start, range(e).end)}${copy}`;
+    }
+    miss(`sha256:${BLOB_NAME.exec(e.name)![1]}`, e.size, /^[a-f0-9]{64}$/.test(hex) ? `damaged in the base: content hashes to sha256:${hex}${where}` : `unreadable in the base (${hex})${where}`);
   }
   out.missing.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const signed = await readSignature(base, opts.key);

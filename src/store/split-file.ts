@@ -326,9 +326,9 @@ function partMismatch(parts: PartInfo[], i: number, hex: string): PartProblem | 
  * was opened with (the bytes the caller read, not whatever is at the parts' names now), naming
  * each damaged one (`part 003 of 7: sha256 mismatch`) or unreadable one.
  */
-export async function checkParts(file: SplitFile, onProgress?: (bytes: number) => void): Promise<PartProblem[]> {
+export async function checkParts(file: SplitFile, onProgress?: (bytes: number) => void, within?: Array<{ start: number; end: number }>): Promise<PartProblem[]> {
   const problems: PartProblem[] = [];
-  await file.hashParts(new AbortController().signal, (p) => problems.push(p), onProgress);
+  await file.hashParts(new AbortController().signal, (p) => problems.push(p), onProgress, within && file.partsIn(within));
   return problems;
 }
 
@@ -579,6 +579,13 @@ export class SplitFile implements RandomAccessFile {
   /** Parts hashed so far by `hashParts` that do not match the .parts list, by index. */
   private readonly badParts = new Map<number, PartProblem>();
 
+  /** The indexes of the parts holding any of the byte ranges (each `start`..`end` inclusive), once each. */
+  partsIn(ranges: Array<{ start: number; end: number }>): Set<number> {
+    const out = new Set<number>();
+    for (const r of ranges) for (let i = this.partAt(r.start); i < this.parts.length && this.parts[i].start <= Math.max(r.start, r.end); i++) out.add(i);
+    return out;
+  }
+
   /** `part 003 of 7` (or `parts 003-004 of 7`): where bytes `start`..`end` (inclusive) lie. */
   partsAt(start: number, end: number): string {
     const a = this.partAt(start);
@@ -603,10 +610,11 @@ export class SplitFile implements RandomAccessFile {
    * chunks through the descriptor it is served from (a served split bundle checked after it
    * starts listening): each part that does not match is told to `onBad` and answered by
    * `badPartIn` from then on. Stops, resolved, when `signal` aborts (the bundle is closed or
-   * replaced); a part that cannot be read is a bad part.
+   * replaced); a part that cannot be read is a bad part. `only`: those parts (by index), not all.
    */
-  async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void, onProgress?: (bytes: number) => void): Promise<void> {
+  async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void, onProgress?: (bytes: number) => void, only?: ReadonlySet<number>): Promise<void> {
     for (let i = 0; i < this.parts.length && !signal.aborted; i++) {
+      if (only && !only.has(i)) continue;
       const h = createHash('sha256');
       let problem: PartProblem | undefined;
       const stream = this.files[i].stream(0, this.parts[i].size - 1);
