@@ -1,12 +1,11 @@
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapFileUrl } from '../../src/mapping/index.js';
 import { runFerry } from '../support/cli.js';
-import { sha256 } from '../support/craft-serve.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { expectServedWhole, joinSplit, swappedSplitBundle } from '../support/swapped-split.js';
+import { differentialOfGood, expectServedWhole, joinSplit, swappedSplitBundle } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 37: `serve --verify` of a differential bundle verified the differential
@@ -31,20 +30,7 @@ beforeAll(async () => {
   split = await swappedSplitBundle(work, srv, files);
   filePath = `/files/${mapFileUrl(split.fileUrl, { baseUrl: 'http://x' }).path}`;
   // A differential against the good split bundle: its file is left out; one new file travels.
-  const extra = Buffer.from('carried by the differential\n');
-  await writeFile(path.join(srv, 'extra.txt'), extra);
-  const project = path.dirname(split.good);
-  await writeFile(
-    path.join(project, 'manifest-2.yaml'),
-    (await readFile(path.join(project, 'manifest.yaml'), 'utf8')) + ['  - name: extra', `    url: ${files.url}/extra.txt`, `    sha256: ${sha256(extra).slice(7)}`, ''].join('\n'),
-  );
-  const c = await runFerry(['bundle', 'create', 'manifest-2.yaml', '-o', 'diff/app-2.ferry.tar', '--since', path.join(split.good, split.parts[0])], {
-    cwd: project,
-    env: { FERRY_CACHE_DIR: path.join(project, 'cache') },
-  });
-  expect(c.code, c.stderr).toBe(0);
-  expect(c.stdout).toMatch(/differential against bundle/);
-  diff = path.join(project, 'diff', 'app-2.ferry.tar');
+  ({ diff } = await differentialOfGood(split.good, split.parts[0], srv, files, Buffer.from('carried by the differential\n')));
 }, 300_000);
 
 afterAll(async () => {

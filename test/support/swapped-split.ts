@@ -82,3 +82,25 @@ export async function renameOver(by: string, file: string): Promise<void> {
   await copyFile(by, `${file}.incoming`);
   await rename(`${file}.incoming`, file);
 }
+
+/**
+ * A differential bundle against `good` (the split bundle swappedSplitBundle made, in its project
+ * directory): its file is left out (the base carries it) and one more file, `extra` served by
+ * `files` from `srv` as extra.txt, travels. Returns the differential's path and the extra file's URL.
+ */
+export async function differentialOfGood(good: string, firstPart: string, srv: string, files: StaticServer, extra: Buffer): Promise<{ diff: string; extraUrl: string }> {
+  await writeFile(path.join(srv, 'extra.txt'), extra);
+  const project = path.dirname(good);
+  const extraUrl = `${files.url}/extra.txt`;
+  await writeFile(
+    path.join(project, 'manifest-2.yaml'),
+    (await readFile(path.join(project, 'manifest.yaml'), 'utf8')) + ['  - name: extra', `    url: ${extraUrl}`, `    sha256: ${sha256(extra).slice(7)}`, ''].join('\n'),
+  );
+  const c = await runFerry(['bundle', 'create', 'manifest-2.yaml', '-o', 'diff/app-2.ferry.tar', '--since', path.join(good, firstPart)], {
+    cwd: project,
+    env: { FERRY_CACHE_DIR: path.join(project, 'cache') },
+  });
+  expect(c.code, c.stderr).toBe(0);
+  expect(c.stdout).toMatch(/differential against bundle/);
+  return { diff: path.join(project, 'diff', 'app-2.ferry.tar'), extraUrl };
+}
