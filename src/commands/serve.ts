@@ -112,13 +112,20 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
     // Opened first: the format version is checked before the (long) --verify pass.
     const opened = await openServeSource(from, opts.base && (await real(bundleFrom(cwd, opts.base))), opts.net);
     try {
-      if (opened.kind === 'bundle' && opts.verify) {
-        const report = await verifyBundle(from, { net: opts.net });
+      if (opened.kind === 'bundle' && opts.verify && opened.opened) {
+        // The readers opened above are verified, the bundle's and a differential's base's: one
+        // open each, so the bytes checked are the bytes served (a file or part renamed over in
+        // between is never read); the base supplies every blob the differential left out, re-hashed.
+        const { bundle, base } = opened.opened;
+        const report = await verifyBundle(from, { net: opts.net, reader: bundle, ...(base ? { base: { path: base.path, reader: base } } : {}) });
         if (!report.ok) {
           const n = report.problems.length;
-          throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}); not serving it`, {
+          const inBase = base ? report.problems.filter((p) => p.inBase).length : 0;
+          throw new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n === 1 ? '' : 's'}${inBase ? `, ${inBase} of them in its --base ${base!.path}` : ''}); not serving it`, {
             details: report.problems.map((p) => p.message),
-            hint: 'Copy the bundle again from the source and run `ferry bundle verify`.',
+            hint: inBase
+              ? `Copy the damaged bundle again from the source and run \`ferry bundle verify ${report.bundle} --base ${base!.path}\`.`
+              : 'Copy the bundle again from the source and run `ferry bundle verify`.',
           });
         }
       }

@@ -21,11 +21,13 @@ export interface ServeSource {
   /** A bundle's ferry/lock.json, parsed (checked against ferry/checksums.sha256 first); a directory target has none. */
   readLock?: () => Promise<unknown>;
   /**
-   * A split bundle's parts, checked against its .parts list after serving starts (`checkParts`,
+   * A split bundle's parts, checked against its .parts list after serving starts (`hashParts`,
    * stopped by `close`); `places` answers, for a blob, the part it lies in and whether that part
    * was found not to match.
    */
   parts?: { places: BlobPlaces; check(onWarning: (message: string) => void): void };
+  /** A bundle: what was opened, the bundle and a differential's base (`serve --verify` checks these very readers, not the paths again). */
+  opened?: { bundle: BundleSource; base?: BundleSource };
 }
 
 /** Where a served blob lies in a split bundle: what `VerifiedBlobs` names and refuses by. */
@@ -139,7 +141,7 @@ async function bundleServeSource(reader: BundleSource, base: string | undefined,
     // A split bundle's parts, and a split base's, are checked against their .parts lists alike.
     const split = splitParts([{ reader, label: '' }, ...(diff.base ? [{ reader: diff.base, label: ` of the --base bundle ${diff.base.path}` }] : [])]);
     const close = () => split.stop().finally(() => diff.close().finally(() => reader.close()));
-    return { source: diff.source, kind: 'bundle', close, warnings, readLock, ...(split.parts ? { parts: split.parts } : {}) };
+    return { source: diff.source, kind: 'bundle', close, warnings, readLock, opened: { bundle: reader, ...(diff.base ? { base: diff.base } : {}) }, ...(split.parts ? { parts: split.parts } : {}) };
   } catch (err) {
     await reader.close();
     throw err;

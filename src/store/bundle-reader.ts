@@ -67,11 +67,16 @@ export class BundleReader implements BlobSource {
     const abs = path.resolve(tarPath);
     const file = await openBundleFile(abs);
     try {
-      return new BundleReader(abs, await indexTar(file), file);
+      return await BundleReader.over(abs, file);
     } catch (err) {
       await file.close();
       throw err;
     }
+  }
+
+  /** A bundle over bytes already opened (verify's split bundle, whose parts it checks through the same descriptors); the caller closes `file` if this throws. */
+  static async over(tarPath: string, file: RandomAccessFile): Promise<BundleReader> {
+    return new BundleReader(path.resolve(tarPath), await indexTar(file), file);
   }
 
   entry(name: string): TarEntry | undefined {

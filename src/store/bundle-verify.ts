@@ -101,8 +101,11 @@ export interface VerifyOptions {
    * built beside it (60 000 entries each), and it is left open. Every byte is still re-read.
    */
   reader?: BundleSource;
-  /** A differential bundle's base, checked to supply every blob it left out (`bundle verify --base`). */
-  base?: { path: string; key?: VerifyKey };
+  /**
+   * A differential bundle's base, checked to supply every blob it left out (`bundle verify --base`,
+   * `serve --verify --base`). `reader`: the base already open (serve's), read through and left open.
+   */
+  base?: { path: string; key?: VerifyKey; reader?: BundleSource };
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -135,26 +138,33 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
   };
 
   // A split bundle: every part present and matching the .parts file, each named on its own.
-  // Their hashes are checked in the one read of the tar below (the .parts file and the files
-  // inside, each byte read once); only a tar that cannot be opened at all has them read on their own.
-  const split = await checkSplitBundle(bundle);
+  // Its parts are opened once (here, or by the caller that gives its `reader`) and every check
+  // reads those descriptors: their hashes in the one read of the tar below (the .parts file and
+  // the files inside, each byte read once); only a tar that cannot be indexed has them read on
+  // their own. A part renamed over in between is never what is checked.
+  const split = opts.reader || isOciUrl(bundle) ? { problems: [], incomplete: false } : await checkSplitBundle(bundle);
   for (const p of split.problems) problems.push(p);
   if (split.incomplete) return report;
-  // After import's push (`known`: each file hashed as it was pushed, then checked against its name
-  // and the signed checksum list) the parts are not read again; they are hashed only to name the
-  // damaged ones when something failed.
-  const partHashes = split.parts && !opts.known?.size ? new PartHashes(split.parts) : undefined;
 
   let reader: BundleSource;
   let base: BundleSource | undefined;
   try {
-    reader = opts.reader ?? (await openBundleSource(bundle, opts.net));
+    reader = opts.reader ?? (split.file ? await BundleReader.over(bundle, split.file) : await openBundleSource(bundle, opts.net));
   } catch (err) {
-    if (err instanceof FerryError && err.code === 'USAGE') throw err;
-    problems.push({ file: '(archive)', message: (err as Error).message });
-    if (split.parts) for (const p of await checkParts(split.parts, opts.onProgress)) problems.push(p);
-    return report;
+    try {
+      if (err instanceof FerryError && err.code === 'USAGE') throw err;
+      problems.push({ file: '(archive)', message: (err as Error).message });
+      if (split.file) for (const p of await checkParts(split.file, opts.onProgress)) problems.push(p);
+      return report;
+    } finally {
+      await split.file?.close();
+    }
   }
+  const splitFile = reader instanceof BundleReader && reader.file instanceof SplitFile ? reader.file : undefined;
+  // After import's push (`known`: each file hashed as it was pushed, then checked against its name
+  // and the signed checksum list) the parts are not read again; they are hashed (through the
+  // descriptors the push read) only to name the damaged ones when something failed.
+  const partHashes = splitFile && !opts.known?.size ? new PartHashes(splitFile.parts) : undefined;
 
   try {
     // The format version first: exactly one is read (named with the one found in the error).
@@ -171,7 +181,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     if (expected) report.expectedFromBase = { base: expected.base, blobs: expected.blobs.size, bytes: expected.bytes, digests: [...expected.blobs.keys()] };
     // The base first: the wrong one is refused before a byte is hashed.
     if (opts.base && !expected && !reader.entry(DIFFERENTIAL_FILE)) throw new FerryError('USAGE', `--base ${opts.base.path}: ${bundle} is a full bundle; it needs no base`);
-    if (opts.base && expected) base = await openBase(bundle, expected, opts.base.path, opts.net);
+    if (opts.base && expected) base = await openBase(bundle, expected, opts.base, opts.net);
 
     // The checksums file first, so each hash is compared as it is computed and only the
     // differing ones are kept (memory stays flat however many files the bundle has).
@@ -201,7 +211,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     const known = opts.known;
     const toHash = known?.size ? files.filter((e) => !known.has(e.name)) : files;
     const hashes = await hashFiles(reader, toHash, opts.onProgress, differs, partHashes);
-    if (partHashes && !partHashes.done) for (const p of await checkParts(split.parts!, opts.onProgress)) problems.push(p);
+    if (partHashes && !partHashes.done) for (const p of await checkParts(splitFile!, opts.onProgress)) problems.push(p);
     for (const p of partHashes?.problems ?? []) problems.push(p);
     if (toHash !== files) {
       let n = 0;
@@ -311,12 +321,14 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
     if (!reader.entry('ferry/manifest.yaml')) problems.push({ file: 'ferry/manifest.yaml', message: 'ferry/manifest.yaml is missing' });
     if (!reader.entry('oci-layout')) problems.push({ file: 'oci-layout', message: 'oci-layout is missing; OCI tools will not read the bundle' });
     if (base && expected && opts.base) report.base = await checkBase(reader, base, opts.base, expected.blobs, blobUse, problems, opts.onProgress);
+    // Parts not hashed in the pass above (import's): hashed now, through the descriptors the
+    // bytes were read from, only to name the damaged ones.
+    if (splitFile && !partHashes && (report.problems.length || omitted)) for (const p of await checkParts(splitFile)) problems.push(p);
   } finally {
-    await base?.close();
+    if (!opts.base?.reader) await base?.close();
     if (!opts.reader) await reader.close();
   }
 
-  if (split.parts && !partHashes && report.problems.length) for (const p of await checkParts(split.parts)) problems.push(p);
   // Stable order: by file, then message.
   report.problems.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.message < b.message ? -1 : a.message > b.message ? 1 : 0));
   if (omitted) report.problems.push({ file: '(more)', message: `… and ${omitted} more problems (only the first ${MAX_PROBLEMS} are listed)` });
@@ -344,15 +356,16 @@ async function hashFiles(
 }
 
 /** The base of `bundle verify --base`, opened and matched to the digest the differential records (refused otherwise, as serve --base refuses it). */
-async function openBase(bundle: string, expected: { base: DifferentialBase; blobs: Map<string, number> }, basePath: string, net: NetOptions | undefined): Promise<BundleSource> {
-  const base = await openBundleSource(isOciUrl(basePath) ? basePath : path.resolve(basePath), net);
+async function openBase(bundle: string, expected: { base: DifferentialBase; blobs: Map<string, number> }, given: { path: string; reader?: BundleSource }, net: NetOptions | undefined): Promise<BundleSource> {
+  const basePath = given.path;
+  const base = given.reader ?? (await openBundleSource(isOciUrl(basePath) ? basePath : path.resolve(basePath), net));
   try {
     await base.info();
     const omitted = [...expected.blobs].map(([digest, size]) => ({ digest, size }));
     await checkBaseMatches(bundle, { base: expected.base, omitted }, basePath, base);
     return base;
   } catch (err) {
-    await base.close();
+    if (!given.reader) await base.close();
     throw err;
   }
 }
@@ -400,11 +413,24 @@ async function checkBase(
     toHash.push(e);
   }
   const damaged = await hashFiles(base, toHash, onProgress, (name, hex) => BLOB_NAME.exec(name)?.[1] !== hex, undefined);
+  // A split base: the parts the damaged blobs lie in are hashed against its .parts list (those
+  // parts only, each once, through the descriptors just read), so the part to copy again is named.
+  const baseSplit = base instanceof BundleReader && base.file instanceof SplitFile ? base.file : undefined;
+  const range = (e: TarEntry) => ({ start: e.offset, end: e.offset + Math.max(e.size, 1) - 1 });
+  const badParts = baseSplit && damaged.size ? await checkParts(baseSplit, undefined, toHash.filter((e) => damaged.has(e.name)).map(range)) : [];
   for (const e of toHash) {
     out.files++;
     out.bytes += e.size;
     const hex = damaged.get(e.name);
-    if (hex !== undefined) miss(`sha256:${BLOB_NAME.exec(e.name)![1]}`, e.size, /^[a-f0-9]{64}$/.test(hex) ? `damaged in the base: content hashes to sha256:${hex}` : `unreadable in the base (${hex})`);
+    if (hex === undefined) continue;
+    let where = '';
+    if (baseSplit) {
+      const inIt = baseSplit.partsIn([range(e)]);
+      const bad = badParts.filter((p) => inIt.has(baseSplit.parts.findIndex((q) => q.file === p.file)));
+      const copy = bad.length ? `, and ${bad.map((p) => p.message).join('; ')}: copy ${bad.map((p) => path.basename(p.file)).join(', ')} again from the source` : '';
+      where = `; it lies in ${baseSplit.partsAt(range(e).start, range(e).end)}${copy}`;
+    }
+    miss(`sha256:${BLOB_NAME.exec(e.name)![1]}`, e.size, /^[a-f0-9]{64}$/.test(hex) ? `damaged in the base: content hashes to sha256:${hex}${where}` : `unreadable in the base (${hex})${where}`);
   }
   out.missing.sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const signed = await readSignature(base, opts.key);

@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto';
-import { constants, createReadStream, readSync } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
@@ -321,18 +321,14 @@ function partMismatch(parts: PartInfo[], i: number, hex: string): PartProblem | 
   return { file: p.file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: sha256 mismatch (${path.basename(p.file)} hashes to ${hex}, the .parts file says ${p.sha256})` };
 }
 
-/** Hash every part against the .parts file, naming each damaged one (`part 003 of 7: sha256 mismatch`). */
-export async function checkParts(parts: PartInfo[], onProgress?: (bytes: number) => void): Promise<PartProblem[]> {
+/**
+ * Hash every part of an opened split bundle against its .parts list, through the descriptors it
+ * was opened with (the bytes the caller read, not whatever is at the parts' names now), naming
+ * each damaged one (`part 003 of 7: sha256 mismatch`) or unreadable one.
+ */
+export async function checkParts(file: SplitFile, onProgress?: (bytes: number) => void, within?: Array<{ start: number; end: number }>): Promise<PartProblem[]> {
   const problems: PartProblem[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const h = createHash('sha256');
-    for await (const chunk of createReadStream(parts[i].file, { highWaterMark: 1 << 20 })) {
-      h.update(chunk as Buffer);
-      onProgress?.((chunk as Buffer).length);
-    }
-    const bad = partMismatch(parts, i, h.digest('hex'));
-    if (bad) problems.push(bad);
-  }
+  await file.hashParts(new AbortController().signal, (p) => problems.push(p), onProgress, within && file.partsIn(within));
   return problems;
 }
 
@@ -382,30 +378,43 @@ export async function openBundleFile(file: string): Promise<RandomAccessFile> {
   const abs = path.resolve(file);
   const tar = await splitTarOf(abs);
   if (tar === undefined) return openSingle(abs);
-  const { parts, problems } = await readPartList(tar);
-  const incomplete = (details: string[]) =>
-    new FerryError('VERIFY', `${abs}: split bundle ${path.basename(tar)} is incomplete; nothing was read from it`, {
-      details,
+  const got = await openSplit(tar);
+  if ('problems' in got) {
+    throw new FerryError('VERIFY', `${abs}: split bundle ${path.basename(tar)} is incomplete; nothing was read from it`, {
+      details: got.problems.map((p) => p.message),
       hint: 'Copy the missing or damaged parts again from the source (`sha256sum -c` on the .parts file checks them).',
     });
-  if (problems.length) throw incomplete(problems.map((p) => p.message));
-  // Every part is opened now, and every later read of it (serving, the background check of its
-  // hash) goes through that descriptor: a part renamed over or replaced on disk afterwards is
-  // never read, so what is checked is what is served.
-  const opened: OpenFile[] = [];
-  try {
-    for (let i = 0; i < parts.length; i++) {
-      const p = parts[i];
-      const label = `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: ${path.basename(p.file)}`;
-      const got = await openRegular(p.file, (why) => incomplete([`${label} ${why}`]));
-      opened.push(got.file);
-      if (got.size !== p.size) throw incomplete([`${label} changed while it was opened (${got.size} bytes, ${p.size} a moment before)`]);
-    }
-  } catch (err) {
-    await Promise.all(opened.map((f) => f.close()));
-    throw err;
   }
-  return new SplitFile(abs, parts, opened);
+  return new SplitFile(abs, got.parts, got.files);
+}
+
+/**
+ * A split bundle's list of parts read and every part opened: each later read of a part (serving,
+ * verify, the check of its hash) goes through the descriptor opened here, so a part renamed over
+ * or replaced on disk afterwards is never read, and what is checked is what is served or
+ * imported. A part missing, of the wrong size, not a regular file or changed while opened is a
+ * problem naming it (nothing is left open then); the list's own faults are thrown (readPartList).
+ */
+async function openSplit(tar: string): Promise<{ parts: PartInfo[]; files: OpenFile[] } | { problems: PartProblem[] }> {
+  const { parts, problems } = await readPartList(tar);
+  if (problems.length) return { problems };
+  const opened: OpenFile[] = [];
+  const refused = async (p: PartInfo, i: number, why: string) => {
+    await Promise.all(opened.map((f) => f.close()));
+    return { problems: [{ file: p.file, message: `part ${String(i + 1).padStart(PART_DIGITS, '0')} of ${parts.length}: ${path.basename(p.file)} ${why}` }] };
+  };
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    let got: { file: OpenFile; size: number };
+    try {
+      got = await openRegular(p.file, (why) => new Error(why));
+    } catch (err) {
+      return refused(p, i, (err as Error).message);
+    }
+    opened.push(got.file);
+    if (got.size !== p.size) return refused(p, i, `changed while it was opened (${got.size} bytes, ${p.size} a moment before)`);
+  }
+  return { parts, files: opened };
 }
 
 /** Bytes `start` to `end` (inclusive) of an open file, read at their positions, 1 MiB at a time. */
@@ -570,6 +579,13 @@ export class SplitFile implements RandomAccessFile {
   /** Parts hashed so far by `hashParts` that do not match the .parts list, by index. */
   private readonly badParts = new Map<number, PartProblem>();
 
+  /** The indexes of the parts holding any of the byte ranges (each `start`..`end` inclusive), once each. */
+  partsIn(ranges: Array<{ start: number; end: number }>): Set<number> {
+    const out = new Set<number>();
+    for (const r of ranges) for (let i = this.partAt(r.start); i < this.parts.length && this.parts[i].start <= Math.max(r.start, r.end); i++) out.add(i);
+    return out;
+  }
+
   /** `part 003 of 7` (or `parts 003-004 of 7`): where bytes `start`..`end` (inclusive) lie. */
   partsAt(start: number, end: number): string {
     const a = this.partAt(start);
@@ -594,17 +610,21 @@ export class SplitFile implements RandomAccessFile {
    * chunks through the descriptor it is served from (a served split bundle checked after it
    * starts listening): each part that does not match is told to `onBad` and answered by
    * `badPartIn` from then on. Stops, resolved, when `signal` aborts (the bundle is closed or
-   * replaced); a part that cannot be read is a bad part.
+   * replaced); a part that cannot be read is a bad part. `only`: those parts (by index), not all.
    */
-  async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void): Promise<void> {
+  async hashParts(signal: AbortSignal, onBad: (problem: PartProblem) => void, onProgress?: (bytes: number) => void, only?: ReadonlySet<number>): Promise<void> {
     for (let i = 0; i < this.parts.length && !signal.aborted; i++) {
+      if (only && !only.has(i)) continue;
       const h = createHash('sha256');
       let problem: PartProblem | undefined;
       const stream = this.files[i].stream(0, this.parts[i].size - 1);
       const stop = () => stream.destroy();
       signal.addEventListener('abort', stop, { once: true });
       try {
-        for await (const chunk of stream) h.update(chunk as Buffer);
+        for await (const chunk of stream) {
+          h.update(chunk as Buffer);
+          onProgress?.((chunk as Buffer).length);
+        }
         problem = partMismatch(this.parts, i, h.digest('hex'));
       } catch (err) {
         if (signal.aborted) return;
@@ -625,22 +645,23 @@ export class SplitFile implements RandomAccessFile {
 }
 
 /**
- * For `bundle verify`: when `file` names a split bundle, every part's presence and size (each
- * problem naming its part) and the parts, whose hashes verify then checks in its one read of the
- * tar (`PartHashes`). `incomplete` when a part is missing: nothing else can be read.
+ * For `bundle verify`: when `file` names a split bundle, its parts opened (`file`, read as one tar
+ * and hashed against the .parts list through those descriptors, `PartHashes` or `checkParts`), or
+ * every part missing or of the wrong size named on its own (`incomplete`: nothing else can be read).
  */
-export async function checkSplitBundle(file: string): Promise<{ parts?: PartInfo[]; problems: PartProblem[]; incomplete: boolean }> {
-  const tar = await splitTarOf(file);
+export async function checkSplitBundle(file: string): Promise<{ file?: SplitFile; problems: PartProblem[]; incomplete: boolean }> {
+  const abs = path.resolve(file);
+  const tar = await splitTarOf(abs);
   if (tar === undefined) return { problems: [], incomplete: false };
-  let listed: Awaited<ReturnType<typeof readPartList>>;
+  let got: Awaited<ReturnType<typeof openSplit>>;
   try {
-    listed = await readPartList(tar);
+    got = await openSplit(tar);
   } catch (err) {
     if (err instanceof FerryError && err.code === 'USAGE') throw err;
     return { problems: [{ file: partsFileOf(tar), message: (err as Error).message }], incomplete: true };
   }
-  if (listed.problems.length) return { problems: listed.problems, incomplete: true };
-  return { parts: listed.parts, problems: [], incomplete: false };
+  if ('problems' in got) return { problems: got.problems, incomplete: true };
+  return { file: new SplitFile(abs, got.parts, got.files), problems: [], incomplete: false };
 }
 
 /** Lines for the CLI: the parts written (empty when not split). */

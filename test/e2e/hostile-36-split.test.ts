@@ -1,12 +1,11 @@
-import { copyFile, mkdir, mkdtemp, readFile, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, realpath, rename, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mapFileUrl } from '../../src/mapping/index.js';
-import { runFerry } from '../support/cli.js';
-import { fetchOutcome, sha256, startServe } from '../support/craft-serve.js';
+import { fetchOutcome, startServe } from '../support/craft-serve.js';
 import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { expectServedWhole, swappedSplitBundle, untilSaid } from '../support/swapped-split.js';
+import { differentialOfGood, expectServedWhole, swappedSplitBundle, untilSaid } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 36, split bundles served by plain `ferry serve` (no --verify):
@@ -37,19 +36,9 @@ beforeAll(async () => {
   split = await swappedSplitBundle(work, srv, files);
   filePath = `/files/${mapFileUrl(split.fileUrl, { baseUrl: 'http://x' }).path}`;
   // A differential against the good split bundle: its file is left out (the base carries it); one new file travels.
-  await writeFile(path.join(srv, 'extra.txt'), extraBytes);
-  const project = path.dirname(split.good);
-  const manifest = path.join(project, 'manifest.yaml');
-  const extraUrl = `${files.url}/extra.txt`;
-  await writeFile(path.join(project, 'manifest-2.yaml'), (await readFile(manifest, 'utf8')) + ['  - name: extra', `    url: ${extraUrl}`, `    sha256: ${sha256(extraBytes).slice(7)}`, ''].join('\n'));
-  const c = await runFerry(['bundle', 'create', 'manifest-2.yaml', '-o', 'diff/app-2.ferry.tar', '--since', path.join(split.good, split.parts[0])], {
-    cwd: project,
-    env: { FERRY_CACHE_DIR: path.join(project, 'cache') },
-  });
-  expect(c.code, c.stderr).toBe(0);
-  expect(c.stdout).toMatch(/differential against bundle/);
-  diff = path.join(project, 'diff', 'app-2.ferry.tar');
-  extraPath = `/files/${mapFileUrl(extraUrl, { baseUrl: 'http://x' }).path}`;
+  const made = await differentialOfGood(split.good, split.parts[0], srv, files, extraBytes);
+  diff = made.diff;
+  extraPath = `/files/${mapFileUrl(made.extraUrl, { baseUrl: 'http://x' }).path}`;
 }, 300_000);
 
 afterAll(async () => {

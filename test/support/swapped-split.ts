@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'vitest';
 import { runFerry } from './cli.js';
@@ -60,4 +60,47 @@ export async function untilSaid(s: RunningServe, pattern: RegExp): Promise<void>
     if (Date.now() > deadline) throw new Error(`not said within 30 s: ${pattern}; serve said:\n${s.stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** A copy of the split bundle in `from` (its parts and .parts list) in the new directory `to`; returns its first part. */
+export async function copySplit(from: string, to: string): Promise<string> {
+  await mkdir(to, { recursive: true });
+  const names = (await readdir(from)).filter((f) => /\.(\d{3}|parts)$/.test(f)).sort();
+  for (const f of names) await copyFile(path.join(from, f), path.join(to, f));
+  return path.join(to, names[0]);
+}
+
+/** The split bundle in `from` as one tar at `out` (`cat` of its parts in order is the tar). */
+export async function joinSplit(from: string, out: string): Promise<string> {
+  await writeFile(out, '');
+  for (const f of (await readdir(from)).filter((n) => /\.\d{3}$/.test(n)).sort()) await appendFile(out, await readFile(path.join(from, f)));
+  return out;
+}
+
+/** `file` replaced by a copy of `by`, renamed over it (a new inode at the same name, as a copy tool does it). */
+export async function renameOver(by: string, file: string): Promise<void> {
+  await copyFile(by, `${file}.incoming`);
+  await rename(`${file}.incoming`, file);
+}
+
+/**
+ * A differential bundle against `good` (the split bundle swappedSplitBundle made, in its project
+ * directory): its file is left out (the base carries it) and one more file, `extra` served by
+ * `files` from `srv` as extra.txt, travels. Returns the differential's path and the extra file's URL.
+ */
+export async function differentialOfGood(good: string, firstPart: string, srv: string, files: StaticServer, extra: Buffer): Promise<{ diff: string; extraUrl: string }> {
+  await writeFile(path.join(srv, 'extra.txt'), extra);
+  const project = path.dirname(good);
+  const extraUrl = `${files.url}/extra.txt`;
+  await writeFile(
+    path.join(project, 'manifest-2.yaml'),
+    (await readFile(path.join(project, 'manifest.yaml'), 'utf8')) + ['  - name: extra', `    url: ${extraUrl}`, `    sha256: ${sha256(extra).slice(7)}`, ''].join('\n'),
+  );
+  const c = await runFerry(['bundle', 'create', 'manifest-2.yaml', '-o', 'diff/app-2.ferry.tar', '--since', path.join(good, firstPart)], {
+    cwd: project,
+    env: { FERRY_CACHE_DIR: path.join(project, 'cache') },
+  });
+  expect(c.code, c.stderr).toBe(0);
+  expect(c.stdout).toMatch(/differential against bundle/);
+  return { diff: path.join(project, 'diff', 'app-2.ferry.tar'), extraUrl };
 }
