@@ -1,4 +1,5 @@
 import { trimTrailing } from '../ui/escape.js';
+import { isMap, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 /**
  * A Compose `.env` file read as compose-go's dotenv parser reads it (compose-spec/compose-go
  * dotenv/parser.go): `[export] NAME=value` or `NAME: value`; `#` starts a comment line; an unquoted
@@ -301,5 +302,35 @@ export function entriesByName(entries: readonly ComposeEnvEntry[]): Map<string, 
     if (list) list.push(i);
     else out.set(e.name, [i]);
   });
+  return out;
+}
+
+/** A file a Compose service's `env_file:` names, as written (relative to the Compose file's directory). */
+export interface ComposeEnvFileRef {
+  /** The Compose file (scan-relative) and the line of the name. */
+  from: string;
+  line: number;
+  path: string;
+}
+
+/**
+ * The files the services of a Compose document name in `env_file:` (a string, a list of strings, or
+ * a list of `{path, required, format}`; compose-spec "env_file"): Compose reads each as an env file
+ * whatever its name. A name with a variable in it (`${STAGE}.env`) is left out: which file is
+ * unknown. At most `cap` of them.
+ */
+export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlNode) => number, cap = 256): ComposeEnvFileRef[] {
+  const out: ComposeEnvFileRef[] = [];
+  const services = isMap(doc.contents) ? doc.contents.get('services', true) : undefined;
+  if (!isMap(services)) return out;
+  for (const s of services.items) {
+    const named = isMap(s.value) ? s.value.get('env_file', true) : undefined;
+    const items = isSeq(named) ? named.items : named ? [named] : [];
+    for (const item of items) {
+      const node = isMap(item) ? item.get('path', true) : item;
+      if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value || node.value.includes('$')) continue;
+      out.push({ from, line: lineOf(node as YamlNode), path: node.value });
+    }
+  }
   return out;
 }
