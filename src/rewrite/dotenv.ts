@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { composeEnvEntries, dotenvSources, entriesByName, interpolateCompose, readDotenvEntries, type ComposeEnvEntry } from '../audit/compose-env.js';
+import { composeEnvEntries, dotenvSources, entriesByName, interpolateCompose, namesIn, readDotenvEntries, type ComposeEnvEntry } from '../audit/compose-env.js';
 import type { Replacement, TextEdit, Unmapped } from './edits.js';
 
 /**
@@ -100,7 +100,7 @@ function composedWhy(env: ComposeEnv, indices: number[], index: number, written:
   const e = env.entries[index];
   if (literal(env, e)) return undefined;
   const base = path.basename(env.file);
-  const from = indices.filter((i) => i < index && env.entries[i].name !== e.name && env.text.slice(e.start, e.end).includes(env.entries[i].name));
+  const from = indices.filter((i) => i < index && namesIn(e).includes(env.entries[i].name));
   const want = solveFor(env, indices, index, written, mirror);
   const raw = env.text.slice(e.start, e.end);
   return `${e.name} in ${base}:${e.line} is ${raw}${from.length ? `, filled in from ${from.map((i) => `${env.entries[i].name} (${base}:${env.entries[i].line})`).join(', ')}` : ''}: no one line of ${base} can be set to make it pull ${mirror}, so nothing was changed${want !== undefined ? `; set ${e.name}=${want} there` : ''}`;

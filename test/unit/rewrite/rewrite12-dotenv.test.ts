@@ -14,13 +14,18 @@ import { composeDotenv, composeEnvEntries } from '../../../src/audit/compose-env
 import { rewriteManifests } from '../../../src/rewrite/manifests.js';
 import { fixtureContext, MIRROR, scratch, write } from './helpers.js';
 
+/** A Compose file and the .env beside it, in a scratch directory. */
+async function stack(compose: string, env: string): Promise<{ dir: string; file: string }> {
+  const dir = await scratch();
+  await write(dir, '.env', env);
+  return { dir, file: await write(dir, 'compose.yaml', compose) };
+}
+
 describe('rewrite manifests: a .env value filled in from the names above it', () => {
   it('APP=${REGISTRY}/example/app: the REGISTRY line, which alone makes ${APP}:2.0 the mirror, moves; APP and the Compose file stay', async () => {
-    const dir = await scratch();
     const compose = 'services:\n  app:\n    image: ${APP}:2.0\n';
-    const file = await write(dir, 'compose.yaml', compose);
     const env = 'REGISTRY=ghcr.io # upstream\nAPP=${REGISTRY}/example/app\n';
-    await write(dir, '.env', env);
+    const { dir, file } = await stack(compose, env);
     const r = await rewriteManifests([file], await fixtureContext(), {});
     expect(r.unmapped).toEqual([]);
     expect(await readFile(file, 'utf8')).toBe(compose);
@@ -32,11 +37,9 @@ describe('rewrite manifests: a .env value filled in from the names above it', ()
   });
 
   it('REGISTRY=${REGISTRY_HOST}:5000: no one line can name the mirror, so nothing moves and the image is named with both lines and what to set', async () => {
-    const dir = await scratch();
     const compose = 'services:\n  tool:\n    image: ${REGISTRY}/team/tool:1\n';
-    const file = await write(dir, 'compose.yaml', compose);
     const env = 'REGISTRY_HOST=registry.example.com\nREGISTRY=${REGISTRY_HOST}:5000\n';
-    await write(dir, '.env', env);
+    const { dir, file } = await stack(compose, env);
     const r = await rewriteManifests([file], await fixtureContext(), { allowUnmapped: true });
     expect(await readFile(path.join(dir, '.env'), 'utf8')).toBe(env);
     expect(await readFile(file, 'utf8')).toBe(compose);
@@ -52,11 +55,9 @@ describe('rewrite manifests: a .env value filled in from the names above it', ()
   });
 
   it('a line two images are made of, one needing it moved and one kept, moves for neither (both named, with the line)', async () => {
-    const dir = await scratch();
     const compose = 'services:\n  app:\n    image: ${APP}:2.0\n  other:\n    image: ${REGISTRY}/example/unlisted:1\n';
-    const file = await write(dir, 'compose.yaml', compose);
     const env = 'REGISTRY=ghcr.io\nAPP=${REGISTRY}/example/app\n';
-    await write(dir, '.env', env);
+    const { dir, file } = await stack(compose, env);
     const r = await rewriteManifests([file], await fixtureContext(), { allowUnmapped: true });
     expect(await readFile(path.join(dir, '.env'), 'utf8')).toBe(env);
     expect(r.replacements).toEqual([]);
@@ -66,9 +67,7 @@ describe('rewrite manifests: a .env value filled in from the names above it', ()
   });
 
   it('REGISTRY=${DEPLOY_HOST}:5000 needs the shell Compose runs in: unknown, and said why (was "pulled as ${DEPLOY_HOST}:5000/…")', async () => {
-    const dir = await scratch();
-    const file = await write(dir, 'compose.yaml', 'services:\n  tool:\n    image: ${REGISTRY}/team/tool:1\n');
-    await write(dir, '.env', 'REGISTRY=${DEPLOY_HOST}:5000\n');
+    const { file } = await stack('services:\n  tool:\n    image: ${REGISTRY}/team/tool:1\n', 'REGISTRY=${DEPLOY_HOST}:5000\n');
     const r = await rewriteManifests([file], await fixtureContext(), { allowUnmapped: true });
     expect(r.replacements).toEqual([]);
     expect(r.unmapped).toHaveLength(1);
