@@ -1,10 +1,11 @@
 import { trimTrailing } from '../ui/escape.js';
+import { isMap, isScalar, isSeq, type Document, type Node as YamlNode } from 'yaml';
 /**
  * A Compose `.env` file read as compose-go's dotenv parser reads it (compose-spec/compose-go
  * dotenv/parser.go): `[export] NAME=value` or `NAME: value`; `#` starts a comment line; an unquoted
  * value runs to the end of the line, cut at ` #` (an inline comment) and trimmed at its end; a
- * value in `'…'` is taken as written, one in `"…"` has `\n`/`\r` and `\"` unescaped, and either may
- * run over several lines; a later assignment of a name wins. `${VAR}`s in unquoted and
+ * value in `'…'` is taken as written but for `\'`, one in `"…"` has the shell escapes undone
+ * (`unescapeDoubleQuoted`), and either may run over several lines; a later assignment of a name wins. `${VAR}`s in unquoted and
  * double-quoted values are expanded by Compose: `raw` keeps them.
  */
 export interface ComposeEnvEntry {
@@ -61,16 +62,26 @@ export function composeEnvEntries(text: string): ComposeEnvEntry[] {
     skipBlanks();
     const q = text[i];
     if (q === '"' || q === "'") {
+      // compose-go: a backslash escapes the character after it (so `\\"` ends the value, `\"` does
+      // not); an escaped quote is kept without its backslash, any other pair as written.
       let close = -1;
-      for (let j = i + 1; j < n; j++) {
-        if (text[j] === q && text[j - 1] !== '\\') {
+      let kept = '';
+      for (let j = i + 1, from = j; j < n; j++) {
+        if (text[j] === '\\' && j + 1 < n) {
+          if (text[j + 1] === q) {
+            kept += text.slice(from, j);
+            from = j + 1;
+          }
+          j++;
+        } else if (text[j] === q) {
+          kept += text.slice(from, j);
           close = j;
           break;
         }
       }
       if (close < 0) break;
       const inner = text.slice(i + 1, close);
-      const value = q === '"' ? inner.replace(/\\([nr"\\])/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : c)) : inner;
+      const value = q === '"' ? unescapeDoubleQuoted(kept) : kept;
       out.push({ name: key, line: nameLine, value, start: i + 1, end: close, quote: q });
       for (const c of inner) if (c === '\n') line++;
       i = close + 1;
@@ -88,6 +99,22 @@ export function composeEnvEntries(text: string): ComposeEnvEntry[] {
     i = end;
   }
   return out;
+}
+
+/**
+ * compose-go's `expandEscapes` of a double-quoted value (docs.docker.com "Syntax for environment
+ * files": `\\n`, `\\r`, `\\t`, `\\\\` and the other shell escapes): `\\a \\b \\f \\n \\r \\t \\v \\\\ \\"` are
+ * the characters they name, `\\0` and three octal digits the character of that code (up to 255),
+ * `\\$` a literal `$` (written `$$`, which interpolation reads as `$`); anything else as written.
+ */
+function unescapeDoubleQuoted(s: string): string {
+  const named: Record<string, string> = { a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '"': '"', '\\': '\\', $: '$$' };
+  return s.replace(/\\(?:[abcfnrtv$"\\]|0\d{0,3})/g, (m) => {
+    if (m[1] !== '0') return named[m[1]] ?? m;
+    const octal = /^[0-7]{3}$/.test(m.slice(2)) ? parseInt(m.slice(2), 8) : 256;
+    // Go rewrites `\0` to `\` before unquoting and keeps that form when it is no octal escape.
+    return octal < 256 ? String.fromCharCode(octal) : `\\${m.slice(2)}`;
+  });
 }
 
 /** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
@@ -191,16 +218,29 @@ function closingBrace(s: string, at: number): number {
  * "Syntax for environment files"; compose-go dotenv). A value that still holds a variable set
  * neither above it nor by a default depends on the shell Compose runs in: it is in `unknown`, with
  * why, never in `vars` as written (`REGISTRY=${HOST}:5000` was taken as the text `${HOST}:5000`).
+ * The one reader of `.env` values for audit and rewrite (rewrite/dotenv.ts).
  */
 export function composeDotenv(text: string, file = '.env'): { vars: Map<string, string>; unknown: Map<string, string> } {
+  return readDotenvEntries(composeEnvEntries(text), file);
+}
+
+/**
+ * `composeDotenv` over entries already parsed (all of a file's, or the ones `dotenvSources` found, in
+ * file order); `override` reads the entry at that index as the literal `value` (what rewrite tries).
+ */
+export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.env', override?: { index: number; value: string }): { vars: Map<string, string>; unknown: Map<string, string> } {
   const vars = new Map<string, string>();
   const unknown = new Map<string, string>();
-  for (const e of composeEnvEntries(text)) {
+  entries.forEach((e, index) => {
     vars.delete(e.name);
     unknown.delete(e.name);
+    if (override?.index === index) {
+      vars.set(e.name, override.value);
+      return;
+    }
     if (e.quote === "'" || !e.value.includes('$')) {
       vars.set(e.name, e.value);
-      continue;
+      return;
     }
     const { value, unresolved, tooLong } = interpolateCompose(e.value, vars);
     if (tooLong) unknown.set(e.name, `${e.name} in ${file}:${e.line} is longer than ${MAX_INTERPOLATED} characters once interpolated`);
@@ -208,6 +248,89 @@ export function composeDotenv(text: string, file = '.env'): { vars: Map<string, 
       const from = [...new Set(unresolved)].map((u) => (unknown.has(u) ? unknown.get(u)! : `\${${u}} is set neither above it in ${file} nor by a default (the shell Compose runs in may set it)`));
       unknown.set(e.name, `${e.name} in ${file}:${e.line} is ${e.value}: ${from.join('; ')}`);
     } else vars.set(e.name, value);
-  }
+  });
   return { vars, unknown };
+}
+
+/** The names a value refers to (`$X`, `${X…}`, a default's too); none in a single-quoted one. */
+export function namesIn(e: { value: string; quote: string }): string[] {
+  return e.quote === "'" ? [] : [...new Set([...e.value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))];
+}
+
+/**
+ * The indices of the entries whose values make up `names` as the Compose file sees them (each
+ * name's last assignment, then, for a value filled in from names set above it, the assignment of
+ * each of those it read), in file order, at most `cap` of them; `more` when there were more.
+ */
+export function dotenvSources(entries: readonly ComposeEnvEntry[], names: readonly string[], cap: number, byName = entriesByName(entries)): { indices: number[]; more: boolean } {
+  const found = new Set<number>();
+  const lastBefore = (name: string, before: number) => {
+    const at = byName.get(name) ?? [];
+    let lo = 0;
+    let hi = at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (at[mid] < before) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo > 0 ? at[lo - 1] : -1;
+  };
+  const queue = names.map((n) => lastBefore(n, entries.length)).filter((i) => i >= 0);
+  let more = false;
+  // Bounded whatever the file: past `cap` entries (or a queue of more names than that) it stops.
+  for (let q = 0; q < queue.length; q++) {
+    const i = queue[q];
+    if (found.has(i)) continue;
+    if (found.size >= cap || queue.length > 4 * cap) {
+      more = true;
+      break;
+    }
+    found.add(i);
+    for (const n of namesIn(entries[i])) {
+      const j = lastBefore(n, i);
+      if (j >= 0) queue.push(j);
+    }
+  }
+  return { indices: [...found].sort((a, b) => a - b), more };
+}
+
+/** Each name's entry indices, ascending (for `dotenvSources`, built once per file). */
+export function entriesByName(entries: readonly ComposeEnvEntry[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  entries.forEach((e, i) => {
+    const list = out.get(e.name);
+    if (list) list.push(i);
+    else out.set(e.name, [i]);
+  });
+  return out;
+}
+
+/** A file a Compose service's `env_file:` names, as written (relative to the Compose file's directory). */
+export interface ComposeEnvFileRef {
+  /** The Compose file (scan-relative) and the line of the name. */
+  from: string;
+  line: number;
+  path: string;
+}
+
+/**
+ * The files the services of a Compose document name in `env_file:` (a string, a list of strings, or
+ * a list of `{path, required, format}`; compose-spec "env_file"): Compose reads each as an env file
+ * whatever its name. A name with a variable in it (`${STAGE}.env`) is left out: which file is
+ * unknown. At most `cap` of them.
+ */
+export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlNode) => number, cap = 256): ComposeEnvFileRef[] {
+  const out: ComposeEnvFileRef[] = [];
+  const services = isMap(doc.contents) ? doc.contents.get('services', true) : undefined;
+  if (!isMap(services)) return out;
+  for (const s of services.items) {
+    const named = isMap(s.value) ? s.value.get('env_file', true) : undefined;
+    const items = isSeq(named) ? named.items : named ? [named] : [];
+    for (const item of items) {
+      const node = isMap(item) ? item.get('path', true) : item;
+      if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value || node.value.includes('$')) continue;
+      out.push({ from, line: lineOf(node as YamlNode), path: node.value });
+    }
+  }
+  return out;
 }

@@ -17,7 +17,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { composeDotenv, interpolateCompose, MAX_INTERPOLATED } from './compose-env.js';
+import { composeDotenv, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, type ComposeEnvFileRef } from './compose-env.js';
 
 export { interpolateCompose, MAX_INTERPOLATED };
 import { embeddedLeaves, flagValue } from './embedded.js';
@@ -501,7 +501,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[]): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[]): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -736,6 +736,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const apiVersion = isMap(doc.contents) ? doc.contents.get('apiVersion') : null;
     docKind = typeof kind === 'string' ? kind : undefined;
     substitutedBy = substitutionOf(doc);
+    if (envFiles && substitutedBy === 'compose') envFiles.push(...composeEnvFilesOf(doc, file, lineOf));
     helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
     if (helmChart && helmCharts) {
       const h = helmChartObjectOf(doc.contents);
@@ -1079,11 +1080,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1255,6 +1256,46 @@ function applyHelmReleases(releases: FluxRelease[], references: Reference[]): vo
   }
 }
 
+/**
+ * A file a Compose service names in `env_file:` is an env file whatever its name (compose-go reads it
+ * with its dotenv parser): one of the scan read as plain text (`config/app.conf`) is read again as an
+ * env file (KEY=VALUE, `LICENSE_SERVER=lic.vendor.example` found by its key), its text findings
+ * replaced. Only files of the scan (a name outside the scanned tree is not followed), read under the
+ * same bound as any file; a file another pass reads as text (a quadlet unit, a runtime config) keeps
+ * its own reading, and so does one with a format of its own (YAML, TOML, .env).
+ */
+async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned: ReadonlyMap<string, string>, cwd: string, out: { files: ScannedFile[]; references: Reference[]; settings: Setting[]; skipped: SkippedFile[] }, opts: ScanOptions): Promise<void> {
+  const byRel = new Map(out.files.map((f) => [f.file, f]));
+  const again = new Map<string, ComposeEnvFileRef>();
+  for (const ref of named) {
+    const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
+    const f = rel === undefined ? undefined : byRel.get(rel);
+    if (f && f.type === 'text' && !isQuadletUnit(f.file) && !keepsText(f.file, 'text', '') && !again.has(f.file)) again.set(f.file, ref);
+  }
+  if (!again.size) return;
+  const drop = <T extends { file: string }>(list: T[]) => {
+    let j = 0;
+    for (const x of list) if (!again.has(x.file)) list[j++] = x;
+    list.length = j;
+  };
+  drop(out.references);
+  drop(out.settings);
+  for (const [rel, ref] of again) {
+    const abs = path.resolve(cwd, rel);
+    const buf = await readRegularFile(abs, MAX_BYTES, { follow: false });
+    if (!Buffer.isBuffer(buf)) {
+      out.skipped.push({ file: rel, reason: `named by ${ref.from}:${ref.line} (env_file), not read again as an env file: ${buf.reason}`, unscanned: true });
+      continue;
+    }
+    byRel.get(rel)!.type = 'env';
+    const refs: Reference[] = [];
+    const found: Setting[] = [];
+    scanEnv(rel, buf.toString('utf8'), refs, found);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
+    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file)` }));
+  }
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -1281,6 +1322,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const releases: FluxRelease[] = [];
   const helmCharts: ScannedHelmChart[] = [];
   const varScalars: VarScalar[] = [];
+  const envFiles: ComposeEnvFileRef[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1316,7 +1358,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore] = [releases.length, helmCharts.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles);
     noteTextParsed(buf.length);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
@@ -1332,6 +1374,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(detachStrings(r));
     }
   }
+  if (envFiles.length) await readComposeEnvFiles(envFiles, new Map(unique.map((a) => [a, relOf(a)])), cwd, { files, references, settings, skipped }, opts);
   const composeEnvs = new ComposeEnvs(files);
   applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.

@@ -550,7 +550,9 @@ function scanComposeImage(
   };
   // What the image asks of the .env variables it uses (rewrite/dotenv.ts): settled once every Compose file beside it is read.
   const img = (pulled: string) => ({ file, line, where, written: value, pulled });
-  const demand = (pulled: string, mirror: string | undefined, movable: string[]) => (at.env ? demandEnv(at.env, img(pulled), mirror, movable) : false);
+  const demand = (pulled: string, mirror: string | undefined, movable: string[]) => (at.env ? demandEnv(at.env, img(pulled), mirror, movable) : { ok: false, why: undefined });
+  // A name the .env sets from the shell Compose runs in (`REGISTRY=${DEPLOY_HOST}:5000`): why its value is unknown.
+  const unknownWhy = (names: string[]) => names.filter((n) => at.env?.unknown.has(n)).map((n) => `; ${at.env!.unknown.get(n)}`).join('');
   const put = (next: string, pulled: string, digestChanged?: boolean) => {
     out.edits.push(scalarEdit(node, next, text));
     out.replacements.push({ file, line, kind: digestChanged ? 'digest' : 'image', old: value, new: next, where: pulled === value ? where : `${where} (pulled as ${pulled})` });
@@ -567,6 +569,7 @@ function scanComposeImage(
     const [, name, op, fallback] = defaulted;
     const set = vars.get(name);
     const fromEnv = set !== undefined && (set !== '' || op === '-');
+    if (at.env?.unknown.has(name)) out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `what Compose pulls is unknown${unknownWhy([name])}`, where });
     if (fallback !== '') {
       const look = lookup(fallback);
       if (look.status === 'mapped') put(`\${${name}${op}${look.mirror}}`, fallback, look.digestChanged);
@@ -575,7 +578,8 @@ function scanComposeImage(
     if (fromEnv) {
       const look = lookup(set!);
       if (look.status === 'mapped') {
-        if (!demand(set!, look.mirror, [name])) out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls (upstream): set it to ${look.mirror} there`, where });
+        const moved = demand(set!, look.mirror, [name]);
+        if (!moved.ok) out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: moved.why ?? `${name}=${set} in ${envName}, which Compose pulls (upstream): set it to ${look.mirror} there`, where });
       } else demand(set!, undefined, []);
       if (look.status === 'unmapped') out.unmapped.push({ file, line, kind: 'image', ref: set!, reason: `${name}=${set} in ${envName}, which Compose pulls: ${look.reason}`, where });
     }
@@ -591,18 +595,19 @@ function scanComposeImage(
     const vs = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
     const look = unresolved.length ? undefined : lookup(pulled);
     // The .env sets what it is pulled from: the value moves there (the first variable that alone can make it the mirror's name).
-    if (look?.status === 'mapped' && demand(pulled, look.mirror, vs)) return;
+    const moved = look?.status === 'mapped' ? demand(pulled, look.mirror, vs) : undefined;
+    if (moved?.ok) return;
     if (look && look.status !== 'mapped') demand(pulled, undefined, []);
     if (look?.status === 'mirror') return;
     const mirror = look?.status === 'mapped' ? `; set it to pull ${look.mirror}` : look?.status === 'unmapped' ? `; pulled as ${pulled}: ${look.reason}` : '';
-    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `a Compose variable (${named(vs)}) in its registry or repository, with no default ferry could rewrite; Compose fills it in from ${envName} or the shell${mirror}`, where });
+    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: moved?.why ? `pulled as ${pulled}: ${moved.why}` : `a Compose variable (${named(vs)}) in its registry or repository, with no default ferry could rewrite; Compose fills it in from ${envName} or the shell${mirror}${unknownWhy(unresolved)}`, where });
     return;
   }
   // `vendor.example/acme/agent:${AGENT_TAG}`: the repository is written out; the tag varies.
   const repoEnd = slash + 1 + sep;
   const repository = value.slice(0, repoEnd);
   if (unresolved.length) {
-    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `its tag variable (${named(unresolved)}) is set neither in ${envName} nor by a default, so which tag of ${repository} is pulled is unknown`, where });
+    out.unmapped.push({ file, line, kind: 'image', ref: value, reason: `its tag variable (${named(unresolved)}) is set ${unknownWhy(unresolved) ? `in ${envName} from the shell Compose runs in` : `neither in ${envName} nor by a default`}, so which tag of ${repository} is pulled is unknown${unknownWhy(unresolved)}`, where });
     return;
   }
   const look = lookup(pulled);
