@@ -1,5 +1,5 @@
 import type { Scalar } from 'yaml';
-import { interpolateCompose } from '../audit/scan.js';
+import { interpolateCompose } from '../audit/compose-env.js';
 import type { FluxSetting } from '../audit/flux.js';
 import { parseImageReference, referenceName, withDefaultTag } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
