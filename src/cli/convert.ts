@@ -40,7 +40,7 @@ function report(r: ConvertResult, opts: ConvertCliOptions): void {
 }
 
 export function register(program: Command): void {
-  const convert = program.command('convert').description('write a ferry manifest from a Zarf package (zarf.yaml) or Hauler manifests, naming what has no equivalent');
+  const convert = program.command('convert').description('write a ferry manifest from a Zarf package (zarf.yaml), Hauler manifests or an oc-mirror ImageSetConfiguration, naming what has no equivalent');
   const common = (cmd: Command) =>
     cmd
       .option('-o, --output <file>', 'write the manifest to this file (default: print it)')
@@ -65,5 +65,13 @@ export function register(program: Command): void {
       .argument('<manifest...>', 'Hauler manifest files, one or more documents each (several make one manifest)'),
   ).action(async (files: string[], opts: ConvertCliOptions) => {
     report(await convertCommand('hauler', files, { output: opts.output, force: opts.force, name: opts.name }), opts);
+  });
+  common(
+    convert
+      .command('oc-mirror')
+      .description('convert an oc-mirror ImageSetConfiguration (mirror.openshift.io/v2alpha1, v1alpha2): additional images, Helm repository charts, operator catalog images (their bundles are not resolved); OpenShift releases are not carried')
+      .argument('<imageset-config.yaml...>', 'ImageSetConfiguration files (several make one manifest)'),
+  ).action(async (files: string[], opts: ConvertCliOptions) => {
+    report(await convertCommand('oc-mirror', files, { output: opts.output, force: opts.force, name: opts.name }), opts);
   });
 }

@@ -7,12 +7,13 @@ import { INPUT_LIMITS, parseYamlDocuments, readCapped } from '../manifest/input-
 import { API_VERSION } from '../manifest/schema.js';
 import { assembleManifest, manifestNameFrom, placeText, type Candidate, type Conversion, type ConvertNote } from '../manifest/convert/common.js';
 import { convertHauler } from '../manifest/convert/hauler.js';
+import { convertOcMirror } from '../manifest/convert/oc-mirror.js';
 import { convertZarf } from '../manifest/convert/zarf.js';
 import { checkInsideTarget } from '../store/confined-dirs.js';
 import { freshTempPath, releaseTemp, writeFileAtomic } from '../store/temp-files.js';
 import { escapeLine } from '../ui/escape.js';
 
-export const CONVERT_FORMATS = ['zarf', 'hauler'] as const;
+export const CONVERT_FORMATS = ['zarf', 'hauler', 'oc-mirror'] as const;
 export type ConvertFormat = (typeof CONVERT_FORMATS)[number];
 
 export interface ConvertOptions {
@@ -97,7 +98,7 @@ async function readSource(file: string, what: string) {
   return parseYamlDocuments(text, file, what);
 }
 
-/** `ferry convert zarf|hauler <file>…`: a ferry manifest from a Zarf package definition or Hauler manifests. */
+/** `ferry convert zarf|hauler|oc-mirror <file>…`: a ferry manifest from a Zarf package definition, Hauler manifests or an oc-mirror ImageSetConfiguration. */
 export async function convertCommand(format: string, files: string[], opts: ConvertOptions = {}): Promise<ConvertResult> {
   if (!CONVERT_FORMATS.includes(format as ConvertFormat)) throw new FerryError('USAGE', `convert ${JSON.stringify(format)}: choose one of ${CONVERT_FORMATS.join(', ')}`);
   if (!files.length) throw new FerryError('USAGE', `convert ${format}: name at least one file`);
@@ -113,7 +114,15 @@ export async function convertCommand(format: string, files: string[], opts: Conv
     if (format === 'zarf') {
       const docs = await readSource(abs, 'Zarf package definition');
       if (docs.length !== 1) throw new FerryError('VALIDATION', `${file}: a zarf.yaml holds one YAML document, this one ${docs.length}`, { hint: 'Name the package\'s zarf.yaml.' });
-      all.push(convertZarf({ ...docs[0] }, file, { set: opts.set ?? {}, flavor: opts.flavor, outDir }));
+      const read = (real: string, shown: string) => readSource(real, `Zarf package definition ${shown} (imported)`);
+      all.push(await convertZarf(docs[0], file, { set: opts.set ?? {}, flavor: opts.flavor, outDir, read }));
+    } else if (format === 'oc-mirror') {
+      const docs = await readSource(abs, 'oc-mirror ImageSetConfiguration');
+      const conv = convertOcMirror(docs, file);
+      if (!conv.configs) {
+        throw new FerryError('VALIDATION', `${file}: no ImageSetConfiguration (mirror.openshift.io/v1alpha2 or v2alpha1) in it`, { hint: 'Name the ImageSetConfiguration file you give oc-mirror --config.' });
+      }
+      all.push(conv);
     } else {
       const docs = await readSource(abs, 'Hauler manifest');
       const conv = convertHauler(docs, file, { outDir, cwd });

@@ -1,7 +1,8 @@
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, rebasePath, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, placeText, rebasePath, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
 
 /**
  * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
@@ -17,6 +18,8 @@ export interface ZarfOptions {
   flavor?: string;
   /** Where the converted manifest is written (local paths are made relative to it). */
   outDir: string;
+  /** Read an imported package definition (`real` path), bounded as the manifest reader; `shown` names it in errors. */
+  read: (real: string, shown: string) => Promise<YamlDocumentData[]>;
 }
 
 const PACKAGE_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'build', 'components', 'constants', 'variables', 'values', 'documentation']);
@@ -58,13 +61,41 @@ function templateTodo(tokens: string[]): string {
     : 'Zarf fills it in at deploy (a variable or constant), so what it names is not known here: write the value you deploy with in its place.';
 }
 
-export function convertZarf(doc: YamlDocumentData, file: string, opts: ZarfOptions): Conversion {
-  const conv = emptyConversion();
-  const pkg = doc.value;
-  const base = path.dirname(path.resolve(file));
+/** How far `import: { path }` is followed: nesting, and package files read in one conversion. */
+export const ZARF_IMPORT_LIMITS = { depth: 8, files: 64 };
+
+/** One package definition being read: the top one, or one a component imports. */
+interface PackageContext {
+  doc: YamlDocumentData;
+  /** The file as it is named to the user (relative to where ferry runs, or as given). */
+  file: string;
+  /** The package's directory: its relative paths (values files, imports) start here. */
+  base: string;
+  /** Real paths of the package directories on this import chain, the top one first (cycles). */
+  chain: string[];
+  /** The component line that imported this package, for its places. */
+  importedAt?: string;
+}
+
+/** What one conversion shares across its imports. */
+interface Walk {
+  opts: ZarfOptions;
+  conv: Conversion;
+  /** Real path of the top package's directory: an import is followed only inside it. */
+  root: string;
+  filesRead: number;
+}
+
+function checkPackage(pkg: unknown, file: string): asserts pkg is Record<string, unknown> & { components: unknown[] } {
   if (!isMapping(pkg) || (pkg.kind !== 'ZarfPackageConfig' && pkg.kind !== 'ZarfInitConfig')) {
     throw new FerryError('VALIDATION', `${file}: not a Zarf package definition (kind: ZarfPackageConfig or ZarfInitConfig)`, {
-      hint: 'Name the zarf.yaml of the package; for Hauler manifests use `ferry convert hauler`.',
+      hint: 'Name the zarf.yaml of the package; for Hauler manifests use `ferry convert hauler`, for an oc-mirror ImageSetConfiguration `ferry convert oc-mirror`.',
+    });
+  }
+  if (pkg.apiVersion === 'zarf.dev/v1beta1') {
+    // Zarf's own api/v1beta1 says "work in progress and not yet used within Zarf", and its fields still change.
+    throw new FerryError('VALIDATION', `${file}: apiVersion zarf.dev/v1beta1 is not read: Zarf marks that API as work in progress and still changes it; ferry converts zarf.dev/v1alpha1 package definitions`, {
+      hint: 'Convert the v1alpha1 zarf.yaml the package was written from (Zarf creates packages from v1alpha1 definitions).',
     });
   }
   if (pkg.apiVersion !== undefined && pkg.apiVersion !== 'zarf.dev/v1alpha1') {
@@ -75,67 +106,149 @@ export function convertZarf(doc: YamlDocumentData, file: string, opts: ZarfOptio
   if (!Array.isArray(pkg.components) || pkg.components.length === 0) {
     throw new FerryError('VALIDATION', `${file}: components: the package has none`, { hint: 'A zarf.yaml lists what it carries under components:.' });
   }
+}
+
+export async function convertZarf(doc: YamlDocumentData, file: string, opts: ZarfOptions): Promise<Conversion> {
+  const conv = emptyConversion();
+  const pkg = doc.value;
+  checkPackage(pkg, file);
+  const base = path.dirname(path.resolve(file));
+  const root = await realpath(base);
   const metadata = isMapping(pkg.metadata) ? pkg.metadata : {};
   conv.name = text(metadata.name);
   conv.description = text(metadata.description);
-  const at = (p: Array<string | number>, component?: string): SourcePlace => ({ file, line: doc.lineOf(p), component });
-  const skip = (from: SourcePlace, item: string, why: string, todo: string) => conv.skipped.push({ from, item, why, todo });
+  const ctx: PackageContext = { doc, file, base, chain: [root] };
+  const walk: Walk = { opts, conv, root, filesRead: 1 };
   for (const key of Object.keys(pkg)) {
-    if (!PACKAGE_FIELDS.has(key)) skip(at([key]), `${key}: ${brief(pkg[key])}`, 'not a field of a Zarf package ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+    if (!PACKAGE_FIELDS.has(key)) conv.skipped.push({ from: { file, line: doc.lineOf([key]) }, item: `${key}: ${brief(pkg[key])}`, why: 'not a field of a Zarf package ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.' });
   }
-
-  pkg.components.forEach((comp, i) => {
-    const cp = ['components', i];
-    if (!isMapping(comp)) {
-      skip(at(cp), brief(comp), 'a component must be a mapping', 'Fix the zarf.yaml.');
-      return;
-    }
-    const component = `component ${text(comp.name) ?? `#${i + 1}`}`;
-    const here = (...p: Array<string | number>) => at([...cp, ...p], component);
-    const flavor = isMapping(comp.only) ? text(comp.only.flavor) : undefined;
+  for (let i = 0; i < pkg.components.length; i++) {
+    const comp = pkg.components[i];
+    const flavor = isMapping(comp) && isMapping(comp.only) ? text(comp.only.flavor) : undefined;
     if (flavor && flavor !== opts.flavor) {
-      skip(here('only', 'flavor'), `only.flavor: ${flavor}`, opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, `Convert with --flavor ${flavor} for that flavor's package.`);
-      return;
+      const from = { file, line: doc.lineOf(['components', i, 'only', 'flavor']), component: `component ${(isMapping(comp) && text(comp.name)) || `#${i + 1}`}` };
+      conv.skipped.push({ from, item: `only.flavor: ${flavor}`, why: opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, todo: `Convert with --flavor ${flavor} for that flavor's package.` });
+      continue;
     }
-    for (const key of Object.keys(comp)) {
-      const v = comp[key];
-      if (COMPONENT_QUIET.has(key) || ['images', 'charts', 'files'].includes(key) || !isSet(v)) continue;
-      const items = Array.isArray(v) ? v : [v];
-      switch (key) {
-        case 'import': {
-          const imp = isMapping(v) ? v : {};
-          const from = text(imp.path) ?? text(imp.url) ?? brief(v);
-          const local = text(imp.path);
-          skip(here(key), `import: ${from}`, 'a component imported from another Zarf package', local
-            ? `Convert that package too, with this one: ferry convert zarf ${path.join(path.dirname(file), local, 'zarf.yaml')} ${file} (its component ${text(imp.name) ?? text(comp.name)}).`
-            : 'Pull that package\'s zarf.yaml and convert it with this one.');
-          break;
-        }
-        case 'repos':
-          items.forEach((r, j) => skip(here(key, j), `repos: ${brief(r)}`, 'a git repository: ferry carries no git trees', 'Mirror it with your git tooling; a chart in it goes under charts: once published to an HTTP or OCI chart repository.'));
-          break;
-        case 'manifests':
-          items.forEach((m, j) => skip(here(key, j), `manifests: ${isMapping(m) ? (text(m.name) ?? brief(m)) : brief(m)}`, 'raw manifests Zarf deploys as a generated chart; ferry does not deploy', 'Keep them in your deployment repository and list their images under images: (`ferry audit <dir> --format json` names every image they use); a remote manifest URL can be carried as a files: entry.'));
-          break;
-        case 'imageArchives':
-          items.forEach((a, j) => skip(here(key, j), `imageArchives: ${isMapping(a) ? (text(a.path) ?? brief(a)) : brief(a)}`, 'images from an archive on disk; ferry pulls images from registries', 'List the images\' upstream references under images:, or push the archive\'s images to a registry and list them there.'));
-          break;
-        case 'dataInjections':
-          items.forEach((d, j) => skip(here(key, j), `dataInjections: ${isMapping(d) ? (text(d.source) ?? brief(d)) : brief(d)}`, 'data Zarf copies into a running pod; ferry does not deploy', 'Carry the data as a files: entry (from a URL) and copy it in with your own tooling.'));
-          break;
-        case 'actions':
-        case 'scripts':
-          skip(here(key), `${key}: ${brief(v)}`, 'commands Zarf runs at create, deploy or remove; ferry runs none', 'Run them with your own deployment tooling; anything they download is not carried: list it here (images:, files:).');
-          break;
-        default:
-          skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
-      }
-    }
-    convertImages(comp.images, here, opts, conv);
-    convertCharts(comp.charts, here, base, opts, conv);
-    convertFiles(comp.files, here, opts, conv);
-  });
+    await convertComponent(comp, i, ctx, walk);
+  }
   return conv;
+}
+
+async function convertComponent(comp: unknown, i: number, ctx: PackageContext, walk: Walk): Promise<void> {
+  const { conv, opts } = walk;
+  const cp = ['components', i];
+  const at = (p: Array<string | number>, component?: string): SourcePlace => ({ file: ctx.file, line: ctx.doc.lineOf(p), component });
+  const skip = (from: SourcePlace, item: string, why: string, todo: string) => conv.skipped.push({ from, item, why, todo });
+  if (!isMapping(comp)) {
+    skip(at(cp), brief(comp), 'a component must be a mapping', 'Fix the zarf.yaml.');
+    return;
+  }
+  const component = `component ${text(comp.name) ?? `#${i + 1}`}${ctx.importedAt ? `, imported by ${ctx.importedAt}` : ''}`;
+  const here = (...p: Array<string | number>) => at([...cp, ...p], component);
+  for (const key of Object.keys(comp)) {
+    const v = comp[key];
+    if (COMPONENT_QUIET.has(key) || ['images', 'charts', 'files'].includes(key) || !isSet(v)) continue;
+    const items = Array.isArray(v) ? v : [v];
+    switch (key) {
+      case 'import':
+        await followImport(comp, here, ctx, walk);
+        break;
+      case 'repos':
+        items.forEach((r, j) => skip(here(key, j), `repos: ${brief(r)}`, 'a git repository: ferry carries no git trees', 'Mirror it with your git tooling; a chart in it goes under charts: once published to an HTTP or OCI chart repository.'));
+        break;
+      case 'manifests':
+        items.forEach((m, j) => skip(here(key, j), `manifests: ${isMapping(m) ? (text(m.name) ?? brief(m)) : brief(m)}`, 'raw manifests Zarf deploys as a generated chart; ferry does not deploy', 'Keep them in your deployment repository and list their images under images: (`ferry audit <dir> --format json` names every image they use); a remote manifest URL can be carried as a files: entry.'));
+        break;
+      case 'imageArchives':
+        items.forEach((a, j) => skip(here(key, j), `imageArchives: ${isMapping(a) ? (text(a.path) ?? brief(a)) : brief(a)}`, 'images from an archive on disk; ferry pulls images from registries', 'List the images\' upstream references under images:, or push the archive\'s images to a registry and list them there.'));
+        break;
+      case 'dataInjections':
+        items.forEach((d, j) => skip(here(key, j), `dataInjections: ${isMapping(d) ? (text(d.source) ?? brief(d)) : brief(d)}`, 'data Zarf copies into a running pod; ferry does not deploy', 'Carry the data as a files: entry (from a URL) and copy it in with your own tooling.'));
+        break;
+      case 'actions':
+      case 'scripts':
+        skip(here(key), `${key}: ${brief(v)}`, 'commands Zarf runs at create, deploy or remove; ferry runs none', 'Run them with your own deployment tooling; anything they download is not carried: list it here (images:, files:).');
+        break;
+      default:
+        skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+    }
+  }
+  convertImages(comp.images, here, opts, conv);
+  convertCharts(comp.charts, here, ctx.base, opts, conv);
+  convertFiles(comp.files, here, opts, conv);
+}
+
+const exists = (p: string) => stat(p).then((s) => s, () => undefined);
+
+/**
+ * A component's `import:`, as `zarf package create` resolves it (zarf-dev/zarf
+ * src/pkg/packager/load/import.go): `path:` is a package directory (its zarf.yaml) or a file,
+ * relative to the importing package; the one component named `import.name` (else this
+ * component's name) that fits the flavor is taken, its paths relative to its own package, and
+ * this component's own images, charts and files come after it. Followed only while it stays
+ * inside the top package's directory tree (real paths: a symlink out is not followed), at most
+ * ZARF_IMPORT_LIMITS deep and files; a cycle is named, not followed. A `url:` import (an OCI
+ * skeleton package) is not fetched.
+ */
+async function followImport(comp: Record<string, unknown>, here: Here, ctx: PackageContext, walk: Walk): Promise<void> {
+  const imp = isMapping(comp.import) ? comp.import : {};
+  const from = here('import');
+  const local = text(imp.path);
+  const url = text(imp.url);
+  const wanted = text(imp.name) ?? text(comp.name);
+  const item = `import: ${local ?? url ?? brief(comp.import)}`;
+  const skip = (why: string, todo: string) => void walk.conv.skipped.push({ from, item, why, todo });
+  const convertBoth = (p: string) => `Convert that package too, with this one: ferry convert zarf ${p} ${ctx.file} (its component ${wanted ?? '?'}).`;
+  if (local === undefined) {
+    return skip(url ? 'a component imported from a remote (OCI) package; ferry fetches nothing to convert' : 'names neither path: nor url:', url ? 'Pull that package\'s zarf.yaml (zarf package inspect definition) and convert it with this one.' : 'Fix the zarf.yaml.');
+  }
+  if (url !== undefined) return skip('names both path: and url:, which Zarf refuses', 'Keep one of them.');
+  if (local.includes('###ZARF_')) return skip('holds a template, which Zarf refuses in an import path', 'Write the path.');
+  if (path.isAbsolute(local)) return skip('an absolute path, which Zarf refuses', 'Write the path relative to this zarf.yaml.');
+  const shown = path.join(path.dirname(ctx.file), local);
+  const target = path.resolve(ctx.base, local);
+  const inside = (p: string) => {
+    const rel = path.relative(walk.root, p);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  const outside = () => skip(`${shown} is outside the package's directory (${walk.root}); ferry follows an import only inside it`, convertBoth(path.join(shown, 'zarf.yaml')));
+  // The top directory is a real path: the lexical check holds for a path under it that does not exist yet.
+  if (!inside(path.resolve(await realpath(ctx.base), local))) return outside();
+  const real = await realpath(target).catch(() => undefined);
+  if (real === undefined) return skip(`${shown} does not exist`, 'Fix the path, or convert the package it names with this one.');
+  const isDir = (await exists(real))?.isDirectory() ?? false;
+  const manifest = isDir ? path.join(real, 'zarf.yaml') : real;
+  const shownManifest = isDir ? path.join(shown, 'zarf.yaml') : shown;
+  const realManifest = await realpath(manifest).catch(() => undefined);
+  if (!inside(real) || (realManifest !== undefined && !inside(realManifest))) return outside();
+  if (realManifest === undefined) return skip(`${shownManifest} does not exist`, 'Fix the path, or convert the package it names with this one.');
+  const pkgDir = path.dirname(realManifest);
+  const cycle = ctx.chain.indexOf(pkgDir);
+  if (cycle >= 0) return skip(`imports a package already on this import chain (a cycle), which Zarf refuses`, 'Break the cycle: a package must not import itself, directly or through others.');
+  if (ctx.chain.length > ZARF_IMPORT_LIMITS.depth) return skip(`nested more than ${ZARF_IMPORT_LIMITS.depth} imports deep; ferry follows no deeper`, convertBoth(shownManifest));
+  if (walk.filesRead >= ZARF_IMPORT_LIMITS.files) return skip(`more than ${ZARF_IMPORT_LIMITS.files} package files imported in all; ferry reads no more`, convertBoth(shownManifest));
+  walk.filesRead++;
+  const docs = await walk.opts.read(realManifest, shownManifest);
+  if (docs.length !== 1) return skip(`${shownManifest} holds ${docs.length} YAML documents, not one package definition`, 'Fix the imported zarf.yaml.');
+  const pkg = docs[0].value;
+  try {
+    checkPackage(pkg, shownManifest);
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    return skip(err.message, err.hint ?? 'Fix the imported zarf.yaml.');
+  }
+  const found: number[] = [];
+  pkg.components.forEach((c, k) => {
+    if (!isMapping(c) || text(c.name) !== wanted) return;
+    const flavor = isMapping(c.only) ? text(c.only.flavor) : undefined;
+    if (!flavor || flavor === walk.opts.flavor) found.push(k);
+  });
+  if (found.length !== 1) {
+    return skip(`${shownManifest} has ${found.length ? 'several components' : 'no component'} named ${wanted ?? '?'}${walk.opts.flavor ? ` for flavor ${walk.opts.flavor}` : ''}, as Zarf needs exactly one`, 'Fix import.name, or the imported package.');
+  }
+  const importedAt = placeText(from).replace(/ \(.*$/, '');
+  await convertComponent(pkg.components[found[0]], found[0], { doc: docs[0], file: shownManifest, base: pkgDir, chain: [...ctx.chain, pkgDir], importedAt }, walk);
 }
 
 type Here = (...p: Array<string | number>) => SourcePlace;
