@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
 import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
+import { extraVarsIn, inRuntimeScope, runtimeScopeOf } from './runtime-vars.js';
 import { DEB_LINE, referencesIn, type Reference, type ScannedFile } from './scan.js';
 
 /**
@@ -52,11 +53,12 @@ export function isAnsibleText(file: string, text: string): boolean {
 }
 
 /**
- * `text` with each `{{ … }}` replaced by `fill(inner, whole)`, scanned once (a lazy `\{\{(.*?)\}\}`
- * regex retries from every `{{` of a line with no `}}`: quadratic on a crafted value).
+ * `text` cut into its literal parts and its `{{ … }}` (each on one line), scanned once (a lazy
+ * `\{\{(.*?)\}\}` regex retries from every `{{` of a line with no `}}`: quadratic on a crafted value).
  */
-function replaceJinja(text: string, fill: (inner: string, whole: string) => string): string {
-  let out = '';
+function jinjaParts(text: string): Array<string | { inner: string; whole: string }> {
+  const out: Array<string | { inner: string; whole: string }> = [];
+  let lit = '';
   let i = 0;
   for (;;) {
     const open = text.indexOf('{{', i);
@@ -66,14 +68,24 @@ function replaceJinja(text: string, fill: (inner: string, whole: string) => stri
     const nl = text.indexOf('\n', open + 2);
     // As the regex read it: `{{ … }}` on one line.
     if (nl >= 0 && nl < close) {
-      out += text.slice(i, nl + 1);
+      lit += text.slice(i, nl + 1);
       i = nl + 1;
       continue;
     }
-    out += text.slice(i, open) + fill(text.slice(open + 2, close), text.slice(open, close + 2));
+    lit += text.slice(i, open);
+    if (lit) out.push(lit);
+    lit = '';
+    out.push({ inner: text.slice(open + 2, close), whole: text.slice(open, close + 2) });
     i = close + 2;
   }
-  return out + text.slice(i);
+  lit += text.slice(i);
+  if (lit) out.push(lit);
+  return out;
+}
+
+/** `text` with each `{{ … }}` replaced by `fill(inner, whole)`. */
+function replaceJinja(text: string, fill: (inner: string, whole: string) => string): string {
+  return jinjaParts(text).map((p) => (typeof p === 'string' ? p : fill(p.inner, p.whole))).join('');
 }
 
 /** What each module fetches: its URL arguments, APT, image and chart arguments. Keyed by the short name. */
@@ -103,7 +115,7 @@ const COLLECTIONS: Record<string, string> = {
   helm: 'kubernetes.core',
   helm_repository: 'kubernetes.core',
 };
-const MODULES = new Set([...Object.keys(URL_ARGS), ...Object.keys(COLLECTIONS), ...COMMANDS, 'apt_repository', 'pip', 'set_fact']);
+const MODULES = new Set([...Object.keys(URL_ARGS), ...Object.keys(COLLECTIONS), ...COMMANDS, 'apt_repository', 'pip', 'set_fact', 'include_vars']);
 
 /** The module short name of a task key (`ansible.builtin.get_url`, `get_url`, `community.kubernetes.helm`), or undefined. */
 function moduleOf(key: string): string | undefined {
@@ -125,7 +137,10 @@ interface VarSetting {
 }
 
 /** The precedence of each place (the Ansible docs' variable precedence list, least to most). */
-export const PREC = { roleDefaults: 1, inventoryGroup: 3, groupVarsAll: 4, groupVars: 6, inventoryHost: 8, hostVars: 9, playVars: 12, playVarsFiles: 14, roleVars: 15, setFact: 19 } as const;
+export const PREC = { roleDefaults: 1, inventoryGroup: 3, groupVarsAll: 4, groupVars: 6, inventoryHost: 8, hostVars: 9, playVars: 12, playVarsFiles: 14, roleVars: 15, includeVars: 18, setFact: 19, extraVars: 22 } as const;
+
+/** A role's `defaults/main` or `vars/main` (a file, or a directory of them): Ansible loads only these itself; other files there only when a task or play names them (include_vars, vars_from, defaults_from). */
+const ROLE_MAIN = /\/(?:defaults|vars)\/main(?:\.ya?ml|\.json)?(?:\/|$)/;
 
 /** Variables of the scan: global (inventories, group_vars, host_vars, set_fact), per role (defaults, vars) and per play (vars, vars_files). */
 class AnsibleVars {
@@ -133,12 +148,14 @@ class AnsibleVars {
   private roles = new Map<string, Map<string, VarSetting[]>>();
   /** `<playbook>#<play index>` → its vars and vars_files. */
   private plays = new Map<string, Map<string, VarSetting[]>>();
+  /** Run-time variables (`ansible-playbook -e` in a script or CI file) by the directory they apply under (runtime-vars.ts). */
+  private extra = new Map<string, Map<string, VarSetting[]>>();
   /** A role's name → the plays that list it in `roles:`. */
   readonly rolePlays = new Map<string, string[]>();
   /** A play's vars_files the scan does not hold: any variable of the play may be set there. */
   readonly unread = new Map<string, string[]>();
   /** `<role>\0<play>\0<name>` → the variable filled in (resolveJinja). */
-  readonly resolved = new Map<string, { value: string; unknown: string[]; by: string[] }>();
+  readonly resolved = new Map<string, Way[]>();
 
   /** Settings held, at most MAX_SETTINGS: a crafted tree (one vars_files named by 10 000 plays, an inventory of 10^6 host variables) does not grow memory without bound. */
   private count = 0;
@@ -158,22 +175,31 @@ class AnsibleVars {
     map.set(name, list);
   }
 
-  /** A YAML map of variables from `file`: role defaults/vars by the role directory, group_vars/host_vars by their name, else at `prec` in `play`. */
-  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play: string; prec: number }): void {
+  /**
+   * A YAML map of variables from `file`: role defaults/vars by the role directory (a file other
+   * than `main` holds for the hosts whose task includes it: one candidate), group_vars/host_vars by
+   * their name, else at `prec` in `play` (for every host of the play unless `every` is false).
+   */
+  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play?: string; role?: string; prec: number; every?: boolean }): void {
     const role = /(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//.test(file) ? roleOf(file) : undefined;
     let into = this.global;
     let prec: number = PREC.groupVars;
     let every = false;
     if (at) {
-      into = this.plays.get(at.play) ?? new Map();
-      this.plays.set(at.play, into);
+      const [scope, key] = at.play ? [this.plays, at.play] : at.role ? [this.roles, at.role] : [undefined, ''];
+      if (scope) {
+        into = scope.get(key) ?? new Map();
+        scope.set(key, into);
+      }
       prec = at.prec;
-      every = true;
+      every = at.every ?? true;
     } else if (role) {
       into = this.roles.get(role) ?? new Map();
       this.roles.set(role, into);
-      prec = /\/defaults\//.test(file.slice(role.length)) ? PREC.roleDefaults : PREC.roleVars;
-      every = true;
+      const rest = file.slice(role.length);
+      const main = ROLE_MAIN.test(rest);
+      prec = /^\/defaults\//.test(rest) ? PREC.roleDefaults : main ? PREC.roleVars : PREC.includeVars;
+      every = main;
     } else if (/(?:^|\/)group_vars\/all(?:\.ya?ml|\.json)?(?:\/|$)/.test(file)) {
       prec = PREC.groupVarsAll;
       every = true;
@@ -191,10 +217,18 @@ class AnsibleVars {
     this.into(this.global, name, { value, where, prec, every });
   }
 
+  /** A run-time variable of a script or CI file, for the Ansible files under `scope`. */
+  addExtra(scope: string, name: string, value: string | undefined, where: string): void {
+    const m = this.extra.get(scope) ?? new Map<string, VarSetting[]>();
+    this.extra.set(scope, m);
+    this.into(m, name, { value, where, prec: PREC.extraVars, every: false });
+  }
+
   /** The settings that apply to a task of `file` in `play` (undefined in a role's task file). */
   settings(name: string, file: string, play: string | undefined): VarSetting[] {
     const role = roleOf(file);
     const out = [...((role && this.roles.get(role)?.get(name)) || []), ...(this.global.get(name) ?? [])];
+    for (const [scope, m] of this.extra) if (inRuntimeScope(scope, file)) out.push(...(m.get(name) ?? []));
     if (play) out.push(...(this.plays.get(play)?.get(name) ?? []));
     else if (role) {
       // A role's tasks see the vars of each play listing it: for every host only when one play lists it.
@@ -241,64 +275,141 @@ function placesOf(set: VarSetting[], withValues: boolean, sep: string): string {
   return `${shown.join(sep)}${set.length > MAX_PLACES ? `${sep}and ${set.length - MAX_PLACES} more place${set.length - MAX_PLACES === 1 ? '' : 's'}` : ''}`;
 }
 
-/** `text` with each `{{ var }}` filled in; `unknown` says why any stays as written, `by` where each value came from. */
-function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, seen: string[] = [], play?: string): { value: string; unknown: string[]; by: string[] } {
-  const unknown: string[] = [];
-  const by: string[] = [];
-  if (/\{%/.test(text)) unknown.push('a Jinja statement ({% … %}) the scan does not evaluate');
-  let grown = 0;
-  const value = replaceJinja(text, (inner, all) => {
-    const m = SIMPLE_VAR.exec(inner);
-    if (!m) {
-      unknown.push(`${all}: an expression the scan does not evaluate`);
-      return all;
+/** One way a string is filled in: its value, why any part stays as written, where each value came from. */
+interface Way {
+  value: string;
+  unknown: string[];
+  by: string[];
+}
+
+/** At most this many ways one string is filled in (one finding each); past it, the string stays as written, unknown. */
+export const MAX_WAYS = 16;
+
+/**
+ * A Jinja expression the scan evaluates: a variable or a quoted literal, then filters that keep it
+ * a string (`default('x')`/`d('x')`, `trim`, `string`, `lower`, `upper`). Undefined for anything else.
+ */
+function parseExpression(inner: string): { name?: string; literal?: string; fallback?: { value: string; ifEmpty: boolean }; filters: string[] } | undefined {
+  const parts = inner.split('|').map((x) => x.trim());
+  const head = parts[0];
+  const lit = /^(?:'([^'\\]*)'|"([^"\\]*)")$/.exec(head);
+  const name = SIMPLE_VAR.exec(head)?.[1];
+  if (!lit && !name) return undefined;
+  const out: { name?: string; literal?: string; fallback?: { value: string; ifEmpty: boolean }; filters: string[] } = { name, literal: lit ? (lit[1] ?? lit[2]) : undefined, filters: [] };
+  for (const f of parts.slice(1)) {
+    const d = /^(?:default|d)\(\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*(?:,\s*(true|false|True|False)\s*)?\)$/.exec(f);
+    if (d && !out.fallback && !out.filters.length) out.fallback = { value: d[1] ?? d[2], ifEmpty: /^t/i.test(d[3] ?? '') };
+    else if (/^(?:trim|string|lower|upper)$/.test(f)) out.filters.push(f);
+    else return undefined;
+  }
+  return out;
+}
+
+function applyFilters(value: string, filters: string[]): string {
+  let v = value;
+  for (const f of filters) v = f === 'trim' ? v.trim() : f === 'lower' ? v.toLowerCase() : f === 'upper' ? v.toUpperCase() : v;
+  return v;
+}
+
+/** The ways a variable is set for a task of `file` in `play`, each filled in (cached per role, play and name). */
+function variableWays(name: string, file: string, vars: AnsibleVars, depth: number, seen: string[], play: string | undefined): { ways: Way[]; none?: string; some: boolean } {
+  const cacheKey = `${roleOf(file) ?? ''}\0${play ?? ''}\0${name}`;
+  let looked = vars.lookups.get(cacheKey);
+  if (!looked) {
+    const applying = applicable(vars.settings(name, file, play));
+    looked = { set: applying, values: [...new Set(applying.map((s) => s.value))], unread: vars.unreadFor(file, play) };
+    vars.lookups.set(cacheKey, looked);
+  }
+  const { set, values, unread } = looked;
+  const all = `{{ ${name} }}`;
+  if (unread.length) return { ways: [{ value: all, unknown: [`${all}: the play's vars_files ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'are' : 'is'} not in the scan and may set it`], by: [] }], some: false };
+  if (!set.length) return { ways: [], none: `${all} is set in no role defaults/vars, inventory, group_vars, host_vars, play vars/vars_files, include_vars, set_fact or ansible-playbook -e of the scan${name.startsWith('ansible_') ? ' (a fact of the managed host)' : ' (extra vars or a registered result may set it)'}`, some: false };
+  // Each variable is filled in once per role and play (a chain of variables each using the last many times is not re-walked).
+  let ways = vars.resolved.get(cacheKey);
+  // More values than one string is reported for: unknown, the first places named.
+  if (!ways && values.length > MAX_WAYS) ways = [{ value: all, unknown: [`${all} is set to ${values.length} different values (${placesOf(set, true, '; ')}): which applies depends on the host or the run`], by: [] }];
+  if (!ways) {
+    ways = [];
+    for (const v of values) {
+      const at = set.filter((s) => s.value === v);
+      if (v === undefined) {
+        ways.push({ value: all, unknown: [`${all} is set to no string (${placesOf(at, false, '; ')})`], by: [] });
+        continue;
+      }
+      const several = values.length > 1 ? `, one of ${values.length} values: which applies depends on the host or the run` : '';
+      const shown = v.length > 200 ? `${v.slice(0, 200)}…` : v;
+      for (const w of resolveWays(v, file, vars, depth + 1, [...seen, name], play)) ways.push({ value: w.value, unknown: w.unknown, by: [`${all}=${shown} (${placesOf(at, false, ', ')}${several})`, ...w.by] });
     }
-    const name = m[1];
-    if (seen.includes(name) || depth >= MAX_DEPTH) {
-      unknown.push(`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`);
-      return all;
+    vars.resolved.set(cacheKey, ways);
+  }
+  // Set for some hosts only (no setting holds for every host): on the others it is unset.
+  return { ways, some: !set.some((s) => s.every) };
+}
+
+/** The values of one `{{ … }}`: each way its variable is set, its default where it may be unset, filters applied. */
+function expressionWays(inner: string, whole: string, file: string, vars: AnsibleVars, depth: number, seen: string[], play: string | undefined): Way[] {
+  const e = parseExpression(inner);
+  if (!e) return [{ value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] }];
+  if (e.literal !== undefined) return [{ value: applyFilters(e.literal, e.filters), unknown: [], by: [] }];
+  const name = e.name!;
+  if (seen.includes(name) || depth >= MAX_DEPTH) return [{ value: whole, unknown: [`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`], by: [] }];
+  if (vars.overflow) return [{ value: whole, unknown: [`{{ ${name} }}: the scan sets more than ${MAX_SETTINGS.toLocaleString('en-US')} Ansible variables; those past ${vars.overflow} were not read, so no value is known`], by: [] }];
+  const v = variableWays(name, file, vars, depth, seen, play);
+  const out = v.ways.filter((w) => !(e.fallback?.ifEmpty && w.value === '' && !w.unknown.length)).map((w) => ({ ...w, value: w.unknown.length ? w.value : applyFilters(w.value, e.filters) }));
+  if (e.fallback && (v.none || v.some || out.length < v.ways.length)) {
+    const why = v.none ? `${name} is set nowhere in the scan` : v.some ? `where ${name} is unset (it is set for some hosts only)` : `where ${name} is empty`;
+    out.push({ value: applyFilters(e.fallback.value, e.filters), unknown: [], by: [`${whole}=${e.fallback.value} (its default, ${why})`] });
+  }
+  if (!out.length) return [{ value: whole, unknown: [v.none!], by: [] }];
+  return out;
+}
+
+/**
+ * `text` with each `{{ … }}` filled in, one way per combination of the values its variables may
+ * take (at most MAX_WAYS): `unknown` says why any part stays as written, `by` where each value came from.
+ */
+function resolveWays(text: string, file: string, vars: AnsibleVars, depth = 0, seen: string[] = [], play?: string): Way[] {
+  let ways: Way[] = [{ value: '', unknown: /\{%/.test(text) ? ['a Jinja statement ({% … %}) the scan does not evaluate'] : [], by: [] }];
+  for (const part of jinjaParts(text)) {
+    if (typeof part === 'string') {
+      for (const w of ways) w.value += part;
+      continue;
     }
-    if (vars.overflow) {
-      unknown.push(`{{ ${name} }}: the scan sets more than ${MAX_SETTINGS.toLocaleString('en-US')} Ansible variables; those past ${vars.overflow} were not read, so no value is known`);
-      return all;
+    const opts = expressionWays(part.inner, part.whole, file, vars, depth, seen, play);
+    if (ways.length * opts.length > MAX_WAYS) {
+      const shown = opts.slice(0, MAX_PLACES).map((o) => o.value).join(', ');
+      for (const w of ways) (w.value += part.whole), w.unknown.push(`${part.whole} takes ${opts.length} values (${shown}${opts.length > MAX_PLACES ? ', …' : ''}): with the other variables of ${text.length > 80 ? `${text.slice(0, 80)}…` : text}, more than ${MAX_WAYS} ways, not each reported`);
+      continue;
     }
-    const cacheKey = `${roleOf(file) ?? ''}\0${play ?? ''}\0${name}`;
-    let looked = vars.lookups.get(cacheKey);
-    if (!looked) {
-      const applying = applicable(vars.settings(name, file, play));
-      looked = { set: applying, values: [...new Set(applying.map((s) => s.value))], unread: vars.unreadFor(file, play) };
-      vars.lookups.set(cacheKey, looked);
-    }
-    const { set, values, unread } = looked;
-    if (unread.length) {
-      unknown.push(`{{ ${name} }}: the play's vars_files ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'are' : 'is'} not in the scan and may set it`);
-      return all;
-    }
-    if (!set.length) {
-      unknown.push(`{{ ${name} }} is set in no role defaults/vars, inventory, group_vars, host_vars, play vars/vars_files or set_fact of the scan${name.startsWith('ansible_') ? ' (a fact of the managed host)' : ' (extra vars or a registered result may set it)'}`);
-      return all;
-    }
-    if (values.length > 1 || values[0] === undefined) {
-      unknown.push(`{{ ${name} }} is set ${values.length > 1 ? `to ${values.length} different values` : 'to no string'} (${placesOf(set, true, '; ')}): which applies depends on the host`);
-      return all;
-    }
-    // Each variable is resolved once per role (a chain of variables each using the last many times is not re-walked).
-    let inner2 = vars.resolved.get(cacheKey);
-    if (!inner2) {
-      inner2 = resolveJinja(values[0], file, vars, depth + 1, [...seen, name], play);
-      if (inner2.value.length > MAX_RESOLVED) inner2 = { value: all, unknown: [`{{ ${name} }} is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: [] };
-      vars.resolved.set(cacheKey, inner2);
-    }
-    if (grown + inner2.value.length > MAX_RESOLVED) {
-      unknown.push(`${text.slice(0, 80)}… is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`);
-      return all;
-    }
-    grown += inner2.value.length;
-    unknown.push(...inner2.unknown);
-    by.push(`{{ ${name} }}=${values[0]} (${placesOf(set, false, ', ')})`, ...inner2.by);
-    return inner2.value;
-  });
-  return { value, unknown: [...new Set(unknown)], by: [...new Set(by)] };
+    const next: Way[] = [];
+    for (const w of ways)
+      for (const o of opts) {
+        if (w.value.length + o.value.length > MAX_RESOLVED) next.push({ value: w.value + part.whole, unknown: [...w.unknown, `${text.slice(0, 80)}… is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: w.by });
+        else next.push({ value: w.value + o.value, unknown: [...w.unknown, ...o.unknown], by: [...w.by, ...o.by] });
+      }
+    ways = next;
+  }
+  // One way per value (two hosts' settings that fill it in alike are one finding, both named).
+  const byValue = new Map<string, Way>();
+  for (const w of ways) {
+    const k = `${w.unknown.length ? '?' : ''}${w.value}`;
+    const had = byValue.get(k);
+    if (had) (had.unknown = [...new Set([...had.unknown, ...w.unknown])]), (had.by = [...new Set([...had.by, ...w.by])]);
+    else byValue.set(k, { value: w.value, unknown: [...new Set(w.unknown)], by: [...new Set(w.by)] });
+  }
+  return [...byValue.values()];
+}
+
+/** `text` filled in one way only: several ways (by host or run) make it unknown, the values named. */
+function resolveJinja(text: string, file: string, vars: AnsibleVars, depth = 0, seen: string[] = [], play?: string): Way {
+  const ways = resolveWays(text, file, vars, depth, seen, play);
+  if (ways.length === 1) return ways[0];
+  return { value: text, unknown: [`${text} is filled in ${ways.length} ways (${ways.slice(0, MAX_PLACES).map((w) => w.value).join('; ')}${ways.length > MAX_PLACES ? '; …' : ''}): which applies depends on the host or the run`], by: [] };
+}
+
+/** Where a way's value came from, for a note; with the number of ways when there are several. */
+function resolvedNote(written: string, w: Way, ways: number): string {
+  return w.by.length ? `: ${written}, resolved ${w.by.join(', ')}${ways > 1 ? ` (one of ${ways} ways it is filled in)` : ''}` : '';
 }
 
 /** A task's arguments: the module's mapping, its `args:`, or a free-form `k=v k=v` string. */
@@ -325,15 +436,18 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
   let play: string | undefined;
   const emit = (line: number, keyPath: string, kind: Reference['kind'], written: string, what: string, extra: Partial<Reference> = {}) => {
     handled.add(keyPath);
-    const r = resolveJinja(written, file, vars, 0, [], play);
+    const ways = resolveWays(written, file, vars, 0, [], play);
     const at = `${file}:${line} ${what}`;
-    if (r.unknown.length) {
-      // Only the host may be known: the reference as written with what resolved filled in.
-      out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
-      return;
+    // One finding per way the variables are set (by host or run), each naming where its values come from.
+    for (const r of ways) {
+      if (r.unknown.length) {
+        // Only the host may be known: the reference as written with what resolved filled in.
+        out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
+        continue;
+      }
+      const found = kind === 'url' ? referencesIn(r.value, false).filter((x) => x.kind === 'url' || x.kind === 'oci') : [{ kind, value: r.value }];
+      for (const f of found) out.push({ file, line, keyPath, ...f, ...extra, provenance: `${at}${resolvedNote(written, r, ways.length)}` });
     }
-    const found = kind === 'url' ? referencesIn(r.value, false).filter((x) => x.kind === 'url' || x.kind === 'oci') : [{ kind, value: r.value }];
-    for (const f of found) out.push({ file, line, keyPath, ...f, ...extra, provenance: `${at}${r.by.length ? `: ${written}, resolved ${r.by.join(', ')}` : ''}` });
   };
   const walkList = (list: unknown, keyPath: string) => {
     if (!isSeq(list)) return;
@@ -375,10 +489,10 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           const kpx = node === body ? `${keyPath}.${key}` : `${keyPath}.${key}.cmd`;
           const line = lineOf(node);
           handled.add(kpx);
-          const r = resolveJinja(text, file, vars, 0, [], play);
+          const ways = resolveWays(text, file, vars, 0, [], play);
           const short = text.length > 200 ? `${text.slice(0, 200)}…` : text;
-          if (!r.unknown.length) {
-            for (const x of referencesIn(r.value, false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}: ${short}, resolved ${r.by.join(', ')}` });
+          if (ways.every((r) => !r.unknown.length)) {
+            for (const r of ways) for (const x of referencesIn(r.value, false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}${resolvedNote(short, r, ways.length)}` });
           } else {
             // The literal parts as the generic scan reads them, and each URL with a variable in it, unknown.
             for (const x of referencesIn(replaceJinja(text, () => ' '), false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}: ${short}` });
@@ -394,14 +508,19 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
       if (mod === 'apt_repository') {
         const repo = str('repo');
         if (repo) {
-          const r = resolveJinja(repo.text, file, vars, 0, [], play);
-          const m = DEB_LINE.exec(r.value.trim());
+          const ways = resolveWays(repo.text, file, vars, 0, [], play);
           handled.add(kp('repo'));
-          if (m && !r.unknown.length) {
-            out.push({ file, line: lineOf(repo.node), keyPath: kp('repo'), kind: 'apt', value: m[2], apt: { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) }, provenance: `${file}:${lineOf(repo.node)} ${what('repo')}${r.by.length ? `: ${repo.text}, resolved ${r.by.join(', ')}` : ''}` });
-          } else if (/^ppa:/.test(r.value.trim())) {
-            out.push({ file, line: lineOf(repo.node), keyPath: kp('repo'), kind: 'url', value: 'https://ppa.launchpadcontent.net', provenance: `${file}:${lineOf(repo.node)} ${what('repo')}: ${repo.text}: a Launchpad PPA (its key from keyserver.ubuntu.com / api.launchpad.net)` });
-          } else emit(lineOf(repo.node), kp('repo'), 'apt', m ? m[2] : repo.text, what('repo'));
+          const line = lineOf(repo.node);
+          for (const r of ways) {
+            const m = DEB_LINE.exec(r.value.trim());
+            if (m && !r.unknown.length) {
+              out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m[2], apt: { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) }, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });
+            } else if (/^ppa:/.test(r.value.trim())) {
+              out.push({ file, line, keyPath: kp('repo'), kind: 'url', value: 'https://ppa.launchpadcontent.net', provenance: `${file}:${line} ${what('repo')}: ${repo.text}: a Launchpad PPA (its key from keyserver.ubuntu.com / api.launchpad.net)` });
+            } else if (!r.unknown.length) {
+              out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: r.value, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });
+            } else out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m ? m[2] : r.value, provenance: `${file}:${line} ${what('repo')}: ${repo.text}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
+          }
         }
       }
       if (mod === 'deb822_repository') {
@@ -482,8 +601,7 @@ function helmRepositories(docs: Array<{ file: string; contents: unknown }>, vars
         const name = args.get('name')?.value;
         const url = args.get('repo_url')?.value;
         if (typeof name === 'string' && typeof url === 'string') {
-          const r = resolveJinja(url, file, vars);
-          if (!r.unknown.length) found.set(name, (found.get(name) ?? new Set()).add(r.value));
+          for (const r of resolveWays(url, file, vars)) if (!r.unknown.length) found.set(name, (found.get(name) ?? new Set()).add(r.value));
         }
       } else visit(p.value, file);
     }
@@ -628,6 +746,9 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
   const maps = new Map<string, { contents: YAMLMap; lineOf: (n: YamlNode) => number }>();
   for (const f of files) {
     if (f.text === undefined) continue;
+    // `ansible-playbook -e k=v` in a script or CI file: a run-time value for the playbooks next to it.
+    if (f.text.includes('ansible-playbook'))
+      for (const x of extraVarsIn(f.text)) vars.addExtra(runtimeScopeOf(f.file), x.name, x.value, `${f.file}:${x.line} ${x.how} (a run-time value${x.value === undefined ? ' from the shell or CI, unknown' : ''})`);
     if (f.type !== 'yaml' && isAnsibleConfigFile(f.file)) {
       if (ANSIBLE_CFG.test(f.file)) cfgs.push(galaxyConfig(f.file, f.text));
       else iniInventory(f.file, f.text, vars);
@@ -648,12 +769,15 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     }
   }
   if (!docs.length) return;
+  /** A playbook's one play (`<file>#<index>`), where it has exactly one: its include_vars load into that play. */
+  const playOf = new Map<string, string | undefined>();
   // Plays: their vars, vars_files and roles; set_fact tasks (each once: no chain grows past the variables the files set).
   for (const d of docs) {
     if (d.role !== 'tasks' || !isSeq(d.contents)) continue;
     d.contents.items.forEach((item, i) => {
       if (!isMap(item) || !item.has('hosts')) return;
       const play = `${d.file}#${i}`;
+      playOf.set(d.file, playOf.has(d.file) ? undefined : play);
       const pv = item.get('vars', true);
       if (isMap(pv)) vars.add(d.file, pv, d.lineOf, { play, prec: PREC.playVars });
       const vf = item.get('vars_files', true);
@@ -682,13 +806,54 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
         }
     });
   }
+  /**
+   * An include_vars task: the files it may load (its `file`/free-form name or `dir`, a `{{ … }}` in
+   * it matching any name: `vars/{{ ansible_os_family }}.yml`), looked up as Ansible does (a role's
+   * `vars/`, the task's directory; a playbook's directory), each holding for the hosts that load it.
+   * A role's `vars/` files are read already (AnsibleVars.add); a play's include of a file the scan
+   * does not hold makes its variables unknown, as an unread vars_files does.
+   */
+  const includeVars = (task: YAMLMap, key: string, file: string, lineOf: (n: YamlNode) => number) => {
+    const args = argsOf(task, key);
+    const body = task.get(key, true);
+    const named = isScalar(body) && typeof body.value === 'string' && !/=/.test(body.value) ? body.value.trim() : undefined;
+    const given = named ?? (typeof args.get('file')?.value === 'string' ? String(args.get('file')!.value) : undefined);
+    const dir = typeof args.get('dir')?.value === 'string' ? String(args.get('dir')!.value) : undefined;
+    // Loaded under one name (`name: x`): the variables are `x.<key>`, not read here.
+    if ((!given && !dir) || args.has('name')) return;
+    const role = roleOf(file);
+    const play = role && TASKS_FILE.test(file) ? undefined : playOf.get(file);
+    const magic = (t: string) => t.replace(/\{\{\s*role_path\s*\}\}/g, role ?? '{{ role_path }}').replace(/\{\{\s*playbook_dir\s*\}\}/g, path.posix.dirname(file));
+    const target = magic(given ?? dir!);
+    const bases = path.posix.isAbsolute(target) ? [''] : role ? [`${role}/vars`, path.posix.dirname(file)] : [path.posix.dirname(file), `${path.posix.dirname(file)}/vars`];
+    const pattern = (base: string) => {
+      const full = path.posix.normalize(base ? `${base}/${target}` : target);
+      const re = jinjaParts(full).map((x) => (typeof x === 'string' ? x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]*')).join('');
+      return new RegExp(`^${re}${dir && !given ? '/[^/]+\\.(?:ya?ml|json)$' : '(?:\\.ya?ml|\\.json)?$'}`);
+    };
+    const res = bases.map(pattern);
+    let found = 0;
+    for (const [f, m] of maps) {
+      if (!res.some((r) => r.test(f))) continue;
+      found++;
+      // A role's vars/ file holds for the hosts whose task includes it already (AnsibleVars.add).
+      if (role && f.startsWith(`${role}/vars/`)) continue;
+      vars.add(f, m.contents, m.lineOf, { play, role: play ? undefined : role, prec: PREC.includeVars, every: false });
+    }
+    if (!found && play) {
+      const list = vars.unread.get(play) ?? [];
+      if (list.length < MAX_PLACES) list.push(`${given ?? dir} (include_vars, ${file}:${lineOf(task)})`);
+      vars.unread.set(play, list);
+    }
+  };
   const facts = (n: unknown, file: string, lineOf: (n: YamlNode) => number, depth: number) => {
     if (depth > 64) return;
     if (isSeq(n)) return n.items.forEach((x) => facts(x, file, lineOf, depth + 1));
     if (!isMap(n)) return;
     for (const p of n.items) {
       const key = isScalar(p.key) ? String(p.key.value) : '';
-      if (moduleOf(key) === 'set_fact' && isMap(p.value)) {
+      if (moduleOf(key) === 'include_vars') includeVars(n, key, file, lineOf);
+      else if (moduleOf(key) === 'set_fact' && isMap(p.value)) {
         for (const q of p.value.items) {
           if (!isScalar(q.key) || q.key.value === 'cacheable') continue;
           const v = isScalar(q.value) && q.value.value !== null && typeof q.value.value !== 'object' ? String(q.value.value) : undefined;
@@ -718,10 +883,12 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
         if (!/^[a-z][a-z0-9+.-]*:\/\/|^\{\{[^}]*\}\}\//i.test(written.trim())) continue;
         const keyPath = String(p.key.value);
         h.add(keyPath);
-        const r = resolveJinja(written, d.file, vars);
+        const ways = resolveWays(written, d.file, vars);
         const line = d.lineOf(p.value as YamlNode);
-        if (r.unknown.length) out.push({ file: d.file, line, keyPath, kind: 'url', value: r.value, provenance: `${d.file}:${line} ${keyPath}: ${written}: ${r.unknown.join('; ')}` });
-        else for (const x of referencesIn(r.value, false)) out.push({ file: d.file, line, keyPath, ...x, provenance: `${d.file}:${line} ${keyPath}: ${written}, resolved ${r.by.join(', ')}` });
+        for (const r of ways) {
+          if (r.unknown.length) out.push({ file: d.file, line, keyPath, kind: 'url', value: r.value, provenance: `${d.file}:${line} ${keyPath}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}` });
+          else for (const x of referencesIn(r.value, false)) out.push({ file: d.file, line, keyPath, ...x, provenance: `${d.file}:${line} ${keyPath}${resolvedNote(written, r, ways.length)}` });
+        }
       }
     }
   }

@@ -25,6 +25,7 @@ import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
+import { setsRuntimeVars } from './runtime-vars.js';
 import { applyVarScalars, ComposeEnvs, MAX_VAR_SCALARS, substitutionOf, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 
@@ -141,6 +142,8 @@ const CONFIGMAP_KIND = /^[ \t]*["']?kind["']?[ \t]*:[ \t]*["']?ConfigMap\b/m;
 
 export function keepsText(file: string, type: FileType, text: string): boolean {
   const base = path.posix.basename(file);
+  // `ansible-playbook -e k=v`, `TF_VAR_x=v` in a script, env or CI file (runtime-vars.ts): read by applyAnsible and applyTerraform.
+  if (setsRuntimeVars(text)) return true;
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file) || isAnsibleConfigFile(file)) return true;
   if (type !== 'yaml') return false;

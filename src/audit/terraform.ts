@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { referencesIn, type Reference, type ScannedFile } from './scan.js';
+import { inRuntimeScope, runtimeScopeOf, tfVarsIn } from './runtime-vars.js';
 
 /**
  * Terraform / OpenTofu configurations (`*.tf`, `*.tofu`, `*.tfvars`, the CLI configuration
@@ -336,7 +337,7 @@ interface SetAt {
   /** The directory whose variables the value uses: the caller's, for a module argument. */
   ctx?: string;
   /** A module block's argument overrides the child's `variable` default; a file Terraform loads itself (`auto`) overrides both. */
-  kind?: 'default' | 'arg' | 'auto';
+  kind?: 'default' | 'arg' | 'auto' | 'env';
   /** An `auto` file's place in Terraform's loading order (autoTfvarsRank): the last loaded wins. */
   rank?: string;
 }
@@ -450,7 +451,8 @@ function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): 
   const auto = set.filter((s) => s.kind === 'auto');
   if (auto.length) {
     const last = auto.reduce((a, b) => (b.rank! >= a.rank! ? b : a));
-    set = set.filter((s) => s.kind !== 'default' && (s.kind !== 'auto' || s === last));
+    // TF_VAR_ in the environment comes first in Terraform's loading order: every variables file it loads itself overrides it.
+    set = set.filter((s) => s.kind !== 'default' && s.kind !== 'env' && (s.kind !== 'auto' || s === last));
   }
   const where = dir || '.';
   if (!set.length) return { value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] };
@@ -570,6 +572,23 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       }
       if (b.type === 'locals') for (const a of b.attrs) vars.add(p.dir, `local.${a.name}`, `${p.file}:${a.line}`, a.value);
     }
+  }
+
+  // `TF_VAR_<name>=value` in an env, script or CI file next to a root module (runtime-vars.ts): a
+  // run-time value of its `var.<name>`, over the variable's default only (Terraform reads the
+  // environment first, then terraform.tfvars, *.auto.tfvars and -var/-var-file, later ones winning).
+  const declaredVars = new Map<string, Set<string>>();
+  for (const p of parsed) for (const b of p.root.blocks) if (b.type === 'variable' && b.labels[0]) declaredVars.set(p.dir, (declaredVars.get(p.dir) ?? new Set()).add(b.labels[0]));
+  for (const f of files) {
+    if (f.text === undefined || isTerraformFile(f.file) || !f.text.includes('TF_VAR_')) continue;
+    const scope = runtimeScopeOf(f.file);
+    for (const x of tfVarsIn(f.text))
+      for (const [dir, names] of declaredVars) {
+        // Only a root module reads TF_VAR_ (a child module gets its caller's arguments).
+        if (!names.has(x.name) || !inRuntimeScope(scope, dir) || vars.callers.get(dir)) continue;
+        const value: Value = x.value === undefined ? { t: 'other', line: x.line, calls: [], strings: [] } : { t: 'str', v: x.value, line: x.line };
+        vars.add(dir, `var.${x.name}`, `${f.file}:${x.line} ${x.how} (a run-time value${x.value === undefined ? ' from the shell or CI, unknown' : ''})`, value, { kind: 'env' });
+      }
   }
 
   const out: Reference[] = [];

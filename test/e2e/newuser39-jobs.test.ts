@@ -156,11 +156,14 @@ describe('new user 39: an Ansible + Terraform repository audited', () => {
     expect(helm.provenance).toContain('repo/ansible/vars/common.yml:1');
     expect(one('repo/ansible/site.yml', 22)).toMatchObject({ kind: 'url', value: 'https://rpm.vendor.example.com/el9/tool.rpm', class: 'undeclared' });
   });
-  it('Ansible: a value that differs by group stays unknown, each value named with its group file', () => {
-    const img = one('repo/ansible/roles/base/tasks/main.yml', 9);
-    expect(img).toMatchObject({ kind: 'image', value: '{{ app_registry }}/app:1.0', class: 'undeclared' });
-    expect(img.provenance).toContain('inventory/group_vars/all.yml:1 = registry.site.internal/apps');
-    expect(img.provenance).toContain('inventory/group_vars/db.yml:1 = quay.io/acme');
+  it('Ansible: a value that differs by group is one finding per value (recall4), each naming its group file', () => {
+    const imgs = at('repo/ansible/roles/base/tasks/main.yml', 9);
+    expect(imgs.map((f) => [f.kind, f.value, f.class])).toEqual([
+      ['image', 'quay.io/acme/app:1.0', 'undeclared'],
+      ['image', 'registry.site.internal/apps/app:1.0', 'internal'],
+    ]);
+    expect(imgs[0].provenance).toContain('{{ app_registry }}=quay.io/acme (repo/ansible/inventory/group_vars/db.yml:1, one of 2 values');
+    expect(imgs[1].provenance).toContain('{{ app_registry }}=registry.site.internal/apps (repo/ansible/inventory/group_vars/all.yml:1, one of 2 values');
   });
   it("Ansible: a collection with no source comes from ansible.cfg's server_list, one by server name from that server", () => {
     const noSource = at('repo/ansible/collections/requirements.yml', 2);

@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { isMap, isScalar, parseDocument } from 'yaml';
+import { withoutStackTraces } from '../errors.js';
+
+/**
+ * Variables a deploy tool gets at run time from the file that runs it: `ansible-playbook -e k=v`
+ * (`--extra-vars`) and `TF_VAR_<name>=value` written in a script, a Makefile, an env file or a CI
+ * file (`.gitlab-ci.yml`, `.github/workflows/*`) next to the playbooks or the Terraform module.
+ * Each is one more candidate value of its variable (the runs started elsewhere do not have it),
+ * named with the file and line that sets it. A value built from the shell's or the CI's own
+ * variables (`$MIRROR`, `${{ vars.MIRROR }}`) is unknown.
+ */
+export interface RuntimeVar {
+  name: string;
+  /** Undefined: set from something the scan cannot know (a shell or CI variable, a file). */
+  value: string | undefined;
+  line: number;
+  /** How it is set, in words (`ansible-playbook --extra-vars`, `TF_VAR_mirror`). */
+  how: string;
+}
+
+/** At most this many run-time variables are read from one file (a real CI file sets a few dozen). */
+export const MAX_RUNTIME_VARS_PER_FILE = 256;
+/** A line longer than this (joined continuations included) is not read for run-time variables. */
+const MAX_LINE = 16 * 1024;
+
+/** Whether the scan keeps this file's text for the run-time variables it may set (scan.ts keepsText). */
+export function setsRuntimeVars(text: string): boolean {
+  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text));
+}
+
+/**
+ * The directory whose playbooks or modules a run-time file runs: its own, or the one above for a
+ * file in a `scripts/`, `bin/`, `ci/` or `hack/` directory, the repository's for a GitHub workflow.
+ */
+export function runtimeScopeOf(file: string): string {
+  let dir = path.posix.dirname(file);
+  if (/(?:^|\/)\.github\/workflows$/.test(dir)) dir = path.posix.dirname(path.posix.dirname(dir));
+  else if (/^(?:scripts?|bin|ci|\.ci|hack|tools)$/.test(path.posix.basename(dir))) dir = path.posix.dirname(dir);
+  return dir;
+}
+
+/** Whether `file` lies under the run-time file's scope directory. */
+export function inRuntimeScope(scope: string, file: string): boolean {
+  return scope === '.' || file === scope || file.startsWith(`${scope}/`);
+}
+
+/** The file's lines with shell continuations (`\` at a line's end) joined, each with its first line number. */
+function logicalLines(text: string): Array<{ text: string; line: number }> {
+  const out: Array<{ text: string; line: number }> = [];
+  let cur: { text: string; line: number } | undefined;
+  text.split('\n').forEach((raw, i) => {
+    const l = raw.replace(/\r$/, '');
+    if (cur) cur.text += ` ${l}`;
+    else cur = { text: l, line: i + 1 };
+    if (cur.text.length > MAX_LINE) cur.text = '';
+    if (!/\\$/.test(l)) {
+      out.push(cur);
+      cur = undefined;
+    } else cur.text = cur.text.replace(/\\$/, '');
+  });
+  if (cur) out.push(cur);
+  return out;
+}
+
+/** A value built from a shell's or CI's variable, a command's output or a file: its value is not in the text. */
+const FROM_ELSEWHERE = /\$|`/;
+
+function unquote(s: string): string {
+  return s.replace(/^(["'])([\s\S]*)\1$/, '$2');
+}
+
+/** Shell-like words of a line: quoted strings kept whole (quotes removed), `k="a b"` one word. */
+function words(line: string): string[] {
+  const out: string[] = [];
+  for (const m of line.matchAll(/(?:"[^"]*"|'[^']*'|[^\s"'])+/g)) out.push(m[0].replace(/"([^"]*)"|'([^']*)'/g, (_a, d: string | undefined, s: string | undefined) => d ?? s ?? ''));
+  return out;
+}
+
+/** The variables of one `--extra-vars` argument: `k=v k2=v2`, a JSON/YAML map, or `@file` (unknown). */
+function extraVarsOf(arg: string, line: number, out: RuntimeVar[]): void {
+  const how = 'ansible-playbook --extra-vars';
+  const a = arg.trim();
+  if (!a) return;
+  if (a.startsWith('@')) return;
+  if (a.startsWith('{')) {
+    const doc = withoutStackTraces(() => parseDocument(a));
+    if (Array.isArray(doc) || doc.errors.length || !isMap(doc.contents)) return;
+    for (const p of doc.contents.items) {
+      if (!isScalar(p.key)) continue;
+      const v = isScalar(p.value) && p.value.value !== null && typeof p.value.value !== 'object' ? String(p.value.value) : undefined;
+      out.push({ name: String(p.key.value), value: v !== undefined && !FROM_ELSEWHERE.test(v) ? v : undefined, line, how });
+    }
+    return;
+  }
+  for (const w of words(a)) {
+    const kv = /^([A-Za-z_][A-Za-z0-9_]*)=([\s\S]*)$/.exec(w);
+    if (kv) out.push({ name: kv[1], value: FROM_ELSEWHERE.test(kv[2]) ? undefined : unquote(kv[2]), line, how });
+  }
+}
+
+/** Each `ansible-playbook … -e ARG` / `--extra-vars ARG` / `--extra-vars=ARG` of a script or CI file. */
+export function extraVarsIn(text: string): RuntimeVar[] {
+  const out: RuntimeVar[] = [];
+  for (const l of logicalLines(text)) {
+    if (out.length >= MAX_RUNTIME_VARS_PER_FILE) break;
+    const at = l.text.indexOf('ansible-playbook');
+    if (at < 0 || /^\s*#/.test(l.text)) continue;
+    const ws = words(l.text.slice(at));
+    for (let i = 1; i < ws.length; i++) {
+      const w = ws[i];
+      if (/^(?:&&|\|\||;|\|)$/.test(w)) break;
+      let arg: string | undefined;
+      if (w === '-e' || w === '--extra-vars') arg = ws[++i];
+      else if (w.startsWith('--extra-vars=')) arg = w.slice('--extra-vars='.length);
+      else if (/^-e\S/.test(w) && !w.startsWith('--')) arg = w.slice(2);
+      if (arg !== undefined) extraVarsOf(arg, l.line, out);
+    }
+  }
+  return out.slice(0, MAX_RUNTIME_VARS_PER_FILE);
+}
+
+/**
+ * Each `TF_VAR_<name>` a file sets: `TF_VAR_x=v` / `export TF_VAR_x=v` (a shell script, an env
+ * file, a Makefile's `export`), `TF_VAR_x: v` (a CI file's `env:`/`variables:` map), `- TF_VAR_x=v`.
+ */
+export function tfVarsIn(text: string): RuntimeVar[] {
+  const out: RuntimeVar[] = [];
+  for (const l of logicalLines(text)) {
+    if (out.length >= MAX_RUNTIME_VARS_PER_FILE) break;
+    if (!l.text.includes('TF_VAR_') || /^\s*#/.test(l.text)) continue;
+    for (const m of l.text.matchAll(/(?:^|[\s"'{,;-])(?:export\s+)?TF_VAR_([A-Za-z_][A-Za-z0-9_-]*)(?:\s*=|\s*:(?=\s))[ \t]*("[^"]*"|'[^']*'|[^\s;#,}]*)/g)) {
+      const raw = unquote(m[2].trim());
+      out.push({ name: m[1], value: raw === '' || FROM_ELSEWHERE.test(raw) ? undefined : raw, line: l.line, how: `TF_VAR_${m[1]}` });
+    }
+  }
+  return out.slice(0, MAX_RUNTIME_VARS_PER_FILE);
+}
