@@ -9,10 +9,10 @@ import type { StaticServer } from './static-http.js';
 /**
  * Two split bundles of the same size (one 300 000-byte file each, `--split-size 64K`) made by
  * ferry from `files` serving `srv`, and `<work>/mixed`: the first one's parts and .parts list
- * with part 003 swapped for the second one's. Returns it, the first bundle's directory (`good`)
- * and the part names.
+ * with part 003 swapped for the second one's. Returns it, the first bundle's directory (`good`),
+ * the second one's (`other`: a whole bundle of its own, another file at the same URL) and the part names.
  */
-export async function swappedSplitBundle(work: string, srv: string, files: StaticServer): Promise<{ mixed: string; good: string; parts: string[]; fileUrl: string }> {
+export async function swappedSplitBundle(work: string, srv: string, files: StaticServer): Promise<{ mixed: string; good: string; other: string; parts: string[]; fileUrl: string }> {
   const made: Record<string, string> = {};
   for (const which of ['one', 'two']) {
     const bytes = randomBytes(300_000);
@@ -33,7 +33,7 @@ export async function swappedSplitBundle(work: string, srv: string, files: Stati
   await mkdir(mixed);
   for (const p of [...parts, 'app.ferry.tar.parts']) await copyFile(path.join(made.one, p), path.join(mixed, p));
   await copyFile(path.join(made.two, parts[2]), path.join(mixed, parts[2]));
-  return { mixed, good: made.one, parts, fileUrl: `${files.url}/tool.bin` };
+  return { mixed, good: made.one, other: made.two, parts, fileUrl: `${files.url}/tool.bin` };
 }
 
 /**
