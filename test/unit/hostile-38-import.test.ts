@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { importBundle } from '../../src/commands/import.js';
 import { mapFileUrl } from '../../src/mapping/index.js';
 import { silentProgress } from '../../src/ui/progress.js';
-import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { copySplit, joinSplit, renameOver, swappedSplitBundle } from '../support/swapped-split.js';
+import { copySplit, joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 38: what is checked is what is used, `ferry import --verify-first`.
@@ -34,9 +32,6 @@ vi.mock('../../src/commands/bundle-verify.js', async (importOriginal) => {
   };
 });
 
-let work: string;
-let files: StaticServer;
-let split: Awaited<ReturnType<typeof swappedSplitBundle>>;
 /** sha256 of the file the good bundle carries, and of the one the other bundle carries. */
 let goodSum: string;
 let otherSum: string;
@@ -45,39 +40,31 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 /** The sha256 the bundle made in `project` pins for its file (its manifest.yaml). */
 const pinned = async (project: string) => /sha256: ([0-9a-f]{64})/.exec(await readFile(path.join(project, 'manifest.yaml'), 'utf8'))![1];
 
+const setup = useSwappedSplit('ferry-hostile38-unit');
+
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile38-unit-'));
-  const srv = path.join(work, 'srv');
-  await mkdir(srv);
-  files = await startStaticServer(srv);
-  split = await swappedSplitBundle(work, srv, files);
-  goodSum = await pinned(path.dirname(split.good));
-  otherSum = await pinned(path.dirname(split.other));
+  goodSum = await pinned(path.dirname(setup.split.good));
+  otherSum = await pinned(path.dirname(setup.split.other));
   expect(goodSum).not.toBe(otherSum);
 }, 300_000);
-
-afterAll(async () => {
-  await files?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
 
 let n = 0;
 /** A new directory with a files-only mirror target in it; returns the target and where the file lands. */
 async function site(): Promise<{ dir: string; target: string; landed: string }> {
-  const dir = path.join(work, `case-${++n}`);
+  const dir = path.join(setup.work, `case-${++n}`);
   await mkdir(dir);
   const target = path.join(dir, 'site.yaml');
   await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nfiles: { dir: ${dir}/files, baseUrl: https://files.example }\n`);
-  return { dir, target, landed: path.join(dir, 'files', mapFileUrl(split.fileUrl, { baseUrl: 'https://files.example' }).path) };
+  return { dir, target, landed: path.join(dir, 'files', mapFileUrl(setup.split.fileUrl, { baseUrl: 'https://files.example' }).path) };
 }
 
-const importVerifyFirst = (bundle: string, target: string) => importBundle(bundle, { target, verifyFirst: true, progress: silentProgress, cwd: work });
+const importVerifyFirst = (bundle: string, target: string) => importBundle(bundle, { target, verifyFirst: true, progress: silentProgress, cwd: setup.work });
 
 describe('import --verify-first: the bundle renamed over between the verify pass and the import', () => {
   it('one tar verified, another (valid, other content) renamed over it before the import: what is imported is the one verified', { timeout: 60_000 }, async () => {
     const s = await site();
-    const bundle = await joinSplit(split.good, path.join(s.dir, 'app.ferry.tar'));
-    const other = await joinSplit(split.other, path.join(s.dir, 'other.tar'));
+    const bundle = await joinSplit(setup.split.good, path.join(s.dir, 'app.ferry.tar'));
+    const other = await joinSplit(setup.split.other, path.join(s.dir, 'other.tar'));
     const before = hook.verified;
     hook.afterVerify = () => renameOver(other, bundle);
     const r = await importVerifyFirst(bundle, s.target);
@@ -89,8 +76,8 @@ describe('import --verify-first: the bundle renamed over between the verify pass
 
   it('a split bundle verified, part 003 of another bundle renamed over its part 003 before the import: imported from the parts verified', { timeout: 60_000 }, async () => {
     const s = await site();
-    const first = await copySplit(split.good, path.join(s.dir, 'bundle'));
-    hook.afterVerify = () => renameOver(path.join(split.other, split.parts[2]), path.join(path.dirname(first), split.parts[2]));
+    const first = await copySplit(setup.split.good, path.join(s.dir, 'bundle'));
+    hook.afterVerify = () => renameOver(path.join(setup.split.other, setup.split.parts[2]), path.join(path.dirname(first), setup.split.parts[2]));
     const r = await importVerifyFirst(first, s.target);
     expect(hook.afterVerify).toBeUndefined();
     expect(r.pushed).toBe(1);
@@ -99,13 +86,13 @@ describe('import --verify-first: the bundle renamed over between the verify pass
 
   it('without a rename, --verify-first and one pass both import the good bundle; the other bundle imports its own file', { timeout: 60_000 }, async () => {
     for (const [from, sum, verifyFirst] of [
-      [split.good, goodSum, true],
-      [split.good, goodSum, false],
-      [split.other, otherSum, true],
+      [setup.split.good, goodSum, true],
+      [setup.split.good, goodSum, false],
+      [setup.split.other, otherSum, true],
     ] as const) {
       const s = await site();
       const first = await copySplit(from, path.join(s.dir, 'bundle'));
-      const r = await importBundle(first, { target: s.target, verifyFirst, progress: silentProgress, cwd: work });
+      const r = await importBundle(first, { target: s.target, verifyFirst, progress: silentProgress, cwd: setup.work });
       expect(r.pushed).toBe(1);
       expect(sha(await readFile(s.landed))).toBe(sum);
     }

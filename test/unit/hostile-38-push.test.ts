@@ -1,14 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { pullBundle } from '../../src/commands/bundle-pull.js';
 import { pushBundle } from '../../src/commands/bundle-push.js';
 import { silentProgress } from '../../src/ui/progress.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
-import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { copySplit, joinSplit, renameOver, swappedSplitBundle } from '../support/swapped-split.js';
+import { copySplit, joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 38: what is checked is what is used, `ferry bundle push`.
@@ -34,24 +32,16 @@ vi.mock('../../src/store/differential.js', async (importOriginal) => {
   };
 });
 
-let work: string;
-let files: StaticServer;
 let registry: RunningRegistry;
-let split: Awaited<ReturnType<typeof swappedSplitBundle>>;
+
+const setup = useSwappedSplit('ferry-hostile38-push');
 
 beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile38-push-'));
-  const srv = path.join(work, 'srv');
-  await mkdir(srv);
-  files = await startStaticServer(srv);
   registry = await startRegistry({ mode: 'http' });
-  split = await swappedSplitBundle(work, srv, files);
 }, 300_000);
 
 afterAll(async () => {
-  await files?.close();
   await registry?.stop();
-  if (work) await rm(work, { recursive: true, force: true });
 });
 
 const sha = async (file: string) => 'sha256:' + createHash('sha256').update(await readFile(file)).digest('hex');
@@ -62,18 +52,18 @@ let n = 0;
 async function pushAndPull(bundle: string): Promise<{ tarDigest: string; pulled: string }> {
   const ref = `oci://${registry.host}/hostile38/bundle:t${++n}`;
   const pushed = await pushBundle(bundle, ref, net());
-  const output = path.join(work, `pulled-${n}.tar`);
+  const output = path.join(setup.work, `pulled-${n}.tar`);
   await pullBundle(ref, { ...net(), output });
   return { tarDigest: pushed.tarDigest, pulled: await sha(output) };
 }
 
 describe('bundle push reads the bundle it opened', () => {
   it('one tar opened, another bundle renamed over it: the pushed hash and headers are the opened one, pulled back byte for byte', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, 'one');
+    const dir = path.join(setup.work, 'one');
     await mkdir(dir);
-    const bundle = await joinSplit(split.good, path.join(dir, 'app.ferry.tar'));
+    const bundle = await joinSplit(setup.split.good, path.join(dir, 'app.ferry.tar'));
     const want = await sha(bundle);
-    const other = await joinSplit(split.other, path.join(dir, 'other.tar'));
+    const other = await joinSplit(setup.split.other, path.join(dir, 'other.tar'));
     hook.afterOpen = () => renameOver(other, bundle);
     const got = await pushAndPull(bundle);
     expect(hook.afterOpen, 'renamed over after push opened the bundle').toBeUndefined();
@@ -82,8 +72,8 @@ describe('bundle push reads the bundle it opened', () => {
   });
 
   it('a split bundle: pushed and pulled back as the tar its parts make (every part read, not the first one alone)', { timeout: 60_000 }, async () => {
-    const first = await copySplit(split.good, path.join(work, 'split'));
-    const want = await sha(await joinSplit(split.good, path.join(work, 'split-joined.tar')));
+    const first = await copySplit(setup.split.good, path.join(setup.work, 'split'));
+    const want = await sha(await joinSplit(setup.split.good, path.join(setup.work, 'split-joined.tar')));
     const got = await pushAndPull(first);
     expect(got.tarDigest).toBe(want);
     expect(got.pulled).toBe(want);

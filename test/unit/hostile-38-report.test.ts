@@ -1,11 +1,9 @@
 import { copyFileSync, renameSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { buildReport } from '../../src/commands/report.js';
-import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { joinSplit, swappedSplitBundle } from '../support/swapped-split.js';
+import { joinSplit, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 38: what is checked is what is used, `ferry report --bundle`.
@@ -30,36 +28,22 @@ vi.mock('../../src/audit/model.js', async (importOriginal) => {
   };
 });
 
-let work: string;
-let files: StaticServer;
-let split: Awaited<ReturnType<typeof swappedSplitBundle>>;
 const pinned = async (dir: string) => /sha256: ([0-9a-f]{64})/.exec(await readFile(path.join(path.dirname(dir), 'manifest.yaml'), 'utf8'))![1];
 
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile38-report-'));
-  const srv = path.join(work, 'srv');
-  await mkdir(srv);
-  files = await startStaticServer(srv);
-  split = await swappedSplitBundle(work, srv, files);
-}, 300_000);
-
-afterAll(async () => {
-  await files?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+const setup = useSwappedSplit('ferry-hostile38-report');
 
 describe('report --bundle reads one bundle', () => {
   it('another bundle renamed over it after its manifest was read: the lock reported is the same bundle’s', { timeout: 60_000 }, async () => {
-    const bundle = await joinSplit(split.good, path.join(work, 'app.ferry.tar'));
-    const other = await joinSplit(split.other, path.join(work, 'other.tar'));
-    const [good, bad] = [await pinned(split.good), await pinned(split.other)];
+    const bundle = await joinSplit(setup.split.good, path.join(setup.work, 'app.ferry.tar'));
+    const other = await joinSplit(setup.split.other, path.join(setup.work, 'other.tar'));
+    const [good, bad] = [await pinned(setup.split.good), await pinned(setup.split.other)];
     expect(good).not.toBe(bad);
     hook.between = () => {
       // As renameOver does it (a new inode at the same name), synchronously.
       copyFileSync(other, `${bundle}.incoming`);
       renameSync(`${bundle}.incoming`, bundle);
     };
-    const r = await buildReport(undefined, { bundle, cwd: work });
+    const r = await buildReport(undefined, { bundle, cwd: setup.work });
     expect(hook.between, 'renamed over between the manifest and the lock').toBeUndefined();
     const shown = JSON.stringify(r.bundle);
     expect(shown).toContain(good);

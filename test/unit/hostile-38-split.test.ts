@@ -1,11 +1,9 @@
-import { mkdir, mkdtemp, open, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, open, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { splitBundle } from '../../src/commands/bundle-split.js';
 import type { FerryError } from '../../src/errors.js';
-import { startStaticServer, type StaticServer } from '../support/static-http.js';
-import { copySplit, joinSplit, renameOver, swappedSplitBundle } from '../support/swapped-split.js';
+import { copySplit, joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 38: what is checked is what is used, `ferry bundle split`.
@@ -30,26 +28,12 @@ vi.mock('../../src/store/free-space.js', async (importOriginal) => {
   };
 });
 
-let work: string;
-let files: StaticServer;
-let split: Awaited<ReturnType<typeof swappedSplitBundle>>;
 
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile38-split-'));
-  const srv = path.join(work, 'srv');
-  await mkdir(srv);
-  files = await startStaticServer(srv);
-  split = await swappedSplitBundle(work, srv, files);
-}, 300_000);
-
-afterAll(async () => {
-  await files?.close();
-  if (work) await rm(work, { recursive: true, force: true });
-});
+const setup = useSwappedSplit('ferry-hostile38-split');
 
 let n = 0;
 async function refused(input: string, out: string): Promise<FerryError> {
-  const err = (await splitBundle(input, { splitSize: 100_000, output: out, cwd: work }).then(
+  const err = (await splitBundle(input, { splitSize: 100_000, output: out, cwd: setup.work }).then(
     () => undefined,
     (e: unknown) => e,
   )) as FerryError | undefined;
@@ -61,10 +45,10 @@ async function refused(input: string, out: string): Promise<FerryError> {
 
 describe('bundle split copies the file it checked', () => {
   it('one tar checked, another bundle renamed over it before the copy: refused, nothing written', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, `case-${++n}`);
+    const dir = path.join(setup.work, `case-${++n}`);
     await mkdir(path.join(dir, 'out'), { recursive: true });
-    const bundle = await joinSplit(split.good, path.join(dir, 'app.ferry.tar'));
-    const other = await joinSplit(split.other, path.join(dir, 'other.tar'));
+    const bundle = await joinSplit(setup.split.good, path.join(dir, 'app.ferry.tar'));
+    const other = await joinSplit(setup.split.other, path.join(dir, 'other.tar'));
     hook.beforeCopy = () => renameOver(other, bundle);
     const err = await refused(bundle, path.join(dir, 'out', 'app.ferry.tar'));
     expect(err.code).toBe('VERIFY');
@@ -72,19 +56,19 @@ describe('bundle split copies the file it checked', () => {
   });
 
   it('a part of a split bundle renamed over by an equal-size part of another bundle: refused naming it, nothing written (held before too: each part is hashed against its .parts list as it is copied)', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, `case-${++n}`);
+    const dir = path.join(setup.work, `case-${++n}`);
     await mkdir(path.join(dir, 'out'), { recursive: true });
-    const first = await copySplit(split.good, path.join(dir, 'in'));
-    hook.beforeCopy = () => renameOver(path.join(split.other, split.parts[2]), path.join(dir, 'in', split.parts[2]));
+    const first = await copySplit(setup.split.good, path.join(dir, 'in'));
+    hook.beforeCopy = () => renameOver(path.join(setup.split.other, setup.split.parts[2]), path.join(dir, 'in', setup.split.parts[2]));
     const err = await refused(first, path.join(dir, 'out', 'app.ferry.tar'));
     expect(err.code).toBe('VERIFY');
-    expect(err.message).toMatch(new RegExp(`part 003 of ${split.parts.length} \\(${split.parts[2].replace(/\./g, '\\.')}\\): `));
+    expect(err.message).toMatch(new RegExp(`part 003 of ${setup.split.parts.length} \\(${setup.split.parts[2].replace(/\./g, '\\.')}\\): `));
   });
 
   it('one tar checked, its first block overwritten in place (same file) before the copy: refused as no tar, nothing written', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, `case-${++n}`);
+    const dir = path.join(setup.work, `case-${++n}`);
     await mkdir(path.join(dir, 'out'), { recursive: true });
-    const bundle = await joinSplit(split.good, path.join(dir, 'app.ferry.tar'));
+    const bundle = await joinSplit(setup.split.good, path.join(dir, 'app.ferry.tar'));
     hook.beforeCopy = async () => {
       const fh = await open(bundle, 'r+');
       await fh.write(Buffer.alloc(512, 0x41), 0, 512, 0);
@@ -96,12 +80,12 @@ describe('bundle split copies the file it checked', () => {
   });
 
   it('untouched, both split again', { timeout: 60_000 }, async () => {
-    const dir = path.join(work, `case-${++n}`);
+    const dir = path.join(setup.work, `case-${++n}`);
     await mkdir(path.join(dir, 'out'), { recursive: true });
-    const bundle = await joinSplit(split.good, path.join(dir, 'app.ferry.tar'));
-    const r = await splitBundle(bundle, { splitSize: 100_000, output: path.join(dir, 'out', 'one.ferry.tar'), cwd: work });
+    const bundle = await joinSplit(setup.split.good, path.join(dir, 'app.ferry.tar'));
+    const r = await splitBundle(bundle, { splitSize: 100_000, output: path.join(dir, 'out', 'one.ferry.tar'), cwd: setup.work });
     expect(r.parts.length).toBe(Math.ceil(r.size / 100_000));
-    const s = await splitBundle(await copySplit(split.good, path.join(dir, 'in')), { splitSize: 100_000, output: path.join(dir, 'out', 'two.ferry.tar'), cwd: work });
+    const s = await splitBundle(await copySplit(setup.split.good, path.join(dir, 'in')), { splitSize: 100_000, output: path.join(dir, 'out', 'two.ferry.tar'), cwd: setup.work });
     expect(s.size).toBe(r.size);
   });
 });
