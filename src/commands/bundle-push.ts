@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
@@ -74,10 +72,12 @@ export async function pushBundle(tarPath: string, url: string, opts: PushBundleO
     const toc: BundleToc = { entries: reader.index.entries.map((e) => ({ name: e.name, type: e.type, size: e.type === 'file' ? e.size : 0 })) };
     await checkRebuildable(reader, toc);
 
-    // The whole tar's sha256, for `bundle pull` to prove it rebuilt the same bytes; read beside the uploads.
+    // The whole tar's sha256, for `bundle pull` to prove it rebuilt the same bytes; read beside the
+    // uploads, through the bundle opened above (a split bundle's parts as one tar): the bytes
+    // hashed are the bytes pushed, never a file renamed over the bundle's name meanwhile.
     const tarHash = (async () => {
       const h = createHash('sha256');
-      for await (const c of createReadStream(reader.path, { highWaterMark: 1 << 20 })) h.update(c as Buffer);
+      if (reader.index.fileSize > 0) for await (const c of reader.file.createReadStream(0, reader.index.fileSize - 1)) h.update(c as Buffer);
       return 'sha256:' + h.digest('hex');
     })();
     tarHash.catch(() => undefined);
@@ -181,24 +181,25 @@ async function checkBaseInRepository(
  */
 async function checkRebuildable(reader: BundleReader, toc: BundleToc): Promise<void> {
   const { index, headers } = tocLayout(toc);
-  const fh = await open(reader.path, 'r');
-  try {
-    const differs = index.fileSize !== reader.index.fileSize || reader.index.entries.some((e, i) => {
-      const mine = index.entries[i];
-      return mine.offset !== e.offset || mine.headerOffset !== e.headerOffset;
+  const differs = index.fileSize !== reader.index.fileSize || reader.index.entries.some((e, i) => {
+    const mine = index.entries[i];
+    return mine.offset !== e.offset || mine.headerOffset !== e.headerOffset;
+  });
+  let bad = differs ? reader.index.entries[0]?.name ?? '(archive)' : undefined;
+  for (let i = 0; !bad && i < headers.length; i++) {
+    // Through the bundle opened (the bytes pushed; a split bundle's parts as one tar, a header
+    // may straddle two), not whatever has its name now.
+    const buf = Buffer.alloc(headers[i].length);
+    for (let got = 0; got < buf.length; ) {
+      const { bytesRead } = await reader.file.read(buf, got, buf.length - got, index.entries[i].headerOffset + got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+    if (!buf.equals(headers[i])) bad = index.entries[i].name;
+  }
+  if (bad) {
+    throw new FerryError('VALIDATION', `${reader.path}: not written by \`ferry bundle create\` (the tar header of ${bad} differs), so a pull could not give back the same bytes; nothing was pushed`, {
+      hint: 'Recreate the bundle with `ferry bundle create` and push that.',
     });
-    let bad = differs ? reader.index.entries[0]?.name ?? '(archive)' : undefined;
-    for (let i = 0; !bad && i < headers.length; i++) {
-      const buf = Buffer.alloc(headers[i].length);
-      await fh.read(buf, 0, buf.length, index.entries[i].headerOffset);
-      if (!buf.equals(headers[i])) bad = index.entries[i].name;
-    }
-    if (bad) {
-      throw new FerryError('VALIDATION', `${reader.path}: not written by \`ferry bundle create\` (the tar header of ${bad} differs), so a pull could not give back the same bytes; nothing was pushed`, {
-        hint: 'Recreate the bundle with `ferry bundle create` and push that.',
-      });
-    }
-  } finally {
-    await fh.close();
   }
 }

@@ -32,6 +32,8 @@ interface Source {
   size: number;
   sha256?: string;
   label: string;
+  /** dev:ino as refuseOverlap found it: the file copied must be that one (not one renamed over it since). */
+  id?: string;
 }
 
 /**
@@ -106,20 +108,23 @@ async function checkTarHeader(first: Source): Promise<void> {
   try {
     const block = Buffer.alloc(512);
     const { bytesRead } = await fh.read(block, 0, 512, 0);
-    if (bytesRead < 512 || block.toString('latin1', 257, 262) !== 'ustar') {
-      throw new FerryError('USAGE', `${first.file}: not a tar archive (no ustar header); a ferry bundle is one`, { hint: 'Pass the bundle .tar that `ferry bundle create` wrote (or its first part or .parts list).' });
-    }
+    if (!isTarStart(block.subarray(0, bytesRead))) throw notTar(first.file);
   } finally {
     await fh.close();
   }
 }
+
+const isTarStart = (head: Buffer) => head.length >= 512 && head.toString('latin1', 257, 262) === 'ustar';
+const notTar = (file: string) =>
+  new FerryError('USAGE', `${file}: not a tar archive (no ustar header); a ferry bundle is one`, { hint: 'Pass the bundle .tar that `ferry bundle create` wrote (or its first part or .parts list).' });
 
 /** The output's names must not be any file being read (re-splitting a split bundle under its own name would delete its parts). */
 async function refuseOverlap(sources: Source[], output: string, count: number): Promise<void> {
   const ids = new Set<string>();
   for (const s of sources) {
     const st = await stat(s.file);
-    ids.add(`${st.dev}:${st.ino}`);
+    s.id = `${st.dev}:${st.ino}`;
+    ids.add(s.id);
   }
   // Every part this split writes (`-o b.tar` over an input named b.tar.002, no b.tar.001 beside
   // it: the run of existing parts stops at 001), then the older parts it removes.
@@ -160,12 +165,14 @@ async function copySource(src: Source, out: BundleOutput, pos: number, advance: 
     await fh.close();
     throw err;
   });
-  if (!st.isFile()) {
+  if (!st.isFile() || (src.id !== undefined && src.id !== `${st.dev}:${st.ino}`)) {
     await fh.close();
-    throw new FerryError('VERIFY', `${src.label}: no longer a regular file (replaced while it was split); nothing was written`, { hint: 'Split it again once nothing writes to it.' });
+    throw new FerryError('VERIFY', `${src.label}: ${st.isFile() ? 'another file now (renamed over it after it was checked)' : 'no longer a regular file'} (replaced while it was split); nothing was written`, { hint: 'Split it again once nothing writes to it.' });
   }
   for await (const chunk of fh.createReadStream({ highWaterMark: 4 << 20 })) {
     const buf = chunk as Buffer;
+    // The tar header checked on the bytes copied too (checkTarHeader read the name before).
+    if (pos === 0 && read === 0 && !isTarStart(buf)) throw notTar(src.file);
     if (read + buf.length > src.size) throw new FerryError('VERIFY', `${src.label}: grew while it was split`, { hint: 'Split it again once nothing writes to it.' });
     hash?.update(buf);
     await out.write(buf, 0, buf.length, pos + read);

@@ -88,6 +88,7 @@ export function connectTarget(target: ResolvedTarget, opts: NetOptions): { targe
  *     and the directory targets' files. Each kind skips what the target already has, so a rerun
  *     after an interruption completes without resending.
  * `verifyFirst` (and a target without a registry) runs 3 before anything else instead, and no 2.
+ * The bundle is opened once: 1–4 all read those descriptors (a file renamed over meanwhile is not read).
  */
 export async function importBundle(bundle: string, opts: ImportOptions): Promise<ImportReport> {
   const cwd = opts.cwd ?? process.cwd();
@@ -110,10 +111,23 @@ export async function importBundle(bundle: string, opts: ImportOptions): Promise
 
 /** importBundle's work, with the hashing threads it owns (closed by the caller). */
 async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyKey | undefined, early: HashThreads | undefined, opts: ImportOptions): Promise<ImportReport> {
+  // Opened once: the validation, the verify pass (one pass or --verify-first) and the import all
+  // read these descriptors, so a bundle (or a split bundle's part) renamed over on disk meanwhile
+  // is never what is imported after the one opened was checked.
+  const source = await openBundleSource(bundle, opts);
+  try {
+    return await importFrom(bundle, source, resolved, key, early, opts);
+  } finally {
+    await source.close();
+  }
+}
+
+/** importWith's work on the bundle it opened (closed by the caller). */
+async function importFrom(bundle: string, source: BundleSource, resolved: ResolvedTarget, key: VerifyKey | undefined, early: HashThreads | undefined, opts: ImportOptions): Promise<ImportReport> {
   const checkTask = opts.progress.start('check', 0);
   let tops: OciDescriptor[];
   try {
-    tops = await validateBundleImport(bundle, resolved, opts);
+    tops = await validateBundleImport(bundle, resolved, opts, source);
   } finally {
     checkTask.finish();
   }
@@ -123,10 +137,10 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
   const onePass = !opts.verifyFirst && tops.some((t) => kindOf(t)?.importBlobs);
   // Not needed after all: stopped now rather than at the end.
   if (!onePass) await early?.close();
-  const verifyPass = async (known?: ReadonlyMap<string, string>, reader?: BundleSource) => {
+  const verifyPass = async (known?: ReadonlyMap<string, string>) => {
     const task = opts.progress.start('verify', 0);
     // The lock is re-hashed with every file but not parsed: import reads nothing of it (`bundle verify` checks it).
-    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts, reader, parseLock: false });
+    const report = await verifyBundle(bundle, { onProgress: (n) => task.advance(n), key, known, net: opts, reader: source, parseLock: false });
     // Said once, by the result (`verified N files …`), not also here as `verify: verified`.
     task.finish(report.ok ? undefined : 'FAILED');
     return report;
@@ -138,7 +152,6 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
   }
 
   const threads = onePass ? early : undefined;
-  const source = await openBundleSource(bundle, opts);
   // A target registry answering 5xx is retried: the import's progress says so, each time.
   const { target, net } = connectTarget(resolved, { ...opts, onRetry: (m) => opts.progress.log(m) });
   const results: ImportResult[] = [];
@@ -174,7 +187,7 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
       await mapLimit(tops, perEntry, (top) => (kindOf(top)!.importBlobs?.(top, ctx) ?? Promise.resolve()).catch((err: unknown) => void failures.push(err)));
       // Failed for another reason than a damaged blob (the network, the registry): say so now.
       if (failures.length && !hashed.damaged.size) throw failures[0];
-      verified = await verifyPass(hashed.verified, source);
+      verified = await verifyPass(hashed.verified);
       if (!verified.ok) throw verifyFailed(bundle, verified.problems, push?.written ?? 0);
       if (failures.length) throw failures[0];
     }
@@ -186,7 +199,6 @@ async function importWith(bundle: string, resolved: ResolvedTarget, key: VerifyK
   } finally {
     await staged?.cleanup();
     await net?.close();
-    await source.close();
   }
   const v = verified!;
   // Signed, but nobody asked whose key: the one line `signature not checked` is easy to miss.
@@ -237,9 +249,10 @@ const kindOf = (top: OciDescriptor) => kindByName(kindNameOf(top));
 /**
  * The validation pass: everything `import` would write, checked without writing. Throws one
  * FerryError listing every problem (each with its artifact); returns index.json's entries.
+ * `opened`: the bundle already open (import's), read through and left open.
  */
-export async function validateBundleImport(bundle: string, target: ResolvedTarget, net?: NetOptions): Promise<OciDescriptor[]> {
-  const source = await openBundleSource(bundle, net);
+export async function validateBundleImport(bundle: string, target: ResolvedTarget, net?: NetOptions, opened?: BundleSource): Promise<OciDescriptor[]> {
+  const source = opened ?? (await openBundleSource(bundle, net));
   const problems = new ProblemList(MAX_LISTED);
   try {
     await source.info();
@@ -289,7 +302,7 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
     }
     return tops;
   } finally {
-    await source.close();
+    if (!opened) await source.close();
   }
 }
 

@@ -12,7 +12,7 @@ import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
 import { bundleFrom, lockInBundle } from './inputs.js';
-import { openBundleSource } from '../store/open-bundle.js';
+import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { readListedFile } from '../store/bundle-sign.js';
 import type { NetOptions } from '../oci/context.js';
 import { withTempDir } from '../store/temp-files.js';
@@ -37,6 +37,17 @@ export interface ReportOptions {
  * `renderReportHtml`; nothing here prints or writes.
  */
 export async function buildReport(manifestArg: string | undefined, opts: ReportOptions = {}): Promise<HtmlReportInput> {
+  // The bundle opened once: its manifest, its lock and contents, and the chart archives the audit
+  // renders are read from the same bytes (a bundle renamed over meanwhile is not mixed in).
+  const source = opts.bundle ? await openBundleSource(bundleFrom(opts.cwd ?? process.cwd(), opts.bundle), opts.net) : undefined;
+  try {
+    return await reportFrom(manifestArg, opts, source);
+  } finally {
+    await source?.close();
+  }
+}
+
+async function reportFrom(manifestArg: string | undefined, opts: ReportOptions, source: BundleSource | undefined): Promise<HtmlReportInput> {
   const cwd = opts.cwd ?? process.cwd();
   let manifestFile = manifestArg;
   let loaded: Awaited<ReturnType<typeof loadManifest>>;
@@ -44,7 +55,7 @@ export async function buildReport(manifestArg: string | undefined, opts: ReportO
   else if (opts.bundle) {
     // The customer of a vendor's bundle has the bundle, not the vendor's manifest: the one the
     // bundle was made from travels inside it (checked against the signed checksum list first).
-    loaded = await manifestInBundle(bundleFrom(cwd, opts.bundle), opts.net);
+    loaded = await manifestInBundle(bundleFrom(cwd, opts.bundle), source!);
     manifestFile = `${opts.bundle} (ferry/manifest.yaml)`;
   } else {
     throw new FerryError('USAGE', 'report needs a manifest, or --bundle <tar> to report on what a bundle carries (the manifest it was made from is inside it)', {
@@ -58,7 +69,7 @@ export async function buildReport(manifestArg: string | undefined, opts: ReportO
   let bundle: BundleContents | undefined;
   let bundleLock: Lock | undefined;
   if (opts.bundle) {
-    const read = await readBundleContents(bundleFrom(cwd, opts.bundle), opts.net);
+    const read = await readBundleContents(bundleFrom(cwd, opts.bundle), source!);
     bundle = read.contents;
     bundleLock = read.lock;
     if (bundle.manifestName !== model.name) warnings.push(`the bundle was made from manifest "${bundle.manifestName}", not "${model.name}"`);
@@ -72,19 +83,14 @@ export async function buildReport(manifestArg: string | undefined, opts: ReportO
     if (!lock) warnings.push('no lock (beside the manifest or in a --bundle): audit cannot tell which digests are carried');
     // Charts the manifest names are rendered with the scanned values files, as `ferry audit` renders them.
     // With a bundle, its chart archives are rendered (the air-gapped side has no download cache).
-    const source = opts.bundle ? await openBundleSource(bundleFrom(cwd, opts.bundle), opts.net) : undefined;
-    try {
-      audit = await auditPaths(loaded, model, target, opts.audit, {
-        cwd,
-        lock,
-        lockFile: bundleLock ? `${opts.bundle} (ferry/lock.json)` : path.relative(cwd, lockFile) || lockFile,
-        archives: source ? bundleArchives(source, opts.bundle!) : cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()),
-        manifestFile,
-        targetFile: opts.target,
-      });
-    } finally {
-      await source?.close();
-    }
+    audit = await auditPaths(loaded, model, target, opts.audit, {
+      cwd,
+      lock,
+      lockFile: bundleLock ? `${opts.bundle} (ferry/lock.json)` : path.relative(cwd, lockFile) || lockFile,
+      archives: source ? bundleArchives(source, opts.bundle!) : cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()),
+      manifestFile,
+      targetFile: opts.target,
+    });
     for (const c of audit.charts) if (c.status === 'not-rendered') warnings.push(`chart ${c.chart} with ${c.values.join(', ')}: not rendered (${c.reason}); its templates are not audited`);
   } else if (opts.target) {
     warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');
@@ -117,17 +123,11 @@ export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KI
 }
 
 /** The manifest a bundle was made from (`ferry/manifest.yaml`, as listed in its checksums), loaded as a manifest file. */
-async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awaited<ReturnType<typeof loadManifest>>> {
-  const reader = await openBundleSource(tarPath, net);
-  let bytes: Buffer;
-  try {
-    if (!reader.entry(MANIFEST_MEMBER)) {
-      throw new FerryError('VERIFY', `${tarPath}: no ${MANIFEST_MEMBER} in the bundle, so there is no manifest to report on`, { hint: 'Pass the manifest the bundle was made from: `ferry report manifest.yaml --bundle …`.' });
-    }
-    bytes = await readListedFile(reader, MANIFEST_MEMBER, 'the report is not made from it');
-  } finally {
-    await reader.close();
+async function manifestInBundle(tarPath: string, reader: BundleSource): Promise<Awaited<ReturnType<typeof loadManifest>>> {
+  if (!reader.entry(MANIFEST_MEMBER)) {
+    throw new FerryError('VERIFY', `${tarPath}: no ${MANIFEST_MEMBER} in the bundle, so there is no manifest to report on`, { hint: 'Pass the manifest the bundle was made from: `ferry report manifest.yaml --bundle …`.' });
   }
+  const bytes = await readListedFile(reader, MANIFEST_MEMBER, 'the report is not made from it');
   return withTempDir('ferry-report-', `a copy of ${MANIFEST_MEMBER}`, async (dir) => {
     const file = path.join(dir, 'manifest.yaml');
     await writeFile(file, bytes);
@@ -142,40 +142,35 @@ async function manifestInBundle(tarPath: string, net?: NetOptions): Promise<Awai
 
 const MANIFEST_MEMBER = 'ferry/manifest.yaml';
 
-async function readBundleContents(tarPath: string, net?: NetOptions): Promise<{ contents: BundleContents; lock: Lock }> {
-  const reader = await openBundleSource(tarPath, net);
-  try {
-    const info = await reader.info();
-    const index = await reader.readIndex();
-    // Not JSON or not a lock: a VERIFY error naming the member, as every reader of a bundle's lock says it.
-    const lock = await lockInBundle(reader, tarPath);
-    let blobs = 0;
-    let blobBytes = 0;
-    for (const [name, e] of reader.index.byName) {
-      if (e.type === 'file' && name.startsWith('blobs/sha256/')) {
-        blobs++;
-        blobBytes += e.size;
-      }
+async function readBundleContents(tarPath: string, reader: BundleSource): Promise<{ contents: BundleContents; lock: Lock }> {
+  const info = await reader.info();
+  const index = await reader.readIndex();
+  // Not JSON or not a lock: a VERIFY error naming the member, as every reader of a bundle's lock says it.
+  const lock = await lockInBundle(reader, tarPath);
+  let blobs = 0;
+  let blobBytes = 0;
+  for (const [name, e] of reader.index.byName) {
+    if (e.type === 'file' && name.startsWith('blobs/sha256/')) {
+      blobs++;
+      blobBytes += e.size;
     }
-    // The tar's size as read: a split one's parts together (not its .parts list or first part), a
-    // bundle in a registry the tar its table of contents lays out (what `bundle pull` writes).
-    const tarSize = reader.index.fileSize;
-    return {
-      contents: {
-        path: tarPath,
-        formatVersion: info.formatVersion,
-        ferryVersion: info.ferryVersion,
-        manifestName: info.manifestName,
-        tarSize,
-        blobs,
-        blobBytes,
-        topLevel: index.manifests.length,
-        artifacts: bundleArtifacts(lock),
-        unsatisfied: bundleUnsatisfied(lock),
-      },
-      lock,
-    };
-  } finally {
-    await reader.close();
   }
+  // The tar's size as read: a split one's parts together (not its .parts list or first part), a
+  // bundle in a registry the tar its table of contents lays out (what `bundle pull` writes).
+  const tarSize = reader.index.fileSize;
+  return {
+    contents: {
+      path: tarPath,
+      formatVersion: info.formatVersion,
+      ferryVersion: info.ferryVersion,
+      manifestName: info.manifestName,
+      tarSize,
+      blobs,
+      blobBytes,
+      topLevel: index.manifests.length,
+      artifacts: bundleArtifacts(lock),
+      unsatisfied: bundleUnsatisfied(lock),
+    },
+    lock,
+  };
 }

@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto';
-import { appendFile, copyFile, mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { runFerry } from './cli.js';
 import { fetchOutcome, sha256, startServe, type RunningServe } from './craft-serve.js';
-import type { StaticServer } from './static-http.js';
+import { startStaticServer, type StaticServer } from './static-http.js';
 
 /**
  * Two split bundles of the same size (one 300 000-byte file each, `--split-size 64K`) made by
  * ferry from `files` serving `srv`, and `<work>/mixed`: the first one's parts and .parts list
- * with part 003 swapped for the second one's. Returns it, the first bundle's directory (`good`)
- * and the part names.
+ * with part 003 swapped for the second one's. Returns it, the first bundle's directory (`good`),
+ * the second one's (`other`: a whole bundle of its own, another file at the same URL) and the part names.
  */
-export async function swappedSplitBundle(work: string, srv: string, files: StaticServer): Promise<{ mixed: string; good: string; parts: string[]; fileUrl: string }> {
+export async function swappedSplitBundle(work: string, srv: string, files: StaticServer): Promise<{ mixed: string; good: string; other: string; parts: string[]; fileUrl: string }> {
   const made: Record<string, string> = {};
   for (const which of ['one', 'two']) {
     const bytes = randomBytes(300_000);
@@ -33,7 +34,7 @@ export async function swappedSplitBundle(work: string, srv: string, files: Stati
   await mkdir(mixed);
   for (const p of [...parts, 'app.ferry.tar.parts']) await copyFile(path.join(made.one, p), path.join(mixed, p));
   await copyFile(path.join(made.two, parts[2]), path.join(mixed, parts[2]));
-  return { mixed, good: made.one, parts, fileUrl: `${files.url}/tool.bin` };
+  return { mixed, good: made.one, other: made.two, parts, fileUrl: `${files.url}/tool.bin` };
 }
 
 /**
@@ -103,4 +104,31 @@ export async function differentialOfGood(good: string, firstPart: string, srv: s
   expect(c.code, c.stderr).toBe(0);
   expect(c.stdout).toMatch(/differential against bundle/);
   return { diff: path.join(project, 'diff', 'app-2.ferry.tar'), extraUrl };
+}
+
+export interface SwappedSplitSetup {
+  /** The test file's directory (removed after it). */
+  work: string;
+  files: StaticServer;
+  split: Awaited<ReturnType<typeof swappedSplitBundle>>;
+}
+
+/**
+ * A test file's beforeAll/afterAll: a fresh directory named after `prefix`, a static server of its
+ * `srv` and the bundles swappedSplitBundle makes there. The fields are set once beforeAll ran.
+ */
+export function useSwappedSplit(prefix: string): SwappedSplitSetup {
+  const got = {} as SwappedSplitSetup;
+  beforeAll(async () => {
+    got.work = await mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
+    const srv = path.join(got.work, 'srv');
+    await mkdir(srv);
+    got.files = await startStaticServer(srv);
+    got.split = await swappedSplitBundle(got.work, srv, got.files);
+  }, 300_000);
+  afterAll(async () => {
+    await got.files?.close();
+    if (got.work) await rm(got.work, { recursive: true, force: true });
+  });
+  return got;
 }
