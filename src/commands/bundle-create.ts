@@ -233,7 +233,8 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       store,
       index: { schemaVersion: 2, mediaType: MT.ociIndex, manifests },
       metadata: {
-        manifestYaml: await readFile(loaded.file),
+        // The text validated at load, not the file read again hours later (it may have been edited).
+        manifestYaml: loaded.text !== undefined ? Buffer.from(loaded.text) : await readFile(loaded.file),
         lock: lockText ?? pinnedFileChunks(lockFile, lockDigest),
         manifestName: loaded.manifest.metadata.name,
         ferryVersion: VERSION,

@@ -2,11 +2,11 @@ import { constants } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, unreadableFile } from '../errors.js';
 import type { z } from 'zod';
 import type { ManifestBase } from './schema.js';
 import { expandEntry, expansionSize, unresolvedPlaceholders, VARS_LIMITS, type Vars } from './vars.js';
-import { readJsonFile, readYamlFile } from './input-file.js';
+import { INPUT_LIMITS, parseYamlText, readCapped, readJsonFile } from './input-file.js';
 import { issuesToProblems, parseOrThrow } from './validate.js';
 
 /**
@@ -32,6 +32,8 @@ export interface LoadedManifestOf<M extends ManifestBase> {
   dir: string;
   /** sha256 of the expanded, validated content: what a lock is checked against. */
   digest: string;
+  /** The file's text as read and validated (what `bundle create` carries: never read again by path); absent for a manifest made in memory. */
+  text?: string;
 }
 
 /** Stable JSON: keys sorted, so the digest does not depend on YAML formatting or order of keys. */
@@ -98,7 +100,9 @@ export function validateManifestWith<M extends ManifestBase>(model: ManifestMode
 export async function loadManifestWith<M extends ManifestBase>(model: ManifestModel<M>, file: string): Promise<LoadedManifestOf<M>> {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const manifest = validateManifestWith(model, await readYamlFile(abs, 'manifest'), abs);
+  const text = await readCapped(abs, INPUT_LIMITS.yamlBytes, 'manifest');
+  if (text === undefined) throw unreadableFile(abs, 'manifest', 'ENOENT');
+  const manifest = validateManifestWith(model, parseYamlText(text, abs, 'manifest'), abs);
   const { metadata: _m, ...content } = manifest;
   // The lock must go stale when a referenced file changes, not only when the manifest does.
   const inputs: Record<string, string> = {};
@@ -106,7 +110,7 @@ export async function loadManifestWith<M extends ManifestBase>(model: ManifestMo
     inputs[rel] = await inputDigest(path.resolve(dir, rel));
   }
   const digest = 'sha256:' + createHash('sha256').update(canonicalJson({ name: manifest.metadata.name, ...content, ...(Object.keys(inputs).length ? { inputs } : {}) })).digest('hex');
-  return { manifest, file: abs, dir, digest };
+  return { manifest, file: abs, dir, digest, text };
 }
 
 /** The largest referenced file (values file, key) hashed into the manifest's digest; past it, its size stands in. */
