@@ -1,3 +1,4 @@
+import { readListedFile } from '../store/bundle-sign.js';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { lockPathFor } from '../manifest/load.js';
@@ -43,8 +44,10 @@ export async function readBundleLock(bundle: string, net?: NetOptions): Promise<
 }
 
 /** `ferry/lock.json` of an open bundle (a tar, split or not, or one in a registry), checked against the lock schema. */
-export async function lockInBundle(reader: { readFile(name: string): Promise<Buffer> }, name: string): Promise<Lock> {
-  const bytes = await reader.readFile('ferry/lock.json');
+export async function lockInBundle(reader: { entry(name: string): unknown; readFile(name: string): Promise<Buffer> }, name: string): Promise<Lock> {
+  // Held to its line in ferry/checksums.sha256 (the list a bundle signature covers), as import and
+  // sbom read it: a lock swapped into a bundle is not reported, audited or diffed as the bundle's.
+  const bytes = await readListedFile(reader, 'ferry/lock.json', `${name}: its lock is not read`);
   let raw: unknown;
   try {
     raw = JSON.parse(bytes.toString('utf8'));
