@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../oci/reference.js';
 import { API_VERSION } from '../schema.js';
@@ -63,6 +64,33 @@ export const isHttpUrl = (s: string): boolean => /^https?:\/\/\S+$/.test(s);
 export function rebasePath(p: string, base: string, outDir: string): string {
   const rel = path.relative(outDir, path.resolve(base, p));
   return rel.split(path.sep).join('/') || '.';
+}
+
+/**
+ * A local file the source names (a values file, a key) as the converted manifest must name it
+ * (rebasePath), checked: `ferry lock` reads it from there and refuses the manifest while it is
+ * missing, so a file that is not there is said now, with where it was looked for (`base`, which
+ * `relativeTo` names) and, when a file of that name is in `alsoIn` instead, that it is there.
+ */
+export function localFile(p: string, base: string, outDir: string, what: string, from: SourcePlace, conv: Conversion, relativeTo: string, alsoIn?: string): string {
+  const rel = rebasePath(p, base, outDir);
+  if (isFileAt(path.resolve(base, p))) return rel;
+  const there = alsoIn !== undefined && path.resolve(alsoIn, p) !== path.resolve(base, p) && isFileAt(path.resolve(alsoIn, p)) ? path.resolve(alsoIn, p) : undefined;
+  conv.notes.push({
+    from,
+    item: `${what} ${p}`,
+    why: `no file at ${path.resolve(base, p)} (${relativeTo}); written as ${rel}, relative to the manifest, and \`ferry lock\` refuses the manifest until the file is there`,
+    todo: there ? `A file of that name is at ${there}: if that is the one, convert again from ${alsoIn}, or write its path (relative to the manifest) in the manifest.` : 'Put the file there, or write its path (relative to the manifest) in the manifest.',
+  });
+  return rel;
+}
+
+function isFileAt(abs: string): boolean {
+  try {
+    return statSync(abs).isFile();
+  } catch {
+    return false;
+  }
 }
 
 /** A YAML scalar a source field holds, as text (numbers too: `version: 1.10` is "1.10"). */

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, rebasePath, text, type Conversion, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, text, type Conversion, type SourcePlace } from './common.js';
 import { fileName } from './zarf.js';
 
 /**
@@ -83,7 +83,7 @@ export function convertHauler(docs: YamlDocumentData[], file: string, opts: Haul
     list.forEach((item, j) => {
       const here = (...p: Array<string | number>) => at('spec', field, j, ...p);
       if (!isMapping(item)) return skip(here(), `${field}: ${brief(item)}`, 'an entry must be a mapping', 'Fix the manifest.');
-      if (kind === 'Images') convertImage(item, here, relocated, opts, conv);
+      if (kind === 'Images') convertImage(item, here, relocated, { ...opts, base }, conv);
       else if (kind === 'Charts') convertChart(item, here, base, opts, conv);
       else convertFile(item, here, conv);
     });
@@ -105,7 +105,7 @@ function applyRules(entry: Record<string, unknown>, label: string, rules: Record
   return drops;
 }
 
-function convertImage(img: Record<string, unknown>, here: Here, relocated: boolean, opts: HaulerOptions, conv: Conversion): void {
+function convertImage(img: Record<string, unknown>, here: Here, relocated: boolean, opts: HaulerOptions & { base: string }, conv: Conversion): void {
   const name = text(img.name);
   const label = `images: ${name ?? '?'}`;
   if (applyRules(img, label, IMAGE_RULES, ['name', 'platform', 'key', 'exclude-extras'], here, conv)) return;
@@ -117,7 +117,8 @@ function convertImage(img: Record<string, unknown>, here: Here, relocated: boole
   const key = text(img.key);
   if (key) {
     const expanded = key === '~' || key.startsWith('~/') ? path.join(os.homedir(), key.slice(1)) : key;
-    entry.verify = { keys: [rebasePath(expanded, opts.cwd, opts.outDir)] };
+    // hauler reads the key from the directory it runs in; a key beside the manifest is named, not taken.
+    entry.verify = { keys: [localFile(expanded, opts.cwd, opts.outDir, `${label} key:`, here('key'), conv, 'hauler reads a key relative to the directory it runs in; ferry convert takes that to be this one', opts.base)] };
   }
   if (img['exclude-extras'] === true) entry.extras = false;
   conv.candidates.push({ field: 'images', entry, from: here() });
@@ -138,7 +139,7 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
     conv.notes.push({ from: here(), item: label, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as hauler takes the newest', todo: 'Write the version you deploy under version:.' });
   }
   const values = (Array.isArray(chart.valuesFiles) ? chart.valuesFiles : []).map(text).filter((v): v is string => Boolean(v));
-  if (values.length) entry.values = values.map((v) => rebasePath(v, base, opts.outDir));
+  if (values.length) entry.values = values.map((v, k) => localFile(v, base, opts.outDir, `${label} valuesFiles:`, here('valuesFiles', k), conv, 'relative to the Hauler manifest\'s directory, as hauler reads it'));
   conv.candidates.push({ field: 'charts', entry, from: here() });
 }
 

@@ -1,5 +1,5 @@
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, text, type Conversion, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
 
 /**
  * An oc-mirror ImageSetConfiguration (`mirror.openshift.io/v1alpha2` or `v2alpha1`) read as a
@@ -128,8 +128,24 @@ function convertAdditionalImages(list: unknown, here: Here, blocked: Blocked, co
       if (key === 'targetRepo' || key === 'targetTag') conv.notes.push({ from: here('additionalImages', i, key), item: `${item} ${key}: ${brief(v)}`, why: 'carried under its own name; oc-mirror would push it under this one', todo: TARGET_TODO });
       else conv.skipped.push({ from: here('additionalImages', i, key), item: `${item} ${key}: ${brief(v)}`, why: 'not a field of an additional image ferry knows', todo: 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.' });
     }
+    if (platforms) conv.notes.push(filteredNote(here('additionalImages', i, 'platforms'), item, platforms));
     conv.candidates.push({ field: 'images', entry: { ref: r.ref, ...(platforms ? { platforms } : {}) }, from });
   });
+}
+
+/**
+ * `platforms:` mean another image on the mirror in ferry than in oc-mirror: oc-mirror copies the
+ * index as it is, with only the asked-for platforms' manifests behind it (a sparse index, upstream's
+ * digest; internal/pkg/mirror determinePlatformSelection, copy.CopySpecificImages), ferry stores an
+ * index of those platforms alone, which has a digest of its own.
+ */
+function filteredNote(from: SourcePlace, item: string, platforms: string[]): ConvertNote {
+  return {
+    from,
+    item: `${item} platforms: ${platforms.join(', ')}`,
+    why: 'carried as an index of these platforms only, whose digest is not upstream\'s (the lock records it as storedDigest); oc-mirror keeps the upstream index whole (a sparse index, upstream\'s digest)',
+    todo: 'Pull it by tag, or by the lock\'s storedDigest (`ferry rewrite` uses it); leave platforms: out to keep upstream\'s digest.',
+  };
 }
 
 function convertOperators(list: unknown, here: Here, blocked: Blocked, conv: Conversion): void {
@@ -145,7 +161,10 @@ function convertOperators(list: unknown, here: Here, blocked: Blocked, conv: Con
     if (!r.ref) conv.skipped.push({ from, item, why: `a catalog ${r.why!}`, todo: r.todo! });
     else if (by) conv.skipped.push({ from, item, why: `matches blockedImages ${by}, so oc-mirror does not mirror it`, todo: 'List it only if you mean to carry it: take it out of blockedImages.' });
     else if (problem) conv.skipped.push({ from: here('operators', i, 'platforms'), item, why: problem, todo: 'Write each platform as {os: linux, architecture: amd64}.' });
-    else conv.candidates.push({ field: 'images', entry: { ref: r.ref, ...(platforms ? { platforms } : {}) }, from });
+    else {
+      if (platforms) conv.notes.push(filteredNote(here('operators', i, 'platforms'), item, platforms));
+      conv.candidates.push({ field: 'images', entry: { ref: r.ref, ...(platforms ? { platforms } : {}) }, from });
+    }
     // What oc-mirror mirrors from the catalog: the bundles of the packages asked for and the images they name.
     const why = `the catalog is carried as one image${r.ref && !by ? '' : ' (here not even that)'}; ferry does not render an operator catalog, so the operator bundles and their related images oc-mirror would mirror are NOT carried`;
     const todo = `On a connected host, list the package's bundle images and their relatedImages (\`opm render ${r.ref ?? catalog}\`, olm.bundle entries) under images:, or keep mirroring operators with oc-mirror.`;
@@ -181,6 +200,16 @@ function convertHelm(helm: unknown, here: Here, conv: Conversion): void {
     const url = isMapping(repo) ? text(repo.url) : undefined;
     const item = `helm repository ${isMapping(repo) ? (text(repo.name) ?? '?') : brief(repo)}`;
     if (!isMapping(repo) || !url) return void conv.skipped.push({ from, item, why: 'names no url:', todo: 'Fix the ImageSetConfiguration.' });
+    if (/^oci:\/\/\S+$/.test(url)) {
+      // oc-mirror adds every repository as a Helm repository and reads its index.yaml (internal/pkg/helm repoAdd), which an OCI registry has none of.
+      const names = Array.isArray(repo.charts) ? repo.charts.map((c) => (isMapping(c) ? text(c.name) : undefined)).filter((n): n is string => Boolean(n)) : [];
+      return void conv.skipped.push({
+        from,
+        item: `${item} (url: ${brief(url)})${names.length ? `: ${names.slice(0, 8).map(brief).join(', ')}${names.length > 8 ? `, … (${names.length})` : ''}` : ''}`,
+        why: 'an OCI chart repository, which oc-mirror does not read (it adds each repository as a Helm repository and reads its index.yaml); what oc-mirror would mirror from it is not known',
+        todo: `ferry carries OCI charts: list each under charts: as { name: <chart>, repo: ${url}, version: <version> }.`,
+      });
+    }
     if (!isHttpUrl(url)) return void conv.skipped.push({ from, item: `${item} (url: ${url})`, why: 'not an http(s):// chart repository (oc-mirror adds it as a Helm repository)', todo: 'Name the chart repository\'s http(s):// URL.' });
     if (!Array.isArray(repo.charts) || !repo.charts.length) {
       return void conv.skipped.push({ from, item: `${item} (${url}): every chart`, why: 'no charts: listed, so oc-mirror takes every chart of the repository\'s index; ferry carries the charts it is told', todo: 'List the charts you deploy (name and version) under charts: with this repo.' });

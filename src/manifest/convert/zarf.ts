@@ -2,7 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, placeText, rebasePath, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, placeText, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
 
 /**
  * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
@@ -339,7 +339,7 @@ function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOpti
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) {
         return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'a remote values file: the chart is carried, its images found without this file', todo: 'Download the file beside the manifest and list it under the chart\'s values:.' });
       }
-      values.push(rebasePath(f, base, opts.outDir));
+      values.push(localFile(f, base, opts.outDir, `${item} valuesFiles:`, at, conv, 'relative to the zarf.yaml\'s directory, as zarf reads it'));
     });
     if (values.length) entry.values = values;
     for (const key of Object.keys(chart)) {
