@@ -125,6 +125,8 @@ describe('keyless signatures (Fulcio-style certificates, offline)', () => {
     expect(v.stderr).toContain('keyless needs `certificateOidcIssuer`');
     const unreadable = await runFerry(['lock', await manifestWith('unreadable', [seeded.refs.app], goodRule({ trustedRoot: 'nope.pem' }))], { env: env() });
     expect(unreadable.code).toBe(2);
-    expect(unreadable.stderr).toContain(`verify ${upstream.host}/ferry-test/: trustedRoot nope.pem: ENOENT`);
+    // Where it was looked for, and that a manifest's paths are relative to its directory.
+    expect(unreadable.stderr).toContain(`verify ${upstream.host}/ferry-test/: trustedRoot nope.pem: no such file (looked for /`);
+    expect(unreadable.stderr).toContain("relative to the manifest's directory");
   });
 });

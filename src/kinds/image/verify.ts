@@ -106,7 +106,9 @@ export async function loadVerifyPolicy(
       parse(text);
       return text;
     } catch (err) {
-      problems.push(`${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      const code = (err as NodeJS.ErrnoException).code;
+      // A missing file names where it was looked for: paths in a manifest are relative to its directory.
+      problems.push(code === 'ENOENT' ? `${what} ${file}: no such file (looked for ${path.resolve(dir, file)}: a path in the manifest is relative to the manifest's directory)` : `${what} ${file}: ${code ?? (err as Error).message}`);
       return undefined;
     }
   };
