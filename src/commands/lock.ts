@@ -180,6 +180,15 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
       warnings.push(`${clash}: import into a target with charts.dir will refuse both (a registry target keeps them apart, each under its repository's path), and serve offers neither over HTTP; lock one of them, or import into a registry`);
     }
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
+    // The manifest and the files it names (values files, keys) were hashed for its digest before
+    // the resolution read them again: one changed meanwhile would get a lock whose digest claims
+    // content it was not resolved from. Hashed once more now (small files, read again): refused.
+    const again = await loadManifest(loaded.file).then((m) => m.digest, () => undefined);
+    if (again !== loaded.digest) {
+      throw new FerryError('CONFLICT', `${loaded.file}: the manifest (or a file it names: values files, keys) changed while ferry was locking it; ${lockFile} was not written`, {
+        hint: 'Run `ferry lock` again once nothing else is editing them.',
+      });
+    }
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));
     // What the new lock changes against the one it replaces (none when there was none, or it did not parse).

@@ -6,7 +6,8 @@ import { registryMirrorFor } from '../mapping/index.js';
 import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
 import { certsDNames, loadHostTls } from '../net/certs-d.js';
 import type { RewriteContext } from './context.js';
-import { readTextIfExists, unifiedDiff, writeAtomic, type FileChange } from './edits.js';
+import { readTextIfExists, unifiedDiff, type FileChange } from './edits.js';
+import { replaceFilesAtomic } from '../store/temp-files.js';
 import { escapeLine, trimTrailing } from '../ui/escape.js';
 import { shellQuote } from '../ui/shell-quote.js';
 
@@ -533,7 +534,8 @@ export async function mirrorConfig(format: string, ctx: RewriteContext, opts: Mi
     }
     out.diff = unifiedDiff(changes);
     if (!opts.dryRun) {
-      for (const c of changes) if (c.before !== c.after) await writeAtomic(c.file, c.after);
+      // As every rewrite: all or none, and a file changed since it was read (the diff above) is refused, not clobbered.
+      await replaceFilesAtomic(changes.filter((c) => c.before !== c.after).map((c) => ({ file: c.file, expected: c.before, data: c.after })));
       out.written = changes.map((c) => c.file);
     }
   }
