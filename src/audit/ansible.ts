@@ -2,6 +2,8 @@ import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as Ya
 import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
 import { extraVarsIn, inRuntimeScope, runtimeScopeOf } from './runtime-vars.js';
+import { execKeepingTemplates } from './unknown-host.js';
+import { mergeWays, type Way } from './ways.js';
 import { DEB_LINE, referencesIn, type Reference, type ScannedFile } from './scan.js';
 
 /**
@@ -275,12 +277,6 @@ function placesOf(set: VarSetting[], withValues: boolean, sep: string): string {
   return `${shown.join(sep)}${set.length > MAX_PLACES ? `${sep}and ${set.length - MAX_PLACES} more place${set.length - MAX_PLACES === 1 ? '' : 's'}` : ''}`;
 }
 
-/** One way a string is filled in: its value, why any part stays as written, where each value came from. */
-interface Way {
-  value: string;
-  unknown: string[];
-  by: string[];
-}
 
 /** At most this many ways one string is filled in (one finding each); past it, the string stays as written, unknown. */
 export const MAX_WAYS = 16;
@@ -390,14 +386,7 @@ function resolveWays(text: string, file: string, vars: AnsibleVars, depth = 0, s
     ways = next;
   }
   // One way per value (two hosts' settings that fill it in alike are one finding, both named).
-  const byValue = new Map<string, Way>();
-  for (const w of ways) {
-    const k = `${w.unknown.length ? '?' : ''}${w.value}`;
-    const had = byValue.get(k);
-    if (had) (had.unknown = [...new Set([...had.unknown, ...w.unknown])]), (had.by = [...new Set([...had.by, ...w.by])]);
-    else byValue.set(k, { value: w.value, unknown: [...new Set(w.unknown)], by: [...new Set(w.by)] });
-  }
-  return [...byValue.values()];
+  return mergeWays(ways);
 }
 
 /** `text` filled in one way only: several ways (by host or run) make it unknown, the values named. */
@@ -512,14 +501,14 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           handled.add(kp('repo'));
           const line = lineOf(repo.node);
           for (const r of ways) {
-            const m = DEB_LINE.exec(r.value.trim());
+            const m = execKeepingTemplates(DEB_LINE, r.value.trim());
             if (m && !r.unknown.length) {
               out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m[2], apt: { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) }, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });
             } else if (/^ppa:/.test(r.value.trim())) {
               out.push({ file, line, keyPath: kp('repo'), kind: 'url', value: 'https://ppa.launchpadcontent.net', provenance: `${file}:${line} ${what('repo')}: ${repo.text}: a Launchpad PPA (its key from keyserver.ubuntu.com / api.launchpad.net)` });
             } else if (!r.unknown.length) {
               out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: r.value, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });
-            } else out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m ? m[2] : r.value, provenance: `${file}:${line} ${what('repo')}: ${repo.text}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
+            } else out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: execKeepingTemplates(DEB_LINE, r.value.trim())?.[2] ?? r.value, provenance: `${file}:${line} ${what('repo')}: ${repo.text}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
           }
         }
       }

@@ -21,6 +21,7 @@ import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
+import { unfilledHost, unfilledHostNote } from './unknown-host.js';
 import { isRegistriesConf, podmanHostMirrors, podmanHostRoot, podmanHosts, podmanRoute, type PodmanHosts } from './podman.js';
 
 /**
@@ -585,6 +586,9 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const variable = hostVariable(r);
     if (variable)
       return { host: 'unknown', class: 'undeclared', note: `its host is a variable, ${clip(variable)}, filled in where the file is used (a shell, Compose or Flux substitution, a container's $(VAR) from its env) and set nowhere the scan read: which destination it names is unknown here; scan the file that sets it with this one, or declare the destination it takes` };
+    // Any other kind (an Ansible git remote, an image, an APT source, a bare host) whose host part is still `{{ … }}`, `${…}`, `$(…)` or `$VAR`.
+    const unfilled = unfilledHost(r);
+    if (unfilled) return { host: 'unknown', class: 'undeclared', note: unfilledHostNote(unfilled) };
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };

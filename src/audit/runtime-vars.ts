@@ -26,7 +26,7 @@ const MAX_LINE = 16 * 1024;
 
 /** Whether the scan keeps this file's text for the run-time variables it may set (scan.ts keepsText). */
 export function setsRuntimeVars(text: string): boolean {
-  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text));
+  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text);
 }
 
 /**
@@ -135,4 +135,67 @@ export function tfVarsIn(text: string): RuntimeVar[] {
     }
   }
   return out.slice(0, MAX_RUNTIME_VARS_PER_FILE);
+}
+
+/** A terraform/tofu command line giving `-var` or `-var-file` (setsRuntimeVars; tfCliVarsIn reads it). */
+const TF_CLI_VARS = /\b(?:terraform|tofu)\b[^\n]*\s--?var(?:-file)?[\s=]/;
+
+/** One `terraform … plan|apply|…` command line's `-chdir`, `-var k=v` and `-var-file path` arguments. */
+export interface TfCommand {
+  line: number;
+  /** `-chdir=DIR`: the root module it runs, relative to where the command runs; `-var-file` paths are relative to it. */
+  chdir?: string;
+  vars: RuntimeVar[];
+  /** `-var-file` paths as written; one holding a shell or CI variable (`$ENV.tfvars`) is left out, said in `unnamed`. */
+  varFiles: string[];
+  unnamed: string[];
+}
+
+/** A README's `<ID of your project>`: a placeholder the reader fills in, no value. */
+const PLACEHOLDER = /<[A-Za-z]/;
+
+/** At most this many -var / -var-file arguments are read from one file. */
+const MAX_TF_ARGS = MAX_RUNTIME_VARS_PER_FILE;
+
+/**
+ * Each terraform/tofu command line of a script or CI file that gives `-var 'k=v'` (`-var=k=v`)
+ * or `-var-file=path` (`-var-file path`), with its global `-chdir=DIR` (Terraform switches to it
+ * before anything else, so a relative -var-file is read from there). A value built from the
+ * shell's or CI's variables is unknown; a -var-file path built from them is not named.
+ */
+export function tfCliVarsIn(text: string): TfCommand[] {
+  const out: TfCommand[] = [];
+  let args = 0;
+  for (const l of logicalLines(text)) {
+    if (args >= MAX_TF_ARGS) break;
+    if (!/\b(?:terraform|tofu)\b/.test(l.text) || !/-var/.test(l.text) || /^\s*#/.test(l.text)) continue;
+    for (const start of l.text.matchAll(/(?:^|[\s;&|(`"'-])(terraform|tofu)(?=\s)/g)) {
+      const ws = words(l.text.slice(start.index! + start[0].length));
+      const cmd: TfCommand = { line: l.line, vars: [], varFiles: [], unnamed: [] };
+      for (let i = 0; i < ws.length && args < MAX_TF_ARGS; i++) {
+        const w = ws[i];
+        if (/^(?:&&|\|\||;|\||\)|`)$/.test(w) || /[;|&]$/.test(w)) break;
+        const value = (flag: string): string | undefined => (w === flag || w === `-${flag}` ? ws[++i] : w.startsWith(`${flag}=`) ? w.slice(flag.length + 1) : w.startsWith(`-${flag}=`) ? w.slice(flag.length + 2) : undefined);
+        const chdir = value('-chdir');
+        if (chdir !== undefined) {
+          if (!FROM_ELSEWHERE.test(chdir)) cmd.chdir = chdir;
+          continue;
+        }
+        const file = value('-var-file');
+        if (file !== undefined) {
+          args++;
+          (FROM_ELSEWHERE.test(file) ? cmd.unnamed : cmd.varFiles).push(file);
+          continue;
+        }
+        const kv = value('-var');
+        const m = kv === undefined ? undefined : /^([A-Za-z_][A-Za-z0-9_-]*)=([\s\S]*)$/.exec(kv);
+        if (m) {
+          args++;
+          cmd.vars.push({ name: m[1], value: FROM_ELSEWHERE.test(m[2]) || PLACEHOLDER.test(m[2]) ? undefined : m[2], line: l.line, how: `${start[1]} -var ${m[1]}` });
+        }
+      }
+      if (cmd.vars.length || cmd.varFiles.length || cmd.unnamed.length) out.push(cmd);
+    }
+  }
+  return out;
 }

@@ -28,6 +28,7 @@ import { applyTerraform, isTerraformFile } from './terraform.js';
 import { setsRuntimeVars } from './runtime-vars.js';
 import { applyVarScalars, ComposeEnvs, MAX_VAR_SCALARS, substitutionOf, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
+import { execKeepingTemplates } from './unknown-host.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -945,7 +946,7 @@ export const DEB_LINE = /^(deb(?:-src)?)\s+(?:\[[^\]]*\]\s+)?(\S+)(?!\S)\s*(?!\s
 function scanAptList(file: string, text: string, refs: Reference[]): void {
   text.split('\n').forEach((raw, i) => {
     const line = cutLastLineFrom(raw, '#').trim();
-    const m = DEB_LINE.exec(line);
+    const m = execKeepingTemplates(DEB_LINE, line);
     if (m) {
       const apt = { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) };
       refs.push({ file, line: i + 1, kind: 'apt', value: m[2], apt });

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { referencesIn, type Reference, type ScannedFile } from './scan.js';
-import { inRuntimeScope, runtimeScopeOf, tfVarsIn } from './runtime-vars.js';
+import { mergeWays, type Way } from './ways.js';
+import { inRuntimeScope, runtimeScopeOf, tfCliVarsIn, tfVarsIn } from './runtime-vars.js';
 
 /**
  * Terraform / OpenTofu configurations (`*.tf`, `*.tofu`, `*.tfvars`, the CLI configuration
@@ -337,7 +338,7 @@ interface SetAt {
   /** The directory whose variables the value uses: the caller's, for a module argument. */
   ctx?: string;
   /** A module block's argument overrides the child's `variable` default; a file Terraform loads itself (`auto`) overrides both. */
-  kind?: 'default' | 'arg' | 'auto' | 'env';
+  kind?: 'default' | 'arg' | 'auto' | 'env' | 'cli';
   /** An `auto` file's place in Terraform's loading order (autoTfvarsRank): the last loaded wins. */
   rank?: string;
 }
@@ -357,7 +358,7 @@ export function autoTfvarsRank(base: string): string | undefined {
 class Vars {
   readonly sets = new Map<string, SetAt[]>();
   /** Each name resolved once (a chain of variables each using the last many times would otherwise be exponential). */
-  readonly memo = new Map<string, Resolved>();
+  readonly memo = new Map<string, Resolved[]>();
   readonly active = new Set<string>();
   /** How many module blocks of the scan call each local child directory. */
   readonly callers = new Map<string, number>();
@@ -372,43 +373,66 @@ class Vars {
   }
 }
 
-interface Resolved {
-  value: string;
-  unknown: string[];
-  by: string[];
-}
+type Resolved = Way;
 
-/** A quoted template with `${var.x}` / `${local.x}` filled in; anything else stays as written, said unknown. */
-function resolveTemplate(s: string, dir: string, vars: Vars, depth = 0, scope?: (name: string) => Resolved | undefined): Resolved {
-  const unknown: string[] = [];
-  const by: string[] = [];
-  let out = '';
+/** At most this many ways one string is filled in (one finding each, as Ansible's, MAX_WAYS); past it, the part stays as written, unknown. */
+export const MAX_WAYS = 16;
+/** At most this many places or values are named in one note. */
+const MAX_NAMED = 8;
+
+/**
+ * A quoted template with `${var.x}` / `${local.x}` filled in, one way per combination of the
+ * values its variables may take (a default, a TF_VAR_ in CI, each -var-file candidate: at most
+ * MAX_WAYS); anything else stays as written, said unknown.
+ */
+function resolveWays(s: string, dir: string, vars: Vars, depth = 0, scope?: (name: string) => Resolved[] | undefined): Resolved[] {
+  let ways: Resolved[] = [{ value: '', unknown: [], by: [] }];
   let i = 0;
   for (;;) {
     const open = s.indexOf('${', i);
     if (open < 0 || (open > 0 && s[open - 1] === '$')) {
-      out += s.slice(i);
+      for (const w of ways) w.value += s.slice(i);
       break;
     }
     const close = matchingBrace(s, open + 2);
     if (close < 0) {
-      out += s.slice(i);
+      for (const w of ways) w.value += s.slice(i);
       break;
     }
-    out += s.slice(i, open);
+    for (const w of ways) w.value += s.slice(i, open);
     const inner = s.slice(open + 2, close).trim();
     const whole = s.slice(open, close + 1);
     const m = /^(var|local)\.([A-Za-z_][\w-]*)$/.exec(inner);
     const named = scope && /^[A-Za-z_][\w-]*$/.test(inner) ? scope(inner) : undefined;
-    const r = named ?? (m ? resolveName(m[0], dir, vars, depth) : { value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] });
-    unknown.push(...r.unknown);
-    by.push(...r.by);
-    out += r.unknown.length ? whole : r.value;
-    if (out.length > MAX_RESOLVED) return { value: s, unknown: [`${s.slice(0, 80)}… is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: [] };
+    const opts = named ?? (m ? resolveName(m[0], dir, vars, depth) : [{ value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] }]);
     i = close + 1;
+    if (ways.length * opts.length > MAX_WAYS) {
+      const shown = opts.slice(0, MAX_NAMED).map((o) => (o.unknown.length ? '(unknown)' : o.value)).join(', ');
+      for (const w of ways) (w.value += whole), w.unknown.push(`${whole} takes ${opts.length} values (${shown}${opts.length > MAX_NAMED ? ', …' : ''}): with the other variables of ${s.length > 80 ? `${s.slice(0, 80)}…` : s}, more than ${MAX_WAYS} ways, not each reported`);
+      continue;
+    }
+    const next: Resolved[] = [];
+    for (const w of ways)
+      for (const o of opts) {
+        if (w.value.length + o.value.length > MAX_RESOLVED) return [{ value: s, unknown: [`${s.slice(0, 80)}… is longer than ${MAX_RESOLVED} characters once filled in: not a reference the scan takes`], by: [] }];
+        next.push({ value: w.value + (o.unknown.length ? whole : o.value), unknown: [...w.unknown, ...o.unknown], by: [...w.by, ...o.by] });
+      }
+    ways = next;
   }
-  if (/%\{/.test(s)) unknown.push('a template directive (%{ … }) the scan does not evaluate');
-  return { value: out, unknown: [...new Set(unknown)], by: [...new Set(by)] };
+  if (/%\{/.test(s)) for (const w of ways) w.unknown.push('a template directive (%{ … }) the scan does not evaluate');
+  return mergeWays(ways);
+}
+
+/** Where a way's value came from, for a note; with the number of ways when there are several. */
+function resolvedNote(written: string, r: Resolved, ways: number): string {
+  return r.by.length ? `: ${written}, resolved ${r.by.join(', ')}${ways > 1 ? ` (one of ${ways} ways it is filled in)` : ''}` : '';
+}
+
+/** A string filled in one way only (a templatefile path): several ways make it unknown, the values named. */
+function resolveTemplate(s: string, dir: string, vars: Vars): Resolved {
+  const ways = resolveWays(s, dir, vars);
+  if (ways.length === 1) return ways[0];
+  return { value: s, unknown: [`${s} is filled in ${ways.length} ways (${ways.slice(0, MAX_NAMED).map((w) => w.value).join('; ')}): which applies depends on how terraform is run`], by: [] };
 }
 
 function matchingBrace(s: string, from: number): number {
@@ -424,11 +448,11 @@ function matchingBrace(s: string, from: number): number {
   return -1;
 }
 
-function resolveName(name: string, dir: string, vars: Vars, depth: number): Resolved {
+function resolveName(name: string, dir: string, vars: Vars, depth: number): Resolved[] {
   const key = `${dir}\0${name}`;
   const known = vars.memo.get(key);
   if (known) return known;
-  if (vars.active.has(key)) return { value: '', unknown: [`\${${name}}: defined through itself`], by: [] };
+  if (vars.active.has(key)) return [{ value: '', unknown: [`\${${name}}: defined through itself`], by: [] }];
   vars.active.add(key);
   const r = resolveNameOnce(name, dir, vars, depth);
   vars.active.delete(key);
@@ -436,18 +460,24 @@ function resolveName(name: string, dir: string, vars: Vars, depth: number): Reso
   return r;
 }
 
-/** A string, a `var.x`/`local.x` or a template filled in; undefined for any other expression. */
-function valueOf(v: Value, dir: string, vars: Vars, depth: number): Resolved | undefined {
-  return v.t === 'str' && !v.long ? resolveTemplate(v.v, dir, vars, depth) : v.t === 'ref' ? resolveName(v.v, dir, vars, depth) : undefined;
+/** A string, a `var.x`/`local.x` or a template filled in, each way it may be; undefined for any other expression. */
+function valueOf(v: Value, dir: string, vars: Vars, depth: number): Resolved[] | undefined {
+  return v.t === 'str' && !v.long ? resolveWays(v.v, dir, vars, depth) : v.t === 'ref' ? resolveName(v.v, dir, vars, depth) : undefined;
 }
 
-function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): Resolved {
+/**
+ * Each value `var.x` / `local.x` may take, named with where it is set: one way per place that may
+ * apply (a default, a TF_VAR_ or -var on a command line, each -var-file candidate), those Terraform
+ * always loads over it left out (terraform.tfvars, *.auto.tfvars). A value that is itself unknown
+ * (from the shell, no string) is an unknown way.
+ */
+function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): Resolved[] {
   let set = vars.get(dir, name);
   // A module argument overrides the child's default when every module block calling the child sets it.
   const args = set.filter((s) => s.kind === 'arg').length;
   if (args && args >= (vars.callers.get(dir) ?? 0)) set = set.filter((s) => s.kind !== 'default');
   // A file Terraform loads itself overrides the default, and the last one loaded the others; a
-  // `-var-file` candidate (any other *.tfvars) stays one more way it may be set.
+  // `-var-file` candidate (any other *.tfvars) or a command line's -var stays one more way it may be set.
   const auto = set.filter((s) => s.kind === 'auto');
   if (auto.length) {
     const last = auto.reduce((a, b) => (b.rank! >= a.rank! ? b : a));
@@ -455,18 +485,26 @@ function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): 
     set = set.filter((s) => s.kind !== 'default' && s.kind !== 'env' && (s.kind !== 'auto' || s === last));
   }
   const where = dir || '.';
-  if (!set.length) return { value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] };
-  if (depth >= 8) return { value: '', unknown: [`\${${name}}: defined through itself or nested deeper than 8`], by: [] };
-  const values = set.map((s) => valueOf(s.value, s.ctx ?? dir, vars, depth + 1));
-  const distinct = [...new Set(values.map((v) => (v && !v.unknown.length ? v.value : undefined)))];
-  if (distinct.length !== 1 || distinct[0] === undefined) {
-    const list = set.map((s, k) => `${s.where}${values[k] && !values[k]!.unknown.length ? ` = ${values[k]!.value}` : ''}`).join('; ');
-    const inner = values.flatMap((v) => v?.unknown ?? []);
-    const why = set.length > 1 && distinct.length > 1 ? `is set ${set.length} times (${list}): which applies depends on how terraform is run` : values.some((v) => !v) ? `is set to no string (${list})` : `(${list})`;
-    return { value: '', unknown: [`\${${name}} ${why}`, ...inner], by: [] };
+  if (!set.length) return [{ value: '', unknown: [`\${${name}} is set in no variable default, locals or *.tfvars of ${where} in the scan (-var, TF_VAR_ or a -var-file may set it)`], by: [] }];
+  if (depth >= 8) return [{ value: '', unknown: [`\${${name}}: defined through itself or nested deeper than 8`], by: [] }];
+  const each = set.map((s) => ({ s, ways: valueOf(s.value, s.ctx ?? dir, vars, depth + 1) }));
+  const distinct = new Set(each.flatMap(({ ways }) => (ways ?? [undefined]).map((w) => (w && !w.unknown.length ? w.value : undefined))));
+  const several = distinct.size > 1 ? `, one of ${distinct.size} values: which applies depends on how terraform is run` : '';
+  const out: Resolved[] = [];
+  for (const { s, ways } of each) {
+    if (!ways) {
+      out.push({ value: '', unknown: [`\${${name}} is set to no string (${s.where})${several}`], by: [] });
+      continue;
+    }
+    for (const w of ways) {
+      if (w.unknown.length) out.push({ value: '', unknown: [`\${${name}} (${s.where}${several})`, ...w.unknown], by: [] });
+      else out.push({ value: w.value, unknown: [], by: [`\${${name}}=${w.value.length > 200 ? `${w.value.slice(0, 200)}…` : w.value} (${s.where}${several})`, ...w.by] });
+    }
   }
-  const v = values[0]!;
-  return { value: v.value, unknown: [], by: [`\${${name}}=${v.value} (${set[0].where})`, ...v.by] };
+  const merged = mergeWays(out);
+  if (merged.length > MAX_WAYS)
+    return [{ value: '', unknown: [`\${${name}} is set ${set.length} times to ${distinct.size} values (${set.slice(0, MAX_NAMED).map((s) => s.where).join('; ')}${set.length > MAX_NAMED ? '; …' : ''}): more than ${MAX_WAYS} ways, not each reported`], by: [] }];
+  return merged;
 }
 
 // ---------------------------------------------------------------- provider installation
@@ -591,6 +629,8 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       }
   }
 
+  commandLineVars(files, parsed, declaredVars, vars, problems);
+
   const out: Reference[] = [];
   // Lines read here whose generic references give way even where this pass reports nothing (include/exclude patterns are no destinations).
   const claimed = new Set<string>();
@@ -644,7 +684,7 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       for (const b of p.root.blocks.filter((x) => x.type === 'provider' && x.labels[0])) provider(p.file, b.line, `provider.${b.labels[0]}`, b.labels[0], str(b, 'version')?.v, 'the dependency lock file pins provider');
       continue;
     }
-    const resolve = (s: string) => resolveTemplate(s, p.dir, vars);
+    const resolve = (s: string) => resolveWays(s, p.dir, vars);
     /** A string value's references: `image` as an image, otherwise every URL, host and image in it. */
     const emit = (line: number, keyPath: string, written: string, what: string, as: 'image' | 'text' | 'url', extra: Partial<Reference> = {}): void => {
       // A heredoc or multi-line template (a local-exec script): each line at its own line.
@@ -652,16 +692,18 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
         written.split('\n').forEach((l, k) => l.trim() && emit(line + k, keyPath, l, what, as, extra));
         return;
       }
-      const r = resolve(written);
+      const ways = resolve(written);
       const at = `${p.file}:${line} ${what}`;
-      if (r.unknown.length) {
-        const probe = written.replace(/\$\{[^}]*\}/g, 'x');
-        if (as === 'image' || referencesIn(probe, false).length || as === 'url')
-          out.push({ file: p.file, line, keyPath, kind: as === 'image' ? 'image' : 'url', value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
-        return;
+      for (const r of ways) {
+        if (r.unknown.length) {
+          const probe = written.replace(/\$\{[^}]*\}/g, 'x');
+          if (as === 'image' || referencesIn(probe, false).length || as === 'url')
+            out.push({ file: p.file, line, keyPath, kind: as === 'image' ? 'image' : 'url', value: r.value, ...extra, provenance: `${at}: ${written}${r.by.length ? `, resolved ${r.by.join(', ')}` : ''}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
+          continue;
+        }
+        const found = as === 'image' ? [{ kind: 'image' as const, value: r.value }] : referencesIn(r.value, false);
+        for (const f of found) out.push({ file: p.file, line, keyPath, ...f, ...extra, provenance: `${at}${resolvedNote(written, r, ways.length)}` });
       }
-      const found = as === 'image' ? [{ kind: 'image' as const, value: r.value }] : referencesIn(r.value, false);
-      for (const f of found) out.push({ file: p.file, line, keyPath, ...f, ...extra, provenance: `${at}${r.by.length ? `: ${written}, resolved ${r.by.join(', ')}` : ''}` });
     };
 
     const walk = (b: Block, keyPath: string, resource: string | undefined, depth: number) => {
@@ -748,13 +790,13 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       }
       rendered.add(file);
       const entries = mapArg?.t === 'obj' ? mapArg.entries : [];
-      const memo = new Map<string, Resolved>();
-      const scope = (n: string): Resolved => {
+      const memo = new Map<string, Resolved[]>();
+      const scope = (n: string): Resolved[] => {
         const known = memo.get(n);
         if (known) return known;
         const e = entries.find((x) => x.name === n);
-        const r = e ? (valueOf(e.value, p.dir, vars, 1) ?? { value: '', unknown: [`\${${n}}: ${p.file}:${e.line} is an expression the scan does not evaluate`], by: [] }) : { value: '', unknown: [`\${${n}} is not in the templatefile map at ${p.file}:${call.line}`], by: [] };
-        const named = r.unknown.length ? r : { ...r, by: [`\${${n}}=${r.value} (${p.file}:${e!.line})`, ...r.by] };
+        const ways = e ? (valueOf(e.value, p.dir, vars, 1) ?? [{ value: '', unknown: [`\${${n}}: ${p.file}:${e.line} is an expression the scan does not evaluate`], by: [] }]) : [{ value: '', unknown: [`\${${n}} is not in the templatefile map at ${p.file}:${call.line}`], by: [] }];
+        const named = ways.map((r) => (r.unknown.length ? r : { ...r, by: [`\${${n}}=${r.value} (${p.file}:${e!.line})`, ...r.by] }));
         memo.set(n, named);
         return named;
       };
@@ -762,12 +804,14 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       for (const l of tpl.text.split('\n')) {
         line++;
         if (!l.includes('${')) continue;
-        const r = resolveTemplate(l, p.dir, vars, 0, scope);
-        if (r.unknown.length) {
-          if (referencesIn(l.replace(/\$\{[^}]*\}/g, 'x'), false).length) out.push({ file, line, keyPath, kind: 'url', value: r.value.trim(), provenance: `${file}:${line} (${at}): ${l.trim()}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
-          continue;
+        const ways = resolveWays(l, p.dir, vars, 0, scope);
+        for (const r of ways) {
+          if (r.unknown.length) {
+            if (referencesIn(l.replace(/\$\{[^}]*\}/g, 'x'), false).length) out.push({ file, line, keyPath, kind: 'url', value: r.value.trim(), provenance: `${file}:${line} (${at}): ${l.trim()}${r.by.length ? `, resolved ${r.by.join(', ')}` : ''}: ${r.unknown.join('; ')}; what it fetches is unknown until that is set` });
+            continue;
+          }
+          for (const f of referencesIn(r.value, false)) out.push({ file, line, keyPath, ...f, provenance: `${file}:${line} (${at})${resolvedNote(l.trim(), r, ways.length)}` });
         }
-        for (const f of referencesIn(r.value, false)) out.push({ file, line, keyPath, ...f, provenance: `${file}:${line} (${at}): ${l.trim()}${r.by.length ? `, resolved ${r.by.join(', ')}` : ''}` });
       }
     };
     for (const b of p.root.blocks) {
@@ -803,6 +847,55 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
 const DESTINATION_NAME = /(?:^|_)(?:host|url|endpoint|address|server|registry|repository|uri)s?$/;
 /** A template rendered more often than this by the scan's templatefile calls: the later calls are named, not rendered (each render reads the whole template). */
 const MAX_RENDERS = 16;
+
+/** At most this many variable settings come from command lines (each -var, each variable of a -var-file, for each root module). */
+export const MAX_CLI_SETTINGS = 10_000;
+
+/**
+ * `terraform -chdir=DIR plan -var 'x=v' -var-file=prod.tfvars` in a script or CI file next to a
+ * root module (runtime-vars.ts tfCliVarsIn): each -var, and each variable of a -var-file the scan
+ * holds, is one more run-time value of that root module's `var.x` (a command line's -var and
+ * -var-file come last in Terraform's loading order, over terraform.tfvars and *.auto.tfvars). The
+ * root module: `-chdir`'s directory, else each root module in the file's scope declaring the
+ * variable; a relative -var-file is read from `-chdir`'s directory, else from the file's scope or
+ * the root module's directory (a `cd` before it), wherever the scan holds it.
+ */
+function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir: string; root: Block }>, declaredVars: Map<string, Set<string>>, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
+  let added = 0;
+  const add = (f: string, dir: string, name: string, where: string, value: Value): boolean => {
+    if (++added > MAX_CLI_SETTINGS) {
+      problems.push({ file: f, reason: `more than ${MAX_CLI_SETTINGS} terraform -var/-var-file settings in the scan: those past it are not read, so the variables they set may take values not reported` });
+      return false;
+    }
+    vars.add(dir, name, where, value, { kind: 'cli' });
+    return true;
+  };
+  const tfvars = new Map(parsed.filter((p) => p.file.endsWith('.tfvars')).map((p) => [p.file, p.root]));
+  for (const f of files) {
+    if (f.text === undefined || isTerraformFile(f.file) || !/-var/.test(f.text)) continue;
+    const scope = runtimeScopeOf(f.file);
+    for (const cmd of tfCliVarsIn(f.text)) {
+      const chdir = cmd.chdir === undefined ? undefined : path.posix.normalize(path.posix.join(scope, cmd.chdir)).replace(/\/+$/, '');
+      const roots = [...declaredVars.keys()].filter((dir) => !vars.callers.get(dir) && (chdir === undefined ? inRuntimeScope(scope, dir) : dir === chdir || (chdir === '.' && dir === '')));
+      for (const dir of roots) {
+        const names = declaredVars.get(dir)!;
+        for (const x of cmd.vars) {
+          if (!names.has(x.name)) continue;
+          const value: Value = x.value === undefined ? { t: 'other', line: x.line, calls: [], strings: [] } : { t: 'str', v: x.value, line: x.line };
+          if (!add(f.file, dir, `var.${x.name}`, `${f.file}:${x.line} ${x.how} (a run-time value${x.value === undefined ? ' from the shell or CI, unknown' : ''})`, value)) return;
+        }
+        for (const written of cmd.varFiles) {
+          if (path.posix.isAbsolute(written)) continue;
+          const bases = chdir !== undefined ? [chdir] : [...new Set([scope, dir || '.'])];
+          const file = bases.map((b) => path.posix.normalize(path.posix.join(b, written))).find((x) => tfvars.has(x));
+          if (!file) continue;
+          for (const a of tfvars.get(file)!.attrs)
+            if (names.has(a.name) && !add(f.file, dir, `var.${a.name}`, `${file}:${a.line} (-var-file at ${f.file}:${cmd.line}, a run-time value)`, a.value)) return;
+        }
+      }
+    }
+  }
+}
 
 /** terraform.tfvars.json / *.auto.tfvars.json: a JSON object of variable values (the string ones are read). */
 function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ file: string; reason: string }>): void {

@@ -195,10 +195,10 @@ describe("recall3: Terraform's variable precedence", () => {
     expect(repo.one('repo/infra/main.tf', 14)).toEqual(expect.objectContaining({ value: 'https://mirror.b-auto.vendor.io/index', host: 'mirror.b-auto.vendor.io' }));
   });
 
-  it('a *.tfvars Terraform reads only with -var-file is one candidate among others: unknown, both named', () => {
-    const f = repo.one('repo/infra/main.tf', 17);
-    expect(f.host).toBe('unknown');
-    expect(f.note).toContain('repo/infra/prod.tfvars:1 = repo.prod.vendor.io');
-    expect(f.note).toContain('default = repo.default.vendor.io');
+  it('a *.tfvars Terraform reads only with -var-file is one candidate among others: one finding per value, each named (recall5)', () => {
+    const f = repo.at('repo/infra/main.tf', 17);
+    expect(f.map((x) => x.host).sort()).toEqual(['repo.default.vendor.io', 'repo.prod.vendor.io']);
+    expect(f.find((x) => x.host === 'repo.prod.vendor.io')!.note).toContain('${var.repo_host}=repo.prod.vendor.io (repo/infra/prod.tfvars:1, one of 2 values');
+    expect(f.find((x) => x.host === 'repo.default.vendor.io')!.note).toContain('${var.repo_host}=repo.default.vendor.io (repo/infra/main.tf:8 default, one of 2 values');
   });
 });

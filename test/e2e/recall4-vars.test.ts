@@ -139,12 +139,12 @@ describe('recall4: bounded', () => {
 });
 
 describe('recall4: Terraform TF_VAR_ in a CI file next to the module', () => {
-  it('a TF_VAR_ over a default is a run-time candidate: unknown, both values named', () => {
-    // Old code: the default only, registry.site.internal, known.
-    const f = repo.one('repo/infra/main.tf', 9);
-    expect(f.host).toBe('unknown');
-    expect(f.note).toContain('repo/.gitlab-ci.yml:3 TF_VAR_registry_host (a run-time value) = registry.vendor.io');
-    expect(f.note).toContain('default = registry.site.internal');
+  it('a TF_VAR_ over a default is a run-time candidate: one finding per value, each named (recall5)', () => {
+    // Old code: the default only, registry.site.internal, known; then (recall4) one unknown finding.
+    const f = repo.at('repo/infra/main.tf', 9);
+    expect(f.map((x) => x.host).sort()).toEqual(['registry.site.internal', 'registry.vendor.io']);
+    expect(f.find((x) => x.host === 'registry.vendor.io')!.note).toContain('${var.registry_host}=registry.vendor.io (repo/.gitlab-ci.yml:3 TF_VAR_registry_host (a run-time value), one of 2 values');
+    expect(f.find((x) => x.host === 'registry.site.internal')!.note).toContain('(repo/infra/main.tf:2 default, one of 2 values');
   });
 
   it("a variable only a workflow's env sets is that value, named", () => {
