@@ -25,7 +25,7 @@ import { loadSigningKey, signChecksums } from '../store/bundle-sign.js';
 import { BUNDLE_SBOM_FILE, cycloneDxSource } from './sbom.js';
 import { VERSION } from '../version.js';
 import { pathFrom } from './inputs.js';
-import { kindContext, openCache, writeLock, type CommonOptions } from './lock.js';
+import { checkManifestUnchanged, kindContext, openCache, writeLock, type CommonOptions } from './lock.js';
 
 export interface CreateOptions extends CommonOptions {
   /** The bundle file to write. */
@@ -215,6 +215,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     } else {
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);
+      await checkManifestUnchanged(loaded, lockFile, 'bundle create');
       await writeLock(lockFile, serializeLock(lock), 'bundle create');
       lockUsed = 'refreshed';
     }

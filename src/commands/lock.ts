@@ -180,15 +180,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
       warnings.push(`${clash}: import into a target with charts.dir will refuse both (a registry target keeps them apart, each under its repository's path), and serve offers neither over HTTP; lock one of them, or import into a registry`);
     }
     await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
-    // The manifest and the files it names (values files, keys) were hashed for its digest before
-    // the resolution read them again: one changed meanwhile would get a lock whose digest claims
-    // content it was not resolved from. Hashed once more now (small files, read again): refused.
-    const again = await loadManifest(loaded.file).then((m) => m.digest, () => undefined);
-    if (again !== loaded.digest) {
-      throw new FerryError('CONFLICT', `${loaded.file}: the manifest (or a file it names: values files, keys) changed while ferry was locking it; ${lockFile} was not written`, {
-        hint: 'Run `ferry lock` again once nothing else is editing them.',
-      });
-    }
+    await checkManifestUnchanged(loaded, lockFile, 'lock');
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));
     // What the new lock changes against the one it replaces (none when there was none, or it did not parse).
@@ -299,4 +291,18 @@ export function lockContentMismatch(lock: Lock, manifest: unknown): string[] {
   const extra = new Set((l.images ?? []).filter((i) => ![i.ref, i.source].some((r) => named.has(normal(r)) || fromCharts.has(normal(r)))).map((i) => normal(i.ref)));
   for (const k of [...extra].sort()) out.push(`image ${k} is in the lock, neither in the manifest nor in a locked chart's images:`);
   return out;
+}
+
+/**
+ * The manifest and the files it names (values files, keys) were hashed for its digest before the
+ * resolution read them again: one changed meanwhile would get a lock whose digest claims content it
+ * was not resolved from. Hashed once more before a lock is written (small files, read again): refused.
+ */
+export async function checkManifestUnchanged(loaded: { file: string; digest: string }, lockFile: string, command: string): Promise<void> {
+  const again = await loadManifest(loaded.file).then((m) => m.digest, () => undefined);
+  if (again !== loaded.digest) {
+    throw new FerryError('CONFLICT', `${loaded.file}: the manifest (or a file it names: values files, keys) changed while ferry was locking it; ${lockFile} was not written`, {
+      hint: `Run \`ferry ${command}\` again once nothing else is editing them.`,
+    });
+  }
 }

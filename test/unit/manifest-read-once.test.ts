@@ -1,5 +1,5 @@
 import { appendFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -41,6 +41,8 @@ describe('bundle create carries the manifest it validated', () => {
     const manifest = path.join(work, 'manifest.yaml');
     const text = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: once }\nimages: []\n';
     await writeFile(manifest, text);
+    // Locked first: the create below uses that lock and carries the manifest it loaded.
+    await createBundle(manifest, { output: path.join(work, 'first.ferry.tar'), cwd: work, cacheDir: path.join(work, 'cache'), progress: silentProgress });
     hook.after = (file) => appendFileSync(file, 'endpoints: [{ name: late, url: "https://edited.example.com" }]\n');
     const output = path.join(work, 'once.ferry.tar');
     await createBundle(manifest, { output, cwd: work, cacheDir: path.join(work, 'cache'), progress: silentProgress });
@@ -53,5 +55,16 @@ describe('bundle create carries the manifest it validated', () => {
     } finally {
       await reader.close();
     }
+  });
+
+  it('a manifest edited while bundle create locks it: refused, no lock and no bundle written', { timeout: 60_000 }, async () => {
+    const dir = path.join(work, 'relock');
+    await mkdir(dir, { recursive: true });
+    const manifest = path.join(dir, 'manifest.yaml');
+    await writeFile(manifest, 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: relock }\nimages: []\n');
+    hook.after = (file) => appendFileSync(file, 'endpoints: [{ name: late, url: "https://edited.example.com" }]\n');
+    const output = path.join(dir, 'relock.ferry.tar');
+    await expect(createBundle(manifest, { output, cwd: dir, cacheDir: path.join(work, 'cache'), progress: silentProgress })).rejects.toThrow(/changed while ferry was locking it/);
+    expect((await readdir(dir)).sort()).toEqual(['manifest.yaml']);
   });
 });
