@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
 import { FerryError, isFerryError } from '../errors.js';
@@ -721,7 +722,9 @@ async function chartYamlChanges(
 ): Promise<FileChange[]> {
   const dir = path.resolve(chartPath);
   const file = path.join(dir, 'Chart.yaml');
-  const before = await readTextIfExists(file);
+  // A packaged chart (.tgz) has no Chart.yaml to edit in place: said, not an error.
+  const isDir = await stat(dir).then((st) => st.isDirectory(), () => false);
+  const before = isDir ? await readTextIfExists(file) : undefined;
   if (before === undefined) {
     warnings.push(`${chartPath}: --chart-yaml edits a chart directory's Chart.yaml; a packaged chart is left as it is`);
     return [];

@@ -86,4 +86,16 @@ describe('rewrite chart --chart-yaml', () => {
     expect(again.replacements.filter((x) => x.kind === 'chart-repo')).toEqual([]);
     expect(await readFile(chartYaml, 'utf8')).toBe(after);
   });
+
+  it('a packaged chart: left as it is, with a warning saying so (was an error: its Chart.yaml read as a path under the .tgz)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-chart-yaml-tgz-'));
+    await cp(CHART, path.join(dir, 'demo'), { recursive: true });
+    await mustRun('tar', ['-czf', path.join(dir, 'demo-1.0.0.tgz'), '-C', dir, 'demo']);
+    const tgz = path.join(dir, 'demo-1.0.0.tgz');
+    const bytes = await readFile(tgz);
+    const r = await rewriteChart(tgz, await fixtureContext(), { chartYaml: true, allowUnmapped: true });
+    expect(r.warnings.join('\n')).toContain("--chart-yaml edits a chart directory's Chart.yaml; a packaged chart is left as it is");
+    expect(r.replacements.filter((x) => x.kind === 'chart-repo')).toEqual([]);
+    expect(await readFile(tgz)).toEqual(bytes);
+  });
 });
