@@ -305,16 +305,17 @@ function fmtQc(f: Fmt, u: bigint): string {
 class Printer {
   constructor(private readonly f: Fmt) {}
 
-  private badVerb(verb: string, v: unknown, viaValue: boolean): string {
+  /** badVerb: the operand's type and the operand printed as %v with the same flags (`%06.1f` of 1 is `%!f(int=     1)`). */
+  private badVerb(verb: string, v: unknown): string {
     if (isNil(v)) return `%!${verb}(<nil>)`;
-    return `%!${verb}(${goTypeName(v)}=${viaValue ? this.printValue(v, 'v', 0) : this.printArg(v, 'v')})`;
+    return `%!${verb}(${goTypeName(v)}=${this.printValue(v, 'v', 0)})`;
   }
 
-  private fmtBool(v: boolean, verb: string, viaValue: boolean): string {
-    return verb === 't' || verb === 'v' ? pad(this.f, String(v)) : this.badVerb(verb, v, viaValue);
+  private fmtBool(v: boolean, verb: string): string {
+    return verb === 't' || verb === 'v' ? pad(this.f, String(v)) : this.badVerb(verb, v);
   }
 
-  private fmtIntegerVerb(v: bigint, signed: boolean, verb: string, orig: unknown, viaValue: boolean): string {
+  private fmtIntegerVerb(v: bigint, signed: boolean, verb: string, orig: unknown): string {
     const f = this.f;
     switch (verb) {
       case 'v':
@@ -338,11 +339,11 @@ class Printer {
       case 'U':
         return fmtUnicode(f, v < 0n ? v & MASK64 : v);
       default:
-        return this.badVerb(verb, orig, viaValue);
+        return this.badVerb(verb, orig);
     }
   }
 
-  private fmtFloat(v: number, verb: string, viaValue: boolean): string {
+  private fmtFloat(v: number, verb: string): string {
     switch (verb) {
       case 'v':
         return fmtFloatF(this.f, v, 'g', -1);
@@ -359,11 +360,11 @@ class Printer {
       case 'F':
         return fmtFloatF(this.f, v, 'f', 6);
       default:
-        return this.badVerb(verb, v, viaValue);
+        return this.badVerb(verb, v);
     }
   }
 
-  private fmtString(v: string, verb: string, viaValue: boolean): string {
+  private fmtString(v: string, verb: string): string {
     const f = this.f;
     switch (verb) {
       case 'v':
@@ -376,7 +377,7 @@ class Printer {
       case 'q':
         return fmtQ(f, v);
       default:
-        return this.badVerb(verb, v, viaValue);
+        return this.badVerb(verb, v);
     }
   }
 
@@ -399,26 +400,19 @@ class Printer {
     }
   }
 
-  /** printArg: the operand at the top. */
+  /** printArg: the operand at the top (%T first, then a Stringer, then by kind). */
   printArg(v: unknown, verb: string): string {
     const f = this.f;
-    if (isNil(v)) return verb === 'T' || verb === 'v' ? pad(f, '<nil>') : this.badVerb(verb, v, false);
+    if (isNil(v)) return verb === 'T' || verb === 'v' ? pad(f, '<nil>') : this.badVerb(verb, v);
     if (verb === 'T') return pad(f, truncate(f, goTypeName(v)));
-    if (typeof v === 'boolean') return this.fmtBool(v, verb, false);
-    if (typeof v === 'number') return this.fmtFloat(v, verb, false);
-    if (typeof v === 'bigint') return this.fmtIntegerVerb(v, true, verb, v, false);
-    if (v instanceof GoSizedInt) return this.fmtIntegerVerb(v.n, v.type === 'int64', verb, v, false);
-    if (typeof v === 'string') return this.fmtString(v, verb, false);
-    if (v instanceof Uint8Array) return this.fmtBytes(v, verb, 0);
-    const handled = this.handleMethods(v, verb);
-    return handled ?? this.printValue(v, verb, 0);
+    return this.handleMethods(v, verb) ?? this.printValue(v, verb, 0);
   }
 
   /** handleMethods: a Stringer prints its String() under %v %s %x %X %q (never under %#v). */
   private handleMethods(v: unknown, verb: string): string | undefined {
     if (!(v instanceof GoStruct) || v instanceof GoTypedSlice || v instanceof GoTypedMap || !v.goString || !v.goFields) return undefined;
     if (this.f.sharpV || !'vsxXq'.includes(verb)) return undefined;
-    return this.fmtString(v.goString(), verb, false);
+    return this.fmtString(v.goString(), verb);
   }
 
   /** printValue: by the value's kind; elements of lists and maps one level down. */
@@ -430,11 +424,11 @@ class Printer {
       const handled = this.handleMethods(v, verb);
       if (handled !== undefined) return handled;
     }
-    if (typeof v === 'boolean') return this.fmtBool(v, verb, true);
-    if (typeof v === 'number') return this.fmtFloat(v, verb, true);
-    if (typeof v === 'bigint') return this.fmtIntegerVerb(v, true, verb, v, true);
-    if (v instanceof GoSizedInt) return this.fmtIntegerVerb(v.n, v.type === 'int64', verb, v, true);
-    if (typeof v === 'string') return this.fmtString(v, verb, true);
+    if (typeof v === 'boolean') return this.fmtBool(v, verb);
+    if (typeof v === 'number') return this.fmtFloat(v, verb);
+    if (typeof v === 'bigint') return this.fmtIntegerVerb(v, true, verb, v);
+    if (v instanceof GoSizedInt) return this.fmtIntegerVerb(v.n, v.type === 'int64', verb, v);
+    if (typeof v === 'string') return this.fmtString(v, verb);
     if (v instanceof Uint8Array) return depth === 0 ? this.fmtBytes(v, verb, depth) : this.printArgBytesNested(v, verb, depth);
     const list = Array.isArray(v) ? v : v instanceof GoTypedSlice ? v.list : undefined;
     if (list) {
@@ -467,11 +461,10 @@ class Printer {
     return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
   }
 
-  /** A []byte inside a list: printValue's slice of uint8 (bytes for %s %q %x %X, elements otherwise). */
+  /** A []byte inside a list: printValue's []uint8, as fmtBytes prints it but for its type's name under %#v. */
   private printArgBytesNested(v: Uint8Array, verb: string, depth: number): string {
-    if ('sqxX'.includes(verb)) return this.fmtBytes(v, verb, depth);
-    if (this.f.sharpV) return this.fmtBytes(v, 'v', depth).replace(/^\[\]byte/, '[]uint8');
-    return `[${[...v].map((c) => charged(this.printValue(new GoSizedInt(BigInt(c), 'uint8'), verb, depth + 1))).join(' ')}]`;
+    const s = this.fmtBytes(v, verb, depth);
+    return this.f.sharpV ? s.replace(/^\[\]byte/, '[]uint8') : s;
   }
 }
 

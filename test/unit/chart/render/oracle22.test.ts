@@ -1,9 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderRaw } from '../../../../scripts/oracle/ferry-raw.js';
-import { writeChart } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { scratchRawRender } from './run-template.js';
 
 // Twenty-second pass: fmt's verbs on every Go type a chart reaches (printf is now a port of Go's
 // fmt: print.go's printArg/printValue/badVerb and format.go's integer, float, string and quoting
@@ -12,24 +8,7 @@ import { writeChart } from '../helpers.js';
 // (Go text/template, sprig v3.2.3) gives, taken from the independent Go renderer's output for the
 // same template.
 
-let tmp: string;
-let n = 0;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle22-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-/** The template's raw output as Helm's engine gives it, or `ERR` and the error's text after its location. */
-async function render(template: string, values = 'a: 1\n'): Promise<string> {
-  const name = `c${n++}`;
-  const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files: { 'templates/t.yaml': template, 'files/x': 'ab' } });
-  const r = await renderRaw(dir);
-  if (r.crash !== undefined) throw new Error(r.crash);
-  if (r.err !== undefined) return `ERR ${r.err.replace(/^template: [^ ]+ executing "[^"]*":? (at <[^>]*>: )?/, '')}`;
-  return r.ok![`${name}/templates/t.yaml`];
-}
+const render = scratchRawRender('ferry-oracle22-');
 
 describe('printf of a float64', () => {
   it('%x and %X are hexadecimal floats, %b mantissa p exponent (was a bad verb)', async () => {
