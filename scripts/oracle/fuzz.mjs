@@ -11,6 +11,13 @@
 // error; a case differs when one renders and the other refuses, or the texts differ. Each
 // difference is shrunk (statements dropped, expressions replaced by their parts, values keys
 // dropped) while it still differs the same way, and written to DIR/diff-N.json with both results.
+//
+//   --scalars  number-like values.yaml scalars (typeOf and printing of each)
+//   --printf   fmt's grid: each case is 40 `printf` calls, a random verb (every one fmt knows and
+//              some it does not), flags, width, precision and an operand of each Go type a chart
+//              reaches (float64 incl. NaN/±Inf/-0, int, int64, uint8, uint64, string incl. invalid
+//              UTF-8, bool, nil, []interface{} with a nil element, []int, []string, []byte, maps
+//              incl. map[string]string, a semver); differences are grouped by verb, flags and type
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync, cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
@@ -475,11 +482,80 @@ async function scalars(ferry, oracle) {
   console.log(JSON.stringify({ scalarCases: CASES * 20, differing: diffs }));
 }
 
+// ── printf grid ─────────────────────────────────────────────────────────────
+const PF_OPERANDS = [
+  ['float64', ['.Values.f.a', '.Values.f.b', '.Values.f.c', '.Values.f.d', '.Values.f.e', '.Values.f.g', '.Values.f.h', '.Values.f.i', '.Values.f.j', '1.5', '-2.25', '0.0', '1e21', '(float64 "NaN")', '(float64 "+Inf")', '(float64 "-Inf")', '(float64 "-0")', '(float64 "5e-324")', '(float64 "1.7976931348623157e308")', '(float64 "0.1")']],
+  ['int', ['0', '1', '-1', '42', '255', '9223372036854775807', "'a'", '(len "abc")', '1114112', '-97']],
+  ['int64', ['(add 0 -5)', '(int64 255)', '(sub 0 9223372036854775807)', '(add 0 0)', '(int64 65)']],
+  ['uint8', ['(index "a" 0)', '(index "\\xff" 0)', '(index "\\t" 0)']],
+  ['uint64', ['(semver "1.2.3").Major', '(semver "0.0.0").Minor']],
+  ['string', ['"abc"', '""', '"é日本"', '"a\\tb\\n"', '"\\xff\\xfe"', '"`x`"', '"\\u00ad"', '"\\x7f"']],
+  ['bool', ['true', 'false']],
+  ['nil', ['nil']],
+  ['list', ['(list 1 "a" nil 1.5)', '(list)', '(list true (list 2))', '(list (dict "k" nil))']],
+  ['[]int', ['(until 3)']],
+  ['[]string', ['(splitList "," "a,b")']],
+  ['[]uint8', ['(.Files.GetBytes "files.txt")', '(.Files.GetBytes "nope")']],
+  ['map', ['(dict "a" 1 "b" nil)', '(dict)', '.Values.f']],
+  ['map[string]string', ['(split "," "a,b")']],
+  ['semver', ['(semver "1.2.3")']],
+];
+const PF_VERBS = 'vsdboOxXcqUeEfFgGtTzy'.split('');
+const PF_FLAGS = ['', '', '', '+', '-', '#', ' ', '0', '+0', '-0', '# ', '#0', ' 0', '+#', '-#'];
+function pfSpec() {
+  const flags = pick(PF_FLAGS);
+  const width = chance(0.4) ? String(pick([1, 3, 8, 14, 25])) : '';
+  const prec = chance(0.4) ? `.${pick(['', '0', '1', '3', '6', '10', '17', '20'])}` : '';
+  const verb = pick(PF_VERBS);
+  return { spec: `%${flags}${width}${prec}${verb}`, verb, flags };
+}
+async function printfGrid(ferry, oracle) {
+  const classes = new Map();
+  let lines = 0;
+  for (let n = 0; n < CASES; n++) {
+    const calls = [];
+    for (let i = 0; i < 40; i++) {
+      const [type, ops] = pick(PF_OPERANDS);
+      const { spec, verb, flags } = pfSpec();
+      calls.push({ type, verb, flags, text: `{{ printf "${spec}|" ${pick(ops)} }}` });
+    }
+    const tpl = calls.map((c, i) => `L${i}:${c.text}\n`).join('');
+    const values = { f: { t: 'm', m: { a: { t: 's', s: '1.5' }, b: { t: 's', s: '-0.75' }, c: { t: 's', s: '0' }, d: { t: 's', s: '1e6' }, e: { t: 's', s: '123456789' }, g: { t: 's', s: '1.0e-7' }, h: { t: 's', s: '255' }, i: { t: 's', s: '0.1' }, j: { t: 's', s: '-1e21' } } } };
+    const { f, g } = await both({ values, tpl: leaf('s', tpl) }, ferry, oracle);
+    lines += calls.length;
+    // each call's output, by its line marker (an output may hold newlines); an error is every line's
+    const out = (r) => {
+      if (!r.ok) return calls.map(() => `ERR ${r.err ?? r.crash}`);
+      // the oracle's JSON line has U+FFFD for a byte that is no UTF-8, ferry's string an escaped byte
+      const text = (Object.entries(r.ok).find(([k]) => k.endsWith('t.yaml'))?.[1] ?? '').replace(/[\udc80-\udcff]/g, '\ufffd');
+      const byLine = [];
+      for (const seg of text.split(/(?:^|\n)L(?=\d+:)/)) { const m = /^(\d+):([\s\S]*)$/.exec(seg); if (m) byLine[Number(m[1])] = m[2]; }
+      return byLine;
+    };
+    const [fl, gl] = [out(f), out(g)];
+    calls.forEach((c, i) => {
+      if (fl[i] === gl[i]) return;
+      const key = `%${c.flags}${c.verb} ${c.type}`;
+      const e = classes.get(key) ?? { n: 0, ex: [] };
+      e.n++;
+      if (e.ex.length < 2) e.ex.push(`${c.text}\n      ferry: ${String(JSON.stringify(fl[i])).slice(0, 160)}\n      go:    ${String(JSON.stringify(gl[i])).slice(0, 160)}`);
+      classes.set(key, e);
+    });
+  }
+  for (const [k, e] of [...classes].sort()) console.log(`${k} (${e.n})\n    ${e.ex.join('\n    ')}`);
+  console.log(JSON.stringify({ seed, cases: CASES, printfCalls: lines, differingClasses: classes.size, differingCalls: [...classes.values()].reduce((a, e) => a + e.n, 0) }));
+}
+
 async function main() {
   mkdirSync(OUT, { recursive: true });
   mkdirSync(WORK, { recursive: true });
   const oracle = startOracle(buildOracle());
   const ferry = await loadFerry();
+  if (process.argv.includes('--printf')) {
+    await printfGrid(ferry, oracle);
+    oracle.close();
+    return;
+  }
   if (process.argv.includes('--scalars')) {
     await scalars(ferry, oracle);
     oracle.close();

@@ -27,22 +27,28 @@ export async function writeChart(dir: string, f: ChartFixture): Promise<string> 
   return dir;
 }
 
-/**
- * Charts written one per call under a temporary directory made before the file's tests and
- * removed after them (registers vitest hooks: call at the top of a test file).
- */
-export function scratchCharts(prefix: string) {
+/** A temporary directory made before the file's tests and removed after them (registers vitest hooks). */
+export function scratchDir(prefix: string): () => string {
   let tmp: string;
-  let n = 0;
   beforeAll(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
   });
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });
   });
+  return () => tmp;
+}
+
+/**
+ * Charts written one per call under a temporary directory made before the file's tests and
+ * removed after them (registers vitest hooks: call at the top of a test file).
+ */
+export function scratchCharts(prefix: string) {
+  const tmp = scratchDir(prefix);
+  let n = 0;
   return async function chartWith(files: Record<string, string>, values = 'x: 1\n') {
     const name = `c${++n}`;
-    const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files });
+    const dir = await writeChart(path.join(tmp(), name), { chart: { name, version: '1.0.0' }, values, files });
     return loadChart(dir, { allFiles: true });
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
 import { chartDependencies, chartLockPins } from '../../../src/kinds/chart/load.js';
-import { goSprintf } from '../../../src/kinds/chart/render/govalue.js';
+import { goSprintf } from '../../../src/kinds/chart/render/gofmt.js';
 import { renderChart } from '../../../src/kinds/chart/render/index.js';
 import { goRegex } from '../../../src/kinds/chart/render/regex.js';
 import { refuses, scratchCharts } from './helpers.js';

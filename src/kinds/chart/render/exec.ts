@@ -12,7 +12,6 @@ import {
   GO_INTERNAL,
   GoStruct,
   goSprint,
-  goSprintf,
   goSprintln,
   goStringOf,
   goTypeName,
@@ -25,6 +24,7 @@ import {
   sameListType,
   truthy,
 } from './govalue.js';
+import { goSprintf } from './gofmt.js';
 import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
 import { arityError, argTypeError } from './signatures.js';
 

@@ -38,6 +38,11 @@ export class GoStruct {
   goMarshal?(): unknown;
   /** A nil slice or map of a Go type: len 0, prints `[]`/`map[]`, but encoding/json writes `null`. */
   declare goNil?: boolean;
+  /**
+   * For a pointer to a Go struct with a String method (`*semver.Version`): its fields, in order,
+   * which fmt prints as `&{…}` under a verb the Stringer does not take (`printf "%d"`).
+   */
+  goFields?(): [string, unknown][];
 }
 
 /** Properties of the JS form that are no Go field (not printed, not a template's `.field`). */
@@ -46,7 +51,7 @@ function hide(o: object, props: Record<string, unknown>): void {
 }
 
 /** Names of GoStruct's own machinery, never a Go field or method a template can reach. */
-export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'goMarshal', 'list', 'entries', 'jsonNames']);
+export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'goMarshal', 'goFields', 'list', 'entries', 'jsonNames']);
 
 /**
  * A Go slice of a type other than []interface{} (`.Chart.Keywords` is a []string,
@@ -399,308 +404,53 @@ export function formatV(v: unknown, top = true): string {
   return String(v);
 }
 
-/** Go's strconv.Quote. */
-export function goQuote(s: string): string {
+/** An escaped byte of a Go string (govalue's surrogateescape), or undefined for a real character. */
+export function escapedByte(ch: string): number | undefined {
+  const c = ch.codePointAt(0)!;
+  return ch.length === 1 && c >= 0xdc80 && c <= 0xdcff ? c - 0xdc00 : undefined;
+}
+
+/** strconv.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
+const PRINT = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+export const isPrint = (ch: string): boolean => PRINT.test(ch);
+
+export const hex2 = (n: number) => n.toString(16).padStart(2, '0');
+
+/** strconv's appendEscapedRune for one character (`ascii`: QuoteToASCII). */
+export function escapeRune(ch: string, quote: string, ascii: boolean): string {
+  const c = ch.codePointAt(0)!;
+  if (ch === quote || ch === '\\') return `\\${ch}`;
+  if (ascii ? c < 0x80 && isPrint(ch) : isPrint(ch)) return ch;
+  switch (c) {
+    case 7:
+      return '\\a';
+    case 8:
+      return '\\b';
+    case 12:
+      return '\\f';
+    case 10:
+      return '\\n';
+    case 13:
+      return '\\r';
+    case 9:
+      return '\\t';
+    case 11:
+      return '\\v';
+  }
+  if (c < 0x20 || c === 0x7f) return `\\x${hex2(c)}`;
+  // a lone surrogate is no valid rune: U+FFFD
+  const r = c >= 0xd800 && c <= 0xdfff ? 0xfffd : c;
+  return r < 0x10000 ? `\\u${r.toString(16).padStart(4, '0')}` : `\\U${r.toString(16).padStart(8, '0')}`;
+}
+
+/** strconv.Quote (`ascii`: QuoteToASCII): an invalid byte is `\xff`. */
+export function goQuote(s: string, ascii = false): string {
   let out = '"';
   for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"') out += '\\"';
-    else if (ch === '\\') out += '\\\\';
-    else if (c === 7) out += '\\a';
-    else if (c === 8) out += '\\b';
-    else if (c === 12) out += '\\f';
-    else if (c === 10) out += '\\n';
-    else if (c === 13) out += '\\r';
-    else if (c === 9) out += '\\t';
-    else if (c === 11) out += '\\v';
-    else if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`;
-    else if (c === 0xfffd && ch !== '\ufffd') out += '\\ufffd';
-    else if ((c >= 0x80 && c <= 0xa0) || c === 0xad) out += `\\u${c.toString(16).padStart(4, '0')}`;
-    else out += ch;
+    const b = escapedByte(ch);
+    out += b !== undefined ? `\\x${hex2(b)}` : escapeRune(ch, '"', ascii);
   }
   return `${out}"`;
-}
-
-// ── fmt.Sprintf ──────────────────────────────────────────────────────────────
-
-interface Spec {
-  minus: boolean;
-  plus: boolean;
-  sharp: boolean;
-  zero: boolean;
-  space: boolean;
-  width?: number;
-  prec?: number;
-}
-
-function pad(s: string, f: Spec, numeric = false): string {
-  if (f.width === undefined || s.length >= f.width) return s;
-  const n = f.width - [...s].length;
-  if (n <= 0) return s;
-  if (f.minus) return s + ' '.repeat(n);
-  // fmt's writePadding: the 0 flag pads with zeros whatever the operand (`%05s` of "ab" is 000ab),
-  // after the sign of a number
-  if (f.zero) {
-    const sign = numeric && /^[+-]/.test(s) ? s[0] : '';
-    return sign + '0'.repeat(n) + s.slice(sign.length);
-  }
-  return ' '.repeat(n) + s;
-}
-
-/** fmt's badVerb: the operand's type and the operand printed as %v with the same flags (`%06.1f` of 1 is `%!f(int=     1)`). */
-function bad(verb: string, v: unknown, f: Spec): string {
-  return `%!${verb}(${goTypeName(v)}=${fmtOne('v', v, f)})`;
-}
-
-const intOf = intValue;
-
-/**
- * What one printf may build from a list's or a map's elements: each is padded to the width (at
- * most 1e6) on its own, so `%1000000v` of a long list would build terabytes. Past this the call
- * fails (`error calling printf: …`), as the template output limit would.
- */
-const MAX_FORMATTED = 64 * 1024 * 1024;
-let formatted = 0;
-function charged(s: string): string {
-  formatted += s.length;
-  if (formatted > MAX_FORMATTED) throw new Error(`printf: more than ${MAX_FORMATTED} characters would be built; ferry refuses to render on`);
-  return s;
-}
-
-function fmtOne(verb: string, v: unknown, f: Spec): string {
-  // fmt prints a nil operand only with %v and %T; any other verb is a bad verb
-  if (isNil(v) && verb !== 'v' && verb !== 'T') return `%!${verb}(<nil>)`;
-  const signed = (s: string, negative: boolean) => (negative ? s : f.plus ? `+${s}` : f.space ? ` ${s}` : s);
-  // printValue: a list's elements, a []byte's bytes (but for %s %q %x %X, which print it as a
-  // string) and a map's keys and values each printed with the verb and its flags
-  if (verb !== 'T') {
-    if (Array.isArray(v)) return `[${v.map((x) => charged(fmtOne(verb, x, f))).join(' ')}]`;
-    if (v instanceof Uint8Array && !'sqxX'.includes(verb)) return `[${[...v].map((x) => charged(fmtOne(verb, uint8Of(x), f))).join(' ')}]`;
-    if (isMap(v)) return `map[${Object.keys(v).sort().map((k) => `${charged(fmtOne(verb, k, f))}:${charged(fmtOne(verb, v[k], f))}`).join(' ')}]`;
-  }
-  switch (verb) {
-    case 'v':
-    case 's': {
-      if (verb === 's' && (isNumber(v) || typeof v === 'boolean')) return bad(verb, v, f);
-      // an integer under %v is fmtInteger's, as under %d (flags, precision)
-      if (verb === 'v' && isInt(v)) return fmtOne('d', v, f);
-      // a float under %v: %g, its precision %g's; the + flag only reaches here from a bad verb
-      // (goSprintf takes %+v's away, as doPrintf does)
-      if (typeof v === 'number') return pad(signed(f.prec !== undefined ? formatFloatPrec(v, 'g', f.prec) : formatFloatV(v), v < 0 || Object.is(v, -0) || Number.isNaN(v)), f, true);
-      let s = v instanceof Uint8Array && verb === 's' ? goStringOf(v) : formatV(v);
-      if (verb === 'v' && f.sharp && typeof v === 'string') s = goQuote(v);
-      // a precision cuts a string
-      else if (f.prec !== undefined && (typeof v === 'string' || verb === 's')) s = [...s].slice(0, f.prec).join('');
-      return pad(s, f);
-    }
-    case 'd': {
-      const i = intOf(v);
-      if (i === undefined) return bad(verb, v, f);
-      if (f.prec === undefined) return pad(signed(i.toString(), i < 0n), f, true);
-      // fmtInteger: a precision is the least number of digits (`%.4d` 7 is 0007; `%.0d` 0 is
-      // nothing), and the padding is then spaces whatever the 0 flag
-      if (f.prec === 0 && i === 0n) return pad('', { ...f, zero: false });
-      const digits = (i < 0n ? -i : i).toString().padStart(f.prec, '0');
-      return pad(signed(i < 0n ? `-${digits}` : digits, i < 0n), { ...f, zero: false });
-    }
-    case 'b':
-    case 'o':
-    case 'O':
-    case 'x':
-    case 'X': {
-      const base = verb === 'b' ? 2 : verb === 'x' || verb === 'X' ? 16 : 8;
-      const i = intOf(v);
-      if (i !== undefined) {
-        let s = (i < 0n ? -i : i).toString(base);
-        if (verb === 'X') s = s.toUpperCase();
-        if (f.sharp || verb === 'O') s = (verb === 'x' ? '0x' : verb === 'X' ? '0X' : verb === 'b' ? '0b' : verb === 'O' ? '0o' : '0') + s;
-        // the sign goes before the prefix (-0xff), as fmtInteger writes it
-        return pad(i < 0n ? `-${s}` : signed(s, false), f, true);
-      }
-      if ((verb === 'x' || verb === 'X') && (typeof v === 'string' || v instanceof Uint8Array)) {
-        let s = Buffer.from(typeof v === 'string' ? goBytesOf(v) : v).toString('hex');
-        if (verb === 'X') s = s.toUpperCase();
-        return pad(s, f);
-      }
-      if ((verb === 'x' || verb === 'X') && typeof v === 'number') {
-        return bad(verb, v, f);
-      }
-      return bad(verb, v, f);
-    }
-    case 'c': {
-      const i = intOf(v);
-      return i === undefined ? bad(verb, v, f) : pad(String.fromCodePoint(Number(i)), f);
-    }
-    case 'q': {
-      if (typeof v === 'string') return pad(goQuote(v), f);
-      const i = intOf(v);
-      if (i !== undefined) return pad(`'${String.fromCodePoint(Number(i))}'`, f);
-      return bad(verb, v, f);
-    }
-    case 't':
-      return typeof v === 'boolean' ? pad(String(v), f) : bad(verb, v, f);
-    case 'e':
-    case 'E':
-    case 'f':
-    case 'F':
-    case 'g':
-    case 'G': {
-      if (typeof v !== 'number') return bad(verb, v, f);
-      const lower = verb.toLowerCase() as 'e' | 'f' | 'g';
-      let s =
-        lower === 'g' && f.prec === undefined ? formatFloatG(v, 6) : formatFloatPrec(v, lower, f.prec ?? 6);
-      if (verb === 'E' || verb === 'G') s = s.toUpperCase();
-      return pad(signed(s, v < 0), f, true);
-    }
-    case 'T':
-      return pad(goTypeName(v), f);
-    case 'U': {
-      const i = intOf(v);
-      return i === undefined ? bad(verb, v, f) : pad(`U+${i.toString(16).toUpperCase().padStart(4, '0')}`, f);
-    }
-    default:
-      return `%!${verb}(${goTypeName(v)}=${formatV(v)})`;
-  }
-}
-
-/** fmt.Sprintf over Go values. */
-export function goSprintf(format: string, args: unknown[]): string {
-  formatted = 0;
-  let out = '';
-  let argi = 0;
-  let i = 0;
-  // fmt's explicit argument indexes (`%[2]v %[1]v`, `%[1]*[2]d`): printArg's argNumber. Once one is
-  // used, leftover arguments are no longer reported as EXTRA; an index out of range is BADINDEX.
-  let reordered = false;
-  let good = true;
-  let afterIndex = false;
-  const argNumber = (): void => {
-    if (format[i] !== '[') {
-      afterIndex = false;
-      return;
-    }
-    reordered = true;
-    // parseArgNumber: `[n]` with n one-based; at least three bytes
-    let ok = false;
-    let index = 0;
-    let wid = 1;
-    if (format.length - i >= 3) {
-      const close = format.indexOf(']', i + 1);
-      if (close >= 0) {
-        wid = close - i + 1;
-        const digits = format.slice(i + 1, close);
-        if (/^[0-9]+$/.test(digits) && digits.length <= 7) {
-          ok = true;
-          index = Number(digits) - 1;
-        }
-      }
-    }
-    i += wid;
-    afterIndex = ok;
-    if (ok && index >= 0 && index < args.length) argi = index;
-    else good = false;
-  };
-  while (i < format.length) {
-    const ch = format[i];
-    if (ch !== '%') {
-      out += ch;
-      i++;
-      continue;
-    }
-    i++;
-    if (i >= format.length) {
-      out += '%!(NOVERB)';
-      break;
-    }
-    good = true;
-    const f: Spec = { minus: false, plus: false, sharp: false, zero: false, space: false };
-    for (; i < format.length; i++) {
-      const c = format[i];
-      if (c === '-') f.minus = true;
-      else if (c === '+') f.plus = true;
-      else if (c === '#') f.sharp = true;
-      else if (c === '0') f.zero = !f.minus;
-      else if (c === ' ') f.space = true;
-      else break;
-    }
-    // fmt's parsenum and intFromArg: a width or precision past 1e6 is refused, not padded to
-    // (`%0999999999d` asked for a gigabyte of zeros; Go prints %!(NOVERB) / %!(BADWIDTH) instead)
-    let overflow = false;
-    const num = (): number | undefined => {
-      let n = 0;
-      let seen = false;
-      for (; i < format.length && format[i] >= '0' && format[i] <= '9'; i++) {
-        if (n > 1e6) {
-          overflow = true;
-          i = format.length;
-          return undefined;
-        }
-        n = n * 10 + Number(format[i]);
-        seen = true;
-      }
-      return seen ? n : undefined;
-    };
-    const fromArg = (): number | undefined => {
-      i++;
-      const a = args[argi++];
-      const n = intValue(a);
-      if (n === undefined || n > 1_000_000n || n < -1_000_000n) return undefined;
-      return Number(n);
-    };
-    argNumber();
-    if (format[i] === '*') {
-      afterIndex = false;
-      f.width = fromArg();
-      if (f.width === undefined) out += '%!(BADWIDTH)';
-      else if (f.width < 0) {
-        f.width = -f.width;
-        f.minus = true;
-        f.zero = false;
-      }
-    } else {
-      f.width = num();
-      if (afterIndex && f.width !== undefined) good = false; // "%[3]2d"
-    }
-    if (i + 1 < format.length && format[i] === '.') {
-      i++;
-      if (afterIndex) good = false; // "%[3].2d"
-      argNumber();
-      if (format[i] === '*') {
-        afterIndex = false;
-        f.prec = fromArg();
-        if (f.prec !== undefined && f.prec < 0) f.prec = undefined;
-        if (f.prec === undefined) out += '%!(BADPREC)';
-      } else f.prec = num() ?? 0;
-    }
-    if (!afterIndex) argNumber();
-    if (overflow || i >= format.length) {
-      out += '%!(NOVERB)';
-      break;
-    }
-    const verb = format[i++];
-    // doPrintf: under %v the + flag is plusV (struct field names), not a sign
-    if (verb === 'v') f.plus = false;
-    if (verb === '%') {
-      out += '%';
-      continue;
-    }
-    if (!good) {
-      out += `%!${verb}(BADINDEX)`;
-      continue;
-    }
-    if (argi >= args.length) {
-      out += `%!${verb}(MISSING)`;
-      continue;
-    }
-    out += fmtOne(verb, args[argi++], f);
-  }
-  if (!reordered && argi < args.length) {
-    out += `%!(EXTRA ${args
-      .slice(argi)
-      .map((a) => `${goTypeName(a)}=${formatV(a)}`)
-      .join(', ')})`;
-  }
-  return out;
 }
 
 /** fmt.Sprint: a space between operands when neither is a string. */

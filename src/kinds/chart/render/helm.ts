@@ -7,7 +7,8 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
-import { GoSizedInt, goSprintf, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
+import { GoSizedInt, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
+import { goSprintf } from './gofmt.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { goJsonSyntaxError } from './gojson.js';
 import { jsonToGo, sprigFuncs, str } from './sprig.js';

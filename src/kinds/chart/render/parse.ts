@@ -4,6 +4,7 @@
  * declarations, commands, fields, chains, variables, literals), with `{{-`/`-}}` trimming and
  * comments handled as Go does.
  */
+import { goBytesOf, goStringOf } from './govalue.js';
 
 export class TemplateParseError extends Error {}
 
@@ -307,6 +308,13 @@ function unquote(tok: Token, err: (m: string) => never): string {
   if (tok.t === 'rawstring') return tok.v.slice(1, -1).replace(/\r/g, '');
   const body = tok.v.slice(1, -1);
   let out = '';
+  // strconv.Unquote: `\x` and octal escapes are bytes, not characters
+  let bytesEscaped = false;
+  const byteOf = (b: number): string => {
+    if (b < 0x80) return String.fromCharCode(b);
+    bytesEscaped = true;
+    return String.fromCharCode(0xdc00 + b);
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c !== '\\') {
@@ -346,7 +354,7 @@ function unquote(tok: Token, err: (m: string) => never): string {
         out += "'";
         break;
       case 'x':
-        out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16));
+        out += byteOf(parseInt(body.slice(i + 1, i + 3), 16));
         i += 2;
         break;
       case 'u':
@@ -359,12 +367,13 @@ function unquote(tok: Token, err: (m: string) => never): string {
         break;
       default:
         if (n >= '0' && n <= '7') {
-          out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
+          out += byteOf(parseInt(body.slice(i, i + 3), 8));
           i += 2;
         } else err(`invalid syntax: ${tok.v}`);
     }
   }
-  return out;
+  // `\xc3\xa9` is the bytes of é; `\xff` a byte that is no UTF-8 (kept escaped, as govalue keeps one)
+  return bytesEscaped ? goStringOf(goBytesOf(out)) : out;
 }
 
 function parseNumber(text: string): number | bigint | undefined {

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import semver from 'semver';
 import { FuncError, type GoFunc } from './exec.js';
 import { goJsonSyntaxError } from './gojson.js';
+import { goSprintf } from './gofmt.js';
 import {
   deepCopy,
   deepEqual,
@@ -22,7 +23,6 @@ import {
   goKind,
   goStringOf,
   GoStruct,
-  goSprintf,
   chartValuesMethods,
   goTypeName,
   asSlice,
@@ -152,13 +152,33 @@ export function goParseFloat(s: string): number | undefined {
  * `error calling first: runtime error: invalid memory address or nil pointer dereference`
  * (checked against sprig v3.2.3), so a nil list fails.
  */
-function list(v: unknown, fn: string): unknown[] {
+function list(v: unknown, fn: keyof typeof NOT_A_LIST): unknown[] {
   const elems = asSlice(v);
   if (elems) return elems;
   if (v instanceof Uint8Array) return [...v].map((b) => uint8Of(b));
   if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
-  throw new FuncError(`Cannot ${fn} on type ${goTypeName(v)}`);
+  // sprig prints the reflect.Kind (`map`, `int64`, `ptr`), not the type
+  const kind = v instanceof GoStruct && v.goType.startsWith('*') ? 'ptr' : goKind(v);
+  throw new FuncError(NOT_A_LIST[fn].replace('%s', kind));
 }
+
+/** sprig v3.2.3's error for each list function given something that is no list. */
+const NOT_A_LIST = {
+  first: 'Cannot find first on type %s',
+  last: 'Cannot find last on type %s',
+  rest: 'Cannot find rest on type %s',
+  initial: 'Cannot find initial on type %s',
+  reverse: 'Cannot find reverse on type %s',
+  uniq: 'Cannot find uniq on type %s',
+  without: 'Cannot find without on type %s',
+  has: 'Cannot find has on type %s',
+  compact: 'Cannot compact on type %s',
+  push: 'Cannot push on type %s',
+  prepend: 'Cannot prepend on type %s',
+  concat: 'Cannot concat type %s as list',
+  slice: 'list should be type of slice or array but %s',
+  chunk: 'Cannot chunk type %s',
+} as const;
 
 /**
  * sprig's strslice (toStrings, join, sortAlpha): a list's elements as strings, nil elements left
@@ -442,6 +462,15 @@ class SemverVersion extends GoStruct {
   override goString = () => this.v.version + (this.v.build.length ? `+${this.v.build.join('.')}` : '');
   // MarshalJSON: its String, quoted
   override goMarshal = () => this.goString();
+  // Masterminds' Version struct: what fmt prints under a verb its String does not take
+  override goFields = (): [string, unknown][] => [
+    ['major', uint64Of(BigInt(this.v.major))],
+    ['minor', uint64Of(BigInt(this.v.minor))],
+    ['patch', uint64Of(BigInt(this.v.patch))],
+    ['pre', this.v.prerelease.join('.')],
+    ['metadata', this.v.build.join('.')],
+    ['original', this.v.raw],
+  ];
   // Masterminds' Major, Minor and Patch return uint64
   Major = () => uint64Of(BigInt(this.v.major));
   Minor = () => uint64Of(BigInt(this.v.minor));
@@ -802,9 +831,9 @@ export function sprigFuncs(): Record<string, GoFunc> {
         assert(cur, 'map[string]interface {}', plainMap(cur));
       }
     },
-    append: (l, v) => [...list(l, 'append'), v],
+    append: (l, v) => [...list(l, 'push'), v],
     push: (l, v) => [...list(l, 'push'), v],
-    mustAppend: (l, v) => [...list(l, 'append'), v],
+    mustAppend: (l, v) => [...list(l, 'push'), v],
     mustPush: (l, v) => [...list(l, 'push'), v],
     prepend: (l, v) => [v, ...list(l, 'prepend')],
     mustPrepend: (l, v) => [v, ...list(l, 'prepend')],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { documentsFromHelmOutput, renderChart } from '../../../../src/kinds/chart/render/index.js';
-import { goSprintf, type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
+import { goSprintf } from '../../../../src/kinds/chart/render/gofmt.js';
+import { type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
 import { sprigFuncs } from '../../../../src/kinds/chart/render/sprig.js';
 import { refuses, scratchCharts } from '../helpers.js';
 

@@ -1,33 +1,12 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderRaw } from '../../../../scripts/oracle/ferry-raw.js';
-import { writeChart } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { scratchRawRender } from './run-template.js';
 
 // Twenty-first pass: the Go types round 20 left (a semver's uint64 fields, a string's uint8 bytes,
 // split's map[string]string, set on a nil map) and what pass 21's real charts found. Each
 // expectation is what Helm 3.14 (Go text/template, sprig v3.2.3, Masterminds semver) gives, taken
 // from the independent Go renderer's output for the same template.
 
-let tmp: string;
-let n = 0;
-beforeAll(async () => {
-  tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-oracle21-'));
-});
-afterAll(async () => {
-  await rm(tmp, { recursive: true, force: true });
-});
-
-/** The template's raw output as Helm's engine gives it, or `ERR` and the error's text after its location. */
-async function render(template: string, values = 'a: 1\n'): Promise<string> {
-  const name = `c${n++}`;
-  const dir = await writeChart(path.join(tmp, name), { chart: { name, version: '1.0.0' }, values, files: { 'templates/t.yaml': template, 'files/x': 'ab' } });
-  const r = await renderRaw(dir);
-  if (r.crash !== undefined) throw new Error(r.crash);
-  if (r.err !== undefined) return `ERR ${r.err.replace(/^template: [^ ]+ executing "[^"]*":? (at <[^>]*>: )?/, '')}`;
-  return r.ok![`${name}/templates/t.yaml`];
-}
+const render = scratchRawRender('ferry-oracle21-');
 
 describe("a semver's Major, Minor and Patch are uint64", () => {
   it('printf %T, kindOf, typeOf, typeIs and kindIs name uint64; arithmetic gives int64', async () => {

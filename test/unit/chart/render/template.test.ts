@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TemplateSet, Writer } from '../../../../src/kinds/chart/render/exec.js';
-import { goSprintf, formatV, type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
+import { goSprintf } from '../../../../src/kinds/chart/render/gofmt.js';
+import { formatV, type GoTypedMap, int64Of } from '../../../../src/kinds/chart/render/govalue.js';
 import { goYamlMarshal, goJson, parseGoYaml } from '../../../../src/kinds/chart/render/goyaml.js';
 import { sprigFuncs, semverCompare } from '../../../../src/kinds/chart/render/sprig.js';
 import { parseSet } from '../../../../src/kinds/chart/render/index.js';
