@@ -123,9 +123,10 @@ export const EXAMPLES: Record<string, string[]> = {
   probe: ['ferry probe manifest.yaml --zone cluster', 'ferry probe manifest.yaml --proxy http://proxy.corp:3128 --fail-on unexpected,inconclusive', 'ferry probe manifest.yaml --fail-on unexpected --json > probe.json'],
   report: ['ferry report manifest.yaml -o report.html', 'ferry report manifest.yaml --bundle app.ferry.tar --audit deploy/ -t site.yaml -o report.html'],
   sbom: ['ferry sbom app.ferry.tar > sbom.cdx.json', 'ferry sbom app.ferry.tar --format spdx -o sbom.spdx.json'],
-  convert: ['ferry convert zarf zarf.yaml -o manifest.yaml', 'ferry convert hauler hauler-manifest.yaml -o manifest.yaml', 'ferry convert oc-mirror imageset-config.yaml -o manifest.yaml'],
+  convert: ['ferry convert zarf zarf.yaml -o manifest.yaml', 'ferry convert hauler hauler-manifest.yaml -o manifest.yaml', 'ferry convert oc-mirror imageset-config.yaml -o manifest.yaml', 'ferry convert helmfile helmfile.yaml -o manifest.yaml'],
   'convert zarf': ['ferry convert zarf zarf.yaml -o manifest.yaml', 'ferry convert zarf zarf.yaml --flavor upstream --set IMAGE_TAG=1.4.2 -o manifest.yaml', 'ferry convert zarf base/zarf.yaml addons/zarf.yaml -o manifest.yaml --force'],
   'convert hauler': ['ferry convert hauler hauler-manifest.yaml -o manifest.yaml', 'ferry convert hauler images.yaml charts.yaml files.yaml --name site -o manifest.yaml'],
+  'convert helmfile': ['ferry convert helmfile helmfile.yaml -o manifest.yaml', 'ferry convert helmfile helmfile.yaml.gotmpl --environment production -o manifest.yaml'],
   'convert oc-mirror': ['ferry convert oc-mirror imageset-config.yaml -o manifest.yaml', 'ferry convert oc-mirror imageset-config.yaml --json > converted.json'],
   schema: ['ferry schema manifest > manifest.schema.json    # for editor completion', 'ferry schema target'],
 };

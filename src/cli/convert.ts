@@ -10,6 +10,7 @@ interface ConvertCliOptions {
   name?: string;
   set?: string[];
   flavor?: string;
+  environment?: string;
   json?: boolean;
 }
 
@@ -40,7 +41,7 @@ function report(r: ConvertResult, opts: ConvertCliOptions): void {
 }
 
 export function register(program: Command): void {
-  const convert = program.command('convert').description('write a ferry manifest from a Zarf package (zarf.yaml), Hauler manifests or an oc-mirror ImageSetConfiguration, naming what has no equivalent');
+  const convert = program.command('convert').description('write a ferry manifest from a Zarf package (zarf.yaml), Hauler manifests, an oc-mirror ImageSetConfiguration or a helmfile, naming what has no equivalent');
   const common = (cmd: Command) =>
     cmd
       .option('-o, --output <file>', 'write the manifest to this file (default: print it)')
@@ -73,5 +74,14 @@ export function register(program: Command): void {
       .argument('<imageset-config.yaml...>', 'ImageSetConfiguration files (several make one manifest)'),
   ).action(async (files: string[], opts: ConvertCliOptions) => {
     report(await convertCommand('oc-mirror', files, { output: opts.output, force: opts.force, name: opts.name }), opts);
+  });
+  common(
+    convert
+      .command('helmfile')
+      .description('convert a helmfile (helmfile.yaml, .gotmpl): releases become charts (repositories: HTTP or oci: true, oci://) with their version and values files; bases: and helmfiles: followed inside its directory; templates resolved only when they name a value of the environment')
+      .argument('<helmfile.yaml...>', 'helmfile state files (several make one manifest)')
+      .option('-e, --environment <name>', 'the helmfile environment whose values templates are read with, as helmfile --environment', 'default'),
+  ).action(async (files: string[], opts: ConvertCliOptions) => {
+    report(await convertCommand('helmfile', files, { output: opts.output, force: opts.force, name: opts.name, environment: opts.environment }), opts);
   });
 }

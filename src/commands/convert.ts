@@ -7,13 +7,14 @@ import { INPUT_LIMITS, parseYamlDocuments, readCapped } from '../manifest/input-
 import { API_VERSION } from '../manifest/schema.js';
 import { assembleManifest, manifestNameFrom, placeText, type Candidate, type Conversion, type ConvertNote } from '../manifest/convert/common.js';
 import { convertHauler } from '../manifest/convert/hauler.js';
+import { convertHelmfile } from '../manifest/convert/helmfile.js';
 import { convertOcMirror } from '../manifest/convert/oc-mirror.js';
 import { convertZarf } from '../manifest/convert/zarf.js';
 import { checkInsideTarget } from '../store/confined-dirs.js';
 import { freshTempPath, releaseTemp, writeFileAtomic } from '../store/temp-files.js';
 import { escapeLine } from '../ui/escape.js';
 
-export const CONVERT_FORMATS = ['zarf', 'hauler', 'oc-mirror'] as const;
+export const CONVERT_FORMATS = ['zarf', 'hauler', 'oc-mirror', 'helmfile'] as const;
 export type ConvertFormat = (typeof CONVERT_FORMATS)[number];
 
 export interface ConvertOptions {
@@ -27,6 +28,8 @@ export interface ConvertOptions {
   set?: Record<string, string>;
   /** Zarf flavor (`--flavor`). */
   flavor?: string;
+  /** helmfile environment (`--environment`, default "default"): whose values its templates are read with. */
+  environment?: string;
   cwd?: string;
 }
 
@@ -98,7 +101,7 @@ async function readSource(file: string, what: string) {
   return parseYamlDocuments(text, file, what);
 }
 
-/** `ferry convert zarf|hauler|oc-mirror <file>…`: a ferry manifest from a Zarf package definition, Hauler manifests or an oc-mirror ImageSetConfiguration. */
+/** `ferry convert zarf|hauler|oc-mirror|helmfile <file>…`: a ferry manifest from a Zarf package definition, Hauler manifests, an oc-mirror ImageSetConfiguration or a helmfile. */
 export async function convertCommand(format: string, files: string[], opts: ConvertOptions = {}): Promise<ConvertResult> {
   if (!CONVERT_FORMATS.includes(format as ConvertFormat)) throw new FerryError('USAGE', `convert ${JSON.stringify(format)}: choose one of ${CONVERT_FORMATS.join(', ')}`);
   if (!files.length) throw new FerryError('USAGE', `convert ${format}: name at least one file`);
@@ -116,6 +119,9 @@ export async function convertCommand(format: string, files: string[], opts: Conv
       if (docs.length !== 1) throw new FerryError('VALIDATION', `${file}: a zarf.yaml holds one YAML document, this one ${docs.length}`, { hint: 'Name the package\'s zarf.yaml.' });
       const read = (real: string, shown: string) => readSource(real, `Zarf package definition ${shown} (imported)`);
       all.push(await convertZarf(docs[0], file, { set: opts.set ?? {}, flavor: opts.flavor, outDir, read }));
+    } else if (format === 'helmfile') {
+      const read = (real: string, what: string) => readCapped(real, INPUT_LIMITS.yamlBytes, what);
+      all.push(await convertHelmfile(file, abs, { outDir, environment: opts.environment ?? 'default', read }));
     } else if (format === 'oc-mirror') {
       const docs = await readSource(abs, 'oc-mirror ImageSetConfiguration');
       const conv = convertOcMirror(docs, file);

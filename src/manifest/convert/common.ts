@@ -55,6 +55,9 @@ export function placeText(p: SourcePlace): string {
   return `${p.file}${p.line ? `:${p.line}` : ''}${p.component ? ` (${p.component})` : ''}`;
 }
 
+/** What to do about a source's registry or repository trust settings (CA, client certificates, plain HTTP). */
+export const TRUST_TODO = 'ferry trusts registries and hosts through --ca-file, certs.d directories and --insecure-registry: give those to `ferry lock` and `ferry bundle create`.';
+
 export const isHttpUrl = (s: string): boolean => /^https?:\/\/\S+$/.test(s);
 
 /**
@@ -91,6 +94,24 @@ function isFileAt(abs: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * An `oci://host/path/chart[:version]` chart reference as a ferry chart names it: the repository
+ * and the chart apart, the version from `version` else the tag (Zarf and helmfile both read it so).
+ * A digest pin is refused: a ferry chart names a version, and the lock pins the digest.
+ */
+export function splitOciChart(url: string, version: string | undefined): { name: string; repo: string; version: string | undefined } | { problem: string; todo: string } {
+  const slash = url.lastIndexOf('/');
+  let name = url.slice(slash + 1);
+  if (name.includes('@') || version?.includes('@')) return { problem: `${url} is pinned by digest; a ferry chart names a version (the lock pins the digest)`, todo: 'Write the chart\'s version under version: and drop the @digest.' };
+  const colon = name.indexOf(':');
+  if (colon >= 0) {
+    version ??= name.slice(colon + 1);
+    name = name.slice(0, colon);
+  }
+  if (slash <= 'oci://'.length || !name) return { problem: `${url} names no chart after the registry`, todo: 'Write the URL as oci://<registry>/<path>/<chart>.' };
+  return { name, repo: url.slice(0, slash), version };
 }
 
 /** A YAML scalar a source field holds, as text (numbers too: `version: 1.10` is "1.10"). */

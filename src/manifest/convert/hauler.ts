@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, text, type Conversion, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, text, TRUST_TODO, type Conversion, type SourcePlace } from './common.js';
 import { fileName } from './zarf.js';
 
 /**
@@ -22,7 +22,6 @@ const CONTENT_API = new Set(['content.hauler.cattle.io/v1', 'content.hauler.catt
 
 const KEYLESS = ['certificate-identity', 'certificate-identity-regexp', 'certificate-oidc-issuer', 'certificate-oidc-issuer-regexp', 'certificate-github-workflow-repository'];
 const TRUST = ['ca-file', 'insecure-skip-tls-verify', 'caFile', 'insecureSkipTLSVerify', 'plainHTTP', 'certFile', 'keyFile'];
-const TRUST_TODO = 'ferry trusts registries and hosts through --ca-file, certs.d directories and --insecure-registry: give those to `ferry lock` and `ferry bundle create`.';
 
 interface FieldRule {
   why: string;

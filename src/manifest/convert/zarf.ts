@@ -2,7 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, placeText, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
+import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, placeText, splitOciChart, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
 
 /**
  * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
@@ -308,17 +308,9 @@ function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOpti
     let entry: Record<string, unknown>;
     if (url.startsWith('oci://')) {
       // Zarf pulls oci://host/path/chart at `version` as its tag: ferry names the repository and the chart apart.
-      const slash = url.lastIndexOf('/');
-      let chartName = url.slice(slash + 1);
-      let version = fields.version;
-      if (chartName.includes('@')) return skip(`${url} is pinned by digest; a ferry chart names a version (the lock pins the digest)`, 'Write the chart\'s version under version: and drop the @digest.');
-      const colon = chartName.indexOf(':');
-      if (colon >= 0) {
-        version ??= chartName.slice(colon + 1);
-        chartName = chartName.slice(0, colon);
-      }
-      if (slash <= 'oci://'.length || !chartName) return skip(`${url} names no chart after the registry`, 'Write the URL as oci://<registry>/<path>/<chart>.');
-      entry = { name: chartName, repo: url.slice(0, slash), version };
+      const oci = splitOciChart(url, fields.version);
+      if ('problem' in oci) return skip(oci.problem, oci.todo);
+      entry = oci;
     } else if (isHttpUrl(url)) {
       entry = { name: fields.repoName ?? text(chart.name), repo: url, version: fields.version };
     } else {
