@@ -2,6 +2,7 @@ import { renameSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, symlink } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { confineTo } from '../../src/store/confined-dirs.js';
 import { digestOf } from '../../src/store/layout.js';
@@ -87,7 +88,7 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
       renameOverBy(swapped, evil);
       yield body.subarray(1024);
     }
-    const err = await verifiedWrite(dest, source(), { digest, size: body.length }, { label: 'blob' }).then(
+    const err = await verifiedWrite(dest, Readable.from(source()), { digest, size: body.length }, { label: 'blob' }).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string; hint?: string },
     );
@@ -106,7 +107,7 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
   it('a file renamed over the temp name just before the rename: what the rename placed is removed; refused', { timeout: 30_000 }, async () => {
     const dest = path.join(dir, 'blob.bin');
     hook.beforeRename = (from) => renameOverBy(from, evil);
-    const err = await verifiedWrite(dest, [body], { digest, size: body.length }, { label: 'blob' }).then(
+    const err = await verifiedWrite(dest, Readable.from([body]), { digest, size: body.length }, { label: 'blob' }).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
     );
@@ -121,7 +122,7 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
   it('another writer of the same verified bytes renames over the final name just after: accepted', { timeout: 30_000 }, async () => {
     const dest = path.join(dir, 'blob.bin');
     hook.afterRename = (_from, to) => renameOverBy(to, body);
-    expect(await verifiedWrite(dest, [body], { digest, size: body.length }, { label: 'blob' })).toBe(body.length);
+    expect(await verifiedWrite(dest, Readable.from([body]), { digest, size: body.length }, { label: 'blob' })).toBe(body.length);
     expect(hook.afterRename).toBeUndefined();
     expect((await readFile(dest)).equals(body)).toBe(true);
   });
@@ -135,7 +136,7 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
       tempMode = (await stat(path.join(dir, tmp))).mode & 0o777;
       yield body.subarray(10);
     }
-    expect(await verifiedWrite(dest, source(), { digest, size: body.length }, { label: 'blob' })).toBe(body.length);
+    expect(await verifiedWrite(dest, Readable.from(source()), { digest, size: body.length }, { label: 'blob' })).toBe(body.length);
     expect(tempMode, 'nobody else may open the temp file to write into it').toBe(0o600);
     expect((await stat(dest)).mode & 0o777).toBe(0o666 & ~process.umask());
     expect((await readFile(dest)).equals(body)).toBe(true);
@@ -169,7 +170,7 @@ describe('a write into a target directory: a link planted between the check and 
     const release = confineTo([root]);
     let err: (Error & { code?: string; hint?: string }) | undefined;
     try {
-      err = await verifiedWrite(dest, [body], { digest, size: body.length }, { label: 'pkg' }).then(
+      err = await verifiedWrite(dest, Readable.from([body]), { digest, size: body.length }, { label: 'pkg' }).then(
         () => undefined,
         (e: unknown) => e as Error & { code?: string; hint?: string },
       );
