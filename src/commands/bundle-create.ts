@@ -253,6 +253,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       ...(store.deferral && packProgress ? { direct: { deferred: store.deferral, concurrency: ctx.concurrency, segments: segmentsFromEnv(), hashes, ...packProgress.hooks } } : {}),
     });
     packTask?.finish(`packed ${packed.blobs} blobs`);
+    warnings.push(...(packed.notes ?? []));
     packProgress?.end();
     await cached?.cache.keep(keepTag(lockDigest));
     return {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, opendir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { MT, type OciIndex } from '../oci/media-types.js';
@@ -15,7 +15,7 @@ import { humanBytes } from '../ui/progress.js';
 import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs, type Frame } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
-import { withPidLock } from './pid-lock.js';
+import { lockHeld, withPidLock } from './pid-lock.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -91,6 +91,8 @@ export interface PackResult {
   parts?: Array<{ file: string; size: number; sha256: string }>;
   /** Direct packing: bytes found complete in an earlier run's partial output (re-hashed, not fetched). */
   reusedBytes?: number;
+  /** What earlier creates left beside the output, for the user: a partial output written anew, others' partial outputs no run continues. */
+  notes?: string[];
 }
 
 export const FERRY_VERSION = VERSION;
@@ -417,7 +419,64 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
       hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
     });
-  return withPidLock(`${output}.lock`, busy, () => writeBundle(input, output, layout, blobs, inStore));
+  return withPidLock(`${output}.lock`, busy, async () => {
+    // Under the lock: what an earlier create of this output left is this run's to continue or replace.
+    const first = input.splitSize === undefined ? `${output}.partial` : `${partName(output, 1)}.partial`;
+    const earlier = await lstat(first).then((st) => st.isFile(), () => false);
+    const result = await writeBundle(input, output, layout, blobs, inStore);
+    const notes = await leftoverPartials(output);
+    if (earlier && !result.reusedBytes) {
+      notes.unshift(
+        `${first}: the partial output of an earlier create that did not finish held nothing this bundle could reuse (it was of another manifest, lock or split size), so ${path.basename(output)} was written anew in its place`,
+      );
+    }
+    return notes.length ? { ...result, notes } : result;
+  });
+}
+
+/** At most this many leftover partial outputs are named (a directory of many is said as a count). */
+const MAX_LEFTOVERS_NAMED = 10;
+/** At most this many directory entries are looked at for them (the output may be written into a large directory). */
+const MAX_ENTRIES_LOOKED_AT = 100_000;
+
+/**
+ * The partial outputs other creates left beside `output` and no run continues: `<bundle>.partial`
+ * with its journal (`.partial.json`, a direct write) or `<bundle>.<nnn>.partial` (a split one),
+ * whose `<bundle>.lock` no live process holds. A killed create's partial output is kept for the
+ * same command to continue from; one never run again stays, as large as its bundle, with nothing
+ * that says so: named here, with what to do.
+ */
+async function leftoverPartials(output: string): Promise<string[]> {
+  const dir = path.dirname(output);
+  const mine = path.basename(output);
+  const found: Array<{ partial: string; bundle: string }> = [];
+  let more = 0;
+  let looked = 0;
+  try {
+    for await (const e of await opendir(dir)) {
+      if (++looked > MAX_ENTRIES_LOOKED_AT) break;
+      if (!e.isFile() || !e.name.endsWith('.partial')) continue;
+      const split = /^(.+)\.\d{3,}\.partial$/.exec(e.name);
+      const bundle = split ? split[1] : e.name.slice(0, -'.partial'.length);
+      if (bundle === mine) continue;
+      if (!split && !(await lstat(path.join(dir, `${e.name}.json`)).then((st) => st.isFile(), () => false))) continue;
+      if (await lockHeld(path.join(dir, `${bundle}.lock`))) continue;
+      if (found.length < MAX_LEFTOVERS_NAMED) found.push({ partial: path.join(dir, e.name), bundle });
+      else more++;
+    }
+  } catch {
+    return [];
+  }
+  const notes: string[] = [];
+  for (const { partial, bundle } of found.sort((a, b) => (a.partial < b.partial ? -1 : 1))) {
+    const st = await stat(partial).catch(() => undefined);
+    if (!st) continue;
+    notes.push(
+      `${partial}: left by a create of ${bundle} that did not finish (${humanBytes(st.size)}, last written ${st.mtime.toISOString()}); no run continues it: run that create again with -o ${path.join(dir, bundle)} to continue it, or remove ${path.basename(partial)}${partial.endsWith(`${bundle}.partial`) ? ` and ${path.basename(partial)}.json` : ''}`,
+    );
+  }
+  if (more) notes.push(`${more} more partial outputs of creates that did not finish in ${dir}`);
+  return notes;
 }
 
 /** packBundle's writing, under the output's lock: the direct write, or the in-order one from the store. */

@@ -1,4 +1,5 @@
-import { lstat, readlink, realpath } from 'node:fs/promises';
+import { constants as fsc, existsSync } from 'node:fs';
+import { lstat, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { isWithin } from './safe-path.js';
@@ -54,15 +55,25 @@ export async function checkInsideTarget(file: string): Promise<void> {
   let at = abs;
   while (at !== root && !(await lstat(at).then(() => true, () => false))) at = path.dirname(at);
   if (at === root) return;
+  const realRoot = await realRootOf(root);
+  const real = await realpath(at).catch(() => undefined);
+  if (real !== undefined && isWithin(real, realRoot)) return;
+  throw await leadsOutside(root, at, real);
+}
+
+/** The real path of registered root `root` (resolved again while it does not exist). */
+async function realRootOf(root: string): Promise<string> {
   let realRoot = realRoots.get(root);
   if (realRoot === undefined) {
     const got = await realpath(root).catch(() => undefined);
     if (got !== undefined) realRoots.set(root, got);
     realRoot = got ?? root;
   }
-  const real = await realpath(at).catch(() => undefined);
-  if (real !== undefined && isWithin(real, realRoot)) return;
-  // Name the link itself: the first part of the path below the root that is one.
+  return realRoot;
+}
+
+/** The error for `at` (under `root`) that leads to `real` outside it: names the link itself, the first part of the path below the root that is one. */
+async function leadsOutside(root: string, at: string, real: string | undefined): Promise<FerryError> {
   let link = at;
   for (let p = root; p !== at; ) {
     p = path.join(p, path.relative(p, at).split(path.sep)[0]);
@@ -72,9 +83,44 @@ export async function checkInsideTarget(file: string): Promise<void> {
     }
   }
   const to = await readlink(link).catch(() => undefined);
-  throw new FerryError(
+  return new FerryError(
     'CONFLICT',
     `${link}: a symbolic link${to === undefined ? '' : ` (to ${JSON.stringify(to)})`} inside the target directory ${root} leads outside it${real === undefined ? ' (or nowhere)' : ` (to ${real})`}; ferry does not read or write through it, and wrote nothing there`,
     { hint: `Remove the link (ferry writes plain files and directories under ${root}; check who put it there), then import again.` },
   );
+}
+
+/** Linux names an open descriptor's file as /proc/self/fd/<n>: a path through it resolves from that file, not from its name. */
+const FD_PATHS = existsSync('/proc/self/fd');
+
+/** A directory held open: `at` names it through the descriptor (or is its path, where it is not under a target or the platform has no /proc/self/fd). */
+export interface HeldDir {
+  at: string;
+  close(): Promise<void>;
+}
+
+/**
+ * `dir`, under a target directory, opened once and checked where the descriptor really is.
+ * checkInsideTarget checks a path; a write by that path afterwards follows a link planted in
+ * between (another local user racing the import). Node has no openat/renameat, but on Linux a
+ * path through `/proc/self/fd/<n>` resolves from the file the descriptor holds, not from its
+ * name: names joined to `at` are created and renamed in the directory that was checked, whatever
+ * is planted under its path meanwhile (openat semantics). Where /proc is not there, `at` is `dir`
+ * and the check is checkInsideTarget's alone. Nothing is created.
+ */
+export async function holdConfinedDir(dir: string): Promise<HeldDir> {
+  const abs = path.resolve(dir);
+  const root = roots.size === 0 ? undefined : rootOf(abs);
+  if (root === undefined || !FD_PATHS) return { at: dir, close: async () => undefined };
+  await checkInsideTarget(abs);
+  const fh = await open(abs, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    const at = `/proc/self/fd/${fh.fd}`;
+    const real = await readlink(at);
+    if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, abs, real);
+    return { at, close: () => fh.close() };
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
 }

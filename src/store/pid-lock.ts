@@ -80,6 +80,12 @@ async function held(file: string, text: string): Promise<boolean> {
   return st === undefined || writerAlive(pid, st.mtimeMs);
 }
 
+/** Whether lock file `file` is held now by a live process (false when it is not there). */
+export async function lockHeld(file: string): Promise<boolean> {
+  const text = await readLock(file);
+  return text !== undefined && (await held(file, text));
+}
+
 /**
  * Remove the stale lock whose content was `text` (taken over), unless
  * another process replaced it meanwhile: it is renamed aside first (one of two processes taking it

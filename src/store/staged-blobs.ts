@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
-import { releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace } from './temp-files.js';
+import { identityOf, plainMode, releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace, type FileIdentity } from './temp-files.js';
 import { checkInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
@@ -35,27 +35,12 @@ const MAX_DIRS_REMEMBERED = 1024;
  * renamed over, or written into, in between is refused, never placed as the verified file.
  * The placed file then gets the mode a plain write gives (0666 less the umask), as before.
  */
-/** What a staged copy is on disk: a file renamed over it, or written into, differs. */
-interface Identity {
-  dev: number;
-  ino: number;
-  size: number;
-  mtimeMs: number;
-}
+/** What a staged copy is on disk (temp-files.ts): a file renamed over it, or written into, differs. */
+type Identity = FileIdentity;
 
 /** A staged blob: its directory (an index into stagedIn) and its identity. */
 interface Staged extends Identity {
   at: number;
-}
-
-function identityOf(st: Stats): Identity {
-  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
-}
-
-let umaskMode: number | undefined;
-/** The mode a plain write gives a new file (0666 less the umask): what placed files had before staging was owner-only. */
-function plainMode(): number {
-  return (umaskMode ??= 0o666 & ~process.umask());
 }
 
 export class StagedBlobs {

@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsc, mkdtempSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants as fsc, mkdtempSync, readFileSync, readlinkSync, rmSync, type Stats } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkInsideTarget } from './confined-dirs.js';
+import { checkInsideTarget, holdConfinedDir } from './confined-dirs.js';
 import { FerryError } from '../errors.js';
 
 /**
@@ -254,6 +254,90 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
   }
 }
 
+/** What a file written through a descriptor is on disk: a file renamed over its name, or written into, differs. */
+export interface FileIdentity {
+  dev: number;
+  ino: number;
+  size: number;
+  mtimeMs: number;
+}
+
+export function identityOf(st: Stats): FileIdentity {
+  return { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** True when `st` (an lstat) is the regular file `id` names, unchanged. */
+export function isSameFile(st: Stats | undefined, id: FileIdentity): boolean {
+  return st !== undefined && st.isFile() && st.dev === id.dev && st.ino === id.ino && st.size === id.size && st.mtimeMs === id.mtimeMs;
+}
+
+let umask: number | undefined;
+/** The mode a write asking for `mode` gives a new file (less the umask); by default what a plain write gives (0666 less the umask). */
+export function plainMode(mode = 0o666): number {
+  return mode & ~(umask ??= process.umask());
+}
+
+/**
+ * Write `dest` through a temp file held by its descriptor, for bytes that were checked as they
+ * were written (a digest): what is renamed into place must be the file written. The temp file is
+ * created new (O_EXCL, never a link followed) and owner-only (0600) while it is written, then
+ * given `mode` less the umask (by default what a plain write gives); its identity is taken from the descriptor.
+ * Before the rename the temp name must still be that file, and after it so must `dest`: a file
+ * renamed over the temp name, or written into, in between (another user of a shared directory)
+ * is refused and removed, never left under the final name. `placed(file)` may accept what is
+ * found at `dest` after the rename when it is not this file (another ferry wrote the same
+ * verified bytes there just after): it is called with a path to `dest`.
+ * In a target directory the directory is held open (holdConfinedDir): the temp file is made and
+ * renamed in the directory that was checked, not through a link planted in between.
+ * The directory must exist.
+ */
+export async function writeHeldTemp<T>(
+  dest: string,
+  write: (fh: FileHandle) => Promise<T>,
+  opts: { mode?: number; placed?: (file: string) => Promise<boolean> } = {},
+): Promise<T> {
+  await checkInsideTarget(dest);
+  const tmp = await freshTempPath(dest);
+  const dir = await holdConfinedDir(path.dirname(dest));
+  const tmpAt = path.join(dir.at, path.basename(tmp));
+  const destAt = path.join(dir.at, path.basename(dest));
+  try {
+    const fh = await open(tmpAt, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    let result: T;
+    let id: FileIdentity;
+    try {
+      result = await write(fh);
+      await fh.chmod(plainMode(opts.mode));
+      id = identityOf(await fh.stat());
+    } finally {
+      await fh.close();
+    }
+    if (!isSameFile(await lstat(tmpAt).catch(() => undefined), id)) throw notTheFileWritten(tmp, dest, 'before');
+    await rename(tmpAt, destAt);
+    if (!isSameFile(await lstat(destAt).catch(() => undefined), id) && !(await opts.placed?.(destAt))) {
+      await rm(destAt, { force: true });
+      throw notTheFileWritten(tmp, dest, 'as');
+    }
+    return result;
+  } catch (err) {
+    await rm(tmpAt, { force: true });
+    throw withPlace(err, dest, tmpAt);
+  } finally {
+    releaseTemp(tmp);
+    await dir.close();
+  }
+}
+
+function notTheFileWritten(tmp: string, dest: string, when: 'before' | 'as'): FerryError {
+  return new FerryError(
+    'CONFLICT',
+    `${dest}: the file ferry wrote and checked under the temporary name ${path.basename(tmp)} was replaced or written into ${when === 'before' ? 'before it was renamed into place; it was not placed' : 'as it was renamed into place; what that put there was removed'}`,
+    {
+      hint: `Something else writes in ${path.dirname(dest)} (another user, another program): find out what and stop it, then run again; files placed before are intact.`,
+    },
+  );
+}
+
 /**
  * Replace `dest` with `data` atomically (a reader sees the old or the new content, never half a
  * file): written to a temp name beside it, then renamed. Creates the directory.
@@ -261,7 +345,22 @@ export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Prom
 export async function writeFileAtomic(dest: string, data: string | Uint8Array, mode?: number): Promise<void> {
   await checkInsideTarget(dest);
   await mkdir(path.dirname(dest), { recursive: true });
-  await writeViaTemp(dest, (tmp) => writeFile(tmp, data, mode === undefined ? undefined : { mode }));
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  // Found at dest after the rename but not this file: accepted only when it holds these bytes (a second writer of the same content).
+  const placed = async (file: string) => {
+    const fh = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(() => undefined);
+    if (!fh) return false;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== bytes.length) return false;
+      const got = Buffer.alloc(bytes.length);
+      const { bytesRead } = await fh.read(got, 0, got.length, 0);
+      return bytesRead === got.length && Buffer.compare(got, bytes) === 0;
+    } finally {
+      await fh.close();
+    }
+  };
+  await writeHeldTemp(dest, (fh) => fh.writeFile(bytes), { mode, placed });
 }
 
 /** One file replaced in place: `expected` is what it held when it was read ('' when it did not exist). */

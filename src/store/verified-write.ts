@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { constants as fsc, createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { constants as fsc, createReadStream } from 'node:fs';
+import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
-import { writeViaTemp } from './temp-files.js';
+import { writeHeldTemp } from './temp-files.js';
 import { checkInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
@@ -97,11 +97,17 @@ export async function verifiedWrite(
     },
   });
   // The temp name sweeps the temp files that runs killed mid-write left in dest's directory.
-  await writeViaTemp(dest, async (tmp) => {
-    await pipeline(src, check, createWriteStream(tmp));
+  // Written through the one descriptor (each chunk whole): what is renamed into place is the file
+  // hashed, checked by its identity (writeHeldTemp); another file found at dest just after is
+  // accepted only when it holds the verified bytes too (a concurrent writer of the same blob).
+  const placed = async (file: string) => expected.digest !== undefined && (await lstat(file).then((st) => st.isFile(), () => false)) && (await hasSameContent(file, expected.digest, size));
+  await writeHeldTemp(dest, async (fh) => {
+    await pipeline(src, check, async (chunks: AsyncIterable<Buffer>) => {
+      for await (const c of chunks) await fh.writeFile(c);
+    });
     const problems = mismatches(expected, { digest: 'sha256:' + hash.digest('hex'), size });
     if (problems.length) throw verifyError(problems, opts);
-  });
+  }, { placed });
   noteItemDone();
   return size;
 }
