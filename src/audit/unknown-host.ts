@@ -115,12 +115,14 @@ export function templatedImage(value: string): string | undefined {
  */
 export function templatedScpRemotes(line: string): string[] {
   const out: string[] = [];
+  let tried = 0;
   for (const m of line.slice(0, 64 * 1024).matchAll(/(?<![\w.@/:-])[a-z0-9_][\w.-]*@(?=\{\{|\{%|\$\{|\$\(|\$[A-Za-z_])/gi)) {
-    if (out.length >= 64) break;
+    // A crafted line of many `a@$x` is read for its first 256 only.
+    if (out.length >= 64 || ++tried > 256) break;
     const from = m.index! + m[0].length;
-    const host = leadingPart(line.slice(from), ':/ \t"\'`');
+    const host = leadingPart(line.slice(from, from + 1024), ':/ \t"\'`');
     if (!host.template || line[from + host.part.length] !== ':') continue;
-    const rest = leadingPart(line.slice(from + host.part.length + 1), ' \t"\'`;|&<>)');
+    const rest = leadingPart(line.slice(from + host.part.length + 1, from + host.part.length + 1 + 2048), ' \t"\'`;|&<>)');
     if (!/\/|\.git$/.test(rest.part)) continue;
     out.push(line.slice(m.index!, from + host.part.length + 1 + rest.part.length));
   }
