@@ -452,7 +452,7 @@ const URL_SHAPED = /^[a-z][a-z0-9+.-]*:\/\/|^\{\{[^}]*\}\}\//i;
  * Ansible's magic variables that hold a path on the controller (the special variables docs):
  * what starts with one is a local path.
  */
-const LOCAL_PATH_VAR = /^\{\{-?\s*(?:playbook_dir|inventory_dir|role_path|inventory_file|ansible_config_file)\s*(?:\||-?\}\})/;
+const LOCAL_PATH_VAR = /^\{\{-?\s*(?:playbook_dir|inventory_dir|role_path|inventory_file|ansible_config_file|ansible_user_dir|ansible_env\.HOME)\s*(?:\||-?\}\})/;
 
 /** A value that names a file on the controller or the host, filled in as far as known: absolute (not `//`), `~`, `./`, `../`, or a magic path variable. */
 export function isLocalPath(value: string): boolean {

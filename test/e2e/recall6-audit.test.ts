@@ -9,7 +9,7 @@ import { NESTED_SITE_TARGET } from '../support/offline-lock.js';
  */
 const FILES: Record<string, string> = {
   // Precision: local paths, a controller-side unarchive, package names.
-  'site/group_vars/all.yml': ['credentials_dir: "{{ inventory_dir }}/credentials"', 'rpm_url: https://rpms.vendor.io/tool.rpm', ''].join('\n'),
+  'site/group_vars/all.yml': ['credentials_dir: "{{ inventory_dir }}/credentials"', 'rpm_url: https://rpms.vendor.io/tool.rpm', 'manifests_dir: "{{ ansible_env.HOME }}/kube-manifests"', ''].join('\n'),
   'site/play.yml': [
     '- hosts: all', // 1
     '  tasks:',
@@ -97,9 +97,11 @@ const MANIFEST = 'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: 
 const repo = auditedRepo('ferry-recall6-', FILES, MANIFEST, NESTED_SITE_TARGET);
 
 describe('recall6: an Ansible argument that is no destination by its module is no finding', () => {
-  it('a variable whose value is a path under a magic path variable (inventory_dir) is none', () => {
+  it('a variable whose value is a path under a magic path variable (inventory_dir, ansible_env.HOME) is none', () => {
     // Old code: url {{ inventory_dir }}/credentials, host unknown.
     expect(repo.at('repo/site/group_vars/all.yml', 1)).toEqual([]);
+    // Old code: url {{ ansible_env.HOME }}/kube-manifests, host unknown.
+    expect(repo.at('repo/site/group_vars/all.yml', 3)).toEqual([]);
   });
 
   it("unarchive without remote_src copies src from the controller: no finding; with remote_src an unknown src stays unknown", () => {
