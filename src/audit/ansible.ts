@@ -1,6 +1,7 @@
 import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
 import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
+import { includeVarsCandidates } from './ansible-loops.js';
 import { extraVarsIn, inRuntimeScope, runtimeScopeOf } from './runtime-vars.js';
 import { execKeepingTemplates } from './unknown-host.js';
 import { mergeWays, type Way } from './ways.js';
@@ -19,13 +20,21 @@ import { DEB_LINE, referencesIn, type Reference, type ScannedFile } from './scan
  * expression). Nothing is guessed.
  */
 
-/** The role directory (`…/roles/<name>`) of a file, or undefined. */
+/**
+ * A role directory under `roles/`: `roles/<name>`, or nested (`roles/container-engine/docker`,
+ * named `container-engine/docker` in a play), up to its first role subdirectory.
+ */
+const ROLE_DIR = String.raw`(?:^|\/)roles\/(?:(?!(?:tasks|handlers|defaults|vars|meta|templates|files)\/)[^/]+\/){0,4}?[^/]+`;
+const ROLE_OF = new RegExp(`^(.*?${ROLE_DIR})\\/(?:tasks|handlers|defaults|vars|meta|templates|files)\\/`);
+const ROLE_VARS = new RegExp(`${ROLE_DIR}\\/(?:defaults|vars)\\/`);
+
+/** The role directory (`…/roles/<name>`, `…/roles/<group>/<name>`) of a file, or undefined. */
 function roleOf(file: string): string | undefined {
-  const m = /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(file);
+  const m = ROLE_OF.exec(file) ?? /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(file);
   return m?.[1];
 }
 
-const VARS_FILE = /(?:^|\/)(?:group_vars|host_vars)\/|(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//;
+const VARS_FILE = new RegExp(`(?:^|\\/)(?:group_vars|host_vars)\\/|${ROLE_VARS.source}`);
 /** A variables file a play may name in `vars_files` (`vars/common.yml`, `vars_prod.yml`): read only when a play names it. */
 const PLAIN_VARS_FILE = /(?:^|\/)vars\/[^/]+\.ya?ml$|(?:^|\/)[^/]*vars[^/]*\.ya?ml$/;
 /** An inventory (the ini and yaml inventory plugins' docs): `hosts`, `inventory`, `*.ini` or YAML under an `inventory/`/`inventories/` directory. */
@@ -37,7 +46,7 @@ const ANSIBLE_CFG = /(?:^|\/)\.?ansible\.cfg$/;
 export function isAnsibleConfigFile(file: string): boolean {
   return ANSIBLE_CFG.test(file) || (INI_INVENTORY.test(file) && !VARS_FILE.test(file));
 }
-const TASKS_FILE = /(?:^|\/)roles\/[^/]+\/(?:tasks|handlers)\//;
+const TASKS_FILE = new RegExp(`${ROLE_DIR}\\/(?:tasks|handlers)\\/`);
 const REQUIREMENTS_FILE = /(?:^|\/)requirements\.ya?ml$/;
 /**
  * A playbook or task list outside a role: a top-level list (a line starting `- `) with a play's
@@ -159,6 +168,8 @@ class AnsibleVars {
   /** `<role>\0<play>\0<name>` → the variable filled in (resolveJinja). */
   readonly resolved = new Map<string, Way[]>();
 
+  /** The `x.<key>` names include_vars `name: x` loads (an expression `{{ x.key }}` is looked up only where one is). */
+  readonly named = new Set<string>();
   /** Settings held, at most MAX_SETTINGS: a crafted tree (one vars_files named by 10 000 plays, an inventory of 10^6 host variables) does not grow memory without bound. */
   private count = 0;
   /** Set once a setting was left out for the bound: every variable is then unknown, this place named. */
@@ -182,8 +193,8 @@ class AnsibleVars {
    * than `main` holds for the hosts whose task includes it: one candidate), group_vars/host_vars by
    * their name, else at `prec` in `play` (for every host of the play unless `every` is false).
    */
-  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play?: string; role?: string; prec: number; every?: boolean }): void {
-    const role = /(?:^|\/)roles\/[^/]+\/(?:defaults|vars)\//.test(file) ? roleOf(file) : undefined;
+  add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play?: string; role?: string; prec: number; every?: boolean; under?: string }): void {
+    const role = ROLE_VARS.test(file) ? roleOf(file) : undefined;
     let into = this.global;
     let prec: number = PREC.groupVars;
     let every = false;
@@ -206,12 +217,19 @@ class AnsibleVars {
       prec = PREC.groupVarsAll;
       every = true;
     } else if (/(?:^|\/)host_vars\//.test(file)) prec = PREC.hostVars;
-    for (const pair of map.items) {
-      if (!isScalar(pair.key)) continue;
-      const v = pair.value;
-      const value = isScalar(v) && v.value !== null && typeof v.value !== 'object' ? String(v.value) : undefined;
-      this.into(into, String(pair.key.value), { value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}`, prec, every });
-    }
+    // include_vars `name: x` loads the file as one variable: its keys are `x.<key>` (`x.a.b` nested, a few levels).
+    const walk = (m: YAMLMap, prefix: string, depth: number) => {
+      for (const pair of m.items) {
+        if (!isScalar(pair.key)) continue;
+        const v = pair.value;
+        const name = `${prefix}${String(pair.key.value)}`;
+        if (prefix && this.named.size < MAX_SETTINGS) this.named.add(name);
+        if (prefix && isMap(v) && depth < 4) walk(v, `${name}.`, depth + 1);
+        const value = isScalar(v) && v.value !== null && typeof v.value !== 'object' ? String(v.value) : undefined;
+        this.into(into, name, { value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}`, prec, every });
+      }
+    };
+    walk(map, at?.under ? `${at.under}.` : '', 0);
   }
 
   /** One variable of an inventory or a set_fact task (global). */
@@ -258,6 +276,11 @@ function applicable(set: VarSetting[]): VarSetting[] {
 }
 
 const SIMPLE_VAR = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+/** `x.a.b` / `x['a']`: a key of a variable loaded under one name (include_vars `name:`), as `x.a.b`; undefined for anything else. */
+function dottedName(head: string): string | undefined {
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*'[A-Za-z0-9_]+'\s*\]|\[\s*"[A-Za-z0-9_]+"\s*\]){1,4})\s*$/.exec(head);
+  return m ? m[1].replace(/\[\s*['"]([A-Za-z0-9_]+)['"]\s*\]/g, '.$1') : undefined;
+}
 const MAX_DEPTH = 8;
 /** A variable longer than this once filled in is left unknown: nesting cannot grow a value without bound. */
 const MAX_RESOLVED = 4096;
@@ -289,7 +312,7 @@ function parseExpression(inner: string): { name?: string; literal?: string; fall
   const parts = inner.split('|').map((x) => x.trim());
   const head = parts[0];
   const lit = /^(?:'([^'\\]*)'|"([^"\\]*)")$/.exec(head);
-  const name = SIMPLE_VAR.exec(head)?.[1];
+  const name = SIMPLE_VAR.exec(head)?.[1] ?? dottedName(head);
   if (!lit && !name) return undefined;
   const out: { name?: string; literal?: string; fallback?: { value: string; ifEmpty: boolean }; filters: string[] } = { name, literal: lit ? (lit[1] ?? lit[2]) : undefined, filters: [] };
   for (const f of parts.slice(1)) {
@@ -350,6 +373,8 @@ function expressionWays(inner: string, whole: string, file: string, vars: Ansibl
   const name = e.name!;
   if (seen.includes(name) || depth >= MAX_DEPTH) return [{ value: whole, unknown: [`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`], by: [] }];
   if (vars.overflow) return [{ value: whole, unknown: [`{{ ${name} }}: the scan sets more than ${MAX_SETTINGS.toLocaleString('en-US')} Ansible variables; those past ${vars.overflow} were not read, so no value is known`], by: [] }];
+  // A key of a map variable no include_vars `name:` of the scan loads (`download.dest`): not evaluated.
+  if (name.includes('.') && !vars.named.has(name)) return [{ value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] }];
   const v = variableWays(name, file, vars, depth, seen, play);
   const out = v.ways.filter((w) => !(e.fallback?.ifEmpty && w.value === '' && !w.unknown.length)).map((w) => ({ ...w, value: w.unknown.length ? w.value : applyFilters(w.value, e.filters) }));
   if (e.fallback && (v.none || v.some || out.length < v.ways.length)) {
@@ -419,17 +444,50 @@ function argsOf(task: YAMLMap, moduleKey: string): Map<string, { node: YamlNode;
 
 const PYPI = 'https://pypi.org/simple';
 
+/** Modules whose `name` is a package name, or a URL (yum, dnf) the package manager downloads. */
+const PACKAGE_NAME = new Set(['package', 'yum', 'dnf']);
+/** A value that is a URL as far as it is filled in: a scheme, or a leading `{{ … }}` followed by a path. */
+const URL_SHAPED = /^[a-z][a-z0-9+.-]*:\/\/|^\{\{[^}]*\}\}\//i;
+/**
+ * Ansible's magic variables that hold a path on the controller (the special variables docs):
+ * what starts with one is a local path.
+ */
+const LOCAL_PATH_VAR = /^\{\{-?\s*(?:playbook_dir|inventory_dir|role_path|inventory_file|ansible_config_file|ansible_user_dir|ansible_env\.HOME)\s*(?:\||-?\}\})/;
+
+/** A value that names a file on the controller or the host, filled in as far as known: absolute (not `//`), `~`, `./`, `../`, or a magic path variable. */
+export function isLocalPath(value: string): boolean {
+  const v = value.trim();
+  return /^(?:\/(?!\/)|~\/|~$|\.\.?\/)/.test(v) || LOCAL_PATH_VAR.test(v);
+}
+
+/** unarchive's remote_src (or the older `copy: no`): true, false, or undefined where a template decides it. */
+function remoteSrc(args: Map<string, { value: unknown }>): boolean | undefined {
+  const flag = (k: string) => {
+    const v = args.get(k)?.value;
+    if (v === undefined || v === null) return undefined;
+    const t = String(v).trim();
+    if (t.includes('{{')) return 'template';
+    return /^(?:yes|true|on|1|y)$/i.test(t);
+  };
+  const remote = flag('remote_src');
+  const copy = flag('copy');
+  if (remote === 'template' || copy === 'template') return undefined;
+  return remote === true || copy === false;
+}
+
 /** The references of one task file or playbook (document `doc`), pushed to `out`; `handled` gets each key path read here. */
 function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => number, vars: AnsibleVars, repos: Map<string, string>, out: Reference[], handled: Set<string>): void {
   /** The play (`<file>#<index>`) whose tasks are walked: its vars and vars_files apply. */
   let play: string | undefined;
-  const emit = (line: number, keyPath: string, kind: Reference['kind'], written: string, what: string, extra: Partial<Reference> = {}) => {
+  const emit = (line: number, keyPath: string, kind: Reference['kind'], written: string, what: string, extra: Partial<Reference> = {}, packageName = false) => {
     handled.add(keyPath);
     const ways = resolveWays(written, file, vars, 0, [], play);
     const at = `${file}:${line} ${what}`;
     // One finding per way the variables are set (by host or run), each naming where its values come from.
     for (const r of ways) {
       if (r.unknown.length) {
+        // A way that is a local path already (`/opt/{{ x }}.tgz`, `{{ playbook_dir }}/files/x`), or a package name not shaped as a URL: no destination.
+        if (kind === 'url' && (isLocalPath(r.value) || (packageName && !URL_SHAPED.test(r.value.trim())))) continue;
         // Only the host may be known: the reference as written with what resolved filled in.
         out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
         continue;
@@ -465,7 +523,10 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           if (typeof x !== 'string') continue;
           // A package name, a local path or a key file on the host fetches nothing from outside.
           if (!/^[a-z][a-z0-9+.-]*:\/\/|^\{\{/i.test(x.trim()) && !(mod === 'git' && /@/.test(x))) continue;
-          emit(lineOf(v.node), kp(a), 'url', x.trim(), what(a));
+          // unarchive copies `src` from the controller unless remote_src (or copy: no): only then may it download a URL (the module's docs).
+          if (mod === 'unarchive' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(x.trim()) && remoteSrc(args) === false) continue;
+          // A package name (package, yum, dnf): a URL only where it is one once filled in, not a name left unknown.
+          emit(lineOf(v.node), kp(a), 'url', x.trim(), what(a), {}, PACKAGE_NAME.has(mod) && a === 'name');
         }
       }
       if (COMMANDS.has(mod)) {
@@ -805,29 +866,31 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
   const includeVars = (task: YAMLMap, key: string, file: string, lineOf: (n: YamlNode) => number) => {
     const args = argsOf(task, key);
     const body = task.get(key, true);
-    const named = isScalar(body) && typeof body.value === 'string' && !/=/.test(body.value) ? body.value.trim() : undefined;
+    const named = isScalar(body) && typeof body.value === 'string' && (!/=/.test(body.value) || /^\s*\{\{[\s\S]*\}\}\s*$/.test(body.value)) ? body.value.trim() : undefined;
     const given = named ?? (typeof args.get('file')?.value === 'string' ? String(args.get('file')!.value) : undefined);
     const dir = typeof args.get('dir')?.value === 'string' ? String(args.get('dir')!.value) : undefined;
-    // Loaded under one name (`name: x`): the variables are `x.<key>`, not read here.
-    if ((!given && !dir) || args.has('name')) return;
+    if (!given && !dir) return;
+    // Loaded under one name (`name: x`): the variables are `x.<key>`.
+    const under = args.get('name')?.value;
+    if (args.has('name') && (typeof under !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(under))) return;
     const role = roleOf(file);
     const play = role && TASKS_FILE.test(file) ? undefined : playOf.get(file);
     const magic = (t: string) => t.replace(/\{\{\s*role_path\s*\}\}/g, role ?? '{{ role_path }}').replace(/\{\{\s*playbook_dir\s*\}\}/g, path.posix.dirname(file));
-    const target = magic(given ?? dir!);
-    const bases = path.posix.isAbsolute(target) ? [''] : role ? [`${role}/vars`, path.posix.dirname(file)] : [path.posix.dirname(file), `${path.posix.dirname(file)}/vars`];
-    const pattern = (base: string) => {
+    // A loop's item or a first_found lookup: each name it may take is a candidate (ansible-loops.ts).
+    const targets = (given !== undefined ? (includeVarsCandidates(task, given) ?? [given]) : [dir!]).map(magic);
+    const pattern = (target: string, base: string) => {
       const full = path.posix.normalize(base ? `${base}/${target}` : target);
       const re = jinjaParts(full).map((x) => (typeof x === 'string' ? x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]*')).join('');
       return new RegExp(`^${re}${dir && !given ? '/[^/]+\\.(?:ya?ml|json)$' : '(?:\\.ya?ml|\\.json)?$'}`);
     };
-    const res = bases.map(pattern);
+    const res = targets.flatMap((target) => (path.posix.isAbsolute(target) ? [''] : role ? [`${role}/vars`, path.posix.dirname(file)] : [path.posix.dirname(file), `${path.posix.dirname(file)}/vars`]).map((base) => pattern(target, base)));
     let found = 0;
     for (const [f, m] of maps) {
       if (!res.some((r) => r.test(f))) continue;
       found++;
-      // A role's vars/ file holds for the hosts whose task includes it already (AnsibleVars.add).
-      if (role && f.startsWith(`${role}/vars/`)) continue;
-      vars.add(f, m.contents, m.lineOf, { play, role: play ? undefined : role, prec: PREC.includeVars, every: false });
+      // A role's vars/ file holds for the hosts whose task includes it already (AnsibleVars.add), unless loaded under a name.
+      if (role && f.startsWith(`${role}/vars/`) && under === undefined) continue;
+      vars.add(f, m.contents, m.lineOf, { play, role: play ? undefined : role, prec: PREC.includeVars, every: false, under: under as string | undefined });
     }
     if (!found && play) {
       const list = vars.unread.get(play) ?? [];
@@ -875,6 +938,8 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
         const ways = resolveWays(written, d.file, vars);
         const line = d.lineOf(p.value as YamlNode);
         for (const r of ways) {
+          // A path on the controller or the host (`{{ inventory_dir }}/credentials`, `/opt/{{ x }}`): no destination.
+          if (r.unknown.length && isLocalPath(r.value)) continue;
           if (r.unknown.length) out.push({ file: d.file, line, keyPath, kind: 'url', value: r.value, provenance: `${d.file}:${line} ${keyPath}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}` });
           else for (const x of referencesIn(r.value, false)) out.push({ file: d.file, line, keyPath, ...x, provenance: `${d.file}:${line} ${keyPath}${resolvedNote(written, r, ways.length)}` });
         }

@@ -21,7 +21,7 @@ import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
-import { unfilledHost, unfilledHostNote } from './unknown-host.js';
+import { templatesFilled, unfilledHost, unfilledHostNote } from './unknown-host.js';
 import { isRegistriesConf, podmanHostMirrors, podmanHostRoot, podmanHosts, podmanRoute, type PodmanHosts } from './podman.js';
 
 /**
@@ -134,6 +134,10 @@ function hostOfReference(r: Reference): string {
     try {
       return parseImageReference(r.value).registry.toLowerCase().replace(/:\d+$/, '');
     } catch {
+      // `nginx:{{ tag }}`: a template past the registry part (unfilledHost finds one in it) leaves the registry known.
+      try {
+        if (templatesFilled(r.value) !== r.value) return parseImageReference(templatesFilled(r.value)).registry.toLowerCase().replace(/:\d+$/, '');
+      } catch {}
       return r.value.split('/')[0].toLowerCase();
     }
   }

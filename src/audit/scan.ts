@@ -28,7 +28,7 @@ import { applyTerraform, isTerraformFile } from './terraform.js';
 import { setsRuntimeVars } from './runtime-vars.js';
 import { applyVarScalars, ComposeEnvs, MAX_VAR_SCALARS, substitutionOf, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
-import { execKeepingTemplates } from './unknown-host.js';
+import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -377,6 +377,9 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
       return out;
     }
   }
+  // A container's image field holding a template or variable: an image all the same, its host unknown where the template stands for it (unknown-host.ts).
+  const templated = imageContext === 'container' ? templatedImage(rest) : undefined;
+  if (templated) return [...out, { kind: 'image', value: templated }];
   IMAGE_WITH_HOST_RE.lastIndex = 0;
   rest = blankTaken(rest, IMAGE_WITH_HOST_RE, (m) => {
     // host/path:tag or @digest is an image; host/path alone is just a host.
@@ -387,6 +390,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
   // `git@github.com:org/repo.git` (an Argo CD `repoURL`, a Flux `GitRepository` url): git's
   // scp-like SSH form, no URL to the patterns above, and the host follows an `@` HOST_RE skips.
   for (const m of rest.matchAll(SCP_GIT_RE)) out.push({ kind: 'host', value: m[1].toLowerCase() });
+  if (rest.includes('@')) for (const r of templatedScpRemotes(rest)) out.push({ kind: 'url', value: r });
   rest = blankTaken(rest, HOST_PORT_RE, (m) => {
     out.push({ kind: 'host', value: m[1] });
     return true;

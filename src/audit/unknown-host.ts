@@ -96,3 +96,40 @@ export function execKeepingTemplates(re: RegExp, line: string): RegExpExecArray 
   for (let i = 0; i < m.length; i++) if (m[i] !== undefined) m[i] = m[i].replace(/\x00/g, ' ').replace(/\x01/g, '\t');
   return m;
 }
+
+/**
+ * A container image field's value that still holds a template or variable the scan does not fill
+ * in (`{{ image_ref }}`, `{{ registry }}/app:1.0`, `nginx:{{ tag }}`, `$IMAGE`): one reference,
+ * templates kept whole; undefined for anything else. (`${VAR}` is Compose's or Flux's, read there.)
+ */
+export function templatedImage(value: string): string | undefined {
+  const v = value.trim();
+  if (!v || v.length > MAX_PART || !/\{\{|\{%|\$\(|\$[A-Za-z_]/.test(v) || /\$\{/.test(v)) return undefined;
+  const { part } = leadingPart(v, ' \t\n');
+  return part === v ? v : undefined;
+}
+
+/**
+ * git's scp-like remotes whose host is a template or variable (`git@{{ h }}:org/x`,
+ * `git@${GIT_HOST}:org/y.git`), as written, in a line: the generic patterns need a host written out.
+ */
+export function templatedScpRemotes(line: string): string[] {
+  const out: string[] = [];
+  let tried = 0;
+  for (const m of line.slice(0, 64 * 1024).matchAll(/(?<![\w.@/:-])[a-z0-9_][\w.-]*@(?=\{\{|\{%|\$\{|\$\(|\$[A-Za-z_])/gi)) {
+    // A crafted line of many `a@$x` is read for its first 256 only.
+    if (out.length >= 64 || ++tried > 256) break;
+    const from = m.index! + m[0].length;
+    const host = leadingPart(line.slice(from, from + 1024), ':/ \t"\'`');
+    if (!host.template || line[from + host.part.length] !== ':') continue;
+    const rest = leadingPart(line.slice(from + host.part.length + 1, from + host.part.length + 1 + 2048), ' \t"\'`;|&<>)');
+    if (!/\/|\.git$/.test(rest.part)) continue;
+    out.push(line.slice(m.index!, from + host.part.length + 1 + rest.part.length));
+  }
+  return out;
+}
+
+/** `value` with each template or variable replaced by `x`: an image reference whose tag or name only is templated (`nginx:{{ tag }}`) parsed for its registry. */
+export function templatesFilled(value: string): string {
+  return value.slice(0, MAX_PART).replace(/\{\{[^\n]*?\}\}|\{%[^\n]*?%\}|\$\{[^}\n]*\}|\$\([^)\n]*\)|\$[A-Za-z_][A-Za-z0-9_]*/g, 'x');
+}
