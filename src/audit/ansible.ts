@@ -546,7 +546,7 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           } else {
             // The literal parts as the generic scan reads them, and each URL with a variable in it, unknown.
             for (const x of referencesIn(replaceJinja(text, () => ' '), false)) out.push({ file, line, keyPath: kpx, ...x, provenance: `${file}:${line} ${key}: ${short}` });
-            for (const tok of text.split(/[\s;|&]+/)) if (tok.includes('{{') && /:\/\/|\}\}\//.test(tok)) emit(line, kpx, 'url', tok.replace(/^["'(]+|["')]+$/g, ''), key);
+            for (const tok of shellWords(text)) if (tok.includes('{{') && /:\/\/|\}\}\//.test(tok)) emit(line, kpx, 'url', tok.replace(/^["'(]+|["')]+$/g, ''), key);
           }
         }
       }
@@ -950,4 +950,29 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
   const keep = references.filter((r) => !handled.get(r.file)?.has(r.keyPath ?? ''));
   references.length = 0;
   references.push(...keep, ...out);
+}
+
+/**
+ * A command's words, split at whitespace and `;`, `|`, `&` outside Jinja `{{ … }}` (whose spaces are
+ * its own: `curl https://{{ mirror }}/x` is one word, not `https://{{`). Linear; an unclosed `{{`
+ * runs to the end.
+ */
+export function shellWords(text: string): string[] {
+  const words: string[] = [];
+  let start = 0;
+  let i = 0;
+  while (i < text.length) {
+    if (text.startsWith('{{', i)) {
+      const close = text.indexOf('}}', i + 2);
+      i = close < 0 ? text.length : close + 2;
+      continue;
+    }
+    if (/[\s;|&]/.test(text[i])) {
+      if (i > start) words.push(text.slice(start, i));
+      start = i + 1;
+    }
+    i++;
+  }
+  if (start < text.length) words.push(text.slice(start));
+  return words;
 }
