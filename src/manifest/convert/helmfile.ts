@@ -66,7 +66,23 @@ interface MaskedText {
   structural: Array<{ from: number; to: number; line: number; expr: string }>;
 }
 
-const ACTION = /\{\{([\s\S]*?)\}\}/g;
+/**
+ * The template actions of a line (`{{ … }}`, each to the first `}}` after its `{{`, as a lazy match
+ * finds them) and whether a `{{` is left unclosed: one pass, linear (a lazy regex tried from every
+ * `{{` of a long line with no `}}` was quadratic).
+ */
+function actionsOf(line: string): { spans: Array<{ start: number; end: number; inner: string }>; unclosed: boolean } {
+  const spans: Array<{ start: number; end: number; inner: string }> = [];
+  let from = 0;
+  for (;;) {
+    const start = line.indexOf('{{', from);
+    if (start < 0) return { spans, unclosed: false };
+    const close = line.indexOf('}}', start + 2);
+    if (close < 0) return { spans, unclosed: true };
+    spans.push({ start, end: close + 2, inner: line.slice(start + 2, close) });
+    from = close + 2;
+  }
+}
 
 /**
  * The text with each inline template action replaced by a placeholder (letters and digits: a
@@ -99,22 +115,32 @@ export function maskTemplates(raw: string): MaskedText {
     }
     if (!line.includes('{{')) continue;
     const mark = (expr: string) => void (partStructural ??= { line: i + 1, expr: expr.trim().slice(0, 120) });
-    const rest = line.replace(ACTION, '');
-    if (rest.includes('{{')) {
+    const { spans, unclosed } = actionsOf(line);
+    if (unclosed) {
       mark(line);
       continue;
     }
     let n = 0;
     let structuralHere = false;
-    const replaced = line.replace(ACTION, (whole: string, inner: string, offset: number) => {
+    // The first `#` of the line, once: an action after it sits in a comment.
+    const hash = line.indexOf('#');
+    let replaced = '';
+    let outside = '';
+    let at = 0;
+    for (const { start, end, inner } of spans) {
+      replaced += line.slice(at, start);
+      outside += line.slice(at, start);
+      at = end;
       if (inner.startsWith('-') || inner.endsWith('-')) structuralHere = true;
-      if (inner.startsWith('/*') && inner.endsWith('*/')) return '';
-      if (line.slice(0, offset).includes('#')) structuralHere = true;
+      if (inner.startsWith('/*') && inner.endsWith('*/')) continue;
+      if (hash >= 0 && hash < start) structuralHere = true;
       const key = `ferry${nonce}t${actions.size + n++}x`;
       actions.set(key, { expr: inner.trim(), line: i + 1 });
-      return key;
-    });
-    if (structuralHere || /^\s*(-\s*)?$/.test(line.replace(ACTION, ''))) mark(line);
+      replaced += key;
+    }
+    replaced += line.slice(at);
+    outside += line.slice(at);
+    if (structuralHere || /^\s*(-\s*)?$/.test(outside)) mark(line);
     else lines[i] = replaced;
   }
   closePart(lines.length);
