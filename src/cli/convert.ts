@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { convertCommand, type ConvertOptions, type ConvertResult } from '../commands/convert.js';
+import { convertCommand, type ConvertFormat, type ConvertOptions, type ConvertResult } from '../commands/convert.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -48,40 +48,42 @@ export function register(program: Command): void {
       .option('--force', 'replace the output file when it exists')
       .option('--name <name>', 'metadata.name of the manifest (default: the source\'s name)')
       .option('--json', 'print the result as JSON (the manifest, what was not carried and why)');
-  common(
+  // One action for every format: the common options, and what the format adds (`extra`).
+  const sub = (format: ConvertFormat, cmd: Command, extra: (opts: ConvertCliOptions) => Partial<ConvertOptions> = () => ({})) =>
+    common(cmd).action(async (files: string[], opts: ConvertCliOptions) => {
+      report(await convertCommand(format, files, { output: opts.output, force: opts.force, name: opts.name, ...extra(opts) }), opts);
+    });
+  sub(
+    'zarf',
     convert
       .command('zarf')
       .description('convert zarf.yaml files (zarf.dev/v1alpha1): images, charts from HTTP or OCI repositories, files from URLs')
       .argument('<zarf.yaml...>', 'Zarf package definitions (several make one manifest)')
       .option('--set <NAME=value>', 'value of a package template ###ZARF_PKG_TMPL_NAME### (repeatable), as zarf package create --set', collect)
       .option('--flavor <flavor>', 'convert the components of this flavor (only.flavor), as zarf package create --flavor'),
-  ).action(async (files: string[], opts: ConvertCliOptions) => {
-    const o: ConvertOptions = { output: opts.output, force: opts.force, name: opts.name, set: parseSets(opts.set), flavor: opts.flavor };
-    report(await convertCommand('zarf', files, o), opts);
-  });
-  common(
+    (opts) => ({ set: parseSets(opts.set), flavor: opts.flavor }),
+  );
+  sub(
+    'hauler',
     convert
       .command('hauler')
       .description('convert Hauler manifests (content.hauler.cattle.io/v1 Images, Charts, Files)')
       .argument('<manifest...>', 'Hauler manifest files, one or more documents each (several make one manifest)'),
-  ).action(async (files: string[], opts: ConvertCliOptions) => {
-    report(await convertCommand('hauler', files, { output: opts.output, force: opts.force, name: opts.name }), opts);
-  });
-  common(
+  );
+  sub(
+    'oc-mirror',
     convert
       .command('oc-mirror')
       .description('convert an oc-mirror ImageSetConfiguration (mirror.openshift.io/v2alpha1, v1alpha2): additional images, Helm repository charts, operator catalog images (their bundles are not resolved); OpenShift releases are not carried')
       .argument('<imageset-config.yaml...>', 'ImageSetConfiguration files (several make one manifest)'),
-  ).action(async (files: string[], opts: ConvertCliOptions) => {
-    report(await convertCommand('oc-mirror', files, { output: opts.output, force: opts.force, name: opts.name }), opts);
-  });
-  common(
+  );
+  sub(
+    'helmfile',
     convert
       .command('helmfile')
       .description('convert a helmfile (helmfile.yaml, .gotmpl): releases become charts (repositories: HTTP or oci: true, oci://) with their version and values files; bases: and helmfiles: followed inside its directory; templates resolved only when they name a value of the environment')
       .argument('<helmfile.yaml...>', 'helmfile state files (several make one manifest)')
       .option('-e, --environment <name>', 'the helmfile environment whose values templates are read with, as helmfile --environment', 'default'),
-  ).action(async (files: string[], opts: ConvertCliOptions) => {
-    report(await convertCommand('helmfile', files, { output: opts.output, force: opts.force, name: opts.name, environment: opts.environment }), opts);
-  });
+    (opts) => ({ environment: opts.environment }),
+  );
 }
