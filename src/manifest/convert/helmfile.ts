@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readdir, realpath, stat } from 'node:fs/promises';
+import { isWithin } from '../../store/safe-path.js';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { parseYamlDocuments, type YamlDocumentData } from '../input-file.js';
@@ -206,10 +207,8 @@ interface Walk {
   states: number;
 }
 
-const inside = (root: string, p: string) => {
-  const rel = path.relative(root, p);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-};
+/** Whether `p` (resolved) is `root` or under it: the store's one path rule. */
+const inside = (root: string, p: string) => isWithin(p, root);
 
 export async function convertHelmfile(file: string, abs: string, opts: HelmfileOptions): Promise<Conversion & { states: number }> {
   const conv = emptyConversion();

@@ -1,4 +1,5 @@
 import { realpath, stat } from 'node:fs/promises';
+import { isWithin } from '../../store/safe-path.js';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { YamlDocumentData } from '../input-file.js';
@@ -208,10 +209,7 @@ async function followImport(comp: Record<string, unknown>, here: Here, ctx: Pack
   if (path.isAbsolute(local)) return skip('an absolute path, which Zarf refuses', 'Write the path relative to this zarf.yaml.');
   const shown = path.join(path.dirname(ctx.file), local);
   const target = path.resolve(ctx.base, local);
-  const inside = (p: string) => {
-    const rel = path.relative(walk.root, p);
-    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-  };
+  const inside = (p: string) => isWithin(p, walk.root);
   const outside = () => skip(`${shown} is outside the package's directory (${walk.root}); ferry follows an import only inside it`, convertBoth(path.join(shown, 'zarf.yaml')));
   // The top directory is a real path: the lexical check holds for a path under it that does not exist yet.
   if (!inside(path.resolve(await realpath(ctx.base), local))) return outside();
