@@ -1,14 +1,13 @@
-import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 import { validateManifest } from '../../src/kinds/schema.js';
 import { mustRunFerry, runFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { ferryEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
+import { ACTIVE_TERMINAL, aliasBombLevels, manifestChecker, writeTree, type ManifestChecker } from '../support/convert-output.js';
 
 /**
  * `ferry convert zarf|hauler`: a Zarf package definition or Hauler manifests become a ferry
@@ -19,38 +18,14 @@ import { ferryEnv, startRegistry, type RunningRegistry } from '../support/regist
  */
 
 let work: string;
-let schemaCheck: (data: unknown) => boolean;
+let accepted: ManifestChecker['accepted'];
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser43-'));
-  const schema = JSON.parse((await mustRunFerry(['schema', 'manifest'])).stdout);
-  const ajv = new Ajv2020({ strict: false, allErrors: true });
-  const validate = ajv.compile(schema);
-  schemaCheck = (data) => {
-    const ok = validate(data);
-    if (!ok) throw new Error(JSON.stringify(validate.errors, null, 2));
-    return ok;
-  };
+  ({ accepted } = await manifestChecker());
 });
 
-async function dirWith(name: string, files: Record<string, string>): Promise<string> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  for (const [f, body] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
-    await writeFile(path.join(dir, f), body);
-  }
-  return dir;
-}
-
-/** The manifest written, checked as ferry loads it and against the JSON Schema ferry prints. */
-async function accepted(file: string): Promise<Record<string, unknown>> {
-  const text = await readFile(file, 'utf8');
-  const data = parseYaml(text);
-  validateManifest(data, file);
-  expect(schemaCheck(data)).toBe(true);
-  return data;
-}
+const dirWith = (name: string, files: Record<string, string>) => writeTree(path.join(work, name), files);
 
 const ZARF = `kind: ZarfPackageConfig
 metadata:
@@ -290,8 +265,7 @@ describe('ferry convert hauler', () => {
 
 describe('ferry convert: hostile input', () => {
   it('refuses a YAML alias bomb as the manifest reader does, writing nothing', { timeout: 60_000 }, async () => {
-    const levels = ['a: &a ["x","x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 1; i < 9; i++) levels.push(`${String.fromCharCode(97 + i)}: &${String.fromCharCode(97 + i)} [${Array(10).fill(`*${String.fromCharCode(96 + i)}`).join(',')}]`);
+    const levels = aliasBombLevels();
     const bomb = `kind: ZarfPackageConfig\nmetadata: { name: bomb }\n${levels.join('\n')}\ncomponents:\n  - name: c\n    images: *i\n`;
     const dir = await dirWith('bomb', { 'zarf.yaml': bomb, 'hauler.yaml': `apiVersion: content.hauler.cattle.io/v1\nkind: Images\n${levels.join('\n')}\nspec:\n  images: *i\n` });
     for (const [format, file] of [['zarf', 'zarf.yaml'], ['hauler', 'hauler.yaml']]) {
@@ -326,7 +300,7 @@ components:
     const r = await runFerry(['convert', 'zarf', 'zarf.yaml', '-o', 'out.yaml'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
     // eslint-disable-next-line no-control-regex
-    const active = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+    const active = ACTIVE_TERMINAL;
     expect(r.stderr).not.toMatch(active);
     expect(r.stdout).not.toMatch(active);
     expect(r.stderr).toContain('\\x1b]0;pwned');
