@@ -7,6 +7,7 @@ import { VERSION } from '../version.js';
 import { openBundleSource } from '../store/open-bundle.js';
 import type { NetOptions } from '../oci/context.js';
 import { trimTrailing } from '../ui/escape.js';
+import { atStartFlags } from '../v8-flags.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
@@ -279,7 +280,7 @@ export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.
  * bytes as renderCycloneDx): a bundle hashes it first and writes it later without holding it.
  */
 export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.lock)): Promise<() => Iterable<string>> {
-  const { cycloneDxChunks } = await import('./sbom-cyclonedx.js');
+  const { cycloneDxChunks } = await atStartFlags(() => import('./sbom-cyclonedx.js'));
   return cycloneDxChunks(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
 }
 

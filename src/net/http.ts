@@ -11,6 +11,7 @@ import { lastLineStart } from '../ui/escape.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
 import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
+import { atStartFlags } from '../v8-flags.js';
 
 /**
  * The one HTTP client: undici with proxy settings from the environment (HTTPS_PROXY, HTTP_PROXY,
@@ -550,7 +551,7 @@ export class HttpClient {
   }
 
   private async createDispatcher(refused: readonly LocalScope[]): Promise<Dispatcher> {
-    const { EnvHttpProxyAgent, buildConnector: connector, undiciKeys } = await import('./undici-parts.js');
+    const { EnvHttpProxyAgent, buildConnector: connector, undiciKeys } = await atStartFlags(() => import('./undici-parts.js'));
     const settings = this.settings;
     const ca = this.ca;
     const timeout = settings.connectTimeoutMs ?? 30_000;

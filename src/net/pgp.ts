@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as OpenPGP from 'openpgp';
 import { FerryError, unreadableFile } from '../errors.js';
+import { atStartFlags } from '../v8-flags.js';
 
 /**
  * OpenPGP with the pure-JS `openpgp` package rather than shelling out to gpg/gpgv: ferry runs
@@ -11,7 +12,7 @@ import { FerryError, unreadableFile } from '../errors.js';
 
 /** Loaded on first use: commands that verify no signature do not pay for its start-up. */
 let loaded: Promise<typeof OpenPGP> | undefined;
-const pgp = (): Promise<typeof OpenPGP> => (loaded ??= import('openpgp'));
+const pgp = (): Promise<typeof OpenPGP> => (loaded ??= atStartFlags(() => import('openpgp')));
 
 export type PublicKeys = OpenPGP.Key[];
 

@@ -199,7 +199,7 @@ class HashWorkers {
   private readonly exited: Array<Promise<void>>;
 
   constructor(fd: number, count: number) {
-    this.workers = Array.from({ length: count }, () => workerBooting(new Worker(WORKER_SOURCE, { eval: true, workerData: { fd } })));
+    this.workers = Array.from({ length: count }, () => workerBooting(() => new Worker(WORKER_SOURCE, { eval: true, workerData: { fd } })));
     this.exited = this.workers.map((w) => new Promise<void>((resolve) => w.once('exit', () => resolve())));
   }
 

@@ -105,7 +105,7 @@ export class HashThreads {
     this.lanes ??= Array.from({ length: Math.max(0, this.threads) }, () => {
       const ring = new SharedArrayBuffer(SLOT * SLOTS);
       const lane: Lane = {
-        worker: workerBooting(new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } })),
+        worker: workerBooting(() => new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } })),
         ring: new Uint8Array(ring),
         free: Array.from({ length: SLOTS }, (_, i) => i),
         acks: new Map(),

@@ -1,5 +1,7 @@
-import { getHeapSpaceStatistics, getHeapStatistics, setFlagsFromString } from 'node:v8';
+import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import type { Worker } from 'node:worker_threads';
+import { openStartFlags, setV8Flag, startFlagsOpen, withV8Flag } from '../v8-flags.js';
 
 /**
  * Streaming gigabytes through JS allocates a fresh buffer per chunk (an HTTP body chunk, a file
@@ -37,13 +39,14 @@ export function noteBytesPassed(bytes: number): void {
 
 let gcs: { young: () => void; full: () => void } | undefined;
 function collectors(): { young: () => void; full: () => void } {
-  // Setting the flags below while a worker boots would cost it Node's snapshot: skip this turn.
-  if (!gcs && booting > 0) return { young: () => undefined, full: () => undefined };
+  // --expose-gc set while a worker boots or a module loads would cost it Node's snapshot or
+  // compile cache (v8-flags.ts): skip this turn.
+  if (!gcs && startFlagsOpen()) return { young: () => undefined, full: () => undefined };
   if (!gcs) {
     try {
-      setFlagsFromString('--expose-gc');
-      setFlagsFromString('--no-incremental-marking');
-      const gc = runInNewContext('gc') as (opts?: { type: 'minor' | 'major' }) => void;
+      // --expose-gc is read when a context is made: set only for that moment.
+      const gc = withV8Flag('--expose-gc', '--no-expose-gc', () => runInNewContext('gc')) as (opts?: { type: 'minor' | 'major' }) => void;
+      setV8Flag('--no-incremental-marking', '--incremental-marking');
       gcs = { young: () => gc({ type: 'minor' }), full: () => gc({ type: 'major' }) };
     } catch {
       gcs = { young: () => undefined, full: () => undefined };
@@ -198,31 +201,26 @@ function release(): void {
 }
 
 /**
- * Worker threads still booting. A V8 flag that differs from Node's start-up flags when a worker
- * creates its isolate makes it boot without Node's startup snapshot (~10–25 ms of CPU more each,
- * measured in an APT `bundle create`: the young generation reached its cap 20 ms after the hash
- * thread was created, and the growth-factor flag set then cost the thread its snapshot). So
- * while one boots, flag changes wait (the young generation may grow for those few ms).
+ * A worker thread made under flags other than Node's start-up ones boots without Node's
+ * startup snapshot (~10–25 ms of CPU more each, measured in an APT `bundle create`: the young
+ * generation reached its cap 20 ms after the hash thread was created, and the growth-factor flag
+ * set then cost the thread its snapshot). So the start-up flags are put back while it is made and
+ * boots (v8-flags.ts), until it says it is ready (a message `{ op: 'ready' }` posted once it has
+ * loaded the builtins it uses: a builtin loaded after a flag change misses its code cache too) or
+ * exits; the young generation may grow for those few ms.
  */
-let booting = 0;
-let pendingGrowth: number | undefined;
-
-/**
- * A worker thread just created: flag changes wait until it says it is ready (a message `{ op:
- * 'ready' }` posted once it has loaded the builtins it uses: a builtin loaded after a flag change
- * misses its code cache too), or exits.
- */
-export function workerBooting<W extends WorkerLike>(worker: W): W {
-  booting++;
-  let done = false;
+export function workerBooting(make: () => Worker): Worker {
+  const close = openStartFlags();
+  let worker: Worker;
+  try {
+    worker = make();
+  } catch (err) {
+    close();
+    throw err;
+  }
   const booted = () => {
-    if (done) return;
-    done = true;
     worker.off('message', onMessage);
-    if (--booting > 0 || pendingGrowth === undefined) return;
-    const factor = pendingGrowth;
-    pendingGrowth = undefined;
-    applyGrowth(factor);
+    close();
   };
   const onMessage = (m: unknown) => {
     if ((m as { op?: unknown } | null)?.op === 'ready') booted();
@@ -233,28 +231,9 @@ export function workerBooting<W extends WorkerLike>(worker: W): W {
   return worker;
 }
 
-interface WorkerLike {
-  on(event: 'message', fn: (m: unknown) => void): unknown;
-  off(event: 'message', fn: (m: unknown) => void): unknown;
-  once(event: 'exit', fn: () => void): unknown;
-}
-
 /** V8's young-generation growth factor; false when this Node refuses the flag (V8's own sizing then). */
 function setGrowth(factor: number): boolean {
-  if (booting > 0) {
-    pendingGrowth = factor;
-    return true;
-  }
-  return applyGrowth(factor);
-}
-
-function applyGrowth(factor: number): boolean {
-  try {
-    setFlagsFromString(`--semi-space-growth-factor=${factor}`);
-    return true;
-  } catch {
-    return false;
-  }
+  return setV8Flag(`--semi-space-growth-factor=${factor}`, `--semi-space-growth-factor=${GROWTH}`);
 }
 
 /** How often the young generation is looked at: every YOUNG_CHECK_MS after it changed, backing off to MAX_CHECK_MS while it does not. */

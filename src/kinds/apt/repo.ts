@@ -14,6 +14,7 @@ import { parseRelations, type AptPackage } from './deps.js';
 import type { AptFile } from './lock.js';
 import { flatDir, inSuiteDir, suiteDir } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { atStartFlags } from '../../v8-flags.js';
 
 /** Shared helpers for reading an upstream APT repository: Release, indexes, packages. */
 
@@ -387,7 +388,7 @@ function unxz(raw: Readable, indexPath: string): Readable {
     void turn.then(() => setImmediate(done));
   });
   turn
-    .then(() => import('xz-decompress'))
+    .then(() => atStartFlags(() => import('xz-decompress')))
     .then(
       (mod) => {
         if (out.destroyed) return;
