@@ -7,7 +7,7 @@ import { VERSION } from '../version.js';
 import { openBundleSource } from '../store/open-bundle.js';
 import type { NetOptions } from '../oci/context.js';
 import { trimTrailing } from '../ui/escape.js';
-import { atStartFlags } from '../v8-flags.js';
+import { atStartFlags } from '../net/v8-flags.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the

@@ -11,7 +11,7 @@ import { lastLineStart } from '../ui/escape.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
 import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
-import { atStartFlags } from '../v8-flags.js';
+import { atStartFlags } from './v8-flags.js';
 
 /**
  * The one HTTP client: undici with proxy settings from the environment (HTTPS_PROXY, HTTP_PROXY,

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type * as OpenPGP from 'openpgp';
 import { FerryError, unreadableFile } from '../errors.js';
-import { atStartFlags } from '../v8-flags.js';
+import { atStartFlags } from './v8-flags.js';
 
 /**
  * OpenPGP with the pure-JS `openpgp` package rather than shelling out to gpg/gpgv: ferry runs

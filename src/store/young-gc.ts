@@ -1,7 +1,7 @@
 import { getHeapSpaceStatistics, getHeapStatistics } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Worker } from 'node:worker_threads';
-import { openStartFlags, setV8Flag, startFlagsOpen, withV8Flag } from '../v8-flags.js';
+import { openStartFlags, setV8Flag, startFlagsOpen, withV8Flag } from '../net/v8-flags.js';
 
 /**
  * Streaming gigabytes through JS allocates a fresh buffer per chunk (an HTTP body chunk, a file

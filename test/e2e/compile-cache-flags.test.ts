@@ -9,7 +9,7 @@ import { helloVendorProject, startVendorLab, stopVendorLab, type VendorLab } fro
  * marking), and V8 accepts cached code only under the flags it was made with. Modules loaded when
  * first needed (openpgp, undici, the CycloneDX library) were compiled from source on every run:
  * Node wrote their cache under flags the next run did not have when it loaded them. Now the
- * start-up flags are back while a module loads and at exit (src/v8-flags.ts). Checked with Node's
+ * start-up flags are back while a module loads and at exit (src/net/v8-flags.ts). Checked with Node's
  * own account (NODE_DEBUG_NATIVE=COMPILE_CACHE) on `lock` and `bundle create` of a signed APT
  * repository (nginx, gpg): on the second run every module's cached code is accepted.
  */

@@ -14,7 +14,7 @@ import { parseRelations, type AptPackage } from './deps.js';
 import type { AptFile } from './lock.js';
 import { flatDir, inSuiteDir, suiteDir } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
-import { atStartFlags } from '../../v8-flags.js';
+import { atStartFlags } from '../../net/v8-flags.js';
 
 /** Shared helpers for reading an upstream APT repository: Release, indexes, packages. */
 

@@ -15,7 +15,7 @@ import { setFlagsFromString } from 'node:v8';
  * So a change is recorded here with the value it replaces, and while a module loads or a worker
  * boots (`atStartFlags`) the flags are put back as they were at start-up; changes asked for in
  * that window are applied when it closes. At exit they are put back for good, before Node writes
- * its cache. No imports of ferry's own: every layer may use it.
+ * its cache. No imports of ferry's own; in net/, the lowest layer that needs it (net/http.ts and net/pgp.ts load modules).
  */
 
 /** Flag name → the text that sets what ferry wants now, and the text that sets its start-up value. */
