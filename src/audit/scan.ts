@@ -1313,11 +1313,14 @@ const MAX_ENV_FILES_INTERPOLATED = 1024;
  * environment (the Compose file's `.env`), so `API_URL=https://${API_HOST}/v1` is read again as
  * applyVarScalars fills it in from there; with `format: raw` (docker compose's raw reader, docker
  * run's `--env-file`) Compose passes each value as written and fills nothing in, said so. Only
- * files of the scan, at most MAX_ENV_FILES_INTERPOLATED, each read under the scan's bound.
+ * files of the scan, at most MAX_ENV_FILES_INTERPOLATED, each read under the scan's bounds (a file's,
+ * and all together the scan's total); one past them keeps its values as written.
  */
 async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned: ReadonlyMap<string, string>, cwd: string, references: Reference[], varScalars: VarScalar[]): Promise<void> {
   const seen = new Set<string>();
   const raw = new Map<string, ComposeEnvFileRef>();
+  // What is read again, at most what one scan reads in all.
+  let budget = MAX_TOTAL_BYTES;
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
     if (rel === undefined || seen.has(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
@@ -1326,8 +1329,10 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
       if (!raw.has(rel)) raw.set(rel, ref);
       continue;
     }
-    const buf = await readRegularFile(path.resolve(cwd, rel), MAX_BYTES, { follow: false });
+    if (budget <= 0) break;
+    const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
     if (!Buffer.isBuffer(buf)) continue;
+    budget -= buf.length;
     for (const e of composeEnvEntries(buf.toString('utf8'))) {
       // A single-quoted value is taken as written (compose-go's dotenv parser).
       if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
