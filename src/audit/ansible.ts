@@ -3,7 +3,7 @@ import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
 import { includeVarsCandidates } from './ansible-loops.js';
 import { extraVarsIn, inRuntimeScope, runtimeScopeOf } from './runtime-vars.js';
-import { execKeepingTemplates } from './unknown-host.js';
+import { execKeepingTemplates, unfilledHost } from './unknown-host.js';
 import { mergeWays, type Way } from './ways.js';
 import { DEB_LINE, referencesIn, type Reference, type ScannedFile } from './scan.js';
 
@@ -145,6 +145,8 @@ interface VarSetting {
   prec: number;
   /** Whether it holds for every host that runs the task (`group_vars/all`, play vars) or only for some (a group, a host, a set_fact after its task). */
   every: boolean;
+  /** A map value (`registry: {host: …}`): its keys are looked up by `{{ registry.host }}` (keyOfSetting). */
+  map?: { node: YAMLMap; lineOf: (n: YamlNode) => number; file: string };
 }
 
 /** The precedence of each place (the Ansible docs' variable precedence list, least to most). */
@@ -163,8 +165,15 @@ class AnsibleVars {
   private extra = new Map<string, Map<string, VarSetting[]>>();
   /** A role's name → the plays that list it in `roles:`. */
   readonly rolePlays = new Map<string, string[]>();
-  /** A play's vars_files the scan does not hold: any variable of the play may be set there. */
+  /** A play's vars_files and include_vars (keyed by the play), or a role's include_vars (keyed `role:<dir>`), the scan does not hold: any variable there may be set in them. */
   readonly unread = new Map<string, string[]>();
+
+  /** One more file the scan does not hold that may set the variables of `key` (a play, or `role:<dir>`), at most MAX_PLACES named. */
+  addUnread(key: string, what: string): void {
+    const list = this.unread.get(key) ?? [];
+    if (list.length < MAX_PLACES) list.push(what);
+    this.unread.set(key, list);
+  }
   /** `<role>\0<play>\0<name>` → the variable filled in (resolveJinja). */
   readonly resolved = new Map<string, Way[]>();
 
@@ -226,7 +235,7 @@ class AnsibleVars {
         if (prefix && this.named.size < MAX_SETTINGS) this.named.add(name);
         if (prefix && isMap(v) && depth < 4) walk(v, `${name}.`, depth + 1);
         const value = isScalar(v) && v.value !== null && typeof v.value !== 'object' ? String(v.value) : undefined;
-        this.into(into, name, { value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}`, prec, every });
+        this.into(into, name, { value, where: `${file}:${lineOf((v ?? pair.key) as YamlNode)}`, prec, every, ...(isMap(v) ? { map: { node: v, lineOf, file } } : {}) });
       }
     };
     walk(map, at?.under ? `${at.under}.` : '', 0);
@@ -244,8 +253,20 @@ class AnsibleVars {
     this.into(m, name, { value, where, prec: PREC.extraVars, every: false });
   }
 
-  /** The settings that apply to a task of `file` in `play` (undefined in a role's task file). */
+  /**
+   * The settings that apply to a task of `file` in `play` (undefined in a role's task file). A key of
+   * a map variable (`registry.host`, `images.nginx.repo`) is looked up in each setting of the map
+   * (Ansible replaces a map as a whole: the map of the highest precedence wins, not a merge of keys),
+   * beside any `x.<key>` include_vars `name: x` loads.
+   */
   settings(name: string, file: string, play: string | undefined): VarSetting[] {
+    const dot = name.indexOf('.');
+    if (dot < 0) return this.settingsOf(name, file, play);
+    const keys = name.slice(dot + 1).split('.');
+    return [...this.settingsOf(name, file, play), ...this.settingsOf(name.slice(0, dot), file, play).map((s) => keyOfSetting(s, keys))];
+  }
+
+  private settingsOf(name: string, file: string, play: string | undefined): VarSetting[] {
     const role = roleOf(file);
     const out = [...((role && this.roles.get(role)?.get(name)) || []), ...(this.global.get(name) ?? [])];
     for (const [scope, m] of this.extra) if (inRuntimeScope(scope, file)) out.push(...(m.get(name) ?? []));
@@ -261,8 +282,26 @@ class AnsibleVars {
   unreadFor(file: string, play: string | undefined): string[] {
     if (play) return this.unread.get(play) ?? [];
     const role = roleOf(file);
-    return role ? (this.rolePlays.get(role.slice(role.lastIndexOf('/') + 1)) ?? []).flatMap((p) => this.unread.get(p) ?? []) : [];
+    return role ? [...(this.unread.get(`role:${role}`) ?? []), ...(this.rolePlays.get(role.slice(role.lastIndexOf('/') + 1)) ?? []).flatMap((p) => this.unread.get(p) ?? [])] : [];
   }
+}
+
+/**
+ * The setting of `root.<keys>` one setting of `root` makes: the scalar at that key of its map (its
+ * own line named), else no string (the key missing, or `root` set to no map there), said so.
+ */
+function keyOfSetting(s: VarSetting, keys: string[]): VarSetting {
+  let node: unknown = s.map?.node;
+  let at = s.map ? s.where : undefined;
+  for (const k of keys) {
+    const v = isMap(node) ? node.get(k, true) : undefined;
+    if (v === undefined || v === null) return { ...s, map: undefined, value: undefined, where: `${s.where} (${s.map ? `no key ${keys.join('.')} in the map set there` : 'no map'})` };
+    node = v;
+    at = `${s.map!.file}:${s.map!.lineOf(v as YamlNode)}`;
+  }
+  if (isMap(node)) return { ...s, value: undefined, where: at!, map: { ...s.map!, node } };
+  const value = isScalar(node) && node.value !== null && typeof node.value !== 'object' ? String(node.value) : undefined;
+  return { ...s, map: undefined, value, where: at! };
 }
 
 /**
@@ -278,8 +317,8 @@ function applicable(set: VarSetting[]): VarSetting[] {
 const SIMPLE_VAR = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 /** `x.a.b` / `x['a']`: a key of a variable loaded under one name (include_vars `name:`), as `x.a.b`; undefined for anything else. */
 function dottedName(head: string): string | undefined {
-  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*'[A-Za-z0-9_]+'\s*\]|\[\s*"[A-Za-z0-9_]+"\s*\]){1,4})\s*$/.exec(head);
-  return m ? m[1].replace(/\[\s*['"]([A-Za-z0-9_]+)['"]\s*\]/g, '.$1') : undefined;
+  const m = /^\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[\s*'[A-Za-z0-9_-]+'\s*\]|\[\s*"[A-Za-z0-9_-]+"\s*\]){1,4})\s*$/.exec(head);
+  return m ? m[1].replace(/\[\s*['"]([A-Za-z0-9_-]+)['"]\s*\]/g, '.$1') : undefined;
 }
 const MAX_DEPTH = 8;
 /** A variable longer than this once filled in is left unknown: nesting cannot grow a value without bound. */
@@ -341,7 +380,7 @@ function variableWays(name: string, file: string, vars: AnsibleVars, depth: numb
   }
   const { set, values, unread } = looked;
   const all = `{{ ${name} }}`;
-  if (unread.length) return { ways: [{ value: all, unknown: [`${all}: the play's vars_files ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'are' : 'is'} not in the scan and may set it`], by: [] }], some: false };
+  if (unread.length) return { ways: [{ value: all, unknown: [`${all}: ${unread.slice(0, MAX_PLACES).join(', ')} ${unread.length > 1 ? 'name' : 'names'} no YAML file of the scan and may set it`], by: [] }], some: false };
   if (!set.length) return { ways: [], none: `${all} is set in no role defaults/vars, inventory, group_vars, host_vars, play vars/vars_files, include_vars, set_fact or ansible-playbook -e of the scan${name.startsWith('ansible_') ? ' (a fact of the managed host)' : ' (extra vars or a registered result may set it)'}`, some: false };
   // Each variable is filled in once per role and play (a chain of variables each using the last many times is not re-walked).
   let ways = vars.resolved.get(cacheKey);
@@ -373,9 +412,9 @@ function expressionWays(inner: string, whole: string, file: string, vars: Ansibl
   const name = e.name!;
   if (seen.includes(name) || depth >= MAX_DEPTH) return [{ value: whole, unknown: [`{{ ${name} }}: defined through itself or nested deeper than ${MAX_DEPTH}`], by: [] }];
   if (vars.overflow) return [{ value: whole, unknown: [`{{ ${name} }}: the scan sets more than ${MAX_SETTINGS.toLocaleString('en-US')} Ansible variables; those past ${vars.overflow} were not read, so no value is known`], by: [] }];
-  // A key of a map variable no include_vars `name:` of the scan loads (`download.dest`): not evaluated.
-  if (name.includes('.') && !vars.named.has(name)) return [{ value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] }];
   const v = variableWays(name, file, vars, depth, seen, play);
+  // A key of a variable the scan sets nowhere (a loop's `item.url`, a registered `download.dest`, a fact): not evaluated.
+  if (v.none && name.includes('.') && !vars.named.has(name)) return [{ value: whole, unknown: [`${whole}: an expression the scan does not evaluate`], by: [] }];
   const out = v.ways.filter((w) => !(e.fallback?.ifEmpty && w.value === '' && !w.unknown.length)).map((w) => ({ ...w, value: w.unknown.length ? w.value : applyFilters(w.value, e.filters) }));
   if (e.fallback && (v.none || v.some || out.length < v.ways.length)) {
     const why = v.none ? `${name} is set nowhere in the scan` : v.some ? `where ${name} is unset (it is set for some hosts only)` : `where ${name} is empty`;
@@ -489,7 +528,9 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         // A way that is a local path already (`/opt/{{ x }}.tgz`, `{{ playbook_dir }}/files/x`), or a package name not shaped as a URL: no destination.
         if (kind === 'url' && (isLocalPath(r.value) || (packageName && !URL_SHAPED.test(r.value.trim())))) continue;
         // Only the host may be known: the reference as written with what resolved filled in.
-        out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; what it fetches is unknown until that is set` });
+        // An image whose registry is written out (`nginx:{{ tag }}`): that is known, its name or tag is not.
+        const what = kind === 'image' && unfilledHost({ kind, value: r.value }) === undefined ? `its registry is written out; which image or tag it pulls is unknown until that is set` : `what it fetches is unknown until that is set`;
+        out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; ${what}` });
         continue;
       }
       const found = kind === 'url' ? referencesIn(r.value, false).filter((x) => x.kind === 'url' || x.kind === 'oci') : [{ kind, value: r.value }];
@@ -837,11 +878,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
           const target = name && !name.includes('{{') && !path.posix.isAbsolute(name) ? path.posix.normalize(path.posix.join(path.posix.dirname(d.file), name)) : undefined;
           const m = target ? maps.get(target) : undefined;
           if (m) vars.add(target!, m.contents, m.lineOf, { play, prec: PREC.playVarsFiles });
-          else {
-            const list = vars.unread.get(play) ?? [];
-            if (list.length < MAX_PLACES) list.push(`${name ?? '(a list: the first found)'} (${d.file}:${d.lineOf(x as YamlNode)})`);
-            vars.unread.set(play, list);
-          }
+          else vars.addUnread(play, `the play's vars_files ${name ?? '(a list: the first found)'} (${d.file}:${d.lineOf(x as YamlNode)})`);
         }
       const roles = item.get('roles', true);
       if (isSeq(roles))
@@ -892,11 +929,8 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
       if (role && f.startsWith(`${role}/vars/`) && under === undefined) continue;
       vars.add(f, m.contents, m.lineOf, { play, role: play ? undefined : role, prec: PREC.includeVars, every: false, under: under as string | undefined });
     }
-    if (!found && play) {
-      const list = vars.unread.get(play) ?? [];
-      if (list.length < MAX_PLACES) list.push(`${given ?? dir} (include_vars, ${file}:${lineOf(task)})`);
-      vars.unread.set(play, list);
-    }
+    // A file no candidate of which the scan holds (the role's `vars/`, the task's directory, the playbook's): its variables are unknown.
+    if (!found && (play || role)) vars.addUnread(play ?? `role:${role}`, `the include_vars ${given ?? dir} (${file}:${lineOf(task)})`);
   };
   const facts = (n: unknown, file: string, lineOf: (n: YamlNode) => number, depth: number) => {
     if (depth > 64) return;

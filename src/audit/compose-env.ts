@@ -311,6 +311,8 @@ export interface ComposeEnvFileRef {
   from: string;
   line: number;
   path: string;
+  /** `format: raw`: Compose passes the values as written (docker's `--env-file` reading), no variable filled in, no quotes removed. */
+  raw?: boolean;
 }
 
 /**
@@ -329,7 +331,8 @@ export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlN
     for (const item of items) {
       const node = isMap(item) ? item.get('path', true) : item;
       if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value || node.value.includes('$')) continue;
-      out.push({ from, line: lineOf(node as YamlNode), path: node.value });
+      const raw = isMap(item) && String(item.get('format') ?? '') === 'raw';
+      out.push({ from, line: lineOf(node as YamlNode), path: node.value, ...(raw ? { raw } : {}) });
     }
   }
   return out;

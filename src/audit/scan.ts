@@ -17,7 +17,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { composeDotenv, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, type ComposeEnvFileRef } from './compose-env.js';
+import { composeDotenv, composeEnvEntries, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, type ComposeEnvFileRef } from './compose-env.js';
 
 export { interpolateCompose, MAX_INTERPOLATED };
 import { embeddedLeaves, flagValue } from './embedded.js';
@@ -1304,6 +1304,48 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
   }
 }
 
+/** At most this many env files named in `env_file:` are read again for the variables in their values. */
+const MAX_ENV_FILES_INTERPOLATED = 1024;
+
+/**
+ * The values of a file a Compose service names in `env_file:`, as Compose reads them
+ * (compose-go types/project.go WithServicesEnvironmentResolved): interpolated with the project's
+ * environment (the Compose file's `.env`), so `API_URL=https://${API_HOST}/v1` is read again as
+ * applyVarScalars fills it in from there; with `format: raw` (docker compose's raw reader, docker
+ * run's `--env-file`) Compose passes each value as written and fills nothing in, said so. Only
+ * files of the scan, at most MAX_ENV_FILES_INTERPOLATED, each read under the scan's bounds (a file's,
+ * and all together the scan's total); one past them keeps its values as written.
+ */
+async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned: ReadonlyMap<string, string>, cwd: string, references: Reference[], varScalars: VarScalar[]): Promise<void> {
+  const seen = new Set<string>();
+  const raw = new Map<string, ComposeEnvFileRef>();
+  // What is read again, at most what one scan reads in all.
+  let budget = MAX_TOTAL_BYTES;
+  for (const ref of named) {
+    const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
+    if (rel === undefined || seen.has(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
+    seen.add(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`);
+    if (ref.raw) {
+      if (!raw.has(rel)) raw.set(rel, ref);
+      continue;
+    }
+    if (budget <= 0) break;
+    const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
+    if (!Buffer.isBuffer(buf)) continue;
+    budget -= buf.length;
+    for (const e of composeEnvEntries(buf.toString('utf8'))) {
+      // A single-quoted value is taken as written (compose-go's dotenv parser).
+      if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
+      const lastLine = e.line + (e.value.match(/\n/g)?.length ?? 0);
+      varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from });
+    }
+  }
+  for (const r of references) {
+    const ref = raw.get(r.file);
+    if (ref && r.value.includes('$')) r.provenance ??= `${r.file}:${r.line} ${r.keyPath ?? ''}: ${ref.from}:${ref.line} names this file in env_file with format: raw, so Compose passes its values as written and fills in none of their variables: the program reads the text itself`;
+  }
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -1382,7 +1424,11 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(detachStrings(r));
     }
   }
-  if (envFiles.length) await readComposeEnvFiles(envFiles, new Map(unique.map((a) => [a, relOf(a)])), cwd, { files, references, settings, skipped }, opts);
+  if (envFiles.length) {
+    const scanned = new Map(unique.map((a) => [a, relOf(a)]));
+    await readComposeEnvFiles(envFiles, scanned, cwd, { files, references, settings, skipped }, opts);
+    await composeEnvFileValues(envFiles, scanned, cwd, references, varScalars);
+  }
   const composeEnvs = new ComposeEnvs(files);
   applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.

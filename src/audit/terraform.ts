@@ -337,6 +337,8 @@ interface SetAt {
   value: Value;
   /** The directory whose variables the value uses: the caller's, for a module argument. */
   ctx?: string;
+  /** A place that may set it to a value the scan cannot know (a `-var-file=$VARS` a shell or CI variable names): why, in words. */
+  unknownWhy?: string;
   /** A module block's argument overrides the child's `variable` default; a file Terraform loads itself (`auto`) overrides both. */
   kind?: 'default' | 'arg' | 'auto' | 'env' | 'cli';
   /** An `auto` file's place in Terraform's loading order (autoTfvarsRank): the last loaded wins. */
@@ -493,7 +495,7 @@ function resolveNameOnce(name: string, dir: string, vars: Vars, depth: number): 
   const out: Resolved[] = [];
   for (const { s, ways } of each) {
     if (!ways) {
-      out.push({ value: '', unknown: [`\${${name}} is set to no string (${s.where})${several}`], by: [] });
+      out.push({ value: '', unknown: [s.unknownWhy ? `\${${name}} ${s.unknownWhy} (${s.where})` : `\${${name}} is set to no string (${s.where})${several}`], by: [] });
       continue;
     }
     for (const w of ways) {
@@ -557,6 +559,8 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
   const problems: Array<{ file: string; reason: string }> = [];
   const parsed: Array<{ file: string; dir: string; root: Block }> = [];
   const vars = new Vars();
+  /** Each `*.tfvars.json`'s variables, for a `-var-file` that names it. */
+  const jsonTfvars = new Map<string, Attr[]>();
   /** Template files by path (templatefile renders them), and how many times each was rendered. */
   const templates = new Map<string, { text: string; renders: number }>();
   for (const f of tf) {
@@ -566,7 +570,7 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       continue;
     }
     if (base.endsWith('.tfvars.json')) {
-      tfvarsJson(f.file, f.text!, vars, problems);
+      jsonTfvars.set(f.file, tfvarsJson(f.file, f.text!, vars, problems));
       continue;
     }
     const root = parseHcl(f.text!);
@@ -629,7 +633,7 @@ export function applyTerraform(files: ScannedFile[], references: Reference[]): A
       }
   }
 
-  commandLineVars(files, parsed, declaredVars, vars, problems);
+  commandLineVars(files, parsed, jsonTfvars, declaredVars, vars, problems);
 
   const out: Reference[] = [];
   // Lines read here whose generic references give way even where this pass reports nothing (include/exclude patterns are no destinations).
@@ -860,17 +864,17 @@ export const MAX_CLI_SETTINGS = 10_000;
  * variable; a relative -var-file is read from `-chdir`'s directory, else from the file's scope or
  * the root module's directory (a `cd` before it), wherever the scan holds it.
  */
-function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir: string; root: Block }>, declaredVars: Map<string, Set<string>>, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
+function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir: string; root: Block }>, jsonTfvars: ReadonlyMap<string, Attr[]>, declaredVars: Map<string, Set<string>>, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
   let added = 0;
-  const add = (f: string, dir: string, name: string, where: string, value: Value): boolean => {
+  const add = (f: string, dir: string, name: string, where: string, value: Value, unknownWhy?: string): boolean => {
     if (++added > MAX_CLI_SETTINGS) {
       problems.push({ file: f, reason: `more than ${MAX_CLI_SETTINGS} terraform -var/-var-file settings in the scan: those past it are not read, so the variables they set may take values not reported` });
       return false;
     }
-    vars.add(dir, name, where, value, { kind: 'cli' });
+    vars.add(dir, name, where, value, { kind: 'cli', ...(unknownWhy ? { unknownWhy } : {}) });
     return true;
   };
-  const tfvars = new Map(parsed.filter((p) => p.file.endsWith('.tfvars')).map((p) => [p.file, p.root]));
+  const tfvars = new Map<string, Attr[]>([...parsed.filter((p) => p.file.endsWith('.tfvars')).map((p) => [p.file, p.root.attrs] as const), ...jsonTfvars]);
   for (const f of files) {
     if (f.text === undefined || isTerraformFile(f.file) || !/-var/.test(f.text)) continue;
     const scope = runtimeScopeOf(f.file);
@@ -889,24 +893,29 @@ function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir
           const bases = chdir !== undefined ? [chdir] : [...new Set([scope, dir || '.'])];
           const file = bases.map((b) => path.posix.normalize(path.posix.join(b, written))).find((x) => tfvars.has(x));
           if (!file) continue;
-          for (const a of tfvars.get(file)!.attrs)
+          for (const a of tfvars.get(file)!)
             if (names.has(a.name) && !add(f.file, dir, `var.${a.name}`, `${file}:${a.line} (-var-file at ${f.file}:${cmd.line}, a run-time value)`, a.value)) return;
         }
+        // `-var-file=$VARS` / `${VARS}.tfvars`: a file the shell or CI names may set any variable of the module.
+        for (const written of cmd.unnamed.slice(0, 1))
+          for (const name of names)
+            if (!add(f.file, dir, `var.${name}`, `${f.file}:${cmd.line} -var-file=${written.length > 120 ? `${written.slice(0, 120)}…` : written}`, { t: 'other', line: cmd.line, calls: [], strings: [] }, `may be set by a -var-file the shell or CI names, unknown here`)) return;
       }
     }
   }
 }
 
 /** terraform.tfvars.json / *.auto.tfvars.json: a JSON object of variable values (the string ones are read). */
-function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
+function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ file: string; reason: string }>): Attr[] {
+  const attrs: Attr[] = [];
   let obj: unknown;
   try {
     obj = JSON.parse(text);
   } catch (e) {
     problems.push({ file, reason: `not read as Terraform variables (${(e as Error).message.slice(0, 200)})` });
-    return;
+    return attrs;
   }
-  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return;
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return attrs;
   const dir = path.posix.dirname(file);
   // The line of each key: found from the last one on (keys come in text order), so the text is walked once.
   // A key written otherwise than JSON.stringify writes it (`\u0061`) ends the search: each miss would
@@ -923,8 +932,11 @@ function tfvarsJson(file: string, text: string, vars: Vars, problems: Array<{ fi
     const value: Value = typeof v === 'string' ? (v.length > MAX_STRING ? { t: 'str', v: '', line, long: true } : { t: 'str', v, line }) : { t: 'other', line, calls: [], strings: [] };
     const rank = autoTfvarsRank(path.posix.basename(file));
     vars.add(dir, `var.${k}`, `${file}:${line}`, value, rank ? { kind: 'auto', rank } : {});
+    attrs.push({ name: k, line, value });
   }
+  return attrs;
 }
+
 
 /** A module `source` address (the module sources docs): what `terraform init` fetches. */
 function moduleSource(file: string, line: number, keyPath: string, source: string, version: string | undefined, out: Reference[], defaultHost: string, tool: string): void {

@@ -25,6 +25,8 @@ export interface VarScalar {
   /** A literal block (`|`): each of its lines is a file line. */
   literal: boolean;
   how: 'compose' | 'flux';
+  /** A value of an env file a Compose file names in `env_file:`: Compose interpolates it with that Compose file's project environment. */
+  composeFile?: string;
 }
 
 /** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's). */
@@ -113,7 +115,7 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
       const line = s.literal ? s.line + 1 + i : s.line;
       const ways: Array<{ value: string; note: string; known: boolean }> = [];
       if (s.how === 'compose') {
-        const env = compose.of(s.file);
+        const env = compose.of(s.composeFile ?? s.file);
         const { value, unresolved, tooLong } = interpolateCompose(l, env.vars);
         if (tooLong) return;
         ways.push(unresolved.length ? { value, note: `${s.file}:${line} ${l}: ${env.why(unresolved)}`, known: false } : { value, note: `${s.file}:${line} ${l}, which Compose interpolates to ${value} (${env.from})`, known: true });
