@@ -4,7 +4,7 @@ import { isWithin } from '../../store/safe-path.js';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { parseYamlDocuments, type YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, splitOciChart, text, TRUST_TODO, type Conversion, type SourcePlace } from './common.js';
+import { brief, emptyConversion, includeWalk, isHttpUrl, isMapping, isSet, localFile, splitOciChart, stepInto, stepTodo, text, TRUST_TODO, type Conversion, type IncludeWalk, type SourcePlace } from './common.js';
 
 /**
  * A helmfile state file (`helmfile.yaml`, `helmfile.yaml.gotmpl`) read as a ferry manifest:
@@ -198,22 +198,17 @@ interface State {
   includes: Array<{ entry: unknown; at: (...p: Array<string | number>) => SourcePlace; sf: StateFile; path: Array<string | number> }>;
 }
 
-interface Walk {
+/** The bounded walk (root: the top file's real directory: includes and values files are read only inside it). */
+interface Walk extends IncludeWalk {
   opts: HelmfileOptions;
   conv: Conversion;
-  /** Real path of the top file's directory: includes and values files are read only inside it. */
-  root: string;
-  filesRead: number;
   states: number;
 }
-
-/** Whether `p` (resolved) is `root` or under it: the store's one path rule. */
-const inside = (root: string, p: string) => isWithin(p, root);
 
 export async function convertHelmfile(file: string, abs: string, opts: HelmfileOptions): Promise<Conversion & { states: number }> {
   const conv = emptyConversion();
   const root = await realpath(path.dirname(abs));
-  const walk: Walk = { opts, conv, root, filesRead: 1, states: 0 };
+  const walk: Walk = { ...includeWalk(root, HELMFILE_LIMITS, { tree: 'the top helmfile\'s directory', step: 'include' }), opts, conv, states: 0 };
   // A helmfile has no name of its own: the manifest is named after its directory (--name says otherwise).
   conv.name = path.basename(path.dirname(abs));
   const real = await realpath(abs).catch(() => abs);
@@ -358,21 +353,12 @@ async function addValues(entries: unknown, at: Here, p: Array<string | number>, 
       unknown('not a YAML file');
       continue;
     }
-    const abs = path.resolve(sf.base, f);
-    const real = await realpath(abs).catch(() => undefined);
-    if (real === undefined) {
-      unknown('no such file');
+    const step = await stepInto(walk, [], path.resolve(await realpath(sf.base), f), f);
+    if ('refused' in step) {
+      unknown(step.refused === 'missing' ? 'no such file' : step.why);
       continue;
     }
-    if (!inside(walk.root, real)) {
-      unknown(`outside ${walk.root}, which ferry reads only inside`);
-      continue;
-    }
-    if (walk.filesRead >= HELMFILE_LIMITS.files) {
-      unknown(`more than ${HELMFILE_LIMITS.files} files read in all`);
-      continue;
-    }
-    walk.filesRead++;
+    const real = step.real;
     let docs: YamlDocumentData[] | undefined;
     try {
       const shown = path.join(path.dirname(sf.file), f);
@@ -431,8 +417,7 @@ function resolveAction(expr: string, state: State, walk: Walk, sf: StateFile): E
 async function includeTarget(p: string, sf: StateFile, walk: Walk, skip: (why: string, todo: string) => void, convertToo: string): Promise<string[] | undefined> {
   if (p.includes('::') || p.includes('://')) return void skip('a remote state file (go-getter); ferry fetches nothing to convert', `Check it out and convert its state file with this one: ferry convert helmfile <checked-out file> ${sf.file}.`);
   if (path.isAbsolute(p)) return void skip('an absolute path; ferry follows includes only inside the top helmfile\'s directory', `Convert it with this one: ${convertToo}`);
-  const lexical = path.resolve(await realpath(sf.base), p);
-  if (!inside(walk.root, lexical)) return void skip(`outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
+  if (!isWithin(path.resolve(await realpath(sf.base), p), walk.root)) return void skip(`outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
   const last = path.basename(p);
   const dir = path.dirname(p);
   if (/[*?[\]{}]/.test(dir)) return void skip('a wildcard in a directory name; ferry expands wildcards only in the file name', `Name the files, or convert them with this one: ${convertToo}`);
@@ -445,34 +430,12 @@ async function includeTarget(p: string, sf: StateFile, walk: Walk, skip: (why: s
     if (!names.length) return void skip('matches no file', 'Fix the path.');
   }
   const out: string[] = [];
+  const realBase = await realpath(sf.base);
   for (const n of names) {
-    const real = await realpath(path.resolve(sf.base, dir, n)).catch(() => undefined);
-    if (real === undefined) {
-      skip(`${path.join(dir, n)} does not exist`, 'Fix the path.');
-      continue;
-    }
-    if (!inside(walk.root, real)) {
-      skip(`${path.join(dir, n)} leads outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    if ((await stat(real)).isDirectory()) {
-      skip(`${path.join(dir, n)} is a directory`, 'Name the state file in it.');
-      continue;
-    }
-    if (sf.chain.includes(real)) {
-      skip(`${path.join(dir, n)} is already on this include chain (a cycle)`, 'Break the cycle: a helmfile must not include itself, directly or through others.');
-      continue;
-    }
-    if (sf.chain.length > HELMFILE_LIMITS.depth) {
-      skip(`nested more than ${HELMFILE_LIMITS.depth} includes deep; ferry follows no deeper`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    if (walk.filesRead >= HELMFILE_LIMITS.files) {
-      skip(`more than ${HELMFILE_LIMITS.files} files read in all; ferry reads no more`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    walk.filesRead++;
-    out.push(real);
+    const shown = path.join(dir, n);
+    const step = await stepInto(walk, sf.chain, path.resolve(realBase, dir, n), shown);
+    if ('refused' in step) skip(step.why, stepTodo(step.refused, `Convert it with this one: ${convertToo}`));
+    else out.push(step.real);
   }
   return out;
 }
