@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVE_TERMINAL, manifestChecker, writeTree, type ManifestChecker } from '../support/convert-output.js';
+import { ACTIVE_TERMINAL, aliasBombLevels, manifestChecker, writeTree, type ManifestChecker } from '../support/convert-output.js';
 import { runFerry } from '../support/cli.js';
 
 /**
@@ -119,5 +119,111 @@ describe('convert zarf: the package\'s architecture, as zarf package create take
     const meta = await dirWith('arch-bad-meta', { 'zarf.yaml': ZARF_ARCH.replace('architecture: amd64\ncomponents', 'architecture: "amd64 linux"\ncomponents') });
     const m = await convertJson(meta, ['zarf', 'zarf.yaml']);
     expect(m.notCarried.find((n) => n.item.startsWith('metadata.architecture'))?.place).toBe('zarf.yaml:4');
+  });
+});
+
+const HELMFILE = `repositories:
+  - name: bitnami
+    url: https://charts.bitnami.example/bitnami
+  - name: ghcr
+    url: ghcr.io/acme/charts
+    oci: true
+missingFileHandler: Warn
+templates:
+  common:
+    namespace: apps
+    version: ">=15.0.0 <16.0.0"
+releases:
+  - name: db
+    chart: bitnami/postgresql
+    inherit:
+      - template: common
+  - name: cache
+    chart: ghcr/redis
+    version: 19.x
+    values:
+      - values/cache.yaml
+      - values/absent.yaml
+  - name: app
+    chart: ./charts/app
+  - name: other
+    chart: bitnami/nginx
+    inherit:
+      - template: nosuch
+`;
+
+const APP_CHART = `apiVersion: v2
+name: app
+version: 0.1.0
+dependencies:
+  - name: memcached
+    version: 7.x
+    repository: https://charts.bitnami.example/bitnami
+  - name: queue
+    version: 2.0.0
+    repository: oci://registry.acme.example/charts
+  - name: redis
+    version: 19.x
+    repository: "@ghcr"
+  - name: lib
+    version: 0.1.0
+    repository: file://../lib
+  - name: vendored
+    version: 1.0.0
+  - name: far
+    version: 1.0.0
+    repository: file://../../../elsewhere
+`;
+
+describe('convert helmfile: local charts, helmfile.lock, templates, missingFileHandler', () => {
+  it('carries what a local chart\'s Chart.yaml fetches (file:// followed inside the tree, Chart.lock pins), pins versions from helmfile.lock, drops a missing values file helmfile skips', async () => {
+    const dir = await dirWith('helmfile-local', {
+      'site/helmfile.yaml': HELMFILE,
+      'site/helmfile.lock': 'version: v1.1.0\ndependencies:\n  - name: postgresql\n    repository: https://charts.bitnami.example/bitnami\n    version: 15.5.2\n  - name: redis\n    repository: oci://ghcr.io/acme/charts\n    version: 19.6.4\ndigest: sha256:00\ngenerated: "2025-01-01T00:00:00Z"\n',
+      'site/values/cache.yaml': 'replica: {replicaCount: 1}\n',
+      'site/charts/app/Chart.yaml': APP_CHART,
+      'site/charts/app/Chart.lock': 'dependencies:\n  - name: memcached\n    repository: https://charts.bitnami.example/bitnami\n    version: 7.4.1\ndigest: sha256:00\ngenerated: "2025-01-01T00:00:00Z"\n',
+      'site/charts/lib/Chart.yaml': 'apiVersion: v2\nname: lib\nversion: 0.1.0\ndependencies:\n  - name: common\n    version: 2.x\n    repository: https://charts.bitnami.example/bitnami\n  - name: app\n    version: 0.1.0\n    repository: file://../app\n',
+      'elsewhere/Chart.yaml': 'apiVersion: v2\nname: far\nversion: 1.0.0\ndependencies:\n  - name: secret\n    version: 1.0.0\n    repository: https://outside.example/charts\n',
+    });
+    const r = await convertJson(dir, ['helmfile', 'site/helmfile.yaml', '-o', 'manifest.yaml']);
+    expect(r.manifest.charts).toEqual([
+      { name: 'common', repo: 'https://charts.bitnami.example/bitnami', version: '2.x' },
+      { name: 'memcached', repo: 'https://charts.bitnami.example/bitnami', version: '7.4.1' },
+      { name: 'nginx', repo: 'https://charts.bitnami.example/bitnami', version: '*' },
+      { name: 'postgresql', repo: 'https://charts.bitnami.example/bitnami', version: '15.5.2' },
+      { name: 'queue', repo: 'oci://registry.acme.example/charts', version: '2.0.0' },
+      { name: 'redis', repo: 'oci://ghcr.io/acme/charts', version: '19.6.4', values: ['site/values/cache.yaml'] },
+      { name: 'redis', repo: 'oci://ghcr.io/acme/charts', version: '19.x' },
+    ]);
+    await check.accepted(path.join(dir, 'manifest.yaml'));
+    const all = [...r.notCarried, ...r.changed];
+    const said = (place: string, ...words: string[]) => all.some((n) => n.place === place && words.every((w) => `${n.item} ${n.why} ${n.todo}`.includes(w)));
+    expect(said('site/helmfile.yaml:13 (release db)', 'version 15.5.2', 'site/helmfile.lock pins it')).toBe(true);
+    expect(said('site/helmfile.yaml:17 (release cache)', 'version 19.6.4')).toBe(true);
+    expect(said('site/helmfile.yaml:25 (release other)', 'pins no version of nginx', 'helmfile deps')).toBe(true);
+    expect(said('site/helmfile.yaml:28', 'inherit: nosuch', 'no template named nosuch')).toBe(true);
+    expect(said('site/helmfile.yaml:22 (release cache)', 'values: values/absent.yaml', 'missingFileHandler: Warn', 'left out')).toBe(true);
+    expect(said('site/helmfile.yaml:24 (release app)', 'a local chart', 'the 4 charts its Chart.yaml depends on are carried')).toBe(true);
+    expect(said('site/charts/app/Chart.yaml:5 (release app)', 'version 7.4.1', 'Chart.lock pins it')).toBe(true);
+    // The cycle back to app and the dependency outside the tree are named, not followed.
+    expect(said('site/charts/lib/Chart.yaml:8 (release app)', 'chart site/charts/app', 'a cycle')).toBe(true);
+    expect(said('site/charts/app/Chart.yaml:19 (release app)', 'chart elsewhere', 'leads outside the top helmfile\'s directory')).toBe(true);
+    expect(JSON.stringify(r.manifest)).not.toContain('outside.example');
+  });
+});
+
+describe('convert helmfile: a hostile local chart', () => {
+  it('an alias bomb in a local chart\'s Chart.yaml and in helmfile.lock is named, not expanded', { timeout: 60_000 }, async () => {
+    const bomb = `${aliasBombLevels().join('\n')}\nname: x\nversion: 1.0.0\ndependencies: *i\n`;
+    const dir = await dirWith('helmfile-bomb', {
+      'helmfile.yaml': 'repositories: [{name: r, url: "https://r.example/charts"}]\nreleases:\n  - {name: a, chart: ./chart}\n  - {name: b, chart: r/b, version: 1.0.0}\n',
+      'chart/Chart.yaml': bomb,
+      'helmfile.lock': `${aliasBombLevels().join('\n')}\ndependencies: *i\n`,
+    });
+    const r = await convertJson(dir, ['helmfile', 'helmfile.yaml']);
+    expect(r.manifest.charts).toEqual([{ name: 'b', repo: 'https://r.example/charts', version: '1.0.0' }]);
+    expect(r.notCarried.find((n) => n.item === 'chart chart')?.why).toMatch(/alias/i);
+    expect(r.notCarried.find((n) => n.item === 'lock file helmfile.lock')?.why).toMatch(/alias/i);
   });
 });
