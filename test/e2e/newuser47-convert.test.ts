@@ -1,8 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACTIVE_TERMINAL, aliasBombLevels, manifestChecker, writeTree, type ManifestChecker } from '../support/convert-output.js';
+import { describe, expect, it } from 'vitest';
+import { ACTIVE_TERMINAL, aliasBombLevels, convertWorkspace } from '../support/convert-output.js';
 import { runFerry } from '../support/cli.js';
 
 /**
@@ -13,19 +11,7 @@ import { runFerry } from '../support/cli.js';
  * missingFileHandler. Every manifest written is checked by the loader and the JSON Schema.
  */
 
-let work: string;
-let check: ManifestChecker;
-
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-newuser47-'));
-  check = await manifestChecker();
-});
-
-afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
-});
-
-const dirWith = (name: string, files: Record<string, string>) => writeTree(path.join(work, name), files);
+const { dirWith, check: checker } = convertWorkspace('ferry-newuser47-');
 
 interface Item { place: string; file: string; line?: number; item: string; why: string; todo: string }
 interface Result { manifest: Record<string, unknown>; notCarried: Item[]; changed: Item[] }
@@ -35,7 +21,7 @@ async function convertJson(dir: string, args: string[]): Promise<Result> {
   expect(r.code, r.stderr).toBe(0);
   expect(r.stdout + r.stderr).not.toMatch(ACTIVE_TERMINAL);
   const res = JSON.parse(r.stdout) as Result;
-  expect(check.schemaCheck(res.manifest)).toBe(true);
+  expect(checker().schemaCheck(res.manifest)).toBe(true);
   return res;
 }
 
@@ -88,7 +74,7 @@ describe('convert zarf: the package\'s architecture, as zarf package create take
     expect(arm?.place).toBe('zarf.yaml:18 (component agent-arm64)');
     expect(arm?.why).toContain('the package is converted for amd64');
     expect(arm?.todo).toContain('--arch arm64');
-    await check.accepted(path.join(dir, 'manifest.yaml'));
+    await checker().accepted(path.join(dir, 'manifest.yaml'));
   });
 
   it('--arch wins over metadata.architecture (as zarf\'s --architecture does)', async () => {
@@ -196,7 +182,7 @@ describe('convert helmfile: local charts, helmfile.lock, templates, missingFileH
       { name: 'redis', repo: 'oci://ghcr.io/acme/charts', version: '19.6.4', values: ['site/values/cache.yaml'] },
       { name: 'redis', repo: 'oci://ghcr.io/acme/charts', version: '19.x' },
     ]);
-    await check.accepted(path.join(dir, 'manifest.yaml'));
+    await checker().accepted(path.join(dir, 'manifest.yaml'));
     const all = [...r.notCarried, ...r.changed];
     const said = (place: string, ...words: string[]) => all.some((n) => n.place === place && words.every((w) => `${n.item} ${n.why} ${n.todo}`.includes(w)));
     expect(said('site/helmfile.yaml:13 (release db)', 'version 15.5.2', 'site/helmfile.lock pins it')).toBe(true);
