@@ -10,6 +10,7 @@ interface ConvertCliOptions {
   name?: string;
   set?: string[];
   flavor?: string;
+  arch?: string;
   environment?: string;
   json?: boolean;
 }
@@ -60,8 +61,9 @@ export function register(program: Command): void {
       .description('convert zarf.yaml files (zarf.dev/v1alpha1): images, charts from HTTP or OCI repositories, files from URLs')
       .argument('<zarf.yaml...>', 'Zarf package definitions (several make one manifest)')
       .option('--set <NAME=value>', 'value of a package template ###ZARF_PKG_TMPL_NAME### (repeatable), as zarf package create --set', collect)
-      .option('--flavor <flavor>', 'convert the components of this flavor (only.flavor), as zarf package create --flavor'),
-    (opts) => ({ set: parseSets(opts.set), flavor: opts.flavor }),
+      .option('--flavor <flavor>', 'convert the components of this flavor (only.flavor), as zarf package create --flavor')
+      .option('--arch <arch>', 'the package\'s architecture (###ZARF_PKG_ARCH###, the linux/<arch> images are pulled for, only.cluster.architecture), as zarf package create --architecture; default: metadata.architecture'),
+    (opts) => ({ set: parseSets(opts.set), flavor: opts.flavor, arch: opts.arch }),
   );
   sub(
     'hauler',

@@ -28,6 +28,8 @@ export interface ConvertOptions {
   set?: Record<string, string>;
   /** Zarf flavor (`--flavor`). */
   flavor?: string;
+  /** Zarf package architecture (`--arch`, as zarf package create --architecture). */
+  arch?: string;
   /** helmfile environment (`--environment`, default "default"): whose values its templates are read with. */
   environment?: string;
   cwd?: string;
@@ -118,7 +120,7 @@ export async function convertCommand(format: string, files: string[], opts: Conv
       const docs = await readSource(abs, 'Zarf package definition');
       if (docs.length !== 1) throw new FerryError('VALIDATION', `${file}: a zarf.yaml holds one YAML document, this one ${docs.length}`, { hint: 'Name the package\'s zarf.yaml.' });
       const read = (real: string, shown: string) => readSource(real, `Zarf package definition ${shown} (imported)`);
-      all.push(await convertZarf(docs[0], file, { set: opts.set ?? {}, flavor: opts.flavor, outDir, read }));
+      all.push(await convertZarf(docs[0], file, abs, { set: opts.set ?? {}, flavor: opts.flavor, arch: opts.arch, outDir, read }));
     } else if (format === 'helmfile') {
       const read = (real: string, what: string) => readCapped(real, INPUT_LIMITS.yamlBytes, what);
       all.push(await convertHelmfile(file, abs, { outDir, environment: opts.environment ?? 'default', read }));
@@ -131,7 +133,7 @@ export async function convertCommand(format: string, files: string[], opts: Conv
       all.push(conv);
     } else {
       const docs = await readSource(abs, 'Hauler manifest');
-      const conv = convertHauler(docs, file, { outDir, cwd });
+      const conv = convertHauler(docs, file, abs, { outDir, cwd });
       if (!conv.contentDocuments) {
         const kinds = docs.length ? 'no Images, Charts or Files manifest (content.hauler.cattle.io/v1)' : 'no YAML document';
         throw new FerryError('VALIDATION', `${file}: ${kinds} in it`, { hint: 'Name a Hauler manifest file; for a zarf.yaml use `ferry convert zarf`.' });

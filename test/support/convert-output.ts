@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateManifest } from '../../src/kinds/schema.js';
 import { mustRunFerry } from './cli.js';
@@ -55,5 +56,25 @@ export async function manifestChecker(): Promise<ManifestChecker> {
       expect(schemaCheck(data)).toBe(true);
       return data;
     },
+  };
+}
+
+/**
+ * A convert test file's workspace: a temp directory made before its tests (removed after) and
+ * the manifest checker; `dirWith(name, files)` writes a tree under it.
+ */
+export function convertWorkspace(prefix: string): { dirWith: (name: string, files: Record<string, string>) => Promise<string>; check: () => ManifestChecker } {
+  let work: string | undefined;
+  let checker: ManifestChecker | undefined;
+  beforeAll(async () => {
+    work = await mkdtemp(path.join(os.tmpdir(), prefix));
+    checker = await manifestChecker();
+  });
+  afterAll(async () => {
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+  return {
+    dirWith: (name, files) => writeTree(path.join(work!, name), files),
+    check: () => checker!,
   };
 }

@@ -1,5 +1,7 @@
 import { statSync } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isWithin } from '../../store/safe-path.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../oci/reference.js';
 import { API_VERSION } from '../schema.js';
 import { trimBoth } from '../../ui/escape.js';
@@ -229,4 +231,57 @@ export function assembleManifest(name: string, description: string | undefined, 
 export function manifestNameFrom(raw: string): string {
   const name = trimBoth(raw.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'), '._-');
   return name || 'converted';
+}
+
+// ───────────────────────── following includes ─────────────────────────
+
+/**
+ * One conversion's walk through the files a source includes (a Zarf `import: {path}`, helmfile
+ * `bases:`/`helmfiles:`, a local chart's `file://` dependencies, values files): everything is
+ * read only inside `root` (a real path), at most `limits.depth` nested and `limits.files` files in all.
+ */
+export interface IncludeWalk {
+  /** Real path of the top source's directory. */
+  root: string;
+  /** Files read so far (the top one included). */
+  filesRead: number;
+  limits: { depth: number; files: number };
+  /** How its messages name things: the tree (`the package's directory`) and a step (`import`). */
+  words: { tree: string; step: string };
+}
+
+export function includeWalk(root: string, limits: { depth: number; files: number }, words: IncludeWalk['words']): IncludeWalk {
+  return { root, filesRead: 1, limits, words };
+}
+
+export type IncludeStep = { real: string } | { refused: 'outside' | 'missing' | 'not-a-file' | 'cycle' | 'depth' | 'files'; why: string };
+
+/**
+ * The one rule for following an include: `target` (absolute, resolved from the including file's
+ * real directory) is followed when it stays inside the walk's root both as written and as a real
+ * path (a symlink out is not followed), is a file, is not already on `chain` (`keyOf` its real path
+ * is what the chain holds: a file, or a package's directory), the chain is at most the depth
+ * limit long and fewer than the files limit were read. A step taken counts one file read.
+ * `shown` names the target in the reason.
+ */
+export async function stepInto(walk: IncludeWalk, chain: readonly string[], target: string, shown: string, keyOf: (real: string) => string = (r) => r): Promise<IncludeStep> {
+  const { tree, step } = walk.words;
+  const outside = { refused: 'outside', why: `${shown} leads outside ${tree} (${walk.root}); ferry follows ${step}s only inside it` } as const;
+  if (!isWithin(target, walk.root)) return outside;
+  const real = await realpath(target).catch(() => undefined);
+  if (real === undefined) return { refused: 'missing', why: `${shown} does not exist` };
+  if (!isWithin(real, walk.root)) return outside;
+  if (!(await stat(real)).isFile()) return { refused: 'not-a-file', why: `${shown} is not a file (a directory?)` };
+  if (chain.includes(keyOf(real))) return { refused: 'cycle', why: `${shown} is already on this ${step} chain (a cycle)` };
+  if (chain.length > walk.limits.depth) return { refused: 'depth', why: `nested more than ${walk.limits.depth} ${step}s deep; ferry follows no deeper` };
+  if (walk.filesRead >= walk.limits.files) return { refused: 'files', why: `more than ${walk.limits.files} files read in all; ferry reads no more` };
+  walk.filesRead++;
+  return { real };
+}
+
+/** What to do about a step not taken: fix a missing path, break a cycle, else `convertToo` (convert the target with this file). */
+export function stepTodo(refused: Exclude<IncludeStep, { real: string }>['refused'], convertToo: string): string {
+  if (refused === 'missing' || refused === 'not-a-file') return 'Fix the path, or convert the file it names with this one.';
+  if (refused === 'cycle') return 'Break the cycle: a file must not include itself, directly or through others.';
+  return convertToo;
 }

@@ -52,9 +52,10 @@ const CHART_RULES: Record<string, FieldRule> = {
 
 const FILE_RULES: Record<string, FieldRule> = Object.fromEntries(TRUST.map((k) => [k, { why: 'trust settings of the file\'s host', todo: TRUST_TODO }]));
 
-export function convertHauler(docs: YamlDocumentData[], file: string, opts: HaulerOptions): Conversion & { contentDocuments: number } {
+/** `file` as the user named it (in places), `abs` where it is: values files start at abs's directory. */
+export function convertHauler(docs: YamlDocumentData[], file: string, abs: string, opts: HaulerOptions): Conversion & { contentDocuments: number } {
   const conv = { ...emptyConversion(), contentDocuments: 0 };
-  const base = path.dirname(path.resolve(file));
+  const base = path.dirname(abs);
   docs.forEach((doc, d) => {
     const m = doc.value;
     const kind = isMapping(m) ? text(m.kind) : undefined;

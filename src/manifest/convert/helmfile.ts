@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import semver from 'semver';
+import { existsSync } from 'node:fs';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { isWithin } from '../../store/safe-path.js';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import { parseYamlDocuments, type YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, splitOciChart, text, TRUST_TODO, type Conversion, type SourcePlace } from './common.js';
+import { brief, emptyConversion, includeWalk, isHttpUrl, isMapping, isSet, localFile, splitOciChart, stepInto, stepTodo, text, TRUST_TODO, type Conversion, type IncludeWalk, type SourcePlace } from './common.js';
 
 /**
  * A helmfile state file (`helmfile.yaml`, `helmfile.yaml.gotmpl`) read as a ferry manifest:
@@ -194,26 +196,27 @@ interface State {
   templates: Record<string, Record<string, unknown>>;
   defaultInherit: string[];
   kubeVersion?: string;
+  /** `missingFileHandler:` of the state (Error, Warn, Info, Debug; helmfile's default is Error). */
+  missingFileHandler?: string;
+  /** `lockFilePath:` of the state, relative to its directory (else `<name>.lock` beside it). */
+  lockFilePath?: { path: string; from: SourcePlace };
+  /** The versions helmfile.lock pins (`helmfile deps`), by chart name; undefined when there is none. */
+  lock?: { shown: string; deps: Array<{ name: string; version: string }> };
   releases: Array<{ release: unknown; at: (...p: Array<string | number>) => SourcePlace; sf: StateFile; path: Array<string | number> }>;
   includes: Array<{ entry: unknown; at: (...p: Array<string | number>) => SourcePlace; sf: StateFile; path: Array<string | number> }>;
 }
 
-interface Walk {
+/** The bounded walk (root: the top file's real directory: includes and values files are read only inside it). */
+interface Walk extends IncludeWalk {
   opts: HelmfileOptions;
   conv: Conversion;
-  /** Real path of the top file's directory: includes and values files are read only inside it. */
-  root: string;
-  filesRead: number;
   states: number;
 }
-
-/** Whether `p` (resolved) is `root` or under it: the store's one path rule. */
-const inside = (root: string, p: string) => isWithin(p, root);
 
 export async function convertHelmfile(file: string, abs: string, opts: HelmfileOptions): Promise<Conversion & { states: number }> {
   const conv = emptyConversion();
   const root = await realpath(path.dirname(abs));
-  const walk: Walk = { opts, conv, root, filesRead: 1, states: 0 };
+  const walk: Walk = { ...includeWalk(root, HELMFILE_LIMITS, { tree: 'the top helmfile\'s directory', step: 'include' }), opts, conv, states: 0 };
   // A helmfile has no name of its own: the manifest is named after its directory (--name says otherwise).
   conv.name = path.basename(path.dirname(abs));
   const real = await realpath(abs).catch(() => abs);
@@ -258,7 +261,8 @@ async function convertState(file: string, abs: string, chain: string[], masked: 
   }
   await loadParts(sf, docs, state, walk);
   if (includeValues) await addValues(includeValues.entries, includeValues.at, includeValues.path, includeValues.sf, state.values, walk, 'values the including helmfile passes');
-  for (const r of state.releases) convertRelease(r.release, r.path, r.at, r.sf, state, walk);
+  await loadLock(sf, state, walk);
+  for (const r of state.releases) await convertRelease(r.release, r.path, r.at, r.sf, state, walk);
   for (const inc of state.includes) await followInclude(inc.entry, inc.path, inc.at, inc.sf, state, walk);
 }
 
@@ -299,6 +303,10 @@ async function loadParts(sf: StateFile, docs: YamlDocumentData[], state: State, 
     else if (Array.isArray(inherit)) state.defaultInherit = inherit.map(text).filter((t): t is string => Boolean(t));
     const kube = text(top.kubeVersion);
     if (kube) state.kubeVersion = kube;
+    const mfh = text(top.missingFileHandler);
+    if (mfh) state.missingFileHandler = mfh;
+    const lockPath = text(top.lockFilePath);
+    if (lockPath) state.lockFilePath = { path: lockPath, from: at('lockFilePath') };
     if (isSet(top.hooks)) conv.skipped.push({ from: at('hooks'), item: `hooks: ${brief(top.hooks)}`, why: 'commands helmfile runs around its work; ferry runs none', todo: 'Run them with your own tooling; anything they download is not carried: list it in the manifest (images:, files:).' });
     if (isSet(top.apiVersions)) conv.notes.push({ from: at('apiVersions'), item: `apiVersions: ${brief(top.apiVersions)}`, why: 'API versions helmfile gives helm to render with; ferry renders charts with its own capabilities', todo: 'A chart that picks images by .Capabilities.APIVersions may deploy others: check the lock\'s images against `helmfile template`.' });
     const defaults = isMapping(top.helmDefaults) ? top.helmDefaults : {};
@@ -358,33 +366,62 @@ async function addValues(entries: unknown, at: Here, p: Array<string | number>, 
       unknown('not a YAML file');
       continue;
     }
-    const abs = path.resolve(sf.base, f);
-    const real = await realpath(abs).catch(() => undefined);
-    if (real === undefined) {
-      unknown('no such file');
+    const step = await stepInto(walk, [], path.resolve(await realpath(sf.base), f), f);
+    if ('refused' in step) {
+      unknown(step.refused === 'missing' ? 'no such file' : step.why);
       continue;
     }
-    if (!inside(walk.root, real)) {
-      unknown(`outside ${walk.root}, which ferry reads only inside`);
+    const real = step.real;
+    const read = await readYaml(step.real, path.join(path.dirname(sf.file), f), 'helmfile values file', walk);
+    if ('problem' in read) {
+      unknown(read.problem);
       continue;
     }
-    if (walk.filesRead >= HELMFILE_LIMITS.files) {
-      unknown(`more than ${HELMFILE_LIMITS.files} files read in all`);
-      continue;
-    }
-    walk.filesRead++;
-    let docs: YamlDocumentData[] | undefined;
-    try {
-      const shown = path.join(path.dirname(sf.file), f);
-      const t = await walk.opts.read(real, `helmfile values file ${shown}`);
-      docs = t === undefined ? undefined : parseYamlDocuments(t, shown, 'helmfile values file');
-    } catch (err) {
-      if (!(err instanceof FerryError)) throw err;
-      unknown(err.message);
-      continue;
-    }
+    const docs = read.docs;
     for (const d of docs ?? []) if (isMapping(d.value)) into.data = deepMerge(into.data, d.value);
   }
+}
+
+/** A YAML file the walk reached (`real`), read bounded and parsed; what went wrong as text. */
+async function readYaml(real: string, shown: string, what: string, walk: Walk): Promise<{ docs: YamlDocumentData[] } | { problem: string }> {
+  try {
+    const t = await walk.opts.read(real, `${what} ${shown}`);
+    return t === undefined ? { problem: `${shown} does not exist` } : { docs: parseYamlDocuments(t, shown, what) };
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    return { problem: err.message };
+  }
+}
+
+/**
+ * The state's lock file, as helmfile finds it (pkg/state/chart_dependency.go): `lockFilePath:`,
+ * else `<state file name without .gotmpl, .yaml, .yml>.lock`, relative to the state file's
+ * directory; its `dependencies:` (name, repository, version) pin the releases' versions.
+ * None there: nothing pinned (helmfile then takes what the versions say).
+ */
+async function loadLock(sf: StateFile, state: State, walk: Walk): Promise<void> {
+  const name = state.lockFilePath?.path ?? `${path.basename(sf.file).replace(/\.gotmpl$/, '').replace(/\.ya?ml$/, '')}.lock`;
+  const shown = path.join(path.dirname(sf.file), name);
+  const from = state.lockFilePath?.from ?? { file: sf.file };
+  const skip = (why: string, todo: string) => void walk.conv.skipped.push({ from, item: `lock file ${shown}`, why, todo });
+  if (state.lockFilePath && sf.masked.pattern.test(name)) {
+    sf.masked.pattern.lastIndex = 0;
+    return skip('its path holds a template: the versions it pins are not read', 'Write the path, or pin the versions under each release\'s version:.');
+  }
+  const target = path.resolve(await realpath(sf.base), name);
+  if (!(await stat(target).catch(() => undefined)) && !state.lockFilePath) return;
+  const step = await stepInto(walk, [], target, shown);
+  if ('refused' in step) return skip(`${step.why}: the versions it pins are not read`, 'Pin the versions under each release\'s version:, or keep the lock file beside the helmfile.');
+  const read = await readYaml(step.real, shown, 'helmfile lock file', walk);
+  const deps = 'docs' in read && read.docs.length === 1 && isMapping(read.docs[0].value) ? read.docs[0].value.dependencies : undefined;
+  if (!Array.isArray(deps)) return skip('problem' in read ? read.problem : 'not a helmfile lock file (no dependencies: list)', 'Run `helmfile deps` to write it again.');
+  state.lock = { shown, deps: deps.filter(isMapping).flatMap((d) => (text(d.name) && text(d.version) ? [{ name: text(d.name)!, version: text(d.version)! }] : [])) };
+}
+
+/** The version helmfile.lock pins for `chart` within `constraint` (helmfile's ResolvedDependencies.Get: the first locked version that satisfies it). */
+function lockedVersion(lock: NonNullable<State['lock']>, chart: string, constraint: string | undefined): string | undefined {
+  const range = semver.validRange(constraint ?? '*', { loose: true });
+  return lock.deps.find((d) => d.name === chart && range !== null && semver.valid(d.version, { loose: true }) && semver.satisfies(d.version, range, { loose: true }))?.version;
 }
 
 /** A string of the helmfile with its template actions resolved, when each is a plain reference to a scalar of the environment's values. */
@@ -431,8 +468,7 @@ function resolveAction(expr: string, state: State, walk: Walk, sf: StateFile): E
 async function includeTarget(p: string, sf: StateFile, walk: Walk, skip: (why: string, todo: string) => void, convertToo: string): Promise<string[] | undefined> {
   if (p.includes('::') || p.includes('://')) return void skip('a remote state file (go-getter); ferry fetches nothing to convert', `Check it out and convert its state file with this one: ferry convert helmfile <checked-out file> ${sf.file}.`);
   if (path.isAbsolute(p)) return void skip('an absolute path; ferry follows includes only inside the top helmfile\'s directory', `Convert it with this one: ${convertToo}`);
-  const lexical = path.resolve(await realpath(sf.base), p);
-  if (!inside(walk.root, lexical)) return void skip(`outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
+  if (!isWithin(path.resolve(await realpath(sf.base), p), walk.root)) return void skip(`outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
   const last = path.basename(p);
   const dir = path.dirname(p);
   if (/[*?[\]{}]/.test(dir)) return void skip('a wildcard in a directory name; ferry expands wildcards only in the file name', `Name the files, or convert them with this one: ${convertToo}`);
@@ -445,34 +481,12 @@ async function includeTarget(p: string, sf: StateFile, walk: Walk, skip: (why: s
     if (!names.length) return void skip('matches no file', 'Fix the path.');
   }
   const out: string[] = [];
+  const realBase = await realpath(sf.base);
   for (const n of names) {
-    const real = await realpath(path.resolve(sf.base, dir, n)).catch(() => undefined);
-    if (real === undefined) {
-      skip(`${path.join(dir, n)} does not exist`, 'Fix the path.');
-      continue;
-    }
-    if (!inside(walk.root, real)) {
-      skip(`${path.join(dir, n)} leads outside the top helmfile's directory (${walk.root}); ferry follows includes only inside it`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    if ((await stat(real)).isDirectory()) {
-      skip(`${path.join(dir, n)} is a directory`, 'Name the state file in it.');
-      continue;
-    }
-    if (sf.chain.includes(real)) {
-      skip(`${path.join(dir, n)} is already on this include chain (a cycle)`, 'Break the cycle: a helmfile must not include itself, directly or through others.');
-      continue;
-    }
-    if (sf.chain.length > HELMFILE_LIMITS.depth) {
-      skip(`nested more than ${HELMFILE_LIMITS.depth} includes deep; ferry follows no deeper`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    if (walk.filesRead >= HELMFILE_LIMITS.files) {
-      skip(`more than ${HELMFILE_LIMITS.files} files read in all; ferry reads no more`, `Convert it with this one: ${convertToo}`);
-      continue;
-    }
-    walk.filesRead++;
-    out.push(real);
+    const shown = path.join(dir, n);
+    const step = await stepInto(walk, sf.chain, path.resolve(realBase, dir, n), shown);
+    if ('refused' in step) skip(step.why, stepTodo(step.refused, `Convert it with this one: ${convertToo}`));
+    else out.push(step.real);
   }
   return out;
 }
@@ -547,11 +561,17 @@ function withInherited(release: Record<string, unknown>, state: State): Record<s
   return { ...out, ...own };
 }
 
-function convertRelease(raw: unknown, p: Array<string | number>, at: Here, sf: StateFile, state: State, walk: Walk): void {
+async function convertRelease(raw: unknown, p: Array<string | number>, at: Here, sf: StateFile, state: State, walk: Walk): Promise<void> {
   const { conv, opts } = walk;
   if (!isMapping(raw)) return void conv.skipped.push({ from: at(...p), item: `releases: ${brief(raw)}`, why: 'a release must be a mapping', todo: 'Fix the helmfile.' });
   const release = withInherited(raw, state);
   const name = text(release.name) ?? `#${Number(p[p.length - 1]) + 1}`;
+  for (const [k, inh] of (Array.isArray(raw.inherit) ? raw.inherit : []).entries()) {
+    const t = isMapping(inh) ? text(inh.template) : undefined;
+    if (t === undefined || !state.templates[t]) {
+      conv.skipped.push({ from: at(...p, 'inherit', k), item: `inherit: ${t ?? brief(inh)}`, why: `no template named ${t ?? '?'} under this helmfile's templates: (helmfile refuses the release)`, todo: 'Fix the template\'s name, or define it under templates:.' });
+    }
+  }
   const from: SourcePlace = { ...at(...p), component: `release ${name.replace(sf.masked.pattern, '{{…}}')}` };
   sf.masked.pattern.lastIndex = 0;
   const here = (...k: Array<string | number>): SourcePlace => ({ ...at(...p, ...k), component: from.component });
@@ -604,13 +624,24 @@ function convertRelease(raw: unknown, p: Array<string | number>, at: Here, sf: S
     if (!repo) {
       const named = slash > 0 && !chart.startsWith('.') ? ` (no repository named ${chart.slice(0, slash)} is in this helmfile's repositories:, or its bases': a helmfile's repositories do not reach the helmfiles it includes)` : '';
       const local = chart.includes('://') ? 'a chart archive URL, not a chart in a repository' : `a local chart, ${chart} relative to ${sf.file}, as helmfile reads it${named}`;
-      return skip(here('chart'), item, local, 'Publish it to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo, or list its images under images: (`helmfile template` renders them).');
+      const deps = chart.includes('://') ? 0 : await localChartDependencies(chart, sf, state, walk, from);
+      return skip(here('chart'), item, `${local}${deps ? `; the ${deps} chart${deps === 1 ? '' : 's'} its Chart.yaml depends on ${deps === 1 ? 'is' : 'are'} carried` : ''}`, 'Publish it to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo, or list its images under images: (`helmfile template` renders them).');
     }
     const chartName = chart.slice(slash + 1);
     if (repo.unknown) return skip(here('chart'), item, `repository ${chart.slice(0, slash)}'s url: holds ${repo.unknown.unknown}`, repo.unknown.todo);
     if (repo.oci) entry = { name: chartName, repo: `oci://${repo.url.replace(/^oci:\/\//, '').replace(/\/+$/, '')}`, version };
     else if (isHttpUrl(repo.url)) entry = { name: chartName, repo: repo.url, version };
     else return skip(here('chart'), item, `repository ${chart.slice(0, slash)} is ${repo.url}: not an http(s):// chart repository (a Helm downloader plugin, git)`, 'Publish the chart to an HTTP or OCI chart repository and name that repository.');
+  }
+  const lockName = !chart.startsWith('oci://') && state.lock ? (state.repos.get(chart.slice(0, chart.indexOf('/')))?.oci ? String(entry.name) : chart.slice(chart.indexOf('/') + 1)) : undefined;
+  if (state.lock && lockName !== undefined) {
+    const pinned = lockedVersion(state.lock, lockName, version);
+    if (pinned) {
+      if (pinned !== version) conv.notes.push({ from, item, why: `version ${pinned}, as ${state.lock.shown} pins it (helmfile deploys the locked version${version ? ` within ${version}` : ''})`, todo: `Run \`helmfile deps\` and convert again to move to another version.` });
+      entry.version = pinned;
+    } else {
+      conv.notes.push({ from, item, why: `${state.lock.shown} pins no version of ${lockName}${version ? ` within ${version}` : ''}, so helmfile refuses the release until \`helmfile deps\` runs; carried as the helmfile names it`, todo: 'Run `helmfile deps` and convert again.' });
+    }
   }
   if (entry.version === undefined) {
     entry.version = '*';
@@ -632,8 +663,106 @@ function convertRelease(raw: unknown, p: Array<string | number>, at: Here, sf: S
     if ('unknown' in e) return skip(vAt, `values: ${f.replace(sf.masked.pattern, '{{…}}')}`, `holds ${e.unknown}; the chart\'s images are found without this file`, e.todo);
     if (e.value.endsWith('.gotmpl')) return skip(vAt, `values: ${e.value}`, 'a values template helmfile renders; ferry reads a values file as it is', `Render it (\`helmfile --environment ${opts.environment} write-values\`), keep the output beside the manifest and list it under the chart's values:.`);
     if (e.value.includes('://') || e.value.includes('::')) return skip(vAt, `values: ${e.value}`, 'a remote values file; the chart\'s images are found without it', 'Download it beside the manifest and list it under the chart\'s values:.');
+    const handler = text(release.missingFileHandler) ?? state.missingFileHandler ?? 'Error';
+    if (handler !== 'Error' && !existsSync(path.resolve(sf.base, e.value))) {
+      return void conv.notes.push({ from: vAt, item: `values: ${e.value}`, why: `no file at ${path.resolve(sf.base, e.value)}; helmfile goes on without it (missingFileHandler: ${handler}), so it is left out`, todo: 'Put the file there and convert again if the release needs it.' });
+    }
     values.push(localFile(e.value, sf.base, opts.outDir, `release ${name} values:`, vAt, conv, 'relative to the helmfile\'s directory, as helmfile reads it'));
   });
   if (values.length) entry.values = values;
   conv.candidates.push({ field: 'charts', entry, from });
+}
+
+// ───────────────────────── local charts ─────────────────────────
+
+/**
+ * A release's local chart (a directory relative to the state file): the charts its Chart.yaml
+ * `dependencies:` fetch are carried (helm dependency build), as Chart.lock pins them when it
+ * records the same repository; `repository: "@name"` or `alias:name` names a helmfile
+ * repository (helmfile adds them to helm under their names); a `file://` dependency is followed
+ * inside the tree (the one bounded walk), and one with no repository is already in charts/.
+ * Returns how many were carried.
+ */
+async function localChartDependencies(chart: string, sf: StateFile, state: State, walk: Walk, from: SourcePlace): Promise<number> {
+  const realBase = await realpath(sf.base);
+  const shownDir = path.join(path.dirname(sf.file), chart);
+  return chartDir(path.resolve(realBase, chart), shownDir, [], sf, state, walk, from, from);
+}
+
+/** One chart directory of the walk: `from` is the release (its component names every place), `named` where this directory is named. */
+async function chartDir(dir: string, shownDir: string, chain: string[], sf: StateFile, state: State, walk: Walk, from: SourcePlace, named: SourcePlace): Promise<number> {
+  const conv = walk.conv;
+  const shown = path.join(shownDir, 'Chart.yaml');
+  const note = (item: string, why: string, todo: string) => void conv.skipped.push({ from: named, item, why, todo });
+  const step = await stepInto(walk, chain, path.join(dir, 'Chart.yaml'), shown, path.dirname);
+  if ('refused' in step) {
+    if (step.refused !== 'missing') note(`chart ${shownDir}`, `${step.why}: its dependencies are not read`, 'List the charts it depends on under charts: by hand.');
+    return 0;
+  }
+  const read = await readYaml(step.real, shown, 'Chart.yaml of a local chart', walk);
+  const doc = 'docs' in read && read.docs.length === 1 && isMapping(read.docs[0].value) ? read.docs[0] : undefined;
+  const meta = doc?.value;
+  if (!doc || !isMapping(meta)) {
+    note(`chart ${shownDir}`, 'problem' in read ? read.problem : `${shown} is not one chart's metadata`, 'Fix the Chart.yaml.');
+    return 0;
+  }
+  const at = (...p: Array<string | number>): SourcePlace => ({ file: shown, line: doc.lineOf(p), component: from.component });
+  const realDir = path.dirname(step.real);
+  const pins = await chartLock(realDir, path.join(shownDir, 'Chart.lock'), walk);
+  let carried = 0;
+  const deps = Array.isArray(meta.dependencies) ? meta.dependencies : [];
+  for (let i = 0; i < deps.length; i++) {
+    const d = deps[i];
+    const here = at('dependencies', i);
+    const name = isMapping(d) ? text(d.name) : undefined;
+    const repository = isMapping(d) ? (text(d.repository) ?? '') : '';
+    const wanted = isMapping(d) ? text(d.version) : undefined;
+    const item = `dependencies: ${name ?? brief(d)}${repository ? ` (${repository})` : ''}`;
+    const skip = (why: string, todo: string) => void conv.skipped.push({ from: here, item, why, todo });
+    if (!name) {
+      skip('a dependency names name:', 'Fix the Chart.yaml.');
+      continue;
+    }
+    if (repository === '') continue; // in the chart's charts/ directory: nothing to fetch
+    if (repository.startsWith('file://')) {
+      const rel = repository.slice('file://'.length);
+      if (path.isAbsolute(rel)) {
+        skip('an absolute file:// path; ferry follows a dependency only inside the top helmfile\'s directory', 'List the charts it depends on under charts: by hand.');
+        continue;
+      }
+      carried += await chartDir(path.resolve(realDir, rel), path.join(shownDir, rel), [...chain, realDir], sf, state, walk, from, here);
+      continue;
+    }
+    let repo: string | undefined;
+    const alias = /^(?:@|alias:)(.+)$/.exec(repository)?.[1];
+    if (alias !== undefined) {
+      const r = state.repos.get(alias);
+      if (!r || r.unknown) {
+        skip(`${repository} names a helm repository ${r ? 'whose url: holds a template' : 'this helmfile\'s repositories: do not define'}`, 'Write the repository\'s URL in the Chart.yaml, or define it under the helmfile\'s repositories:.');
+        continue;
+      }
+      repo = r.oci ? `oci://${r.url.replace(/^oci:\/\//, '').replace(/\/+$/, '')}` : r.url;
+    } else repo = repository;
+    if (!isHttpUrl(repo) && !/^oci:\/\/\S+$/.test(repo)) {
+      skip(`${repository} is neither an http(s):// chart repository nor oci://`, 'Publish the chart to an HTTP or OCI chart repository and name that repository.');
+      continue;
+    }
+    const pin = pins.find((p) => p.name === name && p.repository === repository)?.version;
+    const entry: Record<string, unknown> = { name, repo: repo.replace(/\/+$/, ''), version: pin ?? wanted ?? '*' };
+    if (pin && pin !== wanted) conv.notes.push({ from: here, item, why: `version ${pin}, as ${path.join(shownDir, 'Chart.lock')} pins it (helm dependency build takes the locked version)`, todo: 'Run `helm dependency update` and convert again to move to another version.' });
+    if (!pin && !wanted) conv.notes.push({ from: here, item, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it)', todo: 'Write the version under the dependency\'s version:.' });
+    conv.candidates.push({ field: 'charts', entry, from: here });
+    carried++;
+  }
+  return carried;
+}
+
+/** A chart's Chart.lock (name, repository, version each), when it is there and reads; else none. */
+async function chartLock(realDir: string, shown: string, walk: Walk): Promise<Array<{ name: string; repository: string; version: string }>> {
+  if (!(await stat(path.join(realDir, 'Chart.lock')).catch(() => undefined))) return [];
+  const step = await stepInto(walk, [], path.join(realDir, 'Chart.lock'), shown);
+  if ('refused' in step) return [];
+  const read = await readYaml(step.real, shown, 'Chart.lock', walk);
+  const deps = 'docs' in read && read.docs.length === 1 && isMapping(read.docs[0].value) ? read.docs[0].value.dependencies : undefined;
+  return (Array.isArray(deps) ? deps : []).filter(isMapping).flatMap((d) => (text(d.name) && text(d.version) ? [{ name: text(d.name)!, repository: text(d.repository) ?? '', version: text(d.version)! }] : []));
 }

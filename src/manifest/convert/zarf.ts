@@ -1,9 +1,8 @@
 import { realpath, stat } from 'node:fs/promises';
-import { isWithin } from '../../store/safe-path.js';
 import path from 'node:path';
 import { FerryError } from '../../errors.js';
 import type { YamlDocumentData } from '../input-file.js';
-import { brief, emptyConversion, isHttpUrl, isMapping, isSet, localFile, placeText, splitOciChart, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
+import { brief, emptyConversion, includeWalk, isHttpUrl, isMapping, isSet, localFile, placeText, splitOciChart, stepInto, stepTodo, text, type Conversion, type ConvertNote, type IncludeWalk, type SourcePlace } from './common.js';
 
 /**
  * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
@@ -17,6 +16,12 @@ export interface ZarfOptions {
   set: Record<string, string>;
   /** `zarf package create --flavor`: components whose `only.flavor` differs are left out. */
   flavor?: string;
+  /**
+   * `zarf package create --architecture`: the package's architecture (`###ZARF_PKG_ARCH###`, the
+   * platform images are pulled for, components' `only.cluster.architecture`). Else the package's
+   * `metadata.architecture`; else unknown (zarf would take the machine's it runs on).
+   */
+  arch?: string;
   /** Where the converted manifest is written (local paths are made relative to it). */
   outDir: string;
   /** Read an imported package definition (`real` path), bounded as the manifest reader; `shown` names it in errors. */
@@ -42,9 +47,10 @@ function isGitUrl(url: string): boolean {
 }
 
 /** What a package template or variable in `value` leaves unknown: '' when nothing, after --set. */
-function applyTemplates(value: string, set: Record<string, string>): { value: string; unknown: string[] } {
+function applyTemplates(value: string, set: Record<string, string>, arch: string | undefined): { value: string; unknown: string[] } {
   const unknown: string[] = [];
   const out = value.replace(TEMPLATE, (whole, name: string) => {
+    if (name === 'PKG_ARCH' && arch !== undefined) return arch;
     if (name.startsWith('PKG_TMPL_')) {
       const v = set[name.slice('PKG_TMPL_'.length)];
       if (v !== undefined) return v;
@@ -56,11 +62,15 @@ function applyTemplates(value: string, set: Record<string, string>): { value: st
 }
 
 function templateTodo(tokens: string[]): string {
+  if (tokens.includes('###ZARF_PKG_ARCH###')) return 'Give the package\'s architecture: --arch <arch> (as zarf package create --architecture), or set metadata.architecture.';
   const tmpl = tokens.filter((t) => t.startsWith('###ZARF_PKG_TMPL_')).map((t) => t.slice('###ZARF_PKG_TMPL_'.length, -3));
   return tmpl.length
     ? `Give its value: --set ${tmpl.map((n) => `${n}=<value>`).join(' --set ')} (as zarf package create --set), or write the value in place.`
     : 'Zarf fills it in at deploy (a variable or constant), so what it names is not known here: write the value you deploy with in its place.';
 }
+
+/** An architecture as Go and OCI platforms name one (amd64, arm64, ppc64le, riscv64 …). */
+const ARCH = /^[a-z][a-z0-9_]{0,31}$/;
 
 /** How far `import: { path }` is followed: nesting, and package files read in one conversion. */
 export const ZARF_IMPORT_LIMITS = { depth: 8, files: 64 };
@@ -78,13 +88,10 @@ interface PackageContext {
   importedAt?: string;
 }
 
-/** What one conversion shares across its imports. */
-interface Walk {
+/** What one conversion shares across its imports: the bounded walk (root: the top package's real directory). */
+interface Walk extends IncludeWalk {
   opts: ZarfOptions;
   conv: Conversion;
-  /** Real path of the top package's directory: an import is followed only inside it. */
-  root: string;
-  filesRead: number;
 }
 
 function checkPackage(pkg: unknown, file: string): asserts pkg is Record<string, unknown> & { components: unknown[] } {
@@ -109,31 +116,63 @@ function checkPackage(pkg: unknown, file: string): asserts pkg is Record<string,
   }
 }
 
-export async function convertZarf(doc: YamlDocumentData, file: string, opts: ZarfOptions): Promise<Conversion> {
+/** `file` as the user named it (in places), `abs` where it is: its relative paths start at abs's directory. */
+export async function convertZarf(doc: YamlDocumentData, file: string, abs: string, given: ZarfOptions): Promise<Conversion> {
   const conv = emptyConversion();
   const pkg = doc.value;
   checkPackage(pkg, file);
-  const base = path.dirname(path.resolve(file));
+  const base = path.dirname(abs);
   const root = await realpath(base);
   const metadata = isMapping(pkg.metadata) ? pkg.metadata : {};
+  // As zarf takes it: --architecture, else metadata.architecture (zarf's last resort, the machine's own, is not guessed).
+  let arch = given.arch;
+  if (arch !== undefined && !ARCH.test(arch)) throw new FerryError('USAGE', `--arch ${JSON.stringify(arch)}: not an architecture name`, { hint: 'Name one as Go and OCI platforms do: amd64, arm64, arm, ppc64le, s390x, riscv64.' });
+  const metaArch = text(metadata.architecture);
+  if (arch === undefined && metaArch !== undefined) {
+    if (ARCH.test(metaArch)) arch = metaArch;
+    else conv.skipped.push({ from: { file, line: doc.lineOf(['metadata', 'architecture']) }, item: `metadata.architecture: ${brief(metaArch)}`, why: 'not an architecture name: the package\'s architecture is taken as unknown', todo: 'Write an architecture (amd64, arm64, …) or convert with --arch <arch>.' });
+  }
+  const opts: ZarfOptions = { ...given, arch };
   conv.name = text(metadata.name);
   conv.description = text(metadata.description);
   const ctx: PackageContext = { doc, file, base, chain: [root] };
-  const walk: Walk = { opts, conv, root, filesRead: 1 };
+  const walk: Walk = { ...includeWalk(root, ZARF_IMPORT_LIMITS, { tree: 'the package\'s directory', step: 'import' }), opts, conv };
   for (const key of Object.keys(pkg)) {
     if (!PACKAGE_FIELDS.has(key)) conv.skipped.push({ from: { file, line: doc.lineOf([key]) }, item: `${key}: ${brief(pkg[key])}`, why: 'not a field of a Zarf package ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.' });
   }
   for (let i = 0; i < pkg.components.length; i++) {
     const comp = pkg.components[i];
-    const flavor = isMapping(comp) && isMapping(comp.only) ? text(comp.only.flavor) : undefined;
-    if (flavor && flavor !== opts.flavor) {
-      const from = { file, line: doc.lineOf(['components', i, 'only', 'flavor']), component: `component ${(isMapping(comp) && text(comp.name)) || `#${i + 1}`}` };
-      conv.skipped.push({ from, item: `only.flavor: ${flavor}`, why: opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, todo: `Convert with --flavor ${flavor} for that flavor's package.` });
+    const from = (...p: string[]) => ({ file, line: doc.lineOf(['components', i, ...p]), component: `component ${(isMapping(comp) && text(comp.name)) || `#${i + 1}`}` });
+    const unfit = componentUnfit(comp, opts);
+    if (unfit) {
+      conv.skipped.push({ from: from('only', ...unfit.path), item: unfit.item, why: unfit.why, todo: unfit.todo });
       continue;
+    }
+    const onlyArch = isMapping(comp) && isMapping(comp.only) && isMapping(comp.only.cluster) ? text(comp.only.cluster.architecture) : undefined;
+    if (onlyArch && opts.arch === undefined) {
+      conv.notes.push({ from: from('only', 'cluster', 'architecture'), item: `only.cluster.architecture: ${onlyArch}`, why: 'carried, though Zarf packages it only for that architecture: the package\'s architecture is not known here', todo: 'Convert with --arch <arch> (as zarf package create --architecture) to carry only the components of that architecture.' });
     }
     await convertComponent(comp, i, ctx, walk);
   }
   return conv;
+}
+
+/**
+ * Why `zarf package create` leaves a component out for the chosen flavor and architecture
+ * (`only.flavor`, `only.cluster.architecture`), as an item not carried; undefined when it is taken.
+ * With no architecture known, a component for one is taken (convertZarf names it).
+ */
+function componentUnfit(comp: unknown, opts: ZarfOptions): { path: string[]; item: string; why: string; todo: string } | undefined {
+  const only = isMapping(comp) && isMapping(comp.only) ? comp.only : {};
+  const flavor = text(only.flavor);
+  if (flavor && flavor !== opts.flavor) {
+    return { path: ['flavor'], item: `only.flavor: ${flavor}`, why: opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, todo: `Convert with --flavor ${flavor} for that flavor's package.` };
+  }
+  const arch = isMapping(only.cluster) ? text(only.cluster.architecture) : undefined;
+  if (arch && opts.arch !== undefined && arch !== opts.arch) {
+    return { path: ['cluster', 'architecture'], item: `only.cluster.architecture: ${arch}`, why: `only for architecture ${arch}; the package is converted for ${opts.arch}`, todo: `Convert with --arch ${arch} for that architecture's package.` };
+  }
+  return undefined;
 }
 
 async function convertComponent(comp: unknown, i: number, ctx: PackageContext, walk: Walk): Promise<void> {
@@ -208,25 +247,15 @@ async function followImport(comp: Record<string, unknown>, here: Here, ctx: Pack
   if (local.includes('###ZARF_')) return skip('holds a template, which Zarf refuses in an import path', 'Write the path.');
   if (path.isAbsolute(local)) return skip('an absolute path, which Zarf refuses', 'Write the path relative to this zarf.yaml.');
   const shown = path.join(path.dirname(ctx.file), local);
-  const target = path.resolve(ctx.base, local);
-  const inside = (p: string) => isWithin(p, walk.root);
-  const outside = () => skip(`${shown} is outside the package's directory (${walk.root}); ferry follows an import only inside it`, convertBoth(path.join(shown, 'zarf.yaml')));
-  // The top directory is a real path: the lexical check holds for a path under it that does not exist yet.
-  if (!inside(path.resolve(await realpath(ctx.base), local))) return outside();
-  const real = await realpath(target).catch(() => undefined);
-  if (real === undefined) return skip(`${shown} does not exist`, 'Fix the path, or convert the package it names with this one.');
-  const isDir = (await exists(real))?.isDirectory() ?? false;
-  const manifest = isDir ? path.join(real, 'zarf.yaml') : real;
+  // Resolved from the package's real directory: the lexical check holds for a path that does not exist yet.
+  const target = path.resolve(await realpath(ctx.base), local);
+  // A directory (what Zarf takes the path for) names its zarf.yaml; a file is taken as it is (a stat only: stepInto refuses what is outside the tree).
+  const isDir = !(await exists(target))?.isFile();
   const shownManifest = isDir ? path.join(shown, 'zarf.yaml') : shown;
-  const realManifest = await realpath(manifest).catch(() => undefined);
-  if (!inside(real) || (realManifest !== undefined && !inside(realManifest))) return outside();
-  if (realManifest === undefined) return skip(`${shownManifest} does not exist`, 'Fix the path, or convert the package it names with this one.');
+  const step = await stepInto(walk, ctx.chain, isDir ? path.join(target, 'zarf.yaml') : target, shownManifest, path.dirname);
+  if ('refused' in step) return skip(step.refused === 'cycle' ? `${step.why}, which Zarf refuses` : step.why, stepTodo(step.refused, convertBoth(shownManifest)));
+  const realManifest = step.real;
   const pkgDir = path.dirname(realManifest);
-  const cycle = ctx.chain.indexOf(pkgDir);
-  if (cycle >= 0) return skip(`imports a package already on this import chain (a cycle), which Zarf refuses`, 'Break the cycle: a package must not import itself, directly or through others.');
-  if (ctx.chain.length > ZARF_IMPORT_LIMITS.depth) return skip(`nested more than ${ZARF_IMPORT_LIMITS.depth} imports deep; ferry follows no deeper`, convertBoth(shownManifest));
-  if (walk.filesRead >= ZARF_IMPORT_LIMITS.files) return skip(`more than ${ZARF_IMPORT_LIMITS.files} package files imported in all; ferry reads no more`, convertBoth(shownManifest));
-  walk.filesRead++;
   const docs = await walk.opts.read(realManifest, shownManifest);
   if (docs.length !== 1) return skip(`${shownManifest} holds ${docs.length} YAML documents, not one package definition`, 'Fix the imported zarf.yaml.');
   const pkg = docs[0].value;
@@ -238,12 +267,11 @@ async function followImport(comp: Record<string, unknown>, here: Here, ctx: Pack
   }
   const found: number[] = [];
   pkg.components.forEach((c, k) => {
-    if (!isMapping(c) || text(c.name) !== wanted) return;
-    const flavor = isMapping(c.only) ? text(c.only.flavor) : undefined;
-    if (!flavor || flavor === walk.opts.flavor) found.push(k);
+    if (isMapping(c) && text(c.name) === wanted && !componentUnfit(c, walk.opts)) found.push(k);
   });
   if (found.length !== 1) {
-    return skip(`${shownManifest} has ${found.length ? 'several components' : 'no component'} named ${wanted ?? '?'}${walk.opts.flavor ? ` for flavor ${walk.opts.flavor}` : ''}, as Zarf needs exactly one`, 'Fix import.name, or the imported package.');
+    const fits = [walk.opts.flavor && `flavor ${walk.opts.flavor}`, walk.opts.arch && `architecture ${walk.opts.arch}`].filter(Boolean).join(' and ');
+    return skip(`${shownManifest} has ${found.length ? 'several components' : 'no component'} named ${wanted ?? '?'}${fits ? ` for ${fits}` : ''}, as Zarf needs exactly one`, found.length > 1 && walk.opts.arch === undefined ? 'They may be for different architectures (only.cluster.architecture): convert with --arch <arch>; else fix import.name, or the imported package.' : 'Fix import.name, or the imported package.');
   }
   const importedAt = placeText(from).replace(/ \(.*$/, '');
   await convertComponent(pkg.components[found[0]], found[0], { doc: docs[0], file: shownManifest, base: pkgDir, chain: [...ctx.chain, pkgDir], importedAt }, walk);
@@ -253,7 +281,7 @@ type Here = (...p: Array<string | number>) => SourcePlace;
 
 /** A field's text with package templates filled in; undefined (and the item skipped) when one is left. */
 function filled(value: string, item: string, from: SourcePlace, opts: ZarfOptions, conv: Conversion): string | undefined {
-  const t = applyTemplates(value, opts.set);
+  const t = applyTemplates(value, opts.set, opts.arch);
   if (!t.unknown.length) return t.value;
   conv.skipped.push({ from, item, why: `holds ${t.unknown.join(', ')}, known only when Zarf builds or deploys the package`, todo: templateTodo(t.unknown) });
   return undefined;
@@ -272,7 +300,8 @@ function convertImages(images: unknown, here: Here, opts: ZarfOptions, conv: Con
       return;
     }
     const ref = filled(raw, `images: ${raw}`, here('images', j), opts, conv);
-    if (ref !== undefined) conv.candidates.push({ field: 'images', entry: { ref }, from: here('images', j) });
+    // zarf package create pulls each image for linux/<the package's architecture> only.
+    if (ref !== undefined) conv.candidates.push({ field: 'images', entry: { ref, ...(opts.arch !== undefined ? { platforms: [`linux/${opts.arch}`] } : {}) }, from: here('images', j) });
   });
 }
 
