@@ -60,3 +60,32 @@ spec:
     expect(h.changed).toEqual([]);
   });
 });
+
+describe('convert helmfile: lock files and chart dependencies are looked up in linear time', () => {
+  // A crafted helmfile.lock repeating one chart name with versions no release accepts, and as many
+  // releases of it as the 512 KiB state file holds: each release scanned the whole lock (9 000 ×
+  // 15 000 semver checks: minutes); a Chart.yaml's dependencies each scanned the whole Chart.lock.
+  it('1 800 releases against a 2 500-entry helmfile.lock, and 1 600 dependencies against their Chart.lock', async () => {
+    const lock = ['dependencies:', ...Array.from({ length: 2500 }, (_, i) => `- {name: app, version: 0.0.${i}}`)].join('\n');
+    const releases = ['repositories:', '  - {name: r, url: https://c.example}', 'releases:', ...Array.from({ length: 1800 }, (_, i) => `- {name: x${i}, chart: r/app, version: "9.${i}"}`)].join('\n');
+    const chartDeps = ['apiVersion: v2', 'name: local', 'version: 1.0.0', 'dependencies:', ...Array.from({ length: 1600 }, (_, i) => `- {name: d${i}, repository: https://c.example, version: 1.0.0}`)].join('\n');
+    const chartLock = ['dependencies:', ...Array.from({ length: 1600 }, (_, i) => `- {name: e${i}, repository: https://c.example, version: 2.0.0}`), '- {name: d0, repository: https://c.example, version: 1.0.1}'].join('\n');
+    const dir = await writeTree(path.join(work, 'lockbomb'), {
+      'helmfile.yaml': `${releases}\n- {name: local, chart: ./charts/local}\n`,
+      'helmfile.lock': `${lock}\n`,
+      'charts/local/Chart.yaml': `${chartDeps}\n`,
+      'charts/local/Chart.lock': `${chartLock}\n`,
+    });
+    const r = await convertCommand('helmfile', ['helmfile.yaml'], { cwd: dir });
+    // Each release is carried as the helmfile names it (the lock pins none of those versions), and
+    // the lock entries past the first 64 of one name are said not to be read.
+    const charts = r.manifest.charts as Array<{ name: string; version: string }>;
+    const apps = charts.filter((c) => c.name === 'app');
+    expect(apps).toHaveLength(1800);
+    expect(apps.every((c) => /^9\.\d+$/.test(String(c.version)))).toBe(true);
+    expect(r.changed.some((n) => n.item.includes('helmfile.lock') && n.why.includes('2436 entries past the first 64'))).toBe(true);
+    // The Chart.lock's own entry pins d0; the others keep their Chart.yaml version.
+    expect(charts.find((c) => c.name === 'd0')?.version).toBe('1.0.1');
+    expect(charts.find((c) => c.name === 'd1')?.version).toBe('1.0.0');
+  }, 120_000);
+});
