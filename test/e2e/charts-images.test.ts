@@ -60,7 +60,7 @@ describe('ferry charts images', () => {
   it('a chart that refuses the values fails with the chart\'s own message, as helm template would', async () => {
     const r = await runFerry(['charts', 'images', path.join(CORPUS, 'mysql-operator')]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/mysql-operator.*execution error at \(mysql-operator\/templates\/service_account_operator\.yaml:4\).*cannot be installed in the 'default' namespace/s);
+    expect(r.stderr).toMatch(/mysql-operator.*execution error at \(mysql-operator\/templates\/service_account_operator\.yaml:4:5\).*cannot be installed in the 'default' namespace/s);
     const ok = await runFerry(['charts', 'images', path.join(CORPUS, 'mysql-operator'), '-n', 'mysql-operator']);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toContain('container-registry.oracle.com/mysql/community-operator:9.1.0-2.2.2');

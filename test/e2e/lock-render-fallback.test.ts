@@ -55,7 +55,7 @@ describe('ferry lock: a chart that does not render falls back to its values, wit
     const manifest = await writeManifest('fallback', {});
     const r = await runFerry(['lock', manifest], { env: env() });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/warning: chart needs-password 1\.0\.0 does not render with the manifest's values \(execution error at \(needs-password\/templates\/pod\.yaml:1\): auth\.password is required at install time\); its images were read from the values alone/);
+    expect(r.stderr).toMatch(/warning: chart needs-password 1\.0\.0 does not render with the manifest's values \(execution error at \(needs-password\/templates\/pod\.yaml:1:17\): auth\.password is required at install time\); its images were read from the values alone/);
     const lock = JSON.parse(await readFile(path.join(work, 'fallback.lock.json'), 'utf8')) as { charts: Array<{ name: string; images: string[] }> };
     // The template's image is what the warning is about: the values alone do not name it.
     expect(lock.charts[0]).toMatchObject({ name: 'needs-password', images: [] });

@@ -131,7 +131,7 @@ describe('hostile-21: a chart, a bundle and a server', () => {
   it('a fail message is still reported as helm does', async () => {
     const dir = await writeChart(path.join(tmp, 'fail'), { chart: { name: 'app', version: '1.0.0' }, values: '', files: { 'templates/a.yaml': '{{ fail "no: HELM_ERR_END here" }}\n' } });
     const chart = await loadChart(dir, { allFiles: true });
-    expect(() => renderChart(chart)).toThrow(/execution error at \(app\/templates\/a\.yaml:1\): no: HELM_ERR_END here$/);
+    expect(() => renderChart(chart)).toThrow(/execution error at \(app\/templates\/a\.yaml:1:3\): no: HELM_ERR_END here$/);
   });
 
   it('the helm message is found as the old pattern found it', () => {

@@ -10,6 +10,7 @@ import {
   formatV,
   goBytesOf,
   GO_INTERNAL,
+  goQuote,
   GoStruct,
   goSprint,
   goSprintln,
@@ -25,7 +26,7 @@ import {
   truthy,
 } from './govalue.js';
 import { goSprintf } from './gofmt.js';
-import { parseTemplate, type Arg, type Node, type Pipe } from './parse.js';
+import { errorLocation, nodeString, parseTemplate, TemplateParseError, type Arg, type ErrorNode, type Node, type Pipe } from './parse.js';
 import { arityError, argTypeError } from './signatures.js';
 
 export type GoFunc = (...args: unknown[]) => unknown;
@@ -136,46 +137,19 @@ interface State {
   name: string;
   /** The file the running template was parsed from (Go's ParseName): where its errors are located. */
   file: string;
+  /** The text it was parsed from: node positions are offsets into it. */
+  text: string;
   vars: Variable[];
   out: Writer;
   depth: number;
-  line: number;
+  /** The node the executor last reached (Go's `state.node`, set by `at`): an error is located there. */
+  at?: ErrorNode;
+  /** Dot is an element of a range over an []interface{} or map[string]interface{}: its static type is interface {}. */
+  dotIface?: boolean;
 }
 
-/** The file each parsed body (a file's root or one of its defines) came from. */
-const parseNames = new WeakMap<Node[], string>();
-
-/**
- * The node Go's executor points at once it has evaluated `a` (text/template's `state.at`), as an
- * error's `at <…>` prints it: the node itself, or for a parenthesized pipeline the last node
- * evaluated inside it (its last command's last word: `(print "a")` is `"a"`).
- */
-function lastEvaluated(a: Arg, fallback: string): string {
-  switch (a.type) {
-    case 'field':
-      return `.${a.idents.join('.')}`;
-    case 'variable':
-      return a.idents.join('.');
-    case 'number':
-      return a.text;
-    case 'string':
-      return a.quoted;
-    case 'bool':
-      return String(a.value);
-    case 'dot':
-      return '.';
-    case 'nil':
-      return 'nil';
-    case 'ident':
-      return a.name;
-    case 'chain':
-      return lastEvaluated(a.node, fallback);
-    case 'pipe': {
-      const cmd = a.pipe.cmds[a.pipe.cmds.length - 1];
-      return cmd?.length ? lastEvaluated(cmd[cmd.length - 1], fallback) : fallback;
-    }
-  }
-}
+/** The file each parsed body (a file's root or one of its defines) came from, and its text. */
+const parseNames = new WeakMap<Node[], { file: string; text: string }>();
 
 function isEmptyTree(nodes: Node[]): boolean {
   return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
@@ -367,18 +341,50 @@ export class TemplateSet {
   /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
   parse(name: string, text: string): Node[] {
     const parsed = parseTemplate(name, text);
+    this.checkFunctions(name, parsed.text, [parsed.root, ...parsed.defines.values()]);
+    const source = { file: name, text };
     for (const [n, body] of parsed.defines) {
-      parseNames.set(body, name);
+      parseNames.set(body, source);
       this.associate(n, body);
     }
-    parseNames.set(parsed.root, name);
+    parseNames.set(parsed.root, source);
     this.associate(name, parsed.root);
     return parsed.root;
   }
 
+  /**
+   * Go's parser refuses a function the set does not have (`template: FILE:LINE: function "x" not
+   * defined`), before anything runs. One pass over the tree (its nesting is bounded by the parser).
+   */
+  private checkFunctions(name: string, text: string, bodies: Node[][]): void {
+    const has = (f: string) => Object.hasOwn(this.funcs, f) || Object.hasOwn(BUILTINS, f) || f === 'and' || f === 'or';
+    // the first in the text, as the parser meets it (defines and the root are separate trees)
+    let first: Extract<Arg, { type: 'ident' }> | undefined;
+    const arg = (a: Arg): void => {
+      if (a.type === 'ident' && !has(a.name) && (!first || a.pos < first.pos)) first = a;
+      if (a.type === 'chain') arg(a.node);
+      if (a.type === 'pipe') pipe(a.pipe);
+    };
+    const pipe = (p: Pipe | undefined): void => {
+      for (const c of p?.cmds ?? []) for (const a of c) arg(a);
+    };
+    const list = (nodes: Node[] | undefined): void => {
+      for (const n of nodes ?? []) {
+        if (n.type === 'action' || n.type === 'template') pipe(n.pipe);
+        else if (n.type === 'if' || n.type === 'with' || n.type === 'range') {
+          pipe(n.pipe);
+          list(n.list);
+          list(n.elseList);
+        }
+      }
+    };
+    for (const b of bodies) list(b);
+    if (first) throw new TemplateParseError(`template: ${name}:${errorLocation(text, first.pos).split(':')[0]}: function ${goQuote(first.name)} not defined`);
+  }
+
   /** Run a parsed body directly (Helm's tpl runs the text it parsed, even when it is empty). */
   executeBody(name: string, body: Node[], data: unknown, out: Writer): void {
-    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, ...(parseNames.get(body) ?? { file: name, text: '' }), vars: [{ name: '$', value: data }], out, depth: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
@@ -392,12 +398,17 @@ export class TemplateSet {
   execute(name: string, data: unknown, out: Writer): void {
     const body = this.lookup(name);
     if (!body) throw new TemplateExecError(`template: no template ${JSON.stringify(name)} associated with template "gotpl"`);
-    const st: State = { name, file: parseNames.get(body) ?? name, vars: [{ name: '$', value: data }], out, depth: 0, line: 0 };
+    const st: State = { name, ...(parseNames.get(body) ?? { file: name, text: '' }), vars: [{ name: '$', value: data }], out, depth: 0 };
     nested(name, () => this.walkList(st, data, body));
   }
 
+  /**
+   * Go's state.errorf: `template: FILE:LINE:COL: executing "NAME" at <NODE>: msg`, located at the
+   * node the executor last reached (`st.at`), or `template: NAME: msg` before any.
+   */
   private fail(st: State, msg: string, bare?: string, bound = false): never {
-    throw new TemplateExecError(`template: ${st.file}:${st.line}: executing ${JSON.stringify(st.name)}: ${msg}`, bare, bound);
+    const where = st.at ? `${st.file}:${errorLocation(st.text, st.at.pos)}: executing ${goQuote(st.name)} at <${nodeString(st.at)}>` : st.name;
+    throw new TemplateExecError(`template: ${where}: ${msg}`, bare, bound);
   }
 
   private walkList(st: State, dot: unknown, list: Node[]): void {
@@ -405,7 +416,6 @@ export class TemplateSet {
   }
 
   private walk(st: State, dot: unknown, node: Node): void {
-    st.line = node.line;
     switch (node.type) {
       case 'text':
         st.out.write(node.text, node.line, true, st.depth);
@@ -419,7 +429,13 @@ export class TemplateSet {
       case 'with': {
         const mark = st.vars.length;
         const v = this.evalPipeline(st, dot, node.pipe);
-        if (truthy(v)) this.walkList(st, node.type === 'with' ? v : dot, node.list);
+        if (truthy(v) && node.type === 'with') {
+          // with's dot is the pipeline's value, of its own type (evalPipeline unwraps the interface)
+          const saved = st.dotIface;
+          st.dotIface = false;
+          this.walkList(st, v, node.list);
+          st.dotIface = saved;
+        } else if (truthy(v)) this.walkList(st, dot, node.list);
         else if (node.elseList) this.walkList(st, dot, node.elseList);
         st.vars.length = mark;
         return;
@@ -427,6 +443,7 @@ export class TemplateSet {
       case 'range':
         return this.walkRange(st, dot, node);
       case 'template': {
+        st.at = node;
         const body = this.lookup(node.name);
         // Go's walkTemplate; `no template … associated with template` is ExecuteTemplate's (include).
         if (!body) this.fail(st, `template ${JSON.stringify(node.name)} not defined`);
@@ -434,7 +451,7 @@ export class TemplateSet {
         const v = node.pipe ? this.evalPipeline(st, dot, node.pipe) : undefined;
         st.vars.length = mark;
         if (nesting >= RENDER_LIMITS.nesting) this.fail(st, `exceeded maximum template depth (${RENDER_LIMITS.nesting}): templates call each other (template, include, tpl) without end`, undefined, true);
-        const sub: State = { name: node.name, file: parseNames.get(body!) ?? node.name, vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1, line: node.line };
+        const sub: State = { name: node.name, ...(parseNames.get(body!) ?? { file: node.name, text: '' }), vars: [{ name: '$', value: v }], out: st.out, depth: st.depth + 1 };
         nested(node.name, () => this.walkList(sub, v, body!));
         return;
       }
@@ -453,6 +470,7 @@ export class TemplateSet {
     // evalPipeline pushed declared variables; the range assigns them per element instead.
     st.vars.length = mark;
     const decl = node.pipe.decl;
+    const ifaceElems = (Array.isArray(v) && goTypeName(v) === '[]interface {}') || (isMap(v) && !(v instanceof GoStruct));
     const one = (key: unknown, elem: unknown): boolean => {
       if (++iterations > RENDER_LIMITS.iterations) this.fail(st, `more than ${RENDER_LIMITS.iterations} range iterations; refusing to render on (a range over a huge list or number?)`, undefined, true);
       const inner = st.vars.length;
@@ -467,6 +485,8 @@ export class TemplateSet {
         st.vars.push({ name: decl[0], value: key });
         st.vars.push({ name: decl[1], value: elem });
       }
+      const savedIface = st.dotIface;
+      st.dotIface = ifaceElems;
       try {
         this.walkList(st, elem, node.list);
       } catch (e) {
@@ -475,6 +495,8 @@ export class TemplateSet {
           return false;
         }
         if (!(e instanceof ContinueSignal)) throw e;
+      } finally {
+        st.dotIface = savedIface;
       }
       st.vars.length = inner;
       return true;
@@ -551,8 +573,9 @@ export class TemplateSet {
   }
 
   private evalPipeline(st: State, dot: unknown, pipe: Pipe): unknown {
+    st.at = pipe;
     let value: unknown = NOFINAL;
-    for (const cmd of pipe.cmds) value = this.evalCommand(st, dot, cmd, value);
+    for (let i = 0; i < pipe.cmds.length; i++) value = this.evalCommand(st, dot, pipe.cmds[i], value, pipe.cmdPos[i]);
     for (const d of pipe.decl) {
       if (pipe.isAssign) this.setVar(st, d, value);
       else st.vars.push({ name: d, value });
@@ -560,11 +583,13 @@ export class TemplateSet {
     return value;
   }
 
-  private evalCommand(st: State, dot: unknown, cmd: Arg[], final: unknown): unknown {
+  private evalCommand(st: State, dot: unknown, cmd: Arg[], final: unknown, cmdPos: number): unknown {
     const first = cmd[0];
+    // Go's evalCommand: the executor is at the first word (evalFieldNode, evalChainNode, …)
+    if (first.type !== 'pipe') st.at = first;
     switch (first.type) {
       case 'field':
-        return this.evalFieldChain(st, dot, dot, first.idents, cmd, final);
+        return this.evalFieldChain(st, dot, dot, first.idents, cmd, final, st.dotIface);
       case 'chain': {
         const recv = this.evalArg(st, dot, first.node);
         return this.evalFieldChain(st, dot, recv, first.fields, cmd, final);
@@ -578,7 +603,7 @@ export class TemplateSet {
         return this.evalFieldChain(st, dot, v, first.idents.slice(1), cmd, final);
       }
       case 'ident':
-        return this.evalFunction(st, dot, first.name, cmd, final);
+        return this.evalFunction(st, dot, first.name, cmd, final, cmdPos);
       case 'pipe': {
         if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function`);
         const mark = st.vars.length;
@@ -612,6 +637,7 @@ export class TemplateSet {
   }
 
   private evalArg(st: State, dot: unknown, a: Arg): unknown {
+    st.at = a;
     switch (a.type) {
       case 'dot':
         return dot;
@@ -621,12 +647,12 @@ export class TemplateSet {
         return a.value;
       case 'number':
         // idealConstant: an integer literal that fits uint64 but not int (IsUint alone)
-        if (typeof a.value === 'bigint' && a.value >= 2n ** 63n) this.fail(st, `at <${a.text}>: ${a.text} overflows int`);
+        if (typeof a.value === 'bigint' && a.value >= 2n ** 63n) this.fail(st, `${a.text} overflows int`);
         return a.value;
       case 'string':
         return a.value;
       case 'field':
-        return this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL);
+        return this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL, st.dotIface);
       case 'variable': {
         const v = this.varValue(st, a.idents[0]);
         return a.idents.length === 1 ? v : this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL);
@@ -636,7 +662,7 @@ export class TemplateSet {
         return this.evalFieldChain(st, dot, recv, a.fields, [a], NOFINAL);
       }
       case 'ident':
-        return this.evalFunction(st, dot, a.name, [a], NOFINAL);
+        return this.evalFunction(st, dot, a.name, [a], NOFINAL, a.pos);
       case 'pipe': {
         const mark = st.vars.length;
         const v = this.evalPipeline(st, dot, a.pipe);
@@ -646,17 +672,26 @@ export class TemplateSet {
     }
   }
 
-  private evalFieldChain(st: State, dot: unknown, receiver: unknown, idents: string[], cmd: Arg[], final: unknown): unknown {
+  /** `iface`: the receiver's static type is interface {} (see State.dotIface). */
+  private evalFieldChain(st: State, dot: unknown, receiver: unknown, idents: string[], cmd: Arg[], final: unknown, iface = false): unknown {
     // A nil receiver that came from dot, a variable or a parenthesized pipeline is Go's invalid
     // reflect.Value: the field is the zero value, no error (`(.Values.global).x`). A nil found by a
     // map lookup inside the chain is a nil interface: the next field is an error.
-    if (isNil(receiver)) return undefined;
+    // (An element of a range over an []interface{} or map[string]interface{} is such an interface.)
+    if (isNil(receiver) && !iface) return undefined;
     let r: unknown = receiver;
-    for (let i = 0; i < idents.length - 1; i++) r = this.evalField(st, dot, idents[i], [], NOFINAL, r);
-    return this.evalField(st, dot, idents[idents.length - 1], cmd.slice(1), final, r);
+    // a value found in a map[string]interface{} has the static type interface {}: Go's evalField
+    // names that type, not the value's, when it has no such field
+    for (let i = 0; i < idents.length - 1; i++) {
+      const next = this.evalField(st, dot, idents[i], [], NOFINAL, r, cmd[0], iface);
+      iface = isMap(r) && !(r instanceof GoStruct);
+      r = next;
+    }
+    return this.evalField(st, dot, idents[idents.length - 1], cmd.slice(1), final, r, cmd[0], iface);
   }
 
-  private evalField(st: State, dot: unknown, name: string, args: Arg[], final: unknown, receiver: unknown): unknown {
+  /** `node`: the field, variable or chain the name is part of (where a method's error is). */
+  private evalField(st: State, dot: unknown, name: string, args: Arg[], final: unknown, receiver: unknown, node: Arg, iface = false): unknown {
     const hasArgs = args.length > 0 || final !== NOFINAL;
     if (isNil(receiver)) this.fail(st, `nil pointer evaluating interface {}.${name}`);
     if (receiver instanceof GoStruct) {
@@ -664,7 +699,7 @@ export class TemplateSet {
       if (typeof member === 'function') {
         const vals = args.map((a) => this.evalArg(st, dot, a));
         if (final !== NOFINAL) vals.push(final);
-        return this.call(st, name, member.bind(receiver) as GoFunc, vals);
+        return this.call(st, name, member.bind(receiver) as GoFunc, vals, node);
       }
       // a named map type (chart.Files, map[string]string): after its methods, a key
       if (receiver.goRange) {
@@ -675,7 +710,7 @@ export class TemplateSet {
         if (hasArgs) this.fail(st, `${name} has arguments but cannot be invoked as function`);
         return member;
       }
-      return this.fail(st, `can't evaluate field ${name} in type ${receiver.goType}`);
+      return this.fail(st, `can't evaluate field ${name} in type ${iface ? 'interface {}' : receiver.goType}`);
     }
     const methods = chartValuesMethods(receiver);
     if (methods && Object.hasOwn(methods, name)) {
@@ -683,16 +718,18 @@ export class TemplateSet {
       if (final !== NOFINAL) vals.push(final);
       const want = methods[name].length;
       if (vals.length !== want) this.fail(st, `wrong number of args for ${name}: want ${want} got ${vals.length}`);
-      return this.call(st, name, methods[name] as GoFunc, vals);
+      return this.call(st, name, methods[name] as GoFunc, vals, node);
     }
     if (isMap(receiver)) {
       if (hasArgs) this.fail(st, `${name} is not a method but has arguments`);
       return Object.hasOwn(receiver, name) ? receiver[name] : undefined;
     }
-    return this.fail(st, `can't evaluate field ${name} in type ${goTypeName(receiver)}`);
+    return this.fail(st, `can't evaluate field ${name} in type ${iface ? 'interface {}' : goTypeName(receiver)}`);
   }
 
-  private evalFunction(st: State, dot: unknown, name: string, cmd: Arg[], final: unknown): unknown {
+  /** `cmdPos`: where the command is (a function's error is at the command). */
+  private evalFunction(st: State, dot: unknown, name: string, cmd: Arg[], final: unknown, cmdPos: number): unknown {
+    st.at = cmd[0];
     const argNodes = cmd.slice(1);
     if (name === 'and' || name === 'or') {
       const all = argNodes.length + (final !== NOFINAL ? 1 : 0);
@@ -708,26 +745,35 @@ export class TemplateSet {
     const fn = Object.hasOwn(this.funcs, name) ? this.funcs[name] : Object.hasOwn(BUILTINS, name) ? BUILTINS[name] : undefined;
     if (!fn) return this.fail(st, `function "${name}" not defined`);
     const arity = arityError(name, argNodes.length, final !== NOFINAL);
-    if (arity) return this.fail(st, `at <${name}>: ${arity}`);
-    const vals = argNodes.map((a) => this.evalArg(st, dot, a));
-    if (final !== NOFINAL) vals.push(final);
-    // Go checks each written argument where it evaluates it: the error is at that argument
-    // (`at <.Values.host>: … got interface {}` names the key to set); the piped value at the function.
-    const typeError = argTypeError(name, vals, (i) => argNodes[i]);
-    if (typeError) {
-      // A written argument: where Go evaluated it. The piped value: Go checks it after the written
-      // arguments, so its error is at the last of them (`| trunc 5` is `at <5>`), or at the function.
-      const node = typeError.at < argNodes.length ? argNodes[typeError.at] : argNodes[argNodes.length - 1];
-      return this.fail(st, `at <${node ? lastEvaluated(node, name) : name}>: ${typeError.message}`);
+    if (arity) return this.fail(st, arity);
+    // Go checks each written argument where it evaluates it: the error is at the node last reached
+    // in that argument (`at <.Values.host>: … got interface {}` names the key to set). The piped
+    // value: Go checks it after the written arguments, so its error is where the last of them left
+    // the executor (`| trunc 5` is `at <5>`), or at the function.
+    // (each argument checked once evaluated, before the next: `split .Release.Revision toToml` is
+    // the int for a string, not toToml's missing argument)
+    const written = (i: number) => argNodes[i];
+    const vals: unknown[] = [];
+    for (const a of argNodes) {
+      vals.push(this.evalArg(st, dot, a));
+      const typeError = argTypeError(name, vals, written, vals.length - 1);
+      if (typeError) return this.fail(st, typeError.message);
     }
-    return this.call(st, name, fn, vals);
+    if (final !== NOFINAL) {
+      vals.push(final);
+      const typeError = argTypeError(name, vals, written, vals.length - 1);
+      if (typeError) return this.fail(st, typeError.message);
+    }
+    return this.call(st, name, fn, vals, { type: 'command', args: cmd, pos: cmdPos });
   }
 
-  private call(st: State, name: string, fn: GoFunc, args: unknown[]): unknown {
+  /** `node`: where Go's evalCall is when the call fails (the command, or a method's field). */
+  private call(st: State, name: string, fn: GoFunc, args: unknown[], node: ErrorNode): unknown {
     try {
       return fn(...args);
     } catch (e) {
       if (e instanceof BreakSignal || e instanceof ContinueSignal) throw e;
+      st.at = node;
       // A template that failed inside include or tpl: Go wraps its error in the caller's, so the
       // message (and Helm's `execution error at (…)` of a required or fail) starts at the outermost
       // template, the file being rendered, not at the define that failed.

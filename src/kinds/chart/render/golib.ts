@@ -110,7 +110,7 @@ function align(a: Dec, b: Dec): [bigint, bigint, number] {
 
 /** Decimal.Div: half away from zero at 16 decimal places (DivisionPrecision). */
 function decDiv(a: Dec, b: Dec): Dec {
-  if (b.c === 0n) throw new Error('decimal division by zero');
+  if (b.c === 0n) throw new Error('decimal division by 0'); // shopspring/decimal's QuoRem panic
   const k = a.e - b.e + 16;
   const n = k >= 0 ? a.c * pow10(k) : a.c;
   const d = k >= 0 ? b.c : b.c * pow10(-k);

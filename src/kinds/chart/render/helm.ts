@@ -7,6 +7,7 @@
  */
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
+import { TemplateParseError } from './parse.js';
 import { GoSizedInt, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
 import { goSprintf } from './gofmt.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
@@ -365,7 +366,13 @@ export function renderTemplates(input: EngineInput): RenderedTemplate[] {
   const set = new TemplateSet();
   set.funcs = helmFuncs(set);
   const names = sortTemplateNames([...entries.keys()]);
-  for (const n of names) set.parse(n, entries.get(n)!.data);
+  for (const n of names) {
+    try {
+      set.parse(n, entries.get(n)!.data);
+    } catch (err) {
+      throw cleanupParseError(err);
+    }
+  }
   const out: RenderedTemplate[] = [];
   for (const n of names) {
     const base = n.slice(n.lastIndexOf('/') + 1);
@@ -396,15 +403,30 @@ export function helmErrMessage(message: string): string | undefined {
   return start >= 0 && end >= start + 'HELM_ERR_START'.length ? message.slice(start + 'HELM_ERR_START'.length, end) : undefined;
 }
 
-/** Helm's reformatExecErrorMsg for `required`/`fail`: `execution error at (file:line): msg`. */
+/**
+ * Helm's cleanupExecError for `required`/`fail`: `execution error at (FILE:LINE:COL): msg`, the
+ * location being what lies between the message's first and second `: ` (strings.SplitN).
+ */
 function cleanupError(err: unknown): Error {
   if (!(err instanceof Error)) return new Error(String(err));
   const msg = helmErrMessage(err.message);
   if (msg !== undefined) {
-    const loc = /^template: ([^:]+:\d+)/.exec(err.message);
-    return new TemplateExecError(`execution error at (${loc ? loc[1] : '?'}): ${msg}`, msg);
+    const first = err.message.indexOf(': ');
+    const second = first < 0 ? -1 : err.message.indexOf(': ', first + 2);
+    return new TemplateExecError(`execution error at (${second < 0 ? '?' : err.message.slice(first + 2, second)}): ${msg}`, msg);
   }
   return err;
+}
+
+/**
+ * Helm's cleanupParseError: `parse error at (FILE:LINE): MSG`, the location the text between the
+ * first and second `: `, the message what follows the last `: ` (strings.Split).
+ */
+function cleanupParseError(err: unknown): unknown {
+  if (!(err instanceof TemplateParseError)) return err;
+  const parts = err.message.split(': ');
+  if (parts.length === 1) return err;
+  return new TemplateParseError(`parse error at (${parts[1]}): ${parts[parts.length - 1]}`);
 }
 
 /** The function map of a template set: sprig, Helm's own, and include/tpl closing over `set`. */

@@ -4,7 +4,7 @@
  * declarations, commands, fields, chains, variables, literals), with `{{-`/`-}}` trimming and
  * comments handled as Go does.
  */
-import { goBytesOf, goStringOf } from './govalue.js';
+import { goBytesOf, goQuote, goStringOf } from './govalue.js';
 
 export class TemplateParseError extends Error {}
 
@@ -273,18 +273,28 @@ export type Node =
   | { type: 'action'; pipe: Pipe; line: number }
   | { type: 'if' | 'with'; pipe: Pipe; list: Node[]; elseList?: Node[]; line: number }
   | { type: 'range'; pipe: Pipe; list: Node[]; elseList?: Node[]; line: number }
-  | { type: 'template'; name: string; pipe?: Pipe; line: number }
+  /** `pos`: where the name is (Go's TemplateNode position), for an error's location. */
+  | { type: 'template'; name: string; pipe?: Pipe; line: number; pos: number }
   | { type: 'break' | 'continue'; line: number };
 
+/**
+ * Positions (`pos`) are offsets into the parsed text, as Go's parse.Pos: an execution error is
+ * located at the node the executor last reached (`template: FILE:LINE:COL: executing "NAME" at
+ * <NODE>: …`), line and byte column counted from the text (see `errorLocation`).
+ */
 export interface Pipe {
+  type: 'pipeline';
   decl: string[];
   isAssign: boolean;
   cmds: Arg[][];
+  /** Where each command starts (Go's CommandNode position). */
+  cmdPos: number[];
   line: number;
+  pos: number;
   text: string;
 }
 
-export type Arg =
+export type Arg = (
   | { type: 'field'; idents: string[] }
   | { type: 'variable'; idents: string[] }
   | { type: 'chain'; node: Arg; fields: string[] }
@@ -295,13 +305,66 @@ export type Arg =
   | { type: 'number'; value: number | bigint; text: string }
   /** `quoted`: as written (`"a"`, `` `a` ``), as Go's StringNode prints it in an error's `at <…>`. */
   | { type: 'string'; value: string; quoted: string }
-  | { type: 'pipe'; pipe: Pipe };
+  | { type: 'pipe'; pipe: Pipe }
+) & { pos: number };
+
+/**
+ * A node an execution error can be at (Go's `state.node`): an operand, a pipeline, a command (a
+ * function's `error calling`) or a `{{template}}`.
+ */
+export type ErrorNode = Arg | Pipe | { type: 'command'; args: Arg[]; pos: number } | Extract<Node, { type: 'template' }>;
+
+/**
+ * Go's Node.String() of `n`, as an error's `at <…>` prints it: a command's parenthesized
+ * pipelines in parentheses, a pipeline's declarations before ` := `. Bounded: a crafted template's
+ * nesting is bounded by the parser (MAX_NESTING), its length by the template's.
+ */
+export function nodeString(n: ErrorNode): string {
+  switch (n.type) {
+    case 'field':
+      return `.${n.idents.join('.')}`;
+    case 'variable':
+      return n.idents.join('.');
+    case 'chain':
+      return `${n.node.type === 'pipe' ? `(${nodeString(n.node.pipe)})` : nodeString(n.node)}.${n.fields.join('.')}`;
+    case 'ident':
+      return n.name;
+    case 'dot':
+      return '.';
+    case 'nil':
+      return 'nil';
+    case 'bool':
+      return String(n.value);
+    case 'number':
+      return n.text;
+    case 'string':
+      return n.quoted;
+    case 'pipe':
+      return nodeString(n.pipe);
+    case 'pipeline':
+      return `${n.decl.length ? `${n.decl.join(', ')} := ` : ''}${n.cmds.map((c) => nodeString({ type: 'command', args: c, pos: 0 })).join(' | ')}`;
+    case 'command':
+      return n.args.map((a) => (a.type === 'pipe' ? `(${nodeString(a.pipe)})` : nodeString(a))).join(' ');
+    case 'template':
+      return `{{template ${goQuote(n.name)}${n.pipe ? ` ${nodeString(n.pipe)}` : ''}}}`;
+  }
+}
+
+/** Go's ErrorContext location of offset `pos` in `text`: `LINE:COL`, the column in bytes from 0. */
+export function errorLocation(text: string, pos: number): string {
+  const start = pos > 0 ? text.lastIndexOf('\n', pos - 1) + 1 : 0;
+  let line = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < pos; i = text.indexOf('\n', i + 1)) line++;
+  return `${line}:${Buffer.byteLength(text.slice(start, pos))}`;
+}
 
 export interface ParsedTemplate {
   /** The template's own body (undefined when the file only defines). */
   root: Node[];
   /** `{{define}}` / `{{block}}` bodies found in the text. */
   defines: Map<string, Node[]>;
+  /** The text parsed: node positions are offsets into it. */
+  text: string;
 }
 
 function unquote(tok: Token, err: (m: string) => never): string {
@@ -455,7 +518,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
   /** Parentheses and control structures open around the current token (bounded: each level is a stack frame, here and in exec). */
   let nesting = 0;
   const nested = <T>(tok: Token, f: () => T): T => {
-    if (++nesting > MAX_NESTING) err(`max nesting depth (${MAX_NESTING}) exceeded: parentheses, {{if}}, {{else if}}, {{with}} and {{range}} nest this deep only in a crafted template`, tok);
+    if (++nesting > MAX_NESTING) err(`max nesting depth (${MAX_NESTING}) exceeded; parentheses, {{if}}, {{else if}}, {{with}} and {{range}} nest this deep only in a crafted template`, tok);
     try {
       return f();
     } finally {
@@ -563,14 +626,16 @@ function parseUncached(name: string, text: string): ParsedTemplate {
   };
 
   const templateCall = (tok: Token): Node => {
+    const nameTok = peekNonSpace();
     const name = templateName('template');
     let pipe: Pipe | undefined;
     if (peekNonSpace().t !== 'right') pipe = pipeline('template', 'right');
     else nextNonSpace();
-    return { type: 'template', name, pipe, line: tok.line };
+    return { type: 'template', name, pipe, line: tok.line, pos: nameTok.pos };
   };
 
   const blockCall = (tok: Token): Node => {
+    const nameTok = peekNonSpace();
     const name = templateName('block');
     let pipe: Pipe | undefined;
     if (peekNonSpace().t !== 'right') pipe = pipeline('block', 'right');
@@ -581,7 +646,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
     varScopes = saved;
     if (body.end !== 'end') err('unexpected {{else}} in block', body.elseTok);
     defines.set(name, body.list);
-    return { type: 'template', name, pipe, line: tok.line };
+    return { type: 'template', name, pipe, line: tok.line, pos: nameTok.pos };
   };
 
   const defineCall = (tok: Token) => {
@@ -627,6 +692,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
     // (`undefined variable: $x`); a later `{{ $x }}` in the scope parses as well.
     for (const d of decl) varScopes[varScopes.length - 1].push(d);
     const cmds: Arg[][] = [];
+    const cmdPos: number[] = [];
     for (;;) {
       const tok = peekNonSpace();
       if (tok.t === end) {
@@ -634,6 +700,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
         break;
       }
       if (tok.t === 'eof' || (tok.t === 'right' && end === 'rparen')) err(`unclosed left paren`, tok);
+      cmdPos.push(tok.pos);
       cmds.push(command(end));
       const after = peekNonSpace();
       // A pipe before the closing delimiter is accepted, as Go's parser does (`{{ x | nindent 4 | }}`:
@@ -646,7 +713,7 @@ function parseUncached(name: string, text: string): ParsedTemplate {
       if (['bool', 'dot', 'nil', 'number', 'string'].includes(first.type)) err(`non executable command in pipeline stage ${c + 1}`, startTok);
     }
     const text = ''; // filled for messages by the executor when needed
-    return { decl, isAssign, cmds, line: startTok.line, text };
+    return { type: 'pipeline', decl, isAssign, cmds, cmdPos, line: startTok.line, pos: startTok.pos, text };
   };
 
   const command = (end: 'right' | 'rparen'): Arg[] => {
@@ -667,30 +734,32 @@ function parseUncached(name: string, text: string): ParsedTemplate {
   const operand = (): Arg => {
     const t = term();
     if (peek().t !== 'field') return t;
+    // Go's operand: the chain, and the field or variable it extends, is at its first added field
+    const pos = peek().pos;
     const fields: string[] = [];
     while (peek().t === 'field') fields.push(next().v.slice(1));
-    if (t.type === 'field' || t.type === 'variable') return { ...t, idents: [...t.idents, ...fields] };
+    if (t.type === 'field' || t.type === 'variable') return { ...t, idents: [...t.idents, ...fields], pos };
     if (t.type === 'bool' || t.type === 'string' || t.type === 'number' || t.type === 'nil' || t.type === 'dot')
       err(`unexpected . after term`);
-    return { type: 'chain', node: t, fields };
+    return { type: 'chain', node: t, fields, pos };
   };
 
   const term = (): Arg => {
     const tok = next();
     switch (tok.t) {
       case 'ident':
-        return { type: 'ident', name: tok.v };
+        return { type: 'ident', name: tok.v, pos: tok.pos };
       case 'dot':
-        return { type: 'dot' };
+        return { type: 'dot', pos: tok.pos };
       case 'nil':
-        return { type: 'nil' };
+        return { type: 'nil', pos: tok.pos };
       case 'variable':
         if (!hasVar(tok.v)) err(`undefined variable "${tok.v}"`, tok);
-        return { type: 'variable', idents: [tok.v] };
+        return { type: 'variable', idents: [tok.v], pos: tok.pos };
       case 'field':
-        return { type: 'field', idents: [tok.v.slice(1)] };
+        return { type: 'field', idents: [tok.v.slice(1)], pos: tok.pos };
       case 'bool':
-        return { type: 'bool', value: tok.v === 'true' };
+        return { type: 'bool', value: tok.v === 'true', pos: tok.pos };
       case 'number': {
         const v = parseNumber(tok.v);
         if (v === undefined) err(`bad number syntax: "${tok.v}"`, tok);
@@ -699,18 +768,18 @@ function parseUncached(name: string, text: string): ParsedTemplate {
         if (typeof v === 'bigint' && (v >= 2n ** 64n || v < -(2n ** 63n)))
           err(`${/^[+-]?0[xXoObB]/.test(tok.v) ? 'illegal number syntax' : 'integer overflow'}: ${JSON.stringify(tok.v)}`, tok);
         if (typeof v === 'number' && !Number.isFinite(v)) err(`illegal number syntax: ${JSON.stringify(tok.v)}`, tok);
-        return { type: 'number', value: v!, text: tok.v };
+        return { type: 'number', value: v!, text: tok.v, pos: tok.pos };
       }
       case 'char': {
         const s = unquote({ ...tok, v: `"${tok.v.slice(1, -1).replace(/"/g, '\\"')}"` }, err);
-        return { type: 'number', value: BigInt(s.codePointAt(0) ?? 0), text: tok.v };
+        return { type: 'number', value: BigInt(s.codePointAt(0) ?? 0), text: tok.v, pos: tok.pos };
       }
       case 'string':
       case 'rawstring':
-        return { type: 'string', value: unquote(tok, err), quoted: tok.v };
+        return { type: 'string', value: unquote(tok, err), quoted: tok.v, pos: tok.pos };
       case 'lparen': {
         const pipe = nested(tok, () => pipeline('parenthesized pipeline', 'rparen'));
-        return { type: 'pipe', pipe };
+        return { type: 'pipe', pipe, pos: pipe.pos };
       }
       default:
         return err(`unexpected ${describe(tok)} in operand`, tok);
@@ -718,5 +787,5 @@ function parseUncached(name: string, text: string): ParsedTemplate {
   };
 
   const body = itemList('top');
-  return { root: body.list, defines };
+  return { root: body.list, defines, text };
 }

@@ -95,12 +95,12 @@ const LITERAL = new Set<Arg['type']>(['nil', 'bool', 'number', 'string']);
  * of its type), and which argument it is about. `written(i)`: the node argument `i` was written as
  * (undefined for the piped value, which Go checks as a value).
  */
-export function argTypeError(name: string, args: readonly unknown[], written: (i: number) => Arg | undefined = () => undefined): { at: number; message: string } | undefined {
+export function argTypeError(name: string, args: readonly unknown[], written: (i: number) => Arg | undefined = () => undefined, from = 0): { at: number; message: string } | undefined {
   const sig = SIGNATURES.get(name);
   if (sig === undefined) return undefined;
   const variadic = sig.length >= 2 && sig[sig.length - 2] === '*' ? sig[sig.length - 1] : undefined;
   const fixed = variadic ? sig.length - 2 : sig.length;
-  for (let i = 0; i < args.length; i++) {
+  for (let i = from; i < args.length; i++) {
     const kind = i < fixed ? sig[i] : variadic ?? '_';
     if (kind === '_') continue;
     const a = written(i);

@@ -535,7 +535,10 @@ function mergeAll(dst: unknown, srcs: unknown[], overwrite: boolean): unknown {
 function indent(n: unknown, s: unknown): string {
   const text = str(s);
   checkLength('indent: characters', Math.max(0, Number(toInt64(n))) * (text.split('\n').length) + text.length, MAX_STRING);
-  const pad = ' '.repeat(Number(toInt64(n)));
+  const count = Number(toInt64(n));
+  // sprig's strings.Repeat panics on a negative count (safeCall's error)
+  if (count < 0) throw new Error('strings: negative Repeat count');
+  const pad = ' '.repeat(count);
   return pad + text.replace(/\n/g, `\n${pad}`);
 }
 

@@ -94,7 +94,7 @@ describe("a function called with the wrong number of arguments fails, as Go's ev
   // `not` as an argument is a call with no arguments; Go refuses it before evaluating anything,
   // and helm template fails. ferry called not() and rendered the ServiceMonitor.
   it('`and not .a .b` (cockroachdb) and `include` with no arguments (chainloop) are refused', async () => {
-    refuses(await withTemplate('{{- if and not .Values.a .Values.b }}\n  x: y\n{{- end }}'), /cm\.yaml:6: executing "c\d+\/templates\/cm\.yaml": at <not>: wrong number of args for not: want 1 got 0$/);
+    refuses(await withTemplate('{{- if and not .Values.a .Values.b }}\n  x: y\n{{- end }}'), /cm\.yaml:6:11: executing "c\d+\/templates\/cm\.yaml" at <not>: wrong number of args for not: want 1 got 0$/);
     refuses(await withTemplate('  x: {{ include }}'), /at <include>: wrong number of args for include: want 2 got 0$/);
   });
 

@@ -39,8 +39,8 @@ describe("sprig's integers are Go's int64", () => {
 
 describe("text/template's number literals", () => {
   it('an integer above int64 but within uint64 is "overflows int" where it is used (idealConstant)', () => {
-    expect(out('{{ 9223372036854775808 }}')).toBe('ERR template: t:1: executing "t": at <9223372036854775808>: 9223372036854775808 overflows int');
-    expect(out('{{ int64 0xFFFFFFFFFFFFFFFF }}')).toBe('ERR template: t:1: executing "t": at <0xFFFFFFFFFFFFFFFF>: 0xFFFFFFFFFFFFFFFF overflows int');
+    expect(out('{{ 9223372036854775808 }}')).toBe('ERR template: t:1:3: executing "t" at <9223372036854775808>: 9223372036854775808 overflows int');
+    expect(out('{{ int64 0xFFFFFFFFFFFFFFFF }}')).toBe('ERR template: t:1:9: executing "t" at <0xFFFFFFFFFFFFFFFF>: 0xFFFFFFFFFFFFFFFF overflows int');
     expect(out('{{ if 18446744073709551615 }}x{{ end }}')).toMatch(/overflows int$/);
     expect(out('{{ 9223372036854775807 }}|{{ -9223372036854775808 }}|{{ 1e-400 }}')).toBe('9223372036854775807|-9223372036854775808|0');
   });

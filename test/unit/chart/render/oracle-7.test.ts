@@ -40,12 +40,12 @@ describe('an error inside include or tpl is located at the template being render
   // (`execution error at (x:2)`), which is no file a user can open.
   it('names the outermost file for required through two includes', async () => {
     const chart = await needsV({ 'templates/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ include "y" . }}\n' });
-    refuses(chart, /execution error at \(c1\/templates\/a\.yaml:4\): need v$/);
+    refuses(chart, /execution error at \(c1\/templates\/a\.yaml:4:11\): need v$/);
   });
 
   it('names the outermost file for required reached through tpl', async () => {
     const chart = await needsV({ 'templates/sub/b.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\ndata:\n  b: {{ tpl "{{ include \\"x\\" . }}" . }}\n' });
-    refuses(chart, /execution error at \(c2\/templates\/sub\/b\.yaml:6\): need v$/);
+    refuses(chart, /execution error at \(c2\/templates\/sub\/b\.yaml:6:8\): need v$/);
   });
 
   it('starts any other error at the outermost template, then the file of the define that failed', async () => {
@@ -54,14 +54,14 @@ describe('an error inside include or tpl is located at the template being render
       'templates/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  labels:\n    l: {{ include "deep" . }}\n',
     });
     const msg = messageOf(chart);
-    expect(msg).toMatch(/template: c3\/templates\/a\.yaml:6: executing "c3\/templates\/a\.yaml": error calling include: template: c3\/templates\/_h\.tpl:1: executing "deep": .*nil pointer evaluating interface \{\}\.b/);
+    expect(msg).toMatch(/template: c3\/templates\/a\.yaml:6:10: executing "c3\/templates\/a\.yaml" at <include "deep" \.>: error calling include: template: c3\/templates\/_h\.tpl:1:31: executing "deep" at <\.Values\.a\.b\.c>: nil pointer evaluating interface \{\}\.b/);
   });
 
   // radondb-postgresql calls its TLS check with the template action: Go runs the define in its own
   // state, whose location is the file the define was parsed from (Go's ParseName), not its name.
   it('names the file of the define for required run by the template action', async () => {
     const chart = await needsV({ 'templates/a.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ template "x" . }}\n' });
-    refuses(chart, /execution error at \(c4\/templates\/_h\.tpl:2\): need v$/);
+    refuses(chart, /execution error at \(c4\/templates\/_h\.tpl:2:3\): need v$/);
   });
 
   it('keeps a bound message (template depth) as it is, not wrapped once per include', async () => {

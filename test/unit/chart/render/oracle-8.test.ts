@@ -24,7 +24,7 @@ describe("a field, variable or word ends only where Go's lexer lets it end", () 
   // field only at a space, `.`, `,`, `|`, `:`, a paren or `}}`; anything else is
   // `bad character U+002D '-'`. ferry read `-otel` as a number (`bad number syntax`).
   it('refuses a hyphen after a field as a bad character', async () => {
-    refuses(await withAction('{{ .Values.signoz-otel-gateway.strategy }}'), /c1\/templates\/cm\.yaml:6: bad character U\+002D '-'$/);
+    refuses(await withAction('{{ .Values.signoz-otel-gateway.strategy }}'), /parse error at \(c1\/templates\/cm\.yaml:6\): bad character U\+002D '-'$/);
   });
 
   // `$x=1` without spaces is no assignment in Go: `=` cannot end the variable. ferry assigned.
