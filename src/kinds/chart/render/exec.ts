@@ -338,10 +338,17 @@ export class TemplateSet {
     return this.lookup(name) !== undefined;
   }
 
+  /** Parsed texts whose functions checkFunctions found in this set. */
+  private readonly checked = new WeakSet<object>();
+
   /** Parse `text` as template `name`; its defines join the set (a later non-empty define wins). */
   parse(name: string, text: string): Node[] {
     const parsed = parseTemplate(name, text);
-    this.checkFunctions(name, parsed.text, [parsed.root, ...parsed.defines.values()]);
+    // Once per parsed text and set: `tpl` in a loop parses (from the cache) the same text each time.
+    if (!this.checked.has(parsed)) {
+      this.checkFunctions(name, parsed.text, [parsed.root, ...parsed.defines.values()]);
+      this.checked.add(parsed);
+    }
     const source = { file: name, text };
     for (const [n, body] of parsed.defines) {
       parseNames.set(body, source);
