@@ -118,6 +118,29 @@ export interface Contribution<Entry, Spec> {
   from(entry: Entry): { origin: string; specs: Spec[] };
 }
 
+/**
+ * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it. ferry
+ * never sends them (requests take credentials from auth: settings and the docker config), and the
+ * URL is written into the lock, the bundle and messages.
+ */
+export function manifestUrl(pattern: RegExp, message: string) {
+  return z
+    .string()
+    .regex(pattern, message)
+    .refine((url) => !hasUserinfo(url), {
+      message: 'holds a user name or password, which ferry does not send and would write into the lock and the bundle: remove it from the URL (a file takes auth: { bearerTokenEnv })',
+    });
+}
+
+function hasUserinfo(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** A manifest or lock list: `field: [schema]`, empty when absent. */
 export function listField<F extends string, S extends z.ZodType>(field: F, schema: S) {
   return { [field]: z.array(schema).default([]) } as { [P in F]: z.ZodDefault<z.ZodArray<S>> };
