@@ -7,6 +7,16 @@ import { validateManifest } from '../../src/kinds/schema.js';
  * docker config, not from URLs) and copied into the lock (`url`, `repo`) and the bundle. Each such
  * URL is refused with its path, all at once, and the message does not repeat the secret.
  */
+/** The problems validation lists for `manifest` (none: undefined), and the error itself. */
+function validationOf(manifest: object): { details?: string[]; error?: unknown } {
+  try {
+    validateManifest(manifest, 'm.yaml');
+    return {};
+  } catch (error) {
+    return { details: (error as { details?: string[] }).details, error };
+  }
+}
+
 describe('manifest URLs carry no credentials', () => {
   it('refuses user:password@ in files, checksums, APT and chart repository URLs, each named by its path', () => {
     const manifest = {
@@ -17,13 +27,7 @@ describe('manifest URLs carry no credentials', () => {
       apt: [{ name: 'vendor', url: 'https://me:s3cret@apt.example/debian', suites: ['stable'], components: ['main'], keys: ['vendor.asc'] }],
       charts: [{ name: 'app', repo: 'oci://me:s3cret@registry.example/charts', version: '1.0.0' }],
     };
-    let caught: unknown;
-    try {
-      validateManifest(manifest, 'm.yaml');
-    } catch (err) {
-      caught = err;
-    }
-    const details = (caught as { details?: string[] })?.details ?? [];
+    const { details = [], error: caught } = validationOf(manifest);
     for (const at of ['files[0].url', 'files[0].checksums.signature', 'apt[0].url', 'charts[0].repo']) expect(details.some((d) => d.startsWith(`${at}:`) && /user name or password/.test(d))).toBe(true);
     expect(JSON.stringify(caught) + String((caught as Error)?.message)).not.toContain('s3cret');
   });
@@ -37,12 +41,6 @@ describe('manifest URLs carry no credentials', () => {
       apt: [{ name: 'vendor', url: 'https://apt.example/debian', suites: ['stable'], components: ['main'], keys: ['vendor.asc'] }],
       charts: [{ name: 'app', repo: 'oci://registry.example/charts', version: '1.0.0' }],
     };
-    let details: unknown;
-    try {
-      validateManifest(manifest, 'm.yaml');
-    } catch (err) {
-      details = (err as { details?: unknown }).details;
-    }
-    expect(details).toBeUndefined();
+    expect(validationOf(manifest).details).toBeUndefined();
   });
 });
