@@ -3,20 +3,18 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
-import type { LoadedTarget } from '../manifest/load.js';
+import type { ResolvedTarget } from '../manifest/resolved-target.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
-import { mapChartHttp, mapFileUrl, mapImage, registryMappingFor } from '../mapping/index.js';
+import { mapImage } from '../mapping/index.js';
 import type { RegistryClient, RepoRef } from '../oci/client.js';
-import { MT, type OciDescriptor, type OciIndex } from '../oci/media-types.js';
+import type { OciDescriptor, OciIndex } from '../oci/media-types.js';
 import { EXTRA_ANNOTATION } from '../oci/referrers.js';
 import { hasSameContent } from '../store/verified-write.js';
-import { ROLE } from '../kinds/file/artifact.js';
-import { readChartArtifact, type ChartArtifact } from '../kinds/chart/import.js';
-import { aptRoot, aptTarget, readAptArtifact } from '../kinds/apt/import.js';
+import { goesToRegistry, kindByName } from '../kinds/index.js';
+import type { HeldPlace, ManifestParts } from '../kinds/differential.js';
 import { BundleReader } from '../store/bundle-reader.js';
 import type { BundleSource } from '../store/open-bundle.js';
-import { artifactLabel, LayoutDir, MAX_MANIFEST_BYTES } from '../store/layout.js';
-import { safeJoin } from '../store/safe-path.js';
+import { LayoutDir, MAX_MANIFEST_BYTES } from '../store/layout.js';
 import { ANNOTATION } from '../store/source.js';
 import {
   DIFFERENTIAL_CAP,
@@ -43,12 +41,10 @@ export interface PayloadBlob {
 const isExtra = (top: OciDescriptor) => top.annotations?.[EXTRA_ANNOTATION.of] !== undefined;
 const TOPS_PER_BLOB = 5;
 
-const CHART_PAYLOAD = new Set<string>([MT.helmChart, 'application/tar+gzip', MT.helmProv]);
-
 /**
- * The blobs a differential bundle may leave out, per artifact: image layers (through indexes
- * to every platform's manifest), chart archives and their .prov, APT packages and file
- * artifacts' files. Reads manifests only.
+ * The blobs a differential bundle may leave out, per artifact: each kind's payload
+ * (`KindModule.differentialPayload`: image layers, chart archives and their .prov, APT packages,
+ * file artifacts' files). Reads manifests only.
  */
 export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, max?: number) => Promise<Buffer>): Promise<Map<string, PayloadBlob>> {
   const out = new Map<string, PayloadBlob>();
@@ -58,34 +54,16 @@ export async function payloadBlobs(index: OciIndex, readBlob: (digest: string, m
     if (!e) out.set(d.digest, (e = { size: d.size, tops: [] }));
     if (e.tops.length < TOPS_PER_BLOB && !e.tops.includes(top)) e.tops.push(top);
   };
-  const parsed = new Map<string, { manifests?: OciDescriptor[]; layers?: OciDescriptor[] }>();
-  const read = async (d: OciDescriptor) => {
+  const parsed = new Map<string, ManifestParts>();
+  const read = async (d: OciDescriptor): Promise<ManifestParts> => {
+    if (typeof d?.digest !== 'string' || !DIGEST.test(d.digest)) return {};
     if (!parsed.has(d.digest)) parsed.set(d.digest, JSON.parse((await readBlob(d.digest, MAX_MANIFEST_BYTES)).toString('utf8')));
     return parsed.get(d.digest)!;
   };
   for (const top of index.manifests) {
     if (isExtra(top) || typeof top.digest !== 'string' || !DIGEST.test(top.digest)) continue;
-    const kind = kindNameOf(top);
-    if (kind === 'image') {
-      const stack = [top];
-      const seen = new Set<string>();
-      while (stack.length) {
-        const d = stack.pop()!;
-        if (seen.has(d.digest)) continue;
-        seen.add(d.digest);
-        const json = await read(d);
-        for (const child of Array.isArray(json.manifests) ? json.manifests : []) if (typeof child?.digest === 'string' && DIGEST.test(child.digest)) stack.push(child);
-        for (const layer of Array.isArray(json.layers) ? json.layers : []) add(layer, top);
-      }
-    } else if (kind === 'file' || kind === 'apt' || kind === 'chart') {
-      const json = await read(top);
-      // A big APT artifact is an index of manifests, each with a slice of the layers (kinds/apt/artifact.ts).
-      const parts = kind === 'apt' && Array.isArray(json.manifests) ? await Promise.all(json.manifests.filter((c) => typeof c?.digest === 'string' && DIGEST.test(c.digest)).map(read)) : [json];
-      for (const layer of parts.flatMap((p) => (Array.isArray(p.layers) ? p.layers : []))) {
-        const role = layer?.annotations?.[ROLE];
-        if (kind === 'chart' ? CHART_PAYLOAD.has(layer?.mediaType) : role === (kind === 'apt' ? 'package' : 'file')) add(layer, top);
-      }
-    }
+    const kind = kindByName(kindNameOf(top));
+    for (const blob of (await kind?.differentialPayload?.(top, read)) ?? []) add(blob, top);
   }
   return out;
 }
@@ -163,9 +141,9 @@ async function readBase(
   }
 }
 
-/** The references of the images and charts among `tops` (what lands in a registry), sorted, each once. */
+/** The references of the entries among `tops` that land in a registry (images, OCI charts), sorted, each once. */
 function repoRefs(tops: OciDescriptor[]): string[] {
-  const refs = tops.filter((t) => !isExtra(t) && (kindNameOf(t) === 'image' || kindNameOf(t) === 'chart')).map((t) => t.annotations?.[ANNOTATION.refName]);
+  const refs = tops.filter((t) => !isExtra(t) && goesToRegistry(kindNameOf(t))).map((t) => t.annotations?.[ANNOTATION.refName]);
   return [...new Set(refs.filter((r): r is string => typeof r === 'string'))].sort();
 }
 
@@ -174,28 +152,28 @@ function repoRefs(tops: OciDescriptor[]): string[] {
 
 /** ferry/differential.json of a bundle, checked; undefined for a full bundle. */
 /** What reading the differential list needs of a bundle (a tar, or a bundle in a registry). */
-export async function checkBaseOnTarget(bundle: string, reader: BundleSource, loaded: LoadedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
+export async function checkBaseOnTarget(bundle: string, reader: BundleSource, target: ResolvedTarget, registry: RegistryClient | undefined): Promise<Map<string, string[]>> {
   const mounts = new Map<string, string[]>();
   const diff = await readDifferential(reader);
   if (!diff || !diff.omitted.length) return mounts;
   const omitted = new Map(diff.omitted.map((o) => [o.digest, o.size]));
   const index = await reader.readIndex();
   const payload = await payloadBlobs(index, (d, max) => reader.readBlob(d, max));
-  const t = loaded.target;
   const missing: string[] = [];
   const checks: Array<() => Promise<void>> = [];
-  const host = t.registry ? new URL(t.registry.url).host : '';
+  const mirror = target.registry;
   const repoOf = (refName: string): string | undefined => {
     try {
-      return mapImage(refName, registryMappingFor(t)).repository;
+      return mapImage(refName, mirror!.mapping).repository;
     } catch {
       return undefined;
     }
   };
   // Where else on the registry a base blob may be: the base's images' and charts' repositories
   // (older bundles do not list them: then this bundle's own), each once.
-  const others = t.registry ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
+  const others = mirror ? [...new Set((diff.baseRefs ?? repoRefs(index.manifests)).map(repoOf).filter((r): r is string => r !== undefined))].sort() : [];
   const inRegistry = async (label: string, repository: string, digest: string, size: number) => {
+    const host = mirror!.host;
     const own: RepoRef = { registry: host, repository };
     if ((await registry!.blobSize(own, digest)) === size) return;
     for (const other of others) {
@@ -205,56 +183,24 @@ export async function checkBaseOnTarget(bundle: string, reader: BundleSource, lo
     }
     missing.push(`${label}: blob ${digest} (${size} bytes) is not in ${host}/${repository} nor in the ${others.length} other mirror repositories of the base`);
   };
-  const charts = new Map<string, Promise<ChartArtifact>>();
-  const chartOf = (top: OciDescriptor) => {
-    if (!charts.has(top.digest)) charts.set(top.digest, readChartArtifact(top, reader));
-    return charts.get(top.digest)!;
-  };
-  const sameFile = (label: string, dest: string, digest: string, size: number) => async () => {
-    if (!(await hasSameContent(dest, digest, size))) missing.push(`${label}: ${dest} is not there with sha256 ${digest.slice(7)} (${size} bytes)`);
-  };
-  for (const [digest, p] of payload) {
-    const size = omitted.get(digest);
-    if (size === undefined || (await reader.blobSize(digest)) !== undefined) continue;
-    for (const top of p.tops) {
-      const label = artifactLabel(top);
-      const kind = kindNameOf(top);
-      if ((kind === 'image' || kind === 'chart') && t.registry && registry) {
-        const repository = repoOf(top.annotations?.[ANNOTATION.refName] ?? '');
-        if (repository) checks.push(() => inRegistry(label, repository, digest, size));
-      }
-      if ((kind === 'image' || kind === 'chart') && t.directory) {
-        const layout = new LayoutDir(path.resolve(loaded.dir, t.directory));
-        checks.push(async () => {
-          if ((await layout.blobSize(digest).catch(() => undefined)) !== size) missing.push(`${label}: blob ${digest} (${size} bytes) is not in the directory target ${layout.root}`);
-        });
-      }
-      if (kind === 'chart' && t.charts) {
-        const a = await chartOf(top);
-        const dir = path.resolve(loaded.dir, t.charts.dir);
-        const file = safeJoin(dir, mapChartHttp(a.meta.name, a.meta.version, t.charts).path, label);
-        if (a.chart.digest === digest) checks.push(sameFile(label, file, digest, size));
-        if (a.prov?.digest === digest) checks.push(sameFile(label, `${file}.prov`, digest, size));
-      }
-      if (kind === 'apt' && t.apt) {
-        const a = await readAptArtifact(top, reader);
-        const { root } = aptRoot(aptTarget(loaded), a);
-        for (const layer of a.manifest.layers) {
-          const title = layer.annotations?.[ANNOTATION.title];
-          if (layer.digest !== digest || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') continue;
-          checks.push(sameFile(`${a.label} ${title}`, safeJoin(root, title, a.label), digest, size));
-        }
-      }
-      if (kind === 'file' && t.files) {
-        const dir = path.resolve(loaded.dir, t.files.dir);
-        const manifest = JSON.parse((await reader.readBlob(top.digest)).toString('utf8')) as { layers?: OciDescriptor[] };
-        for (const layer of manifest.layers ?? []) {
-          const url = layer.annotations?.[ANNOTATION.source];
-          if (layer.digest !== digest || typeof url !== 'string') continue;
-          checks.push(sameFile(url, safeJoin(dir, mapFileUrl(url, t.files).path, url), digest, size));
-        }
-      }
+  const check = (place: HeldPlace, size: number) => async () => {
+    if ('repository' in place) return inRegistry(place.label, place.repository, place.digest, size);
+    if ('layout' in place) {
+      const layout = new LayoutDir(place.layout);
+      if ((await layout.blobSize(place.digest).catch(() => undefined)) !== size) missing.push(`${place.label}: blob ${place.digest} (${size} bytes) is not in the directory target ${layout.root}`);
+      return;
     }
+    if (!(await hasSameContent(place.file, place.digest, size))) missing.push(`${place.label}: ${place.file} is not there with sha256 ${place.digest.slice(7)} (${size} bytes)`);
+  };
+  // Per entry, the payload blobs it carries that the bundle left out; each kind says where they must be.
+  const leftOut = new Map<OciDescriptor, Set<string>>();
+  for (const [digest, p] of payload) {
+    if (!omitted.has(digest) || (await reader.blobSize(digest)) !== undefined) continue;
+    for (const top of p.tops) leftOut.set(top, (leftOut.get(top) ?? new Set()).add(digest));
+  }
+  for (const [top, digests] of leftOut) {
+    const places = (await kindByName(kindNameOf(top))?.heldOnTarget?.(top, digests, reader, target)) ?? [];
+    for (const place of places) if (!('repository' in place) || registry) checks.push(check(place, omitted.get(place.digest)!));
   }
   for (let i = 0; i < checks.length; i += 8) await Promise.all(checks.slice(i, i + 8).map((c) => c()));
   if (missing.length) {

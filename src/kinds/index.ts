@@ -33,6 +33,11 @@ export function kindByName(name: string): AnyKind | undefined {
   return ALL_KINDS.find((k) => k.name === name);
 }
 
+/** Whether a kind's bundle entries are OCI artifacts a registry holds as they are (images, OCI charts): its facet includes the registry. */
+export function goesToRegistry(name: string): boolean {
+  return kindByName(name)?.targetFacet?.anyOf.includes('registry') ?? false;
+}
+
 /** Route providers `serve` adds for the kinds that have HTTP trees (files, APT). */
 export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = ALL_KINDS.flatMap((k) => (k.serveRoutes ? [k.serveRoutes] : []));
 

@@ -14,6 +14,7 @@ import type { ImportProblem } from './import-checks.js';
 import type { MirrorMapping, MirrorPlace, RegistryMapping } from '../mapping/index.js';
 import type { ImageReference } from '../oci/reference.js';
 import type { ServeRouteProvider } from './serve-route.js';
+import type { HeldPlace, ReadManifest } from './differential.js';
 import { trimTrailing } from '../ui/escape.js';
 
 /**
@@ -117,6 +118,29 @@ export interface Contribution<Entry, Spec> {
   from(entry: Entry): { origin: string; specs: Spec[] };
 }
 
+/**
+ * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it. ferry
+ * never sends them (requests take credentials from auth: settings and the docker config), and the
+ * URL is written into the lock, the bundle and messages.
+ */
+export function manifestUrl(pattern: RegExp, message: string) {
+  return z
+    .string()
+    .regex(pattern, message)
+    .refine((url) => !hasUserinfo(url), {
+      message: 'holds a user name or password, which ferry does not send and would write into the lock and the bundle: remove it from the URL (a file takes auth: { bearerTokenEnv })',
+    });
+}
+
+function hasUserinfo(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== '' || u.password !== '';
+  } catch {
+    return false;
+  }
+}
+
 /** A manifest or lock list: `field: [schema]`, empty when absent. */
 export function listField<F extends string, S extends z.ZodType>(field: F, schema: S) {
   return { [field]: z.array(schema).default([]) } as { [P in F]: z.ZodDefault<z.ZodArray<S>> };
@@ -185,6 +209,18 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   references(entry: Lock): Ref[];
   /** Where those things live on a mirror (through src/mapping); empty places: the target has no facet for it. */
   locations(entry: Lock, mapping: MirrorMapping): Array<KindLocation<Ref, Place>>;
+  /**
+   * A differential bundle (`bundle create --since`): the blobs of one top-level entry it may leave
+   * out, its payload (layers, chart archives, packages, files; never a manifest). Reads manifests only.
+   * A kind without it has nothing a differential bundle leaves out.
+   */
+  differentialPayload?(top: OciDescriptor, read: ReadManifest): Promise<OciDescriptor[]>;
+  /**
+   * Importing a differential bundle: where on `target` the payload blobs `digests` of `top`, which
+   * the bundle left out, must already be (src/kinds/differential.ts). `source` is the bundle, for
+   * the entry's metadata (capped, digest-checked).
+   */
+  heldOnTarget?(top: OciDescriptor, digests: ReadonlySet<string>, source: BlobSource, target: ResolvedTarget): Promise<HeldPlace[]>;
   /** HTTP trees `serve` adds for this kind's bundle entries (outside /v2/). */
   serveRoutes?: ServeRouteProvider;
   /** Specs its resolved entries add to another kind. */

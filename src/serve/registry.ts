@@ -9,6 +9,7 @@ import { ANNOTATION, type BlobSource } from '../store/source.js';
 import { answeredByPreconditions, sendError, sendJson } from './http.js';
 import type { VerifiedBlobs } from './verified-blobs.js';
 import { clip } from '../mapping/mirror-tree.js';
+import { goesToRegistry } from '../kinds/index.js';
 
 /**
  * The read-only OCI distribution API (the pull side) over a bundle tar or an OCI layout:
@@ -45,7 +46,7 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
     const refName = top.annotations?.[ANNOTATION.refName];
     const kind = top.annotations?.[ANNOTATION.kind];
     if (!refName || !isManifestType(top.mediaType)) continue;
-    if (kind !== undefined && kind !== 'image' && kind !== 'chart') continue;
+    if (kind !== undefined && !goesToRegistry(kind)) continue;
     if (!/[/:@]/.test(refName)) {
       // The OCI convention (skopeo `oci:dir:tag`) puts only a tag in ref.name: no repository to serve it under.
       warnings.push(`${clip(refName)}: ref.name is a bare tag, not a full image reference; not served (${top.digest})`);

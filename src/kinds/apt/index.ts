@@ -6,6 +6,10 @@ import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
 import { importApt, importAptBlobs, unlockedAptTop, validateAptImport } from './import.js';
 import { aptServeRoutes } from './serve.js';
+import { aptRoot, readAptArtifact } from './import.js';
+import { ROLE } from '../file/artifact.js';
+import { ANNOTATION } from '../../store/source.js';
+import { safeJoin } from '../../store/safe-path.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 /** An APT repository by its root URL. */
@@ -34,6 +38,22 @@ export const aptKind = {
   importBlobs: importAptBlobs,
   validateImport: validateAptImport,
   unlockedTop: unlockedAptTop,
+  async differentialPayload(top, read) {
+    // A big APT artifact is an index of manifests, each with a slice of the layers (artifact.ts).
+    const json = await read(top);
+    const parts = Array.isArray(json.manifests) ? await Promise.all(json.manifests.filter((c) => typeof c?.digest === 'string').map(read)) : [json];
+    return parts.flatMap((p) => p.layers ?? []).filter((l) => l?.annotations?.[ROLE] === 'package');
+  },
+  async heldOnTarget(top, digests, source, target) {
+    if (!target.apt) return [];
+    const a = await readAptArtifact(top, source);
+    const { root } = aptRoot(target.apt, a);
+    return a.manifest.layers.flatMap((layer) => {
+      const title = layer.annotations?.[ANNOTATION.title];
+      if (!digests.has(layer.digest) || layer.annotations?.[ROLE] !== 'package' || typeof title !== 'string') return [];
+      return [{ digest: layer.digest, label: `${a.label} ${title}`, file: safeJoin(root, title, a.label) }];
+    });
+  },
   references: (entry): AptRef[] => [{ kind: 'apt', upstream: entry.url }],
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.apt ? [{ facet: 'apt' as const, url: mapAptRepo(ref.upstream, m.apt) }] : [] }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { manifestUrl } from '../types.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
 
 const insideRepo = (s: string) => !s.startsWith('/') && !s.split('/').includes('..') && !/\s/.test(s);
@@ -48,7 +49,7 @@ export function suiteKey(suite: string): string {
 export const AptSpecSchema = z
   .object({
     name: z.string().min(1),
-    url: z.string().regex(/^https?:\/\/\S+$/, 'url must be http(s)://'),
+    url: manifestUrl(/^https?:\/\/\S+$/, 'url must be http(s)://'),
     suites: z
       .array(
         z

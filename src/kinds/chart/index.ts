@@ -5,6 +5,11 @@ import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '..
 import { chartFetchPlan, fetchChart } from './fetch.js';
 import { importChart, importChartBlobs, unlockedChartTop, validateChartImport } from './import.js';
 import { chartServeRoutes } from './serve.js';
+import { registryHeld } from '../differential.js';
+import { MT } from '../../oci/media-types.js';
+import { safeJoin } from '../../store/safe-path.js';
+import { artifactLabel } from '../../store/layout.js';
+import { readChartArtifact } from './import.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
@@ -22,6 +27,9 @@ export interface ChartRef extends UpstreamRefBase<'chart'> {
   name: string;
   version: string;
 }
+
+/** A chart artifact's payload: the archive and its provenance file. */
+const CHART_PAYLOAD = new Set<string>([MT.helmChart, 'application/tar+gzip', MT.helmProv]);
 
 // Chart repositories on GitHub Pages (chart-releaser) serve their index there and the archives
 // from GitHub releases: carrying the chart carries what those hosts would have served.
@@ -69,6 +77,17 @@ export const chartKind = {
   serveRoutes: chartServeRoutes,
   validateImport: validateChartImport,
   unlockedTop: unlockedChartTop,
+  differentialPayload: async (top, read) => ((await read(top)).layers ?? []).filter((l) => CHART_PAYLOAD.has(l?.mediaType)),
+  async heldOnTarget(top, digests, source, target) {
+    const held = registryHeld(top, digests, target);
+    if (!target.charts) return held;
+    const a = await readChartArtifact(top, source);
+    const label = artifactLabel(top);
+    const file = safeJoin(target.charts.dir, mapChartHttp(a.meta.name, a.meta.version, target.charts).path, label);
+    if (digests.has(a.chart.digest)) held.push({ digest: a.chart.digest, label, file });
+    if (a.prov && digests.has(a.prov.digest)) held.push({ digest: a.prov.digest, label, file: `${file}.prov` });
+    return held;
+  },
   references: (entry) => [{ kind: 'chart', upstream: chartOciReference(entry.repo, entry.name, entry.version), repo: entry.repo, name: entry.name, version: entry.version }],
   locations(entry, m) {
     return this.references(entry).map((ref) => {

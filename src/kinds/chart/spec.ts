@@ -1,11 +1,10 @@
 import { z } from 'zod';
+import { manifestUrl } from '../types.js';
 
 export const ChartSpecSchema = z
   .object({
     name: z.string().min(1).describe('Chart name in the repository.'),
-    repo: z
-      .string()
-      .regex(/^(https?|oci):\/\/\S+$/, 'repo must be an http(s):// chart repository or an oci:// registry path')
+    repo: manifestUrl(/^(https?|oci):\/\/\S+$/, 'repo must be an http(s):// chart repository or an oci:// registry path')
       .describe('HTTP repository (serving index.yaml) or oci://registry/path.'),
     version: z.string().min(1).describe('Exact version, or a semver range (the newest match wins).'),
     values: z.array(z.string()).optional().describe('Values files you deploy with, relative to the manifest.'),

@@ -6,6 +6,11 @@ import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
 import { importFile, importFileBlobs, unlockedFileTop, validateFileImport } from './import.js';
 import { fileServeRoutes } from './serve.js';
+import { ROLE } from './artifact.js';
+import { ANNOTATION } from '../../store/source.js';
+import { safeJoin } from '../../store/safe-path.js';
+import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
+import type { OciDescriptor } from '../../oci/media-types.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 /** A file by its upstream URL (the file itself, its checksum file, its signature). */
@@ -41,6 +46,17 @@ export const fileKind = {
   importBlobs: importFileBlobs,
   validateImport: validateFileImport,
   unlockedTop: unlockedFileTop,
+  differentialPayload: async (top, read) => ((await read(top)).layers ?? []).filter((l) => l?.annotations?.[ROLE] === 'file'),
+  async heldOnTarget(top, digests, source, target) {
+    const files = target.files;
+    if (!files) return [];
+    const manifest = JSON.parse((await source.readBlob(top.digest, MAX_MANIFEST_BYTES)).toString('utf8')) as { layers?: OciDescriptor[] };
+    return (manifest.layers ?? []).flatMap((layer) => {
+      const url = layer.annotations?.[ANNOTATION.source];
+      if (!digests.has(layer.digest) || typeof url !== 'string') return [];
+      return [{ digest: layer.digest, label: url, file: safeJoin(files.dir, mapFileUrl(url, files).path, url) }];
+    });
+  },
   references: fileReferences,
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { manifestUrl } from '../types.js';
 
 const HEX64 = /^[a-f0-9]{64}$/;
 const HEX128 = /^[a-f0-9]{128}$/;
@@ -20,8 +21,8 @@ export type FileAuth = z.infer<typeof FileAuthSchema>;
 
 const ChecksumsSchema = z
   .object({
-    url: z.string().regex(/^https?:\/\/\S+$/, 'checksums.url must be http(s)://'),
-    signature: z.string().regex(/^https?:\/\/\S+$/).optional().describe('Detached signature; omit when the checksum file is clear-signed or unsigned.'),
+    url: manifestUrl(/^https?:\/\/\S+$/, 'checksums.url must be http(s)://'),
+    signature: manifestUrl(/^https?:\/\/\S+$/, 'signature must be http(s)://').optional().describe('Detached signature; omit when the checksum file is clear-signed or unsigned.'),
     keys: z.array(z.string()).optional().describe('OpenPGP public keys (files relative to the manifest).'),
     algorithm: z.enum(['sha256', 'sha512']).optional(),
   })
@@ -30,12 +31,12 @@ const ChecksumsSchema = z
 export const FileSpecSchema = z
   .object({
     name: z.string().min(1).describe('A name for this file, unique in the manifest.'),
-    url: z.string().regex(/^https?:\/\/\S+$/, 'url must be http(s)://'),
+    url: manifestUrl(/^https?:\/\/\S+$/, 'url must be http(s)://'),
     sha256: z.string().regex(HEX64, 'sha256 must be 64 lowercase hex characters').optional(),
     sha512: z.string().regex(HEX128, 'sha512 must be 128 lowercase hex characters').optional(),
     // `checksums: https://…/SHA256SUMS` is the checksum file alone: `{url}` (what a user writes first).
     checksums: z
-      .union([z.string().regex(/^https?:\/\/\S+$/, 'checksums must be an http(s):// URL or {url, signature?, keys?, algorithm?}').transform((url): z.output<typeof ChecksumsSchema> => ({ url })), ChecksumsSchema])
+      .union([manifestUrl(/^https?:\/\/\S+$/, 'checksums must be an http(s):// URL or {url, signature?, keys?, algorithm?}').transform((url): z.output<typeof ChecksumsSchema> => ({ url })), ChecksumsSchema])
       .optional(),
     auth: FileAuthSchema.optional().describe('Credentials for a host that wants them (a gated model on a Hugging Face-style host): the name of an environment variable, never the secret.'),
     size: z.number().int().nonnegative().optional(),

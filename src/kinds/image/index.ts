@@ -8,6 +8,7 @@ import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
 import { importImage, importImageBlobs, unlockedImageTop, validateImageImport } from './import.js';
+import { layersBelow, registryHeld } from '../differential.js';
 
 export { imageKey };
 
@@ -56,6 +57,9 @@ export const imageKind = {
   importBlobs: importImageBlobs,
   validateImport: validateImageImport,
   unlockedTop: unlockedImageTop,
+  // Every platform's layers; the manifests and config stay in the bundle.
+  differentialPayload: layersBelow,
+  heldOnTarget: async (top, digests, _source, target) => registryHeld(top, digests, target),
   references: (entry) => [{ kind: 'image', upstream: entry.ref, ...(entry.storedDigest ? { storedDigest: entry.storedDigest } : {}) }],
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.registry ? [{ facet: 'registry' as const, image: mapImage(ref.upstream, m.registry, ref.storedDigest) }] : [] }));
