@@ -193,8 +193,13 @@ describe('apt: ferry serve', () => {
     const serve = await startFerryServe([path.join(dir, 'apt.ferry.tar'), '--target', 'target.yaml'], { cwd: dir });
     try {
       const at = (prefix: string) => mapAptRepo(`${upstream.url}/${prefix}`, { baseUrl: `${serve.url}/apt` }).url;
-      const key = path.join(dir, 'served-site.asc');
-      const res = await fetch(`${serve.url}/apt/ferry-archive-keyring.asc`);
+      // Armored and binary, as import writes them: `rewrite apt-sources` tells clients to install
+      // the binary one (its default keyring path is a .gpg) from the mirror's base URL.
+      const armored = await fetch(`${serve.url}/apt/ferry-archive-keyring.asc`);
+      expect(armored.status).toBe(200);
+      await writeFile(path.join(dir, 'served-site.asc'), Buffer.from(await armored.arrayBuffer()));
+      const key = path.join(dir, 'served-site.gpg');
+      const res = await fetch(`${serve.url}/apt/ferry-archive-keyring.gpg`);
       expect(res.status).toBe(200);
       await writeFile(key, Buffer.from(await res.arrayBuffer()));
       const sources = [`deb [signed-by=${key}] ${at('filtered')} bookworm main`, `deb [signed-by=${path.join(dir, 'vendor.asc')}] ${at('whole')} bookworm main`].join('\n');

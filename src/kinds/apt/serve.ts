@@ -1,5 +1,5 @@
 import { mapAptRepo } from '../../mapping/index.js';
-import { publicKeyArmored, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
+import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import { FerryError } from '../../errors.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import type { ServeRoute, ServeRouteContext } from '../serve-route.js';
@@ -110,6 +110,11 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
     }
   }
   if (!paths.size) return [];
-  if (key) paths.set(`${SITE_KEY_NAME}.asc`, { bytes: Buffer.from(publicKeyArmored(key)) });
+  // Both forms, as import writes them: `rewrite apt-sources` sends clients to the binary one (a
+  // .gpg keyring, its default) or the armored one (a .asc keyring).
+  if (key) {
+    paths.set(`${SITE_KEY_NAME}.asc`, { bytes: Buffer.from(publicKeyArmored(key)) });
+    paths.set(`${SITE_KEY_NAME}.gpg`, { bytes: Buffer.from(publicKeyBinary(key)) });
+  }
   return [{ prefix: APT_PREFIX, handle: (req, res, rest) => answer(ctx, req, res, paths.get(rest)) }];
 }
