@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../manifest/resolved-target.js';
 import { checkCollisions } from '../mapping/index.js';
 import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
-import { kindByName, kindsWithoutPlace } from '../kinds/index.js';
+import { goesToRegistry, kindByName, kindsWithoutPlace } from '../kinds/index.js';
 import type { ImportResult } from '../kinds/types.js';
 import { bundleIndex, isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
@@ -267,8 +267,10 @@ export async function validateBundleImport(bundle: string, target: ResolvedTarge
     const missing = kindsWithoutPlace(tops.map(kindNameOf), target.target);
     for (const k of missing) problems.add(k, `add ${kindByName(k)!.targetFacet!.add}`, 'VALIDATION');
     if (target.registry) {
-      const names = tops.filter((d) => kindNameOf(d) === 'image').map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
-      await problems.check('images', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
+      // Every kind the registry receives (images and charts, as serve checks them): two upstream
+      // repositories that one mirror repository would hold are refused before anything is pushed.
+      const names = tops.filter((d) => goesToRegistry(kindNameOf(d))).map((d) => d.annotations?.[ANNOTATION.refName]).filter((n): n is string => typeof n === 'string');
+      await problems.check('registry', () => checkCollisions(names.filter((n) => isImageReference(n)), target.registry!.mapping));
     }
     // An entry already refused (its name, its manifests) is not named again for the lock.
     const refused = new Set<OciDescriptor>();

@@ -26,7 +26,6 @@ const OTHER_VOCABULARY: Record<string, string> = {
 const KNOWN: Array<[file: string, text: string, why: string]> = [
   ['src/store/bundle-verify.ts', "return kind === 'image'", 'store is below kinds/ (cannot read KINDS): counts images for the report'],
   ['src/commands/lock-diff.ts', 'c.kind', 'per-kind pins and the chart/image relations of two locks'],
-  ['src/commands/import.ts', "kindNameOf(d) === 'image'", 'the collision check covers images only (charts a registry holds are not checked)'],
 ];
 
 const KIND_NAMES = '(?:image|chart|apt|file|endpoint)';
