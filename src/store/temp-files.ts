@@ -388,6 +388,15 @@ export async function renameIntoPlace(tmp: string, dest: string, id: FileIdentit
   const sameDir = path.resolve(path.dirname(tmp)) === path.resolve(path.dirname(dest));
   const t: HeldTemp<undefined> = { dest, tmp, tmpAt: sameDir ? path.join(dir.at, path.basename(tmp)) : tmp, destAt: path.join(dir.at, path.basename(dest)), id, result: undefined };
   try {
+    // Owner-only while it was written: given the mode a plain write gives through a descriptor of the file hashed.
+    const fh = await open(t.tmpAt, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(() => undefined);
+    if (!fh) throw notTheFileWritten(tmp, dest, 'before');
+    try {
+      if (!isSameFile(await fh.stat(), id)) throw notTheFileWritten(tmp, dest, 'before');
+      await fh.chmod(plainMode());
+    } finally {
+      await fh.close();
+    }
     await renameHeld(t);
   } catch (err) {
     throw withPlace(err, dest, t.tmpAt);
