@@ -150,11 +150,27 @@ export async function holdMadeDir(dir: string): Promise<HeldDir> {
     await mkdir(abs, { recursive: true });
     return holdConfinedDir(abs);
   }
-  await mkdir(root, { recursive: true });
-  let held = await holdConfinedDir(root);
-  let at = root;
+  // The deepest level already there is held as it is (where its descriptor really is is what is
+  // checked); only the levels to make below it are walked.
+  const missing: string[] = [];
+  let base = abs;
+  let held: HeldDir | undefined;
+  for (;;) {
+    held = await holdConfinedDir(base).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (held) break;
+    if (base === root) {
+      await mkdir(root, { recursive: true });
+      continue;
+    }
+    missing.unshift(path.basename(base));
+    base = path.dirname(base);
+  }
+  let at = base;
   try {
-    for (const part of path.relative(root, abs).split(path.sep).filter((p) => p !== '')) {
+    for (const part of missing) {
       at = path.join(at, part);
       await mkdir(path.join(held.at, part)).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'EEXIST') throw Object.assign(err, { path: at });

@@ -127,28 +127,45 @@ describe('the download cache: the .partial file is held to the descriptor hashed
 });
 
 describe('mkdir -p under a target directory: a link planted after the check', () => {
-  it('a level of the path swapped for a link to outside before the directories are made: no directory made outside; refused, naming the link', { timeout: 30_000 }, async () => {
+  it('a level of the path swapped for a link to outside before the directories below it are made: nothing made outside; the file lands in the directory that was checked', { timeout: 30_000 }, async () => {
     const root = path.join(dir, 'files');
     const outside = path.join(dir, 'outside');
     await mkdir(path.join(root, 'a'), { recursive: true });
     await mkdir(outside);
     const dest = path.join(root, 'a', 'b', 'c', 'file.bin');
+    // Another user moves `a` aside (still inside the target) and plants a link to outside in its place.
     hook.onMkdir = async () => {
-      await rm(path.join(root, 'a'), { recursive: true });
+      renameSync(path.join(root, 'a'), path.join(root, 'a.moved'));
       await symlink(outside, path.join(root, 'a'));
     };
     const release = confineTo([root]);
+    try {
+      await verifiedWrite(dest, Readable.from([content]), { digest: desc.digest, size: content.length }, { label: 'file' });
+    } finally {
+      release();
+    }
+    expect(hook.onMkdir, 'the window was taken').toBeUndefined();
+    expect(await readdir(outside), 'directories were made (and the file written) through the link, outside the target').toEqual([]);
+    expect((await readFile(path.join(root, 'a.moved', 'b', 'c', 'file.bin'))).equals(content)).toBe(true);
+  });
+
+  it('the link planted before the write: refused, naming it; nothing made outside', { timeout: 30_000 }, async () => {
+    const root = path.join(dir, 'files');
+    const outside = path.join(dir, 'outside');
+    await mkdir(root);
+    await mkdir(outside);
+    await symlink(outside, path.join(root, 'a'));
+    const release = confineTo([root]);
     let err: (Error & { code?: string; hint?: string }) | undefined;
     try {
-      err = await verifiedWrite(dest, Readable.from([content]), { digest: desc.digest, size: content.length }, { label: 'file' }).then(
+      err = await verifiedWrite(path.join(root, 'a', 'b', 'file.bin'), Readable.from([content]), { digest: desc.digest, size: content.length }, { label: 'file' }).then(
         () => undefined,
         (e: unknown) => e as Error & { code?: string; hint?: string },
       );
     } finally {
       release();
     }
-    expect(hook.onMkdir, 'the window was taken').toBeUndefined();
-    expect(await readdir(outside), 'directories were made through the link, outside the target').toEqual([]);
+    expect(await readdir(outside)).toEqual([]);
     expect(err?.code).toBe('CONFLICT');
     expect(err!.message).toContain(`${path.join(root, 'a')}: a symbolic link (to ${JSON.stringify(outside)}) inside the target directory ${root} leads outside it`);
     expect(err!.hint).toMatch(/Remove the link/);
