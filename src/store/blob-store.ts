@@ -217,7 +217,7 @@ export class BlobStore extends LayoutDir {
       if (err instanceof FerryError && err.code === 'VERIFY') await rm(partial, { force: true });
       throw err;
     });
-    await renameVerified(partial, final, desc, { digest: 'sha256:' + state.hashes[0].digest('hex'), size: state.size }, {
+    await renameVerified(partial, final, desc, { digest: 'sha256:' + state.hashes[0].digest('hex'), size: state.size, id: state.id }, {
       label,
       hint: MISMATCH_HINT,
     });

@@ -1,5 +1,5 @@
 import { constants as fsc, existsSync } from 'node:fs';
-import { lstat, open, readlink, realpath } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { isWithin } from './safe-path.js';
@@ -100,27 +100,93 @@ export interface HeldDir {
 }
 
 /**
- * `dir`, under a target directory, opened once and checked where the descriptor really is.
+ * `dir` opened once and, under a target directory, checked where the descriptor really is.
  * checkInsideTarget checks a path; a write by that path afterwards follows a link planted in
  * between (another local user racing the import). Node has no openat/renameat, but on Linux a
  * path through `/proc/self/fd/<n>` resolves from the file the descriptor holds, not from its
- * name: names joined to `at` are created and renamed in the directory that was checked, whatever
- * is planted under its path meanwhile (openat semantics). Where /proc is not there, `at` is `dir`
- * and the check is checkInsideTarget's alone. Nothing is created.
+ * name: names joined to `at` are created and renamed in the directory that was checked (or, outside
+ * every target, the one directory opened), whatever is planted under its path meanwhile (openat
+ * semantics). Where /proc is not there, `at` is `dir` and the check is checkInsideTarget's alone;
+ * a directory outside every target that cannot be opened for reading (execute-only) is used by
+ * its path, as before. Nothing is created.
  */
 export async function holdConfinedDir(dir: string): Promise<HeldDir> {
   const abs = path.resolve(dir);
   const root = roots.size === 0 ? undefined : rootOf(abs);
-  if (root === undefined || !FD_PATHS) return { at: dir, close: async () => undefined };
-  await checkInsideTarget(abs);
-  const fh = await open(abs, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  if (!FD_PATHS) return { at: dir, close: async () => undefined };
+  if (root !== undefined) await checkInsideTarget(abs);
+  let fh;
+  try {
+    fh = await open(abs, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  } catch (err) {
+    if (root === undefined && (err as NodeJS.ErrnoException).code === 'EACCES') return { at: dir, close: async () => undefined };
+    throw err;
+  }
   try {
     const at = `/proc/self/fd/${fh.fd}`;
-    const real = await readlink(at);
-    if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, abs, real);
+    if (root !== undefined) {
+      const real = await readlink(at);
+      if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, abs, real);
+    }
     return { at, close: () => fh.close() };
   } catch (err) {
     await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * `mkdir -p dir`, then holdConfinedDir. Under a target directory each missing level is made in
+ * the level above held open (through its descriptor), and each level is opened and checked where
+ * it really is before the next is made in it: a link planted in the path meanwhile (another local
+ * user) leads no directory, and no write into it, outside the target. Links that stay inside
+ * (APT's `dists/<suite>`) are followed as any path is. Outside every target it is `mkdir -p` by
+ * path, as before, and the directory made is held.
+ */
+export async function holdMadeDir(dir: string): Promise<HeldDir> {
+  const abs = path.resolve(dir);
+  const root = roots.size === 0 ? undefined : rootOf(abs);
+  if (root === undefined || !FD_PATHS) {
+    await mkdir(abs, { recursive: true });
+    return holdConfinedDir(abs);
+  }
+  // The deepest level already there is held as it is (where its descriptor really is is what is
+  // checked); only the levels to make below it are walked.
+  const missing: string[] = [];
+  let base = abs;
+  let held: HeldDir | undefined;
+  for (;;) {
+    held = await holdConfinedDir(base).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return undefined;
+      throw err;
+    });
+    if (held) break;
+    if (base === root) {
+      await mkdir(root, { recursive: true });
+      continue;
+    }
+    missing.unshift(path.basename(base));
+    base = path.dirname(base);
+  }
+  let at = base;
+  try {
+    for (const part of missing) {
+      at = path.join(at, part);
+      await mkdir(path.join(held.at, part)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'EEXIST') throw Object.assign(err, { path: at });
+      });
+      const fh = await open(path.join(held.at, part), fsc.O_RDONLY | fsc.O_DIRECTORY).catch((err: NodeJS.ErrnoException) => {
+        throw Object.assign(err, { path: at });
+      });
+      const next: HeldDir = { at: `/proc/self/fd/${fh.fd}`, close: () => fh.close() };
+      await held.close();
+      held = next;
+      const real = await readlink(held.at);
+      if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, at, real);
+    }
+    return held;
+  } catch (err) {
+    await held.close();
     throw err;
   }
 }

@@ -1,20 +1,23 @@
-import { constants as fsc, createWriteStream, type Stats } from 'node:fs';
-import { chmod, link, lstat, mkdir, open, rename, rm } from 'node:fs/promises';
+import { constants as fsc, type Stats } from 'node:fs';
+import { link, lstat, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
-import { identityOf, plainMode, releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace, type FileIdentity } from './temp-files.js';
-import { checkInsideTarget } from './confined-dirs.js';
+import { identityOf, isSameFile, plainMode, releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace, type FileIdentity } from './temp-files.js';
+import { checkInsideTarget, holdMadeDir, type HeldDir } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
 /** Blobs up to this size are staged from one buffer instead of a stream. */
 const SMALL_STAGE_BYTES = 256 << 10;
-/** Directories remembered as made (placing a whole APT component makes one per package). */
-const MAX_DIRS_REMEMBERED = 1024;
+/**
+ * Directories held open at once (placing a whole APT component places into one per package;
+ * packages come sorted by path, so the last directories held are the ones asked for again).
+ */
+const MAX_DIRS_HELD = 64;
 
 /**
  * `ferry import` into directory targets (files, a chart repository, an OCI layout) reading the
@@ -34,6 +37,11 @@ const MAX_DIRS_REMEMBERED = 1024;
  * placing checks the link (or the descriptor a copy reads) against that identity, so a copy
  * renamed over, or written into, in between is refused, never placed as the verified file.
  * The placed file then gets the mode a plain write gives (0666 less the umask), as before.
+ *
+ * Every directory is made and held open (holdMadeDir: each level made in the one above, checked
+ * to stay inside the target): the staged copy is created, linked, given its mode and renamed in
+ * the directory that was checked, through its descriptor, not through a link another user plants
+ * under its path meanwhile. Directories are held once each (a bounded number at a time), not per file.
  */
 /** What a staged copy is on disk (temp-files.ts): a file renamed over it, or written into, differs. */
 type Identity = FileIdentity;
@@ -53,8 +61,8 @@ export class StagedBlobs {
   private readonly stagedIn: string[] = [];
   private readonly tail = tempTail();
   private readonly once = singleFlight<string, void>();
-  /** Directories this import created or found recently (a whole APT component stages into a few, tens of thousands of times). */
-  private readonly dirs = new Set<string>();
+  /** Directories held open (holdMadeDir), most recently used last; `users` counts the calls using one now (never closed under them). */
+  private readonly held = new Map<string, { dir: Promise<HeldDir>; users: number }>();
 
   constructor(private readonly hashed: HashedReads) {}
 
@@ -68,50 +76,54 @@ export class StagedBlobs {
     if (this.staged.has(desc.digest)) return;
     await this.once(desc.digest, async () => {
       if (this.staged.has(desc.digest)) return;
-      await this.mkdir(dir);
-      // What a killed import staged here before is removed first (its process is gone).
-      await sweepStaleTempsOnce(dir);
       let at = this.stagedIn.indexOf(dir);
       if (at < 0) at = this.stagedIn.push(dir) - 1;
-      const tmp = this.stagedPath(at, desc.digest);
-      let id: Identity;
-      try {
-        // Owner-only while it waits for the verify pass; the descriptor written through says what it is.
-        const fh = await open(tmp, 'wx', 0o600);
-        try {
-          const body = await this.hashed.openBlob(desc.digest);
-          if (desc.size <= SMALL_STAGE_BYTES) {
-            // Small (a .deb of a whole APT component): taken whole, written in one call; the
-            // last chunk arrives only once the blob hashed right.
-            const chunks: Buffer[] = [];
-            for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
-            const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
-            await fh.writeFile(bytes);
-            onBytes?.(bytes.length);
-          } else {
-            const count = new Transform({
-              transform(chunk: Buffer, _e, cb) {
-                onBytes?.(chunk.length);
-                cb(null, chunk);
-              },
-            });
-            // Written through the one descriptor (each chunk whole), which stays open for its stat.
-            await pipeline(body, count, async (chunks: AsyncIterable<Buffer>) => {
-              for await (const c of chunks) await fh.writeFile(c);
-            });
-          }
-          id = identityOf(await fh.stat());
-        } finally {
-          await fh.close();
-        }
-      } catch (err) {
-        await rm(tmp, { force: true });
-        // A stream's write error (ENOSPC) names no file: the place is the directory written to.
-        throw withPlace(err, dir);
-      }
+      const id = await this.withDir(dir, async (dirAt) => {
+        // What a killed import staged here before is removed first (its process is gone).
+        await sweepStaleTempsOnce(dir);
+        return this.stageIn(desc, dir, path.join(dirAt, this.stagedName(desc.digest)), onBytes);
+      });
       this.staged.set(desc.digest, { at, ...id });
       noteItemDone();
     });
+  }
+
+  /** Write the blob to `tmp` (its staged name through the held directory `dir`): created new, owner-only, hashed as it streams. */
+  private async stageIn(desc: { digest: string; size: number }, dir: string, tmp: string, onBytes?: (n: number) => void): Promise<Identity> {
+    try {
+      // Owner-only while it waits for the verify pass; the descriptor written through says what it is.
+      const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        const body = await this.hashed.openBlob(desc.digest);
+        if (desc.size <= SMALL_STAGE_BYTES) {
+          // Small (a .deb of a whole APT component): taken whole, written in one call; the
+          // last chunk arrives only once the blob hashed right.
+          const chunks: Buffer[] = [];
+          for await (const c of body as AsyncIterable<Buffer>) chunks.push(c);
+          const bytes = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks);
+          await fh.writeFile(bytes);
+          onBytes?.(bytes.length);
+        } else {
+          const count = new Transform({
+            transform(chunk: Buffer, _e, cb) {
+              onBytes?.(chunk.length);
+              cb(null, chunk);
+            },
+          });
+          // Written through the one descriptor (each chunk whole), which stays open for its stat.
+          await pipeline(body, count, async (chunks: AsyncIterable<Buffer>) => {
+            for await (const c of chunks) await fh.writeFile(c);
+          });
+        }
+        return identityOf(await fh.stat());
+      } finally {
+        await fh.close();
+      }
+    } catch (err) {
+      await rm(tmp, { force: true });
+      // A stream's write error (ENOSPC) names no file: the place is the directory written to.
+      throw withPlace(err, dir, tmp);
+    }
   }
 
   /**
@@ -123,73 +135,139 @@ export class StagedBlobs {
     if (staged === undefined) return false;
     const from = this.stagedPath(staged.at, digest);
     await checkInsideTarget(dest);
-    await this.mkdir(path.dirname(dest));
-    // A run killed between its link and its rename left `<dest>.ferry-<pid>-….tmp` here (an APT
-    // pool directory, a files directory): gone once its process is, as the staging directory's are.
-    await sweepStaleTempsOnce(path.dirname(dest));
-    const tmp = tempPathFor(dest);
-    try {
-      let linked = true;
-      try {
-        await link(from, tmp);
-      } catch {
-        linked = false;
-      }
-      // The link is of whatever holds the staged name now: that must be the file staged.
-      if (linked) this.checkSame(staged, await lstat(tmp), from, digest, dest);
-      // Another filesystem mounted below the target directory, or links refused: a local copy,
-      // read through a descriptor checked the same way.
-      else await this.copyChecked(staged, from, tmp, digest, dest);
-      await chmod(tmp, plainMode());
-      await rename(tmp, dest);
-    } catch (err) {
-      await rm(tmp, { force: true });
-      throw err;
-    } finally {
-      releaseTemp(tmp);
-    }
+    await this.withDir(this.stagedIn[staged.at], (stagedAt) =>
+      this.withDir(path.dirname(dest), async (destDirAt) => {
+        // A run killed between its link and its rename left `<dest>.ferry-<pid>-….tmp` here (an APT
+        // pool directory, a files directory): gone once its process is, as the staging directory's are.
+        await sweepStaleTempsOnce(path.dirname(dest));
+        const tmp = tempPathFor(dest);
+        const tmpAt = path.join(destDirAt, path.basename(tmp));
+        const fromAt = path.join(stagedAt, path.basename(from));
+        try {
+          let linked = true;
+          try {
+            await link(fromAt, tmpAt);
+          } catch {
+            linked = false;
+          }
+          // The link is of whatever holds the staged name now: that must be the file staged. Its
+          // mode is set through a descriptor of that file (a name swapped for a link leads no chmod elsewhere).
+          let placed: Identity;
+          if (linked) placed = await this.modeChecked(staged, tmpAt, from, digest, dest);
+          // Another filesystem mounted below the target directory, or links refused: a local copy,
+          // read through a descriptor checked the same way.
+          else placed = await this.copyChecked(staged, fromAt, tmpAt, from, digest, dest);
+          if (!isSameFile(await lstat(tmpAt).catch(() => undefined), placed)) this.checkSame(staged, undefined, from, digest, dest);
+          await rename(tmpAt, path.join(destDirAt, path.basename(dest)));
+        } catch (err) {
+          await rm(tmpAt, { force: true });
+          throw withPlace(err, dest, tmpAt);
+        } finally {
+          releaseTemp(tmp);
+        }
+      }),
+    );
     noteItemDone();
     return true;
   }
 
+  /** Give the link `tmpAt` the mode a plain write gives, through a descriptor checked to be the file staged; its identity then. */
+  private async modeChecked(staged: Identity, tmpAt: string, from: string, digest: string, dest: string): Promise<Identity> {
+    const fh = await open(tmpAt, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    try {
+      this.checkSame(staged, await fh.stat(), from, digest, dest);
+      await fh.chmod(plainMode());
+      return identityOf(await fh.stat());
+    } finally {
+      await fh.close();
+    }
+  }
+
   /** Throws when `st` is not the file staged for `digest` (renamed over, or written into since). */
-  private checkSame(staged: Identity, st: Stats, from: string, digest: string, dest: string): void {
-    const now = identityOf(st);
-    if (st.isFile() && now.dev === staged.dev && now.ino === staged.ino && now.size === staged.size && now.mtimeMs === staged.mtimeMs) return;
+  private checkSame(staged: Identity, st: Stats | undefined, from: string, digest: string, dest: string): void {
+    const now = st === undefined ? { dev: -1, ino: -1, size: -1, mtimeMs: -1 } : identityOf(st);
+    if (st?.isFile() && now.dev === staged.dev && now.ino === staged.ino && now.size === staged.size && now.mtimeMs === staged.mtimeMs) return;
     const what = now.dev === staged.dev && now.ino === staged.ino ? 'written into' : 'replaced by another file';
     throw new FerryError('CONFLICT', `${from}: the staged copy of ${digest} (hashed against the bundle) was ${what} before it was placed at ${dest}; it was not placed`, {
       hint: `Something else writes in ${path.dirname(from)} (ferry stages each file there under a temporary name while it verifies the rest of the bundle): find out what, then import again; files placed before are intact and a rerun skips them.`,
     });
   }
 
-  /** Copy the staged file to `tmp` (a new name) through one descriptor, checked to be the file staged. */
-  private async copyChecked(staged: Identity, from: string, tmp: string, digest: string, dest: string): Promise<void> {
-    const fh = await open(from, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  /** Copy the staged file to `tmpAt` (a new name, created owner-only) through descriptors, the source checked to be the file staged; the copy's identity. */
+  private async copyChecked(staged: Identity, fromAt: string, tmpAt: string, from: string, digest: string, dest: string): Promise<Identity> {
+    const fh = await open(fromAt, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     try {
       this.checkSame(staged, await fh.stat(), from, digest, dest);
-      await pipeline(fh.createReadStream({ autoClose: false, start: 0 }), createWriteStream(tmp, { flags: 'wx' }));
+      const out = await open(tmpAt, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        await pipeline(fh.createReadStream({ autoClose: false, start: 0 }), out.createWriteStream({ autoClose: false }));
+        await out.chmod(plainMode());
+        return identityOf(await out.stat());
+      } finally {
+        await out.close();
+      }
     } finally {
       await fh.close();
     }
   }
 
-  /** The staged copy of `digest` in stagedIn[at]: `.ferry-staged-<hex>.ferry-<tail>.tmp`, a temp name the sweep knows. */
-  private stagedPath(at: number, digest: string): string {
-    return tempPathWithTail(path.join(this.stagedIn[at], `.ferry-staged-${digest.slice('sha256:'.length)}`), this.tail);
+  /** The staged copy of `digest`'s name: `.ferry-staged-<hex>.ferry-<tail>.tmp`, a temp name the sweep knows. */
+  private stagedName(digest: string): string {
+    return path.basename(tempPathWithTail(`.ferry-staged-${digest.slice('sha256:'.length)}`, this.tail));
   }
 
-  private async mkdir(dir: string): Promise<void> {
-    if (this.dirs.has(dir)) return;
-    await checkInsideTarget(dir);
-    await mkdir(dir, { recursive: true });
-    // Packages come sorted by path: the last directories made are the ones asked for again.
-    if (this.dirs.size >= MAX_DIRS_REMEMBERED) this.dirs.clear();
-    this.dirs.add(dir);
+  /** The staged copy of `digest` in stagedIn[at], by path (for messages). */
+  private stagedPath(at: number, digest: string): string {
+    return path.join(this.stagedIn[at], this.stagedName(digest));
+  }
+
+  /** Run `use` with `dir` made and held (see the class comment); at most MAX_DIRS_HELD are kept open, none closed while in use. */
+  private async withDir<T>(dir: string, use: (at: string) => Promise<T>): Promise<T> {
+    let e = this.held.get(dir);
+    if (e) this.held.delete(dir);
+    else {
+      const made = holdMadeDir(dir);
+      e = { dir: made, users: 0 };
+      const entry = e;
+      made.catch(() => {
+        if (this.held.get(dir) === entry) this.held.delete(dir);
+      });
+    }
+    this.held.set(dir, e);
+    e.users++;
+    try {
+      await this.trimHeld();
+      return await use((await e.dir).at);
+    } finally {
+      e.users--;
+      // Dropped from the map while in use (trimmed, cleaned up): closed by its last user.
+      if (e.users === 0 && this.held.get(dir) !== e) await e.dir.then((h) => h.close(), () => undefined);
+    }
+  }
+
+  /** Close the least recently used directories no call is using, down to MAX_DIRS_HELD. */
+  private async trimHeld(): Promise<void> {
+    for (const [d, e] of this.held) {
+      if (this.held.size <= MAX_DIRS_HELD) break;
+      if (e.users > 0) continue;
+      this.held.delete(d);
+      await e.dir.then((h) => h.close(), () => undefined);
+    }
   }
 
   /** Remove every staged copy (the placed files keep their own links). */
   async cleanup(): Promise<void> {
-    for (const [digest, { at }] of this.staged) await rm(this.stagedPath(at, digest), { force: true });
-    this.staged.clear();
+    try {
+      // Through the directory staged in while it is held (a directory gone since is not made again to clean it).
+      for (const [digest, { at }] of this.staged) {
+        const held = await this.held.get(this.stagedIn[at])?.dir.catch(() => undefined);
+        await rm(path.join(held?.at ?? this.stagedIn[at], this.stagedName(digest)), { force: true });
+      }
+      this.staged.clear();
+    } finally {
+      const held = [...this.held.values()];
+      this.held.clear();
+      for (const e of held) if (e.users === 0) await e.dir.then((h) => h.close(), () => undefined);
+    }
   }
 }

@@ -3,7 +3,7 @@ import { constants as fsc, mkdtempSync, readFileSync, readlinkSync, rmSync, type
 import { access, chmod, chown, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { checkInsideTarget, holdConfinedDir } from './confined-dirs.js';
+import { checkInsideTarget, holdConfinedDir, holdMadeDir, type HeldDir } from './confined-dirs.js';
 import { FerryError } from '../errors.js';
 
 /**
@@ -237,20 +237,27 @@ export async function freshTempPath(dest: string): Promise<string> {
 /**
  * Write `dest` through a temp name: `write(tmp)` writes (and checks) the content; only when it
  * resolves is the temp file renamed into place. On any failure the temp file is removed. The
- * directory must exist.
+ * directory is made (holdMadeDir) and held: `tmp` names the temp file through it, and the rename
+ * is made in it, not through a link planted under its path meanwhile.
  */
 export async function writeViaTemp<T>(dest: string, write: (tmp: string) => Promise<T>): Promise<T> {
   await checkInsideTarget(dest);
   const tmp = await freshTempPath(dest);
+  const dir = await holdMadeDir(path.dirname(dest)).catch((err: unknown) => {
+    releaseTemp(tmp);
+    throw err;
+  });
+  const tmpAt = path.join(dir.at, path.basename(tmp));
   try {
-    const result = await write(tmp);
-    await rename(tmp, dest);
+    const result = await write(tmpAt);
+    await rename(tmpAt, path.join(dir.at, path.basename(dest)));
     return result;
   } catch (err) {
-    await rm(tmp, { force: true });
-    throw withPlace(err, dest, tmp);
+    await rm(tmpAt, { force: true });
+    throw withPlace(err, dest, tmpAt);
   } finally {
     releaseTemp(tmp);
+    await dir.close();
   }
 }
 
@@ -287,9 +294,8 @@ export function plainMode(mode = 0o666): number {
  * is refused and removed, never left under the final name. `placed(file)` may accept what is
  * found at `dest` after the rename when it is not this file (another ferry wrote the same
  * verified bytes there just after): it is called with a path to `dest`.
- * In a target directory the directory is held open (holdConfinedDir): the temp file is made and
- * renamed in the directory that was checked, not through a link planted in between.
- * The directory must exist.
+ * The directory is made and held open (holdMadeDir): the temp file is made and renamed in the
+ * directory that was checked, not through a link planted in between.
  */
 export async function writeHeldTemp<T>(
   dest: string,
@@ -297,33 +303,104 @@ export async function writeHeldTemp<T>(
   opts: { mode?: number; placed?: (file: string) => Promise<boolean> } = {},
 ): Promise<T> {
   await checkInsideTarget(dest);
-  const tmp = await freshTempPath(dest);
-  const dir = await holdConfinedDir(path.dirname(dest));
+  await sweepStaleTempsOnce(path.dirname(dest));
+  const dir = await holdMadeDir(path.dirname(dest));
+  try {
+    const t = await writeTempIn(dir, dest, write, opts);
+    try {
+      await renameHeld(t, opts.placed);
+    } catch (err) {
+      await rm(t.tmpAt, { force: true });
+      throw withPlace(err, dest, t.tmpAt);
+    } finally {
+      releaseTemp(t.tmp);
+    }
+    return t.result;
+  } finally {
+    await dir.close();
+  }
+}
+
+/** A temp file written through its descriptor in a held directory, not yet renamed into place. */
+interface HeldTemp<T> {
+  dest: string;
+  tmp: string;
+  /** The temp name and the final name through the held directory. */
+  tmpAt: string;
+  destAt: string;
+  id: FileIdentity;
+  result: T;
+}
+
+/**
+ * Create `dest`'s temp file new (O_EXCL, no link followed) and owner-only in the held directory
+ * `dir`, write it through its descriptor, then give it `mode` (less the umask) and `owner`
+ * through that descriptor too (a name swapped for a link meanwhile leads no chmod/chown
+ * elsewhere). On failure nothing is left.
+ */
+async function writeTempIn<T>(
+  dir: HeldDir,
+  dest: string,
+  write: (fh: FileHandle) => Promise<T>,
+  opts: { mode?: number; exactMode?: number; owner?: { uid: number; gid: number } },
+): Promise<HeldTemp<T>> {
+  const tmp = tempPathFor(dest);
   const tmpAt = path.join(dir.at, path.basename(tmp));
-  const destAt = path.join(dir.at, path.basename(dest));
   try {
     const fh = await open(tmpAt, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-    let result: T;
-    let id: FileIdentity;
     try {
-      result = await write(fh);
-      await fh.chmod(plainMode(opts.mode));
-      id = identityOf(await fh.stat());
+      const result = await write(fh);
+      await fh.chmod(opts.exactMode ?? plainMode(opts.mode));
+      if (opts.owner) await fh.chown(opts.owner.uid, opts.owner.gid);
+      const id = identityOf(await fh.stat());
+      return { dest, tmp, tmpAt, destAt: path.join(dir.at, path.basename(dest)), id, result };
     } finally {
       await fh.close();
     }
-    if (!isSameFile(await lstat(tmpAt).catch(() => undefined), id)) throw notTheFileWritten(tmp, dest, 'before');
-    await rename(tmpAt, destAt);
-    if (!isSameFile(await lstat(destAt).catch(() => undefined), id) && !(await opts.placed?.(destAt))) {
-      await rm(destAt, { force: true });
-      throw notTheFileWritten(tmp, dest, 'as');
-    }
-    return result;
   } catch (err) {
     await rm(tmpAt, { force: true });
-    throw withPlace(err, dest, tmpAt);
-  } finally {
     releaseTemp(tmp);
+    throw withPlace(err, dest, tmpAt);
+  }
+}
+
+/**
+ * Rename a held temp file into place: before the rename its name must still be the file written,
+ * and after it so must `dest` (or `placed(destAt)` accepts what is there); otherwise what the
+ * rename put there is removed and a CONFLICT names the place.
+ */
+async function renameHeld<T>(t: HeldTemp<T>, placed?: (file: string) => Promise<boolean>): Promise<void> {
+  if (!isSameFile(await lstat(t.tmpAt).catch(() => undefined), t.id)) throw notTheFileWritten(t.tmp, t.dest, 'before');
+  await rename(t.tmpAt, t.destAt);
+  if (!isSameFile(await lstat(t.destAt).catch(() => undefined), t.id) && !(await placed?.(t.destAt))) {
+    await rm(t.destAt, { force: true });
+    throw notTheFileWritten(t.tmp, t.dest, 'as');
+  }
+}
+
+/**
+ * Rename `tmp` (a file written and hashed through a descriptor, whose identity is `id`: a
+ * resumable download's `.partial`) to `dest`, in dest's directory made and held (holdMadeDir), and
+ * checked as writeHeldTemp checks: before the rename `tmp` must still be that file, after it `dest`.
+ */
+export async function renameIntoPlace(tmp: string, dest: string, id: FileIdentity): Promise<void> {
+  const dir = await holdMadeDir(path.dirname(dest));
+  const sameDir = path.resolve(path.dirname(tmp)) === path.resolve(path.dirname(dest));
+  const t: HeldTemp<undefined> = { dest, tmp, tmpAt: sameDir ? path.join(dir.at, path.basename(tmp)) : tmp, destAt: path.join(dir.at, path.basename(dest)), id, result: undefined };
+  try {
+    // Owner-only while it was written: given the mode a plain write gives through a descriptor of the file hashed.
+    const fh = await open(t.tmpAt, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(() => undefined);
+    if (!fh) throw notTheFileWritten(tmp, dest, 'before');
+    try {
+      if (!isSameFile(await fh.stat(), id)) throw notTheFileWritten(tmp, dest, 'before');
+      await fh.chmod(plainMode());
+    } finally {
+      await fh.close();
+    }
+    await renameHeld(t);
+  } catch (err) {
+    throw withPlace(err, dest, t.tmpAt);
+  } finally {
     await dir.close();
   }
 }
@@ -343,8 +420,6 @@ function notTheFileWritten(tmp: string, dest: string, when: 'before' | 'as'): Fe
  * file): written to a temp name beside it, then renamed. Creates the directory.
  */
 export async function writeFileAtomic(dest: string, data: string | Uint8Array, mode?: number): Promise<void> {
-  await checkInsideTarget(dest);
-  await mkdir(path.dirname(dest), { recursive: true });
   const bytes = typeof data === 'string' ? Buffer.from(data) : data;
   // Found at dest after the rename but not this file: accepted only when it holds these bytes (a second writer of the same content).
   const placed = async (file: string) => {
@@ -384,6 +459,8 @@ export interface InPlaceWrite {
 export async function replaceFilesAtomic(writes: InPlaceWrite[]): Promise<void> {
   const problems: string[] = [];
   const modes = new Map<string, { mode: number; uid: number; gid: number } | undefined>();
+  /** The file each write checked (device and inode), when there was one: the held directory must hold that file. */
+  const checked = new Map<string, { dev: number; ino: number }>();
   const changedSinceRead = async (w: InPlaceWrite): Promise<boolean> => {
     const now = await readFile(w.file).then(
       (b) => b.toString('utf8'),
@@ -420,35 +497,72 @@ export async function replaceFilesAtomic(writes: InPlaceWrite[]): Promise<void> 
       continue;
     }
     modes.set(w.file, { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid });
+    checked.set(w.file, { dev: st.dev, ino: st.ino });
   }
   if (problems.length) throw notReplaced(problems);
 
-  const temps: Array<{ w: InPlaceWrite; tmp: string }> = [];
+  // Each directory is opened once and everything after the checks goes through it (holdConfinedDir):
+  // the temp files are made, the files compared once more and renamed in the directory whose files
+  // were checked, not in one a link planted under its path meanwhile leads to. The temp files are
+  // created new and owner-only, given the file's mode (and, as root, its owner) through their
+  // descriptors, and checked to be the files written when they are renamed (writeTempIn, renameHeld).
+  const held = new Map<string, HeldDir>();
+  const temps: Array<HeldTemp<void> & { w: InPlaceWrite }> = [];
+  const renamed = new Set<string>();
   try {
     for (const w of writes) {
-      await mkdir(path.dirname(w.file), { recursive: true });
-      const tmp = await freshTempPath(w.file);
-      temps.push({ w, tmp });
-      await writeFile(tmp, w.data, { flag: 'wx' }).catch((err: unknown) => {
-        throw withPlace(err, w.file, tmp);
-      });
-      const keep = modes.get(w.file);
-      if (keep) {
-        await chmod(tmp, keep.mode);
-        if (process.getuid?.() === 0) await chown(tmp, keep.uid, keep.gid);
+      const d = path.dirname(w.file);
+      let dir = held.get(d);
+      if (!dir) {
+        await sweepStaleTempsOnce(d);
+        dir = await holdMadeDir(d);
+        held.set(d, dir);
       }
+      const keep = modes.get(w.file);
+      const t = await writeTempIn(dir, w.file, (fh) => fh.writeFile(w.data), keep ? { exactMode: keep.mode, ...(process.getuid?.() === 0 ? { owner: keep } : {}) } : {});
+      temps.push({ ...t, w });
     }
-    for (const { w } of temps) if (await changedSinceRead(w)) problems.push(`${w.file}: changed while ferry was rewriting it`);
+    for (const t of temps) {
+      const now = await currentContent(t.destAt, checked.get(t.w.file));
+      if (now !== t.w.expected) problems.push(`${t.w.file}: ${now === REPLACED ? 'replaced' : 'changed'} while ferry was rewriting it`);
+    }
     if (problems.length) throw notReplaced(problems);
-    for (const { w, tmp } of temps) {
-      await rename(tmp, w.file);
-      releaseTemp(tmp);
+    for (const t of temps) {
+      await renameHeld(t).catch((err: unknown) => {
+        throw withPlace(err, t.w.file, t.tmpAt);
+      });
+      renamed.add(t.tmp);
     }
   } finally {
-    for (const { tmp } of temps) {
-      if (mine.has(tmp)) await rm(tmp, { force: true });
-      releaseTemp(tmp);
+    for (const t of temps) {
+      if (!renamed.has(t.tmp)) await rm(t.tmpAt, { force: true });
+      releaseTemp(t.tmp);
     }
+    for (const dir of held.values()) await dir.close();
+  }
+}
+
+/** What currentContent says of a name that no longer holds the file checked (or a link, a directory, a FIFO now). */
+const REPLACED = Symbol('replaced');
+
+/**
+ * The text `file` holds now ('' when it does not exist), read without following a link or
+ * waiting on a FIFO; REPLACED when it is not a regular file, or not the file `was` (device and inode).
+ */
+async function currentContent(file: string, was: { dev: number; ino: number } | undefined): Promise<string | typeof REPLACED | undefined> {
+  let fh;
+  try {
+    fh = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' ? (was === undefined ? '' : REPLACED) : code === 'ELOOP' ? REPLACED : undefined;
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || (was !== undefined && (st.dev !== was.dev || st.ino !== was.ino))) return REPLACED;
+    return (await fh.readFile()).toString('utf8');
+  } finally {
+    await fh.close();
   }
 }
 

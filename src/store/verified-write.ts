@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
-import { writeHeldTemp } from './temp-files.js';
+import { identityOf, renameIntoPlace, writeHeldTemp, type FileIdentity } from './temp-files.js';
 import { checkInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
@@ -31,6 +31,8 @@ export interface Actual {
   digest: string;
   size: number;
   sha512?: string;
+  /** The file hashed, as its descriptor saw it (a resumable download's PartialState.id): the rename checks it is still that file. */
+  id?: FileIdentity;
 }
 
 export interface VerifyLabel {
@@ -66,8 +68,17 @@ export async function renameVerified(tmp: string, dest: string, expected: Expect
     throw verifyError(problems, opts);
   }
   await checkInsideTarget(dest);
-  await mkdir(path.dirname(dest), { recursive: true });
-  await rename(tmp, dest);
+  if (actual.id === undefined) {
+    await mkdir(path.dirname(dest), { recursive: true });
+    await rename(tmp, dest);
+    return;
+  }
+  // What is renamed into place must be the file hashed: one renamed over the `.partial` name of a
+  // shared cache (or written into) between its hash and this rename is refused and removed.
+  await renameIntoPlace(tmp, dest, actual.id).catch(async (err: unknown) => {
+    await rm(tmp, { force: true });
+    throw err;
+  });
 }
 
 /**
@@ -81,7 +92,6 @@ export async function verifiedWrite(
   opts: VerifyLabel & { onProgress?: (bytes: number) => void },
 ): Promise<number> {
   await checkInsideTarget(dest);
-  await mkdir(path.dirname(dest), { recursive: true });
   const hash = createHash('sha256');
   let size = 0;
   const check = new Transform({
@@ -138,6 +148,31 @@ export async function sha256OfFile(file: string): Promise<string | undefined> {
     return undefined;
   }
   return 'sha256:' + hash.digest('hex');
+}
+
+/**
+ * The identity of `file` (FileIdentity) when it holds `digest` and `size`, hashed through one
+ * descriptor; undefined when it does not (or cannot be read). A hard link made of `file` afterwards
+ * and found with this identity is the file hashed, unchanged: what a link by path links is
+ * whatever the name holds then, so the link, not the name, is what is checked.
+ */
+export async function verifiedIdentity(file: string, digest: string, size: number): Promise<FileIdentity | undefined> {
+  await checkInsideTarget(file);
+  const fh = await open(file, fsc.O_RDONLY | fsc.O_NONBLOCK).catch(() => undefined);
+  if (!fh) return undefined;
+  try {
+    const st = await fh.stat();
+    if (!st.isFile() || st.size !== size) return undefined;
+    const hash = createHash('sha256');
+    for await (const c of fh.createReadStream({ autoClose: false, start: 0 }) as AsyncIterable<Buffer>) hash.update(c);
+    if ('sha256:' + hash.digest('hex') !== digest) return undefined;
+    const after = identityOf(await fh.stat());
+    return after.size === size && after.mtimeMs === st.mtimeMs ? after : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    await fh.close();
+  }
 }
 
 /** True when `file` is a regular file of `size` bytes (its content not read). */

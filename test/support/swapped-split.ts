@@ -3,6 +3,7 @@ import { appendFile, copyFile, mkdir, mkdtemp, readFile, readdir, rename, rm, st
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { mapFileUrl } from '../../src/mapping/index.js';
 import { runFerry } from './cli.js';
 import { fetchOutcome, sha256, startServe, type RunningServe } from './craft-serve.js';
 import { startStaticServer, type StaticServer } from './static-http.js';
@@ -131,4 +132,23 @@ export function useSwappedSplit(prefix: string): SwappedSplitSetup {
     if (got.work) await rm(got.work, { recursive: true, force: true });
   });
   return got;
+}
+
+let sites = 0;
+/**
+ * A new directory under `setup.work` with a files-only mirror target (`files.dir: <dir>/files`):
+ * the directory, the target file, the files directory and where the bundle's one file lands there.
+ */
+export async function filesSite(setup: SwappedSplitSetup): Promise<{ dir: string; target: string; filesDir: string; landed: string }> {
+  const dir = path.join(setup.work, `site-${++sites}`);
+  await mkdir(dir);
+  const target = path.join(dir, 'site.yaml');
+  await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nfiles: { dir: ${dir}/files, baseUrl: https://files.example }\n`);
+  const filesDir = path.join(dir, 'files');
+  return { dir, target, filesDir, landed: path.join(filesDir, mapFileUrl(setup.split.fileUrl, { baseUrl: 'https://files.example' }).path) };
+}
+
+/** The sha256 (hex) of the good bundle's one file, as its manifest.yaml records it. */
+export async function goodFileSum(setup: SwappedSplitSetup): Promise<string> {
+  return /sha256: ([0-9a-f]{64})/.exec(await readFile(path.join(path.dirname(setup.split.good), 'manifest.yaml'), 'utf8'))![1];
 }

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { importBundle } from '../../src/commands/import.js';
-import { mapFileUrl } from '../../src/mapping/index.js';
 import { silentProgress } from '../../src/ui/progress.js';
-import { joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
+import { filesSite, goodFileSum, joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 39: what is checked is what is used, `ferry import` into a directory
@@ -37,20 +36,11 @@ let goodSum: string;
 let bundle: string;
 
 beforeAll(async () => {
-  goodSum = /sha256: ([0-9a-f]{64})/.exec(await readFile(path.join(path.dirname(setup.split.good), 'manifest.yaml'), 'utf8'))![1];
+  goodSum = await goodFileSum(setup);
   bundle = await joinSplit(setup.split.good, path.join(setup.work, 'app.ferry.tar'));
 }, 300_000);
 
-let n = 0;
-/** A new directory with a files-only mirror target; returns the target, its files directory and where the file lands. */
-async function site(): Promise<{ dir: string; target: string; filesDir: string; landed: string }> {
-  const dir = path.join(setup.work, `case-${++n}`);
-  await mkdir(dir);
-  const target = path.join(dir, 'site.yaml');
-  await writeFile(target, `apiVersion: ferry/v1alpha1\nkind: MirrorTarget\nmetadata: { name: site }\nfiles: { dir: ${dir}/files, baseUrl: https://files.example }\n`);
-  const filesDir = path.join(dir, 'files');
-  return { dir, target, filesDir, landed: path.join(filesDir, mapFileUrl(setup.split.fileUrl, { baseUrl: 'https://files.example' }).path) };
-}
+const site = () => filesSite(setup);
 
 /** The one staged copy in `dir` (`.ferry-staged-<hex>.ferry-<tail>.tmp`). */
 async function stagedIn(dir: string): Promise<string> {

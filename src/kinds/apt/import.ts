@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, readdir, readFile } from 'node:fs/promises';
+import { link, lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../../errors.js';
 import { failTaskOnError } from '../../ui/progress.js';
@@ -12,9 +12,9 @@ import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
-import { sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
+import { isSameFile, sweepStaleTempsOnce, writeFileAtomic, writeViaTemp } from '../../store/temp-files.js';
 import { MAX_APT_PARTS } from './artifact.js';
-import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
+import { hasSameContent, presentWithSize, verifiedIdentity, writeVerified } from '../../store/verified-write.js';
 import { ROLE } from '../file/artifact.js';
 import { bundleIndex, isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
@@ -298,7 +298,6 @@ async function recordRoot(dir: string, root: string, url: string): Promise<void>
   const file = rootRecordPath(dir, root);
   const text = `${JSON.stringify({ root, url })}\n`;
   if ((await readFile(file, 'utf8').catch(() => undefined)) === text) return;
-  await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, text);
 }
 
@@ -427,15 +426,26 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
   task.finish();
 }
 
-/** Make `dest` the same content as the verified `src` (hard link; a copy where links fail), replacing atomically. */
-async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<void> {
-  if (await hasSameContent(dest, layer.digest, layer.size)) return;
-  await mkdir(path.dirname(dest), { recursive: true });
-  try {
-    await writeViaTemp(dest, (tmp) => link(src, tmp));
-  } catch {
-    await writeBlob(layer, dest, ctx);
+/**
+ * Make `dest` the same content as `src` when `src` holds the layer's verified bytes (a hard link,
+ * made in dest's held directory, checked to be the very file hashed: one renamed over `src`
+ * between its hash and the link is not linked); from the bundle otherwise. Returns the bytes read
+ * from the bundle.
+ */
+async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<number> {
+  if (await hasSameContent(dest, layer.digest, layer.size)) return 0;
+  const id = await verifiedIdentity(src, layer.digest, layer.size);
+  if (id) {
+    const linked = await writeViaTemp(dest, async (tmp) => {
+      await link(src, tmp);
+      if (!isSameFile(await lstat(tmp), id)) throw new Error(`${src} changed since it was hashed`);
+    }).then(
+      () => true,
+      () => false,
+    );
+    if (linked) return 0;
   }
+  return writeBlob(layer, dest, ctx);
 }
 
 /**
@@ -517,8 +527,7 @@ async function writeSuitePackages(root: string, dir: string, suite: string, pack
     const dest = safeJoin(dir, titleOf(l).slice(prefix.length), `${label} package`);
     // Through the suite's symlink: the current version's copy, when there is one.
     const current = safeJoin(root, titleOf(l), `${label} package`);
-    if (current !== dest && (await hasSameContent(current, l.digest, l.size))) await linkOrCopy(current, dest, l, ctx);
-    else sent += await writeBlob(l, dest, ctx);
+    sent += current !== dest ? await linkOrCopy(current, dest, l, ctx) : await writeBlob(l, dest, ctx);
   });
   return sent;
 }

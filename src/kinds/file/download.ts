@@ -209,7 +209,7 @@ async function download(
     partial,
     store.blobPath(`sha256:${sha256}`),
     { ...(expect.sha256 ? { digest: `sha256:${expect.sha256}` } : {}), sha512: expect.sha512, size: expect.size },
-    { digest: `sha256:${sha256}`, sha512, size: state.size },
+    { digest: `sha256:${sha256}`, sha512, size: state.size, id: state.id },
     {
       label: `${opts.label} (${url})`,
       hint: 'The server sent different bytes than the checksum names. Nothing was kept; if the upstream file changed on purpose, run `ferry lock` again.',
