@@ -28,11 +28,53 @@ const ROLE_DIR = String.raw`(?:^|\/)roles\/(?:(?!(?:tasks|handlers|defaults|vars
 const ROLE_OF = new RegExp(`^(.*?${ROLE_DIR})\\/(?:tasks|handlers|defaults|vars|meta|templates|files)\\/`);
 const ROLE_VARS = new RegExp(`${ROLE_DIR}\\/(?:defaults|vars)\\/`);
 
-/** The role directory (`…/roles/<name>`, `…/roles/<group>/<name>`) of a file, or undefined. */
+/**
+ * Role directories not under `roles/`: a role repository (a Galaxy role: `tasks/main.yml`,
+ * `defaults/main.yml`, `meta/main.yml` at its top) or any directory holding `tasks/main.yml` or
+ * `meta/main.yml` beside its `tasks/`. Set by applyAnsible from the scan's file names.
+ */
+let standaloneRoles: ReadonlySet<string> = new Set();
+/** A role's own subdirectories. */
+const ROLE_SUBDIRS = new Set(['tasks', 'handlers', 'defaults', 'vars', 'meta', 'templates', 'files']);
+
+/** A standalone role directory holding `file` in one of its subdirectories (`<role>/<subdir>/…`), and that subdirectory. */
+function standaloneRoleOf(file: string): { role: string; sub: string } | undefined {
+  if (!standaloneRoles.size) return undefined;
+  const parts = file.split('/');
+  // The innermost first: a role inside a role's files/ is its own.
+  for (let i = parts.length - 2; i >= 0; i--) {
+    if (!ROLE_SUBDIRS.has(parts[i])) continue;
+    const role = parts.slice(0, i).join('/');
+    if (standaloneRoles.has(role)) return { role, sub: parts[i] };
+  }
+  return undefined;
+}
+
+/** The role directory (`…/roles/<name>`, `…/roles/<group>/<name>`, a standalone role's) of a file, or undefined. */
 function roleOf(file: string): string | undefined {
   const m = ROLE_OF.exec(file) ?? /^(.*?(?:^|\/)roles\/[^/]+)\//.exec(file);
-  return m?.[1];
+  return m?.[1] ?? standaloneRoleOf(file)?.role;
 }
+
+/** A role's defaults/ or vars/ file (under roles/, or of a standalone role). */
+function isRoleVars(file: string): boolean {
+  if (ROLE_VARS.test(file)) return true;
+  const sub = standaloneRoleOf(file)?.sub;
+  return sub === 'defaults' || sub === 'vars';
+}
+
+/** A role's tasks/ or handlers/ file. */
+function isRoleTasks(file: string): boolean {
+  if (TASKS_FILE.test(file)) return true;
+  const sub = standaloneRoleOf(file)?.sub;
+  return sub === 'tasks' || sub === 'handlers';
+}
+
+/** A file naming its directory's parent a role (`<role>/tasks/main.yml`, `<role>/meta/main.yml`). */
+const ROLE_MARK = /^(?:(.*)\/)?(?:tasks|meta)\/main\.ya?ml$/;
+/** What a standalone role's YAML file may be (the scan keeps its text): a task list of tasks/ or handlers/, its defaults/main or vars/main. */
+const ROLE_PART = /(?:^|\/)(?:tasks|handlers)\/[^/]+\.ya?ml$/;
+const ROLE_MAIN_VARS = /(?:^|\/)(?:defaults|vars)\/main\.ya?ml$/;
 
 const VARS_FILE = new RegExp(`(?:^|\\/)(?:group_vars|host_vars)\\/|${ROLE_VARS.source}`);
 /** A variables file a play may name in `vars_files` (`vars/common.yml`, `vars_prod.yml`): read only when a play names it. */
@@ -60,7 +102,7 @@ const MODULE_KEY = /^[ \t]*-?[ \t]*(?:ansible\.(?:builtin|legacy)|community\.doc
 
 /** Whether the scan keeps this YAML file's text for `applyAnsible`. */
 export function isAnsibleText(file: string, text: string): boolean {
-  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || PLAIN_VARS_FILE.test(file) || YAML_INVENTORY.test(file) || (TOP_LIST.test(text) && (PLAY_KEY.test(text) || MODULE_KEY.test(text)));
+  return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || PLAIN_VARS_FILE.test(file) || YAML_INVENTORY.test(file) || ROLE_MAIN_VARS.test(file) || (TOP_LIST.test(text) && (ROLE_PART.test(file) || PLAY_KEY.test(text) || MODULE_KEY.test(text)));
 }
 
 /**
@@ -91,6 +133,32 @@ function jinjaParts(text: string): Array<string | { inner: string; whole: string
   }
   lit += text.slice(i);
   if (lit) out.push(lit);
+  return out;
+}
+
+/**
+ * A string argument of list type cut into its items: Ansible splits a string given for a list at
+ * its commas, and APT (a deb822 field) at its blanks; a `{{ … }}` is one piece of an item whatever
+ * it holds (`{{ repo_url }}/{{ distro | lower }}` is one URI, not `{{`, `|`, `lower`, `}}`).
+ */
+function wordsOutsideJinja(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  for (const p of jinjaParts(text)) {
+    if (typeof p !== 'string') {
+      cur += p.whole;
+      continue;
+    }
+    const pieces = p.split(/[\s,]+/);
+    pieces.forEach((w, i) => {
+      if (i > 0) {
+        if (cur) out.push(cur);
+        cur = '';
+      }
+      cur += w;
+    });
+  }
+  if (cur) out.push(cur);
   return out;
 }
 
@@ -203,7 +271,7 @@ class AnsibleVars {
    * their name, else at `prec` in `play` (for every host of the play unless `every` is false).
    */
   add(file: string, map: YAMLMap, lineOf: (n: YamlNode) => number, at?: { play?: string; role?: string; prec: number; every?: boolean; under?: string }): void {
-    const role = ROLE_VARS.test(file) ? roleOf(file) : undefined;
+    const role = isRoleVars(file) ? roleOf(file) : undefined;
     let into = this.global;
     let prec: number = PREC.groupVars;
     let every = false;
@@ -218,7 +286,7 @@ class AnsibleVars {
     } else if (role) {
       into = this.roles.get(role) ?? new Map();
       this.roles.set(role, into);
-      const rest = file.slice(role.length);
+      const rest = role ? file.slice(role.length) : `/${file}`;
       const main = ROLE_MAIN.test(rest);
       prec = /^\/defaults\//.test(rest) ? PREC.roleDefaults : main ? PREC.roleVars : PREC.includeVars;
       every = main;
@@ -618,7 +686,7 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         const v = args.get('uris');
         const list = (a: string) => {
           const x = args.get(a)?.value;
-          return (Array.isArray(x) ? x : typeof x === 'string' ? x.split(/\s+/) : []).map(String).filter(Boolean);
+          return (Array.isArray(x) ? x : typeof x === 'string' ? wordsOutsideJinja(x) : []).map(String).filter(Boolean);
         };
         const apt = { types: list('types').length ? list('types') : ['deb'], suites: list('suites'), components: list('components') };
         for (const u of list('uris')) emit(lineOf(v!.node), kp('uris'), 'apt', u, what('uris'), { apt });
@@ -835,6 +903,13 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
   const cfgs: GalaxyConfig[] = [];
   /** Every parsed YAML map by file: a play's vars_files is looked up here. */
   const maps = new Map<string, { contents: YAMLMap; lineOf: (n: YamlNode) => number }>();
+  // Role directories outside roles/ (a role repository): by the files that mark one, of every file the scan read.
+  const standalone = new Set<string>();
+  for (const f of files) {
+    const m = ROLE_MARK.exec(f.file);
+    if (m && !ROLE_OF.test(f.file)) standalone.add(m[1] ?? '');
+  }
+  standaloneRoles = standalone;
   for (const f of files) {
     if (f.text === undefined) continue;
     // `ansible-playbook -e k=v` in a script or CI file: a run-time value for the playbooks next to it.
@@ -850,7 +925,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     const parsed = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc, uniqueKeys: false }));
     const list = Array.isArray(parsed) ? parsed : [parsed];
     const lineOf = (n: YamlNode) => (n?.range ? lc.linePos(n.range[0]).line : 1);
-    const role = VARS_FILE.test(f.file) ? 'vars' : REQUIREMENTS_FILE.test(f.file) ? 'requirements' : 'tasks';
+    const role = VARS_FILE.test(f.file) || isRoleVars(f.file) ? 'vars' : REQUIREMENTS_FILE.test(f.file) ? 'requirements' : 'tasks';
     for (const d of list) {
       if (d.errors.length) continue;
       if (role === 'vars' && isMap(d.contents)) vars.add(f.file, d.contents, lineOf);
@@ -911,7 +986,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     const under = args.get('name')?.value;
     if (args.has('name') && (typeof under !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(under))) return;
     const role = roleOf(file);
-    const play = role && TASKS_FILE.test(file) ? undefined : playOf.get(file);
+    const play = role && isRoleTasks(file) ? undefined : playOf.get(file);
     const magic = (t: string) => t.replace(/\{\{\s*role_path\s*\}\}/g, role ?? '{{ role_path }}').replace(/\{\{\s*playbook_dir\s*\}\}/g, path.posix.dirname(file));
     // A loop's item or a first_found lookup: each name it may take is a candidate (ansible-loops.ts).
     const targets = (given !== undefined ? (includeVarsCandidates(task, given) ?? [given]) : [dir!]).map(magic);

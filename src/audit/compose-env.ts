@@ -228,9 +228,10 @@ export function composeDotenv(text: string, file = '.env'): { vars: Map<string, 
  * `composeDotenv` over entries already parsed (all of a file's, or the ones `dotenvSources` found, in
  * file order); `override` reads the entry at that index as the literal `value` (what rewrite tries).
  */
-export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.env', override?: { index: number; value: string }): { vars: Map<string, string>; unknown: Map<string, string> } {
-  const vars = new Map<string, string>();
-  const unknown = new Map<string, string>();
+export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.env', override?: { index: number; value: string }, base?: { vars: ReadonlyMap<string, string>; unknown: ReadonlyMap<string, string> }): { vars: Map<string, string>; unknown: Map<string, string> } {
+  // `base`: what the env files read before this one set (docker compose reads its --env-files in order, each filled in from those above).
+  const vars = new Map<string, string>(base?.vars);
+  const unknown = new Map<string, string>(base?.unknown);
   entries.forEach((e, index) => {
     vars.delete(e.name);
     unknown.delete(e.name);

@@ -26,7 +26,7 @@ const MAX_LINE = 16 * 1024;
 
 /** Whether the scan keeps this file's text for the run-time variables it may set (scan.ts keepsText). */
 export function setsRuntimeVars(text: string): boolean {
-  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text);
+  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text) || (COMPOSE_CLI.test(text) && COMPOSE_CLI_OPTION.test(text));
 }
 
 /**
@@ -195,6 +195,89 @@ export function tfCliVarsIn(text: string): TfCommand[] {
         }
       }
       if (cmd.vars.length || cmd.varFiles.length || cmd.unnamed.length) out.push(cmd);
+    }
+  }
+  return out;
+}
+
+/** A `docker compose` / `docker-compose` command line naming its files, project directory or env files (setsRuntimeVars; composeCliIn reads it). */
+const COMPOSE_CLI = /\bdocker(?:-compose|[ \t]+compose)\b/;
+const COMPOSE_CLI_OPTION = /(?:^|\s)(?:-f|--file|--env-file|--project-directory)(?:[\s=]|\S)/m;
+
+/** One `docker compose … up|config|…` command line's global options, as written (relative to where it runs). */
+export interface ComposeCommand {
+  line: number;
+  /** `-f`/`--file`, in order; none: the default compose file of the project directory. */
+  files: string[];
+  /** `--project-directory DIR`. */
+  projectDir?: string;
+  /** `--env-file`, in order (a later file's values win): they replace the project directory's `.env`. */
+  envFiles: string[];
+  /** An option whose value holds a shell or CI variable (`--env-file $ENV_FILE`): which file is unknown. */
+  unnamed: string[];
+}
+
+/** At most this many compose command lines are read from one file. */
+const MAX_COMPOSE_COMMANDS = 64;
+/** At most this many files (-f, --env-file) one compose command names. */
+const MAX_COMPOSE_ARGS = 32;
+
+/**
+ * Each `docker compose` / `docker-compose` command line of a script, Makefile or CI file with its
+ * global options (docs.docker.com "docker compose" reference: `-f`/`--file`, `--project-directory`,
+ * `--env-file`, each as `--opt VALUE` or `--opt=VALUE`), up to the subcommand (the first word that
+ * is no option) or a shell operator. A value holding `$` or a backquote is named in `unnamed`.
+ */
+export function composeCliIn(text: string): ComposeCommand[] {
+  const out: ComposeCommand[] = [];
+  // Each command read costs its line: at most this many are read in one file, named or not.
+  let starts = 0;
+  for (const l of logicalLines(text)) {
+    if (starts >= 4 * MAX_COMPOSE_COMMANDS) break;
+    if (!COMPOSE_CLI.test(l.text) || /^\s*#/.test(l.text)) continue;
+    for (const start of l.text.matchAll(/(?:^|[\s;&|(`"'])docker(?:-compose|[ \t]+compose)(?=\s|$)/g)) {
+      if (out.length >= MAX_COMPOSE_COMMANDS || ++starts > 4 * MAX_COMPOSE_COMMANDS) break;
+      const ws = words(l.text.slice(start.index! + start[0].length));
+      const cmd: ComposeCommand = { line: l.line, files: [], envFiles: [], unnamed: [] };
+      let named = false;
+      for (let i = 0; i < ws.length && cmd.files.length + cmd.envFiles.length + cmd.unnamed.length < MAX_COMPOSE_ARGS; i++) {
+        const w = ws[i];
+        if (/^(?:&&|\|\||;|\||\)|`)$/.test(w) || /[;|&]$/.test(w)) break;
+        const value = (...flags: string[]): string | undefined => {
+          for (const f of flags) {
+            if (w === f) return ws[++i] ?? '';
+            if (f.startsWith('--') && w.startsWith(`${f}=`)) return w.slice(f.length + 1);
+            if (!f.startsWith('--') && w.startsWith(f) && w.length > f.length) return w.slice(f.length);
+          }
+          return undefined;
+        };
+        const take = (v: string, into: string[], flag: string) => {
+          named = true;
+          if (FROM_ELSEWHERE.test(v) || !v) cmd.unnamed.push(`${flag} ${v}`);
+          else into.push(v);
+        };
+        const file = value('-f', '--file');
+        if (file !== undefined) {
+          take(file, cmd.files, '-f');
+          continue;
+        }
+        const env = value('--env-file');
+        if (env !== undefined) {
+          take(env, cmd.envFiles, '--env-file');
+          continue;
+        }
+        const dir = value('--project-directory');
+        if (dir !== undefined) {
+          named = true;
+          if (FROM_ELSEWHERE.test(dir) || !dir) cmd.unnamed.push(`--project-directory ${dir}`);
+          else cmd.projectDir = dir;
+          continue;
+        }
+        // Other global options with a value (`-p NAME`, `--profile P`, `--ansi never`…) and flags; the subcommand ends them.
+        if (/^(?:-p|--project-name|--profile|--ansi|--progress|--parallel)$/.test(w)) i++;
+        else if (!w.startsWith('-')) break;
+      }
+      if (named) out.push(cmd);
     }
   }
   return out;

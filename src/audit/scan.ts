@@ -17,7 +17,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { composeDotenv, composeEnvEntries, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, type ComposeEnvFileRef } from './compose-env.js';
+import { composeDotenv, composeEnvEntries, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, readDotenvEntries, type ComposeEnvFileRef } from './compose-env.js';
 
 export { interpolateCompose, MAX_INTERPOLATED };
 import { embeddedLeaves, flagValue } from './embedded.js';
@@ -25,8 +25,8 @@ import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
-import { setsRuntimeVars } from './runtime-vars.js';
-import { applyVarScalars, ComposeEnvs, MAX_VAR_SCALARS, substitutionOf, type VarScalar } from './var-scalars.js';
+import { composeCliIn, runtimeScopeOf, setsRuntimeVars } from './runtime-vars.js';
+import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
 
@@ -1166,26 +1166,117 @@ export function redactUrlsIn(text: string): string {
  * unknown (`rancher/k3s:${K3S_VERSION}`), the repository it is pulled from; the note says which.
  */
 function applyComposeVars(envs: ComposeEnvs, references: Reference[]): void {
+  const more: Reference[] = [];
   for (const r of references) {
     if (r.composeVars === undefined) continue;
     const written = r.composeVars;
     delete r.composeVars;
-    const env = envs.of(r.file);
-    const { value, unresolved, tooLong } = interpolateCompose(written, env.vars);
-    if (tooLong) {
-      r.provenance = `${r.file}:${r.line} ${written}: interpolated (${env.from}) it is longer than ${MAX_INTERPOLATED} characters, no image reference; left as written`;
-      continue;
-    }
-    if (!unresolved.length) {
-      r.value = value;
-      r.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${env.from})`;
-      continue;
-    }
-    const repo = knownRepository(value);
-    const tagOnly = repo !== undefined;
-    if (tagOnly) r.value = repo;
-    r.provenance = `${r.file}:${r.line} ${written}: ${env.why(unresolved)}${tagOnly ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
+    // One finding per way a command line of the scan runs the file (its --env-file / --project-directory).
+    const ways = envs.ways(r.file);
+    const base = { ...r };
+    ways.forEach((env, i) => {
+      const out = i === 0 ? r : { ...base };
+      const { value, unresolved, tooLong } = interpolateWith(written, env);
+      if (tooLong) {
+        out.provenance = `${r.file}:${r.line} ${written}: interpolated (${env.from}) it is longer than ${MAX_INTERPOLATED} characters, no image reference; left as written`;
+      } else if (!unresolved.length) {
+        out.value = value;
+        out.provenance = `${r.file}:${r.line} ${written}, pulled as ${value} (interpolated, ${env.from})`;
+      } else {
+        const repo = env.opaque ? undefined : knownRepository(value);
+        if (repo !== undefined) out.value = repo;
+        out.provenance = `${r.file}:${r.line} ${written}: ${env.opaque ?? env.why(unresolved)}${repo !== undefined ? `; pulled from ${repo} with a tag the scan does not know` : ''}`;
+      }
+      if (i > 0) more.push(out);
+    });
   }
+  references.push(...more);
+}
+
+/** At most this many files a `docker compose` command line names (its --env-files) are read in one scan. */
+const MAX_COMPOSE_ENV_FILES = 256;
+/** The default Compose files of a project directory, in compose-go's order (the first found is read, with its override). */
+const DEFAULT_COMPOSE_FILES = [['compose.yaml', 'compose.override.yaml'], ['compose.yml', 'compose.override.yml'], ['docker-compose.yaml', 'docker-compose.override.yaml'], ['docker-compose.yml', 'docker-compose.override.yml']];
+
+/**
+ * How the `docker compose` command lines of the scan's scripts, Makefiles and CI files run its
+ * Compose files (runtime-vars.ts composeCliIn), as docker compose resolves its options: the
+ * command runs where the file's scope is (runtimeScopeOf: a script in `scripts/` runs from the
+ * directory above, a workflow from the repository's); `-f` files are relative to there, else the
+ * project directory's default file (compose.yaml … docker-compose.yml, and its override); the
+ * project directory is `--project-directory`, else the first `-f` file's directory, else where it
+ * runs; `--env-file`s (relative to where it runs, read in order, a later value winning) replace
+ * the project directory's `.env`. An env file the scan does not hold, or one a shell variable
+ * names, makes every variable of that run unknown, said so. At most MAX_COMPOSE_ENV_FILES env
+ * files are read, each under the scan's bound for a file and all under its total.
+ */
+async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<string>, cwd: string, envs: ComposeEnvs): Promise<ComposeRun[]> {
+  const runs: ComposeRun[] = [];
+  const texts = new Map<string, string | { why: string }>(files.filter((f) => f.type === 'env' && f.text !== undefined).map((f) => [f.file, f.text!]));
+  let budget = MAX_TOTAL_BYTES;
+  let read = 0;
+  const textOf = async (rel: string): Promise<string | { why: string }> => {
+    const had = texts.get(rel);
+    if (had !== undefined) return had;
+    let got: string | { why: string };
+    if (!scanned.has(rel)) got = { why: `${rel}, which the scan does not hold (scan it with the Compose file)` };
+    else if (++read > MAX_COMPOSE_ENV_FILES || budget <= 0) got = { why: `${rel}, not read: the scan read ${MAX_COMPOSE_ENV_FILES} env files named by command lines already (the most it reads)` };
+    else {
+      const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
+      if (Buffer.isBuffer(buf)) {
+        budget -= buf.length;
+        got = buf.toString('utf8');
+      } else got = { why: `${rel}, not read (${buf.reason})` };
+    }
+    texts.set(rel, got);
+    return got;
+  };
+  const join = (dir: string, p: string) => path.posix.normalize(path.posix.join(dir, p)).replace(/\/+$/, '') || '.';
+  for (const f of files) {
+    if (f.text === undefined || !/docker[ \t-]+compose/.test(f.text)) continue;
+    const where = runtimeScopeOf(f.file);
+    for (const cmd of composeCliIn(f.text)) {
+      const at = `${f.file}:${cmd.line}`;
+      const named = cmd.files.filter((x) => !path.posix.isAbsolute(x)).map((x) => join(where, x));
+      const projectDir = cmd.projectDir !== undefined && !path.posix.isAbsolute(cmd.projectDir) ? join(where, cmd.projectDir) : named.length ? path.posix.dirname(named[0]) : where;
+      let composeFiles = named;
+      if (!cmd.files.length && !cmd.unnamed.some((u) => u.startsWith('-f'))) {
+        const pair = DEFAULT_COMPOSE_FILES.find(([main]) => scanned.has(join(projectDir, main)));
+        composeFiles = pair ? pair.map((x) => join(projectDir, x)).filter((x) => scanned.has(x)) : [];
+      }
+      composeFiles = composeFiles.filter((x) => scanned.has(x));
+      if (!composeFiles.length) continue;
+      const unknownOption = cmd.unnamed.find((u) => !u.startsWith('-f'));
+      let env: ComposeEnv;
+      let key: string;
+      if (unknownOption !== undefined) {
+        key = `?${unknownOption}`;
+        env = { vars: new Map(), from: `${at} ${unknownOption}`, why: () => '', opaque: `${at} runs it with ${unknownOption}, which a shell or CI variable names: every variable it fills in is unknown here` };
+      } else if (cmd.envFiles.length) {
+        const list = cmd.envFiles.map((x) => (path.posix.isAbsolute(x) ? x : join(where, x)));
+        key = list.join('\0');
+        let acc = { vars: new Map<string, string>(), unknown: new Map<string, string>() };
+        let missing: string | undefined;
+        for (const rel of list) {
+          const t = path.posix.isAbsolute(rel) ? { why: `${rel}, a path outside the scan` } : await textOf(rel);
+          if (typeof t !== 'string') {
+            missing = t.why;
+            break;
+          }
+          acc = readDotenvEntries(composeEnvEntries(t), rel, undefined, acc);
+        }
+        const from = `${list.join(', ')}, as ${at} runs it (--env-file)`;
+        env = missing !== undefined ? { vars: new Map(), from, why: () => '', opaque: `${at} runs it with --env-file ${missing}: every variable it fills in is unknown here` } : composeEnvOf(acc, from);
+      } else {
+        // The project directory's .env, as the command sets the project directory.
+        const dotenv = envs.ofDir(projectDir);
+        key = `${projectDir}/.env`;
+        env = { ...dotenv, from: `${dotenv.from}, the project directory ${at} runs it with` };
+      }
+      for (const c of composeFiles) runs.push({ composeFile: c, key, env });
+    }
+  }
+  return runs;
 }
 
 /** The repository of an interpolated image whose variables are all in its tag (`rancher/k3s:${V}`), else undefined. */
@@ -1429,7 +1520,9 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     await readComposeEnvFiles(envFiles, scanned, cwd, { files, references, settings, skipped }, opts);
     await composeEnvFileValues(envFiles, scanned, cwd, references, varScalars);
   }
-  const composeEnvs = new ComposeEnvs(files);
+  const dotenvs = new ComposeEnvs(files);
+  const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);
+  const composeEnvs = runs.length ? new ComposeEnvs(files, runs) : dotenvs;
   applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));

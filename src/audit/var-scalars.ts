@@ -29,38 +29,83 @@ export interface VarScalar {
   composeFile?: string;
 }
 
-/** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's). */
+/** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's), or the env files a command line names. */
 export interface ComposeEnv {
   vars: ReadonlyMap<string, string>;
   /** Where the values come from, in words (`deploy/.env`, `no .env beside it`). */
   from: string;
   /** Why the variables left unresolved are unknown. */
   why(unresolved: readonly string[]): string;
+  /** Set: the command runs Compose with an env file the scan cannot read or name, so any variable may be set by it: each is unknown (this says why). */
+  opaque?: string;
 }
 
-/** The `.env` of each directory of the scan, read once (compose-env.ts `composeDotenv`). */
+/** One way a Compose file is run: the env files a `docker compose` command line of the scan gives it (scan.ts composeRuns). */
+export interface ComposeRun {
+  composeFile: string;
+  /** The env files it reads, in order (or why they are unknown): runs reading the same are one way. */
+  key: string;
+  env: ComposeEnv;
+}
+
+/** `value` interpolated as Compose does with `env`; an opaque env leaves every variable unknown. */
+export function interpolateWith(value: string, env: ComposeEnv): ReturnType<typeof interpolateCompose> {
+  if (!env.opaque) return interpolateCompose(value, env.vars);
+  const { unresolved, tooLong } = interpolateCompose(value, new Map());
+  const all = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+  return { value, unresolved: all.length ? all : unresolved, ...(tooLong ? { tooLong } : {}) };
+}
+
+/** The env of a `.env` text (or of several env files read in order), its unknown values explained. */
+export function composeEnvOf(read: { vars: ReadonlyMap<string, string>; unknown: ReadonlyMap<string, string> }, from: string): ComposeEnv {
+  const { vars, unknown } = read;
+  return {
+    vars,
+    from,
+    why: (unresolved) => {
+      const set = [...new Set(unresolved)];
+      const nowhere = set.filter((u) => !unknown.has(u));
+      return [...(nowhere.length ? [`${nowhere.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default`] : []), ...set.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].join('; ');
+    },
+  };
+}
+
+/**
+ * The `.env` of each directory of the scan, read once (compose-env.ts `composeDotenv`), and the
+ * ways `docker compose` command lines of the scan run a Compose file (`--project-directory`,
+ * `--env-file`): a Compose file a command line names is interpolated as each such command runs it;
+ * any other, with the `.env` beside it.
+ */
 export class ComposeEnvs {
   private readonly byDir = new Map<string, ComposeEnv>();
-  constructor(files: readonly ScannedFile[]) {
+  private readonly runs = new Map<string, Map<string, ComposeEnv>>();
+  constructor(files: readonly ScannedFile[], runs: readonly ComposeRun[] = []) {
     for (const f of files) {
       if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined) continue;
-      const { vars, unknown } = composeDotenv(f.text, f.file);
-      const from = f.file;
-      this.byDir.set(path.posix.dirname(f.file), {
-        vars,
-        from,
-        why: (unresolved) => {
-          const set = [...new Set(unresolved)];
-          const nowhere = set.filter((u) => !unknown.has(u));
-          return [...(nowhere.length ? [`${nowhere.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default`] : []), ...set.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].join('; ');
-        },
-      });
+      this.byDir.set(path.posix.dirname(f.file), composeEnvOf(composeDotenv(f.text, f.file), f.file));
+    }
+    for (const r of runs) {
+      const ways = this.runs.get(r.composeFile) ?? new Map<string, ComposeEnv>();
+      if (!ways.has(r.key)) ways.set(r.key, r.env);
+      this.runs.set(r.composeFile, ways);
     }
   }
 
+  /** The `.env` of a directory (`<dir>/.env`), or an empty env saying there is none. */
+  ofDir(dir: string): ComposeEnv {
+    return this.byDir.get(dir) ?? composeEnvOf({ vars: new Map(), unknown: new Map() }, `no .env in ${dir}`);
+  }
+
+  /** The one env of a Compose file: its first way. */
   of(file: string): ComposeEnv {
-    const dir = path.posix.dirname(file);
-    return this.byDir.get(dir) ?? { vars: new Map(), from: 'no .env beside it', why: (u) => `${[...new Set(u)].map((x) => `\${${x}}`).join(', ')} set neither in the scan (no .env beside it) nor by a default` };
+    return this.ways(file)[0];
+  }
+
+  /** Each env a Compose file is interpolated with: one per command line of the scan running it, else the `.env` beside it. */
+  ways(file: string): ComposeEnv[] {
+    const run = this.runs.get(file);
+    if (run?.size) return [...run.values()];
+    return [this.byDir.get(path.posix.dirname(file)) ?? composeEnvOf({ vars: new Map(), unknown: new Map() }, 'no .env beside it')];
   }
 }
 
@@ -115,10 +160,11 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
       const line = s.literal ? s.line + 1 + i : s.line;
       const ways: Array<{ value: string; note: string; known: boolean }> = [];
       if (s.how === 'compose') {
-        const env = compose.of(s.composeFile ?? s.file);
-        const { value, unresolved, tooLong } = interpolateCompose(l, env.vars);
-        if (tooLong) return;
-        ways.push(unresolved.length ? { value, note: `${s.file}:${line} ${l}: ${env.why(unresolved)}`, known: false } : { value, note: `${s.file}:${line} ${l}, which Compose interpolates to ${value} (${env.from})`, known: true });
+        for (const env of compose.ways(s.composeFile ?? s.file)) {
+          const { value, unresolved, tooLong } = interpolateWith(l, env);
+          if (tooLong) continue;
+          ways.push(unresolved.length ? { value, note: `${s.file}:${line} ${l}: ${env.opaque ?? env.why(unresolved)}`, known: false } : { value, note: `${s.file}:${line} ${l}, which Compose interpolates to ${value} (${env.from})`, known: true });
+        }
       } else if (flux) {
         for (const w of flux.ways(s.file, l)) {
           const known = !w.unresolved.length && !w.unknown.length;
