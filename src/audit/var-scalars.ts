@@ -76,6 +76,9 @@ export function composeEnvOf(read: { vars: ReadonlyMap<string, string>; unknown:
  * `--env-file`): a Compose file a command line names is interpolated as each such command runs it;
  * any other, with the `.env` beside it.
  */
+/** At most this many ways (command lines with their env files) a Compose file is read with: each is one finding per value. */
+export const MAX_COMPOSE_WAYS = 16;
+
 export class ComposeEnvs {
   private readonly byDir = new Map<string, ComposeEnv>();
   private readonly runs = new Map<string, Map<string, ComposeEnv>>();
@@ -86,7 +89,10 @@ export class ComposeEnvs {
     }
     for (const r of runs) {
       const ways = this.runs.get(r.composeFile) ?? new Map<string, ComposeEnv>();
-      if (!ways.has(r.key)) ways.set(r.key, r.env);
+      if (ways.has(r.key)) continue;
+      // Past MAX_COMPOSE_WAYS, one more way says the others are not read (every value it fills is unknown).
+      if (ways.size === MAX_COMPOSE_WAYS) ways.set('\0more', { vars: new Map(), from: 'other command lines', why: () => '', opaque: `more than ${MAX_COMPOSE_WAYS} command lines of the scan run ${r.composeFile} with their own env files; those past them are not read, so the values they give are unknown` });
+      else if (ways.size < MAX_COMPOSE_WAYS) ways.set(r.key, r.env);
       this.runs.set(r.composeFile, ways);
     }
   }

@@ -80,3 +80,22 @@ describe('recall8: compose command lines read under bounds', () => {
     expect(wide[0].files.length).toBe(32);
   });
 });
+
+describe('recall8: the ways one Compose file is run are bounded', () => {
+  // 40 scripts, each running one Compose file with its own env file: each way was one more finding
+  // for every value of the file (and one more interpolation of each line), without a bound.
+  const files: Record<string, string> = { 'app/compose.yaml': 'services:\n  a:\n    image: ${REG}/a:1\n' };
+  for (let i = 0; i < 40; i++) {
+    files[`env/e${i}.env`] = `REG=r${i}.vendor.io\n`;
+    files[`bin/up${i}.sh`] = `#!/bin/sh\ndocker compose -f app/compose.yaml --env-file env/e${i}.env up\n`;
+  }
+  const many = auditedRepo('ferry-recall8-ways-', files, MANIFEST, NESTED_SITE_TARGET);
+
+  it('at most 16 ways are read, and one more finding says the rest are not (unknown)', () => {
+    const found = many.findings.filter((f) => f.file === 'repo/app/compose.yaml' && f.line === 3);
+    expect(found.filter((f) => f.host !== 'unknown')).toHaveLength(16);
+    const rest = found.filter((f) => f.host === 'unknown');
+    expect(rest).toHaveLength(1);
+    expect(rest[0].note).toContain('more than 16 command lines of the scan run repo/app/compose.yaml');
+  });
+});
