@@ -9,6 +9,7 @@ import {
   deepEqual,
   formatV,
   goBytesOf,
+  goKind,
   GO_INTERNAL,
   goQuote,
   GoStruct,
@@ -22,6 +23,7 @@ import {
   isInt,
   isMap,
   isNil,
+  isNilMap,
   sameListType,
   truthy,
 } from './govalue.js';
@@ -131,6 +133,8 @@ export function lineForOffset(marks: Array<[number, number, boolean]>, output: s
 interface Variable {
   name: string;
   value: unknown;
+  /** Set by a range over an []interface{} or map[string]interface{}: the value's static type is interface {} (see State.dotIface). */
+  iface?: boolean;
 }
 
 interface State {
@@ -155,8 +159,10 @@ function isEmptyTree(nodes: Node[]): boolean {
   return nodes.every((n) => n.type === 'text' && n.text.trim() === '');
 }
 
-function basicKind(v: unknown): 'bool' | 'int' | 'float' | 'string' | undefined {
-  if (v instanceof GoSizedInt) return 'int';
+/** text/template's basicKind: the comparison class of a value (int and uint apart; anything else invalid). */
+type CmpKind = 'bool' | 'int' | 'uint' | 'float' | 'string' | 'invalid';
+function basicKind(v: unknown): CmpKind {
+  if (v instanceof GoSizedInt) return v.type === 'int64' ? 'int' : 'uint';
   switch (typeof v) {
     case 'boolean':
       return 'bool';
@@ -167,34 +173,63 @@ function basicKind(v: unknown): 'bool' | 'int' | 'float' | 'string' | undefined 
     case 'string':
       return 'string';
   }
-  return undefined;
+  return 'invalid';
 }
 
+const isIntKind = (k: CmpKind): boolean => k === 'int' || k === 'uint';
+
+/** text/template's isNil: nil, or a nil map or slice of its type. */
+function isNilValue(v: unknown): boolean {
+  return isNil(v) || isNilMap(v) || (v instanceof GoStruct && v.goNil === true);
+}
+
+/** fmt's %s of a reflect.Value, as text/template's comparison errors print one (`map[a:%!s(float64=1)]`). */
+const formatS = (v: unknown): string => goSprintf('%s', [v]);
+
+/**
+ * text/template's eq of two values: the same basic kind (an int and a uint compare by value; a
+ * float64 and an int are `incompatible types for comparison`, as `eq .Values.n 1` is in Helm, a
+ * values number being a float64); nil equals only nil; otherwise values of one kind, and a
+ * non-comparable one (a list, a map) refused.
+ */
 function basicEq(a: unknown, b: unknown): boolean {
-  if (isNil(a) || isNil(b)) return isNil(a) && isNil(b);
   const ka = basicKind(a);
   const kb = basicKind(b);
-  if (ka && kb) {
-    // int and int64 are one kind to eq, as in Go (`eq 1 (add 0 1)` is true)
-    if (ka === 'int' && kb === 'int') return intValue(a) === intValue(b);
-    if ((ka === 'int' || ka === 'float') && (kb === 'int' || kb === 'float')) return Number(a) === Number(b);
-    if (ka !== kb) throw new FuncError('incompatible types for comparison');
-    return a === b;
+  if (ka !== kb) {
+    if (isIntKind(ka) && isIntKind(kb)) return intValue(a) === intValue(b);
+    if (!isNil(a) && !isNil(b)) throw new FuncError('incompatible types for comparison');
+    return false;
   }
-  if (Array.isArray(a) || Array.isArray(b) || isMap(a) || isMap(b)) throw new FuncError(`non-comparable type ${formatV(a)}: ${goTypeName(a)}`);
+  if (isIntKind(ka)) return intValue(a) === intValue(b);
+  if (ka !== 'invalid') return a === b;
+  const ga = goKind(a);
+  const gb = goKind(b);
+  if (ga !== gb && ga !== 'invalid' && gb !== 'invalid') throw new FuncError(`non-comparable types ${formatS(a)}: ${goTypeName(a)}, ${goTypeName(b)}: ${formatV(b)}`);
+  if (isNilValue(a) || isNilValue(b)) return isNilValue(a) === isNilValue(b);
+  if (gb === 'slice' || gb === 'map') throw new FuncError(`non-comparable type ${formatS(b)}: ${goTypeName(b)}`);
   return a === b || deepEqual(a, b);
 }
 
+/** text/template's lt: two values of one basic kind but bool (an int and a uint compare by value); strings by their bytes. */
 function basicLess(a: unknown, b: unknown): boolean {
   const ka = basicKind(a);
+  if (ka === 'invalid') throw new FuncError('invalid type for comparison');
   const kb = basicKind(b);
-  if (!ka || !kb || ka === 'bool' || kb === 'bool') throw new FuncError('invalid type for comparison');
-  if (ka === 'string' || kb === 'string') {
-    if (ka !== kb) throw new FuncError('incompatible types for comparison');
-    return (a as string) < (b as string);
+  if (kb === 'invalid') throw new FuncError('invalid type for comparison');
+  if (ka !== kb) {
+    if (isIntKind(ka) && isIntKind(kb)) return intValue(a)! < intValue(b)!;
+    throw new FuncError('incompatible types for comparison');
   }
-  if (ka === 'int' && kb === 'int') return intValue(a)! < intValue(b)!;
-  return Number(a) < Number(b);
+  switch (ka) {
+    case 'bool':
+      throw new FuncError('invalid type for comparison');
+    case 'string':
+      return Buffer.compare(goBytesOf(a as string), goBytesOf(b as string)) < 0;
+    case 'float':
+      return (a as number) < (b as number);
+    default:
+      return intValue(a)! < intValue(b)!;
+  }
 }
 
 /** text/template's indexArg: an integer of any size; a float64 (a values number, `1.0`) or nil is refused. */
@@ -481,16 +516,18 @@ export class TemplateSet {
     const one = (key: unknown, elem: unknown): boolean => {
       if (++iterations > RENDER_LIMITS.iterations) this.fail(st, `more than ${RENDER_LIMITS.iterations} range iterations; refusing to render on (a range over a huge list or number?)`, undefined, true);
       const inner = st.vars.length;
+      // the element variable holds the element as Go's range does: an interface {} value when the
+      // list or map is of interface {} (`$v.x` on a number: `can't evaluate field x in type interface {}`)
       if (node.pipe.isAssign) {
-        if (decl.length === 1) this.setVar(st, decl[0], elem);
+        if (decl.length === 1) this.setVar(st, decl[0], elem, ifaceElems);
         else if (decl.length === 2) {
           this.setVar(st, decl[0], key);
-          this.setVar(st, decl[1], elem);
+          this.setVar(st, decl[1], elem, ifaceElems);
         }
-      } else if (decl.length === 1) st.vars.push({ name: decl[0], value: elem });
+      } else if (decl.length === 1) st.vars.push({ name: decl[0], value: elem, iface: ifaceElems });
       else if (decl.length === 2) {
         st.vars.push({ name: decl[0], value: key });
-        st.vars.push({ name: decl[1], value: elem });
+        st.vars.push({ name: decl[1], value: elem, iface: ifaceElems });
       }
       const savedIface = st.dotIface;
       st.dotIface = ifaceElems;
@@ -564,18 +601,19 @@ export class TemplateSet {
     return formatV(v);
   }
 
-  private setVar(st: State, name: string, value: unknown): void {
+  private setVar(st: State, name: string, value: unknown, iface = false): void {
     for (let i = st.vars.length - 1; i >= 0; i--) {
       if (st.vars[i].name === name) {
         st.vars[i].value = value;
+        st.vars[i].iface = iface;
         return;
       }
     }
     this.fail(st, `undefined variable: ${name}`);
   }
 
-  private varValue(st: State, name: string): unknown {
-    for (let i = st.vars.length - 1; i >= 0; i--) if (st.vars[i].name === name) return st.vars[i].value;
+  private variable(st: State, name: string): Variable {
+    for (let i = st.vars.length - 1; i >= 0; i--) if (st.vars[i].name === name) return st.vars[i];
     return this.fail(st, `undefined variable: ${name}`);
   }
 
@@ -602,12 +640,12 @@ export class TemplateSet {
         return this.evalFieldChain(st, dot, recv, first.fields, cmd, final);
       }
       case 'variable': {
-        const v = this.varValue(st, first.idents[0]);
+        const { value: v, iface } = this.variable(st, first.idents[0]);
         if (first.idents.length === 1) {
           if (cmd.length > 1 || final !== NOFINAL) this.fail(st, `can't give argument to non-function ${first.idents[0]}`);
           return v;
         }
-        return this.evalFieldChain(st, dot, v, first.idents.slice(1), cmd, final);
+        return this.evalFieldChain(st, dot, v, first.idents.slice(1), cmd, final, iface);
       }
       case 'ident':
         return this.evalFunction(st, dot, first.name, cmd, final, cmdPos);
@@ -661,8 +699,8 @@ export class TemplateSet {
       case 'field':
         return this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL, st.dotIface);
       case 'variable': {
-        const v = this.varValue(st, a.idents[0]);
-        return a.idents.length === 1 ? v : this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL);
+        const { value: v, iface } = this.variable(st, a.idents[0]);
+        return a.idents.length === 1 ? v : this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL, iface);
       }
       case 'chain': {
         const recv = this.evalArg(st, dot, a.node);

@@ -8,7 +8,7 @@
 import { stringify as tomlStringify } from 'smol-toml';
 import { FuncError, TemplateExecError, TemplateSet, Writer, type GoFunc } from './exec.js';
 import { TemplateParseError } from './parse.js';
-import { GoSizedInt, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
+import { goQuote, GoSizedInt, goStringOf, GoStruct, GoTypedMap, GoTypedSlice, isMap, isNil, markChartValues, nilMap } from './govalue.js';
 import { goSprintf } from './gofmt.js';
 import { goJson, goYamlMarshal, parseGoYaml, parseGoYamlAll, setKey } from './goyaml.js';
 import { goJsonSyntaxError } from './gojson.js';
@@ -449,10 +449,24 @@ function helmFuncs(set: TemplateSet, base: Record<string, GoFunc> = helmBaseFunc
     // Helm clones the set, so defines in the text are visible to include inside it only
     const child = set.child();
     child.funcs = helmFuncs(child, base);
-    const tname = isMap(vals) && isMap(vals.Template) && typeof vals.Template.Name === 'string' ? vals.Template.Name : 'tpl';
-    const body = child.parse(tname, str(text));
+    const t = str(text);
+    // Helm (3.13 on) parses the text as a template named after the set's root, `gotpl`, and wraps
+    // what fails in it: `cannot parse template "…": template: gotpl:1: …`, `error during tpl
+    // function execution for "…": template: gotpl:1:3: executing "gotpl" at <…>: …`
+    let body;
+    try {
+      body = child.parse('gotpl', t);
+    } catch (e) {
+      if (e instanceof TemplateParseError) throw new FuncError(`cannot parse template ${goQuote(t)}: ${e.message}`);
+      throw e;
+    }
     const w = new Writer(false);
-    child.executeBody(tname, body, vals, w);
+    try {
+      child.executeBody('gotpl', body, vals, w);
+    } catch (e) {
+      if (e instanceof TemplateExecError && !e.bound) throw new TemplateExecError(`error during tpl function execution for ${goQuote(t)}: ${e.message}`, e.bare);
+      throw e;
+    }
     return w.toString().split('<no value>').join('');
   };
   return { ...base, include, tpl };
