@@ -141,6 +141,54 @@ function hasUserinfo(url: string): boolean {
   }
 }
 
+/** One difference between the lock on disk and the one `ferry lock` writes over it (src/commands/lock-diff.ts). */
+export interface LockChange {
+  /** The kind's name (`image`, `chart`, …). */
+  kind: string;
+  change: 'added' | 'removed' | 'updated';
+  /** What the kind pins by name: the image repository, the chart (`repo name`), the file name, the APT repository and suite (`name suite`). */
+  name: string;
+  /** Before and after, as the kind pins it: `tag@digest` for an image, `version (digest)` for a chart, the sha256 for a file. */
+  from?: string;
+  to?: string;
+  /**
+   * An image a chart deploys (`images: discover` or its list): the charts (`name version`) that
+   * bring it — the new lock's for an added or updated image, the previous lock's for a removed one.
+   * At most CHARTS_LISTED names, then `and N more`. Absent for an image only the manifest's `images:` lists.
+   */
+  charts?: string[];
+  /** A chart that is another chart's dependency (not vendored): the charts (`name version`) that need it. */
+  dependencyOf?: string[];
+  /** Why a removed artifact is gone: `no longer deployed by cert-manager v1.17.0`, `chart x no longer in the manifest`, `no longer in the manifest`. */
+  reason?: string;
+}
+
+/** One thing a lock pins, as the lock diff compares it: by `name` (a repository), `key` (a reference) and its `pin`. */
+export interface LockPin {
+  name: string;
+  key: string;
+  pin: string;
+}
+
+/**
+ * A lock's entries of one kind (by the kind's name), as parsed from JSON: a previous lock may come
+ * from another ferry version or from outside, so every field is read as optional.
+ */
+export type LockEntriesOf = (kind: string) => readonly unknown[];
+
+/** How the lock diff (`ferry lock` over an existing lock) reads a kind's entries. */
+export interface KindLockDiff {
+  /** What the kind's lock entries pin. Linear in the entries. */
+  pins(entries: readonly unknown[]): LockPin[];
+  /**
+   * Say more about the changes (`changes` holds every kind's, sorted): why one of this kind's was
+   * removed, what brings it, and the relations to the kind it contributes to (a chart names itself
+   * on the images it deploys). Linear in the entries and changes. A removed change no hook explains
+   * is `no longer in the manifest`.
+   */
+  explain?(changes: LockChange[], before: LockEntriesOf, after: LockEntriesOf): void;
+}
+
 /** A manifest or lock list: `field: [schema]`, empty when absent. */
 export function listField<F extends string, S extends z.ZodType>(field: F, schema: S) {
   return { [field]: z.array(schema).default([]) } as { [P in F]: z.ZodDefault<z.ZodArray<S>> };
@@ -225,6 +273,8 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   serveRoutes?: ServeRouteProvider;
   /** Specs its resolved entries add to another kind. */
   contributes?: Contribution<Lock, unknown>;
+  /** What the lock diff compares of its lock entries; a kind without it pins nothing a diff lists. */
+  lockDiff?: KindLockDiff;
   /** How people see its artifacts: summaries, the report, the audit (see KindPresentation). */
   presentation?: KindPresentation<Spec, Lock>;
 }
