@@ -119,9 +119,12 @@ export interface Contribution<Entry, Spec> {
 }
 
 /**
- * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it. ferry
- * never sends them (requests take credentials from auth: settings and the docker config), and the
- * URL is written into the lock, the bundle and messages.
+ * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it, and
+ * no query parameter that carries a credential (a token, a pre-signed URL's signature). ferry
+ * writes the URL into the lock and the bundle (its fetch reads it there, and both travel: a lock
+ * is committed, a bundle crosses the gap and is stored on both sides) and into messages; a
+ * credential there outlives the run. A token goes in `auth:` (a file's `bearerTokenEnv`); a
+ * pre-signed URL expires (S3's within 7 days), so a lock could not fetch it again anyway.
  */
 export function manifestUrl(pattern: RegExp, message: string) {
   return z
@@ -129,7 +132,35 @@ export function manifestUrl(pattern: RegExp, message: string) {
     .regex(pattern, message)
     .refine((url) => !hasUserinfo(url), {
       message: 'holds a user name or password, which ferry does not send and would write into the lock and the bundle: remove it from the URL (a file takes auth: { bearerTokenEnv })',
+    })
+    .superRefine((url, ctx) => {
+      const secret = credentialParams(url);
+      if (!secret.length) return;
+      const named = secret.map((k) => JSON.stringify(k)).join(', ');
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `its query parameter${secret.length > 1 ? 's' : ''} ${named} carr${secret.length > 1 ? 'y' : 'ies'} a credential (a token or a signed URL's signature), which ferry would write into the lock and the bundle: ` +
+          'name the URL without it and put a token in auth: { bearerTokenEnv } (files), or download a pre-signed URL (it expires) and list the file from a server of yours',
+      });
     });
+}
+
+/**
+ * Query parameters that carry a credential by their name: tokens (`token`, `access_token`,
+ * `private_token`, `X-Amz-Security-Token`), signatures of pre-signed URLs (`X-Amz-Signature`,
+ * `X-Goog-Signature`, CloudFront's `Signature`, Azure SAS `sig`), API keys, passwords and secrets.
+ * By name only: the value is never printed.
+ */
+const CREDENTIAL_PARAM = /^(?:sig|api[-_]?key|(?:.*[-_])?(?:token|signature|secret|password))$/i;
+
+/** The names of `url`'s credential-carrying query parameters, each once, as written. */
+export function credentialParams(url: string): string[] {
+  try {
+    return [...new Set([...new URL(url).searchParams.keys()].filter((k) => CREDENTIAL_PARAM.test(k)))];
+  } catch {
+    return [];
+  }
 }
 
 function hasUserinfo(url: string): boolean {
