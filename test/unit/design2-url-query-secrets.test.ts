@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateManifest } from '../../src/kinds/schema.js';
+import { validationOf } from '../support/manifest-validation.js';
 
 /**
  * DESIGN.md: "Secrets never reach logs, errors, lock files or bundles." A manifest URL whose query
@@ -9,15 +9,6 @@ import { validateManifest } from '../../src/kinds/schema.js';
  * Refused like a user name or password, naming the parameter (never its value) and each URL by
  * its path; ordinary query parameters are taken.
  */
-function validationOf(manifest: object): { details?: string[]; error?: unknown } {
-  try {
-    validateManifest(manifest, 'm.yaml');
-    return {};
-  } catch (error) {
-    return { details: (error as { details?: string[] }).details, error };
-  }
-}
-
 const base = { apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name: 'a' } };
 
 describe('manifest URLs carry no credential in their query (design2)', () => {
