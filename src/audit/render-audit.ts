@@ -20,6 +20,9 @@ export function renderAuditMarkdown(r: AuditReport): string {
   if (r.charts.length) {
     out.push('## Charts rendered with scanned values', '');
     out.push(mdTable(['Chart', 'Version', 'Values files', 'Status', 'Images', 'Reason'], r.charts.map((c) => [c.chart, c.version ?? '', c.values.join(', '), c.status, String(c.images), c.reason ?? ''])), '');
+    // The images above were found under what the render assumed (the Kubernetes version, skipped values).
+    const warned = r.charts.flatMap((c) => (c.warnings ?? []).map((w) => [c.chart, c.version ?? '', c.values.join(', '), w]));
+    if (warned.length) out.push('### Render warnings', '', mdTable(['Chart', 'Version', 'Values files', 'Warning'], warned), '');
   }
   if (r.skipped.length) {
     out.push('## Files not scanned', '');

@@ -10,6 +10,7 @@ import {
 } from '../commands/rewrite.js';
 import { formatRewriteReport, type RewriteResult } from '../rewrite/edits.js';
 import { MIRROR_CONFIG_FORMATS, type MirrorConfigResult } from '../rewrite/mirror-config.js';
+import { siteKeyringPath } from '../rewrite/apt-sources.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
@@ -136,7 +137,7 @@ export function register(program: Command): void {
 
   withRewriteOptions(
     rewriteCommand(rewrite, 'apt-sources', 'sources.list lines and deb822 .sources stanzas; Signed-By pointed at the site key where the mirror was re-signed', ['<files...>', 'sources.list or *.sources files'])
-      .option('--signed-by <path>', 'site keyring path on clients for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg)')
+      .option('--signed-by <path>', `site keyring path on clients for re-signed (filtered) mirrors (default ${siteKeyringPath()})`)
       .option('-o, --output <file>', 'write here instead of in place (one input file)'),
   ).action(async (files: string[], opts: RewriteCliOptions & { signedBy?: string }) => {
     print(await rewriteAptSourcesCommand(files, { ...sources(opts), signedBy: opts.signedBy, output: opts.output, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped }), opts, opts.output ? { kind: 'copy', file: opts.output, inputs: files } : undefined);

@@ -3,6 +3,8 @@ import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
 import { LockSchema } from '../kinds/schema.js';
 import { topsNotInLock } from '../kinds/lock-tops.js';
+import { kindByName } from '../kinds/index.js';
+import { imageKind } from '../kinds/image/index.js';
 import type { OciIndex } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
 import { loadVerifyKey, signatureProblemHint } from '../store/bundle-sign.js';
@@ -22,9 +24,12 @@ export async function lockProblems(value: unknown, index: OciIndex | undefined, 
   return [...schema, ...(await topsNotInLock(value, tops, source)).map((p) => `index.json ${p.artifact}: ${p.message}`)];
 }
 
+/** The report counts the image kind's entries as images. */
+const isImageKind = (kind: string) => kindByName(kind) === imageKind;
+
 /** Re-hash and check every byte of a bundle, its lock.json against the lock schema included. */
-export function verifyBundle(tarPath: string, opts: Omit<VerifyOptions, 'checkLock'> = {}): Promise<VerifyReport> {
-  return verifyBundleFile(tarPath, { ...opts, checkLock: lockProblems });
+export function verifyBundle(tarPath: string, opts: Omit<VerifyOptions, 'checkLock' | 'isImageKind'> = {}): Promise<VerifyReport> {
+  return verifyBundleFile(tarPath, { ...opts, checkLock: lockProblems, isImageKind });
 }
 
 /** At most this many problems are listed one per line; the rest are counted. */

@@ -92,6 +92,7 @@ async function reportFrom(manifestArg: string | undefined, opts: ReportOptions, 
       targetFile: opts.target,
     });
     for (const c of audit.charts) if (c.status === 'not-rendered') warnings.push(`chart ${c.chart} with ${c.values.join(', ')}: not rendered (${c.reason}); its templates are not audited`);
+    for (const c of audit.charts) for (const w of c.warnings ?? []) warnings.push(`chart ${c.chart} with ${c.values.join(', ')}: rendered with a warning: ${w}`);
   } else if (opts.target) {
     warnings.push('--target is used by the audit only; pass --audit <path> to audit a deployment');
   }

@@ -119,9 +119,12 @@ export interface Contribution<Entry, Spec> {
 }
 
 /**
- * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it. ferry
- * never sends them (requests take credentials from auth: settings and the docker config), and the
- * URL is written into the lock, the bundle and messages.
+ * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it, and
+ * no query parameter that carries a credential (a token, a pre-signed URL's signature). ferry
+ * writes the URL into the lock and the bundle (its fetch reads it there, and both travel: a lock
+ * is committed, a bundle crosses the gap and is stored on both sides) and into messages; a
+ * credential there outlives the run. A token goes in `auth:` (a file's `bearerTokenEnv`); a
+ * pre-signed URL expires (S3's within 7 days), so a lock could not fetch it again anyway.
  */
 export function manifestUrl(pattern: RegExp, message: string) {
   return z
@@ -129,7 +132,35 @@ export function manifestUrl(pattern: RegExp, message: string) {
     .regex(pattern, message)
     .refine((url) => !hasUserinfo(url), {
       message: 'holds a user name or password, which ferry does not send and would write into the lock and the bundle: remove it from the URL (a file takes auth: { bearerTokenEnv })',
+    })
+    .superRefine((url, ctx) => {
+      const secret = credentialParams(url);
+      if (!secret.length) return;
+      const named = secret.map((k) => JSON.stringify(k)).join(', ');
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `its query parameter${secret.length > 1 ? 's' : ''} ${named} carr${secret.length > 1 ? 'y' : 'ies'} a credential (a token or a signed URL's signature), which ferry would write into the lock and the bundle: ` +
+          'name the URL without it and put a token in auth: { bearerTokenEnv } (files), or download a pre-signed URL (it expires) and list the file from a server of yours',
+      });
     });
+}
+
+/**
+ * Query parameters that carry a credential by their name: tokens (`token`, `access_token`,
+ * `private_token`, `X-Amz-Security-Token`), signatures of pre-signed URLs (`X-Amz-Signature`,
+ * `X-Goog-Signature`, CloudFront's `Signature`, Azure SAS `sig`), API keys, passwords and secrets.
+ * By name only: the value is never printed.
+ */
+const CREDENTIAL_PARAM = /^(?:sig|api[-_]?key|(?:.*[-_])?(?:token|signature|secret|password))$/i;
+
+/** The names of `url`'s credential-carrying query parameters, each once, as written. */
+export function credentialParams(url: string): string[] {
+  try {
+    return [...new Set([...new URL(url).searchParams.keys()].filter((k) => CREDENTIAL_PARAM.test(k)))];
+  } catch {
+    return [];
+  }
 }
 
 function hasUserinfo(url: string): boolean {
@@ -139,6 +170,54 @@ function hasUserinfo(url: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** One difference between the lock on disk and the one `ferry lock` writes over it (src/commands/lock-diff.ts). */
+export interface LockChange {
+  /** The kind's name (`image`, `chart`, …). */
+  kind: string;
+  change: 'added' | 'removed' | 'updated';
+  /** What the kind pins by name: the image repository, the chart (`repo name`), the file name, the APT repository and suite (`name suite`). */
+  name: string;
+  /** Before and after, as the kind pins it: `tag@digest` for an image, `version (digest)` for a chart, the sha256 for a file. */
+  from?: string;
+  to?: string;
+  /**
+   * An image a chart deploys (`images: discover` or its list): the charts (`name version`) that
+   * bring it — the new lock's for an added or updated image, the previous lock's for a removed one.
+   * At most CHARTS_LISTED names, then `and N more`. Absent for an image only the manifest's `images:` lists.
+   */
+  charts?: string[];
+  /** A chart that is another chart's dependency (not vendored): the charts (`name version`) that need it. */
+  dependencyOf?: string[];
+  /** Why a removed artifact is gone: `no longer deployed by cert-manager v1.17.0`, `chart x no longer in the manifest`, `no longer in the manifest`. */
+  reason?: string;
+}
+
+/** One thing a lock pins, as the lock diff compares it: by `name` (a repository), `key` (a reference) and its `pin`. */
+export interface LockPin {
+  name: string;
+  key: string;
+  pin: string;
+}
+
+/**
+ * A lock's entries of one kind (by the kind's name), as parsed from JSON: a previous lock may come
+ * from another ferry version or from outside, so every field is read as optional.
+ */
+export type LockEntriesOf = (kind: string) => readonly unknown[];
+
+/** How the lock diff (`ferry lock` over an existing lock) reads a kind's entries. */
+export interface KindLockDiff {
+  /** What the kind's lock entries pin. Linear in the entries. */
+  pins(entries: readonly unknown[]): LockPin[];
+  /**
+   * Say more about the changes (`changes` holds every kind's, sorted): why one of this kind's was
+   * removed, what brings it, and the relations to the kind it contributes to (a chart names itself
+   * on the images it deploys). Linear in the entries and changes. A removed change no hook explains
+   * is `no longer in the manifest`.
+   */
+  explain?(changes: LockChange[], before: LockEntriesOf, after: LockEntriesOf): void;
 }
 
 /** A manifest or lock list: `field: [schema]`, empty when absent. */
@@ -225,6 +304,8 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   serveRoutes?: ServeRouteProvider;
   /** Specs its resolved entries add to another kind. */
   contributes?: Contribution<Lock, unknown>;
+  /** What the lock diff compares of its lock entries; a kind without it pins nothing a diff lists. */
+  lockDiff?: KindLockDiff;
   /** How people see its artifacts: summaries, the report, the audit (see KindPresentation). */
   presentation?: KindPresentation<Spec, Lock>;
 }

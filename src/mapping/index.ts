@@ -58,10 +58,18 @@ export function hostPathComponent(registry: string): string {
   return trimBoth(cleaned, '-.').replace(/\.{2,}/g, '.');
 }
 
+/**
+ * Where an upstream registry's repositories under `namespace` (`rancher` for `docker.io/rancher/…`)
+ * live on the mirror: the path a runtime's rewrite of `^<namespace>/` sends them to.
+ */
+export function mirrorNamespacePath(registry: string, namespace: string, m: RegistryMapping): string {
+  const { pathPrefix } = registryMirrorFor(registry, m);
+  return pathPrefix ? `${pathPrefix}/${namespace}` : namespace;
+}
+
 /** Repository path on the mirror for an upstream repository. */
 export function mirrorRepositoryPath(ref: Pick<ImageReference, 'registry' | 'repository'>, m: RegistryMapping): string {
-  const { pathPrefix } = registryMirrorFor(ref.registry, m);
-  const path = pathPrefix ? `${pathPrefix}/${ref.repository}` : ref.repository;
+  const path = mirrorNamespacePath(ref.registry, ref.repository, m);
   const depth = path.split('/').length;
   const upstream = `${ref.registry}/${ref.repository}`;
   if (m.maxPathDepth !== undefined && depth > m.maxPathDepth) {
@@ -183,6 +191,23 @@ export function mapFileUrl(url: string, target: { baseUrl: string }): MappedUrl 
 export function mapAptRepo(url: string, target: { baseUrl: string }): MappedUrl {
   const path = mirrorUrlPath(trimTrailing(url, '/'));
   return { upstream: url, path, url: joinUrl(target.baseUrl, path) };
+}
+
+/** The two forms of the APT site key: armored (`asc`) and binary (`gpg`). */
+export type AptSiteKeyForm = 'asc' | 'gpg';
+
+/** The site key's file name, without its form's extension. */
+export const APT_SITE_KEY_NAME = 'ferry-archive-keyring';
+
+/**
+ * The public half of the site key that re-signed (filtered) APT mirrors are signed with, at the
+ * root of the APT mirror beside the repositories: import writes both forms into `apt.dir`, serve
+ * serves them under its APT tree, clients fetch them from `apt.baseUrl` for `signed-by`. `path` is
+ * relative to that root; `url` only with a target's `baseUrl`.
+ */
+export function mapAptSiteKey(form: AptSiteKeyForm, target?: { baseUrl: string }): { path: string; url?: string } {
+  const file = `${APT_SITE_KEY_NAME}.${form}`;
+  return { path: file, ...(target ? { url: joinUrl(target.baseUrl, file) } : {}) };
 }
 
 /**

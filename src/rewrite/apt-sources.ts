@@ -2,31 +2,29 @@ import type { AptSourceEntry } from '../kinds/types.js';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { RewriteContext } from './context.js';
+import { mapAptSiteKey } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
-import { cutLastLineFrom, trimTrailing } from '../ui/escape.js';
+import { cutLastLineFrom } from '../ui/escape.js';
 
 export interface RewriteAptSourcesOptions {
-  /** Keyring path clients use for re-signed (filtered) mirrors (default /etc/apt/keyrings/ferry-archive-keyring.gpg). */
+  /** Keyring path clients use for re-signed (filtered) mirrors (default: siteKeyringPath()). */
   signedBy?: string;
   output?: string;
   dryRun?: boolean;
   allowUnmapped?: boolean;
 }
 
-/** The site key import publishes beside the repositories (src/kinds/apt/import.ts SITE_KEY_NAME). */
-export const SITE_KEYRING = 'ferry-archive-keyring.gpg';
-
-/** Where clients keep the site key that re-signed (filtered) mirrors are signed with. */
+/** Where clients keep the site key that re-signed (filtered) mirrors are signed with (by default the binary form's name). */
 export function siteKeyringPath(explicit?: string): string {
-  return explicit ?? `/etc/apt/keyrings/${SITE_KEYRING}`;
+  return explicit ?? `/etc/apt/keyrings/${mapAptSiteKey('gpg').path}`;
 }
 
 /**
- * The site key file a client downloads for `keyring`: apt reads a `.asc` keyring as armored
- * and ignores binary keys in it, so a `.asc` path gets the armored copy, anything else the binary.
+ * The site key a client downloads for `keyring`, on the mirror: apt reads a `.asc` keyring as
+ * armored and ignores binary keys in it, so a `.asc` path gets the armored copy, anything else the binary.
  */
-export function siteKeyFileFor(keyring: string): string {
-  return keyring.toLowerCase().endsWith('.asc') ? SITE_KEYRING.replace(/\.gpg$/, '.asc') : SITE_KEYRING;
+export function siteKeyFor(keyring: string, target: { baseUrl: string }): string {
+  return mapAptSiteKey(keyring.toLowerCase().endsWith('.asc') ? 'asc' : 'gpg', target).url!;
 }
 
 interface Scan {
@@ -204,7 +202,7 @@ export async function rewriteAptSources(files: string[], ctx: RewriteContext, op
   }
   const warnings: string[] = [...scan.partial];
   if (scan.replacements.some((r) => r.kind === 'signed-by')) {
-    warnings.push(`re-signed mirrors: install the site key from ${trimTrailing(ctx.target.apt.baseUrl, '/')}/${siteKeyFileFor(keyring)} as ${keyring} on every client`);
+    warnings.push(`re-signed mirrors: install the site key from ${siteKeyFor(keyring, ctx.target.apt)} as ${keyring} on every client`);
   }
   if (scan.sourceEntries.length) {
     warnings.push(

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
-import { registryMirrorFor } from '../mapping/index.js';
+import { mirrorNamespacePath, registryMirrorFor } from '../mapping/index.js';
 import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
 import { certsDNames, loadHostTls } from '../net/certs-d.js';
 import type { RewriteContext } from './context.js';
@@ -289,7 +289,7 @@ function systemDefaultRegistry(
     out.notes.push(`system-default-registry: not written — the lock pins no docker.io/${SYSTEM_NAMESPACE}/ image, so ${flavour}'s own system images are not on the mirror; list ${flavour === 'k3s' ? 'k3s-images.txt' : 'rke2-images.linux-amd64.txt'} (from the release of the version you install) in the manifest, one \`- ref:\` per line`);
     return {};
   }
-  const system = hub.pathPrefix ? `${hub.pathPrefix}/${SYSTEM_NAMESPACE}` : SYSTEM_NAMESPACE;
+  const system = mirrorNamespacePath(DOCKER_HUB, SYSTEM_NAMESPACE, ctx.mapping);
   // A repository ferry placed under `rancher/…` (a prefix `rancher`) would match the rewrite too
   // and be sent elsewhere: then system-default-registry cannot name this mirror safely.
   const all = routes(ctx, opts.registries);

@@ -106,6 +106,12 @@ export interface VerifyOptions {
    * `serve --verify --base`). `reader`: the base already open (serve's), read through and left open.
    */
   base?: { path: string; key?: VerifyKey; reader?: BundleSource };
+  /**
+   * Whether top-level entries of a kind (their kind annotation) count as the report's images. The
+   * kinds live above store/, so the caller says; without it only an entry without a kind
+   * annotation that names a reference (a plain OCI layout) counts.
+   */
+  isImageKind?: (kind: string) => boolean;
 }
 
 const CHECKSUMS = 'ferry/checksums.sha256';
@@ -248,7 +254,7 @@ export async function verifyBundle(tarPath: string, opts: VerifyOptions = {}): P
       report.images = index.manifests.filter((d) => {
         const kind = d.annotations?.[ANNOTATION.kind];
         if (d.annotations?.[EXTRA_ANNOTATION.of]) return false; // a signature or referrer, counted with its image
-        return kind === 'image' || (kind === undefined && d.annotations?.[ANNOTATION.refName] !== undefined);
+        return kind === undefined ? d.annotations?.[ANNOTATION.refName] !== undefined : (opts.isImageKind?.(kind) ?? false);
       }).length;
     }
     const blobUse = (digest: string) => walk?.use(digest);

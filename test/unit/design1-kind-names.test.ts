@@ -23,10 +23,7 @@ const OTHER_VOCABULARY: Record<string, string> = {
 };
 
 /** Known, not yet behind a KindModule hook (the design1 report lists them): file and the line's text. */
-const KNOWN: Array<[file: string, text: string, why: string]> = [
-  ['src/store/bundle-verify.ts', "return kind === 'image'", 'store is below kinds/ (cannot read KINDS): counts images for the report'],
-  ['src/commands/lock-diff.ts', 'c.kind', 'per-kind pins and the chart/image relations of two locks'],
-];
+const KNOWN: Array<[file: string, text: string, why: string]> = [];
 
 const KIND_NAMES = '(?:image|chart|apt|file|endpoint)';
 // A kind-valued expression (`kind`, `x.kind`, `kindNameOf(top)`) compared with a kind's name.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { validateManifest } from '../../src/kinds/schema.js';
+import { validationOf } from '../support/manifest-validation.js';
 
 /**
  * DESIGN.md: "Secrets never reach logs, errors, lock files or bundles." A manifest URL with a user
@@ -7,16 +7,6 @@ import { validateManifest } from '../../src/kinds/schema.js';
  * docker config, not from URLs) and copied into the lock (`url`, `repo`) and the bundle. Each such
  * URL is refused with its path, all at once, and the message does not repeat the secret.
  */
-/** The problems validation lists for `manifest` (none: undefined), and the error itself. */
-function validationOf(manifest: object): { details?: string[]; error?: unknown } {
-  try {
-    validateManifest(manifest, 'm.yaml');
-    return {};
-  } catch (error) {
-    return { details: (error as { details?: string[] }).details, error };
-  }
-}
-
 describe('manifest URLs carry no credentials', () => {
   it('refuses user:password@ in files, checksums, APT and chart repository URLs, each named by its path', () => {
     const manifest = {

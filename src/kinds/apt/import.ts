@@ -29,11 +29,12 @@ import { GENERATED_INDEX_CAP, generatedDiffers, generatedMissing, generatedNotLo
 import { generatedPath } from './generated.js';
 import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { APT_SITE_KEY_NAME } from '../../mapping/index.js';
 
 export { byHashPath, byHashTypes } from './suite-version.js';
 
-/** Public half of the site key, written at the root of the APT target for clients' `signed-by`. */
-export const SITE_KEY_NAME = 'ferry-archive-keyring';
+/** Public half of the site key, written at the root of the APT target for clients' `signed-by` (the mapping names it). */
+export const SITE_KEY_NAME = APT_SITE_KEY_NAME;
 
 /** A vendor's Release/InRelease, read whole to learn the index hashes. */
 const RELEASE_CAP = 16 * 1024 * 1024;

@@ -11,6 +11,7 @@ import { ROLE } from '../file/artifact.js';
 import { ANNOTATION } from '../../store/source.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { aptLockDiff } from './lock-diff.js';
 
 /** An APT repository by its root URL. */
 export type AptRef = UpstreamRefBase<'apt'>;
@@ -59,6 +60,7 @@ export const aptKind = {
     return this.references(entry).map((ref) => ({ ref, places: m.apt ? [{ facet: 'apt' as const, url: mapAptRepo(ref.upstream, m.apt) }] : [] }));
   },
   serveRoutes: aptServeRoutes,
+  lockDiff: aptLockDiff,
   presentation: {
     countNoun: 'apt repositories',
     countNounOne: 'apt repository',

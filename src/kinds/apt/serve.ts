@@ -1,4 +1,4 @@
-import { mapAptRepo } from '../../mapping/index.js';
+import { mapAptRepo, mapAptSiteKey } from '../../mapping/index.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import { FerryError } from '../../errors.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
@@ -7,7 +7,7 @@ import { ANNOTATION } from '../../store/source.js';
 import { ROLE } from '../file/artifact.js';
 import { addServedPath, answer, type ServedEntry } from '../file/serve.js';
 import { parseRelease } from './control.js';
-import { aptClashes, byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact, SITE_KEY_NAME } from './import.js';
+import { aptClashes, byHashPath, byHashTypes, filteredDescription, generatedIndexes, readAptArtifact } from './import.js';
 import { filteredSuite, sha256 } from './publish.js';
 import { mainRelease, releaseTextOf } from './repo.js';
 import { checkFlatPackages } from './suite-version.js';
@@ -105,7 +105,7 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
     if (!keyFile && unsigned.length) {
       // apt refuses an unsigned Release ("is not signed"): say so here, not at the client.
       ctx.warnings.push(
-        `${artifact} ${unsigned.join(', ')}: a filtered mirror, served with an unsigned Release that apt refuses ("not signed"): pass --target <target.yaml> whose apt.signingKey signs it (clients then use ${APT_PREFIX}${SITE_KEY_NAME}.asc)`,
+        `${artifact} ${unsigned.join(', ')}: a filtered mirror, served with an unsigned Release that apt refuses ("not signed"): pass --target <target.yaml> whose apt.signingKey signs it (clients then use ${APT_PREFIX}${mapAptSiteKey('asc').path})`,
       );
     }
   }
@@ -113,8 +113,8 @@ export async function aptServeRoutes(ctx: ServeRouteContext): Promise<ServeRoute
   // Both forms, as import writes them: `rewrite apt-sources` sends clients to the binary one (a
   // .gpg keyring, its default) or the armored one (a .asc keyring).
   if (key) {
-    paths.set(`${SITE_KEY_NAME}.asc`, { bytes: Buffer.from(publicKeyArmored(key)) });
-    paths.set(`${SITE_KEY_NAME}.gpg`, { bytes: Buffer.from(publicKeyBinary(key)) });
+    paths.set(mapAptSiteKey('asc').path, { bytes: Buffer.from(publicKeyArmored(key)) });
+    paths.set(mapAptSiteKey('gpg').path, { bytes: Buffer.from(publicKeyBinary(key)) });
   }
   return [{ prefix: APT_PREFIX, handle: (req, res, rest) => answer(ctx, req, res, paths.get(rest)) }];
 }

@@ -14,6 +14,7 @@ import { ChartLockSchema, type ChartLock } from './lock.js';
 import { mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { chartLockDiff } from './lock-diff.js';
 
 export { discoverChartImages, type DiscoveryResult, type DiscoveredImage, type ImageSource } from './discover.js';
 export { loadChart, loadChartDir, loadChartArchive } from './load.js';
@@ -102,6 +103,7 @@ export const chartKind = {
     to: 'image',
     from: (entry: ChartLock) => ({ origin: `chart ${entry.name} ${entry.version}`, specs: entry.images.map((ref): ImageSpec => ({ ref })) }),
   },
+  lockDiff: chartLockDiff,
   presentation: {
     countNoun: 'charts',
     countNounOne: 'chart',

@@ -12,6 +12,7 @@ import { safeJoin } from '../../store/safe-path.js';
 import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { fileLockDiff } from './lock-diff.js';
 
 /** A file by its upstream URL (the file itself, its checksum file, its signature). */
 export type FileRef = UpstreamRefBase<'file'>;
@@ -62,6 +63,7 @@ export const fileKind = {
     return this.references(entry).map((ref) => ({ ref, places: m.files ? [{ facet: 'files' as const, url: mapFileUrl(ref.upstream, m.files) }] : [] }));
   },
   serveRoutes: fileServeRoutes,
+  lockDiff: fileLockDiff,
   presentation: {
     countNoun: 'files',
     countNounOne: 'file',

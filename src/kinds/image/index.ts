@@ -9,6 +9,7 @@ import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
 import { importImage, importImageBlobs, unlockedImageTop, validateImageImport } from './import.js';
 import { layersBelow, registryHeld } from '../differential.js';
+import { imageLockDiff } from './lock-diff.js';
 
 export { imageKey };
 
@@ -64,6 +65,7 @@ export const imageKind = {
   locations(entry, m) {
     return this.references(entry).map((ref) => ({ ref, places: m.registry ? [{ facet: 'registry' as const, image: mapImage(ref.upstream, m.registry, ref.storedDigest) }] : [] }));
   },
+  lockDiff: imageLockDiff,
   presentation: {
     countNoun: 'images',
     countNounOne: 'image',
