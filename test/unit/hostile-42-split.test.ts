@@ -70,6 +70,18 @@ async function stoppedSplit(out: string, data: Buffer, stop: Omit<FsHook, 'run'>
 
 const names = async (out: string) => (await readdir(path.dirname(out))).filter((f) => f.startsWith(path.basename(out))).sort();
 
+/** The whole tar a split bundle's name stands for, read as import and serve read it. */
+async function readWhole(given: string): Promise<Buffer> {
+  const f = await openBundleFile(given);
+  try {
+    const back = Buffer.alloc(f.size);
+    for (let o = 0; o < f.size; ) o += (await f.read(back, o, f.size - o, o)).bytesRead;
+    return back;
+  } finally {
+    await f.close();
+  }
+}
+
 async function refusal(p: Promise<unknown>): Promise<FerryError> {
   const err = await p.then(
     () => undefined,
@@ -107,11 +119,7 @@ describe('a split stopped while it renamed its parts into place', () => {
     expect(r.warnings.join('\n')).toContain(`removed app.ferry.tar.002.partial and app.ferry.tar.parts.partial, left by a split of app.ferry.tar (bundle split or bundle create --split-size) that did not finish`);
     expect(r.warnings.join('\n')).toContain(`${out}.parts was missing: app.ferry.tar.001 … app.ferry.tar.006 (6 files) were parts of a split that was stopped while it renamed them into place`);
     expect(await names(out)).toEqual(['app.ferry.tar.001', 'app.ferry.tar.002', 'app.ferry.tar.parts']);
-    const f = await openBundleFile(out);
-    const back = Buffer.alloc(f.size);
-    for (let o = 0; o < f.size; ) o += (await f.read(back, o, f.size - o, o)).bytesRead;
-    await f.close();
-    expect(back.equals(data)).toBe(true);
+    expect((await readWhole(out)).equals(data)).toBe(true);
   });
 
   it('stopped while removing an older split\'s higher-numbered parts (003 removed, 004 not): a later split removes them past the gap', { timeout: 30_000 }, async () => {
@@ -150,10 +158,6 @@ describe('a split stopped while it wrote its parts', () => {
     const r = await splitBundle(small, { splitSize: SPLIT, output: out });
     expect(r.warnings).toEqual([]);
     expect(await names(out)).toEqual(['app.ferry.tar.001', 'app.ferry.tar.002', 'app.ferry.tar.parts']);
-    const f = await openBundleFile(`${out}.parts`);
-    const back = Buffer.alloc(f.size);
-    for (let o = 0; o < f.size; ) o += (await f.read(back, o, f.size - o, o)).bytesRead;
-    await f.close();
-    expect(back.equals(await readFile(small))).toBe(true);
+    expect((await readWhole(`${out}.parts`)).equals(await readFile(small))).toBe(true);
   });
 });
