@@ -82,6 +82,7 @@ export function register(program: Command): void {
           `  the contents were copied, not verified: \`ferry bundle verify ${shellQuote(path.basename(r.parts[0]?.file ?? r.bundle))}\` re-hashes every file (on either side)`,
         ].join('\n'),
       );
+      for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);
     });
   addVerifyCommand(bundle);
   addOciCommands(bundle);

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
 import { requireSpaceFor } from '../store/free-space.js';
 import { humanBytes } from '../ui/progress.js';
-import { MAX_PARTS, openBundleOutput, partName, partsFileOf, readPartList, splitTarOf, type BundleOutput } from '../store/split-file.js';
+import { withPidLock } from '../store/pid-lock.js';
+import { MAX_PARTS, openBundleOutput, partName, partsFileOf, readPartList, splitNamesOf, splitTarOf, type BundleOutput } from '../store/split-file.js';
 import type { Progress } from '../ui/progress.js';
 import { pathFrom } from './inputs.js';
 
@@ -24,6 +25,8 @@ export interface BundleSplitResult {
   bundle: string;
   size: number;
   parts: Array<{ file: string; size: number; sha256: string }>;
+  /** What an earlier split of this output left (a `.partial` removed, parts without their list replaced), for the user. */
+  warnings: string[];
 }
 
 /** One file the input is read from, in order; `sha256` when a `.parts` list vouches for it. */
@@ -62,23 +65,31 @@ export async function splitBundle(input: string, opts: BundleSplitOptions): Prom
     throw new FerryError('USAGE', `--split-size ${opts.splitSize}: ${path.basename(abs)} (${size} bytes) would make ${count} parts, more than ${MAX_PARTS}`, { hint: 'Choose a larger split size.' });
   }
   await checkTarHeader(sources[0]);
-  await refuseOverlap(sources, output, count);
-  await checkSpace(output, size);
+  // The output's lock, as bundle create takes it: two runs writing one output's parts would remove
+  // each other's, and what a run stopped before it finished left there is this one's to replace.
+  const busy = (pid: number) =>
+    new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
+      hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
+    });
+  return withPidLock(`${output}.lock`, busy, async () => {
+    await refuseOverlap(sources, output, count);
+    await checkSpace(output, size);
 
-  const out = await openBundleOutput(output, opts.splitSize, size);
-  const task = opts.progress?.start(`split ${path.basename(abs)}`, size);
-  try {
-    let pos = 0;
-    for (const src of sources) pos = await copySource(src, out, pos, (n) => task?.advance(n));
-    if (pos !== size) throw new FerryError('VERIFY', `${abs}: read ${pos} bytes, expected ${size} (the bundle changed while it was split)`, { hint: 'Split it again once nothing writes to it.' });
-    const { parts = [] } = await out.commit();
-    task?.finish();
-    return { input: abs, inputParts: splitTar === undefined ? undefined : sources.length, bundle: output, size, parts };
-  } catch (err) {
-    task?.fail(err instanceof FerryError ? err.message : 'failed');
-    await out.abort();
-    throw err;
-  }
+    const out = await openBundleOutput(output, opts.splitSize, size);
+    const task = opts.progress?.start(`split ${path.basename(abs)}`, size);
+    try {
+      let pos = 0;
+      for (const src of sources) pos = await copySource(src, out, pos, (n) => task?.advance(n));
+      if (pos !== size) throw new FerryError('VERIFY', `${abs}: read ${pos} bytes, expected ${size} (the bundle changed while it was split)`, { hint: 'Split it again once nothing writes to it.' });
+      const { parts = [], notes = [] } = await out.commit();
+      task?.finish();
+      return { input: abs, inputParts: splitTar === undefined ? undefined : sources.length, bundle: output, size, parts, warnings: notes };
+    } catch (err) {
+      task?.fail(err instanceof FerryError ? err.message : 'failed');
+      await out.abort();
+      throw err;
+    }
+  });
 }
 
 async function singleSource(file: string): Promise<Source> {
@@ -127,13 +138,11 @@ async function refuseOverlap(sources: Source[], output: string, count: number): 
     ids.add(s.id);
   }
   // Every part this split writes (`-o b.tar` over an input named b.tar.002, no b.tar.001 beside
-  // it: the run of existing parts stops at 001), then the older parts it removes.
-  const names = [partsFileOf(output)];
-  for (let n = 1; n <= MAX_PARTS; n++) {
-    const name = partName(output, n);
-    if (n > count && !(await stat(name).then(() => true, () => false))) break;
-    names.push(name);
-  }
+  // it), every older part it removes (gaps too) and every `.partial` of an earlier split it removes.
+  const there = await splitNamesOf(output);
+  const names = [partsFileOf(output), ...there.partials];
+  for (let n = 1; n <= count; n++) names.push(partName(output, n));
+  for (const n of there.parts) if (n > count) names.push(partName(output, n));
   for (const name of names) {
     const st = await stat(name).catch(() => undefined);
     if (st && ids.has(`${st.dev}:${st.ino}`)) {

@@ -424,8 +424,9 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     const first = input.splitSize === undefined ? `${output}.partial` : `${partName(output, 1)}.partial`;
     const earlier = await lstat(first).then((st) => st.isFile(), () => false);
     const result = await writeBundle(input, output, layout, blobs, inStore);
-    const notes = await leftoverPartials(output);
-    if (earlier && !result.reusedBytes) {
+    // A split output says itself what an earlier split of it left (splitOutput's notes).
+    const notes = [...(result.notes ?? []), ...(await leftoverPartials(output))];
+    if (earlier && !result.reusedBytes && input.splitSize === undefined) {
       notes.unshift(
         `${first}: the partial output of an earlier create that did not finish held nothing this bundle could reuse (it was of another manifest, lock or split size), so ${path.basename(output)} was written anew in its place`,
       );
@@ -557,5 +558,6 @@ async function writeBundle(input: PackInput, output: string, layout: BundleLayou
     blobs: blobs.length,
     blobBytes: blobs.reduce((s, b) => s + b.size, 0),
     ...(written.parts ? { parts: written.parts } : {}),
+    ...(written.notes ? { notes: written.notes } : {}),
   };
 }

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants, readSync } from 'node:fs';
-import { open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, opendir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -90,8 +90,11 @@ export function parseSize(text: string, what = '--split-size'): number {
 /** Where the packer writes: sequential positional writes, then commit (rename into place) or abort. */
 export interface BundleOutput {
   write(buf: Buffer, off: number, len: number, pos: number): Promise<{ bytesWritten: number }>;
-  /** Flush, close and move into place; returns the parts written (split) or none. */
-  commit(): Promise<{ size: number; parts?: Array<{ file: string; size: number; sha256: string }> }>;
+  /**
+   * Flush, close and move into place; returns the parts written (split) or none, and `notes` for
+   * the user: what an earlier split of this output left that this one removed or replaced.
+   */
+  commit(): Promise<{ size: number; parts?: Array<{ file: string; size: number; sha256: string }>; notes?: string[] }>;
   abort(): Promise<void>;
 }
 
@@ -150,14 +153,88 @@ async function singleOutput(output: string): Promise<BundleOutput> {
 }
 
 /**
+ * What is under a split bundle's names beside `tar`: its parts (`<tar>.NNN`, every number present,
+ * gaps included: a run stopped while removing an older split's higher-numbered parts leaves gaps),
+ * the `.partial` files of a split that did not finish (`<tar>.NNN.partial`, `<tar>.parts.partial`)
+ * and whether the `.parts` list is there. One pass over the directory (streamed); only names of
+ * `tar` are kept, at most 2 × MAX_PARTS + 1, whatever else the directory holds.
+ */
+export interface SplitNames {
+  parts: number[];
+  partials: string[];
+  list: boolean;
+}
+
+export async function splitNamesOf(tar: string): Promise<SplitNames> {
+  const dir = path.dirname(tar);
+  const prefix = `${path.basename(tar)}.`;
+  const parts: number[] = [];
+  const partials: string[] = [];
+  let list = false;
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { parts, partials, list };
+    throw withPlace(err, dir);
+  }
+  for await (const e of entries) {
+    if (!e.name.startsWith(prefix)) continue;
+    const rest = e.name.slice(prefix.length);
+    const m = /^(\d{3})(\.partial)?$/.exec(rest);
+    if (m && Number(m[1]) >= 1) {
+      if (m[2]) partials.push(path.join(dir, e.name));
+      else parts.push(Number(m[1]));
+    } else if (rest === 'parts.partial') partials.push(path.join(dir, e.name));
+    else if (rest === 'parts') list = true;
+  }
+  parts.sort((a, b) => a - b);
+  partials.sort();
+  return { parts, partials, list };
+}
+
+/** `a.001 … a.007` or `a.001`: names for a message, never hundreds of them. */
+function nameRange(names: string[]): string {
+  const base = names.map((n) => path.basename(n));
+  return base.length > 2 ? `${base[0]} … ${base[base.length - 1]} (${base.length} files)` : base.join(' and ');
+}
+
+/**
+ * What a split stopped before it finished left under `output`'s names, said for the run that now
+ * writes there: its `.partial` files (removed before the first byte: they are of no use, and
+ * a smaller split would never overwrite its higher-numbered ones), and parts under final names
+ * with no `.parts` list (stopped while it renamed them into place; replaced or removed at commit).
+ */
+function earlierSplitNotes(output: string, earlier: SplitNames): string[] {
+  const notes: string[] = [];
+  if (earlier.partials.length) {
+    notes.push(`${path.dirname(output)}: removed ${nameRange(earlier.partials)}, left by a split of ${path.basename(output)} (bundle split or bundle create --split-size) that did not finish; this run wrote its parts anew`);
+  }
+  if (!earlier.list && earlier.parts.length) {
+    notes.push(
+      `${partsFileOf(output)} was missing: ${nameRange(earlier.parts.map((n) => partName(output, n)))} were parts of a split that was stopped while it renamed them into place (they may have been of two splits); this run replaced them all`,
+    );
+  }
+  return notes;
+}
+
+/**
  * Parts written in order: each write goes to the current part up to its limit, the rest to the
  * next one. Writes must be sequential (the packer's are); each part is hashed as it is written.
+ * The caller holds `<output>.lock` (no other ferry writes these names): what an earlier split
+ * left under them is removed first, and said (`notes`).
  */
 async function splitOutput(output: string, splitSize: number): Promise<BundleOutput> {
+  const earlier = await splitNamesOf(output);
+  for (const f of earlier.partials) await rm(f, { force: true });
+  const notes = earlierSplitNotes(output, earlier);
   const done: Array<{ file: string; size: number; sha256: string }> = [];
   let cur: { fh: FileHandle; behind: SyncBehind; n: number; size: number; hash: Hash } | undefined;
   let total = 0;
+  /** Once the commit starts replacing names: an abort then keeps the list's `.partial`, which says so to readers. */
+  let replacing = false;
   const partial = (n: number) => `${partName(output, n)}.partial`;
+  const listPartial = `${partsFileOf(output)}.partial`;
 
   const finishPart = async () => {
     if (!cur) return;
@@ -197,19 +274,24 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
     },
     async commit() {
       await finishPart();
-      // A split already under this name is replaced only now, once every new part is written (a
-      // failed or killed run leaves it whole): its list first (no list then names parts of two
-      // splits), then each part renamed over, then its higher-numbered parts, which would confuse
-      // a reader.
+      // The new list is written first, as `.parts.partial`: while the names are replaced (a split
+      // already under this name is replaced only now, once every new part is written: a failed run
+      // leaves it whole) no `.parts` is there and this file is, so a run stopped in between (killed,
+      // the machine off) is told apart from parts copied without their list, by readers and by the
+      // next split. Then the old list removed (no list names parts of two splits), each part renamed
+      // over, every higher-numbered part of an older split removed (gaps too), the list renamed last.
+      const text = done.map((p) => `${p.sha256}  ${path.basename(p.file)}\n`).join('');
+      const list = await openFresh(listPartial);
+      await list
+        .writeFile(text)
+        .then(() => list.sync())
+        .finally(() => list.close());
+      replacing = true;
       await rm(partsFileOf(output), { force: true });
       for (let i = 0; i < done.length; i++) await rename(partial(i + 1), done[i].file);
-      await removeParts(output, done.length + 1);
-      // The .parts file last: a split without it is not complete.
-      const text = done.map((p) => `${p.sha256}  ${path.basename(p.file)}\n`).join('');
-      const list = await openFresh(`${partsFileOf(output)}.partial`);
-      await list.writeFile(text).finally(() => list.close());
-      await rename(`${partsFileOf(output)}.partial`, partsFileOf(output));
-      return { size: total, parts: done };
+      for (const n of (await splitNamesOf(output)).parts) if (n > done.length) await rm(partName(output, n), { force: true });
+      await rename(listPartial, partsFileOf(output));
+      return { size: total, parts: done, ...(notes.length ? { notes } : {}) };
     },
     async abort() {
       if (cur) {
@@ -217,18 +299,9 @@ async function splitOutput(output: string, splitSize: number): Promise<BundleOut
         await cur.fh.close().catch(() => undefined);
       }
       for (let n = 1; n <= done.length + 1; n++) await rm(partial(n), { force: true });
-      await rm(`${partsFileOf(output)}.partial`, { force: true });
+      if (!replacing) await rm(listPartial, { force: true });
     },
   };
-}
-
-/** Remove `<tar>.<from>…` (consecutive) left by an earlier split. */
-async function removeParts(tar: string, from: number): Promise<void> {
-  for (let n = from; n <= MAX_PARTS; n++) {
-    const exists = await stat(partName(tar, n)).then(() => true, () => false);
-    if (!exists) break;
-    await rm(partName(tar, n), { force: true });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,9 +315,11 @@ export async function splitTarOf(file: string): Promise<string | undefined> {
   const abs = path.resolve(file);
   if (abs.endsWith('.parts')) return abs.slice(0, -'.parts'.length);
   const numbered = /^(.*)\.\d{3}$/.exec(abs);
-  // A part whose list was left behind is still a part (the reader then says the .parts file is missing).
-  if (numbered && ((await isFile(partsFileOf(numbered[1]))) || (await isFile(partName(numbered[1], abs.endsWith('.001') ? 2 : 1))))) return numbered[1];
-  if (!(await isFile(abs)) && (await isFile(partsFileOf(abs)))) return abs;
+  // A part whose list was left behind, or whose split was stopped before its list was renamed into
+  // place (`.parts.partial`, `.001.partial`), is still a part: the reader then says which happened.
+  const listOrMarker = async (tar: string) => (await isFile(partsFileOf(tar))) || (await isFile(`${partsFileOf(tar)}.partial`));
+  if (numbered && ((await listOrMarker(numbered[1])) || (await isFile(partName(numbered[1], abs.endsWith('.001') ? 2 : 1))))) return numbered[1];
+  if (!(await isFile(abs)) && ((await listOrMarker(abs)) || (await isFile(partName(abs, 1))) || (await isFile(`${partName(abs, 1)}.partial`)))) return abs;
   return undefined;
 }
 
@@ -275,9 +350,7 @@ export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; pr
     text = await readFile(listFile, 'utf8');
   } catch (err) {
     if (err instanceof FerryError) throw err;
-    throw new FerryError('USAGE', `${listFile}: the list of parts of the split bundle ${path.basename(tar)} is missing (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, {
-      hint: 'Copy the .parts file along with the parts; it lists them in order with their sha256.',
-    });
+    throw await missingList(tar, err);
   }
   const lines = text.split('\n').filter((l) => l !== '');
   const dir = path.dirname(tar);
@@ -312,6 +385,33 @@ export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; pr
     if (parts.length > 1 && last.size > parts[0].size) problems.push({ file: last.file, message: `${label(parts.length - 1)}: ${last.size} bytes, more than the ${parts[0].size} of the other parts` });
   }
   return { parts, problems };
+}
+
+/**
+ * `<tar>.parts` cannot be read: why, as far as the names beside it tell. A `.parts.partial` there:
+ * a split was stopped while it renamed its parts into place (they may be of two splits). Only
+ * `.NNN.partial` files: a split has not finished writing (or was stopped before its commit). Neither:
+ * the list was not copied with the parts.
+ */
+async function missingList(tar: string, err: unknown): Promise<FerryError> {
+  const listFile = partsFileOf(tar);
+  const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const names = await splitNamesOf(tar).catch((): SplitNames => ({ parts: [], partials: [], list: false }));
+  const base = path.basename(tar);
+  const finals = names.parts.length ? nameRange(names.parts.map((n) => partName(tar, n))) : 'no part';
+  if (names.partials.includes(`${listFile}.partial`)) {
+    return new FerryError('USAGE', `${listFile} is missing and ${path.basename(listFile)}.partial is there: a split writing ${base} (bundle split or bundle create --split-size) was stopped while it renamed its parts into place; ${finals} under final names may be of two splits, so nothing was read`, {
+      hint: `Run that split or create again (it starts over and replaces them), or copy the bundle again from the source.`,
+    });
+  }
+  if (names.partials.length) {
+    return new FerryError('USAGE', `${listFile} is missing and ${nameRange(names.partials)} are there: a split writing ${base} has not finished, or was stopped before it renamed its parts into place; nothing was read`, {
+      hint: 'Wait for that split or create to finish, or run it again (it starts over), or copy the bundle again from the source.',
+    });
+  }
+  return new FerryError('USAGE', `${listFile}: the list of parts of the split bundle ${base} is missing (${why})`, {
+    hint: 'Copy the .parts file along with the parts; it lists them in order with their sha256.',
+  });
 }
 
 /** A part's sha256 against the .parts file: the problem naming it (`part 003 of 7: sha256 mismatch`), or undefined. */

@@ -8,6 +8,7 @@ import { confineTo } from '../../src/store/confined-dirs.js';
 import { digestOf } from '../../src/store/layout.js';
 import { writeFileAtomic } from '../../src/store/temp-files.js';
 import { verifiedWrite } from '../../src/store/verified-write.js';
+import { clearFsHooks, fired, firstIncludes, firstIs, fsHook } from '../support/fs-hooks.js';
 
 /**
  * Hostile inputs, round 40: local races on the one verified write. verifiedWrite streamed into its
@@ -19,44 +20,14 @@ import { verifiedWrite } from '../../src/store/verified-write.js';
  * node:fs/promises): `rename` (just before or just after the temp file is renamed into place) and
  * `readdir` (the sweep of stale temp files, after the path check and before the temp file is made).
  */
-const hook = vi.hoisted(() => ({
-  beforeRename: undefined as undefined | ((from: string, to: string) => void),
-  afterRename: undefined as undefined | ((from: string, to: string) => void),
-  onReaddir: undefined as undefined | { dir: string; run: () => Promise<void> },
-}));
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
-  const rename: typeof real.rename = async (from, to) => {
-    const before = hook.beforeRename;
-    if (before && String(from).includes('.ferry-')) {
-      hook.beforeRename = undefined;
-      before(String(from), String(to));
-    }
-    await real.rename(from, to);
-    const after = hook.afterRename;
-    if (after && String(from).includes('.ferry-')) {
-      hook.afterRename = undefined;
-      after(String(from), String(to));
-    }
-  };
-  const readdir = (async (dir: Parameters<typeof real.readdir>[0], ...rest: unknown[]) => {
-    const names = await (real.readdir as (...a: unknown[]) => Promise<unknown>)(dir, ...rest);
-    const on = hook.onReaddir;
-    if (on && path.resolve(String(dir)) === on.dir) {
-      hook.onReaddir = undefined;
-      await on.run();
-    }
-    return names;
-  }) as typeof real.readdir;
-  return { ...real, rename, readdir, default: { ...real, rename, readdir } };
-});
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../support/fs-hooks.js')).hookedFsPromises(await importOriginal()));
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile40-'));
 });
 afterEach(async () => {
-  hook.beforeRename = hook.afterRename = hook.onReaddir = undefined;
+  clearFsHooks();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -106,12 +77,12 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
 
   it('a file renamed over the temp name just before the rename: what the rename placed is removed; refused', { timeout: 30_000 }, async () => {
     const dest = path.join(dir, 'blob.bin');
-    hook.beforeRename = (from) => renameOverBy(from, evil);
+    const window = fsHook({ call: 'rename', match: firstIncludes('.ferry-'), run: (from) => renameOverBy(from, evil) });
     const err = await verifiedWrite(dest, Readable.from([body]), { digest, size: body.length }, { label: 'blob' }).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
     );
-    expect(hook.beforeRename, 'the window was taken').toBeUndefined();
+    expect(fired(window), 'the window was taken').toBe(true);
     expect((await readFile(dest).catch(() => undefined))?.equals(evil), 'the other user\'s file stays under the final name').not.toBe(true);
     expect(err?.code).toBe('CONFLICT');
     expect(err!.message).toMatch(/as it was renamed into place; what that put there was removed/);
@@ -121,9 +92,9 @@ describe('verifiedWrite: what is renamed into place is the file written and hash
 
   it('another writer of the same verified bytes renames over the final name just after: accepted', { timeout: 30_000 }, async () => {
     const dest = path.join(dir, 'blob.bin');
-    hook.afterRename = (_from, to) => renameOverBy(to, body);
+    const window = fsHook({ call: 'rename', when: 'after', match: firstIncludes('.ferry-'), run: (_from, to) => renameOverBy(to, body) });
     expect(await verifiedWrite(dest, Readable.from([body]), { digest, size: body.length }, { label: 'blob' })).toBe(body.length);
-    expect(hook.afterRename).toBeUndefined();
+    expect(fired(window)).toBe(true);
     expect((await readFile(dest)).equals(body)).toBe(true);
   });
 
@@ -160,13 +131,15 @@ describe('a write into a target directory: a link planted between the check and 
     await mkdir(outside);
     const dest = path.join(sub, 'pkg.deb');
     // The sweep of stale temp files reads the directory after the path check, before the temp file is made.
-    hook.onReaddir = {
-      dir: sub,
+    const window = fsHook({
+      call: 'readdir',
+      when: 'after',
+      match: firstIs(sub),
       run: async () => {
         await rmdir(sub);
         await symlink(outside, sub);
       },
-    };
+    });
     const release = confineTo([root]);
     let err: (Error & { code?: string; hint?: string }) | undefined;
     try {
@@ -177,7 +150,7 @@ describe('a write into a target directory: a link planted between the check and 
     } finally {
       release();
     }
-    expect(hook.onReaddir, 'the window was taken').toBeUndefined();
+    expect(fired(window), 'the window was taken').toBe(true);
     expect(await readdir(outside), 'a write went through the link, outside the target').toEqual([]);
     expect(err?.code).toBe('CONFLICT');
     expect(err!.message).toContain(`${sub}: a symbolic link (to ${JSON.stringify(outside)}) inside the target directory ${root} leads outside it`);

@@ -9,6 +9,7 @@ import { BlobStore, SMALL_BLOB_BYTES } from '../../src/store/blob-store.js';
 import { confineTo } from '../../src/store/confined-dirs.js';
 import { replaceFilesAtomic } from '../../src/store/temp-files.js';
 import { verifiedWrite } from '../../src/store/verified-write.js';
+import { clearFsHooks, fired, firstEndsWith, firstIs, fsHook } from '../support/fs-hooks.js';
 
 /**
  * Hostile inputs, round 41: the store's remaining writes by path after a check. A resumable
@@ -20,48 +21,14 @@ import { verifiedWrite } from '../../src/store/verified-write.js';
  * checks had another file replaced). The windows are made deterministic by wrapping the
  * file-system calls the writes make in them (vi.mock of node:fs/promises).
  */
-const hook = vi.hoisted(() => ({
-  beforeRename: undefined as undefined | ((from: string, to: string) => void),
-  onMkdir: undefined as undefined | (() => Promise<void>),
-  onReaddir: undefined as undefined | { dir: string; run: () => Promise<void> },
-}));
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
-  const rename: typeof real.rename = async (from, to) => {
-    const before = hook.beforeRename;
-    if (before && String(from).endsWith('.partial')) {
-      hook.beforeRename = undefined;
-      before(String(from), String(to));
-    }
-    await real.rename(from, to);
-  };
-  const mkdir = (async (...args: Parameters<typeof real.mkdir>) => {
-    const on = hook.onMkdir;
-    if (on) {
-      hook.onMkdir = undefined;
-      await on();
-    }
-    return real.mkdir(...args);
-  }) as typeof real.mkdir;
-  const readdir = (async (dir: Parameters<typeof real.readdir>[0], ...rest: unknown[]) => {
-    const names = await (real.readdir as (...a: unknown[]) => Promise<unknown>)(dir, ...rest);
-    const on = hook.onReaddir;
-    if (on && path.resolve(String(dir)) === on.dir) {
-      hook.onReaddir = undefined;
-      await on.run();
-    }
-    return names;
-  }) as typeof real.readdir;
-  const all = { ...real, rename, mkdir, readdir };
-  return { ...all, default: all };
-});
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../support/fs-hooks.js')).hookedFsPromises(await importOriginal()));
 
 let dir: string;
 beforeEach(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile41-'));
 });
 afterEach(async () => {
-  hook.beforeRename = hook.onMkdir = hook.onReaddir = undefined;
+  clearFsHooks();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -81,16 +48,20 @@ async function cache(): Promise<BlobStore> {
 describe('the download cache: the .partial file is held to the descriptor hashed', () => {
   it('another user renames a file over the .partial between its hash and the rename: refused, naming it; nothing cached', { timeout: 30_000 }, async () => {
     const s = await cache();
-    hook.beforeRename = (from) => {
-      const other = path.join(dir, 'other.bin');
-      writeFileSync(other, evil);
-      renameSync(other, from);
-    };
+    const window = fsHook({
+      call: 'rename',
+      match: firstEndsWith('.partial'),
+      run: (from) => {
+        const other = path.join(dir, 'other.bin');
+        writeFileSync(other, evil);
+        renameSync(other, from);
+      },
+    });
     const err = await s.ingest(desc, async (o) => Readable.from([content.subarray(o)]), { label: 'blob', retry: policy }).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string; hint?: string },
     );
-    expect(hook.beforeRename, 'the window was taken').toBeUndefined();
+    expect(fired(window), 'the window was taken').toBe(true);
     const final = s.blobPath(desc.digest);
     expect((await readFile(final).catch(() => undefined))?.equals(evil), 'the other user\'s file was cached as the verified blob').not.toBe(true);
     expect(err?.code).toBe('CONFLICT');
@@ -134,17 +105,20 @@ describe('mkdir -p under a target directory: a link planted after the check', ()
     await mkdir(outside);
     const dest = path.join(root, 'a', 'b', 'c', 'file.bin');
     // Another user moves `a` aside (still inside the target) and plants a link to outside in its place.
-    hook.onMkdir = async () => {
-      renameSync(path.join(root, 'a'), path.join(root, 'a.moved'));
-      await symlink(outside, path.join(root, 'a'));
-    };
+    const window = fsHook({
+      call: 'mkdir',
+      run: async () => {
+        renameSync(path.join(root, 'a'), path.join(root, 'a.moved'));
+        await symlink(outside, path.join(root, 'a'));
+      },
+    });
     const release = confineTo([root]);
     try {
       await verifiedWrite(dest, Readable.from([content]), { digest: desc.digest, size: content.length }, { label: 'file' });
     } finally {
       release();
     }
-    expect(hook.onMkdir, 'the window was taken').toBeUndefined();
+    expect(fired(window), 'the window was taken').toBe(true);
     expect(await readdir(outside), 'directories were made (and the file written) through the link, outside the target').toEqual([]);
     expect((await readFile(path.join(root, 'a.moved', 'b', 'c', 'file.bin'))).equals(content)).toBe(true);
   });
@@ -195,18 +169,20 @@ describe('replaceFilesAtomic: compared and renamed in the directory whose files 
     await writeFile(path.join(conf, 'app.yaml'), before);
     await writeFile(path.join(other, 'app.yaml'), before);
     // The sweep of stale temp files reads the directory after the checks, before the temp file is made.
-    hook.onReaddir = {
-      dir: conf,
+    const window = fsHook({
+      call: 'readdir',
+      when: 'after',
+      match: firstIs(conf),
       run: async () => {
         renameSync(conf, moved);
         await symlink(other, conf);
       },
-    };
+    });
     const err = await replaceFilesAtomic([{ file: path.join(conf, 'app.yaml'), expected: before, data: 'registry: mirror.local\n' }]).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string; details?: string[] },
     );
-    expect(hook.onReaddir, 'the window was taken').toBeUndefined();
+    expect(fired(window), 'the window was taken').toBe(true);
     expect(await readFile(path.join(other, 'app.yaml'), 'utf8'), 'a file that was never checked was replaced').toBe(before);
     expect(await readFile(path.join(moved, 'app.yaml'), 'utf8')).toBe(before);
     expect(err?.code).toBe('CONFLICT');

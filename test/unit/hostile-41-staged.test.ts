@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { importBundle } from '../../src/commands/import.js';
 import { silentProgress } from '../../src/ui/progress.js';
+import { clearFsHooks, fired, firstIncludes, fsHook } from '../support/fs-hooks.js';
 import { filesSite, goodFileSum, joinSplit, useSwappedSplit } from '../support/swapped-split.js';
 
 /**
@@ -15,23 +16,11 @@ import { filesSite, goodFileSum, joinSplit, useSwappedSplit } from '../support/s
  * window is made deterministic by wrapping the link call (vi.mock of node:fs/promises): the
  * wrapper swaps the directory just before the staged copy is linked.
  */
-const hook = vi.hoisted(() => ({ beforeLink: undefined as undefined | (() => Promise<void>) }));
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const real = await importOriginal<typeof import('node:fs/promises')>();
-  const link: typeof real.link = async (from, to) => {
-    const before = hook.beforeLink;
-    if (before && String(from).includes('.ferry-staged-')) {
-      hook.beforeLink = undefined;
-      await before();
-    }
-    return real.link(from, to);
-  };
-  const all = { ...real, link };
-  return { ...all, default: all };
-});
+vi.mock('node:fs/promises', async (importOriginal) => (await import('../support/fs-hooks.js')).hookedFsPromises(await importOriginal()));
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 const setup = useSwappedSplit('ferry-hostile41-staged');
+afterEach(clearFsHooks);
 let goodSum: string;
 let bundle: string;
 
@@ -56,15 +45,19 @@ describe('import into a files directory: the final directory swapped for a link 
     await mkdir(outside);
     const destDir = path.dirname(s.landed);
     expect(destDir, 'the file lands in a subdirectory of the files directory').not.toBe(s.filesDir);
-    hook.beforeLink = async () => {
-      renameSync(destDir, `${destDir}.moved`);
-      await symlink(outside, destDir);
-    };
+    const swap = fsHook({
+      call: 'link',
+      match: firstIncludes('.ferry-staged-'),
+      run: async () => {
+        renameSync(destDir, `${destDir}.moved`);
+        await symlink(outside, destDir);
+      },
+    });
     const err = await importOnePass(s.target).then(
       () => undefined,
       (e: unknown) => e as Error & { code?: string },
     );
-    expect(hook.beforeLink, 'the window was taken').toBeUndefined();
+    expect(fired(swap), 'the window was taken').toBe(true);
     expect(await filesUnder(outside), 'the verified file was placed through the link, outside the target').toEqual([]);
     // What the import writes there next (the checksum beside the file) meets the link by its path: refused, naming it.
     expect(err?.code).toBe('CONFLICT');
