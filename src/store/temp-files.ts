@@ -347,7 +347,11 @@ async function writeTempIn<T>(
   const tmp = tempPathFor(dest);
   const tmpAt = path.join(dir.at, path.basename(tmp));
   try {
-    const fh = await open(tmpAt, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    const fh = await open(tmpAt, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600).catch((err: NodeJS.ErrnoException) => {
+      // A fresh random name already there (a file or a link planted at it): another writer in the directory.
+      if (err.code === 'EEXIST' || err.code === 'ELOOP') throw tempNameTaken(tmp, dest);
+      throw err;
+    });
     try {
       const result = await write(fh);
       await fh.chmod(opts.exactMode ?? plainMode(opts.mode));
@@ -403,6 +407,12 @@ export async function renameIntoPlace(tmp: string, dest: string, id: FileIdentit
   } finally {
     await dir.close();
   }
+}
+
+function tempNameTaken(tmp: string, dest: string): FerryError {
+  return new FerryError('CONFLICT', `${dest}: the temporary name ferry chose for it, ${path.basename(tmp)}, was taken before ferry created it; nothing was written`, {
+    hint: `Something else writes in ${path.dirname(dest)} (another user, another program): find out what and stop it, then run again.`,
+  });
 }
 
 function notTheFileWritten(tmp: string, dest: string, when: 'before' | 'as'): FerryError {

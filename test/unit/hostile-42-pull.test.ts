@@ -85,6 +85,10 @@ describe('bundle pull: what lands under the output name is the file written and 
     expect(await readFile(victim, 'utf8'), 'the pull wrote through a link planted at its temp name').toBe('keep me\n');
     // The temp file is created new (O_EXCL): a name already taken refuses the pull, nothing under the output name.
     expect(err, 'pulled through the planted name').toBeDefined();
+    // Said as the output's conflict, not a raw EEXIST on a /proc/self/fd path.
+    expect((err as FerryError).code).toBe('CONFLICT');
+    expect(err!.message).toContain(output);
+    expect(err!.message).not.toContain('/proc/self/fd');
     expect(await readdir(d)).toEqual([]);
   });
 
