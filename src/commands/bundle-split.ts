@@ -5,7 +5,7 @@ import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
 import { requireSpaceFor } from '../store/free-space.js';
 import { humanBytes } from '../ui/progress.js';
-import { withPidLock } from '../store/pid-lock.js';
+import { withOutputLock } from '../store/pid-lock.js';
 import { MAX_PARTS, openBundleOutput, partName, partsFileOf, readPartList, splitNamesOf, splitTarOf, type BundleOutput } from '../store/split-file.js';
 import type { Progress } from '../ui/progress.js';
 import { pathFrom } from './inputs.js';
@@ -67,11 +67,7 @@ export async function splitBundle(input: string, opts: BundleSplitOptions): Prom
   await checkTarHeader(sources[0]);
   // The output's lock, as bundle create takes it: two runs writing one output's parts would remove
   // each other's, and what a run stopped before it finished left there is this one's to replace.
-  const busy = (pid: number) =>
-    new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
-      hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
-    });
-  return withPidLock(`${output}.lock`, busy, async () => {
+  return withOutputLock(output, async () => {
     await refuseOverlap(sources, output, count);
     await checkSpace(output, size);
 

@@ -15,7 +15,7 @@ import { humanBytes } from '../ui/progress.js';
 import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs, type Frame } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
-import { lockHeld, withPidLock } from './pid-lock.js';
+import { lockHeld, withOutputLock } from './pid-lock.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -415,11 +415,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
   await mkdir(path.dirname(output), { recursive: true });
   const layout = layoutOf(small, blobs);
   // Two creates writing one output would write into the same partial file: the second is told at once.
-  const busy = (pid: number) =>
-    new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
-      hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
-    });
-  return withPidLock(`${output}.lock`, busy, async () => {
+  return withOutputLock(output, async () => {
     // Under the lock: what an earlier create of this output left is this run's to continue or replace.
     const first = input.splitSize === undefined ? `${output}.partial` : `${partName(output, 1)}.partial`;
     const earlier = await lstat(first).then((st) => st.isFile(), () => false);

@@ -158,3 +158,15 @@ export async function withPidLock<T>(file: string, busy: 'wait' | ((pid: number)
     if ((await readLock(file)) === mine) await rm(file, { force: true });
   }
 }
+
+/**
+ * The bundle output's lock (`<output>.lock`), as bundle create and bundle split take it: two runs
+ * writing one output's file or parts would write into or remove each other's; the second is told at once.
+ */
+export function withOutputLock<T>(output: string, fn: () => Promise<T>): Promise<T> {
+  const busy = (pid: number) =>
+    new FerryError('CONFLICT', `${output}: another ferry process (pid ${pid}) is writing this bundle`, {
+      hint: `Wait for it to finish, or write to another path (-o). ${output}.lock names the process.`,
+    });
+  return withPidLock(`${output}.lock`, busy, fn);
+}
