@@ -60,12 +60,9 @@ export interface ChartRender {
 /** At most this many warnings are kept per render (a crafted chart can warn per values key); the last one counts the rest. */
 export const MAX_RENDER_WARNINGS = 20;
 
-/**
- * A render's warnings on its record: distinct, at most MAX_RENDER_WARNINGS, the renderer's advice
- * (`give --kube-version`, a flag of `ferry chart` commands) said the way this render is told (`how`).
- */
-function noteWarnings(render: ChartRender, warnings: readonly string[], how: string): void {
-  const distinct = [...new Set(warnings.map((w) => w.replace("give --kube-version with your cluster's version to render for it", how)))];
+/** A render's warnings on its record: distinct, at most MAX_RENDER_WARNINGS. */
+function noteWarnings(render: ChartRender, warnings: readonly string[]): void {
+  const distinct = [...new Set(warnings)];
   if (!distinct.length) return;
   render.warnings = distinct.length > MAX_RENDER_WARNINGS ? [...distinct.slice(0, MAX_RENDER_WARNINGS - 1), `… and ${distinct.length - MAX_RENDER_WARNINGS + 1} more warnings of this render`] : distinct;
 }
@@ -225,11 +222,11 @@ export async function renderScannedCharts(
         budget: { left: MAX_CHART_BYTES },
       });
       const values = files.map((f) => ({ name: f, data: scan.files.find((x) => x.file === f)!.text ?? '' }));
-      const result = renderChart(chart, { values, kubeVersion: spec.kubeVersion });
+      const result = renderChart(chart, { values, kubeVersion: spec.kubeVersion, kubeVersionAdvice: `set kubeVersion: on chart ${spec.name} in the manifest to your cluster's version to render for it` });
       const found = findRenderedImages(result.documents);
       render.status = 'rendered';
       render.images = found.length;
-      noteWarnings(render, result.warnings, `set kubeVersion: on chart ${spec.name} in the manifest to your cluster's version to render for it`);
+      noteWarnings(render, result.warnings);
       // An image the values files set is already a scanned reference with its own file:line.
       const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file)).map((r) => normalizeRef(r.value) ?? r.value));
       pushRendered(found, inValues, `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}`, files[0], references);
@@ -299,13 +296,14 @@ async function renderKustomizeCharts(
           namespace: c.namespace,
           apiVersions: c.apiVersions,
           kubeVersion: c.kubeVersion,
+          kubeVersionAdvice: `set kubeVersion: in ${where} to your cluster's version to render for it, as kustomize passes it to helm`,
           includeCrds: c.includeCRDs,
         });
         const docs = result.documents.filter((d) => !(c.skipTests && d.test) && !(c.skipHooks && d.hook));
         const found = findRenderedImages(docs);
         render.status = 'rendered';
         render.images = found.length;
-        noteWarnings(render, result.warnings, `set kubeVersion: in ${where} to your cluster's version to render for it, as kustomize passes it to helm`);
+        noteWarnings(render, result.warnings);
         if (!entry) renderedDirs.push(rel);
         // The kustomization's `images:` overrides (then each overlay's that includes it) apply to
         // the inflated resources' containers, as to any resource of the kustomization.
@@ -421,12 +419,12 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
         if (o.values && typeof o.values === 'object') values.push({ name: `${o.file} ${o.object} spec.values`, data: o.values as Record<string, unknown> });
       }
       if (config) render.values.push(`${config.file} ${config.object}`);
-      const result = renderChart(chart, { values, set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default' });
+      const result = renderChart(chart, { values, set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default', kubeVersionAdvice: "helm-controller renders for the cluster's own version: images that follow the version may differ" });
       const found = findRenderedImages(result.documents);
       render.status = 'rendered';
       render.images = found.length;
       // helm-controller renders for the cluster it runs in, whose version the audit cannot see.
-      noteWarnings(render, result.warnings, "helm-controller renders for the cluster's own version: images that follow the version may differ");
+      noteWarnings(render, result.warnings);
       const files = render.values.map((v) => v.slice(0, v.lastIndexOf(' ')));
       const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file) && /^spec\.(valuesContent|values|set)\b/.test(r.keyPath ?? '')).map((r) => normalizeRef(r.value) ?? r.value));
       pushRendered(found, inValues, `rendered from chart ${render.chart} ${render.version ?? ''} as ${where} installs it (its values${config ? ` and ${config.object}'s` : ''})`, h.file, references);

@@ -213,9 +213,9 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   const values = await readValues(spec.values ?? [], ctx.manifestDir);
   let discovery: DiscoveryResult;
   try {
-    discovery = discoverChartImages(chart, { values, kubeVersion: spec.kubeVersion });
+    discovery = discoverChartImages(chart, { values, kubeVersion: spec.kubeVersion, kubeVersionAdvice: "set kubeVersion: on the chart with your cluster's version to render for it" });
     // e.g. the chart's kubeVersion refused the default Kubernetes version: which one it was rendered for
-    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w.replace('give --kube-version', 'set kubeVersion: on the chart')}`);
+    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w}`);
   } catch (err) {
     // The chart refuses to render with these values in the default release (a namespace check, a
     // required value only set at install time): fall back to reading the values, and say so.

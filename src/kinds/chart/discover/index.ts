@@ -111,6 +111,7 @@ export function renderOptions(opts: DiscoverOptions): RenderOptions {
     set: opts.set,
     setString: opts.setString,
     kubeVersion: opts.kubeVersion,
+    kubeVersionAdvice: opts.kubeVersionAdvice,
     apiVersions: opts.apiVersions,
     releaseName: opts.releaseName,
     namespace: opts.namespace,

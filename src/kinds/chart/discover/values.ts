@@ -160,6 +160,8 @@ export interface DiscoverOptions {
   setString?: string[];
   /** Rendering: `.Capabilities.KubeVersion` (default v1.29.0) and extra `.Capabilities.APIVersions`. */
   kubeVersion?: string;
+  /** The kubeVersion warning's advice (RenderOptions.kubeVersionAdvice). */
+  kubeVersionAdvice?: string;
   apiVersions?: string[];
   releaseName?: string;
   namespace?: string;

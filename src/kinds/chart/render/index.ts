@@ -34,6 +34,12 @@ export interface RenderOptions {
   namespace?: string;
   /** `.Capabilities.KubeVersion` (default v1.29.0). */
   kubeVersion?: string;
+  /**
+   * What the warning tells the user to do when the chart's kubeVersion: refuses the default and a
+   * later version is picked (default: `ferry chart`'s --kube-version flag); each caller says it
+   * its own way (the manifest's kubeVersion:, a kustomization's).
+   */
+  kubeVersionAdvice?: string;
   /** Added to `.Capabilities.APIVersions` (Helm's built-in 1.29 set is always there). */
   apiVersions?: string[];
   isUpgrade?: boolean;
@@ -293,6 +299,9 @@ function kubeSatisfies(constraint: string, kube: string): boolean {
   }
 }
 
+/** What the kubeVersion warning advises unless the caller says (RenderOptions.kubeVersionAdvice). */
+const KUBE_VERSION_ADVICE = "give --kube-version with your cluster's version to render for it";
+
 /** A chart's `kubeVersion:` refused the Kubernetes version it was rendered for. */
 class KubeVersionError extends ChartRenderError {}
 
@@ -308,14 +317,14 @@ function kubeVersionCheck(top: HelmChart, kube: string): void {
  * warning: some images follow the version (z2jh's user-scheduler holds kube-scheduler back below
  * 1.34), so the warning asks for the cluster's.
  */
-function defaultKubeVersion(top: HelmChart, warn: (m: string) => void): string {
+function defaultKubeVersion(top: HelmChart, warn: (m: string) => void, advice = KUBE_VERSION_ADVICE): string {
   const constraint = kubeConstraint(top);
   if (!constraint || kubeSatisfies(constraint, DEFAULT_KUBE_VERSION)) return DEFAULT_KUBE_VERSION;
   const [major, minor] = DEFAULT_KUBE_VERSION.replace(/^v/, '').split('.').map(Number);
   for (let m = minor + 1; m <= minor + 20; m++) {
     const v = `v${major}.${m}.0`;
     if (!kubeSatisfies(constraint, v)) continue;
-    warn(`the chart requires kubeVersion: ${constraint}, which the default Kubernetes ${DEFAULT_KUBE_VERSION} does not meet: rendered for Kubernetes ${v} (give --kube-version with your cluster's version to render for it)`);
+    warn(`the chart requires kubeVersion: ${constraint}, which the default Kubernetes ${DEFAULT_KUBE_VERSION} does not meet: rendered for Kubernetes ${v} (${advice})`);
     return v;
   }
   return DEFAULT_KUBE_VERSION;
@@ -347,7 +356,7 @@ function render(loaded: LoadedChart, opts: RenderOptions): RenderResult {
     if (top.isLibrary) throw new ChartRenderError('library charts are not installable');
     const warnings: string[] = [];
     const warn = (m: string) => warnings.push(m);
-    const kube = parseKubeVersion(opts.kubeVersion ?? defaultKubeVersion(top, warn));
+    const kube = parseKubeVersion(opts.kubeVersion ?? defaultKubeVersion(top, warn, opts.kubeVersionAdvice));
     kubeVersionCheck(top, kube.version);
     let user: Dict = {};
     for (const v of opts.values ?? []) user = mergeUserValues(user, typeof v.data === 'string' ? parseValuesText(v.name, v.data) : deepCopy(v.data));
