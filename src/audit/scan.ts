@@ -1391,8 +1391,49 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
     const found: Setting[] = [];
     scanEnv(rel, buf.toString('utf8'), refs, found);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
-    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file)` }));
+    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file${ref.filledFrom ? ` as ${ref.filledFrom.written}, filled in from ${ref.filledFrom.from}` : ''})` }));
   }
+}
+
+/** At most this many env_file names with variables are filled in in one scan (each in every way its Compose file is run). */
+const MAX_ENV_FILE_NAMES = 1024;
+
+/**
+ * The env_file names of the scan's Compose files, those with a variable (`config/${STAGE}.env`)
+ * filled in as Compose does (compose-go interpolates the whole file, env_file included, from the
+ * project environment: the `.env`, or a command line's --env-files; never from the service's own
+ * `environment:`, which is what the container gets): one name for each way the file is run. A name
+ * a variable of which is unknown is one reference of unknown host at that line (which file, and so
+ * which destinations its values name, is unknown), saying why. At most MAX_ENV_FILE_NAMES filled in;
+ * past them, each is unknown, said so.
+ */
+function composeEnvFileNames(envFiles: readonly ComposeEnvFileRef[], envs: ComposeEnvs, references: Reference[]): ComposeEnvFileRef[] {
+  const out: ComposeEnvFileRef[] = [];
+  let filled = 0;
+  for (const ref of envFiles) {
+    if (!ref.templated) {
+      out.push(ref);
+      continue;
+    }
+    const { keyPath, serviceEnv } = ref.templated;
+    const at = `${ref.from}:${ref.line} env_file ${ref.path}`;
+    const unknown = (variable: string, why: string) => references.push({ file: ref.from, line: ref.line, keyPath, kind: 'host', value: `\${${variable}}`, provenance: `${at}: Compose reads the env file this names into the container's environment; ${why}: which file, and the destinations its values name, are unknown here` });
+    if (filled >= MAX_ENV_FILE_NAMES) {
+      unknown([...ref.path.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)][0]?.[1] ?? 'VAR', `not filled in: the scan filled in ${MAX_ENV_FILE_NAMES} env_file names already (the most it does)`);
+      continue;
+    }
+    filled++;
+    for (const env of envs.ways(ref.from)) {
+      const { value, unresolved, tooLong } = interpolateWith(ref.path, env);
+      if (tooLong) unknown('VAR', `filled in (${env.from}) it is longer than ${MAX_INTERPOLATED} characters`);
+      else if (unresolved.length) {
+        const own = unresolved.filter((u) => serviceEnv.includes(u));
+        const why = [own.length ? `${own.map((u) => `\${${u}}`).join(', ')} set only in the service's environment:, which Compose does not fill the file's own text from (only the project environment)` : '', env.opaque ?? env.why(unresolved.filter((u) => !own.includes(u)))].filter(Boolean).join('; ');
+        unknown(unresolved[0], why);
+      } else out.push({ ...ref, path: value, templated: undefined, filledFrom: { written: ref.path, from: env.from } });
+    }
+  }
+  return out;
 }
 
 /** At most this many env files named in `env_file:` are read again for the variables in their values. */
@@ -1515,14 +1556,16 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(detachStrings(r));
     }
   }
-  if (envFiles.length) {
-    const scanned = new Map(unique.map((a) => [a, relOf(a)]));
-    await readComposeEnvFiles(envFiles, scanned, cwd, { files, references, settings, skipped }, opts);
-    await composeEnvFileValues(envFiles, scanned, cwd, references, varScalars);
-  }
+  // The project environment of each Compose file first: it fills in the env_file names with variables.
   const dotenvs = new ComposeEnvs(files);
   const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);
   const composeEnvs = runs.length ? new ComposeEnvs(files, runs) : dotenvs;
+  if (envFiles.length) {
+    const scanned = new Map(unique.map((a) => [a, relOf(a)]));
+    const named = composeEnvFileNames(envFiles, composeEnvs, references);
+    await readComposeEnvFiles(named, scanned, cwd, { files, references, settings, skipped }, opts);
+    await composeEnvFileValues(named, scanned, cwd, references, varScalars);
+  }
   applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));
