@@ -25,7 +25,7 @@ import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
-import { composeCliIn, runtimeScopeOf, setsRuntimeVars } from './runtime-vars.js';
+import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -1273,10 +1273,42 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
         key = `${projectDir}/.env`;
         env = { ...dotenv, from: `${dotenv.from}, the project directory ${at} runs it with` };
       }
+      if (cmd.shellEnv.length && !env.opaque) ({ env, key } = withShellEnv(env, key, cmd.shellEnv, at));
       for (const c of composeFiles) runs.push({ composeFile: c, key, env });
     }
   }
   return runs;
+}
+
+/**
+ * What the shell a command runs Compose in exports (runtime-vars.ts ShellVar) over its env files:
+ * Compose takes the shell's environment first (docs.docker.com "Environment variables precedence":
+ * the shell, then the env files). A value not known here stays a variable, its default unused.
+ */
+function withShellEnv(env: ComposeEnv, key: string, shell: readonly ShellVar[], at: string): { env: ComposeEnv; key: string } {
+  const vars = new Map(env.vars);
+  const setUnknown = new Set(env.setUnknown);
+  const why = new Map<string, string>();
+  for (const s of shell) {
+    if (s.value !== undefined) {
+      vars.set(s.name, s.value);
+      setUnknown.delete(s.name);
+    } else {
+      vars.delete(s.name);
+      setUnknown.add(s.name);
+      why.set(s.name, `${s.why} (${at.replace(/:\d+$/, '')}:${s.line})`);
+    }
+  }
+  const names = shell.map((s) => s.name).join(', ');
+  return {
+    key: `${key}\0sh:${shell.map((s) => `${s.name}=${s.value ?? `?${s.line}`}`).join('\0')}`,
+    env: {
+      vars,
+      from: `${env.from}; ${names} exported by the shell ${at} runs it in`,
+      setUnknown,
+      why: (unresolved) => [env.why(unresolved.filter((u) => !why.has(u) && !shell.some((s) => s.name === u))), ...[...new Set(unresolved)].filter((u) => why.has(u)).map((u) => why.get(u)!)].filter(Boolean).join('; '),
+    },
+  };
 }
 
 /** The repository of an interpolated image whose variables are all in its tag (`rancher/k3s:${V}`), else undefined. */

@@ -44,3 +44,62 @@ describe('recall9: env_file names with a variable', () => {
     expect(f.note).toContain("${WEB_STAGE} set only in the service's environment:");
   });
 });
+
+/**
+ * recall9: the shell a script runs `docker compose` in wins over the `.env` (Compose's precedence):
+ * what the script exports above the command (`export VAR=…`) or sets in front of it
+ * (`VAR=… docker compose …`) fills the Compose file in; a value of the shell (`"app:${1}"`) or one
+ * set differently in the script's branches is unknown, its default unused (netbox-docker's test.sh).
+ */
+const SHELL_FILES: Record<string, string> = {
+  'stack/compose.yaml': 'services:\n  app:\n    image: ${REGISTRY}/app:1\n',
+  'stack/.env': 'REGISTRY=dotenv.vendor.io\n',
+  'stack/scripts/up.sh': '#!/bin/sh\nset -e\nexport REGISTRY="shell.vendor.io" OTHER=1\ndocker compose up -d\n',
+  'prefix/compose.yaml': 'services:\n  app:\n    image: ${REGISTRY:-default.vendor.io}/app:1\n',
+  'prefix/run.sh': "#!/bin/sh\nREGISTRY='prefix.vendor.io' docker compose -f compose.yaml up\n",
+  'branches/docker-compose.test.yml': 'services:\n  app:\n    image: ${IMAGE-docker.io/vendor/app:latest}\n',
+  'branches/test.sh': [
+    '#!/bin/bash',
+    'if [ "${1}x" != "x" ]; then',
+    '  export IMAGE="vendor/app:${1}"',
+    'else',
+    "  export IMAGE='vendor/app:latest'",
+    'fi',
+    'doco="docker compose --file docker-compose.test.yml"',
+    '$doco up',
+    '',
+  ].join('\n'),
+};
+
+describe('recall9: the shell environment a script exports before docker compose', () => {
+  const repo = auditedRepo('ferry-recall9-shell-', SHELL_FILES, MANIFEST, NESTED_SITE_TARGET);
+
+  it('export VAR=… above the command wins over the .env', () => {
+    // Old code: dotenv.vendor.io/app:1.
+    const f = repo.one('repo/stack/compose.yaml', 3);
+    expect(f).toMatchObject({ value: 'shell.vendor.io/app:1', host: 'shell.vendor.io' });
+    expect(f.note).toContain('exported by the shell repo/stack/scripts/up.sh:4 runs it in');
+  });
+
+  it('VAR=… in front of the command wins over the default written', () => {
+    // Old code: default.vendor.io/app:1.
+    expect(repo.one('repo/prefix/compose.yaml', 3)).toMatchObject({ value: 'prefix.vendor.io/app:1', host: 'prefix.vendor.io' });
+  });
+
+  it("exported differently in the script's branches, one of them the shell's: unknown, the default unused", () => {
+    // Old code: docker.io/vendor/app:latest, the default.
+    const f = repo.one('repo/branches/docker-compose.test.yml', 3);
+    expect(f.host).toBe('unknown');
+    expect(f.note).toContain('IMAGE is exported with 2 values above it (lines 3, 5)');
+  });
+});
+
+describe('recall9: exported variables read under bounds', () => {
+  it('a script exporting thousands of variables: at most 256 followed', async () => {
+    const { composeCliIn } = await import('../../src/audit/runtime-vars.js');
+    const text = `${Array.from({ length: 5000 }, (_, i) => `export V${i}=x${i}`).join('\n')}\nA=1 docker compose up\n`;
+    const [cmd] = composeCliIn(text);
+    expect(cmd.shellEnv).toHaveLength(257);
+    expect(cmd.shellEnv[256]).toMatchObject({ name: 'A', value: '1' });
+  });
+});
