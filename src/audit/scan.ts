@@ -221,6 +221,9 @@ const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?
 // A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
 // (a CORS origin, a shell glob), `https://.*/x` (a regex).
 const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;
+// `http://unix:/run/app.sock` (nginx's proxy_pass, nginx Unit's proxy, a Unix-socket HTTP client):
+// a local socket's path after `unix:`, no host; `http://unix:8080` is a host named unix.
+const UNIX_SOCKET_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?unix:(?![0-9])(?=\/|$)/i;
 /**
  * `node1.corp.example:9100`, `db.vendor.jp:5432`: a lower-case name of three labels or more with a
  * port is a destination whatever its top-level domain (a prometheus target, an SMTP smarthost);
@@ -363,7 +366,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
     const start = m.index!;
     const end = m[0].includes('{{') ? withTemplateActions(value, start, start + m[0].length) : start + m[0].length;
     const url = trimTrailing(value.slice(start, end), '.,;:');
-    if (WILDCARD_HOST_URL.test(url)) return true;
+    if (WILDCARD_HOST_URL.test(url) || UNIX_SOCKET_URL.test(url)) return true;
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
     // Only the URL pattern's own match is blanked: what the template actions hold (a `default
     // "api.vendor.io"`) is still read by the patterns below.
@@ -666,9 +669,11 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (ci && ciCiReference(ci, file, line, keyPath, v, refs)) return;
       const imageCtx = containerImagePath(keyPath) || (ci && ciImagePath(ci.kind, keyPath)) ? 'container' : imageKeyPath(keyPath);
       // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
-      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
+      // The image filled in is the string's one reference: nothing else is read from it as written
+      // (`docker.io/app:${V}` gave a bare `docker.io` host beside the image).
+      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) return void refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
       // `image: ${REGISTRY}/app:1.2` in a workload: a Flux Kustomization's postBuild substitutes it (applyFluxSubstitutes).
-      else if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
+      if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) return void refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
       // Any other string with variables: read again once the scan holds the `.env` or the Kustomizations that set them.
       else if (varScalars && varScalars.length < MAX_VAR_SCALARS && substitutedBy && (substitutedBy === 'compose' ? /\$\{?[A-Za-z_]/.test(v) : /\$\{[A-Za-z_]/.test(v)))
         varScalars.push({ file, line, lastLine: node.range ? reading.lineAt(node.range[1]) : line, keyPath, written: v, imageCtx, key: valueOf ?? keyPath, literal: node.type === 'BLOCK_LITERAL', how: substitutedBy });

@@ -103,3 +103,30 @@ describe('recall9: exported variables read under bounds', () => {
     expect(cmd.shellEnv[256]).toMatchObject({ name: 'A', value: '1' });
   });
 });
+
+/**
+ * recall9: netbox-docker's `image: docker.io/netboxcommunity/netbox:${VERSION-…}` gave a bare
+ * `docker.io` host beside the interpolated image (the string was read as written too); nginx Unit's
+ * `"proxy": "http://unix:/opt/unit/unit.sock"` and nginx's `proxy_pass http://unix:/tmp/app.sock:/`
+ * are local sockets, reported as a host named `unix`.
+ */
+const CLASS_FILES: Record<string, string> = {
+  'compose.yaml': 'services:\n  netbox:\n    image: docker.io/vendor/netbox:${VERSION-v4.1}\n  other:\n    image: quay.io/vendor/x:${TAG:-1}\n',
+  'docker/nginx-unit.json': '{\n  "routes": [\n    { "action": { "proxy": "http://unix:/opt/unit/unit.sock" } }\n  ]\n}\n',
+  'nginx/site.conf': 'location / {\n  proxy_pass http://unix:/tmp/backend.socket:/uri/;\n}\nupstream named { server http://unix:8080; }\n',
+};
+
+describe('recall9: an interpolated image is its string\'s one finding; a Unix socket URL names no host', () => {
+  const repo = auditedRepo('ferry-recall9-class-', CLASS_FILES, MANIFEST, NESTED_SITE_TARGET);
+
+  it('the image filled in, no bare registry host beside it', () => {
+    expect(repo.one('repo/compose.yaml', 3)).toMatchObject({ kind: 'image', value: 'docker.io/vendor/netbox:v4.1', host: 'docker.io' });
+    expect(repo.one('repo/compose.yaml', 5)).toMatchObject({ kind: 'image', value: 'quay.io/vendor/x:1', host: 'quay.io' });
+  });
+
+  it('http://unix:/path is a local socket, no finding; http://unix:8080 is a host named unix', () => {
+    expect(repo.at('repo/docker/nginx-unit.json', 3)).toEqual([]);
+    expect(repo.at('repo/nginx/site.conf', 2)).toEqual([]);
+    expect(repo.one('repo/nginx/site.conf', 4)).toMatchObject({ host: 'unix' });
+  });
+});
