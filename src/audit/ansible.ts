@@ -995,7 +995,9 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
       const re = jinjaParts(full).map((x) => (typeof x === 'string' ? x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : '[^/]*')).join('');
       return new RegExp(`^${re}${dir && !given ? '/[^/]+\\.(?:ya?ml|json)$' : '(?:\\.ya?ml|\\.json)?$'}`);
     };
-    const res = targets.flatMap((target) => (path.posix.isAbsolute(target) ? [''] : role ? [`${role}/vars`, path.posix.dirname(file)] : [path.posix.dirname(file), `${path.posix.dirname(file)}/vars`]).map((base) => pattern(target, base)));
+    // Ansible's search stack (the include_vars and first_found docs): the role's vars/, the role itself (`vars/x.yml`, as
+    // first_found's `paths: [vars]` finds it), the task's directory; a playbook's directory and its vars/.
+    const res = targets.flatMap((target) => (path.posix.isAbsolute(target) ? [''] : role ? [`${role}/vars`, role, path.posix.dirname(file)] : [path.posix.dirname(file), `${path.posix.dirname(file)}/vars`]).map((base) => pattern(target, base)));
     let found = 0;
     for (const [f, m] of maps) {
       if (!res.some((r) => r.test(f))) continue;

@@ -314,13 +314,25 @@ export interface ComposeEnvFileRef {
   path: string;
   /** `format: raw`: Compose passes the values as written (docker's `--env-file` reading), no variable filled in, no quotes removed. */
   raw?: boolean;
+  /** A name with a variable (`config/${STAGE}.env`): Compose fills it in from the project environment; set, the service's key path and the names its own `environment:` sets (which never fill it). */
+  templated?: { keyPath: string; serviceEnv: string[] };
+  /** A templated name filled in: the name as written and the env it was filled from. */
+  filledFrom?: { written: string; from: string };
+}
+
+/** The names a service's `environment:` sets (a map, or a list of `NAME=value` / `NAME`), at most 256. */
+function serviceEnvNames(service: unknown): string[] {
+  const env = isMap(service) ? service.get('environment', true) : undefined;
+  const names = isMap(env) ? env.items.map((p) => (isScalar(p.key) ? String(p.key.value) : '')) : isSeq(env) ? env.items.map((x) => (isScalar(x) ? String(x.value).split('=')[0] : '')) : [];
+  return names.filter((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).slice(0, 256);
 }
 
 /**
  * The files the services of a Compose document name in `env_file:` (a string, a list of strings, or
  * a list of `{path, required, format}`; compose-spec "env_file"): Compose reads each as an env file
- * whatever its name. A name with a variable in it (`${STAGE}.env`) is left out: which file is
- * unknown. At most `cap` of them.
+ * whatever its name. A name with a variable in it (`${STAGE}.env`) is marked `templated`: Compose
+ * fills it in from the project environment (the `.env`, or the command line's env files), never
+ * from the service's own `environment:` (scan.ts composeEnvFileNames). At most `cap` of them.
  */
 export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlNode) => number, cap = 256): ComposeEnvFileRef[] {
   const out: ComposeEnvFileRef[] = [];
@@ -329,12 +341,14 @@ export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlN
   for (const s of services.items) {
     const named = isMap(s.value) ? s.value.get('env_file', true) : undefined;
     const items = isSeq(named) ? named.items : named ? [named] : [];
-    for (const item of items) {
+    items.forEach((item, i) => {
       const node = isMap(item) ? item.get('path', true) : item;
-      if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value || node.value.includes('$')) continue;
+      if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value) return;
       const raw = isMap(item) && String(item.get('format') ?? '') === 'raw';
-      out.push({ from, line: lineOf(node as YamlNode), path: node.value, ...(raw ? { raw } : {}) });
-    }
+      const keyPath = `services.${isScalar(s.key) ? String(s.key.value) : '?'}.env_file${isSeq(named) ? `[${i}]` : ''}${isMap(item) ? '.path' : ''}`;
+      const templated = node.value.includes('$') ? { templated: { keyPath, serviceEnv: serviceEnvNames(s.value) } } : {};
+      out.push({ from, line: lineOf(node as YamlNode), path: node.value, ...(raw ? { raw } : {}), ...templated });
+    });
   }
   return out;
 }

@@ -26,7 +26,7 @@ const MAX_LINE = 16 * 1024;
 
 /** Whether the scan keeps this file's text for the run-time variables it may set (scan.ts keepsText). */
 export function setsRuntimeVars(text: string): boolean {
-  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text) || (COMPOSE_CLI.test(text) && COMPOSE_CLI_OPTION.test(text));
+  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text) || (COMPOSE_CLI.test(text) && (COMPOSE_CLI_OPTION.test(text) || SHELL_EXPORT.test(text)));
 }
 
 /**
@@ -203,6 +203,8 @@ export function tfCliVarsIn(text: string): TfCommand[] {
 /** A `docker compose` / `docker-compose` command line naming its files, project directory or env files (setsRuntimeVars; composeCliIn reads it). */
 const COMPOSE_CLI = /\bdocker(?:-compose|[ \t]+compose)\b/;
 const COMPOSE_CLI_OPTION = /(?:^|\s)(?:-f|--file|--env-file|--project-directory)(?:[\s=]|\S)/m;
+/** An `export NAME=…` or a `NAME=… docker compose` prefix: the shell environment Compose runs in (composeCliIn). */
+const SHELL_EXPORT = /(?:^|[\s;&|(])export[ \t]+[A-Za-z_]|(?:^|[\s;&|(])[A-Za-z_][A-Za-z0-9_]*=\S*[ \t]+docker(?:-compose|[ \t]+compose)\b/m;
 
 /** One `docker compose … up|config|…` command line's global options, as written (relative to where it runs). */
 export interface ComposeCommand {
@@ -215,6 +217,87 @@ export interface ComposeCommand {
   envFiles: string[];
   /** An option whose value holds a shell or CI variable (`--env-file $ENV_FILE`): which file is unknown. */
   unnamed: string[];
+  /**
+   * What the shell the command runs in exports (`export NAME=…` above it in the file, `NAME=…` in
+   * front of it): Compose takes these before any env file. `value` undefined: not known here (`why`).
+   */
+  shellEnv: ShellVar[];
+}
+
+/** A variable of the shell a command runs in, where it is set (`line`), its value or why it is unknown. */
+export interface ShellVar {
+  name: string;
+  value?: string;
+  why?: string;
+  line: number;
+}
+
+/** At most this many exported variables are followed in one file (a real script exports a few). */
+const MAX_SHELL_VARS = 256;
+
+/** One shell word's value as an assignment gives it: a single-quoted one as written; one with `$` or a backquote outside single quotes is the shell's (unknown). */
+function shellValue(raw: string): { value?: string; expands: boolean } {
+  let out = '';
+  let expands = false;
+  for (const m of raw.matchAll(/'([^']*)'|"((?:[^"\\]|\\.)*)"|([^'"]+)/g)) {
+    if (m[1] !== undefined) out += m[1];
+    else {
+      const t = (m[2] ?? m[3]).replace(/\\(.)/g, '$1');
+      if (/[$`]/.test(m[2] ?? m[3])) expands = true;
+      out += t;
+    }
+  }
+  return expands ? { expands } : { value: out, expands };
+}
+
+/** `NAME=VALUE` words (a value quoted or not), from the start of `s`, each with where it ends. */
+const ASSIGNMENT = /^\s*([A-Za-z_][A-Za-z0-9_]*)=((?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s;&|'"()<>`]|`[^`]*`)*)/;
+
+/**
+ * The shell variables a file exports, line by line (`export A=1 B="x"`, a bare `A=1` exported
+ * later by `export A`): `at(line)` is what is exported above that line. A name set to different
+ * values above it (a script's branches: `if …; then export IMAGE=a; else export IMAGE=b; fi`) or
+ * from the shell's own values is unknown there, said so. At most MAX_SHELL_VARS are followed.
+ */
+class ShellExports {
+  private readonly sets: ShellVar[] = [];
+  private readonly bare = new Map<string, ShellVar>();
+  read(text: string, line: number): void {
+    const m = /^\s*export[ \t]+(.*)$/.exec(text);
+    if (!m) {
+      const a = ASSIGNMENT.exec(text);
+      if (a && /^\s*(?:[;#]|$)/.test(text.slice(a[0].length)) && this.bare.size < MAX_SHELL_VARS) this.bare.set(a[1], this.varOf(a[1], a[2], line));
+      return;
+    }
+    let rest = m[1];
+    while (rest && this.sets.length < MAX_SHELL_VARS) {
+      if (/^\s*-/.test(rest)) return;
+      const a = ASSIGNMENT.exec(rest);
+      const name = a ? undefined : /^\s*([A-Za-z_][A-Za-z0-9_]*)(?=\s|;|$)/.exec(rest);
+      if (a) this.sets.push(this.varOf(a[1], a[2], line));
+      else if (name) {
+        const had = this.bare.get(name[1]);
+        if (had) this.sets.push({ ...had, line });
+      } else return;
+      rest = rest.slice((a ?? name)![0].length);
+      if (!/^\s+\S/.test(rest)) return;
+    }
+  }
+  varOf(name: string, raw: string, line: number): ShellVar {
+    const v = shellValue(raw);
+    return v.value !== undefined ? { name, value: v.value, line } : { name, why: `${name} is exported as ${raw.length > 120 ? `${raw.slice(0, 120)}…` : raw}, a value of the shell it runs in`, line };
+  }
+  /** What is exported above `line`: each name once, unknown where it was set to several values. */
+  at(line: number): ShellVar[] {
+    const by = new Map<string, ShellVar[]>();
+    for (const s of this.sets) if (s.line < line) by.set(s.name, [...(by.get(s.name) ?? []), s]);
+    return [...by.values()].map((list) => {
+      const last = list[list.length - 1];
+      const values = new Set(list.map((x) => x.value ?? `?${x.why}`));
+      if (values.size === 1) return last;
+      return { name: last.name, line: last.line, why: `${last.name} is exported with ${values.size} values above it (lines ${list.map((x) => x.line).join(', ')}): which one holds depends on how the script runs` };
+    });
+  }
 }
 
 /** At most this many compose command lines are read from one file. */
@@ -232,14 +315,22 @@ export function composeCliIn(text: string): ComposeCommand[] {
   const out: ComposeCommand[] = [];
   // Each command read costs its line: at most this many are read in one file, named or not.
   let starts = 0;
+  const exports = new ShellExports();
   for (const l of logicalLines(text)) {
     if (starts >= 4 * MAX_COMPOSE_COMMANDS) break;
-    if (!COMPOSE_CLI.test(l.text) || /^\s*#/.test(l.text)) continue;
+    if (/^\s*#/.test(l.text)) continue;
+    exports.read(l.text, l.line);
+    if (!COMPOSE_CLI.test(l.text)) continue;
     for (const start of l.text.matchAll(/(?:^|[\s;&|(`"'])docker(?:-compose|[ \t]+compose)(?=\s|$)/g)) {
       if (out.length >= MAX_COMPOSE_COMMANDS || ++starts > 4 * MAX_COMPOSE_COMMANDS) break;
       const ws = words(l.text.slice(start.index! + start[0].length));
-      const cmd: ComposeCommand = { line: l.line, files: [], envFiles: [], unnamed: [] };
-      let named = false;
+      // `A=1 B=2 docker compose …` (or `env A=1 …`): set for this command, over what is exported.
+      const prefix = /(?:^|[;&|(]|&&|\|\|)\s*(?:env\s+)?((?:[A-Za-z_][A-Za-z0-9_]*=(?:'[^']*'|"(?:[^"\\]|\\.)*"|[^\s;&|'"()])*\s+)+)$/.exec(l.text.slice(0, start.index! + (/^\s/.test(start[0]) ? 1 : 0)));
+      const own: ShellVar[] = [];
+      for (let p = prefix?.[1] ?? '', a = ASSIGNMENT.exec(p); a && own.length < MAX_COMPOSE_ARGS; p = p.slice(a[0].length), a = ASSIGNMENT.exec(p)) own.push(exports.varOf(a[1], a[2], l.line));
+      const shellEnv = [...exports.at(l.line).filter((x) => !own.some((o) => o.name === x.name)), ...own];
+      const cmd: ComposeCommand = { line: l.line, files: [], envFiles: [], unnamed: [], shellEnv };
+      let named = shellEnv.length > 0;
       for (let i = 0; i < ws.length && cmd.files.length + cmd.envFiles.length + cmd.unnamed.length < MAX_COMPOSE_ARGS; i++) {
         const w = ws[i];
         if (/^(?:&&|\|\||;|\||\)|`)$/.test(w) || /[;|&]$/.test(w)) break;

@@ -25,7 +25,7 @@ import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
-import { composeCliIn, runtimeScopeOf, setsRuntimeVars } from './runtime-vars.js';
+import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -221,6 +221,9 @@ const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?
 // A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
 // (a CORS origin, a shell glob), `https://.*/x` (a regex).
 const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;
+// `http://unix:/run/app.sock` (nginx's proxy_pass, nginx Unit's proxy, a Unix-socket HTTP client):
+// a local socket's path after `unix:`, no host; `http://unix:8080` is a host named unix.
+const UNIX_SOCKET_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?unix:(?![0-9])(?=\/|$)/i;
 /**
  * `node1.corp.example:9100`, `db.vendor.jp:5432`: a lower-case name of three labels or more with a
  * port is a destination whatever its top-level domain (a prometheus target, an SMTP smarthost);
@@ -363,7 +366,7 @@ export function referencesIn(value: string, imageContext: boolean | 'container')
     const start = m.index!;
     const end = m[0].includes('{{') ? withTemplateActions(value, start, start + m[0].length) : start + m[0].length;
     const url = trimTrailing(value.slice(start, end), '.,;:');
-    if (WILDCARD_HOST_URL.test(url)) return true;
+    if (WILDCARD_HOST_URL.test(url) || UNIX_SOCKET_URL.test(url)) return true;
     out.push({ kind: url.toLowerCase().startsWith('oci://') ? 'oci' : 'url', value: url });
     // Only the URL pattern's own match is blanked: what the template actions hold (a `default
     // "api.vendor.io"`) is still read by the patterns below.
@@ -666,9 +669,11 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (ci && ciCiReference(ci, file, line, keyPath, v, refs)) return;
       const imageCtx = containerImagePath(keyPath) || (ci && ciImagePath(ci.kind, keyPath)) ? 'container' : imageKeyPath(keyPath);
       // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
-      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
+      // The image filled in is the string's one reference: nothing else is read from it as written
+      // (`docker.io/app:${V}` gave a bare `docker.io` host beside the image).
+      if (imageCtx === 'container' && keyPath.startsWith('services.') && v.includes('$')) return void refs.push({ file, line, keyPath, kind: 'image', value: v, composeVars: v });
       // `image: ${REGISTRY}/app:1.2` in a workload: a Flux Kustomization's postBuild substitutes it (applyFluxSubstitutes).
-      else if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
+      if (imageCtx === 'container' && /\$\{[A-Za-z_]/.test(v)) return void refs.push({ file, line, keyPath, kind: 'image', value: v, fluxVars: v });
       // Any other string with variables: read again once the scan holds the `.env` or the Kustomizations that set them.
       else if (varScalars && varScalars.length < MAX_VAR_SCALARS && substitutedBy && (substitutedBy === 'compose' ? /\$\{?[A-Za-z_]/.test(v) : /\$\{[A-Za-z_]/.test(v)))
         varScalars.push({ file, line, lastLine: node.range ? reading.lineAt(node.range[1]) : line, keyPath, written: v, imageCtx, key: valueOf ?? keyPath, literal: node.type === 'BLOCK_LITERAL', how: substitutedBy });
@@ -1273,10 +1278,42 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
         key = `${projectDir}/.env`;
         env = { ...dotenv, from: `${dotenv.from}, the project directory ${at} runs it with` };
       }
+      if (cmd.shellEnv.length && !env.opaque) ({ env, key } = withShellEnv(env, key, cmd.shellEnv, at));
       for (const c of composeFiles) runs.push({ composeFile: c, key, env });
     }
   }
   return runs;
+}
+
+/**
+ * What the shell a command runs Compose in exports (runtime-vars.ts ShellVar) over its env files:
+ * Compose takes the shell's environment first (docs.docker.com "Environment variables precedence":
+ * the shell, then the env files). A value not known here stays a variable, its default unused.
+ */
+function withShellEnv(env: ComposeEnv, key: string, shell: readonly ShellVar[], at: string): { env: ComposeEnv; key: string } {
+  const vars = new Map(env.vars);
+  const setUnknown = new Set(env.setUnknown);
+  const why = new Map<string, string>();
+  for (const s of shell) {
+    if (s.value !== undefined) {
+      vars.set(s.name, s.value);
+      setUnknown.delete(s.name);
+    } else {
+      vars.delete(s.name);
+      setUnknown.add(s.name);
+      why.set(s.name, `${s.why} (${at.replace(/:\d+$/, '')}:${s.line})`);
+    }
+  }
+  const names = shell.map((s) => s.name).join(', ');
+  return {
+    key: `${key}\0sh:${shell.map((s) => `${s.name}=${s.value ?? `?${s.line}`}`).join('\0')}`,
+    env: {
+      vars,
+      from: `${env.from}; ${names} exported by the shell ${at} runs it in`,
+      setUnknown,
+      why: (unresolved) => [env.why(unresolved.filter((u) => !why.has(u) && !shell.some((s) => s.name === u))), ...[...new Set(unresolved)].filter((u) => why.has(u)).map((u) => why.get(u)!)].filter(Boolean).join('; '),
+    },
+  };
 }
 
 /** The repository of an interpolated image whose variables are all in its tag (`rancher/k3s:${V}`), else undefined. */
@@ -1391,8 +1428,49 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
     const found: Setting[] = [];
     scanEnv(rel, buf.toString('utf8'), refs, found);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
-    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file)` }));
+    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file${ref.filledFrom ? ` as ${ref.filledFrom.written}, filled in from ${ref.filledFrom.from}` : ''})` }));
   }
+}
+
+/** At most this many env_file names with variables are filled in in one scan (each in every way its Compose file is run). */
+const MAX_ENV_FILE_NAMES = 1024;
+
+/**
+ * The env_file names of the scan's Compose files, those with a variable (`config/${STAGE}.env`)
+ * filled in as Compose does (compose-go interpolates the whole file, env_file included, from the
+ * project environment: the `.env`, or a command line's --env-files; never from the service's own
+ * `environment:`, which is what the container gets): one name for each way the file is run. A name
+ * a variable of which is unknown is one reference of unknown host at that line (which file, and so
+ * which destinations its values name, is unknown), saying why. At most MAX_ENV_FILE_NAMES filled in;
+ * past them, each is unknown, said so.
+ */
+function composeEnvFileNames(envFiles: readonly ComposeEnvFileRef[], envs: ComposeEnvs, references: Reference[]): ComposeEnvFileRef[] {
+  const out: ComposeEnvFileRef[] = [];
+  let filled = 0;
+  for (const ref of envFiles) {
+    if (!ref.templated) {
+      out.push(ref);
+      continue;
+    }
+    const { keyPath, serviceEnv } = ref.templated;
+    const at = `${ref.from}:${ref.line} env_file ${ref.path}`;
+    const unknown = (variable: string, why: string) => references.push({ file: ref.from, line: ref.line, keyPath, kind: 'host', value: `\${${variable}}`, provenance: `${at}: Compose reads the env file this names into the container's environment; ${why}: which file, and the destinations its values name, are unknown here` });
+    if (filled >= MAX_ENV_FILE_NAMES) {
+      unknown([...ref.path.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)][0]?.[1] ?? 'VAR', `not filled in: the scan filled in ${MAX_ENV_FILE_NAMES} env_file names already (the most it does)`);
+      continue;
+    }
+    filled++;
+    for (const env of envs.ways(ref.from)) {
+      const { value, unresolved, tooLong } = interpolateWith(ref.path, env);
+      if (tooLong) unknown('VAR', `filled in (${env.from}) it is longer than ${MAX_INTERPOLATED} characters`);
+      else if (unresolved.length) {
+        const own = unresolved.filter((u) => serviceEnv.includes(u));
+        const why = [own.length ? `${own.map((u) => `\${${u}}`).join(', ')} set only in the service's environment:, which Compose does not fill the file's own text from (only the project environment)` : '', env.opaque ?? env.why(unresolved.filter((u) => !own.includes(u)))].filter(Boolean).join('; ');
+        unknown(unresolved[0], why);
+      } else out.push({ ...ref, path: value, templated: undefined, filledFrom: { written: ref.path, from: env.from } });
+    }
+  }
+  return out;
 }
 
 /** At most this many env files named in `env_file:` are read again for the variables in their values. */
@@ -1515,14 +1593,16 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
       references.push(detachStrings(r));
     }
   }
-  if (envFiles.length) {
-    const scanned = new Map(unique.map((a) => [a, relOf(a)]));
-    await readComposeEnvFiles(envFiles, scanned, cwd, { files, references, settings, skipped }, opts);
-    await composeEnvFileValues(envFiles, scanned, cwd, references, varScalars);
-  }
+  // The project environment of each Compose file first: it fills in the env_file names with variables.
   const dotenvs = new ComposeEnvs(files);
   const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);
   const composeEnvs = runs.length ? new ComposeEnvs(files, runs) : dotenvs;
+  if (envFiles.length) {
+    const scanned = new Map(unique.map((a) => [a, relOf(a)]));
+    const named = composeEnvFileNames(envFiles, composeEnvs, references);
+    await readComposeEnvFiles(named, scanned, cwd, { files, references, settings, skipped }, opts);
+    await composeEnvFileValues(named, scanned, cwd, references, varScalars);
+  }
   applyComposeVars(composeEnvs, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));

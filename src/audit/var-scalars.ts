@@ -38,6 +38,8 @@ export interface ComposeEnv {
   why(unresolved: readonly string[]): string;
   /** Set: the command runs Compose with an env file the scan cannot read or name, so any variable may be set by it: each is unknown (this says why). */
   opaque?: string;
+  /** Names the shell Compose runs in sets to a value not known here (`export IMAGE="app:${1}"`): set, so no default written applies; each is unknown. */
+  setUnknown?: ReadonlySet<string>;
 }
 
 /** One way a Compose file is run: the env files a `docker compose` command line of the scan gives it (scan.ts composeRuns). */
@@ -50,6 +52,14 @@ export interface ComposeRun {
 
 /** `value` interpolated as Compose does with `env`; an opaque env leaves every variable unknown. */
 export function interpolateWith(value: string, env: ComposeEnv): ReturnType<typeof interpolateCompose> {
+  const shell = env.setUnknown?.size ? [...new Set([...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))].filter((n) => env.setUnknown!.has(n)) : [];
+  if (!env.opaque && shell.length) {
+    // Set, to a value not known here: it stays a variable (its default does not apply).
+    const vars = new Map(env.vars);
+    for (const n of shell) vars.set(n, `\${${n}}`);
+    const r = interpolateCompose(value, vars);
+    return { ...r, unresolved: [...new Set([...r.unresolved, ...shell])] };
+  }
   if (!env.opaque) return interpolateCompose(value, env.vars);
   const { unresolved, tooLong } = interpolateCompose(value, new Map());
   const all = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
