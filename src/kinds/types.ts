@@ -154,21 +154,29 @@ export function manifestUrl(pattern: RegExp, message: string) {
  */
 const CREDENTIAL_PARAM = /^(?:sig|api[-_]?key|(?:.*[-_])?(?:token|signature|secret|password))$/i;
 
-/** The names of `url`'s credential-carrying query parameters, each once, as written. */
+/**
+ * The names of `url`'s credential-carrying query parameters, each once, as written. A URL the
+ * WHATWG parser refuses (a port past 65535, a bad host) is read as written: its query is what
+ * follows the first `?` up to a `#`, and is no less written into the manifest's messages.
+ */
 export function credentialParams(url: string): string[] {
+  let params: URLSearchParams;
   try {
-    return [...new Set([...new URL(url).searchParams.keys()].filter((k) => CREDENTIAL_PARAM.test(k)))];
+    params = new URL(url).searchParams;
   } catch {
-    return [];
+    params = new URLSearchParams(/\?([^#]*)/.exec(url)?.[1] ?? '');
   }
+  return [...new Set([...params.keys()].filter((k) => CREDENTIAL_PARAM.test(k)))];
 }
 
+/** A user name or password in `url`; for a URL the WHATWG parser refuses, an `@` after something in its authority as written. */
 function hasUserinfo(url: string): boolean {
   try {
     const u = new URL(url);
     return u.username !== '' || u.password !== '';
   } catch {
-    return false;
+    const userinfo = /^[a-z][a-z0-9+.-]*:[/\\]*([^/?#\\]*)@/i.exec(url)?.[1];
+    return userinfo !== undefined && userinfo.replace(/:/g, '') !== '';
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { constants, readSync } from 'node:fs';
-import { open, opendir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { lstat, open, opendir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -163,6 +163,8 @@ export interface SplitNames {
   parts: number[];
   partials: string[];
   list: boolean;
+  /** Those of its names (parts, `.partial` files, the list) that are directories: nothing a split wrote, and nothing it removes. */
+  dirs: string[];
 }
 
 export async function splitNamesOf(tar: string): Promise<SplitNames> {
@@ -170,18 +172,24 @@ export async function splitNamesOf(tar: string): Promise<SplitNames> {
   const prefix = `${path.basename(tar)}.`;
   const parts: number[] = [];
   const partials: string[] = [];
+  const dirs: string[] = [];
   let list = false;
   let entries;
   try {
     entries = await opendir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { parts, partials, list };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { parts, partials, list, dirs };
     throw withPlace(err, dir);
   }
   for await (const e of entries) {
     if (!e.name.startsWith(prefix)) continue;
     const rest = e.name.slice(prefix.length);
     const m = /^(\d{3})(\.partial)?$/.exec(rest);
+    const ours = (m && Number(m[1]) >= 1) || rest === 'parts.partial' || rest === 'parts';
+    if (!ours) continue;
+    // The entry itself (a link is removed or replaced as a link): lstat when the directory does not say.
+    const isDir = e.isDirectory() || (!e.isFile() && !e.isSymbolicLink() && (await lstat(path.join(dir, e.name)).then((st) => st.isDirectory(), () => false)));
+    if (isDir) dirs.push(path.join(dir, e.name));
     if (m && Number(m[1]) >= 1) {
       if (m[2]) partials.push(path.join(dir, e.name));
       else parts.push(Number(m[1]));
@@ -190,7 +198,8 @@ export async function splitNamesOf(tar: string): Promise<SplitNames> {
   }
   parts.sort((a, b) => a - b);
   partials.sort();
-  return { parts, partials, list };
+  dirs.sort();
+  return { parts, partials, list, dirs };
 }
 
 /** `a.001 … a.007` or `a.001`: names for a message, never hundreds of them. */
@@ -226,6 +235,12 @@ function earlierSplitNotes(output: string, earlier: SplitNames): string[] {
  */
 async function splitOutput(output: string, splitSize: number): Promise<BundleOutput> {
   const earlier = await splitNamesOf(output);
+  if (earlier.dirs.length) {
+    // Refused before anything is removed or written: the commit would stop halfway, parts renamed and no list.
+    throw new FerryError('CONFLICT', `${path.dirname(output)}: ${nameRange(earlier.dirs)} ${earlier.dirs.length === 1 ? 'is a directory' : 'are directories'} under the names a split of ${path.basename(output)} writes (its parts, their .partial files, its .parts list); ferry removes or replaces only files there, so nothing was written`, {
+      hint: 'Move or remove them, or write the split under another name (-o).',
+    });
+  }
   for (const f of earlier.partials) await rm(f, { force: true });
   const notes = earlierSplitNotes(output, earlier);
   const done: Array<{ file: string; size: number; sha256: string }> = [];
@@ -396,7 +411,7 @@ export async function readPartList(tar: string): Promise<{ parts: PartInfo[]; pr
 async function missingList(tar: string, err: unknown): Promise<FerryError> {
   const listFile = partsFileOf(tar);
   const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  const names = await splitNamesOf(tar).catch((): SplitNames => ({ parts: [], partials: [], list: false }));
+  const names = await splitNamesOf(tar).catch((): SplitNames => ({ parts: [], partials: [], list: false, dirs: [] }));
   const base = path.basename(tar);
   const finals = names.parts.length ? nameRange(names.parts.map((n) => partName(tar, n))) : 'no part';
   if (names.partials.includes(`${listFile}.partial`)) {

@@ -203,6 +203,12 @@ interface State {
   /** The versions helmfile.lock pins (`helmfile deps`), by chart name; undefined when there is none. */
   lock?: { shown: string; byName: Map<string, string[]> };
   releases: Array<{ release: unknown; at: (...p: Array<string | number>) => SourcePlace; sf: StateFile; path: Array<string | number> }>;
+  /**
+   * Local chart directories (the real path of their Chart.yaml) whose dependencies this state's
+   * releases already carried, with how many: each is read once (releases of one chart, and a
+   * dependency two charts share, would each read it again and repeat its notes).
+   */
+  localCharts: Map<string, number>;
   includes: Array<{ entry: unknown; at: (...p: Array<string | number>) => SourcePlace; sf: StateFile; path: Array<string | number> }>;
 }
 
@@ -250,7 +256,7 @@ async function readState(real: string, shown: string, walk: Walk): Promise<ReadS
 async function convertState(file: string, abs: string, chain: string[], masked: MaskedText, docs: YamlDocumentData[], walk: Walk, includeValues: { entries: unknown; at: Here; sf: StateFile; path: Array<string | number> } | undefined): Promise<void> {
   walk.states++;
   const sf: StateFile = { file, base: path.dirname(abs), chain, masked };
-  const state: State = { repos: new Map(), values: { data: {}, unknown: [] }, templates: {}, defaultInherit: [], releases: [], includes: [] };
+  const state: State = { repos: new Map(), values: { data: {}, unknown: [] }, templates: {}, defaultInherit: [], releases: [], localCharts: new Map(), includes: [] };
   for (const s of masked.structural) {
     walk.conv.skipped.push({
       from: { file, line: s.line },
@@ -715,6 +721,8 @@ async function chartDir(dir: string, shownDir: string, chain: string[], sf: Stat
   const conv = walk.conv;
   const shown = path.join(shownDir, 'Chart.yaml');
   const note = (item: string, why: string, todo: string) => void conv.skipped.push({ from: named, item, why, todo });
+  const done = state.localCharts.get((await realpath(path.join(dir, 'Chart.yaml')).catch(() => '')) || '\0');
+  if (done !== undefined) return done;
   const step = await stepInto(walk, chain, path.join(dir, 'Chart.yaml'), shown, path.dirname);
   if ('refused' in step) {
     if (step.refused !== 'missing') note(`chart ${shownDir}`, `${step.why}: its dependencies are not read`, 'List the charts it depends on under charts: by hand.');
@@ -725,6 +733,7 @@ async function chartDir(dir: string, shownDir: string, chain: string[], sf: Stat
   const meta = doc?.value;
   if (!doc || !isMapping(meta)) {
     note(`chart ${shownDir}`, 'problem' in read ? read.problem : `${shown} is not one chart's metadata`, 'Fix the Chart.yaml.');
+    state.localCharts.set(step.real, 0);
     return 0;
   }
   const at = (...p: Array<string | number>): SourcePlace => ({ file: shown, line: doc.lineOf(p), component: from.component });
@@ -775,6 +784,7 @@ async function chartDir(dir: string, shownDir: string, chain: string[], sf: Stat
     conv.candidates.push({ field: 'charts', entry, from: here });
     carried++;
   }
+  state.localCharts.set(step.real, carried);
   return carried;
 }
 
