@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { lstat, open, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -139,8 +139,11 @@ async function refuseOverlap(sources: Source[], output: string, count: number): 
   const names = [partsFileOf(output), ...there.partials];
   for (let n = 1; n <= count; n++) names.push(partName(output, n));
   for (const n of there.parts) if (n > count) names.push(partName(output, n));
+  // lstat: a name is replaced by a rename or removed, never written through, so a link there
+  // (a leftover `.partial` planted as a link to an input part) endangers nothing; the name that
+  // is an input file itself (the same inode) would be replaced under its reader.
   for (const name of names) {
-    const st = await stat(name).catch(() => undefined);
+    const st = await lstat(name).catch(() => undefined);
     if (st && ids.has(`${st.dev}:${st.ino}`)) {
       throw new FerryError('USAGE', `${output}: writing the parts there would replace ${path.basename(name)}, which is being read`, {
         hint: 'Name another output with -o (e.g. -o app-dvd.ferry.tar); the parts and their list are written under that name.',
