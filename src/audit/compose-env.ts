@@ -123,11 +123,12 @@ export const MAX_INTERPOLATED = 4096;
 /**
  * A Compose value interpolated as `docker compose` does (`$VAR`, `${VAR}`, `${VAR:-default}`,
  * `${VAR-default}`, `${VAR:+alt}`, `${VAR:?err}`, `$$`), from `env`; the variables neither set nor
- * defaulted are left as written and named in `unresolved`. A default may itself hold `${…}`
+ * defaulted are left as written and named in `unresolved`, and so are those `setUnknown` has (set,
+ * to a value not known here: their defaults do not apply). A default may itself hold `${…}`
  * (`${APP:-${DEFAULT_APP}}`): its braces are matched as compose-go matches them, and it is
  * interpolated in turn (was cut at the first `}`, and `${DEF}` reported as what is pulled).
  */
-export function interpolateCompose(value: string, env: ReadonlyMap<string, string>): { value: string; unresolved: string[]; tooLong?: true } {
+export function interpolateCompose(value: string, env: ReadonlyMap<string, string>, setUnknown?: { has(name: string): boolean }): { value: string; unresolved: string[]; tooLong?: true } {
   const unresolved: string[] = [];
   // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
   // "Invalid string length"). Past the bound the value is left as written.
@@ -174,6 +175,13 @@ export function interpolateCompose(value: string, env: ReadonlyMap<string, strin
         all = `$${name}`;
       }
       i += all.length;
+      if (setUnknown?.has(name)) {
+        // Set, to a value not known here: no default applies, and what it gives is unknown (as written).
+        unresolved.push(name);
+        out += all;
+        if (out.length > MAX_INTERPOLATED) throw tooLong;
+        continue;
+      }
       const set = env.get(name);
       const has = set !== undefined && (set !== '' || !op?.startsWith(':'));
       if (op === ':-' || op === '-') out += has ? (set as string) : run(arg ?? '');
@@ -243,7 +251,8 @@ export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.
       vars.set(e.name, e.value);
       return;
     }
-    const { value, unresolved, tooLong } = interpolateCompose(e.value, vars);
+    // A name set above to a value not known here is set: a default written with it does not apply.
+    const { value, unresolved, tooLong } = interpolateCompose(e.value, vars, unknown);
     if (tooLong) unknown.set(e.name, `${e.name} in ${file}:${e.line} is longer than ${MAX_INTERPOLATED} characters once interpolated`);
     else if (unresolved.length) {
       const from = [...new Set(unresolved)].map((u) => (unknown.has(u) ? unknown.get(u)! : `\${${u}} is set neither above it in ${file} nor by a default (the shell Compose runs in may set it)`));

@@ -19,7 +19,8 @@ import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
 import { composeDotenv, composeEnvEntries, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, readDotenvEntries, type ComposeEnvFileRef } from './compose-env.js';
 
-export { interpolateCompose, MAX_INTERPOLATED };
+export { interpolateCompose, MAX_INTERPOLATED, withBuildArgs };
+import { applyComposeBuilds, composeBuildsOf, DOCKERFILE_NAME, dockerfileFroms, withBuildArgs, type ComposeBuild } from './dockerfile.js';
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
@@ -233,7 +234,7 @@ const HOST_PORT_RE = /(?<![\w.@/:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
 /** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
 const SCP_GIT_RE = /(?<![\w.@/:-])[a-z0-9_][\w.-]*@([a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*):(?=~?[\w.-]*(?:\/|\.git\b))/gi;
-const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+export const IMAGE_ANY_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
 /**
  * The key path holds an image: the shared image-key rule on its last key (a list item under an
  * `images`-style key too), or `ref`, which is how ferry manifests name images.
@@ -512,7 +513,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[]): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[]): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -750,6 +751,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     docKind = typeof kind === 'string' ? kind : undefined;
     substitutedBy = substitutionOf(doc);
     if (envFiles && substitutedBy === 'compose') envFiles.push(...composeEnvFilesOf(doc, file, lineOf));
+    if (builds && substitutedBy === 'compose' && builds.length < MAX_COMPOSE_BUILDS) builds.push(...composeBuildsOf(doc, file, lineOf));
     helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
     if (helmChart && helmCharts) {
       const h = helmChartObjectOf(doc.contents);
@@ -1000,43 +1002,6 @@ function scanAptSources(file: string, text: string, refs: Reference[]): void {
 }
 
 /**
- * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
- * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
- */
-/** A Dockerfile or Containerfile by its name: `FROM` there is an image pulled at build time. */
-const DOCKERFILE_NAME = /(?:^|[/\\])(?:Dockerfile|Containerfile)(?:\.[^/\\]*)?$|\.(?:dockerfile|containerfile)$/i;
-
-/**
- * A Dockerfile's `FROM` image as the builder pulls it: `$NAME`, `${NAME}` and `${NAME:-default}`
- * from the `ARG` defaults above it (as written while any stays unresolved); a bare name
- * (`FROM ubuntu`) counts, `scratch` and earlier stage names do not.
- */
-/**
- * `$NAME`, `${NAME}`, `${NAME:-default}` and `${NAME-default}` of `token` replaced from `args`
- * (`${…}` only up to the last `}`: past it none can close, and trying each to the end was quadratic).
- */
-export function withBuildArgs(token: string, args: ReadonlyMap<string, string>): string {
-  const close = token.lastIndexOf('}') + 1;
-  const arg = (all: string, name: string, d?: string) => args.get(name) || d || all;
-  return (
-    token.slice(0, close).replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, a: string | undefined, d: string | undefined, b: string | undefined) => arg(all, (a ?? b)!, d)) +
-    token.slice(close).replace(/\$([A-Za-z_][A-Za-z0-9_]*)/g, (all, b: string) => arg(all, b))
-  );
-}
-
-function dockerfileFrom(raw: string, args: Map<string, string>, stages: Set<string>): { image?: string; token: string } | undefined {
-  const m = /^\s*FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?/i.exec(raw);
-  if (!m) return undefined;
-  const token = m[1];
-  const value = withBuildArgs(token, args);
-  if (m[2]) stages.add(m[2].toLowerCase());
-  // Unresolved (a build argument given only at build time): the image as written, never nothing.
-  if (value.includes('$')) return { image: token, token };
-  if (value.toLowerCase() === 'scratch' || stages.has(value.toLowerCase()) || !IMAGE_ANY_RE.test(value)) return { token };
-  return { image: value, token };
-}
-
-/**
  * `/^\s*(?:-\s+)?image:\s*\S+\s*(?:#.*)?$/.test(raw)` in one pass (that pattern was quadratic
  * on a long value of `#`): one word, then nothing, or a comment from a `#` after its first
  * character (the last such `#`; `.` stops at a line break, so none may follow it).
@@ -1052,25 +1017,23 @@ export function bareImageLine(raw: string): boolean {
   return hash >= 1 && lastLineStart(rest) <= hash;
 }
 
+/**
+ * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
+ * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
+ */
 function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
-  const dockerfile = DOCKERFILE_NAME.test(file);
-  const args = new Map<string, string>();
-  const stages = new Set<string>();
+  const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
     const line = blanked(raw, names.masks(raw, yamlLines));
-    if (dockerfile) {
-      const arg = /^\s*ARG\s+([A-Za-z_][A-Za-z0-9_]*)=(["']?)([^"'\s]*)\2\s*$/i.exec(raw);
-      if (arg) args.set(arg[1], arg[3]);
-      const from = dockerfileFrom(raw, args, stages);
-      if (from) {
-        // `FROM $BASE` with `ARG BASE=python:3.12` (and a bare `FROM ubuntu`): the image pulled, said as such.
-        if (from.image) refs.push({ file, line: n, kind: 'image', value: from.image });
-        for (const r of referencesIn(raw.replace(from.token, ' '), false)) refs.push({ file, line: n, ...r });
-        return;
-      }
+    const from = froms?.get(n);
+    if (from) {
+      // `FROM $BASE` with `ARG BASE=python:3.12` (and a bare `FROM ubuntu`): the image pulled, said as such.
+      if (from.image) refs.push({ file, line: n, kind: 'image', value: from.image });
+      for (const r of referencesIn(raw.replace(from.token, ' '), false)) refs.push({ file, line: n, ...r });
+      return;
     }
     const imageCtx = /^\s*FROM\s|docker\s+(pull|run)|podman\s+(pull|run)|image:/i.test(raw);
     if (imageCtx) {
@@ -1093,11 +1056,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1197,6 +1160,9 @@ function applyComposeVars(envs: ComposeEnvs, references: Reference[]): void {
   }
   references.push(...more);
 }
+
+/** At most this many Compose `build:`s are read in one scan (past it, the Dockerfiles of the rest keep their ARG defaults). */
+const MAX_COMPOSE_BUILDS = 4096;
 
 /** At most this many files a `docker compose` command line names (its --env-files) are read in one scan. */
 const MAX_COMPOSE_ENV_FILES = 256;
@@ -1542,6 +1508,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const helmCharts: ScannedHelmChart[] = [];
   const varScalars: VarScalar[] = [];
   const envFiles: ComposeEnvFileRef[] = [];
+  const builds: ComposeBuild[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1576,12 +1543,13 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
     const refs: Reference[] = [];
     const found: Setting[] = [];
-    const [releasesBefore, chartsBefore] = [releases.length, helmCharts.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles);
+    const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds);
     noteTextParsed(buf.length);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
     for (let i = chartsBefore; i < helmCharts.length; i++) detachStrings(helmCharts[i]);
+    for (let i = buildsBefore; i < builds.length; i++) detachStrings(builds[i]);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(detachStrings(x));
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: detached(`not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`), unscanned: false });
@@ -1604,6 +1572,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     await composeEnvFileValues(named, scanned, cwd, references, varScalars);
   }
   applyComposeVars(composeEnvs, references);
+  // The Dockerfiles Compose services build: their FROM filled in with each build's args (audit/dockerfile.ts).
+  await applyComposeBuilds(builds, composeEnvs, new Set(unique.map(relOf)), cwd, references);
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);

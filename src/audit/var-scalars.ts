@@ -52,15 +52,8 @@ export interface ComposeRun {
 
 /** `value` interpolated as Compose does with `env`; an opaque env leaves every variable unknown. */
 export function interpolateWith(value: string, env: ComposeEnv): ReturnType<typeof interpolateCompose> {
-  const shell = env.setUnknown?.size ? [...new Set([...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]))].filter((n) => env.setUnknown!.has(n)) : [];
-  if (!env.opaque && shell.length) {
-    // Set, to a value not known here: it stays a variable (its default does not apply).
-    const vars = new Map(env.vars);
-    for (const n of shell) vars.set(n, `\${${n}}`);
-    const r = interpolateCompose(value, vars);
-    return { ...r, unresolved: [...new Set([...r.unresolved, ...shell])] };
-  }
-  if (!env.opaque) return interpolateCompose(value, env.vars);
+  // A name set to a value not known here (by the shell, or a .env value built from one) stays as written: its default does not apply.
+  if (!env.opaque) return interpolateCompose(value, env.vars, env.setUnknown);
   const { unresolved, tooLong } = interpolateCompose(value, new Map());
   const all = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
   return { value, unresolved: all.length ? all : unresolved, ...(tooLong ? { tooLong } : {}) };
@@ -72,10 +65,12 @@ export function composeEnvOf(read: { vars: ReadonlyMap<string, string>; unknown:
   return {
     vars,
     from,
+    // Set in the file, to a value not known here (`REG=${HOST}`): set all the same, so a default written with it does not apply.
+    ...(unknown.size ? { setUnknown: new Set(unknown.keys()) } : {}),
     why: (unresolved) => {
       const set = [...new Set(unresolved)];
       const nowhere = set.filter((u) => !unknown.has(u));
-      return [...(nowhere.length ? [`${nowhere.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default`] : []), ...set.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].join('; ');
+      return [...(nowhere.length ? [`${nowhere.map((u) => `\${${u}}`).join(', ')} set neither in the scan (${from}) nor by a default`] : []), ...set.filter((u) => unknown.has(u)).map((u) => `${unknown.get(u)!} (${u} is set all the same, so no default written with it applies)`)].join('; ');
     },
   };
 }
