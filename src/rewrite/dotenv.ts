@@ -111,7 +111,10 @@ function solveFor(env: ComposeEnv, indices: number[], index: number, written: st
   const mark = '\u0000';
   const lines = indices.map((i) => env.entries[i]);
   const at = indices.indexOf(index);
-  const pulls = (value: string) => interpolateCompose(written, readDotenvEntries(lines, path.basename(env.file), { index: at, value }).vars);
+  const pulls = (value: string) => {
+    const read = readDotenvEntries(lines, path.basename(env.file), { index: at, value });
+    return interpolateCompose(written, read.vars, read.unknown);
+  };
   const { value, unresolved } = pulls(mark);
   if (unresolved.length || value.split(mark).length !== 2) return undefined;
   const [before, after] = value.split(mark);

@@ -586,7 +586,8 @@ function scanComposeImage(
     }
     return;
   }
-  const { value: pulled, unresolved } = interpolateCompose(value, vars);
+  // A name the .env sets from the shell is set to something unknown: a default written with it does not apply.
+  const { value: pulled, unresolved } = interpolateCompose(value, vars, at.env?.unknown);
   const dollar = value.indexOf('$');
   const slash = value.lastIndexOf('/', dollar);
   const sep = value.slice(slash + 1, dollar).search(/[:@]/);
