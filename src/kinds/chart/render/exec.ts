@@ -681,10 +681,22 @@ export class TemplateSet {
     }
   }
 
+  /**
+   * Whether the value the last evalArg gave, when nil, is a nil `interface {}` (Go's valid
+   * reflect.Value of kind Interface: what a map lookup or a range over an []interface{} or
+   * map[string]interface{} gives) rather than Go's invalid reflect.Value (a pipeline's result, which
+   * evalPipeline unwraps, a variable holding one, a field of a nil dot). validateType tells them
+   * apart: `wrong type for value; expected string; got interface {}` against `invalid value;
+   * expected string`.
+   */
+  private argIface = false;
+
   private evalArg(st: State, dot: unknown, a: Arg): unknown {
     st.at = a;
+    this.argIface = false;
     switch (a.type) {
       case 'dot':
+        this.argIface = st.dotIface === true;
         return dot;
       case 'nil':
         return null;
@@ -696,15 +708,27 @@ export class TemplateSet {
         return a.value;
       case 'string':
         return a.value;
-      case 'field':
-        return this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL, st.dotIface);
+      case 'field': {
+        const v = this.evalFieldChain(st, dot, dot, a.idents, [a], NOFINAL, st.dotIface);
+        // a field of an invalid dot is invalid (Go's evalField); any other reached a map lookup
+        this.argIface = !isNil(dot) || st.dotIface === true;
+        return v;
+      }
       case 'variable': {
         const { value: v, iface } = this.variable(st, a.idents[0]);
-        return a.idents.length === 1 ? v : this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL, iface);
+        if (a.idents.length === 1) {
+          this.argIface = iface === true;
+          return v;
+        }
+        const r = this.evalFieldChain(st, dot, v, a.idents.slice(1), [a], NOFINAL, iface);
+        this.argIface = !isNil(v) || iface === true;
+        return r;
       }
       case 'chain': {
         const recv = this.evalArg(st, dot, a.node);
-        return this.evalFieldChain(st, dot, recv, a.fields, [a], NOFINAL);
+        const r = this.evalFieldChain(st, dot, recv, a.fields, [a], NOFINAL);
+        this.argIface = !isNil(recv);
+        return r;
       }
       case 'ident':
         return this.evalFunction(st, dot, a.name, [a], NOFINAL, a.pos);
@@ -746,7 +770,7 @@ export class TemplateSet {
         if (final !== NOFINAL) vals.push(final);
         return this.call(st, name, member.bind(receiver) as GoFunc, vals, node);
       }
-      // a named map type (chart.Files, map[string]string): after its methods, a key
+      // a named map type (engine.files, map[string]string): after its methods, a key
       if (receiver.goRange) {
         if (hasArgs) this.fail(st, `${name} is not a method but has arguments`);
         return mapIndex(receiver, name);
@@ -798,15 +822,19 @@ export class TemplateSet {
     // (each argument checked once evaluated, before the next: `split .Release.Revision toToml` is
     // the int for a string, not toToml's missing argument)
     const written = (i: number) => argNodes[i];
+    const ifaces: boolean[] = [];
+    const nilIface = (i: number) => ifaces[i] === true;
     const vals: unknown[] = [];
     for (const a of argNodes) {
       vals.push(this.evalArg(st, dot, a));
-      const typeError = argTypeError(name, vals, written, vals.length - 1);
+      ifaces.push(this.argIface);
+      const typeError = argTypeError(name, vals, written, vals.length - 1, nilIface);
       if (typeError) return this.fail(st, typeError.message);
     }
     if (final !== NOFINAL) {
+      // the piped value: evalPipeline unwrapped it, a nil is invalid
       vals.push(final);
-      const typeError = argTypeError(name, vals, written, vals.length - 1);
+      const typeError = argTypeError(name, vals, written, vals.length - 1, nilIface);
       if (typeError) return this.fail(st, typeError.message);
     }
     return this.call(st, name, fn, vals, { type: 'command', args: cmd, pos: cmdPos });

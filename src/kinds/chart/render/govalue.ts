@@ -26,11 +26,11 @@ export class GoStruct {
   }
   /** fmt's Stringer, when the struct has a String method. */
   goString?(): string;
-  /** For Go map/slice types with methods (chart.Files, VersionSet): their length (len, truth). */
+  /** For Go map/slice types with methods (engine.files, VersionSet): their length (len, truth). */
   goLen?(): number;
   /** For Go named slice types (chartutil.VersionSet is a []string): the elements, so list functions take them. */
   goSlice?(): unknown[];
-  /** For Go named map types (chart.Files): the entries, which range, json and yaml see. */
+  /** For Go named map types (engine.files): the entries, which range, json and yaml see. */
   goRange?(): Record<string, unknown>;
   /** For Go map types: the zero value of the element type, what a missing key gives (`.m.missing`, `index`). */
   declare goZero?: unknown;

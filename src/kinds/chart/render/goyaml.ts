@@ -318,7 +318,7 @@ function jsonString(s: string, escapeHtml: boolean): string {
 
 /** Struct fields as encoding/json sees them (a `json` name map when the struct has tags). */
 function structFields(v: GoStruct): Record<string, unknown> {
-  // A named map type (chart.Files is a map[string][]byte): encoding/json writes its entries, each
+  // A named map type (engine.files, Helm's .Files, is a map[string][]byte): encoding/json writes its entries, each
   // []byte as base64, so `.Files.Glob "x/*" | toYaml | sha256sum` hashes the files themselves.
   if (v.goRange) return v.goRange();
   const names = (v as unknown as { jsonNames?: Record<string, string> }).jsonNames;

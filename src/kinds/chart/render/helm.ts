@@ -81,7 +81,7 @@ export const HELM_VERSION = 'v3.14.4';
 
 export class ChartFiles extends GoStruct {
   constructor(private readonly entries: Map<string, Buffer>) {
-    super('chart.Files');
+    super('engine.files');
     this.goZero = new Uint8Array(0);
   }
   override goLen = () => this.entries.size;

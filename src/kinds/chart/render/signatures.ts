@@ -7,8 +7,11 @@ import type { Arg } from './parse.js';
  * to its parameter's type before the call (exec.go evalArg), and refuses what does not convert:
  *
  * - a value (a field, variable, parenthesized pipeline, dot or the piped value) must be of the type
- *   (validateType): a missing value or nil is `invalid value; expected string`, or, written as a
- *   field, `wrong type for value; expected string; got interface {}`; a number, list or map is
+ *   (validateType): a nil is `wrong type for value; expected string; got interface {}` when it is a
+ *   nil interface {} (found by a map lookup, `.Values.unset`, or ranged from an []interface{} or
+ *   map[string]interface{}), `invalid value; expected string` when it is Go's invalid value (a
+ *   pipeline's result, which evalPipeline unwraps, a variable holding one, a field of a nil dot:
+ *   `.Release.Name` in a define given `.Subcharts.missing`); a number, list or map is
  *   `wrong type for value; expected string; got …` — so `{{ .Values.unset | b64enc }}` makes
  *   `helm template` fail rather than print an empty string, and `nindent .Values.n` fails (every
  *   number in Helm's values is a float64, and `nindent` takes an int);
@@ -16,10 +19,10 @@ import type { Arg } from './parse.js';
  *   `2.0`, is an integer), `expected bool; found "s"`, `expected string; found 5`, and a literal
  *   `nil` is `cannot assign nil to int` where the type cannot be nil.
  *
- * The `map[string]interface {}` parameters (sprig's dict functions) likewise: a missing or nil
- * field (`get .Values.global "x"` with no `global`) is `wrong type for value; expected
- * map[string]interface {}; got interface {}`, where a literal `nil` or a piped value is taken as an
- * empty map (checked against Helm 3.14's sprig v3.2.3).
+ * The `map[string]interface {}` parameters (sprig's dict functions) likewise: a nil interface {}
+ * (`get .Values.global "x"` with no `global`) is `wrong type for value; expected
+ * map[string]interface {}; got interface {}`, where a literal `nil` or an invalid value (the piped
+ * value) is taken as an empty map (checked against Helm 3.14's sprig v3.2.3).
  *
  * One letter a parameter: `s` a string, `m` a map, `i` an int, `b` a bool, `_` anything else (not
  * checked here); a trailing `*s`, `*m` or `*i` is a variadic `...string`, `...map[string]interface {}`
@@ -75,15 +78,15 @@ function literalError(kind: string, a: Arg): string | undefined {
   }
 }
 
-/** Go's validateType of a value for a parameter of that kind. `field`: written as a field (`.Values.a.b`). */
-function valueError(kind: string, v: unknown, field: boolean): string | undefined {
+/** Go's validateType of a value for a parameter of that kind. `nilIface`: a nil is a nil interface {}, not Go's invalid value. */
+function valueError(kind: string, v: unknown, nilIface: boolean): string | undefined {
   if (kind === 'm') {
-    // a nil map is a map: only a field's nil `interface {}` is refused; a map of another type
+    // a nil map is a map: only a nil `interface {}` is refused; a map of another type
     // (`split`'s map[string]string, `.Files`), a struct or a []byte is refused as Go refuses it
-    if (isNil(v) ? !field : isMap(v)) return undefined;
+    if (isNil(v) ? !nilIface : isMap(v)) return undefined;
     return `wrong type for value; expected ${TYPE.m}; got ${isNil(v) ? 'interface {}' : goTypeName(v)}`;
   }
-  if (isNil(v)) return field ? `wrong type for value; expected ${TYPE[kind]}; got interface {}` : `invalid value; expected ${TYPE[kind]}`;
+  if (isNil(v)) return nilIface ? `wrong type for value; expected ${TYPE[kind]}; got interface {}` : `invalid value; expected ${TYPE[kind]}`;
   const fits = kind === 's' ? typeof v === 'string' : kind === 'b' ? typeof v === 'boolean' : typeof v === 'bigint';
   return fits ? undefined : `wrong type for value; expected ${TYPE[kind]}; got ${goTypeName(v)}`;
 }
@@ -93,9 +96,16 @@ const LITERAL = new Set<Arg['type']>(['nil', 'bool', 'number', 'string']);
 /**
  * Go's complaint about the arguments of `name` (undefined when every typed parameter has a value
  * of its type), and which argument it is about. `written(i)`: the node argument `i` was written as
- * (undefined for the piped value, which Go checks as a value).
+ * (undefined for the piped value, which Go checks as a value); `nilIface(i)`: argument `i`, when
+ * nil, is a nil interface {} rather than Go's invalid value (see valueError).
  */
-export function argTypeError(name: string, args: readonly unknown[], written: (i: number) => Arg | undefined = () => undefined, from = 0): { at: number; message: string } | undefined {
+export function argTypeError(
+  name: string,
+  args: readonly unknown[],
+  written: (i: number) => Arg | undefined = () => undefined,
+  from = 0,
+  nilIface: (i: number) => boolean = () => false,
+): { at: number; message: string } | undefined {
   const sig = SIGNATURES.get(name);
   if (sig === undefined) return undefined;
   const variadic = sig.length >= 2 && sig[sig.length - 2] === '*' ? sig[sig.length - 1] : undefined;
@@ -107,7 +117,7 @@ export function argTypeError(name: string, args: readonly unknown[], written: (i
     const message =
       a && LITERAL.has(a.type)
         ? literalError(kind, a)
-        : valueError(kind, args[i], a !== undefined && (a.type === 'field' || a.type === 'chain' || (a.type === 'variable' && a.idents.length > 1)));
+        : valueError(kind, args[i], nilIface(i));
     if (message) return { at: i, message };
   }
   return undefined;

@@ -17,17 +17,19 @@ export function run(text: string, data: unknown = {}, more: Record<string, GoFun
  * One chart per call under a temporary directory made before the file's tests and removed after
  * them (registers vitest hooks: call at the top of a test file), rendered as the oracle harness
  * renders it: the template's raw output as Helm's engine gives it, or `ERR` and the error's text
- * after its location. Each chart has `files/x` (`ab`) beside the template.
+ * after its location. Each chart has `files/x` (`ab`) beside the template. `located`: every chart
+ * is named `c` and an error is its whole text, location and all (`template: c/templates/t.yaml:…`).
  */
-export function scratchRawRender(prefix: string) {
+export function scratchRawRender(prefix: string, { located = false } = {}) {
   const tmp = scratchDir(prefix);
   let n = 0;
   return async function render(template: string, values = 'a: 1\n'): Promise<string> {
-    const name = `c${n++}`;
-    const dir = await writeChart(path.join(tmp(), name), { chart: { name, version: '1.0.0' }, values, files: { 'templates/t.yaml': template, 'files/x': 'ab' } });
+    const dirName = `c${n++}`;
+    const name = located ? 'c' : dirName;
+    const dir = await writeChart(path.join(tmp(), dirName), { chart: { name, version: '1.0.0' }, values, files: { 'templates/t.yaml': template, 'files/x': 'ab' } });
     const r = await renderRaw(dir);
     if (r.crash !== undefined) throw new Error(r.crash);
-    if (r.err !== undefined) return `ERR ${r.err.replace(/^template: [^ ]+ executing "[^"]*":? (at <[^>]*>: )?/, '')}`;
+    if (r.err !== undefined) return located ? `ERR ${r.err}` : `ERR ${r.err.replace(/^template: [^ ]+ executing "[^"]*":? (at <[^>]*>: )?/, '')}`;
     return r.ok![`${name}/templates/t.yaml`];
   };
 }
