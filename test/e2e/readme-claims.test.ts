@@ -25,8 +25,9 @@ const SUBCOMMANDS: Record<string, string[]> = {
   bundle: ['create', 'verify', 'split', 'push', 'pull'],
   charts: ['images'],
   rewrite: ['values', 'chart', 'manifests', 'catalogue', 'apt-sources'],
+  convert: ['zarf', 'hauler', 'oc-mirror', 'helmfile'],
 };
-const TOP = ['lock', 'bundle', 'import', 'map', 'charts', 'serve', 'rewrite', 'mirror-config', 'inventory', 'firewall', 'audit', 'probe', 'report', 'sbom', 'schema'];
+const TOP = ['lock', 'bundle', 'import', 'map', 'charts', 'serve', 'rewrite', 'mirror-config', 'inventory', 'firewall', 'audit', 'probe', 'report', 'sbom', 'convert', 'schema'];
 
 const helpCache = new Map<string, Promise<string>>();
 function help(p: string[]): Promise<string> {
@@ -101,6 +102,11 @@ describe('every command line the README shows is one ferry accepts', () => {
   });
 
   it('the Commands table names every command ferry has', async () => {
+    // The lists above are every command and subcommand the CLI's own help lists (a new one is
+    // caught here, not silently left out of every check of this file).
+    const commandsOf = (h: string) => [...(h.split(/^Commands:$/m)[1] ?? '').split(/^Examples:$/m)[0].matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((m) => m[1]).filter((c) => c !== 'help');
+    expect(commandsOf(await help([])).sort()).toEqual([...TOP].sort());
+    for (const [cmd, subs] of Object.entries(SUBCOMMANDS)) expect(commandsOf(await help([cmd])).sort(), cmd).toEqual([...subs].sort());
     const table = README.split(/^## Commands$/m)[1].split(/^\*\*|^Options shared/m)[0].replace(/\\\|/g, '|');
     const missing: string[] = [];
     for (const cmd of TOP) {
