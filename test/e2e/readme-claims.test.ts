@@ -146,6 +146,11 @@ describe('every command line the README shows is one ferry accepts', () => {
       if (flagIn(h, '--concurrency') === noConcurrency) problems.push(`${p.join(' ')} --concurrency`);
       if (!noConcurrency && !/--concurrency <n>\s+parallel transfers \(default: "8"\)/.test(h)) problems.push(`${p.join(' ')}: --concurrency default is not 8`);
     }
+    // "The commands that read a bundle from a registry (map, rewrite, mirror-config, audit, report, sbom) take --ca-file, --cert-dir and --insecure-registry too"
+    for (const p of [['map'], ...SUBCOMMANDS.rewrite.map((s) => ['rewrite', s]), ['mirror-config'], ['audit'], ['report'], ['sbom']]) {
+      const h = await help(p);
+      for (const flag of ['--ca-file', '--cert-dir', '--insecure-registry']) if (!flagIn(h, flag)) problems.push(`${p.join(' ')} ${flag}`);
+    }
     expect(problems).toEqual([]);
     // "Every command that reports takes --json (sbom and schema print JSON anyway)"
     for (const p of [['map'], ['rewrite', 'values'], ['rewrite', 'chart'], ['rewrite', 'manifests'], ['rewrite', 'catalogue'], ['rewrite', 'apt-sources'], ['mirror-config'], ['inventory'], ['firewall'], ['audit'], ['probe'], ['report']]) {
