@@ -107,28 +107,44 @@ export function formatChecksums(sums: Map<string, string> | Record<string, strin
 /** A blob's line in ferry/checksums.sha256: `<hex>  blobs/sha256/<hex>\n`. */
 const BLOB_LINE = 64 + 2 + 'blobs/sha256/'.length + 64 + 1;
 
+/** Blob lines rendered into one buffer (~100 KB) before it is handed on. */
+const LINES_PER_CHUNK = 512;
+
 /**
  * formatChecksums of the metadata files and every blob, without a map of every name: the blobs'
- * names (`blobs/sha256/<hex>`, sorted by digest already) merged with the few metadata names.
+ * names (`blobs/sha256/<hex>`, sorted by digest already) merged with the few metadata names,
+ * rendered anew in slices on each call (the same bytes each time): a whole APT component's
+ * list (~12 MB for 60 000 lines) is not held while the bundle is written.
  */
-function checksumsOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): Buffer {
+function checksumsOf(small: Map<string, SmallFile>, blobs: ReachableBlob[]): () => Iterable<Buffer> {
   const named = [...small].map(([name, f]): [string, string] => [name, sumOf(f)]).sort(([a], [b]) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   const namedLines = named.map(([name, sum]) => Buffer.from(`${sum}  ${name}\n`));
-  // Written straight into one buffer: a line per blob (60 000 for a whole APT component) held
-  // as strings, joined, then copied was ~27 MB at once when packing starts.
-  const out = Buffer.allocUnsafe(namedLines.reduce((n, l) => n + l.length, 0) + blobs.length * BLOB_LINE);
-  let at = 0;
-  let i = 0;
-  for (const b of blobs) {
-    const hex = sha256Hex(b.digest);
-    const name = `blobs/sha256/${hex}`;
-    // `name` is ASCII: comparing as strings orders as comparing the UTF-8 bytes.
-    for (; i < named.length && named[i][0] < name; i++) at += namedLines[i].copy(out, at);
-    at += out.write(`${hex}  ${name}\n`, at, 'latin1');
-  }
-  for (; i < named.length; i++) at += namedLines[i].copy(out, at);
-  if (at !== out.length) throw new FerryError('INTERNAL', `checksums: wrote ${at} bytes of ${out.length}`);
-  return out;
+  return function* () {
+    let i = 0;
+    // Lines are written straight into a slice's buffer (held as strings and joined they were
+    // ~27 MB at once); a buffer is never written again once part of it was handed on.
+    let out = Buffer.allocUnsafe(0);
+    let start = 0;
+    let at = 0;
+    for (const b of blobs) {
+      const hex = sha256Hex(b.digest);
+      const name = `blobs/sha256/${hex}`;
+      // `name` is ASCII: comparing as strings orders as comparing the UTF-8 bytes.
+      if (i < named.length && named[i][0] < name) {
+        if (at > start) yield out.subarray(start, at);
+        start = at;
+        for (; i < named.length && named[i][0] < name; i++) yield namedLines[i];
+      }
+      if (at + BLOB_LINE > out.length) {
+        if (at > start) yield out.subarray(start, at);
+        out = Buffer.allocUnsafe(Math.min(LINES_PER_CHUNK, blobs.length) * BLOB_LINE);
+        start = at = 0;
+      }
+      at += out.write(`${hex}  ${name}\n`, at, 'latin1');
+    }
+    if (at > start) yield out.subarray(start, at);
+    for (; i < named.length; i++) yield namedLines[i];
+  };
 }
 
 export interface ChecksumProblem {
@@ -400,8 +416,12 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
     ...(metadata.extraFiles ?? []).map(([name, f]): [string, SmallFile] => [name, Buffer.isBuffer(f) ? f : measured(name, f.chunks)]),
   ]);
   const checksums = checksumsOf(small, blobs);
-  small.set('ferry/checksums.sha256', checksums);
-  if (metadata.sign) small.set(SIGNATURE_FILE, metadata.sign(checksums));
+  if (metadata.sign) {
+    // A signature is made over the list's bytes, held whole then.
+    const whole = Buffer.concat([...checksums()]);
+    small.set('ferry/checksums.sha256', whole);
+    small.set(SIGNATURE_FILE, metadata.sign(whole));
+  } else small.set('ferry/checksums.sha256', measured('ferry/checksums.sha256', checksums));
 
   const output = path.resolve(input.output);
   // Every reader refuses a tar of more entries (a bound on memory for hostile input): a bundle
