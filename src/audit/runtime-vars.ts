@@ -290,7 +290,13 @@ class ShellExports {
   /** What is exported above `line`: each name once, unknown where it was set to several values. */
   at(line: number): ShellVar[] {
     const by = new Map<string, ShellVar[]>();
-    for (const s of this.sets) if (s.line < line) by.set(s.name, [...(by.get(s.name) ?? []), s]);
+    for (const s of this.sets) {
+      if (s.line >= line) continue;
+      // Pushed, not copied: 256 settings of one name copied its list 256 times for each command line.
+      const list = by.get(s.name);
+      if (list) list.push(s);
+      else by.set(s.name, [s]);
+    }
     return [...by.values()].map((list) => {
       const last = list[list.length - 1];
       const values = new Set(list.map((x) => x.value ?? `?${x.why}`));
