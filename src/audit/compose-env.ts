@@ -117,6 +117,9 @@ function unescapeDoubleQuoted(s: string): string {
   });
 }
 
+/** What interpolation reads of an environment: a value by name (a Map, or a few values over one without copying it). */
+export type EnvLookup = Pick<ReadonlyMap<string, string>, 'get'>;
+
 /** The longest value a Compose interpolation yields (an image reference is at most a few hundred characters). */
 export const MAX_INTERPOLATED = 4096;
 
@@ -128,7 +131,7 @@ export const MAX_INTERPOLATED = 4096;
  * (`${APP:-${DEFAULT_APP}}`): its braces are matched as compose-go matches them, and it is
  * interpolated in turn (was cut at the first `}`, and `${DEF}` reported as what is pulled).
  */
-export function interpolateCompose(value: string, env: ReadonlyMap<string, string>, setUnknown?: { has(name: string): boolean }): { value: string; unresolved: string[]; tooLong?: true } {
+export function interpolateCompose(value: string, env: EnvLookup, setUnknown?: { has(name: string): boolean }): { value: string; unresolved: string[]; tooLong?: true } {
   const unresolved: string[] = [];
   // The result is bounded: `${A}` written 2000 times with a 1 MB `A` is 2 GB (the audit died of
   // "Invalid string length"). Past the bound the value is left as written.
@@ -236,10 +239,11 @@ export function composeDotenv(text: string, file = '.env'): { vars: Map<string, 
  * `composeDotenv` over entries already parsed (all of a file's, or the ones `dotenvSources` found, in
  * file order); `override` reads the entry at that index as the literal `value` (what rewrite tries).
  */
-export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.env', override?: { index: number; value: string }, base?: { vars: ReadonlyMap<string, string>; unknown: ReadonlyMap<string, string> }): { vars: Map<string, string>; unknown: Map<string, string> } {
-  // `base`: what the env files read before this one set (docker compose reads its --env-files in order, each filled in from those above).
-  const vars = new Map<string, string>(base?.vars);
-  const unknown = new Map<string, string>(base?.unknown);
+export function readDotenvEntries(entries: readonly ComposeEnvEntry[], file = '.env', override?: { index: number; value: string }, base?: { vars: Map<string, string>; unknown: Map<string, string> }): { vars: Map<string, string>; unknown: Map<string, string> } {
+  // `base`: what the env files read before this one set (docker compose reads its --env-files in order, each filled in from those above);
+  // read into, not copied (a command's 32 env files of 300 000 values each copied the whole so far once per file).
+  const vars = base?.vars ?? new Map<string, string>();
+  const unknown = base?.unknown ?? new Map<string, string>();
   entries.forEach((e, index) => {
     vars.delete(e.name);
     unknown.delete(e.name);

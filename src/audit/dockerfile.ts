@@ -147,9 +147,10 @@ function buildArgsWith(b: ComposeBuild, env: ComposeEnv): { args: Map<string, st
       if (env.opaque || env.setUnknown?.has(a.name)) {
         args.set(a.name, marker(a.name));
         unknown.push(`build arg ${a.name}: ${env.opaque ?? env.why([a.name])}`);
-      } else if (env.vars.has(a.name)) {
-        args.set(a.name, env.vars.get(a.name)!);
-        by.push(`${a.name}=${env.vars.get(a.name)} (${env.from})`);
+      } else if (env.vars.get(a.name) !== undefined) {
+        const v = env.vars.get(a.name)!;
+        args.set(a.name, v);
+        by.push(`${a.name}=${v} (${env.from})`);
       } else by.push(`${a.name} unset in the scan (${env.from}): the Dockerfile's default`);
       continue;
     }

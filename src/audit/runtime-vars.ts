@@ -262,11 +262,28 @@ const ASSIGNMENT = /^\s*([A-Za-z_][A-Za-z0-9_]*)=((?:'[^']*'|"(?:[^"\\]|\\.)*"|[
 class ShellExports {
   private readonly sets: ShellVar[] = [];
   private readonly bare = new Map<string, ShellVar>();
+  private readonly exported = new Set<string>();
+  private allexport = false;
+  private push(v: ShellVar): void {
+    if (this.sets.length >= MAX_SHELL_VARS) return;
+    this.sets.push(v);
+    this.exported.add(v.name);
+  }
   read(text: string, line: number): void {
     const m = /^\s*export[ \t]+(.*)$/.exec(text);
     if (!m) {
       const a = ASSIGNMENT.exec(text);
       if (a && /^\s*(?:[;#]|$)/.test(text.slice(a[0].length)) && this.bare.size < MAX_SHELL_VARS) this.bare.set(a[1], this.varOf(a[1], a[2], line));
+      // A name once exported stays exported: `REG=other` (or `REG+=…`, `unset REG`, `read REG`) below
+      // `export REG=…` changes what Compose gets (it kept the exported value, a wrong host shown as known).
+      const changed = a ? undefined : /^\s*(?:([A-Za-z_][A-Za-z0-9_]*)\+=|(unset|read)\b[ \t]+(?:-\S+[ \t]+)*([A-Za-z_][A-Za-z0-9_]*))/.exec(text);
+      // `set -a` (`set -o allexport`) up to `set +a`: every assignment is exported.
+      // (`REG=x cmd` sets REG for that command only.)
+      const alone = a && /^\s*(?:[;#]|$)/.test(text.slice(a[0].length));
+      const name = alone ? a[1] : (changed?.[1] ?? changed?.[3]);
+      if (name && (this.exported.has(name) || (alone && this.allexport))) this.push(alone ? this.varOf(a[1], a[2], line) : { name, why: `${name}, exported above, is changed at line ${line} (${changed?.[2] ?? '+='}) to a value not known here`, line });
+      const set = /^\s*set[ \t]+(?:([-+])[A-Za-z]*a[A-Za-z]*|([-+])o[ \t]+allexport)\b/.exec(text);
+      if (set) this.allexport = (set[1] ?? set[2]) === '-';
       return;
     }
     let rest = m[1];
@@ -274,10 +291,10 @@ class ShellExports {
       if (/^\s*-/.test(rest)) return;
       const a = ASSIGNMENT.exec(rest);
       const name = a ? undefined : /^\s*([A-Za-z_][A-Za-z0-9_]*)(?=\s|;|$)/.exec(rest);
-      if (a) this.sets.push(this.varOf(a[1], a[2], line));
+      if (a) this.push(this.varOf(a[1], a[2], line));
       else if (name) {
         const had = this.bare.get(name[1]);
-        if (had) this.sets.push({ ...had, line });
+        if (had) this.push({ ...had, line });
       } else return;
       rest = rest.slice((a ?? name)![0].length);
       if (!/^\s+\S/.test(rest)) return;
@@ -290,7 +307,13 @@ class ShellExports {
   /** What is exported above `line`: each name once, unknown where it was set to several values. */
   at(line: number): ShellVar[] {
     const by = new Map<string, ShellVar[]>();
-    for (const s of this.sets) if (s.line < line) by.set(s.name, [...(by.get(s.name) ?? []), s]);
+    for (const s of this.sets) {
+      if (s.line >= line) continue;
+      // Pushed, not copied: 256 settings of one name copied its list 256 times for each command line.
+      const list = by.get(s.name);
+      if (list) list.push(s);
+      else by.set(s.name, [s]);
+    }
     return [...by.values()].map((list) => {
       const last = list[list.length - 1];
       const values = new Set(list.map((x) => x.value ?? `?${x.why}`));

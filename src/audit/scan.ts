@@ -1166,6 +1166,8 @@ const MAX_COMPOSE_BUILDS = 4096;
 
 /** At most this many files a `docker compose` command line names (its --env-files) are read in one scan. */
 const MAX_COMPOSE_ENV_FILES = 256;
+/** At most this many bytes of env files are read into the distinct lists of them command lines name (each list is its own set of values). */
+const MAX_COMPOSE_ENV_MERGED = 64 * 1024 * 1024;
 /** The default Compose files of a project directory, in compose-go's order (the first found is read, with its override). */
 const DEFAULT_COMPOSE_FILES = [['compose.yaml', 'compose.override.yaml'], ['compose.yml', 'compose.override.yml'], ['docker-compose.yaml', 'docker-compose.override.yaml'], ['docker-compose.yml', 'docker-compose.override.yml']];
 
@@ -1203,6 +1205,12 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
     return got;
   };
   const join = (dir: string, p: string) => path.posix.normalize(path.posix.join(dir, p)).replace(/\/+$/, '') || '.';
+  // Each env file parsed once, each list of them read once: 16 command lines naming one 3 MB env
+  // file 8 times each parsed it 128 times (97 s, 1.4 GB); at most MAX_COMPOSE_ENV_MERGED bytes of
+  // env files are read into the lists in all (each list holds its own values).
+  const entriesOf = new Map<string, ReturnType<typeof composeEnvEntries>>();
+  const byList = new Map<string, ComposeEnv>();
+  let merged = 0;
   for (const f of files) {
     if (f.text === undefined || !/docker[ \t-]+compose/.test(f.text)) continue;
     const where = runtimeScopeOf(f.file);
@@ -1226,18 +1234,26 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
       } else if (cmd.envFiles.length) {
         const list = cmd.envFiles.map((x) => (path.posix.isAbsolute(x) ? x : join(where, x)));
         key = list.join('\0');
-        let acc = { vars: new Map<string, string>(), unknown: new Map<string, string>() };
-        let missing: string | undefined;
-        for (const rel of list) {
-          const t = path.posix.isAbsolute(rel) ? { why: `${rel}, a path outside the scan` } : await textOf(rel);
-          if (typeof t !== 'string') {
-            missing = t.why;
+        const from = `${list.join(', ')}, as ${at} runs it (--env-file)`;
+        const had = byList.get(key);
+        if (had) env = { ...had, from, ...(had.opaque ? { opaque: `${at} runs it with --env-file ${had.opaque}: every variable it fills in is unknown here` } : {}) };
+        else {
+          const acc = { vars: new Map<string, string>(), unknown: new Map<string, string>() };
+          let missing: string | undefined;
+          for (const rel of list) {
+            const t = path.posix.isAbsolute(rel) ? { why: `${rel}, a path outside the scan` } : await textOf(rel);
+            if (typeof t !== 'string') missing = t.why;
+            else if ((merged += t.length) > MAX_COMPOSE_ENV_MERGED) missing = `${rel}, not read: the scan read ${MAX_COMPOSE_ENV_MERGED / (1024 * 1024)} MiB of env files into the lists command lines name already (the most it reads)`;
+            else {
+              if (!entriesOf.has(rel)) entriesOf.set(rel, composeEnvEntries(t));
+              readDotenvEntries(entriesOf.get(rel)!, rel, undefined, acc);
+              continue;
+            }
             break;
           }
-          acc = readDotenvEntries(composeEnvEntries(t), rel, undefined, acc);
+          byList.set(key, missing !== undefined ? { vars: new Map(), from, why: () => '', opaque: missing } : composeEnvOf(acc, from));
+          env = missing !== undefined ? { vars: new Map(), from, why: () => '', opaque: `${at} runs it with --env-file ${missing}: every variable it fills in is unknown here` } : byList.get(key)!;
         }
-        const from = `${list.join(', ')}, as ${at} runs it (--env-file)`;
-        env = missing !== undefined ? { vars: new Map(), from, why: () => '', opaque: `${at} runs it with --env-file ${missing}: every variable it fills in is unknown here` } : composeEnvOf(acc, from);
       } else {
         // The project directory's .env, as the command sets the project directory.
         const dotenv = envs.ofDir(projectDir);
@@ -1257,15 +1273,17 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
  * the shell, then the env files). A value not known here stays a variable, its default unused.
  */
 function withShellEnv(env: ComposeEnv, key: string, shell: readonly ShellVar[], at: string): { env: ComposeEnv; key: string } {
-  const vars = new Map(env.vars);
+  // The shell's values over the env's, without copying the env (a copy per command line of a 300 000-value .env grew with both).
+  const own = new Map<string, string | undefined>();
+  const base = env.vars;
+  const vars = { get: (n: string) => (own.has(n) ? own.get(n) : base.get(n)) };
   const setUnknown = new Set(env.setUnknown);
   const why = new Map<string, string>();
   for (const s of shell) {
+    own.set(s.name, s.value);
     if (s.value !== undefined) {
-      vars.set(s.name, s.value);
       setUnknown.delete(s.name);
     } else {
-      vars.delete(s.name);
       setUnknown.add(s.name);
       why.set(s.name, `${s.why} (${at.replace(/:\d+$/, '')}:${s.line})`);
     }

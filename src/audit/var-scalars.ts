@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isMap, type Document } from 'yaml';
-import { composeDotenv, interpolateCompose, MAX_INTERPOLATED } from './compose-env.js';
+import { composeDotenv, interpolateCompose, MAX_INTERPOLATED, type EnvLookup } from './compose-env.js';
 import { flagValue } from './embedded.js';
 import { fluxUnknownWhy, type FluxSubstitutions } from './flux.js';
 import { hostOfDestinationKey, referencesIn, type Reference, type ScannedFile } from './scan.js';
@@ -31,7 +31,7 @@ export interface VarScalar {
 
 /** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's), or the env files a command line names. */
 export interface ComposeEnv {
-  vars: ReadonlyMap<string, string>;
+  vars: EnvLookup;
   /** Where the values come from, in words (`deploy/.env`, `no .env beside it`). */
   from: string;
   /** Why the variables left unresolved are unknown. */
@@ -60,7 +60,7 @@ export function interpolateWith(value: string, env: ComposeEnv): ReturnType<type
 }
 
 /** The env of a `.env` text (or of several env files read in order), its unknown values explained. */
-export function composeEnvOf(read: { vars: ReadonlyMap<string, string>; unknown: ReadonlyMap<string, string> }, from: string): ComposeEnv {
+export function composeEnvOf(read: { vars: EnvLookup; unknown: ReadonlyMap<string, string> }, from: string): ComposeEnv {
   const { vars, unknown } = read;
   return {
     vars,
