@@ -51,6 +51,16 @@ cd "$WORK/site"
 T lock node "$OLDPWD/dist/ferry.mjs" lock manifest.yaml -q
 T "bundle create" node "$OLDPWD/dist/ferry.mjs" bundle create manifest.yaml -o big.ferry.tar -q
 echo "bundle: $(stat -c %s big.ferry.tar) bytes, $(tar tf big.ferry.tar | wc -l) entries"
+# The same mirror with aptly (APTLY=0 skips it): `mirror create` + `mirror update` of the whole
+# component (aptly downloads into its pool and records every package in its database), against
+# ferry's `lock` + `bundle create` above; sums of wall and CPU from the lines printed.
+if [ "${APTLY:-1}" != 0 ]; then
+  gpg --batch --no-default-keyring --keyring "$WORK/trustedkeys.gpg" --import "$WORK/vendor.asc" 2>/dev/null
+  echo "{\"rootDir\": \"$WORK/aptly\", \"gpgProvider\": \"gpg\", \"architectures\": [\"amd64\"], \"downloadConcurrency\": 4}" > "$WORK/aptly.conf"
+  T "aptly mirror create" aptly -config="$WORK/aptly.conf" mirror create -keyring="$WORK/trustedkeys.gpg" -architectures=amd64 big "http://127.0.0.1:$PORT/repo" bookworm main >/dev/null
+  T "aptly mirror update" aptly -config="$WORK/aptly.conf" mirror update -keyring="$WORK/trustedkeys.gpg" big >/dev/null
+  echo "aptly mirrored: $(aptly -config="$WORK/aptly.conf" mirror show big | awk -F': ' '/Number of packages/ {print $2}') packages"
+fi
 T "bundle verify" node "$OLDPWD/dist/ferry.mjs" bundle verify big.ferry.tar -q
 T import node "$OLDPWD/dist/ferry.mjs" import big.ferry.tar --target target.yaml -q >/dev/null
 echo "imported: $(find mirror -name '*.deb' | wc -l) .deb files"
