@@ -13,6 +13,7 @@ const OTHER_VOCABULARY: Record<string, string> = {
   'src/audit/ansible.ts': "a scanned reference's kind (image, url, apt, oci)",
   'src/audit/audit.ts': "a scanned reference's kind",
   'src/audit/charts.ts': "a scanned reference's kind",
+  'src/audit/dockerfile.ts': "a scanned reference's kind",
   'src/audit/injected.ts': "a scanned reference's kind",
   'src/audit/podman.ts': "a scanned reference's kind",
   'src/audit/scan.ts': "a scanned reference's kind",
