@@ -1472,7 +1472,9 @@ const MAX_ENV_FILES_INTERPOLATED = 1024;
 async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned: ReadonlyMap<string, string>, cwd: string, references: Reference[], varScalars: VarScalar[]): Promise<void> {
   const seen = new Set<string>();
   const raw = new Map<string, ComposeEnvFileRef>();
-  // What is read again, at most what one scan reads in all.
+  // Each file read once (one env file several Compose files name is interpolated for each), at
+  // most what one scan reads in all; undefined: not readable.
+  const entriesOf = new Map<string, ReturnType<typeof composeEnvEntries> | undefined>();
   let budget = MAX_TOTAL_BYTES;
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
@@ -1482,11 +1484,13 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
       if (!raw.has(rel)) raw.set(rel, ref);
       continue;
     }
-    if (budget <= 0) break;
-    const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
-    if (!Buffer.isBuffer(buf)) continue;
-    budget -= buf.length;
-    for (const e of composeEnvEntries(buf.toString('utf8'))) {
+    if (!entriesOf.has(rel)) {
+      if (budget <= 0) break;
+      const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
+      if (Buffer.isBuffer(buf)) budget -= buf.length;
+      entriesOf.set(rel, Buffer.isBuffer(buf) ? composeEnvEntries(buf.toString('utf8')) : undefined);
+    }
+    for (const e of entriesOf.get(rel) ?? []) {
       // A single-quoted value is taken as written (compose-go's dotenv parser).
       if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
       const lastLine = e.line + (e.value.match(/\n/g)?.length ?? 0);
