@@ -152,3 +152,16 @@ export async function filesSite(setup: SwappedSplitSetup): Promise<{ dir: string
 export async function goodFileSum(setup: SwappedSplitSetup): Promise<string> {
   return /sha256: ([0-9a-f]{64})/.exec(await readFile(path.join(path.dirname(setup.split.good), 'manifest.yaml'), 'utf8'))![1];
 }
+
+/**
+ * useSwappedSplit plus the good split joined into one tar (`bundle`) and its file's sha256
+ * (`goodSum`), set once beforeAll ran: what the staged-import tests read.
+ */
+export function useJoinedGoodSplit(prefix: string): { setup: SwappedSplitSetup; bundle: string; goodSum: string } {
+  const got = { setup: useSwappedSplit(prefix), bundle: '', goodSum: '' };
+  beforeAll(async () => {
+    got.goodSum = await goodFileSum(got.setup);
+    got.bundle = await joinSplit(got.setup.split.good, path.join(got.setup.work, 'app.ferry.tar'));
+  }, 300_000);
+  return got;
+}

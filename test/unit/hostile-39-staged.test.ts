@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { importBundle } from '../../src/commands/import.js';
 import { silentProgress } from '../../src/ui/progress.js';
-import { filesSite, goodFileSum, joinSplit, renameOver, useSwappedSplit } from '../support/swapped-split.js';
+import { filesSite, renameOver, useJoinedGoodSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 39: what is checked is what is used, `ferry import` into a directory
@@ -31,14 +31,8 @@ vi.mock('../../src/commands/bundle-verify.js', async (importOriginal) => {
 });
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const setup = useSwappedSplit('ferry-hostile39-staged');
-let goodSum: string;
-let bundle: string;
-
-beforeAll(async () => {
-  goodSum = await goodFileSum(setup);
-  bundle = await joinSplit(setup.split.good, path.join(setup.work, 'app.ferry.tar'));
-}, 300_000);
+const joined = useJoinedGoodSplit('ferry-hostile39-staged');
+const setup = joined.setup;
 
 const site = () => filesSite(setup);
 
@@ -46,11 +40,11 @@ const site = () => filesSite(setup);
 async function stagedIn(dir: string): Promise<string> {
   const names = (await readdir(dir)).filter((f) => f.startsWith('.ferry-staged-'));
   expect(names, 'one staged copy waits for the verify pass').toHaveLength(1);
-  expect(names[0]).toContain(goodSum);
+  expect(names[0]).toContain(joined.goodSum);
   return path.join(dir, names[0]);
 }
 
-const importOnePass = (target: string) => importBundle(bundle, { target, progress: silentProgress, cwd: setup.work });
+const importOnePass = (target: string) => importBundle(joined.bundle, { target, progress: silentProgress, cwd: setup.work });
 
 describe('import into a files directory: the staged copy changed between its hash and its placing', () => {
   it('renamed over during the verify pass (another file, same size): refused, naming it; nothing placed', { timeout: 60_000 }, async () => {
@@ -99,7 +93,7 @@ describe('import into a files directory: the staged copy changed between its has
     const r = await importOnePass(s.target);
     expect(r.pushed).toBe(1);
     expect(mode, 'nobody else may open the staged copy to write into it').toBe(0o600);
-    expect(sha(await readFile(s.landed))).toBe(goodSum);
+    expect(sha(await readFile(s.landed))).toBe(joined.goodSum);
     const umask = process.umask();
     expect((await stat(s.landed)).mode & 0o777).toBe(0o666 & ~umask);
     expect((await readdir(s.filesDir)).filter((f) => f.startsWith('.ferry-')), 'nothing staged is left').toEqual([]);

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { renameSync } from 'node:fs';
 import { lstat, mkdir, readdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { importBundle } from '../../src/commands/import.js';
 import { silentProgress } from '../../src/ui/progress.js';
 import { clearFsHooks, fired, firstIncludes, fsHook } from '../support/fs-hooks.js';
-import { filesSite, goodFileSum, joinSplit, useSwappedSplit } from '../support/swapped-split.js';
+import { filesSite, useJoinedGoodSplit } from '../support/swapped-split.js';
 
 /**
  * Hostile inputs, round 41: `ferry import` into a files directory places each staged copy (a hard
@@ -19,19 +19,13 @@ import { filesSite, goodFileSum, joinSplit, useSwappedSplit } from '../support/s
 vi.mock('node:fs/promises', async (importOriginal) => (await import('../support/fs-hooks.js')).hookedFsPromises(await importOriginal()));
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const setup = useSwappedSplit('ferry-hostile41-staged');
+const joined = useJoinedGoodSplit('ferry-hostile41-staged');
+const setup = joined.setup;
 afterEach(clearFsHooks);
-let goodSum: string;
-let bundle: string;
-
-beforeAll(async () => {
-  goodSum = await goodFileSum(setup);
-  bundle = await joinSplit(setup.split.good, path.join(setup.work, 'app.ferry.tar'));
-}, 300_000);
 
 const site = () => filesSite(setup);
 
-const importOnePass = (target: string) => importBundle(bundle, { target, progress: silentProgress, cwd: setup.work });
+const importOnePass = (target: string) => importBundle(joined.bundle, { target, progress: silentProgress, cwd: setup.work });
 
 /** Every file under `d`, relative. */
 async function filesUnder(d: string): Promise<string[]> {
@@ -63,7 +57,7 @@ describe('import into a files directory: the final directory swapped for a link 
     expect(err?.code).toBe('CONFLICT');
     expect(err!.message).toContain(`${destDir}: a symbolic link (to ${JSON.stringify(outside)}) inside the target directory ${s.filesDir} leads outside it`);
     // Placed in the directory that was checked and held (moved aside by the other user, still inside the target).
-    expect(sha(await readFile(path.join(`${destDir}.moved`, path.basename(s.landed))))).toBe(goodSum);
+    expect(sha(await readFile(path.join(`${destDir}.moved`, path.basename(s.landed))))).toBe(joined.goodSum);
     expect((await lstat(destDir)).isSymbolicLink()).toBe(true);
     expect((await readdir(s.filesDir)).filter((f) => f.startsWith('.ferry-')), 'nothing staged is left').toEqual([]);
   });
@@ -72,7 +66,7 @@ describe('import into a files directory: the final directory swapped for a link 
     const s = await site();
     const r = await importOnePass(s.target);
     expect(r.pushed).toBe(1);
-    expect(sha(await readFile(s.landed))).toBe(goodSum);
+    expect(sha(await readFile(s.landed))).toBe(joined.goodSum);
     expect((await readdir(s.filesDir)).filter((f) => f.startsWith('.ferry-'))).toEqual([]);
   });
 });
