@@ -58,7 +58,7 @@ export function register(program: Command): void {
     'zarf',
     convert
       .command('zarf')
-      .description('convert zarf.yaml files (zarf.dev/v1alpha1): images, charts from HTTP or OCI repositories, files from URLs')
+      .description('convert zarf.yaml files (zarf.dev/v1alpha1, v1beta1): images, charts from HTTP or OCI repositories, the images of local charts, files from URLs')
       .argument('<zarf.yaml...>', 'Zarf package definitions (several make one manifest)')
       .option('--set <NAME=value>', 'value of a package template ###ZARF_PKG_TMPL_NAME### (repeatable), as zarf package create --set', collect)
       .option('--flavor <flavor>', 'convert the components of this flavor (only.flavor), as zarf package create --flavor')

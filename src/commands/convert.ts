@@ -11,6 +11,7 @@ import { convertHelmfile } from '../manifest/convert/helmfile.js';
 import { convertOcMirror } from '../manifest/convert/oc-mirror.js';
 import { convertZarf } from '../manifest/convert/zarf.js';
 import { checkInsideTarget } from '../store/confined-dirs.js';
+import { localChartImages } from './convert-local-charts.js';
 import { freshTempPath, releaseTemp, writeFileAtomic } from '../store/temp-files.js';
 import { escapeLine } from '../ui/escape.js';
 
@@ -141,10 +142,11 @@ export async function convertCommand(format: string, files: string[], opts: Conv
       all.push(conv);
     }
   }
-  const skipped = all.flatMap((c) => c.skipped);
-  const notes = all.flatMap((c) => c.notes);
+  const local = await localChartImages(all.flatMap((c) => c.localCharts));
+  const skipped = [...all.flatMap((c) => c.skipped), ...local.skipped];
+  const notes = [...all.flatMap((c) => c.notes), ...local.notes];
   const carried: Candidate[] = [];
-  for (const c of all.flatMap((x) => x.candidates)) {
+  for (const c of [...all.flatMap((x) => x.candidates), ...local.candidates]) {
     const problem = checkCandidate(c);
     if (problem) skipped.push({ from: c.from, item: `${c.field}: ${String(c.entry.ref ?? c.entry.url ?? c.entry.name)}`, why: `ferry's manifest refuses it: ${problem}`, todo: 'Fix it in the source, or write the entry by hand.' });
     else carried.push(c);

@@ -326,10 +326,11 @@ describe('ferry convert zarf: import: { path }', () => {
     expect(existsSync(path.join(dir, 'out.yaml'))).toBe(false);
   });
 
-  it('refuses zarf.dev/v1beta1, saying why', async () => {
-    const dir = await dirWith('zarf-beta', { 'zarf.yaml': 'apiVersion: zarf.dev/v1beta1\nkind: ZarfPackageConfig\nmetadata: { name: b }\ncomponents:\n  - name: c\n    images:\n      - name: nginx:1\n' });
+  // Zarf 1.0 writes zarf.dev/v1beta1 (convert48 reads it); an apiVersion Zarf does not define is refused, saying which are read.
+  it('refuses an apiVersion Zarf does not define, saying why', async () => {
+    const dir = await dirWith('zarf-beta', { 'zarf.yaml': 'apiVersion: zarf.dev/v2\nkind: ZarfPackageConfig\nmetadata: { name: b }\ncomponents:\n  - name: c\n    images:\n      - name: nginx:1\n' });
     const r = await runFerry(['convert', 'zarf', 'zarf.yaml'], { cwd: dir });
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain('zarf.dev/v1beta1 is not read: Zarf marks that API as work in progress');
+    expect(r.stderr).toContain('apiVersion "zarf.dev/v2" is not read; ferry converts zarf.dev/v1alpha1 and zarf.dev/v1beta1');
   });
 });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ACTIVE_TERMINAL, aliasBombLevels, convertWorkspace } from '../support/convert-output.js';
+import { convertJsonWith, type ConvertJson, aliasBombLevels, convertWorkspace } from '../support/convert-output.js';
 import { runFerry } from '../support/cli.js';
 
 /**
@@ -13,17 +13,8 @@ import { runFerry } from '../support/cli.js';
 
 const { dirWith, check: checker } = convertWorkspace('ferry-newuser47-');
 
-interface Item { place: string; file: string; line?: number; item: string; why: string; todo: string }
-interface Result { manifest: Record<string, unknown>; notCarried: Item[]; changed: Item[] }
-
-async function convertJson(dir: string, args: string[]): Promise<Result> {
-  const r = await runFerry(['convert', ...args, '--json'], { cwd: dir });
-  expect(r.code, r.stderr).toBe(0);
-  expect(r.stdout + r.stderr).not.toMatch(ACTIVE_TERMINAL);
-  const res = JSON.parse(r.stdout) as Result;
-  expect(checker().schemaCheck(res.manifest)).toBe(true);
-  return res;
-}
+type Result = ConvertJson;
+const convertJson = convertJsonWith(checker);
 
 const ZARF_ARCH = `kind: ZarfPackageConfig
 metadata:

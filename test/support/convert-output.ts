@@ -5,7 +5,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { validateManifest } from '../../src/kinds/schema.js';
-import { mustRunFerry } from './cli.js';
+import { mustRunFerry, runFerry } from './cli.js';
 
 /**
  * What the `ferry convert` tests (newuser43…46) check a converted manifest and its output with:
@@ -76,5 +76,21 @@ export function convertWorkspace(prefix: string): { dirWith: (name: string, file
   return {
     dirWith: (name, files) => writeTree(path.join(work!, name), files),
     check: () => checker!,
+  };
+}
+
+/** One item of `ferry convert --json`'s notCarried or changed. */
+export interface ConvertItem { place: string; file: string; line?: number; item: string; why: string; todo: string }
+export interface ConvertJson { manifest: Record<string, unknown>; notCarried: ConvertItem[]; changed: ConvertItem[] }
+
+/** `ferry convert … --json` run in `dir`: it succeeds, prints no active terminal bytes, and its manifest passes the JSON Schema. */
+export function convertJsonWith(check: () => ManifestChecker): (dir: string, args: string[]) => Promise<ConvertJson> {
+  return async (dir, args) => {
+    const r = await runFerry(['convert', ...args, '--json'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(ACTIVE_TERMINAL);
+    const res = JSON.parse(r.stdout) as ConvertJson;
+    expect(check().schemaCheck(res.manifest)).toBe(true);
+    return res;
   };
 }

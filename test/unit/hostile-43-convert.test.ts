@@ -39,9 +39,12 @@ describe('convert helmfile: a local chart named by many releases is read once', 
     const noVersion = r.changed.filter((n) => n.item.startsWith('dependencies: d0 '));
     expect(noVersion).toHaveLength(1);
     // Every release says what its chart brings, none that the walk's file limit was reached.
-    const local = r.notCarried.filter((n) => n.item === 'chart: ./c');
+    const local = r.changed.filter((n) => n.item === 'chart: ./c');
     expect(local).toHaveLength(300);
     expect(local.every((n) => n.why.includes('the 201 charts its Chart.yaml depends on are carried'))).toBe(true);
+    // The chart is rendered once for its images (convert48): each release names the chart as not carried, each dependency not vendored is named once.
+    expect(r.notCarried.filter((n) => n.item === 'chart: ./c' && n.why.includes('a local chart'))).toHaveLength(300);
+    expect(r.notCarried.filter((n) => n.item.startsWith('chart: ./c dependency d0 '))).toHaveLength(1);
     expect(r.notCarried.some((n) => n.why.includes('files read in all'))).toBe(false);
   }, 60_000);
 });

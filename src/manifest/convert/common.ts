@@ -38,11 +38,32 @@ export interface Candidate {
   from: SourcePlace;
 }
 
+/**
+ * A chart on disk (a directory or a packaged .tgz) the source deploys. A ferry chart comes from a
+ * repository, so the chart itself is not carried; the command renders it (vendored sub-charts
+ * included, with the values files the source gives) and carries the images it deploys.
+ */
+export interface LocalChart {
+  /** Absolute path of the chart, as the source resolves it. */
+  location: string;
+  /** The chart as the user reads its place (relative to where ferry runs, or as written). */
+  shown: string;
+  /** Real path of the top source file's directory: a local chart is read only inside it. */
+  root: string;
+  /** Values files, in the order the source gives them (later wins). */
+  values: Array<{ abs: string; shown: string }>;
+  /** The source item (`charts: podinfo-local`). */
+  item: string;
+  from: SourcePlace;
+}
+
 /** What a reader makes of its files. */
 export interface Conversion {
   name?: string;
   description?: string;
   candidates: Candidate[];
+  /** Charts on disk, rendered by the command for their images. */
+  localCharts: LocalChart[];
   /** Items not carried. */
   skipped: ConvertNote[];
   /** Items carried, but not as the source had them. */
@@ -50,7 +71,7 @@ export interface Conversion {
 }
 
 export function emptyConversion(): Conversion {
-  return { candidates: [], skipped: [], notes: [] };
+  return { candidates: [], localCharts: [], skipped: [], notes: [] };
 }
 
 export function placeText(p: SourcePlace): string {

@@ -130,15 +130,28 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
   const label = `charts: ${name ?? '?'}`;
   applyRules(chart, label, CHART_RULES, ['name', 'repoURL', 'version', 'valuesFiles', 'add-images', 'add-dependencies'], here, conv);
   if (!name) return void conv.skipped.push({ from: here(), item: label, why: 'names no chart (name:)', todo: 'Fix the manifest.' });
+  const values = (Array.isArray(chart.valuesFiles) ? chart.valuesFiles : []).map(text).filter((v): v is string => Boolean(v));
+  if (repo && !isHttpUrl(repo) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) {
+    // hauler asks helm for <repoURL>/<name>, which helm finds on disk, relative to where hauler runs: rendered by the command for its images.
+    const rel = path.join(repo, name);
+    conv.localCharts.push({
+      location: path.resolve(opts.cwd, rel),
+      shown: rel,
+      root: opts.cwd,
+      values: values.map((v) => ({ abs: path.resolve(base, v), shown: path.join(path.dirname(here().file), v) })),
+      item: `${label} (repoURL: ${repo})`,
+      from: here(),
+    });
+    return;
+  }
   if (!repo || !(isHttpUrl(repo) || /^oci:\/\/\S+$/.test(repo))) {
-    return void conv.skipped.push({ from: here(), item: `${label}${repo ? ` (repoURL: ${repo})` : ''}`, why: repo ? 'a local chart, not from an HTTP or OCI chart repository' : 'names no repoURL:', todo: 'Publish it to an HTTP or OCI chart repository (helm push) and list it under charts: with that repo.' });
+    return void conv.skipped.push({ from: here(), item: `${label}${repo ? ` (repoURL: ${repo})` : ''}`, why: repo ? 'not an http(s):// or oci:// chart repository, nor a directory' : 'names no repoURL:', todo: 'Name the chart\'s repository (http(s):// or oci://), or the directory holding the chart.' });
   }
   const entry: Record<string, unknown> = { name, repo, version: text(chart.version) };
   if (entry.version === undefined) {
     entry.version = '*';
     conv.notes.push({ from: here(), item: label, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as hauler takes the newest', todo: 'Write the version you deploy under version:.' });
   }
-  const values = (Array.isArray(chart.valuesFiles) ? chart.valuesFiles : []).map(text).filter((v): v is string => Boolean(v));
   if (values.length) entry.values = values.map((v, k) => localFile(v, base, opts.outDir, `${label} valuesFiles:`, here('valuesFiles', k), conv, 'relative to the Hauler manifest\'s directory, as hauler reads it'));
   conv.candidates.push({ field: 'charts', entry, from: here() });
 }

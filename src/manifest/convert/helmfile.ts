@@ -641,6 +641,7 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
   if (version === false) return;
   const item = `chart: ${chart}`;
   let entry: Record<string, unknown>;
+  let localDir: string | undefined;
   if (chart.startsWith('oci://')) {
     const oci = splitOciChart(chart, version);
     if ('problem' in oci) return skip(here('chart'), item, oci.problem, oci.todo);
@@ -651,16 +652,20 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
     if (!repo) {
       const named = slash > 0 && !chart.startsWith('.') ? ` (no repository named ${chart.slice(0, slash)} is in this helmfile's repositories:, or its bases': a helmfile's repositories do not reach the helmfiles it includes)` : '';
       const local = chart.includes('://') ? 'a chart archive URL, not a chart in a repository' : `a local chart, ${chart} relative to ${sf.file}, as helmfile reads it${named}`;
-      const deps = chart.includes('://') ? 0 : await localChartDependencies(chart, sf, state, walk, from);
-      return skip(here('chart'), item, `${local}${deps ? `; the ${deps} chart${deps === 1 ? '' : 's'} its Chart.yaml depends on ${deps === 1 ? 'is' : 'are'} carried` : ''}`, 'Publish it to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo, or list its images under images: (`helmfile template` renders them).');
+      if (chart.includes('://') || named) return skip(here('chart'), item, local, 'Publish it to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo, or list its images under images: (`helmfile template` renders them).');
+      const deps = await localChartDependencies(chart, sf, state, walk, from);
+      if (deps) conv.notes.push({ from: here('chart'), item, why: `a local chart: the ${deps} chart${deps === 1 ? '' : 's'} its Chart.yaml depends on ${deps === 1 ? 'is' : 'are'} carried under charts:`, todo: 'Nothing to do.' });
+      localDir = chart;
+      entry = {};
+    } else {
+      const chartName = chart.slice(slash + 1);
+      if (repo.unknown) return skip(here('chart'), item, `repository ${chart.slice(0, slash)}'s url: holds ${repo.unknown.unknown}`, repo.unknown.todo);
+      if (repo.oci) entry = { name: chartName, repo: `oci://${repo.url.replace(/^oci:\/\//, '').replace(/\/+$/, '')}`, version };
+      else if (isHttpUrl(repo.url)) entry = { name: chartName, repo: repo.url, version };
+      else return skip(here('chart'), item, `repository ${chart.slice(0, slash)} is ${repo.url}: not an http(s):// chart repository (a Helm downloader plugin, git)`, 'Publish the chart to an HTTP or OCI chart repository and name that repository.');
     }
-    const chartName = chart.slice(slash + 1);
-    if (repo.unknown) return skip(here('chart'), item, `repository ${chart.slice(0, slash)}'s url: holds ${repo.unknown.unknown}`, repo.unknown.todo);
-    if (repo.oci) entry = { name: chartName, repo: `oci://${repo.url.replace(/^oci:\/\//, '').replace(/\/+$/, '')}`, version };
-    else if (isHttpUrl(repo.url)) entry = { name: chartName, repo: repo.url, version };
-    else return skip(here('chart'), item, `repository ${chart.slice(0, slash)} is ${repo.url}: not an http(s):// chart repository (a Helm downloader plugin, git)`, 'Publish the chart to an HTTP or OCI chart repository and name that repository.');
   }
-  const lockName = !chart.startsWith('oci://') && state.lock ? (state.repos.get(chart.slice(0, chart.indexOf('/')))?.oci ? String(entry.name) : chart.slice(chart.indexOf('/') + 1)) : undefined;
+  const lockName = localDir === undefined && !chart.startsWith('oci://') && state.lock ? (state.repos.get(chart.slice(0, chart.indexOf('/')))?.oci ? String(entry.name) : chart.slice(chart.indexOf('/') + 1)) : undefined;
   if (state.lock && lockName !== undefined) {
     const pinned = lockedVersion(state.lock, lockName, version);
     if (pinned) {
@@ -670,7 +675,7 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
       conv.notes.push({ from, item, why: `${state.lock.shown} pins no version of ${lockName}${version ? ` within ${version}` : ''}, so helmfile refuses the release until \`helmfile deps\` runs; carried as the helmfile names it`, todo: 'Run `helmfile deps` and convert again.' });
     }
   }
-  if (entry.version === undefined) {
+  if (entry.version === undefined && localDir === undefined) {
     entry.version = '*';
     conv.notes.push({ from, item, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as helmfile takes the newest', todo: 'Write the version you deploy under version:.' });
   }
@@ -681,6 +686,7 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
   const kube = ownKube || (stateKube && 'value' in stateKube ? stateKube.value : undefined);
   if (kube) entry.kubeVersion = kube;
   const values: string[] = [];
+  const valuesRead: Array<{ abs: string; shown: string }> = [];
   (Array.isArray(release.values) ? release.values : []).forEach((v, k) => {
     const vAt = here('values', k);
     if (isMapping(v)) return skip(vAt, `values: ${brief(v)}`, 'inline values; ferry\'s manifest lists values files only, so the chart\'s images are found without them', 'Write them in a values file and list it under the chart\'s values:.');
@@ -695,7 +701,12 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
       return void conv.notes.push({ from: vAt, item: `values: ${e.value}`, why: `no file at ${path.resolve(sf.base, e.value)}; helmfile goes on without it (missingFileHandler: ${handler}), so it is left out`, todo: 'Put the file there and convert again if the release needs it.' });
     }
     values.push(localFile(e.value, sf.base, opts.outDir, `release ${name} values:`, vAt, conv, 'relative to the helmfile\'s directory, as helmfile reads it'));
+    valuesRead.push({ abs: path.resolve(sf.base, e.value), shown: path.join(path.dirname(sf.file), e.value) });
   });
+  if (localDir !== undefined) {
+    // helmfile hands helm the chart directory: rendered by the command for its images, inside the top helmfile's directory.
+    return void conv.localCharts.push({ location: path.resolve(sf.base, localDir), shown: path.join(path.dirname(sf.file), localDir), root: walk.root, values: valuesRead, item, from: here('chart') });
+  }
   if (values.length) entry.values = values;
   conv.candidates.push({ field: 'charts', entry, from });
 }

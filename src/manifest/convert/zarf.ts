@@ -5,10 +5,11 @@ import type { YamlDocumentData } from '../input-file.js';
 import { brief, emptyConversion, includeWalk, isHttpUrl, isMapping, isSet, localFile, placeText, splitOciChart, stepInto, stepTodo, text, type Conversion, type ConvertNote, type IncludeWalk, type SourcePlace } from './common.js';
 
 /**
- * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1, kind ZarfPackageConfig
- * or ZarfInitConfig) read as a ferry manifest: component `images:`, `charts:` from an HTTP or OCI
- * repository and `files:` from URLs are carried; everything else is named, with its place and
- * what to do. Fields as in zarf-dev/zarf src/api/v1alpha1 (component.go, package.go).
+ * A Zarf package definition (`zarf.yaml`, apiVersion zarf.dev/v1alpha1 or zarf.dev/v1beta1, kind
+ * ZarfPackageConfig or ZarfInitConfig) read as a ferry manifest: component `images:`, `charts:`
+ * from an HTTP or OCI repository and `files:` from URLs are carried, a local chart is rendered by
+ * the command for its images; everything else is named, with its place and what to do. Fields as
+ * in zarf-dev/zarf src/api/v1alpha1 and src/api/v1beta1 (component.go, package.go).
  */
 
 export interface ZarfOptions {
@@ -26,13 +27,18 @@ export interface ZarfOptions {
   outDir: string;
   /** Read an imported package definition (`real` path), bounded as the manifest reader; `shown` names it in errors. */
   read: (real: string, shown: string) => Promise<YamlDocumentData[]>;
+  /** The package is zarf.dev/v1beta1 (set by convertZarf from its apiVersion). */
+  beta?: boolean;
 }
 
 const PACKAGE_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'build', 'components', 'constants', 'variables', 'values', 'documentation']);
-/** Component fields that say how or whether Zarf deploys, and carry nothing. */
-const COMPONENT_QUIET = new Set(['name', 'description', 'default', 'required', 'group', 'only', 'healthChecks', 'stateAccess']);
-const CHART_QUIET = new Set(['name', 'namespace', 'releaseName', 'noWait', 'schemaValidation', 'serverSideApply']);
-const FILE_QUIET = new Set(['target', 'executable', 'symlinks', 'template']);
+/** Component fields that say how or whether Zarf deploys, and carry nothing (v1beta1 adds optional, selector, target, service). */
+const COMPONENT_QUIET = new Set(['name', 'description', 'default', 'required', 'group', 'only', 'healthChecks', 'stateAccess', 'optional', 'selector', 'target', 'service']);
+const CHART_QUIET = new Set(['name', 'namespace', 'releaseName', 'noWait', 'schemaValidation', 'serverSideApply', 'skipWait', 'skipSchemaValidation']);
+const FILE_QUIET = new Set(['target', 'destination', 'executable', 'symlinks', 'template', 'enableTemplating']);
+const APIS = ['zarf.dev/v1alpha1', 'zarf.dev/v1beta1'];
+/** What a field not known names as its schema. */
+const schemaOf = (opts: ZarfOptions) => `zarf-dev/zarf ${opts.beta ? 'v1beta1' : 'v1alpha1'}`;
 
 // ###ZARF_PKG_TMPL_X### (set at create), ###ZARF_VAR_X###, ###ZARF_CONST_X###, ###ZARF_PKG_ARCH### …
 const TEMPLATE = /###ZARF_([A-Z0-9_]{1,200})###/g;
@@ -100,15 +106,10 @@ function checkPackage(pkg: unknown, file: string): asserts pkg is Record<string,
       hint: 'Name the zarf.yaml of the package; for Hauler manifests use `ferry convert hauler`, for an oc-mirror ImageSetConfiguration `ferry convert oc-mirror`.',
     });
   }
-  if (pkg.apiVersion === 'zarf.dev/v1beta1') {
-    // Zarf's own api/v1beta1 says "work in progress and not yet used within Zarf", and its fields still change.
-    throw new FerryError('VALIDATION', `${file}: apiVersion zarf.dev/v1beta1 is not read: Zarf marks that API as work in progress and still changes it; ferry converts zarf.dev/v1alpha1 package definitions`, {
-      hint: 'Convert the v1alpha1 zarf.yaml the package was written from (Zarf creates packages from v1alpha1 definitions).',
-    });
-  }
-  if (pkg.apiVersion !== undefined && pkg.apiVersion !== 'zarf.dev/v1alpha1') {
-    throw new FerryError('VALIDATION', `${file}: apiVersion ${JSON.stringify(pkg.apiVersion)} is not read; ferry converts zarf.dev/v1alpha1 package definitions`, {
-      hint: 'Convert the v1alpha1 zarf.yaml the package was written from.',
+  // Zarf treats a definition without apiVersion as v1alpha1.
+  if (pkg.apiVersion !== undefined && !APIS.includes(pkg.apiVersion as string)) {
+    throw new FerryError('VALIDATION', `${file}: apiVersion ${JSON.stringify(pkg.apiVersion)} is not read; ferry converts zarf.dev/v1alpha1 and zarf.dev/v1beta1 package definitions`, {
+      hint: 'Convert the zarf.yaml the package is created from (`zarf dev upgrade` writes a v1beta1 one).',
     });
   }
   if (!Array.isArray(pkg.components) || pkg.components.length === 0) {
@@ -132,25 +133,29 @@ export async function convertZarf(doc: YamlDocumentData, file: string, abs: stri
     if (ARCH.test(metaArch)) arch = metaArch;
     else conv.skipped.push({ from: { file, line: doc.lineOf(['metadata', 'architecture']) }, item: `metadata.architecture: ${brief(metaArch)}`, why: 'not an architecture name: the package\'s architecture is taken as unknown', todo: 'Write an architecture (amd64, arm64, …) or convert with --arch <arch>.' });
   }
-  const opts: ZarfOptions = { ...given, arch };
+  const opts: ZarfOptions = { ...given, arch, beta: pkg.apiVersion === 'zarf.dev/v1beta1' };
   conv.name = text(metadata.name);
   conv.description = text(metadata.description);
   const ctx: PackageContext = { doc, file, base, chain: [root] };
   const walk: Walk = { ...includeWalk(root, ZARF_IMPORT_LIMITS, { tree: 'the package\'s directory', step: 'import' }), opts, conv };
   for (const key of Object.keys(pkg)) {
-    if (!PACKAGE_FIELDS.has(key)) conv.skipped.push({ from: { file, line: doc.lineOf([key]) }, item: `${key}: ${brief(pkg[key])}`, why: 'not a field of a Zarf package ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.' });
+    if (!PACKAGE_FIELDS.has(key)) conv.skipped.push({ from: { file, line: doc.lineOf([key]) }, item: `${key}: ${brief(pkg[key])}`, why: 'not a field of a Zarf package ferry knows', todo: `Check the field; ferry converts what ${schemaOf(opts)} defines.` });
+  }
+  // Package values files feed charts only through each chart's values: mappings (named there) and Zarf's templating at deploy.
+  if (isMapping(pkg.values) && isSet(pkg.values.files)) {
+    conv.skipped.push({ from: { file, line: doc.lineOf(['values', 'files']) }, item: `values.files: ${brief(pkg.values.files)}`, why: 'Zarf values, which reach a chart through its values: mappings and templating when Zarf deploys; the charts\' images are found without them', todo: 'Write the chart values they set in a values file and list it under the chart\'s values:.' });
   }
   for (let i = 0; i < pkg.components.length; i++) {
     const comp = pkg.components[i];
     const from = (...p: string[]) => ({ file, line: doc.lineOf(['components', i, ...p]), component: `component ${(isMapping(comp) && text(comp.name)) || `#${i + 1}`}` });
     const unfit = componentUnfit(comp, opts);
     if (unfit) {
-      conv.skipped.push({ from: from('only', ...unfit.path), item: unfit.item, why: unfit.why, todo: unfit.todo });
+      conv.skipped.push({ from: from(...unfit.path), item: unfit.item, why: unfit.why, todo: unfit.todo });
       continue;
     }
-    const onlyArch = isMapping(comp) && isMapping(comp.only) && isMapping(comp.only.cluster) ? text(comp.only.cluster.architecture) : undefined;
-    if (onlyArch && opts.arch === undefined) {
-      conv.notes.push({ from: from('only', 'cluster', 'architecture'), item: `only.cluster.architecture: ${onlyArch}`, why: 'carried, though Zarf packages it only for that architecture: the package\'s architecture is not known here', todo: 'Convert with --arch <arch> (as zarf package create --architecture) to carry only the components of that architecture.' });
+    const sel = selectorOf(comp, opts);
+    if (sel.arch && opts.arch === undefined) {
+      conv.notes.push({ from: from(...sel.path, ...sel.archPath), item: `${[...sel.path, ...sel.archPath].join('.')}: ${sel.arch}`, why: 'carried, though Zarf packages it only for that architecture: the package\'s architecture is not known here', todo: 'Convert with --arch <arch> (as zarf package create --architecture) to carry only the components of that architecture.' });
     }
     await convertComponent(comp, i, ctx, walk);
   }
@@ -163,16 +168,22 @@ export async function convertZarf(doc: YamlDocumentData, file: string, abs: stri
  * With no architecture known, a component for one is taken (convertZarf names it).
  */
 function componentUnfit(comp: unknown, opts: ZarfOptions): { path: string[]; item: string; why: string; todo: string } | undefined {
-  const only = isMapping(comp) && isMapping(comp.only) ? comp.only : {};
-  const flavor = text(only.flavor);
-  if (flavor && flavor !== opts.flavor) {
-    return { path: ['flavor'], item: `only.flavor: ${flavor}`, why: opts.flavor ? `only for flavor ${flavor}, not ${opts.flavor}` : `only for flavor ${flavor}`, todo: `Convert with --flavor ${flavor} for that flavor's package.` };
+  const sel = selectorOf(comp, opts);
+  if (sel.flavor && sel.flavor !== opts.flavor) {
+    return { path: [...sel.path, 'flavor'], item: `${sel.path.join('.')}.flavor: ${sel.flavor}`, why: opts.flavor ? `only for flavor ${sel.flavor}, not ${opts.flavor}` : `only for flavor ${sel.flavor}`, todo: `Convert with --flavor ${sel.flavor} for that flavor's package.` };
   }
-  const arch = isMapping(only.cluster) ? text(only.cluster.architecture) : undefined;
-  if (arch && opts.arch !== undefined && arch !== opts.arch) {
-    return { path: ['cluster', 'architecture'], item: `only.cluster.architecture: ${arch}`, why: `only for architecture ${arch}; the package is converted for ${opts.arch}`, todo: `Convert with --arch ${arch} for that architecture's package.` };
+  if (sel.arch && opts.arch !== undefined && sel.arch !== opts.arch) {
+    return { path: [...sel.path, ...sel.archPath], item: `${[...sel.path, ...sel.archPath].join('.')}: ${sel.arch}`, why: `only for architecture ${sel.arch}; the package is converted for ${opts.arch}`, todo: `Convert with --arch ${sel.arch} for that architecture's package.` };
   }
   return undefined;
+}
+
+/** A component's create-time filter: v1alpha1 `only.flavor`/`only.cluster.architecture`, v1beta1 `selector.flavor`/`selector.architecture`. */
+function selectorOf(comp: unknown, opts: ZarfOptions): { path: string[]; archPath: string[]; flavor?: string; arch?: string } {
+  const key = opts.beta ? 'selector' : 'only';
+  const sel = isMapping(comp) && isMapping(comp[key]) ? comp[key] : {};
+  if (opts.beta) return { path: [key], archPath: ['architecture'], flavor: text(sel.flavor), arch: text(sel.architecture) };
+  return { path: [key], archPath: ['cluster', 'architecture'], flavor: text(sel.flavor), arch: isMapping(sel.cluster) ? text(sel.cluster.architecture) : undefined };
 }
 
 async function convertComponent(comp: unknown, i: number, ctx: PackageContext, walk: Walk): Promise<void> {
@@ -192,10 +203,12 @@ async function convertComponent(comp: unknown, i: number, ctx: PackageContext, w
     const items = Array.isArray(v) ? v : [v];
     switch (key) {
       case 'import':
-        await followImport(comp, here, ctx, walk);
+        if (opts.beta) betaImports(v, here, conv);
+        else await followImport(comp, here, ctx, walk);
         break;
       case 'repos':
-        items.forEach((r, j) => skip(here(key, j), `repos: ${brief(r)}`, 'a git repository: ferry carries no git trees', 'Mirror it with your git tooling; a chart in it goes under charts: once published to an HTTP or OCI chart repository.'));
+      case 'repositories':
+        items.forEach((r, j) => skip(here(key, j), `${key}: ${isMapping(r) ? (text(r.url) ?? brief(r)) : brief(r)}`, 'a git repository: ferry carries no git trees', 'Mirror it with your git tooling; a chart in it goes under charts: once published to an HTTP or OCI chart repository.'));
         break;
       case 'manifests':
         items.forEach((m, j) => skip(here(key, j), `manifests: ${isMapping(m) ? (text(m.name) ?? brief(m)) : brief(m)}`, 'raw manifests Zarf deploys as a generated chart; ferry does not deploy', 'Keep them in your deployment repository and list their images under images: (`ferry audit <dir> --format json` names every image they use); a remote manifest URL can be carried as a files: entry.'));
@@ -211,15 +224,37 @@ async function convertComponent(comp: unknown, i: number, ctx: PackageContext, w
         skip(here(key), `${key}: ${brief(v)}`, 'commands Zarf runs at create, deploy or remove; ferry runs none', 'Run them with your own deployment tooling; anything they download is not carried: list it here (images:, files:).');
         break;
       default:
-        skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+        skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', `Check the field; ferry converts what ${schemaOf(opts)} defines.`);
     }
   }
   convertImages(comp.images, here, opts, conv);
-  convertCharts(comp.charts, here, ctx.base, opts, conv);
+  convertCharts(comp.charts, here, ctx, opts, conv, walk.root);
   convertFiles(comp.files, here, opts, conv);
 }
 
 const exists = (p: string) => stat(p).then((s) => s, () => undefined);
+
+/**
+ * A v1beta1 component's `import: { local: [{path}], remote: [{url}] }`: Zarf merges the imported
+ * ZarfComponentConfig into this component by name, which ferry does not follow; each is named.
+ */
+function betaImports(imp: unknown, here: Here, conv: Conversion): void {
+  const m = isMapping(imp) ? imp : {};
+  for (const key of ['local', 'remote'] as const) {
+    (Array.isArray(m[key]) ? m[key] : []).forEach((e, j) => {
+      const where = isMapping(e) ? text(key === 'local' ? e.path : e.url) : undefined;
+      conv.skipped.push({
+        from: here('import', key, j),
+        item: `import.${key}: ${where ?? brief(e)}`,
+        why: key === 'local' ? 'a component merged from a ZarfComponentConfig file; ferry does not follow v1beta1 imports' : 'a component imported from a published (OCI) component; ferry fetches nothing to convert',
+        todo: key === 'local' ? 'List the images, charts and files of that component in this zarf.yaml (or in the ferry manifest).' : 'Pull that component\'s definition and list its images, charts and files in this zarf.yaml (or in the ferry manifest).',
+      });
+    });
+  }
+  for (const key of Object.keys(m)) {
+    if (key !== 'local' && key !== 'remote' && isSet(m[key])) conv.skipped.push({ from: here('import', key), item: `import.${key}: ${brief(m[key])}`, why: 'not a field of a v1beta1 import ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1beta1 defines.' });
+  }
+}
 
 /**
  * A component's `import:`, as `zarf package create` resolves it (zarf-dev/zarf
@@ -265,6 +300,7 @@ async function followImport(comp: Record<string, unknown>, here: Here, ctx: Pack
     if (!(err instanceof FerryError)) throw err;
     return skip(err.message, err.hint ?? 'Fix the imported zarf.yaml.');
   }
+  if (pkg.apiVersion === 'zarf.dev/v1beta1') return skip(`${shownManifest} is a zarf.dev/v1beta1 package, imported by a v1alpha1 one`, convertBoth(shownManifest));
   const found: number[] = [];
   pkg.components.forEach((c, k) => {
     if (isMapping(c) && text(c.name) === wanted && !componentUnfit(c, walk.opts)) found.push(k);
@@ -294,10 +330,21 @@ function convertImages(images: unknown, here: Here, opts: ZarfOptions, conv: Con
     return;
   }
   images.forEach((img, j) => {
-    const raw = text(img);
+    // v1beta1: { name, source: registry | daemon }.
+    const raw = opts.beta ? (isMapping(img) ? text(img.name) : undefined) : text(img);
     if (raw === undefined) {
-      conv.skipped.push({ from: here('images', j), item: `images: ${brief(img)}`, why: 'an image must be a reference (text)', todo: 'Fix the zarf.yaml.' });
+      conv.skipped.push({ from: here('images', j), item: `images: ${brief(img)}`, why: opts.beta ? 'an image must be a mapping with name:' : 'an image must be a reference (text)', todo: 'Fix the zarf.yaml.' });
       return;
+    }
+    if (opts.beta && isMapping(img)) {
+      const source = text(img.source);
+      if (source !== undefined && source !== 'registry') {
+        conv.skipped.push({ from: here('images', j, 'source'), item: `images: ${raw}`, why: `source: ${brief(source)}: taken from ${source === 'daemon' ? 'the local container daemon' : 'elsewhere'}, not from a registry; ferry pulls images from registries`, todo: 'Push the image to a registry and list that reference under images:.' });
+        return;
+      }
+      for (const key of Object.keys(img)) {
+        if (key !== 'name' && key !== 'source' && isSet(img[key])) conv.skipped.push({ from: here('images', j, key), item: `images: ${raw} ${key}: ${brief(img[key])}`, why: 'not a field of a Zarf image ferry knows', todo: `Check the field; ferry converts what ${schemaOf(opts)} defines.` });
+      }
     }
     const ref = filled(raw, `images: ${raw}`, here('images', j), opts, conv);
     // zarf package create pulls each image for linux/<the package's architecture> only.
@@ -305,7 +352,45 @@ function convertImages(images: unknown, here: Here, opts: ZarfOptions, conv: Con
   });
 }
 
-function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOptions, conv: Conversion): void {
+/**
+ * A chart's source fields as v1alpha1 names them (url, version, repoName, localPath, gitPath),
+ * with the path each is read at; a v1beta1 chart's helmRepository/oci/git/local block read so.
+ * A v1beta1 `oci.ref.digest` is named (a ferry chart names a version).
+ */
+function chartSource(chart: Record<string, unknown>, opts: ZarfOptions): { fields: Record<string, { value: string; at: string[] }>; known: string[]; digest?: string } {
+  const fields: Record<string, { value: string; at: string[] }> = {};
+  const put = (name: string, v: unknown, at: string[]) => {
+    const t = text(v);
+    if (t !== undefined) fields[name] = { value: t, at };
+  };
+  if (!opts.beta) {
+    for (const key of ['url', 'version', 'repoName', 'localPath', 'gitPath']) put(key, chart[key], [key]);
+    return { fields, known: ['url', 'version', 'repoName', 'valuesFiles', 'localPath', 'gitPath'] };
+  }
+  const block = (k: string) => (isMapping(chart[k]) ? (chart[k] as Record<string, unknown>) : undefined);
+  const hr = block('helmRepository');
+  const oci = block('oci');
+  const git = block('git');
+  const local = block('local');
+  let digest: string | undefined;
+  if (hr) {
+    put('url', hr.url, ['helmRepository', 'url']);
+    put('version', hr.version, ['helmRepository', 'version']);
+    put('repoName', hr.name, ['helmRepository', 'name']);
+  } else if (oci) {
+    put('url', oci.url, ['oci', 'url']);
+    const ref = isMapping(oci.ref) ? oci.ref : {};
+    put('version', ref.tag, ['oci', 'ref', 'tag']);
+    digest = text(ref.digest);
+  } else if (git) {
+    put('url', git.url, ['git', 'url']);
+    put('gitPath', git.path ?? '', ['git', 'path']);
+  } else if (local) put('localPath', local.path, ['local', 'path']);
+  return { fields, known: ['helmRepository', 'oci', 'git', 'local', 'valuesFiles'], digest };
+}
+
+function convertCharts(charts: unknown, here: Here, ctx: PackageContext, opts: ZarfOptions, conv: Conversion, root: string): void {
+  const base = ctx.base;
   if (!Array.isArray(charts)) return;
   charts.forEach((chart, j) => {
     const from = here('charts', j);
@@ -316,19 +401,50 @@ function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOpti
     const zarfName = text(chart.name) ?? `#${j + 1}`;
     const item = `charts: ${zarfName}`;
     const skip = (why: string, todo: string, at = from) => conv.skipped.push({ from: at, item, why, todo });
+    const source = chartSource(chart, opts);
     const fields: Record<string, string | undefined> = {};
-    for (const key of ['url', 'version', 'repoName', 'localPath', 'gitPath']) {
-      const v = text(chart[key]);
-      if (v === undefined) continue;
-      const f = filled(v, `${item} ${key}: ${v}`, here('charts', j, key), opts, conv);
+    for (const [key, { value, at }] of Object.entries(source.fields)) {
+      const f = filled(value, `${item} ${at.join('.')}: ${value}`, here('charts', j, ...at), opts, conv);
       if (f === undefined) return;
       fields[key] = f;
     }
+    const values: Array<{ rel: string; abs: string; shown: string }> = [];
+    const valuesFiles = Array.isArray(chart.valuesFiles) ? chart.valuesFiles : [];
+    valuesFiles.forEach((vf, k) => {
+      // v1beta1: { path, enableTemplating }; a templated file is what Zarf fills in at deploy.
+      const v = opts.beta && isMapping(vf) ? text(vf.path) : text(vf);
+      const at = here('charts', j, 'valuesFiles', k);
+      if (v === undefined) return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${brief(vf)}`, why: 'a values file must be a path', todo: 'Fix the zarf.yaml.' });
+      const f = filled(v, `${item} valuesFiles: ${v}`, at, opts, conv);
+      if (f === undefined) return;
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) {
+        return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'a remote values file: the chart is carried, its images found without this file', todo: 'Download the file beside the manifest and list it under the chart\'s values:.' });
+      }
+      if (isMapping(vf) && vf.enableTemplating === true) conv.notes.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'Zarf fills its templates in at deploy; ferry reads the file as it is', todo: 'Check the images the chart finds with the values you deploy.' });
+      values.push({ rel: localFile(f, base, opts.outDir, `${item} valuesFiles:`, at, conv, 'relative to the zarf.yaml\'s directory, as zarf reads it'), abs: path.resolve(base, f), shown: path.join(path.dirname(ctx.file), f) });
+    });
     const url = fields.url;
+    const unknownFields = () => {
+      for (const key of Object.keys(chart)) {
+        if (CHART_QUIET.has(key) || source.known.includes(key) || !isSet(chart[key])) continue;
+        const at = here('charts', j, key);
+        const deployTime = ['variables', 'values', 'templatedValuesFiles'].includes(key);
+        conv.skipped.push({
+          from: at,
+          item: `${item} ${key}: ${brief(chart[key])}`,
+          why: deployTime ? 'values set when Zarf deploys; the chart\'s images are found without them' : 'not a field of a Zarf chart ferry knows',
+          todo: deployTime ? 'Write the values you deploy with in a values file and list it under the chart\'s values:, so discovery sees the images they select.' : `Check the field; ferry converts what ${schemaOf(opts)} defines.`,
+        });
+      }
+    };
     if (fields.localPath !== undefined && url === undefined) {
-      return skip(`a local chart (localPath: ${fields.localPath})`, 'Publish it to an HTTP or OCI chart repository (helm push) and list it under charts: with that repo.');
+      unknownFields();
+      // Zarf packages the chart from disk, relative to the package's directory: rendered by the command for its images.
+      conv.localCharts.push({ location: path.resolve(base, fields.localPath), shown: path.join(path.dirname(ctx.file), fields.localPath), root, values: values.map(({ abs, shown }) => ({ abs, shown })), item, from });
+      return;
     }
-    if (url === undefined) return skip('names neither url: nor localPath:', 'Fix the zarf.yaml.');
+    if (url === undefined) return skip(opts.beta ? 'names none of helmRepository:, oci:, git:, local:' : 'names neither url: nor localPath:', 'Fix the zarf.yaml.');
+    if (source.digest !== undefined) return skip(`oci.ref.digest: ${source.digest}: pinned by digest; a ferry chart names a version (the lock pins the digest)`, 'Write the chart\'s version under oci.ref.tag.');
     if (fields.gitPath !== undefined || isGitUrl(url)) {
       return skip(`a chart from a git repository (${url}${fields.gitPath ? `, gitPath: ${fields.gitPath}` : ''}); ferry carries no git trees`, 'Publish the chart to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo.');
     }
@@ -347,31 +463,8 @@ function convertCharts(charts: unknown, here: Here, base: string, opts: ZarfOpti
       entry.version = '*';
       conv.notes.push({ from, item, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it)', todo: 'Write the version you deploy under version:.' });
     }
-    const values: string[] = [];
-    const valuesFiles = Array.isArray(chart.valuesFiles) ? chart.valuesFiles : [];
-    valuesFiles.forEach((vf, k) => {
-      const v = text(vf);
-      const at = here('charts', j, 'valuesFiles', k);
-      if (v === undefined) return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${brief(vf)}`, why: 'a values file must be a path', todo: 'Fix the zarf.yaml.' });
-      const f = filled(v, `${item} valuesFiles: ${v}`, at, opts, conv);
-      if (f === undefined) return;
-      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(f)) {
-        return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'a remote values file: the chart is carried, its images found without this file', todo: 'Download the file beside the manifest and list it under the chart\'s values:.' });
-      }
-      values.push(localFile(f, base, opts.outDir, `${item} valuesFiles:`, at, conv, 'relative to the zarf.yaml\'s directory, as zarf reads it'));
-    });
-    if (values.length) entry.values = values;
-    for (const key of Object.keys(chart)) {
-      if (CHART_QUIET.has(key) || ['url', 'version', 'repoName', 'valuesFiles', 'localPath', 'gitPath'].includes(key) || !isSet(chart[key])) continue;
-      const at = here('charts', j, key);
-      const deployTime = ['variables', 'values', 'templatedValuesFiles'].includes(key);
-      conv.skipped.push({
-        from: at,
-        item: `${item} ${key}: ${brief(chart[key])}`,
-        why: deployTime ? 'values set when Zarf deploys; the chart\'s images are found without them' : 'not a field of a Zarf chart ferry knows',
-        todo: deployTime ? 'Write the values you deploy with in a values file and list it under the chart\'s values:, so discovery sees the images they select.' : 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.',
-      });
-    }
+    if (values.length) entry.values = values.map((v) => v.rel);
+    unknownFields();
     conv.candidates.push({ field: 'charts', entry, from });
   });
 }
@@ -392,17 +485,19 @@ function convertFiles(files: unknown, here: Here, opts: ZarfOptions, conv: Conve
     if (!isHttpUrl(source)) {
       return skip(source ? 'a local file or folder (ferry carries files from URLs)' : 'names no source:', 'Serve it from an HTTP server you trust and list its URL under files:, or keep it with your deployment.');
     }
-    const entry: Record<string, unknown> = { name: fileName(text(f.target), source), url: source };
-    const shasum = text(f.shasum);
+    // v1beta1 names them destination: and checksum:.
+    const sumKey = opts.beta ? 'checksum' : 'shasum';
+    const entry: Record<string, unknown> = { name: fileName(text(opts.beta ? f.destination : f.target), source), url: source };
+    const shasum = text(f[sumKey]);
     if (shasum !== undefined) {
-      if (!/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`shasum: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, 'Write the file\'s SHA-256 under shasum:, or leave it out (the lock records it).');
+      if (!/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`${sumKey}: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, `Write the file's SHA-256 under ${sumKey}:, or leave it out (the lock records it).`);
       entry.sha256 = shasum.toLowerCase();
     }
     const extract = text(f.extractPath);
     if (extract) conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy`, todo: 'Extract it at the site after import.' });
     for (const key of Object.keys(f)) {
-      if (FILE_QUIET.has(key) || ['source', 'shasum', 'extractPath'].includes(key) || !isSet(f[key])) continue;
-      skip(`${key}: ${brief(f[key])}: not a field of a Zarf file ferry knows`, 'Check the field; ferry converts what zarf-dev/zarf v1alpha1 defines.');
+      if (FILE_QUIET.has(key) || ['source', sumKey, 'extractPath'].includes(key) || !isSet(f[key])) continue;
+      skip(`${key}: ${brief(f[key])}: not a field of a Zarf file ferry knows`, `Check the field; ferry converts what ${schemaOf(opts)} defines.`);
     }
     conv.candidates.push({ field: 'files', entry, from });
   });

@@ -1,0 +1,91 @@
+import { realpath } from 'node:fs/promises';
+import { FerryError } from '../errors.js';
+import { discoverChartImages, userValues, type UserValues } from '../kinds/chart/discover.js';
+import { loadChart } from '../kinds/chart/load.js';
+import { INPUT_LIMITS, readCapped } from '../manifest/input-file.js';
+import type { Candidate, ConvertNote, LocalChart } from '../manifest/convert/common.js';
+import { isWithin } from '../store/safe-path.js';
+
+/** Local charts one conversion renders (each loads up to 100 MiB of chart files). */
+export const MAX_LOCAL_CHARTS = 32;
+
+export interface LocalChartImages {
+  candidates: Candidate[];
+  skipped: ConvertNote[];
+  notes: ConvertNote[];
+}
+
+const REPO_TODO = 'To carry the chart itself, publish it to an HTTP or OCI chart repository (helm package, helm push) and list it under charts: with that repo.';
+
+/**
+ * The charts on disk a source deploys: each is rendered as `helm template` does (its vendored
+ * sub-charts under charts/, directories or .tgz, with it; a dependency whose condition or tags
+ * are false by the values is left out, as helm does) with the source's values files, and the
+ * images it deploys are carried under images:. The chart itself is not carried (a ferry chart
+ * comes from a repository), and that is named; so are the images only possibly deployed, the
+ * dependencies left out and those not vendored. A chart is read only inside its source's tree.
+ */
+export async function localChartImages(charts: LocalChart[]): Promise<LocalChartImages> {
+  const out: LocalChartImages = { candidates: [], skipped: [], notes: [] };
+  // One render per chart and values (many releases of one chart): its images and dependencies named once.
+  const done = new Map<string, ReturnType<typeof discoverChartImages> | undefined>();
+  for (const c of charts) {
+    const skip = (item: string, why: string, todo: string) => void out.skipped.push({ from: c.from, item, why, todo });
+    const key = [c.location, ...c.values.map((v) => v.abs)].join('\0');
+    if (!done.has(key) && done.size >= MAX_LOCAL_CHARTS) {
+      skip(c.item, `a local chart (${c.shown}); more than ${MAX_LOCAL_CHARTS} local charts in one conversion, so this one is not rendered and its images are not carried`, 'Convert fewer files at once, or list the chart\'s images under images: (`ferry charts images <dir>` lists them).');
+      continue;
+    }
+    const real = await realpath(c.location).catch(() => undefined);
+    if (real === undefined) {
+      skip(c.item, `a local chart, but there is nothing at ${c.location}`, 'Fix the path, or convert from the directory the tool runs in.');
+      continue;
+    }
+    if (!isWithin(c.location, c.root) || !isWithin(real, c.root)) {
+      skip(c.item, `a local chart at ${c.location}, outside ${c.root}; ferry reads a local chart only inside the source's directory`, `Convert from a directory that holds it, or list its images under images: (\`ferry charts images ${c.shown}\` lists them).`);
+      continue;
+    }
+    const seen = done.has(key);
+    let result = done.get(key);
+    if (!seen) try {
+      const values: UserValues[] = [];
+      for (const v of c.values) {
+        const text = await readCapped(v.abs, INPUT_LIMITS.yamlBytes, `values file ${v.shown}`);
+        if (text === undefined) continue; // named by the converter (localFile)
+        values.push(userValues(text, v.shown));
+      }
+      const chart = await loadChart(real, { allFiles: true });
+      result = discoverChartImages(chart, { values });
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      skip(c.item, `a local chart (${c.shown}) that ferry cannot read: ${err.message}`, err.hint ?? 'Fix the chart, or list its images under images:.');
+    }
+    done.set(key, result);
+    if (!result) {
+      if (seen) skip(c.item, `a local chart (${c.shown}) that ferry cannot read (said at its first use)`, 'Fix the chart, or list its images under images:.');
+      continue;
+    }
+    const { chart } = result;
+    const certain = result.images.filter((i) => i.certainty === 'certain');
+    for (const img of certain) out.candidates.push({ field: 'images', entry: { ref: img.ref }, from: c.from });
+    const withValues = c.values.length ? ` with ${c.values.map((v) => v.shown).join(', ')}` : ' with its default values';
+    skip(
+      c.item,
+      `a local chart (${c.shown}: ${chart.name} ${chart.version}); ferry's charts come from repositories, so the chart is not carried, but the ${certain.length} image${certain.length === 1 ? '' : 's'} it deploys${withValues} (rendered as helm template renders it, vendored sub-charts included) ${certain.length === 1 ? 'is' : 'are'} carried under images:`,
+      `${REPO_TODO} Keep the chart with your deployment.`,
+    );
+    if (seen) continue;
+    if (result.renderError) out.notes.push({ from: c.from, item: `${c.item} images`, why: `the chart did not render (${result.renderError}); its images were read from its values alone`, todo: 'Check them: `ferry charts images <dir> --why`.' });
+    for (const img of result.images.filter((i) => i.certainty !== 'certain')) {
+      const reason = img.sources.map((s) => s.reason).find(Boolean);
+      skip(`${c.item} image ${img.ref}`, img.certainty === 'test' ? 'only `helm test` runs it (a test hook)' : `not deployed with these values${reason ? ` (${reason})` : ''}`, 'List it under images: if you deploy it.');
+    }
+    for (const s of result.skippedSubcharts) {
+      skip(`${c.item} dependency ${s.chart}`, `not rendered: ${s.reason}, so its images are not carried (helm leaves it out too)`, 'If you deploy it, enable it in a values file the source names and convert again.');
+    }
+    for (const d of result.missingDependencies) {
+      skip(`${c.item} dependency ${d.dependency}${d.version ? ` ${d.version}` : ''}${d.repository ? ` (${d.repository})` : ''}`, 'not vendored under the chart\'s charts/, so its images are not found here', `Run \`helm dependency build ${c.shown}\` and convert again, or list the dependency under charts: with its repo.`);
+    }
+  }
+  return out;
+}
