@@ -50,7 +50,13 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
     if (!seen) try {
       const values: UserValues[] = [];
       for (const v of c.values) {
-        const text = await readCapped(v.abs, INPUT_LIMITS.yamlBytes, `values file ${v.shown}`);
+        const realValues = await realpath(v.abs).catch(() => undefined);
+        if (realValues === undefined) continue; // named by the converter (localFile)
+        if (!isWithin(realValues, c.root)) {
+          skip(`${c.item} values ${v.shown}`, `outside ${c.root}; ferry reads a local chart's values only inside the source's directory, so the chart is rendered without it`, 'Keep the values file beside the source and convert again.');
+          continue;
+        }
+        const text = await readCapped(realValues, INPUT_LIMITS.yamlBytes, `values file ${v.shown}`);
         if (text === undefined) continue; // named by the converter (localFile)
         values.push(userValues(text, v.shown));
       }

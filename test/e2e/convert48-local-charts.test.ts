@@ -96,6 +96,19 @@ describe('convert: a local chart is rendered for its images', () => {
     expect(r.manifest.images).toBeUndefined();
     expect(said(r, 'charts: far', 'outside')).toBe(true);
   });
+
+  it('a values file outside the source\'s directory is not read: the chart renders without it, and that is named', async () => {
+    const dir = await dirWith('zarf-values-outside', {
+      'pkg/zarf.yaml': 'kind: ZarfPackageConfig\nmetadata: {name: vo}\ncomponents:\n  - name: c\n    charts:\n      - name: podinfo-local\n        localPath: chart\n        valuesFiles:\n          - ../site.yaml\n',
+      'site.yaml': SITE_VALUES,
+    });
+    await writeChart(path.join(dir, 'pkg', 'chart'));
+    const r = await convertJson(dir, ['zarf', 'pkg/zarf.yaml']);
+    const refs = ((r.manifest.images ?? []) as Array<{ ref: string }>).map((i) => i.ref);
+    // Rendered with the chart's defaults only: metrics on, redis off.
+    expect(refs).toEqual(['ghcr.io/stefanprodan/podinfo:6.4.0', 'quay.io/acme/metrics-exporter:0.9.1']);
+    expect(said(r, 'values site.yaml', 'outside', 'rendered without it')).toBe(true);
+  });
 });
 
 describe('convert zarf: zarf.dev/v1beta1 (Zarf 1.0)', () => {
