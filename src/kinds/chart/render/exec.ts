@@ -13,6 +13,7 @@ import {
   GO_INTERNAL,
   goQuote,
   GoStruct,
+  goCopyOf,
   goSprint,
   goSprintln,
   goStringOf,
@@ -29,7 +30,7 @@ import {
 } from './govalue.js';
 import { goSprintf } from './gofmt.js';
 import { errorLocation, nodeString, parseTemplate, TemplateParseError, type Arg, type ErrorNode, type Node, type Pipe } from './parse.js';
-import { arityError, argTypeError } from './signatures.js';
+import { arityError, argTypeError, methodArgTypeError } from './signatures.js';
 
 export type GoFunc = (...args: unknown[]) => unknown;
 
@@ -766,8 +767,21 @@ export class TemplateSet {
     if (receiver instanceof GoStruct) {
       const member = GO_INTERNAL.has(name) ? undefined : (receiver as unknown as Record<string, unknown>)[name];
       if (typeof member === 'function') {
-        const vals = args.map((a) => this.evalArg(st, dot, a));
-        if (final !== NOFINAL) vals.push(final);
+        // a Go method: its argument count first, then each argument converted to its parameter
+        const want = member.length;
+        const got = args.length + (final !== NOFINAL ? 1 : 0);
+        if (got !== want) this.fail(st, `wrong number of args for ${name}: want ${want} got ${got}`);
+        const vals: unknown[] = [];
+        for (const a of args) {
+          vals.push(goCopyOf(this.evalArg(st, dot, a)));
+          const typeError = methodArgTypeError(name, vals.length - 1, vals[vals.length - 1], a, this.argIface);
+          if (typeError) this.fail(st, typeError);
+        }
+        if (final !== NOFINAL) {
+          vals.push(goCopyOf(final));
+          const typeError = methodArgTypeError(name, vals.length - 1, vals[vals.length - 1], undefined, false);
+          if (typeError) this.fail(st, typeError);
+        }
         return this.call(st, name, member.bind(receiver) as GoFunc, vals, node);
       }
       // a named map type (engine.files, map[string]string): after its methods, a key
@@ -825,15 +839,16 @@ export class TemplateSet {
     const ifaces: boolean[] = [];
     const nilIface = (i: number) => ifaces[i] === true;
     const vals: unknown[] = [];
+    // a function receives a copy of each value (an addressable struct loses its pointer methods)
     for (const a of argNodes) {
-      vals.push(this.evalArg(st, dot, a));
+      vals.push(goCopyOf(this.evalArg(st, dot, a)));
       ifaces.push(this.argIface);
       const typeError = argTypeError(name, vals, written, vals.length - 1, nilIface);
       if (typeError) return this.fail(st, typeError.message);
     }
     if (final !== NOFINAL) {
       // the piped value: evalPipeline unwrapped it, a nil is invalid
-      vals.push(final);
+      vals.push(goCopyOf(final));
       const typeError = argTypeError(name, vals, written, vals.length - 1, nilIface);
       if (typeError) return this.fail(st, typeError.message);
     }

@@ -13,6 +13,7 @@
 import {
   GoSizedInt,
   GoStruct,
+  goCopyOf,
   GoTypedMap,
   GoTypedSlice,
   formatFloatG,
@@ -450,11 +451,13 @@ class Printer {
       return `map[${keys.map((k) => `${charged(this.printValue(k, verb, depth + 1))}:${charged(this.printValue(map[k], verb, depth + 1))}`).join(' ')}]`;
     }
     if (v instanceof GoStruct && v.goFields) {
-      // a pointer to a struct: &{fields}, each printed with the verb (names under %+v and %#v)
+      // a struct, or a pointer to one (&{fields}): each field printed with the verb (names under
+      // %+v and %#v), as a copy (a field's pointer-receiver String is not its type's)
       const fields = v.goFields();
-      const type = v.goType.replace(/^\*/, '');
-      const parts = fields.map(([name, x]) => `${f.plusV || f.sharpV ? `${name}:` : ''}${charged(this.printValue(x, verb, depth + 1))}`);
-      return `&${f.sharpV ? type : ''}{${parts.join(f.sharpV ? ', ' : ' ')}}`;
+      const pointer = v.goType.startsWith('*');
+      const type = pointer ? v.goType.slice(1) : v.goType;
+      const parts = fields.map(([name, x]) => `${f.plusV || f.sharpV ? `${name}:` : ''}${charged(this.printValue(goCopyOf(x), verb, depth + 1))}`);
+      return `${pointer ? '&' : ''}${f.sharpV ? type : ''}{${parts.join(f.sharpV ? ', ' : ' ')}}`;
     }
     // Helm's other structs (.Release, .Chart, .Capabilities): as they print under %v
     if ('vs'.includes(verb)) return pad(f, formatV(v));

@@ -43,7 +43,17 @@ export class GoStruct {
    * which fmt prints as `&{…}` under a verb the Stringer does not take (`printf "%d"`).
    */
   goFields?(): [string, unknown][];
+  /**
+   * For a struct value Go reaches through a pointer (`.Capabilities.KubeVersion`): it is
+   * addressable there, so its pointer-receiver methods (String, GitVersion) are found and `{{ }}`
+   * prints it through String; a function, `include` or a struct's printed field receives a copy,
+   * which has neither. This gives that copy.
+   */
+  goCopy?(): GoStruct;
 }
+
+/** What a function receives for a value (a copy, for an addressable struct: see GoStruct.goCopy). */
+export const goCopyOf = (v: unknown): unknown => (v instanceof GoStruct && v.goCopy ? v.goCopy() : v);
 
 /** Properties of the JS form that are no Go field (not printed, not a template's `.field`). */
 function hide(o: object, props: Record<string, unknown>): void {
@@ -51,7 +61,7 @@ function hide(o: object, props: Record<string, unknown>): void {
 }
 
 /** Names of GoStruct's own machinery, never a Go field or method a template can reach. */
-export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'goMarshal', 'goFields', 'list', 'entries', 'jsonNames']);
+export const GO_INTERNAL = new Set(['constructor', 'goType', 'goString', 'goLen', 'goSlice', 'goRange', 'goZero', 'goNil', 'goMarshal', 'goFields', 'goCopy', 'list', 'entries', 'jsonNames']);
 
 /**
  * A Go slice of a type other than []interface{} (`.Chart.Keywords` is a []string,
@@ -231,7 +241,7 @@ export function goKind(v: unknown): string {
   if (BASIC[typeof v]) return BASIC[typeof v][1];
   if (v instanceof GoSizedInt) return v.type;
   if (Array.isArray(v) || v instanceof Uint8Array) return 'slice';
-  if (v instanceof GoStruct) return v.goSlice ? 'slice' : v.goRange ? 'map' : 'struct';
+  if (v instanceof GoStruct) return v.goSlice ? 'slice' : v.goRange ? 'map' : v.goType.startsWith('*') ? 'ptr' : 'struct';
   return 'map';
 }
 
@@ -394,7 +404,8 @@ export function formatV(v: unknown, top = true): string {
   if (v instanceof GoStruct) {
     if (v.goString) return v.goString();
     const fields = Object.keys(v).filter((k) => k !== 'goType' && typeof (v as unknown as Record<string, unknown>)[k] !== 'function');
-    return `{${fields.map((k) => formatV((v as unknown as Record<string, unknown>)[k], false)).join(' ')}}`;
+    // a field is printed as a copy (fmt's handleMethods sees the field's type, not a pointer to it)
+    return `{${fields.map((k) => formatV(goCopyOf((v as unknown as Record<string, unknown>)[k]), false)).join(' ')}}`;
   }
   if (isMap(v)) {
     const keys = Object.keys(v).sort();

@@ -142,15 +142,33 @@ export function parseKubeVersion(v: string): KubeVersion {
   return { version: `v${m[1]}.${m[2]}.${m[3] ?? 0}${m[4] ?? ''}`, major: m[1], minor: m[2] };
 }
 
+/**
+ * Helm's `*chartutil.Capabilities` (pkg/chartutil/capabilities.go): a pointer, so `typeOf` is
+ * `*chartutil.Capabilities` and `printf "%v"` prints `&{…}`. Its KubeVersion is a struct value
+ * whose String and GitVersion have pointer receivers: `.Capabilities.KubeVersion` (addressable
+ * through the pointer) prints `v1.29.0` and has `.GitVersion`, while a function given it
+ * (`toString`, `printf "%v"`, `quote`, `include`, `dict`) gets the bare struct, `{v1.29.0 1 29}`,
+ * without them. Neither KubeVersion nor BuildInfo's methods are JSON fields; BuildInfo
+ * (helm.sh/helm/v3/internal/version) has json tags. The build is Helm v3.14.4's release.
+ */
 export function capabilities(kube: KubeVersion, apiVersions: string[]): GoStruct {
-  const kv = new GoStruct('chartutil.KubeVersion', { Version: kube.version, Major: kube.major, Minor: kube.minor });
-  Object.assign(kv, { GitVersion: kube.version, String: () => kube.version });
+  const fieldsOf = (o: Record<string, unknown>) => () => Object.entries(o);
+  const kubeFields = { Version: kube.version, Major: kube.major, Minor: kube.minor };
+  // one copy for every use, so that copies compare equal (`eq`, `deepEqual`), as equal structs do
+  const bareKube = new GoStruct('chartutil.KubeVersion', kubeFields);
+  bareKube.goFields = fieldsOf(kubeFields);
+  const kv = new GoStruct('chartutil.KubeVersion', kubeFields);
+  Object.assign(kv, { String: () => kube.version, GitVersion: () => kube.version });
   kv.goString = () => kube.version;
-  return new GoStruct('chartutil.Capabilities', {
-    KubeVersion: kv,
-    APIVersions: new VersionSet(apiVersions),
-    HelmVersion: new GoStruct('chartutil.BuildInfo', { Version: HELM_VERSION, GitCommit: '', GitTreeState: 'clean', GoVersion: 'go1.21.9' }),
-  });
+  kv.goCopy = () => bareKube;
+  const build = { Version: HELM_VERSION, GitCommit: '81c902a123462fd4052bc5e9aa9c513c4c8fc142', GitTreeState: 'clean', GoVersion: 'go1.21.9' };
+  const helm = new GoStruct('version.BuildInfo', build);
+  helm.goFields = fieldsOf(build);
+  Object.defineProperty(helm, 'jsonNames', { enumerable: false, value: { Version: 'version', GitCommit: 'git_commit', GitTreeState: 'git_tree_state', GoVersion: 'go_version' } });
+  const fields = { KubeVersion: kv, APIVersions: new VersionSet(apiVersions), HelmVersion: helm };
+  const caps = new GoStruct('*chartutil.Capabilities', fields);
+  caps.goFields = fieldsOf(fields);
+  return caps;
 }
 
 const META_FIELDS: Record<string, string> = {

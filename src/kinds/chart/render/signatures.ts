@@ -161,3 +161,18 @@ export function arityError(name: string, args: number, piped: boolean): string |
   if (a.variadic) return numIn < a.n ? `wrong number of args for ${name}: want at least ${a.n} got ${args}` : undefined;
   return numIn !== a.n ? `wrong number of args for ${name}: want ${a.n} got ${numIn}` : undefined;
 }
+
+/**
+ * The typed parameters of the methods Helm's objects carry, as the SIGNATURES letters: engine.files'
+ * Get/GetBytes/Glob/Lines, chartutil.VersionSet's Has and time.Time's Format take a string.
+ * (`.Capabilities.APIVersions.Has 1` is `expected string; found 1`; an unset value is `wrong type
+ * for value; expected string; got interface {}`: helm template fails.)
+ */
+const METHOD_SIGNATURES = new Map<string, string>(Object.entries({ Get: 's', GetBytes: 's', Glob: 's', Lines: 's', Has: 's', Format: 's' }));
+
+/** Go's complaint about argument `i` of a method (`written`: its literal node, if it is one). */
+export function methodArgTypeError(name: string, i: number, v: unknown, written: Arg | undefined, nilIface: boolean): string | undefined {
+  const kind = METHOD_SIGNATURES.get(name)?.[i] ?? '_';
+  if (kind === '_') return undefined;
+  return written && LITERAL.has(written.type) ? literalError(kind, written) : valueError(kind, v, nilIface);
+}

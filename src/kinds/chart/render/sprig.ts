@@ -158,8 +158,7 @@ function list(v: unknown, fn: keyof typeof NOT_A_LIST): unknown[] {
   if (v instanceof Uint8Array) return [...v].map((b) => uint8Of(b));
   if (isNil(v)) throw new FuncError('runtime error: invalid memory address or nil pointer dereference');
   // sprig prints the reflect.Kind (`map`, `int64`, `ptr`), not the type
-  const kind = v instanceof GoStruct && v.goType.startsWith('*') ? 'ptr' : goKind(v);
-  throw new FuncError(NOT_A_LIST[fn].replace('%s', kind));
+  throw new FuncError(NOT_A_LIST[fn].replace('%s', goKind(v)));
 }
 
 /** sprig v3.2.3's error for each list function given something that is no list. */
