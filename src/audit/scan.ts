@@ -1478,8 +1478,10 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
   let budget = MAX_TOTAL_BYTES;
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
-    if (rel === undefined || seen.has(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
-    seen.add(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`);
+    // One reading per file, Compose file and service environment (services without one share it).
+    const key = `${rel}\0${ref.from}\0${ref.raw ? 1 : 0}\0${ref.service?.name ?? ''}`;
+    if (rel === undefined || seen.has(key) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
+    seen.add(key);
     if (ref.raw) {
       if (!raw.has(rel)) raw.set(rel, ref);
       continue;
@@ -1494,7 +1496,7 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
       // A single-quoted value is taken as written (compose-go's dotenv parser).
       if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
       const lastLine = e.line + (e.value.match(/\n/g)?.length ?? 0);
-      varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from });
+      varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from, ...(ref.service ? { service: ref.service } : {}) });
     }
   }
   for (const r of references) {
