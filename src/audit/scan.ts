@@ -27,6 +27,7 @@ import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './quali
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
+import { ApacheDefines, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -215,10 +216,11 @@ const TLDS =
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
 /**
  * A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole, and so is a
- * variable reference in it (`http://$(COLLECTOR_HOST):4318`, `https://github.com/${ORG}/repo`), whose
- * closing `)` or `}` otherwise ends a URL.
+ * variable reference in it (`http://$(COLLECTOR_HOST):4318`, `https://github.com/${ORG}/repo`, Apache's
+ * `%{REQUEST_URI}`, a Caddy placeholder `{http.request.uri}` or `{env.API_HOST}`), whose closing `)`
+ * or `}` otherwise ends a URL (a `{{ … }}` action is withTemplateActions').
  */
-const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|[^\s"'<>`\\)\]}])+)/gi;
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|%\{[A-Za-z_][\w:]{0,63}\}|(?<![{$%])\{(?![{%])[^\s"'<>`{}]{1,256}\}|[^\s"'<>`\\)\]}])+)/gi;
 // A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
 // (a CORS origin, a shell glob), `https://.*/x` (a regex).
 const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;
@@ -1025,8 +1027,17 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
+  const defines = yamlLines ? undefined : new ApacheDefines();
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
+    const upstream = variableUpstream(raw);
+    if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: variableUpstreamNote(file, n, upstream) });
+    // Apache's `${NAME}` with `Define NAME value` above it: the line read as httpd reads it.
+    const defined = defines?.fill(raw, file, n);
+    if (defined) {
+      for (const r of referencesIn(defined.line, false)) refs.push({ file, line: n, ...r, provenance: defined.note });
+      return;
+    }
     const line = blanked(raw, names.masks(raw, yamlLines));
     const from = froms?.get(n);
     if (from) {
