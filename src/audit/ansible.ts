@@ -100,6 +100,12 @@ const PLAY_KEY = /^[ \t]*-?[ \t]*(?:hosts|import_playbook|tasks|pre_tasks|post_t
 const TOP_LIST = /^-[ \t]/m;
 const MODULE_KEY = /^[ \t]*-?[ \t]*(?:ansible\.(?:builtin|legacy)|community\.docker|containers\.podman|kubernetes\.core|community\.kubernetes)\.\w+:/m;
 
+/** A JSON variables file (Ansible reads JSON as YAML): in group_vars/host_vars, a role's defaults/vars, or one a play or include_vars may name (`vars/site.json`). */
+const JSON_VARS_FILE = /(?:^|\/)vars\/[^/]+\.json$|(?:^|\/)[^/]*vars[^/]*\.json$/;
+export function isAnsibleVarsJson(file: string): boolean {
+  return file.endsWith('.json') && (VARS_FILE.test(file) || isRoleVars(file) || JSON_VARS_FILE.test(file));
+}
+
 /** Whether the scan keeps this YAML file's text for `applyAnsible`. */
 export function isAnsibleText(file: string, text: string): boolean {
   return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || PLAIN_VARS_FILE.test(file) || YAML_INVENTORY.test(file) || ROLE_MAIN_VARS.test(file) || (TOP_LIST.test(text) && (ROLE_PART.test(file) || PLAY_KEY.test(text) || MODULE_KEY.test(text)));
@@ -920,7 +926,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
       else iniInventory(f.file, f.text, vars);
       continue;
     }
-    if (f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
+    if (f.type === 'json' ? !isAnsibleVarsJson(f.file) : f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
     const lc = new LineCounter();
     const parsed = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc, uniqueKeys: false }));
     const list = Array.isArray(parsed) ? parsed : [parsed];

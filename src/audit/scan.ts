@@ -24,7 +24,7 @@ import { applyComposeBuilds, composeBuildsOf, DOCKERFILE_NAME, dockerfileFroms, 
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
-import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
+import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
 import { ApacheDefines, variableUpstream, variableUpstreamNote } from './web-server.js';
@@ -149,6 +149,7 @@ export function keepsText(file: string, type: FileType, text: string): boolean {
   if (setsRuntimeVars(text)) return true;
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file) || isAnsibleConfigFile(file)) return true;
+  if (type === 'json') return isAnsibleVarsJson(file);
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || CONFIGMAP_KIND.test(text) || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
