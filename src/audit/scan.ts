@@ -26,7 +26,7 @@ import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
-import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
+import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
 import { ApacheDefines, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
@@ -1226,7 +1226,38 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
   for (const f of files) {
     if (f.text === undefined || !/docker[ \t-]+compose/.test(f.text)) continue;
     const where = runtimeScopeOf(f.file);
-    for (const cmd of composeCliIn(f.text)) {
+    // `source ./env.sh` above a command: the files it reads into the shell, relative to where the
+    // script runs (then to the sourcing file's own directory), inside the scan only.
+    const candidates = (name: string, from: string) => {
+      if (/[$`]/.test(name) || path.posix.isAbsolute(name)) return [];
+      const own = name.startsWith(OWN_DIR_MARK) ? [join(path.posix.dirname(from), name.slice(OWN_DIR_MARK.length))] : undefined;
+      return (own ?? [...new Set([join(where, name), join(path.posix.dirname(from), name)])]).filter((x) => x !== '..' && !x.startsWith('../'));
+    };
+    const sourcedTexts = new Map<string, string | { why: string }>();
+    const prefetch = async (text: string, from: string, depth: number): Promise<void> => {
+      if (depth >= MAX_SOURCE_DEPTH) return;
+      for (const line of text.split('\n')) {
+        const name = sourcedName(line);
+        if (name === undefined) continue;
+        for (const rel of candidates(name, from)) {
+          if (sourcedTexts.has(rel)) continue;
+          const t = scanned.has(rel) ? await textOf(rel) : { why: 'not in the scan' };
+          sourcedTexts.set(rel, t);
+          if (typeof t === 'string') await prefetch(t, rel, depth + 1);
+        }
+      }
+    };
+    if (/^[ \t]*(?:source|\.)[ \t]+\S/m.test(f.text)) await prefetch(f.text, f.file, 0);
+    const sourced: SourcedText = (name, from) => {
+      const list = candidates(name, from);
+      if (!list.length) return { why: /[$`]/.test(name) ? 'a name a shell variable gives' : 'a path outside the scan' };
+      for (const rel of list) {
+        const t = sourcedTexts.get(rel);
+        if (typeof t === 'string') return { file: rel, text: t };
+      }
+      return { why: `${list.join(' or ')}: not in the scan (scan it with the script)` };
+    };
+    for (const cmd of composeCliIn(f.text, f.file, sourced)) {
       const at = `${f.file}:${cmd.line}`;
       const named = cmd.files.filter((x) => !path.posix.isAbsolute(x)).map((x) => join(where, x));
       const projectDir = cmd.projectDir !== undefined && !path.posix.isAbsolute(cmd.projectDir) ? join(where, cmd.projectDir) : named.length ? path.posix.dirname(named[0]) : where;
@@ -1240,7 +1271,10 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
       const unknownOption = cmd.unnamed.find((u) => !u.startsWith('-f'));
       let env: ComposeEnv;
       let key: string;
-      if (unknownOption !== undefined) {
+      if (cmd.shellUnknown !== undefined) {
+        key = `?sh:${at}`;
+        env = { vars: new Map(), from: at, why: () => '', opaque: `${at} runs it, but ${cmd.shellUnknown}: every variable it fills in is unknown here` };
+      } else if (unknownOption !== undefined) {
         key = `?${unknownOption}`;
         env = { vars: new Map(), from: `${at} ${unknownOption}`, why: () => '', opaque: `${at} runs it with ${unknownOption}, which a shell or CI variable names: every variable it fills in is unknown here` };
       } else if (cmd.envFiles.length) {
