@@ -607,6 +607,8 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; ${what}` });
         continue;
       }
+      // Empty once filled in (`datadog_apt_repo: ""`, a task guarded by `when: x | length > 0`): it names no destination.
+      if (!r.value.trim()) continue;
       const found = kind === 'url' ? referencesIn(r.value, false).filter((x) => x.kind === 'url' || x.kind === 'oci') : [{ kind, value: r.value }];
       for (const f of found) out.push({ file, line, keyPath, ...f, ...extra, provenance: `${at}${resolvedNote(written, r, ways.length)}` });
     }
@@ -677,6 +679,8 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           handled.add(kp('repo'));
           const line = lineOf(repo.node);
           for (const r of ways) {
+            // Empty once filled in: names no repository (the task is guarded, or fails).
+            if (!r.unknown.length && !r.value.trim()) continue;
             const m = execKeepingTemplates(DEB_LINE, r.value.trim());
             if (m && !r.unknown.length) {
               out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m[2], apt: { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) }, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });

@@ -27,7 +27,7 @@ import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './quali
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
-import { ApacheDefines, variableUpstream, variableUpstreamNote } from './web-server.js';
+import { ApacheDefines, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -1029,6 +1029,8 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
   const defines = yamlLines ? undefined : new ApacheDefines();
+  const upstreams = yamlLines ? new Map<string, number>() : nginxUpstreams(text);
+  const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
     const upstream = variableUpstream(raw);
@@ -1062,6 +1064,14 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
     for (const r of referencesIn(line, false)) refs.push({ file, line: n, ...r });
     if (!raw.trim().startsWith('#')) for (const m of raw.matchAll(ENV_INLINE)) settings.push({ file, line: n, key: m[1], value: unquote(m[2]), source: 'env' });
   });
+  // `proxy_pass http://backend` to an `upstream backend { … }` of the file: a group, not a host.
+  if (upstreams.size)
+    for (let i = before; i < refs.length; i++) {
+      const r = refs[i];
+      const name = r.kind === 'url' ? /^[a-z]+:\/\/([A-Za-z0-9_.-]+)(?=[/:;]|$)/i.exec(r.value)?.[1]?.toLowerCase() : undefined;
+      const at = name === undefined ? undefined : upstreams.get(name);
+      if (at !== undefined) r.inCluster = upstreamGroupNote(file, name!, at);
+    }
 }
 
 /**
@@ -1640,6 +1650,14 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const named = composeEnvFileNames(envFiles, composeEnvs, references);
     await readComposeEnvFiles(named, scanned, cwd, { files, references, settings, skipped }, opts);
     await composeEnvFileValues(named, scanned, cwd, references, varScalars);
+  }
+  // A project `.env`'s own values with variables (`SITEURL=https://${DOMAIN}`, DOMAIN set above): read as Compose reads them.
+  for (const f of files) {
+    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined || !f.text.includes('$')) continue;
+    for (const e of composeEnvEntries(f.text)) {
+      if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
+      varScalars.push({ file: f.file, line: e.line, lastLine: e.line + (e.value.match(/\n/g)?.length ?? 0), keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose' });
+    }
   }
   applyComposeVars(composeEnvs, references);
   // The Dockerfiles Compose services build: their FROM filled in with each build's args (audit/dockerfile.ts).

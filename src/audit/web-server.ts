@@ -69,3 +69,22 @@ export function variableUpstream(raw: string): { directive: string; upstream: st
 export function variableUpstreamNote(file: string, n: number, u: { directive: string; upstream: string }): string {
   return `${file}:${n} ${u.directive} ${u.upstream}: the server proxies requests to the destination this variable holds when it runs (its environment, a set or map), not written in the configuration`;
 }
+
+/** At most this many nginx `upstream` groups are kept for one file. */
+const MAX_UPSTREAMS = 256;
+
+/** nginx's `upstream NAME {` blocks of a file: each group's name and line (`proxy_pass http://NAME` sends to its `server`s). */
+export function nginxUpstreams(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!text.includes('upstream')) return out;
+  text.split('\n').forEach((l, i) => {
+    const m = /^\s*upstream\s+([A-Za-z0-9_.-]+)\s*\{/.exec(l);
+    if (m && out.size < MAX_UPSTREAMS && !out.has(m[1].toLowerCase())) out.set(m[1].toLowerCase(), i + 1);
+  });
+  return out;
+}
+
+/** The note for `proxy_pass http://NAME` naming such a group: no host of its own, its servers are the destinations (each found at its line). */
+export function upstreamGroupNote(file: string, name: string, line: number): string {
+  return `nginx upstream group ${name} (${file}:${line}), not a host: the requests go to its server lines, each a finding of its own where it names a destination`;
+}

@@ -22,6 +22,10 @@ const FILES: Record<string, string> = {
     '    proxy_pass $backend;',
     '  }',
     '}', // 10
+    'upstream app_group {',
+    '  server app.vendor.io:8065;',
+    '}',
+    'server { location / { proxy_pass http://app_group; } }',
     '',
   ].join('\n'),
   'caddy/Caddyfile': [
@@ -54,10 +58,12 @@ const FILES: Record<string, string> = {
     '',
   ].join('\n'),
   'app/config/app.conf': 'API_URL=https://${API_HOST}/v1\nTEL_URL="https://${TELEMETRY}/collect"\nREG=${REGISTRY}/x\nRAW=\'https://${API_HOST}/raw\'\n',
-  'app/.env': 'REGISTRY=https://reg.vendor.io\n',
+  'app/.env': 'REGISTRY=https://reg.vendor.io\nDOMAIN=mm.site.example\nSITEURL=https://${DOMAIN}\n',
   'ansible/roles/agent/tasks/main.yml': '- name: load vendor vars\n  include_vars: vendor.json\n- name: get agent\n  get_url:\n    url: "https://{{ agent_host }}/agent.tar.gz"\n    dest: /tmp/agent.tgz\n',
   'ansible/roles/agent/vars/vendor.json': '{"agent_host": "dl.agentvendor.io"}\n',
   'ansible/site.yml': '- hosts: all\n  vars_files:\n    - vars/site.json\n  tasks:\n    - get_url:\n        url: "https://{{ site_host }}/x.tgz"\n        dest: /tmp/x\n',
+  'ansible/roles/repo/tasks/main.yml': '- ansible.builtin.apt_repository:\n    repo: "{{ custom_apt_repo }}"\n  when: custom_apt_repo | length > 0\n',
+  'ansible/roles/repo/defaults/main.yml': 'custom_apt_repo: ""\n',
   'ansible/vars/site.json': '{\n  "site_host": "files.sitevendor.io"\n}\n',
   'deploy/compose.yaml': 'services:\n  app:\n    image: ${REGISTRY:-docker.io}/acme/app:1\n  agent:\n    image: ${AGENT_IMAGE:-vendor/agent:2}\n',
   'deploy/scripts/up.sh': '#!/bin/sh\nset -e\nsource ./env.sh\n. ./more/env\ndocker compose up -d\n',
@@ -109,6 +115,15 @@ describe('recall11: web servers, env_file values, Ansible JSON, sourced shell fi
     expect(repo.one('repo/app/config/app.conf', 3)).toMatchObject({ value: 'https://reg.vendor.io/x' });
     // Single-quoted: as written.
     expect(repo.one('repo/app/config/app.conf', 4).host).toBe('unknown');
+  });
+
+  it('real trees: an nginx upstream group is no host, a .env value from a name set above is filled in, an empty Ansible repo names nothing', () => {
+    const group = repo.one('repo/nginx/site.conf', 14);
+    expect(group).toMatchObject({ value: 'http://app_group', class: 'internal' });
+    expect(group.note).toContain('nginx upstream group app_group (repo/nginx/site.conf:11)');
+    expect(repo.one('repo/nginx/site.conf', 12).host).toBe('app.vendor.io');
+    expect(repo.one('repo/app/.env', 3)).toMatchObject({ value: 'https://mm.site.example', host: 'mm.site.example' });
+    expect(repo.at('repo/ansible/roles/repo/tasks/main.yml', 2)).toEqual([]);
   });
 
   it('Ansible: include_vars and vars_files of JSON files fill the variables in', () => {
