@@ -100,6 +100,12 @@ const PLAY_KEY = /^[ \t]*-?[ \t]*(?:hosts|import_playbook|tasks|pre_tasks|post_t
 const TOP_LIST = /^-[ \t]/m;
 const MODULE_KEY = /^[ \t]*-?[ \t]*(?:ansible\.(?:builtin|legacy)|community\.docker|containers\.podman|kubernetes\.core|community\.kubernetes)\.\w+:/m;
 
+/** A JSON variables file (Ansible reads JSON as YAML): in group_vars/host_vars, a role's defaults/vars, or one a play or include_vars may name (`vars/site.json`). */
+const JSON_VARS_FILE = /(?:^|\/)vars\/[^/]+\.json$|(?:^|\/)[^/]*vars[^/]*\.json$/;
+export function isAnsibleVarsJson(file: string): boolean {
+  return file.endsWith('.json') && (VARS_FILE.test(file) || isRoleVars(file) || JSON_VARS_FILE.test(file));
+}
+
 /** Whether the scan keeps this YAML file's text for `applyAnsible`. */
 export function isAnsibleText(file: string, text: string): boolean {
   return VARS_FILE.test(file) || TASKS_FILE.test(file) || REQUIREMENTS_FILE.test(file) || PLAIN_VARS_FILE.test(file) || YAML_INVENTORY.test(file) || ROLE_MAIN_VARS.test(file) || (TOP_LIST.test(text) && (ROLE_PART.test(file) || PLAY_KEY.test(text) || MODULE_KEY.test(text)));
@@ -601,6 +607,8 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
         out.push({ file, line, keyPath, kind, value: r.value, ...extra, provenance: `${at}: ${written}: ${r.unknown.join('; ')}${r.by.length ? ` (${r.by.join(', ')})` : ''}; ${what}` });
         continue;
       }
+      // Empty once filled in (`datadog_apt_repo: ""`, a task guarded by `when: x | length > 0`): it names no destination.
+      if (!r.value.trim()) continue;
       const found = kind === 'url' ? referencesIn(r.value, false).filter((x) => x.kind === 'url' || x.kind === 'oci') : [{ kind, value: r.value }];
       for (const f of found) out.push({ file, line, keyPath, ...f, ...extra, provenance: `${at}${resolvedNote(written, r, ways.length)}` });
     }
@@ -671,6 +679,8 @@ function tasksOf(file: string, contents: unknown, lineOf: (n: YamlNode) => numbe
           handled.add(kp('repo'));
           const line = lineOf(repo.node);
           for (const r of ways) {
+            // Empty once filled in: names no repository (the task is guarded, or fails).
+            if (!r.unknown.length && !r.value.trim()) continue;
             const m = execKeepingTemplates(DEB_LINE, r.value.trim());
             if (m && !r.unknown.length) {
               out.push({ file, line, keyPath: kp('repo'), kind: 'apt', value: m[2], apt: { types: [m[1]], suites: m[3] ? [m[3]] : [], components: m[4].split(/\s+/).filter(Boolean) }, provenance: `${file}:${line} ${what('repo')}${resolvedNote(repo.text, r, ways.length)}` });
@@ -920,7 +930,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
       else iniInventory(f.file, f.text, vars);
       continue;
     }
-    if (f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
+    if (f.type === 'json' ? !isAnsibleVarsJson(f.file) : f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
     const lc = new LineCounter();
     const parsed = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc, uniqueKeys: false }));
     const list = Array.isArray(parsed) ? parsed : [parsed];

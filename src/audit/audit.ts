@@ -21,7 +21,7 @@ import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
 import { COMPOSE_SERVICE_IMAGE } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
-import { templatesFilled, unfilledHost, unfilledHostNote } from './unknown-host.js';
+import { requestPathAfterHost, requestPathNote, templatesFilled, unfilledHost, unfilledHostNote } from './unknown-host.js';
 import { isRegistriesConf, podmanHostMirrors, podmanHostRoot, podmanHosts, podmanRoute, type PodmanHosts } from './podman.js';
 
 /**
@@ -46,7 +46,11 @@ const VARIABLE = /\$\{[^}]*\}?|\$\([^)]*\)?|\$[A-Za-z_][A-Za-z0-9_]*/;
  */
 export function hostVariable(r: Pick<Reference, 'kind' | 'value'>): string | undefined {
   const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(r.value)?.[1] ?? (r.kind === 'host' || r.kind === 'oci' ? r.value.split('/')[0] : undefined);
-  return authority === undefined ? undefined : VARIABLE.exec(authority)?.[0];
+  // `https://${USER}:${TOKEN}@gitlab.example.com/x`: a variable in the user information leaves the host written out.
+  // An `@` inside a variable (`${A:-u@h}`) is none: the part after it closes a brace it did not open.
+  const at = authority?.lastIndexOf('@') ?? -1;
+  const host = authority !== undefined && at >= 0 && !/^[^{(]*[})]/.test(authority.slice(at + 1)) ? authority.slice(at + 1) : authority;
+  return host === undefined ? undefined : VARIABLE.exec(host)?.[0];
 }
 
 export type FindingClass = 'mirrored' | 'internal' | 'declared-mitigated' | 'declared-unmitigated' | 'declared-exception' | 'undeclared';
@@ -129,7 +133,7 @@ function hostOfReference(r: Reference): string {
   if (r.inCluster && r.value.includes(K3S_API_PLACEHOLDER)) return K3S_API_PLACEHOLDER;
   // Argo CD writes an OCI chart repository without a scheme (`registry.example/charts`).
   if (r.kind === 'oci' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(r.value)) return hostOfUrl(`oci://${r.value}`) ?? r.value;
-  if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(r.value) ?? r.value;
+  if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') return hostOfUrl(requestPathAfterHost(r.value)?.base ?? r.value) ?? r.value;
   if (r.kind === 'image') {
     try {
       return parseImageReference(r.value).registry.toLowerCase().replace(/:\d+$/, '');
@@ -586,13 +590,20 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     const action = (r.kind === 'url' || r.kind === 'oci') && /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*?(\{\{.*?\}\})/i.exec(r.value);
     if (action)
       return { host: 'unknown', class: 'undeclared', note: `its host is a template action, ${clip(action[1])}, filled in when the template is rendered: which destination it names is unknown here; audit the chart rendered with the site's values (a chart vendored or carried in the lock is rendered by audit), or declare the destination it takes` };
+    // `https://upstream.example.com$request_uri`: a web server's request path after a written host leaves the host known.
+    if (r.kind === 'url' && requestPathAfterHost(r.value)) return classifyHost(r, host);
     // `https://${HOST}/x`, `http://$(SVC):80`, a bare `$VAR`: the host is a variable the scan could not fill in.
     const variable = hostVariable(r);
     if (variable)
-      return { host: 'unknown', class: 'undeclared', note: `its host is a variable, ${clip(variable)}, filled in where the file is used (a shell, Compose or Flux substitution, a container's $(VAR) from its env) and set nowhere the scan read: which destination it names is unknown here; scan the file that sets it with this one, or declare the destination it takes` };
+      return { host: 'unknown', class: 'undeclared', note: `its host is a variable, ${clip(variable)}, filled in where the file is used (a shell, Compose or Flux substitution, a container's $(VAR) from its env, a web server's variable) and set nowhere the scan read: which destination it names is unknown here; scan the file that sets it with this one, or declare the destination it takes` };
     // Any other kind (an Ansible git remote, an image, an APT source, a bare host) whose host part is still `{{ … }}`, `${…}`, `$(…)` or `$VAR`.
     const unfilled = unfilledHost(r);
     if (unfilled) return { host: 'unknown', class: 'undeclared', note: unfilledHostNote(unfilled) };
+    return classifyHost(r, host);
+  };
+
+  /** A reference whose host is known: mirrored, internal or declared by what the manifest and target say of it. */
+  const classifyHost = (r: Reference, host: string): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
     const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
@@ -926,6 +937,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       // A Subscription to a default catalog goes out whatever the manifest carries: OLM pulls the catalog itself.
       const olmNote = olm.get(r);
       const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
+      const requestPath = r.kind === 'url' ? requestPathAfterHost(r.value) : undefined;
+      if (requestPath) c.note = [c.note, requestPathNote(requestPath)].filter(Boolean).join('; ');
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
       if (r.operator ?? r.tagFrom) c.note = [r.operator ?? r.tagFrom, c.note].filter(Boolean).join('; ');
       if (r.podman) c.note = [r.podman.resolved ? `${r.podman.written} in ${r.podman.unit}: ${r.podman.resolved}` : undefined, c.note, r.podman.autoUpdate ? 'AutoUpdate=registry: podman-auto-update asks the registry for this tag\'s digest on its timer' : undefined].filter(Boolean).join('; ');

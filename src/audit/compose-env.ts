@@ -331,13 +331,29 @@ export interface ComposeEnvFileRef {
   templated?: { keyPath: string; serviceEnv: string[] };
   /** A templated name filled in: the name as written and the env it was filled from. */
   filledFrom?: { written: string; from: string };
+  /** The service naming it, with what its `environment:` sets (compose-go 2.10 fills the file's values from it after the project env). */
+  service?: ServiceEnv;
 }
 
-/** The names a service's `environment:` sets (a map, or a list of `NAME=value` / `NAME`), at most 256. */
-function serviceEnvNames(service: unknown): string[] {
+/** A Compose service's `environment:` as written: each name with its value (undefined for a name alone, `- DEBUG`, which takes the project env's). */
+export interface ServiceEnv {
+  name: string;
+  env: ReadonlyMap<string, string | undefined>;
+}
+
+/** The names a service's `environment:` sets (a map, or a list of `NAME=value` / `NAME`) with their values as written, at most 256. */
+function serviceEnvOf(service: unknown): Map<string, string | undefined> {
   const env = isMap(service) ? service.get('environment', true) : undefined;
-  const names = isMap(env) ? env.items.map((p) => (isScalar(p.key) ? String(p.key.value) : '')) : isSeq(env) ? env.items.map((x) => (isScalar(x) ? String(x.value).split('=')[0] : '')) : [];
-  return names.filter((n) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).slice(0, 256);
+  const pairs: Array<[string, string | undefined]> = isMap(env)
+    ? env.items.map((p) => [isScalar(p.key) ? String(p.key.value) : '', isScalar(p.value) && p.value.value !== null ? String(p.value.value) : undefined])
+    : isSeq(env)
+      ? env.items.map((x): [string, string | undefined] => {
+          const t = isScalar(x) ? String(x.value) : '';
+          const eq = t.indexOf('=');
+          return eq < 0 ? [t, undefined] : [t.slice(0, eq), t.slice(eq + 1)];
+        })
+      : [];
+  return new Map(pairs.filter(([n]) => /^[A-Za-z_][A-Za-z0-9_]*$/.test(n)).slice(0, 256));
 }
 
 /**
@@ -354,13 +370,14 @@ export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlN
   for (const s of services.items) {
     const named = isMap(s.value) ? s.value.get('env_file', true) : undefined;
     const items = isSeq(named) ? named.items : named ? [named] : [];
+    const service: ServiceEnv | undefined = items.length ? { name: isScalar(s.key) ? String(s.key.value) : '?', env: serviceEnvOf(s.value) } : undefined;
     items.forEach((item, i) => {
       const node = isMap(item) ? item.get('path', true) : item;
       if (out.length >= cap || !isScalar(node) || typeof node.value !== 'string' || !node.value) return;
       const raw = isMap(item) && String(item.get('format') ?? '') === 'raw';
       const keyPath = `services.${isScalar(s.key) ? String(s.key.value) : '?'}.env_file${isSeq(named) ? `[${i}]` : ''}${isMap(item) ? '.path' : ''}`;
-      const templated = node.value.includes('$') ? { templated: { keyPath, serviceEnv: serviceEnvNames(s.value) } } : {};
-      out.push({ from, line: lineOf(node as YamlNode), path: node.value, ...(raw ? { raw } : {}), ...templated });
+      const templated = node.value.includes('$') ? { templated: { keyPath, serviceEnv: [...service!.env.keys()] } } : {};
+      out.push({ from, line: lineOf(node as YamlNode), path: node.value, ...(raw ? { raw } : {}), ...templated, ...(service!.env.size ? { service } : {}) });
     });
   }
   return out;

@@ -26,7 +26,7 @@ const MAX_LINE = 16 * 1024;
 
 /** Whether the scan keeps this file's text for the run-time variables it may set (scan.ts keepsText). */
 export function setsRuntimeVars(text: string): boolean {
-  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text) || (COMPOSE_CLI.test(text) && (COMPOSE_CLI_OPTION.test(text) || SHELL_EXPORT.test(text)));
+  return text.includes('TF_VAR_') || (text.includes('ansible-playbook') && /(?:^|\s)(?:-e|--extra-vars)(?:[\s=@{'"]|\S)/m.test(text)) || TF_CLI_VARS.test(text) || (COMPOSE_CLI.test(text) && (COMPOSE_CLI_OPTION.test(text) || SHELL_EXPORT.test(text) || SHELL_SOURCE.test(text)));
 }
 
 /**
@@ -206,6 +206,9 @@ const COMPOSE_CLI_OPTION = /(?:^|\s)(?:-f|--file|--env-file|--project-directory)
 /** An `export NAME=…` or a `NAME=… docker compose` prefix: the shell environment Compose runs in (composeCliIn). */
 const SHELL_EXPORT = /(?:^|[\s;&|(])export[ \t]+[A-Za-z_]|(?:^|[\s;&|(])[A-Za-z_][A-Za-z0-9_]*=\S*[ \t]+docker(?:-compose|[ \t]+compose)\b/m;
 
+/** A `source FILE` / `. FILE` line (composeCliIn follows it). */
+const SHELL_SOURCE = /^[ \t]*(?:source|\.)[ \t]+\S/m;
+
 /** One `docker compose … up|config|…` command line's global options, as written (relative to where it runs). */
 export interface ComposeCommand {
   line: number;
@@ -222,7 +225,43 @@ export interface ComposeCommand {
    * front of it): Compose takes these before any env file. `value` undefined: not known here (`why`).
    */
   shellEnv: ShellVar[];
+  /**
+   * Set: the shell may export names not read here (more than MAX_SHELL_VARS exports above the
+   * command, or a `source`d file the scan does not hold): every variable Compose fills in is
+   * unknown, this says why.
+   */
+  shellUnknown?: string;
 }
+
+/**
+ * A file a script reads into its own shell above a command (`source ./env.sh`, `. ./env`): its
+ * name as written, and its text, or why it is not read (not in the scan, a name with a variable,
+ * past the depth or count bound).
+ */
+export type SourcedText = (name: string, from: string, depth: number) => { file: string; text: string } | { why: string };
+
+/** `source FILE` / `. FILE` as a command of its own (arguments after the file are the script's). */
+const SOURCE_LINE = /^\s*(?:source|\.)[ \t]+((?:"[^"]*"|'[^']*'|[^\s;&|"'])+)\s*(?:[;#]|&&|$)/;
+/** The sourcing script's own directory written as the shell finds it: `$(dirname "$0")/`, `$(dirname "${BASH_SOURCE[0]}")/`, `${0%/*}/`. */
+const OWN_DIR = /^(?:\$\(dirname[ \t]+(?:\$0|\$\{0\}|\$\{BASH_SOURCE(?:\[0\])?\}|\$BASH_SOURCE)\)|\$\{0%\/\*\}|\$\{BASH_SOURCE(?:\[0\])?%\/\*\})\//;
+
+/**
+ * The file a line sources, as written (quotes removed; the script's own directory written as
+ * `$(dirname "$0")/` marked with `ownDir`), or undefined.
+ */
+export function sourcedName(text: string): string | undefined {
+  const m = SOURCE_LINE.exec(text);
+  if (!m) return undefined;
+  const name = m[1].replace(/"([^"]*)"|'([^']*)'/g, (_a, d: string | undefined, q: string | undefined) => d ?? q ?? '');
+  const own = OWN_DIR.exec(name);
+  return own ? `${OWN_DIR_MARK}${name.slice(own[0].length)}` : name;
+}
+
+/** What `sourcedName` puts for the sourcing script's own directory (no file name starts with it). */
+export const OWN_DIR_MARK = '\0own/';
+
+/** At most this deep `source` is followed (a script sourcing a file that sources another…). */
+export const MAX_SOURCE_DEPTH = 4;
 
 /** A variable of the shell a command runs in, where it is set (`line`), its value or why it is unknown. */
 export interface ShellVar {
@@ -264,16 +303,53 @@ class ShellExports {
   private readonly bare = new Map<string, ShellVar>();
   private readonly exported = new Set<string>();
   private allexport = false;
+  /** Where the shell first may export what is not read here (the bound hit, a sourced file unread), and why. */
+  private unknownFrom?: { line: number; why: string };
+  /** The first line whose plain assignment was past the bound (not kept). */
+  private bareFull?: number;
+  constructor(private readonly file = 'the file') {}
   private push(v: ShellVar): void {
-    if (this.sets.length >= MAX_SHELL_VARS) return;
+    if (this.sets.length >= MAX_SHELL_VARS) {
+      this.unknownFrom ??= { line: v.line, why: `${this.file} exports more than ${MAX_SHELL_VARS} names above the command line (the most read from one file): those past them are not read, so the shell it runs in may set any variable` };
+      return;
+    }
     this.sets.push(v);
     this.exported.add(v.name);
+  }
+  /** The shell may export names not read here from `line` on (a sourced file not read). */
+  unknownAt(line: number, why: string): void {
+    this.unknownFrom ??= { line, why };
+  }
+  /** Why the shell above `line` may export names not read here, or undefined. */
+  unknownAbove(line: number): string | undefined {
+    return this.unknownFrom && this.unknownFrom.line < line ? this.unknownFrom.why : undefined;
+  }
+  /**
+   * A sourced file's lines read as this shell's, at the line that sources it (`source ./env.sh`:
+   * its exports, and with `set -a` its assignments, hold below that line); files it sources in turn
+   * up to MAX_SOURCE_DEPTH deep.
+   */
+  source(name: string, line: number, sourced: SourcedText | undefined, from: string, depth: number): void {
+    const got = sourced && depth < MAX_SOURCE_DEPTH ? sourced(name, from, depth) : { why: depth >= MAX_SOURCE_DEPTH ? `sourced more than ${MAX_SOURCE_DEPTH} deep` : 'not read' };
+    if ('why' in got) {
+      this.unknownAt(line, `${from}:${line} sources ${name} (${got.why}): what it exports is unknown here, so the shell it runs in may set any variable`);
+      return;
+    }
+    for (const l of logicalLines(got.text)) {
+      if (/^\s*#/.test(l.text)) continue;
+      const inner = sourcedName(l.text);
+      if (inner !== undefined) this.source(inner, line, sourced, got.file, depth + 1);
+      else this.read(l.text, line);
+    }
   }
   read(text: string, line: number): void {
     const m = /^\s*export[ \t]+(.*)$/.exec(text);
     if (!m) {
       const a = ASSIGNMENT.exec(text);
-      if (a && /^\s*(?:[;#]|$)/.test(text.slice(a[0].length)) && this.bare.size < MAX_SHELL_VARS) this.bare.set(a[1], this.varOf(a[1], a[2], line));
+      if (a && /^\s*(?:[;#]|$)/.test(text.slice(a[0].length))) {
+        if (this.bare.size < MAX_SHELL_VARS || this.bare.has(a[1])) this.bare.set(a[1], this.varOf(a[1], a[2], line));
+        else this.bareFull ??= line;
+      }
       // A name once exported stays exported: `REG=other` (or `REG+=…`, `unset REG`, `read REG`) below
       // `export REG=…` changes what Compose gets (it kept the exported value, a wrong host shown as known).
       const changed = a ? undefined : /^\s*(?:([A-Za-z_][A-Za-z0-9_]*)\+=|(unset|read)\b[ \t]+(?:-\S+[ \t]+)*([A-Za-z_][A-Za-z0-9_]*))/.exec(text);
@@ -287,7 +363,7 @@ class ShellExports {
       return;
     }
     let rest = m[1];
-    while (rest && this.sets.length < MAX_SHELL_VARS) {
+    while (rest) {
       if (/^\s*-/.test(rest)) return;
       const a = ASSIGNMENT.exec(rest);
       const name = a ? undefined : /^\s*([A-Za-z_][A-Za-z0-9_]*)(?=\s|;|$)/.exec(rest);
@@ -295,6 +371,8 @@ class ShellExports {
       else if (name) {
         const had = this.bare.get(name[1]);
         if (had) this.push({ ...had, line });
+        // `export NAME` of a name set past the bound: its value was not kept.
+        else if (this.bareFull !== undefined) this.unknownAt(line, `${this.file} sets more than ${MAX_SHELL_VARS} names (the most read from one file) and exports ${name[1]} at line ${line}, whose value was past them: the shell it runs in may set any variable`);
       } else return;
       rest = rest.slice((a ?? name)![0].length);
       if (!/^\s+\S/.test(rest)) return;
@@ -334,15 +412,17 @@ const MAX_COMPOSE_ARGS = 32;
  * `--env-file`, each as `--opt VALUE` or `--opt=VALUE`), up to the subcommand (the first word that
  * is no option) or a shell operator. A value holding `$` or a backquote is named in `unnamed`.
  */
-export function composeCliIn(text: string): ComposeCommand[] {
+export function composeCliIn(text: string, file = 'the file', sourced?: SourcedText): ComposeCommand[] {
   const out: ComposeCommand[] = [];
   // Each command read costs its line: at most this many are read in one file, named or not.
   let starts = 0;
-  const exports = new ShellExports();
+  const exports = new ShellExports(file);
   for (const l of logicalLines(text)) {
     if (starts >= 4 * MAX_COMPOSE_COMMANDS) break;
     if (/^\s*#/.test(l.text)) continue;
-    exports.read(l.text, l.line);
+    const src = sourcedName(l.text);
+    if (src !== undefined) exports.source(src, l.line, sourced, file, 0);
+    else exports.read(l.text, l.line);
     if (!COMPOSE_CLI.test(l.text)) continue;
     for (const start of l.text.matchAll(/(?:^|[\s;&|(`"'])docker(?:-compose|[ \t]+compose)(?=\s|$)/g)) {
       if (out.length >= MAX_COMPOSE_COMMANDS || ++starts > 4 * MAX_COMPOSE_COMMANDS) break;
@@ -352,8 +432,9 @@ export function composeCliIn(text: string): ComposeCommand[] {
       const own: ShellVar[] = [];
       for (let p = prefix?.[1] ?? '', a = ASSIGNMENT.exec(p); a && own.length < MAX_COMPOSE_ARGS; p = p.slice(a[0].length), a = ASSIGNMENT.exec(p)) own.push(exports.varOf(a[1], a[2], l.line));
       const shellEnv = [...exports.at(l.line).filter((x) => !own.some((o) => o.name === x.name)), ...own];
-      const cmd: ComposeCommand = { line: l.line, files: [], envFiles: [], unnamed: [], shellEnv };
-      let named = shellEnv.length > 0;
+      const shellUnknown = exports.unknownAbove(l.line);
+      const cmd: ComposeCommand = { line: l.line, files: [], envFiles: [], unnamed: [], shellEnv, ...(shellUnknown ? { shellUnknown } : {}) };
+      let named = shellEnv.length > 0 || shellUnknown !== undefined;
       for (let i = 0; i < ws.length && cmd.files.length + cmd.envFiles.length + cmd.unnamed.length < MAX_COMPOSE_ARGS; i++) {
         const w = ws[i];
         if (/^(?:&&|\|\||;|\||\)|`)$/.test(w) || /[;|&]$/.test(w)) break;

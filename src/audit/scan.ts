@@ -24,9 +24,10 @@ import { applyComposeBuilds, composeBuildsOf, DOCKERFILE_NAME, dockerfileFroms, 
 import { embeddedLeaves, flagValue } from './embedded.js';
 import { CONTAINER_PATH, containerExpansions } from './container-env.js';
 import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './qualified-names.js';
-import { applyAnsible, isAnsibleConfigFile, isAnsibleText } from './ansible.js';
+import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
-import { composeCliIn, runtimeScopeOf, setsRuntimeVars, type ShellVar } from './runtime-vars.js';
+import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
+import { ApacheDefines, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -148,6 +149,7 @@ export function keepsText(file: string, type: FileType, text: string): boolean {
   if (setsRuntimeVars(text)) return true;
   if (type === 'env') return base === '.env';
   if (base === 'hosts.toml' || isRegistriesConf(file) || base.endsWith('.kube') || isTerraformFile(file) || isAnsibleConfigFile(file)) return true;
+  if (type === 'json') return isAnsibleVarsJson(file);
   if (type !== 'yaml') return false;
   return base === 'registries.yaml' || isKustomizationFile(file) || isAnsibleText(file, text) || text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || CONFIGMAP_KIND.test(text) || SECRET_KIND.test(text) || KEPT_YAML_MENTION.test(text);
 }
@@ -215,10 +217,11 @@ const TLDS =
 const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?:${TLDS}))(?::\\d{1,5})?(?![\\w-]|\\.[a-z0-9])`, 'gi');
 /**
  * A URL; an IPv6 literal host in brackets (`http://[fd00::5]:8080/`) is kept whole, and so is a
- * variable reference in it (`http://$(COLLECTOR_HOST):4318`, `https://github.com/${ORG}/repo`), whose
- * closing `)` or `}` otherwise ends a URL.
+ * variable reference in it (`http://$(COLLECTOR_HOST):4318`, `https://github.com/${ORG}/repo`, Apache's
+ * `%{REQUEST_URI}`, a Caddy placeholder `{http.request.uri}` or `{env.API_HOST}`), whose closing `)`
+ * or `}` otherwise ends a URL (a `{{ … }}` action is withTemplateActions').
  */
-const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|[^\s"'<>`\\)\]}])+)/gi;
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|%\{[A-Za-z_][\w:]{0,63}\}|(?<![{$%])\{(?![{%])[^\s"'<>`{}]{1,256}\}|[^\s"'<>`\\)\]}])+)/gi;
 // A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
 // (a CORS origin, a shell glob), `https://.*/x` (a regex).
 const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;
@@ -1025,8 +1028,19 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
+  const defines = yamlLines ? undefined : new ApacheDefines();
+  const upstreams = yamlLines ? new Map<string, number>() : nginxUpstreams(text);
+  const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
+    const upstream = variableUpstream(raw);
+    if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: variableUpstreamNote(file, n, upstream) });
+    // Apache's `${NAME}` with `Define NAME value` above it: the line read as httpd reads it.
+    const defined = defines?.fill(raw, file, n);
+    if (defined) {
+      for (const r of referencesIn(defined.line, false)) refs.push({ file, line: n, ...r, provenance: defined.note });
+      return;
+    }
     const line = blanked(raw, names.masks(raw, yamlLines));
     const from = froms?.get(n);
     if (from) {
@@ -1050,6 +1064,14 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
     for (const r of referencesIn(line, false)) refs.push({ file, line: n, ...r });
     if (!raw.trim().startsWith('#')) for (const m of raw.matchAll(ENV_INLINE)) settings.push({ file, line: n, key: m[1], value: unquote(m[2]), source: 'env' });
   });
+  // `proxy_pass http://backend` to an `upstream backend { … }` of the file: a group, not a host.
+  if (upstreams.size)
+    for (let i = before; i < refs.length; i++) {
+      const r = refs[i];
+      const name = r.kind === 'url' ? /^[a-z]+:\/\/([A-Za-z0-9_.-]+)(?=[/:;]|$)/i.exec(r.value)?.[1]?.toLowerCase() : undefined;
+      const at = name === undefined ? undefined : upstreams.get(name);
+      if (at !== undefined) r.inCluster = upstreamGroupNote(file, name!, at);
+    }
 }
 
 /**
@@ -1214,7 +1236,38 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
   for (const f of files) {
     if (f.text === undefined || !/docker[ \t-]+compose/.test(f.text)) continue;
     const where = runtimeScopeOf(f.file);
-    for (const cmd of composeCliIn(f.text)) {
+    // `source ./env.sh` above a command: the files it reads into the shell, relative to where the
+    // script runs (then to the sourcing file's own directory), inside the scan only.
+    const candidates = (name: string, from: string) => {
+      if (/[$`]/.test(name) || path.posix.isAbsolute(name)) return [];
+      const own = name.startsWith(OWN_DIR_MARK) ? [join(path.posix.dirname(from), name.slice(OWN_DIR_MARK.length))] : undefined;
+      return (own ?? [...new Set([join(where, name), join(path.posix.dirname(from), name)])]).filter((x) => x !== '..' && !x.startsWith('../'));
+    };
+    const sourcedTexts = new Map<string, string | { why: string }>();
+    const prefetch = async (text: string, from: string, depth: number): Promise<void> => {
+      if (depth >= MAX_SOURCE_DEPTH) return;
+      for (const line of text.split('\n')) {
+        const name = sourcedName(line);
+        if (name === undefined) continue;
+        for (const rel of candidates(name, from)) {
+          if (sourcedTexts.has(rel)) continue;
+          const t = scanned.has(rel) ? await textOf(rel) : { why: 'not in the scan' };
+          sourcedTexts.set(rel, t);
+          if (typeof t === 'string') await prefetch(t, rel, depth + 1);
+        }
+      }
+    };
+    if (/^[ \t]*(?:source|\.)[ \t]+\S/m.test(f.text)) await prefetch(f.text, f.file, 0);
+    const sourced: SourcedText = (name, from) => {
+      const list = candidates(name, from);
+      if (!list.length) return { why: /[$`]/.test(name) ? 'a name a shell variable gives' : 'a path outside the scan' };
+      for (const rel of list) {
+        const t = sourcedTexts.get(rel);
+        if (typeof t === 'string') return { file: rel, text: t };
+      }
+      return { why: `${list.join(' or ')}: not in the scan (scan it with the script)` };
+    };
+    for (const cmd of composeCliIn(f.text, f.file, sourced)) {
       const at = `${f.file}:${cmd.line}`;
       const named = cmd.files.filter((x) => !path.posix.isAbsolute(x)).map((x) => join(where, x));
       const projectDir = cmd.projectDir !== undefined && !path.posix.isAbsolute(cmd.projectDir) ? join(where, cmd.projectDir) : named.length ? path.posix.dirname(named[0]) : where;
@@ -1228,7 +1281,10 @@ async function composeRuns(files: readonly ScannedFile[], scanned: ReadonlySet<s
       const unknownOption = cmd.unnamed.find((u) => !u.startsWith('-f'));
       let env: ComposeEnv;
       let key: string;
-      if (unknownOption !== undefined) {
+      if (cmd.shellUnknown !== undefined) {
+        key = `?sh:${at}`;
+        env = { vars: new Map(), from: at, why: () => '', opaque: `${at} runs it, but ${cmd.shellUnknown}: every variable it fills in is unknown here` };
+      } else if (unknownOption !== undefined) {
         key = `?${unknownOption}`;
         env = { vars: new Map(), from: `${at} ${unknownOption}`, why: () => '', opaque: `${at} runs it with ${unknownOption}, which a shell or CI variable names: every variable it fills in is unknown here` };
       } else if (cmd.envFiles.length) {
@@ -1478,8 +1534,10 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
   let budget = MAX_TOTAL_BYTES;
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
-    if (rel === undefined || seen.has(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
-    seen.add(`${rel}\0${ref.from}\0${ref.raw ? 1 : 0}`);
+    // One reading per file, Compose file and service environment (services without one share it).
+    const key = `${rel}\0${ref.from}\0${ref.raw ? 1 : 0}\0${ref.service?.name ?? ''}`;
+    if (rel === undefined || seen.has(key) || seen.size >= MAX_ENV_FILES_INTERPOLATED) continue;
+    seen.add(key);
     if (ref.raw) {
       if (!raw.has(rel)) raw.set(rel, ref);
       continue;
@@ -1494,7 +1552,7 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
       // A single-quoted value is taken as written (compose-go's dotenv parser).
       if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
       const lastLine = e.line + (e.value.match(/\n/g)?.length ?? 0);
-      varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from });
+      varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from, ...(ref.service ? { service: ref.service } : {}) });
     }
   }
   for (const r of references) {
@@ -1592,6 +1650,14 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const named = composeEnvFileNames(envFiles, composeEnvs, references);
     await readComposeEnvFiles(named, scanned, cwd, { files, references, settings, skipped }, opts);
     await composeEnvFileValues(named, scanned, cwd, references, varScalars);
+  }
+  // A project `.env`'s own values with variables (`SITEURL=https://${DOMAIN}`, DOMAIN set above): read as Compose reads them.
+  for (const f of files) {
+    if (f.type !== 'env' || path.posix.basename(f.file) !== '.env' || f.text === undefined || !f.text.includes('$')) continue;
+    for (const e of composeEnvEntries(f.text)) {
+      if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
+      varScalars.push({ file: f.file, line: e.line, lastLine: e.line + (e.value.match(/\n/g)?.length ?? 0), keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose' });
+    }
   }
   applyComposeVars(composeEnvs, references);
   // The Dockerfiles Compose services build: their FROM filled in with each build's args (audit/dockerfile.ts).

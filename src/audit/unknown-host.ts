@@ -14,6 +14,8 @@ const OPENERS: Array<[RegExp, string]> = [
   [/^%\{/, '}'],
   [/^\$\{/, '}'],
   [/^\$\(/, ')'],
+  // A web server's placeholder: Caddy's `{env.API_HOST}`, `{$HOST}`, an OpenAPI server variable `{region}`.
+  [/^\{(?![{%])/, '}'],
 ];
 const SHELL_VAR = /^\$[A-Za-z_][A-Za-z0-9_]*/;
 /** Host parts longer than this are cut (a hostile file's one long line): what is past it is not read as a host. */
@@ -81,7 +83,7 @@ export function unfilledHost(r: Pick<Reference, 'kind' | 'value'>): string | und
 /** The note for a reference `unfilledHost` found a template or variable in (the scan's own note, where it says what sets it, goes before). */
 export function unfilledHostNote(template: string): string {
   const t = template.length > 120 ? `${template.slice(0, 120)}…` : template;
-  return `its host is ${t}, a template or variable filled in where the file is used (Ansible, a chart, a shell, CI or Terraform) and not filled in by the scan: which destination it names is unknown here; scan the files that set it with this one, or declare the destination it takes`;
+  return `its host is ${t}, a template or variable filled in where the file is used (Ansible, a chart, a shell, CI, Terraform or a web server's placeholder) and not filled in by the scan: which destination it names is unknown here; scan the files that set it with this one, or declare the destination it takes`;
 }
 
 /**
@@ -132,4 +134,29 @@ export function templatedScpRemotes(line: string): string[] {
 /** `value` with each template or variable replaced by `x`: an image reference whose tag or name only is templated (`nginx:{{ tag }}`) parsed for its registry. */
 export function templatesFilled(value: string): string {
   return value.slice(0, MAX_PART).replace(/\{\{[^\n]*?\}\}|\{%[^\n]*?%\}|\$\{[^}\n]*\}|\$\([^)\n]*\)|\$[A-Za-z_][A-Za-z0-9_]*/g, 'x');
+}
+
+/**
+ * A web server's variable that is always the request's path (with its query), never part of a host:
+ * nginx's `$request_uri`, `$uri`, `$document_uri`; Caddy's `{uri}`, `{path}`, `{http.request.uri}`
+ * (`.path`), `{http.request.orig_uri}` (`.path`); Apache mod_rewrite's `%{REQUEST_URI}`.
+ */
+const REQUEST_PATH_VARIABLE = /^(?:\$(?:request_uri|uri|document_uri)(?![A-Za-z0-9_])|\$\{(?:request_uri|uri|document_uri)\}|\{(?:uri|path|http\.request\.(?:orig_)?uri(?:\.path)?)\}|%\{REQUEST_URI\})/;
+
+/**
+ * A URL whose written host is followed at once by the request's path as a web server fills it in
+ * (`https://upstream.example.com$request_uri`, Caddy's `https://www.vendor.io{http.request.uri}`):
+ * the host is known, only the path is not. Returns the URL up to the variable and the variable;
+ * undefined when the host itself holds one (`https://$host$request_uri`) or the variable is another.
+ */
+export function requestPathAfterHost(value: string): { base: string; variable: string } | undefined {
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^/?#$%{}\s]+)/i.exec(value.slice(0, MAX_PART));
+  if (!m || /[.:@-]$/.test(m[1])) return undefined;
+  const v = REQUEST_PATH_VARIABLE.exec(value.slice(m[0].length, m[0].length + 64));
+  return v ? { base: m[0], variable: v[0] } : undefined;
+}
+
+/** The note for such a URL: its host is the one written, its path the request's. */
+export function requestPathNote(p: { variable: string }): string {
+  return `the path after the host is ${p.variable}, the web server's request path filled in per request: the host is the one written, which path it asks for is unknown here`;
 }

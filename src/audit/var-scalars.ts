@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { isMap, type Document } from 'yaml';
-import { composeDotenv, interpolateCompose, MAX_INTERPOLATED, type EnvLookup } from './compose-env.js';
+import { composeDotenv, interpolateCompose, MAX_INTERPOLATED, type EnvLookup, type ServiceEnv } from './compose-env.js';
 import { flagValue } from './embedded.js';
 import { fluxUnknownWhy, type FluxSubstitutions } from './flux.js';
 import { hostOfDestinationKey, referencesIn, type Reference, type ScannedFile } from './scan.js';
@@ -27,6 +27,8 @@ export interface VarScalar {
   how: 'compose' | 'flux';
   /** A value of an env file a Compose file names in `env_file:`: Compose interpolates it with that Compose file's project environment. */
   composeFile?: string;
+  /** With `composeFile`: the service naming the env file, whose `environment:` fills in what the project environment does not (compose-go 2.10). */
+  service?: ServiceEnv;
 }
 
 /** What Compose interpolates a file of a directory with: the `.env` beside it (the project directory's), or the env files a command line names. */
@@ -57,6 +59,33 @@ export function interpolateWith(value: string, env: ComposeEnv): ReturnType<type
   const { unresolved, tooLong } = interpolateCompose(value, new Map());
   const all = [...value.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
   return { value, unresolved: all.length ? all : unresolved, ...(tooLong ? { tooLong } : {}) };
+}
+
+/**
+ * What Compose fills an `env_file:` file's values in with (compose-go types/project.go
+ * WithServicesEnvironmentResolved, since compose-go 2.10): the project environment first, then
+ * the service's own `environment:` (each of its values interpolated from the project environment;
+ * a name written alone takes the project environment's value). A service value not known here is
+ * set all the same (its name's default does not apply), unknown, said why.
+ */
+export function withServiceEnv(env: ComposeEnv, service: ServiceEnv, composeFile: string): ComposeEnv {
+  if (env.opaque) return env;
+  const own = new Map<string, string>();
+  const unknown = new Map<string, string>();
+  for (const [name, written] of service.env) {
+    if (written === undefined || env.vars.get(name) !== undefined || env.setUnknown?.has(name)) continue;
+    const { value, unresolved, tooLong } = interpolateWith(written, env);
+    if (tooLong || unresolved.length) unknown.set(name, `${name} in service ${service.name}'s environment: (${composeFile}) is ${written}: ${tooLong ? `longer than ${MAX_INTERPOLATED} characters once interpolated` : env.why(unresolved)}`);
+    else own.set(name, value);
+  }
+  if (!own.size && !unknown.size) return env;
+  const setUnknown = new Set([...(env.setUnknown ?? []), ...unknown.keys()]);
+  return {
+    vars: { get: (name: string) => env.vars.get(name) ?? own.get(name) },
+    from: own.size ? `${env.from}, then service ${service.name}'s environment: in ${composeFile}, which compose-go 2.10 and later fill env_file values from (an older Compose leaves those names empty)` : env.from,
+    why: (unresolved) => [env.why(unresolved.filter((u) => !unknown.has(u))), ...unresolved.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].filter(Boolean).join('; '),
+    ...(setUnknown.size ? { setUnknown } : {}),
+  };
 }
 
 /** The env of a `.env` text (or of several env files read in order), its unknown values explained. */
@@ -171,7 +200,8 @@ export function applyVarScalars(scalars: readonly VarScalar[], references: Refer
       const line = s.literal ? s.line + 1 + i : s.line;
       const ways: Array<{ value: string; note: string; known: boolean }> = [];
       if (s.how === 'compose') {
-        for (const env of compose.ways(s.composeFile ?? s.file)) {
+        for (const way of compose.ways(s.composeFile ?? s.file)) {
+          const env = s.service && s.composeFile ? withServiceEnv(way, s.service, s.composeFile) : way;
           const { value, unresolved, tooLong } = interpolateWith(l, env);
           if (tooLong) continue;
           ways.push(unresolved.length ? { value, note: `${s.file}:${line} ${l}: ${env.opaque ?? env.why(unresolved)}`, known: false } : { value, note: `${s.file}:${line} ${l}, which Compose interpolates to ${value} (${env.from})`, known: true });

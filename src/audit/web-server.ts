@@ -1,0 +1,90 @@
+/**
+ * What a web server's configuration (nginx, Caddy, Apache httpd) sends requests to, beyond the
+ * URLs the generic patterns read: Apache's `Define` variables filled in, and an upstream that is
+ * wholly a variable (`proxy_pass $backend;`, `reverse_proxy {env.BACKEND_URL}`), whose destination
+ * is unknown.
+ */
+
+/** At most this many `Define`s are kept for one file (a real config has a handful). */
+export const MAX_DEFINES = 256;
+/** A defined value longer than this is not filled in. */
+const MAX_DEFINE_VALUE = 1024;
+
+const DEFINE = /^\s*Define\s+([A-Za-z_][A-Za-z0-9_]*)(?:\s+("[^"]*"|'[^']*'|\S+))?\s*$/;
+const UNDEFINE = /^\s*UnDefine\s+([A-Za-z_][A-Za-z0-9_]*)\s*$/;
+
+/**
+ * Apache httpd's `Define NAME value` (core): from that line on, `${NAME}` in the configuration is
+ * the value (httpd fills it in when it reads the file; `UnDefine` removes it). One file's lines in
+ * order; a name defined nowhere above stays as written (httpd then takes it from its environment).
+ */
+export class ApacheDefines {
+  private readonly values = new Map<string, { value: string; line: number }>();
+  private full = false;
+
+  /** The line with each `${NAME}` defined above filled in, and what was filled in (in words), or undefined when nothing is. */
+  fill(raw: string, file: string, n: number): { line: string; note: string } | undefined {
+    const def = DEFINE.exec(raw);
+    if (def) {
+      const value = (def[2] ?? '').replace(/^(["'])(.*)\1$/, '$2');
+      if (value.length <= MAX_DEFINE_VALUE && (this.values.has(def[1]) || this.values.size < MAX_DEFINES)) this.values.set(def[1], { value, line: n });
+      else this.full = true;
+      return undefined;
+    }
+    const undef = UNDEFINE.exec(raw);
+    if (undef) {
+      this.values.delete(undef[1]);
+      return undefined;
+    }
+    if (!this.values.size || !raw.includes('${')) return undefined;
+    const used: string[] = [];
+    const line = raw.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
+      const d = this.values.get(name);
+      if (!d) return whole;
+      if (used.length < 8) used.push(`\${${name}} is ${d.value} (Define at ${file}:${d.line})`);
+      return d.value;
+    });
+    if (!used.length) return undefined;
+    return { line, note: `${file}:${n}: ${used.join(', ')}, which httpd fills in as it reads the configuration${this.full ? `; more than ${MAX_DEFINES} Defines (or one too long) were not kept` : ''}` };
+  }
+}
+
+/**
+ * The upstream of a proxying directive when it is wholly a variable or placeholder: nginx
+ * `proxy_pass`/`grpc_pass` `$backend` (a `set` or `map` fills it in per request), Caddy
+ * `reverse_proxy {env.BACKEND_URL}` or `{$BACKEND}`, Apache `ProxyPass /p ${BACKEND_URL}`; with
+ * the directive's name. A written URL is left to the generic patterns.
+ */
+export function variableUpstream(raw: string): { directive: string; upstream: string } | undefined {
+  const nginx = /^\s*(proxy_pass|grpc_pass)\s+(\$[A-Za-z_][A-Za-z0-9_]*|\$\{[A-Za-z_][A-Za-z0-9_]*\})\S*\s*;/.exec(raw);
+  if (nginx) return { directive: `nginx ${nginx[1]}`, upstream: nginx[2] };
+  const caddy = /^\s*reverse_proxy(?:\s+(?:\/\S*|\*))?\s+(\{(?:env\.|\$)[A-Za-z_][A-Za-z0-9_]*(?::[^}\s]*)?\})(?=\s|$)/.exec(raw);
+  if (caddy) return { directive: 'Caddy reverse_proxy', upstream: caddy[1] };
+  const apache = /^\s*(ProxyPass(?:Match)?)\s+\S+\s+(\$\{[A-Za-z_][A-Za-z0-9_]*\})\S*/.exec(raw);
+  if (apache) return { directive: `Apache ${apache[1]}`, upstream: apache[2] };
+  return undefined;
+}
+
+/** The note for such an upstream. */
+export function variableUpstreamNote(file: string, n: number, u: { directive: string; upstream: string }): string {
+  return `${file}:${n} ${u.directive} ${u.upstream}: the server proxies requests to the destination this variable holds when it runs (its environment, a set or map), not written in the configuration`;
+}
+
+/** At most this many nginx `upstream` groups are kept for one file. */
+const MAX_UPSTREAMS = 256;
+
+/** nginx's `upstream NAME {` blocks of a file: each group's name and line (`proxy_pass http://NAME` sends to its `server`s). */
+export function nginxUpstreams(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  if (!text.includes('upstream')) return out;
+  text.split('\n').forEach((l, i) => {
+    const m = /^\s*upstream\s+([A-Za-z0-9_.-]+)\s*\{/.exec(l);
+    if (m && out.size < MAX_UPSTREAMS && !out.has(m[1].toLowerCase())) out.set(m[1].toLowerCase(), i + 1);
+  });
+  return out;
+}
+
+/** The note for `proxy_pass http://NAME` naming such a group: no host of its own, its servers are the destinations (each found at its line). */
+export function upstreamGroupNote(file: string, name: string, line: number): string {
+  return `nginx upstream group ${name} (${file}:${line}), not a host: the requests go to its server lines, each a finding of its own where it names a destination`;
+}
