@@ -1593,7 +1593,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   applyComposeVars(composeEnvs, references);
   // The Dockerfiles Compose services build: their FROM filled in with each build's args (audit/dockerfile.ts).
-  await applyComposeBuilds(builds, composeEnvs, new Set(unique.map(relOf)), cwd, references);
+  skipped.push(...(await applyComposeBuilds(builds, composeEnvs, new Set(unique.map(relOf)), cwd, references)));
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);
