@@ -1333,16 +1333,14 @@ function withShellEnv(env: ComposeEnv, key: string, shell: readonly ShellVar[], 
   const own = new Map<string, string | undefined>();
   const base = env.vars;
   const vars = { get: (n: string) => (own.has(n) ? own.get(n) : base.get(n)) };
-  const setUnknown = new Set(env.setUnknown);
+  // Nor its names set to values not known here (a copy per command line of a .env of 200 000
+  // values built from shell variables held 512 copies): the shell's say first.
+  const baseUnknown = env.setUnknown;
+  const setUnknown = { has: (n: string) => (own.has(n) ? own.get(n) === undefined : (baseUnknown?.has(n) ?? false)) };
   const why = new Map<string, string>();
   for (const s of shell) {
     own.set(s.name, s.value);
-    if (s.value !== undefined) {
-      setUnknown.delete(s.name);
-    } else {
-      setUnknown.add(s.name);
-      why.set(s.name, `${s.why} (${at.replace(/:\d+$/, '')}:${s.line})`);
-    }
+    if (s.value === undefined) why.set(s.name, `${s.why} (${at.replace(/:\d+$/, '')}:${s.line})`);
   }
   const names = shell.map((s) => s.name).join(', ');
   return {
@@ -1661,7 +1659,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   applyComposeVars(composeEnvs, references);
   // The Dockerfiles Compose services build: their FROM filled in with each build's args (audit/dockerfile.ts).
-  await applyComposeBuilds(builds, composeEnvs, new Set(unique.map(relOf)), cwd, references);
+  skipped.push(...(await applyComposeBuilds(builds, composeEnvs, new Set(unique.map(relOf)), cwd, references)));
   // A .kube unit's Yaml= is pulled by podman; then every podman pull's short name as podman resolves it.
   skipped.push(...applyQuadletKube(files, references));
   applyPodmanShortNames(files, references);

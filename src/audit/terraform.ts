@@ -854,6 +854,12 @@ const MAX_RENDERS = 16;
 
 /** At most this many variable settings come from command lines (each -var, each variable of a -var-file, for each root module). */
 export const MAX_CLI_SETTINGS = 10_000;
+/**
+ * At most this many steps (a root module looked at for a command line, a variable compared between
+ * a -var-file and a root module) go into matching command lines with root modules: 8 small
+ * scripts naming one 110 000-variable -var-file 256 times each took 16 s, and more scripts more.
+ */
+export const MAX_CLI_STEPS = 10_000_000;
 
 /**
  * `terraform -chdir=DIR plan -var 'x=v' -var-file=prod.tfvars` in a script or CI file next to a
@@ -862,10 +868,13 @@ export const MAX_CLI_SETTINGS = 10_000;
  * -var-file come last in Terraform's loading order, over terraform.tfvars and *.auto.tfvars). The
  * root module: `-chdir`'s directory, else each root module in the file's scope declaring the
  * variable; a relative -var-file is read from `-chdir`'s directory, else from the file's scope or
- * the root module's directory (a `cd` before it), wherever the scan holds it.
+ * the root module's directory (a `cd` before it), wherever the scan holds it. What a -var-file sets
+ * of a root module's variables is found once for the pair (the smaller of the two walked), a file
+ * named twice on one command line counts once, and at most MAX_CLI_STEPS steps are taken in all.
  */
 function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir: string; root: Block }>, jsonTfvars: ReadonlyMap<string, Attr[]>, declaredVars: Map<string, Set<string>>, vars: Vars, problems: Array<{ file: string; reason: string }>): void {
   let added = 0;
+  let steps = 0;
   const add = (f: string, dir: string, name: string, where: string, value: Value, unknownWhy?: string): boolean => {
     if (++added > MAX_CLI_SETTINGS) {
       problems.push({ file: f, reason: `more than ${MAX_CLI_SETTINGS} terraform -var/-var-file settings in the scan: those past it are not read, so the variables they set may take values not reported` });
@@ -874,11 +883,42 @@ function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir
     vars.add(dir, name, where, value, { kind: 'cli', ...(unknownWhy ? { unknownWhy } : {}) });
     return true;
   };
+  const step = (f: string, n: number): boolean => {
+    if ((steps += n) <= MAX_CLI_STEPS) return true;
+    problems.push({ file: f, reason: `more than ${MAX_CLI_STEPS} steps matching terraform command lines' -var/-var-file with root modules in the scan: the command lines from here on are not read, so the variables they set may take values not reported` });
+    return false;
+  };
   const tfvars = new Map<string, Attr[]>([...parsed.filter((p) => p.file.endsWith('.tfvars')).map((p) => [p.file, p.root.attrs] as const), ...jsonTfvars]);
+  // A -var-file's variables by name, and what it sets of a root module's variables, each found once.
+  const byName = new Map<string, Map<string, Attr[]>>();
+  const setsOf = new Map<string, Attr[]>();
+  const setBy = (file: string, dir: string, names: ReadonlySet<string>): Attr[] => {
+    const key = `${dir}\0${file}`;
+    const had = setsOf.get(key);
+    if (had) return had;
+    let index = byName.get(file);
+    if (!index) {
+      index = new Map();
+      for (const a of tfvars.get(file)!) {
+        const list = index.get(a.name);
+        if (list) list.push(a);
+        else index.set(a.name, [a]);
+      }
+      byName.set(file, index);
+    }
+    const out: Attr[] = [];
+    if (names.size <= index.size) {
+      for (const n of names) out.push(...(index.get(n) ?? []));
+      out.sort((x, y) => x.line - y.line);
+    } else for (const a of tfvars.get(file)!) if (names.has(a.name)) out.push(a);
+    setsOf.set(key, out);
+    return out;
+  };
   for (const f of files) {
     if (f.text === undefined || isTerraformFile(f.file) || !/-var/.test(f.text)) continue;
     const scope = runtimeScopeOf(f.file);
     for (const cmd of tfCliVarsIn(f.text)) {
+      if (!step(f.file, declaredVars.size)) return;
       const chdir = cmd.chdir === undefined ? undefined : path.posix.normalize(path.posix.join(scope, cmd.chdir)).replace(/\/+$/, '');
       const roots = [...declaredVars.keys()].filter((dir) => !vars.callers.get(dir) && (chdir === undefined ? inRuntimeScope(scope, dir) : dir === chdir || (chdir === '.' && dir === '')));
       for (const dir of roots) {
@@ -888,13 +928,13 @@ function commandLineVars(files: ScannedFile[], parsed: Array<{ file: string; dir
           const value: Value = x.value === undefined ? { t: 'other', line: x.line, calls: [], strings: [] } : { t: 'str', v: x.value, line: x.line };
           if (!add(f.file, dir, `var.${x.name}`, `${f.file}:${x.line} ${x.how} (a run-time value${x.value === undefined ? ' from the shell or CI, unknown' : ''})`, value)) return;
         }
-        for (const written of cmd.varFiles) {
+        for (const written of new Set(cmd.varFiles)) {
           if (path.posix.isAbsolute(written)) continue;
           const bases = chdir !== undefined ? [chdir] : [...new Set([scope, dir || '.'])];
           const file = bases.map((b) => path.posix.normalize(path.posix.join(b, written))).find((x) => tfvars.has(x));
           if (!file) continue;
-          for (const a of tfvars.get(file)!)
-            if (names.has(a.name) && !add(f.file, dir, `var.${a.name}`, `${file}:${a.line} (-var-file at ${f.file}:${cmd.line}, a run-time value)`, a.value)) return;
+          if (!setsOf.has(`${dir}\0${file}`) && !step(f.file, Math.min(names.size, tfvars.get(file)!.length))) return;
+          for (const a of setBy(file, dir, names)) if (!add(f.file, dir, `var.${a.name}`, `${file}:${a.line} (-var-file at ${f.file}:${cmd.line}, a run-time value)`, a.value)) return;
         }
         // `-var-file=$VARS` / `${VARS}.tfvars`: a file the shell or CI names may set any variable of the module.
         for (const written of cmd.unnamed.slice(0, 1))

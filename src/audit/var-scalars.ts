@@ -41,7 +41,7 @@ export interface ComposeEnv {
   /** Set: the command runs Compose with an env file the scan cannot read or name, so any variable may be set by it: each is unknown (this says why). */
   opaque?: string;
   /** Names the shell Compose runs in sets to a value not known here (`export IMAGE="app:${1}"`): set, so no default written applies; each is unknown. */
-  setUnknown?: ReadonlySet<string>;
+  setUnknown?: { has(name: string): boolean };
 }
 
 /** One way a Compose file is run: the env files a `docker compose` command line of the scan gives it (scan.ts composeRuns). */

@@ -120,11 +120,12 @@ export interface Contribution<Entry, Spec> {
 
 /**
  * A URL a manifest names (`pattern` checks its scheme): with no user name or password in it, and
- * no query parameter that carries a credential (a token, a pre-signed URL's signature). ferry
- * writes the URL into the lock and the bundle (its fetch reads it there, and both travel: a lock
- * is committed, a bundle crosses the gap and is stored on both sides) and into messages; a
- * credential there outlives the run. A token goes in `auth:` (a file's `bearerTokenEnv`); a
- * pre-signed URL expires (S3's within 7 days), so a lock could not fetch it again anyway.
+ * no parameter that carries a credential (a token, an API key, a pre-signed URL's signature) in its
+ * query, its fragment or a path segment's `;` parameters. ferry writes the URL into the lock and
+ * the bundle (its fetch reads it there, and both travel: a lock is committed, a bundle crosses the
+ * gap and is stored on both sides) and into messages; a credential there outlives the run. A token
+ * goes in `auth:` (a file's `bearerTokenEnv`); a pre-signed URL expires (S3's within 7 days), so a
+ * lock could not fetch it again anyway.
  */
 export function manifestUrl(pattern: RegExp, message: string) {
   return z
@@ -134,39 +135,96 @@ export function manifestUrl(pattern: RegExp, message: string) {
       message: 'holds a user name or password, which ferry does not send and would write into the lock and the bundle: remove it from the URL (a file takes auth: { bearerTokenEnv })',
     })
     .superRefine((url, ctx) => {
-      const secret = credentialParams(url);
-      if (!secret.length) return;
-      const named = secret.map((k) => JSON.stringify(k)).join(', ');
+      const found = credentialParams(url);
+      if (!found.length) return;
+      const places = (['query', 'fragment', 'path'] as const).flatMap((place) => {
+        const names = found.filter((p) => p.place === place).map((p) => JSON.stringify(p.name));
+        if (!names.length) return [];
+        const listed = names.length > NAMES_LISTED ? [...names.slice(0, NAMES_LISTED), `and ${names.length - NAMES_LISTED} more`] : names;
+        return [`${place === 'path' ? 'path (;)' : place} parameter${names.length > 1 ? 's' : ''} ${listed.join(', ')}`];
+      });
       ctx.addIssue({
         code: 'custom',
         message:
-          `its query parameter${secret.length > 1 ? 's' : ''} ${named} carr${secret.length > 1 ? 'y' : 'ies'} a credential (a token or a signed URL's signature), which ferry would write into the lock and the bundle: ` +
+          `its ${places.join(' and ')} carr${found.length > 1 ? 'y' : 'ies'} a credential (a token, an API key or a signed URL's signature), which ferry would write into the lock and the bundle: ` +
           'name the URL without it and put a token in auth: { bearerTokenEnv } (files), or download a pre-signed URL (it expires) and list the file from a server of yours',
       });
     });
 }
 
-/**
- * Query parameters that carry a credential by their name: tokens (`token`, `access_token`,
- * `private_token`, `X-Amz-Security-Token`), signatures of pre-signed URLs (`X-Amz-Signature`,
- * `X-Goog-Signature`, CloudFront's `Signature`, Azure SAS `sig`), API keys, passwords and secrets.
- * By name only: the value is never printed.
- */
-const CREDENTIAL_PARAM = /^(?:sig|api[-_]?key|(?:.*[-_])?(?:token|signature|secret|password))$/i;
+/** Credential parameter names a message lists, then `and N more`. */
+const NAMES_LISTED = 8;
 
 /**
- * The names of `url`'s credential-carrying query parameters, each once, as written. A URL the
- * WHATWG parser refuses (a port past 65535, a bad host) is read as written: its query is what
- * follows the first `?` up to a `#`, and is no less written into the manifest's messages.
+ * Parameter names that carry a credential, compared lowercased with `-`, `_` and `.` left out
+ * (`X-Amz-Signature`, `access_token`, `accessToken` and `ACCESS-TOKEN` alike): any name ending in
+ * a token, signature, secret, password or credential word (`private_token`, OAuth's
+ * `access_token` and `id_token`, `X-Amz-Security-Token`, `X-Amz-Credential`, `X-Goog-Signature`,
+ * CloudFront's `Signature`, `client_secret`), a key named for what it opens (`api_key`, `apikey`,
+ * `x-api-key`, `access_key`, `secret_key`, `private_key`, Azure's `subscription-key`,
+ * `sas_key`), a session id (`jsessionid`, `PHPSESSID`), and `sig` (Azure SAS), `auth`, `authorization`, `jwt`, `pwd`.
  */
-export function credentialParams(url: string): string[] {
-  let params: URLSearchParams;
+const CREDENTIAL_NAME = /(?:token|signature|secret|passw(?:or)?d|credentials?|sess(?:ion)?id|(?:api|access|secret|private|subscription|account|auth|client|app|sas|signing|session|license|master)key)$|^(?:sig|auth|authorization|jwt|pwd)$/;
+
+/**
+ * A bare `key` is Google's API key (`?key=AIza…`) and many services' — but also a name some
+ * download links use for what they serve. It counts as a credential when its value looks like a
+ * generated secret: Google's `AIza` prefix, or 16 characters or more with no `.` in them (a file
+ * name or a version has one); a shorter value or one with a `.` is taken for a name.
+ */
+function isSecretKeyValue(value: string): boolean {
+  return value.startsWith('AIza') || (value.length >= 16 && !value.includes('.'));
+}
+
+/** Where in a URL a credential parameter was found: the message names the place and the name. */
+export interface CredentialParam {
+  place: 'query' | 'fragment' | 'path';
+  /** The name as written (percent-decoded), never its value. */
+  name: string;
+}
+
+/**
+ * The credential-carrying parameters of `url`, each name once per place, as written. Read from
+ * the URL as written (one linear pass, for a URL the WHATWG parser refuses too): its query (what
+ * follows the first `?` up to a `#`, `name=value` pairs cut at `&` and `;`), its fragment (a token
+ * in OAuth's implicit flow: `#access_token=…`, pairs cut at `&`, `;` and `?` for a `#/route?…`)
+ * and a path segment's `;` parameters (`/repo;token=…/x.deb`). A parameter with an empty value
+ * carries nothing.
+ */
+export function credentialParams(url: string): CredentialParam[] {
+  const authority = /^[a-z][a-z0-9+.-]*:(?:[/\\]*[^/?#\\]*)?/i.exec(url)?.[0].length ?? 0;
+  const hash = url.indexOf('#', authority);
+  const beforeHash = hash < 0 ? url.length : hash;
+  const question = url.indexOf('?', authority);
+  const pathEnd = question >= 0 && question < beforeHash ? question : beforeHash;
+  const found = new Map<string, CredentialParam>();
+  const take = (place: CredentialParam['place'], pairs: string[]) => {
+    for (const pair of pairs) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0 || eq === pair.length - 1) continue;
+      const name = decodeName(pair.slice(0, eq));
+      if (!isCredential(name, pair.slice(eq + 1))) continue;
+      found.set(`${place} ${name}`, { place, name });
+    }
+  };
+  take('path', url.slice(authority, pathEnd).split(/[/\\]/).flatMap((segment) => segment.split(';').slice(1)));
+  if (pathEnd < beforeHash) take('query', url.slice(pathEnd + 1, beforeHash).split(/[&;]/));
+  if (hash >= 0) take('fragment', url.slice(hash + 1).split(/[&;?]/));
+  return [...found.values()];
+}
+
+function decodeName(raw: string): string {
   try {
-    params = new URL(url).searchParams;
+    return decodeURIComponent(raw.replace(/\+/g, ' '));
   } catch {
-    params = new URLSearchParams(/\?([^#]*)/.exec(url)?.[1] ?? '');
+    return raw;
   }
-  return [...new Set([...params.keys()].filter((k) => CREDENTIAL_PARAM.test(k)))];
+}
+
+function isCredential(name: string, rawValue: string): boolean {
+  const compact = name.toLowerCase().replace(/[-_.\s]/g, '');
+  if (CREDENTIAL_NAME.test(compact)) return true;
+  return compact === 'key' && isSecretKeyValue(decodeName(rawValue));
 }
 
 /** A user name or password in `url`; for a URL the WHATWG parser refuses, an `@` after something in its authority as written. */

@@ -27,7 +27,7 @@ describe('manifest URLs carry no credential in their query (design2)', () => {
     };
     const { details = [], error } = validationOf(manifest);
     const at = (path: string) => details.find((d) => d.startsWith(`${path}:`)) ?? '';
-    expect(at('files[0].url')).toMatch(/query parameters "X-Amz-Security-Token", "X-Amz-Signature" carry a credential/);
+    expect(at('files[0].url')).toMatch(/query parameters "X-Amz-Credential", "X-Amz-Security-Token", "X-Amz-Signature" carry a credential/);
     expect(at('files[0].checksums.url')).toMatch(/query parameter "private_token" carries a credential/);
     expect(at('apt[0].url')).toMatch(/query parameter "sig" carries a credential/);
     expect(at('charts[0].repo')).toMatch(/query parameter "token" carries a credential/);
