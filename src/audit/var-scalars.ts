@@ -79,12 +79,13 @@ export function withServiceEnv(env: ComposeEnv, service: ServiceEnv, composeFile
     else own.set(name, value);
   }
   if (!own.size && !unknown.size) return env;
-  const setUnknown = new Set([...(env.setUnknown ?? []), ...unknown.keys()]);
+  const before = env.setUnknown;
+  const setUnknown = unknown.size ? { has: (name: string) => unknown.has(name) || Boolean(before?.has(name)) } : before;
   return {
     vars: { get: (name: string) => env.vars.get(name) ?? own.get(name) },
     from: own.size ? `${env.from}, then service ${service.name}'s environment: in ${composeFile}, which compose-go 2.10 and later fill env_file values from (an older Compose leaves those names empty)` : env.from,
     why: (unresolved) => [env.why(unresolved.filter((u) => !unknown.has(u))), ...unresolved.filter((u) => unknown.has(u)).map((u) => unknown.get(u)!)].filter(Boolean).join('; '),
-    ...(setUnknown.size ? { setUnknown } : {}),
+    ...(setUnknown ? { setUnknown } : {}),
   };
 }
 
