@@ -210,7 +210,8 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   const lines: string[] = [];
   if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
   // One line each: a value from a crafted file (a newline in a tag) cannot start a line of its own.
-  for (const x of r.replacements) lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
+  // A key the override sets that had no value (`global.imageRegistry` a template reads first) is named, not an empty column.
+  for (const x of r.replacements) lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${x.old === '' ? `${x.where ? `${x.where} ` : ''}(not set)` : x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
   // A reference from the file is shown cut short (a 5 MiB URI on one sources line was printed whole); --json keeps it whole.
   for (const u of r.unmapped) lines.push(escapeLine(`${rel(u.file)}:${u.line}  ${clip(u.ref)}  not mirrored: ${u.reason} (left as is)`));
   const n = r.replacements.length;
