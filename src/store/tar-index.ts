@@ -160,6 +160,10 @@ function windowReader(fh: Pick<RandomAccessFile, 'read'>, fileSize: number) {
 
 const ZERO_BLOCK = Buffer.alloc(BLOCK);
 
+const LINK_HINT = 'Refusing it rather than following it; this tar was not made by ferry or was tampered with.';
+/** For headers tar readers interpret differently: what ferry verified would not be what another tool extracts. */
+const AMBIGUOUS_HINT = 'Tar readers disagree on what this entry is, so what ferry checks need not be what another tool extracts; no ferry bundle holds it: the tar was crafted or altered.';
+
 /** Metadata (PAX records, GNU long names) that may precede one entry, in total. */
 const MAX_META = 1 << 20;
 /**
@@ -193,6 +197,10 @@ export async function indexTar(source: string | RandomAccessFile): Promise<TarIn
     let pax: { path?: string; size?: string } = {};
     let metaBytes = 0;
     let gnuLongName: string | undefined;
+    // One PAX header and one GNU long name per entry at most, never both naming it: tar readers
+    // disagree on which wins (GNU tar takes the last PAX header and the PAX path over a long name,
+    // Python's tarfile the first header read), so such an entry has no one name to verify.
+    let paxHeaders = 0;
     let firstHeader = -1;
     const bad = (msg: string, hint?: string) =>
       new FerryError('VERIFY', `${file}: ${msg}`, { hint: hint ?? 'The bundle is damaged or is not a tar; copy it again from the source.' });
@@ -205,9 +213,12 @@ export async function indexTar(source: string | RandomAccessFile): Promise<TarIn
       if (!checksumOk(header)) throw bad(`bad header checksum at byte ${pos} (not a tar, or damaged)`);
       if (firstHeader === -1) firstHeader = pos;
       const type = String.fromCharCode(header[156] || 0x30);
+      const meta = type === 'x' || type === 'g' || type === 'L';
       let size = numberField(header, 124, 12);
       if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid size field at byte ${pos}`);
-      if (pax.size !== undefined) {
+      // A PAX size is the size of the entry the records describe: a PAX header or long name in
+      // between keeps its own (as GNU tar and tarfile read it), or its data would be read as headers.
+      if (pax.size !== undefined && !meta) {
         // Decimal digits only: Number() would also take "0x200", "1e3" and "" (as 0), which other tar readers refuse.
         size = /^\d+$/.test(pax.size) ? Number(pax.size) : NaN;
         if (!Number.isSafeInteger(size) || size < 0) throw bad(`invalid PAX size ${JSON.stringify(pax.size)} at byte ${pos}`);
@@ -216,26 +227,39 @@ export async function indexTar(source: string | RandomAccessFile): Promise<TarIn
       const next = dataStart + Math.ceil(size / BLOCK) * BLOCK;
       if (dataStart + size > fileSize) throw bad(`entry at byte ${pos} runs past the end of the file (truncated?)`);
 
-      if (type === 'x' || type === 'g' || type === 'L') {
+      if (meta) {
         metaBytes += size;
         if (size > MAX_META || metaBytes > MAX_META) throw bad(`oversized ${type === 'L' ? 'GNU long name' : 'PAX'} header at byte ${pos} (more than ${MAX_META} bytes of metadata for one entry)`);
-        // Global headers ('g') set defaults for the archive; ferry never writes them and
-        // nothing in them can change where data lands, so they are skipped (but counted).
-        if (type === 'g') {
-          pos = next;
-          continue;
-        }
         const data = await readAt(dataStart, size);
-        if (type === 'L') gnuLongName = cString(data, 0, data.length);
-        else {
+        if (type === 'L') {
+          if (gnuLongName !== undefined) throw bad(`a second GNU long name for one entry at byte ${pos}`, AMBIGUOUS_HINT);
+          gnuLongName = cString(data, 0, data.length);
+        } else {
+          let records: Record<string, string>;
           try {
-            const records = parsePaxRecords(data);
-            if (records.path !== undefined) pax.path = records.path;
-            if (records.size !== undefined) pax.size = records.size;
+            records = parsePaxRecords(data);
           } catch {
             throw bad(`malformed PAX header at byte ${pos}`);
           }
+          const sparse = Object.keys(records).find((k) => k.startsWith('GNU.sparse.'));
+          if (sparse) {
+            // GNU tar's PAX sparse format: the entry's data is a map plus fragments and its real
+            // name is GNU.sparse.name, so other readers extract a different file than the one indexed.
+            throw bad(`PAX header at byte ${pos} describes a GNU sparse file (${JSON.stringify(sparse)}); bundles hold only regular files and directories`, LINK_HINT);
+          }
+          if (type === 'g') {
+            // A global header's records apply to every later entry in GNU tar and tarfile: a path or
+            // size there renames or resizes all of them. ferry never writes one; any other record
+            // (a comment, as git archive writes) changes nothing and is skipped.
+            const key = ['path', 'size', 'linkpath'].find((k) => records[k] !== undefined);
+            if (key) throw bad(`global PAX header at byte ${pos} sets ${JSON.stringify(key)} for every later entry; refusing it`, AMBIGUOUS_HINT);
+          } else {
+            if (++paxHeaders > 1) throw bad(`a second PAX header for one entry at byte ${pos}`, AMBIGUOUS_HINT);
+            if (records.path !== undefined) pax.path = records.path;
+            if (records.size !== undefined) pax.size = records.size;
+          }
         }
+        if (gnuLongName !== undefined && pax.path !== undefined) throw bad(`entry at byte ${firstHeader === -1 ? pos : firstHeader} is named both by a GNU long name and a PAX path`, AMBIGUOUS_HINT);
         pos = next;
         continue;
       }
@@ -252,16 +276,22 @@ export async function indexTar(source: string | RandomAccessFile): Promise<TarIn
       pax = {};
       metaBytes = 0;
       gnuLongName = undefined;
+      paxHeaders = 0;
       firstHeader = -1;
 
       if (TYPE_NAMES[type] || (type !== '0' && type !== '7' && type !== '5')) {
         throw bad(
           `entry ${JSON.stringify(rawName)} is a ${TYPE_NAMES[type] ?? `type ${JSON.stringify(type)} entry`}; bundles hold only regular files and directories`,
-          'Refusing it rather than following it; this tar was not made by ferry or was tampered with.',
+          LINK_HINT,
         );
       }
+      // A directory's data is skipped by GNU tar and read as headers by tarfile: ferry writes none.
+      if (type === '5' && size > 0) throw bad(`directory ${JSON.stringify(rawName)} at byte ${headerOffset} carries ${size} bytes of data`, AMBIGUOUS_HINT);
       if (Buffer.byteLength(rawName) > MAX_NAME_BYTES) throw bad(`entry at byte ${headerOffset} has a name of ${Buffer.byteLength(rawName)} bytes (at most ${MAX_NAME_BYTES})`, 'No ferry bundle has names this long: the tar was crafted or is not a bundle.');
       const name = safeEntryName(rawName, file);
+      // Old tars mark a directory as a regular file ('\0') whose name ends in "/" (GNU tar and
+      // tarfile read it so), and a file named "." would be skipped here and written by others.
+      if (type !== '5' && (name === '.' || /\/\.?$/.test(rawName))) throw bad(`entry ${JSON.stringify(rawName)} at byte ${headerOffset} is a file with a directory's name`, AMBIGUOUS_HINT);
       if (name !== '.') {
         const entry: TarEntry = { name, type: type === '5' ? 'directory' : 'file', offset: dataStart, size: type === '5' ? 0 : size, headerOffset };
         const prev = byName.get(name);
