@@ -7,6 +7,17 @@ import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type 
 /** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
 
 const DEFAULT_MAX_MANIFEST = 16 * 1024 * 1024;
+/** A digest ferry can check: sha256 or sha512, lower-case hex of the right length. */
+const HASHED_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+/** A media type as RFC 6838 spells one (type/subtype, with +suffix and dots). */
+const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
+/** A header's decimal whole number, undefined when absent or anything else (`12abc`, `-1`, `1e3`, past 2^53). */
+function wholeNumber(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,16}$/.test(text.trim())) return undefined;
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
+}
 
 export async function getManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
   const ctx = pullContext(repo);
@@ -52,10 +63,16 @@ export async function headManifest(t: RegistryTransport, repo: RepoRef, referenc
     return r;
   });
   if (!res) return undefined;
+  // The answer's headers are the registry's word: taken only when each is well formed (a digest
+  // of a known algorithm, the one asked for when asking by digest; a size a manifest can have; a
+  // media type), else the manifest itself is fetched and hashed. A crafted header would otherwise
+  // become a reference (the referrers tag) or a size compared with ours.
   const digest = headerValue(res.headers, 'docker-content-digest');
-  const size = Number(headerValue(res.headers, 'content-length') ?? NaN);
+  const size = wholeNumber(headerValue(res.headers, 'content-length'));
   const ct = headerValue(res.headers, 'content-type')?.split(';')[0].trim();
-  if (digest && Number.isFinite(size) && ct) return { digest, mediaType: ct, size };
+  const max = t.opts.maxManifestBytes ?? DEFAULT_MAX_MANIFEST;
+  const digestOk = digest !== undefined && HASHED_DIGEST.test(digest) && (!isDigest(reference) || digest === reference);
+  if (digestOk && size !== undefined && size <= max && ct && MEDIA_TYPE.test(ct)) return { digest, mediaType: ct, size };
   const full = await getManifest(t, repo, reference);
   return { digest: full.digest, mediaType: full.mediaType, size: full.bytes.length };
 }
@@ -74,8 +91,8 @@ export async function blobSize(t: RegistryTransport, repo: RepoRef, digest: stri
     // The registry itself (not a proxy or gateway in front of it) could not read its record of the blob.
     if (opts.unknownOn500 && res.status === 500 && headerValue(res.headers, 'docker-distribution-api-version')) return undefined;
     if (res.status !== 200) await t.fail(res, what, ctx);
-    const len = headerValue(res.headers, 'content-length');
-    return len === undefined ? undefined : Number(len);
+    // A length that is no whole number (a crafted or broken answer) tells nothing: as if absent.
+    return wholeNumber(headerValue(res.headers, 'content-length'));
   });
 }
 
