@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { NetOptions } from '../oci/context.js';
 import { bundleFrom, pathFrom } from './inputs.js';
 import { FerryError } from '../errors.js';
@@ -7,7 +8,7 @@ import { kindByName } from '../kinds/index.js';
 import { imageKind } from '../kinds/image/index.js';
 import type { OciIndex } from '../oci/media-types.js';
 import type { BlobSource } from '../store/source.js';
-import { loadVerifyKey, signatureProblemHint } from '../store/bundle-sign.js';
+import { loadVerifyKey, SIGNATURE_FILE, signatureProblemHint } from '../store/bundle-sign.js';
 import { verifyBundle as verifyBundleFile, type VerifyOptions, type VerifyReport } from '../store/bundle-verify.js';
 import { verifyBytes } from '../store/split-file.js';
 import { CHAINED_BASE_HINT } from '../store/differential.js';
@@ -74,6 +75,29 @@ export async function bundleVerifyCommand(bundle: string, opts: BundleVerifyOpti
   }
 }
 
+/** A split bundle's numbered part (`app.ferry.tar.003`). */
+const PART_FILE = /\.\d{3}$/;
+
+/**
+ * What to do when some of the problems are a split bundle's parts (missing, or not hashing to
+ * their line of the .parts list): copy those parts again, by name, then `then`. Undefined when no
+ * problem names a part.
+ */
+export function partsHint(found: ReadonlyArray<{ file: string }>, then: string): string | undefined {
+  const parts = [...new Set(found.filter((p) => PART_FILE.test(p.file)).map((p) => path.basename(p.file)))];
+  if (!parts.length) return undefined;
+  const named = parts.length > 3 ? `${parts.slice(0, 3).join(', ')} and ${parts.length - 3} more parts` : parts.join(', ');
+  return `Copy ${named} again from the source: \`sha256sum -c\` on the .parts file beside ${parts.length > 1 ? 'them' : 'it'} names every part that differs (each part is checked against it). ${then}`;
+}
+
+/**
+ * The base holds every blob the differential left out, but its signature does not check with the
+ * key it was checked with (--base-key, else --key): most often the base was signed before the key
+ * was rotated; copying it again would not help.
+ */
+const BASE_SIGNATURE_HINT =
+  'The differential is sound and its base holds every blob it left out; only the base\'s signature does not check with the key named above. A base signed before the signing key was rotated takes its own public key: --base-key <the earlier .pub>. If that key was the right one, compare its fingerprint with its maker\'s (`openssl pkey -pubin -in key.pub -outform DER | sha256sum`): the same fingerprint means the base changed on its way, so copy it again; an unsigned base cannot be checked with a key at all.';
+
 /** The error for a bundle that failed verification: every problem listed (capped), exit 3. */
 export function verifyFailure(report: VerifyReport): FerryError {
   const n = report.problems.length;
@@ -83,9 +107,13 @@ export function verifyFailure(report: VerifyReport): FerryError {
   return new FerryError('VERIFY', `${report.bundle}: verification failed (${n} problem${n > 1 ? 's' : ''})${incomplete}`, {
     details: listed(report.problems.map((p) => p.message)),
     hint: !baseOnly
-      ? (signatureProblemHint(report.problems.map((p) => p.message)) ?? 'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.')
+      ? (signatureProblemHint(report.problems.map((p) => p.message)) ??
+        partsHint(report.problems, 'Then verify again; do not import it before.') ??
+        'Do not import this bundle. Copy it again from the source (or re-create it there) and verify again.')
       : b.differential && b.missing.length
         ? CHAINED_BASE_HINT
-        : 'The differential is sound; its base is not: copy the base again from the source (or carry a full bundle: bundle create without --since) and verify again.',
+        : !b.missing.length && report.problems.every((p) => p.file === SIGNATURE_FILE)
+          ? BASE_SIGNATURE_HINT
+          : 'The differential is sound; its base is not: copy the base again from the source (or carry a full bundle: bundle create without --since) and verify again.',
   });
 }

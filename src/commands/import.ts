@@ -22,7 +22,7 @@ import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { ANNOTATION } from '../store/source.js';
 import { RegistryPushSession } from '../oci/push-session.js';
 import type { Progress } from '../ui/progress.js';
-import { listed, MAX_LISTED, verifyBundle } from './bundle-verify.js';
+import { listed, MAX_LISTED, partsHint, verifyBundle } from './bundle-verify.js';
 import { bundleFrom, pathFrom } from './inputs.js';
 
 export interface ImportOptions extends NetOptions {
@@ -160,6 +160,9 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
   const staged = onePass && (resolved.directory || resolved.files || resolved.charts || resolved.apt) ? new StagedBlobs(hashed) : undefined;
   let signaturesVerified = 0;
   const imageSignatureNotes: string[] = [];
+  // Where a full disk stopped the import, said with what it left (diskFullOnImport).
+  let phase: ImportPhase = onePass ? 'blobs' : 'import';
+  let written = () => 0;
   try {
     if (onePass && key) {
       // The bundle's signature (over checksums.sha256) before the first byte goes out: cheap.
@@ -175,6 +178,7 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
       ? new RegistryPushSession(client, { openBlob: (digest, start) => (onePass ? hashed.openBlob(digest, start) : source.openBlob(digest, start)), progress: opts.progress, concurrency })
       : undefined;
     for (const [digest, repositories] of mounts) push?.knownAt(digest, repositories);
+    written = () => push?.written ?? 0;
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
     const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, staged, warnings };
@@ -193,9 +197,12 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
     }
 
     // Entries import side by side (each pushes its own blobs, manifests, then tag, in that order).
+    phase = 'import';
     const done = await mapLimit(tops, perEntry, (top) => kindOf(top)!.importTo(top, ctx));
     await layouts.flush();
     results.push(...done.flat());
+  } catch (err) {
+    throw diskFullOnImport(err, bundle, resolved, phase, written()) ?? err;
   } finally {
     await staged?.cleanup();
     await net?.close();
@@ -225,8 +232,6 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
 /** The bundle failed verification: what was found, and what (if anything) was written. */
 function verifyFailed(bundle: string, found: ReadonlyArray<{ file: string; message: string }>, written = 0): FerryError {
   const problems = found.map((p) => p.message);
-  // A split bundle's damaged parts (each problem names its part file): those parts are what to copy again.
-  const parts = [...new Set(found.filter((p) => PART_FILE.test(p.file)).map((p) => path.basename(p.file)))];
   const left = written
     ? `nothing was imported: no manifest or tag was written; ${written} blob${written > 1 ? 's' : ''} pushed before the check finished stay${written > 1 ? '' : 's'} untagged in the target registry, and its garbage collection removes ${written > 1 ? 'them' : 'it'} (\`registry garbage-collect\` for Distribution)`
     : 'nothing was imported';
@@ -234,15 +239,53 @@ function verifyFailed(bundle: string, found: ReadonlyArray<{ file: string; messa
     details: listed(problems),
     hint:
       signatureProblemHint(problems) ??
-      (parts.length
-        ? `Copy ${parts.length > 3 ? `${parts.slice(0, 3).join(', ')} and ${parts.length - 3} more parts` : parts.join(', ')} again from the source: \`sha256sum -c\` on the .parts file beside ${parts.length > 1 ? 'them' : 'it'} names every part that differs (each part is checked against it). Then import again.`
-        : undefined) ??
+      partsHint(found, 'Then import again.') ??
       'Copy the bundle across again (compare `sha256sum` on both sides), or recreate it. `--verify-first` checks the whole bundle before writing anything.',
   });
 }
 
-/** A split bundle's numbered part (`app.ferry.tar.003`). */
-const PART_FILE = /\.\d{3}$/;
+/** Where the import was: its blob pass (nothing named yet) or naming the artifacts (some may be done). */
+type ImportPhase = 'blobs' | 'import';
+
+/** The system's words for a disk that cannot take more. */
+const DISK_FULL: Record<string, string> = { ENOSPC: 'no space left on the device', EDQUOT: 'disk quota exceeded' };
+
+/**
+ * A target directory whose disk filled (or whose quota ran out) during the import: which of the
+ * target's directories it is, what the import left there and in the registry, and what to do.
+ * Undefined for any other error. The path the system names is looked up through FerryError causes.
+ */
+function diskFullOnImport(err: unknown, bundle: string, target: ResolvedTarget, phase: ImportPhase, written: number): FerryError | undefined {
+  let e: unknown = err;
+  for (let depth = 0; depth < 8 && e && !(DISK_FULL[(e as NodeJS.ErrnoException).code ?? ''] && (e as NodeJS.ErrnoException).path); depth++) e = (e as { cause?: unknown }).cause;
+  const errno = e as NodeJS.ErrnoException | undefined;
+  const reason = errno && DISK_FULL[errno.code ?? ''];
+  if (!errno?.path || !reason) return undefined;
+  const facets: Array<[string, string | undefined]> = [
+    ['apt.dir', target.apt?.dir],
+    ['files.dir', target.files?.dir],
+    ['charts.dir', target.charts?.dir],
+    ['directory', target.directory],
+  ];
+  const inside = (dir: string) => {
+    const rel = path.relative(dir, errno.path!);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  const facet = facets.find(([, dir]) => dir !== undefined && inside(dir));
+  if (!facet) return undefined;
+  const [name, dir] = facet as [string, string];
+  const untagged = written
+    ? `; ${written} blob${written > 1 ? 's' : ''} pushed to the target registry before it stay${written > 1 ? '' : 's'} untagged until the import is run again (or the registry's garbage collection removes ${written > 1 ? 'them' : 'it'})`
+    : '';
+  const left =
+    phase === 'blobs'
+      ? `nothing was imported: no manifest or tag was written, no file was named in the target's directories (what was staged in them is removed)${untagged}`
+      : 'artifacts imported before it are complete; the rest were not imported (nothing is left half-written under a final name)';
+  return new FerryError('INTERNAL', `${dir} (the target's ${name}): ${reason} while importing ${bundle}; ${left}`, {
+    cause: err,
+    hint: `Free space on the file system that holds ${dir} (\`df -h ${dir}\`; the import needs room there for the files the bundle brings into it), or point the target's ${name} at a disk with room; then run the same import again: what the target already holds is skipped.`,
+  });
+}
 
 const kindOf = (top: OciDescriptor) => kindByName(kindNameOf(top));
 
