@@ -28,6 +28,10 @@ export interface BundleContents {
   topLevel: number;
   artifacts: BundleArtifact[];
   unsatisfied: string[];
+  /** A differential bundle: its base and what it leaves out (the target must already hold it). */
+  differential?: { base: { kind: string; name: string; digest: string }; omittedBlobs: number; omittedBytes: number; omitted: ReadonlySet<string> };
+  /** It holds a signature over its checksum list (not checked by the report: `bundle verify --key` checks it). */
+  signed: boolean;
 }
 
 export interface HtmlReportInput {
@@ -359,12 +363,15 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
     out.push(
       `<section id="bundle"><h2>Bundle</h2><p><code>${esc(b.path)}</code>: ${bytes(b.tarSize)}, bundle format ${esc(b.formatVersion)}, written by ferry ${esc(b.ferryVersion)} from manifest <b>${esc(b.manifestName)}</b>; ${b.topLevel} top-level artifact(s), ${b.blobs} blob(s) (${bytes(b.blobBytes)}, each stored once). As its index and lock say; <code>ferry bundle verify</code> re-hashes every byte.</p>`,
     );
+    const d = b.differential;
+    if (d) out.push(`<p>${badge('differential', 'warn')} against ${esc(d.base.kind)} <code>${esc(d.base.name)}</code> (<span class="mono">${esc(d.base.digest)}</span>): ${d.omittedBlobs} blob(s), ${esc(bytes(d.omittedBytes))}, are left out of this bundle and must already be on the target; rows marked <i>from the base</i> are such blobs, and the sizes below are the artifacts' own, not what this bundle holds.</p>`);
+    out.push(b.signed ? `<p>${badge('signed', 'ok')} it holds a signature over its checksum list, not checked by this report: <code>ferry bundle verify --key &lt;site or vendor key&gt;</code> checks it.</p>` : `<p>${badge('unsigned', 'warn')} it holds no signature over its checksum list.</p>`);
     for (const kind of kinds) {
       const t = kind.presentation?.bundleTable;
       const rows = b.artifacts.filter((x) => x.kind === kind.name);
       if (!t || !rows.length) continue;
       out.push(`<h3>${esc(t.title)} (${rows.length})</h3>`);
-      out.push(table([t.nameColumn, t.versionColumn, 'Digest', 'Size'], rows.map((x) => [`<span class="mono">${esc(x.name)}</span>`, esc(x.version), `<span class="mono">${esc(x.digest)}</span>`, `<span class="num">${esc(bytes(x.size))}</span>`])));
+      out.push(table([t.nameColumn, t.versionColumn, 'Digest', 'Size'], rows.map((x) => [`<span class="mono">${esc(x.name)}</span>`, esc(x.version), `<span class="mono">${esc(x.digest)}</span>${b.differential?.omitted.has(x.digest) ? ' <i>from the base</i>' : ''}`, `<span class="num">${esc(bytes(x.size))}</span>`])));
     }
     if (b.unsatisfied.length) out.push(`<p>APT dependencies no carried repository satisfies (the hosts' base system must): ${esc(b.unsatisfied.join(', '))}</p>`);
     out.push('</section>');

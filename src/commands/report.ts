@@ -13,7 +13,8 @@ import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
 import { bundleFrom, lockInBundle } from './inputs.js';
 import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
-import { readListedFile } from '../store/bundle-sign.js';
+import { readListedFile, SIGNATURE_FILE } from '../store/bundle-sign.js';
+import { readDifferential } from '../store/differential.js';
 import type { NetOptions } from '../oci/context.js';
 import { withTempDir, writeFileAtomic } from '../store/temp-files.js';
 
@@ -160,6 +161,7 @@ async function readBundleContents(tarPath: string, reader: BundleSource): Promis
   // The tar's size as read: a split one's parts together (not its .parts list or first part), a
   // bundle in a registry the tar its table of contents lays out (what `bundle pull` writes).
   const tarSize = reader.index.fileSize;
+  const diff = info.differential ? await readDifferential(reader) : undefined;
   return {
     contents: {
       path: tarPath,
@@ -172,6 +174,8 @@ async function readBundleContents(tarPath: string, reader: BundleSource): Promis
       topLevel: index.manifests.length,
       artifacts: bundleArtifacts(lock),
       unsatisfied: bundleUnsatisfied(lock),
+      ...(diff ? { differential: { base: diff.base, omittedBlobs: diff.omitted.length, omittedBytes: diff.omitted.reduce((n, o) => n + o.size, 0), omitted: new Set(diff.omitted.map((o) => o.digest)) } } : {}),
+      signed: Boolean(reader.entry(SIGNATURE_FILE)),
     },
     lock,
   };

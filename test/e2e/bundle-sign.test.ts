@@ -141,6 +141,15 @@ describe('bundle verify --key', () => {
     expect(JSON.parse(r.stdout).signature).toBe('not checked');
   });
 
+  it('report --bundle says the bundle is signed and that the report does not check the signature', async () => {
+    const out = path.join(path.dirname(signed), 'signed-report.html');
+    const r = await runFerry(['report', '--bundle', signed, '-o', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const html = await readFile(out, 'utf8');
+    expect(html).toContain('holds a signature over its checksum list, not checked by this report');
+    expect(html).not.toContain('holds no signature');
+  });
+
   it('fails with another key', async () => {
     const r = await runFerry(['bundle', 'verify', signed, '--key', keys.otherPub]);
     expect(r.code).toBe(3);

@@ -229,6 +229,20 @@ describe('differential bundles', () => {
     expect(j.expectedFromBase.digests).toContain(`sha256:${sha256(tool1)}`);
   });
 
+  it('report --bundle says the bundle is differential, what it leaves out, and that it is unsigned; a file left out is marked from the base', async () => {
+    const out = path.join(work, 'diff-report.html');
+    const r = await runFerry(['report', '--bundle', diff, '-o', out], { cwd: work });
+    expect(r.code, r.stderr).toBe(0);
+    const html = await readFile(out, 'utf8');
+    const listed = JSON.parse((await mustRun('tar', ['-xOf', diff, 'ferry/differential.json'])).stdout) as { omitted: Array<{ digest: string }> };
+    expect(html).toContain(`against lock <code>v1.lock.json</code> (<span class="mono">sha256:${sha256(await readFile(path.join(work, 'v1.lock.json')))}</span>): ${listed.omitted.length} blob(s)`);
+    expect(html).toContain('must already be on the target');
+    // tool-1.bin (unchanged) is the base's; tool-2.bin (new) is in this bundle.
+    expect(html).toContain(`sha256:${sha256(tool1)}</span> <i>from the base</i>`);
+    expect(html).not.toContain(`sha256:${sha256(tool2)}</span> <i>from the base</i>`);
+    expect(html).toContain('holds no signature over its checksum list');
+  });
+
   it('import into an empty target is refused naming the missing blobs by artifact; nothing written', async () => {
     const empty = await newTarget('empty-site');
     const imp = await runFerry(['import', diff, '-t', empty.file], { cwd: work, env: env() });

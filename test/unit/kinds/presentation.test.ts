@@ -73,7 +73,7 @@ describe('a kind presents itself', () => {
         inventory: buildInventory(buildConnectionModel(loaded)),
         auditPaths: [],
         warnings: [],
-        bundle: { path: 'w.tar', formatVersion: 1, ferryVersion: 'test', manifestName: 'w', tarSize: 1, blobs: 0, blobBytes: 0, topLevel: 2, artifacts, unsatisfied: [] },
+        bundle: { path: 'w.tar', formatVersion: 1, ferryVersion: 'test', manifestName: 'w', tarSize: 1, blobs: 0, blobBytes: 0, topLevel: 2, artifacts, unsatisfied: [], signed: false },
       },
       KINDS_PLUS,
     );
@@ -81,7 +81,7 @@ describe('a kind presents itself', () => {
     expect(html).toContain('<th>Widget</th><th>Serial</th><th>Digest</th><th>Size</th>');
     expect(html).toContain('https://widgets.example.org/b');
     // Without the kind in the list, its rows have no table.
-    expect(renderReportHtml({ generator: 'ferry test', manifestFile: 'w.yaml', inventory: buildInventory(buildConnectionModel(loaded)), auditPaths: [], warnings: [], bundle: { path: 'w.tar', formatVersion: 1, ferryVersion: 'test', manifestName: 'w', tarSize: 1, blobs: 0, blobBytes: 0, topLevel: 2, artifacts, unsatisfied: [] } })).not.toContain('Widgets');
+    expect(renderReportHtml({ generator: 'ferry test', manifestFile: 'w.yaml', inventory: buildInventory(buildConnectionModel(loaded)), auditPaths: [], warnings: [], bundle: { path: 'w.tar', formatVersion: 1, ferryVersion: 'test', manifestName: 'w', tarSize: 1, blobs: 0, blobBytes: 0, topLevel: 2, artifacts, unsatisfied: [], signed: false } })).not.toContain('Widgets');
   });
 
   it('the audit asks an extra kind whether it carries a reference', () => {
