@@ -9,6 +9,7 @@ import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
 import { lastLineStart } from '../ui/escape.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
+import { certsFromSslCertDir } from './ssl-cert-dir.js';
 import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { atStartFlags } from './v8-flags.js';
@@ -380,13 +381,14 @@ export function mapTransportError(err: unknown, method: string, rawUrl: string, 
   return new RetryableError(`${method} ${url}: ${msg}${code ? ` (${code})` : ''}`, { cause: err });
 }
 
-/** CA bundle: Node's default store (incl. NODE_EXTRA_CA_CERTS) plus SSL_CERT_FILE plus extra files. */
+/** CA bundle: Node's default store (incl. NODE_EXTRA_CA_CERTS) plus SSL_CERT_FILE, SSL_CERT_DIR and extra files. */
 export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = process.env): string[] | undefined {
   const extra = [...caFiles];
   if (env.SSL_CERT_FILE) extra.push(env.SSL_CERT_FILE);
-  if (extra.length === 0) return undefined;
+  const fromDir = certsFromSslCertDir(env.SSL_CERT_DIR);
+  if (extra.length === 0 && fromDir.length === 0) return undefined;
   if (!getCaCertificates && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
-  const out = [...defaultCaList()];
+  const out = [...defaultCaList(), ...fromDir];
   for (const file of extra) {
     let pem: string;
     try {
@@ -449,9 +451,18 @@ function routeNoProxy(agent: Dispatcher, noProxy: string, keys: { kDispatch: sym
   };
 }
 
+/**
+ * A proxy variable from the environment, lower case first (as curl), an empty value taken as
+ * unset (as Go's httpproxy and curl's `*prox` check): `https_proxy=` left empty by a profile
+ * script must not hide `HTTPS_PROXY`, nor an empty `no_proxy` hide `NO_PROXY`.
+ */
+export function proxyEnv(name: 'http_proxy' | 'https_proxy' | 'no_proxy', env: NodeJS.ProcessEnv = process.env): string | undefined {
+  return env[name] || env[name.toUpperCase()] || undefined;
+}
+
 /** NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. */
 export function defaultNoProxy(env: NodeJS.ProcessEnv = process.env): string {
-  const fromEnv = env.no_proxy ?? env.NO_PROXY ?? '';
+  const fromEnv = proxyEnv('no_proxy', env) ?? '';
   return [fromEnv, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
 }
 
@@ -628,8 +639,9 @@ export class HttpClient {
     const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
     // The TLS options of proxied connections, only where a proxy is set (as EnvHttpProxyAgent
     // decides): undici copies them for every agent, which would make the secure context now.
-    const env = process.env;
-    const proxied = [settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY, settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY].some(Boolean);
+    const httpProxy = settings.httpProxy ?? proxyEnv('http_proxy');
+    const httpsProxy = settings.httpsProxy ?? proxyEnv('https_proxy');
+    const proxied = [httpProxy, httpsProxy].some(Boolean);
     try {
       const agent = new EnvHttpProxyAgent({
         connect,
@@ -637,8 +649,9 @@ export class HttpClient {
         connectTimeout: timeout,
         headersTimeout: bodyTimeout,
         bodyTimeout,
-        ...(settings.httpProxy !== undefined ? { httpProxy: settings.httpProxy } : {}),
-        ...(settings.httpsProxy !== undefined ? { httpsProxy: settings.httpsProxy } : {}),
+        // Always given, so undici does not read the environment its own way (an empty lower-case variable winning).
+        httpProxy: httpProxy ?? '',
+        httpsProxy: httpsProxy ?? '',
         noProxy: settings.noProxy ?? defaultNoProxy(),
       } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
       if (proxied) {
@@ -675,8 +688,8 @@ export class HttpClient {
       return undefined;
     }
     const env = process.env;
-    const httpProxy = this.settings.httpProxy ?? env.http_proxy ?? env.HTTP_PROXY;
-    const proxy = u.protocol === 'https:' ? (this.settings.httpsProxy ?? env.https_proxy ?? env.HTTPS_PROXY ?? httpProxy) : httpProxy;
+    const httpProxy = this.settings.httpProxy ?? proxyEnv('http_proxy', env);
+    const proxy = u.protocol === 'https:' ? (this.settings.httpsProxy ?? proxyEnv('https_proxy', env) ?? httpProxy) : httpProxy;
     if (!proxy) return undefined;
     return bypassesProxy(u, this.settings.noProxy ?? defaultNoProxy()) ? undefined : proxy;
   }

@@ -5,9 +5,8 @@ import path from 'node:path';
 import { FerryError } from '../errors.js';
 
 /**
- * Registry credentials the way docker, podman and skopeo find them: `REGISTRY_AUTH_FILE`
- * (containers auth.json), then `$DOCKER_CONFIG/config.json` or `~/.docker/config.json` with
- * `credHelpers`, `auths` and `credsStore` (docker-credential-* helpers). Every lookup also says
+ * Registry credentials the way docker, podman, skopeo and helm find them (see `authFiles`), each
+ * file with `credHelpers`, `auths` and `credsStore` (docker-credential-* helpers). Every lookup also says
  * where it looked, so an auth failure can name the places; secrets never leave this module
  * except inside the Credential itself.
  */
@@ -137,6 +136,9 @@ async function readConfig(file: string, warnings: string[]): Promise<ConfigFile 
   }
 }
 
+/** How long a credential helper may take to answer (FERRY_CREDENTIAL_HELPER_TIMEOUT_MS overrides). */
+const DEFAULT_HELPER_TIMEOUT_MS = 30_000;
+
 /** The most a credential helper may write (stdout and stderr together). */
 const MAX_HELPER_OUTPUT = 1024 * 1024;
 
@@ -149,18 +151,32 @@ async function runCredentialHelper(name: string, server: string, opts: { env?: N
     });
   }
   const bin = `docker-credential-${name}`;
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_HELPER_TIMEOUT_MS;
   let tooLarge = false;
+  let timedOut = false;
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(bin, ['get'], { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    // Killing the helper is not enough: a script's own children (`sleep`, a stuck `gpg`) keep its
+    // pipes open, and 'close' would wait for them. Stop reading and answer now.
+    const stop = () => {
+      child.kill('SIGKILL');
+      child.stdout.destroy();
+      child.stderr.destroy();
+      resolve({ code: 128, stdout: '', stderr: '' });
+    };
+    const timer = setTimeout(() => {
+      timedOut = true;
+      stop();
+    }, timeoutMs);
     // An answer is a few hundred bytes; a helper that writes without end is stopped at the cap.
     const collect = (d: Buffer, into: 'out' | 'err') => {
       if (tooLarge) return;
       if (out.length + err.length + d.length > MAX_HELPER_OUTPUT) {
         tooLarge = true;
-        child.kill('SIGKILL');
+        clearTimeout(timer);
+        stop();
         return;
       }
       if (into === 'out') out += d;
@@ -186,6 +202,11 @@ async function runCredentialHelper(name: string, server: string, opts: { env?: N
     }
     throw e;
   });
+  if (timedOut) {
+    throw new FerryError('AUTH', `credential helper ${bin} did not answer within ${timeoutMs / 1000} s for ${server}; stopped it`, {
+      hint: `Run \`echo ${server} | ${bin} get\` to see where it waits (a locked keychain, a prompt); FERRY_CREDENTIAL_HELPER_TIMEOUT_MS sets the wait (default ${DEFAULT_HELPER_TIMEOUT_MS / 1000} s).`,
+    });
+  }
   if (tooLarge) {
     throw new FerryError('AUTH', `credential helper ${bin} wrote more than ${MAX_HELPER_OUTPUT} bytes for ${server}; stopped it`, {
       hint: `A helper answers one small JSON object; run \`echo ${server} | ${bin} get\` to see what it writes.`,
@@ -227,7 +248,8 @@ export class CredentialStore {
   constructor(opts: CredentialStoreOptions = {}) {
     this.env = opts.env ?? process.env;
     this.homeDir = opts.homeDir ?? this.env.HOME ?? os.homedir();
-    this.helperTimeoutMs = opts.helperTimeoutMs;
+    const fromEnv = Number(this.env.FERRY_CREDENTIAL_HELPER_TIMEOUT_MS);
+    this.helperTimeoutMs = opts.helperTimeoutMs ?? (Number.isSafeInteger(fromEnv) && fromEnv > 0 ? fromEnv : undefined);
   }
 
   /** The docker config file consulted. */
@@ -248,21 +270,41 @@ export class CredentialStore {
     return p;
   }
 
+  /**
+   * The files consulted, in order, as containers/image (podman, skopeo, buildah) and helm find
+   * them: the containers auth file (`REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json`
+   * where `podman login` writes), `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/…`), the
+   * docker config, then helm's registry config (`HELM_REGISTRY_CONFIG`, else
+   * `$XDG_CONFIG_HOME/helm/registry/config.json`, where `helm registry login` writes). All share
+   * docker's format (`auths`, `credHelpers`, `credsStore`); the first that has the host wins.
+   */
+  authFiles(): Array<{ file: string; label: string }> {
+    const env = this.env;
+    const configHome = env.XDG_CONFIG_HOME || path.join(this.homeDir, '.config');
+    const out: Array<{ file: string; label: string }> = [];
+    if (env.REGISTRY_AUTH_FILE) out.push({ file: env.REGISTRY_AUTH_FILE, label: `${env.REGISTRY_AUTH_FILE} (REGISTRY_AUTH_FILE)` });
+    else if (env.XDG_RUNTIME_DIR) {
+      const f = path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json');
+      out.push({ file: f, label: f });
+    }
+    const containers = path.join(configHome, 'containers', 'auth.json');
+    if (!out.some((o) => o.file === containers)) out.push({ file: containers, label: containers });
+    const docker = this.dockerConfigFile();
+    out.push({ file: docker, label: docker });
+    const helm = env.HELM_REGISTRY_CONFIG || path.join(configHome, 'helm', 'registry', 'config.json');
+    out.push({ file: helm, label: env.HELM_REGISTRY_CONFIG ? `${helm} (HELM_REGISTRY_CONFIG)` : helm });
+    return out;
+  }
+
   private async doLookup(host: string, repository?: string): Promise<CredentialLookup> {
     const searched: string[] = [];
     const warnings: string[] = [];
-    const authFile = this.env.REGISTRY_AUTH_FILE;
-    if (authFile) {
-      searched.push(`${authFile} (REGISTRY_AUTH_FILE)`);
-      const cfg = await readConfig(authFile, warnings);
-      const found = await this.fromConfig(cfg, authFile, host, repository, searched, warnings);
+    for (const { file, label } of this.authFiles()) {
+      searched.push(label);
+      const cfg = await readConfig(file, warnings);
+      const found = await this.fromConfig(cfg, file, host, repository, searched, warnings);
       if (found) return { ...found, searched, warnings };
     }
-    const dockerFile = this.dockerConfigFile();
-    searched.push(dockerFile);
-    const cfg = await readConfig(dockerFile, warnings);
-    const found = await this.fromConfig(cfg, dockerFile, host, repository, searched, warnings);
-    if (found) return { ...found, searched, warnings };
     return { searched, warnings };
   }
 

@@ -93,8 +93,8 @@ export interface TestCa {
   keyFile: string;
 }
 
-/** A CA and a server certificate for 127.0.0.1 and localhost (SAN), made with openssl. */
-export async function makeTestCa(dir: string, cn = 'ferry-test-ca'): Promise<TestCa> {
+/** A CA and a server certificate for 127.0.0.1 and localhost (SAN; `san` replaces them), made with openssl. */
+export async function makeTestCa(dir: string, cn = 'ferry-test-ca', san = 'IP:127.0.0.1,DNS:localhost'): Promise<TestCa> {
   await mkdir(dir, { recursive: true });
   const caKey = path.join(dir, 'ca.key');
   const caFile = path.join(dir, 'ca.pem');
@@ -105,7 +105,7 @@ export async function makeTestCa(dir: string, cn = 'ferry-test-ca'): Promise<Tes
   await mustRun('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', caKey, '-out', caFile, '-days', '2', '-subj', `/CN=${cn}`,
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
   await mustRun('openssl', ['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', keyFile, '-out', csr, '-subj', '/CN=127.0.0.1']);
-  await writeFile(ext, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n');
+  await writeFile(ext, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n`);
   await mustRun('openssl', ['x509', '-req', '-in', csr, '-CA', caFile, '-CAkey', caKey, '-CAcreateserial', '-out', certFile, '-days', '2', '-extfile', ext]);
   return { caFile, caKey, certFile, keyFile };
 }

@@ -65,7 +65,8 @@ esac
     expect((await store.lookup('registry-1.docker.io')).credential).toEqual({ username: 'hubuser', password: 'hubpw' });
     const none = await store.lookup('unknown.example');
     expect(none.credential).toBeUndefined();
-    expect(none.searched).toEqual([path.join(d, 'config.json')]);
+    // containers' auth.json, the docker config, helm's registry config (HOME is the test's).
+    expect(none.searched).toEqual([path.join(home, '.config', 'containers', 'auth.json'), path.join(d, 'config.json'), path.join(home, '.config', 'helm', 'registry', 'config.json')]);
   });
 
   it('falls back to ~/.docker/config.json and says so when nothing is found', async () => {
@@ -85,7 +86,7 @@ esac
     expect((await store.lookup('reg.example', 'team/app')).credential?.username).toBe('scoped');
     const fallback = await store.lookup('only-docker.example');
     expect(fallback.credential?.username).toBe('d');
-    expect(fallback.searched).toEqual([`${authFile} (REGISTRY_AUTH_FILE)`, path.join(d, 'config.json')]);
+    expect(fallback.searched).toEqual([`${authFile} (REGISTRY_AUTH_FILE)`, path.join(home, '.config', 'containers', 'auth.json'), path.join(d, 'config.json')]);
   });
 
   it('asks credHelpers and credsStore helpers, with the server on stdin', async () => {
