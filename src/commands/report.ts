@@ -1,4 +1,4 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
@@ -15,7 +15,7 @@ import { bundleFrom, lockInBundle } from './inputs.js';
 import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { readListedFile } from '../store/bundle-sign.js';
 import type { NetOptions } from '../oci/context.js';
-import { withTempDir } from '../store/temp-files.js';
+import { withTempDir, writeFileAtomic } from '../store/temp-files.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -100,13 +100,14 @@ async function reportFrom(manifestArg: string | undefined, opts: ReportOptions, 
   return { generator: `ferry ${VERSION}`, manifestFile: manifestFile!, inventory, audit, auditPaths: opts.audit ?? [], bundle, warnings };
 }
 
-/** Render the report page and write it to `output` (through a temporary name); returns where and how large. */
+/**
+ * Render the report page and write it to `output` through a fresh temporary name, as every
+ * output ferry writes (a fixed `<output>.partial` was written through a link planted there).
+ */
 export async function writeReport(data: HtmlReportInput, output: string, cwd = process.cwd()): Promise<{ file: string; bytes: number }> {
   const html = renderReportHtml(data);
   const file = path.resolve(cwd, output);
-  const tmp = `${file}.partial`;
-  await writeFile(tmp, html);
-  await rename(tmp, file);
+  await writeFileAtomic(file, html);
   return { file, bytes: Buffer.byteLength(html) };
 }
 
