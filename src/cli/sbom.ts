@@ -1,9 +1,6 @@
-import path from 'node:path';
 import type { Command } from 'commander';
-import { FerryError } from '../errors.js';
-import { bundleSbom, SBOM_FORMATS, type SbomFormat } from '../commands/sbom.js';
+import { bundleSbom, SBOM_FORMATS } from '../commands/sbom.js';
 import { note, printJsonText } from '../ui/output.js';
-import { writeFileAtomic } from '../store/temp-files.js';
 import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 /** `ferry sbom <bundle>`: CycloneDX 1.6 (default) or SPDX 2.3 JSON of everything the bundle carries. */
@@ -16,17 +13,12 @@ export function register(program: Command): void {
     .option('-o, --output <file>', 'write the SBOM to this file instead of stdout')
     .option('-q, --quiet', 'no summary on stderr'))
     .action(async (bundle: string, opts: { format: string; output?: string; quiet?: boolean } & Pick<CommonCliOptions, 'caFile' | 'certDir' | 'insecureRegistry'>) => {
-      if (!SBOM_FORMATS.includes(opts.format as SbomFormat)) {
-        throw new FerryError('USAGE', `--format ${JSON.stringify(opts.format)}: choose one of ${SBOM_FORMATS.join(', ')}`);
-      }
-      const r = await bundleSbom(bundle, opts.format as SbomFormat, trustOptions(opts));
-      if (opts.output) {
-        const out = path.resolve(opts.output);
-        await writeFileAtomic(out, r.text);
+      const r = await bundleSbom(bundle, opts.format, { net: trustOptions(opts), output: opts.output });
+      if (r.output) {
         if (!opts.quiet) {
           const c = r.counts;
           const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
-          note(`wrote ${out} (${r.format}: ${n(c.images, 'image', 'images')} with ${n(c.platforms, 'platform manifest', 'platform manifests')}, ${n(c.charts, 'chart', 'charts')}, ${n(c.debs, 'Debian package', 'Debian packages')}, ${n(c.files, 'file', 'files')})`);
+          note(`wrote ${r.output} (${r.format}: ${n(c.images, 'image', 'images')} with ${n(c.platforms, 'platform manifest', 'platform manifests')}, ${n(c.charts, 'chart', 'charts')}, ${n(c.debs, 'Debian package', 'Debian packages')}, ${n(c.files, 'file', 'files')})`);
         }
       } else {
         // Names from the bundle's lock: escaped as JSON (\u009b), not as \x9b, which breaks the JSON.

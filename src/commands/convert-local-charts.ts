@@ -1,8 +1,7 @@
 import { realpath } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import { discoverChartImages, userValues, type UserValues } from '../kinds/chart/discover.js';
-import { loadChart } from '../kinds/chart/load.js';
-import { INPUT_LIMITS, readCapped } from '../manifest/input-file.js';
+import { loadChart, readValuesFile } from '../kinds/chart/load.js';
 import type { Candidate, ConvertNote, LocalChart } from '../manifest/convert/common.js';
 import { isWithin } from '../store/safe-path.js';
 
@@ -56,9 +55,7 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
           skip(`${c.item} values ${v.shown}`, `outside ${c.root}; ferry reads a local chart's values only inside the source's directory, so the chart is rendered without it`, 'Keep the values file beside the source and convert again.');
           continue;
         }
-        const text = await readCapped(realValues, INPUT_LIMITS.yamlBytes, `values file ${v.shown}`);
-        if (text === undefined) continue; // named by the converter (localFile)
-        values.push(userValues(text, v.shown));
+        values.push(userValues(await readValuesFile(realValues, { shown: v.shown }), v.shown));
       }
       const chart = await loadChart(real, { allFiles: true });
       result = discoverChartImages(chart, { values });

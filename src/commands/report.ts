@@ -103,7 +103,8 @@ async function reportFrom(manifestArg: string | undefined, opts: ReportOptions, 
 
 /**
  * Render the report page and write it to `output` atomically (its directory created, as every other
- * `-o` is; a temporary name beside it, never left behind); returns where and how large.
+ * `-o` is; a fresh temporary name beside it, never a fixed `<output>.partial` a link could be
+ * planted at, never left behind); returns where and how large.
  */
 export async function writeReport(data: HtmlReportInput, output: string, cwd = process.cwd()): Promise<{ file: string; bytes: number }> {
   const html = renderReportHtml(data);

@@ -1,5 +1,7 @@
-import { readListedFile } from '../store/bundle-sign.js';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { readListedFile } from '../store/bundle-sign.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 import { FerryError } from '../errors.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseImageReference } from '../oci/reference.js';
@@ -340,10 +342,20 @@ export async function renderSbom(format: SbomFormat, input: SbomInput): Promise<
 /** Caps what is read as a lock: a lock of a very large APT mirror is tens of MB at most. */
 const MAX_LOCK_BYTES = 256 * 1024 * 1024;
 
+export interface SbomOptions {
+  /** How to reach a bundle in a registry (`oci://…`): CAs, plain-HTTP hosts. */
+  net?: NetOptions;
+  /** Write the SBOM to this file (through a temporary name), relative to `cwd`; else it is only returned. */
+  output?: string;
+  cwd?: string;
+}
+
 export interface BundleSbom {
   bundle: string;
   format: SbomFormat;
   text: string;
+  /** The file written, when `output` named one (absolute). */
+  output?: string;
   counts: { images: number; platforms: number; charts: number; debs: number; files: number };
 }
 
@@ -377,7 +389,16 @@ function illFormedString(value: unknown, at = ''): { path: string; value: string
  * against ferry/checksums.sha256 first, so a lock changed after packing is refused; the full
  * byte-by-byte check is `ferry bundle verify`).
  */
-export async function bundleSbom(tarPath: string, format: SbomFormat, net?: NetOptions): Promise<BundleSbom> {
+export async function bundleSbom(tarPath: string, format: string, opts: SbomOptions = {}): Promise<BundleSbom> {
+  if (!SBOM_FORMATS.includes(format as SbomFormat)) throw new FerryError('USAGE', `--format ${JSON.stringify(format)}: choose one of ${SBOM_FORMATS.join(', ')}`);
+  const sbom = await readBundleSbom(tarPath, format as SbomFormat, opts.net);
+  if (opts.output === undefined) return sbom;
+  const output = path.resolve(opts.cwd ?? process.cwd(), opts.output);
+  await writeFileAtomic(output, sbom.text);
+  return { ...sbom, output };
+}
+
+async function readBundleSbom(tarPath: string, format: SbomFormat, net?: NetOptions): Promise<BundleSbom> {
   const reader = await openBundleSource(tarPath, net);
   try {
     const entry = reader.entry('ferry/lock.json');

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { FerryError, unreadableFile } from '../../errors.js';
+import { FerryError } from '../../errors.js';
 import { loadManifest } from '../schema.js';
 import { createNetContext, type NetOptions } from '../../oci/context.js';
 import { BlobStore } from '../../store/blob-store.js';
@@ -12,7 +12,7 @@ import { silentProgress } from '../../ui/progress.js';
 import { discoverChartImages, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';
 import { DEFAULT_KUBE_VERSION, documentsFromHelmOutput, type RenderOptions, type RenderResult } from './render/index.js';
 import { goJson } from './render/goyaml.js';
-import { chartDependencies, loadChart, loadChartDir, type LoadedChart } from './load.js';
+import { chartDependencies, loadChart, loadChartDir, readValuesFile, type LoadedChart } from './load.js';
 import { locateChart, loadChartFromStore, attachDependencies } from './resolve.js';
 import type { ChartSpec } from './spec.js';
 import { DEFAULT_CONCURRENCY } from '../../net/concurrency.js';
@@ -49,13 +49,7 @@ export interface ChartsImagesOptions extends NetOptions {
 async function readUserValues(files: string[], baseDir: string): Promise<UserValues[]> {
   const out: UserValues[] = [];
   for (const f of files) {
-    const abs = path.resolve(baseDir, f);
-    let text: string;
-    try {
-      text = await readFile(abs, 'utf8');
-    } catch (err) {
-      throw unreadableFile(f, 'values file', err);
-    }
+    const text = await readValuesFile(path.resolve(baseDir, f), { shown: f });
     out.push(userValues(text, f));
   }
   return out;

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
 import { parse as parseYaml } from 'yaml';
-import { FerryError } from '../../errors.js';
+import { FerryError, unreadableFile } from '../../errors.js';
 import { readRegularFile } from '../../store/verified-write.js';
 import { parseGoYaml } from './render/goyaml.js';
 
@@ -65,6 +65,26 @@ function tooLarge(where: string, rel: string, size: string): FerryError {
   return new FerryError('VALIDATION', `${where}: ${rel} is ${size}, more than the ${MAX_TEXT / 1024 / 1024} MiB ferry reads of one chart file; refusing to render the chart without it`, {
     hint: 'Render such a chart with `--render helm` (a helm binary on the PATH), or list its images in the manifest.',
   });
+}
+
+/**
+ * A values file a user or a manifest names (`--values`, a chart's `values:`, a converted
+ * source's values files): at most MAX_TEXT, as a chart's own values.yaml, read through one
+ * descriptor that is checked to be a regular file (a FIFO is refused, never waited on; /dev/zero
+ * is not read without bound, as readFile read it). Every reader of a values file calls this one.
+ */
+export async function readValuesFile(file: string, opts: { shown?: string; hint?: string } = {}): Promise<string> {
+  const shown = opts.shown ?? file;
+  const buf = await readRegularFile(file, MAX_TEXT, { follow: true });
+  if (Buffer.isBuffer(buf)) return buf.toString('utf8');
+  if (buf.why === 'unreadable') throw unreadableFile(shown, 'values file', buf.err, { hint: opts.hint });
+  if (buf.why === 'directory') throw unreadableFile(shown, 'values file', 'EISDIR', { hint: opts.hint });
+  if (buf.why === 'too-large') {
+    throw new FerryError('VALIDATION', `${shown}: values file is ${buf.reason}, more than the ${MAX_TEXT / 1024 / 1024} MiB ferry reads of a values file (as of any chart file)`, {
+      hint: 'Check that the path names the values file you meant; a values file this large is refused by ferry as a chart\'s own values.yaml would be.',
+    });
+  }
+  throw new FerryError('VALIDATION', `${shown}: values file is ${buf.reason}`, { hint: 'Name the values file itself, a regular file.' });
 }
 
 function wanted(rel: string): boolean {

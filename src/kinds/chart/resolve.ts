@@ -3,13 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
-import { FerryError, isFerryError, unreadableFile } from '../../errors.js';
+import { FerryError, isFerryError } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
 import { NODE_OS_REASON } from './discover/rendered.js';
-import { chartDependencies, chartLockPins, loadChartStream, type ChartDependency, type LoadedChart } from './load.js';
+import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type ChartDependency, type LoadedChart } from './load.js';
 import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
@@ -182,12 +182,7 @@ async function readValues(files: string[], dir: string) {
   const out = [];
   for (const f of files) {
     const abs = path.resolve(dir, f);
-    let text: string;
-    try {
-      text = await readFile(abs, 'utf8');
-    } catch (err) {
-      throw unreadableFile(abs, 'values file', err, { hint: `Values paths in a manifest are relative to the manifest (${dir}).` });
-    }
+    const text = await readValuesFile(abs, { hint: `Values paths in a manifest are relative to the manifest (${dir}).` });
     out.push(userValues(text, f));
   }
   return out;
