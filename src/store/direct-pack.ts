@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { noteBytesPassed, noteItemDone } from './young-gc.js';
 import { SyncBehind } from './sync-behind.js';
 import { withPlace } from './temp-files.js';
-import { appendFile, open, readFile, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { mapLimit } from '../net/concurrency.js';
@@ -132,7 +133,8 @@ async function readJournal(output: string, key: string, size: number): Promise<S
   if (!text) return undefined;
   const [head, ...lines] = text.split('\n');
   if (head !== `plan ${key}`) return undefined;
-  const partialSize = await stat(`${output}.partial`).then((s) => s.size, () => -1);
+  // lstat: a link planted at the name is no partial output of ours (openPartial refuses it).
+  const partialSize = await lstat(`${output}.partial`).then((s) => (s.isFile() ? s.size : -1), () => -1);
   if (partialSize !== size) return undefined;
   return new Set(lines.filter((l) => /^sha256:[a-f0-9]{64}$/.test(l)));
 }
@@ -151,13 +153,25 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
   // A bundle of model weights is tens of GB: a disk that cannot hold it is said before the first byte, not at ENOSPC halfway.
   await requireSpaceFor(partial, layout.size, `the bundle (${humanBytes(layout.size)} in all)`, 'Free space on the disk ferry writes to (where -o puts the bundle), or write it to another file system with -o; run again with room enough, a create resumes from any <bundle>.partial an earlier run left.');
   let fh: FileHandle;
+  let journal: FileHandle;
   if (completed) {
-    fh = await open(partial, 'r+');
+    fh = await openPartial(partial, 'resume');
+    journal = await openPartial(journalOf(output), 'resume', true).catch(async (err: unknown) => {
+      await fh.close();
+      throw err;
+    });
   } else {
+    // Whatever is at either name is an earlier plan's leftover (or planted there): its name is
+    // removed (a link itself, never what it points to) and the files made new, never followed.
     await rm(journalOf(output), { force: true });
-    fh = await open(partial, 'w');
+    await rm(partial, { force: true });
+    fh = await openPartial(partial, 'new');
     await fh.truncate(layout.size);
-    await writeFile(journalOf(output), `plan ${key}\n`);
+    journal = await openPartial(journalOf(output), 'new', true).catch(async (err: unknown) => {
+      await fh.close();
+      throw err;
+    });
+    await journal.write(`plan ${key}\n`);
   }
   writing.add(partial);
   const out: Out = { fh, file: partial, behind: new SyncBehind(fh) };
@@ -178,7 +192,7 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
         while (pending) {
           const text = pending;
           pending = '';
-          await appendFile(journalOf(output), text);
+          await journal.appendFile(text);
         }
       } catch (err) {
         journalError = err;
@@ -241,15 +255,47 @@ export async function writeDirect(opts: DirectWriteOptions): Promise<{ size: num
     await settleJournal().catch(() => undefined);
     await out.behind.settle();
     await fh.close().catch(() => undefined);
+    await journal.close().catch(() => undefined);
     throw withResumeHint(err, partial);
   } finally {
     writing.delete(partial);
     if (!opts.hashes) await hashes.close();
   }
   await fh.close();
+  await journal.close();
   await rename(partial, output);
   await rm(journalOf(output), { force: true });
   return { size: layout.size, reusedBytes };
+}
+
+/**
+ * The partial output (or its journal, `append`ed to), opened without following a link: `new` creates
+ * it (it must not exist: the caller removed the name), `resume` opens the one an earlier run left. Either
+ * way it must be a regular file with no other name: a link or a hard link planted at the name
+ * (another user's, in a shared directory) would have ferry write the bundle into a file elsewhere.
+ */
+async function openPartial(file: string, how: 'new' | 'resume', append = false): Promise<FileHandle> {
+  const flags = constants.O_RDWR | constants.O_NOFOLLOW | (how === 'new' ? constants.O_CREAT | constants.O_EXCL : 0) | (append ? constants.O_APPEND : 0);
+  let fh: FileHandle;
+  try {
+    fh = await open(file, flags, 0o644);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP' || code === 'EEXIST') throw notOurPartial(file, code === 'ELOOP' ? 'a symbolic link' : 'made by something else after ferry removed the old one');
+    throw err;
+  }
+  const st = await fh.stat();
+  if (!st.isFile() || st.nlink !== 1) {
+    await fh.close();
+    throw notOurPartial(file, st.isFile() ? `a file with ${st.nlink} names (a hard link to another file)` : 'not a regular file');
+  }
+  return fh;
+}
+
+function notOurPartial(file: string, what: string): FerryError {
+  return new FerryError('CONFLICT', `${file}: ${what}, not the partial output ferry writes; nothing was written through it`, {
+    hint: 'Something else put it there (in a directory others can write, another user may have): remove it, or write the bundle into a directory only you can write (-o).',
+  });
 }
 
 /** The partial output stays for the next run: the error says so. */

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, lstat, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,6 +77,34 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
+/**
+ * A create of `out` killed once every big layer but one is written (that one held back: 503, retry
+ * after 100 s): its partial output and journal stay. Returns the held-back layer.
+ */
+async function killMidway(out: string, cache: string): Promise<string> {
+  const journal = `${out}.partial.json`;
+  const held = layers.three;
+  proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${held}`), action: { kind: 'status', status: 503, retryAfter: '100' }, times: Infinity });
+  const child = spawn(process.execPath, [FERRY, 'bundle', 'create', manifest, '-o', out, '-q'], { env: { ...process.env, ...env(cache) }, stdio: 'ignore' });
+  const closed = new Promise((r) => child.once('close', r));
+  const others = Object.values(layers).filter((d) => d !== held);
+  let killed = false;
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    const written = (await readFile(journal, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('sha256:'));
+    if (others.every((d) => written.includes(d))) {
+      child.kill('SIGKILL');
+      killed = true;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await closed;
+  proxy.clearRules();
+  expect(killed).toBe(true);
+  return held;
+}
+
 describe('bundle create, direct packing', () => {
   it('writes the same bytes as the cache-then-pack path, from an empty or a filled cache', async () => {
     const ref = path.join(work, 'ref.ferry.tar');
@@ -142,27 +170,7 @@ describe('bundle create, direct packing', () => {
   it('a create killed midway continues from its partial output and fetches only what was missing', async () => {
     const out = path.join(work, 'killed.ferry.tar');
     const journal = `${out}.partial.json`;
-    // Hold one layer back (503, retry after 100 s) so the kill lands while the others are written.
-    const held = layers.three;
-    proxy.addRule({ method: 'GET', path: new RegExp(`/blobs/${held}`), action: { kind: 'status', status: 503, retryAfter: '100' }, times: Infinity });
-    const child = spawn(process.execPath, [FERRY, 'bundle', 'create', manifest, '-o', out, '-q'], { env: { ...process.env, ...env('cache-killed') }, stdio: 'ignore' });
-    const closed = new Promise((r) => child.once('close', r));
-    const others = Object.values(layers).filter((d) => d !== held);
-    let written: string[] = [];
-    let killed = false;
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && child.exitCode === null) {
-      written = (await readFile(journal, 'utf8').catch(() => '')).split('\n').filter((l) => l.startsWith('sha256:'));
-      if (others.every((d) => written.includes(d))) {
-        child.kill('SIGKILL');
-        killed = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await closed;
-    proxy.clearRules();
-    expect(killed).toBe(true);
+    const held = await killMidway(out, 'cache-killed');
     await expect(stat(out)).rejects.toThrow();
     expect((await stat(`${out}.partial`)).size).toBeGreaterThan(0);
 
@@ -176,5 +184,33 @@ describe('bundle create, direct packing', () => {
     expect(await sha256File(out)).toBe(await sha256File(path.join(work, 'ref.ferry.tar')));
     await expect(stat(journal)).rejects.toThrow();
     await expect(stat(`${out}.partial`)).rejects.toThrow();
+  });
+
+  it('a link planted at <bundle>.partial is removed, never written through; the bundle is a file of its own', async () => {
+    const out = path.join(work, 'planted.ferry.tar');
+    const victim = path.join(work, 'victim-link.txt');
+    await writeFile(victim, 'precious\n');
+    await symlink(victim, `${out}.partial`);
+    const r = await runFerry(['bundle', 'create', manifest, '-o', out, '-q'], { env: env('cache-planted') });
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(victim, 'utf8')).toBe('precious\n');
+    expect((await lstat(out)).isFile()).toBe(true);
+    expect(await sha256File(out)).toBe(await sha256File(path.join(work, 'ref.ferry.tar')));
+  });
+
+  it('a killed create whose partial output was swapped for a hard link to another file is refused, that file untouched', async () => {
+    const out = path.join(work, 'swapped.ferry.tar');
+    await killMidway(out, 'cache-swapped');
+    // Another user's file of the same size in its place, under a second name (a hard link).
+    const victim = path.join(work, 'victim-hard.bin');
+    await copyFile(`${out}.partial`, victim);
+    const before = await sha256File(victim);
+    await rm(`${out}.partial`);
+    await link(victim, `${out}.partial`);
+    const r = await runFerry(['bundle', 'create', manifest, '-o', out], { env: env('cache-swapped') });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${out}.partial: a file with 2 names (a hard link to another file), not the partial output ferry writes; nothing was written through it`);
+    expect(await sha256File(victim)).toBe(before);
+    await expect(stat(out)).rejects.toThrow();
   });
 });
