@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLSeq } from 'yaml';
+import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
@@ -834,6 +834,22 @@ function leftInString(where: string, x: { old: string; new: string }, why: strin
   return `${where}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${why}; it was left upstream: change it by hand (or write ${field} as a literal | block and rewrite again)`;
 }
 
+/** The string maps of the document's ConfigMaps (`data`) and Secrets (`stringData`), a List's items included. */
+function configDataMaps(doc: Document.Parsed): Array<{ kind: string; field: string; data: YAMLMap; name?: string; at: YamlPath }> {
+  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
+  const items = mapGet(doc.contents, 'items');
+  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
+  else objects.push({ obj: doc.contents, at: [] });
+  const out = [];
+  for (const { obj, at } of objects) {
+    const kind = scalarText(mapGet(obj, 'kind'));
+    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
+    const data = field && mapGet(obj, field);
+    if (kind && field && isMap(data)) out.push({ kind, field, data, name: scalarText(mapGet(mapGet(obj, 'metadata'), 'name')), at });
+  }
+  return out;
+}
+
 /**
  * Images inside text a ConfigMap's `data` (or a Secret's `stringData`) carries: an operator's pod
  * template or custom resource as a YAML (or JSON) string, which it reads and starts pods from.
@@ -845,16 +861,7 @@ function leftInString(where: string, x: { old: string; new: string }, why: strin
  * lacks is reported as everywhere else. A string that is not YAML is left alone.
  */
 function scanCarriedTexts(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
-  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
-  const items = mapGet(doc.contents, 'items');
-  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
-  else objects.push({ obj: doc.contents, at: [] });
-  for (const { obj, at } of objects) {
-    const kind = scalarText(mapGet(obj, 'kind'));
-    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
-    const data = field && mapGet(obj, field);
-    if (!field || !isMap(data)) continue;
-    const name = scalarText(mapGet(mapGet(obj, 'metadata'), 'name'));
+  for (const { kind, field, data, name, at } of configDataMaps(doc)) {
     for (const pair of data.items) {
       const node = pair.value;
       const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
@@ -937,16 +944,7 @@ function moveListedImages(node: Scalar, name: string, skip: number, where: strin
  * the mirror must hold the tag the program asks for.
  */
 function scanConfigData(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
-  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
-  const items = mapGet(doc.contents, 'items');
-  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
-  else objects.push({ obj: doc.contents, at: [] });
-  for (const { obj, at } of objects) {
-    const kind = scalarText(mapGet(obj, 'kind'));
-    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
-    const data = field && mapGet(obj, field);
-    if (!field || !isMap(data)) continue;
-    const name = scalarText(mapGet(mapGet(obj, 'metadata'), 'name'));
+  for (const { kind, field, data, name, at } of configDataMaps(doc)) {
     const whereOf = (key: string) => `${kind}${name ? `/${name}` : ''} ${formatPath([...at, field, key])}`;
     const scalars = new Map<string, Scalar>();
     for (const pair of data.items) if (isScalar(pair.key) && isScalar(pair.value) && typeof pair.value.value === 'string' && pair.value.range) scalars.set(String(pair.key.value), pair.value as Scalar);
