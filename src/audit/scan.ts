@@ -31,6 +31,8 @@ import { ApacheDefines, nginxUpstreams, upstreamGroupNote, variableUpstream, var
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
+import { flatImages, listedImages, MAX_LISTED_IMAGES, namesImageList } from './handed-images.js';
+import { handedImage } from '../kinds/chart/discover/index.js';
 
 /**
  * Scanners: find every place a configuration points somewhere — URLs, oci:// references,
@@ -605,6 +607,15 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath || '(top level)', kind: 'image', value: ref, ...(tagFrom ? { tagFrom } : {}) });
         for (const k of ['registry', repoKey, 'tag', 'digest']) consumed.add(k);
       }
+      // Flat dotted keys (a ConfigMap's `trivy.repository` + `trivy.tag`): one image, or a repository whose tag the program picks.
+      const flatKeys = node.items.flatMap((p) => (isScalar(p.key) && typeof p.key.value === 'string' && p.key.value.includes('.') && isScalar(p.value) ? [p.key.value] : []));
+      for (const f of flatKeys.length ? flatImages(flatKeys, get) : []) {
+        if (consumed.has(f.repositoryKey)) continue;
+        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === f.repositoryKey);
+        const tagFrom = f.untagged ? `${f.repositoryKey} names a repository with no tag beside it (no ${f.repositoryKey.replace(/(?:\.r|R)epository$/, (r) => (r[0] === '.' ? '.tag' : 'Tag'))}): the program reading this map picks the tag, so which tag is pulled is unknown here` : undefined;
+        refs.push({ file, line: lineOf(pair?.value as YamlNode), keyPath: keyPath ? `${keyPath}.${f.repositoryKey}` : f.repositoryKey, kind: 'image', value: f.ref, ...(tagFrom ? { tagFrom } : {}) });
+        for (const k of [f.repositoryKey, ...f.partKeys]) consumed.add(k);
+      }
       // Kubernetes env lists: [{ name: X, value: Y }].
       const name = get('name');
       const value = get('value');
@@ -685,6 +696,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       // `"a\n\nSee https://x"` on one line, a plain scalar folded over lines) each reference is
       // found in the scalar's source text, in order.
       const literal = node.type === 'BLOCK_LITERAL';
+      if (handedImages(v, keyPath, valueOf, line, literal)) return;
       const start = node.range?.[0] ?? 0;
       const source = node.range ? reading.text.slice(start, node.range[1]) : '';
       const spans = source.includes('\n');
@@ -719,6 +731,33 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         if (host && !referencesIn(leaf.value, false).length) refs.push({ file, line: literal ? line + 1 + leaf.line : line, keyPath: `${keyPath}.${leaf.keyPath}`, kind: 'host', value: host });
       }
     }
+  };
+  /**
+   * Images handed to a program by a name that says so (audit/handed-images.ts): an env variable,
+   * a `--flag=`, the item after a bare `-flag`, or a key named for images (`STRIMZI_KAFKA_IMAGES`:
+   * `name=ref` entries, one image each, at its own line in a literal block); a variable or flag
+   * named for one image (`SHELL_IMAGE`, `-shell-image`) holding a short name (`busybox:1.36`) is
+   * an image too, as Docker Hub's. True when the value was read so.
+   */
+  const handedImages = (v: string, keyPath: string, valueOf: string | undefined, line: number, literal: boolean): boolean => {
+    const flag = /(?:^|\.)(?:args|command)\[\d+\]$/.test(keyPath) ? flagValue(v) : undefined;
+    const name = flag?.flag ?? valueOf ?? /([^.[\]]+)$/.exec(keyPath)?.[1] ?? '';
+    const value = flag?.value ?? v;
+    if (namesImageList(name)) {
+      const list = listedImages(value);
+      if (!list) return false;
+      const over = list.over ? `; ${name} lists more than ${MAX_LISTED_IMAGES} images, the rest not read` : '';
+      for (const img of list.images)
+        refs.push({ file, line: literal && !flag ? line + 1 + img.line : line, keyPath, kind: 'image', value: img.ref, provenance: `${file}:${line} ${name}${img.entry ? ` entry ${img.entry}` : ''}: an image the program is handed in a list${over}` });
+      return true;
+    }
+    // Only a name given beside the value (an env variable's, a flag's): a key named `image` is read by the image-key rule.
+    if (!flag && valueOf === undefined) return false;
+    const h = handedImage(name, value);
+    if (!h || !/image/i.test(name) || value.includes('\n')) return false;
+    const tagFrom = h.certainty === 'possible' ? `${name} hands the program ${value.trim()} with no tag or digest: the program decides which tag it pulls, unknown here` : undefined;
+    refs.push({ file, line, keyPath, kind: 'image', value: value.trim(), ...(tagFrom ? { tagFrom } : {}) });
+    return true;
   };
   /**
    * A HelmChart's `spec.valuesContent`: Helm values as a YAML string, read key by key (an image map

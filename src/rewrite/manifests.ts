@@ -1,6 +1,6 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLSeq } from 'yaml';
+import { Document, isAlias, isMap, isNode, isScalar, isSeq, Scalar, visit, type Node as YamlNode, type YAMLMap, type YAMLSeq } from 'yaml';
 import { FerryError } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
@@ -13,11 +13,12 @@ import type { RewriteContext } from './context.js';
 import { vendoredKustomizeCharts } from '../audit/kustomize-helm.js';
 import { mapChartHttp, registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
-import { carriedEdit, carriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
+import { carriedEdit, carriedText, type CarriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
 import { readImageMap, scanComposedPrefixes, scanImageMap, scanValuesDocument, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
-import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables } from '../kinds/image/image-key.js';
+import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, isImageKey } from '../kinds/image/image-key.js';
+import { flatImages, listedImages, MAX_LISTED_IMAGES, namesImageList, type FlatImage } from '../audit/handed-images.js';
 import { archiveChart, carriedVersion, chartSourcesOf, chartsFrom, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, mirrorChartSource, onMirror, type ChartSource } from '../audit/chart-sources.js';
 import { trimTrailing } from '../ui/escape.js';
 import { isQuadletUnit, isRegistriesConf, isShortName, podmanHosts, podmanShortName, type PodmanHosts } from '../audit/podman.js';
@@ -280,6 +281,7 @@ export function scanManifestDocument(
   const imageNodes = new Set<YamlNode>();
   if (isKustomization(file, isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : null)) scanKustomizationImages(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanCarriedTexts(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
+  scanConfigData(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanHelmChartValues(doc, text, file, ctx, lineOf, { edits, replacements, unmapped, warnings });
   scanKubeadmConfig(doc, text, file, ctx, lineOf, { edits, replacements, warnings });
   scanCiImages(doc, text, file, ctx, lineOf, imageNodes, { edits, replacements, unmapped, warnings });
@@ -311,7 +313,7 @@ export function scanManifestDocument(
     }
     if ((key === 'args' || key === 'command' || key === 'env') && isSeq(node)) {
       const info = describeWorkload(doc.contents, [...p.slice(0, -1), 'image']);
-      if (info.container) scanHandedImages(node, p, String(key), objectName(info), { file, text, ctx, lineOf }, { edits, replacements, unmapped });
+      if (info.container) scanHandedImages(node, p, String(key), objectName(info), { file, text, ctx, lineOf }, { edits, replacements, unmapped, warnings });
       return false;
     }
     if (key !== 'image') return;
@@ -832,6 +834,22 @@ function leftInString(where: string, x: { old: string; new: string }, why: strin
   return `${where}: ${x.old} is on the mirror as ${x.new}, but ferry cannot change it in place in ${why}; it was left upstream: change it by hand (or write ${field} as a literal | block and rewrite again)`;
 }
 
+/** The string maps of the document's ConfigMaps (`data`) and Secrets (`stringData`), a List's items included. */
+function configDataMaps(doc: Document.Parsed): Array<{ kind: string; field: string; data: YAMLMap; name?: string; at: YamlPath }> {
+  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
+  const items = mapGet(doc.contents, 'items');
+  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
+  else objects.push({ obj: doc.contents, at: [] });
+  const out = [];
+  for (const { obj, at } of objects) {
+    const kind = scalarText(mapGet(obj, 'kind'));
+    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
+    const data = field && mapGet(obj, field);
+    if (kind && field && isMap(data)) out.push({ kind, field, data, name: scalarText(mapGet(mapGet(obj, 'metadata'), 'name')), at });
+  }
+  return out;
+}
+
 /**
  * Images inside text a ConfigMap's `data` (or a Secret's `stringData`) carries: an operator's pod
  * template or custom resource as a YAML (or JSON) string, which it reads and starts pods from.
@@ -843,16 +861,7 @@ function leftInString(where: string, x: { old: string; new: string }, why: strin
  * lacks is reported as everywhere else. A string that is not YAML is left alone.
  */
 function scanCarriedTexts(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
-  const objects: Array<{ obj: unknown; at: YamlPath }> = [];
-  const items = mapGet(doc.contents, 'items');
-  if (scalarText(mapGet(doc.contents, 'kind'))?.endsWith('List') && isSeq(items)) items.items.forEach((obj, i) => objects.push({ obj, at: ['items', i] }));
-  else objects.push({ obj: doc.contents, at: [] });
-  for (const { obj, at } of objects) {
-    const kind = scalarText(mapGet(obj, 'kind'));
-    const field = kind === 'ConfigMap' ? 'data' : kind === 'Secret' ? 'stringData' : undefined;
-    const data = field && mapGet(obj, field);
-    if (!field || !isMap(data)) continue;
-    const name = scalarText(mapGet(mapGet(obj, 'metadata'), 'name'));
+  for (const { kind, field, data, name, at } of configDataMaps(doc)) {
     for (const pair of data.items) {
       const node = pair.value;
       const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
@@ -881,6 +890,138 @@ function scanCarriedTexts(doc: Document.Parsed, text: string, file: string, ctx:
       if (inPlace) out.edits.push(...(mapped as TextEdit[]));
     }
   }
+}
+
+/** Where a string's characters are in the file: a literal block's or a quoted scalar's (carriedText), or a plain one-line scalar's own. */
+function stringPlace(node: Scalar, text: string): CarriedText | { reason: string } {
+  const carried = carriedText(node, text);
+  if ('value' in carried || node.type !== Scalar.PLAIN || !node.range || typeof node.value !== 'string') return carried;
+  const start = node.range[0];
+  const value = node.value;
+  return text.slice(start, start + value.length) === value ? { value, style: 'literal', toFile: (o) => start + o } : carried;
+}
+
+/**
+ * A value that lists images (`STRIMZI_KAFKA_IMAGES: "4.2.0=quay.io/strimzi/kafka:…\n…"`,
+ * audit/handed-images.ts): each reference moved to the mirror inside the string, in place, the
+ * rest byte for byte; one the mirror lacks is named. `skip`: characters before the list (a flag's
+ * `--name=`). A value that is no list of references is left (audit reads it as text).
+ */
+function moveListedImages(node: Scalar, name: string, skip: number, where: string, at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number }, out: DocumentOut): void {
+  if (typeof node.value !== 'string' || !node.range) return;
+  const list = listedImages(node.value.slice(skip));
+  if (!list) return;
+  const place = stringPlace(node, at.text);
+  const lineAt = (o: number) => at.lineOf('value' in place ? place.toFile(o) : node.range![0]);
+  if (list.over) out.warnings.push(`${at.file}:${lineAt(0)}: ${where}: ${name} lists more than ${MAX_LISTED_IMAGES} images; only the first ${MAX_LISTED_IMAGES} were read and moved`);
+  for (const img of list.images) {
+    const offset = skip + img.offset;
+    const line = lineAt(offset);
+    const entry = `${where}: ${name}${img.entry ? ` entry ${img.entry}` : ''}`;
+    const look = at.ctx.lookupImage(img.ref);
+    if (look.status === 'mirror') continue;
+    if (look.status === 'unmapped') {
+      out.unmapped.push({ file: at.file, line, kind: 'image', ref: img.ref, reason: look.reason, where: entry });
+      continue;
+    }
+    const edit = 'value' in place ? carriedEdit({ start: offset, end: offset + img.ref.length, text: look.mirror }, place, at.text) : undefined;
+    if (!edit) {
+      const why = 'reason' in place ? place.reason : 'this string (an escape or a line break in the way)';
+      out.warnings.push(leftInString(`${at.file}:${line}: ${entry}`, { old: img.ref, new: look.mirror }, why, 'the value'));
+      continue;
+    }
+    out.edits.push(edit);
+    out.replacements.push({ file: at.file, line, kind: look.digestChanged ? 'digest' : 'image', old: img.ref, new: look.mirror, where: entry });
+  }
+}
+
+/**
+ * Images a ConfigMap's `data` (a Secret's `stringData`) hands a program by key: a key named for
+ * one image (`queue-sidecar-image`, `node.collector.imageRef`) holding a reference, a key named
+ * for several (`name=ref` entries), and flat dotted keys splitting one image (`trivy.repository`
+ * + `trivy.tag`; audit/handed-images.ts). Each moves to the mirror or is named; a repository
+ * whose tag the program picks moves when the lock carries that repository, and the warning says
+ * the mirror must hold the tag the program asks for.
+ */
+function scanConfigData(doc: Document.Parsed, text: string, file: string, ctx: RewriteContext, lineOf: (o: number) => number, out: DocumentOut): void {
+  for (const { kind, field, data, name, at } of configDataMaps(doc)) {
+    const whereOf = (key: string) => `${kind}${name ? `/${name}` : ''} ${formatPath([...at, field, key])}`;
+    const scalars = new Map<string, Scalar>();
+    for (const pair of data.items) if (isScalar(pair.key) && isScalar(pair.value) && typeof pair.value.value === 'string' && pair.value.range) scalars.set(String(pair.key.value), pair.value as Scalar);
+    const consumed = new Set<string>();
+    for (const f of flatImages([...scalars.keys()], (k) => scalarText(scalars.get(k)))) {
+      consumed.add(f.repositoryKey);
+      for (const k of f.partKeys) consumed.add(k);
+      moveFlatImage(f, scalars, whereOf(f.repositoryKey), { file, text, ctx, lineOf }, out);
+    }
+    for (const [key, node] of scalars) {
+      // A key named `image` itself is a custom resource's image field to the walk in scanManifestDocument.
+      if (consumed.has(key) || key === 'image') continue;
+      const last = key.slice(key.lastIndexOf('.') + 1);
+      const value = node.value as string;
+      if (namesImageList(last)) {
+        moveListedImages(node, last, 0, whereOf(key), { file, text, ctx, lineOf }, out);
+        continue;
+      }
+      // As audit's image-key rule reads a key (scan.ts imageKeyPath): named for an image, or `ref`/`imageRef`.
+      if (!isImageKey(last) && !/^(?:ref|imageref)$/i.test(last)) continue;
+      const h = handedImage(/image/i.test(last) ? last : 'image', value);
+      if (!h || value.includes('\n')) continue;
+      const line = lineOf(node.range![0]);
+      let look;
+      try {
+        look = ctx.lookupImage(parseImageReference(value.trim()));
+      } catch {
+        continue;
+      }
+      if (look.status === 'mirror') continue;
+      if (look.status === 'unmapped') {
+        if (h.certainty === 'certain') out.unmapped.push({ file, line, kind: 'image', ref: value.trim(), reason: look.reason, where: `${whereOf(key)} (handed to the program)` });
+        else out.warnings.push(`${file}:${line}: ${whereOf(key)} is ${value.trim()}, ${h.reason ?? 'an image with no tag or digest'}: ${look.reason}; left as is`);
+        continue;
+      }
+      out.edits.push(scalarEdit(node, look.mirror, text));
+      out.replacements.push({ file, line, kind: look.digestChanged ? 'digest' : 'image', old: value.trim(), new: look.mirror, where: `${whereOf(key)} (handed to the program)` });
+    }
+  }
+}
+
+/**
+ * One image split over flat keys: the repository key becomes the mirror's repository (with the
+ * registry key, when written, the mirror's host and the repository its path there); the tag stays,
+ * a digest becomes the stored one.
+ */
+function moveFlatImage(f: FlatImage, scalars: ReadonlyMap<string, Scalar>, where: string, at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number }, out: DocumentOut): void {
+  const repoNode = scalars.get(f.repositoryKey)!;
+  const line = at.lineOf(repoNode.range![0]);
+  let look;
+  try {
+    look = at.ctx.lookupImage(parseImageReference(f.ref));
+  } catch {
+    out.unmapped.push({ file: at.file, line, kind: 'image', ref: f.ref, reason: 'not a valid image reference', where });
+    return;
+  }
+  if (look.status === 'mirror') return;
+  if (look.status === 'unmapped') {
+    out.unmapped.push({ file: at.file, line, kind: 'image', ref: f.ref, reason: f.untagged ? `${look.reason} (no tag beside ${f.repositoryKey}: the program picks it)` : look.reason, where });
+    return;
+  }
+  const registryKey = f.partKeys.find((k) => /(?:\.r|R)egistry$/.test(k));
+  const digestKey = f.partKeys.find((k) => /(?:\.d|D)igest$/.test(k));
+  const sets: Array<[Scalar, string]> = registryKey
+    ? [
+        [scalars.get(registryKey)!, look.mirrorRef.registry],
+        [repoNode, look.mirrorRef.repository],
+      ]
+    : [[repoNode, `${look.mirrorRef.registry}/${look.mirrorRef.repository}`]];
+  if (digestKey && look.digestChanged && look.mirrorRef.digest) sets.push([scalars.get(digestKey)!, look.mirrorRef.digest]);
+  for (const [node, next] of sets) {
+    const old = scalarText(node) ?? '';
+    if (old.trim() === next) continue;
+    out.edits.push(scalarEdit(node, next, at.text));
+    out.replacements.push({ file: at.file, line: at.lineOf(node.range![0]), kind: 'image', old, new: next, where: `${where} (${f.ref})` });
+  }
+  if (f.untagged) out.warnings.push(`${at.file}:${line}: ${where} names a repository with no tag beside it: the program picks the tag it pulls, so the mirror must hold that tag of ${look.mirrorRef.registry}/${look.mirrorRef.repository} (the lock carries the repository; which tag is asked for is unknown here)`);
 }
 
 /**
@@ -982,9 +1123,10 @@ function scanHandedImages(
   listKey: string,
   workload: string,
   at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number },
-  out: { edits: TextEdit[]; replacements: Replacement[]; unmapped: Unmapped[] },
+  out: DocumentOut,
 ): void {
   const visit = (node: unknown, name: string, value: string, prefix: string, where: string) => {
+    if (namesImageList(name) && isScalar(node)) return void moveListedImages(node, name, prefix.length, `${where} (handed to the program)`, at, out);
     const h = handedImage(name, value);
     if (!h || !isScalar(node) || !node.range) return;
     let ref;
@@ -998,6 +1140,8 @@ function scanHandedImages(
     if (look.status === 'mirror') return;
     if (look.status === 'unmapped') {
       if (h.certainty === 'certain') out.unmapped.push({ file: at.file, line, kind: 'image', ref: value.trim(), reason: look.reason, where: `${where} (handed to the program)` });
+      // Audit names it as an image (a registry host, a tag): left, but said so.
+      else out.warnings.push(`${at.file}:${line}: ${where} is ${value.trim()}, ${h.reason ?? 'possibly an image'} handed to the program: ${look.reason}; left as is (carry it if the program pulls it)`);
       return;
     }
     out.edits.push(scalarEdit(node, `${prefix}${look.mirror}`, at.text));
