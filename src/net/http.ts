@@ -381,14 +381,22 @@ export function mapTransportError(err: unknown, method: string, rawUrl: string, 
   return new RetryableError(`${method} ${url}: ${msg}${code ? ` (${code})` : ''}`, { cause: err });
 }
 
-/** CA bundle: Node's default store (incl. NODE_EXTRA_CA_CERTS) plus SSL_CERT_FILE, SSL_CERT_DIR and extra files. */
-export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+/**
+ * CA bundle: Node's default store (incl. NODE_EXTRA_CA_CERTS) plus SSL_CERT_FILE, SSL_CERT_DIR and
+ * extra files, each certificate once (the same certificate from the store, a bundle file and a
+ * c_rehash directory's `<hash>.0` link parsed once by every secure context made from it).
+ * The files are read now, so an unreadable `--ca-file` or SSL_CERT_FILE is reported before any
+ * work; SSL_CERT_DIR (hundreds of files in /etc/ssl/certs) only when `list()` is first asked,
+ * which is on the first TLS connection: plain-HTTP work never reads it. Undefined when nothing
+ * is added to Node's default store.
+ */
+export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = process.env): { list(): string[] } | undefined {
   const extra = [...caFiles];
   if (env.SSL_CERT_FILE) extra.push(env.SSL_CERT_FILE);
-  const fromDir = certsFromSslCertDir(env.SSL_CERT_DIR);
-  if (extra.length === 0 && fromDir.length === 0) return undefined;
+  const dir = env.SSL_CERT_DIR;
+  if (extra.length === 0 && !dir) return undefined;
   if (!getCaCertificates && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
-  const out = [...defaultCaList(), ...fromDir];
+  const fromFiles: string[] = [];
   for (const file of extra) {
     let pem: string;
     try {
@@ -398,12 +406,25 @@ export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = p
     }
     const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
     if (!certs) throw new FerryError('USAGE', `CA file ${file}: no PEM certificate found`, { hint: 'The file must contain -----BEGIN CERTIFICATE----- blocks.' });
-    out.push(...certs);
+    fromFiles.push(...certs);
   }
-  return out;
+  let all: string[] | undefined;
+  return {
+    list: () => (all ??= uniqueCerts([...defaultCaList(), ...certsFromSslCertDir(dir), ...fromFiles])),
+  };
 }
 
-/** Node's default CA store (bundled, NODE_EXTRA_CA_CERTS): the base a host's own CAs are added to. */
+/** Each certificate once, compared by its base64 text alone (line breaks and spacing differ between sources). */
+function uniqueCerts(pems: string[]): string[] {
+  const seen = new Set<string>();
+  return pems.filter((pem) => {
+    const key = pem.replace(/\s+/g, '');
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 function defaultCaList(): string[] {
   return getCaCertificates ? getCaCertificates('default') : [...tls.rootCertificates];
 }
@@ -533,7 +554,7 @@ export class HttpClient {
    * to this machine again — its redirects and token realm are as local as it is.
    */
   private readonly reachedLocal = new Map<string, Set<LocalScope>>();
-  private readonly ca: string[] | undefined;
+  private readonly ca: { list(): string[] } | undefined;
   private readonly userAgent: string;
   private readonly openBodies = new Set<Readable>();
   /** certs.d settings read so far, by `hostname:port` (for error hints). */
@@ -579,7 +600,7 @@ export class HttpClient {
       ? {
           ...base,
           get secureContext() {
-            return (secureContext ??= tls.createSecureContext({ ca }));
+            return (secureContext ??= tls.createSecureContext({ ca: ca.list() }));
           },
         }
       : base;
@@ -599,7 +620,7 @@ export class HttpClient {
           this.hostTlsSeen.set(key, t);
           if (!t.cas.length && !t.clients.length) return shared('tls');
           const context = tls.createSecureContext({
-            ...(t.cas.length ? { ca: [...(ca ?? defaultCaList()), ...t.cas] } : ca ? { ca } : {}),
+            ...(t.cas.length ? { ca: [...(ca?.list() ?? defaultCaList()), ...t.cas] } : ca ? { ca: ca.list() } : {}),
             ...(t.clients.length ? { cert: t.clients.map((c) => c.cert), key: t.clients.map((c) => c.key) } : {}),
           });
           return connector({ ...base, ...guard, secureContext: context });

@@ -1,4 +1,4 @@
-import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, readFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -184,8 +184,32 @@ describe('HttpClient', () => {
       else process.env.SSL_CERT_FILE = prev;
     }
     const bundle = buildCaBundle([ca.caFile], {});
-    expect(bundle!.length).toBeGreaterThan(1);
+    expect(bundle!.list().length).toBeGreaterThan(1);
     expect(() => buildCaBundle([path.join(dir, 'nope.pem')], {})).toThrow(/nope\.pem/);
+  });
+
+  it('reads SSL_CERT_DIR only when the list is first asked for (plain-HTTP work never does), and lists each certificate once', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-ssl-cert-dir-'));
+    const certDir = path.join(root, 'certs');
+    try {
+      const pem = await readFile(ca.caFile, 'utf8');
+      const body = pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+      const count = (list: string[]) => list.filter((p) => p.replace(/\s+/g, '').includes(body)).length;
+      const defaults = buildCaBundle([], { SSL_CERT_DIR: certDir })!.list().length;
+      // Made before the directory exists; the directory filled afterwards is what it lists.
+      const bundle = buildCaBundle([ca.caFile], { SSL_CERT_DIR: certDir })!;
+      const lazyDirOnly = buildCaBundle([], { SSL_CERT_DIR: certDir })!;
+      await mkdir(certDir);
+      // The --ca-file's CA again, rewrapped (as a c_rehash directory's copy may be), under two names.
+      await writeFile(path.join(certDir, 'site-ca.pem'), `-----BEGIN CERTIFICATE-----\n${body.match(/.{1,76}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`);
+      await writeFile(path.join(certDir, 'abcd1234.0'), pem);
+      expect(count(lazyDirOnly.list())).toBe(1);
+      expect(lazyDirOnly.list().length).toBe(defaults + 1);
+      expect(count(bundle.list())).toBe(1);
+      expect(bundle.list()).toBe(bundle.list());
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('tunnels HTTPS through HTTPS_PROXY with the extra CA applied to the tunnelled TLS', async () => {
