@@ -102,7 +102,7 @@ interface FirewallCliOptions {
 }
 
 interface AuditCliOptions {
-  manifest: string;
+  manifest?: string;
   target?: string;
   format?: string;
   json?: boolean;
@@ -163,13 +163,13 @@ export function register(program: Command): void {
     .command('audit')
     .description('scan configuration for references that still point outside; classify each against the manifest and mirror target; run the mitigation checks')
     .argument('<paths...>', 'files or directories (YAML, JSON, TOML, env files, APT sources, plain text)')
-    .requiredOption('--manifest <manifest>', 'manifest with the artifacts and the connection model')
+    .option('--manifest <manifest>', 'manifest with the artifacts and the connection model (with --bundle, default: the one inside the bundle)')
     .option('-t, --target <file>', 'mirror target YAML (where carried artifacts live)')
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
-    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, and the chart archives rendered from it (a split bundle by any part, or oci://)"))
+    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, its manifest unless --manifest is given, and the chart archives rendered from it (a split bundle by any part, or oci://)"))
     .action(async (paths: string[], opts: AuditCliOptions) => {
       const format = reportFormat(opts);
       if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {

@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { AuditReport } from '../audit/audit.js';
 import { auditPaths, cacheArchives, type ChartArchives } from '../audit/charts.js';
 import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
-import { bundleFrom, lockInBundle } from './inputs.js';
+import { bundleFrom, lockInBundle, manifestInBundle } from './inputs.js';
+import { FerryError } from '../errors.js';
 import { buildConnectionModel } from '../audit/model.js';
 import { loadTarget, lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
@@ -10,8 +11,8 @@ import { defaultCacheDir } from './lock.js';
 import type { NetOptions } from '../oci/context.js';
 
 export interface AuditOptions {
-  /** Manifest with the artifacts and the connection model. */
-  manifest: string;
+  /** Manifest with the artifacts and the connection model; without it, the one a `bundle` was made from (inside it). */
+  manifest?: string;
   /** Mirror target: where carried artifacts live. */
   target?: string;
   /** Mark the report failed when such findings exist. */
@@ -36,19 +37,26 @@ export interface AuditOptions {
  */
 export async function auditCommand(paths: string[], opts: AuditOptions): Promise<AuditReport> {
   const cwd = opts.cwd ?? process.cwd();
-  const loaded = await loadManifest(path.resolve(cwd, opts.manifest));
-  const model = buildConnectionModel(loaded);
+  if (!opts.manifest && !opts.bundle) {
+    throw new FerryError('USAGE', 'audit needs --manifest <manifest>, or --bundle <tar> (the manifest it was made from is inside it)', {
+      hint: 'Run `ferry audit deploy/ --manifest manifest.yaml` where the manifest is, or `ferry audit deploy/ --bundle app.ferry.tar` with only the bundle.',
+    });
+  }
   const target = opts.target ? await loadTarget(path.resolve(cwd, opts.target)) : undefined;
   if (opts.bundle) {
     const bundle = bundleFrom(cwd, opts.bundle);
     const source = await openBundleSource(bundle, opts.net);
     try {
+      // The customer of a vendor's bundle has the bundle, not the vendor's manifest: the one the
+      // bundle was made from travels inside it (held to the bundle's checksum list), as for `report`.
+      const loaded = opts.manifest ? await loadManifest(path.resolve(cwd, opts.manifest)) : await manifestInBundle(bundle, source);
+      const model = buildConnectionModel(loaded);
       return await auditPaths(loaded, model, target, paths, {
         cwd,
         lock: await lockInBundle(source, opts.bundle),
         lockFile: `${opts.bundle} (ferry/lock.json)`,
         archives: bundleArchives(source, opts.bundle),
-        manifestFile: opts.manifest,
+        manifestFile: opts.manifest ?? `${opts.bundle} (ferry/manifest.yaml)`,
         targetFile: opts.target,
         failOn: opts.failOn,
       });
@@ -56,6 +64,8 @@ export async function auditCommand(paths: string[], opts: AuditOptions): Promise
       await source.close();
     }
   }
+  const loaded = await loadManifest(path.resolve(cwd, opts.manifest!));
+  const model = buildConnectionModel(loaded);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
   const lock = await readLock(lockFile);
   return auditPaths(loaded, model, target, paths, {
@@ -63,7 +73,7 @@ export async function auditCommand(paths: string[], opts: AuditOptions): Promise
     lock,
     lockFile: path.relative(cwd, lockFile) || lockFile,
     archives: cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()),
-    manifestFile: opts.manifest,
+    manifestFile: opts.manifest!,
     targetFile: opts.target,
     failOn: opts.failOn,
   });

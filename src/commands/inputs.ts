@@ -5,7 +5,9 @@ import { lockPathFor } from '../manifest/load.js';
 import { loadManifest, readLock } from '../kinds/schema.js';
 import { LockSchema, type Lock } from '../kinds/schema.js';
 import { parseOrThrow } from '../manifest/validate.js';
-import { isOciUrl, openBundleSource } from '../store/open-bundle.js';
+import { isOciUrl, openBundleSource, type BundleSource } from '../store/open-bundle.js';
+import { withTempDir } from '../store/temp-files.js';
+import { writeFile } from 'node:fs/promises';
 import { splitTarOf } from '../store/split-file.js';
 import type { NetOptions } from '../oci/context.js';
 import { shellQuote } from '../ui/shell-quote.js';
@@ -75,4 +77,24 @@ export async function lockFrom(source: string, cwd = process.cwd(), net?: NetOpt
   const lock = await readLock(lockFile);
   if (!lock) throw new FerryError('USAGE', `${lockFile}: no lock beside the manifest`, { hint: `Run \`ferry lock ${shellQuote(source)}\` first.` });
   return lock;
+}
+
+const MANIFEST_MEMBER = 'ferry/manifest.yaml';
+
+/** The manifest a bundle was made from (`ferry/manifest.yaml`, as listed in its checksums), loaded as a manifest file. */
+export async function manifestInBundle(tarPath: string, reader: BundleSource): Promise<Awaited<ReturnType<typeof loadManifest>>> {
+  if (!reader.entry(MANIFEST_MEMBER)) {
+    throw new FerryError('VERIFY', `${tarPath}: no ${MANIFEST_MEMBER} in the bundle, so there is no manifest to report on`, { hint: 'Pass the manifest the bundle was made from: `ferry report manifest.yaml --bundle …`.' });
+  }
+  const bytes = await readListedFile(reader, MANIFEST_MEMBER, 'the report is not made from it');
+  return withTempDir('ferry-report-', `a copy of ${MANIFEST_MEMBER}`, async (dir) => {
+    const file = path.join(dir, 'manifest.yaml');
+    await writeFile(file, bytes);
+    return await loadManifest(file).catch((err: unknown) => {
+      // Named as the bundle's member: the temporary copy is gone when the error is read.
+      if (!(err instanceof FerryError)) throw err;
+      const where = `${tarPath} (${MANIFEST_MEMBER})`;
+      throw new FerryError(err.code, err.message.split(file).join(where), { hint: err.hint, details: err.details?.map((d) => d.split(file).join(where)), cause: err });
+    });
+  });
 }

@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { auditPaths, cacheArchives } from '../audit/charts.js';
 import { buildInventory } from '../audit/inventory.js';
@@ -11,12 +10,12 @@ import { lockEntries, loadManifest, readLock, type Lock } from '../kinds/schema.
 import { VERSION } from '../version.js';
 import { defaultCacheDir } from './lock.js';
 import { bundleArchives } from './audit.js';
-import { bundleFrom, lockInBundle } from './inputs.js';
+import { bundleFrom, lockInBundle, manifestInBundle } from './inputs.js';
 import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { readListedFile, SIGNATURE_FILE } from '../store/bundle-sign.js';
 import { readDifferential } from '../store/differential.js';
 import type { NetOptions } from '../oci/context.js';
-import { withTempDir, writeFileAtomic } from '../store/temp-files.js';
+import { writeFileAtomic } from '../store/temp-files.js';
 
 export interface ReportOptions {
   /** A bundle .tar: what it carries joins the report (read from its index and lock, not re-verified). */
@@ -126,25 +125,6 @@ export function bundleUnsatisfied(lock: Lock, kinds: readonly AnyKind[] = ALL_KI
   return kinds.flatMap((k) => (k.presentation?.unsatisfied ? lockEntries(lock, k.field).flatMap((e) => k.presentation!.unsatisfied!(e)) : []));
 }
 
-/** The manifest a bundle was made from (`ferry/manifest.yaml`, as listed in its checksums), loaded as a manifest file. */
-async function manifestInBundle(tarPath: string, reader: BundleSource): Promise<Awaited<ReturnType<typeof loadManifest>>> {
-  if (!reader.entry(MANIFEST_MEMBER)) {
-    throw new FerryError('VERIFY', `${tarPath}: no ${MANIFEST_MEMBER} in the bundle, so there is no manifest to report on`, { hint: 'Pass the manifest the bundle was made from: `ferry report manifest.yaml --bundle …`.' });
-  }
-  const bytes = await readListedFile(reader, MANIFEST_MEMBER, 'the report is not made from it');
-  return withTempDir('ferry-report-', `a copy of ${MANIFEST_MEMBER}`, async (dir) => {
-    const file = path.join(dir, 'manifest.yaml');
-    await writeFile(file, bytes);
-    return await loadManifest(file).catch((err: unknown) => {
-      // Named as the bundle's member: the temporary copy is gone when the error is read.
-      if (!(err instanceof FerryError)) throw err;
-      const where = `${tarPath} (${MANIFEST_MEMBER})`;
-      throw new FerryError(err.code, err.message.split(file).join(where), { hint: err.hint, details: err.details?.map((d) => d.split(file).join(where)), cause: err });
-    });
-  });
-}
-
-const MANIFEST_MEMBER = 'ferry/manifest.yaml';
 
 async function readBundleContents(tarPath: string, reader: BundleSource): Promise<{ contents: BundleContents; lock: Lock }> {
   const info = await reader.info();

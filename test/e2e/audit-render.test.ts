@@ -170,6 +170,16 @@ describe('ferry audit renders manifest charts with the scanned values', () => {
     const report = JSON.parse(r.stdout) as Report;
     expect(report.charts).toMatchObject([{ chart: 'probe-app', version: '1.2.0', status: 'rendered', images: 2 }]);
     expect(report.findings.some((f) => f.value === 'curlimages/curl:8.5.0' && f.template === 'probe-app/templates/job.yaml')).toBe(true);
+    // With only the bundle (no manifest on this side): the manifest it was made from, inside it, gives the same audit.
+    const alone = await runFerry(['audit', path.join(work, 'deploy'), '--bundle', bundle, '--json'], { cwd: site, env: empty });
+    expect(alone.code, alone.stderr).toBe(r.code);
+    const aloneReport = JSON.parse(alone.stdout) as Report & { manifest?: string };
+    expect(aloneReport.findings).toEqual(report.findings);
+    expect(aloneReport.charts).toEqual(report.charts);
+    // Neither a manifest nor a bundle: said what to give.
+    const neither = await runFerry(['audit', path.join(work, 'deploy')], { cwd: site, env: empty });
+    expect(neither.code).toBe(2);
+    expect(neither.stderr).toContain('audit needs --manifest <manifest>, or --bundle <tar>');
     // report --bundle renders from the bundle too.
     const rep = await runFerry(['report', 'site.yaml', '--bundle', bundle, '--audit', path.join(work, 'deploy'), '--json'], { cwd: site, env: empty });
     expect(rep.code, rep.stderr).toBe(0);
