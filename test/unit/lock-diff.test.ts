@@ -5,14 +5,14 @@ import type { Lock } from '../../src/kinds/schema.js';
 const sha = (c: string) => c.repeat(64);
 const apt = (packages: number, release: string) => ({
   name: 'vendor',
-  suites: [{ suite: 'stable', release: [{ path: 'dists/stable/InRelease', sha256: sha(release), size: 1 }], packages: Array.from({ length: packages }, (_, i) => ({ name: `p${i}` })) }],
+  suites: [{ suite: 'stable', release: [{ path: 'dists/stable/InRelease', sha256: sha(release), size: 1 }], packages: Array.from({ length: packages }, (_, i) => ({ name: `p${i}`, version: '1' })) }],
 });
 const lock = (body: Record<string, unknown>) => ({ images: [], charts: [], files: [], apt: [], ...body }) as unknown as Lock;
 
 describe('what a re-lock changed', () => {
-  it('names an APT suite whose signed Release changed, with its package counts (a whole mirror is not listed package by package)', () => {
+  it('names an APT suite whose signed Release changed, with its package counts and the packages that moved (a whole mirror as well)', () => {
     const changes = lockChanges(lock({ apt: [apt(3, 'a')] }), lock({ apt: [apt(4, 'b')] }));
-    expect(changes).toEqual([{ kind: 'apt', change: 'updated', name: 'vendor stable', from: `3 packages (Release ${'a'.repeat(12)})`, to: `4 packages (Release ${'b'.repeat(12)})` }]);
+    expect(changes).toEqual([{ kind: 'apt', change: 'updated', name: 'vendor stable', from: `3 packages (Release ${'a'.repeat(12)})`, to: `4 packages (Release ${'b'.repeat(12)}): +p3 1` }]);
   });
 
   it('an unchanged suite is not listed; an image moved to another digest under the same tag is', () => {
