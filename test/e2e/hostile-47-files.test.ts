@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runFerry } from '../support/cli.js';
 import { CraftedBundle } from '../support/craft-bundle.js';
+import { filesOnlyTarget, movedFileUrl } from '../support/files-target.js';
 import { listTree } from '../support/fs-tree.js';
 import { startFerryServe, startStaticServer, type StaticServer } from '../support/static-http.js';
 
@@ -43,28 +44,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function target(name: string): Promise<{ file: string; filesDir: string }> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'target.yaml');
-  await writeFile(file, ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'files: { dir: ./files, baseUrl: https://files.site.internal }', ''].join('\n'));
-  return { file, filesDir: path.join(dir, 'files') };
-}
-
-/** The base bundle with ok.txt's URL (its manifest annotation and its lock entry) changed to `to`. */
-function moved(b: CraftedBundle, to: string): CraftedBundle {
-  b.editArtifact(
-    (d) => d.annotations?.['io.ferry.source'] === `${http.url}/ok.txt`,
-    ({ manifest }) => {
-      const layer = manifest.layers.find((l) => l.annotations?.['io.ferry.role'] === 'file')!;
-      layer.annotations!['io.ferry.source'] = `${http.url}/${to}`;
-    },
-  );
-  const lock = b.getJson<{ files: Array<{ url: string }> }>('ferry/lock.json');
-  for (const f of lock.files) if (f.url === `${http.url}/ok.txt`) f.url = `${http.url}/${to}`;
-  b.setJson('ferry/lock.json', lock);
-  return b;
-}
+const target = (name: string) => filesOnlyTarget(work, name);
+const moved = (b: CraftedBundle, to: string) => movedFileUrl(b, `${http.url}/ok.txt`, `${http.url}/${to}`);
 
 describe('a file named as ferry names its temporary files', () => {
   it('lock refuses the URL, naming it; no lock written', async () => {
