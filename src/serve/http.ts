@@ -19,11 +19,17 @@ export function sendError(res: ServerResponse, status: number, code: string, mes
 export type RangeAnswer = { status: 200 | 206; start: number; end: number } | { status: 416 };
 
 export function resolveRange(range: string | undefined, size: number): RangeAnswer {
-  if (!range || range.includes(',')) return { status: 200, start: 0, end: size - 1 };
-  const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+  const whole: RangeAnswer = { status: 200, start: 0, end: size - 1 };
+  if (!range || range.includes(',')) return whole;
+  // A unit other than bytes (`items=0-9`) is one this server does not have: RFC 9110 14.2 says
+  // to ignore the header (the whole body), not to refuse it (416 told the client nothing exists).
+  const unit = /^\s*([^=\s]*)\s*=/.exec(range);
+  if (unit && unit[1].toLowerCase() !== 'bytes') return whole;
+  const m = /^bytes=(\d*)-(\d*)$/i.exec(range.trim());
   if (!m || (m[1] === '' && m[2] === '')) return { status: 416 };
   if (m[1] === '') {
     const suffix = Number(m[2]);
+    if (suffix > 0 && size === 0) return whole; // satisfiable (RFC 9110 14.1.1), and no Content-Range can name bytes of nothing
     return suffix > 0 ? { status: 206, start: Math.max(0, size - suffix), end: size - 1 } : { status: 416 };
   }
   const start = Number(m[1]);

@@ -117,16 +117,22 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
-function paginate(items: string[], url: URL): { page: string[]; next?: string } {
+/**
+ * One page of `items` after `last`, at most `n` long. An `n` that is no whole number (`-1`,
+ * `1e9`, `10abc`) is refused, as Distribution refuses it (PAGINATION_NUMBER_INVALID), not read
+ * as whatever number its first digits make (`1e9` was a page of one, `-1` an empty list).
+ */
+function paginate(items: string[], url: URL): { page: string[]; next?: string } | { invalid: string } {
   const last = url.searchParams.get('last');
   const nText = url.searchParams.get('n');
+  if (nText !== null && nText !== '' && !/^\d{1,15}$/.test(nText)) return { invalid: nText };
   let from = 0;
   if (last !== null) {
     from = items.findIndex((t) => t > last);
     if (from === -1) from = items.length;
   }
   if (nText === null || nText === '') return { page: items.slice(from) };
-  const n = Math.max(0, Number.parseInt(nText, 10) || 0);
+  const n = Number(nText);
   const page = items.slice(from, from + n);
   const more = from + n < items.length && page.length > 0;
   return { page, next: more ? page[page.length - 1] : undefined };
@@ -137,6 +143,17 @@ function linkHeader(pathname: string, n: string | null, last: string): Record<st
   if (n) q.set('n', n);
   q.set('last', last);
   return { Link: `<${pathname}?${q.toString()}>; rel="next"` };
+}
+
+/** Answer a list (`_catalog`, a tag list) one page at a time, or refuse a page size that is no whole number. */
+function sendPage(res: ServerResponse, url: URL, items: string[], body: (page: string[]) => unknown, head: boolean): void {
+  const paged = paginate(items, url);
+  if ('invalid' in paged) {
+    sendError(res, 400, 'PAGINATION_NUMBER_INVALID', `n=${JSON.stringify(paged.invalid.slice(0, 100))}: the page size must be a whole number (0 or more)`, head);
+    return;
+  }
+  const { page, next } = paged;
+  sendJson(res, 200, body(page), next ? linkHeader(url.pathname, url.searchParams.get('n'), next) : {}, head);
 }
 
 /**
@@ -153,8 +170,7 @@ export function registryHandler(source: VerifiedBlobs, current: () => { catalog:
       return;
     }
     if (p === '/v2/_catalog') {
-      const { page, next } = paginate(repoNames, url);
-      sendJson(res, 200, { repositories: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
+      sendPage(res, url, repoNames, (page) => ({ repositories: page }), head);
       return;
     }
     if (answerReferrers(req, res, p, url.searchParams, (name, subject) => catalog.repositories.get(name) && (catalog.repositories.get(name)!.referrers?.get(subject) ?? []))) return;
@@ -171,8 +187,7 @@ export function registryHandler(source: VerifiedBlobs, current: () => { catalog:
     }
     if (what === 'tags') {
       const tags = [...repo.tags.keys()].sort();
-      const { page, next } = paginate(tags, url);
-      sendJson(res, 200, { name, tags: page }, next ? linkHeader(p, url.searchParams.get('n'), next) : {}, head);
+      sendPage(res, url, tags, (page) => ({ name, tags: page }), head);
       return;
     }
     let ref: string;

@@ -118,6 +118,14 @@ function writerOf(name: string): { pid: number; ns?: string } | undefined {
   return undefined;
 }
 
+/**
+ * Whether `name` (one path segment) is a name ferry gives its temporary files: a sweep removes
+ * such a file once its writer is gone, so nothing ferry writes under its final name may have one.
+ */
+export function isTempName(name: string): boolean {
+  return writerOf(name) !== undefined;
+}
+
 /** A writer recorded with `ns` is one whose pid this process may test (same namespace, same host). */
 export function sameNamespace(ns: string | undefined): boolean {
   return ns === undefined || processNamespace === undefined || ns === processNamespace;

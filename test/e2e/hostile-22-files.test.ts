@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runCommand, runFerry } from '../support/cli.js';
 import { CraftedBundle } from '../support/craft-bundle.js';
+import { filesOnlyTarget, movedFileUrl } from '../support/files-target.js';
 import { listTree } from '../support/fs-tree.js';
 import { startFerryServe, startStaticServer, type StaticServer } from '../support/static-http.js';
 
@@ -50,30 +51,8 @@ afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
 
-async function target(name: string): Promise<{ file: string; filesDir: string }> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, 'target.yaml');
-  await writeFile(file, ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'files: { dir: ./files, baseUrl: https://files.site.internal }', ''].join('\n'));
-  return { file, filesDir: path.join(dir, 'files') };
-}
-
-/**
- * The base bundle with the source URL of the file artifact whose file is at `from` changed to `to`,
- * in its manifest and in the lock (import and serve refuse an artifact the lock does not pin).
- */
-function moved(b: CraftedBundle, from: string, to: string): void {
-  b.editArtifact(
-    (d) => d.annotations?.['io.ferry.source'] === `${http.url}/${from}`,
-    ({ manifest }) => {
-      const layer = manifest.layers.find((l) => l.annotations?.['io.ferry.role'] === 'file')!;
-      layer.annotations!['io.ferry.source'] = `${http.url}/${to}`;
-    },
-  );
-  const lock = b.getJson<{ files: Array<{ url: string }> }>('ferry/lock.json');
-  for (const f of lock.files) if (f.url === `${http.url}/${from}`) f.url = `${http.url}/${to}`;
-  b.setJson('ferry/lock.json', lock);
-}
+const target = (name: string) => filesOnlyTarget(work, name);
+const moved = (b: CraftedBundle, from: string, to: string) => movedFileUrl(b, `${http.url}/${from}`, `${http.url}/${to}`);
 
 describe('files whose mirror paths clash', () => {
   let crafted: string;

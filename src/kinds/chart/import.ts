@@ -93,7 +93,14 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
         throw new FerryError('VALIDATION', `${file}: the existing index is not valid YAML; ferry will not overwrite it`, { cause: err, hint: 'Fix or remove it, then import again.' });
       }
     }
-    const list = (index.entries[entry.name] ?? []).filter(Boolean);
+    // Chart names are keys: looked up and set as own keys only (a chart named `constructor`,
+    // `toString` or `__proto__` is a valid Helm name, and a plain object already "has" them).
+    const byName = new Map(Object.entries(index.entries && typeof index.entries === 'object' ? index.entries : {}));
+    const had = byName.get(entry.name) ?? [];
+    if (!Array.isArray(had)) {
+      throw new FerryError('VALIDATION', `${file}: entries.${entry.name} is not a list of versions; ferry will not overwrite it`, { hint: 'Fix or remove it, then import again.' });
+    }
+    const list = had.filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null);
     const prev = list.find((e) => String(e.version) === entry.version);
     if (prev) {
       if (prev.digest === entry.digest && JSON.stringify(prev.urls) === JSON.stringify(entry.urls)) return 'same';
@@ -112,8 +119,9 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
       if (sa && sb) return semver.rcompare(sa, sb);
       return va < vb ? 1 : va > vb ? -1 : 0;
     });
-    index.entries[entry.name] = next;
-    index.entries = Object.fromEntries(Object.entries(index.entries).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    byName.set(entry.name, next);
+    // fromEntries defines each key as its own property, `__proto__` included.
+    index.entries = Object.fromEntries([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     const { apiVersion, entries, ...rest } = index;
     const text = stringifyYaml({ apiVersion, entries, ...rest }, { lineWidth: 0 });
     await writeFileAtomic(file, text);
@@ -212,7 +220,8 @@ async function earlierChartProblem(a: ChartArtifact, dir: string, index: Promise
   if (have !== undefined && have !== a.chart.digest) {
     return `${file} holds another archive of ${what} (${have.slice(0, 19)}…), from an earlier import; this bundle's, from ${a.refName}, is ${a.chart.digest.slice(0, 19)}…: ${redo}`;
   }
-  const listed = (await index)?.entries?.[a.meta.name];
+  const entries = (await index)?.entries;
+  const listed = entries && Object.hasOwn(entries, a.meta.name) ? entries[a.meta.name] : undefined;
   const prev = Array.isArray(listed) ? listed.find((e) => e && String(e.version) === a.meta.version) : undefined;
   if (prev && typeof prev.digest === 'string' && `sha256:${prev.digest}` !== a.chart.digest) {
     return `${path.join(dir, 'index.yaml')} lists ${what} with digest ${prev.digest.slice(0, 12)}…, from an earlier import; this bundle's, from ${a.refName}, is ${a.chart.digest.slice(0, 19)}…: ${redo}`;

@@ -15,7 +15,7 @@ import type { ImportContext, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
-import { FileTree, placeUrl } from './paths.js';
+import { FileTree, placeUrl, tempNameProblem } from './paths.js';
 
 export function filesTarget(loaded: ResolvedTarget): { dir: string; baseUrl: string } {
   const t = loaded.files;
@@ -91,6 +91,8 @@ async function planFile(top: OciDescriptor, source: BlobSource, target: { dir: s
     await problems.check(url, () => {
       const mapped = mapFileUrl(url, target);
       const dest = safeJoin(target.dir, mapped.path, url);
+      const temp = tempNameProblem(mapped.path);
+      if (temp) throw new FerryError('VERIFY', temp);
       plans.push({ layer, url, mapped, dest });
     });
   }

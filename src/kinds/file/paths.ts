@@ -1,6 +1,7 @@
 import { mirrorUrlPath } from '../../mapping/index.js';
 import { clip, MirrorTree, type TreePlace } from '../../mapping/mirror-tree.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
+import { isTempName } from '../../store/temp-files.js';
 
 /** Where an upstream URL goes under `files.dir`, or why it has no place of its own there. */
 export type FilePlace = TreePlace;
@@ -15,6 +16,21 @@ export class FileTree extends MirrorTree {
   constructor() {
     super('file', 'the mirror path is the host and the decoded path: no query string, %2F is /');
   }
+
+  override place(owner: string, p: string, key = owner): FilePlace {
+    const temp = tempNameProblem(p);
+    return temp ? { problem: temp, own: true } : super.place(owner, p, key);
+  }
+}
+
+/**
+ * Why a mirror path cannot hold an upstream file: its name is one ferry gives its temporary
+ * files (`x.ferry-999999.tmp`), which the next import or write in that directory would remove as
+ * left by a killed run (the mirror losing a file it was said to hold).
+ */
+export function tempNameProblem(p: string): string | undefined {
+  const name = p.slice(p.lastIndexOf('/') + 1);
+  return isTempName(name) ? `its file name ${clip(JSON.stringify(name))} is one ferry gives its temporary files (a later import would remove it as left by a killed run); mirror it under another name` : undefined;
 }
 
 /**
