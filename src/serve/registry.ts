@@ -17,6 +17,18 @@ import { goesToRegistry } from '../kinds/index.js';
  * blobs are streamed by offset, never loaded whole, and checked against their digests.
  */
 
+/**
+ * A repository's tags in order, sorted once per catalog (a served catalog does not change; a reload
+ * builds a new one): a client paging through 90 000 tags, or asking for the list again and again,
+ * does not have them sorted on every request.
+ */
+const tagOrder = new WeakMap<ServedRepository, string[]>();
+function sortedTags(repo: ServedRepository): string[] {
+  let tags = tagOrder.get(repo);
+  if (!tags) tagOrder.set(repo, (tags = [...repo.tags.keys()].sort()));
+  return tags;
+}
+
 export interface ServedRepository {
   name: string;
   /** tag → top-level descriptor. */
@@ -128,8 +140,15 @@ function paginate(items: string[], url: URL): { page: string[]; next?: string } 
   if (nText !== null && nText !== '' && !/^\d{1,15}$/.test(nText)) return { invalid: nText };
   let from = 0;
   if (last !== null) {
-    from = items.findIndex((t) => t > last);
-    if (from === -1) from = items.length;
+    // The first item after `last` (items are sorted as strings compare: .sort()'s order).
+    let lo = 0;
+    let hi = items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (items[mid] > last) hi = mid;
+      else lo = mid + 1;
+    }
+    from = lo;
   }
   if (nText === null || nText === '') return { page: items.slice(from) };
   const n = Number(nText);
@@ -186,8 +205,7 @@ export function registryHandler(source: VerifiedBlobs, current: () => { catalog:
       return;
     }
     if (what === 'tags') {
-      const tags = [...repo.tags.keys()].sort();
-      sendPage(res, url, tags, (page) => ({ name, tags: page }), head);
+      sendPage(res, url, sortedTags(repo), (page) => ({ name, tags: page }), head);
       return;
     }
     let ref: string;

@@ -139,5 +139,9 @@ describe('page sizes of the catalog and tag lists', () => {
     const two = await ask(`/v2/${repo('a')}/tags/list?n=2`);
     expect(JSON.parse(two.body.toString()).tags).toEqual(['1', '2']);
     expect(two.headers.get('link')).toMatch(/last=2/);
+    // `last` need not be a tag: the page starts after where it would sort; past the end, nothing.
+    expect(JSON.parse((await ask(`/v2/${repo('a')}/tags/list?last=1a`)).body.toString()).tags).toEqual(['2', '3']);
+    expect(JSON.parse((await ask(`/v2/${repo('a')}/tags/list?last=0`)).body.toString()).tags).toEqual(['1', '2', '3']);
+    expect(JSON.parse((await ask(`/v2/${repo('a')}/tags/list?last=9`)).body.toString()).tags).toEqual([]);
   });
 });
