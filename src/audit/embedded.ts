@@ -6,7 +6,7 @@
  * document and its line in the string, so the caller can apply its destination-key rules to it.
  * Decided by syntax only: JSON/YAML that parses to a map or list, or INI/TOML-style `key = value` lines.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { withoutStackTraces } from '../errors.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 
@@ -41,7 +41,11 @@ export function embeddedLeaves(text: string): EmbeddedLeaf[] {
   return yamlLeaves(text) ?? (multiLine ? iniLeaves(text) : []);
 }
 
-function yamlLeaves(text: string): EmbeddedLeaf[] | undefined {
+/**
+ * The YAML (JSON) documents a string holds, with its line counter, or undefined: a string denser
+ * than ferry parses (CONFIG_YAML_TOKENS), or one that does not parse.
+ */
+export function embeddedDocuments(text: string): { list: Document.Parsed[]; lc: LineCounter } | undefined {
   if (yamlTokensOver(text, CONFIG_YAML_TOKENS)) return undefined;
   const lc = new LineCounter();
   let docs;
@@ -51,7 +55,14 @@ function yamlLeaves(text: string): EmbeddedLeaf[] | undefined {
     return undefined;
   }
   const list = Array.isArray(docs) ? docs : [docs];
-  if (!list.length || list.some((d) => d.errors.length) || !list.some((d) => isMap(d.contents) || isSeq(d.contents))) return undefined;
+  return list.some((d) => d.errors.length) ? undefined : { list, lc };
+}
+
+function yamlLeaves(text: string): EmbeddedLeaf[] | undefined {
+  const parsed = embeddedDocuments(text);
+  if (!parsed) return undefined;
+  const { list, lc } = parsed;
+  if (!list.length || !list.some((d) => isMap(d.contents) || isSeq(d.contents))) return undefined;
   const out: EmbeddedLeaf[] = [];
   const walk = (node: unknown, keyPath: string) => {
     if (out.length >= MAX_LEAVES) return;

@@ -7,7 +7,10 @@
  * (`trivy.dbRepository`). Decided by the shape (a name ending in IMAGES, a `<p>.repository` key
  * beside `<p>.tag`), never by product. Shared by `audit` (scan.ts) and `rewrite manifests`.
  */
+import { isMap, isPair, isScalar, isSeq, type Scalar } from 'yaml';
+import { embeddedDocuments } from './embedded.js';
 import { parseImageReference } from '../oci/reference.js';
+import { isImageKey } from '../kinds/image/image-key.js';
 
 /** A name that says it holds several images (`STRIMZI_KAFKA_IMAGES`, `--related-images`, `extraImages`). */
 export function namesImageList(name: string): boolean {
@@ -119,4 +122,192 @@ export function flatImages(keys: readonly string[], get: (key: string) => string
     out.push({ repositoryKey: key, partKeys: [registryKey, tagKey, digestKey].filter((k): k is string => !!k && !!get(k)?.trim()), ref, untagged });
   }
   return out;
+}
+
+/**
+ * One image a tree of values composes from a bare name and the hub and tag around it: istiod's
+ * injector values `{global: {hub: docker.io/istio, tag: 1.27.1, proxy: {image: proxyv2}}}` mean
+ * `docker.io/istio/proxyv2:1.27.1` (pkg/kube/inject composes `<hub>/<image>:<tag>`), as Helm
+ * charts write `{{ .Values.hub | default .Values.global.hub }}/{{ .Values.image }}:{{ … tag }}`.
+ * The same shape as a flat `<p>.repository` + `<p>.tag`, but nested: the hub and the tag are the
+ * nearest non-empty `hub`/`registry` and `tag` of the name's map or a map above it, then of the
+ * root's `global`. `ref` when every part is known; otherwise `unknown` says which is missing.
+ */
+export interface JoinedImage<N> {
+  /** The scalar holding the bare name (`proxyv2`), and its key path from the root (`global.proxy.image`). */
+  nameNode: N;
+  namePath: string[];
+  name: string;
+  /** The scalar of the hub the name is joined to (undefined: every hub key around it is empty; `hubPath` is then the nearest). */
+  hubNode?: N;
+  hubPath?: string[];
+  hub?: string;
+  tagPath?: string[];
+  ref?: string;
+  unknown?: string;
+}
+
+/** A map's view for joinedImages: its scalar string (or number) values and its child maps, by key. */
+export interface JoinTree<N> {
+  /** A scalar child's text (a number as written) and node, or undefined. */
+  scalar(map: unknown, key: string): { text: string; node: N } | undefined;
+  /** The child maps (and maps inside lists) with their keys (a list item's key is `[i]`). */
+  children(map: unknown): Array<[string, unknown]>;
+  isMap(node: unknown): boolean;
+}
+
+/** At most this many joined images are read from one tree, this deep (hostile input is bounded; a real one has a handful). */
+export const MAX_JOINED_IMAGES = 256;
+const MAX_JOIN_DEPTH = 64;
+/** At most this many maps are visited in one tree. */
+const MAX_JOIN_MAPS = 100_000;
+
+/** A bare image name: no registry, no path, no tag (`proxyv2`, `install-cni`); a `/` or `:` makes it an image of its own. */
+const BARE_NAME = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+const HUB_KEYS = ['hub', 'registry'];
+
+/**
+ * The bare names under an `image` key (or `<x>Image`) of `root` joined to the hub and tag around
+ * them (JoinedImage). A name with no `hub`/`registry` key anywhere above it is no such image (a
+ * custom resource's `image: nginx` is Docker Hub's, read elsewhere). `over`: images past the bound,
+ * `beyond`: the bare names past it (not joined, no images of their own either).
+ */
+export function joinedImages<N>(root: unknown, tree: JoinTree<N>): { images: JoinedImage<N>[]; over: boolean; beyond: N[] } {
+  const images: JoinedImage<N>[] = [];
+  const beyond: N[] = [];
+  let over = false;
+  let maps = 0;
+  const global = tree.isMap(root) ? tree.children(root).find(([k]) => k === 'global')?.[1] : undefined;
+  const pick = (chain: unknown[], keys: string[]) => {
+    let present: { map: unknown; key: string } | undefined;
+    for (const m of [...chain].reverse()) {
+      for (const k of keys) {
+        const s = tree.scalar(m, k);
+        if (s === undefined) continue;
+        present ??= { map: m, key: k };
+        if (s.text.trim()) return { ...s, text: s.text.trim(), key: k, map: m, present };
+      }
+    }
+    return { present };
+  };
+  const pathOf = new Map<unknown, string[]>(global !== undefined ? [[global, ['global']]] : []);
+  const visit = (map: unknown, chain: unknown[], at: string[]) => {
+    if (++maps > MAX_JOIN_MAPS || chain.length > MAX_JOIN_DEPTH) return;
+    pathOf.set(map, at);
+    const here = [...chain, map];
+    // `image: {registry, image: proxyv2, tag}` is an image map, read by the image-map rules (scan.ts, rewrite/values-images.ts readImageMap).
+    const imageMap = at.length > 0 && isImageKey(at[at.length - 1].replace(/\[\d+\]$/, '')) && tree.scalar(map, 'registry') !== undefined;
+    const name = imageMap ? undefined : tree.scalar(map, 'image');
+    if (name && BARE_NAME.test(name.text.trim()) && images.length >= MAX_JOINED_IMAGES) {
+      over = true;
+      beyond.push(name.node);
+    }
+    else if (name && BARE_NAME.test(name.text.trim())) {
+      const scope = global !== undefined && !here.includes(global) ? [global, ...here] : here;
+      const hub = pick(scope, HUB_KEYS);
+      if (hub.present) {
+        {
+          const tag = pick(scope, ['tag']);
+          const namePath = [...at, 'image'];
+          const img: JoinedImage<N> = { nameNode: name.node, namePath, name: name.text.trim() };
+          if ('node' in hub) Object.assign(img, { hubNode: hub.node, hubPath: [...(pathOf.get(hub.map) ?? []), hub.key], hub: hub.text.replace(/\/+$/, '') });
+          if ('node' in tag) img.tagPath = [...(pathOf.get(tag.map) ?? []), 'tag'];
+          const variant = 'node' in tag ? tree.scalar(tag.map, 'variant')?.text.trim() : undefined;
+          if (!('node' in hub)) {
+            img.hubPath = [...(pathOf.get(hub.present!.map) ?? []), hub.present!.key];
+            img.unknown = `${namePath.join('.')} ${img.name} is a name joined to ${img.hubPath.join('.')}, which is empty (as is every hub or registry key around it): the registry it is pulled from is unknown here`;
+          }
+          else if (!('node' in tag)) img.unknown = `${namePath.join('.')} ${img.name} is joined to ${img.hubPath!.join('.')} ${img.hub} with no tag around it: the program picks the tag, unknown here`;
+          else if (variant && variant !== 'default') img.unknown = `${namePath.join('.')} ${img.name} is joined to ${img.hubPath!.join('.')} and ${img.tagPath!.join('.')} ${tag.text}, with variant ${variant} beside the tag: how the program adds it to the tag is unknown here`;
+          else {
+            const ref = `${img.hub}/${img.name}:${tag.text}`;
+            try {
+              parseImageReference(ref);
+              img.ref = ref;
+            } catch {
+              img.unknown = `${namePath.join('.')} ${img.name} joined to ${img.hubPath!.join('.')} and ${img.tagPath!.join('.')} makes ${JSON.stringify(ref.slice(0, 200))}, no image reference`;
+            }
+          }
+          images.push(img);
+        }
+      }
+    }
+    for (const [k, child] of tree.children(map)) if (tree.isMap(child)) visit(child, here, [...at, k]);
+  };
+  if (tree.isMap(root)) visit(root, [], []);
+  return { images, over, beyond };
+}
+
+/** joinedImages over a parsed YAML (or JSON) document's nodes: a number keeps its written text (`tag: 1.20`). */
+const KEYED = new WeakMap<object, Map<unknown, unknown>>();
+
+/** A map's values by key, made once (a hostile map of many keys is not searched again for each name below it). */
+function keyed(map: { items: Array<{ key: unknown; value?: unknown }> }): Map<unknown, unknown> {
+  let got = KEYED.get(map);
+  if (!got) {
+    got = new Map();
+    for (const p of map.items) if (isScalar(p.key) && !got.has(p.key.value)) got.set(p.key.value, p.value);
+    KEYED.set(map, got);
+  }
+  return got;
+}
+
+export const YAML_JOIN_TREE: JoinTree<Scalar> = {
+  isMap: (n) => isMap(n),
+  scalar(map, key) {
+    if (!isMap(map)) return undefined;
+    const v = keyed(map).get(key);
+    if (!isScalar(v)) return undefined;
+    if (typeof v.value === 'string') return { text: v.value, node: v };
+    if (typeof v.value === 'number') return { text: typeof v.source === 'string' ? v.source : String(v.value), node: v };
+    return undefined;
+  },
+  children(map) {
+    if (!isMap(map)) return [];
+    const out: Array<[string, unknown]> = [];
+    for (const p of map.items) {
+      if (!isPair(p) || !isScalar(p.key)) continue;
+      const k = String(p.key.value);
+      if (isMap(p.value)) out.push([k, p.value]);
+      else if (isSeq(p.value)) p.value.items.forEach((item, i) => isMap(item) && out.push([`${k}[${i}]`, item]));
+    }
+    return out;
+  },
+};
+
+/** A joined image of a string's document, as audit reports it: the value, the line of the name in the string (0-based), and what is unknown. */
+export interface JoinedInText {
+  /** `hub/name:tag`; `hub/name` when the tag is unknown; `{{ <hub key> }}/name:tag` when the hub is. */
+  value: string;
+  line: number;
+  namePath: string;
+  /** Key paths (dotted) of the hubs read: their hosts are this image's, no destinations of their own. */
+  hubPath?: string;
+  /** The hub's host (`docker.io`) and its line in the string (0-based). */
+  hubHost?: string;
+  hubLine?: number;
+  unknown?: string;
+}
+
+/**
+ * The joined images of a document written in a string (a ConfigMap's `values: |-` JSON), bounded
+ * as embedded documents are (a string denser than ferry parses gives none).
+ */
+export function joinedImagesIn(text: string): { images: JoinedInText[]; over: boolean } {
+  const none = { images: [], over: false };
+  const parsed = /image/i.test(text) && /hub|registry/i.test(text) ? embeddedDocuments(text) : undefined;
+  if (!parsed) return none;
+  const { list, lc } = parsed;
+  const images: JoinedInText[] = [];
+  let over = false;
+  for (const d of list) {
+    const found = joinedImages(d.contents, YAML_JOIN_TREE);
+    over ||= found.over;
+    for (const j of found.images) {
+      const tagged = j.unknown === undefined && j.ref !== undefined;
+      const value = tagged ? j.ref! : j.hub ? `${j.hub}/${j.name}` : `{{ ${j.hubPath!.join('.')} }}/${j.name}`;
+      images.push({ value, line: j.nameNode.range ? lc.linePos(j.nameNode.range[0]).line - 1 : 0, namePath: j.namePath.join('.'), ...(j.hub ? { hubPath: j.hubPath!.join('.'), hubHost: j.hub!.split('/')[0], hubLine: j.hubNode?.range ? lc.linePos(j.hubNode.range[0]).line - 1 : 0 } : {}), ...(j.unknown ? { unknown: j.unknown } : {}) });
+    }
+  }
+  return { images, over };
 }

@@ -27,11 +27,12 @@ import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './quali
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
-import { ApacheDefines, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
+import { ApacheDefines, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
-import { flatImages, listedImages, MAX_LISTED_IMAGES, namesImageList } from './handed-images.js';
+import { isRunnerConfig, MAX_RUNNER_IMAGES, runnerImages } from './gitlab-runner.js';
+import { flatImages, joinedImagesIn, listedImages, MAX_JOINED_IMAGES, MAX_LISTED_IMAGES, namesImageList } from './handed-images.js';
 import { handedImage } from '../kinds/chart/discover/index.js';
 
 /**
@@ -702,6 +703,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const spans = source.includes('\n');
       let from = 0;
       const valueLines = v.includes('\n') ? v.split('\n') : [v];
+      // A bare image name joined to the hub and tag around it (istiod's injector values): one image; its hub is no destination of its own.
+      const joined = joinedImagesIn(v);
+      const hubHosts = new Set(joined.images.flatMap((j) => (j.hubHost ? [literal ? `${j.hubLine}\n${j.hubHost}` : j.hubHost] : [])));
       // `licenseServer: lic.vendor.jp`: a destination key's value is a host the patterns may not tell from a dotted word.
       // An env list's value is keyed by its variable's name, a container's `--flag=value` by the flag's (audit/embedded.ts).
       const flag = /(?:^|\.)(?:args|command)\[\d+\]$/.test(keyPath) ? flagValue(v) : undefined;
@@ -711,6 +715,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         const found = referencesIn(l, valueLines.length > 1 ? false : imageCtx);
         if (keyed && !found.length) found.push({ kind: 'host', value: keyed });
         for (const r of found) {
+          if (r.kind === 'host' && hubHosts.has(literal ? `${i}\n${r.value}` : r.value)) continue;
           let where = literal ? line + 1 + i : line;
           if (!literal && spans) {
             let at = source.indexOf(r.value, from);
@@ -726,7 +731,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         from = next;
       });
       // A config document in the string (`prometheus.yml: |`, `grafana.ini`, JSON): its destination keys.
+      const hubs = new Set<string>();
+      for (const j of joined.images) {
+        if (j.hubPath) hubs.add(j.hubPath);
+        const over = joined.over ? `; more than ${MAX_JOINED_IMAGES} names joined to a hub, the rest not read` : '';
+        refs.push({ file, line: literal ? line + 1 + j.line : line, keyPath: `${keyPath}.${j.namePath}`, kind: 'image', value: j.value, provenance: `${file}:${line} ${keyPath}: ${j.namePath} is a name the program joins to the hub and tag around it${over}`, ...(j.unknown ? { tagFrom: j.unknown } : {}) });
+      }
       for (const leaf of embeddedLeaves(v)) {
+        if (hubs.has(leaf.keyPath)) continue;
         const host = hostOfDestinationKey(leaf.keyPath, leaf.value);
         if (host && !referencesIn(leaf.value, false).length) refs.push({ file, line: literal ? line + 1 + leaf.line : line, keyPath: `${keyPath}.${leaf.keyPath}`, kind: 'host', value: host });
       }
@@ -899,10 +911,20 @@ export function tomlStrings(value: string): string[] {
 function scanToml(file: string, text: string, refs: Reference[], settings: Setting[]): void {
   let table = '';
   const podmanConf = isRegistriesConf(file);
+  // A GitLab runner's config.toml: each image the runner pulls (services too), read at its own line; those lines are read no other way.
+  const runner = isRunnerConfig(file, text) ? runnerImages(text) : [];
+  const runnerLines = new Set<number>();
+  const over = runner.length >= MAX_RUNNER_IMAGES ? `; more than ${MAX_RUNNER_IMAGES} images in this runner configuration, the rest not read` : '';
+  for (const r of runner) {
+    runnerLines.add(r.line);
+    // `helper_image = "…:x86_64-${CI_RUNNER_REVISION}"`: the runner fills in its own revision; the registry is written, the tag is not.
+    const filled = r.value.includes('$') && !r.value.split('/')[0].includes('$') ? `${r.key} holds a variable the runner fills in when it runs (${/\$\{?[A-Za-z_][A-Za-z0-9_]*\}?/.exec(r.value)?.[0] ?? '$'}): which image it pulls is unknown here, its registry is as written` : undefined;
+    refs.push({ file, line: r.line, keyPath: r.key, kind: 'image', value: r.value, ...(over ? { provenance: `${file}:${r.line} GitLab runner ${r.key}${over}` } : {}), ...(filled ? { tagFrom: filled } : {}) });
+  }
   text.split('\n').forEach((raw, i) => {
     const line = raw.trim();
     const n = i + 1;
-    if (!line || line.startsWith('#')) return;
+    if (!line || line.startsWith('#') || runnerLines.has(n)) return;
     // `[table]` / `[[array]]`: to the first `]`, with no nested quantifiers (the lazy form backtracked cubically).
     const header = /^\[\[?([^\]]*)\]/.exec(line);
     if (header && header[1].trim()) {
@@ -1069,11 +1091,18 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   const names = new YamlLineKeys();
   const defines = yamlLines ? undefined : new ApacheDefines();
   const upstreams = yamlLines ? new Map<string, number>() : nginxUpstreams(text);
+  const nginxSets = yamlLines ? undefined : new NginxSets(text);
   const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
     const upstream = variableUpstream(raw);
-    if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: variableUpstreamNote(file, n, upstream) });
+    // `proxy_pass $backend;` with `set $backend https://api.vendor.example;` around it: that destination.
+    const set = upstream?.directive.startsWith('nginx ') ? nginxSets?.valuesAt(upstream.upstream, n) : undefined;
+    if (set) {
+      // What follows the variable (`$backend/api`) follows the value.
+      const rest = /^[^\s;]*/.exec(raw.slice(raw.indexOf(upstream!.upstream) + upstream!.upstream.length))![0];
+      for (const v of set.values) for (const r of referencesIn(`${v.value}${rest}`, false)) refs.push({ file, line: n, ...r, provenance: `${file}:${n} ${upstream!.directive} ${upstream!.upstream}: ${upstream!.upstream} is ${set.note}` });
+    } else if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: variableUpstreamNote(file, n, upstream) });
     // Apache's `${NAME}` with `Define NAME value` above it: the line read as httpd reads it.
     const defined = defines?.fill(raw, file, n);
     if (defined) {

@@ -88,3 +88,94 @@ export function nginxUpstreams(text: string): Map<string, number> {
 export function upstreamGroupNote(file: string, name: string, line: number): string {
   return `nginx upstream group ${name} (${file}:${line}), not a host: the requests go to its server lines, each a finding of its own where it names a destination`;
 }
+
+/** The braces of an nginx line outside quotes and its `#` comment, in one pass. */
+function blockChars(raw: string): string {
+  let out = '';
+  let quote = '';
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = '';
+    } else if (c === '"' || c === "'") quote = c;
+    else if (c === '#') break;
+    else if (c === '{' || c === '}') out += c;
+  }
+  return out;
+}
+
+/** At most this many nginx `set`s are kept for one file, each value at most this long (a real config has a handful). */
+export const MAX_NGINX_SETS = 256;
+const MAX_SET_VALUE = 2048;
+const MAX_NGINX_DEPTH = 64;
+
+/** One `set $name value;` of a file: its value and line, and the block it sits in. */
+interface NginxSet {
+  value: string;
+  line: number;
+  block: number;
+}
+
+/**
+ * nginx's `set $name value;` of one file, by the block each sits in (`server {`, `location … {`):
+ * a `proxy_pass $name` reads the value a `set` gives in its own block or a block around it
+ * (rewrite-module directives of the server run before those of the location; a `set` in another
+ * location is not this request's). A name a `map` defines (per request, from another variable) or
+ * a value holding a variable stays unknown; a name set to several values gives each one.
+ */
+export class NginxSets {
+  private readonly sets = new Map<string, NginxSet[]>();
+  private readonly mapped = new Set<string>();
+  /** Each line's block (0: the file's top level) and each block's parent. */
+  private readonly blockOf: number[] = [];
+  private readonly parent: number[] = [0];
+  private full = false;
+
+  constructor(text: string) {
+    if (!text.includes('set') || !/\b(?:proxy|grpc)_pass\b/.test(text)) return;
+    const stack = [0];
+    let count = 0;
+    text.split('\n').forEach((raw, i) => {
+      const set = /^\s*set\s+\$([A-Za-z_][A-Za-z0-9_]*)\s+("[^"]*"|'[^']*'|[^\s;]+)\s*;/.exec(raw);
+      const map = /^\s*map\s+\S+\s+\$([A-Za-z_][A-Za-z0-9_]*)\s*\{/.exec(raw);
+      if (map && this.mapped.size < MAX_NGINX_SETS) this.mapped.add(map[1]);
+      if (set) {
+        const value = set[2].replace(/^(["'])(.*)\1$/, '$2');
+        if (count < MAX_NGINX_SETS && value.length <= MAX_SET_VALUE) {
+          count++;
+          this.sets.set(set[1], [...(this.sets.get(set[1]) ?? []), { value, line: i + 1, block: stack[stack.length - 1] }]);
+        } else this.full = true;
+      }
+      this.blockOf[i] = stack[stack.length - 1];
+      for (const ch of blockChars(raw)) {
+        if (ch === '{') {
+          this.parent.push(stack[stack.length - 1]);
+          stack.push(this.parent.length - 1);
+        } else if (ch === '}' && stack.length > 1) stack.pop();
+      }
+    });
+  }
+
+  /**
+   * The values `$name` has at line `n` (1-based), with the line of each `set`; undefined when no
+   * `set` around it gives one or a `map` defines it (unknown, as before).
+   */
+  valuesAt(name: string, n: number): { values: Array<{ value: string; line: number }>; note: string } | undefined {
+    const bare = name.replace(/^\$\{?|\}$/g, '');
+    const sets = this.sets.get(bare);
+    if (!sets || this.mapped.has(bare)) return undefined;
+    const around = new Set<number>();
+    // Each block has a lower number than the blocks inside it: the walk up ends (nested deeper than a real config: unknown).
+    for (let b = this.blockOf[n - 1] ?? 0; ; b = this.parent[b]) {
+      around.add(b);
+      if (b === 0) break;
+      if (around.size > MAX_NGINX_DEPTH) return undefined;
+    }
+    const here = sets.filter((s) => around.has(s.block));
+    if (!here.length || here.some((s) => s.value.includes('$'))) return undefined;
+    const values = [...new Map(here.map((s) => [s.value, s])).values()].map((s) => ({ value: s.value, line: s.line }));
+    const said = values.map((v) => `${v.value} (set at line ${v.line})`).join(', ');
+    return { values, note: `${values.length > 1 ? 'one of ' : ''}${said}${this.full ? `; more than ${MAX_NGINX_SETS} sets (or one too long) were not kept` : ''}` };
+  }
+}

@@ -14,6 +14,9 @@ import { vendoredKustomizeCharts } from '../audit/kustomize-helm.js';
 import { mapChartHttp, registryMirrorFor } from '../mapping/index.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { carriedEdit, carriedText, type CarriedText, formatPath, mapGet, parseYamlDocuments, renderScalar, scalarEdit, scalarText, tryParseYamlDocuments, walk, type YamlPath } from './yaml-text.js';
+import { scanJoinedImages } from './joined-images.js';
+import { rewriteRunnerConfig } from './runner-config.js';
+import { isOperatorKind } from '../kinds/image/operator-images.js';
 import { readImageMap, scanComposedPrefixes, scanImageMap, scanValuesDocument, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
@@ -81,9 +84,14 @@ async function collectRewriteInputs(inputs: string[]): Promise<{ files: string[]
   return { files: [...out].sort(), registriesConfs: [...confs].sort() };
 }
 
-/** A .yaml/.yml file, kustomize's `Kustomization` (its third file name, no extension), or a Quadlet unit (rewrite/quadlet.ts). */
+/** A .yaml/.yml file, kustomize's `Kustomization` (its third file name, no extension), a Quadlet unit (rewrite/quadlet.ts), or a GitLab runner's config.toml (rewrite/runner-config.ts). */
 function isManifestName(p: string): boolean {
-  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization' || isQuadletUnit(p);
+  return /\.ya?ml$/i.test(p) || path.basename(p) === 'Kustomization' || isQuadletUnit(p) || path.basename(p) === 'config.toml';
+}
+
+/** A `config.toml` given or found: TOML, read as a GitLab runner's configuration only. */
+function isTomlConfig(p: string): boolean {
+  return path.basename(p) === 'config.toml';
 }
 
 function describeWorkload(doc: unknown, path: YamlPath): { kind?: string; name?: string; container?: string } {
@@ -287,6 +295,9 @@ export function scanManifestDocument(
   scanCiImages(doc, text, file, ctx, lineOf, imageNodes, { edits, replacements, unmapped, warnings });
   // An operator's prefix field (`spec.hub`, `spec.registry`): the names behind it are no images of their own.
   const composed = scanComposedPrefixes(doc, ctx, lineOf);
+  // A bare name joined to the hub and tag around it (istiod's injector values): the hub moves, the name is no image.
+  const kind = isMap(doc.contents) ? scalarText(mapGet(doc.contents, 'kind')) : undefined;
+  const joined = isOperatorKind(kind) ? new Set<unknown>() : scanJoinedImages(doc, text, file, ctx, lineOf, objectName(describeWorkload(doc.contents, [])), { edits, replacements, unmapped, warnings });
   for (const c of composed.changes) {
     if (c.node) edits.push(scalarEdit(c.node, c.new, text));
     replacements.push({ file, line: c.line, kind: 'registry', old: c.old, new: c.new, where: `${objectName(describeWorkload(doc.contents, c.path))} ${formatPath(c.path)} (composes ${c.image})` });
@@ -321,7 +332,7 @@ export function scanManifestDocument(
     // alias of it then says the same), once however many aliases name it.
     const aliased = isAlias(node) ? (resolveAlias(node, doc) as YamlNode | undefined) : undefined;
     if (aliased) node = aliased;
-    if (!isScalar(node) || imageNodes.has(node) || composed.names.has(node)) return;
+    if (!isScalar(node) || imageNodes.has(node) || composed.names.has(node) || joined.has(node)) return;
     imageNodes.add(node);
     const value = scalarText(node);
     if (!value || value.includes('{{')) return;
@@ -1192,7 +1203,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   for (const file of files) {
     const text = await read(file);
     const kustomization = isKustomizationFile(file);
-    if (isQuadletUnit(file)) continue;
+    if (isQuadletUnit(file) || isTomlConfig(file)) continue;
     const fluxish = text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || text.includes('Secret');
     if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
@@ -1224,6 +1235,15 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       replacements.push(...q.replacements);
       unmapped.push(...q.unmapped, ...kubeYamlsNotGiven(file, text, given));
       changes.push({ file, before: text, after: applyTextEdits(text, q.edits) });
+      continue;
+    }
+    if (isTomlConfig(file)) {
+      // A GitLab runner's config.toml (another config.toml is no manifest: left alone).
+      const r = rewriteRunnerConfig(file, text, ctx);
+      replacements.push(...r.replacements);
+      unmapped.push(...r.unmapped);
+      warnings.push(...r.warnings);
+      changes.push({ file, before: text, after: applyTextEdits(text, r.edits) });
       continue;
     }
     const lineOf = lineIndex(text);

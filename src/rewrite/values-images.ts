@@ -265,7 +265,7 @@ export function scanValuesDocument(doc: Document.Parsed, ctx: RewriteContext, li
  * `stopAtMirror`: the field already points there); one the lock lacks is `missing`, one the mirror
  * keeps under another name is `blocked`.
  */
-function mirrorPlaces(items: Array<{ image: string; suffix: string }>, ctx: RewriteContext, appends: string, stopAtMirror = true): { onMirror: boolean; bases: Set<string>; host: string; missing: Array<{ image: string; reason: string }>; blocked: Array<{ image: string; reason: string }> } {
+export function mirrorPlaces(items: Array<{ image: string; suffix: string }>, ctx: RewriteContext, appends: string, stopAtMirror = true): { onMirror: boolean; bases: Set<string>; host: string; missing: Array<{ image: string; reason: string }>; blocked: Array<{ image: string; reason: string }> } {
   const out = { onMirror: false, bases: new Set<string>(), host: '', missing: [] as Array<{ image: string; reason: string }>, blocked: [] as Array<{ image: string; reason: string }> };
   for (const { image, suffix } of items) {
     const ref = tryParse(image);
