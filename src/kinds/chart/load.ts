@@ -407,13 +407,31 @@ export async function loadChartArchive(file: string, opts: LoadOptions = {}): Pr
   return loadChartStream(createReadStream(file), path.basename(file), opts);
 }
 
+/**
+ * What to do when a chart location is no file: a reference a GitOps object or `helm` takes (an
+ * `oci://` chart, a repository URL) is not read from the network by the commands that render, so
+ * say where the carried copy is on disk and how to get an OCI one.
+ */
+export function chartLocationHint(location: string): string {
+  if (/^oci:\/\//i.test(location)) {
+    const tagged = /^(oci:\/\/[^@]*\/[^/:@]+):([^/:@]+)$/i.exec(location);
+    const pull = tagged ? `helm pull ${tagged[1]} --version ${tagged[2]}` : `helm pull ${location} --version <version>`;
+    const ref = location.slice('oci://'.length) + (tagged ? '' : ':<version>');
+    return `ferry renders a chart on disk (a directory or a .tgz), not a registry reference: pull it first (\`${pull}\`, or \`skopeo copy docker://${ref} oci:<dir>\` and take the layer of media type application/vnd.cncf.helm.chart.content.v1.tar+gzip), or use the copy \`ferry import\` wrote to the target's charts.dir (<charts.dir>/<name>-<version>.tgz).`;
+  }
+  if (/^https?:\/\//i.test(location)) {
+    return 'ferry renders a chart on disk (a directory or a .tgz), not a URL: download the archive first (the urls of index.yaml name it), or use the copy `ferry import` wrote to the target\'s charts.dir (<charts.dir>/<name>-<version>.tgz).';
+  }
+  return 'Give the path of a chart directory (holding Chart.yaml) or of a packaged .tgz; `ferry import` writes the carried charts to the target\'s charts.dir as <name>-<version>.tgz.';
+}
+
 /** A chart directory or a packaged .tgz. */
 export async function loadChart(location: string, opts: LoadOptions = {}): Promise<LoadedChart> {
   let s;
   try {
     s = await stat(location);
   } catch (err) {
-    throw new FerryError('USAGE', `${location}: no such chart directory or archive`, { cause: err });
+    throw new FerryError('USAGE', `${location}: no such chart directory or archive`, { cause: err, hint: chartLocationHint(location) });
   }
   return s.isDirectory() ? loadChartDir(location, undefined, opts) : loadChartArchive(location, opts);
 }
