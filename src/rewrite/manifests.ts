@@ -741,6 +741,7 @@ function scanChartSources(
       const url = m.form === 'http' ? m.url : `oci://${m.path}`;
       out.edits.push(scalarEdit(src.urlNode, url, text));
       out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where });
+      out.warnings.push(chartDefaultsWarning(file, line, where, `every chart a HelmRelease installs from it`));
       const type = m.form === 'oci' ? 'oci' : 'default';
       if (src.typeNode && scalarText(src.typeNode) !== type) out.edits.push(scalarEdit(src.typeNode, type, text));
       else if (!src.typeNode && m.form === 'oci') out.edits.push(insertAfterPair(src.spec as { flow?: boolean }, src.urlNode, 'type', 'oci', text));
@@ -782,7 +783,17 @@ function scanChartSources(
     const url = src.kind === 'OCIRepository' ? `oci://${(m as { path: string }).path}/${chart}` : m.form === 'http' ? m.url : /^oci:\/\//i.test(src.url) ? `oci://${m.path}` : m.path;
     out.edits.push(scalarEdit(src.urlNode, url, text));
     out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (chart ${chart} ${version})` });
+    out.warnings.push(chartDefaultsWarning(file, line, where, `chart ${chart} ${version}`));
   }
+}
+
+/**
+ * A GitOps controller renders the chart itself: the chart source now points at the mirror, and the
+ * images the object's own values name were moved, but the images the chart's defaults and templates
+ * name were not looked at (rewrite manifests reads the objects, not the charts). Said, not left silent.
+ */
+function chartDefaultsWarning(file: string, line: number, where: string, what: string): string {
+  return `${file}:${line}: ${where}: ${what} now comes from the mirror, but the images its own defaults and templates name were not checked or moved (rewrite manifests moves only those written in the object's values): prove and move them with \`ferry rewrite chart\` on the chart the mirror serves and the object's values (README: "The images a GitOps-installed chart deploys")`;
 }
 
 /**
