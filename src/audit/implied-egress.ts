@@ -67,7 +67,9 @@ const MENTIONS = /external-dns|dns01|receivers|grafana|gcs|s3|BackupStorageLocat
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? v.trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+/** A value written in the file, cut to 120 characters: notes quote what the (hostile) file says, bounded. */
+const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}…` : s);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? clip(v.trim()) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
 const joinPath = (parts: Array<string | number>) => parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
 
 /** At most this many nodes of one document are walked for object-storage maps. */
@@ -111,9 +113,10 @@ function externalNameService(file: string, doc: Document, refs: Reference[], bef
   if (!isMap(doc.contents) || doc.contents.get('kind') !== 'Service' || doc.getIn(['spec', 'type']) !== 'ExternalName') return;
   const node = doc.getIn(['spec', 'externalName'], true);
   const name = isScalar(node) && typeof node.value === 'string' ? node.value.trim().replace(/\.$/, '').toLowerCase() : '';
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(name)) return;
+  // A DNS name (RFC 1123) of at most 253 characters; the bound comes before the pattern.
+  if (name.length > 253 || !/^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*$/.test(name)) return;
   const service = doc.getIn(['metadata', 'name']);
-  const note = `ExternalName Service ${typeof service === 'string' ? service : '?'}: the cluster DNS answers its name with a CNAME to ${name}, and pods connect there`;
+  const note = `ExternalName Service ${typeof service === 'string' ? clip(service) : '?'}: the cluster DNS answers its name with a CNAME to ${name}, and pods connect there`;
   const found = refs.slice(before).filter((r) => r.keyPath === 'spec.externalName');
   for (const r of found) r.implied ??= { note };
   if (!found.length && name.includes('.')) refs.push({ file, line: lineOf(node as Node), keyPath: 'spec.externalName', kind: 'host', value: name, implied: { note } });
@@ -186,23 +189,20 @@ function grafana(c: Obj, at: Array<string | number>, push: Push): void {
   const env = envOf(c);
   const setting = (name: string) => env.get(name);
   const source = 'grafana.com/docs/grafana/latest/setup-grafana/configure-grafana (conf/defaults.ini)';
-  const reporting = setting('GF_ANALYTICS_REPORTING_ENABLED');
-  if (reporting?.value?.toLowerCase() !== 'false') {
-    const how = reporting
-      ? reporting.value === undefined
-        ? 'GF_ANALYTICS_REPORTING_ENABLED is set from elsewhere (valueFrom): unknown here'
-        : `GF_ANALYTICS_REPORTING_ENABLED=${reporting.value}`
-      : "unknown/default: GF_ANALYTICS_REPORTING_ENABLED is not set in this container's env, and [analytics] reporting_enabled defaults to true (a grafana.ini the container mounts may turn it off)";
-    push(reporting ? [...at, 'env', reporting.index, 'value'] : [...at, 'image'], 'https://stats.grafana.org', `Grafana usage reporting (${how}; ${source})`);
-  }
-  const updates = setting('GF_ANALYTICS_CHECK_FOR_UPDATES');
-  if (updates?.value?.toLowerCase() !== 'false') {
-    const how = updates
-      ? updates.value === undefined
-        ? 'GF_ANALYTICS_CHECK_FOR_UPDATES is set from elsewhere (valueFrom): unknown here'
-        : `GF_ANALYTICS_CHECK_FOR_UPDATES=${updates.value}`
-      : "unknown/default: GF_ANALYTICS_CHECK_FOR_UPDATES is not set in this container's env, and [analytics] check_for_updates defaults to true (a grafana.ini the container mounts may turn it off)";
-    push(updates ? [...at, 'env', updates.index, 'value'] : [...at, 'image'], 'https://grafana.com', `Grafana's update check (${how}; ${source})`);
+  // [analytics] settings that default to true (conf/defaults.ini), and where each one sends.
+  const defaultsOn = [
+    { env: 'GF_ANALYTICS_REPORTING_ENABLED', ini: 'reporting_enabled', url: 'https://stats.grafana.org', what: 'Grafana usage reporting' },
+    { env: 'GF_ANALYTICS_CHECK_FOR_UPDATES', ini: 'check_for_updates', url: 'https://grafana.com', what: "Grafana's update check" },
+  ];
+  for (const d of defaultsOn) {
+    const e = setting(d.env);
+    if (e?.value?.toLowerCase() === 'false') continue;
+    const how = e
+      ? e.value === undefined
+        ? `${d.env} is set from elsewhere (valueFrom): unknown here`
+        : `${d.env}=${e.value}`
+      : `unknown/default: ${d.env} is not set in this container's env, and [analytics] ${d.ini} defaults to true (a grafana.ini the container mounts may turn it off)`;
+    push(e ? [...at, 'env', e.index, 'value'] : [...at, 'image'], d.url, `${d.what} (${how}; ${source})`);
   }
   // Plugins named by id (not by URL, which is found as written) download from grafana.com.
   for (const name of ['GF_INSTALL_PLUGINS', 'GF_PLUGINS_PREINSTALL', 'GF_PLUGINS_PREINSTALL_SYNC']) {
@@ -229,7 +229,7 @@ function certManagerSolvers(json: Obj, push: Push, api: Api): void {
     for (const solver of Object.keys(dns01)) {
       if (solver === 'cnameStrategy') continue;
       const at = ['spec', 'acme', 'solvers', i, 'dns01', solver];
-      const by = `${String(json.kind)} ${str((json.metadata as Obj | undefined)?.name) ?? '?'}'s ACME DNS01 solver ${solver}`;
+      const by = `${String(json.kind)} ${str((json.metadata as Obj | undefined)?.name) ?? '?'}'s ACME DNS01 solver ${clip(solver)}`;
       const known = CERT_MANAGER_SOLVERS.get(solver);
       const azureElsewhere = solver === 'azureDNS' && isObj(dns01[solver]) && str((dns01[solver] as Obj).environment) && str((dns01[solver] as Obj).environment) !== 'AzurePublicCloud';
       if (known && !azureElsewhere) {
@@ -238,7 +238,7 @@ function certManagerSolvers(json: Obj, push: Push, api: Api): void {
       }
       if (SOLVER_OWN_DESTINATION.has(solver)) continue;
       const webhook = solver === 'webhook' ? ': a webhook solver hands the record to another program (its groupName and solverName), which calls a DNS API of its own' : '';
-      push(at, `dns01.${solver}`, `${by}${webhook}: the API it calls is not in ferry's table of solver hosts (route53, cloudDNS, azureDNS in AzurePublicCloud, cloudflare, digitalocean); unknown destination here, declare it${selfCheck}`, true);
+      push(at, `dns01.${clip(solver)}`, `${by}${webhook}: the API it calls is not in ferry's table of solver hosts (route53, cloudDNS, azureDNS in AzurePublicCloud, cloudflare, digitalocean); unknown destination here, declare it${selfCheck}`, true);
     }
   });
 }
