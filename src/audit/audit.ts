@@ -584,6 +584,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const classify = (r: Reference): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     const host = hostOfReference(r);
     if (r.inCluster) return { host, class: 'internal', note: r.inCluster };
+    if (r.implied?.unknown) return { host: 'unknown', class: 'undeclared', note: r.implied.note };
     // A Quadlet short name podman resolves to a registry the scan does not tell (audit/podman.ts): never a guessed docker.io.
     if (r.podman?.unknown) return { host: 'unknown', class: 'undeclared', note: r.podman.unknown };
     // `https://{{ .Values.apiHost }}/api`: the host is a template action, filled in when the chart is rendered.
@@ -940,6 +941,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       const requestPath = r.kind === 'url' ? requestPathAfterHost(r.value) : undefined;
       if (requestPath) c.note = [c.note, requestPathNote(requestPath)].filter(Boolean).join('; ');
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
+      if (r.implied && !r.implied.unknown) c.note = [r.implied.note, c.note].filter(Boolean).join('; ');
       if (r.operator ?? r.tagFrom) c.note = [r.operator ?? r.tagFrom, c.note].filter(Boolean).join('; ');
       if (r.podman) c.note = [r.podman.resolved ? `${r.podman.written} in ${r.podman.unit}: ${r.podman.resolved}` : undefined, c.note, r.podman.autoUpdate ? 'AutoUpdate=registry: podman-auto-update asks the registry for this tag\'s digest on its timer' : undefined].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };

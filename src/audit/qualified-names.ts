@@ -21,6 +21,8 @@ const QUALIFIED_VALUE = new RegExp(`^(?:${SUBDOMAIN}(?:/${NAME})?|${NAME}|\\*)$`
  * ServiceMonitor's `jobLabel` and `targetLabels`/`podTargetLabels` (label keys).
  */
 const FIELD_BY_KEY = /^(?:apiGroups?|finalizers|topologyKey|(?:mis)?matchLabelKeys|controllerName|controllerValue|signerNames?|approveSignerNames|loadBalancerClass|jobLabel|(?:pod)?targetLabels)$/;
+/** A flag naming a controller, class or signer (`--controller-class=k8s.io/ingress-nginx`, ingress-nginx's): its value. */
+const CLASS_FLAG = /^--?(?:[a-z]+-)?(?:controller-class|ingress-class|gateway-class|controller-name|signer-name)=(.+)$/;
 /** Fields whose item's `key` is a label or taint key: `matchExpressions[].key`, `tolerations[].key`. */
 const KEY_OF_LIST = /^(?:matchExpressions|tolerations)$/;
 /** Fields of one kind: their key alone (`name`, `group`, `provisioner`) says nothing. */
@@ -32,8 +34,9 @@ const FIELD_BY_KIND: Record<string, RegExp> = {
   VolumeSnapshotClass: /^driver$/,
   IngressClass: /^spec\.controller$/,
   GatewayClass: /^spec\.controllerName$/,
-  ValidatingWebhookConfiguration: /^webhooks\[\d+\]\.name$/,
-  MutatingWebhookConfiguration: /^webhooks\[\d+\]\.name$/,
+  // A webhook configuration is named as its webhooks are (`policy.vendor.io`); where it calls is `clientConfig`.
+  ValidatingWebhookConfiguration: /^(?:metadata\.name|webhooks\[\d+\]\.name)$/,
+  MutatingWebhookConfiguration: /^(?:metadata\.name|webhooks\[\d+\]\.name)$/,
   ValidatingAdmissionPolicy: /^spec\.matchConstraints\.resourceRules\[\d+\]\.apiGroups\[\d+\]$/,
   Secret: /^type$/,
 };
@@ -44,9 +47,14 @@ const FIELD_BY_KIND: Record<string, RegExp> = {
  * `see api.vendor.io`, is read as any other).
  */
 export function qualifiedNameField(keyPath: string, value: string, kind?: string): boolean {
-  if (!QUALIFIED_VALUE.test(value.trim())) return false;
   const keys = keyPath.split('.');
   const last = keys[keys.length - 1].replace(/(?:\[\d+\])+$/, '');
+  // An RBAC rule's `resourceNames[]` names objects (`issuers.cert-manager.io/*`, a signer name with a wildcard).
+  if (last === 'resourceNames' && keys.length > 1 && /^rules\[\d+\]$/.test(keys[keys.length - 2])) return true;
+  // A container's `--controller-class=k8s.io/ingress-nginx`: a controller's or class's name, as the field would hold.
+  const flag = /^(?:args|command)$/.test(last) ? CLASS_FLAG.exec(value.trim()) : null;
+  if (flag) return QUALIFIED_VALUE.test(flag[1]);
+  if (!QUALIFIED_VALUE.test(value.trim())) return false;
   if (FIELD_BY_KEY.test(last)) return true;
   // A CSI volume's or persistent volume's `csi.driver`.
   if (last === 'driver' && keys[keys.length - 2] === 'csi') return true;

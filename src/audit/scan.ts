@@ -1,5 +1,6 @@
 import { detached, detachStrings } from './detach.js';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
+import { impliedEgress, markNtpServers } from './implied-egress.js';
 import { markInjectedPlaceholders } from './injected.js';
 import type { AptSourceEntry } from '../kinds/types.js';
 import { isIP } from 'node:net';
@@ -91,6 +92,12 @@ export interface Reference {
    * whose pods Istio's webhooks never select; removed with the labelled pods in it before the audit.
    */
   injectionOff?: string;
+  /**
+   * A destination the configuration implies without writing it (audit/implied-egress.ts): a DNS
+   * provider's API, a product's default notifier or telemetry, an object store by its region: how,
+   * in words, with the source of the host. `unknown`: the destination is not known (host unknown).
+   */
+  implied?: { note: string; unknown?: true };
 }
 
 export interface Setting {
@@ -825,6 +832,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
     markInjectedPlaceholders(file, doc, refs, before, lineOf, podInjectionLabel);
+    impliedEgress(file, doc, text, refs, before, lineOf);
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
       // Not the YAML node: the document is dropped once scanned.
@@ -1171,7 +1179,11 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
         const q = quadletImages(rel, text);
         refs.push(...q.refs);
         scanText(rel, q.rest, refs, settings);
-      } else scanText(rel, text, refs, settings);
+      } else {
+        const before = refs.length;
+        scanText(rel, text, refs, settings);
+        markNtpServers(rel, text, refs, before);
+      }
   }
   return undefined;
 }
