@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chartsImagesCommand, type ChartsImagesReport } from '../kinds/chart/images-command.js';
+import { chartsImagesCommand, type ChartsImagesReport } from '../commands/charts-images.js';
 import { DEFAULT_KUBE_VERSION } from '../kinds/chart/render/index.js';
 import { parseKubeVersion } from '../kinds/chart/render/helm.js';
 import { FerryError } from '../errors.js';

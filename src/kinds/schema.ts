@@ -36,9 +36,9 @@ export function validateManifest(raw: unknown, where: string): Manifest {
   return validateManifestWith(MANIFEST_MODEL, raw, where);
 }
 
-/** Read, expand and validate a manifest file, with the digest its lock is checked against. */
-export function loadManifest(file: string): Promise<LoadedManifest> {
-  return loadManifestWith(MANIFEST_MODEL, file);
+/** Read, expand and validate a manifest file, with the digest its lock is checked against (`text`: its text, read already). */
+export function loadManifest(file: string, text?: string): Promise<LoadedManifest> {
+  return loadManifestWith(MANIFEST_MODEL, file, text);
 }
 
 /** The lock file, or undefined when there is none. */

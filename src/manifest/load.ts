@@ -97,10 +97,11 @@ export function validateManifestWith<M extends ManifestBase>(model: ManifestMode
   return result.data;
 }
 
-export async function loadManifestWith<M extends ManifestBase>(model: ManifestModel<M>, file: string): Promise<LoadedManifestOf<M>> {
+/** `read`: the file's text when the caller read it already (bounded, through its own checks): not read again. */
+export async function loadManifestWith<M extends ManifestBase>(model: ManifestModel<M>, file: string, read?: string): Promise<LoadedManifestOf<M>> {
   const abs = path.resolve(file);
   const dir = path.dirname(abs);
-  const text = await readCapped(abs, INPUT_LIMITS.yamlBytes, 'manifest');
+  const text = read ?? (await readCapped(abs, INPUT_LIMITS.yamlBytes, 'manifest'));
   if (text === undefined) throw unreadableFile(abs, 'manifest', 'ENOENT');
   const manifest = validateManifestWith(model, parseYamlText(text, abs, 'manifest'), abs);
   const { metadata: _m, ...content } = manifest;

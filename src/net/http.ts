@@ -1,10 +1,11 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { readFileSync } from 'node:fs';
-import type { LookupFunction } from 'node:net';
-import { inCidr } from './cidr.js';
+import { isIP, type LookupFunction } from 'node:net';
+import { inCidr, ipBytes } from './cidr.js';
 import { isLoopbackHost } from './loopback.js';
 import { pipeline, Readable, Transform } from 'node:stream';
 import tls from 'node:tls';
+import { domainToASCII } from 'node:url';
 import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
 import { lastLineStart } from '../ui/escape.js';
@@ -15,8 +16,9 @@ import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './
 import { atStartFlags } from './v8-flags.js';
 
 /**
- * The one HTTP client: undici with proxy settings from the environment (HTTPS_PROXY, HTTP_PROXY,
- * NO_PROXY, lower case too), extra CAs applied to direct and tunnelled TLS alike, redirects
+ * The one HTTP client: undici with proxy settings from the environment, read and applied as Go's
+ * http.ProxyFromEnvironment does (HTTPS_PROXY for https, HTTP_PROXY for http, NO_PROXY, lower case
+ * too: see proxyForUrl), extra CAs applied to direct and tunnelled TLS alike, redirects
  * followed by hand so Authorization never leaks to another host, and failures mapped to
  * FerryError codes or RetryableError for the retry policy.
  */
@@ -451,16 +453,18 @@ function routeTunnelTls(agent: object, connect: buildConnector.connector): void 
 }
 
 /**
- * Send what NO_PROXY names direct as ferry reads it (bypassesProxy: CIDR blocks included, as
- * curl and Go read them), not only as undici's own matching does (names and suffixes: an
- * internal registry at 10.1.2.3 under `NO_PROXY=10.0.0.0/8` went to the corporate proxy, its
- * credentials with it).
+ * Route every request as Go's http.ProxyFromEnvironment would (proxyForUrl): direct unless the
+ * proxy of its scheme is set and NO_PROXY does not name its host. undici's own choice differs:
+ * with HTTP_PROXY alone it sent HTTPS through that proxy too (its HTTPS agent falls back to the
+ * HTTP one), where docker, skopeo, helm, containerd and curl connect direct; and it matches
+ * NO_PROXY by names only (an internal registry at 10.1.2.3 under `NO_PROXY=10.0.0.0/8` went to
+ * the corporate proxy, its credentials with it).
  */
-function routeNoProxy(agent: Dispatcher, noProxy: string, keys: { kDispatch: symbol; kNoProxyAgent: symbol }): void {
+function routeAsGo(agent: Dispatcher, proxied: (origin: URL) => boolean, keys: { kDispatch: symbol; kNoProxyAgent: symbol }): void {
   const a = agent as unknown as Record<symbol, unknown>;
   const viaEnv = a[keys.kDispatch] as (opts: Dispatcher.DispatchOptions, handler: unknown) => boolean;
   const direct = a[keys.kNoProxyAgent] as Dispatcher | undefined;
-  if (typeof viaEnv !== 'function' || !direct) throw new Error('undici EnvHttpProxyAgent has no direct agent to route NO_PROXY to (undici changed?)');
+  if (typeof viaEnv !== 'function' || !direct) throw new Error('undici EnvHttpProxyAgent has no direct agent to route to (undici changed?)');
   a[keys.kDispatch] = (opts: Dispatcher.DispatchOptions, handler: unknown): boolean => {
     let origin: URL | undefined;
     try {
@@ -468,49 +472,112 @@ function routeNoProxy(agent: Dispatcher, noProxy: string, keys: { kDispatch: sym
     } catch {
       origin = undefined;
     }
-    return origin && bypassesProxy(origin, noProxy) ? direct.dispatch(opts, handler as Dispatcher.DispatchHandler) : viaEnv.call(agent, opts, handler);
+    return origin && proxied(origin) ? viaEnv.call(agent, opts, handler) : direct.dispatch(opts, handler as Dispatcher.DispatchHandler);
   };
 }
 
 /**
- * A proxy variable from the environment, lower case first (as curl), an empty value taken as
- * unset (as Go's httpproxy and curl's `*prox` check): `https_proxy=` left empty by a profile
- * script must not hide `HTTPS_PROXY`, nor an empty `no_proxy` hide `NO_PROXY`.
+ * A proxy variable from the environment as Go's httpproxy.FromEnvironment reads it (docker,
+ * skopeo, helm, containerd): the upper-case name first, then the lower-case one, an empty value
+ * taken as unset (`https_proxy=` left empty by a profile script does not hide `HTTPS_PROXY`).
  */
 export function proxyEnv(name: 'http_proxy' | 'https_proxy' | 'no_proxy', env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env[name] || env[name.toUpperCase()] || undefined;
+  const value = env[name.toUpperCase()] || env[name] || undefined;
+  // Go's parseProxy: a value without a scheme (`proxy.corp:3128`) is an http:// proxy.
+  return value && name !== 'no_proxy' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(value) ? `http://${value}` : value;
 }
 
-/** NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. */
+/**
+ * NO_PROXY from the environment plus loopback, which (as in Go) never goes through a proxy. Go
+ * sends all of 127.0.0.0/8 direct; ferry 127.0.0.1 (a proxy cannot reach this machine's loopback
+ * either way, and tests stand in 127.0.0.2 for an internal address behind a proxy).
+ */
 export function defaultNoProxy(env: NodeJS.ProcessEnv = process.env): string {
   const fromEnv = proxyEnv('no_proxy', env) ?? '';
   return [fromEnv, 'localhost', '127.0.0.1', '::1'].filter(Boolean).join(',');
 }
 
+/** The proxies a client was given (or read from the environment), as Go's httpproxy.Config holds them. */
+export interface ProxyConfig {
+  httpProxy?: string;
+  httpsProxy?: string;
+  noProxy: string;
+}
+
 /**
- * Whether NO_PROXY sends `url` direct: a host or a domain suffix (`corp.example`,
- * `.corp.example`, `*.corp.example` for subdomains only), with an optional port, `*`, and, as
- * curl and Go read it, a CIDR block (`10.0.0.0/8`, `fd00::/8`) that an IP-literal host falls in.
+ * The proxy a request to `url` goes through, as Go's httpproxy proxyForURL picks it: HTTPS_PROXY
+ * for https, HTTP_PROXY for http (never the other: with HTTP_PROXY alone, HTTPS goes direct),
+ * none when NO_PROXY names the host.
+ */
+export function proxyForUrl(url: URL, cfg: ProxyConfig): string | undefined {
+  const proxy = url.protocol === 'https:' ? cfg.httpsProxy : url.protocol === 'http:' ? cfg.httpProxy : undefined;
+  if (!proxy) return undefined;
+  return bypassesProxy(url, cfg.noProxy) ? undefined : proxy;
+}
+
+/** Go's net.SplitHostPort: `host:port` or `[v6]:port` (the brackets dropped); undefined when it has no port or too many colons. */
+function splitHostPort(s: string): { host: string; port: string } | undefined {
+  if (s.startsWith('[')) {
+    const m = /^\[([^\]]*)\]:([^:]*)$/.exec(s);
+    return m ? { host: m[1], port: m[2] } : undefined;
+  }
+  const i = s.lastIndexOf(':');
+  if (i < 0 || s.slice(0, i).includes(':')) return undefined;
+  return { host: s.slice(0, i), port: s.slice(i + 1) };
+}
+
+/** Whether two IP literals are one address (an IPv4-mapped IPv6 address equal to its IPv4 one, as Go's IP.Equal). */
+function sameIp(a: string, b: string): boolean {
+  const v4 = (ip: string) => {
+    const bytes = ipBytes(ip);
+    return bytes && bytes.length === 16 && bytes.slice(0, 10).every((x) => x === 0) && bytes[10] === 0xff && bytes[11] === 0xff ? bytes.slice(12) : bytes;
+  };
+  const x = v4(a);
+  const y = v4(b);
+  return !!x && !!y && x.length === y.length && x.every((v, i) => v === y[i]);
+}
+
+/** A CIDR block as Go's net.ParseCIDR takes it: an IP literal, `/`, a prefix length it can have. */
+function isCidr(entry: string): boolean {
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  const kind = m ? isIP(m[1]) : 0;
+  return kind !== 0 && Number(m![2]) <= (kind === 4 ? 32 : 128);
+}
+
+/**
+ * Whether NO_PROXY sends `url` direct, entry by entry as Go's httpproxy reads it (comma-separated,
+ * trimmed, case-insensitive): `*` for every host; a CIDR block (`10.0.0.0/8`, `fd00::/8`) or an IP
+ * (with an optional `:port`) for a host written as an IP literal; a name (`corp.example`: it and
+ * its subdomains), `.corp.example` or `*.corp.example` (subdomains only), with an optional
+ * `:port`, for a host written as a name. A name entry never matches an IP literal, nor an IP
+ * entry a name (no DNS lookup).
  */
 export function bypassesProxy(url: URL, noProxy: string): boolean {
-  const host = url.hostname.replace(/^\[(.+)\]$/, '$1').replace(/(.)\.$/, '$1').toLowerCase();
-  const port = Number(url.port) || (url.protocol === 'https:' ? 443 : 80);
-  for (const raw of noProxy.split(/[,\s]/)) {
-    if (!raw) continue;
-    if (raw.includes('/')) {
-      if (inCidr(host, raw)) return true;
+  const host = url.hostname.replace(/^\[(.+)\]$/, '$1').toLowerCase();
+  const port = url.port || (url.protocol === 'https:' ? '443' : url.protocol === 'http:' ? '80' : '');
+  const ip = isIP(host) !== 0;
+  for (const raw of noProxy.split(',')) {
+    const entry = raw.trim().toLowerCase();
+    if (!entry) continue;
+    if (entry === '*') return true;
+    if (isCidr(entry)) {
+      if (ip && inCidr(host, entry)) return true;
       continue;
     }
-    const v6 = /^\[(.+)\]:(\d+)$/.exec(raw);
-    const bare = raw.replace(/^\[(.+)\]$/, '$1');
-    const hp = !v6 && (bare.match(/:/g) ?? []).length === 1 ? /^(.+):(\d+)$/.exec(bare) : null;
-    const name = v6 ? v6[1] : hp ? hp[1] : bare;
-    const entryPort = Number(v6?.[2] ?? hp?.[2] ?? 0);
-    if (entryPort && entryPort !== port) continue;
-    if (name === '*') return true;
-    const wildcard = name.startsWith('*');
-    const suffix = name.replace(/^\*?\./, '').replace(/^(.+)\.$/, '$1').toLowerCase();
-    if ((!wildcard && host === suffix) || host.endsWith(`.${suffix}`)) return true;
+    const hp = splitHostPort(entry);
+    if (hp && !hp.host) continue;
+    const entryPort = hp?.port ?? '';
+    let name = hp ? hp.host : entry;
+    if (isIP(name)) {
+      if (ip && sameIp(host, name) && (!entryPort || entryPort === port)) return true;
+      continue;
+    }
+    if (name.startsWith('*.')) name = name.slice(1);
+    const matchHost = !name.startsWith('.');
+    let suffix = matchHost ? `.${name}` : name;
+    // Go's idnaASCII: a name in Unicode as its punycode (the URL's host is punycode already).
+    if (/[^\x00-\x7f]/.test(suffix)) suffix = `.${domainToASCII(suffix.slice(1)) || suffix.slice(1)}`;
+    if (!ip && (host.endsWith(suffix) || (matchHost && host === suffix.slice(1))) && (!entryPort || entryPort === port)) return true;
   }
   return false;
 }
@@ -658,11 +725,10 @@ export class HttpClient {
       return undefined as unknown as ReturnType<buildConnector.connector>;
     };
     const bodyTimeout = settings.bodyTimeoutMs ?? 300_000;
-    // The TLS options of proxied connections, only where a proxy is set (as EnvHttpProxyAgent
-    // decides): undici copies them for every agent, which would make the secure context now.
-    const httpProxy = settings.httpProxy ?? proxyEnv('http_proxy');
-    const httpsProxy = settings.httpsProxy ?? proxyEnv('https_proxy');
-    const proxied = [httpProxy, httpsProxy].some(Boolean);
+    // The TLS options of proxied connections, only where a proxy is set: undici copies them for
+    // every agent, which would make the secure context now.
+    const proxies = this.proxyConfig();
+    const proxied = Boolean(proxies.httpProxy || proxies.httpsProxy);
     try {
       const agent = new EnvHttpProxyAgent({
         connect,
@@ -670,14 +736,15 @@ export class HttpClient {
         connectTimeout: timeout,
         headersTimeout: bodyTimeout,
         bodyTimeout,
-        // Always given, so undici does not read the environment its own way (an empty lower-case variable winning).
-        httpProxy: httpProxy ?? '',
-        httpsProxy: httpsProxy ?? '',
-        noProxy: settings.noProxy ?? defaultNoProxy(),
+        // Always given, so undici does not read the environment its own way (an empty lower-case
+        // variable winning); NO_PROXY empty: routeAsGo decides what goes direct.
+        httpProxy: proxies.httpProxy ?? '',
+        httpsProxy: proxies.httpsProxy ?? '',
+        noProxy: '',
       } as ConstructorParameters<typeof EnvHttpProxyAgent>[0]);
       if (proxied) {
         routeTunnelTls(agent, connect);
-        routeNoProxy(agent, settings.noProxy ?? defaultNoProxy(), undiciKeys);
+        routeAsGo(agent, (origin) => proxyForUrl(origin, proxies) !== undefined, undiciKeys);
       }
       return agent;
     } catch (err) {
@@ -700,19 +767,19 @@ export class HttpClient {
     }
   }
 
-  /** The proxy a request to `url` goes through (as undici's EnvHttpProxyAgent picks it), or undefined. */
+  /** The proxies this client uses: its settings, else the environment's (read as Go reads it). */
+  private proxyConfig(): ProxyConfig {
+    const s = this.settings;
+    return { httpProxy: s.httpProxy ?? proxyEnv('http_proxy'), httpsProxy: s.httpsProxy ?? proxyEnv('https_proxy'), noProxy: s.noProxy ?? defaultNoProxy() };
+  }
+
+  /** The proxy a request to `url` goes through (proxyForUrl, as the dispatcher routes it), or undefined. */
   proxyFor(url: string): string | undefined {
-    let u: URL;
     try {
-      u = new URL(url);
+      return proxyForUrl(new URL(url), this.proxyConfig());
     } catch {
       return undefined;
     }
-    const env = process.env;
-    const httpProxy = this.settings.httpProxy ?? proxyEnv('http_proxy', env);
-    const proxy = u.protocol === 'https:' ? (this.settings.httpsProxy ?? proxyEnv('https_proxy', env) ?? httpProxy) : httpProxy;
-    if (!proxy) return undefined;
-    return bypassesProxy(u, this.settings.noProxy ?? defaultNoProxy()) ? undefined : proxy;
   }
 
   /** One request; follows redirects (dropping Authorization across origins); retryable statuses throw RetryableError. */

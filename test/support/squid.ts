@@ -16,10 +16,11 @@ export interface Squid {
 
 /**
  * A real squid on 127.0.0.1 (foreground, config, pid and log in `dir`, no cache). With
- * `password`, basic auth for user `ferry` and an acl `authed`; `config` lines (acls,
- * http_access, hosts_file …) follow. `dir` must be readable by squid's user (0755).
+ * `password`, basic auth for user `ferry` and an acl `authed`; with `accessLog`, its access log
+ * in that file; `config` lines (acls, http_access, hosts_file …) follow. `dir` must be readable
+ * by squid's user (0755; writable too for an access log).
  */
-export async function startSquid(dir: string, opts: { config: string[]; listeners?: number; password?: string }): Promise<Squid> {
+export async function startSquid(dir: string, opts: { config: string[]; listeners?: number; password?: string; accessLog?: string }): Promise<Squid> {
   await access(SQUID).catch(() => {
     throw new Error('squid is not installed: run scripts/install-test-deps.sh (Debian package squid)');
   });
@@ -40,7 +41,8 @@ export async function startSquid(dir: string, opts: { config: string[]; listener
       ...ports.map((p) => `http_port 127.0.0.1:${p}`),
       `pid_filename ${path.join(dir, 'squid.pid')}`,
       `cache_log ${log}`,
-      'access_log none',
+      // With `accessLog`, squid's log of every request it handled (a CONNECT names host:port).
+      opts.accessLog ? `access_log stdio:${opts.accessLog}` : 'access_log none',
       'cache deny all',
       'shutdown_lifetime 0 seconds',
       ...auth,

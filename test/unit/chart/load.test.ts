@@ -6,7 +6,7 @@ import { create as tarCreate } from 'tar';
 import { discoverChartImages } from '../../../src/kinds/chart/discover.js';
 import { chartLockPins, loadChartArchive } from '../../../src/kinds/chart/load.js';
 import { helmRepoByName } from '../../../src/kinds/chart/resolve.js';
-import { chartsImagesCommand } from '../../../src/kinds/chart/images-command.js';
+import { chartsImagesCommand } from '../../../src/commands/charts-images.js';
 import { writeChart } from './helpers.js';
 
 let tmp: string;

@@ -282,9 +282,10 @@ describe('HttpClient', () => {
 });
 
 describe('proxy defaults', () => {
-  it('never proxies loopback, on top of NO_PROXY', () => {
+  it('never proxies loopback, on top of NO_PROXY (the upper-case variable first, as Go reads it)', () => {
     expect(defaultNoProxy({ NO_PROXY: '.corp.example' })).toBe('.corp.example,localhost,127.0.0.1,::1');
-    expect(defaultNoProxy({ no_proxy: 'a', NO_PROXY: 'b' })).toBe('a,localhost,127.0.0.1,::1');
+    expect(defaultNoProxy({ no_proxy: 'a', NO_PROXY: 'b' })).toBe('b,localhost,127.0.0.1,::1');
+    expect(defaultNoProxy({ no_proxy: 'a', NO_PROXY: '' })).toBe('a,localhost,127.0.0.1,::1');
     expect(defaultNoProxy({})).toBe('localhost,127.0.0.1,::1');
   });
 });

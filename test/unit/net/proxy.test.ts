@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FerryError } from '../../../src/errors.js';
-import { CA_HINT, HttpClient, bypassesProxy, proxyLabel } from '../../../src/net/http.js';
+import { CA_HINT, HttpClient, bypassesProxy, defaultNoProxy, proxyEnv, proxyForUrl, proxyLabel } from '../../../src/net/http.js';
 import type { RetryPolicy } from '../../../src/net/retry.js';
 import { startSquid, type Squid } from '../../support/squid.js';
 import { mustRun } from '../../support/cli.js';
@@ -160,7 +160,7 @@ describe('proxy helpers', () => {
     expect(proxyLabel('proxy.corp:8080')).toBe('proxy.corp:8080');
   });
 
-  it('matches NO_PROXY as undici does', () => {
+  it('matches NO_PROXY as Go\'s httpproxy does', () => {
     const u = (s: string) => new URL(s);
     expect(bypassesProxy(u('https://a.corp.example/x'), '.corp.example')).toBe(true);
     expect(bypassesProxy(u('https://corp.example/x'), 'corp.example')).toBe(true);
@@ -170,5 +170,41 @@ describe('proxy helpers', () => {
     expect(bypassesProxy(u('http://[::1]:80/'), '::1')).toBe(true);
     expect(bypassesProxy(u('http://anything/'), 'a, *')).toBe(true);
     expect(bypassesProxy(u('http://other.example/'), 'corp.example')).toBe(false);
+    // Go: a name entry matches the name and its subdomains; a leading dot or *. subdomains only
+    expect(bypassesProxy(u('https://a.corp.example/'), 'corp.example')).toBe(true);
+    expect(bypassesProxy(u('https://corp.example/'), '.corp.example')).toBe(false);
+    expect(bypassesProxy(u('https://notcorp.example/'), 'corp.example')).toBe(false);
+    // a name entry never matches an IP literal, an IP entry never a name
+    expect(bypassesProxy(u('https://10.1.2.3/'), '2.3')).toBe(false);
+    expect(bypassesProxy(u('https://10.1.2.3/'), '10.1.2.3')).toBe(true);
+    expect(bypassesProxy(u('https://10.1.2.3:5000/'), '10.1.2.3:5000')).toBe(true);
+    expect(bypassesProxy(u('https://10.1.2.3/'), '10.1.2.3:5000')).toBe(false);
+    expect(bypassesProxy(u('http://[::ffff:10.1.2.3]/'), '10.1.2.3')).toBe(true);
+    expect(bypassesProxy(u('http://[::1]:8080/'), '[::1]:8080')).toBe(true);
+    // comma-separated and trimmed; a space inside an entry does not separate
+    expect(bypassesProxy(u('https://b.example/'), ' a.example , B.Example ')).toBe(true);
+    expect(bypassesProxy(u('https://b.example/'), 'a.example b.example')).toBe(false);
+    // an internationalised name in Unicode matches the URL's punycode host
+    expect(bypassesProxy(u('https://registry.bücher.example/'), 'bücher.example')).toBe(true);
+  });
+
+  it('picks the proxy by scheme as Go\'s ProxyFromEnvironment does: HTTPS_PROXY for https only, HTTP_PROXY for http only', () => {
+    const u = (s: string) => new URL(s);
+    const httpOnly = { httpProxy: 'http://proxy:3128', noProxy: '' };
+    expect(proxyForUrl(u('https://registry.example/v2/'), httpOnly)).toBeUndefined();
+    expect(proxyForUrl(u('http://mirror.example/debian/'), httpOnly)).toBe('http://proxy:3128');
+    const httpsOnly = { httpsProxy: 'http://tls-proxy:3128', noProxy: '' };
+    expect(proxyForUrl(u('https://registry.example/v2/'), httpsOnly)).toBe('http://tls-proxy:3128');
+    expect(proxyForUrl(u('http://mirror.example/debian/'), httpsOnly)).toBeUndefined();
+    expect(proxyForUrl(u('https://registry.example/v2/'), { ...httpsOnly, noProxy: 'example' })).toBeUndefined();
+    expect(proxyForUrl(u('https://127.0.0.1:5000/'), { ...httpsOnly, noProxy: defaultNoProxy({}) })).toBeUndefined();
+    expect(proxyForUrl(u('https://localhost:5000/'), { ...httpsOnly, noProxy: defaultNoProxy({}) })).toBeUndefined();
+  });
+
+  it('reads the variables as Go does: upper case first, empty is unset, a value without a scheme is http://', () => {
+    expect(proxyEnv('https_proxy', { HTTPS_PROXY: 'http://upper:1', https_proxy: 'http://lower:1' })).toBe('http://upper:1');
+    expect(proxyEnv('https_proxy', { HTTPS_PROXY: '', https_proxy: 'http://lower:1' })).toBe('http://lower:1');
+    expect(proxyEnv('http_proxy', { http_proxy: 'proxy.corp:3128' })).toBe('http://proxy.corp:3128');
+    expect(proxyEnv('http_proxy', { HTTP_PROXY: '', http_proxy: '' })).toBeUndefined();
   });
 });

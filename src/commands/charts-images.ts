@@ -1,0 +1,139 @@
+import { spawnSync } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { FerryError, unreadableFile } from '../errors.js';
+import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, loadLocalChart, notChartInput, readUserValues, type ChartRenderFlags } from '../kinds/chart/images-discovery.js';
+import type { DiscoveryResult } from '../kinds/chart/discover.js';
+import { attachDependencies } from '../kinds/chart/resolve.js';
+import type { ChartSpec } from '../kinds/chart/spec.js';
+import { loadManifest } from '../kinds/schema.js';
+import { INPUT_LIMITS, yamlTokensOver } from '../manifest/input-file.js';
+import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
+import { createNetContext, type NetOptions } from '../oci/context.js';
+import { BlobStore } from '../store/blob-store.js';
+import { withTempDir } from '../store/temp-files.js';
+import { readRegularFile } from '../store/verified-write.js';
+import { silentProgress } from '../ui/progress.js';
+
+/**
+ * `ferry charts images <chart dir | .tgz | manifest>`: render the chart as `helm template` does
+ * (ferry's renderer, or a helm binary with `--render helm`) and report every image the rendered
+ * objects run, with where each came from.
+ */
+export interface ChartImagesEntry extends DiscoveryResult {
+  /** Where the chart came from (path, or repo URL for a manifest entry). */
+  source?: string;
+}
+
+export interface ChartsImagesReport {
+  charts: ChartImagesEntry[];
+  /** Set when helm was asked for but no helm binary is on PATH (ferry's renderer was used). */
+  renderNote?: string;
+}
+
+export interface ChartsImagesOptions extends NetOptions, ChartRenderFlags {
+  /** Directory the chart, manifest and values paths are relative to (default: the process's). */
+  cwd?: string;
+  values: string[];
+  /** `ferry` (default): the built-in renderer; `helm`: a helm binary on PATH. */
+  render?: 'ferry' | 'helm';
+  concurrency?: number;
+}
+
+function helmOnPath(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (!dir) continue;
+    const p = path.join(dir, 'helm');
+    try {
+      if (spawnSync(p, ['version', '--short'], { stdio: 'ignore', timeout: 10_000 }).status === 0) return p;
+    } catch {
+      /* not there */
+    }
+  }
+  return undefined;
+}
+
+/** A top-level `kind: Manifest` line, for text too dense to parse (loadManifest then refuses it, naming the limit). */
+const MANIFEST_KIND_LINE = /^kind:[ \t]*(["']?)Manifest\1[ \t]*(?:#.*)?$/m;
+
+/**
+ * The text of the ferry manifest `abs` is, or undefined when it is not one (a chart directory or
+ * archive). Only a `.yaml`/`.yml` file is read: once, at most the size a manifest may have,
+ * through a descriptor checked to be a regular file (a FIFO is refused, never waited on; a link
+ * to /dev/zero is not read without bound); the text goes on to loadManifest, not read again.
+ */
+async function manifestText(abs: string, shown: string): Promise<string | undefined> {
+  if (!/\.ya?ml$/i.test(abs)) return undefined;
+  const read = await readRegularFile(abs, INPUT_LIMITS.yamlBytes, { follow: true });
+  if (!Buffer.isBuffer(read)) {
+    if (read.why === 'directory') return undefined;
+    if (read.why === 'special') throw notChartInput(shown, read.reason.replace(/, not read$/, ''));
+    if (read.why === 'too-large') {
+      throw new FerryError('VALIDATION', `${shown}: ${read.reason}, more than the ${INPUT_LIMITS.yamlBytes / 1024} KiB ferry reads of a manifest (and a .yaml file is not a packaged chart)`, {
+        hint: 'Name a ferry manifest, a chart directory or a packaged chart (.tgz).',
+      });
+    }
+    throw unreadableFile(shown, 'manifest', read.err);
+  }
+  const text = read.toString('utf8');
+  // The parse is bounded as a manifest's is: past the token limit it is not run.
+  if (yamlTokensOver(text, INPUT_LIMITS.yamlTokens)) return MANIFEST_KIND_LINE.test(text) ? text : undefined;
+  try {
+    return (parseYaml(text) as { kind?: unknown } | null)?.kind === 'Manifest' ? text : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function chartsImagesCommand(input: string, opts: ChartsImagesOptions): Promise<ChartsImagesReport> {
+  const cwd = opts.cwd ?? process.cwd();
+  const abs = path.resolve(cwd, input);
+  try {
+    await stat(abs);
+  } catch (err) {
+    throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err });
+  }
+  const cliValues = await readUserValues(opts.values, cwd);
+  const helm = opts.render === 'helm' ? helmOnPath() : undefined;
+  const report: ChartsImagesReport = { charts: [] };
+  if (opts.render === 'helm' && !helm) report.renderNote = 'no helm binary on PATH: --render helm skipped; ferry\u2019s own renderer was used';
+  const flags: ChartRenderFlags = { set: opts.set, setString: opts.setString, kubeVersion: opts.kubeVersion, apiVersions: opts.apiVersions, namespace: opts.namespace, releaseName: opts.releaseName };
+
+  const text = await manifestText(abs, input);
+  if (text === undefined) {
+    const chart = await loadLocalChart(abs, input);
+    if (hasMissingDependencies(chart)) {
+      // Dependencies neither vendored nor on disk: fetch them from their repositories.
+      const net = createNetContext(opts);
+      try {
+        await withTempDir('ferry-charts-', 'the chart dependencies it fetches', async (tmp) => {
+          const store = new BlobStore(tmp);
+          await store.init();
+          await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+        });
+      } finally {
+        await net.close();
+      }
+    }
+    report.charts.push({ ...discoverLocalChart(chart, abs, cliValues, flags, helm), source: input });
+    return report;
+  }
+
+  const loaded = await loadManifest(abs, text);
+  const net = createNetContext(opts);
+  try {
+    await withTempDir('ferry-charts-', 'the charts it fetches', async (tmp) => {
+      const store = new BlobStore(tmp);
+      await store.init();
+      const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
+      for (const spec of loaded.manifest.charts as ChartSpec[]) {
+        const { result, source } = await discoverManifestChart(spec, ctx, cliValues, flags);
+        report.charts.push({ ...result, source });
+      }
+    });
+  } finally {
+    await net.close();
+  }
+  return report;
+}
