@@ -7,6 +7,7 @@ import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, load
 import type { DiscoveryResult } from '../kinds/chart/discover.js';
 import { attachDependencies } from '../kinds/chart/resolve.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
+import { chartLocationHint } from '../kinds/chart/load.js';
 import { loadManifest } from '../kinds/schema.js';
 import { INPUT_LIMITS, yamlTokensOver } from '../manifest/input-file.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
@@ -92,7 +93,7 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   try {
     await stat(abs);
   } catch (err) {
-    throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err });
+    throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err, hint: chartLocationHint(input) });
   }
   const cliValues = await readUserValues(opts.values, cwd);
   const helm = opts.render === 'helm' ? helmOnPath() : undefined;
