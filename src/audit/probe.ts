@@ -1,7 +1,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP, Socket, connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { bypassesProxy, proxyLabel } from '../net/http.js';
+import { bypassesProxy, proxyEnv, proxyLabel } from '../net/http.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { flowsOf, isPlaceholder, type ConnectionModel } from './model.js';
@@ -261,15 +261,17 @@ export function parseProxyUrl(url: string, source: string, noProxy?: string): Pr
 }
 
 /**
- * The environment's proxies (https_proxy/HTTPS_PROXY, http_proxy/HTTP_PROXY, lower case first as
- * ferry's HTTP client reads them; empty means unset), each honouring NO_PROXY as written.
+ * The environment's proxies (HTTPS_PROXY/https_proxy, HTTP_PROXY/http_proxy), read exactly as
+ * ferry's HTTP client reads them (net/http.ts proxyEnv, Go's order: upper case first, empty means
+ * unset, no scheme means http://), each honouring NO_PROXY as written.
  */
 export function environmentProxies(env: NodeJS.ProcessEnv): ProxySpec[] {
-  const noProxy = env.no_proxy || env.NO_PROXY || '';
+  const noProxy = proxyEnv('no_proxy', env) ?? '';
   const out: ProxySpec[] = [];
-  for (const [lower, upper] of [['https_proxy', 'HTTPS_PROXY'], ['http_proxy', 'HTTP_PROXY']] as const) {
-    const name = env[lower] ? lower : env[upper] ? upper : undefined;
-    if (name) out.push(parseProxyUrl(env[name]!, name, noProxy));
+  for (const lower of ['https_proxy', 'http_proxy'] as const) {
+    const upper = lower.toUpperCase();
+    const value = proxyEnv(lower, env);
+    if (value) out.push(parseProxyUrl(value, env[upper] ? upper : lower, noProxy));
   }
   return out;
 }

@@ -69,12 +69,14 @@ describe('proxyConnect', () => {
 });
 
 describe('proxy settings and verdicts', () => {
-  it('reads https_proxy before HTTPS_PROXY and http_proxy, empty as unset, with NO_PROXY', () => {
+  it('reads the proxy variables as ferry\'s HTTP client does (HTTPS_PROXY before https_proxy, as Go), empty as unset, with NO_PROXY', () => {
     expect(environmentProxies({ HTTPS_PROXY: 'http://a:3128', https_proxy: 'http://b:3128', HTTP_PROXY: 'c:8080', NO_PROXY: '.corp' })).toEqual([
-      { host: 'b', port: 3128, tls: false, source: 'https_proxy', noProxy: '.corp' },
+      { host: 'a', port: 3128, tls: false, source: 'HTTPS_PROXY', noProxy: '.corp' },
       { host: 'c', port: 8080, tls: false, source: 'HTTP_PROXY', noProxy: '.corp' },
     ]);
     expect(environmentProxies({ HTTPS_PROXY: '', HTTP_PROXY: '' })).toEqual([]);
+    // An empty upper-case variable is unset: the lower-case one is read, as the HTTP client reads it.
+    expect(environmentProxies({ HTTPS_PROXY: '', https_proxy: 'http://b:3128', no_proxy: '.corp' })).toEqual([{ host: 'b', port: 3128, tls: false, source: 'https_proxy', noProxy: '.corp' }]);
     expect(() => parseProxyUrl('http://u:secret@[::1', '--proxy')).toThrow(/not a proxy URL/);
   });
 

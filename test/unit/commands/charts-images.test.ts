@@ -17,7 +17,10 @@ describe('chartsImagesCommand', () => {
   });
 
   it('an oci:// reference (no file) is refused with how to get the chart on disk', async () => {
-    const err = await chartsImagesCommand('oci://registry.example.com/charts/web:1.2.0', { cwd: tmp() }).catch((e: unknown) => e as { message: string; hint?: string });
+    const err = (await chartsImagesCommand('oci://registry.example.com/charts/web:1.2.0', { cwd: tmp(), values: [] }).then(
+      () => undefined,
+      (e: unknown) => e,
+    )) as { message: string; hint?: string };
     expect(err.message).toContain('oci://registry.example.com/charts/web:1.2.0: no such chart directory, archive or manifest');
     expect(err.hint).toContain('helm pull oci://registry.example.com/charts/web --version 1.2.0');
     expect(err.hint).toContain('<charts.dir>/<name>-<version>.tgz');
