@@ -149,6 +149,35 @@ function hostOfReference(r: Reference): string {
   return isIP(r.value) === 6 ? r.value.toLowerCase() : r.value.toLowerCase().replace(/:\d+$/, '');
 }
 
+/**
+ * The port a reference writes (`registry:5000/x`, `https://host:8443/`), or its URL scheme's
+ * default (http 80, https 443); undefined when it writes none and has no such scheme (an image,
+ * an OCI path, a bare host: the registry's default).
+ */
+function writtenPort(r: Reference): string | undefined {
+  if (r.kustomizeRemote) return undefined;
+  let authority: string;
+  if (r.kind === 'image') {
+    try {
+      authority = parseImageReference(r.value).registry;
+    } catch {
+      return undefined;
+    }
+  } else if (r.kind === 'url' || r.kind === 'apt' || r.kind === 'oci') {
+    const v = requestPathAfterHost(r.value)?.base ?? r.value;
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(v)?.[1]?.toLowerCase();
+    authority = (scheme ? v.slice(scheme.length + 3) : v).split(/[/?#]/)[0].replace(/^[^@]*@/, '');
+    const port = /:(\d+)$/.exec(authority)?.[1];
+    if (port !== undefined) return String(Number(port));
+    return scheme === 'http' ? '80' : scheme === 'https' ? '443' : undefined;
+  } else {
+    if (isIP(r.value) === 6) return undefined;
+    authority = r.value;
+  }
+  const port = /:(\d+)$/.exec(authority)?.[1];
+  return port === undefined ? undefined : String(Number(port));
+}
+
 function describeCheck(c: Check): string {
   if (c.description) return c.description;
   if (c.kind === 'text') return `text contains ${c.pattern}`;
@@ -520,10 +549,25 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const t = target?.target;
   const mapping = registryMappingFor(t);
   const targetHosts = new Set<string>();
+  // Each service of the target: its host and port (the scheme's default when none is written).
+  const targetServices: Array<{ host: string; port: string; defaultPort: boolean }> = [];
   for (const u of [t?.registry?.url, t?.charts?.baseUrl, t?.files?.baseUrl, t?.apt?.baseUrl]) {
     const h = u ? hostOfUrl(u) : undefined;
     if (h) targetHosts.add(h);
+    const o = u ? originOf(u) : undefined;
+    if (o) targetServices.push({ host: o.host, port: o.port, defaultPort: o.port === (o.scheme === 'http' ? '80' : '443') });
   }
+  /**
+   * A reference names the target: its host, and its port where either side has one (another port
+   * of the target's host is another service: an upstream registry beside the mirror). A reference
+   * with no port names the scheme's default one (a registry's 443); a bare host names the host
+   * alone. Zones and firewall rules stay by host.
+   */
+  const onTarget = (r: Reference, host: string): boolean => {
+    if (!targetHosts.has(host)) return false;
+    const port = writtenPort(r);
+    return targetServices.some((x) => x.host === host && (port === undefined ? x.defaultPort || r.kind === 'host' || !!r.kustomizeRemote : port === x.port));
+  };
   const hosts = podmanHosts(scan.files);
   const runtime = runtimeMirrors(scan, targetHosts, t?.registry?.url, hosts);
   const zoneHosts = new Set(model.zones.flatMap((z) => (z.hosts ?? []).map((h) => h.toLowerCase())));
@@ -606,18 +650,18 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   /** A reference whose host is known: mirrored, internal or declared by what the manifest and target say of it. */
   const classifyHost = (r: Reference, host: string): Omit<Finding, 'file' | 'line' | 'keyPath' | 'kind' | 'value'> => {
     // A chart source a GitOps controller fetches itself: carried is not enough, nothing redirects it.
-    const upstreamSource = r.chartSource && !targetHosts.has(host) ? chartSourceNote(r.chartSource) : undefined;
+    const upstreamSource = r.chartSource && !onTarget(r, host) ? chartSourceNote(r.chartSource) : undefined;
     if (upstreamSource) return { host, ...declared(host, upstreamSource) };
     // Flux image automation: image-reflector-controller lists the tags at the registry itself (no runtime mirror redirects it).
-    if (r.polledBy && !targetHosts.has(host))
+    if (r.polledBy && !onTarget(r, host))
       return { host, ...declared(host, `Flux image-reflector-controller (${r.polledBy}) polls ${host} for this repository's tags itself, whether or not the image is carried (no registry mirror redirects it): point spec.image at the mirror (\`ferry rewrite manifests\`) or leave image automation off on the air-gapped side`) };
     // A kustomization's remote base: kustomize fetches it at build time, and ferry carries no git trees.
-    if (r.kustomizeRemote && !targetHosts.has(host))
+    if (r.kustomizeRemote && !onTarget(r, host))
       return { host, ...declared(host, `kustomize fetches this remote ${r.keyPath?.replace(/\[\d+\]$/, '') ?? 'resource'} entry from ${host} at build time; ferry carries no git trees or remote bases: vendor it into the repository (copy the base in and list it by its local path)`) };
     // 1. mirrored: exactly what the manifest carries, located through the mapping. Never a chart
     // source off the target: its controller fetches that URL itself (one below a carried
     // repository, `…/stable/sub`, is no carried repository, and nothing redirects it).
-    for (const carried of r.chartSource && !targetHosts.has(host) ? [] : carriedBy) {
+    for (const carried of r.chartSource && !onTarget(r, host) ? [] : carriedBy) {
       const m = carried(r);
       if (!m) continue;
       // An operator's default image whose tag only its release knows (the resource names none).
@@ -635,7 +679,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     }
     // A runtime's mirror configuration for this host: the file that sends its pulls to the mirror
     // (its `server`, the upstream it names), or kubeadm's imageRepository when the scan holds one.
-    if (!targetHosts.has(host)) {
+    if (!onTarget(r, host)) {
       const own = r.kind === 'url' && r.keyPath === 'server' ? runtime.get(`${r.file}\0${host}`) : undefined;
       const kubeadm = r.kind === 'host' && r.keyPath && KUBEADM_IMAGE_REPOSITORY.test(r.keyPath) ? runtime.get(host) : undefined;
       const openshift = r.kind === 'host' && r.keyPath && /\.source$/.test(r.keyPath) && !r.provenance ? runtime.get(`${r.file}\0@${r.line}`) : undefined;
@@ -647,7 +691,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       if (m) return { host, class: 'mirrored', mirror: m.mirrors[0], note: kubeadm ? `kubeadm pulls its images from ${host}; ${runtimeMirrorNote(m)}` : runtimeMirrorNote(m) };
     }
     // 2. internal
-    if (targetHosts.has(host)) {
+    if (onTarget(r, host)) {
       const missing = r.chartSource
         ? chartNotOnMirror(r.chartSource)
         : r.kind === 'host' && r.keyPath && SYSTEM_DEFAULT_REGISTRY.test(r.keyPath)
@@ -932,7 +976,7 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
   const olm = new Map(olmDefaultCatalogSubscriptions(scan).map((o) => [o.ref, o.note]));
   // A Flux HelmRelease's chart (scan's applyHelmReleases) says more than its HelmRepository's own
   // finding only where the repository is the mirror and the version asked for is not carried there.
-  const releaseSaysMore = (r: Reference) => r.chartSource !== undefined && targetHosts.has(hostOfReference(r)) && chartNotOnMirror(r.chartSource) !== undefined;
+  const releaseSaysMore = (r: Reference) => r.chartSource !== undefined && onTarget(r, hostOfReference(r)) && chartNotOnMirror(r.chartSource) !== undefined;
   const findings: Finding[] = [...scan.references.filter((r) => !r.helmRelease || releaseSaysMore(r)), ...olm.keys()]
     .map((r) => {
       // A Subscription to a default catalog goes out whatever the manifest carries: OLM pulls the catalog itself.

@@ -3,14 +3,15 @@ import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { chartDependencies, loadChartDir, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
-import { renderChart } from '../kinds/chart/render/index.js';
+import { parseSet, renderChart } from '../kinds/chart/render/index.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { LoadedManifest, Lock } from '../kinds/schema.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
-import { MAX_BYTES, redactUrlsIn, scanPaths, type Reference, type ScanResult, type ScannedHelmChart } from './scan.js';
+import { MAX_BYTES, MAX_VALUES_SOURCE_BYTES, redactUrlsIn, scanPaths, type Reference, type ScanResult, type ScannedGitOpsRelease, type ScannedHelmChart } from './scan.js';
+import type { ValuesSource, ValuesStep } from './gitops-releases.js';
 import { kustomizationPath, kustomizeChartDir, kustomizeHelmChartsOf, pullHint, type KustomizeHelmChart } from './kustomize-helm.js';
 import { isKustomizationFile, kustomizeScopesOf, overridesText, type KustomizeScopes } from './kustomize.js';
 import { readRegularFile } from '../store/verified-write.js';
@@ -205,6 +206,7 @@ export async function renderScannedCharts(
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
   await renderHelmCharts(scan, opts, renders, references);
+  await renderGitOpsReleases(scan, opts, renders, references);
   const renderedDirs = await renderKustomizeCharts(scan, opts, renders, references);
   let deps: Map<string, ChartLock[]> | undefined;
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
@@ -430,6 +432,102 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
       pushRendered(found, inValues, `rendered from chart ${render.chart} ${render.version ?? ''} as ${where} installs it (its values${config ? ` and ${config.object}'s` : ''})`, h.file, references);
     } catch (err) {
       if (err instanceof NotRendered || err instanceof FerryError) render.reason = err.message;
+      else throw err;
+    }
+  }
+}
+
+/** At most this many Argo CD / Flux releases are rendered in one audit (a site has tens). */
+export const MAX_GITOPS_RENDERS = 500;
+
+/** The scan's source object a Flux release names (HelmRepository / OCIRepository), by name and namespace (either unwritten: by name). */
+function fluxSourceOf(scan: ScanResult, ref: NonNullable<ScannedGitOpsRelease['sourceRef']>): ScannedHelmChart['source'] | undefined {
+  for (const r of scan.references) {
+    const s = r.chartSource;
+    if (!s || s.kind !== ref.kind || s.name !== ref.name || r.helmRelease) continue;
+    if (s.namespace !== undefined && ref.namespace !== undefined && s.namespace !== ref.namespace) continue;
+    const form = s.repo.startsWith('oci://') ? 'oci' : 'http';
+    const chart = ref.kind === 'OCIRepository' ? s.chart : ref.chart;
+    const version = ref.kind === 'OCIRepository' ? s.version : ref.version;
+    if (!chart) return undefined;
+    return { tool: 'Flux', object: s.object, kind: s.kind as 'HelmRepository', keyPath: r.keyPath ?? '', url: r.value, form, repo: s.repo, chart, version };
+  }
+  return undefined;
+}
+
+/** A ConfigMap/Secret of the scan a valuesFrom names (namespace unwritten on either side: by name). */
+function valuesSourceFor(scan: ScanResult, step: Extract<ValuesStep, { from: 'object' }>): ValuesSource | undefined {
+  return (scan.valuesSources ?? []).find((v) => v.kind === step.kind && v.name === step.refName && (v.namespace === undefined || step.namespace === undefined || v.namespace === step.namespace));
+}
+
+/**
+ * The charts Argo CD Applications/ApplicationSets and Flux HelmReleases of the scan install
+ * (audit/gitops-releases.ts), rendered with the object's values merged as the controller merges
+ * them, where the chart is carried in the lock (upstream, or on the mirror once rewritten). A
+ * release whose chart is not carried is not rendered here: its source is the finding. What the
+ * controller reads and the scan does not hold (a Secret not scanned, another source's values file,
+ * fileParameters) is a warning of the render and named on every finding, never filled in.
+ */
+async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget }, renders: ChartRender[], references: Reference[]): Promise<void> {
+  if (!opts.lock) return;
+  let rendered = 0;
+  for (const g of scan.gitopsReleases ?? []) {
+    const source = g.source ? { tool: g.tool, object: g.object, kind: 'Application' as const, keyPath: '', url: g.source.repo, ...g.source } : g.sourceRef ? fluxSourceOf(scan, g.sourceRef) : undefined;
+    const entry = source ? lockedChartFor(source, opts.lock, opts.target) : undefined;
+    if (!entry) continue;
+    const where = `${g.file} ${g.object}`;
+    const render: ChartRender = { chart: entry.name, version: entry.version, values: [where], status: 'not-rendered', images: 0 };
+    renders.push(render);
+    if (++rendered > MAX_GITOPS_RENDERS) {
+      render.reason = `not rendered: an audit renders at most ${MAX_GITOPS_RENDERS} Argo CD / Flux releases (audit fewer files at once)`;
+      continue;
+    }
+    try {
+      const chart = await loadLocked(entry, { lockFile: opts.lockFile, archives: opts.archives, deps: dependencyEntries(opts.lock), loaded: 0, budget: { left: MAX_CHART_BYTES } });
+      const unknown = [...g.unknown];
+      const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
+      for (const step of g.steps) {
+        const name = `${where} ${step.name}`;
+        if (step.from === 'text') values.push({ name, data: step.text });
+        else if (step.from === 'chart-file') {
+          const rel = path.posix.normalize(step.path.replace(/^\.\//, ''));
+          const data = rel.startsWith('../') || rel === '..' || path.posix.isAbsolute(rel) ? undefined : (chart.files.get(rel) ?? chart.raw?.get(rel)?.toString('utf8'));
+          if (data !== undefined) values.push({ name, data });
+          else if (step.ignoreMissing) unknown.push(`${step.name}: not in chart ${entry.name} ${entry.version}, skipped as ignoreMissingValueFiles says`);
+          else throw new NotRendered(`${where}: ${step.name} is not a file of chart ${entry.name} ${entry.version}: Argo CD fails to render this source (fix the path, or set helm.ignoreMissingValueFiles)`);
+        } else {
+          const src = valuesSourceFor(scan, step);
+          const missing = step.optional ? 'optional, and not in the scan: if it exists where Flux runs, its values apply' : `not in the scan: its values are unknown to the audit (scan the ${step.kind} with the HelmRelease)${scan.valuesSourcesDropped ? `; ${scan.valuesSourcesDropped} ConfigMaps/Secrets were not kept, past the ${MAX_VALUES_SOURCE_BYTES / 1024 / 1024} MiB the audit holds of them` : ''}`;
+          if (!src) unknown.push(`${step.name}: ${missing}`);
+          else if (src.sops) unknown.push(`${step.name}: ${src.file} is encrypted with SOPS: its values are unknown to the audit`);
+          else if (!src.data.has(step.key)) unknown.push(`${step.name}: ${src.file} has no key ${step.key}${step.optional ? ' (optional: Flux skips it)' : ': Flux fails the release'}`);
+          else if (step.targetPath) {
+            try {
+              values.push({ name, data: parseSet(`${step.targetPath}=${src.data.get(step.key)!.replace(/\\*,/g, (m) => (m.length % 2 === 1 ? `\\${m}` : m))}`) as Record<string, unknown> });
+            } catch (err) {
+              unknown.push(`${step.name}: targetPath ${step.targetPath} not applied (${err instanceof Error ? err.message : String(err)})`);
+            }
+          } else values.push({ name: `${name} (${src.file})`, data: src.data.get(step.key)! });
+        }
+      }
+      if (g.templated) unknown.push('ApplicationSet values with {{…}} are filled in per generated Application: rendered as written');
+      const result = renderChart(chart, {
+        values,
+        set: g.set,
+        setString: g.setString,
+        releaseName: g.releaseName,
+        namespace: g.namespace ?? 'default',
+        kubeVersionAdvice: `${g.tool} renders for the cluster's own version: images that follow the version may differ`,
+      });
+      const found = findRenderedImages(result.documents);
+      render.status = 'rendered';
+      render.images = found.length;
+      noteWarnings(render, [...unknown.map((u) => `${g.object} ${u}`), ...result.warnings]);
+      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && r.file === g.file && (r.keyPath ?? '').startsWith(g.valuesAt)).map((r) => normalizeRef(r.value) ?? r.value));
+      const without = unknown.length ? ` (without what the audit cannot read: ${unknown.join('; ')})` : '';
+      pushRendered(found, inValues, redactUrlsIn(`rendered from chart ${entry.name} ${entry.version} as ${g.tool} ${g.object} (${g.file}:${g.line}) installs it with its values${without}`), g.file, references);
+    } catch (err) {
+      if (err instanceof NotRendered || err instanceof FerryError) render.reason = redactUrlsIn(err.message);
       else throw err;
     }
   }

@@ -14,6 +14,7 @@ import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, imageMapRefere
 import { composedImagesOf, composeImage, defaultImagesOf, isOperatorKind } from '../kinds/image/operator-images.js';
 import { fluxUnknownWhy, fluxVariablesOf, FluxSubstitutions } from './flux.js';
 import { FLUX_KUSTOMIZE_API, isFluxKustomization, isKustomization, isKustomizationFile, kustomizationEntries, kustomizeScopesOf, mergedField, overridesText, resolveAlias, type KustomizationEntry, type KustomizeScopes } from './kustomize.js';
+import { gitopsReleasesOf, valuesSourceOf, type GitOpsRelease, type ValuesSource } from './gitops-releases.js';
 import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, isHelmChartKind, K3S_API_PLACEHOLDER, type ChartSourceTool, type HelmChartObject, type HelmReleaseChart } from './chart-sources.js';
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
@@ -198,7 +199,30 @@ export interface ScanResult {
   skipped?: SkippedFile[];
   /** k3s/RKE2 HelmChart and HelmChartConfig objects (audit/charts.ts renders their charts with their values). */
   helmCharts?: ScannedHelmChart[];
+  /** Argo CD Applications/ApplicationSets' chart sources and Flux HelmReleases, with their values (audit/charts.ts renders them). */
+  gitopsReleases?: ScannedGitOpsRelease[];
+  /** ConfigMaps and Secrets a HelmRelease's valuesFrom may name (bounded: MAX_VALUES_SOURCE_BYTES). */
+  valuesSources?: ValuesSource[];
+  /** ConfigMaps/Secrets not kept once MAX_VALUES_SOURCE_BYTES were: a valuesFrom naming one is unknown. */
+  valuesSourcesDropped?: number;
 }
+
+/** A GitOps release seen by the scan, where it is. */
+export interface ScannedGitOpsRelease extends GitOpsRelease {
+  file: string;
+  line: number;
+}
+
+/** What one scan collects for GitOps renders. */
+interface GitOpsCollected {
+  releases: ScannedGitOpsRelease[];
+  sources: ValuesSource[];
+  bytes: number;
+  dropped: number;
+}
+
+/** The ConfigMap/Secret data one scan keeps for valuesFrom (a tree of dashboards in ConfigMaps is not all held). */
+export const MAX_VALUES_SOURCE_BYTES = 32 * 1024 * 1024;
 
 /** Directories neither `audit` nor `rewrite manifests` enters (version control, packages); other dot entries (`.gitlab-ci.yml`, `.github/workflows/`) are read. */
 export const SKIP_DIRS = new Set(['.git', 'node_modules', '.hg', '.svn']);
@@ -526,7 +550,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[]): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -833,6 +857,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     operatorImages(file, doc, kind, refs, before, lineOf);
     markInjectedPlaceholders(file, doc, refs, before, lineOf, podInjectionLabel);
     impliedEgress(file, doc, text, refs, before, lineOf);
+    if (gitops) collectGitOps(gitops, doc, file, lineOf(doc.contents as YamlNode));
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
       // Not the YAML node: the document is dropped once scanned.
@@ -847,6 +872,21 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     }
   }
   return undefined;
+}
+
+/** The releases a document installs with their values, and a ConfigMap/Secret's data (bounded), as copies of the file's strings. */
+function collectGitOps(g: GitOpsCollected, doc: Document, file: string, line: number): void {
+  const contents = doc.contents;
+  for (const r of gitopsReleasesOf(contents, doc)) g.releases.push(detachStrings({ ...r, file, line }, 5));
+  const v = valuesSourceOf(contents, file);
+  if (!v) return;
+  const size = [...v.data.values()].reduce((n, x) => n + x.length, 0);
+  if (g.bytes + size > MAX_VALUES_SOURCE_BYTES) {
+    g.dropped++;
+    return;
+  }
+  g.bytes += size;
+  g.sources.push({ ...v, file: detached(file), name: detached(v.name), ...(v.namespace ? { namespace: detached(v.namespace) } : {}) });
 }
 
 /**
@@ -1154,11 +1194,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1667,6 +1707,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const varScalars: VarScalar[] = [];
   const envFiles: ComposeEnvFileRef[] = [];
   const builds: ComposeBuild[] = [];
+  const gitops: GitOpsCollected = { releases: [], sources: [], bytes: 0, dropped: 0 };
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1702,7 +1743,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops);
     noteTextParsed(buf.length);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
@@ -1760,5 +1801,5 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     if (r.provenance) r.provenance = redactUrlsIn(r.provenance);
     if (r.chartSource) r.chartSource.repo = redactUrlsIn(r.chartSource.repo);
   }
-  return { files, references, settings, helmCharts, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
+  return { files, references, settings, helmCharts, gitopsReleases: gitops.releases, valuesSources: gitops.sources, valuesSourcesDropped: gitops.dropped, skipped: skipped.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0)) };
 }
