@@ -300,7 +300,12 @@ async function requireRoomOnTarget(bundle: string, tops: OciDescriptor[], source
   if (!target.directory && !target.files && !target.charts && !target.apt) return;
   const needs: ImportNeed[] = [];
   for (const top of tops) {
-    for (const n of (await kindOf(top)?.importNeeds?.(top, source, target)) ?? []) needs.push(n);
+    for (const n of (await kindOf(top)?.importNeeds?.(top, source, target)) ?? []) {
+      // What the bundle holds, not what a manifest says: a size that lies fails the verify pass (named
+      // there), and a blob a differential bundle left out is the base check's to name.
+      if (n.digest !== undefined) n.bytes = (await source.blobSize(n.digest)) ?? 0;
+      needs.push(n);
+    }
   }
   await requireRoomInDirectories(needs, `importing ${bundle}`, 'run the same import again: nothing was written, and what the target already holds is not counted.');
 }

@@ -69,7 +69,7 @@ export async function layoutNeeds(top: OciDescriptor, descs: OciDescriptor[], ta
   const layout = new LayoutDir(dir);
   const needs: ImportNeed[] = [];
   for (const d of [...descs, top]) {
-    if ((await layout.blobSize(d.digest)) !== d.size) needs.push({ key: 'directory', dir, file: layout.blobPath(d.digest), bytes: d.size });
+    if ((await layout.blobSize(d.digest)) !== d.size) needs.push({ key: 'directory', dir, file: layout.blobPath(d.digest), bytes: d.size, digest: d.digest });
   }
   const index = path.join(dir, 'index.json');
   needs.push({ key: 'directory', dir, file: index, bytes: await stat(index).then((s) => s.size, () => 0) });

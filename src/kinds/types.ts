@@ -394,6 +394,8 @@ export interface ImportNeed {
   file: string;
   /** The bytes written there (an upper bound where the file is made at import, as a compressed index). */
   bytes: number;
+  /** The bundle blob it is written from: the command counts the size the bundle holds for it (none when it is left out). */
+  digest?: string;
 }
 
 /** Any kind, for code that iterates KINDS (entries and specs are checked by the kind's own schema). */

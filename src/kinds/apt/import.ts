@@ -445,7 +445,7 @@ export async function aptImportNeeds(top: OciDescriptor, source: BlobSource, tar
   const a = await readAptArtifact(top, source);
   const { root } = aptRoot(t, a);
   const needs: ImportNeed[] = [];
-  const need = (file: string, bytes: number) => needs.push({ key: 'apt.dir', dir: t.dir, file, bytes });
+  const need = (file: string, bytes: number, digest?: string) => needs.push({ key: 'apt.dir', dir: t.dir, file, bytes, digest });
   const lacks = async (file: string, size: number) => !(await presentWithSize(file, size));
   const all = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
   const inSuites = new Set(a.cfg.suites.flatMap((s) => suitePackages(s.suite, all)));
@@ -454,7 +454,7 @@ export async function aptImportNeeds(top: OciDescriptor, source: BlobSource, tar
     NEEDS_STATS,
     async (l) => {
       const dest = poolPath(root, l, a.cfg.name);
-      if (await lacks(dest, l.size)) need(dest, l.size);
+      if (await lacks(dest, l.size)) need(dest, l.size, l.digest);
     },
   );
   for (const s of a.cfg.suites) {
@@ -479,12 +479,12 @@ export async function aptImportNeeds(top: OciDescriptor, source: BlobSource, tar
     }
     const at = (l: OciDescriptor) => safeJoin(into, titleOf(l).slice(prefix.length), a.label);
     await mapLimit(suitePackages(s.suite, all), NEEDS_STATS, async (l) => {
-      if ((await lacks(at(l), l.size)) && (await lacks(safeJoin(root, titleOf(l), a.label), l.size))) need(at(l), l.size);
+      if ((await lacks(at(l), l.size)) && (await lacks(safeJoin(root, titleOf(l), a.label), l.size))) need(at(l), l.size, l.digest);
     });
     if (a.cfg.mode === 'whole') {
       for (const l of mine) {
         const role = l.annotations?.[ROLE];
-        if ((role === 'index' || role === 'release') && (!same || (await lacks(at(l), l.size)))) need(at(l), l.size);
+        if ((role === 'index' || role === 'release') && (!same || (await lacks(at(l), l.size)))) need(at(l), l.size, l.digest);
       }
     } else if (!same) {
       let listed = 0;

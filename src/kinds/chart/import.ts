@@ -305,9 +305,9 @@ export async function chartImportNeeds(top: OciDescriptor, source: BlobSource, t
   if (t.charts) {
     const dir = t.charts.dir;
     const { file } = chartRepoPlace(a, t.charts);
-    const need = (at: string, bytes: number) => needs.push({ key: 'charts.dir', dir, file: at, bytes });
-    if (!(await presentWithSize(file, a.chart.size))) need(file, a.chart.size);
-    if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) need(`${file}.prov`, a.prov.size);
+    const need = (at: string, bytes: number, digest?: string) => needs.push({ key: 'charts.dir', dir, file: at, bytes, digest });
+    if (!(await presentWithSize(file, a.chart.size))) need(file, a.chart.size, a.chart.digest);
+    if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) need(`${file}.prov`, a.prov.size, a.prov.digest);
     const index = path.join(dir, 'index.yaml');
     need(index, (await stat(index).then((s) => s.size, () => 0)) + Buffer.byteLength(JSON.stringify(a.meta)) + 1024);
   }

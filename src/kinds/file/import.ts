@@ -120,7 +120,7 @@ export async function fileImportNeeds(top: OciDescriptor, source: BlobSource, ta
   const needs: ImportNeed[] = [];
   const need = (file: string, bytes: number) => needs.push({ key: 'files.dir', dir: t.dir, file, bytes });
   for (const { layer, mapped, dest } of plans) {
-    if (!(await presentWithSize(dest, layer.size))) need(dest, layer.size);
+    if (!(await presentWithSize(dest, layer.size))) needs.push({ key: 'files.dir', dir: t.dir, file: dest, bytes: layer.size, digest: layer.digest });
     if (layer.annotations?.[ROLE] !== 'file') continue;
     const line = (hex: string) => Buffer.byteLength(formatChecksumLine(hex, path.basename(dest)));
     if (tree.isFree(`${mapped.path}.sha256`) && !(await presentWithSize(`${dest}.sha256`, line(layer.digest.slice(7))))) need(`${dest}.sha256`, line(layer.digest.slice(7)));
