@@ -4,7 +4,7 @@ import { loadResolvedTarget, withRegistryClient, type ResolvedTarget } from '../
 import { checkCollisions } from '../mapping/index.js';
 import { createTargetNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { goesToRegistry, kindByName, kindsWithoutPlace } from '../kinds/index.js';
-import type { ImportResult } from '../kinds/types.js';
+import type { ImportNeed, ImportResult } from '../kinds/types.js';
 import { bundleIndex, isDescriptor, ProblemList } from '../kinds/import-checks.js';
 import { checkBundlePolicy } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
@@ -13,6 +13,7 @@ import { parseImageReference } from '../oci/reference.js';
 import { loadVerifyKey, readListedJson, readSignature, signatureProblemHint, type SignatureStatus, type VerifyKey } from '../store/bundle-sign.js';
 import { checksAgainstLock, kindNameOf, topsNotInLock } from '../kinds/lock-tops.js';
 import { confineTo } from '../store/confined-dirs.js';
+import { requireRoomInDirectories } from '../store/free-space.js';
 import { HashedReads } from '../store/hashed-reads.js';
 import { HashThreads } from '../store/hash-threads.js';
 import { StagedBlobs } from '../store/staged-blobs.js';
@@ -128,6 +129,7 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
   let tops: OciDescriptor[];
   try {
     tops = await validateBundleImport(bundle, resolved, opts, source);
+    await requireRoomOnTarget(bundle, tops, source, resolved);
   } finally {
     checkTask.finish();
   }
@@ -288,6 +290,25 @@ function diskFullOnImport(err: unknown, bundle: string, target: ResolvedTarget, 
 }
 
 const kindOf = (top: OciDescriptor) => kindByName(kindNameOf(top));
+
+/**
+ * Before the first byte: every target directory's file system has room for what the bundle
+ * brings into it and the directory lacks (each kind's importNeeds); one that has not is refused,
+ * named with its target key and figures. A registry is not checked (its disk is not ours to see).
+ */
+async function requireRoomOnTarget(bundle: string, tops: OciDescriptor[], source: BundleSource, target: ResolvedTarget): Promise<void> {
+  if (!target.directory && !target.files && !target.charts && !target.apt) return;
+  const needs: ImportNeed[] = [];
+  for (const top of tops) {
+    for (const n of (await kindOf(top)?.importNeeds?.(top, source, target)) ?? []) {
+      // What the bundle holds, not what a manifest says: a size that lies fails the verify pass (named
+      // there), and a blob a differential bundle left out is the base check's to name.
+      if (n.digest !== undefined) n.bytes = (await source.blobSize(n.digest)) ?? 0;
+      needs.push(n);
+    }
+  }
+  await requireRoomInDirectories(needs, `importing ${bundle}`, 'run the same import again: nothing was written, and what the target already holds is not counted.');
+}
 
 /**
  * The validation pass: everything `import` would write, checked without writing. Throws one

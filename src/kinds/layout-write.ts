@@ -2,10 +2,12 @@ import { FerryError } from '../errors.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { mapLimit } from '../net/concurrency.js';
 import path from 'node:path';
-import { LayoutDir, LayoutWriters } from '../store/layout.js';
+import { stat } from 'node:fs/promises';
+import type { ResolvedTarget } from '../manifest/resolved-target.js';
+import { artifactLabel, LayoutDir, LayoutWriters } from '../store/layout.js';
 import { pathLengthProblem } from '../store/safe-path.js';
 import { isDescriptor } from './import-checks.js';
-import type { ImportContext } from './types.js';
+import type { ImportContext, ImportNeed } from './types.js';
 
 /**
  * Write one top-level artifact (image or chart) into the target's OCI layout directory: every
@@ -53,6 +55,25 @@ export async function stageArtifactForLayout(refName: string, top: OciDescriptor
     if ((await layout.blobSize(d.digest)) === d.size) return;
     await staged.stage(d, path.dirname(layout.blobPath(d.digest)));
   });
+}
+
+/**
+ * What writeArtifactToLayout would write into the target's OCI layout directory: each blob and
+ * manifest it lacks (by its size, as the import decides), and index.json, rewritten through a
+ * temporary copy when anything is added.
+ */
+export async function layoutNeeds(top: OciDescriptor, descs: OciDescriptor[], target: ResolvedTarget): Promise<ImportNeed[]> {
+  const dir = target.directory;
+  if (!dir) return [];
+  checkDescriptors(artifactLabel(top), [...descs, top]);
+  const layout = new LayoutDir(dir);
+  const needs: ImportNeed[] = [];
+  for (const d of [...descs, top]) {
+    if ((await layout.blobSize(d.digest)) !== d.size) needs.push({ key: 'directory', dir, file: layout.blobPath(d.digest), bytes: d.size, digest: d.digest });
+  }
+  const index = path.join(dir, 'index.json');
+  needs.push({ key: 'directory', dir, file: index, bytes: await stat(index).then((s) => s.size, () => 0) });
+  return needs;
 }
 
 /** Blob paths are built from digests only (blobs/sha256/<hex>): refuse any other form first. */

@@ -340,6 +340,14 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
    */
   validateImport?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportProblem[]>;
   /**
+   * What importing one top-level bundle entry would write into the target's directories, read
+   * before anything is written (after `validateImport` passed): one row per file it lacks, as
+   * `importTo` decides (a file already there with the bundle's size is not counted). The import
+   * command sums the rows per file system and refuses up front when one has no room
+   * (src/store/free-space.ts). A registry is not a directory: nothing for it. Never writes.
+   */
+  importNeeds?(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportNeed[]>;
+  /**
    * Why one top-level bundle entry of this kind is not what the bundle's lock pins (a name or
    * digest in index.json the lock does not list), or undefined when the lock names it. `entries`
    * is the lock's list for this kind as parsed, not yet checked against its schema. Import refuses
@@ -374,6 +382,20 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   lockDiff?: KindLockDiff;
   /** How people see its artifacts: summaries, the report, the audit (see KindPresentation). */
   presentation?: KindPresentation<Spec, Lock>;
+}
+
+/** One file an import would write into a target directory (KindModule.importNeeds). */
+export interface ImportNeed {
+  /** The target's key for the directory: `files.dir`, `apt.dir`, `charts.dir`, `directory`. */
+  key: string;
+  /** That directory, as the resolved target has it. */
+  dir: string;
+  /** The file's path (one path named by several entries is counted once). */
+  file: string;
+  /** The bytes written there (an upper bound where the file is made at import, as a compressed index). */
+  bytes: number;
+  /** The bundle blob it is written from: the command counts the size the bundle holds for it (none when it is left out). */
+  digest?: string;
 }
 
 /** Any kind, for code that iterates KINDS (entries and specs are checked by the kind's own schema). */

@@ -18,7 +18,7 @@ import { hasSameContent, presentWithSize, verifiedIdentity, writeVerified } from
 import { ROLE } from '../file/artifact.js';
 import { bundleIndex, isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
-import type { ImportContext, ImportResult } from '../types.js';
+import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 import { parseRelease } from './control.js';
 import type { AptConfig } from './fetch.js';
 import { checkSuiteConfig, filteredSuite, sha256, type PublishedIndex } from './publish.js';
@@ -27,7 +27,7 @@ import { flatDir, suiteDir, suitePrefix } from './spec.js';
 import { warn } from '../warnings.js';
 import { GENERATED_INDEX_CAP, generatedDiffers, generatedMissing, generatedNotLocked } from './lock-stanzas.js';
 import { generatedPath } from './generated.js';
-import { byHashPath, byHashTypes, checkFlatPackages, publishSuiteVersion, suiteVersions } from './suite-version.js';
+import { byHashPath, byHashTypes, checkFlatPackages, currentVersion, publishSuiteVersion, suiteVersions } from './suite-version.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { APT_SITE_KEY_NAME } from '../../mapping/index.js';
 
@@ -425,6 +425,83 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
     'not written',
   );
   task.finish();
+}
+
+/** Stats at once while the needs of a whole component (60 000 packages) are counted. */
+const NEEDS_STATS = 16;
+
+/**
+ * What importApt would write into `apt.dir`, as it decides: each pool package not there with its
+ * size; per suite, the version it publishes: the current one when that is the same (the same
+ * vendor Release, or the same generated indexes), where only what it lacks is written, else a new
+ * version directory holding every index and Release file once (by-hash copies and the named
+ * index are links of one file) and the suite's own packages, linked from the current version
+ * where they are there. A filtered suite's indexes are counted with their .gz (bounded as zlib's
+ * deflateBound), its Release files at their usual size. Memory and time are linear in the layers.
+ */
+export async function aptImportNeeds(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportNeed[]> {
+  if (!target.apt) return [];
+  const t = aptTarget(target);
+  const a = await readAptArtifact(top, source);
+  const { root } = aptRoot(t, a);
+  const needs: ImportNeed[] = [];
+  const need = (file: string, bytes: number, digest?: string) => needs.push({ key: 'apt.dir', dir: t.dir, file, bytes, digest });
+  const lacks = async (file: string, size: number) => !(await presentWithSize(file, size));
+  const all = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package');
+  const inSuites = new Set(a.cfg.suites.flatMap((s) => suitePackages(s.suite, all)));
+  await mapLimit(
+    all.filter((l) => !inSuites.has(l)),
+    NEEDS_STATS,
+    async (l) => {
+      const dest = poolPath(root, l, a.cfg.name);
+      if (await lacks(dest, l.size)) need(dest, l.size, l.digest);
+    },
+  );
+  for (const s of a.cfg.suites) {
+    const v = suiteVersions(root, s.suite, a.label);
+    const prefix = suitePrefix(s.suite);
+    const mine = a.manifest.layers.filter((l) => titleOf(l).startsWith(prefix));
+    const cur = await currentVersion(v);
+    const generated = mine.filter((l) => l.annotations?.[ROLE] === 'generated-index');
+    let same: boolean;
+    let into: string;
+    if (a.cfg.mode === 'whole') {
+      const main = mainRelease(mine.filter((l) => l.annotations?.[ROLE] === 'release'), titleOf);
+      const id = main?.digest.replace(/^sha256:/, '').slice(0, 16) ?? 'new';
+      same = cur.id !== undefined && cur.id === id;
+      // A version a killed run completed but did not switch to is written into, keeping what it has.
+      into = same ? cur.dir! : (await lstat(path.join(v.dir, id)).then((st) => st.isDirectory(), () => false)) ? path.join(v.dir, id) : path.join(v.dir, `${id}.partial`);
+    } else {
+      // The same generated indexes are the same version (the config aside): each one's plain file, hashed where it is published.
+      same = cur.id !== undefined;
+      for (const g of generated) if (same) same = await hasSameContent(safeJoin(v.link, titleOf(g).slice(prefix.length), a.label), g.digest, g.size);
+      into = same ? cur.dir! : path.join(v.dir, 'next.partial');
+    }
+    const at = (l: OciDescriptor) => safeJoin(into, titleOf(l).slice(prefix.length), a.label);
+    await mapLimit(suitePackages(s.suite, all), NEEDS_STATS, async (l) => {
+      if ((await lacks(at(l), l.size)) && (await lacks(safeJoin(root, titleOf(l), a.label), l.size))) need(at(l), l.size, l.digest);
+    });
+    if (a.cfg.mode === 'whole') {
+      for (const l of mine) {
+        const role = l.annotations?.[ROLE];
+        if ((role === 'index' || role === 'release') && (!same || (await lacks(at(l), l.size)))) need(at(l), l.size, l.digest);
+      }
+    } else if (!same) {
+      let listed = 0;
+      for (const g of generated) {
+        const gz = g.size + Math.floor(g.size / 4096) + Math.floor(g.size / 16384) + 64;
+        // The plain index and its .gz, each at its name and by hash: not links, four files.
+        for (const [suffix, bytes] of [['', g.size], ['.gz', gz]] as const) {
+          need(`${at(g)}${suffix}`, bytes);
+          need(`${at(g)}${suffix} (by-hash)`, bytes);
+        }
+        listed += 2;
+      }
+      // Release, InRelease and Release.gpg: the fields, and a line per index and hash.
+      for (const name of ['Release', 'InRelease', 'Release.gpg']) need(path.join(into, name), 4096 + 256 * listed);
+    }
+  }
+  return needs;
 }
 
 /**

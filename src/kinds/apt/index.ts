@@ -4,7 +4,7 @@ import { AptSpecSchema, flatDir, suiteKey, type AptSpec } from './spec.js';
 import { AptLockSchema, type AptLock } from './lock.js';
 import { resolveApt } from './resolve.js';
 import { aptFetchPlan, fetchApt } from './fetch.js';
-import { importApt, importAptBlobs, unlockedAptTop, validateAptImport } from './import.js';
+import { aptImportNeeds, importApt, importAptBlobs, unlockedAptTop, validateAptImport } from './import.js';
 import { aptServeRoutes } from './serve.js';
 import { aptRoot, readAptArtifact } from './import.js';
 import { ROLE } from '../file/artifact.js';
@@ -38,6 +38,7 @@ export const aptKind = {
   importTo: importApt,
   importBlobs: importAptBlobs,
   validateImport: validateAptImport,
+  importNeeds: aptImportNeeds,
   unlockedTop: unlockedAptTop,
   async differentialPayload(top, read) {
     // A big APT artifact is an index of manifests, each with a slice of the layers (artifact.ts).

@@ -132,7 +132,7 @@ export function suiteVersions(root: string, suite: string, label: string): Suite
 }
 
 /** The version `dists/<suite>` points at now: its id (one ferry wrote) and directory, or the plain directory of an older layout. */
-async function currentVersion(v: SuiteVersions): Promise<{ id?: string; dir?: string }> {
+export async function currentVersion(v: SuiteVersions): Promise<{ id?: string; dir?: string }> {
   const st = await lstat(v.link).catch(() => undefined);
   if (!st) return {};
   if (st.isDirectory()) return { dir: v.link };

@@ -15,13 +15,13 @@ import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
 import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
-import { stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
+import { layoutNeeds, stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import { loadChartStream, type ChartMetadata } from './load.js';
 import { httpChartArtifact } from './repo-oci.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
-import type { ImportContext, ImportResult } from '../types.js';
+import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 
 /**
  * Import one chart artifact from the bundle: to the registry as `<mapped>/…/<chart>:<version>`
@@ -289,6 +289,29 @@ export async function importChart(top: OciDescriptor, ctx: ImportContext): Promi
   if (t.directory) results.push(await writeToLayout(a, ctx));
   if (t.charts) results.push(await writeToChartRepo(a, ctx));
   return results;
+}
+
+/**
+ * What importChart would write into the target's directories: into an OCI layout, the blobs it
+ * lacks; into charts.dir, the archive and provenance not there with their sizes (one there of
+ * another digest is refused by validateChartImport) and index.yaml, rewritten through a temporary
+ * copy (its size now, and the entry added).
+ */
+export async function chartImportNeeds(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportNeed[]> {
+  const t = resolveTarget(target);
+  if (!t.directory && !t.charts) return [];
+  const a = await readChartArtifact(top, source);
+  const needs = await layoutNeeds(a.top, a.blobs, t);
+  if (t.charts) {
+    const dir = t.charts.dir;
+    const { file } = chartRepoPlace(a, t.charts);
+    const need = (at: string, bytes: number, digest?: string) => needs.push({ key: 'charts.dir', dir, file: at, bytes, digest });
+    if (!(await presentWithSize(file, a.chart.size))) need(file, a.chart.size, a.chart.digest);
+    if (a.prov && !(await presentWithSize(`${file}.prov`, a.prov.size))) need(`${file}.prov`, a.prov.size, a.prov.digest);
+    const index = path.join(dir, 'index.yaml');
+    need(index, (await stat(index).then((s) => s.size, () => 0)) + Buffer.byteLength(JSON.stringify(a.meta)) + 1024);
+  }
+  return needs;
 }
 
 /**

@@ -3,7 +3,7 @@ import { ResolveFailures, resolveEach } from '../failures.js';
 import type { ImageSpec } from '../image/spec.js';
 import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
-import { importChart, importChartBlobs, unlockedChartTop, validateChartImport } from './import.js';
+import { chartImportNeeds, importChart, importChartBlobs, unlockedChartTop, validateChartImport } from './import.js';
 import { chartServeRoutes } from './serve.js';
 import { registryHeld } from '../differential.js';
 import { MT } from '../../oci/media-types.js';
@@ -77,6 +77,7 @@ export const chartKind = {
   importBlobs: importChartBlobs,
   serveRoutes: chartServeRoutes,
   validateImport: validateChartImport,
+  importNeeds: chartImportNeeds,
   unlockedTop: unlockedChartTop,
   differentialPayload: async (top, read) => ((await read(top)).layers ?? []).filter((l) => CHART_PAYLOAD.has(l?.mediaType)),
   async heldOnTarget(top, digests, source, target) {

@@ -11,7 +11,7 @@ import { sweepStaleTempsOnce, writeFileAtomic } from '../../store/temp-files.js'
 import { hasSameContent, presentWithSize, writeVerified } from '../../store/verified-write.js';
 import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
-import type { ImportContext, ImportResult } from '../types.js';
+import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 import { ROLE } from './artifact.js';
 import { formatChecksumLine } from './checksums.js';
 import { baseName, SHA512_ANNOTATION } from './fetch.js';
@@ -104,6 +104,30 @@ export async function validateFileImport(top: OciDescriptor, source: BlobSource,
   const problems = new ProblemList();
   if (target.files) await planFile(top, source, filesTarget(target), problems);
   return problems.items;
+}
+
+/**
+ * What importFile would write into `files.dir`: each layer not there with its size (a file there
+ * of the bundle's size is hashed when imported, and kept when it matches), and the checksum files
+ * it writes beside one that are not there yet.
+ */
+export async function fileImportNeeds(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportNeed[]> {
+  if (!target.files) return [];
+  const t = filesTarget(target);
+  const problems = new ProblemList();
+  const plans = await planFile(top, source, t, problems);
+  const { tree } = await bundleFiles(source);
+  const needs: ImportNeed[] = [];
+  const need = (file: string, bytes: number) => needs.push({ key: 'files.dir', dir: t.dir, file, bytes });
+  for (const { layer, mapped, dest } of plans) {
+    if (!(await presentWithSize(dest, layer.size))) needs.push({ key: 'files.dir', dir: t.dir, file: dest, bytes: layer.size, digest: layer.digest });
+    if (layer.annotations?.[ROLE] !== 'file') continue;
+    const line = (hex: string) => Buffer.byteLength(formatChecksumLine(hex, path.basename(dest)));
+    if (tree.isFree(`${mapped.path}.sha256`) && !(await presentWithSize(`${dest}.sha256`, line(layer.digest.slice(7))))) need(`${dest}.sha256`, line(layer.digest.slice(7)));
+    const sha512 = layer.annotations?.[SHA512_ANNOTATION];
+    if (sha512 && tree.isFree(`${mapped.path}.sha512`) && !(await presentWithSize(`${dest}.sha512`, line(sha512)))) need(`${dest}.sha512`, line(sha512));
+  }
+  return needs;
 }
 
 /** Write every layer of a file artifact under its mapped path (upstream host + path), plus `<file>.sha256`. */

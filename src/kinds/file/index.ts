@@ -4,7 +4,7 @@ import { FileSpecSchema, type FileSpec } from './spec.js';
 import { FileLockSchema, type FileLock } from './lock.js';
 import { resolveFiles } from './resolve.js';
 import { fetchFile, fileFetchPlan } from './fetch.js';
-import { importFile, importFileBlobs, unlockedFileTop, validateFileImport } from './import.js';
+import { fileImportNeeds, importFile, importFileBlobs, unlockedFileTop, validateFileImport } from './import.js';
 import { fileServeRoutes } from './serve.js';
 import { ROLE } from './artifact.js';
 import { ANNOTATION } from '../../store/source.js';
@@ -46,6 +46,7 @@ export const fileKind = {
   importTo: importFile,
   importBlobs: importFileBlobs,
   validateImport: validateFileImport,
+  importNeeds: fileImportNeeds,
   unlockedTop: unlockedFileTop,
   differentialPayload: async (top, read) => ((await read(top)).layers ?? []).filter((l) => l?.annotations?.[ROLE] === 'file'),
   async heldOnTarget(top, digests, source, target) {

@@ -4,11 +4,11 @@ import { mapImage } from '../../mapping/index.js';
 import { isIndexType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { isDescriptor, manifestParts, ProblemList, readJsonBlob, type ImportProblem } from '../import-checks.js';
-import { layoutRefNameProblem, stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
+import { layoutNeeds, layoutRefNameProblem, stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { artifactLabel } from '../../store/layout.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
-import type { ImportContext, ImportResult } from '../types.js';
+import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 import { isExtraTop, pushExtraBlobs, pushImageExtras } from './extras.js';
 import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
 
@@ -162,6 +162,13 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
 async function writeToDirectory(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
   const { dir, bytesSent, skipped } = await writeArtifactToLayout(g.refName, g.top, [...g.blobs, ...g.children.map((c) => c.desc)], ctx);
   return { artifact: g.refName, location: `${dir}#${g.refName}`, bytesSent, skipped };
+}
+
+/** What importImage would write into the target's OCI layout directory (extras go to registries only). */
+export async function imageImportNeeds(top: OciDescriptor, source: BlobSource, target: ResolvedTarget): Promise<ImportNeed[]> {
+  if (!target.directory || isExtraTop(top)) return [];
+  const g = await readImageGraph(top, source);
+  return layoutNeeds(g.top, [...g.blobs, ...g.children.map((c) => c.desc)], target);
 }
 
 export async function importImage(top: OciDescriptor, ctx: ImportContext): Promise<ImportResult[]> {

@@ -7,7 +7,7 @@ import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
 import { fetchImage, imageFetchPlan } from './fetch.js';
-import { importImage, importImageBlobs, unlockedImageTop, validateImageImport } from './import.js';
+import { imageImportNeeds, importImage, importImageBlobs, unlockedImageTop, validateImageImport } from './import.js';
 import { layersBelow, registryHeld } from '../differential.js';
 import { imageLockDiff } from './lock-diff.js';
 
@@ -57,6 +57,7 @@ export const imageKind = {
   importTo: importImage,
   importBlobs: importImageBlobs,
   validateImport: validateImageImport,
+  importNeeds: imageImportNeeds,
   unlockedTop: unlockedImageTop,
   // Every platform's layers; the manifests and config stay in the bundle.
   differentialPayload: layersBelow,
