@@ -1,5 +1,5 @@
 import semver from 'semver';
-import { isMap, isScalar, isSeq, Pair, Scalar, YAMLMap, type Node as YamlNode } from 'yaml';
+import { Document, isMap, isScalar, isSeq, Pair, Scalar, YAMLMap, type Node as YamlNode } from 'yaml';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { chartOciReference, mapChartHttp, mapImage, type RegistryMapping } from '../mapping/index.js';
@@ -302,9 +302,24 @@ export interface HelmChartObject {
   setString: string[];
   jobImage?: string;
   node?: YamlNode;
+  /** `spec.values` could not be read (an alias bomb): why; the chart is then not rendered. */
+  valuesError?: string;
 }
 
-export function helmChartObjectOf(contents: unknown): HelmChartObject | undefined {
+/**
+ * `spec.values` as helm-controller reads it: aliases resolved through the document (toJSON without
+ * it gave an alias's own fields, `{source: x}`, for `*x`), bounded as a YAML reader bounds them.
+ */
+function valuesOf(node: unknown, doc: Document | undefined): { values?: unknown; valuesError?: string } {
+  if (!isMap(node)) return {};
+  try {
+    return { values: node.toJS(doc ?? new Document(), { maxAliasCount: 100 }) };
+  } catch (err) {
+    return { valuesError: err instanceof Error ? err.message : String(err) };
+  }
+}
+
+export function helmChartObjectOf(contents: unknown, doc?: Document): HelmChartObject | undefined {
   const apiVersion = text(get(contents, 'apiVersion')) ?? '';
   const kind = text(get(contents, 'kind'));
   if (!isHelmChartKind(apiVersion, kind)) return undefined;
@@ -343,7 +358,7 @@ export function helmChartObjectOf(contents: unknown): HelmChartObject | undefine
     chartContent: text(get(spec, 'chartContent')),
     targetNamespace: text(get(spec, 'targetNamespace')),
     valuesContent: isScalar(get(spec, 'valuesContent')) ? text(get(spec, 'valuesContent')) : undefined,
-    values: isMap(valuesNode) ? valuesNode.toJSON() : undefined,
+    ...valuesOf(valuesNode, doc),
     set,
     setString,
     jobImage: text(get(spec, 'jobImage')),

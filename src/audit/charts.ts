@@ -417,6 +417,7 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
       const config = all.find((c) => c.kind === 'HelmChartConfig' && c.name === h.name && c.namespace === h.namespace);
       const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
       for (const o of [h, ...(config ? [config] : [])]) {
+        if (o.valuesError) throw new NotRendered(`${o.file} ${o.object} spec.values not read (${o.valuesError}): the values helm-controller would pass are unknown here`);
         if (o.valuesContent !== undefined) values.push({ name: `${o.file} ${o.object} spec.valuesContent`, data: o.valuesContent });
         if (o.values && typeof o.values === 'object') values.push({ name: `${o.file} ${o.object} spec.values`, data: o.values as Record<string, unknown> });
       }

@@ -839,7 +839,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     if (builds && substitutedBy === 'compose' && builds.length < MAX_COMPOSE_BUILDS) builds.push(...composeBuildsOf(doc, file, lineOf));
     helmChart = typeof apiVersion === 'string' && isHelmChartKind(apiVersion, typeof kind === 'string' ? kind : undefined);
     if (helmChart && helmCharts) {
-      const h = helmChartObjectOf(doc.contents);
+      const h = helmChartObjectOf(doc.contents, doc);
       if (h) {
         const { node, ...rest } = h;
         helmCharts.push({ ...rest, file, line: lineOf(node) });
