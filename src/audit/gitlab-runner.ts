@@ -21,9 +21,13 @@ export interface RunnerImage {
   escaped: boolean;
 }
 
-/** A runner's configuration: a file named config.toml with a `[[runners]]` table. */
+/**
+ * A runner's configuration: a file named config.toml with a `[[runners]]` table. Blanks are TOML's
+ * (space, tab): a `\s*` crossed line breaks and was retried from every line (a config.toml of
+ * 100 000 blank lines took 36 s).
+ */
 export function isRunnerConfig(file: string, text: string): boolean {
-  return path.basename(file) === 'config.toml' && /^\s*\[\[\s*runners\s*\]\]/m.test(text);
+  return path.basename(file) === 'config.toml' && /^[ \t]*\[\[[ \t]*runners[ \t]*\]\]/m.test(text);
 }
 
 /** At most this many images are read from one file, an array at most this long (a hostile file is bounded). */

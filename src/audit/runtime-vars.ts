@@ -262,6 +262,8 @@ export const OWN_DIR_MARK = '\0own/';
 
 /** At most this deep `source` is followed (a script sourcing a file that sources another…). */
 export const MAX_SOURCE_DEPTH = 4;
+/** At most this many lines of sourced files are read for one file's shell, sources of sources and files sourced again included. */
+export const MAX_SOURCED_LINES = 100_000;
 
 /** A variable of the shell a command runs in, where it is set (`line`), its value or why it is unknown. */
 export interface ShellVar {
@@ -307,6 +309,10 @@ class ShellExports {
   private unknownFrom?: { line: number; why: string };
   /** The first line whose plain assignment was past the bound (not kept). */
   private bareFull?: number;
+  /** Lines of sourced files read so far (MAX_SOURCED_LINES). */
+  private sourcedLines = 0;
+  /** Each sourced file's lines, split once. */
+  private readonly sourcedFiles = new Map<string, Array<{ text: string; line: number }>>();
   constructor(private readonly file = 'the file') {}
   private push(v: ShellVar): void {
     if (this.sets.length >= MAX_SHELL_VARS) {
@@ -330,12 +336,23 @@ class ShellExports {
    * up to MAX_SOURCE_DEPTH deep.
    */
   source(name: string, line: number, sourced: SourcedText | undefined, from: string, depth: number): void {
+    // Each `source` line reads its file again (the shell does): a file sourcing itself 100 times read 10^8 lines, 4 deep.
+    if (this.sourcedLines >= MAX_SOURCED_LINES) {
+      this.unknownAt(line, `${from}:${line} sources ${name}, past the ${MAX_SOURCED_LINES} lines of sourced files read for one file (a file sourced again and again): what it exports is not read, so the shell it runs in may set any variable`);
+      return;
+    }
     const got = sourced && depth < MAX_SOURCE_DEPTH ? sourced(name, from, depth) : { why: depth >= MAX_SOURCE_DEPTH ? `sourced more than ${MAX_SOURCE_DEPTH} deep` : 'not read' };
     if ('why' in got) {
       this.unknownAt(line, `${from}:${line} sources ${name} (${got.why}): what it exports is unknown here, so the shell it runs in may set any variable`);
       return;
     }
-    for (const l of logicalLines(got.text)) {
+    let lines = this.sourcedFiles.get(got.file);
+    if (!lines) this.sourcedFiles.set(got.file, (lines = logicalLines(got.text)));
+    for (const l of lines) {
+      if (++this.sourcedLines > MAX_SOURCED_LINES) {
+        this.unknownAt(line, `${got.file}:${l.line}, sourced by ${from}:${line}, is past the ${MAX_SOURCED_LINES} lines of sourced files read for one file (a file sourced again and again): what the rest exports is not read, so the shell it runs in may set any variable`);
+        return;
+      }
       if (/^\s*#/.test(l.text)) continue;
       const inner = sourcedName(l.text);
       if (inner !== undefined) this.source(inner, line, sourced, got.file, depth + 1);

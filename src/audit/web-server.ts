@@ -9,6 +9,15 @@
 export const MAX_DEFINES = 256;
 /** A defined value longer than this is not filled in. */
 const MAX_DEFINE_VALUE = 1024;
+/**
+ * At most this many characters are added to one line by filling in, and to one file (a 5 MB line
+ * of `${A}` with a 1 KiB `A` made a 1.2 G-character string: the audit died on "Invalid string
+ * length"); the names past it stay as written, said so.
+ */
+export const MAX_DEFINE_GROWTH = 64 * 1024;
+const MAX_DEFINE_GROWTH_FILE = 1024 * 1024;
+/** A value as a note quotes it (the note goes with every finding of the line). */
+const quoted = (v: string): string => (v.length > 120 ? `${v.slice(0, 120)}…` : v);
 
 const DEFINE = /^\s*Define\s+([A-Za-z_][A-Za-z0-9_]*)(?:\s+("[^"]*"|'[^']*'|\S+))?\s*$/;
 const UNDEFINE = /^\s*UnDefine\s+([A-Za-z_][A-Za-z0-9_]*)\s*$/;
@@ -21,6 +30,8 @@ const UNDEFINE = /^\s*UnDefine\s+([A-Za-z_][A-Za-z0-9_]*)\s*$/;
 export class ApacheDefines {
   private readonly values = new Map<string, { value: string; line: number }>();
   private full = false;
+  /** What filling in may still add to this file's lines. */
+  private budget = MAX_DEFINE_GROWTH_FILE;
 
   /** The line with each `${NAME}` defined above filled in, and what was filled in (in words), or undefined when nothing is. */
   fill(raw: string, file: string, n: number): { line: string; note: string } | undefined {
@@ -38,14 +49,23 @@ export class ApacheDefines {
     }
     if (!this.values.size || !raw.includes('${')) return undefined;
     const used: string[] = [];
+    let grown = 0;
+    let cut = false;
     const line = raw.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (whole, name: string) => {
       const d = this.values.get(name);
-      if (!d) return whole;
-      if (used.length < 8) used.push(`\${${name}} is ${d.value} (Define at ${file}:${d.line})`);
+      if (!d || cut) return whole;
+      if (grown + d.value.length - whole.length > Math.min(MAX_DEFINE_GROWTH, this.budget)) {
+        cut = true;
+        return whole;
+      }
+      grown += d.value.length - whole.length;
+      if (used.length < 8) used.push(`\${${name}} is ${quoted(d.value)} (Define at ${file}:${d.line})`);
       return d.value;
     });
+    this.budget -= Math.max(0, grown);
     if (!used.length) return undefined;
-    return { line, note: `${file}:${n}: ${used.join(', ')}, which httpd fills in as it reads the configuration${this.full ? `; more than ${MAX_DEFINES} Defines (or one too long) were not kept` : ''}` };
+    const over = cut ? `; filled in, the line would grow by more than ${MAX_DEFINE_GROWTH} characters (${MAX_DEFINE_GROWTH_FILE} in one file): the names past that are left as written, not followed` : '';
+    return { line, note: `${file}:${n}: ${used.join(', ')}, which httpd fills in as it reads the configuration${this.full ? `; more than ${MAX_DEFINES} Defines (or one too long) were not kept` : ''}${over}` };
   }
 }
 
@@ -109,6 +129,9 @@ function blockChars(raw: string): string {
 export const MAX_NGINX_SETS = 256;
 const MAX_SET_VALUE = 2048;
 const MAX_NGINX_DEPTH = 64;
+/** At most this many destinations are followed from `set` values in one file, after a variable at most this long a text. */
+export const MAX_SET_DESTINATIONS = 4096;
+const MAX_SET_REST = 2048;
 
 /** One `set $name value;` of a file: its value and line, and the block it sits in. */
 interface NginxSet {
@@ -157,11 +180,18 @@ export class NginxSets {
     });
   }
 
+  /** Destinations followed from `set` values in this file so far. */
+  private followed = 0;
+
   /**
-   * The values `$name` has at line `n` (1-based), with the line of each `set`; undefined when no
-   * `set` around it gives one or a `map` defines it (unknown, as before).
+   * The values `$name` has at line `n` (1-based), each with a note saying where it is set;
+   * undefined when no `set` around it gives one or a `map` defines it (unknown, as before);
+   * `unknown` when it is not followed for a bound (said so): `rest`, the text after the variable
+   * (`$backend/api`), longer than MAX_SET_REST, or more than MAX_SET_DESTINATIONS values followed in
+   * this file (each `proxy_pass` may read up to MAX_NGINX_SETS values: 330 000 such lines took
+   * 84 million findings).
    */
-  valuesAt(name: string, n: number): { values: Array<{ value: string; line: number }>; note: string } | undefined {
+  valuesAt(name: string, n: number, rest: string): { values: Array<{ value: string; note: string }> } | { unknown: string } | undefined {
     const bare = name.replace(/^\$\{?|\}$/g, '');
     const sets = this.sets.get(bare);
     if (!sets || this.mapped.has(bare)) return undefined;
@@ -174,8 +204,11 @@ export class NginxSets {
     }
     const here = sets.filter((s) => around.has(s.block));
     if (!here.length || here.some((s) => s.value.includes('$'))) return undefined;
-    const values = [...new Map(here.map((s) => [s.value, s])).values()].map((s) => ({ value: s.value, line: s.line }));
-    const said = values.map((v) => `${v.value} (set at line ${v.line})`).join(', ');
-    return { values, note: `${values.length > 1 ? 'one of ' : ''}${said}${this.full ? `; more than ${MAX_NGINX_SETS} sets (or one too long) were not kept` : ''}` };
+    if (rest.length > MAX_SET_REST) return { unknown: `what follows ${name} is longer than ${MAX_SET_REST} characters, the values a set gives it not followed` };
+    const values = [...new Map(here.map((s) => [s.value, s])).values()];
+    if (this.followed + values.length > MAX_SET_DESTINATIONS) return { unknown: `more than ${MAX_SET_DESTINATIONS} destinations were followed from set values in this file, the values a set gives ${name} here not` };
+    this.followed += values.length;
+    const more = `${values.length > 1 ? `, one of ${values.length} values set around this line` : ''}${this.full ? `; more than ${MAX_NGINX_SETS} sets (or one too long) were not kept` : ''}`;
+    return { values: values.map((s) => ({ value: s.value, note: `${quoted(s.value)} (set at line ${s.line})${more}` })) };
   }
 }

@@ -29,6 +29,21 @@ export async function auditRepo(prefix: string, files: Record<string, string>, m
 }
 
 /**
+ * `ferry audit <dir> --format json` over `files` written under `<work>/<dir>`, the manifest and
+ * target beside it (`env` for the CLI, a heap cap); exit 0 expected, its stderr shown otherwise.
+ * The caller removes `work`.
+ */
+export async function auditTreeReport(prefix: string, dir: string, files: Record<string, string>, manifest: string, target: string, env?: NodeJS.ProcessEnv): Promise<{ work: string; report: AuditReport }> {
+  const work = await mkdtemp(path.join(os.tmpdir(), prefix));
+  await writeTree(path.join(work, dir), files);
+  await writeFile(path.join(work, 'm.yaml'), manifest);
+  await writeFile(path.join(work, 't.yaml'), target);
+  const r = await runFerry(['audit', dir, '--manifest', 'm.yaml', '--target', 't.yaml', '--format', 'json'], { cwd: work, ...(env ? { env } : {}) });
+  expect(r.code, r.stderr.slice(-2000)).toBe(0);
+  return { work, report: JSON.parse(r.stdout) as AuditReport };
+}
+
+/**
  * Inside a describe: the repository audited once before its tests (auditRepo) and removed after
  * them. `findings`, `work`, `at` and `one` read that audit (from the tests, not at collection).
  */
