@@ -56,10 +56,12 @@ export interface ChartSource {
   ociTag?: string;
 }
 
-const text = (n: unknown): string | undefined => (isScalar(n) && n.value !== null && n.value !== undefined && String(n.value) !== '' ? String(n.value) : undefined);
+/** A scalar's text; undefined for anything else, null or empty. */
+export const text = (n: unknown): string | undefined => (isScalar(n) && n.value !== null && n.value !== undefined && String(n.value) !== '' ? String(n.value) : undefined);
 /** A value filled in later (an ApplicationSet's `{{…}}`, Flux's `${var}` substitution): not a source ferry can judge or move. */
 const templated = (v: string | undefined): boolean => v !== undefined && (v.includes('{{') || v.includes('${'));
-const get = (n: unknown, k: string): unknown => (isMap(n) ? n.items.find((p) => isScalar(p.key) && p.key.value === k)?.value : undefined);
+/** A map's value under a scalar key; undefined when `n` is no map or lacks it. */
+export const get = (n: unknown, k: string): unknown => (isMap(n) ? n.items.find((p) => isScalar(p.key) && p.key.value === k)?.value : undefined);
 
 /** `oci://host/path` for an OCI form (scheme optional, as Argo CD writes it), the URL without trailing slashes otherwise. */
 export function sourceRepo(url: string, form: 'http' | 'oci'): string {

@@ -1,5 +1,5 @@
 import { isMap, isScalar, isSeq, type Document } from 'yaml';
-import { chartSourcesOf } from './chart-sources.js';
+import { chartSourcesOf, get, text } from './chart-sources.js';
 
 /**
  * The Helm releases GitOps controllers install, with the values they install them with, read from
@@ -57,8 +57,6 @@ export interface ValuesSource {
   file: string;
 }
 
-const get = (n: unknown, k: string): unknown => (isMap(n) ? n.items.find((p) => isScalar(p.key) && p.key.value === k)?.value : undefined);
-const text = (n: unknown): string | undefined => (isScalar(n) && n.value !== null && n.value !== undefined && String(n.value) !== '' ? String(n.value) : undefined);
 /** A values map as JSON text, its aliases resolved as a YAML reader resolves them (bounded: an alias bomb is refused, said as unknown). */
 function json(n: unknown, doc: Document | undefined, name: string, unknown: string[]): string | undefined {
   try {

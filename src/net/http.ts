@@ -604,6 +604,13 @@ function headerValue(h: HttpHeaders, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+/** A header's decimal whole number (a Content-Length), undefined when absent or anything else (`12abc`, `-1`, `1e3`, past 2^53). */
+export function wholeNumber(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d{1,16}$/.test(text.trim())) return undefined;
+  const n = Number(text.trim());
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 export class HttpClient {
   readonly settings: HttpSettings;
   /** undici, loaded and set up on the first request: commands that send none do not pay for it. */
@@ -1000,8 +1007,8 @@ async function rangedBody(res: HttpResponse, offset: number, label: string): Pro
     return { body, start: offset, ...(validator ? { validator } : {}), ...(total !== undefined ? { total } : {}) };
   }
   if (res.status === 200) {
-    const len = headerValue(res.headers, 'content-length');
-    return { body: res.body, start: 0, ...(validator ? { validator } : {}), ...(len && /^\d{1,16}$/.test(len) ? { total: Number(len) } : {}) };
+    const total = wholeNumber(headerValue(res.headers, 'content-length'));
+    return { body: res.body, start: 0, ...(validator ? { validator } : {}), ...(total !== undefined ? { total } : {}) };
   }
   if (res.status === 416) {
     await discard(res.body);

@@ -50,6 +50,9 @@ export interface OciManifest {
 
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+/** A media type as the OCI image spec's descriptor schema allows it (RFC 6838 names: type/subtype, with +suffix and dots). */
+export const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
+
 /** A descriptor ferry can act on: a sha256 digest (the only one its store keys by) and a real size. */
 export function isDescriptor(d: unknown): d is OciDescriptor {
   const o = d as OciDescriptor | null;

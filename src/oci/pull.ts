@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { bodyFromOffset, discard, headerValue, readCapped } from '../net/http.js';
-import { MANIFEST_ACCEPT, checkManifestJson, manifestMediaType } from './media-types.js';
+import { bodyFromOffset, discard, headerValue, readCapped, wholeNumber } from '../net/http.js';
+import { MANIFEST_ACCEPT, MEDIA_TYPE, checkManifestJson, manifestMediaType } from './media-types.js';
 import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type RepoRef } from './transport.js';
 
 /** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
@@ -9,15 +9,6 @@ import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type 
 const DEFAULT_MAX_MANIFEST = 16 * 1024 * 1024;
 /** A digest ferry can check: sha256 or sha512, lower-case hex of the right length. */
 const HASHED_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
-/** A media type as RFC 6838 spells one (type/subtype, with +suffix and dots). */
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
-
-/** A header's decimal whole number, undefined when absent or anything else (`12abc`, `-1`, `1e3`, past 2^53). */
-function wholeNumber(text: string | undefined): number | undefined {
-  if (text === undefined || !/^\d{1,16}$/.test(text.trim())) return undefined;
-  const n = Number(text.trim());
-  return Number.isSafeInteger(n) ? n : undefined;
-}
 
 export async function getManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
   const ctx = pullContext(repo);

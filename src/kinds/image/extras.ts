@@ -1,7 +1,7 @@
 import { FerryError } from '../../errors.js';
 import { mapImage } from '../../mapping/index.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
-import { isIndexType, isManifestType, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
+import { isIndexType, isManifestType, MEDIA_TYPE, type OciDescriptor, type OciIndex, type OciManifest } from '../../oci/media-types.js';
 import { parseImageReference } from '../../oci/reference.js';
 import {
   addToReferrersTag,
@@ -45,8 +45,6 @@ function repoOf(ref: string): RepoRef {
   return { registry: r.registry, repository: r.repository };
 }
 
-/** A media type as the OCI image spec's descriptor schema allows it (RFC 6838 names): what the lock may record. */
-const MEDIA_TYPE = /^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/;
 
 /** `value` when it is a media type, else refused naming where it was read (it came from the registry). */
 function mediaTypeIn(label: string, field: string, value: unknown): string {
