@@ -194,11 +194,13 @@ interface DirBudget extends ChartBudget {
   entries: number;
 }
 
-function spendEntries(budget: DirBudget, n: number, where: string, rel: string): void {
-  budget.entries -= n;
+function spendEntries(budget: ChartBudget, n: number, where: string, rel: string, archive = false): void {
+  budget.entries = (budget.entries ?? MAX_DIR_ENTRIES) - n;
   if (budget.entries < 0) {
-    throw new FerryError('VALIDATION', `${where}: more than ${MAX_DIR_ENTRIES.toLocaleString('en-US')} files and directories under the chart directory (at ${rel || '.'}), its vendored subcharts counted with it; refusing to read on`, {
-      hint: 'A chart has tens to hundreds of files: does a symbolic link in it lead to a large directory (/, a home directory), or do many subcharts link to one? Point at the chart itself, or package it with `helm package`.',
+    throw new FerryError('VALIDATION', `${where}: more than ${MAX_DIR_ENTRIES.toLocaleString('en-US')} files and directories ${archive ? 'in the chart archive' : 'under the chart directory'} (at ${rel || '.'}), its vendored subcharts counted with it; refusing to read on`, {
+      hint: archive
+        ? 'A chart has tens to hundreds of files; the archive was crafted or is not a chart. Ask its publisher, or list the images in the manifest.'
+        : 'A chart has tens to hundreds of files: does a symbolic link in it lead to a large directory (/, a home directory), or do many subcharts link to one? Point at the chart itself, or package it with `helm package`.',
     });
   }
 }
@@ -224,7 +226,9 @@ export async function loadChartDir(
   opts: LoadOptions = {},
   ancestors: ReadonlySet<string> = new Set(),
   budget: DirBudget = { left: MAX_CHART_BYTES, entries: MAX_DIR_ENTRIES },
+  depth = 0,
 ): Promise<LoadedChart> {
+  if (depth > MAX_SUBCHART_DEPTH) throw tooDeep(where);
   const walking = new Set([...ancestors, await realpath(dir)]);
   const files = new Map<string, string>();
   const raw = opts.allFiles ? new Map<string, Buffer>() : undefined;
@@ -261,10 +265,10 @@ export async function loadChartDir(
   for (const e of entries.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const abs = path.join(chartsDir, e.name);
     const kind = await entryKind(abs, e, walking, where);
-    if (kind === 'dir') subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts, walking, budget));
+    if (kind === 'dir') subcharts.push(await loadChartDir(abs, `${where}/charts/${e.name}`, opts, walking, budget, depth + 1));
     else if (kind === 'file' && /\.tgz$/.test(e.name)) {
       const archive = await openRegularFile(abs, `${where}/charts/${e.name}`);
-      if (archive) subcharts.push(await loadChartStream(archive.createReadStream(), `${where}/charts/${e.name}`, opts, budget));
+      if (archive) subcharts.push(await loadChartStream(archive.createReadStream(), `${where}/charts/${e.name}`, opts, budget, depth + 1));
     }
   }
   return { metadata, where, files, subcharts, ...(raw ? { raw } : {}) };
@@ -319,6 +323,22 @@ export const MAX_CHART_BYTES = 100 * 1024 * 1024;
 
 interface ChartBudget {
   left: number;
+  /** Entries (files and directories) left to read, subcharts counted with their parent; MAX_DIR_ENTRIES when first spent. */
+  entries?: number;
+}
+
+/**
+ * Levels of vendored subcharts (`charts/<dep>/charts/<dep>/…`, directories or archives) one chart
+ * may nest: real umbrella charts go three or four deep. A crafted archive of thousands of levels
+ * (each with its Chart.yaml) overflowed the stack of every walk over the tree.
+ */
+export const MAX_SUBCHART_DEPTH = 32;
+
+function tooDeep(where: string): FerryError {
+  const shown = where.length > 300 ? `${where.slice(0, 300)}…` : where;
+  return new FerryError('VALIDATION', `${shown}: vendored subcharts nest more than ${MAX_SUBCHART_DEPTH} levels deep (charts/<name>/charts/…); refusing to read on`, {
+    hint: 'No real chart nests its dependencies this deep; the archive was crafted or is broken. Ask its publisher, or list the images in the manifest.',
+  });
 }
 
 function spend(budget: ChartBudget, where: string): Transform {
@@ -339,11 +359,22 @@ function spend(budget: ChartBudget, where: string): Transform {
  * subcharts are `charts/<dep>/…` directories or `charts/<dep>-<ver>.tgz` archives, which are
  * parsed by piping the entry into a nested parser.
  */
-export async function loadChartStream(input: Readable, where: string, opts: LoadOptions = {}, budget: ChartBudget = { left: MAX_CHART_BYTES }): Promise<LoadedChart> {
+export async function loadChartStream(input: Readable, where: string, opts: LoadOptions = {}, budget: ChartBudget = { left: MAX_CHART_BYTES }, depth = 0): Promise<LoadedChart> {
+  if (depth > MAX_SUBCHART_DEPTH) throw tooDeep(where);
   const root = newTree();
   const pending: Promise<unknown>[] = [];
+  // The first refusal inside the parser's callback: the stream is stopped and it is thrown below.
+  let refused: FerryError | undefined;
   const parser = new Parser({
     onReadEntry: (entry: ReadEntry) => {
+      if (refused) return entry.resume();
+      try {
+        spendEntries(budget, 1, where, String(entry.path).slice(0, 200), true);
+      } catch (err) {
+        refused = err as FerryError;
+        parser.abort(refused);
+        return entry.resume();
+      }
       const parts = entry.path.replace(/\\/g, '/').split('/').filter((p) => p && p !== '.');
       if (entry.type !== 'File' && entry.type !== 'OldFile') return entry.resume();
       if (parts.length < 2 || parts.includes('..')) return entry.resume();
@@ -351,9 +382,15 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
       let tree = root;
       let i = 1;
       let whereHere = where;
+      let level = depth;
       while (parts.length - i > 2 && parts[i] === 'charts') {
         const dirName = parts[i + 1];
         whereHere = `${whereHere}/charts/${dirName}`;
+        if (++level > MAX_SUBCHART_DEPTH) {
+          refused = tooDeep(whereHere);
+          parser.abort(refused);
+          return entry.resume();
+        }
         let sub = tree.dirs.get(dirName);
         if (!sub) tree.dirs.set(dirName, (sub = newTree()));
         tree = sub;
@@ -366,7 +403,7 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
         entry.on('data', (c: Buffer) => nested.push(c));
         entry.on('end', () => nested.push(null));
         entry.on('error', (e: unknown) => nested.destroy(e as Error));
-        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`, opts, budget);
+        const chart = loadChartStream(nested, `${whereHere}/charts/${name}`, opts, budget, level + 1);
         chart.catch(() => undefined);
         tree.archives.push({ name, chart });
         pending.push(chart);
@@ -388,8 +425,10 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
   });
   try {
     await pipeline(input, createGunzip(), spend(budget, where), parser);
+    if (refused) throw refused;
     await Promise.all(pending);
   } catch (err) {
+    if (refused) throw refused;
     if (err instanceof FerryError) throw err;
     throw new FerryError('VALIDATION', `${where}: not a readable chart archive (${(err as Error).message})`, { cause: err, hint: 'A packaged chart is a gzip-compressed tar, as `helm package` writes it.' });
   }

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
 import { FerryError, isFerryError } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
+import { redactUrl } from '../../net/http.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
@@ -113,7 +114,14 @@ export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'versi
 
 /** A chart from the store with all its files (discovery renders it). */
 export async function loadChartFromStore(located: LocatedChart, ctx: Pick<KindContext, 'store'>): Promise<LoadedChart> {
-  return loadChartStream(ctx.store.open(located.digest), `${located.name}-${located.version}.tgz`, { allFiles: true });
+  try {
+    return await loadChartStream(ctx.store.open(located.digest), `${located.name}-${located.version}.tgz`, { allFiles: true });
+  } catch (err) {
+    // The archive came from outside: a refusal of its content names where it was downloaded.
+    if (!(err instanceof FerryError) || err.code !== 'VALIDATION') throw err;
+    const from = located.url ?? `${trimTrailing(located.repo, '/')}/${located.name}:${located.version}`;
+    throw new FerryError(err.code, `${err.message} (the archive from ${redactUrl(from).slice(0, 300)})`, { hint: err.hint, details: err.details, cause: err });
+  }
 }
 
 /**
