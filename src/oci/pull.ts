@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { bodyFromOffset, discard, headerValue, readCapped, wholeNumber } from '../net/http.js';
@@ -7,8 +8,24 @@ import { isDigest, pullContext, repoLabel, sha256, type RegistryTransport, type 
 /** Reads from a registry: manifests (verified against their digest) and blobs (ranged, resumable). */
 
 const DEFAULT_MAX_MANIFEST = 16 * 1024 * 1024;
-/** A digest ferry can check: sha256 or sha512, lower-case hex of the right length. */
-const HASHED_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
+/** A digest ferry can check: sha256, sha384 or sha512, lower-case hex of the right length. */
+const HASHED_DIGEST = /^(?:sha256:[a-f0-9]{64}|sha384:[a-f0-9]{96}|sha512:[a-f0-9]{128})$/;
+
+/** The digest `bytes` have in the algorithm `digest` names; undefined for one ferry cannot compute. */
+function digestIn(digest: string, bytes: Uint8Array): string | undefined {
+  const algorithm = digest.slice(0, digest.indexOf(':'));
+  if (algorithm !== 'sha256' && algorithm !== 'sha384' && algorithm !== 'sha512') return undefined;
+  return `${algorithm}:${createHash(algorithm).update(bytes).digest('hex')}`;
+}
+
+/** `digestIn`, or a refusal naming `what` when ferry cannot check that algorithm (nothing is taken unchecked). */
+function checkedDigest(digest: string, bytes: Uint8Array, what: string): string {
+  const got = digestIn(digest, bytes);
+  if (got !== undefined) return got;
+  throw new FerryError('VERIFY', `${what}: ferry cannot check a digest of the algorithm ${JSON.stringify(digest.slice(0, digest.indexOf(':')).slice(0, 40))}; refusing the content it names (it would be taken on the registry's word)`, {
+    hint: 'Name the image by a sha256 (or sha384, sha512) digest, or by its tag.',
+  });
+}
 
 export async function getManifest(t: RegistryTransport, repo: RepoRef, reference: string): Promise<{ bytes: Buffer; mediaType: string; digest: string }> {
   const ctx = pullContext(repo);
@@ -27,14 +44,20 @@ export async function getManifest(t: RegistryTransport, repo: RepoRef, reference
     }
     const bytes = await readCapped(res.body, max, `${what}: manifest larger than ${max} bytes`);
     const digest = sha256(bytes);
-    if (isDigest(reference) && reference.startsWith('sha256:') && reference !== digest) {
-      throw new FerryError('VERIFY', `${what}: manifest digest mismatch (received bytes hash to ${digest})`, {
-        hint: 'The registry (or something between) served different bytes than the digest names; nothing was kept.',
-      });
+    if (isDigest(reference)) {
+      // Asked for by digest: the bytes must have it, in whichever algorithm it names (a sha512
+      // pin was taken on the registry's word: any manifest it served was locked).
+      const got = checkedDigest(reference, bytes, what);
+      if (got !== reference) {
+        throw new FerryError('VERIFY', `${what}: manifest digest mismatch (received bytes hash to ${got})`, {
+          hint: 'The registry (or something between) served different bytes than the digest names; nothing was kept.',
+        });
+      }
     }
     const headerDigest = headerValue(res.headers, 'docker-content-digest');
-    if (headerDigest?.startsWith('sha256:') && headerDigest !== digest) {
-      throw new FerryError('VERIFY', `${what}: manifest digest mismatch (registry says ${headerDigest}, received bytes hash to ${digest})`, {
+    const headerGot = headerDigest !== undefined && HASHED_DIGEST.test(headerDigest) ? digestIn(headerDigest, bytes) : undefined;
+    if (headerGot !== undefined && headerDigest !== headerGot) {
+      throw new FerryError('VERIFY', `${what}: manifest digest mismatch (registry says ${headerDigest}, received bytes hash to ${headerGot})`, {
         hint: 'Something between ferry and the registry altered the response; nothing was kept.',
       });
     }
@@ -114,8 +137,8 @@ export async function getBlobBytes(t: RegistryTransport, repo: RepoRef, digest: 
   return t.retry(what, async () => {
     const body = await openBlob(t, repo, digest);
     const bytes = await readCapped(body, maxBytes, `${what}: larger than ${maxBytes} bytes`);
-    const got = sha256(bytes);
-    if (digest.startsWith('sha256:') && got !== digest) {
+    const got = checkedDigest(digest, bytes, what);
+    if (got !== digest) {
       throw new FerryError('VERIFY', `${what}: digest mismatch (received content hashes to ${got})`);
     }
     return bytes;
