@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import os from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { craftedUpstream, expectRefusedLock, type Handler } from '../support/crafted-upstream.js';
 
 /**
  * hostile-49: a registry (the attacker, an HTTP server in this test) answers a manifest asked for
@@ -15,26 +12,7 @@ import { runFerry } from '../support/cli.js';
  * the bytes must have the digest in its own algorithm (sha256, sha384, sha512), and a digest of
  * an algorithm ferry cannot compute is refused, not taken on the registry's word.
  */
-type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
-
-let work: string;
-let server: http.Server;
-let host: string;
-let handler: Handler;
-let n = 0;
-
-beforeAll(async () => {
-  work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-hostile49-reg-'));
-  server = http.createServer((req, res) => handler(req, res));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-
-afterAll(async () => {
-  server?.closeAllConnections();
-  await new Promise((r) => server?.close(r));
-  if (work) await rm(work, { recursive: true, force: true });
-});
+const upstream = craftedUpstream('hostile49-reg');
 
 const hex = (alg: string, b: Buffer | string) => createHash(alg).update(b).digest('hex');
 
@@ -58,7 +36,6 @@ const other = imageManifest('another one');
 /** A registry answering every manifest request with `manifest`, and the two blobs. */
 function registryServing(manifest: Buffer): Handler {
   return (req, res) => {
-    res.on('error', () => {});
     const send = (b: Buffer, type: string) => {
       res.writeHead(200, { 'content-type': type, 'content-length': String(b.length), 'docker-content-digest': `sha256:${hex('sha256', b)}` });
       res.end(req.method === 'HEAD' ? undefined : b);
@@ -72,41 +49,27 @@ function registryServing(manifest: Buffer): Handler {
   };
 }
 
-async function lockImage(ref: string) {
-  const dir = path.join(work, `c${++n}`);
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'manifest.yaml'), `apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: h }\nimages:\n  - ref: ${ref}\n`);
-  const r = await runFerry(['lock', 'manifest.yaml'], { cwd: dir, env: { FERRY_CACHE_DIR: path.join(dir, 'cache'), FERRY_RETRIES: '0' }, timeoutMs: 60_000 });
-  return { ...r, dir, files: await readdir(dir) };
-}
-
-function refused(r: Awaited<ReturnType<typeof lockImage>>, problem: RegExp): void {
-  expect(r.code, r.stderr).not.toBe(0);
-  expect([1, 2]).not.toContain(r.code);
-  expect(r.stderr).toMatch(problem);
-  expect(r.stderr).not.toMatch(/unexpected error|\n\s+at /);
-  expect(r.files.filter((f) => f.endsWith('.lock.json'))).toEqual([]);
-}
+const lockImage = (ref: string) => upstream.lock(`images:\n  - ref: ${ref}\n`);
 
 describe('hostile-49: an image pinned by a digest other than sha256', () => {
   for (const alg of ['sha512', 'sha384']) {
     it(`@${alg}: another manifest served for it is refused, naming the image and the digest the bytes have; no lock`, async () => {
-      handler = registryServing(other);
+      upstream.handler = registryServing(other);
       const pin = `${alg}:${hex(alg, wanted)}`;
-      refused(await lockImage(`${host}/app@${pin}`), new RegExp(`${host.replace(/\./g, '\\.')}/app@${pin}: manifest digest mismatch \\(received bytes hash to ${alg}:${hex(alg, other)}\\)`));
+      expectRefusedLock(await lockImage(`${upstream.host}/app@${pin}`), new RegExp(`${upstream.host.replace(/\./g, '\\.')}/app@${pin}: manifest digest mismatch \\(received bytes hash to ${alg}:${hex(alg, other)}\\)`));
     });
   }
 
   it('@sha512: the manifest that has it is locked, pinned by its sha256 digest', async () => {
-    handler = registryServing(wanted);
-    const r = await lockImage(`${host}/app@sha512:${hex('sha512', wanted)}`);
+    upstream.handler = registryServing(wanted);
+    const r = await lockImage(`${upstream.host}/app@sha512:${hex('sha512', wanted)}`);
     expect(r.code, r.stderr).toBe(0);
     const lock = JSON.parse(await readFile(path.join(r.dir, 'h.lock.json'), 'utf8')) as { images: Array<{ digest: string }> };
     expect(lock.images.map((i) => i.digest)).toEqual([`sha256:${hex('sha256', wanted)}`]);
   });
 
   it('a digest of an algorithm ferry cannot compute is refused, naming it, whatever the registry serves', async () => {
-    handler = registryServing(other);
-    refused(await lockImage(`${host}/app@blake3:${'a'.repeat(64)}`), /app@blake3:a{64}: ferry cannot check a digest of the algorithm "blake3"/);
+    upstream.handler = registryServing(other);
+    expectRefusedLock(await lockImage(`${upstream.host}/app@blake3:${'a'.repeat(64)}`), /app@blake3:a{64}: ferry cannot check a digest of the algorithm "blake3"/);
   });
 });
