@@ -1,5 +1,5 @@
 // The ferry side of an oracle pass (scripts/oracle/pass.mjs bundles and runs it): for each job
-// (JSON lines {id, chart, values: [files], ns?, kube?, api?: []}) render the chart with ferry, read the
+// (JSON lines {id, chart, values: [files], ns?, name?, kube?, api?: []}) render the chart with ferry, read the
 // oracle's two renders (OUT/ID.cr.yaml, ID.cr2.yaml, ID.cr.json), mask the fields that differ between
 // those two (random passwords, generated names), match documents by source, kind and name and write
 // OUT/ID.ferry.yaml and OUT/ID.ferry.json ({ok, error, crOk, crErr, images, crImages, diffs, docs,
@@ -37,7 +37,7 @@ for (const j of jobs) {
     const chart = await loadChart(j.chart, { allFiles: true });
     const r = renderChart(chart, {
       values: (j.values ?? []).map((f: string) => ({ name: f, data: readFileSync(f, 'utf8') })),
-      namespace: j.ns, kubeVersion: j.kube, apiVersions: j.api,
+      namespace: j.ns, releaseName: j.name, kubeVersion: j.kube, apiVersions: j.api,
     });
     fdocs = r.documents;
     res.ok = true; res.warnings = r.warnings; res.kube = r.kubeVersion;
@@ -48,7 +48,10 @@ for (const j of jobs) {
   }
   res.ms = Date.now() - t0;
   const cr = JSON.parse(readFileSync(`${crDir}/${j.id}.cr.json`, 'utf8'));
-  res.crOk = cr.rc === 0; res.crErr = cr.rc === 0 ? undefined : cr.stderr.trim().split('\n').filter((l: string) => l.startsWith('Error') || l.includes('error')).slice(-1)[0] ?? cr.stderr.trim().slice(-300);
+  res.crOk = cr.rc === 0; // the oracle's error from its last `Error` line to the end (a `fail` message may hold newlines)
+  const crLines = String(cr.stderr).trim().split('\n');
+  const crAt = crLines.findLastIndex((l: string) => l.startsWith('Error'));
+  res.crErr = cr.rc === 0 ? undefined : crAt >= 0 ? crLines.slice(crAt).join('\n') : crLines.filter((l: string) => l.includes('error')).slice(-1)[0] ?? cr.stderr.trim().slice(-300);
   if (fdocs && res.crOk) {
     const crText = readFileSync(`${crDir}/${j.id}.cr.yaml`, 'utf8');
     let cdocs: RenderedDocument[] = [];

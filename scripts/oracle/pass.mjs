@@ -3,7 +3,7 @@
 // independent Go renderer (/work/shared/tools/chartrender, Helm 3.14's text/template + sprig 3.2.3).
 // A development instrument, never a test: it needs Go and the oracle.
 //
-//   node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step STEP] [--errors]
+//   node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step STEP] [--errors] [--kube V1,V2]
 //
 // WORK/src holds the repositories, one directory each, named owner+name (e.g. a `fetch`ed snapshot
 // unpacked with `git --git-dir=/work/.mirror/owner+name/repo archive HEAD | tar -x -C
@@ -20,8 +20,11 @@
 //            `ex-NAME` (values-*.yaml beside values.yaml), `exdir-NAME` (examples/*/values.yaml),
 //            `test-NAME` (tests/*values*.yaml) and `enable-all` (every `enabled: false` in
 //            values.yaml set true, written to WORK/vals); WORK/jobs.jsonl, one JSON line
-//            {id, chart, values: [files], api: [...], kube?} a job (add `kube` by hand for a chart
-//            whose kubeVersion: refuses v1.29.0)
+//            {id, chart, values: [files], api: [...], kube?, ns?, name?} a job (add `kube` by hand for a
+//            chart whose kubeVersion: refuses v1.29.0, `ns` and `name` for the namespace and release
+//            name); with --kube V1,V2 the default and enable-all sets once more for each of those
+//            Kubernetes versions (ID.default@V1); WORK/jobs.extra.jsonl, jobs written by hand (values
+//            a chart requires), is appended
 //   oracle   the oracle renders each job twice (WORK/out/ID.cr.yaml, ID.cr2.yaml, and .json with
 //            the exit status and stderr): the two renders tell which fields are random
 //   ferry    scripts/oracle/pass-ferry.ts, bundled by esbuild, renders each job with ferry
@@ -59,7 +62,7 @@ const opt = (name) => {
 const opts = (name) => argv.flatMap((a, i) => (a === `--${name}` ? [argv[i + 1]] : []));
 const WORK = argv[0] && !argv[0].startsWith('--') ? path.resolve(argv[0]) : undefined;
 if (!WORK) {
-  console.error('usage: node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step charts|jobs|oracle|ferry|summary] [--errors]');
+  console.error('usage: node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step charts|jobs|oracle|ferry|summary] [--errors] [--kube V1,V2]');
   process.exit(2);
 }
 const ORACLE_SRC = opt('oracle') ?? '/work/shared/tools/chartrender';
@@ -68,6 +71,9 @@ const STEPS = ['charts', 'jobs', 'oracle', 'ferry', 'summary'];
 const from = STEPS.indexOf(opt('step') ?? 'charts');
 if (from < 0) throw new Error(`--step: one of ${STEPS.join(', ')}`);
 const API = ['monitoring.coreos.com/v1'];
+// --kube v1.23.0,v1.31.0: the default and enable-all sets rendered for each of these Kubernetes versions
+// too (job ID.default@v1.23.0), beside the default v1.29.0
+const KUBES = (opt('kube') ?? '').split(',').filter(Boolean);
 
 const readYaml = (file) => {
   try {
@@ -183,8 +189,14 @@ function jobs() {
       writeFileSync(f, stringifyYaml(ea));
       sets.push(['enable-all', [f]]);
     }
-    for (const [name, files] of sets) all.push({ id: `${c.id}.${name}`, chart: d, values: files, api: API });
+    for (const [name, files] of sets) {
+      all.push({ id: `${c.id}.${name}`, chart: d, values: files, api: API });
+      if (name === 'default' || name === 'enable-all') for (const kube of KUBES) all.push({ id: `${c.id}.${name}@${kube}`, chart: d, values: files, api: API, kube });
+    }
   }
+  // hand-written jobs (a chart's required values, its namespace or release name) kept across runs
+  const extra = path.join(WORK, 'jobs.extra.jsonl');
+  if (existsSync(extra)) all.push(...readFileSync(extra, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)));
   writeFileSync(path.join(WORK, 'jobs.jsonl'), all.map((j) => `${JSON.stringify(j)}\n`).join(''));
   console.log(`${list.length} charts, ${all.length} jobs`);
 }
@@ -223,7 +235,7 @@ async function oracle() {
   const n = queue.length;
   const worker = async () => {
     for (let j; (j = queue.shift()); ) {
-      const args = [j.chart, ...j.values.flatMap((f) => ['-f', f]), ...(j.api ?? []).flatMap((a) => ['-api-versions', a]), ...(j.kube ? ['-kube-version', j.kube] : []), ...(j.ns ? ['-namespace', j.ns] : [])];
+      const args = [j.chart, ...j.values.flatMap((f) => ['-f', f]), ...(j.api ?? []).flatMap((a) => ['-api-versions', a]), ...(j.kube ? ['-kube-version', j.kube] : []), ...(j.ns ? ['-namespace', j.ns] : []), ...(j.name ? ['-name', j.name] : [])];
       for (const suffix of ['cr', 'cr2']) {
         const r = await run(bin, args);
         writeFileSync(path.join(out, `${j.id}.${suffix}.yaml`), r.stdout);

@@ -737,6 +737,10 @@ export class TemplateSet {
         const mark = st.vars.length;
         const v = this.evalPipeline(st, dot, a.pipe);
         st.vars.length = mark;
+        // evalPipeline unwraps each command's interface {} result: a nil it gives is Go's invalid
+        // value, whatever the last argument evaluated inside it was (`(default (dict) .Values.x |
+        // pluck "k" | first)` given to merge is a nil map, not a nil interface {})
+        this.argIface = false;
         return v;
       }
     }
