@@ -7,6 +7,7 @@ import { escapeLine } from '../ui/escape.js';
 import { printResult } from '../ui/output.js';
 import { netOptions, withNetOptions, type CommonCliOptions } from './common.js';
 import type { DiscoveredImage, DiscoverOptions, ImageSource } from '../kinds/chart/discover.js';
+import type { RemoteChartOrigin } from '../kinds/chart/remote.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -38,11 +39,23 @@ function describeSource(s: ImageSource): string {
   return `${s.chart}  ${at}  ${what}${s.certainty === 'possible' && s.reason ? `  [possible: ${s.reason}]` : ''}`;
 }
 
+/** What was fetched and rendered, with the digest to pin it by and what that digest was checked against. */
+export function describeOrigin(o: RemoteChartOrigin): string {
+  const checked =
+    o.verifiedBy === 'manifest'
+      ? 'checked against the OCI manifest\u2019s chart layer'
+      : o.verifiedBy === 'index'
+        ? 'checked against the digest index.yaml gives'
+        : 'not checked: nothing names its digest (pin this one)';
+  return `fetched ${o.pinned ?? o.reference}: chart archive ${o.archiveDigest} (${checked})`;
+}
+
 function human(report: ChartsImagesReport, why: boolean): string {
   const out: string[] = [];
   for (const r of report.charts) {
     const how = r.rendered ? `  rendered by ${r.rendered.renderer ?? 'ferry'}, Kubernetes ${r.rendered.kubeVersion}` : '';
     out.push(`${r.chart.name} ${r.chart.version}${r.source ? `  (${r.source})` : ''}${how}`);
+    if (r.origin) out.push(`  ${describeOrigin(r.origin)}`);
     const groups: Array<[string, DiscoveredImage[]]> = [
       ['certain', r.images.filter((i) => i.certainty === 'certain')],
       ['test hooks', r.images.filter((i) => i.certainty === 'test')],
@@ -96,6 +109,13 @@ export function withRenderOptions(cmd: Command): Command {
     .option('--release-name <name>', 'release name (.Release.Name)', 'release-name');
 }
 
+/** `--version` and `--chart`: a chart where it is published, as `helm template`/`helm pull` name it. */
+export function withRemoteChartOptions(cmd: Command): Command {
+  return cmd
+    .option('--version <version>', 'with oci://… or --chart: the chart version (or a semver range: the newest match; default: the newest release)')
+    .option('--chart <name>', 'with a repository URL (http(s)://…, its index.yaml): the chart to fetch, as `helm template --repo <url> <name>`');
+}
+
 /** The parsed render flags (all but the values files), as the renderer takes them; a bad --kube-version is a usage error. */
 export function renderFlags(opts: RenderCliOptions): RenderFlags {
   if (opts.kubeVersion !== undefined) {
@@ -112,20 +132,22 @@ export function register(program: Command): void {
   const charts = program.command('charts').description('Helm charts: inspect what they deploy');
   withNetOptions(
     withRenderOptions(
-      charts
+      withRemoteChartOptions(charts
         .command('images')
-        .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, or every chart of a manifest)')
-        .argument('<chart>', 'chart directory, .tgz, or manifest.yaml'),
+        .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, every chart of a manifest, or a chart fetched from oci://, a repository or a URL)')
+        .argument('<chart>', 'chart directory, .tgz, manifest.yaml, oci://host/path/chart[:version|@sha256:…], a repository URL with --chart, or an https URL of a .tgz')),
     )
       .option('--why', 'say where each image was found: rendered resource and field, template line, values key')
       .option('--render [renderer]', 'ferry (default): ferry\u2019s own renderer; helm: a helm binary on PATH (`--render` alone means helm)'),
   ).action(
     async (
       input: string,
-      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean },
+      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean; version?: string; chart?: string },
     ) => {
       const report = await chartsImagesCommand(input, {
         values: opts.values ?? [],
+        version: opts.version,
+        chart: opts.chart,
         ...renderFlags(opts),
         render: renderer(opts.render),
         ...netOptions(opts),

@@ -102,7 +102,13 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry import app.ferry.tar -t site.yaml --cert-dir ./site-certs   # ca.crt, client.cert, client.key for the target (mutual TLS)',
   ],
   map: ['ferry map app.ferry.tar -t site.yaml', 'ferry map manifest.yaml -t site.yaml --json      # uses the <metadata.name>.lock.json beside it'],
-  'charts images': ['ferry charts images ./my-chart --why', 'ferry charts images nats-1.2.3.tgz --values prod-values.yaml', 'ferry charts images manifest.yaml --json    # every chart the manifest names'],
+  'charts images': [
+    'ferry charts images ./my-chart --why',
+    'ferry charts images nats-1.2.3.tgz --values prod-values.yaml',
+    'ferry charts images manifest.yaml --json    # every chart the manifest names',
+    'ferry charts images oci://registry.example.com/charts/web --version 1.2.0      # fetched, verified, its digest printed',
+    'ferry charts images https://nats-io.github.io/k8s/helm/charts --chart nats --version 1.2.3',
+  ],
   serve: [
     'ferry serve app.ferry.tar                                  # http://127.0.0.1:5000, pull only',
     'ferry serve ./mirror --listen 0.0.0.0:5000 -t site.yaml    # a directory target, named as the target maps it',
@@ -112,7 +118,11 @@ export const EXAMPLES: Record<string, string[]> = {
     'ferry rewrite values values.yaml -t site.yaml --bundle app.ferry.tar -o mirror.yaml   # then: helm -f values.yaml -f mirror.yaml',
     'ferry rewrite values values.yaml -t site.yaml --lock manifest.lock.json --in-place --dry-run',
   ],
-  'rewrite chart': ['ferry rewrite chart ./my-chart -t site.yaml --lock manifest.lock.json -o mirror.yaml', 'ferry rewrite chart nats-1.2.3.tgz --values prod.yaml -t site.yaml --bundle app.ferry.tar'],
+  'rewrite chart': [
+    'ferry rewrite chart ./my-chart -t site.yaml --lock manifest.lock.json -o mirror.yaml',
+    'ferry rewrite chart nats-1.2.3.tgz --values prod.yaml -t site.yaml --bundle app.ferry.tar',
+    'ferry rewrite chart oci://mirror.site.internal/charts/web --version 1.2.0 -t site.yaml --lock manifest.lock.json -o mirror.yaml',
+  ],
   'rewrite manifests': ['ferry rewrite manifests k8s/ -t site.yaml --lock manifest.lock.json --dry-run', 'ferry rewrite manifests deploy.yaml -t site.yaml --bundle app.ferry.tar'],
   'rewrite catalogue': ['ferry rewrite catalogue images.json -t site.yaml --lock manifest.lock.json -o images.mirror.json'],
   'rewrite apt-sources': ['ferry rewrite apt-sources /etc/apt/sources.list.d/debian.sources -t site.yaml --bundle app.ferry.tar --dry-run'],

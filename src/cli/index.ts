@@ -53,9 +53,11 @@ export async function main(argv: string[]): Promise<number> {
   program
     .name('ferry')
     .description('Carry every external dependency of a deployment across an air gap.')
-    .version(VERSION)
     .option('--debug', 'show stack traces and HTTP details')
     .exitOverride();
+  // `ferry --version`; after a command, --version is that command's (`charts images oci://… --version 1.2.0`,
+  // as helm takes it): commander would otherwise take it as the program's anywhere on the line.
+  if (!argv.some((a) => !a.startsWith('-'))) program.version(VERSION);
   registerCommands(program);
   applyCliConventions(program);
   const debug = argv.includes('--debug') || Boolean(process.env.FERRY_DEBUG);

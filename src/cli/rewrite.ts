@@ -14,7 +14,7 @@ import { siteKeyringPath } from '../rewrite/apt-sources.js';
 import { FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
-import { renderFlags, withRenderOptions, type RenderCliOptions } from './charts.js';
+import { describeOrigin, renderFlags, withRemoteChartOptions, withRenderOptions, type RenderCliOptions } from './charts.js';
 import { trustOptions, withOutputOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 interface RewriteCliOptions extends CommonCliOptions, RewriteSources {
@@ -94,12 +94,14 @@ export function register(program: Command): void {
 
   withRewriteOptions(
     // rendered as `charts images` renders it, for discovery and for the proof
-    withRenderOptions(rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory or packaged .tgz'])
+    withRenderOptions(withRemoteChartOptions(rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory, packaged .tgz, oci://host/path/chart[:version|@sha256:…], a repository URL with --chart, or an https URL of a .tgz']))
       .option('-o, --output <file>', 'override file to write (default: print it)')
       .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)")),
-  ).action(async (chart: string, opts: RewriteCliOptions & RenderCliOptions & { chartYaml?: boolean }) => {
+  ).action(async (chart: string, opts: RewriteCliOptions & RenderCliOptions & { chartYaml?: boolean; version?: string; chart?: string }) => {
     const r = await rewriteChartCommand(chart, {
       ...sources(opts),
+      version: opts.version,
+      chart: opts.chart,
       output: opts.output,
       values: opts.values,
       render: renderFlags(opts),
@@ -110,6 +112,7 @@ export function register(program: Command): void {
     const repos = r.chartRepos.map(
       (d) => `dependency ${d.dependency} of ${d.chart}: ${d.upstream}${d.mirror ? ` → ${d.mirror}` : ' (no mirror location: not an OCI repository or no registry in the target)'}${d.vendored ? ' (vendored in charts/, nothing to fetch)' : ''}`,
     );
+    if (r.origin) repos.unshift(escapeLine(describeOrigin(r.origin)));
     if (!opts.output && !opts.dryRun && !opts.json) {
       process.stdout.write(r.override ?? '');
       printWarnings(r.warnings);

@@ -1,17 +1,19 @@
 import { spawnSync } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, loadLocalChart, notChartInput, readUserValues, type ChartRenderFlags } from '../kinds/chart/images-discovery.js';
 import type { DiscoveryResult } from '../kinds/chart/discover.js';
+import type { LoadedChart } from '../kinds/chart/load.js';
+import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
 import { attachDependencies } from '../kinds/chart/resolve.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { chartLocationHint } from '../kinds/chart/load.js';
 import { loadManifest } from '../kinds/schema.js';
 import { INPUT_LIMITS, yamlTokensOver } from '../manifest/input-file.js';
 import { DEFAULT_CONCURRENCY } from '../net/concurrency.js';
-import { createNetContext, type NetOptions } from '../oci/context.js';
+import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
 import { BlobStore } from '../store/blob-store.js';
 import { withTempDir } from '../store/temp-files.js';
 import { readRegularFile } from '../store/verified-write.js';
@@ -25,6 +27,8 @@ import { silentProgress } from '../ui/progress.js';
 export interface ChartImagesEntry extends DiscoveryResult {
   /** Where the chart came from (path, or repo URL for a manifest entry). */
   source?: string;
+  /** A chart fetched from where it is published (oci://, a repository, a URL): what was rendered and its digest. */
+  origin?: RemoteChartOrigin;
 }
 
 export interface ChartsImagesReport {
@@ -33,7 +37,7 @@ export interface ChartsImagesReport {
   renderNote?: string;
 }
 
-export interface ChartsImagesOptions extends NetOptions, ChartRenderFlags {
+export interface ChartsImagesOptions extends NetOptions, ChartRenderFlags, RemoteChartFlags {
   /** Directory the chart, manifest and values paths are relative to (default: the process's). */
   cwd?: string;
   values: string[];
@@ -87,13 +91,26 @@ async function manifestText(abs: string, shown: string): Promise<string | undefi
   }
 }
 
+/** Dependencies neither vendored nor on disk, fetched from their repositories into a store that is removed after. */
+async function attachMissingDependencies(chart: LoadedChart, net: NetContext): Promise<void> {
+  if (!hasMissingDependencies(chart)) return;
+  await withTempDir('ferry-charts-', 'the chart dependencies it fetches', async (tmp) => {
+    const store = new BlobStore(tmp);
+    await store.init();
+    await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+  });
+}
+
 export async function chartsImagesCommand(input: string, opts: ChartsImagesOptions): Promise<ChartsImagesReport> {
   const cwd = opts.cwd ?? process.cwd();
+  const remote = parseRemoteChart(input, { chart: opts.chart, version: opts.version });
   const abs = path.resolve(cwd, input);
-  try {
-    await stat(abs);
-  } catch (err) {
-    throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err, hint: chartLocationHint(input) });
+  if (!remote) {
+    try {
+      await stat(abs);
+    } catch (err) {
+      throw new FerryError('USAGE', `${input}: no such chart directory, archive or manifest`, { cause: err, hint: chartLocationHint(input) });
+    }
   }
   const cliValues = await readUserValues(opts.values, cwd);
   const helm = opts.render === 'helm' ? helmOnPath() : undefined;
@@ -101,18 +118,34 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   if (opts.render === 'helm' && !helm) report.renderNote = 'no helm binary on PATH: --render helm skipped; ferry\u2019s own renderer was used';
   const flags: ChartRenderFlags = { set: opts.set, setString: opts.setString, kubeVersion: opts.kubeVersion, apiVersions: opts.apiVersions, namespace: opts.namespace, releaseName: opts.releaseName };
 
+  if (remote) {
+    const net = createNetContext(opts);
+    try {
+      const { chart, archive, origin } = await fetchRemoteChart(remote, net);
+      await attachMissingDependencies(chart, net);
+      const discover = (chartPath: string) => ({ ...discoverLocalChart(chart, chartPath, cliValues, flags, helm), source: origin.reference, origin });
+      // helm renders a file: the verified archive, in a directory removed after (never the reference, which helm would fetch again unchecked).
+      const entry = helm
+        ? await withTempDir('ferry-charts-', 'the verified chart archive for helm', async (tmp) => {
+            const file = path.join(tmp, 'chart.tgz');
+            await writeFile(file, archive);
+            return discover(file);
+          })
+        : discover(origin.reference);
+      report.charts.push(entry);
+    } finally {
+      await net.close();
+    }
+    return report;
+  }
+
   const text = await manifestText(abs, input);
   if (text === undefined) {
     const chart = await loadLocalChart(abs, input);
     if (hasMissingDependencies(chart)) {
-      // Dependencies neither vendored nor on disk: fetch them from their repositories.
       const net = createNetContext(opts);
       try {
-        await withTempDir('ferry-charts-', 'the chart dependencies it fetches', async (tmp) => {
-          const store = new BlobStore(tmp);
-          await store.init();
-          await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
-        });
+        await attachMissingDependencies(chart, net);
       } finally {
         await net.close();
       }

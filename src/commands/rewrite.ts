@@ -12,7 +12,8 @@ import { rewriteManifests } from '../rewrite/manifests.js';
 import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
 import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
 import { bundleFrom, pathFrom, readBundleLock } from './inputs.js';
-import type { NetOptions } from '../oci/context.js';
+import { createNetContext, type NetOptions } from '../oci/context.js';
+import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
 
 /**
  * `ferry rewrite <what>` and `ferry mirror-config`: read the target and the lock once, build the
@@ -70,21 +71,31 @@ export async function rewriteValuesCommand(files: string[], opts: RewriteCommand
   return rewriteValues(files.map(p), ctx, { output: optional(p, opts.output), inPlace: opts.inPlace, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
 }
 
-/** One override for a chart and its subcharts, and optionally its Chart.yaml dependencies pointed at the mirror. */
+/**
+ * One override for a chart and its subcharts, and optionally its Chart.yaml dependencies pointed at
+ * the mirror. The chart is on disk, or fetched (verified, in memory) from oci://, a repository
+ * (`--chart`) or a URL through the same network settings as a bundle in a registry; `origin`
+ * says which archive was rendered.
+ */
 export async function rewriteChartCommand(
   chart: string,
-  opts: RewriteCommandOptions & { output?: string; values?: string[]; chartYaml?: boolean; render?: RewriteChartOptions['render'] },
-): Promise<ChartRewriteResult> {
+  opts: RewriteCommandOptions & RemoteChartFlags & { output?: string; values?: string[]; chartYaml?: boolean; render?: RewriteChartOptions['render'] },
+): Promise<ChartRewriteResult & { origin?: RemoteChartOrigin }> {
+  const remote = parseRemoteChart(chart, { chart: opts.chart, version: opts.version });
   const ctx = await loadRewriteContext(opts);
   const p = at(opts);
-  return rewriteChart(p(chart), ctx, {
-    output: optional(p, opts.output),
-    values: (opts.values ?? []).map(p),
-    render: opts.render,
-    dryRun: opts.dryRun,
-    allowUnmapped: opts.allowUnmapped,
-    chartYaml: opts.chartYaml,
-  });
+  const common = { output: optional(p, opts.output), values: (opts.values ?? []).map(p), render: opts.render, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml };
+  if (!remote) return rewriteChart(p(chart), ctx, common);
+  if (opts.chartYaml) throw new FerryError('USAGE', `--chart-yaml: ${chart} is fetched, not a chart directory; --chart-yaml edits the Chart.yaml of a chart directory on disk`, { hint: 'Drop --chart-yaml, or run it on the chart\'s source directory.' });
+  const net = createNetContext(opts.net);
+  let fetched;
+  try {
+    fetched = await fetchRemoteChart(remote, net);
+  } finally {
+    await net.close();
+  }
+  const result = await rewriteChart(fetched.origin.reference, ctx, { ...common, loaded: fetched.chart });
+  return { ...result, origin: fetched.origin };
 }
 
 /** Kubernetes YAML in place: every workload's containers, and image keys in custom resources. */

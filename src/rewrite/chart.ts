@@ -26,6 +26,8 @@ export interface RewriteChartOptions {
   chartYaml?: boolean;
   /** How to render the chart for discovery and for the proof (helm template's -n, --kube-version, …). */
   render?: Pick<DiscoverOptions, 'namespace' | 'releaseName' | 'kubeVersion' | 'apiVersions' | 'set' | 'setString'>;
+  /** The chart already loaded (fetched from a registry or repository); `chartPath` then only names it. */
+  loaded?: LoadedChart;
 }
 
 export interface ChartRepoMapping {
@@ -100,7 +102,7 @@ function setIn(root: Record<string, unknown>, p: Path, value: unknown): void {
  * that make each of those images resolve to its mirror location, and nothing else.
  */
 export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts: RewriteChartOptions): Promise<ChartRewriteResult> {
-  const chart = await loadChart(chartPath, { allFiles: true });
+  const chart = opts.loaded ?? (await loadChart(chartPath, { allFiles: true }));
   const users: UserValues[] = [];
   const userTexts: string[] = [];
   for (const f of opts.values ?? []) {

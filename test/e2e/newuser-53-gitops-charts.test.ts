@@ -168,13 +168,8 @@ describe('newuser53: a GitOps repository moved to the mirror, its charts proved 
     const webUrl = index.entries.web.find((e) => e.version === '1.2.0')!.urls[0];
     const webTgz = path.join(work, 'web-1.2.0.tgz');
     await writeFile(webTgz, Buffer.from(await (await fetch(webUrl.replace(`localhost:${siteCharts.port}`, `127.0.0.1:${siteCharts.port}`))).arrayBuffer()));
-    // The OCI chart from the mirror registry, as the rewritten OCIRepository names it (what the refusal's hint says to do).
+    // The OCI chart from the mirror registry, as the rewritten OCIRepository names it (rendered from there below, and pulled here to compare).
     const apiRef = mirrorOf('charts/api:0.5.0');
-    const refused = await runFerry(['rewrite', 'chart', `oci://${apiRef}`, '-t', 'site.yaml', '--lock', 'gitops.lock.json', '-o', 'x.yaml'], { cwd: work, env: env() });
-    expect(refused.code).toBe(2);
-    expect(refused.stderr).toContain(`oci://${apiRef}: no such chart directory or archive`);
-    expect(refused.stderr).toContain(`helm pull oci://${mirrorOf('charts/api')} --version 0.5.0`);
-    expect(refused.stderr).toContain(`skopeo copy docker://${apiRef} oci:<dir>`);
     const pulled = path.join(work, 'api-pulled');
     await mustRun('skopeo', ['copy', '--src-tls-verify=false', `docker://${site.host}/mirror/${U.replace(':', '-')}/charts/api:0.5.0`, `oci:${pulled}:api`], { env: skopeoEnv() });
     const idx = JSON.parse(await readFile(path.join(pulled, 'index.json'), 'utf8')) as { manifests: Array<{ digest: string }> };
@@ -195,6 +190,9 @@ describe('newuser53: a GitOps repository moved to the mirror, its charts proved 
 
     await ferry(['rewrite', 'chart', webTgz, '-f', 'argo-web.values.yaml', '-t', 'site.yaml', '--lock', 'gitops.lock.json', '-o', 'web.override.yaml']);
     await ferry(['rewrite', 'chart', apiTgz, '-f', 'flux-api.values.yaml', '-t', 'site.yaml', '--lock', 'gitops.lock.json', '-o', 'api.override.yaml']);
+    // The same chart named as the OCIRepository names it on the mirror: fetched, verified, the same override.
+    await ferry(['rewrite', 'chart', `oci://${apiRef}`, '-f', 'flux-api.values.yaml', '-t', 'site.yaml', '--lock', 'gitops.lock.json', '-o', 'api-direct.override.yaml']);
+    expect(await readFile(path.join(work, 'api-direct.override.yaml'), 'utf8')).toBe(await readFile(path.join(work, 'api.override.yaml'), 'utf8'));
     expect(await certainImages(webTgz, ['argo-web.values.yaml', 'web.override.yaml'])).toEqual([`${mirrorOf('acme/sidecar')}:1.0`, `${mirrorOf('acme/web')}:1.0`]);
     expect(await certainImages(apiTgz, ['flux-api.values.yaml', 'api.override.yaml'])).toEqual([`${mirrorOf('acme/api')}:1.0`, `${mirrorOf('acme/worker')}:1.0`]);
     // Every one of them is on the mirror registry (skopeo, an independent client).

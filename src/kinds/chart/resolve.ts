@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
 import { FerryError, isFerryError } from '../../errors.js';
 import { MT } from '../../oci/media-types.js';
-import { redactUrl } from '../../net/http.js';
+import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
@@ -60,23 +60,31 @@ function repoKind(repo: string): 'http' | 'oci' | undefined {
   return undefined;
 }
 
+/**
+ * The archive of `name` an HTTP repository's index.yaml names for `wanted` (a version or range):
+ * the version picked, the archive's URL, and the sha256 hex the index gives (checked to be one).
+ */
+export async function indexArchive(http: HttpClient, repo: string, name: string, wanted: string, notFoundHint: string): Promise<{ version: string; url: string; hex?: string }> {
+  const what = `chart ${name}`;
+  const entries = await readIndexEntries(http, repo, name);
+  if (!entries.length) throw new FerryError('NOT_FOUND', `${what}: not in the repository ${repo} (${indexUrlOf(repo)} has no entry for it)`, { hint: notFoundHint });
+  const version = pickVersion(entries.map((e) => e.version), wanted, what, repo);
+  const entry = entries.find((e) => e.version === version)!;
+  const url = archiveUrl(repo, entry);
+  const hex = typeof entry.digest === 'string' && entry.digest ? entry.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
+  if (hex && !/^[a-f0-9]{64}$/.test(hex)) {
+    throw new FerryError('VALIDATION', `${what} ${version}: ${indexUrlOf(repo)} gives digest ${JSON.stringify(entry.digest)}, which is not a sha256`, { hint: 'The repository index is broken; ask its maintainer.' });
+  }
+  return { version, url, hex };
+}
+
 /** Find the version, download the archive (index digest checked) or pull the OCI artifact into the store. */
 /** `ownLine: false` when the caller's own progress line already names this chart (`lock` prints one per chart). */
 export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version'>, ctx: ResolveCtx, { ownLine = true }: { ownLine?: boolean } = {}): Promise<LocatedChart> {
   const what = `chart ${spec.name}`;
   const kind = repoKind(spec.repo);
   if (kind === 'http') {
-    const entries = await readIndexEntries(ctx.http, spec.repo, spec.name);
-    if (!entries.length) {
-      throw new FerryError('NOT_FOUND', `${what}: not in the repository ${spec.repo} (${indexUrlOf(spec.repo)} has no entry for it)`, { hint: 'Check the chart name and the repo URL.' });
-    }
-    const version = pickVersion(entries.map((e) => e.version), spec.version, what, spec.repo);
-    const entry = entries.find((e) => e.version === version)!;
-    const url = archiveUrl(spec.repo, entry);
-    const hex = typeof entry.digest === 'string' && entry.digest ? entry.digest.replace(/^sha256:/, '').toLowerCase() : undefined;
-    if (hex && !/^[a-f0-9]{64}$/.test(hex)) {
-      throw new FerryError('VALIDATION', `${what} ${version}: ${indexUrlOf(spec.repo)} gives digest ${JSON.stringify(entry.digest)}, which is not a sha256`, { hint: 'The repository index is broken; ask its maintainer.' });
-    }
+    const { version, url, hex } = await indexArchive(ctx.http, spec.repo, spec.name, spec.version, 'Check the chart name and the repo URL.');
     const task = ownLine ? ctx.progress.start(`${spec.name} ${version}`, 0) : undefined;
     const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`, spec.repo);
     const provBytes = await fetchProv(ctx.http, url, spec.repo);

@@ -16,13 +16,13 @@ describe('chartsImagesCommand', () => {
     expect(report.charts[0].images.map((i) => i.ref)).toEqual(['ghcr.io/acme/app:2.0']);
   });
 
-  it('an oci:// reference (no file) is refused with how to get the chart on disk', async () => {
-    const err = (await chartsImagesCommand('oci://registry.example.com/charts/web:1.2.0', { cwd: tmp(), values: [] }).then(
+  it('a path that is not there is refused with how to get a chart on disk; --version beside a path is refused, not dropped', async () => {
+    const err = (await chartsImagesCommand('web-1.2.0.tgz', { cwd: tmp(), values: [] }).then(
       () => undefined,
       (e: unknown) => e,
     )) as { message: string; hint?: string };
-    expect(err.message).toContain('oci://registry.example.com/charts/web:1.2.0: no such chart directory, archive or manifest');
-    expect(err.hint).toContain('helm pull oci://registry.example.com/charts/web --version 1.2.0');
-    expect(err.hint).toContain('<charts.dir>/<name>-<version>.tgz');
+    expect(err.message).toContain('web-1.2.0.tgz: no such chart directory, archive or manifest');
+    expect(err.hint).toContain('<name>-<version>.tgz');
+    await expect(chartsImagesCommand('app', { cwd: tmp(), values: [], version: '1.0.0' })).rejects.toThrow('--version: app is neither an oci:// reference nor a repository URL');
   });
 });
