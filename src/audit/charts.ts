@@ -11,7 +11,7 @@ import type { LoadedTarget } from '../manifest/load.js';
 import { auditReferences, keyMatches, NO_DEFAULT_ENDPOINT_KEY, type AuditReport } from './audit.js';
 import type { ConnectionModel } from './model.js';
 import { MAX_BYTES, MAX_VALUES_SOURCE_BYTES, redactUrlsIn, scanPaths, type Reference, type ScanResult, type ScannedGitOpsRelease, type ScannedHelmChart } from './scan.js';
-import type { ValuesSource, ValuesStep } from './gitops-releases.js';
+import type { GitOpsRelease, ValuesSource, ValuesStep } from './gitops-releases.js';
 import { kustomizationPath, kustomizeChartDir, kustomizeHelmChartsOf, pullHint, type KustomizeHelmChart } from './kustomize-helm.js';
 import { isKustomizationFile, kustomizeScopesOf, overridesText, type KustomizeScopes } from './kustomize.js';
 import { readRegularFile } from '../store/verified-write.js';
@@ -112,7 +112,8 @@ export function associateValues(charts: ChartSpec[], scan: ScanResult, manifestD
   return out;
 }
 
-class NotRendered extends Error {}
+/** Why a chart was not rendered (said on the render, or by `rewrite manifests` on the object). */
+export class NotRendered extends Error {}
 
 /** Where the locked chart archives are read from, by digest: the download cache, or a bundle that carries them. */
 export interface ChartArchives {
@@ -184,6 +185,11 @@ async function loadLocked(entry: ChartLock, st: LockedLoad, chain: readonly stri
     throw new NotRendered(`${err.message} (${entry.digest} in ${archives.where}${chain.length ? `, a dependency of ${chain.join(' → ')}` : ''})${err.hint ? `: ${err.hint}` : ''}`);
   }
   return addLockedDependencies(chart, parent, st, [...chain, parent]);
+}
+
+/** A locked chart with its locked dependencies, from `archives` (NotRendered says why not). */
+export function loadLockedChart(entry: ChartLock, lock: Lock, lockFile: string, archives: ChartArchives): Promise<LoadedChart> {
+  return loadLocked(entry, { lockFile, archives, deps: dependencyEntries(lock), loaded: 0, budget: { left: MAX_CHART_BYTES } });
 }
 
 /** A loaded chart's dependencies that are not vendored, from the lock (`parent`: `name version`, as `dependencyOf` names it). */
@@ -329,7 +335,7 @@ async function renderKustomizeCharts(
 }
 
 /** The values `helm template` gets from kustomize for one chart: valuesFile merged with valuesInline as valuesMerge says, then additionalValuesFiles. */
-async function kustomizeValues(c: KustomizeHelmChart, kdir: string, where: string): Promise<Array<{ name: string; data: string | Record<string, unknown> }>> {
+export async function kustomizeValues(c: KustomizeHelmChart, kdir: string, where: string): Promise<Array<{ name: string; data: string | Record<string, unknown> }>> {
   const read = async (p: string, what: string, base: string) => {
     const at = kustomizationPath(base, p, what);
     if ('problem' in at) throw new NotRendered(`${where}: ${at.problem}`);
@@ -347,7 +353,7 @@ async function kustomizeValues(c: KustomizeHelmChart, kdir: string, where: strin
 }
 
 /** The locked chart a HelmChart installs: by its source as written (upstream) or as `rewrite manifests` wrote it (on the mirror). */
-function lockedChartFor(s: ScannedHelmChart['source'], lock: Lock, target: MirrorTarget | undefined): ChartLock | undefined {
+export function lockedChartFor(s: ScannedHelmChart['source'], lock: Lock, target: MirrorTarget | undefined): ChartLock | undefined {
   if (!s) return undefined;
   const mapping = registryMappingFor(target);
   if (s.archive) {
@@ -363,6 +369,17 @@ function lockedChartFor(s: ScannedHelmChart['source'], lock: Lock, target: Mirro
     : chartsFrom(lock.charts, s.repo).filter((c) => c.name === s.chart);
   const version = carriedVersion(entries, s.chart, s.version);
   return version === undefined ? undefined : (entries.find((c) => c.version === version) as ChartLock | undefined);
+}
+
+/** The values helm-controller passes for a HelmChart, in its order: its valuesContent, values, then its HelmChartConfig's (`spec.set` is passed as --set apart). */
+export function helmChartValues(h: ScannedHelmChart, config: ScannedHelmChart | undefined): Array<{ name: string; data: string | Record<string, unknown> }> {
+  const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
+  for (const o of [h, ...(config ? [config] : [])]) {
+    if (o.valuesError) throw new NotRendered(`${o.file} ${o.object} spec.values not read (${o.valuesError}): the values helm-controller would pass are unknown here`);
+    if (o.valuesContent !== undefined) values.push({ name: `${o.file} ${o.object} spec.valuesContent`, data: o.valuesContent });
+    if (o.values && typeof o.values === 'object') values.push({ name: `${o.file} ${o.object} spec.values`, data: o.values as Record<string, unknown> });
+  }
+  return values;
 }
 
 /** At most this many HelmCharts are rendered in one audit (a site has tens). */
@@ -415,12 +432,7 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
         chart = await addLockedDependencies(chart, `${chart.metadata.name} ${chart.metadata.version}`, st, []);
       }
       const config = all.find((c) => c.kind === 'HelmChartConfig' && c.name === h.name && c.namespace === h.namespace);
-      const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
-      for (const o of [h, ...(config ? [config] : [])]) {
-        if (o.valuesError) throw new NotRendered(`${o.file} ${o.object} spec.values not read (${o.valuesError}): the values helm-controller would pass are unknown here`);
-        if (o.valuesContent !== undefined) values.push({ name: `${o.file} ${o.object} spec.valuesContent`, data: o.valuesContent });
-        if (o.values && typeof o.values === 'object') values.push({ name: `${o.file} ${o.object} spec.values`, data: o.values as Record<string, unknown> });
-      }
+      const values = helmChartValues(h, config);
       if (config) render.values.push(`${config.file} ${config.object}`);
       const result = renderChart(chart, { values, set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default', kubeVersionAdvice: "helm-controller renders for the cluster's own version: images that follow the version may differ" });
       const found = findRenderedImages(result.documents);
@@ -457,8 +469,49 @@ function fluxSourceOf(scan: ScanResult, ref: NonNullable<ScannedGitOpsRelease['s
 }
 
 /** A ConfigMap/Secret of the scan a valuesFrom names (namespace unwritten on either side: by name). */
-function valuesSourceFor(scan: ScanResult, step: Extract<ValuesStep, { from: 'object' }>): ValuesSource | undefined {
+function valuesSourceFor(scan: Pick<ScanResult, 'valuesSources'>, step: Extract<ValuesStep, { from: 'object' }>): ValuesSource | undefined {
   return (scan.valuesSources ?? []).find((v) => v.kind === step.kind && v.name === step.refName && (v.namespace === undefined || step.namespace === undefined || v.namespace === step.namespace));
+}
+
+/**
+ * The values a GitOps release is rendered with, as its controller merges them (later wins), and
+ * what the controller reads that the scan does not hold (`unknown`). A values file Argo CD cannot
+ * find in the chart is NotRendered, as Argo CD fails the source.
+ */
+export function gitopsReleaseValues(
+  g: GitOpsRelease,
+  chart: LoadedChart,
+  entry: Pick<ChartLock, 'name' | 'version'>,
+  where: string,
+  scan: Pick<ScanResult, 'valuesSources' | 'valuesSourcesDropped'>,
+): { values: Array<{ name: string; data: string | Record<string, unknown> }>; unknown: string[] } {
+  const unknown = [...g.unknown];
+  const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
+  for (const step of g.steps) {
+    const name = `${where} ${step.name}`;
+    if (step.from === 'text') values.push({ name, data: step.text });
+    else if (step.from === 'chart-file') {
+      const rel = path.posix.normalize(step.path.replace(/^\.\//, ''));
+      const data = rel.startsWith('../') || rel === '..' || path.posix.isAbsolute(rel) ? undefined : (chart.files.get(rel) ?? chart.raw?.get(rel)?.toString('utf8'));
+      if (data !== undefined) values.push({ name, data });
+      else if (step.ignoreMissing) unknown.push(`${step.name}: not in chart ${entry.name} ${entry.version}, skipped as ignoreMissingValueFiles says`);
+      else throw new NotRendered(`${where}: ${step.name} is not a file of chart ${entry.name} ${entry.version}: Argo CD fails to render this source (fix the path, or set helm.ignoreMissingValueFiles)`);
+    } else {
+      const src = valuesSourceFor(scan, step);
+      const missing = step.optional ? 'optional, and not in the scan: if it exists where Flux runs, its values apply' : `not in the scan: its values are unknown to the audit (scan the ${step.kind} with the HelmRelease)${scan.valuesSourcesDropped ? `; ${scan.valuesSourcesDropped} ConfigMaps/Secrets were not kept, past the ${MAX_VALUES_SOURCE_BYTES / 1024 / 1024} MiB the audit holds of them` : ''}`;
+      if (!src) unknown.push(`${step.name}: ${missing}`);
+      else if (src.sops) unknown.push(`${step.name}: ${src.file} is encrypted with SOPS: its values are unknown to the audit`);
+      else if (!src.data.has(step.key)) unknown.push(`${step.name}: ${src.file} has no key ${step.key}${step.optional ? ' (optional: Flux skips it)' : ': Flux fails the release'}`);
+      else if (step.targetPath) {
+        try {
+          values.push({ name, data: parseSet(`${step.targetPath}=${src.data.get(step.key)!.replace(/\\*,/g, (m) => (m.length % 2 === 1 ? `\\${m}` : m))}`) as Record<string, unknown> });
+        } catch (err) {
+          unknown.push(`${step.name}: targetPath ${step.targetPath} not applied (${err instanceof Error ? err.message : String(err)})`);
+        }
+      } else values.push({ name: `${name} (${src.file})`, data: src.data.get(step.key)! });
+    }
+  }
+  return { values, unknown };
 }
 
 /**
@@ -485,32 +538,7 @@ async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockF
     }
     try {
       const chart = await loadLocked(entry, { lockFile: opts.lockFile, archives: opts.archives, deps: dependencyEntries(opts.lock), loaded: 0, budget: { left: MAX_CHART_BYTES } });
-      const unknown = [...g.unknown];
-      const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
-      for (const step of g.steps) {
-        const name = `${where} ${step.name}`;
-        if (step.from === 'text') values.push({ name, data: step.text });
-        else if (step.from === 'chart-file') {
-          const rel = path.posix.normalize(step.path.replace(/^\.\//, ''));
-          const data = rel.startsWith('../') || rel === '..' || path.posix.isAbsolute(rel) ? undefined : (chart.files.get(rel) ?? chart.raw?.get(rel)?.toString('utf8'));
-          if (data !== undefined) values.push({ name, data });
-          else if (step.ignoreMissing) unknown.push(`${step.name}: not in chart ${entry.name} ${entry.version}, skipped as ignoreMissingValueFiles says`);
-          else throw new NotRendered(`${where}: ${step.name} is not a file of chart ${entry.name} ${entry.version}: Argo CD fails to render this source (fix the path, or set helm.ignoreMissingValueFiles)`);
-        } else {
-          const src = valuesSourceFor(scan, step);
-          const missing = step.optional ? 'optional, and not in the scan: if it exists where Flux runs, its values apply' : `not in the scan: its values are unknown to the audit (scan the ${step.kind} with the HelmRelease)${scan.valuesSourcesDropped ? `; ${scan.valuesSourcesDropped} ConfigMaps/Secrets were not kept, past the ${MAX_VALUES_SOURCE_BYTES / 1024 / 1024} MiB the audit holds of them` : ''}`;
-          if (!src) unknown.push(`${step.name}: ${missing}`);
-          else if (src.sops) unknown.push(`${step.name}: ${src.file} is encrypted with SOPS: its values are unknown to the audit`);
-          else if (!src.data.has(step.key)) unknown.push(`${step.name}: ${src.file} has no key ${step.key}${step.optional ? ' (optional: Flux skips it)' : ': Flux fails the release'}`);
-          else if (step.targetPath) {
-            try {
-              values.push({ name, data: parseSet(`${step.targetPath}=${src.data.get(step.key)!.replace(/\\*,/g, (m) => (m.length % 2 === 1 ? `\\${m}` : m))}`) as Record<string, unknown> });
-            } catch (err) {
-              unknown.push(`${step.name}: targetPath ${step.targetPath} not applied (${err instanceof Error ? err.message : String(err)})`);
-            }
-          } else values.push({ name: `${name} (${src.file})`, data: src.data.get(step.key)! });
-        }
-      }
+      const { values, unknown } = gitopsReleaseValues(g, chart, entry, where, scan);
       if (g.templated) unknown.push('ApplicationSet values with {{…}} are filled in per generated Application: rendered as written');
       const result = renderChart(chart, {
         values,

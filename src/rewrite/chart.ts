@@ -527,7 +527,7 @@ function deleteIn(root: Record<string, unknown>, p: Path): void {
  * (keysByRendering) and set; render again. What is still wrong is reported (the command fails)
  * with the resource, the field and the template line.
  */
-function proveByRendering(
+export function proveByRendering(
   chart: LoadedChart,
   ctx: RewriteContext,
   users: UserValues[],
