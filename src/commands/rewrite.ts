@@ -14,6 +14,10 @@ import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
 import { bundleFrom, pathFrom, readBundleLock } from './inputs.js';
 import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
+import { cacheArchives, type ChartArchives } from '../audit/charts.js';
+import { openBundleSource } from '../store/open-bundle.js';
+import { bundleArchives } from './audit.js';
+import { defaultCacheDir } from './lock.js';
 
 /**
  * `ferry rewrite <what>` and `ferry mirror-config`: read the target and the lock once, build the
@@ -98,10 +102,22 @@ export async function rewriteChartCommand(
   return { ...result, origin: fetched.origin };
 }
 
-/** Kubernetes YAML in place: every workload's containers, and image keys in custom resources. */
-export async function rewriteManifestsCommand(paths: string[], opts: RewriteCommandOptions): Promise<RewriteResult> {
+/**
+ * Kubernetes YAML in place: every workload's containers, and image keys in custom resources. The
+ * charts GitOps objects install are read as `audit` reads them (the bundle's blobs, or the download
+ * cache), so the images their own defaults name move in the objects' values too.
+ */
+export async function rewriteManifestsCommand(paths: string[], opts: RewriteCommandOptions & { cacheDir?: string }): Promise<RewriteResult> {
   const ctx = await loadRewriteContext(opts);
-  return rewriteManifests(paths.map(at(opts)), ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped });
+  const cwd = opts.cwd ?? process.cwd();
+  const run = (archives: ChartArchives, lockFile: string) => rewriteManifests(paths.map(at(opts)), ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, archives, lockFile });
+  if (!opts.bundle) return run(cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()), opts.lock ?? 'the lock');
+  const source = await openBundleSource(bundleFrom(cwd, opts.bundle), opts.net);
+  try {
+    return await run(bundleArchives(source, opts.bundle), `${opts.bundle} (ferry/lock.json)`);
+  } finally {
+    await source.close();
+  }
 }
 
 /** URLs of mirrored files in a catalogue replaced with their mirror URL. */

@@ -29,6 +29,8 @@ import { kubeYamlsNotGiven, rewriteQuadletUnit, unitKubeYamls } from './quadlet.
 import { composeEnvOf, demandEnv, settleComposeEnv, type ComposeEnv } from './dotenv.js';
 import { FluxVariables, type FluxSetting } from '../audit/flux.js';
 import { fluxImage, settleFluxChanges, type FluxVarChange } from './flux-vars.js';
+import { moveChartDefaults } from './gitops-values.js';
+import type { ChartArchives } from '../audit/charts.js';
 
 export const WORKLOAD_KINDS = ['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController', 'PodTemplate'];
 const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralContainers']);
@@ -36,6 +38,10 @@ const CONTAINER_LISTS = new Set(['containers', 'initContainers', 'ephemeralConta
 export interface RewriteManifestsOptions {
   dryRun?: boolean;
   allowUnmapped?: boolean;
+  /** The locked chart archives (download cache or bundle): the images a GitOps-installed chart's defaults name are moved with them (gitops-values.ts). */
+  archives?: ChartArchives;
+  /** How the lock is named in reasons. */
+  lockFile?: string;
 }
 
 /**
@@ -671,13 +677,15 @@ function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], 
   return out;
 }
 
-/** Flux HelmRepositories of the rewritten tree, by `namespace/name` (HelmReleases name them). */
-export type HelmRepositories = Map<string, ChartSource>;
+/** Flux HelmRepositories of the rewritten tree, by `namespace/name` (HelmReleases name them); `named`: those a HelmRelease of the tree names. */
+export type HelmRepositories = Map<string, ChartSource> & { named?: Set<string> };
 
 const repoKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
 
 export function collectHelmRepositories(doc: Document.Parsed, into: HelmRepositories): void {
   for (const s of chartSourcesOf(doc.contents)) if (s.kind === 'HelmRepository') into.set(repoKey(s.namespace, s.name), s);
+  const release = helmReleaseChartOf(doc.contents);
+  if (release?.sourceKind === 'HelmRepository') (into.named ??= new Set()).add(repoKey(release.sourceNamespace, release.sourceName));
 }
 
 /**
@@ -741,7 +749,8 @@ function scanChartSources(
       const url = m.form === 'http' ? m.url : `oci://${m.path}`;
       out.edits.push(scalarEdit(src.urlNode, url, text));
       out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where });
-      out.warnings.push(chartDefaultsWarning(file, line, where, `every chart a HelmRelease installs from it`));
+      // The HelmReleases of the tree that install from it move their charts' default images (gitops-values.ts).
+      if (!helmRepos?.named?.has(repoKey(src.namespace, src.name))) out.warnings.push(chartDefaultsWarning(file, line, where, `every chart a HelmRelease installs from it`));
       const type = m.form === 'oci' ? 'oci' : 'default';
       if (src.typeNode && scalarText(src.typeNode) !== type) out.edits.push(scalarEdit(src.typeNode, type, text));
       else if (!src.typeNode && m.form === 'oci') out.edits.push(insertAfterPair(src.spec as { flow?: boolean }, src.urlNode, 'type', 'oci', text));
@@ -783,17 +792,16 @@ function scanChartSources(
     const url = src.kind === 'OCIRepository' ? `oci://${(m as { path: string }).path}/${chart}` : m.form === 'http' ? m.url : /^oci:\/\//i.test(src.url) ? `oci://${m.path}` : m.path;
     out.edits.push(scalarEdit(src.urlNode, url, text));
     out.replacements.push({ file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (chart ${chart} ${version})` });
-    out.warnings.push(chartDefaultsWarning(file, line, where, `chart ${chart} ${version}`));
   }
 }
 
 /**
- * A GitOps controller renders the chart itself: the chart source now points at the mirror, and the
- * images the object's own values name were moved, but the images the chart's defaults and templates
- * name were not looked at (rewrite manifests reads the objects, not the charts). Said, not left silent.
+ * A Flux HelmRepository no HelmRelease of the rewritten files installs from: the images the charts'
+ * defaults name are moved in the objects that install them (gitops-values.ts), and none is here.
+ * Said, not left silent.
  */
 function chartDefaultsWarning(file: string, line: number, where: string, what: string): string {
-  return `${file}:${line}: ${where}: ${what} now comes from the mirror, but the images its own defaults and templates name were not checked or moved (rewrite manifests moves only those written in the object's values): prove and move them with \`ferry rewrite chart\` on the chart the mirror serves and the object's values (README: "The images a GitOps-installed chart deploys")`;
+  return `${file}:${line}: ${where}: ${what} now comes from the mirror, but no HelmRelease among the rewritten files installs from it, so the images the charts' own defaults and templates name were not checked or moved: rewrite the HelmReleases with it (README: "The images a GitOps-installed chart deploys")`;
 }
 
 /**
@@ -1216,7 +1224,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const kustomization = isKustomizationFile(file);
     if (isQuadletUnit(file) || isTomlConfig(file)) continue;
     const fluxish = text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || text.includes('Secret');
-    if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('\\')) continue;
+    if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('HelmRelease') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
     for (const d of docs) collectHelmRepositories(d, helmRepos);
     for (const d of docs) flux.add(d, file);
@@ -1281,10 +1289,12 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   }
   // A Flux variable several images share moves once, when they all ask the same value of it.
   settleFluxChanges(fluxChanges, (f) => texts.get(f)!, (f, o) => lineIndex(texts.get(f)!)(o), { edits: fileEdits, replacements, unmapped });
-  for (const [file, edits] of fileEdits) {
-    const text = texts.get(file)!;
-    changes.push({ file, before: text, after: applyTextEdits(text, edits) });
-  }
+  const after = new Map([...fileEdits].map(([file, edits]) => [file, applyTextEdits(texts.get(file)!, edits)]));
+  // The images the charts GitOps objects install name themselves, moved in those objects' values (on the rewritten text).
+  const defaults = await moveChartDefaults(after, ctx, { archives: opts.archives, lockFile: opts.lockFile ?? 'the lock' });
+  replacements.push(...defaults.replacements);
+  warnings.push(...defaults.warnings);
+  for (const [file, text] of after) changes.push({ file, before: texts.get(file)!, after: defaults.texts.get(file) ?? text });
   // A remote base or chart repository written with credentials (`https://user:token@…`) is
   // reported without them: the report goes to terminals and CI logs.
   for (const u of unmapped) Object.assign(u, { ref: redactUrlsIn(u.ref), reason: redactUrlsIn(u.reason) });

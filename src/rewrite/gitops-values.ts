@@ -1,0 +1,571 @@
+import path from 'node:path';
+import { Document, isMap, isScalar, isSeq, parse as parseYaml, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { FerryError } from '../errors.js';
+import { checkConfigYamlDensity } from '../manifest/input-file.js';
+import { findRenderedImages, renderOptions, userValues, type UserValues } from '../kinds/chart/discover.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import type { LoadedChart } from '../kinds/chart/load.js';
+import { renderChart } from '../kinds/chart/render/index.js';
+import { gitopsReleaseValues, helmChartValues, kustomizeValues, loadLockedChart, lockedChartFor, MAX_GITOPS_RENDERS, NotRendered, type ChartArchives } from '../audit/charts.js';
+import { chartSourcesOf, helmChartObjectOf, type ChartSource } from '../audit/chart-sources.js';
+import { gitopsReleasesOf, valuesSourceOf, type GitOpsRelease, type ValuesSource } from '../audit/gitops-releases.js';
+import { kustomizeChartDir, kustomizeHelmChartsOf, type KustomizeHelmChart } from '../audit/kustomize-helm.js';
+import { isKustomizationFile } from '../audit/kustomize.js';
+import { MAX_VALUES_SOURCE_BYTES, redactUrlsIn, type ScannedHelmChart } from '../audit/scan.js';
+import { chartOverride, parseValuesPath, proveByRendering, type RewriteChartOptions } from './chart.js';
+import type { RewriteContext } from './context.js';
+import { applyTextEdits, lineIndex, type Replacement, type TextEdit } from './edits.js';
+import { mapGet, pairKey, renderScalar, tryParseYamlDocuments } from './yaml-text.js';
+import { lstatSync } from 'node:fs';
+
+/**
+ * The images a GitOps-installed chart's own defaults and templates name (README "The images a
+ * GitOps-installed chart deploys"), moved in the object that installs it: for each Argo CD
+ * Application/ApplicationSet helm source, Flux HelmRelease, k3s/RKE2 HelmChart and kustomize
+ * `helmCharts:` entry whose chart the lock carries, the chart archive is read as `audit` reads it
+ * (the download cache or the bundle: audit/charts.ts ChartArchives), rendered with the object's
+ * values in its controller's order (audit/charts.ts), and the override `rewrite chart` makes
+ * (rewrite/chart.ts: chartOverride, then the proof by rendering) is merged into the object's own
+ * inline values as text edits (comments and format kept): Argo CD `helm.valuesObject`, else the
+ * `helm.values` string (written again as a `|` block), else a new `valuesObject`; Flux
+ * `spec.values`; k3s `spec.valuesContent` (the HelmChartConfig's for a key it sets); kustomize
+ * `valuesInline`. The object is then read back and rendered again: every carried image certain to
+ * run must be on the mirror, or nothing is written for it. Where that cannot be known (the chart
+ * not carried, a values file ferry cannot read, a render error, a proof that fails) the object is
+ * left and a warning says why; nothing is reported moved that was not.
+ */
+
+export interface ChartDefaultsOptions {
+  /** Where the locked chart archives are: the download cache (audit's cacheArchives) or a bundle. */
+  archives?: ChartArchives;
+  /** How the lock is named in reasons. */
+  lockFile: string;
+}
+
+export interface ChartDefaultsResult {
+  /** Files whose text changed: the new text. */
+  texts: Map<string, string>;
+  replacements: Replacement[];
+  warnings: string[];
+}
+
+type RenderPick = NonNullable<RewriteChartOptions['render']>;
+type Values = Array<{ name: string; data: string | Record<string, unknown> }>;
+
+/** One installing object, found by its place (its documents re-read as the texts change). */
+type Unit = { kind: 'release'; file: string; doc: number; index: number } | { kind: 'helmchart'; file: string; doc: number } | { kind: 'kustomize'; file: string; index: number };
+
+/** What a unit is now: where, which chart, its values, and how an override goes into its text. */
+interface Looked {
+  object: string;
+  file: string;
+  line: number;
+  entry?: ChartLock;
+  /** Why no chart (a source not among the files). */
+  noChart?: string;
+  values(chart: LoadedChart): Promise<{ values: Values; unknown: string[] }>;
+  render: RenderPick;
+  /** The edits that merge `override` into the object's values, by file; or why they cannot be made. */
+  place(override: Record<string, unknown>): Map<string, TextEdit[]> | string;
+  /** Where the values go, as the report names it. */
+  into: string;
+}
+
+const MARKERS = ['argoproj.io', 'helm.toolkit.fluxcd.io', 'helm.cattle.io', 'helmCharts', 'source.toolkit.fluxcd.io', 'ConfigMap', 'Secret'];
+const repoKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
+
+/** The files' documents, parsed again only when a file's text changed. */
+class View {
+  private parsed = new Map<string, { text: string; docs: Document.Parsed[] }>();
+  constructor(readonly texts: Map<string, string>) {}
+  docs(file: string): Document.Parsed[] {
+    const text = this.texts.get(file)!;
+    const got = this.parsed.get(file);
+    if (got && got.text === text) return got.docs;
+    const docs = tryParseYamlDocuments(text) ?? [];
+    this.parsed.set(file, { text, docs });
+    return docs;
+  }
+}
+
+export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx: RewriteContext, opts: ChartDefaultsOptions): Promise<ChartDefaultsResult> {
+  const result: ChartDefaultsResult = { texts: new Map(), replacements: [], warnings: [] };
+  const files = [...texts.keys()].filter((f) => MARKERS.some((m) => texts.get(f)!.includes(m)));
+  if (!files.length) return result;
+  const view = new View(new Map(files.map((f) => [f, texts.get(f)!])));
+  // What the objects name across files: Flux sources, valuesFrom ConfigMaps/Secrets (bounded as the audit bounds them), HelmChartConfigs.
+  const fluxSources = new Map<string, ChartSource[]>();
+  const valuesSources: ValuesSource[] = [];
+  let kept = 0;
+  let dropped = 0;
+  const configs = new Map<string, { file: string; doc: number }>();
+  const units: Unit[] = [];
+  for (const file of files) {
+    const docs = view.docs(file);
+    docs.forEach((d, i) => {
+      for (const s of chartSourcesOf(d.contents)) {
+        if (s.kind !== 'HelmRepository' && s.kind !== 'OCIRepository') continue;
+        const key = `${s.kind} ${s.name ?? ''}`;
+        const list = fluxSources.get(key);
+        if (list) list.push(s);
+        else fluxSources.set(key, [s]);
+      }
+      const v = valuesSourceOf(d.contents, file);
+      if (v) {
+        const size = [...v.data.values()].reduce((n, x) => n + x.length, 0);
+        if (kept + size > MAX_VALUES_SOURCE_BYTES) dropped++;
+        else {
+          kept += size;
+          valuesSources.push(v);
+        }
+      }
+      const h = helmChartObjectOf(d.contents, d);
+      if (h?.kind === 'HelmChartConfig' && !configs.has(repoKey(h.namespace, h.name))) configs.set(repoKey(h.namespace, h.name), { file, doc: i });
+      if (h?.kind === 'HelmChart' && !h.packaged && !h.chartContent && h.source) units.push({ kind: 'helmchart', file, doc: i });
+      gitopsReleasesOf(d.contents, d).forEach((_r, index) => units.push({ kind: 'release', file, doc: i, index }));
+    });
+    if (isKustomizationFile(file)) for (const c of kustomizeHelmChartsOf(file, view.texts.get(file)!)) units.push({ kind: 'kustomize', file, index: c.index });
+  }
+  const charts = new Map<string, Promise<LoadedChart>>();
+  const loadChart = (entry: ChartLock) => {
+    if (!charts.has(entry.digest)) charts.set(entry.digest, loadLockedChart(entry, ctx.lock, opts.lockFile, opts.archives!));
+    return charts.get(entry.digest)!;
+  };
+  const env: LookEnv = { ctx, view, fluxSources, valuesSources, dropped, configs };
+  let done = 0;
+  for (const unit of units) {
+    const looked = look(unit, env);
+    if (!looked) continue;
+    const at = `${looked.file}:${looked.line}: ${looked.object}`;
+    const keep = (why: string, tail = `the images the chart's own defaults and templates name were not moved: prove and move them by hand (README: "The images a GitOps-installed chart deploys")`) =>
+      result.warnings.push(redactUrlsIn(`${at}: ${why}; ${tail}`));
+    if (!looked.entry) {
+      if (looked.noChart) keep(looked.noChart);
+      continue;
+    }
+    const chartName = `chart ${looked.entry.name} ${looked.entry.version}`;
+    if (++done > MAX_GITOPS_RENDERS) {
+      keep(`not rendered: one rewrite renders at most ${MAX_GITOPS_RENDERS} charts' objects (rewrite fewer files at once)`);
+      continue;
+    }
+    if (!opts.archives) {
+      keep(`${chartName}: no chart archives to read`);
+      continue;
+    }
+    try {
+      const chart = await loadChart(looked.entry);
+      const { values, unknown } = await looked.values(chart);
+      if (unknown.length) {
+        keep(`${chartName} is rendered with values ferry cannot read here (${unknown.join('; ')})`);
+        continue;
+      }
+      const users = asUsers(values);
+      const label = `${looked.entry.name}-${looked.entry.version}.tgz`;
+      const made = chartOverride(chart, ctx, users, label, users.map((u) => u.text ?? ''), looked.render);
+      if (!made.discovery.rendered) {
+        keep(`${chartName} does not render with the object's values${made.discovery.renderError ? ` (${made.discovery.renderError})` : ''}, so no override can be proven`);
+        continue;
+      }
+      proveByRendering(chart, ctx, users, made.override, made.setBy, label, made.replacements, made.unmapped, looked.render);
+      const left = made.unmapped.map((u) => `${u.ref} (${u.where ?? u.file}: ${u.reason})`);
+      if (Object.keys(made.override).length) {
+        const placed = looked.place(made.override);
+        if (typeof placed === 'string') {
+          keep(`${chartName}: the override cannot be merged into the object (${placed})`);
+          continue;
+        }
+        const next = new Map(view.texts);
+        for (const [file, edits] of placed) next.set(file, applyTextEdits(next.get(file)!, edits));
+        // Read back: the object as rewritten, rendered as its controller renders it.
+        const again = look(unit, { ...env, view: new View(next) });
+        const still = again?.entry ? upstream(chart, await again.values(chart), again.render, ctx, new Set(made.unmapped.map((u) => u.ref))) : ['the object could not be read back'];
+        if (still.length) {
+          keep(`${chartName}: with the override merged into ${looked.into} the controller would still run ${still.join(', ')} from upstream (another values layer wins over it)`);
+          continue;
+        }
+        for (const [file, text] of next) view.texts.set(file, text);
+        for (const r of made.replacements) result.replacements.push({ file: looked.file, line: looked.line, kind: r.kind, old: r.old, new: r.new, where: `${looked.object} ${looked.into}.${r.where} (${chartName}: ${r.file}${r.line ? `:${r.line}` : ''})` });
+      }
+      if (left.length) keep(`${chartName} runs ${left.length === 1 ? 'an image' : `${left.length} images`} ferry could not point at the mirror: ${left.join('; ')}`, `left upstream in the object${made.replacements.length ? ' (the chart\'s other images were moved)' : ''}`);
+    } catch (err) {
+      if (err instanceof NotRendered || err instanceof FerryError) keep(`${chartName} not rendered: ${err.message}`);
+      else throw err;
+    }
+  }
+  for (const [file, text] of view.texts) if (text !== texts.get(file)) result.texts.set(file, text);
+  return result;
+}
+
+function asUsers(values: Values): UserValues[] {
+  return values.map((v) => userValues(typeof v.data === 'string' ? v.data : JSON.stringify(v.data), v.name));
+}
+
+/** Carried images the render certainly runs that are still upstream (not among `known`, the images already said to be left). */
+function upstream(chart: LoadedChart, got: { values: Values; unknown: string[] }, render: RenderPick, ctx: RewriteContext, known: ReadonlySet<string>): string[] {
+  const docs = renderChart(chart, renderOptions({ ...render, values: asUsers(got.values) })).documents;
+  const out = new Set<string>();
+  for (const f of findRenderedImages(docs)) if (f.certainty !== 'possible' && !known.has(f.ref) && ctx.lookupImage(f.ref).status === 'mapped') out.add(f.ref);
+  return [...out];
+}
+
+interface LookEnv {
+  ctx: RewriteContext;
+  view: View;
+  /** Flux HelmRepositories/OCIRepositories by `kind name`. */
+  fluxSources: Map<string, ChartSource[]>;
+  valuesSources: ValuesSource[];
+  dropped: number;
+  /** HelmChartConfigs by `namespace/name`. */
+  configs: Map<string, { file: string; doc: number }>;
+}
+
+/** A node at a dotted path (`spec.sources[0].helm`) of a document. */
+function nodeAt(root: unknown, p: Array<string | number>): unknown {
+  let cur = root;
+  for (const k of p) cur = typeof k === 'number' ? (isSeq(cur) ? cur.items[k] : undefined) : mapGet(cur, k);
+  return cur;
+}
+
+function lineOfNode(view: View, file: string, node: unknown): number {
+  const range = (node as { range?: number[] } | undefined)?.range;
+  return range ? lineIndex(view.texts.get(file)!)(range[0]) : 0;
+}
+
+function look(unit: Unit, env: LookEnv): Looked | undefined {
+  const { ctx, view } = env;
+  const text = (file: string) => view.texts.get(file)!;
+  if (unit.kind === 'kustomize') {
+    const c = kustomizeHelmChartsOf(unit.file, text(unit.file)).find((x) => x.index === unit.index);
+    if (!c) return undefined;
+    return lookKustomize(c, env);
+  }
+  const doc = view.docs(unit.file)[unit.doc];
+  if (!doc) return undefined;
+  if (unit.kind === 'release') {
+    const g = gitopsReleasesOf(doc.contents, doc)[unit.index];
+    if (!g) return undefined;
+    return lookRelease(g, unit.file, doc, env);
+  }
+  const h = helmChartObjectOf(doc.contents, doc);
+  if (!h || h.kind !== 'HelmChart' || !h.source) return undefined;
+  const spec = mapGet(doc.contents, 'spec');
+  const entry = lockedChartFor(h.source, ctx.lock, ctx.target);
+  const scanned: ScannedHelmChart = { ...h, file: unit.file, line: lineOfNode(view, unit.file, doc.contents) };
+  const cfgAt = env.configs.get(repoKey(h.namespace, h.name));
+  const cfgDoc = cfgAt ? view.docs(cfgAt.file)[cfgAt.doc] : undefined;
+  const cfgObj = cfgDoc ? helmChartObjectOf(cfgDoc.contents, cfgDoc) : undefined;
+  const config: ScannedHelmChart | undefined = cfgAt && cfgObj ? { ...cfgObj, file: cfgAt.file, line: 0 } : undefined;
+  return {
+    object: h.object,
+    file: unit.file,
+    line: lineOfNode(view, unit.file, spec),
+    entry,
+    noChart: entry ? undefined : `the lock does not carry the chart ${h.source.chart ?? h.source.url} it installs`,
+    values: async () => ({ values: helmChartValues(scanned, config), unknown: [] }),
+    render: { set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default' },
+    into: 'spec.valuesContent',
+    place: (override) => {
+      // helm-controller merges the HelmChartConfig's values over the HelmChart's: a key it sets is set there.
+      const cfgValues = config ? plainValues(helmChartValues(config, undefined)) : {};
+      const [own, theirs] = splitBy(override, cfgValues);
+      const out = new Map<string, TextEdit[]>();
+      const parts: Array<[Record<string, unknown>, string, unknown]> = [[own, unit.file, spec]];
+      if (Object.keys(theirs).length) parts.push([theirs, cfgAt!.file, mapGet(cfgDoc!.contents, 'spec')]);
+      for (const [part, file, s] of parts) {
+        if (!Object.keys(part).length) continue;
+        if (!isMap(s)) return 'no spec map';
+        const edits: TextEdit[] = [];
+        const values = mapGet(s, 'values');
+        const content = mapGet(s, 'valuesContent');
+        const problem = isMap(values)
+          ? mergeIntoMap(values, part, text(file), edits)
+          : isScalar(content) && typeof content.value === 'string'
+            ? mergeIntoString(s, 'valuesContent', content, part, text(file), edits)
+            : content !== undefined
+              ? 'spec.valuesContent is no string'
+              : mergeIntoMap(s, { valuesContent: new BlockText(blockYaml(part)) }, text(file), edits);
+        if (problem) return problem;
+        out.set(file, [...(out.get(file) ?? []), ...edits]);
+      }
+      return out;
+    },
+  };
+}
+
+function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: LookEnv): Looked {
+  const { ctx, view } = env;
+  const text = view.texts.get(file)!;
+  let source: ScannedHelmChart['source'] | undefined;
+  let noChart: string | undefined;
+  if (g.source) source = { tool: g.tool, object: g.object, kind: 'Application', keyPath: '', url: g.source.repo, ...g.source };
+  else if (g.sourceRef) {
+    const ref = g.sourceRef;
+    // By name and namespace (either unwritten: by name), as the audit finds it.
+    const s = env.fluxSources.get(`${ref.kind} ${ref.name}`)?.find((x) => x.namespace === undefined || ref.namespace === undefined || x.namespace === ref.namespace);
+    if (!s) noChart = `its ${ref.kind} ${ref.name} is not among the files rewritten, so the chart it installs is unknown here (rewrite them together)`;
+    else {
+      const chart = ref.kind === 'OCIRepository' ? s.chart : ref.chart;
+      if (chart) source = { tool: 'Flux', object: s.object, kind: s.kind, keyPath: s.keyPath, url: s.url, form: s.form, repo: s.repo, chart, version: ref.kind === 'OCIRepository' ? s.version : ref.version };
+    }
+  }
+  const entry = source ? lockedChartFor(source, ctx.lock, ctx.target) : undefined;
+  if (source && !entry) noChart = `the lock does not carry the chart ${source.chart} ${source.version ?? ''} it installs`;
+  const where = `${file} ${g.object}`;
+  const helmPath = parseValuesPath(g.valuesAt);
+  const line = lineOfNode(view, file, nodeAt(doc.contents, g.tool === 'Flux' ? ['spec'] : helmPath.slice(0, -1)));
+  const base = {
+    object: g.object,
+    file,
+    line,
+    entry,
+    noChart,
+    render: { set: g.set, setString: g.setString, releaseName: g.releaseName, namespace: g.namespace ?? 'default' },
+    values: async (chart: LoadedChart) => {
+      const got = gitopsReleaseValues(g, chart, entry!, where, { valuesSources: env.valuesSources, valuesSourcesDropped: env.dropped });
+      if (g.templated) got.unknown.push('ApplicationSet values with {{…}} are filled in per generated Application');
+      return got;
+    },
+  };
+  if (g.tool === 'Flux') {
+    return { ...base, into: 'spec.values', place: (override) => edited(file, (edits) => (isMap(mapGet(doc.contents, 'spec')) ? mergeIntoMap(mapGet(doc.contents, 'spec') as YAMLMap, { values: override }, text, edits) : 'no spec map')) };
+  }
+  const helm = nodeAt(doc.contents, helmPath);
+  const object = get(helm, 'valuesObject');
+  const values = get(helm, 'values');
+  const into = `${g.valuesAt}.${isMap(object) ? 'valuesObject' : values !== undefined ? 'values' : 'valuesObject'}`;
+  return {
+    ...base,
+    into,
+    place: (override) =>
+      edited(file, (edits) => {
+        if (helm === undefined) {
+          const src = nodeAt(doc.contents, helmPath.slice(0, -1));
+          return isMap(src) ? mergeIntoMap(src, { helm: { valuesObject: override } }, text, edits) : 'no source map';
+        }
+        if (!isMap(helm)) return `${g.valuesAt} is no map`;
+        if (isMap(object)) return mergeIntoMap(object, override, text, edits);
+        if (isMap(values)) return mergeIntoMap(values, override, text, edits);
+        if (isScalar(values) && typeof values.value === 'string') return mergeIntoString(helm, 'values', values, override, text, edits);
+        if (values !== undefined && !(isScalar(values) && values.value === null)) return `${g.valuesAt}.values is neither a map nor a string`;
+        return mergeIntoMap(helm, { valuesObject: override }, text, edits);
+      }),
+  };
+}
+
+function lookKustomize(c: KustomizeHelmChart, env: LookEnv): Looked | undefined {
+  const { ctx, view } = env;
+  const kdir = path.dirname(path.resolve(c.file));
+  // A chart vendored where kustomize looks is inflated from there, never pulled (rewriteManifests says so).
+  const dir = kustomizeChartDir(kdir, c);
+  if (!c.repo || 'problem' in dir || lstatSync(dir.abs, { throwIfNoEntry: false })) return undefined;
+  const form = /^oci:\/\//i.test(c.repo) ? 'oci' : 'http';
+  const repo = form === 'oci' ? `oci://${c.repo.replace(/^oci:\/\//i, '').replace(/\/+$/, '')}` : c.repo.replace(/\/+$/, '');
+  const entry = lockedChartFor({ tool: 'Kustomize', object: 'Kustomization', kind: 'Kustomization', keyPath: `helmCharts[${c.index}].repo`, url: c.repo, form, repo, chart: c.name, version: c.version }, ctx.lock, ctx.target);
+  const where = `${c.file} helmCharts[${c.index}]`;
+  return {
+    object: `Kustomization helmCharts[${c.index}] (${c.name})`,
+    file: c.file,
+    line: c.line,
+    entry,
+    noChart: entry ? undefined : `the lock does not carry the chart ${c.name} ${c.version ?? ''} it inflates`,
+    values: async () => ({ values: await kustomizeValues(c, kdir, where), unknown: [] }),
+    render: { releaseName: c.releaseName, namespace: c.namespace, apiVersions: c.apiVersions, kubeVersion: c.kubeVersion },
+    into: 'valuesInline',
+    place: (override) =>
+      edited(c.file, (edits) => {
+        const docs = view.docs(c.file);
+        const item = nodeAt(docs[0]?.contents, ['helmCharts', c.index]);
+        return isMap(item) ? mergeIntoMap(item, { valuesInline: override }, view.texts.get(c.file)!, edits) : 'no helmCharts entry map';
+      }),
+  };
+}
+
+function edited(file: string, make: (edits: TextEdit[]) => string | undefined): Map<string, TextEdit[]> | string {
+  const edits: TextEdit[] = [];
+  const problem = make(edits);
+  return problem ?? new Map([[file, edits]]);
+}
+
+const get = (n: unknown, k: string) => mapGet(n, k);
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof BlockText);
+
+/** A string value written as a `|` block. */
+class BlockText {
+  constructor(readonly text: string) {}
+}
+
+/** The values as one plain object (later wins, maps merged), for telling where a key is set. */
+function plainValues(values: Values): Record<string, unknown> {
+  let out: Record<string, unknown> = {};
+  for (const v of values) {
+    let data: unknown = v.data;
+    if (typeof data === 'string') {
+      try {
+        data = parseYaml(data);
+      } catch {
+        data = undefined;
+      }
+    }
+    if (isPlain(data)) out = mergePlain(out, data);
+  }
+  return out;
+}
+
+function mergePlain(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) out[k] = isPlain(out[k]) && isPlain(v) ? mergePlain(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+/** `over` split in two: the keys `by` sets (they go where `by` is), and the rest. */
+function splitBy(over: Record<string, unknown>, by: Record<string, unknown>): [Record<string, unknown>, Record<string, unknown>] {
+  const rest: Record<string, unknown> = {};
+  const there: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(over)) {
+    if (!(k in by)) rest[k] = v;
+    else if (isPlain(v) && isPlain(by[k])) {
+      const [r, t] = splitBy(v, by[k] as Record<string, unknown>);
+      if (Object.keys(r).length) rest[k] = r;
+      if (Object.keys(t).length) there[k] = t;
+    } else there[k] = v;
+  }
+  return [rest, there];
+}
+
+/** A value as block YAML (no trailing line break). */
+function blockYaml(v: unknown): string {
+  return new Document(v).toString({ lineWidth: 0 }).replace(/\n$/, '');
+}
+
+/** A value as one flow line (JSON is YAML). */
+const flow = (v: unknown): string => (v instanceof BlockText ? JSON.stringify(v.text) : JSON.stringify(v));
+
+/** A string in a flow collection: plain where that reads back as the same string, quoted otherwise. */
+const flowScalar = (v: string): string => (/[,[\]{}]/.test(v) ? JSON.stringify(v) : renderScalar(v));
+
+function scalarValue(v: unknown): string {
+  return typeof v === 'string' ? renderScalar(v) : blockYaml(v);
+}
+
+function columnOf(text: string, offset: number): number {
+  return offset - (text.lastIndexOf('\n', offset - 1) + 1);
+}
+
+/** `key: value` lines at `indent`, the value a block under the key where it is a collection or a `|` string. */
+function pairText(key: string, v: unknown, indent: number, eol: string): string {
+  const pad = ' '.repeat(indent);
+  const k = renderScalar(key);
+  const nested = (body: string) => body.split('\n').map((l) => (l ? `${pad}  ${l}` : l)).join(eol);
+  if (v instanceof BlockText) {
+    // `|` keeps one final line break, `|-` none (as the string had).
+    const body = v.text.replace(/\n+$/, '');
+    return `${pad}${k}: |${/^\s/.test(body) ? '2' : ''}${v.text.endsWith('\n') ? '' : '-'}${eol}${nested(body)}`;
+  }
+  if ((isPlain(v) && Object.keys(v).length) || (Array.isArray(v) && v.length)) return `${pad}${k}:${eol}${nested(blockYaml(v))}`;
+  return `${pad}${k}: ${scalarValue(v)}`;
+}
+
+/**
+ * Edits that merge `over` into a YAML map of `text` as Helm merges values (maps merge, the rest
+ * replaces): a key present is changed in place (a scalar in its own quoting), a missing one is
+ * added after the map's last entry in the map's style. Returns why not, when a value cannot be
+ * edited safely (an alias, an anchored node others share, a key written twice).
+ */
+function mergeIntoMap(map: YAMLMap, over: Record<string, unknown>, text: string, edits: TextEdit[]): string | undefined {
+  const add: Array<[string, unknown]> = [];
+  for (const [k, v] of Object.entries(over)) {
+    const pairs = map.items.filter((p) => pairKey(p) === k);
+    if (pairs.length > 1) return `the key ${k} is written twice`;
+    if (map.items.some((p) => !isScalar(p.key))) return 'a map with a complex or merge key';
+    const pair = pairs[0];
+    if (!pair) {
+      add.push([k, v]);
+      continue;
+    }
+    const node = pair.value as YamlNode | null;
+    if (node && (node as { anchor?: string }).anchor) return `${k} is the YAML anchor &${(node as { anchor?: string }).anchor}, shared with its aliases`;
+    if (node && !isMap(node) && !isSeq(node) && !isScalar(node)) return `${k} is a YAML alias`;
+    if (isPlain(v) && isMap(node)) {
+      const problem = mergeIntoMap(node, v, text, edits);
+      if (problem) return problem;
+      continue;
+    }
+    if (!node || !node.range || (isScalar(node) && node.value === null)) {
+      // `key:` with nothing: the value written after the colon.
+      const end = (pair.key as Scalar).range![1];
+      const colon = text.indexOf(':', end);
+      if (colon < 0) return `no colon after ${k}`;
+      const eol = text.includes('\r\n') ? '\r\n' : '\n';
+      const indent = columnOf(text, (pair.key as Scalar).range![0]);
+      const written = pairText('x', v, indent, eol);
+      edits.push({ start: colon + 1, end: node?.range ? Math.max(colon + 1, node.range[1]) : colon + 1, text: written.slice(written.indexOf(':') + 1) });
+      continue;
+    }
+    if (isScalar(node) && typeof v === 'string' && node.type !== Scalar.BLOCK_LITERAL && node.type !== Scalar.BLOCK_FOLDED) {
+      const [start, end] = node.range;
+      edits.push({ start, end, text: renderScalar(v, node.type) });
+      continue;
+    }
+    // Another type, a list (Helm replaces lists whole) or a block string: the whole value, on one line.
+    const [start] = node.range;
+    const end = start + text.slice(start, node.range[1]).trimEnd().length;
+    edits.push({ start, end, text: isScalar(node) && (typeof v === 'number' || typeof v === 'boolean' || v === null) ? String(v) : flow(v) });
+  }
+  if (!add.length) return undefined;
+  if (map.flow || !map.items.length) {
+    if (!map.range) return 'a map without a place in the text';
+    // After the last entry (`{a: 1}` → `{a: 1, b: 2}`), or inside the braces of an empty map.
+    const last = map.items[map.items.length - 1];
+    const lastRange = last ? ((last.value as YamlNode | null)?.range ?? (last.key as Scalar).range) : undefined;
+    const at = lastRange ? lastRange[1] : text.lastIndexOf('}', map.range[1] - 1);
+    if (at < map.range[0]) return 'a flow map without its closing brace';
+    const body = add.map(([k, v]) => `${flowScalar(k)}: ${typeof v === 'string' ? flowScalar(v) : flow(v)}`).join(', ');
+    edits.push({ start: at, end: at, text: `${last ? ', ' : ''}${body}` });
+    return undefined;
+  }
+  const first = map.items[0].key as Scalar;
+  const indent = columnOf(text, first.range![0]);
+  const last = map.items[map.items.length - 1];
+  const lastEnd = ((last.value as YamlNode | null)?.range ?? (last.key as Scalar).range!)[1];
+  // After the last entry's last line (a block value ends after its line break; a comment after it stays on its line).
+  let at = lastEnd;
+  while (at > 0 && /[ \t\r\n]/.test(text[at - 1])) at--;
+  const nl = text.indexOf('\n', at);
+  const eol = nl > 0 && text[nl - 1] === '\r' ? '\r\n' : '\n';
+  const pos = nl < 0 ? text.length : nl - (eol === '\r\n' ? 1 : 0);
+  edits.push({ start: pos, end: pos, text: add.map(([k, v]) => `${eol}${pairText(k, v, indent, eol)}`).join('') });
+  return undefined;
+}
+
+/**
+ * Edits that merge `over` into a values string (Argo CD `helm.values`, k3s `valuesContent`): the
+ * string's own YAML edited as a map is (its comments kept), and the string written again as a
+ * `|` block under its key.
+ */
+function mergeIntoString(parent: YAMLMap, key: string, node: Scalar, over: Record<string, unknown>, text: string, edits: TextEdit[]): string | undefined {
+  const inner = String(node.value);
+  let next: string;
+  if (!inner.trim()) next = `${blockYaml(over)}\n`;
+  else {
+    // Bounded as a values file is (the yaml library needs ~1 KiB a token).
+    checkConfigYamlDensity(inner, key, 'the values text');
+    const docs = tryParseYamlDocuments(inner);
+    if (!docs || docs.length !== 1) return `${key} is not one YAML document`;
+    const contents = docs[0].contents;
+    if (!isMap(contents)) return `${key} holds no map`;
+    const innerEdits: TextEdit[] = [];
+    const problem = mergeIntoMap(contents, over, inner, innerEdits);
+    if (problem) return `${key}: ${problem}`;
+    next = applyTextEdits(inner, innerEdits);
+  }
+  const pair = parent.items.find((p) => p.value === node)!;
+  const indent = columnOf(text, (pair.key as Scalar).range![0]);
+  const eol = text.includes('\r\n') ? '\r\n' : '\n';
+  const written = pairText(key, new BlockText(next), indent, eol);
+  const [start] = node.range!;
+  let end = node.range![1];
+  while (end > start && /[ \t\r\n]/.test(text[end - 1])) end--;
+  edits.push({ start, end, text: written.slice(written.indexOf(':') + 2) });
+  return undefined;
+}
+
