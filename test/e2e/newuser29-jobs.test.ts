@@ -300,14 +300,17 @@ describe('an edge site on k3s: HelmCharts, registries.yaml, system-default-regis
     expect(r.code, r.stderr).toBe(0);
     const after = await read();
     // Only these lines change; every other byte (comments, the block's indentation, quoting) stays.
-    const changed = (f: string) => {
+    const changed = (f: string, text = after[f]) => {
       const a = before[f].split('\n');
-      const b = after[f].split('\n');
+      const b = text.split('\n');
       expect(b.length).toBe(a.length);
       return a.flatMap((l, i) => (l === b[i] ? [] : [[l, b[i]]]));
     };
     const hub = `${M}/docker.io`;
-    expect(changed('nats.yaml')).toEqual([
+    // The reloader image only the chart's defaults name (natsio/nats-server-config-reloader): its key merged into valuesContent, after the block's last line.
+    const reloader = ['    reloader:', '      image:', `        registry: ${hub}`].join('\n');
+    expect(after['nats.yaml']).toContain(`    natsBox:\n      enabled: false\n${reloader}\n---\n`);
+    expect(changed('nats.yaml', after['nats.yaml'].replace(`\n${reloader}`, ''))).toEqual([
       [`  repo: ${U}/stable`, `  repo: ${CHARTS}`],
       ['        repository: nats', `        repository: ${hub}/library/nats`],
       [`  chart: oci://${R}/charts/external-dns`, `  chart: oci://${M}/${R.replace(':', '-')}/charts/external-dns`],
