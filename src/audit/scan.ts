@@ -1594,13 +1594,8 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
     if (f && f.type === 'text' && !isQuadletUnit(f.file) && !keepsText(f.file, 'text', '') && !again.has(f.file)) again.set(f.file, ref);
   }
   if (!again.size) return;
-  const drop = <T extends { file: string }>(list: T[]) => {
-    let j = 0;
-    for (const x of list) if (!again.has(x.file)) list[j++] = x;
-    list.length = j;
-  };
-  drop(out.references);
-  drop(out.settings);
+  dropFilesOf(out.references, again);
+  dropFilesOf(out.settings, again);
   for (const [rel, ref] of again) {
     const abs = path.resolve(cwd, rel);
     const buf = await readRegularFile(abs, MAX_BYTES, { follow: false });
@@ -1706,6 +1701,13 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
   }
 }
 
+/** Removes, in place, what `list` holds of the files `files` names (read again after the scan). */
+function dropFilesOf<T extends { file: string }>(list: T[], files: { has(file: string): boolean }): void {
+  let j = 0;
+  for (const x of list) if (!files.has(x.file)) list[j++] = x;
+  list.length = j;
+}
+
 /** A file's references, each (line, kind, value, key path) once, as copies of the file's strings. */
 function pushDistinct(refs: readonly Reference[], references: Reference[]): void {
   const seen = new Set<string>();
@@ -1727,13 +1729,8 @@ async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: rea
   const { contexts, problems } = webContexts(facts, scanned);
   const skipped: SkippedFile[] = problems.map((p) => ({ ...p, unscanned: false }));
   if (!contexts.size) return skipped;
-  const drop = <T extends { file: string }>(list: T[]) => {
-    let j = 0;
-    for (const x of list) if (!contexts.has(x.file)) list[j++] = x;
-    list.length = j;
-  };
-  drop(out.references);
-  drop(out.settings);
+  dropFilesOf(out.references, contexts);
+  dropFilesOf(out.settings, contexts);
   for (const [rel, web] of contexts) {
     const buf = await readRegularFile(path.resolve(cwd, rel), MAX_BYTES, { follow: false });
     if (!Buffer.isBuffer(buf)) {
