@@ -29,7 +29,8 @@ import { blanked, fileNameLike, qualifiedNameField, YamlLineKeys } from './quali
 import { applyAnsible, isAnsibleConfigFile, isAnsibleText, isAnsibleVarsJson } from './ansible.js';
 import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
-import { ApacheDefines, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
+import { ApacheDefines, caddyEnvDefaults, isCaddyfile, NginxMaps, nginxMaps, nginxPassVariable, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
+import { webContexts, webFactsOf, type WebContext, type WebFacts } from './web-includes.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -1141,30 +1142,48 @@ export function bareImageLine(raw: string): boolean {
  * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
  * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
  */
-function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false): void {
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false, web?: WebContext): void {
   const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
-  const defines = yamlLines ? undefined : new ApacheDefines();
-  const upstreams = yamlLines ? new Map<string, number>() : nginxUpstreams(text);
+  const defines = yamlLines ? undefined : new ApacheDefines(web?.apache);
+  const upstreams = new Map<string, { file: string; line: number }>();
+  if (!yamlLines) {
+    for (const [name, line] of nginxUpstreams(text)) upstreams.set(name, { file, line });
+    for (const [name, at] of web?.upstreams ?? []) if (!upstreams.has(name)) upstreams.set(name, at);
+  }
   const nginxSets = yamlLines ? undefined : new NginxSets(text);
+  const maps = yamlLines ? undefined : new NginxMaps([...nginxMaps(text, file), ...(web?.maps ?? [])]);
+  const caddy = !yamlLines && isCaddyfile(file);
   const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
-    const upstream = variableUpstream(raw);
-    // `proxy_pass $backend;` with `set $backend https://api.vendor.example;` around it: that destination.
-    // What follows the variable (`$backend/api`) follows the value.
-    const rest = upstream?.directive.startsWith('nginx ') && nginxSets ? /^[^\s;]*/.exec(raw.slice(raw.indexOf(upstream.upstream) + upstream.upstream.length))![0] : undefined;
-    const set = rest !== undefined ? nginxSets?.valuesAt(upstream!.upstream, n, rest) : undefined;
-    if (set && 'values' in set) {
-      for (const v of set.values) for (const r of referencesIn(`${v.value}${rest}`, false)) refs.push({ file, line: n, ...r, provenance: `${file}:${n} ${upstream!.directive} ${upstream!.upstream}: ${upstream!.upstream} is ${v.note}` });
-    } else if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: `${variableUpstreamNote(file, n, upstream)}${set ? `; ${set.unknown}` : ''}` });
-    // Apache's `${NAME}` with `Define NAME value` above it: the line read as httpd reads it.
-    const defined = defines?.fill(raw, file, n);
+    // Apache's `${NAME}` with `Define NAME value` above it (or in a file included above): the line read as httpd reads it.
+    const defined = defines?.fill(raw, file, n) ?? (caddy ? caddyEnvDefaults(raw, file, n) : undefined);
     if (defined) {
       for (const r of referencesIn(defined.line, false)) refs.push({ file, line: n, ...r, provenance: defined.note });
       return;
     }
+    // `proxy_pass $backend;` with `set $backend https://api.vendor.example;` around it: that destination;
+    // `proxy_pass http://$target;` with a `map … $target { … }` of the configuration: each value it gives.
+    // What follows the variable (`$backend/api`) follows the value.
+    const pass = nginxSets && maps ? nginxPassVariable(raw) : undefined;
+    const set = pass ? nginxSets!.valuesAt(pass.name, n, pass.after) : undefined;
+    const mapped = pass && !set ? maps!.valuesOf(pass.name, file) : undefined;
+    const followed = set && 'values' in set ? set.values : mapped?.values;
+    if (pass && followed && (followed.length || mapped?.unknown)) {
+      const at = `${file}:${n} ${pass.directive} ${pass.before}${pass.name}${pass.after}`;
+      const unread: string[] = mapped?.unknown ? [mapped.unknown] : [];
+      for (const v of followed) {
+        const found = referencesIn(`${pass.before}${v.value}${pass.after}`, false);
+        for (const r of found) refs.push({ file, line: n, ...r, provenance: `${at}: ${pass.name} is ${v.note}` });
+        if (!found.length && unread.length < 4) unread.push(`the value ${v.note} names no destination read here`);
+      }
+      if (unread.length) refs.push({ file, line: n, kind: 'url', value: `${pass.before}${pass.name}${pass.after}`, provenance: `${at}: ${unread.join('; ')}${web ? ` (${web.via})` : ''}` });
+      return;
+    }
+    const upstream = variableUpstream(raw);
+    if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: `${variableUpstreamNote(file, n, upstream)}${set && 'unknown' in set ? `; ${set.unknown}` : ''}` });
     const line = blanked(raw, names.masks(raw, yamlLines));
     const from = froms?.get(n);
     if (from) {
@@ -1194,7 +1213,7 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
       const r = refs[i];
       const name = r.kind === 'url' ? /^[a-z]+:\/\/([A-Za-z0-9_.-]+)(?=[/:;]|$)/i.exec(r.value)?.[1]?.toLowerCase() : undefined;
       const at = name === undefined ? undefined : upstreams.get(name);
-      if (at !== undefined) r.inCluster = upstreamGroupNote(file, name!, at);
+      if (at !== undefined) r.inCluster = upstreamGroupNote(at.file, name!, at.line);
     }
 }
 
@@ -1202,7 +1221,7 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
@@ -1229,7 +1248,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
         scanText(rel, q.rest, refs, settings);
       } else {
         const before = refs.length;
-        scanText(rel, text, refs, settings);
+        scanText(rel, text, refs, settings, false, web);
         markNtpServers(rel, text, refs, before);
       }
   }
@@ -1575,13 +1594,8 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
     if (f && f.type === 'text' && !isQuadletUnit(f.file) && !keepsText(f.file, 'text', '') && !again.has(f.file)) again.set(f.file, ref);
   }
   if (!again.size) return;
-  const drop = <T extends { file: string }>(list: T[]) => {
-    let j = 0;
-    for (const x of list) if (!again.has(x.file)) list[j++] = x;
-    list.length = j;
-  };
-  drop(out.references);
-  drop(out.settings);
+  dropFilesOf(out.references, again);
+  dropFilesOf(out.settings, again);
   for (const [rel, ref] of again) {
     const abs = path.resolve(cwd, rel);
     const buf = await readRegularFile(abs, MAX_BYTES, { follow: false });
@@ -1687,6 +1701,51 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
   }
 }
 
+/** Removes, in place, what `list` holds of the files `files` names (read again after the scan). */
+function dropFilesOf<T extends { file: string }>(list: T[], files: { has(file: string): boolean }): void {
+  let j = 0;
+  for (const x of list) if (!files.has(x.file)) list[j++] = x;
+  list.length = j;
+}
+
+/** A file's references, each (line, kind, value, key path) once, as copies of the file's strings. */
+function pushDistinct(refs: readonly Reference[], references: Reference[]): void {
+  const seen = new Set<string>();
+  for (const r of refs) {
+    const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
+    if (seen.has(k)) continue;
+    seen.add(k);
+    references.push(detachStrings(r));
+  }
+}
+
+/**
+ * The files of a web server configuration that others join (nginx `include`, Apache `Include`),
+ * read again with the maps, upstream groups and Defines those give them: their text findings
+ * replaced. Each read under the bound of any scanned file; the include problems (a cycle, too deep)
+ * listed, not unscanned.
+ */
+async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], cwd: string, out: { references: Reference[]; settings: Setting[] }, opts: ScanOptions): Promise<SkippedFile[]> {
+  const { contexts, problems } = webContexts(facts, scanned);
+  const skipped: SkippedFile[] = problems.map((p) => ({ ...p, unscanned: false }));
+  if (!contexts.size) return skipped;
+  dropFilesOf(out.references, contexts);
+  dropFilesOf(out.settings, contexts);
+  for (const [rel, web] of contexts) {
+    const buf = await readRegularFile(path.resolve(cwd, rel), MAX_BYTES, { follow: false });
+    if (!Buffer.isBuffer(buf)) {
+      skipped.push({ file: rel, reason: `not read again with the definitions of the files its configuration includes: ${buf.reason}`, unscanned: true });
+      continue;
+    }
+    const refs: Reference[] = [];
+    const found: Setting[] = [];
+    scanFileText(rel, 'text', buf.toString('utf8'), refs, found, undefined, undefined, undefined, undefined, undefined, undefined, web);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
+    pushDistinct(refs, out.references);
+  }
+  return skipped;
+}
+
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
   const roots = await Promise.all(inputs.map((p) => realpath(path.resolve(cwd, p)).catch(() => path.resolve(cwd, p))));
   const maxPaths = opts.maxPaths ?? MAX_SCAN_PATHS;
@@ -1716,6 +1775,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const envFiles: ComposeEnvFileRef[] = [];
   const builds: ComposeBuild[] = [];
   const gitops: GitOpsCollected = { releases: [], sources: [], bytes: 0, dropped: 0 };
+  const webFacts = new Map<string, WebFacts>();
+  const plainTexts: string[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1753,6 +1814,9 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
     const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops);
     noteTextParsed(buf.length);
+    const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
+    if (facts) webFacts.set(rel, detachStrings(facts, 6));
+    if (type === 'text' && !isQuadletUnit(rel)) plainTexts.push(rel);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
     for (let i = chartsBefore; i < helmCharts.length; i++) detachStrings(helmCharts[i]);
@@ -1760,14 +1824,11 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(detachStrings(x));
     // Not "unscanned": every line was read for URLs, hosts and images, only key paths are unknown.
     if (problem !== undefined) skipped.push({ file: rel, reason: detached(`not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`), unscanned: false });
-    const seen = new Set<string>();
-    for (const r of refs) {
-      const k = `${r.line} ${r.kind} ${r.value} ${r.keyPath ?? ''}`;
-      if (seen.has(k)) continue;
-      seen.add(k);
-      references.push(detachStrings(r));
-    }
+    pushDistinct(refs, references);
   }
+  // A web server configuration over several files (nginx include, Apache Include): each file joined to
+  // others is read again with what they define (audit/web-includes.ts).
+  skipped.push(...(await rescanIncluded(webFacts, plainTexts, cwd, { references, settings }, opts)));
   // The project environment of each Compose file first: it fills in the env_file names with variables.
   const dotenvs = new ComposeEnvs(files);
   const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);
