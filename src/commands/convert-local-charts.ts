@@ -125,6 +125,7 @@ function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderErr
       continue;
     }
     const refs = new Set<string>();
+    const bare = new Set<string>();
     let exhausted = false;
     for (const d of documents) {
       const strings = evaluateJsonPath(compiled.steps, d.object, budget);
@@ -134,11 +135,17 @@ function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderErr
       }
       for (const s of strings) {
         const ref = normalizeRef(s);
-        if (ref !== undefined) refs.add(ref);
+        // A bare word (`debug`, a log level beside the images in env[*].value) is no image anyone means, though oc-mirror would try docker.io/library/<word>:latest.
+        if (ref !== undefined && (s.includes('/') || s.includes(':') || s.includes('@'))) refs.add(ref);
+        else if (ref !== undefined) bare.add(s);
       }
     }
     if (exhausted) {
       out.skipped.push({ from: p.from, item, why: `not evaluated in every object: reading the rendered chart takes more than ${JSONPATH_LIMITS.visits} steps, so images it names may be missing`, todo: 'List the images it names under images:.' });
+    }
+    if (bare.size) {
+      const words = [...bare].slice(0, 8).join(', ') + (bare.size > 8 ? `, … (${bare.size})` : '');
+      out.skipped.push({ from: p.from, item: `${item}: ${words}`, why: 'found there, but a bare word (no registry path, tag or digest) is not carried as an image (oc-mirror would try docker.io/library/<word>:latest)', todo: 'If one is an image you deploy, list it under images: with its full reference.' });
     }
     for (const ref of refs) out.candidates.push({ field: 'images', entry: { ref, ...(c.platforms ? { platforms: c.platforms } : {}) }, from: p.from });
     if (!refs.size && !exhausted) {
