@@ -1,8 +1,10 @@
 import { realpath } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { discoverChartImages, userValues, type UserValues } from '../kinds/chart/discover.js';
+import { discoverWithRenderer, normalizeRef, userValues, type UserValues } from '../kinds/chart/discover.js';
+import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
 import { loadChart, readValuesFile } from '../kinds/chart/load.js';
 import type { Candidate, ConvertNote, LocalChart } from '../manifest/convert/common.js';
+import { compileJsonPath, evaluateJsonPath, JSONPATH_LIMITS } from '../manifest/convert/jsonpath.js';
 import { isWithin } from '../store/safe-path.js';
 
 /** Local charts one conversion renders (each loads up to 100 MiB of chart files). */
@@ -27,7 +29,7 @@ const REPO_TODO = 'To carry the chart itself, publish it to an HTTP or OCI chart
 export async function localChartImages(charts: LocalChart[]): Promise<LocalChartImages> {
   const out: LocalChartImages = { candidates: [], skipped: [], notes: [] };
   // One render per chart and values (many releases of one chart): its images and dependencies named once.
-  const done = new Map<string, ReturnType<typeof discoverChartImages> | undefined>();
+  const done = new Map<string, { found: ReturnType<typeof discoverWithRenderer>; documents: RenderedDocument[] } | undefined>();
   for (const c of charts) {
     const skip = (item: string, why: string, todo: string) => void out.skipped.push({ from: c.from, item, why, todo });
     const key = [c.location, ...c.values.map((v) => v.abs)].join('\0');
@@ -58,7 +60,14 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
         values.push(userValues(await readValuesFile(realValues, { shown: v.shown }), v.shown));
       }
       const chart = await loadChart(real, { allFiles: true });
-      result = discoverChartImages(chart, { values });
+      // The first render is the one with the user's values (later ones probe): its documents are what imagePaths read.
+      let documents: RenderedDocument[] | undefined;
+      const found = discoverWithRenderer(chart, { values }, (o) => {
+        const r = renderChart(chart, o);
+        documents ??= r.documents;
+        return r;
+      });
+      result = { found, documents: documents ?? [] };
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       skip(c.item, `a local chart (${c.shown}) that ferry cannot read: ${err.message}`, err.hint ?? 'Fix the chart, or list its images under images:.');
@@ -68,9 +77,13 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
       if (seen) skip(c.item, `a local chart (${c.shown}) that ferry cannot read (said at its first use)`, 'Fix the chart, or list its images under images:.');
       continue;
     }
-    const { chart } = result;
-    const certain = result.images.filter((i) => i.certainty === 'certain');
-    for (const img of certain) out.candidates.push({ field: 'images', entry: { ref: img.ref }, from: c.from });
+    const { documents } = result;
+    const found = result.found;
+    const { chart } = found;
+    const certain = found.images.filter((i) => i.certainty === 'certain');
+    const platforms = c.platforms ? { platforms: c.platforms } : {};
+    for (const img of certain) out.candidates.push({ field: 'images', entry: { ref: img.ref, ...platforms }, from: c.from });
+    imagePathImages(c, documents, found.renderError, out);
     const withValues = c.values.length ? ` with ${c.values.map((v) => v.shown).join(', ')}` : ' with its default values';
     skip(
       c.item,
@@ -78,17 +91,65 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
       `${REPO_TODO} Keep the chart with your deployment.`,
     );
     if (seen) continue;
-    if (result.renderError) out.notes.push({ from: c.from, item: `${c.item} images`, why: `the chart did not render (${result.renderError}); its images were read from its values alone`, todo: 'Check them: `ferry charts images <dir> --why`.' });
-    for (const img of result.images.filter((i) => i.certainty !== 'certain')) {
+    if (found.renderError) out.notes.push({ from: c.from, item: `${c.item} images`, why: `the chart did not render (${found.renderError}); its images were read from its values alone`, todo: 'Check them: `ferry charts images <dir> --why`.' });
+    for (const img of found.images.filter((i) => i.certainty !== 'certain')) {
       const reason = img.sources.map((s) => s.reason).find(Boolean);
       skip(`${c.item} image ${img.ref}`, img.certainty === 'test' ? 'only `helm test` runs it (a test hook)' : `not deployed with these values${reason ? ` (${reason})` : ''}`, 'List it under images: if you deploy it.');
     }
-    for (const s of result.skippedSubcharts) {
+    for (const s of found.skippedSubcharts) {
       skip(`${c.item} dependency ${s.chart}`, `not rendered: ${s.reason}, so its images are not carried (helm leaves it out too)`, 'If you deploy it, enable it in a values file the source names and convert again.');
     }
-    for (const d of result.missingDependencies) {
+    for (const d of found.missingDependencies) {
       skip(`${c.item} dependency ${d.dependency}${d.version ? ` ${d.version}` : ''}${d.repository ? ` (${d.repository})` : ''}`, 'not vendored under the chart\'s charts/, so its images are not found here', `Run \`helm dependency build ${c.shown}\` and convert again, or list the dependency under charts: with its repo.`);
     }
   }
   return out;
+}
+
+/**
+ * oc-mirror's `imagePaths`: each JSONPath read in every rendered object, as oc-mirror reads it
+ * (client-go's output split on spaces; a result that is no image reference is passed over, as
+ * oc-mirror passes it over). A path ferry does not evaluate, or one that finds nothing, is named.
+ */
+function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderError: string | undefined, out: LocalChartImages): void {
+  const budget = { visits: JSONPATH_LIMITS.visits };
+  for (const p of c.imagePaths ?? []) {
+    const item = `${c.item} imagePaths: ${p.path}`;
+    const compiled = compileJsonPath(p.path);
+    if ('problem' in compiled) {
+      out.skipped.push({ from: p.from, item, why: `not evaluated: ${compiled.problem}; the images it names are not carried`, todo: 'Write it as one {.a.b[*].c} path (fields, [*], [n], ..field, [?(@.f == \'v\')]), or list those images under images:.' });
+      continue;
+    }
+    if (renderError !== undefined) {
+      out.skipped.push({ from: p.from, item, why: 'not evaluated: the chart did not render, so there are no objects to read it in', todo: 'Fix the chart, or list the images it names under images:.' });
+      continue;
+    }
+    const refs = new Set<string>();
+    const bare = new Set<string>();
+    let exhausted = false;
+    for (const d of documents) {
+      const strings = evaluateJsonPath(compiled.steps, d.object, budget);
+      if (strings === undefined) {
+        exhausted = true;
+        break;
+      }
+      for (const s of strings) {
+        const ref = normalizeRef(s);
+        // A bare word (`debug`, a log level beside the images in env[*].value) is no image anyone means, though oc-mirror would try docker.io/library/<word>:latest.
+        if (ref !== undefined && (s.includes('/') || s.includes(':') || s.includes('@'))) refs.add(ref);
+        else if (ref !== undefined) bare.add(s);
+      }
+    }
+    if (exhausted) {
+      out.skipped.push({ from: p.from, item, why: `not evaluated in every object: reading the rendered chart takes more than ${JSONPATH_LIMITS.visits} steps, so images it names may be missing`, todo: 'List the images it names under images:.' });
+    }
+    if (bare.size) {
+      const words = [...bare].slice(0, 8).join(', ') + (bare.size > 8 ? `, … (${bare.size})` : '');
+      out.skipped.push({ from: p.from, item: `${item}: ${words}`, why: 'found there, but a bare word (no registry path, tag or digest) is not carried as an image (oc-mirror would try docker.io/library/<word>:latest)', todo: 'If one is an image you deploy, list it under images: with its full reference.' });
+    }
+    for (const ref of refs) out.candidates.push({ field: 'images', entry: { ref, ...(c.platforms ? { platforms: c.platforms } : {}) }, from: p.from });
+    if (!refs.size && !exhausted) {
+      out.notes.push({ from: p.from, item, why: 'names no image in the rendered chart (with the values it is rendered with)', todo: 'Check the path against `helm template` output; nothing is missing if the chart puts no image there.' });
+    }
+  }
 }

@@ -1,4 +1,4 @@
-import { link, lstat, mkdir, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { FerryError, isFerryError, unreadableFile } from '../errors.js';
@@ -127,7 +127,8 @@ export async function convertCommand(format: string, files: string[], opts: Conv
       all.push(await convertHelmfile(file, abs, { outDir, environment: opts.environment ?? 'default', read }));
     } else if (format === 'oc-mirror') {
       const docs = await readSource(abs, 'oc-mirror ImageSetConfiguration');
-      const conv = convertOcMirror(docs, file);
+      // oc-mirror reads a helm.local chart's path relative to the directory it runs in.
+      const conv = convertOcMirror(docs, file, { cwd, root: await realpath(cwd) });
       if (!conv.configs) {
         throw new FerryError('VALIDATION', `${file}: no ImageSetConfiguration (mirror.openshift.io/v1alpha2 or v2alpha1) in it`, { hint: 'Name the ImageSetConfiguration file you give oc-mirror --config.' });
       }

@@ -189,13 +189,13 @@ components:
     expect(said(r, 'selector.flavor: arm', '--flavor arm')).toBe(true);
   });
 
-  it('names a v1beta1 import (merged by Zarf) as not carried', async () => {
+  it('names a v1beta1 import that is not there, and a remote one', async () => {
     const dir = await dirWith('zarf-beta-import', {
       'zarf.yaml': 'apiVersion: zarf.dev/v1beta1\nkind: ZarfPackageConfig\nmetadata: {name: merge-import}\ncomponents:\n  - name: app\n    images:\n      - name: redis:7\n    import:\n      local:\n        - path: components/app.yaml\n      remote:\n        - url: oci://ghcr.io/acme/components/app:1.0.0\n',
     });
     const r = await convertJson(dir, ['zarf', 'zarf.yaml']);
     expect(r.manifest.images).toEqual([{ ref: 'docker.io/library/redis:7' }]);
-    expect(said(r, 'import.local: components/app.yaml', 'ZarfComponentConfig')).toBe(true);
+    expect(said(r, 'import.local: components/app.yaml', 'does not exist', 'not converted')).toBe(true);
     expect(said(r, 'import.remote: oci://ghcr.io/acme/components/app:1.0.0')).toBe(true);
   });
 });

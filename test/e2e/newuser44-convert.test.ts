@@ -130,7 +130,7 @@ describe('ferry convert oc-mirror', () => {
       [40, ['blockedImages: ^quay.io/(acme|other)/nothing$', 'does not evaluate']],
       [50, ['helm chart podinfo-latest imagePaths']],
       [51, ['helm repository everything (https://charts.acme.example/stable): every chart', 'List the charts']],
-      [54, ['helm local: mychart (path: /home/me/charts/mychart-1.0.0.tgz)']],
+      [54, ['helm local: mychart', 'nothing at /home/me/charts/mychart-1.0.0.tgz']],
       [57, ['samples']],
     ];
     for (const [line, words] of expected) {

@@ -55,6 +55,13 @@ export interface LocalChart {
   /** The source item (`charts: podinfo-local`). */
   item: string;
   from: SourcePlace;
+  /**
+   * oc-mirror `imagePaths`: JSONPath expressions (Kubernetes syntax) naming more fields of the
+   * rendered objects that hold images; the images there are carried too.
+   */
+  imagePaths?: Array<{ path: string; from: SourcePlace }>;
+  /** Platforms (`os/arch`) the chart's images are carried for (oc-mirror's chart `platforms:`); else all. */
+  platforms?: string[];
 }
 
 /** What a reader makes of its files. */

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { YamlDocumentData } from '../input-file.js';
 import { brief, emptyConversion, isHttpUrl, isMapping, isSet, text, type Conversion, type ConvertNote, type SourcePlace } from './common.js';
 
@@ -21,7 +22,14 @@ const TARGET_TODO = 'Where an image lives on the mirror is the mirror target\'s 
 
 type Here = (...p: Array<string | number>) => SourcePlace;
 
-export function convertOcMirror(docs: YamlDocumentData[], file: string): Conversion & { configs: number } {
+export interface OcMirrorOptions {
+  /** Where convert runs: oc-mirror reads a `helm.local` chart's `path:` relative to the directory it runs in. */
+  cwd: string;
+  /** Real path of that directory: a local chart is read only inside it. */
+  root: string;
+}
+
+export function convertOcMirror(docs: YamlDocumentData[], file: string, opts: OcMirrorOptions): Conversion & { configs: number } {
   const conv = { ...emptyConversion(), configs: 0 };
   docs.forEach((doc, d) => {
     const m = doc.value;
@@ -54,7 +62,7 @@ export function convertOcMirror(docs: YamlDocumentData[], file: string): Convers
     convertPlatform(mirror.platform, here, conv);
     convertAdditionalImages(mirror.additionalImages, here, blocked, conv);
     convertOperators(mirror.operators, here, blocked, conv);
-    convertHelm(mirror.helm, here, conv);
+    convertHelm(mirror.helm, here, conv, opts);
   });
   return conv;
 }
@@ -186,14 +194,71 @@ function convertOperators(list: unknown, here: Here, blocked: Blocked, conv: Con
   });
 }
 
-function convertHelm(helm: unknown, here: Here, conv: Conversion): void {
-  if (!isMapping(helm)) return;
-  const local = Array.isArray(helm.local) ? helm.local : [];
-  local.forEach((c, i) => {
-    const name = isMapping(c) ? (text(c.name) ?? '?') : brief(c);
-    const p = isMapping(c) ? text(c.path) : undefined;
-    conv.skipped.push({ from: here('helm', 'local', i), item: `helm local: ${name}${p ? ` (path: ${p})` : ''}`, why: 'a chart on disk, not from an HTTP or OCI chart repository', todo: 'Publish it to an HTTP or OCI chart repository (helm push) and list it under charts: with that repo.' });
+/** A field as oc-mirror reads it: sigs.k8s.io/yaml hands the file to encoding/json, which matches names in any case (`imagepaths`). */
+function field(m: Record<string, unknown>, name: string): { key: string; value: unknown } | undefined {
+  if (Object.hasOwn(m, name)) return { key: name, value: m[name] };
+  const lower = name.toLowerCase();
+  const key = Object.keys(m).find((k) => k.toLowerCase() === lower);
+  return key === undefined ? undefined : { key, value: m[key] };
+}
+
+/** A chart's `imagePaths` (JSONPath expressions, Kubernetes syntax), each with its place; a problem as text. */
+function imagePathsOf(chart: Record<string, unknown>, at: (...p: Array<string | number>) => SourcePlace): { paths: Array<{ path: string; from: SourcePlace }>; key?: string; problem?: string } {
+  const f = field(chart, 'imagePaths');
+  if (!f || !isSet(f.value)) return { paths: [] };
+  if (!Array.isArray(f.value)) return { paths: [], key: f.key, problem: 'imagePaths must be a list of JSONPath expressions' };
+  const paths: Array<{ path: string; from: SourcePlace }> = [];
+  for (let k = 0; k < f.value.length; k++) {
+    const p = text(f.value[k]);
+    if (p === undefined) return { paths: [], key: f.key, problem: `imagePaths: ${brief(f.value[k])} is not a JSONPath expression` };
+    paths.push({ path: p, from: at(f.key, k) });
+  }
+  return { paths, key: f.key };
+}
+
+/** Keys of a chart entry as oc-mirror names them (matched in any case, as it reads them). */
+const CHART_KEYS = new Set(['name', 'version', 'path', 'imagepaths', 'platforms']);
+
+/**
+ * `helm.local`: a chart on disk (a directory or packaged .tgz, `path:` relative to where oc-mirror
+ * runs), which oc-mirror renders with its default values and mirrors the images it finds: rendered
+ * by the command as `helm template` does (LocalChart), `imagePaths` read in what it renders,
+ * `platforms` as the images' platforms.
+ */
+function convertLocalCharts(list: unknown, here: Here, conv: Conversion, opts: OcMirrorOptions): void {
+  if (!Array.isArray(list)) return;
+  list.forEach((c, i) => {
+    const from = here('helm', 'local', i);
+    const at = (...p: Array<string | number>) => here('helm', 'local', i, ...p);
+    const name = isMapping(c) ? (text(field(c, 'name')?.value) ?? '?') : brief(c);
+    const item = `helm local: ${name}`;
+    const p = isMapping(c) ? text(field(c, 'path')?.value) : undefined;
+    if (!isMapping(c) || !p) return void conv.skipped.push({ from, item, why: 'names no chart on disk (path:), which oc-mirror needs', todo: 'Fix the ImageSetConfiguration.' });
+    const paths = imagePathsOf(c, at);
+    if (paths.problem) conv.skipped.push({ from: at(paths.key!), item: `${item} ${paths.key}`, why: paths.problem, todo: 'Write each path as a JSONPath expression, e.g. "{.spec.template.spec.containers[*].env[*].value}".' });
+    const pf = field(c, 'platforms');
+    const { platforms, problem } = platformsOf(pf?.value);
+    if (problem) conv.skipped.push({ from: at(pf!.key), item: `${item} platforms`, why: `${problem}; the chart's images are carried for every platform`, todo: 'Write each platform as {os: linux, architecture: amd64}.' });
+    if (platforms) conv.notes.push(filteredNote(at(pf!.key), `${item} images`, platforms));
+    for (const key of Object.keys(c)) {
+      if (!CHART_KEYS.has(key.toLowerCase()) && isSet(c[key])) conv.skipped.push({ from: at(key), item: `${item} ${key}: ${brief(c[key])}`, why: 'not a field of a Helm chart ferry knows', todo: 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.' });
+    }
+    conv.localCharts.push({
+      location: path.resolve(opts.cwd, p),
+      shown: p,
+      root: opts.root,
+      values: [],
+      item,
+      from,
+      ...(paths.paths.length ? { imagePaths: paths.paths } : {}),
+      ...(platforms ? { platforms } : {}),
+    });
   });
+}
+
+function convertHelm(helm: unknown, here: Here, conv: Conversion, opts: OcMirrorOptions): void {
+  if (!isMapping(helm)) return;
+  convertLocalCharts(helm.local, here, conv, opts);
   const repos = Array.isArray(helm.repositories) ? helm.repositories : [];
   repos.forEach((repo, i) => {
     const from = here('helm', 'repositories', i);
@@ -224,14 +289,25 @@ function convertHelm(helm: unknown, here: Here, conv: Conversion): void {
         entry.version = '*';
         conv.notes.push({ from: at, item: label, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as helm takes the newest', todo: 'Write the version you deploy under version:.' });
       }
+      const chartAt = (...p: Array<string | number>) => here('helm', 'repositories', i, 'charts', j, ...p);
+      const paths = imagePathsOf(chart, chartAt);
+      if (paths.problem) conv.skipped.push({ from: chartAt(paths.key!), item: `${label} ${paths.key}`, why: paths.problem, todo: 'Write each path as a JSONPath expression, e.g. "{.spec.template.spec.containers[*].env[*].value}".' });
+      for (const p of paths.paths) {
+        conv.skipped.push({
+          from: p.from,
+          item: `${label} imagePaths: ${p.path}`,
+          why: 'a JSONPath oc-mirror reads images at in the rendered chart, besides the containers\' image fields; ferry renders a repository chart at `lock` and finds its images by its own rules (every container, image-named fields, images handed to operators), which may or may not cover this path: not evaluated, so an image only it names may be missing',
+          todo: `See what ferry finds: \`ferry charts images ${url} --chart ${name} --version ${entry.version as string} --why\`, and list any image only this path names under images:.`,
+        });
+      }
       for (const key of Object.keys(chart)) {
         const v = chart[key];
-        if (['name', 'version'].includes(key) || !isSet(v)) continue;
+        if (['name', 'version', 'imagepaths'].includes(key.toLowerCase()) || !isSet(v)) continue;
         const why =
-          key === 'imagePaths' ? 'paths oc-mirror reads the chart\'s images from; ferry finds them in what the chart renders (with its default values)'
-          : key === 'platforms' ? 'platforms of the chart\'s images; ferry carries every platform of a discovered image'
+          key === 'platforms' ? 'platforms of the chart\'s images; ferry carries every platform of a discovered image'
+          : key === 'path' ? 'a path on disk, which oc-mirror reads only for helm.local charts'
           : 'not a field of a Helm chart ferry knows';
-        const todo = key === 'imagePaths' || key === 'platforms' ? 'List the images the chart needs under images: (with platforms:), so the lock has them whatever the chart renders.' : 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.';
+        const todo = key === 'platforms' ? 'List the images the chart needs under images: (with platforms:), so the lock has them whatever the chart renders.' : 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.';
         conv.skipped.push({ from: here('helm', 'repositories', i, 'charts', j, key), item: `${label} ${key}: ${brief(v)}`, why, todo });
       }
       conv.candidates.push({ field: 'charts', entry, from: at });

@@ -136,7 +136,8 @@ export async function convertZarf(doc: YamlDocumentData, file: string, abs: stri
   const opts: ZarfOptions = { ...given, arch, beta: pkg.apiVersion === 'zarf.dev/v1beta1' };
   conv.name = text(metadata.name);
   conv.description = text(metadata.description);
-  const ctx: PackageContext = { doc, file, base, chain: [root] };
+  // The import chain holds package directories (v1alpha1 imports a package) or component config files (v1beta1).
+  const ctx: PackageContext = { doc, file, base, chain: [opts.beta ? await realpath(abs) : root] };
   const walk: Walk = { ...includeWalk(root, ZARF_IMPORT_LIMITS, { tree: 'the package\'s directory', step: 'import' }), opts, conv };
   for (const key of Object.keys(pkg)) {
     if (!PACKAGE_FIELDS.has(key)) conv.skipped.push({ from: { file, line: doc.lineOf([key]) }, item: `${key}: ${brief(pkg[key])}`, why: 'not a field of a Zarf package ferry knows', todo: `Check the field; ferry converts what ${schemaOf(opts)} defines.` });
@@ -197,14 +198,28 @@ async function convertComponent(comp: unknown, i: number, ctx: PackageContext, w
   }
   const component = `component ${text(comp.name) ?? `#${i + 1}`}${ctx.importedAt ? `, imported by ${ctx.importedAt}` : ''}`;
   const here = (...p: Array<string | number>) => at([...cp, ...p], component);
+  // v1beta1: the imported component config is merged under this component (Zarf's mergeComponentSpec).
+  if (opts.beta) {
+    await otherFields(comp, here, ctx, walk);
+    const parts = await betaParts(comp, here, ctx, walk);
+    convertParts(parts, walk);
+    return;
+  }
+  await otherFields(comp, here, ctx, walk);
+  convertParts(partsOf(comp, here, ctx, conv), walk);
+}
+
+/** A component's fields other than images, charts and files: each named (a v1alpha1 `import:` followed). */
+async function otherFields(comp: Record<string, unknown>, here: Here, ctx: PackageContext, walk: Walk): Promise<void> {
+  const { conv, opts } = walk;
+  const skip = (from: SourcePlace, item: string, why: string, todo: string) => conv.skipped.push({ from, item, why, todo });
   for (const key of Object.keys(comp)) {
     const v = comp[key];
     if (COMPONENT_QUIET.has(key) || ['images', 'charts', 'files'].includes(key) || !isSet(v)) continue;
     const items = Array.isArray(v) ? v : [v];
     switch (key) {
       case 'import':
-        if (opts.beta) betaImports(v, here, conv);
-        else await followImport(comp, here, ctx, walk);
+        if (!opts.beta) await followImport(comp, here, ctx, walk);
         break;
       case 'repos':
       case 'repositories':
@@ -227,33 +242,178 @@ async function convertComponent(comp: unknown, i: number, ctx: PackageContext, w
         skip(here(key), `${key}: ${brief(v)}`, 'not a field of a Zarf component ferry knows', `Check the field; ferry converts what ${schemaOf(opts)} defines.`);
     }
   }
-  convertImages(comp.images, here, opts, conv);
-  convertCharts(comp.charts, here, ctx, opts, conv, walk.root);
-  convertFiles(comp.files, here, opts, conv);
 }
 
 const exists = (p: string) => stat(p).then((s) => s, () => undefined);
 
+/** One item of a component (an image, a file, a values file) with its place and the package it is read in. */
+interface Placed {
+  value: unknown;
+  /** Its place, or a field's below it. */
+  at: Here;
+  ctx: PackageContext;
+}
+
+/** A chart as Zarf merges it: its fields (the source's place and package), its values files each from its own package. */
+interface ChartItem extends Placed {
+  valuesFiles: Placed[];
+}
+
+interface ComponentParts {
+  images: Placed[];
+  charts: ChartItem[];
+  files: Placed[];
+}
+
+/** A component's images, charts and files as placed items; a field that is no list is named. */
+function partsOf(comp: Record<string, unknown>, here: Here, ctx: PackageContext, conv: Conversion): ComponentParts {
+  const list = (key: 'images' | 'charts' | 'files'): Placed[] => {
+    const v = comp[key];
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) {
+      conv.skipped.push({ from: here(key), item: `${key}: ${brief(v)}`, why: `${key} must be a list`, todo: 'Fix the zarf.yaml.' });
+      return [];
+    }
+    return v.map((value, j) => ({ value, at: (...p: Array<string | number>) => here(key, j, ...p), ctx }));
+  };
+  const charts = list('charts').map((c): ChartItem => {
+    const vfs = isMapping(c.value) && Array.isArray(c.value.valuesFiles) ? c.value.valuesFiles : [];
+    return { ...c, valuesFiles: vfs.map((value, k) => ({ value, at: (...p: Array<string | number>) => c.at('valuesFiles', k, ...p), ctx })) };
+  });
+  return { images: list('images'), charts, files: list('files') };
+}
+
+function convertParts(parts: ComponentParts, walk: Walk): void {
+  convertImages(parts.images, walk.opts, walk.conv);
+  convertCharts(parts.charts, walk.opts, walk.conv, walk.root);
+  convertFiles(parts.files, walk.opts, walk.conv);
+}
+
+const CHART_SOURCES = ['helmRepository', 'git', 'local', 'oci'];
+
 /**
- * A v1beta1 component's `import: { local: [{path}], remote: [{url}] }`: Zarf merges the imported
- * ZarfComponentConfig into this component by name, which ferry does not follow; each is named.
+ * What Zarf makes of an imported component config under a component (zarf-dev/zarf
+ * src/pkg/packager/load/import_v1beta1_merge.go mergeComponentSpec): images merged by name (this
+ * component's `source:` wins), charts by name (its source replaces the imported one's, its values
+ * files come after), files appended.
  */
-function betaImports(imp: unknown, here: Here, conv: Conversion): void {
-  const m = isMapping(imp) ? imp : {};
-  for (const key of ['local', 'remote'] as const) {
-    (Array.isArray(m[key]) ? m[key] : []).forEach((e, j) => {
-      const where = isMapping(e) ? text(key === 'local' ? e.path : e.url) : undefined;
-      conv.skipped.push({
-        from: here('import', key, j),
-        item: `import.${key}: ${where ?? brief(e)}`,
-        why: key === 'local' ? 'a component merged from a ZarfComponentConfig file; ferry does not follow v1beta1 imports' : 'a component imported from a published (OCI) component; ferry fetches nothing to convert',
-        todo: key === 'local' ? 'List the images, charts and files of that component in this zarf.yaml (or in the ferry manifest).' : 'Pull that component\'s definition and list its images, charts and files in this zarf.yaml (or in the ferry manifest).',
-      });
-    });
+function mergeParts(imported: ComponentParts, head: ComponentParts): ComponentParts {
+  const nameOf = (p: Placed) => (isMapping(p.value) ? text(p.value.name) : undefined);
+  const images = [...imported.images];
+  for (const h of head.images) {
+    const name = nameOf(h);
+    const k = name === undefined ? -1 : images.findIndex((b) => nameOf(b) === name);
+    if (k < 0) images.push(h);
+    else if (isMapping(h.value) && text(h.value.source)) images[k] = { ...images[k], value: { ...(images[k].value as Record<string, unknown>), source: h.value.source } };
   }
+  const charts = [...imported.charts];
+  for (const h of head.charts) {
+    const name = nameOf(h);
+    const k = name === undefined ? -1 : charts.findIndex((b) => nameOf(b) === name);
+    if (k < 0 || !isMapping(h.value)) {
+      charts.push(h);
+      continue;
+    }
+    const base = charts[k];
+    const hv = h.value;
+    const merged: Record<string, unknown> = { ...(base.value as Record<string, unknown>) };
+    const headSource = CHART_SOURCES.some((key) => isMapping(hv[key]));
+    if (headSource) for (const key of CHART_SOURCES) delete merged[key];
+    for (const [key, v] of Object.entries(hv)) {
+      if (key === 'valuesFiles') continue;
+      if ((key === 'values' || key === 'variables') && Array.isArray(merged[key]) && Array.isArray(v)) merged[key] = [...(merged[key] as unknown[]), ...v];
+      else if (isSet(v)) merged[key] = v;
+    }
+    // The chart's source is read where it is written: this component's when it names one, else the imported one's.
+    const where = headSource ? h : base;
+    charts[k] = { value: merged, at: where.at, ctx: where.ctx, valuesFiles: [...base.valuesFiles, ...h.valuesFiles] };
+  }
+  return { images, charts, files: [...imported.files, ...head.files] };
+}
+
+const COMPONENT_CONFIG_FIELDS = new Set(['apiVersion', 'kind', 'metadata', 'component', 'values', 'publishData']);
+
+/**
+ * A v1beta1 component with its `import: { local: [{path}], remote: [{url}] }` resolved as `zarf
+ * package create` resolves it (src/pkg/packager/load/import_v1beta1.go): each `local` path (relative
+ * to the file naming it) is a ZarfComponentConfig, the entries are variants of which exactly one
+ * fits the flavor and architecture (`component.selector`), its own import resolved first, then
+ * merged under this component (mergeParts). Followed inside the top package's directory only, at
+ * most ZARF_IMPORT_LIMITS deep and files, a cycle named; a `remote` (OCI) import is named with the
+ * command to pull it.
+ */
+async function betaParts(spec: Record<string, unknown>, here: Here, ctx: PackageContext, walk: Walk): Promise<ComponentParts> {
+  const { conv, opts } = walk;
+  const own = partsOf(spec, here, ctx, conv);
+  const imp = spec.import;
+  if (!isSet(imp)) return own;
+  const m = isMapping(imp) ? imp : {};
+  if (!isMapping(imp)) conv.skipped.push({ from: here('import'), item: `import: ${brief(imp)}`, why: 'import must be a mapping of local: and remote:', todo: 'Fix the zarf.yaml.' });
+  const remote = Array.isArray(m.remote) ? m.remote : [];
+  remote.forEach((e, j) => {
+    const url = isMapping(e) ? text(e.url) : undefined;
+    conv.skipped.push({
+      from: here('import', 'remote', j),
+      item: `import.remote: ${url ?? brief(e)}`,
+      why: 'a component config imported from an OCI registry; ferry fetches nothing to convert (and Zarf\'s v1beta1 loader refuses remote imports so far)',
+      todo: `Pull it (\`oras pull ${url ? url.replace(/^oci:\/\//, '') : '<ref>'}\`), import the file it holds under import.local with its path, and convert again.`,
+    });
+  });
   for (const key of Object.keys(m)) {
     if (key !== 'local' && key !== 'remote' && isSet(m[key])) conv.skipped.push({ from: here('import', key), item: `import.${key}: ${brief(m[key])}`, why: 'not a field of a v1beta1 import ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1beta1 defines.' });
   }
+  const local = Array.isArray(m.local) ? m.local : [];
+  if (!local.length) return own;
+  const from = here('import', 'local');
+  const item = `import.local: ${local.map((e) => (isMapping(e) ? (text(e.path) ?? '?') : brief(e))).join(', ')}`;
+  const skip = (why: string, todo: string): ComponentParts => {
+    conv.skipped.push({ from, item, why: `${why}; the imported component is not converted (its images, charts and files are not carried)`, todo });
+    return own;
+  };
+  // Every entry is read (as Zarf reads them), then the one that fits is taken.
+  const loaded: Array<{ config: Record<string, unknown>; spec: Record<string, unknown>; doc: YamlDocumentData; shown: string; real: string }> = [];
+  for (let j = 0; j < local.length; j++) {
+    const e = local[j];
+    const p = isMapping(e) ? text(e.path) : undefined;
+    if (!p) return skip(`entry ${j + 1} names no path:, which Zarf refuses`, 'Fix the zarf.yaml.');
+    if (p.includes('###ZARF_')) return skip(`${p} holds a template, which Zarf does not fill in an import path`, 'Write the path.');
+    if (path.isAbsolute(p)) return skip(`${p} is an absolute path, which Zarf refuses`, 'Write the path relative to the file that imports it.');
+    const shown = path.join(path.dirname(ctx.file), p);
+    const target = path.resolve(await realpath(ctx.base), p);
+    const step = await stepInto(walk, ctx.chain, target, shown);
+    if ('refused' in step) return skip(step.refused === 'cycle' ? `${step.why}, which Zarf refuses` : step.refused === 'not-a-file' ? `${shown} is not a file: a v1beta1 import names a component config file, not a directory` : step.why, stepTodo(step.refused, `List that component's images, charts and files in ${ctx.file}, or convert from a directory that holds both.`));
+    const docs = await opts.read(step.real, shown);
+    const config = docs.length === 1 ? docs[0].value : undefined;
+    if (!isMapping(config) || config.kind !== 'ZarfComponentConfig') return skip(`${shown} is not a ZarfComponentConfig (kind:), which a v1beta1 import must name: components are not imported from packages`, 'Name the component config file.');
+    if (config.apiVersion !== 'zarf.dev/v1beta1') return skip(`${shown} has apiVersion ${brief(config.apiVersion)}; a v1beta1 package imports zarf.dev/v1beta1 component configs`, 'Fix the component config.');
+    if (!isMapping(config.component)) return skip(`${shown} defines no component:`, 'Fix the component config.');
+    loaded.push({ config, spec: config.component, doc: docs[0], shown, real: step.real });
+  }
+  const fitting = loaded.filter((l) => !componentUnfit(l.spec, opts));
+  if (fitting.length !== 1) {
+    const fits = [opts.flavor && `flavor ${opts.flavor}`, opts.arch && `architecture ${opts.arch}`].filter(Boolean).join(' and ');
+    const archOpen = opts.arch === undefined && fitting.filter((l) => selectorOf(l.spec, opts).arch).length > 1;
+    return skip(
+      `${fitting.length ? 'several' : 'no'} imported component variants (${loaded.map((l) => l.shown).join(', ')}) fit${fits ? ` ${fits}` : ' (no --flavor, no --arch)'}, and Zarf takes exactly one`,
+      archOpen ? 'They are for different architectures (selector.architecture): convert with --arch <arch>.' : 'Convert with the --flavor (and --arch) of the package you build, or fix the variants\' selector:.',
+    );
+  }
+  const chosen = fitting[0];
+  const importedAt = placeText(from).replace(/ \(.*$/, '');
+  const label = `${here().component ?? 'component'}, imported by ${importedAt}`;
+  const cctx: PackageContext = { doc: chosen.doc, file: chosen.shown, base: path.dirname(chosen.real), chain: [...ctx.chain, chosen.real], importedAt };
+  const cat = (...p: Array<string | number>): SourcePlace => ({ file: chosen.shown, line: chosen.doc.lineOf(['component', ...p]), component: label });
+  const sel = selectorOf(chosen.spec, opts);
+  if (sel.arch && opts.arch === undefined) conv.notes.push({ from: cat(...sel.path, ...sel.archPath), item: `selector.architecture: ${sel.arch}`, why: 'carried, though Zarf imports this variant only for that architecture: the package\'s architecture is not known here', todo: 'Convert with --arch <arch> (as zarf package create --architecture).' });
+  for (const key of Object.keys(chosen.config)) {
+    const at: SourcePlace = { file: chosen.shown, line: chosen.doc.lineOf([key]), component: label };
+    if (!COMPONENT_CONFIG_FIELDS.has(key)) conv.skipped.push({ from: at, item: `${key}: ${brief(chosen.config[key])}`, why: 'not a field of a Zarf component config ferry knows', todo: 'Check the field; ferry converts what zarf-dev/zarf v1beta1 defines.' });
+  }
+  const values = chosen.config.values;
+  if (isMapping(values) && isSet(values.files)) conv.skipped.push({ from: { file: chosen.shown, line: chosen.doc.lineOf(['values', 'files']), component: label }, item: `values.files: ${brief(values.files)}`, why: 'Zarf values, merged into the package\'s, which reach a chart through its values: mappings and templating when Zarf deploys; the charts\' images are found without them', todo: 'Write the chart values they set in a values file and list it under the chart\'s values:.' });
+  await otherFields(chosen.spec, cat, cctx, walk);
+  const imported = await betaParts(chosen.spec, cat, cctx, walk);
+  return mergeParts(imported, own);
 }
 
 /**
@@ -323,33 +483,28 @@ function filled(value: string, item: string, from: SourcePlace, opts: ZarfOption
   return undefined;
 }
 
-function convertImages(images: unknown, here: Here, opts: ZarfOptions, conv: Conversion): void {
-  if (images === undefined || images === null) return;
-  if (!Array.isArray(images)) {
-    conv.skipped.push({ from: here('images'), item: `images: ${brief(images)}`, why: 'images must be a list of references', todo: 'Fix the zarf.yaml.' });
-    return;
-  }
-  images.forEach((img, j) => {
+function convertImages(images: Placed[], opts: ZarfOptions, conv: Conversion): void {
+  for (const { value: img, at } of images) {
     // v1beta1: { name, source: registry | daemon }.
     const raw = opts.beta ? (isMapping(img) ? text(img.name) : undefined) : text(img);
     if (raw === undefined) {
-      conv.skipped.push({ from: here('images', j), item: `images: ${brief(img)}`, why: opts.beta ? 'an image must be a mapping with name:' : 'an image must be a reference (text)', todo: 'Fix the zarf.yaml.' });
-      return;
+      conv.skipped.push({ from: at(), item: `images: ${brief(img)}`, why: opts.beta ? 'an image must be a mapping with name:' : 'an image must be a reference (text)', todo: 'Fix the zarf.yaml.' });
+      continue;
     }
     if (opts.beta && isMapping(img)) {
       const source = text(img.source);
       if (source !== undefined && source !== 'registry') {
-        conv.skipped.push({ from: here('images', j, 'source'), item: `images: ${raw}`, why: `source: ${brief(source)}: taken from ${source === 'daemon' ? 'the local container daemon' : 'elsewhere'}, not from a registry; ferry pulls images from registries`, todo: 'Push the image to a registry and list that reference under images:.' });
-        return;
+        conv.skipped.push({ from: at('source'), item: `images: ${raw}`, why: `source: ${brief(source)}: taken from ${source === 'daemon' ? 'the local container daemon' : 'elsewhere'}, not from a registry; ferry pulls images from registries`, todo: 'Push the image to a registry and list that reference under images:.' });
+        continue;
       }
       for (const key of Object.keys(img)) {
-        if (key !== 'name' && key !== 'source' && isSet(img[key])) conv.skipped.push({ from: here('images', j, key), item: `images: ${raw} ${key}: ${brief(img[key])}`, why: 'not a field of a Zarf image ferry knows', todo: `Check the field; ferry converts what ${schemaOf(opts)} defines.` });
+        if (key !== 'name' && key !== 'source' && isSet(img[key])) conv.skipped.push({ from: at(key), item: `images: ${raw} ${key}: ${brief(img[key])}`, why: 'not a field of a Zarf image ferry knows', todo: `Check the field; ferry converts what ${schemaOf(opts)} defines.` });
       }
     }
-    const ref = filled(raw, `images: ${raw}`, here('images', j), opts, conv);
+    const ref = filled(raw, `images: ${raw}`, at(), opts, conv);
     // zarf package create pulls each image for linux/<the package's architecture> only.
-    if (ref !== undefined) conv.candidates.push({ field: 'images', entry: { ref, ...(opts.arch !== undefined ? { platforms: [`linux/${opts.arch}`] } : {}) }, from: here('images', j) });
-  });
+    if (ref !== undefined) conv.candidates.push({ field: 'images', entry: { ref, ...(opts.arch !== undefined ? { platforms: [`linux/${opts.arch}`] } : {}) }, from: at() });
+  }
 }
 
 /**
@@ -389,11 +544,10 @@ function chartSource(chart: Record<string, unknown>, opts: ZarfOptions): { field
   return { fields, known: ['helmRepository', 'oci', 'git', 'local', 'valuesFiles'], digest };
 }
 
-function convertCharts(charts: unknown, here: Here, ctx: PackageContext, opts: ZarfOptions, conv: Conversion, root: string): void {
-  const base = ctx.base;
-  if (!Array.isArray(charts)) return;
-  charts.forEach((chart, j) => {
-    const from = here('charts', j);
+function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion, root: string): void {
+  charts.forEach(({ value: chart, at: chartAt, ctx, valuesFiles }, j) => {
+    const base = ctx.base;
+    const from = chartAt();
     if (!isMapping(chart)) {
       conv.skipped.push({ from, item: `charts: ${brief(chart)}`, why: 'a chart must be a mapping', todo: 'Fix the zarf.yaml.' });
       return;
@@ -404,16 +558,16 @@ function convertCharts(charts: unknown, here: Here, ctx: PackageContext, opts: Z
     const source = chartSource(chart, opts);
     const fields: Record<string, string | undefined> = {};
     for (const [key, { value, at }] of Object.entries(source.fields)) {
-      const f = filled(value, `${item} ${at.join('.')}: ${value}`, here('charts', j, ...at), opts, conv);
+      const f = filled(value, `${item} ${at.join('.')}: ${value}`, chartAt(...at), opts, conv);
       if (f === undefined) return;
       fields[key] = f;
     }
     const values: Array<{ rel: string; abs: string; shown: string }> = [];
-    const valuesFiles = Array.isArray(chart.valuesFiles) ? chart.valuesFiles : [];
-    valuesFiles.forEach((vf, k) => {
+    // Each values file is read from the package that names it (an imported chart's and this component's).
+    valuesFiles.forEach(({ value: vf, at: vfAt, ctx: vctx }) => {
       // v1beta1: { path, enableTemplating }; a templated file is what Zarf fills in at deploy.
       const v = opts.beta && isMapping(vf) ? text(vf.path) : text(vf);
-      const at = here('charts', j, 'valuesFiles', k);
+      const at = vfAt();
       if (v === undefined) return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${brief(vf)}`, why: 'a values file must be a path', todo: 'Fix the zarf.yaml.' });
       const f = filled(v, `${item} valuesFiles: ${v}`, at, opts, conv);
       if (f === undefined) return;
@@ -421,13 +575,13 @@ function convertCharts(charts: unknown, here: Here, ctx: PackageContext, opts: Z
         return conv.skipped.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'a remote values file: the chart is carried, its images found without this file', todo: 'Download the file beside the manifest and list it under the chart\'s values:.' });
       }
       if (isMapping(vf) && vf.enableTemplating === true) conv.notes.push({ from: at, item: `${item} valuesFiles: ${f}`, why: 'Zarf fills its templates in at deploy; ferry reads the file as it is', todo: 'Check the images the chart finds with the values you deploy.' });
-      values.push({ rel: localFile(f, base, opts.outDir, `${item} valuesFiles:`, at, conv, 'relative to the zarf.yaml\'s directory, as zarf reads it'), abs: path.resolve(base, f), shown: path.join(path.dirname(ctx.file), f) });
+      values.push({ rel: localFile(f, vctx.base, opts.outDir, `${item} valuesFiles:`, at, conv, 'relative to the directory of the file naming it, as zarf reads it'), abs: path.resolve(vctx.base, f), shown: path.join(path.dirname(vctx.file), f) });
     });
     const url = fields.url;
     const unknownFields = () => {
       for (const key of Object.keys(chart)) {
         if (CHART_QUIET.has(key) || source.known.includes(key) || !isSet(chart[key])) continue;
-        const at = here('charts', j, key);
+        const at = chartAt(key);
         const deployTime = ['variables', 'values', 'templatedValuesFiles'].includes(key);
         conv.skipped.push({
           from: at,
@@ -469,16 +623,15 @@ function convertCharts(charts: unknown, here: Here, ctx: PackageContext, opts: Z
   });
 }
 
-function convertFiles(files: unknown, here: Here, opts: ZarfOptions, conv: Conversion): void {
-  if (!Array.isArray(files)) return;
-  files.forEach((f, j) => {
-    const from = here('files', j);
+function convertFiles(files: Placed[], opts: ZarfOptions, conv: Conversion): void {
+  files.forEach(({ value: f, at: fileAt }) => {
+    const from = fileAt();
     if (!isMapping(f)) {
       conv.skipped.push({ from, item: `files: ${brief(f)}`, why: 'a file must be a mapping', todo: 'Fix the zarf.yaml.' });
       return;
     }
     const rawSource = text(f.source) ?? '';
-    const source = filled(rawSource, `files: ${rawSource}`, here('files', j, 'source'), opts, conv);
+    const source = filled(rawSource, `files: ${rawSource}`, fileAt('source'), opts, conv);
     if (source === undefined) return;
     const item = `files: ${source}`;
     const skip = (why: string, todo: string) => conv.skipped.push({ from, item, why, todo });

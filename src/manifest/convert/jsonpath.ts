@@ -1,0 +1,120 @@
+/**
+ * The part of Kubernetes JSONPath (k8s.io/client-go/util/jsonpath) that oc-mirror's `imagePaths`
+ * are written in: one `{…}` expression of `.field`, `['field']`, `..field` (recursive), `[*]` /
+ * `.*`, `[n]` (negative from the end) and `[?(@.a.b == 'v')]` / `!=` / `[?(@.a)]` filters. What
+ * it selects is printed as client-go prints it (strings, space-separated, which oc-mirror then
+ * splits on spaces); anything else in a path is refused with the reason, never half-evaluated.
+ * Bounded: the path's length and steps, and the nodes a walk may visit.
+ */
+
+type Step =
+  | { kind: 'field'; name: string; recursive: boolean }
+  | { kind: 'all'; recursive: boolean }
+  | { kind: 'index'; index: number }
+  | { kind: 'filter'; path: string[]; op?: '==' | '!='; value?: string };
+
+export const JSONPATH_LIMITS = { length: 512, steps: 64, visits: 2_000_000 };
+
+const NAME = /^[A-Za-z0-9_-]+/;
+
+/** A path compiled, or why it is not evaluated. */
+export function compileJsonPath(expr: string): { steps: Step[] } | { problem: string } {
+  if (expr.length > JSONPATH_LIMITS.length) return { problem: `longer than ${JSONPATH_LIMITS.length} characters` };
+  const t = expr.trim();
+  if (!t.startsWith('{') || !t.endsWith('}') || t.indexOf('{', 1) >= 0) return { problem: 'not one {…} JSONPath expression (text around it, or several)' };
+  let s = t.slice(1, -1).trim();
+  if (s.startsWith('$')) s = s.slice(1);
+  const steps: Step[] = [];
+  let i = 0;
+  while (i < s.length) {
+    if (steps.length >= JSONPATH_LIMITS.steps) return { problem: `more than ${JSONPATH_LIMITS.steps} steps` };
+    const recursive = s.startsWith('..', i);
+    if (s[i] === '.') {
+      i += recursive ? 2 : 1;
+      if (s[i] === '*') {
+        steps.push({ kind: 'all', recursive });
+        i++;
+        continue;
+      }
+      const m = NAME.exec(s.slice(i));
+      if (!m) return { problem: `a field name expected at "${s.slice(i, i + 16)}"` };
+      steps.push({ kind: 'field', name: m[0], recursive });
+      i += m[0].length;
+      continue;
+    }
+    if (s[i] !== '[') return { problem: `"${s.slice(i, i + 16)}" is not a step ferry evaluates` };
+    const close = s.indexOf(']', i);
+    if (close < 0) return { problem: 'a [ without ]' };
+    const inner = s.slice(i + 1, close).trim();
+    i = close + 1;
+    if (inner === '*') steps.push({ kind: 'all', recursive: false });
+    else if (/^-?\d{1,9}$/.test(inner)) steps.push({ kind: 'index', index: Number(inner) });
+    else if (/^'[^']*'$|^"[^"]*"$/.test(inner)) steps.push({ kind: 'field', name: inner.slice(1, -1), recursive: false });
+    else if (inner.startsWith('?(') && inner.endsWith(')')) {
+      const f = /^@((?:\.[A-Za-z0-9_-]+)+)\s*(?:(==|!=)\s*(?:'([^']*)'|"([^"]*)"|(-?[\w.]+)))?$/.exec(inner.slice(2, -1).trim());
+      if (!f) return { problem: `the filter [${inner}] is not one ferry evaluates (@.field, @.field == 'value', @.field != 'value')` };
+      steps.push({ kind: 'filter', path: f[1].slice(1).split('.'), op: f[2] as '==' | '!=' | undefined, value: f[3] ?? f[4] ?? f[5] });
+    } else return { problem: `[${inner}] is not a step ferry evaluates (slices and unions are not)` };
+  }
+  if (!steps.length) return { problem: 'selects the whole document' };
+  return { steps };
+}
+
+const isObj = (v: unknown): v is Record<string, unknown> => Boolean(v) && typeof v === 'object' && !Array.isArray(v);
+const children = (v: unknown): unknown[] => (Array.isArray(v) ? v : isObj(v) ? Object.values(v) : []);
+
+/** Scalars as client-go prints them, for filters. */
+function scalarText(v: unknown): string | undefined {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  return undefined;
+}
+
+/**
+ * The strings `steps` select in `doc`, split on spaces as oc-mirror splits client-go's output;
+ * undefined when the walk would visit more than the limit's nodes (`budget` is shared across calls).
+ */
+export function evaluateJsonPath(steps: Step[], doc: unknown, budget: { visits: number }): string[] | undefined {
+  let nodes: unknown[] = [doc];
+  const spend = (n: number) => (budget.visits -= n) >= 0;
+  for (const step of steps) {
+    let pool = nodes;
+    if ((step.kind === 'field' || step.kind === 'all') && step.recursive) {
+      // Every node at or below the current ones (client-go's recursive descent), breadth first.
+      pool = [];
+      const queue = [...nodes];
+      for (let q = 0; q < queue.length; q++) {
+        if (!spend(1)) return undefined;
+        pool.push(queue[q]);
+        for (const c of children(queue[q])) queue.push(c);
+      }
+    }
+    const next: unknown[] = [];
+    for (const n of pool) {
+      if (!spend(1)) return undefined;
+      if (step.kind === 'field') {
+        if (isObj(n) && Object.hasOwn(n, step.name)) next.push(n[step.name]);
+      } else if (step.kind === 'all') {
+        const c = children(n);
+        if (!spend(c.length)) return undefined;
+        for (const x of c) next.push(x);
+      } else if (step.kind === 'index') {
+        if (Array.isArray(n)) {
+          const k = step.index < 0 ? n.length + step.index : step.index;
+          if (k >= 0 && k < n.length) next.push(n[k]);
+        }
+      } else {
+        const list = Array.isArray(n) ? n : [n];
+        if (!spend(list.length)) return undefined;
+        for (const el of list) {
+          let v: unknown = el;
+          for (const key of step.path) v = isObj(v) && Object.hasOwn(v, key) ? v[key] : undefined;
+          const keep = step.op === undefined ? v !== undefined && v !== null && v !== false : step.op === '==' ? scalarText(v) === step.value : scalarText(v) !== step.value;
+          if (keep) next.push(el);
+        }
+      }
+    }
+    nodes = next;
+  }
+  return nodes.flatMap((n) => (typeof n === 'string' ? n.split(' ').filter(Boolean) : []));
+}
