@@ -139,10 +139,29 @@ export function probeNameFoldingOnce(dir: string): Promise<NameFolding> {
  * The clashes of `paths` (relative to `dir`) on `dir`'s file system, as import reports them:
  * each pair with why they are one file there. `shown` turns a path into what the user knows it by.
  */
-export function foldedClashLines(paths: Iterable<string>, f: NameFolding, dir: string, shown: (p: string) => string = (p) => JSON.stringify(p)): Array<{ paths: [string, string]; line: string }> {
+export function foldedClashLines(paths: Iterable<string>, f: NameFolding, dir: string, shown: (p: string) => string = (p) => JSON.stringify(p.length > 200 ? `${p.slice(0, 200)}…` : p)): Array<{ paths: [string, string]; line: string }> {
   const how = f.unknown ? `a file system ferry could not probe (${f.unknown}), so taken to ignore case and Unicode normalization` : `a file system that ${foldingWords(f)}`;
   return foldedClashes(paths, f).map(([a, b]) => ({
     paths: [a, b],
     line: `${shown(a)} and ${shown(b)} are one name in ${dir}, on ${how}: the second written would replace the first after it was verified; import into a directory on a case-sensitive file system (ext4 or xfs without casefold), or bundle one of them`,
   }));
+}
+
+/**
+ * foldedClashLines for paths each placed by an artifact (`placed`: path → its `top` digest and how
+ * it is `shown`), probed in `dir` once per `cache`: each line under every artifact it involves.
+ */
+export function foldedByArtifact(placed: ReadonlyMap<string, { top: string; shown: string }>, dir: string, cache: Map<string, Promise<Map<string, string[]>>>): Promise<Map<string, string[]>> {
+  let p = cache.get(dir);
+  if (!p) {
+    p = probeNameFoldingOnce(dir).then((f) => {
+      const out = new Map<string, string[]>();
+      for (const { paths, line } of foldedClashLines(placed.keys(), f, dir, (x) => placed.get(x)!.shown)) {
+        for (const top of new Set(paths.map((x) => placed.get(x)!.top))) out.set(top, [...(out.get(top) ?? []), line]);
+      }
+      return out;
+    });
+    cache.set(dir, p);
+  }
+  return p;
 }
