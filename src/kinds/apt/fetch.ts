@@ -12,7 +12,7 @@ import { parseRelease, words } from './control.js';
 import type { AptFile, AptLock, AptSuiteLock } from './lock.js';
 import { mainRelease, releaseTextOf, repoUrl } from './repo.js';
 import { generatedPackages } from './generated.js';
-import { aptLabel } from './resolve.js';
+import { aptLabel, poolProblems } from './resolve.js';
 import { packagesPerManifest, splitAptManifests } from './artifact.js';
 import { checkSuiteConfig } from './publish.js';
 import { flatDir } from './spec.js';
@@ -97,6 +97,15 @@ export function aptFetchPlan(entry: AptLock): FetchPlan {
 export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDescriptor[]> {
   const plan = aptFetchPlan(entry);
   const task = ctx.progress.start(plan.artifact, plan.bytes);
+  // A lock made by hand, or by a ferry before it checked: one pool path, one file (see poolProblems).
+  const pool = poolProblems([entry]);
+  if (pool.length) {
+    task.fail('not fetched');
+    throw new FerryError('VERIFY', `${aptLabel(entry)}: the lock lists package files that cannot each have a place of their own in the mirror's pool`, {
+      details: pool,
+      hint: 'Run `ferry lock` again (it refuses such a repository, naming it); nothing of this repository was fetched.',
+    });
+  }
   const debs = uniqueDebs(entry);
   const got = await failTaskOnError(task, () => fetchAptInto(entry, debs, ctx, task));
   // Packages recorded for direct packing are fetched and verified by the pack, not yet.

@@ -13,6 +13,7 @@ import { flatDir, inSuiteDir, type AptSpec } from './spec.js';
 import { generatedFiles } from './generated.js';
 import { checkFlatPackagePath } from './suite-version.js';
 import { warn } from '../warnings.js';
+import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 interface LoadedSource {
@@ -190,6 +191,33 @@ export function flatRepositoryError(spec: { name: string; url: string }, message
   });
 }
 
+/**
+ * What keeps the packages of one repository from sharing its pool: one Filename listed by two
+ * suites with different SHA256 (one .deb would be carried and the other suite's index would name
+ * bytes the mirror does not hold: apt there fails with "Hash Sum mismatch"), and two Filenames
+ * that are one name on a case-insensitive or normalizing file system (`pool/x/Foo.deb` and
+ * `pool/x/foo.deb`: on such a target the second written replaces the first after it was verified).
+ */
+export function poolProblems(entries: readonly AptLock[]): string[] {
+  const out: string[] = [];
+  for (const e of entries) {
+    const byFile = new Map<string, { sha256: string; suite: string }>();
+    for (const s of e.suites) {
+      for (const p of s.packages) {
+        const prev = byFile.get(p.filename);
+        if (!prev) byFile.set(p.filename, { sha256: p.sha256, suite: s.suite });
+        else if (prev.sha256 !== p.sha256 && out.length < 20) out.push(`${aptLabel(e)} ${shownPath(p.filename)}: suite ${prev.suite} lists SHA256 ${prev.sha256}, suite ${s.suite} lists ${p.sha256}`);
+      }
+    }
+    for (const [a, b] of foldedClashes(byFile.keys(), ANY_TARGET)) {
+      out.push(`${aptLabel(e)} ${shownPath(b)} and ${shownPath(a)} are one name on a file system that ignores case or Unicode normalization (Windows and SMB shares, macOS, ext4 casefold): there the second would replace the first`);
+    }
+  }
+  return out;
+}
+
+const shownPath = (p: string) => JSON.stringify(p.length > 200 ? `${p.slice(0, 200)}…` : p);
+
 function toLock(p: AptPackage): AptPackageLock {
   return { name: p.name, version: p.version, architecture: p.architecture, filename: p.filename, sha256: p.sha256, size: p.size };
 }
@@ -351,6 +379,13 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
       unsatisfied,
     });
   });
+  const pool = poolProblems(out);
+  if (pool.length) {
+    throw new FerryError('VERIFY', `${pool.length} package file${pool.length === 1 ? '' : 's'} of one repository cannot each have a place of ${pool.length === 1 ? 'its' : 'their'} own in the mirror's pool`, {
+      details: pool,
+      hint: 'A repository\'s suites share one pool: a path is one file, the same for every suite that lists it. The repository is inconsistent (a mirror mid-sync: try again later) or crafted; report it to its operator. No lock was written.',
+    });
+  }
   // A filtered suite's Packages is ferry's own: its bytes are pinned here, from the indexes the
   // lock pins, so that every field apt at the site reads (Depends, Conflicts…) is the lock's.
   for (const e of out) {

@@ -11,6 +11,7 @@ import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.
 import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
 import { MirrorTree } from '../../mapping/mirror-tree.js';
+import { foldedByArtifact } from '../../store/name-folding.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { writeFileAtomic } from '../../store/temp-files.js';
 import { presentWithSize, sha256OfFile, verifiedWrite } from '../../store/verified-write.js';
@@ -184,23 +185,36 @@ export class ChartTree extends MirrorTree {
   }
 }
 
-/** Per bundle source, built once: each chart's clashes with the bundle's other charts, by top digest. */
-const bundleCharts = new WeakMap<BlobSource, Promise<Map<string, string[]>>>();
+/** Per bundle source, built once: each chart's clashes with the bundle's other charts, by top digest; the archive paths placed. */
+interface BundleCharts {
+  problems: Map<string, string[]>;
+  /** Archive (or provenance) path in charts.dir → the chart placed there and its top digest. */
+  placed: Map<string, { shown: string; top: string }>;
+  /** Per charts.dir: the paths one on its file system, by top digest (probed once). */
+  folded: Map<string, Promise<Map<string, string[]>>>;
+}
 
-function chartClashes(source: BlobSource): Promise<Map<string, string[]>> {
+const bundleCharts = new WeakMap<BlobSource, Promise<BundleCharts>>();
+
+function chartClashes(source: BlobSource): Promise<BundleCharts> {
   let p = bundleCharts.get(source);
   if (!p) {
     p = (async () => {
       const tree = new ChartTree();
       const problems = new Map<string, string[]>();
+      const placed = new Map<string, { shown: string; top: string }>();
       for (const top of (await bundleIndex(source)).manifests) {
         if (top?.annotations?.[ANNOTATION.kind] !== 'chart') continue;
         // An artifact that cannot be read is reported by its own validation.
         const a = await readChartArtifact(top, source).catch(() => undefined);
         const found = a ? tree.placeChart(a, a.refName) : [];
         if (found.length) problems.set(top.digest, found);
+        else if (a && !chartNameProblems(a.meta.name, a.meta.version).length) {
+          const file = mapChartHttp(a.meta.name, a.meta.version, { baseUrl: 'http://ferry.invalid' }).path;
+          for (const x of a.prov ? [file, `${file}.prov`] : [file]) if (!placed.has(x)) placed.set(x, { shown: `${a.refName} ${a.meta.name} ${a.meta.version} (${x})`, top: top.digest });
+        }
       }
-      return problems;
+      return { problems, placed, folded: new Map() };
     })();
     bundleCharts.set(source, p);
   }
@@ -265,7 +279,9 @@ export async function validateChartImport(top: OciDescriptor, source: BlobSource
       if (a.prov) safeJoin(dir, `${path.basename(file)}.prov`, label);
       return true;
     });
-    for (const p of (await chartClashes(source)).get(top.digest) ?? []) problems.add(label, p);
+    const charts = await chartClashes(source);
+    for (const p of charts.problems.get(top.digest) ?? []) problems.add(label, p);
+    for (const p of (await foldedByArtifact(charts.placed, dir, charts.folded)).get(top.digest) ?? []) problems.add(label, p, 'CONFLICT');
     if (placed) {
       let byDir = earlierIndexes.get(source);
       if (!byDir) earlierIndexes.set(source, (byDir = new Map()));

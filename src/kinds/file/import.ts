@@ -5,6 +5,7 @@ import { failTaskOnError } from '../../ui/progress.js';
 import type { ResolvedTarget } from '../../manifest/resolved-target.js';
 import { mapFileUrl } from '../../mapping/index.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
+import { foldedByArtifact } from '../../store/name-folding.js';
 import { safeJoin } from '../../store/safe-path.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { sweepStaleTempsOnce, writeFileAtomic } from '../../store/temp-files.js';
@@ -45,6 +46,10 @@ interface BundleFiles {
   tree: FileTree;
   /** Top descriptor digest → its URLs' problems. */
   problems: Map<string, string[]>;
+  /** Mirror path → the URL placed there (shown) and its artifact's top digest. */
+  placed: Map<string, { shown: string; top: string }>;
+  /** Per files.dir: the paths one on its file system, by top digest (probed once). */
+  folded: Map<string, Promise<Map<string, string[]>>>;
 }
 
 /** Per bundle source, built once: import validates each file artifact against all the others. */
@@ -62,6 +67,7 @@ function bundleFiles(source: BlobSource): Promise<BundleFiles> {
 async function placeBundleFiles(source: BlobSource): Promise<BundleFiles> {
   const tree = new FileTree();
   const problems = new Map<string, string[]>();
+  const placedAt = new Map<string, { shown: string; top: string }>();
   for (const top of (await bundleIndex(source)).manifests) {
     if (top?.annotations?.[ANNOTATION.kind] !== 'file') continue;
     // An artifact whose manifest cannot be read is reported by its own validation (planFile).
@@ -71,16 +77,19 @@ async function placeBundleFiles(source: BlobSource): Promise<BundleFiles> {
       if (typeof url !== 'string' || !url) continue;
       const placed = placeUrl(tree, url);
       if ('problem' in placed && !placed.own) problems.set(top.digest, [...(problems.get(top.digest) ?? []), `${url}: ${placed.problem}`]);
+      else if ('path' in placed && !placedAt.has(placed.path)) placedAt.set(placed.path, { shown: url, top: top.digest });
     }
   }
-  return { tree, problems };
+  return { tree, problems, placed: placedAt, folded: new Map() };
 }
 
 /** Where each layer of a file artifact goes: every path checked to stay inside `files.dir`, and to be its own. */
 async function planFile(top: OciDescriptor, source: BlobSource, target: { dir: string; baseUrl: string }, problems: ProblemList): Promise<FilePlan[]> {
   const label = `file artifact ${top.annotations?.[ANNOTATION.source] ?? top.digest}`;
   const read = await problems.check(label, () => fileLayers(top, source, label));
-  for (const p of (await bundleFiles(source)).problems.get(top.digest) ?? []) problems.add(label, p);
+  const files = await bundleFiles(source);
+  for (const p of files.problems.get(top.digest) ?? []) problems.add(label, p);
+  for (const p of (await foldedByArtifact(files.placed, target.dir, files.folded)).get(top.digest) ?? []) problems.add(label, p, 'CONFLICT');
   const plans: FilePlan[] = [];
   for (const layer of read ?? []) {
     const url = layer.annotations?.[ANNOTATION.source];

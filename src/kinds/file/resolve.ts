@@ -9,6 +9,8 @@ import type { KindContext } from '../types.js';
 import { parseChecksumFile, requireChecksum } from './checksums.js';
 import { downloadToStore } from './download.js';
 import { FileTree, placeUrl } from './paths.js';
+import { clip } from '../../mapping/mirror-tree.js';
+import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import type { FileLock, PinnedFile } from './lock.js';
 import { DEFAULT_MAX_FILE_BYTES, type FileSpec } from './spec.js';
 
@@ -156,19 +158,27 @@ export async function resolveFiles(specs: FileSpec[], ctx: KindContext): Promise
       hint: 'Give each file a unique name (use <var> placeholders in name: when a list var multiplies the entry).',
     });
   }
-  const unique = specs.filter((s, i) => specs.findIndex((o) => o.name === s.name) === i);
+  const seen = new Set<string>();
+  const unique = specs.filter((s) => !seen.has(s.name) && Boolean(seen.add(s.name)));
   // Before any request: every URL has a place of its own in the files tree import writes.
   const tree = new FileTree();
+  const placedAt = new Map<string, string>();
   for (const s of unique) {
     for (const url of [s.url, s.checksums?.url, s.checksums?.signature]) {
       const placed = url === undefined ? undefined : placeUrl(tree, url);
       if (placed && 'problem' in placed) problems.push(`files[${s.name}] ${url}: ${placed.problem}`);
+      else if (placed && url !== undefined && !placedAt.has(placed.path)) placedAt.set(placed.path, `files[${s.name}] ${url}`);
     }
+  }
+  // The target is not known here: names one on any file system (Foo.iso and foo.iso, café composed
+  // and decomposed) would have the second replace the first on a case-insensitive or normalizing one.
+  for (const [a, b] of foldedClashes(placedAt.keys(), ANY_TARGET)) {
+    problems.push(`${placedAt.get(b)}: its mirror path ${clip(b)} and that of ${placedAt.get(a)}, ${clip(a)}, are one name on a file system that ignores case or Unicode normalization (Windows and SMB shares, macOS, ext4 casefold): there the second would replace the first`);
   }
   if (problems.length) {
     throw new FerryError('VALIDATION', `${problems.length} file URL${problems.length === 1 ? '' : 's'} with no place of ${problems.length === 1 ? 'its' : 'their'} own on the mirror`, {
       details: problems,
-      hint: 'Import writes each file under files.dir/<host>/<path>. Drop one of two URLs that land on the same path (a query string is not part of it), or carry the file from a URL with a plain path; no lock was written.',
+      hint: 'Import writes each file under files.dir/<host>/<path>. Drop one of two URLs that land on the same path (a query string is not part of it; nor, on many file systems, case or Unicode normalization), or carry the file from a URL with a plain path; no lock was written.',
     });
   }
   const cache = new Map<string, Promise<FetchedSmall>>();

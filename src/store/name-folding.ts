@@ -1,0 +1,167 @@
+import { lstat, mkdir, open, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { releaseTemp, tempPathFor } from './temp-files.js';
+
+/**
+ * How a directory's file system compares names: case-insensitive (Windows and SMB shares, macOS
+ * by default, ext4/f2fs `casefold` directories) and normalization-insensitive (macOS APFS and
+ * HFS+, ext4 casefold: `é` composed and `e` + combining accent are one name). On such a target,
+ * two names a bundle holds apart are one file: the second written replaces the first after it
+ * was verified.
+ */
+export interface NameFolding {
+  caseInsensitive: boolean;
+  normalizing: boolean;
+  /** Set when the directory could not be probed: both are then assumed (refusing is safe). */
+  unknown?: string;
+}
+
+/** Every folding some target does: what `lock` and `bundle create` hold names to (the target is not known there). */
+export const ANY_TARGET: NameFolding = { caseInsensitive: true, normalizing: true };
+
+/**
+ * One path segment as a folding file system sees it: NFD (what APFS and ext4 casefold compare),
+ * then full case folding approximated by upper- then lower-casing (`ß` and `SS` one, the Kelvin
+ * sign and `k` one), final sigma as sigma.
+ */
+function foldSegment(s: string, f: NameFolding): string {
+  let out = f.normalizing ? s.normalize('NFD') : s;
+  if (f.caseInsensitive) out = out.toUpperCase().toLowerCase().replace(/ς/g, 'σ');
+  return f.normalizing ? out.normalize('NFD') : out;
+}
+
+interface FoldNode {
+  children: Map<string, FoldNode>;
+  /** The path whose leaf this is. */
+  leaf?: string;
+  /** A path under this directory (the first placed). */
+  under?: string;
+}
+
+/** The first `n` segments of `p`. */
+const prefix = (p: string, n: number) => p.split('/', n).join('/');
+
+/**
+ * Pairs of distinct relative paths (POSIX, already checked safe) that are one file, or a file
+ * and a directory, on a file system folding names as `f` says: `Foo.iso` and `foo.iso`, or
+ * `café` composed and decomposed, or the file `A` and the file `a/b`. A trie of folded segments:
+ * linear in the total length, whatever the depth. Pairs whose clash is there without folding
+ * (`a` and `a/b`) are left to the exact checks. At most `max` pairs.
+ */
+export function foldedClashes(paths: Iterable<string>, f: NameFolding = ANY_TARGET, max = 20): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  if (!f.caseInsensitive && !f.normalizing) return out;
+  const root: FoldNode = { children: new Map() };
+  const clash = (a: string, b: string, n: number) => {
+    if (prefix(a, n) !== prefix(b, n) && out.length < max) out.push([a, b]);
+  };
+  for (const p of new Set(paths)) {
+    const segs = p.split('/');
+    let node = root;
+    for (let i = 0; i < segs.length; i++) {
+      if (node.leaf !== undefined) {
+        clash(node.leaf, p, i);
+        break;
+      }
+      const key = foldSegment(segs[i], f);
+      let child = node.children.get(key);
+      if (!child) node.children.set(key, (child = { children: new Map() }));
+      if (i === segs.length - 1) {
+        if (child.leaf !== undefined) clash(child.leaf, p, i + 1);
+        else if (child.under !== undefined) clash(child.under, p, i + 1);
+        else child.leaf = p;
+      } else child.under ??= p;
+      node = child;
+    }
+    if (out.length >= max) break;
+  }
+  return out;
+}
+
+/** What folding `f` does, in words. */
+export function foldingWords(f: NameFolding): string {
+  return f.caseInsensitive && f.normalizing ? 'ignores case and Unicode normalization' : f.caseInsensitive ? 'ignores case' : 'ignores Unicode normalization';
+}
+
+/** Upper-case for lower and lower for upper, letter by letter. */
+function swapCase(s: string): string {
+  return [...s].map((c) => (c === c.toLowerCase() ? c.toUpperCase() : c.toLowerCase())).join('');
+}
+
+/**
+ * How `dir` compares names, learnt by making a name there (a ferry temporary name, so a killed
+ * run's probe is swept like any other) and asking for its case-swapped and decomposed twins:
+ * found as the same file means the directory folds. What cannot be learnt is `unknown`, with
+ * both foldings assumed.
+ */
+export async function probeNameFolding(dir: string): Promise<NameFolding> {
+  // The target directory itself (import makes it anyway): its file system decides, and an ext4
+  // casefold flag is inherited from the directory above when it is made.
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    return { ...ANY_TARGET, unknown: `${dir}: cannot make the directory (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  // Composed é (NFC) and letters of both cases: the twins differ from it in case and in normalization.
+  const tmp = tempPathFor(path.join(dir, 'name-probe-Ab\u00e9'));
+  try {
+    const fh = await open(tmp, 'wx');
+    await fh.close();
+  } catch (err) {
+    releaseTemp(tmp);
+    return { ...ANY_TARGET, unknown: `${dir}: cannot make a probe file there (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
+  }
+  try {
+    const made = await lstat(tmp);
+    const base = path.basename(tmp);
+    const same = async (name: string) => {
+      const st = await lstat(path.join(dir, name)).catch(() => undefined);
+      return st !== undefined && st.ino === made.ino && st.dev === made.dev;
+    };
+    return { caseInsensitive: await same(swapCase(base)), normalizing: await same(base.normalize('NFD')) };
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+    releaseTemp(tmp);
+  }
+}
+
+const probes = new Map<string, Promise<NameFolding>>();
+
+/** probeNameFolding, once per directory in this process (every artifact of an import asks). */
+export function probeNameFoldingOnce(dir: string): Promise<NameFolding> {
+  const key = path.resolve(dir);
+  let p = probes.get(key);
+  if (!p) probes.set(key, (p = probeNameFolding(key)));
+  return p;
+}
+
+/**
+ * The clashes of `paths` (relative to `dir`) on `dir`'s file system, as import reports them:
+ * each pair with why they are one file there. `shown` turns a path into what the user knows it by.
+ */
+export function foldedClashLines(paths: Iterable<string>, f: NameFolding, dir: string, shown: (p: string) => string = (p) => JSON.stringify(p.length > 200 ? `${p.slice(0, 200)}…` : p)): Array<{ paths: [string, string]; line: string }> {
+  const how = f.unknown ? `a file system ferry could not probe (${f.unknown}), so taken to ignore case and Unicode normalization` : `a file system that ${foldingWords(f)}`;
+  return foldedClashes(paths, f).map(([a, b]) => ({
+    paths: [a, b],
+    line: `${shown(a)} and ${shown(b)} are one name in ${dir}, on ${how}: the second written would replace the first after it was verified; import into a directory on a case-sensitive file system (ext4 or xfs without casefold), or bundle one of them`,
+  }));
+}
+
+/**
+ * foldedClashLines for paths each placed by an artifact (`placed`: path → its `top` digest and how
+ * it is `shown`), probed in `dir` once per `cache`: each line under every artifact it involves.
+ */
+export function foldedByArtifact(placed: ReadonlyMap<string, { top: string; shown: string }>, dir: string, cache: Map<string, Promise<Map<string, string[]>>>): Promise<Map<string, string[]>> {
+  let p = cache.get(dir);
+  if (!p) {
+    p = probeNameFoldingOnce(dir).then((f) => {
+      const out = new Map<string, string[]>();
+      for (const { paths, line } of foldedClashLines(placed.keys(), f, dir, (x) => placed.get(x)!.shown)) {
+        for (const top of new Set(paths.map((x) => placed.get(x)!.top))) out.set(top, [...(out.get(top) ?? []), line]);
+      }
+      return out;
+    });
+    cache.set(dir, p);
+  }
+  return p;
+}
