@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
-import { deploymentChart, serveDefaultImageCharts } from '../support/gitops-charts.js';
+import { deploymentChart, lockBundleImport, serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRunFerry, runFerry } from '../support/cli.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -66,6 +66,22 @@ const fluxRelease = (name: string, ns: string | undefined, chartSpec: string[]) 
     '',
   ].join('\n');
 
+const app = (name: string, helm: string[], eol = '\n') =>
+  [
+    'apiVersion: argoproj.io/v1alpha1',
+    'kind: Application',
+    `metadata: { name: ${name}, namespace: argocd }`,
+    'spec:',
+    '  source:',
+    `    repoURL: ${repoUrl}`,
+    '    chart: web',
+    '    targetRevision: 1.2.0',
+    '    helm:',
+    ...helm.map((l) => `      ${l}`),
+    `  destination: { server: https://kubernetes.default.svc, namespace: ${name} }`,
+    '',
+  ].join(eol);
+
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-gitops58-'));
   up = await startRegistry({ mode: 'http' });
@@ -105,13 +121,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  await writeFile(
-    path.join(work, 'site.yaml'),
-    ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'registry:', `  url: http://${SITE}`, '  prefix: mirror', `charts: { dir: ./site-charts, baseUrl: "http://localhost:${siteCharts.port}" }`, ''].join('\n'),
-  );
-  await ferry(['lock', 'manifest.yaml']);
-  await ferry(['bundle', 'create', 'manifest.yaml', '-o', 'gitops.ferry.tar']);
-  await ferry(['import', 'gitops.ferry.tar', '--target', 'site.yaml']);
+  await lockBundleImport(work, SITE, siteCharts.port, ferry);
 }, 240_000);
 
 afterAll(async () => {
@@ -168,22 +178,7 @@ describe('gitops58: Flux valuesFiles inside the chart archive', () => {
 describe('gitops58: Argo CD parameters as the repo-server passes them', () => {
   it('$ARGOCD_APP_NAME in a parameter is the Application\'s name; a value with commas is one string', async () => {
     await writeTree('argo-params', {
-      'app.yaml': [
-        'apiVersion: argoproj.io/v1alpha1',
-        'kind: Application',
-        'metadata: { name: alt, namespace: argocd }',
-        'spec:',
-        '  source:',
-        `    repoURL: ${repoUrl}`,
-        '    chart: web',
-        '    targetRevision: 1.2.0',
-        '    helm:',
-        '      parameters:',
-        '        - { name: image.repository, value: acme/$ARGOCD_APP_NAME }',
-        '        - { name: podAnnotations.note, value: "a,b" }',
-        '  destination: { server: https://kubernetes.default.svc, namespace: shop }',
-        '',
-      ].join('\n'),
+      'app.yaml': app('alt', ['parameters:', '  - { name: image.repository, value: acme/$ARGOCD_APP_NAME }', '  - { name: podAnnotations.note, value: "a,b" }']),
     });
     const { findings, charts } = await audit('argo-params');
     const render = charts.find((c) => c.values.some((v) => v.includes('Application/alt')))!;
@@ -227,22 +222,6 @@ describe('gitops58: a HelmRelease and its HelmRepository when namespaces are not
 });
 
 describe('gitops58: rewrite edge cases in the object\'s values', () => {
-  const app = (name: string, helm: string[], eol = '\n') =>
-    [
-      'apiVersion: argoproj.io/v1alpha1',
-      'kind: Application',
-      `metadata: { name: ${name}, namespace: argocd }`,
-      'spec:',
-      '  source:',
-      `    repoURL: ${repoUrl}`,
-      '    chart: web',
-      '    targetRevision: 1.2.0',
-      '    helm:',
-      ...helm.map((l) => `      ${l}`),
-      `  destination: { server: https://kubernetes.default.svc, namespace: ${name} }`,
-      '',
-    ].join(eol);
-
   it('CRLF, flow maps, |- and > strings are merged (read back and rendered); an anchored values map others share and a key written twice are left with a warning', async () => {
     const shared = [
       'apiVersion: argoproj.io/v1alpha1',
