@@ -3,7 +3,8 @@ import { FerryError } from '../errors.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { chartDependencies, loadChartDir, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
-import { parseSet, renderChart } from '../kinds/chart/render/index.js';
+import { goYamlMarshal, parseGoYaml, parseSet, renderChart } from '../kinds/chart/render/index.js';
+import { isMap as isGoMap } from '../kinds/chart/render/govalue.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { BlobStore } from '../store/blob-store.js';
 import type { LoadedManifest, Lock } from '../kinds/schema.js';
@@ -453,24 +454,121 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
 /** At most this many Argo CD / Flux releases are rendered in one audit (a site has tens). */
 export const MAX_GITOPS_RENDERS = 500;
 
-/** The scan's source object a Flux release names (HelmRepository / OCIRepository), by name and namespace (either unwritten: by name). */
-function fluxSourceOf(scan: ScanResult, ref: NonNullable<ScannedGitOpsRelease['sourceRef']>): ScannedHelmChart['source'] | undefined {
-  for (const r of scan.references) {
-    const s = r.chartSource;
-    if (!s || s.kind !== ref.kind || s.name !== ref.name || r.helmRelease) continue;
-    if (s.namespace !== undefined && ref.namespace !== undefined && s.namespace !== ref.namespace) continue;
-    const form = s.repo.startsWith('oci://') ? 'oci' : 'http';
-    const chart = ref.kind === 'OCIRepository' ? s.chart : ref.chart;
-    const version = ref.kind === 'OCIRepository' ? s.version : ref.version;
-    if (!chart) return undefined;
-    return { tool: 'Flux', object: s.object, kind: s.kind as 'HelmRepository', keyPath: r.keyPath ?? '', url: r.value, form, repo: s.repo, chart, version };
-  }
-  return undefined;
+/**
+ * The object a Flux reference names among `candidates` (already of its kind and name), by namespace.
+ * An object without metadata.namespace is in the namespace kustomize or `kubectl apply
+ * --namespace` gives it, unknown here but the same for every such object: a reference without a
+ * namespace whose release has none is in it too. So an unwritten namespace matches an unwritten
+ * one, a written one the same written one; where no such object is there, the one object whose
+ * namespace or the reference's is unwritten is taken, said so (`assumed`); two or more such are
+ * ambiguous (`ambiguous`: none taken).
+ */
+export function byNamespace<T extends { namespace?: string }>(candidates: readonly T[], namespace: string | undefined): { match?: T; assumed?: string; ambiguous?: string } {
+  const exact = candidates.find((c) => c.namespace === namespace);
+  if (exact) return { match: exact };
+  const loose = candidates.filter((c) => c.namespace === undefined || namespace === undefined);
+  const ns = (n: string | undefined) => (n === undefined ? 'no namespace written' : `namespace ${n}`);
+  if (loose.length === 1) return { match: loose[0], assumed: `taken to be in the same namespace as the reference (${ns(namespace)}; the object: ${ns(loose[0].namespace)}), as kustomize's or kubectl's --namespace would put them` };
+  if (loose.length > 1) return { ambiguous: `${loose.length} objects of that name could be the one (${ns(namespace)} on the reference; ${loose.map((c) => ns(c.namespace)).join(', ')}): which one Flux reads depends on the namespace the files are applied to` };
+  return {};
 }
 
-/** A ConfigMap/Secret of the scan a valuesFrom names (namespace unwritten on either side: by name). */
-function valuesSourceFor(scan: Pick<ScanResult, 'valuesSources'>, step: Extract<ValuesStep, { from: 'object' }>): ValuesSource | undefined {
-  return (scan.valuesSources ?? []).find((v) => v.kind === step.kind && v.name === step.refName && (v.namespace === undefined || step.namespace === undefined || v.namespace === step.namespace));
+/** The scan's source object a Flux release names (HelmRepository / OCIRepository), by name and namespace (byNamespace). */
+function fluxSourceOf(scan: ScanResult, ref: NonNullable<ScannedGitOpsRelease['sourceRef']>, notes: string[]): ScannedHelmChart['source'] | undefined {
+  const candidates = scan.references.flatMap((r) => {
+    const s = r.chartSource;
+    return s && s.kind === ref.kind && s.name === ref.name && !r.helmRelease ? [{ namespace: s.namespace, r, s }] : [];
+  });
+  const { match, assumed, ambiguous } = byNamespace(candidates, ref.namespace);
+  if (ambiguous) notes.push(`its ${ref.kind} ${ref.name} not rendered: ${ambiguous}`);
+  if (!match) return undefined;
+  if (assumed) notes.push(`its ${ref.kind} ${ref.name} ${assumed}`);
+  const { r, s } = match;
+  const form = s.repo.startsWith('oci://') ? 'oci' : 'http';
+  const chart = ref.kind === 'OCIRepository' ? s.chart : ref.chart;
+  const version = ref.kind === 'OCIRepository' ? s.version : ref.version;
+  if (!chart) return undefined;
+  return { tool: 'Flux', object: s.object, kind: s.kind as 'HelmRepository', keyPath: r.keyPath ?? '', url: r.value, form, repo: s.repo, chart, version };
+}
+
+/** A ConfigMap/Secret of the scan a valuesFrom names (by name and namespace: byNamespace). */
+function valuesSourceFor(scan: Pick<ScanResult, 'valuesSources'>, step: Extract<ValuesStep, { from: 'object' }>, unknown: string[], notes: string[]): ValuesSource | undefined {
+  const { match, assumed, ambiguous } = byNamespace(
+    (scan.valuesSources ?? []).filter((v) => v.kind === step.kind && v.name === step.refName),
+    step.namespace,
+  );
+  if (ambiguous) unknown.push(`${step.name}: ${ambiguous}`);
+  if (assumed) notes.push(`${step.name}: ${step.kind}/${step.refName} ${assumed}`);
+  return match;
+}
+
+/** Go's filepath.Clean for a slash path (source-controller cleans each valuesFiles entry). */
+function goClean(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}
+
+/** Helm's chart.Files: what its loader keeps as plain files (not Chart.yaml, values.yaml, templates/, charts/ …). */
+function helmChartFile(chart: LoadedChart, rel: string): Buffer | undefined {
+  if (/^(Chart\.yaml|Chart\.lock|values\.yaml|values\.schema\.json|requirements\.(yaml|lock))$/.test(rel) || rel.startsWith('templates/') || rel.startsWith('charts/')) return undefined;
+  return chart.raw?.get(rel);
+}
+
+/** Maps merged as fluxcd/pkg's transform.MergeMaps merges them: maps key by key, anything else replaced. */
+function mergeMaps(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [k, v] of Object.entries(a)) out[k] = v;
+  for (const [k, v] of Object.entries(b)) out[k] = isGoMap(v) && isGoMap(out[k]) ? mergeMaps(out[k] as Record<string, unknown>, v) : v;
+  return out;
+}
+
+/**
+ * The chart a Flux HelmRelease installs when its `spec.chart.spec` lists valuesFiles:
+ * source-controller merges those files of the chart, in order (`values.yaml` is the chart's own
+ * values; the chart's values.yaml is not included otherwise), and packages the chart with the
+ * result as its values.yaml. A path that is not a file of the chart fails the HelmChart ("no
+ * values file found at path") unless ignoreMissingValuesFiles; so does a file that is not a YAML
+ * map, or a chart without a values.yaml. Without valuesFiles: the chart itself.
+ */
+export function fluxValuesFilesChart(g: GitOpsRelease, chart: LoadedChart, entry: Pick<ChartLock, 'name' | 'version'>, where: string): { chart: LoadedChart; notes: string[] } {
+  const vf = g.chartValuesFiles;
+  if (!vf?.paths.length) return { chart, notes: [] };
+  const notes: string[] = [];
+  const what = `${where} spec.chart.spec.valuesFiles`;
+  const fails = (why: string) => new NotRendered(`${what}: ${why}: Flux fails this HelmRelease's chart the same way (source-controller), so what it deploys is unknown: fix the list (or set spec.chart.spec.ignoreMissingValuesFiles for a file that may be absent)`);
+  if (!chart.raw?.has('values.yaml')) throw fails(`chart ${entry.name} ${entry.version} has no values.yaml for source-controller to replace`);
+  let merged: Record<string, unknown> = Object.create(null);
+  for (const p of vf.paths) {
+    const rel = goClean(p);
+    let data: unknown;
+    if (rel === 'values.yaml') data = chart.raw.get('values.yaml')!.toString('utf8');
+    else {
+      const buf = helmChartFile(chart, rel);
+      if (!buf) {
+        if (vf.ignoreMissing) notes.push(`spec.chart.spec.valuesFiles ${p}: not a file of chart ${entry.name} ${entry.version}, skipped as ignoreMissingValuesFiles says`);
+        else throw fails(`${p} is not a values file of chart ${entry.name} ${entry.version} (no values file found at path '${p}')`);
+        continue;
+      }
+      data = buf.toString('utf8');
+    }
+    let values: unknown;
+    try {
+      values = parseGoYaml(data as string);
+    } catch (err) {
+      throw fails(`${p} of chart ${entry.name} ${entry.version} is not valid YAML (${err instanceof Error ? err.message : String(err)})`);
+    }
+    if (values === null || values === undefined) continue;
+    if (!isGoMap(values)) throw fails(`${p} of chart ${entry.name} ${entry.version} is not a YAML map`);
+    merged = mergeMaps(merged, values);
+  }
+  const text = Object.keys(merged).length ? goYamlMarshal(merged) : '';
+  const raw = new Map(chart.raw);
+  raw.set('values.yaml', Buffer.from(text));
+  const files = new Map(chart.files);
+  files.set('values.yaml', text);
+  files.delete('values.yml');
+  raw.delete('values.yml');
+  return { chart: { ...chart, raw, files }, notes };
 }
 
 /**
@@ -484,8 +582,9 @@ export function gitopsReleaseValues(
   entry: Pick<ChartLock, 'name' | 'version'>,
   where: string,
   scan: Pick<ScanResult, 'valuesSources' | 'valuesSourcesDropped'>,
-): { values: Array<{ name: string; data: string | Record<string, unknown> }>; unknown: string[] } {
+): { values: Array<{ name: string; data: string | Record<string, unknown> }>; unknown: string[]; notes: string[] } {
   const unknown = [...g.unknown];
+  const notes: string[] = [];
   const values: Array<{ name: string; data: string | Record<string, unknown> }> = [];
   for (const step of g.steps) {
     const name = `${where} ${step.name}`;
@@ -494,10 +593,10 @@ export function gitopsReleaseValues(
       const rel = path.posix.normalize(step.path.replace(/^\.\//, ''));
       const data = rel.startsWith('../') || rel === '..' || path.posix.isAbsolute(rel) ? undefined : (chart.files.get(rel) ?? chart.raw?.get(rel)?.toString('utf8'));
       if (data !== undefined) values.push({ name, data });
-      else if (step.ignoreMissing) unknown.push(`${step.name}: not in chart ${entry.name} ${entry.version}, skipped as ignoreMissingValueFiles says`);
+      else if (step.ignoreMissing) notes.push(`${step.name}: not in chart ${entry.name} ${entry.version}, skipped as ignoreMissingValueFiles says`);
       else throw new NotRendered(`${where}: ${step.name} is not a file of chart ${entry.name} ${entry.version}: Argo CD fails to render this source (fix the path, or set helm.ignoreMissingValueFiles)`);
     } else {
-      const src = valuesSourceFor(scan, step);
+      const src = valuesSourceFor(scan, step, unknown, notes);
       const missing = step.optional ? 'optional, and not in the scan: if it exists where Flux runs, its values apply' : `not in the scan: its values are unknown to the audit (scan the ${step.kind} with the HelmRelease)${scan.valuesSourcesDropped ? `; ${scan.valuesSourcesDropped} ConfigMaps/Secrets were not kept, past the ${MAX_VALUES_SOURCE_BYTES / 1024 / 1024} MiB the audit holds of them` : ''}`;
       if (!src) unknown.push(`${step.name}: ${missing}`);
       else if (src.sops) unknown.push(`${step.name}: ${src.file} is encrypted with SOPS: its values are unknown to the audit`);
@@ -511,7 +610,7 @@ export function gitopsReleaseValues(
       } else values.push({ name: `${name} (${src.file})`, data: src.data.get(step.key)! });
     }
   }
-  return { values, unknown };
+  return { values, unknown, notes };
 }
 
 /**
@@ -526,10 +625,16 @@ async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockF
   if (!opts.lock) return;
   let rendered = 0;
   for (const g of scan.gitopsReleases ?? []) {
-    const source = g.source ? { tool: g.tool, object: g.object, kind: 'Application' as const, keyPath: '', url: g.source.repo, ...g.source } : g.sourceRef ? fluxSourceOf(scan, g.sourceRef) : undefined;
+    const sourceNotes: string[] = [];
+    const source = g.source ? { tool: g.tool, object: g.object, kind: 'Application' as const, keyPath: '', url: g.source.repo, ...g.source } : g.sourceRef ? fluxSourceOf(scan, g.sourceRef, sourceNotes) : undefined;
     const entry = source ? lockedChartFor(source, opts.lock, opts.target) : undefined;
-    if (!entry) continue;
     const where = `${g.file} ${g.object}`;
+    if (!entry) {
+      // Which source object the release reads is not known here: so neither is what it deploys.
+      const ambiguous = sourceNotes.filter((n) => n.includes(' not rendered: '));
+      if (g.sourceRef && ambiguous.length) renders.push({ chart: g.sourceRef.chart ?? `${g.sourceRef.kind} ${g.sourceRef.name}`, version: g.sourceRef.version, values: [where], status: 'not-rendered', images: 0, reason: redactUrlsIn(`${where}: ${ambiguous.join('; ')}`) });
+      continue;
+    }
     const render: ChartRender = { chart: entry.name, version: entry.version, values: [where], status: 'not-rendered', images: 0 };
     renders.push(render);
     if (++rendered > MAX_GITOPS_RENDERS) {
@@ -537,8 +642,9 @@ async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockF
       continue;
     }
     try {
-      const chart = await loadLocked(entry, { lockFile: opts.lockFile, archives: opts.archives, deps: dependencyEntries(opts.lock), loaded: 0, budget: { left: MAX_CHART_BYTES } });
-      const { values, unknown } = gitopsReleaseValues(g, chart, entry, where, scan);
+      const loaded = await loadLocked(entry, { lockFile: opts.lockFile, archives: opts.archives, deps: dependencyEntries(opts.lock), loaded: 0, budget: { left: MAX_CHART_BYTES } });
+      const { chart, notes: skipped } = fluxValuesFilesChart(g, loaded, entry, where);
+      const { values, unknown, notes } = gitopsReleaseValues(g, chart, entry, where, scan);
       if (g.templated) unknown.push('ApplicationSet values with {{…}} are filled in per generated Application: rendered as written');
       const result = renderChart(chart, {
         values,
@@ -551,7 +657,7 @@ async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockF
       const found = findRenderedImages(result.documents);
       render.status = 'rendered';
       render.images = found.length;
-      noteWarnings(render, [...unknown.map((u) => `${g.object} ${u}`), ...result.warnings]);
+      noteWarnings(render, [...[...sourceNotes, ...skipped, ...notes, ...unknown].map((u) => `${g.object} ${u}`), ...result.warnings]);
       const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && r.file === g.file && (r.keyPath ?? '').startsWith(g.valuesAt)).map((r) => normalizeRef(r.value) ?? r.value));
       const without = unknown.length ? ` (without what the audit cannot read: ${unknown.join('; ')})` : '';
       pushRendered(found, inValues, redactUrlsIn(`rendered from chart ${entry.name} ${entry.version} as ${g.tool} ${g.object} (${g.file}:${g.line}) installs it with its values${without}`), g.file, references);

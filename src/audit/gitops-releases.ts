@@ -38,6 +38,12 @@ export interface GitOpsRelease {
   unknown: string[];
   /** ApplicationSet: values with `{{…}}` are filled in per generated Application. */
   templated?: true;
+  /**
+   * Flux `spec.chart.spec.valuesFile` (deprecated, first) and `valuesFiles`: files inside the chart
+   * that source-controller merges, in order, into the values.yaml it packages the chart with
+   * (audit/charts.ts fluxValuesFilesChart).
+   */
+  chartValuesFiles?: { paths: string[]; ignoreMissing: boolean };
 }
 
 /** One layer of values, in the controller's order (later wins). */
@@ -128,11 +134,25 @@ function argoRelease(object: string, at: string, helm: unknown, source: NonNulla
   else if (text(values) !== undefined) r.steps.push({ from: 'text', name: `${at}.values`, text: String((values as { value: unknown }).value) });
   const params = get(helm, 'parameters');
   if (isSeq(params)) {
+    // Argo CD's repo-server keeps parameters in two maps by name (forceString: SetString, else Set):
+    // a name given twice keeps its last value; helm then applies every --set before every
+    // --set-string, and each map's entries in Go's random map order.
+    const set = new Map<string, string>();
+    const setString = new Map<string, string>();
     for (const p of params.items.slice(0, MAX_RELEASE_ITEMS)) {
       const k = text(get(p, 'name'));
       if (k === undefined) continue;
-      const v = isScalar(get(p, 'value')) ? String((get(p, 'value') as { value: unknown }).value ?? '') : '';
-      (text(get(p, 'forceString')) === 'true' ? r.setString : r.set).push(`${k}=${v}`);
+      const raw = isScalar(get(p, 'value')) ? String((get(p, 'value') as { value: unknown }).value ?? '') : '';
+      const v = argoEnvsubst(raw, { ARGOCD_APP_NAME: appName, ARGOCD_APP_NAMESPACE: namespace }, `${at}.parameters ${k}`, r.unknown);
+      const m = text(get(p, 'forceString')) === 'true' ? setString : set;
+      m.delete(k);
+      m.set(k, v);
+    }
+    for (const [m, out, flag] of [[set, r.set, '--set'], [setString, r.setString, '--set-string']] as const) {
+      const names = [...m.keys()];
+      const clash = overlappingNames(names);
+      if (clash) r.unknown.push(`${at}.parameters ${clash[0]} and ${clash[1]} both set ${clash[1]}: Argo CD passes a source's ${flag} parameters in no fixed order, so which wins is unknown (rendered in the order written)`);
+      for (const [k, v] of m) out.push(`${k}=${cleanSetParameter(v)}`);
     }
   }
   const fileParams = get(helm, 'fileParameters');
@@ -142,6 +162,44 @@ function argoRelease(object: string, at: string, helm: unknown, source: NonNulla
   if (appSet && r.steps.some((s) => s.from === 'text' && s.text.includes('{{'))) r.templated = true;
   if (appSet && [...r.set, ...r.setString].some((s) => s.includes('{{'))) r.templated = true;
   return r;
+}
+
+/**
+ * A parameter value as Argo CD passes it to `--set` (util/helm cleanSetParameters): a value in
+ * braces is a list and kept, otherwise each comma not after a backslash is escaped, so the value
+ * is one string, commas included.
+ */
+function cleanSetParameter(v: string): string {
+  return v.startsWith('{') && v.endsWith('}') ? v : v.replace(/(?<!\\),/g, '\\,');
+}
+
+/**
+ * Argo CD runs os.Expand over each parameter value with the build environment (`$$` is `$`; a
+ * variable it does not set is empty): the Application's name and destination namespace are known
+ * here, any other variable (ARGOCD_APP_REVISION, KUBE_VERSION …) is named as unknown and left as
+ * written.
+ */
+function argoEnvsubst(v: string, known: Record<string, string | undefined>, name: string, unknown: string[]): string {
+  if (!v.includes('$')) return v;
+  return v.replace(/\$(?:\$|\{([^}]*)\}|([A-Za-z_][A-Za-z0-9_]*|[0-9*#!@?-]))/g, (m, braced: string | undefined, bare: string | undefined) => {
+    if (m === '$$') return '$';
+    const k = braced ?? bare ?? '';
+    const got = known[k];
+    if (got !== undefined) return got;
+    unknown.push(`${name}: ${m} is filled in from Argo CD's build environment (empty where it sets no such variable): its value is unknown here (rendered as written)`);
+    return m;
+  });
+}
+
+/** Two parameter names one of which sets inside the other (`image` and `image.tag`, `a[0]`), or undefined. */
+function overlappingNames(names: string[]): [string, string] | undefined {
+  const all = new Set(names);
+  // Only the prefixes as long as some name (at most MAX_RELEASE_ITEMS lengths), looked up in a Set.
+  const lengths = [...new Set(names.map((n) => n.length))];
+  for (const n of names) {
+    for (const l of lengths) if (l < n.length && (n[l] === '.' || n[l] === '[') && all.has(n.slice(0, l))) return [n.slice(0, l), n];
+  }
+  return undefined;
 }
 
 function fluxRelease(object: string, spec: unknown, name: string | undefined, ns: string | undefined, doc: Document | undefined): GitOpsRelease | undefined {
@@ -172,8 +230,11 @@ function fluxRelease(object: string, spec: unknown, name: string | undefined, ns
     setString: [],
     unknown: [],
   };
-  const files = get(cs, 'valuesFiles');
-  if (isSeq(files) && files.items.length) r.unknown.push('spec.chart.spec.valuesFiles: Flux packages the chart with these files as its values.yaml, which the audit does not do (the chart rendered with its own values.yaml)');
+  // source-controller merges GetValuesFiles() (the deprecated valuesFile first) into the chart's values.yaml.
+  const paths = [text(get(cs, 'valuesFile')), ...(isSeq(get(cs, 'valuesFiles')) ? (get(cs, 'valuesFiles') as { items: unknown[] }).items.slice(0, MAX_RELEASE_ITEMS).map((n) => text(n)) : [])].filter(
+    (p): p is string => p !== undefined && p !== '',
+  );
+  if (paths.length) r.chartValuesFiles = { paths, ignoreMissing: text(get(cs, 'ignoreMissingValuesFiles')) === 'true' };
   const from = get(spec, 'valuesFrom');
   if (isSeq(from)) {
     for (const [i, v] of from.items.slice(0, MAX_RELEASE_ITEMS).entries()) {

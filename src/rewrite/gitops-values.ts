@@ -6,7 +6,7 @@ import { findRenderedImages, renderOptions, userValues, type UserValues } from '
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { LoadedChart } from '../kinds/chart/load.js';
 import { renderChart } from '../kinds/chart/render/index.js';
-import { gitopsReleaseValues, helmChartValues, kustomizeValues, loadLockedChart, lockedChartFor, MAX_GITOPS_RENDERS, NotRendered, type ChartArchives } from '../audit/charts.js';
+import { byNamespace, fluxValuesFilesChart, gitopsReleaseValues, helmChartValues, kustomizeValues, loadLockedChart, lockedChartFor, MAX_GITOPS_RENDERS, NotRendered, type ChartArchives } from '../audit/charts.js';
 import { chartSourcesOf, helmChartObjectOf, type ChartSource } from '../audit/chart-sources.js';
 import { gitopsReleasesOf, valuesSourceOf, type GitOpsRelease, type ValuesSource } from '../audit/gitops-releases.js';
 import { kustomizeChartDir, kustomizeHelmChartsOf, type KustomizeHelmChart } from '../audit/kustomize-helm.js';
@@ -63,7 +63,11 @@ interface Looked {
   entry?: ChartLock;
   /** Why no chart (a source not among the files). */
   noChart?: string;
-  values(chart: LoadedChart): Promise<{ values: Values; unknown: string[] }>;
+  values(chart: LoadedChart): Promise<{ values: Values; unknown: string[]; notes?: string[] }>;
+  /** The chart as the controller renders it (Flux: its valuesFiles merged into values.yaml), with what that assumed. */
+  chart?(chart: LoadedChart): { chart: LoadedChart; notes: string[] };
+  /** What was assumed to find the chart (a source object's namespace), said as a warning. */
+  notes?: string[];
   render: RenderPick;
   /** The edits that merge `override` into the object's values, by file; or why they cannot be made. */
   place(override: Record<string, unknown>): Map<string, TextEdit[]> | string;
@@ -153,8 +157,10 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
       continue;
     }
     try {
-      const chart = await loadChart(looked.entry);
-      const { values, unknown } = await looked.values(chart);
+      const prepared = looked.chart ? looked.chart(await loadChart(looked.entry)) : { chart: await loadChart(looked.entry), notes: [] };
+      const { chart } = prepared;
+      const { values, unknown, notes } = await looked.values(chart);
+      for (const n of [...(looked.notes ?? []), ...prepared.notes, ...(notes ?? [])]) result.warnings.push(redactUrlsIn(`${at}: ${n}`));
       if (unknown.length) {
         keep(`${chartName} is rendered with values ferry cannot read here (${unknown.join('; ')})`);
         continue;
@@ -297,12 +303,15 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
   const text = view.texts.get(file)!;
   let source: ScannedHelmChart['source'] | undefined;
   let noChart: string | undefined;
+  const notes: string[] = [];
   if (g.source) source = { tool: g.tool, object: g.object, kind: 'Application', keyPath: '', url: g.source.repo, ...g.source };
   else if (g.sourceRef) {
     const ref = g.sourceRef;
-    // By name and namespace (either unwritten: by name), as the audit finds it.
-    const s = env.fluxSources.get(`${ref.kind} ${ref.name}`)?.find((x) => x.namespace === undefined || ref.namespace === undefined || x.namespace === ref.namespace);
-    if (!s) noChart = `its ${ref.kind} ${ref.name} is not among the files rewritten, so the chart it installs is unknown here (rewrite them together)`;
+    // By name and namespace, as the audit finds it (audit/charts.ts byNamespace).
+    const { match: s, assumed, ambiguous } = byNamespace(env.fluxSources.get(`${ref.kind} ${ref.name}`) ?? [], ref.namespace);
+    if (assumed) notes.push(`its ${ref.kind} ${ref.name} ${assumed}`);
+    if (ambiguous) noChart = `its ${ref.kind} ${ref.name}: ${ambiguous}, so the chart it installs is unknown here`;
+    else if (!s) noChart = `its ${ref.kind} ${ref.name} is not among the files rewritten, so the chart it installs is unknown here (rewrite them together)`;
     else {
       const chart = ref.kind === 'OCIRepository' ? s.chart : ref.chart;
       if (chart) source = { tool: 'Flux', object: s.object, kind: s.kind, keyPath: s.keyPath, url: s.url, form: s.form, repo: s.repo, chart, version: ref.kind === 'OCIRepository' ? s.version : ref.version };
@@ -320,6 +329,8 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
     entry,
     noChart,
     render: { set: g.set, setString: g.setString, releaseName: g.releaseName, namespace: g.namespace ?? 'default' },
+    notes,
+    chart: (chart: LoadedChart) => fluxValuesFilesChart(g, chart, entry!, where),
     values: async (chart: LoadedChart) => {
       const got = gitopsReleaseValues(g, chart, entry!, where, { valuesSources: env.valuesSources, valuesSourcesDropped: env.dropped });
       if (g.templated) got.unknown.push('ApplicationSet values with {{…}} are filled in per generated Application');
@@ -472,6 +483,8 @@ function pairText(key: string, v: unknown, indent: number, eol: string): string 
  * edited safely (an alias, an anchored node others share, a key written twice).
  */
 function mergeIntoMap(map: YAMLMap, over: Record<string, unknown>, text: string, edits: TextEdit[]): string | undefined {
+  // An anchored map is what its aliases read too (another source's valuesObject: *v): an edit would change them as well.
+  if (map.anchor) return `the map is the YAML anchor &${map.anchor}, shared with its aliases`;
   const add: Array<[string, unknown]> = [];
   for (const [k, v] of Object.entries(over)) {
     const pairs = map.items.filter((p) => pairKey(p) === k);

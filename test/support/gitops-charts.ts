@@ -75,3 +75,18 @@ export async function serveDefaultImageCharts(work: string, U: string, extra: st
   const siteCharts = await startStaticServer(path.join(work, 'site-charts'));
   return { repo, repoUrl: `${repo.url}/stable`, siteCharts };
 }
+
+/**
+ * The mirror target `<work>/site.yaml` (registry `http://<site>` under `mirror`, charts.dir
+ * `./site-charts` served at `siteChartsPort`), then `lock`, `bundle create` (`gitops.ferry.tar`)
+ * and `import` of `<work>/manifest.yaml` through `ferry`.
+ */
+export async function lockBundleImport(work: string, site: string, siteChartsPort: number, ferry: (args: string[]) => Promise<unknown>): Promise<void> {
+  await writeFile(
+    path.join(work, 'site.yaml'),
+    ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', 'registry:', `  url: http://${site}`, '  prefix: mirror', `charts: { dir: ./site-charts, baseUrl: "http://localhost:${siteChartsPort}" }`, ''].join('\n'),
+  );
+  await ferry(['lock', 'manifest.yaml']);
+  await ferry(['bundle', 'create', 'manifest.yaml', '-o', 'gitops.ferry.tar']);
+  await ferry(['import', 'gitops.ferry.tar', '--target', 'site.yaml']);
+}
