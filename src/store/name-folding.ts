@@ -25,17 +25,44 @@ export const ANY_TARGET: NameFolding = { caseInsensitive: true, normalizing: tru
  * sign and `k` one), final sigma as sigma.
  */
 function foldSegment(s: string, f: NameFolding): string {
+  // ASCII (a whole Debian pool's names): NFD leaves it as it is and full case folding is lower-casing,
+  // which hands back the same string when there is nothing to change (no copy kept per name).
+  if (ASCII.test(s)) return f.caseInsensitive ? s.toLowerCase() : s;
   let out = f.normalizing ? s.normalize('NFD') : s;
   if (f.caseInsensitive) out = out.toUpperCase().toLowerCase().replace(/ς/g, 'σ');
   return f.normalizing ? out.normalize('NFD') : out;
 }
 
+const ASCII = /^[\x00-\x7f]*$/;
+
+/**
+ * One folded segment of the trie. Most directories of a real tree hold one entry (a package's
+ * directory its .deb): that child is kept inline, and a Map made only for a second one, so the
+ * trie of 60 000 pool paths is a few MB, not tens.
+ */
 interface FoldNode {
-  children: Map<string, FoldNode>;
+  onlyKey?: string;
+  only?: FoldNode;
+  children?: Map<string, FoldNode>;
   /** The path whose leaf this is. */
   leaf?: string;
   /** A path under this directory (the first placed). */
   under?: string;
+}
+
+function childOf(node: FoldNode, key: string): FoldNode | undefined {
+  return node.children ? node.children.get(key) : node.onlyKey === key ? node.only : undefined;
+}
+
+function addChild(node: FoldNode, key: string, child: FoldNode): void {
+  if (node.children) node.children.set(key, child);
+  else if (node.only === undefined) {
+    node.onlyKey = key;
+    node.only = child;
+  } else {
+    node.children = new Map([[node.onlyKey!, node.only], [key, child]]);
+    node.onlyKey = node.only = undefined;
+  }
 }
 
 /** The first `n` segments of `p`. */
@@ -51,7 +78,7 @@ const prefix = (p: string, n: number) => p.split('/', n).join('/');
 export function foldedClashes(paths: Iterable<string>, f: NameFolding = ANY_TARGET, max = 20): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   if (!f.caseInsensitive && !f.normalizing) return out;
-  const root: FoldNode = { children: new Map() };
+  const root: FoldNode = {};
   const clash = (a: string, b: string, n: number) => {
     if (prefix(a, n) !== prefix(b, n) && out.length < max) out.push([a, b]);
   };
@@ -64,8 +91,8 @@ export function foldedClashes(paths: Iterable<string>, f: NameFolding = ANY_TARG
         break;
       }
       const key = foldSegment(segs[i], f);
-      let child = node.children.get(key);
-      if (!child) node.children.set(key, (child = { children: new Map() }));
+      let child = childOf(node, key);
+      if (!child) addChild(node, key, (child = {}));
       if (i === segs.length - 1) {
         if (child.leaf !== undefined) clash(child.leaf, p, i + 1);
         else if (child.under !== undefined) clash(child.under, p, i + 1);

@@ -201,12 +201,16 @@ export function flatRepositoryError(spec: { name: string; url: string }, message
 export function poolProblems(entries: readonly AptLock[]): string[] {
   const out: string[] = [];
   for (const e of entries) {
-    const byFile = new Map<string, { sha256: string; suite: string }>();
+    // The lock's own package records, by file (no record of its own per package: a whole component has tens of thousands).
+    const byFile = new Map<string, AptPackageLock>();
     for (const s of e.suites) {
       for (const p of s.packages) {
         const prev = byFile.get(p.filename);
-        if (!prev) byFile.set(p.filename, { sha256: p.sha256, suite: s.suite });
-        else if (prev.sha256 !== p.sha256 && out.length < 20) out.push(`${aptLabel(e)} ${shownPath(p.filename)}: suite ${prev.suite} lists SHA256 ${prev.sha256}, suite ${s.suite} lists ${p.sha256}`);
+        if (!prev) byFile.set(p.filename, p);
+        else if (prev.sha256 !== p.sha256 && out.length < 20) {
+          const prevSuite = e.suites.find((x) => x.packages.includes(prev))?.suite;
+          out.push(`${aptLabel(e)} ${shownPath(p.filename)}: suite ${prevSuite} lists SHA256 ${prev.sha256}, suite ${s.suite} lists ${p.sha256}`);
+        }
       }
     }
     for (const [a, b] of foldedClashes(byFile.keys(), ANY_TARGET)) {
