@@ -147,6 +147,19 @@ describe('signatures apt counts for nothing are refused by lock', () => {
     expect(r.stderr).toMatch(/Release\.gpg/);
     expect(r.stderr).toMatch(/bad signature by a given key .*Signed digest did not match/);
   }, 240_000);
+  it('a SHA-1 signature by a valid key: apt 2.6 counts it as invalid (SHA-1 is an untrusted digest), lock refuses it too', async () => {
+    const key = await pastKey('sha1', 'sign', 'never');
+    const dir = await repoAndProject('sha1', key, async (dist) => {
+      await gpg(['--local-user', key, '--digest-algo', 'SHA1', '--clearsign', '--output', path.join(dist, 'InRelease'), path.join(dist, 'Release')]);
+    });
+    const apt = await aptUpdate(dir, 'sha1');
+    expect(apt.stdout + apt.stderr).toMatch(/The following signatures were invalid/);
+    expect(apt.stdout + apt.stderr).toMatch(/is not signed/);
+
+    const r = await lock(dir);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stderr).toMatch(/InRelease.*Insecure message hash algorithm: SHA1/);
+  }, 240_000);
 });
 
 describe('what apt accepts, lock accepts', () => {
