@@ -50,10 +50,9 @@ export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
   return (await pgp()).readKeys({ armoredKeys: text });
 }
 
-/** Fingerprint of the primary key that owns the key ID (a subkey may have signed). */
-function ownerFingerprint(keys: PublicKeys, keyId: OpenPGP.KeyID): string | undefined {
-  for (const k of keys) if (k.getKeys(keyId).length) return k.getFingerprint().toUpperCase();
-  return undefined;
+/** The primary key that owns the key ID (a subkey may have signed). */
+function ownerKey(keys: PublicKeys, keyId: OpenPGP.KeyID): OpenPGP.Key | undefined {
+  return keys.find((k) => k.getKeys(keyId).length > 0);
 }
 
 /**
@@ -75,21 +74,57 @@ function checkSignatureCount(keyIDs: OpenPGP.KeyID[], label: string): void {
   });
 }
 
-async function firstVerified(signatures: OpenPGP.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
+/** openpgp's words for a signature whose bytes do not match the data under a key it holds (gpgv's BADSIG). */
+const BAD_SIGNATURE = /^(Signed digest did not match|Signature verification failed)/;
+
+const shortReason = (err: unknown) => String((err as Error)?.message ?? err).slice(0, 200);
+
+/** The first few reasons, and how many more. */
+const shownReasons = (reasons: string[]) => reasons.slice(0, MAX_REASONS).join('; ') + (reasons.length > MAX_REASONS ? `; and ${reasons.length - MAX_REASONS} more` : '');
+
+/**
+ * Decide a signed file as apt's gpgv method does: it is trusted when at least one signature is
+ * good, and refused when any signature by a key in the keyring is bad (gpgv BADSIG), whatever
+ * the others say. A signature is good only if it verifies, is not expired, and its key is valid
+ * for signing now: a key or subkey that has since expired (EXPKEYSIG), been revoked (REVKEYSIG)
+ * or lost its signing flag counts for nothing, as do signatures by keys not given (NO_PUBKEY) and
+ * by weak digests (SHA-1, MD5, RIPEMD-160: apt's untrusted digests). openpgp alone judges a key
+ * at the signature's creation time, so an archive key that expired last year still passed.
+ */
+async function goodSigner(signatures: OpenPGP.VerifyMessageResult['signatures'], keys: PublicKeys, label: string, what: string): Promise<string> {
   const reasons: string[] = [];
+  const bad: string[] = [];
+  let good: string | undefined;
   for (const s of signatures) {
+    const id = s.keyID.toHex().toUpperCase();
+    const owner = ownerKey(keys, s.keyID);
     try {
       await s.verified;
-      const fpr = ownerFingerprint(keys, s.keyID);
-      if (fpr) return fpr;
     } catch (err) {
-      reasons.push(`key ${s.keyID.toHex().toUpperCase()}: ${String((err as Error).message).slice(0, 200)}`);
+      const reason = `key ${id}: ${shortReason(err)}`;
+      if (owner && BAD_SIGNATURE.test(shortReason(err))) bad.push(reason);
+      else reasons.push(reason);
+      continue;
     }
+    if (!owner) continue;
+    try {
+      await owner.getSigningKey(s.keyID, new Date());
+    } catch (err) {
+      reasons.push(`key ${id}: signed while valid, but is not valid for signing now (${shortReason(err)})`);
+      continue;
+    }
+    good ??= owner.getFingerprint().toUpperCase();
   }
-  const shown = reasons.slice(0, MAX_REASONS).join('; ') + (reasons.length > MAX_REASONS ? `; and ${reasons.length - MAX_REASONS} more` : '');
-  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${shown || 'no signatures'})`, {
+  if (bad.length) {
+    throw new FerryError('VERIFY', `${label}: ${what} carries a bad signature by a given key (${shownReasons(bad)}); apt refuses such a file even beside a good signature. Nothing from it was trusted`, {
+      details: bad.slice(0, MAX_SIGNATURES),
+      hint: 'The file was altered after signing, or a signature over other data was attached; download it again from the vendor.',
+    });
+  }
+  if (good) return good;
+  throw new FerryError('VERIFY', `${label}: ${what} is not signed by any of the given keys (${shownReasons(reasons) || 'no signatures'})`, {
     details: reasons.slice(0, MAX_SIGNATURES),
-    hint: 'Check that keys: names the vendor key that signs this file, and that the file was not altered. Nothing from it was trusted.',
+    hint: 'Check that keys: names the vendor key that signs this file, that it has not expired or been revoked (a renewed key is exported again), and that the file was not altered. Nothing from it was trusted.',
   });
 }
 
@@ -111,7 +146,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ke
   checkSignatureCount(sig.getSigningKeyIDs(), label);
   const message = await (await pgp()).createMessage({ binary: data });
   const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
-  return firstVerified(result.signatures, keys, label, 'signature');
+  return goodSigner(result.signatures, keys, label, 'signature');
 }
 
 export function isClearSigned(bytes: Uint8Array): boolean {
@@ -131,7 +166,7 @@ export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, lab
   }
   checkSignatureCount(message.getSigningKeyIDs(), label);
   const result = await (await pgp()).verify({ message, verificationKeys: keys });
-  const signer = await firstVerified(result.signatures, keys, label, 'clear-signed text');
+  const signer = await goodSigner(result.signatures, keys, label, 'clear-signed text');
   return { text: result.data, signer };
 }
 

@@ -162,12 +162,12 @@ describe('OpenPGP signatures from outside', () => {
     expect(err.message.length).toBeLessThan(400);
   });
 
-  it('two forged signatures are each reported, the message bounded', async () => {
+  it('forged signatures by a given key are each reported as bad (apt refuses any), the message bounded', async () => {
     const forged = Buffer.from((await openpgp.readSignature({ armoredSignature: await signDetachedArmored(sums, vendor) })).write());
     forged[forged.length - 3] ^= 0x55;
     const keys = await publicKeysFromArmored(vendor.key.toPublic().armor());
     const err = await failure(verifyDetached(sums, Buffer.concat(Array.from({ length: 6 }, () => forged)), keys, 'x'));
-    expect(err.message).toMatch(/is not signed by any of the given keys \(key [0-9A-F]{16}: .*; and 2 more\)$/);
+    expect(err.message).toMatch(/carries a bad signature by a given key \(key [0-9A-F]{16}: .*; and 2 more\); apt refuses/);
   });
 
   it('a "signature" URL that serves megabytes is cut off at 1 MiB and refused, naming the URL', async () => {
