@@ -1,10 +1,10 @@
 import { realpath } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
-import { discoverWithRenderer, normalizeRef, userValues, type UserValues } from '../kinds/chart/discover.js';
-import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
+import { discoverWithDocuments, userValues, type DiscoveryResult, type UserValues } from '../kinds/chart/discover.js';
+import type { RenderedDocument } from '../kinds/chart/render/index.js';
 import { loadChart, readValuesFile } from '../kinds/chart/load.js';
+import { bareWords, compileJsonPath, imagesAtPath, JSONPATH_LIMITS } from '../kinds/chart/discover/jsonpath.js';
 import type { Candidate, ConvertNote, LocalChart } from '../manifest/convert/common.js';
-import { compileJsonPath, evaluateJsonPath, JSONPATH_LIMITS } from '../manifest/convert/jsonpath.js';
 import { isWithin } from '../store/safe-path.js';
 
 /** Local charts one conversion renders (each loads up to 100 MiB of chart files). */
@@ -29,7 +29,7 @@ const REPO_TODO = 'To carry the chart itself, publish it to an HTTP or OCI chart
 export async function localChartImages(charts: LocalChart[]): Promise<LocalChartImages> {
   const out: LocalChartImages = { candidates: [], skipped: [], notes: [] };
   // One render per chart and values (many releases of one chart): its images and dependencies named once.
-  const done = new Map<string, { found: ReturnType<typeof discoverWithRenderer>; documents: RenderedDocument[] } | undefined>();
+  const done = new Map<string, { found: DiscoveryResult; documents: RenderedDocument[] } | undefined>();
   for (const c of charts) {
     const skip = (item: string, why: string, todo: string) => void out.skipped.push({ from: c.from, item, why, todo });
     const key = [c.location, ...c.values.map((v) => v.abs)].join('\0');
@@ -60,14 +60,8 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
         values.push(userValues(await readValuesFile(realValues, { shown: v.shown }), v.shown));
       }
       const chart = await loadChart(real, { allFiles: true });
-      // The first render is the one with the user's values (later ones probe): its documents are what imagePaths read.
-      let documents: RenderedDocument[] | undefined;
-      const found = discoverWithRenderer(chart, { values }, (o) => {
-        const r = renderChart(chart, o);
-        documents ??= r.documents;
-        return r;
-      });
-      result = { found, documents: documents ?? [] };
+      const { result: found, documents } = discoverWithDocuments(chart, { values });
+      result = { found, documents };
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       skip(c.item, `a local chart (${c.shown}) that ferry cannot read: ${err.message}`, err.hint ?? 'Fix the chart, or list its images under images:.');
@@ -106,6 +100,12 @@ export async function localChartImages(charts: LocalChart[]): Promise<LocalChart
   return out;
 }
 
+/** Why a JSONPath is not one ferry evaluates (oc-mirror's `imagePaths`, a chart entry's `imagePaths:`), or undefined. */
+export function imagePathProblem(p: string): string | undefined {
+  const compiled = compileJsonPath(p);
+  return 'problem' in compiled ? compiled.problem : undefined;
+}
+
 /**
  * oc-mirror's `imagePaths`: each JSONPath read in every rendered object, as oc-mirror reads it
  * (client-go's output split on spaces; a result that is no image reference is passed over, as
@@ -124,31 +124,15 @@ function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderErr
       out.skipped.push({ from: p.from, item, why: 'not evaluated: the chart did not render, so there are no objects to read it in', todo: 'Fix the chart, or list the images it names under images:.' });
       continue;
     }
-    const refs = new Set<string>();
-    const bare = new Set<string>();
-    let exhausted = false;
-    for (const d of documents) {
-      const strings = evaluateJsonPath(compiled.steps, d.object, budget);
-      if (strings === undefined) {
-        exhausted = true;
-        break;
-      }
-      for (const s of strings) {
-        const ref = normalizeRef(s);
-        // A bare word (`debug`, a log level beside the images in env[*].value) is no image anyone means, though oc-mirror would try docker.io/library/<word>:latest.
-        if (ref !== undefined && (s.includes('/') || s.includes(':') || s.includes('@'))) refs.add(ref);
-        else if (ref !== undefined) bare.add(s);
-      }
-    }
+    const { refs, bare, exhausted } = imagesAtPath(compiled.steps, documents, budget);
     if (exhausted) {
       out.skipped.push({ from: p.from, item, why: `not evaluated in every object: reading the rendered chart takes more than ${JSONPATH_LIMITS.visits} steps, so images it names may be missing`, todo: 'List the images it names under images:.' });
     }
-    if (bare.size) {
-      const words = [...bare].slice(0, 8).join(', ') + (bare.size > 8 ? `, … (${bare.size})` : '');
-      out.skipped.push({ from: p.from, item: `${item}: ${words}`, why: 'found there, but a bare word (no registry path, tag or digest) is not carried as an image (oc-mirror would try docker.io/library/<word>:latest)', todo: 'If one is an image you deploy, list it under images: with its full reference.' });
+    if (bare.length) {
+      out.skipped.push({ from: p.from, item: `${item}: ${bareWords(bare)}`, why: 'found there, but a bare word (no registry path, tag or digest) is not carried as an image (oc-mirror would try docker.io/library/<word>:latest)', todo: 'If one is an image you deploy, list it under images: with its full reference.' });
     }
     for (const ref of refs) out.candidates.push({ field: 'images', entry: { ref, ...(c.platforms ? { platforms: c.platforms } : {}) }, from: p.from });
-    if (!refs.size && !exhausted) {
+    if (!refs.length && !exhausted) {
       out.notes.push({ from: p.from, item, why: 'names no image in the rendered chart (with the values it is rendered with)', todo: 'Check the path against `helm template` output; nothing is missing if the chart puts no image there.' });
     }
   }

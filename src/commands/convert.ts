@@ -11,7 +11,7 @@ import { convertHelmfile } from '../manifest/convert/helmfile.js';
 import { convertOcMirror } from '../manifest/convert/oc-mirror.js';
 import { convertZarf } from '../manifest/convert/zarf.js';
 import { checkInsideTarget } from '../store/confined-dirs.js';
-import { localChartImages } from './convert-local-charts.js';
+import { imagePathProblem, localChartImages } from './convert-local-charts.js';
 import { freshTempPath, releaseTemp, writeFileAtomic } from '../store/temp-files.js';
 import { escapeLine } from '../ui/escape.js';
 
@@ -128,7 +128,7 @@ export async function convertCommand(format: string, files: string[], opts: Conv
     } else if (format === 'oc-mirror') {
       const docs = await readSource(abs, 'oc-mirror ImageSetConfiguration');
       // oc-mirror reads a helm.local chart's path relative to the directory it runs in.
-      const conv = convertOcMirror(docs, file, { cwd, root: await realpath(cwd) });
+      const conv = convertOcMirror(docs, file, { cwd, root: await realpath(cwd), imagePathProblem });
       if (!conv.configs) {
         throw new FerryError('VALIDATION', `${file}: no ImageSetConfiguration (mirror.openshift.io/v1alpha2 or v2alpha1) in it`, { hint: 'Name the ImageSetConfiguration file you give oc-mirror --config.' });
       }

@@ -76,9 +76,8 @@ mirror:
     expect(said(r, 'helm local: test-mirror-helm', 'test-mirror-helm 0.3.0', 'carried under images:')).toBe(true);
     expect(said(r, 'helm local: console imagePaths: {range', 'not evaluated')).toBe(true);
     expect(said(r, 'helm local: elsewhere', 'nothing at /opt/charts/elsewhere-1.0.0.tgz')).toBe(true);
-    // A repository chart's imagePaths: not evaluated here (ferry renders it at lock), and said so with how to check.
-    expect(said(r, 'helm chart podinfo imagePaths: {.spec.template.spec.custom[*].image}', 'may or may not cover', 'ferry charts images https://stefanprodan.github.io/podinfo --chart podinfo --version 6.7.0')).toBe(true);
-    expect(r.manifest.charts).toEqual([{ name: 'podinfo', repo: 'https://stefanprodan.github.io/podinfo', version: '6.7.0' }]);
+    // A repository chart's imagePaths: on the chart entry, read by `ferry lock` in the chart it renders (convert-50).
+    expect(r.manifest.charts).toEqual([{ name: 'podinfo', repo: 'https://stefanprodan.github.io/podinfo', version: '6.7.0', imagePaths: ['{.spec.template.spec.custom[*].image}'] }]);
   });
 
   it('does not read a local chart outside the directory it runs in', async () => {

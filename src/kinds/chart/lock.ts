@@ -44,6 +44,10 @@ export const ChartLockSchema = z.object({
     .record(z.string(), z.array(ValuesLocationSchema))
     .optional()
     .describe('For images of `images` and `testImages`: every values key (from the top chart, subcharts under their name or alias) that deploys it. Locks written before this field lack it.'),
+  imagePathImages: z
+    .array(z.string())
+    .optional()
+    .describe('Of `images`: those only the chart entry\'s `imagePaths` found (no values key is known to set them).'),
   injects: z
     .array(z.string())
     .optional()

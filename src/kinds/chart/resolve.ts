@@ -8,7 +8,9 @@ import { MT } from '../../oci/media-types.js';
 import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
-import { discoverChartImages, discoverFromValues, userValues, type DiscoveryResult } from './discover.js';
+import { discoverFromValues, discoverWithDocuments, userValues, type DiscoveryResult } from './discover.js';
+import { bareWords, compileJsonPath, imagesAtPath, JSONPATH_LIMITS } from './discover/jsonpath.js';
+import type { RenderedDocument } from './render/index.js';
 import { NODE_OS_REASON } from './discover/rendered.js';
 import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type ChartDependency, type LoadedChart } from './load.js';
 import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
@@ -223,8 +225,9 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are a class of their own.
   const values = await readValues(spec.values ?? [], ctx.manifestDir);
   let discovery: DiscoveryResult;
+  let documents: RenderedDocument[] = [];
   try {
-    discovery = discoverChartImages(chart, { values, kubeVersion: spec.kubeVersion, kubeVersionAdvice: "set kubeVersion: on the chart with your cluster's version to render for it" });
+    ({ result: discovery, documents } = discoverWithDocuments(chart, { values, kubeVersion: spec.kubeVersion, kubeVersionAdvice: "set kubeVersion: on the chart with your cluster's version to render for it" }));
     // e.g. the chart's kubeVersion refused the default Kubernetes version: which one it was rendered for
     if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w}`);
   } catch (err) {
@@ -253,8 +256,18 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
   if (mode === 'discover') warnNodeOsTagged(parent, discovery, ctx.listedImages ?? [], ctx);
+  const atPaths = mode === 'discover' && spec.imagePaths?.length ? imagePathImages(spec.imagePaths, documents, discovery.renderError, `chart ${parent}`, ctx) : [];
+  const have = new Set(images);
+  const onlyAtPaths = atPaths.filter((r) => !have.has(r)).sort();
+  if (onlyAtPaths.length) {
+    images = [...images, ...onlyAtPaths].sort();
+    // Deployed after all (the path reads it in what the values render), not just possible.
+    const found = new Set(atPaths);
+    possible = possible.filter((r) => !found.has(r));
+  }
   const top = toLock(located, images, possible);
   if (tests.length) top.testImages = tests;
+  if (onlyAtPaths.length) top.imagePathImages = onlyAtPaths;
   if (mode === 'discover') {
     // Even empty: the record says which images no values key deploys (the templates spell them).
     if (images.length || tests.length) top.imageValues = imageValuesOf(discovery.images);
@@ -263,6 +276,30 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };
+}
+
+/**
+ * The images a chart entry's `imagePaths` (JSONPath, as oc-mirror's) select in the objects of its
+ * render with the manifest's values; what cannot be read (no render, the walk's budget spent), a
+ * bare word found there and a path that finds nothing are warned, never guessed.
+ */
+function imagePathImages(paths: string[], documents: readonly RenderedDocument[], renderError: string | undefined, what: string, ctx: KindContext): string[] {
+  if (renderError !== undefined) {
+    warn(ctx, `${what}: imagePaths not read (${paths.join(', ')}): the chart did not render with the manifest's values, so the images only they name are NOT carried; set the values it needs under values:, or list those images under images:`);
+    return [];
+  }
+  const budget = { visits: JSONPATH_LIMITS.visits };
+  const out = new Set<string>();
+  for (const p of paths) {
+    const compiled = compileJsonPath(p);
+    if ('problem' in compiled) continue; // refused when the manifest was read
+    const { refs, bare, exhausted } = imagesAtPath(compiled.steps, documents, budget);
+    for (const r of refs) out.add(r);
+    if (exhausted) warn(ctx, `${what}: imagePaths ${p} not read in every rendered object (more than ${JSONPATH_LIMITS.visits} steps), so an image it names may be missing: list it under images:`);
+    if (bare.length) warn(ctx, `${what}: imagePaths ${p} finds ${bareWords(bare)}: a bare word (no registry path, tag or digest) is not carried as an image; list it under images: with its full reference if it is one`);
+    if (!refs.length && !bare.length && !exhausted) warn(ctx, `${what}: imagePaths ${p} finds no image in the chart rendered with the manifest's values`);
+  }
+  return [...out];
 }
 
 /**
@@ -296,6 +333,8 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
     if (poss.length) prev.possibleImages = poss;
     const tests = [...new Set([...(prev.testImages ?? []), ...(e.testImages ?? [])])].sort();
     if (tests.length) prev.testImages = tests;
+    const atPaths = [...new Set([...(prev.imagePathImages ?? []), ...(e.imagePathImages ?? [])])].sort();
+    if (atPaths.length) prev.imagePathImages = atPaths;
     if (prev.imageValues || e.imageValues) prev.imageValues = mergeImageValues(prev.imageValues ?? {}, e.imageValues ?? {});
     if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
     else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { manifestUrl } from '../types.js';
+import { compileJsonPath, JSONPATH_LIMITS } from './discover/jsonpath.js';
 
 export const ChartSpecSchema = z
   .object({
@@ -21,7 +22,23 @@ export const ChartSpecSchema = z
       .enum(['name', 'carry'])
       .optional()
       .describe('The images only `helm test` runs (test hooks), found with images: discover. name (default): recorded in the lock and named by rewrite, not bundled; carry: bundled with the chart\'s images.'),
+    imagePaths: z
+      .array(
+        z
+          .string()
+          .max(JSONPATH_LIMITS.length)
+          .superRefine((p, ctx) => {
+            const c = compileJsonPath(p);
+            if ('problem' in c) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(p)} is not a JSONPath ferry evaluates: ${c.problem}; write one {…} path of fields, ['a.b'], [*], [n], ..field and [?(@.f == 'v')]` });
+          }),
+      )
+      .max(64)
+      .optional()
+      .describe("More fields of the rendered objects that hold images, as Kubernetes JSONPath expressions (oc-mirror's imagePaths, e.g. \"{.spec.template.spec.containers[*].env[?(@.name == 'SIDECAR')].value}\"): with images: discover, the images found there are carried with the chart's (a bare word found there is named, not carried)."),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.imagePaths?.length && c.images !== 'discover') ctx.addIssue({ code: 'custom', path: ['imagePaths'], message: 'imagePaths are read in the rendered chart, which only images: discover renders; drop them, or list those images under images:' });
+  });
 
 export type ChartSpec = z.infer<typeof ChartSpecSchema>;

@@ -210,7 +210,11 @@ export function assembleManifest(name: string, description: string | undefined, 
       for (const k of keys) have.keys.add(k);
       have.extras ||= e.extras !== false;
     } else if (c.field === 'charts') {
-      charts.set(JSON.stringify([e.repo, e.name, e.version, e.values ?? []]), e);
+      // One chart listed twice with other imagePaths: one entry reading all of them.
+      const key = JSON.stringify([e.repo, e.name, e.version, e.values ?? []]);
+      const have = charts.get(key);
+      const paths = [...new Set([...((have?.imagePaths as string[] | undefined) ?? []), ...((e.imagePaths as string[] | undefined) ?? [])])];
+      charts.set(key, { ...e, ...(paths.length ? { imagePaths: paths } : {}) });
     } else {
       const url = String(e.url);
       const sha256 = e.sha256 as string | undefined;

@@ -153,6 +153,9 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
     conv.notes.push({ from: here(), item: label, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as hauler takes the newest', todo: 'Write the version you deploy under version:.' });
   }
   if (values.length) entry.values = values.map((v, k) => localFile(v, base, opts.outDir, `${label} valuesFiles:`, here('valuesFiles', k), conv, 'relative to the Hauler manifest\'s directory, as hauler reads it'));
+  // hauler stores the chart alone unless add-images (the images it renders) and add-dependencies (its dependency charts) say more; a ferry chart brings both at lock.
+  const alone = [chart['add-images'] === true ? '' : 'its images (add-images)', chart['add-dependencies'] === true ? '' : 'the dependency charts it does not vendor (add-dependencies)'].filter(Boolean);
+  if (alone.length) conv.notes.push({ from: here(), item: label, why: `hauler stores this chart without ${alone.join(' or ')}; ferry finds ${alone.length === 2 ? 'both' : 'them'} at lock (images: discover) and carries them with the chart`, todo: 'Nothing to do to carry more; to carry the chart alone, write images: none on it in the manifest.' });
   conv.candidates.push({ field: 'charts', entry, from: here() });
 }
 

@@ -44,7 +44,8 @@ const RELEASE_QUIET = new Set([
   'name', 'description', 'namespace', 'labels', 'needs', 'createNamespace', 'wait', 'waitRetries', 'waitForJobs', 'timeout', 'recreatePods', 'force', 'updateStrategy', 'atomic',
   'rollbackOnFailure', 'cleanupOnFail', 'forceConflicts', 'historyMax', 'reuseValues', 'disableOpenAPIValidation', 'disableValidation', 'disableValidationOnInstall', 'missingFileHandler',
   'missingFileHandlerConfig', 'unitTests', 'kubeContext', 'skipDeps', 'skipRefresh', 'skipSchemaValidation', 'cascade', 'suppressOutputLineRegex', 'suppressDiff', 'syncReleaseLabels',
-  'disableAutoDetectedKubeVersionForDiff', 'adopt', 'enableDNS', 'waitTemplate', 'inherit', 'devel', 'valuesPathPrefix', 'env',
+  'disableAutoDetectedKubeVersionForDiff', 'adopt', 'enableDNS', 'waitTemplate', 'inherit', 'valuesPathPrefix', 'env', 'deleteWait', 'deleteTimeout', 'takeOwnership', 'serverSide',
+  'trackMode', 'trackTimeout', 'trackLogs', 'trackFailedLogs', 'helmStuckGrace', 'trackKinds', 'skipKinds', 'trackResources', 'kubedogQPS', 'kubedogBurst', 'trackFailOnError',
 ]);
 const RELEASE_READ = new Set(['chart', 'version', 'values', 'installed', 'kubeVersion']);
 /** Release fields that change the chart helmfile renders (chartify, post-renderers): images they add are not found. */
@@ -319,6 +320,13 @@ async function loadParts(sf: StateFile, docs: YamlDocumentData[], state: State, 
     for (const key of ['args', 'postRenderer', 'postRendererArgs', 'templateArgs']) {
       if (isSet(defaults[key])) conv.skipped.push({ from: at('helmDefaults', key), item: `helmDefaults.${key}: ${brief(defaults[key])}`, why: 'helm arguments or a post-renderer for every release: they may set values or change what is rendered', todo: 'Write the values they set in a values file and list it under each chart\'s values:; list images a post-renderer adds under images:.' });
     }
+    // What every release inherits that changes what is fetched or trusted: named like the release's own.
+    for (const key of ['verify', 'keyring', 'insecureSkipTLSVerify', 'plainHttp']) {
+      if (!isSet(defaults[key])) continue;
+      const provenance = key === 'verify' || key === 'keyring';
+      conv.skipped.push({ from: at('helmDefaults', key), item: `helmDefaults.${key}: ${brief(defaults[key])}`, why: provenance ? 'a provenance (.prov) check of every release\'s chart; ferry does not check chart provenance' : 'repository trust settings for every release', todo: provenance ? 'Check the charts\' provenance before you lock them.' : TRUST_TODO });
+    }
+    if (defaults.devel === true) conv.notes.push({ from: at('helmDefaults', 'devel'), item: 'helmDefaults.devel: true', why: 'helm takes pre-releases for every release without an exact version; ferry\'s "*" and ranges take releases only', todo: 'Write the exact (pre-release) version you deploy under each release\'s version:.' });
     if (Array.isArray(top.releases)) top.releases.forEach((r, i) => state.releases.push({ release: r, at, sf, path: ['releases', i] }));
     else if (isSet(top.releases)) conv.skipped.push({ from: at('releases'), item: `releases: ${brief(top.releases)}`, why: 'releases must be a list', todo: 'Fix the helmfile.' });
     if (Array.isArray(top.helmfiles)) top.helmfiles.forEach((h, i) => state.includes.push({ entry: h, at, sf, path: ['helmfiles', i] }));
@@ -624,6 +632,8 @@ async function convertRelease(raw: unknown, p: Array<string | number>, at: Here,
       skip(here(key), `secrets: ${brief(v)}`, 'encrypted values (helm-secrets); the chart\'s images are found without them', 'If they choose images, write those values (not the secrets) in a values file and list it under the chart\'s values:.');
     } else if (RELEASE_RESHAPES.has(key)) {
       skip(here(key), `${key}: ${brief(v)}`, 'helmfile changes what the chart renders (chartify, a post-renderer); images it adds are not found by rendering the chart', 'List the images it adds under images: (`helmfile template` shows them).');
+    } else if (key === 'devel') {
+      if (v === true) conv.notes.push({ from: here(key), item: `release ${name} devel: true`, why: 'helm takes pre-releases when the version is not exact; ferry\'s "*" and ranges take releases only', todo: 'Write the exact (pre-release) version you deploy under version:.' });
     } else if (key === 'hooks') {
       skip(here(key), `hooks: ${brief(v)}`, 'commands helmfile runs around the release; ferry runs none', 'Run them with your own tooling; anything they download is not carried: list it in the manifest.');
     } else if (key === 'condition' || key === 'conditionTemplate' || key === 'installedTemplate') {

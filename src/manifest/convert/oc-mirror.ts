@@ -27,6 +27,8 @@ export interface OcMirrorOptions {
   cwd: string;
   /** Real path of that directory: a local chart is read only inside it. */
   root: string;
+  /** Why the chart kind would not evaluate a JSONPath (a repository chart's `imagePaths` go to its `imagePaths:`), or undefined. */
+  imagePathProblem: (path: string) => string | undefined;
 }
 
 export function convertOcMirror(docs: YamlDocumentData[], file: string, opts: OcMirrorOptions): Conversion & { configs: number } {
@@ -256,12 +258,22 @@ function convertLocalCharts(list: unknown, here: Here, conv: Conversion, opts: O
   });
 }
 
+const UNKNOWN_TODO = 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 and v1alpha2 define.';
+
 function convertHelm(helm: unknown, here: Here, conv: Conversion, opts: OcMirrorOptions): void {
   if (!isMapping(helm)) return;
+  for (const key of Object.keys(helm)) {
+    if (!['local', 'repositories'].includes(key) && isSet(helm[key])) conv.skipped.push({ from: here('helm', key), item: `helm ${key}: ${brief(helm[key])}`, why: 'not a field of helm: ferry knows', todo: UNKNOWN_TODO });
+  }
   convertLocalCharts(helm.local, here, conv, opts);
   const repos = Array.isArray(helm.repositories) ? helm.repositories : [];
   repos.forEach((repo, i) => {
     const from = here('helm', 'repositories', i);
+    if (isMapping(repo)) {
+      for (const key of Object.keys(repo)) {
+        if (!['name', 'url', 'charts'].includes(key) && isSet(repo[key])) conv.skipped.push({ from: here('helm', 'repositories', i, key), item: `helm repository ${text(repo.name) ?? '?'} ${key}: ${brief(repo[key])}`, why: 'not a field of a Helm repository ferry knows', todo: UNKNOWN_TODO });
+      }
+    }
     const url = isMapping(repo) ? text(repo.url) : undefined;
     const item = `helm repository ${isMapping(repo) ? (text(repo.name) ?? '?') : brief(repo)}`;
     if (!isMapping(repo) || !url) return void conv.skipped.push({ from, item, why: 'names no url:', todo: 'Fix the ImageSetConfiguration.' });
@@ -292,14 +304,15 @@ function convertHelm(helm: unknown, here: Here, conv: Conversion, opts: OcMirror
       const chartAt = (...p: Array<string | number>) => here('helm', 'repositories', i, 'charts', j, ...p);
       const paths = imagePathsOf(chart, chartAt);
       if (paths.problem) conv.skipped.push({ from: chartAt(paths.key!), item: `${label} ${paths.key}`, why: paths.problem, todo: 'Write each path as a JSONPath expression, e.g. "{.spec.template.spec.containers[*].env[*].value}".' });
+      // The chart kind reads imagePaths in the chart it renders at lock (images: discover); a path it does not evaluate is named.
+      const kept: string[] = [];
       for (const p of paths.paths) {
-        conv.skipped.push({
-          from: p.from,
-          item: `${label} imagePaths: ${p.path}`,
-          why: 'a JSONPath oc-mirror reads images at in the rendered chart, besides the containers\' image fields; ferry renders a repository chart at `lock` and finds its images by its own rules (every container, image-named fields, images handed to operators), which may or may not cover this path: not evaluated, so an image only it names may be missing',
-          todo: `See what ferry finds: \`ferry charts images ${url} --chart ${name} --version ${entry.version as string} --why\`, and list any image only this path names under images:.`,
-        });
+        const problem = opts.imagePathProblem(p.path);
+        if (problem !== undefined) {
+          conv.skipped.push({ from: p.from, item: `${label} imagePaths: ${p.path}`, why: `not evaluated: ${problem}; the images only it names are not carried`, todo: 'Write it as one {.a.b[*].c} path (fields, [\'a.b\'], [*], [n], ..field, [?(@.f == \'v\')]) under the chart\'s imagePaths:, or list those images under images:.' });
+        } else if (!kept.includes(p.path)) kept.push(p.path);
       }
+      if (kept.length) entry.imagePaths = kept;
       for (const key of Object.keys(chart)) {
         const v = chart[key];
         if (['name', 'version', 'imagepaths'].includes(key.toLowerCase()) || !isSet(v)) continue;

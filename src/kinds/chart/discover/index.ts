@@ -2,7 +2,7 @@ import { isFerryError } from '../../../errors.js';
 import { trimTrailing } from '../../../ui/escape.js';
 import { parseImageReference } from '../../../oci/reference.js';
 import { chartDependencies, type LoadedChart } from '../load.js';
-import { renderChart, type RenderOptions, type RenderResult } from '../render/index.js';
+import { renderChart, type RenderedDocument, type RenderOptions, type RenderResult } from '../render/index.js';
 import { setKey, toGoData } from '../render/goyaml.js';
 import { findInjectedPlaceholders, findRenderedImages, INJECTED_REASON, type RenderedFinding } from './rendered.js';
 import {
@@ -35,6 +35,21 @@ export { findInjectedPlaceholders, findRenderedImages, handedArg, handedImage, i
 export function discoverChartImages(chart: LoadedChart, opts: DiscoverOptions = {}): DiscoveryResult {
   if (!chart.raw) return discoverFromValues(chart, opts);
   return discoverWithRenderer(chart, opts, (o) => renderChart(chart, o));
+}
+
+/**
+ * discoverChartImages by ferry's renderer, with the objects of its first render (the one with the
+ * user's values; later renders probe): what a chart's `imagePaths` are read in.
+ */
+export function discoverWithDocuments(chart: LoadedChart, opts: DiscoverOptions = {}): { result: DiscoveryResult; documents: RenderedDocument[] } {
+  if (!chart.raw) return { result: discoverFromValues(chart, opts), documents: [] };
+  let documents: RenderedDocument[] | undefined;
+  const result = discoverWithRenderer(chart, opts, (o) => {
+    const r = renderChart(chart, o);
+    documents ??= r.documents;
+    return r;
+  });
+  return { result, documents: documents ?? [] };
 }
 
 /** A renderer: ferry's (renderChart) or a helm binary's output read back (`--render helm`). */

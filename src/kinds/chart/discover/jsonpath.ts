@@ -4,10 +4,14 @@
  * `.*`, `[n]` (negative from the end) and `[?(@.a.b == 'v')]` / `!=` / `[?(@.a)]` filters. What
  * it selects is printed as client-go prints it (strings, space-separated, which oc-mirror then
  * splits on spaces); anything else in a path is refused with the reason, never half-evaluated.
- * Bounded: the path's length and steps, and the nodes a walk may visit.
+ * Bounded: the path's length and steps, and the nodes a walk may visit. A chart entry's
+ * `imagePaths` (the lock) and an oc-mirror local chart's (convert) are read through imagesAtPath.
  */
+import type { RenderedDocument } from '../render/index.js';
+import { normalizeRef } from './rendered.js';
 
-type Step =
+
+export type JsonPathStep =
   | { kind: 'field'; name: string; recursive: boolean }
   | { kind: 'all'; recursive: boolean }
   | { kind: 'index'; index: number }
@@ -18,13 +22,13 @@ export const JSONPATH_LIMITS = { length: 512, steps: 64, visits: 2_000_000 };
 const NAME = /^[A-Za-z0-9_-]+/;
 
 /** A path compiled, or why it is not evaluated. */
-export function compileJsonPath(expr: string): { steps: Step[] } | { problem: string } {
+export function compileJsonPath(expr: string): { steps: JsonPathStep[] } | { problem: string } {
   if (expr.length > JSONPATH_LIMITS.length) return { problem: `longer than ${JSONPATH_LIMITS.length} characters` };
   const t = expr.trim();
   if (!t.startsWith('{') || !t.endsWith('}') || t.indexOf('{', 1) >= 0) return { problem: 'not one {…} JSONPath expression (text around it, or several)' };
   let s = t.slice(1, -1).trim();
   if (s.startsWith('$')) s = s.slice(1);
-  const steps: Step[] = [];
+  const steps: JsonPathStep[] = [];
   let i = 0;
   while (i < s.length) {
     if (steps.length >= JSONPATH_LIMITS.steps) return { problem: `more than ${JSONPATH_LIMITS.steps} steps` };
@@ -74,7 +78,7 @@ function scalarText(v: unknown): string | undefined {
  * The strings `steps` select in `doc`, split on spaces as oc-mirror splits client-go's output;
  * undefined when the walk would visit more than the limit's nodes (`budget` is shared across calls).
  */
-export function evaluateJsonPath(steps: Step[], doc: unknown, budget: { visits: number }): string[] | undefined {
+export function evaluateJsonPath(steps: JsonPathStep[], doc: unknown, budget: { visits: number }): string[] | undefined {
   let nodes: unknown[] = [doc];
   const spend = (n: number) => (budget.visits -= n) >= 0;
   for (const step of steps) {
@@ -117,4 +121,39 @@ export function evaluateJsonPath(steps: Step[], doc: unknown, budget: { visits: 
     nodes = next;
   }
   return nodes.flatMap((n) => (typeof n === 'string' ? n.split(' ').filter(Boolean) : []));
+}
+
+/** What one path finds in a chart's rendered objects. */
+export interface ImagePathFindings {
+  /** Image references found (normalized), in the order found. */
+  refs: string[];
+  /** Bare words found (no registry path, tag or digest): no image anyone means, though oc-mirror would try docker.io/library/<word>:latest. */
+  bare: string[];
+  /** The walk ran out of its budget: images the path names may be missing. */
+  exhausted: boolean;
+}
+
+/**
+ * The images a compiled path selects in every rendered object, as oc-mirror reads them
+ * (client-go's output split on spaces; a result that is no image reference is passed over).
+ * `budget` is shared by every path of one chart.
+ */
+export function imagesAtPath(steps: JsonPathStep[], documents: readonly RenderedDocument[], budget: { visits: number }): ImagePathFindings {
+  const refs = new Set<string>();
+  const bare = new Set<string>();
+  for (const d of documents) {
+    const strings = evaluateJsonPath(steps, d.object, budget);
+    if (strings === undefined) return { refs: [...refs], bare: [...bare], exhausted: true };
+    for (const s of strings) {
+      const ref = normalizeRef(s);
+      if (ref !== undefined && (s.includes('/') || s.includes(':') || s.includes('@'))) refs.add(ref);
+      else if (ref !== undefined) bare.add(s);
+    }
+  }
+  return { refs: [...refs], bare: [...bare], exhausted: false };
+}
+
+/** Words for a path's bare-word findings (up to 8 shown). */
+export function bareWords(bare: readonly string[]): string {
+  return bare.slice(0, 8).join(', ') + (bare.length > 8 ? `, … (${bare.length})` : '');
 }
