@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, type Document, type Node, type Pair } from 'yaml';
 import { CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
+import { GRAFANA_PLUGIN_ENVS } from './grafana.js';
 import type { Reference } from './scan.js';
 
 /**
@@ -215,28 +216,16 @@ function externalDns(c: Obj, at: Array<string | number>, push: Push, api: Api): 
   }
 }
 
-/** Grafana's own telemetry and plugin downloads, as its container's env sets them or leaves them at their defaults. */
+/**
+ * Grafana's plugin downloads named in its container's env. Its telemetry, update checks and other
+ * settings are read with the grafana.ini it mounts (audit/grafana.ts).
+ */
 function grafana(c: Obj, at: Array<string | number>, push: Push): void {
   const env = envOf(c);
   const setting = (name: string) => env.get(name);
   const source = 'grafana.com/docs/grafana/latest/setup-grafana/configure-grafana (conf/defaults.ini)';
-  // [analytics] settings that default to true (conf/defaults.ini), and where each one sends.
-  const defaultsOn = [
-    { env: 'GF_ANALYTICS_REPORTING_ENABLED', ini: 'reporting_enabled', url: 'https://stats.grafana.org', what: 'Grafana usage reporting' },
-    { env: 'GF_ANALYTICS_CHECK_FOR_UPDATES', ini: 'check_for_updates', url: 'https://grafana.com', what: "Grafana's update check" },
-  ];
-  for (const d of defaultsOn) {
-    const e = setting(d.env);
-    if (e?.value?.toLowerCase() === 'false') continue;
-    const how = e
-      ? e.value === undefined
-        ? `${d.env} is set from elsewhere (valueFrom): unknown here`
-        : `${d.env}=${e.value}`
-      : `unknown/default: ${d.env} is not set in this container's env, and [analytics] ${d.ini} defaults to true (a grafana.ini the container mounts may turn it off)`;
-    push(e ? [...at, 'env', e.index, 'value'] : [...at, 'image'], d.url, `${d.what} (${how}; ${source})`);
-  }
   // Plugins named by id (not by URL, which is found as written) download from grafana.com.
-  for (const name of ['GF_INSTALL_PLUGINS', 'GF_PLUGINS_PREINSTALL', 'GF_PLUGINS_PREINSTALL_SYNC']) {
+  for (const name of GRAFANA_PLUGIN_ENVS) {
     const e = setting(name);
     if (!e?.value) continue;
     const ids = e.value
