@@ -1,6 +1,7 @@
 import path from 'node:path';
-import { isMap, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { isMap, isScalar, type Document, type Node } from 'yaml';
 import { CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
+import { joinPath, mentioningJson, placeIn } from './implied-egress.js';
 import type { Reference } from './scan.js';
 
 /**
@@ -304,36 +305,21 @@ export function grafanaIniFile(rel: string, text: string, refs: Reference[]): vo
 
 /** Collects a YAML document's Grafana containers, `.ini` ConfigMap keys and Helm values `grafana.ini` maps. */
 export function collectGrafana(g: GrafanaCollected, file: string, doc: Document, text: string, lineOf: (n: Node | null | undefined) => number): void {
-  if (!/grafana|\.ini/i.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) return;
-  let json: unknown;
-  try {
-    json = doc.toJSON();
-  } catch {
-    return;
-  }
-  if (!isObj(json)) return;
-  const place = (at: Array<string | number>, keyPath = at.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('')): Place => {
-    let node: unknown = doc.contents;
-    let key: unknown;
-    for (const k of at) {
-      key = undefined;
-      if (isMap(node)) {
-        const pair = node.items.find((p) => isScalar(p.key) && p.key.value === k);
-        key = pair?.key;
-        node = pair?.value;
-      } else if (isSeq(node) && typeof k === 'number') node = node.items[k];
-      else break;
-    }
-    return { file, line: lineOf(((key ?? node) as Node | undefined) ?? (doc.contents as Node)), keyPath };
-  };
+  const json = mentioningJson(doc, text, /grafana|\.ini/i);
+  if (!json) return;
+  const nodeAt = placeIn(doc);
+  const place = (at: Array<string | number>, keyPath = joinPath(at)): Place => ({ file, line: lineOf(nodeAt(at) ?? (doc.contents as Node)), keyPath });
   const meta = isObj(json.metadata) ? json.metadata : {};
   const namespace = scalarText(meta.namespace) || undefined;
   if (json.kind === 'ConfigMap' && isObj(json.data)) {
     const dataNode = doc.getIn(['data'], true);
+    // The data's pairs by key, made once (a search of the map for each key was quadratic).
+    const pairs = new Map<unknown, { key: unknown; value?: unknown }>();
+    if (isMap(dataNode)) for (const p of dataNode.items) if (isScalar(p.key) && !pairs.has(p.key.value)) pairs.set(p.key.value, p);
     for (const [key, v] of Object.entries(json.data)) {
       if (!key.endsWith('.ini') || typeof v !== 'string') continue;
       if (g.iniKeys.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
-      const pair = isMap(dataNode) ? dataNode.items.find((p) => isScalar(p.key) && p.key.value === key) : undefined;
+      const pair = pairs.get(key);
       const valueNode = pair?.value as (Node & { type?: string }) | undefined;
       const first = lineOf(valueNode) + (isScalar(valueNode) && (valueNode.type === 'BLOCK_LITERAL' || valueNode.type === 'BLOCK_FOLDED') ? 1 : 0);
       g.iniKeys.push({ ...(namespace ? { namespace } : {}), name: scalarText(meta.name) ?? '?', key, file, line: lineOf(pair?.key as Node), settings: grafanaIniSettings(v, file, first), usedBy: 0 });
@@ -507,6 +493,3 @@ function mergeFindings(found: readonly Reference[], references: Reference[]): vo
     else references.push(r);
   }
 }
-
-/** The GF_ plugin variables of a Grafana container: plugin ids come from the grafana.com catalog. */
-export const GRAFANA_PLUGIN_ENVS = ['GF_INSTALL_PLUGINS', 'GF_PLUGINS_PREINSTALL', 'GF_PLUGINS_PREINSTALL_SYNC'];
