@@ -70,7 +70,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 /** A value written in the file, cut to 120 characters: notes quote what the (hostile) file says, bounded. */
 const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}…` : s);
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v.trim() ? clip(v.trim()) : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
-const joinPath = (parts: Array<string | number>) => parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
+export const joinPath = (parts: Array<string | number>) => parts.map((p, i) => (typeof p === 'number' ? `[${p}]` : i ? `.${p}` : p)).join('');
 
 /** At most this many nodes of one document are walked for object-storage maps. */
 const MAX_WALK_NODES = 200_000;
@@ -79,16 +79,8 @@ const MAX_WALK_DEPTH = 64;
 /** Pushes the destinations this document implies (see the module comment). */
 export function impliedEgress(file: string, doc: Document, text: string, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number): void {
   externalNameService(file, doc, refs, before, lineOf);
-  // The document's own text: the file's, tested for each of its documents, was quadratic (100 000 `---` documents: 88 s).
-  if (!MENTIONS.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) return;
-  let json: unknown;
-  try {
-    json = doc.toJSON();
-  } catch {
-    // more aliases than the yaml library expands: the document's other passes read it as written
-    return;
-  }
-  if (!isObj(json)) return;
+  const json = mentioningJson(doc, text, MENTIONS);
+  if (!json) return;
   const nodeAt = placeIn(doc);
   const push = (at: Array<string | number>, value: string, implied: string, unknown = false) => {
     const node = nodeAt(at);
@@ -103,12 +95,25 @@ export function impliedEgress(file: string, doc: Document, text: string, refs: R
   objectStores(json, push);
 }
 
+/** The document as JSON when its own text matches `mentions` (else, or past the aliases the yaml library expands, undefined). */
+export function mentioningJson(doc: Document, text: string, mentions: RegExp): Obj | undefined {
+  // The document's own text: the file's, tested for each of its documents, was quadratic (100 000 `---` documents: 88 s).
+  if (!mentions.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) return undefined;
+  try {
+    const json: unknown = doc.toJSON();
+    return isObj(json) ? json : undefined;
+  } catch {
+    // more aliases than the yaml library expands: the document's other passes read it as written
+    return undefined;
+  }
+}
+
 /**
  * The node a finding at `at` (a path into the document's JSON) is placed at: a map's entry at its
  * key's line (`route53:`), an item at the item's. Each map's pairs are indexed once (`doc.getIn`
  * and a scan of the parent for each finding were quadratic: 30 000 Alertmanager receivers, 112 s).
  */
-function placeIn(doc: Document): (at: Array<string | number>) => Node | undefined {
+export function placeIn(doc: Document): (at: Array<string | number>) => Node | undefined {
   const index = new WeakMap<object, Map<unknown, Pair>>();
   const pairOf = (map: { items: Pair[] }, key: unknown) => {
     let byKey = index.get(map);
@@ -215,26 +220,14 @@ function externalDns(c: Obj, at: Array<string | number>, push: Push, api: Api): 
   }
 }
 
-/** Grafana's own telemetry and plugin downloads, as its container's env sets them or leaves them at their defaults. */
+/**
+ * Grafana's plugin downloads named in its container's env. Its telemetry, update checks and other
+ * settings are read with the grafana.ini it mounts (audit/grafana.ts).
+ */
 function grafana(c: Obj, at: Array<string | number>, push: Push): void {
   const env = envOf(c);
   const setting = (name: string) => env.get(name);
   const source = 'grafana.com/docs/grafana/latest/setup-grafana/configure-grafana (conf/defaults.ini)';
-  // [analytics] settings that default to true (conf/defaults.ini), and where each one sends.
-  const defaultsOn = [
-    { env: 'GF_ANALYTICS_REPORTING_ENABLED', ini: 'reporting_enabled', url: 'https://stats.grafana.org', what: 'Grafana usage reporting' },
-    { env: 'GF_ANALYTICS_CHECK_FOR_UPDATES', ini: 'check_for_updates', url: 'https://grafana.com', what: "Grafana's update check" },
-  ];
-  for (const d of defaultsOn) {
-    const e = setting(d.env);
-    if (e?.value?.toLowerCase() === 'false') continue;
-    const how = e
-      ? e.value === undefined
-        ? `${d.env} is set from elsewhere (valueFrom): unknown here`
-        : `${d.env}=${e.value}`
-      : `unknown/default: ${d.env} is not set in this container's env, and [analytics] ${d.ini} defaults to true (a grafana.ini the container mounts may turn it off)`;
-    push(e ? [...at, 'env', e.index, 'value'] : [...at, 'image'], d.url, `${d.what} (${how}; ${source})`);
-  }
   // Plugins named by id (not by URL, which is found as written) download from grafana.com.
   for (const name of ['GF_INSTALL_PLUGINS', 'GF_PLUGINS_PREINSTALL', 'GF_PLUGINS_PREINSTALL_SYNC']) {
     const e = setting(name);

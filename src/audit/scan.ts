@@ -1,6 +1,8 @@
 import { detached, detachStrings } from './detach.js';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { impliedEgress, markNtpServers } from './implied-egress.js';
+import { joinValuesImages } from './joined-values.js';
+import { applyGrafana, collectGrafana, grafanaIniFile, newGrafanaCollected, type GrafanaCollected } from './grafana.js';
 import { markInjectedPlaceholders } from './injected.js';
 import type { AptSourceEntry } from '../kinds/types.js';
 import { isIP } from 'node:net';
@@ -551,7 +553,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -862,10 +864,14 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     remotes = new Map(kustomization ? kustomizationEntries(doc.contents, doc).map((e) => [e.node, e]) : []);
     const before = refs.length;
     visit(doc.contents, '');
+    // A values file's bare `image:` names joined to the `hub`/`registry` and `tag` around them (audit/joined-values.ts).
+    if (!(typeof kind === 'string' && typeof apiVersion === 'string') && substitutedBy !== 'compose' && !ci && /\b(?:hub|registry)["']?\s*:/.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) joinValuesImages(file, doc, refs, before, lineOf);
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
     markInjectedPlaceholders(file, doc, refs, before, lineOf, podInjectionLabel);
     impliedEgress(file, doc, text, refs, before, lineOf);
+    // Grafana's settings: its containers, the grafana.ini ConfigMaps they mount, Helm values `grafana.ini:` (audit/grafana.ts).
+    if (grafana) collectGrafana(grafana, file, doc, text, lineOf);
     if (gitops) collectGitOps(gitops, doc, file, lineOf(doc.contents as YamlNode));
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
@@ -1221,11 +1227,11 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1250,6 +1256,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
         const before = refs.length;
         scanText(rel, text, refs, settings, false, web);
         markNtpServers(rel, text, refs, before);
+        grafanaIniFile(rel, text, refs);
       }
   }
   return undefined;
@@ -1775,6 +1782,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const envFiles: ComposeEnvFileRef[] = [];
   const builds: ComposeBuild[] = [];
   const gitops: GitOpsCollected = { releases: [], sources: [], bytes: 0, dropped: 0 };
+  const grafana = newGrafanaCollected();
   const webFacts = new Map<string, WebFacts>();
   const plainTexts: string[] = [];
   for (const abs of unique) {
@@ -1812,7 +1820,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana);
     noteTextParsed(buf.length);
     const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
     if (facts) webFacts.set(rel, detachStrings(facts, 6));
@@ -1861,6 +1869,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   applyVarScalars(varScalars.map((v) => detachStrings(v)), references, composeEnvs, flux);
   applyKustomizeOverrides(kustomizations, references);
   applyHelmReleases(releases, references);
+  // Each Grafana container with the grafana.ini it mounts; values maps and ConfigMaps no container reads alone (audit/grafana.ts).
+  applyGrafana(grafana, references);
   // Ansible tasks by module, their Jinja variables from defaults/vars/group_vars (audit/ansible.ts).
   applyAnsible(files, references);
   // Terraform/OpenTofu providers, module sources and resources, their var./local. values (audit/terraform.ts).

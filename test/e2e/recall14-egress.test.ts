@@ -190,7 +190,7 @@ describe('recall14: non-image egress a deployment implies', () => {
   });
 
   it("Grafana: reporting left at its default is stats.grafana.org, said unknown/default; an update check turned off is none; plugins by id come from grafana.com", () => {
-    const stats = repo.at('repo/monitoring/grafana.yaml', 9).find((f) => f.kind === 'url')!;
+    const stats = repo.at('repo/monitoring/grafana.yaml', 9).find((f) => f.host === 'stats.grafana.org')!;
     expect(stats).toMatchObject({ value: 'https://stats.grafana.org', host: 'stats.grafana.org' });
     expect(stats.note).toContain('unknown/default: GF_ANALYTICS_REPORTING_ENABLED is not set');
     expect(repo.at('repo/monitoring/grafana.yaml', 14)).toEqual([]);

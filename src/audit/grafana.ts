@@ -1,0 +1,495 @@
+import path from 'node:path';
+import { isMap, isScalar, type Document, type Node } from 'yaml';
+import { CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
+import { joinPath, mentioningJson, placeIn } from './implied-egress.js';
+import type { Reference } from './scan.js';
+
+/**
+ * What a Grafana server reaches outside by its own configuration: conf/defaults.ini, then the
+ * grafana.ini it reads (`--config`, /etc/grafana/grafana.ini in the official image, the path
+ * GF_PATHS_CONFIG names), then `GF_<SECTION>_<KEY>` environment variables over both (section and
+ * key upper-cased, `.` and `-` as `_`). Source: grafana.com/docs/grafana/latest/setup-grafana/
+ * configure-grafana ("Configuration file location", "Override configuration with environment
+ * variables", "Variable expansion": `$__env{}`, `$__file{}`, `$__vault{}`), and the keys' defaults in
+ * conf/defaults.ini (github.com/grafana/grafana). Read here: a grafana.ini file, a ConfigMap key a
+ * Grafana container mounts as its grafana.ini (tied to that container), Helm values' `grafana.ini:`
+ * map (the grafana chart and the charts carrying it as a subchart, kube-prometheus-stack's
+ * `grafana:`) with its `env`, `envRenderSecret`, `envValueFrom` and `envFromSecret(s)`/
+ * `envFromConfigMaps`, and a Grafana container's env. A value from a Secret, a ConfigMap not in the
+ * scan or an expansion is unknown, named; a default is reported as the default, said so.
+ */
+
+/** A setting's value where it was read: known, or unknown with why. */
+type Value = { value: string; at: Place } | { unknown: string; at: Place };
+interface Place {
+  file: string;
+  line: number;
+  keyPath: string;
+}
+
+/** One layer of settings by `section.key` (lower case), and what may set any key unseen (an envFrom Secret). */
+interface Layer {
+  settings: Map<string, Value>;
+  anyFrom?: string;
+}
+
+/** The keys read (section.key): only these are kept from a file, whatever it holds. */
+const KEYS = new Set([
+  'analytics.reporting_enabled',
+  'analytics.check_for_updates',
+  'analytics.check_for_plugin_updates',
+  'grafana_com.url',
+  'grafana_com.api_url',
+  'grafana_net.url',
+  'snapshots.external_enabled',
+  'snapshots.external_snapshot_url',
+  'plugins.public_key_retrieval_disabled',
+  'database.type',
+  'database.host',
+  'database.url',
+  'smtp.enabled',
+  'smtp.host',
+  'remote_cache.type',
+  'remote_cache.connstr',
+  'external_image_storage.provider',
+  'external_image_storage.s3.bucket_url',
+  'external_image_storage.s3.endpoint',
+  'external_image_storage.s3.region',
+  'external_image_storage.azure_blob.account_name',
+  'paths.config',
+  ...['github', 'gitlab', 'google', 'grafana_com', 'generic_oauth'].flatMap((p) => ['enabled', 'auth_url', 'token_url', 'api_url'].map((k) => `auth.${p}.${k}`)),
+]);
+
+/** The env variable for a key: `auth.generic_oauth.token_url` → GF_AUTH_GENERIC_OAUTH_TOKEN_URL. */
+const envName = (key: string) => `GF_${key.replace(/[.-]/g, '_').toUpperCase()}`;
+const ENV_KEYS = new Map([...KEYS].map((k) => [envName(k), k]));
+
+/** OAuth providers whose URLs default to the provider's public service (conf/defaults.ini [auth.<p>]). */
+const OAUTH_DEFAULTS: Record<string, Record<string, string>> = {
+  github: { auth_url: 'https://github.com/login/oauth/authorize', token_url: 'https://github.com/login/oauth/access_token', api_url: 'https://api.github.com/user' },
+  gitlab: { auth_url: 'https://gitlab.com/oauth/authorize', token_url: 'https://gitlab.com/oauth/token', api_url: 'https://gitlab.com/api/v4' },
+  google: { auth_url: 'https://accounts.google.com/o/oauth2/auth', token_url: 'https://accounts.google.com/o/oauth2/token', api_url: 'https://www.googleapis.com/oauth2/v1/userinfo' },
+  generic_oauth: {},
+};
+
+const SOURCE = 'grafana.com/docs/grafana/latest/setup-grafana/configure-grafana, conf/defaults.ini';
+/** At most this many Grafana configurations (containers, values maps, ConfigMap keys) a scan, and this many bytes of a value. */
+export const MAX_GRAFANA_CONFIGS = 10_000;
+const MAX_VALUE = 1024;
+const MAX_WALK_NODES = 200_000;
+const MAX_WALK_DEPTH = 64;
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}…` : s);
+const scalarText = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, MAX_VALUE).trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
+/** A value Grafana expands when it loads (`$__env{X}`, `$__file{/run/x}`, `$__vault{…}`, `${X}`): not known here. */
+const expanded = (v: string) => /\$__(?:env|file|vault)\{|\$\{[^}]*\}/.exec(v)?.[0];
+
+function valueAt(raw: string, at: Place, where: string): Value {
+  const ex = expanded(raw);
+  return ex ? { unknown: `${where} is ${clip(raw)}, which Grafana expands when it starts (${clip(ex)}): unknown here`, at } : { value: raw, at };
+}
+
+/**
+ * A grafana.ini's keys of KEYS (go-ini as Grafana loads it: `[section]`, `key = value`, `#`/`;`
+ * comments, quotes around a value dropped). Linear in the text; a value at most 1 KiB.
+ */
+export function grafanaIniSettings(text: string, file: string, firstLine = 1): Map<string, Value> {
+  const out = new Map<string, Value>();
+  let section = '';
+  const lines = text.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    if (line.startsWith('[')) {
+      const end = line.indexOf(']');
+      section = end > 0 ? line.slice(1, end).trim().toLowerCase() : section;
+      continue;
+    }
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    const key = `${section ? `${section}.` : ''}${line.slice(0, eq).trim().toLowerCase()}`;
+    if (!KEYS.has(key)) continue;
+    const raw = line.slice(eq + 1, eq + 1 + MAX_VALUE).trim().replace(/^"""([\s\S]*)"""$|^"(.*)"$|^'(.*)'$|^`(.*)`$/, (_m, a, b, c, d) => a ?? b ?? c ?? d ?? '');
+    out.set(key, valueAt(raw, { file, line: firstLine + i, keyPath: `[${section}] ${line.slice(0, eq).trim()}` }, `[${section}] ${key.slice(section.length + 1)}`));
+  }
+  return out;
+}
+
+/** What the settings decide: the destinations, each with the place it is reported at and why. */
+function egressOf(layers: Layer[], anchor: Place, subject: string, push: (at: Place, value: string, note: string, unknown?: boolean) => void): void {
+  /** The setting as Grafana resolves it: the last layer that sets it wins (env over grafana.ini). */
+  const get = (key: string): { v?: Value; unseen?: string } => {
+    let unseen: string | undefined;
+    for (let i = layers.length - 1; i >= 0; i--) {
+      const got = layers[i].settings.get(key);
+      if (got) return { v: got, ...(unseen ? { unseen } : {}) };
+      unseen ??= layers[i].anyFrom;
+    }
+    return unseen ? { unseen } : {};
+  };
+  const how = (key: string, r: { v?: Value; unseen?: string }, dflt: string) =>
+    r.v
+      ? 'value' in r.v
+        ? `${r.v.at.keyPath} = ${clip(r.v.value)} (${r.v.at.file}:${r.v.at.line})${r.unseen ? `, unless ${r.unseen} sets ${envName(key)}` : ''}`
+        : r.v.unknown
+      : `unknown/default: ${envName(key)} is not set${r.unseen ? ` here, though ${r.unseen} may set it` : ''}, and [${key.slice(0, key.lastIndexOf('.'))}] ${key.slice(key.lastIndexOf('.') + 1)} defaults to ${dflt}`;
+  /** on: true, false, or undefined (unknown; `why` says so). */
+  const bool = (key: string, dflt: boolean) => {
+    const r = get(key);
+    if (!r.v) return { on: dflt, why: how(key, r, String(dflt)), at: anchor };
+    if (!('value' in r.v)) return { on: undefined, why: r.v.unknown, at: r.v.at };
+    const s = r.v.value.toLowerCase();
+    const on = ['true', '1', 't'].includes(s) ? true : ['false', '0', 'f'].includes(s) ? false : undefined;
+    return { on, why: on === undefined ? `${how(key, r, String(dflt))}, which is no boolean Grafana reads: unknown` : how(key, r, String(dflt)), at: r.v.at };
+  };
+  /** A destination setting: written, unknown, or its default. */
+  const dest = (key: string, dflt?: string) => {
+    const r = get(key);
+    if (r.v && 'value' in r.v && r.v.value) return { url: r.v.value, why: how(key, r, dflt ?? '""'), at: r.v.at, written: true };
+    if (r.v && !('value' in r.v)) return { why: r.v.unknown, at: r.v.at };
+    return dflt ? { url: dflt, why: how(key, r, dflt), at: anchor, written: false } : { why: how(key, r, '""'), at: anchor };
+  };
+  const report = (what: string, gate: ReturnType<typeof bool>, d: ReturnType<typeof dest>, onWhen = true) => {
+    if (gate.on === !onWhen) return;
+    const cond = gate.on === undefined ? `whether it is on is unknown (${gate.why})` : gate.why;
+    if (d.url && /^[a-z]+:\/\//i.test(d.url)) push(gate.on === undefined ? gate.at : d.written ? d.at : gate.at, d.url.replace(/\/+$/, ''), `${subject}: ${what}; ${cond}${d.written ? `; to ${d.why}` : ''} (${SOURCE})`);
+    else if (!d.url) push(d.at, d.at.keyPath, `${subject}: ${what}; ${cond}; where it goes is unknown: ${d.why} (${SOURCE})`, true);
+  };
+  const comUrl = dest('grafana_com.url', 'https://grafana.com');
+  const api = get('grafana_com.api_url').v ? dest('grafana_com.api_url') : comUrl.url ? { ...comUrl, url: `${comUrl.url.replace(/\/+$/, '')}/api` } : comUrl;
+  report('usage statistics sent every 24 hours to stats.grafana.org', bool('analytics.reporting_enabled', true), { url: 'https://stats.grafana.org', why: '', at: anchor, written: false });
+  report('the Grafana version check (GET /api/grafana/versions/stable on grafana.com)', bool('analytics.check_for_updates', true), { url: 'https://grafana.com', why: '', at: anchor, written: false });
+  report('the plugin update check (the [grafana_com] API)', bool('analytics.check_for_plugin_updates', true), api);
+  report('plugin signature public keys fetched every 10 days (the [grafana_com] API)', bool('plugins.public_key_retrieval_disabled', false), api, false);
+  report('external dashboard snapshots, sent when a user publishes one', bool('snapshots.external_enabled', true), dest('snapshots.external_snapshot_url', 'https://snapshots.raintank.io'));
+  for (const [p, defaults] of Object.entries(OAUTH_DEFAULTS)) {
+    const gate = bool(`auth.${p}.enabled`, false);
+    if (gate.on === false) continue;
+    for (const k of ['auth_url', 'token_url', 'api_url']) {
+      const d = dest(`auth.${p}.${k}`, defaults[k]);
+      // A URL written is found as written; a default or an unknown one is what this adds.
+      if (d.written) continue;
+      if (!d.url && !get(`auth.${p}.${k}`).v && !defaults[k]) continue;
+      report(`[auth.${p}] ${k} (OAuth login)`, gate, d);
+    }
+  }
+  if (bool('auth.grafana_com.enabled', false).on !== false) report('[auth.grafana_com] OAuth login at grafana.com', bool('auth.grafana_com.enabled', false), comUrl);
+  // A remote database, SMTP server, remote cache or image store: their hosts as set; unknown ones named.
+  const type = get('database.type');
+  const dbType = type.v && 'value' in type.v ? type.v.value.toLowerCase() : undefined;
+  if (dbType === 'mysql' || dbType === 'postgres' || (type.v && !('value' in type.v))) {
+    const url = get('database.url');
+    const host = get('database.host');
+    const unknownOne = [url, host].find((r) => r.v && !('value' in r.v));
+    if (unknownOne && !(url.v && 'value' in url.v && url.v.value)) push(unknownOne.v!.at, unknownOne.v!.at.keyPath, `${subject}: the database Grafana connects to (${dbType ?? 'type unknown'}): ${(unknownOne.v as { unknown: string }).unknown} (${SOURCE})`, true);
+    else if (host.v && 'value' in host.v && !(url.v && 'value' in url.v && url.v.value)) pushHost(push, host.v.at, host.v.value, `${subject}: the ${dbType ?? 'unknown-type'} database Grafana connects to ([database] host)`);
+  }
+  const smtp = bool('smtp.enabled', false);
+  if (smtp.on !== false) {
+    const host = get('smtp.host');
+    if (host.v && !('value' in host.v)) push(host.v.at, host.v.at.keyPath, `${subject}: the SMTP server Grafana sends mail through; ${smtp.why}; ${host.v.unknown} (${SOURCE})`, true);
+    else if (host.v && 'value' in host.v) pushHost(push, host.v.at, host.v.value, `${subject}: the SMTP server Grafana sends mail through ([smtp] host; ${smtp.why})`);
+  }
+  const cache = get('remote_cache.type');
+  const cacheType = cache.v && 'value' in cache.v ? cache.v.value.toLowerCase() : undefined;
+  if (cacheType === 'redis' || cacheType === 'memcached') {
+    const conn = get('remote_cache.connstr');
+    if (conn.v && !('value' in conn.v)) push(conn.v.at, conn.v.at.keyPath, `${subject}: the ${cacheType} remote cache: ${conn.v.unknown} (${SOURCE})`, true);
+    else if (conn.v && 'value' in conn.v) {
+      const addr = cacheType === 'redis' ? /(?:^|,)\s*addr=([^,\s]+)/.exec(conn.v.value)?.[1] : conn.v.value.split(/[\s,;]+/)[0];
+      if (addr) pushHost(push, conn.v.at, addr, `${subject}: the ${cacheType} remote cache ([remote_cache] connstr)`);
+    }
+  }
+  const provider = get('external_image_storage.provider');
+  const store = provider.v && 'value' in provider.v ? provider.v.value.toLowerCase() : undefined;
+  const storeAt = provider.v?.at ?? anchor;
+  const what = `${subject}: alert and share images uploaded to the external image store ([external_image_storage] provider = ${store ?? '?'})`;
+  if (provider.v && !('value' in provider.v)) push(storeAt, storeAt.keyPath, `${subject}: the external image store: ${provider.v.unknown} (${SOURCE})`, true);
+  else if (store === 's3') {
+    const [bucketUrl, endpoint, region] = ['bucket_url', 'endpoint', 'region'].map((k) => get(`external_image_storage.s3.${k}`));
+    const written = [bucketUrl, endpoint].some((r) => r.v && 'value' in r.v && r.v.value);
+    const unknown = [bucketUrl, endpoint, region].find((r) => r.v && !('value' in r.v));
+    if (!written && unknown) push(unknown.v!.at, unknown.v!.at.keyPath, `${what}: ${(unknown.v as { unknown: string }).unknown} (${SOURCE})`, true);
+    else if (!written) {
+      const r = region.v && 'value' in region.v ? region.v.value : '';
+      if (/^[a-z]{2}(?:-[a-z]+)+-\d$/.test(r)) push(region.v!.at, `https://s3.${r}.amazonaws.com`, `${what}: AWS S3 in region ${r}, no endpoint or bucket_url written (${SOURCE})`);
+      else push(storeAt, '[external_image_storage.s3] region', `${what}: AWS S3 in a region ${r ? `"${clip(r)}" that is no AWS region` : 'not written'}: unknown destination here, declare it (${SOURCE})`, true);
+    }
+  } else if (store === 'gcs') push(storeAt, 'https://storage.googleapis.com', `${what}: Google Cloud Storage (${SOURCE})`);
+  else if (store === 'azure_blob') {
+    const account = get('external_image_storage.azure_blob.account_name');
+    if (account.v && 'value' in account.v && /^[a-z0-9]{3,24}$/.test(account.v.value)) push(account.v.at, `https://${account.v.value}.blob.core.windows.net`, `${what}: Azure Blob storage of account ${account.v.value} (${SOURCE})`);
+    else push(account.v?.at ?? storeAt, '[external_image_storage.azure_blob] account_name', `${what}: Azure Blob storage of an account ${account.v && !('value' in account.v) ? account.v.unknown : 'not read here'}: unknown destination here (${SOURCE})`, true);
+  }
+}
+
+/** `host[:port]` as a host finding, unless it is this machine's or a socket path. */
+function pushHost(push: (at: Place, value: string, note: string, unknown?: boolean) => void, at: Place, raw: string, note: string): void {
+  const host = raw.trim().replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/:\d+$/, '');
+  if (!host || host.startsWith('/') || /^(?:localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host) || !/^[A-Za-z0-9.:-]+$/.test(host)) return;
+  push(at, host, `${note} (${SOURCE})`);
+}
+
+/** A Grafana container's env: its GF_ settings, what is unknown, and its grafana.ini path (GF_PATHS_CONFIG). */
+function containerEnv(c: Obj, file: string, place: (at: Array<string | number>) => Place, at: Array<string | number>): Layer {
+  const settings = new Map<string, Value>();
+  const env = Array.isArray(c.env) ? c.env : [];
+  env.forEach((e, i) => {
+    if (!isObj(e) || typeof e.name !== 'string') return;
+    const key = ENV_KEYS.get(e.name);
+    if (!key) return;
+    const p = { ...place([...at, 'env', i, 'value']), keyPath: `env ${e.name}` };
+    const v = scalarText(e.value);
+    if (v !== undefined) return void settings.set(key, valueAt(v, p, e.name));
+    const from = isObj(e.valueFrom) ? e.valueFrom : {};
+    const ref = (isObj(from.secretKeyRef) && ['Secret', from.secretKeyRef]) || (isObj(from.configMapKeyRef) && ['ConfigMap', from.configMapKeyRef]) || undefined;
+    const r = ref ? (ref[1] as Obj) : undefined;
+    settings.set(key, { unknown: `${e.name} comes from ${ref ? `${ref[0]} ${clip(scalarText(r!.name) ?? '?')} key ${clip(scalarText(r!.key) ?? '?')}` : 'valueFrom'}, not read here: unknown`, at: { ...place([...at, 'env', i]), keyPath: `env ${e.name}` } });
+  });
+  const from = (Array.isArray(c.envFrom) ? c.envFrom : []).flatMap((f) => {
+    if (!isObj(f)) return [];
+    const s = isObj(f.secretRef) ? `Secret ${clip(scalarText(f.secretRef.name) ?? '?')}` : isObj(f.configMapRef) ? `ConfigMap ${clip(scalarText(f.configMapRef.name) ?? '?')}` : undefined;
+    return s ? [`${s}${scalarText(f.prefix) ? ` (prefix ${clip(scalarText(f.prefix)!)})` : ''}`] : [];
+  });
+  void file;
+  return { settings, ...(from.length ? { anyFrom: `the container's envFrom ${from.slice(0, 3).join(', ')}` } : {}) };
+}
+
+/** A ConfigMap's `.ini` data key (a candidate grafana.ini), its settings kept. */
+interface IniKey {
+  namespace?: string;
+  name: string;
+  key: string;
+  file: string;
+  line: number;
+  settings: Map<string, Value>;
+  usedBy: number;
+}
+
+/** A Grafana container, to be evaluated once the scan's ConfigMaps are known. */
+interface GrafanaContainer {
+  file: string;
+  namespace?: string;
+  subject: string;
+  anchor: Place;
+  env: Layer;
+  /** GF_PATHS_CONFIG's value, if written; undefined: the image's /etc/grafana/grafana.ini. */
+  configPath?: string;
+  mounts: Array<{ mountPath: string; subPath?: string; source: { kind: 'configMap' | 'secret' | 'other'; name?: string; items?: Array<{ key: string; path: string }> } }>;
+}
+
+/** What a scan collects for Grafana before the end (ConfigMaps and containers may be in any file). */
+export interface GrafanaCollected {
+  containers: GrafanaContainer[];
+  iniKeys: IniKey[];
+  /** Values maps and grafana.ini files are evaluated at once; their findings wait here. */
+  refs: Reference[];
+  over: boolean;
+}
+
+export const newGrafanaCollected = (): GrafanaCollected => ({ containers: [], iniKeys: [], refs: [], over: false });
+
+const pushTo = (refs: Reference[]) => (at: Place, value: string, note: string, unknown?: boolean) =>
+  void refs.push({ file: at.file, line: at.line, keyPath: at.keyPath, kind: unknown ? 'host' : /^[a-z]+:\/\//i.test(value) ? 'url' : 'host', value, implied: { note, ...(unknown ? { unknown: true as const } : {}) } });
+
+/** A grafana.ini file of the scan (not known to be mounted anywhere): read alone, env unseen. */
+export function grafanaIniFile(rel: string, text: string, refs: Reference[]): void {
+  if (path.posix.basename(rel) !== 'grafana.ini') return;
+  const settings = grafanaIniSettings(text, rel);
+  const found: Reference[] = [];
+  egressOf([{ settings, anyFrom: 'a GF_ environment variable of the process reading it' }], { file: rel, line: 1, keyPath: '(grafana.ini)' }, `Grafana (${rel})`, pushTo(found));
+  mergeFindings(found, refs);
+}
+
+/** Collects a YAML document's Grafana containers, `.ini` ConfigMap keys and Helm values `grafana.ini` maps. */
+export function collectGrafana(g: GrafanaCollected, file: string, doc: Document, text: string, lineOf: (n: Node | null | undefined) => number): void {
+  const json = mentioningJson(doc, text, /grafana|\.ini/i);
+  if (!json) return;
+  const nodeAt = placeIn(doc);
+  const place = (at: Array<string | number>, keyPath = joinPath(at)): Place => ({ file, line: lineOf(nodeAt(at) ?? (doc.contents as Node)), keyPath });
+  const meta = isObj(json.metadata) ? json.metadata : {};
+  const namespace = scalarText(meta.namespace) || undefined;
+  if (json.kind === 'ConfigMap' && isObj(json.data)) {
+    const dataNode = doc.getIn(['data'], true);
+    // The data's pairs by key, made once (a search of the map for each key was quadratic).
+    const pairs = new Map<unknown, { key: unknown; value?: unknown }>();
+    if (isMap(dataNode)) for (const p of dataNode.items) if (isScalar(p.key) && !pairs.has(p.key.value)) pairs.set(p.key.value, p);
+    for (const [key, v] of Object.entries(json.data)) {
+      if (!key.endsWith('.ini') || typeof v !== 'string') continue;
+      if (g.iniKeys.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
+      const pair = pairs.get(key);
+      const valueNode = pair?.value as (Node & { type?: string }) | undefined;
+      const first = lineOf(valueNode) + (isScalar(valueNode) && (valueNode.type === 'BLOCK_LITERAL' || valueNode.type === 'BLOCK_FOLDED') ? 1 : 0);
+      g.iniKeys.push({ ...(namespace ? { namespace } : {}), name: scalarText(meta.name) ?? '?', key, file, line: lineOf(pair?.key as Node), settings: grafanaIniSettings(v, file, first), usedBy: 0 });
+    }
+    return;
+  }
+  walkPodSpecs(json, [], undefined, (spec, parent, specPath) => {
+    const volumes = new Map<string, GrafanaContainer['mounts'][number]['source']>();
+    for (const v of Array.isArray(spec.volumes) ? spec.volumes : []) {
+      if (!isObj(v) || typeof v.name !== 'string') continue;
+      const cm = isObj(v.configMap) ? v.configMap : undefined;
+      const items = (src: Obj) => (Array.isArray(src.items) ? src.items.flatMap((it) => (isObj(it) && typeof it.key === 'string' && typeof it.path === 'string' ? [{ key: it.key, path: it.path }] : [])) : undefined);
+      volumes.set(v.name, cm ? { kind: 'configMap', name: scalarText(cm.name), ...(items(cm) ? { items: items(cm) } : {}) } : isObj(v.secret) ? { kind: 'secret', name: scalarText(v.secret.secretName) } : { kind: 'other' });
+    }
+    void parent;
+    for (const list of CONTAINER_LISTS) {
+      const cs = spec[list];
+      if (!Array.isArray(cs)) continue;
+      cs.forEach((c, i) => {
+        if (!isObj(c) || !isGrafanaImage(c.image)) return;
+        if (g.containers.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
+        const at = [...specPath, list, i];
+        const env = containerEnv(c, file, (p) => place(p), at);
+        const configPath = env.settings.get('paths.config');
+        const mounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).flatMap((m) => {
+          if (!isObj(m) || typeof m.name !== 'string' || typeof m.mountPath !== 'string') return [];
+          const source = volumes.get(m.name) ?? { kind: 'other' as const };
+          return [{ mountPath: m.mountPath.replace(/\/+$/, ''), ...(typeof m.subPath === 'string' && m.subPath ? { subPath: m.subPath } : {}), source }];
+        });
+        const kind = scalarText(json.kind) ?? 'pod';
+        g.containers.push({
+          file,
+          ...(namespace ? { namespace } : {}),
+          subject: `Grafana container ${clip(scalarText(c.name) ?? '?')} of ${clip(kind)} ${clip(scalarText(meta.name) ?? '?')}`,
+          anchor: place([...at, 'image']),
+          env,
+          ...(configPath && 'value' in configPath ? { configPath: configPath.value } : {}),
+          mounts,
+        });
+      });
+    }
+  });
+  valuesMaps(g, json, place);
+}
+
+function isGrafanaImage(image: unknown): boolean {
+  const s = scalarText(image) ?? '';
+  const name = (s.split('@')[0].split('/').pop() ?? '').split(':')[0].toLowerCase();
+  return name === 'grafana' || name === 'grafana-oss' || name === 'grafana-enterprise';
+}
+
+/** Helm values holding `grafana.ini:` as a map (the grafana chart's, or under a parent chart's `grafana:`). */
+function valuesMaps(g: GrafanaCollected, json: Obj, place: (at: Array<string | number>, keyPath?: string) => Place): void {
+  let budget = MAX_WALK_NODES;
+  const walk = (node: unknown, at: Array<string | number>) => {
+    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return;
+    if (Array.isArray(node)) return node.forEach((x, i) => walk(x, [...at, i]));
+    if (!isObj(node)) return;
+    if (isObj(node['grafana.ini'])) {
+      if (g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return void (g.over = true);
+      valuesMap(g, node, at, place);
+    }
+    for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null && k !== 'grafana.ini') walk(v, [...at, k]);
+  };
+  walk(json, []);
+}
+
+function valuesMap(g: GrafanaCollected, scope: Obj, at: Array<string | number>, place: (at: Array<string | number>, keyPath?: string) => Place): void {
+  const prefix = at.length ? `${at.join('.')}.` : '';
+  const ini = new Map<string, Value>();
+  for (const [section, keys] of Object.entries(scope['grafana.ini'] as Obj)) {
+    if (!isObj(keys)) continue;
+    for (const [k, v] of Object.entries(keys)) {
+      const key = `${section.toLowerCase()}.${k.toLowerCase()}`;
+      const s = scalarText(v);
+      if (!KEYS.has(key) || s === undefined) continue;
+      ini.set(key, valueAt(s, place([...at, 'grafana.ini', section, k], `${prefix}grafana.ini.${section}.${k}`), `grafana.ini [${section}] ${k}`));
+    }
+  }
+  const env = new Map<string, Value>();
+  for (const field of ['env', 'envRenderSecret'] as const) {
+    const m = scope[field];
+    if (!isObj(m)) continue;
+    for (const [name, v] of Object.entries(m)) {
+      const key = ENV_KEYS.get(name);
+      const s = scalarText(v);
+      if (key && s !== undefined) env.set(key, valueAt(s, place([...at, field, name], `${prefix}${field}.${name}`), name));
+    }
+  }
+  if (isObj(scope.envValueFrom))
+    for (const name of Object.keys(scope.envValueFrom)) {
+      const key = ENV_KEYS.get(name);
+      if (key) env.set(key, { unknown: `${name} comes from envValueFrom (a Secret or ConfigMap key), not read here: unknown`, at: place([...at, 'envValueFrom', name], `${prefix}envValueFrom.${name}`) });
+    }
+  const from = [scalarText(scope.envFromSecret) ? `envFromSecret ${clip(scalarText(scope.envFromSecret)!)}` : '', Array.isArray(scope.envFromSecrets) && scope.envFromSecrets.length ? 'envFromSecrets' : '', Array.isArray(scope.envFromConfigMaps) && scope.envFromConfigMaps.length ? 'envFromConfigMaps' : ''].filter(Boolean);
+  const subject = `Grafana (Helm values ${prefix}grafana.ini)`;
+  egressOf([{ settings: ini }, { settings: env, ...(from.length ? { anyFrom: `the values' ${from.join(', ')}` } : {}) }], place([...at, 'grafana.ini'], `${prefix}grafana.ini`), subject, pushTo(g.refs));
+}
+
+/**
+ * The containers evaluated with the grafana.ini each mounts (a ConfigMap key of the scan, matched
+ * by name and namespace), then every `.ini` key no container reads that looks like Grafana's (it
+ * sets a key of KEYS), read alone. Returns the findings.
+ */
+export function applyGrafana(g: GrafanaCollected, references: Reference[]): void {
+  const refs = [...g.refs];
+  const push = pushTo(refs);
+  const byName = new Map<string, IniKey[]>();
+  for (const k of g.iniKeys) {
+    const list = byName.get(k.name) ?? [];
+    if (list.length < 64) list.push(k);
+    byName.set(k.name, list);
+  }
+  for (const c of g.containers) {
+    const configPath = (c.configPath ?? '/etc/grafana/grafana.ini').replace(/\/+$/, '');
+    const layers: Layer[] = [];
+    let note = '';
+    // The mount giving the config path: the last one wins, as the kubelet stacks them.
+    for (const m of c.mounts) {
+      let key: string | undefined;
+      if (m.subPath !== undefined && m.mountPath === configPath) key = m.source.items ? m.source.items.find((it) => it.path === m.subPath)?.key : m.subPath;
+      else if (m.subPath === undefined && configPath.startsWith(`${m.mountPath}/`)) {
+        const rest = configPath.slice(m.mountPath.length + 1);
+        key = m.source.items ? m.source.items.find((it) => it.path === rest)?.key : rest;
+      } else continue;
+      layers.length = 0;
+      note = '';
+      if (m.source.kind !== 'configMap' || !key) {
+        note = `its grafana.ini (${configPath}) is mounted from ${m.source.kind === 'secret' ? `Secret ${clip(m.source.name ?? '?')}` : 'a volume'}, not read here`;
+        layers.push({ settings: new Map(), anyFrom: note });
+        continue;
+      }
+      const found = (byName.get(m.source.name ?? '') ?? []).filter((k) => k.key === key && (k.namespace === c.namespace || !k.namespace || !c.namespace));
+      const exact = found.filter((k) => k.namespace === c.namespace);
+      const pick = exact.length === 1 ? exact : found;
+      if (pick.length === 1) {
+        pick[0].usedBy++;
+        layers.push({ settings: pick[0].settings });
+      } else {
+        note = `its grafana.ini (${configPath}) is ConfigMap ${clip(m.source.name ?? '?')} key ${clip(key)}, ${pick.length ? `which ${pick.length} ConfigMaps of the scan could be` : 'not in the scan'}: not read`;
+        for (const k of pick) k.usedBy++;
+        layers.push({ settings: new Map(), anyFrom: note });
+      }
+    }
+    layers.push(c.env);
+    egressOf(layers, c.anchor, c.subject, push);
+  }
+  for (const k of g.iniKeys) {
+    if (k.usedBy || k.key !== 'grafana.ini') continue;
+    egressOf([{ settings: k.settings, anyFrom: 'the GF_ environment of the container mounting it (none in the scan)' }], { file: k.file, line: k.line, keyPath: `data.${k.key}` }, `Grafana (ConfigMap ${clip(k.name)} key ${clip(k.key)}, mounted by no Grafana container of the scan)`, push);
+  }
+  mergeFindings(refs, references);
+}
+
+/**
+ * The findings added to `references`, except a host the text patterns already found at the same
+ * line (`host = db.corp.example:3306`): that finding is given the note instead (one finding, not two).
+ */
+function mergeFindings(found: readonly Reference[], references: Reference[]): void {
+  const at = new Map<string, Reference[]>();
+  for (const r of references) {
+    if (r.kind !== 'host' || r.implied) continue;
+    const k = `${r.file}\n${r.line}`;
+    const list = at.get(k) ?? [];
+    list.push(r);
+    at.set(k, list);
+  }
+  for (const r of found) {
+    const same = r.kind === 'host' && !r.implied?.unknown ? at.get(`${r.file}\n${r.line}`)?.find((x) => x.value.replace(/:\d+$/, '').toLowerCase() === r.value.toLowerCase()) : undefined;
+    if (same) same.implied = r.implied;
+    else references.push(r);
+  }
+}
