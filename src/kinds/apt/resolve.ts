@@ -220,6 +220,31 @@ export function poolProblems(entries: readonly AptLock[]): string[] {
   return out;
 }
 
+/**
+ * Packages a filtered suite's closure carries that its indexes list more than once at the same
+ * version and architecture with another .deb (SHA256) or other Depends/Pre-Depends: a broken or
+ * crafted index (dpkg-scanpackages -m over two builds, a hand-edited one). apt keeps the first
+ * stanza's file (and, when the Depends differ, takes the first as the candidate); the mirror's
+ * regenerated Packages would carry one of them as if the other did not exist. Refused, naming
+ * both stanzas; one linear pass over each filtered suite's packages, keyed by the few names
+ * selected. At most 20.
+ */
+function ambiguousStanzas(sources: readonly LoadedSource[], selected: ReadonlyMap<number, ReadonlySet<AptPackage>>): string[] {
+  const out: string[] = [];
+  const stanza = (p: AptPackage) => `${shownPath(p.filename)} (SHA256 ${p.sha256}${p.dependsText ? `, Depends ${JSON.stringify(p.dependsText.slice(0, 200))}` : ''})`;
+  for (const [i, chosen] of selected) {
+    const byName = new Map<string, AptPackage[]>();
+    for (const p of chosen) byName.set(p.name, [...(byName.get(p.name) ?? []), p]);
+    for (const p of sources[i].packages) {
+      const same = byName.get(p.name)?.find((c) => c !== p && c.version === p.version && c.architecture === p.architecture);
+      if (!same || (same.sha256 === p.sha256 && (same.dependsText ?? '') === (p.dependsText ?? ''))) continue;
+      if (out.length >= 20) return out;
+      out.push(`${sources[i].label}: ${p.name} ${p.version} (${p.architecture}) is listed as ${stanza(same)} and again as ${stanza(p)}`);
+    }
+  }
+  return out;
+}
+
 const shownPath = (p: string) => JSON.stringify(p.length > 200 ? `${p.slice(0, 200)}…` : p);
 
 function toLock(p: AptPackage): AptPackageLock {
@@ -346,6 +371,13 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     throw new FerryError('NOT_FOUND', `${missing.length} requested package${missing.length === 1 ? '' : 's'} not found`, {
       details: missing,
       hint: 'Check the package names, components and architectures.',
+    });
+  }
+  const ambiguous = ambiguousStanzas(sources, closure.selected);
+  if (ambiguous.length) {
+    throw new FerryError('VERIFY', `${ambiguous.length} package${ambiguous.length === 1 ? '' : 's'} of the closure ${ambiguous.length === 1 ? 'is' : 'are'} listed twice by ${ambiguous.length === 1 ? 'its' : 'their'} index, at one version, with different contents`, {
+      details: ambiguous,
+      hint: 'One version of a package must be one .deb: the vendor\'s index is broken or crafted (apt takes the first stanza, whatever the second says). Report it to the vendor. To carry the suite as the vendor signed it (both files, its own index), mirror it whole (omit packages:). No lock was written.',
     });
   }
   const out: AptLock[] = [];
