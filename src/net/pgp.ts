@@ -74,6 +74,19 @@ function checkSignatureCount(keyIDs: OpenPGP.KeyID[], label: string): void {
   });
 }
 
+/**
+ * How far ahead of this host's clock a signature may be dated: a vendor's clock a few seconds or
+ * minutes fast is not a forgery (gpgv accepts any future signature, and apt judges time by the
+ * Release's Date instead, refusing one dated ahead of its clock as "not valid yet"); one dated
+ * further ahead is refused, as apt refuses its Release. The same allowance as a Release's Date.
+ */
+export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
+
+/** The moment openpgp judges a signature's creation at: now plus the allowed skew. */
+const skewedNow = () => new Date(Date.now() + MAX_CLOCK_SKEW_MS);
+
+const FUTURE_SIGNATURE = /^Signature creation time is in the future/;
+
 /** openpgp's words for a signature whose bytes do not match the data under a key it holds (gpgv's BADSIG). */
 const BAD_SIGNATURE = /^(Signed digest did not match|Signature verification failed)/;
 
@@ -101,12 +114,18 @@ async function goodSigner(signatures: OpenPGP.VerifyMessageResult['signatures'],
     try {
       await s.verified;
     } catch (err) {
-      const reason = `key ${id}: ${shortReason(err)}`;
+      const reason = `key ${id}: ${FUTURE_SIGNATURE.test(shortReason(err)) ? await futureReason(s) : shortReason(err)}`;
       if (owner && BAD_SIGNATURE.test(shortReason(err))) bad.push(reason);
       else reasons.push(reason);
       continue;
     }
     if (!owner) continue;
+    // openpgp judged expiry at the skewed moment; the signature must not have expired by now.
+    const packet = (await s.signature).packets[0];
+    if (packet && packet.getExpirationTime() <= new Date()) {
+      reasons.push(`key ${id}: Signature is expired`);
+      continue;
+    }
     try {
       await owner.getSigningKey(s.keyID, new Date());
     } catch (err) {
@@ -128,6 +147,13 @@ async function goodSigner(signatures: OpenPGP.VerifyMessageResult['signatures'],
   });
 }
 
+/** Why a signature dated ahead of the allowed skew counts for nothing, with its date. */
+async function futureReason(s: OpenPGP.VerifyMessageResult['signatures'][number]): Promise<string> {
+  const created = await s.signature.then((sig) => sig.packets[0]?.created).catch(() => undefined);
+  const ahead = created ? ` (made ${created.toISOString()}, ${Math.round((created.getTime() - Date.now()) / 60_000)} minutes from now)` : '';
+  return `the signature is dated more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes ahead of this host's clock${ahead}; apt refuses a Release dated so ("not valid yet")`;
+}
+
 /** Verify a detached signature (armored or binary) over `data`; returns the signer's fingerprint. */
 export async function verifyDetached(data: Uint8Array, signature: Uint8Array, keys: PublicKeys, label: string): Promise<string> {
   if (signature.length > MAX_SIGNATURE_BYTES) {
@@ -145,7 +171,7 @@ export async function verifyDetached(data: Uint8Array, signature: Uint8Array, ke
   }
   checkSignatureCount(sig.getSigningKeyIDs(), label);
   const message = await (await pgp()).createMessage({ binary: data });
-  const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary' });
+  const result = await (await pgp()).verify({ message, signature: sig, verificationKeys: keys, format: 'binary', date: skewedNow() });
   return goodSigner(result.signatures, keys, label, 'signature');
 }
 
@@ -165,7 +191,7 @@ export async function verifyClearSigned(bytes: Uint8Array, keys: PublicKeys, lab
     throw new FerryError('VERIFY', `${label}: not a valid clear-signed OpenPGP message: ${(err as Error).message}`, { cause: err });
   }
   checkSignatureCount(message.getSigningKeyIDs(), label);
-  const result = await (await pgp()).verify({ message, verificationKeys: keys });
+  const result = await (await pgp()).verify({ message, verificationKeys: keys, date: skewedNow() });
   const signer = await goodSigner(result.signatures, keys, label, 'clear-signed text');
   return { text: result.data, signer };
 }

@@ -14,7 +14,7 @@ const env = () => ({ FERRY_CACHE_DIR: path.join(lab.work, 'cache'), FERRY_RETRIE
 interface Deb { name: string; version: string; fields?: Record<string, string>; file: string }
 
 /** `<upstream>/<root>` suite stable main/amd64: each deb built and listed in this order (duplicates kept), signed. */
-async function repo(root: string, debs: Deb[]): Promise<void> {
+async function repo(root: string, debs: Deb[], at?: { date: Date; signedAt: Date }): Promise<void> {
   const top = path.join(lab.work, 'public', root);
   const stanzas: string[] = [];
   let n = 0;
@@ -30,7 +30,11 @@ async function repo(root: string, debs: Deb[]): Promise<void> {
   await mkdir(path.join(dist, 'main/binary-amd64'), { recursive: true });
   const packages = Buffer.from(stanzas.join('\n\n') + '\n');
   await writeFile(path.join(dist, 'main/binary-amd64/Packages'), packages);
-  await writeSignedRelease(dist, key, ['Origin: vendor', 'Suite: stable', 'Codename: stable', 'Components: main', 'Architectures: amd64', `Date: ${new Date(Date.now() - 3600_000).toUTCString()}`], [{ path: 'main/binary-amd64/Packages', bytes: packages }]);
+  await writeSignedRelease(dist, key, ['Origin: vendor', 'Suite: stable', 'Codename: stable', 'Components: main', 'Architectures: amd64', `Date: ${(at?.date ?? new Date(Date.now() - 3600_000)).toUTCString()}`], [{ path: 'main/binary-amd64/Packages', bytes: packages }]);
+  if (!at) return;
+  // Signed again by gpg with its clock set to `signedAt` (a vendor whose clock runs ahead).
+  const faked = at.signedAt.toISOString().replace(/[-:]/g, '').slice(0, 15);
+  await mustRun('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--faked-system-time', faked, '--local-user', key.fingerprint, '--clearsign', '--output', path.join(dist, 'InRelease'), path.join(dist, 'Release')], { env: { GNUPGHOME: key.home } });
 }
 
 async function project(root: string, packages?: string[]): Promise<string> {
@@ -46,7 +50,8 @@ async function project(root: string, packages?: string[]): Promise<string> {
 
 async function apt(root: string, args: string[]) {
   const client = path.join(lab.work, `client-${root}`);
-  const opts = ['-o', `Dir::State::status=${path.join(client, 'status')}`, '-o', 'APT::Architecture=amd64', '-o', 'APT::Architectures::=amd64'];
+  // apt's default (this host's apt.conf.d may turn it off): a Release dated ahead of the clock is refused.
+  const opts = ['-o', `Dir::State::status=${path.join(client, 'status')}`, '-o', 'APT::Architecture=amd64', '-o', 'APT::Architectures::=amd64', '-o', 'Acquire::Check-Date=true'];
   await mkdir(client, { recursive: true });
   await writeFile(path.join(client, 'status'), '');
   const line = `deb [signed-by=${key.publicKey}] ${lab.upstream.url}/${root} stable main`;
@@ -123,5 +128,32 @@ describe('one package version listed twice by a signed Packages index', () => {
     expect(r.code, r.stdout + r.stderr).toBe(0);
     const suite = JSON.parse(await readFile(path.join(dir, 'dupsame.lock.json'), 'utf8')).apt[0].suites[0];
     expect(suite.packages.map((p: { filename: string }) => p.filename)).toEqual(['pool/a/hello_1.0_amd64.deb']);
+  }, 240_000);
+});
+
+describe('a Release signed by a vendor whose clock runs ahead of this host', () => {
+  it('30 seconds ahead: gpgv and apt accept it, and so does lock', async () => {
+    await repo('skew', [{ name: 'hello', version: '1.0', file: 'pool/hello_1.0_amd64.deb' }], { date: new Date(), signedAt: new Date(Date.now() + 30_000) });
+    const up = await apt('skew', ['install', '--download-only', '--print-uris', 'hello']);
+    expect(up.code, up.stdout + up.stderr).toBe(0);
+
+    const dir = await project('skew');
+    const r = await lock(dir);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(JSON.parse(await readFile(path.join(dir, 'skew.lock.json'), 'utf8')).apt[0].suites[0].signedBy).toBe(key.fingerprint);
+  }, 240_000);
+
+  it('two days ahead (its Date too): apt refuses it as not valid yet, lock refuses naming the signature date', async () => {
+    const ahead = new Date(Date.now() + 2 * 86400_000);
+    await repo('future', [{ name: 'hello', version: '1.0', file: 'pool/hello_1.0_amd64.deb' }], { date: ahead, signedAt: ahead });
+    const client = path.join(lab.work, 'client-future');
+    await mkdir(client, { recursive: true });
+    const up = await aptGet(client, `deb [signed-by=${key.publicKey}] ${lab.upstream.url}/future stable main`, ['-o', 'APT::Architecture=amd64', '-o', 'Acquire::Check-Date=true', 'update']);
+    expect(up.stdout + up.stderr).toMatch(/is not valid yet/);
+
+    const r = await lock(await project('future'));
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stderr).toMatch(/InRelease/);
+    expect(r.stderr).toMatch(/the signature is dated more than 5 minutes ahead of this host's clock \(made \d{4}-\d\d-\d\dT[\d:.]+Z, 28\d\d minutes from now\)/);
   }, 240_000);
 });

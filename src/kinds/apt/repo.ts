@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import { discard, headerValue, type HttpClient } from '../../net/http.js';
-import { clearSignedText, isClearSigned, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
+import { clearSignedText, isClearSigned, MAX_CLOCK_SKEW_MS, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
@@ -134,7 +134,7 @@ export async function fetchVerifiedRelease(
  * How far in the future a Release's Date may be: apt refuses a Release dated after its clock
  * ("not valid yet"); a few minutes of skew between the vendor's clock and this host's are not that.
  */
-export const MAX_FUTURE_DATE_MS = 5 * 60_000;
+export const MAX_FUTURE_DATE_MS = MAX_CLOCK_SKEW_MS;
 
 const BEGIN_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
 const END_SIGNATURE = '-----END PGP SIGNATURE-----';
