@@ -157,3 +157,18 @@ describe('a Release signed by a vendor whose clock runs ahead of this host', () 
     expect(r.stderr).toMatch(/the signature is dated more than 5 minutes ahead of this host's clock \(made \d{4}-\d\d-\d\dT[\d:.]+Z, 28\d\d minutes from now\)/);
   }, 240_000);
 });
+
+describe('two APT repositories whose mirror roots differ only in case', () => {
+  it('lock refuses naming both entries (one directory under apt.dir on a case-insensitive target)', async () => {
+    await repo('CaseRepo', [{ name: 'hello', version: '1.0', file: 'pool/hello_1.0_amd64.deb' }]);
+    await repo('caserepo', [{ name: 'hello', version: '2.0', file: 'pool/hello_2.0_amd64.deb' }]);
+    const dir = path.join(lab.work, 'proj-case');
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, 'vendor.asc'), await readFile(key.publicKey));
+    const entry = (name: string, root: string) => [`  - name: ${name}`, `    url: ${lab.upstream.url}/${root}`, '    suites: [stable]', '    components: [main]', '    architectures: [amd64]', '    keys: [vendor.asc]'];
+    await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: case }', 'apt:', ...entry('upper', 'CaseRepo'), ...entry('lower', 'caserepo'), ''].join('\n'));
+    const r = await lock(dir);
+    expect(r.code, r.stdout + r.stderr).not.toBe(0);
+    expect(r.stderr).toMatch(/apt\[upper\] and apt\[lower\] mirror to "[^"]*CaseRepo" and "[^"]*caserepo" under apt\.dir: one directory on a file system that ignores case/);
+  }, 240_000);
+});

@@ -282,6 +282,10 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     if (prev !== undefined && prev !== spec.name) clashes.push(`apt[${prev}] and apt[${spec.name}] both mirror ${spec.url}`);
     else byPath.set(key, spec.name);
   }
+  // Two roots one name apart only in case or Unicode normalization are one tree on a folding target file system.
+  for (const [a, b] of foldedClashes(byPath.keys(), ANY_TARGET)) {
+    if (a.split('/').length === b.split('/').length) clashes.push(`apt[${byPath.get(a)}] and apt[${byPath.get(b)}] mirror to ${shownPath(a)} and ${shownPath(b)} under apt.dir: one directory on a file system that ignores case or Unicode normalization (Windows and SMB shares, macOS, ext4 casefold)`);
+  }
   // A flat directory is published whole (one switch): another repository's tree inside it would be switched away with it.
   for (const spec of specs) {
     for (const dir of spec.suites.map(flatDir).filter((d): d is string => d !== undefined)) {
