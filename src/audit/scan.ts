@@ -287,7 +287,12 @@ export function imageKeyPath(keyPath: string): boolean {
   return index ? isImageListKey(key) || isImageKey(key) : isImageKey(key);
 }
 
-const IP_RE = /(?<![\w.])((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
+/**
+ * An IPv4 address, not one that is a component of a path (`<mirror>/ferry/10.1.2.3-5000/app`, the
+ * nested layout's place for a registry at that address; a host name there is skipped as HOST_RE
+ * skips it): what connects to it is the host in front.
+ */
+const IP_RE = /(?<![\w.])(?<![\w.-]\/)((?:25[0-5]|2[0-4]\d|1?\d?\d)(?:\.(?:25[0-5]|2[0-4]\d|1?\d?\d)){3})(?![\w.])/g;
 /**
  * A bare IPv6 address in text (`peer: 2001:db8::10`, `--advertise [fd00::5]:7946`): candidates,
  * checked with Node's parser where used. Not inside a longer word, hex run or colon list.

@@ -461,6 +461,13 @@ export function chartLocationHint(location: string): string {
   if (/^https?:\/\//i.test(location)) {
     return 'ferry renders a chart on disk (a directory or a .tgz), not a URL: download the archive first (the urls of index.yaml name it), or use the copy `ferry import` wrote to the target\'s charts.dir (<charts.dir>/<name>-<version>.tgz).';
   }
+  // `host[:port]/path/chart[:version]` with no scheme, as `ferry map` prints a chart on the mirror
+  // registry: the registry reference it stands for, written as the commands that fetch one take it.
+  const reference = /^((?:localhost|[a-z0-9-]+(?:\.[a-z0-9-]+)+)(?::\d{1,5})?(?:\/[\w.-]+)+)(?::(\w[\w.+-]{0,127}))?$/i.exec(location);
+  if (reference) {
+    const version = reference[2] ?? '<version>';
+    return `no such file here; if this is a chart in a registry (\`ferry map\` prints a carried chart's mirror location so), give it as oci://${reference[1]} --version ${version}: \`ferry charts images\` and \`ferry rewrite chart\` fetch and verify it. Otherwise give the path of a chart directory (holding Chart.yaml) or of a packaged .tgz.`;
+  }
   return 'Give the path of a chart directory (holding Chart.yaml) or of a packaged .tgz; `ferry import` writes the carried charts to the target\'s charts.dir as <name>-<version>.tgz.';
 }
 
