@@ -127,7 +127,7 @@ export function register(program: Command): void {
   withRewriteOptions(
     rewriteCommand(rewrite, 'manifests', 'Kubernetes YAML in place: containers, initContainers, ephemeralContainers of every workload, image keys in custom resources, and the images of Compose services', ['<paths...>', 'files or directories (every .yaml/.yml below)']).option(
       '--cache-dir <dir>',
-      "download cache holding the locked chart archives, for the images a GitOps-installed chart's defaults name (default: the one `ferry lock` uses; with --bundle, the bundle's)",
+      "download cache holding the locked chart archives, for the images a GitOps-installed chart's defaults name (default: the one `ferry lock` uses; not with --bundle, whose own archives are read)",
     ),
   ).action(async (paths: string[], opts: RewriteCliOptions & { cacheDir?: string }) => {
     print(await rewriteManifestsCommand(paths, { ...sources(opts), dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, cacheDir: opts.cacheDir }), opts);

@@ -11,11 +11,11 @@ import type { RewriteResult } from '../rewrite/edits.js';
 import { rewriteManifests } from '../rewrite/manifests.js';
 import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.js';
 import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
-import { bundleFrom, pathFrom, readBundleLock } from './inputs.js';
+import { bundleFrom, lockInBundle, pathFrom } from './inputs.js';
 import { createNetContext, type NetOptions } from '../oci/context.js';
 import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
 import { cacheArchives, type ChartArchives } from '../audit/charts.js';
-import { openBundleSource } from '../store/open-bundle.js';
+import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { bundleArchives } from './audit.js';
 import { defaultCacheDir } from './lock.js';
 
@@ -44,12 +44,31 @@ export interface RewriteCommandOptions extends RewriteSources {
 }
 
 export async function loadRewriteContext(src: RewriteSources): Promise<RewriteContext> {
+  return (await openRewriteContext(src, false)).ctx;
+}
+
+/**
+ * The rewrite context, and with `keepBundle` the bundle it read the lock from, still open: a
+ * command that reads more of the bundle (the chart archives) reads it from that one opening, so
+ * the lock and the archives are one bundle's, and an `oci://` bundle is fetched once.
+ */
+async function openRewriteContext(src: RewriteSources, keepBundle: boolean): Promise<{ ctx: RewriteContext; source?: BundleSource }> {
   const cwd = src.cwd ?? process.cwd();
   const { target, file } = await loadTarget(path.resolve(cwd, src.target));
   let lock: Lock | undefined;
   if (src.bundle && src.lock) throw new FerryError('USAGE', 'give either --lock or --bundle, not both');
-  if (src.bundle) lock = await readBundleLock(bundleFrom(cwd, src.bundle), src.net);
-  else if (src.lock) {
+  if (src.bundle) {
+    const source = await openBundleSource(bundleFrom(cwd, src.bundle), src.net);
+    let kept = false;
+    try {
+      const ctx = createRewriteContext(target, await lockInBundle(source, src.bundle), file);
+      kept = keepBundle;
+      return kept ? { ctx, source } : { ctx };
+    } finally {
+      if (!kept) await source.close();
+    }
+  }
+  if (src.lock) {
     const abs = path.resolve(cwd, src.lock);
     lock = await readLock(abs);
     if (!lock) throw new FerryError('USAGE', `${abs}: no such lock file`, { hint: 'Run `ferry lock <manifest>` first, or pass the bundle with --bundle.' });
@@ -58,7 +77,7 @@ export async function loadRewriteContext(src: RewriteSources): Promise<RewriteCo
       hint: 'Pass the lock `ferry lock` wrote beside the manifest (<name>.lock.json), or the bundle .tar that was imported.',
     });
   }
-  return createRewriteContext(target, lock, file);
+  return { ctx: createRewriteContext(target, lock, file) };
 }
 
 function at(opts: RewriteSources): (p: string) => string {
@@ -108,11 +127,15 @@ export async function rewriteChartCommand(
  * cache), so the images their own defaults name move in the objects' values too.
  */
 export async function rewriteManifestsCommand(paths: string[], opts: RewriteCommandOptions & { cacheDir?: string }): Promise<RewriteResult> {
-  const ctx = await loadRewriteContext(opts);
+  if (opts.bundle && opts.cacheDir !== undefined) {
+    throw new FerryError('USAGE', `--cache-dir ${opts.cacheDir} with --bundle ${opts.bundle}: the chart archives are read from the bundle, so the cache would not be read`, {
+      hint: 'Drop --cache-dir (the bundle carries the charts it locks), or give --lock <lock file> with --cache-dir.',
+    });
+  }
   const cwd = opts.cwd ?? process.cwd();
+  const { ctx, source } = await openRewriteContext(opts, true);
   const run = (archives: ChartArchives, lockFile: string) => rewriteManifests(paths.map(at(opts)), ctx, { dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, archives, lockFile });
-  if (!opts.bundle) return run(cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()), opts.lock ?? 'the lock');
-  const source = await openBundleSource(bundleFrom(cwd, opts.bundle), opts.net);
+  if (!source || !opts.bundle) return run(cacheArchives(opts.cacheDir ? path.resolve(cwd, opts.cacheDir) : defaultCacheDir()), opts.lock ?? 'the lock');
   try {
     return await run(bundleArchives(source, opts.bundle), `${opts.bundle} (ferry/lock.json)`);
   } finally {

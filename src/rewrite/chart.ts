@@ -121,6 +121,10 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
     warnings.push(...unreadableImages(proven), ...operatorDefaultImages(proven));
   }
   else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
+  // Not read, so not covered: said, never left for the override to look complete (helm install refuses the chart too).
+  for (const d of discovery.missingDependencies) {
+    warnings.push(`dependency ${d.dependency}${d.version ? ` ${d.version}` : ''} of ${d.chart}${d.repository ? ` (${d.repository})` : ''} is not vendored under charts/: its images were not read, so the override does not cover them (helm install refuses the chart until it is there); run \`helm dependency build\` on the chart and rewrite again`);
+  }
 
   const chartRepos = dependencyRepos(chart, ctx);
   const doc = new Document(override);

@@ -170,6 +170,15 @@ describe('rewrite manifests moves the images a GitOps-installed chart deploys by
     for (const [f, text] of Object.entries(TREE())) expect(await readFile(path.join(dir, f), 'utf8')).toBe(text);
   });
 
+  it('--cache-dir beside --bundle is refused (the archives come from the bundle), not silently left unread', async () => {
+    const dir = path.join(work, 'both');
+    await writeTree(dir);
+    const r = await runFerry(['rewrite', 'manifests', 'both', '-t', 'site.yaml', '--bundle', 'gitops.ferry.tar', '--cache-dir', 'cache'], { cwd: work, env: env() });
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--cache-dir cache with --bundle gitops.ferry.tar: the chart archives are read from the bundle');
+    for (const [f, text] of Object.entries(TREE())) expect(await readFile(path.join(dir, f), 'utf8')).toBe(text);
+  });
+
   it('values ferry cannot read (another source\'s file, a valuesFrom not among the files): the warning names why, the values are left', async () => {
     const dir = path.join(work, 'unknown');
     await mkdir(dir, { recursive: true });

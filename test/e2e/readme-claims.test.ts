@@ -118,6 +118,34 @@ describe('every command line the README shows is one ferry accepts', () => {
     expect(missing).toEqual([]);
   });
 
+  it('each option a command’s --help lists is named where the README describes that command', async () => {
+    // The other way round from the first check: a flag a feature adds (charts images --chart and
+    // --version, rewrite manifests --cache-dir) is written within 400 characters of a mention of
+    // its command (`ferry lock`, `rewrite values|chart`, "Every `rewrite` command") in the same
+    // paragraph, list item or table row, or in the options the commands share; `-q` counts for
+    // `--quiet`. (A whole paragraph is too loose: audit's list item names `rewrite manifests`.)
+    const text = README.replace(/\\\|/g, '|');
+    const blocks = text.split(/\n[ \t]*\n|\n(?=\|)|\n(?=\s*- )/);
+    const shared = blocks.filter((b) => b.startsWith('Options shared by'));
+    expect(shared.length).toBe(1);
+    const esc = (s: string) => s.replace(/[-|]/g, (c) => `\\${c}`);
+    const problems: string[] = [];
+    for (const cmd of TOP) {
+      for (const sub of SUBCOMMANDS[cmd] ?? ['']) {
+        const page = sub ? [cmd, sub] : [cmd];
+        const names = sub ? new RegExp(`\\b${cmd} ([a-z-]+\\|)*${esc(sub)}\\b|Every \`${cmd}\` command`, 'g') : new RegExp(`(ferry |\`)${esc(cmd)}\\b`, 'g');
+        const about = [...shared];
+        for (const b of blocks) for (const m of b.matchAll(names)) about.push(b.slice(Math.max(0, m.index - 400), m.index + 400));
+        for (const [, short, long] of (await help(page)).matchAll(/^ {2}(?:(-[a-zA-Z]), )?(--[a-z-]+)/gm)) {
+          if (long === '--help') continue;
+          const written = new RegExp(`(^|[^a-zA-Z-])(${esc(long)}${short ? `|${short}` : ''})(?![a-zA-Z-])`);
+          if (!about.some((b) => written.test(b))) problems.push(`ferry ${page.join(' ')} ${long}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+
   it('the format lists of firewall, mirror-config and schema are every format the help offers', async () => {
     const helpValues = (h: string, marker: RegExp) => (marker.exec(h)?.[1] ?? '').split('|').map((s) => s.trim()).filter(Boolean);
     const firewall = helpValues((await help(['firewall'])).replace(/\n\s+/g, ' '), /--format <format>\s+([a-z0-9-]+(?: \| [a-z0-9-]+)+)/);
