@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { discoverWithDocuments, userValues, type DiscoveryResult, type UserValues } from '../kinds/chart/discover.js';
 import type { RenderedDocument } from '../kinds/chart/render/index.js';
 import { loadChart, readValuesFile } from '../kinds/chart/load.js';
-import { bareWords, compileJsonPath, imagesAtPath, JSONPATH_LIMITS } from '../kinds/chart/discover/jsonpath.js';
+import { bareWords, compileJsonPath, imagePathOutcomes, JSONPATH_LIMITS } from '../kinds/chart/discover/jsonpath.js';
 import type { Candidate, ConvertNote, LocalChart } from '../manifest/convert/common.js';
 import { isWithin } from '../store/safe-path.js';
 
@@ -112,19 +112,22 @@ export function imagePathProblem(p: string): string | undefined {
  * oc-mirror passes it over). A path ferry does not evaluate, or one that finds nothing, is named.
  */
 function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderError: string | undefined, out: LocalChartImages): void {
-  const budget = { visits: JSONPATH_LIMITS.visits };
-  for (const p of c.imagePaths ?? []) {
+  const specs = c.imagePaths ?? [];
+  const notEvaluated = (p: (typeof specs)[number], problem: string) =>
+    out.skipped.push({ from: p.from, item: `${c.item} imagePaths: ${p.path}`, why: `not evaluated: ${problem}; the images it names are not carried`, todo: 'Write it as one {.a.b[*].c} path (fields, [*], [n], ..field, [?(@.f == \'v\')]), or list those images under images:.' });
+  if (renderError !== undefined) {
+    for (const p of specs) {
+      const problem = imagePathProblem(p.path);
+      if (problem) notEvaluated(p, problem);
+      else out.skipped.push({ from: p.from, item: `${c.item} imagePaths: ${p.path}`, why: 'not evaluated: the chart did not render, so there are no objects to read it in', todo: 'Fix the chart, or list the images it names under images:.' });
+    }
+    return;
+  }
+  imagePathOutcomes(specs.map((p) => p.path), documents).forEach((o, i) => {
+    const p = specs[i];
     const item = `${c.item} imagePaths: ${p.path}`;
-    const compiled = compileJsonPath(p.path);
-    if ('problem' in compiled) {
-      out.skipped.push({ from: p.from, item, why: `not evaluated: ${compiled.problem}; the images it names are not carried`, todo: 'Write it as one {.a.b[*].c} path (fields, [*], [n], ..field, [?(@.f == \'v\')]), or list those images under images:.' });
-      continue;
-    }
-    if (renderError !== undefined) {
-      out.skipped.push({ from: p.from, item, why: 'not evaluated: the chart did not render, so there are no objects to read it in', todo: 'Fix the chart, or list the images it names under images:.' });
-      continue;
-    }
-    const { refs, bare, exhausted } = imagesAtPath(compiled.steps, documents, budget);
+    if ('problem' in o) return void notEvaluated(p, o.problem);
+    const { refs, bare, exhausted } = o;
     if (exhausted) {
       out.skipped.push({ from: p.from, item, why: `not evaluated in every object: reading the rendered chart takes more than ${JSONPATH_LIMITS.visits} steps, so images it names may be missing`, todo: 'List the images it names under images:.' });
     }
@@ -135,5 +138,5 @@ function imagePathImages(c: LocalChart, documents: RenderedDocument[], renderErr
     if (!refs.length && !exhausted) {
       out.notes.push({ from: p.from, item, why: 'names no image in the rendered chart (with the values it is rendered with)', todo: 'Check the path against `helm template` output; nothing is missing if the chart puts no image there.' });
     }
-  }
+  });
 }

@@ -9,7 +9,7 @@ import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverFromValues, discoverWithDocuments, userValues, type DiscoveryResult } from './discover.js';
-import { bareWords, compileJsonPath, imagesAtPath, JSONPATH_LIMITS } from './discover/jsonpath.js';
+import { bareWords, imagePathOutcomes, JSONPATH_LIMITS } from './discover/jsonpath.js';
 import type { RenderedDocument } from './render/index.js';
 import { NODE_OS_REASON } from './discover/rendered.js';
 import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type ChartDependency, type LoadedChart } from './load.js';
@@ -288,12 +288,10 @@ function imagePathImages(paths: string[], documents: readonly RenderedDocument[]
     warn(ctx, `${what}: imagePaths not read (${paths.join(', ')}): the chart did not render with the manifest's values, so the images only they name are NOT carried; set the values it needs under values:, or list those images under images:`);
     return [];
   }
-  const budget = { visits: JSONPATH_LIMITS.visits };
   const out = new Set<string>();
-  for (const p of paths) {
-    const compiled = compileJsonPath(p);
-    if ('problem' in compiled) continue; // refused when the manifest was read
-    const { refs, bare, exhausted } = imagesAtPath(compiled.steps, documents, budget);
+  for (const o of imagePathOutcomes(paths, documents)) {
+    if ('problem' in o) continue; // refused when the manifest was read
+    const { path: p, refs, bare, exhausted } = o;
     for (const r of refs) out.add(r);
     if (exhausted) warn(ctx, `${what}: imagePaths ${p} not read in every rendered object (more than ${JSONPATH_LIMITS.visits} steps), so an image it names may be missing: list it under images:`);
     if (bare.length) warn(ctx, `${what}: imagePaths ${p} finds ${bareWords(bare)}: a bare word (no registry path, tag or digest) is not carried as an image; list it under images: with its full reference if it is one`);

@@ -153,6 +153,23 @@ export function imagesAtPath(steps: JsonPathStep[], documents: readonly Rendered
   return { refs: [...refs], bare: [...bare], exhausted: false };
 }
 
+/** One `imagePaths` entry read: why it is not evaluated, or what it found. */
+export type ImagePathOutcome = { path: string; problem: string } | ({ path: string } & ImagePathFindings);
+
+/**
+ * Each JSONPath of an `imagePaths` list read in every rendered object, one visit budget for them
+ * all (JSONPATH_LIMITS.visits): a path ferry does not evaluate has its `problem`; the others what
+ * they found (image references, bare words, whether the budget ran out). Callers say it their way
+ * (lock's warnings, convert's report).
+ */
+export function imagePathOutcomes(paths: readonly string[], documents: readonly RenderedDocument[]): ImagePathOutcome[] {
+  const budget = { visits: JSONPATH_LIMITS.visits };
+  return paths.map((path) => {
+    const compiled = compileJsonPath(path);
+    return 'problem' in compiled ? { path, problem: compiled.problem } : { path, ...imagesAtPath(compiled.steps, documents, budget) };
+  });
+}
+
 /** Words for a path's bare-word findings (up to 8 shown). */
 export function bareWords(bare: readonly string[]): string {
   return bare.slice(0, 8).join(', ') + (bare.length > 8 ? `, … (${bare.length})` : '');
