@@ -89,6 +89,7 @@ export function parseImageReference(input: string): ImageReference {
     if (!DIGEST.test(digest)) throw invalid(input, `invalid digest ${JSON.stringify(digest)}`);
     const [alg, hex] = digest.split(':');
     if (alg === 'sha256' && !/^[a-f0-9]{64}$/.test(hex)) throw invalid(input, 'a sha256 digest has 64 lowercase hex characters');
+    if (alg === 'sha384' && !/^[a-f0-9]{96}$/.test(hex)) throw invalid(input, 'a sha384 digest has 96 lowercase hex characters');
     if (alg === 'sha512' && !/^[a-f0-9]{128}$/.test(hex)) throw invalid(input, 'a sha512 digest has 128 lowercase hex characters');
   }
 

@@ -1,5 +1,5 @@
 import { chartOciReference, hostOfUrl, mapChartHttp, mapImage, mapOciChart, type MirrorPlace } from '../../mapping/index.js';
-import { ResolveFailures, resolveEach } from '../failures.js';
+import { ResolveFailures, resolveEach, type ResolveFailure } from '../failures.js';
 import type { ImageSpec } from '../image/spec.js';
 import { isUnderUrl, listField, type KindModule, type UpstreamRefBase } from '../types.js';
 import { chartFetchPlan, fetchChart } from './fetch.js';
@@ -11,7 +11,7 @@ import { safeJoin } from '../../store/safe-path.js';
 import { artifactLabel } from '../../store/layout.js';
 import { readChartArtifact } from './import.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
-import { mergeChartLocks, resolveChart } from './resolve.js';
+import { foldedChartArchives, mergeChartLocks, resolveChart } from './resolve.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { chartLockDiff } from './lock-diff.js';
@@ -56,6 +56,8 @@ export const chartKind = {
   async resolve(specs, ctx) {
     // One chart at a time: charts are few and small, and two of them may share a dependency.
     // Each is tried: the charts that resolve still join the lock (and their images get checked).
+    let merged: ChartLock[];
+    let failures: ResolveFailure[] = [];
     try {
       const all = await resolveEach(
         specs,
@@ -65,11 +67,17 @@ export const chartKind = {
         // A range (`1.2.x`) says which version it picked.
         (entries) => (entries[0] ? `resolved ${entries[0].version}` : 'resolved'),
       );
-      return mergeChartLocks(all.flat());
+      merged = mergeChartLocks(all.flat());
     } catch (err) {
-      if (err instanceof ResolveFailures) throw new ResolveFailures(err.failures, mergeChartLocks((err.resolved as ChartLock[][]).flat()));
-      throw err;
+      if (!(err instanceof ResolveFailures)) throw err;
+      merged = mergeChartLocks((err.resolved as ChartLock[][]).flat());
+      failures = err.failures;
     }
+    // Charts that are one archive name apart only in case: failures too, their charts still in the
+    // pipeline (their images are checked as well); no lock is written.
+    failures = [...failures, ...foldedChartArchives(merged)];
+    if (failures.length) throw new ResolveFailures(failures, merged);
+    return merged;
   },
   fetch: fetchChart,
   fetchPlan: chartFetchPlan,

@@ -447,19 +447,20 @@ export async function loadChartArchive(file: string, opts: LoadOptions = {}): Pr
 }
 
 /**
- * What to do when a chart location is no file: a reference a GitOps object or `helm` takes (an
- * `oci://` chart, a repository URL) is not read from the network by the commands that render, so
- * say where the carried copy is on disk and how to get an OCI one.
+ * What to do when a chart location is no file. `ferry charts images` and `ferry rewrite chart`
+ * fetch an `oci://` chart or a URL themselves (before they look on disk); a caller that reads
+ * only from disk gets here with one: the hint says which commands fetch it, as they take it, and
+ * how to have it on disk.
  */
 export function chartLocationHint(location: string): string {
+  const onDisk = 'the carried copy `ferry import` wrote to the target\'s charts.dir (<charts.dir>/<name>-<version>.tgz)';
   if (/^oci:\/\//i.test(location)) {
     const tagged = /^(oci:\/\/[^@]*\/[^/:@]+):([^/:@]+)$/i.exec(location);
-    const pull = tagged ? `helm pull ${tagged[1]} --version ${tagged[2]}` : `helm pull ${location} --version <version>`;
-    const ref = location.slice('oci://'.length) + (tagged ? '' : ':<version>');
-    return `ferry renders a chart on disk (a directory or a .tgz), not a registry reference: pull it first (\`${pull}\`, or \`skopeo copy docker://${ref} oci:<dir>\` and take the layer of media type application/vnd.cncf.helm.chart.content.v1.tar+gzip), or use the copy \`ferry import\` wrote to the target's charts.dir (<charts.dir>/<name>-<version>.tgz).`;
+    const ref = tagged ? `${tagged[1]} --version ${tagged[2]}` : `${location} --version <version>`;
+    return `a chart in a registry: \`ferry charts images ${ref}\` fetches and verifies it (and so does \`ferry rewrite chart\` given it so); where a chart on disk is needed, pull it first (\`helm pull ${ref}\`) or use ${onDisk}.`;
   }
   if (/^https?:\/\//i.test(location)) {
-    return 'ferry renders a chart on disk (a directory or a .tgz), not a URL: download the archive first (the urls of index.yaml name it), or use the copy `ferry import` wrote to the target\'s charts.dir (<charts.dir>/<name>-<version>.tgz).';
+    return `a chart on a web server: \`ferry charts images\` and \`ferry rewrite chart\` fetch and verify it (an archive URL as it is: \`ferry charts images ${location}\`; a repository URL with --chart <name> --version <version>); where a chart on disk is needed, download the archive first (the urls of the repository's index.yaml name it) or use ${onDisk}.`;
   }
   // `host[:port]/path/chart[:version]` with no scheme, as `ferry map` prints a chart on the mirror
   // registry: the registry reference it stands for, written as the commands that fetch one take it.

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import semver from 'semver';
 import { FerryError, isFerryError } from '../../errors.js';
+import { chartNameProblems, mapChartHttp } from '../../mapping/index.js';
+import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
+import type { ResolveFailure } from '../failures.js';
 import { MT } from '../../oci/media-types.js';
 import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { KindContext } from '../types.js';
@@ -314,6 +317,31 @@ function warnNodeOsTagged(chart: string, discovery: DiscoveryResult, listed: str
       `chart ${chart}: ${img.ref} is not carried: ${src.reason!.replace(NODE_OS_REASON, `the GPU operator pulls it with `)}, as \`- ref: ${img.ref}-ubuntu24.04\``,
     );
   }
+}
+
+/**
+ * Charts whose archives in a chart repository (`<name>-<version>.tgz`, placed by mapChartHttp)
+ * are one name on a file system that folds case or Unicode normalization (`Foo` and `foo` of one
+ * version): on such a charts.dir the second written replaces the first after it was verified. The
+ * target is not known at lock, so every folding counts. Each clash as a failure of its second chart.
+ */
+export function foldedChartArchives(entries: readonly ChartLock[]): ResolveFailure[] {
+  const placed = new Map<string, ChartLock>();
+  for (const e of entries) {
+    if (chartNameProblems(e.name, e.version).length) continue; // refused where the name is read
+    const file = mapChartHttp(e.name, e.version, { baseUrl: 'http://ferry.invalid' }).path;
+    if (!placed.has(file)) placed.set(file, e);
+  }
+  return foldedClashes(placed.keys(), ANY_TARGET).map(([a, b]) => {
+    const [first, second] = [placed.get(a)!, placed.get(b)!];
+    const from = (c: ChartLock) => `chart ${c.name} ${c.version} from ${redactUrl(c.repo)}`;
+    return {
+      artifact: `chart ${second.name} ${second.version}`,
+      error: new FerryError('VALIDATION', `${from(second)} and ${from(first)}: their archives ${JSON.stringify(b)} and ${JSON.stringify(a)} are one name in a chart repository directory (charts.dir) on a file system that ignores case or Unicode normalization (Windows and SMB shares, macOS, ext4 casefold): there the second would replace the first`, {
+        hint: 'A chart repository is flat (<name>-<version>.tgz for every chart, whichever repository it came from): carry one of the two; no lock was written.',
+      }),
+    };
+  });
 }
 
 /** Merge entries for the same chart artifact (a dependency shared by two charts). */

@@ -11,6 +11,7 @@ import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 import { isExtraTop, pushExtraBlobs, pushImageExtras } from './extras.js';
 import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
+import { ImageLockSchema } from './lock.js';
 
 interface ImageGraph {
   refName: string;
@@ -75,8 +76,22 @@ export async function validateImageImport(top: OciDescriptor, source: BlobSource
   return problems.items;
 }
 
-/** The lock's images by name: each pinned digest (with the upstream digest a platform-filtered one carries), and each extra as `digest subject tag`. */
-type LockedImages = Map<string, { pinned: Map<string, string | undefined>; extras: Set<string> }>;
+/**
+ * The lock's images by name: each pinned digest (with the upstream digest a platform-filtered one
+ * carries), each extra as `digest subject tag`, and what is wrong with the first entry of that name
+ * whose reference or digests break the lock's schema (import and serve read the lock unchecked).
+ */
+type LockedImages = Map<string, { pinned: Map<string, string | undefined>; extras: Set<string>; invalid?: string }>;
+
+/** The fields of a lock entry that name and pin what index.json carries: what import and serve hold an entry to. */
+const LockedPinSchema = ImageLockSchema.pick({ ref: true, digest: true, storedDigest: true });
+
+function pinProblem(e: object, at: number): string | undefined {
+  const r = LockedPinSchema.safeParse(e);
+  if (r.success) return undefined;
+  const issue = r.error.issues[0];
+  return `images[${at}].${issue.path.join('.')}: ${issue.message}`;
+}
 
 const extraKey = (digest: unknown, subject: unknown, tag: unknown) => JSON.stringify([digest, subject ?? null, tag ?? null]);
 
@@ -89,12 +104,13 @@ function lockedImages(entries: readonly unknown[]): LockedImages {
   let index = lockedIndexes.get(entries);
   if (index) return index;
   index = new Map();
-  for (const e of entries) {
+  for (const [at, e] of entries.entries()) {
     if (typeof e !== 'object' || e === null) continue;
     const { ref, digest, storedDigest, extras } = e as Record<string, unknown>;
     if (typeof ref !== 'string' || typeof digest !== 'string') continue;
     let image = index.get(ref);
     if (!image) index.set(ref, (image = { pinned: new Map(), extras: new Set() }));
+    image.invalid ??= pinProblem(e, at);
     image.pinned.set(typeof storedDigest === 'string' ? storedDigest : digest, typeof storedDigest === 'string' ? digest : undefined);
     for (const x of Array.isArray(extras) ? extras : []) {
       if (typeof x === 'object' && x !== null) {
@@ -106,6 +122,8 @@ function lockedImages(entries: readonly unknown[]): LockedImages {
   lockedIndexes.set(entries, index);
   return index;
 }
+
+const invalidEntry = (why: string) => `the bundle's lock (ferry/lock.json) names it in an entry no lock ferry writes holds (${why.length > 300 ? `${why.slice(0, 300)}…` : why}): the bundle was crafted or damaged`;
 
 /**
  * Why an image (or a signature, referrer carried with one) in index.json is not what the lock
@@ -119,6 +137,7 @@ export function unlockedImageTop(top: OciDescriptor, entries: readonly unknown[]
   if (extraOf !== undefined) {
     const image = locked.get(extraOf);
     if (!image) return `extra ${top.digest} of ${clipped(extraOf)}: the bundle's lock (ferry/lock.json) pins no image of that name`;
+    if (image.invalid) return `extra ${top.digest} of ${clipped(extraOf)}: ${invalidEntry(image.invalid)}`;
     const subject = top.annotations?.[EXTRA_ANNOTATION.subject];
     const tag = top.annotations?.[EXTRA_ANNOTATION.tag];
     return image.extras.has(extraKey(top.digest, subject, tag)) ? undefined : `extra ${top.digest} of ${clipped(extraOf)}${tag !== undefined ? ` (tag ${clipped(tag)})` : ''}: not among that image's extras in the bundle's lock (ferry/lock.json)`;
@@ -127,6 +146,7 @@ export function unlockedImageTop(top: OciDescriptor, entries: readonly unknown[]
   if (refName === undefined) return undefined; // validateImageImport names an image without a name
   const same = locked.get(refName);
   if (!same) return `image ${clipped(refName)} (${top.digest}) is not in the bundle's lock (ferry/lock.json lists no image of that name): it would be imported without appearing in what is made from the lock (map, rewrite, sbom, report, the signature policy)`;
+  if (same.invalid) return `image ${clipped(refName)}: ${invalidEntry(same.invalid)}`;
   if (!same.pinned.has(top.digest)) return `image ${clipped(refName)}: index.json points it at ${top.digest}, the bundle's lock pins ${[...same.pinned.keys()].join(', ')}`;
   // The upstream digest annotation says the stored index is a platform-filtered copy: import and
   // serve then place it by its own digest and say it stands for the upstream one. Only the lock says so.
