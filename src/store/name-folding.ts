@@ -181,9 +181,9 @@ export function foldedClashLines(paths: Iterable<string>, f: NameFolding, dir: s
 export function foldedByArtifact(placed: ReadonlyMap<string, { top: string; shown: string }>, dir: string, cache: Map<string, Promise<Map<string, string[]>>>): Promise<Map<string, string[]>> {
   let p = cache.get(dir);
   if (!p) {
-    p = probeNameFoldingOnce(dir).then((f) => {
+    p = clashesOnTarget([...placed.keys()], dir, (x) => placed.get(x)!.shown).then((lines) => {
       const out = new Map<string, string[]>();
-      for (const { paths, line } of foldedClashLines(placed.keys(), f, dir, (x) => placed.get(x)!.shown)) {
+      for (const { paths, line } of lines) {
         for (const top of new Set(paths.map((x) => placed.get(x)!.top))) out.set(top, [...(out.get(top) ?? []), line]);
       }
       return out;
@@ -191,4 +191,15 @@ export function foldedByArtifact(placed: ReadonlyMap<string, { top: string; show
     cache.set(dir, p);
   }
   return p;
+}
+
+/**
+ * foldedClashLines on `dir`'s own file system, probed only when some pair of `paths` would be one
+ * name on a target folding both case and normalization: names that cannot clash anywhere (nearly
+ * every import) leave the target untouched, no directory made and no probe file written before
+ * the import's other checks. `under`: the directory the paths are relative to (named in the lines).
+ */
+export async function clashesOnTarget(paths: readonly string[], dir: string, shown?: (p: string) => string, under = dir): Promise<Array<{ paths: [string, string]; line: string }>> {
+  if (foldedClashes(paths, ANY_TARGET, 1).length === 0) return [];
+  return foldedClashLines(paths, await probeNameFoldingOnce(dir), under, shown);
 }

@@ -9,7 +9,7 @@ import { mapLimit } from '../../net/concurrency.js';
 import { publicKeyArmored, publicKeyBinary, readSigningKey, signClear, signDetachedArmored, type SigningKey } from '../../net/pgp.js';
 import type { OciDescriptor, OciManifest } from '../../oci/media-types.js';
 import { checkRelativePath, safeJoin } from '../../store/safe-path.js';
-import { foldedClashLines, probeNameFoldingOnce } from '../../store/name-folding.js';
+import { clashesOnTarget } from '../../store/name-folding.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import { MAX_MANIFEST_BYTES } from '../../store/layout.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
@@ -339,8 +339,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
     await problems.check(a.label, () => safeJoin(r.root, titleOf(l), `${a.label} layer ${l.digest}`));
   }
   // Two titles that are one name on apt.dir's file system (probed): the second would replace the first after it was verified.
-  const folding = await probeNameFoldingOnce(t.dir);
-  for (const { line } of foldedClashLines(a.manifest.layers.map(titleOf).filter(Boolean), folding, r.root)) problems.add(a.label, line, 'CONFLICT');
+  for (const { line } of await clashesOnTarget(a.manifest.layers.map(titleOf).filter(Boolean), t.dir, undefined, r.root)) problems.add(a.label, line, 'CONFLICT');
   // A package under dists/ lies in a suite's own pool (Docker's dists/<codename>/pool/), written
   // into that suite's new version. Anywhere else there it would be written through another
   // suite's symlink into its published version, over the symlink itself (dists/testing), into
