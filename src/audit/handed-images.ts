@@ -156,6 +156,12 @@ export interface JoinTree<N> {
   isMap(node: unknown): boolean;
 }
 
+/** Where a tree of values sits: its key path (a Kubernetes object's `spec.values`), and a map around it whose hub and tag come before the values' global (IstioOperator's `spec`). */
+export interface JoinScope {
+  rootPath?: string[];
+  outer?: { map: unknown; path: string[] };
+}
+
 /** At most this many joined images are read from one tree, this deep (hostile input is bounded; a real one has a handful). */
 export const MAX_JOINED_IMAGES = 256;
 const MAX_JOIN_DEPTH = 64;
@@ -172,12 +178,11 @@ const HUB_KEYS = ['hub', 'registry'];
  * custom resource's `image: nginx` is Docker Hub's, read elsewhere). `over`: images past the bound,
  * `beyond`: the bare names past it (not joined, no images of their own either).
  */
-export function joinedImages<N>(root: unknown, tree: JoinTree<N>): { images: JoinedImage<N>[]; over: boolean; beyond: N[] } {
+export function joinedImages<N>(root: unknown, tree: JoinTree<N>, opts: JoinScope = {}): { images: JoinedImage<N>[]; over: boolean; beyond: N[] } {
   const images: JoinedImage<N>[] = [];
   const beyond: N[] = [];
   let over = false;
   let maps = 0;
-  const global = tree.isMap(root) ? tree.children(root).find(([k]) => k === 'global')?.[1] : undefined;
   const pick = (chain: unknown[], keys: string[]) => {
     let present: { map: unknown; key: string } | undefined;
     for (const m of [...chain].reverse()) {
@@ -190,11 +195,16 @@ export function joinedImages<N>(root: unknown, tree: JoinTree<N>): { images: Joi
     }
     return { present };
   };
-  const pathOf = new Map<unknown, string[]>(global !== undefined ? [[global, ['global']]] : []);
-  const visit = (map: unknown, chain: unknown[], at: string[]) => {
+  const pathOf = new Map<unknown, string[]>(opts.outer ? [[opts.outer.map, opts.outer.path]] : []);
+  const visit = (map: unknown, chain: unknown[], at: string[], outerGlobal: unknown) => {
     if (++maps > MAX_JOIN_MAPS || chain.length > MAX_JOIN_DEPTH) return;
     pathOf.set(map, at);
     const here = [...chain, map];
+    // The `global` of the nearest map holding one: the top's, or one below it that a chart lifts to
+    // the top (Istio's charts keep their defaults, `global` too, under `_internal_defaults_do_not_set`).
+    const own = tree.children(map).find(([k]) => k === 'global')?.[1];
+    const global = own !== undefined && tree.isMap(own) ? own : outerGlobal;
+    if (global === own && own !== undefined && !pathOf.has(own)) pathOf.set(own, [...at, 'global']);
     // `image: {registry, image: proxyv2, tag}` is an image map, read by the image-map rules (scan.ts, rewrite/values-images.ts readImageMap).
     const imageMap = at.length > 0 && isImageKey(at[at.length - 1].replace(/\[\d+\]$/, '')) && tree.scalar(map, 'registry') !== undefined;
     const name = imageMap ? undefined : tree.scalar(map, 'image');
@@ -203,7 +213,9 @@ export function joinedImages<N>(root: unknown, tree: JoinTree<N>): { images: Joi
       beyond.push(name.node);
     }
     else if (name && BARE_NAME.test(name.text.trim())) {
-      const scope = global !== undefined && !here.includes(global) ? [global, ...here] : here;
+      // Nearest last: the name's maps, then an outer scope (IstioOperator's spec.hub over values.global), then global.
+      const outer = opts.outer ? [opts.outer.map] : [];
+      const scope = global !== undefined && !here.includes(global) ? [global, ...outer, ...here] : [...outer, ...here];
       const hub = pick(scope, HUB_KEYS);
       if (hub.present) {
         {
@@ -232,9 +244,9 @@ export function joinedImages<N>(root: unknown, tree: JoinTree<N>): { images: Joi
         }
       }
     }
-    for (const [k, child] of tree.children(map)) if (tree.isMap(child)) visit(child, here, [...at, k]);
+    for (const [k, child] of tree.children(map)) if (tree.isMap(child)) visit(child, here, [...at, k], global);
   };
-  if (tree.isMap(root)) visit(root, [], []);
+  if (tree.isMap(root)) visit(root, [], opts.rootPath ?? [], undefined);
   return { images, over, beyond };
 }
 

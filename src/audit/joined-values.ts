@@ -1,5 +1,5 @@
-import type { Document, Node } from 'yaml';
-import { joinedImages, MAX_JOINED_IMAGES, YAML_JOIN_TREE } from './handed-images.js';
+import type { Node } from 'yaml';
+import { joinedImages, MAX_JOINED_IMAGES, YAML_JOIN_TREE, type JoinScope } from './handed-images.js';
 import type { Reference } from './scan.js';
 
 /** A list of containers (`containers[0]`, `extraContainers[1]`, `initContainers[0]`): its `image: busybox` is pulled as written, never joined to a hub. */
@@ -11,11 +11,13 @@ const CONTAINER_ITEM = /containers\[\d+\]$/i;
  * `pilot.tag`, `pilot.hub` nearer) is `docker.io/istio/pilot:1.27.1`, reported at the name's line.
  * The `{image, tag}` map the image-map rule read from the same keys (`pilot` as Docker Hub's) and
  * the hub's own host finding (the image's registry, no destination of its own) are replaced.
- * Only a document that is no Kubernetes object (a values file); bounded as joinedImages is.
+ * `root`: a values file's document, or the values a Kubernetes object holds (`scope.rootPath`: a
+ * HelmRelease's `spec.values`, an Application's `helm.valuesObject`); `scope.skip`: key paths of
+ * names read another way (an operator's). Bounded as joinedImages is.
  */
-export function joinValuesImages(file: string, doc: Document, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number): void {
-  const found = joinedImages(doc.contents, YAML_JOIN_TREE);
-  const images = found.images.filter((j) => !j.namePath.some((k) => CONTAINER_ITEM.test(k)));
+export function joinValuesImages(file: string, root: unknown, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number, scope: JoinScope & { skip?: ReadonlySet<string> } = {}): void {
+  const found = joinedImages(root, YAML_JOIN_TREE, scope);
+  const images = found.images.filter((j) => !j.namePath.some((k) => CONTAINER_ITEM.test(k)) && !scope.skip?.has(j.namePath.join('.')));
   if (!images.length) return;
   const replaced = new Set<string>();
   const hubs = new Set<string>();
@@ -39,4 +41,28 @@ export function joinValuesImages(file: string, doc: Document, refs: Reference[],
     const parts = [j.hubPath ? `hub ${j.hubPath.join('.')}` : '', j.tagPath ? `tag ${j.tagPath.join('.')}` : ''].filter(Boolean).join(' and ');
     refs.push({ file, line, keyPath: j.namePath.join('.'), kind: 'image', value, provenance: `${file}:${line} ${j.namePath.join('.')}: ${j.name} is a name the chart or program joins to the ${parts} around it${over}`, ...(j.unknown ? { tagFrom: j.unknown } : {}) });
   }
+}
+
+/** At most this deep and this many maps are searched in one object for the values it holds. */
+const MAX_VALUES_DEPTH = 10;
+const MAX_VALUES_MAPS = 10_000;
+
+/**
+ * The Helm values a Kubernetes object holds as a map, with their key paths: a map under a key
+ * `values` or `valuesObject` (Flux HelmRelease `spec.values`, Argo CD `spec.source.helm.valuesObject`
+ * and `spec.sources[i]…`, an ApplicationSet's template, IstioOperator `spec.values`), not searched
+ * inside. Bounded in depth and maps.
+ */
+export function inlineValuesOf(root: unknown): Array<{ node: unknown; path: string[] }> {
+  const out: Array<{ node: unknown; path: string[] }> = [];
+  let maps = 0;
+  const walk = (node: unknown, at: string[]) => {
+    if (++maps > MAX_VALUES_MAPS || at.length > MAX_VALUES_DEPTH) return;
+    for (const [k, child] of YAML_JOIN_TREE.children(node)) {
+      if (k === 'values' || k === 'valuesObject') out.push({ node: child, path: [...at, k] });
+      else walk(child, [...at, k]);
+    }
+  };
+  if (YAML_JOIN_TREE.isMap(root)) walk(root, []);
+  return out;
 }

@@ -1,7 +1,7 @@
 import { detached, detachStrings } from './detach.js';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
-import { impliedEgress, markNtpServers } from './implied-egress.js';
-import { joinValuesImages } from './joined-values.js';
+import { impliedEgress, markNtpServers, mentioningJson } from './implied-egress.js';
+import { inlineValuesOf, joinValuesImages } from './joined-values.js';
 import { applyGrafana, collectGrafana, grafanaIniFile, newGrafanaCollected, type GrafanaCollected } from './grafana.js';
 import { markInjectedPlaceholders } from './injected.js';
 import type { AptSourceEntry } from '../kinds/types.js';
@@ -33,6 +33,8 @@ import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
 import { ApacheDefines, caddyEnvDefaults, isCaddyfile, NginxMaps, nginxMaps, nginxPassVariable, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { webContexts, webFactsOf, type WebContext, type WebFacts } from './web-includes.js';
+import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport } from './caddy-imports.js';
+import { collectWebConfigMaps, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -558,7 +560,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected, webCm?: WebConfigCollected): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -582,6 +584,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
   // Whose variables a string's `${VAR}` is (audit/var-scalars.ts): Compose's, in a Compose file; Flux's post-build ones, in an object it may apply.
   let substitutedBy: VarScalar['how'] | undefined;
   const setValues = new WeakSet<object>();
+  // What the ConfigMap web configurations of this file may put in front of their lines (scanWebConfigValue).
+  const webPad = { left: MAX_WEB_PAD };
   // A container's `$(VAR)` references, expanded from its env as Kubernetes does (audit/container-env.ts).
   const expanded = new WeakMap<object, string>();
   const visit = (node: unknown, keyPath: string, envName?: string, valueOf?: string) => {
@@ -723,6 +727,9 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       const eq = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(v);
       if (eq && /(^|\.)(env|environment)\[\d+\]$/i.test(keyPath)) settings.push({ file, line, key: eq[1], value: eq[2], source: 'env' });
       if (typeof node.value !== 'string') return;
+      // A ConfigMap's `nginx.conf`, `Caddyfile`, `httpd.conf`: read as that file, at the ConfigMap's lines (audit/web-configmaps.ts).
+      const webType = docKind === 'ConfigMap' && keyPath.startsWith('data.') && node.range ? webConfigTypeOf(keyPath.slice(5), v) : undefined;
+      if (webType) return void scanWebConfigValue(file, keyPath, node, reading.lineAt, webType, refs, settings, webPad);
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
       // A field defined to hold an API group, label key, finalizer, controller or driver name (audit/qualified-names.ts).
@@ -840,13 +847,18 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const literal = node.type === 'BLOCK_LITERAL';
     reading = { text: node.value as string, lineAt: (o) => (literal ? first + inner.linePos(o).line : first) };
     try {
-      for (const d of list) visit(d.contents, keyPath);
+      for (const d of list) {
+        const start = refs.length;
+        visit(d.contents, keyPath);
+        // The values' bare image names joined to the hub and tag around them, as in a values file (audit/joined-values.ts).
+        if (/\b(?:hub|registry)["']?\s*:/.test(node.value as string)) joinValuesImages(file, d.contents, refs, start, lineOf, { rootPath: keyPath.split('.') });
+      }
     } finally {
       reading = outer;
     }
     return true;
   };
-  for (const doc of docList) {
+  for (const [docIndex, doc] of docList.entries()) {
     const kind = isMap(doc.contents) ? doc.contents.get('kind') : null;
     const apiVersion = isMap(doc.contents) ? doc.contents.get('apiVersion') : null;
     docKind = typeof kind === 'string' ? kind : undefined;
@@ -870,13 +882,21 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     const before = refs.length;
     visit(doc.contents, '');
     // A values file's bare `image:` names joined to the `hub`/`registry` and `tag` around them (audit/joined-values.ts).
-    if (!(typeof kind === 'string' && typeof apiVersion === 'string') && substitutedBy !== 'compose' && !ci && /\b(?:hub|registry)["']?\s*:/.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) joinValuesImages(file, doc, refs, before, lineOf);
+    if (substitutedBy !== 'compose' && !ci && /\b(?:hub|registry)["']?\s*:/.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) {
+      if (!(typeof kind === 'string' && typeof apiVersion === 'string')) joinValuesImages(file, doc.contents, refs, before, lineOf);
+      else joinObjectValues(file, doc, kind, refs, before, lineOf);
+    }
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
     markInjectedPlaceholders(file, doc, refs, before, lineOf, podInjectionLabel);
     impliedEgress(file, doc, text, refs, before, lineOf);
     // Grafana's settings: its containers, the grafana.ini ConfigMaps they mount, Helm values `grafana.ini:` (audit/grafana.ts).
     if (grafana) collectGrafana(grafana, file, doc, text, lineOf);
+    // ConfigMap keys no name types and the web configuration files containers mount them as (applyWebConfigMounts).
+    if (webCm && (docKind === 'ConfigMap' || /volumeMounts/.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text))) {
+      const json = mentioningJson(doc, text, /configMap/i);
+      if (json) collectWebConfigMaps(webCm, file, docIndex, json);
+    }
     if (gitops) collectGitOps(gitops, doc, file, lineOf(doc.contents as YamlNode));
     const release = releases ? helmReleaseChartOf(doc.contents) : undefined;
     if (release && release.sourceKind === 'HelmRepository') {
@@ -924,6 +944,23 @@ function registriesYamlMirrors(file: string, doc: Document, refs: Reference[], l
     if (!host || host === '*' || /\s/.test(host)) continue;
     refs.push({ file, line: lineOf(p.key as YamlNode), keyPath: `mirrors.${host}`, kind: 'host', value: host });
   }
+}
+
+/**
+ * The values a Kubernetes object holds (a HelmRelease's `spec.values`, an Application's
+ * `helm.valuesObject`, an IstioOperator's `spec.values`): bare image names joined to the hub and
+ * tag around them as in a values file. An IstioOperator's `spec.hub`/`spec.tag` come before its
+ * values' `global` (istioctl sets global.hub from them); the names istioctl composes from
+ * `spec.hub` are the operator rule's (operatorImages), not read again.
+ */
+function joinObjectValues(file: string, doc: Document, kind: unknown, refs: Reference[], before: number, lineOf: (n: YamlNode | null | undefined) => number): void {
+  const roots = inlineValuesOf(doc.contents);
+  if (!roots.length) return;
+  const spec = isMap(doc.contents) ? doc.contents.get('spec', true) : undefined;
+  const istio = kind === 'IstioOperator' && isMap(spec);
+  const skip = new Set<string>();
+  if (istio && isOperatorKind(kind)) for (const c of composedImagesOf(doc.toJSON())) for (const f of c.nameFields) skip.add(f.join('.'));
+  for (const r of roots) joinValuesImages(file, r.node, refs, before, lineOf, { rootPath: r.path, ...(istio ? { outer: { map: spec, path: ['spec'] } } : {}), skip });
 }
 
 /**
@@ -1153,7 +1190,7 @@ export function bareImageLine(raw: string): boolean {
  * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
  * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
  */
-function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false, web?: WebContext): void {
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false, web?: WebContext, as?: WebConfigType): void {
   const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
@@ -1165,10 +1202,17 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   }
   const nginxSets = yamlLines ? undefined : new NginxSets(text);
   const maps = yamlLines ? undefined : new NginxMaps([...nginxMaps(text, file), ...(web?.maps ?? [])]);
-  const caddy = !yamlLines && isCaddyfile(file);
+  const caddy = !yamlLines && (as ? as === 'caddy' : isCaddyfile(file));
+  // Caddy `import`: a snippet's (or a pasted file's) lines with `{args[…]}` read at the import line, filled in (audit/caddy-imports.ts).
+  const caddyFacts = caddy ? caddyFactsOf(text, file) : undefined;
+  const caddyImports = new Map((caddyFacts?.imports ?? []).map((x) => [x.line, x]));
+  const snippets = new Map([...(web?.caddy?.snippets ?? []), ...(caddyFacts?.snippets ?? [])]);
+  const pasted = { left: MAX_PASTED_CHARS };
   const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     const n = i + 1;
+    const imp = caddyImports.get(n);
+    if (imp && caddyImportRefs(file, n, raw, imp, importedArgLines(imp, snippets, snippets.has(imp.pattern) ? [] : (web?.caddy?.files.get(n) ?? []), pasted), refs)) return;
     // Apache's `${NAME}` with `Define NAME value` above it (or in a file included above): the line read as httpd reads it.
     const defined = defines?.fill(raw, file, n) ?? (caddy ? caddyEnvDefaults(raw, file, n) : undefined);
     if (defined) {
@@ -1229,14 +1273,111 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
 }
 
 /**
+ * A ConfigMap value read as the web server configuration `type` (a literal block at its own lines;
+ * any other string, whose lines are not the file's, at the value's first line, its notes naming
+ * the line in the value).
+ */
+function scanWebConfigValue(file: string, keyPath: string, node: Scalar, lineAt: (o: number) => number, type: WebConfigType, refs: Reference[], settings: Setting[], pad: { left: number }): void {
+  const v = node.value as string;
+  const line = lineAt(node.range![0]);
+  // The blank lines put in front are bounded for one file (thousands of such keys deep in a big file would be quadratic): past it, read as a string.
+  const literal = node.type === 'BLOCK_LITERAL' && pad.left >= line;
+  if (literal) pad.left -= line;
+  const own: Reference[] = [];
+  const found: Setting[] = [];
+  // The value's lines numbered as the file's: its first line follows the block's header line.
+  if (literal) scanText(file, '\n'.repeat(line) + v, own, found, false, undefined, type);
+  else scanText(`${file} ${keyPath}`, v, own, found, false, undefined, type);
+  for (const r of own) refs.push({ ...r, file, keyPath, ...(literal ? {} : { line }) });
+  for (const x of found) settings.push({ ...x, file, ...(literal ? {} : { line }) });
+}
+
+/** At most this many blank lines are put in front of one file's ConfigMap web configurations to number their lines as the file's. */
+const MAX_WEB_PAD = 8 * 1024 * 1024;
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+/**
+ * The ConfigMap keys no name types that a container of the scan mounts as a web server
+ * configuration file (`subPath: nginx.conf`, `items: [{key: site, path: default.conf}]`): read
+ * again as that file, their findings replaced. A key two mounts type differently is read as the first.
+ */
+function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile[], references: Reference[], settings: Setting[]): void {
+  if (!c.keys.length || !c.mounts.length) return;
+  const mounts = new Map<string, ConfigMapMount[]>();
+  for (const m of c.mounts) push(mounts, `${m.configMap}\n${m.key}`, m);
+  const byFile = new Map<string, Array<{ k: ConfigMapKey; m: ConfigMapMount }>>();
+  for (const k of c.keys) {
+    const m = mounts.get(`${k.name}\n${k.key}`)?.find((x) => x.namespace === k.namespace || !x.namespace || !k.namespace);
+    if (m) push(byFile, k.file, { k, m });
+  }
+  if (!byFile.size) return;
+  const texts = new Map(files.filter((f) => byFile.has(f.file) && f.text !== undefined).map((f) => [f.file, f.text!]));
+  const read: Array<{ file: string; keyPath: string; from: number; to: number; refs: Reference[] }> = [];
+  for (const [file, list] of byFile) {
+    const text = texts.get(file);
+    if (text === undefined) continue;
+    const lc = new LineCounter();
+    const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
+    const docList = Array.isArray(docs) ? docs : [docs];
+    const done = new Set<string>();
+    const pad = { left: MAX_WEB_PAD };
+    for (const { k, m } of list) {
+      const node = docList[k.doc]?.getIn(['data', k.key], true);
+      if (!isScalar(node) || typeof node.value !== 'string' || !node.range || done.has(`${k.doc}\n${k.key}`)) continue;
+      const type = webConfigTypeOf(m.path, node.value);
+      if (!type) continue;
+      done.add(`${k.doc}\n${k.key}`);
+      const keyPath = `data.${k.key}`;
+      const own: Reference[] = [];
+      scanWebConfigValue(file, keyPath, node, (o) => lc.linePos(o).line, type, own, settings, pad);
+      const why = `${file}:${lc.linePos(node.range[0]).line} ${keyPath}: read as ${m.path.slice(0, 200)}, where the ${m.by.slice(0, 200)} mounts it`;
+      read.push({ file, keyPath, from: lc.linePos(node.range[0]).line, to: lc.linePos(node.range[1]).line, refs: own.map((r) => detachStrings({ ...r, provenance: r.provenance ? `${r.provenance} (${why})` : why })) });
+    }
+  }
+  if (!read.length) return;
+  // The findings the value gave as YAML text, dropped in one pass.
+  const ranges = new Map<string, Array<[number, number]>>();
+  for (const x of read) push(ranges, `${x.file}\n${x.keyPath}`, [x.from, x.to] as [number, number]);
+  let j = 0;
+  for (const r of references) if (!ranges.get(`${r.file}\n${r.keyPath ?? ''}`)?.some(([a, b]) => r.line >= a && r.line <= b)) references[j++] = r;
+  references.length = j;
+  for (const x of read) references.push(...x.refs);
+}
+
+/** An import line's references: each pasted line filled in with its arguments, and what the line names beyond them; false when nothing is pasted. */
+function caddyImportRefs(file: string, n: number, raw: string, imp: CaddyImport, pasted: ReturnType<typeof importedArgLines>, refs: Reference[]): boolean {
+  if (!pasted.length) return false;
+  const seen = new Set<string>();
+  const at = `${file}:${n} import ${imp.pattern}${imp.args.length ? ` ${imp.args.join(' ').slice(0, 200)}` : ''}`;
+  for (const p of pasted) {
+    const env = caddyEnvDefaults(p.line, file, n);
+    const filled = env?.line ?? p.line;
+    const note = `${at}: Caddy pastes the ${p.from}, filled in with the import's arguments as ${filled.trim().slice(0, 200)}${env ? `; ${env.note}` : ''}`;
+    for (const r of referencesIn(filled, false)) {
+      seen.add(r.value);
+      refs.push({ file, line: n, ...r, provenance: note });
+    }
+    const upstream = variableUpstream(filled);
+    if (upstream) refs.push({ file, line: n, kind: 'url', value: upstream.upstream, provenance: `${note}; ${variableUpstreamNote(file, n, upstream)}` });
+  }
+  for (const r of referencesIn(raw, false)) if (!seen.has(r.value)) refs.push({ file, line: n, ...r });
+  return true;
+}
+
+/**
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected, webCm?: WebConfigCollected): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1788,6 +1929,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const builds: ComposeBuild[] = [];
   const gitops: GitOpsCollected = { releases: [], sources: [], bytes: 0, dropped: 0 };
   const grafana = newGrafanaCollected();
+  const webCm: WebConfigCollected = { keys: [], mounts: [] };
   const webFacts = new Map<string, WebFacts>();
   const plainTexts: string[] = [];
   for (const abs of unique) {
@@ -1825,7 +1967,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm);
     noteTextParsed(buf.length);
     const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
     if (facts) webFacts.set(rel, detachStrings(facts, 6));
@@ -1842,6 +1984,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   // A web server configuration over several files (nginx include, Apache Include): each file joined to
   // others is read again with what they define (audit/web-includes.ts).
   skipped.push(...(await rescanIncluded(webFacts, plainTexts, cwd, { references, settings }, opts)));
+  // ConfigMap keys a container mounts as nginx.conf, a Caddyfile…: read as that file (audit/web-configmaps.ts).
+  applyWebConfigMounts(webCm, files, references, settings);
   // The project environment of each Compose file first: it fills in the env_file names with variables.
   const dotenvs = new ComposeEnvs(files);
   const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);

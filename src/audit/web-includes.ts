@@ -14,7 +14,8 @@
  * files per include, steps; a file that includes itself again (a cycle) is not followed, listed.
  */
 import path from 'node:path';
-import { apacheDefineLines, nginxMaps, nginxUpstreams, webIncludes, type ApacheDefine, type ApacheDefinesContext, type NginxMap, type WebInclude } from './web-server.js';
+import { caddyFactsOf, type ArgLine, type CaddyFacts, type CaddySnippet } from './caddy-imports.js';
+import { apacheDefineLines, isCaddyfile, nginxMaps, nginxUpstreams, webIncludes, type ApacheDefine, type ApacheDefinesContext, type NginxMap, type WebInclude } from './web-server.js';
 
 /** Includes nested deeper than this are not followed (httpd stops at 128; a real configuration nests two or three). */
 export const MAX_INCLUDE_DEPTH = 16;
@@ -29,6 +30,7 @@ export interface WebFacts {
   maps: NginxMap[];
   upstreams: Map<string, number>;
   defines: ReturnType<typeof apacheDefineLines>;
+  caddy?: CaddyFacts;
 }
 
 /** What other files of its configuration give one file. */
@@ -36,6 +38,8 @@ export interface WebContext {
   maps: NginxMap[];
   upstreams: Map<string, { file: string; line: number }>;
   apache?: ApacheDefinesContext;
+  /** Caddy: the snippets of the files joined by imports, and the files each import line pastes (by line). */
+  caddy?: { snippets: Map<string, CaddySnippet>; files: Map<number, Array<{ file: string; argLines: ArgLine[] }>> };
   /** The files joined to this one, in words (for the notes). */
   via: string;
 }
@@ -46,8 +50,11 @@ export function webFactsOf(text: string, file: string): WebFacts | undefined {
   const maps = nginxMaps(text, file);
   const upstreams = nginxUpstreams(text);
   const defines = apacheDefineLines(text, file);
-  if (!includes.length && !maps.length && !upstreams.size && !defines.lines.length) return undefined;
-  return { includes, maps, upstreams, defines };
+  const caddy = isCaddyfile(file) ? caddyFactsOf(text, file) : undefined;
+  // A Caddy import that names no snippet of its own file is a file pattern (or another file's snippet).
+  for (const imp of caddy?.imports ?? []) if (!caddy!.snippets.has(imp.pattern)) includes.push({ line: imp.line, pattern: imp.pattern, server: 'caddy', args: imp.args });
+  if (!includes.length && !maps.length && !upstreams.size && !defines.lines.length && !caddy) return undefined;
+  return { includes, maps, upstreams, defines, ...(caddy ? { caddy } : {}) };
 }
 
 /** The scanned files by directory: each directory's files and subdirectories. */
@@ -148,6 +155,21 @@ function resolveInclude(tree: Tree, from: string, inc: WebInclude): { files: str
   return { files: [], how: '' };
 }
 
+/** A Caddyfile's context: the snippets of the files joined with it, and the files each of its import lines pastes that use the import's arguments. */
+function caddyContext(file: string, others: readonly string[], facts: ReadonlyMap<string, WebFacts>, edges: ReadonlyMap<string, Array<{ inc: WebInclude; files: string[] }>>): WebContext['caddy'] {
+  const own = facts.get(file)?.caddy;
+  if (!own) return undefined;
+  const snippets = new Map<string, CaddySnippet>();
+  for (const o of others) for (const [name, s] of facts.get(o)?.caddy?.snippets ?? []) if (!own.snippets.has(name) && !snippets.has(name)) snippets.set(name, s);
+  const files = new Map<number, Array<{ file: string; argLines: ArgLine[] }>>();
+  for (const e of edges.get(file) ?? []) {
+    if (e.inc.server !== 'caddy' || !e.inc.args?.length) continue;
+    const list = e.files.flatMap((g) => (facts.get(g)?.caddy?.argLines.length ? [{ file: g, argLines: facts.get(g)!.caddy!.argLines }] : []));
+    if (list.length) files.set(e.inc.line, list);
+  }
+  return snippets.size || files.size ? { snippets, files } : undefined;
+}
+
 /**
  * Each file's context from the other files of its configuration, and the include problems (a
  * cycle, nesting past the bound) to list.
@@ -181,7 +203,7 @@ export function webContexts(facts: ReadonlyMap<string, WebFacts>, scanned: Itera
     const [ra, rb] = [find(a), find(b)];
     if (ra !== rb) parent.set(ra, rb);
   };
-  for (const [file, list] of edges) for (const e of list) if (e.inc.server === 'nginx') for (const g of e.files) union(file, g);
+  for (const [file, list] of edges) for (const e of list) if (e.inc.server !== 'apache') for (const g of e.files) union(file, g);
   const groups = new Map<string, string[]>();
   for (const x of parent.keys()) groups.set(find(x), [...(groups.get(find(x)) ?? []), x]);
   for (const members of groups.values()) {
@@ -191,7 +213,10 @@ export function webContexts(facts: ReadonlyMap<string, WebFacts>, scanned: Itera
       const maps = others.flatMap((o) => facts.get(o)?.maps ?? []);
       const upstreams = new Map<string, { file: string; line: number }>();
       for (const o of others) for (const [name, line] of facts.get(o)?.upstreams ?? []) if (!upstreams.has(name)) upstreams.set(name, { file: o, line });
-      if (maps.length || upstreams.size) contexts.set(file, { maps, upstreams, via: `nginx include joins ${others.slice(0, 4).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}` });
+      const joins = `${others.slice(0, 4).join(', ')}${others.length > 4 ? ` and ${others.length - 4} more` : ''}`;
+      if (maps.length || upstreams.size) contexts.set(file, { maps, upstreams, via: `nginx include joins ${joins}` });
+      const caddy = caddyContext(file, others, facts, edges);
+      if (caddy) contexts.set(file, { ...(contexts.get(file) ?? { maps: [], upstreams: new Map(), via: `Caddy import joins ${joins}` }), caddy });
     }
   }
 

@@ -449,7 +449,9 @@ export function caddyEnvDefaults(raw: string, file: string, n: number): { line: 
 export interface WebInclude {
   line: number;
   pattern: string;
-  server: 'nginx' | 'apache';
+  server: 'nginx' | 'apache' | 'caddy';
+  /** Caddy: the arguments the import hands the files it pastes. */
+  args?: string[];
 }
 
 /** At most this many includes are read in one file. */

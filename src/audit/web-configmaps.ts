@@ -1,0 +1,124 @@
+/**
+ * Web server configurations held in Kubernetes ConfigMaps (an nginx sidecar's `nginx.conf`,
+ * ingress-nginx's custom `nginx.tmpl`, a `Caddyfile`, an `httpd.conf`): each data value read as
+ * the file its key names, or, when the key says nothing (`config`, `site`), as the file a
+ * container of the scan mounts it at (`subPath`, or `items[].path` under the mount path). The
+ * value is read with the web server rules of a file (audit/web-server.ts) at the ConfigMap's lines.
+ */
+import path from 'node:path';
+import { isCaddyfile } from './web-server.js';
+
+/** How a value is read: as a Caddyfile, or as an nginx/Apache configuration. */
+export type WebConfigType = 'caddy' | 'conf';
+
+/** The main file names of nginx and Apache httpd configurations (and ingress-nginx's template of nginx.conf). */
+const CONF_NAMES = /^(?:nginx|httpd|apache2|default|ssl|proxy)\.conf$|^nginx\.tmpl$/i;
+/** A `.conf` whose text is nginx's (a `server {`/`location … {`/`upstream x {` block, a `proxy_pass`) or Apache's (`<VirtualHost`, `ProxyPass`). */
+const WEB_SYNTAX = /^[ \t]*(?:(?:server|http|location[^{\n]{0,256}|upstream[ \t]+\S{1,256})[ \t]*\{|(?:proxy_pass|grpc_pass)[ \t]+\S|<VirtualHost\b|ProxyPass(?:Match)?[ \t]+\S)/m;
+
+/** The type of a file or ConfigMap key by its name (and a `.conf`'s text, when given); undefined: not a web server configuration. */
+export function webConfigTypeOf(name: string, text?: string): WebConfigType | undefined {
+  const base = path.posix.basename(name);
+  if (isCaddyfile(base)) return 'caddy';
+  if (CONF_NAMES.test(base)) return 'conf';
+  // A `.conf` in a web server's directory (`/etc/nginx/conf.d/app.conf`, `/usr/local/apache2/conf/extra/x.conf`), or whose text is one.
+  if (/\.conf$/i.test(base) && (WEB_DIR.test(name) || (text !== undefined && WEB_SYNTAX.test(text)))) return 'conf';
+  return undefined;
+}
+
+const WEB_DIR = /(?:^|\/)(?:nginx|httpd|apache2?|openresty)(?:\/|$)/i;
+
+/** A ConfigMap key holding a file no key name types, where it is (its document in the file), for a mount to type it. */
+export interface ConfigMapKey {
+  file: string;
+  doc: number;
+  namespace?: string;
+  name: string;
+  key: string;
+}
+
+/** What a scan collects for ConfigMap keys read as the files containers mount them as. */
+export interface WebConfigCollected {
+  keys: ConfigMapKey[];
+  mounts: ConfigMapMount[];
+}
+
+/** At most this many ConfigMap keys and mounts a scan keeps for this. */
+export const MAX_WEB_CONFIG_KEYS = 65_536;
+
+/** A document's ConfigMap keys with a multi-line value no key name types, and its containers' mounts of web server configuration files. */
+export function collectWebConfigMaps(c: WebConfigCollected, file: string, index: number, json: unknown): void {
+  if (!isObj(json)) return;
+  if (json.kind === 'ConfigMap' && isObj(json.data)) {
+    const meta = isObj(json.metadata) ? json.metadata : {};
+    const name = str(meta.name);
+    if (!name) return;
+    for (const [key, v] of Object.entries(json.data)) {
+      if (typeof v !== 'string' || !v.includes('\n') || webConfigTypeOf(key, v) || c.keys.length >= MAX_WEB_CONFIG_KEYS) continue;
+      c.keys.push({ file, doc: index, ...(str(meta.namespace) ? { namespace: str(meta.namespace) } : {}), name, key });
+    }
+    return;
+  }
+  if (c.mounts.length < MAX_WEB_CONFIG_KEYS) c.mounts.push(...webConfigMounts(json));
+}
+
+/** A ConfigMap key a container mounts as a file, with the file's path. */
+export interface ConfigMapMount {
+  namespace?: string;
+  configMap: string;
+  key: string;
+  path: string;
+  /** The workload and container mounting it, in words. */
+  by: string;
+}
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v.length <= 4096 ? v : undefined);
+
+/** At most this many mounts are kept from one object (a real pod mounts a handful). */
+const MAX_MOUNTS = 256;
+const MAX_DEPTH = 12;
+
+/**
+ * The ConfigMap keys the containers of one object mount as files whose name is a web server
+ * configuration (kubelet: a `subPath` mount is that key at `mountPath`; otherwise each key, or
+ * each `items[]` entry's `path`, under `mountPath`). The pod specs are found wherever a workload
+ * keeps them (`spec`, `spec.template.spec`, a CronJob's `jobTemplate`), bounded in depth.
+ */
+export function webConfigMounts(obj: unknown): ConfigMapMount[] {
+  const out: ConfigMapMount[] = [];
+  if (!isObj(obj)) return out;
+  const meta = isObj(obj.metadata) ? obj.metadata : {};
+  const namespace = str(meta.namespace);
+  const subject = `${str(obj.kind) ?? 'object'} ${str(meta.name) ?? '?'}`;
+  const visit = (node: unknown, depth: number) => {
+    if (!isObj(node) || depth > MAX_DEPTH || out.length >= MAX_MOUNTS) return;
+    if (Array.isArray(node.containers) && Array.isArray(node.volumes)) podSpec(node);
+    for (const [k, v] of Object.entries(node)) if (k !== 'containers' && k !== 'volumes' && isObj(v)) visit(v, depth + 1);
+  };
+  const podSpec = (spec: Obj) => {
+    const volumes = new Map<string, { name: string; items?: Array<{ key: string; path: string }> }>();
+    for (const v of spec.volumes as unknown[]) {
+      if (!isObj(v) || !str(v.name) || !isObj(v.configMap) || !str(v.configMap.name)) continue;
+      const items = Array.isArray(v.configMap.items) ? v.configMap.items.flatMap((it) => (isObj(it) && str(it.key) && str(it.path) ? [{ key: it.key as string, path: it.path as string }] : [])) : undefined;
+      volumes.set(v.name as string, { name: v.configMap.name as string, ...(items ? { items } : {}) });
+    }
+    for (const list of ['initContainers', 'containers']) {
+      for (const c of Array.isArray(spec[list]) ? (spec[list] as unknown[]) : []) {
+        if (!isObj(c) || !Array.isArray(c.volumeMounts)) continue;
+        const by = `container ${str(c.name) ?? '?'} of ${subject}`;
+        for (const m of c.volumeMounts) {
+          const vol = isObj(m) ? volumes.get(str(m.name) ?? '') : undefined;
+          const mountPath = isObj(m) ? str(m.mountPath)?.replace(/\/+$/, '') : undefined;
+          if (!vol || mountPath === undefined || out.length >= MAX_MOUNTS) continue;
+          const sub = str((m as Obj).subPath);
+          const files = sub ? [{ key: vol.items ? vol.items.find((it) => it.path === sub)?.key : sub, path: mountPath }] : (vol.items ?? []).map((it) => ({ key: it.key, path: `${mountPath}/${it.path}` }));
+          for (const f of files) if (f.key && webConfigTypeOf(f.path) && out.length < MAX_MOUNTS) out.push({ ...(namespace ? { namespace } : {}), configMap: vol.name, key: f.key, path: f.path, by });
+        }
+      }
+    }
+  };
+  visit(obj, 0);
+  return out;
+}
