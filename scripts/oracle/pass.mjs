@@ -30,6 +30,10 @@
 //   ferry    scripts/oracle/pass-ferry.ts, bundled by esbuild, renders each job with ferry
 //            (WORK/out/ID.ferry.yaml) and compares: WORK/out/ID.ferry.json
 //   summary  prints the summary (below)
+//   images   (only when asked: --step images) image discovery compared: the oracle's
+//            `-images -indirect-images -include-crds` against `ferry charts images --json` (the
+//            built dist/ferry.mjs), references normalised; scripts/oracle/images.mjs says how to
+//            read its summary (--summary-only: print it again from WORK/images)
 //
 // Reading the summary: `renders N both N same images N no doc diffs N bothErr N (same text N)`:
 // the jobs, those both rendered, of those the ones with the same image list and the same documents,
@@ -45,10 +49,11 @@
 //   BOTHERR ID F: … O: …       (with --errors) both refused with the same text
 // Every ONE, IMG and DIFF is a ferry bug until shown otherwise (the README's oracle paragraph lists
 // the known differences: certificate contents, the oracle's monitoring.coreos.com/v1, …).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { imagesMode, imagesSummary, readImageResults, run } from './images.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -62,13 +67,14 @@ const opt = (name) => {
 const opts = (name) => argv.flatMap((a, i) => (a === `--${name}` ? [argv[i + 1]] : []));
 const WORK = argv[0] && !argv[0].startsWith('--') ? path.resolve(argv[0]) : undefined;
 if (!WORK) {
-  console.error('usage: node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step charts|jobs|oracle|ferry|summary] [--errors] [--kube V1,V2]');
+  console.error('usage: node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step charts|jobs|oracle|ferry|summary|images] [--errors] [--kube V1,V2]');
   process.exit(2);
 }
 const ORACLE_SRC = opt('oracle') ?? '/work/shared/tools/chartrender';
 const ONLY = opt('only');
 const STEPS = ['charts', 'jobs', 'oracle', 'ferry', 'summary'];
-const from = STEPS.indexOf(opt('step') ?? 'charts');
+const IMAGES = opt('step') === 'images';
+const from = IMAGES ? STEPS.length : STEPS.indexOf(opt('step') ?? 'charts');
 if (from < 0) throw new Error(`--step: one of ${STEPS.join(', ')}`);
 const API = ['monitoring.coreos.com/v1'];
 // --kube v1.23.0,v1.31.0: the default and enable-all sets rendered for each of these Kubernetes versions
@@ -214,19 +220,6 @@ function buildOracle() {
   }
   return bin;
 }
-const run = (bin, args) =>
-  new Promise((res) => {
-    const p = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = [];
-    let err = '';
-    p.stdout.on('data', (b) => out.push(b));
-    p.stderr.on('data', (b) => { err = (err + b.toString()).slice(-8000); });
-    const timer = setTimeout(() => p.kill('SIGKILL'), 300_000);
-    p.on('close', (rc) => {
-      clearTimeout(timer);
-      res({ rc: rc ?? -1, stdout: Buffer.concat(out).toString(), stderr: err.slice(-4000) });
-    });
-  });
 async function oracle() {
   const bin = buildOracle();
   const out = path.join(WORK, 'out');
@@ -237,7 +230,7 @@ async function oracle() {
     for (let j; (j = queue.shift()); ) {
       const args = [j.chart, ...j.values.flatMap((f) => ['-f', f]), ...(j.api ?? []).flatMap((a) => ['-api-versions', a]), ...(j.kube ? ['-kube-version', j.kube] : []), ...(j.ns ? ['-namespace', j.ns] : []), ...(j.name ? ['-name', j.name] : [])];
       for (const suffix of ['cr', 'cr2']) {
-        const r = await run(bin, args);
+        const r = await run(bin, args, 300_000);
         writeFileSync(path.join(out, `${j.id}.${suffix}.yaml`), r.stdout);
         writeFileSync(path.join(out, `${j.id}.${suffix}.json`), JSON.stringify({ rc: r.rc, stderr: r.stderr }));
       }
@@ -295,3 +288,7 @@ function sameError(ferryErr, oracleErr) {
 
 const steps = { charts, jobs, oracle, ferry, summary };
 for (const s of STEPS.slice(from)) await steps[s]();
+if (IMAGES) {
+  if (argv.includes('--summary-only')) imagesSummary(readImageResults(WORK, readJobs()));
+  else await imagesMode({ work: WORK, jobs: readJobs(), oracleBin: buildOracle(), ferryBin: path.join(root, 'dist/ferry.mjs'), only: ONLY });
+}

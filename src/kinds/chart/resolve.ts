@@ -22,6 +22,7 @@ import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
 import type { ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { INJECTOR_WARNING } from './discover/injector.js';
+import { INVALID_IMAGE_WARNING } from './discover/rendered.js';
 
 /** A chart found in its repository and brought into the store. */
 export interface LocatedChart {
@@ -232,7 +233,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   try {
     ({ result: discovery, documents } = discoverWithDocuments(chart, { values, kubeVersion: spec.kubeVersion, kubeVersionAdvice: "set kubeVersion: on the chart with your cluster's version to render for it" }));
     // e.g. the chart's kubeVersion refused the default Kubernetes version: which one it was rendered for
-    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w}`);
+    if (mode === 'discover') for (const w of discovery.rendered?.warnings ?? []) if (w.includes('kubeVersion') || w.startsWith(INJECTOR_WARNING) || w.startsWith(INVALID_IMAGE_WARNING)) warn(ctx, `chart ${located.name} ${located.version}: ${w}`);
   } catch (err) {
     // The chart refuses to render with these values in the default release (a namespace check, a
     // required value only set at install time): fall back to reading the values, and say so.

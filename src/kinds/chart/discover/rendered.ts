@@ -213,7 +213,8 @@ export function findRenderedImages(docs: RenderedDocument[], problems?: string[]
     const container = (c: Record<string, unknown>, base: Array<string | number>, podTemplate: unknown) => {
       if (typeof c.image === 'string' && !injectionRequest(podTemplate, c.image)) {
         const ref = c.image.trim();
-        add(ref, [...base, 'image'], 'workload', 'certain');
+        if (pulledRef(ref) === undefined) problems?.push(invalidContainerImage(doc, [...base, 'image'], c.image));
+        else add(ref, [...base, 'image'], 'workload', 'certain');
       }
       for (const key of ['args', 'command'] as const) {
         const list = c[key];
@@ -308,6 +309,21 @@ export function findRenderedImages(docs: RenderedDocument[], problems?: string[]
     out.push({ ref, raw: i.ref, doc: i.doc, fieldPath: i.fieldPath, role: 'workload', certainty: i.possibleBecause ? 'possible' : 'certain', reason: i.possibleBecause ? `${how}; ${i.possibleBecause}` : how, line: lineOf(i.doc, ['data', 'values']), prefixKey: i.prefixKey, nameKeys: i.prefixKey ? i.nameKeys : undefined });
   }
   return out;
+}
+
+/** How the warning for a rendered container image that is no image reference begins. */
+export const INVALID_IMAGE_WARNING = 'a container image that is no valid image reference';
+
+/**
+ * A rendered container whose image no kubelet can pull (`image: ":"` from empty values, a leftover
+ * `{{`, upper case, spaces): listed as no image, so said, naming the resource, field and template.
+ */
+function invalidContainerImage(doc: RenderedDocument, pathParts: Array<string | number>, raw: string): string {
+  const ns = doc.namespace ? `${doc.namespace}/` : '';
+  const field = pathParts.reduce<string>((acc, p) => joinPath(acc, p), '');
+  const shown = JSON.stringify(raw.length > 120 ? `${raw.slice(0, 120)}…` : raw);
+  const why = raw.trim() ? 'which the kubelet cannot pull (InvalidImageName)' : 'which the API server refuses (an image is required)';
+  return `${INVALID_IMAGE_WARNING}: ${doc.kind ?? '?'} ${ns}${doc.name ?? '?'} ${field} (${doc.source}) is ${shown}, ${why}, so no image of it is listed; fix the values or the template that compose it`;
 }
 
 /** The reason given to a GPU operator image whose tag the operator completes with the node's OS. */
