@@ -48,6 +48,10 @@ export const ChartLockSchema = z.object({
     .array(z.string())
     .optional()
     .describe('Of `images`: those only the chart entry\'s `imagePaths` found (no values key is known to set them).'),
+  imagePathSources: z
+    .record(z.string(), z.array(z.string()))
+    .optional()
+    .describe('For each image of `imagePathImages`: the `imagePaths` expressions that found it (rewrite names them). Locks written before this field lack it.'),
   injects: z
     .array(z.string())
     .optional()

@@ -12,7 +12,7 @@ import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverFromValues, discoverWithDocuments, userValues, type DiscoveryResult } from './discover.js';
-import { bareWords, imagePathOutcomes, JSONPATH_LIMITS } from './discover/jsonpath.js';
+import { readImagePaths } from './discover/jsonpath.js';
 import type { RenderedDocument } from './render/index.js';
 import { NODE_OS_REASON } from './discover/rendered.js';
 import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type ChartDependency, type LoadedChart } from './load.js';
@@ -260,7 +260,8 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   } else if (Array.isArray(mode)) images = [...mode].sort();
   const parent = `${located.name} ${located.version}`;
   if (mode === 'discover') warnNodeOsTagged(parent, discovery, ctx.listedImages ?? [], ctx);
-  const atPaths = mode === 'discover' && spec.imagePaths?.length ? imagePathImages(spec.imagePaths, documents, discovery.renderError, `chart ${parent}`, ctx) : [];
+  const foundAt = mode === 'discover' && spec.imagePaths?.length ? imagePathImages(spec.imagePaths, documents, discovery.renderError, `chart ${parent}`, ctx) : new Map<string, string[]>();
+  const atPaths = [...foundAt.keys()];
   const have = new Set(images);
   const onlyAtPaths = atPaths.filter((r) => !have.has(r)).sort();
   if (onlyAtPaths.length) {
@@ -271,7 +272,10 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   }
   const top = toLock(located, images, possible);
   if (tests.length) top.testImages = tests;
-  if (onlyAtPaths.length) top.imagePathImages = onlyAtPaths;
+  if (onlyAtPaths.length) {
+    top.imagePathImages = onlyAtPaths;
+    top.imagePathSources = Object.fromEntries(onlyAtPaths.map((r) => [r, foundAt.get(r)!]));
+  }
   if (mode === 'discover') {
     // Even empty: the record says which images no values key deploys (the templates spell them).
     if (images.length || tests.length) top.imageValues = imageValuesOf(discovery.images);
@@ -282,26 +286,11 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   return { entries, discovery };
 }
 
-/**
- * The images a chart entry's `imagePaths` (JSONPath, as oc-mirror's) select in the objects of its
- * render with the manifest's values; what cannot be read (no render, the walk's budget spent), a
- * bare word found there and a path that finds nothing are warned, never guessed.
- */
-function imagePathImages(paths: string[], documents: readonly RenderedDocument[], renderError: string | undefined, what: string, ctx: KindContext): string[] {
-  if (renderError !== undefined) {
-    warn(ctx, `${what}: imagePaths not read (${paths.join(', ')}): the chart did not render with the manifest's values, so the images only they name are NOT carried; set the values it needs under values:, or list those images under images:`);
-    return [];
-  }
-  const out = new Set<string>();
-  for (const o of imagePathOutcomes(paths, documents)) {
-    if ('problem' in o) continue; // refused when the manifest was read
-    const { path: p, refs, bare, exhausted } = o;
-    for (const r of refs) out.add(r);
-    if (exhausted) warn(ctx, `${what}: imagePaths ${p} not read in every rendered object (more than ${JSONPATH_LIMITS.visits} steps), so an image it names may be missing: list it under images:`);
-    if (bare.length) warn(ctx, `${what}: imagePaths ${p} finds ${bareWords(bare)}: a bare word (no registry path, tag or digest) is not carried as an image; list it under images: with its full reference if it is one`);
-    if (!refs.length && !bare.length && !exhausted) warn(ctx, `${what}: imagePaths ${p} finds no image in the chart rendered with the manifest's values`);
-  }
-  return [...out];
+/** The images a chart entry's `imagePaths` select in its render with the manifest's values (readImagePaths), each with the paths that found it; its warnings said. */
+function imagePathImages(paths: string[], documents: readonly RenderedDocument[], renderError: string | undefined, what: string, ctx: KindContext): Map<string, string[]> {
+  const read = readImagePaths(paths, documents, renderError, what);
+  for (const w of read.warnings) warn(ctx, w);
+  return read.found;
 }
 
 /**
@@ -362,6 +351,11 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
     if (tests.length) prev.testImages = tests;
     const atPaths = [...new Set([...(prev.imagePathImages ?? []), ...(e.imagePathImages ?? [])])].sort();
     if (atPaths.length) prev.imagePathImages = atPaths;
+    if (prev.imagePathSources || e.imagePathSources) {
+      const by = new Map(Object.entries(prev.imagePathSources ?? {}));
+      for (const [r, ps] of Object.entries(e.imagePathSources ?? {})) by.set(r, [...new Set([...(by.get(r) ?? []), ...ps])]);
+      prev.imagePathSources = Object.fromEntries([...by].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    }
     if (prev.imageValues || e.imageValues) prev.imageValues = mergeImageValues(prev.imageValues ?? {}, e.imageValues ?? {});
     if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
     else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();

@@ -174,3 +174,37 @@ export function imagePathOutcomes(paths: readonly string[], documents: readonly 
 export function bareWords(bare: readonly string[]): string {
   return bare.slice(0, 8).join(', ') + (bare.length > 8 ? `, … (${bare.length})` : '');
 }
+
+/** What a chart's `imagePaths` found in its render: each image with the paths that found it, and what to warn. */
+export interface ImagePathsRead {
+  /** Image reference → the paths that found it (in the order given). */
+  found: Map<string, string[]>;
+  warnings: string[];
+}
+
+/**
+ * A chart's `imagePaths` read in the objects of its render with `values` (words for the values it
+ * was rendered with: "the manifest's values"), one function for `lock` and `ferry charts images`:
+ * what cannot be read (no render, the walk's budget spent), a bare word found there and a path
+ * that finds nothing are warned, never guessed. `what` names the chart (`chart acme 1.0.0`).
+ */
+export function readImagePaths(paths: readonly string[], documents: readonly RenderedDocument[], renderError: string | undefined, what: string, values = "the manifest's values"): ImagePathsRead {
+  const found = new Map<string, string[]>();
+  const warnings: string[] = [];
+  if (renderError !== undefined) {
+    warnings.push(`${what}: imagePaths not read (${paths.join(', ')}): the chart did not render with ${values}, so the images only they name are NOT carried; set the values it needs under values:, or list those images under images:`);
+    return { found, warnings };
+  }
+  for (const o of imagePathOutcomes(paths, documents)) {
+    if ('problem' in o) {
+      warnings.push(`${what}: imagePaths ${o.path} not read: ${o.problem}`);
+      continue;
+    }
+    const { path: p, refs, bare, exhausted } = o;
+    for (const r of refs) found.set(r, [...(found.get(r) ?? []), p]);
+    if (exhausted) warnings.push(`${what}: imagePaths ${p} not read in every rendered object (more than ${JSONPATH_LIMITS.visits} steps), so an image it names may be missing: list it under images:`);
+    if (bare.length) warnings.push(`${what}: imagePaths ${p} finds ${bareWords(bare)}: a bare word (no registry path, tag or digest) is not carried as an image; list it under images: with its full reference if it is one`);
+    if (!refs.length && !bare.length && !exhausted) warnings.push(`${what}: imagePaths ${p} finds no image in the chart rendered with ${values}`);
+  }
+  return { found, warnings };
+}
