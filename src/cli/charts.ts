@@ -34,6 +34,8 @@ function describeSource(s: ImageSource): string {
       break;
     case 'rendered':
       what = `${s.resource} ${s.fieldPath}${s.role && s.role !== 'workload' ? ` [${s.role}]` : ''}${s.hook ? ` (hook: ${s.hook.join(',')})` : ''}`;
+      break;    case 'image-path':
+      what = `imagePaths ${s.imagePath}`;
       break;
   }
   return `${s.chart}  ${at}  ${what}${s.certainty === 'possible' && s.reason ? `  [possible: ${s.reason}]` : ''}`;
@@ -48,6 +50,13 @@ export function describeOrigin(o: RemoteChartOrigin): string {
         ? 'checked against the digest index.yaml gives'
         : 'not checked: nothing names its digest (pin this one)';
   return `fetched ${o.pinned ?? o.reference}: chart archive ${o.archiveDigest} (${checked})`;
+}
+
+/** `  (imagePaths <path>)` for an image only imagePaths found, `  (also imagePaths <path>)` for one discovery found too. */
+function foundAtPaths(img: DiscoveredImage): string {
+  const paths = [...new Set(img.sources.filter((s) => s.kind === 'image-path').map((s) => s.imagePath))];
+  if (!paths.length) return '';
+  return `  (${paths.length < img.sources.length ? 'also ' : ''}imagePaths ${paths.join(', ')})`;
 }
 
 function human(report: ChartsImagesReport, why: boolean): string {
@@ -65,7 +74,7 @@ function human(report: ChartsImagesReport, why: boolean): string {
       if (label === 'test hooks' && list.length === 0) continue;
       out.push(`  ${label} (${list.length})`);
       for (const img of list) {
-        out.push(`    ${img.ref}${img.role && img.role !== 'workload' && img.role !== 'test-hook' ? `  (${img.role})` : ''}`);
+        out.push(`    ${img.ref}${img.role && img.role !== 'workload' && img.role !== 'test-hook' ? `  (${img.role})` : ''}${foundAtPaths(img)}`);
         if (why) for (const s of img.sources) out.push(`        ${describeSource(s)}`);
       }
     }
@@ -73,7 +82,7 @@ function human(report: ChartsImagesReport, why: boolean): string {
     for (const i of r.injects ?? []) out.push(`  injects ${i} into every pod that asks for sidecar injection (from the injector's values)`);
     for (const s of r.skippedSubcharts) out.push(`  skipped subchart ${s.chart}: ${s.reason}`);
     for (const d of r.missingDependencies) out.push(`  dependency ${d.dependency} ${d.version ?? ''} of ${d.chart} is not vendored${d.repository ? ` (from ${d.repository})` : ''}`);
-    for (const w of r.rendered?.warnings ?? []) out.push(`  warning: ${w}`);
+    for (const w of [...(r.rendered?.warnings ?? []), ...(r.warnings ?? [])]) out.push(`  warning: ${w}`);
   }
   if (report.renderNote) out.push(`note: ${report.renderNote}`);
   // chart text (names, files, warnings) reaches the terminal: one line each, controls escaped
@@ -137,17 +146,19 @@ export function register(program: Command): void {
         .description('list every image a chart deploys, by rendering it as `helm template` does (chart directory, packaged .tgz, every chart of a manifest, or a chart fetched from oci://, a repository or a URL)')
         .argument('<chart>', 'chart directory, .tgz, manifest.yaml, oci://host/path/chart[:version|@sha256:…], a repository URL with --chart, or an https URL of a .tgz')),
     )
+      .option('--image-path <jsonpath>', "a field of the rendered objects that holds images, as a Kubernetes JSONPath (a manifest chart entry's imagePaths:, e.g. \"{.spec.template.spec.containers[*].env[?(@.name == 'SIDECAR')].value}\"; repeatable)", collect)
       .option('--why', 'say where each image was found: rendered resource and field, template line, values key')
       .option('--render [renderer]', 'ferry (default): ferry\u2019s own renderer; helm: a helm binary on PATH (`--render` alone means helm)'),
   ).action(
     async (
       input: string,
-      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean; version?: string; chart?: string },
+      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean; version?: string; chart?: string; imagePath?: string[] },
     ) => {
       const report = await chartsImagesCommand(input, {
         values: opts.values ?? [],
         version: opts.version,
         chart: opts.chart,
+        imagePaths: opts.imagePath,
         ...renderFlags(opts),
         render: renderer(opts.render),
         ...netOptions(opts),

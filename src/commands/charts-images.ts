@@ -3,8 +3,9 @@ import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
-import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, loadLocalChart, notChartInput, readUserValues, type ChartRenderFlags } from '../kinds/chart/images-discovery.js';
-import type { DiscoveryResult } from '../kinds/chart/discover.js';
+import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, loadLocalChart, notChartInput, readUserValues, type ChartRenderFlags, type DiscoveryWithDocuments } from '../kinds/chart/images-discovery.js';
+import { imageOrder, type DiscoveryResult, type ImageSource } from '../kinds/chart/discover.js';
+import { compileJsonPath, readImagePaths } from '../kinds/chart/discover/jsonpath.js';
 import type { LoadedChart } from '../kinds/chart/load.js';
 import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
 import { attachDependencies } from '../kinds/chart/resolve.js';
@@ -29,6 +30,8 @@ export interface ChartImagesEntry extends DiscoveryResult {
   source?: string;
   /** A chart fetched from where it is published (oci://, a repository, a URL): what was rendered and its digest. */
   origin?: RemoteChartOrigin;
+  /** What its `imagePaths` (a manifest entry's, `--image-path`) could not say, when the chart did not render (else in rendered.warnings). */
+  warnings?: string[];
 }
 
 export interface ChartsImagesReport {
@@ -44,6 +47,8 @@ export interface ChartsImagesOptions extends NetOptions, ChartRenderFlags, Remot
   /** `ferry` (default): the built-in renderer; `helm`: a helm binary on PATH. */
   render?: 'ferry' | 'helm';
   concurrency?: number;
+  /** `--image-path`: JSONPath expressions read in the rendered objects of a chart named directly, as a manifest entry's `imagePaths:`. */
+  imagePaths?: string[];
 }
 
 function helmOnPath(): string | undefined {
@@ -101,8 +106,56 @@ async function attachMissingDependencies(chart: LoadedChart, net: NetContext): P
   });
 }
 
+/** The most `--image-path` expressions, as a manifest entry's `imagePaths:` takes. */
+const MAX_IMAGE_PATHS = 64;
+
+/** `--image-path` expressions checked as a manifest entry's `imagePaths:` are: each one ferry evaluates, at most MAX_IMAGE_PATHS. */
+function checkImagePaths(paths: readonly string[]): void {
+  if (paths.length > MAX_IMAGE_PATHS) throw new FerryError('USAGE', `--image-path given ${paths.length} times: at most ${MAX_IMAGE_PATHS}`);
+  for (const p of paths) {
+    const c = compileJsonPath(p);
+    if ('problem' in c) {
+      throw new FerryError('USAGE', `--image-path ${JSON.stringify(p)}: not a JSONPath ferry evaluates: ${c.problem}`, {
+        hint: "Write one {…} path of fields, ['a.b'], [*], [n], ..field and [?(@.f == 'v')], e.g. \"{.spec.template.spec.containers[*].env[?(@.name == 'SIDECAR')].value}\".",
+      });
+    }
+  }
+}
+
+/**
+ * A chart's `imagePaths` read in the objects of its render as lock reads them (readImagePaths: the
+ * same images, the same warnings), its findings joined to the discovered images: an image only
+ * they find is listed as certain (lock carries it), one discovery found gains their source, each
+ * source naming the path (`imagePaths <path>`) and where it was given (`file`).
+ */
+function withImagePaths(found: DiscoveryWithDocuments, paths: readonly string[], file: string, values: string): ChartImagesEntry {
+  const { result, documents } = found;
+  const entry: ChartImagesEntry = result;
+  if (!paths.length) return entry;
+  const { name, version } = result.chart;
+  const renderError = result.renderError ?? (result.rendered ? undefined : 'not rendered');
+  const read = readImagePaths(paths, documents, renderError, `chart ${name} ${version}`, values);
+  if (result.rendered) result.rendered.warnings.push(...read.warnings);
+  else if (read.warnings.length) entry.warnings = read.warnings;
+  const byRef = new Map(result.images.map((i) => [i.ref, i]));
+  for (const [ref, ps] of read.found) {
+    const sources: ImageSource[] = ps.map((p) => ({ kind: 'image-path', chart: name, chartName: name, chartVersion: version, scope: [], file, imagePath: p, certainty: 'certain' }));
+    const img = byRef.get(ref);
+    if (img) {
+      // Deployed after all (the path reads it in what the values render), not just possible, as lock counts it.
+      img.certainty = 'certain';
+      img.sources.push(...sources);
+    } else result.images.push({ ref, certainty: 'certain', sources });
+  }
+  result.images.sort(imageOrder);
+  return entry;
+}
+
 export async function chartsImagesCommand(input: string, opts: ChartsImagesOptions): Promise<ChartsImagesReport> {
   const cwd = opts.cwd ?? process.cwd();
+  const imagePaths = opts.imagePaths ?? [];
+  checkImagePaths(imagePaths);
+  const given = 'the values given';
   const remote = parseRemoteChart(input, { chart: opts.chart, version: opts.version });
   const abs = path.resolve(cwd, input);
   if (!remote) {
@@ -123,7 +176,7 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
     try {
       const { chart, archive, origin } = await fetchRemoteChart(remote, net);
       await attachMissingDependencies(chart, net);
-      const discover = (chartPath: string) => ({ ...discoverLocalChart(chart, chartPath, cliValues, flags, helm), source: origin.reference, origin });
+      const discover = (chartPath: string): ChartImagesEntry => ({ ...withImagePaths(discoverLocalChart(chart, chartPath, cliValues, flags, helm), imagePaths, '--image-path', given), source: origin.reference, origin });
       // helm renders a file: the verified archive, in a directory removed after (never the reference, which helm would fetch again unchecked).
       const entry = helm
         ? await withTempDir('ferry-charts-', 'the verified chart archive for helm', async (tmp) => {
@@ -150,10 +203,13 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
         await net.close();
       }
     }
-    report.charts.push({ ...discoverLocalChart(chart, abs, cliValues, flags, helm), source: input });
+    report.charts.push({ ...withImagePaths(discoverLocalChart(chart, abs, cliValues, flags, helm), imagePaths, '--image-path', given), source: input });
     return report;
   }
 
+  if (imagePaths.length) {
+    throw new FerryError('USAGE', `--image-path is for a chart named directly; ${input} is a manifest`, { hint: 'Write the paths under imagePaths: on the chart entries of the manifest (lock reads them there too).' });
+  }
   const loaded = await loadManifest(abs, text);
   const net = createNetContext(opts);
   try {
@@ -162,8 +218,8 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
       await store.init();
       const ctx = { manifestDir: loaded.dir, store, progress: silentProgress, concurrency: opts.concurrency ?? DEFAULT_CONCURRENCY, http: net.http, registry: net.registry };
       for (const spec of loaded.manifest.charts as ChartSpec[]) {
-        const { result, source } = await discoverManifestChart(spec, ctx, cliValues, flags);
-        report.charts.push({ ...result, source });
+        const { source, ...found } = await discoverManifestChart(spec, ctx, cliValues, flags);
+        report.charts.push({ ...withImagePaths(found, spec.imagePaths ?? [], input, "the manifest's values"), source });
       }
     });
   } finally {

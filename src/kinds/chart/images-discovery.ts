@@ -5,8 +5,8 @@ import path from 'node:path';
 import { FerryError, unreadableFile } from '../../errors.js';
 import { specialKind } from '../../store/verified-write.js';
 import { withTempDirSync } from '../../store/temp-files.js';
-import { discoverChartImages, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';
-import { DEFAULT_KUBE_VERSION, documentsFromHelmOutput, type RenderOptions, type RenderResult } from './render/index.js';
+import { discoverWithDocuments, discoverWithRenderer, userValues, type ChartRenderer, type DiscoverOptions, type DiscoveryResult, type UserValues } from './discover.js';
+import { DEFAULT_KUBE_VERSION, documentsFromHelmOutput, type RenderedDocument, type RenderOptions, type RenderResult } from './render/index.js';
 import { goJson } from './render/goyaml.js';
 import { chartDependencies, loadChartDir, loadChartStream, readValuesFile, type LoadedChart } from './load.js';
 import { attachDependencies, loadChartFromStore, locateChart } from './resolve.js';
@@ -141,15 +141,31 @@ export function hasMissingDependencies(chart: LoadedChart): boolean {
   return chartDependencies(chart).some((d) => !chart.subcharts.some((s) => s.metadata.name === d.name));
 }
 
+/** A render's findings with the objects of its first render (the user's values; later ones probe): what `imagePaths` are read in. */
+export interface DiscoveryWithDocuments {
+  result: DiscoveryResult;
+  documents: RenderedDocument[];
+}
+
 /**
  * Every image a chart loaded from `chartPath` runs, rendered by ferry or, given `helm` (a helm
  * binary), by `helm template`; the result says which rendered it.
  */
-export function discoverLocalChart(chart: LoadedChart, chartPath: string, values: UserValues[], flags: ChartRenderFlags, helm?: string): DiscoveryResult {
+export function discoverLocalChart(chart: LoadedChart, chartPath: string, values: UserValues[], flags: ChartRenderFlags, helm?: string): DiscoveryWithDocuments {
   const opts: DiscoverOptions = { values, ...flags };
-  const result = helm ? discoverWithRenderer(chart, opts, helmRenderer(helm, chartPath, chart.metadata.name)) : discoverChartImages(chart, opts);
-  if (result.rendered) result.rendered.renderer = helm ? 'helm' : 'ferry';
-  return result;
+  let found: DiscoveryWithDocuments;
+  if (helm) {
+    let documents: RenderedDocument[] | undefined;
+    const render = helmRenderer(helm, chartPath, chart.metadata.name);
+    const result = discoverWithRenderer(chart, opts, (o) => {
+      const r = render(o);
+      documents ??= r.documents;
+      return r;
+    });
+    found = { result, documents: documents ?? [] };
+  } else found = discoverWithDocuments(chart, opts);
+  if (found.result.rendered) found.result.rendered.renderer = helm ? 'helm' : 'ferry';
+  return found;
 }
 
 /**
@@ -162,12 +178,12 @@ export async function discoverManifestChart(
   ctx: Pick<KindContext, 'manifestDir' | 'store' | 'http' | 'registry' | 'progress'>,
   extraValues: UserValues[],
   flags: ChartRenderFlags,
-): Promise<{ result: DiscoveryResult; source: string }> {
+): Promise<DiscoveryWithDocuments & { source: string }> {
   const located = await locateChart(spec, ctx);
   const chart = await loadChartFromStore(located, ctx);
   await attachDependencies(chart, located, ctx);
   const values = [...(await readUserValues(spec.values ?? [], ctx.manifestDir)), ...extraValues];
-  const result = discoverChartImages(chart, { values, ...flags });
+  const { result, documents } = discoverWithDocuments(chart, { values, ...flags });
   if (result.rendered) result.rendered.renderer = 'ferry';
-  return { result, source: `${spec.repo} ${spec.name} ${located.version}` };
+  return { result, documents, source: `${spec.repo} ${spec.name} ${located.version}` };
 }

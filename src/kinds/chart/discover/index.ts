@@ -134,6 +134,11 @@ export function renderOptions(opts: DiscoverOptions): RenderOptions {
 }
 
 const CERTAINTY_RANK: Record<Certainty, number> = { certain: 0, test: 1, possible: 2 };
+
+/** The order of a discovery's images: certain, test hooks, possible; by reference within each. */
+export function imageOrder(a: DiscoveredImage, b: DiscoveredImage): number {
+  return CERTAINTY_RANK[a.certainty] - CERTAINTY_RANK[b.certainty] || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0);
+}
 const ROLE_RANK: Record<ImageRole, number> = { workload: 0, 'custom-resource': 1, operator: 2, 'test-hook': 3 };
 
 function repoKey(ref: string): { repo: string; tag?: string; digest?: string } | undefined {
@@ -452,7 +457,7 @@ function combine(chart: LoadedChart, rendered: RenderResult, fromValues: Discove
 
   const result: DiscoveryResult = {
     chart: fromValues.chart,
-    images: [...images.values()].sort((a, b) => CERTAINTY_RANK[a.certainty] - CERTAINTY_RANK[b.certainty] || (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0)),
+    images: [...images.values()].sort(imageOrder),
     skippedSubcharts: rendered.disabled.map((d) => ({ chart: d.chart.split('/charts/').concat(d.dependency).join(' > '), reason: d.reason })),
     missingDependencies: fromValues.missingDependencies,
     rendered: { kubeVersion: rendered.kubeVersion, documents: rendered.documents.length, warnings: rendered.warnings },

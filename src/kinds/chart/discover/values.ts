@@ -27,7 +27,8 @@ import {
 
 /** `test`: only a Helm test hook (`helm test`) runs it; `possible`: not deployed with these values. */
 export type Certainty = 'certain' | 'possible' | 'test';
-export type SourceKind = 'values' | 'annotation' | 'images-lock' | 'template' | 'rendered';
+/** `image-path`: a JSONPath the user gave (a chart entry's `imagePaths`, `--image-path`) found it in the rendered objects. */
+export type SourceKind = 'values' | 'annotation' | 'images-lock' | 'template' | 'rendered' | 'image-path';
 /**
  * What runs the image: a workload container (any pod template, hooks included), a custom
  * resource's image field (an operator runs it), an image handed to an operator in args, env or
@@ -108,6 +109,8 @@ export interface ImageSource {
   role?: ImageRole;
   /** Hook events of the rendered resource, when it is a Helm hook. */
   hook?: string[];
+  /** `image-path` findings: the JSONPath expression that found it. */
+  imagePath?: string;
 }
 
 export interface DiscoveredImage {
