@@ -13,6 +13,9 @@ import { parseImageReference } from '../oci/reference.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, finishRewrite, lineIndex, readText, readTextIfExists, type FileChange, type Replacement, type RewriteResult, type TextEdit, type Unmapped } from './edits.js';
 import { scalarEdit } from './yaml-text.js';
+import { lockEntries } from '../kinds/schema.js';
+import type { ChartLock } from '../kinds/chart/lock.js';
+import { imagePathOutcomes } from '../kinds/chart/discover/jsonpath.js';
 import { overrideText } from './values.js';
 import { shellQuote } from '../ui/shell-quote.js';
 
@@ -115,12 +118,14 @@ export async function rewriteChart(chartPath: string, ctx: RewriteContext, opts:
   }
   const { override, replacements, unmapped, warnings, discovery, setBy } = chartOverride(chart, ctx, users, chartPath, userTexts, opts.render);
   // The proof: render the chart with the override; every image it runs must be on the mirror.
+  let proven: RenderedDocument[] | undefined;
   if (discovery.rendered) {
     proveByRendering(chart, ctx, users, override, setBy, chartPath, replacements, unmapped, opts.render ?? {});
-    const proven = renderWith(chart, users, override, opts.render ?? {}).documents;
+    proven = renderWith(chart, users, override, opts.render ?? {}).documents;
     warnings.push(...unreadableImages(proven), ...operatorDefaultImages(proven));
   }
   else if (discovery.renderError) warnings.push(`the chart does not render with these values and release settings (${discovery.renderError}); the override comes from the values alone and is not proven by rendering`);
+  warnings.push(...imagePathImagesLeft(chart, ctx, proven));
   // Not read, so not covered: said, never left for the override to look complete (helm install refuses the chart too).
   for (const d of discovery.missingDependencies) {
     warnings.push(`dependency ${d.dependency}${d.version ? ` ${d.version}` : ''} of ${d.chart}${d.repository ? ` (${d.repository})` : ''} is not vendored under charts/: its images were not read, so the override does not cover them (helm install refuses the chart until it is there); run \`helm dependency build\` on the chart and rewrite again`);
@@ -316,6 +321,34 @@ export function chartOverride(chart: LoadedChart, ctx: RewriteContext, users: Us
     warnings.push('set global.security.allowInsecureImages: true — Bitnami charts refuse images moved to another registry without it (the mirror holds the same digests)');
   }
   return { override, replacements, unmapped, warnings, discovery, setBy };
+}
+
+/**
+ * The images the lock carries for this chart only because its entry's `imagePaths` found them
+ * (ChartLock.imagePathImages): no values key is known to set them, so the override cannot move
+ * them. Each is named with the paths that found it (imagePathSources), unless those paths, read in
+ * the render with the override, find it at its mirror location and no longer upstream (a shared
+ * registry key moved it): then the render proved it moved.
+ */
+export function imagePathImagesLeft(chart: LoadedChart, ctx: RewriteContext, proven: readonly RenderedDocument[] | undefined): string[] {
+  const out: string[] = [];
+  const entries = (lockEntries(ctx.lock, 'charts') as ChartLock[]).filter((c) => c.name === chart.metadata.name && c.version === chart.metadata.version);
+  for (const c of entries) {
+    for (const ref of c.imagePathImages ?? []) {
+      const look = ctx.lookupImage(ref);
+      if (look.status === 'mirror') continue;
+      const paths = c.imagePathSources?.[ref] ?? [];
+      if (proven && paths.length && look.status === 'mapped') {
+        const found = new Set(imagePathOutcomes(paths, proven).flatMap((o) => ('refs' in o ? o.refs : [])));
+        const mirror = normalizeRef(look.mirror);
+        if (mirror !== undefined && found.has(mirror) && !found.has(ref)) continue;
+      }
+      const by = paths.length ? `imagePaths ${paths.join(', ')}` : 'imagePaths (the lock does not record which: lock again to name them)';
+      const where = look.status === 'mapped' ? `point the value that holds it at ${look.mirror} in your values yourself, or let nodes pull it through \`ferry mirror-config\`` : `it is not on the mirror either (${look.reason})`;
+      out.push(`${ref} was found only by the chart entry's ${by} and is NOT moved by this override: no values key is known to set it, so the objects Helm installs still name it upstream; ${where}`);
+    }
+  }
+  return out;
 }
 
 /**

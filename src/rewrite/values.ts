@@ -115,6 +115,12 @@ function names(seen: ImageReference, locked: ImageReference): boolean {
   return !(seen.digest && locked.digest && seen.digest !== locked.digest);
 }
 
+/** `found only by the chart entry's imagePaths <paths>`: how the lock knows an image of its imagePathImages. */
+function foundAtPaths(c: ChartLock, ref: string): string {
+  const paths = c.imagePathSources?.[ref];
+  return `found only by the chart entry's imagePaths ${paths?.length ? paths.join(', ') : '(the lock does not record which: lock again to name them)'}`;
+}
+
 /**
  * A values file moves only the images it names. The lock knows every image a chart deploys
  * (discovered by rendering it); those of the file's chart that the file does not name — the
@@ -169,7 +175,7 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
   if (!ofChart.length) {
     // The file names images the lock holds apart from any chart: it belongs to none of them.
     if (seen.some((s) => ctx.lookupImage(s).status !== 'unmapped')) return [];
-    const list = charts.map((c) => `${id(c)}: ${[...new Set([...c.images, ...(c.testImages ?? [])])].sort().join(', ')}`).join('; ');
+    const list = charts.map((c) => `${id(c)}: ${[...new Set([...c.images, ...(c.testImages ?? [])])].sort().map((i) => (c.imagePathImages?.includes(i) ? `${i} (${foundAtPaths(c, i)})` : i)).join(', ')}`).join('; ');
     return [`${files} name${scanned.length === 1 ? 's' : ''} none of the images the lock pins for its charts (${list}), so rewrite values moves none of them: a chart deployed with ${scanned.length === 1 ? 'this file' : 'these files'} still pulls its default images from upstream; ${hint(charts.length === 1 ? charts[0].name : undefined)}`];
   }
   const warnings: string[] = [];
@@ -193,6 +199,15 @@ function unnamedChartImages(scanned: ScannedValues[], ctx: RewriteContext): stri
       warnings.push(
         `chart ${id(c)}: ${n === 1 ? 'an image' : `${n} images`} only \`helm test\` runs (test hooks) ${n === 1 ? 'is' : 'are'} not carried, so \`helm test\` at the site pulls ${n === 1 ? 'it' : 'them'} from upstream: ${[...uncarried].sort().join(', ')}; set \`testImages: carry\` on the chart in the manifest and lock again to carry ${n === 1 ? 'it' : 'them'}, or do not run \`helm test\` at the site`,
       );
+    }
+    // Found only by the chart entry's imagePaths: no values key is known to set them, named one by one with the paths.
+    for (const x of [c, ...deps]) {
+      for (const i of x.imagePathImages ?? []) {
+        if (!left.delete(i) || ctx.lookupImage(i).status === 'mirror') continue;
+        warnings.push(
+          `chart ${id(x)}: ${i} was ${foundAtPaths(x, i)} and is NOT moved by ${files}: no values key is known to set it, so it still comes from upstream after this rewrite unless a value you set spells it; point the value that holds it at the mirror yourself, or let nodes pull it through \`ferry mirror-config\``,
+        );
+      }
     }
     const missing = [...left.keys()].sort();
     if (!missing.length) continue;
