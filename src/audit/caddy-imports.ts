@@ -36,6 +36,8 @@ export interface CaddyImport {
   line: number;
   pattern: string;
   args: string[];
+  /** Inside a snippet's definition: pasted where the snippet is imported, not at its own line. */
+  inSnippet?: boolean;
 }
 
 /** What one Caddyfile defines and imports. */
@@ -94,7 +96,7 @@ export function caddyFactsOf(text: string, file: string): CaddyFacts | undefined
       const list = open ? open.argLines : argLines;
       if (list.length < MAX_SNIPPET_LINES) list.push({ line: n, text: raw });
     }
-    if (tokens[0] === 'import' && tokens.length > 1 && imports.length < MAX_CADDY_IMPORTS) imports.push({ line: n, pattern: tokens[1], args: tokens.slice(2, 2 + MAX_IMPORT_ARGS) });
+    if (tokens[0] === 'import' && tokens.length > 1 && imports.length < MAX_CADDY_IMPORTS) imports.push({ line: n, pattern: tokens[1], args: tokens.slice(2, 2 + MAX_IMPORT_ARGS), ...(open ? { inSnippet: true } : {}) });
     for (const t of tokens) {
       if (t === '{') depth++;
       else if (t === '}' && depth > 0) {
@@ -128,8 +130,16 @@ export function fillArgs(raw: string, args: readonly string[]): string | undefin
   return bad || line.length > 64 * 1024 ? undefined : line;
 }
 
-/** How an import line pastes lines that use its arguments: each line filled in, with where it is, in words. */
-export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string, CaddySnippet>, files: ReadonlyArray<{ file: string; argLines: readonly ArgLine[] }>, budget: { left: number }): Array<{ line: string; from: string }> {
+/** Snippets pasting snippets are followed this deep (each level may paste a snippet twice: 2^8 pastes at most, under the pasted-characters budget). */
+const MAX_IMPORT_NESTING = 8;
+
+/**
+ * How an import line pastes lines that use its arguments: each line filled in, with where it is, in
+ * words. A pasted line that imports a snippet in turn (`import inner {args[0]}`) pastes that
+ * snippet with its arguments filled in, as Caddy expands it, at most MAX_IMPORT_NESTING deep; a
+ * snippet importing itself, directly or through others, is a cycle Caddy refuses: not followed.
+ */
+export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string, CaddySnippet>, files: ReadonlyArray<{ file: string; argLines: readonly ArgLine[] }>, budget: { left: number }, chain: readonly string[] = []): Array<{ line: string; from: string }> {
   const out: Array<{ line: string; from: string }> = [];
   const snippet = snippets.get(imp.pattern);
   const sources = snippet ? [{ what: `snippet (${imp.pattern}) at ${snippet.file}:${snippet.line}`, file: snippet.file, argLines: snippet.argLines }] : files.map((f) => ({ what: `file ${f.file}`, file: f.file, argLines: f.argLines }));
@@ -139,7 +149,17 @@ export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string,
       const filled = fillArgs(l.text, imp.args);
       if (filled === undefined || out.length >= MAX_SNIPPET_LINES) continue;
       budget.left -= filled.length;
-      out.push({ line: filled, from: `${s.what}, line ${s.file}:${l.line} ${l.text.trim().slice(0, 120)}` });
+      const from = `${s.what}, line ${s.file}:${l.line} ${l.text.trim().slice(0, 120)}`;
+      const tokens = caddyTokens(filled);
+      if (tokens[0] === 'import' && tokens.length > 1 && snippets.has(tokens[1])) {
+        // An import is no destination itself: what it pastes is (a cycle or nesting past the bound: nothing).
+        const inner = tokens[1];
+        if (inner === imp.pattern || chain.includes(inner) || chain.length + 1 >= MAX_IMPORT_NESTING) continue;
+        const nested = importedArgLines({ line: imp.line, pattern: inner, args: tokens.slice(2, 2 + MAX_IMPORT_ARGS) }, snippets, [], budget, [...chain, imp.pattern]);
+        for (const x of nested) if (out.length < MAX_SNIPPET_LINES) out.push({ line: x.line, from: `${x.from}, pasted by ${from}` });
+        continue;
+      }
+      out.push({ line: filled, from });
     }
   return out;
 }

@@ -1205,11 +1205,14 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   const caddy = !yamlLines && (as ? as === 'caddy' : isCaddyfile(file));
   // Caddy `import`: a snippet's (or a pasted file's) lines with `{args[…]}` read at the import line, filled in (audit/caddy-imports.ts).
   const caddyFacts = caddy ? caddyFactsOf(text, file) : undefined;
-  const caddyImports = new Map((caddyFacts?.imports ?? []).map((x) => [x.line, x]));
+  // An import inside a snippet is pasted where the snippet is imported (importedArgLines), not at its own line.
+  const caddyImports = new Map((caddyFacts?.imports ?? []).flatMap((x) => (x.inSnippet ? [] : [[x.line, x] as const])));
   const snippets = new Map([...(web?.caddy?.snippets ?? []), ...(caddyFacts?.snippets ?? [])]);
   const pasted = { left: MAX_PASTED_CHARS };
   const before = refs.length;
   text.split('\n').forEach((raw, i) => {
+    // An empty line names nothing (and a ConfigMap's web configuration is read after up to MAX_WEB_PAD of them).
+    if (!raw) return;
     const n = i + 1;
     const imp = caddyImports.get(n);
     if (imp && caddyImportRefs(file, n, raw, imp, importedArgLines(imp, snippets, snippets.has(imp.pattern) ? [] : (web?.caddy?.files.get(n) ?? []), pasted), refs)) return;
