@@ -3,13 +3,14 @@
  * error body, a manifest). Control characters are escaped once, at the printing boundary, so a
  * crafted name cannot move the cursor, clear the screen or retitle the terminal.
  */
-// C0 controls except \n and \t, DEL, C1 controls, and the Unicode bidi overrides/isolates.
+// C0 controls except \n and \t, DEL, C1 controls, the Unicode bidi overrides/isolates, and the
+// directional marks (LRM, RLM, ALM: invisible, they reorder the neutral characters around them).
 // eslint-disable-next-line no-control-regex
-const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const UNSAFE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 // Also the line/paragraph separators: a YAML 1.1 reader (PyYAML, go-yaml) and JavaScript end a
 // line at U+2028/U+2029 (and at NEL, U+0085, a C1 control), so a one-line field keeps none.
 // eslint-disable-next-line no-control-regex
-const UNSAFE_LINE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g;
+const UNSAFE_LINE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2028\u2029\u2066-\u2069]/g;
 
 function escapeChar(c: string): string {
   const code = c.codePointAt(0)!;
@@ -30,8 +31,8 @@ export function escapeLine(text: string): string {
 }
 
 // What JSON.stringify leaves raw but a terminal acts on: DEL, C1 controls (0x9b is CSI), bidi
-// overrides/isolates, and the line/paragraph separators.
-const UNSAFE_IN_JSON = /[\u007f-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
+// overrides/isolates and directional marks, and the line/paragraph separators.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029]/g;
 
 /**
  * JSON text (from JSON.stringify, which escapes C0 controls itself) with the remaining

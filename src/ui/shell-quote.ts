@@ -7,7 +7,7 @@
 const PLAIN = /^[A-Za-z0-9@%+=:,./_-]+$/;
 // Characters that must not reach a terminal raw (controls, line separators, bidi overrides).
 // eslint-disable-next-line no-control-regex
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 function ansiC(arg: string): string {
   let out = '';

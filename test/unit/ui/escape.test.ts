@@ -22,6 +22,14 @@ describe('escapeControls / escapeLine', () => {
     expect(escapeLine('bidi \u2066x\u2069')).toBe('bidi \\u2066x\\u2069');
   });
 
+  it('writes the invisible directional marks (LRM, RLM, ALM) visibly too: they reorder the text around them', () => {
+    expect(escapeControls('a/b\u200f/c\u200e\u061c')).toBe('a/b\\u200f/c\\u200e\\u061c');
+    expect(escapeLine('x\u200fy')).toBe('x\\u200fy');
+    const json = escapeJson(JSON.stringify({ n: 'p\u200fq' }));
+    expect(json).toBe('{"n":"p\\u200fq"}');
+    expect(JSON.parse(json)).toEqual({ n: 'p\u200fq' });
+  });
+
   it('leaves ordinary text, including non-ASCII letters, alone', () => {
     const plain = 'docker.io/library/alpine:3.20 — Ünïcødé 日本 ✓';
     expect(escapeControls(plain)).toBe(plain);
