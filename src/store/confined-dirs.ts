@@ -1,5 +1,5 @@
-import { constants as fsc, existsSync } from 'node:fs';
-import { lstat, mkdir, open, readlink, realpath } from 'node:fs/promises';
+import { constants as fsc, existsSync, type Stats } from 'node:fs';
+import { lstat, mkdir, open, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { isWithin } from './safe-path.js';
@@ -51,6 +51,10 @@ export async function checkInsideTarget(file: string): Promise<void> {
   const abs = path.resolve(file);
   const root = rootOf(abs);
   if (root === undefined || abs === root) return;
+  await checkUnder(root, abs);
+}
+
+async function checkUnder(root: string, abs: string): Promise<void> {
   // The deepest existing part of the path (a write creates the rest as plain directories).
   let at = abs;
   while (at !== root && !(await lstat(at).then(() => true, () => false))) at = path.dirname(at);
@@ -59,6 +63,40 @@ export async function checkInsideTarget(file: string): Promise<void> {
   const real = await realpath(at).catch(() => undefined);
   if (real !== undefined && isWithin(real, realRoot)) return;
   throw await leadsOutside(root, at, real);
+}
+
+/**
+ * `stat` of `file` for a check that may skip a write ("already there"): its real path (links
+ * followed, one call) is checked to stay inside its target directory before it is counted as
+ * there or read (callers read `real`); a path that leads outside throws as checkInsideTarget
+ * does. Undefined when nothing is there. By default (a pass that runs before anything is written,
+ * such as import's count of what the target lacks) a path that is not there is checked too, the
+ * deepest part that exists, as checkInsideTarget checks it, so that a link leading outside or
+ * nowhere is named before the first write. With `complete: false` (a later pass, whose "not there"
+ * is followed by a write that checks its own path through held directories) a missing file costs
+ * one stat.
+ */
+export async function statInsideTarget(file: string, opts: { complete?: boolean } = {}): Promise<{ real: string; st: Stats } | undefined> {
+  const abs = path.resolve(file);
+  const root = roots.size === 0 ? undefined : rootOf(abs);
+  if (root === undefined || abs === root) return stat(abs).then((st) => ({ real: abs, st }), () => undefined);
+  if (opts.complete === false) {
+    // Where nothing is there, one stat says so (the common case of an import into a new tree);
+    // what is there is neither read nor counted before its real path is checked.
+    const st = await stat(abs).catch(() => undefined);
+    if (st === undefined) return undefined;
+    const real = await realpath(abs).catch(() => undefined);
+    if (real === undefined) return undefined;
+    if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, abs, real);
+    return { real, st };
+  }
+  const real = await realpath(abs).catch(() => undefined);
+  if (real === undefined) {
+    await checkUnder(root, abs);
+    return undefined;
+  }
+  if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, abs, real);
+  return stat(real).then((st) => ({ real, st }), () => undefined);
 }
 
 /** The real path of registered root `root` (resolved again while it does not exist). */
@@ -97,6 +135,8 @@ const FD_PATHS = existsSync('/proc/self/fd');
 export interface HeldDir {
   at: string;
   close(): Promise<void>;
+  /** True when holdMadeDir made the directory itself (it holds nothing an earlier run left). */
+  made?: boolean;
 }
 
 /**
@@ -109,19 +149,28 @@ export interface HeldDir {
  * semantics). Where /proc is not there, `at` is `dir` and the check is checkInsideTarget's alone;
  * a directory outside every target that cannot be opened for reading (execute-only) is used by
  * its path, as before. Nothing is created.
+ *
+ * Under a target the descriptor is what is checked (one readlink of /proc/self/fd/<n>), not the
+ * path first: opening with O_DIRECTORY reads nothing and opens no device or FIFO, and a path that
+ * cannot be opened is checked as checkInsideTarget checks it, so a link that leads outside (or
+ * nowhere) is named, not an ENOENT.
  */
 export async function holdConfinedDir(dir: string): Promise<HeldDir> {
   const abs = path.resolve(dir);
   const root = roots.size === 0 ? undefined : rootOf(abs);
   if (!FD_PATHS) return { at: dir, close: async () => undefined };
-  if (root !== undefined) await checkInsideTarget(abs);
-  let fh;
   try {
-    fh = await open(abs, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    return await openChecked(abs, root);
   } catch (err) {
     if (root === undefined && (err as NodeJS.ErrnoException).code === 'EACCES') return { at: dir, close: async () => undefined };
+    if (root !== undefined && !(err instanceof FerryError)) await checkUnder(root, abs);
     throw err;
   }
+}
+
+/** `abs` opened as a directory and, under `root`, its descriptor checked to be inside it. */
+async function openChecked(abs: string, root: string | undefined): Promise<HeldDir> {
+  const fh = await open(abs, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
     const at = `/proc/self/fd/${fh.fd}`;
     if (root !== undefined) {
@@ -156,37 +205,75 @@ export async function holdMadeDir(dir: string): Promise<HeldDir> {
   let base = abs;
   let held: HeldDir | undefined;
   for (;;) {
-    held = await holdConfinedDir(base).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return undefined;
+    held = await openChecked(base, root).catch(async (err: unknown) => {
+      if (err instanceof FerryError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && base !== root) return undefined;
+      if (code === 'ENOENT') {
+        await mkdir(root, { recursive: true });
+        return undefined;
+      }
+      // Not a directory, a loop, no access: a link there that leads outside is what to name.
+      await checkUnder(root, base);
       throw err;
     });
     if (held) break;
-    if (base === root) {
-      await mkdir(root, { recursive: true });
-      continue;
-    }
+    if (base === root) continue;
     missing.unshift(path.basename(base));
     base = path.dirname(base);
   }
   let at = base;
   try {
     for (const part of missing) {
-      at = path.join(at, part);
-      await mkdir(path.join(held.at, part)).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== 'EEXIST') throw Object.assign(err, { path: at });
-      });
-      const fh = await open(path.join(held.at, part), fsc.O_RDONLY | fsc.O_DIRECTORY).catch((err: NodeJS.ErrnoException) => {
-        throw Object.assign(err, { path: at });
-      });
-      const next: HeldDir = { at: `/proc/self/fd/${fh.fd}`, close: () => fh.close() };
+      const next = await madeIn(held, root, at, part);
       await held.close();
       held = next;
-      const real = await readlink(held.at);
-      if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, at, real);
+      at = path.join(at, part);
     }
     return held;
   } catch (err) {
     await held.close();
+    throw err;
+  }
+}
+
+/** The target directory `dir` lies under (the deepest registered one), when ferry confines writes there. */
+export function confiningRoot(dir: string): string | undefined {
+  return roots.size === 0 || !FD_PATHS ? undefined : rootOf(path.resolve(dir));
+}
+
+/**
+ * `name` made (when missing) in `parent`, a directory held open at `parentPath` under the target
+ * directory `root` (holdMadeDir, confiningRoot), and held: made and opened through the parent's
+ * descriptor, then checked where its own descriptor really is, as holdMadeDir checks each level.
+ * For a writer that holds a parent for many children (an APT pool's `pool/main/b`): no level
+ * above is opened again.
+ */
+export async function holdMadeChild(parent: Pick<HeldDir, 'at'>, parentPath: string, root: string, name: string): Promise<HeldDir> {
+  return madeIn(parent, root, path.resolve(parentPath), name);
+}
+
+async function madeIn(held: Pick<HeldDir, 'at'>, root: string, parentAbs: string, part: string): Promise<HeldDir> {
+  const at = path.join(parentAbs, part);
+  const made = await mkdir(path.join(held.at, part)).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw Object.assign(err, { path: at });
+      return false;
+    },
+  );
+  const fh = await open(path.join(held.at, part), fsc.O_RDONLY | fsc.O_DIRECTORY).catch(async (err: NodeJS.ErrnoException) => {
+    // A link planted there (leading outside, or nowhere): named as checkInsideTarget names it.
+    await checkUnder(root, at);
+    throw Object.assign(err, { path: at });
+  });
+  const next: HeldDir = { at: `/proc/self/fd/${fh.fd}`, close: () => fh.close(), made };
+  try {
+    const real = await readlink(next.at);
+    if (!isWithin(real, await realRootOf(root))) throw await leadsOutside(root, at, real);
+    return next;
+  } catch (err) {
+    await next.close();
     throw err;
   }
 }

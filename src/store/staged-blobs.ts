@@ -7,7 +7,8 @@ import { FerryError } from '../errors.js';
 import { singleFlight } from '../net/concurrency.js';
 import type { HashedReads } from './hashed-reads.js';
 import { identityOf, isSameFile, plainMode, releaseTemp, sweepStaleTempsOnce, tempPathFor, tempPathWithTail, tempTail, withPlace, type FileIdentity } from './temp-files.js';
-import { checkInsideTarget, holdMadeDir, type HeldDir } from './confined-dirs.js';
+import { checkInsideTarget, confiningRoot, holdMadeChild, holdMadeDir, type HeldDir } from './confined-dirs.js';
+import { isWithin } from './safe-path.js';
 import { noteItemDone } from './young-gc.js';
 
 const DIGEST = /^sha256:([a-f0-9]{64})$/;
@@ -134,12 +135,15 @@ export class StagedBlobs {
     const staged = this.staged.get(digest);
     if (staged === undefined) return false;
     const from = this.stagedPath(staged.at, digest);
-    await checkInsideTarget(dest);
     await this.withDir(this.stagedIn[staged.at], (stagedAt) =>
-      this.withDir(path.dirname(dest), async (destDirAt) => {
+      this.withDir(path.dirname(dest), async (destDirAt, made) => {
+        // The directory is checked where its descriptor is (holdMadeDir); the name in it is replaced by
+        // the rename, never followed, but a link planted there that leads outside (or nowhere) is named, as before.
+        if ((await lstat(path.join(destDirAt, path.basename(dest))).catch(() => undefined))?.isSymbolicLink()) await checkInsideTarget(dest);
         // A run killed between its link and its rename left `<dest>.ferry-<pid>-….tmp` here (an APT
-        // pool directory, a files directory): gone once its process is, as the staging directory's are.
-        await sweepStaleTempsOnce(path.dirname(dest));
+        // pool directory, a files directory): gone once its process is, as the staging directory's
+        // are. A directory this import made holds none.
+        if (!made) await sweepStaleTempsOnce(path.dirname(dest));
         const tmp = tempPathFor(dest);
         const tmpAt = path.join(destDirAt, path.basename(tmp));
         const fromAt = path.join(stagedAt, path.basename(from));
@@ -175,9 +179,11 @@ export class StagedBlobs {
   private async modeChecked(staged: Identity, tmpAt: string, from: string, digest: string, dest: string): Promise<Identity> {
     const fh = await open(tmpAt, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
     try {
-      this.checkSame(staged, await fh.stat(), from, digest, dest);
+      const st = await fh.stat();
+      this.checkSame(staged, st, from, digest, dest);
+      // A mode change moves no modification time: the identity is the one just checked.
       await fh.chmod(plainMode());
-      return identityOf(await fh.stat());
+      return identityOf(st);
     } finally {
       await fh.close();
     }
@@ -222,11 +228,11 @@ export class StagedBlobs {
   }
 
   /** Run `use` with `dir` made and held (see the class comment); at most MAX_DIRS_HELD are kept open, none closed while in use. */
-  private async withDir<T>(dir: string, use: (at: string) => Promise<T>): Promise<T> {
+  private async withDir<T>(dir: string, use: (at: string, made: boolean) => Promise<T>): Promise<T> {
     let e = this.held.get(dir);
     if (e) this.held.delete(dir);
     else {
-      const made = holdMadeDir(dir);
+      const made = this.hold(dir);
       e = { dir: made, users: 0 };
       const entry = e;
       made.catch(() => {
@@ -237,12 +243,25 @@ export class StagedBlobs {
     e.users++;
     try {
       await this.trimHeld();
-      return await use((await e.dir).at);
+      const held = await e.dir;
+      return await use(held.at, held.made === true);
     } finally {
       e.users--;
       // Dropped from the map while in use (trimmed, cleaned up): closed by its last user.
       if (e.users === 0 && this.held.get(dir) !== e) await e.dir.then((h) => h.close(), () => undefined);
     }
+  }
+
+  /**
+   * `dir` made and held: under a target directory, in its parent held here (itself held the same
+   * way, up to the target directory), so that placing the packages of one pool directory opens no
+   * level above them again; each directory is checked where its own descriptor is (holdMadeChild).
+   */
+  private hold(dir: string): Promise<HeldDir> {
+    const root = confiningRoot(dir);
+    const parent = path.dirname(dir);
+    if (root === undefined || parent === dir || !isWithin(parent, root)) return holdMadeDir(dir);
+    return this.withDir(parent, (at) => holdMadeChild({ at }, parent, root, path.basename(dir)));
   }
 
   /** Close the least recently used directories no call is using, down to MAX_DIRS_HELD. */

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc, createReadStream } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { identityOf, renameIntoPlace, writeHeldTemp, type FileIdentity } from './temp-files.js';
-import { checkInsideTarget } from './confined-dirs.js';
+import { checkInsideTarget, statInsideTarget } from './confined-dirs.js';
 import { noteItemDone } from './young-gc.js';
 
 /**
@@ -133,6 +133,10 @@ export function writeVerified(src: Readable | NodeJS.ReadableStream, dest: strin
 /** `sha256:<hex>` of a file, streamed; undefined when it cannot be read. */
 export async function sha256OfFile(file: string): Promise<string | undefined> {
   await checkInsideTarget(file);
+  return sha256Unchecked(file);
+}
+
+async function sha256Unchecked(file: string): Promise<string | undefined> {
   const hash = createHash('sha256');
   try {
     await pipeline(
@@ -175,19 +179,27 @@ export async function verifiedIdentity(file: string, digest: string, size: numbe
   }
 }
 
-/** True when `file` is a regular file of `size` bytes (its content not read). */
-export async function presentWithSize(file: string, size: number): Promise<boolean> {
-  await checkInsideTarget(file);
-  return stat(file).then(
-    (s) => s.isFile() && s.size === size,
-    () => false,
-  );
+/**
+ * How a presence check treats a path under a target directory that is not there (statInsideTarget):
+ * `complete` (the default) also checks where the deepest part that exists leads, so a link leading
+ * outside or nowhere is named now; `complete: false` is for a check whose "not there" is followed by
+ * a write that checks its own path (through held directories): one call for a missing file.
+ */
+export interface PresenceCheck {
+  complete?: boolean;
 }
 
-/** True when `file` exists with this size and sha256. */
-export async function hasSameContent(file: string, digest: string, size: number): Promise<boolean> {
-  if (!(await presentWithSize(file, size))) return false;
-  return (await sha256OfFile(file)) === digest;
+/** True when `file` is a regular file of `size` bytes (its content not read). */
+export async function presentWithSize(file: string, size: number, opts: PresenceCheck = {}): Promise<boolean> {
+  const got = await statInsideTarget(file, opts);
+  return got !== undefined && got.st.isFile() && got.st.size === size;
+}
+
+/** True when `file` exists with this size and sha256 (its real path checked once, then read). */
+export async function hasSameContent(file: string, digest: string, size: number, opts: PresenceCheck = {}): Promise<boolean> {
+  const got = await statInsideTarget(file, opts);
+  if (got === undefined || !got.st.isFile() || got.st.size !== size) return false;
+  return (await sha256Unchecked(got.real)) === digest;
 }
 
 /** What `readRegularFile` found instead of bytes. */

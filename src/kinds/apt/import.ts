@@ -395,8 +395,11 @@ async function writeSmall(dest: string, bytes: Uint8Array): Promise<boolean> {
   return true;
 }
 
+/** A file that is not there is written through checks of its own (held directories): the presence check need not walk its path. */
+const BEFORE_WRITE = { complete: false } as const;
+
 async function writeBlob(layer: OciDescriptor, dest: string, ctx: ImportContext): Promise<number> {
-  if (await hasSameContent(dest, layer.digest, layer.size)) return 0;
+  if (await hasSameContent(dest, layer.digest, layer.size, BEFORE_WRITE)) return 0;
   if (await ctx.staged?.place(layer.digest, dest)) return layer.size;
   return writeVerified(await ctx.source.openBlob(layer.digest), dest, layer.digest, `${layer.annotations?.[ANNOTATION.title]} → ${dest}`);
 }
@@ -422,7 +425,8 @@ export async function importAptBlobs(top: OciDescriptor, ctx: ImportContext): Pr
     task,
     () =>
       mapLimit(packages, ctx.concurrency, async (l) => {
-        if (!(await presentWithSize(poolPath(root, l, a.cfg.name), l.size))) await staged.stage(l, stageIn);
+        // aptImportNeeds checked every pool path (before this pass); what is not there is placed through held directories.
+        if (!(await presentWithSize(poolPath(root, l, a.cfg.name), l.size, BEFORE_WRITE))) await staged.stage(l, stageIn);
         task.advance(l.size);
       }),
     'not written',
@@ -514,7 +518,7 @@ export async function aptImportNeeds(top: OciDescriptor, source: BlobSource, tar
  * from the bundle.
  */
 async function linkOrCopy(src: string, dest: string, layer: OciDescriptor, ctx: ImportContext): Promise<number> {
-  if (await hasSameContent(dest, layer.digest, layer.size)) return 0;
+  if (await hasSameContent(dest, layer.digest, layer.size, BEFORE_WRITE)) return 0;
   const id = await verifiedIdentity(src, layer.digest, layer.size);
   if (id) {
     const linked = await writeViaTemp(dest, async (tmp) => {
