@@ -23,7 +23,7 @@ describe('OpenPGP interop with the Debian archive', () => {
       const text = bytes.toString('utf8');
       const i = text.indexOf(' main/binary-amd64/Packages');
       const altered = Buffer.from(text.slice(0, i - 1) + (text[i - 1] === '1' ? '2' : '1') + text.slice(i));
-      await expect(verifyClearSigned(altered, keys, f)).rejects.toThrow(/not signed by any of the given keys/);
+      await expect(verifyClearSigned(altered, keys, f)).rejects.toThrow(/bad signature by a given key|not signed by any of the given keys/);
     }
   });
 });

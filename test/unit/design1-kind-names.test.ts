@@ -15,6 +15,7 @@ const OTHER_VOCABULARY: Record<string, string> = {
   'src/audit/charts.ts': "a scanned reference's kind",
   'src/audit/dockerfile.ts': "a scanned reference's kind",
   'src/audit/injected.ts': "a scanned reference's kind",
+  'src/audit/joined-values.ts': "a scanned reference's kind (image, host)",
   'src/audit/podman.ts': "a scanned reference's kind",
   'src/audit/scan.ts': "a scanned reference's kind",
   'src/audit/unknown-host.ts': "a scanned reference's kind",

@@ -57,7 +57,10 @@ spec:
     expect(z.changed).toEqual([]);
     const h = await convertCommand('hauler', ['sub/hauler.yaml'], { cwd: dir });
     expect(h.manifest.charts).toEqual([{ name: 'podinfo', repo: 'https://charts.example/podinfo', version: '6.0.0', values: ['sub/vals/web.yaml'] }]);
-    expect(h.changed).toEqual([]);
+    // The one difference convert names for every hauler chart without add-images/add-dependencies
+    // (convert50): ferry carries the chart's images and dependencies too. Nothing else changed.
+    expect(h.changed.map((c) => c.item)).toEqual(['charts: podinfo']);
+    expect(h.changed[0].why).toMatch(/add-images/);
   });
 });
 
