@@ -97,6 +97,56 @@ export function handedArg(item: string, previous: unknown, listKey: string): { n
   return { name: listKey, value: item, prefix: '' };
 }
 
+/** Longest args/command item read as a shell script: longer ones are read as one word, as before. */
+const MAX_SCRIPT = 256 * 1024;
+
+/**
+ * The words of an args/command item that is a shell script (`sh -c` text, a multi-line command
+ * with `\` continuations): split on blanks outside quotes, one level of `'`/`"` quotes taken off,
+ * a lone `\` dropped. One linear pass; undefined for an item without blanks (a single word).
+ */
+export function scriptWords(item: string): string[] | undefined {
+  if (item.length > MAX_SCRIPT || !/\s/.test(item.trim())) return undefined;
+  const words: string[] = [];
+  let word = '';
+  let open = false;
+  let quote = '';
+  for (const ch of item) {
+    if (quote) {
+      if (ch === quote) quote = '';
+      else word += ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      open = true;
+    } else if (/\s/.test(ch)) {
+      if (open && word !== '\\') words.push(word);
+      word = '';
+      open = false;
+    } else {
+      word += ch;
+      open = true;
+    }
+  }
+  if (open && word !== '\\') words.push(word);
+  return words;
+}
+
+/**
+ * The images a shell-script item hands over in flags (`-consul-dataplane-image="REF" \`,
+ * `--x-image REF`): each flag word as handedArg reads a list item; bare words are not read (a
+ * script's other words are commands and paths, not hand-overs).
+ */
+export function handedScriptArgs(item: string, listKey: string): Array<{ name: string; value: string }> {
+  const words = scriptWords(item);
+  if (!words) return [];
+  const out: Array<{ name: string; value: string }> = [];
+  words.forEach((w, i) => {
+    const h = handedArg(w, i > 0 ? words[i - 1] : undefined, listKey);
+    if (h.name !== listKey) out.push({ name: h.name, value: h.value });
+  });
+  return out;
+}
+
 /** A flag naming an image (`--sidecar-image`): what `/^--?[\w.-]*image[\w.-]*$/i` matches, without its quadratic backtracking. */
 export function imageFlag(s: string): boolean {
   return s.startsWith('-') && /^[\w.-]+$/.test(s.slice(1)) && /image/i.test(s);
@@ -223,6 +273,7 @@ export function findRenderedImages(docs: RenderedDocument[], problems?: string[]
           if (typeof a !== 'string') return;
           const h = handedArg(a.trim(), i > 0 ? list[i - 1] : undefined, key);
           handedOver(h.name, h.value, [...base, key, i]);
+          for (const s of handedScriptArgs(a, key)) handedOver(s.name, s.value, [...base, key, i]);
         });
       }
       if (Array.isArray(c.env)) {
