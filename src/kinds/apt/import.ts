@@ -348,7 +348,7 @@ export async function validateAptImport(top: OciDescriptor, source: BlobSource, 
   const pools = a.cfg.suites.filter((s) => flatDir(s.suite) === undefined).map((s) => `dists/${trimTrailing(s.suite, '/')}/pool/`);
   const astray = a.manifest.layers.filter((l) => l.annotations?.[ROLE] === 'package' && /^dists(\/|$)/.test(titleOf(l)) && !pools.some((p) => titleOf(l).startsWith(p)));
   if (astray.length) {
-    const shown = (t: string) => JSON.stringify(t.length > 200 ? `${t.slice(0, 200)}…` : t);
+    const shown = (t: string) => JSON.stringify(clipName(t));
     problems.add(
       a.label,
       `${astray.length} package${astray.length === 1 ? ' lies' : 's lie'} under dists/ outside the pool of a suite it carries (dists/<suite>/pool/): ${astray.slice(0, 5).map((l) => shown(titleOf(l))).join(', ')}${astray.length > 5 ? ` and ${astray.length - 5} more` : ''}; refusing to write them over published suites`,

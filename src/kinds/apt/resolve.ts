@@ -13,6 +13,7 @@ import { flatDir, inSuiteDir, type AptSpec } from './spec.js';
 import { generatedFiles } from './generated.js';
 import { checkFlatPackagePath } from './suite-version.js';
 import { warn } from '../warnings.js';
+import { clipName } from '../lock-index.js';
 import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -245,7 +246,7 @@ function ambiguousStanzas(sources: readonly LoadedSource[], selected: ReadonlyMa
   return out;
 }
 
-const shownPath = (p: string) => JSON.stringify(p.length > 200 ? `${p.slice(0, 200)}…` : p);
+const shownPath = (p: string) => JSON.stringify(clipName(p));
 
 function toLock(p: AptPackage): AptPackageLock {
   return { name: p.name, version: p.version, architecture: p.architecture, filename: p.filename, sha256: p.sha256, size: p.size };
