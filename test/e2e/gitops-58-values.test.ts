@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
 import { deploymentChart, lockBundleImport, serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRunFerry, runFerry } from '../support/cli.js';
+import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -72,6 +73,7 @@ const app = (name: string, helm: string[], eol = '\n') =>
     'kind: Application',
     `metadata: { name: ${name}, namespace: argocd }`,
     'spec:',
+    '  project: default',
     '  source:',
     `    repoURL: ${repoUrl}`,
     '    chart: web',
@@ -228,6 +230,7 @@ describe('gitops58: rewrite edge cases in the object\'s values', () => {
       'kind: Application',
       'metadata: { name: shared, namespace: argocd }',
       'spec:',
+      '  project: default',
       '  sources:',
       ...[0, 1].flatMap((i) => [`    - repoURL: ${repoUrl}`, '      chart: web', '      targetRevision: 1.2.0', '      helm:', i === 0 ? '        valuesObject: &v { sidecar: { enabled: true } }' : '        valuesObject: *v']),
       '  destination: { server: https://kubernetes.default.svc, namespace: shared }',
@@ -244,6 +247,10 @@ describe('gitops58: rewrite edge cases in the object\'s values', () => {
     });
     const r = await ferry(['rewrite', 'manifests', 'edges', '-t', 'site.yaml', '--bundle', 'gitops.ferry.tar']);
     const read = (f: string) => readFile(path.join(work, 'edges', f), 'utf8');
+    // The edited objects stay valid for their controllers (Argo CD's and Flux's published schemas).
+    const schema = await gitopsTreeProblems(path.join(work, 'edges'));
+    expect(schema.problems).toEqual([]);
+    expect(schema.judged).toBeGreaterThan(0);
     const helmOf = (text: string) => (parseYaml(text) as { spec: { source: { helm: { valuesObject?: Record<string, any>; values?: string } } } }).spec.source.helm;
     const movedIn = (v: Record<string, any> | undefined) => {
       expect(v?.image?.registry).toBe(mirror());

@@ -6,6 +6,7 @@ import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
 import { deploymentChart, serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRun, mustRunFerry, runFerry } from '../support/cli.js';
+import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -219,6 +220,10 @@ describe('rewrite manifests moves the images a GitOps-installed chart deploys by
     expect(r.stderr).not.toMatch(/(web|web-string|api)\.yaml:\d+: .*not moved/);
 
     const read = (f: string) => readFile(path.join(work, 'gitops', f), 'utf8');
+    // The edited objects stay valid for their controllers (Argo CD's and Flux's published schemas).
+    const schema = await gitopsTreeProblems(path.join(work, 'gitops'));
+    expect(schema.problems).toEqual([]);
+    expect(schema.judged).toBeGreaterThan(0);
     // Argo CD valuesObject: the override merged in, the comment and the object's own key kept.
     const web = await read('apps/argo/web.yaml');
     expect(web).toContain('        # the sidecar runs here\n        sidecar:\n          enabled: true\n');

@@ -6,6 +6,7 @@ import { parseAllDocuments } from 'yaml';
 import type { StaticServer } from '../support/chart-repo.js';
 import { runFerry } from '../support/cli.js';
 import { serveWebAndApiCharts } from '../support/gitops-charts.js';
+import { gitopsSchemaProblems } from '../support/gitops-validate.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
@@ -19,8 +20,8 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  * `rewrite manifests` moved images in `helm.valuesObject` but left every chart source upstream.
  * Now audit reports such a source as still going out (it needs `rewrite manifests`), and the
  * rewrite points it where import put the chart, keeping name and version, refusing a version the
- * lock does not carry; rewritten objects keep the fields Argo CD's Application CRD and Flux's
- * source-controller CRDs define (checked structurally below).
+ * lock does not carry; rewritten objects are valid against Argo CD's and Flux's published schemas
+ * (`@kubernetes-models/argo-cd`, `@kubernetes-models/flux-cd`), and a validator that refuses a broken one.
  */
 let work: string;
 let repo: StaticServer;
@@ -198,27 +199,38 @@ async function rewrite(dir: string, target: string, ...extra: string[]) {
   return runFerry(['rewrite', 'manifests', dir, '-t', target, '--lock', path.join(work, 'gitops.lock.json'), ...extra], { env: env() });
 }
 
-/** Every field of the object the published CRDs define where ferry writes (Argo CD application-crd.yaml; Flux source-controller). */
-function checkStructure(text: string): void {
+/**
+ * The rewritten objects are valid against Argo CD's and Flux's published schemas
+ * (test/support/gitops-validate.ts), and an HTTP source stays HTTP, an OCI one is typed so.
+ */
+async function checkStructure(text: string): Promise<void> {
+  const { problems, judged } = await gitopsSchemaProblems(text, 'rewritten');
+  expect(problems).toEqual([]);
+  expect(judged).toBeGreaterThan(0);
+  // The generated validators accept fields their schema does not name (the API server prunes
+  // them from a structural CRD): the source keys ferry writes are held to Argo CD's list here.
+  const argoSource = (s: Record<string, unknown>) =>
+    expect(Object.keys(s).filter((k) => !['repoURL', 'chart', 'targetRevision', 'helm', 'path', 'ref', 'kustomize', 'directory', 'plugin', 'name'].includes(k))).toEqual([]);
   for (const d of parseAllDocuments(text)) {
     const o = d.toJSON() as { kind: string; spec: Record<string, unknown> };
-    const argoSource = (s: Record<string, unknown>) => {
-      expect(Object.keys(s).every((k) => ['repoURL', 'chart', 'targetRevision', 'helm', 'path', 'ref', 'kustomize', 'directory', 'plugin', 'name'].includes(k))).toBe(true);
-      expect(typeof s.repoURL).toBe('string');
-      expect(typeof s.chart).toBe('string');
-    };
     if (o.kind === 'Application') for (const s of o.spec.source ? [o.spec.source] : (o.spec.sources as unknown[])) argoSource(s as Record<string, unknown>);
     if (o.kind === 'ApplicationSet') argoSource((o.spec.template as { spec: { source: Record<string, unknown> } }).spec.source);
-    if (o.kind === 'HelmRepository') {
-      expect(String(o.spec.url)).toMatch(/^(https?|oci):\/\//); // source-controller: pattern ^(http|https|oci)://.*$
-      if (o.spec.type !== undefined) expect(['default', 'oci']).toContain(o.spec.type);
-      expect(String(o.spec.url).startsWith('oci://')).toBe(o.spec.type === 'oci');
-    }
-    if (o.kind === 'OCIRepository') expect(String(o.spec.url)).toMatch(/^oci:\/\/.+/); // pattern ^oci://.*$
+    if (o.kind === 'HelmRepository') expect(String(o.spec.url).startsWith('oci://')).toBe(o.spec.type === 'oci');
   }
 }
 
 describe('GitOps chart sources', () => {
+  it('the schema check passes the site as written and refuses what the controllers refuse', async () => {
+    for (const [f, text] of Object.entries(siteFiles())) expect((await gitopsSchemaProblems(text, f)).problems, f).toEqual([]);
+    const broken = siteFiles()['flux/oci.yaml'].replace('type: oci', 'type: git').replace('url: oci://', 'url: ftp://');
+    const { problems } = await gitopsSchemaProblems(broken, 'broken');
+    expect(problems.join('\n')).toContain('HelmRepository/charts-oci');
+    expect(problems.join('\n')).toMatch(/allowed values/);
+    expect(problems.join('\n')).toMatch(/must match pattern/);
+    const app = siteFiles()['argo/web.yaml'].replace('repoURL:', 'repoUrl:');
+    expect((await gitopsSchemaProblems(app, 'app')).problems.join('\n')).toContain('required property repoURL');
+  });
+
   it('audit reports every upstream chart source as needing a rewrite; rewrite points it at the mirror; the rewritten tree audits clean', async () => {
     const dir = await writeSite('site', siteFiles());
     const before = await audit(dir, targetBoth);
@@ -254,7 +266,7 @@ describe('GitOps chart sources', () => {
     const oci = await readFile(path.join(dir, 'flux/oci.yaml'), 'utf8');
     expect(oci).toContain(`  type: oci\n  interval: 10m\n  url: oci://${mirrorPath('charts')}\n`);
     expect(oci).toContain(`  url: oci://${mirrorPath('charts/api')}\n  ref:\n    tag: 1.0.0\n`);
-    for (const t of [webText, multi, helm, oci]) checkStructure(t);
+    for (const t of [webText, multi, helm, oci]) await checkStructure(t);
     // The chart on the mirror is where `ferry map` says import puts it.
     const map = await runFerry(['map', path.join(work, 'gitops.lock.json'), '--target', targetBoth], { env: env() });
     expect(map.code, map.stderr).toBe(0);
@@ -279,8 +291,8 @@ describe('GitOps chart sources', () => {
     expect(webText).toContain(`    repoURL: ${mirrorStable()}   # upstream, for now\n    chart: web\n`);
     const helm = await readFile(path.join(dir, 'flux/helm.yaml'), 'utf8');
     expect(helm).toContain(`  url: oci://${mirrorStable()} # the vendor's repository\n  type: oci\n`);
-    checkStructure(helm);
-    checkStructure(webText);
+    await checkStructure(helm);
+    await checkStructure(webText);
     const map = await runFerry(['map', path.join(work, 'gitops.lock.json'), '--target', targetRegistry], { env: env() });
     expect(map.stdout).toContain(`${mirrorStable('/web')}:2.1.0`);
     const again = await rewrite(dir, targetRegistry);

@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
 import { serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRun, mustRunFerry, runFerry } from '../support/cli.js';
+import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -119,6 +120,10 @@ describe('newuser53: a GitOps repository moved to the mirror, its charts proved 
     // The charts' own default images are moved in the objects' values too (gitops-chart-defaults.test.ts): nothing left to warn about.
     expect(rewrote.stderr).not.toMatch(/not checked or moved|were not moved/);
     const read = (f: string) => readFile(path.join(work, 'gitops', f), 'utf8');
+    // The edited objects stay valid for their controllers (Argo CD's and Flux's published schemas).
+    const schema = await gitopsTreeProblems(path.join(work, 'gitops'));
+    expect(schema.problems).toEqual([]);
+    expect(schema.judged).toBeGreaterThan(0);
     expect(await read('apps/argo/web.yaml')).toContain(`repoURL: http://localhost:${siteCharts.port}\n`);
     expect(await read('apps/argo/api.yaml')).toContain(`repoURL: ${mirrorOf('charts')}\n`);
     expect(await read('apps/flux/sources.yaml')).toContain(`url: oci://${mirrorOf('charts/api')}\n`);

@@ -6,6 +6,7 @@ import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } fro
 import { packageChart, startStaticServer, writeHelmLayout, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { deploymentChart, lockBundleImport } from '../support/gitops-charts.js';
 import { mustRun, mustRunFerry, runFerry } from '../support/cli.js';
+import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
 
@@ -205,6 +206,10 @@ describe('newuser59: GitOps objects whose charts name images in three registries
 
   it("charts images oci://<mirror>/… --version … -f <the object's values>: every certain image names the mirror, and the mirror holds it", async () => {
     const read = (f: string) => readFile(path.join(work, 'gitops', f), 'utf8');
+    // The edited objects stay valid for their controllers (Argo CD's and Flux's published schemas).
+    const schema = await gitopsTreeProblems(path.join(work, 'gitops'));
+    expect(schema.problems).toEqual([]);
+    expect(schema.judged).toBeGreaterThan(0);
     const argoApi = (parseYaml(await read('argo/api.yaml')) as { spec: { source: { repoURL: string; helm: { values: string } } } }).spec.source;
     const flux = parseAllDocuments(await read('flux/api.yaml')).map((d) => d.toJS() as { spec: { url?: string; values?: unknown } });
     const k3s = parseYaml(await read('k3s/agent.yaml')) as { spec: { valuesContent: string; jobImage: string } };
