@@ -34,7 +34,7 @@ import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRunti
 import { ApacheDefines, caddyEnvDefaults, isCaddyfile, NginxMaps, nginxMaps, nginxPassVariable, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { webContexts, webFactsOf, type WebContext, type WebFacts } from './web-includes.js';
 import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport, type PasteBudget } from './caddy-imports.js';
-import { collectWebConfigMaps, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
+import { collectWebConfigMaps, MAX_MOUNTED_FILES, mountedKeys, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -1322,42 +1322,90 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  * The ConfigMap keys no name types that a container of the scan mounts as a web server
  * configuration file (`subPath: nginx.conf`, `items: [{key: site, path: default.conf}]`): read
  * again as that file, their findings replaced. A key two mounts type differently is read as the first.
+ * The keys one container mounts together (an `nginx.conf` and a `conf.d/app.conf` key of one
+ * ConfigMap, or of two) are one configuration: an `include` (Caddy `import`) names the keys mounted
+ * at its path (audit/web-includes.ts, over the paths the container sees), and a key joined so is read
+ * again with the maps, upstream groups and snippets the others define; what the includes stop on is listed.
  */
 function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile[], references: Reference[], settings: Setting[], notes: SkippedFile[]): void {
   if (!c.keys.length || !c.mounts.length) return;
+  const texts = new Map(files.filter((f) => f.text !== undefined).map((f) => [f.file, f.text!]));
+  const parsed = new Map<string, { docs: Document[]; lc: LineCounter } | undefined>();
+  const valueOf = (k: ConfigMapKey) => {
+    if (!parsed.has(k.file)) {
+      const text = texts.get(k.file);
+      const lc = new LineCounter();
+      const docs = text === undefined ? undefined : withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
+      parsed.set(k.file, docs === undefined ? undefined : { docs: Array.isArray(docs) ? docs : [docs], lc });
+    }
+    const got = parsed.get(k.file);
+    const node = got?.docs[k.doc]?.getIn(['data', k.key], true);
+    return got && isScalar(node) && typeof node.value === 'string' && node.range ? { node, lc: got.lc } : undefined;
+  };
+  // What is read again: a key by (file, document, key), as the file a mount types it, with what its includes join.
+  const jobs = new Map<string, { k: ConfigMapKey; path: string; by: string; web?: WebContext; legend?: string }>();
+  const id = (k: ConfigMapKey) => `${k.file}\n${k.doc}\n${k.key}`;
   const mounts = new Map<string, ConfigMapMount[]>();
-  for (const m of c.mounts) push(mounts, `${m.configMap}\n${m.key}`, m);
-  const byFile = new Map<string, Array<{ k: ConfigMapKey; m: ConfigMapMount }>>();
+  for (const m of c.mounts) if (!m.dir) push(mounts, `${m.configMap}\n${m.key}`, m);
   for (const k of c.keys) {
+    if (k.typed) continue;
     const m = mounts.get(`${k.name}\n${k.key}`)?.find((x) => x.namespace === k.namespace || !x.namespace || !k.namespace);
-    if (m) push(byFile, k.file, { k, m });
+    if (m && !jobs.has(id(k))) jobs.set(id(k), { k, path: m.path, by: m.by });
   }
-  if (!byFile.size) return;
-  const texts = new Map(files.filter((f) => byFile.has(f.file) && f.text !== undefined).map((f) => [f.file, f.text!]));
-  const read: Array<{ file: string; keyPath: string; from: number; to: number; refs: Reference[] }> = [];
-  for (const [file, list] of byFile) {
-    const text = texts.get(file);
-    if (text === undefined) continue;
-    const lc = new LineCounter();
-    const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
-    const docList = Array.isArray(docs) ? docs : [docs];
-    const done = new Set<string>();
-    const pad = { left: MAX_WEB_PAD };
-    for (const { k, m } of list) {
-      const node = docList[k.doc]?.getIn(['data', k.key], true);
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.range || done.has(`${k.doc}\n${k.key}`)) continue;
-      const type = webConfigTypeOf(m.path, node.value);
-      if (!type) continue;
-      done.add(`${k.doc}\n${k.key}`);
-      const keyPath = `data.${k.key}`;
-      const own: Reference[] = [];
-      scanWebConfigValue(file, keyPath, node, (o) => lc.linePos(o).line, type, own, settings, pad, notes);
-      const why = `${file}:${lc.linePos(node.range[0]).line} ${keyPath}: read as ${m.path.slice(0, 200)}, where the ${m.by.slice(0, 200)} mounts it`;
-      read.push({ file, keyPath, from: lc.linePos(node.range[0]).line, to: lc.linePos(node.range[1]).line, refs: own.map((r) => detachStrings({ ...r, provenance: r.provenance ? `${r.provenance} (${why})` : why })) });
+  // A ConfigMap's keys by its name (the first MAX_MOUNTED_FILES of a name), matched to a namespace once.
+  const byName = new Map<string, ConfigMapKey[]>();
+  for (const k of c.keys) if ((byName.get(k.name)?.length ?? 0) < MAX_MOUNTED_FILES) push(byName, k.name, k);
+  const matched = new Map<string, ConfigMapKey[]>();
+  const keysOf = (m: ConfigMapMount) => {
+    const key = `${m.namespace ?? ''}\n${m.configMap}`;
+    if (!matched.has(key)) matched.set(key, (byName.get(m.configMap) ?? []).filter((k) => k.namespace === m.namespace || !m.namespace || !k.namespace));
+    return matched.get(key)!;
+  };
+  for (const { by, files: mounted, cut } of mountedKeys(c.mounts, keysOf)) {
+    const first = mounted.values().next().value!;
+    if (cut) notes.push({ file: first.file, reason: `${first.file} data.${first.key.slice(0, 120)}: the ${by.slice(0, 200)} mounts more than ${MAX_MOUNTED_FILES} ConfigMap keys: those past them are not joined to its web configuration's includes (what they define is unknown there)`, unscanned: true });
+    const facts = new Map<string, WebFacts>();
+    const at = new Map<string, { k: ConfigMapKey; path: string }>();
+    for (const [p, k] of mounted) {
+      const v = valueOf(k);
+      if (!v || !webConfigTypeOf(p, v.node.value as string)) continue;
+      const rel = p.replace(/^\/+/, '');
+      const f = webFactsOf(v.node.value as string, rel);
+      at.set(rel, { k, path: p });
+      if (f) facts.set(rel, f);
+    }
+    if (at.size < 2 || !facts.size) continue;
+    const { contexts, problems } = webContexts(facts, at.keys());
+    const legend = [...at.values()].slice(0, 4).map((x) => `${x.path.slice(0, 200)} is ${x.k.file} data.${x.k.key.slice(0, 120)}`).join(', ') + (at.size > 4 ? ` and ${at.size - 4} more` : '');
+    for (const p of problems) {
+      const x = at.get(p.file);
+      if (x) notes.push({ file: x.k.file, reason: `${x.k.file} data.${x.k.key.slice(0, 120)}, mounted at ${p.reason.slice(0, 2000)} (by the ${by.slice(0, 200)}: ${legend})`, unscanned: false });
+    }
+    for (const [rel, web] of contexts) {
+      const x = at.get(rel)!;
+      const job = jobs.get(id(x.k));
+      if (job?.web) continue;
+      jobs.set(id(x.k), { k: x.k, path: x.path, by, web, legend });
     }
   }
+  if (!jobs.size) return;
+  const read: Array<{ file: string; keyPath: string; from: number; to: number; refs: Reference[] }> = [];
+  const pads = new Map<string, { left: number }>();
+  for (const { k, path: p, by, web, legend } of jobs.values()) {
+    const v = valueOf(k);
+    const type = v ? webConfigTypeOf(p, v.node.value as string) : undefined;
+    if (!v || !type) continue;
+    const pad = pads.get(k.file) ?? pads.set(k.file, { left: MAX_WEB_PAD }).get(k.file)!;
+    const keyPath = `data.${k.key}`;
+    const own: Reference[] = [];
+    // A key its name types gave its settings when its file was read: not again.
+    scanWebConfigValue(k.file, keyPath, v.node, (o) => v.lc.linePos(o).line, type, own, k.typed ? [] : settings, pad, notes, web);
+    const line = v.lc.linePos(v.node.range![0]).line;
+    const why = `${k.file}:${line} ${keyPath}: read as ${p.slice(0, 200)}, where the ${by.slice(0, 200)} mounts it${web ? `, with the ConfigMap keys mounted beside it (${legend})` : ''}`;
+    read.push({ file: k.file, keyPath, from: line, to: v.lc.linePos(v.node.range![1]).line, refs: own.map((r) => detachStrings({ ...r, provenance: r.provenance ? `${r.provenance} (${why})` : why })) });
+  }
   if (!read.length) return;
-  // The findings the value gave as YAML text, dropped in one pass.
+  // The findings the value gave as YAML text (or read alone), dropped in one pass.
   const ranges = new Map<string, Array<[number, number]>>();
   for (const x of read) push(ranges, `${x.file}\n${x.keyPath}`, [x.from, x.to] as [number, number]);
   let j = 0;
