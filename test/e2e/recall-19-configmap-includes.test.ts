@@ -26,6 +26,9 @@ const NGINX_CONF = [
 ];
 const SERVER = ['    server {', '      location /r/ {', '        proxy_pass https://$target;', '      }', '      location /b/ {', '        proxy_pass http://backend;', '      }', '    }'];
 
+/** A Deployment's nginx container, up to its volume mounts. */
+const DEPLOYMENT = ['apiVersion: apps/v1', 'kind: Deployment', 'metadata: { name: web }', 'spec:', '  template:', '    spec:', '      containers:', '        - name: nginx', '          image: nginx:1.27'];
+
 const FILES: Record<string, string> = {
   // One ConfigMap, two keys mounted with items under /etc/nginx.
   'one/web.yaml': [
@@ -38,15 +41,7 @@ const FILES: Record<string, string> = {
     '  app.conf: |', // 17
     ...SERVER, // 18-25: proxy_pass $target at 20, backend at 23
     '---',
-    'apiVersion: apps/v1',
-    'kind: Deployment',
-    'metadata: { name: web }',
-    'spec:', // 30
-    '  template:',
-    '    spec:',
-    '      containers:',
-    '        - name: nginx',
-    '          image: nginx:1.27', // 35
+    ...DEPLOYMENT, // 27-35
     '          volumeMounts:',
     '            - { name: conf, mountPath: /etc/nginx }',
     '      volumes:',
@@ -73,15 +68,7 @@ const FILES: Record<string, string> = {
     '  site.conf: |', // 21
     ...SERVER, // 22-29: $target at 24, backend at 27
     '---',
-    'apiVersion: apps/v1',
-    'kind: Deployment',
-    'metadata: { name: web }',
-    'spec:',
-    '  template:',
-    '    spec:',
-    '      containers:',
-    '        - name: nginx',
-    '          image: nginx:1.27',
+    ...DEPLOYMENT,
     '          volumeMounts:',
     '            - { name: main, mountPath: /etc/nginx/nginx.conf, subPath: nginx.conf }',
     '            - { name: sites, mountPath: /etc/nginx/conf.d }',
