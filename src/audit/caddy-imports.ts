@@ -46,6 +46,8 @@ export interface CaddyFacts {
   imports: CaddyImport[];
   /** The lines outside snippets that use the arguments of an import pasting this whole file. */
   argLines: ArgLine[];
+  /** What was left out past a bound (snippets, lines, imports), at its line: said in the audit's notes. */
+  cut: Array<{ line: number; reason: string }>;
 }
 
 const ARG_PLACEHOLDER = /\{args(?:\[(\d+)?(:)?(\d+)?\]|\.(\d+))\}/;
@@ -83,6 +85,13 @@ export function caddyFactsOf(text: string, file: string): CaddyFacts | undefined
   let depth = 0;
   let open: CaddySnippet | undefined;
   let openDepth = 0;
+  const cut: CaddyFacts['cut'] = [];
+  const said = new Set<string>();
+  const stop = (line: number, what: string, reason: string) => {
+    if (said.has(what)) return;
+    said.add(what);
+    cut.push({ line, reason });
+  };
   text.split('\n').forEach((raw, i) => {
     const tokens = caddyTokens(raw);
     if (!tokens.length) return;
@@ -91,12 +100,18 @@ export function caddyFactsOf(text: string, file: string): CaddyFacts | undefined
     if (snippet !== undefined) {
       open = { file, line: n, argLines: [] };
       if (!snippets.has(snippet) && snippets.size < MAX_CADDY_SNIPPETS) snippets.set(snippet, open);
+      else if (!snippets.has(snippet)) stop(n, 'snippets', `Caddy snippet (${snippet.slice(0, 120)}): more than ${MAX_CADDY_SNIPPETS} snippets in this file, this one and those after it not read (an import of them pastes nothing here: what they name is unknown)`);
       openDepth = depth;
     } else if (ARG_PLACEHOLDER.test(raw)) {
       const list = open ? open.argLines : argLines;
       if (list.length < MAX_SNIPPET_LINES) list.push({ line: n, text: raw });
+      else stop(n, `lines ${open ? open.line : 0}`, `Caddy ${open ? `snippet at line ${open.line}` : 'file'}: more than ${MAX_SNIPPET_LINES} lines using the import's arguments, this one and those after it not pasted (what they name is unknown)`);
     }
-    if (tokens[0] === 'import' && tokens.length > 1 && imports.length < MAX_CADDY_IMPORTS) imports.push({ line: n, pattern: tokens[1], args: tokens.slice(2, 2 + MAX_IMPORT_ARGS), ...(open ? { inSnippet: true } : {}) });
+    if (tokens[0] === 'import' && tokens.length > 1) {
+      if (imports.length < MAX_CADDY_IMPORTS) imports.push({ line: n, pattern: tokens[1], args: tokens.slice(2, 2 + MAX_IMPORT_ARGS), ...(open ? { inSnippet: true } : {}) });
+      else stop(n, 'imports', `Caddy import ${tokens[1].slice(0, 120)}: more than ${MAX_CADDY_IMPORTS} import lines in this file, this one and those after it not followed (what they paste is unknown)`);
+      if (tokens.length > 2 + MAX_IMPORT_ARGS) stop(n, `args ${n}`, `Caddy import ${tokens[1].slice(0, 120)}: more than ${MAX_IMPORT_ARGS} arguments, those past them not filled in`);
+    }
     for (const t of tokens) {
       if (t === '{') depth++;
       else if (t === '}' && depth > 0) {
@@ -106,7 +121,7 @@ export function caddyFactsOf(text: string, file: string): CaddyFacts | undefined
     }
   });
   if (!snippets.size && !imports.length && !argLines.length) return undefined;
-  return { snippets, imports, argLines };
+  return { snippets, imports, argLines, cut };
 }
 
 /**
@@ -115,46 +130,87 @@ export function caddyFactsOf(text: string, file: string): CaddyFacts | undefined
  * line would grow past the bound.
  */
 export function fillArgs(raw: string, args: readonly string[]): string | undefined {
+  const got = fillArgsWhy(raw, args);
+  return typeof got === 'string' ? got : undefined;
+}
+
+/** fillArgs, or why the line is not filled in (Caddy's refusal, or a bound). */
+function fillArgsWhy(raw: string, args: readonly string[]): string | { why: string } {
   let bad = false;
+  let long = false;
   const re = new RegExp(ARG_PLACEHOLDER.source, 'g');
   const line = raw.replace(re, (_w, from: string | undefined, colon: string | undefined, to: string | undefined, dot: string | undefined) => {
     if (dot !== undefined || (from !== undefined && colon === undefined)) {
       const a = args[Number(dot ?? from)];
-      if (a === undefined || a.length > MAX_ARG) bad = true;
+      if (a === undefined) bad = true;
+      else if (a.length > MAX_ARG) long = true;
       return a ?? '';
     }
     const part = args.slice(from === undefined ? 0 : Number(from), to === undefined ? undefined : Number(to));
-    if (part.some((a) => a.length > MAX_ARG)) bad = true;
+    if (part.some((a) => a.length > MAX_ARG)) long = true;
     return part.join(' ');
   });
-  return bad || line.length > 64 * 1024 ? undefined : line;
+  if (bad) return { why: 'names an argument the import does not give (Caddy refuses it)' };
+  if (long || line.length > MAX_FILLED) return { why: `filled in, an argument longer than ${MAX_ARG} characters or a line longer than ${MAX_FILLED}: not read` };
+  return line;
 }
+
+/** A line filled in is at most this long. */
+const MAX_FILLED = 64 * 1024;
 
 /** Snippets pasting snippets are followed this deep (each level may paste a snippet twice: 2^8 pastes at most, under the pasted-characters budget). */
 const MAX_IMPORT_NESTING = 8;
+
+/** The characters left to paste for one file, and where what the reader stops on is said (a cycle, a bound). */
+export interface PasteBudget {
+  left: number;
+  stop?: (reason: string) => void;
+  /** The budget's end was said (once a file). */
+  spent?: boolean;
+}
 
 /**
  * How an import line pastes lines that use its arguments: each line filled in, with where it is, in
  * words. A pasted line that imports a snippet in turn (`import inner {args[0]}`) pastes that
  * snippet with its arguments filled in, as Caddy expands it, at most MAX_IMPORT_NESTING deep; a
  * snippet importing itself, directly or through others, is a cycle Caddy refuses: not followed.
+ * Each thing not followed (a cycle, the nesting, the budget, the lines) is told to `budget.stop`.
  */
-export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string, CaddySnippet>, files: ReadonlyArray<{ file: string; argLines: readonly ArgLine[] }>, budget: { left: number }, chain: readonly string[] = []): Array<{ line: string; from: string }> {
+export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string, CaddySnippet>, files: ReadonlyArray<{ file: string; argLines: readonly ArgLine[] }>, budget: PasteBudget, chain: readonly string[] = []): Array<{ line: string; from: string }> {
   const out: Array<{ line: string; from: string }> = [];
   const snippet = snippets.get(imp.pattern);
   const sources = snippet ? [{ what: `snippet (${imp.pattern}) at ${snippet.file}:${snippet.line}`, file: snippet.file, argLines: snippet.argLines }] : files.map((f) => ({ what: `file ${f.file}`, file: f.file, argLines: f.argLines }));
+  const said = `import ${imp.pattern.slice(0, 120)}${chain.length ? ` (pasted by ${chain.map((c) => c.slice(0, 60)).join(' → ')})` : ''}`;
   for (const s of sources)
     for (const l of s.argLines) {
-      if (budget.left <= 0) return out;
-      const filled = fillArgs(l.text, imp.args);
-      if (filled === undefined || out.length >= MAX_SNIPPET_LINES) continue;
+      if (budget.left <= 0) {
+        if (!budget.spent) budget.stop?.(`${said}: more than ${MAX_PASTED_CHARS} characters of pasted lines read for this file: the ${s.what} line ${s.file}:${l.line} and the lines after it are not read (what they name is unknown here)`);
+        budget.spent = true;
+        return out;
+      }
+      if (out.length >= MAX_SNIPPET_LINES) {
+        budget.stop?.(`${said}: more than ${MAX_SNIPPET_LINES} pasted lines, the ${s.what} line ${s.file}:${l.line} and those after it not read (what they name is unknown here)`);
+        return out;
+      }
+      const filled = fillArgsWhy(l.text, imp.args);
+      if (typeof filled !== 'string') {
+        budget.stop?.(`${said}: the ${s.what} line ${s.file}:${l.line} ${filled.why}`);
+        continue;
+      }
       budget.left -= filled.length;
       const from = `${s.what}, line ${s.file}:${l.line} ${l.text.trim().slice(0, 120)}`;
       const tokens = caddyTokens(filled);
       if (tokens[0] === 'import' && tokens.length > 1 && snippets.has(tokens[1])) {
-        // An import is no destination itself: what it pastes is (a cycle or nesting past the bound: nothing).
+        // An import is no destination itself: what it pastes is (a cycle or nesting past the bound: nothing, said).
         const inner = tokens[1];
-        if (inner === imp.pattern || chain.includes(inner) || chain.length + 1 >= MAX_IMPORT_NESTING) continue;
+        if (inner === imp.pattern || chain.includes(inner)) {
+          budget.stop?.(`${said}: the ${s.what} line ${s.file}:${l.line} imports snippet (${inner.slice(0, 120)}) again while it is being pasted (${[...chain, imp.pattern, inner].map((c) => c.slice(0, 60)).join(' → ')}): an import cycle Caddy refuses, not followed`);
+          continue;
+        }
+        if (chain.length + 1 >= MAX_IMPORT_NESTING) {
+          budget.stop?.(`${said}: the ${s.what} line ${s.file}:${l.line} imports snippet (${inner.slice(0, 120)}) nested more than ${MAX_IMPORT_NESTING} deep: not followed (what it names is unknown here)`);
+          continue;
+        }
         const nested = importedArgLines({ line: imp.line, pattern: inner, args: tokens.slice(2, 2 + MAX_IMPORT_ARGS) }, snippets, [], budget, [...chain, imp.pattern]);
         for (const x of nested) if (out.length < MAX_SNIPPET_LINES) out.push({ line: x.line, from: `${x.from}, pasted by ${from}` });
         continue;

@@ -178,11 +178,12 @@ const HUB_KEYS = ['hub', 'registry'];
  * custom resource's `image: nginx` is Docker Hub's, read elsewhere). `over`: images past the bound,
  * `beyond`: the bare names past it (not joined, no images of their own either).
  */
-export function joinedImages<N>(root: unknown, tree: JoinTree<N>, opts: JoinScope = {}): { images: JoinedImage<N>[]; over: boolean; beyond: N[] } {
+export function joinedImages<N>(root: unknown, tree: JoinTree<N>, opts: JoinScope = {}): { images: JoinedImage<N>[]; over: boolean; beyond: N[]; stopped?: JoinStop } {
   const images: JoinedImage<N>[] = [];
   const beyond: N[] = [];
   let over = false;
   let maps = 0;
+  let stopped: JoinStop | undefined;
   const pick = (chain: unknown[], keys: string[]) => {
     let present: { map: unknown; key: string } | undefined;
     for (const m of [...chain].reverse()) {
@@ -197,7 +198,8 @@ export function joinedImages<N>(root: unknown, tree: JoinTree<N>, opts: JoinScop
   };
   const pathOf = new Map<unknown, string[]>(opts.outer ? [[opts.outer.map, opts.outer.path]] : []);
   const visit = (map: unknown, chain: unknown[], at: string[], outerGlobal: unknown) => {
-    if (++maps > MAX_JOIN_MAPS || chain.length > MAX_JOIN_DEPTH) return;
+    if (++maps > MAX_JOIN_MAPS) return void (stopped ??= { map, path: at, why: `more than ${MAX_JOIN_MAPS} maps in this tree: the names from ${clipPath(at)} on are not joined to a hub (an image they name this way is unknown here)` });
+    if (chain.length > MAX_JOIN_DEPTH) return void (stopped ??= { map, path: at, why: `${clipPath(at)} is nested more than ${MAX_JOIN_DEPTH} maps deep: the names below it are not joined to a hub (an image they name this way is unknown here)` });
     pathOf.set(map, at);
     const here = [...chain, map];
     // The `global` of the nearest map holding one: the top's, or one below it that a chart lifts to
@@ -247,7 +249,20 @@ export function joinedImages<N>(root: unknown, tree: JoinTree<N>, opts: JoinScop
     for (const [k, child] of tree.children(map)) if (tree.isMap(child)) visit(child, here, [...at, k], global);
   };
   if (tree.isMap(root)) visit(root, [], opts.rootPath ?? [], undefined);
-  return { images, over, beyond };
+  return { images, over, beyond, ...(stopped ? { stopped } : {}) };
+}
+
+/** A key path in a note: at most 200 characters, its end kept. */
+const clipPath = (at: readonly string[]): string => {
+  const p = at.join('.') || '(top level)';
+  return p.length > 200 ? `…${p.slice(-200)}` : p;
+};
+
+/** Where joinedImages stopped (the first map past a bound) and why, in words. */
+export interface JoinStop {
+  map: unknown;
+  path: string[];
+  why: string;
 }
 
 /** joinedImages over a parsed YAML (or JSON) document's nodes: a number keeps its written text (`tag: 1.20`). */

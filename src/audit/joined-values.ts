@@ -1,6 +1,6 @@
 import type { Node } from 'yaml';
 import { joinedImages, MAX_JOINED_IMAGES, YAML_JOIN_TREE, type JoinScope } from './handed-images.js';
-import type { Reference } from './scan.js';
+import type { Reference, SkippedFile } from './scan.js';
 
 /** A list of containers (`containers[0]`, `extraContainers[1]`, `initContainers[0]`): its `image: busybox` is pulled as written, never joined to a hub. */
 const CONTAINER_ITEM = /containers\[\d+\]$/i;
@@ -15,8 +15,10 @@ const CONTAINER_ITEM = /containers\[\d+\]$/i;
  * HelmRelease's `spec.values`, an Application's `helm.valuesObject`); `scope.skip`: key paths of
  * names read another way (an operator's). Bounded as joinedImages is.
  */
-export function joinValuesImages(file: string, root: unknown, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number, scope: JoinScope & { skip?: ReadonlySet<string> } = {}): void {
+export function joinValuesImages(file: string, root: unknown, refs: Reference[], before: number, lineOf: (n: Node | null | undefined) => number, scope: JoinScope & { skip?: ReadonlySet<string> } = {}, notes?: SkippedFile[]): void {
   const found = joinedImages(root, YAML_JOIN_TREE, scope);
+  // Where the walk stopped (nesting, maps) is said at that map's line, as an include's bound is: the names below it are unknown.
+  if (found.stopped) notes?.push({ file, reason: `${file}:${lineOf(found.stopped.map as Node)}: ${found.stopped.why}`, unscanned: true });
   const images = found.images.filter((j) => !j.namePath.some((k) => CONTAINER_ITEM.test(k)) && !scope.skip?.has(j.namePath.join('.')));
   if (!images.length) return;
   const replaced = new Set<string>();

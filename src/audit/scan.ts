@@ -33,8 +33,8 @@ import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
 import { ApacheDefines, caddyEnvDefaults, isCaddyfile, NginxMaps, nginxMaps, nginxPassVariable, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { webContexts, webFactsOf, type WebContext, type WebFacts } from './web-includes.js';
-import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport } from './caddy-imports.js';
-import { collectWebConfigMaps, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
+import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport, type PasteBudget } from './caddy-imports.js';
+import { collectWebConfigMaps, MAX_MOUNTED_FILES, mountedKeys, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
@@ -560,7 +560,7 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected, webCm?: WebConfigCollected): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected, webCm?: WebConfigCollected, notes?: SkippedFile[]): string | undefined {
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -729,7 +729,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (typeof node.value !== 'string') return;
       // A ConfigMap's `nginx.conf`, `Caddyfile`, `httpd.conf`: read as that file, at the ConfigMap's lines (audit/web-configmaps.ts).
       const webType = docKind === 'ConfigMap' && keyPath.startsWith('data.') && node.range ? webConfigTypeOf(keyPath.slice(5), v) : undefined;
-      if (webType) return void scanWebConfigValue(file, keyPath, node, reading.lineAt, webType, refs, settings, webPad);
+      if (webType) return void scanWebConfigValue(file, keyPath, node, reading.lineAt, webType, refs, settings, webPad, notes);
       // `apiVersion: helm.toolkit.fluxcd.io/v2` names an API group, not a host anything connects to.
       if (/(^|\.)apiVersion$/.test(keyPath) && /^[a-z0-9.-]+\/v\d+(?:(?:alpha|beta)\d+)?$/.test(v)) return;
       // A field defined to hold an API group, label key, finalizer, controller or driver name (audit/qualified-names.ts).
@@ -851,7 +851,7 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
         const start = refs.length;
         visit(d.contents, keyPath);
         // The values' bare image names joined to the hub and tag around them, as in a values file (audit/joined-values.ts).
-        if (/\b(?:hub|registry)["']?\s*:/.test(node.value as string)) joinValuesImages(file, d.contents, refs, start, lineOf, { rootPath: keyPath.split('.') });
+        if (/\b(?:hub|registry)["']?\s*:/.test(node.value as string)) joinValuesImages(file, d.contents, refs, start, lineOf, { rootPath: keyPath.split('.') }, notes);
       }
     } finally {
       reading = outer;
@@ -883,8 +883,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
     visit(doc.contents, '');
     // A values file's bare `image:` names joined to the `hub`/`registry` and `tag` around them (audit/joined-values.ts).
     if (substitutedBy !== 'compose' && !ci && /\b(?:hub|registry)["']?\s*:/.test(doc.range ? text.slice(doc.range[0], doc.range[2]) : text)) {
-      if (!(typeof kind === 'string' && typeof apiVersion === 'string')) joinValuesImages(file, doc.contents, refs, before, lineOf);
-      else joinObjectValues(file, doc, kind, refs, before, lineOf);
+      if (!(typeof kind === 'string' && typeof apiVersion === 'string')) joinValuesImages(file, doc.contents, refs, before, lineOf, {}, notes);
+      else joinObjectValues(file, doc, kind, refs, before, lineOf, notes);
     }
     if (path.posix.basename(file) === 'registries.yaml') registriesYamlMirrors(file, doc, refs, lineOf);
     operatorImages(file, doc, kind, refs, before, lineOf);
@@ -953,14 +953,14 @@ function registriesYamlMirrors(file: string, doc: Document, refs: Reference[], l
  * values' `global` (istioctl sets global.hub from them); the names istioctl composes from
  * `spec.hub` are the operator rule's (operatorImages), not read again.
  */
-function joinObjectValues(file: string, doc: Document, kind: unknown, refs: Reference[], before: number, lineOf: (n: YamlNode | null | undefined) => number): void {
+function joinObjectValues(file: string, doc: Document, kind: unknown, refs: Reference[], before: number, lineOf: (n: YamlNode | null | undefined) => number, notes?: SkippedFile[]): void {
   const roots = inlineValuesOf(doc.contents);
   if (!roots.length) return;
   const spec = isMap(doc.contents) ? doc.contents.get('spec', true) : undefined;
   const istio = kind === 'IstioOperator' && isMap(spec);
   const skip = new Set<string>();
   if (istio && isOperatorKind(kind)) for (const c of composedImagesOf(doc.toJSON())) for (const f of c.nameFields) skip.add(f.join('.'));
-  for (const r of roots) joinValuesImages(file, r.node, refs, before, lineOf, { rootPath: r.path, ...(istio ? { outer: { map: spec, path: ['spec'] } } : {}), skip });
+  for (const r of roots) joinValuesImages(file, r.node, refs, before, lineOf, { rootPath: r.path, ...(istio ? { outer: { map: spec, path: ['spec'] } } : {}), skip }, notes);
 }
 
 /**
@@ -1186,11 +1186,14 @@ export function bareImageLine(raw: string): boolean {
   return hash >= 1 && lastLineStart(rest) <= hash;
 }
 
+/** At most this many notes of what a reader stopped on are listed for one text (a crafted file may hold thousands). */
+const MAX_TEXT_NOTES = 64;
+
 /**
  * Plain text, line by line. `yamlLines`: the lines of a YAML file that does not parse (a Helm
  * template): an `image:` key there is a container's image field, a bare name (`busybox`) too.
  */
-function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false, web?: WebContext, as?: WebConfigType): void {
+function scanText(file: string, text: string, refs: Reference[], settings: Setting[], yamlLines = false, web?: WebContext, as?: WebConfigType, notes?: SkippedFile[]): void {
   const froms = DOCKERFILE_NAME.test(file) ? dockerfileFroms(text) : undefined;
   // Label and annotation keys, API groups and the fields holding such names are no hosts (audit/qualified-names.ts).
   const names = new YamlLineKeys();
@@ -1208,13 +1211,22 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
   // An import inside a snippet is pasted where the snippet is imported (importedArgLines), not at its own line.
   const caddyImports = new Map((caddyFacts?.imports ?? []).flatMap((x) => (x.inSnippet ? [] : [[x.line, x] as const])));
   const snippets = new Map([...(web?.caddy?.snippets ?? []), ...(caddyFacts?.snippets ?? [])]);
-  const pasted = { left: MAX_PASTED_CHARS };
+  // What the Caddy reader stops on (a cycle, a bound) is a note at its line, as an include's bound is (web-includes.ts).
+  let noted = 0;
+  const note = (n: number, reason: string) => {
+    if (!notes || ++noted > MAX_TEXT_NOTES + 1) return;
+    notes.push({ file, reason: noted > MAX_TEXT_NOTES ? `${file}:${n}: more than ${MAX_TEXT_NOTES} places in this file where the reader stopped: this one and those after it not listed (what they name is unknown here)` : `${file}:${n}: ${reason}`, unscanned: true });
+  };
+  for (const c of caddyFacts?.cut ?? []) note(c.line, c.reason);
+  let at = 0;
+  const pasted: PasteBudget = { left: MAX_PASTED_CHARS, stop: (reason) => note(at, reason) };
   const before = refs.length;
   text.split('\n').forEach((raw, i) => {
     // An empty line names nothing (and a ConfigMap's web configuration is read after up to MAX_WEB_PAD of them).
     if (!raw) return;
     const n = i + 1;
     const imp = caddyImports.get(n);
+    at = n;
     if (imp && caddyImportRefs(file, n, raw, imp, importedArgLines(imp, snippets, snippets.has(imp.pattern) ? [] : (web?.caddy?.files.get(n) ?? []), pasted), refs)) return;
     // Apache's `${NAME}` with `Define NAME value` above it (or in a file included above): the line read as httpd reads it.
     const defined = defines?.fill(raw, file, n) ?? (caddy ? caddyEnvDefaults(raw, file, n) : undefined);
@@ -1280,7 +1292,7 @@ function scanText(file: string, text: string, refs: Reference[], settings: Setti
  * any other string, whose lines are not the file's, at the value's first line, its notes naming
  * the line in the value).
  */
-function scanWebConfigValue(file: string, keyPath: string, node: Scalar, lineAt: (o: number) => number, type: WebConfigType, refs: Reference[], settings: Setting[], pad: { left: number }): void {
+function scanWebConfigValue(file: string, keyPath: string, node: Scalar, lineAt: (o: number) => number, type: WebConfigType, refs: Reference[], settings: Setting[], pad: { left: number }, notes?: SkippedFile[], web?: WebContext): void {
   const v = node.value as string;
   const line = lineAt(node.range![0]);
   // The blank lines put in front are bounded for one file (thousands of such keys deep in a big file would be quadratic): past it, read as a string.
@@ -1289,8 +1301,10 @@ function scanWebConfigValue(file: string, keyPath: string, node: Scalar, lineAt:
   const own: Reference[] = [];
   const found: Setting[] = [];
   // The value's lines numbered as the file's: its first line follows the block's header line.
-  if (literal) scanText(file, '\n'.repeat(line) + v, own, found, false, undefined, type);
-  else scanText(`${file} ${keyPath}`, v, own, found, false, undefined, type);
+  const stops: SkippedFile[] = [];
+  if (literal) scanText(file, '\n'.repeat(line) + v, own, found, false, web, type, stops);
+  else scanText(`${file} ${keyPath}`, v, own, found, false, web, type, stops);
+  for (const x of stops) notes?.push({ ...x, file });
   for (const r of own) refs.push({ ...r, file, keyPath, ...(literal ? {} : { line }) });
   for (const x of found) settings.push({ ...x, file, ...(literal ? {} : { line }) });
 }
@@ -1308,42 +1322,90 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
  * The ConfigMap keys no name types that a container of the scan mounts as a web server
  * configuration file (`subPath: nginx.conf`, `items: [{key: site, path: default.conf}]`): read
  * again as that file, their findings replaced. A key two mounts type differently is read as the first.
+ * The keys one container mounts together (an `nginx.conf` and a `conf.d/app.conf` key of one
+ * ConfigMap, or of two) are one configuration: an `include` (Caddy `import`) names the keys mounted
+ * at its path (audit/web-includes.ts, over the paths the container sees), and a key joined so is read
+ * again with the maps, upstream groups and snippets the others define; what the includes stop on is listed.
  */
-function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile[], references: Reference[], settings: Setting[]): void {
+function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile[], references: Reference[], settings: Setting[], notes: SkippedFile[]): void {
   if (!c.keys.length || !c.mounts.length) return;
+  const texts = new Map(files.filter((f) => f.text !== undefined).map((f) => [f.file, f.text!]));
+  const parsed = new Map<string, { docs: Document[]; lc: LineCounter } | undefined>();
+  const valueOf = (k: ConfigMapKey) => {
+    if (!parsed.has(k.file)) {
+      const text = texts.get(k.file);
+      const lc = new LineCounter();
+      const docs = text === undefined ? undefined : withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
+      parsed.set(k.file, docs === undefined ? undefined : { docs: Array.isArray(docs) ? docs : [docs], lc });
+    }
+    const got = parsed.get(k.file);
+    const node = got?.docs[k.doc]?.getIn(['data', k.key], true);
+    return got && isScalar(node) && typeof node.value === 'string' && node.range ? { node, lc: got.lc } : undefined;
+  };
+  // What is read again: a key by (file, document, key), as the file a mount types it, with what its includes join.
+  const jobs = new Map<string, { k: ConfigMapKey; path: string; by: string; web?: WebContext; legend?: string }>();
+  const id = (k: ConfigMapKey) => `${k.file}\n${k.doc}\n${k.key}`;
   const mounts = new Map<string, ConfigMapMount[]>();
-  for (const m of c.mounts) push(mounts, `${m.configMap}\n${m.key}`, m);
-  const byFile = new Map<string, Array<{ k: ConfigMapKey; m: ConfigMapMount }>>();
+  for (const m of c.mounts) if (!m.dir) push(mounts, `${m.configMap}\n${m.key}`, m);
   for (const k of c.keys) {
+    if (k.typed) continue;
     const m = mounts.get(`${k.name}\n${k.key}`)?.find((x) => x.namespace === k.namespace || !x.namespace || !k.namespace);
-    if (m) push(byFile, k.file, { k, m });
+    if (m && !jobs.has(id(k))) jobs.set(id(k), { k, path: m.path, by: m.by });
   }
-  if (!byFile.size) return;
-  const texts = new Map(files.filter((f) => byFile.has(f.file) && f.text !== undefined).map((f) => [f.file, f.text!]));
-  const read: Array<{ file: string; keyPath: string; from: number; to: number; refs: Reference[] }> = [];
-  for (const [file, list] of byFile) {
-    const text = texts.get(file);
-    if (text === undefined) continue;
-    const lc = new LineCounter();
-    const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
-    const docList = Array.isArray(docs) ? docs : [docs];
-    const done = new Set<string>();
-    const pad = { left: MAX_WEB_PAD };
-    for (const { k, m } of list) {
-      const node = docList[k.doc]?.getIn(['data', k.key], true);
-      if (!isScalar(node) || typeof node.value !== 'string' || !node.range || done.has(`${k.doc}\n${k.key}`)) continue;
-      const type = webConfigTypeOf(m.path, node.value);
-      if (!type) continue;
-      done.add(`${k.doc}\n${k.key}`);
-      const keyPath = `data.${k.key}`;
-      const own: Reference[] = [];
-      scanWebConfigValue(file, keyPath, node, (o) => lc.linePos(o).line, type, own, settings, pad);
-      const why = `${file}:${lc.linePos(node.range[0]).line} ${keyPath}: read as ${m.path.slice(0, 200)}, where the ${m.by.slice(0, 200)} mounts it`;
-      read.push({ file, keyPath, from: lc.linePos(node.range[0]).line, to: lc.linePos(node.range[1]).line, refs: own.map((r) => detachStrings({ ...r, provenance: r.provenance ? `${r.provenance} (${why})` : why })) });
+  // A ConfigMap's keys by its name (the first MAX_MOUNTED_FILES of a name), matched to a namespace once.
+  const byName = new Map<string, ConfigMapKey[]>();
+  for (const k of c.keys) if ((byName.get(k.name)?.length ?? 0) < MAX_MOUNTED_FILES) push(byName, k.name, k);
+  const matched = new Map<string, ConfigMapKey[]>();
+  const keysOf = (m: ConfigMapMount) => {
+    const key = `${m.namespace ?? ''}\n${m.configMap}`;
+    if (!matched.has(key)) matched.set(key, (byName.get(m.configMap) ?? []).filter((k) => k.namespace === m.namespace || !m.namespace || !k.namespace));
+    return matched.get(key)!;
+  };
+  for (const { by, files: mounted, cut } of mountedKeys(c.mounts, keysOf)) {
+    const first = mounted.values().next().value!;
+    if (cut) notes.push({ file: first.file, reason: `${first.file} data.${first.key.slice(0, 120)}: the ${by.slice(0, 200)} mounts more than ${MAX_MOUNTED_FILES} ConfigMap keys: those past them are not joined to its web configuration's includes (what they define is unknown there)`, unscanned: true });
+    const facts = new Map<string, WebFacts>();
+    const at = new Map<string, { k: ConfigMapKey; path: string }>();
+    for (const [p, k] of mounted) {
+      const v = valueOf(k);
+      if (!v || !webConfigTypeOf(p, v.node.value as string)) continue;
+      const rel = p.replace(/^\/+/, '');
+      const f = webFactsOf(v.node.value as string, rel);
+      at.set(rel, { k, path: p });
+      if (f) facts.set(rel, f);
+    }
+    if (at.size < 2 || !facts.size) continue;
+    const { contexts, problems } = webContexts(facts, at.keys());
+    const legend = [...at.values()].slice(0, 4).map((x) => `${x.path.slice(0, 200)} is ${x.k.file} data.${x.k.key.slice(0, 120)}`).join(', ') + (at.size > 4 ? ` and ${at.size - 4} more` : '');
+    for (const p of problems) {
+      const x = at.get(p.file);
+      if (x) notes.push({ file: x.k.file, reason: `${x.k.file} data.${x.k.key.slice(0, 120)}, mounted at ${p.reason.slice(0, 2000)} (by the ${by.slice(0, 200)}: ${legend})`, unscanned: false });
+    }
+    for (const [rel, web] of contexts) {
+      const x = at.get(rel)!;
+      const job = jobs.get(id(x.k));
+      if (job?.web) continue;
+      jobs.set(id(x.k), { k: x.k, path: x.path, by, web, legend });
     }
   }
+  if (!jobs.size) return;
+  const read: Array<{ file: string; keyPath: string; from: number; to: number; refs: Reference[] }> = [];
+  const pads = new Map<string, { left: number }>();
+  for (const { k, path: p, by, web, legend } of jobs.values()) {
+    const v = valueOf(k);
+    const type = v ? webConfigTypeOf(p, v.node.value as string) : undefined;
+    if (!v || !type) continue;
+    const pad = pads.get(k.file) ?? pads.set(k.file, { left: MAX_WEB_PAD }).get(k.file)!;
+    const keyPath = `data.${k.key}`;
+    const own: Reference[] = [];
+    // A key its name types gave its settings when its file was read: not again.
+    scanWebConfigValue(k.file, keyPath, v.node, (o) => v.lc.linePos(o).line, type, own, k.typed ? [] : settings, pad, notes, web);
+    const line = v.lc.linePos(v.node.range![0]).line;
+    const why = `${k.file}:${line} ${keyPath}: read as ${p.slice(0, 200)}, where the ${by.slice(0, 200)} mounts it${web ? `, with the ConfigMap keys mounted beside it (${legend})` : ''}`;
+    read.push({ file: k.file, keyPath, from: line, to: v.lc.linePos(v.node.range![1]).line, refs: own.map((r) => detachStrings({ ...r, provenance: r.provenance ? `${r.provenance} (${why})` : why })) });
+  }
   if (!read.length) return;
-  // The findings the value gave as YAML text, dropped in one pass.
+  // The findings the value gave as YAML text (or read alone), dropped in one pass.
   const ranges = new Map<string, Array<[number, number]>>();
   for (const x of read) push(ranges, `${x.file}\n${x.keyPath}`, [x.from, x.to] as [number, number]);
   let j = 0;
@@ -1376,11 +1438,11 @@ function caddyImportRefs(file: string, n: number, raw: string, imp: CaddyImport,
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected, webCm?: WebConfigCollected): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected, webCm?: WebConfigCollected, notes?: SkippedFile[]): string | undefined {
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm);
+      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm, notes);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
@@ -1403,7 +1465,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
         scanText(rel, q.rest, refs, settings);
       } else {
         const before = refs.length;
-        scanText(rel, text, refs, settings, false, web);
+        scanText(rel, text, refs, settings, false, web, undefined, notes);
         markNtpServers(rel, text, refs, before);
         grafanaIniFile(rel, text, refs);
       }
@@ -1881,7 +1943,7 @@ function pushDistinct(refs: readonly Reference[], references: Reference[]): void
  * replaced. Each read under the bound of any scanned file; the include problems (a cycle, too deep)
  * listed, not unscanned.
  */
-async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], cwd: string, out: { references: Reference[]; settings: Setting[] }, opts: ScanOptions): Promise<SkippedFile[]> {
+async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], cwd: string, out: { references: Reference[]; settings: Setting[]; notes: SkippedFile[] }, opts: ScanOptions): Promise<SkippedFile[]> {
   const { contexts, problems } = webContexts(facts, scanned);
   const skipped: SkippedFile[] = problems.map((p) => ({ ...p, unscanned: false }));
   if (!contexts.size) return skipped;
@@ -1895,7 +1957,7 @@ async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: rea
     }
     const refs: Reference[] = [];
     const found: Setting[] = [];
-    scanFileText(rel, 'text', buf.toString('utf8'), refs, found, undefined, undefined, undefined, undefined, undefined, undefined, web);
+    scanFileText(rel, 'text', buf.toString('utf8'), refs, found, undefined, undefined, undefined, undefined, undefined, undefined, web, undefined, undefined, out.notes);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
     pushDistinct(refs, out.references);
   }
@@ -1935,6 +1997,8 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const webCm: WebConfigCollected = { keys: [], mounts: [] };
   const webFacts = new Map<string, WebFacts>();
   const plainTexts: string[] = [];
+  // What a reader stopped on inside a file it read (a Caddy import cycle, a paste or nesting bound): listed, failing --fail-on.
+  const notes: SkippedFile[] = [];
   for (const abs of unique) {
     const rel = relOf(abs);
     const limit = Math.min(MAX_BYTES, budget);
@@ -1970,7 +2034,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
     noteTextParsed(buf.length);
     const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
     if (facts) webFacts.set(rel, detachStrings(facts, 6));
@@ -1986,9 +2050,16 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   }
   // A web server configuration over several files (nginx include, Apache Include): each file joined to
   // others is read again with what they define (audit/web-includes.ts).
-  skipped.push(...(await rescanIncluded(webFacts, plainTexts, cwd, { references, settings }, opts)));
+  skipped.push(...(await rescanIncluded(webFacts, plainTexts, cwd, { references, settings, notes }, opts)));
   // ConfigMap keys a container mounts as nginx.conf, a Caddyfile…: read as that file (audit/web-configmaps.ts).
-  applyWebConfigMounts(webCm, files, references, settings);
+  applyWebConfigMounts(webCm, files, references, settings, notes);
+  // A file read twice (again with its includes' definitions) says each stop once.
+  const noted = new Set<string>();
+  for (const x of notes) {
+    if (noted.has(x.reason)) continue;
+    noted.add(x.reason);
+    skipped.push(detachStrings(x));
+  }
   // The project environment of each Compose file first: it fills in the env_file names with variables.
   const dotenvs = new ComposeEnvs(files);
   const runs = await composeRuns(files, new Set(unique.map(relOf)), cwd, dotenvs);

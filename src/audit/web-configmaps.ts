@@ -35,6 +35,8 @@ export interface ConfigMapKey {
   namespace?: string;
   name: string;
   key: string;
+  /** The key's name types it (`nginx.conf`): read as such already, kept to join the includes of the keys mounted with it. */
+  typed?: boolean;
 }
 
 /** What a scan collects for ConfigMap keys read as the files containers mount them as. */
@@ -54,8 +56,8 @@ export function collectWebConfigMaps(c: WebConfigCollected, file: string, index:
     const name = str(meta.name);
     if (!name) return;
     for (const [key, v] of Object.entries(json.data)) {
-      if (typeof v !== 'string' || !v.includes('\n') || webConfigTypeOf(key, v) || c.keys.length >= MAX_WEB_CONFIG_KEYS) continue;
-      c.keys.push({ file, doc: index, ...(str(meta.namespace) ? { namespace: str(meta.namespace) } : {}), name, key });
+      if (typeof v !== 'string' || !v.includes('\n') || c.keys.length >= MAX_WEB_CONFIG_KEYS) continue;
+      c.keys.push({ file, doc: index, ...(str(meta.namespace) ? { namespace: str(meta.namespace) } : {}), name, key, ...(webConfigTypeOf(key, v) ? { typed: true } : {}) });
     }
     return;
   }
@@ -70,6 +72,8 @@ export interface ConfigMapMount {
   path: string;
   /** The workload and container mounting it, in words. */
   by: string;
+  /** The whole ConfigMap mounted as a directory at `path` (no `items`): each key a file under it. */
+  dir?: boolean;
 }
 
 type Obj = Record<string, unknown>;
@@ -115,10 +119,49 @@ export function webConfigMounts(obj: unknown): ConfigMapMount[] {
           const sub = str((m as Obj).subPath);
           const files = sub ? [{ key: vol.items ? vol.items.find((it) => it.path === sub)?.key : sub, path: mountPath }] : (vol.items ?? []).map((it) => ({ key: it.key, path: `${mountPath}/${it.path}` }));
           for (const f of files) if (f.key && webConfigTypeOf(f.path) && out.length < MAX_MOUNTS) out.push({ ...(namespace ? { namespace } : {}), configMap: vol.name, key: f.key, path: f.path, by });
+          // Every key a file under the mount path: those whose names type them may include each other.
+          if (!sub && !vol.items && mountPath && out.length < MAX_MOUNTS) out.push({ ...(namespace ? { namespace } : {}), configMap: vol.name, key: '', path: mountPath, by, dir: true });
         }
       }
     }
   };
   visit(obj, 0);
+  return out;
+}
+
+/** At most this many ConfigMap keys one container mounts are joined by their includes (a real pod mounts a handful). */
+export const MAX_MOUNTED_FILES = 1024;
+
+/**
+ * The ConfigMap keys each container of the scan mounts, by the path it sees them at: a `subPath`
+ * or `items[]` mount is that key at its path, a whole ConfigMap mounted as a directory each of its
+ * keys under it (kubelet's projection). `keysOf` gives a ConfigMap's keys by its name and namespace.
+ * Only containers mounting two keys or more (an include may join them). Bounded: MAX_MOUNTED_FILES a container.
+ */
+export function mountedKeys(mounts: readonly ConfigMapMount[], keysOf: (m: ConfigMapMount) => readonly ConfigMapKey[]): Array<{ by: string; files: Map<string, ConfigMapKey>; cut: boolean }> {
+  const byContainer = new Map<string, ConfigMapMount[]>();
+  for (const m of mounts) {
+    const k = `${m.namespace ?? ''}\n${m.by}`;
+    const list = byContainer.get(k);
+    if (list) list.push(m);
+    else byContainer.set(k, [m]);
+  }
+  const out: Array<{ by: string; files: Map<string, ConfigMapKey>; cut: boolean }> = [];
+  for (const list of byContainer.values()) {
+    const files = new Map<string, ConfigMapKey>();
+    let cut = false;
+    for (const m of list) {
+      const keys = keysOf(m);
+      for (const k of m.dir ? keys : keys.filter((x) => x.key === m.key)) {
+        if (files.size >= MAX_MOUNTED_FILES) {
+          cut = true;
+          break;
+        }
+        // The kubelet stacks mounts: a later one at the same path wins.
+        files.set(m.dir ? `${m.path}/${k.key}` : m.path, k);
+      }
+    }
+    if (files.size > 1) out.push({ by: list[0].by, files, cut });
+  }
   return out;
 }
