@@ -18,7 +18,7 @@ export type PublicKeys = OpenPGP.Key[];
 
 const ARMOR = /-----BEGIN PGP /;
 
-function isArmored(bytes: Uint8Array): boolean {
+export function isArmored(bytes: Uint8Array): boolean {
   return ARMOR.test(Buffer.from(bytes.subarray(0, 4096)).toString('latin1'));
 }
 
