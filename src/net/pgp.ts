@@ -18,7 +18,7 @@ export type PublicKeys = OpenPGP.Key[];
 
 const ARMOR = /-----BEGIN PGP /;
 
-function isArmored(bytes: Uint8Array): boolean {
+export function isArmored(bytes: Uint8Array): boolean {
   return ARMOR.test(Buffer.from(bytes.subarray(0, 4096)).toString('latin1'));
 }
 
@@ -48,6 +48,20 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
 
 export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
   return (await pgp()).readKeys({ armoredKeys: text });
+}
+
+/**
+ * The public key of `fingerprint` among `keys`, armored, without the certifications others made
+ * on its user IDs (a keyring's copy of a vendor key may carry hundreds): what a record of the
+ * signer needs to verify its signatures again, a few KB.
+ */
+export async function minimalPublicKey(keys: PublicKeys, fingerprint: string): Promise<string> {
+  const key = keys.find((k) => k.getFingerprint().toUpperCase() === fingerprint);
+  if (!key) throw new FerryError('VERIFY', `key ${fingerprint} is not among the given keys`);
+  // A copy (a PublicKey's toPublic() is itself): the caller's key stays whole.
+  const pub = await (await pgp()).readKey({ binaryKey: key.toPublic().write() });
+  for (const u of pub.users) u.otherCertifications = [];
+  return pub.armor();
 }
 
 /** The primary key that owns the key ID (a subkey may have signed). */

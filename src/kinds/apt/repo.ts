@@ -3,7 +3,7 @@ import { createGunzip } from 'node:zlib';
 import { PassThrough, pipeline, Readable, Transform } from 'node:stream';
 import { FerryError, isFerryError } from '../../errors.js';
 import { discard, headerValue, type HttpClient } from '../../net/http.js';
-import { clearSignedText, isClearSigned, MAX_CLOCK_SKEW_MS, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
+import { clearSignedText, isArmored, isClearSigned, MAX_CLOCK_SKEW_MS, verifyClearSigned, verifyDetached, type PublicKeys } from '../../net/pgp.js';
 import type { OciDescriptor } from '../../oci/media-types.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
@@ -84,6 +84,12 @@ export async function fetchVerifiedRelease(
     text = v.text;
     signedBy = v.signer;
     files.push(await keep(store, at('InRelease'), inRelease));
+  }
+  if (release && releaseGpg && text === undefined && !isArmored(releaseGpg)) {
+    // apt 2.6's gpgv method refuses a binary detached signature outright, and then the Release as unsigned.
+    throw new FerryError('VERIFY', `${label}: ${repoUrl(base, at('Release.gpg'))} is a binary (unarmored) OpenPGP signature and there is no InRelease: apt refuses it ("Detached signature file … is in unsupported binary format") and then the repository as not signed`, {
+      hint: 'Ask the vendor to publish an InRelease or an armored Release.gpg (`gpg --armor --detach-sign`); a mirror of this suite would fail `apt-get update` on every client.',
+    });
   }
   if (release && releaseGpg) {
     let signer: string | undefined;

@@ -8,6 +8,8 @@ import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore, indexUrlOf } from './repo-http.js';
 import { httpChartArtifact, ociRepoRef } from './repo-oci.js';
+import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
+import { redactUrl } from '../../net/http.js';
 import { trimTrailing } from '../../ui/escape.js';
 
 export function chartFetchPlan(entry: ChartLock): FetchPlan {
@@ -65,6 +67,7 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
     const stored = await ctx.store.putBytes(manifest);
     top = { mediaType: MT.ociManifest, digest: stored.digest, size: stored.size };
   }
+  if (entry.provenance) await reverifyStored(entry, ctx);
   top.artifactType = MT.helmConfig;
   top.annotations = {
     [ANNOTATION.refName]: chartOciReference(entry.repo, entry.name, entry.version),
@@ -73,4 +76,17 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
     [ANNOTATION.title]: `${entry.name}-${entry.version}.tgz`,
   };
   return [top];
+}
+
+/**
+ * A chart whose lock records a verified provenance: verified again with the recorded key before
+ * it joins a bundle (the lock may have been edited since, or the cache altered).
+ */
+async function reverifyStored(entry: ChartLock, ctx: KindContext): Promise<void> {
+  const label = `chart ${entry.name} ${entry.version} (${redactUrl(entry.repo)})`;
+  const prov = entry.oci ? entry.oci.layers.find((l) => l.mediaType === MT.helmProv) : entry.prov;
+  if (!prov) throw new FerryError('VERIFY', `${label}: the lock records a verified provenance, but pins no provenance file`, { hint: 'Run `ferry lock` again.' });
+  const bytes = await readProvenanceBlob({ readBlob: (d) => ctx.store.readBytes(d) }, prov, label);
+  const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);
+  await reverifyChartProvenance(entry.provenance, bytes, { label, name: chart.metadata.name, version: chart.metadata.version, archiveDigest: entry.digest });
 }

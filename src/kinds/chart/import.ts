@@ -20,6 +20,7 @@ import { layoutNeeds, stageArtifactForLayout, writeArtifactToLayout } from '../l
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import { loadChartStream, type ChartMetadata } from './load.js';
 import { httpChartArtifact } from './repo-oci.js';
+import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
@@ -370,7 +371,8 @@ export async function unlockedChartTop(top: OciDescriptor, entries: readonly unk
   if ('why' in found) return found.why;
   const label = `chart ${clipName(found.name)}`;
   const manifests = found.locked.map((e) => digestIn((e.oci as { manifest?: unknown } | undefined)?.manifest)).filter((d): d is string => d !== undefined);
-  if (manifests.includes(top.digest)) return undefined;
+  const byManifest = found.locked.find((e) => digestIn((e.oci as { manifest?: unknown } | undefined)?.manifest) === top.digest);
+  if (byManifest) return byManifest.provenance === undefined ? undefined : provenanceProblem(byManifest, await readOrSkip(() => readChartArtifact(top, source)), source, label);
   const archives = found.locked.filter((e) => e.oci === undefined && typeof e.digest === 'string');
   if (!archives.length) return `${label}: index.json points it at ${top.digest}, the bundle's lock pins ${manifests.join(', ') || 'no manifest'}`;
   const a = await readOrSkip(() => readChartArtifact(top, source));
@@ -384,7 +386,25 @@ export async function unlockedChartTop(top: OciDescriptor, entries: readonly unk
     return undefined;
   });
   if (!why.includes(undefined)) return `${label}: ${why[0]}`;
-  return madeFromArchive(a, source, label);
+  return (await madeFromArchive(a, source, label)) ?? provenanceProblem(archives[why.indexOf(undefined)], a, source, label);
+}
+
+/**
+ * A chart whose lock entry records a verified provenance (its manifest entry gave keys:): the
+ * bundle's provenance verified again, offline, with the key the lock records (the bundle
+ * signature covers the lock, so the key as well), for the bundle's archive, name and version.
+ */
+async function provenanceProblem(entry: Record<string, unknown>, a: ChartArtifact | undefined, source: BlobSource, label: string): Promise<string | undefined> {
+  if (entry.provenance === undefined || !a) return undefined; // an artifact that cannot be read: validateChartImport names it
+  if (!a.prov) return `${label}: the bundle's lock records its provenance as verified, but the bundle carries no provenance for it`;
+  try {
+    const prov = await readProvenanceBlob(source, a.prov, label);
+    await reverifyChartProvenance(entry.provenance, prov, { label, name: a.meta.name, version: a.meta.version, archiveDigest: a.chart.digest });
+    return undefined;
+  } catch (err) {
+    if (err instanceof FerryError) return err.message;
+    throw err;
+  }
 }
 
 /**

@@ -45,7 +45,7 @@ export const chartKind = {
   manifestShape: listField('charts', ChartSpecSchema),
   lockShape: listField('charts', ChartLockSchema),
   expandVars: true,
-  referencedFiles: (spec) => spec.values ?? [],
+  referencedFiles: (spec) => [...(spec.values ?? []), ...(spec.keys ?? [])],
   upstreamHosts(spec) {
     const host = hostOfUrl(spec.repo);
     if (!host) return [];

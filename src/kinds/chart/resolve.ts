@@ -19,6 +19,8 @@ import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type
 import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
+import { missingProvenance, provenanceFileName, readProvenanceBlob, recordProvenance, verifyChartProvenance, type ChartProvenance } from './provenance.js';
+import { readPublicKeys } from '../../net/pgp.js';
 import type { ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { INJECTOR_WARNING } from './discover/injector.js';
@@ -210,10 +212,11 @@ async function readValues(files: string[], dir: string) {
   return out;
 }
 
-function toLock(l: LocatedChart, images: string[], possible: string[], dependencyOf?: string[]): ChartLock {
+function toLock(l: LocatedChart, images: string[], possible: string[], dependencyOf?: string[], provenance?: ChartProvenance): ChartLock {
   const e: ChartLock = { name: l.name, repo: l.repo, version: l.version, requested: l.requested, source: l.source, digest: l.digest, size: l.size, images };
   if (l.url) e.url = l.url;
   if (l.prov) e.prov = l.prov;
+  if (provenance) e.provenance = provenance;
   if (l.oci) e.oci = l.oci;
   if (dependencyOf?.length) e.dependencyOf = dependencyOf;
   if (possible.length) e.possibleImages = possible;
@@ -222,8 +225,11 @@ function toLock(l: LocatedChart, images: string[], possible: string[], dependenc
 
 /** One manifest chart: the chart, its non-vendored dependencies, and the images it deploys. */
 export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<ResolvedChart> {
+  const keys = spec.keys?.length ? readPublicKeys(spec.keys, ctx.manifestDir, `chart ${spec.name} (keys:)`) : undefined;
+  keys?.catch(() => undefined); // awaited below, after the download
   const located = await locateChart(spec, ctx, { ownLine: false });
   const chart = await loadChartFromStore(located, ctx);
+  const provenance = keys ? await verifyLocatedProvenance(located, chart.metadata, await keys, ctx) : undefined;
   const deps = await attachDependencies(chart, located, ctx);
   const mode = spec.images ?? 'discover';
   // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are a class of their own.
@@ -270,7 +276,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     const found = new Set(atPaths);
     possible = possible.filter((r) => !found.has(r));
   }
-  const top = toLock(located, images, possible);
+  const top = toLock(located, images, possible, undefined, provenance);
   if (tests.length) top.testImages = tests;
   if (onlyAtPaths.length) {
     top.imagePathImages = onlyAtPaths;
@@ -284,6 +290,19 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
   return { entries, discovery };
+}
+
+/**
+ * The provenance of a chart whose entry gives keys: (`helm pull --verify --keyring`): there, signed
+ * by one of the keys, for the chart the archive's Chart.yaml names, with the archive's sha256.
+ */
+async function verifyLocatedProvenance(located: LocatedChart, metadata: { name: string; version: string }, keys: Awaited<ReturnType<typeof readPublicKeys>>, ctx: Pick<KindContext, 'store'>): Promise<ChartProvenance> {
+  const label = `chart ${located.name} ${located.version} (${redactUrl(located.repo)})`;
+  if (!located.prov) throw missingProvenance(label, located.url ? `${located.url}.prov` : `${trimTrailing(located.repo, '/')}/${located.name}:${located.version} (no layer of media type ${MT.helmProv})`);
+  const prov = await readProvenanceBlob({ readBlob: (d) => ctx.store.readBytes(d) }, located.prov, label);
+  const file = provenanceFileName(metadata.name, metadata.version, located.url);
+  const signer = await verifyChartProvenance(prov, keys, { label, name: metadata.name, version: metadata.version, archiveDigest: located.digest, file });
+  return recordProvenance(signer, keys, file, label);
 }
 
 /** The images a chart entry's `imagePaths` select in its render with the manifest's values (readImagePaths), each with the paths that found it; its warnings said. */
@@ -357,6 +376,7 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
       prev.imagePathSources = Object.fromEntries([...by].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     }
     if (prev.imageValues || e.imageValues) prev.imageValues = mergeImageValues(prev.imageValues ?? {}, e.imageValues ?? {});
+    if (e.provenance && !prev.provenance) prev.provenance = e.provenance;
     if (prev.dependencyOf && !e.dependencyOf) delete prev.dependencyOf;
     else if (prev.dependencyOf && e.dependencyOf) prev.dependencyOf = [...new Set([...prev.dependencyOf, ...e.dependencyOf])].sort();
   }

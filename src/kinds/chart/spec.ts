@@ -9,6 +9,11 @@ export const ChartSpecSchema = z
       .describe('HTTP repository (serving index.yaml) or oci://registry/path.'),
     version: z.string().min(1).describe('Exact version, or a semver range (the newest match wins).'),
     values: z.array(z.string()).optional().describe('Values files you deploy with, relative to the manifest.'),
+    keys: z
+      .array(z.string().min(1))
+      .min(1, 'keys must list at least one OpenPGP public key file (or drop keys: to carry the chart unverified)')
+      .optional()
+      .describe("OpenPGP public keys (armored or binary keyring files, as `helm --keyring` takes; relative to the manifest) that sign the chart's provenance: given, `lock` requires the chart's .prov (OCI: its provenance layer), signed by one of them and naming the archive's sha256, as `helm pull --verify` does, and records the signer; the chart's non-vendored dependencies are not held to it."),
     kubeVersion: z
       .string()
       .regex(/^v?\d+\.\d+(\.\d+)?$/, 'kubeVersion must be v<major>.<minor>[.<patch>], e.g. v1.34.0')
