@@ -207,6 +207,21 @@ export const CheckSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.kind === 'text' ? !c.pattern : !c.key) ctx.addIssue({ code: 'custom', message: c.kind === 'text' ? 'a text check needs pattern' : `${c.kind === 'env' ? 'an' : 'a'} ${c.kind} check needs key` });
+    // A field the check's kind never reads would be ignored without a word, and the audit would
+    // report a verdict the manifest did not ask for (`present: false` on a text check: "unmet,
+    // not found", where the writer meant "met when absent").
+    const unread = c.kind === 'text' ? (['key', 'equals', 'notEquals', 'present'] as const) : (['pattern'] as const);
+    for (const field of unread) {
+      if (c[field] === undefined) continue;
+      ctx.addIssue({
+        code: 'custom',
+        path: [field],
+        message:
+          c.kind === 'text'
+            ? `a text check does not read ${field}: it is met when pattern is found in a scanned file, and there is no "must not appear" form; check the setting that turns the feature on (a values, env or config check with equals, notEquals or present: false), or make the mitigation an exception`
+            : `${c.kind === 'env' ? 'an' : 'a'} ${c.kind} check does not read pattern (only a text check does); use equals, notEquals or present on key`,
+      });
+    }
   });
 
 export const ConnectionSchema = z
