@@ -1,21 +1,21 @@
 import path from 'node:path';
-import { Document, isMap, isScalar, isSeq, parse as parseYaml, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { Document, isAlias, isMap, isScalar, isSeq, parse as parseYaml, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { FerryError } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { findRenderedImages, renderOptions, userValues, type UserValues } from '../kinds/chart/discover.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { LoadedChart } from '../kinds/chart/load.js';
-import { renderChart } from '../kinds/chart/render/index.js';
+import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
 import { byNamespace, fluxValuesFilesChart, gitopsReleaseValues, helmChartValues, kustomizeValues, loadLockedChart, lockedChartFor, MAX_GITOPS_RENDERS, NotRendered, type ChartArchives } from '../audit/charts.js';
 import { chartSourcesOf, helmChartObjectOf, type ChartSource } from '../audit/chart-sources.js';
 import { gitopsReleasesOf, valuesSourceOf, type GitOpsRelease, type ValuesSource } from '../audit/gitops-releases.js';
 import { kustomizeChartDir, kustomizeHelmChartsOf, type KustomizeHelmChart } from '../audit/kustomize-helm.js';
 import { isKustomizationFile } from '../audit/kustomize.js';
 import { MAX_VALUES_SOURCE_BYTES, redactUrlsIn, type ScannedHelmChart } from '../audit/scan.js';
-import { chartOverride, parseValuesPath, proveByRendering, type RewriteChartOptions } from './chart.js';
+import { chartOverride, imagePathImagesLeft, parseValuesPath, proveByRendering, type RewriteChartOptions } from './chart.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, lineIndex, type Replacement, type TextEdit } from './edits.js';
-import { mapGet, pairKey, renderScalar, tryParseYamlDocuments } from './yaml-text.js';
+import { isMergePair, mapGet, pairKey, renderScalar, tryParseYamlDocuments } from './yaml-text.js';
 import { lstatSync } from 'node:fs';
 
 /**
@@ -86,7 +86,8 @@ class View {
     const text = this.texts.get(file)!;
     const got = this.parsed.get(file);
     if (got && got.text === text) return got.docs;
-    const docs = tryParseYamlDocuments(text) ?? [];
+    // `<<` read as a merge key, as kubectl, Argo CD, Flux and Helm read the objects (go-yaml).
+    const docs = tryParseYamlDocuments(text, { merge: true }) ?? [];
     this.parsed.set(file, { text, docs });
     return docs;
   }
@@ -148,6 +149,10 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
       continue;
     }
     const chartName = `chart ${looked.entry.name} ${looked.entry.version}`;
+    // The images only the chart entry's imagePaths found: no values key is known to set them (rewrite/chart.ts says each, as `rewrite chart` does).
+    const pathsLeft = (chart: LoadedChart, proven?: readonly RenderedDocument[]) => {
+      for (const w of imagePathImagesLeft(chart, ctx, proven)) result.warnings.push(redactUrlsIn(`${at}: ${chartName}: ${w}`));
+    };
     if (++done > MAX_GITOPS_RENDERS) {
       keep(`not rendered: one rewrite renders at most ${MAX_GITOPS_RENDERS} charts' objects (rewrite fewer files at once)`);
       continue;
@@ -163,6 +168,7 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
       for (const n of [...(looked.notes ?? []), ...prepared.notes, ...(notes ?? [])]) result.warnings.push(redactUrlsIn(`${at}: ${n}`));
       if (unknown.length) {
         keep(`${chartName} is rendered with values ferry cannot read here (${unknown.join('; ')})`);
+        pathsLeft(chart);
         continue;
       }
       const users = asUsers(values);
@@ -170,28 +176,35 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
       const made = chartOverride(chart, ctx, users, label, users.map((u) => u.text ?? ''), looked.render);
       if (!made.discovery.rendered) {
         keep(`${chartName} does not render with the object's values${made.discovery.renderError ? ` (${made.discovery.renderError})` : ''}, so no override can be proven`);
+        pathsLeft(chart);
         continue;
       }
       proveByRendering(chart, ctx, users, made.override, made.setBy, label, made.replacements, made.unmapped, looked.render);
       const left = made.unmapped.map((u) => `${u.ref} (${u.where ?? u.file}: ${u.reason})`);
+      let proven: readonly RenderedDocument[] | undefined;
       if (Object.keys(made.override).length) {
         const placed = looked.place(made.override);
         if (typeof placed === 'string') {
           keep(`${chartName}: the override cannot be merged into the object (${placed})`);
+          pathsLeft(chart);
           continue;
         }
         const next = new Map(view.texts);
         for (const [file, edits] of placed) next.set(file, applyTextEdits(next.get(file)!, edits));
         // Read back: the object as rewritten, rendered as its controller renders it.
         const again = look(unit, { ...env, view: new View(next) });
-        const still = again?.entry ? upstream(chart, await again.values(chart), again.render, ctx, new Set(made.unmapped.map((u) => u.ref))) : ['the object could not be read back'];
-        if (still.length) {
-          keep(`${chartName}: with the override merged into ${looked.into} the controller would still run ${still.join(', ')} from upstream (another values layer wins over it)`);
+        const back = again?.entry ? upstream(chart, await again.values(chart), again.render, ctx, new Set(made.unmapped.map((u) => u.ref))) : { still: ['the object could not be read back'], docs: undefined };
+        if (back.still.length) {
+          keep(`${chartName}: with the override merged into ${looked.into} the controller would still run ${back.still.join(', ')} from upstream (another values layer wins over it)`);
+          pathsLeft(chart);
           continue;
         }
+        proven = back.docs;
         for (const [file, text] of next) view.texts.set(file, text);
         for (const r of made.replacements) result.replacements.push({ file: looked.file, line: looked.line, kind: r.kind, old: r.old, new: r.new, where: `${looked.object} ${looked.into}.${r.where} (${chartName}: ${r.file}${r.line ? `:${r.line}` : ''})` });
       }
+      if (!proven && looked.entry.imagePathImages?.length) proven = renderChart(chart, renderOptions({ ...looked.render, values: users })).documents;
+      pathsLeft(chart, proven);
       if (left.length) keep(`${chartName} runs ${left.length === 1 ? 'an image' : `${left.length} images`} ferry could not point at the mirror: ${left.join('; ')}`, `left upstream in the object${made.replacements.length ? ' (the chart\'s other images were moved)' : ''}`);
     } catch (err) {
       if (err instanceof NotRendered || err instanceof FerryError) keep(`${chartName} not rendered: ${err.message}`);
@@ -206,12 +219,12 @@ function asUsers(values: Values): UserValues[] {
   return values.map((v) => userValues(typeof v.data === 'string' ? v.data : JSON.stringify(v.data), v.name));
 }
 
-/** Carried images the render certainly runs that are still upstream (not among `known`, the images already said to be left). */
-function upstream(chart: LoadedChart, got: { values: Values; unknown: string[] }, render: RenderPick, ctx: RewriteContext, known: ReadonlySet<string>): string[] {
+/** Carried images the render certainly runs that are still upstream (not among `known`, the images already said to be left), and the render. */
+function upstream(chart: LoadedChart, got: { values: Values; unknown: string[] }, render: RenderPick, ctx: RewriteContext, known: ReadonlySet<string>): { still: string[]; docs: RenderedDocument[] } {
   const docs = renderChart(chart, renderOptions({ ...render, values: asUsers(got.values) })).documents;
   const out = new Set<string>();
   for (const f of findRenderedImages(docs)) if (f.certainty !== 'possible' && !known.has(f.ref) && ctx.lookupImage(f.ref).status === 'mapped') out.add(f.ref);
-  return [...out];
+  return { still: [...out], docs };
 }
 
 interface LookEnv {
@@ -267,7 +280,17 @@ function look(unit: Unit, env: LookEnv): Looked | undefined {
     line: lineOfNode(view, unit.file, spec),
     entry,
     noChart: entry ? undefined : `the lock does not carry the chart ${h.source.chart ?? h.source.url} it installs`,
-    values: async () => ({ values: helmChartValues(scanned, config), unknown: [] }),
+    values: async () => ({
+      values: helmChartValues(scanned, config),
+      unknown: [
+        ...valuesDoubts(
+          [doc, cfgDoc].flatMap((d, i) => {
+            const named = i ? `${cfgObj?.object ?? 'HelmChartConfig'} spec` : `${h.object} spec`;
+            return d ? ['values', 'valuesContent'].map((k): ValuesNode => [mapGet(mapGet(d.contents, 'spec'), k), `${named}.${k}`, d]) : [];
+          }),
+        ),
+      ],
+    }),
     render: { set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default' },
     into: 'spec.valuesContent',
     place: (override) => {
@@ -275,21 +298,21 @@ function look(unit: Unit, env: LookEnv): Looked | undefined {
       const cfgValues = config ? plainValues(helmChartValues(config, undefined)) : {};
       const [own, theirs] = splitBy(override, cfgValues);
       const out = new Map<string, TextEdit[]>();
-      const parts: Array<[Record<string, unknown>, string, unknown]> = [[own, unit.file, spec]];
-      if (Object.keys(theirs).length) parts.push([theirs, cfgAt!.file, mapGet(cfgDoc!.contents, 'spec')]);
-      for (const [part, file, s] of parts) {
+      const parts: Array<[Record<string, unknown>, string, unknown, Document]> = [[own, unit.file, spec, doc]];
+      if (Object.keys(theirs).length) parts.push([theirs, cfgAt!.file, mapGet(cfgDoc!.contents, 'spec'), cfgDoc!]);
+      for (const [part, file, s, d] of parts) {
         if (!Object.keys(part).length) continue;
         if (!isMap(s)) return 'no spec map';
         const edits: TextEdit[] = [];
         const values = mapGet(s, 'values');
         const content = mapGet(s, 'valuesContent');
         const problem = isMap(values)
-          ? mergeIntoMap(values, part, text(file), edits)
+          ? mergeIntoMap(values, part, text(file), edits, d)
           : isScalar(content) && typeof content.value === 'string'
             ? mergeIntoString(s, 'valuesContent', content, part, text(file), edits)
             : content !== undefined
               ? 'spec.valuesContent is no string'
-              : mergeIntoMap(s, { valuesContent: new BlockText(blockYaml(part)) }, text(file), edits);
+              : mergeIntoMap(s, { valuesContent: new BlockText(blockYaml(part)) }, text(file), edits, d);
         if (problem) return problem;
         out.set(file, [...(out.get(file) ?? []), ...edits]);
       }
@@ -334,11 +357,15 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
     values: async (chart: LoadedChart) => {
       const got = gitopsReleaseValues(g, chart, entry!, where, { valuesSources: env.valuesSources, valuesSourcesDropped: env.dropped });
       if (g.templated) got.unknown.push('ApplicationSet values with {{…}} are filled in per generated Application');
+      const at = g.tool === 'Flux' ? ['spec'] : helmPath;
+      // Argo CD reads valuesObject when it is a map, else values.
+      const keys = g.tool === 'Flux' ? ['values'] : isMap(get(nodeAt(doc.contents, at), 'valuesObject')) ? ['valuesObject'] : ['values'];
+      got.unknown.push(...valuesDoubts(keys.map((k) => [get(nodeAt(doc.contents, at), k), `${g.tool === 'Flux' ? 'spec' : g.valuesAt}.${k}`, doc])));
       return got;
     },
   };
   if (g.tool === 'Flux') {
-    return { ...base, into: 'spec.values', place: (override) => edited(file, (edits) => (isMap(mapGet(doc.contents, 'spec')) ? mergeIntoMap(mapGet(doc.contents, 'spec') as YAMLMap, { values: override }, text, edits) : 'no spec map')) };
+    return { ...base, into: 'spec.values', place: (override) => edited(file, (edits) => (isMap(mapGet(doc.contents, 'spec')) ? mergeIntoMap(mapGet(doc.contents, 'spec') as YAMLMap, { values: override }, text, edits, doc) : 'no spec map')) };
   }
   const helm = nodeAt(doc.contents, helmPath);
   const object = get(helm, 'valuesObject');
@@ -351,14 +378,14 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
       edited(file, (edits) => {
         if (helm === undefined) {
           const src = nodeAt(doc.contents, helmPath.slice(0, -1));
-          return isMap(src) ? mergeIntoMap(src, { helm: { valuesObject: override } }, text, edits) : 'no source map';
+          return isMap(src) ? mergeIntoMap(src, { helm: { valuesObject: override } }, text, edits, doc) : 'no source map';
         }
         if (!isMap(helm)) return `${g.valuesAt} is no map`;
-        if (isMap(object)) return mergeIntoMap(object, override, text, edits);
-        if (isMap(values)) return mergeIntoMap(values, override, text, edits);
+        if (isMap(object)) return mergeIntoMap(object, override, text, edits, doc);
+        if (isMap(values)) return mergeIntoMap(values, override, text, edits, doc);
         if (isScalar(values) && typeof values.value === 'string') return mergeIntoString(helm, 'values', values, override, text, edits);
         if (values !== undefined && !(isScalar(values) && values.value === null)) return `${g.valuesAt}.values is neither a map nor a string`;
-        return mergeIntoMap(helm, { valuesObject: override }, text, edits);
+        return mergeIntoMap(helm, { valuesObject: override }, text, edits, doc);
       }),
   };
 }
@@ -379,14 +406,26 @@ function lookKustomize(c: KustomizeHelmChart, env: LookEnv): Looked | undefined 
     line: c.line,
     entry,
     noChart: entry ? undefined : `the lock does not carry the chart ${c.name} ${c.version ?? ''} it inflates`,
-    values: async () => ({ values: await kustomizeValues(c, kdir, where), unknown: [] }),
+    values: async () => {
+      // valuesInline as kustomize reads it (sigs.k8s.io/yaml: `<<` a merge key), from this rewrite's own reading of the file.
+      const doc = view.docs(c.file)[0];
+      const inline = nodeAt(doc?.contents, ['helmCharts', c.index, 'valuesInline']);
+      const unknown = valuesDoubts([[inline, `helmCharts[${c.index}].valuesInline`, doc]]);
+      let valuesInline = c.valuesInline;
+      try {
+        if (isMap(inline)) valuesInline = inline.toJS(doc, { maxAliasCount: 100 }) as Record<string, unknown>;
+      } catch (err) {
+        unknown.push(`helmCharts[${c.index}].valuesInline not read (${err instanceof Error ? err.message : String(err)})`);
+      }
+      return { values: await kustomizeValues({ ...c, valuesInline }, kdir, where), unknown };
+    },
     render: { releaseName: c.releaseName, namespace: c.namespace, apiVersions: c.apiVersions, kubeVersion: c.kubeVersion },
     into: 'valuesInline',
     place: (override) =>
       edited(c.file, (edits) => {
         const docs = view.docs(c.file);
         const item = nodeAt(docs[0]?.contents, ['helmCharts', c.index]);
-        return isMap(item) ? mergeIntoMap(item, { valuesInline: override }, view.texts.get(c.file)!, edits) : 'no helmCharts entry map';
+        return isMap(item) ? mergeIntoMap(item, { valuesInline: override }, view.texts.get(c.file)!, edits, docs[0]) : 'no helmCharts entry map';
       }),
   };
 }
@@ -412,7 +451,7 @@ function plainValues(values: Values): Record<string, unknown> {
     let data: unknown = v.data;
     if (typeof data === 'string') {
       try {
-        data = parseYaml(data);
+        data = parseYaml(data, { merge: true });
       } catch {
         data = undefined;
       }
@@ -476,20 +515,115 @@ function pairText(key: string, v: unknown, indent: number, eol: string): string 
   return `${pad}${k}: ${scalarValue(v)}`;
 }
 
+/** A values node (a map, or a values string), its name, and the document it is in. */
+type ValuesNode = [unknown, string, Document | undefined];
+
+/** Nodes one look at merge keys reads at most, and how deep merge sources are followed (a crafted object can nest or alias without end). */
+const MAX_MERGE_NODES = 100_000;
+const MAX_MERGE_DEPTH = 64;
+const MAX_DOUBTS = 5;
+
+/** The maps a merge key's value names (`*base`, `[*a, *b]`, an inline map), aliases resolved. */
+function mergeSources(value: unknown, doc: Document | undefined): YAMLMap[] {
+  const resolve = (n: unknown) => (isAlias(n) ? (doc ? n.resolve(doc) : undefined) : n);
+  const v = resolve(value);
+  const list = isSeq(v) ? v.items.map(resolve) : [v];
+  return list.filter((m): m is YAMLMap => isMap(m));
+}
+
+/** The keys a merge key's value puts into its map: its sources' own keys and what their merge keys put in. */
+function keysMergedBy(value: unknown, doc: Document | undefined, seen = new Set<unknown>(), depth = 0): Set<string> {
+  const out = new Set<string>();
+  if (depth > MAX_MERGE_DEPTH) return out;
+  for (const src of mergeSources(value, doc)) {
+    if (seen.has(src) || seen.size >= MAX_MERGE_NODES) continue;
+    seen.add(src);
+    for (const q of src.items) {
+      if (isMergePair(q)) for (const k of keysMergedBy(q.value, doc, seen, depth + 1)) out.add(k);
+      else if (pairKey(q) !== undefined) out.add(pairKey(q)!);
+    }
+  }
+  return out;
+}
+
+/**
+ * Where the Go YAML readers the controllers use disagree on a values map with merge keys (`<<`),
+ * so what the controller reads is unknown: a key written before a `<<` that sets it too (go-yaml
+ * v2, which kubectl, Argo CD and Helm read with through sigs.k8s.io/yaml, lets the merged value
+ * win; go-yaml v3, kustomize's reader, and the YAML merge rule keep the key), and two `<<` keys
+ * in one map (go-yaml v3 refuses a key written twice). A values string is read as YAML of its own.
+ * Each node comes with its name and the document it is in (for its aliases). Bounded: MAX_MERGE_NODES nodes.
+ */
+function valuesDoubts(nodes: ValuesNode[]): string[] {
+  const out: string[] = [];
+  for (const [node, name, nodeDoc] of nodes) {
+    let root = node;
+    let doc = nodeDoc;
+    if (isScalar(root) && typeof root.value === 'string') {
+      if (!root.value.includes('<<')) continue;
+      checkConfigYamlDensity(root.value, name, 'the values text');
+      const inner = tryParseYamlDocuments(root.value, { merge: true });
+      root = inner?.[0]?.contents;
+      doc = inner?.[0];
+    }
+    const seen = new Set<unknown>();
+    const stack: Array<[unknown, string]> = [[root, '']];
+    while (stack.length) {
+      const [raw, at] = stack.pop()!;
+      const n = isAlias(raw) ? (doc ? raw.resolve(doc) : undefined) : raw;
+      if (!(isMap(n) || isSeq(n)) || seen.has(n)) continue;
+      if (seen.size >= MAX_MERGE_NODES) {
+        out.push(`${name}: more than ${MAX_MERGE_NODES} YAML nodes, so its merge keys (<<) were not all read`);
+        break;
+      }
+      seen.add(n);
+      if (isSeq(n)) {
+        n.items.forEach((x, i) => stack.push([x, `${at}[${i}]`]));
+        continue;
+      }
+      const merges = n.items.flatMap((p, i) => (isMergePair(p) ? [i] : []));
+      const where = `${name}${at}`;
+      // Helm's values reader in ferry (kinds/chart/values.ts) merges `<<: *alias` and `<<: [*a, *b]` in a values string, not an inline map.
+      if (isScalar(node) && merges.some((i) => isMap(n.items[i].value))) out.push(`${where}: a YAML merge key (<<) with a map written in place, which ferry does not merge in a values string; write the map with an anchor and merge its alias (<<: *name)`);
+      if (merges.length > 1) out.push(`${where}: two YAML merge keys (<<) in one map: go-yaml v2 (kubectl, Argo CD, Helm) merges them in turn, go-yaml v3 (kustomize) refuses the map, so what the controller reads is unknown; write one << with a list (<<: [*a, *b])`);
+      else if (merges.length) {
+        const merged = keysMergedBy(n.items[merges[0]].value, doc);
+        for (const p of n.items.slice(0, merges[0])) {
+          const k = pairKey(p);
+          if (k !== undefined && merged.has(k)) out.push(`${where}: ${k} is written before a YAML merge key (<<) that sets it too: go-yaml v2 (kubectl, Argo CD, Helm) lets the merged value win, go-yaml v3 (kustomize) and the YAML merge rule keep ${k}, so which the controller reads is unknown; write ${k} after the << line`);
+        }
+      }
+      // A few are reason enough to leave the object.
+      if (out.length >= MAX_DOUBTS) return out;
+      for (const p of n.items) stack.push([p.value, isMergePair(p) ? `${at}.<<` : `${at}.${pairKey(p) ?? '?'}`]);
+    }
+  }
+  return out;
+}
+
 /**
  * Edits that merge `over` into a YAML map of `text` as Helm merges values (maps merge, the rest
  * replaces): a key present is changed in place (a scalar in its own quoting), a missing one is
  * added after the map's last entry in the map's style. Returns why not, when a value cannot be
  * edited safely (an alias, an anchored node others share, a key written twice).
  */
-function mergeIntoMap(map: YAMLMap, over: Record<string, unknown>, text: string, edits: TextEdit[]): string | undefined {
+function mergeIntoMap(map: YAMLMap, over: Record<string, unknown>, text: string, edits: TextEdit[], doc: Document | undefined): string | undefined {
   // An anchored map is what its aliases read too (another source's valuesObject: *v): an edit would change them as well.
   if (map.anchor) return `the map is the YAML anchor &${map.anchor}, shared with its aliases`;
   const add: Array<[string, unknown]> = [];
+  // A key a YAML merge key (`<<: *base`) puts into the map comes from another map (an anchor others
+  // may share, as the anchored map above): edited there, every user would change; written over it
+  // here, a map key would replace the merged map whole. Left, said why, as an anchor is.
+  const merges = map.items.flatMap((p, i) => (isMergePair(p) ? [i] : []));
+  const merged = new Set<string>();
+  const seen = new Set<unknown>();
+  for (const i of merges) for (const k of keysMergedBy(map.items[i].value, doc, seen)) merged.add(k);
   for (const [k, v] of Object.entries(over)) {
-    const pairs = map.items.filter((p) => pairKey(p) === k);
+    const pairs = map.items.filter((p) => !isMergePair(p) && pairKey(p) === k);
     if (pairs.length > 1) return `the key ${k} is written twice`;
-    if (map.items.some((p) => !isScalar(p.key))) return 'a map with a complex or merge key';
+    if (map.items.some((p) => !isScalar(p.key))) return 'a map with a complex key';
+    const own = pairs[0] ? map.items.indexOf(pairs[0]) : -1;
+    if (merged.has(k) && (own < 0 || merges.some((m) => m > own))) return `${k} comes from a YAML merge key (<<) in the map, so the value to change is another map's (an anchor others may share)`;
     const pair = pairs[0];
     if (!pair) {
       add.push([k, v]);
@@ -499,7 +633,7 @@ function mergeIntoMap(map: YAMLMap, over: Record<string, unknown>, text: string,
     if (node && (node as { anchor?: string }).anchor) return `${k} is the YAML anchor &${(node as { anchor?: string }).anchor}, shared with its aliases`;
     if (node && !isMap(node) && !isSeq(node) && !isScalar(node)) return `${k} is a YAML alias`;
     if (isPlain(v) && isMap(node)) {
-      const problem = mergeIntoMap(node, v, text, edits);
+      const problem = mergeIntoMap(node, v, text, edits, doc);
       if (problem) return problem;
       continue;
     }
@@ -562,12 +696,12 @@ function mergeIntoString(parent: YAMLMap, key: string, node: Scalar, over: Recor
   else {
     // Bounded as a values file is (the yaml library needs ~1 KiB a token).
     checkConfigYamlDensity(inner, key, 'the values text');
-    const docs = tryParseYamlDocuments(inner);
+    const docs = tryParseYamlDocuments(inner, { merge: true });
     if (!docs || docs.length !== 1) return `${key} is not one YAML document`;
     const contents = docs[0].contents;
     if (!isMap(contents)) return `${key} holds no map`;
     const innerEdits: TextEdit[] = [];
-    const problem = mergeIntoMap(contents, over, inner, innerEdits);
+    const problem = mergeIntoMap(contents, over, inner, innerEdits, docs[0]);
     if (problem) return `${key}: ${problem}`;
     next = applyTextEdits(inner, innerEdits);
   }

@@ -19,6 +19,7 @@ import { rewriteRunnerConfig } from './runner-config.js';
 import { isOperatorKind } from '../kinds/image/operator-images.js';
 import { readImageMap, scanComposedPrefixes, scanImageMap, scanValuesDocument, type ValueChange } from './values-images.js';
 import { handedArg, handedImage, injectionRequest } from '../kinds/chart/discover/index.js';
+import { handedScriptArgs } from '../kinds/chart/discover/rendered.js';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { ciFileKind, ciImagePath, ciStepUses, gitlabJobVariables, isImageKey } from '../kinds/image/image-key.js';
 import { flatImages, listedImages, MAX_LISTED_IMAGES, namesImageList, type FlatImage } from '../audit/handed-images.js';
@@ -330,7 +331,7 @@ export function scanManifestDocument(
     }
     if ((key === 'args' || key === 'command' || key === 'env') && isSeq(node)) {
       const info = describeWorkload(doc.contents, [...p.slice(0, -1), 'image']);
-      if (info.container) scanHandedImages(node, p, String(key), objectName(info), { file, text, ctx, lineOf }, { edits, replacements, unmapped, warnings });
+      if (info.container) scanHandedImages(node, p, String(key), objectName(info), { file, text, ctx, lineOf, container: scalarText(mapGet(doc.getIn(p.slice(0, -1), true), 'name')) }, { edits, replacements, unmapped, warnings });
       return false;
     }
     if (key !== 'image') return;
@@ -1152,30 +1153,35 @@ function scanHandedImages(
   p: YamlPath,
   listKey: string,
   workload: string,
-  at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number },
+  at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number; container?: string },
   out: DocumentOut,
 ): void {
-  const visit = (node: unknown, name: string, value: string, prefix: string, where: string) => {
-    if (namesImageList(name) && isScalar(node)) return void moveListedImages(node, name, prefix.length, `${where} (handed to the program)`, at, out);
+  /** Whether the item was read as one hand-over (a flag, or the word after one): then it is no script. */
+  const visit = (node: unknown, name: string, value: string, prefix: string, where: string): boolean => {
+    if (namesImageList(name) && isScalar(node)) {
+      moveListedImages(node, name, prefix.length, `${where} (handed to the program)`, at, out);
+      return true;
+    }
     const h = handedImage(name, value);
-    if (!h || !isScalar(node) || !node.range) return;
+    if (!h || !isScalar(node) || !node.range) return false;
     let ref;
     try {
       ref = parseImageReference(value.trim());
     } catch {
-      return;
+      return false;
     }
     const line = at.lineOf(node.range[0]);
     const look = at.ctx.lookupImage(ref);
-    if (look.status === 'mirror') return;
+    if (look.status === 'mirror') return true;
     if (look.status === 'unmapped') {
       if (h.certainty === 'certain') out.unmapped.push({ file: at.file, line, kind: 'image', ref: value.trim(), reason: look.reason, where: `${where} (handed to the program)` });
       // Audit names it as an image (a registry host, a tag): left, but said so.
       else out.warnings.push(`${at.file}:${line}: ${where} is ${value.trim()}, ${h.reason ?? 'possibly an image'} handed to the program: ${look.reason}; left as is (carry it if the program pulls it)`);
-      return;
+      return true;
     }
     out.edits.push(scalarEdit(node, `${prefix}${look.mirror}`, at.text));
     out.replacements.push({ file: at.file, line, kind: 'image', old: value.trim(), new: look.mirror, where: `${where} (handed to the program)` });
+    return true;
   };
   list.items.forEach((item, i) => {
     const where = `${workload} ${formatPath([...p, i])}`;
@@ -1189,8 +1195,97 @@ function scanHandedImages(
     const value = scalarText(item);
     if (!value) return;
     const h = handedArg(value, scalarText(list.items[i - 1]), listKey);
-    visit(item, h.name, h.value, h.prefix, where);
+    if (!visit(item, h.name, h.value, h.prefix, where) && isScalar(item)) moveScriptImages(item, listKey, where, at, out);
   });
+}
+
+/** At most this many images one shell-script item hands over are looked up, and at most this many places in it changed. */
+const MAX_SCRIPT_IMAGES = 256;
+
+/** What ends a word of a shell script, for finding a reference written out whole: blanks, quotes, `=`, operators, `\`, `,`. */
+const SCRIPT_SEPARATOR = /[\s'"=;&|()<>`\\,]/;
+
+/** Each word of `s` (maximal run without a separator) with where it starts: one linear pass. */
+function scriptTokens(s: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  let start = -1;
+  for (let i = 0; i <= s.length; i++) {
+    if (i < s.length && !SCRIPT_SEPARATOR.test(s[i])) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start < 0) continue;
+    const word = s.slice(start, i);
+    const list = out.get(word);
+    if (list) list.push(start);
+    else out.set(word, [start]);
+    start = -1;
+  }
+  return out;
+}
+
+/**
+ * Images an args/command item that is a shell script hands over in flags (`-dataplane-image="REF" \`
+ * in a `/bin/sh -ec` text, `--init-image 'REF'`), read as discovery reads them (handedScriptArgs:
+ * bare words of the script are not hand-overs). Nothing is left upstream in silence: one the mirror
+ * holds is changed inside the string wherever the reference is written out whole as a word (the
+ * rest of the script byte for byte, as moveListedImages does); one written otherwise (quoted in
+ * pieces, built from variables) or in a string ferry cannot edit in place (a folded `>` block, an
+ * escape in the way) is left and named with the object, container and reference; one the mirror
+ * lacks is reported (certain) or warned about (possible), as a flag item of its own is.
+ */
+function moveScriptImages(node: Scalar, listKey: string, where: string, at: { file: string; text: string; ctx: RewriteContext; lineOf: (o: number) => number; container?: string }, out: DocumentOut): void {
+  if (typeof node.value !== 'string' || !node.range) return;
+  const item = node.value;
+  const handed = handedScriptArgs(item, listKey);
+  if (!handed.length) return;
+  let tokens: Map<string, number[]> | undefined;
+  let place: CarriedText | { reason: string } | undefined;
+  const seen = new Set<string>();
+  let places = 0;
+  for (const h of handed) {
+    const value = h.value.trim();
+    const certainty = seen.has(value) ? undefined : handedImage(h.name, value);
+    if (!certainty) continue;
+    let ref;
+    try {
+      ref = parseImageReference(value);
+    } catch {
+      continue;
+    }
+    seen.add(value);
+    const named = `${where} (container ${at.container ?? '(unnamed)'}: ${h.name} in a shell script, handed to the program)`;
+    if (seen.size > MAX_SCRIPT_IMAGES) {
+      out.warnings.push(`${at.file}:${at.lineOf(node.range[0])}: ${named}: the script hands over more than ${MAX_SCRIPT_IMAGES} images; the rest (from ${value} on) were not read or moved: check them by hand`);
+      return;
+    }
+    const look = at.ctx.lookupImage(ref);
+    if (look.status === 'mirror') continue;
+    tokens ??= scriptTokens(item);
+    place ??= stringPlace(node, at.text);
+    const offsets = tokens.get(value) ?? [];
+    const line = at.lineOf(offsets.length && 'value' in place ? place.toFile(offsets[0]) : node.range[0]);
+    if (look.status === 'unmapped') {
+      if (certainty.certainty === 'certain') out.unmapped.push({ file: at.file, line, kind: 'image', ref: value, reason: look.reason, where: named });
+      else out.warnings.push(`${at.file}:${line}: ${named} is ${value}, ${certainty.reason ?? 'possibly an image'}: ${look.reason}; left as is (carry it if the program pulls it)`);
+      continue;
+    }
+    if (!offsets.length || places + offsets.length > MAX_SCRIPT_IMAGES) {
+      out.warnings.push(
+        `${at.file}:${line}: ${named}: ${value} is on the mirror as ${look.mirror}, but the script ${offsets.length ? `writes its images in more than ${MAX_SCRIPT_IMAGES} places` : 'does not write it out as one word (quoted in pieces, or built from variables)'}, so ferry did not change it; it was left upstream: change it by hand`,
+      );
+      continue;
+    }
+    places += offsets.length;
+    const carried = place;
+    const edits = offsets.map((o) => ('value' in carried ? carriedEdit({ start: o, end: o + value.length, text: look.mirror }, carried, at.text) : undefined));
+    if (edits.some((e) => !e)) {
+      out.warnings.push(leftInString(`${at.file}:${line}: ${named}`, { old: value, new: look.mirror }, 'reason' in carried ? carried.reason : 'this string (an escape or a line break in the way)', 'the item'));
+      continue;
+    }
+    out.edits.push(...(edits as TextEdit[]));
+    out.replacements.push({ file: at.file, line, kind: look.digestChanged ? 'digest' : 'image', old: value, new: look.mirror, where: offsets.length > 1 ? `${named}, ${offsets.length} places` : named });
+  }
 }
 
 export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {

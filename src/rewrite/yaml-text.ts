@@ -72,6 +72,13 @@ export function pairKey(pair: Pair): string | undefined {
   return isScalar(pair.key) ? String(pair.key.value) : undefined;
 }
 
+/** A YAML merge key's pair (`<<: *base`): a plain `<<`, read with or without `merge`. */
+export function isMergePair(pair: Pair): boolean {
+  const k = pair.key;
+  if (!isScalar(k)) return false;
+  return typeof k.value === 'symbol' ? k.value.description === '<<' : k.value === '<<' && (!k.type || k.type === Scalar.PLAIN);
+}
+
 export function mapGet(node: unknown, key: string): Node | undefined {
   if (!isMap(node)) return undefined;
   for (const pair of node.items) if (pairKey(pair) === key) return (pair.value ?? undefined) as Node | undefined;
@@ -102,10 +109,14 @@ export function formatPath(path: YamlPath): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : /^[A-Za-z_][\w-]*$/.test(p) ? (i ? `.${p}` : p) : `[${JSON.stringify(p)}]`)).join('');
 }
 
-/** The YAML documents a string holds, or undefined when it is not YAML (a parse error in any). */
-export function tryParseYamlDocuments(text: string): Document.Parsed[] | undefined {
+/**
+ * The YAML documents a string holds, or undefined when it is not YAML (a parse error in any).
+ * `merge`: a plain `<<` key is a YAML merge key, as the Go readers of Kubernetes objects and Helm
+ * values read it (its pair's key is then the merge symbol, see isMergePair).
+ */
+export function tryParseYamlDocuments(text: string, opts: { merge?: boolean } = {}): Document.Parsed[] | undefined {
   try {
-    const docs = withoutStackTraces(() => parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false }));
+    const docs = withoutStackTraces(() => parseAllDocuments(text, { uniqueKeys: false, keepSourceTokens: false, merge: opts.merge ?? false }));
     const list = (Array.isArray(docs) ? docs : [docs]) as Document.Parsed[];
     return list.some((d) => d.errors.length) ? undefined : list;
   } catch {
