@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { runFerry } from '../support/cli.js';
+import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { writeTree } from '../support/convert-output.js';
 import { pushLayoutImage, writeOciLayout } from '../support/images.js';
@@ -42,6 +43,7 @@ const app = (name: string, chart: string, version: string, helm: string[]) =>
     'kind: Application',
     `metadata: { name: ${name}, namespace: argocd }`,
     'spec:',
+    '  project: default',
     '  source:',
     `    repoURL: ${repo.url}`,
     `    chart: ${chart}`,
@@ -205,5 +207,11 @@ describe('gitops59: YAML merge keys in a GitOps object\'s inline values', () => 
 
     expect(r.stderr).toMatch(/ordered\.yaml:\d+: Application\/ordered: chart web 1\.2\.0 is rendered with values ferry cannot read here \(spec\.source\.helm\.valuesObject: sidecar is written before a YAML merge key \(<<\) that sets it too/);
     expect(sourceOnly(await read('merge/ordered.yaml'))).toBe(sourceOnly(ordered));
+    // The edited objects stay valid for Argo CD (its published schema).
+    for (const dir of ['merge', 'paths']) {
+      const schema = await gitopsTreeProblems(path.join(job(), dir));
+      expect(schema.problems).toEqual([]);
+      expect(schema.judged).toBeGreaterThan(0);
+    }
   }, 60_000);
 });
