@@ -4,6 +4,7 @@ import type { ChartLock } from '../kinds/chart/lock.js';
 import type { MirrorTarget } from '../manifest/target.js';
 import { chartOciReference, mapChartHttp, mapImage, type RegistryMapping } from '../mapping/index.js';
 import { trimTrailing } from '../ui/escape.js';
+import { mergedJS } from './yaml-merge.js';
 
 /**
  * Helm chart sources GitOps controllers fetch themselves (Argo CD, Flux): the controller, not a
@@ -315,7 +316,7 @@ export interface HelmChartObject {
 function valuesOf(node: unknown, doc: Document | undefined): { values?: unknown; valuesError?: string } {
   if (!isMap(node)) return {};
   try {
-    return { values: node.toJS(doc ?? new Document(), { maxAliasCount: 100 }) };
+    return { values: mergedJS(node, doc ?? new Document()) };
   } catch (err) {
     return { valuesError: err instanceof Error ? err.message : String(err) };
   }

@@ -1,5 +1,6 @@
 import { isMap, isScalar, isSeq, type Document } from 'yaml';
 import { chartSourcesOf, get, text } from './chart-sources.js';
+import { applyMergeKeys, mergedJS } from './yaml-merge.js';
 
 /**
  * The Helm releases GitOps controllers install, with the values they install them with, read from
@@ -63,10 +64,10 @@ export interface ValuesSource {
   file: string;
 }
 
-/** A values map as JSON text, its aliases resolved as a YAML reader resolves them (bounded: an alias bomb is refused, said as unknown). */
+/** A values map as JSON text, its aliases resolved and merge keys applied as a YAML reader does (audit/yaml-merge.ts; bounded: an alias bomb is refused, said as unknown). */
 function json(n: unknown, doc: Document | undefined, name: string, unknown: string[]): string | undefined {
   try {
-    return JSON.stringify((n as { toJS(d?: Document, o?: { maxAliasCount: number }): unknown }).toJS(doc, { maxAliasCount: 100 }) ?? {});
+    return JSON.stringify((doc ? mergedJS(n as Parameters<typeof mergedJS>[0], doc) : applyMergeKeys((n as { toJS(d?: Document, o?: { maxAliasCount: number }): unknown }).toJS(doc, { maxAliasCount: 100 }))) ?? {});
   } catch (err) {
     unknown.push(`${name} not read (${err instanceof Error ? err.message : String(err)})`);
     return undefined;

@@ -1,10 +1,11 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { isSafeRelativePath, isSafeSegment, isWithin } from '../store/safe-path.js';
 import { isKustomization, isKustomizationFile } from './kustomize.js';
+import { mergedJS } from './yaml-merge.js';
 import { shellCommand } from '../ui/shell-quote.js';
 
 /**
@@ -53,6 +54,18 @@ const text = (n: unknown): string | undefined => scalarText(n) || undefined;
 const flag = (n: unknown): boolean => isScalar(n) && (n.value === true || String(n.value) === 'true');
 const strings = (n: unknown): string[] => (isSeq(n) ? n.items.map((i) => scalarText(i)).filter((s): s is string => !!s) : []);
 
+/**
+ * `valuesInline` as kustomize's kyaml reads it: aliases resolved and merge keys applied
+ * (audit/yaml-merge.ts); past the alias bound, the map as written (its aliases unresolved).
+ */
+function inlineValues(inline: Parameters<typeof mergedJS>[0] & { toJSON(): unknown }, doc: Document): Record<string, unknown> {
+  try {
+    return mergedJS(inline, doc) as Record<string, unknown>;
+  } catch {
+    return inline.toJSON() as Record<string, unknown>;
+  }
+}
+
 /** The `helmCharts:` entries of a kustomization file's text (none when it is no kustomization or does not parse). */
 export function kustomizeHelmChartsOf(file: string, source: string): KustomizeHelmChart[] {
   if (!source.includes('helmCharts')) return [];
@@ -86,7 +99,7 @@ export function kustomizeHelmChartsOf(file: string, source: string): KustomizeHe
       namespace: text(get('namespace')),
       valuesFile: text(get('valuesFile')),
       additionalValuesFiles: strings(get('additionalValuesFiles')),
-      valuesInline: isMap(inline) ? (inline.toJSON() as Record<string, unknown>) : undefined,
+      valuesInline: isMap(inline) ? inlineValues(inline, doc) : undefined,
       valuesMerge: merge === 'merge' || merge === 'replace' ? merge : 'override',
       includeCRDs: flag(get('includeCRDs')),
       skipTests: flag(get('skipTests')),

@@ -33,6 +33,7 @@ import { applyTerraform, isTerraformFile } from './terraform.js';
 import { composeCliIn, MAX_SOURCE_DEPTH, OWN_DIR_MARK, runtimeScopeOf, setsRuntimeVars, sourcedName, type ShellVar, type SourcedText } from './runtime-vars.js';
 import { ApacheDefines, caddyEnvDefaults, isCaddyfile, NginxMaps, nginxMaps, nginxPassVariable, NginxSets, nginxUpstreams, upstreamGroupNote, variableUpstream, variableUpstreamNote } from './web-server.js';
 import { webContexts, webFactsOf, type WebContext, type WebFacts } from './web-includes.js';
+import { applyMergeKeys } from './yaml-merge.js';
 import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport, type PasteBudget } from './caddy-imports.js';
 import { collectWebConfigMaps, MAX_MOUNTED_FILES, mountedKeys, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
@@ -319,7 +320,8 @@ function ciOf(file: string, doc: Document): { kind: CiFile; root: Record<string,
   if (!doc.contents.has('jobs') && !/gitlab-ci/i.test(file) && !doc.contents.items.some((p) => isMap(p.value) && (p.value.has('script') || p.value.has('trigger') || p.value.has('extends')))) return undefined;
   let root: unknown;
   try {
-    root = doc.toJS({ maxAliasCount: 100 });
+    // GitLab CI's `<<: *job_template` (merge keys applied as its reader applies them).
+    root = applyMergeKeys(doc.toJS({ maxAliasCount: 100 }));
   } catch {
     return undefined;
   }

@@ -215,3 +215,23 @@ describe('gitops59: YAML merge keys in a GitOps object\'s inline values', () => 
     }
   }, 60_000);
 });
+
+describe('gitops59: audit reads YAML merge keys as the controllers do', () => {
+  it('a sidecar a merge key switches on in an Application\'s values is rendered and reported; a key written beside the merge wins over it', async () => {
+    const on = app('audit-on', 'web', '1.2.0', ['valuesObject:', '  toggles: &on', '    enabled: true', '  sidecar:', '    <<: *on']);
+    // A key of the map itself wins over the merged one (YAML 1.1 merge): the sidecar stays off.
+    const off = app('audit-off', 'web', '1.2.0', ['valuesObject:', '  toggles: &on', '    enabled: true', '  sidecar:', '    <<: *on', '    enabled: false']);
+    const audit = async (dir: string, text: string) => {
+      await writeTree(path.join(job(), dir), { 'app.yaml': text });
+      const r = await runFerry(['audit', dir, '--manifest', 'manifest.yaml', '-t', 'site.yaml', '--format', 'json'], { cwd: job(), env: env() });
+      return (JSON.parse(r.stdout) as { findings: Array<{ value: string }> }).findings.map((f) => f.value);
+    };
+    const sidecar = `${img('sidecar')}:1.0`;
+    const withOn = await audit('audit-merge-on', on);
+    expect(withOn).toContain(`${img('web')}:1.0`);
+    expect(withOn).toContain(sidecar);
+    const withOff = await audit('audit-merge-off', off);
+    expect(withOff).toContain(`${img('web')}:1.0`);
+    expect(withOff).not.toContain(sidecar);
+  }, 60_000);
+});
