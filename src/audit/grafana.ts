@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { isMap, isScalar, type Document, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
 import { joinPath, mentioningJson, placeIn } from './implied-egress.js';
 import type { Reference } from './scan.js';
@@ -57,7 +57,16 @@ const KEYS = new Set([
   'external_image_storage.s3.region',
   'external_image_storage.azure_blob.account_name',
   'paths.config',
-  ...['github', 'gitlab', 'google', 'grafana_com', 'generic_oauth'].flatMap((p) => ['enabled', 'auth_url', 'token_url', 'api_url'].map((k) => `auth.${p}.${k}`)),
+  'rendering.server_url',
+  'rendering.callback_url',
+  'tracing.opentelemetry.otlp.address',
+  'tracing.opentelemetry.jaeger.address',
+  'tracing.jaeger.address',
+  'live.ha_engine',
+  'live.ha_engine_address',
+  'news.news_feed_enabled',
+  'news.news_feed_url',
+  ...['github', 'gitlab', 'google', 'grafana_com', 'generic_oauth', 'okta', 'azuread'].flatMap((p) => ['enabled', 'auth_url', 'token_url', 'api_url'].map((k) => `auth.${p}.${k}`)),
 ]);
 
 /** The env variable for a key: `auth.generic_oauth.token_url` → GF_AUTH_GENERIC_OAUTH_TOKEN_URL. */
@@ -70,9 +79,18 @@ const OAUTH_DEFAULTS: Record<string, Record<string, string>> = {
   gitlab: { auth_url: 'https://gitlab.com/oauth/authorize', token_url: 'https://gitlab.com/oauth/token', api_url: 'https://gitlab.com/api/v4' },
   google: { auth_url: 'https://accounts.google.com/o/oauth2/auth', token_url: 'https://accounts.google.com/o/oauth2/token', api_url: 'https://www.googleapis.com/oauth2/v1/userinfo' },
   generic_oauth: {},
+  // [auth.azuread]'s defaults are https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/{authorize,token}
+  // (conf/defaults.ini; grafana.com/docs/grafana/latest/setup-grafana/configure-security/configure-authentication/azuread):
+  // the host is Microsoft's, the tenant in the path is not written.
+  azuread: { auth_url: 'https://login.microsoftonline.com', token_url: 'https://login.microsoftonline.com' },
+  // [auth.okta]'s defaults are https://<tenant-id>.okta.com/oauth2/v1/…: the tenant is the host (TENANT_HOSTED).
+  okta: {},
 };
+/** Providers whose default URLs name a tenant in the host (conf/defaults.ini): unset, the destination is unknown. */
+const TENANT_HOSTED: Record<string, string> = { okta: 'https://<tenant-id>.okta.com/oauth2/v1/' };
 
 const SOURCE = 'grafana.com/docs/grafana/latest/setup-grafana/configure-grafana, conf/defaults.ini';
+const PROVISIONING = 'grafana.com/docs/grafana/latest/administration/provisioning';
 /** At most this many Grafana configurations (containers, values maps, ConfigMap keys) a scan, and this many bytes of a value. */
 export const MAX_GRAFANA_CONFIGS = 10_000;
 const MAX_VALUE = 1024;
@@ -160,7 +178,9 @@ function egressOf(layers: Layer[], anchor: Place, subject: string, push: (at: Pl
   const comUrl = dest('grafana_com.url', 'https://grafana.com');
   const api = get('grafana_com.api_url').v ? dest('grafana_com.api_url') : comUrl.url ? { ...comUrl, url: `${comUrl.url.replace(/\/+$/, '')}/api` } : comUrl;
   report('usage statistics sent every 24 hours to stats.grafana.org', bool('analytics.reporting_enabled', true), { url: 'https://stats.grafana.org', why: '', at: anchor, written: false });
-  report('the Grafana version check (GET /api/grafana/versions/stable on grafana.com)', bool('analytics.check_for_updates', true), { url: 'https://grafana.com', why: '', at: anchor, written: false });
+  // The version check: pkg/services/updatechecker/grafana.go GETs https://grafana.com/api/grafana/versions/stable;
+  // releases whose conf/defaults.ini says so (10.x) GET https://raw.githubusercontent.com/grafana/grafana/main/latest.json.
+  report('the Grafana version check (GET /api/grafana/versions/stable on grafana.com; releases whose conf/defaults.ini says so GET raw.githubusercontent.com/grafana/grafana/main/latest.json instead)', bool('analytics.check_for_updates', true), { url: 'https://grafana.com', why: '', at: anchor, written: false });
   report('the plugin update check (the [grafana_com] API)', bool('analytics.check_for_plugin_updates', true), api);
   report('plugin signature public keys fetched every 10 days (the [grafana_com] API)', bool('plugins.public_key_retrieval_disabled', false), api, false);
   report('external dashboard snapshots, sent when a user publishes one', bool('snapshots.external_enabled', true), dest('snapshots.external_snapshot_url', 'https://snapshots.raintank.io'));
@@ -171,8 +191,14 @@ function egressOf(layers: Layer[], anchor: Place, subject: string, push: (at: Pl
       const d = dest(`auth.${p}.${k}`, defaults[k]);
       // A URL written is found as written; a default or an unknown one is what this adds.
       if (d.written) continue;
+      const tenant = TENANT_HOSTED[p];
+      if (tenant && !get(`auth.${p}.${k}`).v) {
+        const cond = gate.on === undefined ? `whether it is on is unknown (${gate.why})` : gate.why;
+        push(gate.at, `[auth.${p}] ${k}`, `${subject}: [auth.${p}] ${k} (OAuth login) is not written; its default, ${tenant}…, names the tenant in the host: unknown destination, write the URL or declare it; ${cond} (${SOURCE})`, true);
+        continue;
+      }
       if (!d.url && !get(`auth.${p}.${k}`).v && !defaults[k]) continue;
-      report(`[auth.${p}] ${k} (OAuth login)`, gate, d);
+      report(`[auth.${p}] ${k} (OAuth login${p === 'azuread' ? '; the tenant is in the default URL\'s path, https://login.microsoftonline.com/<tenant-id>/oauth2/v2.0/…' : ''})`, gate, d);
     }
   }
   if (bool('auth.grafana_com.enabled', false).on !== false) report('[auth.grafana_com] OAuth login at grafana.com', bool('auth.grafana_com.enabled', false), comUrl);
@@ -223,13 +249,64 @@ function egressOf(layers: Layer[], anchor: Place, subject: string, push: (at: Pl
     if (account.v && 'value' in account.v && /^[a-z0-9]{3,24}$/.test(account.v.value)) push(account.v.at, `https://${account.v.value}.blob.core.windows.net`, `${what}: Azure Blob storage of account ${account.v.value} (${SOURCE})`);
     else push(account.v?.at ?? storeAt, '[external_image_storage.azure_blob] account_name', `${what}: Azure Blob storage of an account ${account.v && !('value' in account.v) ? account.v.unknown : 'not read here'}: unknown destination here (${SOURCE})`, true);
   }
+  writtenEgress(get, anchor, subject, push);
+}
+
+/**
+ * Settings that name a destination as written (a URL, or `host:port`): the remote image renderer
+ * Grafana calls (`[rendering] server_url`) and the Grafana URL that renderer calls back
+ * (`callback_url`); the trace exporters (`[tracing.opentelemetry.otlp] address`, gRPC `host:port`;
+ * `[tracing.opentelemetry.jaeger] address`, a URL; `[tracing.jaeger] address`, the agent's
+ * `host:port`); Grafana Live's HA engine (`[live] ha_engine = redis`, `ha_engine_address`, default
+ * 127.0.0.1:6379). Empty by default in conf/defaults.ini (nothing goes out), so only a written or
+ * unknown value is reported. Source: conf/defaults.ini [rendering], [tracing.*], [live];
+ * grafana.com/docs/grafana/latest/setup-grafana/image-rendering ("remote rendering service").
+ */
+const WRITTEN_DESTINATIONS: Array<[key: string, what: string]> = [
+  ['rendering.server_url', 'the remote image renderer Grafana sends render requests to ([rendering] server_url)'],
+  ['rendering.callback_url', 'the Grafana URL the remote image renderer calls back ([rendering] callback_url)'],
+  ['tracing.opentelemetry.otlp.address', 'the OTLP (gRPC) collector Grafana exports its traces to ([tracing.opentelemetry.otlp] address)'],
+  ['tracing.opentelemetry.jaeger.address', 'the Jaeger collector Grafana exports its traces to ([tracing.opentelemetry.jaeger] address)'],
+  ['tracing.jaeger.address', 'the Jaeger agent Grafana sends its traces to ([tracing.jaeger] address)'],
+];
+
+/** The settings of WRITTEN_DESTINATIONS, Live's redis HA engine and the news feed (see egressOf). */
+function writtenEgress(get: (key: string) => { v?: Value; unseen?: string }, anchor: Place, subject: string, push: (at: Place, value: string, note: string, unknown?: boolean) => void): void {
+  const asWritten = (key: string, what: string) => {
+    const r = get(key);
+    if (!r.v) return;
+    if (!('value' in r.v)) return push(r.v.at, r.v.at.keyPath, `${subject}: ${what}: ${r.v.unknown} (${SOURCE})`, true);
+    const v = r.v.value;
+    const unless = r.unseen ? `, unless ${r.unseen} sets ${envName(key)}` : '';
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) push(r.v.at, v.replace(/\/+$/, ''), `${subject}: ${what}${unless} (${SOURCE})`);
+    else if (v) pushHost(push, r.v.at, v, `${subject}: ${what}${unless}`);
+  };
+  for (const [key, what] of WRITTEN_DESTINATIONS) asWritten(key, what);
+  const engine = get('live.ha_engine').v;
+  if (engine && (!('value' in engine) || engine.value.toLowerCase() === 'redis')) asWritten('live.ha_engine_address', `the redis server of Grafana Live's HA engine ([live] ha_engine_address; ha_engine is ${'value' in engine ? engine.value : 'unknown'})`);
+  // The news feed: the users' browsers fetch it, not the server. [news] news_feed_enabled's default differs between
+  // releases (false in 10.0's conf/defaults.ini, which names the feed https://grafana.com/blog/news.xml): unset is unknown.
+  const on = get('news.news_feed_enabled');
+  const feed = get('news.news_feed_url');
+  const onText = on.v && 'value' in on.v ? on.v.value.toLowerCase() : undefined;
+  if (onText === 'false' || onText === '0' || onText === 'f') return;
+  const known = onText === 'true' || onText === '1' || onText === 't';
+  const cond = known
+    ? `[news] news_feed_enabled = ${on.v && 'value' in on.v ? on.v.value : ''} (${on.v!.at.file}:${on.v!.at.line})`
+    : on.v && !('value' in on.v)
+      ? `whether it is on is unknown: ${on.v.unknown}`
+      : `whether it is on is unknown: ${envName('news.news_feed_enabled')} and [news] news_feed_enabled are not set here${on.unseen ? `, though ${on.unseen} may set it` : ''}, and the default differs between Grafana releases`;
+  const at = known || (on.v && !('value' in on.v)) ? on.v!.at : anchor;
+  if (feed.v && !('value' in feed.v)) return push(feed.v.at, feed.v.at.keyPath, `${subject}: the news feed, fetched by the users' browsers; ${cond}; ${feed.v.unknown} (${SOURCE})`, true);
+  const url = feed.v && 'value' in feed.v && feed.v.value ? feed.v.value : 'https://grafana.com/blog/news.xml';
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) push(feed.v && 'value' in feed.v && feed.v.value ? feed.v.at : at, url, `${subject}: the news feed (${url === 'https://grafana.com/blog/news.xml' ? '[news] news_feed_url defaults to it' : '[news] news_feed_url'}), fetched by the users' browsers, not the server; ${cond} (${SOURCE})`);
 }
 
 /** `host[:port]` as a host finding, unless it is this machine's or a socket path. */
-function pushHost(push: (at: Place, value: string, note: string, unknown?: boolean) => void, at: Place, raw: string, note: string): void {
+function pushHost(push: (at: Place, value: string, note: string, unknown?: boolean) => void, at: Place, raw: string, note: string, source = SOURCE): void {
   const host = raw.trim().replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/:\d+$/, '');
   if (!host || host.startsWith('/') || /^(?:localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host) || !/^[A-Za-z0-9.:-]+$/.test(host)) return;
-  push(at, host, `${note} (${SOURCE})`);
+  push(at, host, `${note} (${source})`);
 }
 
 /** A Grafana container's env: its GF_ settings, what is unknown, and its grafana.ini path (GF_PATHS_CONFIG). */
@@ -284,28 +361,48 @@ interface GrafanaContainer {
 export interface GrafanaCollected {
   containers: GrafanaContainer[];
   iniKeys: IniKey[];
+  /** Compose services running a Grafana image, evaluated with the grafana.ini file they mount. */
+  services: ComposeGrafana[];
+  /** The scan's grafana.ini files by path (a Compose service may mount one); the rest are read alone. */
+  iniFiles: Map<string, { settings: Map<string, Value>; usedBy: number }>;
   /** Values maps and grafana.ini files are evaluated at once; their findings wait here. */
   refs: Reference[];
   over: boolean;
 }
 
-export const newGrafanaCollected = (): GrafanaCollected => ({ containers: [], iniKeys: [], refs: [], over: false });
+export const newGrafanaCollected = (): GrafanaCollected => ({ containers: [], iniKeys: [], services: [], iniFiles: new Map(), refs: [], over: false });
+
+/** A Compose service running Grafana: its `environment:` GF_ settings and the grafana.ini path it bind-mounts. */
+interface ComposeGrafana {
+  subject: string;
+  anchor: Place;
+  env: Layer;
+  /** The mounted grafana.ini as a path of the scan (the Compose file's directory joined), or why it is not read. */
+  ini?: { file: string } | { unknown: string };
+}
 
 const pushTo = (refs: Reference[]) => (at: Place, value: string, note: string, unknown?: boolean) =>
   void refs.push({ file: at.file, line: at.line, keyPath: at.keyPath, kind: unknown ? 'host' : /^[a-z]+:\/\//i.test(value) ? 'url' : 'host', value, implied: { note, ...(unknown ? { unknown: true as const } : {}) } });
 
-/** A grafana.ini file of the scan (not known to be mounted anywhere): read alone, env unseen. */
-export function grafanaIniFile(rel: string, text: string, refs: Reference[]): void {
+/**
+ * A grafana.ini file of the scan: kept for a Compose service that mounts it (applyGrafana); without
+ * a collection (or past the cap), read alone at once, env unseen.
+ */
+export function grafanaIniFile(rel: string, text: string, refs: Reference[], g?: GrafanaCollected): void {
   if (path.posix.basename(rel) !== 'grafana.ini') return;
   const settings = grafanaIniSettings(text, rel);
+  if (g && g.iniFiles.size < MAX_GRAFANA_CONFIGS) return void g.iniFiles.set(rel, { settings, usedBy: 0 });
   const found: Reference[] = [];
-  egressOf([{ settings, anyFrom: 'a GF_ environment variable of the process reading it' }], { file: rel, line: 1, keyPath: '(grafana.ini)' }, `Grafana (${rel})`, pushTo(found));
+  iniAlone(rel, settings, pushTo(found));
   mergeFindings(found, refs);
 }
 
+const iniAlone = (rel: string, settings: Map<string, Value>, push: ReturnType<typeof pushTo>) =>
+  egressOf([{ settings, anyFrom: 'a GF_ environment variable of the process reading it' }], { file: rel, line: 1, keyPath: '(grafana.ini)' }, `Grafana (${rel})`, push);
+
 /** Collects a YAML document's Grafana containers, `.ini` ConfigMap keys and Helm values `grafana.ini` maps. */
 export function collectGrafana(g: GrafanaCollected, file: string, doc: Document, text: string, lineOf: (n: Node | null | undefined) => number): void {
-  const json = mentioningJson(doc, text, /grafana|\.ini/i);
+  const json = mentioningJson(doc, text, /grafana|\.ini|datasources/i);
   if (!json) return;
   const nodeAt = placeIn(doc);
   const place = (at: Array<string | number>, keyPath = joinPath(at)): Place => ({ file, line: lineOf(nodeAt(at) ?? (doc.contents as Node)), keyPath });
@@ -317,6 +414,13 @@ export function collectGrafana(g: GrafanaCollected, file: string, doc: Document,
     const pairs = new Map<unknown, { key: unknown; value?: unknown }>();
     if (isMap(dataNode)) for (const p of dataNode.items) if (isScalar(p.key) && !pairs.has(p.key.value)) pairs.set(p.key.value, p);
     for (const [key, v] of Object.entries(json.data)) {
+      if (/\.ya?ml$/i.test(key) && typeof v === 'string' && /^\s*datasources\s*:/m.test(v)) {
+        const pair = pairs.get(key);
+        const valueNode = pair?.value as (Node & { type?: string }) | undefined;
+        const literal = isScalar(valueNode) && (valueNode.type === 'BLOCK_LITERAL' || valueNode.type === 'BLOCK_FOLDED');
+        embeddedDatasources(g, file, v, literal ? lineOf(valueNode) + 1 : undefined, lineOf(pair?.key as Node), `data.${key}`, `ConfigMap ${clip(scalarText(meta.name) ?? '?')} key ${clip(key)}`);
+        continue;
+      }
       if (!key.endsWith('.ini') || typeof v !== 'string') continue;
       if (g.iniKeys.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
       const pair = pairs.get(key);
@@ -362,7 +466,137 @@ export function collectGrafana(g: GrafanaCollected, file: string, doc: Document,
       });
     }
   });
+  if (isObj(json.services)) composeServices(g, file, json.services, place);
   valuesMaps(g, json, place);
+  provisionedDatasources(g, json, place, file);
+}
+
+/**
+ * Compose services whose image is Grafana's: `environment:` (a map or `KEY=value` items) read for
+ * GF_ settings, and a bind mount at its config path (`./grafana.ini:/etc/grafana/grafana.ini`, or a
+ * directory holding it) tied to that grafana.ini file of the scan, relative to the Compose file's
+ * directory. An absolute host path, a named volume or an `env_file:` is named, not read.
+ */
+function composeServices(g: GrafanaCollected, file: string, services: Obj, place: (at: Array<string | number>, keyPath?: string) => Place): void {
+  for (const [name, svc] of Object.entries(services)) {
+    if (!isObj(svc) || !isGrafanaImage(svc.image)) continue;
+    if (g.services.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
+    const settings = new Map<string, Value>();
+    const at = ['services', name];
+    const setEnv = (k: string, v: unknown, p: Array<string | number>) => {
+      const key = ENV_KEYS.get(k.trim());
+      if (!key) return;
+      const s = v === null || v === undefined ? undefined : scalarText(v);
+      const where = place(p, `services.${name}.environment.${k.trim()}`);
+      const interpolated = s === undefined ? undefined : /\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)/.exec(s)?.[0];
+      settings.set(
+        key,
+        s === undefined
+          ? { unknown: `${k.trim()} is passed from the shell running Compose (no value written): unknown`, at: where }
+          : interpolated
+            ? { unknown: `${k.trim()} is ${clip(s)}, which Compose fills in (${clip(interpolated)}) from the shell or .env: unknown here`, at: where }
+            : valueAt(s, where, k.trim()),
+      );
+    };
+    const env = svc.environment;
+    if (isObj(env)) for (const [k, v] of Object.entries(env)) setEnv(k, v, [...at, 'environment', k]);
+    else if (Array.isArray(env))
+      env.slice(0, 4096).forEach((item, i) => {
+        if (typeof item !== 'string') return;
+        const eq = item.indexOf('=');
+        setEnv(eq < 0 ? item : item.slice(0, eq), eq < 0 ? undefined : item.slice(eq + 1), [...at, 'environment', i]);
+      });
+    const envFiles = svc.env_file === undefined ? [] : Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file];
+    const configPath = (() => {
+      const c = settings.get('paths.config');
+      return (c && 'value' in c ? c.value : '/etc/grafana/grafana.ini').replace(/\/+$/, '');
+    })();
+    let ini: ComposeGrafana['ini'];
+    for (const v of Array.isArray(svc.volumes) ? svc.volumes.slice(0, 1024) : []) {
+      let source: string | undefined;
+      let target: string | undefined;
+      if (typeof v === 'string') {
+        const parts = v.split(':');
+        if (parts.length < 2) continue;
+        [source, target] = parts;
+      } else if (isObj(v)) {
+        source = scalarText(v.source);
+        target = scalarText(v.target);
+      }
+      if (!source || !target) continue;
+      target = target.replace(/\/+$/, '');
+      const rest = target === configPath ? '' : configPath.startsWith(`${target}/`) ? configPath.slice(target.length + 1) : undefined;
+      if (rest === undefined) continue;
+      if (source.startsWith('.') || (!source.startsWith('/') && !source.startsWith('~') && source.includes('/'))) {
+        const rel = path.posix.normalize(path.posix.join(path.posix.dirname(file), source, rest));
+        ini = rel.startsWith('../') ? { unknown: `its grafana.ini (${configPath}) is mounted from ${clip(source)}, outside the scanned tree: not read` } : { file: rel };
+      } else ini = { unknown: `its grafana.ini (${configPath}) is mounted from ${source.startsWith('/') || source.startsWith('~') ? `the host path ${clip(source)}` : `the volume ${clip(source)}`}, not read here` };
+    }
+    const anyFrom = envFiles.length ? `the service's env_file ${clip(envFiles.map((f) => scalarText(isObj(f) ? f.path : f) ?? '?').join(', '))}` : undefined;
+    g.services.push({ subject: `Grafana (Compose service ${clip(name)})`, anchor: place([...at, 'image'], `services.${name}.image`), env: { settings, ...(anyFrom ? { anyFrom } : {}) }, ...(ini ? { ini } : {}) });
+  }
+}
+
+/**
+ * Grafana data source provisioning (grafana.com/docs/grafana/latest/administration/provisioning,
+ * "Data sources"): a map with `apiVersion` and a `datasources:` list, wherever it sits in a document
+ * (a provisioning file, the grafana chart's `datasources: {datasources.yaml: {...}}` values, a
+ * sidecar ConfigMap key: embeddedDatasources). Each item's `url` is where Grafana's server connects
+ * (`access: proxy`, the default) or the users' browsers (`access: direct`); a `host:port` without a
+ * scheme (the SQL data sources) is a host; `$VAR`/`${VAR}` is expanded by Grafana from its
+ * environment when it provisions (same page, "Using environment variables"): unknown, named.
+ * `jsonData` fields are not URLs Grafana connects to (`tracesToLogsV2.datasourceUid` names another
+ * data source, `httpHeaderName1` a header): only `url` is read; a type whose endpoint is implied
+ * (CloudWatch, Azure Monitor, Google Cloud Monitoring without `url`) is not read (README Known limits).
+ */
+function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Array<string | number>, keyPath?: string) => Place, file: string, subjectOf = (at: Array<string | number>) => `${file}${at.length ? ` ${joinPath(at)}` : ''}`): void {
+  let budget = MAX_WALK_NODES;
+  const push = pushTo(g.refs);
+  const walk = (node: unknown, at: Array<string | number>) => {
+    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return;
+    if (Array.isArray(node)) return node.forEach((x, i) => walk(x, [...at, i]));
+    if (!isObj(node)) return;
+    if ('apiVersion' in node && Array.isArray(node.datasources)) {
+      node.datasources.slice(0, 10_000).forEach((ds, i) => {
+        if (!isObj(ds) || g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return;
+        const url = scalarText(ds.url);
+        if (!url) return;
+        const p = [...at, 'datasources', i, 'url'];
+        const where = place(p);
+        const name = clip(scalarText(ds.name) ?? '?');
+        const who = scalarText(ds.access)?.toLowerCase() === 'direct' ? "the users' browsers connect to it directly (access: direct)" : 'the Grafana server connects to it (access: proxy)';
+        const what = `Grafana data source "${name}" (type ${clip(scalarText(ds.type) ?? '?')}, ${subjectOf(at)}): ${who}`;
+        const note = `${what} (${PROVISIONING})`;
+        const variable = /\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)/.exec(url)?.[0];
+        if (variable) push(where, where.keyPath, `${note}; its url is ${clip(url)}: Grafana fills in ${clip(variable)} from its environment when it provisions the data source, unknown here`, true);
+        else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) push(where, url, note);
+        else pushHost(push, where, url.split('/')[0], what, PROVISIONING);
+      });
+    }
+    for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null) walk(v, [...at, k]);
+  };
+  walk(json, []);
+}
+
+/** A ConfigMap key holding a provisioning file as text: parsed (a literal block's lines counted from `firstLine`). */
+function embeddedDatasources(g: GrafanaCollected, file: string, text: string, firstLine: number | undefined, keyLine: number, keyPath: string, subject: string): void {
+  const lc = new LineCounter();
+  const doc = parseDocument(text.slice(0, 4 * 1024 * 1024), { lineCounter: lc, uniqueKeys: false });
+  if (doc.errors.length) return;
+  const json = (() => {
+    try {
+      return doc.toJSON() as unknown;
+    } catch {
+      return undefined;
+    }
+  })();
+  if (!isObj(json)) return;
+  const nodeAt = placeIn(doc);
+  const place = (at: Array<string | number>): Place => {
+    const n = nodeAt(at);
+    return { file, line: firstLine !== undefined && n?.range ? firstLine + lc.linePos(n.range[0]).line - 1 : keyLine, keyPath: `${keyPath}.${joinPath(at)}` };
+  };
+  provisionedDatasources(g, json, place, file, () => subject);
 }
 
 function isGrafanaImage(image: unknown): boolean {
@@ -467,6 +701,13 @@ export function applyGrafana(g: GrafanaCollected, references: Reference[]): void
     layers.push(c.env);
     egressOf(layers, c.anchor, c.subject, push);
   }
+  for (const svc of g.services) {
+    const ini = svc.ini && 'file' in svc.ini ? g.iniFiles.get(svc.ini.file) : undefined;
+    if (ini) ini.usedBy++;
+    const note = svc.ini && 'unknown' in svc.ini ? svc.ini.unknown : svc.ini && !ini ? `its grafana.ini (${svc.ini.file}) is not in the scan: not read` : undefined;
+    egressOf([ini ? { settings: ini.settings } : { settings: new Map(), ...(note ? { anyFrom: note } : {}) }, svc.env], svc.anchor, svc.subject, push);
+  }
+  for (const [rel, f] of g.iniFiles) if (!f.usedBy) iniAlone(rel, f.settings, push);
   for (const k of g.iniKeys) {
     if (k.usedBy || k.key !== 'grafana.ini') continue;
     egressOf([{ settings: k.settings, anyFrom: 'the GF_ environment of the container mounting it (none in the scan)' }], { file: k.file, line: k.line, keyPath: `data.${k.key}` }, `Grafana (ConfigMap ${clip(k.name)} key ${clip(k.key)}, mounted by no Grafana container of the scan)`, push);
@@ -480,16 +721,18 @@ export function applyGrafana(g: GrafanaCollected, references: Reference[]): void
  */
 function mergeFindings(found: readonly Reference[], references: Reference[]): void {
   const at = new Map<string, Reference[]>();
+  const same = (x: Reference, r: Reference) =>
+    r.kind === 'host' ? x.kind === 'host' && x.value.replace(/:\d+$/, '').toLowerCase() === r.value.toLowerCase() : x.kind === 'url' && x.value.replace(/\/+$/, '').toLowerCase() === r.value.replace(/\/+$/, '').toLowerCase();
   for (const r of references) {
-    if (r.kind !== 'host' || r.implied) continue;
+    if ((r.kind !== 'host' && r.kind !== 'url') || r.implied) continue;
     const k = `${r.file}\n${r.line}`;
     const list = at.get(k) ?? [];
     list.push(r);
     at.set(k, list);
   }
   for (const r of found) {
-    const same = r.kind === 'host' && !r.implied?.unknown ? at.get(`${r.file}\n${r.line}`)?.find((x) => x.value.replace(/:\d+$/, '').toLowerCase() === r.value.toLowerCase()) : undefined;
-    if (same) same.implied = r.implied;
+    const written = (r.kind === 'host' || r.kind === 'url') && !r.implied?.unknown ? at.get(`${r.file}\n${r.line}`)?.find((x) => same(x, r)) : undefined;
+    if (written) written.implied = r.implied;
     else references.push(r);
   }
 }

@@ -1469,7 +1469,7 @@ export function scanFileText(rel: string, type: FileType, text: string, refs: Re
         const before = refs.length;
         scanText(rel, text, refs, settings, false, web, undefined, notes);
         markNtpServers(rel, text, refs, before);
-        grafanaIniFile(rel, text, refs);
+        grafanaIniFile(rel, text, refs, grafana);
       }
   }
   return undefined;
