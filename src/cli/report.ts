@@ -3,6 +3,7 @@ import { renderReportHtml } from '../audit/render-html.js';
 import { buildReport, writeReport } from '../commands/report.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
+import { counted } from '../ui/count.js';
 import { trustOptions, withTrustOptions, type CommonCliOptions } from './common.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -36,9 +37,9 @@ export function register(program: Command): void {
       }
       const written = await writeReport(data, opts.output);
       const a = data.audit;
-      const parts = [`${data.inventory.zones.length} zones`, `${data.inventory.matrix.length} flows`, `${data.inventory.endpoints.length} external endpoints`];
-      if (a) parts.push(`audit: ${a.findings.length} references, ${a.summary.undeclared} undeclared`);
-      if (data.bundle) parts.push(`bundle: ${data.bundle.artifacts.length} artifacts`);
+      const parts = [counted(data.inventory.zones.length, 'zone'), counted(data.inventory.matrix.length, 'flow'), counted(data.inventory.endpoints.length, 'external endpoint')];
+      if (a) parts.push(`audit: ${counted(a.findings.length, 'reference')}, ${a.summary.undeclared} undeclared`);
+      if (data.bundle) parts.push(`bundle: ${counted(data.bundle.artifacts.length, 'artifact')}`);
       printResult(data, { json: opts.json }, () => `wrote ${escapeLine(opts.output!)} (${Math.ceil(written.bytes / 1024)} KiB): ${parts.join(', ')}`);
     });
 }

@@ -79,7 +79,7 @@ function preferMissing(meant: string[], fields: ReadonlyArray<[string, z.ZodType
 const orList = (names: string[]) => names.map((n) => `"${n}"`).join(names.length > 2 ? ', ' : ' or ').replace(/, ("[^"]*")$/, ', or $1');
 
 /** Edit distance, for "did you mean": small strings only (field names). */
-function distance(a: string, b: string): number {
+export function distance(a: string, b: string): number {
   const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
   for (let j = 1; j <= b.length; j++) d[0][j] = j;
   for (let i = 1; i <= a.length; i++)

@@ -1,6 +1,6 @@
 import semver from 'semver';
 import { FerryError } from '../errors.js';
-import { formatImageReference, parseImageReference, type ImageReference } from '../oci/reference.js';
+import { formatImageReference, normalizeRegistryHost, parseImageReference, type ImageReference } from '../oci/reference.js';
 import { trimBoth, trimTrailing } from '../ui/escape.js';
 
 /**
@@ -224,7 +224,8 @@ export function mapOciChart(repo: string, name: string, version: string, m: Regi
  * path, as if the HTTP repository were a registry namespace.
  */
 export function chartOciReference(repo: string, name: string, version: string): string {
-  if (repo.startsWith('oci://')) return `${trimTrailing(repo.slice('oci://'.length), '/')}/${name}:${version.replace(/\+/g, '_')}`;
+  // Docker Hub's API host (oci://registry-1.docker.io/bitnamicharts) named as an image names it (docker.io/…).
+  if (repo.startsWith('oci://')) return `${canonicalRegistryPath(trimTrailing(repo.slice('oci://'.length), '/'))}/${name}:${version.replace(/\+/g, '_')}`;
   let u: URL;
   try {
     u = new URL(repo);
@@ -235,6 +236,13 @@ export function chartOciReference(repo: string, name: string, version: string): 
   }
   const segments = u.pathname.split('/').filter(Boolean).map((s) => s.toLowerCase().replace(/[^a-z0-9._-]+/g, '-'));
   return `${u.host.toLowerCase()}/${[...segments, name].join('/')}:${version.replace(/\+/g, '_')}`;
+}
+
+/** `registry-1.docker.io/bitnamicharts` → `docker.io/bitnamicharts`: the registry host of a path as an image reference names it. */
+export function canonicalRegistryPath(at: string): string {
+  const slash = at.indexOf('/');
+  const host = slash < 0 ? at : at.slice(0, slash);
+  return `${normalizeRegistryHost(host)}${slash < 0 ? '' : at.slice(slash)}`;
 }
 
 /**

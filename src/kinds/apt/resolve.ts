@@ -16,6 +16,7 @@ import { warn } from '../warnings.js';
 import { clipName } from '../lock-index.js';
 import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import { trimTrailing } from '../../ui/escape.js';
+import type { Progress, ProgressTask } from '../../ui/progress.js';
 
 interface LoadedSource {
   spec: AptSpec;
@@ -273,6 +274,66 @@ function uniquePackages(list: Iterable<AptPackage>): AptPackageLock[] {
  * package that no suite has is.
  */
 export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages = MAX_APT_PACKAGES): Promise<AptLock[]> {
+  const lines = new HeldLines(ctx.progress);
+  try {
+    return await resolveAptLines(specs, { ...ctx, progress: lines.progress }, maxPackages, lines);
+  } finally {
+    lines.release();
+  }
+}
+
+/**
+ * A filtered suite's progress line says how many of the packages its index lists are carried,
+ * known only once the closure over every suite is computed: its line is held until then
+ * (`carried`); when the lock fails first, it says what the index listed (`release`).
+ */
+class HeldLines {
+  readonly progress: Progress;
+  private readonly realOf = new WeakMap<ProgressTask, ProgressTask>();
+  private readonly holding = new WeakSet<ProgressTask>();
+  private readonly held = new Map<LoadedSource, ProgressTask>();
+  constructor(base: Progress) {
+    this.progress = {
+      phase: (name, size) => base.phase(name, size),
+      log: (message) => base.log(message),
+      done: () => base.done(),
+      start: (label, total) => {
+        const real = base.start(label, total);
+        const task: ProgressTask = {
+          advance: (n) => real.advance(n),
+          cached: (n) => real.cached(n),
+          status: (text) => real.status(text),
+          fail: (message) => real.fail(message),
+          finish: (message) => {
+            if (!this.holding.has(task)) real.finish(message);
+          },
+        };
+        this.realOf.set(task, real);
+        return task;
+      },
+    };
+  }
+  /** The line of `task` (a progress task of this.progress) waits for `carried(source, …)`. */
+  hold(task: ProgressTask, source: LoadedSource): void {
+    const real = this.realOf.get(task);
+    if (!real) return;
+    this.holding.add(task);
+    this.held.set(source, real);
+  }
+  carried(source: LoadedSource, carried: number): void {
+    const n = source.packages.length;
+    this.held.get(source)?.finish(`${carried} of ${n} listed package${n === 1 ? '' : 's'} carried (the entry's packages: and what they depend on)`);
+    this.held.delete(source);
+  }
+  release(): void {
+    for (const [source, task] of this.held) task.finish(listedText(source.packages.length));
+    this.held.clear();
+  }
+}
+
+const listedText = (n: number) => `${n} package${n === 1 ? '' : 's'} listed`;
+
+async function resolveAptLines(specs: AptSpec[], ctx: KindContext, maxPackages: number, lines: HeldLines): Promise<AptLock[]> {
   const budget: PackageBudget = { left: maxPackages, max: maxPackages };
   const byPath = new Map<string, string>();
   const clashes: string[] = [];
@@ -314,11 +375,13 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
     plan,
     { progress: ctx.progress, concurrency: Math.max(1, Math.min(2, ctx.concurrency)) },
     (p) => aptLabel(p.spec, p.suite),
-    (p, task) => {
+    async (p, task) => {
       task.status('Release and indexes');
-      return loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure, budget);
+      const source = await loadSource(p.spec, p.specIndex, p.suite, p.sourceIndex, ctx, needsClosure, budget);
+      if (p.spec.packages) lines.hold(task, source);
+      return source;
     },
-    (s) => `${s.packages.length} package${s.packages.length === 1 ? '' : 's'} listed`,
+    (s) => listedText(s.packages.length),
   );
   const infos: SourceInfo[] = sources.map((s) => ({ whole: !s.spec.packages, family: suiteFamily(s.suite), label: s.label }));
   const requests: ClosureRequest[] = sources
@@ -395,6 +458,7 @@ export async function resolveApt(specs: AptSpec[], ctx: KindContext, maxPackages
       indexes: s.indexes,
       packages: uniquePackages(spec.packages ? (closure.selected.get(i) ?? []) : s.packages),
     }));
+    mine.forEach(({ s }, k) => lines.carried(s, suites[k].packages.length));
     const unsatisfied = [...new Set(mine.flatMap(({ i }) => closure.unsatisfied.get(i) ?? []))].sort();
     for (const u of unsatisfied) warn(ctx, `${aptLabel(spec)}: not satisfied by any listed repository: ${u}`);
     // Said, not only done: a version nobody listed is carried because something Breaks an older one.

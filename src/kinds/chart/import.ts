@@ -6,7 +6,7 @@ import semver from 'semver';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-target.js';
-import { chartNameProblems, chartOciReference, mapChartHttp, mapImage } from '../../mapping/index.js';
+import { canonicalRegistryPath, chartNameProblems, chartOciReference, mapChartHttp, mapImage } from '../../mapping/index.js';
 import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import type { RepoRef } from '../../oci/client.js';
 import { keyedMutex } from '../../net/concurrency.js';
@@ -42,7 +42,8 @@ export interface ChartArtifact {
 }
 
 export async function readChartArtifact(top: OciDescriptor, source: BlobSource): Promise<ChartArtifact> {
-  const refName = top.annotations?.[ANNOTATION.refName] ?? top.digest;
+  // A bundle made before chart names were canonical names a Docker Hub chart by its API host (registry-1.docker.io/…).
+  const refName = canonicalRegistryPath(top.annotations?.[ANNOTATION.refName] ?? top.digest);
   const { bytes: topBytes, json: manifest } = await readJsonBlob<OciManifest>(source, top, `chart ${refName} manifest`);
   manifestParts(manifest, `chart ${refName}`);
   const meta = (await readJsonBlob<ChartArtifact['meta']>(source, manifest.config, `chart ${refName} config`)).json;
@@ -70,7 +71,8 @@ async function pushToRegistry(a: ChartArtifact, ctx: ImportContext): Promise<Imp
 }
 
 async function writeToLayout(a: ChartArtifact, ctx: ImportContext): Promise<ImportResult> {
-  const { dir, bytesSent, skipped } = await writeArtifactToLayout(a.refName, a.top, a.blobs, ctx);
+  const top = a.top.annotations?.[ANNOTATION.refName] === undefined ? a.top : { ...a.top, annotations: { ...a.top.annotations, [ANNOTATION.refName]: a.refName } };
+  const { dir, bytesSent, skipped } = await writeArtifactToLayout(a.refName, top, a.blobs, ctx);
   return { artifact: `chart ${a.meta.name} ${a.meta.version}`, location: `${dir}#${a.refName}`, bytesSent, skipped };
 }
 
@@ -367,7 +369,8 @@ const digestIn = (d: unknown): string | undefined => (typeof d === 'object' && d
  * name and version not the lock's, or a layer besides them.
  */
 export async function unlockedChartTop(top: OciDescriptor, entries: readonly unknown[], source: BlobSource): Promise<string | undefined> {
-  const found = lockedByRefName(top, entries, chartsByRef, 'chart');
+  const name = top.annotations?.[ANNOTATION.refName];
+  const found = lockedByRefName(name === undefined ? top : { ...top, annotations: { ...top.annotations, [ANNOTATION.refName]: canonicalRegistryPath(name) } }, entries, chartsByRef, 'chart');
   if ('why' in found) return found.why;
   const label = `chart ${clipName(found.name)}`;
   const manifests = found.locked.map((e) => digestIn((e.oci as { manifest?: unknown } | undefined)?.manifest)).filter((d): d is string => d !== undefined);

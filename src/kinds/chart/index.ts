@@ -11,7 +11,8 @@ import { safeJoin } from '../../store/safe-path.js';
 import { artifactLabel } from '../../store/layout.js';
 import { readChartArtifact } from './import.js';
 import { ChartLockSchema, type ChartLock } from './lock.js';
-import { foldedChartArchives, mergeChartLocks, resolveChart } from './resolve.js';
+import { foldedChartArchives, mergeChartLocks, possibleImagesWarning, resolveChart, type PossibleImage } from './resolve.js';
+import { warn } from '../warnings.js';
 import { ChartSpecSchema, type ChartSpec } from './spec.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { chartLockDiff } from './lock-diff.js';
@@ -58,12 +59,17 @@ export const chartKind = {
     // Each is tried: the charts that resolve still join the lock (and their images get checked).
     let merged: ChartLock[];
     let failures: ResolveFailure[] = [];
+    const possible: Array<{ chart: string; images: PossibleImage[] }> = [];
     try {
       const all = await resolveEach(
         specs,
         { progress: ctx.progress, concurrency: 1 },
         (s) => `chart ${s.name} ${s.version}`,
-        async (s) => (await resolveChart(s, ctx)).entries,
+        async (s) => {
+          const r = await resolveChart(s, ctx);
+          if (r.possible.length) possible.push({ chart: `${r.entries[0].name} ${r.entries[0].version}`, images: r.possible });
+          return r.entries;
+        },
         // A range (`1.2.x`) says which version it picked.
         (entries) => (entries[0] ? `resolved ${entries[0].version}` : 'resolved'),
       );
@@ -76,6 +82,12 @@ export const chartKind = {
     // Charts that are one archive name apart only in case: failures too, their charts still in the
     // pipeline (their images are checked as well); no lock is written.
     failures = [...failures, ...foldedChartArchives(merged)];
+    // Images discovery found only as possible are not carried: said per chart now, not first at the site.
+    const carried = new Set([...merged.flatMap((e) => e.images), ...(ctx.listedImages ?? [])]);
+    for (const p of possible) {
+      const w = possibleImagesWarning(p.chart, p.images, carried);
+      if (w) warn(ctx, w);
+    }
     if (failures.length) throw new ResolveFailures(failures, merged);
     return merged;
   },

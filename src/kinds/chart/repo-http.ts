@@ -8,6 +8,7 @@ import { withRetry } from '../../net/retry.js';
 import { downloadToStore as downloadVerified } from '../file/download.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { trimTrailing } from '../../ui/escape.js';
+import { distance } from '../../manifest/validate.js';
 
 /**
  * HTTP chart repositories: `index.yaml` lists every version of every chart with its archive
@@ -59,7 +60,7 @@ export function archiveUrl(repo: string, entry: IndexEntry): string {
  * The lines of one chart's section in a Helm-style index (`entries:` then `  <name>:` at two
  * spaces). Only an index in another shape (JSON, flow style) is kept whole for a full parse.
  */
-export async function sectionFromStream(body: Readable, name: string): Promise<{ section?: string; full?: string }> {
+export async function sectionFromStream(body: Readable, name: string): Promise<{ section?: string; full?: string; near?: string[] }> {
   const rl = createInterface({ input: boundedIndex(body), crlfDelay: Infinity });
   const quoted = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   let inEntries = false;
@@ -70,6 +71,7 @@ export async function sectionFromStream(body: Readable, name: string): Promise<{
   let capturing = false;
   const lines: string[] = [];
   const all: string[] = [];
+  const near = new NearNames(name);
   let total = 0;
   for await (const line of rl) {
     if (!sawEntries) {
@@ -94,6 +96,7 @@ export async function sectionFromStream(body: Readable, name: string): Promise<{
         header = new RegExp(`^ {${keyIndent}}["']?${quoted}["']?:\\s*$`);
       }
       if (header!.test(line)) capturing = true;
+      else if (line.length <= keyIndent + NEAR_LINE_MAX && line.length - line.trimStart().length === keyIndent) near.offer(/^\s*["']?([^"':]*)["']?:\s*$/.exec(line)?.[1]);
       continue;
     }
     // The section ends at the next chart name or a top-level key.
@@ -105,8 +108,49 @@ export async function sectionFromStream(body: Readable, name: string): Promise<{
     }
     lines.push(line);
   }
-  if (sawEntries) return { section: lines.join('\n') };
+  if (sawEntries) return { section: lines.join('\n'), ...(capturing ? {} : { near: near.names() }) };
   return { full: all.join('\n') };
+}
+
+/** Chart names of an index compared with a missing one, at most: an index is hostile, and the biggest public ones list a few thousand. */
+export const NEAR_NAMES_COMPARED = 20_000;
+/** Edits (and length difference) within which an index's chart name is offered for a missing one. */
+const NEAR_DISTANCE = 2;
+/** Near names shown, at most. */
+const NEAR_SHOWN = 3;
+/** A chart-name line longer than this (past its indentation) is not a name offered. */
+const NEAR_LINE_MAX = 160;
+/** A wanted name longer than this is not compared (manifest names are short; the distance is quadratic in the length). */
+const NEAR_NAME_MAX = 128;
+
+/**
+ * The chart names of an index nearest to one it lacks (`cert-manger` → `cert-manager`): only
+ * names within NEAR_DISTANCE edits and lengths, compared case-insensitively, the first
+ * NEAR_NAMES_COMPARED names of the index at most, the NEAR_SHOWN nearest kept.
+ */
+export class NearNames {
+  private readonly raw: string;
+  private readonly wanted: string;
+  private compared = 0;
+  private readonly found: Array<{ name: string; d: number; exact: number }> = [];
+  constructor(wanted: string) {
+    this.raw = wanted.length <= NEAR_NAME_MAX ? wanted : '';
+    this.wanted = this.raw.toLowerCase();
+  }
+  offer(candidate: string | undefined): void {
+    if (!this.wanted || candidate === undefined || this.compared >= NEAR_NAMES_COMPARED) return;
+    this.compared++;
+    if (Math.abs(candidate.length - this.wanted.length) > NEAR_DISTANCE) return;
+    const d = distance(this.wanted, candidate.toLowerCase());
+    if (d > NEAR_DISTANCE || this.found.some((f) => f.name === candidate)) return;
+    // Of two as near, the one spelt in the same case first.
+    this.found.push({ name: candidate, d, exact: distance(this.raw, candidate) });
+    this.found.sort((a, b) => a.d - b.d || a.exact - b.exact || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.found.length = Math.min(this.found.length, NEAR_SHOWN);
+  }
+  names(): string[] {
+    return this.found.map((f) => f.name);
+  }
 }
 
 const MAX_FULL_INDEX = 256 * 1024 * 1024;
@@ -133,8 +177,11 @@ function boundedIndex(body: Readable): Readable {
   return body.pipe(out);
 }
 
-/** Every version of `name` in the repository's index (newest order as the index has it). */
-export async function readIndexEntries(http: HttpClient, repo: string, name: string): Promise<IndexEntry[]> {
+/**
+ * Every version of `name` in the repository's index (newest order as the index has it); when the
+ * index has no such chart, `near` the names it lists that are nearest (a misspelling's fix).
+ */
+export async function readIndexEntries(http: HttpClient, repo: string, name: string): Promise<IndexEntry[] & { near?: string[] }> {
   const url = indexUrlOf(repo);
   const label = `chart repository ${repo}`;
   const got = await withRetry(`GET ${url}`, async () => {
@@ -152,16 +199,23 @@ export async function readIndexEntries(http: HttpClient, repo: string, name: str
     throw err;
   });
   let list: unknown;
+  let near = got.near;
   try {
     if (got.section !== undefined) list = parseYaml(got.section);
     else if (got.full !== undefined) {
       const doc = (parseYaml(got.full) ?? {}) as { entries?: Record<string, unknown> };
-      list = doc.entries?.[name];
+      const entries = doc.entries && typeof doc.entries === 'object' ? doc.entries : {};
+      list = Object.hasOwn(entries, name) ? entries[name] : undefined;
+      if (list === undefined) {
+        const n = new NearNames(name);
+        for (const k of Object.keys(entries)) n.offer(k);
+        near = n.names();
+      }
     }
   } catch (err) {
     throw new FerryError('VALIDATION', `${url}: index.yaml is not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
-  if (!Array.isArray(list)) return [];
+  if (!Array.isArray(list)) return Object.assign([], near?.length ? { near } : {});
   return (list as IndexEntry[])
     .filter((e) => e && e.version !== undefined)
     .map((e) => ({ ...e, name: String(e.name ?? name), version: String(e.version), urls: Array.isArray(e.urls) ? e.urls.map(String) : [] }));

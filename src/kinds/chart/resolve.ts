@@ -75,7 +75,12 @@ function repoKind(repo: string): 'http' | 'oci' | undefined {
 export async function indexArchive(http: HttpClient, repo: string, name: string, wanted: string, notFoundHint: string): Promise<{ version: string; url: string; hex?: string }> {
   const what = `chart ${name}`;
   const entries = await readIndexEntries(http, repo, name);
-  if (!entries.length) throw new FerryError('NOT_FOUND', `${what}: not in the repository ${repo} (${indexUrlOf(repo)} has no entry for it)`, { hint: notFoundHint });
+  if (!entries.length) {
+    const near = entries.near ?? [];
+    throw new FerryError('NOT_FOUND', `${what}: not in the repository ${repo} (${indexUrlOf(repo)} has no entry for it${near.length ? `; it lists ${near.map((n) => JSON.stringify(n)).join(', ')}` : ''})`, {
+      hint: near.length ? `Did you mean ${near.length === 1 ? JSON.stringify(near[0]) : `one of ${near.map((n) => JSON.stringify(n)).join(', ')}`}? ${notFoundHint}` : notFoundHint,
+    });
+  }
   const version = pickVersion(entries.map((e) => e.version), wanted, what, repo);
   const entry = entries.find((e) => e.version === version)!;
   const url = archiveUrl(repo, entry);
@@ -200,6 +205,14 @@ export async function helmRepoByName(name: string): Promise<string | undefined> 
 export interface ResolvedChart {
   entries: ChartLock[];
   discovery: DiscoveryResult;
+  /** The top entry's `possibleImages`, each with why discovery did not count it as deployed (the condition that would deploy it). */
+  possible: PossibleImage[];
+}
+
+/** An image discovery found but did not count as deployed (the lock's `possibleImages`), and why. */
+export interface PossibleImage {
+  ref: string;
+  why?: string;
 }
 
 async function readValues(files: string[], dir: string) {
@@ -289,7 +302,31 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     if (injects.length) top.injects = injects;
   }
   const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
-  return { entries, discovery };
+  const why = new Map(discovery.images.map((i) => [i.ref, (i.sources.find((s) => s.kind === 'rendered' && s.reason) ?? i.sources.find((s) => s.reason))?.reason]));
+  return { entries, discovery, possible: possible.map((ref) => ({ ref, why: why.get(ref) })) };
+}
+
+/** Images named in a warning about possible images, at most; the rest are counted. */
+const POSSIBLE_SHOWN = 5;
+/** A reason longer than this (a chart's own words) is cut. */
+const POSSIBLE_WHY_MAX = 160;
+
+/**
+ * What `lock` says about the images a chart's discovery found only as possible (the lock's
+ * `possibleImages`: a section its values switch off, a loose match): they are not carried, so a
+ * site that switches that section on pulls them from upstream. Said now, per chart, with how many
+ * and the first few by name and why, not first at the site by `rewrite chart`. An image carried
+ * anyway (listed under images:, or deployed by another chart: `carried`) is left out.
+ */
+export function possibleImagesWarning(chart: string, possible: readonly PossibleImage[], carried: ReadonlySet<string>): string | undefined {
+  const left = possible.filter((p) => !carried.has(p.ref));
+  const n = left.length;
+  if (!n) return undefined;
+  const clip = (w: string) => (w.length > POSSIBLE_WHY_MAX ? `${w.slice(0, POSSIBLE_WHY_MAX)}…` : w);
+  const shown = left.slice(0, POSSIBLE_SHOWN).map((p) => (p.why ? `${p.ref} (${clip(p.why)})` : p.ref));
+  const more = n > POSSIBLE_SHOWN ? `, and ${n - POSSIBLE_SHOWN} more (the lock's possibleImages lists every one)` : '';
+  const one = n === 1;
+  return `chart ${chart}: ${one ? '1 image' : `${n} images`} discovery found only as possible (not deployed with the manifest's values, or a loose match) ${one ? 'is' : 'are'} not carried: ${shown.join(', ')}${more}; if the site switches on what deploys ${one ? 'it' : 'them'}, list ${one ? 'it' : 'them'} under images: in the manifest (or set the values that deploy ${one ? 'it' : 'them'} under the chart's values:) and lock again`;
 }
 
 /**
