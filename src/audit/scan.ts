@@ -1363,9 +1363,8 @@ function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile
     if (!matched.has(key)) matched.set(key, (byName.get(m.configMap) ?? []).filter((k) => k.namespace === m.namespace || !m.namespace || !k.namespace));
     return matched.get(key)!;
   };
-  for (const { by, files: mounted, cut } of mountedKeys(c.mounts, keysOf)) {
-    const first = mounted.values().next().value!;
-    if (cut) notes.push({ file: first.file, reason: `${first.file} data.${first.key.slice(0, 120)}: the ${by.slice(0, 200)} mounts more than ${MAX_MOUNTED_FILES} ConfigMap keys: those past them are not joined to its web configuration's includes (what they define is unknown there)`, unscanned: true });
+  for (const { by, files: mounted, first, cut } of mountedKeys(c.mounts, keysOf)) {
+    if (cut) notes.push({ file: first.file, reason: `${first.file} data.${first.key.slice(0, 120)}: the ${by.slice(0, 200)} ${cut}`, unscanned: true });
     const facts = new Map<string, WebFacts>();
     const at = new Map<string, { k: ConfigMapKey; path: string }>();
     for (const [p, k] of mounted) {

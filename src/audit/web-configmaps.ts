@@ -133,12 +133,32 @@ export function webConfigMounts(obj: unknown): ConfigMapMount[] {
 export const MAX_MOUNTED_FILES = 1024;
 
 /**
+ * At most this many ConfigMap keys are joined by their includes over all the containers of one scan:
+ * each container's includes are resolved anew (its own bounds, audit/web-includes.ts), so a few
+ * hundred Deployments mounting one ConfigMap of a thousand keys at different paths were minutes.
+ */
+export const MAX_JOINED_FILES = 2048;
+
+/** The ConfigMap keys one container mounts together, by the path it sees them at. */
+export interface MountedTogether {
+  by: string;
+  /** The keys joined by their includes; empty for a container past the scan's MAX_JOINED_FILES. */
+  files: Map<string, ConfigMapKey>;
+  /** A key it mounts, to name the container's note at. */
+  first: ConfigMapKey;
+  /** What of its keys is not joined (a bound), said as a note that leaves the key unaudited. */
+  cut?: string;
+}
+
+/**
  * The ConfigMap keys each container of the scan mounts, by the path it sees them at: a `subPath`
  * or `items[]` mount is that key at its path, a whole ConfigMap mounted as a directory each of its
  * keys under it (kubelet's projection). `keysOf` gives a ConfigMap's keys by its name and namespace.
- * Only containers mounting two keys or more (an include may join them). Bounded: MAX_MOUNTED_FILES a container.
+ * Only containers mounting two keys or more (an include may join them), and one of the containers
+ * mounting the same keys at the same paths (their includes join the same). Bounded:
+ * MAX_MOUNTED_FILES a container, MAX_JOINED_FILES a scan (the containers past it named in one note).
  */
-export function mountedKeys(mounts: readonly ConfigMapMount[], keysOf: (m: ConfigMapMount) => readonly ConfigMapKey[]): Array<{ by: string; files: Map<string, ConfigMapKey>; cut: boolean }> {
+export function mountedKeys(mounts: readonly ConfigMapMount[], keysOf: (m: ConfigMapMount) => readonly ConfigMapKey[]): MountedTogether[] {
   const byContainer = new Map<string, ConfigMapMount[]>();
   for (const m of mounts) {
     const k = `${m.namespace ?? ''}\n${m.by}`;
@@ -146,13 +166,32 @@ export function mountedKeys(mounts: readonly ConfigMapMount[], keysOf: (m: Confi
     if (list) list.push(m);
     else byContainer.set(k, [m]);
   }
-  const out: Array<{ by: string; files: Map<string, ConfigMapKey>; cut: boolean }> = [];
+  // A ConfigMap's keys by key name, built once for each list keysOf gives.
+  const named = new WeakMap<readonly ConfigMapKey[], Map<string, ConfigMapKey[]>>();
+  const withKey = (keys: readonly ConfigMapKey[], key: string): readonly ConfigMapKey[] => {
+    let index = named.get(keys);
+    if (!index) {
+      index = new Map();
+      for (const x of keys) {
+        const same = index.get(x.key);
+        if (same) same.push(x);
+        else index.set(x.key, [x]);
+      }
+      named.set(keys, index);
+    }
+    return index.get(key) ?? [];
+  };
+  const out: MountedTogether[] = [];
+  const joinedSets = new Set<string>();
+  let joined = 0;
+  let past: MountedTogether | undefined;
+  let pastCount = 0;
   for (const list of byContainer.values()) {
     const files = new Map<string, ConfigMapKey>();
     let cut = false;
     for (const m of list) {
       const keys = keysOf(m);
-      for (const k of m.dir ? keys : keys.filter((x) => x.key === m.key)) {
+      for (const k of m.dir ? keys : withKey(keys, m.key)) {
         if (files.size >= MAX_MOUNTED_FILES) {
           cut = true;
           break;
@@ -161,7 +200,23 @@ export function mountedKeys(mounts: readonly ConfigMapMount[], keysOf: (m: Confi
         files.set(m.dir ? `${m.path}/${k.key}` : m.path, k);
       }
     }
-    if (files.size > 1) out.push({ by: list[0].by, files, cut });
+    if (files.size < 2) continue;
+    const first = files.values().next().value!;
+    // The same keys at the same paths as a container joined already: the same includes, read once.
+    const set = [...files].map(([p, k]) => `${p}\0${k.file}\0${k.doc}\0${k.key}`).sort().join('\0\0');
+    if (joinedSets.has(set)) continue;
+    if (past || joined + files.size > MAX_JOINED_FILES) {
+      pastCount++;
+      past ??= { by: list[0].by, files: new Map(), first };
+      continue;
+    }
+    joined += files.size;
+    joinedSets.add(set);
+    out.push({ by: list[0].by, files, first, ...(cut ? { cut: `mounts more than ${MAX_MOUNTED_FILES} ConfigMap keys: those past them are not joined to its web configuration's includes (what they define is unknown there)` } : {}) });
+  }
+  if (past) {
+    past.cut = `${pastCount > 1 ? `and ${pastCount - 1} other container${pastCount > 2 ? 's' : ''} mount` : 'mounts'} ConfigMap keys past the ${MAX_JOINED_FILES} one scan joins by their includes: their keys are read alone (what an include of theirs joins is unknown there)`;
+    out.push(past);
   }
   return out;
 }
