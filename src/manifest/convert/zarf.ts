@@ -594,7 +594,8 @@ function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion,
     if (fields.localPath !== undefined && url === undefined) {
       unknownFields();
       // Zarf packages the chart from disk, relative to the package's directory: rendered by the command for its images.
-      conv.localCharts.push({ location: path.resolve(base, fields.localPath), shown: path.join(path.dirname(ctx.file), fields.localPath), root, values: values.map(({ abs, shown }) => ({ abs, shown })), item, from });
+      // Its images are carried for the package's architecture, as the images: Zarf lists are.
+      conv.localCharts.push({ location: path.resolve(base, fields.localPath), shown: path.join(path.dirname(ctx.file), fields.localPath), root, values: values.map(({ abs, shown }) => ({ abs, shown })), item, from, ...(opts.arch !== undefined ? { platforms: [`linux/${opts.arch}`] } : {}) });
       return;
     }
     if (url === undefined) return skip(opts.beta ? 'names none of helmRepository:, oci:, git:, local:' : 'names neither url: nor localPath:', 'Fix the zarf.yaml.');
@@ -619,6 +620,10 @@ function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion,
     }
     if (values.length) entry.values = values.map((v) => v.rel);
     unknownFields();
+    if (opts.arch !== undefined) {
+      // A chart entry names no platforms: what lock finds in it comes whole, where Zarf's package holds linux/<arch>.
+      conv.notes.push({ from, item, why: `the images lock finds in it are carried for every platform they have, not linux/${opts.arch} only as the images: above are`, todo: `To carry one platform, list the references it deploys (\`ferry charts images\` names them) under images: with platforms: [linux/${opts.arch}].` });
+    }
     conv.candidates.push({ field: 'charts', entry, from });
   });
 }
