@@ -652,9 +652,9 @@ function convertFiles(files: Placed[], opts: ZarfOptions, conv: Conversion): voi
     if (shasum !== undefined && !/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`${sumKey}: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, `Write the file's SHA-256 under ${sumKey}:, or leave it out (the lock records it).`);
     if (extract) {
       // Zarf checks the sum on the file it extracted (SHAsMatch on extractPath), not on the archive it downloads.
-      const sum = shasum === undefined ? '' : ` Its ${sumKey}: is the SHA-256 of ${extract}, which Zarf checks after extracting, not the archive's: the archive is not pinned by it (the lock records the archive's SHA-256).`;
+      const sum = shasum === undefined ? '' : `; its ${sumKey}: is the SHA-256 of ${extract}, which Zarf checks after extracting, not the archive's: the archive is not pinned by it (the lock records the archive's SHA-256)`;
       const check = shasum === undefined ? '' : `, and check it: \`tar -xOf <archive> ${extract} | sha256sum\` gives ${shasum.toLowerCase()}`;
-      conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy.${sum}`, todo: `Extract it at the site after import${check}.` });
+      conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy${sum}`, todo: `Extract it at the site after import${check}.` });
     } else if (shasum !== undefined) entry.sha256 = shasum.toLowerCase();
     for (const key of Object.keys(f)) {
       if (FILE_QUIET.has(key) || ['source', sumKey, 'extractPath'].includes(key) || !isSet(f[key])) continue;
