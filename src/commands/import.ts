@@ -183,7 +183,7 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
     written = () => push?.written ?? 0;
     // A directory target's index.json is written once, after every entry's blobs are in place.
     const layouts = new LayoutWriters({ deferred: true });
-    const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, staged, warnings };
+    const ctx = { source, target, progress: opts.progress, concurrency, registry: client, layouts, push, staged, warnings, tops };
     const perEntry = Math.max(1, Math.ceil(concurrency / 2));
 
     if (onePass) {

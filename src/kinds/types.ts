@@ -57,6 +57,8 @@ export interface ImportContext {
   staged?: StagedBlobs;
   /** Warnings for the command's result (the CLI prints them, escaped); without it they go to progress. */
   warnings?: string[];
+  /** Every top-level entry of the bundle, for what one entry cannot decide alone (which of two images a mirror tag names). */
+  tops?: readonly OciDescriptor[];
 }
 
 export interface ImportResult {

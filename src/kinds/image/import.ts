@@ -11,6 +11,7 @@ import { ANNOTATION, type BlobSource } from '../../store/source.js';
 import type { ImportContext, ImportNeed, ImportResult } from '../types.js';
 import { isExtraTop, pushExtraBlobs, pushImageExtras } from './extras.js';
 import { EXTRA_ANNOTATION } from '../../oci/referrers.js';
+import { parseImageReference } from '../../oci/reference.js';
 import { ImageLockSchema } from './lock.js';
 
 interface ImageGraph {
@@ -165,11 +166,57 @@ function registryPlace(g: ImageGraph, ctx: ImportContext) {
   return { mapped, repo };
 }
 
+/**
+ * Tags that several image entries of one bundle carry with different manifests: `repo:1.0` kept
+ * for one platform and `repo:1.0@sha256:…` (a chart's pin of the whole index), or a pin older than
+ * what the tag names now. Each would push the tag, so it would end on whichever finished last and
+ * move at every import. The entry written without a digest owns the tag (what `repo:1.0` pulls);
+ * an entry pinned by digest is pushed by its digest alone, which is how it is pulled. Several pinned
+ * digests and no entry by tag alone: none owns it (null). Only conflicting tags are listed.
+ */
+const tagOwnerCache = new WeakMap<readonly OciDescriptor[], Map<string, string | null>>();
+function tagOwners(tops: readonly OciDescriptor[]): Map<string, string | null> {
+  const cached = tagOwnerCache.get(tops);
+  if (cached) return cached;
+  const seen = new Map<string, { plain: Set<string>; pinned: Set<string> }>();
+  for (const top of tops) {
+    const key = tagKey(top);
+    if (!key) continue;
+    let s = seen.get(key.tag);
+    if (!s) seen.set(key.tag, (s = { plain: new Set(), pinned: new Set() }));
+    (key.pinned ? s.pinned : s.plain).add(top.digest);
+  }
+  const owners = new Map<string, string | null>();
+  for (const [tag, { plain, pinned }] of seen) {
+    if (new Set([...plain, ...pinned]).size < 2) continue;
+    owners.set(tag, plain.size === 1 ? [...plain][0] : null);
+  }
+  tagOwnerCache.set(tops, owners);
+  return owners;
+}
+
+/** An image entry's upstream `registry/repository:tag`, and whether its reference pins a digest too. */
+function tagKey(top: OciDescriptor): { tag: string; pinned: boolean } | undefined {
+  const refName = top.annotations?.[ANNOTATION.refName];
+  if (refName === undefined || isExtraTop(top)) return undefined;
+  try {
+    const ref = parseImageReference(refName);
+    return ref.tag === undefined ? undefined : { tag: `${ref.registry}/${ref.repository}:${ref.tag}`, pinned: ref.digest !== undefined };
+  } catch {
+    return undefined; // validateImageImport names it
+  }
+}
+
 /** Push to the target registry: blobs, then child manifests, then the index, then the tag. */
 async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<ImportResult> {
   const session = pushSessionOf(ctx);
   const { mapped, repo } = registryPlace(g, ctx);
-  const { bytesSent, skipped, previous } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag: mapped.tag });
+  const key = ctx.tops ? tagKey(g.top) : undefined;
+  const owner = key ? tagOwners(ctx.tops!).get(key.tag) : undefined;
+  // A tag another entry of this bundle owns (or none does) is left to it: this one goes by digest.
+  const tag = owner !== undefined && owner !== g.top.digest ? undefined : mapped.tag;
+  if (owner === null) ctx.warnings?.push(`${mapped.mirror}: pushed by digest, tag ${mapped.tag} left as it was: the bundle pins several manifests under ${key!.tag} and none by the tag alone. List the image by its tag in the manifest (with the platforms you need) to say which one the tag names.`);
+  const { bytesSent, skipped, previous } = await pushOciArtifact(session, repo, { label: g.refName, blobs: g.blobs, children: g.children, top: g.top, topBytes: g.topBytes, tag });
   if (previous) {
     ctx.warnings?.push(
       `${mapped.mirror}: the tag moved from ${previous} to ${g.top.digest}. If this bundle is older than one imported before, that is a rollback: import the newest bundle again to move it forward.`,

@@ -594,7 +594,8 @@ function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion,
     if (fields.localPath !== undefined && url === undefined) {
       unknownFields();
       // Zarf packages the chart from disk, relative to the package's directory: rendered by the command for its images.
-      conv.localCharts.push({ location: path.resolve(base, fields.localPath), shown: path.join(path.dirname(ctx.file), fields.localPath), root, values: values.map(({ abs, shown }) => ({ abs, shown })), item, from });
+      // Its images are carried for the package's architecture, as the images: Zarf lists are.
+      conv.localCharts.push({ location: path.resolve(base, fields.localPath), shown: path.join(path.dirname(ctx.file), fields.localPath), root, values: values.map(({ abs, shown }) => ({ abs, shown })), item, from, ...(opts.arch !== undefined ? { platforms: [`linux/${opts.arch}`] } : {}) });
       return;
     }
     if (url === undefined) return skip(opts.beta ? 'names none of helmRepository:, oci:, git:, local:' : 'names neither url: nor localPath:', 'Fix the zarf.yaml.');
@@ -619,6 +620,10 @@ function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion,
     }
     if (values.length) entry.values = values.map((v) => v.rel);
     unknownFields();
+    if (opts.arch !== undefined) {
+      // A chart entry names no platforms: what lock finds in it comes whole, where Zarf's package holds linux/<arch>.
+      conv.notes.push({ from, item, why: `the images lock finds in it are carried for every platform they have, not linux/${opts.arch} only as the images: above are`, todo: `To carry one platform, list the references it deploys (\`ferry charts images\` names them) under images: with platforms: [linux/${opts.arch}].` });
+    }
     conv.candidates.push({ field: 'charts', entry, from });
   });
 }
@@ -640,14 +645,17 @@ function convertFiles(files: Placed[], opts: ZarfOptions, conv: Conversion): voi
     }
     // v1beta1 names them destination: and checksum:.
     const sumKey = opts.beta ? 'checksum' : 'shasum';
-    const entry: Record<string, unknown> = { name: fileName(text(opts.beta ? f.destination : f.target), source), url: source };
-    const shasum = text(f[sumKey]);
-    if (shasum !== undefined) {
-      if (!/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`${sumKey}: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, `Write the file's SHA-256 under ${sumKey}:, or leave it out (the lock records it).`);
-      entry.sha256 = shasum.toLowerCase();
-    }
     const extract = text(f.extractPath);
-    if (extract) conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy`, todo: 'Extract it at the site after import.' });
+    // With extractPath the carried file is the archive: named by its URL, not by where Zarf puts the extracted file.
+    const entry: Record<string, unknown> = { name: fileName(extract ? undefined : text(opts.beta ? f.destination : f.target), source), url: source };
+    const shasum = text(f[sumKey]);
+    if (shasum !== undefined && !/^[0-9a-fA-F]{64}$/.test(shasum)) return skip(`${sumKey}: ${brief(shasum)} is not a SHA-256 (64 hex characters)`, `Write the file's SHA-256 under ${sumKey}:, or leave it out (the lock records it).`);
+    if (extract) {
+      // Zarf checks the sum on the file it extracted (SHAsMatch on extractPath), not on the archive it downloads.
+      const sum = shasum === undefined ? '' : `; its ${sumKey}: is the SHA-256 of ${extract}, which Zarf checks after extracting, not the archive's: the archive is not pinned by it (the lock records the archive's SHA-256)`;
+      const check = shasum === undefined ? '' : `, and check it: \`tar -xOf <archive> ${extract} | sha256sum\` gives ${shasum.toLowerCase()}`;
+      conv.notes.push({ from, item, why: `carried whole; Zarf takes ${extract} out of it at deploy${sum}`, todo: `Extract it at the site after import${check}.` });
+    } else if (shasum !== undefined) entry.sha256 = shasum.toLowerCase();
     for (const key of Object.keys(f)) {
       if (FILE_QUIET.has(key) || ['source', sumKey, 'extractPath'].includes(key) || !isSet(f[key])) continue;
       skip(`${key}: ${brief(f[key])}: not a field of a Zarf file ferry knows`, `Check the field; ferry converts what ${schemaOf(opts)} defines.`);
@@ -656,7 +664,7 @@ function convertFiles(files: Placed[], opts: ZarfOptions, conv: Conversion): voi
   });
 }
 
-/** A file's name in the manifest: where Zarf puts it (target's base name), else the URL path's. */
+/** A file's name in the manifest: where Zarf puts it (target's base name), else the URL path's (an archive Zarf extracts from: the URL's). */
 export function fileName(target: string | undefined, url: string): string {
   const last = (s: string) => s.split(/[/\\]/).filter(Boolean).pop();
   let fromUrl: string | undefined;
