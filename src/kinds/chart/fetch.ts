@@ -7,7 +7,7 @@ import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore, indexUrlOf } from './repo-http.js';
-import { httpChartArtifact, ociRepoRef } from './repo-oci.js';
+import { helmChartLayers, httpChartArtifact, ociRepoRef } from './repo-oci.js';
 import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
 import { redactUrl } from '../../net/http.js';
 import { trimTrailing } from '../../ui/escape.js';
@@ -84,7 +84,7 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
  */
 async function reverifyStored(entry: ChartLock, ctx: KindContext): Promise<void> {
   const label = `chart ${entry.name} ${entry.version} (${redactUrl(entry.repo)})`;
-  const prov = entry.oci ? entry.oci.layers.find((l) => l.mediaType === MT.helmProv) : entry.prov;
+  const prov = entry.oci ? helmChartLayers(entry.oci.layers, label, 'VERIFY').prov : entry.prov;
   if (!prov) throw new FerryError('VERIFY', `${label}: the lock records a verified provenance, but pins no provenance file`, { hint: 'Run `ferry lock` again.' });
   const bytes = await readProvenanceBlob({ readBlob: (d) => ctx.store.readBytes(d) }, prov, label);
   const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);

@@ -19,7 +19,7 @@ import { bundleIndex, manifestParts, ProblemList, readJsonBlob, type ImportProbl
 import { layoutNeeds, stageArtifactForLayout, writeArtifactToLayout } from '../layout-write.js';
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import { loadChartStream, type ChartMetadata } from './load.js';
-import { httpChartArtifact } from './repo-oci.js';
+import { helmChartLayers, httpChartArtifact } from './repo-oci.js';
 import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -49,9 +49,8 @@ export async function readChartArtifact(top: OciDescriptor, source: BlobSource):
   const meta = (await readJsonBlob<ChartArtifact['meta']>(source, manifest.config, `chart ${refName} config`)).json;
   const problems = chartNameProblems(meta.name, meta.version);
   if (problems.length) throw new FerryError('VERIFY', `chart ${refName}: ${problems.join('; ')}`, { hint: 'Chart names and versions become file names on the mirror; the bundle was crafted or damaged.' });
-  const chart = manifest.layers.find((l) => l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip');
+  const { chart, prov } = helmChartLayers(manifest.layers, `chart ${refName}`, 'VERIFY');
   if (!chart) throw new FerryError('VERIFY', `${refName}: the bundle's chart artifact has no chart content layer`);
-  const prov = manifest.layers.find((l) => l.mediaType === MT.helmProv);
   const strip = (d: OciDescriptor) => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   return { refName, top, topBytes, manifest, meta, chart, prov, blobs: [strip(manifest.config), ...manifest.layers.map(strip)] };
 }

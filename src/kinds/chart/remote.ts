@@ -4,12 +4,12 @@ import semver from 'semver';
 import { FerryError } from '../../errors.js';
 import { redactUrl, type HttpClient } from '../../net/http.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
-import { MT, isDescriptor, isIndexType, type OciDescriptor } from '../../oci/media-types.js';
+import { MT, isIndexType, type OciDescriptor } from '../../oci/media-types.js';
 import { checkRegistryHost, normalizeRegistryHost, parseImageReference } from '../../oci/reference.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { loadChartStream, MAX_CHART_BYTES, type LoadedChart } from './load.js';
 import { indexUrlOf } from './repo-http.js';
-import { tagOf, versionOfTag } from './repo-oci.js';
+import { helmChartLayers, tagOf, versionOfTag } from './repo-oci.js';
 import { indexArchive, pickVersion } from './resolve.js';
 
 /**
@@ -220,7 +220,7 @@ export function helmChartLayer(bytes: Buffer, mediaType: string, shown: string):
   }
   const layers = Array.isArray(m.layers) ? (m.layers as unknown[]) : [];
   // Helm's chart layer, or the one helm 3.0–3.7 wrote (`application/tar+gzip`), which helm still pulls.
-  const chart = layers.find((l): l is OciDescriptor => isDescriptor(l) && (l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip'));
+  const { chart } = helmChartLayers(layers, shown, 'VALIDATION');
   if (!chart) {
     const types = layers.map((l) => (l && typeof (l as OciDescriptor).mediaType === 'string' ? (l as OciDescriptor).mediaType.slice(0, 200) : '?')).slice(0, 5);
     throw new FerryError('VALIDATION', `${shown}: a Helm chart manifest without a chart layer of media type ${MT.helmChart} (its layers: ${types.join(', ') || 'none'})`, {

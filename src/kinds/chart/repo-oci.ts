@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FerryError } from '../../errors.js';
 import type { RegistryClient, RepoRef } from '../../oci/client.js';
-import { MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
+import { isDescriptor, MT, type OciDescriptor, type OciManifest } from '../../oci/media-types.js';
 import { parseImageReference } from '../../oci/reference.js';
 import { trimTrailing } from '../../ui/escape.js';
 
@@ -37,6 +37,34 @@ export function unreachable(err: unknown, repo: string): unknown {
   return err;
 }
 
+/** Media types a Helm client takes as a chart's content: Helm's own and the one helm 3.0–3.7 wrote, which helm still pulls. */
+const CHART_CONTENT = new Set<string>([MT.helmChart, 'application/tar+gzip']);
+
+/**
+ * A Helm chart manifest's content layer and provenance layer. Two of either is refused: which one
+ * a client takes is not fixed (ferry read the first; Helm's registry client keeps the last it
+ * meets), so a manifest carrying two could have one checked and the other installed from the
+ * mirror, where the manifest is copied byte for byte. `code`: VALIDATION for an upstream answer,
+ * VERIFY for a bundle's or a lock's.
+ */
+export function helmChartLayers(layers: readonly unknown[], label: string, code: 'VALIDATION' | 'VERIFY'): { chart?: OciDescriptor; prov?: OciDescriptor } {
+  const charts: OciDescriptor[] = [];
+  const provs: OciDescriptor[] = [];
+  for (const l of layers) {
+    if (!isDescriptor(l)) continue;
+    if (CHART_CONTENT.has(l.mediaType)) charts.push(l);
+    else if (l.mediaType === MT.helmProv) provs.push(l);
+  }
+  for (const [what, found] of [['chart content', charts], ['provenance', provs]] as const) {
+    if (found.length > 1) {
+      throw new FerryError(code, `${label}: the chart manifest has ${found.length} ${what} layers (${found.slice(0, 3).map((d) => d.digest).join(', ')}${found.length > 3 ? ', …' : ''}); a Helm chart has one`, {
+        hint: 'Which one a client installs is not defined, so ferry would check one while the mirror serves both: the artifact is broken or crafted. Push the chart again with `helm push`.',
+      });
+    }
+  }
+  return { chart: charts[0], prov: provs[0] };
+}
+
 export interface OciChartArtifact {
   manifest: { digest: string; size: number; mediaType: string; bytes: Buffer };
   config: OciDescriptor;
@@ -59,9 +87,8 @@ export async function getOciChart(registry: RegistryClient, repo: string, name: 
       hint: 'The tag holds something else than a chart pushed with `helm push`.',
     });
   }
-  const chart = (m.layers ?? []).find((l) => l.mediaType === MT.helmChart || l.mediaType === 'application/tar+gzip');
+  const { chart, prov } = helmChartLayers(m.layers ?? [], label, 'VALIDATION');
   if (!chart) throw new FerryError('VALIDATION', `${label}: the artifact has no chart content layer`);
-  const prov = (m.layers ?? []).find((l) => l.mediaType === MT.helmProv);
   const strip = (d: OciDescriptor): OciDescriptor => ({ mediaType: d.mediaType, digest: d.digest, size: d.size });
   return {
     manifest: { digest: got.digest, size: got.bytes.length, mediaType: got.mediaType || MT.ociManifest, bytes: got.bytes },
