@@ -1818,7 +1818,8 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
     const f = rel === undefined ? undefined : byRel.get(rel);
-    if (!f || (f.type !== 'text' && f.type !== 'env') || isQuadletUnit(f.file) || keepsText(f.file, f.type, '')) continue;
+    // A `format: raw` file of its own type keeps its env reading (values as written, quotes and all).
+    if (!f || (f.type !== 'text' && (f.type !== 'env' || ref.raw)) || isQuadletUnit(f.file) || keepsText(f.file, f.type, '')) continue;
     if (!again.has(f.file)) again.set(f.file, ref);
     const list = servicesOf.get(f.file) ?? [];
     servicesOf.set(f.file, list);
@@ -1836,8 +1837,15 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
     }
     byRel.get(rel)!.type = 'env';
     const found: Setting[] = [];
-    // Read as Compose reads it (compose-go's dotenv syntax), less what the services' environment: sets.
-    for (const { entry: e, overriddenIn } of containerEnvEntries(composeEnvEntries(buf.toString('utf8')), servicesOf.get(rel) ?? [])) {
+    const text = buf.toString('utf8');
+    // Read as Compose reads it (compose-go's dotenv syntax), less what the services' environment: sets; `format: raw` line by line, as written.
+    const entries = ref.raw ? [] : containerEnvEntries(composeEnvEntries(text), servicesOf.get(rel) ?? []);
+    if (ref.raw) {
+      const refs: Reference[] = [];
+      scanEnv(rel, text, refs, found);
+      for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file with format: raw)` }));
+    }
+    for (const { entry: e, overriddenIn } of entries) {
       const refs: Reference[] = [];
       envAssignment(rel, e.line, e.name, e.value, refs, found);
       const over = overriddenIn.length ? `; service ${overriddenIn.slice(0, 4).join(', ')} sets ${e.name} in its environment:, which wins there` : '';
