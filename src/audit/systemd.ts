@@ -200,8 +200,10 @@ export function systemdEnvFileEntries(text: string): Array<{ name: string; value
     }
     const nl = text.indexOf('\n', i);
     const eol = nl < 0 ? n : nl;
-    const eq = text.indexOf('=', i);
-    if (text[i] === '#' || text[i] === ';' || eq < 0 || eq > eol) {
+    // Looked for within the line only (from each line to the end of the file is quadratic on a file of lines without `=`).
+    const inLine = text.slice(i, eol).indexOf('=');
+    const eq = inLine < 0 ? -1 : i + inLine;
+    if (text[i] === '#' || text[i] === ';' || eq < 0) {
       i = eol;
       continue;
     }
