@@ -382,3 +382,27 @@ export function composeEnvFilesOf(doc: Document, from: string, lineOf: (n: YamlN
   }
   return out;
 }
+
+/**
+ * What of an env file `env_file:` names reaches the container: each name's last assignment (Compose
+ * reads the file into one map), less the names the service's own `environment:` sets with a value,
+ * which win over env_file (docs.docker.com, "Environment variables precedence in Docker Compose",
+ * https://docs.docker.com/compose/how-tos/environment-variables/envvars-precedence/). A name written
+ * alone there (`- DEBUG`) takes the shell's value, if any: not known to win, so not left out.
+ * `services`: the services naming the file (their `environment:`); one with none wins nothing.
+ * Each kept entry with the services that name it and set it themselves (not all of them).
+ */
+export function containerEnvEntries(entries: readonly ComposeEnvEntry[], services: ReadonlyArray<ServiceEnv | undefined>): Array<{ entry: ComposeEnvEntry; overriddenIn: string[] }> {
+  const last = new Map<string, ComposeEnvEntry>();
+  for (const e of entries) {
+    last.delete(e.name);
+    last.set(e.name, e);
+  }
+  const out: Array<{ entry: ComposeEnvEntry; overriddenIn: string[] }> = [];
+  for (const e of last.values()) {
+    const overriddenIn = services.flatMap((s) => (s?.env.get(e.name) !== undefined ? [s!.name] : []));
+    if (services.length && overriddenIn.length === services.length) continue;
+    out.push({ entry: e, overriddenIn });
+  }
+  return out.sort((a, b) => a.entry.line - b.entry.line);
+}

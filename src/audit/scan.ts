@@ -21,7 +21,7 @@ import { chartSourcesOf, helmChartObjectOf, helmReleaseChartOf, helmSetValues, i
 import { redactUrl } from '../net/http.js';
 import { cutLastLineFrom, lastLineStart, trimTrailing } from '../ui/escape.js';
 import { noteTextParsed } from '../store/young-gc.js';
-import { composeDotenv, composeEnvEntries, composeEnvFilesOf, interpolateCompose, MAX_INTERPOLATED, readDotenvEntries, type ComposeEnvFileRef } from './compose-env.js';
+import { composeDotenv, composeEnvEntries, composeEnvFilesOf, containerEnvEntries, interpolateCompose, MAX_INTERPOLATED, readDotenvEntries, type ComposeEnvFileRef, type ServiceEnv } from './compose-env.js';
 
 export { interpolateCompose, MAX_INTERPOLATED, withBuildArgs };
 import { applyComposeBuilds, composeBuildsOf, DOCKERFILE_NAME, dockerfileFroms, withBuildArgs, type ComposeBuild } from './dockerfile.js';
@@ -37,6 +37,7 @@ import { applyMergeKeys } from './yaml-merge.js';
 import { caddyFactsOf, importedArgLines, MAX_PASTED_CHARS, type CaddyImport, type PasteBudget } from './caddy-imports.js';
 import { collectWebConfigMaps, MAX_MOUNTED_FILES, mountedKeys, webConfigTypeOf, type ConfigMapKey, type ConfigMapMount, type WebConfigCollected, type WebConfigType } from './web-configmaps.js';
 import { applyVarScalars, ComposeEnvs, composeEnvOf, interpolateWith, MAX_VAR_SCALARS, substitutionOf, type ComposeEnv, type ComposeRun, type VarScalar } from './var-scalars.js';
+import { applySystemdUnits, isSystemdUnit, systemdUnitOf, type SystemdUnitFile } from './systemd.js';
 import { applyPodmanShortNames, applyQuadletKube, isQuadletUnit, isRegistriesConf, quadletImages, type PodmanPull } from './podman.js';
 import { execKeepingTemplates, templatedImage, templatedScpRemotes } from './unknown-host.js';
 import { isRunnerConfig, MAX_RUNNER_IMAGES, runnerImages } from './gitlab-runner.js';
@@ -1110,13 +1111,17 @@ function scanEnv(file: string, text: string, refs: Reference[], settings: Settin
   text.split('\n').forEach((raw, i) => {
     const m = ENV_LINE.exec(raw);
     if (!m || raw.trim().startsWith('#')) return;
-    const value = unquote(m[2]);
-    settings.push({ file, line: i + 1, key: m[1], value, source: 'env' });
-    const found = referencesIn(value, /IMAGE/i.test(m[1]));
-    for (const r of found) refs.push({ file, line: i + 1, keyPath: m[1], ...r });
-    const host = found.length ? undefined : hostOfDestinationKey(m[1], value);
-    if (host) refs.push({ file, line: i + 1, keyPath: m[1], kind: 'host', value: host });
+    envAssignment(file, i + 1, m[1], unquote(m[2]), refs, settings);
   });
+}
+
+/** One environment variable's value as audit reads it (an env file's line, a systemd unit's Environment=): its URLs, hosts and images, a destination key's host. */
+export function envAssignment(file: string, line: number, key: string, value: string, refs: Reference[], settings: Setting[]): void {
+  settings.push({ file, line, key, value, source: 'env' });
+  const found = referencesIn(value, /IMAGE/i.test(key));
+  for (const r of found) refs.push({ file, line, keyPath: key, ...r });
+  const host = found.length ? undefined : hostOfDestinationKey(key, value);
+  if (host) refs.push({ file, line, keyPath: key, kind: 'host', value: host });
 }
 
 /**
@@ -1807,10 +1812,17 @@ function applyHelmReleases(releases: FluxRelease[], references: Reference[]): vo
 async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned: ReadonlyMap<string, string>, cwd: string, out: { files: ScannedFile[]; references: Reference[]; settings: Setting[]; skipped: SkippedFile[] }, opts: ScanOptions): Promise<void> {
   const byRel = new Map(out.files.map((f) => [f.file, f]));
   const again = new Map<string, ComposeEnvFileRef>();
+  // The services naming each file, with their environment: (which wins over the file's values).
+  const servicesOf = new Map<string, Array<ServiceEnv | undefined>>();
   for (const ref of named) {
     const rel = scanned.get(path.resolve(cwd, path.dirname(ref.from), ref.path));
     const f = rel === undefined ? undefined : byRel.get(rel);
-    if (f && f.type === 'text' && !isQuadletUnit(f.file) && !keepsText(f.file, 'text', '') && !again.has(f.file)) again.set(f.file, ref);
+    // A `format: raw` file of its own type keeps its env reading (values as written, quotes and all).
+    if (!f || (f.type !== 'text' && (f.type !== 'env' || ref.raw)) || isQuadletUnit(f.file) || keepsText(f.file, f.type, '')) continue;
+    if (!again.has(f.file)) again.set(f.file, ref);
+    const list = servicesOf.get(f.file) ?? [];
+    servicesOf.set(f.file, list);
+    if (list.length < 256) list.push(ref.service);
   }
   if (!again.size) return;
   dropFilesOf(out.references, again);
@@ -1823,11 +1835,22 @@ async function readComposeEnvFiles(named: readonly ComposeEnvFileRef[], scanned:
       continue;
     }
     byRel.get(rel)!.type = 'env';
-    const refs: Reference[] = [];
     const found: Setting[] = [];
-    scanEnv(rel, buf.toString('utf8'), refs, found);
+    const text = buf.toString('utf8');
+    // Read as Compose reads it (compose-go's dotenv syntax), less what the services' environment: sets; `format: raw` line by line, as written.
+    const entries = ref.raw ? [] : containerEnvEntries(composeEnvEntries(text), servicesOf.get(rel) ?? []);
+    if (ref.raw) {
+      const refs: Reference[] = [];
+      scanEnv(rel, text, refs, found);
+      for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file with format: raw)` }));
+    }
+    for (const { entry: e, overriddenIn } of entries) {
+      const refs: Reference[] = [];
+      envAssignment(rel, e.line, e.name, e.value, refs, found);
+      const over = overriddenIn.length ? `; service ${overriddenIn.slice(0, 4).join(', ')} sets ${e.name} in its environment:, which wins there` : '';
+      for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file${ref.filledFrom ? ` as ${ref.filledFrom.written}, filled in from ${ref.filledFrom.from}` : ''})${over}` }));
+    }
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
-    for (const r of refs) out.references.push(detachStrings({ ...r, provenance: `${rel}:${r.line} ${r.keyPath}: an env file (${ref.from}:${ref.line} names it in env_file${ref.filledFrom ? ` as ${ref.filledFrom.written}, filled in from ${ref.filledFrom.from}` : ''})` }));
   }
 }
 
@@ -1908,8 +1931,8 @@ async function composeEnvFileValues(named: readonly ComposeEnvFileRef[], scanned
       entriesOf.set(rel, Buffer.isBuffer(buf) ? composeEnvEntries(buf.toString('utf8')) : undefined);
     }
     for (const e of entriesOf.get(rel) ?? []) {
-      // A single-quoted value is taken as written (compose-go's dotenv parser).
-      if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS) continue;
+      // A single-quoted value is taken as written (compose-go's dotenv parser); a name the service's environment: sets is not the container's.
+      if (e.quote === "'" || !e.value.includes('$') || varScalars.length >= MAX_VAR_SCALARS || ref.service?.env.get(e.name) !== undefined) continue;
       const lastLine = e.line + (e.value.match(/\n/g)?.length ?? 0);
       varScalars.push({ file: rel, line: e.line, lastLine, keyPath: e.name, written: e.value, imageCtx: /IMAGE/i.test(e.name), key: e.name, literal: false, how: 'compose', composeFile: ref.from, ...(ref.service ? { service: ref.service } : {}) });
     }
@@ -1998,6 +2021,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const webCm: WebConfigCollected = { keys: [], mounts: [] };
   const webFacts = new Map<string, WebFacts>();
   const plainTexts: string[] = [];
+  const units: SystemdUnitFile[] = [];
   // What a reader stopped on inside a file it read (a Caddy import cycle, a paste or nesting bound): listed, failing --fail-on.
   const notes: SkippedFile[] = [];
   for (const abs of unique) {
@@ -2035,7 +2059,10 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
+    // A systemd unit's environment and command lines are read after the scan, with its drop-ins and environment files (audit/systemd.ts); the rest line by line.
+    const unit = type === 'text' && isSystemdUnit(rel) ? systemdUnitOf(rel, text) : undefined;
+    if (unit) units.push(detachStrings({ file: unit.file, entries: unit.entries, rest: '' }));
+    const problem = scanFileText(rel, type, unit ? unit.rest : text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
     noteTextParsed(buf.length);
     const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
     if (facts) webFacts.set(rel, detachStrings(facts, 6));
@@ -2070,6 +2097,14 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const named = composeEnvFileNames(envFiles, composeEnvs, references);
     await readComposeEnvFiles(named, scanned, cwd, { files, references, settings, skipped }, opts);
     await composeEnvFileValues(named, scanned, cwd, references, varScalars);
+  }
+  if (units.length) {
+    const sd = await applySystemdUnits(units, new Set(unique.map(relOf)), cwd, envAssignment);
+    dropFilesOf(references, sd.reread);
+    dropFilesOf(settings, sd.reread);
+    for (const x of sd.settings) if (!opts.keepSetting || opts.keepSetting(x)) settings.push(detachStrings(x));
+    for (const r of sd.references) references.push(detachStrings(r));
+    skipped.push(...sd.notes);
   }
   // A project `.env`'s own values with variables (`SITEURL=https://${DOMAIN}`, DOMAIN set above): read as Compose reads them.
   for (const f of files) {
