@@ -38,6 +38,9 @@ export function goesToRegistry(name: string): boolean {
   return kindByName(name)?.targetFacet?.anyOf.includes('registry') ?? false;
 }
 
+/** Which bundle entry owns a registry tag several entries carry (kinds/image/import.ts): one rule for `import` and `serve`. */
+export { registryTagOwner } from './image/import.js';
+
 /** Route providers `serve` adds for the kinds that have HTTP trees (files, APT). */
 export const SERVE_ROUTE_PROVIDERS: ServeRouteProvider[] = ALL_KINDS.flatMap((k) => (k.serveRoutes ? [k.serveRoutes] : []));
 

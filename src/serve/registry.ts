@@ -9,7 +9,7 @@ import { ANNOTATION, type BlobSource } from '../store/source.js';
 import { answeredByPreconditions, sendError, sendJson } from './http.js';
 import type { VerifiedBlobs } from './verified-blobs.js';
 import { clip } from '../mapping/mirror-tree.js';
-import { goesToRegistry } from '../kinds/index.js';
+import { goesToRegistry, registryTagOwner } from '../kinds/index.js';
 
 /**
  * The read-only OCI distribution API (the pull side) over a bundle tar or an OCI layout:
@@ -97,6 +97,8 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
   const reposOfTop = new Map<string, Set<ServedRepository>>();
   /** refName → its repository, for the extras (signatures, referrers) that name their subject by it. */
   const repoOfLabel = new Map<string, ServedRepository>();
+  const tops = servable.map((s) => s.top);
+  const unowned = new Set<string>();
   for (const { top, refName } of servable) {
     const mapped = mapImage(refName, mapping, top.annotations?.[ANNOTATION.upstreamDigest] ? top.digest : undefined);
     let repo = repositories.get(mapped.repository);
@@ -107,9 +109,18 @@ export async function buildCatalog(source: BlobSource, mapping: RegistryMapping,
     repo.upstream.push(mapped.upstream);
     repoOfLabel.set(refName, repo);
     if (mapped.tag) {
+      // A tag several entries carry with different manifests is served as import pushes it: the
+      // entry listed by the tag alone owns it; with none, the tag is not served (by digest only).
+      const owner = registryTagOwner(tops, top);
       const prev = repo.tags.get(mapped.tag);
-      if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
-      else repo.tags.set(mapped.tag, top);
+      if (owner === top.digest) repo.tags.set(mapped.tag, top);
+      else if (owner === null) {
+        if (!unowned.has(`${mapped.repository}:${mapped.tag}`)) warnings.push(`${mapped.upstream}: tag ${mapped.tag} not served: the bundle pins several manifests under it and none by the tag alone (each is served by its digest)`);
+        unowned.add(`${mapped.repository}:${mapped.tag}`);
+      } else if (owner === undefined) {
+        if (prev && prev.digest !== top.digest) warnings.push(`${mapped.upstream}: tag ${mapped.tag} appears twice with different digests; serving ${prev.digest}`);
+        else repo.tags.set(mapped.tag, top);
+      }
     }
     let repos = reposOfTop.get(top.digest);
     if (!repos) reposOfTop.set(top.digest, (repos = new Set()));

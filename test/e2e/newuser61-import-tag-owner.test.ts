@@ -1,10 +1,12 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRunFerry } from '../support/cli.js';
 import { seedImages, skopeoDigest, type SeededImages } from '../support/images.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
+import { startFerryServe } from '../support/static-http.js';
+import { sha256 } from '../support/oci-push.js';
 
 /**
  * newuser61: a converted Zarf package (`--arch amd64`) lists ingress-nginx's controller by tag for
@@ -67,5 +69,46 @@ describe('newuser61: one tag, two image entries of one bundle', () => {
     expect(again.stdout + again.stderr).not.toContain('tag moved');
     expect(again.stdout).toMatch(/\b0 imported, 2 already present, 0 B sent/);
     expect(await skopeoDigest(site, `${repo}:1`)).toBe(filtered);
+
+    // serve answers the tag as import pushed it (it had served the first entry of index.json).
+    const serve = await startFerryServe(['edge.ferry.tar', '--target', 'site.yaml'], { cwd: work });
+    try {
+      const accept = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json';
+      const served = async (ref: string) => {
+        const res = await fetch(`${serve.url}/v2/${repo.slice(site.host.length + 1)}/manifests/${ref}`, { headers: { accept } });
+        expect(res.status, ref).toBe(200);
+        return sha256(Buffer.from(await res.arrayBuffer()));
+      };
+      expect(await served('1')).toBe(filtered);
+      expect(await served(index)).toBe(index);
+    } finally {
+      await serve.stop();
+    }
+  }, 180_000);
+
+  it('two digests pinned under one tag and none by the tag alone: import and serve both leave the tag to no one, each served by its digest', async () => {
+    const dir = path.join(work, 'pinned');
+    await mkdir(dir, { recursive: true });
+    const index = seeded.digests.multi;
+    const amd64 = seeded.platforms['linux/amd64'];
+    await writeFile(path.join(dir, 'manifest.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: Manifest', 'metadata: { name: pins }', 'images:', `  - ref: ${seeded.refs.multi}@${index}`, `  - ref: ${seeded.refs.multi}@${amd64}`, ''].join('\n'));
+    await writeFile(path.join(dir, 'site.yaml'), ['apiVersion: ferry/v1alpha1', 'kind: MirrorTarget', 'metadata: { name: site }', `registry: { url: ${site.url}, prefix: pins }`, ''].join('\n'));
+    await mustRunFerry(['bundle', 'create', 'manifest.yaml', '-o', 'pins.ferry.tar', '--insecure-registry', up.host], { cwd: dir, env: env() });
+    const imported = await mustRunFerry(['import', 'pins.ferry.tar', '--target', 'site.yaml'], { cwd: dir });
+    expect(imported.stdout + imported.stderr).toContain('tag 1 left as it was');
+    const repo = `pins/${up.host.replace(':', '-')}/ferry-test/multi`;
+    const tagged = await fetch(`${site.url}/v2/${repo}/manifests/1`, { method: 'HEAD' });
+    expect(tagged.status).toBe(404);
+
+    const serve = await startFerryServe(['pins.ferry.tar', '--target', 'site.yaml'], { cwd: dir });
+    try {
+      const accept = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
+      const status = async (ref: string) => (await fetch(`${serve.url}/v2/${repo}/manifests/${ref}`, { headers: { accept } })).status;
+      expect(await status('1')).toBe(404);
+      expect(await status(index)).toBe(200);
+      expect(await status(amd64)).toBe(200);
+    } finally {
+      await serve.stop();
+    }
   }, 180_000);
 });

@@ -195,6 +195,16 @@ function tagOwners(tops: readonly OciDescriptor[]): Map<string, string | null> {
   return owners;
 }
 
+/**
+ * Which entry of the bundle's `tops` a registry tag that `top` would push belongs to: undefined
+ * when no other entry of the bundle carries that tag with another manifest (the tag is `top`'s),
+ * else the owner's digest, or null when none owns it. `import` and `serve` both decide by it.
+ */
+export function registryTagOwner(tops: readonly OciDescriptor[], top: OciDescriptor): string | null | undefined {
+  const key = tagKey(top);
+  return key ? tagOwners(tops).get(key.tag) : undefined;
+}
+
 /** An image entry's upstream `registry/repository:tag`, and whether its reference pins a digest too. */
 function tagKey(top: OciDescriptor): { tag: string; pinned: boolean } | undefined {
   const refName = top.annotations?.[ANNOTATION.refName];
@@ -212,7 +222,7 @@ async function pushToRegistry(g: ImageGraph, ctx: ImportContext): Promise<Import
   const session = pushSessionOf(ctx);
   const { mapped, repo } = registryPlace(g, ctx);
   const key = ctx.tops ? tagKey(g.top) : undefined;
-  const owner = key ? tagOwners(ctx.tops!).get(key.tag) : undefined;
+  const owner = ctx.tops ? registryTagOwner(ctx.tops, g.top) : undefined;
   // A tag another entry of this bundle owns (or none does) is left to it: this one goes by digest.
   const tag = owner !== undefined && owner !== g.top.digest ? undefined : mapped.tag;
   if (owner === null) ctx.warnings?.push(`${mapped.mirror}: pushed by digest, tag ${mapped.tag} left as it was: the bundle pins several manifests under ${key!.tag} and none by the tag alone. List the image by its tag in the manifest (with the platforms you need) to say which one the tag names.`);
