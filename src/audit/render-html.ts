@@ -1,6 +1,7 @@
 import { ALL_KINDS, type AnyKind } from '../kinds/index.js';
 import type { ArtifactRow } from '../kinds/types.js';
 import { escapeControls } from '../ui/escape.js';
+import { counted, nounFor } from '../ui/count.js';
 import { FINDING_CLASSES, type AuditReport, type FindingClass } from './audit.js';
 import { auditResult } from './render-audit.js';
 import { MAPPING_NOTE, ownerText, upstreamHostText, type CmmcObjective, type Inventory, type InventoryRow } from './inventory.js';
@@ -166,7 +167,7 @@ export function renderZoneDiagram(inv: Inventory): string {
   const out: string[] = [];
   out.push(
     `<svg class="zones" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-labelledby="zones-title">`,
-    `<title id="zones-title">Flows between zones of ${esc(inv.system)}: ${edges.length} zone pairs, ${inv.matrix.length} flows</title>`,
+    `<title id="zones-title">Flows between zones of ${esc(inv.system)}: ${counted(edges.length, 'zone pair')}, ${counted(inv.matrix.length, 'flow')}</title>`,
     `<text x="${leftX}" y="22" class="col">from zone</text><text x="${rightX}" y="22" class="col">to zone</text>`,
   );
   const boxSvg = (b: Box, x: number, side: 'from' | 'to') => {
@@ -283,17 +284,17 @@ export function renderReportHtml(r: HtmlReportInput, kinds: readonly AnyKind[] =
 
   const external = inv.matrix.filter((x) => x.scope === 'external').length;
   const cards: Array<[string | number, string, string]> = [
-    [inv.zones.length, 'zones', ''],
-    [inv.matrix.length, 'flows', ''],
-    [external, 'external flows', external ? 'warn' : 'ok'],
-    [inv.endpoints.length, 'external endpoints', ''],
+    [inv.zones.length, nounFor(inv.zones.length, 'zone'), ''],
+    [inv.matrix.length, nounFor(inv.matrix.length, 'flow'), ''],
+    [external, nounFor(external, 'external flow'), external ? 'warn' : 'ok'],
+    [inv.endpoints.length, nounFor(inv.endpoints.length, 'external endpoint'), ''],
     [inv.open.length, 'TBD / blocked', inv.open.length ? 'warn' : 'ok'],
   ];
   if (a) {
-    cards.push([a.summary.undeclared, 'undeclared references', a.summary.undeclared ? 'bad' : 'ok']);
-    cards.push([a.summary.unmetMitigations, 'unmet mitigations', a.summary.unmetMitigations ? 'bad' : 'ok']);
+    cards.push([a.summary.undeclared, nounFor(a.summary.undeclared, 'undeclared reference'), a.summary.undeclared ? 'bad' : 'ok']);
+    cards.push([a.summary.unmetMitigations, nounFor(a.summary.unmetMitigations, 'unmet mitigation'), a.summary.unmetMitigations ? 'bad' : 'ok']);
   }
-  if (b) cards.push([b.artifacts.length, `artifacts in the bundle (${bytes(b.tarSize)})`, '']);
+  if (b) cards.push([b.artifacts.length, `${nounFor(b.artifacts.length, 'artifact')} in the bundle (${bytes(b.tarSize)})`, '']);
   out.push(`<section class="cards">${cards.map(([n, t, tone]) => `<div class="card${tone ? ` ${tone}` : ''}"><b>${esc(n)}</b><span>${esc(t)}</span></div>`).join('')}</section>`);
 
   // Diagram
