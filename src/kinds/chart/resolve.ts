@@ -316,10 +316,12 @@ const POSSIBLE_WHY_MAX = 160;
  * `possibleImages`: a section its values switch off, a loose match): they are not carried, so a
  * site that switches that section on pulls them from upstream. Said now, per chart, with how many
  * and the first few by name and why, not first at the site by `rewrite chart`. An image carried
- * anyway (listed under images:, or deployed by another chart: `carried`) is left out.
+ * anyway (listed under images:, or deployed by another chart: `carried`) is left out, and so is a
+ * GPU operator `<tag>-<node OS>` image (warnNodeOsTagged says what to list for it).
  */
 export function possibleImagesWarning(chart: string, possible: readonly PossibleImage[], carried: ReadonlySet<string>): string | undefined {
-  const left = possible.filter((p) => !carried.has(p.ref));
+  // The GPU operator's `<tag>-<node OS>` images have their own warning, silent once such a tag is listed (warnNodeOsTagged).
+  const left = possible.filter((p) => !carried.has(p.ref) && !p.why?.startsWith(NODE_OS_REASON));
   const n = left.length;
   if (!n) return undefined;
   const clip = (w: string) => (w.length > POSSIBLE_WHY_MAX ? `${w.slice(0, POSSIBLE_WHY_MAX)}…` : w);
