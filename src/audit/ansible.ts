@@ -1,4 +1,5 @@
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import path from 'node:path';
 import { withoutStackTraces } from '../errors.js';
 import { includeVarsCandidates } from './ansible-loops.js';
@@ -948,7 +949,7 @@ export function applyAnsible(files: ScannedFile[], references: Reference[]): voi
     }
     if (f.type === 'json' ? !isAnsibleVarsJson(f.file) : f.type !== 'yaml' || !isAnsibleText(f.file, f.text)) continue;
     const lc = new LineCounter();
-    const parsed = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc, uniqueKeys: false }));
+    const parsed = withoutStackTraces(() => parseHostileDocuments(f.text!, { lineCounter: lc, duplicates: 'last-wins' }));
     const list = Array.isArray(parsed) ? parsed : [parsed];
     const lineOf = (n: YamlNode) => (n?.range ? lc.linePos(n.range[0]).line : 1);
     const role = VARS_FILE.test(f.file) || isRoleVars(f.file) ? 'vars' : REQUIREMENTS_FILE.test(f.file) ? 'requirements' : 'tasks';

@@ -4,7 +4,8 @@ import { isIP } from 'node:net';
 import { carriedOciSource } from '../kinds/image/oci-source.js';
 import { inCidr } from '../net/cidr.js';
 import { parse as parseToml } from 'smol-toml';
-import { LineCounter, parse as parseYaml, parseAllDocuments } from 'yaml';
+import { LineCounter } from 'yaml';
+import { parseHostileDocuments, parseHostileYaml } from '../manifest/yaml-input.js';
 import type { Check, Endpoint } from '../kinds/endpoint/spec.js';
 import type { LoadedTarget } from '../manifest/load.js';
 import type { Lock } from '../kinds/schema.js';
@@ -320,7 +321,7 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
     } else if (parts.at(-1) === 'registries.yaml' && f.type === 'yaml' && f.text !== undefined) {
       let doc: unknown;
       try {
-        doc = parseYaml(f.text);
+        doc = parseHostileYaml(f.text, { duplicates: 'refuse' });
       } catch {
         continue;
       }
@@ -358,13 +359,13 @@ export function runtimeMirrors(scan: ScanResult, targetHosts: ReadonlySet<string
 }
 
 /** Every YAML document of the scanned YAML files whose text matches `mention`, with its file's line counter. */
-function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanResult['files'][number]; lc: LineCounter; d: ReturnType<typeof parseAllDocuments>[number] }> {
+function* yamlDocuments(scan: ScanResult, mention: RegExp): Generator<{ f: ScanResult['files'][number]; lc: LineCounter; d: ReturnType<typeof parseHostileDocuments>[number] }> {
   for (const f of scan.files) {
     if (f.type !== 'yaml' || f.text === undefined || !mention.test(f.text)) continue;
     const lc = new LineCounter();
     let docs;
     try {
-      docs = withoutStackTraces(() => parseAllDocuments(f.text!, { lineCounter: lc }));
+      docs = withoutStackTraces(() => parseHostileDocuments(f.text!, { lineCounter: lc, duplicates: 'refuse' }));
     } catch {
       continue;
     }

@@ -6,7 +6,8 @@
  * document and its line in the string, so the caller can apply its destination-key rules to it.
  * Decided by syntax only: JSON/YAML that parses to a map or list, or INI/TOML-style `key = value` lines.
  */
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document } from 'yaml';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import { withoutStackTraces } from '../errors.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../manifest/input-file.js';
 
@@ -50,7 +51,7 @@ export function embeddedDocuments(text: string): { list: Document.Parsed[]; lc: 
   const lc = new LineCounter();
   let docs;
   try {
-    docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
+    docs = withoutStackTraces(() => parseHostileDocuments(text, { lineCounter: lc, duplicates: 'last-wins' }));
   } catch {
     return undefined;
   }

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { isMap, isScalar, isSeq, parseAllDocuments, type Document, type Scalar } from 'yaml';
+import { isMap, isScalar, isSeq, type Document, type Scalar } from 'yaml';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import { FerryError, withoutStackTraces } from '../errors.js';
 import type { ScannedFile } from './scan.js';
 import { isWithin } from '../store/safe-path.js';
@@ -281,7 +282,7 @@ export function fluxVariablesOf(files: readonly ScannedFile[]): FluxVariables {
   const flux = new FluxVariables();
   for (const f of files) {
     if (f.type !== 'yaml' || f.text === undefined || (!f.text.includes('postBuild') && !f.text.includes('ConfigMap') && !f.text.includes('Secret'))) continue;
-    for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) flux.add(doc, f.file);
+    for (const doc of withoutStackTraces(() => parseHostileDocuments(f.text!, { duplicates: 'last-wins' }))) if (!doc.errors.length) flux.add(doc, f.file);
   }
   return flux;
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isMap, isScalar, LineCounter, type Document, type Node } from 'yaml';
+import { parseHostileDocument } from '../manifest/yaml-input.js';
 import { CONTAINER_LISTS, walkPodSpecs } from '../kinds/chart/discover/rendered.js';
 import { joinPath, mentioningJson, placeIn } from './implied-egress.js';
 import type { Reference } from './scan.js';
@@ -581,7 +582,7 @@ function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Arra
 /** A ConfigMap key holding a provisioning file as text: parsed (a literal block's lines counted from `firstLine`). */
 function embeddedDatasources(g: GrafanaCollected, file: string, text: string, firstLine: number | undefined, keyLine: number, keyPath: string, subject: string): void {
   const lc = new LineCounter();
-  const doc = parseDocument(text.slice(0, 4 * 1024 * 1024), { lineCounter: lc, uniqueKeys: false });
+  const doc = parseHostileDocument(text.slice(0, 4 * 1024 * 1024), { lineCounter: lc, duplicates: 'last-wins' });
   if (doc.errors.length) return;
   const json = (() => {
     try {

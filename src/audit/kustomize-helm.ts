@@ -1,6 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, type Document } from 'yaml';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { isSafeRelativePath, isSafeSegment, isWithin } from '../store/safe-path.js';
@@ -70,7 +71,7 @@ function inlineValues(inline: Parameters<typeof mergedJS>[0] & { toJSON(): unkno
 export function kustomizeHelmChartsOf(file: string, source: string): KustomizeHelmChart[] {
   if (!source.includes('helmCharts')) return [];
   const lc = new LineCounter();
-  const docs = withoutStackTraces(() => parseAllDocuments(source, { lineCounter: lc, uniqueKeys: false }));
+  const docs = withoutStackTraces(() => parseHostileDocuments(source, { lineCounter: lc, duplicates: 'last-wins' }));
   const doc = Array.isArray(docs) ? docs[0] : docs;
   if (!doc || doc.errors.length || !isMap(doc.contents)) return [];
   const c = doc.contents;

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, visit, type Document, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import { withoutStackTraces } from '../errors.js';
 import { scalarText } from '../manifest/input-file.js';
 import { referenceName } from '../oci/reference.js';
@@ -378,10 +379,10 @@ export function kustomizeScopesOf(files: ReadonlyArray<{ file: string; type: str
   for (const f of files) {
     if (f.type !== 'yaml' || f.text === undefined) continue;
     if (!isKustomizationFile(f.file)) {
-      if (f.text.includes(FLUX_KUSTOMIZE_API)) for (const doc of withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }))) if (!doc.errors.length) addFluxImages(scopes, f.file, doc);
+      if (f.text.includes(FLUX_KUSTOMIZE_API)) for (const doc of withoutStackTraces(() => parseHostileDocuments(f.text!, { duplicates: 'last-wins' }))) if (!doc.errors.length) addFluxImages(scopes, f.file, doc);
       continue;
     }
-    const first = withoutStackTraces(() => parseAllDocuments(f.text!, { uniqueKeys: false }));
+    const first = withoutStackTraces(() => parseHostileDocuments(f.text!, { duplicates: 'last-wins' }));
     const doc = Array.isArray(first) ? first[0] : first;
     if (!doc || doc.errors.length) continue;
     const locals = kustomizationEntries(doc.contents, doc).filter((e) => !e.remoteHost).map((e) => e.value);

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { isMap, isScalar, parseDocument } from 'yaml';
+import { isMap, isScalar } from 'yaml';
+import { parseHostileDocument } from '../manifest/yaml-input.js';
 import { withoutStackTraces } from '../errors.js';
 
 /**
@@ -84,7 +85,7 @@ function extraVarsOf(arg: string, line: number, out: RuntimeVar[]): void {
   if (!a) return;
   if (a.startsWith('@')) return;
   if (a.startsWith('{')) {
-    const doc = withoutStackTraces(() => parseDocument(a));
+    const doc = withoutStackTraces(() => parseHostileDocument(a, { duplicates: 'refuse' }));
     if (Array.isArray(doc) || doc.errors.length || !isMap(doc.contents)) return;
     for (const p of doc.contents.items) {
       if (!isScalar(p.key)) continue;

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
+import { parseHostileYaml } from '../manifest/yaml-input.js';
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
 import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, loadLocalChart, notChartInput, readUserValues, type ChartRenderFlags, type DiscoveryWithDocuments } from '../kinds/chart/images-discovery.js';
 import { imageOrder, type DiscoveryResult, type ImageSource } from '../kinds/chart/discover.js';
@@ -90,7 +90,7 @@ async function manifestText(abs: string, shown: string): Promise<string | undefi
   // The parse is bounded as a manifest's is: past the token limit it is not run.
   if (yamlTokensOver(text, INPUT_LIMITS.yamlTokens)) return MANIFEST_KIND_LINE.test(text) ? text : undefined;
   try {
-    return (parseYaml(text) as { kind?: unknown } | null)?.kind === 'Manifest' ? text : undefined;
+    return (parseHostileYaml(text, { duplicates: 'refuse' }) as { kind?: unknown } | null)?.kind === 'Manifest' ? text : undefined;
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { open } from 'node:fs/promises';
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
+import { parseHostileDocument, parseHostileDocuments } from './yaml-input.js';
 
 /**
  * Manifests, targets and locks come from outside: a file may be huge, its YAML may carry alias
@@ -242,7 +243,7 @@ export function checkConfigYamlDensity(text: string, file: string, what: string)
 export function parseYamlText(text: string, file: string, what: string): unknown {
   checkYamlText(text, file, what);
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const doc = parseHostileDocument(text, { lineCounter: lc, prettyErrors: false, duplicates: 'refuse' });
   throwParseProblems([doc], lc, file, what);
   return toPlainData(doc, lc, file, what);
 }
@@ -262,7 +263,7 @@ export interface YamlDocumentData {
 export function parseYamlDocuments(text: string, file: string, what: string): YamlDocumentData[] {
   checkYamlText(text, file, what);
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  const docs = parseHostileDocuments(text, { lineCounter: lc, prettyErrors: false, duplicates: 'refuse' });
   const list = Array.isArray(docs) ? docs : [];
   throwParseProblems(list, lc, file, what);
   const budget = { nodes: 0, chars: 0 };

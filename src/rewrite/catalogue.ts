@@ -1,6 +1,6 @@
 import path from 'node:path';
+import { parseHostileDocuments } from '../manifest/yaml-input.js';
 import { parse as parseToml } from 'smol-toml';
-import { parseAllDocuments } from 'yaml';
 import { FerryError, withoutStackTraces } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import { trimTrailing } from '../ui/escape.js';
@@ -64,7 +64,7 @@ function checkParses(text: string, format: CatalogueFormat, what: string): void 
     if (format === 'json') JSON.parse(text);
     else if (format === 'toml') parseToml(text);
     else if (format === 'yaml') {
-      const errs = withoutStackTraces(() => parseAllDocuments(text)).flatMap((d) => ('errors' in d ? d.errors : []));
+      const errs = withoutStackTraces(() => parseHostileDocuments(text, { duplicates: 'refuse' })).flatMap((d) => ('errors' in d ? d.errors : []));
       if (errs.length) throw errs[0];
     }
   } catch (err) {

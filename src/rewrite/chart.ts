@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isMap, isScalar, isSeq, parse as parseYaml, parseDocument } from 'yaml';
+import { Document, isMap, isScalar, isSeq } from 'yaml';
+import { parseHostileDocument, parseHostileYaml } from '../manifest/yaml-input.js';
 import { FerryError, isFerryError } from '../errors.js';
 import { discoverChartImages, discoverFromValues, findRenderedImages, firstIsHost, renderOptions, userValues, type DiscoverOptions, type DiscoveryResult, type ImageSource, type UserValues } from '../kinds/chart/discover.js';
 import { renderChart, type RenderedDocument } from '../kinds/chart/render/index.js';
@@ -697,7 +698,7 @@ function mergeTyped(base: Record<string, unknown>, over: Record<string, unknown>
 /** Like scopedValues, with YAML's own types (numbers stay numbers): what an override may copy. */
 function typedScopedValues(chart: LoadedChart, userTexts: string[], scope: string[]): Record<string, unknown> {
   const load = (text: string | undefined): Record<string, unknown> => {
-    const v = text ? parseYaml(text) : undefined;
+    const v = text ? parseHostileYaml(text, { duplicates: 'refuse' }) : undefined;
     return isPlainObject(v) ? v : {};
   };
   const defaults = (c: LoadedChart) => load(c.files.get('values.yaml') ?? c.files.get('values.yml'));
@@ -782,7 +783,7 @@ async function chartYamlChanges(
     return [];
   }
   const top = new Map(repos.filter((r) => r.chart === chart.metadata.name && r.mirror).map((r) => [`${r.dependency}\u0000${r.upstream}`, r.mirror!]));
-  const doc = parseDocument(before);
+  const doc = parseHostileDocument(before, { duplicates: 'refuse' });
   const lineOf = lineIndex(before);
   const edits: TextEdit[] = [];
   const deps = doc.get('dependencies', true);

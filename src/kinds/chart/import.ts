@@ -3,7 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { Transform } from 'node:stream';
 import path from 'node:path';
 import semver from 'semver';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { resolveTarget, type ResolvedTarget } from '../../manifest/resolved-target.js';
 import { canonicalRegistryPath, chartNameProblems, chartOciReference, mapChartHttp, mapImage } from '../../mapping/index.js';
@@ -20,6 +20,8 @@ import { layoutNeeds, stageArtifactForLayout, writeArtifactToLayout } from '../l
 import { clipName, lockedByRefName, lockIndex, readOrSkip } from '../lock-index.js';
 import { loadChartStream, type ChartMetadata } from './load.js';
 import { helmChartLayers, httpChartArtifact } from './repo-oci.js';
+import { INDEX_YAML } from './repo-http.js';
+import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
 import { pushOciArtifact, pushOciArtifactBlobs, pushSessionOf } from '../registry-push.js';
 import { ANNOTATION, type BlobSource } from '../../store/source.js';
@@ -89,7 +91,7 @@ async function updateIndex(dir: string, entry: Record<string, unknown> & { name:
   return indexLock(file, async (): Promise<'added' | 'same'> => {
     let index: HelmIndex = { apiVersion: 'v1', entries: {} };
     try {
-      const raw = parseYaml(await readFile(file, 'utf8')) as HelmIndex | null;
+      const raw = parseHostileYaml(await readFile(file, 'utf8'), INDEX_YAML) as HelmIndex | null;
       if (raw && typeof raw === 'object') index = { ...raw, apiVersion: raw.apiVersion ?? 'v1', entries: raw.entries ?? {} };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
@@ -248,7 +250,7 @@ async function earlierChartProblem(a: ChartArtifact, dir: string, index: Promise
 /** A chart repository's index.yaml, for validation: undefined when there is none (or it is not YAML, which updateIndex reports). */
 async function readIndexQuietly(dir: string): Promise<HelmIndex | undefined> {
   try {
-    const raw = parseYaml(await readFile(path.join(dir, 'index.yaml'), 'utf8')) as HelmIndex | null;
+    const raw = parseHostileYaml(await readFile(path.join(dir, 'index.yaml'), 'utf8'), INDEX_YAML) as HelmIndex | null;
     return raw && typeof raw === 'object' && raw.entries && typeof raw.entries === 'object' ? raw : undefined;
   } catch {
     return undefined;

@@ -5,7 +5,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { Parser, type ReadEntry } from 'tar';
-import { parse as parseYaml } from 'yaml';
+import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import { FerryError, unreadableFile } from '../../errors.js';
 import { readRegularFile } from '../../store/verified-write.js';
 import { parseGoYaml } from './render/goyaml.js';
@@ -100,7 +100,7 @@ function parseMetadata(text: string | undefined, where: string): ChartMetadata {
   if (text === undefined) throw new FerryError('VALIDATION', `${where}: no Chart.yaml`, { hint: 'Point at a chart directory, a packaged chart (.tgz) or a manifest.' });
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseHostileYaml(text, { duplicates: 'refuse' });
   } catch (err) {
     // Helm reads Chart.yaml with go-yaml, which lets a later duplicate key win (stable's
     // aws-cluster-autoscaler) and does not check a quoted string's continuation indentation
@@ -127,7 +127,7 @@ function parseMetadata(text: string | undefined, where: string): ChartMetadata {
 /** A chart's YAML file (requirements.yaml, Chart.lock …), a FerryError naming it when it does not parse. */
 function parseChartYaml(chart: LoadedChart, file: string): Record<string, unknown> {
   try {
-    const doc = parseYaml(chart.files.get(file)!) ?? {};
+    const doc = parseHostileYaml(chart.files.get(file)!, { duplicates: 'refuse' }) ?? {};
     return typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : {};
   } catch (err) {
     throw new FerryError('VALIDATION', `${chart.where}/${file}: not valid YAML: ${(err as Error).message.split('\n')[0]}`, { cause: err });

@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
-import { isAlias, isScalar, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { FerryError } from '../../errors.js';
 import { yamlTokensOver } from '../../manifest/input-file.js';
+import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import { redactUrl } from '../../net/http.js';
 import { isClearSigned, MAX_SIGNATURE_BYTES, minimalPublicKey, publicKeysFromArmored, verifyClearSigned, type PublicKeys } from '../../net/pgp.js';
 import type { BlobSource } from '../../store/source.js';
@@ -97,33 +97,13 @@ export const MAX_PROVENANCE_TOKENS = 32_768;
 
 /**
  * One YAML document with the failsafe schema (every scalar a string, as Go reads them into string
- * fields), the alias limit of the YAML library, and a key written twice in a map refused, as
- * go-yaml v3 refuses it. The library's own check (uniqueKeys) compares each key with every key
- * before it: a signed 1 MiB `files:` map of 33 000 names took 23 s. Here one Set a map.
+ * fields), the alias limit of the YAML library, and a key written twice in a map refused (found
+ * in linear time). Helm's pkg/provenance reads the signed text with sigs.k8s.io/yaml's Unmarshal,
+ * where the later key wins; `helm package --sign` never writes a key twice, so a signed text that
+ * names the archive twice is refused rather than one of its two sums believed.
  */
 function readFailsafe(text: string): unknown {
-  const doc = parseDocument(text, { schema: 'failsafe', uniqueKeys: false });
-  if (doc.errors.length) throw doc.errors[0];
-  let twice: string | undefined;
-  visit(doc, {
-    Map(_key, map) {
-      const seen = new Set<string>();
-      for (const pair of map.items) {
-        // A key written as an alias (`*a: x`) is the string its anchor holds.
-        const key = isAlias(pair.key) ? pair.key.resolve(doc) : pair.key;
-        if (!isScalar(key)) continue;
-        const k = String(key.value);
-        if (seen.has(k)) {
-          twice = k;
-          return visit.BREAK;
-        }
-        seen.add(k);
-      }
-      return undefined;
-    },
-  });
-  if (twice !== undefined) throw new Error(`Map keys must be unique: ${JSON.stringify(twice.slice(0, 100))} is written twice`);
-  return doc.toJS({ maxAliasCount: 100 });
+  return parseHostileYaml(text, { schema: 'failsafe', duplicates: 'refuse', prettyErrors: false, maxAliasCount: 100 });
 }
 
 /**

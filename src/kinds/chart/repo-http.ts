@@ -1,6 +1,5 @@
 import { createInterface } from 'node:readline';
 import { Transform, type Readable } from 'node:stream';
-import { parse as parseYaml } from 'yaml';
 import { FerryError } from '../../errors.js';
 import { throwForStatus, type HttpClient } from '../../net/http.js';
 import { SlowTransferError } from '../../net/low-speed.js';
@@ -9,6 +8,14 @@ import { downloadToStore as downloadVerified } from '../file/download.js';
 import type { BlobStore } from '../../store/blob-store.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { distance } from '../../manifest/validate.js';
+import { parseHostileYaml, type HostileYamlOptions } from '../../manifest/yaml-input.js';
+
+/**
+ * How a chart repository's index.yaml is read: Helm reads it with sigs.k8s.io/yaml's
+ * UnmarshalStrict (pkg/repo loadIndex), which refuses a map key written twice (go-yaml v2 strict:
+ * "key already set in map"), so ferry refuses it too rather than pick one of the two.
+ */
+export const INDEX_YAML: HostileYamlOptions = { duplicates: 'refuse' };
 
 /**
  * HTTP chart repositories: `index.yaml` lists every version of every chart with its archive
@@ -201,9 +208,9 @@ export async function readIndexEntries(http: HttpClient, repo: string, name: str
   let list: unknown;
   let near = got.near;
   try {
-    if (got.section !== undefined) list = parseYaml(got.section);
+    if (got.section !== undefined) list = parseHostileYaml(got.section, INDEX_YAML);
     else if (got.full !== undefined) {
-      const doc = (parseYaml(got.full) ?? {}) as { entries?: Record<string, unknown> };
+      const doc = (parseHostileYaml(got.full, INDEX_YAML) ?? {}) as { entries?: Record<string, unknown> };
       const entries = doc.entries && typeof doc.entries === 'object' ? doc.entries : {};
       list = Object.hasOwn(entries, name) ? entries[name] : undefined;
       if (list === undefined) {

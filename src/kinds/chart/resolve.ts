@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import semver from 'semver';
 import { FerryError, isFerryError } from '../../errors.js';
 import { chartNameProblems, mapChartHttp } from '../../mapping/index.js';
@@ -195,7 +195,7 @@ export async function helmRepoByName(name: string): Promise<string | undefined> 
   const file =
     process.env.HELM_REPOSITORY_CONFIG ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'helm', 'repositories.yaml');
   try {
-    const doc = (parseYaml(await readFile(file, 'utf8')) ?? {}) as { repositories?: Array<{ name?: string; url?: string }> };
+    const doc = (parseHostileYaml(await readFile(file, 'utf8'), { duplicates: 'refuse' }) ?? {}) as { repositories?: Array<{ name?: string; url?: string }> };
     return doc.repositories?.find((r) => r?.name === name)?.url ?? undefined;
   } catch {
     return undefined;

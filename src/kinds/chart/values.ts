@@ -1,4 +1,5 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, parseDocument, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, type Node } from 'yaml';
+import { parseHostileDocument, parseHostileDocuments } from '../../manifest/yaml-input.js';
 import { FerryError } from '../../errors.js';
 import { isMap as isGoMap, setKey } from './render/govalue.js';
 import { parseGoYaml } from './render/goyaml.js';
@@ -40,8 +41,8 @@ export function isValueMap(v: unknown): v is ValueMap {
 export function parseValues(text: string, file: string): ValueMap {
   const lc = new LineCounter();
   // Helm (go-yaml v2's Unmarshal) reads the first document of a multi-document file and ignores the rest.
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
-  const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: true });
+  const docs = parseHostileDocuments(text, { lineCounter: lc, duplicates: 'last-wins', prettyErrors: true });
+  const doc = Array.isArray(docs) && docs.length > 0 ? docs[0] : parseHostileDocument(text, { lineCounter: lc, duplicates: 'last-wins', prettyErrors: true });
   if (doc.errors.length) {
     // What Helm's go-yaml reads and the YAML 1.2 reader does not (a flow list whose items are
     // indented no deeper than its key, as thumbor's chart writes one) is read as Helm reads it,

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { parseHostileYaml } from '../../../manifest/yaml-input.js';
 import { FerryError } from '../../../errors.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 import type { RenderedDocument } from '../render/index.js';
@@ -93,7 +93,7 @@ function injectorConfig(doc: RenderedDocument): InjectorConfig {
   let cfg: InjectorConfig;
   try {
     values = obj(JSON.parse(data.values));
-    config = obj(parseYaml(data.config, { maxAliasCount: 100 }));
+    config = obj(parseHostileYaml(data.config, { duplicates: 'refuse', maxAliasCount: 100 }));
     const templates = Object.values(obj(config.templates)).filter((t): t is string => typeof t === 'string');
     if (typeof config.template === 'string') templates.push(config.template);
     cfg = templates.length && 'global' in values ? { values, templates } : undefined;

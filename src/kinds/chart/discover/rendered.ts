@@ -1,4 +1,5 @@
-import { isMap as isYamlMap, isSeq, parseDocument, type Node } from 'yaml';
+import { isMap as isYamlMap, isSeq, type Node } from 'yaml';
+import { parseHostileDocument } from '../../../manifest/yaml-input.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../../../oci/reference.js';
 import type { RenderedDocument } from '../render/index.js';
 import { GO_YAML_OPTIONS } from '../render/goyaml.js';
@@ -159,7 +160,7 @@ function lineOf(doc: RenderedDocument, path: Array<string | number>): number | u
   try {
     let node: Node | null | undefined = POSITIONED.get(doc);
     if (node === undefined) {
-      node = parseDocument(doc.text, GO_YAML_OPTIONS).contents as Node | null;
+      node = parseHostileDocument(doc.text, GO_YAML_OPTIONS).contents as Node | null;
       POSITIONED.set(doc, node);
     }
     for (const p of path) {

@@ -1,4 +1,4 @@
-import { parse as parseYaml } from 'yaml';
+import { parseHostileYaml } from '../../../manifest/yaml-input.js';
 import { parseImageReference, formatImageReference } from '../../../oci/reference.js';
 import { isImageKey, isImageListKey } from '../../image/image-key.js';
 import { chartDependencies, type ChartDependency, type LoadedChart } from '../load.js';
@@ -501,7 +501,7 @@ function imagesLockFindings(ctx: Ctx): void {
 function yamlRefFindings(ctx: Ctx, text: string, pick: (data: unknown) => unknown, where: { kind: 'annotation' | 'images-lock'; file: string; keyPath?: string }): void {
   let data: unknown;
   try {
-    data = parseYaml(text);
+    data = parseHostileYaml(text, { duplicates: 'refuse' });
   } catch {
     return;
   }

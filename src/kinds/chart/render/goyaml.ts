@@ -10,20 +10,21 @@
  * as another type double-quoted, strings plain YAML cannot hold single-quoted, multi-line strings
  * as literal blocks, long strings folded at a space past column 80 as go-yaml does.
  */
-import { parseAllDocuments, parseDocument, visit, type Document, type ParseOptions, type DocumentOptions, type ScalarTag, type SchemaOptions } from 'yaml';
+import { visit, type Document, type ScalarTag } from 'yaml';
 import { asSlice, deepCopy, GoSizedInt, GoStruct, isNilMap, isMap, isNil, setKey } from './govalue.js';
 import { goParseInt } from './golib.js';
 export { setKey } from './govalue.js';
 import { CONFIG_YAML_TOKENS, yamlTokensOver } from '../../../manifest/input-file.js';
 import { trimTrailing } from '../../../ui/escape.js';
+import { parseHostileDocument, parseHostileDocuments, type HostileYamlOptions } from '../../../manifest/yaml-input.js';
 
 const DROP = new Set(['tag:yaml.org,2002:timestamp', 'tag:yaml.org,2002:omap', 'tag:yaml.org,2002:pairs', 'tag:yaml.org,2002:set']);
 
-export const GO_YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = {
+export const GO_YAML_OPTIONS: HostileYamlOptions = {
   version: '1.1',
   merge: true,
   // go-yaml v2's Unmarshal (what sigs.k8s.io/yaml calls) lets a later duplicate key win
-  uniqueKeys: false,
+  duplicates: 'last-wins',
   customTags: (tags) => {
     const kept = tags.filter((t) => typeof t === 'string' || (!DROP.has(t.tag) && (t as { format?: string }).format !== 'TIME'));
     // go-yaml's own resolution of plain number-like scalars goes before the YAML 1.1 int and float
@@ -144,8 +145,8 @@ export function parseGoYamlShared(text: string): unknown {
     // go-yaml v2's Unmarshal (Helm's values files, fromYaml) reads the first document of a stream
     // and ignores the rest: `a: 1\n---\nb: 2` is {a: 1}.
     const first = (t: string) => {
-      const docs = parseAllDocuments(t, GO_YAML_OPTIONS);
-      return Array.isArray(docs) && docs.length > 0 ? docs[0] : parseDocument(t, GO_YAML_OPTIONS);
+      const docs = parseHostileDocuments(t, GO_YAML_OPTIONS);
+      return Array.isArray(docs) && docs.length > 0 ? docs[0] : parseHostileDocument(t, GO_YAML_OPTIONS);
     };
     let doc = first(text);
     let parsed = text;
@@ -274,11 +275,11 @@ export function reindentQuotedContinuations(text: string): string {
 export function parseGoYamlAll(input: string): unknown[] {
   checkDensity(input);
   let text = input;
-  let docs = parseAllDocuments(text, GO_YAML_OPTIONS);
+  let docs = parseHostileDocuments(text, GO_YAML_OPTIONS);
   const failed = (ds: typeof docs) => (Array.isArray(ds) ? ds : [ds]).some((d) => d.errors.length > 0);
   if (failed(docs)) {
     const again = reindentQuotedContinuations(text);
-    const ds = again === text ? docs : parseAllDocuments(again, GO_YAML_OPTIONS);
+    const ds = again === text ? docs : parseHostileDocuments(again, GO_YAML_OPTIONS);
     if (!failed(ds)) [docs, text] = [ds, again];
   }
   const out: unknown[] = [];
