@@ -75,7 +75,9 @@ interface Looked {
   into: string;
 }
 
-const MARKERS = ['argoproj.io', 'helm.toolkit.fluxcd.io', 'helm.cattle.io', 'helmCharts', 'source.toolkit.fluxcd.io', 'ConfigMap', 'Secret'];
+/** What an installing object's file holds (its apiVersion, a kustomization's key). */
+const UNIT_MARKERS = ['argoproj.io', 'helm.toolkit.fluxcd.io', 'helm.cattle.io', 'helmCharts'];
+const MARKERS = [...UNIT_MARKERS, 'source.toolkit.fluxcd.io', 'ConfigMap', 'Secret'];
 const repoKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
 
 /** The files' documents, parsed again only when a file's text changed. */
@@ -96,7 +98,8 @@ class View {
 export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx: RewriteContext, opts: ChartDefaultsOptions): Promise<ChartDefaultsResult> {
   const result: ChartDefaultsResult = { texts: new Map(), replacements: [], warnings: [] };
   const files = [...texts.keys()].filter((f) => MARKERS.some((m) => texts.get(f)!.includes(m)));
-  if (!files.length) return result;
+  // Only these name an installing object (the rest name what one reads): without one, nothing is parsed (a rendered install's ConfigMaps were, in full).
+  if (!files.some((f) => UNIT_MARKERS.some((m) => texts.get(f)!.includes(m)))) return result;
   const view = new View(new Map(files.map((f) => [f, texts.get(f)!])));
   // What the objects name across files: Flux sources, valuesFrom ConfigMaps/Secrets (bounded as the audit bounds them), HelmChartConfigs.
   const fluxSources = new Map<string, ChartSource[]>();

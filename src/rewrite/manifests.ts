@@ -1288,6 +1288,9 @@ function moveScriptImages(node: Scalar, listKey: string, where: string, at: { fi
   }
 }
 
+/** The characters of text whose documents the first pass keeps for the rewrite (a document tree holds ~18 bytes a character). */
+const MAX_KEPT_PARSE_CHARS = 4 * 1024 * 1024;
+
 export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {
   if (!inputs.length) throw new FerryError('USAGE', 'rewrite manifests needs files or directories');
   const texts = new Map<string, string>();
@@ -1313,6 +1316,8 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   // First the kustomizations and Flux HelmRepositories every file's rewrite may need: each file is
   // read once (its text is what the rewrite edits, as `changes` keeps it anyway), and parsed here
   // only when it can hold one of them: a kind is written out, or spelled with a YAML escape.
+  const parsed = new Map<string, Document.Parsed[]>();
+  let keptBytes = 0;
   for (const [dir, by] of vendored.dirs) if (all.some((f) => isWithin(path.resolve(f), dir))) warnings.push(`${dir}: the chart ${by} inflates, vendored where kustomize looks: left as it is (its templates are no manifests; kustomize applies the kustomization's images: and valuesInline to what it renders, and \`ferry audit\` renders it and names each image still pulled upstream)`);
   for (const file of files) {
     const text = await read(file);
@@ -1321,6 +1326,12 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const fluxish = text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || text.includes('Secret');
     if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('HelmRelease') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
+    // Kept for the rewrite below while the texts kept stay small (a rendered install holds ConfigMaps:
+    // it was parsed twice, each parse of 2 MB ~1 s); past the bound a file is parsed again there.
+    if (keptBytes + text.length <= MAX_KEPT_PARSE_CHARS) {
+      keptBytes += text.length;
+      parsed.set(file, docs);
+    }
     for (const d of docs) collectHelmRepositories(d, helmRepos);
     for (const d of docs) flux.add(d, file);
     for (const d of docs) addFluxImages(scopes, file, d);
@@ -1365,7 +1376,9 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     fileEdits.set(file, edits);
     const composeEnv = await readComposeEnv(file, envs);
     const fluxAt = { settings: flux.settingsFor(file, scopes.builtFrom(file)), changes: fluxChanges };
-    for (const doc of parseYamlDocuments(text, file)) {
+    const docs = parsed.get(file) ?? parseYamlDocuments(text, file);
+    parsed.delete(file);
+    for (const doc of docs) {
       const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos, fluxAt, { hosts: podman, kubePlay: kubePlay.has(path.resolve(file)) });
       edits.push(...r.edits);
       replacements.push(...r.replacements);
