@@ -650,7 +650,9 @@ function scanComposeImage(
  * too, image key or not (a GitLab job's `tags: [*img]`, an env value): said, with the lines of the
  * aliases, so a change the rewrite did not mean is not made in silence.
  */
-function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], file: string, lineOf: (o: number) => number): string[] {
+function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], file: string, text: string, lineOf: (o: number) => number): string[] {
+  // No edit, or no `&` in the document's text: no anchor was edited (the walk was a tenth of a big rewrite).
+  if (!edits.length || (doc.range && !text.slice(doc.range[0], doc.range[2]).includes('&'))) return [];
   const anchored = new Map<number, string>();
   const uses = new Map<string, number[]>();
   visit(doc, {
@@ -1383,7 +1385,7 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
-      warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, lineOf));
+      warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, text, lineOf));
     }
   }
   // A .env variable the Compose images beside it use moves once, when they all ask the same value of it.
