@@ -188,13 +188,18 @@ export async function finishRewrite(
   const changed = changes.filter((c) => c.before !== c.after).sort((a, b) => (a.file < b.file ? -1 : 1));
   // All or none: every file is checked (a regular file, writable, unchanged since it was read) before any is replaced.
   if (!opts.dryRun) await replaceFilesAtomic(changed.map((c) => ({ file: c.file, expected: c.before, data: c.after })));
+  // The diff is made when it is read (--dry-run, --json): on a big rendered install it cost more
+  // than the rewrite itself (jsdiff's line diff, 2.5 s of 6.5 s on 2 MB), for a report that prints none.
+  let diff: string | undefined;
   return {
     replacements: sortReplacements(replacements),
     unmapped: sortedUnmapped,
     files: changed.map((c) => c.file),
     unchanged: changes.filter((c) => c.before === c.after).map((c) => c.file).sort(),
     dryRun: Boolean(opts.dryRun),
-    diff: unifiedDiff(changed),
+    get diff() {
+      return (diff ??= unifiedDiff(changed));
+    },
     warnings: opts.warnings ?? [],
   };
 }

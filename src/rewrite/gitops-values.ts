@@ -15,7 +15,7 @@ import { MAX_VALUES_SOURCE_BYTES, redactUrlsIn, type ScannedHelmChart } from '..
 import { chartOverride, imagePathImagesLeft, parseValuesPath, proveByRendering, type RewriteChartOptions } from './chart.js';
 import type { RewriteContext } from './context.js';
 import { applyTextEdits, lineIndex, type Replacement, type TextEdit } from './edits.js';
-import { isMergePair, mapGet, pairKey, renderScalar, tryParseYamlDocuments } from './yaml-text.js';
+import { hasYamlDirectives, isMergePair, mapGet, pairKey, renderScalar, tryParseYamlDocumentAt, tryParseYamlDocuments } from './yaml-text.js';
 import { lstatSync } from 'node:fs';
 
 /**
@@ -75,28 +75,102 @@ interface Looked {
   into: string;
 }
 
-const MARKERS = ['argoproj.io', 'helm.toolkit.fluxcd.io', 'helm.cattle.io', 'helmCharts', 'source.toolkit.fluxcd.io', 'ConfigMap', 'Secret'];
+/** What an installing object's file holds (its apiVersion, a kustomization's key). */
+const UNIT_MARKERS = ['argoproj.io', 'helm.toolkit.fluxcd.io', 'helm.cattle.io', 'helmCharts'];
+const MARKERS = [...UNIT_MARKERS, 'source.toolkit.fluxcd.io', 'ConfigMap', 'Secret'];
 const repoKey = (namespace: string | undefined, name: string | undefined) => `${namespace ?? ''}/${name ?? ''}`;
 
-/** The files' documents, parsed again only when a file's text changed. */
+/** A file's documents: where each is in the text, and the document once read (undefined: to read). */
+interface ParsedFile {
+  text: string;
+  spans: Array<{ start: number; end: number; doc?: Document.Parsed }>;
+  lineOf?: (offset: number) => number;
+}
+
+/**
+ * The files' documents. A file is parsed whole once; after an object's edits only the documents
+ * they touch are read again, each alone (tryParseYamlDocumentAt), and those after them when the
+ * edits moved them — as each is next asked for. (A file was parsed whole again after every object
+ * edited and once more for its read-back: quadratic in a file of hundreds of releases.)
+ */
 class View {
-  private parsed = new Map<string, { text: string; docs: Document.Parsed[] }>();
+  private parsed = new Map<string, ParsedFile>();
   constructor(readonly texts: Map<string, string>) {}
-  docs(file: string): Document.Parsed[] {
+  private file(file: string): ParsedFile {
     const text = this.texts.get(file)!;
     const got = this.parsed.get(file);
-    if (got && got.text === text) return got.docs;
+    if (got && got.text === text) return got;
     // `<<` read as a merge key, as kubectl, Argo CD, Flux and Helm read the objects (go-yaml).
     const docs = tryParseYamlDocuments(text, { merge: true }) ?? [];
-    this.parsed.set(file, { text, docs });
-    return docs;
+    const parsed: ParsedFile = { text, spans: docs.map((doc) => ({ start: doc.range[0], end: doc.range[2], doc })) };
+    this.parsed.set(file, parsed);
+    return parsed;
   }
+  docs(file: string): Document.Parsed[] {
+    return this.file(file).spans.map((_s, i) => this.doc(file, i)!);
+  }
+  doc(file: string, index: number): Document.Parsed | undefined {
+    const f = this.file(file);
+    const span = f.spans[index];
+    if (!span) return undefined;
+    span.doc ??= tryParseYamlDocumentAt(f.text, span.start, span.end, { merge: true });
+    return span.doc;
+  }
+  lineOf(file: string, offset: number): number {
+    const f = this.file(file);
+    f.lineOf ??= lineIndex(f.text);
+    return f.lineOf(offset);
+  }
+  /**
+   * The files with `placed` applied, as a view whose documents are this one's where the edits left
+   * them where they were, to be read again where they touched or moved them. Edits that are not each
+   * inside one document (or a text with directives) make the file parsed whole again.
+   */
+  after(placed: Map<string, TextEdit[]>): View {
+    const next = new View(new Map(this.texts));
+    for (const [file, edits] of placed) {
+      const before = this.file(file);
+      const text = applyTextEdits(before.text, edits);
+      next.texts.set(file, text);
+      const spans = movedSpans(before, edits);
+      if (spans && !hasYamlDirectives(before.text)) next.parsed.set(file, { text, spans });
+    }
+    return next;
+  }
+  /** This view becomes `other` (its texts and what it has read of them). */
+  adopt(other: View): void {
+    for (const [file, text] of other.texts) this.texts.set(file, text);
+    for (const [file, parsed] of other.parsed) this.parsed.set(file, parsed);
+  }
+}
+
+/** Each document's place after `edits` (its own read again where an edit is in it or moved it); undefined when an edit is not inside exactly one document. */
+function movedSpans(file: ParsedFile, edits: readonly TextEdit[]): ParsedFile['spans'] | undefined {
+  const sorted = [...edits].sort((a, b) => a.start - b.start || a.end - b.end);
+  const out: ParsedFile['spans'] = [];
+  let shift = 0;
+  let e = 0;
+  for (const span of file.spans) {
+    let own = 0;
+    let edited = false;
+    // An edit at a document's very start or end could be read as the other document's: not this way.
+    for (; e < sorted.length && sorted[e].start < span.end; e++) {
+      const x = sorted[e];
+      if (x.start <= span.start || x.end >= span.end) return undefined;
+      own += x.text.length - (x.end - x.start);
+      edited = true;
+    }
+    out.push({ start: span.start + shift, end: span.end + shift + own, doc: edited || shift ? undefined : span.doc });
+    shift += own;
+  }
+  return e === sorted.length ? out : undefined;
 }
 
 export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx: RewriteContext, opts: ChartDefaultsOptions): Promise<ChartDefaultsResult> {
   const result: ChartDefaultsResult = { texts: new Map(), replacements: [], warnings: [] };
   const files = [...texts.keys()].filter((f) => MARKERS.some((m) => texts.get(f)!.includes(m)));
-  if (!files.length) return result;
+  // Only these name an installing object (the rest name what one reads): without one, nothing is parsed (a rendered install's ConfigMaps were, in full).
+  if (!files.some((f) => UNIT_MARKERS.some((m) => texts.get(f)!.includes(m)))) return result;
   const view = new View(new Map(files.map((f) => [f, texts.get(f)!])));
   // What the objects name across files: Flux sources, valuesFrom ConfigMaps/Secrets (bounded as the audit bounds them), HelmChartConfigs.
   const fluxSources = new Map<string, ChartSource[]>();
@@ -189,10 +263,9 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
           pathsLeft(chart);
           continue;
         }
-        const next = new Map(view.texts);
-        for (const [file, edits] of placed) next.set(file, applyTextEdits(next.get(file)!, edits));
+        const next = view.after(placed);
         // Read back: the object as rewritten, rendered as its controller renders it.
-        const again = look(unit, { ...env, view: new View(next) });
+        const again = look(unit, { ...env, view: next });
         const back = again?.entry ? upstream(chart, await again.values(chart), again.render, ctx, new Set(made.unmapped.map((u) => u.ref))) : { still: ['the object could not be read back'], docs: undefined };
         if (back.still.length) {
           keep(`${chartName}: with the override merged into ${looked.into} the controller would still run ${back.still.join(', ')} from upstream (another values layer wins over it)`);
@@ -200,7 +273,7 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
           continue;
         }
         proven = back.docs;
-        for (const [file, text] of next) view.texts.set(file, text);
+        view.adopt(next);
         for (const r of made.replacements) result.replacements.push({ file: looked.file, line: looked.line, kind: r.kind, old: r.old, new: r.new, where: `${looked.object} ${looked.into}.${r.where} (${chartName}: ${r.file}${r.line ? `:${r.line}` : ''})` });
       }
       if (!proven && looked.entry.imagePathImages?.length) proven = renderChart(chart, renderOptions({ ...looked.render, values: users })).documents;
@@ -247,7 +320,7 @@ function nodeAt(root: unknown, p: Array<string | number>): unknown {
 
 function lineOfNode(view: View, file: string, node: unknown): number {
   const range = (node as { range?: number[] } | undefined)?.range;
-  return range ? lineIndex(view.texts.get(file)!)(range[0]) : 0;
+  return range ? view.lineOf(file, range[0]) : 0;
 }
 
 function look(unit: Unit, env: LookEnv): Looked | undefined {
@@ -258,7 +331,7 @@ function look(unit: Unit, env: LookEnv): Looked | undefined {
     if (!c) return undefined;
     return lookKustomize(c, env);
   }
-  const doc = view.docs(unit.file)[unit.doc];
+  const doc = view.doc(unit.file, unit.doc);
   if (!doc) return undefined;
   if (unit.kind === 'release') {
     const g = gitopsReleasesOf(doc.contents, doc)[unit.index];
@@ -271,7 +344,7 @@ function look(unit: Unit, env: LookEnv): Looked | undefined {
   const entry = lockedChartFor(h.source, ctx.lock, ctx.target);
   const scanned: ScannedHelmChart = { ...h, file: unit.file, line: lineOfNode(view, unit.file, doc.contents) };
   const cfgAt = env.configs.get(repoKey(h.namespace, h.name));
-  const cfgDoc = cfgAt ? view.docs(cfgAt.file)[cfgAt.doc] : undefined;
+  const cfgDoc = cfgAt ? view.doc(cfgAt.file, cfgAt.doc) : undefined;
   const cfgObj = cfgDoc ? helmChartObjectOf(cfgDoc.contents, cfgDoc) : undefined;
   const config: ScannedHelmChart | undefined = cfgAt && cfgObj ? { ...cfgObj, file: cfgAt.file, line: 0 } : undefined;
   return {
@@ -408,12 +481,12 @@ function lookKustomize(c: KustomizeHelmChart, env: LookEnv): Looked | undefined 
     noChart: entry ? undefined : `the lock does not carry the chart ${c.name} ${c.version ?? ''} it inflates`,
     values: async () => {
       // valuesInline as kustomize reads it (sigs.k8s.io/yaml: `<<` a merge key), from this rewrite's own reading of the file.
-      const doc = view.docs(c.file)[0];
+      const doc = view.doc(c.file, 0);
       const inline = nodeAt(doc?.contents, ['helmCharts', c.index, 'valuesInline']);
       const unknown = valuesDoubts([[inline, `helmCharts[${c.index}].valuesInline`, doc]]);
       let valuesInline = c.valuesInline;
       try {
-        if (isMap(inline)) valuesInline = inline.toJS(doc, { maxAliasCount: 100 }) as Record<string, unknown>;
+        if (isMap(inline)) valuesInline = inline.toJS(doc!, { maxAliasCount: 100 }) as Record<string, unknown>;
       } catch (err) {
         unknown.push(`helmCharts[${c.index}].valuesInline not read (${err instanceof Error ? err.message : String(err)})`);
       }
@@ -423,9 +496,9 @@ function lookKustomize(c: KustomizeHelmChart, env: LookEnv): Looked | undefined 
     into: 'valuesInline',
     place: (override) =>
       edited(c.file, (edits) => {
-        const docs = view.docs(c.file);
-        const item = nodeAt(docs[0]?.contents, ['helmCharts', c.index]);
-        return isMap(item) ? mergeIntoMap(item, { valuesInline: override }, view.texts.get(c.file)!, edits, docs[0]) : 'no helmCharts entry map';
+        const doc = view.doc(c.file, 0);
+        const item = nodeAt(doc?.contents, ['helmCharts', c.index]);
+        return isMap(item) ? mergeIntoMap(item, { valuesInline: override }, view.texts.get(c.file)!, edits, doc!) : 'no helmCharts entry map';
       }),
   };
 }

@@ -650,7 +650,9 @@ function scanComposeImage(
  * too, image key or not (a GitLab job's `tags: [*img]`, an env value): said, with the lines of the
  * aliases, so a change the rewrite did not mean is not made in silence.
  */
-function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], file: string, lineOf: (o: number) => number): string[] {
+function sharedAnchorWarnings(doc: Document.Parsed, edits: readonly TextEdit[], file: string, text: string, lineOf: (o: number) => number): string[] {
+  // No edit, or no `&` in the document's text: no anchor was edited (the walk was a tenth of a big rewrite).
+  if (!edits.length || (doc.range && !text.slice(doc.range[0], doc.range[2]).includes('&'))) return [];
   const anchored = new Map<number, string>();
   const uses = new Map<string, number[]>();
   visit(doc, {
@@ -1288,6 +1290,9 @@ function moveScriptImages(node: Scalar, listKey: string, where: string, at: { fi
   }
 }
 
+/** The characters of text whose documents the first pass keeps for the rewrite (a document tree holds ~18 bytes a character). */
+const MAX_KEPT_PARSE_CHARS = 4 * 1024 * 1024;
+
 export async function rewriteManifests(inputs: string[], ctx: RewriteContext, opts: RewriteManifestsOptions): Promise<RewriteResult> {
   if (!inputs.length) throw new FerryError('USAGE', 'rewrite manifests needs files or directories');
   const texts = new Map<string, string>();
@@ -1313,6 +1318,8 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
   // First the kustomizations and Flux HelmRepositories every file's rewrite may need: each file is
   // read once (its text is what the rewrite edits, as `changes` keeps it anyway), and parsed here
   // only when it can hold one of them: a kind is written out, or spelled with a YAML escape.
+  const parsed = new Map<string, Document.Parsed[]>();
+  let keptBytes = 0;
   for (const [dir, by] of vendored.dirs) if (all.some((f) => isWithin(path.resolve(f), dir))) warnings.push(`${dir}: the chart ${by} inflates, vendored where kustomize looks: left as it is (its templates are no manifests; kustomize applies the kustomization's images: and valuesInline to what it renders, and \`ferry audit\` renders it and names each image still pulled upstream)`);
   for (const file of files) {
     const text = await read(file);
@@ -1321,6 +1328,12 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     const fluxish = text.includes('postBuild') || text.includes(FLUX_KUSTOMIZE_API) || text.includes('ConfigMap') || text.includes('Secret');
     if (!kustomization && !fluxish && !text.includes('HelmRepository') && !text.includes('HelmRelease') && !text.includes('\\')) continue;
     const docs = parseYamlDocuments(text, file);
+    // Kept for the rewrite below while the texts kept stay small (a rendered install holds ConfigMaps:
+    // it was parsed twice, each parse of 2 MB ~1 s); past the bound a file is parsed again there.
+    if (keptBytes + text.length <= MAX_KEPT_PARSE_CHARS) {
+      keptBytes += text.length;
+      parsed.set(file, docs);
+    }
     for (const d of docs) collectHelmRepositories(d, helmRepos);
     for (const d of docs) flux.add(d, file);
     for (const d of docs) addFluxImages(scopes, file, d);
@@ -1365,12 +1378,14 @@ export async function rewriteManifests(inputs: string[], ctx: RewriteContext, op
     fileEdits.set(file, edits);
     const composeEnv = await readComposeEnv(file, envs);
     const fluxAt = { settings: flux.settingsFor(file, scopes.builtFrom(file)), changes: fluxChanges };
-    for (const doc of parseYamlDocuments(text, file)) {
+    const docs = parsed.get(file) ?? parseYamlDocuments(text, file);
+    parsed.delete(file);
+    for (const doc of docs) {
       const r = scanManifestDocument(doc, text, file, ctx, lineOf, scopes, helmRepos, composeEnv, vendored.repos, fluxAt, { hosts: podman, kubePlay: kubePlay.has(path.resolve(file)) });
       edits.push(...r.edits);
       replacements.push(...r.replacements);
       unmapped.push(...r.unmapped);
-      warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, lineOf));
+      warnings.push(...r.warnings, ...sharedAnchorWarnings(doc, r.edits, file, text, lineOf));
     }
   }
   // A .env variable the Compose images beside it use moves once, when they all ask the same value of it.

@@ -1,4 +1,4 @@
-import { isMap, isScalar, isSeq, parse, parseAllDocuments, Scalar, type Document, type Node, type Pair } from 'yaml';
+import { Composer, isMap, isScalar, isSeq, parse, parseAllDocuments, Parser, Scalar, type Document, type Node, type Pair } from 'yaml';
 import { FerryError, withoutStackTraces } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
 import type { TextEdit } from './edits.js';
@@ -122,6 +122,30 @@ export function tryParseYamlDocuments(text: string, opts: { merge?: boolean } = 
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The one document of `text` that a parse of the whole text placed at `start`..`end` (its
+ * `range[0]` and `range[2]`), read alone, its nodes' ranges offsets in `text` as that parse gives
+ * them: an edit inside one document of a big file is read back at the cost of that document.
+ * Undefined when the slice is not one document without errors. A text with directives (`%YAML`,
+ * `%TAG`, which apply to the document after them) is not read this way: the caller parses it whole.
+ */
+export function tryParseYamlDocumentAt(text: string, start: number, end: number, opts: { merge?: boolean } = {}): Document.Parsed | undefined {
+  try {
+    const parser = new Parser();
+    parser.offset = start;
+    const composer = new Composer({ uniqueKeys: false, keepSourceTokens: false, merge: opts.merge ?? false });
+    const docs = withoutStackTraces(() => [...composer.compose(parser.parse(text.slice(start, end)))]);
+    return docs.length === 1 && !docs[0].errors.length ? (docs[0] as Document.Parsed) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether a YAML text has a directive line (`%YAML 1.1`, `%TAG …`). */
+export function hasYamlDirectives(text: string): boolean {
+  return text.startsWith('%') || text.includes('\n%');
 }
 
 /**
