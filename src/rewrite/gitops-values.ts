@@ -1,7 +1,8 @@
 import path from 'node:path';
-import { Document, isAlias, isMap, isScalar, isSeq, parse as parseYaml, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
+import { Document, isAlias, isMap, isScalar, isSeq, Scalar, type Node as YamlNode, type YAMLMap } from 'yaml';
 import { FerryError } from '../errors.js';
 import { checkConfigYamlDensity } from '../manifest/input-file.js';
+import { parseHostileYaml } from '../manifest/yaml-input.js';
 import { findRenderedImages, renderOptions, userValues, type UserValues } from '../kinds/chart/discover.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { LoadedChart } from '../kinds/chart/load.js';
@@ -524,7 +525,8 @@ function plainValues(values: Values): Record<string, unknown> {
     let data: unknown = v.data;
     if (typeof data === 'string') {
       try {
-        data = parseYaml(data, { merge: true });
+        // Helm reads a values string through sigs.k8s.io/yaml: a key written twice, the later wins (linear: yaml-input.ts).
+        data = parseHostileYaml(data, { merge: true, duplicates: 'last-wins' });
       } catch {
         data = undefined;
       }
