@@ -444,9 +444,13 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
       hint: `On Docker (Compose) hosts, point the images themselves at the mirror instead: \`ferry rewrite manifests <compose dir>\` writes the mirror's full names (${hub.location}/…) into the Compose files, which any layout serves, and dockerd needs only to trust ${hub.host} (insecure-registries for plain HTTP, or /etc/docker/certs.d/${hub.host}/ca.crt). Or use a target with layout: flat and no prefix for a Docker mirror, or containerd/registries.conf, which handle prefixes.`,
     });
   }
-  const conf: Record<string, unknown> = { 'registry-mirrors': [`${scheme(ctx)}://${hub.host}`] };
-  if (scheme(ctx) === 'http' || ctx.target.registry!.insecure) conf['insecure-registries'] = [hub.host];
-  out.mirrors.push({ upstream: DOCKER_HUB, mirror: `${scheme(ctx)}://${hub.host}` });
+  const mirror = `${scheme(ctx)}://${hub.host}`;
+  const insecure = scheme(ctx) === 'http' || ctx.target.registry!.insecure ? hub.host : undefined;
+  // -o at a host's /etc/docker: the daemon.json there holds its other settings (log driver, data-root…), which a fresh file would drop.
+  const existingFile = opts.output ? path.join(path.resolve(opts.output), 'daemon.json') : undefined;
+  const existing = existingFile ? await readTextIfExists(existingFile) : '';
+  const conf = mergeDaemonJson(existing, existingFile ?? 'daemon.json', mirror, insecure, out.notes);
+  out.mirrors.push({ upstream: DOCKER_HUB, mirror });
   out.files.push({ path: 'daemon.json', content: JSON.stringify(conf, null, 2) + '\n' });
   const tls = await mirrorTls(ctx);
   if (tls.ca) {
@@ -457,7 +461,43 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   if (client) out.notes.push(client);
   // dockerd asks each registry-mirror first and Docker Hub after it: an image the mirror lacks is not an error here.
   out.notes.push(`dockerd falls back to Docker Hub for an image ${hub.host} lacks (behind the gap: a failed pull after a timeout, not a "not found"); \`ferry audit\` over the Compose files lists what the mirror does not carry`);
-  out.notes.push('merge into /etc/docker/daemon.json and restart dockerd');
+  out.notes.push(existing.trim() ? `daemon.json: the one in ${opts.output} with registry-mirrors and insecure-registries set, every other setting kept; install it as /etc/docker/daemon.json and restart dockerd` : 'merge into /etc/docker/daemon.json and restart dockerd');
+}
+
+/**
+ * The daemon.json to write: `text` (the file already in -o, or empty) with the mirror first in
+ * `registry-mirrors` and the host in `insecure-registries`, every other key and value kept in order.
+ * Mirrors it already lists stay after ours, named in a note (dockerd tries them before Docker Hub).
+ */
+function mergeDaemonJson(text: string, file: string, mirror: string, insecure: string | undefined, notes: string[]): Record<string, unknown> {
+  let conf: unknown = {};
+  if (text.trim()) {
+    try {
+      conf = JSON.parse(text.replace(/^\uFEFF/, ''));
+    } catch (err) {
+      throw new FerryError('USAGE', `${escapeLine(file)}: not valid JSON (${escapeLine((err as Error).message)}); mirror-config docker merges its settings into the daemon.json it finds in -o`, { hint: 'Fix the file (dockerd refuses it too), or give -o an empty directory and merge daemon.json by hand.' });
+    }
+    if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
+      throw new FerryError('USAGE', `${escapeLine(file)}: not a JSON object, as dockerd's daemon.json is`, { hint: 'Fix the file, or give -o an empty directory and merge daemon.json by hand.' });
+    }
+  }
+  const entries = Object.entries(conf as Record<string, unknown>);
+  const list = (key: string): string[] => {
+    const v = (conf as Record<string, unknown>)[key];
+    if (v === undefined) return [];
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new FerryError('USAGE', `${escapeLine(file)}: ${key} is not a list of strings, as dockerd reads it`, { hint: 'Fix the file, or give -o an empty directory and merge daemon.json by hand.' });
+    return v as string[];
+  };
+  const norm = (u: string) => u.replace(/\/+$/, '');
+  const others = list('registry-mirrors').filter((m) => norm(m) !== mirror);
+  if (others.length) notes.push(`registry-mirrors: ${others.map((m) => escapeLine(m)).join(', ')} kept after ${mirror}; dockerd tries them, in order, before Docker Hub: remove any the hosts cannot reach behind the gap`);
+  const set: Record<string, unknown> = { 'registry-mirrors': [mirror, ...others] };
+  const hosts = list('insecure-registries');
+  if (insecure) set['insecure-registries'] = hosts.includes(insecure) ? hosts : [...hosts, insecure];
+  // Object.fromEntries defines own properties: a key named __proto__ in the file stays a key.
+  const merged = entries.map(([k, v]): [string, unknown] => [k, Object.hasOwn(set, k) ? set[k] : v]);
+  for (const k of Object.keys(set)) if (!entries.some(([e]) => e === k)) merged.push([k, set[k]]);
+  return Object.fromEntries(merged);
 }
 
 /**
