@@ -470,22 +470,23 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
  * Mirrors it already lists stay after ours, named in a note (dockerd tries them before Docker Hub).
  */
 function mergeDaemonJson(text: string, file: string, mirror: string, insecure: string | undefined, notes: string[]): Record<string, unknown> {
+  const hint = 'Fix the file (dockerd refuses it too), or give -o an empty directory and merge daemon.json by hand.';
   let conf: unknown = {};
   if (text.trim()) {
     try {
       conf = JSON.parse(text.replace(/^\uFEFF/, ''));
     } catch (err) {
-      throw new FerryError('USAGE', `${escapeLine(file)}: not valid JSON (${escapeLine((err as Error).message)}); mirror-config docker merges its settings into the daemon.json it finds in -o`, { hint: 'Fix the file (dockerd refuses it too), or give -o an empty directory and merge daemon.json by hand.' });
+      throw new FerryError('USAGE', `${escapeLine(file)}: not valid JSON (${escapeLine((err as Error).message)}); mirror-config docker merges its settings into the daemon.json it finds in -o`, { hint });
     }
     if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
-      throw new FerryError('USAGE', `${escapeLine(file)}: not a JSON object, as dockerd's daemon.json is`, { hint: 'Fix the file, or give -o an empty directory and merge daemon.json by hand.' });
+      throw new FerryError('USAGE', `${escapeLine(file)}: not a JSON object, as dockerd's daemon.json is`, { hint });
     }
   }
   const entries = Object.entries(conf as Record<string, unknown>);
   const list = (key: string): string[] => {
     const v = (conf as Record<string, unknown>)[key];
     if (v === undefined) return [];
-    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new FerryError('USAGE', `${escapeLine(file)}: ${key} is not a list of strings, as dockerd reads it`, { hint: 'Fix the file, or give -o an empty directory and merge daemon.json by hand.' });
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new FerryError('USAGE', `${escapeLine(file)}: ${key} is not a list of strings, as dockerd reads it`, { hint });
     return v as string[];
   };
   const norm = (u: string) => u.replace(/\/+$/, '');
