@@ -119,8 +119,14 @@ describe('chart repositories behind basic auth', () => {
   it("the manifest's auth: (variable names) for lock and bundle create; a wrong password names the source", async () => {
     const m = await manifest('manifest-auth', ['charts:', `  - { repo: "${repo.url}/charts", name: hello, version: 1.0.0, images: [], auth: { usernameEnv: REPO_USER, passwordEnv: REPO_PASS } }`]);
     const bundle = path.join(work, 'auth.ferry.tar');
-    const ok = await runFerry(['bundle', 'create', m, '-o', bundle], { cwd: work, env: baseEnv({ REPO_USER: USER, REPO_PASS: PASSWORD }) });
+    const creds = { REPO_USER: USER, REPO_PASS: PASSWORD };
+    const locked = await runFerry(['lock', m], { cwd: work, env: baseEnv(creds) });
+    expect(locked.code, locked.stderr).toBe(0);
+    // The archive fetched again from the lock (a fresh cache): with the variables the lock names.
+    const before = (await repo.log()).length;
+    const ok = await runFerry(['bundle', 'create', m, '--frozen', '-o', bundle], { cwd: work, env: baseEnv({ ...creds, FERRY_CACHE_DIR: path.join(work, 'cache-fetch') }) });
     expect(ok.code, ok.stderr).toBe(0);
+    expect((await repo.log()).slice(before).some((l) => l.startsWith('/charts/hello-1.0.0.tgz ') && l.includes(' Basic '))).toBe(true);
     expect(execFileSync('tar', ['-xOf', bundle, 'ferry/lock.json']).toString()).not.toContain(PASSWORD);
     const bad = await runFerry(['lock', m, '-o', path.join(work, 'bad.lock.json')], { cwd: work, env: baseEnv({ REPO_USER: USER, REPO_PASS: 'wrong' }) });
     expect(bad.code).not.toBe(0);
@@ -213,9 +219,14 @@ describe('an APT repository behind basic auth', () => {
   it("the manifest's auth: for lock and bundle create (the .deb fetched with it)", async () => {
     const m = await aptManifest(', auth: { usernameEnv: APT_USER, passwordEnv: APT_PASS }');
     const bundle = path.join(work, 'apt.ferry.tar');
-    const r = await runFerry(['bundle', 'create', m, '-o', bundle], { cwd: work, env: baseEnv({ APT_USER: USER, APT_PASS: PASSWORD }) });
+    const creds = { APT_USER: USER, APT_PASS: PASSWORD };
+    const locked = await runFerry(['lock', m], { cwd: work, env: baseEnv(creds) });
+    expect(locked.code, locked.stderr).toBe(0);
+    expect(await readFile(m.replace(/\.yaml$/, '.lock.json'), 'utf8').catch(() => '')).not.toContain(PASSWORD);
+    const before = (await repo.log()).length;
+    const r = await runFerry(['bundle', 'create', m, '--frozen', '-o', bundle], { cwd: work, env: baseEnv({ ...creds, FERRY_CACHE_DIR: path.join(work, 'cache-apt-fetch') }) });
     expect(r.code, r.stderr).toBe(0);
-    const log = await repo.log();
+    const log = (await repo.log()).slice(before);
     expect(log.some((l) => l.startsWith('/apt/pool/main/app_1.0_all.deb ') && l.includes(' Basic '))).toBe(true);
   });
 });
