@@ -82,6 +82,18 @@ export function sameOrigin(a: string, b: string): boolean {
 }
 
 /**
+ * Credentials go in clear text (plain http://) only to a loopback host, or where the user asked
+ * for it (`allowPlainHttp: true`, an auth.conf machine written with http://): else refused, named.
+ */
+export function refuseClearText(url: string, label: string, cred: Pick<RepoCredential, 'source' | 'plainHttpAllowed'>): void {
+  const u = new URL(url);
+  if (u.protocol !== 'http:' || isLoopbackHost(u.hostname) || cred.plainHttpAllowed) return;
+  throw new FerryError('AUTH', `${label}: refusing to send the credentials from ${cred.source} to ${redactUrl(url)} in clear text (plain http:// to a host that is not loopback)`, {
+    hint: "Use the https:// URL. To send them over plain HTTP anyway, say so: auth: { …, allowPlainHttp: true } on the manifest entry, or (APT) an auth.conf machine written with http:// explicitly.",
+  });
+}
+
+/**
  * An HttpClient for one repository's requests: each request whose URL the credential applies to
  * carries it (HttpClient.request drops it on a redirect to another origin). Credentials never go
  * in clear text to a plain http:// host that is not loopback unless the user asked for it. A 401
@@ -94,12 +106,7 @@ export function repoHttp(http: HttpClient, repoLabel: string, credentials: RepoC
     const cred = credentials?.(url);
     const sends = cred !== undefined;
     if (cred) {
-      const u = new URL(url);
-      if (u.protocol === 'http:' && !isLoopbackHost(u.hostname) && !cred.plainHttpAllowed) {
-        throw new FerryError('AUTH', `${repoLabel}: refusing to send the credentials from ${cred.source} to ${redactUrl(url)} in clear text (plain http:// to a host that is not loopback)`, {
-          hint: 'Use the repository\'s https:// URL. To send them over plain HTTP anyway, say so: auth: { …, allowPlainHttp: true } on the manifest entry, or (APT) an auth.conf machine written with http:// explicitly.',
-        });
-      }
+      refuseClearText(url, repoLabel, cred);
       headers = { ...(opts.headers ?? {}), authorization: cred.authorization };
     }
     const res = await http.request(url, { ...opts, headers });

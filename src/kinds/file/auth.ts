@@ -1,6 +1,6 @@
 import { FerryError } from '../../errors.js';
 import type { FileAuth } from './spec.js';
-import { authorizationFromEnv } from '../repo-auth.js';
+import { authorizationFromEnv, manifestAuthSource, refuseClearText } from '../repo-auth.js';
 
 /**
  * The headers a request to `url` carries for a file entry with `auth:`: the bearer token only to
@@ -10,6 +10,7 @@ import { authorizationFromEnv } from '../repo-auth.js';
 export function fileAuthHeaders(auth: FileAuth | undefined, fileUrl: string, url: string, label: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (!auth) return {};
   if (new URL(url).origin !== new URL(fileUrl).origin) return {};
+  refuseClearText(url, label, { source: manifestAuthSource(auth), plainHttpAllowed: auth.allowPlainHttp === true });
   if (!auth.bearerTokenEnv) return { authorization: authorizationFromEnv(auth, label, env) };
   const tokenEnv = auth.bearerTokenEnv;
   const token = env[tokenEnv]?.trim();

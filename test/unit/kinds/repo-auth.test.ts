@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { authConfMatches, parseAuthConf } from '../../../src/kinds/apt/auth-conf.js';
 import { HttpAuthSchema, repoHttp } from '../../../src/kinds/repo-auth.js';
 import { HttpClient } from '../../../src/net/http.js';
+import { fileAuthHeaders } from '../../../src/kinds/file/auth.js';
 
 describe("apt's auth.conf (apt_auth.conf(5))", () => {
   const entries = parseAuthConf(
@@ -39,5 +40,12 @@ describe('auth: schema and the clear-text rule', () => {
   it('credentials are not sent to a plain-http host off loopback unless allowed (refused before any connection)', async () => {
     const http = repoHttp(new HttpClient(), 'chart repository http://repo.invalid/charts', () => ({ authorization: 'Basic eDp5', source: 'auth: in the manifest' }), '');
     await expect(http.request('http://repo.invalid/charts/index.yaml')).rejects.toThrow(/refusing to send the credentials from auth: in the manifest to http:\/\/repo\.invalid\/charts\/index\.yaml in clear text/);
+  });
+
+  it("a file's auth: is held to the same rule; allowPlainHttp: true is the ask", () => {
+    const env = { T: 'tok' };
+    expect(() => fileAuthHeaders({ bearerTokenEnv: 'T' }, 'http://files.example/a', 'http://files.example/a', 'file a', env)).toThrow(/in clear text/);
+    expect(fileAuthHeaders({ bearerTokenEnv: 'T', allowPlainHttp: true }, 'http://files.example/a', 'http://files.example/a', 'file a', env)).toEqual({ authorization: 'Bearer tok' });
+    expect(fileAuthHeaders({ bearerTokenEnv: 'T' }, 'http://127.0.0.1:8080/a', 'http://127.0.0.1:8080/a', 'file a', env)).toEqual({ authorization: 'Bearer tok' });
   });
 });
