@@ -5,8 +5,7 @@ import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDeb, makeGpgKey, writeSignedRelease, type GpgKey } from '../support/apt-repo.js';
-import { startAuthNginx, type AuthNginx } from '../support/auth-nginx.js';
-import { packageChart, writeRepoIndex, type PackagedChart } from '../support/chart-repo.js';
+import { packageChart, startStaticServer, writeRepoIndex, type PackagedChart, type StaticServer } from '../support/chart-repo.js';
 import { runFerry } from '../support/cli.js';
 import { makeClientCert, makeTestCa } from '../support/registry.js';
 
@@ -19,11 +18,11 @@ import { makeClientCert, makeTestCa } from '../support/registry.js';
 const USER = 'deployer';
 const PASSWORD = 's3cret-Pa55';
 let work: string;
-let repo: AuthNginx;
-let tlsRepo: AuthNginx;
-let mtlsRepo: AuthNginx;
+let repo: StaticServer;
+let tlsRepo: StaticServer;
+let mtlsRepo: StaticServer;
 let clientCert: { certFile: string; keyFile: string; caFile: string };
-let other: AuthNginx;
+let other: StaticServer;
 let caFile: string;
 let vendor: GpgKey;
 
@@ -63,7 +62,7 @@ beforeAll(async () => {
   const far = path.join(work, 'far');
   await mkdir(path.join(pub, 'charts'), { recursive: true });
   await mkdir(path.join(far, 'archives'), { recursive: true });
-  other = await startAuthNginx(far);
+  other = await startStaticServer(far);
   // hello: archive beside the index; distant: archive on another host (named by the index);
   // hopped: archive beside the index's URL, which redirects to the other host.
   const hello = await packageChart(await chartSrc('hello'), path.join(pub, 'charts'));
@@ -81,12 +80,12 @@ beforeAll(async () => {
   await mkdir(path.join(d, 'main/binary-amd64'), { recursive: true });
   await writeFile(path.join(d, 'main/binary-amd64/Packages'), packages);
   await writeSignedRelease(d, vendor, ['Origin: Vendor', 'Suite: stable', 'Codename: stable', `Date: ${new Date().toUTCString()}`, 'Architectures: amd64', 'Components: main'], [{ path: 'main/binary-amd64/Packages', bytes: packages }]);
-  repo = await startAuthNginx(pub, { user: USER, password: PASSWORD, redirects: { '/charts/hop/': `${other.url}/archives/` } });
+  repo = await startStaticServer(pub, { basicAuth: { user: USER, password: PASSWORD }, redirects: { '/charts/hop/': `${other.url}/archives/` } });
   const ca = await makeTestCa(path.join(work, 'pki'));
   caFile = ca.caFile;
-  tlsRepo = await startAuthNginx(pub, { user: USER, password: PASSWORD, tls: ca });
+  tlsRepo = await startStaticServer(pub, { basicAuth: { user: USER, password: PASSWORD }, tls: ca });
   clientCert = await makeClientCert(path.join(work, 'client-pki'));
-  mtlsRepo = await startAuthNginx(pub, { user: USER, password: PASSWORD, tls: ca, clientCa: clientCert.caFile });
+  mtlsRepo = await startStaticServer(pub, { basicAuth: { user: USER, password: PASSWORD }, tls: ca, clientCa: clientCert.caFile });
 }, 120_000);
 
 afterAll(async () => {
