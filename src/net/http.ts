@@ -32,6 +32,8 @@ export interface HttpSettings {
    * gets only the global trust).
    */
   certsD?: CertsDSettings;
+  /** A client certificate (PEM) presented to every HTTPS host this client connects to that has no certs.d one (a Helm repository entry's certFile/keyFile). */
+  clientCert?: { cert: string; key: string };
   insecureSkipVerify?: boolean;
   userAgent?: string;
   connectTimeoutMs?: number;
@@ -670,14 +672,15 @@ export class HttpClient {
     // connection (or when a proxy is set up), so plain-HTTP work (an http:// APT mirror) never
     // parses the bundle at all (~40 ms of CPU).
     let secureContext: tls.SecureContext | undefined;
+    const client = settings.clientCert ? { cert: settings.clientCert.cert, key: settings.clientCert.key } : {};
     const tlsOpts = ca
       ? {
           ...base,
           get secureContext() {
-            return (secureContext ??= tls.createSecureContext({ ca: ca.list() }));
+            return (secureContext ??= tls.createSecureContext({ ca: ca.list(), ...client }));
           },
         }
-      : base;
+      : { ...base, ...client };
     // A connect function rather than options: undici copies connect options (reading the
     // secure context) as soon as it sets up a connection pool, HTTP or not.
     const connectors: { plain?: buildConnector.connector; tls?: buildConnector.connector } = {};
@@ -695,7 +698,7 @@ export class HttpClient {
           if (!t.cas.length && !t.clients.length) return shared('tls');
           const context = tls.createSecureContext({
             ...(t.cas.length ? { ca: [...(ca?.list() ?? defaultCaList()), ...t.cas] } : ca ? { ca: ca.list() } : {}),
-            ...(t.clients.length ? { cert: t.clients.map((c) => c.cert), key: t.clients.map((c) => c.key) } : {}),
+            ...(t.clients.length ? { cert: t.clients.map((c) => c.cert), key: t.clients.map((c) => c.key) } : client),
           });
           return connector({ ...base, ...guard, secureContext: context });
         });

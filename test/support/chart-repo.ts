@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { create as tarCreate } from 'tar';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { mustRun } from './cli.js';
 import { freePort, type TestCa } from './registry.js';
 
 /**
@@ -80,6 +81,8 @@ export async function writeRepoIndex(dir: string, charts: Array<PackagedChart & 
 export interface StaticServer {
   url: string;
   port: number;
+  /** Access log lines: `<uri> <Authorization header, or ->`. */
+  log(): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -104,17 +107,38 @@ export async function waitForPort(port: number, proc: ChildProcess, log: () => s
 const running = new Set<ChildProcess>();
 let exitHook = false;
 
+/**
+ * What else a test nginx does: `auth_basic` for one user (an htpasswd line made with `openssl
+ * passwd -apr1`), a client certificate required (`clientCa`), 302s from a path prefix to another
+ * URL prefix, and an access log of each request's path and Authorization header (`log()`).
+ */
+export interface StaticServerOptions {
+  tls?: TestCa;
+  basicAuth?: { user: string; password: string };
+  clientCa?: string;
+  redirects?: Record<string, string>;
+}
+
 /** Serve `root` on 127.0.0.1 with nginx (config in a temp dir, foreground): plain HTTP, or HTTPS with `tls`. */
-export async function startStaticServer(root: string, opts: { tls?: TestCa } = {}): Promise<StaticServer> {
+export async function startStaticServer(root: string, opts: StaticServerOptions = {}): Promise<StaticServer> {
   const conf = await mkdtemp(path.join(os.tmpdir(), 'ferry-nginx-'));
   const port = await freePort();
   const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  let extra = '';
+  if (opts.basicAuth) {
+    const hash = (await mustRun('openssl', ['passwd', '-apr1', '-stdin'], { input: `${opts.basicAuth.password}\n` })).stdout.trim();
+    await writeFile(path.join(conf, 'htpasswd'), `${opts.basicAuth.user}:${hash}\n`);
+    extra += `    auth_basic "ferry test";\n    auth_basic_user_file ${conf}/htpasswd;\n`;
+  }
+  if (opts.clientCa) extra += `    ssl_verify_client on;\n    ssl_client_certificate ${opts.clientCa};\n`;
+  for (const [from, to] of Object.entries(opts.redirects ?? {})) extra += `    location ~ ^${from}(.*)$ { return 302 ${to}$1; }\n`;
   const config = `${user}worker_processes 1;
 pid ${conf}/nginx.pid;
 error_log ${conf}/error.log warn;
 events { worker_connections 64; }
 http {
-  access_log off;
+  log_format creds '$request_uri "$http_authorization"';
+  access_log ${conf}/access.log creds;
   client_body_temp_path ${conf}/body;
   proxy_temp_path ${conf}/proxy;
   fastcgi_temp_path ${conf}/fastcgi;
@@ -124,7 +148,7 @@ http {
   default_type application/octet-stream;
   server {
     listen 127.0.0.1:${port}${opts.tls ? ' ssl' : ''};
-${opts.tls ? `    ssl_certificate ${opts.tls.certFile};\n    ssl_certificate_key ${opts.tls.keyFile};\n` : ''}    root ${root};
+${opts.tls ? `    ssl_certificate ${opts.tls.certFile};\n    ssl_certificate_key ${opts.tls.keyFile};\n` : ''}${extra}    root ${root};
     location / { try_files $uri =404; }
   }
 }
@@ -145,6 +169,10 @@ ${opts.tls ? `    ssl_certificate ${opts.tls.certFile};\n    ssl_certificate_key
   return {
     url: `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     port,
+    async log() {
+      const text = await readFile(path.join(conf, 'access.log'), 'utf8').catch(() => '');
+      return text.split('\n').filter(Boolean).map((l) => l.replace(/"(.*)"$/, '$1'));
+    },
     async stop() {
       if (proc.exitCode === null) {
         const exited = new Promise((r) => proc.once('exit', r));

@@ -16,6 +16,7 @@ import { aptLabel, poolProblems } from './resolve.js';
 import { packagesPerManifest, splitAptManifests } from './artifact.js';
 import { checkSuiteConfig } from './publish.js';
 import { flatDir } from './spec.js';
+import { aptRepoHttp } from './auth-conf.js';
 
 export const APT_ARTIFACT_TYPE = 'application/vnd.ferry.apt.v1';
 export const APT_CONFIG_TYPE = 'application/vnd.ferry.apt.config.v1+json';
@@ -107,7 +108,7 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
     });
   }
   const debs = uniqueDebs(entry);
-  const got = await failTaskOnError(task, () => fetchAptInto(entry, debs, ctx, task));
+  const got = await failTaskOnError(task, async () => fetchAptInto(entry, debs, { ...ctx, http: await aptRepoHttp(ctx.http, entry.url, entry.auth, aptLabel(entry)) }, task));
   // Packages recorded for direct packing are fetched and verified by the pack, not yet.
   const deferral = ctx.store.deferral;
   const later = deferral ? debs.filter((p) => deferral.get(`sha256:${p.sha256}`)) : [];

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HttpAuthSchema } from '../repo-auth.js';
 
 const HEX64 = z.string().regex(/^[a-f0-9]{64}$/);
 
@@ -43,6 +44,8 @@ export const AptLockSchema = z.object({
   suites: z.array(AptSuiteLockSchema),
   /** Dependencies no listed repository satisfies (the client's base system must provide them). */
   unsatisfied: z.array(z.string()).default([]),
+  /** The manifest entry's auth: (environment variable names, never a secret), for bundle create. */
+  auth: HttpAuthSchema.optional(),
 });
 
 export type AptFile = z.infer<typeof AptFileSchema>;

@@ -17,6 +17,7 @@ import { clipName } from '../lock-index.js';
 import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import { trimTrailing } from '../../ui/escape.js';
 import type { Progress, ProgressTask } from '../../ui/progress.js';
+import { aptRepoHttp } from './auth-conf.js';
 
 interface LoadedSource {
   spec: AptSpec;
@@ -48,8 +49,10 @@ interface PackageBudget {
   readonly max: number;
 }
 
-async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, ctx: KindContext, deps: boolean, budget: PackageBudget): Promise<LoadedSource> {
+async function loadSource(spec: AptSpec, specIndex: number, suite: string, sourceIndex: number, userCtx: KindContext, deps: boolean, budget: PackageBudget): Promise<LoadedSource> {
   const label = aptLabel(spec, suite);
+  // Every request to this repository with its credentials (auth:, else apt's auth.conf).
+  const ctx = { ...userCtx, http: await aptRepoHttp(userCtx.http, spec.url, spec.auth, aptLabel(spec)) };
   if (!spec.keys?.length) {
     throw new FerryError('VALIDATION', `${label}: no keys: ferry verifies every repository's signature`, {
       hint: 'List the vendor key files (e.g. keys/percona.asc) under keys:.',
@@ -482,6 +485,7 @@ async function resolveAptLines(specs: AptSpec[], ctx: KindContext, maxPackages: 
       ...(spec.packages ? { packages: [...spec.packages].sort() } : {}),
       suites,
       unsatisfied,
+      ...(spec.auth ? { auth: spec.auth } : {}),
     });
   });
   const pool = poolProblems(out);

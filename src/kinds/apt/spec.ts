@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HttpAuthSchema } from '../repo-auth.js';
 import { manifestUrl } from '../types.js';
 import { isSafeRelativePath } from '../../store/safe-path.js';
 
@@ -80,6 +81,7 @@ export const AptSpecSchema = z
       .array(z.string().min(1))
       .min(1, 'keys must list at least one OpenPGP public key file: ferry verifies every repository signature')
       .describe('OpenPGP public keys that sign the repository (files relative to the manifest).'),
+    auth: HttpAuthSchema.optional().describe("Credentials for a repository that wants them (a vendor's repository behind a login): the names of environment variables (usernameEnv + passwordEnv, or bearerTokenEnv), never the secret; sent to the url's own origin. Without it, apt's auth.conf is read."),
   })
   .strict()
   .superRefine((spec, ctx) => {

@@ -7,6 +7,7 @@ import type { FetchPlan, KindContext } from '../types.js';
 import { loadChartStream } from './load.js';
 import type { ChartLock } from './lock.js';
 import { downloadToStore, indexUrlOf } from './repo-http.js';
+import { chartRepoHttp } from './resolve.js';
 import { helmChartLayers, httpChartArtifact, ociRepoRef } from './repo-oci.js';
 import { readProvenanceBlob, reverifyChartProvenance } from './provenance.js';
 import { redactUrl } from '../../net/http.js';
@@ -52,12 +53,13 @@ async function fetchChartInto(entry: ChartLock, ctx: KindContext, onProgress: (n
     top = { mediaType: entry.oci.manifest.mediaType, digest: entry.oci.manifest.digest, size: entry.oci.manifest.size };
   } else {
     if (!entry.url) throw new FerryError('VALIDATION', `${label}: the lock entry has no url; run \`ferry lock\` again`);
+    const http = await chartRepoHttp(ctx.http, entry.repo, entry.auth);
     if (!(await ctx.store.has({ digest: entry.digest, size: entry.size }))) {
-      const got = await downloadToStore(ctx.http, entry.url, entry.digest.slice('sha256:'.length), ctx.store, `${label} archive`, entry.repo);
+      const got = await downloadToStore(http, entry.url, entry.digest.slice('sha256:'.length), ctx.store, `${label} archive`, entry.repo);
       if (got.size !== entry.size) throw new FerryError('VERIFY', `${label} (${entry.url}): ${got.size} bytes, the lock says ${entry.size}`);
     }
     if (entry.prov && !(await ctx.store.has(entry.prov)) && entry.prov.url) {
-      const bytes = await ctx.http.getBytes(entry.prov.url, { label: `${label} provenance`, namedBy: indexUrlOf(entry.repo) });
+      const bytes = await http.getBytes(entry.prov.url, { label: `${label} provenance`, namedBy: indexUrlOf(entry.repo) });
       await ctx.store.putBytes(bytes, entry.prov.digest);
     }
     const chart = await loadChartStream(ctx.store.open(entry.digest), `${entry.name}-${entry.version}.tgz`);

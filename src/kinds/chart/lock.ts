@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ChartProvenanceSchema } from './provenance.js';
+import { HttpAuthSchema } from '../repo-auth.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 const Desc = z.object({ mediaType: z.string(), digest: Digest, size: z.number().int().nonnegative() });
@@ -30,6 +31,7 @@ export const ChartLockSchema = z.object({
   digest: Digest.describe('sha256 of the chart archive (.tgz), checked against the index digest.'),
   size: z.number().int().nonnegative(),
   prov: z.object({ url: z.string().optional(), digest: Digest, size: z.number().int().nonnegative() }).optional(),
+  auth: HttpAuthSchema.optional().describe("The manifest entry's auth: (environment variable names, never a secret), for bundle create."),
   provenance: ChartProvenanceSchema.optional().describe('Set when the manifest entry gives keys:: the provenance (`prov`) was verified at lock with those keys, by this signer; re-verified offline with the recorded key when the bundle is made, verified, served and imported. Absent: the `.prov` is carried unverified.'),
   oci: z
     .object({ manifest: Desc, config: Desc, layers: z.array(Desc) })

@@ -10,7 +10,7 @@ import { trimTrailing } from '../../ui/escape.js';
 import { loadChartStream, MAX_CHART_BYTES, type LoadedChart } from './load.js';
 import { indexUrlOf } from './repo-http.js';
 import { helmChartLayers, tagOf, versionOfTag } from './repo-oci.js';
-import { indexArchive, pickVersion } from './resolve.js';
+import { chartRepoHttp, indexArchive, pickVersion } from './resolve.js';
 
 /**
  * A chart a user names by where it is published, as `helm template` / `helm pull` take it:
@@ -230,7 +230,9 @@ export function helmChartLayer(bytes: Buffer, mediaType: string, shown: string):
   return { mediaType: chart.mediaType, digest: chart.digest, size: chart.size };
 }
 
-async function fetchRepoChart(ref: Extract<RemoteChartRef, { kind: 'repo' }>, http: HttpClient): Promise<RemoteChart> {
+async function fetchRepoChart(ref: Extract<RemoteChartRef, { kind: 'repo' }>, userHttp: HttpClient): Promise<RemoteChart> {
+  // Credentials and CA of the repository's entry in Helm's repositories.yaml, as `helm pull --repo` finds them.
+  const http = await chartRepoHttp(userHttp, ref.repo, undefined);
   const what = `chart ${ref.name}`;
   const { version, url, hex } = await indexArchive(http, ref.repo, ref.name, ref.version ?? '*', 'Check the chart name (--chart) and the repository URL.');
   const shown = `${redactUrl(trimTrailing(ref.repo, '/'))} ${ref.name} ${version}`;

@@ -1,14 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import semver from 'semver';
-import { FerryError, isFerryError } from '../../errors.js';
+import { FerryError, isFerryError, unreadableFile } from '../../errors.js';
 import { chartNameProblems, mapChartHttp } from '../../mapping/index.js';
 import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
 import type { ResolveFailure } from '../failures.js';
 import { MT } from '../../oci/media-types.js';
-import { redactUrl, type HttpClient } from '../../net/http.js';
+import { HttpClient, redactUrl } from '../../net/http.js';
+import { authorizationFromEnv, basicAuthorization, manifestAuthSource, repoHttp, sameOrigin, type HttpAuth, type RepoCredential, type RepoCredentials } from '../repo-auth.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverFromValues, discoverWithDocuments, userValues, type DiscoveryResult } from './discover.js';
@@ -38,6 +39,8 @@ export interface LocatedChart {
   size: number;
   prov?: { url?: string; digest: string; size: number };
   oci?: ChartLock['oci'];
+  /** The manifest entry's `auth:` (variable names only), kept for `bundle create`. */
+  auth?: HttpAuth;
 }
 
 type ResolveCtx = Pick<KindContext, 'store' | 'http' | 'registry' | 'progress'>;
@@ -93,21 +96,22 @@ export async function indexArchive(http: HttpClient, repo: string, name: string,
 
 /** Find the version, download the archive (index digest checked) or pull the OCI artifact into the store. */
 /** `ownLine: false` when the caller's own progress line already names this chart (`lock` prints one per chart). */
-export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version'>, ctx: ResolveCtx, { ownLine = true }: { ownLine?: boolean } = {}): Promise<LocatedChart> {
+export async function locateChart(spec: Pick<ChartSpec, 'name' | 'repo' | 'version' | 'auth'>, ctx: ResolveCtx, { ownLine = true }: { ownLine?: boolean } = {}): Promise<LocatedChart> {
   const what = `chart ${spec.name}`;
   const kind = repoKind(spec.repo);
   if (kind === 'http') {
-    const { version, url, hex } = await indexArchive(ctx.http, spec.repo, spec.name, spec.version, 'Check the chart name and the repo URL.');
+    const http = await chartRepoHttp(ctx.http, spec.repo, spec.auth);
+    const { version, url, hex } = await indexArchive(http, spec.repo, spec.name, spec.version, 'Check the chart name and the repo URL.');
     const task = ownLine ? ctx.progress.start(`${spec.name} ${version}`, 0) : undefined;
-    const got = await downloadToStore(ctx.http, url, hex, ctx.store, `${what} ${version} archive`, spec.repo);
-    const provBytes = await fetchProv(ctx.http, url, spec.repo);
+    const got = await downloadToStore(http, url, hex, ctx.store, `${what} ${version} archive`, spec.repo);
+    const provBytes = await fetchProv(http, url, spec.repo);
     let prov: LocatedChart['prov'];
     if (provBytes) {
       const d = await ctx.store.putBytes(provBytes);
       prov = { url: `${url}.prov`, digest: d.digest, size: d.size };
     }
     task?.finish('resolved');
-    return { name: spec.name, repo: spec.repo, version, requested: spec.version, source: 'http', url, digest: got.digest, size: got.size, prov };
+    return { name: spec.name, repo: spec.repo, version, requested: spec.version, source: 'http', url, digest: got.digest, size: got.size, prov, ...(spec.auth ? { auth: spec.auth } : {}) };
   }
   if (kind === 'oci') {
     const versions = await listOciVersions(ctx.registry, spec.repo, spec.name);
@@ -186,20 +190,134 @@ export async function attachDependencies(chart: LoadedChart, located: Pick<Locat
   return out;
 }
 
+/** Where Helm keeps its repositories ($HELM_REPOSITORY_CONFIG, else $XDG_CONFIG_HOME/helm or ~/.config/helm/repositories.yaml). */
+export function helmRepositoriesFile(env: NodeJS.ProcessEnv = process.env): string {
+  return env.HELM_REPOSITORY_CONFIG || path.join(env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'helm', 'repositories.yaml');
+}
+
+/** One entry of Helm's repositories.yaml (pkg/repo.Entry), as written by `helm repo add`. */
+export interface HelmRepoEntry {
+  name?: string;
+  url?: string;
+  username?: string;
+  password?: string;
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  insecure_skip_tls_verify?: boolean;
+  pass_credentials_all?: boolean;
+}
+
+/** Entries compared at most (a hand-written file is short; a hostile one is bounded). */
+const MAX_HELM_REPOS = 10_000;
+const MAX_HELM_REPOS_BYTES = 16 * 1024 * 1024;
+
+/** The entries of Helm's repositories.yaml; none when there is no file or it cannot be read as one. */
+async function readHelmRepositories(): Promise<{ file: string; entries: HelmRepoEntry[] }> {
+  const file = helmRepositoriesFile();
+  try {
+    const text = await readFile(file, 'utf8');
+    if (text.length > MAX_HELM_REPOS_BYTES) return { file, entries: [] };
+    const doc = (parseHostileYaml(text, { duplicates: 'refuse' }) ?? {}) as { repositories?: unknown };
+    const list = Array.isArray(doc.repositories) ? doc.repositories.slice(0, MAX_HELM_REPOS) : [];
+    return { file, entries: list.filter((r): r is HelmRepoEntry => Boolean(r) && typeof r === 'object') };
+  } catch {
+    return { file, entries: [] };
+  }
+}
+
 /**
  * `repository: "@bitnami"` (or `alias:bitnami`) names a repository added with `helm repo add`:
- * look it up where Helm keeps them ($HELM_REPOSITORY_CONFIG, else $XDG_CONFIG_HOME/helm or
- * ~/.config/helm/repositories.yaml).
+ * looked up in Helm's repositories.yaml.
  */
 export async function helmRepoByName(name: string): Promise<string | undefined> {
-  const file =
-    process.env.HELM_REPOSITORY_CONFIG ?? path.join(process.env.XDG_CONFIG_HOME ?? path.join(os.homedir(), '.config'), 'helm', 'repositories.yaml');
+  const url = (await readHelmRepositories()).entries.find((r) => r.name === name)?.url;
+  return typeof url === 'string' ? url : undefined;
+}
+
+/** A repository URL as Helm's urlutil.Equal compares two: scheme and host without case, the path without trailing slashes. */
+function repoKey(url: string): string | undefined {
   try {
-    const doc = (parseHostileYaml(await readFile(file, 'utf8'), { duplicates: 'refuse' }) ?? {}) as { repositories?: Array<{ name?: string; url?: string }> };
-    return doc.repositories?.find((r) => r?.name === name)?.url ?? undefined;
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${trimTrailing(u.pathname, '/')}${u.search}`;
   } catch {
     return undefined;
   }
+}
+
+/** The repositories.yaml entry whose url is `repo` (the first, as Helm's lookup), and the file read. */
+export async function helmRepoEntryFor(repo: string): Promise<{ file: string; entry?: HelmRepoEntry }> {
+  const { file, entries } = await readHelmRepositories();
+  const key = repoKey(repo);
+  return { file, entry: key === undefined ? undefined : entries.find((r) => typeof r.url === 'string' && repoKey(r.url) === key) };
+}
+
+/** Clients with a repositories.yaml entry's caFile added to the trust and its client certificate, by the client they extend and the files. */
+const withTls = new WeakMap<HttpClient, Map<string, HttpClient>>();
+
+/** A PEM file a repositories.yaml entry names (a certificate or key is a few KiB). */
+async function readPemFile(file: string, what: string): Promise<string> {
+  let text: string;
+  try {
+    const s = await stat(file);
+    if (s.size > 1024 * 1024) throw new FerryError('USAGE', `${what} ${file}: larger than 1 MiB, not a PEM file`);
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (err instanceof FerryError) throw err;
+    throw unreadableFile(file, what, err);
+  }
+  if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new FerryError('USAGE', `${what} ${file}: not a PEM file`, { hint: 'Helm and ferry read PEM certificates and keys (-----BEGIN …-----).' });
+  return text;
+}
+
+/**
+ * The HttpClient an HTTP chart repository's requests go through: credentials from the manifest's
+ * `auth:` (first) or the repositories.yaml entry for the repository (`username`/`password`, sent to
+ * the repository's own origin, or to every host its index names with `pass_credentials_all: true`,
+ * as Helm's getter), the entry's `caFile` trusted on top of the user's CAs and its client
+ * certificate (`certFile`/`keyFile`) presented; `insecure_skip_tls_verify` is refused, named.
+ */
+export async function chartRepoHttp(http: HttpClient, repo: string, auth: HttpAuth | undefined): Promise<HttpClient> {
+  if (!/^https?:\/\//i.test(repo)) return http;
+  const label = `chart repository ${redactUrl(repo)}`;
+  const { file, entry } = await helmRepoEntryFor(repo);
+  const where = `${file} (entry ${JSON.stringify(String(entry?.name ?? entry?.url ?? '')).slice(0, 120)})`;
+  let client = http;
+  if (entry) {
+    if (entry.insecure_skip_tls_verify === true) {
+      throw new FerryError('TLS', `${label}: ${where} sets insecure_skip_tls_verify, which ferry does not honour for a repository it downloads from`, {
+        hint: "Trust the repository's CA instead: caFile: in that entry, --ca-file, SSL_CERT_FILE, or a certs.d directory for its host:port (as for registries: TLS verification is only ever switched off for a mirror target the user names insecure).",
+      });
+    }
+    const caFile = typeof entry.caFile === 'string' && entry.caFile ? entry.caFile : undefined;
+    const certFile = typeof entry.certFile === 'string' && entry.certFile ? entry.certFile : undefined;
+    const keyFile = typeof entry.keyFile === 'string' && entry.keyFile ? entry.keyFile : undefined;
+    if (Boolean(certFile) !== Boolean(keyFile)) {
+      throw new FerryError('USAGE', `${label}: ${where} gives ${certFile ? 'certFile without keyFile' : 'keyFile without certFile'}`, { hint: 'A client certificate needs both (helm repo add --cert-file … --key-file …).' });
+    }
+    if (caFile || certFile) {
+      const key = `${caFile ?? ''}\0${certFile ?? ''}\0${keyFile ?? ''}`;
+      let byTls = withTls.get(http);
+      if (!byTls) withTls.set(http, (byTls = new Map()));
+      let derived = byTls.get(key);
+      if (!derived) {
+        const clientCert = certFile && keyFile ? { cert: await readPemFile(certFile, `${where}: certFile`), key: await readPemFile(keyFile, `${where}: keyFile`) } : undefined;
+        derived = new HttpClient({ ...http.settings, ...(caFile ? { caFiles: [...(http.settings.caFiles ?? []), caFile] } : {}), ...(clientCert ? { clientCert } : {}) });
+        byTls.set(key, derived);
+      }
+      client = derived;
+    }
+  }
+  let cred: RepoCredentials | undefined;
+  if (auth) {
+    const found: RepoCredential = { authorization: authorizationFromEnv(auth, label), source: manifestAuthSource(auth), plainHttpAllowed: auth.allowPlainHttp === true };
+    cred = (url) => (sameOrigin(url, repo) ? found : undefined);
+  } else if (entry && typeof entry.username === 'string' && entry.username && typeof entry.password === 'string') {
+    const all = entry.pass_credentials_all === true;
+    const found: RepoCredential = { authorization: basicAuthorization(entry.username, entry.password), source: where };
+    cred = (url) => (all || sameOrigin(url, repo) ? found : undefined);
+  }
+  return repoHttp(client, label, cred, `no auth: on the chart entry, no username in ${entry ? where : `an entry for this URL in ${file}`}`);
 }
 
 export interface ResolvedChart {
@@ -231,6 +349,7 @@ function toLock(l: LocatedChart, images: string[], possible: string[], dependenc
   if (l.prov) e.prov = l.prov;
   if (provenance) e.provenance = provenance;
   if (l.oci) e.oci = l.oci;
+  if (l.auth) e.auth = l.auth;
   if (dependencyOf?.length) e.dependencyOf = dependencyOf;
   if (possible.length) e.possibleImages = possible;
   return e;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { manifestUrl } from '../types.js';
+import { HttpAuthSchema } from '../repo-auth.js';
 import { compileJsonPath, JSONPATH_LIMITS } from './discover/jsonpath.js';
 
 export const ChartSpecSchema = z
@@ -8,6 +9,7 @@ export const ChartSpecSchema = z
     repo: manifestUrl(/^(https?|oci):\/\/\S+$/, 'repo must be an http(s):// chart repository or an oci:// registry path')
       .describe('HTTP repository (serving index.yaml) or oci://registry/path.'),
     version: z.string().min(1).describe('Exact version, or a semver range (the newest match wins).'),
+    auth: HttpAuthSchema.optional().describe("Credentials for an HTTP repository that wants them (Artifactory, Nexus, ChartMuseum): the names of environment variables (usernameEnv + passwordEnv, or bearerTokenEnv), never the secret; sent to the repository's own origin. Without it, the repository's entry in Helm's repositories.yaml is used."),
     values: z.array(z.string()).optional().describe('Values files you deploy with, relative to the manifest.'),
     keys: z
       .array(z.string().min(1))
@@ -43,6 +45,7 @@ export const ChartSpecSchema = z
   })
   .strict()
   .superRefine((c, ctx) => {
+    if (c.auth && /^oci:/i.test(c.repo)) ctx.addIssue({ code: 'custom', path: ['auth'], message: 'auth: is for an http(s):// chart repository; an oci:// registry takes its credentials from the docker config (docker login / helm registry login)' });
     if (c.imagePaths?.length && c.images !== 'discover') ctx.addIssue({ code: 'custom', path: ['imagePaths'], message: 'imagePaths are read in the rendered chart, which only images: discover renders; drop them, or list those images under images:' });
   });
 

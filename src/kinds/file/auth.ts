@@ -1,5 +1,6 @@
 import { FerryError } from '../../errors.js';
 import type { FileAuth } from './spec.js';
+import { authorizationFromEnv, manifestAuthSource, refuseClearText } from '../repo-auth.js';
 
 /**
  * The headers a request to `url` carries for a file entry with `auth:`: the bearer token only to
@@ -9,14 +10,17 @@ import type { FileAuth } from './spec.js';
 export function fileAuthHeaders(auth: FileAuth | undefined, fileUrl: string, url: string, label: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
   if (!auth) return {};
   if (new URL(url).origin !== new URL(fileUrl).origin) return {};
-  const token = env[auth.bearerTokenEnv]?.trim();
+  refuseClearText(url, label, { source: manifestAuthSource(auth), plainHttpAllowed: auth.allowPlainHttp === true });
+  if (!auth.bearerTokenEnv) return { authorization: authorizationFromEnv(auth, label, env) };
+  const tokenEnv = auth.bearerTokenEnv;
+  const token = env[tokenEnv]?.trim();
   if (!token) {
-    throw new FerryError('AUTH', `${label}: auth.bearerTokenEnv names ${auth.bearerTokenEnv}, which is not set (or empty)`, {
-      hint: `Export the token first (export ${auth.bearerTokenEnv}=…; for Hugging Face a read token from huggingface.co/settings/tokens), then run the command again.`,
+    throw new FerryError('AUTH', `${label}: auth.bearerTokenEnv names ${tokenEnv}, which is not set (or empty)`, {
+      hint: `Export the token first (export ${tokenEnv}=…; for Hugging Face a read token from huggingface.co/settings/tokens), then run the command again.`,
     });
   }
   if (/[\r\n]/.test(token)) {
-    throw new FerryError('AUTH', `${label}: ${auth.bearerTokenEnv} holds a line break; a bearer token is one line`, { hint: `Set ${auth.bearerTokenEnv} to the token alone.` });
+    throw new FerryError('AUTH', `${label}: ${tokenEnv} holds a line break; a bearer token is one line`, { hint: `Set ${tokenEnv} to the token alone.` });
   }
   return { authorization: `Bearer ${token}` };
 }
@@ -25,7 +29,7 @@ export function fileAuthHeaders(auth: FileAuth | undefined, fileUrl: string, url
 export function explainFileAuthError(err: unknown, auth: FileAuth | undefined): unknown {
   if (!(err instanceof FerryError) || err.code !== 'AUTH' || !/access denied \(HTTP 40[13]\)/.test(err.message)) return err;
   const hint = auth
-    ? `The server refused the token in ${auth.bearerTokenEnv}: check it is current and that its account may read this file (a gated model must be accepted on its page first).`
+    ? `The server refused the ${auth.bearerTokenEnv ? `token in ${auth.bearerTokenEnv}` : `user name and password in ${auth.usernameEnv} and ${auth.passwordEnv}`}: check it is current and that its account may read this file (a gated model must be accepted on its page first).`
     : 'The server wants credentials. For a bearer token (a Hugging Face token, a private model host), add auth: { bearerTokenEnv: <VARIABLE> } to this files: entry and export the token in that variable; it is sent to this URL\'s origin only, never to a host a redirect leads to.';
   return new FerryError('AUTH', err.message, { hint });
 }

@@ -1,23 +1,18 @@
 import { z } from 'zod';
 import { manifestUrl } from '../types.js';
+import { HttpAuthSchema, type HttpAuth } from '../repo-auth.js';
 
 const HEX64 = /^[a-f0-9]{64}$/;
 const HEX128 = /^[a-f0-9]{128}$/;
 
 /**
- * `auth: { bearerTokenEnv: HF_TOKEN }`: `Authorization: Bearer <$HF_TOKEN>` goes with every
- * request to the file's own origin (scheme, host and port), never to another origin — not to a
- * checksum URL elsewhere, not to the CDN a redirect leads to (signed URLs there need no token).
+ * `auth: { bearerTokenEnv: HF_TOKEN }` (or basic auth: `usernameEnv` + `passwordEnv`): the
+ * credentials go with every request to the file's own origin (scheme, host and port), never to
+ * another origin — not to a checksum URL elsewhere, not to the CDN a redirect leads to (signed URLs
+ * there need no token). One schema for every kind that downloads over HTTP (../repo-auth.ts).
  */
-export const FileAuthSchema = z
-  .object({
-    bearerTokenEnv: z
-      .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'bearerTokenEnv is the NAME of an environment variable (e.g. HF_TOKEN), not the token')
-      .describe('Environment variable holding a bearer token for the file\'s origin.'),
-  })
-  .strict();
-export type FileAuth = z.infer<typeof FileAuthSchema>;
+export const FileAuthSchema = HttpAuthSchema;
+export type FileAuth = HttpAuth;
 
 const ChecksumsSchema = z
   .object({
