@@ -108,7 +108,7 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
     });
   }
   const debs = uniqueDebs(entry);
-  const got = await failTaskOnError(task, async () => fetchAptInto(entry, debs, { ...ctx, http: await aptRepoHttp(ctx.http, entry.url, entry.auth, aptLabel(entry)) }, task));
+  const got = await failTaskOnError(task, async () => fetchAptInto(entry, debs, ctx, task));
   // Packages recorded for direct packing are fetched and verified by the pack, not yet.
   const deferral = ctx.store.deferral;
   const later = deferral ? debs.filter((p) => deferral.get(`sha256:${p.sha256}`)) : [];
@@ -122,7 +122,7 @@ export async function fetchApt(entry: AptLock, ctx: KindContext): Promise<OciDes
   return got;
 }
 
-async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>, ctx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
+async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>, repoCtx: KindContext, task: ProgressTask): Promise<OciDescriptor[]> {
   // Known before the first download: more packages than a bundle may hold entries would be
   // fetched for a bundle no reader accepts.
   if (list.length > MAX_TAR_ENTRIES) {
@@ -130,6 +130,8 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
       hint: 'Split it into several apt: entries in several manifests (by component or architecture), one bundle each, or name the packages you need (packages:).',
     });
   }
+  // The repository's credentials (auth:, apt's auth.conf) on its client, after the checks that need none.
+  const ctx = { ...repoCtx, http: await aptRepoHttp(repoCtx.http, entry.url, entry.auth, aptLabel(entry)) };
   const layers: OciDescriptor[] = [];
   const suites: AptSuiteConfig[] = [];
   for (const s of entry.suites) {
