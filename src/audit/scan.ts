@@ -1,4 +1,5 @@
 import { detached, detachStrings } from './detach.js';
+import { createHash } from 'node:crypto';
 import { lstat, opendir, realpath, stat } from 'node:fs/promises';
 import { impliedEgress, markNtpServers, mentioningJson } from './implied-egress.js';
 import { inlineValuesOf, joinValuesImages } from './joined-values.js';
@@ -1961,31 +1962,48 @@ function pushDistinct(refs: readonly Reference[], references: Reference[]): void
   }
 }
 
+/** A plain text file whose scan waits for the include contexts: where to read it again and what was read the first time. */
+interface DeferredText {
+  rel: string;
+  abs: string;
+  follow: boolean;
+  /** The text when the scan keeps it anyway (ScannedFile.text); otherwise read again, checked by length and digest. */
+  text?: string;
+  bytes: number;
+  digest: Buffer;
+}
+
 /**
- * The files of a web server configuration that others join (nginx `include`, Apache `Include`),
- * read again with the maps, upstream groups and Defines those give them: their text findings
- * replaced. Each read under the bound of any scanned file; the include problems (a cycle, too deep)
- * listed, not unscanned.
+ * The plain text files, each scanned once after the loop: any may be a web server configuration
+ * that another includes (nginx `include`, Apache `Include`, Caddy `import`), and what it uses (a
+ * map, an upstream group, a Define, a snippet) may be defined in a file read later. The contexts
+ * come from every file's facts (audit/web-includes.ts), then each file is read with its own. A text
+ * the scan does not keep is read again, one at a time (nothing held across the loop); a file that
+ * changed since the first read is listed, not scanned, since its facts were taken from the other
+ * version.
  */
-async function rescanIncluded(facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], cwd: string, out: { references: Reference[]; settings: Setting[]; notes: SkippedFile[] }, opts: ScanOptions): Promise<SkippedFile[]> {
+async function scanDeferredTexts(deferred: readonly DeferredText[], facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], into: { references: Reference[]; settings: Setting[]; skipped: SkippedFile[]; notes: SkippedFile[]; grafana: GrafanaCollected; webCm: WebConfigCollected }, opts: ScanOptions): Promise<void> {
   const { contexts, problems } = webContexts(facts, scanned);
-  const skipped: SkippedFile[] = problems.map((p) => ({ ...p, unscanned: false }));
-  if (!contexts.size) return skipped;
-  dropFilesOf(out.references, contexts);
-  dropFilesOf(out.settings, contexts);
-  for (const [rel, web] of contexts) {
-    const buf = await readRegularFile(path.resolve(cwd, rel), MAX_BYTES, { follow: false });
-    if (!Buffer.isBuffer(buf)) {
-      skipped.push({ file: rel, reason: `not read again with the definitions of the files its configuration includes: ${buf.reason}`, unscanned: true });
-      continue;
+  for (const p of problems) into.skipped.push({ ...p, unscanned: false });
+  for (const d of deferred) {
+    let text = d.text;
+    if (text === undefined) {
+      const buf = await readRegularFile(d.abs, MAX_BYTES, { follow: d.follow });
+      if (!Buffer.isBuffer(buf) || buf.length !== d.bytes || !createHash('sha256').update(buf).digest().equals(d.digest)) {
+        into.skipped.push({ file: d.rel, reason: `changed while the audit read it (read a second time to scan it with the files its configuration includes: ${Buffer.isBuffer(buf) ? 'other bytes' : buf.reason}), not scanned: audit it again when nothing writes it`, unscanned: true });
+        continue;
+      }
+      text = buf.toString('utf8');
     }
     const refs: Reference[] = [];
     const found: Setting[] = [];
-    scanFileText(rel, 'text', buf.toString('utf8'), refs, found, undefined, undefined, undefined, undefined, undefined, undefined, web, undefined, undefined, out.notes);
-    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) out.settings.push(detachStrings(x));
-    pushDistinct(refs, out.references);
+    // A systemd unit's environment and command lines are read with its drop-ins (audit/systemd.ts); the rest here.
+    const body = isSystemdUnit(d.rel) ? systemdUnitOf(d.rel, text).rest : text;
+    scanFileText(d.rel, 'text', body, refs, found, undefined, undefined, undefined, undefined, undefined, undefined, contexts.get(d.rel), into.grafana, into.webCm, into.notes);
+    noteTextParsed(d.bytes);
+    for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) into.settings.push(detachStrings(x));
+    pushDistinct(refs, into.references);
   }
-  return skipped;
 }
 
 export async function scanPaths(inputs: string[], cwd: string = process.cwd(), opts: ScanOptions = {}): Promise<ScanResult & { skipped: SkippedFile[] }> {
@@ -2021,6 +2039,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
   const webCm: WebConfigCollected = { keys: [], mounts: [] };
   const webFacts = new Map<string, WebFacts>();
   const plainTexts: string[] = [];
+  const deferred: DeferredText[] = [];
   const units: SystemdUnitFile[] = [];
   // What a reader stopped on inside a file it read (a Caddy import cycle, a paste or nesting bound): listed, failing --fail-on.
   const notes: SkippedFile[] = [];
@@ -2056,17 +2075,25 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     // Without textPatterns (a caller that runs its own checks), every text is kept, as before.
     if (!opts.textPatterns || keepsText(rel, type, text) || opts.keepText?.(rel, type)) files.push({ file: rel, type, text });
     else files.push({ file: rel, type, ...(opts.textPatterns ? { firstLines: firstLinesOf(text, opts.textPatterns) } : {}) });
+    // A systemd unit's environment and command lines are read after the scan, with its drop-ins and environment files (audit/systemd.ts); the rest line by line.
+    if (type === 'text' && isSystemdUnit(rel)) {
+      const unit = systemdUnitOf(rel, text);
+      units.push(detachStrings({ file: unit.file, entries: unit.entries, rest: '' }));
+    }
+    // A plain text file: its web server facts now, its scan once every file's are known (scanDeferredTexts).
+    if (type === 'text' && !isQuadletUnit(rel)) {
+      const facts = webFactsOf(text, rel);
+      if (facts) webFacts.set(rel, detachStrings(facts, 6));
+      plainTexts.push(rel);
+      const kept = files[files.length - 1].text;
+      deferred.push({ rel, abs, follow: explicit.has(abs), bytes: buf.length, digest: createHash('sha256').update(buf).digest(), ...(kept !== undefined ? { text: kept } : {}) });
+      continue;
+    }
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    // A systemd unit's environment and command lines are read after the scan, with its drop-ins and environment files (audit/systemd.ts); the rest line by line.
-    const unit = type === 'text' && isSystemdUnit(rel) ? systemdUnitOf(rel, text) : undefined;
-    if (unit) units.push(detachStrings({ file: unit.file, entries: unit.entries, rest: '' }));
-    const problem = scanFileText(rel, type, unit ? unit.rest : text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
+    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
     noteTextParsed(buf.length);
-    const facts = type === 'text' && !isQuadletUnit(rel) ? webFactsOf(text, rel) : undefined;
-    if (facts) webFacts.set(rel, detachStrings(facts, 6));
-    if (type === 'text' && !isQuadletUnit(rel)) plainTexts.push(rel);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
     for (let i = chartsBefore; i < helmCharts.length; i++) detachStrings(helmCharts[i]);
@@ -2076,12 +2103,11 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     if (problem !== undefined) skipped.push({ file: rel, reason: detached(`not valid ${type === 'json' ? 'JSON' : 'YAML'} (${problem}): read line by line as text (a Helm template, JSON with comments), without key paths`), unscanned: false });
     pushDistinct(refs, references);
   }
-  // A web server configuration over several files (nginx include, Apache Include): each file joined to
-  // others is read again with what they define (audit/web-includes.ts).
-  skipped.push(...(await rescanIncluded(webFacts, plainTexts, cwd, { references, settings, notes }, opts)));
+  // The plain text files, each with what the files its web server configuration joins define (nginx include, Apache Include, Caddy import).
+  await scanDeferredTexts(deferred, webFacts, plainTexts, { references, settings, skipped, notes, grafana, webCm }, opts);
   // ConfigMap keys a container mounts as nginx.conf, a Caddyfile…: read as that file (audit/web-configmaps.ts).
   applyWebConfigMounts(webCm, files, references, settings, notes);
-  // A file read twice (again with its includes' definitions) says each stop once.
+  // Each stop said once, whichever readers met it (a ConfigMap key read again as the file it is mounted as).
   const noted = new Set<string>();
   for (const x of notes) {
     if (noted.has(x.reason)) continue;
