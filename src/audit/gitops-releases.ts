@@ -67,7 +67,13 @@ export interface ValuesSource {
 /** A values map as JSON text, its aliases resolved and merge keys applied as a YAML reader does (audit/yaml-merge.ts; bounded: an alias bomb is refused, said as unknown). */
 function json(n: unknown, doc: Document | undefined, name: string, unknown: string[]): string | undefined {
   try {
-    return JSON.stringify((doc ? mergedJS(n as Parameters<typeof mergedJS>[0], doc) : applyMergeKeys((n as { toJS(d?: Document, o?: { maxAliasCount: number }): unknown }).toJS(doc, { maxAliasCount: 100 }))) ?? {});
+    const doubts = new Set<string>();
+    const onDoubt = (k: string) => doubts.add(k);
+    const text = JSON.stringify((doc ? mergedJS(n as Parameters<typeof mergedJS>[0], doc, onDoubt) : applyMergeKeys((n as { toJS(d?: Document, o?: { maxAliasCount: number }): unknown }).toJS(doc, { maxAliasCount: 100 }), onDoubt)) ?? {});
+    for (const k of [...doubts].slice(0, 5)) {
+      unknown.push(`${name}: ${JSON.stringify(k.slice(0, 100))} is written before a YAML merge key (<<) that sets it too: Argo CD's and Helm's reader (go-yaml v2) take the merged value, kustomize's (go-yaml v3) the written one`);
+    }
+    return text;
   } catch (err) {
     unknown.push(`${name} not read (${err instanceof Error ? err.message : String(err)})`);
     return undefined;

@@ -8,13 +8,15 @@ import type { Document } from 'yaml';
  * keeps `<<` a plain key (its findings are read where the text writes them); the values handed to
  * a renderer or a pipeline reader are merged here.
  *
- * Where go-yaml v2 and v3 part (a key written before `<<` that the merge sets too), the map's own
- * key is taken, as the YAML type defines it.
+ * Where go-yaml v2 and v3 part (a key written before `<<` that the merge sets too: v2, Argo CD's
+ * and Helm's reader through sigs.k8s.io/yaml, lets the merged value win; v3 and the YAML type keep
+ * the key), the map's own key is taken and `onDoubt` is told the key, so the caller names the value
+ * as unknown instead of trusting either.
  */
 
 /** A node's value with aliases resolved through `doc` (at most 100 alias expansions, as the readers bound them) and merge keys applied. */
-export function mergedJS(node: { toJS(doc: Document, opts: { maxAliasCount: number }): unknown }, doc: Document): unknown {
-  return applyMergeKeys(node.toJS(doc, { maxAliasCount: 100 }));
+export function mergedJS(node: { toJS(doc: Document, opts: { maxAliasCount: number }): unknown }, doc: Document, onDoubt?: (key: string) => void): unknown {
+  return applyMergeKeys(node.toJS(doc, { maxAliasCount: 100 }), onDoubt);
 }
 
 const MERGE = '<<';
@@ -30,7 +32,7 @@ function isPlainMap(v: unknown): v is Record<string, unknown> {
  * a list of maps is left as a key (the Go readers refuse such a file). Iterative: a deep tree
  * does not exhaust the stack.
  */
-export function applyMergeKeys<T>(value: T): T {
+export function applyMergeKeys<T>(value: T, onDoubt?: (key: string) => void): T {
   const done = new Set<object>();
   const entered = new Set<object>();
   const stack: object[] = [];
@@ -52,6 +54,12 @@ export function applyMergeKeys<T>(value: T): T {
     const merged = top[MERGE];
     const sources = Array.isArray(merged) ? merged : [merged];
     if (!sources.every(isPlainMap)) continue;
+    if (onDoubt) {
+      // Keys written before the `<<` (object key order is the document's, integer-like keys aside).
+      const keys = Object.keys(top);
+      const before = keys.slice(0, keys.indexOf(MERGE));
+      for (const k of before) if (sources.some((src) => Object.prototype.hasOwnProperty.call(src, k))) onDoubt(k);
+    }
     delete top[MERGE];
     for (const src of sources) {
       for (const [k, v] of Object.entries(src)) {

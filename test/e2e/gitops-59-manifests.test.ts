@@ -233,5 +233,10 @@ describe('gitops59: audit reads YAML merge keys as the controllers do', () => {
     const withOff = await audit('audit-merge-off', off);
     expect(withOff).toContain(`${img('web')}:1.0`);
     expect(withOff).not.toContain(sidecar);
+    // A key written BEFORE the merge that sets it too: go-yaml v2 (Argo CD, Helm) and v3 (kustomize) differ, so audit says so.
+    const before = app('audit-before', 'web', '1.2.0', ['valuesObject:', '  toggles: &on', '    enabled: true', '  sidecar:', '    enabled: false', '    <<: *on']);
+    await writeTree(path.join(job(), 'audit-merge-before'), { 'app.yaml': before });
+    const r = await runFerry(['audit', 'audit-merge-before', '--manifest', 'manifest.yaml', '-t', 'site.yaml', '--format', 'json'], { cwd: job(), env: env() });
+    expect(r.stdout).toContain('is written before a YAML merge key (<<) that sets it too');
   }, 60_000);
 });
