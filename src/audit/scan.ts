@@ -1442,10 +1442,30 @@ function caddyImportRefs(file: string, n: number, raw: string, imp: CaddyImport,
 }
 
 /**
+ * What one file's scan feeds besides its references and settings, each optional: the later passes'
+ * collections (Flux releases, HelmCharts, variable scalars, Compose env files and builds, GitOps
+ * objects, Grafana settings, web-server ConfigMap keys), the web-server include context it is read
+ * with, and the notes of what a reader stopped on.
+ */
+export interface ScanSinks {
+  releases?: FluxRelease[];
+  helmCharts?: ScannedHelmChart[];
+  varScalars?: VarScalar[];
+  envFiles?: ComposeEnvFileRef[];
+  builds?: ComposeBuild[];
+  gitops?: GitOpsCollected;
+  web?: WebContext;
+  grafana?: GrafanaCollected;
+  webCm?: WebConfigCollected;
+  notes?: SkippedFile[];
+}
+
+/**
  * The references and settings of one file's text, by its type (synchronous: bounded input, linear
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
-export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, web?: WebContext, grafana?: GrafanaCollected, webCm?: WebConfigCollected, notes?: SkippedFile[]): string | undefined {
+export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], sinks: ScanSinks = {}): string | undefined {
+  const { releases, helmCharts, varScalars, envFiles, builds, gitops, web, grafana, webCm, notes } = sinks;
   switch (type) {
     case 'yaml':
     case 'json': {
@@ -1999,7 +2019,7 @@ async function scanDeferredTexts(deferred: readonly DeferredText[], facts: Reado
     const found: Setting[] = [];
     // A systemd unit's environment and command lines are read with its drop-ins (audit/systemd.ts); the rest here.
     const body = isSystemdUnit(d.rel) ? systemdUnitOf(d.rel, text).rest : text;
-    scanFileText(d.rel, 'text', body, refs, found, undefined, undefined, undefined, undefined, undefined, undefined, contexts.get(d.rel), into.grafana, into.webCm, into.notes);
+    scanFileText(d.rel, 'text', body, refs, found, { web: contexts.get(d.rel), grafana: into.grafana, webCm: into.webCm, notes: into.notes });
     noteTextParsed(d.bytes);
     for (const x of found) if (!opts.keepSetting || opts.keepSetting(x)) into.settings.push(detachStrings(x));
     pushDistinct(refs, into.references);
@@ -2092,7 +2112,7 @@ export async function scanPaths(inputs: string[], cwd: string = process.cwd(), o
     const refs: Reference[] = [];
     const found: Setting[] = [];
     const [releasesBefore, chartsBefore, buildsBefore] = [releases.length, helmCharts.length, builds.length];
-    const problem = scanFileText(rel, type, text, refs, found, releases, helmCharts, varScalars, envFiles, builds, gitops, undefined, grafana, webCm, notes);
+    const problem = scanFileText(rel, type, text, refs, found, { releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm, notes });
     noteTextParsed(buf.length);
     // What is kept of a file whose text is not: copies of its strings, never views into the text.
     for (let i = releasesBefore; i < releases.length; i++) detachStrings(releases[i]);
