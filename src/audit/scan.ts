@@ -564,7 +564,8 @@ export interface ScannedHelmChart extends Omit<HelmChartObject, 'node'> {
   line: number;
 }
 
-function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], releases?: FluxRelease[], helmCharts?: ScannedHelmChart[], varScalars?: VarScalar[], envFiles?: ComposeEnvFileRef[], builds?: ComposeBuild[], gitops?: GitOpsCollected, grafana?: GrafanaCollected, webCm?: WebConfigCollected, notes?: SkippedFile[]): string | undefined {
+function scanYaml(file: string, text: string, refs: Reference[], settings: Setting[], sinks: ScanSinks): string | undefined {
+  const { releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm, notes } = sinks;
   const lc = new LineCounter();
   const docs = withoutStackTraces(() => parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false }));
   // The text being read and the file line of an offset in it: the file's, or a HelmChart's
@@ -1465,11 +1466,11 @@ export interface ScanSinks {
  * patterns). A YAML or JSON file that does not parse is read as text; the problem is returned.
  */
 export function scanFileText(rel: string, type: FileType, text: string, refs: Reference[], settings: Setting[], sinks: ScanSinks = {}): string | undefined {
-  const { releases, helmCharts, varScalars, envFiles, builds, gitops, web, grafana, webCm, notes } = sinks;
+  const { web, grafana, notes } = sinks;
   switch (type) {
     case 'yaml':
     case 'json': {
-      const problem = scanYaml(rel, text, refs, settings, releases, helmCharts, varScalars, envFiles, builds, gitops, grafana, webCm, notes);
+      const problem = scanYaml(rel, text, refs, settings, sinks);
       if (problem !== undefined) scanText(rel, text, refs, settings, type === 'yaml');
       return problem;
     }
