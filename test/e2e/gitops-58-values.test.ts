@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
-import { deploymentChart, lockBundleImport, serveDefaultImageCharts } from '../support/gitops-charts.js';
+import { argoApplication, deploymentChart, lockBundleImport, serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRunFerry, runFerry } from '../support/cli.js';
 import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
@@ -67,22 +67,7 @@ const fluxRelease = (name: string, ns: string | undefined, chartSpec: string[]) 
     '',
   ].join('\n');
 
-const app = (name: string, helm: string[], eol = '\n') =>
-  [
-    'apiVersion: argoproj.io/v1alpha1',
-    'kind: Application',
-    `metadata: { name: ${name}, namespace: argocd }`,
-    'spec:',
-    '  project: default',
-    '  source:',
-    `    repoURL: ${repoUrl}`,
-    '    chart: web',
-    '    targetRevision: 1.2.0',
-    '    helm:',
-    ...helm.map((l) => `      ${l}`),
-    `  destination: { server: https://kubernetes.default.svc, namespace: ${name} }`,
-    '',
-  ].join(eol);
+const app = (name: string, helm: string[], eol = '\n') => argoApplication({ name, repoUrl, helm, eol });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-gitops58-'));

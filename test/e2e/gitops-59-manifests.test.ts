@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { runFerry } from '../support/cli.js';
 import { gitopsTreeProblems } from '../support/gitops-validate.js';
+import { argoApplication } from '../support/gitops-charts.js';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { writeTree } from '../support/convert-output.js';
 import { pushLayoutImage, writeOciLayout } from '../support/images.js';
@@ -37,22 +38,7 @@ const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache') });
 const rewrite = (dir: string, ...more: string[]) => runFerry(['rewrite', 'manifests', dir, '-t', 'site.yaml', '--lock', 'g59.lock.json', ...more], { cwd: job(), env: env() });
 const read = (f: string) => readFile(path.join(job(), f), 'utf8');
 
-const app = (name: string, chart: string, version: string, helm: string[]) =>
-  [
-    'apiVersion: argoproj.io/v1alpha1',
-    'kind: Application',
-    `metadata: { name: ${name}, namespace: argocd }`,
-    'spec:',
-    '  project: default',
-    '  source:',
-    `    repoURL: ${repo.url}`,
-    `    chart: ${chart}`,
-    `    targetRevision: ${version}`,
-    '    helm:',
-    ...helm.map((l) => `      ${l}`),
-    `  destination: { server: https://kubernetes.default.svc, namespace: ${name} }`,
-    '',
-  ].join('\n');
+const app = (name: string, chart: string, version: string, helm: string[]) => argoApplication({ name, repoUrl: repo.url, chart, version, helm });
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-gitops59-'));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { type StaticServer } from '../support/chart-repo.js';
-import { deploymentChart, serveDefaultImageCharts } from '../support/gitops-charts.js';
+import { argoApplication, deploymentChart, serveDefaultImageCharts } from '../support/gitops-charts.js';
 import { mustRun, mustRunFerry, runFerry } from '../support/cli.js';
 import { gitopsTreeProblems } from '../support/gitops-validate.js';
 import { BASE_FILES, pushLayoutImage, writeOciLayout } from '../support/images.js';
@@ -34,22 +34,7 @@ const ferry = (args: string[]) => mustRunFerry(args, { cwd: work, env: env() });
 const mirrorOf = (p: string) => `${SITE}/mirror/${U.replace(':', '-')}/${p}`;
 
 /** An Argo CD Application installing `web` 1.2.0 from the chart repository, with these `helm:` lines (at 6 spaces). */
-const argoWeb = (name: string, helm: string[]) =>
-  [
-    'apiVersion: argoproj.io/v1alpha1',
-    'kind: Application',
-    `metadata: { name: ${name}, namespace: argocd }`,
-    'spec:',
-    '  project: default',
-    '  source:',
-    `    repoURL: ${repoUrl}`,
-    '    chart: web',
-    '    targetRevision: 1.2.0',
-    '    helm:',
-    ...helm.map((l) => `      ${l}`),
-    `  destination: { server: https://kubernetes.default.svc, namespace: ${name} }`,
-    '',
-  ].join('\n');
+const argoWeb = (name: string, helm: string[]) => argoApplication({ name, repoUrl, helm });
 
 const TREE = (): Record<string, string> => ({
   'apps/argo/web.yaml': argoWeb('web', ['valuesObject:', '  # the sidecar runs here', '  sidecar:', '    enabled: true']),

@@ -90,3 +90,25 @@ export async function lockBundleImport(work: string, site: string, siteChartsPor
   await ferry(['bundle', 'create', 'manifest.yaml', '-o', 'gitops.ferry.tar']);
   await ferry(['import', 'gitops.ferry.tar', '--target', 'site.yaml']);
 }
+
+/**
+ * An Argo CD Application installing `chart` `version` from the chart repository `repoUrl`, with these
+ * `helm:` lines (written at 6 spaces), its lines ended by `eol` (a CRLF file when asked).
+ */
+export function argoApplication(o: { name: string; repoUrl: string; chart?: string; version?: string; helm: string[]; eol?: string }): string {
+  return [
+    'apiVersion: argoproj.io/v1alpha1',
+    'kind: Application',
+    `metadata: { name: ${o.name}, namespace: argocd }`,
+    'spec:',
+    '  project: default',
+    '  source:',
+    `    repoURL: ${o.repoUrl}`,
+    `    chart: ${o.chart ?? 'web'}`,
+    `    targetRevision: ${o.version ?? '1.2.0'}`,
+    '    helm:',
+    ...o.helm.map((l) => `      ${l}`),
+    `  destination: { server: https://kubernetes.default.svc, namespace: ${o.name} }`,
+    '',
+  ].join(o.eol ?? '\n');
+}
