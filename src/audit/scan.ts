@@ -1387,7 +1387,7 @@ function applyWebConfigMounts(c: WebConfigCollected, files: readonly ScannedFile
     const legend = [...at.values()].slice(0, 4).map((x) => `${x.path.slice(0, 200)} is ${x.k.file} data.${x.k.key.slice(0, 120)}`).join(', ') + (at.size > 4 ? ` and ${at.size - 4} more` : '');
     for (const p of problems) {
       const x = at.get(p.file);
-      if (x) notes.push({ file: x.k.file, reason: `${x.k.file} data.${x.k.key.slice(0, 120)}, mounted at ${p.reason.slice(0, 2000)} (by the ${by.slice(0, 200)}: ${legend})`, unscanned: false });
+      if (x) notes.push({ file: x.k.file, reason: `${x.k.file} data.${x.k.key.slice(0, 120)}, mounted at ${p.reason.slice(0, 2000)} (by the ${by.slice(0, 200)}: ${legend})`, unscanned: true });
     }
     for (const [rel, web] of contexts) {
       const x = at.get(rel)!;
@@ -2004,8 +2004,9 @@ interface DeferredText {
  * version.
  */
 async function scanDeferredTexts(deferred: readonly DeferredText[], facts: ReadonlyMap<string, WebFacts>, scanned: readonly string[], into: { references: Reference[]; settings: Setting[]; skipped: SkippedFile[]; notes: SkippedFile[]; grafana: GrafanaCollected; webCm: WebConfigCollected }, opts: ScanOptions): Promise<void> {
+  // An include cycle, a nesting or count bound: what the files past it define is unknown, so each fails --fail-on as a Caddy stop does.
   const { contexts, problems } = webContexts(facts, scanned);
-  for (const p of problems) into.skipped.push({ ...p, unscanned: false });
+  for (const p of problems) into.notes.push({ ...p, unscanned: true });
   for (const d of deferred) {
     let text = d.text;
     if (text === undefined) {

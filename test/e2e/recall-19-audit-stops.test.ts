@@ -79,3 +79,41 @@ describe('joined values: a tree nested past the walk is said', () => {
     expect(report.findings.map((f) => f.value)).toContain('docker.io/istio/pilot:1.27.1');
   }, 60_000);
 });
+
+describe('nginx and Apache includes: what the reader stops on fails --fail-on as a Caddy stop does', () => {
+  it('an nginx include cycle: a note at the include line, unaudited, failing --fail-on; what the files say is still read', async () => {
+    const report = await auditTree('ngx', {
+      'nginx.conf': ['http {', '  include conf.d/*.conf;', '}', ''].join('\n'),
+      'conf.d/a.conf': ['include conf.d/b.conf;', 'server { location / { proxy_pass https://a.vendor.example; } }', ''].join('\n'),
+      'conf.d/b.conf': ['include conf.d/a.conf;', ''].join('\n'),
+    });
+    const notes = report.skipped.filter((s) => s.reason.includes('include cycle'));
+    expect(notes.length).toBeGreaterThan(0);
+    expect(notes.every((n) => n.unscanned)).toBe(true);
+    expect(notes[0].reason).toMatch(/^ngx\/conf\.d\/[ab]\.conf:1: include conf\.d\/[ab]\.conf reaches ngx\/conf\.d\/[ab]\.conf, which includes this file again: an include cycle/);
+    expect(report.summary.unscannedFiles).toBeGreaterThan(0);
+    expect(report.wouldFail.unmapped).toBe(true);
+    expect(report.wouldFail.unmitigated).toBe(true);
+    expect(report.findings.some((f) => f.file === 'ngx/conf.d/a.conf' && f.value === 'https://a.vendor.example')).toBe(true);
+  }, 60_000);
+
+  it('Apache Includes nested past the depth bound: a note, unaudited, failing --fail-on', async () => {
+    const files: Record<string, string> = { 'conf/httpd.conf': 'Include conf/n0.conf\n' };
+    for (let i = 0; i < 20; i++) files[`conf/n${i}.conf`] = `Include conf/n${i + 1}.conf\n`;
+    files['conf/n20.conf'] = 'Define HOST api.vendor.example\n';
+    const report = await auditTree('httpd', files);
+    const notes = report.skipped.filter((s) => s.reason.includes('nested more than'));
+    expect(notes).toHaveLength(1);
+    expect(notes[0].unscanned).toBe(true);
+    expect(report.wouldFail.unmapped).toBe(true);
+  }, 60_000);
+
+  it('nginx includes that all resolve: no note, nothing unaudited', async () => {
+    const report = await auditTree('ngx-fine', {
+      'nginx.conf': ['http {', '  include conf.d/*.conf;', '}', ''].join('\n'),
+      'conf.d/a.conf': ['server { location / { proxy_pass https://a.vendor.example; } }', ''].join('\n'),
+    });
+    expect(report.skipped).toEqual([]);
+    expect(report.summary.unscannedFiles).toBe(0);
+  }, 60_000);
+});
