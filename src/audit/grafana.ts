@@ -561,7 +561,7 @@ function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Arra
       node.datasources.slice(0, 10_000).forEach((ds, i) => {
         if (!isObj(ds) || g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return;
         const url = scalarText(ds.url);
-        if (!url) return;
+        if (!url) return void impliedDatasource(ds, push, place([...at, 'datasources', i, 'type']), `Grafana data source "${clip(scalarText(ds.name) ?? '?')}" (type ${clip(scalarText(ds.type) ?? '?')}, ${subjectOf(at)})`);
         const p = [...at, 'datasources', i, 'url'];
         const where = place(p);
         const name = clip(scalarText(ds.name) ?? '?');
@@ -577,6 +577,64 @@ function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Arra
     for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null) walk(v, [...at, k]);
   };
   walk(json, []);
+}
+
+const CLOUDWATCH = 'grafana.com/docs/plugins/cloudwatch/latest/configure (jsonData.defaultRegion, endpoint; the AWS SDK\'s regional endpoints)';
+const AZURE_MONITOR = 'grafana/grafana pkg/tsdb/azuremonitor/routes.go and azmoncredentials (jsonData.cloudName; Entra ID tokens from the cloud\'s login host)';
+const GOOGLE_MONITORING = 'grafana/grafana pkg/tsdb/cloud-monitoring/httpclient.go (monitoring. and cloudresourcemanager. + jsonData.universeDomain, default googleapis.com; a JWT key\'s tokenUri)';
+/** Azure Monitor's `jsonData.cloudName` → the Azure Resource Manager, Log Analytics and Entra ID hosts of that cloud (routes.go). */
+const AZURE_CLOUDS = new Map<string, string[]>([
+  ['azuremonitor', ['https://management.azure.com', 'https://api.loganalytics.io', 'https://login.microsoftonline.com']],
+  ['govazuremonitor', ['https://management.usgovcloudapi.net', 'https://api.loganalytics.us', 'https://login.microsoftonline.us']],
+  ['chinaazuremonitor', ['https://management.chinacloudapi.cn', 'https://api.loganalytics.azure.cn', 'https://login.chinacloudapi.cn']],
+  ['germanyazuremonitor', ['https://management.microsoftazure.de', 'https://login.microsoftonline.de']],
+]);
+/** An AWS region name as the SDK takes it (`eu-west-2`, `us-gov-west-1`, `cn-north-1`). */
+const AWS_REGION = /^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$/;
+
+/**
+ * A provisioned data source without `url` whose type has the cloud API it calls built in (README
+ * Audit, "Grafana"): CloudWatch (the region's monitoring and logs endpoints, or `jsonData.endpoint`),
+ * Azure Monitor (its cloud's hosts by `jsonData.cloudName`) and Google Cloud Monitoring
+ * (`jsonData.universeDomain`, the JWT's token URI). What the file does not settle (an AWS region
+ * from Grafana's environment, a customised Azure cloud) is a finding with host unknown; another type
+ * without `url` is not reported (its endpoint is not known here).
+ */
+function impliedDatasource(ds: Obj, push: (at: Place, value: string, note: string, unknown?: boolean) => void, where: Place, what: string): void {
+  const type = scalarText(ds.type)?.toLowerCase();
+  const json = isObj(ds.jsonData) ? ds.jsonData : {};
+  const text = (k: string) => {
+    const v = scalarText(json[k]);
+    return v && !expanded(v) && !/^\$[A-Za-z_]/.test(v) ? v : undefined;
+  };
+  const unknown = (why: string, source: string) => push(where, where.keyPath, `${what}: ${why}, unknown here (${source})`, true);
+  if (type === 'cloudwatch') {
+    const endpoint = text('endpoint');
+    if (endpoint && /^https?:\/\/[^\s/]/i.test(endpoint)) return push(where, endpoint, `${what}: the Grafana server calls the CloudWatch API at its jsonData.endpoint (${CLOUDWATCH})`);
+    const region = text('defaultRegion');
+    if (!region || region === 'default' || !AWS_REGION.test(region)) return unknown(`the Grafana server calls CloudWatch and CloudWatch Logs in ${region ? `the region "${clip(region)}"` : 'the default region'} of its AWS environment (AWS_REGION, ~/.aws/config)`, CLOUDWATCH);
+    const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
+    for (const svc of ['monitoring', 'logs']) push(where, `https://${svc}.${region}.${domain}`, `${what}: the Grafana server calls the CloudWatch ${svc === 'logs' ? 'Logs ' : ''}API of ${region} (the query editor also lists EC2 and tag APIs of the region; an assumed role calls STS) (${CLOUDWATCH})`);
+    return;
+  }
+  if (type === 'grafana-azure-monitor-datasource') {
+    const cloud = (text('cloudName') ?? text('azureCloud') ?? 'azuremonitor').toLowerCase();
+    const hosts = AZURE_CLOUDS.get(cloud);
+    if (!hosts) return unknown(`the Grafana server calls the Azure cloud "${clip(cloud)}" (a customised cloud's hosts are in Grafana's settings)`, AZURE_MONITOR);
+    const given = text('cloudName') ?? text('azureCloud');
+    for (const h of hosts) push(where, h, `${what}: the Grafana server calls ${h.includes('login.') ? 'Microsoft Entra ID for its tokens' : h.includes('loganalytics') ? 'Azure Monitor Logs' : 'Azure Resource Manager (metrics, Resource Graph)'} in ${given ? `the cloud ${clip(given)}` : "Azure's public cloud (no cloudName: Grafana's default cloud, unless its [azure] cloud setting names another)"} (${AZURE_MONITOR})`);
+    return;
+  }
+  if (type === 'stackdriver' || type === 'grafana-googlecloudmonitoring-datasource') {
+    const domain = text('universeDomain') ?? 'googleapis.com';
+    if (!/^[a-z0-9.-]+$/i.test(domain)) return unknown(`the Grafana server calls Google Cloud Monitoring in the universe "${clip(domain)}"`, GOOGLE_MONITORING);
+    for (const svc of ['monitoring', 'cloudresourcemanager']) push(where, `https://${svc}.${domain}`, `${what}: the Grafana server calls ${svc === 'monitoring' ? 'the Cloud Monitoring API' : 'the Resource Manager API (its project list)'} (${GOOGLE_MONITORING})`);
+    const auth = (text('authenticationType') ?? 'jwt').toLowerCase();
+    if (auth === 'jwt') {
+      const tokenUri = text('tokenUri') ?? 'https://oauth2.googleapis.com/token';
+      if (/^https?:\/\/[^\s/]/i.test(tokenUri)) push(where, tokenUri, `${what}: the Grafana server gets its tokens there with the service account key (${GOOGLE_MONITORING})`);
+    }
+  }
 }
 
 /** A ConfigMap key holding a provisioning file as text: parsed (a literal block's lines counted from `firstLine`). */
