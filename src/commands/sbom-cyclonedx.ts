@@ -18,11 +18,20 @@ const CDX_TYPE: Record<ItemKind, CdxEnums.ComponentType> = {
   file: CdxEnums.ComponentType.File,
 };
 
+/**
+ * CycloneDX types an external reference's url as an `iri-reference`, and the schema's validators
+ * (the CycloneDX library's own, ajv-formats-draft2019) accept only IANA-registered schemes there:
+ * `oci://` is not one, so an OCI chart's `oci://registry/path` made the whole document invalid.
+ * Such a location stays in the purl's `repository_url` (as every image's does) and is not linked.
+ */
+const IRI_SCHEMES = /^(?:https?|ftp):\/\//i;
+
 function cdxComponent(item: SbomItem): CdxModels.Component {
   const c = new CdxModels.Component(CDX_TYPE[item.kind], item.name, { bomRef: item.id, version: item.version, purl: item.purl });
   if (item.hashes['SHA-256']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-256'], item.hashes['SHA-256']);
   if (item.hashes['SHA-512']) c.hashes.set(CdxEnums.HashAlgorithm['SHA-512'], item.hashes['SHA-512']);
-  if (item.downloadUrl) c.externalReferences.add(new CdxModels.ExternalReference(item.downloadUrl, CdxEnums.ExternalReferenceType.Distribution));
+  const url = item.downloadUrl;
+  if (url && IRI_SCHEMES.test(url)) c.externalReferences.add(new CdxModels.ExternalReference(url, CdxEnums.ExternalReferenceType.Distribution));
   for (const [k, v] of item.properties) c.properties.add(new CdxModels.Property(k, v));
   for (const child of item.children) c.components.add(cdxComponent(child));
   return c;
