@@ -79,7 +79,7 @@ export function register(program: Command): void {
         [
           `split ${escapeLine(r.input)} (${humanBytes(r.size)}${r.inputParts ? `, ${r.inputParts} parts each re-hashed against their list` : ''})`,
           ...describeParts(r.parts),
-          `  the contents were copied, not verified: \`ferry bundle verify ${shellQuote(path.basename(r.parts[0]?.file ?? r.bundle))}\` re-hashes every file (on either side)`,
+          `  the contents were copied, not verified: \`ferry bundle verify ${shellQuote(path.relative(process.cwd(), path.resolve(r.parts[0]?.file ?? r.bundle)) || '.')}\` re-hashes every file (on either side)`,
         ].join('\n'),
       );
       for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);

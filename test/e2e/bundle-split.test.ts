@@ -92,6 +92,16 @@ describe('bundle split', () => {
     await mustRun('sh', ['-c', `cat ${dvd.join(' ')} | cmp - app.ferry.tar`], { cwd: work });
   });
 
+  it('the verify command split suggests runs as printed from where split ran (the parts in another directory)', async () => {
+    await mkdir(path.join(work, 'media'), { recursive: true });
+    const r = await runFerry(['bundle', 'split', 'app.ferry.tar', '--split-size', String(larger), '-o', 'media/m.ferry.tar'], { cwd: work });
+    expect(r.code, r.stderr).toBe(0);
+    const cmd = /`ferry bundle verify ([^`]+)`/.exec(r.stdout)?.[1];
+    expect(cmd).toBe('media/m.ferry.tar.001');
+    const v = await runFerry(['bundle', 'verify', cmd!], { cwd: work });
+    expect(v.code, v.stderr).toBe(0);
+  });
+
   it('report --bundle on the parts gives the size of the whole tar, whichever name the bundle is given by (review 4)', async () => {
     const usb = path.join(work, 'usb');
     const whole = (await stat(bundle)).size;
