@@ -1,5 +1,6 @@
 /**
- * systemd service units (`*.service`, and their drop-ins `*.service.d/*.conf` beside them): the
+ * systemd service units (`*.service`, and their drop-ins `*.service.d/*.conf`, beside them or, on a
+ * host's search path, in any of its directories: see unitGroups): the
  * environment a service runs with and the command lines it runs, as systemd reads them
  * (systemd.syntax(7), systemd.exec(5), systemd.service(5)):
  *
@@ -254,21 +255,63 @@ interface UnitGroup {
   files: SystemdUnitFile[];
 }
 
-/** The units of a scan: each `dir/x.service` with the drop-ins of `dir/x.service.d/`, by name (systemd reads them in that order). */
-function unitGroups(units: readonly SystemdUnitFile[]): UnitGroup[] {
-  const groups = new Map<string, { main?: SystemdUnitFile; dropIns: SystemdUnitFile[] }>();
-  for (const u of units) {
-    const dropIn = u.file.endsWith('.conf');
-    const key = dropIn ? path.posix.dirname(u.file).slice(0, -2) : u.file;
-    const g = groups.get(key) ?? { dropIns: [] };
-    groups.set(key, g);
-    if (dropIn) g.dropIns.push(u);
-    else g.main = u;
+/**
+ * systemd's system unit search path, highest precedence first (systemd.unit(5), "Unit File Load
+ * Path"): a unit file in an earlier directory hides one of the same name in a later one; the
+ * drop-ins of `<unit>.d/` in all of them apply, a drop-in file name in an earlier directory
+ * hiding the same name in a later one, all applied in the order of their file names.
+ */
+const SYSTEM_UNIT_DIRS = ['etc/systemd/system', 'run/systemd/system', 'usr/local/lib/systemd/system', 'usr/lib/systemd/system', 'lib/systemd/system'];
+
+/** Where a unit file sits: its host's root, its place in the search path, and the unit it belongs to. */
+function unitPlace(file: string): { key: string; rank: number; dropIn: boolean } {
+  const dropIn = file.endsWith('.conf');
+  const dir = path.posix.dirname(file);
+  const unitPath = dropIn ? dir.slice(0, -2) : file;
+  const root = systemdHostRoot(unitPath);
+  if (root !== undefined) {
+    const rank = SYSTEM_UNIT_DIRS.indexOf(path.posix.dirname(unitPath.slice(root.length)));
+    // One unit of one host, wherever on its search path the files are.
+    if (rank >= 0) return { key: `${root}\0${path.posix.basename(unitPath)}`, rank, dropIn };
   }
-  return [...groups.entries()].map(([key, g]) => ({
-    name: path.posix.basename(key),
-    files: [...(g.main ? [g.main] : []), ...g.dropIns.sort((a, b) => (path.posix.basename(a.file) < path.posix.basename(b.file) ? -1 : 1))],
-  }));
+  return { key: unitPath, rank: 0, dropIn };
+}
+
+/**
+ * The units of a scan: each unit with its drop-ins, as systemd loads them. Files under a host's
+ * system search path (`etc/systemd/system/`, `run/…`, `usr/local/lib/…`, `usr/lib/…`, `lib/…` below
+ * the part of the path that is the host's `/`) are one unit per name: the unit file of the
+ * highest-precedence directory, and the drop-ins of every directory (`systemctl edit`'s
+ * `/etc/systemd/system/app.service.d/override.conf` applies to `/usr/lib/systemd/system/app.service`).
+ * A unit file or drop-in that one of higher precedence hides is still read alone (nothing it says
+ * is dropped from the audit). Elsewhere, `dir/x.service` with `dir/x.service.d/`.
+ */
+function unitGroups(units: readonly SystemdUnitFile[]): UnitGroup[] {
+  const groups = new Map<string, { mains: Array<{ u: SystemdUnitFile; rank: number }>; dropIns: Map<string, { u: SystemdUnitFile; rank: number }>; hidden: SystemdUnitFile[] }>();
+  for (const u of units) {
+    const { key, rank, dropIn } = unitPlace(u.file);
+    const g = groups.get(key) ?? { mains: [] as Array<{ u: SystemdUnitFile; rank: number }>, dropIns: new Map<string, { u: SystemdUnitFile; rank: number }>(), hidden: [] as SystemdUnitFile[] };
+    groups.set(key, g);
+    if (!dropIn) g.mains.push({ u, rank });
+    else {
+      const base = path.posix.basename(u.file);
+      const seen = g.dropIns.get(base);
+      if (!seen || rank < seen.rank) {
+        g.dropIns.set(base, { u, rank });
+        if (seen) g.hidden.push(seen.u);
+      } else g.hidden.push(u);
+    }
+  }
+  const out: UnitGroup[] = [];
+  const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  for (const [key, g] of groups) {
+    const mains = g.mains.sort((a, b) => a.rank - b.rank || byName(a.u.file, b.u.file));
+    const name = path.posix.basename(key.includes('\0') ? key.slice(key.indexOf('\0') + 1) : key);
+    const dropIns = [...g.dropIns.entries()].sort(([a], [b]) => byName(a, b)).map(([, d]) => d.u);
+    out.push({ name, files: [...(mains.length ? [mains[0].u] : []), ...dropIns] });
+    for (const hidden of [...mains.slice(1).map((m) => m.u), ...g.hidden]) out.push({ name, files: [hidden] });
+  }
+  return out;
 }
 
 /** The part of a unit's path that is its host's `/` (`hosts/edge-1/` of `hosts/edge-1/etc/systemd/system/app.service`); undefined: none says. */
