@@ -3,7 +3,7 @@
 // independent Go renderer (/work/shared/tools/chartrender, Helm 3.14's text/template + sprig 3.2.3).
 // A development instrument, never a test: it needs Go and the oracle.
 //
-//   node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step STEP] [--errors] [--kube V1,V2]
+//   node scripts/oracle/pass.mjs WORK [--pool DIR]... [--only TEXT] [--step STEP] [--errors] [--kube V1,V2] [--enable-each]
 //
 // WORK/src holds the repositories, one directory each, named owner+name (e.g. a `fetch`ed snapshot
 // unpacked with `git --git-dir=/work/.mirror/owner+name/repo archive HEAD | tar -x -C
@@ -18,8 +18,10 @@
 //            WORK/charts.json lists them with the dependencies still missing
 //   jobs     one job a value set: `default` (the chart's values), `ci-NAME` (each ci/*.yaml),
 //            `ex-NAME` (values-*.yaml beside values.yaml), `exdir-NAME` (examples/*/values.yaml),
-//            `test-NAME` (tests/*values*.yaml) and `enable-all` (every `enabled: false` in
-//            values.yaml set true, written to WORK/vals); WORK/jobs.jsonl, one JSON line
+//            `test-NAME` (tests/*values*.yaml), `enable-all` (every `enabled: false` in
+//            values.yaml set true, written to WORK/vals) and `registry` (`global.imageRegistry` and
+//            every `image.registry` values.yaml holds set to another host); with --enable-each also
+//            `enable-PATH`, each of enable-all's flags alone; WORK/jobs.jsonl, one JSON line
 //            {id, chart, values: [files], api: [...], kube?, ns?, name?} a job (add `kube` by hand for a
 //            chart whose kubeVersion: refuses v1.29.0, `ns` and `name` for the namespace and release
 //            name); with --kube V1,V2 the default and enable-all sets once more for each of those
@@ -176,6 +178,24 @@ function enableAll(v) {
   }
   return out;
 }
+// The image registry pointed elsewhere where the chart has the knob: `global.imageRegistry`, a
+// top-level `imageRegistry` and every `image.registry` (any depth) that values.yaml holds, set to
+// one host, nothing else.
+const OTHER_REGISTRY = 'mirror.example.com:5000';
+function registryOverlay(v, top = true) {
+  const out = {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return out;
+  for (const [k, x] of Object.entries(v)) {
+    // cert-manager's top-level `imageRegistry`
+    if (top && k === 'imageRegistry' && typeof x === 'string') out.imageRegistry = OTHER_REGISTRY;
+    if (!x || typeof x !== 'object' || Array.isArray(x)) continue;
+    const sub = registryOverlay(x, false);
+    if ((top && k === 'global' && 'imageRegistry' in x) || (k === 'image' && 'registry' in x)) Object.assign(sub, k === 'global' ? { imageRegistry: OTHER_REGISTRY } : { registry: OTHER_REGISTRY });
+    if (Object.keys(sub).length) out[k] = sub;
+  }
+  return out;
+}
+const leafPaths = (o, at = []) => Object.entries(o).flatMap(([k, v]) => (v && typeof v === 'object' ? leafPaths(v, [...at, k]) : [[...at, k]]));
 function jobs() {
   const list = JSON.parse(readFileSync(path.join(WORK, 'charts.json'), 'utf8'));
   mkdirSync(path.join(WORK, 'vals'), { recursive: true });
@@ -194,6 +214,21 @@ function jobs() {
       const f = path.join(WORK, 'vals', `${c.id}.enable-all.yaml`);
       writeFileSync(f, stringifyYaml(ea));
       sets.push(['enable-all', [f]]);
+    }
+    // --enable-each: one set a flag, that flag alone set true (enable-all fails on charts whose
+    // optional parts exclude each other or need a value besides the flag)
+    if (argv.includes('--enable-each')) {
+      for (const flag of leafPaths(ea)) {
+        const f = path.join(WORK, 'vals', `${c.id}.enable-${flag.join('.')}.yaml`);
+        writeFileSync(f, stringifyYaml(flag.reduceRight((inner, k) => ({ [k]: inner }), true)));
+        sets.push([`enable-${flag.join('.')}`, [f]]);
+      }
+    }
+    const reg = registryOverlay(values);
+    if (Object.keys(reg).length) {
+      const f = path.join(WORK, 'vals', `${c.id}.registry.yaml`);
+      writeFileSync(f, stringifyYaml(reg));
+      sets.push(['registry', [f]]);
     }
     for (const [name, files] of sets) {
       all.push({ id: `${c.id}.${name}`, chart: d, values: files, api: API });

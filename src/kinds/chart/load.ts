@@ -45,6 +45,8 @@ export interface LoadedChart {
   subcharts: LoadedChart[];
   /** Every file of the chart (not its subcharts) as bytes, when loaded with `allFiles` (the renderer needs them). */
   raw?: Map<string, Buffer>;
+  /** Read from a packaged chart (a .tgz, or a directory inside one): Helm applies no .helmignore to it. */
+  packaged?: true;
 }
 
 export interface LoadOptions {
@@ -437,7 +439,7 @@ export async function loadChartStream(input: Readable, where: string, opts: Load
     const subcharts: LoadedChart[] = [];
     for (const [name, sub] of [...tree.dirs].sort(([a], [b]) => (a < b ? -1 : 1))) subcharts.push(await build(sub, `${whereHere}/charts/${name}`));
     for (const a of tree.archives.sort((x, y) => (x.name < y.name ? -1 : 1))) subcharts.push(await a.chart);
-    return { metadata, where: whereHere, files: tree.files, subcharts, ...(opts.allFiles ? { raw: tree.raw } : {}) };
+    return { metadata, where: whereHere, files: tree.files, subcharts, ...(opts.allFiles ? { raw: tree.raw } : {}), packaged: true };
   };
   return build(root, where);
 }

@@ -8,6 +8,7 @@ import type { LoadedChart, ChartDependency } from '../load.js';
 import { deepCopy, isMap, isNil } from './govalue.js';
 import { parseGoYaml, setKey, YamlParseError } from './goyaml.js';
 import { mastermindsSatisfies } from './sprig.js';
+import { helmIgnore, HelmIgnoreError } from './helmignore.js';
 
 type Dict = Record<string, unknown>;
 
@@ -33,9 +34,9 @@ export interface HelmChart {
 }
 
 /**
- * Glob → RegExp with '/' as the separator: `*` and `?` stay in one path segment, `[...]` classes,
- * and with `doubleStar` gobwas/glob's `**` (crosses segments) and `{a,b}` (`.Files.Glob`); without
- * it Go's filepath.Match (`.helmignore`).
+ * `.Files.Glob`'s gobwas/glob → RegExp with '/' as the separator: `*` and `?` stay in one path
+ * segment, `[...]` classes (`[!a]` negated), `**` crosses segments, `{a,b}`. (`.helmignore` is Go's
+ * filepath.Match instead: helmignore.ts.)
  */
 export function globToRegExp(glob: string, doubleStar = true): RegExp {
   let re = '';
@@ -68,44 +69,44 @@ export function globToRegExp(glob: string, doubleStar = true): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Helm's .helmignore: gitignore-like patterns matched with filepath.Match (no `**`). */
-export function helmIgnore(text: string | undefined): (rel: string, isDir: boolean) => boolean {
-  const rules: Array<{ neg: boolean; dirOnly: boolean; re: RegExp; base: boolean }> = [];
-  for (let line of (text ?? '').split('\n')) {
-    line = line.trim();
-    if (!line || line.startsWith('#')) continue;
-    let neg = false;
-    if (line.startsWith('!')) {
-      neg = true;
-      line = line.slice(1);
-    }
-    const dirOnly = line.endsWith('/');
-    if (dirOnly) line = line.slice(0, -1);
-    const base = !line.includes('/');
-    line = line.replace(/^\//, '');
-    rules.push({ neg, dirOnly, re: globToRegExp(line, false), base });
-  }
-  return (rel, isDir) => {
-    let ignored = false;
-    for (const r of rules) {
-      if (r.dirOnly && !isDir) continue;
-      const target = r.base ? rel.slice(rel.lastIndexOf('/') + 1) : rel;
-      if (r.re.test(target)) ignored = !r.neg;
-    }
-    return ignored;
-  };
-}
-
 /** The .helmignore rules a chart's files are read with, and the chart's path from where they were read. */
 interface IgnoreRules {
   ignore: (rel: string, isDir: boolean) => boolean;
   prefix: string;
+  /** Directories already asked about (each file asks for every directory above it). */
+  dirs: Map<string, boolean>;
 }
 
-function isIgnored(rel: string, ignore: (rel: string, isDir: boolean) => boolean, isDir = false): boolean {
-  const parts = rel.split('/');
-  for (let i = 1; i < parts.length; i++) if (ignore(parts.slice(0, i).join('/'), true)) return true;
-  return ignore(rel, isDir);
+/** Helm walks down the tree and skips an ignored directory whole: a path is ignored when a directory above it is. */
+function isIgnored(rel: string, rules: IgnoreRules, isDir = false): boolean {
+  let at = rel.indexOf('/');
+  while (at >= 0) {
+    const dir = rel.slice(0, at);
+    let hit = rules.dirs.get(dir);
+    if (hit === undefined) rules.dirs.set(dir, (hit = rules.ignore(dir, true)));
+    if (hit) return true;
+    at = rel.indexOf('/', at + 1);
+  }
+  return rules.ignore(rel, isDir);
+}
+
+/**
+ * The rules a chart is read with. A packaged chart (a .tgz, or a directory inside one) is taken as
+ * it is (Helm's LoadArchive applies none, its .helmignore is one more file); a chart directory
+ * with its own `.helmignore` and Helm's default `templates/.?*` (dot files among the root chart's
+ * templates are never rendered: calico's templates/.gitattributes); a subchart directory with the
+ * top chart's (Helm's LoadDir walks the whole tree, charts/ included, and reads no subchart
+ * directory's own: stable/hlf-ca's `tests` drops the tests/ of its vendored mysql).
+ */
+function ignoreRules(loaded: LoadedChart, raw: Map<string, Buffer>, inherited: IgnoreRules | undefined): IgnoreRules | undefined {
+  if (loaded.packaged) return undefined;
+  if (inherited) return inherited;
+  try {
+    return { ignore: helmIgnore(raw.get('.helmignore')?.toString('utf8'), true, `${loaded.where}/.helmignore`), prefix: '', dirs: new Map() };
+  } catch (e) {
+    if (e instanceof HelmIgnoreError) throw new ChartRenderError(e.message);
+    throw e;
+  }
 }
 
 function parseChartYaml(text: string, where: string): Dict {
@@ -119,15 +120,13 @@ function parseChartYaml(text: string, where: string): Dict {
 
 /** Build Helm's chart tree from a loaded chart (which must carry raw files: loadChart(…, { allFiles: true })). */
 export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?: IgnoreRules): HelmChart {
-  const raw = loaded.raw;
-  if (!raw) throw new ChartRenderError(`${loaded.where}: chart loaded without its files (load with allFiles to render)`);
-  // Helm's loader adds `templates/.?*` after the chart's own rules (dot files among the root
-  // chart's templates are never rendered: calico's templates/.gitattributes)
-  const rules: IgnoreRules = inherited ?? {
-    ignore: helmIgnore(`${raw.get('.helmignore')?.toString('utf8') ?? ''}${parentPath === undefined ? '\ntemplates/.?*' : ''}`),
-    prefix: '',
-  };
-  const ignore = (rel: string) => (!inherited && rel === '.helmignore' ? false : isIgnored(rules.prefix + rel, rules.ignore));
+  const all = loaded.raw;
+  if (!all) throw new ChartRenderError(`${loaded.where}: chart loaded without its files (load with allFiles to render)`);
+  const rules = ignoreRules(loaded, all, inherited);
+  const raw = rules ? new Map([...all].filter(([rel]) => !isIgnored(rules.prefix + rel, rules))) : all;
+  if (!raw.has('Chart.yaml') && all.has('Chart.yaml')) {
+    throw new ChartRenderError(`${loaded.where}: Chart.yaml file is missing: the chart's .helmignore drops it (Helm reads a rule \`!x\` as ignoring every path that x does not match; helm refuses the chart too)`);
+  }
   const text = (rel: string) => raw.get(rel)?.toString('utf8');
   const meta = parseChartYaml(text('Chart.yaml') ?? '', loaded.where);
   // Helm 3 loads a Chart.yaml without apiVersion (a Helm 2 chart: many of helm/charts' stable and
@@ -156,7 +155,6 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?
   const templates: HelmChart['templates'] = [];
   const files = new Map<string, Buffer>();
   for (const [rel, buf] of [...raw].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (ignore(rel)) continue;
     if (rel === 'Chart.yaml' || rel === 'values.yaml' || rel === 'values.schema.json' || rel === 'requirements.yaml' || rel === 'requirements.lock' || rel === 'Chart.lock') continue;
     if (rel.startsWith('charts/')) continue;
     if (rel.startsWith('templates/')) templates.push({ name: rel, data: buf.toString('utf8') });
@@ -185,12 +183,11 @@ export function toHelmChart(loaded: LoadedChart, parentPath?: string, inherited?
   for (const sub of loaded.subcharts) {
     const base = sub.where.slice(sub.where.lastIndexOf('/') + 1);
     if (base.startsWith('_') || base.startsWith('.')) continue;
-    // Helm's LoadDir walks the whole tree, charts/ included, with the top chart's .helmignore and
-    // reads no subchart directory's own: stable/hlf-ca's `tests` drops the tests/ of its vendored
-    // mysql. A subchart archive is read as packaged (here with its own rules, as before).
-    const archive = base.endsWith('.tgz');
-    if (isIgnored(`${rules.prefix}charts/${base}`, rules.ignore, !archive)) continue;
-    chart.deps.push(toHelmChart(sub, fullPath, archive ? undefined : { ignore: rules.ignore, prefix: `${rules.prefix}charts/${base}/` }));
+    if (rules && isIgnored(`${rules.prefix}charts/${base}`, rules, !sub.packaged || !base.endsWith('.tgz'))) continue;
+    const subRules = rules && !sub.packaged ? { ...rules, prefix: `${rules.prefix}charts/${base}/` } : undefined;
+    // a subchart directory whose every file the top .helmignore drops is not there for Helm
+    if (subRules && sub.raw && [...sub.raw.keys()].every((rel) => isIgnored(subRules.prefix + rel, subRules))) continue;
+    chart.deps.push(toHelmChart(sub, fullPath, subRules));
   }
   return chart;
 }

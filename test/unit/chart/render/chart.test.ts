@@ -175,12 +175,12 @@ describe('.helmignore and .Files.Glob', () => {
     const dir = await writeChart(path.join(tmp, 'p7'), {
       chart: { name: 'p7', version: '1.0.0' },
       files: {
-        '.helmignore': '# comment\n*.bak\nsecret/\n!keep.bak\n',
-        'templates/a.yaml': cm('a', '  files: x{{ range $p, $_ := .Files.Glob "conf/**" }} {{ $p }}{{ end }}\n  alt: "{{ range $p, $_ := .Files.Glob "conf/{x,y}.txt" }}{{ $p }};{{ end }}"\n  bak: "{{ .Files.Get "keep.bak" | trim }}|{{ .Files.Get "drop.bak" }}|{{ .Files.Get "secret/s.txt" }}"'),
+        '.helmignore': '# comment\n*.bak\nsecret/\n',
+        'templates/a.yaml': cm('a', '  files: x{{ range $p, $_ := .Files.Glob "conf/**" }} {{ $p }}{{ end }}\n  alt: "{{ range $p, $_ := .Files.Glob "conf/{x,y}.txt" }}{{ $p }};{{ end }}"\n  bak: "{{ .Files.Get "keep.txt" | trim }}|{{ .Files.Get "drop.bak" }}|{{ .Files.Get "secret/s.txt" }}"'),
         'templates/old.yaml.bak': cm('never', '  a: b'),
         'conf/x.txt': 'x',
         'conf/deep/z.txt': 'z',
-        'keep.bak': 'kept',
+        'keep.txt': 'kept',
         'drop.bak': 'dropped',
         'secret/s.txt': 's',
       },
