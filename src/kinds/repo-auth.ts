@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { discard, redactUrl, type HttpClient, type HttpRequestOptions, type HttpResponse } from '../net/http.js';
 import { isLoopbackHost } from '../net/loopback.js';
+import { readRegularFile } from '../store/verified-write.js';
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const envName = (what: string, example: string) =>
@@ -122,4 +123,19 @@ export function repoHttp(http: HttpClient, repoLabel: string, credentials: RepoC
     return res;
   };
   return scoped;
+}
+
+/**
+ * A credentials file of this machine (apt's auth.conf, Helm's repositories.yaml) as text, read
+ * within `limit` bytes: undefined when it is missing or not ours to read (auth.conf is root's,
+ * mode 600) or a directory; a FIFO or device (never waited on) or a larger file is refused,
+ * naming it, rather than read without end or passed over as if it held no credentials.
+ */
+export async function readCredentialsFile(file: string, limit: number, what: string): Promise<string | undefined> {
+  const got = await readRegularFile(file, limit, { follow: true });
+  if (Buffer.isBuffer(got)) return got.toString('utf8');
+  if (got.why === 'unreadable' || got.why === 'directory') return undefined;
+  throw new FerryError('USAGE', `${file}: ${what} is ${got.why === 'too-large' ? `${got.reason}, more than the ${limit} ferry reads` : got.reason}`, {
+    hint: `A ${what} is a short text file of a few entries: check it, or move it away.`,
+  });
 }

@@ -36,11 +36,15 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
         hint: 'Key paths are relative to the manifest; export the vendor key with `gpg --export --armor <id>`.',
       });
     }
+    let read: OpenPGP.Key[];
     try {
-      keys.push(...(isArmored(bytes) ? await (await pgp()).readKeys({ armoredKeys: bytes.toString('utf8') }) : await (await pgp()).readKeys({ binaryKeys: bytes })));
+      read = isArmored(bytes) ? await (await pgp()).readKeys({ armoredKeys: bytes.toString('utf8') }) : await (await pgp()).readKeys({ binaryKeys: bytes });
     } catch (err) {
       throw new FerryError('VALIDATION', `${label}: ${abs} is not an OpenPGP public key: ${(err as Error).message}`, { cause: err });
     }
+    const costly = oversizedKey(read);
+    if (costly) throw new FerryError('VALIDATION', `${label}: ${abs}: ${costly}`, { hint: OVERSIZED_KEY_HINT });
+    keys.push(...read);
   }
   if (!keys.length) throw new FerryError('VALIDATION', `${label}: no OpenPGP keys given`, { hint: 'List the vendor key files under keys:.' });
   return keys;
@@ -48,6 +52,44 @@ export async function readPublicKeys(files: string[], baseDir: string, label: st
 
 export async function publicKeysFromArmored(text: string): Promise<PublicKeys> {
   return (await pgp()).readKeys({ armoredKeys: text });
+}
+
+/**
+ * Bits of a signing key's parameters ferry verifies with, at most. openpgp verifies DSA (and RSA
+ * that OpenSSL refuses) in JavaScript, at a cost that grows with the cube of the size: a crafted
+ * DSA key of 16 384 bits took 15 s a signature, and the 64 KiB a lock may record for a key,
+ * hours. gpg makes RSA keys of up to 4096 bits (16 384 with --enable-large-rsa) with the exponent
+ * 65537, and DSA keys of up to 3072 bits with a 256-bit group order (FIPS 186).
+ */
+export const MAX_KEY_BITS = { rsaModulus: 16_384, rsaExponent: 64, dsaPrime: 3072, dsaOrder: 256 } as const;
+export const OVERSIZED_KEY_HINT = 'No vendor signs with such a key: the key was crafted, or is not the one meant. Export the vendor key again (`gpg --export --armor <fingerprint>`).';
+
+function bitLength(mpi: Uint8Array | undefined): number {
+  if (!mpi) return 0;
+  let i = 0;
+  while (i < mpi.length && mpi[i] === 0) i++;
+  return i === mpi.length ? 0 : (mpi.length - i) * 8 - (Math.clz32(mpi[i]) - 24);
+}
+
+/** Why one of `keys` (or a subkey) costs too much to verify with, or undefined: each checked before any signature is. */
+export function oversizedKey(keys: PublicKeys): string | undefined {
+  for (const key of keys) {
+    for (const k of key.getKeys()) {
+      const params = k.keyPacket.publicParams as Record<string, Uint8Array | undefined>;
+      const id = k.getKeyID().toHex().toUpperCase();
+      const over = (what: string, bits: number, max: number) => (bits > max ? `key ${id} has a ${what} of ${bits} bits; ferry verifies with at most ${max}` : undefined);
+      const algo = k.keyPacket.algorithm as number;
+      // 1-3 RSA, 17 DSA (openpgp's enums.publicKey); elliptic-curve keys have a fixed size.
+      const why =
+        algo >= 1 && algo <= 3
+          ? (over('modulus', bitLength(params.n), MAX_KEY_BITS.rsaModulus) ?? over('public exponent', bitLength(params.e), MAX_KEY_BITS.rsaExponent))
+          : algo === 17
+            ? (over('DSA prime', bitLength(params.p), MAX_KEY_BITS.dsaPrime) ?? over('DSA group order', bitLength(params.q), MAX_KEY_BITS.dsaOrder))
+            : undefined;
+      if (why) return why;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { FerryError, unreadableFile } from '../errors.js';
@@ -6,7 +6,8 @@ import { mirrorNamespacePath, registryMirrorFor } from '../mapping/index.js';
 import { DOCKER_HUB, checkRegistryHost, normalizeRegistryHost, parseImageReference, registryApiHost } from '../oci/reference.js';
 import { certsDNames, loadHostTls } from '../net/certs-d.js';
 import type { RewriteContext } from './context.js';
-import { readTextIfExists, unifiedDiff, type FileChange } from './edits.js';
+import { checkJsonDepth } from '../manifest/input-file.js';
+import { readText, readTextIfExists, unifiedDiff, type FileChange } from './edits.js';
 import { replaceFilesAtomic } from '../store/temp-files.js';
 import { escapeLine, trimTrailing } from '../ui/escape.js';
 import { shellQuote } from '../ui/shell-quote.js';
@@ -448,7 +449,7 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   const insecure = scheme(ctx) === 'http' || ctx.target.registry!.insecure ? hub.host : undefined;
   // -o at a host's /etc/docker: the daemon.json there holds its other settings (log driver, data-root…), which a fresh file would drop.
   const existingFile = opts.output ? path.join(path.resolve(opts.output), 'daemon.json') : undefined;
-  const existing = existingFile ? await readTextIfExists(existingFile) : '';
+  const existing = existingFile ? await readExistingDaemonJson(existingFile) : '';
   const conf = mergeDaemonJson(existing, existingFile ?? 'daemon.json', mirror, insecure, out.notes);
   out.mirrors.push({ upstream: DOCKER_HUB, mirror });
   out.files.push({ path: 'daemon.json', content: JSON.stringify(conf, null, 2) + '\n' });
@@ -463,6 +464,19 @@ async function docker(ctx: RewriteContext, opts: MirrorConfigOptions, out: Mirro
   out.notes.push(`dockerd falls back to Docker Hub for an image ${hub.host} lacks (behind the gap: a failed pull after a timeout, not a "not found"); \`ferry audit\` over the Compose files lists what the mirror does not carry`);
   out.notes.push(existing.trim() ? `daemon.json: the one in ${opts.output} with registry-mirrors and insecure-registries set, every other setting kept; install it as /etc/docker/daemon.json and restart dockerd` : 'merge into /etc/docker/daemon.json and restart dockerd');
 }
+
+/** The daemon.json already in -o, '' when there is none: a regular file in valid UTF-8 (a byte that is not would be written back as U+FFFD in the settings kept). */
+async function readExistingDaemonJson(file: string): Promise<string> {
+  try {
+    await stat(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return '';
+  }
+  return readText(file, 'daemon.json');
+}
+
+/** Registry mirrors a note names, at most (a file may list thousands). */
+const MAX_MIRRORS_NAMED = 8;
 
 /**
  * The daemon.json to write: `text` (the file already in -o, or empty) with the mirror first in
@@ -481,6 +495,8 @@ function mergeDaemonJson(text: string, file: string, mirror: string, insecure: s
     if (conf === null || typeof conf !== 'object' || Array.isArray(conf)) {
       throw new FerryError('USAGE', `${escapeLine(file)}: not a JSON object, as dockerd's daemon.json is`, { hint });
     }
+    // Written back with JSON.stringify, which recurses: a file nested thousands deep overflowed the stack.
+    checkJsonDepth(conf, escapeLine(file), 'daemon.json');
   }
   const entries = Object.entries(conf as Record<string, unknown>);
   const list = (key: string): string[] => {
@@ -489,9 +505,10 @@ function mergeDaemonJson(text: string, file: string, mirror: string, insecure: s
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw new FerryError('USAGE', `${escapeLine(file)}: ${key} is not a list of strings, as dockerd reads it`, { hint });
     return v as string[];
   };
-  const norm = (u: string) => u.replace(/\/+$/, '');
-  const others = list('registry-mirrors').filter((m) => norm(m) !== mirror);
-  if (others.length) notes.push(`registry-mirrors: ${others.map((m) => escapeLine(m)).join(', ')} kept after ${mirror}; dockerd tries them, in order, before Docker Hub: remove any the hosts cannot reach behind the gap`);
+  const others = list('registry-mirrors').filter((m) => trimTrailing(m, '/') !== mirror);
+  const named = others.slice(0, MAX_MIRRORS_NAMED).map((m) => escapeLine(m.length > 200 ? `${m.slice(0, 200)}…` : m));
+  if (others.length > MAX_MIRRORS_NAMED) named.push(`and ${others.length - MAX_MIRRORS_NAMED} more`);
+  if (others.length) notes.push(`registry-mirrors: ${named.join(', ')} kept after ${mirror}; dockerd tries them, in order, before Docker Hub: remove any the hosts cannot reach behind the gap`);
   const set: Record<string, unknown> = { 'registry-mirrors': [mirror, ...others] };
   const hosts = list('insecure-registries');
   if (insecure) set['insecure-registries'] = hosts.includes(insecure) ? hosts : [...hosts, insecure];

@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { HttpClient } from '../../net/http.js';
 import { redactUrl } from '../../net/http.js';
-import { authorizationFromEnv, basicAuthorization, manifestAuthSource, repoHttp, sameOrigin, type HttpAuth, type RepoCredential } from '../repo-auth.js';
+import { FerryError } from '../../errors.js';
+import { authorizationFromEnv, basicAuthorization, manifestAuthSource, readCredentialsFile, repoHttp, sameOrigin, type HttpAuth, type RepoCredential } from '../repo-auth.js';
 
 /**
  * apt's login file (apt_auth.conf(5)): `/etc/apt/auth.conf`, then `/etc/apt/auth.conf.d/*.conf`
@@ -23,9 +24,10 @@ export interface AuthConfEntry {
   password?: string;
 }
 
-/** Bounds on what is read: an auth.conf is a few lines. */
-const MAX_AUTH_FILE_BYTES = 1024 * 1024;
-const MAX_AUTH_FILES = 1000;
+/** Bounds on what is read: an auth.conf is a few lines. Entries and bytes count over all the files. */
+export const MAX_AUTH_FILE_BYTES = 1024 * 1024;
+export const MAX_AUTH_FILES = 1000;
+export const MAX_AUTH_TOTAL_BYTES = 16 * 1024 * 1024;
 const MAX_ENTRIES = 100_000;
 
 export function aptAuthConfDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -68,22 +70,37 @@ export function authConfMatches(entry: AuthConfEntry, url: string): boolean {
   return !entry.path || decodeURIComponent(u.pathname).startsWith(entry.path);
 }
 
-/** Every entry of auth.conf and auth.conf.d/*.conf, in apt's order; files that are missing or unreadable are skipped. */
+/**
+ * Every entry of auth.conf and auth.conf.d/*.conf, in apt's order; files that are missing or not
+ * ours to read are skipped (as apt). A FIFO, a device, a file over MAX_AUTH_FILE_BYTES, more than
+ * MAX_AUTH_FILES files or MAX_AUTH_TOTAL_BYTES in all are refused, naming the place: skipping
+ * them would say "no machine for it" of files never read.
+ */
 export async function readAptAuthConf(dir = aptAuthConfDir()): Promise<AuthConfEntry[]> {
   const files = [path.join(dir, 'auth.conf')];
+  const confDir = path.join(dir, 'auth.conf.d');
+  let names: string[] = [];
   try {
-    const names = (await readdir(path.join(dir, 'auth.conf.d'))).filter((n) => n.endsWith('.conf')).sort();
-    files.push(...names.slice(0, MAX_AUTH_FILES).map((n) => path.join(dir, 'auth.conf.d', n)));
+    names = (await readdir(confDir)).filter((n) => n.endsWith('.conf'));
   } catch {
     // no auth.conf.d
   }
+  if (names.length > MAX_AUTH_FILES) {
+    throw new FerryError('USAGE', `${confDir}: holds ${names.length} .conf files; ferry reads at most ${MAX_AUTH_FILES} (apt's login files are a few)`, { hint: 'Check the directory; FERRY_APT_AUTH_CONF_DIR names another one to read instead of /etc/apt.' });
+  }
+  files.push(...names.sort().map((n) => path.join(confDir, n)));
   const out: AuthConfEntry[] = [];
+  let total = 0;
   for (const file of files) {
-    try {
-      const text = await readFile(file, 'utf8');
-      if (text.length <= MAX_AUTH_FILE_BYTES) out.push(...parseAuthConf(text, file));
-    } catch {
-      // missing or not ours to read (apt skips it too)
+    const text = await readCredentialsFile(file, MAX_AUTH_FILE_BYTES, 'an apt login file (auth.conf)');
+    if (text === undefined) continue;
+    total += text.length;
+    if (total > MAX_AUTH_TOTAL_BYTES) {
+      throw new FerryError('USAGE', `${confDir}: auth.conf and auth.conf.d/*.conf hold more than the ${MAX_AUTH_TOTAL_BYTES} bytes ferry reads in all (at ${file})`, { hint: "Check the directory: apt's login files are a few lines each." });
+    }
+    for (const e of parseAuthConf(text, file)) {
+      if (out.length >= MAX_ENTRIES) return out;
+      out.push(e);
     }
   }
   return out;

@@ -4,7 +4,7 @@ import { FerryError } from '../../errors.js';
 import { yamlTokensOver } from '../../manifest/input-file.js';
 import { parseHostileYaml } from '../../manifest/yaml-input.js';
 import { redactUrl } from '../../net/http.js';
-import { isClearSigned, MAX_SIGNATURE_BYTES, minimalPublicKey, publicKeysFromArmored, verifyClearSigned, type PublicKeys } from '../../net/pgp.js';
+import { isClearSigned, MAX_SIGNATURE_BYTES, minimalPublicKey, OVERSIZED_KEY_HINT, oversizedKey, publicKeysFromArmored, verifyClearSigned, type PublicKeys } from '../../net/pgp.js';
 import type { BlobSource } from '../../store/source.js';
 
 /**
@@ -164,6 +164,9 @@ export async function reverifyChartProvenance(recorded: unknown, prov: Buffer, s
   } catch (err) {
     throw new FerryError('VERIFY', `${s.label}: the lock's provenance key is not an OpenPGP public key (${String((err as Error).message).slice(0, 200)})`, { hint: 'Run `ferry lock` again.' });
   }
+  // The lock is hostile too: a key whose parameters would cost hours to verify with is refused unread.
+  const costly = oversizedKey(keys);
+  if (costly) throw new FerryError('VERIFY', `${s.label}: the lock's provenance key is refused: ${costly}`, { hint: `${OVERSIZED_KEY_HINT} Run \`ferry lock\` again with the vendor's key.` });
   const signer = await verifyChartProvenance(prov, keys, { ...s, file: rec.file });
   if (signer !== rec.signer) throw new FerryError('VERIFY', `${s.label}: its provenance is signed by key ${signer}, the lock records ${rec.signer}`, { hint: 'Run `ferry lock` again.' });
 }

@@ -1,15 +1,17 @@
-import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseHostileYaml } from '../../manifest/yaml-input.js';
+import { yamlTokensOver } from '../../manifest/input-file.js';
 import semver from 'semver';
+import { LineCounter, YAMLError } from 'yaml';
 import { FerryError, isFerryError, unreadableFile } from '../../errors.js';
 import { chartNameProblems, mapChartHttp } from '../../mapping/index.js';
 import { ANY_TARGET, foldedClashes } from '../../store/name-folding.js';
+import { readRegularFile } from '../../store/verified-write.js';
 import type { ResolveFailure } from '../failures.js';
 import { MT } from '../../oci/media-types.js';
 import { HttpClient, redactUrl } from '../../net/http.js';
-import { authorizationFromEnv, basicAuthorization, manifestAuthSource, repoHttp, sameOrigin, type HttpAuth, type RepoCredential, type RepoCredentials } from '../repo-auth.js';
+import { authorizationFromEnv, basicAuthorization, manifestAuthSource, readCredentialsFile, repoHttp, sameOrigin, type HttpAuth, type RepoCredential, type RepoCredentials } from '../repo-auth.js';
 import type { KindContext } from '../types.js';
 import { warn } from '../warnings.js';
 import { discoverFromValues, discoverWithDocuments, userValues, type DiscoveryResult } from './discover.js';
@@ -208,22 +210,33 @@ export interface HelmRepoEntry {
   pass_credentials_all?: boolean;
 }
 
-/** Entries compared at most (a hand-written file is short; a hostile one is bounded). */
+/** Entries compared at most, bytes and YAML tokens read (a hand-written file is short; a hostile one is bounded). */
 const MAX_HELM_REPOS = 10_000;
-const MAX_HELM_REPOS_BYTES = 16 * 1024 * 1024;
+const MAX_HELM_REPOS_BYTES = 4 * 1024 * 1024;
+const MAX_HELM_REPOS_TOKENS = 100_000;
 
-/** The entries of Helm's repositories.yaml; none when there is no file or it cannot be read as one. */
+/**
+ * The entries of Helm's repositories.yaml; none when there is no file. A file ferry cannot read as
+ * one (too large, not YAML, an alias bomb) is refused, naming it, as Helm refuses it: passing over
+ * it would say a repository has no credentials there when the file was never read.
+ */
 async function readHelmRepositories(): Promise<{ file: string; entries: HelmRepoEntry[] }> {
   const file = helmRepositoriesFile();
+  const text = await readCredentialsFile(file, MAX_HELM_REPOS_BYTES, "Helm's repositories.yaml");
+  if (text === undefined) return { file, entries: [] };
+  const refuse = (why: string) => new FerryError('USAGE', `${file}: Helm's repositories.yaml ${why}`, { hint: 'Fix it (helm refuses it too), or point HELM_REPOSITORY_CONFIG at another file.' });
+  if (yamlTokensOver(text, MAX_HELM_REPOS_TOKENS)) throw refuse(`holds more than ${MAX_HELM_REPOS_TOKENS} YAML tokens, more than ferry reads`);
+  let doc: { repositories?: unknown };
+  const lines = new LineCounter();
   try {
-    const text = await readFile(file, 'utf8');
-    if (text.length > MAX_HELM_REPOS_BYTES) return { file, entries: [] };
-    const doc = (parseHostileYaml(text, { duplicates: 'refuse' }) ?? {}) as { repositories?: unknown };
-    const list = Array.isArray(doc.repositories) ? doc.repositories.slice(0, MAX_HELM_REPOS) : [];
-    return { file, entries: list.filter((r): r is HelmRepoEntry => Boolean(r) && typeof r === 'object') };
-  } catch {
-    return { file, entries: [] };
+    doc = (parseHostileYaml(text, { duplicates: 'refuse', prettyErrors: false, lineCounter: lines }) ?? {}) as { repositories?: unknown };
+  } catch (err) {
+    // The parser's code and line, never its words: they may quote the file, and the file holds passwords.
+    const at = err instanceof YAMLError ? `${err.code} at line ${lines.linePos(err.pos[0]).line}` : 'an alias it does not expand: unresolved, or more than ferry expands';
+    throw refuse(`is not YAML ferry reads (${at})`);
   }
+  const list = doc && typeof doc === 'object' && Array.isArray(doc.repositories) ? doc.repositories.slice(0, MAX_HELM_REPOS) : [];
+  return { file, entries: list.filter((r): r is HelmRepoEntry => Boolean(r) && typeof r === 'object') };
 }
 
 /**
@@ -255,17 +268,14 @@ export async function helmRepoEntryFor(repo: string): Promise<{ file: string; en
 /** Clients with a repositories.yaml entry's caFile added to the trust and its client certificate, by the client they extend and the files. */
 const withTls = new WeakMap<HttpClient, Map<string, HttpClient>>();
 
-/** A PEM file a repositories.yaml entry names (a certificate or key is a few KiB). */
+/** A PEM file a repositories.yaml entry names (a certificate or key is a few KiB): a regular file, read within 1 MiB (a FIFO or /dev/zero is not waited on). */
 async function readPemFile(file: string, what: string): Promise<string> {
-  let text: string;
-  try {
-    const s = await stat(file);
-    if (s.size > 1024 * 1024) throw new FerryError('USAGE', `${what} ${file}: larger than 1 MiB, not a PEM file`);
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if (err instanceof FerryError) throw err;
-    throw unreadableFile(file, what, err);
+  const got = await readRegularFile(file, 1024 * 1024, { follow: true });
+  if (!Buffer.isBuffer(got)) {
+    if (got.why === 'unreadable') throw unreadableFile(file, what, got.err);
+    throw new FerryError('USAGE', `${what} ${file}: ${got.why === 'too-large' ? 'larger than 1 MiB' : got.reason}, not a PEM file`);
   }
+  const text = got.toString('utf8');
   if (!/-----BEGIN [A-Z ]+-----/.test(text)) throw new FerryError('USAGE', `${what} ${file}: not a PEM file`, { hint: 'Helm and ferry read PEM certificates and keys (-----BEGIN …-----).' });
   return text;
 }
@@ -301,6 +311,8 @@ export async function chartRepoHttp(http: HttpClient, repo: string, auth: HttpAu
       if (!byTls) withTls.set(http, (byTls = new Map()));
       let derived = byTls.get(key);
       if (!derived) {
+        // Read here first, within bounds: the client's CA loading reads the whole file, waiting on a FIFO.
+        if (caFile) await readPemFile(caFile, `${where}: caFile`);
         const clientCert = certFile && keyFile ? { cert: await readPemFile(certFile, `${where}: certFile`), key: await readPemFile(keyFile, `${where}: keyFile`) } : undefined;
         derived = new HttpClient({ ...http.settings, ...(caFile ? { caFiles: [...(http.settings.caFiles ?? []), caFile] } : {}), ...(clientCert ? { clientCert } : {}) });
         byTls.set(key, derived);
