@@ -1,5 +1,4 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
-import { readFileSync } from 'node:fs';
 import { isIP, type LookupFunction } from 'node:net';
 import { inCidr, ipBytes } from './cidr.js';
 import { isLoopbackHost } from './loopback.js';
@@ -10,7 +9,7 @@ import type { Dispatcher, buildConnector } from 'undici';
 import { FerryError, unreadableFile } from '../errors.js';
 import { lastLineStart } from '../ui/escape.js';
 import { certsDNames, clientCertHint, loadHostTls, type CertsDSettings, type HostTls } from './certs-d.js';
-import { certsFromSslCertDir } from './ssl-cert-dir.js';
+import { certsFromSslCertDir, readRegularFileSync } from './ssl-cert-dir.js';
 import { LOW_SPEED_HINT, SlowTransferError, lowSpeedFromEnv, watchBody, watchedBody, wholeBodyDeadline, type LowSpeedPolicy } from './low-speed.js';
 import { RetryableError, parseRetryAfter, withRetry, type RetryPolicy } from './retry.js';
 import { atStartFlags } from './v8-flags.js';
@@ -394,6 +393,9 @@ export function mapTransportError(err: unknown, method: string, rawUrl: string, 
  * which is on the first TLS connection: plain-HTTP work never reads it. Undefined when nothing
  * is added to Node's default store.
  */
+/** The largest CA file read (`--ca-file`, SSL_CERT_FILE, NODE_EXTRA_CA_CERTS): a whole distribution bundle is ~0.2 MiB. */
+const MAX_CA_FILE_BYTES = 16 * 1024 * 1024;
+
 export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = process.env): { list(): string[] } | undefined {
   const extra = [...caFiles];
   if (env.SSL_CERT_FILE) extra.push(env.SSL_CERT_FILE);
@@ -402,11 +404,10 @@ export function buildCaBundle(caFiles: string[] = [], env: NodeJS.ProcessEnv = p
   if (!getCaCertificates && env.NODE_EXTRA_CA_CERTS) extra.push(env.NODE_EXTRA_CA_CERTS);
   const fromFiles: string[] = [];
   for (const file of extra) {
-    let pem: string;
-    try {
-      pem = readFileSync(file, 'utf8');
-    } catch (err) {
-      throw unreadableFile(file, 'CA file', err, { hint: 'Pass the path of a PEM file with the CA certificate(s).' });
+    const pem = readRegularFileSync(file, MAX_CA_FILE_BYTES, true);
+    if (typeof pem !== 'string') {
+      if (pem.error) throw unreadableFile(file, 'CA file', pem.error, { hint: 'Pass the path of a PEM file with the CA certificate(s).' });
+      throw new FerryError('USAGE', `CA file ${file} ${pem.why}: not read`, { hint: `Pass the path of a PEM file with the CA certificate(s) (at most ${MAX_CA_FILE_BYTES / (1024 * 1024)} MiB).` });
     }
     const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
     if (!certs) throw new FerryError('USAGE', `CA file ${file}: no PEM certificate found`, { hint: 'The file must contain -----BEGIN CERTIFICATE----- blocks.' });

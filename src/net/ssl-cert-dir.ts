@@ -34,20 +34,31 @@ export function certsFromSslCertDir(spec: string | undefined): string[] {
 
 /** A regular file's first MAX_FILE_BYTES as text; undefined for anything else (a FIFO is never opened for reading to block). */
 function readSmallFile(file: string): string | undefined {
+  const r = readRegularFileSync(file, MAX_FILE_BYTES);
+  return typeof r === 'string' ? r : undefined;
+}
+
+/**
+ * A regular file's text (latin1: PEM is ASCII), at most `max` bytes; else why not (`error` holds
+ * the system error when it could not be opened). Opened without blocking and checked by its
+ * descriptor, so a FIFO or device named as a CA file is refused instead of waited on for ever.
+ */
+export function readRegularFileSync(file: string, max: number, whole = false): string | { why: string; error?: unknown } {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  } catch {
-    return undefined;
+  } catch (error) {
+    return { why: 'cannot be opened', error };
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile()) return undefined;
-    const buf = Buffer.alloc(Math.min(st.size, MAX_FILE_BYTES));
+    if (!st.isFile()) return { why: 'is not a regular file (a FIFO, device or directory)' };
+    if (whole && st.size > max) return { why: `is larger than ${max} bytes` };
+    const buf = Buffer.alloc(Math.min(st.size, max));
     const n = readSync(fd, buf, 0, buf.length, 0);
     return buf.subarray(0, n).toString('latin1');
-  } catch {
-    return undefined;
+  } catch (error) {
+    return { why: 'cannot be read', error };
   } finally {
     closeSync(fd);
   }
