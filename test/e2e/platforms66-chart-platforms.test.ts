@@ -214,3 +214,22 @@ describe('buildx attestation manifests', () => {
     expect(img.manifests[0].attestation).toBeUndefined();
   });
 });
+
+describe('convert', () => {
+  it("gives a chart the platform the source tool pulls its images for: Hauler's chart platform:, oc-mirror's chart platforms:", async () => {
+    const dir = path.join(work, 'convert');
+    await writeTree(dir, {
+      'hauler.yaml': `apiVersion: content.hauler.cattle.io/v1\nkind: Charts\nmetadata: { name: c }\nspec:\n  charts:\n    - name: gateway\n      repoURL: ${repo.url}\n      version: 1.0.0\n      platform: linux/arm64\n`,
+      'isc.yaml': `apiVersion: mirror.openshift.io/v2alpha1\nkind: ImageSetConfiguration\nmirror:\n  helm:\n    repositories:\n      - name: edge\n        url: ${repo.url}\n        charts:\n          - name: gateway\n            version: 1.0.0\n            platforms: [{ os: linux, architecture: arm64 }]\n`,
+    });
+    for (const [tool, file] of [['hauler', 'hauler.yaml'], ['oc-mirror', 'isc.yaml']]) {
+      const out = path.join(dir, `${tool}.manifest.yaml`);
+      const c = await runFerry(['convert', tool, file, '-o', out], { cwd: dir, env: env() });
+      expect(c.code, c.stderr).toBe(0);
+      expect(await readFile(out, 'utf8'), tool).toMatch(/charts:\n {2}- name: gateway\n(?: {4}.*\n)* {4}platforms:\n {6}- linux\/arm64\n/);
+      expect(c.stderr, tool).not.toContain('ferry carries every platform of a discovered image');
+      const lock = await runFerry(['lock', out], { cwd: dir, env: env() });
+      expect(lock.code, lock.stderr).toBe(0);
+    }
+  });
+});
