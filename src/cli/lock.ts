@@ -58,7 +58,7 @@ export function register(program: Command): void {
     printResult(opts.json ? summary : r, opts, () =>
       [
         `${r.changed ? 'wrote' : 'unchanged'} ${r.lockFile}: ${countsText(r.counts)}`,
-        ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}; stores index ${f.storedDigest} (upstream ${f.digest})`),
+        ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}${f.attestations ? ` + ${f.attestations} attestation manifest${f.attestations === 1 ? '' : 's'}` : ''}; stores index ${f.storedDigest} (upstream ${f.digest})`),
         ...changesText(r.changes),
         ...(r.changesNotListed ? [`  changes not listed: the previous lock is ${(r.changesNotListed / 1048576).toFixed(1)} MB, more than ferry compares beside the new one; compare the two in version control`] : []),
       ].join('\n'),

@@ -13,6 +13,7 @@ import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { KindContext } from '../kinds/types.js';
 import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
+import { platformsKept } from '../kinds/image/platforms.js';
 import { BlobStore } from '../store/blob-store.js';
 import { useRegistryCache } from '../store/registry-cache.js';
 import type { Progress } from '../ui/progress.js';
@@ -130,7 +131,10 @@ export interface LockResult {
 
 export interface PlatformFilterNote {
   ref: string;
+  /** The platforms kept (attestation manifests are not platforms: counted in `attestations`). */
   kept: string[];
+  /** buildx attestation manifests kept with those platforms. */
+  attestations: number;
   digest: string;
   storedDigest: string;
 }
@@ -139,7 +143,10 @@ export interface PlatformFilterNote {
 export function platformFilterNotes(lock: Lock): PlatformFilterNote[] {
   return lock.images
     .filter((i) => i.storedDigest)
-    .map((i) => ({ ref: i.ref, kept: i.manifests.map((m) => m.platform), digest: i.digest, storedDigest: i.storedDigest! }));
+    .map((i) => {
+      const { platforms, attestations } = platformsKept(i.manifests);
+      return { ref: i.ref, kept: platforms, attestations, digest: i.digest, storedDigest: i.storedDigest! };
+    });
 }
 
 /**

@@ -27,7 +27,7 @@ const keyOf = (kind: AnyKind, spec: unknown): string => (kind.specKey ? kind.spe
  */
 export async function lockManifest(loaded: LoadedManifest, kindCtx: KindContext): Promise<Lock> {
   const m = loaded.manifest;
-  const ctx: KindContext = { ...kindCtx, listedImages: (m.images ?? []).map((i) => normalizeImageReference(i.ref)) };
+  const ctx: KindContext = { ...kindCtx, listedImages: (m.images ?? []).map((i) => normalizeImageReference(i.ref)), ...(m.platforms ? { defaultPlatforms: m.platforms } : {}) };
   const lock = {
     apiVersion: 'ferry/v1alpha1',
     kind: 'Lock',
@@ -54,8 +54,10 @@ export async function lockManifest(loaded: LoadedManifest, kindCtx: KindContext)
       for (const spec of specs) {
         const key = keyOf(to, spec);
         const seen = known.get(key);
-        if (seen) seen.origins.push(origin);
-        else {
+        if (seen) {
+          seen.origins.push(origin);
+          if (to.mergeSpecs) seen.spec = to.mergeSpecs(seen.spec, spec);
+        } else {
           known.set(key, { spec, origins: [origin] });
           if (!own.has(key)) phase.grow(1);
         }

@@ -40,6 +40,8 @@ export interface KindContext {
   warnings?: string[];
   /** The manifest's own `images:` references (normalized), for checks on what charts bring. */
   listedImages?: string[];
+  /** The manifest's top-level `platforms:`: what an image or chart entry that gives none is carried for. */
+  defaultPlatforms?: string[];
 }
 
 export interface ImportContext {
@@ -319,6 +321,8 @@ export interface KindModule<Spec = unknown, Lock = unknown, Ref extends Upstream
   upstreamHosts?(spec: Spec): Array<{ host: string; item: string }>;
   /** Dedup key of a spec, for specs other kinds contribute. */
   specKey?(spec: Spec): string;
+  /** Two contributed specs of one key as one (a chart's image that another chart deploys too); without it the first stays. */
+  mergeSpecs?(a: Spec, b: Spec): Spec;
   /** The target section its artifacts need; none for a kind that imports nothing. */
   targetFacet?: TargetFacet;
   resolve(specs: Spec[], ctx: KindContext): Promise<Lock[]>;

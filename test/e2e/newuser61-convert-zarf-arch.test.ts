@@ -12,8 +12,8 @@ import { startRegistry, type RunningRegistry } from '../support/registry.js';
  * `zarf package create --architecture`). Its images: are carried for linux/arm64, but the images
  * of its local chart (`localPath:`) for every platform: a package twice as large as Zarf's, and
  * not said. Now the local chart's images are carried for the package's architecture, and a
- * repository chart (whose images lock finds, with no platforms to give) is named as carried for
- * every platform. Upstream is a Distribution registry on loopback holding a two-platform index.
+ * repository chart (whose images lock finds) gets `platforms: [linux/<arch>]` on its entry
+ * (platforms66), so lock carries those images for it too. Upstream is a Distribution registry on loopback holding a two-platform index.
  */
 
 let work: string;
@@ -33,7 +33,7 @@ afterAll(async () => {
 });
 
 describe('newuser61: a Zarf package for one architecture', () => {
-  it('carries its local chart\'s images for that architecture and names the repository chart carried whole', async () => {
+  it('carries its local chart\'s images for that architecture and gives the repository chart that platform', async () => {
     const pkg = path.join(work, 'pkg');
     await mkdir(path.join(pkg, 'chart', 'templates'), { recursive: true });
     await writeFile(path.join(pkg, 'chart', 'Chart.yaml'), 'apiVersion: v2\nname: edge-agent\nversion: 0.3.0\n');
@@ -62,9 +62,10 @@ describe('newuser61: a Zarf package for one architecture', () => {
     );
     const r = await runFerry(['convert', 'zarf', 'zarf.yaml', '-o', 'manifest.yaml'], { cwd: pkg, env: { ...process.env, ...env() } });
     expect(r.code, r.stderr).toBe(0);
-    const m = parseYaml(await readFile(path.join(pkg, 'manifest.yaml'), 'utf8')) as { images: Array<{ ref: string; platforms?: string[] }> };
+    const m = parseYaml(await readFile(path.join(pkg, 'manifest.yaml'), 'utf8')) as { images: Array<{ ref: string; platforms?: string[] }>; charts: Array<{ name: string; platforms?: string[] }> };
     expect(m.images).toEqual([{ ref: seeded.refs.multi, platforms: ['linux/arm64'] }]);
-    expect(r.stderr).toMatch(/note: zarf\.yaml:10 \(component agent\): charts: podinfo: the images lock finds in it are carried for every platform they have, not linux\/arm64 only/);
+    expect(m.charts.map((c) => [c.name, c.platforms])).toEqual([['podinfo', ['linux/arm64']]]);
+    expect(r.stderr).not.toContain('carried for every platform');
 
     // lock keeps the one platform of the local chart's image (the repository chart is left out: not served here).
     await writeFile(path.join(pkg, 'images-only.yaml'), (await readFile(path.join(pkg, 'manifest.yaml'), 'utf8')).replace(/\ncharts:\n(?: {2}.*\n| {4}.*\n)*/, '\n'));

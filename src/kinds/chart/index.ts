@@ -122,7 +122,7 @@ export const chartKind = {
   // The images a chart deploys (discovered, or its explicit list) join the images, the chart named as their origin.
   contributes: {
     to: 'image',
-    from: (entry: ChartLock) => ({ origin: `chart ${entry.name} ${entry.version}`, specs: entry.images.map((ref): ImageSpec => ({ ref })) }),
+    from: (entry: ChartLock) => ({ origin: `chart ${entry.name} ${entry.version}`, specs: entry.images.map((ref): ImageSpec => ({ ref, ...(entry.platforms ? { platforms: entry.platforms } : {}) })) }),
   },
   lockDiff: chartLockDiff,
   presentation: {

@@ -39,6 +39,10 @@ export const ChartLockSchema = z.object({
     .describe('The upstream Helm artifact, kept byte for byte (OCI repositories).'),
   dependencyOf: z.array(z.string()).optional().describe('Charts (name version) that need this one as a non-vendored dependency.'),
   images: z.array(z.string()).describe('Images the bundle carries for this chart (discovered as certain, or the explicit list).'),
+  platforms: z
+    .array(z.string())
+    .optional()
+    .describe("The platforms its images are carried for (the entry's platforms:, else the manifest's top-level platforms:); absent: every platform. The image entries record what each is carried for."),
   possibleImages: z.array(z.string()).optional().describe('Discovered as possible only (disabled sections, loose matches); not bundled.'),
   testImages: z
     .array(z.string())

@@ -25,6 +25,7 @@ import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
 import { missingProvenance, provenanceFileName, readProvenanceBlob, recordProvenance, verifyChartProvenance, type ChartProvenance } from './provenance.js';
 import { readPublicKeys } from '../../net/pgp.js';
 import type { ChartSpec } from './spec.js';
+import { unionPlatforms } from '../image/platforms.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { INJECTOR_WARNING } from './discover/injector.js';
 import { INVALID_IMAGE_WARNING } from './discover/rendered.js';
@@ -421,6 +422,8 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     possible = possible.filter((r) => !found.has(r));
   }
   const top = toLock(located, images, possible, undefined, provenance);
+  const platforms = spec.platforms ?? ctx.defaultPlatforms;
+  if (platforms && images.length) top.platforms = [...new Set(platforms)].sort();
   if (tests.length) top.testImages = tests;
   if (onlyAtPaths.length) {
     top.imagePathImages = onlyAtPaths;
@@ -533,6 +536,12 @@ export function mergeChartLocks(all: ChartLock[]): ChartLock[] {
       byKey.set(key, { ...e });
       continue;
     }
+    // Both bring images: carried for the platforms of both (every platform when one asks for all); one that brings none asks for nothing.
+    if (prev.images.length && e.images.length) {
+      const platforms = unionPlatforms(prev.platforms, e.platforms);
+      if (platforms) prev.platforms = platforms;
+      else delete prev.platforms;
+    } else if (e.images.length && e.platforms) prev.platforms = e.platforms;
     prev.images = [...new Set([...prev.images, ...e.images])].sort();
     const poss = [...new Set([...(prev.possibleImages ?? []), ...(e.possibleImages ?? [])])].sort();
     if (poss.length) prev.possibleImages = poss;

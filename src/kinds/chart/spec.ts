@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { manifestUrl } from '../types.js';
 import { HttpAuthSchema } from '../repo-auth.js';
 import { compileJsonPath, JSONPATH_LIMITS } from './discover/jsonpath.js';
+import { PlatformsSchema } from '../image/spec.js';
 
 export const ChartSpecSchema = z
   .object({
@@ -25,6 +26,9 @@ export const ChartSpecSchema = z
       .union([z.enum(['discover', 'none']), z.array(z.string())])
       .default('discover')
       .describe('discover (default): bundle every image the chart deploys; none; or an explicit list.'),
+    platforms: PlatformsSchema.optional().describe(
+      "The platforms (os/arch[/variant]) every image this chart brings is carried for: those discovered, imagePaths' and an explicit images: list (default: the manifest's top-level platforms:, else every platform upstream has). An image another entry brings too is carried for the union of what they ask for.",
+    ),
     testImages: z
       .enum(['name', 'carry'])
       .optional()
@@ -46,6 +50,7 @@ export const ChartSpecSchema = z
   .strict()
   .superRefine((c, ctx) => {
     if (c.auth && /^oci:/i.test(c.repo)) ctx.addIssue({ code: 'custom', path: ['auth'], message: 'auth: is for an http(s):// chart repository; an oci:// registry takes its credentials from the docker config (docker login / helm registry login)' });
+    if (c.platforms && c.images === 'none') ctx.addIssue({ code: 'custom', path: ['platforms'], message: 'platforms: are the platforms of the images the chart brings, and images: none brings none; drop platforms:, or let the chart bring its images' });
     if (c.imagePaths?.length && c.images !== 'discover') ctx.addIssue({ code: 'custom', path: ['imagePaths'], message: 'imagePaths are read in the rendered chart, which only images: discover renders; drop them, or list those images under images:' });
   });
 

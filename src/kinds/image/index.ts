@@ -2,7 +2,8 @@ import { z } from 'zod';
 import { checkCollisions, mapImage, registryMappingFor, registryMirrorFor, type MirrorPlace } from '../../mapping/index.js';
 import { DOCKER_HUB, DOCKER_HUB_API, formatImageReference, normalizeImageReference, parseImageReference, repositoryName, withDefaultTag, type ImageReference } from '../../oci/reference.js';
 import { type ImageLookup, type KindModule, type UpstreamRefBase } from '../types.js';
-import { ImageListSchema, ImageSpecSchema, type ImageSpec } from './spec.js';
+import { ImageListSchema, ImageSpecSchema, PlatformsSchema, type ImageSpec } from './spec.js';
+import { platformsKept, unionPlatforms } from './platforms.js';
 import { ImageLockSchema, type ImageLock } from './lock.js';
 import { VerifyRuleSchema } from './verify.js';
 import { imageKey, resolveImages } from './resolve.js';
@@ -38,6 +39,9 @@ export const imageKind = {
   lockSchema: ImageLockSchema,
   manifestShape: {
     images: ImageListSchema,
+    platforms: PlatformsSchema.optional().describe(
+      "The platforms (os/arch[/variant]) every image is carried for unless its entry says otherwise: the images: entries and the charts (the images they deploy) that give no platforms: of their own. Default: every platform upstream has.",
+    ),
     verify: z.array(VerifyRuleSchema).optional().describe('Images that must carry a cosign signature by one of these keys (checked offline at bundle create and import).'),
   },
   // The one list a lock always has.
@@ -45,6 +49,12 @@ export const imageKind = {
   expandVars: true,
   resolveItems: (specs) => new Set(specs.map(imageSpecKey)).size,
   specKey: imageSpecKey,
+  // An image two charts deploy is carried for the platforms of both (every platform when one asks for all).
+  mergeSpecs: (a, b) => {
+    const platforms = unionPlatforms(a.platforms, b.platforms);
+    const { platforms: _drop, ...rest } = a;
+    return platforms ? { ...rest, platforms } : rest;
+  },
   upstreamHosts(spec) {
     const ref = normalizeImageReference(spec.ref);
     const host = parseImageReference(ref).registry.toLowerCase();
@@ -76,7 +86,7 @@ export const imageKind = {
       versionColumn: 'Platforms',
       row: (img) => ({
         name: img.ref,
-        version: img.platforms?.join(', ') ?? (img.manifests.length ? img.manifests.map((m) => m.platform).join(', ') : ''),
+        version: platformsColumn(img),
         digest: img.storedDigest ?? img.digest,
         size: img.blobs.reduce((n, b) => n + b.size, 0),
       }),
@@ -164,6 +174,13 @@ export const imageKind = {
     },
   },
 } satisfies KindModule<ImageSpec, ImageLock, ImageRef, Extract<MirrorPlace, { facet: 'registry' }>>;
+
+/** The report's platforms of an image: those kept (the filter, else the index's), attestation manifests counted apart. */
+function platformsColumn(img: ImageLock): string {
+  const { platforms, attestations } = platformsKept(img.manifests);
+  const shown = img.platforms?.join(', ') ?? platforms.join(', ');
+  return attestations ? `${shown} + ${attestations} attestation manifest${attestations === 1 ? '' : 's'}` : shown;
+}
 
 /**
  * Why a reference's repository is not in the lock, naming the repository and the locked ones with

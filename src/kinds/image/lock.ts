@@ -12,6 +12,10 @@ export const DescriptorSchema = z.object({
 
 export const PlatformManifestSchema = DescriptorSchema.extend({
   platform: z.string().describe('os/arch[/variant]'),
+  attestation: z
+    .object({ of: Digest.optional().describe('The manifest it describes (its `vnd.docker.reference.digest` annotation).') })
+    .optional()
+    .describe('Set for a buildx attestation manifest (annotated `vnd.docker.reference.type: attestation-manifest`, platform unknown/unknown): carried with the platform it describes, not a platform itself. Locks written before this field lack it.'),
 });
 
 /** One image pinned: the upstream digest, the platform manifests kept and every blob. */
@@ -21,9 +25,12 @@ export const ImageLockSchema = z.object({
   digest: Digest.describe('Upstream digest of the top manifest or index.'),
   mediaType: z.string(),
   size: z.number().int().nonnegative(),
-  platforms: z.array(z.string()).optional().describe('Platform filter from the manifest, if any.'),
+  platforms: z
+    .array(z.string())
+    .optional()
+    .describe("The platforms kept: the union of what every entry that brings the image asks for (its images: entry, the charts that deploy it, else the manifest's top-level platforms:); absent: every platform."),
   storedDigest: Digest.optional().describe('Digest of the filtered index ferry stores, when a platform filter changed it.'),
-  manifests: z.array(PlatformManifestSchema).describe('Platform manifests kept (empty for a single-platform image).'),
+  manifests: z.array(PlatformManifestSchema).describe('Platform manifests kept, with the attestation manifests of those platforms (empty for a single-platform image).'),
   blobs: z.array(DescriptorSchema).describe('Every config and layer blob, sorted by digest.'),
   extras: z.array(ImageExtraSchema).optional().describe('Signatures, attestations, SBOMs and referrers carried with the image.'),
 });

@@ -35,3 +35,36 @@ export function filterIndex(label: string, upstreamBytes: Buffer, platforms: str
   const bytes = Buffer.from(JSON.stringify({ ...index, manifests: kept }, null, 2));
   return { bytes, kept, changed: true };
 }
+
+const REFERENCE_TYPE = 'vnd.docker.reference.type';
+const DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * A buildx attestation manifest (an index child annotated `vnd.docker.reference.type:
+ * attestation-manifest`, platform `unknown/unknown`): not a platform but statements about one
+ * (`of`: the manifest it describes, when the annotation names a digest). Undefined for a platform manifest.
+ */
+export function attestationOf(d: OciDescriptor): { of?: string } | undefined {
+  if (d.annotations?.[REFERENCE_TYPE] !== 'attestation-manifest') return undefined;
+  const of = d.annotations[ATTESTATION_FOR];
+  return typeof of === 'string' && DIGEST.test(of) ? { of } : {};
+}
+
+/** The platforms two entries of one image ask for together: every platform (undefined) when either asks for every one. */
+export function unionPlatforms(a: readonly string[] | undefined, b: readonly string[] | undefined): string[] | undefined {
+  if (!a || !b) return undefined;
+  return [...new Set([...a, ...b])].sort();
+}
+
+/** A locked image's manifests as platforms and attestation manifests apart. */
+export function platformsKept(manifests: ReadonlyArray<{ platform: string; attestation?: unknown }>): { platforms: string[]; attestations: number } {
+  const platforms = manifests.filter((m) => !m.attestation).map((m) => m.platform);
+  return { platforms, attestations: manifests.length - platforms.length };
+}
+
+/** `2 platforms + 2 attestation manifests`, `1 platform`: how many manifests of an index are platforms. */
+export function platformCount(manifests: ReadonlyArray<{ platform: string; attestation?: unknown }>): string {
+  const { platforms, attestations } = platformsKept(manifests);
+  const n = platforms.length;
+  return `${n} platform${n === 1 ? '' : 's'}${attestations ? ` + ${attestations} attestation manifest${attestations === 1 ? '' : 's'}` : ''}`;
+}

@@ -7,9 +7,10 @@ import { digestOf } from '../../store/blob-store.js';
 import { mapLimit } from '../../net/concurrency.js';
 import { resolveEach } from '../failures.js';
 import type { KindContext } from '../types.js';
-import { filterIndex } from './platforms.js';
+import { attestationOf, filterIndex, platformCount, unionPlatforms } from './platforms.js';
 import type { ImageSpec } from './spec.js';
 import { withExtras } from './extras.js';
+import { warn } from '../warnings.js';
 
 
 function manifestBlobs(label: string, bytes: Buffer): Array<{ mediaType: string; digest: string; size: number }> {
@@ -38,16 +39,32 @@ export function imageName(spec: ImageSpec): string {
   }
 }
 
-/** Pin every image (deduplicated), each on its own: one that fails does not stop the others. */
+/**
+ * Pin every image (deduplicated), each on its own: one that fails does not stop the others. An
+ * image several entries bring (its `images:` entry, the charts that deploy it) is carried for the
+ * union of the platforms they ask for, every platform when one of them asks for all: never fewer
+ * than one of them needs. The first entry's other settings (extras, verify) stay.
+ */
 export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promise<ImageLock[]> {
   const unique = new Map<string, ImageSpec>();
-  for (const s of specs) if (!unique.has(imageKey(s))) unique.set(imageKey(s), s);
+  for (const raw of specs) {
+    const s = ctx.defaultPlatforms && !raw.platforms ? { ...raw, platforms: ctx.defaultPlatforms } : raw;
+    const key = imageKey(s);
+    const seen = unique.get(key);
+    if (!seen) unique.set(key, s);
+    else {
+      const platforms = unionPlatforms(seen.platforms, s.platforms);
+      if (seen.platforms && !platforms) warn(ctx, `${key}: carried for every platform, not only ${seen.platforms.join(', ')}: an entry that brings it (a chart with no platforms:) asks for every platform; give that chart platforms: (or the manifest a top-level platforms:) to carry fewer`);
+      const { platforms: _drop, ...rest } = seen;
+      unique.set(key, platforms ? { ...rest, platforms } : rest);
+    }
+  }
   const entries = await resolveEach(
     [...unique.values()],
     ctx,
     imageName,
     (s) => resolveImage(s, ctx.registry).then((e) => withExtras(e, s, ctx)),
-    (e) => `resolved ${e.digest.slice(0, 19)}…${e.manifests.length ? ` (${e.manifests.length} platform${e.manifests.length === 1 ? '' : 's'})` : ''}`,
+    (e) => `resolved ${e.digest.slice(0, 19)}…${e.manifests.length ? ` (${platformCount(e.manifests)})` : ''}`,
   );
   return entries.sort((a, b) => a.ref.localeCompare(b.ref) || (a.platforms ?? []).join().localeCompare((b.platforms ?? []).join()));
 }
@@ -92,7 +109,8 @@ export async function resolveImage(spec: ImageSpec, client: RegistryClient): Pro
       return manifestBlobs(`${label} ${child.digest}`, got.bytes);
     });
     for (const [i, child] of kept.entries()) {
-      manifests.push({ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: platformString(child.platform) });
+      const attestation = attestationOf(child);
+      manifests.push({ mediaType: child.mediaType, digest: child.digest, size: child.size, platform: platformString(child.platform), ...(attestation ? { attestation } : {}) });
       for (const b of fetched[i]) blobs.set(b.digest, b);
     }
   } else {

@@ -6,14 +6,18 @@ import { ImageRefString } from './ref-schema.js';
 
 const PLATFORM = /^[a-z0-9]+\/[a-z0-9_]+(?:\/[a-z0-9.]+)?$/;
 
+/** A list of platforms (`os/arch[/variant]`), as `images:`, `charts:` and the manifest's top-level `platforms:` take it. */
+export const PlatformsSchema = z
+  .array(z.string().regex(PLATFORM, 'platform must look like os/arch or os/arch/variant, e.g. linux/arm64/v8'))
+  .min(1)
+  .max(64);
+
 export const ImageSpecSchema = z
   .object({
     ref: ImageRefString.describe('Image reference: tag, digest, or tag@digest. docker.io is the default registry.'),
-    platforms: z
-      .array(z.string().regex(PLATFORM, 'platform must look like os/arch or os/arch/variant, e.g. linux/arm64/v8'))
-      .min(1)
-      .optional()
-      .describe('Keep only these platforms of a multi-platform image (default: all, digests preserved byte for byte).'),
+    platforms: PlatformsSchema.optional().describe(
+      'Keep only these platforms of a multi-platform image (default: the manifest\'s top-level platforms:, else all, digests preserved byte for byte).',
+    ),
     verify: ImageVerifySchema.optional().describe('cosign public keys: the image must carry a signature by one of them.'),
     extras: z.boolean().optional().describe('Carry cosign signatures, attestations, SBOMs and OCI referrers with the image (default: true).'),
   })

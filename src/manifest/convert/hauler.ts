@@ -40,7 +40,6 @@ const IMAGE_RULES: Record<string, FieldRule> = {
 
 const CHART_RULES: Record<string, FieldRule> = {
   rewrite: IMAGE_RULES.rewrite,
-  platform: { why: 'platforms of the chart\'s images; ferry carries every platform of a discovered image', todo: 'List the images with platforms: under images: to carry fewer.' },
   'exclude-extras': { why: 'ferry carries a chart\'s images with their signatures and attestations', todo: 'List the images under images: with extras: false to leave those out.' },
   verify: { why: 'a provenance (.prov) check of the chart; ferry does not check chart provenance', todo: 'Check the chart\'s provenance before you lock it.' },
   keyring: { why: 'a keyring for the chart\'s provenance check; ferry does not check chart provenance', todo: 'Check the chart\'s provenance before you lock it.' },
@@ -128,7 +127,10 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
   const name = text(chart.name);
   const repo = text(chart.repoURL);
   const label = `charts: ${name ?? '?'}`;
-  applyRules(chart, label, CHART_RULES, ['name', 'repoURL', 'version', 'valuesFiles', 'add-images', 'add-dependencies'], here, conv);
+  applyRules(chart, label, CHART_RULES, ['name', 'repoURL', 'version', 'valuesFiles', 'add-images', 'add-dependencies', 'platform'], here, conv);
+  // hauler pulls the images it adds for a chart (add-images) for the chart's platform, as an image's.
+  const platform = text(chart.platform);
+  const platforms = platform ? { platforms: [platform] } : {};
   if (!name) return void conv.skipped.push({ from: here(), item: label, why: 'names no chart (name:)', todo: 'Fix the manifest.' });
   const values = (Array.isArray(chart.valuesFiles) ? chart.valuesFiles : []).map(text).filter((v): v is string => Boolean(v));
   if (repo && !isHttpUrl(repo) && !/^[a-z][a-z0-9+.-]*:\/\//i.test(repo)) {
@@ -139,6 +141,7 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
       shown: rel,
       root: opts.cwd,
       values: values.map((v) => ({ abs: path.resolve(base, v), shown: path.join(path.dirname(here().file), v) })),
+      ...platforms,
       item: `${label} (repoURL: ${repo})`,
       from: here(),
     });
@@ -147,7 +150,7 @@ function convertChart(chart: Record<string, unknown>, here: Here, base: string, 
   if (!repo || !(isHttpUrl(repo) || /^oci:\/\/\S+$/.test(repo))) {
     return void conv.skipped.push({ from: here(), item: `${label}${repo ? ` (repoURL: ${repo})` : ''}`, why: repo ? 'not an http(s):// or oci:// chart repository, nor a directory' : 'names no repoURL:', todo: 'Name the chart\'s repository (http(s):// or oci://), or the directory holding the chart.' });
   }
-  const entry: Record<string, unknown> = { name, repo, version: text(chart.version) };
+  const entry: Record<string, unknown> = { name, repo, version: text(chart.version), ...platforms };
   if (entry.version === undefined) {
     entry.version = '*';
     conv.notes.push({ from: here(), item: label, why: 'no version: converted as version "*", the newest release when you lock (the lock pins it), as hauler takes the newest', todo: 'Write the version you deploy under version:.' });

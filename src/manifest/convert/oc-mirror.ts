@@ -313,14 +313,19 @@ function convertHelm(helm: unknown, here: Here, conv: Conversion, opts: OcMirror
         } else if (!kept.includes(p.path)) kept.push(p.path);
       }
       if (kept.length) entry.imagePaths = kept;
+      // The platforms of the images the chart brings, as a helm.local chart's.
+      const pf = field(chart, 'platforms');
+      const { platforms, problem } = platformsOf(pf?.value);
+      if (problem) conv.skipped.push({ from: chartAt(pf!.key), item: `${label} platforms`, why: `${problem}; the chart's images are carried for every platform`, todo: 'Write each platform as {os: linux, architecture: amd64}.' });
+      if (platforms) {
+        entry.platforms = platforms;
+        conv.notes.push(filteredNote(chartAt(pf!.key), `${label} images`, platforms));
+      }
       for (const key of Object.keys(chart)) {
         const v = chart[key];
-        if (['name', 'version', 'imagepaths'].includes(key.toLowerCase()) || !isSet(v)) continue;
-        const why =
-          key === 'platforms' ? 'platforms of the chart\'s images; ferry carries every platform of a discovered image'
-          : key === 'path' ? 'a path on disk, which oc-mirror reads only for helm.local charts'
-          : 'not a field of a Helm chart ferry knows';
-        const todo = key === 'platforms' ? 'List the images the chart needs under images: (with platforms:), so the lock has them whatever the chart renders.' : 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.';
+        if (['name', 'version', 'imagepaths', 'platforms'].includes(key.toLowerCase()) || !isSet(v)) continue;
+        const why = key === 'path' ? 'a path on disk, which oc-mirror reads only for helm.local charts' : 'not a field of a Helm chart ferry knows';
+        const todo = 'Check the field; ferry converts what openshift/oc-mirror v2alpha1 defines.';
         conv.skipped.push({ from: here('helm', 'repositories', i, 'charts', j, key), item: `${label} ${key}: ${brief(v)}`, why, todo });
       }
       conv.candidates.push({ field: 'charts', entry, from: at });

@@ -620,10 +620,8 @@ function convertCharts(charts: ChartItem[], opts: ZarfOptions, conv: Conversion,
     }
     if (values.length) entry.values = values.map((v) => v.rel);
     unknownFields();
-    if (opts.arch !== undefined) {
-      // A chart entry names no platforms: what lock finds in it comes whole, where Zarf's package holds linux/<arch>.
-      conv.notes.push({ from, item, why: `the images lock finds in it are carried for every platform they have, not linux/${opts.arch} only as the images: above are`, todo: `To carry one platform, list the references it deploys (\`ferry charts images\` names them) under images: with platforms: [linux/${opts.arch}].` });
-    }
+    // zarf package create pulls the images it finds in the chart for linux/<the package's architecture> only, as the listed ones.
+    if (opts.arch !== undefined) entry.platforms = [`linux/${opts.arch}`];
     conv.candidates.push({ field: 'charts', entry, from });
   });
 }
