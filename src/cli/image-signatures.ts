@@ -35,6 +35,6 @@ export function imageSignatureLines(summary: ImageSignatureSummary | undefined, 
 }
 
 /** Why lock and bundle create checked nothing. */
-export const NO_MANIFEST_RULES = 'the manifest has no `verify:` rules';
+export const NO_MANIFEST_RULES = 'the manifest has no verify: rules';
 /** Why import and bundle verify checked nothing. */
-export const NO_BUNDLE_POLICY = "no image signature policy in this bundle's manifest: it had no `verify:` rules";
+export const NO_BUNDLE_POLICY = "no image signature policy in this bundle's manifest: it had no verify: rules";

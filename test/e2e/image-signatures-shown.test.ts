@@ -169,8 +169,8 @@ describe('image signature checks are shown (newuser63)', () => {
     expect(plainCreated.code, plainCreated.stderr).toBe(0);
     const v = await runFerry(['bundle', 'verify', plainBundle], { env: env() });
     expect(v.code, v.stderr).toBe(0);
-    expect(v.stdout).toContain("image signatures: not checked (no image signature policy in this bundle's manifest: it had no `verify:` rules)");
+    expect(v.stdout).toContain("image signatures: not checked (no image signature policy in this bundle's manifest: it had no verify: rules)");
     expect(v.stdout).not.toMatch(/image signatures: .*verified/);
-    expect(plainCreated.stdout).toContain('image signatures: not checked (the manifest has no `verify:` rules)');
+    expect(plainCreated.stdout).toContain('image signatures: not checked (the manifest has no verify: rules)');
   });
 });
