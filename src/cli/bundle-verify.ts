@@ -6,10 +6,26 @@ import { note, printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
 import { describeExpected } from '../store/differential.js';
 import type { BaseReport, VerifyReport } from '../store/bundle-verify.js';
+import { POLICY_FILE } from '../kinds/image/verify.js';
+import { imageSignatureLines, NO_BUNDLE_POLICY } from './image-signatures.js';
 
 /** With --base, a complete pair: the base named and what was re-hashed of it (the omitted blobs are no longer "expected on the target"). */
 function describeBase(b: BaseReport, e: VerifyReport['expectedFromBase']): string {
   return `\nwith its base ${escapeLine(b.bundle)}${e ? ` (${e.base.kind} ${escapeLine(e.base.name)}, ${e.base.digest})` : ''}: complete: all ${b.blobs} blob${b.blobs === 1 ? '' : 's'} the differential left out are in it (${humanBytes(b.bytes)} re-hashed${b.differential ? '; the base is itself a differential bundle' : ''}); base signature ${b.signature}`;
+}
+
+/**
+ * The image signature policy's line(s). A policy that passed came in the bundle with its keys:
+ * unless the bundle signature was checked with --key, nothing says who set them.
+ */
+function describeImageSignatures(r: BundleVerifyResult): string {
+  const s = r.imageSignatures;
+  const lines = s.status === 'not checked' ? [`image signatures: not checked (${s.reason ?? 'unknown'})`] : imageSignatureLines(s.summary, s.notes, NO_BUNDLE_POLICY);
+  if (s.status === 'verified' && r.signature !== 'verified') {
+    const why = r.signature === 'unsigned' ? 'the bundle is not signed: ask its maker for a signed one' : "its signature was not checked: verify with --key <its maker's public key>";
+    lines.push(`  the rules and keys came in the bundle (${POLICY_FILE}), so nothing says who set them unless the bundle signature is checked; ${why}`);
+  }
+  return lines.map((l) => `\n${l}`).join('');
 }
 
 /** `ferry bundle verify <bundle>`: re-hash every byte; exit 3 naming artifact and blob on any problem. */
@@ -36,8 +52,9 @@ export function addVerifyCommand(bundle: Command): void {
       if (!report.ok) throw verifyFailure(report);
       if (!opts.json) {
         printResult(report, opts, (r) =>
-          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifact${r.artifacts === 1 ? '' : 's'} complete${r.images ? `, ${r.images} of them image${r.images === 1 ? '' : 's'}` : ''}; signature ${r.signature})` +
-          (r.base ? describeBase(r.base, r.expectedFromBase) : describeExpected(r.expectedFromBase)),
+          `${r.bundle}: OK (${r.files} files, ${humanBytes(r.bytes)} re-hashed; ${r.artifacts} artifact${r.artifacts === 1 ? '' : 's'} complete${r.images ? `, ${r.images} of them image${r.images === 1 ? '' : 's'}` : ''}; bundle signature ${r.signature}${r.signature === 'verified' ? ' (ferry/checksums.sha256.sig, made with bundle create --sign-key)' : ''})` +
+          (r.base ? describeBase(r.base, r.expectedFromBase) : describeExpected(r.expectedFromBase)) +
+          describeImageSignatures(r),
         );
       }
     });

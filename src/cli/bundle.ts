@@ -13,6 +13,7 @@ import { describeSaving } from '../store/differential.js';
 import { splitBundle } from '../commands/bundle-split.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 import { shellQuote } from '../ui/shell-quote.js';
+import { imageSignatureLines, NO_MANIFEST_RULES } from './image-signatures.js';
 
 export function register(program: Command): void {
   const bundle = program.command('bundle').description('create and verify transferable bundles');
@@ -55,6 +56,7 @@ export function register(program: Command): void {
         `wrote ${r.bundle} (${humanBytes(r.size)}; ${r.blobs} blobs, ${humanBytes(r.blobBytes)} unique${r.signed ? '; signed' : ''})`,
         `  ${countsText(r.counts)}`,
         `  lock: ${r.lockFile} (${r.lockUsed === 'existing' ? 'used as is' : 'refreshed'})`,
+        ...imageSignatureLines(r.imageSignatures, r.signatureNotes, NO_MANIFEST_RULES).map((l) => `  ${l}`),
         ...(r.resumedBytes ? [`  resumed: ${humanBytes(r.resumedBytes)} already in ${escapeLine(path.basename(r.bundle))}.partial from an interrupted run (re-hashed)`] : []),
         ...(r.cache ? [cacheLine(r.cache)] : []),
         ...describeSaving(r.differential, r.size),

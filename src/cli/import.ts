@@ -4,6 +4,7 @@ import { escapeLine } from '../ui/escape.js';
 import { note, printResult, table } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
+import { imageSignatureLines, NO_BUNDLE_POLICY } from './image-signatures.js';
 
 export function register(program: Command): void {
   withNetOptions(
@@ -27,7 +28,8 @@ export function register(program: Command): void {
     const r = await importBundle(bundle, { ...netOptions(opts), target: opts.target, key: opts.key, verifyFirst: opts.verifyFirst, progress }).finally(() => progress.done());
     printResult(r, opts, () =>
       [
-        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; signature ${r.verified.signature})`,
+        `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; bundle signature ${r.verified.signature})`,
+        ...imageSignatureLines(r.verified.imageSignaturePolicy ?? undefined, r.verified.imageSignatureNotes, NO_BUNDLE_POLICY),
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
           r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}${x.previous ? `, tag moved from ${x.previous.slice(0, 19)}…` : ''}`]),

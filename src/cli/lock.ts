@@ -6,6 +6,7 @@ import { escapeLine } from '../ui/escape.js';
 import { note, printResult } from '../ui/output.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
 import { shellQuote } from '../ui/shell-quote.js';
+import { imageSignatureLines, NO_MANIFEST_RULES } from './image-signatures.js';
 
 /** `3 images, 1 chart, 0 files, 0 apt repositories`: each kind with a lock list, in KINDS order, in its own words. */
 export function countsText(counts: Record<string, number>, kinds: readonly AnyKind[] = ALL_KINDS): string {
@@ -61,6 +62,7 @@ export function register(program: Command): void {
         ...r.filtered.map((f) => `  ${f.ref}: keeps ${f.kept.join(', ')}${f.attestations ? ` + ${f.attestations} attestation manifest${f.attestations === 1 ? '' : 's'}` : ''}; stores index ${f.storedDigest} (upstream ${f.digest})`),
         ...changesText(r.changes),
         ...(r.changesNotListed ? [`  changes not listed: the previous lock is ${(r.changesNotListed / 1048576).toFixed(1)} MB, more than ferry compares beside the new one; compare the two in version control`] : []),
+        ...imageSignatureLines(r.imageSignatures, r.signatureNotes, NO_MANIFEST_RULES),
       ].join('\n'),
     );
     for (const w of r.warnings) note(`warning: ${escapeLine(w)}`);

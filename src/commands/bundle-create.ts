@@ -9,7 +9,7 @@ import { MT } from '../oci/media-types.js';
 import { createNetContext } from '../oci/context.js';
 import { fetchLocked, frozenMismatch, lockManifest, lockMatches } from '../kinds/pipeline.js';
 import { withoutExtras } from '../kinds/image/extras.js';
-import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry } from '../kinds/image/verify.js';
+import { blobReader, enforceVerifyPolicy, loadVerifyPolicy, policyFileEntry, type ImageSignatureSummary } from '../kinds/image/verify.js';
 import { digestOf } from '../store/blob-store.js';
 import { packBundle } from '../store/bundle-pack.js';
 import { DeferredBlobs } from '../store/direct-pack.js';
@@ -57,6 +57,8 @@ export interface CreateResult {
   signed: boolean;
   /** Images whose cosign signature the manifest's `verify:` rules required and that passed. */
   signaturesVerified: number;
+  /** What the manifest's `verify:` rules checked (from the store's bytes): rules, keys, images covered and not. */
+  imageSignatures: ImageSignatureSummary;
   /** What was not checked for keyless signatures that passed (e.g. "Rekor inclusion not checked"). */
   signatureNotes: string[];
   size: number;
@@ -223,7 +225,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     const lockDigest = lockText !== undefined ? digestOf(lockText) : await lockFileDigest(lockFile);
     const manifests = await fetchLocked(lock, ctx);
     const signatureNotes: string[] = [];
-    const signaturesVerified = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create', signatureNotes);
+    const imageSignatures = await enforceVerifyPolicy(lock.images, policy, () => blobReader({ readBlob: (d) => store.readBytes(d) }), 'at bundle create', signatureNotes);
     const diff = opts.since
       ? await planDifferential({ since: pathFrom(cwd, opts.since), index: { schemaVersion: 2, manifests }, readStoreBlob: (d) => store.readBytes(d), fetchLock: (l) => fetchLocked(l, ctx) })
       : undefined;
@@ -257,7 +259,8 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
     packProgress?.end();
     await cached?.cache.keep(keepTag(lockDigest));
     return {
-      signaturesVerified,
+      signaturesVerified: imageSignatures.verified,
+      imageSignatures,
       signatureNotes,
       signed: Boolean(signKey),
       bundle: packed.path,

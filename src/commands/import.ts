@@ -6,7 +6,7 @@ import { createTargetNetContext, type NetContext, type NetOptions } from '../oci
 import { goesToRegistry, kindByName, kindsWithoutPlace } from '../kinds/index.js';
 import type { ImportNeed, ImportResult } from '../kinds/types.js';
 import { bundleIndex, isDescriptor, ProblemList } from '../kinds/import-checks.js';
-import { checkBundlePolicy } from '../kinds/image/verify.js';
+import { checkBundlePolicy, type ImageSignatureSummary } from '../kinds/image/verify.js';
 import { DEFAULT_CONCURRENCY, mapLimit } from '../net/concurrency.js';
 import type { OciDescriptor } from '../oci/media-types.js';
 import { parseImageReference } from '../oci/reference.js';
@@ -50,6 +50,8 @@ export interface ImportReport {
     bytes: number;
     signature: SignatureStatus;
     imageSignatures: number;
+    /** What the policy the bundle carries checked (rules, keys, images covered and not); null: the bundle carries none. */
+    imageSignaturePolicy: ImageSignatureSummary | null;
     imageSignatureNotes: string[];
     /** Of those: the blobs hashed while they were pushed (not read again by the verify pass), and the bundle bytes the push read. */
     whilePushing: { files: number; bytes: number; read: number };
@@ -160,7 +162,7 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
   const warnings: string[] = [];
   const hashed = new HashedReads(source, bundle, threads);
   const staged = onePass && (resolved.directory || resolved.files || resolved.charts || resolved.apt) ? new StagedBlobs(hashed) : undefined;
-  let signaturesVerified = 0;
+  let imageSignaturePolicy: ImageSignatureSummary | undefined;
   const imageSignatureNotes: string[] = [];
   // Where a full disk stopped the import, said with what it left (diskFullOnImport).
   let phase: ImportPhase = onePass ? 'blobs' : 'import';
@@ -171,7 +173,7 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
       const signed = await readSignature(source, key);
       if (signed.problems.length) throw verifyFailed(bundle, signed.problems.map((message) => ({ file: '(signature)', message })));
     }
-    signaturesVerified = await checkBundlePolicy(source, imageSignatureNotes);
+    imageSignaturePolicy = await checkBundlePolicy(source, imageSignatureNotes);
     // A differential bundle: the target must already hold every blob it left out; one found in
     // another mirror repository (a base image's) is mounted from there by the push session.
     const mounts = await checkBaseOnTarget(bundle, source, target, target.registry?.client);
@@ -219,7 +221,8 @@ async function importFrom(bundle: string, source: BundleSource, resolved: Resolv
       files: v.files,
       bytes: v.bytes,
       signature: v.signature,
-      imageSignatures: signaturesVerified,
+      imageSignatures: imageSignaturePolicy?.verified ?? 0,
+      imageSignaturePolicy: imageSignaturePolicy ?? null,
       imageSignatureNotes,
       whilePushing: { files: v.hashedBefore?.files ?? 0, bytes: v.hashedBefore?.bytes ?? 0, read: hashed.bytesRead },
     },

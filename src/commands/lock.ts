@@ -12,7 +12,7 @@ import { lockManifest, lockMatches } from '../kinds/pipeline.js';
 import { FerryError } from '../errors.js';
 import { formatImageReference, parseImageReference, withDefaultTag } from '../oci/reference.js';
 import type { KindContext } from '../kinds/types.js';
-import { enforceVerifyPolicy, loadVerifyPolicy, registryReader } from '../kinds/image/verify.js';
+import { enforceVerifyPolicy, loadVerifyPolicy, registryReader, type ImageSignatureSummary } from '../kinds/image/verify.js';
 import { platformsKept } from '../kinds/image/platforms.js';
 import { BlobStore } from '../store/blob-store.js';
 import { useRegistryCache } from '../store/registry-cache.js';
@@ -122,6 +122,10 @@ export interface LockResult {
   lock: Lock;
   /** Images a platform filter changed: what is stored, beside the upstream index the lock keeps. */
   filtered: PlatformFilterNote[];
+  /** What the manifest's `verify:` rules checked of the images' cosign signatures (from the registry). */
+  imageSignatures: ImageSignatureSummary;
+  /** What was not checked for keyless signatures that passed (e.g. "Rekor inclusion not checked"). */
+  signatureNotes: string[];
   warnings: string[];
   /** When a lock was there before: what this one changed in it (added, removed, updated artifacts). */
   changes?: LockChange[];
@@ -180,13 +184,14 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const store = await openCache(opts.cacheDir, cwd);
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
     const lock = await lockManifest(loaded, kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings));
+    const signatureNotes: string[] = [];
     // Import refuses two repositories' charts of one name and version with different bytes in one
     // charts.dir; lock does not know the target (a registry keeps them apart), so it warns here,
     // on the connected side, where the user can still drop or rename one.
     for (const clash of chartArchiveClashes(lock.charts ?? [])) {
       warnings.push(`${clash}: import into a target with charts.dir will refuse both (a registry target keeps them apart, each under its repository's path), and serve offers neither over HTTP; lock one of them, or import into a registry`);
     }
-    await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock');
+    const imageSignatures = await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock', signatureNotes);
     await checkManifestUnchanged(loaded, lockFile, 'lock');
     const text = serializeLock(lock);
     const changed = !(await fileHasText(lockFile, text));
@@ -196,7 +201,7 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     const previousSize = changed ? await stat(lockFile).then((st) => st.size, () => 0) : 0;
     const before = changed && previousSize <= PREVIOUS_LOCK_MAX ? await readLock(lockFile).catch(() => undefined) : undefined;
     if (changed) await writeLock(lockFile, text, 'lock');
-    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
+    return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), imageSignatures, signatureNotes, warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
   } finally {
     await net.close();
   }

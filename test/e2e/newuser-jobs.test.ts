@@ -85,7 +85,7 @@ describe('a chart deploys an image the manifest lists with a platform filter', (
     // The summary counts artifacts and how many are images (it used to read "3 artifacts, 2 images complete").
     const verify = await runFerry(['bundle', 'verify', 'stack.ferry.tar'], { cwd: dir, env: env() });
     expect(verify.code, verify.stderr).toBe(0);
-    expect(verify.stdout).toContain('3 artifacts complete, 2 of them images; signature unsigned');
+    expect(verify.stdout).toContain('3 artifacts complete, 2 of them images; bundle signature unsigned');
     const imp = await runFerry(['import', 'stack.ferry.tar', '--target', 'site.yaml', '-q'], { cwd: dir, env: env() });
     expect(imp.code, imp.stderr).toBe(0);
     const index = JSON.parse((await skopeoRawManifest(reg, `${reg.host}/site/${reg.host.replace(':', '-')}/team/app:1.0`)).toString('utf8')) as { manifests: Array<{ platform: { architecture: string } }> };

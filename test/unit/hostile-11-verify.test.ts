@@ -65,6 +65,8 @@ describe('the policy file is checked before use', () => {
     ['keyless issuer a number', { rules: [{ images: 'docker.io/', exact: false, keys: [], keyless: { trustedRoot: { name: 'r', pem: 'x' }, issuer: 1 } }] }],
     ['a trusted root with no certificate', { rules: [{ images: 'docker.io/', exact: false, keys: [], keyless: { trustedRoot: { name: 'r', pem: 'x' }, issuer: 'i', identity: 'a' } }] }],
     ['an unknown field', { rules: [{ images: 'docker.io/', exact: false, keys: [], allow: true }] }],
+    // It covered images and checked none: they were neither refused nor counted as unchecked.
+    ['a rule with no key and no trustedRoot', { rules: [{ images: 'docker.io/', exact: false, keys: [] }] }],
   ])('%s: refused as a FerryError naming the problem', (_what, v) => {
     let err: unknown;
     try {

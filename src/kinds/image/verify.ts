@@ -214,6 +214,12 @@ export function parseVerifyPolicy(bytes: Buffer): VerifyPolicy {
       }
     });
   }
+  if (parsed.success) {
+    // ferry never writes such a rule (loadVerifyPolicy refuses it): it would cover images and check none of them.
+    parsed.data.rules.forEach((r, i) => {
+      if (!r.keys.length && !r.keyless) problems.push(`rules.${i} (${r.images}): names no key and no trustedRoot, so it checks nothing`);
+    });
+  }
   if (problems.length) {
     throw new FerryError('VERIFY', `${POLICY_FILE}: not a verification policy`, { details: problems, hint: 'The bundle was not written by ferry or was changed; do not import it.' });
   }
@@ -381,13 +387,18 @@ export async function verifyImageSignatures(images: SignedImage[], policy: Verif
   return problems;
 }
 
+/** What a refusal `when` means for the user: nothing imported, nothing written, or (a report) nothing more. */
+function consequence(when: string): string {
+  return when === 'at import' ? '; nothing was imported' : when === 'at bundle verify' ? '' : '; nothing was written';
+}
+
 export function policyFailure(problems: string[], when: string, uncovering = 0): FerryError {
   const images = problems.length - uncovering;
   const what = [
     ...(uncovering ? [`${uncovering} verify rule${uncovering > 1 ? 's cover' : ' covers'} no image`] : []),
     ...(images ? [`${images} image${images > 1 ? 's' : ''} failed signature verification`] : []),
   ].join(' and ');
-  return new FerryError('VERIFY', `${what} ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
+  return new FerryError('VERIFY', `${what} ${when}${consequence(when)}`, {
     details: problems,
     hint: uncovering
       ? 'A rule that covers no image checks nothing: fix its `images:` prefix (a normalized reference: registry/repository…) or remove the rule. Each other line names the image and the reason.'
@@ -407,26 +418,70 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
   return { manifest: async (d) => (await client.getManifest(repo, d)).bytes, blob: (d, max) => client.getBlobBytes(repo, d, max) };
 }
 
-/** `import`: check the images of a bundle against the policy it carries, before anything is sent. */
-export async function checkBundlePolicy(source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> }, notes: string[] = []): Promise<number> {
-  if (!source.entry(POLICY_FILE)) return 0;
+/**
+ * `import` (before anything is sent) and `bundle verify`: check the images of a bundle against
+ * the policy it carries. Undefined when the bundle carries none (its manifest had no `verify:`
+ * rules): nothing was checked.
+ */
+export async function checkBundlePolicy(
+  source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> },
+  notes: string[] = [],
+  when: 'at import' | 'at bundle verify' = 'at import',
+): Promise<ImageSignatureSummary | undefined> {
+  if (!source.entry(POLICY_FILE)) return undefined;
   // Read before the bundle's full check (a one-pass import sends blobs while it hashes them):
   // the policy and the lock must match the signed checksum list first, or a changed policy
   // (another key, no rules) would decide what is sent.
-  const refused = 'image signatures were not checked and nothing was imported';
+  const refused = `image signatures were not checked${consequence(when).replace(';', ' and')}`;
   const policy = parseVerifyPolicy(await readListedFile(source, POLICY_FILE, refused));
   // Only the images matter here (their signatures); the rest of the lock is checked by verify.
   const lock = z.object({ images: z.array(ImageLockSchema) }).passthrough().parse(JSON.parse((await readListedFile(source, 'ferry/lock.json', refused)).toString('utf8')));
   const reader = blobReader(source);
-  return enforceVerifyPolicy(lock.images, policy, () => reader, 'at import', notes);
+  return enforceVerifyPolicy(lock.images, policy, () => reader, when, notes);
+}
+
+/** Images no rule covers are named up to this many in a summary (all are counted). */
+const UNCHECKED_NAMED = 10;
+
+/**
+ * What a policy check covered, for the commands to say: a check that ran must be seen to have
+ * run, and what it left out (an image no rule covers) must not read as verified.
+ */
+export interface ImageSignatureSummary {
+  /** Each rule: what it covers (a prefix, or one image's own reference) and what verifies it (key files, keyless certificate roots). */
+  rules: Array<{ images: string; verifiers: string[] }>;
+  /** Images in the lock. */
+  images: number;
+  /** Images a rule covers: each carried a signature that every rule covering it verified. */
+  verified: number;
+  /** Images no rule covers: their signatures were not checked. */
+  unchecked: number;
+  /** The first of them (at most 10), as the lock names them. */
+  uncheckedRefs: string[];
+}
+
+function summarize(images: SignedImage[], policy: VerifyPolicy): ImageSignatureSummary {
+  const checking = policy.rules.filter((r) => r.keys.length || r.keyless);
+  const unchecked = images.filter((i) => {
+    const normalized = normalizeImageReference(i.ref);
+    return !checking.some((r) => covers(r, normalized));
+  });
+  return {
+    rules: policy.rules.map((r) => ({ images: r.images, verifiers: [...r.keys.map((k) => k.name), ...(r.keyless ? [describeKeyless(r.keyless)] : [])] })),
+    images: images.length,
+    verified: images.length - unchecked.length,
+    unchecked: unchecked.length,
+    uncheckedRefs: unchecked.slice(0, UNCHECKED_NAMED).map((i) => i.ref),
+  };
 }
 
 /**
- * Check and throw with every failing image; returns how many images a rule covered. `notes`
- * receives what was not checked for a passing keyless signature ("Rekor inclusion not checked").
+ * Check and throw with every failing image; returns what was checked (`verified`: how many
+ * images a rule covered). `notes` receives what was not checked for a passing keyless signature
+ * ("Rekor inclusion not checked").
  */
-export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<number> {
-  if (!policy.rules.length) return 0;
+export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyPolicy, read: (image: SignedImage) => DigestReader, when: string, notes: string[] = []): Promise<ImageSignatureSummary> {
+  if (!policy.rules.length) return summarize(images, policy);
   const uncovering = rulesCoveringNothing(images, policy);
   let checks = 0;
   for (const i of images) {
@@ -435,13 +490,13 @@ export async function enforceVerifyPolicy(images: SignedImage[], policy: VerifyP
     checks += covering.reduce((n, r) => n + r.keys.length + (r.keyless ? 1 : 0), 0) * Math.max(candidates, 1);
   }
   if (checks > MAX_SIGNATURE_CHECKS) {
-    throw new FerryError('VERIFY', `the verify policy asks for ${checks} signature checks (more than ${MAX_SIGNATURE_CHECKS}) ${when}; nothing was ${when === 'at import' ? 'imported' : 'written'}`, {
+    throw new FerryError('VERIFY', `the verify policy asks for ${checks} signature checks (more than ${MAX_SIGNATURE_CHECKS}) ${when}${consequence(when)}`, {
       hint: 'Each image is checked against every key of every rule covering it: merge rules that share keys, or name fewer keys per rule.',
     });
   }
   const problems = [...uncovering, ...(await verifyImageSignatures(images, policy, read, notes))];
   if (problems.length) throw policyFailure(problems, when, uncovering.length);
-  return images.filter((i) => verifiersFor(i.ref, policy).length).length;
+  return summarize(images, policy);
 }
 
 export function policyFileEntry(policy: VerifyPolicy): Array<[string, Buffer]> {
