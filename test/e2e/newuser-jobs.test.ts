@@ -127,14 +127,14 @@ describe('mistakes a new user makes', () => {
     await mkdir(dir, { recursive: true });
     await writeFile(
       path.join(dir, 'typo.yaml'),
-      'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: typo }\nimages:\n  - ref: alpine:3.20\n    platfroms: [linux/amd64]\n  - reference: busybox:1.36\nplatforms: [linux/amd64]\nchart: []\n',
+      'apiVersion: ferry/v1alpha1\nkind: Manifest\nmetadata: { name: typo }\nimages:\n  - ref: alpine:3.20\n    platfroms: [linux/amd64]\n  - reference: busybox:1.36\nextras: false\nchart: []\n',
     );
     const r = await runFerry(['lock', 'typo.yaml'], { cwd: dir, env: env() });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('images[0]: unknown field "platfroms" (did you mean "platforms"?)');
     expect(r.stderr).toContain('images[1].ref: required field is missing (string)');
     expect(r.stderr).toContain('images[1]: unknown field "reference" (did you mean "ref"?)');
-    expect(r.stderr).toContain('(top level): unknown fields "platforms" (a field of images entries: check its indentation), "chart" (did you mean "charts"?)');
+    expect(r.stderr).toContain('(top level): unknown fields "extras" (a field of images entries: check its indentation), "chart" (did you mean "charts"?)');
     expect(r.stderr).not.toContain('received undefined');
   });
 

@@ -189,14 +189,14 @@ describe('a chart entry with platforms:', () => {
     expect(images['edge/agent:1.0.0'].platforms).toEqual(['linux/arm64', 'linux/s390x']);
   });
 
-  it('an image listed with platforms that a chart with no platforms deploys is carried for every platform, and said so', async () => {
+  it("an image listed with platforms that a chart with no platforms deploys keeps its entry's list, and that is said", async () => {
     await writeFile(job('wide.yaml'), manifest('wide', `images:\n  - ref: ${up.host}/edge/agent:1.0.0\n    platforms: [linux/amd64]\ncharts:\n${chartEntry('monitor')}`));
     const lock = await runFerry(['lock', 'wide.yaml'], { cwd: job(), env: env() });
     expect(lock.code, lock.stderr).toBe(0);
-    expect(lock.stderr).toContain(`warning: ${up.host}/edge/agent:1.0.0: carried for every platform, not only linux/amd64`);
+    expect(lock.stderr).toContain(`warning: ${up.host}/edge/agent:1.0.0: carried for linux/amd64 only, as its images: entry lists, although a chart that deploys it gives no platforms:`);
     const images = await lockedImages(job('wide.lock.json'));
-    expect(images['edge/agent:1.0.0'].platforms).toBeUndefined();
-    expect(images['edge/agent:1.0.0'].manifests).toHaveLength(4);
+    expect(images['edge/agent:1.0.0'].platforms).toEqual(['linux/amd64']);
+    expect(images['edge/agent:1.0.0'].manifests.map((m) => m.platform).filter((p) => p !== 'unknown/unknown')).toEqual(['linux/amd64']);
   });
 });
 

@@ -43,16 +43,26 @@ export function imageName(spec: ImageSpec): string {
  * Pin every image (deduplicated), each on its own: one that fails does not stop the others. An
  * image several entries bring (its `images:` entry, the charts that deploy it) is carried for the
  * union of the platforms they ask for, every platform when one of them asks for all: never fewer
- * than one of them needs. The first entry's other settings (extras, verify) stay.
+ * than one of them needs. One exception: the platforms an image's own `images:` entry lists are
+ * the user's word on that image, and a chart that gives no list (nor the manifest a top-level one)
+ * does not widen them (said, naming the list kept). The first entry's other settings (extras,
+ * verify) stay. The manifest's own entries come first in `specs` (the pipeline's order).
  */
 export async function resolveImages(specs: ImageSpec[], ctx: KindContext): Promise<ImageLock[]> {
   const unique = new Map<string, ImageSpec>();
+  const listed = new Set((ctx.listedImages ?? []).map((ref) => imageKey({ ref })));
+  // Keys whose first spec is the manifest's own images: entry with a platform list.
+  const ownList = new Set<string>();
   for (const raw of specs) {
     const s = ctx.defaultPlatforms && !raw.platforms ? { ...raw, platforms: ctx.defaultPlatforms } : raw;
     const key = imageKey(s);
     const seen = unique.get(key);
-    if (!seen) unique.set(key, s);
-    else {
+    if (!seen) {
+      unique.set(key, s);
+      if (listed.has(key) && s.platforms) ownList.add(key);
+    } else if (!s.platforms && ownList.has(key)) {
+      warn(ctx, `${key}: carried for ${seen.platforms!.join(', ')} only, as its images: entry lists, although a chart that deploys it gives no platforms: (every platform); list the others there (or give the chart platforms:) if nodes of other platforms run it`);
+    } else {
       const platforms = unionPlatforms(seen.platforms, s.platforms);
       if (seen.platforms && !platforms) warn(ctx, `${key}: carried for every platform, not only ${seen.platforms.join(', ')}: an entry that brings it (a chart with no platforms:) asks for every platform; give that chart platforms: (or the manifest a top-level platforms:) to carry fewer`);
       const { platforms: _drop, ...rest } = seen;
