@@ -12,6 +12,7 @@ import { EXIT, FerryError } from '../errors.js';
 import { escapeLine } from '../ui/escape.js';
 import { note, printResult, table } from '../ui/output.js';
 import { trustOptions, withTrustOptions } from './common.js';
+import { emitResult } from './output-file.js';
 
 const list = (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((s) => s.trim()).filter(Boolean)];
 
@@ -99,6 +100,7 @@ interface FirewallCliOptions {
   zone?: string;
   enable?: string[];
   resolve?: boolean;
+  output?: string;
 }
 
 interface AuditCliOptions {
@@ -112,6 +114,7 @@ interface AuditCliOptions {
   caFile?: string[];
   certDir?: string;
   insecureRegistry?: string[];
+  output?: string;
 }
 
 interface ProbeCliOptions {
@@ -132,10 +135,11 @@ export function register(program: Command): void {
     .argument('<manifest>', 'manifest file')
     .option('--format <format>', 'md | json | csv', 'md')
     .option('--json', 'same as --format json')
-    .action(async (manifest: string, opts: { format?: string; json?: boolean }) => {
+    .option('-o, --output <file>', 'write the inventory to this file (whole, or nothing when the command fails) instead of stdout')
+    .action(async (manifest: string, opts: { format?: string; json?: boolean; output?: string }) => {
       const format = reportFormat(opts);
       const inv = await inventoryCommand(manifest);
-      printResult(inv, { json: format === 'json' }, (d) => (format === 'csv' ? renderInventoryCsv(d) : renderInventoryMarkdown(d)));
+      await emitResult(inv, { json: format === 'json' }, (d) => (format === 'csv' ? renderInventoryCsv(d) : renderInventoryMarkdown(d)), opts.output);
     });
 
   program
@@ -147,16 +151,17 @@ export function register(program: Command): void {
     .option('--zone <zone>', 'write host rules (input/output) for hosts in this zone; default: the zone marked self, else gateway rules (forward)')
     .option('--enable <names>', 'also allow these connections/endpoints, conditions, or bootstrap, install, optional, all (comma-separated, repeatable)', list)
     .option('--resolve', 'resolve hostnames the format cannot carry (records time and resolver); default: named placeholders')
+    .option('-o, --output <file>', 'write the rules to this file (whole, or nothing when the command fails) instead of stdout')
     .action(async (manifest: string, opts: FirewallCliOptions) => {
       const rulesetOptions = { zone: opts.zone, enable: opts.enable, resolve: opts.resolve };
       if (opts.json) {
-        printResult(await firewallRuleset(manifest, rulesetOptions), { json: true }, () => '');
+        await emitResult(await firewallRuleset(manifest, rulesetOptions), { json: true }, () => '', opts.output);
         return;
       }
       if (!opts.format) throw new FerryError('USAGE', 'firewall: --format is required', { hint: `Choose one of ${FIREWALL_FORMATS.join(', ')}, or --json.` });
       const out = await firewallCommand(manifest, { ...rulesetOptions, format: opts.format });
       for (const w of out.warnings) note(`warning: ${escapeLine(w)}`);
-      printResult(out, {}, (o) => o.text);
+      await emitResult(out, {}, (o) => o.text, opts.output);
     });
 
   withTrustOptions(program
@@ -169,14 +174,15 @@ export function register(program: Command): void {
     .option('--json', 'same as --format json')
     .option('--fail-on <what>', `unmapped | unmitigated: exit ${EXIT.findings} when such findings exist`)
     .option('--cache-dir <dir>', 'download cache holding the locked chart archives (default ~/.cache/ferry/store, as ferry lock)')
-    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, its manifest unless --manifest is given, and the chart archives rendered from it (a split bundle by any part, or oci://)"))
+    .option('--bundle <bundle>', "the bundle that carried the deployment (air-gapped side): its lock, its manifest unless --manifest is given, and the chart archives rendered from it (a split bundle by any part, or oci://)")
+    .option('-o, --output <file>', 'write the report to this file (whole, or nothing when the audit cannot run; written too when --fail-on fails) instead of stdout'))
     .action(async (paths: string[], opts: AuditCliOptions) => {
       const format = reportFormat(opts);
       if (opts.failOn && opts.failOn !== 'unmapped' && opts.failOn !== 'unmitigated') {
         throw new FerryError('USAGE', `--fail-on ${opts.failOn}: unknown`, { hint: 'Choose unmapped (undeclared external references) or unmitigated (also declared ones whose mitigation is not in place).' });
       }
       const report = await auditCommand(paths, { manifest: opts.manifest, target: opts.target, failOn: opts.failOn as AuditOptions['failOn'], cacheDir: opts.cacheDir, bundle: opts.bundle, net: trustOptions(opts) });
-      printResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)));
+      await emitResult(report, { json: format === 'json' }, (d) => (format === 'csv' ? renderAuditCsv(d) : renderAuditMarkdown(d)), opts.output);
       if (report.failed) {
         for (const line of auditFailure(report)) note(escapeLine(line));
         process.exitCode = EXIT.findings;
