@@ -15,6 +15,7 @@ import { isOciUrl } from '../store/open-bundle.js';
 import { VerifiedBlobs } from '../serve/verified-blobs.js';
 import { listed, verifyBundle } from './bundle-verify.js';
 import { checksAgainstLock, topsNotInLock } from '../kinds/lock-tops.js';
+import { checkBundlePolicy } from '../kinds/image/verify.js';
 
 export interface ServeOptions {
   /** `host:port` (port 0 picks a free one). */
@@ -129,6 +130,14 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
           });
         }
       }
+      // The bundle's image signature policy, as import checks it: an image import would refuse
+      // for its signature is not served either (offline; each reload anew).
+      const policyWarnings: string[] = [];
+      if (opened.kind === 'bundle' && opened.opened) {
+        const notes: string[] = [];
+        const summary = await checkBundlePolicy(opened.opened.bundle, notes, 'at serve');
+        if (summary) policyWarnings.push(...notes);
+      }
       const source = new VerifiedBlobs(opened.source, opts.onWarning);
       if (opened.parts) source.setPlaces(opened.parts.places);
       const index = await source.readIndex();
@@ -147,7 +156,7 @@ export async function serveCommand(location: string, opts: ServeOptions): Promis
       const routes = await kindRoutes({ source, index, target, warnings: routeWarnings });
       // Plain serve starts at once; a split bundle's parts are hashed against .parts after it listens.
       const startChecks = () => opened.parts?.check(opts.onWarning ?? (() => {}));
-      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings], startChecks };
+      return { from, content: { source, index, mapping, routes, indexVersion: opened.indexVersion, close: () => opened.close() }, warnings: [...routeWarnings, ...opened.warnings, ...policyWarnings], startChecks };
     } catch (err) {
       await opened.close();
       throw err;

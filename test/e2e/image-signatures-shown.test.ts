@@ -4,6 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mustRun, runFerry } from '../support/cli.js';
 import { CraftedBundle, sha256, type Desc } from '../support/craft-bundle.js';
+import { startServe } from '../support/craft-serve.js';
 import { seedImages, type SeededImages } from '../support/images.js';
 import { signWithOpenssl } from '../support/keyless-ca.js';
 import { pushCosignSignatureManifest, simpleSigningPayload } from '../support/oci-push.js';
@@ -159,6 +160,16 @@ describe('image signature checks are shown (newuser63)', () => {
     const j = await runFerry(['bundle', 'verify', crafted, '--json'], { env: env() });
     expect(j.code).toBe(3);
     expect((JSON.parse(j.stdout) as { imageSignatures: { status: string } }).imageSignatures.status).toBe('failed');
+    // serve checks the policy as import does: it never listens for such a bundle (it served it before).
+    const refused = await startServe([crafted, '--listen', '127.0.0.1:0']).then(
+      async (s) => `listening (exit ${await s.stop()})`,
+      (e: Error) => e.message,
+    );
+    expect(refused).toContain('failed signature verification at serve; not serving it');
+    expect(refused).toContain(`${seeded.refs.app}: not signed by cosign.pub`);
+    // The bundle as made is served.
+    const served = await startServe([bundle, '--listen', '127.0.0.1:0']);
+    expect(await served.stop()).not.toBeNull();
   });
 
   it('bundle verify of a bundle whose manifest has no verify: rules says there is no image signature policy', async () => {

@@ -389,7 +389,7 @@ export async function verifyImageSignatures(images: SignedImage[], policy: Verif
 
 /** What a refusal `when` means for the user: nothing imported, nothing written, or (a report) nothing more. */
 function consequence(when: string): string {
-  return when === 'at import' ? '; nothing was imported' : when === 'at bundle verify' ? '' : '; nothing was written';
+  return when === 'at import' ? '; nothing was imported' : when === 'at bundle verify' ? '' : when === 'at serve' ? '; not serving it' : '; nothing was written';
 }
 
 export function policyFailure(problems: string[], when: string, uncovering = 0): FerryError {
@@ -419,14 +419,14 @@ export function registryReader(client: RegistryClient, ref: string): DigestReade
 }
 
 /**
- * `import` (before anything is sent) and `bundle verify`: check the images of a bundle against
+ * `import` (before anything is sent), `serve` (before it listens) and `bundle verify`: check the images of a bundle against
  * the policy it carries. Undefined when the bundle carries none (its manifest had no `verify:`
  * rules): nothing was checked.
  */
 export async function checkBundlePolicy(
   source: { entry(name: string): unknown; readFile(name: string): Promise<Buffer>; readBlob(digest: string): Promise<Buffer> },
   notes: string[] = [],
-  when: 'at import' | 'at bundle verify' = 'at import',
+  when: 'at import' | 'at bundle verify' | 'at serve' = 'at import',
 ): Promise<ImageSignatureSummary | undefined> {
   if (!source.entry(POLICY_FILE)) return undefined;
   // Read before the bundle's full check (a one-pass import sends blobs while it hashes them):
