@@ -44,6 +44,17 @@ export const MAX_UNIT_ENV_FILES = 256;
 export const MAX_ENV_FILES_READ = 1024;
 /** The longest command-line word once variables are filled in. */
 export const MAX_EXPANDED_WORD = 64 * 1024;
+/** At most this many arguments a command line once `$NAME` words are split; the rest not read, said so. */
+export const MAX_EXEC_ARGS = 4096;
+/**
+ * Over the scan: at most this many characters of variable values filled into command lines, and
+ * this many environment-file assignments kept (about 400 bytes each) and applied to units (a unit
+ * naming one large file 256 times, 1 000 units naming it: each is work). Past them, what is left is
+ * not read, said so.
+ */
+export const MAX_EXPANDED_TOTAL = 64 * 1024 * 1024;
+export const MAX_ENV_ENTRIES_READ = 100_000;
+export const MAX_ENV_ENTRIES_APPLIED = 1_000_000;
 
 const READ_KEYS = /^(?:Environment|EnvironmentFile|Exec(?:Start|StartPre|StartPost|Condition|Reload|Stop|StopPost))$/;
 
@@ -185,12 +196,13 @@ function markSpecifiers(v: string): string {
  * written, `"…"` with `\\"`, `\\\\`, `` \\` ``, `\\$` escaped (a backslash before anything else kept),
  * both spanning lines. A name that is no valid variable name is ignored (systemd refuses it).
  */
-export function systemdEnvFileEntries(text: string): Array<{ name: string; value: string; line: number }> {
+export function systemdEnvFileEntries(text: string, max = Infinity): Array<{ name: string; value: string; line: number }> {
   const out: Array<{ name: string; value: string; line: number }> = [];
   const n = text.length;
   let i = 0;
   let line = 1;
-  while (i < n) {
+  // Past `max`, one more entry tells the caller the file holds more; the rest is not read.
+  while (i < n && out.length <= max) {
     // A line's leading blanks, then a comment or the name.
     while (i < n && (text[i] === ' ' || text[i] === '\t' || text[i] === '\r')) i++;
     if (i >= n) break;
@@ -341,7 +353,9 @@ export async function applySystemdUnits(units: readonly SystemdUnitFile[], scann
   const out: SystemdFindings = { references: [], settings: [], notes: [], reread: new Set() };
   const fileCache = new Map<string, Array<{ name: string; value: string; line: number }> | { why: string }>();
   let budget = MAX_TOTAL_BYTES;
-  const note = (file: string, reason: string) => out.notes.push({ file, reason, unscanned: false });
+  // A bound that falls leaves what the unit connects to unknown: unaudited (fails --fail-on).
+  const note = (file: string, reason: string) => out.notes.push({ file, reason, unscanned: true });
+  const work = { entriesRead: 0, entriesApplied: 0, expanded: 0 };
   const readEnvFile = async (rel: string): Promise<Array<{ name: string; value: string; line: number }> | { why: string }> => {
     const had = fileCache.get(rel);
     if (had) return had;
@@ -351,7 +365,13 @@ export async function applySystemdUnits(units: readonly SystemdUnitFile[], scann
       const buf = await readRegularFile(path.resolve(cwd, rel), Math.min(MAX_BYTES, budget), { follow: false });
       if (Buffer.isBuffer(buf)) {
         budget -= buf.length;
-        got = systemdEnvFileEntries(buf.toString('utf8'));
+        const left = MAX_ENV_ENTRIES_READ - work.entriesRead;
+        const entries = systemdEnvFileEntries(buf.toString('utf8'), left);
+        if (entries.length > left) got = { why: `not read: it holds more assignments than the ${MAX_ENV_ENTRIES_READ.toLocaleString('en-US')} the scan keeps from environment files of systemd units (${work.entriesRead.toLocaleString('en-US')} before it)` };
+        else {
+          work.entriesRead += entries.length;
+          got = entries;
+        }
       } else got = { why: `not readable: ${buf.reason}` };
     }
     fileCache.set(rel, got);
@@ -426,7 +446,8 @@ export async function applySystemdUnits(units: readonly SystemdUnitFile[], scann
         out.references.push({ file: ef.file, line: ef.line, keyPath: 'Service.EnvironmentFile', kind: 'host', value: '${EnvironmentFile}', provenance: `${at}: systemd reads this file into the environment of ${unit}${optional ? ' (skipped when missing: the - in front)' : ''}; ${why}: the destinations its values name are unknown here` });
       };
       if (!written.startsWith('/')) {
-        note(ef.file, `${at}: not an absolute path, which systemd refuses (the setting is ignored)`);
+        // Known: systemd ignores it.
+        out.notes.push({ file: ef.file, reason: `${at}: not an absolute path, which systemd refuses (the setting is ignored)`, unscanned: false });
         continue;
       }
       if (SPECIFIER.test(written) || /[*?[]/.test(written)) {
@@ -447,6 +468,12 @@ export async function applySystemdUnits(units: readonly SystemdUnitFile[], scann
         unknown(`${rel} is ${entries.why}`);
         continue;
       }
+      if (work.entriesApplied + entries.length > MAX_ENV_ENTRIES_APPLIED) {
+        unknown(`${rel} is not applied: the scan applied ${MAX_ENV_ENTRIES_APPLIED.toLocaleString('en-US')} environment-file assignments to units already, the most it does`);
+        note(ef.file, `${at}: not applied to ${unit}: the scan applied ${MAX_ENV_ENTRIES_APPLIED.toLocaleString('en-US')} environment-file assignments to units already, the most it does (its environment is unknown)`);
+        continue;
+      }
+      work.entriesApplied += entries.length;
       for (const x of entries) env.set(x.name, { value: x.value, at: `${rel}:${x.line} (EnvironmentFile= at ${ef.file}:${ef.line})` });
       if (!out.reread.has(rel)) {
         out.reread.add(rel);
@@ -468,18 +495,35 @@ export async function applySystemdUnits(units: readonly SystemdUnitFile[], scann
       for (const r of refs) out.references.push({ ...r, keyPath: `Service.Environment.${a.name}`, provenance: `${a.file}:${a.line} Environment= of ${unit}: ${a.name}${wild ? ` (an environment file may override it: ${wild})` : ''}${special}` });
     }
     const lookup = (name: string): EnvValue => env.get(name) ?? { unknown: wild ?? `\${${name}} is set neither by Environment= nor by an EnvironmentFile= of ${unit} (systemd passes an empty string unless its manager's environment sets it: unknown here)` };
-    for (const [key, list] of execs) for (const c of list) execFindings(unit, key, c, lookup, out);
+    let cut = false;
+    for (const [key, list] of execs) {
+      for (const c of list) {
+        if (work.expanded > MAX_EXPANDED_TOTAL) {
+          // Once for the unit: its command lines from here on are not read.
+          if (!cut) note(c.file, `${c.file}:${c.line} ${key}= of ${unit} and the command lines after it not read: the scan filled ${MAX_EXPANDED_TOTAL / 1024 / 1024} MiB of variable values into command lines already, the most it does (what they connect to is unknown)`);
+          cut = true;
+          continue;
+        }
+        execFindings(unit, key, c, lookup, out, work, note);
+      }
+    }
   }
   return out;
 }
 
 /** A command line's findings: its words with the unit's variables filled in, read for URLs, hosts and `--flag=host`. */
-function execFindings(unit: string, key: string, c: { value: string; file: string; line: number }, lookup: (name: string) => EnvValue, out: SystemdFindings): void {
+function execFindings(unit: string, key: string, c: { value: string; file: string; line: number }, lookup: (name: string) => EnvValue, out: SystemdFindings, work: { expanded: number }, note: (file: string, reason: string) => void): void {
   // Each argument with what filled it in (or why a variable in it is unknown).
   const args: Array<{ text: string; why: string[]; unknownNames?: string[] }> = [];
   let first = true;
   let overLong = false;
+  let tooMany = false;
   for (const w of systemdWords(c.value)) {
+    // Counted as they are filled in: a value of 100 000 words named 100 000 times is not split out.
+    if (args.length >= MAX_EXEC_ARGS || work.expanded > MAX_EXPANDED_TOTAL) {
+      tooMany = true;
+      break;
+    }
     if (w === ';') {
       first = true;
       continue;
@@ -490,7 +534,17 @@ function execFindings(unit: string, key: string, c: { value: string; file: strin
     const whole = /^\$([A-Za-z_][A-Za-z0-9_]*)$/.exec(word);
     if (whole) {
       const v = lookup(whole[1]);
-      if ('value' in v) for (const part of v.value.split(/[ \t\n]+/).filter(Boolean)) args.push({ text: part, why: [`$${whole[1]} from ${v.at}`] });
+      if ('value' in v) {
+        work.expanded += v.value.length;
+        for (const part of v.value.split(/[ \t\n]+/)) {
+          if (!part) continue;
+          if (args.length >= MAX_EXEC_ARGS) {
+            tooMany = true;
+            break;
+          }
+          args.push({ text: part, why: [`$${whole[1]} from ${v.at}`] });
+        }
+      }
       else args.push({ text: `\${${whole[1]}}`, why: [v.unknown], unknownNames: [whole[1]] });
       continue;
     }
@@ -519,6 +573,7 @@ function execFindings(unit: string, key: string, c: { value: string; file: strin
       const v = lookup(m[1]);
       if ('value' in v) {
         why.push(`\${${m[1]}} from ${v.at}`);
+        work.expanded += v.value.length;
         expanded += v.value;
       } else {
         why.push(v.unknown);
@@ -534,7 +589,8 @@ function execFindings(unit: string, key: string, c: { value: string; file: strin
     }
     args.push({ text: markSpecifiers(expanded), why: SPECIFIER.test(expanded) ? [...why, 'a % specifier in it is filled in by systemd on the host, unknown here'] : why, unknownNames });
   }
-  if (overLong) out.notes.push({ file: c.file, reason: `${c.file}:${c.line} ${key}= of ${unit}: a word is longer than ${MAX_EXPANDED_WORD / 1024} KiB once its variables are filled in: not read`, unscanned: false });
+  if (overLong) note(c.file, `${c.file}:${c.line} ${key}= of ${unit}: a word is longer than ${MAX_EXPANDED_WORD / 1024} KiB once its variables are filled in: not read`);
+  if (tooMany) note(c.file, `${c.file}:${c.line} ${key}= of ${unit}: more than ${MAX_EXEC_ARGS} arguments once its variables are filled in (or the scan's ${MAX_EXPANDED_TOTAL / 1024 / 1024} MiB of filled-in values reached): the rest not read`);
   const seen = new Set<string>();
   args.forEach((a, i) => {
     const found = referencesIn(a.text, false);

@@ -21,6 +21,13 @@ export function mergedJS(node: { toJS(doc: Document, opts: { maxAliasCount: numb
 
 const MERGE = '<<';
 
+/**
+ * At most this many keys copied into maps by merge keys in one call: `<<: *big` in 99 maps of one
+ * document (within the readers' 100 aliases) copies `big` 99 times (a 2.5 MB GitLab CI file of a
+ * 200 000-key anchor took 40 s and 2.7 GB). Past it the value is refused, as an alias bomb is.
+ */
+export const MAX_MERGED_KEYS = 100_000;
+
 function isPlainMap(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -36,6 +43,7 @@ export function applyMergeKeys<T>(value: T, onDoubt?: (key: string) => void): T 
   const done = new Set<object>();
   const entered = new Set<object>();
   const stack: object[] = [];
+  let copied = 0;
   if (typeof value === 'object' && value !== null) stack.push(value);
   while (stack.length) {
     const top = stack[stack.length - 1];
@@ -62,7 +70,11 @@ export function applyMergeKeys<T>(value: T, onDoubt?: (key: string) => void): T 
     }
     delete top[MERGE];
     for (const src of sources) {
-      for (const [k, v] of Object.entries(src)) {
+      const keys = Object.keys(src);
+      copied += keys.length;
+      if (copied > MAX_MERGED_KEYS) throw new RangeError(`YAML merge keys (<<) copy more than ${MAX_MERGED_KEYS.toLocaleString('en-US')} keys into the maps of this value, the most ferry merges in one: not merged (a resource exhaustion attack, or a document to split)`);
+      for (const k of keys) {
+        const v = src[k];
         // defineProperty: a key named `__proto__` stays a key, never the object's prototype.
         if (!Object.prototype.hasOwnProperty.call(top, k)) Object.defineProperty(top, k, { value: v, enumerable: true, writable: true, configurable: true });
       }
