@@ -672,6 +672,8 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
       }
       // Part of it is carried (the repository, not this tag): the reference still goes out.
       if ('partial' in m) return { host, ...declared(host, m.partial) };
+      // Carried, but fetched as written (a download URL, an APT source, a chart repository): still goes out until rewritten.
+      if (m.asWritten) return { host, ...(m.mirror ? { mirror: m.mirror } : {}), ...declared(host, `carried${m.mirror ? ` (the mirror serves it at ${m.mirror})` : ''}, but ${m.asWritten.why}; point it at the mirror (${m.asWritten.rewrite})`) };
       const docker = dockerPullsUpstream(r, host, m.mirror);
       if (docker) return { host, ...declared(host, docker) };
       const pulled = podmanPull(r, host, m.mirror);

@@ -248,7 +248,8 @@ export function fileTypeOf(file: string): FileType {
   if (ext === '.yaml' || ext === '.yml' || path.basename(file) === 'Kustomization') return 'yaml';
   if (ext === '.json') return 'json';
   if (ext === '.toml' || isRegistriesConf(file.split(path.sep).join('/'))) return 'toml';
-  if (base === '.env' || ext === '.env' || base.startsWith('.env.') || base === 'env') return 'env';
+  // `/etc/environment` (pam_env's `NAME=value` lines, every login's environment) is an env file too.
+  if (base === '.env' || ext === '.env' || base.startsWith('.env.') || base === 'env' || (base === 'environment' && path.basename(path.dirname(file)) === 'etc')) return 'env';
   if (base === 'sources.list' || (ext === '.list' && file.includes('sources.list'))) return 'apt-list';
   if (ext === '.sources') return 'apt-sources';
   return 'text';

@@ -439,9 +439,12 @@ export interface AptSourceEntry {
 /**
  * Whether a kind carries an audited reference: `mirror` is where the mapping puts it (when the
  * target has a place for it), `note` says why; `partial` names what is carried when only part
- * of it is (the repository, not this tag), so the reference still goes out.
+ * of it is (the repository, not this tag), so the reference still goes out. `asWritten`: the
+ * reference is carried, but what reads it fetches it as written (a download URL, an APT source
+ * line, a chart repository URL: no runtime mirror redirects them as container runtimes redirect
+ * image pulls), so it still goes out until it is rewritten — why, and the command that rewrites it.
  */
-export type CarriedMatch = { mirror?: string; note?: string } | { partial: string };
+export type CarriedMatch = { mirror?: string; note?: string; asWritten?: { why: string; rewrite: string } } | { partial: string };
 
 /** What the audit knows when it asks a kind what it carries. */
 export interface AuditCarryContext<Spec, Lock> {

@@ -86,7 +86,7 @@ describe('a month later: the vendor shipped a new release', () => {
     expect(r.stdout).toContain(`~ image ${repo(seeded.refs.app)}: 1@${seeded.digests.app} → 2@`);
     expect(r.stdout).toContain(`~ image ${repo(seeded.refs.base)}: 1@${base1Old} → 1@${base1New}`);
     expect(r.stdout).toContain(`+ image ${repo(seeded.refs.docker)}: 1@${seeded.digests.docker}`);
-    expect(r.stdout).toContain(`- image ${repo(seeded.refs.multi)}: 1@${seeded.digests.multi} (no longer in the manifest)`);
+    expect(r.stdout).toContain(`- image ${repo(seeded.refs.multi)}: 1@${seeded.digests.multi} for every platform (no longer in the manifest)`);
     // Locking again with nothing new: unchanged, no change list.
     const again = await ferry(['lock', 'app.yaml', '--json']);
     expect(again.code, again.stderr).toBe(0);

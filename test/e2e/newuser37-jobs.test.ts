@@ -261,8 +261,9 @@ describe('new user 37: an Ansible repository audited', () => {
     // get_url's `checksum: sha256:<url>` is fetched too.
     expect(one('repo/roles/docker/tasks/main.yml', 25).value).toBe('https://github.com/docker/compose/releases/download/v2.29.2/docker-compose-linux-x86_64.sha256');
     // unarchive src from a default that itself uses a group_vars variable: the carried file.
-    expect(one('repo/roles/monitoring/tasks/main.yml', 4)).toMatchObject({ kind: 'url', class: 'mirrored', mirror: 'https://files.site.internal/github.com/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz' });
-    expect(one('repo/roles/monitoring/defaults/main.yml', 2)).toMatchObject({ class: 'mirrored', value: 'https://github.com/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz' });
+    // Carried, but get_url/unarchive fetch the URL as written: it still goes out until rewritten (the mirror named).
+    expect(one('repo/roles/monitoring/tasks/main.yml', 4)).toMatchObject({ kind: 'url', class: 'undeclared', mirror: 'https://files.site.internal/github.com/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz' });
+    expect(one('repo/roles/monitoring/defaults/main.yml', 2)).toMatchObject({ class: 'undeclared', value: 'https://github.com/prometheus/node_exporter/releases/download/v1.8.2/node_exporter-1.8.2.linux-amd64.tar.gz' });
   });
 
   it('reports apt_key and an image written name + tag from variables (no finding at all before)', () => {
@@ -284,7 +285,7 @@ describe('new user 37: an Ansible repository audited', () => {
 
   it('reads apt_repository and deb822_repository as APT sources', () => {
     const docker = one('repo/roles/docker/tasks/main.yml', 9);
-    expect(docker).toMatchObject({ kind: 'apt', value: 'https://download.docker.com/linux/debian', class: 'mirrored', mirror: 'http://apt.site.internal/download.docker.com/linux/debian' });
+    expect(docker).toMatchObject({ kind: 'apt', value: 'https://download.docker.com/linux/debian', class: 'undeclared', mirror: 'http://apt.site.internal/download.docker.com/linux/debian' });
     expect(one('repo/roles/docker/tasks/main.yml', 17)).toMatchObject({ kind: 'apt', value: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/', class: 'undeclared' });
     expect(one('repo/roles/docker/tasks/main.yml', 19)).toMatchObject({ kind: 'url', value: 'https://pkgs.k8s.io/core:/stable:/v1.30/deb/Release.key' });
   });
@@ -300,7 +301,8 @@ describe('new user 37: an Ansible repository audited', () => {
 
   it('ties a kubernetes.core.helm chart_ref to the repository its helm_repository task adds', () => {
     const f = one('repo/roles/k8s_apps/tasks/main.yml', 10);
-    expect(f).toMatchObject({ kind: 'url', value: 'https://kubernetes.github.io/ingress-nginx', class: 'mirrored' });
+    expect(f).toMatchObject({ kind: 'url', value: 'https://kubernetes.github.io/ingress-nginx', class: 'undeclared' });
+    expect(f.note).toContain('carried (the mirror serves it at');
     expect(f.provenance).toContain('chart ingress-nginx version 4.11.2 from the repository ingress-nginx');
     expect(one('repo/roles/k8s_apps/tasks/main.yml', 31)).toMatchObject({ kind: 'oci', value: 'oci://ghcr.io/stefanprodan/charts/podinfo', class: 'undeclared' });
   });

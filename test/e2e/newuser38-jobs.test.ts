@@ -207,7 +207,9 @@ describe('new user 38: a Terraform repository audited', () => {
     expect(at('repo/infra/main.tf', 27)).toEqual([]);
   });
   it('ties helm_release and container images to the manifest, and fills in variables set once', () => {
-    expect(one('repo/infra/main.tf', 32)).toMatchObject({ kind: 'url', value: 'https://charts.jetstack.io', class: 'mirrored' });
+    // The chart is carried, but helm_release fetches its repository as written.
+    expect(one('repo/infra/main.tf', 32)).toMatchObject({ kind: 'url', value: 'https://charts.jetstack.io', class: 'undeclared' });
+    expect(one('repo/infra/main.tf', 32).note).toContain('Helm fetches a chart repository URL');
     expect(one('repo/infra/main.tf', 38)).toMatchObject({ kind: 'image', value: 'quay.io/jetstack/cert-manager-controller:v1.15.3', class: 'mirrored' });
     expect(one('repo/infra/main.tf', 55)).toMatchObject({ kind: 'image', value: 'nginx:1.25', class: 'mirrored' });
     expect(one('repo/infra/main.tf', 59)).toMatchObject({ kind: 'image', value: 'registry.site.internal/apps/app:1.0.0', class: 'internal' });

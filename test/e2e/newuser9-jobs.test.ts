@@ -193,7 +193,7 @@ describe('VM images behind a CDN redirect, resumed, and the Packer template poin
     await mustRun('gpgv', ['--keyring', keyring, 'SHA256SUMS.gpg', 'SHA256SUMS'], { cwd: dir });
   });
 
-  it('rewrite catalogue moves iso_url and iso_checksum "file:…/SHA256SUMS" to paths the mirror holds, and audit counts both mirrored', async () => {
+  it('audit says iso_url and iso_checksum still go out though carried; rewrite catalogue moves both to paths the mirror holds, and audit then counts them internal', async () => {
     const packer = path.join(job, 'packer');
     await mkdir(packer, { recursive: true });
     const hcl = path.join(packer, 'noble.pkr.hcl');
@@ -203,11 +203,14 @@ describe('VM images behind a CDN redirect, resumed, and the Packer template poin
     );
     const audit = await runFerry(['audit', 'packer', '--manifest', 'vm.yaml', '--target', 'site.yaml', '--format', 'json'], { cwd: job, env: env() });
     expect(audit.code, audit.stderr).toBe(0);
-    const findings = (JSON.parse(audit.stdout) as { findings: Array<{ value: string; class: string }> }).findings;
-    expect(findings.filter((f) => f.value.startsWith(vendorUrl)).map((f) => [f.value.replace(vendorUrl, ''), f.class])).toEqual([
-      [`/noble/current/${IMG}`, 'mirrored'],
-      ['/noble/current/SHA256SUMS', 'mirrored'],
+    const findings = (JSON.parse(audit.stdout) as { findings: Array<{ value: string; class: string; note?: string }> }).findings;
+    // Carried, but Packer downloads the URL written: not "mirrored" until the template names the mirror.
+    const upstream = findings.filter((f) => f.value.startsWith(vendorUrl));
+    expect(upstream.map((f) => [f.value.replace(vendorUrl, ''), f.class])).toEqual([
+      [`/noble/current/${IMG}`, 'undeclared'],
+      ['/noble/current/SHA256SUMS', 'undeclared'],
     ]);
+    for (const f of upstream) expect(f.note).toContain('carried (the mirror serves it at http://files.lab.internal/files/');
     const r = await runFerry(['rewrite', 'catalogue', hcl, '-t', 'site.yaml', '--lock', 'vm-images.lock.json'], { cwd: job, env: env() });
     expect(r.code, r.stderr).toBe(0);
     const text = await readFile(hcl, 'utf8');
@@ -218,5 +221,8 @@ describe('VM images behind a CDN redirect, resumed, and the Packer template poin
     for (const m of text.matchAll(/http:\/\/files\.lab\.internal\/files\/(\S+?)"/g)) {
       await expect(readFile(path.join(job, 'mirror', m[1]))).resolves.toBeInstanceOf(Buffer);
     }
+    const after = await runFerry(['audit', 'packer', '--manifest', 'vm.yaml', '--target', 'site.yaml', '--format', 'json'], { cwd: job, env: env() });
+    const moved = (JSON.parse(after.stdout) as { findings: Array<{ value: string; class: string }> }).findings.filter((f) => f.value.includes('files.lab.internal'));
+    expect(moved.map((f) => f.class)).toEqual(['internal', 'internal']);
   });
 });

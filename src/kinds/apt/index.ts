@@ -90,7 +90,7 @@ export const aptKind = {
         for (const a of repos) if (a.url === spec.url) addCarried(carried, a.suites, a.components);
         const gap = r.apt ? sourceEntryGap(r.apt, carried) : undefined;
         if (gap) return { partial: `${spec.url} is mirrored, but not ${gap}` };
-        return { mirror: target?.apt ? mapAptRepo(spec.url, target.apt).url : undefined };
+        return { mirror: target?.apt ? mapAptRepo(spec.url, target.apt).url : undefined, asWritten: { why: 'apt fetches a source entry from the URL written: nothing redirects it to the mirror', rewrite: '`ferry rewrite apt-sources`' } };
       };
     },
     mirrorLookups(locked, target) {

@@ -144,8 +144,10 @@ export const chartKind = {
         if (!oci && r.kind !== 'url' && r.kind !== 'apt') return undefined;
         const c = charts.find((x) => x.repo.startsWith('oci://') === oci && isUnderUrl(r.value, x.repo));
         if (!c) return undefined;
-        if (!target?.registry) return { mirror: undefined };
-        return { mirror: oci ? mapOciChart(c.repo, c.name, c.version, registry).mirror : mapImage(c.reference, registry).mirror };
+        // Helm (and every chart client) fetches a repository URL or oci:// reference as written.
+        const asWritten = { why: 'Helm fetches a chart repository URL or oci:// reference as written: nothing redirects it to the mirror', rewrite: '`ferry rewrite manifests` for GitOps objects; elsewhere write the mirror\'s chart reference' };
+        if (!target?.registry) return { mirror: undefined, asWritten };
+        return { mirror: oci ? mapOciChart(c.repo, c.name, c.version, registry).mirror : mapImage(c.reference, registry).mirror, asWritten };
       };
     },
   },

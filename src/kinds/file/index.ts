@@ -82,7 +82,10 @@ export const fileKind = {
     auditCarried({ specs, target }) {
       // The checksum file and its signature are carried and imported beside the file too.
       const urls = new Set(specs.flatMap((f) => [f.url, f.checksums?.url, f.checksums?.signature].filter((u): u is string => Boolean(u))));
-      return (r) => ((r.kind === 'url' || r.kind === 'apt') && urls.has(r.value) ? { mirror: target?.files ? mapFileUrl(r.value, target.files).url : undefined } : undefined);
+      return (r) =>
+        (r.kind === 'url' || r.kind === 'apt') && urls.has(r.value)
+          ? { mirror: target?.files ? mapFileUrl(r.value, target.files).url : undefined, asWritten: { why: 'a download (curl, wget, cloud-init, a program) fetches the URL as written: nothing redirects it to the mirror', rewrite: '`ferry rewrite catalogue <file> --format text`' } }
+          : undefined;
     },
     mirrorLookups(locked, target) {
       const files = new Map<string, string>();
