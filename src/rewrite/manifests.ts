@@ -191,9 +191,9 @@ function scanKustomizationImages(doc: Document.Parsed, text: string, file: strin
 }
 
 /** An edit adding `key: value` to a map right after the pair whose value is `after`, in the map's style (block: its own line at the key's indentation, after any comment). */
-function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, value: string, text: string): TextEdit {
+function insertAfterPair(map: { flow?: boolean }, after: Scalar, key: string, value: string, text: string, raw?: 'raw'): TextEdit {
   const end = after.range![1];
-  const rendered = renderScalar(value);
+  const rendered = raw ? value : renderScalar(value);
   if (map.flow) return { start: end, end, text: `, ${key}: ${rendered}` };
   const keyStart = (map as { items: Array<{ value: unknown; key: { range?: number[] } }> }).items.find((p) => p.value === after)!.key.range![0];
   const lineStart = text.lastIndexOf('\n', keyStart - 1) + 1;
@@ -760,7 +760,7 @@ function scanChartSources(
       continue;
     }
     if (src.kind === 'HelmChart') {
-      helmChartSource(src, carried, text, ctx, { file, line, where, fail, edits: out.edits, replacements: out.replacements, warnings: out.warnings });
+      helmChartSource(src, carried, text, ctx, { file, line, where, fail, edits: out.edits, replacements: out.replacements, warnings: out.warnings, spec: mapGet(doc.contents, 'spec') });
       continue;
     }
     const chart = src.chart!;
@@ -813,24 +813,37 @@ function chartDefaultsWarning(file: string, line: number, where: string, what: s
  * `oci://` reference or an archive URL). The form stays: `spec.repo` becomes the target's chart
  * repository (an OCI one cannot be `helm repo add`ed: refused, naming the change to make), an
  * `oci://` chart the chart on the mirror registry (its `:tag` kept), an archive URL the archive in
- * the target's chart repository. What the Job then needs to reach the mirror is said: the CA of an
- * https mirror it does not trust (`spec.repoCA`/`spec.repoCAConfigMap`), `spec.plainHTTP` for an
- * http registry.
+ * the target's chart repository. What the Job then needs to reach the mirror: `spec.plainHTTP: true`
+ * for an http registry, written (the target says so; without it the Job's `helm pull` speaks https
+ * to it and fails), and the CA of an https mirror it does not trust said (`spec.repoCA`/
+ * `spec.repoCAConfigMap`: the CA is the site's to place).
  */
 function helmChartSource(
   src: ChartSource,
   carried: ReturnType<typeof chartsFrom>,
   text: string,
   ctx: RewriteContext,
-  at: { file: string; line: number; where: string; fail: (ref: string, reason: string) => void; edits: TextEdit[]; replacements: Replacement[]; warnings: string[] },
+  at: { file: string; line: number; where: string; fail: (ref: string, reason: string) => void; edits: TextEdit[]; replacements: Replacement[]; warnings: string[]; spec: unknown },
 ): void {
   const { line, where, fail } = at;
   const put = (url: string, what: string, facet: 'charts' | 'registry') => {
     at.edits.push(scalarEdit(src.urlNode, url, text));
     at.replacements.push({ file: at.file, line, kind: 'chart-repo', old: src.url, new: url, where: `${where} (${what})` });
     const ca = ctx.target.registry?.ca || ctx.target.registry?.certDir;
-    if (facet === 'registry' && new URL(ctx.target.registry!.url).protocol === 'http:') at.warnings.push(`${at.file}:${line}: ${where}: the mirror registry ${ctx.mapping.host} speaks plain HTTP: set spec.plainHTTP: true on ${src.object}, or its install Job refuses to pull the chart`);
+    if (facet === 'registry' && new URL(ctx.target.registry!.url).protocol === 'http:') plainHttp();
     else if (facet === 'registry' && ca) at.warnings.push(`${at.file}:${line}: ${where}: the mirror registry ${ctx.mapping.host} has its own CA (target ${ctx.targetFile}): give ${src.object} spec.repoCAConfigMap (a ConfigMap of the CA in its namespace) or spec.repoCA, or its install Job does not trust the mirror`);
+  };
+  // spec.plainHTTP: true beside the chart (a `plainHTTP` written otherwise set to true); said when the
+  // spec holding the chart is not the document's own map (a List item), where it is not written.
+  const plainHttp = () => {
+    const spec = at.spec;
+    const own = isMap(spec) && spec.items.some((p) => p.value === src.urlNode);
+    const now = own ? mapGet(spec, 'plainHTTP') : undefined;
+    if (own && isScalar(now) && now.value === true) return;
+    if (own && isScalar(now) && now.range) at.edits.push({ start: now.range[0], end: now.range[1], text: 'true' });
+    else if (own && now === undefined) at.edits.push(insertAfterPair(spec, src.urlNode, 'plainHTTP', 'true', text, 'raw'));
+    else return void at.warnings.push(`${at.file}:${line}: ${where}: the mirror registry ${ctx.mapping.host} speaks plain HTTP: set spec.plainHTTP: true on ${src.object}, or its install Job refuses to pull the chart`);
+    at.replacements.push({ file: at.file, line, kind: 'chart-repo', old: isScalar(now) ? `plainHTTP: ${scalarText(now) ?? ''}` : 'plainHTTP (not set)', new: 'plainHTTP: true', where: `${src.object} spec.plainHTTP (the mirror registry ${ctx.mapping.host} speaks plain HTTP)` });
   };
   const chartsUrl = ctx.target.charts ? trimTrailing(ctx.target.charts.baseUrl, '/') : undefined;
   if (src.archive) {

@@ -420,12 +420,24 @@ describe('an edge site on k3s: HelmCharts, registries.yaml, system-default-regis
     const archive = await runFerry(['rewrite', 'manifests', dir, '-t', 'site.yaml', '--lock', 'site/edge.lock.json'], { cwd: work, env: env() });
     expect(archive.code, archive.stderr).toBe(0);
     expect(await readFile(path.join(dir, 'bumped.yaml'), 'utf8')).toContain(`  chart: ${CHARTS}/nats-2.14.2.tgz\n`);
-    // On a plain-HTTP registry the install Job needs spec.plainHTTP: said.
-    await writeFile(path.join(dir, 'bumped.yaml'), `apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: { name: external-dns, namespace: kube-system }\nspec:\n  chart: oci://${R}/charts/external-dns:1.21.1\n`);
+    // On a plain-HTTP registry the install Job needs spec.plainHTTP: true (its helm pull speaks https
+    // otherwise): written beside the chart (newuser65: it was only said), valid for helm-controller's CRD.
+    await writeFile(path.join(dir, 'bumped.yaml'), `apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: { name: external-dns, namespace: kube-system }\nspec:\n  chart: oci://${R}/charts/external-dns:1.21.1\n  version: 1.21.1\n`);
     const plain = await runFerry(['rewrite', 'manifests', dir, '-t', 'oci-only.yaml', '--lock', 'site/edge.lock.json'], { cwd: work, env: env() });
     expect(plain.code, plain.stderr).toBe(0);
-    expect(await readFile(path.join(dir, 'bumped.yaml'), 'utf8')).toContain(`  chart: oci://${site.host}/ferry/${R.replace(':', '-')}/charts/external-dns:1.21.1\n`);
-    expect(plain.stderr).toContain('set spec.plainHTTP: true on HelmChart/external-dns');
+    const written = await readFile(path.join(dir, 'bumped.yaml'), 'utf8');
+    expect(written).toContain(`spec:\n  chart: oci://${site.host}/ferry/${R.replace(':', '-')}/charts/external-dns:1.21.1\n  plainHTTP: true\n  version: 1.21.1\n`);
+    expect(plain.stdout).toContain('plainHTTP (not set) → plainHTTP: true');
+    expect(plain.stderr).not.toContain('spec.plainHTTP');
+    const validate = (await crdValidators()).get('HelmChart')!;
+    expect(validate(parseYaml(written)), JSON.stringify(validate.errors)).toBe(true);
+    // One written false is set true; a second rewrite changes nothing.
+    await writeFile(path.join(dir, 'bumped.yaml'), `apiVersion: helm.cattle.io/v1\nkind: HelmChart\nmetadata: { name: external-dns, namespace: kube-system }\nspec:\n  plainHTTP: false\n  chart: oci://${R}/charts/external-dns:1.21.1\n`);
+    expect((await runFerry(['rewrite', 'manifests', dir, '-t', 'oci-only.yaml', '--lock', 'site/edge.lock.json'], { cwd: work, env: env() })).code).toBe(0);
+    expect(await readFile(path.join(dir, 'bumped.yaml'), 'utf8')).toContain('spec:\n  plainHTTP: true\n  chart: oci://');
+    const again = await runFerry(['rewrite', 'manifests', dir, '-t', 'oci-only.yaml', '--lock', 'site/edge.lock.json'], { cwd: work, env: env() });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toContain('0 replacements');
   }, 60_000);
 
   it('audit renders an inline spec.chartContent as the Job installs it; one that is no archive is listed as not rendered', async () => {
