@@ -49,7 +49,8 @@ export function describeOrigin(o: RemoteChartOrigin): string {
       : o.verifiedBy === 'index'
         ? 'checked against the digest index.yaml gives'
         : 'not checked: nothing names its digest (pin this one)';
-  return `fetched ${o.pinned ?? o.reference}: chart archive ${o.archiveDigest} (${checked})`;
+  const signed = o.provenance ? `; its provenance, signed by ${o.provenance.signer}, verified with --keyring and naming this sha256 for ${o.provenance.file}` : '';
+  return `fetched ${o.pinned ?? o.reference}: chart archive ${o.archiveDigest} (${o.provenance && o.verifiedBy === 'none' ? 'no digest given for it' : checked}${signed})`;
 }
 
 /** `  (imagePaths <path>)` for an image only imagePaths found, `  (also imagePaths <path>)` for one discovery found too. */
@@ -122,7 +123,8 @@ export function withRenderOptions(cmd: Command): Command {
 export function withRemoteChartOptions(cmd: Command): Command {
   return cmd
     .option('--version <version>', 'with oci://… or --chart: the chart version (or a semver range: the newest match; default: the newest release)')
-    .option('--chart <name>', 'with a repository URL (http(s)://…, its index.yaml): the chart to fetch, as `helm template --repo <url> <name>`');
+    .option('--chart <name>', 'with a repository URL (http(s)://…, its index.yaml): the chart to fetch, as `helm template --repo <url> <name>`')
+    .option('--keyring <file>', "with a fetched chart: OpenPGP public keys (armored, or a binary keyring such as pubring.gpg) its provenance (.prov, an OCI chart's provenance layer) must be signed by, as `helm pull --verify --keyring`; checked before it is rendered, and its dependencies fetched from their repositories are held to it too");
 }
 
 /** The parsed render flags (all but the values files), as the renderer takes them; a bad --kube-version is a usage error. */
@@ -152,12 +154,13 @@ export function register(program: Command): void {
   ).action(
     async (
       input: string,
-      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean; version?: string; chart?: string; imagePath?: string[] },
+      opts: CommonCliOptions & RenderCliOptions & { why?: boolean; render?: string | boolean; version?: string; chart?: string; keyring?: string; imagePath?: string[] },
     ) => {
       const report = await chartsImagesCommand(input, {
         values: opts.values ?? [],
         version: opts.version,
         chart: opts.chart,
+        keyring: opts.keyring,
         imagePaths: opts.imagePath,
         ...renderFlags(opts),
         render: renderer(opts.render),

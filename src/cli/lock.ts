@@ -76,7 +76,7 @@ function changesText(changes: LockResult['changes']): string[] {
   const n = (c: string) => changes.filter((x) => x.change === c).length;
   return [
     `changes since the previous lock: ${n('updated')} updated, ${n('added')} added, ${n('removed')} removed`,
-    ...changes.map((c) =>
+    ...changes.flatMap((c) => [
       escapeLine(
         c.change === 'updated'
           ? `  ~ ${c.kind} ${c.name}: ${c.from} → ${c.to}${c.charts ? ` (chart ${c.charts.join(', ')})` : ''}`
@@ -84,6 +84,8 @@ function changesText(changes: LockResult['changes']): string[] {
             ? `  + ${c.kind} ${c.name}: ${c.to}${c.charts ? ` (chart ${c.charts.join(', ')})` : ''}${c.dependencyOf ? ` (a dependency of ${c.dependencyOf.join(', ')})` : ''}`
             : `  - ${c.kind} ${c.name}: ${c.from} (${c.charts ? `was deployed by chart ${c.charts.join(', ')}; ` : ''}${c.reason ?? 'no longer in the manifest'})`,
       ),
-    ),
+      // On a line of its own, marked: a reviewer must not read past it.
+      ...(c.notes ?? []).map((n) => escapeLine(`    ! ${n}`)),
+    ]),
   ];
 }

@@ -97,11 +97,12 @@ export function register(program: Command): void {
     withRenderOptions(withRemoteChartOptions(rewriteCommand(rewrite, 'chart', "one override for a chart and its subcharts covering every image discovery finds (keys scoped as Helm scopes them)", ['<chart>', 'chart directory, packaged .tgz, oci://host/path/chart[:version|@sha256:…], a repository URL with --chart, or an https URL of a .tgz']))
       .option('-o, --output <file>', 'override file to write (default: print it)')
       .option('--chart-yaml', "also point the chart directory's Chart.yaml dependency repositories at the mirror (edited in place, comments kept)")),
-  ).action(async (chart: string, opts: RewriteCliOptions & RenderCliOptions & { chartYaml?: boolean; version?: string; chart?: string }) => {
+  ).action(async (chart: string, opts: RewriteCliOptions & RenderCliOptions & { chartYaml?: boolean; version?: string; chart?: string; keyring?: string }) => {
     const r = await rewriteChartCommand(chart, {
       ...sources(opts),
       version: opts.version,
       chart: opts.chart,
+      keyring: opts.keyring,
       output: opts.output,
       values: opts.values,
       render: renderFlags(opts),

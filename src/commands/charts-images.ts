@@ -7,8 +7,8 @@ import { discoverLocalChart, discoverManifestChart, hasMissingDependencies, load
 import { imageOrder, type DiscoveryResult, type ImageSource } from '../kinds/chart/discover.js';
 import { compileJsonPath, readImagePaths } from '../kinds/chart/discover/jsonpath.js';
 import type { LoadedChart } from '../kinds/chart/load.js';
-import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
-import { attachDependencies } from '../kinds/chart/resolve.js';
+import { fetchRemoteChart, KEYRING_REQUIREMENT, parseRemoteChart, readKeyring, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
+import { attachDependencies, type DependencyVerification } from '../kinds/chart/resolve.js';
 import type { ChartSpec } from '../kinds/chart/spec.js';
 import { chartLocationHint } from '../kinds/chart/load.js';
 import { loadManifest } from '../kinds/schema.js';
@@ -96,13 +96,13 @@ async function manifestText(abs: string, shown: string): Promise<string | undefi
   }
 }
 
-/** Dependencies neither vendored nor on disk, fetched from their repositories into a store that is removed after. */
-async function attachMissingDependencies(chart: LoadedChart, net: NetContext): Promise<void> {
+/** Dependencies neither vendored nor on disk, fetched from their repositories into a store that is removed after (with `verify`, each held to its keys). */
+async function attachMissingDependencies(chart: LoadedChart, net: NetContext, verify?: DependencyVerification): Promise<void> {
   if (!hasMissingDependencies(chart)) return;
   await withTempDir('ferry-charts-', 'the chart dependencies it fetches', async (tmp) => {
     const store = new BlobStore(tmp);
     await store.init();
-    await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry });
+    await attachDependencies(chart, { name: chart.metadata.name, version: chart.metadata.version }, { store, progress: silentProgress, http: net.http, registry: net.registry }, verify);
   });
 }
 
@@ -158,6 +158,7 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   const given = 'the values given';
   const remote = parseRemoteChart(input, { chart: opts.chart, version: opts.version });
   const abs = path.resolve(cwd, input);
+  const keys = opts.keyring !== undefined ? await readKeyring(opts.keyring, cwd, remote, input) : undefined;
   if (!remote) {
     try {
       await stat(abs);
@@ -174,8 +175,9 @@ export async function chartsImagesCommand(input: string, opts: ChartsImagesOptio
   if (remote) {
     const net = createNetContext(opts);
     try {
-      const { chart, archive, origin } = await fetchRemoteChart(remote, net);
-      await attachMissingDependencies(chart, net);
+      const { chart, archive, origin } = await fetchRemoteChart(remote, net, keys);
+      // --keyring holds the dependencies the chart does not vendor too, as `helm dependency build --verify` does.
+      await attachMissingDependencies(chart, net, keys ? { keys, requiredBy: KEYRING_REQUIREMENT } : undefined);
       const discover = (chartPath: string): ChartImagesEntry => ({ ...withImagePaths(discoverLocalChart(chart, chartPath, cliValues, flags, helm), imagePaths, '--image-path', given), source: origin.reference, origin });
       // helm renders a file: the verified archive, in a directory removed after (never the reference, which helm would fetch again unchecked).
       const entry = helm

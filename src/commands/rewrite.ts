@@ -13,7 +13,7 @@ import { mirrorConfig, type MirrorConfigResult } from '../rewrite/mirror-config.
 import { rewriteValues, type ValuesRewriteResult } from '../rewrite/values.js';
 import { bundleFrom, lockInBundle, pathFrom } from './inputs.js';
 import { createNetContext, type NetOptions } from '../oci/context.js';
-import { fetchRemoteChart, parseRemoteChart, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
+import { fetchRemoteChart, parseRemoteChart, readKeyring, type RemoteChartFlags, type RemoteChartOrigin } from '../kinds/chart/remote.js';
 import { cacheArchives, type ChartArchives } from '../audit/charts.js';
 import { openBundleSource, type BundleSource } from '../store/open-bundle.js';
 import { bundleArchives } from './audit.js';
@@ -105,6 +105,7 @@ export async function rewriteChartCommand(
   opts: RewriteCommandOptions & RemoteChartFlags & { output?: string; values?: string[]; chartYaml?: boolean; render?: RewriteChartOptions['render'] },
 ): Promise<ChartRewriteResult & { origin?: RemoteChartOrigin }> {
   const remote = parseRemoteChart(chart, { chart: opts.chart, version: opts.version });
+  const keys = opts.keyring !== undefined ? await readKeyring(opts.keyring, opts.cwd ?? process.cwd(), remote, chart) : undefined;
   const ctx = await loadRewriteContext(opts);
   const p = at(opts);
   const common = { output: optional(p, opts.output), values: (opts.values ?? []).map(p), render: opts.render, dryRun: opts.dryRun, allowUnmapped: opts.allowUnmapped, chartYaml: opts.chartYaml };
@@ -113,7 +114,7 @@ export async function rewriteChartCommand(
   const net = createNetContext(opts.net);
   let fetched;
   try {
-    fetched = await fetchRemoteChart(remote, net);
+    fetched = await fetchRemoteChart(remote, net, keys);
   } finally {
     await net.close();
   }

@@ -262,6 +262,8 @@ export interface LockChange {
   dependencyOf?: string[];
   /** Why a removed artifact is gone: `no longer deployed by cert-manager v1.17.0`, `chart x no longer in the manifest`, `no longer in the manifest`. */
   reason?: string;
+  /** What a reviewer must see about an update beside its pins (a chart whose provenance another key signs now). */
+  notes?: string[];
 }
 
 /** One thing a lock pins, as the lock diff compares it: by `name` (a repository), `key` (a reference) and its `pin`. */

@@ -7,7 +7,7 @@ import { mustRun, runFerry } from '../support/cli.js';
 import { packageChart, startStaticServer, writeRepoIndex, type PackagedChart, type StaticServer } from '../support/chart-repo.js';
 import { makeGpgKey, type GpgKey } from '../support/apt-repo.js';
 import { CraftedBundle } from '../support/craft-bundle.js';
-import { OCI_MANIFEST, pushBlob, putManifest } from '../support/oci-push.js';
+import { chartLockOf, clearsign, helmMessage, pushOciChart, signPackaged, writeChartsProject } from '../support/chart-prov.js';
 import { startRegistry, type RunningRegistry } from '../support/registry.js';
 
 /**
@@ -27,20 +27,6 @@ let repoUrl: string;
 const env = () => ({ FERRY_CACHE_DIR: path.join(work, 'cache'), FERRY_RETRY_MIN_MS: '50', FERRY_RETRIES: '1' });
 const insecure = () => ['--insecure-registry', reg.host];
 
-/** The signed text `helm package --sign` writes: Chart.yaml (keys sorted, as sigs.k8s.io/yaml), `...`, the sums. */
-function helmMessage(meta: Record<string, unknown>, file: string, digestHex: string): string {
-  const sorted = Object.fromEntries(Object.entries(meta).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return `${stringifyYaml(sorted)}\n...\nfiles:\n  ${file}: sha256:${digestHex}\n`;
-}
-
-async function clearsign(key: GpgKey, text: string, out: string): Promise<Buffer> {
-  const msg = `${out}.msg`;
-  await writeFile(msg, text);
-  await mustRun('gpg', ['--batch', '--yes', '--pinentry-mode', 'loopback', '--passphrase', '', '--local-user', key.fingerprint, '--digest-algo', 'SHA512', '--clearsign', '--output', out, msg], { env: { GNUPGHOME: key.home } });
-  await rm(msg);
-  return readFile(out);
-}
-
 async function chartSource(name: string, version: string, note = ''): Promise<string> {
   const dir = path.join(work, 'src', `${name}-${version}${note}`, name);
   await mkdir(path.join(dir, 'templates'), { recursive: true });
@@ -52,41 +38,18 @@ async function chartSource(name: string, version: string, note = ''): Promise<st
 /** Package a chart into the web root and sign its provenance with `key` (none: unsigned). */
 async function publish(stable: string, name: string, key: GpgKey | undefined): Promise<PackagedChart> {
   const c = await packageChart(await chartSource(name, '1.0.0'), stable);
-  if (key) await clearsign(key, helmMessage(c.metadata, path.basename(c.file), c.digest), `${c.file}.prov`);
+  if (key) await signPackaged(key, c);
   return c;
 }
 
-/** Push a chart as `helm push` does, with its provenance layer, to `<reg>/charts/<name>:<version>`. */
-async function pushOciChart(c: PackagedChart, prov: Buffer): Promise<void> {
-  const repoName = `charts/${c.name}`;
-  const config = await pushBlob(reg, repoName, Buffer.from(JSON.stringify({ name: c.name, version: c.version, apiVersion: 'v2', description: c.metadata.description })));
-  const chart = await pushBlob(reg, repoName, await readFile(c.file));
-  const provLayer = await pushBlob(reg, repoName, prov);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.cncf.helm.config.v1+json', ...config },
-      layers: [
-        { mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', ...chart },
-        { mediaType: 'application/vnd.cncf.helm.chart.provenance.v1.prov', ...provLayer },
-      ],
-    }),
-  );
-  await putManifest(reg, repoName, c.version, manifest, OCI_MANIFEST);
-}
-
 async function project(name: string, charts: unknown[]): Promise<string> {
-  const dir = path.join(work, name);
-  await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'vendor.asc'), await readFile(vendor.publicKey));
+  const dir = await writeChartsProject(path.join(work, name), name, charts, { 'vendor.asc': vendor });
   // A binary keyring, as `helm --keyring ~/.gnupg/pubring.gpg` takes.
   await mustRun('gpg', ['--batch', '--yes', '--output', path.join(dir, 'pubring.gpg'), '--export', vendor.fingerprint], { env: { GNUPGHOME: vendor.home } });
-  await writeFile(path.join(dir, 'manifest.yaml'), stringifyYaml({ apiVersion: 'ferry/v1alpha1', kind: 'Manifest', metadata: { name }, charts }));
   return dir;
 }
 
-const lockOf = async (dir: string, name: string) => JSON.parse(await readFile(path.join(dir, `${name}.lock.json`), 'utf8')) as { charts: Array<Record<string, any>> };
+const lockOf = chartLockOf;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-chart-prov-'));
@@ -107,9 +70,9 @@ beforeAll(async () => {
 
   const ociDir = path.join(work, 'oci');
   const oci = await packageChart(await chartSource('ocisigned', '2.0.0'), ociDir);
-  await pushOciChart(oci, await clearsign(vendor, helmMessage(oci.metadata, 'ocisigned-2.0.0.tgz', oci.digest), `${oci.file}.prov`));
+  await pushOciChart(reg, oci, await clearsign(vendor, helmMessage(oci.metadata, 'ocisigned-2.0.0.tgz', oci.digest), `${oci.file}.prov`));
   const ociBad = await packageChart(await chartSource('ocitampered', '2.0.0'), ociDir);
-  await pushOciChart(ociBad, await clearsign(vendor, helmMessage(ociBad.metadata, 'ocitampered-2.0.0.tgz', 'ab'.repeat(32)), `${ociBad.file}.prov`));
+  await pushOciChart(reg, ociBad, await clearsign(vendor, helmMessage(ociBad.metadata, 'ocitampered-2.0.0.tgz', 'ab'.repeat(32)), `${ociBad.file}.prov`));
 }, 120_000);
 
 afterAll(async () => {

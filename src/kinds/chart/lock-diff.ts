@@ -10,6 +10,24 @@ interface ChartLockView {
   digest?: string;
   images?: string[];
   dependencyOf?: string[];
+  provenance?: { signer?: unknown };
+}
+
+/** The fingerprint a chart entry's verified provenance records, as a previous lock (read unchecked) may hold it: a string, cut. */
+function signerOf(c: ChartLockView): string | undefined {
+  const s = c.provenance?.signer;
+  return typeof s === 'string' && s ? s.slice(0, 80) : undefined;
+}
+
+/** What a chart entry pins: its version, archive digest and, when `keys:` verified it, its provenance signer. */
+function chartPin(c: ChartLockView): string {
+  const signer = signerOf(c);
+  return `${c.version}${c.digest ? ` (${c.digest})` : ''}${signer ? `, provenance signed by ${signer}` : ''}`;
+}
+
+/** Per lock, once: each pin's signer (a pin names its signer, so one pin has one). */
+function signersByPin(entries: LockEntriesOf): Map<string, string | undefined> {
+  return new Map(chartsOf(entries).map((c) => [chartPin(c), signerOf(c)]));
 }
 
 /** The most chart names one change lists (a crafted lock may name thousands for one image). */
@@ -63,7 +81,7 @@ function neededBy(entries: LockEntriesOf): Map<string, Set<string>> {
 
 /** A chart by `repo name`, its pin the version and archive digest; it names itself on the images it deploys. */
 export const chartLockDiff: KindLockDiff = {
-  pins: (entries) => (entries as readonly ChartLockView[]).map((c) => ({ name: `${c.repo} ${c.name}`, key: `${c.repo} ${c.name} ${c.version}`, pin: `${c.version}${c.digest ? ` (${c.digest})` : ''}` })),
+  pins: (entries) => (entries as readonly ChartLockView[]).map((c) => ({ name: `${c.repo} ${c.name}`, key: `${c.repo} ${c.name} ${c.version}`, pin: chartPin(c) })),
   explain(changes, before, after) {
     // Each image a chart brings names that chart: a chart upgrade's image list reads per chart.
     const da = deployers(before);
@@ -86,6 +104,8 @@ export const chartLockDiff: KindLockDiff = {
     };
     const na = neededBy(before);
     const nb = neededBy(after);
+    const sa = signersByPin(before);
+    const sb = signersByPin(after);
     for (const c of changes) {
       if (c.kind === 'image') {
         const charts = (c.change === 'removed' ? da : db).get(c.name);
@@ -97,6 +117,11 @@ export const chartLockDiff: KindLockDiff = {
         if (deps.length) c.dependencyOf = deps;
         // A chart that entered the previous lock only as another chart's dependency.
         if (c.change === 'removed' && na.get(c.name)?.size) c.reason = 'no longer a dependency of a carried chart';
+        // Another key signs it now, or nothing verifies it any more: what a reviewer must not miss.
+        const was = c.change === 'updated' ? sa.get(c.from!) : undefined;
+        const is = c.change === 'updated' ? sb.get(c.to!) : undefined;
+        if (was && is && was !== is) c.notes = [`its provenance signer changed: ${was} signed the previous lock's, ${is} signs this one (compare the new fingerprint with the one the vendor publishes before you trust it)`];
+        else if (was && !is) c.notes = [`its provenance was verified (signed by ${was}) in the previous lock, and is not now (keys: dropped from the entry)`];
       }
     }
   },

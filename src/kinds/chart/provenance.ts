@@ -141,6 +141,37 @@ export async function verifyChartProvenance(prov: Buffer, keys: PublicKeys, s: P
   return signer;
 }
 
+/** A chart brought from where it is published, whose provenance (if any was found) is to be verified. */
+export interface FetchedChartSubject extends Omit<ProvenanceSubject, 'file'> {
+  /** The archive's URL (HTTP: the provenance lists it under its last segment); none for an OCI chart. */
+  url?: string;
+  /** Where the provenance was looked for, for the refusal when there is none. */
+  where: string;
+  /** What requires the provenance and what to do without one (default: the chart entry's keys: at `lock`). */
+  requiredBy?: ProvenanceRequirement;
+}
+
+/** What requires a chart's provenance (`keys:`, `--keyring`), and the way out when the chart has none. */
+export interface ProvenanceRequirement {
+  what: string;
+  otherwise: string;
+}
+
+const ENTRY_KEYS: ProvenanceRequirement = { what: 'keys:', otherwise: 'drop keys: from the chart entry to carry it unverified. Nothing was locked.' };
+
+/**
+ * The one check of a fetched chart's provenance against the keys a user gave (`keys:` on a chart
+ * entry or its dependencies at `lock`, `--keyring` on `charts images` / `rewrite chart`): required
+ * (none found is refused), verified by verifyChartProvenance under the name Helm verifies the archive
+ * as. Returns the signer and that name.
+ */
+export async function verifyFetchedProvenance(prov: Buffer | undefined, keys: PublicKeys, s: FetchedChartSubject): Promise<{ signer: string; file: string }> {
+  if (!prov) throw missingProvenance(s.label, s.where, s.requiredBy);
+  const file = provenanceFileName(s.name, s.version, s.url);
+  const signer = await verifyChartProvenance(prov, keys, { label: s.label, name: s.name, version: s.version, archiveDigest: s.archiveDigest, file });
+  return { signer, file };
+}
+
 /** What `lock` records of a provenance verified with `keys` by `signer`. */
 export async function recordProvenance(signer: string, keys: PublicKeys, file: string, label = 'chart'): Promise<ChartProvenance> {
   const key = await minimalPublicKey(keys, signer);
@@ -183,8 +214,8 @@ export async function readProvenanceBlob(source: Pick<BlobSource, 'readBlob'>, d
 }
 
 /** The refusal when a chart whose entry gives keys: has no provenance. */
-export function missingProvenance(label: string, where: string): FerryError {
-  return new FerryError('VERIFY', `${label}: keys: requires its provenance, but ${redactUrl(where)} has none`, {
-    hint: 'The chart is not signed there (`helm pull --verify` refuses it too): ask its maintainer to publish the .prov (`helm package --sign`), or drop keys: from the chart entry to carry it unverified. Nothing was locked.',
+export function missingProvenance(label: string, where: string, by: ProvenanceRequirement = ENTRY_KEYS): FerryError {
+  return new FerryError('VERIFY', `${label}: ${by.what} requires its provenance, but ${redactUrl(where)} has none`, {
+    hint: `The chart is not signed there (\`helm pull --verify\` refuses it too): ask its maintainer to publish the .prov (\`helm package --sign\`), or ${by.otherwise}`,
   });
 }

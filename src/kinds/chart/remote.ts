@@ -8,7 +8,9 @@ import { MT, isIndexType, type OciDescriptor } from '../../oci/media-types.js';
 import { checkRegistryHost, normalizeRegistryHost, parseImageReference } from '../../oci/reference.js';
 import { trimTrailing } from '../../ui/escape.js';
 import { loadChartStream, MAX_CHART_BYTES, type LoadedChart } from './load.js';
-import { indexUrlOf } from './repo-http.js';
+import { fetchProv, indexUrlOf } from './repo-http.js';
+import { readProvenanceBlob, verifyFetchedProvenance, type ProvenanceRequirement } from './provenance.js';
+import { readPublicKeys, type PublicKeys } from '../../net/pgp.js';
 import { helmChartLayers, tagOf, versionOfTag } from './repo-oci.js';
 import { chartRepoHttp, indexArchive, pickVersion } from './resolve.js';
 
@@ -29,6 +31,28 @@ export interface RemoteChartFlags {
   chart?: string;
   /** `--version <version or semver range>`. */
   version?: string;
+  /** `--keyring <file>` (as `helm pull --verify --keyring`): the OpenPGP public keys the chart's provenance must be signed by. */
+  keyring?: string;
+}
+
+/**
+ * The keys `--keyring <file>` gives (armored or binary, as Helm's `--keyring` takes), for a chart
+ * fetched from where it is published; refused for a chart on disk, which has no provenance ferry
+ * fetches.
+ */
+export async function readKeyring(file: string, cwd: string, remote: RemoteChartRef | undefined, input: string): Promise<PublicKeys> {
+  if (!remote) {
+    throw usage(
+      `--keyring ${file}: ${input} is not fetched (a chart directory, archive or manifest on disk); --keyring verifies the provenance of a chart fetched from oci://, a repository or a URL`,
+      'Drop --keyring; in a manifest, give the chart entry keys: (`ferry lock` verifies them); for an archive on disk with its .prov, `helm verify --keyring` checks it.',
+    );
+  }
+  try {
+    return await readPublicKeys([file], cwd, `--keyring ${file}`);
+  } catch (err) {
+    if (!(err instanceof FerryError)) throw err;
+    throw new FerryError('USAGE', err.message, { cause: err, hint: 'Give --keyring an OpenPGP public key file (armored, or a binary keyring such as a GnuPG pubring.gpg), relative to the current directory: `gpg --export <key id> > keyring.gpg`.' });
+  }
 }
 
 /** What was rendered: where it came from and the digest to pin it by. */
@@ -45,6 +69,8 @@ export interface RemoteChartOrigin {
   pinned?: string;
   /** What the archive's bytes were checked against: the OCI manifest's layer digest, the index's digest, or nothing. */
   verifiedBy: 'manifest' | 'index' | 'none';
+  /** With `--keyring`: the provenance verified (its signer's fingerprint, the archive name it lists) before the chart was rendered. */
+  provenance?: { signer: string; file: string };
 }
 
 /** The largest packaged chart read (in memory): helm's own bound on what a chart may unpack to. */
@@ -129,17 +155,46 @@ export interface RemoteChart {
   origin: RemoteChartOrigin;
 }
 
-/** The chart `ref` names, fetched, verified and loaded with all its files; `origin` says what was rendered. */
-export async function fetchRemoteChart(ref: RemoteChartRef, net: { http: HttpClient; registry: RegistryClient }): Promise<RemoteChart> {
-  if (ref.kind === 'oci') return fetchOciChart(ref, net.registry);
-  if (ref.kind === 'repo') return fetchRepoChart(ref, net.http);
-  const bytes = await net.http.getBytes(ref.url, { label: `chart archive`, maxBytes: MAX_REMOTE_ARCHIVE });
-  const digest = sha256(bytes);
-  const chart = await loadArchive(bytes, redactUrl(ref.url));
-  return { chart, archive: bytes, origin: { reference: redactUrl(ref.url), version: chart.metadata.version, archiveDigest: digest, verifiedBy: 'none' } };
+/** `--keyring` on `charts images` / `rewrite chart`: what requires a fetched chart's provenance, and the way out. */
+export const KEYRING_REQUIREMENT: ProvenanceRequirement = {
+  what: '--keyring',
+  otherwise: 'drop --keyring to render it checked against its digest only (as `helm template` without --verify). Nothing was rendered.',
+};
+
+/**
+ * The chart `ref` names, fetched, verified and loaded with all its files; `origin` says what was
+ * rendered. With `keys` (`--keyring`, as `helm pull --verify --keyring`), its provenance (`<archive
+ * URL>.prov`, an OCI chart's provenance layer) is required and verified as `lock` verifies a chart
+ * entry's `keys:`, before anything renders the chart.
+ */
+export async function fetchRemoteChart(ref: RemoteChartRef, net: { http: HttpClient; registry: RegistryClient }, keys?: PublicKeys): Promise<RemoteChart> {
+  const got = ref.kind === 'oci' ? await fetchOciChart(ref, net.registry) : ref.kind === 'repo' ? await fetchRepoChart(ref, net.http) : await fetchUrlChart(ref, net.http);
+  if (!keys) return got;
+  const { name, version } = got.chart.metadata;
+  const label = `chart ${name} ${version} (${got.origin.reference})`;
+  const prov = await got.provenance();
+  const checked = await verifyFetchedProvenance(prov.bytes, keys, { label, name, version, archiveDigest: got.origin.archiveDigest, url: prov.archiveUrl, where: prov.where, requiredBy: KEYRING_REQUIREMENT });
+  return { chart: got.chart, archive: got.archive, origin: { ...got.origin, provenance: checked } };
 }
 
-async function fetchOciChart(ref: Extract<RemoteChartRef, { kind: 'oci' }>, registry: RegistryClient): Promise<RemoteChart> {
+/** A fetched chart, and how to fetch its provenance (only with `--keyring`). */
+interface FetchedChart extends RemoteChart {
+  provenance(): Promise<{ bytes?: Buffer; where: string; archiveUrl?: string }>;
+}
+
+async function fetchUrlChart(ref: Extract<RemoteChartRef, { kind: 'url' }>, http: HttpClient): Promise<FetchedChart> {
+  const bytes = await http.getBytes(ref.url, { label: `chart archive`, maxBytes: MAX_REMOTE_ARCHIVE });
+  const digest = sha256(bytes);
+  const chart = await loadArchive(bytes, redactUrl(ref.url));
+  return {
+    chart,
+    archive: bytes,
+    origin: { reference: redactUrl(ref.url), version: chart.metadata.version, archiveDigest: digest, verifiedBy: 'none' },
+    provenance: async () => ({ bytes: await fetchProv(http, ref.url), where: `${ref.url}.prov`, archiveUrl: ref.url }),
+  };
+}
+
+async function fetchOciChart(ref: Extract<RemoteChartRef, { kind: 'oci' }>, registry: RegistryClient): Promise<FetchedChart> {
   const name = ociName(ref.repo);
   let reference = ref.digest ?? (ref.tag ? ref.tag : undefined);
   let version = ref.version;
@@ -163,7 +218,7 @@ async function fetchOciChart(ref: Extract<RemoteChartRef, { kind: 'oci' }>, regi
     if (err instanceof FerryError && err.code === 'NOT_FOUND') throw new FerryError('NOT_FOUND', `${shown}: not found (${err.message})`, { cause: err, hint: err.hint });
     throw unreachable(err, name);
   }
-  const layer = helmChartLayer(got.bytes, got.mediaType, shown);
+  const { chart: layer, prov } = helmChartManifestLayers(got.bytes, got.mediaType, shown);
   if (layer.size > MAX_REMOTE_ARCHIVE) {
     throw new FerryError('VALIDATION', `${shown}: its chart layer is ${layer.size} bytes, more than the ${MAX_REMOTE_ARCHIVE} bytes ferry reads of a packaged chart`, { hint: 'helm refuses charts this large too; the manifest was crafted or is not a chart.' });
   }
@@ -193,6 +248,11 @@ async function fetchOciChart(ref: Extract<RemoteChartRef, { kind: 'oci' }>, regi
       pinned: `${name}@${got.digest}`,
       verifiedBy: 'manifest',
     },
+    provenance: async () => ({
+      // Its size is checked before the download, its bytes against the manifest's digest.
+      bytes: prov ? await readProvenanceBlob({ readBlob: (d, max) => registry.getBlobBytes(ref.repo, d, Math.min(prov.size, max ?? prov.size)) }, prov, shown) : undefined,
+      where: `${shown} (no layer of media type ${MT.helmProv})`,
+    }),
   };
 }
 
@@ -201,6 +261,11 @@ async function fetchOciChart(ref: Extract<RemoteChartRef, { kind: 'oci' }>, regi
  * image index, a container image, another artifact, a chart without its content layer.
  */
 export function helmChartLayer(bytes: Buffer, mediaType: string, shown: string): OciDescriptor {
+  return helmChartManifestLayers(bytes, mediaType, shown).chart;
+}
+
+/** helmChartLayer's chart layer, and the provenance layer when the manifest has one. */
+function helmChartManifestLayers(bytes: Buffer, mediaType: string, shown: string): { chart: OciDescriptor; prov?: OciDescriptor } {
   const notChart = (what: string) =>
     new FerryError('VALIDATION', `${shown}: ${what}, not a Helm chart`, {
       hint: 'Name the chart (pushed with `helm push`: config application/vnd.cncf.helm.config.v1+json, layer application/vnd.cncf.helm.chart.content.v1.tar+gzip); an image goes under images: in a manifest.',
@@ -220,17 +285,17 @@ export function helmChartLayer(bytes: Buffer, mediaType: string, shown: string):
   }
   const layers = Array.isArray(m.layers) ? (m.layers as unknown[]) : [];
   // Helm's chart layer, or the one helm 3.0–3.7 wrote (`application/tar+gzip`), which helm still pulls.
-  const { chart } = helmChartLayers(layers, shown, 'VALIDATION');
+  const { chart, prov } = helmChartLayers(layers, shown, 'VALIDATION');
   if (!chart) {
     const types = layers.map((l) => (l && typeof (l as OciDescriptor).mediaType === 'string' ? (l as OciDescriptor).mediaType.slice(0, 200) : '?')).slice(0, 5);
     throw new FerryError('VALIDATION', `${shown}: a Helm chart manifest without a chart layer of media type ${MT.helmChart} (its layers: ${types.join(', ') || 'none'})`, {
       hint: 'The artifact is broken or crafted; push the chart again with `helm push`.',
     });
   }
-  return { mediaType: chart.mediaType, digest: chart.digest, size: chart.size };
+  return { chart: { mediaType: chart.mediaType, digest: chart.digest, size: chart.size }, ...(prov ? { prov } : {}) };
 }
 
-async function fetchRepoChart(ref: Extract<RemoteChartRef, { kind: 'repo' }>, userHttp: HttpClient): Promise<RemoteChart> {
+async function fetchRepoChart(ref: Extract<RemoteChartRef, { kind: 'repo' }>, userHttp: HttpClient): Promise<FetchedChart> {
   // Credentials and CA of the repository's entry in Helm's repositories.yaml, as `helm pull --repo` finds them.
   const http = await chartRepoHttp(userHttp, ref.repo, undefined);
   const what = `chart ${ref.name}`;
@@ -245,7 +310,12 @@ async function fetchRepoChart(ref: Extract<RemoteChartRef, { kind: 'repo' }>, us
     });
   }
   const chart = await loadArchive(bytes, shown);
-  return { chart, archive: bytes, origin: { reference: shown, version, archiveDigest: digest, verifiedBy: hex !== undefined ? 'index' : 'none' } };
+  return {
+    chart,
+    archive: bytes,
+    origin: { reference: shown, version, archiveDigest: digest, verifiedBy: hex !== undefined ? 'index' : 'none' },
+    provenance: async () => ({ bytes: await fetchProv(http, url, ref.repo), where: `${url}.prov`, archiveUrl: url }),
+  };
 }
 
 /** A packaged chart's bytes, read as a stream is (the same unpack bound); a refusal names `shown`. */

@@ -259,9 +259,10 @@ export async function downloadToStore(http: HttpClient, url: string, expectedHex
 }
 
 /** Provenance file next to the archive (`<url>.prov`), when the repository has one. */
-export async function fetchProv(http: HttpClient, url: string, repo: string): Promise<Buffer | undefined> {
+export async function fetchProv(http: HttpClient, url: string, repo?: string): Promise<Buffer | undefined> {
   try {
-    return await http.getBytes(`${url}.prov`, { label: 'chart provenance', maxBytes: 1024 * 1024, namedBy: indexUrlOf(repo) });
+    // Beside an archive the index named, held to the index's redirect rule; beside one the user named, to none.
+    return await http.getBytes(`${url}.prov`, { label: 'chart provenance', maxBytes: 1024 * 1024, ...(repo ? { namedBy: indexUrlOf(repo) } : {}) });
   } catch (err) {
     if (err instanceof FerryError && (err.code === 'NOT_FOUND' || err.code === 'AUTH')) return undefined;
     throw err;

@@ -22,8 +22,8 @@ import { chartDependencies, chartLockPins, loadChartStream, readValuesFile, type
 import { imageValuesOf, mergeImageValues, type ChartLock } from './lock.js';
 import { archiveUrl, downloadToStore, fetchProv, indexUrlOf, readIndexEntries } from './repo-http.js';
 import { getOciChart, listOciVersions, ociRepoRef } from './repo-oci.js';
-import { missingProvenance, provenanceFileName, readProvenanceBlob, recordProvenance, verifyChartProvenance, type ChartProvenance } from './provenance.js';
-import { readPublicKeys } from '../../net/pgp.js';
+import { readProvenanceBlob, recordProvenance, verifyFetchedProvenance, type ChartProvenance, type ProvenanceRequirement } from './provenance.js';
+import { readPublicKeys, type PublicKeys } from '../../net/pgp.js';
 import type { ChartSpec } from './spec.js';
 import { unionPlatforms } from '../image/platforms.js';
 import { trimTrailing } from '../../ui/escape.js';
@@ -152,13 +152,32 @@ export async function loadChartFromStore(located: LocatedChart, ctx: Pick<KindCo
   }
 }
 
+/** What the dependencies `attachDependencies` fetches are held to. */
+export interface DependencyVerification {
+  /** The keys their provenance must be signed by (`helm dependency build --verify --keyring`): the parent's `keys:`, or `--keyring`. */
+  keys: PublicKeys;
+  /** What requires it, and what to do when a dependency is not signed. */
+  requiredBy: ProvenanceRequirement;
+}
+
+/** A dependency fetched for a chart, with its verified provenance when its parent was held to keys. */
+export type LocatedDependency = LocatedChart & { provenance?: ChartProvenance };
+
 /**
  * Resolve the dependencies Chart.yaml lists that are not vendored under charts/: the version
  * from Chart.lock when it pins one, else the newest match of the range; fetched from their
- * repositories, attached as subcharts (so discovery scopes them), recursively.
+ * repositories, attached as subcharts (so discovery scopes them), recursively. With `verify`,
+ * each one fetched (at every depth) must carry a provenance signed by one of its keys, as
+ * `helm dependency build --verify` requires, checked before it is attached.
  */
-export async function attachDependencies(chart: LoadedChart, located: Pick<LocatedChart, 'name' | 'version'>, ctx: ResolveCtx, seen = new Set<string>()): Promise<LocatedChart[]> {
-  const out: LocatedChart[] = [];
+export async function attachDependencies(
+  chart: LoadedChart,
+  located: Pick<LocatedChart, 'name' | 'version'>,
+  ctx: ResolveCtx,
+  verify?: DependencyVerification,
+  seen = new Set<string>(),
+): Promise<LocatedDependency[]> {
+  const out: LocatedDependency[] = [];
   const pins = chartLockPins(chart);
   const parent = `${located.name} ${located.version}`;
   for (const dep of chartDependencies(chart)) {
@@ -175,19 +194,22 @@ export async function attachDependencies(chart: LoadedChart, located: Pick<Locat
     const pin = pins.find((p) => p.name === dep.name && sameRepo(p.repository));
     const version = pin?.version ?? dep.version ?? '*';
     let dl: LocatedChart;
+    let sub: LoadedChart;
+    let provenance: ChartProvenance | undefined;
     try {
       dl = await locateChart({ name: dep.name, repo, version }, ctx);
+      sub = await loadChartFromStore(dl, ctx);
+      if (verify) provenance = await verifyLocatedProvenance(dl, sub.metadata, verify.keys, ctx, verify.requiredBy);
     } catch (err) {
       if (err instanceof FerryError) throw new FerryError(err.code, `${depLabel}: ${err.message}`, { cause: err, hint: err.hint, details: err.details });
       throw err;
     }
     const key = `${dl.repo} ${dl.name} ${dl.version}`;
-    const sub = await loadChartFromStore(dl, ctx);
     chart.subcharts.push(sub);
     if (!seen.has(key)) {
       seen.add(key);
-      out.push({ ...dl, requested: version });
-      out.push(...(await attachDependencies(sub, dl, ctx, seen)));
+      out.push({ ...dl, requested: version, ...(provenance ? { provenance } : {}) });
+      out.push(...(await attachDependencies(sub, dl, ctx, verify, seen)));
     }
   }
   return out;
@@ -368,14 +390,24 @@ function toLock(l: LocatedChart, images: string[], possible: string[], dependenc
   return e;
 }
 
+/** A chart entry's keys:, as they hold the dependencies its chart does not vendor. */
+function entryKeysOnDependency(parent: string): ProvenanceRequirement {
+  return {
+    what: `the keys: of chart ${parent}`,
+    otherwise: `drop keys: from the entry of chart ${parent}: its keys: hold every dependency the chart does not vendor, as \`helm dependency build --verify\` does (one signed by another key: add that key to keys:), so a dependency published unsigned is carried only with the chart unverified. Nothing was locked.`,
+  };
+}
+
 /** One manifest chart: the chart, its non-vendored dependencies, and the images it deploys. */
 export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<ResolvedChart> {
   const keys = spec.keys?.length ? readPublicKeys(spec.keys, ctx.manifestDir, `chart ${spec.name} (keys:)`) : undefined;
   keys?.catch(() => undefined); // awaited below, after the download
   const located = await locateChart(spec, ctx, { ownLine: false });
   const chart = await loadChartFromStore(located, ctx);
-  const provenance = keys ? await verifyLocatedProvenance(located, chart.metadata, await keys, ctx) : undefined;
-  const deps = await attachDependencies(chart, located, ctx);
+  const given = keys ? await keys : undefined;
+  const provenance = given ? await verifyLocatedProvenance(located, chart.metadata, given, ctx) : undefined;
+  // The dependencies it does not vendor are held to the same keys, as `helm dependency build --verify` holds them.
+  const deps = await attachDependencies(chart, located, ctx, given ? { keys: given, requiredBy: entryKeysOnDependency(`${located.name} ${located.version}`) } : undefined);
   const mode = spec.images ?? 'discover';
   // Discovery renders the chart with the manifest's values; test-hook images (`helm test`) are a class of their own.
   const values = await readValues(spec.values ?? [], ctx.manifestDir);
@@ -435,7 +467,7 @@ export async function resolveChart(spec: ChartSpec, ctx: KindContext): Promise<R
     const injects = (discovery.injects ?? []).filter((i) => images.includes(i));
     if (injects.length) top.injects = injects;
   }
-  const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent]))];
+  const entries = [top, ...deps.map((d) => toLock(d, [], [], [parent], d.provenance))];
   const why = new Map(discovery.images.map((i) => [i.ref, (i.sources.find((s) => s.kind === 'rendered' && s.reason) ?? i.sources.find((s) => s.reason))?.reason]));
   return { entries, discovery, possible: possible.map((ref) => ({ ref, why: why.get(ref) })) };
 }
@@ -469,12 +501,11 @@ export function possibleImagesWarning(chart: string, possible: readonly Possible
  * The provenance of a chart whose entry gives keys: (`helm pull --verify --keyring`): there, signed
  * by one of the keys, for the chart the archive's Chart.yaml names, with the archive's sha256.
  */
-async function verifyLocatedProvenance(located: LocatedChart, metadata: { name: string; version: string }, keys: Awaited<ReturnType<typeof readPublicKeys>>, ctx: Pick<KindContext, 'store'>): Promise<ChartProvenance> {
+async function verifyLocatedProvenance(located: LocatedChart, metadata: { name: string; version: string }, keys: PublicKeys, ctx: Pick<KindContext, 'store'>, requiredBy?: ProvenanceRequirement): Promise<ChartProvenance> {
   const label = `chart ${located.name} ${located.version} (${redactUrl(located.repo)})`;
-  if (!located.prov) throw missingProvenance(label, located.url ? `${located.url}.prov` : `${trimTrailing(located.repo, '/')}/${located.name}:${located.version} (no layer of media type ${MT.helmProv})`);
-  const prov = await readProvenanceBlob({ readBlob: (d) => ctx.store.readBytes(d) }, located.prov, label);
-  const file = provenanceFileName(metadata.name, metadata.version, located.url);
-  const signer = await verifyChartProvenance(prov, keys, { label, name: metadata.name, version: metadata.version, archiveDigest: located.digest, file });
+  const prov = located.prov ? await readProvenanceBlob({ readBlob: (d) => ctx.store.readBytes(d) }, located.prov, label) : undefined;
+  const where = located.url ? `${located.url}.prov` : `${trimTrailing(located.repo, '/')}/${located.name}:${located.version} (no layer of media type ${MT.helmProv})`;
+  const { signer, file } = await verifyFetchedProvenance(prov, keys, { label, name: metadata.name, version: metadata.version, archiveDigest: located.digest, url: located.url, where, requiredBy });
   return recordProvenance(signer, keys, file, label);
 }
 

@@ -16,7 +16,7 @@ export const ChartSpecSchema = z
       .array(z.string().min(1))
       .min(1, 'keys must list at least one OpenPGP public key file (or drop keys: to carry the chart unverified)')
       .optional()
-      .describe("OpenPGP public keys (armored or binary keyring files, as `helm --keyring` takes; relative to the manifest) that sign the chart's provenance: given, `lock` requires the chart's .prov (OCI: its provenance layer), signed by one of them and naming the archive's sha256, as `helm pull --verify` does, and records the signer; the chart's non-vendored dependencies are not held to it."),
+      .describe("OpenPGP public keys (armored or binary keyring files, as `helm --keyring` takes; relative to the manifest) that sign the chart's provenance: given, `lock` requires the chart's .prov (OCI: its provenance layer), signed by one of them and naming the archive's sha256, as `helm pull --verify` does, and records the signer; each dependency the chart does not vendor (fetched from its repository) is held to the same keys, as `helm dependency build --verify` holds it, and its signer recorded too."),
     kubeVersion: z
       .string()
       .regex(/^v?\d+\.\d+(\.\d+)?$/, 'kubeVersion must be v<major>.<minor>[.<patch>], e.g. v1.34.0')
