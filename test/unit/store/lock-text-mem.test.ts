@@ -53,7 +53,9 @@ describe('holdYoung', () => {
     expect(young()).toBeLessThanOrEqual(before);
     await expect(holdYoung(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
   });
+});
 
+describe('a lock file written in pieces', () => {
   it('lockTextChunks: serializeLock\'s text byte for byte, in pieces of bounded size', () => {
     const packages = Array.from({ length: 3000 }, (_, i) => ({ name: `p${i}`, version: '1:2.0~rc1', architecture: 'amd64', filename: `pool/main/p/p${i}.deb`, sha256: 'a'.repeat(64), size: i, gone: undefined }));
     const lock = {
