@@ -3,7 +3,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { access, constants as fsc, readFile, stat } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 import path from 'node:path';
-import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { lockPathFor, lockTextChunks, serializeLock } from '../manifest/load.js';
 import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
 import { MT } from '../oci/media-types.js';
 import { createNetContext } from '../oci/context.js';
@@ -218,7 +218,7 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       if (opts.frozen) throw frozenMismatch(lockFile, Boolean(existing));
       lock = await lockManifest(loaded, ctx);
       await checkManifestUnchanged(loaded, lockFile, 'bundle create');
-      await writeLock(lockFile, serializeLock(lock), 'bundle create');
+      await writeLock(lockFile, () => lockTextChunks(lock), 'bundle create');
       lockUsed = 'refreshed';
     }
     // Hashed as it streams: a 21 MB lock read whole is a 21 MB buffer that glibc keeps resident.

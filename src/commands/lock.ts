@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../store/temp-files.js';
+import { writeChunksAtomic, writeFileAtomic } from '../store/temp-files.js';
 import os from 'node:os';
 import path from 'node:path';
-import { lockPathFor, serializeLock } from '../manifest/load.js';
+import { lockPathFor, lockTextChunks } from '../manifest/load.js';
 import { loadManifest, lockCounts, readLock, type Lock } from '../kinds/schema.js';
 import { lockChanges, type LockChange } from './lock-diff.js';
 import { createNetContext, type NetContext, type NetOptions } from '../oci/context.js';
@@ -66,9 +66,10 @@ const CACHE_DIR_REASONS: Record<string, string> = {
  * sweeps). A checkout CI mounted read-only, or owned by another user, is said as the lock that
  * could not be written, with the ways round it, not as a temp file's name.
  */
-export async function writeLock(lockFile: string, text: string, by: 'lock' | 'bundle create'): Promise<void> {
+export async function writeLock(lockFile: string, text: string | (() => Iterable<string>), by: 'lock' | 'bundle create'): Promise<void> {
   try {
-    await writeFileAtomic(lockFile, text);
+    if (typeof text === 'string') await writeFileAtomic(lockFile, text);
+    else await writeChunksAtomic(lockFile, text);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException)?.code ?? '';
     if (!['EACCES', 'EPERM', 'EROFS'].includes(code)) throw err;
@@ -159,15 +160,27 @@ export function platformFilterNotes(lock: Lock): PlatformFilterNote[] {
  * APT component).
  */
 export async function fileHasText(file: string, text: string): Promise<boolean> {
+  return fileHasChunks(file, () => [text]);
+}
+
+/** Whether `file` holds exactly the text `chunks()` gives (taken only when the file is there). */
+export async function fileHasChunks(file: string, chunks: () => Iterable<string>): Promise<boolean> {
   const size = await stat(file).then((s) => s.size, () => undefined);
-  if (size !== Buffer.byteLength(text)) return false;
+  if (size === undefined) return false;
+  const want = createHash('sha256');
+  let length = 0;
+  for (const c of chunks()) {
+    want.update(c);
+    length += Buffer.byteLength(c);
+  }
+  if (size !== length) return false;
   const h = createHash('sha256');
   try {
     for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   } catch {
     return false;
   }
-  return h.digest('hex') === createHash('sha256').update(text).digest('hex');
+  return h.digest('hex') === want.digest('hex');
 }
 
 /** The largest previous lock whose changes `ferry lock` lists (it is parsed beside the new one). */
@@ -193,14 +206,14 @@ export async function lockCommand(manifestFile: string, opts: LockOptions): Prom
     }
     const imageSignatures = await enforceVerifyPolicy(lock.images, await loadVerifyPolicy(loaded.manifest, loaded.dir), (i) => registryReader(net.registry, i.ref), 'at lock', signatureNotes);
     await checkManifestUnchanged(loaded, lockFile, 'lock');
-    const text = serializeLock(lock);
-    const changed = !(await fileHasText(lockFile, text));
+    // Not held as one text (a whole APT component's lock is 21 MB): hashed, then written, in pieces.
+    const changed = !(await fileHasChunks(lockFile, () => lockTextChunks(lock)));
     // What the new lock changes against the one it replaces (none when there was none, or it did not parse).
     // A previous lock past PREVIOUS_LOCK_MAX (a whole APT component's 21 MB) is not parsed a second
     // time beside the new one for this list: the list says so instead.
     const previousSize = changed ? await stat(lockFile).then((st) => st.size, () => 0) : 0;
     const before = changed && previousSize <= PREVIOUS_LOCK_MAX ? await readLock(lockFile).catch(() => undefined) : undefined;
-    if (changed) await writeLock(lockFile, text, 'lock');
+    if (changed) await writeLock(lockFile, () => lockTextChunks(lock), 'lock');
     return { lockFile, changed, counts: lockCounts(lock), lock, filtered: platformFilterNotes(lock), imageSignatures, signatureNotes, warnings, ...(before ? { changes: lockChanges(before, lock) } : {}), ...(previousSize > PREVIOUS_LOCK_MAX ? { changesNotListed: previousSize } : {}) };
   } finally {
     await net.close();

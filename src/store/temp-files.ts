@@ -456,6 +456,40 @@ export async function writeFileAtomic(dest: string, data: string | Uint8Array, m
   await writeHeldTemp(dest, (fh) => fh.writeFile(bytes), { mode, placed });
 }
 
+/**
+ * writeFileAtomic for a text given in pieces (a 21 MB lock is never one string or buffer):
+ * `chunks()` is written once; a file found at `dest` after the rename that is not this one is
+ * accepted only when it has the same size and SHA-256.
+ */
+export async function writeChunksAtomic(dest: string, chunks: () => Iterable<string>, mode?: number): Promise<void> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const write = async (fh: FileHandle) => {
+    for (const c of chunks()) {
+      const bytes = Buffer.from(c);
+      hash.update(bytes);
+      size += bytes.length;
+      for (let at = 0; at < bytes.length; ) at += (await fh.write(bytes, at, bytes.length - at)).bytesWritten;
+    }
+    return hash.digest('hex');
+  };
+  let digest = '';
+  const placed = async (file: string) => {
+    const fh = await open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK).catch(() => undefined);
+    if (!fh) return false;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile() || st.size !== size) return false;
+      const h = createHash('sha256');
+      for await (const chunk of fh.createReadStream({ autoClose: false })) h.update(chunk as Buffer);
+      return h.digest('hex') === digest;
+    } finally {
+      await fh.close();
+    }
+  };
+  await writeHeldTemp(dest, async (fh) => (digest = await write(fh)), { mode, placed });
+}
+
 /** One file replaced in place: `expected` is what it held when it was read ('' when it did not exist). */
 export interface InPlaceWrite {
   file: string;

@@ -90,7 +90,8 @@ const TEXT_CHECK_BYTES = (/^\d+$/.test(process.env.FERRY_TEXT_GC_KB ?? '') ? Num
 let textSinceCheck = 0;
 
 /**
- * A text of `bytes` parsed (a file `audit` read and parsed as YAML): parsing leaves ~10 times
+ * A text of `bytes` parsed (a file `audit` read and parsed as YAML) or rendered (a bundle's SBOM,
+ * lock and checksums list, in pieces: bundle-pack.ts asBuffers): parsing leaves ~10 times
  * its size of short-lived objects (the yaml library's CST and nodes), and on a tree of large
  * files (Grafana dashboards, CRD templates) V8 let that garbage grow the heap to several times
  * what the scan keeps. Every 4 MiB of text the heap is looked at, as noteItemDone does.

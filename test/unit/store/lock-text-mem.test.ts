@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { pinnedFileChunks } from '../../../src/commands/bundle-create.js';
-import { fileHasText } from '../../../src/commands/lock.js';
+import { fileHasChunks, fileHasText, writeLock } from '../../../src/commands/lock.js';
+import { lockTextChunks, serializeLock } from '../../../src/manifest/load.js';
 import { holdYoung } from '../../../src/store/young-gc.js';
 
 const digest = (b: Buffer | string) => 'sha256:' + createHash('sha256').update(b).digest('hex');
@@ -51,5 +52,42 @@ describe('holdYoung', () => {
     expect(kept.length).toBe(300_000);
     expect(young()).toBeLessThanOrEqual(before);
     await expect(holdYoung(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+  });
+});
+
+describe('a lock file written in pieces', () => {
+  it('lockTextChunks: serializeLock\'s text byte for byte, in pieces of bounded size', () => {
+    const packages = Array.from({ length: 3000 }, (_, i) => ({ name: `p${i}`, version: '1:2.0~rc1', architecture: 'amd64', filename: `pool/main/p/p${i}.deb`, sha256: 'a'.repeat(64), size: i, gone: undefined }));
+    const lock = {
+      version: 1,
+      note: 'line\nbreak "quoted" ü \u2028 \u0007',
+      empty: [],
+      none: {},
+      nothing: null,
+      skipped: undefined,
+      fn: () => 1,
+      when: new Date(0),
+      nested: [[], [{}], [1, 'two', null, undefined], { deep: { deeper: [{ x: [true, false] }] } }],
+      apt: [{ name: 'big', suites: [{ suite: 'bookworm', release: [], packages }], unsatisfied: [] }],
+    };
+    const pieces = [...lockTextChunks(lock)];
+    expect(pieces.join('')).toBe(serializeLock(lock));
+    expect(pieces.length).toBeGreaterThan(5);
+    for (const p of pieces) expect(p.length).toBeLessThan(64 * 1024 + 1024);
+    for (const v of [{}, [], { a: [] }, { a: { b: {} } }]) expect([...lockTextChunks(v)].join('')).toBe(serializeLock(v));
+  });
+
+  it('writeLock in pieces: the same file as the text, compared by fileHasChunks, replaced when it differs', async () => {
+    const dir = await tmp();
+    const file = path.join(dir, 'c.lock.json');
+    const lock = { apt: Array.from({ length: 2000 }, (_, i) => ({ name: `ü${i}`, size: i })) };
+    expect(await fileHasChunks(file, () => lockTextChunks(lock))).toBe(false);
+    await writeLock(file, () => lockTextChunks(lock), 'lock');
+    expect(await readFile(file, 'utf8')).toBe(serializeLock(lock));
+    expect(await fileHasChunks(file, () => lockTextChunks(lock))).toBe(true);
+    const changed = { apt: [...lock.apt, { name: 'one more', size: 1 }] };
+    expect(await fileHasChunks(file, () => lockTextChunks(changed))).toBe(false);
+    await writeLock(file, () => lockTextChunks(changed), 'lock');
+    expect(await readFile(file, 'utf8')).toBe(serializeLock(changed));
   });
 });
