@@ -18,7 +18,7 @@ export function register(program: Command): void {
         if (!opts.quiet) {
           const c = r.counts;
           const n = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
-          note(`wrote ${r.output} (${r.format}: ${n(c.images, 'image', 'images')} with ${n(c.platforms, 'platform manifest', 'platform manifests')}, ${n(c.charts, 'chart', 'charts')}, ${n(c.debs, 'Debian package', 'Debian packages')}, ${n(c.files, 'file', 'files')})`);
+          note(`wrote ${r.output} (${r.format}: ${n(c.images, 'image', 'images')} with ${n(c.platforms, 'platform manifest', 'platform manifests')}${c.attestations ? ` + ${n(c.attestations, 'attestation manifest', 'attestation manifests')}` : ''}, ${n(c.charts, 'chart', 'charts')}, ${n(c.debs, 'Debian package', 'Debian packages')}, ${n(c.files, 'file', 'files')})`);
         }
       } else {
         // Names from the bundle's lock: escaped as JSON (\u009b), not as \x9b, which breaks the JSON.

@@ -13,6 +13,8 @@ import { noteItemDone } from '../store/young-gc.js';
 const CDX_TYPE: Record<ItemKind, CdxEnums.ComponentType> = {
   image: CdxEnums.ComponentType.Container,
   platform: CdxEnums.ComponentType.Container,
+  // An in-toto attestation (SLSA provenance, an SBOM) about one platform's image: data, not a container.
+  attestation: CdxEnums.ComponentType.Data,
   chart: CdxEnums.ComponentType.Application,
   deb: CdxEnums.ComponentType.Library,
   file: CdxEnums.ComponentType.File,

@@ -26,7 +26,7 @@ export const SBOM_FORMATS: readonly SbomFormat[] = ['cyclonedx', 'spdx'];
 /** Inside the bundle, listed in ferry/checksums.sha256 like any other file. */
 export const BUNDLE_SBOM_FILE = 'ferry/sbom.cdx.json';
 
-export type ItemKind = 'image' | 'platform' | 'chart' | 'deb' | 'file';
+export type ItemKind = 'image' | 'platform' | 'attestation' | 'chart' | 'deb' | 'file';
 
 export interface SbomItem {
   kind: ItemKind;
@@ -40,7 +40,7 @@ export interface SbomItem {
   /** Where the artifact came from (archive, package or file URL; image repository). */
   downloadUrl?: string;
   properties: Array<[string, string]>;
-  /** Platform manifests of a multi-platform image. */
+  /** Platform manifests of a multi-platform image (and the attestation manifests carried with them). */
   children: SbomItem[];
 }
 
@@ -173,6 +173,20 @@ export function sbomItems(lock: Lock): SbomItem[] {
   for (const img of lock.images) {
     const top = ociPurl(img.ref, img.digest);
     const children = img.manifests.map((m): SbomItem => {
+      // A buildx attestation manifest (platform unknown/unknown) describes one platform's manifest: no platform of its own.
+      if (m.attestation) {
+        const att = ociPurl(img.ref, m.digest);
+        return {
+          kind: 'attestation',
+          id: att.purl,
+          name: att.name,
+          version: m.digest,
+          purl: att.purl,
+          hashes: { 'SHA-256': hexOfDigest(m.digest) },
+          properties: [...(m.attestation.of ? [['ferry:attestationOf', m.attestation.of] as [string, string]] : []), ['ferry:mediaType', m.mediaType]],
+          children: [],
+        };
+      }
       const p = archOf(m.platform);
       const child = ociPurl(img.ref, m.digest, { arch: p.arch, os: p.os, variant: p.variant });
       return {
@@ -190,7 +204,7 @@ export function sbomItems(lock: Lock): SbomItem[] {
       ['ferry:reference', img.ref],
       ['ferry:repository', top.repository],
       ['ferry:mediaType', img.mediaType],
-      ...img.manifests.map((m): [string, string] => ['ferry:platform', m.platform]),
+      ...img.manifests.filter((m) => !m.attestation).map((m): [string, string] => ['ferry:platform', m.platform]),
     ];
     if (img.storedDigest) properties.push(['ferry:storedDigest', img.storedDigest]);
     items.push({
@@ -253,7 +267,7 @@ export function sbomItems(lock: Lock): SbomItem[] {
       children: [],
     });
   }
-  const order: Record<ItemKind, number> = { image: 0, platform: 1, chart: 2, deb: 3, file: 4 };
+  const order: Record<ItemKind, number> = { image: 0, platform: 1, attestation: 1, chart: 2, deb: 3, file: 4 };
   return items.sort((a, b) => order[a.kind] - order[b.kind] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
@@ -289,7 +303,7 @@ export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.
 // ---------------------------------------------------------------------------------------------
 // SPDX 2.3
 
-const SPDX_PURPOSE: Record<ItemKind, string> = { image: 'CONTAINER', platform: 'CONTAINER', chart: 'APPLICATION', deb: 'LIBRARY', file: 'FILE' };
+const SPDX_PURPOSE: Record<ItemKind, string> = { image: 'CONTAINER', platform: 'CONTAINER', attestation: 'OTHER', chart: 'APPLICATION', deb: 'LIBRARY', file: 'FILE' };
 
 function spdxCreated(): string {
   const epoch = process.env.SOURCE_DATE_EPOCH;
@@ -356,7 +370,7 @@ export interface BundleSbom {
   text: string;
   /** The file written, when `output` named one (absolute). */
   output?: string;
-  counts: { images: number; platforms: number; charts: number; debs: number; files: number };
+  counts: { images: number; platforms: number; attestations: number; charts: number; debs: number; files: number };
 }
 
 /**
@@ -432,7 +446,7 @@ async function readBundleSbom(tarPath: string, format: SbomFormat, net?: NetOpti
       bundle: reader.path,
       format,
       text,
-      counts: { images: count('image'), platforms: items.reduce((s, i) => s + i.children.length, 0), charts: count('chart'), debs: count('deb'), files: count('file') },
+      counts: { images: count('image'), platforms: items.reduce((s, i) => s + i.children.filter((c) => c.kind === 'platform').length, 0), attestations: items.reduce((s, i) => s + i.children.filter((c) => c.kind === 'attestation').length, 0), charts: count('chart'), debs: count('deb'), files: count('file') },
     };
   } finally {
     await reader.close();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCommand, runFerry } from '../support/cli.js';
 import { packageChart, startStaticServer, writeRepoIndex, type StaticServer } from '../support/chart-repo.js';
 import { writeTree } from '../support/convert-output.js';
+import { cycloneDxValidator } from '../support/cyclonedx.js';
 import { tarOf } from '../support/images.js';
 import { OCI_INDEX, OCI_MANIFEST, pushBlob, putManifest, sha256 } from '../support/oci-push.js';
 import { skopeoEnv, startRegistry, type RunningRegistry } from '../support/registry.js';
@@ -157,6 +158,20 @@ describe('a chart entry with platforms:', () => {
     const agent = await siteManifest('edge/agent:1.0.0');
     expect(agent!.manifests.map((m) => m.platform!.architecture).sort()).toEqual(['amd64', 'arm64', 's390x']);
     expect(await siteManifest(`edge/agent@${shared.byArch.arm.digest}`)).toBeUndefined();
+
+    // The SBOM lists the attestation manifests as attestations (data), not as platforms of arch unknown.
+    const sbomFile = path.join(work, 'edge.cdx.json');
+    const sbom = await runFerry(['sbom', bundle, '-o', sbomFile], { env: env() });
+    expect(sbom.code, sbom.stderr).toBe(0);
+    expect(sbom.stderr).toContain('+ 2 attestation manifests');
+    const doc = JSON.parse(await readFile(sbomFile, 'utf8')) as { components: Array<{ name: string; components?: Array<{ type: string; purl: string; properties?: Array<{ name: string; value: string }> }> }> };
+    const validate = await cycloneDxValidator();
+    expect(validate(doc), JSON.stringify(validate.errors)).toBe(true);
+    const children = doc.components.filter((c) => c.name === 'gateway').flatMap((c) => c.components ?? []);
+    expect(children.filter((c) => c.purl.includes('arch=unknown'))).toEqual([]);
+    const atts = children.filter((c) => c.type === 'data');
+    expect(atts.map((c) => c.properties?.find((p) => p.name === 'ferry:attestationOf')?.value).sort()).toEqual([gw.byArch.amd64.digest, gw.byArch.arm64.digest].sort());
+    expect(children.filter((c) => c.type === 'container')).toHaveLength(2);
   });
 
   it('a changed chart platforms: makes the lock stale (lock --check, --frozen) and the re-lock names the image whose platforms moved', async () => {
