@@ -19,7 +19,7 @@ import type { ChartRender } from './charts.js';
 import { archiveChart, carriedVersion, chartsFrom, K3S_API_PLACEHOLDER, mirrorChartSource, mirrorSourceText } from './chart-sources.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import type { Reference, ScanResult, Setting, SkippedFile } from './scan.js';
-import { COMPOSE_SERVICE_IMAGE } from './scan.js';
+import { COMPOSE_SERVICE_IMAGE, SYSTEM_DEFAULT_REGISTRY } from './scan.js';
 import { trimTrailing } from '../ui/escape.js';
 import { withoutStackTraces } from '../errors.js';
 import { requestPathAfterHost, requestPathNote, templatesFilled, unfilledHost, unfilledHostNote } from './unknown-host.js';
@@ -503,7 +503,6 @@ function runtimeMirrorNote(m: RuntimeMirror): string {
 }
 
 /** k3s/RKE2's config.yaml key naming the registry every system image is pulled from. */
-const SYSTEM_DEFAULT_REGISTRY = /(^|\.)system-default-registry$/;
 
 /**
  * The repository a k3s/RKE2 node asks a registries.yaml mirror entry for when it pulls `name` from
@@ -984,12 +983,15 @@ export function auditReferences(model: ConnectionModel, target: LoadedTarget | u
     .map((r) => {
       // A Subscription to a default catalog goes out whatever the manifest carries: OLM pulls the catalog itself.
       const olmNote = olm.get(r);
-      const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : classify(r);
+      // An untagged values image its release's render pulls at one tag: classed as that image (README "Audit").
+      const as = r.renderedAs;
+      const c = olmNote !== undefined ? { host: r.value, ...declared(r.value, olmNote) } : as ? classify({ ...r, value: as.ref, tagFrom: undefined, renderedAs: undefined }) : classify(r);
+      if (as) c.note = [`no tag is written here, the chart picks it: the audit's render of this release pulls ${as.ref} from this repository (${as.from}), so this key names that image`, c.note].filter(Boolean).join('; ');
       const requestPath = r.kind === 'url' ? requestPathAfterHost(r.value) : undefined;
       if (requestPath) c.note = [c.note, requestPathNote(requestPath)].filter(Boolean).join('; ');
       if (r.kind === 'image' && !r.provenance && catalogs.has(`${r.file}\0@${r.line}`)) c.note = [catalogSourceNote(r.value), c.note].filter(Boolean).join('; ');
       if (r.implied && !r.implied.unknown) c.note = [r.implied.note, c.note].filter(Boolean).join('; ');
-      if (r.operator ?? r.tagFrom) c.note = [r.operator ?? r.tagFrom, c.note].filter(Boolean).join('; ');
+      if (!as && (r.operator ?? r.tagFrom)) c.note = [r.operator ?? r.tagFrom, c.note].filter(Boolean).join('; ');
       if (r.podman) c.note = [r.podman.resolved ? `${r.podman.written} in ${r.podman.unit}: ${r.podman.resolved}` : undefined, c.note, r.podman.autoUpdate ? 'AutoUpdate=registry: podman-auto-update asks the registry for this tag\'s digest on its timer' : undefined].filter(Boolean).join('; ');
       if (!r.provenance) return { file: r.file, line: r.line, keyPath: r.keyPath ?? '', kind: r.kind, value: r.value, ...c };
       const note = [r.provenance, c.note].filter(Boolean).join('; ');

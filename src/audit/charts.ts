@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { FerryError } from '../errors.js';
+import { parseImageReference } from '../oci/reference.js';
 import { findRenderedImages, normalizeRef } from '../kinds/chart/discover/index.js';
 import type { ChartLock } from '../kinds/chart/lock.js';
 import { chartDependencies, loadChartDir, loadChartStream, MAX_CHART_BYTES, type LoadedChart } from '../kinds/chart/load.js';
@@ -78,6 +79,12 @@ export interface RenderedCharts {
    * URLs, CI values and README are no connection of the site).
    */
   renderedDirs: string[];
+  /**
+   * Untagged images of a release's values (`tagFrom`: a repository with no tag beside it) whose
+   * repository the audit's own render of that release pulls at one tag: that image, and the render
+   * (null: two renders of it disagree, the tag stays unknown).
+   */
+  untagged: Map<Reference, { ref: string; from: string } | null>;
 }
 
 const VALUES_NAME = /^(values|values[-.].+|.+[-.]values)\.ya?ml$/i;
@@ -212,8 +219,9 @@ export async function renderScannedCharts(
 ): Promise<RenderedCharts> {
   const renders: ChartRender[] = [];
   const references: Reference[] = [];
-  await renderHelmCharts(scan, opts, renders, references);
-  await renderGitOpsReleases(scan, opts, renders, references);
+  const untagged: RenderedCharts['untagged'] = new Map();
+  await renderHelmCharts(scan, opts, renders, references, untagged);
+  await renderGitOpsReleases(scan, opts, renders, references, untagged);
   const renderedDirs = await renderKustomizeCharts(scan, opts, renders, references);
   let deps: Map<string, ChartLock[]> | undefined;
   for (const { spec, files } of associateValues(charts, scan, opts.manifestDir, opts.cwd)) {
@@ -237,16 +245,21 @@ export async function renderScannedCharts(
       render.images = found.length;
       noteWarnings(render, result.warnings);
       // An image the values files set is already a scanned reference with its own file:line.
-      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file)).map((r) => normalizeRef(r.value) ?? r.value));
-      pushRendered(found, inValues, `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}`, files[0], references);
+      const own = scan.references.filter((r) => r.kind === 'image' && files.includes(r.file));
+      const from = `rendered from chart ${spec.name} ${entry.version} with values file ${files.join(', ')}`;
+      pushRendered(found, valuesImages(own), from, files[0], references);
+      resolveUntagged(found, own, from, untagged);
     } catch (err) {
       if (err instanceof NotRendered) render.reason = err.message;
       else if (err instanceof FerryError) render.reason = err.message;
       else throw err;
     }
   }
-  return { renders, references, renderedDirs };
+  return { renders, references, renderedDirs, untagged };
 }
+
+/** What rendering the releases of the scan (HelmCharts, Argo CD and Flux objects) reads. */
+type ReleaseRenderOptions = { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget };
 
 /** At most this many kustomize helmCharts are rendered in one audit (a repository has tens). */
 export const MAX_KUSTOMIZE_CHART_RENDERS = 500;
@@ -402,7 +415,7 @@ function inlineArchive(h: ScannedHelmChart): Buffer {
  * `spec.chartContent`. A HelmChart whose chart is not carried is not rendered here: its source is
  * the finding. k3s's packaged charts (`%{KUBERNETES_API}%`) are the release's own.
  */
-async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget }, renders: ChartRender[], references: Reference[]): Promise<void> {
+async function renderHelmCharts(scan: ScanResult, opts: ReleaseRenderOptions, renders: ChartRender[], references: Reference[], untagged: RenderedCharts['untagged']): Promise<void> {
   const all = scan.helmCharts ?? [];
   let rendered = 0;
   for (const h of all) {
@@ -442,8 +455,10 @@ async function renderHelmCharts(scan: ScanResult, opts: { lock?: Lock; lockFile:
       // helm-controller renders for the cluster it runs in, whose version the audit cannot see.
       noteWarnings(render, result.warnings);
       const files = render.values.map((v) => v.slice(0, v.lastIndexOf(' ')));
-      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && files.includes(r.file) && /^spec\.(valuesContent|values|set)\b/.test(r.keyPath ?? '')).map((r) => normalizeRef(r.value) ?? r.value));
-      pushRendered(found, inValues, `rendered from chart ${render.chart} ${render.version ?? ''} as ${where} installs it (its values${config ? ` and ${config.object}'s` : ''})`, h.file, references);
+      const own = scan.references.filter((r) => r.kind === 'image' && files.includes(r.file) && /^spec\.(valuesContent|values|set)\b/.test(r.keyPath ?? ''));
+      const from = `rendered from chart ${render.chart} ${render.version ?? ''} as ${where} installs it (its values${config ? ` and ${config.object}'s` : ''})`;
+      pushRendered(found, valuesImages(own), from, h.file, references);
+      resolveUntagged(found, own, from, untagged);
     } catch (err) {
       if (err instanceof NotRendered || err instanceof FerryError) render.reason = err.message;
       else throw err;
@@ -621,7 +636,7 @@ export function gitopsReleaseValues(
  * controller reads and the scan does not hold (a Secret not scanned, another source's values file,
  * fileParameters) is a warning of the render and named on every finding, never filled in.
  */
-async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockFile: string; archives: ChartArchives; target?: MirrorTarget }, renders: ChartRender[], references: Reference[]): Promise<void> {
+async function renderGitOpsReleases(scan: ScanResult, opts: ReleaseRenderOptions, renders: ChartRender[], references: Reference[], untagged: RenderedCharts['untagged']): Promise<void> {
   if (!opts.lock) return;
   let rendered = 0;
   for (const g of scan.gitopsReleases ?? []) {
@@ -658,13 +673,58 @@ async function renderGitOpsReleases(scan: ScanResult, opts: { lock?: Lock; lockF
       render.status = 'rendered';
       render.images = found.length;
       noteWarnings(render, [...[...sourceNotes, ...skipped, ...notes, ...unknown].map((u) => `${g.object} ${u}`), ...result.warnings]);
-      const inValues = new Set(scan.references.filter((r) => r.kind === 'image' && r.file === g.file && (r.keyPath ?? '').startsWith(g.valuesAt)).map((r) => normalizeRef(r.value) ?? r.value));
+      const own = scan.references.filter((r) => r.kind === 'image' && r.file === g.file && (r.keyPath ?? '').startsWith(g.valuesAt));
       const without = unknown.length ? ` (without what the audit cannot read: ${unknown.join('; ')})` : '';
-      pushRendered(found, inValues, redactUrlsIn(`rendered from chart ${entry.name} ${entry.version} as ${g.tool} ${g.object} (${g.file}:${g.line}) installs it with its values${without}`), g.file, references);
+      const from = redactUrlsIn(`rendered from chart ${entry.name} ${entry.version} as ${g.tool} ${g.object} (${g.file}:${g.line}) installs it with its values${without}`);
+      pushRendered(found, valuesImages(own), from, g.file, references);
+      // Values the audit could not read may set the tag: then it stays unknown.
+      if (!unknown.length) resolveUntagged(found, own, from, untagged);
     } catch (err) {
       if (err instanceof NotRendered || err instanceof FerryError) render.reason = redactUrlsIn(err.message);
       else throw err;
     }
+  }
+}
+
+/** The images a release's own values name, as the render finds them (normalized). */
+function valuesImages(own: readonly Reference[]): Set<string> {
+  return new Set(own.map((r) => normalizeRef(r.value) ?? r.value));
+}
+
+/**
+ * The untagged images of a release's values (`tagFrom`: `image: {repository: quay.io/x}`, the
+ * chart's template picks the tag) whose repository this render pulls, certainly, at exactly one tag
+ * or digest: that is what the values key pulls (the chart composes it), so it is classed as that
+ * image. None, or two of that repository in one render, leave the tag unknown; so do two renders
+ * of the same values that disagree.
+ */
+function resolveUntagged(found: ReturnType<typeof findRenderedImages>, own: readonly Reference[], from: string, out: RenderedCharts['untagged']): void {
+  const wanted = own.filter((r) => r.tagFrom);
+  if (!wanted.length) return;
+  const repository = (ref: string) => {
+    try {
+      const p = parseImageReference(ref);
+      return `${p.registry.toLowerCase()}/${p.repository}`;
+    } catch {
+      return undefined;
+    }
+  };
+  const pulled = new Map<string, Set<string>>();
+  for (const f of found) {
+    if (f.certainty !== 'certain') continue;
+    const repo = repository(f.ref);
+    if (repo === undefined) continue;
+    const refs = pulled.get(repo) ?? new Set<string>();
+    refs.add(f.ref);
+    pulled.set(repo, refs);
+  }
+  for (const r of wanted) {
+    const repo = repository(r.value);
+    const refs = repo === undefined ? undefined : pulled.get(repo);
+    if (!refs || refs.size !== 1) continue;
+    const [ref] = refs;
+    const had = out.get(r);
+    out.set(r, had === undefined || had?.ref === ref ? { ref, from } : null);
   }
 }
 
@@ -735,7 +795,9 @@ export async function auditPaths(loaded: LoadedManifest, model: ConnectionModel,
   const inRendered = (file: string) => rendered.renderedDirs.some((d) => file.startsWith(`${d}/`));
   const scanned = rendered.renderedDirs.length ? scan.references.filter((r) => !inRendered(r.file)) : scan.references;
   const skipped = rendered.renderedDirs.length ? scan.skipped.filter((x) => !inRendered(x.file)) : scan.skipped;
-  return auditReferences(model, target, { ...scan, skipped, references: [...scanned, ...rendered.references] }, {
+  // An untagged values image its release's render pulls at one tag is that image (README "Audit").
+  const resolved = rendered.untagged.size ? scanned.map((r) => (rendered.untagged.get(r) ? { ...r, renderedAs: rendered.untagged.get(r)! } : r)) : scanned;
+  return auditReferences(model, target, { ...scan, skipped, references: [...resolved, ...rendered.references] }, {
     manifestFile: opts.manifestFile,
     targetFile: opts.targetFile,
     failOn: opts.failOn,

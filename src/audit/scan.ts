@@ -90,6 +90,8 @@ export interface Reference {
   operator?: string;
   /** An image map in values with no tag (`tag: ""`, or none): who decides the tag, in words (the chart's template). */
   tagFrom?: string;
+  /** With `tagFrom`: the image the audit's own render of the release these values feed pulls from that repository, at its one tag (audit/charts.ts resolveUntagged), and that render. */
+  renderedAs?: { ref: string; from: string };
   /** A Quadlet unit's `Image=` (audit/podman.ts): podman pulls it, through the host's registries.conf. */
   podman?: PodmanPull;
   /** Istio's `image: auto` on a pod asking for injection (audit/injected.ts): what asks for it. */
@@ -276,6 +278,10 @@ const UNIX_SOCKET_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?unix:(?![0-9])(?=\
  * port is a destination whatever its top-level domain (a prometheus target, an SMTP smarthost);
  * two labels (`redis.cache:6379`) may be a Service in another namespace and are left to HOST_RE.
  */
+/** k3s/RKE2's `system-default-registry` key (config.yaml, or a config map's key). */
+export const SYSTEM_DEFAULT_REGISTRY = /(^|\.)system-default-registry$/;
+/** A registry as written in front of a repository: a DNS name or an IPv4 address, with a port or not. */
+const REGISTRY_AUTHORITY = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?){0,126}(?::\d{1,5})?$/i;
 const HOST_PORT_RE = /(?<![\w.@/:-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.){2,}[a-z][a-z0-9-]{0,61}[a-z0-9]:\d{1,5})(?![\w.:-])/g;
 const IMAGE_WITH_HOST_RE = /(?<![\w.@/:-])((?:[a-z0-9-]+\.)+[a-z0-9-]+(?::\d{1,5})?\/[a-z0-9._/-]+?(?::[\w][\w.-]{0,127})?(?:@sha256:[a-f0-9]{64})?)(?![\w./:-])/gi;
 /** `user@host:path` with a `/` or `.git` in the path (an e-mail address or `user@host:22` is not one). */
@@ -742,6 +748,8 @@ function scanYaml(file: string, text: string, refs: Reference[], settings: Setti
       if (qualifiedNameField(keyPath, v, docKind)) return;
       // A CI file's job images (GitLab `services:`, `image: {name}`; GitHub `container:`, `uses: docker://`).
       if (ci && ciCiReference(ci, file, line, keyPath, v, refs)) return;
+      // k3s/RKE2 `system-default-registry: 127.0.0.1:5265` (config.yaml): a registry as the nodes pull from it, its port part of it (another port is another service).
+      if (SYSTEM_DEFAULT_REGISTRY.test(keyPath) && REGISTRY_AUTHORITY.test(v.trim())) return void refs.push({ file, line, keyPath, kind: 'host', value: v.trim().toLowerCase() });
       const imageCtx = containerImagePath(keyPath) || (ci && ciImagePath(ci.kind, keyPath)) ? 'container' : imageKeyPath(keyPath);
       // `image: ${REGISTRY:-docker.io}/app:${TAG:-1.2}`: Compose interpolates it (applyComposeVars).
       // The image filled in is the string's one reference: nothing else is read from it as written

@@ -21,6 +21,8 @@ export interface Replacement {
   new: string;
   /** Where in the document (values key path, manifest kind/name/container), when known. */
   where?: string;
+  /** The key written at `line` when the value is not the file's own (a key added to an object's inline values: `old` is the chart's default): named in the text report. */
+  key?: string;
 }
 
 export interface Unmapped {
@@ -216,7 +218,10 @@ export function formatRewriteReport(r: RewriteResult, opts: { cwd?: string; over
   if (r.dryRun && r.diff) lines.push(r.diff.trimEnd(), '');
   // One line each: a value from a crafted file (a newline in a tag) cannot start a line of its own.
   // A key the override sets that had no value (`global.imageRegistry` a template reads first) is named, not an empty column.
-  for (const x of r.replacements) lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${x.old === '' ? `${x.where ? `${x.where} ` : ''}(not set)` : x.old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
+  for (const x of r.replacements) {
+    const old = x.key ? `${x.key}: ${x.old === '' ? '(not set)' : x.old}` : x.old === '' ? `${x.where ? `${x.where} ` : ''}(not set)` : x.old;
+    lines.push(escapeLine(`${rel(x.file)}:${x.line}  ${old} → ${x.new}${x.kind === 'custom-resource-image' ? '  (custom resource)' : ''}`));
+  }
   // A reference from the file is shown cut short (a 5 MiB URI on one sources line was printed whole); --json keeps it whole.
   for (const u of r.unmapped) lines.push(escapeLine(`${rel(u.file)}:${u.line}  ${clip(u.ref)}  not mirrored: ${u.reason} (left as is)`));
   const n = r.replacements.length;

@@ -74,6 +74,8 @@ interface Looked {
   place(override: Record<string, unknown>): Map<string, TextEdit[]> | string;
   /** Where the values go, as the report names it. */
   into: string;
+  /** The lines the values keys (dotted paths) are written at in the object as it reads now (0: not found). */
+  keyLines(keyPaths: readonly string[]): number[];
 }
 
 /** What an installing object's file holds (its apiVersion, a kustomization's key). */
@@ -275,7 +277,11 @@ export async function moveChartDefaults(texts: ReadonlyMap<string, string>, ctx:
         }
         proven = back.docs;
         view.adopt(next);
-        for (const r of made.replacements) result.replacements.push({ file: looked.file, line: looked.line, kind: r.kind, old: r.old, new: r.new, where: `${looked.object} ${looked.into}.${r.where} (${chartName}: ${r.file}${r.line ? `:${r.line}` : ''})` });
+        // Each at the line its key is written at now (the object's line where it is not found), the key named.
+        const lines = again!.keyLines(made.replacements.map((r) => r.where ?? ''));
+        made.replacements.forEach((r, i) =>
+          result.replacements.push({ file: looked.file, line: lines[i] || looked.line, kind: r.kind, old: r.old, new: r.new, key: `${looked.into}.${r.where}`, where: `${looked.object} ${looked.into}.${r.where} (${chartName}: ${r.file}${r.line ? `:${r.line}` : ''})` }),
+        );
       }
       if (!proven && looked.entry.imagePathImages?.length) proven = renderChart(chart, renderOptions({ ...looked.render, values: users })).documents;
       pathsLeft(chart, proven);
@@ -317,6 +323,45 @@ function nodeAt(root: unknown, p: Array<string | number>): unknown {
   let cur = root;
   for (const k of p) cur = typeof k === 'number' ? (isSeq(cur) ? cur.items[k] : undefined) : mapGet(cur, k);
   return cur;
+}
+
+/**
+ * The line each values key (a dotted path, as the override names it) is written at in an object:
+ * in the first of `at` that is a values map, or a values string written as a `|` block (its content
+ * lines are the file's lines after the block's header); 0 where it is not found (another form).
+ */
+function valuesKeyLines(view: View, file: string, doc: Document.Parsed | undefined, at: Array<Array<string | number>>, keyPaths: readonly string[]): number[] {
+  const out = keyPaths.map(() => 0);
+  for (const p of at) {
+    const node = nodeAt(doc?.contents, p);
+    let inner: { root: unknown; line: (offset: number) => number } | undefined;
+    if (isMap(node)) inner = { root: node, line: (o) => view.lineOf(file, o) };
+    else if (isScalar(node) && node.type === 'BLOCK_LITERAL' && typeof node.value === 'string' && node.range) {
+      const value = node.value;
+      const docs = tryParseYamlDocuments(value, { merge: true });
+      const header = view.lineOf(file, node.range[0]);
+      const starts = lineIndex(value);
+      if (docs?.length === 1) inner = { root: docs[0].contents, line: (o) => header + starts(o) };
+    }
+    if (!inner) continue;
+    keyPaths.forEach((k, i) => {
+      const key = out[i] ? undefined : keyNodeAt(inner!.root, k.split('.'));
+      if (key?.range) out[i] = inner!.line(key.range[0]);
+    });
+  }
+  return out;
+}
+
+/** The key node of a path of map keys (undefined: not there). */
+function keyNodeAt(root: unknown, keys: readonly string[]): Scalar | undefined {
+  let cur = root;
+  for (const [i, k] of keys.entries()) {
+    const pair = isMap(cur) ? cur.items.find((x) => pairKey(x) === k) : undefined;
+    if (!pair) return undefined;
+    if (i === keys.length - 1) return isScalar(pair.key) ? pair.key : undefined;
+    cur = pair.value;
+  }
+  return undefined;
 }
 
 function lineOfNode(view: View, file: string, node: unknown): number {
@@ -367,6 +412,7 @@ function look(unit: Unit, env: LookEnv): Looked | undefined {
     }),
     render: { set: h.set, setString: h.setString, releaseName: h.name, namespace: h.targetNamespace ?? h.namespace ?? 'default' },
     into: 'spec.valuesContent',
+    keyLines: (keys) => valuesKeyLines(view, unit.file, doc, [['spec', 'values'], ['spec', 'valuesContent']], keys),
     place: (override) => {
       // helm-controller merges the HelmChartConfig's values over the HelmChart's: a key it sets is set there.
       const cfgValues = config ? plainValues(helmChartValues(config, undefined)) : {};
@@ -439,7 +485,7 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
     },
   };
   if (g.tool === 'Flux') {
-    return { ...base, into: 'spec.values', place: (override) => edited(file, (edits) => (isMap(mapGet(doc.contents, 'spec')) ? mergeIntoMap(mapGet(doc.contents, 'spec') as YAMLMap, { values: override }, text, edits, doc) : 'no spec map')) };
+    return { ...base, into: 'spec.values', keyLines: (keys) => valuesKeyLines(view, file, doc, [['spec', 'values']], keys), place: (override) => edited(file, (edits) => (isMap(mapGet(doc.contents, 'spec')) ? mergeIntoMap(mapGet(doc.contents, 'spec') as YAMLMap, { values: override }, text, edits, doc) : 'no spec map')) };
   }
   const helm = nodeAt(doc.contents, helmPath);
   const object = get(helm, 'valuesObject');
@@ -448,6 +494,7 @@ function lookRelease(g: GitOpsRelease, file: string, doc: Document.Parsed, env: 
   return {
     ...base,
     into,
+    keyLines: (keys) => valuesKeyLines(view, file, doc, [[...helmPath, 'valuesObject'], [...helmPath, 'values']], keys),
     place: (override) =>
       edited(file, (edits) => {
         if (helm === undefined) {
@@ -495,6 +542,7 @@ function lookKustomize(c: KustomizeHelmChart, env: LookEnv): Looked | undefined 
     },
     render: { releaseName: c.releaseName, namespace: c.namespace, apiVersions: c.apiVersions, kubeVersion: c.kubeVersion },
     into: 'valuesInline',
+    keyLines: (keys) => valuesKeyLines(view, c.file, view.doc(c.file, 0), [['helmCharts', c.index, 'valuesInline']], keys),
     place: (override) =>
       edited(c.file, (edits) => {
         const doc = view.doc(c.file, 0);
