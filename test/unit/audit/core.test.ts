@@ -264,7 +264,7 @@ describe('audit: images as the kubelet pulls them', () => {
     ]);
     await rm(d, { recursive: true, force: true });
   });
-  it('an APT source entry is mirrored only as far as the mirror has what it asks for: binary packages of the carried suites and components', async () => {
+  it('an APT source entry is carried only as far as the mirror has what it asks for (binary packages of the carried suites and components), and still goes out until rewritten', async () => {
     const { auditReferences } = await import('../../../src/audit/audit.js');
     const model = buildConnectionModel(
       loaded({
@@ -305,11 +305,12 @@ describe('audit: images as the kubelet pulls them', () => {
     const scan = await scanPaths([d], d);
     const report = auditReferences(model, undefined, scan, { manifestFile: 'a.yaml' });
     expect(report.findings.map((f) => [`${f.file}:${f.line}`, f.class, f.note ?? ''])).toEqual([
-      ['sources.list:1', 'mirrored', ''],
+      // Carried, but apt fetches the entry as written: it still goes out until rewrite apt-sources points it at the mirror.
+      ['sources.list:1', 'undeclared', 'carried, but apt fetches a source entry from the URL written: nothing redirects it to the mirror; point it at the mirror (`ferry rewrite apt-sources`)'],
       ['sources.list:2', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not source packages (deb-src: the mirror has no Sources indexes)'],
       ['sources.list:3', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not suite bookworm-backports (carried: bookworm)'],
       ['sources.list:4', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not component contrib (carried: main)'],
-      ['vendor.sources:2', 'mirrored', ''],
+      ['vendor.sources:2', 'undeclared', 'carried, but apt fetches a source entry from the URL written: nothing redirects it to the mirror; point it at the mirror (`ferry rewrite apt-sources`)'],
       ['vendor.sources:8', 'undeclared', 'https://apt.vendor.example/debian is mirrored, but not source packages (deb-src: the mirror has no Sources indexes)'],
     ]);
     await rm(d, { recursive: true, force: true });
