@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { isMap, isScalar, LineCounter, type Document, type Node } from 'yaml';
 import { parseHostileDocument } from '../manifest/yaml-input.js';
@@ -97,10 +98,43 @@ export const MAX_GRAFANA_CONFIGS = 10_000;
 const MAX_VALUE = 1024;
 const MAX_WALK_NODES = 200_000;
 const MAX_WALK_DEPTH = 64;
+/** At most this many data sources are read from one provisioning list. */
+const MAX_DATASOURCES = 10_000;
+
+/** A walk of a document stopped (its node budget, or nesting): the keys below are not looked at, said. */
+function walkCut(g: GrafanaCollected, at: Place, nodes: boolean, what: string): void {
+  cutAt(g, at, nodes ? `${what}: more than ${MAX_WALK_NODES} nodes of this document looked at, those after it are not (what they set is unknown)` : `${what}: nested more than ${MAX_WALK_DEPTH} deep, not looked into (what it sets is unknown)`);
+}
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const clip = (s: string): string => (s.length > 120 ? `${s.slice(0, 120)}…` : s);
+/** A text with the credentials of its URLs masked (`https://user:token@host` → `https://***:***@host`): a note quotes values. */
+const masked = (s: string): string => (s.includes('://') ? s.replace(/:\/\/([^\s/?#@]*)@/g, (_m, who: string) => `://${who.includes(':') ? '***:***' : '***'}@`) : s);
+const clip = (raw: string): string => {
+  const s = masked(raw);
+  return s.length > 120 ? `${s.slice(0, 120)}…` : s;
+};
+/** A DNS name (labels of letters, digits, `_` and inner `-`, at most 253 characters) or an IP address. */
+const DNS_NAME = /^(?=.{1,253}$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;
+const isHostName = (h: string): boolean => DNS_NAME.test(h) || isIP(h) !== 0;
+/** C0/C1 controls and the bidi controls that reorder what a terminal shows. */
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
+/** A URL a client could call as written: it parses, its host is a host name, no control character in it. */
+function isCallableUrl(raw: string): boolean {
+  if (CONTROLS.test(raw)) return false;
+  try {
+    const u = new URL(raw);
+    return /^[a-z][a-z0-9+.-]*:$/i.test(u.protocol) && isHostName(u.hostname.replace(/^\[(.*)\]$/, '$1'));
+  } catch {
+    return false;
+  }
+}
+type Push = (at: Place, value: string, note: string, unknown?: boolean) => void;
+/** A URL as written, a finding when a client could call it, else an unknown destination naming why. */
+function pushUrl(push: Push, at: Place, raw: string, note: string, source = SOURCE): void {
+  if (isCallableUrl(raw)) push(at, raw.replace(/\/+$/, ''), `${note} (${source})`);
+  else push(at, at.keyPath, `${note}; ${JSON.stringify(clip(raw))} is no URL a client could call (no host name, or control characters): where it goes is unknown (${source})`, true);
+}
 const scalarText = (v: unknown): string | undefined => (typeof v === 'string' ? v.slice(0, MAX_VALUE).trim() : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined);
 /** A value Grafana expands when it loads (`$__env{X}`, `$__file{/run/x}`, `$__vault{…}`, `${X}`): not known here. */
 const expanded = (v: string) => /\$__(?:env|file|vault)\{|\$\{[^}]*\}/.exec(v)?.[0];
@@ -173,8 +207,8 @@ function egressOf(layers: Layer[], anchor: Place, subject: string, push: (at: Pl
   const report = (what: string, gate: ReturnType<typeof bool>, d: ReturnType<typeof dest>, onWhen = true) => {
     if (gate.on === !onWhen) return;
     const cond = gate.on === undefined ? `whether it is on is unknown (${gate.why})` : gate.why;
-    if (d.url && /^[a-z]+:\/\//i.test(d.url)) push(gate.on === undefined ? gate.at : d.written ? d.at : gate.at, d.url.replace(/\/+$/, ''), `${subject}: ${what}; ${cond}${d.written ? `; to ${d.why}` : ''} (${SOURCE})`);
-    else if (!d.url) push(d.at, d.at.keyPath, `${subject}: ${what}; ${cond}; where it goes is unknown: ${d.why} (${SOURCE})`, true);
+    if (d.url) pushUrl(push, gate.on === undefined ? gate.at : d.written ? d.at : gate.at, d.url, `${subject}: ${what}; ${cond}${d.written ? `; to ${d.why}` : ''}`);
+    else push(d.at, d.at.keyPath, `${subject}: ${what}; ${cond}; where it goes is unknown: ${d.why} (${SOURCE})`, true);
   };
   const comUrl = dest('grafana_com.url', 'https://grafana.com');
   const api = get('grafana_com.api_url').v ? dest('grafana_com.api_url') : comUrl.url ? { ...comUrl, url: `${comUrl.url.replace(/\/+$/, '')}/api` } : comUrl;
@@ -279,7 +313,7 @@ function writtenEgress(get: (key: string) => { v?: Value; unseen?: string }, anc
     if (!('value' in r.v)) return push(r.v.at, r.v.at.keyPath, `${subject}: ${what}: ${r.v.unknown} (${SOURCE})`, true);
     const v = r.v.value;
     const unless = r.unseen ? `, unless ${r.unseen} sets ${envName(key)}` : '';
-    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) push(r.v.at, v.replace(/\/+$/, ''), `${subject}: ${what}${unless} (${SOURCE})`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(v)) pushUrl(push, r.v.at, v, `${subject}: ${what}${unless}`);
     else if (v) pushHost(push, r.v.at, v, `${subject}: ${what}${unless}`);
   };
   for (const [key, what] of WRITTEN_DESTINATIONS) asWritten(key, what);
@@ -300,13 +334,16 @@ function writtenEgress(get: (key: string) => { v?: Value; unseen?: string }, anc
   const at = known || (on.v && !('value' in on.v)) ? on.v!.at : anchor;
   if (feed.v && !('value' in feed.v)) return push(feed.v.at, feed.v.at.keyPath, `${subject}: the news feed, fetched by the users' browsers; ${cond}; ${feed.v.unknown} (${SOURCE})`, true);
   const url = feed.v && 'value' in feed.v && feed.v.value ? feed.v.value : 'https://grafana.com/blog/news.xml';
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) push(feed.v && 'value' in feed.v && feed.v.value ? feed.v.at : at, url, `${subject}: the news feed (${url === 'https://grafana.com/blog/news.xml' ? '[news] news_feed_url defaults to it' : '[news] news_feed_url'}), fetched by the users' browsers, not the server; ${cond} (${SOURCE})`);
+  pushUrl(push, feed.v && 'value' in feed.v && feed.v.value ? feed.v.at : at, url, `${subject}: the news feed (${url === 'https://grafana.com/blog/news.xml' ? '[news] news_feed_url defaults to it' : '[news] news_feed_url'}), fetched by the users' browsers, not the server; ${cond}`);
 }
 
 /** `host[:port]` as a host finding, unless it is this machine's or a socket path. */
 function pushHost(push: (at: Place, value: string, note: string, unknown?: boolean) => void, at: Place, raw: string, note: string, source = SOURCE): void {
-  const host = raw.trim().replace(/^\[([^\]]+)\](?::\d+)?$/, '$1').replace(/:\d+$/, '');
-  if (!host || host.startsWith('/') || /^(?:localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host) || !/^[A-Za-z0-9.:-]+$/.test(host)) return;
+  const t = raw.trim();
+  const host = /^\[[^\]]+\](?::\d+)?$/.test(t) ? t.replace(/^\[([^\]]+)\](?::\d+)?$/, '$1') : isIP(t) === 6 ? t : t.replace(/:\d+$/, '');
+  if (!host || host.startsWith('/') || /^(?:localhost|127\.\d+\.\d+\.\d+|::1)$/i.test(host)) return;
+  // A value that is no host name (`...`, `a b`, control characters) is not reported as one: where it goes is unknown.
+  if (!isHostName(host)) return push(at, at.keyPath, `${note}; ${JSON.stringify(clip(raw))} is no host name: where it goes is unknown (${source})`, true);
   push(at, host, `${note} (${source})`);
 }
 
@@ -369,9 +406,21 @@ export interface GrafanaCollected {
   /** Values maps and grafana.ini files are evaluated at once; their findings wait here. */
   refs: Reference[];
   over: boolean;
+  /** Where a bound fell (configurations, data sources, nesting): each an unknown finding, so --fail-on fails on it. */
+  cuts: Array<{ at: Place; why: string }>;
+  cutKeys: Set<string>;
 }
 
-export const newGrafanaCollected = (): GrafanaCollected => ({ containers: [], iniKeys: [], services: [], iniFiles: new Map(), refs: [], over: false });
+/** A bound that fell, said once for each place and reason (the first 256 of a scan). */
+function cutAt(g: GrafanaCollected, at: Place, why: string): void {
+  const k = `${at.file}\n${why}`;
+  if (g.cuts.length < 256 && !g.cutKeys.has(k)) {
+    g.cutKeys.add(k);
+    g.cuts.push({ at, why });
+  }
+}
+
+export const newGrafanaCollected = (): GrafanaCollected => ({ containers: [], iniKeys: [], services: [], iniFiles: new Map(), refs: [], over: false, cuts: [], cutKeys: new Set() });
 
 /** A Compose service running Grafana: its `environment:` GF_ settings and the grafana.ini path it bind-mounts. */
 interface ComposeGrafana {
@@ -423,8 +472,8 @@ export function collectGrafana(g: GrafanaCollected, file: string, doc: Document,
         continue;
       }
       if (!key.endsWith('.ini') || typeof v !== 'string') continue;
-      if (g.iniKeys.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
       const pair = pairs.get(key);
+      if (g.iniKeys.length >= MAX_GRAFANA_CONFIGS) return void cutAt(g, { file, line: lineOf(pair?.key as Node), keyPath: `data.${key}` }, `more than ${MAX_GRAFANA_CONFIGS} .ini ConfigMap keys in this scan: this one and those after it are not read as grafana.ini (what they set is unknown)`);
       const valueNode = pair?.value as (Node & { type?: string }) | undefined;
       const first = lineOf(valueNode) + (isScalar(valueNode) && (valueNode.type === 'BLOCK_LITERAL' || valueNode.type === 'BLOCK_FOLDED') ? 1 : 0);
       g.iniKeys.push({ ...(namespace ? { namespace } : {}), name: scalarText(meta.name) ?? '?', key, file, line: lineOf(pair?.key as Node), settings: grafanaIniSettings(v, file, first), usedBy: 0 });
@@ -445,8 +494,8 @@ export function collectGrafana(g: GrafanaCollected, file: string, doc: Document,
       if (!Array.isArray(cs)) continue;
       cs.forEach((c, i) => {
         if (!isObj(c) || !isGrafanaImage(c.image)) return;
-        if (g.containers.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
         const at = [...specPath, list, i];
+        if (g.containers.length >= MAX_GRAFANA_CONFIGS) return void cutAt(g, place([...at, 'image']), `more than ${MAX_GRAFANA_CONFIGS} Grafana containers in this scan: this one and those after it are not read (their settings and the destinations they decide are unknown)`);
         const env = containerEnv(c, file, (p) => place(p), at);
         const configPath = env.settings.get('paths.config');
         const mounts = (Array.isArray(c.volumeMounts) ? c.volumeMounts : []).flatMap((m) => {
@@ -481,9 +530,9 @@ export function collectGrafana(g: GrafanaCollected, file: string, doc: Document,
 function composeServices(g: GrafanaCollected, file: string, services: Obj, place: (at: Array<string | number>, keyPath?: string) => Place): void {
   for (const [name, svc] of Object.entries(services)) {
     if (!isObj(svc) || !isGrafanaImage(svc.image)) continue;
-    if (g.services.length >= MAX_GRAFANA_CONFIGS) return void (g.over = true);
-    const settings = new Map<string, Value>();
     const at = ['services', name];
+    if (g.services.length >= MAX_GRAFANA_CONFIGS) return void cutAt(g, place([...at, 'image'], `services.${name}.image`), `more than ${MAX_GRAFANA_CONFIGS} Compose services running Grafana in this scan: this one and those after it are not read (the destinations their settings decide are unknown)`);
+    const settings = new Map<string, Value>();
     const setEnv = (k: string, v: unknown, p: Array<string | number>) => {
       const key = ENV_KEYS.get(k.trim());
       if (!key) return;
@@ -501,18 +550,21 @@ function composeServices(g: GrafanaCollected, file: string, services: Obj, place
     };
     const env = svc.environment;
     if (isObj(env)) for (const [k, v] of Object.entries(env)) setEnv(k, v, [...at, 'environment', k]);
-    else if (Array.isArray(env))
+    else if (Array.isArray(env)) {
+      if (env.length > 4096) cutAt(g, place([...at, 'environment', 4096], `services.${name}.environment[4096]`), `more than 4096 environment: items: those past them are not read (a GF_ setting among them is unknown here)`);
       env.slice(0, 4096).forEach((item, i) => {
         if (typeof item !== 'string') return;
         const eq = item.indexOf('=');
         setEnv(eq < 0 ? item : item.slice(0, eq), eq < 0 ? undefined : item.slice(eq + 1), [...at, 'environment', i]);
       });
+    }
     const envFiles = svc.env_file === undefined ? [] : Array.isArray(svc.env_file) ? svc.env_file : [svc.env_file];
     const configPath = (() => {
       const c = settings.get('paths.config');
       return (c && 'value' in c ? c.value : '/etc/grafana/grafana.ini').replace(/\/+$/, '');
     })();
     let ini: ComposeGrafana['ini'];
+    if (Array.isArray(svc.volumes) && svc.volumes.length > 1024) cutAt(g, place([...at, 'volumes', 1024], `services.${name}.volumes[1024]`), `more than 1024 volumes: those past them are not read (a grafana.ini mounted by one of them is unknown here)`);
     for (const v of Array.isArray(svc.volumes) ? svc.volumes.slice(0, 1024) : []) {
       let source: string | undefined;
       let target: string | undefined;
@@ -554,12 +606,15 @@ function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Arra
   let budget = MAX_WALK_NODES;
   const push = pushTo(g.refs);
   const walk = (node: unknown, at: Array<string | number>) => {
-    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return;
+    if (budget < 0) return;
+    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return void walkCut(g, place(at), budget < 0, 'Grafana data source provisioning');
     if (Array.isArray(node)) return node.forEach((x, i) => walk(x, [...at, i]));
     if (!isObj(node)) return;
     if ('apiVersion' in node && Array.isArray(node.datasources)) {
-      node.datasources.slice(0, 10_000).forEach((ds, i) => {
-        if (!isObj(ds) || g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return;
+      if (node.datasources.length > MAX_DATASOURCES) cutAt(g, place([...at, 'datasources', MAX_DATASOURCES]), `more than ${MAX_DATASOURCES} data sources in one list: those past them are not read (where they connect is unknown)`);
+      node.datasources.slice(0, MAX_DATASOURCES).forEach((ds, i) => {
+        if (!isObj(ds)) return;
+        if (g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return void cutAt(g, place([...at, 'datasources', i]), `more than ${MAX_GRAFANA_CONFIGS * 16} Grafana findings in this scan: this data source and those after it are not read (where they connect is unknown)`);
         const url = scalarText(ds.url);
         if (!url) return void impliedDatasource(ds, push, place([...at, 'datasources', i, 'type']), `Grafana data source "${clip(scalarText(ds.name) ?? '?')}" (type ${clip(scalarText(ds.type) ?? '?')}, ${subjectOf(at)})`);
         const p = [...at, 'datasources', i, 'url'];
@@ -570,7 +625,7 @@ function provisionedDatasources(g: GrafanaCollected, json: Obj, place: (at: Arra
         const note = `${what} (${PROVISIONING})`;
         const variable = /\$(?:\{[^}]*\}|[A-Za-z_][A-Za-z0-9_]*)/.exec(url)?.[0];
         if (variable) push(where, where.keyPath, `${note}; its url is ${clip(url)}: Grafana fills in ${clip(variable)} from its environment when it provisions the data source, unknown here`, true);
-        else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) push(where, url, note);
+        else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) pushUrl(push, where, url, what, PROVISIONING);
         else pushHost(push, where, url.split('/')[0], what, PROVISIONING);
       });
     }
@@ -610,7 +665,7 @@ function impliedDatasource(ds: Obj, push: (at: Place, value: string, note: strin
   const unknown = (why: string, source: string) => push(where, where.keyPath, `${what}: ${why}, unknown here (${source})`, true);
   if (type === 'cloudwatch') {
     const endpoint = text('endpoint');
-    if (endpoint && /^https?:\/\/[^\s/]/i.test(endpoint)) return push(where, endpoint, `${what}: the Grafana server calls the CloudWatch API at its jsonData.endpoint (${CLOUDWATCH})`);
+    if (endpoint && /^[a-z][a-z0-9+.-]*:\/\//i.test(endpoint)) return pushUrl(push, where, endpoint, `${what}: the Grafana server calls the CloudWatch API at its jsonData.endpoint`, CLOUDWATCH);
     const region = text('defaultRegion');
     if (!region || region === 'default' || !AWS_REGION.test(region)) return unknown(`the Grafana server calls CloudWatch and CloudWatch Logs in ${region ? `the region "${clip(region)}"` : 'the default region'} of its AWS environment (AWS_REGION, ~/.aws/config)`, CLOUDWATCH);
     const domain = region.startsWith('cn-') ? 'amazonaws.com.cn' : 'amazonaws.com';
@@ -620,19 +675,19 @@ function impliedDatasource(ds: Obj, push: (at: Place, value: string, note: strin
   if (type === 'grafana-azure-monitor-datasource') {
     const cloud = (text('cloudName') ?? text('azureCloud') ?? 'azuremonitor').toLowerCase();
     const hosts = AZURE_CLOUDS.get(cloud);
-    if (!hosts) return unknown(`the Grafana server calls the Azure cloud "${clip(cloud)}" (a customised cloud's hosts are in Grafana's settings)`, AZURE_MONITOR);
+    if (!hosts) return unknown(`the Grafana server calls the Azure cloud "${clip(text('cloudName') ?? text('azureCloud') ?? '')}" (a customised cloud's hosts are in Grafana's settings)`, AZURE_MONITOR);
     const given = text('cloudName') ?? text('azureCloud');
     for (const h of hosts) push(where, h, `${what}: the Grafana server calls ${h.includes('login.') ? 'Microsoft Entra ID for its tokens' : h.includes('loganalytics') ? 'Azure Monitor Logs' : 'Azure Resource Manager (metrics, Resource Graph)'} in ${given ? `the cloud ${clip(given)}` : "Azure's public cloud (no cloudName: Grafana's default cloud, unless its [azure] cloud setting names another)"} (${AZURE_MONITOR})`);
     return;
   }
   if (type === 'stackdriver' || type === 'grafana-googlecloudmonitoring-datasource') {
     const domain = text('universeDomain') ?? 'googleapis.com';
-    if (!/^[a-z0-9.-]+$/i.test(domain)) return unknown(`the Grafana server calls Google Cloud Monitoring in the universe "${clip(domain)}"`, GOOGLE_MONITORING);
+    if (!DNS_NAME.test(domain)) return unknown(`the Grafana server calls Google Cloud Monitoring in the universe "${clip(domain)}"`, GOOGLE_MONITORING);
     for (const svc of ['monitoring', 'cloudresourcemanager']) push(where, `https://${svc}.${domain}`, `${what}: the Grafana server calls ${svc === 'monitoring' ? 'the Cloud Monitoring API' : 'the Resource Manager API (its project list)'} (${GOOGLE_MONITORING})`);
     const auth = (text('authenticationType') ?? 'jwt').toLowerCase();
     if (auth === 'jwt') {
       const tokenUri = text('tokenUri') ?? 'https://oauth2.googleapis.com/token';
-      if (/^https?:\/\/[^\s/]/i.test(tokenUri)) push(where, tokenUri, `${what}: the Grafana server gets its tokens there with the service account key (${GOOGLE_MONITORING})`);
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(tokenUri)) pushUrl(push, where, tokenUri, `${what}: the Grafana server gets its tokens there with the service account key`, GOOGLE_MONITORING);
     }
   }
 }
@@ -640,7 +695,8 @@ function impliedDatasource(ds: Obj, push: (at: Place, value: string, note: strin
 /** A ConfigMap key holding a provisioning file as text: parsed (a literal block's lines counted from `firstLine`). */
 function embeddedDatasources(g: GrafanaCollected, file: string, text: string, firstLine: number | undefined, keyLine: number, keyPath: string, subject: string): void {
   const lc = new LineCounter();
-  const doc = parseHostileDocument(text.slice(0, 4 * 1024 * 1024), { lineCounter: lc, duplicates: 'last-wins' });
+  if (text.length > 4 * 1024 * 1024) return cutAt(g, { file, line: keyLine, keyPath }, `a data source provisioning file longer than 4 MiB: not read (where its data sources connect is unknown)`);
+  const doc = parseHostileDocument(text, { lineCounter: lc, duplicates: 'last-wins' });
   if (doc.errors.length) return;
   const json = (() => {
     try {
@@ -668,11 +724,12 @@ function isGrafanaImage(image: unknown): boolean {
 function valuesMaps(g: GrafanaCollected, json: Obj, place: (at: Array<string | number>, keyPath?: string) => Place): void {
   let budget = MAX_WALK_NODES;
   const walk = (node: unknown, at: Array<string | number>) => {
-    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return;
+    if (budget < 0) return;
+    if (--budget < 0 || at.length > MAX_WALK_DEPTH) return void walkCut(g, place(at), budget < 0, 'Helm values grafana.ini maps');
     if (Array.isArray(node)) return node.forEach((x, i) => walk(x, [...at, i]));
     if (!isObj(node)) return;
     if (isObj(node['grafana.ini'])) {
-      if (g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return void (g.over = true);
+      if (g.refs.length >= MAX_GRAFANA_CONFIGS * 16) return void cutAt(g, place([...at, 'grafana.ini']), `more than ${MAX_GRAFANA_CONFIGS * 16} Grafana findings in this scan: this grafana.ini map and those after it are not read (the destinations they decide are unknown)`);
       valuesMap(g, node, at, place);
     }
     for (const [k, v] of Object.entries(node)) if (typeof v === 'object' && v !== null && k !== 'grafana.ini') walk(v, [...at, k]);
@@ -771,6 +828,7 @@ export function applyGrafana(g: GrafanaCollected, references: Reference[]): void
     if (k.usedBy || k.key !== 'grafana.ini') continue;
     egressOf([{ settings: k.settings, anyFrom: 'the GF_ environment of the container mounting it (none in the scan)' }], { file: k.file, line: k.line, keyPath: `data.${k.key}` }, `Grafana (ConfigMap ${clip(k.name)} key ${clip(k.key)}, mounted by no Grafana container of the scan)`, push);
   }
+  for (const c of g.cuts) push(c.at, c.at.keyPath, `Grafana: ${c.why}`, true);
   mergeFindings(refs, references);
 }
 

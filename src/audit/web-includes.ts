@@ -32,6 +32,8 @@ const MAX_WALK_FOLLOWED = 200_000;
  */
 export const MAX_INCLUDE_TESTS = 2_000_000;
 export const MAX_INCLUDE_EDGES = 500_000;
+/** At most this many characters are compared matching names to include wildcards in one scan (a long name against a pattern of many runs). */
+export const MAX_GLOB_STEPS = 50_000_000;
 /** At most this many maps, map values, upstream groups and Caddy snippets are shared among the files one configuration joins. */
 const MAX_JOINED_MAPS = 256;
 const MAX_JOINED_MAP_VALUES = 4096;
@@ -78,8 +80,9 @@ class Tree {
   private readonly dirs = new Map<string, Set<string>>();
   /** Each (directory, pattern) matched once: 10 000 files including one glob ask the same question. */
   private readonly matched = new Map<string, { files: string[]; cut: boolean }>();
-  /** Names tested against patterns so far (MAX_INCLUDE_TESTS). */
+  /** Names tested against patterns so far (MAX_INCLUDE_TESTS), and the characters compared (MAX_GLOB_STEPS). */
   tests = 0;
+  readonly steps = { n: 0 };
 
   constructor(rels: Iterable<string>) {
     for (const rel of rels) {
@@ -121,7 +124,7 @@ class Tree {
     for (const [i, part] of parts.entries()) {
       const last = i === parts.length - 1;
       const next: string[] = [];
-      const re = /[*?[]/.test(part) ? globRegExp(part) : undefined;
+      const re = /[*?[]/.test(part) ? parseGlob(part) : undefined;
       for (const dir of at) {
         if (part === '..') {
           next.push(path.posix.dirname(dir));
@@ -135,11 +138,11 @@ class Tree {
         }
         for (const names of [this.dirs.get(dir) ?? [], last ? (this.files.get(dir) ?? []) : []])
           for (const name of names) {
-            if (++this.tests > MAX_INCLUDE_TESTS || next.length > MAX_INCLUDE_MATCHES) {
+            if (++this.tests > MAX_INCLUDE_TESTS || this.steps.n > MAX_GLOB_STEPS || next.length > MAX_INCLUDE_MATCHES) {
               cut = true;
               break;
             }
-            if (re.test(name)) next.push(join(name));
+            if (globMatch(re, name, this.steps)) next.push(join(name));
           }
         if (cut) break;
       }
@@ -169,24 +172,75 @@ class Tree {
   }
 }
 
-/** A shell-style wildcard of one path component (`*`, `?`, `[…]`), linear. */
-function globRegExp(part: string): RegExp {
-  let re = '';
+/** One character of a wildcard segment: a literal, `?` (any), or a `[…]` class. */
+type GlobChar = string | null | ((c: string) => boolean);
+/** A component's wildcard: the character runs between its `*`s (`a*b?c` is [a], [b, ?, c]); `star`: it has one. */
+interface Glob {
+  runs: GlobChar[][];
+  star: boolean;
+  /** Characters a name needs at least (the runs'). */
+  min: number;
+}
+
+/** A shell-style wildcard of one path component (`*`, `?`, `[…]`, `[!…]`), parsed once. */
+function parseGlob(part: string): Glob {
+  const runs: GlobChar[][] = [[]];
   for (let i = 0; i < part.length; i++) {
     const c = part[i];
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
+    if (c === '*') {
+      if (runs[runs.length - 1].length || runs.length === 1) runs.push([]);
+    } else if (c === '?') runs[runs.length - 1].push(null);
+    else if (c === '[' && part.indexOf(']', i + 2) > 0) {
       const end = part.indexOf(']', i + 2);
-      if (end < 0) re += '\\[';
-      else {
-        const body = part.slice(i + 1, end).replace(/^!/, '^').replace(/[\\\]]/g, '\\$&');
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+      const body = part.slice(i + 1, end);
+      const negate = body[0] === '!' || body[0] === '^';
+      const set = negate ? body.slice(1) : body;
+      const ranges: Array<[string, string]> = [];
+      for (let j = 0; j < set.length; j++) ranges.push(set[j + 1] === '-' && j + 2 < set.length ? [set[j], set[(j += 2)]] : [set[j], set[j]]);
+      runs[runs.length - 1].push((x: string) => ranges.some(([a, b]) => x >= a && x <= b) !== negate);
+      i = end;
+    } else runs[runs.length - 1].push(c);
   }
-  return new RegExp(`^${re}$`);
+  return { runs, star: runs.length > 1, min: runs.reduce((n, r) => n + r.length, 0) };
+}
+
+/**
+ * Whether a name matches a wildcard, without backtracking: the first run is the name's start, the
+ * last its end, and each run between is taken at its first place after the one before (a `*`
+ * between them takes what the leftmost place leaves). At most name.length × longest run steps,
+ * counted into `steps` (a backtracking RegExp of `*a*a*a…*b` on a name of 200 `a` ran for minutes).
+ */
+function globMatch(g: Glob, name: string, steps: { n: number }): boolean {
+  if (name.length < g.min || (!g.star && name.length !== g.min)) return false;
+  const at = (run: GlobChar[], from: number): boolean => {
+    steps.n += run.length;
+    for (let k = 0; k < run.length; k++) {
+      const m = run[k];
+      const c = name[from + k];
+      if (m === null) continue;
+      if (typeof m === 'string' ? m !== c : !m(c)) return false;
+    }
+    return true;
+  };
+  const first = g.runs[0];
+  if (!at(first, 0)) return false;
+  if (!g.star) return true;
+  const last = g.runs[g.runs.length - 1];
+  const end = name.length - last.length;
+  if (end < first.length || !at(last, end)) return false;
+  let pos = first.length;
+  for (let r = 1; r < g.runs.length - 1; r++) {
+    const run = g.runs[r];
+    let found = -1;
+    for (let p = pos; p + run.length <= end; p++)
+      if (at(run, p)) {
+        found = p;
+        break;
+      }
+    if (found < 0) return false;
+    pos = found + run.length;
+  }
+  return true;
 }
 
 /** The files of the scan one include names, how it was read (for the notes), and whether the match was cut short. */
@@ -307,7 +361,7 @@ export function webContexts(facts: ReadonlyMap<string, WebFacts>, scanned: Itera
         continue;
       }
       if (got.cut)
-        problem(file, inc.line, tree.tests > MAX_INCLUDE_TESTS ? `${word} ${inc.pattern}: the includes of this scan tested more than ${MAX_INCLUDE_TESTS} names against their patterns: the files it names past that are not followed (what they define is unknown here)` : `${word} ${inc.pattern}: names more than ${MAX_INCLUDE_MATCHES} files, only the first ${MAX_INCLUDE_MATCHES} followed (what the others define is unknown here)`, 'bound');
+        problem(file, inc.line, tree.tests > MAX_INCLUDE_TESTS || tree.steps.n > MAX_GLOB_STEPS ? `${word} ${inc.pattern}: the includes of this scan tested more than ${MAX_INCLUDE_TESTS} names (${MAX_GLOB_STEPS} characters) against their patterns: the files it names past that are not followed (what they define is unknown here)` : `${word} ${inc.pattern}: names more than ${MAX_INCLUDE_MATCHES} files, only the first ${MAX_INCLUDE_MATCHES} followed (what the others define is unknown here)`, 'bound');
       pairs += got.files.length;
       list.push({ inc, files: got.files, how: got.how });
     }
