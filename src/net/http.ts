@@ -274,7 +274,11 @@ export function redactUrl(url: string): string {
   try {
     u = new URL(url);
   } catch {
-    return url;
+    // Not a URL the WHATWG parser takes (a control byte, a bad port): still never show its
+    // userinfo. Everything between `scheme://` and the last `@` before the path is masked.
+    return url
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_m, scheme: string, info: string) => `${scheme}${info.includes(':') ? '***:***' : '***'}@`)
+      .replace(/([?&])([^=&#]+)=([^&#]*)/g, (m, sep: string, key: string) => (SECRET_PARAM.test(key) ? `${sep}${key}=***` : m));
   }
   let changed = false;
   if (u.username || u.password) {

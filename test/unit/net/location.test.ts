@@ -59,6 +59,10 @@ describe('URLs in messages', () => {
   it('masks signatures, tokens and user info, and leaves other URLs byte for byte', () => {
     expect(redactUrl('https://cdn.example/blobs/ab?X-Amz-Signature=abc&X-Amz-Date=1')).toBe('https://cdn.example/blobs/ab?X-Amz-Signature=***&X-Amz-Date=1');
     expect(redactUrl('https://user:pw@h.example/x')).toBe('https://***:***@h.example/x');
+    // A URL the WHATWG parser refuses (a control byte, a bad port) still never shows its userinfo or a secret parameter (hostile59).
+    expect(redactUrl('https://user:s3cret@host\x1b[31m.example/x')).toBe('https://***:***@host\x1b[31m.example/x');
+    expect(redactUrl('https://tok@h.example:99999/x?X-Amz-Signature=abc&a=1')).toBe('https://***@h.example:99999/x?X-Amz-Signature=***&a=1');
+    expect(redactUrl('https://h.example:99999/a@b')).toBe('https://h.example:99999/a@b');
     expect(redactUrl('https://h.example/v2/a/blobs/uploads/1?_state=x%3D')).toBe('https://h.example/v2/a/blobs/uploads/1?_state=x%3D');
     expect(redactUrl('not a url')).toBe('not a url');
   });
