@@ -266,7 +266,7 @@ const HOST_RE = new RegExp(`(?<![\\w.@/-])((?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9]
  * `%{REQUEST_URI}`, a Caddy placeholder `{http.request.uri}` or `{env.API_HOST}`), whose closing `)`
  * or `}` otherwise ends a URL (a `{{ … }}` action is withTemplateActions').
  */
-const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s"'<>`\\)\]}]*|(?:\$\{[^\s"'<>`{}]{1,256}\}|\$\([^\s"'<>`()]{1,256}\)|%\{[A-Za-z_][\w:]{0,63}\}|(?<![{$%])\{(?![{%])[^\s"'<>`{}]{1,256}\}|[^\s"'<>`\\)\]}])+)/gi;
+const URL_RE = /\b(?:https?|oci|wss?|ftp):\/\/(?:[^\s\x00-\x1f\x7f"'<>`\\)\]}[/@]{0,256}@)?(?:\[[0-9a-f:.]{2,45}\][^\s\x00-\x1f\x7f"'<>`\\)\]}]*|(?:\$\{[^\s\x00-\x1f\x7f"'<>`{}]{1,256}\}|\$\([^\s\x00-\x1f\x7f"'<>`()]{1,256}\)|%\{[A-Za-z_][\w:]{0,63}\}|(?<![{$%])\{(?![{%])[^\s\x00-\x1f\x7f"'<>`{}]{1,256}\}|[^\s\x00-\x1f\x7f"'<>`\\)\]}])+)/gi;
 // A URL whose host is only a wildcard names no host: `http://*:8080` (a listen address), `https://*`
 // (a CORS origin, a shell glob), `https://.*/x` (a regex).
 const WILDCARD_HOST_URL = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#@]*@)?[*+.?]+(?=[:/?#]|$)/i;

@@ -27,4 +27,12 @@ describe('audit never reports a password, even in a URL that does not parse', ()
     expect(text).not.toContain('sig123');
     expect(report.findings.some((f) => f.value.startsWith('https://***:***@dl.vendor.example:99999/x'))).toBe(true);
   }, 60_000);
+
+  it('a URL ends at a control byte: an OSC 8 hyperlink gives its URL, not the BEL after it', async () => {
+    const { work, report } = await auditTreeReport('ferry-redact-osc-', 'site', {
+      'motd.txt': 'see \u001b]8;;https://docs.vendor.example/a\u0007the docs\u001b]8;;\u0007 today\n',
+    }, MANIFEST, NESTED_SITE_TARGET);
+    works.push(work);
+    expect(report.findings.map((f) => f.value)).toEqual(['https://docs.vendor.example/a']);
+  }, 60_000);
 });
