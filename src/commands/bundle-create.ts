@@ -182,26 +182,35 @@ async function checkOutputPlace(output: string): Promise<void> {
 
 /** `ferry bundle create`: lock (or use the matching lock), fetch verified, pack one tar. */
 export async function createBundle(manifestFile: string, opts: CreateOptions): Promise<CreateResult> {
+  // Direct packing (one write per byte) unless the cache is wanted: asked for, shared with a
+  // cache registry (it pushes from the store), or a split output (written strictly in order).
+  const direct = !(opts.keepCache || opts.cacheDir || opts.cache || opts.splitSize !== undefined);
+  // Booted first, on the idle core, while this thread reads the manifest: the pack hashes every
+  // blob it writes on them.
+  const hashes = direct ? new HashThreads().warm() : undefined;
+  try {
+    return await createWith(manifestFile, opts, direct, hashes);
+  } finally {
+    await hashes?.close();
+  }
+}
+
+async function createWith(manifestFile: string, opts: CreateOptions, direct: boolean, hashes: HashThreads | undefined): Promise<CreateResult> {
   const cwd = opts.cwd ?? process.cwd();
   const loaded = await loadManifest(path.resolve(cwd, manifestFile));
   const signKey = opts.signKey ? await loadSigningKey(pathFrom(cwd, opts.signKey)) : undefined;
   const policy = await loadVerifyPolicy(loaded.manifest, loaded.dir);
   const lockFile = lockPathFor(loaded.file, loaded.manifest.metadata.name);
+  // Not before the threads booted (HashThreads.ready): the lock and what is made from it live on.
+  await hashes?.ready();
   const existing = await holdYoung(() => readLock(lockFile));
   const output = path.resolve(cwd, opts.output);
   await checkOutputPlace(output);
   const net = createNetContext(opts);
   const warnings: string[] = [];
-  let hashes: HashThreads | undefined;
   try {
     const store = await openCache(opts.cacheDir, cwd);
-    // Direct packing (one write per byte) unless the cache is wanted: asked for, shared with a
-    // cache registry (it pushes from the store), or a split output (written strictly in order).
-    const direct = !(opts.keepCache || opts.cacheDir || opts.cache || opts.splitSize !== undefined);
     if (direct) store.deferral = new DeferredBlobs();
-    // Booted now, on the idle core, while this thread resolves and fetches metadata: the pack
-    // hashes every blob it writes on them.
-    hashes = direct ? new HashThreads().warm() : undefined;
     const cached = opts.cache ? await useRegistryCache(store, net, opts.cache) : undefined;
     const ctx = kindContext(loaded.dir, store, opts, cached?.net ?? net, warnings);
     let lock: Lock;
@@ -277,7 +286,6 @@ export async function createBundle(manifestFile: string, opts: CreateOptions): P
       warnings,
     };
   } finally {
-    await hashes?.close();
     await net.close();
   }
 }

@@ -10,6 +10,7 @@ import { openBundleSource } from '../store/open-bundle.js';
 import type { NetOptions } from '../oci/context.js';
 import { trimTrailing } from '../ui/escape.js';
 import { atStartFlags } from '../net/v8-flags.js';
+import { holdYoungSync, noteTablesBuilt } from '../store/young-gc.js';
 
 /**
  * The bundle's bill of materials, built from its lock alone (the lock names every artifact the
@@ -295,9 +296,13 @@ export async function renderCycloneDx(input: SbomInput, items = sbomItems(input.
  * The CycloneDX document as chunks, rendered one component at a time on each call (the same
  * bytes as renderCycloneDx): a bundle hashes it first and writes it later without holding it.
  */
-export async function cycloneDxSource(input: SbomInput, items = sbomItems(input.lock)): Promise<() => Iterable<string>> {
+export async function cycloneDxSource(input: SbomInput, given?: SbomItem[]): Promise<() => Iterable<string>> {
   const { cycloneDxChunks } = await atStartFlags(() => import('./sbom-cyclonedx.js'));
-  return cycloneDxChunks(items, { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION });
+  // The items and their order outlive this call (kept until the bundle is written): built with
+  // the young generation held, and the garbage of their tables' growth collected once built.
+  const chunks = holdYoungSync(() => cycloneDxChunks(given ?? sbomItems(input.lock), { serialNumber: `urn:uuid:${stableUuid(input.lockBytes)}`, name: input.name, ferryVersion: VERSION }));
+  noteTablesBuilt();
+  return chunks;
 }
 
 // ---------------------------------------------------------------------------------------------

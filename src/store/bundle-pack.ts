@@ -16,7 +16,7 @@ import type { DifferentialInfo } from './differential.js';
 import { copyStoreBlob, journalOf, writeDirect, type BundleLayout, type DeferredBlobs, type Frame } from './direct-pack.js';
 import { mainThreadHash, type HashThreads } from './hash-threads.js';
 import { lockHeld, withOutputLock } from './pid-lock.js';
-import { noteTextParsed } from './young-gc.js';
+import { noteTablesBuilt, noteTextParsed } from './young-gc.js';
 
 /**
  * Bundle layout (one plain tar, root = an OCI image layout), in this order:
@@ -398,6 +398,7 @@ export async function packBundle(input: PackInput): Promise<PackResult> {
 
   const inStore = new Set<string>();
   const walk = await walkIndex(index, storeSource(store, input.direct?.deferred, inStore));
+  noteTablesBuilt();
   if (walk.problems.length) {
     const details = walk.problems.map((p) => `${describeBlob(p.artifacts, p.role, p.digest)}: ${p.message === 'missing' ? 'not in the store' : p.message}`);
     throw new FerryError('VERIFY', `cannot pack ${input.output}: ${walk.problems.length} blob${walk.problems.length > 1 ? 's' : ''} missing or damaged in the store ${store.root}`, {

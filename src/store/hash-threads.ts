@@ -88,6 +88,8 @@ interface Lane {
   acks: Map<number, (error?: WriteError) => void>;
   waiters: Array<() => void>;
   streams: number;
+  /** Settled once the worker said it booted (or exited). */
+  booted: Promise<void>;
   /** Set when the worker died: every stream on it fails instead of waiting for ever. */
   failed?: Error;
 }
@@ -104,13 +106,18 @@ export class HashThreads {
   private started(): Lane[] {
     this.lanes ??= Array.from({ length: Math.max(0, this.threads) }, () => {
       const ring = new SharedArrayBuffer(SLOT * SLOTS);
+      const worker = workerBooting(() => new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } }));
       const lane: Lane = {
-        worker: workerBooting(() => new Worker(WORKER_SOURCE, { eval: true, workerData: { ring, slot: SLOT } })),
+        worker,
         ring: new Uint8Array(ring),
         free: Array.from({ length: SLOTS }, (_, i) => i),
         acks: new Map(),
         waiters: [],
         streams: 0,
+        booted: new Promise<void>((resolve) => {
+          worker.on('message', (r: Reply) => r.op === 'ready' && resolve());
+          worker.once('exit', () => resolve());
+        }),
       };
       lane.worker.on('message', (r: Reply) => {
         if (r.op === 'ready') return;
@@ -142,6 +149,16 @@ export class HashThreads {
   warm(): this {
     if (this.threads > 0) this.started();
     return this;
+  }
+
+  /**
+   * Every started thread booted (or gone). While one boots, V8's start-up flags are back
+   * (young-gc.ts workerBooting), the young generation's cap among them: a caller about to build
+   * much that lives on (a lock of 60 000 packages parsed and walked) waits for this first, or
+   * the young generation grows to 32–64 MB under it and stays resident for the rest of the run.
+   */
+  async ready(): Promise<void> {
+    await Promise.all((this.lanes ?? []).map((l) => l.booted));
   }
 
   /** A worker died (out of memory, say): its waiting and future streams fail with the reason. */

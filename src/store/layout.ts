@@ -90,7 +90,8 @@ export async function walkIndex(
   const reachedBy = new Map<string, string | Set<string>>();
   const problems: WalkProblem[] = [];
   const parsed = new Map<string, ChildList | null>();
-  const sizes = new Map<string, Promise<number | undefined>>();
+  // A size once known is kept as a number, not as the promise that brought it (60 000 of them).
+  const sizes = new Map<string, number | undefined | Promise<number | undefined>>();
   const reported = new Set<string>();
   const mediaTypes = new Map<string, string>();
   const interned = (t: string) => {
@@ -103,9 +104,13 @@ export async function walkIndex(
 
   // Asked once per digest; a node's children are asked all at once before they are visited in
   // order (a store's sizes are stats: one after the other, 200 of them were ~30 ms of a create).
-  const sizeOf = (digest: string) => {
-    let size = sizes.get(digest);
-    if (!size) sizes.set(digest, (size = source.blobSize(digest).catch(() => undefined)));
+  const sizeOf = (digest: string): number | undefined | Promise<number | undefined> => {
+    if (sizes.has(digest)) return sizes.get(digest);
+    const size = source.blobSize(digest).then(
+      (n) => (sizes.set(digest, n), n),
+      () => (sizes.set(digest, undefined), undefined),
+    );
+    sizes.set(digest, size);
     return size;
   };
 
@@ -149,14 +154,14 @@ export async function walkIndex(
 
   for (const top of index.manifests ?? []) {
     const label = artifactLabel(top);
-    const seen = new Set<string>();
     const visit = async (desc: OciDescriptor, role: BlobRole): Promise<void> => {
-      if (seen.has(desc.digest)) return;
-      seen.add(desc.digest);
+      // Visited once per artifact: reachedBy names the artifacts that reached it (no table of its own per artifact).
       const known = reachedBy.get(desc.digest);
       if (typeof known === 'string') {
-        if (known !== label) reachedBy.set(desc.digest, new Set([known, label]));
+        if (known === label) return;
+        reachedBy.set(desc.digest, new Set([known, label]));
       } else if (known) {
+        if (known.has(label)) return;
         known.add(label);
       } else {
         reachedBy.set(desc.digest, label);

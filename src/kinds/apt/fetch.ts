@@ -4,6 +4,7 @@ import { MT, type OciDescriptor } from '../../oci/media-types.js';
 import { digestOf } from '../../store/layout.js';
 import { ANNOTATION } from '../../store/source.js';
 import { MAX_TAR_ENTRIES } from '../../store/tar-index.js';
+import { holdYoungSync } from '../../store/young-gc.js';
 import { putArtifact, ROLE, sortedRecord } from '../file/artifact.js';
 import { downloadToStore } from '../file/download.js';
 import { failTaskOnError, humanBytes, type ProgressTask } from '../../ui/progress.js';
@@ -191,13 +192,16 @@ async function fetchAptInto(entry: AptLock, list: ReturnType<typeof uniqueDebs>,
       onRetry: (m) => ctx.progress.log(m),
     });
   });
-  const packages = list.map((p) => layer(p, p.filename, 'package', DEB_MEDIA_TYPE));
+  // One synchronous stretch (a descriptor per package, then the manifests' JSON): with the
+  // young generation held, which V8 otherwise grows to 64 MB and more when so much of what is
+  // made survives, and which stays resident after (young-gc.ts).
+  const packages = holdYoungSync(() => list.map((p) => layer(p, p.filename, 'package', DEB_MEDIA_TYPE)));
   const config: AptConfig = { name: entry.name, url: entry.url, mode: entry.mode, suites };
   const annotations = sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, 'io.ferry.apt.mode': entry.mode });
   const topAnnotations = sortedRecord({ [ANNOTATION.kind]: 'apt', [ANNOTATION.source]: entry.url, [ANNOTATION.refName]: entry.name, [ANNOTATION.title]: entry.name });
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDesc = { mediaType: APT_CONFIG_TYPE, digest: digestOf(configBytes), size: configBytes.length };
-  const split = splitAptManifests({ artifactType: APT_ARTIFACT_TYPE, config: configDesc, meta: layers, packages, annotations }, packagesPerManifest());
+  const split = holdYoungSync(() => splitAptManifests({ artifactType: APT_ARTIFACT_TYPE, config: configDesc, meta: layers, packages, annotations }, packagesPerManifest()));
   if (!split) {
     // One manifest, as ferry always wrote it (same bytes, same digest).
     return [

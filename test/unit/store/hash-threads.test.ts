@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { HashThreads, SLOT_BYTES } from '../../../src/store/hash-threads.js';
+import { startFlagsOpen } from '../../../src/net/v8-flags.js';
 
 const sha = (...parts: Buffer[]) => {
   const h = createHash('sha256');
@@ -13,6 +14,20 @@ const sha = (...parts: Buffer[]) => {
 };
 
 describe('HashThreads', () => {
+  it('ready() settles once every warmed thread booted: V8\'s start-up flags (no young-generation cap) are no longer in force', async () => {
+    const threads = new HashThreads(2).warm();
+    try {
+      // While the threads boot the start-up flags are back (young-gc.ts workerBooting).
+      expect(startFlagsOpen()).toBe(true);
+      await threads.ready();
+      expect(startFlagsOpen()).toBe(false);
+      // Threads never started: nothing to wait for.
+      await new HashThreads(2).ready();
+    } finally {
+      await threads.close();
+    }
+  });
+
   it('hashes interleaved streams on worker threads as one thread would, buffers reusable at once', async () => {
     const threads = new HashThreads(2);
     try {
