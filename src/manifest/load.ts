@@ -8,6 +8,7 @@ import type { ManifestBase } from './schema.js';
 import { expandEntry, expansionSize, unresolvedPlaceholders, VARS_LIMITS, type Vars } from './vars.js';
 import { INPUT_LIMITS, parseYamlText, readCapped, readJsonFile } from './input-file.js';
 import { issuesToProblems, parseOrThrow } from './validate.js';
+import { jsonChunks } from '../ui/output.js';
 
 /**
  * What loading needs to know about the kinds (manifest/ sits below kinds/, so they are passed
@@ -180,49 +181,10 @@ const LOCK_CHUNK_CHARS = 64 * 1024;
 
 /**
  * serializeLock's text in pieces, byte for byte: a whole APT component's lock is 21 MB of text,
- * which whole (and again as the bytes written) was the peak of `ferry lock`. Arrays and objects
- * are walked; a leaf (primitives, or an object holding only primitives) is JSON.stringify's own
- * text, re-indented (JSON escapes every newline inside a string, so each newline is structure).
+ * which whole (and again as the bytes written) was the peak of `ferry lock`. Every container but
+ * the innermost is walked (jsonChunks' `leaves`), so no piece is much over 64 KiB.
  */
 export function* lockTextChunks(lock: object): Generator<string> {
-  let buf = '';
-  for (const piece of jsonPieces(lock, '')) {
-    buf += piece;
-    if (buf.length >= LOCK_CHUNK_CHARS) {
-      yield buf;
-      buf = '';
-    }
-  }
-  yield buf + '\n';
-}
-
-/** What JSON.stringify leaves out of an object (and writes as null in an array). */
-const omitted = (v: unknown) => v === undefined || typeof v === 'function' || typeof v === 'symbol';
-
-function* jsonPieces(value: unknown, indent: string): Generator<string> {
-  const composite = typeof value === 'object' && value !== null && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
-  if (!composite || Object.values(value).every((v) => typeof v !== 'object' || v === null)) {
-    const text = JSON.stringify(value, null, 2);
-    yield indent ? text.replaceAll('\n', `\n${indent}`) : text;
-    return;
-  }
-  const inner = `${indent}  `;
-  if (Array.isArray(value)) {
-    yield '[';
-    for (let i = 0; i < value.length; i++) {
-      yield `${i ? ',' : ''}\n${inner}`;
-      if (omitted(value[i])) yield 'null';
-      else yield* jsonPieces(value[i], inner);
-    }
-    yield `\n${indent}]`;
-    return;
-  }
-  let first = true;
-  for (const [k, v] of Object.entries(value)) {
-    if (omitted(v)) continue;
-    yield `${first ? '{' : ','}\n${inner}${JSON.stringify(k)}: `;
-    first = false;
-    yield* jsonPieces(v, inner);
-  }
-  yield first ? '{}' : `\n${indent}}`;
+  yield* jsonChunks(lock, LOCK_CHUNK_CHARS, 'leaves');
+  yield '\n';
 }

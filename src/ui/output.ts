@@ -90,44 +90,58 @@ const WALK_DEPTH = 2;
 const WALK_ENTRIES = 256;
 
 /**
- * `JSON.stringify(value, null, 2)`, the same text, handed to `write` in pieces of about
- * `batch` characters: the root and its children are written entry by entry (and any large
- * container), the rest stringified whole. Follows JSON.stringify's rules: `toJSON(key)` first;
- * in an object, a key whose value is undefined, a function or a symbol is left out; in an array
- * such a value is `null`; an empty container is `[]` / `{}`.
+ * Which containers are stringified whole. `shallow` (a report): below WALK_DEPTH, unless it has
+ * WALK_ENTRIES entries or more. `leaves` (a lock, whose 60 000 packages sit four levels down in one
+ * repository of a few keys): only a container holding no container, so no piece is ever larger than
+ * one leaf's text.
  */
-export function writeJson(value: unknown, write: (text: string) => void, batch = 1 << 20): void {
+export type JsonWalk = 'shallow' | 'leaves';
+
+/**
+ * `JSON.stringify(value, null, 2)`, the same text, in pieces of about `batch` characters: the
+ * containers `walk` says are walked entry by entry, the rest stringified whole. Follows
+ * JSON.stringify's rules: `toJSON(key)` first; in an object, a key whose value is undefined, a
+ * function or a symbol is left out; in an array such a value is `null`; an empty container is
+ * `[]` / `{}`. A generator: a caller that writes each piece as it comes holds one piece at a time.
+ */
+export function* jsonChunks(value: unknown, batch = 1 << 20, walkRule: JsonWalk = 'shallow'): Generator<string> {
   let parts: string[] = [];
   let size = 0;
-  const emit = (text: string) => {
-    parts.push(text);
-    size += text.length;
-    if (size < batch) return;
-    write(parts.join(''));
-    parts = [];
-    size = 0;
-  };
-  const walk = (v: unknown, indent: string, depth: number): void => {
-    if (v === null || typeof v !== 'object') return emit(JSON.stringify(v) ?? 'null');
+  const whole = (v: object, keys: string[], depth: number) =>
+    walkRule === 'shallow' ? depth >= WALK_DEPTH && keys.length < WALK_ENTRIES : keys.every((k) => { const x = (v as Record<string, unknown>)[k]; return x === null || typeof x !== 'object'; });
+  function* walk(v: unknown, indent: string, depth: number): Generator<string> {
+    if (v === null || typeof v !== 'object') return yield JSON.stringify(v) ?? 'null';
     const isArray = Array.isArray(v);
     const keys = isArray ? Array.from({ length: v.length }, (_, i) => String(i)) : Object.keys(v);
     // Strings in JSON text never hold a raw newline: every line break is the indentation's.
-    if (depth >= WALK_DEPTH && keys.length < WALK_ENTRIES) return emit(JSON.stringify(v, null, 2).replaceAll('\n', `\n${indent}`));
+    if (whole(v, keys, depth)) return yield JSON.stringify(v, null, 2).replaceAll('\n', `\n${indent}`);
     const inner = `${indent}  `;
     let first = true;
     for (const k of keys) {
       const x = toJsonValue((v as Record<string, unknown>)[k], k);
       const skipped = x === undefined || typeof x === 'function' || typeof x === 'symbol';
       if (skipped && !isArray) continue;
-      emit(`${first ? (isArray ? '[' : '{') : ','}\n${inner}${isArray ? '' : `${JSON.stringify(k)}: `}`);
+      yield `${first ? (isArray ? '[' : '{') : ','}\n${inner}${isArray ? '' : `${JSON.stringify(k)}: `}`;
       first = false;
-      if (skipped) emit('null');
-      else walk(x, inner, depth + 1);
+      if (skipped) yield 'null';
+      else yield* walk(x, inner, depth + 1);
     }
-    emit(first ? (isArray ? '[]' : '{}') : `\n${indent}${isArray ? ']' : '}'}`);
-  };
-  walk(toJsonValue(value, ''), '', 0);
-  if (parts.length) write(parts.join(''));
+    yield first ? (isArray ? '[]' : '{}') : `\n${indent}${isArray ? ']' : '}'}`;
+  }
+  for (const text of walk(toJsonValue(value, ''), '', 0)) {
+    parts.push(text);
+    size += text.length;
+    if (size < batch) continue;
+    yield parts.join('');
+    parts = [];
+    size = 0;
+  }
+  if (parts.length) yield parts.join('');
+}
+
+/** jsonChunks handed to `write` piece by piece. */
+export function writeJson(value: unknown, write: (text: string) => void, batch = 1 << 20): void {
+  for (const text of jsonChunks(value, batch)) write(text);
 }
 
 /** What JSON.stringify writes for `value` under `key`: its toJSON(key) when it has one. */
