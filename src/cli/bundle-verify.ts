@@ -6,8 +6,7 @@ import { note, printResult } from '../ui/output.js';
 import { createProgress, humanBytes } from '../ui/progress.js';
 import { describeExpected } from '../store/differential.js';
 import type { BaseReport, VerifyReport } from '../store/bundle-verify.js';
-import { POLICY_FILE } from '../kinds/image/verify.js';
-import { imageSignatureLines, NO_BUNDLE_POLICY } from './image-signatures.js';
+import { imageSignatureLines, NO_BUNDLE_POLICY, policyOriginLines } from './image-signatures.js';
 
 /** With --base, a complete pair: the base named and what was re-hashed of it (the omitted blobs are no longer "expected on the target"). */
 function describeBase(b: BaseReport, e: VerifyReport['expectedFromBase']): string {
@@ -21,10 +20,7 @@ function describeBase(b: BaseReport, e: VerifyReport['expectedFromBase']): strin
 function describeImageSignatures(r: BundleVerifyResult): string {
   const s = r.imageSignatures;
   const lines = s.status === 'not checked' ? [`image signatures: not checked (${s.reason ?? 'unknown'})`] : imageSignatureLines(s.summary, s.notes, NO_BUNDLE_POLICY);
-  if (s.status === 'verified' && r.signature !== 'verified') {
-    const why = r.signature === 'unsigned' ? 'the bundle is not signed: ask its maker for a signed one' : "its signature was not checked: verify with --key <its maker's public key>";
-    lines.push(`  the rules and keys came in the bundle (${POLICY_FILE}), so nothing says who set them unless the bundle signature is checked; ${why}`);
-  }
+  if (s.status === 'verified') lines.push(...policyOriginLines(s.summary, r.signature));
   return lines.map((l) => `\n${l}`).join('');
 }
 

@@ -1,4 +1,4 @@
-import type { ImageSignatureSummary } from '../kinds/image/verify.js';
+import { POLICY_FILE, type ImageSignatureSummary } from '../kinds/image/verify.js';
 import { escapeLine } from '../ui/escape.js';
 
 /** Verifier names (keys, certificate roots) shown on the line; the rest are counted (`--json` lists every rule). */
@@ -38,3 +38,13 @@ export function imageSignatureLines(summary: ImageSignatureSummary | undefined, 
 export const NO_MANIFEST_RULES = 'the manifest has no verify: rules';
 /** Why import and bundle verify checked nothing. */
 export const NO_BUNDLE_POLICY = "no image signature policy in this bundle's manifest: it had no verify: rules";
+
+/**
+ * Under a policy that passed at import or bundle verify: its rules and keys came in the bundle, so
+ * unless the bundle signature was checked with --key nothing says who set them.
+ */
+export function policyOriginLines(summary: ImageSignatureSummary | undefined, signature: string): string[] {
+  if (!summary?.rules.length || signature === 'verified') return [];
+  const why = signature === 'unsigned' ? 'the bundle is not signed: ask its maker for a signed one' : "its signature was not checked: verify with --key <its maker's public key>";
+  return [`  the rules and keys came in the bundle (${POLICY_FILE}), so nothing says who set them unless the bundle signature is checked; ${why}`];
+}

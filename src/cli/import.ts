@@ -4,7 +4,7 @@ import { escapeLine } from '../ui/escape.js';
 import { note, printResult, table } from '../ui/output.js';
 import { humanBytes } from '../ui/progress.js';
 import { netOptions, progressFor, withNetOptions, type CommonCliOptions } from './common.js';
-import { imageSignatureLines, NO_BUNDLE_POLICY } from './image-signatures.js';
+import { imageSignatureLines, NO_BUNDLE_POLICY, policyOriginLines } from './image-signatures.js';
 
 export function register(program: Command): void {
   withNetOptions(
@@ -30,6 +30,7 @@ export function register(program: Command): void {
       [
         `verified ${r.verified.files} files (${humanBytes(r.verified.bytes)}${r.verified.whilePushing.files ? `, ${r.verified.whilePushing.files} of them hashed as they were pushed` : ''}; bundle signature ${r.verified.signature})`,
         ...imageSignatureLines(r.verified.imageSignaturePolicy ?? undefined, r.verified.imageSignatureNotes, NO_BUNDLE_POLICY),
+        ...policyOriginLines(r.verified.imageSignaturePolicy ?? undefined, r.verified.signature),
         table(
           ['ARTIFACT', 'MIRROR', 'STATUS'],
           r.results.map((x) => [x.artifact, x.location, x.skipped ? 'already there' : `sent ${humanBytes(x.bytesSent)}${x.previous ? `, tag moved from ${x.previous.slice(0, 19)}…` : ''}`]),

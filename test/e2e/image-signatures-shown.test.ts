@@ -108,6 +108,11 @@ describe('image signature checks are shown (newuser63)', () => {
     expect(imported.code, imported.stderr).toBe(0);
     expect(imported.stdout).toContain('bundle signature verified');
     expect(imported.stdout).toContain(expectedLine());
+    expect(imported.stdout).not.toContain('nothing says who set them');
+    // Without --key the policy passed, but only the bundle's own signature could say who set its rules: said.
+    const unkeyed = await runFerry(['import', bundle, '--target', targetFile], { env: env() });
+    expect(unkeyed.code, unkeyed.stderr).toBe(0);
+    expect(unkeyed.stdout).toContain("the rules and keys came in the bundle (ferry/verify-policy.json), so nothing says who set them unless the bundle signature is checked; its signature was not checked: verify with --key <its maker's public key>");
   });
 
   it('bundle verify checks the policy the bundle carries, says which signature --key verified, and --json reports it', async () => {
