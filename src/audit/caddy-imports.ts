@@ -138,16 +138,22 @@ export function fillArgs(raw: string, args: readonly string[]): string | undefin
 function fillArgsWhy(raw: string, args: readonly string[]): string | { why: string } {
   let bad = false;
   let long = false;
+  // The line's length as it is filled in, counted before each piece is made: a line of a thousand
+  // `{args[:]}` with 32 arguments would be tens of MB built only to be refused.
+  let length = raw.length;
   const re = new RegExp(ARG_PLACEHOLDER.source, 'g');
-  const line = raw.replace(re, (_w, from: string | undefined, colon: string | undefined, to: string | undefined, dot: string | undefined) => {
-    if (dot !== undefined || (from !== undefined && colon === undefined)) {
-      const a = args[Number(dot ?? from)];
-      if (a === undefined) bad = true;
-      else if (a.length > MAX_ARG) long = true;
-      return a ?? '';
+  const line = raw.replace(re, (w: string, from: string | undefined, colon: string | undefined, to: string | undefined, dot: string | undefined) => {
+    if (long) return '';
+    const part = dot !== undefined || (from !== undefined && colon === undefined) ? [args[Number(dot ?? from)]] : args.slice(from === undefined ? 0 : Number(from), to === undefined ? undefined : Number(to));
+    if (part[0] === undefined && part.length === 1) {
+      bad = true;
+      return '';
     }
-    const part = args.slice(from === undefined ? 0 : Number(from), to === undefined ? undefined : Number(to));
-    if (part.some((a) => a.length > MAX_ARG)) long = true;
+    length += part.reduce((n, a) => n + a!.length + 1, -1) - w.length;
+    if (part.some((a) => a!.length > MAX_ARG) || length > MAX_FILLED) {
+      long = true;
+      return '';
+    }
     return part.join(' ');
   });
   if (bad) return { why: 'names an argument the import does not give (Caddy refuses it)' };
@@ -194,6 +200,8 @@ export function importedArgLines(imp: CaddyImport, snippets: ReadonlyMap<string,
       }
       const filled = fillArgsWhy(l.text, imp.args);
       if (typeof filled !== 'string') {
+        // A line refused is read all the same: it spends the budget as a filled one does (256 imports of a snippet of long refused lines were gigabytes read).
+        budget.left -= l.text.length;
         budget.stop?.(`${said}: the ${s.what} line ${s.file}:${l.line} ${filled.why}`);
         continue;
       }
